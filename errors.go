@@ -1,0 +1,56 @@
+package sessiond
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Every layer wraps them with context; callers test them
+// with errors.Is. None of them ever carries a token value.
+var (
+	// ErrInvalidToken: the token is malformed, has a bad checksum or
+	// signature, is of the wrong kind or strategy, or is unknown.
+	ErrInvalidToken = errors.New("invalid token")
+	// ErrExpired: the token itself is past its expiry.
+	ErrExpired = errors.New("token expired")
+	// ErrRevoked: the session was revoked (logout, admin, reuse, incident…).
+	ErrRevoked = errors.New("session revoked")
+	// ErrIdleTimeout: the session saw no activity for longer than the idle timeout.
+	ErrIdleTimeout = errors.New("session idle timeout")
+	// ErrAbsoluteTimeout: the session reached its absolute lifetime.
+	ErrAbsoluteTimeout = errors.New("session absolute timeout")
+	// ErrRefreshReused: a retired refresh token was presented again; the
+	// whole session has been revoked.
+	ErrRefreshReused = errors.New("refresh token reused")
+	// ErrNotFound: no such session (or token) in the store.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the record already exists, or a compare-and-swap lost.
+	ErrConflict = errors.New("conflict")
+	// ErrStoreUnavailable: the store could not be reached; nothing was decided.
+	ErrStoreUnavailable = errors.New("store unavailable")
+	// ErrInvalidArgument: a caller-supplied value is out of bounds. The
+	// concrete error is an *ArgumentError naming the field.
+	ErrInvalidArgument = errors.New("invalid argument")
+	// ErrUnsupported: the configured strategy cannot do this (for example
+	// revoking a single stateless JWT session before it expires).
+	ErrUnsupported = errors.New("not supported by this strategy")
+	// ErrLimitReached: the subject already has the maximum number of live
+	// sessions and the policy is to refuse new ones.
+	ErrLimitReached = errors.New("session limit reached")
+)
+
+// ArgumentError reports which caller-supplied field is invalid and why.
+// It matches ErrInvalidArgument with errors.Is.
+type ArgumentError struct {
+	Field string // JSON-style path, e.g. "subject" or "client.ip"
+	Msg   string
+}
+
+func (e *ArgumentError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Msg) }
+
+// Is reports whether target is ErrInvalidArgument.
+func (e *ArgumentError) Is(target error) bool { return target == ErrInvalidArgument }
+
+func argError(field, format string, args ...any) error {
+	return &ArgumentError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,38 @@
+package sessiond
+
+import (
+	"context"
+	"time"
+)
+
+// EventType names a lifecycle or security event.
+type EventType string
+
+// Events the Manager emits. Other packages (the server, the kill switch)
+// add their own types; these names are part of the public contract.
+const (
+	EventSessionCreated   EventType = "session.created"
+	EventSessionRefreshed EventType = "session.refreshed"
+	EventSessionRotated   EventType = "session.rotated"
+	EventSessionRevoked   EventType = "session.revoked"
+	EventRefreshReused    EventType = "session.refresh_token_reused"
+	EventBulkRevoked      EventType = "session.bulk_revoked"
+)
+
+// Event is one entry of the security event log. It never holds a token.
+type Event struct {
+	ID        string         `json:"id"`
+	Time      time.Time      `json:"time"`
+	Type      EventType      `json:"type"`
+	Subject   string         `json:"subject,omitempty"`
+	SessionID SessionID      `json:"session_id,omitempty"`
+	Client    Client         `json:"client"`
+	Details   map[string]any `json:"details,omitempty"`
+}
+
+// EventSink receives events (the durable event log, webhooks, metrics).
+// Record must be safe for concurrent use; its errors are logged, never
+// returned to the caller of the operation that produced the event.
+type EventSink interface {
+	Record(ctx context.Context, e Event) error
+}

@@ -1,0 +1,84 @@
+package sessiond_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/jwttoken"
+	"github.com/sessiond/sessiond/memstore"
+	"github.com/sessiond/sessiond/opaquetoken"
+)
+
+// Example is the library quick-start from the README: a hybrid Manager on
+// the in-memory store, a login, a verify, a refresh and a logout.
+func Example() {
+	ctx := context.Background()
+	life, _ := sessiond.Preset(sessiond.PresetB2C)
+	ring, err := jwttoken.NewRing(time.Now(), jwttoken.RingOptions{MaxTokenLifetime: life.Refresh})
+	if err != nil {
+		log.Fatal(err)
+	}
+	signed, err := jwttoken.New(ring, jwttoken.Options{Issuer: "https://auth.example.com", Audience: "example-app"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	m, err := sessiond.New(ctx, sessiond.Options{
+		Strategy:  sessiond.StrategyHybrid,
+		Store:     memstore.New(),
+		Signed:    signed,
+		Opaque:    opaquetoken.Codec{},
+		Lifetimes: life,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+
+	// Login: a new session and its tokens.
+	iss, err := m.Create(ctx, "user-42", sessiond.CreateOptions{
+		Client: sessiond.Client{IP: "203.0.113.9", UserAgent: "Mozilla/5.0"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// Every request: verify the access token (no store read in hybrid).
+	s, err := m.Verify(ctx, iss.AccessToken, sessiond.Client{})
+	fmt.Println("verified:", s.Subject, err)
+
+	// Before the access token expires: rotate the refresh token.
+	next, err := m.Refresh(ctx, iss.RefreshToken, sessiond.Client{})
+	fmt.Println("refreshed, same session:", err == nil && next.Session.ID == iss.Session.ID)
+
+	// Logout: the session is revoked and its access tokens stop verifying at once.
+	_ = m.Revoke(ctx, s.ID, sessiond.ReasonLogout)
+	_, err = m.Verify(ctx, next.AccessToken, sessiond.Client{})
+	fmt.Println("after logout:", errors.Is(err, sessiond.ErrRevoked))
+	// Output:
+	// verified: user-42 <nil>
+	// refreshed, same session: true
+	// after logout: true
+}
+
+func ExampleManager_Refresh() {
+	ctx := context.Background()
+	ring, _ := jwttoken.NewRing(time.Now(), jwttoken.RingOptions{MaxTokenLifetime: 30 * 24 * time.Hour})
+	signed, _ := jwttoken.New(ring, jwttoken.Options{Issuer: "https://auth.example.com", Audience: "app"})
+	m, _ := sessiond.New(ctx, sessiond.Options{
+		Strategy: sessiond.StrategyHybrid, Store: memstore.New(), Signed: signed, Opaque: opaquetoken.Codec{},
+		ReuseInterval: -1, // no grace: any second use of a refresh token is theft
+	})
+	defer m.Close()
+	iss, _ := m.Create(ctx, "user-7", sessiond.CreateOptions{})
+	if _, err := m.Refresh(ctx, iss.RefreshToken, sessiond.Client{}); err != nil {
+		log.Fatal(err)
+	}
+	// The same refresh token again: stolen. The whole session is revoked.
+	_, err := m.Refresh(ctx, iss.RefreshToken, sessiond.Client{})
+	fmt.Println(errors.Is(err, sessiond.ErrRefreshReused))
+	// Output: true
+}

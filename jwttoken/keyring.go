@@ -1,0 +1,494 @@
+package jwttoken
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/sessiond/sessiond"
+)
+
+// Algorithm is a JWS signing algorithm a key ring can use.
+type Algorithm string
+
+// Supported algorithms.
+const (
+	// EdDSA is Ed25519: the default.
+	EdDSA Algorithm = "EdDSA"
+	// ES256 is ECDSA on P-256 with SHA-256.
+	ES256 Algorithm = "ES256"
+	// HS256 is HMAC-SHA-256 with a shared secret. Opt-in only: every
+	// verifier can also sign, and nothing can be published as a JWKS.
+	HS256 Algorithm = "HS256"
+)
+
+// MaxLeeway is the largest clock-skew allowance a Codec accepts. The ring
+// keeps retired keys this much longer than MaxTokenLifetime, so no codec,
+// whatever its leeway, rejects a live token because its key was pruned.
+const MaxLeeway = 60 * time.Second
+
+// MinHMACSecret is the shortest HS256 secret accepted: the hash size
+// (RFC 8725 §3.5, RFC 7518 §3.2).
+const MinHMACSecret = 32
+
+// ringVersion is the version of the MarshalPrivate document.
+const ringVersion = 1
+
+// RingOptions configure a KeyRing.
+type RingOptions struct {
+	// Algorithm of the keys the ring generates (NewRing, Rotate,
+	// RetireAll). Zero value: EdDSA.
+	Algorithm Algorithm
+	// HMACSecret is the first HS256 key, and the explicit opt-in to HS256:
+	// NewRing requires it (at least MinHMACSecret bytes from a CSPRNG,
+	// never a password) when Algorithm is HS256 and refuses it otherwise.
+	// Later HS256 keys (Rotate, RetireAll) are 32 random bytes. LoadRing
+	// ignores it; the secrets are in the document.
+	HMACSecret []byte
+	// MaxTokenLifetime is the longest lifetime (exp - iat) of any token
+	// signed with the ring; Codec.Sign refuses longer ones. A retired key
+	// keeps verifying for MaxTokenLifetime + MaxLeeway after it is
+	// retired. Required.
+	MaxTokenLifetime time.Duration
+}
+
+func (o *RingOptions) validate() error {
+	if o.Algorithm == "" {
+		o.Algorithm = EdDSA
+	}
+	switch o.Algorithm {
+	case EdDSA, ES256, HS256:
+	default:
+		return &sessiond.ArgumentError{Field: "algorithm", Msg: fmt.Sprintf("unsupported %q (want EdDSA, ES256 or HS256)", o.Algorithm)}
+	}
+	if o.MaxTokenLifetime <= 0 {
+		return &sessiond.ArgumentError{Field: "max_token_lifetime", Msg: "must be positive"}
+	}
+	return nil
+}
+
+// key is one signing key. Immutable once in a ring: Rotate replaces the
+// retired signer with a copy, so a reader holding a *key never races.
+type key struct {
+	kid     string
+	alg     Algorithm
+	method  jwt.SigningMethod
+	signKey any // ed25519.PrivateKey, *ecdsa.PrivateKey or []byte
+	// verifyKey is what golang-jwt verifies with, boxed once so Verify
+	// does not allocate converting it to an interface: ed25519.PublicKey,
+	// *ecdsa.PublicKey, or the []byte secret for HS256.
+	verifyKey any
+	created   time.Time
+	retired   time.Time // zero for the current signer
+}
+
+// KeyRing holds the signing keys: exactly one current key that signs, and
+// retired keys that still verify until Prune drops them. It is safe for
+// concurrent use; lookups during Verify take only a read lock.
+type KeyRing struct {
+	alg         Algorithm
+	maxLifetime time.Duration
+	// algs are the algorithms the ring can ever hold: its own plus those
+	// of keys it was loaded with. Fixed at construction, since keys added
+	// later are always of alg.
+	algs []string
+
+	mu      sync.RWMutex
+	current *key
+	byKid   map[string]*key
+	gen     uint64
+}
+
+// NewRing returns a ring with one fresh key of opts.Algorithm, created at
+// now, as the signer. Generation is 1.
+func NewRing(now time.Time, opts RingOptions) (*KeyRing, error) {
+	if err := opts.validate(); err != nil {
+		return nil, fmt.Errorf("jwttoken: new ring: %w", err)
+	}
+	var k *key
+	var err error
+	if opts.Algorithm == HS256 {
+		if len(opts.HMACSecret) < MinHMACSecret {
+			return nil, fmt.Errorf("jwttoken: new ring: %w", &sessiond.ArgumentError{Field: "hmac_secret", Msg: fmt.Sprintf("HS256 needs a secret of at least %d bytes", MinHMACSecret)})
+		}
+		k, err = newKey(HS256, bytes.Clone(opts.HMACSecret), now)
+	} else {
+		if len(opts.HMACSecret) > 0 {
+			return nil, fmt.Errorf("jwttoken: new ring: %w", &sessiond.ArgumentError{Field: "hmac_secret", Msg: "set only with algorithm HS256"})
+		}
+		k, err = generateKey(opts.Algorithm, now)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("jwttoken: new ring: %w", err)
+	}
+	r := &KeyRing{
+		alg:         opts.Algorithm,
+		maxLifetime: opts.MaxTokenLifetime,
+		algs:        []string{string(opts.Algorithm)},
+		current:     k,
+		byKid:       map[string]*key{k.kid: k},
+		gen:         1,
+	}
+	return r, nil
+}
+
+// generateKey makes a fresh key of alg from crypto/rand.
+func generateKey(alg Algorithm, now time.Time) (*key, error) {
+	var private any
+	switch alg {
+	case EdDSA:
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("generate Ed25519 key: %w", err)
+		}
+		private = priv
+	case ES256:
+		priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("generate P-256 key: %w", err)
+		}
+		private = priv
+	case HS256:
+		secret := make([]byte, MinHMACSecret)
+		_, _ = rand.Read(secret) // crypto/rand.Read never fails on supported platforms
+		private = secret
+	default:
+		return nil, fmt.Errorf("unsupported algorithm %q", alg)
+	}
+	return newKey(alg, private, now)
+}
+
+// newKey wraps a private key with a fresh kid.
+func newKey(alg Algorithm, private any, now time.Time) (*key, error) {
+	return buildKey(randomID(), alg, private, now.UTC(), time.Time{})
+}
+
+// randomID returns 128 random bits, base64url: a kid or a jti.
+func randomID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func buildKey(kid string, alg Algorithm, private any, created, retired time.Time) (*key, error) {
+	k := &key{kid: kid, alg: alg, signKey: private, created: created, retired: retired}
+	switch p := private.(type) {
+	case ed25519.PrivateKey:
+		if alg != EdDSA || len(p) != ed25519.PrivateKeySize {
+			return nil, fmt.Errorf("key %s: Ed25519 key does not suit %s", kid, alg)
+		}
+		k.method, k.verifyKey = jwt.SigningMethodEdDSA, p.Public().(ed25519.PublicKey)
+	case *ecdsa.PrivateKey:
+		if alg != ES256 || p.Curve != elliptic.P256() {
+			return nil, fmt.Errorf("key %s: ECDSA key does not suit %s (want P-256)", kid, alg)
+		}
+		k.method, k.verifyKey = jwt.SigningMethodES256, &p.PublicKey
+	case []byte:
+		if alg != HS256 || len(p) < MinHMACSecret {
+			return nil, fmt.Errorf("key %s: secret does not suit %s (want at least %d bytes)", kid, alg, MinHMACSecret)
+		}
+		k.method, k.verifyKey = jwt.SigningMethodHS256, p
+	default:
+		return nil, fmt.Errorf("key %s: unsupported key type %T", kid, private)
+	}
+	return k, nil
+}
+
+// Rotate generates a new key of the ring's algorithm, makes it the signer
+// and retires the previous signer at now. Tokens the previous signer made
+// keep verifying until Prune drops it.
+func (r *KeyRing) Rotate(now time.Time) error {
+	k, err := generateKey(r.alg, now) // outside the lock: ECDSA keygen is not free
+	if err != nil {
+		return fmt.Errorf("jwttoken: rotate: %w", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := *r.current
+	old.retired = now.UTC()
+	r.byKid[old.kid] = &old
+	r.byKid[k.kid] = k
+	r.current = k
+	r.gen++
+	return nil
+}
+
+// Prune drops every retired key whose tokens have all expired: retired at
+// or before now - MaxTokenLifetime - MaxLeeway. It returns how many it
+// dropped. The signer is never dropped.
+func (r *KeyRing) Prune(now time.Time) int {
+	cutoff := now.Add(-r.maxLifetime - MaxLeeway)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for kid, k := range r.byKid {
+		if !k.retired.IsZero() && !k.retired.After(cutoff) {
+			delete(r.byKid, kid)
+			n++
+		}
+	}
+	if n > 0 {
+		r.gen++
+	}
+	return n
+}
+
+// RetireAll is the incident kill switch: it drops every key and installs a
+// fresh signer created at now, so no token issued before verifies again.
+func (r *KeyRing) RetireAll(now time.Time) error {
+	k, err := generateKey(r.alg, now)
+	if err != nil {
+		return fmt.Errorf("jwttoken: retire all: %w", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.current = k
+	r.byKid = map[string]*key{k.kid: k}
+	r.gen++
+	return nil
+}
+
+// Generation counts the ring's changes: it grows on every Rotate,
+// RetireAll and Prune that dropped a key, and is saved by MarshalPrivate.
+// Compare it to tell whether a ring (or a saved one) changed.
+func (r *KeyRing) Generation() uint64 {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.gen
+}
+
+// MaxTokenLifetime returns the ring's MaxTokenLifetime option.
+func (r *KeyRing) MaxTokenLifetime() time.Duration { return r.maxLifetime }
+
+// KeyInfo describes one key of the ring, without its material.
+type KeyInfo struct {
+	ID        string // kid
+	Algorithm Algorithm
+	CreatedAt time.Time
+	RetiredAt time.Time // zero for the current signer
+	Current   bool
+}
+
+// Keys lists the ring's keys, the signer first, then retired keys newest
+// first.
+func (r *KeyRing) Keys() []KeyInfo {
+	keys, _ := r.snapshot()
+	out := make([]KeyInfo, len(keys))
+	for i, k := range keys {
+		out[i] = KeyInfo{ID: k.kid, Algorithm: k.alg, CreatedAt: k.created, RetiredAt: k.retired, Current: k.retired.IsZero()}
+	}
+	return out
+}
+
+// snapshot returns the keys and the generation they belong to, the signer
+// first, then retired keys newest first (kid breaks ties so the order, and
+// MarshalPrivate's output, is stable).
+func (r *KeyRing) snapshot() ([]*key, uint64) {
+	r.mu.RLock()
+	keys := make([]*key, 0, len(r.byKid))
+	for _, k := range r.byKid {
+		keys = append(keys, k)
+	}
+	gen := r.gen
+	r.mu.RUnlock()
+	slices.SortFunc(keys, func(a, b *key) int {
+		switch {
+		case a.retired.IsZero() != b.retired.IsZero():
+			if a.retired.IsZero() {
+				return -1
+			}
+			return 1
+		case !a.retired.Equal(b.retired):
+			return b.retired.Compare(a.retired)
+		}
+		return strings.Compare(a.kid, b.kid)
+	})
+	return keys, gen
+}
+
+// signer returns the current key.
+func (r *KeyRing) signer() *key {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.current
+}
+
+// lookup returns the key with the given kid, or nil. kid is untrusted
+// header input; it is only ever a map key.
+func (r *KeyRing) lookup(kid string) *key {
+	r.mu.RLock()
+	k := r.byKid[kid]
+	r.mu.RUnlock()
+	return k
+}
+
+// JWKS returns the ring's public keys as a JSON Web Key Set (RFC 7517 §5):
+// every key that still verifies, each with kid, alg and use "sig". HS256
+// secrets are never included, so an HS256 ring publishes an empty set.
+func (r *KeyRing) JWKS() ([]byte, error) {
+	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}}
+	keys, _ := r.snapshot()
+	for _, k := range keys {
+		if k.alg == HS256 {
+			continue
+		}
+		set.Keys = append(set.Keys, jose.JSONWebKey{Key: k.verifyKey, KeyID: k.kid, Algorithm: string(k.alg), Use: "sig"})
+	}
+	b, err := json.Marshal(set)
+	if err != nil {
+		return nil, fmt.Errorf("jwttoken: jwks: %w", err)
+	}
+	return b, nil
+}
+
+// ringDoc is the MarshalPrivate document.
+type ringDoc struct {
+	Version    int      `json:"version"`
+	Generation uint64   `json:"generation"`
+	Keys       []keyDoc `json:"keys"`
+}
+
+type keyDoc struct {
+	// JWK is the private key with kid, alg and use "sig".
+	JWK       json.RawMessage `json:"jwk"`
+	CreatedAt time.Time       `json:"created_at"`
+	RetiredAt time.Time       `json:"retired_at,omitzero"`
+}
+
+// MarshalPrivate returns every key of the ring, private parts and HS256
+// secrets included, with created and retired times and the generation, as
+// a JSON document for LoadRing. It is a secret: store it with mode 0600.
+func (r *KeyRing) MarshalPrivate() ([]byte, error) {
+	keys, gen := r.snapshot()
+	doc := ringDoc{Version: ringVersion, Generation: gen}
+	for _, k := range keys {
+		jwk, err := json.Marshal(jose.JSONWebKey{Key: k.signKey, KeyID: k.kid, Algorithm: string(k.alg), Use: "sig"})
+		if err != nil {
+			return nil, fmt.Errorf("jwttoken: marshal ring: key %s: %w", k.kid, err)
+		}
+		doc.Keys = append(doc.Keys, keyDoc{JWK: jwk, CreatedAt: k.created, RetiredAt: k.retired})
+	}
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("jwttoken: marshal ring: %w", err)
+	}
+	return b, nil
+}
+
+// LoadRing rebuilds a ring from a MarshalPrivate document. The document
+// must hold exactly one current (unretired) key; HS256 keys are accepted
+// only when opts.Algorithm is HS256, and an HS256 ring holds nothing else,
+// so one verifier never mixes MACs and signatures. Keys may be of another
+// asymmetric algorithm than opts.Algorithm (a migration): they keep
+// verifying, and Rotate brings in opts.Algorithm. Errors match
+// sessiond.ErrInvalidArgument and name the offending key.
+func LoadRing(data []byte, opts RingOptions) (*KeyRing, error) {
+	if err := opts.validate(); err != nil {
+		return nil, fmt.Errorf("jwttoken: load ring: %w", err)
+	}
+	bad := func(field, format string, args ...any) error {
+		return fmt.Errorf("jwttoken: load ring: %w", &sessiond.ArgumentError{Field: field, Msg: fmt.Sprintf(format, args...)})
+	}
+	var doc ringDoc
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&doc); err != nil {
+		return nil, bad("ring", "not a key ring document: %v", err)
+	}
+	if doc.Version != ringVersion {
+		return nil, bad("version", "unsupported %d (want %d)", doc.Version, ringVersion)
+	}
+	if len(doc.Keys) == 0 {
+		return nil, bad("keys", "empty")
+	}
+	r := &KeyRing{
+		alg:         opts.Algorithm,
+		maxLifetime: opts.MaxTokenLifetime,
+		algs:        []string{string(opts.Algorithm)},
+		byKid:       make(map[string]*key, len(doc.Keys)),
+		gen:         doc.Generation,
+	}
+	for i, kd := range doc.Keys {
+		field := fmt.Sprintf("keys[%d]", i)
+		var jwk jose.JSONWebKey
+		if err := json.Unmarshal(kd.JWK, &jwk); err != nil {
+			return nil, bad(field+".jwk", "%v", err)
+		}
+		alg := Algorithm(jwk.Algorithm)
+		switch {
+		case jwk.KeyID == "":
+			return nil, bad(field+".jwk.kid", "missing")
+		case r.byKid[jwk.KeyID] != nil:
+			return nil, bad(field+".jwk.kid", "duplicate")
+		case jwk.Use != "sig":
+			return nil, bad(field+".jwk.use", "want sig")
+		case jwk.IsPublic():
+			return nil, bad(field+".jwk", "public key only; the private key is needed")
+		case alg != EdDSA && alg != ES256 && alg != HS256:
+			return nil, bad(field+".jwk.alg", "unsupported %q", jwk.Algorithm)
+		case (alg == HS256) != (opts.Algorithm == HS256):
+			return nil, bad(field+".jwk.alg", "%s key in a ring configured for %s: HS256 is opt-in and never mixed with signatures", alg, opts.Algorithm)
+		case kd.CreatedAt.IsZero():
+			return nil, bad(field+".created_at", "missing")
+		case !kd.RetiredAt.IsZero() && kd.RetiredAt.Before(kd.CreatedAt):
+			return nil, bad(field+".retired_at", "before created_at")
+		}
+		private := jwk.Key
+		if p, ok := private.(*ecdsa.PrivateKey); ok {
+			// go-jose checks the point is on the curve but not that d
+			// belongs to it; rebuild from d and compare.
+			var err error
+			if private, err = checkECDSA(p); err != nil {
+				return nil, bad(field+".jwk", "%v", err)
+			}
+		}
+		k, err := buildKey(jwk.KeyID, alg, private, kd.CreatedAt.UTC(), kd.RetiredAt.UTC())
+		if err != nil {
+			return nil, bad(field+".jwk", "%v", err)
+		}
+		if k.retired.IsZero() {
+			if r.current != nil {
+				return nil, bad(field+".retired_at", "more than one current key")
+			}
+			r.current = k
+		}
+		r.byKid[k.kid] = k
+		if !slices.Contains(r.algs, string(alg)) {
+			r.algs = append(r.algs, string(alg))
+		}
+	}
+	if r.current == nil {
+		return nil, bad("keys", "no current key (every key is retired)")
+	}
+	return r, nil
+}
+
+// checkECDSA returns the P-256 key rebuilt from its scalar, if it matches
+// the public point.
+func checkECDSA(p *ecdsa.PrivateKey) (*ecdsa.PrivateKey, error) {
+	if p.Curve != elliptic.P256() || p.D == nil || p.D.Sign() <= 0 || p.D.BitLen() > 256 {
+		return nil, fmt.Errorf("not a P-256 private key")
+	}
+	d := make([]byte, 32)
+	p.D.FillBytes(d)
+	k, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), d)
+	if err != nil {
+		return nil, fmt.Errorf("ECDSA private scalar: %w", err)
+	}
+	if !k.PublicKey.Equal(&p.PublicKey) {
+		return nil, fmt.Errorf("ECDSA private scalar does not match the public point")
+	}
+	return k, nil
+}

@@ -1,0 +1,96 @@
+package sessiond
+
+import (
+	"fmt"
+	"time"
+)
+
+// Lifetimes are the durations every expiry is computed from. The formulas,
+// implemented by Manager and documented in docs/lifecycle.md:
+//
+//	absolute  = created + (persistent ? Refresh : min(Absolute, Refresh))
+//	database:  idle = persistent ? absolute : min(last_active + Idle, absolute)
+//	           access token expiry = absolute
+//	jwt/hybrid: access expiry  = min(issued + Access, absolute)
+//	           idle = persistent ? absolute : min(access expiry + Idle, absolute)
+//	           refresh expiry = idle
+//
+// In the token strategies the idle window starts when the last access token
+// expires: a client that stays away for Idle after that must log in again.
+type Lifetimes struct {
+	Access   time.Duration // access token lifetime (jwt, hybrid)
+	Refresh  time.Duration // refresh token lifetime; caps every session
+	Idle     time.Duration // idle timeout of non-persistent sessions
+	Absolute time.Duration // absolute timeout of non-persistent sessions
+}
+
+// Preset names.
+const (
+	PresetB2B      = "b2b"
+	PresetB2C      = "b2c"
+	PresetInternal = "internal"
+)
+
+// Default idle and absolute timeouts of a non-persistent session.
+const (
+	DefaultIdle     = 30 * time.Minute
+	DefaultAbsolute = 8 * time.Hour
+)
+
+// Preset returns the lifetimes of a named preset: b2b 15m/7d, b2c 1h/30d,
+// internal 8h/90d (access/refresh), each with the default idle (30m) and
+// absolute (8h) timeouts.
+func Preset(name string) (Lifetimes, error) {
+	l := Lifetimes{Idle: DefaultIdle, Absolute: DefaultAbsolute}
+	switch name {
+	case PresetB2B:
+		l.Access, l.Refresh = 15*time.Minute, 7*24*time.Hour
+	case PresetB2C:
+		l.Access, l.Refresh = time.Hour, 30*24*time.Hour
+	case PresetInternal:
+		l.Access, l.Refresh = 8*time.Hour, 90*24*time.Hour
+	default:
+		return Lifetimes{}, fmt.Errorf("unknown preset %q (want b2b, b2c or internal): %w", name, ErrInvalidArgument)
+	}
+	return l, nil
+}
+
+func (l Lifetimes) validate() error {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"access", l.Access}, {"refresh", l.Refresh}, {"idle", l.Idle}, {"absolute", l.Absolute}} {
+		if d.v <= 0 {
+			return argError("lifetimes."+d.name, "must be positive, got %s", d.v)
+		}
+	}
+	return nil
+}
+
+// sessionEnd is the absolute expiry of a session created at created.
+func (l Lifetimes) sessionEnd(created time.Time, persistent bool) time.Time {
+	if persistent {
+		return created.Add(l.Refresh)
+	}
+	return created.Add(min(l.Absolute, l.Refresh))
+}
+
+// idleEnd is the idle expiry when the idle window starts at from.
+func (l Lifetimes) idleEnd(from, absolute time.Time, persistent bool) time.Time {
+	if persistent {
+		return absolute
+	}
+	return minTime(from.Add(l.Idle), absolute)
+}
+
+// accessEnd is the expiry of an access token issued at issued.
+func (l Lifetimes) accessEnd(issued, absolute time.Time) time.Time {
+	return minTime(issued.Add(l.Access), absolute)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}

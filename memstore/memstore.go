@@ -1,0 +1,436 @@
+// Package memstore is a sessiond.Store kept in memory: the reference
+// implementation of the Store contract, and a real backend for tests and for
+// a single process that can afford to lose every session when it exits.
+package memstore
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/sessiond/sessiond"
+)
+
+var _ sessiond.Store = (*Store)(nil)
+
+// Store is a sessiond.Store in memory. It is safe for concurrent use. Every
+// value it returns is a copy the caller may keep and change. Data lives only
+// as long as the process; Close drops it.
+type Store struct {
+	mu        sync.RWMutex
+	closed    bool
+	sessions  map[sessiond.SessionID]*record
+	tokens    map[sessiond.TokenHash]*tokenRecord
+	bySubject map[string]map[sessiond.SessionID]*record
+	revoked   map[sessiond.SessionID]*record // revoked sessions not yet deleted, for Revocations
+}
+
+// record is a stored session. Its Claims are owned by the store: cloned on
+// the way in and on the way out, never shared.
+type record struct {
+	s      sessiond.Session
+	tokens []sessiond.TokenHash
+}
+
+// tokenRecord is a stored token with a pointer to its session, so Lookup
+// needs one map access.
+type tokenRecord struct {
+	t   sessiond.Token
+	rec *record
+}
+
+// New returns an empty Store.
+func New() *Store {
+	return &Store{
+		sessions:  make(map[sessiond.SessionID]*record),
+		tokens:    make(map[sessiond.TokenHash]*tokenRecord),
+		bySubject: make(map[string]map[sessiond.SessionID]*record),
+		revoked:   make(map[sessiond.SessionID]*record),
+	}
+}
+
+// Preallocated errors keep the not-found paths (which callers with garbage
+// input reach) free of allocations.
+var (
+	errClosed         = fmt.Errorf("memstore: closed: %w", sessiond.ErrStoreUnavailable)
+	errLookupNotFound = fmt.Errorf("memstore: lookup token: %w", sessiond.ErrNotFound)
+	errGetNotFound    = fmt.Errorf("memstore: get session: %w", sessiond.ErrNotFound)
+)
+
+func ctxErr(ctx context.Context, op string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: %s: %w", op, err)
+	}
+	return nil
+}
+
+func (r *record) clone() *sessiond.Session {
+	c := new(sessiond.Session)
+	*c = r.s
+	c.Claims = cloneBytes(r.s.Claims)
+	return c
+}
+
+func cloneBytes(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return bytes.Clone(b)
+}
+
+func (r *record) revocation() sessiond.Revocation {
+	return sessiond.Revocation{
+		SessionID: r.s.ID,
+		Subject:   r.s.Subject,
+		RevokedAt: r.s.RevokedAt,
+		ExpiresAt: r.s.ExpiresAt,
+		Reason:    r.s.RevokeReason,
+	}
+}
+
+// Create stores s and its tokens, all or nothing. It returns ErrConflict if
+// the session ID or a token hash already exists (or repeats within tokens),
+// and ErrInvalidArgument if a token names another session.
+func (s *Store) Create(ctx context.Context, sess *sessiond.Session, tokens ...sessiond.Token) error {
+	if err := ctxErr(ctx, "create session"); err != nil {
+		return err
+	}
+	if sess == nil {
+		return fmt.Errorf("memstore: create session: %w", &sessiond.ArgumentError{Field: "session", Msg: "must not be nil"})
+	}
+	for i, t := range tokens {
+		if t.SessionID != sess.ID {
+			return fmt.Errorf("memstore: create session: %w", &sessiond.ArgumentError{
+				Field: fmt.Sprintf("tokens[%d].session_id", i), Msg: "must be the session's ID"})
+		}
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errClosed
+	}
+	if _, ok := s.sessions[sess.ID]; ok {
+		return fmt.Errorf("memstore: create session: session ID exists: %w", sessiond.ErrConflict)
+	}
+	for i, t := range tokens {
+		if _, ok := s.tokens[t.Hash]; ok {
+			return fmt.Errorf("memstore: create session: token hash exists: %w", sessiond.ErrConflict)
+		}
+		for _, u := range tokens[:i] {
+			if u.Hash == t.Hash {
+				return fmt.Errorf("memstore: create session: token hash repeated: %w", sessiond.ErrConflict)
+			}
+		}
+	}
+
+	rec := &record{s: *sess, tokens: make([]sessiond.TokenHash, 0, len(tokens))}
+	rec.s.Claims = cloneBytes(sess.Claims)
+	s.sessions[rec.s.ID] = rec
+	sub := s.bySubject[rec.s.Subject]
+	if sub == nil {
+		sub = make(map[sessiond.SessionID]*record)
+		s.bySubject[rec.s.Subject] = sub
+	}
+	sub[rec.s.ID] = rec
+	if rec.s.Revoked() {
+		s.revoked[rec.s.ID] = rec
+	}
+	for _, t := range tokens {
+		s.tokens[t.Hash] = &tokenRecord{t: t, rec: rec}
+		rec.tokens = append(rec.tokens, t.Hash)
+	}
+	return nil
+}
+
+// Get returns the session with ID id, revoked and expired ones included, or
+// ErrNotFound.
+func (s *Store) Get(ctx context.Context, id sessiond.SessionID) (*sessiond.Session, error) {
+	if err := ctxErr(ctx, "get session"); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, errClosed
+	}
+	rec, ok := s.sessions[id]
+	if !ok {
+		return nil, errGetNotFound
+	}
+	return rec.clone(), nil
+}
+
+// Lookup returns the token with hash h and its session, or ErrNotFound. It
+// allocates only the returned session (and its Claims).
+func (s *Store) Lookup(ctx context.Context, h sessiond.TokenHash) (sessiond.Token, *sessiond.Session, error) {
+	if err := ctxErr(ctx, "lookup token"); err != nil {
+		return sessiond.Token{}, nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return sessiond.Token{}, nil, errClosed
+	}
+	tr, ok := s.tokens[h]
+	if !ok {
+		return sessiond.Token{}, nil, errLookupNotFound
+	}
+	return tr.t, tr.rec.clone(), nil
+}
+
+// Touch records activity on session id. On a revoked session it changes
+// nothing and returns nil. ErrNotFound if the session does not exist.
+func (s *Store) Touch(ctx context.Context, id sessiond.SessionID, lastActive, idleExpires time.Time) error {
+	if err := ctxErr(ctx, "touch session"); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errClosed
+	}
+	rec, ok := s.sessions[id]
+	if !ok {
+		return fmt.Errorf("memstore: touch session: %w", sessiond.ErrNotFound)
+	}
+	if rec.s.Revoked() {
+		return nil
+	}
+	rec.s.LastActiveAt = lastActive
+	rec.s.IdleExpiresAt = idleExpires
+	return nil
+}
+
+// inGrace reports whether a refresh token retired at retired may still be
+// swapped under sw. A GraceSince not before sw.Now is no grace at all, so
+// with a zero grace exactly one of several concurrent swaps succeeds.
+func inGrace(retired time.Time, sw *sessiond.RefreshSwap) bool {
+	return sw.GraceSince.Before(sw.Now) && !retired.Before(sw.GraceSince)
+}
+
+// SwapRefresh retires sw.Old and stores sw.Next in one step, and writes the
+// session's activity (unless the session is revoked). ErrNotFound if Old is
+// not a stored refresh token, ErrRefreshReused if it was retired outside the
+// grace window, ErrConflict if Next's hash exists, ErrInvalidArgument if Next
+// is not a refresh token of Old's session; in each case nothing changes.
+func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error {
+	if err := ctxErr(ctx, "swap refresh token"); err != nil {
+		return err
+	}
+	if sw.Next.Kind != sessiond.KindRefresh {
+		return fmt.Errorf("memstore: swap refresh token: %w", &sessiond.ArgumentError{Field: "next.kind", Msg: "must be refresh"})
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errClosed
+	}
+	old, ok := s.tokens[sw.Old]
+	if !ok || old.t.Kind != sessiond.KindRefresh {
+		return fmt.Errorf("memstore: swap refresh token: %w", sessiond.ErrNotFound)
+	}
+	if sw.Next.SessionID != old.t.SessionID {
+		return fmt.Errorf("memstore: swap refresh token: %w", &sessiond.ArgumentError{Field: "next.session_id", Msg: "must be the session of the old token"})
+	}
+	if !old.t.RetiredAt.IsZero() && !inGrace(old.t.RetiredAt, &sw) {
+		return fmt.Errorf("memstore: swap refresh token: %w", sessiond.ErrRefreshReused)
+	}
+	if _, ok := s.tokens[sw.Next.Hash]; ok {
+		return fmt.Errorf("memstore: swap refresh token: next token hash exists: %w", sessiond.ErrConflict)
+	}
+
+	if old.t.RetiredAt.IsZero() {
+		old.t.RetiredAt = sw.Now
+	}
+	rec := old.rec
+	s.tokens[sw.Next.Hash] = &tokenRecord{t: sw.Next, rec: rec}
+	rec.tokens = append(rec.tokens, sw.Next.Hash)
+	if !rec.s.Revoked() {
+		rec.s.LastActiveAt = sw.LastActiveAt
+		rec.s.IdleExpiresAt = sw.IdleExpiresAt
+	}
+	return nil
+}
+
+// Revoke marks session id revoked at at for reason and returns it. A session
+// already revoked is returned unchanged. ErrNotFound.
+func (s *Store) Revoke(ctx context.Context, id sessiond.SessionID, at time.Time, reason sessiond.RevokeReason) (*sessiond.Session, error) {
+	if err := ctxErr(ctx, "revoke session"); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errClosed
+	}
+	rec, ok := s.sessions[id]
+	if !ok {
+		return nil, fmt.Errorf("memstore: revoke session: %w", sessiond.ErrNotFound)
+	}
+	if !rec.s.Revoked() {
+		s.revoke(rec, at, reason)
+	}
+	return rec.clone(), nil
+}
+
+func (s *Store) revoke(rec *record, at time.Time, reason sessiond.RevokeReason) {
+	rec.s.RevokedAt = at
+	rec.s.RevokeReason = reason
+	s.revoked[rec.s.ID] = rec
+}
+
+// RevokeSubject revokes every session of subject live at at (not revoked,
+// before both expiries) except the one with ID except, and returns what it
+// revoked, oldest session first.
+func (s *Store) RevokeSubject(ctx context.Context, subject string, except sessiond.SessionID, at time.Time, reason sessiond.RevokeReason) ([]sessiond.Revocation, error) {
+	if err := ctxErr(ctx, "revoke subject"); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errClosed
+	}
+	var recs []*record
+	for id, rec := range s.bySubject[subject] {
+		if id != except && rec.s.Live(at) {
+			recs = append(recs, rec)
+		}
+	}
+	sortRecords(recs)
+	out := make([]sessiond.Revocation, 0, len(recs))
+	for _, rec := range recs {
+		s.revoke(rec, at, reason)
+		out = append(out, rec.revocation())
+	}
+	return out, nil
+}
+
+// sortRecords orders records oldest first, by ID among equals, so results
+// do not depend on map order.
+func sortRecords(recs []*record) {
+	slices.SortFunc(recs, func(a, b *record) int {
+		if c := a.s.CreatedAt.Compare(b.s.CreatedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.s.ID, b.s.ID)
+	})
+}
+
+// List returns subject's sessions live at now, oldest first; an empty,
+// non-nil slice when there are none.
+func (s *Store) List(ctx context.Context, subject string, now time.Time) ([]*sessiond.Session, error) {
+	if err := ctxErr(ctx, "list sessions"); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, errClosed
+	}
+	var recs []*record
+	for _, rec := range s.bySubject[subject] {
+		if rec.s.Live(now) {
+			recs = append(recs, rec)
+		}
+	}
+	sortRecords(recs)
+	out := make([]*sessiond.Session, len(recs))
+	for i, rec := range recs {
+		out[i] = rec.clone()
+	}
+	return out, nil
+}
+
+// Revocations returns the sessions revoked at or after since whose absolute
+// expiry is after since, in order of revocation.
+func (s *Store) Revocations(ctx context.Context, since time.Time) ([]sessiond.Revocation, error) {
+	if err := ctxErr(ctx, "list revocations"); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, errClosed
+	}
+	out := []sessiond.Revocation{}
+	for _, rec := range s.revoked {
+		if !rec.s.RevokedAt.Before(since) && rec.s.ExpiresAt.After(since) {
+			out = append(out, rec.revocation())
+		}
+	}
+	slices.SortFunc(out, func(a, b sessiond.Revocation) int {
+		if c := a.RevokedAt.Compare(b.RevokedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.SessionID, b.SessionID)
+	})
+	return out, nil
+}
+
+// DeleteExpired deletes up to limit sessions, with their tokens, whose
+// absolute or idle expiry is before before, and returns how many it
+// deleted. ErrInvalidArgument if limit is not positive.
+func (s *Store) DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error) {
+	if err := ctxErr(ctx, "delete expired sessions"); err != nil {
+		return 0, err
+	}
+	if limit < 1 {
+		return 0, fmt.Errorf("memstore: delete expired sessions: %w", &sessiond.ArgumentError{Field: "limit", Msg: fmt.Sprintf("must be positive, got %d", limit)})
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, errClosed
+	}
+	n := 0
+	for id, rec := range s.sessions {
+		if n == limit {
+			break
+		}
+		if !rec.s.ExpiresAt.Before(before) && !rec.s.IdleExpiresAt.Before(before) {
+			continue
+		}
+		for _, h := range rec.tokens {
+			delete(s.tokens, h)
+		}
+		delete(s.sessions, id)
+		delete(s.revoked, id)
+		if sub := s.bySubject[rec.s.Subject]; sub != nil {
+			delete(sub, id)
+			if len(sub) == 0 {
+				delete(s.bySubject, rec.s.Subject)
+			}
+		}
+		n++
+	}
+	return n, nil
+}
+
+// Ping returns nil unless the store is closed or ctx is done.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := ctxErr(ctx, "ping"); err != nil {
+		return err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return errClosed
+	}
+	return nil
+}
+
+// Close drops every session. Later calls fail with ErrStoreUnavailable.
+// Closing twice is harmless.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	s.sessions, s.tokens, s.bySubject, s.revoked = nil, nil, nil, nil
+	return nil
+}

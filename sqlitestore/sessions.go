@@ -1,0 +1,386 @@
+package sqlitestore
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/sessiond/sessiond"
+)
+
+// sessionColumns are read by scanSession, in this order.
+const sessionColumns = `s.id, s.subject, s.strategy, s.created_at, s.last_active_at, s.idle_expires_at,
+	s.expires_at, s.persistent, s.client_ip, s.client_ua, s.claims, s.revoked_at, s.revoke_reason`
+
+const (
+	getQuery    = `SELECT ` + sessionColumns + ` FROM sessions s WHERE s.id = ?`
+	lookupQuery = `SELECT t.kind, t.issued_at, t.expires_at, t.retired_at, ` + sessionColumns + `
+		FROM tokens t JOIN sessions s ON s.id = t.session_id WHERE t.hash = ?`
+	listQuery = `SELECT ` + sessionColumns + ` FROM sessions s
+		WHERE s.subject = ? AND s.revoked_at IS NULL AND s.expires_at > ? AND s.idle_expires_at > ?
+		ORDER BY s.created_at, s.id`
+)
+
+func micro(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicro(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+// nullMicro stores the zero time as NULL.
+func nullMicro(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+func fromNullMicro(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return fromMicro(v.Int64)
+}
+
+// sessionScan holds the columns of a session that need converting.
+type sessionScan struct {
+	id, strategy, reason                      string
+	created, lastActive, idleExpires, expires int64
+	revoked                                   sql.NullInt64
+	claims                                    []byte // database/sql copies into a *[]byte
+}
+
+// appendDest appends the scan destinations of sessionColumns to dst; the
+// plain fields go straight into s.
+func (r *sessionScan) appendDest(dst []any, s *sessiond.Session) []any {
+	return append(dst, &r.id, &s.Subject, &r.strategy, &r.created, &r.lastActive, &r.idleExpires,
+		&r.expires, &s.Persistent, &s.Client.IP, &s.Client.UserAgent, &r.claims, &r.revoked, &r.reason)
+}
+
+// sessionColumnCount is len(appendDest(nil, s)).
+const sessionColumnCount = 13
+
+func (r *sessionScan) fill(s *sessiond.Session) {
+	s.ID = sessiond.SessionID(r.id)
+	s.Strategy = sessiond.Strategy(r.strategy)
+	s.CreatedAt = fromMicro(r.created)
+	s.LastActiveAt = fromMicro(r.lastActive)
+	s.IdleExpiresAt = fromMicro(r.idleExpires)
+	s.ExpiresAt = fromMicro(r.expires)
+	s.Claims = r.claims
+	s.RevokedAt = fromNullMicro(r.revoked)
+	s.RevokeReason = sessiond.RevokeReason(r.reason)
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanSession(sc scanner) (*sessiond.Session, error) {
+	var r sessionScan
+	s := new(sessiond.Session)
+	if err := sc.Scan(r.appendDest(make([]any, 0, sessionColumnCount), s)...); err != nil {
+		return nil, err
+	}
+	r.fill(s)
+	return s, nil
+}
+
+func claimsArg(c []byte) any {
+	if c == nil {
+		return nil
+	}
+	return []byte(c)
+}
+
+// Create stores s and its tokens in one transaction. It returns ErrConflict
+// if the session ID or a token hash already exists (or repeats within
+// tokens), and ErrInvalidArgument if a token names another session.
+func (s *Store) Create(ctx context.Context, sess *sessiond.Session, tokens ...sessiond.Token) error {
+	const op = "create session"
+	if sess == nil {
+		return fmt.Errorf("sqlitestore: %s: %w", op, &sessiond.ArgumentError{Field: "session", Msg: "must not be nil"})
+	}
+	for i, t := range tokens {
+		if t.SessionID != sess.ID {
+			return fmt.Errorf("sqlitestore: %s: %w", op, &sessiond.ArgumentError{
+				Field: fmt.Sprintf("tokens[%d].session_id", i), Msg: "must be the session's ID"})
+		}
+	}
+	return s.write(ctx, op, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, subject, strategy, created_at, last_active_at,
+				idle_expires_at, expires_at, persistent, client_ip, client_ua, claims, revoked_at, revoke_reason)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			string(sess.ID), sess.Subject, string(sess.Strategy), micro(sess.CreatedAt), micro(sess.LastActiveAt),
+			micro(sess.IdleExpiresAt), micro(sess.ExpiresAt), sess.Persistent, sess.Client.IP, sess.Client.UserAgent,
+			claimsArg(sess.Claims), nullMicro(sess.RevokedAt), string(sess.RevokeReason))
+		if err != nil {
+			return err
+		}
+		for _, t := range tokens {
+			if err := insertToken(ctx, tx, t); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func insertToken(ctx context.Context, tx *sql.Tx, t sessiond.Token) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO tokens (hash, session_id, kind, issued_at, expires_at, retired_at)
+		VALUES (?, ?, ?, ?, ?, ?)`,
+		t.Hash[:], string(t.SessionID), int64(t.Kind), micro(t.IssuedAt), micro(t.ExpiresAt), nullMicro(t.RetiredAt))
+	return err
+}
+
+// Get returns the session with ID id, revoked and expired ones included, or
+// ErrNotFound.
+func (s *Store) Get(ctx context.Context, id sessiond.SessionID) (*sessiond.Session, error) {
+	sess, err := scanSession(s.getStmt.QueryRowContext(ctx, string(id)))
+	if err != nil {
+		return nil, s.fail("get session", err)
+	}
+	return sess, nil
+}
+
+// Lookup returns the token with hash h and its session, with one query, or
+// ErrNotFound.
+func (s *Store) Lookup(ctx context.Context, h sessiond.TokenHash) (sessiond.Token, *sessiond.Session, error) {
+	var (
+		r                     sessionScan
+		kind, issued, expires int64
+		retired               sql.NullInt64
+	)
+	sess := new(sessiond.Session)
+	dest := append(make([]any, 0, 4+sessionColumnCount), &kind, &issued, &expires, &retired)
+	dest = r.appendDest(dest, sess)
+	if err := s.lookupStmt.QueryRowContext(ctx, h[:]).Scan(dest...); err != nil {
+		return sessiond.Token{}, nil, s.fail("lookup token", err)
+	}
+	r.fill(sess)
+	tok := sessiond.Token{
+		Hash:      h,
+		Kind:      sessiond.TokenKind(kind),
+		SessionID: sess.ID,
+		IssuedAt:  fromMicro(issued),
+		ExpiresAt: fromMicro(expires),
+		RetiredAt: fromNullMicro(retired),
+	}
+	return tok, sess, nil
+}
+
+// Touch records activity on session id. On a revoked session it changes
+// nothing and returns nil. ErrNotFound if the session does not exist.
+func (s *Store) Touch(ctx context.Context, id sessiond.SessionID, lastActive, idleExpires time.Time) error {
+	return s.write(ctx, "touch session", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE sessions SET last_active_at = ?, idle_expires_at = ?
+			WHERE id = ? AND revoked_at IS NULL`, micro(lastActive), micro(idleExpires), string(id))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n > 0 {
+			return err
+		}
+		var one int
+		return tx.QueryRowContext(ctx, `SELECT 1 FROM sessions WHERE id = ?`, string(id)).Scan(&one)
+	})
+}
+
+// inGrace reports whether a refresh token retired at retired may still be
+// swapped under sw. A GraceSince not before sw.Now is no grace at all, so
+// with a zero grace exactly one of several concurrent swaps succeeds.
+func inGrace(retired time.Time, sw *sessiond.RefreshSwap) bool {
+	return sw.GraceSince.Before(sw.Now) && !retired.Before(sw.GraceSince)
+}
+
+// SwapRefresh retires sw.Old and stores sw.Next in one IMMEDIATE
+// transaction, and writes the session's activity (unless the session is
+// revoked). ErrNotFound if Old is not a stored refresh token,
+// ErrRefreshReused if it was retired outside the grace window, ErrConflict
+// if Next's hash exists, ErrInvalidArgument if Next is not a refresh token
+// of Old's session; in each case nothing changes.
+func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error {
+	const op = "swap refresh token"
+	if sw.Next.Kind != sessiond.KindRefresh {
+		return fmt.Errorf("sqlitestore: %s: %w", op, &sessiond.ArgumentError{Field: "next.kind", Msg: "must be refresh"})
+	}
+	return s.write(ctx, op, func(tx *sql.Tx) error {
+		var sid string
+		err := tx.QueryRowContext(ctx, `UPDATE tokens SET retired_at = ?
+			WHERE hash = ? AND kind = ? AND retired_at IS NULL RETURNING session_id`,
+			micro(sw.Now), sw.Old[:], int64(sessiond.KindRefresh)).Scan(&sid)
+		if errors.Is(err, sql.ErrNoRows) {
+			// Not current: unknown, or retired already.
+			var retired sql.NullInt64
+			err = tx.QueryRowContext(ctx, `SELECT session_id, retired_at FROM tokens WHERE hash = ? AND kind = ?`,
+				sw.Old[:], int64(sessiond.KindRefresh)).Scan(&sid, &retired)
+			if err != nil {
+				return err // sql.ErrNoRows: ErrNotFound
+			}
+			if !inGrace(fromNullMicro(retired), &sw) {
+				return sessiond.ErrRefreshReused
+			}
+		} else if err != nil {
+			return err
+		}
+		if sw.Next.SessionID != sessiond.SessionID(sid) {
+			return &sessiond.ArgumentError{Field: "next.session_id", Msg: "must be the session of the old token"}
+		}
+		if err := insertToken(ctx, tx, sw.Next); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE sessions SET last_active_at = ?, idle_expires_at = ?
+			WHERE id = ? AND revoked_at IS NULL`, micro(sw.LastActiveAt), micro(sw.IdleExpiresAt), sid)
+		return err
+	})
+}
+
+// Revoke marks session id revoked at at for reason and returns it. A session
+// already revoked is returned unchanged. ErrNotFound.
+func (s *Store) Revoke(ctx context.Context, id sessiond.SessionID, at time.Time, reason sessiond.RevokeReason) (*sessiond.Session, error) {
+	var sess *sessiond.Session
+	err := s.write(ctx, "revoke session", func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = ?, revoke_reason = ?
+			WHERE id = ? AND revoked_at IS NULL`, micro(at), string(reason), string(id)); err != nil {
+			return err
+		}
+		var err error
+		sess, err = scanSession(tx.QueryRowContext(ctx, getQuery, string(id)))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return sess, nil
+}
+
+// RevokeSubject revokes every session of subject live at at (not revoked,
+// before both expiries) except the one with ID except, and returns what it
+// revoked, oldest session first.
+func (s *Store) RevokeSubject(ctx context.Context, subject string, except sessiond.SessionID, at time.Time, reason sessiond.RevokeReason) ([]sessiond.Revocation, error) {
+	type revoked struct {
+		r       sessiond.Revocation
+		created int64
+	}
+	var out []revoked
+	err := s.write(ctx, "revoke subject", func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `UPDATE sessions SET revoked_at = ?, revoke_reason = ?
+			WHERE subject = ? AND id != ? AND revoked_at IS NULL AND expires_at > ? AND idle_expires_at > ?
+			RETURNING id, expires_at, created_at`,
+			micro(at), string(reason), subject, string(except), micro(at), micro(at))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				id               string
+				expires, created int64
+			)
+			if err := rows.Scan(&id, &expires, &created); err != nil {
+				return err
+			}
+			out = append(out, revoked{r: sessiond.Revocation{
+				SessionID: sessiond.SessionID(id), Subject: subject, RevokedAt: fromMicro(micro(at)),
+				ExpiresAt: fromMicro(expires), Reason: reason,
+			}, created: created})
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return rows.Close()
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b revoked) int {
+		if c := cmp.Compare(a.created, b.created); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.r.SessionID, b.r.SessionID)
+	})
+	revs := make([]sessiond.Revocation, len(out))
+	for i, r := range out {
+		revs[i] = r.r
+	}
+	return revs, nil
+}
+
+// List returns subject's sessions live at now, oldest first; an empty,
+// non-nil slice when there are none.
+func (s *Store) List(ctx context.Context, subject string, now time.Time) ([]*sessiond.Session, error) {
+	const op = "list sessions"
+	rows, err := s.db.QueryContext(ctx, listQuery, subject, micro(now), micro(now))
+	if err != nil {
+		return nil, s.fail(op, err)
+	}
+	defer rows.Close()
+	out := []*sessiond.Session{}
+	for rows.Next() {
+		sess, err := scanSession(rows)
+		if err != nil {
+			return nil, s.fail(op, err)
+		}
+		out = append(out, sess)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail(op, err)
+	}
+	return out, nil
+}
+
+// Revocations returns the sessions revoked at or after since whose absolute
+// expiry is after since, in order of revocation.
+func (s *Store) Revocations(ctx context.Context, since time.Time) ([]sessiond.Revocation, error) {
+	const op = "list revocations"
+	rows, err := s.db.QueryContext(ctx, `SELECT id, subject, revoked_at, expires_at, revoke_reason FROM sessions
+		WHERE revoked_at >= ? AND expires_at > ? ORDER BY revoked_at, id`, micro(since), micro(since))
+	if err != nil {
+		return nil, s.fail(op, err)
+	}
+	defer rows.Close()
+	out := []sessiond.Revocation{}
+	for rows.Next() {
+		var (
+			id, subject, reason string
+			revoked, expires    int64
+		)
+		if err := rows.Scan(&id, &subject, &revoked, &expires, &reason); err != nil {
+			return nil, s.fail(op, err)
+		}
+		out = append(out, sessiond.Revocation{
+			SessionID: sessiond.SessionID(id), Subject: subject, RevokedAt: fromMicro(revoked),
+			ExpiresAt: fromMicro(expires), Reason: sessiond.RevokeReason(reason),
+		})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail(op, err)
+	}
+	return out, nil
+}
+
+// DeleteExpired deletes up to limit sessions, with their tokens, whose
+// absolute or idle expiry is before before, and returns how many it
+// deleted. ErrInvalidArgument if limit is not positive.
+func (s *Store) DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error) {
+	const op = "delete expired sessions"
+	if limit < 1 {
+		return 0, fmt.Errorf("sqlitestore: %s: %w", op, &sessiond.ArgumentError{Field: "limit", Msg: fmt.Sprintf("must be positive, got %d", limit)})
+	}
+	var n int64
+	err := s.write(ctx, op, func(tx *sql.Tx) error {
+		// Tokens go with their session (ON DELETE CASCADE).
+		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id IN (
+			SELECT id FROM sessions WHERE expires_at < ? OR idle_expires_at < ? LIMIT ?)`,
+			micro(before), micro(before), limit)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return int(n), nil
+}

@@ -1,0 +1,239 @@
+// Package sqlitestore is a sessiond.Store on an embedded SQLite database
+// (modernc.org/sqlite, pure Go): the default backend, one file on disk, no
+// server. Its schema migrations are embedded and applied by New.
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/sessiond/sessiond"
+)
+
+var _ sessiond.Store = (*Store)(nil)
+
+// Options configures a Store. The zero value is ready to use.
+type Options struct {
+	// Logger receives migration and startup notices. Nil discards them.
+	Logger *slog.Logger
+}
+
+// maxConns bounds the pool. WAL lets readers run beside the one writer;
+// more connections than this only add memory.
+const maxConns = 4
+
+// busyTimeoutMS is how long a statement waits for another process's write
+// lock before failing with ErrStoreUnavailable.
+const busyTimeoutMS = 5000
+
+// Store is a sessiond.Store on a SQLite file. It is safe for concurrent use.
+// Times are stored as unix microseconds, so they come back in UTC with
+// microsecond precision.
+type Store struct {
+	db  *sql.DB
+	log *slog.Logger
+
+	// wsem serialises this process's writes before they reach SQLite, so
+	// they queue in Go (honouring ctx) instead of polling SQLite's lock in
+	// the busy handler. busy_timeout still covers other processes.
+	wsem   chan struct{}
+	closed atomic.Bool
+
+	lookupStmt *sql.Stmt
+	getStmt    *sql.Stmt
+}
+
+// New opens (creating if missing, with its directory) the SQLite database
+// at path, applies pending migrations and returns the Store. Close it when
+// done.
+func New(ctx context.Context, path string, opts Options) (*Store, error) {
+	if path == "" {
+		return nil, fmt.Errorf("sqlitestore: open: %w", &sessiond.ArgumentError{Field: "path", Msg: "must not be empty"})
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: open: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+		return nil, fmt.Errorf("sqlitestore: open: %w", err)
+	}
+	// Create the file ourselves so it (and the -wal and -shm files SQLite
+	// derives from it) is readable by the owner only: it holds token hashes.
+	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: open: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("sqlitestore: open: %w", err)
+	}
+
+	db, err := sql.Open("sqlite", dsn(abs))
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: open: %w", err)
+	}
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(maxConns) // reopening a connection reruns the pragmas
+
+	s := &Store{db: db, log: log, wsem: make(chan struct{}, 1)}
+	if err := s.init(ctx, abs); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// dsn returns the modernc.org/sqlite data source name for the file at abs:
+// a file: URI (so any character in the path is escaped) with the pragmas
+// every connection runs, and BEGIN IMMEDIATE for every write transaction so
+// a transaction never has to upgrade a read lock (which could deadlock).
+func dsn(abs string) string {
+	p := filepath.ToSlash(abs)
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p // Windows: C:/x → /C:/x
+	}
+	q := url.Values{
+		"_pragma": {
+			fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS),
+			"journal_mode(WAL)",
+			"synchronous(NORMAL)",
+			"foreign_keys(ON)",
+		},
+		"_txlock": {"immediate"},
+	}
+	return (&url.URL{Scheme: "file", Path: p, RawQuery: q.Encode()}).String()
+}
+
+func (s *Store) init(ctx context.Context, abs string) error {
+	var mode string
+	if err := s.db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return s.fail("open", err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		s.log.Warn("sqlitestore: WAL journal mode unavailable; readers will wait for writers", "path", abs, "journal_mode", mode)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		return err
+	}
+	var err error
+	if s.lookupStmt, err = s.db.PrepareContext(ctx, lookupQuery); err != nil {
+		return s.fail("prepare lookup", err)
+	}
+	if s.getStmt, err = s.db.PrepareContext(ctx, getQuery); err != nil {
+		return s.fail("prepare get", err)
+	}
+	return nil
+}
+
+// Ping reports whether the database answers: it reads the schema version,
+// so a file that became unreadable fails too.
+func (s *Store) Ping(ctx context.Context) error {
+	var v sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, "SELECT max(version) FROM schema_migrations").Scan(&v); err != nil {
+		return s.fail("ping", err)
+	}
+	return nil
+}
+
+// Close closes the database. Later calls fail with ErrStoreUnavailable.
+// Closing twice is harmless.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	var errs []error
+	for _, st := range []*sql.Stmt{s.lookupStmt, s.getStmt} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	errs = append(errs, s.db.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("sqlitestore: close: %w", err)
+	}
+	return nil
+}
+
+// lockWrite takes this process's write slot, or gives up when ctx ends.
+func (s *Store) lockWrite(ctx context.Context, op string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sqlitestore: %s: %w", op, err)
+	}
+	select {
+	case s.wsem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("sqlitestore: %s: %w", op, ctx.Err())
+	}
+}
+
+func (s *Store) unlockWrite() { <-s.wsem }
+
+// write runs fn in one IMMEDIATE transaction holding the write slot, and
+// commits if fn returns nil. Errors are translated by fail.
+func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	if err := s.lockWrite(ctx, op); err != nil {
+		return err
+	}
+	defer s.unlockWrite()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return s.fail(op, err)
+	}
+	defer func() { _ = tx.Rollback() }() // after Commit, a no-op
+	if err := fn(tx); err != nil {
+		return s.fail(op, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return s.fail(op, err)
+	}
+	return nil
+}
+
+// fail translates err, from the operation op, into the errors callers test
+// for: sql.ErrNoRows → ErrNotFound, a PRIMARY KEY or UNIQUE violation →
+// ErrConflict, a locked, full, unreadable or closed database →
+// ErrStoreUnavailable. Errors already carrying a sessiond sentinel (or a
+// context error) are only prefixed.
+func (s *Store) fail(op string, err error) error {
+	prefix := "sqlitestore: " + op
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("%s: %w", prefix, sessiond.ErrNotFound)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, sessiond.ErrNotFound), errors.Is(err, sessiond.ErrConflict),
+		errors.Is(err, sessiond.ErrRefreshReused), errors.Is(err, sessiond.ErrInvalidArgument):
+		return fmt.Errorf("%s: %w", prefix, err)
+	case s.closed.Load(), errors.Is(err, sql.ErrConnDone):
+		return fmt.Errorf("%s: %w", prefix, sessiond.ErrStoreUnavailable)
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch code := se.Code(); code {
+		case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
+			return fmt.Errorf("%s: %w", prefix, sessiond.ErrConflict)
+		default:
+			switch code & 0xff {
+			case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR,
+				sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL,
+				sqlite3.SQLITE_NOTADB:
+				return fmt.Errorf("%s: %w (%s)", prefix, sessiond.ErrStoreUnavailable, se.Error())
+			}
+		}
+	}
+	return fmt.Errorf("%s: %w", prefix, err)
+}

@@ -1,0 +1,183 @@
+package sessiond
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"time"
+)
+
+// TokenKind tells access tokens from refresh tokens.
+type TokenKind uint8
+
+// Token kinds.
+const (
+	KindAccess  TokenKind = 1 // an access token (opaque session token in the database strategy)
+	KindRefresh TokenKind = 2
+)
+
+func (k TokenKind) String() string {
+	switch k {
+	case KindAccess:
+		return "access"
+	case KindRefresh:
+		return "refresh"
+	}
+	return "unknown"
+}
+
+// TokenHash is the SHA-256 of a token's full text. Stores keep only this.
+type TokenHash [sha256.Size]byte
+
+// HashToken returns the storage hash of a token.
+func HashToken(s Secret) TokenHash {
+	var buf [512]byte // hashing from a stack copy keeps the verify path allocation-free
+	if len(s) <= len(buf) {
+		n := copy(buf[:], s)
+		return sha256.Sum256(buf[:n])
+	}
+	return sha256.Sum256([]byte(s))
+}
+
+// Equal compares two hashes in constant time.
+func (h TokenHash) Equal(o TokenHash) bool { return subtle.ConstantTimeCompare(h[:], o[:]) == 1 }
+
+// Token is a stored opaque token: its hash and its state, never its value.
+type Token struct {
+	Hash      TokenHash
+	Kind      TokenKind
+	SessionID SessionID
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+	// RetiredAt is when a refresh token was swapped for its successor;
+	// zero while it is current. Retired tokens are kept until their session
+	// is deleted, so presenting one again is recognised as reuse.
+	RetiredAt time.Time
+}
+
+// RefreshSwap is one refresh-token rotation, applied atomically by
+// Store.SwapRefresh.
+type RefreshSwap struct {
+	Old  TokenHash // the token presented
+	Next Token     // its successor (Kind refresh, same session)
+	Now  time.Time // when Old is retired
+	// GraceSince: an Old already retired at or after this time still swaps
+	// (the benign race of two tabs refreshing at once); one retired earlier
+	// makes the swap fail with ErrRefreshReused.
+	GraceSince time.Time
+	// Activity written to the session in the same step.
+	LastActiveAt  time.Time
+	IdleExpiresAt time.Time
+}
+
+// Revocation is a revoked session as the revoked-session set needs it.
+type Revocation struct {
+	SessionID SessionID
+	Subject   string
+	RevokedAt time.Time
+	ExpiresAt time.Time // the session's absolute expiry
+	Reason    RevokeReason
+}
+
+// Store keeps sessions and the hashes of their opaque tokens. Implementations
+// must be safe for concurrent use, return copies (callers may keep what they
+// get), translate driver errors at their boundary (ErrNotFound, ErrConflict,
+// ErrStoreUnavailable) and pass the sessiondtest conformance suite.
+//
+// Optional abilities are separate interfaces found by type assertion:
+// RevocationNotifier (cross-node revocation feed).
+type Store interface {
+	// Create stores a new session with its tokens, all or nothing.
+	// ErrConflict if the session ID or a token hash already exists.
+	Create(ctx context.Context, s *Session, tokens ...Token) error
+	// Get returns the session, revoked or expired ones included. ErrNotFound.
+	Get(ctx context.Context, id SessionID) (*Session, error)
+	// Lookup returns the token with hash h and its session in one step.
+	// ErrNotFound when no such token exists.
+	Lookup(ctx context.Context, h TokenHash) (Token, *Session, error)
+	// Touch records activity on a session that is not revoked.
+	// ErrNotFound if it does not exist.
+	Touch(ctx context.Context, id SessionID, lastActive, idleExpires time.Time) error
+	// SwapRefresh atomically retires sw.Old (if current) and stores
+	// sw.Next, and writes the session's activity. It fails with ErrNotFound
+	// if Old is unknown and ErrRefreshReused if Old was retired before
+	// sw.GraceSince; then nothing changes. Under any number of concurrent
+	// calls with the same Old and a zero grace, exactly one succeeds.
+	SwapRefresh(ctx context.Context, sw RefreshSwap) error
+	// Revoke marks the session revoked and returns it. Revoking a revoked
+	// session changes nothing and returns it as it is. ErrNotFound.
+	Revoke(ctx context.Context, id SessionID, at time.Time, reason RevokeReason) (*Session, error)
+	// RevokeSubject revokes every session of subject that is not revoked
+	// and not yet expired at `at`, except the one with ID except (may be
+	// empty), and returns what it revoked.
+	RevokeSubject(ctx context.Context, subject string, except SessionID, at time.Time, reason RevokeReason) ([]Revocation, error)
+	// List returns the subject's live sessions at now (not revoked, not
+	// past either expiry), oldest first.
+	List(ctx context.Context, subject string, now time.Time) ([]*Session, error)
+	// Revocations returns sessions revoked at or after since whose absolute
+	// expiry is after since: what a node needs to rebuild its revoked set.
+	Revocations(ctx context.Context, since time.Time) ([]Revocation, error)
+	// DeleteExpired deletes up to limit sessions (with their tokens) whose
+	// absolute or idle expiry is before `before`, and returns how many.
+	DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error)
+	// Ping reports whether the store answers.
+	Ping(ctx context.Context) error
+	// Close releases the store's resources.
+	Close() error
+}
+
+// RevocationNotifier is implemented by stores that can tell every node of a
+// revocation made on any node (PostgreSQL LISTEN/NOTIFY, Redis pub/sub).
+type RevocationNotifier interface {
+	// SubscribeRevocations calls fn for every revocation until ctx ends.
+	// After a reconnect it calls resync, so the caller can catch up with
+	// Store.Revocations. It returns once the subscription is established.
+	SubscribeRevocations(ctx context.Context, fn func(Revocation), resync func()) error
+}
+
+// TokenClaims are what a signed (JWT) token says about its session.
+type TokenClaims struct {
+	ID               string // jti, unique per token
+	SessionID        SessionID
+	Subject          string
+	Strategy         Strategy
+	IssuedAt         time.Time
+	ExpiresAt        time.Time
+	AuthTime         time.Time // when the session was created
+	SessionExpiresAt time.Time // the session's absolute expiry
+	Persistent       bool
+	Claims           json.RawMessage // custom claims, a JSON object or nil
+}
+
+// SignedTokens issues and checks self-contained tokens (implemented by
+// jwttoken). Verify must check signature, type, issuer, audience and time
+// against now, and return an error matching ErrInvalidToken or ErrExpired.
+type SignedTokens interface {
+	Sign(kind TokenKind, c TokenClaims) (Secret, error)
+	Verify(kind TokenKind, tok Secret, now time.Time) (TokenClaims, error)
+	// Leeway is the clock-skew allowance Verify grants past ExpiresAt.
+	Leeway() time.Duration
+}
+
+// OpaqueTokens makes and parses opaque tokens (implemented by opaquetoken).
+type OpaqueTokens interface {
+	// New returns a fresh token of kind and its storage hash.
+	New(kind TokenKind) (Secret, TokenHash, error)
+	// Parse checks tok's format, kind and checksum without any I/O and
+	// returns its storage hash, or an error matching ErrInvalidToken.
+	Parse(kind TokenKind, tok Secret) (TokenHash, error)
+}
+
+// Limiter is implemented by stores that enforce a per-subject limit on live
+// sessions atomically, so concurrent logins cannot overshoot it.
+type Limiter interface {
+	// CreateLimited stores s and its tokens like Create, after making room:
+	// when the subject already has max or more live sessions at s.CreatedAt,
+	// with evict it revokes (reason ReasonLimit, at s.CreatedAt) the least
+	// recently active ones until max-1 remain and returns them; without
+	// evict it stores nothing and fails with ErrLimitReached. With max 1 and
+	// evict, a login revokes every other session ("single" mode). Under any
+	// number of concurrent calls for one subject the limit holds.
+	CreateLimited(ctx context.Context, s *Session, max int, evict bool, tokens ...Token) ([]Revocation, error)
+}
