@@ -181,3 +181,15 @@ type Limiter interface {
 	// number of concurrent calls for one subject the limit holds.
 	CreateLimited(ctx context.Context, s *Session, max int, evict bool, tokens ...Token) ([]Revocation, error)
 }
+
+// MetaStore keeps small named documents every node of a cluster must share:
+// the signing key ring and the API keys. Versions make updates a
+// compare-and-swap, so two nodes rotating keys at once cannot both win.
+type MetaStore interface {
+	// GetMeta returns the document and its version. ErrNotFound.
+	GetMeta(ctx context.Context, name string) (value []byte, version int64, err error)
+	// PutMeta stores value if the document's version is still version (0:
+	// it must not exist yet) and returns the new version; otherwise it
+	// changes nothing and fails with ErrConflict.
+	PutMeta(ctx context.Context, name string, value []byte, version int64) (int64, error)
+}

@@ -27,6 +27,7 @@ type Store struct {
 	tokens    map[sessiond.TokenHash]*tokenRecord
 	bySubject map[string]map[sessiond.SessionID]*record
 	revoked   map[sessiond.SessionID]*record // revoked sessions not yet deleted, for Revocations
+	meta      map[string]metaDoc
 }
 
 // record is a stored session. Its Claims are owned by the store: cloned on
@@ -50,6 +51,7 @@ func New() *Store {
 		tokens:    make(map[sessiond.TokenHash]*tokenRecord),
 		bySubject: make(map[string]map[sessiond.SessionID]*record),
 		revoked:   make(map[sessiond.SessionID]*record),
+		meta:      make(map[string]metaDoc),
 	}
 }
 
@@ -99,6 +101,19 @@ func (s *Store) Create(ctx context.Context, sess *sessiond.Session, tokens ...se
 	if err := ctxErr(ctx, "create session"); err != nil {
 		return err
 	}
+	if err := checkCreate(sess, tokens); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errClosed
+	}
+	return s.createLocked(sess, tokens)
+}
+
+// checkCreate validates what Create is given before any lock is taken.
+func checkCreate(sess *sessiond.Session, tokens []sessiond.Token) error {
 	if sess == nil {
 		return fmt.Errorf("memstore: create session: %w", &sessiond.ArgumentError{Field: "session", Msg: "must not be nil"})
 	}
@@ -108,12 +123,11 @@ func (s *Store) Create(ctx context.Context, sess *sessiond.Session, tokens ...se
 				Field: fmt.Sprintf("tokens[%d].session_id", i), Msg: "must be the session's ID"})
 		}
 	}
+	return nil
+}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return errClosed
-	}
+// createLocked stores sess and its tokens; s.mu is held for writing.
+func (s *Store) createLocked(sess *sessiond.Session, tokens []sessiond.Token) error {
 	if _, ok := s.sessions[sess.ID]; ok {
 		return fmt.Errorf("memstore: create session: session ID exists: %w", sessiond.ErrConflict)
 	}

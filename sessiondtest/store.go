@@ -61,6 +61,8 @@ func TestStore(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	})
 	t.Run("CanceledContext", func(t *testing.T) { testCanceledContext(t, newStore) })
 	t.Run("BadInput", func(t *testing.T) { testBadInput(t, newStore) })
+	t.Run("Limiter", func(t *testing.T) { testLimiter(t, newStore) })
+	t.Run("Meta", func(t *testing.T) { testMeta(t, newStore) })
 }
 
 func testCreate(t *testing.T, newStore func(t *testing.T) sessiond.Store) {

@@ -98,6 +98,13 @@ func claimsArg(c []byte) any {
 // tokens), and ErrInvalidArgument if a token names another session.
 func (s *Store) Create(ctx context.Context, sess *sessiond.Session, tokens ...sessiond.Token) error {
 	const op = "create session"
+	if err := checkCreate(op, sess, tokens); err != nil {
+		return err
+	}
+	return s.write(ctx, op, func(tx *sql.Tx) error { return insertSession(ctx, tx, sess, tokens) })
+}
+
+func checkCreate(op string, sess *sessiond.Session, tokens []sessiond.Token) error {
 	if sess == nil {
 		return fmt.Errorf("sqlitestore: %s: %w", op, &sessiond.ArgumentError{Field: "session", Msg: "must not be nil"})
 	}
@@ -107,23 +114,25 @@ func (s *Store) Create(ctx context.Context, sess *sessiond.Session, tokens ...se
 				Field: fmt.Sprintf("tokens[%d].session_id", i), Msg: "must be the session's ID"})
 		}
 	}
-	return s.write(ctx, op, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, subject, strategy, created_at, last_active_at,
-				idle_expires_at, expires_at, persistent, client_ip, client_ua, claims, revoked_at, revoke_reason)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			string(sess.ID), sess.Subject, string(sess.Strategy), micro(sess.CreatedAt), micro(sess.LastActiveAt),
-			micro(sess.IdleExpiresAt), micro(sess.ExpiresAt), sess.Persistent, sess.Client.IP, sess.Client.UserAgent,
-			claimsArg(sess.Claims), nullMicro(sess.RevokedAt), string(sess.RevokeReason))
-		if err != nil {
+	return nil
+}
+
+func insertSession(ctx context.Context, tx *sql.Tx, sess *sessiond.Session, tokens []sessiond.Token) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, subject, strategy, created_at, last_active_at,
+			idle_expires_at, expires_at, persistent, client_ip, client_ua, claims, revoked_at, revoke_reason)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		string(sess.ID), sess.Subject, string(sess.Strategy), micro(sess.CreatedAt), micro(sess.LastActiveAt),
+		micro(sess.IdleExpiresAt), micro(sess.ExpiresAt), sess.Persistent, sess.Client.IP, sess.Client.UserAgent,
+		claimsArg(sess.Claims), nullMicro(sess.RevokedAt), string(sess.RevokeReason))
+	if err != nil {
+		return err
+	}
+	for _, t := range tokens {
+		if err := insertToken(ctx, tx, t); err != nil {
 			return err
 		}
-		for _, t := range tokens {
-			if err := insertToken(ctx, tx, t); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
 func insertToken(ctx context.Context, tx *sql.Tx, t sessiond.Token) error {

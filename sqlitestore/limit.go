@@ -1,0 +1,112 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/sessiond/sessiond"
+)
+
+var (
+	_ sessiond.Limiter   = (*Store)(nil)
+	_ sessiond.MetaStore = (*Store)(nil)
+)
+
+// CreateLimited stores sess after making room under the subject's limit
+// (see sessiond.Limiter). It runs in one IMMEDIATE transaction, which holds
+// SQLite's single write lock, so concurrent logins cannot overshoot max.
+func (s *Store) CreateLimited(ctx context.Context, sess *sessiond.Session, max int, evict bool, tokens ...sessiond.Token) ([]sessiond.Revocation, error) {
+	const op = "create session"
+	if err := checkCreate(op, sess, tokens); err != nil {
+		return nil, err
+	}
+	if max < 1 {
+		return nil, fmt.Errorf("sqlitestore: %s: %w", op, &sessiond.ArgumentError{Field: "max", Msg: "must be at least 1"})
+	}
+	var out []sessiond.Revocation
+	now := micro(sess.CreatedAt)
+	err := s.write(ctx, op, func(tx *sql.Tx) error {
+		out = out[:0]
+		var live int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sessions
+			WHERE subject = ? AND revoked_at IS NULL AND expires_at > ? AND idle_expires_at > ?`,
+			sess.Subject, now, now).Scan(&live); err != nil {
+			return err
+		}
+		excess := live - (max - 1)
+		if excess > 0 && !evict {
+			return sessiond.ErrLimitReached
+		}
+		// Insert first: a conflict must fail the whole step before anyone is evicted.
+		if err := insertSession(ctx, tx, sess, tokens); err != nil {
+			return err
+		}
+		if excess <= 0 {
+			return nil
+		}
+		rows, err := tx.QueryContext(ctx, `UPDATE sessions SET revoked_at = ?, revoke_reason = ?
+			WHERE id IN (SELECT id FROM sessions
+				WHERE subject = ? AND id != ? AND revoked_at IS NULL AND expires_at > ? AND idle_expires_at > ?
+				ORDER BY last_active_at, id LIMIT ?)
+			RETURNING id, expires_at`,
+			now, string(sessiond.ReasonLimit), sess.Subject, string(sess.ID), now, now, excess)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			var expires int64
+			if err := rows.Scan(&id, &expires); err != nil {
+				return err
+			}
+			out = append(out, sessiond.Revocation{SessionID: sessiond.SessionID(id), Subject: sess.Subject,
+				RevokedAt: fromMicro(now), ExpiresAt: fromMicro(expires), Reason: sessiond.ReasonLimit})
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// GetMeta returns a shared document; see sessiond.MetaStore.
+func (s *Store) GetMeta(ctx context.Context, name string) ([]byte, int64, error) {
+	var value []byte
+	var version int64
+	err := s.db.QueryRowContext(ctx, `SELECT value, version FROM meta WHERE name = ?`, name).Scan(&value, &version)
+	if err != nil {
+		return nil, 0, s.fail("get meta", err)
+	}
+	return value, version, nil
+}
+
+// PutMeta replaces a shared document if its version is still version.
+func (s *Store) PutMeta(ctx context.Context, name string, value []byte, version int64) (int64, error) {
+	err := s.write(ctx, "put meta", func(tx *sql.Tx) error {
+		var res sql.Result
+		var err error
+		if version == 0 {
+			res, err = tx.ExecContext(ctx, `INSERT INTO meta (name, value, version) VALUES (?, ?, 1)
+				ON CONFLICT (name) DO NOTHING`, name, value)
+		} else {
+			res, err = tx.ExecContext(ctx, `UPDATE meta SET value = ?, version = version + 1
+				WHERE name = ? AND version = ?`, value, name, version)
+		}
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("version moved: %w", sessiond.ErrConflict)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return version + 1, nil
+}
