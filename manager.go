@@ -50,6 +50,14 @@ type Options struct {
 	GCInterval time.Duration
 	// GCBatch: sessions deleted per store call. Default 1000.
 	GCBatch int
+	// MaxSessions limits the live sessions of one subject; 0 means no
+	// limit. The store must implement Limiter.
+	MaxSessions int
+	// LimitPolicy says what a login over MaxSessions does: LimitEvictOldest
+	// (default) revokes the least recently active session, LimitReject
+	// fails with ErrLimitReached, LimitSingle revokes every other session
+	// of the subject whatever MaxSessions says.
+	LimitPolicy LimitPolicy
 	// Clock; default SystemClock.
 	Clock Clock
 	// Events receives lifecycle and security events; nil records nothing
@@ -58,6 +66,16 @@ type Options struct {
 	// Logger; nil discards.
 	Logger *slog.Logger
 }
+
+// LimitPolicy is what happens when a subject reaches MaxSessions.
+type LimitPolicy string
+
+// Limit policies.
+const (
+	LimitEvictOldest LimitPolicy = "evict_oldest"
+	LimitReject      LimitPolicy = "reject"
+	LimitSingle      LimitPolicy = "single"
+)
 
 // CreateOptions describe a new session.
 type CreateOptions struct {
@@ -88,6 +106,9 @@ type Manager struct {
 	clock    Clock
 	events   EventSink
 	log      *slog.Logger
+
+	limit int  // 0: none
+	evict bool // at the limit: evict (true) or reject
 
 	revoked *revokedSet
 	cache   *verifyCache // nil when disabled or not a JWT strategy
@@ -134,6 +155,27 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
+	}
+	switch opts.LimitPolicy {
+	case "", LimitEvictOldest:
+		m.limit, m.evict = opts.MaxSessions, true
+	case LimitReject:
+		m.limit = opts.MaxSessions
+	case LimitSingle:
+		m.limit, m.evict = 1, true
+	default:
+		return nil, argError("limits.policy", "must be evict_oldest, reject or single, got %q", string(opts.LimitPolicy))
+	}
+	if m.limit < 0 {
+		return nil, argError("limits.max_sessions", "must not be negative")
+	}
+	if m.limit > 0 {
+		if m.strategy == StrategyJWT {
+			return nil, argError("limits.max_sessions", "the jwt strategy keeps no sessions to count")
+		}
+		if _, ok := m.store.(Limiter); !ok {
+			return nil, fmt.Errorf("sessiond: the store cannot enforce a session limit: %w", ErrUnsupported)
+		}
 	}
 	if m.strategy != StrategyJWT && (m.store == nil || m.opaque == nil) {
 		return nil, fmt.Errorf("sessiond: strategy %s needs a Store and OpaqueTokens: %w", m.strategy, ErrInvalidArgument)
@@ -212,7 +254,7 @@ func (m *Manager) Create(ctx context.Context, subject string, o CreateOptions) (
 		Client:       client,
 		Claims:       claims,
 	}
-	iss, err := m.issueAndStore(ctx, s, now)
+	iss, err := m.issueAndStore(ctx, s, now, m.limit)
 	if err != nil {
 		return nil, err
 	}
@@ -221,12 +263,26 @@ func (m *Manager) Create(ctx context.Context, subject string, o CreateOptions) (
 	return iss, nil
 }
 
-func (m *Manager) issueAndStore(ctx context.Context, s *Session, now time.Time) (*Issued, error) {
+// issueAndStore issues s's tokens and stores it, under the subject's
+// session limit when limit > 0.
+func (m *Manager) issueAndStore(ctx context.Context, s *Session, now time.Time, limit int) (*Issued, error) {
 	iss, tokens, err := m.issue(s, now)
 	if err != nil {
 		return nil, err
 	}
-	if m.strategy != StrategyJWT {
+	switch {
+	case m.strategy == StrategyJWT:
+	case limit > 0:
+		evicted, err := m.store.(Limiter).CreateLimited(ctx, s, limit, m.evict, tokens...)
+		if err != nil {
+			return nil, fmt.Errorf("sessiond: create session: %w", err)
+		}
+		for _, r := range evicted {
+			m.NoteRevoked(r)
+			m.emit(ctx, Event{Type: EventSessionRevoked, Subject: r.Subject, SessionID: r.SessionID,
+				Details: map[string]any{"reason": string(r.Reason), "replaced_by": string(s.ID)}})
+		}
+	default:
 		if err := m.store.Create(ctx, s, tokens...); err != nil {
 			return nil, fmt.Errorf("sessiond: create session: %w", err)
 		}
@@ -496,7 +552,7 @@ func (m *Manager) Rotate(ctx context.Context, id SessionID) (*Issued, error) {
 		CreatedAt: now, LastActiveAt: now, ExpiresAt: old.ExpiresAt,
 		Persistent: old.Persistent, Client: old.Client, Claims: old.Claims,
 	}
-	iss, err := m.issueAndStore(ctx, s, now)
+	iss, err := m.issueAndStore(ctx, s, now, 0)
 	if err != nil {
 		return nil, err
 	}

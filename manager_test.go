@@ -731,3 +731,53 @@ func TestSecret_NeverPrinted(t *testing.T) {
 		t.Errorf("secret marshalled: %s", b)
 	}
 }
+
+func TestManager_SessionLimit(t *testing.T) {
+	ctx := context.Background()
+	t.Run("evict_oldest", func(t *testing.T) {
+		h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) { o.MaxSessions = 2 })
+		a := h.create(t, "rae", sessiond.CreateOptions{})
+		h.clock.Advance(time.Minute)
+		b := h.create(t, "rae", sessiond.CreateOptions{})
+		h.clock.Advance(time.Minute)
+		c := h.create(t, "rae", sessiond.CreateOptions{})
+		if _, err := h.m.Verify(ctx, a.AccessToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrRevoked) {
+			t.Errorf("oldest session after the third login = %v; want ErrRevoked", err)
+		}
+		for _, iss := range []*sessiond.Issued{b, c} {
+			if _, err := h.m.Verify(ctx, iss.AccessToken, sessiond.Client{}); err != nil {
+				t.Errorf("newer session: %v", err)
+			}
+		}
+	})
+	t.Run("reject", func(t *testing.T) {
+		h := newHarness(t, sessiond.StrategyDatabase, func(o *sessiond.Options) {
+			o.MaxSessions, o.LimitPolicy = 1, sessiond.LimitReject
+		})
+		h.create(t, "sam", sessiond.CreateOptions{})
+		if _, err := h.m.Create(ctx, "sam", sessiond.CreateOptions{}); !errors.Is(err, sessiond.ErrLimitReached) {
+			t.Fatalf("second login = %v; want ErrLimitReached", err)
+		}
+	})
+	t.Run("single", func(t *testing.T) {
+		h := newHarness(t, sessiond.StrategyDatabase, func(o *sessiond.Options) { o.LimitPolicy = sessiond.LimitSingle })
+		a := h.create(t, "tia", sessiond.CreateOptions{})
+		b := h.create(t, "tia", sessiond.CreateOptions{})
+		if _, err := h.m.Verify(ctx, a.AccessToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrRevoked) {
+			t.Errorf("first session in single mode = %v; want ErrRevoked", err)
+		}
+		if _, err := h.m.Verify(ctx, b.AccessToken, sessiond.Client{}); err != nil {
+			t.Errorf("new session: %v", err)
+		}
+	})
+	t.Run("bad options", func(t *testing.T) {
+		for _, o := range []sessiond.Options{
+			{Strategy: sessiond.StrategyDatabase, Store: memstore.New(), Opaque: opaquetoken.Codec{}, LimitPolicy: "lottery"},
+			{Strategy: sessiond.StrategyDatabase, Store: memstore.New(), Opaque: opaquetoken.Codec{}, MaxSessions: -1},
+		} {
+			if _, err := sessiond.New(ctx, o); !errors.Is(err, sessiond.ErrInvalidArgument) {
+				t.Errorf("New(%+v) = %v; want ErrInvalidArgument", o.LimitPolicy, err)
+			}
+		}
+	})
+}
