@@ -15,6 +15,7 @@ type TokenKind uint8
 const (
 	KindAccess  TokenKind = 1 // an access token (opaque session token in the database strategy)
 	KindRefresh TokenKind = 2
+	KindAPIKey  TokenKind = 3 // a server API key (never stored as a Token)
 )
 
 func (k TokenKind) String() string {
@@ -23,6 +24,8 @@ func (k TokenKind) String() string {
 		return "access"
 	case KindRefresh:
 		return "refresh"
+	case KindAPIKey:
+		return "api key"
 	}
 	return "unknown"
 }

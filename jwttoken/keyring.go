@@ -492,3 +492,29 @@ func checkECDSA(p *ecdsa.PrivateKey) (*ecdsa.PrivateKey, error) {
 	}
 	return k, nil
 }
+
+// Replace swaps in the keys of a MarshalPrivate document (another node's
+// rotation, read from the shared store), keeping codecs built on r working.
+// The document must use only algorithms r already verifies. It reports
+// whether a key r held is gone, since a cache of verified tokens must then
+// be dropped.
+func (r *KeyRing) Replace(data []byte) (removed bool, err error) {
+	next, err := LoadRing(data, RingOptions{Algorithm: r.alg, MaxTokenLifetime: r.maxLifetime, HMACSecret: nil})
+	if err != nil {
+		return false, err
+	}
+	for _, a := range next.algs {
+		if !slices.Contains(r.algs, a) {
+			return false, fmt.Errorf("jwttoken: replace ring: %w", &sessiond.ArgumentError{Field: "keys", Msg: fmt.Sprintf("algorithm %s is not one this ring verifies", a)})
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for kid := range r.byKid {
+		if next.byKid[kid] == nil {
+			removed = true
+		}
+	}
+	r.current, r.byKid, r.gen = next.current, next.byKid, next.gen
+	return removed, nil
+}

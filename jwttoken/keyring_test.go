@@ -386,3 +386,57 @@ func TestKeyRing_MarshalPrivate(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyRing_Replace: a node adopts another node's rotation through the
+// shared document, and its existing codec verifies with the new keys.
+func TestKeyRing_Replace(t *testing.T) {
+	a := newRing(t, jwttoken.EdDSA)
+	doc, err := a.MarshalPrivate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := jwttoken.LoadRing(doc, jwttoken.RingOptions{MaxTokenLifetime: a.MaxTokenLifetime()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	codecB := newCodec(t, b, 0)
+	old := sign(t, newCodec(t, a, 0), sessiond.KindAccess, tokenClaims(t0))
+
+	if err := a.Rotate(at(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	rotated, _ := a.MarshalPrivate()
+	removed, err := b.Replace(rotated)
+	if err != nil || removed {
+		t.Fatalf("Replace(rotated) = %v, %v; want no key removed", removed, err)
+	}
+	fresh := sign(t, newCodec(t, a, 0), sessiond.KindAccess, tokenClaims(at(time.Minute)))
+	for name, tok := range map[string]sessiond.Secret{"old key": old, "new key": fresh} {
+		if _, err := codecB.Verify(sessiond.KindAccess, tok, at(2*time.Minute)); err != nil {
+			t.Errorf("%s token on the replaced ring: %v", name, err)
+		}
+	}
+	if currentKid(t, b) != currentKid(t, a) {
+		t.Error("replaced ring signs with another key than the source")
+	}
+
+	if err := a.RetireAll(at(3 * time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	killed, _ := a.MarshalPrivate()
+	if removed, err := b.Replace(killed); err != nil || !removed {
+		t.Fatalf("Replace(after RetireAll) = %v, %v; want removed", removed, err)
+	}
+	if _, err := codecB.Verify(sessiond.KindAccess, fresh, at(4*time.Minute)); !errors.Is(err, sessiond.ErrInvalidToken) {
+		t.Errorf("token of a retired-all key = %v; want ErrInvalidToken", err)
+	}
+
+	es := newRing(t, jwttoken.ES256)
+	esDoc, _ := es.MarshalPrivate()
+	if _, err := b.Replace(esDoc); !errors.Is(err, sessiond.ErrInvalidArgument) {
+		t.Errorf("Replace with an algorithm the ring does not verify = %v; want ErrInvalidArgument", err)
+	}
+	if _, err := b.Replace([]byte("{not json")); err == nil {
+		t.Error("Replace(garbage) = nil; want an error")
+	}
+}

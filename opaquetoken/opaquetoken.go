@@ -4,8 +4,9 @@
 // secret scanners to recognise.
 //
 // Format: prefix + base32(random[32] || crc32(prefix || random)), lowercase,
-// unpadded: "sdat_" for access (session) tokens and "sdrt_" for refresh
-// tokens, 63 characters in all. Scanner regex: `sd[ar]t_[a-z2-7]{58}`.
+// unpadded: "sdat_" for access (session) tokens, "sdrt_" for refresh
+// tokens and "sdak_" for server API keys, 63 characters in all. Scanner
+// regex: `sd(at|rt|ak)_[a-z2-7]{58}`.
 package opaquetoken
 
 import (
@@ -23,6 +24,8 @@ const (
 	AccessPrefix = "sdat_"
 	// RefreshPrefix starts every opaque refresh token.
 	RefreshPrefix = "sdrt_"
+	// APIKeyPrefix starts every generated server API key.
+	APIKeyPrefix = "sdak_"
 
 	randomLen = 32 // 256 bits
 	bodyLen   = 58 // base32 of randomLen+4 bytes, unpadded
@@ -44,6 +47,8 @@ func prefix(kind sessiond.TokenKind) (string, error) {
 		return AccessPrefix, nil
 	case sessiond.KindRefresh:
 		return RefreshPrefix, nil
+	case sessiond.KindAPIKey:
+		return APIKeyPrefix, nil
 	}
 	return "", fmt.Errorf("opaquetoken: unknown token kind %d", kind)
 }

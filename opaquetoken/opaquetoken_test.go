@@ -10,11 +10,11 @@ import (
 	"github.com/sessiond/sessiond/opaquetoken"
 )
 
-var scanner = regexp.MustCompile(`^sd[ar]t_[a-z2-7]{58}$`)
+var scanner = regexp.MustCompile(`^sd(at|rt|ak)_[a-z2-7]{58}$`)
 
 func TestCodec_RoundTrip(t *testing.T) {
 	var c opaquetoken.Codec
-	for _, kind := range []sessiond.TokenKind{sessiond.KindAccess, sessiond.KindRefresh} {
+	for _, kind := range []sessiond.TokenKind{sessiond.KindAccess, sessiond.KindRefresh, sessiond.KindAPIKey} {
 		tok, h, err := c.New(kind)
 		if err != nil {
 			t.Fatalf("New(%s): %v", kind, err)
@@ -77,6 +77,7 @@ func TestCodec_ParseRejects(t *testing.T) {
 		{"bad alphabet", sessiond.KindAccess, a[:10] + "1" + a[11:]},
 		{"refresh as access", sessiond.KindAccess, string(refresh)},
 		{"access as refresh", sessiond.KindRefresh, a},
+		{"access as api key", sessiond.KindAPIKey, a},
 		{"prefix swapped", sessiond.KindRefresh, opaquetoken.RefreshPrefix + a[len(opaquetoken.AccessPrefix):]},
 		{"unknown kind", sessiond.TokenKind(9), a},
 		{"nul bytes", sessiond.KindAccess, strings.Repeat("\x00", opaquetoken.Len)},

@@ -1,0 +1,234 @@
+// Package apikey keeps the API keys backends use to call sessiond serve.
+// Keys live hashed (SHA-256) in the store's shared meta document, so every
+// node of a cluster accepts the same keys; each node caches the set and
+// re-reads it at most once per RefreshEvery.
+package apikey
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/opaquetoken"
+)
+
+// DocName is the meta document holding the key set.
+const DocName = "api_keys"
+
+// MinKeyLen is the shortest key accepted from an operator (SESSIOND_API_KEY).
+const MinKeyLen = 32
+
+// ErrUnauthorized: the key is missing, unknown or revoked.
+var ErrUnauthorized = errors.New("unauthorized")
+
+// Key is one API key, without its secret.
+type Key struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Hash      string    `json:"hash"` // hex SHA-256 of the key
+	CreatedAt time.Time `json:"created_at"`
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
+}
+
+type doc struct {
+	Keys []Key `json:"keys"`
+}
+
+// Keys manages the key set. Safe for concurrent use.
+type Keys struct {
+	meta         sessiond.MetaStore
+	clock        sessiond.Clock
+	refreshEvery time.Duration
+
+	mu      sync.Mutex
+	byHash  map[sessiond.TokenHash]Key
+	version int64
+	loaded  time.Time
+}
+
+// New returns a key set on meta. refreshEvery bounds how stale a node's
+// view can be (a key revoked on another node stops working within it);
+// default 1s.
+func New(meta sessiond.MetaStore, clock sessiond.Clock, refreshEvery time.Duration) *Keys {
+	if clock == nil {
+		clock = sessiond.SystemClock{}
+	}
+	if refreshEvery <= 0 {
+		refreshEvery = time.Second
+	}
+	return &Keys{meta: meta, clock: clock, refreshEvery: refreshEvery}
+}
+
+func (k *Keys) load(ctx context.Context) (doc, int64, error) {
+	raw, version, err := k.meta.GetMeta(ctx, DocName)
+	if errors.Is(err, sessiond.ErrNotFound) {
+		return doc{}, 0, nil
+	} else if err != nil {
+		return doc{}, 0, fmt.Errorf("apikey: load: %w", err)
+	}
+	var d doc
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return doc{}, 0, fmt.Errorf("apikey: stored key set is corrupt: %w", err)
+	}
+	return d, version, nil
+}
+
+// update applies fn to the stored set with a compare-and-swap, retrying
+// when another node changed it meanwhile.
+func (k *Keys) update(ctx context.Context, fn func(*doc) error) error {
+	for attempt := 0; attempt < 5; attempt++ {
+		d, version, err := k.load(ctx)
+		if err != nil {
+			return err
+		}
+		if err := fn(&d); err != nil {
+			return err
+		}
+		raw, err := json.Marshal(d)
+		if err != nil {
+			return err
+		}
+		_, err = k.meta.PutMeta(ctx, DocName, raw, version)
+		if errors.Is(err, sessiond.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("apikey: save: %w", err)
+		}
+		k.mu.Lock()
+		k.loaded = time.Time{} // force a reload on next use
+		k.mu.Unlock()
+		return nil
+	}
+	return fmt.Errorf("apikey: key set keeps changing: %w", sessiond.ErrConflict)
+}
+
+func newID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return "key_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
+
+func hashHex(s sessiond.Secret) string {
+	h := sessiond.HashToken(s)
+	return hex.EncodeToString(h[:])
+}
+
+// Create makes a new random key (256 bits, prefix sdak_) named name and
+// returns it; only its hash is stored, so this is the one time it is seen.
+func (k *Keys) Create(ctx context.Context, name string) (sessiond.Secret, Key, error) {
+	secret, _, err := opaquetoken.Codec{}.New(sessiond.KindAPIKey)
+	if err != nil {
+		return "", Key{}, err
+	}
+	key, err := k.add(ctx, name, secret)
+	return secret, key, err
+}
+
+// Ensure adds secret (an operator-chosen key, e.g. SESSIOND_API_KEY) under
+// name unless a live key with that secret exists. Keys shorter than
+// MinKeyLen are refused.
+func (k *Keys) Ensure(ctx context.Context, name string, secret sessiond.Secret) (Key, error) {
+	if len(secret) < MinKeyLen {
+		return Key{}, fmt.Errorf("apikey: %w", &sessiond.ArgumentError{Field: "SESSIOND_API_KEY",
+			Msg: fmt.Sprintf("must be at least %d characters", MinKeyLen)})
+	}
+	return k.add(ctx, name, secret)
+}
+
+func (k *Keys) add(ctx context.Context, name string, secret sessiond.Secret) (Key, error) {
+	if name == "" || len(name) > 64 {
+		return Key{}, fmt.Errorf("apikey: %w", &sessiond.ArgumentError{Field: "name", Msg: "must be 1 to 64 characters"})
+	}
+	h := hashHex(secret)
+	var out Key
+	err := k.update(ctx, func(d *doc) error {
+		for _, existing := range d.Keys {
+			if existing.Hash == h && existing.RevokedAt.IsZero() {
+				out = existing
+				return nil
+			}
+		}
+		out = Key{ID: newID(), Name: name, Hash: h, CreatedAt: k.clock.Now().UTC().Truncate(time.Second)}
+		d.Keys = append(d.Keys, out)
+		return nil
+	})
+	return out, err
+}
+
+// List returns every key, revoked ones included, oldest first.
+func (k *Keys) List(ctx context.Context) ([]Key, error) {
+	d, _, err := k.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return d.Keys, nil
+}
+
+// Revoke revokes key id. ErrNotFound if there is none.
+func (k *Keys) Revoke(ctx context.Context, id string) error {
+	return k.update(ctx, func(d *doc) error {
+		i := slices.IndexFunc(d.Keys, func(x Key) bool { return x.ID == id })
+		if i < 0 {
+			return fmt.Errorf("apikey: revoke %q: %w", id, sessiond.ErrNotFound)
+		}
+		if d.Keys[i].RevokedAt.IsZero() {
+			d.Keys[i].RevokedAt = k.clock.Now().UTC().Truncate(time.Second)
+		}
+		return nil
+	})
+}
+
+// Authenticate returns the ID of the live key secret is, or an error
+// matching ErrUnauthorized. The set is re-read from the store when older
+// than refreshEvery; a store error is returned as is (fail closed).
+func (k *Keys) Authenticate(ctx context.Context, secret sessiond.Secret) (string, error) {
+	if len(secret) < MinKeyLen || len(secret) > 512 {
+		return "", ErrUnauthorized
+	}
+	h := sessiond.HashToken(secret)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if now := k.clock.Now(); k.byHash == nil || now.Sub(k.loaded) >= k.refreshEvery {
+		if err := k.reloadLocked(ctx); err != nil {
+			return "", err
+		}
+		k.loaded = now
+	}
+	key, ok := k.byHash[h]
+	if !ok {
+		return "", ErrUnauthorized
+	}
+	return key.ID, nil
+}
+
+func (k *Keys) reloadLocked(ctx context.Context) error {
+	d, version, err := k.load(ctx)
+	if err != nil {
+		return err
+	}
+	if k.byHash != nil && version == k.version {
+		return nil
+	}
+	m := make(map[sessiond.TokenHash]Key, len(d.Keys))
+	for _, key := range d.Keys {
+		var h sessiond.TokenHash
+		if b, err := hex.DecodeString(key.Hash); err != nil || len(b) != len(h) || !key.RevokedAt.IsZero() {
+			continue
+		} else {
+			copy(h[:], b)
+		}
+		m[h] = key
+	}
+	k.byHash, k.version = m, version
+	return nil
+}
