@@ -42,6 +42,13 @@ type Options struct {
 	// window (two tabs refreshing at once) still succeeds, in the same
 	// family. Default 5 seconds; negative disables it.
 	ReuseInterval time.Duration
+	// NoRotation keeps a hybrid refresh token for the session's life
+	// instead of replacing it on every refresh. Weaker: a stolen refresh
+	// token then works until the session ends. The validator flags it.
+	NoRotation bool
+	// NoReuseDetection makes a retired refresh token presented again merely
+	// invalid, instead of revoking its whole session. The validator flags it.
+	NoReuseDetection bool
 	// VerifyCacheSize bounds the cache of verified JWTs. Default 65536;
 	// negative disables the cache.
 	VerifyCacheSize int
@@ -107,8 +114,10 @@ type Manager struct {
 	events   EventSink
 	log      *slog.Logger
 
-	limit int  // 0: none
-	evict bool // at the limit: evict (true) or reject
+	rotate bool // hybrid: replace the refresh token on every refresh
+	detect bool // hybrid: a retired refresh token revokes its session
+	limit  int  // 0: none
+	evict  bool // at the limit: evict (true) or reject
 
 	revoked *revokedSet
 	cache   *verifyCache // nil when disabled or not a JWT strategy
@@ -132,6 +141,8 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		events:   opts.Events,
 		log:      opts.Logger,
 		revoked:  newRevokedSet(),
+		rotate:   !opts.NoRotation,
+		detect:   !opts.NoReuseDetection,
 	}
 	if !m.strategy.Valid() {
 		return nil, argError("strategy", "must be database, jwt or hybrid, got %q", string(m.strategy))
@@ -466,12 +477,20 @@ func (m *Manager) Refresh(ctx context.Context, refresh Secret, client Client) (*
 	if err := s.Check(now); err != nil {
 		return nil, fmt.Errorf("sessiond: refresh: %w", err)
 	}
-	if !now.Before(tok.ExpiresAt) {
+	if m.rotate && !now.Before(tok.ExpiresAt) {
+		// Without rotation the one token lives as long as its session,
+		// which Check has just judged.
 		return nil, fmt.Errorf("sessiond: refresh: %w", ErrExpired)
 	}
 	grace := now.Add(-m.reuse)
 	if !tok.RetiredAt.IsZero() && tok.RetiredAt.Before(grace) {
+		if !m.detect {
+			return nil, fmt.Errorf("sessiond: refresh: %w: retired", ErrInvalidToken)
+		}
 		return nil, m.reused(ctx, s, client, now)
+	}
+	if !m.rotate {
+		return m.refreshInPlace(ctx, s, refresh, client, now)
 	}
 	s.LastActiveAt = now
 	iss, tokens, err := m.issue(s, now)
@@ -490,6 +509,21 @@ func (m *Manager) Refresh(ctx context.Context, refresh Secret, client Client) (*
 		return nil, fmt.Errorf("sessiond: refresh: %w", notFoundIsInvalid(err))
 	}
 	iss.Session = *s
+	m.emit(ctx, Event{Type: EventSessionRefreshed, Subject: s.Subject, SessionID: s.ID, Client: client})
+	return iss, nil
+}
+
+// refreshInPlace issues a new access token and keeps the refresh token.
+func (m *Manager) refreshInPlace(ctx context.Context, s *Session, refresh Secret, client Client, now time.Time) (*Issued, error) {
+	s.LastActiveAt = now
+	iss, _, err := m.issue(s, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.store.Touch(ctx, s.ID, now, s.IdleExpiresAt); err != nil {
+		return nil, fmt.Errorf("sessiond: refresh: %w", notFoundIsInvalid(err))
+	}
+	iss.RefreshToken, iss.Session = refresh, *s
 	m.emit(ctx, Event{Type: EventSessionRefreshed, Subject: s.Subject, SessionID: s.ID, Client: client})
 	return iss, nil
 }

@@ -781,3 +781,36 @@ func TestManager_SessionLimit(t *testing.T) {
 		}
 	})
 }
+
+func TestManager_RefreshWithoutRotationOrDetection(t *testing.T) {
+	ctx := context.Background()
+	t.Run("no rotation", func(t *testing.T) {
+		h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) { o.NoRotation = true })
+		iss := h.create(t, "uma", sessiond.CreateOptions{})
+		for i := range 3 {
+			h.clock.Advance(50 * time.Minute) // past the first refresh token's recorded expiry by the 2nd round
+			next, err := h.m.Refresh(ctx, iss.RefreshToken, sessiond.Client{})
+			if err != nil {
+				t.Fatalf("refresh %d with the same token: %v", i, err)
+			}
+			if next.RefreshToken != iss.RefreshToken {
+				t.Fatal("refresh token changed although rotation is off")
+			}
+		}
+	})
+	t.Run("no reuse detection", func(t *testing.T) {
+		h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) { o.NoReuseDetection = true })
+		iss := h.create(t, "val", sessiond.CreateOptions{})
+		next, err := h.m.Refresh(ctx, iss.RefreshToken, sessiond.Client{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.clock.Advance(time.Minute)
+		if _, err := h.m.Refresh(ctx, iss.RefreshToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrInvalidToken) {
+			t.Fatalf("retired token = %v; want ErrInvalidToken", err)
+		}
+		if _, err := h.m.Refresh(ctx, next.RefreshToken, sessiond.Client{}); err != nil {
+			t.Errorf("successor after an undetected reuse: %v; want the session alive", err)
+		}
+	})
+}
