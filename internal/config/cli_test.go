@@ -1,0 +1,60 @@
+package config
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestRunValidate_ExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	syntax := write("syntax.yaml", "cookie: {secure: true\n")
+	notMapping := write("scalar.yaml", "just some text\n")
+	tests := []struct {
+		name       string
+		args       []string
+		want       int
+		wantStderr string
+	}{
+		{"clean", []string{"testdata/validate/good.yaml"}, ExitOK, ""},
+		{"warnings only", []string{"testdata/validate/defaults.yaml"}, ExitOK, ""},
+		{"errors", []string{"testdata/validate/cookies.yaml"}, ExitFindings, ""},
+		{"unknown keys are findings", []string{"testdata/validate/schema.yaml"}, ExitFindings, ""},
+		{"flags after the file", []string{"testdata/validate/cookies-dev.yaml", "--env", "production", "--format", "json"}, ExitFindings, ""},
+		{"development turns errors into warnings", []string{"--env=development", "testdata/validate/ops-dev.yaml"}, ExitOK, ""},
+		{"missing file", []string{filepath.Join(dir, "nope.yaml")}, ExitUsage, "no such file"},
+		{"directory", []string{dir}, ExitUsage, "sessiond config validate"},
+		{"YAML syntax error", []string{syntax}, ExitUsage, "invalid YAML"},
+		{"not a mapping", []string{notMapping}, ExitUsage, "invalid YAML"},
+		{"bad format", []string{"--format", "xml", "testdata/validate/good.yaml"}, ExitUsage, "--format"},
+		{"bad env", []string{"--env", "staging", "testdata/validate/good.yaml"}, ExitUsage, "--env"},
+		{"unknown flag", []string{"--verbose", "testdata/validate/good.yaml"}, ExitUsage, "flag provided but not defined"},
+		{"no file", nil, ExitUsage, "exactly one FILE"},
+		{"two files", []string{"testdata/validate/good.yaml", "testdata/validate/store.yaml"}, ExitUsage, "exactly one FILE"},
+		{"help", []string{"-h"}, ExitOK, "usage:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			got := RunValidate(tt.args, &stdout, &stderr)
+			if got != tt.want {
+				t.Errorf("RunValidate(%q) = %d; want %d\nstdout: %s\nstderr: %s", tt.args, got, tt.want, stdout.String(), stderr.String())
+			}
+			if tt.wantStderr != "" && !strings.Contains(stderr.String(), tt.wantStderr) {
+				t.Errorf("stderr = %q; want it to contain %q", stderr.String(), tt.wantStderr)
+			}
+			if tt.want == ExitUsage && stdout.Len() > 0 {
+				t.Errorf("usage failure wrote a report: %s", stdout.String())
+			}
+		})
+	}
+}

@@ -1,0 +1,342 @@
+// Package config is the server's file schema: strict YAML loading on top of
+// the defaults, environment overrides, and the validator that tells an
+// operator what is unsafe in their settings before sessiond starts.
+package config
+
+import (
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sessiond/sessiond"
+)
+
+// Environment names.
+const (
+	EnvProduction  = "production"
+	EnvDevelopment = "development"
+)
+
+// Config is the whole server configuration. The zero value is not useful;
+// start from Default.
+type Config struct {
+	Environment     string            `yaml:"environment"`
+	Strategy        sessiond.Strategy `yaml:"strategy"`
+	Preset          string            `yaml:"preset"`
+	Server          Server            `yaml:"server"`
+	Store           Store             `yaml:"store"`
+	Lifetime        LifetimeSettings  `yaml:"lifetimes"`
+	Refresh         Refresh           `yaml:"refresh"`
+	JWT             JWT               `yaml:"jwt"`
+	VerifyCacheSize int               `yaml:"verify_cache_size"`
+	Cookie          Cookie            `yaml:"cookie"`
+	CSRF            CSRF              `yaml:"csrf"`
+	Limits          Limits            `yaml:"limits"`
+	Anomaly         Anomaly           `yaml:"anomaly"`
+	Events          Events            `yaml:"events"`
+	Webhooks        []Webhook         `yaml:"webhooks"`
+}
+
+// Server holds the HTTP listener settings.
+type Server struct {
+	Listen            string   `yaml:"listen"`
+	DataDir           string   `yaml:"data_dir"`
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	ReadTimeout       Duration `yaml:"read_timeout"`
+	WriteTimeout      Duration `yaml:"write_timeout"`
+	IdleTimeout       Duration `yaml:"idle_timeout"`
+	ShutdownTimeout   Duration `yaml:"shutdown_timeout"`
+	MaxBodyBytes      int64    `yaml:"max_body_bytes"`
+}
+
+// Store picks the session store backend.
+type Store struct {
+	Driver string `yaml:"driver"` // memory | sqlite | postgres | redis
+	DSN    string `yaml:"dsn"`
+	// Namespace separates several sessiond deployments on one server:
+	// the PostgreSQL schema (default public) or the Redis key prefix
+	// (default sd).
+	Namespace string `yaml:"namespace"`
+	// ClientCache: redis only, the staleness bound of the client-side
+	// cache of database-strategy lookups (RESP3 tracking); 0 disables it.
+	ClientCache Duration `yaml:"client_cache"`
+}
+
+// LifetimeSettings are the lifetimes as written in the file. Access and
+// Refresh are zero when the preset's value applies; Config.Lifetimes
+// resolves them.
+type LifetimeSettings struct {
+	Access        Duration `yaml:"access"`
+	Refresh       Duration `yaml:"refresh"`
+	Idle          Duration `yaml:"idle"`
+	Absolute      Duration `yaml:"absolute"`
+	TouchInterval Duration `yaml:"touch_interval"`
+	ReuseInterval Duration `yaml:"reuse_interval"`
+}
+
+// Refresh controls refresh-token rotation and reuse detection.
+type Refresh struct {
+	Rotation       bool `yaml:"rotation"`
+	ReuseDetection bool `yaml:"reuse_detection"`
+}
+
+// JWT configures signed tokens (jwt and hybrid strategies).
+type JWT struct {
+	Issuer    string `yaml:"issuer"`
+	Audience  string `yaml:"audience"`
+	Algorithm string `yaml:"algorithm"` // EdDSA | ES256 | HS256
+	// HS256SecretFile names the file holding the HS256 key. A secret is
+	// never written inline; SESSIOND_JWT_HS256_SECRET is the alternative.
+	HS256SecretFile     string   `yaml:"hs256_secret_file"`
+	Leeway              Duration `yaml:"leeway"`
+	KeyRotationInterval Duration `yaml:"key_rotation_interval"`
+}
+
+// Cookie configures the session and refresh cookies.
+type Cookie struct {
+	Name        string   `yaml:"name"`
+	RefreshName string   `yaml:"refresh_name"`
+	RefreshPath string   `yaml:"refresh_path"`
+	Secure      bool     `yaml:"secure"`
+	HTTPOnly    bool     `yaml:"http_only"`
+	SameSite    string   `yaml:"same_site"` // lax | strict | none
+	Path        string   `yaml:"path"`
+	Domain      string   `yaml:"domain"`
+	MaxAge      Duration `yaml:"max_age"` // zero: the session's lifetime
+}
+
+// CSRF lists the origins allowed to send state-changing requests.
+type CSRF struct {
+	TrustedOrigins []string `yaml:"trusted_origins"`
+}
+
+// Limits bounds the number of live sessions per subject.
+type Limits struct {
+	MaxSessions int    `yaml:"max_sessions"` // 0: unlimited
+	Policy      string `yaml:"policy"`       // evict_oldest | reject | single
+}
+
+// Anomaly configures the session anomaly detector.
+type Anomaly struct {
+	IPv4Prefix          int          `yaml:"ipv4_prefix"`
+	IPv6Prefix          int          `yaml:"ipv6_prefix"`
+	DistinctIPWindow    Duration     `yaml:"distinct_ip_window"`
+	DistinctIPThreshold int          `yaml:"distinct_ip_threshold"`
+	Rules               AnomalyRules `yaml:"rules"`
+}
+
+// AnomalyRules holds one rule per detector.
+type AnomalyRules struct {
+	IPChange            AnomalyRule `yaml:"ip_change"`
+	UserAgentChange     AnomalyRule `yaml:"user_agent_change"`
+	DistinctIPs         AnomalyRule `yaml:"distinct_ips"`
+	RefreshDeviceChange AnomalyRule `yaml:"refresh_device_change"`
+}
+
+// AnomalyRule says what happens when a detector fires. A rule written in
+// the file replaces the default rule as a whole, so `ip_change: {}` is a
+// rule with no action.
+type AnomalyRule struct {
+	Action string `yaml:"action"` // log | alert | step_up | revoke
+}
+
+// Events configures the security event log.
+type Events struct {
+	Retention Duration `yaml:"retention"`
+}
+
+// Webhook delivers security events to an HTTP endpoint.
+type Webhook struct {
+	URL         string   `yaml:"url"`
+	Events      []string `yaml:"events"`
+	SecretFile  string   `yaml:"secret_file"`
+	MaxAttempts int      `yaml:"max_attempts"`
+}
+
+// Default returns the built-in configuration that a file is decoded onto.
+func Default() Config {
+	return Config{
+		Environment: EnvProduction,
+		Strategy:    sessiond.StrategyHybrid,
+		Preset:      sessiond.PresetB2C,
+		Server: Server{
+			Listen:            "127.0.0.1:8420",
+			DataDir:           "./sessiond-data",
+			ReadHeaderTimeout: Duration(5 * time.Second),
+			ReadTimeout:       Duration(15 * time.Second),
+			WriteTimeout:      Duration(15 * time.Second),
+			IdleTimeout:       Duration(60 * time.Second),
+			ShutdownTimeout:   Duration(20 * time.Second),
+			MaxBodyBytes:      65536,
+		},
+		Store: Store{Driver: "sqlite"},
+		Lifetime: LifetimeSettings{
+			Idle:          Duration(sessiond.DefaultIdle),
+			Absolute:      Duration(sessiond.DefaultAbsolute),
+			TouchInterval: Duration(time.Minute),
+			ReuseInterval: Duration(5 * time.Second),
+		},
+		Refresh: Refresh{Rotation: true, ReuseDetection: true},
+		JWT: JWT{
+			Issuer:              "sessiond",
+			Audience:            "sessiond",
+			Algorithm:           "EdDSA",
+			Leeway:              Duration(5 * time.Second),
+			KeyRotationInterval: Duration(720 * time.Hour),
+		},
+		VerifyCacheSize: 65536,
+		Cookie: Cookie{
+			Name:        "__Host-sessiond",
+			RefreshName: "__Secure-sessiond-refresh",
+			RefreshPath: "/v1/sessions/refresh",
+			Secure:      true,
+			HTTPOnly:    true,
+			SameSite:    "lax",
+			Path:        "/",
+		},
+		CSRF:   CSRF{TrustedOrigins: []string{}},
+		Limits: Limits{Policy: "evict_oldest"},
+		Anomaly: Anomaly{
+			IPv4Prefix:          24,
+			IPv6Prefix:          64,
+			DistinctIPWindow:    Duration(10 * time.Minute),
+			DistinctIPThreshold: 3,
+			Rules: AnomalyRules{
+				IPChange:            AnomalyRule{Action: "log"},
+				UserAgentChange:     AnomalyRule{Action: "step_up"},
+				DistinctIPs:         AnomalyRule{Action: "alert"},
+				RefreshDeviceChange: AnomalyRule{Action: "revoke"},
+			},
+		},
+		Events:   Events{Retention: Duration(2160 * time.Hour)},
+		Webhooks: []Webhook{},
+	}
+}
+
+// DefaultWebhook is the value every webhook item in the file is decoded onto.
+func DefaultWebhook() Webhook {
+	return Webhook{Events: []string{}, MaxAttempts: 8}
+}
+
+// Lifetimes returns the session lifetimes: the preset's access and refresh
+// lifetimes unless overridden, with the configured idle and absolute
+// timeouts. It fails only for an unknown preset.
+func (c Config) Lifetimes() (sessiond.Lifetimes, error) {
+	l, err := sessiond.Preset(c.Preset)
+	if err != nil {
+		return sessiond.Lifetimes{}, fmt.Errorf("config: preset: %w", err)
+	}
+	if c.Lifetime.Access != 0 {
+		l.Access = c.Lifetime.Access.Std()
+	}
+	if c.Lifetime.Refresh != 0 {
+		l.Refresh = c.Lifetime.Refresh.Std()
+	}
+	l.Idle = c.Lifetime.Idle.Std()
+	l.Absolute = c.Lifetime.Absolute.Std()
+	return l, nil
+}
+
+// Duration is a time.Duration written in YAML and env as a string: Go
+// syntax ("15m", "1h30m") or whole days ("30d"). Negative values are
+// rejected.
+type Duration time.Duration
+
+// Std returns d as a time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }
+
+// String formats d in Go syntax ("15m0s"), which ParseDuration reads back.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler with ParseDuration.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}
+
+// ParseDuration reads a duration the way the config file writes it: Go
+// syntax, or an integer count of days with a "d" suffix. The empty string
+// is zero.
+func ParseDuration(s string) (Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, nil
+	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseUint(days, 10, 32)
+		if err != nil {
+			return 0, fmt.Errorf("invalid duration %q (want e.g. 15m, 8h or 30d)", s)
+		}
+		if n > 100000 {
+			return 0, fmt.Errorf("duration %q is too long", s)
+		}
+		return Duration(time.Duration(n) * 24 * time.Hour), nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q (want e.g. 15m, 8h or 30d)", s)
+	}
+	if v < 0 {
+		return 0, fmt.Errorf("duration %q must not be negative", s)
+	}
+	return Duration(v), nil
+}
+
+var durationType = reflect.TypeFor[Duration]()
+
+// Keys lists the dotted path of every configurable key, in file order.
+// Items of a list of mappings appear as "webhooks[].url".
+func Keys() []string {
+	var keys []string
+	var walk func(prefix string, t reflect.Type)
+	walk = func(prefix string, t reflect.Type) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name := yamlName(f)
+			if name == "" {
+				continue
+			}
+			path := joinPath(prefix, name)
+			ft := f.Type
+			switch {
+			case ft == durationType:
+				keys = append(keys, path)
+			case ft.Kind() == reflect.Struct:
+				walk(path, ft)
+			case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
+				walk(path+"[]", ft.Elem())
+			default:
+				keys = append(keys, path)
+			}
+		}
+	}
+	walk("", reflect.TypeFor[Config]())
+	return keys
+}
+
+func yamlName(f reflect.StructField) string {
+	if !f.IsExported() {
+		return ""
+	}
+	name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	if name == "-" {
+		return ""
+	}
+	return name
+}
+
+func joinPath(prefix, name string) string {
+	if prefix == "" {
+		return name
+	}
+	return prefix + "." + name
+}

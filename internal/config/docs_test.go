@@ -1,0 +1,77 @@
+package config
+
+import (
+	"os"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func readDoc(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile("../../docs/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestDocs_ConfigurationListsEveryKey fails when a key exists that
+// docs/configuration.md does not list as a backticked dotted path.
+func TestDocs_ConfigurationListsEveryKey(t *testing.T) {
+	doc := readDoc(t, "configuration.md")
+	for _, k := range Keys() {
+		if !strings.Contains(doc, "`"+k+"`") {
+			t.Errorf("docs/configuration.md does not mention `%s`", k)
+		}
+		if n := EnvName(k); n != "" && !strings.Contains(doc, "`"+n+"`") {
+			t.Errorf("docs/configuration.md does not mention the variable `%s` for %s", n, k)
+		}
+	}
+	for _, r := range Rules() {
+		if !strings.Contains(doc, r.ID) {
+			t.Errorf("docs/configuration.md does not name %s next to the keys it checks", r.ID)
+		}
+	}
+}
+
+// TestDocs_RulesListsEveryRule fails when a rule is missing from
+// docs/config-rules.md, or the page documents a rule that does not exist.
+func TestDocs_RulesListsEveryRule(t *testing.T) {
+	doc := readDoc(t, "config-rules.md")
+	known := map[string]bool{}
+	for _, r := range Rules() {
+		known[r.ID] = true
+		section := regexp.MustCompile(`(?m)^### ` + regexp.QuoteMeta(r.ID) + `\n\n\*\*([^*]+)\*\*`).FindStringSubmatch(doc)
+		if section == nil {
+			t.Errorf("docs/config-rules.md has no \"### %s\" section with its severity", r.ID)
+			continue
+		}
+		if !strings.HasPrefix(section[1], string(r.Severity)) {
+			t.Errorf("docs/config-rules.md gives %s severity %q; the table says %s", r.ID, section[1], r.Severity)
+		}
+	}
+	for _, id := range regexp.MustCompile(`SD-[A-Z]+-\d{3}`).FindAllString(doc, -1) {
+		if !known[id] {
+			t.Errorf("docs/config-rules.md mentions %s, which is not a rule", id)
+		}
+	}
+}
+
+// TestDocs_DefaultFile checks that the complete default file shown in
+// docs/configuration.md is exactly Default().
+func TestDocs_DefaultFile(t *testing.T) {
+	doc := readDoc(t, "configuration.md")
+	m := regexp.MustCompile("(?s)## Complete default file\n\n```yaml\n(.*?)```").FindStringSubmatch(doc)
+	if m == nil {
+		t.Fatal("docs/configuration.md has no complete default file")
+	}
+	cfg, _, err := Parse([]byte(m[1]), "configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(cfg, Default()) {
+		t.Errorf("the default file in docs/configuration.md differs from Default():\n%+v\n%+v", cfg, Default())
+	}
+}

@@ -1,0 +1,978 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sessiond/sessiond"
+)
+
+const (
+	day = 24 * time.Hour
+
+	minHS256SecretBytes = 32
+	maxCookieAge        = 400 * day // RFC 6265bis §5.5: user agents cap cookie lifetimes here
+	maxBodyWarn         = 1 << 20
+)
+
+// rules is the validator's table. Keep the IDs stable: CI baselines and
+// suppressions refer to them. A new check gets a new ID; a retired ID is
+// never reused. Every rule is documented in docs/config-rules.md (a test
+// checks that).
+var rules = []Rule{
+	// Schema.
+	{
+		ID: "SD-SCHEMA-001", Severity: SeverityError,
+		Title:     "unknown key",
+		Rationale: "The file is decoded strictly: a key sessiond does not know is almost always a typo, and a typo in a security setting (secur: true) silently leaves the default in force.",
+		Fix:       "correct the key name (the message suggests the closest valid key) or remove it",
+		Check: func(in Input) []Issue {
+			return fieldIssues(in.Doc, true)
+		},
+	},
+	{
+		ID: "SD-SCHEMA-002", Severity: SeverityError,
+		Title:     "wrong type or unparsable value",
+		Rationale: "A value of the wrong type (a string where a boolean is expected, a duration without a unit) cannot be applied; the key keeps its default, which is not what the file says.",
+		Fix:       "write the value in the documented type: true/false unquoted, integers unquoted, durations as strings with a unit (15m, 8h, 30d)",
+		Check: func(in Input) []Issue {
+			return fieldIssues(in.Doc, false)
+		},
+	},
+	{
+		ID: "SD-SCHEMA-003", Severity: SeverityError,
+		Title:     "unknown environment, strategy or preset",
+		Rationale: "These three values select whole families of behaviour and defaults; an unknown value cannot be started.",
+		Fix:       "use environment production|development, strategy database|jwt|hybrid, preset b2b|b2c|internal",
+		Check: func(in Input) []Issue {
+			c := in.Config
+			var out []Issue
+			if c.Environment != EnvProduction && c.Environment != EnvDevelopment {
+				out = append(out, issue("environment", "environment %q is not production or development; it is checked as production", c.Environment))
+			}
+			if !c.Strategy.Valid() {
+				out = append(out, issue("strategy", "strategy %q is not database, jwt or hybrid", string(c.Strategy)))
+			}
+			if _, err := sessiond.Preset(c.Preset); err != nil {
+				out = append(out, issue("preset", "preset %q is not b2b, b2c or internal; lifetimes are checked against b2c", c.Preset))
+			}
+			return out
+		},
+	},
+
+	// Cookies.
+	{
+		ID: "SD-COOKIE-001", Severity: SeverityError,
+		Title:     "session cookies must be HttpOnly",
+		Rationale: "Without HttpOnly any script on the page, including injected script, can read the session and refresh tokens (ASVS 3.3.4).",
+		Fix:       "set cookie.http_only: true",
+		Check: func(in Input) []Issue {
+			if !in.Config.Cookie.HTTPOnly {
+				return []Issue{issue("cookie.http_only", "cookie.http_only is false: scripts can read the session cookie")}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-COOKIE-002", Severity: SeverityError,
+		Title:     "session cookies must be Secure in production",
+		Rationale: "A cookie without Secure is sent over plain HTTP, where anyone on the path can copy it (ASVS 3.3.1; NIST SP 800-63B-4 §5.1: no fallback to insecure transport). In development on plain-HTTP localhost it is a warning.",
+		Fix:       "set cookie.secure: true and serve sessiond (or the app in front of it) over HTTPS",
+		Check: func(in Input) []Issue {
+			if in.Config.Cookie.Secure {
+				return nil
+			}
+			if in.production() {
+				return []Issue{issue("cookie.secure", "cookie.secure is false in production: cookies would travel over plain HTTP")}
+			}
+			return []Issue{{Path: "cookie.secure", Severity: SeverityWarning,
+				Message: "cookie.secure is false: acceptable only for plain-HTTP development on localhost"}}
+		},
+	},
+	{
+		ID: "SD-COOKIE-003", Severity: SeverityError,
+		Title:     "same_site must be lax, strict or none",
+		Rationale: "SameSite must be explicit rather than left to browser defaults, which differ (ASVS 3.3.2; RFC 6265bis §4.1.2.7 treats unknown values as Lax in some browsers and as absent in others).",
+		Fix:       "set cookie.same_site to lax (default) or strict",
+		Check: func(in Input) []Issue {
+			switch strings.ToLower(in.Config.Cookie.SameSite) {
+			case "lax", "strict", "none":
+				return nil
+			}
+			return []Issue{issue("cookie.same_site", "cookie.same_site %q is not lax, strict or none", in.Config.Cookie.SameSite)}
+		},
+	},
+	{
+		ID: "SD-COOKIE-004", Severity: SeverityError,
+		Title:     "SameSite=None requires Secure",
+		Rationale: "Browsers reject a SameSite=None cookie that is not Secure (RFC 6265bis §5.6.7), so sessions would silently not work; and an insecure cross-site cookie is the worst of both (ASVS 3.3.2).",
+		Fix:       "use same_site: lax or strict; if cross-site use is truly needed, also set secure: true",
+		Check: func(in Input) []Issue {
+			c := in.Config.Cookie
+			if strings.EqualFold(c.SameSite, "none") && !c.Secure {
+				return []Issue{issue("cookie.same_site", "cookie.same_site is none while cookie.secure is false: browsers reject such cookies")}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-COOKIE-005", Severity: SeverityWarning,
+		Title:     "SameSite=None sends the session on cross-site requests",
+		Rationale: "With SameSite=None the browser attaches the session cookie to requests started by any site, so every state-changing endpoint relies on CSRF tokens and Origin checks alone (ASVS 3.3.2, 3.5.1; OWASP CSRF cheat sheet).",
+		Fix:       "use same_site: lax (or strict) unless the app is embedded cross-site by design, and list the embedding origins in csrf.trusted_origins",
+		Check: func(in Input) []Issue {
+			c := in.Config.Cookie
+			if strings.EqualFold(c.SameSite, "none") && c.Secure {
+				return []Issue{issue("cookie.same_site", "cookie.same_site is none: the session cookie goes with cross-site requests")}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-COOKIE-006", Severity: SeverityInfo,
+		Title:     "cookie names should carry a __Host- or __Secure- prefix",
+		Rationale: "A prefixed name makes the browser enforce Secure (and for __Host-, Path=/ and no Domain), so a sibling subdomain or a plain-HTTP response cannot plant or overwrite the cookie (ASVS 3.3.1, 3.3.3). The session cookie can use __Host-; the refresh cookie, scoped to the refresh path, can use __Secure-.",
+		Fix:       "name the session cookie __Host-<name> and the refresh cookie __Secure-<name>",
+		Check: func(in Input) []Issue {
+			c := in.Config.Cookie
+			var out []Issue
+			if c.Name != "" && !hasPrefixFold(c.Name, "__Host-") {
+				out = append(out, issue("cookie.name", "cookie.name %q has no __Host- prefix", c.Name))
+			}
+			if in.tokens() && c.RefreshName != "" && !hasPrefixFold(c.RefreshName, "__Host-") && !hasPrefixFold(c.RefreshName, "__Secure-") {
+				out = append(out, issue("cookie.refresh_name", "cookie.refresh_name %q has neither a __Secure- nor a __Host- prefix", c.RefreshName))
+			}
+			return out
+		},
+	},
+	{
+		ID: "SD-COOKIE-007", Severity: SeverityError,
+		Title:     "__Host- cookies need Secure, Path=/ and no Domain",
+		Rationale: "A browser drops a __Host- cookie that is not Secure, has a Path other than / or has a Domain (RFC 6265bis §4.1.3.2; the prefix matches case-insensitively, §5.7), so sessions would silently fail.",
+		Fix:       "with a __Host- name keep secure: true, path: / (refresh_path: / for the refresh cookie) and domain empty; or drop the prefix for a cookie that must be scoped (prefer __Secure-)",
+		Check: func(in Input) []Issue {
+			c := in.Config.Cookie
+			var out []Issue
+			check := func(nameKey, name, pathKey, path string) {
+				if !hasPrefixFold(name, "__Host-") {
+					return
+				}
+				if !c.Secure {
+					out = append(out, issue("cookie.secure", "%s %q has the __Host- prefix but cookie.secure is false", nameKey, name))
+				}
+				if path != "/" {
+					out = append(out, issue(pathKey, "%s %q has the __Host- prefix but %s is %q, not /", nameKey, name, pathKey, path))
+				}
+				if c.Domain != "" {
+					out = append(out, issue("cookie.domain", "%s %q has the __Host- prefix but cookie.domain is set", nameKey, name))
+				}
+			}
+			check("cookie.name", c.Name, "cookie.path", c.Path)
+			if in.tokens() {
+				check("cookie.refresh_name", c.RefreshName, "cookie.refresh_path", c.RefreshPath)
+			}
+			return out
+		},
+	},
+	{
+		ID: "SD-COOKIE-008", Severity: SeverityError,
+		Title:     "__Secure- cookies need Secure",
+		Rationale: "A browser drops a __Secure- cookie that is not Secure (RFC 6265bis §4.1.3.1).",
+		Fix:       "set cookie.secure: true, or rename the cookie",
+		Check: func(in Input) []Issue {
+			c := in.Config.Cookie
+			if c.Secure {
+				return nil
+			}
+			var out []Issue
+			if hasPrefixFold(c.Name, "__Secure-") {
+				out = append(out, issue("cookie.secure", "cookie.name %q has the __Secure- prefix but cookie.secure is false", c.Name))
+			}
+			if in.tokens() && hasPrefixFold(c.RefreshName, "__Secure-") {
+				out = append(out, issue("cookie.secure", "cookie.refresh_name %q has the __Secure- prefix but cookie.secure is false", c.RefreshName))
+			}
+			return out
+		},
+	},
+	{
+		ID: "SD-COOKIE-009", Severity: SeverityWarning,
+		Title:     "cookie.domain widens the cookie to subdomains",
+		Rationale: "With a Domain attribute the cookie is sent to every subdomain, so any of them (a forgotten staging host, user content) can read or set it; without it the cookie stays on the exact host (OWASP Session Management cheat sheet, Domain and Path; NIST SP 800-63B-4 §5.1.1).",
+		Fix:       "leave cookie.domain empty unless the session really must be shared across hosts",
+		Check: func(in Input) []Issue {
+			if d := in.Config.Cookie.Domain; d != "" {
+				return []Issue{issue("cookie.domain", "cookie.domain %q sends the cookies to every subdomain", d)}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-COOKIE-010", Severity: SeverityInfo,
+		Title:     "refresh cookie should be scoped to the refresh endpoint",
+		Rationale: "The refresh token is only ever needed by the refresh endpoint; with refresh_path / it rides along on every request and is exposed to every handler and log on the host (OWASP Session Management cheat sheet, narrowest Path).",
+		Fix:       "set cookie.refresh_path to the refresh endpoint, /v1/sessions/refresh by default",
+		Check: func(in Input) []Issue {
+			if !in.tokens() {
+				return nil
+			}
+			if p := in.Config.Cookie.RefreshPath; p == "/" || p == "" {
+				return []Issue{issue("cookie.refresh_path", "cookie.refresh_path %q sends the refresh token with every request", p)}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-COOKIE-011", Severity: SeverityError,
+		Title:     "cookie.max_age longer than any session",
+		Rationale: "Cookie expiry may track the session but never enforces it (NIST SP 800-63B-4 §5.1); a Max-Age longer than the longest session (the refresh lifetime, which bounds persistent sessions) keeps a dead token on disk and invites the belief that the cookie is the limit.",
+		Fix:       "leave cookie.max_age empty (the cookie then follows the session's lifetime) or set it no longer than the refresh lifetime",
+		Check: func(in Input) []Issue {
+			if ma := in.Config.Cookie.MaxAge.Std(); ma > 0 && ma > in.Life.Refresh {
+				return []Issue{issue("cookie.max_age", "cookie.max_age %s exceeds the longest session lifetime (refresh %s)", human(ma), human(in.Life.Refresh))}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-COOKIE-012", Severity: SeverityError,
+		Title:     "cookie.max_age over 400 days",
+		Rationale: "Browsers cap cookie lifetimes at 400 days (RFC 6265bis §5.5, §5.6.2); a longer Max-Age is silently shortened, so the configured value is not what happens.",
+		Fix:       "set cookie.max_age to at most 400d (34560000 s), and no longer than the refresh lifetime",
+		Check: func(in Input) []Issue {
+			if ma := in.Config.Cookie.MaxAge.Std(); ma > maxCookieAge {
+				return []Issue{issue("cookie.max_age", "cookie.max_age %s exceeds the 400-day browser limit (34560000 s)", human(ma))}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-COOKIE-013", Severity: SeverityError,
+		Title:     "cookie names must be valid and distinct",
+		Rationale: "An empty name or one with characters outside the RFC 9110 token set is rejected or mangled by browsers, and a refresh cookie with the session cookie's name overwrites it.",
+		Fix:       "use distinct names made of letters, digits and - _ . (e.g. __Host-sessiond and __Secure-sessiond-refresh)",
+		Check: func(in Input) []Issue {
+			c := in.Config.Cookie
+			var out []Issue
+			names := [][2]string{{"cookie.name", c.Name}}
+			if in.tokens() {
+				names = append(names, [2]string{"cookie.refresh_name", c.RefreshName})
+			}
+			for _, n := range names {
+				if !validToken(n[1]) {
+					out = append(out, issue(n[0], "%s %q is not a valid cookie name", n[0], n[1]))
+				}
+			}
+			if in.tokens() && c.Name != "" && strings.EqualFold(c.Name, c.RefreshName) {
+				out = append(out, issue("cookie.refresh_name", "cookie.refresh_name is the same as cookie.name"))
+			}
+			return out
+		},
+	},
+
+	// Lifetimes.
+	{
+		ID: "SD-LIFE-001", Severity: SeverityWarning,
+		Title:     "access-token lifetime outside 15m–1h",
+		Rationale: "An access token cannot be revoked in the jwt strategy and is revoked only on nodes that heard about it in hybrid, so its lifetime is the window a stolen token stays useful; 15 minutes to an hour balances that against refresh traffic (OWASP JWT cheat sheet; RFC 9700 §4.14). The internal preset deliberately uses 8h, so there it is only informational.",
+		Fix:       "set lifetimes.access between 15m and 1h, or pick the preset that matches the deployment",
+		Check: func(in Input) []Issue {
+			a := in.Life.Access
+			if !in.tokens() || a >= 15*time.Minute && a <= time.Hour {
+				return nil
+			}
+			is := issue("lifetimes.access", "access-token lifetime %s is outside the recommended 15m–1h", human(a))
+			if in.Config.Preset == sessiond.PresetInternal {
+				is.Severity = SeverityInfo
+			}
+			return []Issue{is}
+		},
+	},
+	{
+		ID: "SD-LIFE-002", Severity: SeverityError,
+		Title:     "access-token lifetime over 24h",
+		Rationale: "A bearer token valid for more than a day outlives any reasonable reaction to theft; NIST SP 800-63B-4 §2.2.3 puts even the whole AAL2 session at 24 hours. Only the internal preset may go there.",
+		Fix:       "shorten lifetimes.access (15m–1h) and rely on refresh for long sessions",
+		Check: func(in Input) []Issue {
+			if in.tokens() && in.Life.Access > day && in.Config.Preset != sessiond.PresetInternal {
+				return []Issue{issue("lifetimes.access", "access-token lifetime %s exceeds 24h", human(in.Life.Access))}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-LIFE-003", Severity: SeverityError,
+		Title:     "refresh lifetime over 90 days",
+		Rationale: "The refresh lifetime bounds every session, persistent ones included. NIST SP 800-63B-4 §2.1.3 asks for an overall timeout of at most 30 days even at AAL1; 90 days is sessiond's hard ceiling (ASVS 10.4.8: refresh tokens need an absolute expiry).",
+		Fix:       "set lifetimes.refresh to 90d or less (the b2c preset uses 30d)",
+		Check: func(in Input) []Issue {
+			if in.Life.Refresh > 90*day {
+				return []Issue{issue("lifetimes.refresh", "refresh lifetime %s exceeds 90 days", human(in.Life.Refresh))}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-LIFE-004", Severity: SeverityError,
+		Title:     "refresh lifetime not longer than access lifetime",
+		Rationale: "Every access token is capped at the session's end, which is at most the refresh lifetime; with refresh ≤ access the refresh token is useless and the configured access lifetime is never reached.",
+		Fix:       "make lifetimes.refresh longer than lifetimes.access",
+		Check: func(in Input) []Issue {
+			if in.tokens() && in.Life.Refresh <= in.Life.Access {
+				return []Issue{issue("lifetimes.refresh", "refresh lifetime %s is not longer than the access lifetime %s", human(in.Life.Refresh), human(in.Life.Access))}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-LIFE-005", Severity: SeverityInfo,
+		Title:     "idle timeout not longer than the access-token lifetime",
+		Rationale: "In the jwt and hybrid strategies verify is stateless, so activity is only seen at refresh. sessiond therefore starts the idle window when the last access token expires (docs/lifecycle.md): a session really ends after between idle and access+idle of inactivity. With idle ≤ access the access lifetime, not the idle setting, dominates how long an unattended session survives. It still ends, and the preset defaults (b2c: 1h access, 30m idle) are built this way, which is why this is information, not a warning.",
+		Fix:       "make lifetimes.idle longer than the access lifetime, or shorten lifetimes.access (e.g. access 15m with idle 30m)",
+		Check: func(in Input) []Issue {
+			if !in.tokens() || in.Life.Idle == 0 || in.Life.Idle > in.Life.Access {
+				return nil
+			}
+			return []Issue{issue("lifetimes.idle", "idle timeout %s is not longer than the access lifetime %s: an unattended session survives up to %s",
+				human(in.Life.Idle), human(in.Life.Access), human(in.Life.Access+in.Life.Idle))}
+		},
+	},
+	{
+		ID: "SD-LIFE-006", Severity: SeverityInfo,
+		Title:     "idle or absolute timeout differs from the 30m / 8h defaults",
+		Rationale: "ASVS 7.1.1 asks that idle and absolute timeouts be documented with the reason for any deviation; 30 minutes idle and 8 hours absolute are sessiond's defaults for non-persistent sessions, within NIST SP 800-63B-4 AAL2 (≤1h idle, ≤24h overall).",
+		Fix:       "nothing to fix if the values are intended; record why in your security documentation",
+		Check: func(in Input) []Issue {
+			var out []Issue
+			if in.Life.Idle != sessiond.DefaultIdle {
+				out = append(out, issue("lifetimes.idle", "idle timeout %s differs from the default 30m", human(in.Life.Idle)))
+			}
+			if in.Life.Absolute != sessiond.DefaultAbsolute {
+				out = append(out, issue("lifetimes.absolute", "absolute timeout %s differs from the default 8h", human(in.Life.Absolute)))
+			}
+			return out
+		},
+	},
+	{
+		ID: "SD-LIFE-007", Severity: SeverityWarning,
+		Title:     "b2b sessions longer than 30m idle / 8h absolute",
+		Rationale: "The b2b preset is for business users with access to shared data: one working day absolute and half an hour idle are the expected ceilings (OWASP Session Management cheat sheet: 15–30 minutes idle for high-value applications).",
+		Fix:       "keep lifetimes.idle ≤ 30m and lifetimes.absolute ≤ 8h with preset b2b, or choose another preset",
+		Check: func(in Input) []Issue {
+			if in.Config.Preset != sessiond.PresetB2B {
+				return nil
+			}
+			var out []Issue
+			if in.Life.Idle > sessiond.DefaultIdle {
+				out = append(out, issue("lifetimes.idle", "idle timeout %s exceeds 30m for preset b2b", human(in.Life.Idle)))
+			}
+			if in.Life.Absolute > sessiond.DefaultAbsolute {
+				out = append(out, issue("lifetimes.absolute", "absolute timeout %s exceeds 8h for preset b2b", human(in.Life.Absolute)))
+			}
+			return out
+		},
+	},
+	{
+		ID: "SD-LIFE-008", Severity: SeverityWarning,
+		Title:     "absolute timeout over 12h",
+		Rationale: "NIST SP 800-63B-4 §2.3.3 caps AAL3 sessions at 12 hours (SHALL) and suggests 24 hours for AAL2 (§2.2.3); beyond 12 hours a session outlives a working day and a device left unattended.",
+		Fix:       "set lifetimes.absolute to 12h or less; use persistent (remember-me) sessions for long-lived logins",
+		Check: func(in Input) []Issue {
+			if in.Life.Absolute > 12*time.Hour {
+				return []Issue{issue("lifetimes.absolute", "absolute timeout %s exceeds 12h (the NIST AAL3 ceiling; AAL2 suggests 24h)", human(in.Life.Absolute))}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-LIFE-009", Severity: SeverityError,
+		Title:     "idle timeout longer than absolute timeout",
+		Rationale: "The absolute timeout always ends the session first, so the idle setting is dead configuration and likely a mistake (ASVS 7.3.1, 7.3.2).",
+		Fix:       "make lifetimes.idle shorter than lifetimes.absolute",
+		Check: func(in Input) []Issue {
+			if in.Life.Idle > in.Life.Absolute {
+				return []Issue{issue("lifetimes.idle", "idle timeout %s is longer than the absolute timeout %s", human(in.Life.Idle), human(in.Life.Absolute))}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-LIFE-010", Severity: SeverityError,
+		Title:     "touch interval not smaller than the idle timeout",
+		Rationale: "In the database strategy activity is written back at most every touch_interval, so a busy client sees an idle timeout between idle − touch_interval and idle (docs/lifecycle.md); with touch_interval ≥ idle an active session can time out.",
+		Fix:       "keep lifetimes.touch_interval well below lifetimes.idle (default 1m)",
+		Check: func(in Input) []Issue {
+			t := in.Config.Lifetime.TouchInterval.Std()
+			if in.Config.Strategy == sessiond.StrategyDatabase && in.Life.Idle > 0 && t >= in.Life.Idle {
+				return []Issue{issue("lifetimes.touch_interval", "touch interval %s is not smaller than the idle timeout %s", human(t), human(in.Life.Idle))}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-LIFE-011", Severity: SeverityError,
+		Title:     "refresh reuse interval over 30s",
+		Rationale: "Within reuse_interval a retired refresh token still works, to let two tabs refresh at once. RFC 9700 §4.14.2 defines no grace window at all; a long one lets a thief replay a stolen token without tripping reuse detection.",
+		Fix:       "set lifetimes.reuse_interval to a few seconds (default 5s), at most 30s",
+		Check: func(in Input) []Issue {
+			r := in.Config.Lifetime.ReuseInterval.Std()
+			if in.Config.Strategy == sessiond.StrategyHybrid && r > 30*time.Second {
+				return []Issue{issue("lifetimes.reuse_interval", "reuse interval %s exceeds 30s", human(r))}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-LIFE-012", Severity: SeverityWarning,
+		Title:     "refresh reuse interval over 10s",
+		Rationale: "Concurrent refreshes from one browser land within a second or two; a grace window over 10 seconds mostly widens the replay window (RFC 9700 §4.14.2).",
+		Fix:       "set lifetimes.reuse_interval to 10s or less (default 5s)",
+		Check: func(in Input) []Issue {
+			r := in.Config.Lifetime.ReuseInterval.Std()
+			if in.Config.Strategy == sessiond.StrategyHybrid && r > 10*time.Second && r <= 30*time.Second {
+				return []Issue{issue("lifetimes.reuse_interval", "reuse interval %s exceeds 10s", human(r))}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-LIFE-013", Severity: SeverityError,
+		Title:     "idle or absolute timeout missing",
+		Rationale: "Every session needs a server-side inactivity timeout and an absolute timeout (ASVS 7.3.1, 7.3.2; NIST SP 800-63B-4 §5.2); zero disables nothing in sessiond, it refuses to start.",
+		Fix:       "set lifetimes.idle and lifetimes.absolute to positive durations (defaults 30m and 8h)",
+		Check: func(in Input) []Issue {
+			var out []Issue
+			if in.Life.Idle <= 0 {
+				out = append(out, issue("lifetimes.idle", "idle timeout is zero"))
+			}
+			if in.Life.Absolute <= 0 {
+				out = append(out, issue("lifetimes.absolute", "absolute timeout is zero"))
+			}
+			return out
+		},
+	},
+
+	// Strategy and refresh tokens.
+	{
+		ID: "SD-STRAT-001", Severity: SeverityWarning,
+		Title:     "the jwt strategy cannot revoke a single session",
+		Rationale: "With strategy jwt nothing is stored: logout, an admin kill or a detected theft cannot end one session before its tokens expire; only rotating the signing key ends them, for everyone (ASVS 7.4.1; docs/lifecycle.md).",
+		Fix:       "use strategy hybrid (short JWT access tokens plus stored, revocable refresh tokens) unless you accept this",
+		Check: func(in Input) []Issue {
+			if in.Config.Strategy == sessiond.StrategyJWT {
+				return []Issue{issue("strategy", "strategy jwt: a single session cannot be revoked before its tokens expire")}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-REFRESH-001", Severity: SeverityWarning,
+		Title:     "refresh rotation and reuse detection must stay on",
+		Rationale: "Rotation issues a new refresh token on every use, and reuse detection revokes the whole session when a retired one comes back: together they turn refresh-token theft into a detected, contained event (RFC 9700 §4.14.2; ASVS 10.4.5). Error with preset b2b, warning otherwise.",
+		Fix:       "set refresh.rotation: true and refresh.reuse_detection: true",
+		Check: func(in Input) []Issue {
+			if in.Config.Strategy != sessiond.StrategyHybrid {
+				return nil
+			}
+			sev := SeverityWarning
+			if in.Config.Preset == sessiond.PresetB2B {
+				sev = SeverityError
+			}
+			var out []Issue
+			if !in.Config.Refresh.Rotation {
+				out = append(out, Issue{Path: "refresh.rotation", Severity: sev, Message: "refresh.rotation is off: a stolen refresh token stays valid until it expires"})
+			}
+			if !in.Config.Refresh.ReuseDetection {
+				out = append(out, Issue{Path: "refresh.reuse_detection", Severity: sev, Message: "refresh.reuse_detection is off: replay of a retired refresh token goes unnoticed"})
+			}
+			return out
+		},
+	},
+
+	// JWT.
+	{
+		ID: "SD-JWT-001", Severity: SeverityWarning,
+		Title:     "HS256 is a shared-secret algorithm",
+		Rationale: "With HS256 every party that can verify a token can also mint one, and the secret must be distributed and kept; asymmetric algorithms are recommended (RFC 9068 §2.1; RFC 8725 §3.5). It is supported as an explicit opt-in.",
+		Fix:       "use jwt.algorithm: EdDSA (default) or ES256 unless a verifier can only do HS256",
+		Check: func(in Input) []Issue {
+			if in.tokens() && in.Config.JWT.Algorithm == "HS256" {
+				return []Issue{issue("jwt.algorithm", "jwt.algorithm HS256: anyone who can verify tokens can also forge them")}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-JWT-002", Severity: SeverityWarning,
+		Title:     "HS256 without hs256_secret_file",
+		Rationale: "An HS256 key must be at least 256 bits from a CSPRNG (RFC 8725 §3.5). The validator can only check a key it can read: it does not read secrets from the environment, so a key given only as SESSIOND_JWT_HS256_SECRET cannot be checked here (sessiond serve still refuses to start without one, and checks its length).",
+		Fix:       "put the key (32 or more random bytes, e.g. `openssl rand -base64 48`) in a file readable only by sessiond and set jwt.hs256_secret_file",
+		Check: func(in Input) []Issue {
+			j := in.Config.JWT
+			if in.tokens() && j.Algorithm == "HS256" && j.HS256SecretFile == "" {
+				return []Issue{issue("jwt.hs256_secret_file", "jwt.algorithm is HS256 but jwt.hs256_secret_file is not set; the validator cannot read SESSIOND_JWT_HS256_SECRET, so the key's strength cannot be checked")}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-JWT-003", Severity: SeverityError,
+		Title:     "HS256 secret shorter than 32 bytes",
+		Rationale: "HMAC keys must be at least as long as the hash output, 256 bits for HS256 (RFC 8725 §3.5; OWASP JWT cheat sheet); a short or password-like key falls to offline guessing from one captured token.",
+		Fix:       "generate a new key of 32 or more random bytes (e.g. `openssl rand -base64 48 > hs256.key`)",
+		Check: func(in Input) []Issue {
+			j := in.Config.JWT
+			if !in.tokens() || j.Algorithm != "HS256" || j.HS256SecretFile == "" {
+				return nil
+			}
+			if n, ok := secretLen(j.HS256SecretFile); ok && n < minHS256SecretBytes {
+				return []Issue{issue("jwt.hs256_secret_file", "the HS256 secret in %s is %d bytes; at least %d are required", j.HS256SecretFile, n, minHS256SecretBytes)}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-JWT-004", Severity: SeverityWarning,
+		Title:     "signing-key rotation interval unset or unusual",
+		Rationale: "Rotating the signing key bounds the damage of an undetected key leak and is the only way to end jwt-strategy sessions early; rotating more than hourly churns the key set clients cache, and beyond 90 days a leaked key stays useful for a long time.",
+		Fix:       "set jwt.key_rotation_interval between 1h and 2160h (default 720h, 30 days)",
+		Check: func(in Input) []Issue {
+			if !in.tokens() {
+				return nil
+			}
+			k := in.Config.JWT.KeyRotationInterval.Std()
+			switch {
+			case k == 0:
+				return []Issue{issue("jwt.key_rotation_interval", "jwt.key_rotation_interval is zero: signing keys are never rotated")}
+			case k < time.Hour:
+				return []Issue{issue("jwt.key_rotation_interval", "jwt.key_rotation_interval %s is shorter than 1h: keys rotate too often", human(k))}
+			case k > 90*day:
+				return []Issue{issue("jwt.key_rotation_interval", "jwt.key_rotation_interval %s is longer than 90 days", human(k))}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-JWT-005", Severity: SeverityError,
+		Title:     "JWT algorithm not in the allowlist",
+		Rationale: "Only allowlisted algorithms are accepted, never none (RFC 8725 §3.1–3.2; ASVS 9.1.2); sessiond signs with EdDSA, ES256 or HS256 and nothing else.",
+		Fix:       "set jwt.algorithm to EdDSA, ES256 or HS256 (spelled exactly so)",
+		Check: func(in Input) []Issue {
+			if !in.tokens() {
+				return nil
+			}
+			switch a := in.Config.JWT.Algorithm; a {
+			case "EdDSA", "ES256", "HS256":
+				return nil
+			default:
+				return []Issue{issue("jwt.algorithm", "jwt.algorithm %q is not EdDSA, ES256 or HS256", a)}
+			}
+		},
+	},
+	{
+		ID: "SD-JWT-006", Severity: SeverityError,
+		Title:     "JWT leeway over 60s",
+		Rationale: "exp and nbf are enforced with only a small leeway for clock skew (ASVS 9.2.1); a larger leeway silently extends every token and every revocation window.",
+		Fix:       "set jwt.leeway to a few seconds (default 5s), at most 60s; fix clock skew with NTP instead",
+		Check: func(in Input) []Issue {
+			if l := in.Config.JWT.Leeway.Std(); in.tokens() && l > time.Minute {
+				return []Issue{issue("jwt.leeway", "jwt.leeway %s exceeds 60s", human(l))}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-JWT-007", Severity: SeverityError,
+		Title:     "JWT issuer and audience must be set",
+		Rationale: "Verifiers check iss and aud exactly (RFC 8725 §3.8–3.9; RFC 9068 §2.2; ASVS 9.2.3); without them a token minted for one service is accepted by another that shares the key.",
+		Fix:       "set jwt.issuer and jwt.audience to values unique to this deployment",
+		Check: func(in Input) []Issue {
+			if !in.tokens() {
+				return nil
+			}
+			var out []Issue
+			if strings.TrimSpace(in.Config.JWT.Issuer) == "" {
+				out = append(out, issue("jwt.issuer", "jwt.issuer is empty"))
+			}
+			if strings.TrimSpace(in.Config.JWT.Audience) == "" {
+				out = append(out, issue("jwt.audience", "jwt.audience is empty"))
+			}
+			return out
+		},
+	},
+
+	// Security operations.
+	{
+		ID: "SD-ANOMALY-001", Severity: SeverityError,
+		Title:     "anomaly rule without a valid action",
+		Rationale: "A detector that fires with no action (or an unknown one) does nothing: the signal of a stolen session is lost (OWASP Session Management cheat sheet, binding the session; NIST SP 800-63B-4 §5.3).",
+		Fix:       "give every rule under anomaly.rules an action: log, alert, step_up or revoke",
+		Check: func(in Input) []Issue {
+			var out []Issue
+			r := in.Config.Anomaly.Rules
+			for _, x := range []struct {
+				key    string
+				action string
+			}{
+				{"ip_change", r.IPChange.Action},
+				{"user_agent_change", r.UserAgentChange.Action},
+				{"distinct_ips", r.DistinctIPs.Action},
+				{"refresh_device_change", r.RefreshDeviceChange.Action},
+			} {
+				p := "anomaly.rules." + x.key + ".action"
+				switch x.action {
+				case "log", "alert", "step_up", "revoke":
+				case "":
+					out = append(out, issue(p, "anomaly rule %s has no action", x.key))
+				default:
+					out = append(out, issue(p, "anomaly rule %s has unknown action %q", x.key, x.action))
+				}
+			}
+			return out
+		},
+	},
+	{
+		ID: "SD-ANOMALY-002", Severity: SeverityError,
+		Title:     "anomaly detector parameters out of range",
+		Rationale: "With an impossible prefix length or a threshold below 2, the IP detectors either never fire or fire on every session.",
+		Fix:       "keep anomaly.ipv4_prefix in 1–32, anomaly.ipv6_prefix in 1–128, anomaly.distinct_ip_threshold ≥ 2 and anomaly.distinct_ip_window positive",
+		Check: func(in Input) []Issue {
+			a := in.Config.Anomaly
+			var out []Issue
+			if a.IPv4Prefix < 1 || a.IPv4Prefix > 32 {
+				out = append(out, issue("anomaly.ipv4_prefix", "anomaly.ipv4_prefix %d is not in 1–32", a.IPv4Prefix))
+			}
+			if a.IPv6Prefix < 1 || a.IPv6Prefix > 128 {
+				out = append(out, issue("anomaly.ipv6_prefix", "anomaly.ipv6_prefix %d is not in 1–128", a.IPv6Prefix))
+			}
+			if a.DistinctIPThreshold < 2 {
+				out = append(out, issue("anomaly.distinct_ip_threshold", "anomaly.distinct_ip_threshold %d is below 2", a.DistinctIPThreshold))
+			}
+			if a.DistinctIPWindow <= 0 {
+				out = append(out, issue("anomaly.distinct_ip_window", "anomaly.distinct_ip_window is zero"))
+			}
+			return out
+		},
+	},
+	{
+		ID: "SD-WEBHOOK-001", Severity: SeverityError,
+		Title:     "webhook over plain HTTP",
+		Rationale: "Security events carry user and session identifiers; over http they can be read and forged in transit. Error in production, warning in development.",
+		Fix:       "use an https:// webhook URL",
+		Check: func(in Input) []Issue {
+			var out []Issue
+			for i, w := range in.Config.Webhooks {
+				if u, err := url.Parse(w.URL); err == nil && strings.EqualFold(u.Scheme, "http") {
+					is := issue(fmt.Sprintf("webhooks.%d.url", i), "webhook %s uses plain http", redactURL(u))
+					if !in.production() {
+						is.Severity = SeverityWarning
+					}
+					out = append(out, is)
+				}
+			}
+			return out
+		},
+	},
+	{
+		ID: "SD-WEBHOOK-002", Severity: SeverityError,
+		Title:     "webhook without a signing secret of 32 bytes",
+		Rationale: "Without a signature the receiver cannot tell sessiond's events from forged ones, and a forged \"revoke\" or a suppressed alert is an attack in itself; the HMAC key needs at least 256 bits (RFC 8725 §3.5 applies to every HMAC key).",
+		Fix:       "set secret_file on every webhook to a file holding 32 or more random bytes",
+		Check: func(in Input) []Issue {
+			var out []Issue
+			for i, w := range in.Config.Webhooks {
+				p := fmt.Sprintf("webhooks.%d.secret_file", i)
+				if w.SecretFile == "" {
+					out = append(out, issue(p, "webhook %d has no secret_file", i))
+				} else if n, ok := secretLen(w.SecretFile); ok && n < minHS256SecretBytes {
+					out = append(out, issue(p, "webhook %d secret in %s is %d bytes; at least %d are required", i, w.SecretFile, n, minHS256SecretBytes))
+				}
+			}
+			return out
+		},
+	},
+	{
+		ID: "SD-WEBHOOK-003", Severity: SeverityError,
+		Title:     "webhook URL or retry count invalid",
+		Rationale: "A webhook needs an absolute http(s) URL without embedded credentials (they would end up in logs) and at least one delivery attempt.",
+		Fix:       "write the URL as https://host/path without user:password (sign with secret_file instead) and keep max_attempts ≥ 1",
+		Check: func(in Input) []Issue {
+			var out []Issue
+			for i, w := range in.Config.Webhooks {
+				p := fmt.Sprintf("webhooks.%d.url", i)
+				u, err := url.Parse(w.URL)
+				switch {
+				case w.URL == "":
+					out = append(out, issue(p, "webhook %d has no url", i))
+				case err != nil || u.Host == "" || !strings.EqualFold(u.Scheme, "https") && !strings.EqualFold(u.Scheme, "http"):
+					out = append(out, issue(p, "webhook %d url is not an absolute https URL", i))
+				case u.User != nil:
+					out = append(out, issue(p, "webhook %d url embeds credentials", i))
+				}
+				if w.MaxAttempts < 1 {
+					out = append(out, issue(fmt.Sprintf("webhooks.%d.max_attempts", i), "webhook %d max_attempts %d is below 1", i, w.MaxAttempts))
+				}
+			}
+			return out
+		},
+	},
+	{
+		ID: "SD-LIMITS-001", Severity: SeverityInfo,
+		Title:     "no concurrent-session limit with preset b2b",
+		Rationale: "ASVS 7.1.2 asks for a documented per-account session limit and what happens at it; for business accounts a limit also makes shared logins visible.",
+		Fix:       "set limits.max_sessions (e.g. 5) and limits.policy",
+		Check: func(in Input) []Issue {
+			if in.Config.Preset == sessiond.PresetB2B && in.Config.Limits.MaxSessions == 0 {
+				return []Issue{issue("limits.max_sessions", "limits.max_sessions is 0 (unlimited) with preset b2b")}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-LIMITS-002", Severity: SeverityError,
+		Title:     "unknown session-limit policy",
+		Rationale: "What happens at the limit must be defined (ASVS 7.1.2): evict the oldest session, reject the new login, or keep a single session.",
+		Fix:       "set limits.policy to evict_oldest, reject or single, and limits.max_sessions to 0 or more",
+		Check: func(in Input) []Issue {
+			l := in.Config.Limits
+			var out []Issue
+			switch l.Policy {
+			case "evict_oldest", "reject", "single":
+			default:
+				out = append(out, issue("limits.policy", "limits.policy %q is not evict_oldest, reject or single", l.Policy))
+			}
+			if l.MaxSessions < 0 {
+				out = append(out, issue("limits.max_sessions", "limits.max_sessions %d is negative", l.MaxSessions))
+			}
+			return out
+		},
+	},
+	{
+		ID: "SD-CSRF-001", Severity: SeverityError,
+		Title:     "trusted origin is not an origin",
+		Rationale: "Origin checks compare scheme://host[:port] exactly (OWASP CSRF cheat sheet, verifying origin; ASVS 3.5.1); an entry with a path, no scheme or a wildcard never matches or matches everyone.",
+		Fix:       "list origins as https://app.example.com (no path, no trailing slash, no wildcard)",
+		Check: func(in Input) []Issue {
+			var out []Issue
+			for i, o := range in.Config.CSRF.TrustedOrigins {
+				if !validOrigin(o) {
+					out = append(out, issue(fmt.Sprintf("csrf.trusted_origins.%d", i), "csrf.trusted_origins entry %q is not an origin (scheme://host[:port])", o))
+				}
+			}
+			return out
+		},
+	},
+
+	// Server and store.
+	{
+		ID: "SD-SERVER-001", Severity: SeverityInfo,
+		Title:     "development server listening beyond loopback",
+		Rationale: "A development configuration (often with Secure off) exposed on the network lets others on the LAN reach it.",
+		Fix:       "listen on 127.0.0.1 or [::1] in development",
+		Check: func(in Input) []Issue {
+			if in.production() {
+				return nil
+			}
+			host, _, err := net.SplitHostPort(in.Config.Server.Listen)
+			if err != nil || isLoopback(host) {
+				return nil
+			}
+			return []Issue{issue("server.listen", "server.listen %q is reachable from other hosts", in.Config.Server.Listen)}
+		},
+	},
+	{
+		ID: "SD-SERVER-002", Severity: SeverityWarning,
+		Title:     "request body limit over 1 MiB or disabled",
+		Rationale: "sessiond's API bodies are small JSON documents; a large or missing limit lets a client make the server buffer megabytes per request.",
+		Fix:       "keep server.max_body_bytes between 1 and 1048576 (default 65536)",
+		Check: func(in Input) []Issue {
+			b := in.Config.Server.MaxBodyBytes
+			if b > maxBodyWarn || b <= 0 {
+				return []Issue{issue("server.max_body_bytes", "server.max_body_bytes %d is outside 1–1048576", b)}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-SERVER-003", Severity: SeverityWarning,
+		Title:     "HTTP server timeout disabled",
+		Rationale: "A zero read-header, read, write or idle timeout lets slow clients hold connections open forever (Slowloris).",
+		Fix:       "set server.read_header_timeout, read_timeout, write_timeout and idle_timeout to positive durations (defaults 5s, 15s, 15s, 60s)",
+		Check: func(in Input) []Issue {
+			s := in.Config.Server
+			var out []Issue
+			for _, x := range []struct {
+				key string
+				d   Duration
+			}{
+				{"read_header_timeout", s.ReadHeaderTimeout},
+				{"read_timeout", s.ReadTimeout},
+				{"write_timeout", s.WriteTimeout},
+				{"idle_timeout", s.IdleTimeout},
+			} {
+				if x.d == 0 {
+					out = append(out, issue("server."+x.key, "server.%s is zero: the timeout is disabled", x.key))
+				}
+			}
+			return out
+		},
+	},
+	{
+		ID: "SD-SERVER-004", Severity: SeverityError,
+		Title:     "listen address is not host:port",
+		Rationale: "The server cannot start on an address it cannot parse.",
+		Fix:       "write server.listen as host:port, e.g. 127.0.0.1:8420 or [::1]:8420",
+		Check: func(in Input) []Issue {
+			l := in.Config.Server.Listen
+			if _, port, err := net.SplitHostPort(l); err == nil {
+				if n, perr := strconv.Atoi(port); perr == nil && n >= 0 && n <= 65535 {
+					return nil
+				}
+			}
+			return []Issue{issue("server.listen", "server.listen %q is not host:port", l)}
+		},
+	},
+	{
+		ID: "SD-STORE-001", Severity: SeverityError,
+		Title:     "unknown store driver",
+		Rationale: "sessiond ships four stores; any other name cannot start.",
+		Fix:       "set store.driver to memory, sqlite, postgres or redis",
+		Check: func(in Input) []Issue {
+			switch d := in.Config.Store.Driver; d {
+			case "memory", "sqlite", "postgres", "redis":
+				return nil
+			default:
+				return []Issue{issue("store.driver", "store.driver %q is not memory, sqlite, postgres or redis", d)}
+			}
+		},
+	},
+	{
+		ID: "SD-STORE-002", Severity: SeverityError,
+		Title:     "postgres or redis store without a DSN",
+		Rationale: "These stores need to know where the server is; there is no safe default.",
+		Fix:       "set store.dsn (postgres://… or redis://…), preferably through SESSIOND_STORE_DSN so the password stays out of the file",
+		Check: func(in Input) []Issue {
+			s := in.Config.Store
+			if (s.Driver == "postgres" || s.Driver == "redis") && strings.TrimSpace(s.DSN) == "" {
+				return []Issue{issue("store.dsn", "store.driver %s needs store.dsn", s.Driver)}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-STORE-003", Severity: SeverityWarning,
+		Title:     "memory store in production",
+		Rationale: "The memory store loses every session and revocation on restart and is not shared between nodes: a revoked session can come back on another node.",
+		Fix:       "use sqlite for one node, postgres or redis for several",
+		Check: func(in Input) []Issue {
+			if in.production() && in.Config.Store.Driver == "memory" && in.Config.Strategy != sessiond.StrategyJWT {
+				return []Issue{issue("store.driver", "store.driver memory in production: sessions and revocations are lost on restart")}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-STORE-004", Severity: SeverityWarning,
+		Title:     "password written in store.dsn",
+		Rationale: "Secrets come from a file or the environment, never inline: config files end up in repositories, tickets and backups.",
+		Fix:       "remove the password from the file and pass the DSN as SESSIOND_STORE_DSN (or use the driver's password file, e.g. PGPASSFILE)",
+		Check: func(in Input) []Issue {
+			// Only a DSN written in the file counts; one from the
+			// environment is where it belongs.
+			if !in.Doc.Has("store.dsn") {
+				return nil
+			}
+			u, err := url.Parse(in.Config.Store.DSN)
+			if err != nil || u.User == nil {
+				return nil
+			}
+			if _, ok := u.User.Password(); ok {
+				return []Issue{issue("store.dsn", "store.dsn contains a password")}
+			}
+			return nil
+		},
+	},
+}
+
+func init() {
+	sort.Slice(rules, func(i, j int) bool { return rules[i].ID < rules[j].ID })
+}
+
+func issue(path, format string, args ...any) Issue {
+	return Issue{Path: path, Message: fmt.Sprintf(format, args...)}
+}
+
+func fieldIssues(doc *Document, unknown bool) []Issue {
+	var out []Issue
+	for _, e := range doc.Errors() {
+		if e.unknown == unknown {
+			out = append(out, Issue{Path: e.Path, Message: e.Msg, Line: e.Line, Column: e.Column})
+		}
+	}
+	return out
+}
+
+// human formats a duration without trailing zero units: 720h, 1h30m, 15m.
+func human(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
+
+// validToken reports whether s is a non-empty RFC 9110 token, the syntax of
+// a cookie name.
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case strings.ContainsRune("!#$%&'*+-.^_`|~", r):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func validOrigin(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || u.User != nil || u.Opaque != "" {
+		return false
+	}
+	if !strings.EqualFold(u.Scheme, "https") && !strings.EqualFold(u.Scheme, "http") {
+		return false
+	}
+	if strings.Contains(u.Host, "*") {
+		return false
+	}
+	return u.Path == "" && u.RawQuery == "" && u.Fragment == "" && !u.ForceQuery && !strings.HasSuffix(s, "#")
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
+	return err == nil && ip.IsLoopback()
+}
+
+// redactURL prints u without credentials or query, which may hold tokens.
+func redactURL(u *url.URL) string {
+	c := *u
+	c.User = nil
+	c.RawQuery = ""
+	c.Fragment = ""
+	return c.String()
+}

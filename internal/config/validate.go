@@ -1,0 +1,190 @@
+package config
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/sessiond/sessiond"
+)
+
+// Severity of a finding.
+type Severity string
+
+// Severities, from most to least serious. Only errors stop the server and
+// fail `sessiond config validate`.
+const (
+	SeverityError   Severity = "error"
+	SeverityWarning Severity = "warning"
+	SeverityInfo    Severity = "info"
+)
+
+// Finding is one problem the validator reports, located in the file.
+type Finding struct {
+	RuleID   string   `json:"rule_id"`
+	Severity Severity `json:"severity"`
+	Path     string   `json:"path"`
+	Line     int      `json:"line"`
+	Column   int      `json:"column"`
+	Message  string   `json:"message"`
+	Fix      string   `json:"fix"`
+}
+
+// Rule is one check of the validator. Rules are data: the table in
+// rules.go is the single list the validator, the SARIF output and
+// docs/config-rules.md are built from.
+type Rule struct {
+	ID        string   // stable, e.g. SD-COOKIE-001; never reused
+	Severity  Severity // default severity; an Issue may raise or lower it
+	Title     string   // one line
+	Rationale string   // why it matters, with the standard it comes from
+	Fix       string   // how to fix it
+	Check     func(in Input) []Issue
+}
+
+// Input is what a rule checks: the configuration, the environment it is
+// checked for (development or production) and the resolved lifetimes.
+type Input struct {
+	Config Config
+	Env    string             // EnvProduction or EnvDevelopment
+	Life   sessiond.Lifetimes // Config.Lifetimes(), with b2c as the fallback for an unknown preset
+	Doc    *Document          // may be nil
+}
+
+// Issue is what a Check returns: the key it is about and the message.
+// Zero Severity and empty Fix mean the rule's own. Line and Column, when
+// set, override the position looked up from Path.
+type Issue struct {
+	Path     string
+	Message  string
+	Severity Severity
+	Fix      string
+	Line     int
+	Column   int
+}
+
+func (in Input) production() bool { return in.Env != EnvDevelopment }
+
+func (in Input) tokens() bool { return in.Config.Strategy != sessiond.StrategyDatabase }
+
+// Validate checks cfg against every rule and returns the findings sorted by
+// position. doc, when not nil, supplies positions, and its field errors are
+// reported as SD-SCHEMA-001 (unknown key) and SD-SCHEMA-002 (wrong type or
+// bad value). env is "development" or "production"; "" takes
+// cfg.Environment, and anything but "development" is checked as production.
+//
+// Validate does no I/O except reading jwt.hs256_secret_file and webhook
+// secret files, only to check their length. It is safe for concurrent use.
+func Validate(cfg Config, doc *Document, env string) []Finding {
+	if env == "" {
+		env = cfg.Environment
+	}
+	if env != EnvDevelopment {
+		env = EnvProduction
+	}
+	life, err := cfg.Lifetimes()
+	if err != nil {
+		fallback := cfg
+		fallback.Preset = sessiond.PresetB2C
+		life, _ = fallback.Lifetimes()
+	}
+	in := Input{Config: cfg, Env: env, Life: life, Doc: doc}
+	var out []Finding
+	for _, r := range rules {
+		for _, is := range r.Check(in) {
+			f := Finding{
+				RuleID: r.ID, Severity: r.Severity, Path: is.Path,
+				Line: is.Line, Column: is.Column, Message: is.Message, Fix: r.Fix,
+			}
+			if is.Severity != "" {
+				f.Severity = is.Severity
+			}
+			if is.Fix != "" {
+				f.Fix = is.Fix
+			}
+			if f.Line == 0 {
+				f.Line, f.Column = positionOf(doc, is.Path)
+			}
+			out = append(out, f)
+		}
+	}
+	SortFindings(out)
+	return out
+}
+
+// positionOf locates path, falling back to `preset` for lifetimes that
+// come from it.
+func positionOf(doc *Document, path string) (int, int) {
+	if !doc.Has(path) && (path == "lifetimes.access" || path == "lifetimes.refresh") && doc.Has("preset") {
+		return doc.Position("preset")
+	}
+	return doc.Position(path)
+}
+
+// SortFindings orders findings by line, column, rule ID and path, the order
+// every output format uses.
+func SortFindings(fs []Finding) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		a, b := fs[i], fs[j]
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		if a.Column != b.Column {
+			return a.Column < b.Column
+		}
+		if a.RuleID != b.RuleID {
+			return a.RuleID < b.RuleID
+		}
+		if a.Path != b.Path {
+			return a.Path < b.Path
+		}
+		return a.Message < b.Message
+	})
+}
+
+// Rules returns the rule table, ordered by ID.
+func Rules() []Rule {
+	return append([]Rule(nil), rules...)
+}
+
+// Count returns the number of findings of each severity.
+func Count(fs []Finding) (errs, warns, infos int) {
+	for _, f := range fs {
+		switch f.Severity {
+		case SeverityError:
+			errs++
+		case SeverityWarning:
+			warns++
+		default:
+			infos++
+		}
+	}
+	return errs, warns, infos
+}
+
+// secretLen returns the length of the secret in file, ignoring surrounding
+// whitespace (a trailing newline is common and not key material). ok is
+// false when the file cannot be read: its length is then not checked.
+func secretLen(file string) (n int, ok bool) {
+	f, err := os.Open(file)
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	// Only regular files: a FIFO or device could block or never end.
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return 0, false
+	}
+	// A secret longer than this is long enough; don't read big files.
+	b, err := io.ReadAll(io.LimitReader(f, 4096))
+	if err != nil {
+		return 0, false
+	}
+	return len(bytes.TrimSpace(b)), true
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
