@@ -1,0 +1,41 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/memstore"
+	"github.com/sessiond/sessiond/pgstore"
+	"github.com/sessiond/sessiond/redisstore"
+	"github.com/sessiond/sessiond/sqlitestore"
+)
+
+// OpenStore opens the backend cfg names. This switch is the one place that
+// picks a store.
+func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger) (sessiond.Store, error) {
+	switch cfg.Store.Driver {
+	case "memory":
+		log.Warn("store driver memory: every session is lost when the process exits")
+		return memstore.New(), nil
+	case "sqlite", "":
+		path := cfg.Store.DSN
+		if path == "" {
+			if err := os.MkdirAll(cfg.Server.DataDir, 0o700); err != nil {
+				return nil, fmt.Errorf("data directory: %w", err)
+			}
+			path = filepath.Join(cfg.Server.DataDir, "sessiond.db")
+		}
+		return sqlitestore.New(ctx, path, sqlitestore.Options{Logger: log})
+	case "postgres":
+		return pgstore.New(ctx, cfg.Store.DSN, pgstore.Options{Schema: cfg.Store.Namespace, Logger: log})
+	case "redis":
+		return redisstore.New(ctx, cfg.Store.DSN, redisstore.Options{Prefix: cfg.Store.Namespace, Logger: log,
+			ClientCache: cfg.Store.ClientCache.Std()})
+	}
+	return nil, fmt.Errorf("store.driver %q: want memory, sqlite, postgres or redis: %w", cfg.Store.Driver, sessiond.ErrInvalidArgument)
+}

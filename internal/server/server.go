@@ -1,0 +1,297 @@
+// Package server runs `sessiond serve`: it validates the configuration,
+// opens the store, shares signing and API keys through it, builds the
+// Manager and serves the HTTP API until its context ends, then shuts down
+// gracefully.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/apikey"
+	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/internal/signing"
+	"github.com/sessiond/sessiond/jwttoken"
+	"github.com/sessiond/sessiond/opaquetoken"
+)
+
+// ErrInvalidConfig: the configuration has error-level findings.
+var ErrInvalidConfig = errors.New("configuration has errors")
+
+// APIKeyFile is the file, in the data directory, that receives the API key
+// generated on first start.
+const APIKeyFile = "api-key"
+
+// Options configure Run.
+type Options struct {
+	Config config.Config
+	// Doc locates findings in the config file; nil when there is none.
+	Doc *config.Document
+	// APIKey (SESSIOND_API_KEY) is accepted in addition to stored keys.
+	APIKey sessiond.Secret
+	// HMACSecret is the HS256 secret (jwt.hs256_secret_file or
+	// SESSIOND_JWT_HS256_SECRET), when that algorithm is chosen.
+	HMACSecret []byte
+	// InsecureDev lets a loopback-only server start despite error findings.
+	InsecureDev bool
+	Logger      *slog.Logger
+	Version     string
+	// Listening, if set, is called with the bound address once the server
+	// accepts connections.
+	Listening func(addr string)
+	// Findings, if set, receives the validator's findings before start.
+	Findings func([]config.Finding)
+}
+
+// Run serves until ctx ends (SIGTERM, SIGINT), then lets in-flight requests
+// finish within server.shutdown_timeout and closes the store.
+func Run(ctx context.Context, o Options) (err error) {
+	cfg := o.Config
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := checkConfig(o, log); err != nil {
+		return err
+	}
+
+	store, err := OpenStore(ctx, cfg, log)
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer func() {
+		if cerr := store.Close(); cerr != nil {
+			log.Error("close store", "err", cerr)
+		}
+	}()
+	meta, ok := store.(sessiond.MetaStore)
+	if !ok {
+		return fmt.Errorf("store %s cannot share keys between nodes: %w", cfg.Store.Driver, sessiond.ErrUnsupported)
+	}
+
+	bg, stopBackground := context.WithCancel(context.Background())
+	defer stopBackground()
+
+	mgr, keys, err := buildManager(ctx, cfg, o, store, meta, log)
+	if err != nil {
+		return err
+	}
+	defer mgr.Close()
+	if keys != nil {
+		go keys.Run(bg)
+	}
+	if n, ok := store.(sessiond.RevocationNotifier); ok && cfg.Strategy == sessiond.StrategyHybrid {
+		resync := func() {
+			if err := mgr.Resync(bg); err != nil {
+				log.Warn("revocation catch-up", "err", err)
+			}
+		}
+		if err := n.SubscribeRevocations(bg, mgr.NoteRevoked, resync); err != nil {
+			return fmt.Errorf("subscribe to revocations: %w", err)
+		}
+	}
+
+	apiKeys := apikey.New(meta, nil, time.Second)
+	if err := bootstrapAPIKey(ctx, cfg, o.APIKey, apiKeys, log); err != nil {
+		return err
+	}
+
+	hopts := httpapi.Options{
+		Manager:      mgr,
+		Authenticate: apiKeys.Authenticate,
+		Ready:        store.Ping,
+		Logger:       log,
+		MaxBodyBytes: cfg.Server.MaxBodyBytes,
+		Version:      o.Version,
+	}
+	if keys != nil {
+		hopts.JWKS = keys.Ring().JWKS
+	}
+	handler, err := httpapi.New(hopts)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.Std(),
+		ReadTimeout:       cfg.Server.ReadTimeout.Std(),
+		WriteTimeout:      cfg.Server.WriteTimeout.Std(),
+		IdleTimeout:       cfg.Server.IdleTimeout.Std(),
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return bg },
+	}
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	addr := ln.Addr().String()
+	log.Info("sessiond serving", "addr", addr, "strategy", string(cfg.Strategy), "preset", cfg.Preset,
+		"store", cfg.Store.Driver, "version", o.Version)
+	if o.Listening != nil {
+		o.Listening(addr)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "grace", cfg.Server.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout.Std())
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("graceful shutdown cut short", "err", err)
+	}
+	return nil
+}
+
+// checkConfig runs the validator: errors stop the server unless it is an
+// explicit insecure development run on loopback; every finding is logged.
+func checkConfig(o Options, log *slog.Logger) error {
+	cfg := o.Config
+	findings := config.Validate(cfg, o.Doc, cfg.Environment)
+	if o.Findings != nil {
+		o.Findings(findings)
+	}
+	nerr, _, _ := config.Count(findings)
+	dev := o.InsecureDev && loopback(cfg.Server.Listen)
+	for _, f := range findings {
+		level := slog.LevelInfo
+		switch {
+		case f.Severity == config.SeverityError:
+			level = slog.LevelError
+		case f.Severity == config.SeverityWarning:
+			level = slog.LevelWarn
+		}
+		log.Log(context.Background(), level, "config finding", "rule", f.RuleID, "severity", string(f.Severity),
+			"path", f.Path, "message", f.Message, "fix", f.Fix)
+	}
+	if nerr == 0 {
+		return nil
+	}
+	if !dev {
+		if o.InsecureDev {
+			return fmt.Errorf("%w: --insecure-dev only applies to a loopback listen address", ErrInvalidConfig)
+		}
+		return fmt.Errorf("%w (%d)", ErrInvalidConfig, nerr)
+	}
+	log.Error("INSECURE DEVELOPMENT MODE: starting despite configuration errors; never run this in production",
+		"errors", nerr, "listen", cfg.Server.Listen)
+	return nil
+}
+
+func loopback(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func buildManager(ctx context.Context, cfg config.Config, o Options, store sessiond.Store, meta sessiond.MetaStore, log *slog.Logger) (*sessiond.Manager, *signing.Keys, error) {
+	life, err := cfg.Lifetimes()
+	if err != nil {
+		return nil, nil, err
+	}
+	mopts := sessiond.Options{
+		Strategy:         cfg.Strategy,
+		Store:            store,
+		Opaque:           opaquetoken.Codec{},
+		Lifetimes:        life,
+		TouchInterval:    cfg.Lifetime.TouchInterval.Std(),
+		ReuseInterval:    cfg.Lifetime.ReuseInterval.Std(),
+		NoRotation:       !cfg.Refresh.Rotation,
+		NoReuseDetection: !cfg.Refresh.ReuseDetection,
+		VerifyCacheSize:  cfg.VerifyCacheSize,
+		MaxSessions:      cfg.Limits.MaxSessions,
+		LimitPolicy:      sessiond.LimitPolicy(cfg.Limits.Policy),
+		Logger:           log,
+	}
+	if mopts.ReuseInterval == 0 {
+		mopts.ReuseInterval = -1 // an explicit 0s in the config means no grace
+	}
+	if mopts.VerifyCacheSize == 0 {
+		mopts.VerifyCacheSize = -1
+	}
+	var keys *signing.Keys
+	var mgr *sessiond.Manager
+	if cfg.Strategy != sessiond.StrategyDatabase {
+		keys, err = signing.Open(ctx, meta, signing.Options{
+			Algorithm:        jwttoken.Algorithm(cfg.JWT.Algorithm),
+			HMACSecret:       o.HMACSecret,
+			MaxTokenLifetime: life.Refresh,
+			RotateEvery:      cfg.JWT.KeyRotationInterval.Std(),
+			Logger:           log,
+			OnChange: func(removed bool) {
+				if removed && mgr != nil {
+					mgr.PurgeVerifyCache()
+				}
+			},
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		codec, err := jwttoken.New(keys.Ring(), jwttoken.Options{Issuer: cfg.JWT.Issuer, Audience: cfg.JWT.Audience,
+			Leeway: cfg.JWT.Leeway.Std()})
+		if err != nil {
+			return nil, nil, err
+		}
+		mopts.Signed = codec
+	}
+	mgr, err = sessiond.New(ctx, mopts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return mgr, keys, nil
+}
+
+// bootstrapAPIKey makes sure at least one API key works: SESSIOND_API_KEY
+// if set, otherwise a generated key written to <data>/api-key (mode 0600)
+// on first start. The key itself is never logged.
+func bootstrapAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret, keys *apikey.Keys, log *slog.Logger) error {
+	if env != "" {
+		if _, err := keys.Ensure(ctx, "env", env); err != nil {
+			return err
+		}
+		log.Info("API key from SESSIOND_API_KEY accepted")
+		return nil
+	}
+	list, err := keys.List(ctx)
+	if err != nil {
+		return err
+	}
+	for _, k := range list {
+		if k.RevokedAt.IsZero() {
+			return nil
+		}
+	}
+	secret, _, err := keys.Create(ctx, "generated")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.Server.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	path := filepath.Join(cfg.Server.DataDir, APIKeyFile)
+	if err := os.WriteFile(path, []byte(string(secret)+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write API key: %w", err)
+	}
+	abs, _ := filepath.Abs(path)
+	log.Warn("generated the first API key; backends send it as Authorization: Bearer <key>", "file", abs)
+	return nil
+}
