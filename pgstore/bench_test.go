@@ -1,0 +1,259 @@
+package pgstore_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/pgstore"
+)
+
+// benchSessions is how many sessions the read benchmarks look among.
+const benchSessions = 10_000
+
+// parallelClients is the number of goroutines of the parallel benchmark.
+const parallelClients = 32
+
+// benchStore returns a Store on a fresh schema holding benchSessions
+// sessions, each with one access token, and the hash and session ID of the
+// one in the middle.
+func benchStore(b *testing.B, maxConns int32) (*pgstore.Store, string, sessiond.TokenHash, sessiond.SessionID) {
+	b.Helper()
+	st, schema := newStore(b, pgstore.Options{MaxConns: maxConns})
+	ctx := context.Background()
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	hashes := make([]sessiond.TokenHash, benchSessions)
+	ids := make([]sessiond.SessionID, benchSessions)
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		fail error
+	)
+	const workers = 8
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < benchSessions; i += workers {
+				s := &sessiond.Session{
+					ID: sessiond.NewSessionID(), Subject: fmt.Sprintf("user%d", i%1000), Strategy: sessiond.StrategyDatabase,
+					CreatedAt: now, LastActiveAt: now, IdleExpiresAt: now.Add(30 * time.Minute), ExpiresAt: now.Add(8 * time.Hour),
+					Client: sessiond.Client{IP: "203.0.113.7", UserAgent: "Mozilla/5.0"},
+					Claims: []byte(`{"role":"admin"}`),
+				}
+				h := sessiond.HashToken(sessiond.Secret(s.ID))
+				err := st.Create(ctx, s, sessiond.Token{Hash: h, Kind: sessiond.KindAccess, SessionID: s.ID, IssuedAt: now, ExpiresAt: s.ExpiresAt})
+				if err != nil {
+					mu.Lock()
+					fail = err
+					mu.Unlock()
+					return
+				}
+				hashes[i], ids[i] = h, s.ID
+			}
+		})
+	}
+	wg.Wait()
+	if fail != nil {
+		b.Fatal(fail)
+	}
+	if err := exec(ctx, testDSN(b), "ANALYZE "+pgx.Identifier{schema}.Sanitize()+".sessions, "+pgx.Identifier{schema}.Sanitize()+".tokens"); err != nil {
+		b.Fatal(err)
+	}
+	return st, schema, hashes[benchSessions/2], ids[benchSessions/2]
+}
+
+// BenchmarkLookup measures Store.Lookup of an existing token among 10,000
+// sessions: the store's share of a database-strategy verify. Compare it
+// with BenchmarkRawSelect.
+func BenchmarkLookup(b *testing.B) {
+	st, _, h, _ := benchStore(b, 0)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := st.Lookup(ctx, h); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// rawSelect is the raw driver operation Lookup stands on: a pgx pool
+// QueryRow of one session row by primary key, with Lookup's session
+// columns and destination types.
+type rawSelect struct {
+	pool *pgxpool.Pool
+	q    string
+	id   string
+}
+
+func newRawSelect(b *testing.B, schema string, id sessiond.SessionID, maxConns int32) *rawSelect {
+	b.Helper()
+	cfg, err := pgxpool.ParseConfig(testDSN(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = maxConns
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(pool.Close)
+	return &rawSelect{pool: pool, id: string(id), q: `SELECT id, subject, strategy, created_at, last_active_at,
+		idle_expires_at, expires_at, persistent, client_ip, client_ua, claims, revoked_at, revoke_reason
+		FROM ` + pgx.Identifier{schema}.Sanitize() + `.sessions WHERE id = $1`}
+}
+
+func (r *rawSelect) do(ctx context.Context) error {
+	var (
+		s       = new(sessiond.Session)
+		revoked pgtype.Timestamptz
+	)
+	return r.pool.QueryRow(ctx, r.q, r.id).Scan(
+		(*string)(&s.ID), &s.Subject, (*string)(&s.Strategy),
+		&s.CreatedAt, &s.LastActiveAt, &s.IdleExpiresAt, &s.ExpiresAt,
+		&s.Persistent, &s.Client.IP, &s.Client.UserAgent, &s.Claims, &revoked, (*string)(&s.RevokeReason))
+}
+
+// BenchmarkRawSelect is the baseline for BenchmarkLookup: a raw pgx pool
+// QueryRow of the same session row by primary key, same columns, same
+// destination types, on the same server and data.
+func BenchmarkRawSelect(b *testing.B) {
+	_, schema, _, id := benchStore(b, 0)
+	raw := newRawSelect(b, schema, id, 0)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := raw.do(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkLookupVsRawSelect alternates one Lookup and one raw select per
+// iteration and reports their ratio, so drift in machine load (a shared CI
+// box) hits both sides alike. ns/op is the sum of the two.
+func BenchmarkLookupVsRawSelect(b *testing.B) {
+	st, schema, h, id := benchStore(b, 0)
+	raw := newRawSelect(b, schema, id, 0)
+	ctx := context.Background()
+	var lookup, base time.Duration
+	n := 0
+	for b.Loop() {
+		t0 := time.Now()
+		if _, _, err := st.Lookup(ctx, h); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if err := raw.do(ctx); err != nil {
+			b.Fatal(err)
+		}
+		lookup += t1.Sub(t0)
+		base += time.Since(t1)
+		n++
+	}
+	b.ReportMetric(float64(lookup.Nanoseconds())/float64(n), "lookup-ns/op")
+	b.ReportMetric(float64(base.Nanoseconds())/float64(n), "raw-ns/op")
+	b.ReportMetric(float64(lookup)/float64(base), "lookup/raw")
+}
+
+// BenchmarkLookupParallel is BenchmarkLookup from 32 goroutines sharing a
+// pool of 32 connections: verify throughput under concurrent clients.
+func BenchmarkLookupParallel(b *testing.B) {
+	st, _, h, _ := benchStore(b, parallelClients)
+	ctx := context.Background()
+	b.SetParallelism(max(1, (parallelClients+runtime.GOMAXPROCS(0)-1)/runtime.GOMAXPROCS(0)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, _, err := st.Lookup(ctx, h); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkRawSelectParallel is BenchmarkRawSelect from 32 goroutines on
+// a pool of 32 connections: the baseline for BenchmarkLookupParallel.
+func BenchmarkRawSelectParallel(b *testing.B) {
+	_, schema, _, id := benchStore(b, 0)
+	raw := newRawSelect(b, schema, id, parallelClients)
+	ctx := context.Background()
+	b.SetParallelism(max(1, (parallelClients+runtime.GOMAXPROCS(0)-1)/runtime.GOMAXPROCS(0)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := raw.do(ctx); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkCreate measures storing a session with an access and a refresh
+// token (one statement).
+func BenchmarkCreate(b *testing.B) {
+	st, _ := newStore(b, pgstore.Options{})
+	ctx := context.Background()
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	b.ReportAllocs()
+	for b.Loop() {
+		s := &sessiond.Session{
+			ID: sessiond.NewSessionID(), Subject: "alice", Strategy: sessiond.StrategyHybrid,
+			CreatedAt: now, LastActiveAt: now, IdleExpiresAt: now.Add(30 * time.Minute), ExpiresAt: now.Add(8 * time.Hour),
+			Client: sessiond.Client{IP: "203.0.113.7", UserAgent: "Mozilla/5.0"},
+			Claims: []byte(`{"role":"admin"}`),
+		}
+		access := sessiond.HashToken(sessiond.Secret("a" + s.ID))
+		refresh := sessiond.HashToken(sessiond.Secret("r" + s.ID))
+		if err := st.Create(ctx, s,
+			sessiond.Token{Hash: access, Kind: sessiond.KindAccess, SessionID: s.ID, IssuedAt: now, ExpiresAt: now.Add(15 * time.Minute)},
+			sessiond.Token{Hash: refresh, Kind: sessiond.KindRefresh, SessionID: s.ID, IssuedAt: now, ExpiresAt: s.ExpiresAt},
+		); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSwapRefresh measures one refresh rotation: retire the current
+// refresh token, store its successor, write the session's activity.
+func BenchmarkSwapRefresh(b *testing.B) {
+	st, _ := newStore(b, pgstore.Options{})
+	ctx := context.Background()
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := &sessiond.Session{
+		ID: sessiond.NewSessionID(), Subject: "alice", Strategy: sessiond.StrategyHybrid,
+		CreatedAt: now, LastActiveAt: now, IdleExpiresAt: now.Add(30 * time.Minute), ExpiresAt: now.Add(8 * time.Hour),
+	}
+	cur := sessiond.HashToken("refresh-0")
+	if err := st.Create(ctx, s, sessiond.Token{Hash: cur, Kind: sessiond.KindRefresh, SessionID: s.ID, IssuedAt: now, ExpiresAt: s.ExpiresAt}); err != nil {
+		b.Fatal(err)
+	}
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		i++
+		next := sessiond.HashToken(sessiond.Secret(fmt.Sprintf("refresh-%d", i)))
+		t := now.Add(time.Duration(i) * time.Microsecond)
+		err := st.SwapRefresh(ctx, sessiond.RefreshSwap{
+			Old:  cur,
+			Next: sessiond.Token{Hash: next, Kind: sessiond.KindRefresh, SessionID: s.ID, IssuedAt: t, ExpiresAt: s.ExpiresAt},
+			Now:  t, GraceSince: t.Add(-5 * time.Second), LastActiveAt: t, IdleExpiresAt: t.Add(30 * time.Minute),
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cur = next
+	}
+}

@@ -1,0 +1,126 @@
+package pgstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/pgstore"
+)
+
+// testDSN returns the test server's address from SESSIOND_TEST_POSTGRES_URL,
+// or skips (fails under SESSIOND_TEST_REQUIRE=1) without it.
+func testDSN(tb testing.TB) string {
+	tb.Helper()
+	dsn := os.Getenv("SESSIOND_TEST_POSTGRES_URL")
+	if dsn == "" {
+		const msg = "SESSIOND_TEST_POSTGRES_URL is not set; set it to run the PostgreSQL tests, " +
+			"e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+		if os.Getenv("SESSIOND_TEST_REQUIRE") == "1" {
+			tb.Fatal(msg + " (SESSIOND_TEST_REQUIRE=1)")
+		}
+		tb.Skip(msg)
+	}
+	return dsn
+}
+
+// testSchema returns a fresh schema name and drops the schema when the
+// test ends. The store creates it.
+func testSchema(tb testing.TB, dsn string) string {
+	tb.Helper()
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	schema := "sessiond_test_" + hex.EncodeToString(b[:])
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := exec(ctx, dsn, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+			tb.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	return schema
+}
+
+// newStore returns a Store on a fresh schema, closed when the test ends.
+func newStore(tb testing.TB, opts pgstore.Options) (*pgstore.Store, string) {
+	tb.Helper()
+	return newStoreOpts(tb, testDSN(tb), opts)
+}
+
+// newStoreDSN is newStore through another address for the test server.
+func newStoreDSN(tb testing.TB, dsn string) (*pgstore.Store, string) {
+	tb.Helper()
+	testDSN(tb)
+	return newStoreOpts(tb, dsn, pgstore.Options{})
+}
+
+func newStoreOpts(tb testing.TB, dsn string, opts pgstore.Options) (*pgstore.Store, string) {
+	tb.Helper()
+	if opts.Schema == "" {
+		opts.Schema = testSchema(tb, testDSN(tb))
+	}
+	st, err := pgstore.New(context.Background(), dsn, opts)
+	if err != nil {
+		tb.Fatalf("pgstore.New() = %v; want nil", err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	return st, opts.Schema
+}
+
+// exec runs sql on a connection of its own.
+func exec(ctx context.Context, dsn, sql string, args ...any) error {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	_, err = conn.Exec(ctx, sql, args...)
+	return err
+}
+
+// queryInt runs a query returning one integer on a connection of its own.
+func queryInt(tb testing.TB, dsn, sql string, args ...any) int {
+	tb.Helper()
+	conn, err := pgx.Connect(tb.Context(), dsn)
+	if err != nil {
+		tb.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(context.Background())
+	var n int
+	if err := conn.QueryRow(tb.Context(), sql, args...).Scan(&n); err != nil {
+		tb.Fatalf("%s = %v", sql, err)
+	}
+	return n
+}
+
+// t0 is the tests' reference time: UTC, truncated to the microsecond.
+var t0 = time.Date(2030, time.March, 4, 5, 6, 7, 891234000, time.UTC)
+
+// newSession returns a session of subject created at created, live for
+// 8 hours (idle 30 minutes).
+func newSession(subject string, created time.Time) *sessiond.Session {
+	return &sessiond.Session{
+		ID:            sessiond.NewSessionID(),
+		Subject:       subject,
+		Strategy:      sessiond.StrategyHybrid,
+		CreatedAt:     created,
+		LastActiveAt:  created,
+		IdleExpiresAt: created.Add(30 * time.Minute),
+		ExpiresAt:     created.Add(8 * time.Hour),
+		Client:        sessiond.Client{IP: "203.0.113.7", UserAgent: "pgstore test"},
+		Claims:        []byte(`{"role":"admin"}`),
+	}
+}
+
+// newToken returns a token of kind for session sid with a random hash.
+func newToken(kind sessiond.TokenKind, sid sessiond.SessionID, issued time.Time) sessiond.Token {
+	var h sessiond.TokenHash
+	_, _ = rand.Read(h[:])
+	return sessiond.Token{Hash: h, Kind: kind, SessionID: sid, IssuedAt: issued, ExpiresAt: issued.Add(24 * time.Hour)}
+}

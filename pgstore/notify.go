@@ -1,0 +1,226 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/sessiond/sessiond"
+)
+
+// notice is the JSON payload of one revocation on the store's channel.
+type notice struct {
+	ID        sessiond.SessionID    `json:"id,omitempty"`
+	Subject   string                `json:"subject,omitempty"`
+	RevokedAt time.Time             `json:"revoked_at,omitzero"`
+	ExpiresAt time.Time             `json:"expires_at,omitzero"`
+	Reason    sessiond.RevokeReason `json:"reason,omitempty"`
+	// Resync asks listeners to reload from Store.Revocations: sent in
+	// place of a revocation too large for a NOTIFY payload.
+	Resync bool `json:"resync,omitempty"`
+}
+
+// maxPayload: PostgreSQL refuses NOTIFY payloads of 8000 bytes or more.
+const maxPayload = 7999
+
+// payload encodes r for NOTIFY. Subjects are informational, so an
+// oversized one is dropped; if the ID alone is too long, listeners are told
+// to resync instead.
+func payload(r sessiond.Revocation) string {
+	n := notice{ID: r.SessionID, Subject: r.Subject, RevokedAt: r.RevokedAt, ExpiresAt: r.ExpiresAt, Reason: r.Reason}
+	for range 2 {
+		b, err := json.Marshal(n)
+		if err == nil && len(b) <= maxPayload {
+			return string(b)
+		}
+		n.Subject = ""
+	}
+	return `{"resync":true}`
+}
+
+// notify sends one notification per revocation on the store's channel, in
+// tx: PostgreSQL delivers them when, and only if, tx commits.
+func (s *Store) notify(ctx context.Context, tx pgx.Tx, revs []sessiond.Revocation) error {
+	if len(revs) == 0 {
+		return nil
+	}
+	payloads := make([]string, len(revs))
+	for i, r := range revs {
+		payloads[i] = payload(r)
+	}
+	_, err := tx.Exec(ctx, s.q.notify, s.channel, payloads)
+	return err
+}
+
+// Listener timing.
+const (
+	// listenPingInterval: with no notification for this long, the
+	// listener pings its connection, so a silently dead one is noticed.
+	listenPingInterval = 30 * time.Second
+	listenPingTimeout  = 5 * time.Second
+	// Reconnect backoff: the first retry is immediate, then it doubles
+	// from listenBackoffMin up to listenBackoffMax, with jitter.
+	listenBackoffMin = 100 * time.Millisecond
+	listenBackoffMax = 10 * time.Second
+)
+
+// SubscribeRevocations calls fn for every revocation made through any
+// Store on this schema (this one included) until ctx ends or the Store is
+// closed. It holds a dedicated connection (application_name
+// "sessiond-listener <schema>") running LISTEN; when that connection is
+// lost it reconnects with backoff, listens again, and then calls resync
+// (may be nil), so the caller can catch up with Store.Revocations on what
+// it missed. It returns once the first LISTEN is established, or an error
+// matching ErrStoreUnavailable if it cannot be. fn and resync are called
+// from one goroutine, one at a time; they should return promptly.
+func (s *Store) SubscribeRevocations(ctx context.Context, fn func(sessiond.Revocation), resync func()) error {
+	const op = "subscribe revocations"
+	if fn == nil {
+		return fmt.Errorf("pgstore: %s: %w", op, &sessiond.ArgumentError{Field: "fn", Msg: "must not be nil"})
+	}
+	if resync == nil {
+		resync = func() {}
+	}
+	if s.closed.Load() {
+		return errClosed
+	}
+	conn, err := s.listenConn(ctx)
+	if err != nil {
+		return s.translate(op, err)
+	}
+	lctx, cancel := context.WithCancel(ctx)
+	stopOnClose := context.AfterFunc(s.bg, cancel)
+
+	s.mu.Lock()
+	if s.closed.Load() {
+		s.mu.Unlock()
+		stopOnClose()
+		cancel()
+		closeConn(conn)
+		return errClosed
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		defer stopOnClose()
+		defer cancel()
+		s.listenLoop(lctx, conn, fn, resync)
+	}()
+	return nil
+}
+
+// listenConn opens a connection outside the pool and runs LISTEN on it.
+func (s *Store) listenConn(ctx context.Context) (*pgx.Conn, error) {
+	conn, err := pgx.ConnectConfig(ctx, s.listen)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{s.channel}.Sanitize()); err != nil {
+		closeConn(conn)
+		return nil, err
+	}
+	return conn, nil
+}
+
+func closeConn(conn *pgx.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = conn.Close(ctx) // the connection is being dropped either way
+}
+
+// listenLoop delivers notifications until ctx ends, replacing the
+// connection whenever it breaks.
+func (s *Store) listenLoop(ctx context.Context, conn *pgx.Conn, fn func(sessiond.Revocation), resync func()) {
+	for {
+		err := s.wait(ctx, conn, fn, resync)
+		closeConn(conn)
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Warn("pgstore: revocation listener lost its connection; reconnecting", "schema", s.schema, "err", err)
+		if conn = s.reconnect(ctx); conn == nil {
+			return
+		}
+		s.log.Info("pgstore: revocation listener reconnected; resyncing", "schema", s.schema)
+		resync()
+	}
+}
+
+// wait delivers notifications from conn until it breaks or ctx ends.
+func (s *Store) wait(ctx context.Context, conn *pgx.Conn, fn func(sessiond.Revocation), resync func()) error {
+	for {
+		wctx, cancel := context.WithTimeout(ctx, s.pingEvery)
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
+		if n != nil {
+			s.deliver(n.Payload, fn, resync)
+		}
+		switch {
+		case err == nil:
+			continue
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case pgconn.Timeout(err) && !conn.IsClosed():
+			// Quiet for a while: make sure the server is still there.
+			pctx, cancel := context.WithTimeout(ctx, listenPingTimeout)
+			err = conn.Ping(pctx)
+			cancel()
+			if err == nil {
+				continue
+			}
+		}
+		return err
+	}
+}
+
+// reconnect returns a listening connection, retrying with backoff, or nil
+// once ctx ends.
+func (s *Store) reconnect(ctx context.Context) *pgx.Conn {
+	delay := time.Duration(0)
+	for {
+		if delay > 0 {
+			t := time.NewTimer(delay/2 + rand.N(delay/2+1))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			case <-t.C:
+			}
+		}
+		conn, err := s.listenConn(ctx)
+		if err == nil {
+			return conn
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		delay = min(max(2*delay, listenBackoffMin), listenBackoffMax)
+		s.log.Warn("pgstore: revocation listener cannot reconnect", "schema", s.schema, "retry_in", delay, "err", err)
+	}
+}
+
+// deliver decodes one payload and hands it on. Anything it cannot read is
+// a revocation it might have missed, so it asks for a resync.
+func (s *Store) deliver(p string, fn func(sessiond.Revocation), resync func()) {
+	var n notice
+	if err := json.Unmarshal([]byte(p), &n); err != nil || n.Resync || n.ID == "" {
+		if err != nil {
+			s.log.Warn("pgstore: unreadable revocation notice; resyncing", "schema", s.schema, "err", err)
+		}
+		resync()
+		return
+	}
+	fn(sessiond.Revocation{
+		SessionID: n.ID,
+		Subject:   n.Subject,
+		RevokedAt: n.RevokedAt.UTC(),
+		ExpiresAt: n.ExpiresAt.UTC(),
+		Reason:    n.Reason,
+	})
+}

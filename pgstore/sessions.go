@@ -1,0 +1,514 @@
+package pgstore
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/sessiond/sessiond"
+)
+
+// execer is what inserting a session needs: the pool or a transaction.
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// sessionScan is a session being read from a row, with the nullable
+// revoked_at beside it, in one allocation.
+type sessionScan struct {
+	s       sessiond.Session
+	revoked pgtype.Timestamptz
+}
+
+// dest returns the scan destinations for sessionCols.
+func (sc *sessionScan) dest() []any {
+	s := &sc.s
+	return []any{
+		(*string)(&s.ID), &s.Subject, (*string)(&s.Strategy),
+		&s.CreatedAt, &s.LastActiveAt, &s.IdleExpiresAt, &s.ExpiresAt,
+		&s.Persistent, &s.Client.IP, &s.Client.UserAgent, &s.Claims,
+		&sc.revoked, (*string)(&s.RevokeReason),
+	}
+}
+
+// session finishes the scan: every time in UTC.
+func (sc *sessionScan) session() *sessiond.Session {
+	s := &sc.s
+	s.CreatedAt = s.CreatedAt.UTC()
+	s.LastActiveAt = s.LastActiveAt.UTC()
+	s.IdleExpiresAt = s.IdleExpiresAt.UTC()
+	s.ExpiresAt = s.ExpiresAt.UTC()
+	s.RevokedAt = utc(sc.revoked)
+	return s
+}
+
+func scanSession(row pgx.Row) (*sessiond.Session, error) {
+	sc := new(sessionScan)
+	if err := row.Scan(sc.dest()...); err != nil {
+		return nil, err
+	}
+	return sc.session(), nil
+}
+
+func utc(t pgtype.Timestamptz) time.Time {
+	if !t.Valid {
+		return time.Time{}
+	}
+	return t.Time.UTC()
+}
+
+// nullTime stores the zero time as NULL.
+func nullTime(t time.Time) pgtype.Timestamptz {
+	return pgtype.Timestamptz{Time: t, Valid: !t.IsZero()}
+}
+
+// checkNew validates a session and its tokens for Create.
+func checkNew(sess *sessiond.Session, tokens []sessiond.Token) error {
+	if sess == nil {
+		return &sessiond.ArgumentError{Field: "session", Msg: "must not be nil"}
+	}
+	for _, f := range []struct{ field, v string }{
+		{"id", string(sess.ID)}, {"subject", sess.Subject}, {"strategy", string(sess.Strategy)},
+		{"client.ip", sess.Client.IP}, {"client.user_agent", sess.Client.UserAgent},
+		{"revoke_reason", string(sess.RevokeReason)},
+	} {
+		if !validText(f.v) {
+			return &sessiond.ArgumentError{Field: f.field, Msg: "must be valid UTF-8 without NUL"}
+		}
+	}
+	for i, t := range tokens {
+		if t.SessionID != sess.ID {
+			return &sessiond.ArgumentError{Field: fmt.Sprintf("tokens[%d].session_id", i), Msg: "must be the session's ID"}
+		}
+	}
+	return nil
+}
+
+// insert stores a checked session and its tokens in one statement.
+func (s *Store) insert(ctx context.Context, db execer, sess *sessiond.Session, tokens []sessiond.Token) error {
+	hashes := make([][]byte, len(tokens))
+	kinds := make([]int16, len(tokens))
+	issued := make([]time.Time, len(tokens))
+	expires := make([]time.Time, len(tokens))
+	retired := make([]pgtype.Timestamptz, len(tokens))
+	for i := range tokens {
+		t := &tokens[i]
+		hashes[i] = t.Hash[:]
+		kinds[i] = int16(t.Kind)
+		issued[i], expires[i], retired[i] = t.IssuedAt, t.ExpiresAt, nullTime(t.RetiredAt)
+	}
+	_, err := db.Exec(ctx, s.q.create,
+		string(sess.ID), sess.Subject, string(sess.Strategy),
+		sess.CreatedAt, sess.LastActiveAt, sess.IdleExpiresAt, sess.ExpiresAt,
+		sess.Persistent, sess.Client.IP, sess.Client.UserAgent, []byte(sess.Claims),
+		nullTime(sess.RevokedAt), string(sess.RevokeReason),
+		hashes, kinds, issued, expires, retired)
+	return err
+}
+
+// Create stores sess and its tokens in one statement, all or nothing.
+// ErrConflict if the session ID or a token hash exists (or repeats within
+// tokens); ErrInvalidArgument if a token names another session or a text
+// field holds NUL or invalid UTF-8.
+func (s *Store) Create(ctx context.Context, sess *sessiond.Session, tokens ...sessiond.Token) error {
+	if s.closed.Load() {
+		return errClosed
+	}
+	if err := checkNew(sess, tokens); err != nil {
+		return fmt.Errorf("pgstore: create session: %w", err)
+	}
+	return s.translate("create session", s.insert(ctx, s.pool, sess, tokens))
+}
+
+// Get returns session id, revoked and expired ones included, or
+// ErrNotFound.
+func (s *Store) Get(ctx context.Context, id sessiond.SessionID) (*sessiond.Session, error) {
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	if !validText(string(id)) {
+		return nil, errGetNotFound // could never have been stored
+	}
+	sess, err := scanSession(s.pool.QueryRow(ctx, s.q.get, string(id)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, errGetNotFound
+	}
+	if err != nil {
+		return nil, s.translate("get session", err)
+	}
+	return sess, nil
+}
+
+// lookupScan is a Lookup result being read, in one allocation.
+type lookupScan struct {
+	sessionScan
+	kind    int16
+	issued  time.Time
+	expires time.Time
+	retired pgtype.Timestamptz
+}
+
+// Lookup returns the token with hash h and its session in one statement
+// (one round trip), or ErrNotFound.
+func (s *Store) Lookup(ctx context.Context, h sessiond.TokenHash) (sessiond.Token, *sessiond.Session, error) {
+	if s.closed.Load() {
+		return sessiond.Token{}, nil, errClosed
+	}
+	sc := new(lookupScan)
+	sd := &sc.sessionScan.s
+	err := s.pool.QueryRow(ctx, s.q.lookup, h[:]).Scan(
+		&sc.kind, &sc.issued, &sc.expires, &sc.retired,
+		(*string)(&sd.ID), &sd.Subject, (*string)(&sd.Strategy),
+		&sd.CreatedAt, &sd.LastActiveAt, &sd.IdleExpiresAt, &sd.ExpiresAt,
+		&sd.Persistent, &sd.Client.IP, &sd.Client.UserAgent, &sd.Claims,
+		&sc.sessionScan.revoked, (*string)(&sd.RevokeReason),
+	)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return sessiond.Token{}, nil, errLookupNotFound
+	}
+	if err != nil {
+		return sessiond.Token{}, nil, s.translate("lookup token", err)
+	}
+	sess := sc.session()
+	return sessiond.Token{
+		Hash:      h,
+		Kind:      sessiond.TokenKind(sc.kind),
+		SessionID: sess.ID,
+		IssuedAt:  sc.issued.UTC(),
+		ExpiresAt: sc.expires.UTC(),
+		RetiredAt: utc(sc.retired),
+	}, sess, nil
+}
+
+// Touch records activity on session id. On a revoked session it changes
+// nothing and returns nil. ErrNotFound if the session does not exist.
+func (s *Store) Touch(ctx context.Context, id sessiond.SessionID, lastActive, idleExpires time.Time) error {
+	if s.closed.Load() {
+		return errClosed
+	}
+	if !validText(string(id)) {
+		return fmt.Errorf("pgstore: touch session: %w", sessiond.ErrNotFound)
+	}
+	tag, err := s.pool.Exec(ctx, s.q.touch, string(id), lastActive, idleExpires)
+	if err != nil {
+		return s.translate("touch session", err)
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	// Rare: revoked (nothing to do) or absent. A second look, rather than
+	// a write to a revoked row on every touch.
+	var exists bool
+	if err := s.pool.QueryRow(ctx, s.q.touchExists, string(id)).Scan(&exists); err != nil {
+		return s.translate("touch session", err)
+	}
+	if !exists {
+		return fmt.Errorf("pgstore: touch session: %w", sessiond.ErrNotFound)
+	}
+	return nil
+}
+
+// SwapRefresh retires sw.Old and stores sw.Next in one statement, and
+// writes the session's activity unless the session is revoked. ErrNotFound
+// if Old is not a stored refresh token, ErrRefreshReused if it was retired
+// outside the grace window (a GraceSince not before Now allows none),
+// ErrConflict if Next's hash exists, ErrInvalidArgument if Next is not a
+// refresh token of Old's session; in each case nothing changes. Of any
+// number of concurrent swaps of one Old with zero grace, exactly one
+// succeeds.
+func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error {
+	if s.closed.Load() {
+		return errClosed
+	}
+	const op = "swap refresh token"
+	if sw.Next.Kind != sessiond.KindRefresh {
+		return fmt.Errorf("pgstore: %s: %w", op, &sessiond.ArgumentError{Field: "next.kind", Msg: "must be refresh"})
+	}
+	if !validText(string(sw.Next.SessionID)) {
+		return fmt.Errorf("pgstore: %s: %w", op, &sessiond.ArgumentError{Field: "next.session_id", Msg: "must be valid UTF-8 without NUL"})
+	}
+	var (
+		kind    int16
+		session string
+		swapped bool
+	)
+	err := s.pool.QueryRow(ctx, s.q.swap,
+		sw.Old[:], sw.Next.Hash[:], string(sw.Next.SessionID), sw.Next.IssuedAt, sw.Next.ExpiresAt,
+		sw.Now, sw.GraceSince, sw.LastActiveAt, sw.IdleExpiresAt,
+	).Scan(&kind, &session, &swapped)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrNotFound)
+	case err != nil:
+		return s.translate(op, err)
+	case swapped:
+		return nil
+	case kind != int16(sessiond.KindRefresh):
+		return fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrNotFound)
+	case session != string(sw.Next.SessionID):
+		return fmt.Errorf("pgstore: %s: %w", op, &sessiond.ArgumentError{Field: "next.session_id", Msg: "must be the session of the old token"})
+	}
+	return fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrRefreshReused)
+}
+
+// Revoke marks session id revoked at at for reason, notifies every
+// listening node in the same transaction, and returns the session. A
+// session already revoked is returned unchanged (and nothing is sent).
+// ErrNotFound.
+func (s *Store) Revoke(ctx context.Context, id sessiond.SessionID, at time.Time, reason sessiond.RevokeReason) (*sessiond.Session, error) {
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	const op = "revoke session"
+	if !validText(string(id)) {
+		return nil, fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrNotFound)
+	}
+	if !validText(string(reason)) {
+		return nil, fmt.Errorf("pgstore: %s: %w", op, &sessiond.ArgumentError{Field: "reason", Msg: "must be valid UTF-8 without NUL"})
+	}
+	var got *sessiond.Session
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		sess, err := scanSession(tx.QueryRow(ctx, s.q.revoke, string(id), at, string(reason)))
+		if errors.Is(err, pgx.ErrNoRows) {
+			// Already revoked, or absent. A new statement sees a
+			// concurrent revoke that committed while we waited.
+			got, err = scanSession(tx.QueryRow(ctx, s.q.get, string(id)))
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		got = sess
+		return s.notify(ctx, tx, []sessiond.Revocation{revocationOf(sess)})
+	})
+	if err != nil {
+		return nil, s.translate(op, err)
+	}
+	return got, nil
+}
+
+func revocationOf(s *sessiond.Session) sessiond.Revocation {
+	return sessiond.Revocation{
+		SessionID: s.ID, Subject: s.Subject, RevokedAt: s.RevokedAt, ExpiresAt: s.ExpiresAt, Reason: s.RevokeReason,
+	}
+}
+
+// revocationRow is one row of revocationCols.
+type revocationRow struct {
+	r       sessiond.Revocation
+	created time.Time
+}
+
+func scanRevocations(rows pgx.Rows) ([]revocationRow, error) {
+	out := []revocationRow{}
+	for rows.Next() {
+		var (
+			rr      revocationRow
+			revoked pgtype.Timestamptz
+		)
+		if err := rows.Scan((*string)(&rr.r.SessionID), &rr.r.Subject, &revoked, &rr.r.ExpiresAt,
+			(*string)(&rr.r.Reason), &rr.created); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		rr.r.RevokedAt = utc(revoked)
+		rr.r.ExpiresAt = rr.r.ExpiresAt.UTC()
+		rr.created = rr.created.UTC()
+		out = append(out, rr)
+	}
+	return out, rows.Err()
+}
+
+func revocations(rows []revocationRow) []sessiond.Revocation {
+	out := make([]sessiond.Revocation, len(rows))
+	for i := range rows {
+		out[i] = rows[i].r
+	}
+	return out
+}
+
+// RevokeSubject revokes every session of subject live at at (not revoked,
+// before both expiries) except the one with ID except (none if empty),
+// notifies every listening node in the same transaction, and returns what
+// it revoked, oldest session first.
+func (s *Store) RevokeSubject(ctx context.Context, subject string, except sessiond.SessionID, at time.Time, reason sessiond.RevokeReason) ([]sessiond.Revocation, error) {
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	const op = "revoke subject"
+	if !validText(string(reason)) {
+		return nil, fmt.Errorf("pgstore: %s: %w", op, &sessiond.ArgumentError{Field: "reason", Msg: "must be valid UTF-8 without NUL"})
+	}
+	if !validText(subject) {
+		return []sessiond.Revocation{}, nil // no session can have it
+	}
+	if !validText(string(except)) {
+		except = "" // no session can have it either
+	}
+	var rows []revocationRow
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		r, err := tx.Query(ctx, s.q.revokeSubject, subject, string(except), at, string(reason))
+		if err != nil {
+			return err
+		}
+		if rows, err = scanRevocations(r); err != nil {
+			return err
+		}
+		return s.notify(ctx, tx, revocations(rows))
+	})
+	if err != nil {
+		return nil, s.translate(op, err)
+	}
+	slices.SortFunc(rows, func(a, b revocationRow) int {
+		if c := a.created.Compare(b.created); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.r.SessionID, b.r.SessionID)
+	})
+	return revocations(rows), nil
+}
+
+// List returns subject's sessions live at now, oldest first; an empty,
+// non-nil slice when there are none.
+func (s *Store) List(ctx context.Context, subject string, now time.Time) ([]*sessiond.Session, error) {
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	out := []*sessiond.Session{}
+	if !validText(subject) {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, s.q.list, subject, now)
+	if err != nil {
+		return nil, s.translate("list sessions", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		sess, err := scanSession(rows)
+		if err != nil {
+			return nil, s.translate("list sessions", err)
+		}
+		out = append(out, sess)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.translate("list sessions", err)
+	}
+	return out, nil
+}
+
+// Revocations returns the sessions revoked at or after since whose
+// absolute expiry is after since, in order of revocation.
+func (s *Store) Revocations(ctx context.Context, since time.Time) ([]sessiond.Revocation, error) {
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	rows, err := s.pool.Query(ctx, s.q.revocations, since)
+	if err != nil {
+		return nil, s.translate("list revocations", err)
+	}
+	rr, err := scanRevocations(rows)
+	if err != nil {
+		return nil, s.translate("list revocations", err)
+	}
+	return revocations(rr), nil
+}
+
+// DeleteExpired deletes up to limit sessions, with their tokens, whose
+// absolute or idle expiry is before before, and returns how many. Rows
+// locked by other statements are skipped, for the next call. One call is
+// one short statement; ErrInvalidArgument if limit is not positive.
+func (s *Store) DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error) {
+	if s.closed.Load() {
+		return 0, errClosed
+	}
+	if limit < 1 {
+		return 0, fmt.Errorf("pgstore: delete expired sessions: %w",
+			&sessiond.ArgumentError{Field: "limit", Msg: fmt.Sprintf("must be positive, got %d", limit)})
+	}
+	tag, err := s.pool.Exec(ctx, s.q.deleteExpired, before, limit)
+	if err != nil {
+		return 0, s.translate("delete expired sessions", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// CreateLimited stores sess and its tokens like Create after making room
+// under a per-subject limit of max live sessions at sess.CreatedAt. The
+// transaction holds an advisory lock on the subject, so concurrent calls
+// for one subject (on any node) take turns and the limit holds. With evict
+// it revokes the least recently active sessions (reason limit, at
+// sess.CreatedAt, notified like Revoke) until max-1 remain and returns
+// them in that order; without, it stores nothing and fails with
+// ErrLimitReached. ErrInvalidArgument if max is less than 1. If the
+// insert fails (ErrConflict), the evictions are rolled back too.
+func (s *Store) CreateLimited(ctx context.Context, sess *sessiond.Session, max int, evict bool, tokens ...sessiond.Token) ([]sessiond.Revocation, error) {
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	const op = "create limited session"
+	if err := checkNew(sess, tokens); err != nil {
+		return nil, fmt.Errorf("pgstore: %s: %w", op, err)
+	}
+	if max < 1 {
+		return nil, fmt.Errorf("pgstore: %s: %w", op, &sessiond.ArgumentError{Field: "max", Msg: fmt.Sprintf("must be positive, got %d", max)})
+	}
+	var out []sessiond.Revocation
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, s.q.limitLock, sess.Subject); err != nil {
+			return err
+		}
+		// A new statement, so a new snapshot: it sees every session the
+		// previous holder of the lock committed.
+		rows, err := tx.Query(ctx, s.q.liveBySubject, sess.Subject, sess.CreatedAt)
+		if err != nil {
+			return err
+		}
+		live, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		if n := len(live); n >= max {
+			if !evict {
+				return sessiond.ErrLimitReached
+			}
+			victims := live[:n-(max-1)]
+			r, err := tx.Query(ctx, s.q.evict, victims, sess.CreatedAt, string(sessiond.ReasonLimit))
+			if err != nil {
+				return err
+			}
+			rr, err := scanRevocations(r)
+			if err != nil {
+				return err
+			}
+			order := make(map[sessiond.SessionID]int, len(victims))
+			for i, id := range victims {
+				order[sessiond.SessionID(id)] = i
+			}
+			slices.SortFunc(rr, func(a, b revocationRow) int {
+				return cmp.Compare(order[a.r.SessionID], order[b.r.SessionID])
+			})
+			out = revocations(rr)
+			if err := s.notify(ctx, tx, out); err != nil {
+				return err
+			}
+		}
+		return s.insert(ctx, tx, sess, tokens)
+	})
+	if errors.Is(err, sessiond.ErrLimitReached) {
+		return nil, fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrLimitReached)
+	}
+	if err != nil {
+		return nil, s.translate(op, err)
+	}
+	if out == nil {
+		out = []sessiond.Revocation{}
+	}
+	return out, nil
+}

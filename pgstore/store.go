@@ -1,0 +1,179 @@
+// Package pgstore is a sessiond.Store on PostgreSQL (jackc/pgx/v5 with a
+// pool), for several sessiond nodes sharing one database. Migrations are
+// embedded and applied by New; revocations reach every node through
+// LISTEN/NOTIFY. docs/pgstore.md describes the schema and the statements.
+package pgstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sessiond/sessiond"
+)
+
+var (
+	_ sessiond.Store              = (*Store)(nil)
+	_ sessiond.RevocationNotifier = (*Store)(nil)
+	_ sessiond.Limiter            = (*Store)(nil)
+)
+
+// Options configures a Store. The zero value is ready to use.
+type Options struct {
+	// Schema holds the store's tables and its migration record, and names
+	// its notification channel, so several stores can share a database.
+	// It is created if missing. Default "public".
+	Schema string
+	// Logger receives migration notices and listener reconnects. Nil
+	// discards them.
+	Logger *slog.Logger
+	// MaxConns bounds the pool. Zero keeps the DSN's pool_max_conns, or
+	// pgxpool's default: the greater of 4 and the number of CPUs.
+	MaxConns int32
+}
+
+// defaultConnectTimeout bounds a connection attempt when the DSN sets no
+// connect_timeout, so an unreachable server fails a call instead of
+// hanging it.
+const defaultConnectTimeout = 5 * time.Second
+
+// Store is a sessiond.Store on PostgreSQL. It is safe for concurrent use.
+// Times come back in UTC with microsecond precision.
+type Store struct {
+	pool    *pgxpool.Pool
+	listen  *pgx.ConnConfig // for SubscribeRevocations' own connections
+	log     *slog.Logger
+	schema  string
+	channel string
+	q       queries
+	// pingEvery: a listener quiet for this long pings its connection.
+	pingEvery time.Duration
+
+	mu        sync.Mutex // orders SubscribeRevocations' wg.Add before Close's wg.Wait
+	closed    atomic.Bool
+	closeOnce sync.Once
+	bg        context.Context // canceled by Close; ends listeners
+	stop      context.CancelFunc
+	wg        sync.WaitGroup
+}
+
+// New connects to the PostgreSQL server at dsn (a postgres:// URL or a
+// key=value string), applies pending migrations in opts.Schema, and
+// returns the Store. It fails fast, with an error matching
+// sessiond.ErrStoreUnavailable, when the server cannot be reached: a store
+// that cannot migrate cannot serve. Close it when done.
+func New(ctx context.Context, dsn string, opts Options) (*Store, error) {
+	schema := opts.Schema
+	if schema == "" {
+		schema = "public"
+	}
+	if len(schema) > 63 || !validText(schema) {
+		return nil, fmt.Errorf("pgstore: open: %w", &sessiond.ArgumentError{
+			Field: "schema", Msg: "must be valid UTF-8 without NUL, at most 63 bytes"})
+	}
+	if opts.MaxConns < 0 {
+		return nil, fmt.Errorf("pgstore: open: %w", &sessiond.ArgumentError{
+			Field: "max_conns", Msg: fmt.Sprintf("must not be negative, got %d", opts.MaxConns)})
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// The parse error may quote the DSN; pgconn masks passwords in it.
+		return nil, fmt.Errorf("pgstore: open: %w", &sessiond.ArgumentError{Field: "dsn", Msg: err.Error()})
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
+	}
+	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
+		cfg.ConnConfig.RuntimeParams["application_name"] = "sessiond"
+	}
+	listen := cfg.ConnConfig.Copy()
+	listen.RuntimeParams["application_name"] = listenerAppName(schema)
+
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, translate("open", err)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	bg, stop := context.WithCancel(context.Background())
+	s := &Store{
+		pool:    pool,
+		listen:  listen,
+		log:     log,
+		schema:  schema,
+		channel: channelName(schema),
+		q:       newQueries(pgx.Identifier{schema}.Sanitize()),
+
+		pingEvery: listenPingInterval,
+		bg:        bg,
+		stop:      stop,
+	}
+	if err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// listenerAppName is the application_name of the connections
+// SubscribeRevocations holds open, so an operator can find them in
+// pg_stat_activity (docs/pgstore.md). PostgreSQL keeps its first 63 bytes.
+func listenerAppName(schema string) string { return "sessiond-listener " + schema }
+
+// channelName is the NOTIFY channel of schema: readable when it fits in a
+// PostgreSQL identifier (63 bytes), hashed otherwise.
+func channelName(schema string) string {
+	const prefix = "sessiond_revocations:"
+	if len(prefix)+len(schema) <= 63 {
+		return prefix + schema
+	}
+	sum := sha256.Sum256([]byte(schema))
+	return prefix + hex.EncodeToString(sum[:8])
+}
+
+// validText reports whether s can be stored in a text column: PostgreSQL
+// rejects NUL bytes and invalid UTF-8.
+func validText(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
+}
+
+// Ping reports whether the server answers, through the pool.
+func (s *Store) Ping(ctx context.Context) error {
+	if s.closed.Load() {
+		return errClosed
+	}
+	if err := s.pool.Ping(ctx); err != nil {
+		return s.translate("ping", err)
+	}
+	return nil
+}
+
+// Close stops every revocation subscription and closes the pool, waiting
+// for connections in use to be returned. Later calls fail with
+// ErrStoreUnavailable. Closing twice is harmless.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed.Store(true)
+		s.mu.Unlock()
+		s.stop()
+		s.wg.Wait()
+		s.pool.Close()
+	})
+	return nil
+}
