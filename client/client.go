@@ -1,0 +1,424 @@
+// Package client is the Go client of the sessiond server's HTTP API (the
+// routes of internal/httpapi). Its errors match the library's sentinels, so
+// code written against a sessiond.Manager reads the same against a server:
+// errors.Is(err, sessiond.ErrExpired).
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/sessiond/sessiond"
+)
+
+// DefaultUserAgent is sent when no WithUserAgent option is given.
+const DefaultUserAgent = "sessiond-go-client"
+
+// Response size limits: a success body is at most maxBody, an error body
+// is read up to maxErrorBody.
+const (
+	maxBody      = 32 << 20
+	maxErrorBody = 64 << 10
+)
+
+// Client calls one sessiond server. It is safe for concurrent use.
+type Client struct {
+	base string // escaped, no trailing slash
+	key  sessiond.Secret
+	hc   *http.Client
+	ua   string
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithHTTPClient sends requests with hc (timeouts, TLS, proxies). The
+// Client uses a copy that does not follow redirects, so the API key is
+// never replayed to another URL. Default: a client with a 30-second timeout.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *Client) {
+		if hc != nil {
+			c.hc = hc
+		}
+	}
+}
+
+// WithUserAgent sets the User-Agent header of every request.
+func WithUserAgent(ua string) Option {
+	return func(c *Client) { c.ua = ua }
+}
+
+// New returns a Client for the server at baseURL (http or https, with an
+// optional path prefix), authenticating with apiKey.
+func New(baseURL string, apiKey sessiond.Secret, opts ...Option) (*Client, error) {
+	u, err := url.Parse(baseURL)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("client: base URL: %w", &sessiond.ArgumentError{Field: "baseURL", Msg: "does not parse"})
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, fmt.Errorf("client: base URL: %w", &sessiond.ArgumentError{Field: "baseURL", Msg: "must be an http or https URL"})
+	case u.Host == "":
+		return nil, fmt.Errorf("client: base URL: %w", &sessiond.ArgumentError{Field: "baseURL", Msg: "has no host"})
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
+		return nil, fmt.Errorf("client: base URL: %w", &sessiond.ArgumentError{Field: "baseURL", Msg: "must not have user info, a query or a fragment"})
+	case apiKey == "":
+		return nil, fmt.Errorf("client: %w", &sessiond.ArgumentError{Field: "apiKey", Msg: "is required"})
+	}
+	c := &Client{base: strings.TrimSuffix(u.String(), "/"), key: apiKey, hc: &http.Client{Timeout: 30 * time.Second}, ua: DefaultUserAgent}
+	for _, o := range opts {
+		o(c)
+	}
+	hc := *c.hc
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c.hc = &hc
+	return c, nil
+}
+
+// Session is a session as the server reports it. Times are UTC.
+type Session struct {
+	ID            sessiond.SessionID `json:"id"`
+	Subject       string             `json:"subject"`
+	Strategy      sessiond.Strategy  `json:"strategy"`
+	CreatedAt     time.Time          `json:"created_at"`
+	LastActiveAt  time.Time          `json:"last_active_at"`
+	IdleExpiresAt time.Time          `json:"idle_expires_at"`
+	ExpiresAt     time.Time          `json:"expires_at"`
+	Persistent    bool               `json:"persistent"`
+	Client        sessiond.Client    `json:"client"`
+	Claims        json.RawMessage    `json:"claims"` // a JSON object, {} when none
+}
+
+// TokenResponse is a session and its tokens. The tokens are Secrets, so
+// they print as REDACTED; use string(tok) to send one on.
+type TokenResponse struct {
+	Session              Session
+	AccessToken          sessiond.Secret
+	AccessTokenExpiresAt time.Time
+	// RefreshToken is empty and RefreshTokenExpiresAt zero when the
+	// strategy has no refresh tokens (database).
+	RefreshToken          sessiond.Secret
+	RefreshTokenExpiresAt time.Time
+	TokenType             string // "Bearer"
+}
+
+// tokenWire is TokenResponse on the wire: decoding straight into a Secret
+// would work, but a Secret is never what the JSON layer should see.
+type tokenWire struct {
+	Session               Session    `json:"session"`
+	AccessToken           string     `json:"access_token"`
+	AccessTokenExpiresAt  time.Time  `json:"access_token_expires_at"`
+	RefreshToken          *string    `json:"refresh_token"`
+	RefreshTokenExpiresAt *time.Time `json:"refresh_token_expires_at"`
+	TokenType             string     `json:"token_type"`
+}
+
+func (w *tokenWire) response() *TokenResponse {
+	out := &TokenResponse{
+		Session:              w.Session,
+		AccessToken:          sessiond.Secret(w.AccessToken),
+		AccessTokenExpiresAt: w.AccessTokenExpiresAt,
+		TokenType:            w.TokenType,
+	}
+	if w.RefreshToken != nil {
+		out.RefreshToken = sessiond.Secret(*w.RefreshToken)
+	}
+	if w.RefreshTokenExpiresAt != nil {
+		out.RefreshTokenExpiresAt = *w.RefreshTokenExpiresAt
+	}
+	return out
+}
+
+// CreateRequest describes a new session.
+type CreateRequest struct {
+	Subject    string          `json:"subject"`
+	Claims     json.RawMessage `json:"claims,omitempty"` // a JSON object of at most 4 KiB
+	Persistent bool            `json:"persistent,omitempty"`
+	Client     sessiond.Client `json:"client,omitzero"`
+}
+
+// CreateSession starts a session (login) and returns its tokens.
+func (c *Client) CreateSession(ctx context.Context, req CreateRequest) (*TokenResponse, error) {
+	var out tokenWire
+	if err := c.do(ctx, "create session", http.MethodPost, "/v1/sessions", nil, jsonBody(req), &out, http.StatusCreated); err != nil {
+		return nil, err
+	}
+	return out.response(), nil
+}
+
+type tokenRequest struct {
+	AccessToken  string           `json:"access_token,omitempty"`
+	RefreshToken string           `json:"refresh_token,omitempty"`
+	Client       *sessiond.Client `json:"client,omitempty"`
+}
+
+// Verify checks an access token and returns its session. client, which
+// may be nil, is the end user's client the token came with.
+func (c *Client) Verify(ctx context.Context, token sessiond.Secret, client *sessiond.Client) (*Session, error) {
+	var out struct {
+		Active  bool    `json:"active"`
+		Session Session `json:"session"`
+	}
+	body := jsonBody(tokenRequest{AccessToken: string(token), Client: client})
+	if err := c.do(ctx, "verify", http.MethodPost, "/v1/sessions/verify", nil, body, &out, http.StatusOK); err != nil {
+		return nil, err
+	}
+	if !out.Active {
+		return nil, errors.New("client: verify: server answered 200 without active:true")
+	}
+	return &out.Session, nil
+}
+
+// Refresh exchanges a refresh token for new tokens of the same session.
+func (c *Client) Refresh(ctx context.Context, token sessiond.Secret, client *sessiond.Client) (*TokenResponse, error) {
+	var out tokenWire
+	body := jsonBody(tokenRequest{RefreshToken: string(token), Client: client})
+	if err := c.do(ctx, "refresh", http.MethodPost, "/v1/sessions/refresh", nil, body, &out, http.StatusOK); err != nil {
+		return nil, err
+	}
+	return out.response(), nil
+}
+
+// Rotate replaces session id with a new session (new ID, new tokens); the
+// old session's tokens stop verifying.
+func (c *Client) Rotate(ctx context.Context, id sessiond.SessionID) (*TokenResponse, error) {
+	var out tokenWire
+	if err := c.do(ctx, "rotate", http.MethodPost, "/v1/sessions/"+pathSegment(string(id))+"/rotate", nil, nil, &out, http.StatusOK); err != nil {
+		return nil, err
+	}
+	return out.response(), nil
+}
+
+// GetSession returns a live session; an unknown, revoked or expired one
+// is an error matching sessiond.ErrNotFound.
+func (c *Client) GetSession(ctx context.Context, id sessiond.SessionID) (*Session, error) {
+	var out Session
+	if err := c.do(ctx, "get session", http.MethodGet, "/v1/sessions/"+pathSegment(string(id)), nil, nil, &out, http.StatusOK); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// RevokeSession ends a session (logout). Revoking a revoked session is
+// not an error; an unknown one matches sessiond.ErrNotFound.
+func (c *Client) RevokeSession(ctx context.Context, id sessiond.SessionID) error {
+	return c.do(ctx, "revoke session", http.MethodDelete, "/v1/sessions/"+pathSegment(string(id)), nil, nil, nil, http.StatusNoContent)
+}
+
+// pathSegment escapes s as one opaque path segment: "/" and also "." are
+// escaped, so "." and ".." cannot turn into path navigation.
+func pathSegment(s string) string {
+	return strings.ReplaceAll(url.PathEscape(s), ".", "%2E")
+}
+
+func subjectPath(subject string) (string, error) {
+	if subject == "" {
+		return "", &sessiond.ArgumentError{Field: "subject", Msg: "is required"}
+	}
+	return "/v1/subjects/" + pathSegment(subject) + "/sessions", nil
+}
+
+// ListSessions returns the live sessions of subject, oldest first.
+func (c *Client) ListSessions(ctx context.Context, subject string) ([]Session, error) {
+	path, err := subjectPath(subject)
+	if err != nil {
+		return nil, fmt.Errorf("client: list sessions: %w", err)
+	}
+	var out struct {
+		Sessions []Session `json:"sessions"`
+	}
+	if err := c.do(ctx, "list sessions", http.MethodGet, path, nil, nil, &out, http.StatusOK); err != nil {
+		return nil, err
+	}
+	if out.Sessions == nil {
+		out.Sessions = []Session{}
+	}
+	return out.Sessions, nil
+}
+
+// RevokeSubject revokes every live session of subject except `except`
+// (empty: none kept) and returns how many it revoked.
+func (c *Client) RevokeSubject(ctx context.Context, subject string, except sessiond.SessionID) (int, error) {
+	path, err := subjectPath(subject)
+	if err != nil {
+		return 0, fmt.Errorf("client: revoke subject: %w", err)
+	}
+	var q url.Values
+	if except != "" {
+		q = url.Values{"except": {string(except)}}
+	}
+	var out struct {
+		Revoked int `json:"revoked"`
+	}
+	if err := c.do(ctx, "revoke subject", http.MethodDelete, path, q, nil, &out, http.StatusOK); err != nil {
+		return 0, err
+	}
+	return out.Revoked, nil
+}
+
+// RevokeToken revokes the session of a token of any kind (RFC 7009).
+// hint ("access_token", "refresh_token" or empty) is only a hint. An
+// unknown or already revoked token is not an error.
+func (c *Client) RevokeToken(ctx context.Context, token sessiond.Secret, hint string) error {
+	form := url.Values{"token": {string(token)}}
+	if hint != "" {
+		form.Set("token_type_hint", hint)
+	}
+	return c.do(ctx, "revoke token", http.MethodPost, "/oauth2/revoke", nil, formBody(form), nil, http.StatusOK)
+}
+
+// Introspection is an RFC 7662 answer. When Active is false every other
+// field is zero.
+type Introspection struct {
+	Active    bool
+	TokenType string
+	Subject   string
+	SessionID sessiond.SessionID
+	ExpiresAt time.Time // when the access token stops verifying
+	IssuedAt  time.Time
+}
+
+// Introspect reports whether an access token is active (RFC 7662). An
+// invalid, expired or revoked token is Active false, not an error.
+func (c *Client) Introspect(ctx context.Context, token sessiond.Secret) (*Introspection, error) {
+	var out struct {
+		Active    bool               `json:"active"`
+		TokenType string             `json:"token_type"`
+		Subject   string             `json:"sub"`
+		SessionID sessiond.SessionID `json:"sid"`
+		ExpiresAt int64              `json:"exp"`
+		IssuedAt  int64              `json:"iat"`
+	}
+	form := url.Values{"token": {string(token)}}
+	if err := c.do(ctx, "introspect", http.MethodPost, "/oauth2/introspect", nil, formBody(form), &out, http.StatusOK); err != nil {
+		return nil, err
+	}
+	in := &Introspection{Active: out.Active}
+	if out.Active {
+		in.TokenType, in.Subject, in.SessionID = out.TokenType, out.Subject, out.SessionID
+		in.ExpiresAt, in.IssuedAt = time.Unix(out.ExpiresAt, 0).UTC(), time.Unix(out.IssuedAt, 0).UTC()
+	}
+	return in, nil
+}
+
+// JWKS returns the server's public JWKS document. A server whose strategy
+// issues no JWTs answers an error matching sessiond.ErrNotFound.
+func (c *Client) JWKS(ctx context.Context) ([]byte, error) {
+	var out json.RawMessage
+	if err := c.do(ctx, "jwks", http.MethodGet, "/.well-known/jwks.json", nil, nil, &out, http.StatusOK); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Health reports whether the server process answers (/healthz).
+func (c *Client) Health(ctx context.Context) error {
+	return c.do(ctx, "health", http.MethodGet, "/healthz", nil, nil, nil, http.StatusOK)
+}
+
+// Ready reports whether the server can serve (/readyz); when its store
+// does not answer the error matches sessiond.ErrStoreUnavailable.
+func (c *Client) Ready(ctx context.Context) error {
+	return c.do(ctx, "ready", http.MethodGet, "/readyz", nil, nil, nil, http.StatusOK)
+}
+
+// body is a request body and its content type.
+type body struct {
+	contentType string
+	data        []byte
+	err         error
+}
+
+func jsonBody(v any) *body {
+	b, err := json.Marshal(v)
+	return &body{contentType: "application/json", data: b, err: err}
+}
+
+func formBody(v url.Values) *body {
+	return &body{contentType: "application/x-www-form-urlencoded", data: []byte(v.Encode())}
+}
+
+// do sends one request and decodes a `want` answer into out (when not
+// nil); any other status is an *Error. op names the call in errors.
+func (c *Client) do(ctx context.Context, op, method, path string, query url.Values, in *body, out any, want int) error {
+	target := c.base + path // callers escape path segments
+	if len(query) > 0 {
+		target += "?" + query.Encode()
+	}
+	var rd io.Reader
+	if in != nil {
+		if in.err != nil {
+			return fmt.Errorf("client: %s: encode request: %w", op, in.err)
+		}
+		rd = bytes.NewReader(in.data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, rd)
+	if err != nil {
+		return fmt.Errorf("client: %s: %w", op, err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", in.contentType)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Authorization", "Bearer "+string(c.key))
+	req.Header.Set("User-Agent", c.ua)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("client: %s: %w", op, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != want {
+		return responseError(resp)
+	}
+	if out == nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+		return nil
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		return fmt.Errorf("client: %s: read response: %w", op, err)
+	}
+	if len(data) > maxBody {
+		return fmt.Errorf("client: %s: response is over %d bytes", op, maxBody)
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("client: %s: decode response: %w", op, err)
+	}
+	return nil
+}
+
+// responseError turns an unwanted response into an *Error, from a problem
+// document (/v1), an RFC 6749 error (/oauth2) or the bare status.
+func responseError(resp *http.Response) *Error {
+	e := &Error{Status: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id")}
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	switch mt {
+	case "application/problem+json", "application/json":
+		var p struct {
+			Title       string `json:"title"`
+			Detail      string `json:"detail"`
+			Code        string `json:"code"`
+			Error       string `json:"error"`
+			Description string `json:"error_description"`
+		}
+		if json.Unmarshal(data, &p) == nil {
+			e.Code, e.Title, e.Detail = p.Code, p.Title, p.Detail
+			if e.Code == "" && p.Error != "" {
+				e.Code, e.Detail = p.Error, p.Description
+			}
+		}
+	}
+	if e.Title == "" {
+		e.Title = http.StatusText(resp.StatusCode)
+	}
+	return e
+}

@@ -1,0 +1,307 @@
+package client_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/client"
+	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/memstore"
+	"github.com/sessiond/sessiond/opaquetoken"
+)
+
+func TestNew(t *testing.T) {
+	t.Parallel()
+	for _, base := range []string{"", "::", "127.0.0.1:8420", "ftp://h", "http://", "http://u:p@h", "http://h?x=1", "http://h/#f"} {
+		if _, err := client.New(base, "key"); !errors.Is(err, sessiond.ErrInvalidArgument) {
+			t.Errorf("New(%q) = %v; want ErrInvalidArgument", base, err)
+		}
+	}
+	if _, err := client.New("http://h", ""); !errors.Is(err, sessiond.ErrInvalidArgument) {
+		t.Errorf("New without a key = %v; want ErrInvalidArgument", err)
+	}
+	for _, base := range []string{"http://127.0.0.1:8420", "https://h/", "https://h/prefix/"} {
+		if _, err := client.New(base, "key"); err != nil {
+			t.Errorf("New(%q) = %v", base, err)
+		}
+	}
+}
+
+// recorded is what the fake server saw of one request.
+type recorded struct {
+	method, rawPath, rawQuery string
+	header                    http.Header
+	body                      string
+}
+
+// fakeServer answers every request with status and body, and records it.
+func fakeServer(t *testing.T, status int, contentType, body string) (*httptest.Server, func() recorded) {
+	t.Helper()
+	var mu sync.Mutex
+	var last recorded
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		last = recorded{r.Method, r.URL.EscapedPath(), r.URL.RawQuery, r.Header.Clone(), string(b)}
+		mu.Unlock()
+		if contentType != "" {
+			w.Header().Set("Content-Type", contentType)
+		}
+		w.Header().Set("X-Request-Id", "req-1")
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, func() recorded { mu.Lock(); defer mu.Unlock(); return last }
+}
+
+// TestClient_Requests checks what each method puts on the wire.
+func TestClient_Requests(t *testing.T) {
+	t.Parallel()
+	id := sessiond.NewSessionID()
+	for _, c := range []struct {
+		name          string
+		status        int
+		body          string
+		call          func(*client.Client) error
+		method, path  string
+		query         string
+		contentType   string
+		wantBody      string
+		wantFormToken string
+	}{
+		{"CreateSession", 201, `{"session":{"claims":{}},"refresh_token":null,"refresh_token_expires_at":null}`, func(c *client.Client) error {
+			_, err := c.CreateSession(t.Context(), client.CreateRequest{Subject: "u", Claims: json.RawMessage(`{"a":1}`)})
+			return err
+		}, "POST", "/v1/sessions", "", "application/json", `{"subject":"u","claims":{"a":1}}`, ""},
+		{"CreateSession with client", 201, `{}`, func(c *client.Client) error {
+			_, err := c.CreateSession(t.Context(), client.CreateRequest{Subject: "u", Persistent: true, Client: sessiond.Client{IP: "::1"}})
+			return err
+		}, "POST", "/v1/sessions", "", "application/json", `{"subject":"u","persistent":true,"client":{"ip":"::1","user_agent":""}}`, ""},
+		{"Verify", 200, `{"active":true,"session":{}}`, func(c *client.Client) error {
+			_, err := c.Verify(t.Context(), "tok", &sessiond.Client{UserAgent: "UA"})
+			return err
+		}, "POST", "/v1/sessions/verify", "", "application/json", `{"access_token":"tok","client":{"ip":"","user_agent":"UA"}}`, ""},
+		{"Refresh", 200, `{}`, func(c *client.Client) error {
+			_, err := c.Refresh(t.Context(), "rt", nil)
+			return err
+		}, "POST", "/v1/sessions/refresh", "", "application/json", `{"refresh_token":"rt"}`, ""},
+		{"Rotate", 200, `{}`, func(c *client.Client) error {
+			_, err := c.Rotate(t.Context(), id)
+			return err
+		}, "POST", "/v1/sessions/" + string(id) + "/rotate", "", "", "", ""},
+		{"GetSession", 200, `{}`, func(c *client.Client) error {
+			_, err := c.GetSession(t.Context(), id)
+			return err
+		}, "GET", "/v1/sessions/" + string(id), "", "", "", ""},
+		{"GetSession dots", 200, `{}`, func(c *client.Client) error {
+			_, err := c.GetSession(t.Context(), "../../x")
+			return err
+		}, "GET", "/v1/sessions/%2E%2E%2F%2E%2E%2Fx", "", "", "", ""},
+		{"RevokeSession", 204, ``, func(c *client.Client) error {
+			return c.RevokeSession(t.Context(), id)
+		}, "DELETE", "/v1/sessions/" + string(id), "", "", "", ""},
+		{"ListSessions", 200, `{"sessions":[]}`, func(c *client.Client) error {
+			_, err := c.ListSessions(t.Context(), "a/b c.d?e")
+			return err
+		}, "GET", "/v1/subjects/a%2Fb%20c%2Ed%3Fe/sessions", "", "", "", ""},
+		{"RevokeSubject", 200, `{"revoked":2}`, func(c *client.Client) error {
+			_, err := c.RevokeSubject(t.Context(), "u", id)
+			return err
+		}, "DELETE", "/v1/subjects/u/sessions", "except=" + string(id), "", "", ""},
+		{"RevokeToken", 200, ``, func(c *client.Client) error {
+			return c.RevokeToken(t.Context(), "tok&=x", "refresh_token")
+		}, "POST", "/oauth2/revoke", "", "application/x-www-form-urlencoded", "", "tok&=x"},
+		{"Introspect", 200, `{"active":false}`, func(c *client.Client) error {
+			_, err := c.Introspect(t.Context(), "tok")
+			return err
+		}, "POST", "/oauth2/introspect", "", "application/x-www-form-urlencoded", "", "tok"},
+		{"JWKS", 200, `{"keys":[]}`, func(c *client.Client) error {
+			_, err := c.JWKS(t.Context())
+			return err
+		}, "GET", "/.well-known/jwks.json", "", "", "", ""},
+		{"Health", 200, `{"status":"ok"}`, func(c *client.Client) error { return c.Health(t.Context()) }, "GET", "/healthz", "", "", "", ""},
+		{"Ready", 200, `{"status":"ok"}`, func(c *client.Client) error { return c.Ready(t.Context()) }, "GET", "/readyz", "", "", "", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			srv, last := fakeServer(t, c.status, "application/json", c.body)
+			cl, err := client.New(srv.URL+"/prefix/", "the-key", client.WithUserAgent("test-agent/1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.call(cl); err != nil {
+				t.Fatalf("call = %v", err)
+			}
+			got := last()
+			if got.method != c.method || got.rawPath != "/prefix"+c.path || got.rawQuery != c.query {
+				t.Errorf("request = %s %s?%s; want %s /prefix%s?%s", got.method, got.rawPath, got.rawQuery, c.method, c.path, c.query)
+			}
+			if got.header.Get("Authorization") != "Bearer the-key" || got.header.Get("User-Agent") != "test-agent/1" {
+				t.Errorf("Authorization %q, User-Agent %q", got.header.Get("Authorization"), got.header.Get("User-Agent"))
+			}
+			if ct := got.header.Get("Content-Type"); ct != c.contentType {
+				t.Errorf("Content-Type = %q; want %q", ct, c.contentType)
+			}
+			if c.wantBody != "" && got.body != c.wantBody {
+				t.Errorf("body = %s; want %s", got.body, c.wantBody)
+			}
+			if c.wantFormToken != "" {
+				form, err := url.ParseQuery(got.body)
+				if err != nil || form.Get("token") != c.wantFormToken {
+					t.Errorf("form = %q; want token %q", got.body, c.wantFormToken)
+				}
+			}
+		})
+	}
+}
+
+func TestError(t *testing.T) {
+	t.Parallel()
+	sentinels := []error{sessiond.ErrInvalidToken, sessiond.ErrExpired, sessiond.ErrRevoked, sessiond.ErrIdleTimeout,
+		sessiond.ErrAbsoluteTimeout, sessiond.ErrRefreshReused, sessiond.ErrNotFound, sessiond.ErrInvalidArgument,
+		sessiond.ErrStoreUnavailable, sessiond.ErrLimitReached, sessiond.ErrUnsupported, client.ErrUnauthorized}
+	for _, c := range []struct {
+		status      int
+		contentType string
+		body        string
+		code        string
+		want        error
+	}{
+		{401, "application/problem+json", `{"code":"token_invalid","title":"Invalid token","detail":"d"}`, "token_invalid", sessiond.ErrInvalidToken},
+		{401, "application/problem+json", `{"code":"token_expired"}`, "token_expired", sessiond.ErrExpired},
+		{401, "application/problem+json", `{"code":"session_revoked"}`, "session_revoked", sessiond.ErrRevoked},
+		{401, "application/problem+json", `{"code":"idle_timeout"}`, "idle_timeout", sessiond.ErrIdleTimeout},
+		{401, "application/problem+json", `{"code":"absolute_timeout"}`, "absolute_timeout", sessiond.ErrAbsoluteTimeout},
+		{401, "application/problem+json", `{"code":"refresh_token_reused"}`, "refresh_token_reused", sessiond.ErrRefreshReused},
+		{404, "application/problem+json", `{"code":"not_found"}`, "not_found", sessiond.ErrNotFound},
+		{400, "application/problem+json", `{"code":"invalid_request"}`, "invalid_request", sessiond.ErrInvalidArgument},
+		{413, "application/problem+json", `{"code":"payload_too_large"}`, "payload_too_large", sessiond.ErrInvalidArgument},
+		{503, "application/problem+json", `{"code":"store_unavailable"}`, "store_unavailable", sessiond.ErrStoreUnavailable},
+		{409, "application/problem+json", `{"code":"session_limit_reached"}`, "session_limit_reached", sessiond.ErrLimitReached},
+		{401, "application/problem+json", `{"code":"unauthorized"}`, "unauthorized", client.ErrUnauthorized},
+		{401, "application/json", `{"error":"invalid_client"}`, "invalid_client", client.ErrUnauthorized},
+		{400, "application/json", `{"error":"invalid_request","error_description":"token: is required"}`, "invalid_request", sessiond.ErrInvalidArgument},
+		{400, "application/json", `{"error":"unsupported_token_type"}`, "unsupported_token_type", sessiond.ErrUnsupported},
+		{503, "application/json", `{"error":"temporarily_unavailable"}`, "temporarily_unavailable", sessiond.ErrStoreUnavailable},
+		{500, "application/problem+json", `{"code":"internal"}`, "internal", nil},
+		{418, "application/problem+json", `{"code":"some_future_code"}`, "some_future_code", nil},
+		{502, "text/html", `<html>bad gateway</html>`, "", nil},
+		{502, "application/json", `not json`, "", nil},
+	} {
+		srv, _ := fakeServer(t, c.status, c.contentType, c.body)
+		cl, _ := client.New(srv.URL, "k")
+		err := cl.Health(t.Context())
+		ce, ok := errors.AsType[*client.Error](err)
+		if !ok {
+			t.Errorf("%d %s: error %v is not a *client.Error", c.status, c.body, err)
+			continue
+		}
+		if ce.Status != c.status || ce.Code != c.code || ce.RequestID != "req-1" || ce.Title == "" {
+			t.Errorf("%d %s: error = %+v", c.status, c.body, ce)
+		}
+		for _, s := range sentinels {
+			if got := errors.Is(err, s); got != (s == c.want) {
+				t.Errorf("%d %s: errors.Is(%v) = %v", c.status, c.body, s, got)
+			}
+		}
+		if msg := err.Error(); !strings.HasPrefix(msg, "client: server answered ") || !strings.Contains(msg, fmt.Sprint(c.status)) {
+			t.Errorf("Error() = %q", msg)
+		}
+	}
+}
+
+// TestClient_NoRedirect: a redirect is an error, and the API key never
+// goes to the redirect's target.
+func TestClient_NoRedirect(t *testing.T) {
+	t.Parallel()
+	var leaked sync.Map
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		leaked.Store("hit", r.Header.Get("Authorization"))
+	}))
+	defer target.Close()
+	redirect := httptest.NewServer(http.RedirectHandler(target.URL+"/healthz", http.StatusTemporaryRedirect))
+	defer redirect.Close()
+	cl, _ := client.New(redirect.URL, "the-key", client.WithHTTPClient(&http.Client{Timeout: time.Second}))
+	err := cl.Health(t.Context())
+	if ce, ok := errors.AsType[*client.Error](err); !ok || ce.Status != http.StatusTemporaryRedirect {
+		t.Errorf("Health via a redirect = %v; want a *client.Error 307", err)
+	}
+	if v, ok := leaked.Load("hit"); ok {
+		t.Errorf("the redirect was followed (Authorization %q)", v)
+	}
+}
+
+// TestClient_TransportError: failures before any answer are not *Error.
+func TestClient_TransportError(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.NotFoundHandler())
+	srv.Close()
+	cl, _ := client.New(srv.URL, "k")
+	err := cl.Health(t.Context())
+	if _, ok := errors.AsType[*client.Error](err); ok || err == nil {
+		t.Fatalf("Health on a closed server = %v; want a transport error", err)
+	}
+	if _, ok := errors.AsType[*url.Error](err); !ok {
+		t.Errorf("Health on a closed server = %v; want it to wrap the *url.Error", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := cl.Health(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Health with a canceled context = %v; want context.Canceled", err)
+	}
+	if _, err := cl.ListSessions(t.Context(), ""); !errors.Is(err, sessiond.ErrInvalidArgument) {
+		t.Errorf("ListSessions(\"\") = %v; want ErrInvalidArgument", err)
+	}
+}
+
+// TestClient_RealServer runs the client against the real handler mounted
+// under a path prefix, and checks tokens never print.
+func TestClient_RealServer(t *testing.T) {
+	t.Parallel()
+	m, err := sessiond.New(t.Context(), sessiond.Options{Strategy: sessiond.StrategyDatabase, Store: memstore.New(),
+		Opaque: opaquetoken.Codec{}, GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	h, err := httpapi.New(httpapi.Options{Manager: m, Authenticate: func(context.Context, sessiond.Secret) (string, error) { return "k", nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/sessiond/", http.StripPrefix("/sessiond", h))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	cl, _ := client.New(srv.URL+"/sessiond", "k")
+
+	tr, err := cl.CreateSession(t.Context(), client.CreateRequest{Subject: "a/b c.d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	printed := fmt.Sprintf("%v %+v %#v", tr, tr, tr)
+	if strings.Contains(printed, string(tr.AccessToken)) {
+		t.Errorf("a printed TokenResponse shows the token: %s", printed)
+	}
+	list, err := cl.ListSessions(t.Context(), "a/b c.d")
+	if err != nil || len(list) != 1 || list[0].Subject != "a/b c.d" {
+		t.Errorf("ListSessions(subject with / and .) = %v, %v", list, err)
+	}
+	if n, err := cl.RevokeSubject(t.Context(), "a/b c.d", ""); err != nil || n != 1 {
+		t.Errorf("RevokeSubject = %d, %v; want 1", n, err)
+	}
+	if _, err := cl.GetSession(t.Context(), ".."); !errors.Is(err, sessiond.ErrNotFound) {
+		t.Errorf("GetSession(\"..\") = %v; want ErrNotFound", err)
+	}
+}

@@ -1,0 +1,62 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/sessiond/sessiond"
+)
+
+// ErrUnauthorized matches an *Error for a refused API key: 401
+// `unauthorized` on /v1 routes, `invalid_client` on /oauth2 routes.
+var ErrUnauthorized = errors.New("client: API key refused")
+
+// Error is a response the server answered with a status other than the
+// call's success status. It matches the library's sentinels by its Code
+// with errors.Is, e.g. errors.Is(err, sessiond.ErrExpired) for
+// token_expired. Transport failures are not *Error; they are wrapped as
+// they come.
+type Error struct {
+	Status    int    // HTTP status
+	Code      string // problem code (/v1) or RFC 6749 error code (/oauth2); empty if the body had none
+	Title     string
+	Detail    string // for people; never a token
+	RequestID string // the X-Request-Id the server logged the request under
+}
+
+func (e *Error) Error() string {
+	msg := e.Detail
+	if msg == "" {
+		msg = e.Title
+	}
+	if e.Code == "" {
+		return fmt.Sprintf("client: server answered %d: %s", e.Status, msg)
+	}
+	return fmt.Sprintf("client: server answered %d %s: %s", e.Status, e.Code, msg)
+}
+
+// codeErrors maps the server's codes to the errors they match.
+var codeErrors = map[string]error{
+	"token_invalid":         sessiond.ErrInvalidToken,
+	"token_expired":         sessiond.ErrExpired,
+	"session_revoked":       sessiond.ErrRevoked,
+	"idle_timeout":          sessiond.ErrIdleTimeout,
+	"absolute_timeout":      sessiond.ErrAbsoluteTimeout,
+	"refresh_token_reused":  sessiond.ErrRefreshReused,
+	"not_found":             sessiond.ErrNotFound,
+	"invalid_request":       sessiond.ErrInvalidArgument, // also RFC 6749's
+	"payload_too_large":     sessiond.ErrInvalidArgument,
+	"store_unavailable":     sessiond.ErrStoreUnavailable,
+	"session_limit_reached": sessiond.ErrLimitReached,
+	"unauthorized":          ErrUnauthorized,
+	// RFC 6749 / 7009 codes of the /oauth2 routes.
+	"invalid_client":          ErrUnauthorized,
+	"unsupported_token_type":  sessiond.ErrUnsupported,
+	"temporarily_unavailable": sessiond.ErrStoreUnavailable,
+}
+
+// Is reports whether target is the error e's code stands for.
+func (e *Error) Is(target error) bool {
+	want, ok := codeErrors[e.Code]
+	return ok && want == target
+}

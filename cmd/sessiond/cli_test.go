@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/client"
+)
+
+func TestCLI_Basics(t *testing.T) {
+	cases := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string // substring
+		stderr string // substring
+	}{
+		{"version", []string{"version"}, 0, "sessiond", ""},
+		{"help", []string{"--help"}, 0, "serve", ""},
+		{"sessions help", []string{"sessions", "--help"}, 0, "revoke-subject", ""},
+		{"unknown command", []string{"frobnicate"}, 2, "", "unknown command"},
+		{"unknown flag", []string{"serve", "--frob"}, 2, "", "unknown flag"},
+		{"missing arg", []string{"sessions", "revoke"}, 2, "", "accepts 1 arg"},
+		{"validate missing file", []string{"config", "validate", "/nonexistent.yaml"}, 2, "", ""},
+		{"validate help", []string{"config", "validate", "--help"}, 0, "validate FILE", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, code := runCLI(t, nil, tc.args...)
+			if code != tc.code || !strings.Contains(out, tc.stdout) || !strings.Contains(errOut, tc.stderr) {
+				t.Errorf("sessiond %v = exit %d, stdout %q, stderr %q; want exit %d with %q / %q",
+					tc.args, code, out, errOut, tc.code, tc.stdout, tc.stderr)
+			}
+		})
+	}
+}
+
+func TestCLI_ConfigValidate(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	broken := filepath.Join(dir, "broken.yaml")
+	os.WriteFile(good, []byte("strategy: hybrid\npreset: b2c\n"), 0o600)
+	os.WriteFile(bad, []byte("cookie:\n  http_only: false\n  secure: false\n"), 0o600)
+	os.WriteFile(broken, []byte("cookie: [unclosed\n"), 0o600)
+	for _, tc := range []struct {
+		file string
+		args []string
+		code int
+		want string
+	}{
+		{good, nil, 0, ""},
+		{bad, nil, 1, "SD-COOKIE-001"},
+		{bad, []string{"--format", "json"}, 1, `"rule_id"`},
+		{bad, []string{"--format", "sarif"}, 1, `"2.1.0"`},
+		{broken, nil, 2, ""},
+	} {
+		out, _, code := runCLI(t, nil, append([]string{"config", "validate", tc.file}, tc.args...)...)
+		if code != tc.code || !strings.Contains(out, tc.want) {
+			t.Errorf("validate %s %v = exit %d, %q; want %d with %q", filepath.Base(tc.file), tc.args, code, out, tc.code, tc.want)
+		}
+	}
+}
+
+// TestCLI_ServeRefusesUnsafeConfig: errors stop serve (exit 1, findings
+// printed) unless --insecure-dev on a loopback address.
+func TestCLI_ServeRefusesUnsafeConfig(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "unsafe.yaml")
+	os.WriteFile(cfg, []byte("cookie:\n  http_only: false\n"), 0o600)
+	_, errOut, code := runCLI(t, nil, "serve", "--config", cfg, "--listen", "127.0.0.1:0", "--data", t.TempDir())
+	if code != 1 || !strings.Contains(errOut, "SD-COOKIE-001") {
+		t.Fatalf("serve with an unsafe config = exit %d, stderr %q; want 1 naming SD-COOKIE-001", code, errOut)
+	}
+	_, errOut, code = runCLI(t, nil, "serve", "--config", cfg, "--listen", "0.0.0.0:0", "--insecure-dev", "--data", t.TempDir())
+	if code != 1 || !strings.Contains(errOut, "loopback") {
+		t.Fatalf("--insecure-dev on 0.0.0.0 = exit %d, %q; want refusal", code, errOut)
+	}
+	n := startNode(t, nodeConfig{yaml: "cookie:\n  http_only: false\n", args: []string{"--insecure-dev"}})
+	if !strings.Contains(n.log.String(), "INSECURE DEVELOPMENT MODE") {
+		t.Error("--insecure-dev start did not log loudly")
+	}
+	n.stop()
+}
+
+func TestCLI_AgainstServer(t *testing.T) {
+	n := startNode(t, nodeConfig{env: []string{"SESSIOND_API_KEY=" + testAPIKey}})
+	c := n.client()
+	ctx := context.Background()
+	a, _ := c.CreateSession(ctx, client.CreateRequest{Subject: "gus", Client: sessiond.Client{IP: "192.0.2.9"}})
+	b, _ := c.CreateSession(ctx, client.CreateRequest{Subject: "gus"})
+	c3, _ := c.CreateSession(ctx, client.CreateRequest{Subject: "gus"})
+
+	out, errOut, code := n.cli("sessions", "list", "--subject", "gus")
+	if code != 0 || strings.Count(out, "\n") != 4 || !strings.Contains(out, string(a.Session.ID)) || !strings.Contains(out, "192.0.2.9") {
+		t.Fatalf("sessions list = %d\n%s%s", code, out, errOut)
+	}
+	if _, errOut, code := n.cli("sessions", "revoke", string(a.Session.ID)); code != 0 {
+		t.Fatalf("sessions revoke = %d %s", code, errOut)
+	}
+	if _, err := c.Verify(ctx, a.AccessToken, nil); !errors.Is(err, sessiond.ErrRevoked) {
+		t.Errorf("after CLI revoke: %v", err)
+	}
+	out, _, code = n.cli("sessions", "revoke-subject", "gus", "--except", string(b.Session.ID))
+	if code != 0 || !strings.Contains(out, "revoked 1") {
+		t.Errorf("revoke-subject = %d %q; want 1 revoked", code, out)
+	}
+	if _, err := c.Verify(ctx, c3.AccessToken, nil); !errors.Is(err, sessiond.ErrRevoked) {
+		t.Errorf("after revoke-subject: %v", err)
+	}
+	if _, errOut, code := n.cli("sessions", "revoke", string(sessiond.NewSessionID())); code != 1 || !strings.Contains(errOut, "not") {
+		t.Errorf("revoke unknown = %d %q; want exit 1", code, errOut)
+	}
+}
+
+func TestCLI_APIKeysAndSigningKeys(t *testing.T) {
+	n := startNode(t, nodeConfig{})
+	ctx := context.Background()
+	key, errOut, code := n.cli("apikey", "create", "--name", "billing")
+	key = strings.TrimSpace(key)
+	if code != 0 || !strings.HasPrefix(key, "sdak_") {
+		t.Fatalf("apikey create = %d %q %q", code, key, errOut)
+	}
+	c, _ := client.New(n.url, sessiond.Secret(key))
+	if _, err := c.ListSessions(ctx, "x"); err != nil {
+		t.Fatalf("new key rejected by the running server: %v", err)
+	}
+	list, _, _ := n.cli("apikey", "list")
+	if !strings.Contains(list, "billing") || strings.Contains(list, key) {
+		t.Fatalf("apikey list = %q; want the name and never the key", list)
+	}
+	var id string
+	for _, line := range strings.Split(list, "\n") {
+		if strings.Contains(line, "billing") {
+			id = strings.Fields(line)[0]
+		}
+	}
+	if _, errOut, code := n.cli("apikey", "revoke", id); code != 0 {
+		t.Fatalf("apikey revoke = %d %s", code, errOut)
+	}
+	eventually(t, 5*time.Second, "revoked API key refused", func() bool {
+		_, err := c.ListSessions(ctx, "x")
+		return errors.Is(err, client.ErrUnauthorized)
+	})
+
+	// Keys: a rotation keeps old tokens valid and reaches the running server.
+	admin := n.client()
+	login, err := admin.CreateSession(ctx, client.CreateRequest{Subject: "hal"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, code := n.cli("keys", "list")
+	if code != 0 || strings.Count(out, "\n") != 2 {
+		t.Fatalf("keys list = %d %q; want one key", code, out)
+	}
+	if out, errOut, code := n.cli("keys", "rotate"); code != 0 || !strings.Contains(out, "rotated") {
+		t.Fatalf("keys rotate = %d %q %q", code, out, errOut)
+	}
+	eventually(t, 10*time.Second, "JWKS with two keys", func() bool {
+		jwks, err := admin.JWKS(ctx)
+		return err == nil && strings.Count(string(jwks), `"kid"`) == 2
+	})
+	if _, err := admin.Verify(ctx, login.AccessToken, nil); err != nil {
+		t.Errorf("token signed before the rotation: %v", err)
+	}
+}

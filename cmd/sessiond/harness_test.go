@@ -1,0 +1,293 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/client"
+)
+
+// The end-to-end tests build the real binary once and run it as a child
+// process on a free port with a temporary data directory.
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+func binary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end: builds and runs the binary")
+	}
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "sessiond-e2e-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "sessiond")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// syncBuffer collects a child's stderr (its JSON log) safely.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// node is one running `sessiond serve`.
+type node struct {
+	t       *testing.T
+	cmd     *exec.Cmd
+	addr    string
+	url     string
+	dataDir string
+	env     []string
+	log     *syncBuffer
+	done    chan error
+}
+
+// nodeConfig describes how to start a node.
+type nodeConfig struct {
+	dataDir string   // reused across restarts; a temp dir if empty
+	env     []string // extra SESSIOND_* settings
+	yaml    string   // config file content, if any
+	args    []string // extra serve flags
+}
+
+func startNode(t *testing.T, nc nodeConfig) *node {
+	t.Helper()
+	bin := binary(t)
+	if nc.dataDir == "" {
+		nc.dataDir = t.TempDir()
+	}
+	args := []string{"serve", "--listen", "127.0.0.1:0", "--data", nc.dataDir}
+	if nc.yaml != "" {
+		p := filepath.Join(t.TempDir(), "sessiond.yaml")
+		if err := os.WriteFile(p, []byte(nc.yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "--config", p)
+	}
+	args = append(args, nc.args...)
+	n := &node{t: t, dataDir: nc.dataDir, env: nc.env, log: &syncBuffer{}, done: make(chan error, 1)}
+	n.cmd = exec.Command(bin, args...)
+	n.cmd.Env = append(cleanEnv(), nc.env...)
+	pr, pw := io.Pipe()
+	n.cmd.Stderr = io.MultiWriter(n.log, pw)
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { n.done <- n.cmd.Wait(); pw.Close() }()
+	addrc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var line struct {
+				Msg  string `json:"msg"`
+				Addr string `json:"addr"`
+			}
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "sessiond serving" {
+				addrc <- line.Addr
+			}
+		}
+		io.Copy(io.Discard, pr)
+	}()
+	select {
+	case n.addr = <-addrc:
+	case err := <-n.done:
+		t.Fatalf("sessiond exited before serving: %v\n%s", err, n.log.String())
+	case <-time.After(30 * time.Second):
+		n.cmd.Process.Kill()
+		t.Fatalf("sessiond did not start in 30s\n%s", n.log.String())
+	}
+	n.url = "http://" + n.addr
+	t.Cleanup(func() { n.kill() })
+	return n
+}
+
+// cleanEnv is the test's environment without SESSIOND_ settings, so a
+// developer's shell cannot change what the child does.
+func cleanEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SESSIOND_") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (n *node) stop() {
+	n.t.Helper()
+	if n.cmd.ProcessState != nil {
+		return
+	}
+	_ = n.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-n.done:
+		if err != nil {
+			n.t.Errorf("sessiond exited with %v after SIGTERM\n%s", err, n.log.String())
+		}
+	case <-time.After(30 * time.Second):
+		n.cmd.Process.Kill()
+		n.t.Fatal("sessiond did not stop within 30s of SIGTERM")
+	}
+}
+
+func (n *node) kill() {
+	if n.cmd.ProcessState == nil {
+		_ = n.cmd.Process.Kill()
+		<-n.done
+	}
+}
+
+// apiKey is the key the node generated on first start, or SESSIOND_API_KEY.
+func (n *node) apiKey() sessiond.Secret {
+	n.t.Helper()
+	for _, kv := range n.env {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == "SESSIOND_API_KEY" {
+			return sessiond.Secret(v)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(n.dataDir, "api-key"))
+	if err != nil {
+		n.t.Fatalf("api-key file: %v", err)
+	}
+	return sessiond.Secret(strings.TrimSpace(string(b)))
+}
+
+func (n *node) client() *client.Client {
+	n.t.Helper()
+	c, err := client.New(n.url, n.apiKey())
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return c
+}
+
+// cli runs the binary with args against this node's data and URL and
+// returns its stdout, stderr and exit code.
+func (n *node) cli(args ...string) (string, string, int) {
+	n.t.Helper()
+	return runCLI(n.t, append(n.env, "SESSIOND_URL="+n.url, "SESSIOND_DATA="+n.dataDir), args...)
+}
+
+func runCLI(t *testing.T, env []string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(binary(t), args...)
+	cmd.Env = append(cleanEnv(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+// storeBackends are the stores the end-to-end tests run on: sqlite always,
+// PostgreSQL and Redis when their URLs are set (required in CI).
+type backend struct {
+	name string
+	env  func(t *testing.T) []string // settings for one isolated deployment
+}
+
+func backends(t *testing.T) []backend {
+	out := []backend{{"sqlite", func(*testing.T) []string { return nil }}}
+	if u := os.Getenv("SESSIOND_TEST_POSTGRES_URL"); u != "" {
+		out = append(out, backend{"postgres", func(t *testing.T) []string {
+			return []string{"SESSIOND_STORE_DRIVER=postgres", "SESSIOND_STORE_DSN=" + u, "SESSIOND_STORE_NAMESPACE=" + pgSchema(t, u)}
+		}})
+	} else {
+		requireOrSkip(t, "SESSIOND_TEST_POSTGRES_URL")
+	}
+	if u := os.Getenv("SESSIOND_TEST_REDIS_URL"); u != "" {
+		out = append(out, backend{"redis", func(t *testing.T) []string {
+			return []string{"SESSIOND_STORE_DRIVER=redis", "SESSIOND_STORE_DSN=" + u, "SESSIOND_STORE_NAMESPACE=" + uniqueName(t)}
+		}})
+	} else {
+		requireOrSkip(t, "SESSIOND_TEST_REDIS_URL")
+	}
+	return out
+}
+
+func requireOrSkip(t *testing.T, env string) {
+	if os.Getenv("SESSIOND_TEST_REQUIRE") == "1" {
+		t.Fatalf("%s is not set but SESSIOND_TEST_REQUIRE=1", env)
+	}
+	t.Logf("%s not set: end-to-end tests on that store are skipped", env)
+}
+
+func uniqueName(t *testing.T) string {
+	var b [6]byte
+	f, _ := os.Open("/dev/urandom")
+	f.Read(b[:])
+	f.Close()
+	return fmt.Sprintf("e2e%x", b)
+}
+
+// pgSchema returns a fresh schema name; the server creates it and the test
+// drops it at the end.
+func pgSchema(t *testing.T, dsn string) string {
+	name := uniqueName(t)
+	t.Cleanup(func() {
+		u, _ := url.Parse(dsn)
+		_ = exec.Command("psql", u.String(), "-q", "-c", "DROP SCHEMA IF EXISTS "+name+" CASCADE").Run()
+	})
+	return name
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s: not within %v", what, within)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}

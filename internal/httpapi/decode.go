@@ -1,0 +1,140 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"reflect"
+	"strings"
+)
+
+// hasMediaType reports whether the request's Content-Type is want
+// (parameters such as charset are allowed).
+func hasMediaType(r *http.Request, want string) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == want
+}
+
+func (s *server) tooLarge() error {
+	return &requestError{status: http.StatusRequestEntityTooLarge, code: codePayloadTooLarge,
+		detail: fmt.Sprintf("request body is over the limit of %d bytes", s.maxBody)}
+}
+
+// decodeJSON reads exactly one JSON object from the body into dst, strictly:
+// the content type must be application/json, unknown fields and trailing
+// data are refused, and the body is cut at MaxBodyBytes. Errors name the
+// field at fault and never quote a value.
+func (s *server) decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
+	if !hasMediaType(r, "application/json") {
+		return badRequest("content type must be application/json")
+	}
+	if r.ContentLength > s.maxBody {
+		return s.tooLarge()
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return s.jsonError(err)
+	}
+	// Anything but the end of the body after the object is refused, an
+	// empty object included.
+	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return s.tooLarge()
+		}
+		return badRequest("request body must hold one JSON object and nothing after it")
+	}
+	return nil
+}
+
+// unknownFieldPrefix starts encoding/json's error for an unknown field,
+// which has no error type of its own.
+const unknownFieldPrefix = "json: unknown field "
+
+func (s *server) jsonError(err error) error {
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return s.tooLarge()
+	}
+	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+		if te.Field == "" {
+			return badRequest("request body must be a JSON object")
+		}
+		return badRequest(fmt.Sprintf("wrong type for %q: want %s", te.Field, jsonKind(te.Type)))
+	}
+	if se, ok := errors.AsType[*json.SyntaxError](err); ok {
+		return badRequest(fmt.Sprintf("request body is not valid JSON (at byte %d)", se.Offset))
+	}
+	switch msg := err.Error(); {
+	case errors.Is(err, io.EOF):
+		return badRequest("request body is empty")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return badRequest("request body is not valid JSON (unexpected end)")
+	case strings.HasPrefix(msg, unknownFieldPrefix):
+		name := strings.TrimPrefix(msg, unknownFieldPrefix) // already quoted by encoding/json
+		if len(name) > 66 {
+			return badRequest("unknown field (name too long to repeat)")
+		}
+		return badRequest("unknown field " + name)
+	}
+	return &requestError{status: http.StatusBadRequest, code: codeInvalidRequest,
+		detail: "request body could not be read", cause: err}
+}
+
+// jsonKind names the JSON type a Go type decodes from.
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return "another type"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return "another type"
+}
+
+// parseForm reads an application/x-www-form-urlencoded body (the /oauth2
+// routes). Only the body counts: a token in the query string is ignored,
+// as tokens never belong in URLs.
+func (s *server) parseForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
+	if !hasMediaType(r, "application/x-www-form-urlencoded") {
+		return nil, badRequest("content type must be application/x-www-form-urlencoded")
+	}
+	if r.ContentLength > s.maxBody {
+		return nil, s.tooLarge()
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
+	if err := r.ParseForm(); err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, s.tooLarge()
+		}
+		return nil, &requestError{status: http.StatusBadRequest, code: codeInvalidRequest,
+			detail: "request body is not a valid form", cause: err}
+	}
+	return r.PostForm, nil
+}
+
+// formValue returns the one value of a form parameter: RFC 6749 §3.1 has
+// parameters sent at most once. Empty means absent.
+func formValue(form url.Values, name string) (string, error) {
+	switch v := form[name]; len(v) {
+	case 0:
+		return "", nil
+	case 1:
+		return v[0], nil
+	}
+	return "", badRequest(fmt.Sprintf("%s: must be sent at most once", name))
+}

@@ -1,0 +1,23 @@
+package httpapi
+
+import "net/http"
+
+// Patterns returns the patterns h registered on its ServeMux, in order.
+func Patterns(h http.Handler) []string { return h.(*server).patterns }
+
+// ProblemFor is the error table as writeError applies it.
+func ProblemFor(h http.Handler, err error) (status int, code, detail string) {
+	return h.(*server).problemFor(err)
+}
+
+// ProblemCodes are every problem code the handler can answer.
+func ProblemCodes() []string {
+	codes := make([]string, 0, len(titles))
+	for c := range titles {
+		codes = append(codes, c)
+	}
+	return codes
+}
+
+// Document is the embedded OpenAPI document.
+var Document = openapiDoc

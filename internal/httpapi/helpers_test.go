@@ -1,0 +1,501 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/client"
+	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/jwttoken"
+	"github.com/sessiond/sessiond/memstore"
+	"github.com/sessiond/sessiond/opaquetoken"
+	"github.com/sessiond/sessiond/sessiondtest"
+)
+
+// t0 is every test's start time: UTC, with microseconds, like a store's.
+var t0 = time.Date(2030, time.January, 2, 3, 4, 5, 678901000, time.UTC)
+
+var life = sessiond.Lifetimes{Access: 5 * time.Minute, Refresh: 24 * time.Hour, Idle: 30 * time.Minute, Absolute: 8 * time.Hour}
+
+// API keys the test Authenticate knows.
+const (
+	apiKey    = "sdk_test_q4Zr8nW2pXk7LmV3bT9cY6dH1fJ5gS0a"
+	apiKeyID  = "key_test"
+	panicKey  = "sdk_test_panics_in_authenticate_000000000"
+	outageKey = "sdk_test_key_store_is_down_0000000000000"
+)
+
+var strategies = []sessiond.Strategy{sessiond.StrategyDatabase, sessiond.StrategyJWT, sessiond.StrategyHybrid}
+
+// env is one server on a fresh Manager and store, with a fake clock, a
+// client, and the captured log.
+type env struct {
+	t        testing.TB
+	strategy sessiond.Strategy
+	clock    *sessiondtest.Clock
+	store    *memstore.Store
+	m        *sessiond.Manager
+	handler  http.Handler
+	srv      *httptest.Server
+	hc       *http.Client // checks every response against openapi.json
+	c        *client.Client
+	logs     *syncBuffer
+}
+
+// newEnv starts a server for strategy. edit, when not nil, changes the
+// handler's options before New.
+func newEnv(t testing.TB, strategy sessiond.Strategy, edit func(*httpapi.Options)) *env {
+	t.Helper()
+	e := &env{t: t, strategy: strategy, clock: sessiondtest.NewClock(t0), store: memstore.New(), logs: &syncBuffer{}}
+	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ring, err := jwttoken.NewRing(t0, jwttoken.RingOptions{MaxTokenLifetime: life.Refresh})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := jwttoken.New(ring, jwttoken.Options{Issuer: "https://sessiond.test", Audience: "test-app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.m, err = sessiond.New(t.Context(), sessiond.Options{
+		Strategy: strategy, Store: e.store, Signed: signed, Opaque: opaquetoken.Codec{},
+		Lifetimes: life, Clock: e.clock, GCInterval: -1, Logger: logger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.m.Close() })
+	opts := httpapi.Options{
+		Manager:      e.m,
+		Authenticate: authenticate,
+		Ready:        func(context.Context) error { return nil },
+		Logger:       logger,
+		Version:      "test",
+	}
+	if strategy != sessiond.StrategyDatabase {
+		opts.JWKS = ring.JWKS
+	}
+	if edit != nil {
+		edit(&opts)
+	}
+	e.handler, err = httpapi.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = httptest.NewServer(e.handler)
+	t.Cleanup(e.srv.Close)
+	e.hc = &http.Client{Transport: &contractTransport{t: t, base: e.srv.Client().Transport}}
+	e.c = e.client(apiKey)
+	return e
+}
+
+func authenticate(_ context.Context, key sessiond.Secret) (string, error) {
+	switch key {
+	case apiKey:
+		return apiKeyID, nil
+	case panicKey:
+		panic("authenticate exploded")
+	case outageKey:
+		return "", fmt.Errorf("api keys: %w", sessiond.ErrStoreUnavailable)
+	}
+	return "", errors.New("unknown API key")
+}
+
+// client returns a client of e's server using key.
+func (e *env) client(key sessiond.Secret) *client.Client {
+	e.t.Helper()
+	c, err := client.New(e.srv.URL, key, client.WithHTTPClient(e.hc))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+// create starts a session for subject and fails the test if it cannot.
+func (e *env) create(subject string) *client.TokenResponse {
+	e.t.Helper()
+	tr, err := e.c.CreateSession(e.t.Context(), client.CreateRequest{Subject: subject})
+	if err != nil {
+		e.t.Fatalf("CreateSession(%q) = %v", subject, err)
+	}
+	return tr
+}
+
+// response is a raw answer of the server.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// problem decodes the body as a problem document.
+func (r *response) problem(t testing.TB) map[string]any {
+	t.Helper()
+	var p map[string]any
+	if err := json.Unmarshal(r.body, &p); err != nil {
+		t.Fatalf("body %q is not JSON: %v", r.body, err)
+	}
+	return p
+}
+
+// do sends a raw request with the test API key (unless the header map
+// sets Authorization, "" meaning none).
+func (e *env) do(method, path, contentType string, body []byte, header map[string]string) *response {
+	e.t.Helper()
+	req, err := http.NewRequestWithContext(e.t.Context(), method, e.srv.URL+path, bytes.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	for k, v := range header {
+		if v == "" {
+			req.Header.Del(k)
+		} else {
+			req.Header.Set(k, v)
+		}
+	}
+	resp, err := e.hc.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return &response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+func (e *env) postJSON(path, body string) *response {
+	e.t.Helper()
+	return e.do(http.MethodPost, path, "application/json", []byte(body), nil)
+}
+
+func (e *env) postForm(path string, form url.Values) *response {
+	e.t.Helper()
+	return e.do(http.MethodPost, path, "application/x-www-form-urlencoded", []byte(form.Encode()), nil)
+}
+
+// wantProblem checks that r is a problem with status and code and, when
+// detail is not empty, a detail containing it.
+func wantProblem(t testing.TB, op string, r *response, status int, code, detail string) {
+	t.Helper()
+	if r.status != status {
+		t.Errorf("%s status = %d; want %d (body %s)", op, r.status, status, r.body)
+		return
+	}
+	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("%s Content-Type = %q; want application/problem+json", op, ct)
+	}
+	p := r.problem(t)
+	if p["code"] != code {
+		t.Errorf("%s code = %v; want %s (body %s)", op, p["code"], code, r.body)
+	}
+	if p["type"] != "https://sessiond.dev/problems/"+code {
+		t.Errorf("%s type = %v; want https://sessiond.dev/problems/%s", op, p["type"], code)
+	}
+	if p["status"] != float64(status) {
+		t.Errorf("%s problem status = %v; want %d", op, p["status"], status)
+	}
+	if d, _ := p["detail"].(string); !strings.Contains(d, detail) {
+		t.Errorf("%s detail = %q; want it to contain %q", op, d, detail)
+	}
+}
+
+// wantCode checks that err is a *client.Error with status and code that
+// matches target with errors.Is.
+func wantCode(t testing.TB, op string, err error, status int, code string, target error) {
+	t.Helper()
+	ce, ok := errors.AsType[*client.Error](err)
+	if !ok {
+		t.Errorf("%s error = %v (%T); want *client.Error %d %s", op, err, err, status, code)
+		return
+	}
+	if ce.Status != status || ce.Code != code {
+		t.Errorf("%s = %d %s (%s); want %d %s", op, ce.Status, ce.Code, ce.Detail, status, code)
+	}
+	if target != nil && !errors.Is(err, target) {
+		t.Errorf("%s error %v does not match %v", op, err, target)
+	}
+	if ce.RequestID == "" {
+		t.Errorf("%s error has no request ID", op)
+	}
+}
+
+// syncBuffer is a log sink the server's goroutines may write to while
+// the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// logLines closes the server, so every request's line is written, and
+// returns the log lines decoded.
+func (e *env) logLines() []map[string]any {
+	e.t.Helper()
+	e.srv.Close()
+	var lines []map[string]any
+	for l := range strings.Lines(e.logs.String()) {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			e.t.Fatalf("log line %q is not JSON: %v", l, err)
+		}
+		lines = append(lines, m)
+	}
+	return lines
+}
+
+// requestLines returns the request log lines.
+func requestLines(lines []map[string]any) []map[string]any {
+	var out []map[string]any
+	for _, l := range lines {
+		if l["msg"] == "request" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// The OpenAPI document, loaded once for every test.
+var (
+	docOnce     sync.Once
+	docValue    map[string]any
+	docCompiler *jsonschema.Compiler
+	docErr      error
+	schemaMu    sync.Mutex
+	schemas     = map[string]*jsonschema.Schema{}
+)
+
+const docURL = "https://sessiond.test/openapi.json"
+
+func loadDoc(t testing.TB) map[string]any {
+	t.Helper()
+	docOnce.Do(func() {
+		var v any
+		if v, docErr = jsonschema.UnmarshalJSON(bytes.NewReader(httpapi.Document)); docErr != nil {
+			return
+		}
+		docValue, _ = v.(map[string]any)
+		docCompiler = jsonschema.NewCompiler()
+		docCompiler.DefaultDraft(jsonschema.Draft2020)
+		docCompiler.AssertFormat()
+		docErr = docCompiler.AddResource(docURL, v)
+	})
+	if docErr != nil {
+		t.Fatalf("openapi.json: %v", docErr)
+	}
+	return docValue
+}
+
+// schemaAt compiles the schema at JSON pointer ptr of the document.
+func schemaAt(t testing.TB, ptr string) *jsonschema.Schema {
+	t.Helper()
+	loadDoc(t)
+	schemaMu.Lock()
+	defer schemaMu.Unlock()
+	if s, ok := schemas[ptr]; ok {
+		return s
+	}
+	s, err := docCompiler.Compile(docURL + "#" + ptr)
+	if err != nil {
+		t.Fatalf("compile schema %s: %v", ptr, err)
+	}
+	schemas[ptr] = s
+	return s
+}
+
+func pointerToken(s string) string {
+	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
+}
+
+// matchPath returns the document's path template that matches the
+// request path, preferring literal segments over wildcards.
+func matchPath(doc map[string]any, path string) (string, bool) {
+	segs := strings.Split(path, "/")
+	best, bestLiterals := "", -1
+	for tmpl := range doc["paths"].(map[string]any) {
+		ts := strings.Split(tmpl, "/")
+		if len(ts) != len(segs) {
+			continue
+		}
+		literals, ok := 0, true
+		for i := range ts {
+			switch {
+			case strings.HasPrefix(ts[i], "{") && strings.HasSuffix(ts[i], "}"):
+				ok = ok && segs[i] != ""
+			case ts[i] == segs[i]:
+				literals++
+			default:
+				ok = false
+			}
+		}
+		if ok && literals > bestLiterals {
+			best, bestLiterals = tmpl, literals
+		}
+	}
+	return best, bestLiterals >= 0
+}
+
+// contractTransport checks every response against openapi.json: the
+// status is documented for the operation, the content type and body match
+// the documented schema, and documented headers are present. Requests the
+// server accepted (2xx) must match their documented request schema.
+type contractTransport struct {
+	t    testing.TB
+	base http.RoundTripper
+}
+
+func (ct *contractTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var reqBody []byte
+	if req.Body != nil {
+		reqBody, _ = io.ReadAll(req.Body)
+		req.Body = io.NopCloser(bytes.NewReader(reqBody))
+	}
+	resp, err := ct.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	if errs := checkContract(ct.t, req, reqBody, resp, body); len(errs) > 0 {
+		ct.t.Errorf("%s %s → %d does not match openapi.json:\n\t%s\n\tbody: %.300s",
+			req.Method, req.URL.EscapedPath(), resp.StatusCode, strings.Join(errs, "\n\t"), body)
+	}
+	return resp, nil
+}
+
+func checkContract(t testing.TB, req *http.Request, reqBody []byte, resp *http.Response, body []byte) []string {
+	doc := loadDoc(t)
+	var errs []string
+	for _, h := range []string{"X-Request-Id", "X-Content-Type-Options", "Content-Security-Policy", "Cache-Control"} {
+		if resp.Header.Get(h) == "" {
+			errs = append(errs, "no "+h+" header")
+		}
+	}
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	tmpl, ok := matchPath(doc, req.URL.EscapedPath())
+	if !ok {
+		if mt != "application/problem+json" || resp.StatusCode != http.StatusNotFound {
+			errs = append(errs, "an undocumented path must answer a 404 problem")
+		}
+		return append(errs, validate(t, "/components/schemas/Problem", body)...)
+	}
+	method := strings.ToLower(req.Method)
+	if req.Method == http.MethodHead {
+		method = "get" // served by the GET route, without a body
+	}
+	op, ok := doc["paths"].(map[string]any)[tmpl].(map[string]any)[method].(map[string]any)
+	if !ok {
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") == "" {
+			errs = append(errs, "an undocumented method must answer 405 with Allow")
+		}
+		return append(errs, validate(t, "/components/schemas/Problem", body)...)
+	}
+	opPtr := "/paths/" + pointerToken(tmpl) + "/" + method
+	if rb, ok := op["requestBody"].(map[string]any); ok && resp.StatusCode < 300 && req.Header.Get("Content-Type") == "application/json" {
+		if _, ok := rb["content"].(map[string]any)["application/json"]; ok {
+			errs = append(errs, validate(t, opPtr+"/requestBody/content/application~1json/schema", reqBody)...)
+		}
+	}
+	status := strconv.Itoa(resp.StatusCode)
+	r, ok := op["responses"].(map[string]any)[status].(map[string]any)
+	if !ok {
+		return append(errs, "status "+status+" is not documented")
+	}
+	rPtr := opPtr + "/responses/" + status
+	if ref, ok := r["$ref"].(string); ok {
+		name := strings.TrimPrefix(ref, "#/components/responses/")
+		r, rPtr = doc["components"].(map[string]any)["responses"].(map[string]any)[name].(map[string]any), "/components/responses/"+name
+	}
+	for name := range mapOf(r["headers"]) {
+		if resp.Header.Get(name) == "" {
+			errs = append(errs, "documented header "+name+" is missing")
+		}
+	}
+	content := mapOf(r["content"])
+	if req.Method == http.MethodHead {
+		return errs
+	}
+	if len(content) == 0 {
+		if len(body) != 0 {
+			errs = append(errs, "documented without a body, but has one")
+		}
+		return errs
+	}
+	if _, ok := content[mt]; !ok {
+		return append(errs, fmt.Sprintf("content type %q is not documented (want one of %v)", mt, slices.Sorted(maps.Keys(content))))
+	}
+	return append(errs, validate(t, rPtr+"/content/"+pointerToken(mt)+"/schema", body)...)
+}
+
+func mapOf(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
+}
+
+func validate(t testing.TB, ptr string, body []byte) []string {
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
+	if err != nil {
+		return []string{fmt.Sprintf("body is not JSON: %v", err)}
+	}
+	if err := schemaAt(t, ptr).Validate(inst); err != nil {
+		return []string{fmt.Sprintf("body does not match %s: %v", ptr, err)}
+	}
+	return nil
+}
+
+// TestContractTransport_Live makes sure the contract check can fail.
+func TestContractTransport_Live(t *testing.T) {
+	t.Parallel()
+	req := httptest.NewRequest(http.MethodGet, "/healthz", nil)
+	for name, c := range map[string]struct {
+		status int
+		body   string
+	}{
+		"wrong body":          {200, `{"status":"bad"}`},
+		"undocumented status": {418, `{"status":"ok"}`},
+		"not JSON":            {200, `ok`},
+	} {
+		resp := &http.Response{StatusCode: c.status, Header: http.Header{"Content-Type": {"application/json"}}}
+		if errs := checkContract(t, req, nil, resp, []byte(c.body)); len(errs) == 0 {
+			t.Errorf("%s: the contract check found nothing wrong", name)
+		}
+	}
+}

@@ -1,0 +1,222 @@
+// Package httpapi is the JSON API of the sessiond server: the routes of
+// issue 3, their request and response shapes, the one table that maps
+// errors to HTTP statuses and problem codes, and the OpenAPI document that
+// describes them (openapi.json, served at /openapi.json).
+package httpapi
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/sessiond/sessiond"
+)
+
+// DefaultMaxBodyBytes is the request body limit when Options.MaxBodyBytes is zero.
+const DefaultMaxBodyBytes = 64 << 10
+
+// Options configure the handler. Manager and Authenticate are required.
+type Options struct {
+	// Manager runs the session lifecycle. Required.
+	Manager *sessiond.Manager
+	// Authenticate checks the API key of a /v1 or /oauth2 request, sent as
+	// `Authorization: Bearer <key>`, and returns the key's ID, which the
+	// request log records. Any error answers 401 (the cause is logged,
+	// never the key), except one matching sessiond.ErrStoreUnavailable,
+	// which answers 503 so an outage is not mistaken for a bad key.
+	// Required.
+	Authenticate func(ctx context.Context, key sessiond.Secret) (keyID string, err error)
+	// JWKS returns the public JWKS document served at
+	// /.well-known/jwks.json. Nil when the strategy issues no JWTs: the
+	// route then answers 404.
+	JWKS func() ([]byte, error)
+	// Ready reports whether the server can serve (store ping and the
+	// like); /readyz answers 503 store_unavailable while it fails. Nil
+	// means always ready.
+	Ready func(ctx context.Context) error
+	// Logger receives one JSON line per request and the faults (panics
+	// with their stack, 5xx causes). Nil discards.
+	Logger *slog.Logger
+	// MaxBodyBytes limits request bodies; larger ones answer 413.
+	// Zero means DefaultMaxBodyBytes (64 KiB); negative is an error.
+	MaxBodyBytes int64
+	// Version is the server's version, served as info.version of
+	// /openapi.json. Empty keeps the document's own.
+	Version string
+}
+
+// authMode says how a route authenticates and how it reports failure.
+type authMode uint8
+
+const (
+	authNone   authMode = iota // public
+	authAPIKey                 // API key; failures as problem+json `unauthorized`
+	authClient                 // API key; failures as RFC 6749 §5.2 `invalid_client`
+)
+
+// route is one entry of the routing table. New registers exactly these
+// patterns, and a test compares them with the paths of openapi.json.
+type route struct {
+	pattern string // Go ServeMux pattern: "METHOD /path/{wildcard}"
+	auth    authMode
+	handle  func(*server, http.ResponseWriter, *http.Request) error
+}
+
+var routes = []route{
+	{"POST /v1/sessions", authAPIKey, (*server).createSession},
+	{"POST /v1/sessions/verify", authAPIKey, (*server).verifySession},
+	{"POST /v1/sessions/refresh", authAPIKey, (*server).refreshSession},
+	{"POST /v1/sessions/{id}/rotate", authAPIKey, (*server).rotateSession},
+	{"GET /v1/sessions/{id}", authAPIKey, (*server).getSession},
+	{"DELETE /v1/sessions/{id}", authAPIKey, (*server).revokeSession},
+	{"GET /v1/subjects/{subject}/sessions", authAPIKey, (*server).listSessions},
+	{"DELETE /v1/subjects/{subject}/sessions", authAPIKey, (*server).revokeSubject},
+	{"POST /oauth2/revoke", authClient, (*server).oauthRevoke},
+	{"POST /oauth2/introspect", authClient, (*server).oauthIntrospect},
+	{"GET /.well-known/jwks.json", authNone, (*server).jwks},
+	{"GET /healthz", authNone, (*server).healthz},
+	{"GET /readyz", authNone, (*server).readyz},
+	{"GET /openapi.json", authNone, (*server).openapi},
+}
+
+//go:embed openapi.json
+var openapiDoc []byte
+
+// server is the handler New returns. It is safe for concurrent use.
+type server struct {
+	m        *sessiond.Manager
+	auth     func(context.Context, sessiond.Secret) (string, error)
+	jwksFn   func() ([]byte, error)
+	readyFn  func(context.Context) error
+	log      *slog.Logger
+	maxBody  int64
+	doc      []byte   // openapi.json as served
+	patterns []string // as registered on the ServeMux, in order
+	next     http.Handler
+}
+
+// New returns the API handler. It is safe for concurrent use. The caller
+// (cmd/sessiond) owns the http.Server and its timeouts.
+func New(opts Options) (http.Handler, error) {
+	switch {
+	case opts.Manager == nil:
+		return nil, fmt.Errorf("httpapi: new: %w", &sessiond.ArgumentError{Field: "Manager", Msg: "is required"})
+	case opts.Authenticate == nil:
+		return nil, fmt.Errorf("httpapi: new: %w", &sessiond.ArgumentError{Field: "Authenticate", Msg: "is required"})
+	case opts.MaxBodyBytes < 0:
+		return nil, fmt.Errorf("httpapi: new: %w", &sessiond.ArgumentError{Field: "MaxBodyBytes", Msg: "must not be negative"})
+	}
+	s := &server{
+		m:       opts.Manager,
+		auth:    opts.Authenticate,
+		jwksFn:  opts.JWKS,
+		readyFn: opts.Ready,
+		log:     opts.Logger,
+		maxBody: opts.MaxBodyBytes,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.maxBody == 0 {
+		s.maxBody = DefaultMaxBodyBytes
+	}
+	doc, err := documentWithVersion(openapiDoc, opts.Version)
+	if err != nil {
+		return nil, fmt.Errorf("httpapi: new: openapi document: %w", err)
+	}
+	s.doc = doc
+
+	// The mux's own 404 and 405 replies are plain text; a catch-all routes
+	// every unmatched request to fallback, which answers with problems.
+	mux := http.NewServeMux()
+	allowed := make(map[string][]string) // path → methods
+	for _, rt := range routes {
+		mux.Handle(rt.pattern, s.wrap(rt))
+		s.patterns = append(s.patterns, rt.pattern)
+		method, path, _ := strings.Cut(rt.pattern, " ")
+		allowed[path] = append(allowed[path], method)
+	}
+	mux.Handle("/", s.fallback(allowed))
+	s.next = s.middleware(mux)
+	return s, nil
+}
+
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.next.ServeHTTP(w, r) }
+
+// wrap turns a route into a handler: it records the pattern for the
+// request log, authenticates, runs the route and answers its error, in
+// RFC 6749 form on the /oauth2 routes and as a problem elsewhere.
+func (s *server) wrap(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info := infoFrom(r.Context())
+		info.pattern, info.oauth = r.Pattern, rt.auth == authClient
+		var err error
+		if rt.auth != authNone {
+			err = s.authenticate(w, r)
+		}
+		if err == nil {
+			err = rt.handle(s, w, r)
+		}
+		switch {
+		case err == nil:
+		case info.oauth:
+			s.writeOAuthError(w, r, err)
+		default:
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// fallback answers requests no route matched: 405 with Allow when the path
+// exists under other methods, else 404.
+func (s *server) fallback(allowed map[string][]string) http.Handler {
+	paths := http.NewServeMux()
+	for path, methods := range allowed {
+		if slices.Contains(methods, http.MethodGet) {
+			methods = append(methods, http.MethodHead)
+		}
+		slices.Sort(methods)
+		allow := strings.Join(methods, ", ")
+		paths.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			s.writeError(w, r, &requestError{status: http.StatusMethodNotAllowed, code: codeInvalidRequest,
+				detail: "method not allowed; allowed: " + allow})
+		})
+	}
+	paths.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, &requestError{status: http.StatusNotFound, code: codeNotFound, detail: "no such route"})
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		infoFrom(r.Context()).pattern = r.Pattern // "/": the raw path is never logged
+		paths.ServeHTTP(w, r)
+	})
+}
+
+// documentWithVersion returns doc with info.version set to version (doc
+// itself when version is empty).
+func documentWithVersion(doc []byte, version string) ([]byte, error) {
+	if version == "" {
+		return doc, nil
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(doc, &top); err != nil {
+		return nil, err
+	}
+	var info map[string]json.RawMessage
+	if err := json.Unmarshal(top["info"], &info); err != nil {
+		return nil, err
+	}
+	if info == nil {
+		return nil, errors.New("no info object")
+	}
+	v, _ := json.Marshal(version)
+	info["version"] = v
+	top["info"], _ = json.Marshal(info)
+	return json.MarshalIndent(top, "", "  ")
+}

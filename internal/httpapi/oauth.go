@@ -1,0 +1,111 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/sessiond/sessiond"
+)
+
+// formToken returns the required `token` parameter of an /oauth2 request.
+func (s *server) formToken(w http.ResponseWriter, r *http.Request) (sessiond.Secret, error) {
+	form, err := s.parseForm(w, r)
+	if err != nil {
+		return "", err
+	}
+	tok, err := formValue(form, "token")
+	if err != nil {
+		return "", err
+	}
+	if tok == "" {
+		return "", badRequest("token: is required")
+	}
+	// token_type_hint is only a hint (RFC 7009 §2.1): every kind is
+	// searched whatever it says, so it is neither read nor checked.
+	return sessiond.Secret(tok), nil
+}
+
+// POST /oauth2/revoke (RFC 7009). An unknown, invalid, expired or already
+// revoked token answers 200 with an empty body, like a revoked one.
+func (s *server) oauthRevoke(w http.ResponseWriter, r *http.Request) error {
+	tok, err := s.formToken(w, r)
+	if err != nil {
+		return err
+	}
+	if s.m.Strategy() == sessiond.StrategyJWT {
+		// RFC 7009 §2.2.1: the server cannot revoke this kind of token.
+		// Saying 200 would make the caller believe a live token is dead.
+		return &requestError{status: http.StatusBadRequest, code: "unsupported_token_type",
+			detail: "the jwt strategy cannot revoke a token before it expires"}
+	}
+	if err := s.m.RevokeToken(r.Context(), tok); err != nil {
+		return err // store unavailable: 503, and the caller must assume the token still works
+	}
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// introspection is an RFC 7662 §2.2 response. An inactive token gets
+// exactly {"active":false}: every other member is omitted.
+type introspection struct {
+	Active    bool               `json:"active"`
+	TokenType string             `json:"token_type,omitempty"`
+	Subject   string             `json:"sub,omitempty"`
+	SessionID sessiond.SessionID `json:"sid,omitempty"`
+	ExpiresAt int64              `json:"exp,omitempty"`
+	IssuedAt  int64              `json:"iat,omitempty"`
+}
+
+// tokenErrors are the Verify failures that make a token inactive.
+var tokenErrors = []error{
+	sessiond.ErrInvalidToken, sessiond.ErrExpired, sessiond.ErrRevoked,
+	sessiond.ErrIdleTimeout, sessiond.ErrAbsoluteTimeout, sessiond.ErrNotFound,
+}
+
+// POST /oauth2/introspect (RFC 7662). Access tokens only: anything that
+// does not verify as one, refresh tokens included, is {"active":false}.
+func (s *server) oauthIntrospect(w http.ResponseWriter, r *http.Request) error {
+	tok, err := s.formToken(w, r)
+	if err != nil {
+		return err
+	}
+	sess, err := s.m.Verify(r.Context(), tok, sessiond.Client{})
+	if err != nil {
+		for _, target := range tokenErrors {
+			if errors.Is(err, target) {
+				infoFrom(r.Context()).err = err // why it is inactive, for the log only
+				writeJSON(w, http.StatusOK, "application/json", introspection{Active: false})
+				return nil
+			}
+		}
+		return err // store unavailable: the answer is unknown, not "inactive"
+	}
+	iat, exp := s.accessTimes(&sess)
+	writeJSON(w, http.StatusOK, "application/json", introspection{
+		Active: true, TokenType: "Bearer", Subject: sess.Subject, SessionID: sess.ID,
+		ExpiresAt: exp.Unix(), IssuedAt: iat.Unix(),
+	})
+	return nil
+}
+
+// accessTimes returns when the verified access token of sess was issued
+// and when it stops verifying, from the lifecycle formulas of
+// docs/lifecycle.md. Database: the token is the session's, issued at
+// creation, good while the session lives (min of idle and absolute
+// expiry). JWT and hybrid: Verify rebuilds LastActiveAt from the token's
+// iat, and the token expires at min(iat + access, absolute expiry).
+func (s *server) accessTimes(sess *sessiond.Session) (iat, exp time.Time) {
+	exp = sess.ExpiresAt
+	if sess.IdleExpiresAt.Before(exp) {
+		exp = sess.IdleExpiresAt
+	}
+	if sess.Strategy == sessiond.StrategyDatabase {
+		return sess.CreatedAt, exp
+	}
+	if at := sess.LastActiveAt.Add(s.m.Lifetimes().Access); at.Before(exp) {
+		exp = at
+	}
+	return sess.LastActiveAt, exp
+}

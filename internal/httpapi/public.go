@@ -1,0 +1,69 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/sessiond/sessiond"
+)
+
+// readyTimeout bounds one readiness check, so a hung store answers 503
+// instead of hanging the probe.
+const readyTimeout = 5 * time.Second
+
+type status struct {
+	Status string `json:"status"`
+}
+
+// GET /.well-known/jwks.json: public and cacheable for five minutes,
+// shorter than any key's overlap in the ring.
+func (s *server) jwks(w http.ResponseWriter, r *http.Request) error {
+	if s.jwksFn == nil {
+		return &requestError{status: http.StatusNotFound, code: codeNotFound,
+			detail: fmt.Sprintf("the %s strategy issues no JWTs", s.m.Strategy())}
+	}
+	doc, err := s.jwksFn()
+	if err != nil {
+		return fmt.Errorf("httpapi: jwks: %w", err)
+	}
+	h := w.Header()
+	h.Set("Cache-Control", "public, max-age=300")
+	writeRaw(w, "application/json", doc)
+	return nil
+}
+
+// GET /healthz: the process is up. It asks nothing else.
+func (s *server) healthz(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, "application/json", status{Status: "ok"})
+	return nil
+}
+
+// GET /readyz: 200 while Ready succeeds, else 503 store_unavailable.
+func (s *server) readyz(w http.ResponseWriter, r *http.Request) error {
+	if s.readyFn != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+		defer cancel()
+		if err := s.readyFn(ctx); err != nil {
+			return fmt.Errorf("httpapi: not ready: %w: %w", sessiond.ErrStoreUnavailable, err)
+		}
+	}
+	writeJSON(w, http.StatusOK, "application/json", status{Status: "ok"})
+	return nil
+}
+
+// GET /openapi.json
+func (s *server) openapi(w http.ResponseWriter, r *http.Request) error {
+	writeRaw(w, "application/json", s.doc)
+	return nil
+}
+
+func writeRaw(w http.ResponseWriter, contentType string, b []byte) {
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+}

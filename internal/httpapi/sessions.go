@@ -1,0 +1,267 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/sessiond/sessiond"
+)
+
+// The wire types below are the contract of issue 3; their JSON names must
+// not change. Times are encoded by time.Time as RFC 3339 in UTC with
+// fractional seconds when non-zero (time.RFC3339Nano), e.g.
+// "2030-01-02T03:04:05.123456Z".
+
+type clientJSON struct {
+	IP        string `json:"ip"`
+	UserAgent string `json:"user_agent"`
+}
+
+type sessionJSON struct {
+	ID            sessiond.SessionID `json:"id"`
+	Subject       string             `json:"subject"`
+	Strategy      sessiond.Strategy  `json:"strategy"`
+	CreatedAt     time.Time          `json:"created_at"`
+	LastActiveAt  time.Time          `json:"last_active_at"`
+	IdleExpiresAt time.Time          `json:"idle_expires_at"`
+	ExpiresAt     time.Time          `json:"expires_at"`
+	Persistent    bool               `json:"persistent"`
+	Client        clientJSON         `json:"client"`
+	Claims        json.RawMessage    `json:"claims"`
+}
+
+var emptyObject = json.RawMessage(`{}`)
+
+func sessionOut(s *sessiond.Session) sessionJSON {
+	claims := s.Claims
+	if len(claims) == 0 {
+		claims = emptyObject
+	}
+	return sessionJSON{
+		ID: s.ID, Subject: s.Subject, Strategy: s.Strategy,
+		CreatedAt: s.CreatedAt.UTC(), LastActiveAt: s.LastActiveAt.UTC(),
+		IdleExpiresAt: s.IdleExpiresAt.UTC(), ExpiresAt: s.ExpiresAt.UTC(),
+		Persistent: s.Persistent, Client: clientJSON(s.Client), Claims: claims,
+	}
+}
+
+// tokenJSON is a token response. The tokens are strings here, converted
+// from sessiond.Secret on purpose: a Secret marshals as "REDACTED".
+type tokenJSON struct {
+	Session               sessionJSON `json:"session"`
+	AccessToken           string      `json:"access_token"`
+	AccessTokenExpiresAt  time.Time   `json:"access_token_expires_at"`
+	RefreshToken          *string     `json:"refresh_token"`            // null when the strategy has none
+	RefreshTokenExpiresAt *time.Time  `json:"refresh_token_expires_at"` // null with it
+	TokenType             string      `json:"token_type"`
+}
+
+// writeTokens answers with the tokens of iss, uncacheable (RFC 6749 §5.1).
+func writeTokens(w http.ResponseWriter, status int, iss *sessiond.Issued) {
+	out := tokenJSON{
+		Session:              sessionOut(&iss.Session),
+		AccessToken:          string(iss.AccessToken),
+		AccessTokenExpiresAt: iss.AccessExpiresAt.UTC(),
+		TokenType:            "Bearer",
+	}
+	if iss.RefreshToken != "" {
+		rt, exp := string(iss.RefreshToken), iss.RefreshExpiresAt.UTC()
+		out.RefreshToken, out.RefreshTokenExpiresAt = &rt, &exp
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	writeJSON(w, status, "application/json", out)
+}
+
+type createRequest struct {
+	Subject    string          `json:"subject"`
+	Claims     json.RawMessage `json:"claims"`
+	Persistent bool            `json:"persistent"`
+	Client     clientJSON      `json:"client"`
+}
+
+// POST /v1/sessions
+func (s *server) createSession(w http.ResponseWriter, r *http.Request) error {
+	var req createRequest
+	if err := s.decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	iss, err := s.m.Create(r.Context(), req.Subject, sessiond.CreateOptions{
+		Claims: compact(req.Claims), Persistent: req.Persistent, Client: sessiond.Client(req.Client),
+	})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/sessions/"+string(iss.Session.ID))
+	writeTokens(w, http.StatusCreated, iss)
+	return nil
+}
+
+// compact drops insignificant whitespace from claims, so the size limit
+// counts content. The decoder has checked the JSON already.
+func compact(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 {
+		return nil
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return raw
+	}
+	return b.Bytes()
+}
+
+type verifyRequest struct {
+	AccessToken sessiond.Secret `json:"access_token"`
+	Client      clientJSON      `json:"client"`
+}
+
+type verifyResponse struct {
+	Active  bool        `json:"active"`
+	Session sessionJSON `json:"session"`
+}
+
+// POST /v1/sessions/verify
+func (s *server) verifySession(w http.ResponseWriter, r *http.Request) error {
+	var req verifyRequest
+	if err := s.decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.AccessToken == "" {
+		return &sessiond.ArgumentError{Field: "access_token", Msg: "is required"}
+	}
+	client, err := sessiond.CleanClient(sessiond.Client(req.Client))
+	if err != nil {
+		return err
+	}
+	sess, err := s.m.Verify(r.Context(), req.AccessToken, client)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, "application/json", verifyResponse{Active: true, Session: sessionOut(&sess)})
+	return nil
+}
+
+type refreshRequest struct {
+	RefreshToken sessiond.Secret `json:"refresh_token"`
+	Client       clientJSON      `json:"client"`
+}
+
+// POST /v1/sessions/refresh
+func (s *server) refreshSession(w http.ResponseWriter, r *http.Request) error {
+	var req refreshRequest
+	if err := s.decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.RefreshToken == "" {
+		return &sessiond.ArgumentError{Field: "refresh_token", Msg: "is required"}
+	}
+	client, err := sessiond.CleanClient(sessiond.Client(req.Client))
+	if err != nil {
+		return err
+	}
+	iss, err := s.m.Refresh(r.Context(), req.RefreshToken, client)
+	if err != nil {
+		return err
+	}
+	writeTokens(w, http.StatusOK, iss)
+	return nil
+}
+
+// pathID returns the {id} of the route, or ErrNotFound when it cannot be
+// a session ID (checked before any store is asked).
+func pathID(r *http.Request) (sessiond.SessionID, error) {
+	id := sessiond.SessionID(r.PathValue("id"))
+	if !id.Valid() {
+		return "", fmt.Errorf("httpapi: session id: %w", sessiond.ErrNotFound)
+	}
+	return id, nil
+}
+
+// POST /v1/sessions/{id}/rotate
+func (s *server) rotateSession(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	iss, err := s.m.Rotate(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeTokens(w, http.StatusOK, iss)
+	return nil
+}
+
+// GET /v1/sessions/{id}
+func (s *server) getSession(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	sess, err := s.m.Get(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, "application/json", sessionOut(&sess))
+	return nil
+}
+
+// DELETE /v1/sessions/{id}: logout. Revoking a revoked session succeeds.
+func (s *server) revokeSession(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if err := s.m.Revoke(r.Context(), id, sessiond.ReasonLogout); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type sessionList struct {
+	Sessions []sessionJSON `json:"sessions"`
+}
+
+// GET /v1/subjects/{subject}/sessions
+func (s *server) listSessions(w http.ResponseWriter, r *http.Request) error {
+	ss, err := s.m.List(r.Context(), r.PathValue("subject"))
+	if err != nil {
+		return err
+	}
+	out := sessionList{Sessions: make([]sessionJSON, len(ss))}
+	for i := range ss {
+		out.Sessions[i] = sessionOut(&ss[i])
+	}
+	writeJSON(w, http.StatusOK, "application/json", out)
+	return nil
+}
+
+type revokedCount struct {
+	Revoked int `json:"revoked"`
+}
+
+// DELETE /v1/subjects/{subject}/sessions[?except=ID]: an administrative
+// revocation (reason admin) of every live session but one.
+func (s *server) revokeSubject(w http.ResponseWriter, r *http.Request) error {
+	var except sessiond.SessionID
+	switch v := r.URL.Query()["except"]; len(v) {
+	case 0:
+	case 1:
+		// A mistyped ID would match nothing and revoke the caller's own
+		// session too: refuse it.
+		if except = sessiond.SessionID(v[0]); !except.Valid() {
+			return &sessiond.ArgumentError{Field: "except", Msg: "is not a session ID"}
+		}
+	default:
+		return &sessiond.ArgumentError{Field: "except", Msg: "must be given at most once"}
+	}
+	n, err := s.m.RevokeSubject(r.Context(), r.PathValue("subject"), except, sessiond.ReasonAdmin)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, "application/json", revokedCount{Revoked: n})
+	return nil
+}
