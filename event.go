@@ -2,6 +2,10 @@ package sessiond
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/binary"
+	"strings"
 	"time"
 )
 
@@ -35,4 +39,18 @@ type Event struct {
 // returned to the caller of the operation that produced the event.
 type EventSink interface {
 	Record(ctx context.Context, e Event) error
+}
+
+// eventIDEncoding is base32hex: its alphabet is in byte order, so IDs sort
+// as their bytes do.
+var eventIDEncoding = base32.HexEncoding.WithPadding(base32.NoPadding)
+
+// NewEventID returns a unique event ID that sorts by t: "evt_" and 26
+// characters encoding t in unix microseconds and 64 random bits. Stores
+// page the event log by ID.
+func NewEventID(t time.Time) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(t.UnixMicro()))
+	_, _ = rand.Read(b[8:])
+	return "evt_" + strings.ToLower(eventIDEncoding.EncodeToString(b[:]))
 }

@@ -2,8 +2,6 @@ package sessiond
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -822,11 +820,11 @@ func (m *Manager) collect(ctx context.Context, every time.Duration, batch int) {
 }
 
 func (m *Manager) emit(ctx context.Context, e Event) {
-	if e.ID == "" {
-		e.ID = newEventID()
-	}
 	if e.Time.IsZero() {
 		e.Time = m.now()
+	}
+	if e.ID == "" {
+		e.ID = NewEventID(e.Time)
 	}
 	m.log.LogAttrs(ctx, slog.LevelInfo, "event", slog.String("event_id", e.ID), slog.String("type", string(e.Type)),
 		slog.String("subject", e.Subject), slog.String("session_id", string(e.SessionID)),
@@ -836,12 +834,6 @@ func (m *Manager) emit(ctx context.Context, e Event) {
 			m.log.ErrorContext(ctx, "record event", "event_id", e.ID, "type", string(e.Type), "err", err)
 		}
 	}
-}
-
-func newEventID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return "evt_" + base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 func notFoundIsInvalid(err error) error {

@@ -814,3 +814,17 @@ func TestManager_RefreshWithoutRotationOrDetection(t *testing.T) {
 		}
 	})
 }
+
+func TestNewEventID_SortsByTime(t *testing.T) {
+	prev := ""
+	for i := range 1000 {
+		id := sessiond.NewEventID(t0.Add(time.Duration(i) * time.Microsecond))
+		if id <= prev {
+			t.Fatalf("NewEventID not increasing: %q after %q", id, prev)
+		}
+		prev = id
+	}
+	if a, b := sessiond.NewEventID(t0), sessiond.NewEventID(t0); a == b {
+		t.Error("two IDs at the same instant are equal")
+	}
+}
