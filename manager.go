@@ -25,7 +25,9 @@ const (
 type Options struct {
 	// Strategy is required: database, jwt or hybrid.
 	Strategy Strategy
-	// Store is required for database and hybrid; jwt never touches it.
+	// Store is required for database and hybrid. The jwt strategy keeps
+	// no sessions; given a Store that is a MetaStore it reads and writes
+	// only the incident watermarks there.
 	Store Store
 	// Signed issues and checks JWTs; required for jwt and hybrid.
 	Signed SignedTokens
@@ -63,6 +65,10 @@ type Options struct {
 	// fails with ErrLimitReached, LimitSingle revokes every other session
 	// of the subject whatever MaxSessions says.
 	LimitPolicy LimitPolicy
+	// WatermarkPoll: how often a node reads incident watermarks set by
+	// other nodes (stores implementing MetaStore). Default 1s; negative
+	// disables polling.
+	WatermarkPoll time.Duration
 	// Clock; default SystemClock.
 	Clock Clock
 	// Events receives lifecycle and security events; nil records nothing
@@ -118,6 +124,7 @@ type Manager struct {
 	evict  bool // at the limit: evict (true) or reject
 
 	revoked *revokedSet
+	marks   watermarks
 	cache   *verifyCache // nil when disabled or not a JWT strategy
 
 	stop context.CancelFunc
@@ -206,6 +213,9 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 			return nil, err
 		}
 	}
+	if err := m.syncWatermarks(ctx); err != nil {
+		return nil, err
+	}
 	bg, cancel := context.WithCancel(context.Background())
 	m.stop = cancel
 	gcEvery, batch := opts.GCInterval, opts.GCBatch
@@ -218,6 +228,14 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	if gcEvery > 0 {
 		m.wg.Add(1)
 		go m.collect(bg, gcEvery, batch)
+	}
+	if _, ok := m.store.(MetaStore); ok && opts.WatermarkPoll >= 0 {
+		every := opts.WatermarkPoll
+		if every == 0 {
+			every = time.Second
+		}
+		m.wg.Add(1)
+		go m.pollWatermarks(bg, every)
 	}
 	return m, nil
 }
@@ -396,7 +414,7 @@ func (m *Manager) verifySigned(access Secret, now time.Time) (*TokenClaims, erro
 }
 
 func (m *Manager) checkSignedSession(c *TokenClaims, now time.Time) error {
-	if m.strategy == StrategyHybrid && m.revoked.has(c.SessionID) {
+	if m.strategy == StrategyHybrid && m.revoked.has(c.SessionID) || m.marks.revoked(c.Subject, c.AuthTime) {
 		return fmt.Errorf("sessiond: verify: %w", ErrRevoked)
 	}
 	if !now.Before(c.SessionExpiresAt.Add(m.signed.Leeway())) {
@@ -432,6 +450,9 @@ func (m *Manager) verifyOpaque(ctx context.Context, access Secret, now time.Time
 	}
 	if err := s.Check(now); err != nil {
 		return Session{}, fmt.Errorf("sessiond: verify: %w", err)
+	}
+	if m.marks.revoked(s.Subject, s.CreatedAt) {
+		return Session{}, fmt.Errorf("sessiond: verify: %w", ErrRevoked)
 	}
 	if now.Sub(s.LastActiveAt) >= m.touch {
 		// Written back at most once per touch interval, so a busy session
@@ -474,6 +495,9 @@ func (m *Manager) Refresh(ctx context.Context, refresh Secret, client Client) (*
 	now := m.now()
 	if err := s.Check(now); err != nil {
 		return nil, fmt.Errorf("sessiond: refresh: %w", err)
+	}
+	if m.marks.revoked(s.Subject, s.CreatedAt) {
+		return nil, fmt.Errorf("sessiond: refresh: %w", ErrRevoked)
 	}
 	if m.rotate && !now.Before(tok.ExpiresAt) {
 		// Without rotation the one token lives as long as its session,
@@ -548,6 +572,9 @@ func (m *Manager) refreshSigned(ctx context.Context, refresh Secret, client Clie
 	}
 	if !now.Before(c.SessionExpiresAt) {
 		return nil, fmt.Errorf("sessiond: refresh: %w", ErrAbsoluteTimeout)
+	}
+	if m.marks.revoked(c.Subject, c.AuthTime) {
+		return nil, fmt.Errorf("sessiond: refresh: %w", ErrRevoked)
 	}
 	s := &Session{
 		ID: c.SessionID, Subject: c.Subject, Strategy: StrategyJWT,
@@ -814,6 +841,22 @@ func (m *Manager) collect(ctx context.Context, every time.Duration, batch int) {
 				m.log.Warn("garbage collection", "err", err, "deleted", n)
 			} else if n > 0 {
 				m.log.Debug("garbage collection", "deleted", n)
+			}
+		}
+	}
+}
+
+func (m *Manager) pollWatermarks(ctx context.Context, every time.Duration) {
+	defer m.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := m.syncWatermarks(ctx); err != nil && ctx.Err() == nil {
+				m.log.Warn("incident watermark sync", "err", err)
 			}
 		}
 	}

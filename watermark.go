@@ -1,0 +1,208 @@
+package sessiond
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// watermarkDoc is the MetaStore document holding incident watermarks.
+const watermarkDoc = "revocation_watermarks"
+
+// watermarks are the incident kill switch's "not before" times: a session
+// created before the global time, or before its subject's time, is revoked.
+// They make an incident revocation take effect at once for every token
+// (stateless JWTs and cached verifications included) at a constant cost per
+// verify, however many sessions it ends; the store's per-session revocation
+// is the durable record.
+type watermarks struct {
+	mu       sync.RWMutex
+	all      time.Time
+	subjects map[string]time.Time
+	version  int64
+}
+
+type watermarkJSON struct {
+	All      time.Time            `json:"all,omitzero"`
+	Subjects map[string]time.Time `json:"subjects,omitempty"`
+}
+
+// revoked reports whether a session of subject created at created is
+// behind a watermark.
+func (w *watermarks) revoked(subject string, created time.Time) bool {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if created.Before(w.all) {
+		return true
+	}
+	t, ok := w.subjects[subject]
+	return ok && created.Before(t)
+}
+
+func (w *watermarks) set(doc watermarkJSON, version int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.all, w.subjects, w.version = doc.All, doc.Subjects, version
+}
+
+// raise merges f (applied at now) into doc; it never lowers a watermark.
+func raise(doc *watermarkJSON, f RevokeFilter, now time.Time) {
+	t := now
+	if !f.IssuedBefore.IsZero() && f.IssuedBefore.Before(now) {
+		t = f.IssuedBefore
+	}
+	if len(f.Subjects) == 0 {
+		if t.After(doc.All) {
+			doc.All = t
+		}
+		return
+	}
+	if doc.Subjects == nil {
+		doc.Subjects = make(map[string]time.Time)
+	}
+	for _, s := range f.Subjects {
+		if t.After(doc.Subjects[s]) {
+			doc.Subjects[s] = t
+		}
+	}
+}
+
+// prune drops subject watermarks no live session can be older than.
+func (doc *watermarkJSON) prune(oldest time.Time) {
+	for s, t := range doc.Subjects {
+		if t.Before(oldest) {
+			delete(doc.Subjects, s)
+		}
+	}
+}
+
+// syncWatermarks reads the shared watermarks if the store keeps them.
+func (m *Manager) syncWatermarks(ctx context.Context) error {
+	meta, ok := m.store.(MetaStore)
+	if !ok {
+		return nil
+	}
+	raw, version, err := meta.GetMeta(ctx, watermarkDoc)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("sessiond: load watermarks: %w", err)
+	}
+	m.marks.mu.RLock()
+	same := version == m.marks.version
+	m.marks.mu.RUnlock()
+	if same {
+		return nil
+	}
+	var doc watermarkJSON
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return fmt.Errorf("sessiond: stored watermarks are corrupt: %w", err)
+	}
+	m.marks.set(doc, version)
+	return nil
+}
+
+// raiseWatermarks applies f to the shared document (compare-and-swap) and
+// to this node.
+func (m *Manager) raiseWatermarks(ctx context.Context, f RevokeFilter, now time.Time) error {
+	meta, ok := m.store.(MetaStore)
+	if !ok {
+		m.marks.mu.Lock()
+		doc := watermarkJSON{All: m.marks.all, Subjects: m.marks.subjects}
+		m.marks.mu.Unlock()
+		raise(&doc, f, now)
+		m.marks.set(doc, 0)
+		return nil
+	}
+	for attempt := 0; attempt < 10; attempt++ {
+		var doc watermarkJSON
+		raw, version, err := meta.GetMeta(ctx, watermarkDoc)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			version = 0
+		case err != nil:
+			return fmt.Errorf("sessiond: load watermarks: %w", err)
+		default:
+			if err := json.Unmarshal(raw, &doc); err != nil {
+				return fmt.Errorf("sessiond: stored watermarks are corrupt: %w", err)
+			}
+		}
+		raise(&doc, f, now)
+		doc.prune(now.Add(-m.life.Refresh))
+		next, err := json.Marshal(doc)
+		if err != nil {
+			return err
+		}
+		nv, err := meta.PutMeta(ctx, watermarkDoc, next, version)
+		if errors.Is(err, ErrConflict) {
+			continue
+		} else if err != nil {
+			return fmt.Errorf("sessiond: save watermarks: %w", err)
+		}
+		m.marks.set(doc, nv)
+		return nil
+	}
+	return fmt.Errorf("sessiond: watermarks keep changing: %w", ErrConflict)
+}
+
+// EventRevokedByIncident is emitted once per affected subject when an
+// incident revocation asks to notify.
+const EventRevokedByIncident EventType = "session.revoked_by_incident"
+
+// RevokeMatching is the incident kill switch: it ends every session f
+// selects, refresh tokens included, in every strategy (jwt too: tokens of
+// sessions created before the watermark stop verifying). It returns how many
+// stored sessions it revoked (always 0 in the jwt strategy, which stores
+// none). With notify it emits one EventRevokedByIncident per affected
+// subject. Running it twice is harmless.
+//
+// Precision: JWTs carry their session's creation time in whole seconds, so
+// a session created in the same second as the incident, just after it, may
+// be revoked too; never the reverse.
+func (m *Manager) RevokeMatching(ctx context.Context, f RevokeFilter, reason RevokeReason, notify bool) (int, error) {
+	if !f.All && len(f.Subjects) == 0 && f.IssuedBefore.IsZero() {
+		return 0, argError("scope", "set all, subjects or issued_before")
+	}
+	for i, s := range f.Subjects {
+		if err := checkSubject(s); err != nil {
+			return 0, argError(fmt.Sprintf("subjects[%d]", i), "%v", err)
+		}
+	}
+	now := m.now()
+	if err := m.raiseWatermarks(ctx, f, now); err != nil {
+		return 0, err
+	}
+	m.PurgeVerifyCache()
+	var n int
+	var subjects []string
+	if m.strategy != StrategyJWT {
+		br, ok := m.store.(BulkRevoker)
+		if !ok {
+			return 0, fmt.Errorf("sessiond: the store cannot revoke in bulk: %w", ErrUnsupported)
+		}
+		var err error
+		n, subjects, err = br.RevokeMatching(ctx, f, now, reason)
+		if err != nil {
+			return 0, fmt.Errorf("sessiond: revoke matching: %w", err)
+		}
+	} else {
+		subjects = f.Subjects
+	}
+	details := map[string]any{"reason": string(reason), "count": n, "all": f.All}
+	if len(f.Subjects) > 0 {
+		details["subjects"] = len(f.Subjects)
+	}
+	if !f.IssuedBefore.IsZero() {
+		details["issued_before"] = f.IssuedBefore.UTC().Format(time.RFC3339)
+	}
+	m.emit(ctx, Event{Type: EventBulkRevoked, Details: details})
+	if notify {
+		for _, s := range subjects {
+			m.emit(ctx, Event{Type: EventRevokedByIncident, Subject: s, Details: map[string]any{"reason": string(reason)}})
+		}
+	}
+	return n, nil
+}
