@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sessiond/sessiond"
@@ -49,7 +50,13 @@ type Keys struct {
 	clock        sessiond.Clock
 	refreshEvery time.Duration
 
-	mu      sync.Mutex
+	// snap is read on every API request without a lock; reloads swap it
+	// under mu, one at a time.
+	snap atomic.Pointer[snapshot]
+	mu   sync.Mutex
+}
+
+type snapshot struct {
 	byHash  map[sessiond.TokenHash]Key
 	version int64
 	loaded  time.Time
@@ -104,9 +111,7 @@ func (k *Keys) update(ctx context.Context, fn func(*doc) error) error {
 		if err != nil {
 			return fmt.Errorf("apikey: save: %w", err)
 		}
-		k.mu.Lock()
-		k.loaded = time.Time{} // force a reload on next use
-		k.mu.Unlock()
+		k.snap.Store(nil) // force a reload on next use
 		return nil
 	}
 	return fmt.Errorf("apikey: key set keeps changing: %w", sessiond.ErrConflict)
@@ -196,28 +201,44 @@ func (k *Keys) Authenticate(ctx context.Context, secret sessiond.Secret) (string
 		return "", ErrUnauthorized
 	}
 	h := sessiond.HashToken(secret)
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if now := k.clock.Now(); k.byHash == nil || now.Sub(k.loaded) >= k.refreshEvery {
-		if err := k.reloadLocked(ctx); err != nil {
-			return "", err
-		}
-		k.loaded = now
+	snap, err := k.current(ctx)
+	if err != nil {
+		return "", err
 	}
-	key, ok := k.byHash[h]
+	key, ok := snap.byHash[h]
 	if !ok {
 		return "", ErrUnauthorized
 	}
 	return key.ID, nil
 }
 
-func (k *Keys) reloadLocked(ctx context.Context) error {
+// current returns a snapshot no older than refreshEvery.
+func (k *Keys) current(ctx context.Context) (*snapshot, error) {
+	now := k.clock.Now()
+	if s := k.snap.Load(); s != nil && now.Sub(s.loaded) < k.refreshEvery {
+		return s, nil
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if s := k.snap.Load(); s != nil && now.Sub(s.loaded) < k.refreshEvery {
+		return s, nil // another request reloaded it meanwhile
+	}
+	s, err := k.reload(ctx, k.snap.Load())
+	if err != nil {
+		return nil, err
+	}
+	s.loaded = now
+	k.snap.Store(s)
+	return s, nil
+}
+
+func (k *Keys) reload(ctx context.Context, prev *snapshot) (*snapshot, error) {
 	d, version, err := k.load(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if k.byHash != nil && version == k.version {
-		return nil
+	if prev != nil && version == prev.version {
+		return &snapshot{byHash: prev.byHash, version: version}, nil
 	}
 	m := make(map[sessiond.TokenHash]Key, len(d.Keys))
 	for _, key := range d.Keys {
@@ -229,6 +250,5 @@ func (k *Keys) reloadLocked(ctx context.Context) error {
 		}
 		m[h] = key
 	}
-	k.byHash, k.version = m, version
-	return nil
+	return &snapshot{byHash: m, version: version}, nil
 }

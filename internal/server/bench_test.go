@@ -1,0 +1,129 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/client"
+	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/internal/server"
+)
+
+// The HTTP benchmarks run the real server (server.Run) and a bare net/http
+// handler in this process on loopback, and drive each with the same load:
+// 32 concurrent keep-alive clients. ns/op is the inverse of throughput, so
+// bare ns/op ÷ verify ns/op is verify's share of the bare handler's
+// throughput. The client load runs on the same two cores, as the same
+// generator does for both.
+
+const benchKey = "sdak_bench_0123456789abcdefghijklmnopqrstuvwxyz"
+
+func startServer(b *testing.B, strategy sessiond.Strategy) string {
+	b.Helper()
+	cfg := config.Default()
+	cfg.Strategy = strategy
+	cfg.Store.Driver = "memory"
+	cfg.Environment = config.EnvDevelopment
+	cfg.Server.Listen = "127.0.0.1:0"
+	cfg.Server.DataDir = b.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- server.Run(ctx, server.Options{Config: cfg, APIKey: benchKey, Listening: func(a string) { addr <- a },
+			Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	}()
+	b.Cleanup(func() { cancel(); <-done })
+	select {
+	case a := <-addr:
+		return "http://" + a
+	case err := <-done:
+		b.Fatal(err)
+	}
+	return ""
+}
+
+func httpClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}, Timeout: 10 * time.Second}
+}
+
+// drive posts bodies[i] round-robin from 32 goroutines.
+func drive(b *testing.B, url string, key string, bodies [][]byte) {
+	hc := httpClient()
+	var n atomic.Int64
+	b.SetParallelism(16) // × GOMAXPROCS(2) = 32 clients
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(bodies[int(i)%len(bodies)]))
+			req.Header.Set("Content-Type", "application/json")
+			if key != "" {
+				req.Header.Set("Authorization", "Bearer "+key)
+			}
+			resp, err := hc.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkHTTPBare is the baseline: a bare net/http handler answering a
+// fixed JSON body of the size of a verify answer.
+func BenchmarkHTTPBare(b *testing.B) {
+	body := []byte(`{"active":true,"session":{"id":"uj4x4wbqvvdo3yauygr7hk34gq","subject":"alice","strategy":"hybrid","created_at":"2026-11-26T13:10:50.194575Z","last_active_at":"2026-11-26T13:10:50.194575Z","idle_expires_at":"2026-11-26T14:40:50.194575Z","expires_at":"2026-11-26T21:10:50.194575Z","persistent":false,"client":{"ip":"","user_agent":""},"claims":{}}}`)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	})}
+	go srv.Serve(ln)
+	b.Cleanup(func() { srv.Close() })
+	drive(b, "http://"+ln.Addr().String()+"/", "", [][]byte{[]byte(`{"access_token":"x"}`)})
+}
+
+func benchVerify(b *testing.B, strategy sessiond.Strategy) {
+	base := startServer(b, strategy)
+	c, err := client.New(base, benchKey)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Many sessions, each token presented many times, as real clients do.
+	var bodies [][]byte
+	for i := range 500 {
+		iss, err := c.CreateSession(context.Background(), client.CreateRequest{Subject: fmt.Sprintf("user-%d", i%100)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		bodies = append(bodies, []byte(`{"access_token":"`+string(iss.AccessToken)+`"}`))
+	}
+	drive(b, base+"/v1/sessions/verify", benchKey, bodies)
+}
+
+func BenchmarkHTTPVerifyHybrid(b *testing.B)   { benchVerify(b, sessiond.StrategyHybrid) }
+func BenchmarkHTTPVerifyDatabase(b *testing.B) { benchVerify(b, sessiond.StrategyDatabase) }
+
+func TestMain(m *testing.M) { os.Exit(m.Run()) }
