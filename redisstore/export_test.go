@@ -1,0 +1,23 @@
+package redisstore
+
+import (
+	"context"
+
+	"github.com/sessiond/sessiond"
+)
+
+// LookupCached reports whether Lookup(h) would now be served without a
+// round trip: its route from the route memo and the session from the
+// client-side cache. It reads through the cache itself, so it caches what
+// it misses.
+func LookupCached(ctx context.Context, s *Store, h sessiond.TokenHash) (bool, error) {
+	hx := hexHash(h)
+	v, ok := s.routes.get(s.tokKey(hx))
+	if !ok {
+		return false, nil
+	}
+	tag, _, id, _ := parseTokIndex(v)
+	key := s.sessKey(tag, id)
+	r := s.client.DoCache(ctx, s.lookupCmd(key, tokenFieldPrefix+hx), s.cacheTTL)
+	return r.IsCacheHit(), r.Error()
+}

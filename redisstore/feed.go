@@ -1,0 +1,145 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/sessiond/sessiond"
+)
+
+// Reconnect backoff of the revocation feed.
+const (
+	feedMinDelay = 50 * time.Millisecond
+	feedMaxDelay = 2 * time.Second
+)
+
+// SubscribeRevocations calls fn for every revocation published on the
+// store's channel (by any Store with the same prefix, this one included)
+// until ctx ends or the store is closed. It subscribes on a connection of
+// its own and returns once Redis has confirmed the subscription; if that
+// fails it returns ErrStoreUnavailable and nothing keeps running.
+//
+// When the connection breaks it reconnects with backoff and, once
+// subscribed again, calls resync so the caller can catch up with
+// Revocations: messages published while it was away are lost. A message
+// can also arrive twice (on a Redis Cluster, through the node the feed
+// resubscribed on), so fn must be idempotent, as adding to a revoked set
+// is. fn is called from one goroutine, in order of publication, and must
+// not block for long (it holds up later messages); resync runs on another
+// goroutine and may overlap with fn.
+func (s *Store) SubscribeRevocations(ctx context.Context, fn func(sessiond.Revocation), resync func()) error {
+	const op = "subscribe revocations"
+	if err := ctxErr(ctx, op); err != nil {
+		return err
+	}
+	// The feed ends with ctx or with the store.
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(s.ctx, cancel)
+	f := &feed{s: s, fn: fn, resync: resync}
+	conn, err := f.subscribe(ctx)
+	if err != nil {
+		stop()
+		cancel()
+		return s.fail(op, err)
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer cancel()
+		defer stop()
+		f.run(ctx, conn)
+	}()
+	return nil
+}
+
+type feed struct {
+	s      *Store
+	fn     func(sessiond.Revocation)
+	resync func()
+}
+
+// feedConn is one subscribed dedicated connection.
+type feedConn struct {
+	closed  <-chan error // receives when the connection breaks
+	release func()
+}
+
+func (f *feed) subscribe(ctx context.Context) (feedConn, error) {
+	dc, release := f.s.client.Dedicate()
+	closed := dc.SetPubSubHooks(rueidis.PubSubHooks{
+		OnMessage: func(m rueidis.PubSubMessage) { f.deliver(m.Message) },
+	})
+	if err := dc.Do(ctx, dc.B().Subscribe().Channel(f.s.channel).Build()).Error(); err != nil {
+		release()
+		return feedConn{}, err
+	}
+	return feedConn{closed: closed, release: release}, nil
+}
+
+func (f *feed) deliver(payload string) {
+	var m feedMessage
+	if err := json.Unmarshal([]byte(payload), &m); err != nil || m.ID == "" {
+		f.s.log.Warn("redisstore: malformed revocation message", "channel", f.s.channel, "len", len(payload))
+		return
+	}
+	r := sessiond.Revocation{
+		SessionID: sessiond.SessionID(m.ID),
+		Subject:   m.Subject,
+		Reason:    sessiond.RevokeReason(m.Reason),
+	}
+	if m.RevokedAt != 0 {
+		r.RevokedAt = time.UnixMicro(m.RevokedAt).UTC()
+	}
+	if m.ExpiresAt != 0 {
+		r.ExpiresAt = time.UnixMicro(m.ExpiresAt).UTC()
+	}
+	f.fn(r)
+}
+
+// run keeps the subscription alive until ctx ends.
+func (f *feed) run(ctx context.Context, conn feedConn) {
+	for {
+		select {
+		case <-ctx.Done():
+			conn.release()
+			return
+		case err := <-conn.closed:
+			conn.release()
+			msg := "closed"
+			if err != nil {
+				msg = err.Error()
+			}
+			f.s.log.Warn("redisstore: revocation feed disconnected; resubscribing", "channel", f.s.channel, "err", msg)
+		}
+		var ok bool
+		if conn, ok = f.reconnect(ctx); !ok {
+			return
+		}
+		f.s.log.Info("redisstore: revocation feed resubscribed; resyncing", "channel", f.s.channel)
+		f.resync()
+	}
+}
+
+// reconnect subscribes again, retrying with backoff; false when ctx ends.
+func (f *feed) reconnect(ctx context.Context) (feedConn, bool) {
+	delay := time.Duration(0)
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return feedConn{}, false
+		case <-t.C:
+		}
+		conn, err := f.subscribe(ctx)
+		if err == nil {
+			return conn, true
+		}
+		delay = min(max(2*delay, feedMinDelay), feedMaxDelay)
+		f.s.log.Warn("redisstore: resubscribe revocation feed", "channel", f.s.channel, "err", err.Error(), "retry_in", delay)
+		t.Reset(delay)
+	}
+}

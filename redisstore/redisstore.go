@@ -1,0 +1,246 @@
+// Package redisstore is a sessiond.Store on Redis (7.0 or later, standalone
+// or Cluster) through the rueidis client: Lua scripts make every
+// multi-step change atomic, every key carries a TTL so Redis expires dead
+// sessions itself, revocations reach other nodes over pub/sub, and lookups
+// can be served from a RESP3 client-side cache that Redis invalidates.
+// The key layout and its reasoning are in docs/redisstore.md.
+package redisstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/sessiond/sessiond"
+)
+
+var (
+	_ sessiond.Store              = (*Store)(nil)
+	_ sessiond.RevocationNotifier = (*Store)(nil)
+	_ sessiond.Limiter            = (*Store)(nil)
+)
+
+// Options configure a Store. The zero value is usable.
+type Options struct {
+	// Prefix starts every key and the revocation channel. Stores with the
+	// same prefix on the same Redis share their sessions. Default "sd". It
+	// must not contain '{' or '}', which would break the hash tags.
+	Prefix string
+	// Logger receives revocation-feed reconnects and malformed feed
+	// messages. Nil discards them.
+	Logger *slog.Logger
+	// ClientCache, when positive, serves Lookup from a client-side cache
+	// kept coherent by Redis (RESP3 CLIENT TRACKING): Redis pushes an
+	// invalidation when a cached key changes, and an entry is never used
+	// for longer than ClientCache, which bounds staleness if a push is
+	// lost. Zero (the default) reads Redis on every Lookup.
+	ClientCache time.Duration
+	// ClientName is set with CLIENT SETNAME on every connection, so an
+	// operator can tell this store's connections apart in CLIENT LIST.
+	// Default: the URL's client_name parameter, or none.
+	ClientName string
+}
+
+// Store is a sessiond.Store on Redis. It also implements
+// sessiond.RevocationNotifier and sessiond.Limiter. It is safe for
+// concurrent use; every value it returns is a fresh copy.
+type Store struct {
+	client   rueidis.Client
+	log      *slog.Logger
+	cacheTTL time.Duration
+	recent   *recentWrites // nil unless cacheTTL > 0
+	routes   *routes
+
+	prefix string
+	// The global indexes share the hash tag {prefix}, so one script can
+	// keep them consistent.
+	gcKey   string // sessions by earliest expiry, for DeleteExpired
+	expKey  string // sessions by absolute expiry, to sweep the other two
+	revKey  string // revoked sessions by revocation time, for Revocations
+	channel string // revocation feed
+
+	// ctx is canceled by Close; it ends the revocation feeds.
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// New connects to the Redis at url (redis://[user:password@]host:port/db or
+// rediss:// for TLS, as rueidis.ParseURL reads it) and checks that it
+// answers. An unreachable server is ErrStoreUnavailable; a bad URL or
+// option is ErrInvalidArgument.
+func New(ctx context.Context, url string, opts Options) (*Store, error) {
+	if opts.Prefix == "" {
+		opts.Prefix = "sd"
+	}
+	if strings.ContainsAny(opts.Prefix, "{}") {
+		return nil, fmt.Errorf("redisstore: %w", &sessiond.ArgumentError{Field: "prefix", Msg: "must not contain '{' or '}'"})
+	}
+	if opts.ClientCache < 0 {
+		return nil, fmt.Errorf("redisstore: %w", &sessiond.ArgumentError{Field: "client_cache", Msg: fmt.Sprintf("must not be negative, got %s", opts.ClientCache)})
+	}
+	co, err := rueidis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: %w", &sessiond.ArgumentError{Field: "url", Msg: urlErrorText(err)})
+	}
+	co.DisableCache = opts.ClientCache == 0
+	if opts.ClientName != "" {
+		co.ClientName = opts.ClientName
+	}
+	// Reads are retried twice on a broken connection, then the error goes
+	// to the caller: rueidis would otherwise retry until ctx ends, and a
+	// caller without a deadline would hang while Redis is down.
+	co.RetryDelay = func(attempts int, _ rueidis.Completed, _ error) time.Duration {
+		if attempts > 2 {
+			return -1
+		}
+		return time.Duration(attempts) * 5 * time.Millisecond
+	}
+	client, err := rueidis.NewClient(co)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: connect: %w: %s", sessiond.ErrStoreUnavailable, err)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{
+		client:   client,
+		log:      log,
+		cacheTTL: opts.ClientCache,
+		prefix:   opts.Prefix,
+		gcKey:    opts.Prefix + ":{" + opts.Prefix + "}:gc",
+		expKey:   opts.Prefix + ":{" + opts.Prefix + "}:exp",
+		revKey:   opts.Prefix + ":{" + opts.Prefix + "}:rev",
+		channel:  opts.Prefix + ":revocations",
+		routes:   newRoutes(routeCacheSize),
+	}
+	if s.cacheTTL > 0 {
+		s.recent = newRecentWrites(time.Second)
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if err := s.Ping(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// urlErrorText describes a URL parse error without echoing the URL, which
+// may hold a password.
+func urlErrorText(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return "invalid redis URL: " + err.Error()
+}
+
+// Ping sends PING. ErrStoreUnavailable if Redis does not answer.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.client.Do(ctx, s.client.B().Ping().Build()).Error(); err != nil {
+		return s.fail("ping", err)
+	}
+	return nil
+}
+
+// Close ends the revocation feeds and closes the connections. Later calls
+// fail with ErrStoreUnavailable. Closing twice is harmless.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.cancel()
+		s.wg.Wait()
+		s.client.Close()
+	})
+	return nil
+}
+
+// fail translates an error from rueidis into the sessiond vocabulary, so no
+// rueidis type escapes: nil reply → ErrNotFound; the caller's deadline,
+// connection errors, a closed client and server error replies →
+// ErrStoreUnavailable (nothing was decided); a canceled context stays
+// context.Canceled.
+func (s *Store) fail(op string, err error) error {
+	switch {
+	case rueidis.IsRedisNil(err):
+		return fmt.Errorf("redisstore: %s: %w", op, sessiond.ErrNotFound)
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("redisstore: %s: %w", op, context.Canceled)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("redisstore: %s: %w: %w", op, sessiond.ErrStoreUnavailable, context.DeadlineExceeded)
+	}
+	return fmt.Errorf("redisstore: %s: %w: %s", op, sessiond.ErrStoreUnavailable, err.Error())
+}
+
+// detached returns a context for the steps that must finish once a change
+// is made (rollback, recording a revocation) even if the caller's context
+// ends, bounded so a dead server cannot hold them forever.
+func detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+}
+
+// Keys. See docs/redisstore.md for the layout.
+
+// tagLen is the length of a subject's hash tag: 16 hex digits of SHA-256.
+// Two subjects that share a tag only share a slot and a subject index; the
+// scripts compare the subject itself.
+const tagLen = 16
+
+func tagOf(subject string) string {
+	sum := sha256.Sum256([]byte(subject))
+	return hex.EncodeToString(sum[:tagLen/2])
+}
+
+func (s *Store) sidKey(id sessiond.SessionID) string { return s.prefix + ":sid:" + string(id) }
+func (s *Store) tokKey(hexHash string) string        { return s.prefix + ":tok:" + hexHash }
+func (s *Store) idxKey(tag string) string            { return s.prefix + ":{" + tag + "}:idx" }
+
+// sessBase is the part of a session key before the ID; scripts append
+// subject-index members to it.
+func (s *Store) sessBase(tag string) string { return s.prefix + ":{" + tag + "}:s:" }
+func (s *Store) sessKey(tag string, id sessiond.SessionID) string {
+	return s.prefix + ":{" + tag + "}:s:" + string(id) // one allocation
+}
+
+// ref is how the global indexes (gc, rev) name a session: its tag, then
+// its ID, so the session's key can be rebuilt without a lookup.
+func ref(tag string, id sessiond.SessionID) string { return tag + string(id) }
+
+func parseRef(r string) (tag string, id sessiond.SessionID, ok bool) {
+	if len(r) < tagLen {
+		return "", "", false
+	}
+	return r[:tagLen], sessiond.SessionID(r[tagLen:]), true
+}
+
+// tokIndex is the value of a token index key: the session's tag, its
+// absolute expiry in ms (the TTL a successor's index key gets) and its ID.
+func tokIndex(tag string, expMS int64, id sessiond.SessionID) string {
+	return tag + ":" + itoa(expMS) + ":" + string(id)
+}
+
+func parseTokIndex(v string) (tag string, expMS int64, id sessiond.SessionID, ok bool) {
+	if len(v) < tagLen+2 || v[tagLen] != ':' {
+		return "", 0, "", false
+	}
+	rest := v[tagLen+1:]
+	i := strings.IndexByte(rest, ':')
+	if i < 0 {
+		return "", 0, "", false
+	}
+	ms, err := atoi(rest[:i])
+	if err != nil {
+		return "", 0, "", false
+	}
+	return v[:tagLen], ms, sessiond.SessionID(rest[i+1:]), true
+}

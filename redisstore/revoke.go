@@ -1,0 +1,228 @@
+package redisstore
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/sessiond/sessiond"
+)
+
+// Revoke marks session id revoked at at for reason and returns it. A
+// session already revoked is returned unchanged. ErrNotFound. Every
+// revocation is recorded for Revocations and published on the revocation
+// channel before Revoke returns; if that fails Revoke returns
+// ErrStoreUnavailable, and calling it again records and publishes what the
+// first call could not.
+func (s *Store) Revoke(ctx context.Context, id sessiond.SessionID, at time.Time, reason sessiond.RevokeReason) (*sessiond.Session, error) {
+	const op = "revoke session"
+	if err := ctxErr(ctx, op); err != nil {
+		return nil, err
+	}
+	if at.IsZero() {
+		return nil, fmt.Errorf("redisstore: %s: %w", op, &sessiond.ArgumentError{Field: "at", Msg: "must be set"})
+	}
+	for fresh := false; ; fresh = true {
+		tag, remembered, err := s.route(ctx, s.sidKey(id), fresh)
+		if err != nil {
+			return nil, s.fail(op, err)
+		}
+		key := s.sessKey(tag, id)
+		f, err := revokeScript.Exec(ctx, s.client, []string{key}, []string{encTime(at), string(reason)}).ToArray()
+		if err != nil {
+			if rueidis.IsRedisNil(err) && remembered {
+				continue
+			}
+			return nil, s.fail(op, err)
+		}
+		s.wrote(key)
+		sess, ok, err := decSession(id, f)
+		switch {
+		case err != nil:
+			return nil, s.fail(op, err)
+		case !ok:
+			return nil, fmt.Errorf("redisstore: %s: %w", op, sessiond.ErrNotFound)
+		}
+		if err := s.record(ctx, []sessiond.Revocation{revocationOf(sess)}); err != nil {
+			return nil, s.fail(op+": record", err)
+		}
+		return sess, nil
+	}
+}
+
+func revocationOf(s *sessiond.Session) sessiond.Revocation {
+	return sessiond.Revocation{SessionID: s.ID, Subject: s.Subject, RevokedAt: s.RevokedAt, ExpiresAt: s.ExpiresAt, Reason: s.RevokeReason}
+}
+
+// RevokeSubject revokes, in one script, every session of subject live at
+// at (not revoked, before both expiries) except the one with ID except,
+// and returns what it revoked, oldest session first (non-nil).
+func (s *Store) RevokeSubject(ctx context.Context, subject string, except sessiond.SessionID, at time.Time, reason sessiond.RevokeReason) ([]sessiond.Revocation, error) {
+	const op = "revoke subject"
+	if err := ctxErr(ctx, op); err != nil {
+		return nil, err
+	}
+	if at.IsZero() {
+		return nil, fmt.Errorf("redisstore: %s: %w", op, &sessiond.ArgumentError{Field: "at", Msg: "must be set"})
+	}
+	tag := tagOf(subject)
+	hasExcept := boolArg(except != "")
+	reply, err := revokeSubjectScript.Exec(ctx, s.client, []string{s.idxKey(tag)}, []string{
+		s.sessBase(tag), subject, string(except), hasExcept, encTime(at), string(reason),
+	}).ToArray()
+	if err != nil {
+		return nil, s.fail(op, err)
+	}
+	type revoked struct {
+		r       sessiond.Revocation
+		created time.Time
+	}
+	rs := make([]revoked, 0, len(reply)/3)
+	for i := 0; i+2 < len(reply); i += 3 {
+		id, _ := field(&reply[i])
+		e, _ := field(&reply[i+1])
+		c, _ := field(&reply[i+2])
+		exp, err1 := decTime(e)
+		created, err2 := decTime(c)
+		if err1 != nil || err2 != nil {
+			return nil, s.fail(op, errCorrupt)
+		}
+		rs = append(rs, revoked{created: created, r: sessiond.Revocation{
+			SessionID: sessiond.SessionID(id), Subject: subject, RevokedAt: at, ExpiresAt: exp, Reason: reason,
+		}})
+		s.wrote(s.sessKey(tag, sessiond.SessionID(id)))
+	}
+	slices.SortFunc(rs, func(a, b revoked) int {
+		if c := a.created.Compare(b.created); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.r.SessionID, b.r.SessionID)
+	})
+	out := make([]sessiond.Revocation, len(rs))
+	for i, r := range rs {
+		out[i] = r.r
+	}
+	if err := s.record(ctx, out); err != nil {
+		return nil, s.fail(op+": record", err)
+	}
+	return out, nil
+}
+
+// feedMessage is the JSON payload published on <prefix>:revocations. Times
+// are unix microseconds.
+type feedMessage struct {
+	ID        string `json:"id"`
+	Subject   string `json:"subject"`
+	RevokedAt int64  `json:"revoked_at"`
+	ExpiresAt int64  `json:"expires_at"`
+	Reason    string `json:"reason"`
+}
+
+// recordBatch bounds the arguments of one record script call.
+const recordBatch = 256
+
+// record enters revocations in the revocation index and publishes each
+// new one, with a context that outlives the caller's: the revocations
+// already happened.
+func (s *Store) record(ctx context.Context, revs []sessiond.Revocation) error {
+	if len(revs) == 0 {
+		return nil
+	}
+	ctx, cancel := detached(ctx)
+	defer cancel()
+	for chunk := range slices.Chunk(revs, recordBatch) {
+		args := make([]string, 0, 1+5*len(chunk))
+		args = append(args, s.channel)
+		for _, r := range chunk {
+			payload, err := json.Marshal(feedMessage{
+				ID: string(r.SessionID), Subject: r.Subject, Reason: string(r.Reason),
+				RevokedAt: micros(r.RevokedAt), ExpiresAt: micros(r.ExpiresAt),
+			})
+			if err != nil {
+				return err
+			}
+			args = append(args, encTime(r.RevokedAt), ref(tagOf(r.Subject), r.SessionID), string(payload),
+				encTime(r.ExpiresAt), itoa(expiryMS(r.ExpiresAt)))
+		}
+		if err := recordScript.Exec(ctx, s.client, []string{s.revKey, s.gcKey, s.expKey}, args).Error(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// revocationsBatch bounds the reads of one round trip of Revocations.
+const revocationsBatch = 512
+
+// Revocations returns the sessions revoked at or after since whose absolute
+// expiry is after since, in order of revocation. It reads the revocation
+// index, then each session (the session hash is the truth); entries whose
+// session is gone are dropped from the index on the way.
+func (s *Store) Revocations(ctx context.Context, since time.Time) ([]sessiond.Revocation, error) {
+	const op = "list revocations"
+	if err := ctxErr(ctx, op); err != nil {
+		return nil, err
+	}
+	members, err := s.client.Do(ctx, s.client.B().Zrange().Key(s.revKey).Min(encTime(since)).Max("+inf").Byscore().Build()).AsStrSlice()
+	if err != nil {
+		return nil, s.fail(op, err)
+	}
+	out := []sessiond.Revocation{}
+	var gone []string
+	for chunk := range slices.Chunk(members, revocationsBatch) {
+		cmds := make(rueidis.Commands, 0, len(chunk))
+		refs := make([]string, 0, len(chunk))
+		for _, m := range chunk {
+			tag, id, ok := parseRef(m)
+			if !ok {
+				gone = append(gone, m)
+				continue
+			}
+			refs = append(refs, m)
+			cmds = append(cmds, s.client.B().Hmget().Key(s.sessKey(tag, id)).Field(sessionFields[:]...).Build())
+		}
+		if len(cmds) == 0 {
+			continue
+		}
+		for i, r := range s.client.DoMulti(ctx, cmds...) {
+			f, err := r.ToArray()
+			if err != nil {
+				return nil, s.fail(op, err)
+			}
+			_, id, _ := parseRef(refs[i])
+			sess, ok, err := decSession(id, f)
+			if err != nil {
+				return nil, s.fail(op, err)
+			}
+			if !ok {
+				gone = append(gone, refs[i])
+				continue
+			}
+			if sess.Revoked() && !sess.RevokedAt.Before(since) && sess.ExpiresAt.After(since) {
+				out = append(out, revocationOf(sess))
+			}
+		}
+	}
+	if len(gone) > 0 {
+		dctx, cancel := detached(ctx)
+		for _, r := range s.client.DoMulti(dctx, s.dropCmds(gone)...) {
+			if err := r.Error(); err != nil {
+				s.log.Warn("redisstore: trim revocation index", "err", err.Error())
+				break
+			}
+		}
+		cancel()
+	}
+	slices.SortFunc(out, func(a, b sessiond.Revocation) int {
+		if c := a.RevokedAt.Compare(b.RevokedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.SessionID, b.SessionID)
+	})
+	return out, nil
+}

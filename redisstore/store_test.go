@@ -1,0 +1,22 @@
+package redisstore_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/redisstore"
+	"github.com/sessiond/sessiond/sessiondtest"
+)
+
+func TestStore(t *testing.T) {
+	redisURL(t)
+	sessiondtest.TestStore(t, func(t *testing.T) sessiond.Store { return newStore(t, redisstore.Options{}) })
+}
+
+func TestStore_WithClientCache(t *testing.T) {
+	redisURL(t)
+	sessiondtest.TestStore(t, func(t *testing.T) sessiond.Store {
+		return newStore(t, redisstore.Options{ClientCache: time.Minute})
+	})
+}
