@@ -29,7 +29,7 @@ var (
 	buildErr  error
 )
 
-func binary(t *testing.T) string {
+func binary(t testing.TB) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end: builds and runs the binary")
@@ -72,7 +72,7 @@ func (b *syncBuffer) String() string {
 
 // node is one running `sessiond serve`.
 type node struct {
-	t       *testing.T
+	t       testing.TB
 	cmd     *exec.Cmd
 	addr    string
 	url     string
@@ -90,7 +90,7 @@ type nodeConfig struct {
 	args    []string // extra serve flags
 }
 
-func startNode(t *testing.T, nc nodeConfig) *node {
+func startNode(t testing.TB, nc nodeConfig) *node {
 	t.Helper()
 	bin := binary(t)
 	if nc.dataDir == "" {
@@ -210,7 +210,7 @@ func (n *node) cli(args ...string) (string, string, int) {
 	return runCLI(n.t, append(n.env, "SESSIOND_URL="+n.url, "SESSIOND_DATA="+n.dataDir), args...)
 }
 
-func runCLI(t *testing.T, env []string, args ...string) (string, string, int) {
+func runCLI(t testing.TB, env []string, args ...string) (string, string, int) {
 	t.Helper()
 	cmd := exec.Command(binary(t), args...)
 	cmd.Env = append(cleanEnv(), env...)
@@ -230,20 +230,20 @@ func runCLI(t *testing.T, env []string, args ...string) (string, string, int) {
 // PostgreSQL and Redis when their URLs are set (required in CI).
 type backend struct {
 	name string
-	env  func(t *testing.T) []string // settings for one isolated deployment
+	env  func(t testing.TB) []string // settings for one isolated deployment
 }
 
-func backends(t *testing.T) []backend {
-	out := []backend{{"sqlite", func(*testing.T) []string { return nil }}}
+func backends(t testing.TB) []backend {
+	out := []backend{{"sqlite", func(testing.TB) []string { return nil }}}
 	if u := os.Getenv("SESSIOND_TEST_POSTGRES_URL"); u != "" {
-		out = append(out, backend{"postgres", func(t *testing.T) []string {
+		out = append(out, backend{"postgres", func(t testing.TB) []string {
 			return []string{"SESSIOND_STORE_DRIVER=postgres", "SESSIOND_STORE_DSN=" + u, "SESSIOND_STORE_NAMESPACE=" + pgSchema(t, u)}
 		}})
 	} else {
 		requireOrSkip(t, "SESSIOND_TEST_POSTGRES_URL")
 	}
 	if u := os.Getenv("SESSIOND_TEST_REDIS_URL"); u != "" {
-		out = append(out, backend{"redis", func(t *testing.T) []string {
+		out = append(out, backend{"redis", func(t testing.TB) []string {
 			return []string{"SESSIOND_STORE_DRIVER=redis", "SESSIOND_STORE_DSN=" + u, "SESSIOND_STORE_NAMESPACE=" + uniqueName(t)}
 		}})
 	} else {
@@ -252,14 +252,14 @@ func backends(t *testing.T) []backend {
 	return out
 }
 
-func requireOrSkip(t *testing.T, env string) {
+func requireOrSkip(t testing.TB, env string) {
 	if os.Getenv("SESSIOND_TEST_REQUIRE") == "1" {
 		t.Fatalf("%s is not set but SESSIOND_TEST_REQUIRE=1", env)
 	}
 	t.Logf("%s not set: end-to-end tests on that store are skipped", env)
 }
 
-func uniqueName(t *testing.T) string {
+func uniqueName(t testing.TB) string {
 	var b [6]byte
 	f, _ := os.Open("/dev/urandom")
 	f.Read(b[:])
@@ -269,7 +269,7 @@ func uniqueName(t *testing.T) string {
 
 // pgSchema returns a fresh schema name; the server creates it and the test
 // drops it at the end.
-func pgSchema(t *testing.T, dsn string) string {
+func pgSchema(t testing.TB, dsn string) string {
 	name := uniqueName(t)
 	t.Cleanup(func() {
 		u, _ := url.Parse(dsn)
@@ -279,7 +279,7 @@ func pgSchema(t *testing.T, dsn string) string {
 }
 
 // eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), within)
 	defer cancel()

@@ -19,7 +19,7 @@ import (
 )
 
 // sharedBackends are the stores several nodes can share.
-func sharedBackends(t *testing.T) []backend {
+func sharedBackends(t testing.TB) []backend {
 	var out []backend
 	for _, b := range backends(t) {
 		if b.name != "sqlite" {
@@ -101,7 +101,7 @@ func TestE2E_MultiNode(t *testing.T) {
 }
 
 // freePort returns a TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +113,7 @@ func freePort(t *testing.T) int {
 // storeServer is a private PostgreSQL or Redis server process this test
 // can stop and start again, on its own port and data directory.
 type storeServer struct {
-	t     *testing.T
+	t     testing.TB
 	kind  string
 	port  int
 	dir   string
@@ -128,7 +128,7 @@ func (s *storeServer) dsn() string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable&connect_timeout=2", s.port)
 }
 
-func newStoreServer(t *testing.T, kind string) *storeServer {
+func newStoreServer(t testing.TB, kind string) *storeServer {
 	s := &storeServer{t: t, kind: kind, port: freePort(t)}
 	dir, err := os.MkdirTemp("", "sessiond-store-")
 	if err != nil {
