@@ -60,4 +60,3 @@ func BenchmarkRevocationPropagation(b *testing.B) {
 		})
 	}
 }
-
