@@ -74,6 +74,13 @@ type Options struct {
 	// Events receives lifecycle and security events; nil records nothing
 	// beyond the log.
 	Events EventSink
+	// Anomalies, if set, evaluates the client of every verify and refresh
+	// that carries one (see docs/anomaly.md for which rules can run in
+	// which strategy).
+	Anomalies AnomalyChecker
+	// VerifyObserver, if set, is called after every Verify with its error
+	// (nil on success) and duration: the hook for metrics.
+	VerifyObserver func(err error, elapsed time.Duration)
 	// Logger; nil discards.
 	Logger *slog.Logger
 }
@@ -103,6 +110,9 @@ type Issued struct {
 	AccessExpiresAt  time.Time
 	RefreshToken     Secret
 	RefreshExpiresAt time.Time
+	// Anomalies found at refresh, and whether one asks for step-up.
+	Anomalies []Anomaly
+	StepUp    bool
 }
 
 // Manager runs the session lifecycle. It is safe for concurrent use.
@@ -116,6 +126,9 @@ type Manager struct {
 	reuse    time.Duration
 	clock    Clock
 	events   EventSink
+	anomaly  AnomalyChecker
+	onVerify func(error, time.Duration)
+	dedup    anomalyDedup
 	log      *slog.Logger
 
 	rotate bool // hybrid: replace the refresh token on every refresh
@@ -144,6 +157,8 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		reuse:    opts.ReuseInterval,
 		clock:    opts.Clock,
 		events:   opts.Events,
+		anomaly:  opts.Anomalies,
+		onVerify: opts.VerifyObserver,
 		log:      opts.Logger,
 		revoked:  newRevokedSet(),
 		rotate:   !opts.NoRotation,
@@ -374,18 +389,89 @@ func (m *Manager) issue(s *Session, now time.Time) (*Issued, []Token, error) {
 // claims (its Client is empty and LastActiveAt is the token's issue time);
 // hybrid also consults the in-process revoked set, without a store read.
 func (m *Manager) Verify(ctx context.Context, access Secret, client Client) (Session, error) {
-	if len(access) == 0 || len(access) > MaxTokenBytes {
-		return Session{}, fmt.Errorf("sessiond: verify: %w: empty or oversized", ErrInvalidToken)
-	}
-	now := m.clock.Now()
-	if m.strategy == StrategyDatabase {
-		return m.verifyOpaque(ctx, access, now)
-	}
-	c, err := m.verifySigned(access, now)
+	v, err := m.Inspect(ctx, access, client)
 	if err != nil {
 		return Session{}, err
 	}
-	return m.sessionFromClaims(c), nil
+	return v.Session, nil
+}
+
+// Inspect is Verify plus what the anomaly rules found: an anomaly with
+// action revoke ends the session (ErrRevoked), step_up sets StepUp.
+func (m *Manager) Inspect(ctx context.Context, access Secret, client Client) (Verification, error) {
+	var start time.Time
+	if m.onVerify != nil {
+		start = time.Now()
+	}
+	v, err := m.inspect(ctx, access, client)
+	if m.onVerify != nil {
+		m.onVerify(err, time.Since(start))
+	}
+	return v, err
+}
+
+func (m *Manager) inspect(ctx context.Context, access Secret, client Client) (Verification, error) {
+	if len(access) == 0 || len(access) > MaxTokenBytes {
+		return Verification{}, fmt.Errorf("sessiond: verify: %w: empty or oversized", ErrInvalidToken)
+	}
+	now := m.clock.Now()
+	var v Verification
+	var issued Client
+	if m.strategy == StrategyDatabase {
+		s, err := m.verifyOpaque(ctx, access, now)
+		if err != nil {
+			return Verification{}, err
+		}
+		v.Session, issued = s, s.Client
+	} else {
+		c, err := m.verifySigned(access, now)
+		if err != nil {
+			return Verification{}, err
+		}
+		v.Session = m.sessionFromClaims(c)
+	}
+	if m.anomaly != nil && (client.IP != "" || client.UserAgent != "") {
+		var err error
+		if v.Anomalies, v.StepUp, err = m.anomalies(ctx, "verify", &v.Session, issued, client); err != nil {
+			return Verification{}, err
+		}
+	}
+	return v, nil
+}
+
+// anomalies runs the checker, records what it finds, and applies the
+// strongest action: revoke ends the session (returned as ErrRevoked).
+func (m *Manager) anomalies(ctx context.Context, stage string, s *Session, issued, current Client) ([]Anomaly, bool, error) {
+	cur, err := CleanClient(current)
+	if err != nil {
+		return nil, false, err
+	}
+	now := m.clock.Now()
+	found := m.anomaly.Check(now, stage, string(s.ID), issued, cur)
+	stepUp, revoke := false, false
+	for _, a := range found {
+		if m.dedup.first(string(s.ID)+"\x00"+a.Rule, now) || a.Action == AnomalyRevoke {
+			m.emit(ctx, Event{Type: EventAnomaly, Subject: s.Subject, SessionID: s.ID, Client: cur,
+				Details: map[string]any{"rule": a.Rule, "action": a.Action, "detail": a.Detail, "stage": stage}})
+		}
+		switch a.Action {
+		case AnomalyStepUp:
+			stepUp = true
+		case AnomalyRevoke:
+			revoke = true
+		}
+	}
+	if revoke {
+		if m.strategy == StrategyJWT {
+			// Nothing to revoke statelessly: refuse this request.
+			return found, stepUp, fmt.Errorf("sessiond: %s: anomaly: %w", stage, ErrRevoked)
+		}
+		if _, err := m.revoke(ctx, s.ID, m.now(), ReasonAnomaly); err != nil && !errors.Is(err, ErrNotFound) {
+			return found, stepUp, err
+		}
+		return found, stepUp, fmt.Errorf("sessiond: %s: anomaly: %w", stage, ErrRevoked)
+	}
+	return found, stepUp, nil
 }
 
 func (m *Manager) verifySigned(access Secret, now time.Time) (*TokenClaims, error) {
@@ -504,6 +590,13 @@ func (m *Manager) Refresh(ctx context.Context, refresh Secret, client Client) (*
 		// which Check has just judged.
 		return nil, fmt.Errorf("sessiond: refresh: %w", ErrExpired)
 	}
+	var found []Anomaly
+	var stepUp bool
+	if m.anomaly != nil && (client.IP != "" || client.UserAgent != "") {
+		if found, stepUp, err = m.anomalies(ctx, "refresh", s, s.Client, client); err != nil {
+			return nil, err
+		}
+	}
 	grace := now.Add(-m.reuse)
 	if !tok.RetiredAt.IsZero() && tok.RetiredAt.Before(grace) {
 		if !m.detect {
@@ -512,7 +605,11 @@ func (m *Manager) Refresh(ctx context.Context, refresh Secret, client Client) (*
 		return nil, m.reused(ctx, s, client, now)
 	}
 	if !m.rotate {
-		return m.refreshInPlace(ctx, s, refresh, client, now)
+		iss, err := m.refreshInPlace(ctx, s, refresh, client, now)
+		if iss != nil {
+			iss.Anomalies, iss.StepUp = found, stepUp
+		}
+		return iss, err
 	}
 	s.LastActiveAt = now
 	iss, tokens, err := m.issue(s, now)
@@ -531,6 +628,7 @@ func (m *Manager) Refresh(ctx context.Context, refresh Secret, client Client) (*
 		return nil, fmt.Errorf("sessiond: refresh: %w", notFoundIsInvalid(err))
 	}
 	iss.Session = *s
+	iss.Anomalies, iss.StepUp = found, stepUp
 	m.emit(ctx, Event{Type: EventSessionRefreshed, Subject: s.Subject, SessionID: s.ID, Client: client})
 	return iss, nil
 }
@@ -576,6 +674,14 @@ func (m *Manager) refreshSigned(ctx context.Context, refresh Secret, client Clie
 	if m.marks.revoked(c.Subject, c.AuthTime) {
 		return nil, fmt.Errorf("sessiond: refresh: %w", ErrRevoked)
 	}
+	var found []Anomaly
+	var stepUp bool
+	if m.anomaly != nil && (client.IP != "" || client.UserAgent != "") {
+		probe := &Session{ID: c.SessionID, Subject: c.Subject}
+		if found, stepUp, err = m.anomalies(ctx, "refresh", probe, Client{}, client); err != nil {
+			return nil, err
+		}
+	}
 	s := &Session{
 		ID: c.SessionID, Subject: c.Subject, Strategy: StrategyJWT,
 		CreatedAt: c.AuthTime, LastActiveAt: now, ExpiresAt: c.SessionExpiresAt,
@@ -585,6 +691,7 @@ func (m *Manager) refreshSigned(ctx context.Context, refresh Secret, client Clie
 	if err != nil {
 		return nil, err
 	}
+	iss.Anomalies, iss.StepUp = found, stepUp
 	m.emit(ctx, Event{Type: EventSessionRefreshed, Subject: s.Subject, SessionID: s.ID, Client: client})
 	return iss, nil
 }

@@ -1,0 +1,78 @@
+package sessiond
+
+import (
+	"sync"
+	"time"
+)
+
+// Anomaly is one suspicious difference between the client a session was
+// issued to and the client presenting it.
+type Anomaly struct {
+	Rule   string `json:"rule"`   // ip_change, user_agent_change, distinct_ips, refresh_device_change
+	Action string `json:"action"` // log, alert, step_up, revoke
+	Detail string `json:"detail"` // never a token
+}
+
+// Anomaly actions the Manager acts on.
+const (
+	AnomalyLog    = "log"
+	AnomalyAlert  = "alert"
+	AnomalyStepUp = "step_up"
+	AnomalyRevoke = "revoke"
+)
+
+// AnomalyChecker evaluates a request's client against the session's
+// (implemented by package anomaly). stage is "verify" or "refresh";
+// issued is empty when the strategy does not know it (stateless verify).
+type AnomalyChecker interface {
+	Check(now time.Time, stage string, sessionID string, issued, current Client) []Anomaly
+}
+
+// EventAnomaly is recorded for every anomaly found (at most once per
+// session and rule per anomalyEventEvery).
+const EventAnomaly EventType = "session.anomaly"
+
+// Verification is what Inspect returns: the session and what the anomaly
+// rules made of the request.
+type Verification struct {
+	Session   Session
+	Anomalies []Anomaly
+	// StepUp: an anomaly rule with action step_up fired; the session stays
+	// valid but the caller should ask the user to authenticate again.
+	StepUp bool
+}
+
+// anomalyEventEvery limits how often one rule's finding on one session is
+// recorded, since a changed client keeps triggering it on every request.
+const anomalyEventEvery = 10 * time.Minute
+
+// anomalyDedup remembers when a (session, rule) finding was last recorded.
+type anomalyDedup struct {
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+const anomalyDedupMax = 100000
+
+func (d *anomalyDedup) first(key string, now time.Time) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.seen == nil {
+		d.seen = make(map[string]time.Time)
+	}
+	if t, ok := d.seen[key]; ok && now.Sub(t) < anomalyEventEvery {
+		return false
+	}
+	if len(d.seen) >= anomalyDedupMax {
+		for k, t := range d.seen {
+			if now.Sub(t) >= anomalyEventEvery {
+				delete(d.seen, k)
+			}
+		}
+		if len(d.seen) >= anomalyDedupMax {
+			clear(d.seen) // worst case: a burst of duplicate events, never a missed one
+		}
+	}
+	d.seen[key] = now
+	return true
+}
