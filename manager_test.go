@@ -828,3 +828,18 @@ func TestNewEventID_SortsByTime(t *testing.T) {
 		t.Error("two IDs at the same instant are equal")
 	}
 }
+
+// TestManager_RevokeTokenExpiredAccess: logging out with an expired access
+// JWT still revokes its session (the browser keeps sending it until refresh).
+func TestManager_RevokeTokenExpiredAccess(t *testing.T) {
+	h := newHarness(t, sessiond.StrategyHybrid, nil)
+	ctx := context.Background()
+	iss := h.create(t, "quincy", sessiond.CreateOptions{})
+	h.clock.Advance(time.Hour + time.Minute)
+	if err := h.m.RevokeToken(ctx, iss.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.m.Refresh(ctx, iss.RefreshToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrRevoked) {
+		t.Fatalf("refresh after revoking by an expired access token = %v; want ErrRevoked", err)
+	}
+}

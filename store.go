@@ -155,7 +155,9 @@ type TokenClaims struct {
 
 // SignedTokens issues and checks self-contained tokens (implemented by
 // jwttoken). Verify must check signature, type, issuer, audience and time
-// against now, and return an error matching ErrInvalidToken or ErrExpired.
+// against now, and return an error matching ErrInvalidToken or ErrExpired;
+// with ErrExpired (and only then) it returns the token's claims as well, so
+// an expired token can still name its session for revocation.
 type SignedTokens interface {
 	Sign(kind TokenKind, c TokenClaims) (Secret, error)
 	Verify(kind TokenKind, tok Secret, now time.Time) (TokenClaims, error)

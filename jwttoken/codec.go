@@ -188,8 +188,10 @@ func validExt(raw json.RawMessage) bool {
 // Verify checks tok as a token of kind at now and returns its claims. It
 // fails with an error matching sessiond.ErrExpired when the token is past
 // exp (plus leeway) and nothing else is wrong with it, and with one
-// matching sessiond.ErrInvalidToken for any other reason. No error quotes
-// the token.
+// matching sessiond.ErrInvalidToken for any other reason. With ErrExpired
+// it also returns the (authentic) claims, so a stale token can still name
+// the session to revoke; they must not be taken as proof of a live session.
+// No error quotes the token.
 func (c *Codec) Verify(kind sessiond.TokenKind, tok sessiond.Secret, now time.Time) (sessiond.TokenClaims, error) {
 	if kind != sessiond.KindAccess && kind != sessiond.KindRefresh {
 		return sessiond.TokenClaims{}, errKind
@@ -202,7 +204,14 @@ func (c *Codec) Verify(kind sessiond.TokenKind, tok sessiond.Secret, now time.Ti
 	opts[numParserOpts] = jwt.WithTimeFunc(func() time.Time { return now })
 	cl := &claims{kind: kind, clientID: c.audience[0]}
 	if _, err := jwt.NewParser(opts[:]...).ParseWithClaims(string(tok), cl, c.keyfuncs[kind]); err != nil {
-		return sessiond.TokenClaims{}, verifyError(err)
+		err = verifyError(err)
+		if err == errExpired {
+			// Signature and every other check passed: the claims are
+			// authentic, just stale. Callers revoking by token (RFC 7009,
+			// logout) need the session they name.
+			return cl.tokenClaims(), err
+		}
+		return sessiond.TokenClaims{}, err
 	}
 	return cl.tokenClaims(), nil
 }

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/httpsession"
+	"github.com/sessiond/sessiond/jwttoken"
+	"github.com/sessiond/sessiond/memstore"
+	"github.com/sessiond/sessiond/opaquetoken"
+)
+
+func TestPassword(t *testing.T) {
+	h, err := hashPassword("wonderland")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Errorf("hash = %q; want a PHC argon2id string", h)
+	}
+	h2, _ := hashPassword("wonderland")
+	if h == h2 {
+		t.Error("two hashes of one password are equal: the salt is not random")
+	}
+	for _, tt := range []struct {
+		pw   string
+		want bool
+	}{{"wonderland", true}, {"Wonderland", false}, {"", false}} {
+		if got, err := checkPassword(h, tt.pw); got != tt.want || err != nil {
+			t.Errorf("checkPassword(%q) = %v, %v; want %v", tt.pw, got, err, tt.want)
+		}
+	}
+	if _, err := checkPassword("$2a$10$bcrypt", "x"); err == nil {
+		t.Error("checkPassword accepted a non-argon2id hash")
+	}
+}
+
+func TestLocalPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"/devices":             "/devices",
+		"/a?b=c":               "/a?b=c",
+		"":                     "",
+		"devices":              "",
+		"//evil.example":       "",
+		"/\\evil.example":      "",
+		"https://evil.example": "",
+		"/x\r\nSet-Cookie: a":  "",
+	} {
+		if got := localPath(in); got != want {
+			t.Errorf("localPath(%q) = %q; want %q", in, got, want)
+		}
+	}
+}
+
+// newTestApp serves the demo on an httptest server with memstore.
+func newTestApp(t *testing.T) (*app, *httptest.Server) {
+	t.Helper()
+	ring, err := jwttoken.NewRing(time.Now(), jwttoken.RingOptions{MaxTokenLifetime: 7 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, _ := jwttoken.New(ring, jwttoken.Options{Issuer: "http://test", Audience: "webapp"})
+	m, err := sessiond.New(context.Background(), sessiond.Options{Strategy: sessiond.StrategyHybrid, Store: memstore.New(),
+		Signed: signed, Opaque: opaquetoken.Codec{}, GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	s, err := httpsession.New(httpsession.Options{Manager: m, InsecureDevCookies: true, Unauthenticated: httpsession.RedirectTo("/login")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := newUsers(map[string]string{"alice": "wonderland", "bob": "builder"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &app{m: m, s: s, users: u, events: newEventLog(10), log: slog.New(slog.DiscardHandler), refreshBefore: time.Minute}
+	srv := httptest.NewServer(a.routes())
+	t.Cleanup(srv.Close)
+	return a, srv
+}
+
+func client(t *testing.T) *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+func post(t *testing.T, c *http.Client, u string, form url.Values) *http.Response {
+	t.Helper()
+	resp, err := c.PostForm(u, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+func TestApp_LoginAndDevices(t *testing.T) {
+	a, srv := newTestApp(t)
+	alice, bob := client(t), client(t)
+
+	if resp := post(t, alice, srv.URL+"/login", url.Values{"username": {"alice"}, "password": {"nope"}}); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("login with a wrong password = %d; want 401", resp.StatusCode)
+	}
+	if resp := post(t, alice, srv.URL+"/login", url.Values{"username": {"mallory"}, "password": {"x"}}); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("login of an unknown user = %d; want 401", resp.StatusCode)
+	}
+	resp := post(t, alice, srv.URL+"/login", url.Values{"username": {"alice"}, "password": {"wonderland"}, "next": {"//evil.example"}})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
+		t.Fatalf("login = %d to %q; want 303 to / (next is not local)", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	post(t, bob, srv.URL+"/login", url.Values{"username": {"bob"}, "password": {"builder"}})
+
+	aliceSessions, _ := a.m.List(context.Background(), "alice")
+	if len(aliceSessions) != 1 {
+		t.Fatalf("alice has %d sessions; want 1", len(aliceSessions))
+	}
+	// bob cannot sign alice out by posting her session ID.
+	post(t, bob, srv.URL+"/devices/revoke", url.Values{"id": {string(aliceSessions[0].ID)}})
+	if _, err := a.m.Get(context.Background(), aliceSessions[0].ID); err != nil {
+		t.Errorf("bob revoked alice's session: Get = %v", err)
+	}
+	r, err := alice.Get(srv.URL + "/devices")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	if r.StatusCode != http.StatusOK || !strings.Contains(string(body), string(aliceSessions[0].ID)) || !strings.Contains(string(body), "This device") {
+		t.Errorf("GET /devices = %d; want alice's session listed as this device", r.StatusCode)
+	}
+	if csp := r.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Errorf("Content-Security-Policy = %q", csp)
+	}
+	// A cross-site form POST is refused before anything happens.
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/devices/revoke-others", nil)
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	if r, err := alice.Do(req); err != nil || r.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site POST /devices/revoke-others = %v, %v; want 403", r.StatusCode, err)
+	}
+	if _, err := a.m.Get(context.Background(), aliceSessions[0].ID); err != nil {
+		t.Errorf("alice's session after the refused request: %v", err)
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	c, err := parseFlags([]string{"--access-ttl", "20s", "--reuse-interval=-1s", "--insecure-dev-cookies", "--store", "sqlite"}, io.Discard)
+	if err != nil || c.access != 20*time.Second || c.reuse != -time.Second || !c.insecure || c.store != "sqlite" {
+		t.Errorf("parseFlags = %+v, %v", c, err)
+	}
+	for _, bad := range [][]string{{"--store", "postgres"}, {"--access-ttl", "0s"}, {"extra"}} {
+		if _, err := parseFlags(bad, io.Discard); err == nil {
+			t.Errorf("parseFlags(%q) accepted", bad)
+		}
+	}
+}

@@ -1,0 +1,53 @@
+// The demo's page script: wires /sdk/sessiond.js into the server-rendered
+// pages. No inline script (the CSP forbids it): settings come from
+// data- attributes on <body>.
+import { createSession } from "/sdk/sessiond.js";
+
+const cfg = document.body.dataset;
+const session = createSession({
+  refreshUrl: "/auth/refresh",
+  logoutUrl: "/logout",
+  loginPage: "/login",
+  refreshBeforeSeconds: Number(cfg.refreshBefore || 300),
+});
+// For the console and the browser tests.
+globalThis.sessiond = session;
+
+function localPath(p) {
+  return typeof p === "string" && p.startsWith("/") && !p.startsWith("//") && !p.startsWith("/\\") ? p : "/";
+}
+
+if (cfg.page === "login") {
+  // Back from a page whose access token had expired? If this browser still
+  // has a live refresh token, resume instead of asking for the password.
+  const next = localPath(new URLSearchParams(location.search).get("next"));
+  session.resume().then((ok) => {
+    if (ok) location.replace(next);
+  });
+} else {
+  let refreshes = 0;
+  const show = () => {
+    const el = document.getElementById("expires");
+    const at = session.expiresAt();
+    if (el) el.textContent = at ? at.toLocaleTimeString() : "unknown";
+  };
+  session.onChange((e) => {
+    if (e.type === "refreshed") {
+      refreshes++;
+      const el = document.getElementById("refreshes");
+      if (el) el.textContent = String(refreshes);
+    }
+    show();
+  });
+  session.start().then(show);
+
+  document.getElementById("logout-form")?.addEventListener("submit", (e) => {
+    e.preventDefault();
+    session.logout();
+  });
+  document.getElementById("check")?.addEventListener("click", async () => {
+    const out = document.getElementById("check-result");
+    const res = await session.fetch("/api/me", { headers: { Accept: "application/json" } });
+    out.textContent = res.ok ? "200 " + (await res.json()).subject : String(res.status);
+  });
+}

@@ -1,0 +1,184 @@
+package httpsession
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/sessiond/sessiond"
+)
+
+// problemTypeBase + code is a problem document's `type`, as in the server API.
+const problemTypeBase = "https://sessiond.dev/problems/"
+
+type problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Code   string `json:"code"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// writeProblem writes an RFC 9457 problem document. Details are fixed
+// texts: never a token or an internal error (checklist 109).
+func writeProblem(w http.ResponseWriter, status int, code, title, detail string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(problem{Type: problemTypeBase + code, Title: title, Status: status, Code: code, Detail: detail})
+}
+
+// writeUnauthorized is the default Unauthenticated: 401 and a problem
+// document that does not say why (an attacker probing tokens learns
+// nothing), with the RFC 6750 challenge for API clients.
+func writeUnauthorized(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, ErrNoCredentials) {
+		w.Header().Set("WWW-Authenticate", `Bearer`)
+	} else {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	}
+	writeProblem(w, http.StatusUnauthorized, "unauthorized", "Unauthorized", "a valid session is required")
+}
+
+// RedirectTo returns an Unauthenticated handler that sends browser page
+// navigations (GET or HEAD) to loginURL with the requested path as
+// `next`, and answers everything else (fetch, API clients, POSTs) with the
+// default 401 problem, which the JS client turns into a refresh and retry.
+// The caller must check `next` is a local path before redirecting to it.
+func RedirectTo(loginURL string) func(w http.ResponseWriter, r *http.Request, err error) {
+	return func(w http.ResponseWriter, r *http.Request, err error) {
+		if !isNavigation(r) {
+			writeUnauthorized(w, r, err)
+			return
+		}
+		target := loginURL
+		if p := r.URL.Path; p != "" && p != loginURL {
+			sep := "?"
+			if strings.Contains(target, "?") {
+				sep = "&"
+			}
+			// Only the path: a query could hold anything, a token included.
+			target += sep + "next=" + url.QueryEscape(p)
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, target, http.StatusSeeOther)
+	}
+}
+
+// isNavigation tells a browser loading a page from a script or API call.
+func isNavigation(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	if mode := r.Header.Get("Sec-Fetch-Mode"); mode != "" {
+		return mode == "navigate"
+	}
+	return r.Header.Get("Authorization") == "" && strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+// CSRF refuses unsafe-method requests (POST, PUT, DELETE…) that a browser
+// sends from another origin, with 403: Go's http.CrossOriginProtection,
+// which reads Sec-Fetch-Site and falls back to comparing Origin with Host.
+// Requests with neither header (non-browser clients) and safe methods
+// pass. Options.TrustedOrigins are allowed. Wrap it outside Require, so a
+// forged request is refused before anything else looks at it.
+func (s *Sessions) CSRF(next http.Handler) http.Handler { return s.cop.Handler(next) }
+
+func (s *Sessions) denyCrossOrigin(w http.ResponseWriter, r *http.Request) {
+	s.log.InfoContext(r.Context(), "httpsession: cross-origin request refused", "method", r.Method, "path", r.URL.Path,
+		"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
+	writeProblem(w, http.StatusForbidden, "cross_origin_refused", "Forbidden", "cross-origin requests may not change state")
+}
+
+// Expiry is the JSON body of the refresh endpoint: when the tokens in the
+// new cookies expire (never the tokens themselves: checklist 15).
+type Expiry struct {
+	AccessExpiresAt  time.Time  `json:"access_token_expires_at"`
+	RefreshExpiresAt *time.Time `json:"refresh_token_expires_at,omitempty"`
+}
+
+// ExpiryOf returns the Expiry of iss, for a login handler that answers a
+// script in JSON.
+func ExpiryOf(iss *sessiond.Issued) Expiry {
+	e := Expiry{AccessExpiresAt: iss.AccessExpiresAt.UTC()}
+	if !iss.RefreshExpiresAt.IsZero() {
+		t := iss.RefreshExpiresAt.UTC()
+		e.RefreshExpiresAt = &t
+	}
+	return e
+}
+
+// RefreshHandler is the endpoint to mount at RefreshPath: POST only
+// (behind CSRF), it refreshes (Refresh) and answers 200 with an Expiry in
+// JSON, or 401 with a problem document and expired cookies. In the
+// database strategy, which has no refresh token, it checks the session
+// cookie (which counts as activity) and reports when the session ends.
+func (s *Sessions) RefreshHandler() http.Handler {
+	return s.CSRF(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			writeProblem(w, http.StatusMethodNotAllowed, "method_not_allowed", "Method not allowed", "use POST")
+			return
+		}
+		var (
+			body Expiry
+			err  error
+		)
+		if s.m.Strategy() == sessiond.StrategyDatabase {
+			var sess *sessiond.Session
+			if sess, err = s.authenticate(r); err == nil {
+				body.AccessExpiresAt = sess.ExpiresAt.UTC()
+			}
+		} else {
+			var iss *sessiond.Issued
+			if iss, err = s.Refresh(w, r); err == nil {
+				body = ExpiryOf(iss)
+			}
+		}
+		switch {
+		case errors.Is(err, sessiond.ErrStoreUnavailable):
+			s.log.ErrorContext(r.Context(), "httpsession: refresh", "err", err)
+			writeProblem(w, http.StatusServiceUnavailable, "store_unavailable", "Service unavailable", "the session store is unavailable; retry later")
+		case err != nil:
+			if errors.Is(err, sessiond.ErrRefreshReused) {
+				s.log.WarnContext(r.Context(), "httpsession: refresh token reused; session revoked", "err", err)
+			} else {
+				s.log.DebugContext(r.Context(), "httpsession: refresh refused", "err", err)
+			}
+			writeUnauthorized(w, r, err)
+		default:
+			w.Header().Set("Cache-Control", "no-store")
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(body)
+		}
+	}))
+}
+
+// LogoutHandler is a logout endpoint: POST only (behind CSRF), it calls
+// Logout, then sends a form submission (a page navigation) to redirect
+// with 303 and answers a script with 204. If the store could not be
+// reached it answers 503; the cookies are expired all the same.
+func (s *Sessions) LogoutHandler(redirect string) http.Handler {
+	return s.CSRF(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			writeProblem(w, http.StatusMethodNotAllowed, "method_not_allowed", "Method not allowed", "use POST")
+			return
+		}
+		if err := s.Logout(w, r); err != nil {
+			s.log.ErrorContext(r.Context(), "httpsession: logout", "err", err)
+			writeProblem(w, http.StatusServiceUnavailable, "store_unavailable", "Service unavailable", "the session could not be revoked; retry later")
+			return
+		}
+		if r.Header.Get("Sec-Fetch-Mode") == "navigate" && redirect != "" {
+			http.Redirect(w, r, redirect, http.StatusSeeOther)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+}

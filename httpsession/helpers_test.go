@@ -1,0 +1,272 @@
+package httpsession_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/httpsession"
+	"github.com/sessiond/sessiond/jwttoken"
+	"github.com/sessiond/sessiond/memstore"
+	"github.com/sessiond/sessiond/opaquetoken"
+	"github.com/sessiond/sessiond/sessiondtest"
+)
+
+var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+
+// recorder is an EventSink that keeps what it is given.
+type recorder struct {
+	mu     sync.Mutex
+	events []sessiond.Event
+}
+
+func (r *recorder) Record(_ context.Context, e sessiond.Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, e)
+	return nil
+}
+
+func (r *recorder) count(typ sessiond.EventType) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, e := range r.events {
+		if e.Type == typ {
+			n++
+		}
+	}
+	return n
+}
+
+// env is one app under test: a Manager on a memory store with a fake
+// clock, the middleware, and an httptest server (TLS unless the cookies are
+// insecure dev cookies, since a cookie jar sends Secure cookies over HTTPS only).
+type env struct {
+	m      *sessiond.Manager
+	s      *httpsession.Sessions
+	clock  *sessiondtest.Clock
+	events *recorder
+	srv    *httptest.Server
+	logs   *bytes.Buffer
+}
+
+type envOptions struct {
+	strategy sessiond.Strategy
+	opts     httpsession.Options
+	manager  func(*sessiond.Options)
+	store    sessiond.Store
+}
+
+func newEnv(t *testing.T, eo envOptions) *env {
+	t.Helper()
+	if eo.strategy == "" {
+		eo.strategy = sessiond.StrategyHybrid
+	}
+	e := &env{clock: sessiondtest.NewClock(t0), events: &recorder{}, logs: &bytes.Buffer{}}
+	ring, err := jwttoken.NewRing(t0, jwttoken.RingOptions{MaxTokenLifetime: 600 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	codec, err := jwttoken.New(ring, jwttoken.Options{Issuer: "https://sessiond.test", Audience: "app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := eo.store
+	if store == nil {
+		store = memstore.New()
+	}
+	mo := sessiond.Options{
+		Strategy: eo.strategy, Store: store, Signed: codec, Opaque: opaquetoken.Codec{},
+		Clock: e.clock, Events: e.events, GCInterval: -1,
+	}
+	if eo.manager != nil {
+		eo.manager(&mo)
+	}
+	m, err := sessiond.New(context.Background(), mo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	e.m = m
+	o := eo.opts
+	o.Manager = m
+	o.Logger = slog.New(slog.NewTextHandler(&lockedWriter{w: e.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s, err := httpsession.New(o)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	e.s = s
+
+	mux := http.NewServeMux()
+	// POST /login?user=NAME logs NAME in and answers with the Expiry.
+	mux.Handle("POST /login", s.CSRF(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		iss, err := s.Login(w, r, r.URL.Query().Get("user"), sessiond.CreateOptions{Persistent: r.URL.Query().Has("remember")})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(httpsession.ExpiryOf(iss))
+	})))
+	me := s.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess, ok := sessiond.FromContext(r.Context())
+		if !ok {
+			http.Error(w, "no session in context", http.StatusInternalServerError)
+			return
+		}
+		_, _ = io.WriteString(w, sess.Subject+" "+string(sess.ID))
+	}))
+	mux.Handle("/me", s.CSRF(me))
+	mux.Handle("GET /page", s.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
+	mux.Handle("GET /maybe", s.Optional(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if sess, ok := sessiond.FromContext(r.Context()); ok {
+			_, _ = io.WriteString(w, sess.Subject)
+			return
+		}
+		_, _ = io.WriteString(w, "anonymous")
+	})))
+	mux.Handle("POST /rotate", s.CSRF(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := s.Rotate(w, r); err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+		}
+	})))
+	mux.Handle(httpsession.DefaultRefreshPath, s.RefreshHandler())
+	mux.Handle("/logout", s.LogoutHandler("/login"))
+	if o.InsecureDevCookies {
+		e.srv = httptest.NewServer(mux)
+	} else {
+		e.srv = httptest.NewTLSServer(mux)
+	}
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// browser is an HTTP client with its own cookie jar.
+type browser struct {
+	t   *testing.T
+	e   *env
+	c   *http.Client
+	jar *cookiejar.Jar
+}
+
+func (e *env) browser(t *testing.T) *browser {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := *e.srv.Client()
+	c.Jar = jar
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &browser{t: t, e: e, c: &c, jar: jar}
+}
+
+// do sends a request; hdr is pairs of header name and value.
+func (b *browser) do(method, path string, body io.Reader, hdr ...string) *http.Response {
+	b.t.Helper()
+	req, err := http.NewRequest(method, b.e.srv.URL+path, body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Add(hdr[i], hdr[i+1])
+	}
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	b.t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+func (b *browser) login(user string) *http.Response {
+	b.t.Helper()
+	resp := b.do(http.MethodPost, "/login?user="+user, nil)
+	if resp.StatusCode != http.StatusOK {
+		b.t.Fatalf("POST /login?user=%s = %d; want 200", user, resp.StatusCode)
+	}
+	return resp
+}
+
+// cookie returns the value of the named cookie the jar would send to path.
+func (b *browser) cookie(path, name string) string {
+	u, _ := url.Parse(b.e.srv.URL + path)
+	for _, c := range b.jar.Cookies(u) {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// setCookie puts a cookie in the jar as if the server had set it.
+func (b *browser) setCookie(name, value string) {
+	u, _ := url.Parse(b.e.srv.URL + "/")
+	b.jar.SetCookies(u, []*http.Cookie{{Name: name, Value: value, Path: "/", Secure: strings.HasPrefix(b.e.srv.URL, "https")}})
+}
+
+// status sends a bare request (no jar) with the given headers and returns its status.
+func (e *env) status(t *testing.T, method, path string, hdr ...string) int {
+	t.Helper()
+	req, err := http.NewRequest(method, e.srv.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Add(hdr[i], hdr[i+1])
+	}
+	c := *e.srv.Client()
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func readBody(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// setCookies parses the response's Set-Cookie headers by name.
+func setCookies(t *testing.T, resp *http.Response) map[string]*http.Cookie {
+	t.Helper()
+	out := map[string]*http.Cookie{}
+	for _, line := range resp.Header.Values("Set-Cookie") {
+		c, err := http.ParseSetCookie(line)
+		if err != nil {
+			t.Fatalf("ParseSetCookie(%q): %v", line, err)
+		}
+		out[c.Name] = c
+	}
+	return out
+}

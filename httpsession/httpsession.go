@@ -1,0 +1,312 @@
+// Package httpsession is net/http middleware for Go apps that embed
+// sessiond: it carries the session in hardened cookies (or an Authorization:
+// Bearer header for API clients), verifies it on every request, logs users
+// in without session fixation, refreshes, logs out, and refuses
+// cross-origin state changes (CSRF).
+//
+// It works with any router that takes an http.Handler. See docs/browser.md.
+package httpsession
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"github.com/sessiond/sessiond"
+)
+
+// Default cookie names and refresh path.
+const (
+	DefaultCookieName        = "__Host-sessiond"
+	DefaultRefreshCookieName = "__Secure-sessiond-refresh"
+	DefaultRefreshPath       = "/auth/refresh"
+)
+
+const (
+	hostPrefix   = "__Host-"
+	securePrefix = "__Secure-"
+)
+
+// ErrNoCredentials: the request carries neither the session cookie nor an
+// Authorization: Bearer header (or, for Refresh, no refresh cookie).
+var ErrNoCredentials = errors.New("httpsession: no session credentials")
+
+// ErrCookieTooLarge: a token would make a cookie longer than the 4096 bytes
+// browsers keep (RFC 6265bis §5.6); the browser would silently drop it.
+// Usually too many custom claims in a JWT strategy.
+var ErrCookieTooLarge = errors.New("httpsession: cookie larger than 4096 bytes")
+
+// Options configure Sessions. Zero values take the documented defaults.
+type Options struct {
+	// Manager is required.
+	Manager *sessiond.Manager
+	// CookieName of the access (database: session) token cookie. Default
+	// "__Host-sessiond". The prefix makes the browser insist on Secure,
+	// Path=/ and no Domain, so a sibling subdomain or a plain-HTTP
+	// response cannot plant or overwrite it.
+	CookieName string
+	// RefreshCookieName of the refresh token cookie (jwt and hybrid).
+	// Default "__Secure-sessiond-refresh" (__Host- would force Path=/).
+	RefreshCookieName string
+	// RefreshPath is the refresh cookie's Path: the browser sends the
+	// refresh token to the refresh endpoint only. Default "/auth/refresh".
+	// Mount RefreshHandler there.
+	RefreshPath string
+	// SameSite of both cookies: Lax (default) or Strict. None is refused
+	// together with InsecureDevCookies (browsers reject it without Secure).
+	SameSite http.SameSite
+	// InsecureDevCookies drops Secure and the __Host-/__Secure- prefixes
+	// (browsers refuse prefixed cookies without Secure) for plain-HTTP local
+	// development. New logs a warning; never set it in production.
+	InsecureDevCookies bool
+	// Unauthenticated answers a request that Require turned away. Default:
+	// 401 with a JSON problem document. RedirectTo sends browser
+	// navigations to a login page instead.
+	Unauthenticated func(w http.ResponseWriter, r *http.Request, err error)
+	// TrustedOrigins may send unsafe-method requests besides the app's own
+	// origin (CSRF), e.g. "https://admin.example.com".
+	TrustedOrigins []string
+	// ClientIP returns the IP address recorded for a request. Default: the
+	// host of r.RemoteAddr. Set it when the app runs behind a proxy you
+	// trust to report the client address.
+	ClientIP func(r *http.Request) string
+	// Logger; nil discards.
+	Logger *slog.Logger
+}
+
+// Sessions is the middleware. It is safe for concurrent use.
+type Sessions struct {
+	m           *sessiond.Manager
+	access      cookieSpec
+	refresh     cookieSpec
+	refreshPath string
+	sameSite    http.SameSite
+	secure      bool
+	unauth      func(w http.ResponseWriter, r *http.Request, err error)
+	cop         *http.CrossOriginProtection
+	clientIP    func(r *http.Request) string
+	log         *slog.Logger
+}
+
+// cookieSpec is what identifies a cookie to the browser: Set-Cookie for
+// the same name and path replaces (or, with Max-Age=0, deletes) it.
+type cookieSpec struct {
+	name string
+	path string
+}
+
+// New checks opts and returns the middleware.
+func New(opts Options) (*Sessions, error) {
+	if opts.Manager == nil {
+		return nil, fmt.Errorf("httpsession: Options.Manager is required: %w", sessiond.ErrInvalidArgument)
+	}
+	s := &Sessions{
+		m:           opts.Manager,
+		access:      cookieSpec{name: opts.CookieName, path: "/"},
+		refresh:     cookieSpec{name: opts.RefreshCookieName, path: opts.RefreshPath},
+		refreshPath: opts.RefreshPath,
+		sameSite:    opts.SameSite,
+		secure:      !opts.InsecureDevCookies,
+		unauth:      opts.Unauthenticated,
+		clientIP:    opts.ClientIP,
+		log:         opts.Logger,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.access.name == "" {
+		s.access.name = DefaultCookieName
+	}
+	if s.refresh.name == "" {
+		s.refresh.name = DefaultRefreshCookieName
+	}
+	if s.refreshPath == "" {
+		s.refreshPath = DefaultRefreshPath
+		s.refresh.path = DefaultRefreshPath
+	}
+	if s.unauth == nil {
+		s.unauth = writeUnauthorized
+	}
+	if s.clientIP == nil {
+		s.clientIP = remoteIP
+	}
+	switch s.sameSite {
+	case 0, http.SameSiteDefaultMode:
+		// Never leave it to the browser's default (checklist 16).
+		s.sameSite = http.SameSiteLaxMode
+	case http.SameSiteLaxMode, http.SameSiteStrictMode:
+	case http.SameSiteNoneMode:
+		if !s.secure {
+			return nil, fmt.Errorf("httpsession: SameSite=None needs Secure cookies, so not InsecureDevCookies: %w", sessiond.ErrInvalidArgument)
+		}
+	default:
+		return nil, fmt.Errorf("httpsession: unknown SameSite value %d: %w", s.sameSite, sessiond.ErrInvalidArgument)
+	}
+	if !s.secure {
+		s.access.name = stripPrefix(s.access.name)
+		s.refresh.name = stripPrefix(s.refresh.name)
+	}
+	if !strings.HasPrefix(s.refreshPath, "/") || strings.ContainsAny(s.refreshPath, ";\x7f") || strings.ContainsFunc(s.refreshPath, func(r rune) bool { return r < 0x20 }) {
+		return nil, fmt.Errorf("httpsession: RefreshPath %q must be an absolute URL path: %w", s.refreshPath, sessiond.ErrInvalidArgument)
+	}
+	for _, c := range []cookieSpec{s.access, s.refresh} {
+		if err := (&http.Cookie{Name: c.name, Value: "x", Path: c.path}).Valid(); err != nil {
+			return nil, fmt.Errorf("httpsession: cookie %q: %v: %w", c.name, err, sessiond.ErrInvalidArgument)
+		}
+	}
+	if strings.EqualFold(s.access.name, s.refresh.name) {
+		return nil, fmt.Errorf("httpsession: CookieName and RefreshCookieName are both %q: %w", s.access.name, sessiond.ErrInvalidArgument)
+	}
+	// RFC 6265bis §4.1.3.2: the browser drops a __Host- cookie whose Path
+	// is not "/" (the prefix matches whatever its case).
+	if hasPrefixFold(s.refresh.name, hostPrefix) && s.refresh.path != "/" {
+		return nil, fmt.Errorf("httpsession: RefreshCookieName %q has the __Host- prefix, which needs Path=/, but RefreshPath is %q (use __Secure-): %w",
+			s.refresh.name, s.refresh.path, sessiond.ErrInvalidArgument)
+	}
+	s.cop = http.NewCrossOriginProtection()
+	for _, o := range opts.TrustedOrigins {
+		if err := s.cop.AddTrustedOrigin(o); err != nil {
+			return nil, fmt.Errorf("httpsession: trusted origin: %v: %w", err, sessiond.ErrInvalidArgument)
+		}
+	}
+	s.cop.SetDenyHandler(http.HandlerFunc(s.denyCrossOrigin))
+	if !s.secure {
+		s.log.Warn("httpsession: INSECURE DEV COOKIES: session cookies lack Secure and the __Host-/__Secure- prefixes and travel over plain HTTP; for local development only, never in production",
+			"cookie", s.access.name, "refresh_cookie", s.refresh.name)
+	}
+	return s, nil
+}
+
+func stripPrefix(name string) string {
+	for _, p := range []string{hostPrefix, securePrefix} {
+		if hasPrefixFold(name, p) {
+			return name[len(p):]
+		}
+	}
+	return name
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// CookieName returns the name of the access (session) cookie in effect.
+func (s *Sessions) CookieName() string { return s.access.name }
+
+// RefreshCookieName returns the name of the refresh cookie in effect.
+func (s *Sessions) RefreshCookieName() string { return s.refresh.name }
+
+// Manager returns the Manager the middleware uses.
+func (s *Sessions) Manager() *sessiond.Manager { return s.m }
+
+// Client describes the request's client as the Manager records it: the IP
+// from Options.ClientIP and the User-Agent.
+func (s *Sessions) Client(r *http.Request) sessiond.Client {
+	c := sessiond.Client{UserAgent: r.UserAgent()}
+	if a, err := netip.ParseAddr(s.clientIP(r)); err == nil {
+		c.IP = a.Unmap().String()
+	}
+	return c
+}
+
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// credential returns the access token the request carries: from the
+// Authorization: Bearer header if there is one, else from the access
+// cookie, matched by its exact name (a "__host-sessiond" cookie is not
+// "__Host-sessiond": checklist 13). Tokens in the URL or a form are never
+// read (checklist 8).
+func (s *Sessions) credential(r *http.Request) (sessiond.Secret, error) {
+	switch hs := r.Header.Values("Authorization"); len(hs) {
+	case 0:
+	case 1:
+		scheme, tok, _ := strings.Cut(strings.TrimSpace(hs[0]), " ")
+		if strings.EqualFold(scheme, "Bearer") {
+			tok = strings.TrimSpace(tok)
+			if tok == "" {
+				return "", fmt.Errorf("httpsession: empty bearer token: %w", sessiond.ErrInvalidToken)
+			}
+			return sessiond.Secret(tok), nil
+		}
+		// Another scheme (Basic to a proxy, say) is not ours to judge.
+	default:
+		return "", fmt.Errorf("httpsession: several Authorization headers: %w", sessiond.ErrInvalidToken)
+	}
+	return cookieValue(r, s.access.name)
+}
+
+func cookieValue(r *http.Request, name string) (sessiond.Secret, error) {
+	// With a __Host-/__Secure- name the browser guarantees a single cookie
+	// of that name; the first is the one with the longest path otherwise.
+	c, err := r.Cookie(name)
+	if err != nil || c.Value == "" {
+		return "", ErrNoCredentials
+	}
+	return sessiond.Secret(c.Value), nil
+}
+
+// authenticate verifies the request's credential.
+func (s *Sessions) authenticate(r *http.Request) (*sessiond.Session, error) {
+	tok, err := s.credential(r)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := s.m.Verify(r.Context(), tok, s.Client(r))
+	if err != nil {
+		return nil, err
+	}
+	return &sess, nil
+}
+
+// Require lets a request through only with a valid session, which it puts
+// in the request context (sessiond.FromContext). Otherwise it answers with
+// Options.Unauthenticated, or 503 when the store could not be asked.
+// Responses default to Cache-Control: no-store; the handler may override.
+func (s *Sessions) Require(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess, err := s.authenticate(r)
+		if err != nil {
+			if errors.Is(err, sessiond.ErrStoreUnavailable) {
+				s.log.ErrorContext(r.Context(), "httpsession: verify", "err", err)
+				writeProblem(w, http.StatusServiceUnavailable, "store_unavailable", "Service unavailable", "the session store is unavailable; retry later")
+				return
+			}
+			s.log.DebugContext(r.Context(), "httpsession: unauthenticated", "path", r.URL.Path, "err", err)
+			s.unauth(w, r, err)
+			return
+		}
+		if w.Header().Get("Cache-Control") == "" {
+			w.Header().Set("Cache-Control", "no-store")
+		}
+		next.ServeHTTP(w, r.WithContext(sessiond.NewContext(r.Context(), sess)))
+	})
+}
+
+// Optional puts the session in the request context when the request
+// carries a valid one, and lets every request through.
+func (s *Sessions) Optional(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess, err := s.authenticate(r)
+		if err != nil {
+			if errors.Is(err, sessiond.ErrStoreUnavailable) {
+				s.log.WarnContext(r.Context(), "httpsession: verify; serving anonymously", "err", err)
+			}
+			next.ServeHTTP(w, r)
+			return
+		}
+		if w.Header().Get("Cache-Control") == "" {
+			w.Header().Set("Cache-Control", "no-store")
+		}
+		next.ServeHTTP(w, r.WithContext(sessiond.NewContext(r.Context(), sess)))
+	})
+}

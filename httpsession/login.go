@@ -1,0 +1,216 @@
+package httpsession
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/sessiond/sessiond"
+)
+
+const (
+	// maxCookieAge: browsers cap cookie lifetimes at 400 days (RFC 6265bis §5.5).
+	maxCookieAge = 400 * 24 * time.Hour
+	// maxCookieBytes: a longer name+value makes the browser ignore the
+	// cookie (RFC 6265bis §5.6, checklist 18).
+	maxCookieBytes = 4096
+)
+
+// Login starts a brand-new session for subject, sets its cookies and
+// returns it. Any session the request already carried is revoked first
+// (session fixation, checklist 24): whatever cookie arrived, the one that
+// leaves is new. opts.Client defaults to the request's client. The caller
+// has authenticated the user and writes the response body (for example a
+// 303 redirect); Login sets Cache-Control: no-store.
+func (s *Sessions) Login(w http.ResponseWriter, r *http.Request, subject string, opts sessiond.CreateOptions) (*sessiond.Issued, error) {
+	if err := s.revokeCarried(r.Context(), r, sessiond.ReasonRotated); err != nil {
+		return nil, err
+	}
+	if opts.Client == (sessiond.Client{}) {
+		opts.Client = s.Client(r)
+	}
+	iss, err := s.m.Create(r.Context(), subject, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.setCookies(w, iss); err != nil {
+		s.abandon(r.Context(), iss)
+		return nil, err
+	}
+	return iss, nil
+}
+
+// Rotate replaces the request's session with a new one (new ID and tokens,
+// same subject, claims and absolute expiry), revokes the old one and sets
+// the new cookies: call it on every privilege change (checklist 25).
+// ErrNoCredentials without a session; sessiond.ErrUnsupported in the jwt
+// strategy.
+func (s *Sessions) Rotate(w http.ResponseWriter, r *http.Request) (*sessiond.Issued, error) {
+	cur, err := s.authenticate(r)
+	if err != nil {
+		return nil, err
+	}
+	iss, err := s.m.Rotate(r.Context(), cur.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.setCookies(w, iss); err != nil {
+		s.abandon(r.Context(), iss)
+		return nil, err
+	}
+	return iss, nil
+}
+
+// Refresh exchanges the refresh cookie for new tokens and sets the new
+// cookies. When the refresh token is refused for good (invalid, expired,
+// revoked, reused) the cookies are expired too, since the session cannot
+// be resumed. ErrNoCredentials without a refresh cookie;
+// sessiond.ErrUnsupported in the database strategy, which has no refresh
+// token.
+func (s *Sessions) Refresh(w http.ResponseWriter, r *http.Request) (*sessiond.Issued, error) {
+	if s.m.Strategy() == sessiond.StrategyDatabase {
+		return nil, fmt.Errorf("httpsession: refresh: %w", sessiond.ErrUnsupported)
+	}
+	rt, err := cookieValue(r, s.refresh.name)
+	if err != nil {
+		return nil, err
+	}
+	iss, err := s.m.Refresh(r.Context(), rt, s.Client(r))
+	if err != nil {
+		if !errors.Is(err, sessiond.ErrStoreUnavailable) {
+			s.expireCookies(w)
+		}
+		return nil, err
+	}
+	if err := s.setCookies(w, iss); err != nil {
+		s.abandon(r.Context(), iss)
+		return nil, err
+	}
+	return iss, nil
+}
+
+// Logout revokes the request's session server-side (even when its access
+// token has expired), expires every sessiond cookie with Max-Age=0 and
+// sends Clear-Site-Data: "cookies", "storage". The cookies are expired
+// whatever happens; the error says whether the revocation reached the
+// store (it is nil when the request carried no session).
+func (s *Sessions) Logout(w http.ResponseWriter, r *http.Request) error {
+	var errs []error
+	if tok, err := s.credential(r); err == nil {
+		errs = append(errs, s.m.RevokeToken(r.Context(), tok))
+	}
+	// Logout mounted under the refresh path also sees the refresh cookie.
+	if rt, err := cookieValue(r, s.refresh.name); err == nil {
+		errs = append(errs, s.m.RevokeToken(r.Context(), rt))
+	}
+	s.expireCookies(w)
+	w.Header().Set("Clear-Site-Data", `"cookies", "storage"`)
+	return errors.Join(errs...)
+}
+
+// revokeCarried revokes the session of the credential the request carries,
+// if any: a live one with reason, an expired one through RevokeToken
+// (which accepts an expired access JWT whose signature is good).
+func (s *Sessions) revokeCarried(ctx context.Context, r *http.Request, reason sessiond.RevokeReason) error {
+	tok, err := s.credential(r)
+	if err != nil {
+		return nil // nothing (usable) carried: nothing to revoke
+	}
+	if sess, err := s.m.Verify(ctx, tok, s.Client(r)); err == nil {
+		err = s.m.Revoke(ctx, sess.ID, reason)
+		switch {
+		case err == nil, errors.Is(err, sessiond.ErrNotFound), errors.Is(err, sessiond.ErrUnsupported):
+			return nil
+		default:
+			return fmt.Errorf("httpsession: revoke the previous session: %w", err)
+		}
+	} else if errors.Is(err, sessiond.ErrStoreUnavailable) {
+		return fmt.Errorf("httpsession: check the previous session: %w", err)
+	}
+	if err := s.m.RevokeToken(ctx, tok); err != nil {
+		return fmt.Errorf("httpsession: revoke the previous session: %w", err)
+	}
+	return nil
+}
+
+// abandon revokes a session whose cookies could not be set, so no live
+// session is left that nobody holds.
+func (s *Sessions) abandon(ctx context.Context, iss *sessiond.Issued) {
+	if err := s.m.Revoke(ctx, iss.Session.ID, sessiond.ReasonRotated); err != nil && !errors.Is(err, sessiond.ErrUnsupported) {
+		s.log.WarnContext(ctx, "httpsession: revoke a session whose cookies were not set", "session_id", iss.Session.ID, "err", err)
+	}
+}
+
+// setCookies writes the cookies of iss.
+//
+// Max-Age is counted from the moment the Manager issued the tokens
+// (iss.Session.LastActiveAt, on the Manager's clock) so it never outlives
+// what it carries:
+//   - database: the access cookie lives until the session's absolute
+//     expiry (the idle expiry moves on every request, a cookie cannot).
+//   - jwt, hybrid: both cookies live until the refresh token's expiry (the
+//     idle expiry, docs/lifecycle.md). The access cookie outlives its JWT on
+//     purpose: a request with an expired JWT still tells the server which
+//     session it is, so the app answers 401 (the client refreshes and
+//     retries) rather than treating the user as a stranger, and Login and
+//     Logout can revoke that session even though its JWT has expired.
+//
+// Every lifetime is also capped at 400 days.
+func (s *Sessions) setCookies(w http.ResponseWriter, iss *sessiond.Issued) error {
+	now := iss.Session.LastActiveAt
+	accessUntil := iss.Session.ExpiresAt
+	withRefresh := iss.RefreshToken != "" && s.m.Strategy() != sessiond.StrategyDatabase
+	if withRefresh {
+		accessUntil = iss.RefreshExpiresAt
+	}
+	cookies := []*http.Cookie{s.cookie(s.access, string(iss.AccessToken), maxAge(now, accessUntil))}
+	if withRefresh {
+		cookies = append(cookies, s.cookie(s.refresh, string(iss.RefreshToken), maxAge(now, iss.RefreshExpiresAt)))
+	}
+	for _, c := range cookies {
+		if len(c.Name)+len(c.Value) > maxCookieBytes {
+			return fmt.Errorf("%w: %s is %d bytes", ErrCookieTooLarge, c.Name, len(c.Name)+len(c.Value))
+		}
+		if err := c.Valid(); err != nil {
+			return fmt.Errorf("httpsession: cookie %s: %w", c.Name, err)
+		}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	for _, c := range cookies {
+		w.Header().Add("Set-Cookie", c.String())
+	}
+	return nil
+}
+
+// expireCookies deletes every sessiond cookie: the same name, path and
+// attributes with Max-Age=0 (checklist 19).
+func (s *Sessions) expireCookies(w http.ResponseWriter) {
+	w.Header().Set("Cache-Control", "no-store")
+	for _, spec := range []cookieSpec{s.access, s.refresh} {
+		w.Header().Add("Set-Cookie", s.cookie(spec, "", -1).String())
+	}
+}
+
+// cookie builds a cookie with the hardened attributes; maxAge < 0 writes
+// Max-Age=0. There is never a Domain: the cookie stays on this host.
+func (s *Sessions) cookie(spec cookieSpec, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{
+		Name:     spec.name,
+		Value:    value,
+		Path:     spec.path,
+		MaxAge:   maxAge,
+		Secure:   s.secure,
+		HttpOnly: true,
+		SameSite: s.sameSite,
+	}
+}
+
+// maxAge is the whole seconds from now until until, at least 1 (0 would
+// make a browser-session cookie) and at most 400 days. Rounding down keeps
+// the cookie from outliving the session.
+func maxAge(now, until time.Time) int {
+	d := min(until.Sub(now), maxCookieAge)
+	return max(int(d/time.Second), 1)
+}

@@ -1,0 +1,495 @@
+// sessiond.js: the browser client of sessiond cookie sessions.
+//
+// A dependency-free ES module (no build step): import it from
+// <script type="module">. The tokens live in HttpOnly cookies this script
+// cannot read; it only knows when the access token expires (from the JSON of
+// the refresh endpoint), refreshes shortly before, refreshes once and
+// retries once on a 401, makes sure only one tab of the origin refreshes at
+// a time, and cleans up on logout. See docs/browser.md.
+//
+//   import { createSession } from "/sdk/sessiond.js";
+//   const session = createSession({ loginPage: "/login" });
+//   session.start();
+//   const res = await session.fetch("/api/orders");
+
+const LOCK_NAME = "sessiond-refresh";
+const DEFAULTS = {
+  refreshUrl: "/auth/refresh",
+  logoutUrl: "/logout",
+  loginPage: "/login",
+  refreshBeforeSeconds: 300,
+  storagePrefix: "sessiond:",
+  fetch: undefined,
+  lockTimeoutSeconds: 15, // fallback lock lease, and the refresh request's timeout
+};
+const MAX_TIMER_MS = 2 ** 31 - 1; // setTimeout's limit
+const RETRY_MS = 5000; // after a failed (network, 5xx) automatic refresh
+const SETTLE_MS = 100; // fallback lock: time for a rival tab's write to land
+
+/**
+ * Creates the client of one origin's session. Nothing runs until start().
+ * @param {object} [options]
+ * @param {string} [options.refreshUrl="/auth/refresh"] POST endpoint that rotates the cookies and answers {access_token_expires_at, refresh_token_expires_at}
+ * @param {string} [options.logoutUrl="/logout"] POST endpoint that revokes the session and expires the cookies
+ * @param {string} [options.loginPage="/login"] where the user goes once the session is over
+ * @param {number} [options.refreshBeforeSeconds=300] refresh this long before the access token expires
+ * @param {string} [options.storagePrefix="sessiond:"] the localStorage/sessionStorage keys this client owns
+ * @param {typeof fetch} [options.fetch] the fetch to use (default: the global one)
+ */
+export function createSession(options = {}) {
+  const opt = { ...DEFAULTS, ...options };
+  const doFetch = opt.fetch || ((...a) => globalThis.fetch(...a));
+  const prefix = String(opt.storagePrefix);
+  const stateKey = prefix + "state";
+  const lockKey = prefix + "lock";
+  const tabKey = prefix + "tab";
+  const local = storage("localStorage");
+  const perTab = storage("sessionStorage");
+  const listeners = new Set();
+
+  let started = false;
+  let ending = false;
+  let timer = null;
+  let inflight = null; // this tab's refresh in progress
+  let stalledAt = 0; // an expiry a refresh could not move forward
+  let channel = null;
+
+  // ---- shared state: {exp, rexp, gen} in localStorage, shared by every tab
+
+  function readState() {
+    try {
+      const s = JSON.parse(local.getItem(stateKey) || "null");
+      if (s && typeof s.exp === "number" && typeof s.gen === "number") return s;
+    } catch {
+      // unreadable: as if absent
+    }
+    return null;
+  }
+
+  /** Records the expiry times of a login or refresh response body. */
+  function update(body) {
+    const exp = Date.parse(body && body.access_token_expires_at);
+    if (!Number.isFinite(exp)) throw new TypeError("sessiond: no access_token_expires_at in the response");
+    const rexp = Date.parse(body.refresh_token_expires_at);
+    const prev = readState();
+    const next = { exp, rexp: Number.isFinite(rexp) ? rexp : null, gen: (prev ? prev.gen : 0) + 1, at: Date.now() };
+    local.setItem(stateKey, JSON.stringify(next));
+    post({ type: "refreshed" });
+    changed();
+  }
+
+  function changed() {
+    const s = readState();
+    emit({ type: "refreshed", expiresAt: s ? new Date(s.exp) : null });
+    if (started) schedule();
+  }
+
+  function emit(event) {
+    for (const cb of listeners) {
+      try {
+        cb(event);
+      } catch (e) {
+        setTimeout(() => {
+          throw e;
+        });
+      }
+    }
+  }
+
+  // ---- one refresh at a time across the origin's tabs
+
+  function withLock(fn) {
+    if (globalThis.navigator && navigator.locks && typeof navigator.locks.request === "function") {
+      return navigator.locks.request(LOCK_NAME, { mode: "exclusive" }, fn);
+    }
+    return withStorageLock(fn);
+  }
+
+  // Fallback where Web Locks are missing: a lease in localStorage. Write,
+  // wait for a rival's write to land, and keep the lock only if ours is the
+  // value that stuck; a lease that outlives a crashed tab expires. This is
+  // best effort (localStorage has no compare-and-swap); the server's refresh
+  // reuse interval absorbs the rare double refresh it lets through.
+  async function withStorageLock(fn) {
+    const me = tabId() + ":" + Math.random().toString(36).slice(2);
+    const lease = opt.lockTimeoutSeconds * 1000;
+    const giveUp = Date.now() + 2 * lease;
+    for (;;) {
+      const cur = parse(local.getItem(lockKey));
+      if (!cur || !(cur.until > Date.now())) {
+        local.setItem(lockKey, JSON.stringify({ owner: me, until: Date.now() + lease }));
+        await sleep(SETTLE_MS);
+        const won = parse(local.getItem(lockKey));
+        if (won && won.owner === me) break;
+      }
+      if (Date.now() > giveUp) break;
+      await storageChangeOr(lockKey, 50 + Math.random() * 100);
+    }
+    try {
+      return await fn();
+    } finally {
+      const cur = parse(local.getItem(lockKey));
+      if (cur && cur.owner === me) local.removeItem(lockKey);
+    }
+  }
+
+  function tabId() {
+    let id = perTab.getItem(tabKey);
+    if (!id) {
+      id = Math.random().toString(36).slice(2, 10);
+      perTab.setItem(tabKey, id);
+    }
+    return id;
+  }
+
+  // refreshShared refreshes unless another tab did since generation seen;
+  // it resolves true (fresh tokens), false (the server refused: the session
+  // is over) and rejects when the server could not be reached.
+  function refreshShared(seen) {
+    if (!inflight) {
+      inflight = withLock(async () => {
+        const cur = readState();
+        if (cur && cur.gen !== seen && cur.exp > Date.now()) {
+          return true; // another tab refreshed while we waited: use its cookies
+        }
+        const ok = await refreshNow(cur);
+        // Hold the lock a moment: localStorage reaches other tabs
+        // asynchronously, and the next holder must see the new generation.
+        if (ok) await sleep(SETTLE_MS);
+        return ok;
+      }).finally(() => {
+        inflight = null;
+      });
+    }
+    return inflight;
+  }
+
+  async function refreshNow(before) {
+    const ctl = typeof AbortController === "function" ? new AbortController() : null;
+    const t = ctl && setTimeout(() => ctl.abort(), opt.lockTimeoutSeconds * 1000);
+    let res;
+    try {
+      res = await doFetch(opt.refreshUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { Accept: "application/json" },
+        signal: ctl ? ctl.signal : undefined,
+      });
+    } finally {
+      if (t) clearTimeout(t);
+    }
+    // Only 401 ends the session; anything else (a 403 from a proxy, a 5xx)
+    // may pass, so it is an error to retry later.
+    if (res.status === 401) return false;
+    if (!res.ok) throw new Error("sessiond: refresh failed with HTTP " + res.status);
+    const body = await res.json();
+    // Near the absolute end of a session the expiry stops moving: do not
+    // refresh again and again, let it run out. (Set before update, which
+    // reschedules.)
+    const exp = Date.parse(body && body.access_token_expires_at);
+    stalledAt = before && exp <= before.exp ? exp : 0;
+    update(body);
+    return true;
+  }
+
+  /**
+   * Refreshes now (through the cross-tab lock; if another tab refreshed
+   * meanwhile, its result is used). Resolves true when fresh tokens are in
+   * the cookies, false when the session is over (the client then cleans up
+   * and goes to loginPage). Rejects if the server could not be reached.
+   */
+  async function refresh() {
+    const s = readState();
+    const ok = await refreshShared(s ? s.gen : -1);
+    if (!ok) end({ redirect: true });
+    return ok;
+  }
+
+  /**
+   * For a login page: if this browser had a session, try to resume it
+   * with a refresh. Resolves true if it could (go back where the user was),
+   * false otherwise, after clearing what the client kept. Never redirects.
+   */
+  async function resume() {
+    const s = readState();
+    if (!s) return false;
+    try {
+      if (await refreshShared(s.gen)) return true;
+    } catch {
+      return false;
+    }
+    clearOwnKeys();
+    return false;
+  }
+
+  // ---- the fetch wrapper
+
+  /**
+   * fetch() with the session: same-origin credentials, and on a 401 from
+   * this origin one refresh and one retry. If the refresh is refused the
+   * session is over: the client cleans up and goes to loginPage, and the
+   * 401 response is returned.
+   */
+  async function sessionFetch(input, init = {}) {
+    const retry = typeof Request === "function" && input instanceof Request ? input.clone() : input;
+    const s = readState();
+    const seen = s ? s.gen : -1;
+    const send = (what) => doFetch(what, { credentials: "same-origin", ...init });
+    const res = await send(input);
+    if (res.status !== 401 || !sameOrigin(input)) return res;
+    let ok;
+    try {
+      ok = await refreshShared(seen);
+    } catch {
+      return res; // the refresh endpoint is unreachable: report the 401 as it is
+    }
+    if (!ok) {
+      end({ redirect: true });
+      return res;
+    }
+    return send(retry);
+  }
+
+  // ---- logout and the clean state
+
+  /**
+   * Logs out: POSTs logoutUrl (which revokes the session and expires the
+   * cookies), clears the localStorage and sessionStorage keys under
+   * storagePrefix, tells the other tabs, and goes to loginPage.
+   */
+  async function logout() {
+    if (ending) return;
+    stop();
+    try {
+      await doFetch(opt.logoutUrl, { method: "POST", credentials: "same-origin", headers: { Accept: "application/json" } });
+    } catch {
+      // the cookies may survive a network failure; the local state must not
+    }
+    end({ redirect: true, next: false });
+  }
+
+  // end brings this tab (and, through the broadcast, the others) to the
+  // logged-out state: timers stopped, own keys cleared, login page.
+  function end({ redirect = true, broadcast = true, next = true } = {}) {
+    if (ending) return;
+    ending = true;
+    stop();
+    clearOwnKeys();
+    if (broadcast) post({ type: "logout" });
+    emit({ type: "logout" });
+    if (redirect && globalThis.location) {
+      const here = location.pathname + location.search;
+      let target = opt.loginPage;
+      if (next && here && !samePath(here, opt.loginPage)) {
+        target += (target.includes("?") ? "&" : "?") + "next=" + encodeURIComponent(location.pathname);
+      }
+      if (!samePath(here, opt.loginPage)) location.assign(target);
+    }
+  }
+
+  function clearOwnKeys() {
+    for (const st of [local, perTab]) {
+      for (const k of st.keys()) if (k.startsWith(prefix)) st.removeItem(k);
+    }
+  }
+
+  // ---- timers and other tabs
+
+  function schedule() {
+    clearTimeout(timer);
+    timer = null;
+    const s = readState();
+    if (!s || ending) return;
+    if (stalledAt && s.exp <= stalledAt) return; // nothing left to gain
+    const delay = s.exp - opt.refreshBeforeSeconds * 1000 - Date.now();
+    timer = setTimeout(() => tick(s.gen), Math.min(Math.max(delay, 0), MAX_TIMER_MS));
+  }
+
+  async function tick(seen) {
+    timer = null;
+    try {
+      const ok = await refreshShared(seen);
+      if (!ok) end({ redirect: true });
+      else schedule();
+    } catch {
+      const s = readState();
+      if (s && s.exp > Date.now() && started) timer = setTimeout(() => tick(seen), RETRY_MS);
+    }
+  }
+
+  function onStorage(e) {
+    if (e.storageArea && e.storageArea !== globalThis.localStorage) return;
+    if (e.key === stateKey) {
+      if (e.newValue == null) end({ redirect: true, broadcast: false }); // logged out in another tab
+      else changed();
+    } else if (e.key === null) {
+      // localStorage.clear() or Clear-Site-Data in another tab
+      if (!readState()) end({ redirect: true, broadcast: false });
+    }
+  }
+
+  function onMessage(e) {
+    const m = e.data || {};
+    if (m.type === "logout") end({ redirect: true, broadcast: false });
+    else if (m.type === "refreshed") changed();
+  }
+
+  function onWake() {
+    if (globalThis.document && document.visibilityState === "hidden") return;
+    schedule(); // timers of background tabs are throttled: catch up
+  }
+
+  function post(message) {
+    try {
+      if (channel) channel.postMessage(message);
+      else if (typeof BroadcastChannel === "function") {
+        const c = new BroadcastChannel(prefix + "events");
+        c.postMessage(message);
+        c.close();
+      }
+    } catch {
+      // no BroadcastChannel: the storage event carries the news
+    }
+  }
+
+  /**
+   * Starts automatic refresh and listens to other tabs. If the expiry is
+   * unknown (first page after login) or past, it refreshes at once to learn
+   * it. Resolves once that is done.
+   */
+  async function start() {
+    if (started) return;
+    started = true;
+    ending = false;
+    if (globalThis.addEventListener) {
+      addEventListener("storage", onStorage);
+      addEventListener("online", onWake);
+      addEventListener("pageshow", onWake);
+    }
+    if (globalThis.document) document.addEventListener("visibilitychange", onWake);
+    if (typeof BroadcastChannel === "function") {
+      channel = new BroadcastChannel(prefix + "events");
+      channel.onmessage = onMessage;
+    }
+    const s = readState();
+    if (!s || s.exp <= Date.now()) {
+      await tick(s ? s.gen : -1);
+    } else {
+      schedule();
+    }
+  }
+
+  /** Stops automatic refresh and stops listening to other tabs. */
+  function stop() {
+    started = false;
+    clearTimeout(timer);
+    timer = null;
+    if (globalThis.removeEventListener) {
+      removeEventListener("storage", onStorage);
+      removeEventListener("online", onWake);
+      removeEventListener("pageshow", onWake);
+    }
+    if (globalThis.document) document.removeEventListener("visibilitychange", onWake);
+    if (channel) {
+      channel.close();
+      channel = null;
+    }
+  }
+
+  return {
+    fetch: sessionFetch,
+    refresh,
+    resume,
+    logout,
+    update,
+    start,
+    stop,
+    /** When the access token expires, as a Date, or null if unknown. */
+    expiresAt() {
+      const s = readState();
+      return s ? new Date(s.exp) : null;
+    },
+    /** Calls cb({type: "refreshed"|"logout", expiresAt}) on every change, in any tab; returns an unsubscribe function. */
+    onChange(cb) {
+      listeners.add(cb);
+      return () => listeners.delete(cb);
+    },
+  };
+}
+
+// ---- helpers
+
+function parse(s) {
+  try {
+    return JSON.parse(s || "null");
+  } catch {
+    return null;
+  }
+}
+
+function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+// storageChangeOr resolves when key changes in another tab, or after ms.
+function storageChangeOr(key, ms) {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(t);
+      if (globalThis.removeEventListener) removeEventListener("storage", on);
+      resolve();
+    };
+    const on = (e) => {
+      if (e.key === key || e.key === null) done();
+    };
+    const t = setTimeout(done, ms);
+    if (globalThis.addEventListener) addEventListener("storage", on);
+  });
+}
+
+function sameOrigin(input) {
+  if (!globalThis.location) return true;
+  try {
+    const url = typeof input === "string" || input instanceof URL ? input : input.url;
+    return new URL(url, location.href).origin === location.origin;
+  } catch {
+    return false;
+  }
+}
+
+function samePath(a, b) {
+  try {
+    return new URL(a, "http://x").pathname === new URL(b, "http://x").pathname;
+  } catch {
+    return a === b;
+  }
+}
+
+// storage wraps Web Storage so a browser that refuses it (privacy modes,
+// sandboxed frames) still works within one page, in memory.
+function storage(name) {
+  let s = null;
+  try {
+    s = globalThis[name];
+    const probe = "sessiond:probe";
+    s.setItem(probe, "1");
+    s.removeItem(probe);
+  } catch {
+    s = null;
+  }
+  if (s) {
+    return {
+      getItem: (k) => s.getItem(k),
+      setItem: (k, v) => s.setItem(k, v),
+      removeItem: (k) => s.removeItem(k),
+      keys: () => Array.from({ length: s.length }, (_, i) => s.key(i)).filter((k) => k != null),
+    };
+  }
+  const m = new Map();
+  return {
+    getItem: (k) => (m.has(k) ? m.get(k) : null),
+    setItem: (k, v) => m.set(k, String(v)),
+    removeItem: (k) => m.delete(k),
+    keys: () => Array.from(m.keys()),
+  };
+}
