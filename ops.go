@@ -95,3 +95,11 @@ type BulkRevoker interface {
 	// so running it twice revokes nothing the second time.
 	RevokeMatching(ctx context.Context, f RevokeFilter, at time.Time, reason RevokeReason) (int, []string, error)
 }
+
+// LiveCounter is implemented by stores that can count live sessions
+// cheaply enough for a metrics scrape (the active-sessions gauge).
+type LiveCounter interface {
+	// CountLive returns how many sessions are neither revoked nor expired
+	// at now, by strategy.
+	CountLive(ctx context.Context, now time.Time) (map[Strategy]int, error)
+}
