@@ -786,7 +786,7 @@ func (m *Manager) revoke(ctx context.Context, id SessionID, now time.Time, reaso
 	m.NoteRevoked(Revocation{SessionID: s.ID, Subject: s.Subject, RevokedAt: s.RevokedAt, ExpiresAt: s.ExpiresAt, Reason: s.RevokeReason})
 	if s.RevokedAt.Equal(now) && s.RevokeReason == reason {
 		m.emit(ctx, Event{Type: EventSessionRevoked, Subject: s.Subject, SessionID: s.ID, Client: s.Client,
-			Details: map[string]any{"reason": string(reason)}})
+			Details: map[string]any{"reason": string(reason), "lifetime_seconds": s.RevokedAt.Sub(s.CreatedAt).Seconds()}})
 	}
 	return s, nil
 }

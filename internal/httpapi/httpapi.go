@@ -49,6 +49,20 @@ type Options struct {
 	// Version is the server's version, served as info.version of
 	// /openapi.json. Empty keeps the document's own.
 	Version string
+	// Events serves GET /v1/events; nil answers 404.
+	Events sessiond.EventLog
+	// Incident runs the kill switch for POST /v1/revocations and returns
+	// how many sessions it revoked; nil answers 404.
+	Incident func(ctx context.Context, req IncidentRequest) (int, error)
+	// Outbox serves GET /v1/webhooks/deliveries; nil answers 404.
+	Outbox sessiond.Outbox
+	// Metrics serves GET /metrics (Prometheus); nil answers 404.
+	Metrics http.Handler
+	// SDK serves GET /sdk/sessiond.js; nil answers 404.
+	SDK http.Handler
+	// AuthFailed, if set, is told of every request refused for a missing
+	// or wrong API key (the security event log records them).
+	AuthFailed func(ctx context.Context, r *http.Request)
 }
 
 // authMode says how a route authenticates and how it reports failure.
@@ -83,6 +97,11 @@ var routes = []route{
 	{"GET /healthz", authNone, (*server).healthz},
 	{"GET /readyz", authNone, (*server).readyz},
 	{"GET /openapi.json", authNone, (*server).openapi},
+	{"GET /v1/events", authAPIKey, (*server).listEvents},
+	{"POST /v1/revocations", authAPIKey, (*server).incident},
+	{"GET /v1/webhooks/deliveries", authAPIKey, (*server).listDeliveries},
+	{"GET /metrics", authNone, (*server).metrics},
+	{"GET /sdk/sessiond.js", authNone, (*server).sdk},
 }
 
 //go:embed openapi.json
@@ -99,6 +118,13 @@ type server struct {
 	doc      []byte   // openapi.json as served
 	patterns []string // as registered on the ServeMux, in order
 	next     http.Handler
+
+	events     sessiond.EventLog
+	incidentFn func(context.Context, IncidentRequest) (int, error)
+	outbox     sessiond.Outbox
+	metricsH   http.Handler
+	sdkH       http.Handler
+	onAuthFail func(context.Context, *http.Request)
 }
 
 // New returns the API handler. It is safe for concurrent use. The caller
@@ -119,6 +145,13 @@ func New(opts Options) (http.Handler, error) {
 		readyFn: opts.Ready,
 		log:     opts.Logger,
 		maxBody: opts.MaxBodyBytes,
+
+		events:     opts.Events,
+		incidentFn: opts.Incident,
+		outbox:     opts.Outbox,
+		metricsH:   opts.Metrics,
+		sdkH:       opts.SDK,
+		onAuthFail: opts.AuthFailed,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

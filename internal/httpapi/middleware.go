@@ -175,6 +175,7 @@ func (s *server) authenticate(w http.ResponseWriter, r *http.Request) error {
 	if errors.Is(err, sessiond.ErrStoreUnavailable) {
 		return err
 	}
+	s.authFailed(r.Context(), r)
 	code := codeUnauthorized
 	if info.oauth {
 		code = "invalid_client" // RFC 6749 §5.2

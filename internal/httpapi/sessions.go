@@ -121,6 +121,9 @@ type verifyRequest struct {
 type verifyResponse struct {
 	Active  bool        `json:"active"`
 	Session sessionJSON `json:"session"`
+	// Present only when the anomaly rules found something.
+	Anomalies      []sessiond.Anomaly `json:"anomalies,omitempty"`
+	StepUpRequired bool               `json:"step_up_required,omitempty"`
 }
 
 // POST /v1/sessions/verify
@@ -136,11 +139,12 @@ func (s *server) verifySession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	sess, err := s.m.Verify(r.Context(), req.AccessToken, client)
+	v, err := s.m.Inspect(r.Context(), req.AccessToken, client)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, "application/json", verifyResponse{Active: true, Session: sessionOut(&sess)})
+	writeJSON(w, http.StatusOK, "application/json", verifyResponse{Active: true, Session: sessionOut(&v.Session),
+		Anomalies: v.Anomalies, StepUpRequired: v.StepUp})
 	return nil
 }
 

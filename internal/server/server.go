@@ -21,7 +21,10 @@ import (
 	"github.com/sessiond/sessiond/internal/httpapi"
 	"github.com/sessiond/sessiond/internal/signing"
 	"github.com/sessiond/sessiond/jwttoken"
+	"github.com/sessiond/sessiond/metrics"
 	"github.com/sessiond/sessiond/opaquetoken"
+	"github.com/sessiond/sessiond/sdk"
+	"github.com/sessiond/sessiond/webhook"
 )
 
 // ErrInvalidConfig: the configuration has error-level findings.
@@ -81,7 +84,51 @@ func Run(ctx context.Context, o Options) (err error) {
 	bg, stopBackground := context.WithCancel(context.Background())
 	defer stopBackground()
 
-	mgr, keys, err := buildManager(ctx, cfg, o, store, meta, log)
+	// Operations: metrics, the durable event log, webhooks, anomalies.
+	mopts := metrics.Options{Logger: log}
+	if lc, ok := store.(sessiond.LiveCounter); ok {
+		mopts.ActiveSessions = (&liveCounts{counter: lc}).get
+	}
+	outbox, _ := store.(sessiond.Outbox)
+	if outbox != nil {
+		mopts.OutboxDepth = outbox.CountDeliveries
+	}
+	endpoints, err := buildWebhooks(cfg)
+	if err != nil {
+		return err
+	}
+	for _, ep := range endpoints {
+		mopts.WebhookEndpoints = append(mopts.WebhookEndpoints, ep.Name)
+	}
+	met, err := metrics.New(mopts)
+	if err != nil {
+		return err
+	}
+	events := &fanout{metrics: met, slog: log}
+	events.log, _ = store.(sessiond.EventLog)
+	if len(endpoints) > 0 {
+		if outbox == nil {
+			return fmt.Errorf("webhooks need a store with an outbox: %w", sessiond.ErrUnsupported)
+		}
+		events.webhooks, err = webhook.New(webhook.Options{Outbox: outbox, Endpoints: endpoints, Logger: log,
+			Observer: met.WebhookObserver()})
+		if err != nil {
+			return err
+		}
+		go events.webhooks.Run(bg)
+	}
+	checker, err := buildAnomaly(cfg)
+	if err != nil {
+		return err
+	}
+	extra := func(mo *sessiond.Options) {
+		mo.Events = events
+		mo.Anomalies = checker
+		mo.VerifyObserver = func(err error, d time.Duration) { met.ObserveVerify(metrics.VerifyOutcome(err), d) }
+	}
+	go retain(bg, cfg, events.log, outbox, log)
+
+	mgr, keys, err := buildManager(ctx, cfg, o, store, meta, log, extra)
 	if err != nil {
 		return err
 	}
@@ -112,6 +159,12 @@ func Run(ctx context.Context, o Options) (err error) {
 		Logger:       log,
 		MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		Version:      o.Version,
+		Events:       events.log,
+		Incident:     incident(mgr, keys, events),
+		Outbox:       outbox,
+		Metrics:      met.Handler(),
+		SDK:          sdk.Handler(),
+		AuthFailed:   authFailedHook(events),
 	}
 	if keys != nil {
 		hopts.JWKS = keys.Ring().JWKS
@@ -203,7 +256,7 @@ func loopback(listen string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func buildManager(ctx context.Context, cfg config.Config, o Options, store sessiond.Store, meta sessiond.MetaStore, log *slog.Logger) (*sessiond.Manager, *signing.Keys, error) {
+func buildManager(ctx context.Context, cfg config.Config, o Options, store sessiond.Store, meta sessiond.MetaStore, log *slog.Logger, extra func(*sessiond.Options)) (*sessiond.Manager, *signing.Keys, error) {
 	life, err := cfg.Lifetimes()
 	if err != nil {
 		return nil, nil, err
@@ -253,6 +306,7 @@ func buildManager(ctx context.Context, cfg config.Config, o Options, store sessi
 		}
 		mopts.Signed = codec
 	}
+	extra(&mopts)
 	mgr, err = sessiond.New(ctx, mopts)
 	if err != nil {
 		return nil, nil, err
@@ -294,4 +348,41 @@ func bootstrapAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret
 	abs, _ := filepath.Abs(path)
 	log.Warn("generated the first API key; backends send it as Authorization: Bearer <key>", "file", abs)
 	return nil
+}
+
+// retain enforces events.retention: every hour it deletes older events,
+// and finished webhook deliveries, in bounded batches.
+func retain(ctx context.Context, cfg config.Config, log sessiond.EventLog, outbox sessiond.Outbox, l *slog.Logger) {
+	keep := cfg.Events.Retention.Std()
+	if keep <= 0 {
+		return
+	}
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		cut := time.Now().Add(-keep)
+		for log != nil {
+			n, err := log.DeleteEventsBefore(ctx, cut, 1000)
+			if err != nil {
+				l.Warn("event retention", "err", err)
+			}
+			if err != nil || n < 1000 {
+				break
+			}
+		}
+		for outbox != nil {
+			n, err := outbox.DeleteDeliveriesBefore(ctx, cut, 1000)
+			if err != nil {
+				l.Warn("webhook outbox retention", "err", err)
+			}
+			if err != nil || n < 1000 {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

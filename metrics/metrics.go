@@ -1,0 +1,369 @@
+// Package metrics exposes sessiond's Prometheus metrics: sessions, verify
+// outcomes and latency, anomalies, webhook deliveries and store errors, plus
+// the Go runtime and process collectors, on a private registry served by
+// Handler at /metrics.
+//
+// Every label takes its values from a fixed set; anything else is counted
+// as "other" (or "error" for verify outcomes), so no input can grow the
+// number of series.
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sessiond/sessiond"
+)
+
+var _ sessiond.EventSink = (*Metrics)(nil)
+
+// EventAnomaly is the type of the event an anomaly rule emits, with
+// details "rule" and "action". The root package does not define it yet.
+const EventAnomaly sessiond.EventType = "session.anomaly"
+
+// Verify outcomes, the values of sessiond_verify_total{outcome}.
+const (
+	VerifyOK               = "ok"
+	VerifyTokenInvalid     = "token_invalid"
+	VerifyTokenExpired     = "token_expired"
+	VerifySessionRevoked   = "session_revoked"
+	VerifyIdleTimeout      = "idle_timeout"
+	VerifyAbsoluteTimeout  = "absolute_timeout"
+	VerifyStoreUnavailable = "store_unavailable"
+	VerifyError            = "error"
+)
+
+// other replaces a label value outside its fixed set.
+const other = "other"
+
+// Fixed label values. Each series is created at zero up front, so rate()
+// and alerts see it before the first event.
+var (
+	strategies     = []string{string(sessiond.StrategyDatabase), string(sessiond.StrategyJWT), string(sessiond.StrategyHybrid)}
+	revokeReasons  = []string{"logout", "admin", "rotated", "limit", "anomaly", "reuse", "incident", other}
+	verifyOutcomes = []string{VerifyOK, VerifyTokenInvalid, VerifyTokenExpired, VerifySessionRevoked, VerifyIdleTimeout,
+		VerifyAbsoluteTimeout, VerifyStoreUnavailable, VerifyError}
+	anomalyRules    = []string{"ip_change", "user_agent_change", "distinct_ips", "refresh_device_change", other}
+	anomalyActions  = []string{"log", "alert", "step_up", "revoke", other}
+	webhookOutcomes = []string{"delivered", "retry", "dead", other}
+	outboxStates    = []sessiond.DeliveryState{sessiond.DeliveryPending, sessiond.DeliveryDead}
+	// storeOps are the store methods, in snake_case, plus the two counts
+	// this package makes at scrape time.
+	storeOps = []string{
+		"create", "create_limited", "get", "lookup", "touch", "swap_refresh", "revoke", "revoke_subject",
+		"revoke_matching", "list", "revocations", "delete_expired", "ping", "get_meta", "put_meta",
+		"append_events", "query_events", "delete_events_before", "enqueue_deliveries", "claim_deliveries",
+		"finish_delivery", "list_deliveries", "count_deliveries", "delete_deliveries_before",
+		"subscribe_revocations", "count_sessions", other,
+	}
+)
+
+// Histogram buckets, in seconds.
+var (
+	// Session lifetimes: one minute to the 90-day refresh lifetime of the
+	// internal preset.
+	sessionDurationBuckets = []float64{
+		60, 300, 900, 1800, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 12 * 3600,
+		86400, 2 * 86400, 7 * 86400, 14 * 86400, 30 * 86400, 60 * 86400, 90 * 86400,
+	}
+	// Verify latency: a cached signature check takes microseconds, a store
+	// round trip milliseconds.
+	verifyDurationBuckets = []float64{
+		1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4,
+		1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1,
+	}
+)
+
+// callbackTimeout bounds each store count made during a scrape.
+const callbackTimeout = 5 * time.Second
+
+// Options configure Metrics. Zero fields take the documented defaults.
+type Options struct {
+	// ActiveSessions returns the number of live sessions per strategy. It
+	// is called on every scrape with a 5s timeout, so it should be cheap
+	// (or cached by the caller). The three strategies are always reported,
+	// missing ones as 0; other keys are ignored. nil leaves
+	// sessiond_sessions_active out.
+	ActiveSessions func(ctx context.Context) (map[sessiond.Strategy]int, error)
+	// OutboxDepth counts webhook deliveries in a state; Outbox.CountDeliveries
+	// fits as is. It is called for "pending" and "dead" on every scrape.
+	// nil leaves sessiond_webhook_outbox_depth out.
+	OutboxDepth func(ctx context.Context, state sessiond.DeliveryState) (int, error)
+	// WebhookEndpoints are the configured endpoint names, the values
+	// sessiond_webhook_deliveries_total{endpoint} may take; any other name
+	// is counted as "other".
+	WebhookEndpoints []string
+	// Logger receives errors met while serving a scrape; nil discards them.
+	Logger *slog.Logger
+}
+
+// Metrics holds sessiond's metrics. Its methods are safe for concurrent use
+// and cheap enough for the verify path.
+type Metrics struct {
+	reg     *prometheus.Registry
+	handler http.Handler
+	log     *slog.Logger
+
+	created, refreshed, rotated, reuse prometheus.Counter
+	revoked                            map[string]prometheus.Counter
+	verify                             map[string]prometheus.Counter
+	verifyDuration, sessionDuration    prometheus.Histogram
+	anomalies                          map[[2]string]prometheus.Counter
+	webhooks                           map[[2]string]prometheus.Counter
+	storeErrors                        map[string]prometheus.Counter
+	endpoints                          []string // allowed endpoint label values
+}
+
+// New registers every metric on a new private registry.
+func New(opts Options) (*Metrics, error) {
+	m := &Metrics{reg: prometheus.NewRegistry(), log: opts.Logger}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	counter := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+	}
+	m.created = counter("sessiond_sessions_created_total", "Sessions created (logins).")
+	m.refreshed = counter("sessiond_sessions_refreshed_total", "Sessions refreshed: new access token issued.")
+	m.rotated = counter("sessiond_sessions_rotated_total", "Sessions rotated to a new session ID.")
+	m.reuse = counter("sessiond_refresh_reuse_total", "Retired refresh tokens presented again (likely theft); each revokes its session.")
+
+	revoked := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sessiond_sessions_revoked_total", Help: "Sessions revoked, by reason.",
+	}, []string{"reason"})
+	m.revoked = curry1(revoked, revokeReasons)
+	verify := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sessiond_verify_total", Help: "Token verifications, by outcome.",
+	}, []string{"outcome"})
+	m.verify = curry1(verify, verifyOutcomes)
+	anomalies := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sessiond_anomalies_total", Help: "Anomalies detected, by rule and the action taken.",
+	}, []string{"rule", "action"})
+	m.anomalies = curry2(anomalies, anomalyRules, anomalyActions)
+	m.endpoints = append(uniq(opts.WebhookEndpoints), other)
+	webhooks := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sessiond_webhook_deliveries_total", Help: "Webhook delivery attempts, by endpoint and outcome (delivered, retry, dead).",
+	}, []string{"endpoint", "outcome"})
+	m.webhooks = curry2(webhooks, m.endpoints, webhookOutcomes)
+	storeErrors := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sessiond_store_errors_total", Help: "Store operations that failed, by operation.",
+	}, []string{"op"})
+	m.storeErrors = curry1(storeErrors, storeOps)
+
+	m.verifyDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "sessiond_verify_duration_seconds", Help: "Time to verify a token.", Buckets: verifyDurationBuckets,
+	})
+	m.sessionDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "sessiond_session_duration_seconds", Help: "Lifetime of sessions that ended (revoked or expired).", Buckets: sessionDurationBuckets,
+	})
+
+	cs := []prometheus.Collector{
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.created, m.refreshed, m.rotated, m.reuse, revoked, verify, anomalies, webhooks, storeErrors,
+		m.verifyDuration, m.sessionDuration,
+	}
+	if opts.ActiveSessions != nil {
+		cs = append(cs, m.activeCollector(opts.ActiveSessions))
+	}
+	if opts.OutboxDepth != nil {
+		cs = append(cs, m.outboxCollector(opts.OutboxDepth))
+	}
+	for _, c := range cs {
+		if err := m.reg.Register(c); err != nil {
+			return nil, fmt.Errorf("metrics: register: %w", err)
+		}
+	}
+	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(m.log.Handler(), slog.LevelError),
+		ErrorHandling: promhttp.ContinueOnError,
+		Registry:      m.reg,
+	})
+	return m, nil
+}
+
+// curry1 returns the vector's child for every value, created at zero.
+func curry1(v *prometheus.CounterVec, values []string) map[string]prometheus.Counter {
+	out := make(map[string]prometheus.Counter, len(values))
+	for _, a := range values {
+		out[a] = v.WithLabelValues(a)
+	}
+	return out
+}
+
+// curry2 returns the vector's child for every pair of values, created at zero.
+func curry2(v *prometheus.CounterVec, as, bs []string) map[[2]string]prometheus.Counter {
+	out := make(map[[2]string]prometheus.Counter, len(as)*len(bs))
+	for _, a := range as {
+		for _, b := range bs {
+			out[[2]string{a, b}] = v.WithLabelValues(a, b)
+		}
+	}
+	return out
+}
+
+func uniq(ss []string) []string {
+	seen := make(map[string]bool, len(ss))
+	var out []string
+	for _, s := range ss {
+		if s != "" && s != other && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Handler serves the metrics in the Prometheus exposition formats. A
+// failing callback drops its own metric from the scrape, not the rest.
+func (m *Metrics) Handler() http.Handler { return m.handler }
+
+// Record is Observe as a sessiond.EventSink; it never fails.
+func (m *Metrics) Record(_ context.Context, e sessiond.Event) error {
+	m.Observe(e)
+	return nil
+}
+
+// Observe counts an event: session created, refreshed, rotated, revoked
+// (by details.reason), refresh-token reuse, and anomaly (by details.rule
+// and details.action). Other types are ignored; so is session.bulk_revoked,
+// whose sessions each have their own session.revoked event.
+func (m *Metrics) Observe(e sessiond.Event) {
+	switch e.Type {
+	case sessiond.EventSessionCreated:
+		m.created.Inc()
+	case sessiond.EventSessionRefreshed:
+		m.refreshed.Inc()
+	case sessiond.EventSessionRotated:
+		m.rotated.Inc()
+	case sessiond.EventSessionRevoked:
+		m.revoked[oneOf(revokeReasons, detail(e, "reason"), other)].Inc()
+	case sessiond.EventRefreshReused:
+		m.reuse.Inc()
+	case EventAnomaly:
+		m.anomalies[[2]string{oneOf(anomalyRules, detail(e, "rule"), other), oneOf(anomalyActions, detail(e, "action"), other)}].Inc()
+	}
+}
+
+// detail returns a string detail of e, or "".
+func detail(e sessiond.Event, key string) string {
+	switch v := e.Details[key].(type) {
+	case string:
+		return v
+	case fmt.Stringer:
+		return v.String()
+	case sessiond.RevokeReason:
+		return string(v)
+	}
+	return ""
+}
+
+// oneOf returns v if it is in values, else fallback. The sets are small:
+// a linear scan beats a map lookup.
+func oneOf(values []string, v, fallback string) string {
+	if slices.Contains(values, v) {
+		return v
+	}
+	return fallback
+}
+
+// ObserveVerify counts one verification with its outcome (one of the
+// Verify… constants; anything else counts as "error") and its latency.
+func (m *Metrics) ObserveVerify(outcome string, d time.Duration) {
+	m.verify[oneOf(verifyOutcomes, outcome, VerifyError)].Inc()
+	m.verifyDuration.Observe(d.Seconds())
+}
+
+// VerifyOutcome names the outcome of a verify call from its error.
+func VerifyOutcome(err error) string {
+	switch {
+	case err == nil:
+		return VerifyOK
+	case errors.Is(err, sessiond.ErrStoreUnavailable):
+		return VerifyStoreUnavailable
+	case errors.Is(err, sessiond.ErrRevoked):
+		return VerifySessionRevoked
+	case errors.Is(err, sessiond.ErrIdleTimeout):
+		return VerifyIdleTimeout
+	case errors.Is(err, sessiond.ErrAbsoluteTimeout):
+		return VerifyAbsoluteTimeout
+	case errors.Is(err, sessiond.ErrExpired):
+		return VerifyTokenExpired
+	case errors.Is(err, sessiond.ErrInvalidToken), errors.Is(err, sessiond.ErrNotFound):
+		return VerifyTokenInvalid
+	}
+	return VerifyError
+}
+
+// ObserveSessionEnd records the lifetime of a session that was revoked or
+// expired: from its creation to its end.
+func (m *Metrics) ObserveSessionEnd(d time.Duration) {
+	m.sessionDuration.Observe(max(d, 0).Seconds())
+}
+
+// WebhookObserver returns the function to set as webhook.Options.Observer.
+func (m *Metrics) WebhookObserver() func(endpoint, outcome string) {
+	return func(endpoint, outcome string) {
+		m.webhooks[[2]string{oneOf(m.endpoints, endpoint, other), oneOf(webhookOutcomes, outcome, other)}].Inc()
+	}
+}
+
+// StoreError counts a failed store operation. op is the store method in
+// snake_case (lookup, swap_refresh, claim_deliveries…); others count as
+// "other".
+func (m *Metrics) StoreError(op string) {
+	m.storeErrors[oneOf(storeOps, op, other)].Inc()
+}
+
+// funcCollector collects through a function, for values read at scrape
+// time.
+type funcCollector struct {
+	desc    *prometheus.Desc
+	collect func(ch chan<- prometheus.Metric)
+}
+
+func (c funcCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c funcCollector) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }
+
+func (m *Metrics) activeCollector(fn func(context.Context) (map[sessiond.Strategy]int, error)) prometheus.Collector {
+	desc := prometheus.NewDesc("sessiond_sessions_active", "Live sessions, by strategy.", []string{"strategy"}, nil)
+	return funcCollector{desc: desc, collect: func(ch chan<- prometheus.Metric) {
+		ctx, cancel := context.WithTimeout(context.Background(), callbackTimeout)
+		defer cancel()
+		counts, err := fn(ctx)
+		if err != nil {
+			m.StoreError("count_sessions")
+			m.log.Error("metrics: count active sessions", "err", err)
+			return
+		}
+		for _, s := range strategies {
+			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(counts[sessiond.Strategy(s)]), s)
+		}
+	}}
+}
+
+func (m *Metrics) outboxCollector(fn func(context.Context, sessiond.DeliveryState) (int, error)) prometheus.Collector {
+	desc := prometheus.NewDesc("sessiond_webhook_outbox_depth", "Webhook deliveries in the outbox, by state (pending, dead).", []string{"state"}, nil)
+	return funcCollector{desc: desc, collect: func(ch chan<- prometheus.Metric) {
+		ctx, cancel := context.WithTimeout(context.Background(), callbackTimeout)
+		defer cancel()
+		for _, st := range outboxStates {
+			n, err := fn(ctx, st)
+			if err != nil {
+				m.StoreError("count_deliveries")
+				m.log.Error("metrics: count webhook deliveries", "state", string(st), "err", err)
+				continue
+			}
+			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(n), string(st))
+		}
+	}}
+}

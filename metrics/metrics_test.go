@@ -1,0 +1,383 @@
+package metrics_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/memstore"
+	"github.com/sessiond/sessiond/metrics"
+)
+
+// scrape GETs /metrics from h and parses the text exposition.
+func scrape(t *testing.T, h http.Handler) map[string]*dto.MetricFamily {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/metrics", nil)
+	req.Header.Set("Accept", "text/plain; version=0.0.4")
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatalf("GET /metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics = %s; want 200", resp.Status)
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
+		t.Fatalf("Content-Type = %q; want the text format", ct)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("parse exposition: %v", err)
+	}
+	return mfs
+}
+
+// series flattens families into "name{k="v",…}" → value; histograms give
+// _count, _sum and _bucket{le} series.
+func series(mfs map[string]*dto.MetricFamily) map[string]float64 {
+	out := map[string]float64{}
+	for name, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			labels := labelText(m.GetLabel())
+			switch mf.GetType() {
+			case dto.MetricType_COUNTER:
+				out[name+labels] = m.GetCounter().GetValue()
+			case dto.MetricType_GAUGE:
+				out[name+labels] = m.GetGauge().GetValue()
+			case dto.MetricType_HISTOGRAM:
+				h := m.GetHistogram()
+				out[name+"_count"+labels] = float64(h.GetSampleCount())
+				out[name+"_sum"+labels] = h.GetSampleSum()
+				for _, b := range h.GetBucket() {
+					out[fmt.Sprintf("%s_bucket{le=%q}", name, strconv.FormatFloat(b.GetUpperBound(), 'g', -1, 64))] = float64(b.GetCumulativeCount())
+				}
+			}
+		}
+	}
+	return out
+}
+
+func labelText(ls []*dto.LabelPair) string {
+	if len(ls) == 0 {
+		return ""
+	}
+	parts := make([]string, len(ls))
+	for i, l := range ls {
+		parts[i] = fmt.Sprintf("%s=%q", l.GetName(), l.GetValue())
+	}
+	sort.Strings(parts)
+	return "{" + strings.Join(parts, ",") + "}"
+}
+
+func newMetrics(t *testing.T, opts metrics.Options) *metrics.Metrics {
+	t.Helper()
+	m, err := metrics.New(opts)
+	if err != nil {
+		t.Fatalf("New = %v; want nil", err)
+	}
+	return m
+}
+
+func ev(typ sessiond.EventType, details map[string]any) sessiond.Event {
+	return sessiond.Event{ID: sessiond.NewEventID(time.Now()), Time: time.Now(), Type: typ, Subject: "alice", Details: details}
+}
+
+// TestMetrics_Scenario drives a scripted day through every method and
+// checks each series moved by exactly what the script did.
+func TestMetrics_Scenario(t *testing.T) {
+	ctx := t.Context()
+	st := memstore.New()
+	t.Cleanup(func() { st.Close() })
+	active := map[sessiond.Strategy]int{sessiond.StrategyHybrid: 7}
+	m := newMetrics(t, metrics.Options{
+		ActiveSessions:   func(context.Context) (map[sessiond.Strategy]int, error) { return active, nil },
+		OutboxDepth:      st.CountDeliveries,
+		WebhookEndpoints: []string{"siem", "pager"},
+	})
+
+	before := series(scrape(t, m.Handler()))
+	for _, name := range []string{
+		`sessiond_sessions_created_total`, `sessiond_sessions_revoked_total{reason="incident"}`,
+		`sessiond_verify_total{outcome="store_unavailable"}`, `sessiond_anomalies_total{action="revoke",rule="distinct_ips"}`,
+		`sessiond_webhook_deliveries_total{endpoint="pager",outcome="dead"}`, `sessiond_store_errors_total{op="lookup"}`,
+		`sessiond_refresh_reuse_total`, `sessiond_session_duration_seconds_count`, `sessiond_verify_duration_seconds_count`,
+		`sessiond_webhook_outbox_depth{state="pending"}`, `sessiond_webhook_outbox_depth{state="dead"}`,
+	} {
+		if v, ok := before[name]; !ok || v != 0 {
+			t.Errorf("before any event, %s = %v (present %v); want 0, present", name, v, ok)
+		}
+	}
+
+	// The script.
+	for range 3 {
+		m.Observe(ev(sessiond.EventSessionCreated, map[string]any{"strategy": "hybrid"}))
+	}
+	for range 2 {
+		m.Observe(ev(sessiond.EventSessionRefreshed, nil))
+	}
+	m.Observe(ev(sessiond.EventSessionRotated, map[string]any{"previous_session_id": "x"}))
+	m.Observe(ev(sessiond.EventSessionRevoked, map[string]any{"reason": "logout"}))
+	m.Observe(ev(sessiond.EventSessionRevoked, map[string]any{"reason": sessiond.ReasonLogout}))
+	m.Observe(ev(sessiond.EventSessionRevoked, map[string]any{"reason": "reuse"}))
+	m.Observe(ev(sessiond.EventSessionRevoked, map[string]any{"reason": "coffee spilled"}))
+	m.Observe(ev(sessiond.EventSessionRevoked, nil))
+	m.Observe(ev(sessiond.EventRefreshReused, nil))
+	m.Observe(ev(sessiond.EventBulkRevoked, map[string]any{"reason": "admin", "count": 5}))
+	m.Observe(ev(metrics.EventAnomaly, map[string]any{"rule": "ip_change", "action": "log"}))
+	m.Observe(ev(metrics.EventAnomaly, map[string]any{"rule": "ip_change", "action": "log"}))
+	m.Observe(ev(metrics.EventAnomaly, map[string]any{"rule": "refresh_device_change", "action": "revoke"}))
+	m.Observe(ev(metrics.EventAnomaly, map[string]any{"rule": "moon_phase", "action": "howl"}))
+	m.Observe(ev("session.revoked_by_incident", nil)) // not a counted type
+	if err := m.Record(ctx, ev(sessiond.EventSessionCreated, nil)); err != nil {
+		t.Errorf("Record = %v; want nil", err)
+	}
+
+	m.ObserveVerify(metrics.VerifyOK, 5*time.Microsecond)
+	m.ObserveVerify(metrics.VerifyOK, 40*time.Microsecond)
+	m.ObserveVerify(metrics.VerifyOutcome(nil), 3*time.Millisecond)
+	m.ObserveVerify(metrics.VerifyOutcome(fmt.Errorf("verify: %w", sessiond.ErrExpired)), 2*time.Second)
+	m.ObserveVerify("banana", 0)
+
+	m.ObserveSessionEnd(30 * time.Minute)
+	m.ObserveSessionEnd(100 * 24 * time.Hour)
+
+	obs := m.WebhookObserver()
+	obs("siem", "retry")
+	obs("siem", "delivered")
+	obs("siem", "delivered")
+	obs("pager", "dead")
+	obs("removed-endpoint", "dead")
+	obs("siem", "teleported")
+
+	m.StoreError("lookup")
+	m.StoreError("lookup")
+	m.StoreError("DROP TABLE sessions")
+
+	now := time.Now()
+	if err := st.EnqueueDeliveries(ctx,
+		sessiond.Delivery{ID: "msg_1", Endpoint: "siem", CreatedAt: now, NextAttemptAt: now},
+		sessiond.Delivery{ID: "msg_2", Endpoint: "siem", CreatedAt: now, NextAttemptAt: now},
+		sessiond.Delivery{ID: "msg_3", Endpoint: "pager", CreatedAt: now, NextAttemptAt: now},
+	); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.FinishDelivery(ctx, "msg_3", sessiond.DeliveryDead, 8, now, "500", now); err != nil {
+		t.Fatal(err)
+	}
+	active[sessiond.StrategyDatabase] = 2
+
+	after := series(scrape(t, m.Handler()))
+	want := map[string]float64{
+		`sessiond_sessions_created_total`:                                         4,
+		`sessiond_sessions_refreshed_total`:                                       2,
+		`sessiond_sessions_rotated_total`:                                         1,
+		`sessiond_sessions_revoked_total{reason="logout"}`:                        2,
+		`sessiond_sessions_revoked_total{reason="reuse"}`:                         1,
+		`sessiond_sessions_revoked_total{reason="other"}`:                         2,
+		`sessiond_sessions_revoked_total{reason="admin"}`:                         0, // bulk events are not double counted
+		`sessiond_refresh_reuse_total`:                                            1,
+		`sessiond_anomalies_total{action="log",rule="ip_change"}`:                 2,
+		`sessiond_anomalies_total{action="revoke",rule="refresh_device_change"}`:  1,
+		`sessiond_anomalies_total{action="other",rule="other"}`:                   1,
+		`sessiond_verify_total{outcome="ok"}`:                                     3,
+		`sessiond_verify_total{outcome="token_expired"}`:                          1,
+		`sessiond_verify_total{outcome="error"}`:                                  1,
+		`sessiond_verify_total{outcome="token_invalid"}`:                          0,
+		`sessiond_verify_duration_seconds_count`:                                  5,
+		`sessiond_verify_duration_seconds_bucket{le="1e-06"}`:                     1, // the 0
+		`sessiond_verify_duration_seconds_bucket{le="5e-06"}`:                     2,
+		`sessiond_verify_duration_seconds_bucket{le="5e-05"}`:                     3,
+		`sessiond_verify_duration_seconds_bucket{le="0.0025"}`:                    3,
+		`sessiond_verify_duration_seconds_bucket{le="0.005"}`:                     4,
+		`sessiond_verify_duration_seconds_bucket{le="1"}`:                         4,
+		`sessiond_verify_duration_seconds_bucket{le="+Inf"}`:                      5,
+		`sessiond_session_duration_seconds_count`:                                 2,
+		`sessiond_session_duration_seconds_sum`:                                   1800 + 100*86400,
+		`sessiond_session_duration_seconds_bucket{le="60"}`:                       0,
+		`sessiond_session_duration_seconds_bucket{le="1800"}`:                     1,
+		`sessiond_session_duration_seconds_bucket{le="7.776e+06"}`:                1,
+		`sessiond_session_duration_seconds_bucket{le="+Inf"}`:                     2,
+		`sessiond_webhook_deliveries_total{endpoint="siem",outcome="retry"}`:      1,
+		`sessiond_webhook_deliveries_total{endpoint="siem",outcome="delivered"}`:  2,
+		`sessiond_webhook_deliveries_total{endpoint="siem",outcome="other"}`:      1,
+		`sessiond_webhook_deliveries_total{endpoint="pager",outcome="dead"}`:      1,
+		`sessiond_webhook_deliveries_total{endpoint="other",outcome="dead"}`:      1,
+		`sessiond_webhook_deliveries_total{endpoint="pager",outcome="delivered"}`: 0,
+		`sessiond_webhook_outbox_depth{state="pending"}`:                          2,
+		`sessiond_webhook_outbox_depth{state="dead"}`:                             1,
+		`sessiond_sessions_active{strategy="hybrid"}`:                             7,
+		`sessiond_sessions_active{strategy="database"}`:                           2,
+		`sessiond_sessions_active{strategy="jwt"}`:                                0,
+		`sessiond_store_errors_total{op="lookup"}`:                                2,
+		`sessiond_store_errors_total{op="other"}`:                                 1,
+	}
+	for name, w := range want {
+		got, ok := after[name]
+		if !ok {
+			t.Errorf("%s missing from the scrape", name)
+			continue
+		}
+		if got != w {
+			t.Errorf("%s = %v; want %v (before: %v)", name, got, w, before[name])
+		}
+	}
+	// Nothing else of sessiond's moved.
+	for name, v := range after {
+		if _, checked := want[name]; checked || !strings.HasPrefix(name, "sessiond_") || strings.Contains(name, "_bucket") ||
+			strings.Contains(name, "_sum") || strings.HasPrefix(name, "sessiond_sessions_active") {
+			continue
+		}
+		if v != before[name] {
+			t.Errorf("%s moved from %v to %v; the script did not touch it", name, before[name], v)
+		}
+	}
+	// And the runtime collectors are there.
+	for _, name := range []string{"go_goroutines", "go_memstats_alloc_bytes", "process_cpu_seconds_total", "promhttp_metric_handler_errors_total"} {
+		if _, ok := after[name]; !ok {
+			if _, ok := after[name+`{cause="gathering"}`]; !ok {
+				t.Errorf("%s missing from the scrape", name)
+			}
+		}
+	}
+}
+
+// TestMetrics_BoundedLabels feeds garbage to every labelled input and
+// checks each label keeps to its fixed set.
+func TestMetrics_BoundedLabels(t *testing.T) {
+	m := newMetrics(t, metrics.Options{WebhookEndpoints: []string{"siem"}})
+	obs := m.WebhookObserver()
+	for i := range 500 {
+		junk := fmt.Sprintf("junk-%d", i)
+		m.Observe(ev(sessiond.EventSessionRevoked, map[string]any{"reason": junk}))
+		m.Observe(ev(metrics.EventAnomaly, map[string]any{"rule": junk, "action": junk + "x"}))
+		m.Observe(ev(metrics.EventAnomaly, map[string]any{"rule": 42, "action": []string{junk}}))
+		m.ObserveVerify(junk, time.Millisecond)
+		obs(junk, junk)
+		m.StoreError(junk)
+	}
+	mfs := scrape(t, m.Handler())
+	limits := map[string]map[string][]string{
+		"sessiond_sessions_revoked_total": {"reason": {"logout", "admin", "rotated", "limit", "anomaly", "reuse", "incident", "other"}},
+		"sessiond_verify_total": {"outcome": {"ok", "token_invalid", "token_expired", "session_revoked", "idle_timeout",
+			"absolute_timeout", "store_unavailable", "error"}},
+		"sessiond_anomalies_total": {
+			"rule":   {"ip_change", "user_agent_change", "distinct_ips", "refresh_device_change", "other"},
+			"action": {"log", "alert", "step_up", "revoke", "other"},
+		},
+		"sessiond_webhook_deliveries_total": {"endpoint": {"siem", "other"}, "outcome": {"delivered", "retry", "dead", "other"}},
+	}
+	for family, labels := range limits {
+		mf, ok := mfs[family]
+		if !ok {
+			t.Errorf("%s missing", family)
+			continue
+		}
+		for _, metric := range mf.GetMetric() {
+			for _, l := range metric.GetLabel() {
+				if allowed := labels[l.GetName()]; !slices.Contains(allowed, l.GetValue()) {
+					t.Errorf("%s{%s=%q}: value outside %q", family, l.GetName(), l.GetValue(), allowed)
+				}
+			}
+		}
+	}
+	if n := len(mfs["sessiond_store_errors_total"].GetMetric()); n > 30 {
+		t.Errorf("sessiond_store_errors_total has %d series; want a fixed set of under 30", n)
+	}
+	for _, metric := range mfs["sessiond_store_errors_total"].GetMetric() {
+		if v := metric.GetLabel()[0].GetValue(); strings.HasPrefix(v, "junk") {
+			t.Errorf("sessiond_store_errors_total{op=%q}: junk reached a label", v)
+		}
+	}
+	s := series(mfs)
+	if got := s[`sessiond_store_errors_total{op="other"}`]; got != 500 {
+		t.Errorf(`sessiond_store_errors_total{op="other"} = %v; want 500`, got)
+	}
+}
+
+func TestMetrics_CallbackErrors(t *testing.T) {
+	fail := errors.New("database is locked")
+	m := newMetrics(t, metrics.Options{
+		ActiveSessions: func(context.Context) (map[sessiond.Strategy]int, error) { return nil, fail },
+		OutboxDepth: func(_ context.Context, st sessiond.DeliveryState) (int, error) {
+			if st == sessiond.DeliveryDead {
+				return 0, fail
+			}
+			return 4, nil
+		},
+	})
+	// The registry collects concurrently, so a scrape may or may not show
+	// the error its own callbacks met; the next one does.
+	scrape(t, m.Handler())
+	s := series(scrape(t, m.Handler()))
+	if got := s[`sessiond_webhook_outbox_depth{state="pending"}`]; got != 4 {
+		t.Errorf(`sessiond_webhook_outbox_depth{state="pending"} = %v; want 4`, got)
+	}
+	for _, name := range []string{`sessiond_store_errors_total{op="count_sessions"}`, `sessiond_store_errors_total{op="count_deliveries"}`} {
+		if got := s[name]; got != 1 && got != 2 {
+			t.Errorf("%s = %v after two scrapes; want 1 or 2", name, got)
+		}
+	}
+	for _, name := range []string{`sessiond_webhook_outbox_depth{state="dead"}`, `sessiond_sessions_active{strategy="hybrid"}`} {
+		if _, ok := s[name]; ok {
+			t.Errorf("%s present; want it left out when its count fails", name)
+		}
+	}
+}
+
+func TestMetrics_OptionalCallbacks(t *testing.T) {
+	s := series(scrape(t, newMetrics(t, metrics.Options{}).Handler()))
+	for name := range maps.Keys(s) {
+		if strings.HasPrefix(name, "sessiond_sessions_active") || strings.HasPrefix(name, "sessiond_webhook_outbox_depth") {
+			t.Errorf("%s present without its callback", name)
+		}
+	}
+}
+
+func TestMetrics_PrivateRegistry(t *testing.T) {
+	// Two instances in one process must not collide (no global registration).
+	a := newMetrics(t, metrics.Options{})
+	b := newMetrics(t, metrics.Options{})
+	a.StoreError("ping")
+	if got := series(scrape(t, b.Handler()))[`sessiond_store_errors_total{op="ping"}`]; got != 0 {
+		t.Errorf("b sees a's store error: %v; want 0", got)
+	}
+}
+
+func TestVerifyOutcome(t *testing.T) {
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{nil, "ok"},
+		{fmt.Errorf("sessiond: verify: %w", sessiond.ErrInvalidToken), "token_invalid"},
+		{sessiond.ErrNotFound, "token_invalid"},
+		{sessiond.ErrExpired, "token_expired"},
+		{sessiond.ErrRevoked, "session_revoked"},
+		{sessiond.ErrIdleTimeout, "idle_timeout"},
+		{sessiond.ErrAbsoluteTimeout, "absolute_timeout"},
+		{fmt.Errorf("memstore: %w", sessiond.ErrStoreUnavailable), "store_unavailable"},
+		{errors.New("boom"), "error"},
+	}
+	for _, tt := range tests {
+		if got := metrics.VerifyOutcome(tt.err); got != tt.want {
+			t.Errorf("VerifyOutcome(%v) = %q; want %q", tt.err, got, tt.want)
+		}
+	}
+}

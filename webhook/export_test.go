@@ -1,0 +1,13 @@
+package webhook
+
+import "time"
+
+// SetJitter replaces the jitter source: f returns a value in [0, n).
+// Call it before the Dispatcher is used.
+func (d *Dispatcher) SetJitter(f func(n int64) int64) { d.jitter = f }
+
+// Backoff is the delay after failed attempt n.
+func (d *Dispatcher) Backoff(n int) time.Duration { return d.backoff(n) }
+
+// Ceiling is the largest delay Backoff(n) may return.
+func (d *Dispatcher) Ceiling(n int) time.Duration { return d.ceiling(n) }

@@ -1,0 +1,461 @@
+// Package webhook delivers security events to HTTP endpoints as Standard
+// Webhooks (https://www.standardwebhooks.com): signed with HMAC-SHA256,
+// kept in the store's durable outbox until delivered, retried with
+// exponential backoff and jitter, and marked dead (never dropped) when
+// every attempt has failed.
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sessiond/sessiond"
+)
+
+var _ sessiond.EventSink = (*Dispatcher)(nil)
+
+// Defaults of the zero Options and Endpoint fields.
+const (
+	DefaultMaxAttempts = 8
+	DefaultTimeout     = 10 * time.Second
+	DefaultBaseBackoff = 2 * time.Second
+	DefaultMaxBackoff  = 10 * time.Minute
+	DefaultPollEvery   = time.Second
+	DefaultLease       = time.Minute
+)
+
+// Outcomes reported to Options.Observer, one per attempt.
+const (
+	OutcomeDelivered = "delivered"
+	OutcomeRetry     = "retry"
+	OutcomeDead      = "dead"
+)
+
+const (
+	// batchSize is how many deliveries a pass claims. They are sent at
+	// once, so a pass lasts about one request timeout, well inside the
+	// lease: no other node re-claims a delivery that is still in flight.
+	batchSize = 16
+	// maxPasses bounds the passes Run makes back to back on a full outbox
+	// before it waits for the next tick.
+	maxPasses = 64
+	// storeTimeout bounds the store writes made after the caller's ctx is
+	// gone (an event already happened; a stopped pass releases its claims).
+	storeTimeout = 10 * time.Second
+	// maxResponseBytes of a receiver's answer are read, so the connection
+	// can be reused, and the rest discarded.
+	maxResponseBytes = 64 << 10
+)
+
+// Endpoint is one receiver of webhooks.
+type Endpoint struct {
+	// Name identifies the endpoint in the outbox, logs and metrics; unique,
+	// and stable across restarts (pending deliveries refer to it).
+	Name string
+	// URL is the absolute http(s) URL events are POSTed to.
+	URL string
+	// Events the endpoint receives; empty means every event.
+	Events []sessiond.EventType
+	// Secret is the HMAC key, 24 to 64 bytes (see ParseSecret).
+	Secret []byte
+	// MaxAttempts before a delivery is declared dead; 0 means 8.
+	MaxAttempts int
+}
+
+func (ep *Endpoint) wants(t sessiond.EventType) bool {
+	return len(ep.Events) == 0 || slices.Contains(ep.Events, t)
+}
+
+// Options configure a Dispatcher. Zero fields take the documented defaults.
+type Options struct {
+	// Outbox keeps deliveries durably. Required.
+	Outbox sessiond.Outbox
+	// Endpoints receive the events they select.
+	Endpoints []Endpoint
+	// Client sends the requests; nil means one with a 10s timeout. Redirects
+	// are never followed, whatever the client's CheckRedirect: a 3xx answer
+	// is a failed attempt (update the URL instead).
+	Client *http.Client
+	// Clock gives the time of due dates and signatures; nil means the
+	// system clock.
+	Clock sessiond.Clock
+	// Logger receives delivery outcomes (dead ones at error level); nil
+	// discards them.
+	Logger *slog.Logger
+	// BaseBackoff is the retry ceiling after the first failed attempt; it
+	// doubles with every attempt up to MaxBackoff. 0 means 2s.
+	BaseBackoff time.Duration
+	// MaxBackoff caps the retry delay. 0 means 10m.
+	MaxBackoff time.Duration
+	// PollEvery is how often Run looks for due deliveries. 0 means 1s.
+	PollEvery time.Duration
+	// Lease is how long a claimed delivery is hidden from other nodes while
+	// this one tries it. 0 means 1m.
+	Lease time.Duration
+	// Observer, when set, is called once per attempt with the endpoint's
+	// name and "delivered", "retry" or "dead" (for metrics). It is called
+	// from several goroutines at once.
+	Observer func(endpoint, outcome string)
+}
+
+// Dispatcher turns events into outbox deliveries (Record) and sends them
+// (Run, DeliverDue). It is safe for concurrent use, and several
+// dispatchers, on one node or many, may share an outbox.
+type Dispatcher struct {
+	outbox      sessiond.Outbox
+	endpoints   []Endpoint
+	byName      map[string]*Endpoint
+	client      *http.Client
+	clock       sessiond.Clock
+	log         *slog.Logger
+	baseBackoff time.Duration
+	maxBackoff  time.Duration
+	poll        time.Duration
+	lease       time.Duration
+	observe     func(endpoint, outcome string)
+	// jitter returns a uniform value in [0, n); tests replace it.
+	jitter func(n int64) int64
+}
+
+// New checks opts and returns a Dispatcher. It starts nothing: call Run.
+func New(opts Options) (*Dispatcher, error) {
+	if opts.Outbox == nil {
+		return nil, errors.New("webhook: options: Outbox is required")
+	}
+	d := &Dispatcher{
+		outbox:      opts.Outbox,
+		byName:      make(map[string]*Endpoint, len(opts.Endpoints)),
+		clock:       opts.Clock,
+		log:         opts.Logger,
+		baseBackoff: orDefault(opts.BaseBackoff, DefaultBaseBackoff),
+		maxBackoff:  orDefault(opts.MaxBackoff, DefaultMaxBackoff),
+		poll:        orDefault(opts.PollEvery, DefaultPollEvery),
+		lease:       orDefault(opts.Lease, DefaultLease),
+		observe:     opts.Observer,
+		jitter:      rand.Int64N,
+	}
+	if d.clock == nil {
+		d.clock = sessiond.SystemClock{}
+	}
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
+	}
+	if d.observe == nil {
+		d.observe = func(string, string) {}
+	}
+	var errs []error
+	for _, v := range []struct {
+		name string
+		d    time.Duration
+	}{{"BaseBackoff", opts.BaseBackoff}, {"MaxBackoff", opts.MaxBackoff}, {"PollEvery", opts.PollEvery}, {"Lease", opts.Lease}} {
+		if v.d < 0 {
+			errs = append(errs, fmt.Errorf("webhook: options: %s is negative", v.name))
+		}
+	}
+	if d.baseBackoff > d.maxBackoff {
+		errs = append(errs, fmt.Errorf("webhook: options: BaseBackoff %s is above MaxBackoff %s", d.baseBackoff, d.maxBackoff))
+	}
+	d.endpoints = make([]Endpoint, len(opts.Endpoints))
+	for i, ep := range opts.Endpoints {
+		ep.Events = slices.Clone(ep.Events)
+		ep.Secret = bytes.Clone(ep.Secret)
+		if ep.MaxAttempts == 0 {
+			ep.MaxAttempts = DefaultMaxAttempts
+		}
+		if err := checkEndpoint(&ep); err != nil {
+			errs = append(errs, fmt.Errorf("webhook: endpoint %d: %w", i, err))
+		} else if _, dup := d.byName[ep.Name]; dup {
+			errs = append(errs, fmt.Errorf("webhook: endpoint %d: name %q is used twice", i, ep.Name))
+		}
+		d.endpoints[i] = ep
+		d.byName[ep.Name] = &d.endpoints[i]
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if opts.Client != nil {
+		c := *opts.Client
+		d.client = &c
+	} else {
+		d.client = &http.Client{Timeout: DefaultTimeout}
+	}
+	// A redirect would send a signed event somewhere nobody configured.
+	d.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return d, nil
+}
+
+func checkEndpoint(ep *Endpoint) error {
+	if ep.Name == "" {
+		return errors.New("name is required")
+	}
+	u, err := url.Parse(ep.URL)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return fmt.Errorf("%s: url is not an absolute http(s) URL", ep.Name)
+	}
+	if err := checkSecret(ep.Secret); err != nil {
+		return fmt.Errorf("%s: %w", ep.Name, err)
+	}
+	if ep.MaxAttempts < 0 {
+		return fmt.Errorf("%s: max attempts %d is negative", ep.Name, ep.MaxAttempts)
+	}
+	for _, t := range ep.Events {
+		if t == "" {
+			return fmt.Errorf("%s: empty event type", ep.Name)
+		}
+	}
+	return nil
+}
+
+func orDefault(v, def time.Duration) time.Duration {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// DeliveryID is the webhook-id of the delivery of event eventID to the
+// endpoint named endpoint: "msg_" and 32 characters derived from both, so
+// recording an event twice never sends it twice and a receiver can use the
+// ID to drop duplicates.
+func DeliveryID(eventID, endpoint string) string {
+	h := sha256.New()
+	h.Write([]byte(eventID))
+	h.Write([]byte{0})
+	h.Write([]byte(endpoint))
+	return "msg_" + strings.ToLower(idEncoding.EncodeToString(h.Sum(nil)[:20]))
+}
+
+var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// payload is the body of every webhook, in the Standard Webhooks shape.
+type payload struct {
+	Type      sessiond.EventType `json:"type"`
+	Timestamp string             `json:"timestamp"`
+	Data      sessiond.Event     `json:"data"`
+}
+
+// Record queues e for every endpoint that selects its type: one pending
+// delivery each, in the outbox, due at once. An event without an ID or a
+// time gets them here. Recording the same event again adds nothing. The
+// write is not abandoned when ctx is cancelled (the event has happened
+// whether or not its caller is still waiting); it has its own timeout.
+func (d *Dispatcher) Record(ctx context.Context, e sessiond.Event) error {
+	now := d.clock.Now()
+	if e.Time.IsZero() {
+		e.Time = now
+	}
+	if e.ID == "" {
+		e.ID = sessiond.NewEventID(e.Time)
+	}
+	var ds []sessiond.Delivery
+	var body []byte
+	for i := range d.endpoints {
+		ep := &d.endpoints[i]
+		if !ep.wants(e.Type) {
+			continue
+		}
+		if body == nil {
+			var err error
+			body, err = json.Marshal(payload{Type: e.Type, Timestamp: e.Time.UTC().Format(time.RFC3339Nano), Data: e})
+			if err != nil {
+				return fmt.Errorf("webhook: encode event %s: %w", e.ID, err)
+			}
+		}
+		ds = append(ds, sessiond.Delivery{
+			ID: DeliveryID(e.ID, ep.Name), Endpoint: ep.Name, EventID: e.ID, Payload: body,
+			State: sessiond.DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
+		})
+	}
+	if len(ds) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	defer cancel()
+	if err := d.outbox.EnqueueDeliveries(ctx, ds...); err != nil {
+		return fmt.Errorf("webhook: enqueue event %s: %w", e.ID, err)
+	}
+	return nil
+}
+
+// Run delivers due deliveries every PollEvery until ctx ends. Failures
+// are logged, never returned: the outbox keeps every delivery until it is
+// delivered or dead.
+func (d *Dispatcher) Run(ctx context.Context) {
+	t := time.NewTicker(d.poll)
+	defer t.Stop()
+	for {
+		for range maxPasses {
+			n, err := d.DeliverDue(ctx)
+			if err != nil && ctx.Err() == nil {
+				d.log.ErrorContext(ctx, "webhook delivery pass", "err", err)
+			}
+			if n < batchSize || err != nil || ctx.Err() != nil {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// DeliverDue makes one pass: it claims up to a batch of due deliveries,
+// sends them concurrently, records each outcome, and returns how many it
+// attempted. An error means the claim or recording an outcome failed; an
+// unrecorded delivery is tried again once its lease runs out.
+func (d *Dispatcher) DeliverDue(ctx context.Context) (int, error) {
+	ds, err := d.outbox.ClaimDeliveries(ctx, d.clock.Now(), batchSize, d.lease)
+	if err != nil {
+		return 0, fmt.Errorf("webhook: claim deliveries: %w", err)
+	}
+	errs := make([]error, len(ds))
+	var wg sync.WaitGroup
+	for i := range ds {
+		wg.Go(func() { errs[i] = d.attempt(ctx, ds[i]) })
+	}
+	wg.Wait()
+	return len(ds), errors.Join(errs...)
+}
+
+// attempt sends one delivery and records the outcome.
+func (d *Dispatcher) attempt(ctx context.Context, del sessiond.Delivery) error {
+	n := del.Attempts + 1
+	maxAttempts := DefaultMaxAttempts
+	var res result
+	if ep, ok := d.byName[del.Endpoint]; ok {
+		maxAttempts = ep.MaxAttempts
+		res = d.post(ctx, ep, del)
+	} else {
+		// Configured on another node, or removed: count it as a failure so
+		// it ends dead and visible rather than pending forever.
+		res.err = errors.New("endpoint is not configured on this node")
+	}
+	now := d.clock.Now()
+	// The attempt was made: record it even if ctx has just ended.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	defer cancel()
+	if res.err != nil && ctx.Err() != nil {
+		// Stopped mid-attempt: not the receiver's fault. Release the claim
+		// so the next run retries at once instead of after the lease.
+		return d.finish(wctx, del, sessiond.DeliveryPending, del.Attempts, now, "interrupted: dispatcher stopped", now)
+	}
+	attrs := []any{"endpoint", del.Endpoint, "webhook_id", del.ID, "event_id", del.EventID, "attempt", n}
+	switch {
+	case res.err == nil:
+		d.observe(del.Endpoint, OutcomeDelivered)
+		d.log.DebugContext(ctx, "webhook delivered", attrs...)
+		return d.finish(wctx, del, sessiond.DeliveryDelivered, n, now, "", now)
+	case n >= maxAttempts || res.status == http.StatusGone:
+		// 410 Gone: the receiver asks for no more (Standard Webhooks).
+		d.observe(del.Endpoint, OutcomeDead)
+		d.log.ErrorContext(ctx, "webhook delivery dead", append(attrs, "max_attempts", maxAttempts, "err", res.err.Error())...)
+		return d.finish(wctx, del, sessiond.DeliveryDead, n, now, res.err.Error(), now)
+	default:
+		delay := d.backoff(n)
+		if res.retryAfter > delay {
+			delay = min(res.retryAfter, d.maxBackoff)
+		}
+		d.observe(del.Endpoint, OutcomeRetry)
+		d.log.WarnContext(ctx, "webhook delivery failed; will retry", append(attrs, "retry_in", delay, "err", res.err.Error())...)
+		return d.finish(wctx, del, sessiond.DeliveryPending, n, now.Add(delay), res.err.Error(), now)
+	}
+}
+
+func (d *Dispatcher) finish(ctx context.Context, del sessiond.Delivery, state sessiond.DeliveryState, attempts int, next time.Time, lastErr string, now time.Time) error {
+	if err := d.outbox.FinishDelivery(ctx, del.ID, state, attempts, next, lastErr, now); err != nil {
+		return fmt.Errorf("webhook: record %s of %s: %w", state, del.ID, err)
+	}
+	return nil
+}
+
+type result struct {
+	status     int
+	retryAfter time.Duration
+	err        error // nil: delivered
+}
+
+// post makes one signed attempt. Errors never contain the URL, which may
+// carry a credential in its query.
+func (d *Dispatcher) post(ctx context.Context, ep *Endpoint, del sessiond.Delivery) result {
+	// The client's timeout is the usual bound; the lease is the hard one.
+	ctx, cancel := context.WithTimeout(ctx, d.lease/2)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(del.Payload))
+	if err != nil {
+		return result{err: errors.New("cannot build request")}
+	}
+	now := d.clock.Now()
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "sessiond-webhook")
+	req.Header.Set(HeaderID, del.ID)
+	req.Header.Set(HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
+	req.Header.Set(HeaderSignature, Sign(ep.Secret, del.ID, now, del.Payload))
+	resp, err := d.client.Do(req)
+	if err != nil {
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			err = ue.Err
+		}
+		return result{err: fmt.Errorf("request: %w", err)}
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBytes))
+	_ = resp.Body.Close()
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return result{status: resp.StatusCode}
+	}
+	r := result{status: resp.StatusCode, err: fmt.Errorf("receiver answered %s", resp.Status)}
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		r.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), now)
+	}
+	return r
+}
+
+// parseRetryAfter reads delay-seconds or an HTTP date; 0 if neither.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// backoff is the delay after failed attempt n (1-based): uniform in
+// [0, ceiling(n)] ("full jitter"), so many deliveries failing together
+// do not come back together.
+func (d *Dispatcher) backoff(n int) time.Duration {
+	c := d.ceiling(n)
+	return time.Duration(d.jitter(int64(c) + 1))
+}
+
+// ceiling is BaseBackoff·2^(n-1), capped at MaxBackoff.
+func (d *Dispatcher) ceiling(n int) time.Duration {
+	c := d.baseBackoff
+	for i := 1; i < n && c < d.maxBackoff; i++ {
+		if c > d.maxBackoff/2 {
+			return d.maxBackoff
+		}
+		c *= 2
+	}
+	return min(c, d.maxBackoff)
+}
