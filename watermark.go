@@ -35,11 +35,14 @@ type watermarkJSON struct {
 func (w *watermarks) revoked(subject string, created time.Time) bool {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	if created.Before(w.all) {
+	// Not after, rather than before: a login in the very instant of the
+	// incident is on the revoked side, as are JWT sessions whose creation
+	// time was rounded down to the second.
+	if !w.all.IsZero() && !created.After(w.all) {
 		return true
 	}
 	t, ok := w.subjects[subject]
-	return ok && created.Before(t)
+	return ok && !created.After(t)
 }
 
 func (w *watermarks) set(doc watermarkJSON, version int64) {

@@ -28,6 +28,9 @@ type Store struct {
 	bySubject map[string]map[sessiond.SessionID]*record
 	revoked   map[sessiond.SessionID]*record // revoked sessions not yet deleted, for Revocations
 	meta      map[string]metaDoc
+
+	events     []storedEvent // the security event log, in ID order
+	deliveries map[string]*sessiond.Delivery
 }
 
 // record is a stored session. Its Claims are owned by the store: cloned on
@@ -47,11 +50,12 @@ type tokenRecord struct {
 // New returns an empty Store.
 func New() *Store {
 	return &Store{
-		sessions:  make(map[sessiond.SessionID]*record),
-		tokens:    make(map[sessiond.TokenHash]*tokenRecord),
-		bySubject: make(map[string]map[sessiond.SessionID]*record),
-		revoked:   make(map[sessiond.SessionID]*record),
-		meta:      make(map[string]metaDoc),
+		sessions:   make(map[sessiond.SessionID]*record),
+		tokens:     make(map[sessiond.TokenHash]*tokenRecord),
+		bySubject:  make(map[string]map[sessiond.SessionID]*record),
+		revoked:    make(map[sessiond.SessionID]*record),
+		meta:       make(map[string]metaDoc),
+		deliveries: make(map[string]*sessiond.Delivery),
 	}
 }
 
@@ -439,12 +443,13 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close drops every session. Later calls fail with ErrStoreUnavailable.
+// Close drops every session, event and delivery. Later calls fail with ErrStoreUnavailable.
 // Closing twice is harmless.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
 	s.sessions, s.tokens, s.bySubject, s.revoked = nil, nil, nil, nil
+	s.meta, s.events, s.deliveries = nil, nil, nil
 	return nil
 }

@@ -42,6 +42,33 @@ import (
 //   - RevokeSubject and List treat a session as live as Session.Live does
 //     (neither expiry reached); List returns a non-nil slice.
 //   - DeleteExpired fails with ErrInvalidArgument if limit is not positive.
+//
+// The store must also implement sessiond.EventLog, sessiond.Outbox and
+// sessiond.BulkRevoker (the subtests of that name fail if it does not), with
+// these choices:
+//   - AppendEvents fails with ErrInvalidArgument, storing nothing, if an
+//     event has no ID; an ID repeated within one call is stored once, as
+//     first given. Details come back as a JSON decoder returns them (numbers
+//     as float64); an event without Details comes back without; Time is UTC.
+//   - QueryEvents: Limit 0 means 100, more than 1000 means 1000, a negative
+//     Limit is ErrInvalidArgument. The cursor is the ID of the page's last
+//     event when more events match, "" otherwise; a cursor the log does not
+//     hold (deleted since) still resumes after it.
+//   - EnqueueDeliveries fails with ErrInvalidArgument, storing nothing, if a
+//     delivery has no ID or a State other than pending ("" means pending).
+//   - ClaimDeliveries takes pending deliveries with NextAttemptAt at or
+//     before now, ordered by NextAttemptAt then ID, and returns them with
+//     the NextAttemptAt it set; limit and lease must be positive.
+//   - FinishDelivery fails with ErrInvalidArgument for a state that is not
+//     one of the three; it sets State, Attempts, NextAttemptAt, LastError
+//     and UpdatedAt as given.
+//   - ListDeliveries orders by CreatedAt, newest first, then ID descending.
+//   - DeleteEventsBefore, ListDeliveries and DeleteDeliveriesBefore fail
+//     with ErrInvalidArgument if limit is not positive.
+//   - RevokeMatching treats a session as live as Session.Live does, takes
+//     IssuedBefore as CreatedAt strictly before it, treats an empty
+//     Subjects as unset, and fails with ErrInvalidArgument when nothing is
+//     set. The subjects it returns are distinct, in no particular order.
 func TestStore(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	t.Run("Create", func(t *testing.T) { testCreate(t, newStore) })
 	t.Run("Lookup", func(t *testing.T) { testLookup(t, newStore) })
@@ -63,6 +90,9 @@ func TestStore(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	t.Run("BadInput", func(t *testing.T) { testBadInput(t, newStore) })
 	t.Run("Limiter", func(t *testing.T) { testLimiter(t, newStore) })
 	t.Run("Meta", func(t *testing.T) { testMeta(t, newStore) })
+	t.Run("EventLog", func(t *testing.T) { testEventLog(t, newStore) })
+	t.Run("Outbox", func(t *testing.T) { testOutbox(t, newStore) })
+	t.Run("BulkRevoker", func(t *testing.T) { testBulkRevoker(t, newStore) })
 }
 
 func testCreate(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
