@@ -90,6 +90,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	t.Run("BadInput", func(t *testing.T) { testBadInput(t, newStore) })
 	t.Run("Limiter", func(t *testing.T) { testLimiter(t, newStore) })
 	t.Run("Meta", func(t *testing.T) { testMeta(t, newStore) })
+	t.Run("LiveCounter", func(t *testing.T) { testLiveCounter(t, newStore) })
 	t.Run("EventLog", func(t *testing.T) { testEventLog(t, newStore) })
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, newStore) })
 	t.Run("BulkRevoker", func(t *testing.T) { testBulkRevoker(t, newStore) })

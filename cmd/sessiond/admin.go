@@ -86,11 +86,26 @@ func (a *app) keysCmd() *cobra.Command {
 					return err
 				}
 				fmt.Fprintln(a.stdout, "rotated; new signer", keys.Ring().Keys()[0].ID)
+				a.record(cmd.Context(), meta, server.EventKeysRotated, map[string]any{"kid": keys.Ring().Keys()[0].ID})
 				return nil
 			})
 		},
 	})
 	return cmd
+}
+
+// record appends an operator action to the store's event log, when it
+// keeps one (API keys created or revoked, signing keys rotated).
+func (a *app) record(ctx context.Context, meta sessiond.MetaStore, typ sessiond.EventType, details map[string]any) {
+	log, ok := meta.(sessiond.EventLog)
+	if !ok {
+		return
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	details["by"] = "cli"
+	if err := log.AppendEvents(ctx, sessiond.Event{ID: sessiond.NewEventID(now), Time: now, Type: typ, Details: details}); err != nil {
+		fmt.Fprintln(a.stderr, "warning: could not record the event:", err)
+	}
 }
 
 func stamp(t time.Time) string {
@@ -115,6 +130,7 @@ func (a *app) apikeyCmd() *cobra.Command {
 				}
 				fmt.Fprintf(a.stderr, "created %s (%s); the key is shown once:\n", key.ID, key.Name)
 				fmt.Fprintln(a.stdout, string(secret))
+				a.record(cmd.Context(), meta, server.EventAPIKeyCreated, map[string]any{"key_id": key.ID, "name": key.Name})
 				return nil
 			})
 		},
@@ -150,6 +166,7 @@ func (a *app) apikeyCmd() *cobra.Command {
 					return err
 				}
 				fmt.Fprintln(a.stdout, "revoked", args[0])
+				a.record(cmd.Context(), meta, server.EventAPIKeyRevoked, map[string]any{"key_id": args[0]})
 				return nil
 			})
 		},

@@ -25,6 +25,8 @@ import (
 const (
 	EventAPIKeyAuthFailed sessiond.EventType = "api_key.auth_failed"
 	EventKeysRotated      sessiond.EventType = "signing_keys.rotated"
+	EventAPIKeyCreated    sessiond.EventType = "api_key.created"
+	EventAPIKeyRevoked    sessiond.EventType = "api_key.revoked"
 )
 
 // fanout is the server's EventSink: every event goes to the durable event
