@@ -179,6 +179,19 @@ func BenchmarkRefreshJWT(b *testing.B)          { benchRefresh(b, sessiond.Strat
 // BenchmarkMemoryPerSession reports the heap bytes one live session (with
 // its access or refresh token hash) costs in the memory store, and one
 // revoked-set entry costs in a hybrid node.
+const cacheN = 5000
+
+// measureN returns the heap growth of fill divided by n.
+func measureN(n int, fill func()) float64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	fill()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	return float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(n)
+}
+
 func BenchmarkMemoryPerSession(b *testing.B) {
 	const n = 100000
 	measure := func(fill func()) float64 {
@@ -217,10 +230,24 @@ func BenchmarkMemoryPerSession(b *testing.B) {
 		if got := h.m.Stats().RevokedSetEntries; got != n {
 			b.Fatalf("revoked set holds %d entries; want %d", got, n)
 		}
+		// Verify cache: the cost of one remembered verification.
+		hv := benchManager(b, sessiond.StrategyHybrid, nil, func(o *sessiond.Options) { o.VerifyCacheSize = 2 * cacheN })
+		toks := tokens(b, hv, cacheN)
+		perCached := measureN(cacheN, func() {
+			for _, tok := range toks {
+				if _, err := hv.m.Verify(context.Background(), tok, sessiond.Client{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		if got := hv.m.Stats().VerifyCacheEntries; got != cacheN {
+			b.Fatalf("verify cache holds %d entries; want %d", got, cacheN)
+		}
 		for b.Loop() {
 		}
 		// Reported after the loop, which resets the benchmark's metrics.
 		b.ReportMetric(perSession, "B/session")
 		b.ReportMetric(perEntry, "B/revoked-entry")
+		b.ReportMetric(perCached, "B/cached-verify")
 	}
 }
