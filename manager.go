@@ -882,6 +882,9 @@ func (m *Manager) Resync(ctx context.Context) error {
 		return fmt.Errorf("sessiond: load revocations: %w", err)
 	}
 	for _, r := range revs {
+		if r.Reason == ReasonIncident {
+			continue // the incident's watermark covers these, at a constant cost
+		}
 		m.NoteRevoked(r)
 	}
 	return nil

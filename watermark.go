@@ -175,6 +175,12 @@ func (m *Manager) RevokeMatching(ctx context.Context, f RevokeFilter, reason Rev
 		}
 	}
 	now := m.now()
+	// A login made while a large revocation runs must not be caught by
+	// it: the store only ends sessions created before the incident, as the
+	// watermark does.
+	if f.IssuedBefore.IsZero() || f.IssuedBefore.After(now) {
+		f.IssuedBefore = now.Add(time.Microsecond) // the store's "before" is strict; the watermark's is not
+	}
 	if err := m.raiseWatermarks(ctx, f, now); err != nil {
 		return 0, err
 	}

@@ -257,3 +257,101 @@ func BenchmarkSwapRefresh(b *testing.B) {
 		cur = next
 	}
 }
+
+// bulkSessions is how many live sessions BenchmarkRevokeMatchingAll1M
+// revokes.
+const bulkSessions = 1_000_000
+
+// sessionRows feeds CopyFrom n live sessions at now, of n/10 subjects.
+type sessionRows struct {
+	n, i int
+	now  time.Time
+	row  []any
+}
+
+func (r *sessionRows) Next() bool { r.i++; return r.i <= r.n }
+func (r *sessionRows) Err() error { return nil }
+func (r *sessionRows) Values() ([]any, error) {
+	created := r.now.Add(-time.Duration(r.i%28_800) * time.Second) // over the last 8 hours
+	strategy := sessiond.StrategyHybrid
+	if r.i%4 == 0 {
+		strategy = sessiond.StrategyDatabase
+	}
+	r.row = append(r.row[:0],
+		string(sessiond.NewSessionID()), fmt.Sprintf("user%06d", r.i%(r.n/10)), string(strategy),
+		created, r.now, r.now.Add(30*time.Minute), created.Add(24*time.Hour),
+		false, "203.0.113.7", "Mozilla/5.0 (X11; Linux x86_64)", []byte(`{"role":"user"}`),
+		pgtype.Timestamptz{}, "")
+	return r.row, nil
+}
+
+// loadSessions bulk-loads n live sessions at now into schema with COPY,
+// then vacuums and analyzes the table, as a long-running deployment's
+// would be.
+func loadSessions(b *testing.B, schema string, n int, now time.Time) {
+	b.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, testDSN(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	copied, err := conn.CopyFrom(ctx, pgx.Identifier{schema, "sessions"},
+		[]string{"id", "subject", "strategy", "created_at", "last_active_at", "idle_expires_at", "expires_at",
+			"persistent", "client_ip", "client_ua", "claims", "revoked_at", "revoke_reason"},
+		&sessionRows{n: n, now: now})
+	if err != nil || copied != int64(n) {
+		b.Fatalf("copy %d sessions = %d, %v", n, copied, err)
+	}
+	if _, err := conn.Exec(ctx, "VACUUM (ANALYZE) "+pgx.Identifier{schema, "sessions"}.Sanitize()); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkRevokeMatchingAll1M measures the incident kill switch on
+// 1,000,000 live sessions of 100,000 subjects: RevokeMatching{All} in
+// batches of 50,000. Loading is outside the timer, and each further
+// iteration first un-revokes everything outside it; one iteration is the
+// figure (-benchtime 1x).
+func BenchmarkRevokeMatchingAll1M(b *testing.B) {
+	st, schema := newStore(b, pgstore.Options{})
+	ctx := context.Background()
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	loadSessions(b, schema, bulkSessions, now)
+	sessions := pgx.Identifier{schema, "sessions"}.Sanitize()
+	first := true
+	for b.Loop() {
+		if !first {
+			b.StopTimer()
+			if err := exec(ctx, testDSN(b), "UPDATE "+sessions+" SET revoked_at = NULL, revoke_reason = ''"); err != nil {
+				b.Fatal(err)
+			}
+			if err := exec(ctx, testDSN(b), "VACUUM "+sessions); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
+		first = false
+		n, subjects, err := st.RevokeMatching(ctx, sessiond.RevokeFilter{All: true}, now, sessiond.ReasonIncident)
+		if err != nil || n != bulkSessions || len(subjects) != bulkSessions/10 {
+			b.Fatalf("RevokeMatching(all) = %d, %d subjects, %v; want %d, %d, nil", n, len(subjects), err, bulkSessions, bulkSessions/10)
+		}
+	}
+	b.ReportMetric(float64(bulkSessions)*float64(b.N)/b.Elapsed().Seconds(), "sessions/s")
+}
+
+// BenchmarkCountLive1M measures CountLive, the active-sessions gauge, over
+// 1,000,000 live sessions (a sequential scan).
+func BenchmarkCountLive1M(b *testing.B) {
+	st, schema := newStore(b, pgstore.Options{})
+	ctx := context.Background()
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	loadSessions(b, schema, bulkSessions, now)
+	b.ReportAllocs()
+	for b.Loop() {
+		live, err := st.CountLive(ctx, now)
+		if err != nil || live[sessiond.StrategyHybrid]+live[sessiond.StrategyDatabase] != bulkSessions {
+			b.Fatalf("CountLive = %v, %v; want %d in all", live, err, bulkSessions)
+		}
+	}
+}

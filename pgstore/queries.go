@@ -13,11 +13,25 @@ type queries struct {
 	revoke, revokeSubject, evict, notify, limitLock, liveBySubject string
 	list, revocations, deleteExpired                               string
 	getMeta, insertMeta, updateMeta                                string
+
+	// ops.go: the event log, the webhook outbox, live counts. The
+	// statements whose WHERE depends on the call are built by
+	// queryEventsSQL and revokeMatchingSQL.
+	appendEvents, deleteEvents                                         string
+	enqueue, claim, finish, listDeliveries, countDeliveries, deleteDel string
+	countLive                                                          string
+	schema                                                             string
 }
 
 // sessionCols are the columns scanSession reads, in its order.
 const sessionCols = `s.id, s.subject, s.strategy, s.created_at, s.last_active_at, s.idle_expires_at,
 	s.expires_at, s.persistent, s.client_ip, s.client_ua, s.claims, s.revoked_at, s.revoke_reason`
+
+// eventCols are the columns scanEvents reads, in its order.
+const eventCols = `id, time, type, subject, session_id, client_ip, client_ua, details`
+
+// deliveryCols are the columns scanDeliveries reads, in its order.
+const deliveryCols = `id, endpoint, event_id, payload, state, attempts, next_attempt_at, last_error, created_at, updated_at`
 
 // revocationCols are the columns scanRevocation reads, in its order.
 const revocationCols = `id, subject, revoked_at, expires_at, revoke_reason, created_at`
@@ -31,8 +45,11 @@ const (
 )
 
 func newQueries(schema string) queries {
-	r := strings.NewReplacer("{schema}", schema, "{cols}", sessionCols, "{revcols}", revocationCols)
+	r := strings.NewReplacer("{schema}", schema, "{cols}", sessionCols, "{revcols}", revocationCols,
+		"{evcols}", eventCols, "{delcols}", deliveryCols)
 	q := queries{
+		schema: schema,
+
 		// One statement: the session, then its tokens from parallel arrays.
 		// The foreign key is checked at the end of the statement, when the
 		// session row exists.
@@ -138,14 +155,152 @@ func newQueries(schema string) queries {
 		updateMeta: `UPDATE {schema}.meta SET value = $2, version = version + 1, updated_at = now()
 		WHERE name = $1 AND version = $3
 		RETURNING version`,
+
+		// A whole batch from parallel arrays: one statement, one round
+		// trip. The caller drops repeated IDs first, so the first wins.
+		appendEvents: `INSERT INTO {schema}.events ({evcols})
+		SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[],
+			$6::text[], $7::text[], $8::bytea[])
+		ON CONFLICT (id) DO NOTHING`,
+
+		// Retention, oldest first, a bounded batch (like deleteExpired).
+		deleteEvents: `DELETE FROM {schema}.events WHERE id IN (
+			SELECT id FROM {schema}.events WHERE time < $1
+			ORDER BY time
+			LIMIT $2
+			FOR UPDATE SKIP LOCKED
+		)`,
+
+		enqueue: `INSERT INTO {schema}.deliveries ({delcols})
+		SELECT id, endpoint, event_id, payload, 'pending', attempts, next_attempt_at, last_error, created_at, updated_at
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::int8[], $6::timestamptz[],
+			$7::text[], $8::timestamptz[], $9::timestamptz[])
+			AS d (id, endpoint, event_id, payload, attempts, next_attempt_at, last_error, created_at, updated_at)
+		ON CONFLICT (id) DO NOTHING`,
+
+		// One statement: lock the due rows no one else holds (SKIP LOCKED:
+		// concurrent claimers, on any node, take disjoint sets and never
+		// wait for each other), push them past the lease, return them in
+		// the order they were due. A row another claimer committed since
+		// our snapshot is re-checked on its new version (READ COMMITTED),
+		// which is no longer due.
+		//   $1 now, $2 limit, $3 now + lease.
+		claim: `WITH due AS MATERIALIZED (
+			SELECT id, next_attempt_at FROM {schema}.deliveries
+			WHERE state = 'pending' AND next_attempt_at <= $1
+			ORDER BY next_attempt_at, id
+			LIMIT $2
+			FOR UPDATE SKIP LOCKED
+		), claimed AS (
+			UPDATE {schema}.deliveries d SET next_attempt_at = $3
+			FROM due WHERE d.id = due.id
+			RETURNING due.next_attempt_at AS due_at, d.id, d.endpoint, d.event_id, d.payload, d.state,
+				d.attempts, d.next_attempt_at, d.last_error, d.created_at, d.updated_at
+		)
+		SELECT {delcols} FROM claimed ORDER BY due_at, id`,
+
+		finish: `UPDATE {schema}.deliveries
+		SET state = $2, attempts = $3, next_attempt_at = $4, last_error = $5, updated_at = $6
+		WHERE id = $1`,
+
+		listDeliveries: `SELECT {delcols} FROM {schema}.deliveries
+		WHERE state = $1 ORDER BY created_at DESC, id DESC LIMIT $2`,
+
+		countDeliveries: `SELECT count(*) FROM {schema}.deliveries WHERE state = $1`,
+
+		deleteDel: `DELETE FROM {schema}.deliveries WHERE id IN (
+			SELECT id FROM {schema}.deliveries
+			WHERE state IN ('delivered', 'dead') AND updated_at < $1
+			LIMIT $2
+			FOR UPDATE SKIP LOCKED
+		)`,
+
+		countLive: `SELECT strategy, count(*) FROM {schema}.sessions
+		WHERE revoked_at IS NULL AND expires_at > $1 AND idle_expires_at > $1
+		GROUP BY strategy`,
 	}
 	for _, p := range []*string{
 		&q.create, &q.get, &q.lookup, &q.touch, &q.touchExists, &q.swap,
 		&q.revoke, &q.revokeSubject, &q.evict, &q.notify, &q.limitLock, &q.liveBySubject,
 		&q.list, &q.revocations, &q.deleteExpired,
 		&q.getMeta, &q.insertMeta, &q.updateMeta,
+		&q.appendEvents, &q.deleteEvents,
+		&q.enqueue, &q.claim, &q.finish, &q.listDeliveries, &q.countDeliveries, &q.deleteDel,
+		&q.countLive,
 	} {
 		*p = r.Replace(*p)
 	}
 	return q
+}
+
+// eventFilter says which filters a QueryEvents call sets, in the order
+// their arguments follow $1 (the limit).
+type eventFilter struct {
+	cursor, subject, sessionID, typ, since, until bool
+}
+
+// queryEventsSQL returns the event query with only the filters f sets, so
+// each combination gets its own prepared statement and plan (a generic plan
+// of "$2 is empty OR subject = $2" could use no index). Rows come in id order,
+// after the cursor: keyset pagination. $1 is the limit; the filters'
+// arguments follow in eventFilter's field order.
+func (q *queries) queryEventsSQL(f eventFilter) string {
+	var b strings.Builder
+	b.WriteString("SELECT " + eventCols + " FROM " + q.schema + ".events WHERE true")
+	n := 1
+	for _, c := range []struct {
+		set  bool
+		cond string
+	}{
+		{f.cursor, " AND id > $"},
+		{f.subject, " AND subject = $"},
+		{f.sessionID, " AND session_id = $"},
+		{f.typ, " AND type = $"},
+		{f.since, " AND time >= $"},
+		{f.until, " AND time < $"},
+	} {
+		if c.set {
+			n++
+			b.WriteString(c.cond + strconv.Itoa(n))
+		}
+	}
+	b.WriteString(" ORDER BY id LIMIT $1")
+	return b.String()
+}
+
+// revokeMatchingSQL returns one batch of RevokeMatching: lock up to batch
+// live sessions the filter selects, revoke them, and return their subjects
+// with how many each. $1 is the revocation time, $2 the reason, then the
+// subjects (text[]) if subjects, then the cutoff if before.
+//
+// The inner SELECT runs once (an InitPlan) and its IDs reach the UPDATE as
+// one array, so the UPDATE finds them with the primary key (a join on id
+// was planned as a hash join over the whole table, per batch). FOR UPDATE
+// waits for a row another transaction holds, then re-checks the filter on
+// its newest version, so a session revoked meanwhile is dropped; LIMIT sits
+// above that lock step, so a batch comes back short only when no selected
+// live session is left. The rows are then ours until commit, and the
+// UPDATE revokes each of them.
+func (q *queries) revokeMatchingSQL(subjects, before bool, batch int) string {
+	live := "revoked_at IS NULL AND expires_at > $1 AND idle_expires_at > $1"
+	n := 2
+	if subjects {
+		n++
+		live += " AND subject = ANY ($" + strconv.Itoa(n) + "::text[])"
+	}
+	if before {
+		n++
+		live += " AND created_at < $" + strconv.Itoa(n)
+	}
+	return `WITH revoked AS (
+		UPDATE ` + q.schema + `.sessions SET revoked_at = $1, revoke_reason = $2
+		WHERE id = ANY (ARRAY (
+			SELECT id FROM ` + q.schema + `.sessions
+			WHERE ` + live + `
+			LIMIT ` + strconv.Itoa(batch) + `
+			FOR UPDATE
+		)) AND revoked_at IS NULL
+		RETURNING subject
+	)
+	SELECT subject, count(*) FROM revoked GROUP BY subject`
 }

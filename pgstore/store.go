@@ -58,6 +58,9 @@ type Store struct {
 	q       queries
 	// pingEvery: a listener quiet for this long pings its connection.
 	pingEvery time.Duration
+	// revokeBatch: sessions per statement of RevokeMatching; 0 means
+	// defaultRevokeBatch. Tests lower it to cross batch boundaries.
+	revokeBatch int
 
 	mu        sync.Mutex // orders SubscribeRevocations' wg.Add before Close's wg.Wait
 	closed    atomic.Bool

@@ -174,8 +174,11 @@ func (l *liveCounts) get(ctx context.Context) (map[sessiond.Strategy]int, error)
 func authFailedHook(events *fanout) func(context.Context, *http.Request) {
 	return func(ctx context.Context, r *http.Request) {
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)
-		events.emit(ctx, sessiond.Event{Type: EventAPIKeyAuthFailed,
-			Client:  sessiond.Client{IP: host, UserAgent: r.UserAgent()},
+		client, err := sessiond.CleanClient(sessiond.Client{IP: host, UserAgent: r.UserAgent()})
+		if err != nil {
+			client = sessiond.Client{}
+		}
+		events.emit(ctx, sessiond.Event{Type: EventAPIKeyAuthFailed, Client: client,
 			Details: map[string]any{"path": r.URL.Path, "had_credentials": r.Header.Get("Authorization") != ""}})
 	}
 }

@@ -1,0 +1,5 @@
+package pgstore
+
+// SetRevokeBatch sets how many sessions one statement of RevokeMatching
+// revokes, so tests can cross batch boundaries with few sessions.
+func SetRevokeBatch(s *Store, n int) { s.revokeBatch = n }
