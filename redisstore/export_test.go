@@ -21,3 +21,16 @@ func LookupCached(ctx context.Context, s *Store, h sessiond.TokenHash) (bool, er
 	r := s.client.DoCache(ctx, s.lookupCmd(key, tokenFieldPrefix+hx), s.cacheTTL)
 	return r.IsCacheHit(), r.Error()
 }
+
+// BatchBySlot makes s batch bulk work by slot, as on a Redis Cluster, even
+// when Redis is not one.
+func BatchBySlot(s *Store) { s.crossSlot = false }
+
+// KeySlot is the Redis Cluster slot of keys with hash tag tag.
+func KeySlot(tag string) int { return int(slotOf(tag)) }
+
+// Limits the tests cross.
+const (
+	EventScanBudget = eventScanBudget
+	OddEventsMax    = oddEventsMax
+)

@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -158,9 +159,6 @@ func (s *Store) collect(ctx context.Context, before time.Time, members []string)
 			}
 		}
 	}
-	if len(drop) > 0 {
-		cmds = append(cmds, s.dropCmds(drop)...)
-	}
 	if len(cmds) > 0 {
 		for _, r := range s.client.DoMulti(dctx, cmds...) {
 			if err := r.Error(); err != nil && firstErr == nil {
@@ -168,17 +166,27 @@ func (s *Store) collect(ctx context.Context, before time.Time, members []string)
 			}
 		}
 	}
+	if err := s.drop(dctx, drop); err != nil && firstErr == nil {
+		firstErr = err
+	}
 	return deleted, firstErr
 }
 
-// dropCmds remove sessions (by ref) from the global indexes.
-func (s *Store) dropCmds(refs []string) rueidis.Commands {
-	b := s.client.B()
-	return rueidis.Commands{
-		b.Zrem().Key(s.gcKey).Member(refs...).Build(),
-		b.Zrem().Key(s.expKey).Member(refs...).Build(),
-		b.Zrem().Key(s.revKey).Member(refs...).Build(),
+// dropBatch bounds the members of one drop script (Lua's unpack).
+const dropBatch = 1000
+
+// drop removes sessions (by ref) from the global indexes, the live
+// indexes included.
+func (s *Store) drop(ctx context.Context, refs []string) error {
+	keys := []string{s.gcKey, s.expKey, s.revKey, s.stratKey}
+	for chunk := range slices.Chunk(refs, dropBatch) {
+		args := make([]string, 0, 1+len(chunk))
+		args = append(append(args, s.liveBase), chunk...)
+		if err := dropScript.Exec(ctx, s.client, keys, args).Error(); err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 // collectGroup runs the GC script for the candidates of one subject.

@@ -18,6 +18,7 @@ type recentWrites struct {
 	mu        sync.RWMutex
 	cur, prev map[string]struct{}
 	rotated   time.Time // when cur was started
+	allUntil  time.Time // every key counts as written until then (addAll)
 }
 
 func newRecentWrites(window time.Duration) *recentWrites {
@@ -41,13 +42,28 @@ func (r *recentWrites) add(keys ...string) {
 	}
 }
 
+// addAll counts every key as just written, for a change too large to list
+// (a bulk revocation): for two windows nothing is read from the cache.
+func (r *recentWrites) addAll() {
+	until := time.Now().Add(2 * r.window)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if until.After(r.allUntil) {
+		r.allUntil = until
+	}
+}
+
 func (r *recentWrites) has(key string) bool {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	if len(r.cur) == 0 && len(r.prev) == 0 {
+	if len(r.cur) == 0 && len(r.prev) == 0 && r.allUntil.IsZero() {
 		return false
 	}
-	age := time.Since(r.rotated)
+	now := time.Now()
+	if now.Before(r.allUntil) {
+		return true
+	}
+	age := now.Sub(r.rotated)
 	if age >= 2*r.window {
 		return false
 	}

@@ -1,9 +1,11 @@
 // Package redisstore is a sessiond.Store on Redis (7.0 or later, standalone
 // or Cluster) through the rueidis client: Lua scripts make every
-// multi-step change atomic, every key carries a TTL so Redis expires dead
-// sessions itself, revocations reach other nodes over pub/sub, and lookups
-// can be served from a RESP3 client-side cache that Redis invalidates.
-// The key layout and its reasoning are in docs/redisstore.md.
+// multi-step change atomic, every session key carries a TTL so Redis
+// expires dead sessions itself, revocations reach other nodes over
+// pub/sub, and lookups can be served from a RESP3 client-side cache that
+// Redis invalidates. It also keeps the security event log and the webhook
+// outbox, each in a slot of its own. The key layout and its reasoning are
+// in docs/redisstore.md.
 package redisstore
 
 import (
@@ -27,6 +29,10 @@ var (
 	_ sessiond.Store              = (*Store)(nil)
 	_ sessiond.RevocationNotifier = (*Store)(nil)
 	_ sessiond.Limiter            = (*Store)(nil)
+	_ sessiond.EventLog           = (*Store)(nil)
+	_ sessiond.Outbox             = (*Store)(nil)
+	_ sessiond.BulkRevoker        = (*Store)(nil)
+	_ sessiond.LiveCounter        = (*Store)(nil)
 )
 
 // Options configure a Store. The zero value is usable.
@@ -48,11 +54,25 @@ type Options struct {
 	// operator can tell this store's connections apart in CLIENT LIST.
 	// Default: the URL's client_name parameter, or none.
 	ClientName string
+	// MaxEventAge is the safety net behind retention for the event log and
+	// the webhook outbox, whose keys have no TTL: every AppendEvents also
+	// deletes up to 100 events whose Time is older than MaxEventAge by
+	// Redis's clock, and every EnqueueDeliveries up to 100 delivered or
+	// dead deliveries last updated that long ago. Retention proper is
+	// DeleteEventsBefore and DeleteDeliveriesBefore; keep MaxEventAge
+	// above it. Default 400 days; negative turns the safety net off.
+	MaxEventAge time.Duration
 }
 
+// defaultMaxEventAge is Options.MaxEventAge's default: above a year of
+// retention.
+const defaultMaxEventAge = 400 * 24 * time.Hour
+
 // Store is a sessiond.Store on Redis. It also implements
-// sessiond.RevocationNotifier and sessiond.Limiter. It is safe for
-// concurrent use; every value it returns is a fresh copy.
+// sessiond.RevocationNotifier, sessiond.Limiter, sessiond.MetaStore,
+// sessiond.EventLog, sessiond.Outbox, sessiond.BulkRevoker and
+// sessiond.LiveCounter. It is safe for concurrent use; every value it
+// returns is a fresh copy.
 type Store struct {
 	client   rueidis.Client
 	log      *slog.Logger
@@ -67,6 +87,19 @@ type Store struct {
 	expKey  string // sessions by absolute expiry, to sweep the other two
 	revKey  string // revoked sessions by revocation time, for Revocations
 	channel string // revocation feed
+	// Live sessions by strategy, for CountLive, in the same slot: the set
+	// of strategies seen and the base of each strategy's live index.
+	stratKey string
+	liveBase string
+	// crossSlot: one script may touch keys of any slot (not a Cluster),
+	// so bulk work is batched by size rather than by slot.
+	crossSlot bool
+
+	// The event log and the webhook outbox, each under a hash tag of its
+	// own: <prefix>:{<prefix>:ev}: and <prefix>:{<prefix>:ob}:.
+	evBase      string
+	obBase      string
+	maxEventAge string // whole seconds, "0": no safety-net sweep
 
 	// ctx is canceled by Close; it ends the revocation feeds.
 	ctx       context.Context
@@ -114,6 +147,16 @@ func New(ctx context.Context, url string, opts Options) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	switch {
+	case opts.MaxEventAge == 0:
+		opts.MaxEventAge = defaultMaxEventAge
+	case opts.MaxEventAge < 0:
+		opts.MaxEventAge = 0
+	}
+	maxAge := int64(opts.MaxEventAge / time.Second)
+	if opts.MaxEventAge > 0 && maxAge == 0 {
+		maxAge = 1
+	}
 	s := &Store{
 		client:   client,
 		log:      log,
@@ -124,6 +167,13 @@ func New(ctx context.Context, url string, opts Options) (*Store, error) {
 		revKey:   opts.Prefix + ":{" + opts.Prefix + "}:rev",
 		channel:  opts.Prefix + ":revocations",
 		routes:   newRoutes(routeCacheSize),
+
+		stratKey:    opts.Prefix + ":{" + opts.Prefix + "}:strategies",
+		liveBase:    opts.Prefix + ":{" + opts.Prefix + "}:live:",
+		crossSlot:   client.Mode() != rueidis.ClientModeCluster,
+		evBase:      opts.Prefix + ":{" + opts.Prefix + ":ev}:",
+		obBase:      opts.Prefix + ":{" + opts.Prefix + ":ob}:",
+		maxEventAge: itoa(maxAge),
 	}
 	if s.cacheTTL > 0 {
 		s.recent = newRecentWrites(time.Second)

@@ -751,6 +751,16 @@ func TestStore_Unavailable(t *testing.T) {
 			{"List", func(ctx context.Context) error { _, err := st.List(ctx, "alice", t0); return err }},
 			{"Revocations", func(ctx context.Context) error { _, err := st.Revocations(ctx, t0); return err }},
 			{"DeleteExpired", func(ctx context.Context) error { _, err := st.DeleteExpired(ctx, t0, 10); return err }},
+			{"RevokeMatching", func(ctx context.Context) error {
+				_, _, err := st.RevokeMatching(ctx, sessiond.RevokeFilter{All: true}, t0, sessiond.ReasonIncident)
+				return err
+			}},
+			{"CountLive", func(ctx context.Context) error { _, err := st.CountLive(ctx, t0); return err }},
+			{"AppendEvents", func(ctx context.Context) error {
+				return st.AppendEvents(ctx, sessiond.Event{ID: sessiond.NewEventID(t0), Time: t0, Type: sessiond.EventSessionCreated})
+			}},
+			{"QueryEvents", func(ctx context.Context) error { _, _, err := st.QueryEvents(ctx, sessiond.EventQuery{}); return err }},
+			{"ClaimDeliveries", func(ctx context.Context) error { _, err := st.ClaimDeliveries(ctx, t0, 10, time.Minute); return err }},
 			{"SubscribeRevocations", func(ctx context.Context) error {
 				return st.SubscribeRevocations(ctx, func(sessiond.Revocation) {}, func() {})
 			}},

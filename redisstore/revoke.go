@@ -48,7 +48,7 @@ func (s *Store) Revoke(ctx context.Context, id sessiond.SessionID, at time.Time,
 		case !ok:
 			return nil, fmt.Errorf("redisstore: %s: %w", op, sessiond.ErrNotFound)
 		}
-		if err := s.record(ctx, []sessiond.Revocation{revocationOf(sess)}); err != nil {
+		if err := s.record(ctx, []sessiond.Revocation{revocationOf(sess)}, true); err != nil {
 			return nil, s.fail(op+": record", err)
 		}
 		return sess, nil
@@ -107,7 +107,7 @@ func (s *Store) RevokeSubject(ctx context.Context, subject string, except sessio
 	for i, r := range rs {
 		out[i] = r.r
 	}
-	if err := s.record(ctx, out); err != nil {
+	if err := s.record(ctx, out, true); err != nil {
 		return nil, s.fail(op+": record", err)
 	}
 	return out, nil
@@ -123,33 +123,54 @@ type feedMessage struct {
 	Reason    string `json:"reason"`
 }
 
-// recordBatch bounds the arguments of one record script call.
-const recordBatch = 256
+// recordBatch bounds the revocations of one record script call, and
+// quietBatch those of one that publishes nothing (Lua's unpack bounds it).
+const (
+	recordBatch = 256
+	quietBatch  = 500
+)
 
-// record enters revocations in the revocation index and publishes each
-// new one, with a context that outlives the caller's: the revocations
-// already happened.
-func (s *Store) record(ctx context.Context, revs []sessiond.Revocation) error {
+// record enters revocations in the revocation index, takes them out of
+// the live indexes and, with publish, publishes each new one, with a
+// context that outlives the caller's: the revocations already happened.
+// Chunks after the first are pipelined.
+func (s *Store) record(ctx context.Context, revs []sessiond.Revocation, publish bool) error {
 	if len(revs) == 0 {
 		return nil
 	}
 	ctx, cancel := detached(ctx)
 	defer cancel()
-	for chunk := range slices.Chunk(revs, recordBatch) {
-		args := make([]string, 0, 1+5*len(chunk))
-		args = append(args, s.channel)
+	channel, batch := "", quietBatch
+	if publish {
+		channel, batch = s.channel, recordBatch
+	}
+	keys := []string{s.revKey, s.gcKey, s.expKey, s.stratKey}
+	var execs []rueidis.LuaExec
+	for chunk := range slices.Chunk(revs, batch) {
+		args := make([]string, 0, 2+5*len(chunk))
+		args = append(args, channel, s.liveBase)
 		for _, r := range chunk {
-			payload, err := json.Marshal(feedMessage{
-				ID: string(r.SessionID), Subject: r.Subject, Reason: string(r.Reason),
-				RevokedAt: micros(r.RevokedAt), ExpiresAt: micros(r.ExpiresAt),
-			})
-			if err != nil {
-				return err
+			var payload []byte
+			if publish {
+				var err error
+				payload, err = json.Marshal(feedMessage{
+					ID: string(r.SessionID), Subject: r.Subject, Reason: string(r.Reason),
+					RevokedAt: micros(r.RevokedAt), ExpiresAt: micros(r.ExpiresAt),
+				})
+				if err != nil {
+					return err
+				}
 			}
 			args = append(args, encTime(r.RevokedAt), ref(tagOf(r.Subject), r.SessionID), string(payload),
 				encTime(r.ExpiresAt), itoa(expiryMS(r.ExpiresAt)))
 		}
-		if err := recordScript.Exec(ctx, s.client, []string{s.revKey, s.gcKey, s.expKey}, args).Error(); err != nil {
+		execs = append(execs, rueidis.LuaExec{Keys: keys, Args: args})
+	}
+	if len(execs) == 1 {
+		return recordScript.Exec(ctx, s.client, execs[0].Keys, execs[0].Args).Error()
+	}
+	for _, r := range recordScript.ExecMulti(ctx, s.client, execs...) {
+		if err := r.Error(); err != nil {
 			return err
 		}
 	}
@@ -210,11 +231,8 @@ func (s *Store) Revocations(ctx context.Context, since time.Time) ([]sessiond.Re
 	}
 	if len(gone) > 0 {
 		dctx, cancel := detached(ctx)
-		for _, r := range s.client.DoMulti(dctx, s.dropCmds(gone)...) {
-			if err := r.Error(); err != nil {
-				s.log.Warn("redisstore: trim revocation index", "err", err.Error())
-				break
-			}
+		if err := s.drop(dctx, gone); err != nil {
+			s.log.Warn("redisstore: trim revocation index", "err", err.Error())
 		}
 		cancel()
 	}

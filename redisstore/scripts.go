@@ -1,6 +1,12 @@
 package redisstore
 
-import "github.com/redis/rueidis"
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+
+	"github.com/redis/rueidis"
+)
 
 // The scripts. Each runs atomically on one slot: its declared keys share
 // the subject's hash tag, and the session keys it derives from subject-index
@@ -30,15 +36,21 @@ local function keep_until(key, ms)
     redis.call('PEXPIREAT', key, ms)
   end
 end
--- sweep drops from the global indexes (GC, expiries, revocations) up to 100
--- sessions whose absolute expiry has passed: Redis has expired their keys.
-local function sweep(gc, exp, rev)
-  local dead = redis.call('ZRANGE', exp, '-inf', cutoff(), 'BYSCORE', 'LIMIT', 0, 100)
-  if #dead > 0 then
-    redis.call('ZREM', gc, unpack(dead))
-    redis.call('ZREM', rev, unpack(dead))
-    redis.call('ZREM', exp, unpack(dead))
+-- unindex removes sessions (refs) from the global indexes: GC, expiries,
+-- revocations and the live index of every strategy.
+local function unindex(gc, exp, rev, strats, live, refs)
+  redis.call('ZREM', gc, unpack(refs))
+  redis.call('ZREM', rev, unpack(refs))
+  redis.call('ZREM', exp, unpack(refs))
+  for _, st in ipairs(redis.call('SMEMBERS', strats)) do
+    redis.call('ZREM', live .. st, unpack(refs))
   end
+end
+-- sweep drops from the global indexes up to 100 sessions whose absolute
+-- expiry has passed: Redis has expired their keys.
+local function sweep(gc, exp, rev, strats, live)
+  local dead = redis.call('ZRANGE', exp, '-inf', cutoff(), 'BYSCORE', 'LIMIT', 0, 100)
+  if #dead > 0 then unindex(gc, exp, rev, strats, live, dead) end
 end
 local function live(f_ra, f_ie, f_e, now)
   return f_ra == '0' and now < tonumber(f_ie) and now < tonumber(f_e)
@@ -94,7 +106,7 @@ return out
 //	KEYS: session key
 //	ARGV: last active, idle expiry
 //	→ {"notfound"} | {"ok"} (revoked) | {"ok", old idle expiry, expiry}
-var touchScript = rueidis.NewLuaScript(`
+var touchScript = newPairedScript(`
 local f = redis.call('HMGET', KEYS[1], 'e', 'ra', 'ie')
 if not f[1] then return {'notfound'} end
 if f[2] ~= '0' then return {'ok'} end
@@ -109,7 +121,7 @@ return {'ok', f[3], f[1]}
 //	      grace since, last active, idle expiry
 //	→ {"notfound"} | {"reused"} | {"conflict"} | {"ok"} (session revoked:
 //	  activity not written) | {"ok", old idle expiry, expiry}
-var swapScript = rueidis.NewLuaScript(`
+var swapScript = newPairedScript(`
 local f = redis.call('HMGET', KEYS[1], 'e', 'ra', 'ie', ARGV[1])
 if not f[1] or not f[4] then return {'notfound'} end
 local kind, issued, expires, retired = string.match(f[4], '^([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
@@ -226,38 +238,105 @@ end
 return out
 `)
 
-// indexScript enters a session in the global indexes: the GC index at its
-// earliest expiry (or earlier than it was: ZADD LT) and the expiry index at
-// its absolute expiry, and sweeps dead entries.
+// indexScript enters a new session in the global indexes: the GC index at
+// its earliest expiry (or earlier than it was: ZADD LT), the expiry index
+// at its absolute expiry and, if it is not revoked, the live index of its
+// strategy at its earliest expiry (unless the revocation index already has
+// it: a revocation recorded first wins). It sweeps dead entries.
 //
-//	KEYS: GC index, expiry index, revocation index (one slot)
-//	ARGV: member, earliest expiry (µs), absolute expiry (µs), (ms)
+//	KEYS: GC index, expiry index, revocation index, strategies (one slot)
+//	ARGV: live index base, member, earliest expiry (µs), absolute expiry
+//	      (µs), (ms), strategy, add to the live index ("1"/"0")
 var indexScript = rueidis.NewLuaScript(prelude + `
-redis.call('ZADD', KEYS[1], 'LT', ARGV[2], ARGV[1])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-keep_until(KEYS[1], ARGV[4])
-keep_until(KEYS[2], ARGV[4])
-sweep(KEYS[1], KEYS[2], KEYS[3])
+redis.call('ZADD', KEYS[1], 'LT', ARGV[3], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[2])
+keep_until(KEYS[1], ARGV[5])
+keep_until(KEYS[2], ARGV[5])
+if ARGV[7] == '1' and not redis.call('ZSCORE', KEYS[3], ARGV[2]) then
+  local live = ARGV[1] .. ARGV[6]
+  redis.call('ZADD', live, ARGV[3], ARGV[2])
+  redis.call('SADD', KEYS[4], ARGV[6])
+  keep_until(live, ARGV[5])
+  keep_until(KEYS[4], ARGV[5])
+end
+sweep(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1])
 return 0
 `)
 
-// recordScript adds revocations to the revocation index and publishes
-// each one that was not there yet, so a retried revoke never publishes
-// twice but a revoke whose first recording failed still does.
+// activityScript follows a session's new idle expiry in the global
+// indexes: the GC index only ever moves earlier (DeleteExpired finds an
+// entry that is early and moves it), the live index of the session's
+// strategy, if it is there (not revoked), to the new earliest expiry. A
+// session without an expiry entry is gone and left alone.
 //
-//	KEYS: revocation index, GC index, expiry index (one slot)
-//	ARGV: channel, then per revocation: revoked at (µs), member, payload,
-//	      session expiry (µs), (ms)
-var recordScript = rueidis.NewLuaScript(prelude + `
-for i = 2, #ARGV, 5 do
-  if redis.call('ZADD', KEYS[1], 'NX', ARGV[i], ARGV[i + 1]) == 1 then
-    redis.call('PUBLISH', ARGV[1], ARGV[i + 2])
-  end
-  redis.call('ZADD', KEYS[3], ARGV[i + 3], ARGV[i + 1])
-  keep_until(KEYS[1], ARGV[i + 4])
-  keep_until(KEYS[3], ARGV[i + 4])
+//	KEYS: GC index, expiry index, strategies (one slot)
+//	ARGV: live index base, member, idle expiry (µs)
+var activityScript = newPairedScript(`
+local e = redis.call('ZSCORE', KEYS[2], ARGV[2])
+if not e then return 0 end
+local m = ARGV[3]
+if tonumber(e) < tonumber(m) then m = e end
+redis.call('ZADD', KEYS[1], 'XX', 'LT', m, ARGV[2])
+for _, st in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+  redis.call('ZADD', ARGV[1] .. st, 'XX', m, ARGV[2])
 end
-sweep(KEYS[2], KEYS[3], KEYS[1])
+return 0
+`)
+
+// recordScript adds revocations to the revocation index, takes them out of
+// the live indexes and, unless the channel is empty (bulk revocations),
+// publishes each one that was not there yet, so a retried revoke never
+// publishes twice but a revoke whose first recording failed still does.
+//
+//	KEYS: revocation index, GC index, expiry index, strategies (one slot)
+//	ARGV: channel ("": do not publish), live index base, then per
+//	      revocation: revoked at (µs), member, payload, session expiry
+//	      (µs), (ms)
+var recordScript = rueidis.NewLuaScript(prelude + `
+local strats = redis.call('SMEMBERS', KEYS[4])
+local last = nil -- the latest expiry (ms), as given
+if ARGV[1] == '' then
+  -- Nothing to publish: one variadic command per index.
+  local rev, exp, refs = {}, {}, {}
+  for i = 3, #ARGV, 5 do
+    rev[#rev + 1], rev[#rev + 2] = ARGV[i], ARGV[i + 1]
+    exp[#exp + 1], exp[#exp + 2] = ARGV[i + 3], ARGV[i + 1]
+    refs[#refs + 1] = ARGV[i + 1]
+    if not last or tonumber(ARGV[i + 4]) > tonumber(last) then last = ARGV[i + 4] end
+  end
+  if #refs > 0 then
+    redis.call('ZADD', KEYS[1], 'NX', unpack(rev))
+    redis.call('ZADD', KEYS[3], 'NX', unpack(exp)) -- an absolute expiry never moves
+    for _, st in ipairs(strats) do
+      redis.call('ZREM', ARGV[2] .. st, unpack(refs))
+    end
+  end
+else
+  for i = 3, #ARGV, 5 do
+    if redis.call('ZADD', KEYS[1], 'NX', ARGV[i], ARGV[i + 1]) == 1 then
+      redis.call('PUBLISH', ARGV[1], ARGV[i + 2])
+    end
+    redis.call('ZADD', KEYS[3], ARGV[i + 3], ARGV[i + 1])
+    if not last or tonumber(ARGV[i + 4]) > tonumber(last) then last = ARGV[i + 4] end
+    for _, st in ipairs(strats) do
+      redis.call('ZREM', ARGV[2] .. st, ARGV[i + 1])
+    end
+  end
+end
+if last then
+  keep_until(KEYS[1], last)
+  keep_until(KEYS[3], last)
+end
+sweep(KEYS[2], KEYS[3], KEYS[1], KEYS[4], ARGV[2])
+return 0
+`)
+
+// dropScript removes sessions that are gone from the global indexes.
+//
+//	KEYS: GC index, expiry index, revocation index, strategies (one slot)
+//	ARGV: live index base, member, ... (at most dropBatch members)
+var dropScript = rueidis.NewLuaScript(prelude + `
+unindex(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], {unpack(ARGV, 2)})
 return 0
 `)
 
@@ -275,3 +354,31 @@ if v ~= tonumber(ARGV[1]) then return false end
 redis.call('HSET', KEYS[1], 'val', ARGV[2], 'ver', v + 1)
 return v + 1
 `)
+
+// pairedScript is a script that can share a round trip with another
+// (execPair): EVALSHA with the SHA-1 Redis gives the script.
+type pairedScript struct {
+	*rueidis.Lua
+	sha string
+}
+
+func newPairedScript(src string) pairedScript {
+	sum := sha1.Sum([]byte(src))
+	return pairedScript{Lua: rueidis.NewLuaScript(src), sha: hex.EncodeToString(sum[:])}
+}
+
+// execPair sends two scripts in one round trip (pipelined; each atomic on
+// its own, in its own slot) and returns their results. One that Redis has
+// not loaded (NOSCRIPT) is sent again with its source.
+func (s *Store) execPair(ctx context.Context, a pairedScript, aKeys, aArgs []string, b pairedScript, bKeys, bArgs []string) (rueidis.RedisResult, rueidis.RedisResult) {
+	res := s.client.DoMulti(ctx,
+		s.client.B().Evalsha().Sha1(a.sha).Numkeys(int64(len(aKeys))).Key(aKeys...).Arg(aArgs...).Build(),
+		s.client.B().Evalsha().Sha1(b.sha).Numkeys(int64(len(bKeys))).Key(bKeys...).Arg(bArgs...).Build())
+	if err, ok := rueidis.IsRedisErr(res[0].Error()); ok && err.IsNoScript() {
+		res[0] = a.Exec(ctx, s.client, aKeys, aArgs)
+	}
+	if err, ok := rueidis.IsRedisErr(res[1].Error()); ok && err.IsNoScript() {
+		res[1] = b.Exec(ctx, s.client, bKeys, bArgs)
+	}
+	return res[0], res[1]
+}

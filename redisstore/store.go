@@ -165,7 +165,7 @@ func (s *Store) create(ctx context.Context, op string, sess *sessiond.Session, m
 	// swept at its expiry.
 	indexed := make(chan error, 1)
 	go func() {
-		indexed <- s.index(ctx, tag, sess.ID, minTime(sess.IdleExpiresAt, sess.ExpiresAt), sess.ExpiresAt)
+		indexed <- s.index(ctx, tag, sess.ID, minTime(sess.IdleExpiresAt, sess.ExpiresAt), sess.ExpiresAt, sess.Strategy, !sess.Revoked())
 	}()
 	args := make([]string, 0, 8+2*nSessionFields+2*len(tokens))
 	args = append(args, string(sess.ID), sess.Subject, s.sessBase(tag), encTime(sess.CreatedAt),
@@ -227,7 +227,7 @@ func (s *Store) create(ctx context.Context, op string, sess *sessiond.Session, m
 			ExpiresAt: sess.ExpiresAt, Reason: sess.RevokeReason,
 		})
 	}
-	if err := s.record(ctx, toRecord); err != nil {
+	if err := s.record(ctx, toRecord, true); err != nil {
 		return nil, s.fail(op+": record evictions", err)
 	}
 	return evicted, nil
@@ -247,10 +247,11 @@ func minTime(a, b time.Time) time.Time {
 	return b
 }
 
-// index enters a session in the global indexes; see indexScript.
-func (s *Store) index(ctx context.Context, tag string, id sessiond.SessionID, earliest, expires time.Time) error {
-	return indexScript.Exec(ctx, s.client, []string{s.gcKey, s.expKey, s.revKey}, []string{
-		ref(tag, id), encTime(earliest), encTime(expires), itoa(expiryMS(expires)),
+// index enters a session in the global indexes, and in the live index of
+// strategy if live; see indexScript.
+func (s *Store) index(ctx context.Context, tag string, id sessiond.SessionID, earliest, expires time.Time, strategy sessiond.Strategy, live bool) error {
+	return indexScript.Exec(ctx, s.client, []string{s.gcKey, s.expKey, s.revKey, s.stratKey}, []string{
+		s.liveBase, ref(tag, id), encTime(earliest), encTime(expires), itoa(expiryMS(expires)), string(strategy), boolArg(live),
 	}).Error()
 }
 
@@ -386,14 +387,20 @@ func (s *Store) Touch(ctx context.Context, id sessiond.SessionID, lastActive, id
 			return s.fail(op, err)
 		}
 		key := s.sessKey(tag, id)
-		reply, err := touchScript.Exec(ctx, s.client, []string{key}, []string{encTime(lastActive), encTime(idleExpires)}).ToArray()
+		ak, aa := s.activityArgs(tag, id, idleExpires)
+		tr, ar := s.execPair(ctx, touchScript, []string{key}, []string{encTime(lastActive), encTime(idleExpires)}, activityScript, ak, aa)
+		reply, err := tr.ToArray()
+		ierr := ar.Error()
 		if err != nil {
 			return s.fail(op, err)
 		}
 		s.wrote(key)
 		switch status, _ := field(&reply[0]); status {
 		case "ok":
-			return s.lowerGC(ctx, op, tag, id, reply, idleExpires)
+			if ierr != nil {
+				return s.fail(op+": indexes", ierr)
+			}
+			return nil
 		case "notfound":
 			if remembered {
 				continue
@@ -405,29 +412,13 @@ func (s *Store) Touch(ctx context.Context, id sessiond.SessionID, lastActive, id
 	}
 }
 
-// lowerGC moves a session's GC entry earlier when an activity write
-// (reply {"ok", old idle, expiry}) brought its idle expiry forward. Later
-// expiries need nothing: DeleteExpired re-scores an entry it finds early.
-func (s *Store) lowerGC(ctx context.Context, op, tag string, id sessiond.SessionID, reply []rueidis.RedisMessage, idle time.Time) error {
-	if len(reply) < 3 {
-		return nil
-	}
-	oldIdle, _ := field(&reply[1])
-	e, _ := field(&reply[2])
-	oi, err1 := decTime(oldIdle)
-	exp, err2 := decTime(e)
-	if err1 != nil || err2 != nil {
-		return s.fail(op, errCorrupt)
-	}
-	if !idle.Before(minTime(oi, exp)) {
-		return nil
-	}
-	ctx, cancel := detached(ctx)
-	defer cancel()
-	if err := s.index(ctx, tag, id, minTime(idle, exp), exp); err != nil {
-		return s.fail(op+": gc index", err)
-	}
-	return nil
+// activityArgs are the keys and arguments of activityScript, which moves
+// a session's entries in the GC and live indexes to its new idle expiry.
+// It is sent in the same round trip as the write of that expiry, whatever
+// the write finds (revoked, gone): it can only change entries the session
+// still has.
+func (s *Store) activityArgs(tag string, id sessiond.SessionID, idle time.Time) (keys, args []string) {
+	return []string{s.gcKey, s.expKey, s.stratKey}, []string{s.liveBase, ref(tag, id), encTime(idle)}
 }
 
 // SwapRefresh retires sw.Old and stores sw.Next in one script, and writes
@@ -472,10 +463,13 @@ func (s *Store) swap(ctx context.Context, op string, sw sessiond.RefreshSwap, fr
 		return false, s.fail(op, err)
 	}
 	key := s.sessKey(tag, id)
-	reply, err := swapScript.Exec(ctx, s.client, []string{key}, []string{
+	ak, aa := s.activityArgs(tag, id, sw.IdleExpiresAt)
+	sr, ar := s.execPair(ctx, swapScript, []string{key}, []string{
 		tokenFieldPrefix + oldHex, tokenFieldPrefix + hexHash(sw.Next.Hash), encToken(sw.Next),
 		encTime(sw.Now), encTime(sw.GraceSince), encTime(sw.LastActiveAt), encTime(sw.IdleExpiresAt),
-	}).ToArray()
+	}, activityScript, ak, aa)
+	reply, err := sr.ToArray()
+	ierr := ar.Error()
 	if err != nil {
 		// The script may have run: the reservation stays.
 		return false, s.fail(op, err)
@@ -484,7 +478,10 @@ func (s *Store) swap(ctx context.Context, op string, sw sessiond.RefreshSwap, fr
 	switch status, _ := field(&reply[0]); status {
 	case "ok":
 		s.routes.put(nextKey, v)
-		return false, s.lowerGC(ctx, op, tag, id, reply, sw.IdleExpiresAt)
+		if ierr != nil {
+			return false, s.fail(op+": indexes", ierr)
+		}
+		return false, nil
 	case "notfound":
 		s.release(ctx, []string{nextKey})
 		return remembered, fmt.Errorf("redisstore: %s: %w", op, sessiond.ErrNotFound)

@@ -1,0 +1,448 @@
+package redisstore
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/sessiond/sessiond"
+)
+
+// Bulk revocation (the incident kill switch) and the live-session count.
+// See docs/redisstore.md, "Bulk revocation" and "Live sessions".
+
+const (
+	// bulkBatch bounds the sessions of one revocation script, and
+	// bulkSubjects the subjects, so no script holds Redis for long.
+	bulkBatch    = 500
+	bulkSubjects = 256
+	// bulkScan is the COUNT of each ZSCAN of the expiry index.
+	bulkScan = 1000
+	// bulkWindow: on a Cluster, where a script touches one slot, this
+	// many sessions (or subjects) are grouped by slot at once, so that
+	// sessions of different subjects sharing a slot share a script.
+	bulkWindow = 16384
+	// bulkPipeline bounds the scripts of one pipelined round trip on a
+	// Cluster.
+	bulkPipeline = 512
+	// bulkWorkers round trips are in flight at once.
+	bulkWorkers = 4
+)
+
+// revokeRefsScript revokes the given sessions that are live at a time
+// and, with an issued-before bound, were created before it.
+//
+//	KEYS: session keys
+//	ARGV: at (µs), reason, issued before (µs, "": any), then the ID of
+//	      each session key
+//	→ {id, subject, absolute expiry, ...} of the sessions it revoked
+var revokeRefsScript = rueidis.NewLuaScript(prelude + `
+local at = tonumber(ARGV[1])
+local ib = false
+if ARGV[3] ~= '' then ib = tonumber(ARGV[3]) end
+local out = {}
+for i = 1, #KEYS do
+  local f = redis.call('HMGET', KEYS[i], 'sub', 'ra', 'ie', 'e', 'c')
+  if f[4] and live(f[2], f[3], f[4], at) and (not ib or tonumber(f[5]) < ib) then
+    redis.call('HSET', KEYS[i], 'ra', ARGV[1], 'rr', ARGV[2])
+    out[#out + 1] = ARGV[3 + i]
+    out[#out + 1] = f[1]
+    out[#out + 1] = f[4]
+  end
+end
+return out
+`)
+
+// revokeSubjectsScript revokes the sessions of the given subjects that are
+// live at a time and, with an issued-before bound, were created before it.
+// It trims each subject index as revokeSubjectScript does.
+//
+//	KEYS: subject indexes
+//	ARGV: prefix, at (µs), reason, issued before (µs, "": any), then per
+//	      subject index: tag, subject
+//	→ {id, subject, absolute expiry, ...} of the sessions it revoked
+var revokeSubjectsScript = rueidis.NewLuaScript(prelude + `
+local at = tonumber(ARGV[2])
+local ib = false
+if ARGV[4] ~= '' then ib = tonumber(ARGV[4]) end
+local out = {}
+for i = 1, #KEYS do
+  trim(KEYS[i])
+  local subject = ARGV[4 + 2 * i]
+  local base = ARGV[1] .. ':{' .. ARGV[3 + 2 * i] .. '}:s:'
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[i], 0, -1)) do
+    local k = base .. id
+    local f = redis.call('HMGET', k, 'sub', 'ra', 'ie', 'e', 'c')
+    if not f[4] then
+      redis.call('ZREM', KEYS[i], id)
+    elseif f[1] == subject and live(f[2], f[3], f[4], at) and (not ib or tonumber(f[5]) < ib) then
+      redis.call('HSET', k, 'ra', ARGV[2], 'rr', ARGV[3])
+      out[#out + 1] = id
+      out[#out + 1] = subject
+      out[#out + 1] = f[4]
+    end
+  end
+end
+return out
+`)
+
+// RevokeMatching revokes every session live at at that f selects, with
+// reason; see sessiond.BulkRevoker. It returns how many it revoked and
+// their distinct subjects, sorted. ErrInvalidArgument if f sets nothing.
+//
+// With Subjects it reads those subjects' indexes; otherwise it walks the
+// global expiry index (ZSCAN) and skips sessions whose absolute expiry is
+// not after at. Either way each script revokes at most 500 sessions (or
+// 256 subjects) of one slot, or of any slots when Redis is not a Cluster,
+// and several run at once. Unlike Revoke it publishes nothing: the
+// revocations go to the revocation index (Revocations) only, and the
+// Manager's incident watermark is what stops the sessions' tokens on
+// every node. When it fails part way (ErrStoreUnavailable, a canceled
+// ctx) it returns what it revoked so far; calling it again finishes the
+// job and counts only the rest.
+func (s *Store) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, at time.Time, reason sessiond.RevokeReason) (int, []string, error) {
+	const op = "revoke matching"
+	if err := ctxErr(ctx, op); err != nil {
+		return 0, nil, err
+	}
+	if !f.All && len(f.Subjects) == 0 && f.IssuedBefore.IsZero() {
+		return 0, nil, argErr(op, "filter", "must set all, subjects or issued_before")
+	}
+	if at.IsZero() {
+		return 0, nil, argErr(op, "at", "must be set")
+	}
+	b := &bulkRevocation{s: s, at: at, reason: reason, subjects: make(map[string]struct{})}
+	issuedBefore := ""
+	if !f.IssuedBefore.IsZero() {
+		issuedBefore = itoa(ceilMicros(f.IssuedBefore))
+	}
+	var err error
+	if len(f.Subjects) > 0 {
+		err = b.run(ctx, revokeSubjectsScript, func(ctx context.Context, emit func([]rueidis.LuaExec) bool) error {
+			return s.subjectBatches(ctx, f.Subjects, at, reason, issuedBefore, emit)
+		})
+	} else {
+		err = b.run(ctx, revokeRefsScript, func(ctx context.Context, emit func([]rueidis.LuaExec) bool) error {
+			return s.sessionBatches(ctx, at, reason, issuedBefore, emit)
+		})
+	}
+	if b.n > 0 && s.recent != nil {
+		// Too many keys to remember one by one: read every key uncached
+		// until Redis's invalidations have surely arrived.
+		s.recent.addAll()
+	}
+	subjects := make([]string, 0, len(b.subjects))
+	for sub := range b.subjects {
+		subjects = append(subjects, sub)
+	}
+	slices.Sort(subjects)
+	if err != nil {
+		return b.n, subjects, s.fail(op, err)
+	}
+	return b.n, subjects, nil
+}
+
+// bulkRevocation runs revocation scripts on bulkWorkers goroutines and
+// adds up what they revoked.
+type bulkRevocation struct {
+	s      *Store
+	at     time.Time
+	reason sessiond.RevokeReason
+
+	mu       sync.Mutex
+	n        int
+	subjects map[string]struct{}
+}
+
+// run calls produce, which emits batches of scripts (false: stop, the run
+// failed), and executes them on the workers. It returns the first error.
+func (b *bulkRevocation) run(ctx context.Context, script *rueidis.Lua, produce func(context.Context, func([]rueidis.LuaExec) bool) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	work := make(chan []rueidis.LuaExec)
+	var (
+		wg       sync.WaitGroup
+		once     sync.Once
+		firstErr error
+	)
+	failed := func(err error) {
+		once.Do(func() {
+			firstErr = err
+			cancel()
+		})
+	}
+	for range bulkWorkers {
+		wg.Go(func() {
+			for execs := range work {
+				if ctx.Err() != nil {
+					continue // drain
+				}
+				if err := b.exec(ctx, script, execs); err != nil {
+					failed(err)
+				}
+			}
+		})
+	}
+	err := produce(ctx, func(execs []rueidis.LuaExec) bool {
+		select {
+		case work <- execs:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	})
+	close(work)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	return err
+}
+
+// exec runs one batch of scripts (pipelined) and records what they
+// revoked in the revocation index, without publishing.
+func (b *bulkRevocation) exec(ctx context.Context, script *rueidis.Lua, execs []rueidis.LuaExec) error {
+	var results []rueidis.RedisResult
+	if len(execs) == 1 {
+		results = []rueidis.RedisResult{script.Exec(ctx, b.s.client, execs[0].Keys, execs[0].Args)}
+	} else {
+		results = script.ExecMulti(ctx, b.s.client, execs...)
+	}
+	var revs []sessiond.Revocation
+	var firstErr error
+	for _, res := range results {
+		reply, err := res.ToArray()
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		for i := 0; i+2 < len(reply); i += 3 {
+			id, _ := field(&reply[i])
+			sub, _ := field(&reply[i+1])
+			e, _ := field(&reply[i+2])
+			exp, err := decTime(e)
+			if err != nil && firstErr == nil {
+				firstErr = errCorrupt
+			}
+			revs = append(revs, sessiond.Revocation{
+				SessionID: sessiond.SessionID(id), Subject: sub, RevokedAt: b.at, ExpiresAt: exp, Reason: b.reason,
+			})
+		}
+	}
+	// What a script revoked is revoked, whatever happened to the others:
+	// record it and count it.
+	if err := b.s.record(ctx, revs, false); err != nil && firstErr == nil {
+		firstErr = err
+	}
+	b.mu.Lock()
+	b.n += len(revs)
+	for _, r := range revs {
+		b.subjects[r.Subject] = struct{}{}
+	}
+	b.mu.Unlock()
+	return firstErr
+}
+
+// sessionBatches walks the expiry index and emits revokeRefsScript
+// batches of the sessions whose absolute expiry is after at. ZSCAN
+// returns every member present for the whole walk at least once; one
+// returned twice is already revoked the second time, and not counted.
+func (s *Store) sessionBatches(ctx context.Context, at time.Time, reason sessiond.RevokeReason, issuedBefore string, emit func([]rueidis.LuaExec) bool) error {
+	atUS := float64(micros(at))
+	head := []string{encTime(at), string(reason), issuedBefore}
+	type sref struct {
+		tag string
+		id  sessiond.SessionID
+	}
+	var pending []sref
+	execOf := func(refs []sref) rueidis.LuaExec {
+		keys := make([]string, 0, len(refs))
+		args := make([]string, 0, len(head)+len(refs))
+		args = append(args, head...)
+		for _, r := range refs {
+			keys = append(keys, s.sessKey(r.tag, r.id))
+			args = append(args, string(r.id))
+		}
+		return rueidis.LuaExec{Keys: keys, Args: args}
+	}
+	flush := func(final bool) bool {
+		if s.crossSlot {
+			for len(pending) >= bulkBatch || final && len(pending) > 0 {
+				n := min(len(pending), bulkBatch)
+				if !emit([]rueidis.LuaExec{execOf(pending[:n])}) {
+					return false
+				}
+				pending = pending[n:]
+			}
+			return true
+		}
+		if len(pending) < bulkWindow && !final {
+			return true
+		}
+		groups := make(map[uint16][]sref)
+		for _, r := range pending {
+			slot := slotOf(r.tag)
+			groups[slot] = append(groups[slot], r)
+		}
+		pending = nil
+		var execs []rueidis.LuaExec
+		for _, g := range groups {
+			for chunk := range slices.Chunk(g, bulkBatch) {
+				execs = append(execs, execOf(chunk))
+			}
+		}
+		for chunk := range slices.Chunk(execs, bulkPipeline) {
+			if !emit(chunk) {
+				return false
+			}
+		}
+		return true
+	}
+	var cursor uint64
+	for {
+		e, err := s.client.Do(ctx, s.client.B().Zscan().Key(s.expKey).Cursor(cursor).Count(bulkScan).Build()).AsScanEntry()
+		if err != nil {
+			return err
+		}
+		for i := 0; i+1 < len(e.Elements); i += 2 {
+			score, err := strconv.ParseFloat(e.Elements[i+1], 64)
+			if err != nil || score <= atUS {
+				continue // not live at at
+			}
+			if tag, id, ok := parseRef(e.Elements[i]); ok {
+				pending = append(pending, sref{tag, id})
+			}
+		}
+		cursor = e.Cursor
+		if !flush(cursor == 0) {
+			return ctx.Err()
+		}
+		if cursor == 0 {
+			return nil
+		}
+	}
+}
+
+// subjectBatches emits revokeSubjectsScript batches for the distinct
+// subjects.
+func (s *Store) subjectBatches(ctx context.Context, subjects []string, at time.Time, reason sessiond.RevokeReason, issuedBefore string, emit func([]rueidis.LuaExec) bool) error {
+	type subj struct{ tag, subject string }
+	seen := make(map[string]struct{}, len(subjects))
+	var all []subj
+	for _, sub := range subjects {
+		if _, ok := seen[sub]; !ok {
+			seen[sub] = struct{}{}
+			all = append(all, subj{tagOf(sub), sub})
+		}
+	}
+	head := []string{s.prefix, encTime(at), string(reason), issuedBefore}
+	execOf := func(ss []subj) rueidis.LuaExec {
+		keys := make([]string, 0, len(ss))
+		args := make([]string, 0, len(head)+2*len(ss))
+		args = append(args, head...)
+		for _, x := range ss {
+			keys = append(keys, s.idxKey(x.tag))
+			args = append(args, x.tag, x.subject)
+		}
+		return rueidis.LuaExec{Keys: keys, Args: args}
+	}
+	if s.crossSlot {
+		for chunk := range slices.Chunk(all, bulkSubjects) {
+			if !emit([]rueidis.LuaExec{execOf(chunk)}) {
+				return ctx.Err()
+			}
+		}
+		return nil
+	}
+	for window := range slices.Chunk(all, bulkWindow) {
+		groups := make(map[uint16][]subj)
+		for _, x := range window {
+			slot := slotOf(x.tag)
+			groups[slot] = append(groups[slot], x)
+		}
+		var execs []rueidis.LuaExec
+		for _, g := range groups {
+			for chunk := range slices.Chunk(g, bulkSubjects) {
+				execs = append(execs, execOf(chunk))
+			}
+		}
+		for chunk := range slices.Chunk(execs, bulkPipeline) {
+			if !emit(chunk) {
+				return ctx.Err()
+			}
+		}
+	}
+	return nil
+}
+
+// slotOf is the Redis Cluster slot of the keys with hash tag tag.
+func slotOf(tag string) uint16 { return crc16(tag) & 16383 }
+
+// crc16 is CRC-16/XMODEM, the checksum Redis Cluster takes keys' slots from.
+func crc16(s string) uint16 {
+	var crc uint16
+	for i := 0; i < len(s); i++ {
+		crc ^= uint16(s[i]) << 8
+		for range 8 {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return crc
+}
+
+// countLiveScript counts, per strategy, the live index's sessions whose
+// absolute expiry is after a time (read-only).
+//
+//	KEYS: strategies
+//	ARGV: live index base, exclusive lower bound ("(" µs)
+//	→ {strategy, count, ...}
+var countLiveScript = rueidis.NewLuaScriptReadOnly(`
+local out = {}
+for _, st in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  out[#out + 1] = st
+  out[#out + 1] = redis.call('ZCOUNT', ARGV[1] .. st, ARGV[2], '+inf')
+end
+return out
+`)
+
+// CountLive returns how many sessions are neither revoked nor past their
+// absolute expiry at now, by strategy, with one ZCOUNT per strategy on the
+// live indexes: O(log n), whatever the number of sessions. A session whose
+// idle expiry has passed is counted until DeleteExpired deletes it (the
+// Manager collects every GCInterval, a minute by default), so the count
+// can run ahead by the sessions that went idle since the last collection.
+// Sessions created before the live indexes existed (an older redisstore)
+// are not counted.
+func (s *Store) CountLive(ctx context.Context, now time.Time) (map[sessiond.Strategy]int, error) {
+	const op = "count live sessions"
+	if err := ctxErr(ctx, op); err != nil {
+		return nil, err
+	}
+	reply, err := countLiveScript.Exec(ctx, s.client, []string{s.stratKey}, []string{s.liveBase, "(" + itoa(floorMicros(now))}).ToArray()
+	if err != nil {
+		return nil, s.fail(op, err)
+	}
+	out := make(map[sessiond.Strategy]int, len(reply)/2)
+	for i := 0; i+1 < len(reply); i += 2 {
+		st, _ := field(&reply[i])
+		n, err := reply[i+1].AsInt64()
+		if err != nil {
+			return nil, s.fail(op, errCorrupt)
+		}
+		out[sessiond.Strategy(st)] = int(n)
+	}
+	return out, nil
+}

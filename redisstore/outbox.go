@@ -1,0 +1,345 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/sessiond/sessiond"
+)
+
+// The webhook outbox lives in one slot, under the hash tag {<prefix>:ob},
+// so claiming is one script even on a Cluster (docs/redisstore.md,
+// "Webhook outbox"):
+//
+//	<base>d:<id>     hash: ep ev pl st n na le c u
+//	<base>due        sorted set: pending delivery ID → NextAttemptAt (µs)
+//	<base>st:<state> sorted set: delivery ID → CreatedAt (µs), per state
+//	<base>done       sorted set: delivered or dead ID → UpdatedAt (µs)
+
+// deliveryBatch bounds the deliveries of one enqueue script and of one
+// retention script; maxClaim those of one ClaimDeliveries.
+const (
+	deliveryBatch = 256
+	maxClaim      = 1000
+)
+
+// Delivery hash fields, in the order the scripts return them.
+var deliveryFields = [...]string{"ep", "ev", "pl", "st", "n", "na", "le", "c", "u"}
+
+const nDeliveryFields = len(deliveryFields)
+
+// outboxPrelude holds what the outbox scripts share.
+const outboxPrelude = `
+local FIELDS = {'ep', 'ev', 'pl', 'st', 'n', 'na', 'le', 'c', 'u'}
+-- read returns a delivery's fields in FIELDS order (nil when it does not exist).
+local function read(base, id)
+  local f = redis.call('HMGET', base .. 'd:' .. id, unpack(FIELDS))
+  if not f[4] then return nil end
+  return f
+end
+-- drop_delivery deletes a delivery and its index entries.
+local function drop_delivery(base, id)
+  local st = redis.call('HGET', base .. 'd:' .. id, 'st')
+  if st then redis.call('ZREM', base .. 'st:' .. st, id) end
+  redis.call('DEL', base .. 'd:' .. id)
+  redis.call('ZREM', base .. 'due', id)
+  redis.call('ZREM', base .. 'done', id)
+end
+`
+
+// enqueueScript stores pending deliveries whose ID is new, then deletes up
+// to 100 finished deliveries older than the maximum age (the safety net
+// behind retention).
+//
+//	KEYS: due, st:pending, done
+//	ARGV: base, maximum age (s, "0": none), then per delivery: id,
+//	      endpoint, event ID, payload, attempts, next attempt (µs), last
+//	      error, created (µs), updated (µs)
+var enqueueScript = rueidis.NewLuaScript(outboxPrelude + `
+local base = ARGV[1]
+for i = 3, #ARGV, 9 do
+  local id = ARGV[i]
+  local k = base .. 'd:' .. id
+  if redis.call('EXISTS', k) == 0 then
+    redis.call('HSET', k, 'ep', ARGV[i + 1], 'ev', ARGV[i + 2], 'pl', ARGV[i + 3], 'st', 'pending',
+      'n', ARGV[i + 4], 'na', ARGV[i + 5], 'le', ARGV[i + 6], 'c', ARGV[i + 7], 'u', ARGV[i + 8])
+    redis.call('ZADD', KEYS[1], ARGV[i + 5], id)
+    redis.call('ZADD', KEYS[2], ARGV[i + 7], id)
+  end
+end
+if ARGV[2] ~= '0' then
+  local now = redis.call('TIME')
+  local cut = '(' .. string.format('%d', tonumber(now[1]) - tonumber(ARGV[2])) .. '000000'
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[3], '-inf', cut, 'BYSCORE', 'LIMIT', 0, 100)) do
+    drop_delivery(base, id)
+  end
+end
+return 0
+`)
+
+// claimScript takes up to limit pending deliveries due at now, in order of
+// next attempt then ID, and moves their next attempt to the end of the
+// lease. Being one script is what keeps two nodes from claiming the same
+// delivery.
+//
+//	KEYS: due
+//	ARGV: base, now (µs, inclusive), limit, lease end (µs)
+//	→ {id, fields in FIELDS order, id, ...}
+var claimScript = rueidis.NewLuaScript(outboxPrelude + `
+local out = {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], '-inf', ARGV[2], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[3]))) do
+  local f = read(ARGV[1], id)
+  if f and f[4] == 'pending' then
+    redis.call('ZADD', KEYS[1], ARGV[4], id)
+    redis.call('HSET', ARGV[1] .. 'd:' .. id, 'na', ARGV[4])
+    f[6] = ARGV[4]
+    out[#out + 1] = id
+    for j = 1, #FIELDS do out[#out + 1] = f[j] end
+  else
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+return out
+`)
+
+// finishScript records an attempt's outcome.
+//
+//	KEYS: the delivery, due, done
+//	ARGV: base, id, state, attempts, next attempt (µs), last error, at (µs)
+//	→ 1 | 0 (not found)
+var finishScript = rueidis.NewLuaScript(`
+local f = redis.call('HMGET', KEYS[1], 'st', 'c')
+if not f[1] then return 0 end
+local base, id, state = ARGV[1], ARGV[2], ARGV[3]
+redis.call('HSET', KEYS[1], 'st', state, 'n', ARGV[4], 'na', ARGV[5], 'le', ARGV[6], 'u', ARGV[7])
+if f[1] ~= state then
+  redis.call('ZREM', base .. 'st:' .. f[1], id)
+  redis.call('ZADD', base .. 'st:' .. state, f[2], id)
+end
+if state == 'pending' then
+  redis.call('ZADD', KEYS[2], ARGV[5], id)
+  redis.call('ZREM', KEYS[3], id)
+else
+  redis.call('ZREM', KEYS[2], id)
+  redis.call('ZADD', KEYS[3], ARGV[7], id)
+end
+return 1
+`)
+
+// listDeliveriesScript returns the newest deliveries of a state (read-only).
+//
+//	KEYS: st:<state>
+//	ARGV: base, limit
+//	→ {id, fields in FIELDS order, id, ...}
+var listDeliveriesScript = rueidis.NewLuaScriptReadOnly(outboxPrelude + `
+local out = {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], '+inf', '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, tonumber(ARGV[2]))) do
+  local f = read(ARGV[1], id)
+  if f then
+    out[#out + 1] = id
+    for j = 1, #FIELDS do out[#out + 1] = f[j] end
+  end
+end
+return out
+`)
+
+// deleteDeliveriesScript deletes up to n finished deliveries last updated
+// before a bound, oldest first.
+//
+//	KEYS: done
+//	ARGV: base, exclusive upper bound ("(" µs), n
+//	→ how many it deleted
+var deleteDeliveriesScript = rueidis.NewLuaScript(outboxPrelude + `
+local ids = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[2], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[3]))
+for _, id in ipairs(ids) do drop_delivery(ARGV[1], id) end
+return #ids
+`)
+
+func (s *Store) obDue() string                            { return s.obBase + "due" }
+func (s *Store) obDone() string                           { return s.obBase + "done" }
+func (s *Store) obState(st sessiond.DeliveryState) string { return s.obBase + "st:" + string(st) }
+
+// EnqueueDeliveries stores pending deliveries; an ID that exists already
+// (or earlier in ds) is skipped, whatever its state, so a retried enqueue
+// never revives a finished delivery. An empty State means pending.
+// ErrInvalidArgument, and nothing stored, if a delivery has no ID or
+// another State. Up to 256 deliveries are stored by one script.
+func (s *Store) EnqueueDeliveries(ctx context.Context, ds ...sessiond.Delivery) error {
+	const op = "enqueue deliveries"
+	if err := ctxErr(ctx, op); err != nil {
+		return err
+	}
+	const stride = 9
+	args := make([]string, 0, stride*len(ds))
+	for i, d := range ds {
+		if d.ID == "" {
+			return argErr(op, fmt.Sprintf("deliveries[%d].id", i), "must not be empty")
+		}
+		if d.State != "" && d.State != sessiond.DeliveryPending {
+			return argErr(op, fmt.Sprintf("deliveries[%d].state", i), "must be pending, got %q", d.State)
+		}
+		args = append(args, d.ID, d.Endpoint, d.EventID, string(d.Payload), itoa(int64(d.Attempts)),
+			encTime(d.NextAttemptAt), d.LastError, encTime(d.CreatedAt), encTime(d.UpdatedAt))
+	}
+	keys := []string{s.obDue(), s.obState(sessiond.DeliveryPending), s.obDone()}
+	for chunk := range slices.Chunk(args, stride*deliveryBatch) {
+		a := make([]string, 0, 2+len(chunk))
+		a = append(append(a, s.obBase, s.maxEventAge), chunk...)
+		if err := enqueueScript.Exec(ctx, s.client, keys, a).Error(); err != nil {
+			return s.fail(op, err)
+		}
+	}
+	return nil
+}
+
+// ClaimDeliveries returns up to limit pending deliveries due at now (their
+// NextAttemptAt at or before it), in order of NextAttemptAt then ID, with
+// NextAttemptAt moved to now+lease (to the µs), in one script, so two
+// concurrent claims never return the same delivery. A limit above 1,000
+// claims at most 1,000. ErrInvalidArgument if limit or lease is not
+// positive.
+func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]sessiond.Delivery, error) {
+	const op = "claim deliveries"
+	if err := ctxErr(ctx, op); err != nil {
+		return nil, err
+	}
+	if limit < 1 {
+		return nil, argErr(op, "limit", "must be positive, got %d", limit)
+	}
+	if lease <= 0 {
+		return nil, argErr(op, "lease", "must be positive, got %v", lease)
+	}
+	reply, err := claimScript.Exec(ctx, s.client, []string{s.obDue()}, []string{
+		s.obBase, itoa(floorMicros(now)), itoa(int64(min(limit, maxClaim))), itoa(floorMicros(now.Add(lease))),
+	}).ToArray()
+	if err != nil {
+		return nil, s.fail(op, err)
+	}
+	return s.decDeliveries(op, reply)
+}
+
+// FinishDelivery records an attempt's outcome; see sessiond.Outbox.
+// ErrNotFound if id is unknown, ErrInvalidArgument if state is not one of
+// the three.
+func (s *Store) FinishDelivery(ctx context.Context, id string, state sessiond.DeliveryState, attempts int, next time.Time, lastErr string, at time.Time) error {
+	const op = "finish delivery"
+	if err := ctxErr(ctx, op); err != nil {
+		return err
+	}
+	switch state {
+	case sessiond.DeliveryPending, sessiond.DeliveryDelivered, sessiond.DeliveryDead:
+	default:
+		return argErr(op, "state", "must be pending, delivered or dead, got %q", state)
+	}
+	ok, err := finishScript.Exec(ctx, s.client, []string{s.obBase + "d:" + id, s.obDue(), s.obDone()}, []string{
+		s.obBase, id, string(state), itoa(int64(attempts)), encTime(next), lastErr, encTime(at),
+	}).AsInt64()
+	switch {
+	case err != nil:
+		return s.fail(op, err)
+	case ok == 0:
+		return fmt.Errorf("redisstore: %s: %w", op, sessiond.ErrNotFound)
+	}
+	return nil
+}
+
+// ListDeliveries returns up to limit deliveries in state, newest (by
+// CreatedAt) first, then by ID descending. ErrInvalidArgument if limit is
+// not positive.
+func (s *Store) ListDeliveries(ctx context.Context, state sessiond.DeliveryState, limit int) ([]sessiond.Delivery, error) {
+	const op = "list deliveries"
+	if err := ctxErr(ctx, op); err != nil {
+		return nil, err
+	}
+	if limit < 1 {
+		return nil, argErr(op, "limit", "must be positive, got %d", limit)
+	}
+	reply, err := listDeliveriesScript.Exec(ctx, s.client, []string{s.obState(state)}, []string{s.obBase, itoa(int64(limit))}).ToArray()
+	if err != nil {
+		return nil, s.fail(op, err)
+	}
+	return s.decDeliveries(op, reply)
+}
+
+// CountDeliveries counts deliveries in state (ZCARD of its index).
+func (s *Store) CountDeliveries(ctx context.Context, state sessiond.DeliveryState) (int, error) {
+	const op = "count deliveries"
+	if err := ctxErr(ctx, op); err != nil {
+		return 0, err
+	}
+	n, err := s.client.Do(ctx, s.client.B().Zcard().Key(s.obState(state)).Build()).AsInt64()
+	if err != nil {
+		return 0, s.fail(op, err)
+	}
+	return int(n), nil
+}
+
+// DeleteDeliveriesBefore deletes up to limit delivered or dead deliveries
+// whose UpdatedAt is before before, oldest first, and returns how many.
+// Pending deliveries are never deleted. ErrInvalidArgument if limit is not
+// positive.
+func (s *Store) DeleteDeliveriesBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	const op = "delete deliveries"
+	if err := ctxErr(ctx, op); err != nil {
+		return 0, err
+	}
+	if limit < 1 {
+		return 0, argErr(op, "limit", "must be positive, got %d", limit)
+	}
+	bound := "(" + itoa(ceilMicros(before))
+	deleted := 0
+	for deleted < limit {
+		n := min(limit-deleted, deliveryBatch)
+		got, err := deleteDeliveriesScript.Exec(ctx, s.client, []string{s.obDone()}, []string{s.obBase, bound, itoa(int64(n))}).AsInt64()
+		if err != nil {
+			return deleted, s.fail(op, err)
+		}
+		deleted += int(got)
+		if int(got) < n {
+			break
+		}
+	}
+	return deleted, nil
+}
+
+// decDeliveries decodes {id, fields…, id, …}.
+func (s *Store) decDeliveries(op string, reply []rueidis.RedisMessage) ([]sessiond.Delivery, error) {
+	const stride = 1 + nDeliveryFields
+	if len(reply)%stride != 0 {
+		return nil, s.fail(op, errCorrupt)
+	}
+	out := make([]sessiond.Delivery, 0, len(reply)/stride)
+	for i := 0; i < len(reply); i += stride {
+		var v [nDeliveryFields]string
+		for j := range v {
+			v[j], _ = field(&reply[i+1+j])
+		}
+		id, _ := field(&reply[i])
+		attempts, err := atoi(v[4])
+		if err != nil {
+			return nil, s.fail(op, errCorrupt)
+		}
+		d := sessiond.Delivery{
+			ID: id, Endpoint: v[0], EventID: v[1], State: sessiond.DeliveryState(v[3]),
+			Attempts: int(attempts), LastError: v[6],
+		}
+		if v[2] != "" {
+			d.Payload = []byte(v[2])
+		}
+		var errs [3]error
+		d.NextAttemptAt, errs[0] = decTime(v[5])
+		d.CreatedAt, errs[1] = decTime(v[7])
+		d.UpdatedAt, errs[2] = decTime(v[8])
+		for _, e := range errs {
+			if e != nil {
+				return nil, s.fail(op, errCorrupt)
+			}
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
