@@ -1017,6 +1017,9 @@ func checkClaims(c json.RawMessage) (json.RawMessage, error) {
 	if len(c) > MaxClaimsBytes {
 		return nil, argError("claims", "are %d bytes, over the limit of %d", len(c), MaxClaimsBytes)
 	}
+	if !utf8.Valid(c) {
+		return nil, argError("claims", "are not valid UTF-8")
+	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(c, &obj); err != nil {
 		return nil, argError("claims", "must be a JSON object")

@@ -102,16 +102,24 @@ func BenchmarkHTTPBare(b *testing.B) {
 	})}
 	go srv.Serve(ln)
 	b.Cleanup(func() { srv.Close() })
-	drive(b, "http://"+ln.Addr().String()+"/", "", [][]byte{[]byte(`{"access_token":"x"}`)})
+	// The same requests the verify benchmark sends: same token sizes, same
+	// Authorization header.
+	drive(b, "http://"+ln.Addr().String()+"/", benchKey, verifyBodies(b, startServer(b, sessiond.StrategyHybrid)))
 }
 
 func benchVerify(b *testing.B, strategy sessiond.Strategy) {
 	base := startServer(b, strategy)
+	drive(b, base+"/v1/sessions/verify", benchKey, verifyBodies(b, base))
+}
+
+// verifyBodies creates 500 sessions of 100 subjects on the server at base
+// and returns verify request bodies for their access tokens: many
+// sessions, each token presented many times, as real clients do.
+func verifyBodies(b *testing.B, base string) [][]byte {
 	c, err := client.New(base, benchKey)
 	if err != nil {
 		b.Fatal(err)
 	}
-	// Many sessions, each token presented many times, as real clients do.
 	var bodies [][]byte
 	for i := range 500 {
 		iss, err := c.CreateSession(context.Background(), client.CreateRequest{Subject: fmt.Sprintf("user-%d", i%100)})
@@ -120,7 +128,7 @@ func benchVerify(b *testing.B, strategy sessiond.Strategy) {
 		}
 		bodies = append(bodies, []byte(`{"access_token":"`+string(iss.AccessToken)+`"}`))
 	}
-	drive(b, base+"/v1/sessions/verify", benchKey, bodies)
+	return bodies
 }
 
 func BenchmarkHTTPVerifyHybrid(b *testing.B)   { benchVerify(b, sessiond.StrategyHybrid) }

@@ -1,0 +1,135 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// The verify answer is the hottest response sessiond writes, so it is
+// appended by hand into a pooled buffer instead of going through
+// encoding/json's reflection. The output is byte-for-byte what json.Marshal
+// gives for the same value; FuzzAppendSession holds it to that.
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// writeVerified writes 200 {"active":true,"session":…}.
+func writeVerified(w http.ResponseWriter, s *sessionJSON) {
+	bp := bufPool.Get().(*[]byte)
+	b := append((*bp)[:0], `{"active":true,"session":`...)
+	b = appendSession(b, s)
+	b = append(b, "}\n"...)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+	*bp = b
+	bufPool.Put(bp)
+}
+
+// appendSession appends s as json.Marshal would.
+func appendSession(b []byte, s *sessionJSON) []byte {
+	b = append(b, `{"id":`...)
+	b = appendString(b, string(s.ID))
+	b = append(b, `,"subject":`...)
+	b = appendString(b, s.Subject)
+	b = append(b, `,"strategy":`...)
+	b = appendString(b, string(s.Strategy))
+	b = append(b, `,"created_at":`...)
+	b = appendTime(b, s.CreatedAt)
+	b = append(b, `,"last_active_at":`...)
+	b = appendTime(b, s.LastActiveAt)
+	b = append(b, `,"idle_expires_at":`...)
+	b = appendTime(b, s.IdleExpiresAt)
+	b = append(b, `,"expires_at":`...)
+	b = appendTime(b, s.ExpiresAt)
+	b = append(b, `,"persistent":`...)
+	b = strconv.AppendBool(b, s.Persistent)
+	b = append(b, `,"client":{"ip":`...)
+	b = appendString(b, s.Client.IP)
+	b = append(b, `,"user_agent":`...)
+	b = appendString(b, s.Client.UserAgent)
+	b = append(b, `},"claims":`...)
+	b = appendCompact(b, s.Claims)
+	return append(b, '}')
+}
+
+func appendTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString quotes s as encoding/json does by default: control
+// characters, quote and backslash escaped, <, > and & escaped for HTML,
+// invalid UTF-8 replaced by U+FFFD, and U+2028/U+2029 escaped.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// appendCompact appends raw JSON (the claims: an object validated at
+// creation, or {}) as json.Marshal writes a json.RawMessage: compacted
+// and HTML-escaped. Anything unexpected falls back to the library.
+func appendCompact(b []byte, raw []byte) []byte {
+	for _, c := range raw {
+		// The fast path covers claims with no whitespace or characters
+		// encoding/json would rewrite.
+		if c <= ' ' || c == '<' || c == '>' || c == '&' || c >= utf8.RuneSelf {
+			return appendCompactSlow(b, raw)
+		}
+	}
+	return append(b, raw...)
+}
