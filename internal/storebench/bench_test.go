@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,7 +103,14 @@ func BenchmarkVerifyDatabase(b *testing.B) {
 				b.Fatal(err)
 			}
 			toks[i] = iss.AccessToken
-			m.Verify(ctx, toks[i], sessiond.Client{}) // warm any client cache
+		}
+		if strings.HasSuffix(b.Name(), "cached") {
+			// The cache skips keys this client wrote in the last 2 s (so it
+			// reads its own writes); real tokens are verified for far longer.
+			time.Sleep(2500 * time.Millisecond)
+		}
+		for _, t := range toks {
+			m.Verify(ctx, t, sessiond.Client{}) // warm any client cache
 		}
 		b.ReportAllocs()
 		i := 0
