@@ -189,7 +189,39 @@ func BenchmarkVerifyDatabaseParallel(b *testing.B) {
 
 // The raw driver operations the stores stand on.
 
-func BenchmarkRawPostgresSelect(b *testing.B) {
+func BenchmarkRawPostgresSelect(b *testing.B)         { rawPostgres(b, false) }
+func BenchmarkRawPostgresSelectParallel(b *testing.B) { rawPostgres(b, true) }
+func BenchmarkRawRedisGet(b *testing.B)               { rawRedis(b, false) }
+func BenchmarkRawRedisGetParallel(b *testing.B)       { rawRedis(b, true) }
+
+// loop runs op b.N times, from 32 goroutines when parallel.
+func loop(b *testing.B, parallel bool, op func(i int) error) {
+	b.ReportAllocs()
+	if !parallel {
+		i := 0
+		for b.Loop() {
+			if err := op(i); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+		return
+	}
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if err := op(i); err != nil {
+				b.Error(err)
+				return
+			}
+			i++
+		}
+	})
+}
+
+func rawPostgres(b *testing.B, parallel bool) {
 	u := os.Getenv("SESSIOND_TEST_POSTGRES_URL")
 	if u == "" {
 		b.Skip("SESSIOND_TEST_POSTGRES_URL not set")
@@ -212,24 +244,19 @@ func BenchmarkRawPostgresSelect(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	var (
-		id, subject, strategy, ip, ua string
-		created, expires              time.Time
-		claims                        []byte
-		revoked                       *time.Time
-	)
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		if err := pool.QueryRow(ctx, "SELECT id, subject, strategy, created_at, expires_at, client_ip, client_ua, claims, revoked_at FROM "+tbl+" WHERE id = $1",
-			ids[i%len(ids)]).Scan(&id, &subject, &strategy, &created, &expires, &ip, &ua, &claims, &revoked); err != nil {
-			b.Fatal(err)
-		}
-		i++
-	}
+	loop(b, parallel, func(i int) error {
+		var (
+			id, subject, strategy, ip, ua string
+			created, expires              time.Time
+			claims                        []byte
+			revoked                       *time.Time
+		)
+		return pool.QueryRow(ctx, "SELECT id, subject, strategy, created_at, expires_at, client_ip, client_ua, claims, revoked_at FROM "+tbl+" WHERE id = $1",
+			ids[i%len(ids)]).Scan(&id, &subject, &strategy, &created, &expires, &ip, &ua, &claims, &revoked)
+	})
 }
 
-func BenchmarkRawRedisGet(b *testing.B) {
+func rawRedis(b *testing.B, parallel bool) {
 	u := os.Getenv("SESSIOND_TEST_REDIS_URL")
 	if u == "" {
 		b.Skip("SESSIOND_TEST_REDIS_URL not set")
@@ -249,12 +276,10 @@ func BenchmarkRawRedisGet(b *testing.B) {
 	if err := c.Do(ctx, c.B().Set().Key(key).Value(string(val)).Ex(time.Minute).Build()).Error(); err != nil {
 		b.Fatal(err)
 	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := c.Do(ctx, c.B().Get().Key(key).Build()).ToString(); err != nil {
-			b.Fatal(err)
-		}
-	}
+	loop(b, parallel, func(int) error {
+		_, err := c.Do(ctx, c.B().Get().Key(key).Build()).ToString()
+		return err
+	})
 }
 
 // BenchmarkRawMapRead is the in-memory baseline: a read-locked map lookup
