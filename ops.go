@@ -15,7 +15,29 @@ type EventQuery struct {
 	// Cursor continues a previous query: the ID of the last event it
 	// returned. Events are ordered by ID, which orders them by time.
 	Cursor string
-	Limit  int // at most this many; stores cap it at 1000
+	Limit  int // at most this many; see PageSize
+}
+
+// Event log page sizes: EventQuery.Limit 0 means DefaultEventLimit, and a
+// larger Limit than MaxEventLimit is capped to it.
+const (
+	DefaultEventLimit = 100
+	MaxEventLimit     = 1000
+)
+
+// PageSize is q.Limit as every store applies it: 0 becomes
+// DefaultEventLimit, more than MaxEventLimit becomes MaxEventLimit, and a
+// negative limit is an *ArgumentError.
+func (q EventQuery) PageSize() (int, error) {
+	switch {
+	case q.Limit < 0:
+		return 0, argError("limit", "must not be negative, got %d", q.Limit)
+	case q.Limit == 0:
+		return DefaultEventLimit, nil
+	case q.Limit > MaxEventLimit:
+		return MaxEventLimit, nil
+	}
+	return q.Limit, nil
 }
 
 // EventLog is implemented by stores that keep the security event log

@@ -18,13 +18,6 @@ var (
 	_ sessiond.BulkRevoker = (*Store)(nil)
 )
 
-// Event query limits: Limit 0 means defaultEventLimit, more than
-// maxEventLimit means maxEventLimit.
-const (
-	defaultEventLimit = 100
-	maxEventLimit     = 1000
-)
-
 // storedEvent is an event as the log keeps it. Details are kept as JSON, so
 // they come back exactly as from a durable store (numbers as float64) and
 // no caller shares a map with the store.
@@ -99,7 +92,7 @@ func (s *Store) QueryEvents(ctx context.Context, q sessiond.EventQuery) ([]sessi
 	if err := ctxErr(ctx, op); err != nil {
 		return nil, "", err
 	}
-	limit, err := eventLimit(op, q.Limit)
+	limit, err := q.PageSize()
 	if err != nil {
 		return nil, "", err
 	}
@@ -132,18 +125,6 @@ func (s *Store) QueryEvents(ctx context.Context, q sessiond.EventQuery) ([]sessi
 		out = append(out, e)
 	}
 	return out, "", nil
-}
-
-func eventLimit(op string, limit int) (int, error) {
-	switch {
-	case limit < 0:
-		return 0, argErr(op, "limit", "must not be negative, got %d", limit)
-	case limit == 0:
-		return defaultEventLimit, nil
-	case limit > maxEventLimit:
-		return maxEventLimit, nil
-	}
-	return limit, nil
 }
 
 func eventMatches(e *sessiond.Event, q *sessiond.EventQuery) bool {

@@ -21,13 +21,6 @@ var (
 	_ sessiond.LiveCounter = (*Store)(nil)
 )
 
-// Event query limits: Limit 0 means defaultEventLimit, more than
-// maxEventLimit means maxEventLimit.
-const (
-	defaultEventLimit = 100
-	maxEventLimit     = 1000
-)
-
 // defaultRevokeBatch is how many sessions one statement of RevokeMatching
 // revokes (docs/pgstore.md, "Incident revocation").
 const defaultRevokeBatch = 50_000
@@ -100,18 +93,6 @@ func (s *Store) AppendEvents(ctx context.Context, events ...sessiond.Event) erro
 	return s.translate(op, err)
 }
 
-func eventLimit(op string, limit int) (int, error) {
-	switch {
-	case limit < 0:
-		return 0, argErr(op, "limit", "must not be negative, got %d", limit)
-	case limit == 0:
-		return defaultEventLimit, nil
-	case limit > maxEventLimit:
-		return maxEventLimit, nil
-	}
-	return limit, nil
-}
-
 // QueryEvents returns the events q selects, in ID order, after q.Cursor,
 // and the cursor of the next page ("" when no more match); see
 // sessiond.EventLog. Limit 0 means 100, more than 1000 means 1000; a
@@ -123,7 +104,7 @@ func (s *Store) QueryEvents(ctx context.Context, q sessiond.EventQuery) ([]sessi
 		return nil, "", errClosed
 	}
 	const op = "query events"
-	limit, err := eventLimit(op, q.Limit)
+	limit, err := q.PageSize()
 	if err != nil {
 		return nil, "", err
 	}

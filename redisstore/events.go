@@ -31,8 +31,6 @@ import (
 
 // Limits of the event log.
 const (
-	defaultEventLimit = 100  // EventQuery.Limit 0
-	maxEventLimit     = 1000 // a larger Limit is capped to this
 	// eventBatch bounds the events of one append script.
 	eventBatch = 256
 	// eventScanBudget bounds the index entries one query script reads, so
@@ -252,18 +250,6 @@ func ceilMicros(t time.Time) int64 {
 	return f.UnixMicro() + 1
 }
 
-func eventLimit(op string, limit int) (int, error) {
-	switch {
-	case limit < 0:
-		return 0, argErr(op, "limit", "must not be negative, got %d", limit)
-	case limit == 0:
-		return defaultEventLimit, nil
-	case limit > maxEventLimit:
-		return maxEventLimit, nil
-	}
-	return limit, nil
-}
-
 // rawEvent is one event as queryEventsScript returns it.
 type rawEvent struct {
 	id     string
@@ -284,7 +270,7 @@ func (s *Store) QueryEvents(ctx context.Context, q sessiond.EventQuery) ([]sessi
 	if err := ctxErr(ctx, op); err != nil {
 		return nil, "", err
 	}
-	limit, err := eventLimit(op, q.Limit)
+	limit, err := q.PageSize()
 	if err != nil {
 		return nil, "", err
 	}

@@ -20,8 +20,8 @@ import (
 
 // Limits of QueryEvents the suite pins down.
 const (
-	defaultEventLimit = 100  // EventQuery.Limit 0
-	maxEventLimit     = 1000 // a larger Limit is capped to this
+	defaultEventLimit = sessiond.DefaultEventLimit
+	maxEventLimit     = sessiond.MaxEventLimit
 )
 
 // mustImplement fails t, once, unless newStore's stores implement T (an

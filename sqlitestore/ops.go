@@ -18,13 +18,6 @@ var (
 	_ sessiond.BulkRevoker = (*Store)(nil)
 )
 
-// Event query limits: Limit 0 means defaultEventLimit, more than
-// maxEventLimit means maxEventLimit.
-const (
-	defaultEventLimit = 100
-	maxEventLimit     = 1000
-)
-
 func argErr(op, field, format string, args ...any) error {
 	return fmt.Errorf("sqlitestore: %s: %w", op, &sessiond.ArgumentError{Field: field, Msg: fmt.Sprintf(format, args...)})
 }
@@ -69,23 +62,11 @@ func (s *Store) AppendEvents(ctx context.Context, events ...sessiond.Event) erro
 	})
 }
 
-func eventLimit(op string, limit int) (int, error) {
-	switch {
-	case limit < 0:
-		return 0, argErr(op, "limit", "must not be negative, got %d", limit)
-	case limit == 0:
-		return defaultEventLimit, nil
-	case limit > maxEventLimit:
-		return maxEventLimit, nil
-	}
-	return limit, nil
-}
-
 // QueryEvents returns the events q selects, in ID order, after q.Cursor;
 // see sessiond.EventLog. Limit 0 means 100, more than 1000 means 1000.
 func (s *Store) QueryEvents(ctx context.Context, q sessiond.EventQuery) ([]sessiond.Event, string, error) {
 	const op = "query events"
-	limit, err := eventLimit(op, q.Limit)
+	limit, err := q.PageSize()
 	if err != nil {
 		return nil, "", err
 	}

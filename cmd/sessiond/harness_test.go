@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/rueidis"
+
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
 )
@@ -244,7 +246,9 @@ func backends(t testing.TB) []backend {
 	}
 	if u := os.Getenv("SESSIOND_TEST_REDIS_URL"); u != "" {
 		out = append(out, backend{"redis", func(t testing.TB) []string {
-			return []string{"SESSIOND_STORE_DRIVER=redis", "SESSIOND_STORE_DSN=" + u, "SESSIOND_STORE_NAMESPACE=" + uniqueName(t)}
+			ns := uniqueName(t)
+			t.Cleanup(func() { deleteRedisPrefix(t, u, ns) })
+			return []string{"SESSIOND_STORE_DRIVER=redis", "SESSIOND_STORE_DSN=" + u, "SESSIOND_STORE_NAMESPACE=" + ns}
 		}})
 	} else {
 		requireOrSkip(t, "SESSIOND_TEST_REDIS_URL")
@@ -288,6 +292,35 @@ func eventually(t testing.TB, within time.Duration, what string, cond func() boo
 		case <-ctx.Done():
 			t.Fatalf("%s: not within %v", what, within)
 		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// deleteRedisPrefix removes every key a test deployment left under prefix,
+// so runs do not accumulate keys in the shared Redis.
+func deleteRedisPrefix(t testing.TB, url, prefix string) {
+	opt, err := rueidis.ParseURL(url)
+	if err != nil {
+		return
+	}
+	c, err := rueidis.NewClient(opt)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	ctx := context.Background()
+	var cursor uint64
+	for {
+		e, err := c.Do(ctx, c.B().Scan().Cursor(cursor).Match(prefix+"*").Count(1000).Build()).AsScanEntry()
+		if err != nil {
+			t.Logf("cleaning Redis prefix %s: %v", prefix, err)
+			return
+		}
+		for _, k := range e.Elements {
+			c.Do(ctx, c.B().Del().Key(k).Build())
+		}
+		if cursor = e.Cursor; cursor == 0 {
+			return
 		}
 	}
 }

@@ -54,11 +54,12 @@ func stores(b *testing.B) map[string]func(b *testing.B) sessiond.Store {
 	if u := os.Getenv("SESSIOND_TEST_REDIS_URL"); u != "" {
 		for label, cache := range map[string]time.Duration{"redis": 0, "redis-cached": time.Minute} {
 			out[label] = func(b *testing.B) sessiond.Store {
-				st, err := redisstore.New(context.Background(), u, redisstore.Options{Prefix: name(), ClientCache: cache})
+				prefix := name()
+				st, err := redisstore.New(context.Background(), u, redisstore.Options{Prefix: prefix, ClientCache: cache})
 				if err != nil {
 					b.Fatal(err)
 				}
-				b.Cleanup(func() { st.Close() })
+				b.Cleanup(func() { st.Close(); deletePrefix(u, prefix) })
 				return st
 			}
 		}
@@ -300,4 +301,31 @@ func BenchmarkRawMapRead(b *testing.B) {
 		i++
 	}
 	_ = sink
+}
+
+// deletePrefix removes a benchmark's keys from the shared Redis.
+func deletePrefix(url, prefix string) {
+	opt, err := rueidis.ParseURL(url)
+	if err != nil {
+		return
+	}
+	c, err := rueidis.NewClient(opt)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	ctx := context.Background()
+	var cursor uint64
+	for {
+		e, err := c.Do(ctx, c.B().Scan().Cursor(cursor).Match(prefix+"*").Count(1000).Build()).AsScanEntry()
+		if err != nil {
+			return
+		}
+		for _, k := range e.Elements {
+			c.Do(ctx, c.B().Del().Key(k).Build())
+		}
+		if cursor = e.Cursor; cursor == 0 {
+			return
+		}
+	}
 }
