@@ -1,55 +1,17 @@
 package pgstore
 
 import (
-	"cmp"
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/sessiond/sessiond/internal/migration"
 )
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
-
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded migrations in version order. Each file is
-// named NNNN_description.sql.
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFS, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	var out []migration
-	for _, e := range entries {
-		prefix, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(prefix)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration %s: name must start with a positive version and '_'", e.Name())
-		}
-		b, err := migrationFS.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	slices.SortFunc(out, func(a, b migration) int { return cmp.Compare(a.version, b.version) })
-	for i := 1; i < len(out); i++ {
-		if out[i].version == out[i-1].version {
-			return nil, fmt.Errorf("migrations %s and %s share version %d", out[i-1].name, out[i].name, out[i].version)
-		}
-	}
-	return out, nil
-}
 
 // Migrate creates the schema if missing and applies, in one transaction and
 // in version order, every embedded migration not recorded in its
@@ -63,12 +25,12 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if s.closed.Load() {
 		return errClosed
 	}
-	all, err := migrations()
+	all, err := migration.Load(migrationFS, "migrations")
 	if err != nil {
 		return fmt.Errorf("pgstore: migrate: %w", err)
 	}
 	schema := pgx.Identifier{s.schema}.Sanitize()
-	var applied []migration
+	var applied []migration.Migration
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		applied = nil
 		// Held until commit. Everything below, CREATE SCHEMA included,
@@ -103,7 +65,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 			return err
 		}
 		done := make(map[int]bool, len(versions))
-		latest := all[len(all)-1].version
+		latest := all[len(all)-1].Version
 		for _, v := range versions {
 			if int(v) > latest {
 				return fmt.Errorf("schema %s is at version %d, newer than this build's %d", s.schema, v, latest)
@@ -115,13 +77,13 @@ func (s *Store) Migrate(ctx context.Context) error {
 			return err
 		}
 		for _, m := range all {
-			if done[m.version] {
+			if done[m.Version] {
 				continue
 			}
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
-				return fmt.Errorf("%s: %w", m.name, err)
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+				return fmt.Errorf("%s: %w", m.Name, err)
 			}
-			if _, err := tx.Exec(ctx, "INSERT INTO "+schema+".schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name); err != nil {
+			if _, err := tx.Exec(ctx, "INSERT INTO "+schema+".schema_migrations (version, name) VALUES ($1, $2)", m.Version, m.Name); err != nil {
 				return err
 			}
 			applied = append(applied, m)
@@ -132,7 +94,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return s.translate("migrate", err)
 	}
 	for _, m := range applied {
-		s.log.Info("pgstore: applied migration", "schema", s.schema, "version", m.version, "name", m.name)
+		s.log.Info("pgstore: applied migration", "schema", s.schema, "version", m.Version, "name", m.Name)
 	}
 	return nil
 }
