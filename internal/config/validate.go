@@ -1,6 +1,8 @@
 package config
 
 import (
+	"github.com/sessiond/sessiond/webhook"
+
 	"bytes"
 	"io"
 	"os"
@@ -168,21 +170,43 @@ func Count(fs []Finding) (errs, warns, infos int) {
 // whitespace (a trailing newline is common and not key material). ok is
 // false when the file cannot be read: its length is then not checked.
 func secretLen(file string) (n int, ok bool) {
+	b, ok := readSecret(file)
+	return len(b), ok
+}
+
+// webhookKeyLen is the key length of a webhook secret file, which must
+// hold a Standard Webhooks secret (whsec_ and base64). valid is false when
+// the file is readable but holds no such secret.
+func webhookKeyLen(file string) (n int, valid, ok bool) {
+	b, ok := readSecret(file)
+	if !ok {
+		return 0, false, false
+	}
+	key, err := webhook.ParseSecret(string(b))
+	if err != nil {
+		// ParseSecret also refuses keys under 24 bytes: tell those apart.
+		return 0, false, true
+	}
+	return len(key), true, true
+}
+
+// readSecret returns the trimmed content of a small regular file.
+func readSecret(file string) ([]byte, bool) {
 	f, err := os.Open(file)
 	if err != nil {
-		return 0, false
+		return nil, false
 	}
 	defer f.Close()
 	// Only regular files: a FIFO or device could block or never end.
 	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-		return 0, false
+		return nil, false
 	}
 	// A secret longer than this is long enough; don't read big files.
 	b, err := io.ReadAll(io.LimitReader(f, 4096))
 	if err != nil {
-		return 0, false
+		return nil, false
 	}
-	return len(bytes.TrimSpace(b)), true
+	return bytes.TrimSpace(b), true
 }
 
 func hasPrefixFold(s, prefix string) bool {
