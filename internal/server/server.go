@@ -128,7 +128,10 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	go retain(bg, cfg, events.log, outbox, log)
 
-	mgr, keys, err := buildManager(ctx, cfg, o, store, meta, log, extra)
+	onRotate := func(kid string) {
+		events.emit(bg, sessiond.Event{Type: EventKeysRotated, Details: map[string]any{"kid": kid, "by": "schedule"}})
+	}
+	mgr, keys, err := buildManager(ctx, cfg, o, store, meta, log, extra, onRotate)
 	if err != nil {
 		return err
 	}
@@ -256,7 +259,7 @@ func loopback(listen string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func buildManager(ctx context.Context, cfg config.Config, o Options, store sessiond.Store, meta sessiond.MetaStore, log *slog.Logger, extra func(*sessiond.Options)) (*sessiond.Manager, *signing.Keys, error) {
+func buildManager(ctx context.Context, cfg config.Config, o Options, store sessiond.Store, meta sessiond.MetaStore, log *slog.Logger, extra func(*sessiond.Options), onRotate func(kid string)) (*sessiond.Manager, *signing.Keys, error) {
 	life, err := cfg.Lifetimes()
 	if err != nil {
 		return nil, nil, err
@@ -290,6 +293,7 @@ func buildManager(ctx context.Context, cfg config.Config, o Options, store sessi
 			MaxTokenLifetime: life.Refresh,
 			RotateEvery:      cfg.JWT.KeyRotationInterval.Std(),
 			Logger:           log,
+			OnRotate:         onRotate,
 			OnChange: func(removed bool) {
 				if removed && mgr != nil {
 					mgr.PurgeVerifyCache()

@@ -32,6 +32,10 @@ type Options struct {
 	// OnChange is called after the local ring changed; removed reports
 	// whether a key was dropped (callers purge verification caches then).
 	OnChange func(removed bool)
+	// OnRotate is called after this node rotated the ring on schedule
+	// (Maintain), with the new signer's key ID: the security event log
+	// records it.
+	OnRotate func(kid string)
 }
 
 // Keys is the shared ring of one node. Safe for concurrent use.
@@ -111,7 +115,9 @@ func (k *Keys) RetireAll(ctx context.Context) error {
 // Maintain rotates the ring if the signer is older than RotateEvery and
 // prunes keys no token can need any more.
 func (k *Keys) Maintain(ctx context.Context) error {
-	return k.update(ctx, func(r *jwttoken.KeyRing) (bool, error) {
+	rotated := false
+	err := k.update(ctx, func(r *jwttoken.KeyRing) (bool, error) {
+		rotated = false // update may retry fn after losing a race
 		now := k.opts.Clock.Now()
 		changed := r.Prune(now) > 0
 		if k.opts.RotateEvery > 0 {
@@ -120,12 +126,16 @@ func (k *Keys) Maintain(ctx context.Context) error {
 					if err := r.Rotate(now); err != nil {
 						return false, err
 					}
-					changed = true
+					changed, rotated = true, true
 				}
 			}
 		}
 		return changed, nil
 	})
+	if err == nil && rotated && k.opts.OnRotate != nil {
+		k.opts.OnRotate(k.ring.Keys()[0].ID)
+	}
+	return err
 }
 
 // update applies fn to the latest stored ring and saves it with a

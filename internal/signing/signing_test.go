@@ -108,7 +108,14 @@ func TestKeys_RetireAllReportsRemoval(t *testing.T) {
 func TestKeys_MaintainRotatesAndPrunes(t *testing.T) {
 	store := memstore.New()
 	clock := sessiondtest.NewClock(t0)
-	k := open(t, store, clock, nil)
+	var rotatedTo []string
+	k, err := signing.Open(context.Background(), store, signing.Options{
+		MaxTokenLifetime: 24 * time.Hour, RotateEvery: 30 * 24 * time.Hour, Clock: clock,
+		OnRotate: func(kid string) { rotatedTo = append(rotatedTo, kid) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	first := k.Ring().Keys()[0].ID
 	clock.Advance(29 * 24 * time.Hour)
 	if err := k.Maintain(context.Background()); err != nil || k.Ring().Keys()[0].ID != first {
@@ -121,6 +128,9 @@ func TestKeys_MaintainRotatesAndPrunes(t *testing.T) {
 	keys := k.Ring().Keys()
 	if len(keys) != 2 || keys[0].ID == first {
 		t.Fatalf("after the interval: %d keys, signer %s; want a new signer and the old one retired", len(keys), keys[0].ID)
+	}
+	if len(rotatedTo) != 1 || rotatedTo[0] != keys[0].ID {
+		t.Errorf("OnRotate calls = %v; want one, with the new signer %s", rotatedTo, keys[0].ID)
 	}
 	clock.Advance(25 * time.Hour) // past MaxTokenLifetime + leeway
 	if err := k.Maintain(context.Background()); err != nil {
