@@ -149,6 +149,10 @@ type Events struct {
 
 // Webhook delivers security events to an HTTP endpoint.
 type Webhook struct {
+	// Name identifies the endpoint in the outbox, logs and metrics; pending
+	// deliveries refer to it, so keep it stable. Default: its position and
+	// host ("0-hooks.example.com").
+	Name        string   `yaml:"name"`
 	URL         string   `yaml:"url"`
 	Events      []string `yaml:"events"`
 	SecretFile  string   `yaml:"secret_file"`

@@ -298,7 +298,7 @@ func TestSuggest(t *testing.T) {
 		"secret_file":    "webhooks.N.secret_file",
 		"same_site":      "cookie.same_site",
 		"no_such_thing":  "",
-		"name":           "cookie.name",
+		"name":           "", // cookie.name and webhooks.N.name: ambiguous, so no guess
 		"max_attempts":   "webhooks.N.max_attempts",
 		"trusted_origin": "csrf.trusted_origins",
 		"polcy":          "limits.policy",

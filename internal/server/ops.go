@@ -105,6 +105,7 @@ func buildAnomaly(cfg config.Config) (sessiond.AnomalyChecker, error) {
 // buildWebhooks reads each endpoint's secret file and returns the endpoints.
 func buildWebhooks(cfg config.Config) ([]webhook.Endpoint, error) {
 	var out []webhook.Endpoint
+	seen := map[string]bool{}
 	for i, w := range cfg.Webhooks {
 		raw, err := os.ReadFile(w.SecretFile)
 		if err != nil {
@@ -118,7 +119,15 @@ func buildWebhooks(cfg config.Config) ([]webhook.Endpoint, error) {
 		if err != nil {
 			return nil, fmt.Errorf("webhooks[%d].url: %w", i, err)
 		}
-		ep := webhook.Endpoint{Name: fmt.Sprintf("%d-%s", i, u.Host), URL: w.URL, Secret: secret, MaxAttempts: w.MaxAttempts}
+		name := w.Name
+		if name == "" {
+			name = fmt.Sprintf("%d-%s", i, u.Host)
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("webhooks[%d].name: %q is used twice: %w", i, name, sessiond.ErrInvalidArgument)
+		}
+		seen[name] = true
+		ep := webhook.Endpoint{Name: name, URL: w.URL, Secret: secret, MaxAttempts: w.MaxAttempts}
 		for _, t := range w.Events {
 			ep.Events = append(ep.Events, sessiond.EventType(t))
 		}
