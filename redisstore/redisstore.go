@@ -78,6 +78,7 @@ type Store struct {
 	log      *slog.Logger
 	cacheTTL time.Duration
 	recent   *recentWrites // nil unless cacheTTL > 0
+	dec      *decoded      // nil unless cacheTTL > 0
 	routes   *routes
 
 	prefix string
@@ -139,6 +140,11 @@ func New(ctx context.Context, url string, opts Options) (*Store, error) {
 		}
 		return time.Duration(attempts) * 5 * time.Millisecond
 	}
+	var dec *decoded
+	if opts.ClientCache > 0 {
+		dec = newDecoded(opts.ClientCache)
+		co.OnInvalidations = dec.onInvalidations
+	}
 	client, err := rueidis.NewClient(co)
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: connect: %w: %s", sessiond.ErrStoreUnavailable, err)
@@ -177,6 +183,7 @@ func New(ctx context.Context, url string, opts Options) (*Store, error) {
 	}
 	if s.cacheTTL > 0 {
 		s.recent = newRecentWrites(time.Second)
+		s.dec = dec
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.Ping(ctx); err != nil {

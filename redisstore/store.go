@@ -44,6 +44,9 @@ func (s *Store) wrote(keys ...string) {
 	if s.recent != nil {
 		s.recent.add(keys...)
 	}
+	if s.dec != nil {
+		s.dec.invalidate(keys)
+	}
 }
 
 // route returns the value of an index key (token hash or session ID →
@@ -324,54 +327,73 @@ func (s *Store) Lookup(ctx context.Context, h sessiond.TokenHash) (sessiond.Toke
 	if err := ctxErr(ctx, op); err != nil {
 		return sessiond.Token{}, nil, err
 	}
+	var gen0 uint64
+	if s.dec != nil {
+		now := time.Now()
+		if tok, sess, ok := s.dec.get(h, now); ok {
+			return tok, sess, nil
+		}
+		gen0 = s.dec.gen.Load()
+	}
 	var hx [2 * len(h)]byte
 	hex.Encode(hx[:], h[:])
 	// Built from the stack copy: one allocation each.
 	tokKey := s.prefix + ":tok:" + string(hx[:])
 	tokField := tokenFieldPrefix + string(hx[:])
-	tok, sess, remembered, err := s.lookup(ctx, op, h, tokKey, tokField, false)
+	tok, sess, key, remembered, err := s.lookup(ctx, op, h, tokKey, tokField, false)
 	if err == errLookupNotFound && remembered {
-		tok, sess, _, err = s.lookup(ctx, op, h, tokKey, tokField, true)
+		tok, sess, key, _, err = s.lookup(ctx, op, h, tokKey, tokField, true)
+	}
+	if err == nil && s.dec != nil && key != "" {
+		s.dec.put(gen0, h, key, tok, sess, time.Now())
 	}
 	return tok, sess, err
 }
 
-func (s *Store) lookup(ctx context.Context, op string, h sessiond.TokenHash, tokKey, tokField string, fresh bool) (sessiond.Token, *sessiond.Session, bool, error) {
+func (s *Store) lookup(ctx context.Context, op string, h sessiond.TokenHash, tokKey, tokField string, fresh bool) (sessiond.Token, *sessiond.Session, string, bool, error) {
 	v, remembered, err := s.route(ctx, tokKey, fresh)
 	if err != nil {
 		if rueidis.IsRedisNil(err) {
-			return sessiond.Token{}, nil, false, errLookupNotFound
+			return sessiond.Token{}, nil, "", false, errLookupNotFound
 		}
-		return sessiond.Token{}, nil, false, s.fail(op, err)
+		return sessiond.Token{}, nil, "", false, s.fail(op, err)
 	}
 	tag, _, id, ok := parseTokIndex(v)
 	if !ok {
-		return sessiond.Token{}, nil, false, s.fail(op, errCorrupt)
+		return sessiond.Token{}, nil, "", false, s.fail(op, errCorrupt)
 	}
 	key := s.sessKey(tag, id)
+	// Only a read through the client-side cache leaves Redis tracking the
+	// key for this client; the decoded cache may keep only such reads (the
+	// key is returned for them alone), or it would miss the invalidation of
+	// a later change.
+	tracked := s.cacheTTL > 0 && !s.recent.has(key)
 	f, err := s.read(ctx, key, s.lookupCmd(key, tokField)).ToArray()
 	if err != nil {
-		return sessiond.Token{}, nil, false, s.fail(op, err)
+		return sessiond.Token{}, nil, "", false, s.fail(op, err)
 	}
 	if len(f) != nSessionFields+1 {
-		return sessiond.Token{}, nil, false, s.fail(op, errCorrupt)
+		return sessiond.Token{}, nil, "", false, s.fail(op, errCorrupt)
 	}
 	tv, present := field(&f[nSessionFields])
 	if !present {
-		return sessiond.Token{}, nil, remembered, errLookupNotFound
+		return sessiond.Token{}, nil, "", remembered, errLookupNotFound
 	}
 	sess, ok, err := decSession(id, f[:nSessionFields])
 	switch {
 	case err != nil:
-		return sessiond.Token{}, nil, false, s.fail(op, err)
+		return sessiond.Token{}, nil, "", false, s.fail(op, err)
 	case !ok:
-		return sessiond.Token{}, nil, remembered, errLookupNotFound
+		return sessiond.Token{}, nil, "", remembered, errLookupNotFound
 	}
 	tok, err := decToken(tv, h, id)
 	if err != nil {
-		return sessiond.Token{}, nil, false, s.fail(op, err)
+		return sessiond.Token{}, nil, "", false, s.fail(op, err)
 	}
-	return tok, sess, false, nil
+	if !tracked {
+		key = ""
+	}
+	return tok, sess, key, false, nil
 }
 
 // Touch records activity on session id. On a revoked session it changes

@@ -172,6 +172,12 @@ func BenchmarkVerifyDatabaseParallel(b *testing.B) {
 			}
 			toks[i] = iss.AccessToken
 		}
+		if strings.HasSuffix(b.Name(), "cached") {
+			time.Sleep(2500 * time.Millisecond) // past the read-your-writes window, as above
+		}
+		for _, t := range toks {
+			m.Verify(ctx, t, sessiond.Client{})
+		}
 		b.SetParallelism(16)
 		b.ReportAllocs()
 		b.ResetTimer()
