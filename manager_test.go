@@ -18,36 +18,11 @@ import (
 
 var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 
-// recorder is an EventSink that keeps what it is given.
-type recorder struct {
-	mu     sync.Mutex
-	events []sessiond.Event
-}
-
-func (r *recorder) Record(_ context.Context, e sessiond.Event) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-	return nil
-}
-
-func (r *recorder) count(typ sessiond.EventType) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := 0
-	for _, e := range r.events {
-		if e.Type == typ {
-			n++
-		}
-	}
-	return n
-}
-
 type harness struct {
 	m      *sessiond.Manager
 	store  *memstore.Store
 	clock  *sessiondtest.Clock
-	events *recorder
+	events *sessiondtest.Events
 	ring   *jwttoken.KeyRing
 	codec  *jwttoken.Codec
 }
@@ -56,7 +31,7 @@ type harness struct {
 // clock at t0; mod may adjust the options before New.
 func newHarness(t *testing.T, strategy sessiond.Strategy, mod func(*sessiond.Options)) *harness {
 	t.Helper()
-	h := &harness{store: memstore.New(), clock: sessiondtest.NewClock(t0), events: &recorder{}}
+	h := &harness{store: memstore.New(), clock: sessiondtest.NewClock(t0), events: &sessiondtest.Events{}}
 	ring, err := jwttoken.NewRing(t0, jwttoken.RingOptions{MaxTokenLifetime: 90 * 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -262,7 +237,7 @@ func TestManager_HybridRevocationAndCache(t *testing.T) {
 	if _, err := h.m.Refresh(ctx, iss.RefreshToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrRevoked) {
 		t.Fatalf("Refresh after revoke = %v; want ErrRevoked", err)
 	}
-	if n := h.events.count(sessiond.EventSessionRevoked); n != 1 {
+	if n := h.events.Count(sessiond.EventSessionRevoked); n != 1 {
 		t.Errorf("%d session.revoked events; want 1", n)
 	}
 
@@ -341,7 +316,7 @@ func TestManager_RefreshRotationAndReuse(t *testing.T) {
 	if _, err := h.m.Verify(ctx, next.AccessToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrRevoked) {
 		t.Fatalf("Verify(family access token) after reuse = %v; want ErrRevoked", err)
 	}
-	if n := h.events.count(sessiond.EventRefreshReused); n != 1 {
+	if n := h.events.Count(sessiond.EventRefreshReused); n != 1 {
 		t.Errorf("%d refresh_token_reused events; want 1", n)
 	}
 	s, _ := h.store.Get(ctx, iss.Session.ID)
@@ -371,7 +346,7 @@ func TestManager_RefreshReuseInterval(t *testing.T) {
 			t.Errorf("refresh with a successor: %v", err)
 		}
 	}
-	if n := h.events.count(sessiond.EventRefreshReused); n != 0 {
+	if n := h.events.Count(sessiond.EventRefreshReused); n != 0 {
 		t.Errorf("%d reuse events for a benign race; want 0", n)
 	}
 }

@@ -25,31 +25,6 @@ import (
 
 var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 
-// recorder is an EventSink that keeps what it is given.
-type recorder struct {
-	mu     sync.Mutex
-	events []sessiond.Event
-}
-
-func (r *recorder) Record(_ context.Context, e sessiond.Event) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-	return nil
-}
-
-func (r *recorder) count(typ sessiond.EventType) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := 0
-	for _, e := range r.events {
-		if e.Type == typ {
-			n++
-		}
-	}
-	return n
-}
-
 // env is one app under test: a Manager on a memory store with a fake
 // clock, the middleware, and an httptest server (TLS unless the cookies are
 // insecure dev cookies, since a cookie jar sends Secure cookies over HTTPS only).
@@ -57,7 +32,7 @@ type env struct {
 	m      *sessiond.Manager
 	s      *httpsession.Sessions
 	clock  *sessiondtest.Clock
-	events *recorder
+	events *sessiondtest.Events
 	srv    *httptest.Server
 	logs   *bytes.Buffer
 }
@@ -74,7 +49,7 @@ func newEnv(t *testing.T, eo envOptions) *env {
 	if eo.strategy == "" {
 		eo.strategy = sessiond.StrategyHybrid
 	}
-	e := &env{clock: sessiondtest.NewClock(t0), events: &recorder{}, logs: &bytes.Buffer{}}
+	e := &env{clock: sessiondtest.NewClock(t0), events: &sessiondtest.Events{}, logs: &bytes.Buffer{}}
 	ring, err := jwttoken.NewRing(t0, jwttoken.RingOptions{MaxTokenLifetime: 600 * 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,43 @@
+package sessiondtest
+
+import (
+	"context"
+	"sync"
+
+	"github.com/sessiond/sessiond"
+)
+
+// Events is a sessiond.EventSink that keeps every event it is given, for
+// tests to count. Safe for concurrent use.
+type Events struct {
+	mu     sync.Mutex
+	events []sessiond.Event
+}
+
+// Record keeps e.
+func (r *Events) Record(_ context.Context, e sessiond.Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, e)
+	return nil
+}
+
+// Count returns how many events of typ were recorded.
+func (r *Events) Count(typ sessiond.EventType) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, e := range r.events {
+		if e.Type == typ {
+			n++
+		}
+	}
+	return n
+}
+
+// All returns a copy of the recorded events, in order.
+func (r *Events) All() []sessiond.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]sessiond.Event(nil), r.events...)
+}
