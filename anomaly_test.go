@@ -42,12 +42,12 @@ func TestManager_Anomalies(t *testing.T) {
 		if _, err := h.m.Verify(ctx, iss.AccessToken, sessiond.Client{}); err != nil {
 			t.Errorf("step-up must leave the session valid: %v", err)
 		}
-		if n := h.events.count(sessiond.EventAnomaly); n != 1 {
+		if n := h.events.Count(sessiond.EventAnomaly); n != 1 {
 			t.Errorf("%d anomaly events; want 1", n)
 		}
 		// The same finding again is not recorded again within the dedup window.
 		h.m.Inspect(ctx, iss.AccessToken, sessiond.Client{IP: "203.0.113.99", UserAgent: firefoxLin})
-		if n := h.events.count(sessiond.EventAnomaly); n != 1 {
+		if n := h.events.Count(sessiond.EventAnomaly); n != 1 {
 			t.Errorf("%d anomaly events after a repeat; want 1", n)
 		}
 	})

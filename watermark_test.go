@@ -32,7 +32,7 @@ func TestManager_RevokeMatching(t *testing.T) {
 		if _, err := h.m.Verify(ctx, b.AccessToken, sessiond.Client{}); err != nil {
 			t.Errorf("bob: %v", err)
 		}
-		if got := h.events.count(sessiond.EventRevokedByIncident); got != 1 {
+		if got := h.events.Count(sessiond.EventRevokedByIncident); got != 1 {
 			t.Errorf("%d revoked_by_incident events; want 1 (one per subject)", got)
 		}
 		// A new login of alice after the incident works.

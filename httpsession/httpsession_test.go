@@ -465,7 +465,7 @@ func TestSessions_Refresh(t *testing.T) {
 		if resp.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("refresh with a retired token = %d; want 401", resp.StatusCode)
 		}
-		if n := e.events.count(sessiond.EventRefreshReused); n != 1 {
+		if n := e.events.Count(sessiond.EventRefreshReused); n != 1 {
 			t.Errorf("%s events = %d; want 1", sessiond.EventRefreshReused, n)
 		}
 		for name, c := range setCookies(t, resp) {
