@@ -1,0 +1,157 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/httpapi"
+)
+
+func TestEvents_Route(t *testing.T) {
+	var e *env
+	e = newEnv(t, sessiond.StrategyHybrid, nil)
+	// A second handler over the same Manager and store, with the event log.
+	h, err := httpapi.New(httpapi.Options{Manager: e.m, Authenticate: authenticate, Events: e.store, Outbox: e.store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.handler = h
+	e.srv.Config.Handler = h
+
+	now := t0.Add(time.Minute)
+	var evs []sessiond.Event
+	for i := range 5 {
+		at := now.Add(time.Duration(i) * time.Second)
+		evs = append(evs, sessiond.Event{ID: sessiond.NewEventID(at), Time: at, Type: sessiond.EventSessionCreated,
+			Subject: []string{"alice", "bob"}[i%2], Details: map[string]any{"n": i}})
+	}
+	if err := e.store.AppendEvents(t.Context(), evs...); err != nil {
+		t.Fatal(err)
+	}
+	r := e.do(http.MethodGet, "/v1/events?subject=alice&limit=2", "", nil, nil)
+	var page struct {
+		Events     []map[string]any `json:"events"`
+		NextCursor *string          `json:"next_cursor"`
+	}
+	if err := json.Unmarshal(r.body, &page); r.status != 200 || err != nil || len(page.Events) != 2 || page.NextCursor == nil {
+		t.Fatalf("GET /v1/events = %d %s", r.status, r.body)
+	}
+	r = e.do(http.MethodGet, "/v1/events?subject=alice&limit=2&cursor="+*page.NextCursor, "", nil, nil)
+	json.Unmarshal(r.body, &page)
+	if len(page.Events) != 1 || page.NextCursor != nil || page.Events[0]["subject"] != "alice" {
+		t.Fatalf("second page = %s; want alice's third event and no cursor", r.body)
+	}
+	since := now.Add(3 * time.Second).Format(time.RFC3339)
+	r = e.do(http.MethodGet, "/v1/events?since="+since, "", nil, nil)
+	json.Unmarshal(r.body, &page)
+	if len(page.Events) != 2 {
+		t.Errorf("since filter: %d events; want 2", len(page.Events))
+	}
+
+	for _, tc := range []struct{ query, detail string }{
+		{"since=yesterday", "since"},
+		{"until=2026-13-01T00:00:00Z", "until"},
+		{"limit=0", "limit"},
+		{"limit=5000", "limit"},
+		{"limit=ten", "limit"},
+		{"subject=" + strings.Repeat("s", 300), "too long"},
+		{"cursor=" + strings.Repeat("c", 100), "too long"},
+	} {
+		wantProblem(t, "GET /v1/events?"+tc.query[:min(len(tc.query), 20)], e.do(http.MethodGet, "/v1/events?"+tc.query, "", nil, nil),
+			http.StatusBadRequest, "invalid_request", tc.detail)
+	}
+	wantProblem(t, "events without API key", e.do(http.MethodGet, "/v1/events", "", nil, map[string]string{"Authorization": ""}),
+		http.StatusUnauthorized, "unauthorized", "")
+
+	// Deliveries: state filter and bad input.
+	if err := e.store.EnqueueDeliveries(t.Context(), sessiond.Delivery{ID: "msg_1", Endpoint: "ep", EventID: evs[0].ID,
+		Payload: []byte("{}"), NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	r = e.do(http.MethodGet, "/v1/webhooks/deliveries?state=pending", "", nil, nil)
+	if r.status != 200 || !strings.Contains(string(r.body), `"msg_1"`) {
+		t.Errorf("pending deliveries = %d %s", r.status, r.body)
+	}
+	r = e.do(http.MethodGet, "/v1/webhooks/deliveries", "", nil, nil)
+	if r.status != 200 || strings.Contains(string(r.body), "msg_1") {
+		t.Errorf("default (dead) deliveries = %d %s; want none", r.status, r.body)
+	}
+	wantProblem(t, "deliveries bad state", e.do(http.MethodGet, "/v1/webhooks/deliveries?state=lost", "", nil, nil),
+		http.StatusBadRequest, "invalid_request", "state")
+	wantProblem(t, "deliveries bad limit", e.do(http.MethodGet, "/v1/webhooks/deliveries?limit=-1", "", nil, nil),
+		http.StatusBadRequest, "invalid_request", "limit")
+}
+
+func TestOpsRoutes_NotConfigured(t *testing.T) {
+	e := newEnv(t, sessiond.StrategyHybrid, nil)
+	for _, tc := range []struct{ method, path string }{
+		{http.MethodGet, "/v1/events"},
+		{http.MethodGet, "/v1/webhooks/deliveries"},
+		{http.MethodGet, "/metrics"},
+		{http.MethodGet, "/sdk/sessiond.js"},
+	} {
+		wantProblem(t, tc.path, e.do(tc.method, tc.path, "", nil, nil), http.StatusNotFound, "not_found", "")
+	}
+	wantProblem(t, "revocations", e.postJSON("/v1/revocations", `{"all":true}`), http.StatusNotFound, "not_found", "")
+}
+
+func TestIncident_Route(t *testing.T) {
+	var got []httpapi.IncidentRequest
+	incident := func(_ context.Context, req httpapi.IncidentRequest) (int, error) {
+		got = append(got, req)
+		return 7, nil
+	}
+	var failures int
+	e := newEnv(t, sessiond.StrategyHybrid, func(o *httpapi.Options) {
+		o.Incident = incident
+		o.AuthFailed = func(context.Context, *http.Request) { failures++ }
+		o.Metrics = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+			w.Write([]byte("sessiond_up 1\n"))
+		})
+		o.SDK = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+			w.Write([]byte("export {}"))
+		})
+	})
+	r := e.postJSON("/v1/revocations", `{"subjects":["alice"],"issued_before":"2026-11-26T10:00:00Z","reason":"leak","rotate_keys":true,"notify":true}`)
+	if r.status != 200 || string(r.body) != "{\"revoked\":7}\n" {
+		t.Fatalf("POST /v1/revocations = %d %s", r.status, r.body)
+	}
+	want := httpapi.IncidentRequest{Subjects: []string{"alice"}, IssuedBefore: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC),
+		Reason: "leak", RotateKeys: true, Notify: true}
+	if len(got) != 1 || got[0].Reason != want.Reason || !got[0].IssuedBefore.Equal(want.IssuedBefore) || !got[0].RotateKeys || !got[0].Notify || got[0].Subjects[0] != "alice" {
+		t.Fatalf("incident got %+v; want %+v", got, want)
+	}
+	many := `{"subjects":[` + strings.Repeat(`"x",`, 10000) + `"y"]}`
+	for _, tc := range []struct{ name, body, detail string }{
+		{"no scope", `{"reason":"x"}`, "all"},
+		{"unknown field", `{"all":true,"everything":true}`, "everything"},
+		{"wrong type", `{"all":"yes"}`, "all"},
+		{"bad time", `{"issued_before":"last week"}`, ""},
+		{"too many subjects", many, "subjects"},
+		{"long reason", `{"all":true,"reason":"` + strings.Repeat("r", 300) + `"}`, "reason"},
+		{"not json", `all=true`, ""},
+	} {
+		wantProblem(t, tc.name, e.postJSON("/v1/revocations", tc.body), http.StatusBadRequest, "invalid_request", tc.detail)
+	}
+	if len(got) != 1 {
+		t.Errorf("bad requests reached the kill switch: %d calls", len(got))
+	}
+	wantProblem(t, "no API key", e.do(http.MethodPost, "/v1/revocations", "application/json", []byte(`{"all":true}`),
+		map[string]string{"Authorization": "Bearer " + strings.Repeat("w", 40)}), http.StatusUnauthorized, "unauthorized", "")
+	if failures != 1 {
+		t.Errorf("AuthFailed calls = %d; want 1", failures)
+	}
+	if r := e.do(http.MethodGet, "/metrics", "", nil, map[string]string{"Authorization": ""}); r.status != 200 || string(r.body) != "sessiond_up 1\n" {
+		t.Errorf("/metrics = %d %q", r.status, r.body)
+	}
+	if r := e.do(http.MethodGet, "/sdk/sessiond.js", "", nil, map[string]string{"Authorization": ""}); r.status != 200 {
+		t.Errorf("/sdk/sessiond.js = %d", r.status)
+	}
+}
