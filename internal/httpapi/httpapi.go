@@ -63,6 +63,9 @@ type Options struct {
 	// AuthFailed, if set, is told of every request refused for a missing
 	// or wrong API key (the security event log records them).
 	AuthFailed func(ctx context.Context, r *http.Request)
+	// Handoff, if set, serves login_code and set_cookie in POST
+	// /v1/sessions (the browser gateway); nil refuses them.
+	Handoff Handoff
 }
 
 // authMode says how a route authenticates and how it reports failure.
@@ -125,6 +128,7 @@ type server struct {
 	metricsH   http.Handler
 	sdkH       http.Handler
 	onAuthFail func(context.Context, *http.Request)
+	handoff    Handoff
 }
 
 // New returns the API handler. It is safe for concurrent use. The caller
@@ -152,6 +156,7 @@ func New(opts Options) (http.Handler, error) {
 		metricsH:   opts.Metrics,
 		sdkH:       opts.SDK,
 		onAuthFail: opts.AuthFailed,
+		handoff:    opts.Handoff,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
