@@ -66,6 +66,10 @@ type Options struct {
 	// Handoff, if set, serves login_code and set_cookie in POST
 	// /v1/sessions (the browser gateway); nil refuses them.
 	Handoff Handoff
+	// Browser, if set, serves every path under BrowserPrefix (the browser
+	// gateway, e.g. "/sessiond").
+	Browser       http.Handler
+	BrowserPrefix string
 }
 
 // authMode says how a route authenticates and how it reports failure.
@@ -180,6 +184,7 @@ func New(opts Options) (http.Handler, error) {
 		method, path, _ := strings.Cut(rt.pattern, " ")
 		allowed[path] = append(allowed[path], method)
 	}
+	mountBrowser(mux, opts)
 	mux.Handle("/", s.fallback(allowed))
 	s.next = s.middleware(mux)
 	return s, nil
