@@ -95,4 +95,6 @@ func (h handoff) NewLoginCode(ctx context.Context, iss *sessiond.Issued, returnT
 	return code, u, err
 }
 
-func (h handoff) SetCookieValues(iss *sessiond.Issued) ([]string, error) { return h.g.SetCookieValues(iss) }
+func (h handoff) SetCookieValues(iss *sessiond.Issued) ([]string, error) {
+	return h.g.SetCookieValues(iss)
+}
