@@ -1,11 +1,9 @@
 package gatewaytest
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -128,7 +126,7 @@ gateway:
 	st.start(t, ctx, "sessiond", []string{"SESSIOND_API_KEY=" + apiKey}, bin, "serve", "--config", cfg, "--insecure-dev")
 	waitHTTP(t, ctx, st, "sessiond", st.sessiond+"/healthz")
 
-	st.start(t, ctx, "app", []string{"SESSIOND_URL=" + st.sessiond, "SESSIOND_API_KEY=" + apiKey, "APP_USERS=" + user + ":" + password + ",bob:builder"},
+	st.start(t, ctx, "app", []string{"SESSIOND_URL=" + st.sessiond, "SESSIOND_API_KEY=" + apiKey, "APP_USERS=" + user + ":" + password + ",bob:builder,carol:pw-carol"},
 		bins["python3"], "../examples/gateway/app.py", "--listen", app)
 	waitHTTP(t, ctx, st, "app", "http://"+app+"/")
 
@@ -241,6 +239,3 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
-
-var _ = bufio.NewScanner
-var _ io.Reader
