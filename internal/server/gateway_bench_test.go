@@ -132,4 +132,3 @@ func BenchmarkHTTPGatewayCheck(b *testing.B) {
 	}
 	driveGet(b, base+"/sessiond/check", cookies)
 }
-
