@@ -57,6 +57,7 @@ type Manager struct {
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
+	feed feedGate // the store's revocation feed calls in through it
 }
 
 // New checks opts, rebuilds the revoked-session set from the store (hybrid)
@@ -105,13 +106,22 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		m.wg.Add(1)
 		go m.pollWatermarks(bg, o.WatermarkPoll)
 	}
+	if n, ok := o.Store.(RevocationNotifier); ok && m.revoked != nil && !o.NoRevocationFeed {
+		if err := m.subscribe(bg, n); err != nil {
+			m.Close()
+			return nil, err
+		}
+	}
 	return m, nil
 }
 
-// Close stops the background collector. It does not close the store.
+// Close stops the background collector, the watermark poll and the
+// revocation feed, and returns once none of them runs any more. It does not
+// close the store.
 func (m *Manager) Close() error {
 	m.stop()
 	m.wg.Wait()
+	m.feed.close()
 	return nil
 }
 

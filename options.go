@@ -53,6 +53,14 @@ type Options struct {
 	// other nodes (stores implementing MetaStore). Default 1s; negative
 	// disables polling.
 	WatermarkPoll time.Duration
+	// NoRevocationFeed: by default a hybrid Manager on a store that is a
+	// RevocationNotifier (pgstore, redisstore) subscribes to it in New, so
+	// a session revoked on another node stops verifying here at once, and
+	// reloads recent revocations when the feed reconnects; Close ends the
+	// subscription. Set it to wire the feed yourself (NoteRevoked, Resync),
+	// or to run a single node. Without the feed, another node's revocation
+	// reaches this node's access tokens only when they expire.
+	NoRevocationFeed bool
 	// Clock; default SystemClock.
 	Clock Clock
 	// Events receives lifecycle and security events; nil records nothing
