@@ -139,16 +139,8 @@ func Run(ctx context.Context, o Options) (err error) {
 	if keys != nil {
 		go keys.Run(bg)
 	}
-	if n, ok := store.(sessiond.RevocationNotifier); ok && cfg.Strategy == sessiond.StrategyHybrid {
-		resync := func() {
-			if err := mgr.Resync(bg); err != nil {
-				log.Warn("revocation catch-up", "err", err)
-			}
-		}
-		if err := n.SubscribeRevocations(bg, mgr.NoteRevoked, resync); err != nil {
-			return fmt.Errorf("subscribe to revocations: %w", err)
-		}
-	}
+	// sessiond.New subscribed the Manager to the store's revocation feed
+	// (hybrid on PostgreSQL or Redis); mgr.Close ends it.
 
 	apiKeys := apikey.New(meta, nil, time.Second)
 	if err := bootstrapAPIKey(ctx, cfg, o.APIKey, apiKeys, log); err != nil {
