@@ -63,6 +63,13 @@ type Options struct {
 	// AuthFailed, if set, is told of every request refused for a missing
 	// or wrong API key (the security event log records them).
 	AuthFailed func(ctx context.Context, r *http.Request)
+	// Handoff, if set, serves login_code and set_cookie in POST
+	// /v1/sessions (the browser gateway); nil refuses them.
+	Handoff Handoff
+	// Browser, if set, serves every path under BrowserPrefix (the browser
+	// gateway, e.g. "/sessiond").
+	Browser       http.Handler
+	BrowserPrefix string
 }
 
 // authMode says how a route authenticates and how it reports failure.
@@ -125,6 +132,7 @@ type server struct {
 	metricsH   http.Handler
 	sdkH       http.Handler
 	onAuthFail func(context.Context, *http.Request)
+	handoff    Handoff
 }
 
 // New returns the API handler. It is safe for concurrent use. The caller
@@ -152,6 +160,7 @@ func New(opts Options) (http.Handler, error) {
 		metricsH:   opts.Metrics,
 		sdkH:       opts.SDK,
 		onAuthFail: opts.AuthFailed,
+		handoff:    opts.Handoff,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -175,6 +184,7 @@ func New(opts Options) (http.Handler, error) {
 		method, path, _ := strings.Cut(rt.pattern, " ")
 		allowed[path] = append(allowed[path], method)
 	}
+	mountBrowser(mux, opts)
 	mux.Handle("/", s.fallback(allowed))
 	s.next = s.middleware(mux)
 	return s, nil

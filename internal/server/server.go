@@ -164,6 +164,9 @@ func Run(ctx context.Context, o Options) (err error) {
 	if keys != nil {
 		hopts.JWKS = keys.Ring().JWKS
 	}
+	if err := addGateway(cfg, mgr, meta, log, &hopts); err != nil {
+		return err
+	}
 	handler, err := httpapi.New(hopts)
 	if err != nil {
 		return err
