@@ -63,6 +63,9 @@ type Options struct {
 	// AuthFailed, if set, is told of every request refused for a missing
 	// or wrong API key (the security event log records them).
 	AuthFailed func(ctx context.Context, r *http.Request)
+	// Stream serves the revocation stream and its snapshot
+	// (revocationstream.go); nil answers 404.
+	Stream *RevocationStream
 }
 
 // authMode says how a route authenticates and how it reports failure.
@@ -102,6 +105,8 @@ var routes = []route{
 	{"GET /v1/webhooks/deliveries", authAPIKey, (*server).listDeliveries},
 	{"GET /metrics", authNone, (*server).metrics},
 	{"GET /sdk/sessiond.js", authNone, (*server).sdk},
+	{"GET /v1/revocations/stream", authAPIKey, (*server).revocationStream},
+	{"GET /v1/revocations/snapshot", authAPIKey, (*server).revocationSnapshot},
 }
 
 //go:embed openapi.json
@@ -125,6 +130,7 @@ type server struct {
 	metricsH   http.Handler
 	sdkH       http.Handler
 	onAuthFail func(context.Context, *http.Request)
+	stream     *RevocationStream
 }
 
 // New returns the API handler. It is safe for concurrent use. The caller
@@ -137,6 +143,9 @@ func New(opts Options) (http.Handler, error) {
 		return nil, fmt.Errorf("httpapi: new: %w", &sessiond.ArgumentError{Field: "Authenticate", Msg: "is required"})
 	case opts.MaxBodyBytes < 0:
 		return nil, fmt.Errorf("httpapi: new: %w", &sessiond.ArgumentError{Field: "MaxBodyBytes", Msg: "must not be negative"})
+	}
+	if err := opts.Stream.validate(); err != nil {
+		return nil, err
 	}
 	s := &server{
 		m:       opts.Manager,
@@ -152,6 +161,7 @@ func New(opts Options) (http.Handler, error) {
 		metricsH:   opts.Metrics,
 		sdkH:       opts.SDK,
 		onAuthFail: opts.AuthFailed,
+		stream:     opts.Stream,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
