@@ -27,7 +27,9 @@ import (
 // server's fanout does.
 type logSink struct{ log sessiond.EventLog }
 
-func (s logSink) Record(ctx context.Context, e sessiond.Event) error { return s.log.AppendEvents(ctx, e) }
+func (s logSink) Record(ctx context.Context, e sessiond.Event) error {
+	return s.log.AppendEvents(ctx, e)
+}
 
 // waker is a RevocationStream.Wake: wake closes the current channel.
 type waker struct {

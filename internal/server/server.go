@@ -172,6 +172,10 @@ func Run(ctx context.Context, o Options) (err error) {
 	if keys != nil {
 		hopts.JWKS = keys.Ring().JWKS
 	}
+	endStreams, err := attachRevocationStream(bg, &hopts, cfg, store, mgr, keys, events)
+	if err != nil {
+		return err
+	}
 	handler, err := httpapi.New(hopts)
 	if err != nil {
 		return err
@@ -186,6 +190,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return bg },
 	}
+	srv.RegisterOnShutdown(endStreams)
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
