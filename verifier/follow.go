@@ -165,7 +165,18 @@ func (v *Verifier) connect(ctx context.Context) error {
 	var idled atomic.Bool
 	idle := time.AfterFunc(v.opts.IdleTimeout, func() { idled.Store(true); cancel() })
 	defer idle.Stop()
-	d := stream.NewDecoder(resp.Body)
+	err = v.consume(ctx, resp.Body, func() { idle.Reset(v.opts.IdleTimeout) })
+	if err != nil && idled.Load() {
+		return fmt.Errorf("stream: nothing received for %s", v.opts.IdleTimeout)
+	}
+	return err
+}
+
+// consume decodes and applies blocks from body until it ends (nil), the
+// server resets (errReset), the input is unreadable (errProtocol) or
+// reading fails. received is called after every block.
+func (v *Verifier) consume(ctx context.Context, body io.Reader, received func()) error {
+	d := stream.NewDecoder(body)
 	pruned := v.clock.Now()
 	for {
 		b, err := d.Next()
@@ -174,12 +185,9 @@ func (v *Verifier) connect(ctx context.Context) error {
 		} else if errors.Is(err, stream.ErrMalformed) {
 			return fmt.Errorf("%w: %v", errProtocol, err)
 		} else if err != nil {
-			if idled.Load() {
-				return fmt.Errorf("stream: nothing received for %s", v.opts.IdleTimeout)
-			}
 			return err
 		}
-		idle.Reset(v.opts.IdleTimeout)
+		received()
 		if err := v.apply(ctx, b); err != nil {
 			return err
 		}
