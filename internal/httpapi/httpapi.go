@@ -70,6 +70,9 @@ type Options struct {
 	// gateway, e.g. "/sessiond").
 	Browser       http.Handler
 	BrowserPrefix string
+	// Stream serves the revocation stream and its snapshot
+	// (revocationstream.go); nil answers 404.
+	Stream *RevocationStream
 }
 
 // authMode says how a route authenticates and how it reports failure.
@@ -109,6 +112,8 @@ var routes = []route{
 	{"GET /v1/webhooks/deliveries", authAPIKey, (*server).listDeliveries},
 	{"GET /metrics", authNone, (*server).metrics},
 	{"GET /sdk/sessiond.js", authNone, (*server).sdk},
+	{"GET /v1/revocations/stream", authAPIKey, (*server).revocationStream},
+	{"GET /v1/revocations/snapshot", authAPIKey, (*server).revocationSnapshot},
 }
 
 //go:embed openapi.json
@@ -133,6 +138,7 @@ type server struct {
 	sdkH       http.Handler
 	onAuthFail func(context.Context, *http.Request)
 	handoff    Handoff
+	stream     *RevocationStream
 }
 
 // New returns the API handler. It is safe for concurrent use. The caller
@@ -145,6 +151,9 @@ func New(opts Options) (http.Handler, error) {
 		return nil, fmt.Errorf("httpapi: new: %w", &sessiond.ArgumentError{Field: "Authenticate", Msg: "is required"})
 	case opts.MaxBodyBytes < 0:
 		return nil, fmt.Errorf("httpapi: new: %w", &sessiond.ArgumentError{Field: "MaxBodyBytes", Msg: "must not be negative"})
+	}
+	if err := opts.Stream.validate(); err != nil {
+		return nil, err
 	}
 	s := &server{
 		m:       opts.Manager,
@@ -161,6 +170,7 @@ func New(opts Options) (http.Handler, error) {
 		sdkH:       opts.SDK,
 		onAuthFail: opts.AuthFailed,
 		handoff:    opts.Handoff,
+		stream:     opts.Stream,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

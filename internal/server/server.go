@@ -167,6 +167,10 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err := addGateway(cfg, mgr, meta, log, &hopts); err != nil {
 		return err
 	}
+	endStreams, err := attachRevocationStream(bg, &hopts, cfg, store, mgr, keys, events)
+	if err != nil {
+		return err
+	}
 	handler, err := httpapi.New(hopts)
 	if err != nil {
 		return err
@@ -181,6 +185,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return bg },
 	}
+	srv.RegisterOnShutdown(endStreams)
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
