@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/hmac"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -660,4 +661,17 @@ func (r *KeyRing) Replace(data []byte) (removed bool, err error) {
 	}
 	r.current, r.next, r.byKid, r.gen = next.current, next.next, next.byKid, next.gen
 	return removed, nil
+}
+
+// HasHMACSecret reports whether one of the ring's HS256 keys is secret
+// (compared in constant time).
+func (r *KeyRing) HasHMACSecret(secret []byte) bool {
+	keys, _ := r.snapshot()
+	found := false
+	for _, k := range keys {
+		if b, ok := k.signKey.([]byte); ok && hmac.Equal(b, secret) {
+			found = true
+		}
+	}
+	return found
 }
