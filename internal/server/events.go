@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -15,8 +16,6 @@ import (
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/anomaly"
 	"github.com/sessiond/sessiond/internal/config"
-	"github.com/sessiond/sessiond/internal/httpapi"
-	"github.com/sessiond/sessiond/internal/signing"
 	"github.com/sessiond/sessiond/metrics"
 	"github.com/sessiond/sessiond/webhook"
 )
@@ -60,7 +59,7 @@ func (f *fanout) Record(ctx context.Context, e sessiond.Event) error {
 		}
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("record event %s: %v", e.ID, errs)
+		return fmt.Errorf("record event %s: %w", e.ID, errors.Join(errs...))
 	}
 	return nil
 }
@@ -134,26 +133,6 @@ func buildWebhooks(cfg config.Config) ([]webhook.Endpoint, error) {
 		out = append(out, ep)
 	}
 	return out, nil
-}
-
-// incident is the kill switch behind POST /v1/revocations.
-func incident(mgr *sessiond.Manager, keys *signing.Keys, events *fanout) func(context.Context, httpapi.IncidentRequest) (int, error) {
-	return func(ctx context.Context, req httpapi.IncidentRequest) (int, error) {
-		reason := sessiond.ReasonIncident
-		f := sessiond.RevokeFilter{All: req.All, Subjects: req.Subjects, IssuedBefore: req.IssuedBefore}
-		n, err := mgr.RevokeMatching(ctx, f, reason, req.Notify)
-		if err != nil {
-			return 0, err
-		}
-		if req.RotateKeys && keys != nil {
-			if err := keys.RetireAll(ctx); err != nil {
-				return n, err
-			}
-			events.emit(ctx, sessiond.Event{Type: EventKeysRotated,
-				Details: map[string]any{"retire_all": true, "reason": req.Reason}})
-		}
-		return n, nil
-	}
 }
 
 // liveCounts caches the store's live-session count between scrapes.
