@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/sessiond/sessiond"
 )
@@ -60,9 +61,18 @@ type Options struct {
 	Metrics http.Handler
 	// SDK serves GET /sdk/sessiond.js; nil answers 404.
 	SDK http.Handler
-	// AuthFailed, if set, is told of every request refused for a missing
-	// or wrong API key (the security event log records them).
-	AuthFailed func(ctx context.Context, r *http.Request)
+	// AuthFailed, if set, receives reports of requests refused for a
+	// missing or wrong API key (the security event log records them): at
+	// most one per client address per AuthFailureInterval, with a count,
+	// and at most 100 per interval in all, so unauthenticated clients
+	// cannot make the server write without limit.
+	AuthFailed func(ctx context.Context, f AuthFailure)
+	// AuthFailureInterval is the reporting interval of AuthFailed; zero
+	// means DefaultAuthFailureInterval (1 minute).
+	AuthFailureInterval time.Duration
+	// Clock is the time source (rate limits, reporting intervals); nil
+	// means the system clock.
+	Clock sessiond.Clock
 	// Handoff, if set, serves login_code and set_cookie in POST
 	// /v1/sessions (the browser gateway); nil refuses them.
 	Handoff Handoff
@@ -136,9 +146,10 @@ type server struct {
 	outbox     sessiond.Outbox
 	metricsH   http.Handler
 	sdkH       http.Handler
-	onAuthFail func(context.Context, *http.Request)
 	handoff    Handoff
 	stream     *RevocationStream
+	clock      sessiond.Clock
+	authFails  *authFailures
 }
 
 // New returns the API handler. It is safe for concurrent use. The caller
@@ -168,9 +179,16 @@ func New(opts Options) (http.Handler, error) {
 		outbox:     opts.Outbox,
 		metricsH:   opts.Metrics,
 		sdkH:       opts.SDK,
-		onAuthFail: opts.AuthFailed,
 		handoff:    opts.Handoff,
 		stream:     opts.Stream,
+		clock:      opts.Clock,
+		authFails:  &authFailures{interval: opts.AuthFailureInterval, report: opts.AuthFailed, byIP: map[string]*authTrack{}},
+	}
+	if s.clock == nil {
+		s.clock = sessiond.SystemClock{}
+	}
+	if s.authFails.interval <= 0 {
+		s.authFails.interval = DefaultAuthFailureInterval
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
