@@ -845,6 +845,60 @@ var rules = []Rule{
 		},
 	},
 	{
+		ID: "SD-SERVER-005", Severity: SeverityWarning,
+		Title:     "production listener beyond loopback without TLS",
+		Rationale: "Session tokens, refresh tokens and API keys cross this listener; on a network interface without TLS anyone on the path can read them (ASVS 12.1.1, 12.3.1). Behind a TLS-terminating proxy on the same host, keep the listener on loopback.",
+		Fix:       "set server.tls_cert_file and server.tls_key_file, or listen on 127.0.0.1 behind a TLS-terminating proxy",
+		Check: func(in Input) []Issue {
+			s := in.Config.Server
+			if !in.production() || s.TLSCertFile != "" && s.TLSKeyFile != "" {
+				return nil
+			}
+			host, _, err := net.SplitHostPort(s.Listen)
+			if err != nil || isLoopback(host) {
+				return nil
+			}
+			return []Issue{issue("server.listen", "server.listen %q is reachable from other hosts and serves plain HTTP", s.Listen)}
+		},
+	},
+	{
+		ID: "SD-SERVER-006", Severity: SeverityError,
+		Title:     "TLS certificate without key, or key without certificate",
+		Rationale: "HTTPS needs both the certificate chain and its private key; with only one the server cannot start TLS.",
+		Fix:       "set both server.tls_cert_file and server.tls_key_file (PEM), or neither",
+		Check: func(in Input) []Issue {
+			s := in.Config.Server
+			switch {
+			case s.TLSCertFile != "" && s.TLSKeyFile == "":
+				return []Issue{issue("server.tls_key_file", "server.tls_cert_file is set but server.tls_key_file is not")}
+			case s.TLSCertFile == "" && s.TLSKeyFile != "":
+				return []Issue{issue("server.tls_cert_file", "server.tls_key_file is set but server.tls_cert_file is not")}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-SERVER-007", Severity: SeverityError,
+		Title:     "admin listen address is not host:port, or is the API's",
+		Rationale: "The admin listener keeps /metrics off the API port; it cannot start on an address it cannot parse, nor share the API's address.",
+		Fix:       "write server.admin_listen as host:port on its own port, e.g. 127.0.0.1:8421, or leave it empty",
+		Check: func(in Input) []Issue {
+			s := in.Config.Server
+			if s.AdminListen == "" {
+				return nil
+			}
+			_, port, err := net.SplitHostPort(s.AdminListen)
+			n, perr := strconv.Atoi(port)
+			switch {
+			case err != nil || perr != nil || n < 0 || n > 65535:
+				return []Issue{issue("server.admin_listen", "server.admin_listen %q is not host:port", s.AdminListen)}
+			case s.AdminListen == s.Listen && n != 0:
+				return []Issue{issue("server.admin_listen", "server.admin_listen is the same address as server.listen")}
+			}
+			return nil
+		},
+	},
+	{
 		ID: "SD-STORE-001", Severity: SeverityError,
 		Title:     "unknown store driver",
 		Rationale: "sessiond ships four stores; any other name cannot start.",
