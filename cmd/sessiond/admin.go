@@ -50,8 +50,13 @@ func (a *app) keysCmd() *cobra.Command {
 		if err != nil {
 			return nil, err
 		}
+		kek, oldKEKs, err := server.SigningKEKs(cfg, os.Getenv) // a sealed ring needs the server's KEK
+		if err != nil {
+			return nil, err
+		}
 		return signing.Open(ctx, meta, signing.Options{Algorithm: jwttoken.Algorithm(cfg.JWT.Algorithm),
-			HMACSecret: secret, MaxTokenLifetime: life.Refresh})
+			HMACSecret: secret, MaxTokenLifetime: life.Refresh, KEK: kek, OldKEKs: oldKEKs,
+			PublishFor: cfg.JWT.KeyPublishPeriod.Std()})
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "list",
