@@ -94,6 +94,9 @@ type Refresh struct {
 
 // JWT configures signed tokens (jwt and hybrid strategies).
 type JWT struct {
+	// Issuer and Audience are the iss and aud claims. Empty (the default)
+	// means values unique to the deployment, derived from a random
+	// deployment ID the server keeps in the store.
 	Issuer    string `yaml:"issuer"`
 	Audience  string `yaml:"audience"`
 	Algorithm string `yaml:"algorithm"` // EdDSA | ES256 | HS256
@@ -208,8 +211,8 @@ func Default() Config {
 		},
 		Refresh: Refresh{Rotation: true, ReuseDetection: true},
 		JWT: JWT{
-			Issuer:              "sessiond",
-			Audience:            "sessiond",
+			Issuer:              "", // unique to the deployment: see JWT.Issuer
+			Audience:            "",
 			Algorithm:           "EdDSA",
 			Leeway:              Duration(5 * time.Second),
 			KeyRotationInterval: Duration(720 * time.Hour),

@@ -588,19 +588,36 @@ var rules = []Rule{
 	},
 	{
 		ID: "SD-JWT-007", Severity: SeverityError,
-		Title:     "JWT issuer and audience must be set",
-		Rationale: "Verifiers check iss and aud exactly (RFC 8725 §3.8–3.9; RFC 9068 §2.2; ASVS 9.2.3); without them a token minted for one service is accepted by another that shares the key.",
-		Fix:       "set jwt.issuer and jwt.audience to values unique to this deployment",
+		Title:     "JWT issuer or audience written but blank",
+		Rationale: "Verifiers check iss and aud exactly (RFC 8725 §3.8–3.9; RFC 9068 §2.2; ASVS 9.2.3); a blank value written in the file is almost always a mistake. Left out, each defaults to a value unique to the deployment.",
+		Fix:       "remove jwt.issuer and jwt.audience to get values unique to this deployment, or set them to names unique to it (e.g. https://auth.example.com)",
 		Check: func(in Input) []Issue {
 			if !in.tokens() {
 				return nil
 			}
 			var out []Issue
-			if strings.TrimSpace(in.Config.JWT.Issuer) == "" {
-				out = append(out, issue("jwt.issuer", "jwt.issuer is empty"))
+			for _, f := range []struct{ path, v string }{{"jwt.issuer", in.Config.JWT.Issuer}, {"jwt.audience", in.Config.JWT.Audience}} {
+				if strings.TrimSpace(f.v) == "" && (f.v != "" || in.Doc.Has(f.path)) {
+					out = append(out, issue(f.path, "%s is empty", f.path))
+				}
 			}
-			if strings.TrimSpace(in.Config.JWT.Audience) == "" {
-				out = append(out, issue("jwt.audience", "jwt.audience is empty"))
+			return out
+		},
+	},
+	{
+		ID: "SD-JWT-008", Severity: SeverityWarning,
+		Title:     "JWT issuer or audience is the shared name sessiond",
+		Rationale: "\"sessiond\" was the default issuer and audience of every deployment: two deployments that share a key (an HS256 secret, a verifier trusting both JWKS) then accept each other's tokens (RFC 8725 §3.8–3.9).",
+		Fix:       "remove jwt.issuer and jwt.audience to get values unique to this deployment, or set names unique to it",
+		Check: func(in Input) []Issue {
+			if !in.tokens() {
+				return nil
+			}
+			var out []Issue
+			for _, f := range []struct{ path, v string }{{"jwt.issuer", in.Config.JWT.Issuer}, {"jwt.audience", in.Config.JWT.Audience}} {
+				if strings.EqualFold(strings.TrimSpace(f.v), "sessiond") {
+					out = append(out, issue(f.path, "%s is \"sessiond\", which other deployments use too", f.path))
+				}
 			}
 			return out
 		},

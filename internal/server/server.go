@@ -308,6 +308,12 @@ func buildManager(ctx context.Context, cfg config.Config, o Options, store sessi
 		if getenv == nil {
 			getenv = os.Getenv
 		}
+		// Read before the key ring is made: a store with no ring yet is a
+		// new deployment.
+		issuer, audience, err := issuerAudience(ctx, cfg, meta, log)
+		if err != nil {
+			return nil, nil, err
+		}
 		kek, oldKEKs, err := SigningKEKs(cfg, getenv)
 		if err != nil {
 			return nil, nil, err
@@ -334,7 +340,7 @@ func buildManager(ctx context.Context, cfg config.Config, o Options, store sessi
 		if err != nil {
 			return nil, nil, err
 		}
-		codec, err := jwttoken.New(keys.Ring(), jwttoken.Options{Issuer: cfg.JWT.Issuer, Audience: cfg.JWT.Audience,
+		codec, err := jwttoken.New(keys.Ring(), jwttoken.Options{Issuer: issuer, Audience: audience,
 			Leeway: cfg.JWT.Leeway.Std()})
 		if err != nil {
 			return nil, nil, err
