@@ -147,7 +147,9 @@ func TestRun_LegacyStoreKeepsSharedNames(t *testing.T) {
 		legacy  bool
 		wantIss func(string) bool
 	}{
-		{"new store", false, func(iss string) bool { return strings.HasPrefix(iss, "urn:sessiond:") && len(iss) > len("urn:sessiond:")+20 }},
+		{"new store", false, func(iss string) bool {
+			return strings.HasPrefix(iss, "urn:sessiond:") && len(iss) > len("urn:sessiond:")+20
+		}},
 		{"store with a key ring", true, func(iss string) bool { return iss == "sessiond" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
