@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -16,6 +14,7 @@ import (
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/anomaly"
 	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/internal/httpapi"
 	"github.com/sessiond/sessiond/metrics"
 	"github.com/sessiond/sessiond/webhook"
 )
@@ -157,16 +156,16 @@ func (l *liveCounts) get(ctx context.Context) (map[sessiond.Strategy]int, error)
 	return m, nil
 }
 
-// authFailedHook records failed API-key authentications, with the peer's
-// address (never the key).
-func authFailedHook(events *fanout) func(context.Context, *http.Request) {
-	return func(ctx context.Context, r *http.Request) {
-		host, _, _ := net.SplitHostPort(r.RemoteAddr)
-		client, err := sessiond.CleanClient(sessiond.Client{IP: host, UserAgent: r.UserAgent()})
+// authFailedHook records failed API-key authentications as httpapi reports
+// them (aggregated per address, bounded fields), with the peer's address
+// (never the key).
+func authFailedHook(events *fanout) func(context.Context, httpapi.AuthFailure) {
+	return func(ctx context.Context, f httpapi.AuthFailure) {
+		client, err := sessiond.CleanClient(sessiond.Client{IP: f.ClientIP, UserAgent: f.UserAgent})
 		if err != nil {
 			client = sessiond.Client{}
 		}
 		events.emit(ctx, sessiond.Event{Type: EventAPIKeyAuthFailed, Client: client,
-			Details: map[string]any{"path": r.URL.Path, "had_credentials": r.Header.Get("Authorization") != ""}})
+			Details: map[string]any{"path": f.Path, "had_credentials": f.HadCredentials, "count": f.Count, "unreported": f.Unreported}})
 	}
 }

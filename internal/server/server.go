@@ -142,16 +142,8 @@ func Run(ctx context.Context, o Options) (err error) {
 	if keys != nil {
 		bgLoops.Go(keys.Run)
 	}
-	if n, ok := store.(sessiond.RevocationNotifier); ok && cfg.Strategy == sessiond.StrategyHybrid {
-		resync := func() {
-			if err := mgr.Resync(bg); err != nil {
-				log.Warn("revocation catch-up", "err", err)
-			}
-		}
-		if err := n.SubscribeRevocations(bg, mgr.NoteRevoked, resync); err != nil {
-			return fmt.Errorf("subscribe to revocations: %w", err)
-		}
-	}
+	// sessiond.New subscribed the Manager to the store's revocation feed
+	// (hybrid on PostgreSQL or Redis); mgr.Close ends it.
 
 	apiKeys := apikey.New(meta, nil, time.Second)
 	if err := bootstrapAPIKey(ctx, cfg, o.APIKey, apiKeys, log); err != nil {
@@ -163,6 +155,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		Authenticate: apiKeys.Authenticate,
 		Ready:        store.Ping,
 		Logger:       log,
+		LogRequest:   requestFilter(cfg.Log),
 		MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		Version:      o.Version,
 		Events:       events.log,
@@ -178,6 +171,13 @@ func Run(ctx context.Context, o Options) (err error) {
 	if cfg.Server.AdminListen != "" {
 		hopts.Metrics = nil // served on the admin listener only
 	}
+	if err := addGateway(cfg, mgr, meta, log, &hopts); err != nil {
+		return err
+	}
+	endStreams, err := attachRevocationStream(bg, &hopts, cfg, store, mgr, keys, events)
+	if err != nil {
+		return err
+	}
 	handler, err := httpapi.New(hopts)
 	if err != nil {
 		return err
@@ -192,6 +192,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return bg },
 	}
+	srv.RegisterOnShutdown(endStreams)
 	if srv.TLSConfig, err = tlsConfig(cfg, log); err != nil {
 		return err
 	}
