@@ -184,3 +184,27 @@ func TestRun_LegacyStoreKeepsSharedNames(t *testing.T) {
 		})
 	}
 }
+
+// TestRun_InvalidDeploymentDocument: a deployment document that is not
+// one the server wrote stops it instead of being replaced (a new identity
+// would log every session out).
+func TestRun_InvalidDeploymentDocument(t *testing.T) {
+	ctx := context.Background()
+	for name, doc := range map[string]string{"not JSON": `{"id":`, "no id": `{"issuer":"x"}`, "empty": ``} {
+		t.Run(name, func(t *testing.T) {
+			cfg := devConfig(t)
+			store, err := sqlitestore.New(ctx, filepath.Join(cfg.Server.DataDir, "sessiond.db"), sqlitestore.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := store.PutMeta(ctx, server.DeploymentDoc, []byte(doc), 0); err != nil {
+				t.Fatal(err)
+			}
+			store.Close()
+			err = server.Run(ctx, server.Options{Config: cfg, APIKey: testKey})
+			if !errors.Is(err, sessiond.ErrInvalidArgument) {
+				t.Errorf("Run = %v; want ErrInvalidArgument", err)
+			}
+		})
+	}
+}
