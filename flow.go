@@ -29,12 +29,12 @@ type flow interface {
 	verify(ctx context.Context, access Secret, now time.Time) (Session, Client, error)
 	// checkRefresh is the first phase of a refresh: it checks the token
 	// and its session and writes nothing.
-	checkRefresh(ctx context.Context, refresh Secret, now time.Time) (*refreshGrant, error)
+	checkRefresh(ctx context.Context, refresh Secret, now time.Time) (refreshGrant, error)
 	// issueRefresh is the second phase: it issues the successor tokens and
 	// persists them. A token retired after graceSince may still be
 	// exchanged (ReuseInterval). An error matching ErrRefreshReused means
 	// a concurrent refresh retired the token first, outside that grace.
-	issueRefresh(ctx context.Context, g *refreshGrant, now, graceSince time.Time) (*Issued, error)
+	issueRefresh(ctx context.Context, g refreshGrant, now, graceSince time.Time) (*Issued, error)
 	// sessionOf names the session tok belongs to, whatever its kind, for
 	// RevokeToken: "" when tok is none of this flow's live tokens.
 	sessionOf(ctx context.Context, tok Secret, now time.Time) (SessionID, error)
@@ -47,7 +47,7 @@ type flow interface {
 // refreshGrant is what the first phase of a refresh found: the session the
 // presented refresh token belongs to, as the second phase will continue it.
 type refreshGrant struct {
-	session  *Session
+	session  Session
 	issuedTo Client    // the client the session was issued to; empty when unknown
 	token    Secret    // the presented refresh token
 	hash     TokenHash // its storage hash (stored refresh tokens only)

@@ -25,7 +25,7 @@ func (m *Manager) Refresh(ctx context.Context, refresh Secret, client Client) (*
 	if err != nil {
 		return nil, err
 	}
-	s := g.session
+	s := &g.session
 	var found []Anomaly
 	var stepUp bool
 	if m.anomaly != nil && (client.IP != "" || client.UserAgent != "") {
