@@ -103,10 +103,15 @@ type Store interface {
 	// ErrNotFound if it does not exist.
 	Touch(ctx context.Context, id SessionID, lastActive, idleExpires time.Time) error
 	// SwapRefresh atomically retires sw.Old (if current) and stores
-	// sw.Next, and writes the session's activity. It fails with ErrNotFound
-	// if Old is unknown and ErrRefreshReused if Old was retired before
-	// sw.GraceSince; then nothing changes. Under any number of concurrent
-	// calls with the same Old and a zero grace, exactly one succeeds.
+	// sw.Next as the session's only current refresh token: any other
+	// current refresh token of the session (a sibling issued by an earlier
+	// swap within the grace window) is retired at sw.Now too, so one token
+	// never forks into several live chains. It also writes the session's
+	// activity. It fails with ErrNotFound if Old is unknown and
+	// ErrRefreshReused if Old was retired before sw.GraceSince; then
+	// nothing changes. Under any number of concurrent calls with the same
+	// Old and a zero grace, exactly one succeeds; with a grace, all may
+	// succeed but exactly one Next is left current.
 	SwapRefresh(ctx context.Context, sw RefreshSwap) error
 	// Revoke marks the session revoked and returns it. Revoking a revoked
 	// session changes nothing and returns it as it is. ErrNotFound.

@@ -262,10 +262,15 @@ func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error 
 		return fmt.Errorf("memstore: swap refresh token: next token hash exists: %w", sessiond.ErrConflict)
 	}
 
-	if old.t.RetiredAt.IsZero() {
-		old.t.RetiredAt = sw.Now
-	}
+	// Next becomes the session's only current refresh token: Old and any
+	// sibling issued by an earlier swap within the grace window retire, so
+	// one token never forks into several live chains.
 	rec := old.rec
+	for _, h := range rec.tokens {
+		if t := s.tokens[h]; t != nil && t.t.Kind == sessiond.KindRefresh && t.t.RetiredAt.IsZero() {
+			t.t.RetiredAt = sw.Now
+		}
+	}
 	s.tokens[sw.Next.Hash] = &tokenRecord{t: sw.Next, rec: rec}
 	rec.tokens = append(rec.tokens, sw.Next.Hash)
 	if !rec.s.Revoked() {

@@ -239,10 +239,15 @@ func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error 
 		session string
 		swapped bool
 	)
-	err := s.pool.QueryRow(ctx, s.q.swap,
+	// One round trip, one implicit transaction (a batch ends in one Sync):
+	// lock the session, then swap.
+	b := &pgx.Batch{}
+	b.Queue(s.q.swapLock, string(sw.Next.SessionID))
+	b.Queue(s.q.swap,
 		sw.Old[:], sw.Next.Hash[:], string(sw.Next.SessionID), sw.Next.IssuedAt, sw.Next.ExpiresAt,
 		sw.Now, sw.GraceSince, sw.LastActiveAt, sw.IdleExpiresAt,
-	).Scan(&kind, &session, &swapped)
+	).QueryRow(func(row pgx.Row) error { return row.Scan(&kind, &session, &swapped) })
+	err := s.pool.SendBatch(ctx, b).Close()
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrNotFound)

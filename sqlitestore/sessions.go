@@ -235,6 +235,14 @@ func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error 
 		if sw.Next.SessionID != sessiond.SessionID(sid) {
 			return &sessiond.ArgumentError{Field: "next.session_id", Msg: "must be the session of the old token"}
 		}
+		// Next becomes the session's only current refresh token: a sibling
+		// issued by an earlier swap within the grace window retires, so one
+		// token never forks into several live chains.
+		if _, err := tx.ExecContext(ctx, `UPDATE tokens SET retired_at = ?
+			WHERE session_id = ? AND kind = ? AND retired_at IS NULL`,
+			micro(sw.Now), sid, int64(sessiond.KindRefresh)); err != nil {
+			return err
+		}
 		if err := insertToken(ctx, tx, sw.Next); err != nil {
 			return err
 		}
