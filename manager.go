@@ -160,7 +160,7 @@ func (m *Manager) Create(ctx context.Context, subject string, o CreateOptions) (
 		ID:           NewSessionID(),
 		Subject:      subject,
 		Strategy:     m.strategy,
-		CreatedAt:    now,
+		CreatedAt:    m.marks.creationTime(subject, now),
 		LastActiveAt: now,
 		ExpiresAt:    m.life.sessionEnd(now, o.Persistent),
 		Persistent:   o.Persistent,
@@ -223,7 +223,7 @@ func (m *Manager) Rotate(ctx context.Context, id SessionID) (*Issued, error) {
 	}
 	s := &Session{
 		ID: NewSessionID(), Subject: old.Subject, Strategy: m.strategy,
-		CreatedAt: now, LastActiveAt: now, ExpiresAt: old.ExpiresAt,
+		CreatedAt: m.marks.creationTime(old.Subject, now), LastActiveAt: now, ExpiresAt: old.ExpiresAt,
 		Persistent: old.Persistent, Client: old.Client, Claims: old.Claims,
 	}
 	iss, err := m.issueAndStore(ctx, s, now, 0)
