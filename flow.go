@@ -92,6 +92,19 @@ func needStore(o Options) error {
 	return nil
 }
 
+// checkSignable fails when signed says it cannot sign a token living
+// longest: otherwise New would succeed and the first login fail.
+func checkSignable(signed SignedTokens, longest time.Duration) error {
+	lim, ok := signed.(interface{ MaxTokenLifetime() time.Duration })
+	if !ok {
+		return nil
+	}
+	if max := lim.MaxTokenLifetime(); max < longest {
+		return argError("signed", "signs tokens of at most %s, shorter than the %s the strategy needs: raise the key ring's MaxTokenLifetime", max, longest)
+	}
+	return nil
+}
+
 // signedAccess issues and checks the signed access tokens of the jwt and
 // hybrid flows. A token that verified is cached, so presenting it again
 // skips the signature; revocation and expiry are checked on every verify.
@@ -104,9 +117,13 @@ type signedAccess struct {
 	cache    *verifyCache // nil when disabled
 }
 
-func newSignedAccess(o Options, marks *watermarks, revoked *revokedSet) (signedAccess, error) {
+// newSignedAccess: longest is the longest-lived token the flow signs.
+func newSignedAccess(o Options, marks *watermarks, revoked *revokedSet, longest time.Duration) (signedAccess, error) {
 	if o.Signed == nil {
 		return signedAccess{}, fmt.Errorf("sessiond: strategy %s needs SignedTokens: %w", o.Strategy, ErrInvalidArgument)
+	}
+	if err := checkSignable(o.Signed, longest); err != nil {
+		return signedAccess{}, err
 	}
 	a := signedAccess{strategy: o.Strategy, signed: o.Signed, life: o.Lifetimes, marks: marks, revoked: revoked}
 	if o.VerifyCacheSize > 0 {

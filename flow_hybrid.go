@@ -25,7 +25,7 @@ func newHybridFlow(o Options, limit sessionLimit, marks *watermarks) (*hybridFlo
 	if err := needStore(o); err != nil {
 		return nil, err
 	}
-	a, err := newSignedAccess(o, marks, nil)
+	a, err := newSignedAccess(o, marks, nil, o.Lifetimes.Access)
 	if err != nil {
 		return nil, err
 	}

@@ -17,7 +17,8 @@ func newJWTFlow(o Options, limit sessionLimit, marks *watermarks) (*jwtFlow, err
 	if err := checkLimit(o, limit, false); err != nil {
 		return nil, err
 	}
-	a, err := newSignedAccess(o, marks, nil)
+	// The refresh token is signed too and lives up to Lifetimes.Refresh.
+	a, err := newSignedAccess(o, marks, nil, o.Lifetimes.Refresh)
 	if err != nil {
 		return nil, err
 	}
