@@ -37,6 +37,7 @@ type Config struct {
 	Limits          Limits            `yaml:"limits"`
 	Anomaly         Anomaly           `yaml:"anomaly"`
 	Events          Events            `yaml:"events"`
+	Log             Log               `yaml:"log"`
 	Webhooks        []Webhook         `yaml:"webhooks"`
 }
 
@@ -160,6 +161,25 @@ type Events struct {
 	Retention Duration `yaml:"retention"`
 }
 
+// Log configures the server's own log: its level and format, and which
+// API requests get a line.
+type Log struct {
+	Level  string `yaml:"level"`  // debug | info | warn | error
+	Format string `yaml:"format"` // json | text
+	// Requests picks the requests that get a log line: all, errors (status
+	// 400 and above), or sample (every error, and one success in
+	// SampleEvery).
+	Requests    string `yaml:"requests"`
+	SampleEvery int    `yaml:"sample_every"`
+}
+
+// Log levels, formats and request selections accepted in the log section.
+var (
+	LogLevels   = []string{"debug", "info", "warn", "error"}
+	LogFormats  = []string{"json", "text"}
+	LogRequests = []string{"all", "errors", "sample"}
+)
+
 // Webhook delivers security events to an HTTP endpoint.
 type Webhook struct {
 	// Name identifies the endpoint in the outbox, logs and metrics; pending
@@ -229,6 +249,7 @@ func Default() Config {
 			},
 		},
 		Events:   Events{Retention: Duration(2160 * time.Hour)},
+		Log:      Log{Level: "info", Format: "json", Requests: "all", SampleEvery: 100},
 		Webhooks: []Webhook{},
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -851,6 +852,43 @@ var rules = []Rule{
 		},
 	},
 
+	// Logging.
+	{
+		ID: "SD-LOG-001", Severity: SeverityError,
+		Title:     "unknown log level, format or request selection",
+		Rationale: "The server must know how and what to log before it starts; an unknown value would otherwise silently fall back to a default the operator did not choose; request lines are where an investigation starts.",
+		Fix:       "set log.level to debug, info, warn or error; log.format to json or text; log.requests to all, errors or sample",
+		Check: func(in Input) []Issue {
+			l := in.Config.Log
+			var out []Issue
+			for _, k := range []struct {
+				path, value string
+				allowed     []string
+			}{
+				{"log.level", l.Level, LogLevels},
+				{"log.format", l.Format, LogFormats},
+				{"log.requests", l.Requests, LogRequests},
+			} {
+				if !slices.Contains(k.allowed, k.value) {
+					out = append(out, issue(k.path, "%s %q is not %s", k.path, k.value, orList(k.allowed)))
+				}
+			}
+			return out
+		},
+	},
+	{
+		ID: "SD-LOG-002", Severity: SeverityError,
+		Title:     "request sampling rate below one",
+		Rationale: "log.sample_every is the number of successful requests per logged one; zero or a negative number has no meaning.",
+		Fix:       "set log.sample_every to 1 or more (100 logs one successful request in a hundred)",
+		Check: func(in Input) []Issue {
+			if n := in.Config.Log.SampleEvery; n < 1 {
+				return []Issue{issue("log.sample_every", "log.sample_every %d is below 1", n)}
+			}
+			return nil
+		},
+	},
+
 	// Server and store.
 	{
 		ID: "SD-SERVER-001", Severity: SeverityInfo,
@@ -998,6 +1036,14 @@ func fieldIssues(doc *Document, unknown bool) []Issue {
 		}
 	}
 	return out
+}
+
+// orList writes "a, b or c".
+func orList(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
 }
 
 // human formats a duration without trailing zero units: 720h, 1h30m, 15m.

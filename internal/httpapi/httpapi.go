@@ -44,6 +44,10 @@ type Options struct {
 	// Logger receives one JSON line per request and the faults (panics
 	// with their stack, 5xx causes). Nil discards.
 	Logger *slog.Logger
+	// LogRequest, if set, is asked whether a request that answered status
+	// gets its log line (log.requests: all, errors or a sample); nil logs
+	// every request. It must be safe for concurrent use.
+	LogRequest func(status int) bool
 	// MaxBodyBytes limits request bodies; larger ones answer 413.
 	// Zero means DefaultMaxBodyBytes (64 KiB); negative is an error.
 	MaxBodyBytes int64
@@ -136,6 +140,7 @@ type server struct {
 	jwksFn   func() ([]byte, error)
 	readyFn  func(context.Context) error
 	log      *slog.Logger
+	logReq   func(status int) bool
 	maxBody  int64
 	doc      []byte   // openapi.json as served
 	patterns []string // as registered on the ServeMux, in order
@@ -172,6 +177,7 @@ func New(opts Options) (http.Handler, error) {
 		jwksFn:  opts.JWKS,
 		readyFn: opts.Ready,
 		log:     opts.Logger,
+		logReq:  opts.LogRequest,
 		maxBody: opts.MaxBodyBytes,
 
 		events:     opts.Events,

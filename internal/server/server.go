@@ -150,6 +150,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		Authenticate: apiKeys.Authenticate,
 		Ready:        store.Ping,
 		Logger:       log,
+		LogRequest:   requestFilter(cfg.Log),
 		MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		Version:      o.Version,
 		Events:       events.log,
