@@ -234,9 +234,11 @@ func (m *Metrics) Record(_ context.Context, e sessiond.Event) error {
 }
 
 // Observe counts an event: session created, refreshed, rotated, revoked
-// (by details.reason), refresh-token reuse, and anomaly (by details.rule
-// and details.action). Other types are ignored; so is session.bulk_revoked,
-// whose sessions each have their own session.revoked event.
+// (by details.reason; a session.bulk_revoked without a subject, the kill
+// switch's, adds its details.count, as those sessions have no event each),
+// refresh-token reuse,
+// and anomaly (by details.rule and details.action). Other types are
+// ignored.
 func (m *Metrics) Observe(e sessiond.Event) {
 	switch e.Type {
 	case sessiond.EventSessionCreated:
@@ -247,6 +249,13 @@ func (m *Metrics) Observe(e sessiond.Event) {
 		m.rotated.Inc()
 	case sessiond.EventSessionRevoked:
 		m.revoked[oneOf(revokeReasons, detail(e, "reason"), other)].Inc()
+	case sessiond.EventBulkRevoked:
+		// The kill switch (Manager.RevokeMatching: no subject) has no
+		// event per session, so its sessions are counted here; a
+		// subject's bulk revocation has one per session already.
+		if n := count(e, "count"); n > 0 && e.Subject == "" {
+			m.revoked[oneOf(revokeReasons, detail(e, "reason"), other)].Add(float64(n))
+		}
 	case sessiond.EventRefreshReused:
 		m.reuse.Inc()
 	case EventAnomaly:
@@ -265,6 +274,20 @@ func detail(e sessiond.Event, key string) string {
 		return string(v)
 	}
 	return ""
+}
+
+// count returns a numeric detail of e (an int in process, a float64 once
+// decoded from JSON), or 0.
+func count(e sessiond.Event, key string) int64 {
+	switch v := e.Details[key].(type) {
+	case int:
+		return int64(v)
+	case int64:
+		return v
+	case float64:
+		return int64(v)
+	}
+	return 0
 }
 
 // oneOf returns v if it is in values, else fallback. The sets are small:

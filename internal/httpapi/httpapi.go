@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/apikey"
 )
 
 // DefaultMaxBodyBytes is the request body limit when Options.MaxBodyBytes is zero.
@@ -27,12 +28,13 @@ type Options struct {
 	// Manager runs the session lifecycle. Required.
 	Manager *sessiond.Manager
 	// Authenticate checks the API key of a /v1 or /oauth2 request, sent as
-	// `Authorization: Bearer <key>`, and returns the key's ID, which the
-	// request log records. Any error answers 401 (the cause is logged,
-	// never the key), except one matching sessiond.ErrStoreUnavailable,
-	// which answers 503 so an outage is not mistaken for a bad key.
-	// Required.
-	Authenticate func(ctx context.Context, key sessiond.Secret) (keyID string, err error)
+	// `Authorization: Bearer <key>`, and returns the key: its ID, which
+	// the request log and every event of the request record, and its
+	// scopes, one of which each route requires (403 insufficient_scope
+	// otherwise). Any error answers 401 (the cause is logged, never the
+	// key), except one matching sessiond.ErrStoreUnavailable, which
+	// answers 503 so an outage is not mistaken for a bad key. Required.
+	Authenticate func(ctx context.Context, key sessiond.Secret) (apikey.Key, error)
 	// JWKS returns the public JWKS document served at
 	// /.well-known/jwks.json. Nil when the strategy issues no JWTs: the
 	// route then answers 404.
@@ -89,29 +91,40 @@ const (
 type route struct {
 	pattern string // Go ServeMux pattern: "METHOD /path/{wildcard}"
 	auth    authMode
+	scope   apikey.Scope // the key's scope the route requires; "" when public
 	handle  func(*server, http.ResponseWriter, *http.Request) error
 }
 
+// Scopes: reading a token's validity is verify; whatever issues or ends
+// tokens is sessions:write; the kill switch, keys and webhooks are admin.
+const (
+	scopeVerify = apikey.ScopeVerify
+	scopeRead   = apikey.ScopeSessionsRead
+	scopeWrite  = apikey.ScopeSessionsWrite
+	scopeEvents = apikey.ScopeEventsRead
+	scopeAdmin  = apikey.ScopeAdmin
+)
+
 var routes = []route{
-	{"POST /v1/sessions", authAPIKey, (*server).createSession},
-	{"POST /v1/sessions/verify", authAPIKey, (*server).verifySession},
-	{"POST /v1/sessions/refresh", authAPIKey, (*server).refreshSession},
-	{"POST /v1/sessions/{id}/rotate", authAPIKey, (*server).rotateSession},
-	{"GET /v1/sessions/{id}", authAPIKey, (*server).getSession},
-	{"DELETE /v1/sessions/{id}", authAPIKey, (*server).revokeSession},
-	{"GET /v1/subjects/{subject}/sessions", authAPIKey, (*server).listSessions},
-	{"DELETE /v1/subjects/{subject}/sessions", authAPIKey, (*server).revokeSubject},
-	{"POST /oauth2/revoke", authClient, (*server).oauthRevoke},
-	{"POST /oauth2/introspect", authClient, (*server).oauthIntrospect},
-	{"GET /.well-known/jwks.json", authNone, (*server).jwks},
-	{"GET /healthz", authNone, (*server).healthz},
-	{"GET /readyz", authNone, (*server).readyz},
-	{"GET /openapi.json", authNone, (*server).openapi},
-	{"GET /v1/events", authAPIKey, (*server).listEvents},
-	{"POST /v1/revocations", authAPIKey, (*server).incident},
-	{"GET /v1/webhooks/deliveries", authAPIKey, (*server).listDeliveries},
-	{"GET /metrics", authNone, (*server).metrics},
-	{"GET /sdk/sessiond.js", authNone, (*server).sdk},
+	{"POST /v1/sessions", authAPIKey, scopeWrite, (*server).createSession},
+	{"POST /v1/sessions/verify", authAPIKey, scopeVerify, (*server).verifySession},
+	{"POST /v1/sessions/refresh", authAPIKey, scopeWrite, (*server).refreshSession},
+	{"POST /v1/sessions/{id}/rotate", authAPIKey, scopeWrite, (*server).rotateSession},
+	{"GET /v1/sessions/{id}", authAPIKey, scopeRead, (*server).getSession},
+	{"DELETE /v1/sessions/{id}", authAPIKey, scopeWrite, (*server).revokeSession},
+	{"GET /v1/subjects/{subject}/sessions", authAPIKey, scopeRead, (*server).listSessions},
+	{"DELETE /v1/subjects/{subject}/sessions", authAPIKey, scopeWrite, (*server).revokeSubject},
+	{"POST /oauth2/revoke", authClient, scopeWrite, (*server).oauthRevoke},
+	{"POST /oauth2/introspect", authClient, scopeVerify, (*server).oauthIntrospect},
+	{"GET /.well-known/jwks.json", authNone, "", (*server).jwks},
+	{"GET /healthz", authNone, "", (*server).healthz},
+	{"GET /readyz", authNone, "", (*server).readyz},
+	{"GET /openapi.json", authNone, "", (*server).openapi},
+	{"GET /v1/events", authAPIKey, scopeEvents, (*server).listEvents},
+	{"POST /v1/revocations", authAPIKey, scopeAdmin, (*server).incident},
+	{"GET /v1/webhooks/deliveries", authAPIKey, scopeAdmin, (*server).listDeliveries},
+	{"GET /metrics", authNone, "", (*server).metrics},
+	{"GET /sdk/sessiond.js", authNone, "", (*server).sdk},
 }
 
 //go:embed openapi.json
@@ -120,7 +133,7 @@ var openapiDoc []byte
 // server is the handler New returns. It is safe for concurrent use.
 type server struct {
 	m        *sessiond.Manager
-	auth     func(context.Context, sessiond.Secret) (string, error)
+	auth     func(context.Context, sessiond.Secret) (apikey.Key, error)
 	jwksFn   func() ([]byte, error)
 	readyFn  func(context.Context) error
 	log      *slog.Logger
@@ -188,6 +201,9 @@ func New(opts Options) (http.Handler, error) {
 	mux := http.NewServeMux()
 	allowed := make(map[string][]string) // path → methods
 	for _, rt := range routes {
+		if rt.auth != authNone && rt.scope == "" {
+			panic("httpapi: route " + rt.pattern + " declares no scope")
+		}
 		mux.Handle(rt.pattern, s.wrap(rt))
 		s.patterns = append(s.patterns, rt.pattern)
 		method, path, _ := strings.Cut(rt.pattern, " ")
@@ -209,7 +225,7 @@ func (s *server) wrap(rt route) http.Handler {
 		info.pattern, info.oauth = r.Pattern, rt.auth == authClient
 		var err error
 		if rt.auth != authNone {
-			err = s.authenticate(w, r)
+			err = s.authenticate(w, r, rt.scope)
 		}
 		if err == nil {
 			err = rt.handle(s, w, r)

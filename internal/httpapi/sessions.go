@@ -217,13 +217,22 @@ func (s *server) getSession(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// DELETE /v1/sessions/{id}: logout. Revoking a revoked session succeeds.
+// DELETE /v1/sessions/{id}[?reason=logout|admin]: logout, or an
+// operator's revocation (reason=admin). Revoking a revoked session succeeds.
 func (s *server) revokeSession(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
 		return err
 	}
-	if err := s.m.Revoke(r.Context(), id, sessiond.ReasonLogout); err != nil {
+	reason := sessiond.ReasonLogout
+	switch v := r.URL.Query()["reason"]; {
+	case len(v) == 0 || len(v) == 1 && v[0] == string(sessiond.ReasonLogout):
+	case len(v) == 1 && v[0] == string(sessiond.ReasonAdmin):
+		reason = sessiond.ReasonAdmin
+	default:
+		return &sessiond.ArgumentError{Field: "reason", Msg: "must be logout or admin, given at most once"}
+	}
+	if err := s.m.Revoke(r.Context(), id, reason); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/url"
 	"os"
 	"strings"
@@ -25,6 +26,8 @@ const (
 	EventKeysRotated      sessiond.EventType = "signing_keys.rotated"
 	EventAPIKeyCreated    sessiond.EventType = "api_key.created"
 	EventAPIKeyRevoked    sessiond.EventType = "api_key.revoked"
+	EventIncident         sessiond.EventType = "incident.revoked"
+	EventAPIKeyScopes     sessiond.EventType = "api_key.scopes_changed"
 )
 
 // fanout is the server's EventSink: every event goes to the durable event
@@ -39,6 +42,13 @@ type fanout struct {
 }
 
 func (f *fanout) Record(ctx context.Context, e sessiond.Event) error {
+	if id := httpapi.ActingKeyID(ctx); id != "" { // the API key that caused it
+		e.Details = maps.Clone(e.Details)
+		if e.Details == nil {
+			e.Details = map[string]any{}
+		}
+		e.Details["api_key_id"] = id
+	}
 	var errs []error
 	if f.log != nil {
 		if err := f.log.AppendEvents(ctx, e); err != nil {
@@ -143,6 +153,12 @@ func incident(mgr *sessiond.Manager, keys *signing.Keys, events *fanout) func(co
 		if err != nil {
 			return 0, err
 		}
+		// The operator's reason is recorded whatever else was asked.
+		details := map[string]any{"reason": req.Reason, "revoked": n, "all": req.All, "subjects": len(req.Subjects), "rotate_keys": req.RotateKeys}
+		if !req.IssuedBefore.IsZero() {
+			details["issued_before"] = req.IssuedBefore.UTC().Format(time.RFC3339)
+		}
+		events.emit(ctx, sessiond.Event{Type: EventIncident, Details: details})
 		if req.RotateKeys && keys != nil {
 			if err := keys.RetireAll(ctx); err != nil {
 				return n, err

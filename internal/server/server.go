@@ -338,7 +338,7 @@ func bootstrapAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret
 			return nil
 		}
 	}
-	secret, _, err := keys.Create(ctx, "generated")
+	secret, _, err := keys.Create(ctx, "generated", apikey.ScopeAdmin) // the first key administers the rest
 	if err != nil {
 		return err
 	}
