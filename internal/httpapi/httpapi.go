@@ -18,6 +18,7 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/apikey"
+	"github.com/sessiond/sessiond/internal/ratelimit"
 )
 
 // DefaultMaxBodyBytes is the request body limit when Options.MaxBodyBytes is zero.
@@ -75,6 +76,25 @@ type Options struct {
 	// Clock is the time source (rate limits, reporting intervals); nil
 	// means the system clock.
 	Clock sessiond.Clock
+	// RateLimits bound requests in memory on this node; the zero value
+	// limits nothing. Refused requests answer 429 too_many_requests with
+	// Retry-After.
+	RateLimits RateLimits
+}
+
+// RateLimits are the request limits of the API, each a token bucket per
+// key (see ratelimit.Options; a zero Rate disables one). Their Clock is
+// Options.Clock.
+type RateLimits struct {
+	// AuthFailures: failed API-key authentications per client address
+	// (the connection's peer). Over it, such requests answer 429 instead
+	// of 401.
+	AuthFailures ratelimit.Options
+	// PerAPIKey: requests per API key to create, verify and refresh.
+	PerAPIKey ratelimit.Options
+	// PerClientIP: requests per client address (the connection's peer)
+	// to create, verify and refresh.
+	PerClientIP ratelimit.Options
 }
 
 // authMode says how a route authenticates and how it reports failure.
@@ -93,6 +113,7 @@ type route struct {
 	auth    authMode
 	scope   apikey.Scope // the key's scope the route requires; "" when public
 	handle  func(*server, http.ResponseWriter, *http.Request) error
+	limited bool // RateLimits.PerAPIKey and PerClientIP apply
 }
 
 // Scopes: reading a token's validity is verify; whatever issues or ends
@@ -106,25 +127,25 @@ const (
 )
 
 var routes = []route{
-	{"POST /v1/sessions", authAPIKey, scopeWrite, (*server).createSession},
-	{"POST /v1/sessions/verify", authAPIKey, scopeVerify, (*server).verifySession},
-	{"POST /v1/sessions/refresh", authAPIKey, scopeWrite, (*server).refreshSession},
-	{"POST /v1/sessions/{id}/rotate", authAPIKey, scopeWrite, (*server).rotateSession},
-	{"GET /v1/sessions/{id}", authAPIKey, scopeRead, (*server).getSession},
-	{"DELETE /v1/sessions/{id}", authAPIKey, scopeWrite, (*server).revokeSession},
-	{"GET /v1/subjects/{subject}/sessions", authAPIKey, scopeRead, (*server).listSessions},
-	{"DELETE /v1/subjects/{subject}/sessions", authAPIKey, scopeWrite, (*server).revokeSubject},
-	{"POST /oauth2/revoke", authClient, scopeWrite, (*server).oauthRevoke},
-	{"POST /oauth2/introspect", authClient, scopeVerify, (*server).oauthIntrospect},
-	{"GET /.well-known/jwks.json", authNone, "", (*server).jwks},
-	{"GET /healthz", authNone, "", (*server).healthz},
-	{"GET /readyz", authNone, "", (*server).readyz},
-	{"GET /openapi.json", authNone, "", (*server).openapi},
-	{"GET /v1/events", authAPIKey, scopeEvents, (*server).listEvents},
-	{"POST /v1/revocations", authAPIKey, scopeAdmin, (*server).incident},
-	{"GET /v1/webhooks/deliveries", authAPIKey, scopeAdmin, (*server).listDeliveries},
-	{"GET /metrics", authNone, "", (*server).metrics},
-	{"GET /sdk/sessiond.js", authNone, "", (*server).sdk},
+	{"POST /v1/sessions", authAPIKey, scopeWrite, (*server).createSession, true},
+	{"POST /v1/sessions/verify", authAPIKey, scopeVerify, (*server).verifySession, true},
+	{"POST /v1/sessions/refresh", authAPIKey, scopeWrite, (*server).refreshSession, true},
+	{"POST /v1/sessions/{id}/rotate", authAPIKey, scopeWrite, (*server).rotateSession, false},
+	{"GET /v1/sessions/{id}", authAPIKey, scopeRead, (*server).getSession, false},
+	{"DELETE /v1/sessions/{id}", authAPIKey, scopeWrite, (*server).revokeSession, false},
+	{"GET /v1/subjects/{subject}/sessions", authAPIKey, scopeRead, (*server).listSessions, false},
+	{"DELETE /v1/subjects/{subject}/sessions", authAPIKey, scopeWrite, (*server).revokeSubject, false},
+	{"POST /oauth2/revoke", authClient, scopeWrite, (*server).oauthRevoke, false},
+	{"POST /oauth2/introspect", authClient, scopeVerify, (*server).oauthIntrospect, true},
+	{"GET /.well-known/jwks.json", authNone, "", (*server).jwks, false},
+	{"GET /healthz", authNone, "", (*server).healthz, false},
+	{"GET /readyz", authNone, "", (*server).readyz, false},
+	{"GET /openapi.json", authNone, "", (*server).openapi, false},
+	{"GET /v1/events", authAPIKey, scopeEvents, (*server).listEvents, false},
+	{"POST /v1/revocations", authAPIKey, scopeAdmin, (*server).incident, false},
+	{"GET /v1/webhooks/deliveries", authAPIKey, scopeAdmin, (*server).listDeliveries, false},
+	{"GET /metrics", authNone, "", (*server).metrics, false},
+	{"GET /sdk/sessiond.js", authNone, "", (*server).sdk, false},
 }
 
 //go:embed openapi.json
@@ -149,6 +170,9 @@ type server struct {
 	sdkH       http.Handler
 	clock      sessiond.Clock
 	authFails  *authFailures
+	failLimit  *ratelimit.Limiter // per address, failed authentications
+	keyLimit   *ratelimit.Limiter // per API key, limited routes
+	ipLimit    *ratelimit.Limiter // per address, limited routes
 }
 
 // New returns the API handler. It is safe for concurrent use. The caller
@@ -184,6 +208,16 @@ func New(opts Options) (http.Handler, error) {
 	if s.authFails.interval <= 0 {
 		s.authFails.interval = DefaultAuthFailureInterval
 	}
+	limiter := func(o ratelimit.Options) *ratelimit.Limiter {
+		if o.Rate <= 0 {
+			return nil
+		}
+		o.Clock = s.clock
+		return ratelimit.New(o)
+	}
+	s.failLimit = limiter(opts.RateLimits.AuthFailures)
+	s.keyLimit = limiter(opts.RateLimits.PerAPIKey)
+	s.ipLimit = limiter(opts.RateLimits.PerClientIP)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -226,6 +260,9 @@ func (s *server) wrap(rt route) http.Handler {
 		var err error
 		if rt.auth != authNone {
 			err = s.authenticate(w, r, rt.scope)
+		}
+		if err == nil && rt.limited {
+			err = s.rateLimit(w, r)
 		}
 		if err == nil {
 			err = rt.handle(s, w, r)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -184,12 +185,32 @@ func (s *server) authenticate(w http.ResponseWriter, r *http.Request, scope apik
 		return err
 	}
 	s.authFailed(r.Context(), r)
+	if ok, retry := s.failLimit.Allow(peerIP(r)); !ok {
+		return tooMany(w, retry, "too many requests without a valid API key from this address")
+	}
 	code := codeUnauthorized
 	if info.oauth {
 		code = "invalid_client" // RFC 6749 §5.2
 	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="sessiond"`)
 	return &requestError{status: http.StatusUnauthorized, code: code, detail: "a valid API key is required", cause: err}
+}
+
+// rateLimit applies the per-key and per-address limits of the busy routes.
+func (s *server) rateLimit(w http.ResponseWriter, r *http.Request) error {
+	if ok, retry := s.keyLimit.Allow(infoFrom(r.Context()).keyID); !ok {
+		return tooMany(w, retry, "this API key is over its request rate")
+	}
+	if ok, retry := s.ipLimit.Allow(peerIP(r)); !ok {
+		return tooMany(w, retry, "this address is over its request rate")
+	}
+	return nil
+}
+
+// tooMany answers 429 with Retry-After in whole seconds.
+func tooMany(w http.ResponseWriter, retry time.Duration, detail string) error {
+	w.Header().Set("Retry-After", strconv.Itoa(int(retry.Seconds())))
+	return &requestError{status: http.StatusTooManyRequests, code: codeTooManyRequests, detail: detail}
 }
 
 // ActingKeyID returns the ID of the API key that authenticated the

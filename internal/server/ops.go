@@ -15,6 +15,7 @@ import (
 	"github.com/sessiond/sessiond/anomaly"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/internal/ratelimit"
 	"github.com/sessiond/sessiond/internal/signing"
 	"github.com/sessiond/sessiond/metrics"
 	"github.com/sessiond/sessiond/webhook"
@@ -204,4 +205,12 @@ func authFailedHook(events *fanout) func(context.Context, httpapi.AuthFailure) {
 		events.emit(ctx, sessiond.Event{Type: EventAPIKeyAuthFailed, Client: client,
 			Details: map[string]any{"path": f.Path, "had_credentials": f.HadCredentials, "count": f.Count, "unreported": f.Unreported}})
 	}
+}
+
+// rateLimits turns the rate_limit section into the API's limits.
+func rateLimits(c config.RateLimit) httpapi.RateLimits {
+	opts := func(r config.RateRule) ratelimit.Options {
+		return ratelimit.Options{Rate: r.PerSecond(), Burst: r.Burst}
+	}
+	return httpapi.RateLimits{AuthFailures: opts(c.AuthFailures), PerAPIKey: opts(c.PerAPIKey), PerClientIP: opts(c.PerClientIP)}
 }

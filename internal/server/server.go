@@ -168,6 +168,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		Metrics:      met.Handler(),
 		SDK:          sdk.Handler(),
 		AuthFailed:   authFailedHook(events),
+		RateLimits:   rateLimits(cfg.RateLimit),
 	}
 	if keys != nil {
 		hopts.JWKS = keys.Ring().JWKS
