@@ -114,6 +114,7 @@ type Metrics struct {
 	log     *slog.Logger
 
 	created, refreshed, rotated, reuse prometheus.Counter
+	noClient                           prometheus.Counter
 	revoked                            map[string]prometheus.Counter
 	verify                             map[string]prometheus.Counter
 	verifyDuration, sessionDuration    prometheus.Histogram
@@ -136,6 +137,7 @@ func New(opts Options) (*Metrics, error) {
 	m.refreshed = counter("sessiond_sessions_refreshed_total", "Sessions refreshed: new access token issued.")
 	m.rotated = counter("sessiond_sessions_rotated_total", "Sessions rotated to a new session ID.")
 	m.reuse = counter("sessiond_refresh_reuse_total", "Retired refresh tokens presented again (likely theft); each revokes its session.")
+	m.noClient = counter("sessiond_refresh_without_client_total", "Refreshes sent without client information (IP, User-Agent): device-change detection cannot run on them.")
 
 	revoked := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sessiond_sessions_revoked_total", Help: "Sessions revoked, by reason.",
@@ -169,7 +171,7 @@ func New(opts Options) (*Metrics, error) {
 	cs := []prometheus.Collector{
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.created, m.refreshed, m.rotated, m.reuse, revoked, verify, anomalies, webhooks, storeErrors,
+		m.created, m.refreshed, m.rotated, m.reuse, m.noClient, revoked, verify, anomalies, webhooks, storeErrors,
 		m.verifyDuration, m.sessionDuration,
 	}
 	if opts.ActiveSessions != nil {
@@ -298,6 +300,9 @@ func oneOf(values []string, v, fallback string) string {
 	}
 	return fallback
 }
+
+// RefreshWithoutClient counts a refresh sent without client information.
+func (m *Metrics) RefreshWithoutClient() { m.noClient.Inc() }
 
 // ObserveVerify counts one verification with its outcome (one of the
 // Verify… constants; anything else counts as "error") and its latency.

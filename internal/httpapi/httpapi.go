@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sessiond/sessiond"
@@ -76,6 +77,11 @@ type Options struct {
 	// Clock is the time source (rate limits, reporting intervals); nil
 	// means the system clock.
 	Clock sessiond.Clock
+	// RefreshWithoutClient, if set, is called for every refresh sent
+	// without client information (neither client.ip nor
+	// client.user_agent), on which device-change detection cannot run.
+	// The first one is also logged at WARN, once per process.
+	RefreshWithoutClient func()
 	// RateLimits bound requests in memory on this node; the zero value
 	// limits nothing. Refused requests answer 429 too_many_requests with
 	// Retry-After.
@@ -163,16 +169,18 @@ type server struct {
 	patterns []string // as registered on the ServeMux, in order
 	next     http.Handler
 
-	events     sessiond.EventLog
-	incidentFn func(context.Context, IncidentRequest) (int, error)
-	outbox     sessiond.Outbox
-	metricsH   http.Handler
-	sdkH       http.Handler
-	clock      sessiond.Clock
-	authFails  *authFailures
-	failLimit  *ratelimit.Limiter // per address, failed authentications
-	keyLimit   *ratelimit.Limiter // per API key, limited routes
-	ipLimit    *ratelimit.Limiter // per address, limited routes
+	events       sessiond.EventLog
+	incidentFn   func(context.Context, IncidentRequest) (int, error)
+	outbox       sessiond.Outbox
+	metricsH     http.Handler
+	sdkH         http.Handler
+	clock        sessiond.Clock
+	authFails    *authFailures
+	noClient     func()
+	noClientOnce sync.Once
+	failLimit    *ratelimit.Limiter // per address, failed authentications
+	keyLimit     *ratelimit.Limiter // per API key, limited routes
+	ipLimit      *ratelimit.Limiter // per address, limited routes
 }
 
 // New returns the API handler. It is safe for concurrent use. The caller
@@ -200,6 +208,7 @@ func New(opts Options) (http.Handler, error) {
 		metricsH:   opts.Metrics,
 		sdkH:       opts.SDK,
 		clock:      opts.Clock,
+		noClient:   opts.RefreshWithoutClient,
 		authFails:  &authFailures{interval: opts.AuthFailureInterval, report: opts.AuthFailed, byIP: map[string]*authTrack{}},
 	}
 	if s.clock == nil {

@@ -156,19 +156,20 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 
 	hopts := httpapi.Options{
-		Manager:      mgr,
-		Authenticate: apiKeys.Authenticate,
-		Ready:        store.Ping,
-		Logger:       log,
-		MaxBodyBytes: cfg.Server.MaxBodyBytes,
-		Version:      o.Version,
-		Events:       events.log,
-		Incident:     incident(mgr, keys, events),
-		Outbox:       outbox,
-		Metrics:      met.Handler(),
-		SDK:          sdk.Handler(),
-		AuthFailed:   authFailedHook(events),
-		RateLimits:   rateLimits(cfg.RateLimit),
+		Manager:              mgr,
+		Authenticate:         apiKeys.Authenticate,
+		Ready:                store.Ping,
+		Logger:               log,
+		MaxBodyBytes:         cfg.Server.MaxBodyBytes,
+		Version:              o.Version,
+		Events:               events.log,
+		Incident:             incident(mgr, keys, events),
+		Outbox:               outbox,
+		Metrics:              met.Handler(),
+		SDK:                  sdk.Handler(),
+		AuthFailed:           authFailedHook(events),
+		RateLimits:           rateLimits(cfg.RateLimit),
+		RefreshWithoutClient: met.RefreshWithoutClient,
 	}
 	if keys != nil {
 		hopts.JWKS = keys.Ring().JWKS
