@@ -48,6 +48,10 @@ type Options struct {
 	// Logger receives one JSON line per request and the faults (panics
 	// with their stack, 5xx causes). Nil discards.
 	Logger *slog.Logger
+	// LogRequest, if set, is asked whether a request that answered status
+	// gets its log line (log.requests: all, errors or a sample); nil logs
+	// every request. It must be safe for concurrent use.
+	LogRequest func(status int) bool
 	// MaxBodyBytes limits request bodies; larger ones answer 413.
 	// Zero means DefaultMaxBodyBytes (64 KiB); negative is an error.
 	MaxBodyBytes int64
@@ -86,6 +90,16 @@ type Options struct {
 	// limits nothing. Refused requests answer 429 too_many_requests with
 	// Retry-After.
 	RateLimits RateLimits
+	// Handoff, if set, serves login_code and set_cookie in POST
+	// /v1/sessions (the browser gateway); nil refuses them.
+	Handoff Handoff
+	// Browser, if set, serves every path under BrowserPrefix (the browser
+	// gateway, e.g. "/sessiond").
+	Browser       http.Handler
+	BrowserPrefix string
+	// Stream serves the revocation stream and its snapshot
+	// (revocationstream.go); nil answers 404.
+	Stream *RevocationStream
 }
 
 // RateLimits are the request limits of the API, each a token bucket per
@@ -152,6 +166,8 @@ var routes = []route{
 	{"GET /v1/webhooks/deliveries", authAPIKey, scopeAdmin, (*server).listDeliveries, false},
 	{"GET /metrics", authNone, "", (*server).metrics, false},
 	{"GET /sdk/sessiond.js", authNone, "", (*server).sdk, false},
+	{"GET /v1/revocations/stream", authAPIKey, scopeVerify, (*server).revocationStream, false},
+	{"GET /v1/revocations/snapshot", authAPIKey, scopeVerify, (*server).revocationSnapshot, false},
 }
 
 //go:embed openapi.json
@@ -164,6 +180,7 @@ type server struct {
 	jwksFn   func() ([]byte, error)
 	readyFn  func(context.Context) error
 	log      *slog.Logger
+	logReq   func(status int) bool
 	maxBody  int64
 	doc      []byte   // openapi.json as served
 	patterns []string // as registered on the ServeMux, in order
@@ -174,6 +191,8 @@ type server struct {
 	outbox       sessiond.Outbox
 	metricsH     http.Handler
 	sdkH         http.Handler
+	handoff      Handoff
+	stream       *RevocationStream
 	clock        sessiond.Clock
 	authFails    *authFailures
 	noClient     func()
@@ -194,12 +213,16 @@ func New(opts Options) (http.Handler, error) {
 	case opts.MaxBodyBytes < 0:
 		return nil, fmt.Errorf("httpapi: new: %w", &sessiond.ArgumentError{Field: "MaxBodyBytes", Msg: "must not be negative"})
 	}
+	if err := opts.Stream.validate(); err != nil {
+		return nil, err
+	}
 	s := &server{
 		m:       opts.Manager,
 		auth:    opts.Authenticate,
 		jwksFn:  opts.JWKS,
 		readyFn: opts.Ready,
 		log:     opts.Logger,
+		logReq:  opts.LogRequest,
 		maxBody: opts.MaxBodyBytes,
 
 		events:     opts.Events,
@@ -207,6 +230,8 @@ func New(opts Options) (http.Handler, error) {
 		outbox:     opts.Outbox,
 		metricsH:   opts.Metrics,
 		sdkH:       opts.SDK,
+		handoff:    opts.Handoff,
+		stream:     opts.Stream,
 		clock:      opts.Clock,
 		noClient:   opts.RefreshWithoutClient,
 		authFails:  &authFailures{interval: opts.AuthFailureInterval, report: opts.AuthFailed, byIP: map[string]*authTrack{}},
@@ -252,6 +277,7 @@ func New(opts Options) (http.Handler, error) {
 		method, path, _ := strings.Cut(rt.pattern, " ")
 		allowed[path] = append(allowed[path], method)
 	}
+	mountBrowser(mux, opts)
 	mux.Handle("/", s.fallback(allowed))
 	s.next = s.middleware(mux)
 	return s, nil

@@ -62,6 +62,13 @@ type tokenJSON struct {
 
 // writeTokens answers with the tokens of iss, uncacheable (RFC 6749 §5.1).
 func writeTokens(w http.ResponseWriter, status int, iss *sessiond.Issued) {
+	out := tokenResponse(iss)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	writeJSON(w, status, "application/json", out)
+}
+
+func tokenResponse(iss *sessiond.Issued) tokenJSON {
 	out := tokenJSON{
 		Session:              sessionOut(&iss.Session),
 		AccessToken:          string(iss.AccessToken),
@@ -72,9 +79,7 @@ func writeTokens(w http.ResponseWriter, status int, iss *sessiond.Issued) {
 		rt, exp := string(iss.RefreshToken), iss.RefreshExpiresAt.UTC()
 		out.RefreshToken, out.RefreshTokenExpiresAt = &rt, &exp
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
-	writeJSON(w, status, "application/json", out)
+	return out
 }
 
 type createRequest struct {
@@ -82,6 +87,7 @@ type createRequest struct {
 	Claims     json.RawMessage `json:"claims"`
 	Persistent bool            `json:"persistent"`
 	Client     clientJSON      `json:"client"`
+	handoffRequest
 }
 
 // POST /v1/sessions
@@ -95,6 +101,9 @@ func (s *server) createSession(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	req.Subject = subject
+	if err := s.checkHandoff(&req.handoffRequest); err != nil {
+		return err
+	}
 	iss, err := s.m.Create(r.Context(), req.Subject, sessiond.CreateOptions{
 		Claims: compact(req.Claims), Persistent: req.Persistent, Client: sessiond.Client(req.Client),
 	})
@@ -102,6 +111,9 @@ func (s *server) createSession(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("Location", "/v1/sessions/"+string(iss.Session.ID))
+	if req.wanted() {
+		return s.writeHandoff(w, r, &req.handoffRequest, iss)
+	}
 	writeTokens(w, http.StatusCreated, iss)
 	return nil
 }
