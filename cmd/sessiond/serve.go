@@ -36,7 +36,7 @@ func (a *app) serveCmd() *cobra.Command {
 				HMACSecret:  secret,
 				InsecureDev: insecureDev,
 				Logger:      log,
-				Version:     version,
+				Version:     currentBuild().Version,
 				Findings:    func(f []config.Finding) { findings = f },
 			})
 			if errors.Is(err, server.ErrInvalidConfig) {

@@ -33,6 +33,7 @@ type Config struct {
 	VerifyCacheSize int               `yaml:"verify_cache_size"`
 	Cookie          Cookie            `yaml:"cookie"`
 	CSRF            CSRF              `yaml:"csrf"`
+	Gateway         Gateway           `yaml:"gateway"`
 	Limits          Limits            `yaml:"limits"`
 	Anomaly         Anomaly           `yaml:"anomaly"`
 	Events          Events            `yaml:"events"`
@@ -111,6 +112,18 @@ type Cookie struct {
 // CSRF lists the origins allowed to send state-changing requests.
 type CSRF struct {
 	TrustedOrigins []string `yaml:"trusted_origins"`
+}
+
+// Gateway configures the browser routes (docs/gateway.md): forward-auth
+// for a reverse proxy, refresh, logout and the login-code handoff, served
+// under Prefix on the server's listener.
+type Gateway struct {
+	Enabled  bool   `yaml:"enabled"`
+	Prefix   string `yaml:"prefix"`
+	LoginURL string `yaml:"login_url"`
+	// ClientIPHeader names the header in which the proxy reports the
+	// browser's address (X-Real-IP); empty: the connection's address.
+	ClientIPHeader string `yaml:"client_ip_header"`
 }
 
 // Limits bounds the number of live sessions per subject.
@@ -214,14 +227,15 @@ func Default() Config {
 		Cookie: Cookie{
 			Name:        "__Host-sessiond",
 			RefreshName: "__Secure-sessiond-refresh",
-			RefreshPath: "/v1/sessions/refresh",
+			RefreshPath: "/sessiond/refresh",
 			Secure:      true,
 			HTTPOnly:    true,
 			SameSite:    "lax",
 			Path:        "/",
 		},
-		CSRF:   CSRF{TrustedOrigins: []string{}},
-		Limits: Limits{Policy: "evict_oldest"},
+		CSRF:    CSRF{TrustedOrigins: []string{}},
+		Gateway: Gateway{Prefix: "/sessiond"},
+		Limits:  Limits{Policy: "evict_oldest"},
 		Anomaly: Anomaly{
 			IPv4Prefix:          24,
 			IPv6Prefix:          64,

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/sessiond/sessiond"
 )
@@ -64,9 +65,28 @@ type Options struct {
 	Metrics http.Handler
 	// SDK serves GET /sdk/sessiond.js; nil answers 404.
 	SDK http.Handler
-	// AuthFailed, if set, is told of every request refused for a missing
-	// or wrong API key (the security event log records them).
-	AuthFailed func(ctx context.Context, r *http.Request)
+	// AuthFailed, if set, receives reports of requests refused for a
+	// missing or wrong API key (the security event log records them): at
+	// most one per client address per AuthFailureInterval, with a count,
+	// and at most 100 per interval in all, so unauthenticated clients
+	// cannot make the server write without limit.
+	AuthFailed func(ctx context.Context, f AuthFailure)
+	// AuthFailureInterval is the reporting interval of AuthFailed; zero
+	// means DefaultAuthFailureInterval (1 minute).
+	AuthFailureInterval time.Duration
+	// Clock is the time source (rate limits, reporting intervals); nil
+	// means the system clock.
+	Clock sessiond.Clock
+	// Handoff, if set, serves login_code and set_cookie in POST
+	// /v1/sessions (the browser gateway); nil refuses them.
+	Handoff Handoff
+	// Browser, if set, serves every path under BrowserPrefix (the browser
+	// gateway, e.g. "/sessiond").
+	Browser       http.Handler
+	BrowserPrefix string
+	// Stream serves the revocation stream and its snapshot
+	// (revocationstream.go); nil answers 404.
+	Stream *RevocationStream
 }
 
 // authMode says how a route authenticates and how it reports failure.
@@ -106,6 +126,8 @@ var routes = []route{
 	{"GET /v1/webhooks/deliveries", authAPIKey, (*server).listDeliveries},
 	{"GET /metrics", authNone, (*server).metrics},
 	{"GET /sdk/sessiond.js", authNone, (*server).sdk},
+	{"GET /v1/revocations/stream", authAPIKey, (*server).revocationStream},
+	{"GET /v1/revocations/snapshot", authAPIKey, (*server).revocationSnapshot},
 }
 
 //go:embed openapi.json
@@ -129,7 +151,10 @@ type server struct {
 	outbox     sessiond.Outbox
 	metricsH   http.Handler
 	sdkH       http.Handler
-	onAuthFail func(context.Context, *http.Request)
+	handoff    Handoff
+	stream     *RevocationStream
+	clock      sessiond.Clock
+	authFails  *authFailures
 }
 
 // New returns the API handler. It is safe for concurrent use. The caller
@@ -142,6 +167,9 @@ func New(opts Options) (http.Handler, error) {
 		return nil, fmt.Errorf("httpapi: new: %w", &sessiond.ArgumentError{Field: "Authenticate", Msg: "is required"})
 	case opts.MaxBodyBytes < 0:
 		return nil, fmt.Errorf("httpapi: new: %w", &sessiond.ArgumentError{Field: "MaxBodyBytes", Msg: "must not be negative"})
+	}
+	if err := opts.Stream.validate(); err != nil {
+		return nil, err
 	}
 	s := &server{
 		m:       opts.Manager,
@@ -157,7 +185,16 @@ func New(opts Options) (http.Handler, error) {
 		outbox:     opts.Outbox,
 		metricsH:   opts.Metrics,
 		sdkH:       opts.SDK,
-		onAuthFail: opts.AuthFailed,
+		handoff:    opts.Handoff,
+		stream:     opts.Stream,
+		clock:      opts.Clock,
+		authFails:  &authFailures{interval: opts.AuthFailureInterval, report: opts.AuthFailed, byIP: map[string]*authTrack{}},
+	}
+	if s.clock == nil {
+		s.clock = sessiond.SystemClock{}
+	}
+	if s.authFails.interval <= 0 {
+		s.authFails.interval = DefaultAuthFailureInterval
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -181,6 +218,7 @@ func New(opts Options) (http.Handler, error) {
 		method, path, _ := strings.Cut(rt.pattern, " ")
 		allowed[path] = append(allowed[path], method)
 	}
+	mountBrowser(mux, opts)
 	mux.Handle("/", s.fallback(allowed))
 	s.next = s.middleware(mux)
 	return s, nil
