@@ -36,7 +36,7 @@ func attachRevocationStream(bg context.Context, hopts *httpapi.Options, cfg conf
 	meta, _ := store.(sessiond.MetaStore)
 	hub := newWakeHub()
 	if n, ok := store.(sessiond.RevocationNotifier); ok {
-		if err := n.SubscribeRevocations(bg, func(sessiond.Revocation) { hub.wake() }, hub.wake); err != nil {
+		if err := n.SubscribeRevocations(bg, hub.add, hub.wake); err != nil {
 			return nil, fmt.Errorf("subscribe to revocations for the stream: %w", err)
 		}
 	}
@@ -46,6 +46,7 @@ func attachRevocationStream(bg context.Context, hopts *httpapi.Options, cfg conf
 		Revocations:    store.Revocations,
 		Watermarks:     func(ctx context.Context) ([]stream.Watermark, error) { return readWatermarks(ctx, meta) },
 		Wake:           hub.next,
+		Recent:         hub.recent,
 		AccessLifetime: mgr.Lifetimes().Access,
 		Leeway:         cfg.JWT.Leeway.Std(),
 		Retention:      cfg.Events.Retention.Std(),
@@ -122,13 +123,42 @@ func readWatermarks(ctx context.Context, meta sessiond.MetaStore) ([]stream.Wate
 }
 
 // wakeHub tells every open stream of a revocation on any node: next
-// returns a channel that wake closes.
+// returns a channel that wake closes, and recent the last revocations the
+// store's feed announced.
 type wakeHub struct {
-	mu sync.Mutex
-	ch chan struct{}
+	mu   sync.Mutex
+	ch   chan struct{}
+	ring [hubRing]sessiond.Revocation
+	seq  uint64 // sequence number of the newest entry; ring[seq%hubRing]
 }
 
+// hubRing is how many feed revocations a stream can fall behind by before
+// it relies on the event log alone.
+const hubRing = 1024
+
 func newWakeHub() *wakeHub { return &wakeHub{ch: make(chan struct{})} }
+
+func (h *wakeHub) add(r sessiond.Revocation) {
+	h.mu.Lock()
+	h.seq++
+	h.ring[h.seq%hubRing] = r
+	h.mu.Unlock()
+	h.wake()
+}
+
+func (h *wakeHub) recent(after uint64) ([]sessiond.Revocation, uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if after >= h.seq {
+		return nil, h.seq
+	}
+	from := max(after+1, h.seq-min(h.seq, hubRing-1))
+	out := make([]sessiond.Revocation, 0, h.seq-from+1)
+	for i := from; i <= h.seq; i++ {
+		out = append(out, h.ring[i%hubRing])
+	}
+	return out, h.seq
+}
 
 func (h *wakeHub) next() <-chan struct{} {
 	h.mu.Lock()
