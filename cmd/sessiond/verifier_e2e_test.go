@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"context"
 	"errors"
 	"fmt"
@@ -33,9 +34,9 @@ var (
 	nodeBuildErr  error
 )
 
-// nodeVerifierModule builds sdk/node into a directory of its own (the
-// package's own test builds dist/ at the same time) and returns the path
-// of its entry point.
+// nodeVerifierModule builds sdk/node into a directory of its own,
+// sdk/node/.e2e-build (the package's own test may be building dist/ at the
+// same time), and returns the path of its entry point.
 func nodeVerifierModule(t testing.TB) string {
 	t.Helper()
 	sdk, _ := filepath.Abs("../../sdk/node")
@@ -46,11 +47,7 @@ func nodeVerifierModule(t testing.TB) string {
 		t.Skipf("sdk/node/node_modules missing: %v", err)
 	}
 	nodeBuildOnce.Do(func() {
-		out, err := os.MkdirTemp(sdk, ".e2e-build-")
-		if err != nil {
-			nodeBuildErr = err
-			return
-		}
+		out := filepath.Join(sdk, ".e2e-build")
 		b, err := exec.Command("node", filepath.Join(sdk, "node_modules/typescript/bin/tsc"), "-p", filepath.Join(sdk, "tsconfig.json"),
 			"--outDir", out).CombinedOutput()
 		if err != nil {
@@ -272,6 +269,163 @@ func BenchmarkVerifierRevocation(b *testing.B) {
 				b.ReportMetric(float64(percentile(d, 0.50).Microseconds()), name+"-p50-µs")
 				b.ReportMetric(float64(percentile(d, 0.99).Microseconds()), name+"-p99-µs")
 				b.ReportMetric(float64(percentile(d, 1).Microseconds()), name+"-max-µs")
+			}
+		})
+	}
+}
+
+// status is the Node verifier's Status.
+func (nv *nodeVerifier) status() (snapshots int, stale bool) {
+	nv.t.Helper()
+	resp, err := nv.hc.Get(nv.url + "/status")
+	if err != nil {
+		nv.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Snapshots int  `json:"snapshots"`
+		Stale     bool `json:"stale"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		nv.t.Fatal(err)
+	}
+	return st.Snapshots, st.Stale
+}
+
+// TestE2E_VerifierOutage: node B, which the verifiers follow, is killed;
+// sessions are revoked on node A meanwhile. Past MaxStaleness the
+// verifiers apply their policy (reject, or accept with a warning); when B
+// is back they catch up through Last-Event-ID (no snapshot) and reject
+// every session revoked during the outage.
+func TestE2E_VerifierOutage(t *testing.T) {
+	// MaxStaleness must exceed the server's heartbeat interval (10 s).
+	const maxStale = 12 * time.Second
+	for _, b := range sharedBackends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			env := hybridEnv(b, t)
+			na := startNode(t, nodeConfig{env: env})
+			listen := []string{"--listen", "127.0.0.1:" + strconv.Itoa(freePort(t))}
+			dataB := t.TempDir()
+			nb := startNode(t, nodeConfig{env: env, dataDir: dataB, args: listen})
+			fast := func(o *verifier.Options) { o.MaxStaleness = maxStale; o.IdleTimeout = 15 * time.Second }
+			reject := goVerifier(t, nb.url, fast)
+			accept := goVerifier(t, nb.url, func(o *verifier.Options) { fast(o); o.WhenStale = verifier.AcceptWhenStale })
+			nv := startNodeVerifier(t, nb.url, maxStale)
+			ca := na.client()
+			ctx := context.Background()
+			login := func(sub string) (sessiond.SessionID, string) {
+				l, err := ca.CreateSession(ctx, client.CreateRequest{Subject: sub})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return l.Session.ID, string(l.AccessToken)
+			}
+			_, keep := login("kept")
+			type sess struct {
+				id  sessiond.SessionID
+				tok string
+			}
+			var during []sess
+			for i := range 5 {
+				id, tok := login(fmt.Sprintf("gone-%d", i))
+				during = append(during, sess{id, tok})
+			}
+			for _, tok := range append([]string{keep}, during[0].tok) {
+				if g, a, n := goCheck(reject, tok), goCheck(accept, tok), nv.check(tok); g != "ok" || a != "ok" || n != "ok" {
+					t.Fatalf("before the outage: %q %q %q; want ok", g, a, n)
+				}
+			}
+
+			nb.kill()
+			for _, s := range during {
+				if err := ca.RevokeSession(ctx, s.id); err != nil {
+					t.Fatal(err)
+				}
+			}
+			eventually(t, 30*time.Second, "verifiers stale while node B is down", func() bool {
+				return goCheck(reject, keep) == "stale" && nv.check(keep) == "stale"
+			})
+			// Accept-with-warning accepts, flagged; it cannot know of the
+			// revocations made during the outage: that is its trade-off.
+			for _, tok := range []string{keep, during[0].tok} {
+				c, err := accept.Verify(ctx, tok)
+				if err != nil || !c.Stale {
+					t.Errorf("AcceptWhenStale during the outage: %+v, %v; want accepted and flagged stale", c, err)
+				}
+			}
+
+			startNode(t, nodeConfig{env: env, dataDir: dataB, args: listen})
+			eventually(t, 30*time.Second, "catch-up after node B is back", func() bool {
+				for _, s := range during {
+					if goCheck(reject, s.tok) != "revoked" || goCheck(accept, s.tok) != "revoked" || nv.check(s.tok) != "revoked" {
+						return false
+					}
+				}
+				return goCheck(reject, keep) == "ok" && nv.check(keep) == "ok"
+			})
+			if c, err := accept.Verify(ctx, keep); err != nil || c.Stale {
+				t.Errorf("AcceptWhenStale after catch-up: %+v, %v; want fresh", c, err)
+			}
+			for name, n := range map[string]int{"reject": reject.Status().Snapshots, "accept": accept.Status().Snapshots} {
+				if n != 1 {
+					t.Errorf("Go verifier (%s) loaded %d snapshots; want 1: the catch-up must come through Last-Event-ID", name, n)
+				}
+			}
+			if n, _ := nv.status(); n != 1 {
+				t.Errorf("Node verifier loaded %d snapshots; want 1", n)
+			}
+		})
+	}
+}
+
+// TestE2E_VerifierIncident: an incident revocation of all sessions with
+// rotate_keys, made on node A, makes both verifiers (on node B) reject
+// every token issued before it; a login after it is accepted.
+func TestE2E_VerifierIncident(t *testing.T) {
+	for _, b := range sharedBackends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			env := hybridEnv(b, t)
+			na := startNode(t, nodeConfig{env: env})
+			nb := startNode(t, nodeConfig{env: env})
+			gv := goVerifier(t, nb.url, nil)
+			nv := startNodeVerifier(t, nb.url, 30*time.Second)
+			ca := na.client()
+			ctx := context.Background()
+			var old []string
+			for i := range 20 {
+				l, err := ca.CreateSession(ctx, client.CreateRequest{Subject: fmt.Sprintf("inc-%d", i%4)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				old = append(old, string(l.AccessToken))
+				if g, n := goCheck(gv, old[i]), nv.check(old[i]); g != "ok" || n != "ok" {
+					t.Fatalf("before the incident: %q %q", g, n)
+				}
+			}
+			if _, err := ca.RevokeIncident(ctx, client.Incident{All: true, RotateKeys: true, Reason: "e2e"}); err != nil {
+				t.Fatal(err)
+			}
+			rejected := func(r string) bool { return r == "revoked" || r == "invalid_token" }
+			eventually(t, 30*time.Second, "every old token rejected by both verifiers", func() bool {
+				for _, tok := range old {
+					if !rejected(goCheck(gv, tok)) || !rejected(nv.check(tok)) {
+						return false
+					}
+				}
+				return true
+			})
+			time.Sleep(1100 * time.Millisecond) // auth_time has whole seconds: log in a second after the incident
+			l, err := ca.CreateSession(ctx, client.CreateRequest{Subject: "inc-0"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, 30*time.Second, "a login after the incident accepted (new signing key)", func() bool {
+				return goCheck(gv, string(l.AccessToken)) == "ok" && nv.check(string(l.AccessToken)) == "ok"
+			})
+			for _, tok := range old {
+				if g, n := goCheck(gv, tok), nv.check(tok); !rejected(g) || !rejected(n) {
+					t.Errorf("old token after the new key arrived: %q %q", g, n)
+				}
 			}
 		})
 	}

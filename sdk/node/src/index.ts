@@ -81,6 +81,8 @@ export interface Status {
   lastSync: Date;
   stale: boolean;
   revoked: number;
+  /** Snapshots loaded: one at start, one per reset; a reconnection that resumed with Last-Event-ID loads none. */
+  snapshots: number;
 }
 
 interface Revoked {
@@ -150,6 +152,7 @@ export class Verifier {
   #broken = false;
   #lastWarn = 0;
   #connected = false;
+  #snapshots = 0;
   #abort = new AbortController();
   #loop: Promise<void> | null = null;
 
@@ -206,7 +209,7 @@ export class Verifier {
   }
 
   status(): Status {
-    return { connected: this.#connected, lastSync: new Date(this.#lastSync), stale: this.#stale(this.#o.now()), revoked: this.#revoked.size };
+    return { connected: this.#connected, lastSync: new Date(this.#lastSync), stale: this.#stale(this.#o.now()), revoked: this.#revoked.size, snapshots: this.#snapshots };
   }
 
   /**
@@ -417,6 +420,7 @@ export class Verifier {
     const revoked = new Map<string, number>();
     for (const r of snap.revocations) revoked.set(r.session_id, Math.max(revoked.get(r.session_id) ?? 0, parseTime(r.until)));
     this.#revoked = revoked;
+    this.#snapshots++;
     for (const w of snap.watermarks) this.#raise(w);
     this.#cursor = snap.cursor;
     this.#markSynced();
