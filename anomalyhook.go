@@ -1,6 +1,9 @@
 package sessiond
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -75,4 +78,39 @@ func (d *anomalyDedup) first(key string, now time.Time) bool {
 	}
 	d.seen[key] = now
 	return true
+}
+
+// anomalies runs the checker, records what it finds, and applies the
+// strongest action: revoke ends the session (returned as ErrRevoked).
+func (m *Manager) anomalies(ctx context.Context, stage string, s *Session, issued, current Client) ([]Anomaly, bool, error) {
+	cur, err := CleanClient(current)
+	if err != nil {
+		return nil, false, err
+	}
+	now := m.clock.Now()
+	found := m.anomaly.Check(now, stage, string(s.ID), issued, cur)
+	stepUp, revoke := false, false
+	for _, a := range found {
+		if m.dedup.first(string(s.ID)+"\x00"+a.Rule, now) || a.Action == AnomalyRevoke {
+			m.emit(ctx, Event{Type: EventAnomaly, Subject: s.Subject, SessionID: s.ID, Client: cur,
+				Details: map[string]any{"rule": a.Rule, "action": a.Action, "detail": a.Detail, "stage": stage}})
+		}
+		switch a.Action {
+		case AnomalyStepUp:
+			stepUp = true
+		case AnomalyRevoke:
+			revoke = true
+		}
+	}
+	if !revoke {
+		return found, stepUp, nil
+	}
+	if m.flow.keepsSessions() {
+		if _, err := m.revoke(ctx, s.ID, m.now(), ReasonAnomaly); err != nil && !errors.Is(err, ErrNotFound) {
+			return found, stepUp, err
+		}
+	}
+	// Without stored sessions there is nothing to revoke: refuse this
+	// request.
+	return found, stepUp, fmt.Errorf("sessiond: %s: anomaly: %w", stage, ErrRevoked)
 }

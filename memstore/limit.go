@@ -21,11 +21,11 @@ func (s *Store) CreateLimited(ctx context.Context, sess *sessiond.Session, max i
 	if err := ctxErr(ctx, "create session"); err != nil {
 		return nil, err
 	}
-	if err := checkCreate(sess, tokens); err != nil {
-		return nil, err
+	if err := sessiond.CheckNewSession(sess, tokens); err != nil {
+		return nil, fmt.Errorf("memstore: create session: %w", err)
 	}
-	if max < 1 {
-		return nil, fmt.Errorf("memstore: create session: %w", &sessiond.ArgumentError{Field: "max", Msg: "must be at least 1"})
+	if err := sessiond.CheckMax(max); err != nil {
+		return nil, fmt.Errorf("memstore: create session: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

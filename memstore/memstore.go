@@ -105,8 +105,8 @@ func (s *Store) Create(ctx context.Context, sess *sessiond.Session, tokens ...se
 	if err := ctxErr(ctx, "create session"); err != nil {
 		return err
 	}
-	if err := checkCreate(sess, tokens); err != nil {
-		return err
+	if err := sessiond.CheckNewSession(sess, tokens); err != nil {
+		return fmt.Errorf("memstore: create session: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -114,20 +114,6 @@ func (s *Store) Create(ctx context.Context, sess *sessiond.Session, tokens ...se
 		return errClosed
 	}
 	return s.createLocked(sess, tokens)
-}
-
-// checkCreate validates what Create is given before any lock is taken.
-func checkCreate(sess *sessiond.Session, tokens []sessiond.Token) error {
-	if sess == nil {
-		return fmt.Errorf("memstore: create session: %w", &sessiond.ArgumentError{Field: "session", Msg: "must not be nil"})
-	}
-	for i, t := range tokens {
-		if t.SessionID != sess.ID {
-			return fmt.Errorf("memstore: create session: %w", &sessiond.ArgumentError{
-				Field: fmt.Sprintf("tokens[%d].session_id", i), Msg: "must be the session's ID"})
-		}
-	}
-	return nil
 }
 
 // createLocked stores sess and its tokens; s.mu is held for writing.
@@ -224,13 +210,6 @@ func (s *Store) Touch(ctx context.Context, id sessiond.SessionID, lastActive, id
 	return nil
 }
 
-// inGrace reports whether a refresh token retired at retired may still be
-// swapped under sw. A GraceSince not before sw.Now is no grace at all, so
-// with a zero grace exactly one of several concurrent swaps succeeds.
-func inGrace(retired time.Time, sw *sessiond.RefreshSwap) bool {
-	return sw.GraceSince.Before(sw.Now) && !retired.Before(sw.GraceSince)
-}
-
 // SwapRefresh retires sw.Old and stores sw.Next in one step, and writes the
 // session's activity (unless the session is revoked). ErrNotFound if Old is
 // not a stored refresh token, ErrRefreshReused if it was retired outside the
@@ -240,8 +219,8 @@ func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error 
 	if err := ctxErr(ctx, "swap refresh token"); err != nil {
 		return err
 	}
-	if sw.Next.Kind != sessiond.KindRefresh {
-		return fmt.Errorf("memstore: swap refresh token: %w", &sessiond.ArgumentError{Field: "next.kind", Msg: "must be refresh"})
+	if err := sw.Validate(); err != nil {
+		return fmt.Errorf("memstore: swap refresh token: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -252,20 +231,25 @@ func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error 
 	if !ok || old.t.Kind != sessiond.KindRefresh {
 		return fmt.Errorf("memstore: swap refresh token: %w", sessiond.ErrNotFound)
 	}
-	if sw.Next.SessionID != old.t.SessionID {
-		return fmt.Errorf("memstore: swap refresh token: %w", &sessiond.ArgumentError{Field: "next.session_id", Msg: "must be the session of the old token"})
+	if err := sw.CheckSession(old.t.SessionID); err != nil {
+		return fmt.Errorf("memstore: swap refresh token: %w", err)
 	}
-	if !old.t.RetiredAt.IsZero() && !inGrace(old.t.RetiredAt, &sw) {
+	if !old.t.RetiredAt.IsZero() && !sw.InGrace(old.t.RetiredAt) {
 		return fmt.Errorf("memstore: swap refresh token: %w", sessiond.ErrRefreshReused)
 	}
 	if _, ok := s.tokens[sw.Next.Hash]; ok {
 		return fmt.Errorf("memstore: swap refresh token: next token hash exists: %w", sessiond.ErrConflict)
 	}
 
-	if old.t.RetiredAt.IsZero() {
-		old.t.RetiredAt = sw.Now
-	}
+	// Next becomes the session's only current refresh token: Old and any
+	// sibling issued by an earlier swap within the grace window retire, so
+	// one token never forks into several live chains.
 	rec := old.rec
+	for _, h := range rec.tokens {
+		if t := s.tokens[h]; t != nil && t.t.Kind == sessiond.KindRefresh && t.t.RetiredAt.IsZero() {
+			t.t.RetiredAt = sw.Now
+		}
+	}
 	s.tokens[sw.Next.Hash] = &tokenRecord{t: sw.Next, rec: rec}
 	rec.tokens = append(rec.tokens, sw.Next.Hash)
 	if !rec.s.Revoked() {
@@ -398,8 +382,8 @@ func (s *Store) DeleteExpired(ctx context.Context, before time.Time, limit int) 
 	if err := ctxErr(ctx, "delete expired sessions"); err != nil {
 		return 0, err
 	}
-	if limit < 1 {
-		return 0, fmt.Errorf("memstore: delete expired sessions: %w", &sessiond.ArgumentError{Field: "limit", Msg: fmt.Sprintf("must be positive, got %d", limit)})
+	if err := sessiond.CheckLimit(limit); err != nil {
+		return 0, fmt.Errorf("memstore: delete expired sessions: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

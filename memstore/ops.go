@@ -36,9 +36,8 @@ func (se *storedEvent) event() (sessiond.Event, error) {
 	return e, nil
 }
 
-func argErr(op, field, format string, args ...any) error {
-	return fmt.Errorf("memstore: %s: %w", op, &sessiond.ArgumentError{Field: field, Msg: fmt.Sprintf(format, args...)})
-}
+// wrap names the store and the operation in err.
+func wrap(op string, err error) error { return fmt.Errorf("memstore: %s: %w", op, err) }
 
 // AppendEvents stores events in the log; see sessiond.EventLog. An ID that
 // exists already (or earlier in events) is skipped. ErrInvalidArgument, and
@@ -49,17 +48,17 @@ func (s *Store) AppendEvents(ctx context.Context, events ...sessiond.Event) erro
 	if err := ctxErr(ctx, op); err != nil {
 		return err
 	}
+	if err := sessiond.CheckAppend(events); err != nil {
+		return wrap(op, err)
+	}
 	stored := make([]storedEvent, len(events))
 	for i, e := range events {
-		if e.ID == "" {
-			return argErr(op, fmt.Sprintf("events[%d].id", i), "must not be empty")
-		}
 		se := storedEvent{e: e}
 		se.e.Details = nil
 		if len(e.Details) > 0 {
 			b, err := json.Marshal(e.Details)
 			if err != nil {
-				return argErr(op, fmt.Sprintf("events[%d].details", i), "%v", err)
+				return wrap(op, &sessiond.ArgumentError{Field: fmt.Sprintf("events[%d].details", i), Msg: err.Error()})
 			}
 			se.details = b
 		}
@@ -143,8 +142,8 @@ func (s *Store) DeleteEventsBefore(ctx context.Context, before time.Time, limit 
 	if err := ctxErr(ctx, op); err != nil {
 		return 0, err
 	}
-	if limit < 1 {
-		return 0, argErr(op, "limit", "must be positive, got %d", limit)
+	if err := sessiond.CheckLimit(limit); err != nil {
+		return 0, wrap(op, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -177,13 +176,8 @@ func (s *Store) EnqueueDeliveries(ctx context.Context, ds ...sessiond.Delivery) 
 	if err := ctxErr(ctx, op); err != nil {
 		return err
 	}
-	for i, d := range ds {
-		if d.ID == "" {
-			return argErr(op, fmt.Sprintf("deliveries[%d].id", i), "must not be empty")
-		}
-		if d.State != "" && d.State != sessiond.DeliveryPending {
-			return argErr(op, fmt.Sprintf("deliveries[%d].state", i), "must be pending, got %q", d.State)
-		}
+	if err := sessiond.CheckEnqueue(ds); err != nil {
+		return wrap(op, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -209,11 +203,11 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, limit int, l
 	if err := ctxErr(ctx, op); err != nil {
 		return nil, err
 	}
-	if limit < 1 {
-		return nil, argErr(op, "limit", "must be positive, got %d", limit)
+	if err := sessiond.CheckLimit(limit); err != nil {
+		return nil, wrap(op, err)
 	}
-	if lease <= 0 {
-		return nil, argErr(op, "lease", "must be positive, got %v", lease)
+	if err := sessiond.CheckLease(lease); err != nil {
+		return nil, wrap(op, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -249,10 +243,8 @@ func (s *Store) FinishDelivery(ctx context.Context, id string, state sessiond.De
 	if err := ctxErr(ctx, op); err != nil {
 		return err
 	}
-	switch state {
-	case sessiond.DeliveryPending, sessiond.DeliveryDelivered, sessiond.DeliveryDead:
-	default:
-		return argErr(op, "state", "must be pending, delivered or dead, got %q", state)
+	if err := state.Validate(); err != nil {
+		return wrap(op, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -274,8 +266,8 @@ func (s *Store) ListDeliveries(ctx context.Context, state sessiond.DeliveryState
 	if err := ctxErr(ctx, op); err != nil {
 		return nil, err
 	}
-	if limit < 1 {
-		return nil, argErr(op, "limit", "must be positive, got %d", limit)
+	if err := sessiond.CheckLimit(limit); err != nil {
+		return nil, wrap(op, err)
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -329,8 +321,8 @@ func (s *Store) DeleteDeliveriesBefore(ctx context.Context, before time.Time, li
 	if err := ctxErr(ctx, op); err != nil {
 		return 0, err
 	}
-	if limit < 1 {
-		return 0, argErr(op, "limit", "must be positive, got %d", limit)
+	if err := sessiond.CheckLimit(limit); err != nil {
+		return 0, wrap(op, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -358,8 +350,8 @@ func (s *Store) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, at 
 	if err := ctxErr(ctx, op); err != nil {
 		return 0, nil, err
 	}
-	if !f.All && len(f.Subjects) == 0 && f.IssuedBefore.IsZero() {
-		return 0, nil, argErr(op, "filter", "must set all, subjects or issued_before")
+	if err := f.Validate(); err != nil {
+		return 0, nil, wrap(op, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

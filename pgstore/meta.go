@@ -46,7 +46,7 @@ func (s *Store) PutMeta(ctx context.Context, name string, value []byte, version 
 	}
 	op := fmt.Sprintf("put meta %q", name)
 	if !validText(name) {
-		return 0, fmt.Errorf("pgstore: %s: %w", op, &sessiond.ArgumentError{Field: "name", Msg: "must be valid UTF-8 without NUL"})
+		return 0, wrap(op, textError("name"))
 	}
 	if value == nil {
 		value = []byte{} // the column is NOT NULL

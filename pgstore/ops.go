@@ -29,9 +29,8 @@ const defaultRevokeBatch = 50_000
 // a concurrent revocation is run again this many times.
 const maxBatchRetries = 3
 
-func argErr(op, field, format string, args ...any) error {
-	return fmt.Errorf("pgstore: %s: %w", op, &sessiond.ArgumentError{Field: field, Msg: fmt.Sprintf(format, args...)})
-}
+// wrap names the store and the operation in err.
+func wrap(op string, err error) error { return fmt.Errorf("pgstore: %s: %w", op, err) }
 
 // cleanText makes s storable in a text column: invalid UTF-8 and NUL bytes
 // become U+FFFD. The event log records what it is given rather than lose
@@ -61,15 +60,18 @@ func (s *Store) AppendEvents(ctx context.Context, events ...sessiond.Event) erro
 		details                                  [][]byte
 		seen                                     = make(map[string]bool, len(events))
 	)
+	if err := sessiond.CheckAppend(events); err != nil {
+		return wrap(op, err)
+	}
 	for i, e := range events {
-		if e.ID == "" || !validText(e.ID) {
-			return argErr(op, fmt.Sprintf("events[%d].id", i), "must be non-empty valid UTF-8 without NUL")
+		if !validText(e.ID) {
+			return wrap(op, textError(fmt.Sprintf("events[%d].id", i)))
 		}
 		var d []byte // NULL: no details
 		if len(e.Details) > 0 {
 			b, err := json.Marshal(e.Details)
 			if err != nil {
-				return argErr(op, fmt.Sprintf("events[%d].details", i), "%v", err)
+				return wrap(op, &sessiond.ArgumentError{Field: fmt.Sprintf("events[%d].details", i), Msg: err.Error()})
 			}
 			d = b
 		}
@@ -178,8 +180,8 @@ func (s *Store) DeleteEventsBefore(ctx context.Context, before time.Time, limit 
 		return 0, errClosed
 	}
 	const op = "delete events"
-	if limit < 1 {
-		return 0, argErr(op, "limit", "must be positive, got %d", limit)
+	if err := sessiond.CheckLimit(limit); err != nil {
+		return 0, wrap(op, err)
 	}
 	tag, err := s.pool.Exec(ctx, s.q.deleteEvents, before, limit)
 	if err != nil {
@@ -205,16 +207,13 @@ func (s *Store) EnqueueDeliveries(ctx context.Context, ds ...sessiond.Delivery) 
 		next, created, updated             []time.Time
 		seen                               = make(map[string]bool, len(ds))
 	)
+	if err := sessiond.CheckEnqueue(ds); err != nil {
+		return wrap(op, err)
+	}
 	for i, d := range ds {
-		if d.ID == "" {
-			return argErr(op, fmt.Sprintf("deliveries[%d].id", i), "must not be empty")
-		}
-		if d.State != "" && d.State != sessiond.DeliveryPending {
-			return argErr(op, fmt.Sprintf("deliveries[%d].state", i), "must be pending, got %q", d.State)
-		}
 		for _, f := range []struct{ field, v string }{{"id", d.ID}, {"endpoint", d.Endpoint}, {"event_id", d.EventID}} {
 			if !validText(f.v) {
-				return argErr(op, fmt.Sprintf("deliveries[%d].%s", i, f.field), "must be valid UTF-8 without NUL")
+				return wrap(op, textError(fmt.Sprintf("deliveries[%d].%s", i, f.field)))
 			}
 		}
 		if seen[d.ID] {
@@ -270,11 +269,11 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, limit int, l
 		return nil, errClosed
 	}
 	const op = "claim deliveries"
-	if limit < 1 {
-		return nil, argErr(op, "limit", "must be positive, got %d", limit)
+	if err := sessiond.CheckLimit(limit); err != nil {
+		return nil, wrap(op, err)
 	}
-	if lease <= 0 {
-		return nil, argErr(op, "lease", "must be positive, got %v", lease)
+	if err := sessiond.CheckLease(lease); err != nil {
+		return nil, wrap(op, err)
 	}
 	rows, err := s.pool.Query(ctx, s.q.claim, now, limit, now.Add(lease))
 	if err != nil {
@@ -296,10 +295,8 @@ func (s *Store) FinishDelivery(ctx context.Context, id string, state sessiond.De
 		return errClosed
 	}
 	const op = "finish delivery"
-	switch state {
-	case sessiond.DeliveryPending, sessiond.DeliveryDelivered, sessiond.DeliveryDead:
-	default:
-		return argErr(op, "state", "must be pending, delivered or dead, got %q", state)
+	if err := state.Validate(); err != nil {
+		return wrap(op, err)
 	}
 	if !validText(id) {
 		return fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrNotFound) // could never have been stored
@@ -321,8 +318,8 @@ func (s *Store) ListDeliveries(ctx context.Context, state sessiond.DeliveryState
 		return nil, errClosed
 	}
 	const op = "list deliveries"
-	if limit < 1 {
-		return nil, argErr(op, "limit", "must be positive, got %d", limit)
+	if err := sessiond.CheckLimit(limit); err != nil {
+		return nil, wrap(op, err)
 	}
 	if !validText(string(state)) {
 		return []sessiond.Delivery{}, nil // no delivery can be in it
@@ -363,8 +360,8 @@ func (s *Store) DeleteDeliveriesBefore(ctx context.Context, before time.Time, li
 		return 0, errClosed
 	}
 	const op = "delete deliveries"
-	if limit < 1 {
-		return 0, argErr(op, "limit", "must be positive, got %d", limit)
+	if err := sessiond.CheckLimit(limit); err != nil {
+		return 0, wrap(op, err)
 	}
 	tag, err := s.pool.Exec(ctx, s.q.deleteDel, before, limit)
 	if err != nil {
@@ -395,11 +392,11 @@ func (s *Store) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, at 
 		return 0, nil, errClosed
 	}
 	const op = "revoke matching"
-	if !f.All && len(f.Subjects) == 0 && f.IssuedBefore.IsZero() {
-		return 0, nil, argErr(op, "filter", "must set all, subjects or issued_before")
+	if err := f.Validate(); err != nil {
+		return 0, nil, wrap(op, err)
 	}
 	if !validText(string(reason)) {
-		return 0, nil, argErr(op, "reason", "must be valid UTF-8 without NUL")
+		return 0, nil, wrap(op, textError("reason"))
 	}
 	args := []any{at, string(reason)}
 	if len(f.Subjects) > 0 {

@@ -155,6 +155,11 @@ func validText(s string) bool {
 	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
 }
 
+// textError is the error for a field validText refuses.
+func textError(field string) error {
+	return &sessiond.ArgumentError{Field: field, Msg: "must be valid UTF-8 without NUL"}
+}
+
 // Ping reports whether the server answers, through the pool.
 func (s *Store) Ping(ctx context.Context) error {
 	if s.closed.Load() {

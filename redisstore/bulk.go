@@ -109,11 +109,11 @@ func (s *Store) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, at 
 	if err := ctxErr(ctx, op); err != nil {
 		return 0, nil, err
 	}
-	if !f.All && len(f.Subjects) == 0 && f.IssuedBefore.IsZero() {
-		return 0, nil, argErr(op, "filter", "must set all, subjects or issued_before")
+	if err := f.Validate(); err != nil {
+		return 0, nil, wrap(op, err)
 	}
 	if at.IsZero() {
-		return 0, nil, argErr(op, "at", "must be set")
+		return 0, nil, wrap(op, &sessiond.ArgumentError{Field: "at", Msg: "must be set"})
 	}
 	b := &bulkRevocation{s: s, at: at, reason: reason, subjects: make(map[string]struct{})}
 	issuedBefore := ""

@@ -163,9 +163,8 @@ func (s *Store) evIDs() string  { return s.evBase + "ids" }
 func (s *Store) evTime() string { return s.evBase + "time" }
 func (s *Store) evOdd() string  { return s.evBase + "odd" }
 
-func argErr(op, field, format string, args ...any) error {
-	return fmt.Errorf("redisstore: %s: %w", op, &sessiond.ArgumentError{Field: field, Msg: fmt.Sprintf(format, args...)})
-}
+// wrap names the store and the operation in err.
+func wrap(op string, err error) error { return fmt.Errorf("redisstore: %s: %w", op, err) }
 
 // AppendEvents stores events; see sessiond.EventLog. An ID that exists
 // already (or earlier in events) is skipped. ErrInvalidArgument, and
@@ -178,17 +177,17 @@ func (s *Store) AppendEvents(ctx context.Context, events ...sessiond.Event) erro
 	if err := ctxErr(ctx, op); err != nil {
 		return err
 	}
+	if err := sessiond.CheckAppend(events); err != nil {
+		return wrap(op, err)
+	}
 	const stride = 9
 	args := make([]string, 0, stride*len(events))
 	for i, e := range events {
-		if e.ID == "" {
-			return argErr(op, fmt.Sprintf("events[%d].id", i), "must not be empty")
-		}
 		var details string
 		if len(e.Details) > 0 {
 			b, err := json.Marshal(e.Details)
 			if err != nil {
-				return argErr(op, fmt.Sprintf("events[%d].details", i), "%v", err)
+				return wrap(op, &sessiond.ArgumentError{Field: fmt.Sprintf("events[%d].details", i), Msg: err.Error()})
 			}
 			details = string(b)
 		}
@@ -441,8 +440,8 @@ func (s *Store) DeleteEventsBefore(ctx context.Context, before time.Time, limit 
 	if err := ctxErr(ctx, op); err != nil {
 		return 0, err
 	}
-	if limit < 1 {
-		return 0, argErr(op, "limit", "must be positive, got %d", limit)
+	if err := sessiond.CheckLimit(limit); err != nil {
+		return 0, wrap(op, err)
 	}
 	keys := []string{s.evTime(), s.evIDs(), s.evOdd()}
 	bound := "(" + itoa(ceilMicros(before))

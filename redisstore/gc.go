@@ -2,7 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -39,8 +38,8 @@ func (s *Store) DeleteExpired(ctx context.Context, before time.Time, limit int) 
 	if err := ctxErr(ctx, op); err != nil {
 		return 0, err
 	}
-	if limit < 1 {
-		return 0, fmt.Errorf("redisstore: %s: %w", op, &sessiond.ArgumentError{Field: "limit", Msg: fmt.Sprintf("must be positive, got %d", limit)})
+	if err := sessiond.CheckLimit(limit); err != nil {
+		return 0, wrap(op, err)
 	}
 	deleted, idle := 0, 0
 	for deleted < limit && idle < gcIdleRounds {

@@ -173,15 +173,12 @@ func (s *Store) EnqueueDeliveries(ctx context.Context, ds ...sessiond.Delivery) 
 	if err := ctxErr(ctx, op); err != nil {
 		return err
 	}
+	if err := sessiond.CheckEnqueue(ds); err != nil {
+		return wrap(op, err)
+	}
 	const stride = 9
 	args := make([]string, 0, stride*len(ds))
-	for i, d := range ds {
-		if d.ID == "" {
-			return argErr(op, fmt.Sprintf("deliveries[%d].id", i), "must not be empty")
-		}
-		if d.State != "" && d.State != sessiond.DeliveryPending {
-			return argErr(op, fmt.Sprintf("deliveries[%d].state", i), "must be pending, got %q", d.State)
-		}
+	for _, d := range ds {
 		args = append(args, d.ID, d.Endpoint, d.EventID, string(d.Payload), itoa(int64(d.Attempts)),
 			encTime(d.NextAttemptAt), d.LastError, encTime(d.CreatedAt), encTime(d.UpdatedAt))
 	}
@@ -207,11 +204,11 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, limit int, l
 	if err := ctxErr(ctx, op); err != nil {
 		return nil, err
 	}
-	if limit < 1 {
-		return nil, argErr(op, "limit", "must be positive, got %d", limit)
+	if err := sessiond.CheckLimit(limit); err != nil {
+		return nil, wrap(op, err)
 	}
-	if lease <= 0 {
-		return nil, argErr(op, "lease", "must be positive, got %v", lease)
+	if err := sessiond.CheckLease(lease); err != nil {
+		return nil, wrap(op, err)
 	}
 	reply, err := claimScript.Exec(ctx, s.client, []string{s.obDue()}, []string{
 		s.obBase, itoa(floorMicros(now)), itoa(int64(min(limit, maxClaim))), itoa(floorMicros(now.Add(lease))),
@@ -230,10 +227,8 @@ func (s *Store) FinishDelivery(ctx context.Context, id string, state sessiond.De
 	if err := ctxErr(ctx, op); err != nil {
 		return err
 	}
-	switch state {
-	case sessiond.DeliveryPending, sessiond.DeliveryDelivered, sessiond.DeliveryDead:
-	default:
-		return argErr(op, "state", "must be pending, delivered or dead, got %q", state)
+	if err := state.Validate(); err != nil {
+		return wrap(op, err)
 	}
 	ok, err := finishScript.Exec(ctx, s.client, []string{s.obBase + "d:" + id, s.obDue(), s.obDone()}, []string{
 		s.obBase, id, string(state), itoa(int64(attempts)), encTime(next), lastErr, encTime(at),
@@ -255,8 +250,8 @@ func (s *Store) ListDeliveries(ctx context.Context, state sessiond.DeliveryState
 	if err := ctxErr(ctx, op); err != nil {
 		return nil, err
 	}
-	if limit < 1 {
-		return nil, argErr(op, "limit", "must be positive, got %d", limit)
+	if err := sessiond.CheckLimit(limit); err != nil {
+		return nil, wrap(op, err)
 	}
 	reply, err := listDeliveriesScript.Exec(ctx, s.client, []string{s.obState(state)}, []string{s.obBase, itoa(int64(limit))}).ToArray()
 	if err != nil {
@@ -287,8 +282,8 @@ func (s *Store) DeleteDeliveriesBefore(ctx context.Context, before time.Time, li
 	if err := ctxErr(ctx, op); err != nil {
 		return 0, err
 	}
-	if limit < 1 {
-		return 0, argErr(op, "limit", "must be positive, got %d", limit)
+	if err := sessiond.CheckLimit(limit); err != nil {
+		return 0, wrap(op, err)
 	}
 	bound := "(" + itoa(ceilMicros(before))
 	deleted := 0

@@ -121,6 +121,8 @@ return {'ok', f[3], f[1]}
 //	      grace since, last active, idle expiry
 //	→ {"notfound"} | {"reused"} | {"conflict"} | {"ok"} (session revoked:
 //	  activity not written) | {"ok", old idle expiry, expiry}
+//
+// The session field 'cr' holds the field of its current refresh token.
 var swapScript = newPairedScript(`
 local f = redis.call('HMGET', KEYS[1], 'e', 'ra', 'ie', ARGV[1])
 if not f[1] or not f[4] then return {'notfound'} end
@@ -131,10 +133,30 @@ if retired ~= '0' then
   if not (since < now and tonumber(retired) >= since) then return {'reused'} end
 end
 if redis.call('HEXISTS', KEYS[1], ARGV[2]) == 1 then return {'conflict'} end
-if retired == '0' then
-  redis.call('HSET', KEYS[1], ARGV[1], kind .. '|' .. issued .. '|' .. expires .. '|' .. ARGV[4])
+-- retire_current retires the refresh token in field fld if it is current.
+local function retire_current(fld)
+  local v = redis.call('HGET', KEYS[1], fld)
+  if not v then return end
+  local k, i, e, r = string.match(v, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
+  if k == '2' and r == '0' then
+    redis.call('HSET', KEYS[1], fld, k .. '|' .. i .. '|' .. e .. '|' .. ARGV[4])
+  end
 end
-redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+retire_current(ARGV[1])
+-- Next becomes the session's only current refresh token: a sibling issued
+-- by an earlier swap within the grace window is retired, so one token
+-- never forks into several live chains. 'cr' names the current one;
+-- sessions written before it existed are scanned once.
+local cr = redis.call('HGET', KEYS[1], 'cr')
+if cr then
+  if cr ~= ARGV[1] then retire_current(cr) end
+else
+  local all = redis.call('HKEYS', KEYS[1])
+  for _, fld in ipairs(all) do
+    if string.sub(fld, 1, 2) == 't:' and fld ~= ARGV[1] then retire_current(fld) end
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3], 'cr', ARGV[2])
 if f[2] ~= '0' then return {'ok'} end
 redis.call('HSET', KEYS[1], 'la', ARGV[6], 'ie', ARGV[7])
 return {'ok', f[3], f[1]}

@@ -95,8 +95,8 @@ func (s *Store) Create(ctx context.Context, sess *sessiond.Session, tokens ...se
 // logins cannot overshoot max. ErrInvalidArgument if max < 1.
 func (s *Store) CreateLimited(ctx context.Context, sess *sessiond.Session, max int, evict bool, tokens ...sessiond.Token) ([]sessiond.Revocation, error) {
 	const op = "create limited session"
-	if max < 1 {
-		return nil, fmt.Errorf("redisstore: %s: %w", op, &sessiond.ArgumentError{Field: "max", Msg: fmt.Sprintf("must be positive, got %d", max)})
+	if err := sessiond.CheckMax(max); err != nil {
+		return nil, wrap(op, err)
 	}
 	return s.create(ctx, op, sess, max, evict, tokens)
 }
@@ -105,17 +105,13 @@ func (s *Store) create(ctx context.Context, op string, sess *sessiond.Session, m
 	if err := ctxErr(ctx, op); err != nil {
 		return nil, err
 	}
-	if sess == nil {
-		return nil, fmt.Errorf("redisstore: %s: %w", op, &sessiond.ArgumentError{Field: "session", Msg: "must not be nil"})
+	if err := sessiond.CheckNewSession(sess, tokens); err != nil {
+		return nil, wrap(op, err)
 	}
 	if sess.ExpiresAt.IsZero() {
-		return nil, fmt.Errorf("redisstore: %s: %w", op, &sessiond.ArgumentError{Field: "expires_at", Msg: "must be set"})
+		return nil, wrap(op, &sessiond.ArgumentError{Field: "expires_at", Msg: "must be set"})
 	}
 	for i, t := range tokens {
-		if t.SessionID != sess.ID {
-			return nil, fmt.Errorf("redisstore: %s: %w", op, &sessiond.ArgumentError{
-				Field: fmt.Sprintf("tokens[%d].session_id", i), Msg: "must be the session's ID"})
-		}
 		for _, u := range tokens[:i] {
 			if u.Hash == t.Hash {
 				return nil, fmt.Errorf("redisstore: %s: token hash repeated: %w", op, sessiond.ErrConflict)
@@ -454,8 +450,8 @@ func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error 
 	if err := ctxErr(ctx, op); err != nil {
 		return err
 	}
-	if sw.Next.Kind != sessiond.KindRefresh {
-		return fmt.Errorf("redisstore: %s: %w", op, &sessiond.ArgumentError{Field: "next.kind", Msg: "must be refresh"})
+	if err := sw.Validate(); err != nil {
+		return wrap(op, err)
 	}
 	remembered, err := s.swap(ctx, op, sw, false)
 	if remembered && errors.Is(err, sessiond.ErrNotFound) {
@@ -474,8 +470,8 @@ func (s *Store) swap(ctx context.Context, op string, sw sessiond.RefreshSwap, fr
 	if !ok {
 		return false, s.fail(op, errCorrupt)
 	}
-	if sw.Next.SessionID != id {
-		return false, fmt.Errorf("redisstore: %s: %w", op, &sessiond.ArgumentError{Field: "next.session_id", Msg: "must be the session of the old token"})
+	if err := sw.CheckSession(id); err != nil {
+		return false, wrap(op, err)
 	}
 	nextKey := s.tokKey(hexHash(sw.Next.Hash))
 	if err := s.client.Do(ctx, s.client.B().Set().Key(nextKey).Value(v).Nx().PxatMillisecondsTimestamp(expMS).Build()).Error(); err != nil {

@@ -376,10 +376,34 @@ func testSwapRefresh(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 		retired := f.old
 		retired.RetiredAt = first.Now // the first retirement stands
 		f.wantToken(retired)
-		f.wantToken(first.Next)
+		sibling := first.Next
+		sibling.RetiredAt = second.Now // one chain only: the earlier sibling retires
+		f.wantToken(sibling)
 		f.wantToken(second.Next)
 		f.s.LastActiveAt, f.s.IdleExpiresAt = second.LastActiveAt, second.IdleExpiresAt
 		f.wantSession(f.s)
+	})
+	t.Run("RetiredSiblingIsReuseAfterGrace", func(t *testing.T) {
+		// A thief replaying a just-used token inside the grace window
+		// must not get a private chain: once the window has passed, the
+		// sibling it retired is reuse, and only the latest successor swaps.
+		f := setupSwap(t, newStore)
+		first := f.swap(at(time.Hour), 5*time.Second)
+		f.mustSwap(first)
+		second := f.swap(at(time.Hour+time.Second), 5*time.Second)
+		f.mustSwap(second)
+
+		late := at(time.Hour + time.Minute)
+		fromFirst := sessiond.RefreshSwap{
+			Old: first.Next.Hash, Next: newToken(sessiond.KindRefresh, f.s.ID, late),
+			Now: late, GraceSince: late.Add(-5 * time.Second), LastActiveAt: late, IdleExpiresAt: late.Add(time.Hour),
+		}
+		wantErr(t, "SwapRefresh(sibling retired by a later swap, after grace)", f.st.SwapRefresh(f.ctx, fromFirst), sessiond.ErrRefreshReused)
+		f.wantNoToken(fromFirst.Next.Hash)
+		fromSecond := fromFirst
+		fromSecond.Old, fromSecond.Next = second.Next.Hash, newToken(sessiond.KindRefresh, f.s.ID, late)
+		f.mustSwap(fromSecond)
+		f.wantToken(fromSecond.Next)
 	})
 	t.Run("GraceBoundary", func(t *testing.T) {
 		f := setupSwap(t, newStore)
@@ -461,8 +485,20 @@ func testSwapRefresh(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 				t.Errorf("SwapRefresh #%d within grace = %v; want nil", i, err)
 			}
 		}
-		for _, sw := range swaps {
-			f.wantToken(sw.Next)
+		// Every swap succeeded, but only one successor is left current:
+		// the others were retired by the swap that followed them.
+		current := 0
+		for i, sw := range swaps {
+			tok, _ := f.lookup(sw.Next.Hash)
+			switch {
+			case tok.RetiredAt.IsZero():
+				current++
+			case !tok.RetiredAt.Equal(sw.Now):
+				t.Errorf("Lookup(Next #%d).RetiredAt = %v; want zero or %v", i, tok.RetiredAt, sw.Now)
+			}
+		}
+		if current != 1 {
+			t.Errorf("%d of 50 successors are current after concurrent swaps within grace; want exactly 1", current)
 		}
 	})
 }

@@ -21,8 +21,8 @@ func (s *Store) CreateLimited(ctx context.Context, sess *sessiond.Session, max i
 	if err := checkCreate(op, sess, tokens); err != nil {
 		return nil, err
 	}
-	if max < 1 {
-		return nil, fmt.Errorf("sqlitestore: %s: %w", op, &sessiond.ArgumentError{Field: "max", Msg: "must be at least 1"})
+	if err := sessiond.CheckMax(max); err != nil {
+		return nil, wrap(op, err)
 	}
 	var out []sessiond.Revocation
 	now := micro(sess.CreatedAt)

@@ -18,9 +18,8 @@ var (
 	_ sessiond.BulkRevoker = (*Store)(nil)
 )
 
-func argErr(op, field, format string, args ...any) error {
-	return fmt.Errorf("sqlitestore: %s: %w", op, &sessiond.ArgumentError{Field: field, Msg: fmt.Sprintf(format, args...)})
-}
+// wrap names the store and the operation in err.
+func wrap(op string, err error) error { return fmt.Errorf("sqlitestore: %s: %w", op, err) }
 
 // AppendEvents stores events in one transaction; see sessiond.EventLog. An
 // ID that exists already (or earlier in events) is skipped.
@@ -28,15 +27,15 @@ func argErr(op, field, format string, args ...any) error {
 // that do not encode as JSON.
 func (s *Store) AppendEvents(ctx context.Context, events ...sessiond.Event) error {
 	const op = "append events"
+	if err := sessiond.CheckAppend(events); err != nil {
+		return wrap(op, err)
+	}
 	details := make([]any, len(events))
 	for i, e := range events {
-		if e.ID == "" {
-			return argErr(op, fmt.Sprintf("events[%d].id", i), "must not be empty")
-		}
 		if len(e.Details) > 0 {
 			b, err := json.Marshal(e.Details)
 			if err != nil {
-				return argErr(op, fmt.Sprintf("events[%d].details", i), "%v", err)
+				return wrap(op, &sessiond.ArgumentError{Field: fmt.Sprintf("events[%d].details", i), Msg: err.Error()})
 			}
 			details[i] = b
 		}
@@ -139,8 +138,8 @@ func (s *Store) QueryEvents(ctx context.Context, q sessiond.EventQuery) ([]sessi
 // is not positive.
 func (s *Store) DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
 	const op = "delete events"
-	if limit < 1 {
-		return 0, argErr(op, "limit", "must be positive, got %d", limit)
+	if err := sessiond.CheckLimit(limit); err != nil {
+		return 0, wrap(op, err)
 	}
 	return s.deleteLimited(ctx, op, `DELETE FROM events WHERE id IN (
 		SELECT id FROM events WHERE time < ? ORDER BY time LIMIT ?)`, micro(before), limit)
@@ -212,13 +211,8 @@ func queryDeliveries(ctx context.Context, q interface {
 // or another State.
 func (s *Store) EnqueueDeliveries(ctx context.Context, ds ...sessiond.Delivery) error {
 	const op = "enqueue deliveries"
-	for i, d := range ds {
-		if d.ID == "" {
-			return argErr(op, fmt.Sprintf("deliveries[%d].id", i), "must not be empty")
-		}
-		if d.State != "" && d.State != sessiond.DeliveryPending {
-			return argErr(op, fmt.Sprintf("deliveries[%d].state", i), "must be pending, got %q", d.State)
-		}
+	if err := sessiond.CheckEnqueue(ds); err != nil {
+		return wrap(op, err)
 	}
 	if len(ds) == 0 {
 		return nil
@@ -251,11 +245,11 @@ func (s *Store) EnqueueDeliveries(ctx context.Context, ds ...sessiond.Delivery) 
 // ErrInvalidArgument if limit or lease is not positive.
 func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]sessiond.Delivery, error) {
 	const op = "claim deliveries"
-	if limit < 1 {
-		return nil, argErr(op, "limit", "must be positive, got %d", limit)
+	if err := sessiond.CheckLimit(limit); err != nil {
+		return nil, wrap(op, err)
 	}
-	if lease <= 0 {
-		return nil, argErr(op, "lease", "must be positive, got %v", lease)
+	if err := sessiond.CheckLease(lease); err != nil {
+		return nil, wrap(op, err)
 	}
 	until := fromMicro(micro(now.Add(lease)))
 	var out []sessiond.Delivery
@@ -293,10 +287,8 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, limit int, l
 // the three.
 func (s *Store) FinishDelivery(ctx context.Context, id string, state sessiond.DeliveryState, attempts int, next time.Time, lastErr string, at time.Time) error {
 	const op = "finish delivery"
-	switch state {
-	case sessiond.DeliveryPending, sessiond.DeliveryDelivered, sessiond.DeliveryDead:
-	default:
-		return argErr(op, "state", "must be pending, delivered or dead, got %q", state)
+	if err := state.Validate(); err != nil {
+		return wrap(op, err)
 	}
 	return s.write(ctx, op, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE deliveries
@@ -318,8 +310,8 @@ func (s *Store) FinishDelivery(ctx context.Context, id string, state sessiond.De
 // CreatedAt) first. ErrInvalidArgument if limit is not positive.
 func (s *Store) ListDeliveries(ctx context.Context, state sessiond.DeliveryState, limit int) ([]sessiond.Delivery, error) {
 	const op = "list deliveries"
-	if limit < 1 {
-		return nil, argErr(op, "limit", "must be positive, got %d", limit)
+	if err := sessiond.CheckLimit(limit); err != nil {
+		return nil, wrap(op, err)
 	}
 	out, err := queryDeliveries(ctx, s.db, `SELECT `+deliveryColumns+` FROM deliveries
 		WHERE state = ? ORDER BY created_at DESC, id DESC LIMIT ?`, string(state), limit)
@@ -343,8 +335,8 @@ func (s *Store) CountDeliveries(ctx context.Context, state sessiond.DeliveryStat
 // ErrInvalidArgument if limit is not positive.
 func (s *Store) DeleteDeliveriesBefore(ctx context.Context, before time.Time, limit int) (int, error) {
 	const op = "delete deliveries"
-	if limit < 1 {
-		return 0, argErr(op, "limit", "must be positive, got %d", limit)
+	if err := sessiond.CheckLimit(limit); err != nil {
+		return 0, wrap(op, err)
 	}
 	return s.deleteLimited(ctx, op, `DELETE FROM deliveries WHERE id IN (
 		SELECT id FROM deliveries WHERE state IN (?, ?) AND updated_at < ? LIMIT ?)`,
@@ -358,8 +350,8 @@ func (s *Store) DeleteDeliveriesBefore(ctx context.Context, before time.Time, li
 // if f sets nothing.
 func (s *Store) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, at time.Time, reason sessiond.RevokeReason) (int, []string, error) {
 	const op = "revoke matching"
-	if !f.All && len(f.Subjects) == 0 && f.IssuedBefore.IsZero() {
-		return 0, nil, argErr(op, "filter", "must set all, subjects or issued_before")
+	if err := f.Validate(); err != nil {
+		return 0, nil, wrap(op, err)
 	}
 	now := micro(at)
 	// The unary + keeps the planner off the expiry indexes: a walk in

@@ -33,9 +33,11 @@ type Config struct {
 	VerifyCacheSize int               `yaml:"verify_cache_size"`
 	Cookie          Cookie            `yaml:"cookie"`
 	CSRF            CSRF              `yaml:"csrf"`
+	Gateway         Gateway           `yaml:"gateway"`
 	Limits          Limits            `yaml:"limits"`
 	Anomaly         Anomaly           `yaml:"anomaly"`
 	Events          Events            `yaml:"events"`
+	Log             Log               `yaml:"log"`
 	Webhooks        []Webhook         `yaml:"webhooks"`
 }
 
@@ -112,6 +114,18 @@ type CSRF struct {
 	TrustedOrigins []string `yaml:"trusted_origins"`
 }
 
+// Gateway configures the browser routes (docs/gateway.md): forward-auth
+// for a reverse proxy, refresh, logout and the login-code handoff, served
+// under Prefix on the server's listener.
+type Gateway struct {
+	Enabled  bool   `yaml:"enabled"`
+	Prefix   string `yaml:"prefix"`
+	LoginURL string `yaml:"login_url"`
+	// ClientIPHeader names the header in which the proxy reports the
+	// browser's address (X-Real-IP); empty: the connection's address.
+	ClientIPHeader string `yaml:"client_ip_header"`
+}
+
 // Limits bounds the number of live sessions per subject.
 type Limits struct {
 	MaxSessions int    `yaml:"max_sessions"` // 0: unlimited
@@ -146,6 +160,25 @@ type AnomalyRule struct {
 type Events struct {
 	Retention Duration `yaml:"retention"`
 }
+
+// Log configures the server's own log: its level and format, and which
+// API requests get a line.
+type Log struct {
+	Level  string `yaml:"level"`  // debug | info | warn | error
+	Format string `yaml:"format"` // json | text
+	// Requests picks the requests that get a log line: all, errors (status
+	// 400 and above), or sample (every error, and one success in
+	// SampleEvery).
+	Requests    string `yaml:"requests"`
+	SampleEvery int    `yaml:"sample_every"`
+}
+
+// Log levels, formats and request selections accepted in the log section.
+var (
+	LogLevels   = []string{"debug", "info", "warn", "error"}
+	LogFormats  = []string{"json", "text"}
+	LogRequests = []string{"all", "errors", "sample"}
+)
 
 // Webhook delivers security events to an HTTP endpoint.
 type Webhook struct {
@@ -194,14 +227,15 @@ func Default() Config {
 		Cookie: Cookie{
 			Name:        "__Host-sessiond",
 			RefreshName: "__Secure-sessiond-refresh",
-			RefreshPath: "/v1/sessions/refresh",
+			RefreshPath: "/sessiond/refresh",
 			Secure:      true,
 			HTTPOnly:    true,
 			SameSite:    "lax",
 			Path:        "/",
 		},
-		CSRF:   CSRF{TrustedOrigins: []string{}},
-		Limits: Limits{Policy: "evict_oldest"},
+		CSRF:    CSRF{TrustedOrigins: []string{}},
+		Gateway: Gateway{Prefix: "/sessiond"},
+		Limits:  Limits{Policy: "evict_oldest"},
 		Anomaly: Anomaly{
 			IPv4Prefix:          24,
 			IPv6Prefix:          64,
@@ -215,6 +249,7 @@ func Default() Config {
 			},
 		},
 		Events:   Events{Retention: Duration(2160 * time.Hour)},
+		Log:      Log{Level: "info", Format: "json", Requests: "all", SampleEvery: 100},
 		Webhooks: []Webhook{},
 	}
 }

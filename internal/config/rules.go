@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -216,7 +218,7 @@ var rules = []Rule{
 		ID: "SD-COOKIE-010", Severity: SeverityInfo,
 		Title:     "refresh cookie should be scoped to the refresh endpoint",
 		Rationale: "The refresh token is only ever needed by the refresh endpoint; with refresh_path / it rides along on every request and is exposed to every handler and log on the host (OWASP Session Management cheat sheet, narrowest Path).",
-		Fix:       "set cookie.refresh_path to the refresh endpoint, /v1/sessions/refresh by default",
+		Fix:       "set cookie.refresh_path to the refresh endpoint, the gateway's /sessiond/refresh by default",
 		Check: func(in Input) []Issue {
 			if !in.tokens() {
 				return nil
@@ -775,6 +777,118 @@ var rules = []Rule{
 		},
 	},
 
+	// The browser gateway.
+	{
+		ID: "SD-GATEWAY-001", Severity: SeverityError,
+		Title:     "gateway.login_url must be a path or an HTTPS URL",
+		Rationale: "The gateway sends browsers without a session to the login page; an empty value leaves them nowhere to go, and a network-path (//host), script or plain-HTTP URL would send them off the origin or over an insecure channel (ASVS 3.4.1; OWASP Unvalidated Redirects cheat sheet).",
+		Fix:       "set gateway.login_url to the app's login page, e.g. /login (or https://id.example.com/login)",
+		Check: func(in Input) []Issue {
+			g := in.Config.Gateway
+			if !g.Enabled {
+				return nil
+			}
+			u, err := url.Parse(g.LoginURL)
+			switch {
+			case g.LoginURL == "":
+				return []Issue{issue("gateway.login_url", "gateway.enabled is true but gateway.login_url is empty")}
+			case err != nil || strings.HasPrefix(g.LoginURL, "//") || u.Fragment != "" ||
+				(u.Scheme == "" && !strings.HasPrefix(u.Path, "/")) ||
+				(u.Scheme != "" && u.Scheme != "https" && !(u.Scheme == "http" && !in.production())):
+				return []Issue{issue("gateway.login_url", "gateway.login_url %q is neither a path such as /login nor an https URL", g.LoginURL)}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-GATEWAY-002", Severity: SeverityError,
+		Title:     "gateway.prefix must be a plain path",
+		Rationale: "The prefix is matched by the proxy and the server alike and scopes the refresh cookie; a trailing slash, dots, empty segments or characters that need escaping make them disagree about which requests are the gateway's.",
+		Fix:       "use a path such as /sessiond (letters, digits, - _ ~ and /, no trailing slash)",
+		Check: func(in Input) []Issue {
+			if p := in.Config.Gateway.Prefix; !gatewayPrefix.MatchString(p) {
+				return []Issue{issue("gateway.prefix", "gateway.prefix %q is not a plain path such as /sessiond", p)}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-GATEWAY-003", Severity: SeverityError,
+		Title:     "the cookies must reach the gateway routes",
+		Rationale: "A browser sends a cookie only to paths under its Path (RFC 6265bis §5.1.4): the session cookie must cover the gateway's check, session and logout routes, and the refresh cookie its refresh route, or sessions never verify or never refresh.",
+		Fix:       "keep cookie.path: / and set cookie.refresh_path to <gateway.prefix>/refresh (/sessiond/refresh by default)",
+		Check: func(in Input) []Issue {
+			g, c := in.Config.Gateway, in.Config.Cookie
+			if !g.Enabled {
+				return nil
+			}
+			var out []Issue
+			if !pathMatches(g.Prefix+"/check", c.Path) {
+				out = append(out, issue("cookie.path", "cookie.path %q does not cover the gateway routes under %s", c.Path, g.Prefix))
+			}
+			if in.tokens() && !pathMatches(g.Prefix+"/refresh", c.RefreshPath) {
+				out = append(out, issue("cookie.refresh_path", "cookie.refresh_path %q does not cover the gateway's refresh route %s/refresh", c.RefreshPath, g.Prefix))
+			}
+			if !c.HTTPOnly {
+				out = append(out, issue("cookie.http_only", "the gateway sets HttpOnly cookies only; cookie.http_only: false is not supported"))
+			}
+			return out
+		},
+	},
+	{
+		ID: "SD-GATEWAY-004", Severity: SeverityError,
+		Title:     "gateway.client_ip_header must be a header name",
+		Rationale: "The header must be one the proxy sets itself (and overwrites), such as X-Real-IP; anything else lets a client choose the address anomaly rules see (ASVS 7.5.3).",
+		Fix:       "set gateway.client_ip_header to X-Real-IP (and have the proxy set it), or leave it empty",
+		Check: func(in Input) []Issue {
+			h := in.Config.Gateway.ClientIPHeader
+			if h == "" {
+				return nil
+			}
+			if !headerName.MatchString(h) || strings.EqualFold(h, "Cookie") || strings.EqualFold(h, "Authorization") {
+				return []Issue{issue("gateway.client_ip_header", "gateway.client_ip_header %q is not a usable header name", h)}
+			}
+			return nil
+		},
+	},
+
+	// Logging.
+	{
+		ID: "SD-LOG-001", Severity: SeverityError,
+		Title:     "unknown log level, format or request selection",
+		Rationale: "The server must know how and what to log before it starts; an unknown value would otherwise silently fall back to a default the operator did not choose; request lines are where an investigation starts.",
+		Fix:       "set log.level to debug, info, warn or error; log.format to json or text; log.requests to all, errors or sample",
+		Check: func(in Input) []Issue {
+			l := in.Config.Log
+			var out []Issue
+			for _, k := range []struct {
+				path, value string
+				allowed     []string
+			}{
+				{"log.level", l.Level, LogLevels},
+				{"log.format", l.Format, LogFormats},
+				{"log.requests", l.Requests, LogRequests},
+			} {
+				if !slices.Contains(k.allowed, k.value) {
+					out = append(out, issue(k.path, "%s %q is not %s", k.path, k.value, orList(k.allowed)))
+				}
+			}
+			return out
+		},
+	},
+	{
+		ID: "SD-LOG-002", Severity: SeverityError,
+		Title:     "request sampling rate below one",
+		Rationale: "log.sample_every is the number of successful requests per logged one; zero or a negative number has no meaning.",
+		Fix:       "set log.sample_every to 1 or more (100 logs one successful request in a hundred)",
+		Check: func(in Input) []Issue {
+			if n := in.Config.Log.SampleEvery; n < 1 {
+				return []Issue{issue("log.sample_every", "log.sample_every %d is below 1", n)}
+			}
+			return nil
+		},
+	},
+
 	// Server and store.
 	{
 		ID: "SD-SERVER-001", Severity: SeverityInfo,
@@ -924,6 +1038,14 @@ func fieldIssues(doc *Document, unknown bool) []Issue {
 	return out
 }
 
+// orList writes "a, b or c".
+func orList(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
+}
+
 // human formats a duration without trailing zero units: 720h, 1h30m, 15m.
 func human(d time.Duration) string {
 	s := d.String()
@@ -951,6 +1073,20 @@ func validToken(s string) bool {
 		}
 	}
 	return true
+}
+
+var (
+	gatewayPrefix = regexp.MustCompile(`^(/[A-Za-z0-9_~-]+)+$`)
+	headerName    = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+)
+
+// pathMatches is the cookie path-match of RFC 6265bis §5.1.4: a cookie
+// with Path cookiePath is sent with a request for reqPath.
+func pathMatches(reqPath, cookiePath string) bool {
+	if reqPath == cookiePath {
+		return true
+	}
+	return strings.HasPrefix(reqPath, cookiePath) && (strings.HasSuffix(cookiePath, "/") || reqPath[len(cookiePath)] == '/')
 }
 
 func validOrigin(s string) bool {

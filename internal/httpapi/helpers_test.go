@@ -89,6 +89,7 @@ func newEnv(t testing.TB, strategy sessiond.Strategy, edit func(*httpapi.Options
 		Ready:        func(context.Context) error { return nil },
 		Logger:       logger,
 		Version:      "test",
+		Clock:        e.clock,
 	}
 	if strategy != sessiond.StrategyDatabase {
 		opts.JWKS = ring.JWKS

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/sessiond/sessiond"
 )
@@ -43,6 +44,10 @@ type Options struct {
 	// Logger receives one JSON line per request and the faults (panics
 	// with their stack, 5xx causes). Nil discards.
 	Logger *slog.Logger
+	// LogRequest, if set, is asked whether a request that answered status
+	// gets its log line (log.requests: all, errors or a sample); nil logs
+	// every request. It must be safe for concurrent use.
+	LogRequest func(status int) bool
 	// MaxBodyBytes limits request bodies; larger ones answer 413.
 	// Zero means DefaultMaxBodyBytes (64 KiB); negative is an error.
 	MaxBodyBytes int64
@@ -60,9 +65,25 @@ type Options struct {
 	Metrics http.Handler
 	// SDK serves GET /sdk/sessiond.js; nil answers 404.
 	SDK http.Handler
-	// AuthFailed, if set, is told of every request refused for a missing
-	// or wrong API key (the security event log records them).
-	AuthFailed func(ctx context.Context, r *http.Request)
+	// AuthFailed, if set, receives reports of requests refused for a
+	// missing or wrong API key (the security event log records them): at
+	// most one per client address per AuthFailureInterval, with a count,
+	// and at most 100 per interval in all, so unauthenticated clients
+	// cannot make the server write without limit.
+	AuthFailed func(ctx context.Context, f AuthFailure)
+	// AuthFailureInterval is the reporting interval of AuthFailed; zero
+	// means DefaultAuthFailureInterval (1 minute).
+	AuthFailureInterval time.Duration
+	// Clock is the time source (rate limits, reporting intervals); nil
+	// means the system clock.
+	Clock sessiond.Clock
+	// Handoff, if set, serves login_code and set_cookie in POST
+	// /v1/sessions (the browser gateway); nil refuses them.
+	Handoff Handoff
+	// Browser, if set, serves every path under BrowserPrefix (the browser
+	// gateway, e.g. "/sessiond").
+	Browser       http.Handler
+	BrowserPrefix string
 	// Stream serves the revocation stream and its snapshot
 	// (revocationstream.go); nil answers 404.
 	Stream *RevocationStream
@@ -119,6 +140,7 @@ type server struct {
 	jwksFn   func() ([]byte, error)
 	readyFn  func(context.Context) error
 	log      *slog.Logger
+	logReq   func(status int) bool
 	maxBody  int64
 	doc      []byte   // openapi.json as served
 	patterns []string // as registered on the ServeMux, in order
@@ -129,8 +151,10 @@ type server struct {
 	outbox     sessiond.Outbox
 	metricsH   http.Handler
 	sdkH       http.Handler
-	onAuthFail func(context.Context, *http.Request)
+	handoff    Handoff
 	stream     *RevocationStream
+	clock      sessiond.Clock
+	authFails  *authFailures
 }
 
 // New returns the API handler. It is safe for concurrent use. The caller
@@ -153,6 +177,7 @@ func New(opts Options) (http.Handler, error) {
 		jwksFn:  opts.JWKS,
 		readyFn: opts.Ready,
 		log:     opts.Logger,
+		logReq:  opts.LogRequest,
 		maxBody: opts.MaxBodyBytes,
 
 		events:     opts.Events,
@@ -160,8 +185,16 @@ func New(opts Options) (http.Handler, error) {
 		outbox:     opts.Outbox,
 		metricsH:   opts.Metrics,
 		sdkH:       opts.SDK,
-		onAuthFail: opts.AuthFailed,
+		handoff:    opts.Handoff,
 		stream:     opts.Stream,
+		clock:      opts.Clock,
+		authFails:  &authFailures{interval: opts.AuthFailureInterval, report: opts.AuthFailed, byIP: map[string]*authTrack{}},
+	}
+	if s.clock == nil {
+		s.clock = sessiond.SystemClock{}
+	}
+	if s.authFails.interval <= 0 {
+		s.authFails.interval = DefaultAuthFailureInterval
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -185,6 +218,7 @@ func New(opts Options) (http.Handler, error) {
 		method, path, _ := strings.Cut(rt.pattern, " ")
 		allowed[path] = append(allowed[path], method)
 	}
+	mountBrowser(mux, opts)
 	mux.Handle("/", s.fallback(allowed))
 	s.next = s.middleware(mux)
 	return s, nil

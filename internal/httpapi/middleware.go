@@ -116,6 +116,9 @@ func (s *server) logRequest(r *http.Request, rw *responseWriter, info *requestIn
 	if status == 0 {
 		status = http.StatusOK
 	}
+	if s.logReq != nil && !s.logReq(status) {
+		return
+	}
 	level := slog.LevelInfo
 	if status >= 500 {
 		level = slog.LevelError

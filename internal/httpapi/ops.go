@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -179,11 +178,4 @@ func (s *server) sdk(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.sdkH.ServeHTTP(w, r)
 	return nil
-}
-
-// authFailed reports a failed API-key authentication to the event log.
-func (s *server) authFailed(ctx context.Context, r *http.Request) {
-	if s.onAuthFail != nil {
-		s.onAuthFail(ctx, r)
-	}
 }

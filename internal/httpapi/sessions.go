@@ -61,6 +61,13 @@ type tokenJSON struct {
 
 // writeTokens answers with the tokens of iss, uncacheable (RFC 6749 §5.1).
 func writeTokens(w http.ResponseWriter, status int, iss *sessiond.Issued) {
+	out := tokenResponse(iss)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	writeJSON(w, status, "application/json", out)
+}
+
+func tokenResponse(iss *sessiond.Issued) tokenJSON {
 	out := tokenJSON{
 		Session:              sessionOut(&iss.Session),
 		AccessToken:          string(iss.AccessToken),
@@ -71,9 +78,7 @@ func writeTokens(w http.ResponseWriter, status int, iss *sessiond.Issued) {
 		rt, exp := string(iss.RefreshToken), iss.RefreshExpiresAt.UTC()
 		out.RefreshToken, out.RefreshTokenExpiresAt = &rt, &exp
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
-	writeJSON(w, status, "application/json", out)
+	return out
 }
 
 type createRequest struct {
@@ -81,12 +86,16 @@ type createRequest struct {
 	Claims     json.RawMessage `json:"claims"`
 	Persistent bool            `json:"persistent"`
 	Client     clientJSON      `json:"client"`
+	handoffRequest
 }
 
 // POST /v1/sessions
 func (s *server) createSession(w http.ResponseWriter, r *http.Request) error {
 	var req createRequest
 	if err := s.decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if err := s.checkHandoff(&req.handoffRequest); err != nil {
 		return err
 	}
 	iss, err := s.m.Create(r.Context(), req.Subject, sessiond.CreateOptions{
@@ -96,6 +105,9 @@ func (s *server) createSession(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("Location", "/v1/sessions/"+string(iss.Session.ID))
+	if req.wanted() {
+		return s.writeHandoff(w, r, &req.handoffRequest, iss)
+	}
 	writeTokens(w, http.StatusCreated, iss)
 	return nil
 }

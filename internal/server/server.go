@@ -71,18 +71,16 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
-	defer func() {
-		if cerr := store.Close(); cerr != nil {
-			log.Error("close store", "err", cerr)
-		}
-	}()
+	// One ordered teardown for every way out of Run: see shutdown.go.
+	bgLoops := newBackground()
+	down := &shutdown{log: log, grace: cfg.Server.ShutdownTimeout.Std(), bg: bgLoops, store: store}
+	defer down.run()
 	meta, ok := store.(sessiond.MetaStore)
 	if !ok {
 		return fmt.Errorf("store %s cannot share keys between nodes: %w", cfg.Store.Driver, sessiond.ErrUnsupported)
 	}
 
-	bg, stopBackground := context.WithCancel(context.Background())
-	defer stopBackground()
+	bg := bgLoops.ctx
 
 	// Operations: metrics, the durable event log, webhooks, anomalies.
 	mopts := metrics.Options{Logger: log}
@@ -115,7 +113,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		if err != nil {
 			return err
 		}
-		go events.webhooks.Run(bg)
+		bgLoops.Go(events.webhooks.Run)
 	}
 	checker, err := buildAnomaly(cfg)
 	if err != nil {
@@ -126,7 +124,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		mo.Anomalies = checker
 		mo.VerifyObserver = func(err error, d time.Duration) { met.ObserveVerify(metrics.VerifyOutcome(err), d) }
 	}
-	go retain(bg, cfg, events.log, outbox, log)
+	bgLoops.Go(func(ctx context.Context) { retain(ctx, cfg, events.log, outbox, log) })
 
 	onRotate := func(kid string) {
 		events.emit(bg, sessiond.Event{Type: EventKeysRotated, Details: map[string]any{"kid": kid, "by": "schedule"}})
@@ -135,20 +133,12 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
-	defer mgr.Close()
+	down.mgr = mgr
 	if keys != nil {
-		go keys.Run(bg)
+		bgLoops.Go(keys.Run)
 	}
-	if n, ok := store.(sessiond.RevocationNotifier); ok && cfg.Strategy == sessiond.StrategyHybrid {
-		resync := func() {
-			if err := mgr.Resync(bg); err != nil {
-				log.Warn("revocation catch-up", "err", err)
-			}
-		}
-		if err := n.SubscribeRevocations(bg, mgr.NoteRevoked, resync); err != nil {
-			return fmt.Errorf("subscribe to revocations: %w", err)
-		}
-	}
+	// sessiond.New subscribed the Manager to the store's revocation feed
+	// (hybrid on PostgreSQL or Redis); mgr.Close ends it.
 
 	apiKeys := apikey.New(meta, nil, time.Second)
 	if err := bootstrapAPIKey(ctx, cfg, o.APIKey, apiKeys, log); err != nil {
@@ -160,6 +150,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		Authenticate: apiKeys.Authenticate,
 		Ready:        store.Ping,
 		Logger:       log,
+		LogRequest:   requestFilter(cfg.Log),
 		MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		Version:      o.Version,
 		Events:       events.log,
@@ -171,6 +162,9 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	if keys != nil {
 		hopts.JWKS = keys.Ring().JWKS
+	}
+	if err := addGateway(cfg, mgr, meta, log, &hopts); err != nil {
+		return err
 	}
 	endStreams, err := attachRevocationStream(bg, &hopts, cfg, store, mgr, keys, events)
 	if err != nil {
@@ -201,19 +195,15 @@ func Run(ctx context.Context, o Options) (err error) {
 	if o.Listening != nil {
 		o.Listening(addr)
 	}
+	down.servers = append(down.servers, srv)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(ln) }() // joined: Shutdown makes Serve return
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down", "grace", cfg.Server.ShutdownTimeout.String())
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout.Std())
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("graceful shutdown cut short", "err", err)
-	}
 	return nil
 }
 

@@ -2,10 +2,9 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -16,7 +15,6 @@ import (
 	"github.com/sessiond/sessiond/anomaly"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/httpapi"
-	"github.com/sessiond/sessiond/internal/signing"
 	"github.com/sessiond/sessiond/metrics"
 	"github.com/sessiond/sessiond/webhook"
 )
@@ -60,7 +58,7 @@ func (f *fanout) Record(ctx context.Context, e sessiond.Event) error {
 		}
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("record event %s: %v", e.ID, errs)
+		return fmt.Errorf("record event %s: %w", e.ID, errors.Join(errs...))
 	}
 	return nil
 }
@@ -136,26 +134,6 @@ func buildWebhooks(cfg config.Config) ([]webhook.Endpoint, error) {
 	return out, nil
 }
 
-// incident is the kill switch behind POST /v1/revocations.
-func incident(mgr *sessiond.Manager, keys *signing.Keys, events *fanout) func(context.Context, httpapi.IncidentRequest) (int, error) {
-	return func(ctx context.Context, req httpapi.IncidentRequest) (int, error) {
-		reason := sessiond.ReasonIncident
-		f := sessiond.RevokeFilter{All: req.All, Subjects: req.Subjects, IssuedBefore: req.IssuedBefore}
-		n, err := mgr.RevokeMatching(ctx, f, reason, req.Notify)
-		if err != nil {
-			return 0, err
-		}
-		if req.RotateKeys && keys != nil {
-			if err := keys.RetireAll(ctx); err != nil {
-				return n, err
-			}
-			events.emit(ctx, sessiond.Event{Type: EventKeysRotated,
-				Details: map[string]any{"retire_all": true, "reason": req.Reason}})
-		}
-		return n, nil
-	}
-}
-
 // liveCounts caches the store's live-session count between scrapes.
 type liveCounts struct {
 	mu      sync.Mutex
@@ -178,16 +156,16 @@ func (l *liveCounts) get(ctx context.Context) (map[sessiond.Strategy]int, error)
 	return m, nil
 }
 
-// authFailedHook records failed API-key authentications, with the peer's
-// address (never the key).
-func authFailedHook(events *fanout) func(context.Context, *http.Request) {
-	return func(ctx context.Context, r *http.Request) {
-		host, _, _ := net.SplitHostPort(r.RemoteAddr)
-		client, err := sessiond.CleanClient(sessiond.Client{IP: host, UserAgent: r.UserAgent()})
+// authFailedHook records failed API-key authentications as httpapi reports
+// them (aggregated per address, bounded fields), with the peer's address
+// (never the key).
+func authFailedHook(events *fanout) func(context.Context, httpapi.AuthFailure) {
+	return func(ctx context.Context, f httpapi.AuthFailure) {
+		client, err := sessiond.CleanClient(sessiond.Client{IP: f.ClientIP, UserAgent: f.UserAgent})
 		if err != nil {
 			client = sessiond.Client{}
 		}
 		events.emit(ctx, sessiond.Event{Type: EventAPIKeyAuthFailed, Client: client,
-			Details: map[string]any{"path": r.URL.Path, "had_credentials": r.Header.Get("Authorization") != ""}})
+			Details: map[string]any{"path": f.Path, "had_credentials": f.HadCredentials, "count": f.Count, "unreported": f.Unreported}})
 	}
 }

@@ -19,6 +19,9 @@ const watermarkDoc = "revocation_watermarks"
 // verify, however many sessions it ends; the store's per-session revocation
 // is the durable record.
 type watermarks struct {
+	meta MetaStore     // where nodes share them; nil: this node only
+	keep time.Duration // a subject's watermark is dropped once no live session can be older
+
 	mu       sync.RWMutex
 	all      time.Time
 	subjects map[string]time.Time
@@ -51,8 +54,8 @@ func (w *watermarks) set(doc watermarkJSON, version int64) {
 	w.all, w.subjects, w.version = doc.All, doc.Subjects, version
 }
 
-// raise merges f (applied at now) into doc; it never lowers a watermark.
-func raise(doc *watermarkJSON, f RevokeFilter, now time.Time) {
+// raiseDoc merges f (applied at now) into doc; it never lowers a watermark.
+func raiseDoc(doc *watermarkJSON, f RevokeFilter, now time.Time) {
 	t := now
 	if !f.IssuedBefore.IsZero() && f.IssuedBefore.Before(now) {
 		t = f.IssuedBefore
@@ -82,21 +85,21 @@ func (doc *watermarkJSON) prune(oldest time.Time) {
 	}
 }
 
-// syncWatermarks reads the shared watermarks if the store keeps them.
-func (m *Manager) syncWatermarks(ctx context.Context) error {
-	meta, ok := m.store.(MetaStore)
-	if !ok {
+// sync reads the shared watermarks, if the store keeps them, unless this
+// node already has their current version.
+func (w *watermarks) sync(ctx context.Context) error {
+	if w.meta == nil {
 		return nil
 	}
-	raw, version, err := meta.GetMeta(ctx, watermarkDoc)
+	raw, version, err := w.meta.GetMeta(ctx, watermarkDoc)
 	if errors.Is(err, ErrNotFound) {
 		return nil
 	} else if err != nil {
 		return fmt.Errorf("sessiond: load watermarks: %w", err)
 	}
-	m.marks.mu.RLock()
-	same := version == m.marks.version
-	m.marks.mu.RUnlock()
+	w.mu.RLock()
+	same := version == w.version
+	w.mu.RUnlock()
 	if same {
 		return nil
 	}
@@ -104,25 +107,24 @@ func (m *Manager) syncWatermarks(ctx context.Context) error {
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return fmt.Errorf("sessiond: stored watermarks are corrupt: %w", err)
 	}
-	m.marks.set(doc, version)
+	w.set(doc, version)
 	return nil
 }
 
-// raiseWatermarks applies f to the shared document (compare-and-swap) and
-// to this node.
-func (m *Manager) raiseWatermarks(ctx context.Context, f RevokeFilter, now time.Time) error {
-	meta, ok := m.store.(MetaStore)
-	if !ok {
-		m.marks.mu.Lock()
-		doc := watermarkJSON{All: m.marks.all, Subjects: m.marks.subjects}
-		m.marks.mu.Unlock()
-		raise(&doc, f, now)
-		m.marks.set(doc, 0)
+// raise applies f to the shared document (compare-and-swap), then to this
+// node; without a MetaStore, to this node only.
+func (w *watermarks) raise(ctx context.Context, f RevokeFilter, now time.Time) error {
+	if w.meta == nil {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		doc := watermarkJSON{All: w.all, Subjects: w.subjects}
+		raiseDoc(&doc, f, now)
+		w.all, w.subjects, w.version = doc.All, doc.Subjects, 0
 		return nil
 	}
 	for attempt := 0; attempt < 10; attempt++ {
 		var doc watermarkJSON
-		raw, version, err := meta.GetMeta(ctx, watermarkDoc)
+		raw, version, err := w.meta.GetMeta(ctx, watermarkDoc)
 		switch {
 		case errors.Is(err, ErrNotFound):
 			version = 0
@@ -133,22 +135,40 @@ func (m *Manager) raiseWatermarks(ctx context.Context, f RevokeFilter, now time.
 				return fmt.Errorf("sessiond: stored watermarks are corrupt: %w", err)
 			}
 		}
-		raise(&doc, f, now)
-		doc.prune(now.Add(-m.life.Refresh))
+		raiseDoc(&doc, f, now)
+		doc.prune(now.Add(-w.keep))
 		next, err := json.Marshal(doc)
 		if err != nil {
 			return err
 		}
-		nv, err := meta.PutMeta(ctx, watermarkDoc, next, version)
+		nv, err := w.meta.PutMeta(ctx, watermarkDoc, next, version)
 		if errors.Is(err, ErrConflict) {
 			continue
 		} else if err != nil {
 			return fmt.Errorf("sessiond: save watermarks: %w", err)
 		}
-		m.marks.set(doc, nv)
+		w.set(doc, nv)
 		return nil
 	}
 	return fmt.Errorf("sessiond: watermarks keep changing: %w", ErrConflict)
+}
+
+// pollWatermarks reads the watermarks other nodes raised, every interval,
+// until ctx ends.
+func (m *Manager) pollWatermarks(ctx context.Context, every time.Duration) {
+	defer m.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := m.marks.sync(ctx); err != nil && ctx.Err() == nil {
+				m.log.Warn("incident watermark sync", "err", err)
+			}
+		}
+	}
 }
 
 // EventRevokedByIncident is emitted once per affected subject when an
@@ -181,13 +201,13 @@ func (m *Manager) RevokeMatching(ctx context.Context, f RevokeFilter, reason Rev
 	if f.IssuedBefore.IsZero() || f.IssuedBefore.After(now) {
 		f.IssuedBefore = now.Add(time.Microsecond) // the store's "before" is strict; the watermark's is not
 	}
-	if err := m.raiseWatermarks(ctx, f, now); err != nil {
+	if err := m.marks.raise(ctx, f, now); err != nil {
 		return 0, err
 	}
 	m.PurgeVerifyCache()
 	var n int
 	var subjects []string
-	if m.strategy != StrategyJWT {
+	if m.flow.keepsSessions() {
 		br, ok := m.store.(BulkRevoker)
 		if !ok {
 			return 0, fmt.Errorf("sessiond: the store cannot revoke in bulk: %w", ErrUnsupported)
