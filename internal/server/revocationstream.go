@@ -49,7 +49,7 @@ func attachRevocationStream(bg context.Context, hopts *httpapi.Options, cfg conf
 		Recent:         hub.recent,
 		AccessLifetime: mgr.Lifetimes().Access,
 		Leeway:         cfg.JWT.Leeway.Std(),
-		Retention:      cfg.Events.Retention.Std(),
+		Retention:      retention(cfg),
 		Closing:        closing,
 	}
 	var once sync.Once
@@ -171,4 +171,17 @@ func (h *wakeHub) wake() {
 	close(h.ch)
 	h.ch = make(chan struct{})
 	h.mu.Unlock()
+}
+
+// retention is how long the event log keeps events: events.retention, or
+// Redis's safety net (redisstore's default MaxEventAge) when that is
+// shorter or retention is off, so a cursor older than what may have been
+// deleted gets a reset rather than a gap.
+func retention(cfg config.Config) time.Duration {
+	keep := cfg.Events.Retention.Std()
+	const redisMaxAge = 400 * 24 * time.Hour
+	if cfg.Store.Driver == "redis" && (keep <= 0 || keep > redisMaxAge) {
+		return redisMaxAge
+	}
+	return max(keep, 0)
 }

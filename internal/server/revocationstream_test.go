@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/verifier/stream"
 )
@@ -60,5 +61,26 @@ func TestReadWatermarks(t *testing.T) {
 	}
 	if _, err := readWatermarks(ctx, st); err == nil {
 		t.Error("corrupt document: no error")
+	}
+}
+
+func TestRetention(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		driver string
+		keep   time.Duration
+		want   time.Duration
+	}{
+		{"postgres", 90 * 24 * time.Hour, 90 * 24 * time.Hour},
+		{"postgres", 0, 0},
+		{"redis", 90 * 24 * time.Hour, 90 * 24 * time.Hour},
+		{"redis", 0, 400 * 24 * time.Hour},
+		{"redis", 500 * 24 * time.Hour, 400 * 24 * time.Hour},
+	} {
+		cfg := config.Default()
+		cfg.Store.Driver, cfg.Events.Retention = c.driver, config.Duration(c.keep)
+		if got := retention(cfg); got != c.want {
+			t.Errorf("retention(%s, %v) = %v; want %v", c.driver, c.keep, got, c.want)
+		}
 	}
 }
