@@ -481,33 +481,6 @@ func TestStore_RevocationFeed(t *testing.T) {
 	}
 }
 
-// TestStore_RevocationFeedEnds checks that a feed stops with its context
-// and that Close ends feeds still running.
-func TestStore_RevocationFeedEnds(t *testing.T) {
-	t.Parallel()
-	st := newStore(t, redisstore.Options{})
-	canceled, cancel := context.WithCancel(t.Context())
-	cancel()
-	if err := st.SubscribeRevocations(canceled, func(sessiond.Revocation) {}, func() {}); err == nil {
-		t.Error("SubscribeRevocations(canceled context) = nil; want an error")
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	if err := st.SubscribeRevocations(ctx, func(sessiond.Revocation) {}, func() {}); err != nil {
-		t.Fatalf("SubscribeRevocations() = %v", err)
-	}
-	cancel()
-	if err := st.SubscribeRevocations(t.Context(), func(sessiond.Revocation) {}, func() {}); err != nil {
-		t.Fatalf("SubscribeRevocations() = %v", err)
-	}
-	done := make(chan struct{})
-	go func() { st.Close(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("Close() with a running feed did not return within 5s")
-	}
-}
-
 // TestStore_ClientCache checks the database strategy's cached verify path:
 // Lookup is served from the client-side cache, and Redis's invalidation
 // pushes make a change by another node visible to it within 2s (in
