@@ -22,10 +22,17 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
+// The interfaces Store implements: the base contract and every extension
+// it offers (see sessiond.Store).
 var (
 	_ sessiond.Store              = (*Store)(nil)
-	_ sessiond.RevocationNotifier = (*Store)(nil)
 	_ sessiond.Limiter            = (*Store)(nil)
+	_ sessiond.MetaStore          = (*Store)(nil)
+	_ sessiond.EventLog           = (*Store)(nil)
+	_ sessiond.Outbox             = (*Store)(nil)
+	_ sessiond.BulkRevoker        = (*Store)(nil)
+	_ sessiond.LiveCounter        = (*Store)(nil)
+	_ sessiond.RevocationNotifier = (*Store)(nil)
 )
 
 // Options configures a Store. The zero value is ready to use.
@@ -184,4 +191,15 @@ func (s *Store) Close() error {
 		s.pool.Close()
 	})
 	return nil
+}
+
+// cleanText makes s storable in a text column: invalid UTF-8 and NUL bytes
+// become U+FFFD. The event log records what it is given rather than lose
+// an event (a relayed User-Agent may be Latin-1); filters go through it
+// too, so they find what was stored.
+func cleanText(s string) string {
+	if validText(s) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }

@@ -199,3 +199,44 @@ func TestStore_Closed(t *testing.T) {
 		t.Errorf("Ping() after Close = %v; want ErrStoreUnavailable", err)
 	}
 }
+
+func TestStore_OpsClosed(t *testing.T) {
+	t.Parallel()
+	st, _ := newStore(t, pgstore.Options{})
+	st.Close()
+	ctx := t.Context()
+	for name, call := range map[string]func() error{
+		"AppendEvents": func() error { return st.AppendEvents(ctx, sessiond.Event{ID: "evt_1"}) },
+		"QueryEvents":  func() error { _, _, err := st.QueryEvents(ctx, sessiond.EventQuery{}); return err },
+		"DeleteEventsBefore": func() error {
+			_, err := st.DeleteEventsBefore(ctx, t0, 1)
+			return err
+		},
+		"EnqueueDeliveries": func() error { return st.EnqueueDeliveries(ctx, sessiond.Delivery{ID: "msg_1"}) },
+		"ClaimDeliveries": func() error {
+			_, err := st.ClaimDeliveries(ctx, t0, 1, time.Minute)
+			return err
+		},
+		"FinishDelivery": func() error {
+			return st.FinishDelivery(ctx, "msg_1", sessiond.DeliveryDead, 1, t0, "", t0)
+		},
+		"ListDeliveries": func() error { _, err := st.ListDeliveries(ctx, sessiond.DeliveryDead, 1); return err },
+		"CountDeliveries": func() error {
+			_, err := st.CountDeliveries(ctx, sessiond.DeliveryPending)
+			return err
+		},
+		"DeleteDeliveriesBefore": func() error {
+			_, err := st.DeleteDeliveriesBefore(ctx, t0, 1)
+			return err
+		},
+		"RevokeMatching": func() error {
+			_, _, err := st.RevokeMatching(ctx, sessiond.RevokeFilter{All: true}, t0, sessiond.ReasonIncident)
+			return err
+		},
+		"CountLive": func() error { _, err := st.CountLive(ctx, t0); return err },
+	} {
+		if err := call(); !errors.Is(err, sessiond.ErrStoreUnavailable) {
+			t.Errorf("%s after Close = %v; want ErrStoreUnavailable", name, err)
+		}
+	}
+}

@@ -159,12 +159,11 @@ return #ids
 // Event hash fields, in the order queryEventsScript returns them.
 const nEventFields = 7
 
-func (s *Store) evIDs() string  { return s.evBase + "ids" }
-func (s *Store) evTime() string { return s.evBase + "time" }
-func (s *Store) evOdd() string  { return s.evBase + "odd" }
+func (s *Store) evIDs() string { return s.evBase + "ids" }
 
-// wrap names the store and the operation in err.
-func wrap(op string, err error) error { return fmt.Errorf("redisstore: %s: %w", op, err) }
+func (s *Store) evTime() string { return s.evBase + "time" }
+
+func (s *Store) evOdd() string { return s.evBase + "odd" }
 
 // AppendEvents stores events; see sessiond.EventLog. An ID that exists
 // already (or earlier in events) is skipped. ErrInvalidArgument, and
