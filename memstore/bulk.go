@@ -13,17 +13,10 @@ import (
 // their distinct subjects, sorted. ErrInvalidArgument if f sets nothing.
 func (s *Store) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, at time.Time, reason sessiond.RevokeReason) (int, []string, error) {
 	const op = "revoke matching"
-	if err := ctxErr(ctx, op); err != nil {
+	if err := s.lock(ctx, op, f.Validate()); err != nil {
 		return 0, nil, err
 	}
-	if err := f.Validate(); err != nil {
-		return 0, nil, wrap(op, err)
-	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return 0, nil, errClosed
-	}
 	n := 0
 	var subjects []string
 	revoke := func(subject string, recs map[sessiond.SessionID]*record) {

@@ -34,35 +34,15 @@ func (se *storedEvent) event() (sessiond.Event, error) {
 // nothing stored, if an event has no ID or Details that do not encode as
 // JSON.
 func (s *Store) AppendEvents(ctx context.Context, events ...sessiond.Event) error {
-	const op = "append events"
-	if err := ctxErr(ctx, op); err != nil {
+	details, err := sessiond.EncodeEvents(events)
+	if err := s.lock(ctx, "append events", err); err != nil {
 		return err
 	}
-	if err := sessiond.CheckAppend(events); err != nil {
-		return wrap(op, err)
-	}
-	stored := make([]storedEvent, len(events))
-	for i, e := range events {
-		se := storedEvent{e: e}
-		se.e.Details = nil
-		if len(e.Details) > 0 {
-			b, err := json.Marshal(e.Details)
-			if err != nil {
-				return wrap(op, &sessiond.ArgumentError{Field: fmt.Sprintf("events[%d].details", i), Msg: err.Error()})
-			}
-			se.details = b
-		}
-		stored[i] = se
-	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return errClosed
-	}
-	for _, se := range stored {
-		i, found := s.findEvent(se.e.ID)
-		if !found {
-			s.events = slices.Insert(s.events, i, se)
+	for i, e := range events {
+		e.Details = nil
+		if at, found := s.findEvent(e.ID); !found {
+			s.events = slices.Insert(s.events, at, storedEvent{e: e, details: details[i]})
 		}
 	}
 	return nil
@@ -78,18 +58,11 @@ func (s *Store) findEvent(id string) (int, bool) {
 // see sessiond.EventLog. Limit 0 means 100, more than 1000 means 1000.
 func (s *Store) QueryEvents(ctx context.Context, q sessiond.EventQuery) ([]sessiond.Event, string, error) {
 	const op = "query events"
-	if err := ctxErr(ctx, op); err != nil {
-		return nil, "", err
-	}
 	limit, err := q.PageSize()
-	if err != nil {
+	if err := s.rlock(ctx, op, err); err != nil {
 		return nil, "", err
 	}
-	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.closed {
-		return nil, "", errClosed
-	}
 	start := 0
 	if q.Cursor != "" {
 		i, found := s.findEvent(q.Cursor)
@@ -101,7 +74,7 @@ func (s *Store) QueryEvents(ctx context.Context, q sessiond.EventQuery) ([]sessi
 	out := []sessiond.Event{}
 	for i := start; i < len(s.events); i++ {
 		se := &s.events[i]
-		if !eventMatches(&se.e, &q) {
+		if !q.Matches(&se.e) {
 			continue
 		}
 		if len(out) == limit {
@@ -116,30 +89,15 @@ func (s *Store) QueryEvents(ctx context.Context, q sessiond.EventQuery) ([]sessi
 	return out, "", nil
 }
 
-func eventMatches(e *sessiond.Event, q *sessiond.EventQuery) bool {
-	return (q.Subject == "" || e.Subject == q.Subject) &&
-		(q.SessionID == "" || e.SessionID == q.SessionID) &&
-		(q.Type == "" || e.Type == q.Type) &&
-		(q.Since.IsZero() || !e.Time.Before(q.Since)) &&
-		(q.Until.IsZero() || e.Time.Before(q.Until))
-}
-
 // DeleteEventsBefore deletes up to limit events whose Time is before
 // before, oldest ID first, and returns how many. ErrInvalidArgument if
 // limit is not positive.
 func (s *Store) DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
 	const op = "delete events"
-	if err := ctxErr(ctx, op); err != nil {
+	if err := s.lock(ctx, op, sessiond.CheckLimit(limit)); err != nil {
 		return 0, err
 	}
-	if err := sessiond.CheckLimit(limit); err != nil {
-		return 0, wrap(op, err)
-	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return 0, errClosed
-	}
 	n := 0
 	s.events = slices.DeleteFunc(s.events, func(se storedEvent) bool {
 		if n < limit && se.e.Time.Before(before) {

@@ -13,20 +13,10 @@ import (
 // see sessiond.Limiter. The whole step holds the store's lock, so
 // concurrent logins cannot overshoot max.
 func (s *Store) CreateLimited(ctx context.Context, sess *sessiond.Session, max int, evict bool, tokens ...sessiond.Token) ([]sessiond.Revocation, error) {
-	if err := ctxErr(ctx, "create session"); err != nil {
+	if err := s.lock(ctx, "create session", sessiond.CheckNewSession(sess, tokens), sessiond.CheckMax(max)); err != nil {
 		return nil, err
 	}
-	if err := sessiond.CheckNewSession(sess, tokens); err != nil {
-		return nil, fmt.Errorf("memstore: create session: %w", err)
-	}
-	if err := sessiond.CheckMax(max); err != nil {
-		return nil, fmt.Errorf("memstore: create session: %w", err)
-	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return nil, errClosed
-	}
 	now := sess.CreatedAt
 	var live []*record
 	for _, rec := range s.bySubject[sess.Subject] {

@@ -10,14 +10,10 @@ import (
 // CountLive counts live sessions by strategy (a scan: the memory store is
 // for tests and single processes).
 func (s *Store) CountLive(ctx context.Context, now time.Time) (map[sessiond.Strategy]int, error) {
-	if err := ctxErr(ctx, "count live"); err != nil {
+	if err := s.rlock(ctx, "count live"); err != nil {
 		return nil, err
 	}
-	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.closed {
-		return nil, errClosed
-	}
 	out := map[sessiond.Strategy]int{}
 	for _, rec := range s.sessions {
 		if rec.s.Live(now) {

@@ -14,14 +14,10 @@ type metaDoc struct {
 
 // GetMeta returns a shared document; see sessiond.MetaStore.
 func (s *Store) GetMeta(ctx context.Context, name string) ([]byte, int64, error) {
-	if err := ctxErr(ctx, "get meta"); err != nil {
+	if err := s.rlock(ctx, "get meta"); err != nil {
 		return nil, 0, err
 	}
-	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.closed {
-		return nil, 0, errClosed
-	}
 	d, ok := s.meta[name]
 	if !ok {
 		return nil, 0, fmt.Errorf("memstore: get meta %q: %w", name, sessiond.ErrNotFound)
@@ -31,14 +27,10 @@ func (s *Store) GetMeta(ctx context.Context, name string) ([]byte, int64, error)
 
 // PutMeta replaces a shared document if its version is still version.
 func (s *Store) PutMeta(ctx context.Context, name string, value []byte, version int64) (int64, error) {
-	if err := ctxErr(ctx, "put meta"); err != nil {
+	if err := s.lock(ctx, "put meta"); err != nil {
 		return 0, err
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return 0, errClosed
-	}
 	if s.meta[name].version != version {
 		return 0, fmt.Errorf("memstore: put meta %q: version moved: %w", name, sessiond.ErrConflict)
 	}

@@ -22,17 +22,10 @@ func cloneDelivery(d *sessiond.Delivery) sessiond.Delivery {
 // another State.
 func (s *Store) EnqueueDeliveries(ctx context.Context, ds ...sessiond.Delivery) error {
 	const op = "enqueue deliveries"
-	if err := ctxErr(ctx, op); err != nil {
+	if err := s.lock(ctx, op, sessiond.CheckEnqueue(ds)); err != nil {
 		return err
 	}
-	if err := sessiond.CheckEnqueue(ds); err != nil {
-		return wrap(op, err)
-	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return errClosed
-	}
 	for _, d := range ds {
 		if _, ok := s.deliveries[d.ID]; ok {
 			continue
@@ -49,20 +42,10 @@ func (s *Store) EnqueueDeliveries(ctx context.Context, ds ...sessiond.Delivery) 
 // moved to now+lease. ErrInvalidArgument if limit or lease is not positive.
 func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]sessiond.Delivery, error) {
 	const op = "claim deliveries"
-	if err := ctxErr(ctx, op); err != nil {
+	if err := s.lock(ctx, op, sessiond.CheckLimit(limit), sessiond.CheckLease(lease)); err != nil {
 		return nil, err
 	}
-	if err := sessiond.CheckLimit(limit); err != nil {
-		return nil, wrap(op, err)
-	}
-	if err := sessiond.CheckLease(lease); err != nil {
-		return nil, wrap(op, err)
-	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return nil, errClosed
-	}
 	var due []*sessiond.Delivery
 	for _, d := range s.deliveries {
 		if d.State == sessiond.DeliveryPending && !d.NextAttemptAt.After(now) {
@@ -89,17 +72,10 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, limit int, l
 // the three.
 func (s *Store) FinishDelivery(ctx context.Context, id string, state sessiond.DeliveryState, attempts int, next time.Time, lastErr string, at time.Time) error {
 	const op = "finish delivery"
-	if err := ctxErr(ctx, op); err != nil {
+	if err := s.lock(ctx, op, state.Validate()); err != nil {
 		return err
 	}
-	if err := state.Validate(); err != nil {
-		return wrap(op, err)
-	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return errClosed
-	}
 	d, ok := s.deliveries[id]
 	if !ok {
 		return fmt.Errorf("memstore: %s: %w", op, sessiond.ErrNotFound)
@@ -112,17 +88,10 @@ func (s *Store) FinishDelivery(ctx context.Context, id string, state sessiond.De
 // CreatedAt) first. ErrInvalidArgument if limit is not positive.
 func (s *Store) ListDeliveries(ctx context.Context, state sessiond.DeliveryState, limit int) ([]sessiond.Delivery, error) {
 	const op = "list deliveries"
-	if err := ctxErr(ctx, op); err != nil {
+	if err := s.rlock(ctx, op, sessiond.CheckLimit(limit)); err != nil {
 		return nil, err
 	}
-	if err := sessiond.CheckLimit(limit); err != nil {
-		return nil, wrap(op, err)
-	}
-	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.closed {
-		return nil, errClosed
-	}
 	var in []*sessiond.Delivery
 	for _, d := range s.deliveries {
 		if d.State == state {
@@ -145,14 +114,10 @@ func (s *Store) ListDeliveries(ctx context.Context, state sessiond.DeliveryState
 
 // CountDeliveries counts deliveries in state.
 func (s *Store) CountDeliveries(ctx context.Context, state sessiond.DeliveryState) (int, error) {
-	if err := ctxErr(ctx, "count deliveries"); err != nil {
+	if err := s.rlock(ctx, "count deliveries"); err != nil {
 		return 0, err
 	}
-	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.closed {
-		return 0, errClosed
-	}
 	n := 0
 	for _, d := range s.deliveries {
 		if d.State == state {
@@ -167,17 +132,10 @@ func (s *Store) CountDeliveries(ctx context.Context, state sessiond.DeliveryStat
 // ErrInvalidArgument if limit is not positive.
 func (s *Store) DeleteDeliveriesBefore(ctx context.Context, before time.Time, limit int) (int, error) {
 	const op = "delete deliveries"
-	if err := ctxErr(ctx, op); err != nil {
+	if err := s.lock(ctx, op, sessiond.CheckLimit(limit)); err != nil {
 		return 0, err
 	}
-	if err := sessiond.CheckLimit(limit); err != nil {
-		return 0, wrap(op, err)
-	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return 0, errClosed
-	}
 	n := 0
 	for id, d := range s.deliveries {
 		if n == limit {

@@ -74,6 +74,46 @@ var (
 	errGetNotFound    = fmt.Errorf("memstore: get session: %w", sessiond.ErrNotFound)
 )
 
+// lock takes the write lock for op, after checking ctx and the outcome of
+// the argument checks; when one fails or the store is closed it returns
+// the error and holds nothing.
+func (s *Store) lock(ctx context.Context, op string, checks ...error) error {
+	if err := s.check(ctx, op, checks); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return errClosed
+	}
+	return nil
+}
+
+// rlock is lock with the read lock.
+func (s *Store) rlock(ctx context.Context, op string, checks ...error) error {
+	if err := s.check(ctx, op, checks); err != nil {
+		return err
+	}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return errClosed
+	}
+	return nil
+}
+
+func (s *Store) check(ctx context.Context, op string, checks []error) error {
+	if err := ctxErr(ctx, op); err != nil {
+		return err
+	}
+	for _, err := range checks {
+		if err != nil {
+			return wrap(op, err)
+		}
+	}
+	return nil
+}
+
 func ctxErr(ctx context.Context, op string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: %s: %w", op, err)
@@ -107,14 +147,10 @@ func (r *record) revocation() sessiond.Revocation {
 
 // Ping returns nil unless the store is closed or ctx is done.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := ctxErr(ctx, "ping"); err != nil {
+	if err := s.rlock(ctx, "ping"); err != nil {
 		return err
 	}
-	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.closed {
-		return errClosed
-	}
 	return nil
 }
 

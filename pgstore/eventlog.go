@@ -24,23 +24,16 @@ func (s *Store) AppendEvents(ctx context.Context, events ...sessiond.Event) erro
 	var (
 		ids, types, subjects, sessions, ips, uas []string
 		times                                    []time.Time
-		details                                  [][]byte
+		details                                  [][]byte // nil: NULL, no details
 		seen                                     = make(map[string]bool, len(events))
 	)
-	if err := sessiond.CheckAppend(events); err != nil {
+	encoded, err := sessiond.EncodeEvents(events)
+	if err != nil {
 		return wrap(op, err)
 	}
 	for i, e := range events {
 		if !validText(e.ID) {
 			return wrap(op, textError(fmt.Sprintf("events[%d].id", i)))
-		}
-		var d []byte // NULL: no details
-		if len(e.Details) > 0 {
-			b, err := json.Marshal(e.Details)
-			if err != nil {
-				return wrap(op, &sessiond.ArgumentError{Field: fmt.Sprintf("events[%d].details", i), Msg: err.Error()})
-			}
-			d = b
 		}
 		if seen[e.ID] {
 			continue
@@ -53,12 +46,12 @@ func (s *Store) AppendEvents(ctx context.Context, events ...sessiond.Event) erro
 		sessions = append(sessions, cleanText(string(e.SessionID)))
 		ips = append(ips, cleanText(e.Client.IP))
 		uas = append(uas, cleanText(e.Client.UserAgent))
-		details = append(details, d)
+		details = append(details, encoded[i])
 	}
 	if len(ids) == 0 {
 		return nil
 	}
-	_, err := s.pool.Exec(ctx, s.q.appendEvents, ids, times, types, subjects, sessions, ips, uas, details)
+	_, err = s.pool.Exec(ctx, s.q.appendEvents, ids, times, types, subjects, sessions, ips, uas, details)
 	return s.translate(op, err)
 }
 

@@ -176,22 +176,15 @@ func (s *Store) AppendEvents(ctx context.Context, events ...sessiond.Event) erro
 	if err := ctxErr(ctx, op); err != nil {
 		return err
 	}
-	if err := sessiond.CheckAppend(events); err != nil {
+	details, err := sessiond.EncodeEvents(events)
+	if err != nil {
 		return wrap(op, err)
 	}
 	const stride = 9
 	args := make([]string, 0, stride*len(events))
 	for i, e := range events {
-		var details string
-		if len(e.Details) > 0 {
-			b, err := json.Marshal(e.Details)
-			if err != nil {
-				return wrap(op, &sessiond.ArgumentError{Field: fmt.Sprintf("events[%d].details", i), Msg: err.Error()})
-			}
-			details = string(b)
-		}
 		args = append(args, e.ID, encTime(e.Time), string(e.Type), e.Subject, string(e.SessionID),
-			e.Client.IP, e.Client.UserAgent, details, boolArg(regularEventID(e.ID, e.Time)))
+			e.Client.IP, e.Client.UserAgent, string(details[i]), boolArg(regularEventID(e.ID, e.Time)))
 	}
 	keys := []string{s.evIDs(), s.evTime(), s.evOdd()}
 	for chunk := range slices.Chunk(args, stride*eventBatch) {

@@ -10,16 +10,6 @@ import (
 	"github.com/sessiond/sessiond/redisstore"
 )
 
-// matches is the reference of an EventQuery's filters (sessiondtest's).
-func matches(e sessiond.Event, q sessiond.EventQuery) bool {
-	return (q.Subject == "" || e.Subject == q.Subject) &&
-		(q.SessionID == "" || e.SessionID == q.SessionID) &&
-		(q.Type == "" || e.Type == q.Type) &&
-		(q.Since.IsZero() || !e.Time.Before(q.Since)) &&
-		(q.Until.IsZero() || e.Time.Before(q.Until)) &&
-		(q.Cursor == "" || e.ID > q.Cursor)
-}
-
 // queryAll pages through q three at a time (or q.Limit) and returns the IDs.
 func queryAll(t *testing.T, st *redisstore.Store, q sessiond.EventQuery) []string {
 	t.Helper()
@@ -45,7 +35,7 @@ func queryAll(t *testing.T, st *redisstore.Store, q sessiond.EventQuery) []strin
 func wantIDs(all []sessiond.Event, q sessiond.EventQuery) []string {
 	var ids []string
 	for _, e := range all {
-		if matches(e, q) {
+		if q.Matches(&e) {
 			ids = append(ids, e.ID)
 		}
 	}

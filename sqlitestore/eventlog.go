@@ -17,16 +17,13 @@ import (
 // that do not encode as JSON.
 func (s *Store) AppendEvents(ctx context.Context, events ...sessiond.Event) error {
 	const op = "append events"
-	if err := sessiond.CheckAppend(events); err != nil {
+	enc, err := sessiond.EncodeEvents(events)
+	if err != nil {
 		return wrap(op, err)
 	}
-	details := make([]any, len(events))
-	for i, e := range events {
-		if len(e.Details) > 0 {
-			b, err := json.Marshal(e.Details)
-			if err != nil {
-				return wrap(op, &sessiond.ArgumentError{Field: fmt.Sprintf("events[%d].details", i), Msg: err.Error()})
-			}
+	details := make([]any, len(events)) // nil: NULL, no details
+	for i, b := range enc {
+		if b != nil {
 			details[i] = b
 		}
 	}
