@@ -36,12 +36,9 @@ const maxBatchRetries = 3
 // job, since revoked sessions are not selected twice. A batch that loses a
 // deadlock against a concurrent revocation is retried.
 func (s *Store) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, at time.Time, reason sessiond.RevokeReason) (int, []string, error) {
-	if s.closed.Load() {
-		return 0, nil, errClosed
-	}
 	const op = "revoke matching"
-	if err := f.Validate(); err != nil {
-		return 0, nil, wrap(op, err)
+	if err := s.begin(op, f.Validate()); err != nil {
+		return 0, nil, err
 	}
 	if !validText(string(reason)) {
 		return 0, nil, wrap(op, textError("reason"))

@@ -136,12 +136,9 @@ func scanEvents(rows pgx.Rows) ([]sessiond.Event, error) {
 // steps over rows another collector holds. ErrInvalidArgument if limit is
 // not positive.
 func (s *Store) DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
-	if s.closed.Load() {
-		return 0, errClosed
-	}
 	const op = "delete events"
-	if err := sessiond.CheckLimit(limit); err != nil {
-		return 0, wrap(op, err)
+	if err := s.begin(op, sessiond.CheckLimit(limit)); err != nil {
+		return 0, err
 	}
 	tag, err := s.pool.Exec(ctx, s.q.deleteEvents, before, limit)
 	if err != nil {

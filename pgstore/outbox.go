@@ -84,15 +84,9 @@ func scanDeliveries(rows pgx.Rows) ([]sessiond.Delivery, error) {
 // node, never return the same delivery and never wait for each other.
 // ErrInvalidArgument if limit or lease is not positive.
 func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]sessiond.Delivery, error) {
-	if s.closed.Load() {
-		return nil, errClosed
-	}
 	const op = "claim deliveries"
-	if err := sessiond.CheckLimit(limit); err != nil {
-		return nil, wrap(op, err)
-	}
-	if err := sessiond.CheckLease(lease); err != nil {
-		return nil, wrap(op, err)
+	if err := s.begin(op, sessiond.CheckLimit(limit), sessiond.CheckLease(lease)); err != nil {
+		return nil, err
 	}
 	rows, err := s.pool.Query(ctx, s.q.claim, now, limit, now.Add(lease))
 	if err != nil {
@@ -110,12 +104,9 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, limit int, l
 // UpdatedAt as given. ErrNotFound if id is unknown, ErrInvalidArgument if
 // state is not pending, delivered or dead.
 func (s *Store) FinishDelivery(ctx context.Context, id string, state sessiond.DeliveryState, attempts int, next time.Time, lastErr string, at time.Time) error {
-	if s.closed.Load() {
-		return errClosed
-	}
 	const op = "finish delivery"
-	if err := state.Validate(); err != nil {
-		return wrap(op, err)
+	if err := s.begin(op, state.Validate()); err != nil {
+		return err
 	}
 	if !validText(id) {
 		return fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrNotFound) // could never have been stored
@@ -133,12 +124,9 @@ func (s *Store) FinishDelivery(ctx context.Context, id string, state sessiond.De
 // ListDeliveries returns up to limit deliveries in state, newest (by
 // CreatedAt, then ID) first. ErrInvalidArgument if limit is not positive.
 func (s *Store) ListDeliveries(ctx context.Context, state sessiond.DeliveryState, limit int) ([]sessiond.Delivery, error) {
-	if s.closed.Load() {
-		return nil, errClosed
-	}
 	const op = "list deliveries"
-	if err := sessiond.CheckLimit(limit); err != nil {
-		return nil, wrap(op, err)
+	if err := s.begin(op, sessiond.CheckLimit(limit)); err != nil {
+		return nil, err
 	}
 	if !validText(string(state)) {
 		return []sessiond.Delivery{}, nil // no delivery can be in it
@@ -175,12 +163,9 @@ func (s *Store) CountDeliveries(ctx context.Context, state sessiond.DeliveryStat
 // statement, like DeleteEventsBefore. Pending deliveries are never
 // deleted. ErrInvalidArgument if limit is not positive.
 func (s *Store) DeleteDeliveriesBefore(ctx context.Context, before time.Time, limit int) (int, error) {
-	if s.closed.Load() {
-		return 0, errClosed
-	}
 	const op = "delete deliveries"
-	if err := sessiond.CheckLimit(limit); err != nil {
-		return 0, wrap(op, err)
+	if err := s.begin(op, sessiond.CheckLimit(limit)); err != nil {
+		return 0, err
 	}
 	tag, err := s.pool.Exec(ctx, s.q.deleteDel, before, limit)
 	if err != nil {

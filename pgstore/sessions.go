@@ -219,12 +219,9 @@ func (s *Store) Touch(ctx context.Context, id sessiond.SessionID, lastActive, id
 // number of concurrent swaps of one Old with zero grace, exactly one
 // succeeds.
 func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error {
-	if s.closed.Load() {
-		return errClosed
-	}
 	const op = "swap refresh token"
-	if err := sw.Validate(); err != nil {
-		return wrap(op, err)
+	if err := s.begin(op, sw.Validate()); err != nil {
+		return err
 	}
 	if !validText(string(sw.Next.SessionID)) {
 		return wrap(op, textError("next.session_id"))

@@ -162,6 +162,21 @@ func validText(s string) bool {
 	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
 }
 
+// begin returns errClosed once the store is closed, or else the first error
+// of the argument checks, named for op: a method does nothing when it
+// fails.
+func (s *Store) begin(op string, checks ...error) error {
+	if s.closed.Load() {
+		return errClosed
+	}
+	for _, err := range checks {
+		if err != nil {
+			return wrap(op, err)
+		}
+	}
+	return nil
+}
+
 // textError is the error for a field validText refuses.
 func textError(field string) error {
 	return &sessiond.ArgumentError{Field: field, Msg: "must be valid UTF-8 without NUL"}

@@ -106,11 +106,8 @@ return out
 // job and counts only the rest.
 func (s *Store) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, at time.Time, reason sessiond.RevokeReason) (int, []string, error) {
 	const op = "revoke matching"
-	if err := ctxErr(ctx, op); err != nil {
+	if err := ctxErr(ctx, op, f.Validate()); err != nil {
 		return 0, nil, err
-	}
-	if err := f.Validate(); err != nil {
-		return 0, nil, wrap(op, err)
 	}
 	if at.IsZero() {
 		return 0, nil, wrap(op, &sessiond.ArgumentError{Field: "at", Msg: "must be set"})

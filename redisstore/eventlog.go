@@ -187,14 +187,7 @@ func (s *Store) AppendEvents(ctx context.Context, events ...sessiond.Event) erro
 			e.Client.IP, e.Client.UserAgent, string(details[i]), boolArg(regularEventID(e.ID, e.Time)))
 	}
 	keys := []string{s.evIDs(), s.evTime(), s.evOdd()}
-	for chunk := range slices.Chunk(args, stride*eventBatch) {
-		a := make([]string, 0, 2+len(chunk))
-		a = append(append(a, s.evBase, s.maxEventAge), chunk...)
-		if err := appendEventsScript.Exec(ctx, s.client, keys, a).Error(); err != nil {
-			return s.fail(op, err)
-		}
-	}
-	return nil
+	return s.store(ctx, op, appendEventsScript, keys, s.evBase, args, stride*eventBatch)
 }
 
 // eventIDEncoding is sessiond.NewEventID's: base32hex, lower case, no
@@ -429,11 +422,8 @@ func decEvent(r rawEvent) (sessiond.Event, error) {
 // script deletes at most 1,000.
 func (s *Store) DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
 	const op = "delete events"
-	if err := ctxErr(ctx, op); err != nil {
+	if err := ctxErr(ctx, op, sessiond.CheckLimit(limit)); err != nil {
 		return 0, err
-	}
-	if err := sessiond.CheckLimit(limit); err != nil {
-		return 0, wrap(op, err)
 	}
 	keys := []string{s.evTime(), s.evIDs(), s.evOdd()}
 	bound := "(" + itoa(ceilMicros(before))

@@ -61,11 +61,8 @@ func (s *Store) Create(ctx context.Context, sess *sessiond.Session, tokens ...se
 }
 
 func (s *Store) create(ctx context.Context, op string, sess *sessiond.Session, max int, evict bool, tokens []sessiond.Token) ([]sessiond.Revocation, error) {
-	if err := ctxErr(ctx, op); err != nil {
+	if err := ctxErr(ctx, op, sessiond.CheckNewSession(sess, tokens)); err != nil {
 		return nil, err
-	}
-	if err := sessiond.CheckNewSession(sess, tokens); err != nil {
-		return nil, wrap(op, err)
 	}
 	if sess.ExpiresAt.IsZero() {
 		return nil, wrap(op, &sessiond.ArgumentError{Field: "expires_at", Msg: "must be set"})
@@ -406,11 +403,8 @@ func (s *Store) activityArgs(tag string, id sessiond.SessionID, idle time.Time) 
 // each case nothing changes.
 func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error {
 	const op = "swap refresh token"
-	if err := ctxErr(ctx, op); err != nil {
+	if err := ctxErr(ctx, op, sw.Validate()); err != nil {
 		return err
-	}
-	if err := sw.Validate(); err != nil {
-		return wrap(op, err)
 	}
 	remembered, err := s.swap(ctx, op, sw, false)
 	if remembered && errors.Is(err, sessiond.ErrNotFound) {

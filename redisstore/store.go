@@ -247,9 +247,16 @@ func detached(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 }
 
-func ctxErr(ctx context.Context, op string) error {
+// ctxErr returns, named for op, ctx's error or else the first error of
+// the argument checks, so a method does nothing once either fails.
+func ctxErr(ctx context.Context, op string, checks ...error) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("redisstore: %s: %w", op, err)
+		return wrap(op, err)
+	}
+	for _, err := range checks {
+		if err != nil {
+			return wrap(op, err)
+		}
 	}
 	return nil
 }

@@ -1,86 +1,56 @@
 package redisstore_test
 
 import (
-	"context"
 	"errors"
-	"io"
 	"net"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/redisstore"
+	"github.com/sessiond/sessiond/sessiondtest"
 )
 
-// proxy forwards TCP connections to Redis and can be stopped and started,
-// to take the store's server away and give it back.
-type proxy struct {
-	target, addr string
-	mu           sync.Mutex
-	ln           net.Listener
-	conns        map[net.Conn]struct{}
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	p := &proxy{target: target, conns: map[net.Conn]struct{}{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// redisUpstream is the host:port of the test Redis.
+func redisUpstream(t *testing.T) string {
+	t.Helper()
+	u, err := url.Parse(redisURL(t))
 	if err != nil {
-		t.Fatalf("listen: %v", err)
+		t.Fatalf("parse SESSIOND_TEST_REDIS_URL: %v", err)
 	}
-	p.addr = ln.Addr().String()
-	p.serve(ln)
-	t.Cleanup(p.stop)
-	return p
+	if u.Port() == "" {
+		return net.JoinHostPort(u.Hostname(), "6379")
+	}
+	return u.Host
 }
 
-func (p *proxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", p.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns[c], p.conns[up] = struct{}{}, struct{}{}
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(up, c); up.Close() }()
-			go func() { _, _ = io.Copy(c, up); c.Close() }()
-		}
-	}()
-}
-
-// stop closes the listener and every connection: Redis is gone.
-func (p *proxy) stop() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		c.Close()
-		delete(p.conns, c)
-	}
-}
-
-// start listens again on the same address: Redis is back.
-func (p *proxy) start(t *testing.T) {
-	ln, err := net.Listen("tcp", p.addr)
+// openVia opens a store on the test Redis through addr (a proxy), on a
+// fresh prefix unless opts names one, closed and wiped when the test ends.
+func openVia(t *testing.T, addr string, opts redisstore.Options) *redisstore.Store {
+	t.Helper()
+	u, err := url.Parse(redisURL(t))
 	if err != nil {
-		t.Fatalf("listen again on %s: %v", p.addr, err)
+		t.Fatalf("parse SESSIOND_TEST_REDIS_URL: %v", err)
 	}
-	p.serve(ln)
+	u.Host = addr
+	if opts.Prefix == "" {
+		opts.Prefix = randomPrefix()
+	}
+	st, err := redisstore.New(t.Context(), u.String(), opts)
+	if err != nil {
+		t.Fatalf("New(through proxy) = %v", err)
+	}
+	t.Cleanup(func() { st.Close(); wipe(t, redisURL(t), opts.Prefix) })
+	return st
+}
+
+func TestOutage(t *testing.T) {
+	redisURL(t)
+	sessiondtest.TestOutage(t, redisUpstream(t), func(t *testing.T, addr string) sessiond.Store {
+		return openVia(t, addr, redisstore.Options{ClientCache: time.Minute})
+	})
 }
 
 // TestStore_Unavailable checks that an unreachable Redis is
@@ -116,103 +86,43 @@ func TestStore_Unavailable(t *testing.T) {
 			}
 		}
 	})
-	t.Run("OutageAndRecovery", func(t *testing.T) {
+	t.Run("CachedLookupDuringOutage", func(t *testing.T) {
 		t.Parallel()
-		u, err := url.Parse(redisURL(t))
-		if err != nil {
-			t.Fatalf("parse SESSIOND_TEST_REDIS_URL: %v", err)
-		}
-		target := u.Host
-		if u.Port() == "" {
-			target = net.JoinHostPort(u.Hostname(), "6379")
-		}
-		p := newProxy(t, target)
-		u.Host = p.addr
+		p := sessiondtest.NewProxy(t, redisUpstream(t))
 		prefix := randomPrefix()
-		st, err := redisstore.New(ctx, u.String(), redisstore.Options{Prefix: prefix, ClientCache: time.Minute})
-		if err != nil {
-			t.Fatalf("New(through proxy) = %v", err)
-		}
-		t.Cleanup(func() { st.Close(); wipe(t, redisURL(t), prefix) })
+		st := openVia(t, p.Addr(), redisstore.Options{Prefix: prefix, ClientCache: time.Minute})
 		t0 := now()
-		s := newSession("alice", t0)
-		tok := newToken(sessiond.KindRefresh, s.ID, t0)
-		if err := st.Create(ctx, s, tok); err != nil {
-			t.Fatalf("Create() = %v", err)
-		}
-
 		// A token another node created, looked up through the proxied store
 		// so its session sits in the client-side cache.
 		direct := newStore(t, redisstore.Options{Prefix: prefix})
-		s2 := newSession("bob", t0)
-		tok2 := newToken(sessiond.KindAccess, s2.ID, t0)
-		if err := direct.Create(ctx, s2, tok2); err != nil {
+		s := newSession("bob", t0)
+		tok := newToken(sessiond.KindAccess, s.ID, t0)
+		if err := direct.Create(ctx, s, tok); err != nil {
 			t.Fatalf("Create() = %v", err)
 		}
-		if _, _, err := st.Lookup(ctx, tok2.Hash); err != nil {
+		if _, _, err := st.Lookup(ctx, tok.Hash); err != nil {
 			t.Fatalf("Lookup() = %v", err)
 		}
-		if hit, err := redisstore.LookupCached(ctx, st, tok2.Hash); err != nil || !hit {
+		if hit, err := redisstore.LookupCached(ctx, st, tok.Hash); err != nil || !hit {
 			t.Fatalf("LookupCached() = %t, %v; want true", hit, err)
 		}
 
-		p.stop()
+		p.Down()
 		// Losing the connection flushes the client-side cache: with Redis
 		// gone, a cached session is not served (fail closed) once rueidis
 		// has seen the connection close.
 		if !eventually(2*time.Second, func() bool {
-			_, _, err := st.Lookup(ctx, tok2.Hash)
+			_, _, err := st.Lookup(ctx, tok.Hash)
 			return errors.Is(err, sessiond.ErrStoreUnavailable)
 		}) {
 			t.Error("cached Lookup() still answers 2s after Redis went away; want ErrStoreUnavailable")
 		}
-		calls := []struct {
-			name string
-			call func(context.Context) error
-		}{
-			{"Ping", st.Ping},
-			{"Get", func(ctx context.Context) error { _, err := st.Get(ctx, s.ID); return err }},
-			{"Lookup", func(ctx context.Context) error { _, _, err := st.Lookup(ctx, tok.Hash); return err }},
-			{"Create", func(ctx context.Context) error { n := newSession("alice", t0); return st.Create(ctx, n) }},
-			{"Touch", func(ctx context.Context) error { return st.Touch(ctx, s.ID, t0.Add(time.Minute), t0.Add(time.Hour)) }},
-			{"Revoke", func(ctx context.Context) error { _, err := st.Revoke(ctx, s.ID, t0, sessiond.ReasonAdmin); return err }},
-			{"List", func(ctx context.Context) error { _, err := st.List(ctx, "alice", t0); return err }},
-			{"Revocations", func(ctx context.Context) error { _, err := st.Revocations(ctx, t0); return err }},
-			{"DeleteExpired", func(ctx context.Context) error { _, err := st.DeleteExpired(ctx, t0, 10); return err }},
-			{"RevokeMatching", func(ctx context.Context) error {
-				_, _, err := st.RevokeMatching(ctx, sessiond.RevokeFilter{All: true}, t0, sessiond.ReasonIncident)
-				return err
-			}},
-			{"CountLive", func(ctx context.Context) error { _, err := st.CountLive(ctx, t0); return err }},
-			{"AppendEvents", func(ctx context.Context) error {
-				return st.AppendEvents(ctx, sessiond.Event{ID: sessiond.NewEventID(t0), Time: t0, Type: sessiond.EventSessionCreated})
-			}},
-			{"QueryEvents", func(ctx context.Context) error { _, _, err := st.QueryEvents(ctx, sessiond.EventQuery{}); return err }},
-			{"ClaimDeliveries", func(ctx context.Context) error { _, err := st.ClaimDeliveries(ctx, t0, 10, time.Minute); return err }},
-			{"SubscribeRevocations", func(ctx context.Context) error {
-				return st.SubscribeRevocations(ctx, func(sessiond.Revocation) {}, func() {})
-			}},
-		}
-		for _, c := range calls {
-			// No deadline: a call must fail, not wait for Redis to return.
-			done := make(chan error, 1)
-			go func() { done <- c.call(context.Background()) }()
-			select {
-			case err := <-done:
-				if !errors.Is(err, sessiond.ErrStoreUnavailable) {
-					t.Errorf("%s() with Redis down = %v; want ErrStoreUnavailable", c.name, err)
-				}
-			case <-time.After(15 * time.Second):
-				t.Fatalf("%s() with Redis down and no deadline did not return within 15s", c.name)
-			}
-		}
-
-		p.start(t)
+		p.Up(t)
 		if !eventually(10*time.Second, func() bool { return st.Ping(ctx) == nil }) {
 			t.Fatal("Ping() still failing 10s after Redis came back")
 		}
-		if got, err := st.Get(ctx, s.ID); err != nil || got.ID != s.ID {
-			t.Errorf("Get() after recovery = %v, %v; want the session", got, err)
+		if _, got, err := st.Lookup(ctx, tok.Hash); err != nil || got.ID != s.ID {
+			t.Errorf("Lookup() after recovery = %v, %v; want the session", got, err)
 		}
 	})
 	t.Run("Closed", func(t *testing.T) {

@@ -124,10 +124,6 @@ func (s *Store) QueryEvents(ctx context.Context, q sessiond.EventQuery) ([]sessi
 // before, oldest first, and returns how many. ErrInvalidArgument if limit
 // is not positive.
 func (s *Store) DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
-	const op = "delete events"
-	if err := sessiond.CheckLimit(limit); err != nil {
-		return 0, wrap(op, err)
-	}
-	return s.deleteLimited(ctx, op, `DELETE FROM events WHERE id IN (
-		SELECT id FROM events WHERE time < ? ORDER BY time LIMIT ?)`, micro(before), limit)
+	return s.deleteLimited(ctx, "delete events", limit, `DELETE FROM events WHERE id IN (
+		SELECT id FROM events WHERE time < ? ORDER BY time LIMIT ?)`, micro(before))
 }

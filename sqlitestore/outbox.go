@@ -180,11 +180,7 @@ func (s *Store) CountDeliveries(ctx context.Context, state sessiond.DeliveryStat
 // whose UpdatedAt is before before, and returns how many.
 // ErrInvalidArgument if limit is not positive.
 func (s *Store) DeleteDeliveriesBefore(ctx context.Context, before time.Time, limit int) (int, error) {
-	const op = "delete deliveries"
-	if err := sessiond.CheckLimit(limit); err != nil {
-		return 0, wrap(op, err)
-	}
-	return s.deleteLimited(ctx, op, `DELETE FROM deliveries WHERE id IN (
+	return s.deleteLimited(ctx, "delete deliveries", limit, `DELETE FROM deliveries WHERE id IN (
 		SELECT id FROM deliveries WHERE state IN (?, ?) AND updated_at < ? LIMIT ?)`,
-		string(sessiond.DeliveryDelivered), string(sessiond.DeliveryDead), micro(before), limit)
+		string(sessiond.DeliveryDelivered), string(sessiond.DeliveryDead), micro(before))
 }

@@ -252,12 +252,16 @@ func (s *Store) fail(op string, err error) error {
 // wrap names the store and the operation in err.
 func wrap(op string, err error) error { return fmt.Errorf("sqlitestore: %s: %w", op, err) }
 
-// deleteLimited runs the DELETE query in a write transaction and returns
-// how many rows it deleted.
-func (s *Store) deleteLimited(ctx context.Context, op, query string, args ...any) (int, error) {
+// deleteLimited runs the DELETE query, whose last parameter is limit, in a
+// write transaction and returns how many rows it deleted.
+// ErrInvalidArgument if limit is not positive.
+func (s *Store) deleteLimited(ctx context.Context, op string, limit int, query string, args ...any) (int, error) {
+	if err := sessiond.CheckLimit(limit); err != nil {
+		return 0, wrap(op, err)
+	}
 	var n int64
 	err := s.write(ctx, op, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, query, args...)
+		res, err := tx.ExecContext(ctx, query, append(args, limit)...)
 		if err != nil {
 			return err
 		}
