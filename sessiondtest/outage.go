@@ -156,7 +156,10 @@ func outageCalls(st sessiond.Store, s *sessiond.Session, tok sessiond.Token) []o
 			return st.SwapRefresh(ctx, sessiond.RefreshSwap{Old: tok.Hash, Next: newToken(sessiond.KindRefresh, s.ID, later),
 				Now: later, GraceSince: later, LastActiveAt: later, IdleExpiresAt: later.Add(time.Hour)})
 		}},
-		{"Revoke", func(ctx context.Context) error { _, err := st.Revoke(ctx, s.ID, later, sessiond.ReasonAdmin); return err }},
+		{"Revoke", func(ctx context.Context) error {
+			_, err := st.Revoke(ctx, s.ID, later, sessiond.ReasonAdmin)
+			return err
+		}},
 		{"RevokeSubject", func(ctx context.Context) error {
 			_, err := st.RevokeSubject(ctx, "alice", "", later, sessiond.ReasonAdmin)
 			return err
