@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"strconv"
@@ -12,10 +13,15 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
+// How sessions, tokens and their indexes are laid out in Redis: key names
+// (see docs/redisstore.md), and the encoding of times and of session and
+// token hash fields the scripts read.
+
 // Times are stored as decimal unix microseconds; the zero time is "0".
 // Lua compares them as doubles, exact up to 2^53 µs (year 2255).
 
-func itoa(n int64) string          { return strconv.FormatInt(n, 10) }
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
 func atoi(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) }
 
 func micros(t time.Time) int64 {
@@ -180,4 +186,61 @@ func decSession(id sessiond.SessionID, f []rueidis.RedisMessage) (s *sessiond.Se
 		}
 	}
 	return s, true, nil
+}
+
+// tagLen is the length of a subject's hash tag: 16 hex digits of SHA-256.
+// Two subjects that share a tag only share a slot and a subject index; the
+// scripts compare the subject itself.
+const tagLen = 16
+
+func tagOf(subject string) string {
+	sum := sha256.Sum256([]byte(subject))
+	return hex.EncodeToString(sum[:tagLen/2])
+}
+
+func (s *Store) sidKey(id sessiond.SessionID) string { return s.prefix + ":sid:" + string(id) }
+
+func (s *Store) tokKey(hexHash string) string { return s.prefix + ":tok:" + hexHash }
+
+func (s *Store) idxKey(tag string) string { return s.prefix + ":{" + tag + "}:idx" }
+
+// sessBase is the part of a session key before the ID; scripts append
+// subject-index members to it.
+func (s *Store) sessBase(tag string) string { return s.prefix + ":{" + tag + "}:s:" }
+
+func (s *Store) sessKey(tag string, id sessiond.SessionID) string {
+	return s.prefix + ":{" + tag + "}:s:" + string(id) // one allocation
+}
+
+// ref is how the global indexes (gc, rev) name a session: its tag, then
+// its ID, so the session's key can be rebuilt without a lookup.
+func ref(tag string, id sessiond.SessionID) string { return tag + string(id) }
+
+func parseRef(r string) (tag string, id sessiond.SessionID, ok bool) {
+	if len(r) < tagLen {
+		return "", "", false
+	}
+	return r[:tagLen], sessiond.SessionID(r[tagLen:]), true
+}
+
+// tokIndex is the value of a token index key: the session's tag, its
+// absolute expiry in ms (the TTL a successor's index key gets) and its ID.
+func tokIndex(tag string, expMS int64, id sessiond.SessionID) string {
+	return tag + ":" + itoa(expMS) + ":" + string(id)
+}
+
+func parseTokIndex(v string) (tag string, expMS int64, id sessiond.SessionID, ok bool) {
+	if len(v) < tagLen+2 || v[tagLen] != ':' {
+		return "", 0, "", false
+	}
+	rest := v[tagLen+1:]
+	i := strings.IndexByte(rest, ':')
+	if i < 0 {
+		return "", 0, "", false
+	}
+	ms, err := atoi(rest[:i])
+	if err != nil {
+		return "", 0, "", false
+	}
+	return v[:tagLen], ms, sessiond.SessionID(rest[i+1:]), true
 }

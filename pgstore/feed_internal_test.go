@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/sessiondtest"
 )
 
 func TestPayload(t *testing.T) {
@@ -60,13 +60,7 @@ func TestPayload(t *testing.T) {
 // ping (WaitForNotification timing out, then Ping) keeps the connection
 // usable and loses nothing: notifications sent around many pings arrive.
 func TestSubscribeRevocations_QuietPings(t *testing.T) {
-	dsn := os.Getenv("SESSIOND_TEST_POSTGRES_URL")
-	if dsn == "" {
-		if os.Getenv("SESSIOND_TEST_REQUIRE") == "1" {
-			t.Fatal("SESSIOND_TEST_POSTGRES_URL is not set (SESSIOND_TEST_REQUIRE=1)")
-		}
-		t.Skip("SESSIOND_TEST_POSTGRES_URL is not set; set it to run the PostgreSQL tests")
-	}
+	dsn := sessiondtest.RequireEnv(t, "SESSIOND_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
 	t.Parallel()
 	var b [8]byte
 	_, _ = rand.Read(b[:])

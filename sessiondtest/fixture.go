@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -20,9 +21,10 @@ func at(d time.Duration) time.Time { return t0.Add(d) }
 
 // fixture is what one subtest works with: a fresh store and a context.
 type fixture struct {
-	t   *testing.T
-	st  sessiond.Store
-	ctx context.Context
+	t        *testing.T
+	st       sessiond.Store
+	ctx      context.Context
+	newStore func(t *testing.T) sessiond.Store // for subtests that need another store
 }
 
 func setup(t *testing.T, newStore func(t *testing.T) sessiond.Store) *fixture {
@@ -32,7 +34,34 @@ func setup(t *testing.T, newStore func(t *testing.T) sessiond.Store) *fixture {
 	if st == nil {
 		t.Fatal("newStore returned nil")
 	}
-	return &fixture{t: t, st: st, ctx: t.Context()}
+	return &fixture{t: t, st: st, ctx: t.Context(), newStore: newStore}
+}
+
+// subtest is one named check of an extension E, run on a fresh store.
+type subtest[E any] struct {
+	name string
+	run  func(t *testing.T, f *fixture, e E)
+}
+
+// runSuite runs each subtest in parallel on a fresh store seen as E. It
+// fails t once, before any subtest, if the stores do not implement E.
+func runSuite[E any](t *testing.T, newStore func(t *testing.T) sessiond.Store, tests []subtest[E]) {
+	t.Helper()
+	if st := newStore(t); !implements[E](st) {
+		t.Fatalf("%T does not implement %v", st, reflect.TypeFor[E]())
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := setup(t, newStore)
+			tc.run(t, f, f.st.(E))
+		})
+	}
+}
+
+// implements reports whether st implements E.
+func implements[E any](st sessiond.Store) bool {
+	_, ok := st.(E)
+	return ok
 }
 
 // newSession returns a live database-strategy session of subject created at

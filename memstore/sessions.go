@@ -1,118 +1,23 @@
-// Package memstore is a sessiond.Store kept in memory: the reference
-// implementation of the Store contract, and a real backend for tests and for
-// a single process that can afford to lose every session when it exits.
 package memstore
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/sessiond/sessiond"
 )
 
-var _ sessiond.Store = (*Store)(nil)
-
-// Store is a sessiond.Store in memory. It is safe for concurrent use. Every
-// value it returns is a copy the caller may keep and change. Data lives only
-// as long as the process; Close drops it.
-type Store struct {
-	mu        sync.RWMutex
-	closed    bool
-	sessions  map[sessiond.SessionID]*record
-	tokens    map[sessiond.TokenHash]*tokenRecord
-	bySubject map[string]map[sessiond.SessionID]*record
-	revoked   map[sessiond.SessionID]*record // revoked sessions not yet deleted, for Revocations
-	meta      map[string]metaDoc
-
-	events     []storedEvent // the security event log, in ID order
-	deliveries map[string]*sessiond.Delivery
-}
-
-// record is a stored session. Its Claims are owned by the store: cloned on
-// the way in and on the way out, never shared.
-type record struct {
-	s      sessiond.Session
-	tokens []sessiond.TokenHash
-}
-
-// tokenRecord is a stored token with a pointer to its session, so Lookup
-// needs one map access.
-type tokenRecord struct {
-	t   sessiond.Token
-	rec *record
-}
-
-// New returns an empty Store.
-func New() *Store {
-	return &Store{
-		sessions:   make(map[sessiond.SessionID]*record),
-		tokens:     make(map[sessiond.TokenHash]*tokenRecord),
-		bySubject:  make(map[string]map[sessiond.SessionID]*record),
-		revoked:    make(map[sessiond.SessionID]*record),
-		meta:       make(map[string]metaDoc),
-		deliveries: make(map[string]*sessiond.Delivery),
-	}
-}
-
-// Preallocated errors keep the not-found paths (which callers with garbage
-// input reach) free of allocations.
-var (
-	errClosed         = fmt.Errorf("memstore: closed: %w", sessiond.ErrStoreUnavailable)
-	errLookupNotFound = fmt.Errorf("memstore: lookup token: %w", sessiond.ErrNotFound)
-	errGetNotFound    = fmt.Errorf("memstore: get session: %w", sessiond.ErrNotFound)
-)
-
-func ctxErr(ctx context.Context, op string) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("memstore: %s: %w", op, err)
-	}
-	return nil
-}
-
-func (r *record) clone() *sessiond.Session {
-	c := new(sessiond.Session)
-	*c = r.s
-	c.Claims = cloneBytes(r.s.Claims)
-	return c
-}
-
-func cloneBytes(b []byte) []byte {
-	if b == nil {
-		return nil
-	}
-	return bytes.Clone(b)
-}
-
-func (r *record) revocation() sessiond.Revocation {
-	return sessiond.Revocation{
-		SessionID: r.s.ID,
-		Subject:   r.s.Subject,
-		RevokedAt: r.s.RevokedAt,
-		ExpiresAt: r.s.ExpiresAt,
-		Reason:    r.s.RevokeReason,
-	}
-}
-
 // Create stores s and its tokens, all or nothing. It returns ErrConflict if
 // the session ID or a token hash already exists (or repeats within tokens),
 // and ErrInvalidArgument if a token names another session.
 func (s *Store) Create(ctx context.Context, sess *sessiond.Session, tokens ...sessiond.Token) error {
-	if err := ctxErr(ctx, "create session"); err != nil {
+	if err := s.lock(ctx, "create session", sessiond.CheckNewSession(sess, tokens)); err != nil {
 		return err
 	}
-	if err := sessiond.CheckNewSession(sess, tokens); err != nil {
-		return fmt.Errorf("memstore: create session: %w", err)
-	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return errClosed
-	}
 	return s.createLocked(sess, tokens)
 }
 
@@ -154,14 +59,10 @@ func (s *Store) createLocked(sess *sessiond.Session, tokens []sessiond.Token) er
 // Get returns the session with ID id, revoked and expired ones included, or
 // ErrNotFound.
 func (s *Store) Get(ctx context.Context, id sessiond.SessionID) (*sessiond.Session, error) {
-	if err := ctxErr(ctx, "get session"); err != nil {
+	if err := s.rlock(ctx, "get session"); err != nil {
 		return nil, err
 	}
-	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.closed {
-		return nil, errClosed
-	}
 	rec, ok := s.sessions[id]
 	if !ok {
 		return nil, errGetNotFound
@@ -172,14 +73,10 @@ func (s *Store) Get(ctx context.Context, id sessiond.SessionID) (*sessiond.Sessi
 // Lookup returns the token with hash h and its session, or ErrNotFound. It
 // allocates only the returned session (and its Claims).
 func (s *Store) Lookup(ctx context.Context, h sessiond.TokenHash) (sessiond.Token, *sessiond.Session, error) {
-	if err := ctxErr(ctx, "lookup token"); err != nil {
+	if err := s.rlock(ctx, "lookup token"); err != nil {
 		return sessiond.Token{}, nil, err
 	}
-	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.closed {
-		return sessiond.Token{}, nil, errClosed
-	}
 	tr, ok := s.tokens[h]
 	if !ok {
 		return sessiond.Token{}, nil, errLookupNotFound
@@ -190,14 +87,10 @@ func (s *Store) Lookup(ctx context.Context, h sessiond.TokenHash) (sessiond.Toke
 // Touch records activity on session id. On a revoked session it changes
 // nothing and returns nil. ErrNotFound if the session does not exist.
 func (s *Store) Touch(ctx context.Context, id sessiond.SessionID, lastActive, idleExpires time.Time) error {
-	if err := ctxErr(ctx, "touch session"); err != nil {
+	if err := s.lock(ctx, "touch session"); err != nil {
 		return err
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return errClosed
-	}
 	rec, ok := s.sessions[id]
 	if !ok {
 		return fmt.Errorf("memstore: touch session: %w", sessiond.ErrNotFound)
@@ -216,17 +109,10 @@ func (s *Store) Touch(ctx context.Context, id sessiond.SessionID, lastActive, id
 // grace window, ErrConflict if Next's hash exists, ErrInvalidArgument if Next
 // is not a refresh token of Old's session; in each case nothing changes.
 func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error {
-	if err := ctxErr(ctx, "swap refresh token"); err != nil {
+	if err := s.lock(ctx, "swap refresh token", sw.Validate()); err != nil {
 		return err
 	}
-	if err := sw.Validate(); err != nil {
-		return fmt.Errorf("memstore: swap refresh token: %w", err)
-	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return errClosed
-	}
 	old, ok := s.tokens[sw.Old]
 	if !ok || old.t.Kind != sessiond.KindRefresh {
 		return fmt.Errorf("memstore: swap refresh token: %w", sessiond.ErrNotFound)
@@ -262,14 +148,10 @@ func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error 
 // Revoke marks session id revoked at at for reason and returns it. A session
 // already revoked is returned unchanged. ErrNotFound.
 func (s *Store) Revoke(ctx context.Context, id sessiond.SessionID, at time.Time, reason sessiond.RevokeReason) (*sessiond.Session, error) {
-	if err := ctxErr(ctx, "revoke session"); err != nil {
+	if err := s.lock(ctx, "revoke session"); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return nil, errClosed
-	}
 	rec, ok := s.sessions[id]
 	if !ok {
 		return nil, fmt.Errorf("memstore: revoke session: %w", sessiond.ErrNotFound)
@@ -290,14 +172,10 @@ func (s *Store) revoke(rec *record, at time.Time, reason sessiond.RevokeReason) 
 // before both expiries) except the one with ID except, and returns what it
 // revoked, oldest session first.
 func (s *Store) RevokeSubject(ctx context.Context, subject string, except sessiond.SessionID, at time.Time, reason sessiond.RevokeReason) ([]sessiond.Revocation, error) {
-	if err := ctxErr(ctx, "revoke subject"); err != nil {
+	if err := s.lock(ctx, "revoke subject"); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return nil, errClosed
-	}
 	var recs []*record
 	for id, rec := range s.bySubject[subject] {
 		if id != except && rec.s.Live(at) {
@@ -327,14 +205,10 @@ func sortRecords(recs []*record) {
 // List returns subject's sessions live at now, oldest first; an empty,
 // non-nil slice when there are none.
 func (s *Store) List(ctx context.Context, subject string, now time.Time) ([]*sessiond.Session, error) {
-	if err := ctxErr(ctx, "list sessions"); err != nil {
+	if err := s.rlock(ctx, "list sessions"); err != nil {
 		return nil, err
 	}
-	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.closed {
-		return nil, errClosed
-	}
 	var recs []*record
 	for _, rec := range s.bySubject[subject] {
 		if rec.s.Live(now) {
@@ -352,14 +226,10 @@ func (s *Store) List(ctx context.Context, subject string, now time.Time) ([]*ses
 // Revocations returns the sessions revoked at or after since whose absolute
 // expiry is after since, in order of revocation.
 func (s *Store) Revocations(ctx context.Context, since time.Time) ([]sessiond.Revocation, error) {
-	if err := ctxErr(ctx, "list revocations"); err != nil {
+	if err := s.rlock(ctx, "list revocations"); err != nil {
 		return nil, err
 	}
-	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.closed {
-		return nil, errClosed
-	}
 	out := []sessiond.Revocation{}
 	for _, rec := range s.revoked {
 		if !rec.s.RevokedAt.Before(since) && rec.s.ExpiresAt.After(since) {
@@ -379,17 +249,10 @@ func (s *Store) Revocations(ctx context.Context, since time.Time) ([]sessiond.Re
 // absolute or idle expiry is before before, and returns how many it
 // deleted. ErrInvalidArgument if limit is not positive.
 func (s *Store) DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error) {
-	if err := ctxErr(ctx, "delete expired sessions"); err != nil {
+	if err := s.lock(ctx, "delete expired sessions", sessiond.CheckLimit(limit)); err != nil {
 		return 0, err
 	}
-	if err := sessiond.CheckLimit(limit); err != nil {
-		return 0, fmt.Errorf("memstore: delete expired sessions: %w", err)
-	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return 0, errClosed
-	}
 	n := 0
 	for id, rec := range s.sessions {
 		if n == limit {
@@ -412,28 +275,4 @@ func (s *Store) DeleteExpired(ctx context.Context, before time.Time, limit int) 
 		n++
 	}
 	return n, nil
-}
-
-// Ping returns nil unless the store is closed or ctx is done.
-func (s *Store) Ping(ctx context.Context) error {
-	if err := ctxErr(ctx, "ping"); err != nil {
-		return err
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return errClosed
-	}
-	return nil
-}
-
-// Close drops every session, event and delivery. Later calls fail with ErrStoreUnavailable.
-// Closing twice is harmless.
-func (s *Store) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closed = true
-	s.sessions, s.tokens, s.bySubject, s.revoked = nil, nil, nil, nil
-	s.meta, s.events, s.deliveries = nil, nil, nil
-	return nil
 }

@@ -159,12 +159,11 @@ return #ids
 // Event hash fields, in the order queryEventsScript returns them.
 const nEventFields = 7
 
-func (s *Store) evIDs() string  { return s.evBase + "ids" }
-func (s *Store) evTime() string { return s.evBase + "time" }
-func (s *Store) evOdd() string  { return s.evBase + "odd" }
+func (s *Store) evIDs() string { return s.evBase + "ids" }
 
-// wrap names the store and the operation in err.
-func wrap(op string, err error) error { return fmt.Errorf("redisstore: %s: %w", op, err) }
+func (s *Store) evTime() string { return s.evBase + "time" }
+
+func (s *Store) evOdd() string { return s.evBase + "odd" }
 
 // AppendEvents stores events; see sessiond.EventLog. An ID that exists
 // already (or earlier in events) is skipped. ErrInvalidArgument, and
@@ -177,32 +176,18 @@ func (s *Store) AppendEvents(ctx context.Context, events ...sessiond.Event) erro
 	if err := ctxErr(ctx, op); err != nil {
 		return err
 	}
-	if err := sessiond.CheckAppend(events); err != nil {
+	details, err := sessiond.EncodeEvents(events)
+	if err != nil {
 		return wrap(op, err)
 	}
 	const stride = 9
 	args := make([]string, 0, stride*len(events))
 	for i, e := range events {
-		var details string
-		if len(e.Details) > 0 {
-			b, err := json.Marshal(e.Details)
-			if err != nil {
-				return wrap(op, &sessiond.ArgumentError{Field: fmt.Sprintf("events[%d].details", i), Msg: err.Error()})
-			}
-			details = string(b)
-		}
 		args = append(args, e.ID, encTime(e.Time), string(e.Type), e.Subject, string(e.SessionID),
-			e.Client.IP, e.Client.UserAgent, details, boolArg(regularEventID(e.ID, e.Time)))
+			e.Client.IP, e.Client.UserAgent, string(details[i]), boolArg(regularEventID(e.ID, e.Time)))
 	}
 	keys := []string{s.evIDs(), s.evTime(), s.evOdd()}
-	for chunk := range slices.Chunk(args, stride*eventBatch) {
-		a := make([]string, 0, 2+len(chunk))
-		a = append(append(a, s.evBase, s.maxEventAge), chunk...)
-		if err := appendEventsScript.Exec(ctx, s.client, keys, a).Error(); err != nil {
-			return s.fail(op, err)
-		}
-	}
-	return nil
+	return s.store(ctx, op, appendEventsScript, keys, s.evBase, args, stride*eventBatch)
 }
 
 // eventIDEncoding is sessiond.NewEventID's: base32hex, lower case, no
@@ -437,11 +422,8 @@ func decEvent(r rawEvent) (sessiond.Event, error) {
 // script deletes at most 1,000.
 func (s *Store) DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
 	const op = "delete events"
-	if err := ctxErr(ctx, op); err != nil {
+	if err := ctxErr(ctx, op, sessiond.CheckLimit(limit)); err != nil {
 		return 0, err
-	}
-	if err := sessiond.CheckLimit(limit); err != nil {
-		return 0, wrap(op, err)
 	}
 	keys := []string{s.evTime(), s.evIDs(), s.evOdd()}
 	bound := "(" + itoa(ceilMicros(before))

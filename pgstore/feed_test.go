@@ -80,6 +80,8 @@ func waitListeners(t *testing.T, dsn, schema string, want int) {
 	}
 }
 
+// TestStore_SubscribeRevocations covers what the shared feed suite
+// (TestRevocationNotifier) cannot: the listener's own connection.
 func TestStore_SubscribeRevocations(t *testing.T) {
 	testDSN(t) // skip once, not in every subtest
 	t.Parallel()
@@ -120,55 +122,6 @@ func TestStore_SubscribeRevocations(t *testing.T) {
 		if len(f.resync) != 0 {
 			t.Errorf("resync called %d more times; want once per reconnect", len(f.resync))
 		}
-	})
-	t.Run("RevokeSubjectAndEvictions", func(t *testing.T) {
-		t.Parallel()
-		st, _ := newStore(t, pgstore.Options{})
-		f := subscribe(t, t.Context(), st)
-		s := newSession("carol", t0)
-		if err := st.Create(t.Context(), s); err != nil {
-			t.Fatal(err)
-		}
-		at := t0.Add(time.Minute)
-		if _, err := st.RevokeSubject(t.Context(), "carol", "", at, sessiond.ReasonIncident); err != nil {
-			t.Fatalf("RevokeSubject() = %v; want nil", err)
-		}
-		f.expect(t, sessiond.Revocation{SessionID: s.ID, Subject: "carol", RevokedAt: at, ExpiresAt: s.ExpiresAt, Reason: sessiond.ReasonIncident})
-
-		old := newSession("dave", t0)
-		if err := st.Create(t.Context(), old); err != nil {
-			t.Fatal(err)
-		}
-		next := newSession("dave", t0.Add(time.Minute))
-		if _, err := st.CreateLimited(t.Context(), next, 1, true); err != nil {
-			t.Fatalf("CreateLimited() = %v; want nil", err)
-		}
-		f.expect(t, sessiond.Revocation{SessionID: old.ID, Subject: "dave", RevokedAt: next.CreatedAt, ExpiresAt: old.ExpiresAt, Reason: sessiond.ReasonLimit})
-	})
-	t.Run("NothingFromRollbackOrOtherSchema", func(t *testing.T) {
-		t.Parallel()
-		st, _ := newStore(t, pgstore.Options{})
-		other, _ := newStore(t, pgstore.Options{})
-		f := subscribe(t, t.Context(), st)
-
-		// An eviction whose insert then fails is rolled back, and so is
-		// its notification.
-		victim := newSession("erin", t0)
-		if err := st.Create(t.Context(), victim); err != nil {
-			t.Fatal(err)
-		}
-		dup := newSession("erin", t0.Add(time.Minute))
-		dup.ID = victim.ID
-		if _, err := st.CreateLimited(t.Context(), dup, 1, true); !errors.Is(err, sessiond.ErrConflict) {
-			t.Fatalf("CreateLimited(existing ID) = %v; want ErrConflict", err)
-		}
-		if got, err := st.Get(t.Context(), victim.ID); err != nil || got.Revoked() {
-			t.Errorf("after a failed CreateLimited, Get(victim) = %+v, %v; want it not revoked", got, err)
-		}
-		revoke(t, other, "erin") // another schema: another channel
-
-		// Notifications arrive in commit order: the next one must be this.
-		f.expect(t, revoke(t, st, "frank"))
 	})
 	t.Run("StopsWithContextAndClose", func(t *testing.T) {
 		t.Parallel()
