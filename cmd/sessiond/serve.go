@@ -23,7 +23,7 @@ func (a *app) serveCmd() *cobra.Command {
 			"created in <data>/api-key) and SESSIOND_JWT_HS256_SECRET (or jwt.hs256_secret_file).\n\n" +
 			"A configuration with errors is reported in full (every problem of the file and the environment\n" +
 			"at once) and serve exits with status 78 (EX_CONFIG), whatever the problem.",
-		Args:  cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 			cfg, doc, err := a.serveConfig()
