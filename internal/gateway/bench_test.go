@@ -18,7 +18,7 @@ func BenchmarkCheck(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		benchCheck(b, envOptions{anomalies: anomaly.Checker{D: d}})
+		benchCheck(b, envOptions{anomalies: d})
 	})
 	b.Run("no-rules", func(b *testing.B) { benchCheck(b, envOptions{}) })
 }
