@@ -590,19 +590,36 @@ var rules = []Rule{
 	},
 	{
 		ID: "SD-JWT-007", Severity: SeverityError,
-		Title:     "JWT issuer and audience must be set",
-		Rationale: "Verifiers check iss and aud exactly (RFC 8725 §3.8–3.9; RFC 9068 §2.2; ASVS 9.2.3); without them a token minted for one service is accepted by another that shares the key.",
-		Fix:       "set jwt.issuer and jwt.audience to values unique to this deployment",
+		Title:     "JWT issuer or audience written but blank",
+		Rationale: "Verifiers check iss and aud exactly (RFC 8725 §3.8–3.9; RFC 9068 §2.2; ASVS 9.2.3); a blank value written in the file is almost always a mistake. Left out, each defaults to a value unique to the deployment.",
+		Fix:       "remove jwt.issuer and jwt.audience to get values unique to this deployment, or set them to names unique to it (e.g. https://auth.example.com)",
 		Check: func(in Input) []Issue {
 			if !in.tokens() {
 				return nil
 			}
 			var out []Issue
-			if strings.TrimSpace(in.Config.JWT.Issuer) == "" {
-				out = append(out, issue("jwt.issuer", "jwt.issuer is empty"))
+			for _, f := range []struct{ path, v string }{{"jwt.issuer", in.Config.JWT.Issuer}, {"jwt.audience", in.Config.JWT.Audience}} {
+				if strings.TrimSpace(f.v) == "" && (f.v != "" || in.Doc.Has(f.path)) {
+					out = append(out, issue(f.path, "%s is empty", f.path))
+				}
 			}
-			if strings.TrimSpace(in.Config.JWT.Audience) == "" {
-				out = append(out, issue("jwt.audience", "jwt.audience is empty"))
+			return out
+		},
+	},
+	{
+		ID: "SD-JWT-008", Severity: SeverityWarning,
+		Title:     "JWT issuer or audience is the shared name sessiond",
+		Rationale: "\"sessiond\" was the default issuer and audience of every deployment: two deployments that share a key (an HS256 secret, a verifier trusting both JWKS) then accept each other's tokens (RFC 8725 §3.8–3.9).",
+		Fix:       "remove jwt.issuer and jwt.audience to get values unique to this deployment, or set names unique to it",
+		Check: func(in Input) []Issue {
+			if !in.tokens() {
+				return nil
+			}
+			var out []Issue
+			for _, f := range []struct{ path, v string }{{"jwt.issuer", in.Config.JWT.Issuer}, {"jwt.audience", in.Config.JWT.Audience}} {
+				if strings.EqualFold(strings.TrimSpace(f.v), "sessiond") {
+					out = append(out, issue(f.path, "%s is \"sessiond\", which other deployments use too", f.path))
+				}
 			}
 			return out
 		},
@@ -758,6 +775,29 @@ var rules = []Rule{
 			if l.MaxSessions < 0 {
 				out = append(out, issue("limits.max_sessions", "limits.max_sessions %d is negative", l.MaxSessions))
 			}
+			return out
+		},
+	},
+	{
+		ID: "SD-RATE-001", Severity: SeverityError,
+		Title:     "malformed rate limit",
+		Rationale: "A limit must say how many requests per how long and how many at once (OWASP API4:2023, unrestricted resource consumption); a negative or zero period cannot be enforced.",
+		Fix:       "give each rate_limit.* rule requests ≥ 0 (0 turns it off), a positive per duration and a burst ≥ 1",
+		Check: func(in Input) []Issue {
+			var out []Issue
+			for name, r := range map[string]RateRule{"auth_failures": in.Config.RateLimit.AuthFailures,
+				"per_api_key": in.Config.RateLimit.PerAPIKey, "per_client_ip": in.Config.RateLimit.PerClientIP} {
+				p := "rate_limit." + name
+				switch {
+				case r.Requests < 0:
+					out = append(out, issue(p+".requests", "%s.requests %d is negative", p, r.Requests))
+				case r.Requests > 0 && r.Per <= 0:
+					out = append(out, issue(p+".per", "%s.per must be a positive duration", p))
+				case r.Requests > 0 && r.Burst < 1:
+					out = append(out, issue(p+".burst", "%s.burst %d must be at least 1", p, r.Burst))
+				}
+			}
+			sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 			return out
 		},
 	},
@@ -956,6 +996,60 @@ var rules = []Rule{
 				}
 			}
 			return []Issue{issue("server.listen", "server.listen %q is not host:port", l)}
+		},
+	},
+	{
+		ID: "SD-SERVER-005", Severity: SeverityWarning,
+		Title:     "production listener beyond loopback without TLS",
+		Rationale: "Session tokens, refresh tokens and API keys cross this listener; on a network interface without TLS anyone on the path can read them (ASVS 12.1.1, 12.3.1). Behind a TLS-terminating proxy on the same host, keep the listener on loopback.",
+		Fix:       "set server.tls_cert_file and server.tls_key_file, or listen on 127.0.0.1 behind a TLS-terminating proxy",
+		Check: func(in Input) []Issue {
+			s := in.Config.Server
+			if !in.production() || s.TLSCertFile != "" && s.TLSKeyFile != "" {
+				return nil
+			}
+			host, _, err := net.SplitHostPort(s.Listen)
+			if err != nil || isLoopback(host) {
+				return nil
+			}
+			return []Issue{issue("server.listen", "server.listen %q is reachable from other hosts and serves plain HTTP", s.Listen)}
+		},
+	},
+	{
+		ID: "SD-SERVER-006", Severity: SeverityError,
+		Title:     "TLS certificate without key, or key without certificate",
+		Rationale: "HTTPS needs both the certificate chain and its private key; with only one the server cannot start TLS.",
+		Fix:       "set both server.tls_cert_file and server.tls_key_file (PEM), or neither",
+		Check: func(in Input) []Issue {
+			s := in.Config.Server
+			switch {
+			case s.TLSCertFile != "" && s.TLSKeyFile == "":
+				return []Issue{issue("server.tls_key_file", "server.tls_cert_file is set but server.tls_key_file is not")}
+			case s.TLSCertFile == "" && s.TLSKeyFile != "":
+				return []Issue{issue("server.tls_cert_file", "server.tls_key_file is set but server.tls_cert_file is not")}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-SERVER-007", Severity: SeverityError,
+		Title:     "admin listen address is not host:port, or is the API's",
+		Rationale: "The admin listener keeps /metrics off the API port; it cannot start on an address it cannot parse, nor share the API's address.",
+		Fix:       "write server.admin_listen as host:port on its own port, e.g. 127.0.0.1:8421, or leave it empty",
+		Check: func(in Input) []Issue {
+			s := in.Config.Server
+			if s.AdminListen == "" {
+				return nil
+			}
+			_, port, err := net.SplitHostPort(s.AdminListen)
+			n, perr := strconv.Atoi(port)
+			switch {
+			case err != nil || perr != nil || n < 0 || n > 65535:
+				return []Issue{issue("server.admin_listen", "server.admin_listen %q is not host:port", s.AdminListen)}
+			case s.AdminListen == s.Listen && n != 0:
+				return []Issue{issue("server.admin_listen", "server.admin_listen is the same address as server.listen")}
+			}
+			return nil
 		},
 	},
 	{
