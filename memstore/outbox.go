@@ -10,6 +10,8 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
+var _ sessiond.Outbox = (*Store)(nil)
+
 func cloneDelivery(d *sessiond.Delivery) sessiond.Delivery {
 	c := *d
 	c.Payload = cloneBytes(d.Payload)

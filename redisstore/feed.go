@@ -10,6 +10,8 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
+var _ sessiond.RevocationNotifier = (*Store)(nil)
+
 // Reconnect backoff of the revocation feed.
 const (
 	feedMinDelay = 50 * time.Millisecond
