@@ -17,9 +17,6 @@ import (
 	"github.com/sessiond/sessiond/internal/config"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
-
 // exitError carries a specific exit code through cobra.
 type exitError struct{ code int }
 
@@ -53,7 +50,9 @@ func run(args []string, stdout, stderr io.Writer, environ []string) int {
 		Short:         "Session management and token lifecycle: server and operator CLI",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       currentBuild().String(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetArgs(args)
@@ -62,7 +61,7 @@ func run(args []string, stdout, stderr io.Writer, environ []string) int {
 	pf.StringVar(&a.listen, "listen", "", "listen address, overrides server.listen")
 	pf.StringVar(&a.dataDir, "data", "", "data directory, overrides server.data_dir")
 	root.AddCommand(a.serveCmd(), a.configCmd(), a.sessionsCmd(), a.keysCmd(), a.apikeyCmd(), a.migrateCmd(),
-		a.eventsCmd(), a.incidentCmd(), a.versionCmd())
+		a.eventsCmd(), a.incidentCmd(), a.benchCmd(), a.versionCmd())
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -141,16 +140,4 @@ func (a *app) hmacSecret(cfg config.Config) ([]byte, error) {
 
 func (a *app) apiKeyFile(cfg config.Config) string {
 	return filepath.Join(cfg.Server.DataDir, "api-key")
-}
-
-func (a *app) versionCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the version",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintln(a.stdout, "sessiond", version)
-			return nil
-		},
-	}
 }

@@ -18,11 +18,12 @@ func (a *app) serveCmd() *cobra.Command {
 		Short: "Run the session server (embedded SQLite in ./sessiond-data by default)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 			cfg, doc, err := a.loadConfig()
 			if err != nil {
 				return err
 			}
+			log, closeLog := server.NewLogger(a.stderr, cfg.Log)
+			defer closeLog() // after Run: every line of a graceful stop is written
 			secret, err := a.hmacSecret(cfg)
 			if err != nil {
 				return err
@@ -35,10 +36,11 @@ func (a *app) serveCmd() *cobra.Command {
 				HMACSecret:  secret,
 				InsecureDev: insecureDev,
 				Logger:      log,
-				Version:     version,
+				Version:     currentBuild().Version,
 				Findings:    func(f []config.Finding) { findings = f },
 			})
 			if errors.Is(err, server.ErrInvalidConfig) {
+				_ = closeLog() // the findings' log lines first, then the report
 				file := a.configPath
 				if file == "" {
 					file = "(defaults)"

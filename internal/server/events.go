@@ -2,10 +2,10 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
+	"maps"
 	"net/url"
 	"os"
 	"strings"
@@ -16,7 +16,7 @@ import (
 	"github.com/sessiond/sessiond/anomaly"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/httpapi"
-	"github.com/sessiond/sessiond/internal/signing"
+	"github.com/sessiond/sessiond/internal/ratelimit"
 	"github.com/sessiond/sessiond/metrics"
 	"github.com/sessiond/sessiond/webhook"
 )
@@ -27,6 +27,8 @@ const (
 	EventKeysRotated      sessiond.EventType = "signing_keys.rotated"
 	EventAPIKeyCreated    sessiond.EventType = "api_key.created"
 	EventAPIKeyRevoked    sessiond.EventType = "api_key.revoked"
+	EventIncident         sessiond.EventType = "incident.revoked"
+	EventAPIKeyScopes     sessiond.EventType = "api_key.scopes_changed"
 )
 
 // fanout is the server's EventSink: every event goes to the durable event
@@ -41,6 +43,13 @@ type fanout struct {
 }
 
 func (f *fanout) Record(ctx context.Context, e sessiond.Event) error {
+	if id := httpapi.ActingKeyID(ctx); id != "" { // the API key that caused it
+		e.Details = maps.Clone(e.Details)
+		if e.Details == nil {
+			e.Details = map[string]any{}
+		}
+		e.Details["api_key_id"] = id
+	}
 	var errs []error
 	if f.log != nil {
 		if err := f.log.AppendEvents(ctx, e); err != nil {
@@ -54,13 +63,13 @@ func (f *fanout) Record(ctx context.Context, e sessiond.Event) error {
 		}
 	}
 	// Anomalies whose action is only "log" are recorded, not alerted.
-	if f.webhooks != nil && !(e.Type == sessiond.EventAnomaly && e.Details["action"] == sessiond.AnomalyLog) {
+	if f.webhooks != nil && !(e.Type == sessiond.EventAnomaly && e.Details["action"] == string(sessiond.AnomalyLog)) {
 		if err := f.webhooks.Record(ctx, e); err != nil {
 			errs = append(errs, fmt.Errorf("webhook outbox: %w", err))
 		}
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("record event %s: %v", e.ID, errs)
+		return fmt.Errorf("record event %s: %w", e.ID, errors.Join(errs...))
 	}
 	return nil
 }
@@ -99,7 +108,7 @@ func buildAnomaly(cfg config.Config) (sessiond.AnomalyChecker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return anomaly.Checker{D: d}, nil
+	return d, nil
 }
 
 // buildWebhooks reads each endpoint's secret file and returns the endpoints.
@@ -136,26 +145,6 @@ func buildWebhooks(cfg config.Config) ([]webhook.Endpoint, error) {
 	return out, nil
 }
 
-// incident is the kill switch behind POST /v1/revocations.
-func incident(mgr *sessiond.Manager, keys *signing.Keys, events *fanout) func(context.Context, httpapi.IncidentRequest) (int, error) {
-	return func(ctx context.Context, req httpapi.IncidentRequest) (int, error) {
-		reason := sessiond.ReasonIncident
-		f := sessiond.RevokeFilter{All: req.All, Subjects: req.Subjects, IssuedBefore: req.IssuedBefore}
-		n, err := mgr.RevokeMatching(ctx, f, reason, req.Notify)
-		if err != nil {
-			return 0, err
-		}
-		if req.RotateKeys && keys != nil {
-			if err := keys.RetireAll(ctx); err != nil {
-				return n, err
-			}
-			events.emit(ctx, sessiond.Event{Type: EventKeysRotated,
-				Details: map[string]any{"retire_all": true, "reason": req.Reason}})
-		}
-		return n, nil
-	}
-}
-
 // liveCounts caches the store's live-session count between scrapes.
 type liveCounts struct {
 	mu      sync.Mutex
@@ -178,16 +167,24 @@ func (l *liveCounts) get(ctx context.Context) (map[sessiond.Strategy]int, error)
 	return m, nil
 }
 
-// authFailedHook records failed API-key authentications, with the peer's
-// address (never the key).
-func authFailedHook(events *fanout) func(context.Context, *http.Request) {
-	return func(ctx context.Context, r *http.Request) {
-		host, _, _ := net.SplitHostPort(r.RemoteAddr)
-		client, err := sessiond.CleanClient(sessiond.Client{IP: host, UserAgent: r.UserAgent()})
+// authFailedHook records failed API-key authentications as httpapi reports
+// them (aggregated per address, bounded fields), with the peer's address
+// (never the key).
+func authFailedHook(events *fanout) func(context.Context, httpapi.AuthFailure) {
+	return func(ctx context.Context, f httpapi.AuthFailure) {
+		client, err := sessiond.CleanClient(sessiond.Client{IP: f.ClientIP, UserAgent: f.UserAgent})
 		if err != nil {
 			client = sessiond.Client{}
 		}
 		events.emit(ctx, sessiond.Event{Type: EventAPIKeyAuthFailed, Client: client,
-			Details: map[string]any{"path": r.URL.Path, "had_credentials": r.Header.Get("Authorization") != ""}})
+			Details: map[string]any{"path": f.Path, "had_credentials": f.HadCredentials, "count": f.Count, "unreported": f.Unreported}})
 	}
+}
+
+// rateLimits turns the rate_limit section into the API's limits.
+func rateLimits(c config.RateLimit) httpapi.RateLimits {
+	opts := func(r config.RateRule) ratelimit.Options {
+		return ratelimit.Options{Rate: r.PerSecond(), Burst: r.Burst}
+	}
+	return httpapi.RateLimits{AuthFailures: opts(c.AuthFailures), PerAPIKey: opts(c.PerAPIKey), PerClientIP: opts(c.PerClientIP)}
 }

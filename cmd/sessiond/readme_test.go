@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bytes"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// readmeBlock returns the fenced code block that follows the line holding
+// marker in README.md.
+func readmeBlock(t *testing.T, marker string) string {
+	t.Helper()
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	i := strings.Index(s, marker)
+	if i < 0 {
+		t.Fatalf("README.md has no %q", marker)
+	}
+	s = s[i:]
+	start := strings.Index(s, "\n```")
+	if start < 0 {
+		t.Fatalf("README.md: no code block after %q", marker)
+	}
+	s = s[start+1:]
+	s = s[strings.Index(s, "\n")+1:] // past the opening fence
+	end := strings.Index(s, "\n```")
+	if end < 0 {
+		t.Fatalf("README.md: unclosed code block after %q", marker)
+	}
+	return s[:end+1]
+}
+
+// copyTree copies the repository's files (tracked, and untracked but not
+// ignored) into dst, as a fresh clone would have them.
+func copyTree(t *testing.T, root, dst string) map[string]bool {
+	t.Helper()
+	out, err := exec.Command("git", "-C", root, "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output()
+	if err != nil {
+		t.Skipf("copying the repository needs git: %v", err)
+	}
+	files := map[string]bool{}
+	for _, name := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
+		src := filepath.Join(root, name)
+		info, err := os.Lstat(src)
+		if err != nil || !info.Mode().IsRegular() { // deleted in the work tree, or a symlink
+			continue
+		}
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(dst, filepath.Dir(name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, name), b, info.Mode().Perm()); err != nil {
+			t.Fatal(err)
+		}
+		files[filepath.ToSlash(name)] = true
+	}
+	return files
+}
+
+// TestREADME_QuickStart runs the README's "server in five requests" block,
+// extracted from README.md, in bash on a fresh copy of the repository: it
+// must build, wait for the server, get every answer right and leave no
+// file with a token in the work tree. Only the port is changed, so the
+// test does not collide with anything on 8420. The build reuses the Go
+// build cache for every dependency; only this module's packages compile
+// again, since their path differs (-trimpath would miss the cache instead
+// for everything, SQLite included, which is far slower).
+func TestREADME_QuickStart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	for _, tool := range []string{"bash", "curl", "jq", "git"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("SESSIOND_TEST_REQUIRE") == "1" {
+				t.Fatalf("the README quick start needs %s (SESSIOND_TEST_REQUIRE=1)", tool)
+			}
+			t.Skipf("the README quick start needs %s", tool)
+		}
+	}
+	block := readmeBlock(t, "<!-- quickstart:")
+	if !strings.Contains(block, "127.0.0.1:8420") {
+		t.Fatal("the quick start no longer names 127.0.0.1:8420; update this test")
+	}
+	block = strings.ReplaceAll(block, "127.0.0.1:8420", "127.0.0.1:"+strconv.Itoa(freePort(t)))
+
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	before := copyTree(t, root, dir)
+
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", block)
+	cmd.Dir = dir
+	var env []string
+	for _, kv := range os.Environ() { // a user's shell, without a test's SESSIOND_* settings
+		if !strings.HasPrefix(kv, "SESSIOND_") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Whatever happens, no server outlives the test.
+	defer func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-time.After(5 * time.Minute):
+		t.Fatalf("the quick start did not finish\nstdout:\n%s\nstderr:\n%s", &stdout, &stderr)
+	}
+	if err != nil {
+		t.Fatalf("the quick start failed: %v\nstdout:\n%s\nstderr:\n%s", err, &stdout, &stderr)
+	}
+	out := stdout.String()
+	for _, want := range []string{`"subject":"alice"`, `"client":{"ip":"203.0.113.5"`, "\n204\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the quick start's output lacks %q:\n%s", want, out)
+		}
+	}
+
+	// Nothing new in the work tree but the ignored binary and data directory.
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		rel = filepath.ToSlash(rel)
+		if rel == "sessiond-data" && d.IsDir() {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && !before[rel] && rel != "sessiond" {
+			t.Errorf("the quick start left %s in the work tree", rel)
+		}
+		return nil
+	})
+	ignore, err := os.ReadFile(filepath.Join(root, ".gitignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"sessiond-data/", "/sessiond"} {
+		if !strings.Contains("\n"+string(ignore)+"\n", "\n"+want+"\n") {
+			t.Errorf(".gitignore does not list %s", want)
+		}
+	}
+}
