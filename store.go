@@ -110,10 +110,11 @@ type Revocation struct {
 //     webhooks configured.
 //   - LiveCounter (the active-sessions gauge): the server exports no
 //     sessiond_sessions_active metric.
-//   - RevocationNotifier (the cross-node revocation feed): a hybrid node
-//     learns of revocations made on other nodes only when it calls
-//     Manager.Resync, so until then their access tokens keep verifying
-//     there (up to the access-token lifetime).
+//   - RevocationNotifier (the cross-node revocation feed, which a hybrid
+//     Manager subscribes to in New unless Options.NoRevocationFeed): a
+//     hybrid node learns of revocations made on other nodes only when it
+//     calls Manager.Resync, so until then their access tokens keep
+//     verifying there (up to the access-token lifetime).
 //
 // Every store sessiond ships implements all of them.
 type Store interface {
