@@ -355,17 +355,9 @@ func eventLogDeleteEventsBefore(t *testing.T, f *fixture, l sessiond.EventLog) {
 	}
 	appendEvents(f, l, append(slices.Clone(kept), old...)...)
 	const limit = 3
-	var counts []int
-	for range 10 {
-		n, err := l.DeleteEventsBefore(f.ctx, before, limit)
-		if err != nil {
-			t.Fatalf("DeleteEventsBefore(%v, %d) = %v; want nil", before, limit, err)
-		}
-		counts = append(counts, n)
-		if n == 0 {
-			break
-		}
-	}
+	counts := deleteBatches(t, fmt.Sprintf("DeleteEventsBefore(%v, %d)", before, limit), func() (int, error) {
+		return l.DeleteEventsBefore(f.ctx, before, limit)
+	})
 	if !slices.Equal(counts, []int{3, 3, 3, 1, 0}) {
 		t.Errorf("DeleteEventsBefore(%v, %d) calls returned %v; want [3 3 3 1 0] (10 older events)", before, limit, counts)
 	}

@@ -107,6 +107,16 @@ func (f *fixture) create(s *sessiond.Session, tokens ...sessiond.Token) {
 	}
 }
 
+// revoke revokes session id and fails the test if that fails.
+func (f *fixture) revoke(id sessiond.SessionID, at time.Time, reason sessiond.RevokeReason) *sessiond.Session {
+	f.t.Helper()
+	got, err := f.st.Revoke(f.ctx, id, at, reason)
+	if err != nil {
+		f.t.Fatalf("Revoke(%s) = %v; want nil", id, err)
+	}
+	return got
+}
+
 // get returns session id and fails the test if that fails.
 func (f *fixture) get(id sessiond.SessionID) *sessiond.Session {
 	f.t.Helper()
@@ -295,4 +305,23 @@ func clone(s *sessiond.Session) *sessiond.Session {
 	c := *s
 	c.Claims = bytes.Clone(s.Claims)
 	return &c
+}
+
+// deleteBatches calls del, a deletion of at most some limit, until it
+// deletes nothing (ten calls at most), and returns what each call
+// returned. It fails the test if a call fails.
+func deleteBatches(t *testing.T, op string, del func() (int, error)) []int {
+	t.Helper()
+	var counts []int
+	for range 10 {
+		n, err := del()
+		if err != nil {
+			t.Fatalf("%s = %v; want nil", op, err)
+		}
+		counts = append(counts, n)
+		if n == 0 {
+			break
+		}
+	}
+	return counts
 }

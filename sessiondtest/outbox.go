@@ -301,17 +301,9 @@ func outboxDeleteDeliveriesBefore(t *testing.T, f *fixture, o sessiond.Outbox) {
 	add(sessiond.DeliveryDead, before.Add(time.Minute), true)
 	add(sessiond.DeliveryPending, t0, true) // pending is never deleted, however old
 	const limit = 4
-	var counts []int
-	for range 10 {
-		n, err := o.DeleteDeliveriesBefore(f.ctx, before, limit)
-		if err != nil {
-			t.Fatalf("DeleteDeliveriesBefore(%v, %d) = %v; want nil", before, limit, err)
-		}
-		counts = append(counts, n)
-		if n == 0 {
-			break
-		}
-	}
+	counts := deleteBatches(t, fmt.Sprintf("DeleteDeliveriesBefore(%v, %d)", before, limit), func() (int, error) {
+		return o.DeleteDeliveriesBefore(f.ctx, before, limit)
+	})
 	if !slices.Equal(counts, []int{4, 2, 0}) {
 		t.Errorf("DeleteDeliveriesBefore(%v, %d) calls returned %v; want [4 2 0] (6 old delivered or dead)", before, limit, counts)
 	}
