@@ -158,7 +158,8 @@ type Store interface {
 	DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error)
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
-	// Close releases the store's resources.
+	// Close releases the store's resources. Closing twice is harmless;
+	// after Close every method fails with ErrStoreUnavailable.
 	Close() error
 }
 

@@ -472,3 +472,21 @@ func testBadInput(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 		}
 	}
 }
+
+func testClosed(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
+	f := setup(t, newStore)
+	s := newSession("alice", t0)
+	tok := newToken(sessiond.KindRefresh, s.ID, t0)
+	f.create(clone(s), tok)
+	if err := f.st.Close(); err != nil {
+		t.Fatalf("Close() = %v; want nil", err)
+	}
+	if err := f.st.Close(); err != nil {
+		t.Errorf("second Close() = %v; want nil", err)
+	}
+	for _, c := range everyCall(f.st, s, tok) {
+		if err := c.call(f.ctx); !errors.Is(err, sessiond.ErrStoreUnavailable) {
+			t.Errorf("%s after Close = %v; want ErrStoreUnavailable", c.name, err)
+		}
+	}
+}
