@@ -37,6 +37,9 @@ func (s *Store) SubscribeRevocations(ctx context.Context, fn func(sessiond.Revoc
 	if err := ctxErr(ctx, op); err != nil {
 		return err
 	}
+	if s.ctx.Err() != nil { // closed: the feed would end before it began
+		return wrap(op, errClosed)
+	}
 	// The feed ends with ctx or with the store.
 	ctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(s.ctx, cancel)

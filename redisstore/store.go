@@ -212,6 +212,10 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// errClosed is what a method started after Close fails with, when rueidis
+// would not say so itself.
+var errClosed = fmt.Errorf("closed: %w", sessiond.ErrStoreUnavailable)
+
 // fail translates an error from rueidis into the sessiond vocabulary, so no
 // rueidis type escapes: nil reply → ErrNotFound; the caller's deadline,
 // connection errors, a closed client and server error replies →
