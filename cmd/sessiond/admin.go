@@ -123,25 +123,55 @@ func stamp(t time.Time) string {
 func (a *app) apikeyCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "apikey", Short: "Manage the API keys backends use (in the store)"}
 	var name string
+	var scopes []string
+	scopeHelp := "scopes, comma-separated or repeated: " + apikey.Join(apikey.Scopes) + " (admin grants all)"
 	create := &cobra.Command{
-		Use:   "create",
-		Short: "Create an API key and print it once",
+		Use:   "create [--scope S,...]",
+		Short: "Create an API key and print it once (scope verify unless --scope says more)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			sc := apikey.DefaultScopes
+			if len(scopes) > 0 {
+				var err error
+				if sc, err = apikey.ParseScopes(scopes...); err != nil {
+					return err
+				}
+			}
 			return a.withMeta(cmd.Context(), func(_ config.Config, meta sessiond.MetaStore) error {
-				secret, key, err := apikey.New(meta, nil, 0).Create(cmd.Context(), name)
+				secret, key, err := apikey.New(meta, nil, 0).Create(cmd.Context(), name, sc...)
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stderr, "created %s (%s); the key is shown once:\n", key.ID, key.Name)
+				fmt.Fprintf(a.stderr, "created %s (%s, scopes %s); the key is shown once:\n", key.ID, key.Name, apikey.Join(key.Scopes))
 				fmt.Fprintln(a.stdout, string(secret))
-				a.record(cmd.Context(), meta, server.EventAPIKeyCreated, map[string]any{"key_id": key.ID, "name": key.Name})
+				a.record(cmd.Context(), meta, server.EventAPIKeyCreated, map[string]any{"key_id": key.ID, "name": key.Name, "scopes": apikey.Join(key.Scopes)})
 				return nil
 			})
 		},
 	}
 	create.Flags().StringVar(&name, "name", "cli", "a name to recognise the key by")
+	create.Flags().StringSliceVar(&scopes, "scope", nil, scopeHelp+"; default verify")
 	cmd.AddCommand(create)
+	cmd.AddCommand(&cobra.Command{
+		Use:   "set-scopes ID S[,S...]",
+		Short: "Replace the scopes of an API key (" + apikey.Join(apikey.Scopes) + ")",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sc, err := apikey.ParseScopes(args[1])
+			if err != nil {
+				return err
+			}
+			return a.withMeta(cmd.Context(), func(_ config.Config, meta sessiond.MetaStore) error {
+				key, err := apikey.New(meta, nil, 0).SetScopes(cmd.Context(), args[0], sc)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "%s now has scopes %s\n", key.ID, apikey.Join(key.Scopes))
+				a.record(cmd.Context(), meta, server.EventAPIKeyScopes, map[string]any{"key_id": key.ID, "scopes": apikey.Join(key.Scopes)})
+				return nil
+			})
+		},
+	})
 	cmd.AddCommand(&cobra.Command{
 		Use:   "list",
 		Short: "List API keys (never the keys themselves)",
@@ -153,9 +183,9 @@ func (a *app) apikeyCmd() *cobra.Command {
 					return err
 				}
 				tw := tabwriter.NewWriter(a.stdout, 2, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tNAME\tCREATED\tREVOKED")
+				fmt.Fprintln(tw, "ID\tNAME\tSCOPES\tCREATED\tREVOKED")
 				for _, k := range keys {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.Name, stamp(k.CreatedAt), stamp(k.RevokedAt))
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, apikey.Join(k.Scopes), stamp(k.CreatedAt), stamp(k.RevokedAt))
 				}
 				return tw.Flush()
 			})
@@ -245,7 +275,7 @@ func (a *app) sessionsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := c.RevokeSession(cmd.Context(), sessiond.SessionID(args[0])); err != nil {
+			if err := c.RevokeSessionAsAdmin(cmd.Context(), sessiond.SessionID(args[0])); err != nil {
 				return err
 			}
 			fmt.Fprintln(a.stdout, "revoked", args[0])

@@ -61,7 +61,7 @@ func run(args []string, stdout, stderr io.Writer, environ []string) int {
 	pf.StringVar(&a.listen, "listen", "", "listen address, overrides server.listen")
 	pf.StringVar(&a.dataDir, "data", "", "data directory, overrides server.data_dir")
 	root.AddCommand(a.serveCmd(), a.configCmd(), a.sessionsCmd(), a.keysCmd(), a.apikeyCmd(), a.migrateCmd(),
-		a.eventsCmd(), a.incidentCmd(), a.versionCmd())
+		a.eventsCmd(), a.incidentCmd(), a.benchCmd(), a.versionCmd())
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -40,6 +40,33 @@ type Config struct {
 	Events          Events            `yaml:"events"`
 	Log             Log               `yaml:"log"`
 	Webhooks        []Webhook         `yaml:"webhooks"`
+	RateLimit       RateLimit         `yaml:"rate_limit"`
+}
+
+// RateLimit bounds requests to the API, in memory on each node: a token
+// bucket per key refilled at Requests per Per, holding up to Burst.
+type RateLimit struct {
+	// AuthFailures: failed API-key authentications per client address.
+	AuthFailures RateRule `yaml:"auth_failures"`
+	// PerAPIKey: create, verify, refresh and introspect requests per API key.
+	PerAPIKey RateRule `yaml:"per_api_key"`
+	// PerClientIP: the same requests per client address.
+	PerClientIP RateRule `yaml:"per_client_ip"`
+}
+
+// RateRule is one limit; Requests 0 turns it off.
+type RateRule struct {
+	Requests int      `yaml:"requests"`
+	Per      Duration `yaml:"per"`
+	Burst    int      `yaml:"burst"`
+}
+
+// PerSecond is the sustained rate of r; 0 when it is off or malformed.
+func (r RateRule) PerSecond() float64 {
+	if r.Requests <= 0 || r.Per <= 0 {
+		return 0
+	}
+	return float64(r.Requests) / r.Per.Std().Seconds()
 }
 
 // Server holds the HTTP listener settings.
@@ -280,6 +307,11 @@ func Default() Config {
 		Events:   Events{Retention: Duration(2160 * time.Hour)},
 		Log:      Log{Level: "info", Format: "json", Requests: "all", SampleEvery: 100},
 		Webhooks: []Webhook{},
+		RateLimit: RateLimit{
+			AuthFailures: RateRule{Requests: 60, Per: Duration(time.Minute), Burst: 20},
+			PerAPIKey:    RateRule{Requests: 5000, Per: Duration(time.Second), Burst: 10000},
+			PerClientIP:  RateRule{Requests: 5000, Per: Duration(time.Second), Burst: 10000},
+		},
 	}
 }
 

@@ -779,6 +779,29 @@ var rules = []Rule{
 		},
 	},
 	{
+		ID: "SD-RATE-001", Severity: SeverityError,
+		Title:     "malformed rate limit",
+		Rationale: "A limit must say how many requests per how long and how many at once (OWASP API4:2023, unrestricted resource consumption); a negative or zero period cannot be enforced.",
+		Fix:       "give each rate_limit.* rule requests ≥ 0 (0 turns it off), a positive per duration and a burst ≥ 1",
+		Check: func(in Input) []Issue {
+			var out []Issue
+			for name, r := range map[string]RateRule{"auth_failures": in.Config.RateLimit.AuthFailures,
+				"per_api_key": in.Config.RateLimit.PerAPIKey, "per_client_ip": in.Config.RateLimit.PerClientIP} {
+				p := "rate_limit." + name
+				switch {
+				case r.Requests < 0:
+					out = append(out, issue(p+".requests", "%s.requests %d is negative", p, r.Requests))
+				case r.Requests > 0 && r.Per <= 0:
+					out = append(out, issue(p+".per", "%s.per must be a positive duration", p))
+				case r.Requests > 0 && r.Burst < 1:
+					out = append(out, issue(p+".burst", "%s.burst %d must be at least 1", p, r.Burst))
+				}
+			}
+			sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+			return out
+		},
+	},
+	{
 		ID: "SD-CSRF-001", Severity: SeverityError,
 		Title:     "trusted origin is not an origin",
 		Rationale: "Origin checks compare scheme://host[:port] exactly (OWASP CSRF cheat sheet, verifying origin; ASVS 3.5.1); an entry with a path, no scheme or a wildcard never matches or matches everyone.",

@@ -151,19 +151,21 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 
 	hopts := httpapi.Options{
-		Manager:      mgr,
-		Authenticate: apiKeys.Authenticate,
-		Ready:        store.Ping,
-		Logger:       log,
-		LogRequest:   requestFilter(cfg.Log),
-		MaxBodyBytes: cfg.Server.MaxBodyBytes,
-		Version:      o.Version,
-		Events:       events.log,
-		Incident:     incident(mgr, keys, events),
-		Outbox:       outbox,
-		Metrics:      met.Handler(),
-		SDK:          sdk.Handler(),
-		AuthFailed:   authFailedHook(events),
+		Manager:              mgr,
+		Authenticate:         apiKeys.Authenticate,
+		Ready:                store.Ping,
+		Logger:               log,
+		LogRequest:           requestFilter(cfg.Log),
+		MaxBodyBytes:         cfg.Server.MaxBodyBytes,
+		Version:              o.Version,
+		Events:               events.log,
+		Incident:             incident(mgr, keys, events),
+		Outbox:               outbox,
+		Metrics:              met.Handler(),
+		SDK:                  sdk.Handler(),
+		AuthFailed:           authFailedHook(events),
+		RateLimits:           rateLimits(cfg.RateLimit),
+		RefreshWithoutClient: met.RefreshWithoutClient,
 	}
 	if keys != nil {
 		hopts.JWKS = keys.Ring().JWKS
@@ -376,7 +378,7 @@ func bootstrapAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret
 			return nil
 		}
 	}
-	secret, _, err := keys.Create(ctx, "generated")
+	secret, _, err := keys.Create(ctx, "generated", apikey.ScopeAdmin) // the first key administers the rest
 	if err != nil {
 		return err
 	}
