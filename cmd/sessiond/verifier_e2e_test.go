@@ -2,8 +2,8 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -222,17 +222,18 @@ func logLatencies(t testing.TB, name string, d []time.Duration) {
 		name, len(d), percentile(d, 0.5), percentile(d, 0.99), percentile(d, 1))
 }
 
-// The issuer and audience the nodes are configured with, so the verifiers
-// can be told them (the defaults are unique to each deployment).
-const (
-	verifierIssuer   = "https://sessiond.test"
-	verifierAudience = "verifier-e2e"
-)
-
 func hybridEnv(b backend, t testing.TB) []string {
 	return append(b.env(t), "SESSIOND_API_KEY="+testAPIKey, "SESSIOND_STRATEGY=hybrid",
 		"SESSIOND_JWT_ISSUER="+verifierIssuer, "SESSIOND_JWT_AUDIENCE="+verifierAudience)
 }
+
+// The issuer and audience the verifier tests configure on both ends: by
+// default each deployment gets its own (urn:sessiond:<id>), which a
+// verifier must be told.
+const (
+	verifierIssuer   = "https://sessiond.verifier.test"
+	verifierAudience = "verifier-test-api"
+)
 
 // TestE2E_Verifiers: 200 sessions revoked on node A are rejected by a Go
 // and a Node verifier that follow node B's stream. The latency is logged,

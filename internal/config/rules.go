@@ -340,8 +340,13 @@ var rules = []Rule{
 			if !in.tokens() || in.Life.Idle == 0 || in.Life.Idle > in.Life.Access {
 				return nil
 			}
+			// The absolute timeout caps every session (docs/lifecycle.md).
+			survives := in.Life.Access + in.Life.Idle
+			if in.Life.Absolute > 0 && survives > in.Life.Absolute {
+				survives = in.Life.Absolute
+			}
 			return []Issue{issue("lifetimes.idle", "idle timeout %s is not longer than the access lifetime %s: an unattended session survives up to %s",
-				human(in.Life.Idle), human(in.Life.Access), human(in.Life.Access+in.Life.Idle))}
+				human(in.Life.Idle), human(in.Life.Access), human(survives))}
 		},
 	},
 	{
@@ -352,7 +357,14 @@ var rules = []Rule{
 		Check: func(in Input) []Issue {
 			var out []Issue
 			if in.Life.Idle != sessiond.DefaultIdle {
-				out = append(out, issue("lifetimes.idle", "idle timeout %s differs from the default 30m", human(in.Life.Idle)))
+				is := issue("lifetimes.idle", "idle timeout %s differs from the default 30m", human(in.Life.Idle))
+				// NIST SP 800-63B-4 (AAL2) allows at most 1h of inactivity;
+				// OWASP's session cheat sheet suggests 15–30 minutes.
+				if in.Life.Idle > time.Hour && in.Config.Preset != sessiond.PresetB2B {
+					is.Severity = SeverityWarning
+					is.Message = fmt.Sprintf("idle timeout %s is longer than the 1h of inactivity NIST SP 800-63B-4 allows at AAL2 (OWASP suggests 15–30m)", human(in.Life.Idle))
+				}
+				out = append(out, is)
 			}
 			if in.Life.Absolute != sessiond.DefaultAbsolute {
 				out = append(out, issue("lifetimes.absolute", "absolute timeout %s differs from the default 8h", human(in.Life.Absolute)))
@@ -724,12 +736,25 @@ var rules = []Rule{
 	},
 	{
 		ID: "SD-WEBHOOK-003", Severity: SeverityError,
-		Title:     "webhook URL or retry count invalid",
-		Rationale: "A webhook needs an absolute http(s) URL without embedded credentials (they would end up in logs) and at least one delivery attempt.",
-		Fix:       "write the URL as https://host/path without user:password (sign with secret_file instead) and keep max_attempts ≥ 1",
+		Title:     "webhook URL, name or retry count invalid",
+		Rationale: "A webhook needs an absolute http(s) URL without embedded credentials (they would end up in logs), at least one delivery attempt, and a name no other webhook has: pending deliveries refer to the endpoint by name, so sessiond serve refuses duplicates.",
+		Fix:       "write the URL as https://host/path without user:password (sign with secret_file instead), keep max_attempts ≥ 1 and give each webhook its own name",
 		Check: func(in Input) []Issue {
 			var out []Issue
+			seen := map[string]int{}
 			for i, w := range in.Config.Webhooks {
+				// The same default name serve gives an unnamed webhook.
+				name := w.Name
+				if name == "" {
+					if u, err := url.Parse(w.URL); err == nil {
+						name = fmt.Sprintf("%d-%s", i, u.Host)
+					}
+				}
+				if j, dup := seen[name]; dup && name != "" {
+					out = append(out, issue(fmt.Sprintf("webhooks.%d.name", i), "webhook %d has the name %q of webhook %d; sessiond serve refuses duplicates", i, name, j))
+				} else {
+					seen[name] = i
+				}
 				p := fmt.Sprintf("webhooks.%d.url", i)
 				u, err := url.Parse(w.URL)
 				switch {
@@ -1102,17 +1127,29 @@ var rules = []Rule{
 			if !in.Doc.Has("store.dsn") {
 				return nil
 			}
-			u, err := url.Parse(in.Config.Store.DSN)
-			if err != nil || u.User == nil {
+			dsn := in.Config.Store.DSN
+			if u, err := url.Parse(dsn); err == nil && u.Scheme != "" {
+				if _, ok := u.User.Password(); u.User != nil && ok {
+					return []Issue{issue("store.dsn", "store.dsn contains a password (user:password@)")}
+				}
+				for k := range u.Query() {
+					if strings.EqualFold(k, "password") {
+						return []Issue{issue("store.dsn", "store.dsn contains a password (the %s query parameter)", k)}
+					}
+				}
 				return nil
 			}
-			if _, ok := u.User.Password(); ok {
-				return []Issue{issue("store.dsn", "store.dsn contains a password")}
+			// PostgreSQL keyword/value form: host=db user=app password=…
+			if dsnKeywordPassword.MatchString(dsn) {
+				return []Issue{issue("store.dsn", "store.dsn contains a password (password=…)")}
 			}
 			return nil
 		},
 	},
 }
+
+// dsnKeywordPassword finds password=… in a keyword/value DSN.
+var dsnKeywordPassword = regexp.MustCompile(`(?i)(^|\s)password\s*=`)
 
 func init() {
 	sort.Slice(rules, func(i, j int) bool { return rules[i].ID < rules[j].ID })
