@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/httpapi"
 	"github.com/sessiond/sessiond/jwttoken"
 	"github.com/sessiond/sessiond/memstore"
@@ -102,11 +103,11 @@ func newServer(t testing.TB, edit func(*httpapi.RevocationStream)) *server {
 		edit(rs)
 	}
 	h, err := httpapi.New(httpapi.Options{Manager: s.m, JWKS: s.ring.JWKS, Stream: rs, Logger: slog.New(slog.DiscardHandler),
-		Authenticate: func(_ context.Context, k sessiond.Secret) (string, error) {
+		Authenticate: func(_ context.Context, k sessiond.Secret) (apikey.Key, error) {
 			if k != apiKey {
-				return "", sessiond.ErrInvalidToken
+				return apikey.Key{}, sessiond.ErrInvalidToken
 			}
-			return "key", nil
+			return apikey.Key{ID: "key", Scopes: []apikey.Scope{apikey.ScopeVerify}}, nil
 		}})
 	if err != nil {
 		t.Fatal(err)
