@@ -19,7 +19,6 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
-	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/verifier"
 )
 
@@ -27,6 +26,13 @@ import (
 // shared store (PostgreSQL, then Redis), a Go verifier (package verifier,
 // in this process) and a Node.js verifier (sdk/node, its own process), both
 // following node B's revocation stream while revocations are made on node A.
+
+// The issuer and audience the verifier tests configure (the defaults are
+// unique to each deployment).
+const (
+	e2eIssuer   = "https://sessiond.e2e.test"
+	e2eAudience = "e2e-app"
+)
 
 var (
 	nodeBuildOnce sync.Once
@@ -75,12 +81,11 @@ type nodeVerifier struct {
 func startNodeVerifier(t testing.TB, sessiondURL string, maxStaleness time.Duration) *nodeVerifier {
 	t.Helper()
 	mod := nodeVerifierModule(t)
-	cfg := config.Default()
 	nv := &nodeVerifier{t: t, log: &syncBuffer{}, done: make(chan error, 1),
 		hc: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4}}}
 	nv.cmd = exec.Command("node", "testdata/node-verifier.mjs")
 	nv.cmd.Env = append(cleanEnv(), "VERIFIER_MODULE="+mod, "SESSIOND_URL="+sessiondURL, "SESSIOND_API_KEY="+testAPIKey,
-		"SESSIOND_ISSUER="+cfg.JWT.Issuer, "SESSIOND_AUDIENCE="+cfg.JWT.Audience,
+		"SESSIOND_ISSUER="+e2eIssuer, "SESSIOND_AUDIENCE="+e2eAudience,
 		"MAX_STALENESS_MS="+strconv.FormatInt(maxStaleness.Milliseconds(), 10))
 	nv.cmd.Stderr = nv.log
 	stdout, _ := nv.cmd.StdoutPipe()
@@ -127,8 +132,7 @@ func (nv *nodeVerifier) check(token string) string {
 
 func goVerifier(t testing.TB, sessiondURL string, edit func(*verifier.Options)) *verifier.Verifier {
 	t.Helper()
-	cfg := config.Default()
-	o := verifier.Options{URL: sessiondURL, APIKey: sessiond.Secret(testAPIKey), Issuer: cfg.JWT.Issuer, Audience: cfg.JWT.Audience}
+	o := verifier.Options{URL: sessiondURL, APIKey: sessiond.Secret(testAPIKey), Issuer: e2eIssuer, Audience: e2eAudience}
 	if edit != nil {
 		edit(&o)
 	}
@@ -226,7 +230,8 @@ func logLatencies(t testing.TB, name string, d []time.Duration) {
 }
 
 func hybridEnv(b backend, t testing.TB) []string {
-	return append(b.env(t), "SESSIOND_API_KEY="+testAPIKey, "SESSIOND_STRATEGY=hybrid")
+	return append(b.env(t), "SESSIOND_API_KEY="+testAPIKey, "SESSIOND_STRATEGY=hybrid",
+		"SESSIOND_JWT_ISSUER="+e2eIssuer, "SESSIOND_JWT_AUDIENCE="+e2eAudience)
 }
 
 // TestE2E_Verifiers: 200 sessions revoked on node A are rejected by a Go

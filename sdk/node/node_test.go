@@ -39,6 +39,7 @@ func TestNodeVerifier(t *testing.T) {
 
 	cfg := config.Default()
 	cfg.Strategy = sessiond.StrategyHybrid
+	cfg.JWT.Issuer, cfg.JWT.Audience = "https://sessiond.node.test", "node-app" // the defaults are unique to each deployment
 	cfg.Store.Driver = "memory"
 	cfg.Environment = config.EnvDevelopment
 	cfg.Server.Listen = "127.0.0.1:0"
