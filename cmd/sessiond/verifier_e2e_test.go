@@ -27,13 +27,6 @@ import (
 // in this process) and a Node.js verifier (sdk/node, its own process), both
 // following node B's revocation stream while revocations are made on node A.
 
-// The issuer and audience the verifier tests configure (the defaults are
-// unique to each deployment).
-const (
-	e2eIssuer   = "https://sessiond.e2e.test"
-	e2eAudience = "e2e-app"
-)
-
 var (
 	nodeBuildOnce sync.Once
 	nodeModule    string
@@ -85,7 +78,7 @@ func startNodeVerifier(t testing.TB, sessiondURL string, maxStaleness time.Durat
 		hc: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4}}}
 	nv.cmd = exec.Command("node", "testdata/node-verifier.mjs")
 	nv.cmd.Env = append(cleanEnv(), "VERIFIER_MODULE="+mod, "SESSIOND_URL="+sessiondURL, "SESSIOND_API_KEY="+testAPIKey,
-		"SESSIOND_ISSUER="+e2eIssuer, "SESSIOND_AUDIENCE="+e2eAudience,
+		"SESSIOND_ISSUER="+verifierIssuer, "SESSIOND_AUDIENCE="+verifierAudience,
 		"MAX_STALENESS_MS="+strconv.FormatInt(maxStaleness.Milliseconds(), 10))
 	nv.cmd.Stderr = nv.log
 	stdout, _ := nv.cmd.StdoutPipe()
@@ -132,7 +125,7 @@ func (nv *nodeVerifier) check(token string) string {
 
 func goVerifier(t testing.TB, sessiondURL string, edit func(*verifier.Options)) *verifier.Verifier {
 	t.Helper()
-	o := verifier.Options{URL: sessiondURL, APIKey: sessiond.Secret(testAPIKey), Issuer: e2eIssuer, Audience: e2eAudience}
+	o := verifier.Options{URL: sessiondURL, APIKey: sessiond.Secret(testAPIKey), Issuer: verifierIssuer, Audience: verifierAudience}
 	if edit != nil {
 		edit(&o)
 	}
@@ -231,8 +224,16 @@ func logLatencies(t testing.TB, name string, d []time.Duration) {
 
 func hybridEnv(b backend, t testing.TB) []string {
 	return append(b.env(t), "SESSIOND_API_KEY="+testAPIKey, "SESSIOND_STRATEGY=hybrid",
-		"SESSIOND_JWT_ISSUER="+e2eIssuer, "SESSIOND_JWT_AUDIENCE="+e2eAudience)
+		"SESSIOND_JWT_ISSUER="+verifierIssuer, "SESSIOND_JWT_AUDIENCE="+verifierAudience)
 }
+
+// The issuer and audience the verifier tests configure on both ends: by
+// default each deployment gets its own (urn:sessiond:<id>), which a
+// verifier must be told.
+const (
+	verifierIssuer   = "https://sessiond.verifier.test"
+	verifierAudience = "verifier-test-api"
+)
 
 // TestE2E_Verifiers: 200 sessions revoked on node A are rejected by a Go
 // and a Node verifier that follow node B's stream. The latency is logged,
