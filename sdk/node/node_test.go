@@ -39,11 +39,13 @@ func TestNodeVerifier(t *testing.T) {
 
 	cfg := config.Default()
 	cfg.Strategy = sessiond.StrategyHybrid
-	cfg.JWT.Issuer, cfg.JWT.Audience = "https://sessiond.node.test", "node-app" // the defaults are unique to each deployment
 	cfg.Store.Driver = "memory"
 	cfg.Environment = config.EnvDevelopment
 	cfg.Server.Listen = "127.0.0.1:0"
 	cfg.Server.DataDir = t.TempDir()
+	// Set explicitly: the defaults are unique to the deployment, and the
+	// verifier must be told them.
+	cfg.JWT.Issuer, cfg.JWT.Audience = "https://sessiond.test", "node-verifier-test"
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
