@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/httpapi"
 	"github.com/sessiond/sessiond/jwttoken"
 	"github.com/sessiond/sessiond/memstore"
@@ -49,7 +50,27 @@ type server struct {
 	jwksCalls  atomic.Int64
 	marks      []stream.Watermark
 	marksMu    sync.Mutex
+	hookMu     sync.Mutex
 	streamHook func(w http.ResponseWriter, r *http.Request) bool // answers instead of the API when it returns true
+}
+
+// setHook sets (nil: removes) what answers requests before the API.
+func (s *server) setHook(h func(w http.ResponseWriter, r *http.Request) bool) {
+	s.hookMu.Lock()
+	s.streamHook = h
+	s.hookMu.Unlock()
+}
+
+func (s *server) hook() func(w http.ResponseWriter, r *http.Request) bool {
+	s.hookMu.Lock()
+	defer s.hookMu.Unlock()
+	return s.streamHook
+}
+
+func (s *server) setMarks(m []stream.Watermark) {
+	s.marksMu.Lock()
+	s.marks = m
+	s.marksMu.Unlock()
 }
 
 func newServer(t testing.TB, edit func(*httpapi.RevocationStream)) *server {
@@ -82,11 +103,11 @@ func newServer(t testing.TB, edit func(*httpapi.RevocationStream)) *server {
 		edit(rs)
 	}
 	h, err := httpapi.New(httpapi.Options{Manager: s.m, JWKS: s.ring.JWKS, Stream: rs, Logger: slog.New(slog.DiscardHandler),
-		Authenticate: func(_ context.Context, k sessiond.Secret) (string, error) {
+		Authenticate: func(_ context.Context, k sessiond.Secret) (apikey.Key, error) {
 			if k != apiKey {
-				return "", sessiond.ErrInvalidToken
+				return apikey.Key{}, sessiond.ErrInvalidToken
 			}
-			return "key", nil
+			return apikey.Key{ID: "key", Scopes: []apikey.Scope{apikey.ScopeVerify}}, nil
 		}})
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +116,7 @@ func newServer(t testing.TB, edit func(*httpapi.RevocationStream)) *server {
 		if r.URL.Path == "/.well-known/jwks.json" {
 			s.jwksCalls.Add(1)
 		}
-		if s.streamHook != nil && s.streamHook(w, r) {
+		if h := s.hook(); h != nil && h(w, r) {
 			return
 		}
 		h.ServeHTTP(w, r)

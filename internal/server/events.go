@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/url"
 	"os"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/sessiond/sessiond/anomaly"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/internal/ratelimit"
 	"github.com/sessiond/sessiond/metrics"
 	"github.com/sessiond/sessiond/webhook"
 )
@@ -25,6 +27,8 @@ const (
 	EventKeysRotated      sessiond.EventType = "signing_keys.rotated"
 	EventAPIKeyCreated    sessiond.EventType = "api_key.created"
 	EventAPIKeyRevoked    sessiond.EventType = "api_key.revoked"
+	EventIncident         sessiond.EventType = "incident.revoked"
+	EventAPIKeyScopes     sessiond.EventType = "api_key.scopes_changed"
 )
 
 // fanout is the server's EventSink: every event goes to the durable event
@@ -39,6 +43,13 @@ type fanout struct {
 }
 
 func (f *fanout) Record(ctx context.Context, e sessiond.Event) error {
+	if id := httpapi.ActingKeyID(ctx); id != "" { // the API key that caused it
+		e.Details = maps.Clone(e.Details)
+		if e.Details == nil {
+			e.Details = map[string]any{}
+		}
+		e.Details["api_key_id"] = id
+	}
 	var errs []error
 	if f.log != nil {
 		if err := f.log.AppendEvents(ctx, e); err != nil {
@@ -168,4 +179,12 @@ func authFailedHook(events *fanout) func(context.Context, httpapi.AuthFailure) {
 		events.emit(ctx, sessiond.Event{Type: EventAPIKeyAuthFailed, Client: client,
 			Details: map[string]any{"path": f.Path, "had_credentials": f.HadCredentials, "count": f.Count, "unreported": f.Unreported}})
 	}
+}
+
+// rateLimits turns the rate_limit section into the API's limits.
+func rateLimits(c config.RateLimit) httpapi.RateLimits {
+	opts := func(r config.RateRule) ratelimit.Options {
+		return ratelimit.Options{Rate: r.PerSecond(), Burst: r.Burst}
+	}
+	return httpapi.RateLimits{AuthFailures: opts(c.AuthFailures), PerAPIKey: opts(c.PerAPIKey), PerClientIP: opts(c.PerClientIP)}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"time"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/httpapi"
@@ -17,6 +18,12 @@ func incident(mgr *sessiond.Manager, keys *signing.Keys, events *fanout) func(co
 		if err != nil {
 			return 0, err
 		}
+		// The operator's reason is recorded whatever else was asked.
+		details := map[string]any{"reason": req.Reason, "revoked": n, "all": req.All, "subjects": len(req.Subjects), "rotate_keys": req.RotateKeys}
+		if !req.IssuedBefore.IsZero() {
+			details["issued_before"] = req.IssuedBefore.UTC().Format(time.RFC3339)
+		}
+		events.emit(ctx, sessiond.Event{Type: EventIncident, Details: details})
 		if req.RotateKeys && keys != nil {
 			if err := keys.RetireAll(ctx); err != nil {
 				return n, err
