@@ -193,8 +193,8 @@ func (c *checker) value(want *shape, depth int) error {
 }
 
 func (c *checker) object(want *shape, depth int) error {
-	c.pos++ // {
-	base := len(c.keys) // this object's keys are c.keys[base:]; an error ends the scan
+	c.pos++                      // {
+	base := len(c.keys)          // this object's keys are c.keys[base:]; an error ends the scan
 	var folded map[string]string // fold → key, once the object has many
 	c.skipSpace()
 	if c.pos < len(c.data) && c.data[c.pos] == '}' {
