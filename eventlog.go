@@ -40,6 +40,17 @@ func (q EventQuery) PageSize() (int, error) {
 	return q.Limit, nil
 }
 
+// Matches reports whether e is in q's result before the page limit: it
+// passes every filter set, and comes after the cursor.
+func (q *EventQuery) Matches(e *Event) bool {
+	return (q.Subject == "" || e.Subject == q.Subject) &&
+		(q.SessionID == "" || e.SessionID == q.SessionID) &&
+		(q.Type == "" || e.Type == q.Type) &&
+		(q.Since.IsZero() || !e.Time.Before(q.Since)) &&
+		(q.Until.IsZero() || e.Time.Before(q.Until)) &&
+		(q.Cursor == "" || e.ID > q.Cursor)
+}
+
 // EventLog is implemented by stores that keep the security event log
 // durably. Every store sessiond ships implements it.
 type EventLog interface {

@@ -29,12 +29,12 @@ type flow interface {
 	verify(ctx context.Context, access Secret, now time.Time) (Session, Client, error)
 	// checkRefresh is the first phase of a refresh: it checks the token
 	// and its session and writes nothing.
-	checkRefresh(ctx context.Context, refresh Secret, now time.Time) (*refreshGrant, error)
+	checkRefresh(ctx context.Context, refresh Secret, now time.Time) (refreshGrant, error)
 	// issueRefresh is the second phase: it issues the successor tokens and
 	// persists them. A token retired after graceSince may still be
 	// exchanged (ReuseInterval). An error matching ErrRefreshReused means
 	// a concurrent refresh retired the token first, outside that grace.
-	issueRefresh(ctx context.Context, g *refreshGrant, now, graceSince time.Time) (*Issued, error)
+	issueRefresh(ctx context.Context, g refreshGrant, now, graceSince time.Time) (*Issued, error)
 	// sessionOf names the session tok belongs to, whatever its kind, for
 	// RevokeToken: "" when tok is none of this flow's live tokens.
 	sessionOf(ctx context.Context, tok Secret, now time.Time) (SessionID, error)
@@ -47,7 +47,7 @@ type flow interface {
 // refreshGrant is what the first phase of a refresh found: the session the
 // presented refresh token belongs to, as the second phase will continue it.
 type refreshGrant struct {
-	session  *Session
+	session  Session
 	issuedTo Client    // the client the session was issued to; empty when unknown
 	token    Secret    // the presented refresh token
 	hash     TokenHash // its storage hash (stored refresh tokens only)
@@ -92,6 +92,19 @@ func needStore(o Options) error {
 	return nil
 }
 
+// checkSignable fails when signed says it cannot sign a token living
+// longest: otherwise New would succeed and the first login fail.
+func checkSignable(signed SignedTokens, longest time.Duration) error {
+	lim, ok := signed.(interface{ MaxTokenLifetime() time.Duration })
+	if !ok {
+		return nil
+	}
+	if max := lim.MaxTokenLifetime(); max < longest {
+		return argError("signed", "signs tokens of at most %s, shorter than the %s the strategy needs: raise the key ring's MaxTokenLifetime", max, longest)
+	}
+	return nil
+}
+
 // signedAccess issues and checks the signed access tokens of the jwt and
 // hybrid flows. A token that verified is cached, so presenting it again
 // skips the signature; revocation and expiry are checked on every verify.
@@ -104,9 +117,13 @@ type signedAccess struct {
 	cache    *verifyCache // nil when disabled
 }
 
-func newSignedAccess(o Options, marks *watermarks, revoked *revokedSet) (signedAccess, error) {
+// newSignedAccess: longest is the longest-lived token the flow signs.
+func newSignedAccess(o Options, marks *watermarks, revoked *revokedSet, longest time.Duration) (signedAccess, error) {
 	if o.Signed == nil {
 		return signedAccess{}, fmt.Errorf("sessiond: strategy %s needs SignedTokens: %w", o.Strategy, ErrInvalidArgument)
+	}
+	if err := checkSignable(o.Signed, longest); err != nil {
+		return signedAccess{}, err
 	}
 	a := signedAccess{strategy: o.Strategy, signed: o.Signed, life: o.Lifetimes, marks: marks, revoked: revoked}
 	if o.VerifyCacheSize > 0 {

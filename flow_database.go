@@ -68,11 +68,11 @@ func (f *databaseFlow) verify(ctx context.Context, access Secret, now time.Time)
 	return *s, s.Client, nil
 }
 
-func (f *databaseFlow) checkRefresh(context.Context, Secret, time.Time) (*refreshGrant, error) {
-	return nil, fmt.Errorf("sessiond: refresh: %w", ErrUnsupported)
+func (f *databaseFlow) checkRefresh(context.Context, Secret, time.Time) (refreshGrant, error) {
+	return refreshGrant{}, fmt.Errorf("sessiond: refresh: %w", ErrUnsupported)
 }
 
-func (f *databaseFlow) issueRefresh(context.Context, *refreshGrant, time.Time, time.Time) (*Issued, error) {
+func (f *databaseFlow) issueRefresh(context.Context, refreshGrant, time.Time, time.Time) (*Issued, error) {
 	return nil, fmt.Errorf("sessiond: refresh: %w", ErrUnsupported)
 }
 

@@ -25,7 +25,7 @@ func newHybridFlow(o Options, limit sessionLimit, marks *watermarks) (*hybridFlo
 	if err := needStore(o); err != nil {
 		return nil, err
 	}
-	a, err := newSignedAccess(o, marks, nil)
+	a, err := newSignedAccess(o, marks, nil, o.Lifetimes.Access)
 	if err != nil {
 		return nil, err
 	}
@@ -58,33 +58,33 @@ func (f *hybridFlow) verify(_ context.Context, access Secret, now time.Time) (Se
 
 // checkRefresh finds the stored refresh token and its session and checks
 // both; whether a retired token may still be used is the Manager's call.
-func (f *hybridFlow) checkRefresh(ctx context.Context, refresh Secret, now time.Time) (*refreshGrant, error) {
+func (f *hybridFlow) checkRefresh(ctx context.Context, refresh Secret, now time.Time) (refreshGrant, error) {
 	h, tok, s, err := lookupOpaque(ctx, f.store, f.opaque, KindRefresh, refresh, "refresh")
 	if err != nil {
-		return nil, err
+		return refreshGrant{}, err
 	}
 	if s.Strategy != StrategyHybrid {
-		return nil, fmt.Errorf("sessiond: refresh: %w", ErrInvalidToken)
+		return refreshGrant{}, fmt.Errorf("sessiond: refresh: %w", ErrInvalidToken)
 	}
 	if err := s.Check(now); err != nil {
-		return nil, fmt.Errorf("sessiond: refresh: %w", err)
+		return refreshGrant{}, fmt.Errorf("sessiond: refresh: %w", err)
 	}
 	if f.marks.revoked(s.Subject, s.CreatedAt) {
-		return nil, fmt.Errorf("sessiond: refresh: %w", ErrRevoked)
+		return refreshGrant{}, fmt.Errorf("sessiond: refresh: %w", ErrRevoked)
 	}
 	if f.rotate && !now.Before(tok.ExpiresAt) {
 		// Without rotation the one token lives as long as its session,
 		// which Check has just judged.
-		return nil, fmt.Errorf("sessiond: refresh: %w", ErrExpired)
+		return refreshGrant{}, fmt.Errorf("sessiond: refresh: %w", ErrExpired)
 	}
-	return &refreshGrant{session: s, issuedTo: s.Client, token: refresh, hash: h, retiredAt: tok.RetiredAt}, nil
+	return refreshGrant{session: *s, issuedTo: s.Client, token: refresh, hash: h, retiredAt: tok.RetiredAt}, nil
 }
 
 // issueRefresh rotates the refresh token (retire the presented one, store
 // its successor, in one atomic store call), or without rotation issues a
 // new access token and keeps the refresh token.
-func (f *hybridFlow) issueRefresh(ctx context.Context, g *refreshGrant, now, graceSince time.Time) (*Issued, error) {
-	s := g.session
+func (f *hybridFlow) issueRefresh(ctx context.Context, g refreshGrant, now, graceSince time.Time) (*Issued, error) {
+	s := &g.session
 	s.LastActiveAt = now
 	iss, tokens, err := f.issue(s, now)
 	if err != nil {

@@ -17,7 +17,8 @@ func newJWTFlow(o Options, limit sessionLimit, marks *watermarks) (*jwtFlow, err
 	if err := checkLimit(o, limit, false); err != nil {
 		return nil, err
 	}
-	a, err := newSignedAccess(o, marks, nil)
+	// The refresh token is signed too and lives up to Lifetimes.Refresh.
+	a, err := newSignedAccess(o, marks, nil, o.Lifetimes.Refresh)
 	if err != nil {
 		return nil, err
 	}
@@ -50,31 +51,31 @@ func (f *jwtFlow) verify(_ context.Context, access Secret, now time.Time) (Sessi
 
 // checkRefresh verifies a signed refresh token; its session is rebuilt
 // from the claims, as the successor tokens will carry it.
-func (f *jwtFlow) checkRefresh(_ context.Context, refresh Secret, now time.Time) (*refreshGrant, error) {
+func (f *jwtFlow) checkRefresh(_ context.Context, refresh Secret, now time.Time) (refreshGrant, error) {
 	c, err := f.signed.Verify(KindRefresh, refresh, now)
 	if err != nil {
-		return nil, fmt.Errorf("sessiond: refresh: %w", err)
+		return refreshGrant{}, fmt.Errorf("sessiond: refresh: %w", err)
 	}
 	if c.Strategy != StrategyJWT {
-		return nil, fmt.Errorf("sessiond: refresh: %w: issued under strategy %q", ErrInvalidToken, c.Strategy)
+		return refreshGrant{}, fmt.Errorf("sessiond: refresh: %w: issued under strategy %q", ErrInvalidToken, c.Strategy)
 	}
 	if !now.Before(c.SessionExpiresAt) {
-		return nil, fmt.Errorf("sessiond: refresh: %w", ErrAbsoluteTimeout)
+		return refreshGrant{}, fmt.Errorf("sessiond: refresh: %w", ErrAbsoluteTimeout)
 	}
 	if f.marks.revoked(c.Subject, c.AuthTime) {
-		return nil, fmt.Errorf("sessiond: refresh: %w", ErrRevoked)
+		return refreshGrant{}, fmt.Errorf("sessiond: refresh: %w", ErrRevoked)
 	}
-	s := &Session{
+	s := Session{
 		ID: c.SessionID, Subject: c.Subject, Strategy: StrategyJWT,
 		CreatedAt: c.AuthTime, LastActiveAt: now, ExpiresAt: c.SessionExpiresAt,
 		Persistent: c.Persistent, Claims: c.Claims,
 	}
-	return &refreshGrant{session: s, token: refresh}, nil
+	return refreshGrant{session: s, token: refresh}, nil
 }
 
 // issueRefresh signs new tokens; there is nothing to persist.
-func (f *jwtFlow) issueRefresh(_ context.Context, g *refreshGrant, now, _ time.Time) (*Issued, error) {
-	iss, _, err := f.issue(g.session, now)
+func (f *jwtFlow) issueRefresh(_ context.Context, g refreshGrant, now, _ time.Time) (*Issued, error) {
+	iss, _, err := f.issue(&g.session, now)
 	return iss, err
 }
 

@@ -18,6 +18,14 @@ const watermarkDoc = "revocation_watermarks"
 // (stateless JWTs and cached verifications included) at a constant cost per
 // verify, however many sessions it ends; the store's per-session revocation
 // is the durable record.
+//
+// They are compared in whole seconds, because a signed token carries its
+// session's creation time (auth_time) in whole seconds while the store keeps
+// microseconds: both views of one session must get the same answer. A
+// session created in a watermark's second or earlier is revoked, so no
+// session older than the incident survives it; a login after the incident,
+// still in its second, gets the next second as its creation time
+// (creationTime), so it is never caught. See docs/lifecycle.md.
 type watermarks struct {
 	meta MetaStore     // where nodes share them; nil: this node only
 	keep time.Duration // a subject's watermark is dropped once no live session can be older
@@ -34,18 +42,36 @@ type watermarkJSON struct {
 }
 
 // revoked reports whether a session of subject created at created is
-// behind a watermark.
+// behind a watermark: created in the watermark's second or before.
 func (w *watermarks) revoked(subject string, created time.Time) bool {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	// Not after, rather than before: a login in the very instant of the
-	// incident is on the revoked side, as are JWT sessions whose creation
-	// time was rounded down to the second.
-	if !w.all.IsZero() && !created.After(w.all) {
-		return true
+	mark := w.markLocked(subject)
+	return !mark.IsZero() && !created.Truncate(time.Second).After(mark.Truncate(time.Second))
+}
+
+// markLocked is the watermark that applies to subject (zero: none).
+func (w *watermarks) markLocked(subject string) time.Time {
+	mark := w.all
+	if t, ok := w.subjects[subject]; ok && t.After(mark) {
+		mark = t
 	}
-	t, ok := w.subjects[subject]
-	return ok && !created.After(t)
+	return mark
+}
+
+// creationTime is the creation time of a session of subject logging in at
+// now: now, unless a watermark that applies to subject is in now's second
+// (or later, on a clock behind the node that raised it); then the first
+// instant after the watermark's second, so that the session, whose tokens
+// say when it was created in whole seconds, is on the live side.
+func (w *watermarks) creationTime(subject string, now time.Time) time.Time {
+	w.mu.RLock()
+	mark := w.markLocked(subject)
+	w.mu.RUnlock()
+	if mark.IsZero() || now.Truncate(time.Second).After(mark.Truncate(time.Second)) {
+		return now
+	}
+	return mark.Truncate(time.Second).Add(time.Second)
 }
 
 func (w *watermarks) set(doc watermarkJSON, version int64) {
@@ -61,8 +87,8 @@ func raiseDoc(doc *watermarkJSON, f RevokeFilter, now time.Time) {
 		t = f.IssuedBefore
 	}
 	if len(f.Subjects) == 0 {
-		if t.After(doc.All) {
-			doc.All = t
+		if nt := coverLogins(t, doc.All); nt.After(doc.All) {
+			doc.All = nt
 		}
 		return
 	}
@@ -70,10 +96,30 @@ func raiseDoc(doc *watermarkJSON, f RevokeFilter, now time.Time) {
 		doc.Subjects = make(map[string]time.Time)
 	}
 	for _, s := range f.Subjects {
-		if t.After(doc.Subjects[s]) {
-			doc.Subjects[s] = t
+		old := doc.Subjects[s]
+		if nt := coverLogins(t, maxTime(old, doc.All)); nt.After(old) {
+			doc.Subjects[s] = nt
 		}
 	}
+}
+
+// coverLogins is the watermark t as raised over old, the watermark that
+// applied until now. Logins made after old in old's second were dated to the
+// next second (creationTime); a new incident later in that same second
+// must reach them too, so its watermark moves to that next second.
+func coverLogins(t, old time.Time) time.Time {
+	sec := t.Truncate(time.Second)
+	if !old.IsZero() && t.After(old) && sec.Equal(old.Truncate(time.Second)) {
+		return sec.Add(time.Second)
+	}
+	return t
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // prune drops subject watermarks no live session can be older than.
@@ -182,9 +228,11 @@ const EventRevokedByIncident EventType = "session.revoked_by_incident"
 // none). With notify it emits one EventRevokedByIncident per affected
 // subject. Running it twice is harmless.
 //
-// Precision: JWTs carry their session's creation time in whole seconds, so
-// a session created in the same second as the incident, just after it, may
-// be revoked too; never the reverse.
+// Precision: watermarks are compared in whole seconds, as JWTs carry their
+// session's creation time; a session created before the incident is always
+// revoked, and a login after it always works, also in the same second (it
+// is dated to the next second). With IssuedBefore, sessions created in
+// IssuedBefore's second just after it are revoked too.
 func (m *Manager) RevokeMatching(ctx context.Context, f RevokeFilter, reason RevokeReason, notify bool) (int, error) {
 	if !f.All && len(f.Subjects) == 0 && f.IssuedBefore.IsZero() {
 		return 0, argError("scope", "set all, subjects or issued_before")

@@ -15,6 +15,14 @@ const (
 	maxUserAgentBytes = 512
 )
 
+// checkSubject accepts a subject of 1–MaxSubjectBytes bytes of valid UTF-8
+// without control characters (C0, DEL, C1) or the bidirectional overrides
+// and isolates that make text display in another order than it is stored
+// (U+202A–U+202E, U+2066–U+2069): a subject is printed in logs, events and
+// the CLI, where those could disguise one user as another. Unicode
+// normalisation (NFC) needs golang.org/x/text, which this package does not
+// import: callers normalise before they call the Manager (see
+// docs/lifecycle.md).
 func checkSubject(s string) error {
 	switch {
 	case s == "":
@@ -23,11 +31,20 @@ func checkSubject(s string) error {
 		return argError("subject", "is %d bytes, over the limit of %d", len(s), MaxSubjectBytes)
 	case !utf8.ValidString(s):
 		return argError("subject", "is not valid UTF-8")
-	case strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+	case strings.ContainsFunc(s, isControl):
 		return argError("subject", "contains control characters")
+	case strings.ContainsFunc(s, isBidiControl):
+		return argError("subject", "contains bidirectional override or isolate characters")
 	}
 	return nil
 }
+
+// isControl: C0 controls, DEL and C1 controls.
+func isControl(r rune) bool { return r < 0x20 || r >= 0x7f && r <= 0x9f }
+
+// isBidiControl: the embeddings and overrides U+202A–U+202E and the
+// isolates U+2066–U+2069.
+func isBidiControl(r rune) bool { return r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 }
 
 func checkClaims(c json.RawMessage) (json.RawMessage, error) {
 	if len(c) == 0 || string(c) == "null" {

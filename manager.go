@@ -19,6 +19,11 @@ type CreateOptions struct {
 
 // Issued is what Create, Refresh and Rotate hand back: the session and its
 // tokens. RefreshToken is empty when the strategy has none (database).
+//
+// It has no JSON form of its own: json.Marshal fails with
+// ErrInvalidArgument rather than write its tokens as "REDACTED" (what a
+// Secret marshals to) or write them where a caller did not mean to. Write
+// it through TokenResponse, which puts the tokens in clear on purpose.
 type Issued struct {
 	Session          Session
 	AccessToken      Secret
@@ -28,6 +33,39 @@ type Issued struct {
 	// Anomalies found at refresh, and whether one asks for step-up.
 	Anomalies []Anomaly
 	StepUp    bool
+}
+
+// MarshalJSON refuses: see Issued.
+func (Issued) MarshalJSON() ([]byte, error) {
+	return nil, argError("issued", "holds bearer tokens: marshal Issued.TokenResponse() to write them")
+}
+
+// TokenResponse is the JSON form of an Issued, the tokens in clear, with
+// the names of the server's token responses (RFC 6749 section 5.1 style).
+// Send it only to the client the tokens belong to, with Cache-Control:
+// no-store.
+type TokenResponse struct {
+	Session               Session   `json:"session"`
+	AccessToken           string    `json:"access_token"`
+	AccessTokenExpiresAt  time.Time `json:"access_token_expires_at"`
+	RefreshToken          string    `json:"refresh_token,omitempty"`           // empty when the strategy has none
+	RefreshTokenExpiresAt time.Time `json:"refresh_token_expires_at,omitzero"` // zero with it
+	TokenType             string    `json:"token_type"`                        // always "Bearer"
+	Anomalies             []Anomaly `json:"anomalies,omitempty"`               // found at refresh
+	StepUpRequired        bool      `json:"step_up_required,omitempty"`        // an anomaly asks to re-authenticate
+}
+
+// TokenResponse returns iss with its tokens in clear, ready to marshal: the
+// one deliberate way to write an Issued's tokens.
+func (iss *Issued) TokenResponse() TokenResponse {
+	out := TokenResponse{
+		Session: iss.Session, AccessToken: string(iss.AccessToken), AccessTokenExpiresAt: iss.AccessExpiresAt,
+		TokenType: "Bearer", Anomalies: iss.Anomalies, StepUpRequired: iss.StepUp,
+	}
+	if iss.RefreshToken != "" {
+		out.RefreshToken, out.RefreshTokenExpiresAt = string(iss.RefreshToken), iss.RefreshExpiresAt
+	}
+	return out
 }
 
 // Manager runs the session lifecycle. It is safe for concurrent use.
@@ -160,7 +198,7 @@ func (m *Manager) Create(ctx context.Context, subject string, o CreateOptions) (
 		ID:           NewSessionID(),
 		Subject:      subject,
 		Strategy:     m.strategy,
-		CreatedAt:    now,
+		CreatedAt:    m.marks.creationTime(subject, now),
 		LastActiveAt: now,
 		ExpiresAt:    m.life.sessionEnd(now, o.Persistent),
 		Persistent:   o.Persistent,
@@ -223,7 +261,7 @@ func (m *Manager) Rotate(ctx context.Context, id SessionID) (*Issued, error) {
 	}
 	s := &Session{
 		ID: NewSessionID(), Subject: old.Subject, Strategy: m.strategy,
-		CreatedAt: now, LastActiveAt: now, ExpiresAt: old.ExpiresAt,
+		CreatedAt: m.marks.creationTime(old.Subject, now), LastActiveAt: now, ExpiresAt: old.ExpiresAt,
 		Persistent: old.Persistent, Client: old.Client, Claims: old.Claims,
 	}
 	iss, err := m.issueAndStore(ctx, s, now, 0)

@@ -7,13 +7,16 @@ import (
 
 // Options configure a Manager. Zero values take the documented defaults.
 type Options struct {
-	// Strategy is required: database, jwt or hybrid.
+	// Strategy: database, jwt or hybrid. Default hybrid.
 	Strategy Strategy
 	// Store is required for database and hybrid. The jwt strategy keeps
 	// no sessions; given a Store that is a MetaStore it reads and writes
 	// only the incident watermarks there.
 	Store Store
-	// Signed issues and checks JWTs; required for jwt and hybrid.
+	// Signed issues and checks JWTs; required for jwt and hybrid. If it
+	// reports its longest token (MaxTokenLifetime() time.Duration, as
+	// jwttoken.Codec does), New checks it covers the longest token the
+	// strategy signs: Lifetimes.Access in hybrid, Lifetimes.Refresh in jwt.
 	Signed SignedTokens
 	// Opaque makes and parses opaque tokens; required for database and hybrid.
 	Opaque OpaqueTokens
@@ -103,6 +106,9 @@ const (
 // which becomes 0 (no grace). The order of the checks decides which error a
 // doubly wrong Options reports, and is kept stable.
 func (o Options) withDefaults() (Options, error) {
+	if o.Strategy == "" {
+		o.Strategy = StrategyHybrid
+	}
 	if !o.Strategy.Valid() {
 		return o, argError("strategy", "must be database, jwt or hybrid, got %q", string(o.Strategy))
 	}

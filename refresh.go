@@ -25,11 +25,11 @@ func (m *Manager) Refresh(ctx context.Context, refresh Secret, client Client) (*
 	if err != nil {
 		return nil, err
 	}
-	s := g.session
+	s := &g.session
 	var found []Anomaly
 	var stepUp bool
 	if m.anomaly != nil && (client.IP != "" || client.UserAgent != "") {
-		if found, stepUp, err = m.anomalies(ctx, "refresh", s, g.issuedTo, client); err != nil {
+		if found, stepUp, err = m.anomalies(ctx, StageRefresh, s, g.issuedTo, client); err != nil {
 			return nil, err
 		}
 	}

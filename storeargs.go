@@ -1,6 +1,7 @@
 package sessiond
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -106,13 +107,23 @@ func CheckEnqueue(ds []Delivery) error {
 	return nil
 }
 
-// CheckAppend checks what EventLog.AppendEvents is given: every event has
-// an ID.
-func CheckAppend(events []Event) error {
+// EncodeEvents checks what EventLog.AppendEvents is given (every event has
+// an ID, Details that encode as JSON) and returns each event's Details as
+// the JSON object a store keeps, or nil for an event without Details.
+func EncodeEvents(events []Event) ([][]byte, error) {
+	details := make([][]byte, len(events))
 	for i, e := range events {
 		if e.ID == "" {
-			return argError(fmt.Sprintf("events[%d].id", i), "must not be empty")
+			return nil, argError(fmt.Sprintf("events[%d].id", i), "must not be empty")
 		}
+		if len(e.Details) == 0 {
+			continue
+		}
+		b, err := json.Marshal(e.Details)
+		if err != nil {
+			return nil, argError(fmt.Sprintf("events[%d].details", i), "%v", err)
+		}
+		details[i] = b
 	}
-	return nil
+	return details, nil
 }

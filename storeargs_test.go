@@ -45,8 +45,9 @@ func TestStoreArgumentChecks(t *testing.T) {
 		{"Enqueue", CheckEnqueue([]Delivery{{ID: "a"}, {ID: "b", State: DeliveryPending}}), ""},
 		{"EnqueueNoID", CheckEnqueue([]Delivery{{ID: "a"}, {}}), "deliveries[1].id"},
 		{"EnqueueDelivered", CheckEnqueue([]Delivery{{ID: "a", State: DeliveryDelivered}}), "deliveries[0].state"},
-		{"Append", CheckAppend([]Event{{ID: "a"}}), ""},
-		{"AppendNoID", CheckAppend([]Event{{ID: "a"}, {ID: "b"}, {}}), "events[2].id"},
+		{"Append", second(EncodeEvents([]Event{{ID: "a"}})), ""},
+		{"AppendNoID", second(EncodeEvents([]Event{{ID: "a"}, {ID: "b"}, {}})), "events[2].id"},
+		{"AppendBadDetails", second(EncodeEvents([]Event{{ID: "a", Details: map[string]any{"f": func() {}}}})), "events[0].details"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if c.field == "" {
@@ -84,5 +85,14 @@ func TestRefreshSwap_InGrace(t *testing.T) {
 		if got := sw.InGrace(c.retired); got != c.want {
 			t.Errorf("%s: InGrace(%v) = %t; want %t", c.name, c.retired, got, c.want)
 		}
+	}
+}
+
+func second[T any](_ T, err error) error { return err }
+
+func TestEncodeEvents(t *testing.T) {
+	got, err := EncodeEvents([]Event{{ID: "a"}, {ID: "b", Details: map[string]any{"n": 1, "s": "x"}}})
+	if err != nil || len(got) != 2 || got[0] != nil || string(got[1]) != `{"n":1,"s":"x"}` {
+		t.Errorf("EncodeEvents = %q, %v; want [nil {\"n\":1,\"s\":\"x\"}], nil", got, err)
 	}
 }

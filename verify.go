@@ -45,7 +45,7 @@ func (m *Manager) inspect(ctx context.Context, access Secret, client Client) (Ve
 	}
 	v := Verification{Session: s}
 	if m.anomaly != nil && (client.IP != "" || client.UserAgent != "") {
-		if v.Anomalies, v.StepUp, err = m.anomalies(ctx, "verify", &v.Session, issuedTo, client); err != nil {
+		if v.Anomalies, v.StepUp, err = m.anomalies(ctx, StageVerify, &v.Session, issuedTo, client); err != nil {
 			return Verification{}, err
 		}
 	}

@@ -328,3 +328,32 @@ test("a cross-origin form POST is refused", { timeout: 30_000 }, async (t) => {
   assert.equal((await apiMe(page)).body.subject, "alice", "and still as alice");
   assert.equal((await apiMe(otherPage)).status, 200, "the victim's other device was not signed out");
 });
+
+// Issue 14 #9: next= must never send a signed-in user to another site,
+// neither through the page script (resume on /login) nor through the
+// server's redirect after the form.
+test("next= never leaves the site (script and server)", { timeout: 45_000 }, async (t) => {
+  const ctx = await newContext(t);
+  const page = await ctx.newPage();
+  const left = [];
+  page.on("framenavigated", (f) => {
+    if (f === page.mainFrame() && !f.url().startsWith(BASE + "/")) left.push(f.url());
+  });
+  // Server: the form posts next back; "/x/../\evil" became "/\evil", which
+  // the browser reads as //evil.
+  await page.goto(BASE + "/login?next=" + encodeURIComponent("/x/../\\evil"));
+  await page.fill("#username", "alice");
+  await page.fill("#password", "wonderland");
+  await Promise.all([page.waitForURL(BASE + "/"), page.click("#sign-in")]);
+  await page.waitForFunction(() => globalThis.sessiond && globalThis.sessiond.expiresAt() !== null);
+  // Script: signed in, /login resumes and replaces the location with next;
+  // "/%09/evil" decodes to "/\t/evil", which the browser reads as //evil.
+  for (const next of ["/%09/evil", "/%5C/evil", "/\\evil"]) {
+    await page.goto(BASE + "/login?next=" + next);
+    await page.waitForURL(BASE + "/", { timeout: 10_000 });
+  }
+  assert.deepEqual(left, [], "navigated away from the site");
+  // A genuine local next still works.
+  await page.goto(BASE + "/login?next=/devices");
+  await page.waitForURL(BASE + "/devices", { timeout: 10_000 });
+});

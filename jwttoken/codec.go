@@ -92,6 +92,11 @@ func New(ring *KeyRing, opts Options) (*Codec, error) {
 // Leeway returns the clock-skew allowance Verify grants.
 func (c *Codec) Leeway() time.Duration { return c.leeway }
 
+// MaxTokenLifetime returns the longest token Sign accepts (the key ring's
+// MaxTokenLifetime), so sessiond.New can refuse lifetimes the ring cannot
+// sign at start rather than at the first login.
+func (c *Codec) MaxTokenLifetime() time.Duration { return c.ring.MaxTokenLifetime() }
+
 // Sign returns a signed token of kind carrying tc, made with the ring's
 // signer at tc.IssuedAt (the next key once its activation time has come,
 // see KeyRing.Schedule). tc.ID (jti) is generated when empty. Times are truncated to

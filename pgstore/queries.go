@@ -14,7 +14,7 @@ type queries struct {
 	list, revocations, deleteExpired                               string
 	getMeta, insertMeta, updateMeta                                string
 
-	// ops.go: the event log, the webhook outbox, live counts. The
+	// eventlog.go, outbox.go, bulk.go, live.go. The
 	// statements whose WHERE depends on the call are built by
 	// queryEventsSQL and revokeMatchingSQL.
 	appendEvents, deleteEvents                                         string

@@ -35,11 +35,8 @@ const (
 // or the result.
 func (s *Store) DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error) {
 	const op = "delete expired sessions"
-	if err := ctxErr(ctx, op); err != nil {
+	if err := ctxErr(ctx, op, sessiond.CheckLimit(limit)); err != nil {
 		return 0, err
-	}
-	if err := sessiond.CheckLimit(limit); err != nil {
-		return 0, wrap(op, err)
 	}
 	deleted, idle := 0, 0
 	for deleted < limit && idle < gcIdleRounds {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
+	"slices"
 
 	"github.com/redis/rueidis"
 )
@@ -403,4 +404,19 @@ func (s *Store) execPair(ctx context.Context, a pairedScript, aKeys, aArgs []str
 		res[1] = b.Exec(ctx, s.client, bKeys, bArgs)
 	}
 	return res[0], res[1]
+}
+
+// store runs script on args (records of the event log or the outbox, laid
+// out flat) in chunks of at most chunk strings, each call given base and
+// the maximum age first. Each chunk is stored atomically; when one fails,
+// those before it stay.
+func (s *Store) store(ctx context.Context, op string, script *rueidis.Lua, keys []string, base string, args []string, chunk int) error {
+	for part := range slices.Chunk(args, chunk) {
+		a := make([]string, 0, 2+len(part))
+		a = append(append(a, base, s.maxEventAge), part...)
+		if err := script.Exec(ctx, s.client, keys, a).Error(); err != nil {
+			return s.fail(op, err)
+		}
+	}
+	return nil
 }

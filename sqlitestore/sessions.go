@@ -367,24 +367,7 @@ func (s *Store) Revocations(ctx context.Context, since time.Time) ([]sessiond.Re
 // absolute or idle expiry is before before, and returns how many it
 // deleted. ErrInvalidArgument if limit is not positive.
 func (s *Store) DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error) {
-	const op = "delete expired sessions"
-	if err := sessiond.CheckLimit(limit); err != nil {
-		return 0, wrap(op, err)
-	}
-	var n int64
-	err := s.write(ctx, op, func(tx *sql.Tx) error {
-		// Tokens go with their session (ON DELETE CASCADE).
-		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id IN (
-			SELECT id FROM sessions WHERE expires_at < ? OR idle_expires_at < ? LIMIT ?)`,
-			micro(before), micro(before), limit)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	if err != nil {
-		return 0, err
-	}
-	return int(n), nil
+	// Tokens go with their session (ON DELETE CASCADE).
+	return s.deleteLimited(ctx, "delete expired sessions", limit, `DELETE FROM sessions WHERE id IN (
+		SELECT id FROM sessions WHERE expires_at < ? OR idle_expires_at < ? LIMIT ?)`, micro(before), micro(before))
 }

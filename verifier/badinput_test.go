@@ -45,7 +45,7 @@ func TestVerifier_BadStream(t *testing.T) {
 			t.Parallel()
 			s := newServer(t, nil)
 			var hits atomic.Int64
-			s.streamHook = func(w http.ResponseWriter, r *http.Request) bool {
+			s.setHook(func(w http.ResponseWriter, r *http.Request) bool {
 				if r.URL.Path != stream.StreamPath {
 					return false
 				}
@@ -54,7 +54,7 @@ func TestVerifier_BadStream(t *testing.T) {
 				w.WriteHeader(c.status)
 				w.Write([]byte(c.body))
 				return true
-			}
+			})
 			_, tok := s.token("ivy")
 			v, logs := s.newVerifier(nil)
 			eventually(t, "stale after bad stream input", func() bool {
@@ -67,7 +67,7 @@ func TestVerifier_BadStream(t *testing.T) {
 			// It keeps trying, with backoff.
 			eventually(t, "reconnect", func() bool { return hits.Load() >= 2 })
 			// Once the server is healthy again, so is the verifier.
-			s.streamHook = nil
+			s.setHook(nil)
 			eventually(t, "recovery", func() bool {
 				_, err := v.Verify(context.Background(), tok)
 				return err == nil
@@ -91,28 +91,28 @@ func TestVerifier_BadSnapshot(t *testing.T) {
 		"null lists":    {"application/json", `{"cursor":"` + stream.CursorAt(time.Now()) + `"}`},
 	} {
 		s := newServer(t, nil)
-		s.streamHook = func(w http.ResponseWriter, r *http.Request) bool {
+		s.setHook(func(w http.ResponseWriter, r *http.Request) bool {
 			if r.URL.Path != stream.SnapshotPath {
 				return false
 			}
 			w.Header().Set("Content-Type", c.contentType)
 			w.Write([]byte(c.body))
 			return true
-		}
+		})
 		if _, err := verifier.New(context.Background(), verifier.Options{URL: s.srv.URL, APIKey: apiKey, Issuer: issuer, Audience: audience}); err == nil {
 			t.Errorf("%s: New succeeded", name)
 		}
 	}
 	// A JWKS that is not one.
 	s := newServer(t, nil)
-	s.streamHook = func(w http.ResponseWriter, r *http.Request) bool {
+	s.setHook(func(w http.ResponseWriter, r *http.Request) bool {
 		if r.URL.Path != "/.well-known/jwks.json" {
 			return false
 		}
 		w.Header().Set("Content-Type", "text/html")
 		w.Write([]byte("<html>"))
 		return true
-	}
+	})
 	if _, err := verifier.New(context.Background(), verifier.Options{URL: s.srv.URL, APIKey: apiKey, Issuer: issuer, Audience: audience}); err == nil {
 		t.Error("HTML JWKS: New succeeded")
 	}
@@ -124,7 +124,7 @@ func TestVerifier_Reset(t *testing.T) {
 	t.Parallel()
 	s := newServer(t, nil)
 	var resets atomic.Int64
-	s.streamHook = func(w http.ResponseWriter, r *http.Request) bool {
+	s.setHook(func(w http.ResponseWriter, r *http.Request) bool {
 		if r.URL.Path != stream.StreamPath || resets.Load() > 0 {
 			return false
 		}
@@ -132,16 +132,16 @@ func TestVerifier_Reset(t *testing.T) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		stream.WriteEvent(w, stream.EventReset, stream.CursorAt(time.Now()), stream.Reset{Reason: "cursor_expired"})
 		return true
-	}
+	})
 	sid, tok := s.token("judy")
 	snapshots := atomic.Int64{}
-	prev := s.streamHook
-	s.streamHook = func(w http.ResponseWriter, r *http.Request) bool {
+	prev := s.hook()
+	s.setHook(func(w http.ResponseWriter, r *http.Request) bool {
 		if r.URL.Path == stream.SnapshotPath {
 			snapshots.Add(1)
 		}
 		return prev(w, r)
-	}
+	})
 	v, _ := s.newVerifier(nil)
 	eventually(t, "snapshot reloaded after reset", func() bool { return snapshots.Load() >= 2 })
 	s.m.Revoke(context.Background(), sid, sessiond.ReasonLogout)

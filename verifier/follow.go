@@ -104,6 +104,7 @@ func (v *Verifier) loadSnapshot(ctx context.Context) error {
 		return fmt.Errorf("verifier: snapshot: %w", err)
 	}
 	v.state.load(snap)
+	v.snapshots.Add(1)
 	v.cursor = snap.Cursor
 	v.markSynced()
 	return nil

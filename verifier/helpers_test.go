@@ -50,7 +50,27 @@ type server struct {
 	jwksCalls  atomic.Int64
 	marks      []stream.Watermark
 	marksMu    sync.Mutex
+	hookMu     sync.Mutex
 	streamHook func(w http.ResponseWriter, r *http.Request) bool // answers instead of the API when it returns true
+}
+
+// setHook sets (nil: removes) what answers requests before the API.
+func (s *server) setHook(h func(w http.ResponseWriter, r *http.Request) bool) {
+	s.hookMu.Lock()
+	s.streamHook = h
+	s.hookMu.Unlock()
+}
+
+func (s *server) hook() func(w http.ResponseWriter, r *http.Request) bool {
+	s.hookMu.Lock()
+	defer s.hookMu.Unlock()
+	return s.streamHook
+}
+
+func (s *server) setMarks(m []stream.Watermark) {
+	s.marksMu.Lock()
+	s.marks = m
+	s.marksMu.Unlock()
 }
 
 func newServer(t testing.TB, edit func(*httpapi.RevocationStream)) *server {
@@ -96,7 +116,7 @@ func newServer(t testing.TB, edit func(*httpapi.RevocationStream)) *server {
 		if r.URL.Path == "/.well-known/jwks.json" {
 			s.jwksCalls.Add(1)
 		}
-		if s.streamHook != nil && s.streamHook(w, r) {
+		if h := s.hook(); h != nil && h(w, r) {
 			return
 		}
 		h.ServeHTTP(w, r)

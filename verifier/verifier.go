@@ -138,7 +138,8 @@ type Verifier struct {
 	broken    atomic.Bool  // the stream sent something unreadable since
 	lastWarn  atomic.Int64 // unix ns of the last stale warning
 	connected atomic.Bool
-	cursor    string // follower goroutine only
+	snapshots atomic.Int64 // snapshots loaded
+	cursor    string       // follower goroutine only
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -311,11 +312,14 @@ type Status struct {
 	Stale     bool      // Verify applies WhenStale
 	Revoked   int       // revoked sessions held
 	Keys      int       // verification keys held
+	// Snapshots counts the snapshots loaded: one at New, one per reset.
+	// Reconnections that resumed with Last-Event-ID load none.
+	Snapshots int
 }
 
 // Status returns the verifier's current status.
 func (v *Verifier) Status() Status {
 	now := v.clock.Now()
 	return Status{Connected: v.connected.Load(), LastSync: time.Unix(0, v.lastSync.Load()).UTC(), Stale: v.stale(now),
-		Revoked: v.state.len(), Keys: v.keys.len()}
+		Revoked: v.state.len(), Keys: v.keys.len(), Snapshots: int(v.snapshots.Load())}
 }

@@ -56,7 +56,7 @@ func TestVerifier_SnapshotAtStart(t *testing.T) {
 	if err := s.m.Revoke(context.Background(), sid, sessiond.ReasonLogout); err != nil {
 		t.Fatal(err)
 	}
-	s.marks = []stream.Watermark{{Subject: "carol", IssuedBefore: s.clock.Now()}}
+	s.setMarks([]stream.Watermark{{Subject: "carol", IssuedBefore: s.clock.Now()}})
 	_, carol := s.token("carol")
 	v, _ := s.newVerifier(nil)
 	for name, tok := range map[string]string{"revoked before start": tok, "behind a watermark": carol} {

@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"log/slog"
 	"os"
+	"regexp"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -20,27 +20,15 @@ import (
 	"github.com/sessiond/sessiond/jwttoken"
 )
 
-// withMeta opens the configured store for a command that manages shared
-// documents (signing keys, API keys) directly, without a running server.
-func (a *app) withMeta(ctx context.Context, fn func(cfg config.Config, meta sessiond.MetaStore) error) error {
-	cfg, _, err := a.loadConfig()
-	if err != nil {
-		return err
-	}
-	store, err := server.OpenStore(ctx, cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	meta, ok := store.(sessiond.MetaStore)
-	if !ok {
-		return fmt.Errorf("store %s keeps no shared documents: %w", cfg.Store.Driver, sessiond.ErrUnsupported)
-	}
-	return fn(cfg, meta)
-}
-
 func (a *app) keysCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "keys", Short: "List or rotate the JWT signing keys (in the store)"}
+	var create bool
+	cmd := &cobra.Command{
+		Use:   "keys",
+		Short: "List or rotate the JWT signing keys (in the store)",
+		Long: "List or rotate the JWT signing keys, shared by every node through the store.\n" +
+			"With jwt.algorithm HS256, the secret comes from SESSIOND_JWT_HS256_SECRET or jwt.hs256_secret_file.\n" + storeHelp,
+	}
+	cmd.PersistentFlags().BoolVar(&create, "create", false, "create the store (and a first key) if it does not exist")
 	open := func(ctx context.Context, cfg config.Config, meta sessiond.MetaStore) (*signing.Keys, error) {
 		life, err := cfg.Lifetimes()
 		if err != nil {
@@ -50,34 +38,56 @@ func (a *app) keysCmd() *cobra.Command {
 		if err != nil {
 			return nil, err
 		}
+		kek, oldKEKs, err := server.SigningKEKs(cfg, os.Getenv) // a sealed ring needs the server's KEK
+		if err != nil {
+			return nil, err
+		}
 		return signing.Open(ctx, meta, signing.Options{Algorithm: jwttoken.Algorithm(cfg.JWT.Algorithm),
-			HMACSecret: secret, MaxTokenLifetime: life.Refresh})
+			HMACSecret: secret, MaxTokenLifetime: life.Refresh, KEK: kek, OldKEKs: oldKEKs,
+			PublishFor: cfg.JWT.KeyPublishPeriod.Std()})
 	}
-	cmd.AddCommand(&cobra.Command{
+	var asJSON bool
+	list := &cobra.Command{
 		Use:   "list",
 		Short: "List signing keys, the current signer first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withMeta(cmd.Context(), func(cfg config.Config, meta sessiond.MetaStore) error {
+			return a.withMeta(cmd.Context(), create, func(cfg config.Config, meta sessiond.MetaStore) error {
 				keys, err := open(cmd.Context(), cfg, meta)
 				if err != nil {
 					return err
 				}
-				tw := tabwriter.NewWriter(a.stdout, 2, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "KID\tALG\tCREATED\tRETIRED\tCURRENT")
-				for _, k := range keys.Ring().Keys() {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\n", k.ID, k.Algorithm, stamp(k.CreatedAt), stamp(k.RetiredAt), k.Current)
+				if asJSON {
+					type keyJSON struct {
+						ID        string    `json:"kid"`
+						Algorithm string    `json:"alg"`
+						CreatedAt time.Time `json:"created_at"`
+						RetiredAt time.Time `json:"retired_at,omitzero"`
+						Current   bool      `json:"current"`
+					}
+					for _, k := range keys.Ring().Keys() {
+						if err := writeJSON(a.stdout, keyJSON{k.ID, string(k.Algorithm), k.CreatedAt.UTC(), k.RetiredAt.UTC(), k.Current}); err != nil {
+							return err
+						}
+					}
+					return nil
 				}
-				return tw.Flush()
+				t := newTable(a.stdout, "KID", "ALG", "CREATED", "RETIRED", "CURRENT")
+				for _, k := range keys.Ring().Keys() {
+					t.row(k.ID, string(k.Algorithm), stamp(k.CreatedAt), stamp(k.RetiredAt), fmt.Sprint(k.Current))
+				}
+				return t.flush()
 			})
 		},
-	})
+	}
+	list.Flags().BoolVar(&asJSON, "json", false, "one JSON object per key")
+	cmd.AddCommand(list)
 	cmd.AddCommand(&cobra.Command{
 		Use:   "rotate",
 		Short: "Make a new key the signer; the old one verifies until its tokens expire",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withMeta(cmd.Context(), func(cfg config.Config, meta sessiond.MetaStore) error {
+			return a.withMeta(cmd.Context(), create, func(cfg config.Config, meta sessiond.MetaStore) error {
 				keys, err := open(cmd.Context(), cfg, meta)
 				if err != nil {
 					return err
@@ -85,7 +95,7 @@ func (a *app) keysCmd() *cobra.Command {
 				if err := keys.Rotate(cmd.Context()); err != nil {
 					return err
 				}
-				fmt.Fprintln(a.stdout, "rotated; new signer", keys.Ring().Keys()[0].ID)
+				fmt.Fprintln(a.stdout, "rotated; new signer", clean(keys.Ring().Keys()[0].ID))
 				a.record(cmd.Context(), meta, server.EventKeysRotated, map[string]any{"kid": keys.Ring().Keys()[0].ID})
 				return nil
 			})
@@ -115,14 +125,23 @@ func stamp(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
+// apiKeyID is the form of the IDs apikey.Create makes.
+var apiKeyID = regexp.MustCompile(`^key_[a-z2-7]{13}$`)
+
 func (a *app) apikeyCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "apikey", Short: "Manage the API keys backends use (in the store)"}
+	var create bool
+	cmd := &cobra.Command{
+		Use:   "apikey",
+		Short: "Manage the API keys backends use (in the store)",
+		Long:  "Manage the API keys backends send as \"Authorization: Bearer sdak_…\". Only their hashes are stored.\n" + storeHelp,
+	}
+	cmd.PersistentFlags().BoolVar(&create, "create", false, "create the store if it does not exist")
 	var name string
 	var scopes []string
 	scopeHelp := "scopes, comma-separated or repeated: " + apikey.Join(apikey.Scopes) + " (admin grants all)"
-	create := &cobra.Command{
+	createCmd := &cobra.Command{
 		Use:   "create [--scope S,...]",
-		Short: "Create an API key and print it once (scope verify unless --scope says more)",
+		Short: "Create an API key and print it once on stdout (scope verify unless --scope says more)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			sc := apikey.DefaultScopes
@@ -132,21 +151,21 @@ func (a *app) apikeyCmd() *cobra.Command {
 					return err
 				}
 			}
-			return a.withMeta(cmd.Context(), func(_ config.Config, meta sessiond.MetaStore) error {
+			return a.withMeta(cmd.Context(), create, func(_ config.Config, meta sessiond.MetaStore) error {
 				secret, key, err := apikey.New(meta, nil, 0).Create(cmd.Context(), name, sc...)
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stderr, "created %s (%s, scopes %s); the key is shown once:\n", key.ID, key.Name, apikey.Join(key.Scopes))
+				fmt.Fprintf(a.stderr, "created %s (%s, scopes %s); the key is shown once:\n", key.ID, clean(key.Name), apikey.Join(key.Scopes))
 				fmt.Fprintln(a.stdout, string(secret))
 				a.record(cmd.Context(), meta, server.EventAPIKeyCreated, map[string]any{"key_id": key.ID, "name": key.Name, "scopes": apikey.Join(key.Scopes)})
 				return nil
 			})
 		},
 	}
-	create.Flags().StringVar(&name, "name", "cli", "a name to recognise the key by")
-	create.Flags().StringSliceVar(&scopes, "scope", nil, scopeHelp+"; default verify")
-	cmd.AddCommand(create)
+	createCmd.Flags().StringVar(&name, "name", "cli", "a name to recognise the key by")
+	createCmd.Flags().StringSliceVar(&scopes, "scope", nil, scopeHelp+"; default verify")
+	cmd.AddCommand(createCmd)
 	cmd.AddCommand(&cobra.Command{
 		Use:   "set-scopes ID S[,S...]",
 		Short: "Replace the scopes of an API key (" + apikey.Join(apikey.Scopes) + ")",
@@ -156,7 +175,7 @@ func (a *app) apikeyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.withMeta(cmd.Context(), func(_ config.Config, meta sessiond.MetaStore) error {
+			return a.withMeta(cmd.Context(), create, func(_ config.Config, meta sessiond.MetaStore) error {
 				key, err := apikey.New(meta, nil, 0).SetScopes(cmd.Context(), args[0], sc)
 				if err != nil {
 					return err
@@ -167,32 +186,58 @@ func (a *app) apikeyCmd() *cobra.Command {
 			})
 		},
 	})
-	cmd.AddCommand(&cobra.Command{
+	var asJSON bool
+	list := &cobra.Command{
 		Use:   "list",
 		Short: "List API keys (never the keys themselves)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withMeta(cmd.Context(), func(_ config.Config, meta sessiond.MetaStore) error {
+			return a.withMeta(cmd.Context(), create, func(_ config.Config, meta sessiond.MetaStore) error {
 				keys, err := apikey.New(meta, nil, 0).List(cmd.Context())
 				if err != nil {
 					return err
 				}
-				tw := tabwriter.NewWriter(a.stdout, 2, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tNAME\tSCOPES\tCREATED\tREVOKED")
-				for _, k := range keys {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, apikey.Join(k.Scopes), stamp(k.CreatedAt), stamp(k.RevokedAt))
+				if asJSON {
+					type keyJSON struct {
+						ID        string         `json:"id"`
+						Name      string         `json:"name"`
+						Scopes    []apikey.Scope `json:"scopes"`
+						CreatedAt time.Time      `json:"created_at"`
+						RevokedAt time.Time      `json:"revoked_at,omitzero"`
+					}
+					for _, k := range keys {
+						if err := writeJSON(a.stdout, keyJSON{k.ID, k.Name, k.Scopes, k.CreatedAt.UTC(), k.RevokedAt.UTC()}); err != nil {
+							return err
+						}
+					}
+					return nil
 				}
-				return tw.Flush()
+				t := newTable(a.stdout, "ID", "NAME", "SCOPES", "CREATED", "REVOKED")
+				for _, k := range keys {
+					t.row(k.ID, k.Name, apikey.Join(k.Scopes), stamp(k.CreatedAt), stamp(k.RevokedAt))
+				}
+				return t.flush()
 			})
 		},
-	})
+	}
+	list.Flags().BoolVar(&asJSON, "json", false, "one JSON object per key")
+	cmd.AddCommand(list)
 	cmd.AddCommand(&cobra.Command{
 		Use:   "revoke ID",
-		Short: "Revoke an API key (every node stops accepting it within a second)",
+		Short: "Revoke an API key by its ID (every node stops accepting it within a second)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withMeta(cmd.Context(), func(_ config.Config, meta sessiond.MetaStore) error {
+			// The argument may be a key pasted by mistake: it is never
+			// printed, and only an ID's shape reaches the store.
+			if !apiKeyID.MatchString(args[0]) {
+				return fmt.Errorf("invalid argument: that is not an API key ID (IDs look like key_abcdefghijklm; " +
+					"`sessiond apikey list` shows them; the argument is not printed in case it is a key)")
+			}
+			return a.withMeta(cmd.Context(), create, func(_ config.Config, meta sessiond.MetaStore) error {
 				if err := apikey.New(meta, nil, 0).Revoke(cmd.Context(), args[0]); err != nil {
+					if errors.Is(err, sessiond.ErrNotFound) {
+						return fmt.Errorf("no API key has the ID %s in this store", args[0])
+					}
 					return err
 				}
 				fmt.Fprintln(a.stdout, "revoked", args[0])
@@ -204,6 +249,17 @@ func (a *app) apikeyCmd() *cobra.Command {
 	return cmd
 }
 
+// remoteHelp is appended to the help of the commands that talk to a
+// running server.
+const remoteHelp = `
+These commands ask the running server. They read:
+  SESSIOND_URL       the server's URL, e.g. http://127.0.0.1:8420 (or --url;
+                     default http://<server.listen> of the configuration)
+  SESSIOND_API_KEY   the API key; without it, the file <data>/api-key that
+                     the first start wrote (./sessiond-data/api-key by default;
+                     --data, SESSIOND_DATA or --config choose <data>)
+  SESSIOND_CONFIG    the configuration file (or --config)`
+
 // remote returns a client for the running server: --url (or SESSIOND_URL,
 // else http://<server.listen>) and the API key from SESSIOND_API_KEY or
 // <data>/api-key.
@@ -212,12 +268,15 @@ func (a *app) remote(urlFlag string) (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	base := urlFlag
+	base, from := urlFlag, "--url"
 	if base == "" {
-		base = a.getenv("SESSIOND_URL")
+		base, from = a.getenv("SESSIOND_URL"), "SESSIOND_URL"
 	}
 	if base == "" {
 		base = "http://" + cfg.Server.Listen
+	}
+	if !strings.Contains(base, "://") {
+		return nil, fmt.Errorf("invalid argument: %s %q has no scheme; did you mean http://%s (or https://)?", from, clean(base), clean(base))
 	}
 	key := a.getenv("SESSIOND_API_KEY")
 	if key == "" {
@@ -232,10 +291,17 @@ func (a *app) remote(urlFlag string) (*client.Client, error) {
 
 func (a *app) sessionsCmd() *cobra.Command {
 	var url string
-	cmd := &cobra.Command{Use: "sessions", Short: "List and revoke sessions through the running server"}
+	cmd := &cobra.Command{
+		Use:   "sessions",
+		Short: "List and revoke sessions through the running server",
+		Long:  "List and revoke sessions through the running server.\n" + remoteHelp,
+	}
 	cmd.PersistentFlags().StringVar(&url, "url", "", "server URL (env SESSIOND_URL; default http://<server.listen>)")
 
-	var subject string
+	var (
+		subject string
+		asJSON  bool
+	)
 	list := &cobra.Command{
 		Use:   "list --subject S",
 		Short: "List a subject's live sessions",
@@ -249,16 +315,23 @@ func (a *app) sessionsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(a.stdout, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tCREATED\tLAST ACTIVE\tEXPIRES\tIP\tUSER AGENT")
-			for _, s := range ss {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, stamp(s.CreatedAt), stamp(s.LastActiveAt),
-					stamp(s.ExpiresAt), s.Client.IP, s.Client.UserAgent)
+			if asJSON {
+				for _, s := range ss {
+					if err := writeJSON(a.stdout, s); err != nil {
+						return err
+					}
+				}
+				return nil
 			}
-			return tw.Flush()
+			t := newTable(a.stdout, "ID", "CREATED", "LAST ACTIVE", "EXPIRES", "IP", "USER AGENT")
+			for _, s := range ss {
+				t.row(string(s.ID), stamp(s.CreatedAt), stamp(s.LastActiveAt), stamp(s.ExpiresAt), s.Client.IP, s.Client.UserAgent)
+			}
+			return t.flush()
 		},
 	}
 	list.Flags().StringVar(&subject, "subject", "", "the subject (user) whose sessions to list")
+	list.Flags().BoolVar(&asJSON, "json", false, "one JSON object per session")
 	_ = list.MarkFlagRequired("subject")
 
 	revoke := &cobra.Command{
@@ -273,7 +346,7 @@ func (a *app) sessionsCmd() *cobra.Command {
 			if err := c.RevokeSessionAsAdmin(cmd.Context(), sessiond.SessionID(args[0])); err != nil {
 				return err
 			}
-			fmt.Fprintln(a.stdout, "revoked", args[0])
+			fmt.Fprintln(a.stdout, "revoked", clean(args[0]))
 			return nil
 		},
 	}
@@ -292,7 +365,7 @@ func (a *app) sessionsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "revoked %d sessions\n", n)
+			fmt.Fprintf(a.stdout, "revoked %s\n", plural(n, "session"))
 			return nil
 		},
 	}

@@ -68,17 +68,17 @@ func TestCLI_ConfigValidate(t *testing.T) {
 	}
 }
 
-// TestCLI_ServeRefusesUnsafeConfig: errors stop serve (exit 1, findings
+// TestCLI_ServeRefusesUnsafeConfig: errors stop serve (exit 78, findings
 // printed) unless --insecure-dev on a loopback address.
 func TestCLI_ServeRefusesUnsafeConfig(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "unsafe.yaml")
 	os.WriteFile(cfg, []byte("cookie:\n  http_only: false\n"), 0o600)
 	_, errOut, code := runCLI(t, nil, "serve", "--config", cfg, "--listen", "127.0.0.1:0", "--data", t.TempDir())
-	if code != 1 || !strings.Contains(errOut, "SD-COOKIE-001") {
-		t.Fatalf("serve with an unsafe config = exit %d, stderr %q; want 1 naming SD-COOKIE-001", code, errOut)
+	if code != exitConfig || !strings.Contains(errOut, "SD-COOKIE-001") {
+		t.Fatalf("serve with an unsafe config = exit %d, stderr %q; want 78 naming SD-COOKIE-001", code, errOut)
 	}
 	_, errOut, code = runCLI(t, nil, "serve", "--config", cfg, "--listen", "0.0.0.0:0", "--insecure-dev", "--data", t.TempDir())
-	if code != 1 || !strings.Contains(errOut, "loopback") {
+	if code != exitConfig || !strings.Contains(errOut, "loopback") {
 		t.Fatalf("--insecure-dev on 0.0.0.0 = exit %d, %q; want refusal", code, errOut)
 	}
 	n := startNode(t, nodeConfig{yaml: "cookie:\n  http_only: false\n", args: []string{"--insecure-dev"}})

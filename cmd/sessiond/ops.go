@@ -1,31 +1,66 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
+	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/internal/server"
 )
+
+// eventTypes is every type the event log can hold, for --type. A test
+// (TestEventTypes_Complete) fails when the module declares an EventType
+// this list lacks.
+var eventTypes = []sessiond.EventType{
+	sessiond.EventSessionCreated, sessiond.EventSessionRefreshed, sessiond.EventSessionRotated,
+	sessiond.EventSessionRevoked, sessiond.EventRefreshReused, sessiond.EventBulkRevoked,
+	sessiond.EventAnomaly, sessiond.EventRevokedByIncident,
+	server.EventAPIKeyAuthFailed, server.EventKeysRotated, server.EventAPIKeyCreated, server.EventAPIKeyRevoked,
+}
+
+// parseSince reads an RFC 3339 time or a duration back from now (1h, 30m, 7d).
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if d, err := config.ParseDuration(s); err == nil && d > 0 {
+		return now.Add(-time.Duration(d)), nil
+	}
+	return time.Time{}, fmt.Errorf("invalid argument: want an RFC 3339 time (2026-11-01T00:00:00Z) or a duration back from now (90m, 1h, 7d), got %q", s)
+}
 
 func (a *app) eventsCmd() *cobra.Command {
 	var (
-		url, since, until string
-		q                 client.EventQuery
-		all               bool
-		asJSON            bool
+		url, since, until, typ string
+		q                      client.EventQuery
+		all, oldestFirst       bool
+		asJSON                 bool
 	)
 	cmd := &cobra.Command{
 		Use:   "events",
-		Short: "Query the security event log of the running server",
-		Args:  cobra.NoArgs,
+		Short: "Query the security event log of the running server, newest first",
+		Long: "Query the security event log of the running server. By default the newest --limit events\n" +
+			"matching the filters are shown, newest first; --oldest-first, --cursor and --all page from\n" +
+			"the oldest instead.\n\nEvent types: " + strings.Join(typeNames(), ", ") + "\n" + remoteHelp,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := a.remote(url)
-			if err != nil {
-				return err
+			now := time.Now()
+			if q.Limit < 1 || q.Limit > sessiond.MaxEventLimit {
+				return fmt.Errorf("invalid argument: --limit must be from 1 to %d, got %d", sessiond.MaxEventLimit, q.Limit)
+			}
+			if typ != "" {
+				if !slices.Contains(eventTypes, sessiond.EventType(typ)) {
+					return fmt.Errorf("invalid argument: unknown event type %q; known: %s", clean(typ), strings.Join(typeNames(), ", "))
+				}
+				q.Type = sessiond.EventType(typ)
 			}
 			for _, p := range []struct {
 				s   string
@@ -34,11 +69,36 @@ func (a *app) eventsCmd() *cobra.Command {
 				if p.s == "" {
 					continue
 				}
-				t, err := time.Parse(time.RFC3339, p.s)
+				t, err := parseSince(p.s, now)
 				if err != nil {
-					return fmt.Errorf("invalid argument: want an RFC 3339 time, got %q", p.s)
+					return err
 				}
 				*p.dst = t
+			}
+			c, err := a.remote(url)
+			if err != nil {
+				return err
+			}
+			print := func(e client.Event) error {
+				if asJSON {
+					return writeJSON(a.stdout, e)
+				}
+				details, _ := json.Marshal(e.Details)
+				_, err := fmt.Fprintf(a.stdout, "%s  %-34s  subject=%s session=%s ip=%s %s\n", e.Time.UTC().Format(time.RFC3339),
+					clean(string(e.Type)), clean(e.Subject), clean(string(e.SessionID)), clean(e.Client.IP), clean(string(details)))
+				return err
+			}
+			if !oldestFirst && !all && q.Cursor == "" {
+				events, err := newestEvents(cmd.Context(), c, q, now)
+				if err != nil {
+					return err
+				}
+				for _, e := range events {
+					if err := print(e); err != nil {
+						return err
+					}
+				}
+				return nil
 			}
 			for {
 				events, next, err := c.ListEvents(cmd.Context(), q)
@@ -46,18 +106,13 @@ func (a *app) eventsCmd() *cobra.Command {
 					return err
 				}
 				for _, e := range events {
-					if asJSON {
-						b, _ := json.Marshal(e)
-						fmt.Fprintln(a.stdout, string(b))
-						continue
+					if err := print(e); err != nil {
+						return err
 					}
-					details, _ := json.Marshal(e.Details)
-					fmt.Fprintf(a.stdout, "%s  %-34s  subject=%s session=%s ip=%s %s\n", e.Time.UTC().Format(time.RFC3339),
-						e.Type, e.Subject, e.SessionID, e.Client.IP, details)
 				}
 				if !all || next == "" {
 					if next != "" {
-						fmt.Fprintln(a.stderr, "more: --cursor", next)
+						fmt.Fprintln(a.stderr, "more: --cursor", clean(next))
 					}
 					return nil
 				}
@@ -69,18 +124,87 @@ func (a *app) eventsCmd() *cobra.Command {
 	f.StringVar(&url, "url", "", "server URL (env SESSIOND_URL; default http://<server.listen>)")
 	f.StringVar(&q.Subject, "subject", "", "only this subject")
 	f.StringVar((*string)(&q.SessionID), "session-id", "", "only this session")
-	f.StringVar((*string)(&q.Type), "type", "", "only this event type, e.g. session.refresh_token_reused")
-	f.StringVar(&since, "since", "", "from this time (RFC 3339, inclusive)")
-	f.StringVar(&until, "until", "", "up to this time (RFC 3339, exclusive)")
-	f.StringVar(&q.Cursor, "cursor", "", "continue after this event ID")
-	f.IntVar(&q.Limit, "limit", 100, "page size (1-1000)")
-	f.BoolVar(&all, "all", false, "follow every page")
+	f.StringVar(&typ, "type", "", "only this event type, e.g. session.refresh_token_reused")
+	f.StringVar(&since, "since", "", "from this time (RFC 3339, inclusive) or this long ago (1h, 30m, 7d)")
+	f.StringVar(&until, "until", "", "up to this time (RFC 3339, exclusive) or this long ago")
+	f.StringVar(&q.Cursor, "cursor", "", "continue after this event ID (oldest first)")
+	f.IntVar(&q.Limit, "limit", sessiond.DefaultEventLimit, fmt.Sprintf("how many events (1-%d; a page with --all)", sessiond.MaxEventLimit))
+	f.BoolVar(&all, "all", false, "every matching event, oldest first, following every page")
+	f.BoolVar(&oldestFirst, "oldest-first", false, "the oldest --limit events first")
 	f.BoolVar(&asJSON, "json", false, "one JSON object per line")
 	return cmd
 }
 
+func typeNames() []string {
+	names := make([]string, len(eventTypes))
+	for i, t := range eventTypes {
+		names[i] = string(t)
+	}
+	return names
+}
+
+// newestEvents returns the newest q.Limit events matching q, newest first.
+// The API pages oldest first, so it reads windows going back from the end
+// (a minute, then eight times longer each time) until it has enough, the
+// window reaches q.Since, or nothing older exists: it reads about as many
+// events as a window eight times wider than needed holds, never the
+// whole log.
+func newestEvents(ctx context.Context, c *client.Client, q client.EventQuery, now time.Time) ([]client.Event, error) {
+	want := q.Limit
+	upper := q.Until
+	if upper.IsZero() {
+		upper = now.Add(time.Minute) // clocks of other nodes may run ahead
+	}
+	var out []client.Event // newest first
+	for width := time.Minute; len(out) < want; width *= 8 {
+		lower := upper.Add(-width)
+		last := false
+		if !q.Since.IsZero() && !lower.After(q.Since) {
+			lower, last = q.Since, true
+		}
+		wq := q
+		wq.Since, wq.Until, wq.Cursor, wq.Limit = lower, upper, "", sessiond.MaxEventLimit
+		var window []client.Event // oldest first, only the newest `want-len(out)` kept
+		for {
+			events, next, err := c.ListEvents(ctx, wq)
+			if err != nil {
+				return nil, err
+			}
+			window = append(window, events...)
+			if keep := want - len(out); len(window) > keep {
+				window = window[len(window)-keep:]
+			}
+			if next == "" {
+				break
+			}
+			wq.Cursor = next
+		}
+		for i := len(window) - 1; i >= 0; i-- {
+			out = append(out, window[i])
+		}
+		if last || len(out) >= want {
+			break
+		}
+		older := q
+		older.Since, older.Until, older.Cursor, older.Limit = q.Since, lower, "", 1
+		events, _, err := c.ListEvents(ctx, older)
+		if err != nil {
+			return nil, err
+		}
+		if len(events) == 0 {
+			break
+		}
+		upper = lower
+	}
+	return out, nil
+}
+
 func (a *app) incidentCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "incident", Short: "The incident kill switch"}
+	cmd := &cobra.Command{
+		Use:   "incident",
+		Short: "The incident kill switch",
+		Long:  "The incident kill switch: revoke sessions and refresh tokens on every node at once.\n" + remoteHelp,
+	}
 	var (
 		url, issuedBefore string
 		in                client.Incident
@@ -93,7 +217,7 @@ func (a *app) incidentCmd() *cobra.Command {
 			if issuedBefore != "" {
 				t, err := time.Parse(time.RFC3339, issuedBefore)
 				if err != nil {
-					return fmt.Errorf("invalid argument: --issued-before wants an RFC 3339 time, got %q", issuedBefore)
+					return fmt.Errorf("invalid argument: --issued-before wants an RFC 3339 time, got %q", clean(issuedBefore))
 				}
 				in.IssuedBefore = t
 			}
@@ -112,7 +236,8 @@ func (a *app) incidentCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "revoked %d sessions in %v\n", n, time.Since(start).Round(time.Millisecond))
+			fmt.Fprintf(a.stdout, "revoked %s in %v (reason: %s)\n", plural(n, "session"),
+				time.Since(start).Round(time.Millisecond), clean(in.Reason))
 			if in.RotateKeys {
 				fmt.Fprintln(a.stdout, "every signing key retired: no earlier JWT verifies on any node")
 			}
@@ -124,7 +249,7 @@ func (a *app) incidentCmd() *cobra.Command {
 	f.BoolVar(&in.All, "all", false, "every session")
 	f.StringArrayVar(&in.Subjects, "subject", nil, "a subject whose sessions to revoke (repeatable)")
 	f.StringVar(&issuedBefore, "issued-before", "", "sessions created before this time (RFC 3339)")
-	f.StringVar(&in.Reason, "reason", "", "why (recorded in the event log)")
+	f.StringVar(&in.Reason, "reason", "", "why (required; sent to the server for its event log)")
 	f.BoolVar(&in.RotateKeys, "rotate-keys", false, "also retire every signing key")
 	f.BoolVar(&in.Notify, "notify", false, "emit one session.revoked_by_incident event per affected subject")
 	cmd.AddCommand(revoke)

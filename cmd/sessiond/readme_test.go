@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -161,4 +164,89 @@ func TestREADME_QuickStart(t *testing.T) {
 			t.Errorf(".gitignore does not list %s", want)
 		}
 	}
+}
+
+// TestREADME_CLICommands: every `sessiond …` line of the README's CLI block
+// names a real command with flags it takes and arguments it accepts (so a
+// shell pipe such as `keys list | rotate` cannot pass for two commands).
+func TestREADME_CLICommands(t *testing.T) {
+	block := readmeBlock(t, "## The CLI")
+	n := 0
+	for _, line := range strings.Split(block, "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "sessiond ") {
+			continue
+		}
+		args, err := shellWords(line)
+		if err != nil {
+			t.Errorf("README: %q: %v", line, err)
+			continue
+		}
+		n++
+		a := &app{stdout: io.Discard, stderr: io.Discard}
+		root := a.rootCmd()
+		cmd, rest, err := root.Find(args[1:])
+		if err != nil || cmd == root {
+			t.Errorf("README: %q is not a sessiond command: %v", line, err)
+			continue
+		}
+		if cmd.DisableFlagParsing {
+			continue
+		}
+		if err := cmd.ParseFlags(rest); err != nil {
+			t.Errorf("README: %q: %v", line, err)
+			continue
+		}
+		if err := cmd.ValidateArgs(cmd.Flags().Args()); err != nil {
+			t.Errorf("README: %q: %v", line, err)
+		}
+	}
+	if n < 5 {
+		t.Fatalf("found only %d sessiond commands in the README's CLI block", n)
+	}
+}
+
+// shellWords splits a command line the way sh would for these simple
+// lines: words, "double" and 'single' quotes, and a # comment. A pipe,
+// redirection or separator is an error: the CLI block shows one command a
+// line.
+func shellWords(line string) ([]string, error) {
+	var (
+		words []string
+		cur   strings.Builder
+		in    bool
+		quote rune
+	)
+	for _, r := range line {
+		switch {
+		case quote != 0:
+			if r == quote {
+				quote = 0
+			} else {
+				cur.WriteRune(r)
+			}
+		case r == '"' || r == '\'':
+			quote, in = r, true
+		case r == ' ' || r == '\t':
+			if in {
+				words = append(words, cur.String())
+				cur.Reset()
+				in = false
+			}
+		case r == '#' && !in:
+			return words, nil
+		case strings.ContainsRune("|&;<>`$", r):
+			return nil, fmt.Errorf("shell syntax %q: write one command a line", r)
+		default:
+			cur.WriteRune(r)
+			in = true
+		}
+	}
+	if quote != 0 {
+		return nil, errors.New("unclosed quote")
+	}
+	if in {
+		words = append(words, cur.String())
+	}
+	return words, nil
 }

@@ -41,27 +41,19 @@ func (a *app) getenv(name string) string {
 	return ""
 }
 
-// run executes the CLI and returns the process exit code: 0 success, 1 a
-// failure (or validation errors), 2 a usage error.
+// Exit codes: 0 success, 1 a failure, 2 a usage error, 78 (EX_CONFIG of
+// sysexits.h) a configuration serve cannot start with.
+const (
+	exitFailure = 1
+	exitUsage   = 2
+	exitConfig  = 78
+)
+
+// run executes the CLI and returns the process exit code.
 func run(args []string, stdout, stderr io.Writer, environ []string) int {
 	a := &app{stdout: stdout, stderr: stderr, environ: environ}
-	root := &cobra.Command{
-		Use:           "sessiond",
-		Short:         "Session management and token lifecycle: server and operator CLI",
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		Version:       currentBuild().String(),
-	}
-	root.SetVersionTemplate("{{.Version}}\n")
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root := a.rootCmd()
 	root.SetArgs(args)
-	pf := root.PersistentFlags()
-	pf.StringVar(&a.configPath, "config", "", "YAML configuration file (env SESSIOND_CONFIG)")
-	pf.StringVar(&a.listen, "listen", "", "listen address, overrides server.listen")
-	pf.StringVar(&a.dataDir, "data", "", "data directory, overrides server.data_dir")
-	root.AddCommand(a.serveCmd(), a.configCmd(), a.sessionsCmd(), a.keysCmd(), a.apikeyCmd(), a.migrateCmd(),
-		a.eventsCmd(), a.incidentCmd(), a.versionCmd())
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -73,11 +65,50 @@ func run(args []string, stdout, stderr io.Writer, environ []string) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
-	fmt.Fprintln(stderr, "sessiond:", err)
+	fmt.Fprintln(stderr, "sessiond:", clean(err.Error()))
 	if isUsage(err) {
-		return 2
+		return exitUsage
 	}
-	return 1
+	return exitFailure
+}
+
+// rootCmd builds the command tree.
+func (a *app) rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "sessiond",
+		Short:         "Session management and token lifecycle: server and operator CLI",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       currentBuild().String(),
+	}
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.configPath, "config", "", "YAML configuration file (env SESSIOND_CONFIG)")
+	pf.StringVar(&a.listen, "listen", "", "listen address, overrides server.listen (env SESSIOND_LISTEN)")
+	pf.StringVar(&a.dataDir, "data", "", "data directory, overrides server.data_dir (env SESSIOND_DATA)")
+	root.AddCommand(a.serveCmd(), a.configCmd(), a.sessionsCmd(), a.keysCmd(), a.apikeyCmd(), a.migrateCmd(),
+		a.eventsCmd(), a.incidentCmd(), a.benchCmd(), a.versionCmd(), a.healthcheckCmd())
+	inheritHelp(root, "")
+	return root
+}
+
+// inheritHelp gives subcommands the part of their parent's help that says
+// what they read (the variables, the store), so `sessiond sessions list
+// --help` names them as `sessiond sessions --help` does.
+func inheritHelp(cmd *cobra.Command, tail string) {
+	for _, h := range []string{remoteHelp, storeHelp} {
+		if strings.HasSuffix(cmd.Long, h) {
+			tail = h
+		}
+	}
+	if cmd.Long == "" && tail != "" {
+		cmd.Long = cmd.Short + ".\n" + tail
+	}
+	for _, c := range cmd.Commands() {
+		inheritHelp(c, tail)
+	}
 }
 
 func isUsage(err error) bool {
@@ -117,6 +148,55 @@ func (a *app) loadConfig() (config.Config, *config.Document, error) {
 		cfg.Server.DataDir = a.dataDir
 	}
 	return cfg, doc, nil
+}
+
+// serveConfig is loadConfig for serve: when the file, the environment or
+// the flags are wrong it reports every problem at once, naming the file,
+// and fails with exit status 78 (exitConfig), whatever the problem.
+func (a *app) serveConfig() (config.Config, *config.Document, error) {
+	path := a.configPath
+	if path == "" {
+		path = a.getenv("SESSIOND_CONFIG")
+	}
+	cfg, name := config.Default(), "(defaults)"
+	var (
+		doc     *config.Document
+		loadErr error
+	)
+	if path != "" {
+		name = path
+		cfg, doc, loadErr = config.Load(path)
+		if doc == nil { // unreadable or not YAML
+			fmt.Fprintln(a.stderr, "sessiond:", clean(loadErr.Error()))
+			return cfg, nil, exitError{exitConfig}
+		}
+	}
+	envErr := config.ApplyEnv(&cfg, a.environ)
+	if a.listen != "" {
+		cfg.Server.Listen = a.listen
+	}
+	if a.dataDir != "" {
+		cfg.Server.DataDir = a.dataDir
+	}
+	if loadErr == nil && envErr == nil {
+		return cfg, doc, nil
+	}
+	if loadErr != nil {
+		// The schema errors come back as SD-SCHEMA findings, beside what
+		// the rules say about the rest of the file.
+		_ = config.Report(a.stderr, "text", name, config.Validate(cfg, doc, ""))
+	}
+	if envErr != nil {
+		errs := []error{envErr}
+		if j, ok := envErr.(interface{ Unwrap() []error }); ok {
+			errs = j.Unwrap()
+		}
+		for _, e := range errs {
+			fmt.Fprintln(a.stderr, "environment:", clean(e.Error()))
+		}
+	}
+	fmt.Fprintf(a.stderr, "sessiond: not starting: fix the configuration problems above (%s)\n", name)
+	return cfg, doc, exitError{exitConfig}
 }
 
 // hmacSecret reads the HS256 secret from SESSIOND_JWT_HS256_SECRET or

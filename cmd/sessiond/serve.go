@@ -2,7 +2,7 @@ package main
 
 import (
 	"errors"
-	"log/slog"
+	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -16,9 +16,15 @@ func (a *app) serveCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the session server (embedded SQLite in ./sessiond-data by default)",
-		Args:  cobra.NoArgs,
+		Long: "Run the session server (embedded SQLite in ./sessiond-data by default).\n\n" +
+			"Configuration: defaults, then --config FILE (or SESSIOND_CONFIG), then SESSIOND_* variables, then\n" +
+			"--listen/--data. Secrets come only from the environment or files: SESSIOND_API_KEY (else a key is\n" +
+			"created in <data>/api-key) and SESSIOND_JWT_HS256_SECRET (or jwt.hs256_secret_file).\n\n" +
+			"A configuration with errors is reported in full (every problem of the file and the environment\n" +
+			"at once) and serve exits with status 78 (EX_CONFIG), whatever the problem.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, doc, err := a.loadConfig()
+			cfg, doc, err := a.serveConfig()
 			if err != nil {
 				return err
 			}
@@ -26,7 +32,8 @@ func (a *app) serveCmd() *cobra.Command {
 			defer closeLog() // after Run: every line of a graceful stop is written
 			secret, err := a.hmacSecret(cfg)
 			if err != nil {
-				return err
+				fmt.Fprintln(a.stderr, "sessiond:", clean(err.Error()))
+				return exitError{exitConfig}
 			}
 			var findings []config.Finding
 			err = server.Run(cmd.Context(), server.Options{
@@ -46,6 +53,8 @@ func (a *app) serveCmd() *cobra.Command {
 					file = "(defaults)"
 				}
 				_ = config.Report(a.stderr, "text", file, findings)
+				fmt.Fprintln(a.stderr, "sessiond:", clean(err.Error()))
+				return exitError{exitConfig}
 			}
 			return err
 		},
@@ -53,47 +62,4 @@ func (a *app) serveCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&insecureDev, "insecure-dev", false,
 		"start despite configuration errors (loopback listen address only; every finding is logged)")
 	return cmd
-}
-
-func (a *app) configCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "config", Short: "Work with configuration files"}
-	cmd.AddCommand(&cobra.Command{
-		Use:   "validate FILE [--env development|production] [--format text|json|sarif]",
-		Short: "Report what is unsafe in a configuration file (exit 0 ok, 1 errors, 2 unreadable)",
-		// The validator parses its own flags so its exit codes stay exact.
-		DisableFlagParsing: true,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			for _, arg := range args {
-				if arg == "-h" || arg == "--help" {
-					return cmd.Help()
-				}
-			}
-			if code := config.RunValidate(args, a.stdout, a.stderr); code != 0 {
-				return exitError{code}
-			}
-			return nil
-		},
-	})
-	return cmd
-}
-
-func (a *app) migrateCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "migrate",
-		Short: "Apply the store's schema migrations and exit",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, _, err := a.loadConfig()
-			if err != nil {
-				return err
-			}
-			store, err := server.OpenStore(cmd.Context(), cfg, slog.New(slog.NewTextHandler(a.stderr, nil)))
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			_, err = a.stdout.Write([]byte("migrations applied (" + cfg.Store.Driver + ")\n"))
-			return err
-		},
-	}
 }

@@ -46,3 +46,19 @@ func TestVersion(t *testing.T) {
 		t.Errorf("--version of a release build = %q, %v", b, err)
 	}
 }
+
+// TestHealthcheck: the container health check answers 0 on a ready server
+// and 1 when nothing listens.
+func TestHealthcheck(t *testing.T) {
+	n := startNode(t, nodeConfig{})
+	if out, errOut, code := runCLI(t, []string{"SESSIOND_URL=" + n.url}, "healthcheck"); code != 0 || out != "ready\n" {
+		t.Errorf("healthcheck of a ready server = %d %q %q", code, out, errOut)
+	}
+	if _, errOut, code := runCLI(t, nil, "healthcheck", "--listen", n.addr); code != 0 {
+		t.Errorf("healthcheck --listen %s = %d %q", n.addr, code, errOut)
+	}
+	n.stop()
+	if _, errOut, code := runCLI(t, []string{"SESSIOND_URL=" + n.url}, "healthcheck", "--timeout", "2s"); code != 1 || !strings.Contains(errOut, "not ready") {
+		t.Errorf("healthcheck of a stopped server = %d %q; want 1, not ready", code, errOut)
+	}
+}

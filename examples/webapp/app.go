@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -149,15 +150,30 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 
 // localPath returns p if it is a path on this site, else "": never an
 // open redirect ("//evil.example", "/\evil.example", "https://…").
+// localPath returns p when it is a path on this site, else "". Browsers
+// read a backslash as a slash and drop tabs and line breaks, and
+// http.Redirect cleans "..": so "/\\evil", "/\t/evil" and "/x/../\\evil" all
+// reach another host. Any backslash or control character is refused, and
+// the path is cleaned here, before it is checked.
 func localPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") {
+	if !strings.HasPrefix(p, "/") || strings.Contains(p, "\\") {
 		return ""
+	}
+	for _, r := range p {
+		if r < 0x20 || r == 0x7f {
+			return ""
+		}
 	}
 	u, err := url.Parse(p)
-	if err != nil || u.Scheme != "" || u.Host != "" || strings.ContainsAny(p, "\r\n\t") {
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
 		return ""
 	}
-	return p
+	u.Path, u.RawPath = path.Clean("/"+u.Path), ""
+	out := u.String()
+	if !strings.HasPrefix(out, "/") || strings.HasPrefix(out, "//") || strings.Contains(out, "\\") {
+		return ""
+	}
+	return out
 }
 
 func (a *app) home(w http.ResponseWriter, r *http.Request) {

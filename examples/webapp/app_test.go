@@ -54,6 +54,16 @@ func TestLocalPath(t *testing.T) {
 		"/\\evil.example":      "",
 		"https://evil.example": "",
 		"/x\r\nSet-Cookie: a":  "",
+		// Issue 14 #9: what browsers and http.Redirect turn into another host.
+		"/x/../\\evil": "",
+		"/\t/evil":     "",
+		"/%09/evil":    "/%09/evil", // stays a path: the %09 is never decoded into the URL
+		"/x/..//evil":  "/evil",
+		"/a/./b/../c":  "/a/c",
+		"/%2f%2fevil":  "/evil",
+		"/%5cevil":     "/%5Cevil",
+		"/\x7f":        "",
+		"/user@evil":   "/user@evil",
 	} {
 		if got := localPath(in); got != want {
 			t.Errorf("localPath(%q) = %q; want %q", in, got, want)
@@ -161,6 +171,31 @@ func TestParseFlags(t *testing.T) {
 	for _, bad := range [][]string{{"--store", "postgres"}, {"--access-ttl", "0s"}, {"extra"}} {
 		if _, err := parseFlags(bad, io.Discard); err == nil {
 			t.Errorf("parseFlags(%q) accepted", bad)
+		}
+	}
+}
+
+// TestApp_LoginRedirectStaysOnSite (issue 14 #9): whatever next= says, the
+// Location after a login is a path a browser resolves to this site. A
+// browser reads "\" as "/", so "/\evil" would be "//evil".
+func TestApp_LoginRedirectStaysOnSite(t *testing.T) {
+	_, srv := newTestApp(t)
+	for next, want := range map[string]string{
+		`/x/../\evil`:     "/",
+		`/x/..\..\/evil`:  "/",
+		"/\t/evil":        "/",
+		`/%5C%5Cevil`:     "/%5C%5Cevil",
+		"/devices?tab=1":  "/devices?tab=1",
+		"/x/../devices":   "/devices",
+		"https://evil.ex": "/",
+	} {
+		resp := post(t, client(t), srv.URL+"/login", url.Values{"username": {"alice"}, "password": {"wonderland"}, "next": {next}})
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode != http.StatusSeeOther || loc != want {
+			t.Errorf("login with next=%q = %d to %q; want 303 to %q", next, resp.StatusCode, loc, want)
+		}
+		if strings.ContainsAny(loc, "\\\t") || strings.HasPrefix(loc, "//") {
+			t.Errorf("login with next=%q redirects to %q, which a browser may read as another host", next, loc)
 		}
 	}
 }

@@ -30,6 +30,7 @@ type Config struct {
 	Lifetime        LifetimeSettings  `yaml:"lifetimes"`
 	Refresh         Refresh           `yaml:"refresh"`
 	JWT             JWT               `yaml:"jwt"`
+	Signing         Signing           `yaml:"signing"`
 	VerifyCacheSize int               `yaml:"verify_cache_size"`
 	Cookie          Cookie            `yaml:"cookie"`
 	CSRF            CSRF              `yaml:"csrf"`
@@ -78,6 +79,15 @@ type Server struct {
 	IdleTimeout       Duration `yaml:"idle_timeout"`
 	ShutdownTimeout   Duration `yaml:"shutdown_timeout"`
 	MaxBodyBytes      int64    `yaml:"max_body_bytes"`
+	// TLSCertFile and TLSKeyFile (PEM) make the API listener serve HTTPS;
+	// both or neither. The files are read again when they change, so a
+	// renewed certificate is served without a restart.
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
+	// AdminListen, when set, is a second listener (host:port) for the
+	// operational routes /healthz, /readyz and /metrics; /metrics is then
+	// no longer served on Listen.
+	AdminListen string `yaml:"admin_listen"`
 }
 
 // Store picks the session store backend.
@@ -113,6 +123,9 @@ type Refresh struct {
 
 // JWT configures signed tokens (jwt and hybrid strategies).
 type JWT struct {
+	// Issuer and Audience are the iss and aud claims. Empty (the default)
+	// means values unique to the deployment, derived from a random
+	// deployment ID the server keeps in the store.
 	Issuer    string `yaml:"issuer"`
 	Audience  string `yaml:"audience"`
 	Algorithm string `yaml:"algorithm"` // EdDSA | ES256 | HS256
@@ -121,6 +134,20 @@ type JWT struct {
 	HS256SecretFile     string   `yaml:"hs256_secret_file"`
 	Leeway              Duration `yaml:"leeway"`
 	KeyRotationInterval Duration `yaml:"key_rotation_interval"`
+	// KeyPublishPeriod is how long a new signing key is published (JWKS)
+	// and verifies on every node before any node signs with it.
+	KeyPublishPeriod Duration `yaml:"key_publish_period"`
+}
+
+// Signing protects the signing key ring stored in the store.
+type Signing struct {
+	// KEKFile names the file holding the key-encryption key (base64 of 32
+	// random bytes) that seals the key ring in the store;
+	// SESSIOND_KEK is the alternative. A secret is never written inline.
+	KEKFile string `yaml:"kek_file"`
+	// OldKEKFiles hold earlier KEKs, used only to open a ring sealed with
+	// them while the KEK is rotated.
+	OldKEKFiles []string `yaml:"old_kek_files"`
 }
 
 // Cookie configures the session and refresh cookies.
@@ -244,12 +271,14 @@ func Default() Config {
 		},
 		Refresh: Refresh{Rotation: true, ReuseDetection: true},
 		JWT: JWT{
-			Issuer:              "sessiond",
-			Audience:            "sessiond",
+			Issuer:              "", // unique to the deployment: see JWT.Issuer
+			Audience:            "",
 			Algorithm:           "EdDSA",
 			Leeway:              Duration(5 * time.Second),
 			KeyRotationInterval: Duration(720 * time.Hour),
+			KeyPublishPeriod:    Duration(10 * time.Minute),
 		},
+		Signing:         Signing{OldKEKFiles: []string{}},
 		VerifyCacheSize: 65536,
 		Cookie: Cookie{
 			Name:        "__Host-sessiond",

@@ -2,6 +2,7 @@ package config
 
 import (
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -73,5 +74,62 @@ func TestDocs_DefaultFile(t *testing.T) {
 	}
 	if !reflect.DeepEqual(cfg, Default()) {
 		t.Errorf("the default file in docs/configuration.md differs from Default():\n%+v\n%+v", cfg, Default())
+	}
+}
+
+// TestDocs_DefaultFileHasEveryKey: the complete default file names every
+// key (an omitted key would still parse to its default, so
+// TestDocs_DefaultFile alone cannot see it missing).
+func TestDocs_DefaultFileHasEveryKey(t *testing.T) {
+	doc := readDoc(t, "configuration.md")
+	m := regexp.MustCompile("(?s)## Complete default file\n\n```yaml\n(.*?)```").FindStringSubmatch(doc)
+	if m == nil {
+		t.Fatal("docs/configuration.md has no complete default file")
+	}
+	// Dotted paths of the file, from its indentation (two spaces a level).
+	have := map[string]bool{}
+	var stack []string
+	for _, line := range strings.Split(m[1], "\n") {
+		trimmed := strings.TrimLeft(line, " ")
+		key, _, ok := strings.Cut(trimmed, ":")
+		if !ok || trimmed == "" || strings.HasPrefix(trimmed, "#") || strings.HasPrefix(trimmed, "-") {
+			continue
+		}
+		depth := (len(line) - len(trimmed)) / 2
+		if depth > len(stack) {
+			continue
+		}
+		stack = append(stack[:depth], key)
+		have[strings.Join(stack, ".")] = true
+	}
+	for _, k := range Keys() {
+		if strings.HasPrefix(k, "webhooks[]") || strings.HasPrefix(k, "anomaly.rules.") {
+			continue // a list of endpoints; rules shown in flow style
+		}
+		if !have[k] {
+			t.Errorf("the complete default file in docs/configuration.md omits %s", k)
+		}
+	}
+}
+
+// TestDocs_CiteStandards: the docs cite the standard a requirement comes
+// from, never the numbering of a checklist that is not in the repository.
+func TestDocs_CiteStandards(t *testing.T) {
+	files, _ := filepath.Glob("../../docs/*.md")
+	files = append(files, "../../README.md")
+	re := regexp.MustCompile(`(?i)checklist(\s+items?)?\s+\d`)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if loc := re.FindIndex(b); loc != nil {
+			t.Errorf("%s cites %q: cite the standard instead", filepath.Base(f), b[loc[0]:loc[1]])
+		}
+	}
+	for _, r := range Rules() {
+		if re.MatchString(r.Rationale) {
+			t.Errorf("rule %s's rationale cites a checklist number", r.ID)
+		}
 	}
 }

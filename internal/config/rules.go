@@ -340,8 +340,13 @@ var rules = []Rule{
 			if !in.tokens() || in.Life.Idle == 0 || in.Life.Idle > in.Life.Access {
 				return nil
 			}
+			// The absolute timeout caps every session (docs/lifecycle.md).
+			survives := in.Life.Access + in.Life.Idle
+			if in.Life.Absolute > 0 && survives > in.Life.Absolute {
+				survives = in.Life.Absolute
+			}
 			return []Issue{issue("lifetimes.idle", "idle timeout %s is not longer than the access lifetime %s: an unattended session survives up to %s",
-				human(in.Life.Idle), human(in.Life.Access), human(in.Life.Access+in.Life.Idle))}
+				human(in.Life.Idle), human(in.Life.Access), human(survives))}
 		},
 	},
 	{
@@ -352,7 +357,14 @@ var rules = []Rule{
 		Check: func(in Input) []Issue {
 			var out []Issue
 			if in.Life.Idle != sessiond.DefaultIdle {
-				out = append(out, issue("lifetimes.idle", "idle timeout %s differs from the default 30m", human(in.Life.Idle)))
+				is := issue("lifetimes.idle", "idle timeout %s differs from the default 30m", human(in.Life.Idle))
+				// NIST SP 800-63B-4 (AAL2) allows at most 1h of inactivity;
+				// OWASP's session cheat sheet suggests 15–30 minutes.
+				if in.Life.Idle > time.Hour && in.Config.Preset != sessiond.PresetB2B {
+					is.Severity = SeverityWarning
+					is.Message = fmt.Sprintf("idle timeout %s is longer than the 1h of inactivity NIST SP 800-63B-4 allows at AAL2 (OWASP suggests 15–30m)", human(in.Life.Idle))
+				}
+				out = append(out, is)
 			}
 			if in.Life.Absolute != sessiond.DefaultAbsolute {
 				out = append(out, issue("lifetimes.absolute", "absolute timeout %s differs from the default 8h", human(in.Life.Absolute)))
@@ -590,19 +602,36 @@ var rules = []Rule{
 	},
 	{
 		ID: "SD-JWT-007", Severity: SeverityError,
-		Title:     "JWT issuer and audience must be set",
-		Rationale: "Verifiers check iss and aud exactly (RFC 8725 §3.8–3.9; RFC 9068 §2.2; ASVS 9.2.3); without them a token minted for one service is accepted by another that shares the key.",
-		Fix:       "set jwt.issuer and jwt.audience to values unique to this deployment",
+		Title:     "JWT issuer or audience written but blank",
+		Rationale: "Verifiers check iss and aud exactly (RFC 8725 §3.8–3.9; RFC 9068 §2.2; ASVS 9.2.3); a blank value written in the file is almost always a mistake. Left out, each defaults to a value unique to the deployment.",
+		Fix:       "remove jwt.issuer and jwt.audience to get values unique to this deployment, or set them to names unique to it (e.g. https://auth.example.com)",
 		Check: func(in Input) []Issue {
 			if !in.tokens() {
 				return nil
 			}
 			var out []Issue
-			if strings.TrimSpace(in.Config.JWT.Issuer) == "" {
-				out = append(out, issue("jwt.issuer", "jwt.issuer is empty"))
+			for _, f := range []struct{ path, v string }{{"jwt.issuer", in.Config.JWT.Issuer}, {"jwt.audience", in.Config.JWT.Audience}} {
+				if strings.TrimSpace(f.v) == "" && (f.v != "" || in.Doc.Has(f.path)) {
+					out = append(out, issue(f.path, "%s is empty", f.path))
+				}
 			}
-			if strings.TrimSpace(in.Config.JWT.Audience) == "" {
-				out = append(out, issue("jwt.audience", "jwt.audience is empty"))
+			return out
+		},
+	},
+	{
+		ID: "SD-JWT-008", Severity: SeverityWarning,
+		Title:     "JWT issuer or audience is the shared name sessiond",
+		Rationale: "\"sessiond\" was the default issuer and audience of every deployment: two deployments that share a key (an HS256 secret, a verifier trusting both JWKS) then accept each other's tokens (RFC 8725 §3.8–3.9).",
+		Fix:       "remove jwt.issuer and jwt.audience to get values unique to this deployment, or set names unique to it",
+		Check: func(in Input) []Issue {
+			if !in.tokens() {
+				return nil
+			}
+			var out []Issue
+			for _, f := range []struct{ path, v string }{{"jwt.issuer", in.Config.JWT.Issuer}, {"jwt.audience", in.Config.JWT.Audience}} {
+				if strings.EqualFold(strings.TrimSpace(f.v), "sessiond") {
+					out = append(out, issue(f.path, "%s is \"sessiond\", which other deployments use too", f.path))
+				}
 			}
 			return out
 		},
@@ -707,12 +736,25 @@ var rules = []Rule{
 	},
 	{
 		ID: "SD-WEBHOOK-003", Severity: SeverityError,
-		Title:     "webhook URL or retry count invalid",
-		Rationale: "A webhook needs an absolute http(s) URL without embedded credentials (they would end up in logs) and at least one delivery attempt.",
-		Fix:       "write the URL as https://host/path without user:password (sign with secret_file instead) and keep max_attempts ≥ 1",
+		Title:     "webhook URL, name or retry count invalid",
+		Rationale: "A webhook needs an absolute http(s) URL without embedded credentials (they would end up in logs), at least one delivery attempt, and a name no other webhook has: pending deliveries refer to the endpoint by name, so sessiond serve refuses duplicates.",
+		Fix:       "write the URL as https://host/path without user:password (sign with secret_file instead), keep max_attempts ≥ 1 and give each webhook its own name",
 		Check: func(in Input) []Issue {
 			var out []Issue
+			seen := map[string]int{}
 			for i, w := range in.Config.Webhooks {
+				// The same default name serve gives an unnamed webhook.
+				name := w.Name
+				if name == "" {
+					if u, err := url.Parse(w.URL); err == nil {
+						name = fmt.Sprintf("%d-%s", i, u.Host)
+					}
+				}
+				if j, dup := seen[name]; dup && name != "" {
+					out = append(out, issue(fmt.Sprintf("webhooks.%d.name", i), "webhook %d has the name %q of webhook %d; sessiond serve refuses duplicates", i, name, j))
+				} else {
+					seen[name] = i
+				}
 				p := fmt.Sprintf("webhooks.%d.url", i)
 				u, err := url.Parse(w.URL)
 				switch {
@@ -982,6 +1024,60 @@ var rules = []Rule{
 		},
 	},
 	{
+		ID: "SD-SERVER-005", Severity: SeverityWarning,
+		Title:     "production listener beyond loopback without TLS",
+		Rationale: "Session tokens, refresh tokens and API keys cross this listener; on a network interface without TLS anyone on the path can read them (ASVS 12.1.1, 12.3.1). Behind a TLS-terminating proxy on the same host, keep the listener on loopback.",
+		Fix:       "set server.tls_cert_file and server.tls_key_file, or listen on 127.0.0.1 behind a TLS-terminating proxy",
+		Check: func(in Input) []Issue {
+			s := in.Config.Server
+			if !in.production() || s.TLSCertFile != "" && s.TLSKeyFile != "" {
+				return nil
+			}
+			host, _, err := net.SplitHostPort(s.Listen)
+			if err != nil || isLoopback(host) {
+				return nil
+			}
+			return []Issue{issue("server.listen", "server.listen %q is reachable from other hosts and serves plain HTTP", s.Listen)}
+		},
+	},
+	{
+		ID: "SD-SERVER-006", Severity: SeverityError,
+		Title:     "TLS certificate without key, or key without certificate",
+		Rationale: "HTTPS needs both the certificate chain and its private key; with only one the server cannot start TLS.",
+		Fix:       "set both server.tls_cert_file and server.tls_key_file (PEM), or neither",
+		Check: func(in Input) []Issue {
+			s := in.Config.Server
+			switch {
+			case s.TLSCertFile != "" && s.TLSKeyFile == "":
+				return []Issue{issue("server.tls_key_file", "server.tls_cert_file is set but server.tls_key_file is not")}
+			case s.TLSCertFile == "" && s.TLSKeyFile != "":
+				return []Issue{issue("server.tls_cert_file", "server.tls_key_file is set but server.tls_cert_file is not")}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-SERVER-007", Severity: SeverityError,
+		Title:     "admin listen address is not host:port, or is the API's",
+		Rationale: "The admin listener keeps /metrics off the API port; it cannot start on an address it cannot parse, nor share the API's address.",
+		Fix:       "write server.admin_listen as host:port on its own port, e.g. 127.0.0.1:8421, or leave it empty",
+		Check: func(in Input) []Issue {
+			s := in.Config.Server
+			if s.AdminListen == "" {
+				return nil
+			}
+			_, port, err := net.SplitHostPort(s.AdminListen)
+			n, perr := strconv.Atoi(port)
+			switch {
+			case err != nil || perr != nil || n < 0 || n > 65535:
+				return []Issue{issue("server.admin_listen", "server.admin_listen %q is not host:port", s.AdminListen)}
+			case s.AdminListen == s.Listen && n != 0:
+				return []Issue{issue("server.admin_listen", "server.admin_listen is the same address as server.listen")}
+			}
+			return nil
+		},
+	},
+	{
 		ID: "SD-STORE-001", Severity: SeverityError,
 		Title:     "unknown store driver",
 		Rationale: "sessiond ships four stores; any other name cannot start.",
@@ -1031,17 +1127,29 @@ var rules = []Rule{
 			if !in.Doc.Has("store.dsn") {
 				return nil
 			}
-			u, err := url.Parse(in.Config.Store.DSN)
-			if err != nil || u.User == nil {
+			dsn := in.Config.Store.DSN
+			if u, err := url.Parse(dsn); err == nil && u.Scheme != "" {
+				if _, ok := u.User.Password(); u.User != nil && ok {
+					return []Issue{issue("store.dsn", "store.dsn contains a password (user:password@)")}
+				}
+				for k := range u.Query() {
+					if strings.EqualFold(k, "password") {
+						return []Issue{issue("store.dsn", "store.dsn contains a password (the %s query parameter)", k)}
+					}
+				}
 				return nil
 			}
-			if _, ok := u.User.Password(); ok {
-				return []Issue{issue("store.dsn", "store.dsn contains a password")}
+			// PostgreSQL keyword/value form: host=db user=app password=…
+			if dsnKeywordPassword.MatchString(dsn) {
+				return []Issue{issue("store.dsn", "store.dsn contains a password (password=…)")}
 			}
 			return nil
 		},
 	},
 }
+
+// dsnKeywordPassword finds password=… in a keyword/value DSN.
+var dsnKeywordPassword = regexp.MustCompile(`(?i)(^|\s)password\s*=`)
 
 func init() {
 	sort.Slice(rules, func(i, j int) bool { return rules[i].ID < rules[j].ID })

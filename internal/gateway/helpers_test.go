@@ -185,3 +185,5 @@ func serve(h http.Handler, r *http.Request) *httptest.ResponseRecorder {
 }
 
 func hexOf(b []byte) string { return hex.EncodeToString(b) }
+
+func sessiondCreate() sessiond.CreateOptions { return sessiond.CreateOptions{} }

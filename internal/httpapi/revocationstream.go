@@ -51,6 +51,12 @@ type RevocationStream struct {
 	// node (the store's revocation feed), so the stream polls at once
 	// instead of at the next Poll tick. Nil: poll only.
 	Wake func() <-chan struct{}
+	// Recent returns the revocations the store's feed announced after
+	// sequence number after, oldest first, and the newest sequence number
+	// (with after past the newest: none). A woken stream sends them at
+	// once, before their event log entries settle; the log entries follow
+	// with their own cursors. Nil: the stream waits for the log.
+	Recent func(after uint64) ([]sessiond.Revocation, uint64)
 	// AccessLifetime and Leeway bound how long an access token of a
 	// revoked session can live: the `until` of its event.
 	AccessLifetime time.Duration
@@ -202,11 +208,12 @@ type tail struct {
 	settle time.Duration
 	log    *slog.Logger
 	reqID  string
+	seq    uint64 // the last feed revocation seen (RevocationStream.Recent)
 }
 
 // burst is when the stream reads the log again after a wake-up: the feed
 // can announce a revocation a moment before its event is in the log.
-var burst = []time.Duration{0, 15 * time.Millisecond, 50 * time.Millisecond, 150 * time.Millisecond, 500 * time.Millisecond}
+var burst = []time.Duration{0, 10 * time.Millisecond, 30 * time.Millisecond, 100 * time.Millisecond, 300 * time.Millisecond, 700 * time.Millisecond}
 
 func (t *tail) run(ctx context.Context) error {
 	poll := time.NewTicker(orDefault(t.rs.Poll, DefaultStreamPoll))
@@ -216,6 +223,9 @@ func (t *tail) run(ctx context.Context) error {
 	var wake <-chan struct{}
 	if t.rs.Wake != nil {
 		wake = t.rs.Wake()
+	}
+	if t.rs.Recent != nil {
+		_, t.seq = t.rs.Recent(^uint64(0))
 	}
 	// The first read catches up from the cursor; the heartbeat after it
 	// tells the client it is up to date.
@@ -236,6 +246,9 @@ func (t *tail) run(ctx context.Context) error {
 			return nil
 		case <-wake:
 			wake = t.rs.Wake()
+			if err := t.sendRecent(); err != nil {
+				return err
+			}
 			start := time.Now()
 			burstAt = burstAt[:0]
 			for _, d := range burst[1:] {
@@ -265,6 +278,39 @@ func (t *tail) run(ctx context.Context) error {
 			timer.Reset(time.Until(burstAt[0]))
 		}
 	}
+}
+
+// sendRecent sends what the store's feed announced since the last wake.
+// Their id is the heartbeat's cursor, not a log entry's: a client resuming
+// from it is sent everything that may not have settled in the log, these
+// revocations' own log entries included.
+func (t *tail) sendRecent() error {
+	if t.rs.Recent == nil {
+		return nil
+	}
+	revs, last := t.rs.Recent(t.seq)
+	t.seq = last
+	now := t.rs.now()
+	wrote := false
+	t.deadline()
+	for _, rv := range revs {
+		if rv.SessionID == "" || rv.Reason == sessiond.ReasonIncident {
+			continue // a watermark covers incident revocations
+		}
+		ev := stream.Revoked{SessionID: string(rv.SessionID), Subject: rv.Subject, RevokedAt: rv.RevokedAt.UTC(),
+			Reason: string(rv.Reason), Until: t.rs.until(rv.RevokedAt, rv.ExpiresAt).UTC()}
+		if !ev.Until.After(now) {
+			continue
+		}
+		if err := stream.WriteEvent(t.w, stream.EventRevoked, stream.CursorAt(t.from.Add(t.settle)), ev); err != nil {
+			return err
+		}
+		wrote = true
+	}
+	if wrote {
+		return t.rc.Flush()
+	}
+	return nil
 }
 
 func (t *tail) heartbeat() error {

@@ -504,6 +504,42 @@ func TestRevocationStream_WakeWithoutPolling(t *testing.T) {
 	}
 }
 
+func TestRevocationStream_FeedSentAtOnce(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var feed []sessiond.Revocation
+	e := newStreamEnv(t, func(rs *httpapi.RevocationStream) {
+		rs.Poll = time.Hour
+		rs.Recent = func(after uint64) ([]sessiond.Revocation, uint64) {
+			mu.Lock()
+			defer mu.Unlock()
+			last := uint64(len(feed))
+			if after >= last {
+				return nil, last
+			}
+			return append([]sessiond.Revocation(nil), feed[after:]...), last
+		}
+	})
+	c := e.open("")
+	c.next()
+	now := e.clock.Now()
+	mu.Lock()
+	feed = append(feed,
+		sessiond.Revocation{SessionID: "sess-incident", Subject: "kim", RevokedAt: now, ExpiresAt: now.Add(time.Hour), Reason: sessiond.ReasonIncident},
+		sessiond.Revocation{SessionID: "sess-feed", Subject: "kim", RevokedAt: now, ExpiresAt: now.Add(time.Minute), Reason: sessiond.ReasonLogout})
+	mu.Unlock()
+	e.waker.wake()
+	// Not in the event log at all: it comes from the feed, with the
+	// session's own expiry as the bound of until.
+	r, id := c.revoked()
+	if r.SessionID != "sess-feed" || r.Subject != "kim" || r.Reason != "logout" || !r.Until.Equal(now.Add(time.Minute+time.Second)) {
+		t.Errorf("feed event = %+v; want sess-feed until its session's expiry plus a second", r)
+	}
+	if _, _, err := stream.ParseCursor(id); err != nil {
+		t.Errorf("feed event id %q: %v", id, err)
+	}
+}
+
 func TestRevocationStream_Closing(t *testing.T) {
 	t.Parallel()
 	e := newStreamEnv(t, nil)

@@ -64,7 +64,7 @@ func (f *fanout) Record(ctx context.Context, e sessiond.Event) error {
 		}
 	}
 	// Anomalies whose action is only "log" are recorded, not alerted.
-	if f.webhooks != nil && !(e.Type == sessiond.EventAnomaly && e.Details["action"] == sessiond.AnomalyLog) {
+	if f.webhooks != nil && !(e.Type == sessiond.EventAnomaly && e.Details["action"] == string(sessiond.AnomalyLog)) {
 		if err := f.webhooks.Record(ctx, e); err != nil {
 			errs = append(errs, fmt.Errorf("webhook outbox: %w", err))
 		}
@@ -109,7 +109,7 @@ func buildAnomaly(cfg config.Config) (sessiond.AnomalyChecker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return anomaly.Checker{D: d}, nil
+	return d, nil
 }
 
 // buildWebhooks reads each endpoint's secret file and returns the endpoints.

@@ -36,7 +36,7 @@ func attachRevocationStream(bg context.Context, hopts *httpapi.Options, cfg conf
 	meta, _ := store.(sessiond.MetaStore)
 	hub := newWakeHub()
 	if n, ok := store.(sessiond.RevocationNotifier); ok {
-		if err := n.SubscribeRevocations(bg, func(sessiond.Revocation) { hub.wake() }, hub.wake); err != nil {
+		if err := n.SubscribeRevocations(bg, hub.add, hub.wake); err != nil {
 			return nil, fmt.Errorf("subscribe to revocations for the stream: %w", err)
 		}
 	}
@@ -46,9 +46,10 @@ func attachRevocationStream(bg context.Context, hopts *httpapi.Options, cfg conf
 		Revocations:    store.Revocations,
 		Watermarks:     func(ctx context.Context) ([]stream.Watermark, error) { return readWatermarks(ctx, meta) },
 		Wake:           hub.next,
+		Recent:         hub.recent,
 		AccessLifetime: mgr.Lifetimes().Access,
 		Leeway:         cfg.JWT.Leeway.Std(),
-		Retention:      cfg.Events.Retention.Std(),
+		Retention:      retention(cfg),
 		Closing:        closing,
 	}
 	var once sync.Once
@@ -122,13 +123,42 @@ func readWatermarks(ctx context.Context, meta sessiond.MetaStore) ([]stream.Wate
 }
 
 // wakeHub tells every open stream of a revocation on any node: next
-// returns a channel that wake closes.
+// returns a channel that wake closes, and recent the last revocations the
+// store's feed announced.
 type wakeHub struct {
-	mu sync.Mutex
-	ch chan struct{}
+	mu   sync.Mutex
+	ch   chan struct{}
+	ring [hubRing]sessiond.Revocation
+	seq  uint64 // sequence number of the newest entry; ring[seq%hubRing]
 }
 
+// hubRing is how many feed revocations a stream can fall behind by before
+// it relies on the event log alone.
+const hubRing = 1024
+
 func newWakeHub() *wakeHub { return &wakeHub{ch: make(chan struct{})} }
+
+func (h *wakeHub) add(r sessiond.Revocation) {
+	h.mu.Lock()
+	h.seq++
+	h.ring[h.seq%hubRing] = r
+	h.mu.Unlock()
+	h.wake()
+}
+
+func (h *wakeHub) recent(after uint64) ([]sessiond.Revocation, uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if after >= h.seq {
+		return nil, h.seq
+	}
+	from := max(after+1, h.seq-min(h.seq, hubRing-1))
+	out := make([]sessiond.Revocation, 0, h.seq-from+1)
+	for i := from; i <= h.seq; i++ {
+		out = append(out, h.ring[i%hubRing])
+	}
+	return out, h.seq
+}
 
 func (h *wakeHub) next() <-chan struct{} {
 	h.mu.Lock()
@@ -141,4 +171,17 @@ func (h *wakeHub) wake() {
 	close(h.ch)
 	h.ch = make(chan struct{})
 	h.mu.Unlock()
+}
+
+// retention is how long the event log keeps events: events.retention, or
+// Redis's safety net (redisstore's default MaxEventAge) when that is
+// shorter or retention is off, so a cursor older than what may have been
+// deleted gets a reset rather than a gap.
+func retention(cfg config.Config) time.Duration {
+	keep := cfg.Events.Retention.Std()
+	const redisMaxAge = 400 * 24 * time.Hour
+	if cfg.Store.Driver == "redis" && (keep <= 0 || keep > redisMaxAge) {
+		return redisMaxAge
+	}
+	return max(keep, 0)
 }

@@ -53,6 +53,11 @@ type Options struct {
 	Listening func(addr string)
 	// Findings, if set, receives the validator's findings before start.
 	Findings func([]config.Finding)
+	// AdminListening, if set, is called with the admin listener's bound
+	// address (server.admin_listen) once it accepts connections.
+	AdminListening func(addr string)
+	// Getenv reads SESSIOND_KEK; nil means os.Getenv.
+	Getenv func(string) string
 }
 
 // Run serves until ctx ends (SIGTERM, SIGINT), then lets in-flight requests
@@ -133,7 +138,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
-	down.mgr = mgr
+	down.mgr, down.keys = mgr, keys
 	if keys != nil {
 		bgLoops.Go(keys.Run)
 	}
@@ -167,6 +172,9 @@ func Run(ctx context.Context, o Options) (err error) {
 	if keys != nil {
 		hopts.JWKS = keys.Ring().JWKS
 	}
+	if cfg.Server.AdminListen != "" {
+		hopts.Metrics = nil // served on the admin listener only
+	}
 	if err := addGateway(cfg, mgr, meta, log, &hopts); err != nil {
 		return err
 	}
@@ -189,6 +197,9 @@ func Run(ctx context.Context, o Options) (err error) {
 		BaseContext:       func(net.Listener) context.Context { return bg },
 	}
 	srv.RegisterOnShutdown(endStreams)
+	if srv.TLSConfig, err = tlsConfig(cfg, log); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -200,8 +211,20 @@ func Run(ctx context.Context, o Options) (err error) {
 		o.Listening(addr)
 	}
 	down.servers = append(down.servers, srv)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }() // joined: Shutdown makes Serve return
+	errc := make(chan error, 2)
+	go func() { errc <- serve(srv, ln) }() // Shutdown makes it return
+	if cfg.Server.AdminListen != "" {
+		asrv, aln, err := adminServer(cfg, handler, met.Handler(), log)
+		if err != nil {
+			return err
+		}
+		down.servers = append(down.servers, asrv)
+		go func() { errc <- serve(asrv, aln) }()
+		log.Info("sessiond admin routes serving", "addr", aln.Addr().String())
+		if o.AdminListening != nil {
+			o.AdminListening(aln.Addr().String())
+		}
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -286,7 +309,27 @@ func buildManager(ctx context.Context, cfg config.Config, o Options, store sessi
 	var keys *signing.Keys
 	var mgr *sessiond.Manager
 	if cfg.Strategy != sessiond.StrategyDatabase {
+		getenv := o.Getenv
+		if getenv == nil {
+			getenv = os.Getenv
+		}
+		// Read before the key ring is made: a store with no ring yet is a
+		// new deployment.
+		issuer, audience, err := issuerAudience(ctx, cfg, meta, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		kek, oldKEKs, err := SigningKEKs(cfg, getenv)
+		if err != nil {
+			return nil, nil, err
+		}
+		if kek == nil {
+			log.Warn("signing keys are stored in clear: set signing.kek_file or SESSIOND_KEK to seal them")
+		}
 		keys, err = signing.Open(ctx, meta, signing.Options{
+			KEK:              kek,
+			OldKEKs:          oldKEKs,
+			PublishFor:       cfg.JWT.KeyPublishPeriod.Std(),
 			Algorithm:        jwttoken.Algorithm(cfg.JWT.Algorithm),
 			HMACSecret:       o.HMACSecret,
 			MaxTokenLifetime: life.Refresh,
@@ -302,7 +345,7 @@ func buildManager(ctx context.Context, cfg config.Config, o Options, store sessi
 		if err != nil {
 			return nil, nil, err
 		}
-		codec, err := jwttoken.New(keys.Ring(), jwttoken.Options{Issuer: cfg.JWT.Issuer, Audience: cfg.JWT.Audience,
+		codec, err := jwttoken.New(keys.Ring(), jwttoken.Options{Issuer: issuer, Audience: audience,
 			Leeway: cfg.JWT.Leeway.Std()})
 		if err != nil {
 			return nil, nil, err

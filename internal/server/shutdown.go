@@ -2,13 +2,16 @@ package server
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/signing"
 )
 
 // background owns the server's long-running loops (webhook dispatcher,
@@ -52,6 +55,7 @@ type shutdown struct {
 	servers []*http.Server
 	bg      *background
 	mgr     *sessiond.Manager
+	keys    *signing.Keys
 	store   sessiond.Store
 }
 
@@ -70,7 +74,24 @@ func (s *shutdown) run() {
 	if s.mgr != nil {
 		s.mgr.Close()
 	}
+	if s.keys != nil {
+		s.keys.Close()
+	}
 	if err := s.store.Close(); err != nil {
 		s.log.Error("close store", "err", err)
 	}
+}
+
+// serve runs srv on ln (TLS when srv.TLSConfig is set) until Shutdown.
+func serve(srv *http.Server, ln net.Listener) error {
+	var err error
+	if srv.TLSConfig != nil {
+		err = srv.ServeTLS(ln, "", "")
+	} else {
+		err = srv.Serve(ln)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
 }

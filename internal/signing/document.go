@@ -110,13 +110,12 @@ func (o *Options) encode(p payload) ([]byte, error) {
 	return json.Marshal(s)
 }
 
-// needsRewrite reports whether a stored document is not in the form this
-// node writes: a version-1 document, one in clear while a KEK is
-// configured, or one sealed with an older KEK.
+// needsRewrite reports whether a stored document must be rewritten before
+// this node uses it: it is in clear (either format) while a KEK is
+// configured, or sealed with an older KEK. A version-1 document in clear
+// is otherwise left as it is until the next write (a rotation), so nodes
+// of an earlier version can still read it during a rolling upgrade.
 func (o *Options) needsRewrite(d decoded) bool {
-	if d.legacy {
-		return true
-	}
 	if o.KEK == nil {
 		return false // never decrypt a ring back to clear on our own
 	}

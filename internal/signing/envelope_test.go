@@ -274,3 +274,33 @@ func TestParseKEK(t *testing.T) {
 		})
 	}
 }
+
+// TestKeys_RejectsMalformedDocument: a stored document that is not one
+// this version wrote or can read stops the node with an error, never a
+// panic, and never a fresh ring written over it.
+func TestKeys_RejectsMalformedDocument(t *testing.T) {
+	ctx := context.Background()
+	for name, doc := range map[string]string{
+		"not JSON":              `{"format":`,
+		"unknown format":        `{"format":3,"payload":{}}`,
+		"both payload and seal": `{"format":2,"payload":{"ring":{}},"sealed":{"kek":"x","dek":"","data":""}}`,
+		"neither":               `{"format":2}`,
+		"unknown field":         `{"format":2,"payload":{"ring":{}},"extra":1}`,
+		"payload not a ring":    `{"format":2,"payload":{"ring":{"version":1,"keys":[]}}}`,
+		"sealed not base64":     `{"format":2,"sealed":{"kek":"x","dek":"!!","data":"!!"}}`,
+		"empty":                 ``,
+	} {
+		t.Run(name, func(t *testing.T) {
+			store := metaStores(t)[0].reopen(t)
+			if _, err := store.PutMeta(ctx, signing.DocName, []byte(doc), 0); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := openKEK(ctx, store, newKEK(t)); err == nil {
+				t.Fatal("Open accepted a malformed document")
+			}
+			if got := stored(t, store); string(got) != doc {
+				t.Errorf("Open overwrote the malformed document")
+			}
+		})
+	}
+}

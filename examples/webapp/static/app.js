@@ -13,8 +13,21 @@ const session = createSession({
 // For the console and the browser tests.
 globalThis.sessiond = session;
 
+// localPath returns p when it is a path on this site, else "/". Browsers
+// drop tabs and line breaks and read a backslash as "/" in URLs, so "/\t/evil"
+// (from ?next=/%09/evil) would leave the site: refuse any backslash or
+// control character, then let the URL parser decide and keep only paths
+// that resolve to this origin.
 function localPath(p) {
-  return typeof p === "string" && p.startsWith("/") && !p.startsWith("//") && !p.startsWith("/\\") ? p : "/";
+  if (typeof p !== "string" || !p.startsWith("/") || /[\\\u0000-\u001f\u007f]/.test(p)) return "/";
+  let u;
+  try {
+    u = new URL(p, location.origin);
+  } catch {
+    return "/";
+  }
+  if (u.origin !== location.origin || u.pathname.startsWith("//")) return "/";
+  return u.pathname + u.search + u.hash;
 }
 
 if (cfg.page === "login") {

@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/client"
+)
+
+// TestCLI_RefusesToCreateStore: keys, apikey and migrate never create a
+// store by accident (a wrong directory, a missing variable), say which
+// store they opened, and create one only with --create.
+func TestCLI_RefusesToCreateStore(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	env := []string{"SESSIOND_DATA=" + data}
+	for _, args := range [][]string{{"keys", "list"}, {"keys", "rotate"}, {"apikey", "create"}, {"apikey", "list"}, {"migrate"}} {
+		out, errOut, code := runCLI(t, env, args...)
+		if code == 0 || out != "" || !strings.Contains(errOut, "--create") {
+			t.Errorf("sessiond %v on no store = exit %d, stdout %q, stderr %q; want a failure that names --create", args, code, out, errOut)
+		}
+		if _, err := os.Stat(data); !os.IsNotExist(err) {
+			t.Fatalf("sessiond %v created %s", args, data)
+		}
+	}
+	out, errOut, code := runCLI(t, append(env, "SESSIOND_STORE_DRIVER=memory"), "apikey", "create", "--create")
+	if code == 0 || out != "" || !strings.Contains(errOut, "memory") {
+		t.Errorf("apikey create on the memory store = exit %d, stdout %q, stderr %q; want a refusal and no key", code, out, errOut)
+	}
+
+	// A migrated but never served store holds no signing keys: still refused.
+	if _, errOut, code := runCLI(t, env, "migrate", "--create"); code != 0 || !strings.Contains(errOut, "store: sqlite "+filepath.Join(data, "sessiond.db")) {
+		t.Fatalf("migrate --create = exit %d, stderr %q; want success naming the store", code, errOut)
+	}
+	if _, errOut, code := runCLI(t, env, "apikey", "list"); code == 0 || !strings.Contains(errOut, "no signing keys") {
+		t.Errorf("apikey list on a store no server initialised = exit %d, %q; want a refusal", code, errOut)
+	}
+	if out, errOut, code := runCLI(t, env, "keys", "list", "--create"); code != 0 || strings.Count(out, "\n") != 2 {
+		t.Fatalf("keys list --create = exit %d, %q %q; want one new key", code, out, errOut)
+	}
+	out, errOut, code = runCLI(t, env, "keys", "list", "--json")
+	var key struct {
+		KID     string `json:"kid"`
+		Current bool   `json:"current"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &key) != nil || key.KID == "" || !key.Current ||
+		!strings.Contains(errOut, "store: sqlite") {
+		t.Errorf("keys list --json = exit %d, %q, stderr %q; want the current key as JSON and the store on stderr", code, out, errOut)
+	}
+
+	for _, cmd := range []string{"keys", "apikey", "migrate"} {
+		help, _, _ := runCLI(t, nil, cmd, "--help")
+		for _, want := range []string{"--create", "refuse", "SESSIOND_CONFIG", "SESSIOND_STORE_DRIVER"} {
+			if !strings.Contains(help, want) {
+				t.Errorf("sessiond %s --help does not mention %s", cmd, want)
+			}
+		}
+	}
+}
+
+// TestCLI_Help: each command's help names the variables it reads, and
+// config validate's help lists its own flags, not global ones it rejects.
+func TestCLI_Help(t *testing.T) {
+	for _, cmd := range [][]string{{"sessions", "--help"}, {"sessions", "list", "--help"}, {"events", "--help"}, {"incident", "revoke", "--help"}} {
+		help, _, code := runCLI(t, nil, cmd...)
+		for _, want := range []string{"SESSIOND_URL", "SESSIOND_API_KEY", "<data>/api-key"} {
+			if code != 0 || !strings.Contains(help, want) {
+				t.Errorf("sessiond %v = exit %d, does not mention %s:\n%s", cmd, code, want, help)
+			}
+		}
+	}
+	help, _, code := runCLI(t, nil, "config", "validate", "--help")
+	if code != 0 || !strings.Contains(help, "--env") || !strings.Contains(help, "--format") || strings.Contains(help, "--config string") {
+		t.Errorf("config validate --help = exit %d:\n%s\nwant --env and --format, and no global --config flag", code, help)
+	}
+	help, _, _ = runCLI(t, nil, "serve", "--help")
+	for _, want := range []string{"SESSIOND_API_KEY", "SESSIOND_JWT_HS256_SECRET", "78"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("serve --help does not mention %s", want)
+		}
+	}
+}
+
+// TestCLI_BadArguments: mistakes are errors with a hint, never silently
+// ignored, and a secret given by mistake is never echoed.
+func TestCLI_BadArguments(t *testing.T) {
+	const secret = "sdak_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"
+	cases := []struct {
+		name string
+		env  []string
+		args []string
+		code int
+		want string
+	}{
+		{"unknown type", nil, []string{"events", "--type", "session.creatd"}, 2, "unknown event type"},
+		{"limit 0", nil, []string{"events", "--limit", "0"}, 2, "1 to 1000"},
+		{"limit 1001", nil, []string{"events", "--limit", "1001"}, 2, "1 to 1000"},
+		{"bad since", nil, []string{"events", "--since", "yesterday"}, 2, "duration back from now"},
+		{"url without scheme", []string{"SESSIOND_URL=127.0.0.1:8420", "SESSIOND_API_KEY=" + secret}, []string{"sessions", "list", "--subject", "a"}, 2, "http://127.0.0.1:8420"},
+		{"url flag without scheme", []string{"SESSIOND_API_KEY=" + secret}, []string{"events", "--url", "localhost:8420"}, 2, "no scheme"},
+		{"apikey revoke a secret", nil, []string{"apikey", "revoke", secret}, 2, "not an API key ID"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			env := append([]string{"SESSIOND_DATA=" + t.TempDir()}, tc.env...)
+			out, errOut, code := runCLI(t, env, tc.args...)
+			if code != tc.code || !strings.Contains(errOut, tc.want) {
+				t.Errorf("sessiond %v = exit %d, stderr %q; want exit %d with %q", tc.args, code, errOut, tc.code, tc.want)
+			}
+			if strings.Contains(out+errOut, secret) {
+				t.Errorf("sessiond %v echoed the API key: %q %q", tc.args, out, errOut)
+			}
+		})
+	}
+}
+
+func TestParseSince(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		in   string
+		want time.Time
+		ok   bool
+	}{
+		{"1h", now.Add(-time.Hour), true},
+		{"90m", now.Add(-90 * time.Minute), true},
+		{"7d", now.Add(-7 * 24 * time.Hour), true},
+		{"2026-11-01T00:00:00Z", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), true},
+		{"0s", time.Time{}, false},
+		{"-1h", time.Time{}, false},
+		{"yesterday", time.Time{}, false},
+		{"", time.Time{}, false},
+	} {
+		got, err := parseSince(tc.in, now)
+		if (err == nil) != tc.ok || tc.ok && !got.Equal(tc.want) {
+			t.Errorf("parseSince(%q) = %v, %v; want %v (ok %v)", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+// TestCLI_Operator against a running server: events newest first with a
+// relative --since, --json on listings, plurals, and no terminal escape
+// from a stored value reaching the screen.
+func TestCLI_Operator(t *testing.T) {
+	n := startNode(t, nodeConfig{env: []string{"SESSIOND_API_KEY=" + testAPIKey}})
+	c := n.client()
+	ctx := context.Background()
+	// An attacker's User-Agent: set the window title, clear the screen,
+	// a C1 CSI and a right-to-left override.
+	evilUA := "Mozilla/5.0\x1b]0;pwned\x07\x1b[2J\u009b31m\u202egnp.exe"
+	first, err := c.CreateSession(ctx, client.CreateRequest{Subject: "ivy", Client: sessiond.Client{IP: "192.0.2.1", UserAgent: evilUA}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := c.CreateSession(ctx, client.CreateRequest{Subject: "ivy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	out, errOut, code := n.cli("sessions", "list", "--subject", "ivy")
+	if code != 0 || !strings.Contains(out, string(first.Session.ID)) {
+		t.Fatalf("sessions list = %d %q %q", code, out, errOut)
+	}
+	if strings.ContainsAny(out, "\x1b\x07\u009b\u202e") {
+		t.Errorf("sessions list printed control characters from a User-Agent: %q", out)
+	}
+	if !strings.Contains(out, `Mozilla/5.0\x1b]0;pwned\x07\x1b[2J\u009b31m\u202egnp.exe`) {
+		t.Errorf("sessions list = %q; want the User-Agent with its controls escaped", out)
+	}
+	out, _, code = n.cli("sessions", "list", "--subject", "ivy", "--json")
+	if strings.ContainsAny(out, "\x1b\x07\u009b\u202e") {
+		t.Errorf("sessions list --json printed raw control characters: %q", out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var s client.Session
+	if code != 0 || len(lines) != 2 || json.Unmarshal([]byte(lines[0]), &s) != nil {
+		t.Fatalf("sessions list --json = %d %q; want two JSON lines", code, out)
+	}
+	found := false
+	for _, l := range lines {
+		_ = json.Unmarshal([]byte(l), &s)
+		found = found || s.Client.UserAgent == evilUA
+	}
+	if !found {
+		t.Errorf("sessions list --json lost the User-Agent's value: %q", out)
+	}
+
+	// Newest first by default, within a relative window.
+	out, errOut, code = n.cli("events", "--since", "1h", "--type", "session.created", "--limit", "1")
+	if code != 0 || !strings.Contains(out, string(second.Session.ID)) || strings.Contains(out, string(first.Session.ID)) {
+		t.Errorf("events --limit 1 = %d %q %q; want only the newest login", code, out, errOut)
+	}
+	out, _, code = n.cli("events", "--type", "session.created", "--json")
+	lines = strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 2 || !strings.Contains(lines[0], string(second.Session.ID)) || !strings.Contains(lines[1], string(first.Session.ID)) {
+		t.Errorf("events --json = %d %q; want the two logins, newest first", code, out)
+	}
+	if strings.ContainsAny(out, "\x1b\x07\u009b\u202e") {
+		t.Errorf("events --json printed raw control characters: %q", out)
+	}
+	out, _, _ = n.cli("events", "--type", "session.created", "--oldest-first")
+	if i, j := strings.Index(out, string(first.Session.ID)), strings.Index(out, string(second.Session.ID)); i < 0 || j < i {
+		t.Errorf("events --oldest-first = %q; want the first login first", out)
+	}
+	if out, _, _ := n.cli("events", "--subject", "ivy"); strings.ContainsAny(out, "\x1b\x07\u009b\u202e") {
+		t.Errorf("events printed control characters: %q", out)
+	}
+
+	out, _, code = n.cli("sessions", "revoke-subject", "ivy", "--except", string(second.Session.ID))
+	if code != 0 || out != "revoked 1 session\n" {
+		t.Errorf("revoke-subject = %d %q; want \"revoked 1 session\"", code, out)
+	}
+	out, _, _ = n.cli("sessions", "revoke-subject", "ivy")
+	if out != "revoked 1 session\n" {
+		t.Errorf("revoke-subject = %q", out)
+	}
+	out, _, _ = n.cli("sessions", "revoke-subject", "nobody")
+	if out != "revoked 0 sessions\n" {
+		t.Errorf("revoke-subject of nobody = %q; want \"revoked 0 sessions\"", out)
+	}
+	out, _, code = n.cli("apikey", "list", "--json")
+	if code != 0 || !strings.Contains(out, `"id":"key_`) || strings.Contains(out, testAPIKey) {
+		t.Errorf("apikey list --json = %d %q", code, out)
+	}
+}
+
+// TestCLI_ServeReportsEveryProblem: one run of serve shows every problem
+// of the file and of the environment, naming the file, with exit 78.
+func TestCLI_ServeReportsEveryProblem(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(cfg, []byte("cookie:\n  secur: true\n  http_only: false\nserver:\n  listen: [1]\n"), 0o600)
+	_, errOut, code := runCLI(t, []string{"SESSIOND_COOKIE_SECUR=1", "SESSIOND_DATA=" + t.TempDir()}, "serve", "--config", cfg)
+	for _, want := range []string{cfg + ":2:3: error SD-SCHEMA-001 cookie.secur", cfg + ":3:14: error SD-COOKIE-001",
+		cfg + ":5:11: error SD-SCHEMA-002 server.listen", "environment: SESSIOND_COOKIE_SECUR"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("serve with a bad file does not report %q:\n%s", want, errOut)
+		}
+	}
+	if code != exitConfig {
+		t.Errorf("serve with a bad file = exit %d; want %d", code, exitConfig)
+	}
+	if _, errOut, code := runCLI(t, nil, "serve", "--config", filepath.Join(t.TempDir(), "missing.yaml")); code != exitConfig || !strings.Contains(errOut, "missing.yaml") {
+		t.Errorf("serve with a missing file = exit %d, %q; want %d naming the file", code, errOut, exitConfig)
+	}
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// Everything the CLI prints that came from the store or the server (a
+// User-Agent, a subject, an API key's name) passes through clean or
+// writeJSON first: a value with terminal control sequences must not be able
+// to rewrite the operator's screen.
+
+// clean returns s with every control character (C0, DEL, C1), every bidi
+// override or isolate and every invalid byte written as a visible Go-style
+// escape (\x1b, \u202e), so a table cell stays one line that shows what
+// was stored.
+func clean(s string) string {
+	if isClean(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r < 0x80 && unsafeRune(r):
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case unsafeRune(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+func isClean(s string) bool {
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n <= 1 || unsafeRune(r) {
+			return false
+		}
+		i += n
+	}
+	return true
+}
+
+// unsafeRune: controls, and the invisible format characters that reorder
+// or hide text (bidi controls, zero-width and other Cf runes).
+func unsafeRune(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029'
+}
+
+// table writes aligned columns; every cell is cleaned.
+type table struct {
+	w    *tabwriter.Writer
+	cols int
+}
+
+func newTable(w io.Writer, header ...string) *table {
+	t := &table{w: tabwriter.NewWriter(w, 2, 4, 2, ' ', 0), cols: len(header)}
+	t.row(header...)
+	return t
+}
+
+func (t *table) row(cells ...string) {
+	for i, c := range cells {
+		if i > 0 {
+			io.WriteString(t.w, "\t")
+		}
+		io.WriteString(t.w, clean(c))
+	}
+	io.WriteString(t.w, "\n")
+}
+
+func (t *table) flush() error { return t.w.Flush() }
+
+// writeJSON writes v as one line of JSON. encoding/json escapes C0
+// controls but not DEL, C1 or bidi controls; those are escaped too, which
+// keeps the JSON valid and equal in meaning.
+func writeJSON(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if !isClean(string(b)) {
+		var out bytes.Buffer
+		for _, r := range string(b) { // valid UTF-8: json.Marshal wrote it
+			if unsafeRune(r) {
+				if r1, r2 := utf16.EncodeRune(r); r1 != utf8.RuneError {
+					fmt.Fprintf(&out, `\u%04x\u%04x`, r1, r2)
+				} else {
+					fmt.Fprintf(&out, `\u%04x`, r)
+				}
+			} else {
+				out.WriteRune(r)
+			}
+		}
+		b = out.Bytes()
+	}
+	b = append(b, '\n')
+	_, err = w.Write(b)
+	return err
+}
+
+// plural is "1 session", "2 sessions".
+func plural(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/internal/server"
+	"github.com/sessiond/sessiond/internal/signing"
+)
+
+// storeHelp is appended to the help of every command that opens the store
+// itself (keys, apikey, migrate) rather than asking a running server.
+const storeHelp = `
+These commands open the store directly, the one the server's configuration
+names: --config FILE (or SESSIOND_CONFIG), then SESSIOND_STORE_DRIVER,
+SESSIOND_STORE_DSN, SESSIOND_STORE_NAMESPACE and --data (or SESSIOND_DATA;
+the SQLite default is ./sessiond-data/sessiond.db). The store opened is
+printed on stderr.
+
+They refuse to create a store: a SQLite file that does not exist, or a
+PostgreSQL schema or Redis prefix no server has initialised (no signing
+keys), is an error unless --create is given, so a wrong working directory
+or a missing variable cannot silently give you keys no server uses. The
+memory driver is refused: a memory store lives only inside one process.`
+
+// errNoStore: the configured store does not exist and --create was not given.
+var errNoStore = errors.New("no store")
+
+// describeStore names the configured store without any password.
+func describeStore(cfg config.Config) string {
+	switch cfg.Store.Driver {
+	case "sqlite", "":
+		return "sqlite " + sqlitePath(cfg)
+	case "postgres":
+		s := "postgres " + redactDSN(cfg.Store.DSN)
+		if cfg.Store.Namespace != "" {
+			s += " schema " + cfg.Store.Namespace
+		}
+		return s
+	case "redis":
+		s := "redis " + redactDSN(cfg.Store.DSN)
+		if cfg.Store.Namespace != "" {
+			s += " prefix " + cfg.Store.Namespace
+		}
+		return s
+	}
+	return cfg.Store.Driver
+}
+
+func sqlitePath(cfg config.Config) string {
+	if cfg.Store.DSN != "" {
+		return cfg.Store.DSN
+	}
+	return filepath.Join(cfg.Server.DataDir, "sessiond.db")
+}
+
+var keywordPassword = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+
+// redactDSN hides a password in a URL (user:pw@ or ?password=) or in a
+// keyword DSN (password=…).
+func redactDSN(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" {
+		q := u.Query()
+		if q.Has("password") {
+			q.Set("password", "xxxxx")
+			u.RawQuery = q.Encode()
+		}
+		return u.Redacted()
+	}
+	return keywordPassword.ReplaceAllString(dsn, "${1}xxxxx")
+}
+
+// withMeta opens the configured store for a command that manages shared
+// documents (signing keys, API keys) directly, without a running server.
+// Unless create is set, it refuses a store that does not exist yet.
+func (a *app) withMeta(ctx context.Context, create bool, fn func(cfg config.Config, meta sessiond.MetaStore) error) error {
+	cfg, _, err := a.loadConfig()
+	if err != nil {
+		return err
+	}
+	store, err := a.openExisting(ctx, cfg, create, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	meta, ok := store.(sessiond.MetaStore)
+	if !ok {
+		return fmt.Errorf("store %s keeps no shared documents: %w", cfg.Store.Driver, sessiond.ErrUnsupported)
+	}
+	if !create {
+		// A schema or prefix a server has used holds its signing keys.
+		if _, _, err := meta.GetMeta(ctx, signing.DocName); errors.Is(err, sessiond.ErrNotFound) {
+			return fmt.Errorf("%w: %s holds no sessiond data (no signing keys); start `sessiond serve` on it once, "+
+				"check --config/SESSIOND_STORE_*, or pass --create", errNoStore, describeStore(cfg))
+		} else if err != nil {
+			return err
+		}
+	}
+	return fn(cfg, meta)
+}
+
+// openExisting opens the configured store and says which on stderr. A
+// SQLite file must exist unless create; memory is never accepted.
+func (a *app) openExisting(ctx context.Context, cfg config.Config, create bool, log *slog.Logger) (sessiond.Store, error) {
+	switch cfg.Store.Driver {
+	case "memory":
+		return nil, errors.New("store.driver is memory: a memory store lives only inside one server process, " +
+			"so nothing done here would reach a server")
+	case "sqlite", "":
+		if _, err := os.Stat(sqlitePath(cfg)); errors.Is(err, fs.ErrNotExist) && !create {
+			return nil, fmt.Errorf("%w: %s does not exist; run where the server's data directory is "+
+				"(--data, SESSIOND_DATA, --config), or pass --create", errNoStore, sqlitePath(cfg))
+		}
+	}
+	fmt.Fprintln(a.stderr, "store:", describeStore(cfg))
+	return server.OpenStore(ctx, cfg, log)
+}

@@ -1,0 +1,68 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestValidate_OperatorTraps: what issue 15 found the validator missed or
+// got wrong. Each case names a finding that must (or must not) appear.
+func TestValidate_OperatorTraps(t *testing.T) {
+	cases := []struct {
+		name     string
+		yaml     string
+		rule     string
+		path     string
+		severity Severity // "" : the finding must be absent
+		msg      string
+	}{
+		{"dsn keyword password", "store:\n  driver: postgres\n  dsn: host=db user=app password=hunter2 dbname=s\n",
+			"SD-STORE-004", "store.dsn", SeverityWarning, "password=…"},
+		{"dsn keyword password uppercase spaced", "store:\n  driver: postgres\n  dsn: host=db PASSWORD = 'a b'\n",
+			"SD-STORE-004", "store.dsn", SeverityWarning, "password"},
+		{"dsn query password", "store:\n  driver: postgres\n  dsn: postgres://app@db/s?sslmode=verify-full&password=hunter2\n",
+			"SD-STORE-004", "store.dsn", SeverityWarning, "query parameter"},
+		{"dsn without password", "store:\n  driver: postgres\n  dsn: host=db user=app passfile=/run/pgpass dbname=s\n",
+			"SD-STORE-004", "store.dsn", "", ""},
+		{"duplicate webhook names", "webhooks:\n  - name: siem\n    url: https://a.example/h\n  - name: siem\n    url: https://b.example/h\n",
+			"SD-WEBHOOK-003", "webhooks.1.name", SeverityError, `"siem"`},
+		{"distinct webhook names", "webhooks:\n  - name: a\n    url: https://a.example/h\n  - url: https://a.example/h\n",
+			"SD-WEBHOOK-003", "webhooks.1.name", "", ""},
+		{"idle of hours on b2c", "preset: b2c\nlifetimes:\n  idle: 4h\n",
+			"SD-LIFE-006", "lifetimes.idle", SeverityWarning, "NIST SP 800-63B-4"},
+		{"idle of hours on b2b", "preset: b2b\nlifetimes:\n  idle: 4h\n",
+			"SD-LIFE-006", "lifetimes.idle", SeverityInfo, "differs from the default"},
+		{"idle within an hour", "preset: b2c\nlifetimes:\n  idle: 45m\n",
+			"SD-LIFE-006", "lifetimes.idle", SeverityInfo, "differs from the default"},
+		{"survival capped by the absolute timeout", "lifetimes:\n  access: 1h\n  idle: 30m\n  absolute: 1h\n",
+			"SD-LIFE-005", "lifetimes.idle", SeverityInfo, "survives up to 1h\x00"},
+		{"survival below the absolute timeout", "lifetimes:\n  access: 1h\n  idle: 30m\n",
+			"SD-LIFE-005", "lifetimes.idle", SeverityInfo, "survives up to 1h30m"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, doc, err := Parse([]byte(tc.yaml), "t.yaml")
+			if doc == nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			var got *Finding
+			all := Validate(cfg, doc, EnvProduction)
+			for i, f := range all {
+				if f.RuleID == tc.rule && f.Path == tc.path {
+					got = &all[i]
+				}
+			}
+			switch {
+			case tc.severity == "" && got != nil:
+				t.Errorf("Validate = %s %s %q; want no such finding", got.RuleID, got.Severity, got.Message)
+			case tc.severity != "" && got == nil:
+				t.Errorf("Validate has no %s at %s; findings: %+v", tc.rule, tc.path, all)
+			case got != nil:
+				msg := got.Message + "\x00"
+				if got.Severity != tc.severity || !strings.Contains(msg, tc.msg) {
+					t.Errorf("Validate = %s %q; want %s containing %q", got.Severity, got.Message, tc.severity, strings.TrimSuffix(tc.msg, "\x00"))
+				}
+			}
+		})
+	}
+}
