@@ -176,8 +176,9 @@ func TestE2E_OperatorActionsRecorded(t *testing.T) {
 	}
 	c, _ := client.New(n.url, sessiond.Secret(strings.TrimSpace(key)))
 	eventually(t, 5*time.Second, "new key accepted", func() bool {
-		// Until this node reloads its key set (≤ 1 s) the key is refused,
-		// and refusals from one address are rate limited.
+		// Until the server has loaded the key it is refused, and refusals
+		// from one address are soon rate limited (429): neither means the
+		// key works yet.
 		_, err := c.CreateSession(ctx, client.CreateRequest{Subject: "mallory"})
 		return !errors.Is(err, client.ErrUnauthorized) && !errors.Is(err, client.ErrRateLimited)
 	})

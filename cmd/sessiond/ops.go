@@ -25,7 +25,8 @@ var eventTypes = []sessiond.EventType{
 	sessiond.EventSessionRevoked, sessiond.EventRefreshReused, sessiond.EventBulkRevoked,
 	sessiond.EventAnomaly, sessiond.EventRevokedByIncident,
 	server.EventAPIKeyAuthFailed, server.EventKeysRotated, server.EventAPIKeyCreated, server.EventAPIKeyRevoked,
-	server.EventAPIKeyScopes, server.EventIncident, httpapi.EventWatermarkRaised, httpapi.EventKeysRetired,
+	server.EventAPIKeyScopes, server.EventIncident,
+	httpapi.EventWatermarkRaised, httpapi.EventKeysRetired,
 }
 
 // parseSince reads an RFC 3339 time or a duration back from now (1h, 30m, 7d).
