@@ -21,7 +21,7 @@ func withAnomalies(actions map[anomaly.Rule]anomaly.Action) func(*sessiond.Optio
 		if err != nil {
 			panic(err)
 		}
-		o.Anomalies = anomaly.Checker{D: d}
+		o.Anomalies = d
 	}
 }
 

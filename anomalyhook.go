@@ -1,6 +1,9 @@
 package sessiond
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -8,24 +11,56 @@ import (
 // Anomaly is one suspicious difference between the client a session was
 // issued to and the client presenting it.
 type Anomaly struct {
-	Rule   string `json:"rule"`   // ip_change, user_agent_change, distinct_ips, refresh_device_change
-	Action string `json:"action"` // log, alert, step_up, revoke
-	Detail string `json:"detail"` // never a token
+	Rule   AnomalyRule   `json:"rule"`
+	Action AnomalyAction `json:"action"`
+	Detail string        `json:"detail"` // never a token
 }
 
-// Anomaly actions the Manager acts on.
+// AnomalyRule names a rule of the AnomalyChecker (package anomaly's are
+// ip_change, user_agent_change, distinct_ips and refresh_device_change).
+type AnomalyRule string
+
+// AnomalyAction is what the Manager does with an anomaly.
+type AnomalyAction string
+
+// Anomaly actions, weakest first.
 const (
-	AnomalyLog    = "log"
-	AnomalyAlert  = "alert"
-	AnomalyStepUp = "step_up"
-	AnomalyRevoke = "revoke"
+	// AnomalyLog records the anomaly; the request proceeds.
+	AnomalyLog AnomalyAction = "log"
+	// AnomalyAlert records it as an event operators are alerted on; the
+	// request proceeds.
+	AnomalyAlert AnomalyAction = "alert"
+	// AnomalyStepUp keeps the session valid, but verify or refresh reports
+	// that re-authentication is required.
+	AnomalyStepUp AnomalyAction = "step_up"
+	// AnomalyRevoke revokes the session (ReasonAnomaly); the request
+	// fails with ErrRevoked.
+	AnomalyRevoke AnomalyAction = "revoke"
+)
+
+// Valid reports whether a is one of the four actions.
+func (a AnomalyAction) Valid() bool {
+	switch a {
+	case AnomalyLog, AnomalyAlert, AnomalyStepUp, AnomalyRevoke:
+		return true
+	}
+	return false
+}
+
+// AnomalyStage is the operation during which the anomaly rules run.
+type AnomalyStage string
+
+// Anomaly stages.
+const (
+	StageVerify  AnomalyStage = "verify"
+	StageRefresh AnomalyStage = "refresh"
 )
 
 // AnomalyChecker evaluates a request's client against the session's
-// (implemented by package anomaly). stage is "verify" or "refresh";
-// issued is empty when the strategy does not know it (stateless verify).
+// (implemented by *anomaly.Detector). issued is empty when the strategy
+// does not know it (stateless verify). It must be safe for concurrent use.
 type AnomalyChecker interface {
-	Check(now time.Time, stage string, sessionID string, issued, current Client) []Anomaly
+	Check(now time.Time, stage AnomalyStage, id SessionID, issued, current Client) []Anomaly
 }
 
 // EventAnomaly is recorded for every anomaly found (at most once per
@@ -75,4 +110,40 @@ func (d *anomalyDedup) first(key string, now time.Time) bool {
 	}
 	d.seen[key] = now
 	return true
+}
+
+// anomalies runs the checker, records what it finds, and applies the
+// strongest action: revoke ends the session (returned as ErrRevoked).
+func (m *Manager) anomalies(ctx context.Context, stage AnomalyStage, s *Session, issued, current Client) ([]Anomaly, bool, error) {
+	cur, err := CleanClient(current)
+	if err != nil {
+		return nil, false, err
+	}
+	now := m.clock.Now()
+	found := m.anomaly.Check(now, stage, s.ID, issued, cur)
+	stepUp, revoke := false, false
+	for _, a := range found {
+		if m.dedup.first(string(s.ID)+"\x00"+string(a.Rule), now) || a.Action == AnomalyRevoke {
+			// Details hold plain strings, as events are read back from JSON.
+			m.emit(ctx, Event{Type: EventAnomaly, Subject: s.Subject, SessionID: s.ID, Client: cur,
+				Details: map[string]any{"rule": string(a.Rule), "action": string(a.Action), "detail": a.Detail, "stage": string(stage)}})
+		}
+		switch a.Action {
+		case AnomalyStepUp:
+			stepUp = true
+		case AnomalyRevoke:
+			revoke = true
+		}
+	}
+	if !revoke {
+		return found, stepUp, nil
+	}
+	if m.flow.keepsSessions() {
+		if _, err := m.revoke(ctx, s.ID, m.now(), ReasonAnomaly); err != nil && !errors.Is(err, ErrNotFound) {
+			return found, stepUp, err
+		}
+	}
+	// Without stored sessions there is nothing to revoke: refuse this
+	// request.
+	return found, stepUp, fmt.Errorf("sessiond: %s: anomaly: %w", stage, ErrRevoked)
 }

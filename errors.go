@@ -54,3 +54,12 @@ func (e *ArgumentError) Is(target error) bool { return target == ErrInvalidArgum
 func argError(field, format string, args ...any) error {
 	return &ArgumentError{Field: field, Msg: fmt.Sprintf(format, args...)}
 }
+
+// notFoundIsInvalid: a token whose record is gone is, to its bearer, an
+// invalid token.
+func notFoundIsInvalid(err error) error {
+	if errors.Is(err, ErrNotFound) {
+		return ErrInvalidToken
+	}
+	return err
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/binary"
+	"log/slog"
 	"strings"
 	"time"
 )
@@ -53,4 +54,23 @@ func NewEventID(t time.Time) string {
 	binary.BigEndian.PutUint64(b[:8], uint64(t.UnixMicro()))
 	_, _ = rand.Read(b[8:])
 	return "evt_" + strings.ToLower(eventIDEncoding.EncodeToString(b[:]))
+}
+
+// emit logs e and hands it to the EventSink; a sink that fails is logged,
+// never returned: an event must not undo the operation it reports.
+func (m *Manager) emit(ctx context.Context, e Event) {
+	if e.Time.IsZero() {
+		e.Time = m.now()
+	}
+	if e.ID == "" {
+		e.ID = NewEventID(e.Time)
+	}
+	m.log.LogAttrs(ctx, slog.LevelInfo, "event", slog.String("event_id", e.ID), slog.String("type", string(e.Type)),
+		slog.String("subject", e.Subject), slog.String("session_id", string(e.SessionID)),
+		slog.String("client_ip", e.Client.IP), slog.Any("details", e.Details))
+	if m.events != nil {
+		if err := m.events.Record(ctx, e); err != nil {
+			m.log.ErrorContext(ctx, "record event", "event_id", e.ID, "type", string(e.Type), "err", err)
+		}
+	}
 }

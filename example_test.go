@@ -2,6 +2,7 @@ package sessiond_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
@@ -81,4 +82,32 @@ func ExampleManager_Refresh() {
 	_, err := m.Refresh(ctx, iss.RefreshToken, sessiond.Client{})
 	fmt.Println(errors.Is(err, sessiond.ErrRefreshReused))
 	// Output: true
+}
+
+// An Issued holds bearer tokens, so it has no JSON form of its own;
+// TokenResponse writes them, deliberately, for the client they belong to.
+func ExampleIssued_TokenResponse() {
+	ctx := context.Background()
+	m, err := sessiond.New(ctx, sessiond.Options{Strategy: sessiond.StrategyDatabase, Store: memstore.New(), Opaque: opaquetoken.Codec{}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	iss, err := m.Create(ctx, "user-42", sessiond.CreateOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = json.Marshal(iss)
+	fmt.Println("json.Marshal(iss) fails:", errors.Is(err, sessiond.ErrInvalidArgument))
+
+	b, err := json.Marshal(iss.TokenResponse())
+	if err != nil {
+		log.Fatal(err)
+	}
+	var out map[string]any
+	_ = json.Unmarshal(b, &out)
+	fmt.Println("token in clear:", out["access_token"] == string(iss.AccessToken), out["token_type"])
+	// Output:
+	// json.Marshal(iss) fails: true
+	// token in clear: true Bearer
 }

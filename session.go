@@ -111,22 +111,26 @@ const (
 )
 
 // Session is one authenticated session of a subject. Times are UTC.
+//
+// Its JSON form uses the names of the server's API (id, subject,
+// created_at…); revoked_at and revoke_reason appear only once it is revoked,
+// claims only when set. A session holds no token, so it is safe to write.
 type Session struct {
-	ID       SessionID
-	Subject  string
-	Strategy Strategy
+	ID       SessionID `json:"id"`
+	Subject  string    `json:"subject"`
+	Strategy Strategy  `json:"strategy"`
 
-	CreatedAt     time.Time
-	LastActiveAt  time.Time
-	IdleExpiresAt time.Time // no activity by then ends the session
-	ExpiresAt     time.Time // absolute end, whatever the activity
+	CreatedAt     time.Time `json:"created_at"`
+	LastActiveAt  time.Time `json:"last_active_at"`
+	IdleExpiresAt time.Time `json:"idle_expires_at"` // no activity by then ends the session
+	ExpiresAt     time.Time `json:"expires_at"`      // absolute end, whatever the activity
 
-	Persistent bool // "remember me": lives up to the refresh lifetime, no idle timeout
-	Client     Client
-	Claims     json.RawMessage // a JSON object, or nil
+	Persistent bool            `json:"persistent"` // "remember me": lives up to the refresh lifetime, no idle timeout
+	Client     Client          `json:"client"`
+	Claims     json.RawMessage `json:"claims,omitempty"` // a JSON object, or nil
 
-	RevokedAt    time.Time // zero while not revoked
-	RevokeReason RevokeReason
+	RevokedAt    time.Time    `json:"revoked_at,omitzero"` // zero while not revoked
+	RevokeReason RevokeReason `json:"revoke_reason,omitempty"`
 }
 
 // Revoked reports whether the session was revoked.

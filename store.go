@@ -86,10 +86,36 @@ type Revocation struct {
 // Store keeps sessions and the hashes of their opaque tokens. Implementations
 // must be safe for concurrent use, return copies (callers may keep what they
 // get), translate driver errors at their boundary (ErrNotFound, ErrConflict,
-// ErrStoreUnavailable) and pass the sessiondtest conformance suite.
+// ErrStoreUnavailable) and pass sessiondtest.TestStore. They check their
+// arguments with the shared checks (CheckNewSession, RefreshSwap.Validate,
+// CheckLimit…), so every store refuses the same input the same way.
 //
-// Optional abilities are separate interfaces found by type assertion:
-// RevocationNotifier (cross-node revocation feed).
+// These twelve methods are all a store needs for the Manager to create,
+// verify, refresh, list and revoke sessions. A store may offer more through
+// optional interfaces, found by type assertion (as database/sql/driver
+// does). Each has its own conformance suite in sessiondtest, which
+// TestStore runs when the store implements it. Without one:
+//
+//   - Limiter (atomic per-subject limits): sessiond.New fails with
+//     ErrUnsupported if Options.MaxSessions is set.
+//   - MetaStore (shared documents): the incident watermarks stay on this
+//     node and are not polled; the server refuses to start (it keeps the
+//     signing keys and API keys there).
+//   - BulkRevoker (the incident kill switch): Manager.RevokeMatching fails
+//     with ErrUnsupported in the database and hybrid strategies.
+//   - EventLog (the durable security event log): events still reach
+//     Options.Events, but nothing keeps them; the server's GET /v1/events
+//     answers 404 and retention skips the log.
+//   - Outbox (durable webhook deliveries): the server refuses to start with
+//     webhooks configured.
+//   - LiveCounter (the active-sessions gauge): the server exports no
+//     sessiond_sessions_active metric.
+//   - RevocationNotifier (the cross-node revocation feed): a hybrid node
+//     learns of revocations made on other nodes only when it calls
+//     Manager.Resync, so until then their access tokens keep verifying
+//     there (up to the access-token lifetime).
+//
+// Every store sessiond ships implements all of them.
 type Store interface {
 	// Create stores a new session with its tokens, all or nothing.
 	// ErrConflict if the session ID or a token hash already exists.
@@ -103,10 +129,15 @@ type Store interface {
 	// ErrNotFound if it does not exist.
 	Touch(ctx context.Context, id SessionID, lastActive, idleExpires time.Time) error
 	// SwapRefresh atomically retires sw.Old (if current) and stores
-	// sw.Next, and writes the session's activity. It fails with ErrNotFound
-	// if Old is unknown and ErrRefreshReused if Old was retired before
-	// sw.GraceSince; then nothing changes. Under any number of concurrent
-	// calls with the same Old and a zero grace, exactly one succeeds.
+	// sw.Next as the session's only current refresh token: any other
+	// current refresh token of the session (a sibling issued by an earlier
+	// swap within the grace window) is retired at sw.Now too, so one token
+	// never forks into several live chains. It also writes the session's
+	// activity. It fails with ErrNotFound if Old is unknown and
+	// ErrRefreshReused if Old was retired before sw.GraceSince; then
+	// nothing changes. Under any number of concurrent calls with the same
+	// Old and a zero grace, exactly one succeeds; with a grace, all may
+	// succeed but exactly one Next is left current.
 	SwapRefresh(ctx context.Context, sw RefreshSwap) error
 	// Revoke marks the session revoked and returns it. Revoking a revoked
 	// session changes nothing and returns it as it is. ErrNotFound.
@@ -197,4 +228,12 @@ type MetaStore interface {
 	// it must not exist yet) and returns the new version; otherwise it
 	// changes nothing and fails with ErrConflict.
 	PutMeta(ctx context.Context, name string, value []byte, version int64) (int64, error)
+}
+
+// LiveCounter is implemented by stores that can count live sessions
+// cheaply enough for a metrics scrape (the active-sessions gauge).
+type LiveCounter interface {
+	// CountLive returns how many sessions are neither revoked nor expired
+	// at now, by strategy.
+	CountLive(ctx context.Context, now time.Time) (map[Strategy]int, error)
 }

@@ -22,26 +22,17 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
-// Action is what the caller does when a rule fires.
-type Action string
+// Action is what the caller does when a rule fires: the Manager's own
+// vocabulary, so a Finding needs no translation.
+type Action = sessiond.AnomalyAction
 
-// Actions, weakest first.
+// Actions, weakest first (documented on sessiond.AnomalyAction).
 const (
-	// ActionLog records the anomaly; the request proceeds.
-	ActionLog Action = "log"
-	// ActionAlert records it as an event operators are alerted on; the
-	// request proceeds.
-	ActionAlert Action = "alert"
-	// ActionStepUp keeps the session valid, but verify (or refresh) reports
-	// that re-authentication is required.
-	ActionStepUp Action = "step_up"
-	// ActionRevoke revokes the session (sessiond.ReasonAnomaly); the
-	// request fails.
-	ActionRevoke Action = "revoke"
+	ActionLog    = sessiond.AnomalyLog
+	ActionAlert  = sessiond.AnomalyAlert
+	ActionStepUp = sessiond.AnomalyStepUp
+	ActionRevoke = sessiond.AnomalyRevoke
 )
-
-// Valid reports whether a is one of the four actions.
-func (a Action) Valid() bool { return rank(a) > 0 }
 
 func rank(a Action) int {
 	switch a {
@@ -58,7 +49,7 @@ func rank(a Action) int {
 }
 
 // Rule names a detector.
-type Rule string
+type Rule = sessiond.AnomalyRule
 
 // The rules, in the order Check reports them.
 const (
@@ -71,7 +62,7 @@ const (
 const numRules = 4
 
 // index returns the rule's position in Detector.actions, or -1.
-func (r Rule) index() int {
+func index(r Rule) int {
 	switch r {
 	case RuleIPChange:
 		return 0
@@ -85,8 +76,8 @@ func (r Rule) index() int {
 	return -1
 }
 
-// Valid reports whether r is one of the four rules.
-func (r Rule) Valid() bool { return r.index() >= 0 }
+// ValidRule reports whether r is one of the four rules.
+func ValidRule(r Rule) bool { return index(r) >= 0 }
 
 // Rules returns every rule, in the order Check reports them.
 func Rules() []Rule {
@@ -106,12 +97,12 @@ func DefaultActions() map[Rule]Action {
 }
 
 // Stage is the operation a request performs.
-type Stage string
+type Stage = sessiond.AnomalyStage
 
 // Stages.
 const (
-	Verify  Stage = "verify"
-	Refresh Stage = "refresh"
+	Verify  = sessiond.StageVerify
+	Refresh = sessiond.StageRefresh
 )
 
 // Defaults and limits of Options.
@@ -154,14 +145,14 @@ type Options struct {
 	MaxTracked int
 }
 
-// Finding is one rule that fired. Detail is for logs and events: it is
-// built only from fixed words, browser and OS family names and masked
-// networks, never from the raw User-Agent, the session ID or a token.
-type Finding struct {
-	Rule   Rule
-	Action Action
-	Detail string
-}
+// Finding is one rule that fired: a sessiond.Anomaly, which the Manager
+// acts on as it is. Detail is for logs and events: it is built only from
+// fixed words, browser and OS family names and masked networks, never from
+// the raw User-Agent, the session ID or a token.
+type Finding = sessiond.Anomaly
+
+// The Manager calls a Detector directly on verify and refresh.
+var _ sessiond.AnomalyChecker = (*Detector)(nil)
 
 // Detector evaluates the rules. It is safe for concurrent use. Its only
 // state is the per-session memory of distinct_ips, bounded by
@@ -213,12 +204,12 @@ func New(opts Options) (*Detector, error) {
 	for _, r := range rules {
 		a := opts.Actions[r]
 		switch {
-		case !r.Valid():
+		case !ValidRule(r):
 			bad("actions."+string(r), "unknown rule %q (want ip_change, user_agent_change, distinct_ips or refresh_device_change)", r)
 		case !a.Valid():
 			bad("actions."+string(r), "unknown action %q (want log, alert, step_up or revoke)", a)
 		default:
-			d.actions[r.index()] = a
+			d.actions[index(r)] = a
 		}
 	}
 	if len(errs) > 0 {
@@ -235,11 +226,11 @@ func New(opts Options) (*Detector, error) {
 	return d, nil
 }
 
-func (d *Detector) enabled(r Rule) bool { return d.actions[r.index()] != "" }
+func (d *Detector) enabled(r Rule) bool { return d.actions[index(r)] != "" }
 
 // Action returns the action of rule r, or "" and false when r is disabled.
 func (d *Detector) Action(r Rule) (Action, bool) {
-	if i := r.index(); i >= 0 && d.actions[i] != "" {
+	if i := index(r); i >= 0 && d.actions[i] != "" {
 		return d.actions[i], true
 	}
 	return "", false
@@ -263,7 +254,7 @@ func (d *Detector) Tracked() int {
 // Pass an empty issued Client when it is unknown (a stateless verify):
 // then only distinct_ips can fire. IPs that do not parse as addresses are
 // treated as unknown; pass clients through sessiond.CleanClient.
-func (d *Detector) Check(now time.Time, stage Stage, sessionID string, issued, current sessiond.Client) []Finding {
+func (d *Detector) Check(now time.Time, stage Stage, sessionID sessiond.SessionID, issued, current sessiond.Client) []Finding {
 	var fs []Finding
 	ipOn, uaOn := d.enabled(RuleIPChange), d.enabled(RuleUserAgentChange)
 	devOn := stage == Refresh && d.enabled(RuleRefreshDeviceChange)
@@ -283,7 +274,7 @@ func (d *Detector) Check(now time.Time, stage Stage, sessionID string, issued, c
 	}
 	if d.ips != nil && sessionID != "" {
 		if n, ok := d.network(current.IP); ok {
-			if count, crossed := d.ips.observe(sessionID, n, now); crossed {
+			if count, crossed := d.ips.observe(string(sessionID), n, now); crossed {
 				fs = append(fs, d.finding(RuleDistinctIPs,
 					"reached "+strconv.Itoa(count)+" distinct networks within "+d.window.String()))
 			}
@@ -296,7 +287,7 @@ func (d *Detector) Check(now time.Time, stage Stage, sessionID string, issued, c
 }
 
 func (d *Detector) finding(r Rule, detail string) Finding {
-	return Finding{Rule: r, Action: d.actions[r.index()], Detail: detail}
+	return Finding{Rule: r, Action: d.actions[index(r)], Detail: detail}
 }
 
 // network returns the /IPv4Prefix or /IPv6Prefix network of ip, an

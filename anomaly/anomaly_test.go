@@ -337,7 +337,7 @@ func TestDetector_Check_DistinctIPs(t *testing.T) {
 				if i%2 == 1 {
 					stage = Refresh // both stages count
 				}
-				fs := d.Check(t0.Add(s.at), stage, s.session, sessiond.Client{}, sessiond.Client{IP: s.ip})
+				fs := d.Check(t0.Add(s.at), stage, sessiond.SessionID(s.session), sessiond.Client{}, sessiond.Client{IP: s.ip})
 				if got := len(fs) == 1 && fs[0].Rule == RuleDistinctIPs; got != s.want || len(fs) > 1 {
 					t.Fatalf("step %d: Check(%s, %q, %q) = %+v; want fires %v", i, s.at, s.session, s.ip, fs, s.want)
 				}
@@ -488,7 +488,7 @@ func TestDetector_MaxTracked(t *testing.T) {
 			d := newDetector(t, Options{MaxTracked: max, Actions: only(RuleDistinctIPs)})
 			for i := range 3 * max {
 				for j := range 5 { // more networks than the threshold
-					d.Check(t0, Verify, fmt.Sprint("s", i), sessiond.Client{}, sessiond.Client{IP: fmt.Sprintf("10.%d.%d.1", i%200, j)})
+					d.Check(t0, Verify, sessiond.SessionID(fmt.Sprint("s", i)), sessiond.Client{}, sessiond.Client{IP: fmt.Sprintf("10.%d.%d.1", i%200, j)})
 				}
 			}
 			if n := d.Tracked(); n != max {
@@ -512,7 +512,7 @@ func TestDetector_MaxTracked(t *testing.T) {
 	t.Run("evicts the least recently seen", func(t *testing.T) {
 		d := newDetector(t, Options{MaxTracked: 3, Actions: only(RuleDistinctIPs)})
 		see := func(at time.Duration, sid, ip string) []Finding {
-			return d.Check(t0.Add(at), Verify, sid, sessiond.Client{}, sessiond.Client{IP: ip})
+			return d.Check(t0.Add(at), Verify, sessiond.SessionID(sid), sessiond.Client{}, sessiond.Client{IP: ip})
 		}
 		for _, sid := range []string{"s1", "s2", "s3"} {
 			see(0, sid, "203.0.113.1")
@@ -534,10 +534,10 @@ func TestDetector_MaxTracked(t *testing.T) {
 		// One shard, so every call below can drop up to two stale sessions.
 		d := newDetector(t, Options{MaxTracked: 1000, Actions: only(RuleDistinctIPs)})
 		for i := range 10 {
-			d.Check(t0, Verify, fmt.Sprint("old", i), sessiond.Client{}, sessiond.Client{IP: "203.0.113.1"})
+			d.Check(t0, Verify, sessiond.SessionID(fmt.Sprint("old", i)), sessiond.Client{}, sessiond.Client{IP: "203.0.113.1"})
 		}
 		for i := range 20 {
-			d.Check(t0.Add(11*time.Minute), Verify, fmt.Sprint("new", i%20), sessiond.Client{}, sessiond.Client{IP: "203.0.113.1"})
+			d.Check(t0.Add(11*time.Minute), Verify, sessiond.SessionID(fmt.Sprint("new", i%20)), sessiond.Client{}, sessiond.Client{IP: "203.0.113.1"})
 		}
 		if n := d.Tracked(); n != 20 {
 			t.Errorf("Tracked() = %d; want 20 (the stale sessions dropped)", n)
@@ -562,7 +562,7 @@ func TestDetector_Memory(t *testing.T) {
 	d := newDetector(t, Options{Actions: only(RuleDistinctIPs)}) // defaults: threshold 3, 100k sessions
 	for i, id := range ids {
 		for j := range d.threshold {
-			d.Check(t0, Verify, id, sessiond.Client{}, sessiond.Client{IP: fmt.Sprintf("10.%d.%d.1", j, i%250)})
+			d.Check(t0, Verify, sessiond.SessionID(id), sessiond.Client{}, sessiond.Client{IP: fmt.Sprintf("10.%d.%d.1", j, i%250)})
 		}
 	}
 	runtime.GC()
@@ -588,7 +588,7 @@ func TestDetector_Concurrent(t *testing.T) {
 				if i%5 == 0 {
 					stage = Refresh
 				}
-				d.Check(t0.Add(time.Duration(i)*time.Millisecond), stage, sid,
+				d.Check(t0.Add(time.Duration(i)*time.Millisecond), stage, sessiond.SessionID(sid),
 					sessiond.Client{IP: "203.0.113.5", UserAgent: chromeWin142},
 					sessiond.Client{IP: fmt.Sprintf("198.51.%d.1", i%7), UserAgent: uas[i%len(uas)]})
 			}
@@ -738,8 +738,8 @@ func TestNew(t *testing.T) {
 
 func TestRuleAndActionValid(t *testing.T) {
 	for _, r := range Rules() {
-		if !r.Valid() {
-			t.Errorf("Rule(%q).Valid() = false", r)
+		if !ValidRule(r) {
+			t.Errorf("ValidRule(%q) = false", r)
 		}
 		if _, ok := DefaultActions()[r]; !ok {
 			t.Errorf("DefaultActions lacks %s", r)
@@ -750,7 +750,7 @@ func TestRuleAndActionValid(t *testing.T) {
 			t.Errorf("Action(%q).Valid() = false", a)
 		}
 	}
-	if Rule("").Valid() || Action("").Valid() || Action("deny").Valid() {
+	if ValidRule("") || ValidRule("ip_changes") || Action("").Valid() || Action("deny").Valid() {
 		t.Error("an unknown rule or action is valid")
 	}
 }
@@ -764,8 +764,8 @@ func FuzzCheck(f *testing.F) {
 		issued := sessiond.Client{IP: ip1, UserAgent: ua1}
 		current := sessiond.Client{IP: ip2, UserAgent: ua2}
 		for _, stage := range []Stage{Verify, Refresh} {
-			for _, fd := range d.Check(t0, stage, ua2, issued, current) {
-				if !fd.Rule.Valid() || !fd.Action.Valid() || fd.Detail == "" {
+			for _, fd := range d.Check(t0, stage, sessiond.SessionID(ua2), issued, current) {
+				if !ValidRule(fd.Rule) || !fd.Action.Valid() || fd.Detail == "" {
 					t.Fatalf("finding %+v", fd)
 				}
 				for _, r := range fd.Detail {

@@ -48,9 +48,9 @@ func BenchmarkCheck(b *testing.B) {
 	b.Run("many_sessions", func(b *testing.B) {
 		// 1M session IDs through a tracker of 100k: constant eviction.
 		d := newDetector(b, Options{Actions: DefaultActions()})
-		ids := make([]string, 1<<20)
+		ids := make([]sessiond.SessionID, 1<<20)
 		for i := range ids {
-			ids[i] = fmt.Sprintf("%026d", i)
+			ids[i] = sessiond.SessionID(fmt.Sprintf("%026d", i))
 		}
 		b.ReportAllocs()
 		i := 0
@@ -62,9 +62,9 @@ func BenchmarkCheck(b *testing.B) {
 	b.Run("parallel", func(b *testing.B) {
 		// Many goroutines, many sessions, the same client.
 		d := newDetector(b, Options{Actions: DefaultActions()})
-		ids := make([]string, 1024)
+		ids := make([]sessiond.SessionID, 1024)
 		for i := range ids {
-			ids[i] = fmt.Sprintf("%026d", i)
+			ids[i] = sessiond.SessionID(fmt.Sprintf("%026d", i))
 		}
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {

@@ -14,6 +14,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -213,6 +214,13 @@ func (c *Client) RevokeSession(ctx context.Context, id sessiond.SessionID) error
 	return c.do(ctx, "revoke session", http.MethodDelete, "/v1/sessions/"+pathSegment(string(id)), nil, nil, nil, http.StatusNoContent)
 }
 
+// RevokeSessionAsAdmin ends a session on an operator's decision: the
+// event log records it with reason admin, not as the user's logout.
+func (c *Client) RevokeSessionAsAdmin(ctx context.Context, id sessiond.SessionID) error {
+	return c.do(ctx, "revoke session", http.MethodDelete, "/v1/sessions/"+pathSegment(string(id)),
+		url.Values{"reason": {string(sessiond.ReasonAdmin)}}, nil, nil, http.StatusNoContent)
+}
+
 // pathSegment escapes s as one opaque path segment: "/" and also "." are
 // escaped, so "." and ".." cannot turn into path navigation.
 func pathSegment(s string) string {
@@ -399,6 +407,9 @@ func (c *Client) do(ctx context.Context, op, method, path string, query url.Valu
 // document (/v1), an RFC 6749 error (/oauth2) or the bare status.
 func responseError(resp *http.Response) *Error {
 	e := &Error{Status: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id")}
+	if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && n > 0 {
+		e.RetryAfter = n
+	}
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	switch mt {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
+	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/httpapi"
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/opaquetoken"
@@ -276,7 +277,9 @@ func TestClient_RealServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	h, err := httpapi.New(httpapi.Options{Manager: m, Authenticate: func(context.Context, sessiond.Secret) (string, error) { return "k", nil }})
+	h, err := httpapi.New(httpapi.Options{Manager: m, Authenticate: func(context.Context, sessiond.Secret) (apikey.Key, error) {
+		return apikey.Key{ID: "k", Scopes: []apikey.Scope{apikey.ScopeAdmin}}, nil
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,14 @@ import (
 // `unauthorized` on /v1 routes, `invalid_client` on /oauth2 routes.
 var ErrUnauthorized = errors.New("client: API key refused")
 
+// ErrInsufficientScope matches an *Error for an API key that is valid but
+// lacks the scope the route requires (403 `insufficient_scope`).
+var ErrInsufficientScope = errors.New("client: API key lacks the scope")
+
+// ErrRateLimited matches an *Error for a request refused by a rate limit
+// (429 `too_many_requests`); Error.RetryAfter says when to try again.
+var ErrRateLimited = errors.New("client: rate limited")
+
 // Error is a response the server answered with a status other than the
 // call's success status. It matches the library's sentinels by its Code
 // with errors.Is, e.g. errors.Is(err, sessiond.ErrExpired) for
@@ -22,6 +30,9 @@ type Error struct {
 	Title     string
 	Detail    string // for people; never a token
 	RequestID string // the X-Request-Id the server logged the request under
+	// RetryAfter is the Retry-After of a 429 or 503, in whole seconds
+	// (0 when absent).
+	RetryAfter int
 }
 
 func (e *Error) Error() string {
@@ -49,6 +60,8 @@ var codeErrors = map[string]error{
 	"store_unavailable":     sessiond.ErrStoreUnavailable,
 	"session_limit_reached": sessiond.ErrLimitReached,
 	"unauthorized":          ErrUnauthorized,
+	"insufficient_scope":    ErrInsufficientScope,
+	"too_many_requests":     ErrRateLimited,
 	// RFC 6749 / 7009 codes of the /oauth2 routes.
 	"invalid_client":          ErrUnauthorized,
 	"unsupported_token_type":  sessiond.ErrUnsupported,

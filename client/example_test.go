@@ -10,6 +10,7 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
+	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/httpapi"
 	"github.com/sessiond/sessiond/jwttoken"
 	"github.com/sessiond/sessiond/memstore"
@@ -37,11 +38,11 @@ func startServer(ctx context.Context) (url string, stop func()) {
 	}
 	h, err := httpapi.New(httpapi.Options{
 		Manager: m,
-		Authenticate: func(_ context.Context, key sessiond.Secret) (string, error) {
+		Authenticate: func(_ context.Context, key sessiond.Secret) (apikey.Key, error) {
 			if key == "example-api-key" {
-				return "key_1", nil
+				return apikey.Key{ID: "key_1", Scopes: []apikey.Scope{apikey.ScopeSessionsWrite, apikey.ScopeVerify}}, nil
 			}
-			return "", errors.New("unknown API key")
+			return apikey.Key{}, errors.New("unknown API key")
 		},
 		JWKS: ring.JWKS,
 	})

@@ -22,8 +22,13 @@ type problem struct {
 	Detail string `json:"detail,omitempty"`
 }
 
-// writeProblem writes an RFC 9457 problem document. Details are fixed
-// texts: never a token or an internal error (checklist 109).
+// WriteProblem writes an RFC 9457 problem document, as the middleware's
+// own refusals are written. Details must be fixed texts: never a token or
+// an internal error (checklist 109).
+func WriteProblem(w http.ResponseWriter, status int, code, title, detail string) {
+	writeProblem(w, status, code, title, detail)
+}
+
 func writeProblem(w http.ResponseWriter, status int, code, title, detail string) {
 	h := w.Header()
 	h.Set("Content-Type", "application/problem+json")
@@ -31,6 +36,12 @@ func writeProblem(w http.ResponseWriter, status int, code, title, detail string)
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(problem{Type: problemTypeBase + code, Title: title, Status: status, Code: code, Detail: detail})
+}
+
+// WriteUnauthorized is the default Unauthenticated: 401, a problem
+// document that does not say why, and the RFC 6750 challenge.
+func WriteUnauthorized(w http.ResponseWriter, r *http.Request, err error) {
+	writeUnauthorized(w, r, err)
 }
 
 // writeUnauthorized is the default Unauthenticated: 401 and a problem
@@ -71,14 +82,22 @@ func RedirectTo(loginURL string) func(w http.ResponseWriter, r *http.Request, er
 }
 
 // isNavigation tells a browser loading a page from a script or API call.
-func isNavigation(r *http.Request) bool {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+func isNavigation(r *http.Request) bool { return IsNavigation(r.Method, r.Header) }
+
+// IsNavigation reports whether a request with this method and these
+// headers is a browser loading a page (a top-level navigation) rather than
+// a script (fetch, XHR) or an API client: a GET or HEAD with
+// Sec-Fetch-Mode: navigate, or, from a browser too old to send
+// Sec-Fetch-Mode, without Authorization and with an Accept header that
+// names text/html.
+func IsNavigation(method string, h http.Header) bool {
+	if method != http.MethodGet && method != http.MethodHead {
 		return false
 	}
-	if mode := r.Header.Get("Sec-Fetch-Mode"); mode != "" {
+	if mode := h.Get("Sec-Fetch-Mode"); mode != "" {
 		return mode == "navigate"
 	}
-	return r.Header.Get("Authorization") == "" && strings.Contains(r.Header.Get("Accept"), "text/html")
+	return h.Get("Authorization") == "" && strings.Contains(h.Get("Accept"), "text/html")
 }
 
 // CSRF refuses unsafe-method requests (POST, PUT, DELETE…) that a browser

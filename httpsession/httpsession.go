@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/sessiond/sessiond"
 )
@@ -56,6 +57,16 @@ type Options struct {
 	// refresh token to the refresh endpoint only. Default "/auth/refresh".
 	// Mount RefreshHandler there.
 	RefreshPath string
+	// CookiePath is the access cookie's Path. Default "/". A __Host- name
+	// needs "/".
+	CookiePath string
+	// Domain, if set, is the Domain attribute of both cookies, which sends
+	// them to every subdomain too. Default none: the cookies stay on this
+	// host. A __Host- name refuses it.
+	Domain string
+	// MaxAge, if positive, caps both cookies' Max-Age. Default: each cookie
+	// lives as long as the token it carries (see SetCookies).
+	MaxAge time.Duration
 	// SameSite of both cookies: Lax (default) or Strict. None is refused
 	// together with InsecureDevCookies (browsers reject it without Secure).
 	SameSite http.SameSite
@@ -84,6 +95,8 @@ type Sessions struct {
 	access      cookieSpec
 	refresh     cookieSpec
 	refreshPath string
+	domain      string
+	maxAge      time.Duration
 	sameSite    http.SameSite
 	secure      bool
 	unauth      func(w http.ResponseWriter, r *http.Request, err error)
@@ -106,9 +119,11 @@ func New(opts Options) (*Sessions, error) {
 	}
 	s := &Sessions{
 		m:           opts.Manager,
-		access:      cookieSpec{name: opts.CookieName, path: "/"},
+		access:      cookieSpec{name: opts.CookieName, path: opts.CookiePath},
 		refresh:     cookieSpec{name: opts.RefreshCookieName, path: opts.RefreshPath},
 		refreshPath: opts.RefreshPath,
+		domain:      opts.Domain,
+		maxAge:      opts.MaxAge,
 		sameSite:    opts.SameSite,
 		secure:      !opts.InsecureDevCookies,
 		unauth:      opts.Unauthenticated,
@@ -123,6 +138,9 @@ func New(opts Options) (*Sessions, error) {
 	}
 	if s.refresh.name == "" {
 		s.refresh.name = DefaultRefreshCookieName
+	}
+	if s.access.path == "" {
+		s.access.path = "/"
 	}
 	if s.refreshPath == "" {
 		s.refreshPath = DefaultRefreshPath
@@ -150,12 +168,22 @@ func New(opts Options) (*Sessions, error) {
 		s.access.name = stripPrefix(s.access.name)
 		s.refresh.name = stripPrefix(s.refresh.name)
 	}
-	if !strings.HasPrefix(s.refreshPath, "/") || strings.ContainsAny(s.refreshPath, ";\x7f") || strings.ContainsFunc(s.refreshPath, func(r rune) bool { return r < 0x20 }) {
-		return nil, fmt.Errorf("httpsession: RefreshPath %q must be an absolute URL path: %w", s.refreshPath, sessiond.ErrInvalidArgument)
+	for what, p := range map[string]string{"RefreshPath": s.refreshPath, "CookiePath": s.access.path} {
+		if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, ";\x7f") || strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 }) {
+			return nil, fmt.Errorf("httpsession: %s %q must be an absolute URL path: %w", what, p, sessiond.ErrInvalidArgument)
+		}
+	}
+	if s.maxAge < 0 {
+		return nil, fmt.Errorf("httpsession: MaxAge must not be negative: %w", sessiond.ErrInvalidArgument)
 	}
 	for _, c := range []cookieSpec{s.access, s.refresh} {
-		if err := (&http.Cookie{Name: c.name, Value: "x", Path: c.path}).Valid(); err != nil {
+		if err := (&http.Cookie{Name: c.name, Value: "x", Path: c.path, Domain: s.domain}).Valid(); err != nil {
 			return nil, fmt.Errorf("httpsession: cookie %q: %v: %w", c.name, err, sessiond.ErrInvalidArgument)
+		}
+		// RFC 6265bis §4.1.3.2: the browser drops a __Host- cookie with a
+		// Domain or a Path other than "/".
+		if hasPrefixFold(c.name, hostPrefix) && (s.domain != "" || c.path != "/") && c != s.refresh {
+			return nil, fmt.Errorf("httpsession: cookie %q has the __Host- prefix, which needs Path=/ and no Domain: %w", c.name, sessiond.ErrInvalidArgument)
 		}
 	}
 	if strings.EqualFold(s.access.name, s.refresh.name) {
@@ -163,8 +191,8 @@ func New(opts Options) (*Sessions, error) {
 	}
 	// RFC 6265bis §4.1.3.2: the browser drops a __Host- cookie whose Path
 	// is not "/" (the prefix matches whatever its case).
-	if hasPrefixFold(s.refresh.name, hostPrefix) && s.refresh.path != "/" {
-		return nil, fmt.Errorf("httpsession: RefreshCookieName %q has the __Host- prefix, which needs Path=/, but RefreshPath is %q (use __Secure-): %w",
+	if hasPrefixFold(s.refresh.name, hostPrefix) && (s.refresh.path != "/" || s.domain != "") {
+		return nil, fmt.Errorf("httpsession: RefreshCookieName %q has the __Host- prefix, which needs Path=/ and no Domain, but RefreshPath is %q (use __Secure-): %w",
 			s.refresh.name, s.refresh.path, sessiond.ErrInvalidArgument)
 	}
 	s.cop = http.NewCrossOriginProtection()
@@ -266,6 +294,18 @@ func (s *Sessions) authenticate(r *http.Request) (*sessiond.Session, error) {
 		return nil, err
 	}
 	return &sess, nil
+}
+
+// Inspect verifies the request's credential (the Authorization: Bearer
+// header, else the access cookie) like Require does, and returns what the
+// anomaly rules made of it too (sessiond.Manager.Inspect). ErrNoCredentials
+// when the request carries neither.
+func (s *Sessions) Inspect(r *http.Request) (sessiond.Verification, error) {
+	tok, err := s.credential(r)
+	if err != nil {
+		return sessiond.Verification{}, err
+	}
+	return s.m.Inspect(r.Context(), tok, s.Client(r))
 }
 
 // Require lets a request through only with a valid session, which it puts

@@ -35,11 +35,26 @@ func (s *Sessions) Login(w http.ResponseWriter, r *http.Request, subject string,
 	if err != nil {
 		return nil, err
 	}
-	if err := s.setCookies(w, iss); err != nil {
+	if err := s.SetCookies(w, iss); err != nil {
 		s.abandon(r.Context(), iss)
 		return nil, err
 	}
 	return iss, nil
+}
+
+// LoginIssued is Login for a session created elsewhere (by the server's
+// API, for a login handed over with a one-time code): it revokes the
+// session the request carried, if it is another one, and sets the cookies
+// of iss.
+func (s *Sessions) LoginIssued(w http.ResponseWriter, r *http.Request, iss *sessiond.Issued) error {
+	if tok, err := s.credential(r); err == nil {
+		if cur, err := s.m.Verify(r.Context(), tok, s.Client(r)); err != nil || cur.ID != iss.Session.ID {
+			if err := s.revokeCarried(r.Context(), r, sessiond.ReasonRotated); err != nil {
+				return err
+			}
+		}
+	}
+	return s.SetCookies(w, iss)
 }
 
 // Rotate replaces the request's session with a new one (new ID and tokens,
@@ -56,7 +71,7 @@ func (s *Sessions) Rotate(w http.ResponseWriter, r *http.Request) (*sessiond.Iss
 	if err != nil {
 		return nil, err
 	}
-	if err := s.setCookies(w, iss); err != nil {
+	if err := s.SetCookies(w, iss); err != nil {
 		s.abandon(r.Context(), iss)
 		return nil, err
 	}
@@ -84,7 +99,7 @@ func (s *Sessions) Refresh(w http.ResponseWriter, r *http.Request) (*sessiond.Is
 		}
 		return nil, err
 	}
-	if err := s.setCookies(w, iss); err != nil {
+	if err := s.SetCookies(w, iss); err != nil {
 		s.abandon(r.Context(), iss)
 		return nil, err
 	}
@@ -143,7 +158,8 @@ func (s *Sessions) abandon(ctx context.Context, iss *sessiond.Issued) {
 	}
 }
 
-// setCookies writes the cookies of iss.
+// SetCookies writes the cookies of iss, with Cache-Control: no-store.
+// ErrCookieTooLarge when a token does not fit in a cookie.
 //
 // Max-Age is counted from the moment the Manager issued the tokens
 // (iss.Session.LastActiveAt, on the Manager's clock) so it never outlives
@@ -157,31 +173,41 @@ func (s *Sessions) abandon(ctx context.Context, iss *sessiond.Issued) {
 //     retries) rather than treating the user as a stranger, and Login and
 //     Logout can revoke that session even though its JWT has expired.
 //
-// Every lifetime is also capped at 400 days.
-func (s *Sessions) setCookies(w http.ResponseWriter, iss *sessiond.Issued) error {
-	now := iss.Session.LastActiveAt
-	accessUntil := iss.Session.ExpiresAt
-	withRefresh := iss.RefreshToken != "" && s.m.Strategy() != sessiond.StrategyDatabase
-	if withRefresh {
-		accessUntil = iss.RefreshExpiresAt
-	}
-	cookies := []*http.Cookie{s.cookie(s.access, string(iss.AccessToken), maxAge(now, accessUntil))}
-	if withRefresh {
-		cookies = append(cookies, s.cookie(s.refresh, string(iss.RefreshToken), maxAge(now, iss.RefreshExpiresAt)))
-	}
-	for _, c := range cookies {
-		if len(c.Name)+len(c.Value) > maxCookieBytes {
-			return fmt.Errorf("%w: %s is %d bytes", ErrCookieTooLarge, c.Name, len(c.Name)+len(c.Value))
-		}
-		if err := c.Valid(); err != nil {
-			return fmt.Errorf("httpsession: cookie %s: %w", c.Name, err)
-		}
+// Every lifetime is also capped at 400 days and at Options.MaxAge.
+func (s *Sessions) SetCookies(w http.ResponseWriter, iss *sessiond.Issued) error {
+	cookies, err := s.Cookies(iss)
+	if err != nil {
+		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	for _, c := range cookies {
 		w.Header().Add("Set-Cookie", c.String())
 	}
 	return nil
+}
+
+// Cookies returns the cookies SetCookies would write for iss, for a
+// backend that relays them itself.
+func (s *Sessions) Cookies(iss *sessiond.Issued) ([]*http.Cookie, error) {
+	now := iss.Session.LastActiveAt
+	accessUntil := iss.Session.ExpiresAt
+	withRefresh := iss.RefreshToken != "" && s.m.Strategy() != sessiond.StrategyDatabase
+	if withRefresh {
+		accessUntil = iss.RefreshExpiresAt
+	}
+	cookies := []*http.Cookie{s.cookie(s.access, string(iss.AccessToken), s.maxAgeOf(now, accessUntil))}
+	if withRefresh {
+		cookies = append(cookies, s.cookie(s.refresh, string(iss.RefreshToken), s.maxAgeOf(now, iss.RefreshExpiresAt)))
+	}
+	for _, c := range cookies {
+		if len(c.Name)+len(c.Value) > maxCookieBytes {
+			return nil, fmt.Errorf("%w: %s is %d bytes", ErrCookieTooLarge, c.Name, len(c.Name)+len(c.Value))
+		}
+		if err := c.Valid(); err != nil {
+			return nil, fmt.Errorf("httpsession: cookie %s: %w", c.Name, err)
+		}
+	}
+	return cookies, nil
 }
 
 // expireCookies deletes every sessiond cookie: the same name, path and
@@ -194,17 +220,27 @@ func (s *Sessions) expireCookies(w http.ResponseWriter) {
 }
 
 // cookie builds a cookie with the hardened attributes; maxAge < 0 writes
-// Max-Age=0. There is never a Domain: the cookie stays on this host.
+// Max-Age=0. There is no Domain unless Options.Domain asks for one: the
+// cookie stays on this host.
 func (s *Sessions) cookie(spec cookieSpec, value string, maxAge int) *http.Cookie {
 	return &http.Cookie{
 		Name:     spec.name,
 		Value:    value,
 		Path:     spec.path,
+		Domain:   s.domain,
 		MaxAge:   maxAge,
 		Secure:   s.secure,
 		HttpOnly: true,
 		SameSite: s.sameSite,
 	}
+}
+
+// maxAgeOf is maxAge capped at Options.MaxAge.
+func (s *Sessions) maxAgeOf(now, until time.Time) int {
+	if s.maxAge > 0 && until.Sub(now) > s.maxAge {
+		until = now.Add(s.maxAge)
+	}
+	return maxAge(now, until)
 }
 
 // maxAge is the whole seconds from now until until, at least 1 (0 would

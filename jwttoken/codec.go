@@ -92,8 +92,14 @@ func New(ring *KeyRing, opts Options) (*Codec, error) {
 // Leeway returns the clock-skew allowance Verify grants.
 func (c *Codec) Leeway() time.Duration { return c.leeway }
 
+// MaxTokenLifetime returns the longest token Sign accepts (the key ring's
+// MaxTokenLifetime), so sessiond.New can refuse lifetimes the ring cannot
+// sign at start rather than at the first login.
+func (c *Codec) MaxTokenLifetime() time.Duration { return c.ring.MaxTokenLifetime() }
+
 // Sign returns a signed token of kind carrying tc, made with the ring's
-// current key. tc.ID (jti) is generated when empty. Times are truncated to
+// signer at tc.IssuedAt (the next key once its activation time has come,
+// see KeyRing.Schedule). tc.ID (jti) is generated when empty. Times are truncated to
 // whole seconds. Errors match sessiond.ErrInvalidArgument when tc cannot
 // make a valid token: a required field is missing, the lifetime exceeds the
 // ring's MaxTokenLifetime, Claims is not a JSON object, or the token would
@@ -122,7 +128,7 @@ func (c *Codec) Sign(kind sessiond.TokenKind, tc sessiond.TokenClaims) (sessiond
 		Persistent:       tc.Persistent,
 		Ext:              extClaims(tc.Claims),
 	}
-	k := c.ring.signer()
+	k := c.ring.signerAt(tc.IssuedAt)
 	t := &jwt.Token{
 		Header: map[string]any{"alg": k.method.Alg(), "kid": k.kid, "typ": typ},
 		Claims: cl,
@@ -290,7 +296,7 @@ func (c *Codec) key(kind sessiond.TokenKind, t *jwt.Token) (any, error) {
 	if kid == "" {
 		return nil, errNoKid
 	}
-	k := c.ring.lookup(kid)
+	k := c.ring.lookupOrReload(kid)
 	if k == nil {
 		return nil, errUnknownKid
 	}

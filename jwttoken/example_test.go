@@ -42,3 +42,30 @@ func ExampleCodec() {
 	// jwttoken: wrong typ for this token kind: invalid token
 	// jwttoken: token past exp: token expired
 }
+
+// A ring shared by several processes publishes a new key before it signs
+// with it: Schedule makes it verify (and appear in the JWKS) at once, and
+// sign only tokens issued from its activation time.
+func ExampleKeyRing_Schedule() {
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	ring, err := jwttoken.NewRing(now, jwttoken.RingOptions{MaxTokenLifetime: 24 * time.Hour})
+	if err != nil {
+		panic(err)
+	}
+	if _, _, err := ring.Schedule(now, now.Add(10*time.Minute)); err != nil {
+		panic(err)
+	}
+	for _, k := range ring.Keys() {
+		if k.Current {
+			fmt.Println("signs now")
+		} else {
+			fmt.Println("published, signs from", k.ActivatesAt.Format(time.Kitchen))
+		}
+	}
+	ring.Settle(now.Add(10 * time.Minute)) // later, by the owner's maintenance
+	fmt.Println(len(ring.Keys()), ring.Keys()[0].Current)
+	// Output:
+	// published, signs from 12:10AM
+	// signs now
+	// 2 true
+}

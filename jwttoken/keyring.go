@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/hmac"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -12,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -92,11 +94,16 @@ type key struct {
 	verifyKey any
 	created   time.Time
 	retired   time.Time // zero for the current signer
+	// activates is set only on the ring's next key: the time it becomes
+	// the signer. Until then it verifies and is published, but signs
+	// nothing.
+	activates time.Time
 }
 
-// KeyRing holds the signing keys: exactly one current key that signs, and
-// retired keys that still verify until Prune drops them. It is safe for
-// concurrent use; lookups during Verify take only a read lock.
+// KeyRing holds the signing keys: exactly one current key that signs,
+// retired keys that still verify until Prune drops them, and at most one
+// next key (Schedule) that is published and verifies before it signs. It
+// is safe for concurrent use; lookups during Verify take only a read lock.
 type KeyRing struct {
 	alg         Algorithm
 	maxLifetime time.Duration
@@ -107,8 +114,13 @@ type KeyRing struct {
 
 	mu      sync.RWMutex
 	current *key
+	next    *key // nil when no rotation is scheduled
 	byKid   map[string]*key
 	gen     uint64
+
+	// onMiss, when set, is called by Verify for a kid the ring lacks,
+	// before the token is rejected (see OnUnknownKID).
+	onMiss atomic.Pointer[func(kid string)]
 }
 
 // NewRing returns a ring with one fresh key of opts.Algorithm, created at
@@ -209,6 +221,11 @@ func buildKey(kid string, alg Algorithm, private any, created, retired time.Time
 // Rotate generates a new key of the ring's algorithm, makes it the signer
 // and retires the previous signer at now. Tokens the previous signer made
 // keep verifying until Prune drops it.
+//
+// Rotate makes the new key sign at once, so verifiers that only learn of
+// it later (other nodes, cached JWKS) reject its tokens meanwhile; rings
+// shared between processes use Schedule instead. If a next key is
+// scheduled, Rotate promotes it now instead of generating another.
 func (r *KeyRing) Rotate(now time.Time) error {
 	k, err := generateKey(r.alg, now) // outside the lock: ECDSA keygen is not free
 	if err != nil {
@@ -216,18 +233,91 @@ func (r *KeyRing) Rotate(now time.Time) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	old := *r.current
-	old.retired = now.UTC()
-	r.byKid[old.kid] = &old
-	r.byKid[k.kid] = k
-	r.current = k
-	r.gen++
+	if r.next != nil {
+		k = r.next
+		r.next = nil
+	}
+	r.promote(k, now.UTC())
 	return nil
+}
+
+// promote makes k the signer and retires the previous one at t. The
+// caller holds r.mu.
+func (r *KeyRing) promote(k *key, t time.Time) {
+	old := *r.current
+	old.retired = t
+	r.byKid[old.kid] = &old
+	nk := *k
+	nk.activates = time.Time{}
+	r.byKid[nk.kid] = &nk
+	r.current = &nk
+	r.gen++
+}
+
+// Schedule generates the ring's next key, created at now, which becomes
+// the signer at activate: until then it is published (JWKS) and verifies
+// but signs nothing, so every verifier can learn it before the first token
+// it signs exists. It returns the next key's ID; if one is already
+// scheduled it returns that one and changes nothing (changed is false).
+// activate must not be before now.
+func (r *KeyRing) Schedule(now, activate time.Time) (kid string, changed bool, err error) {
+	if activate.Before(now) {
+		return "", false, fmt.Errorf("jwttoken: schedule: %w", &sessiond.ArgumentError{Field: "activate", Msg: "before now"})
+	}
+	if r.hasNext() {
+		return r.nextKid(), false, nil
+	}
+	k, err := generateKey(r.alg, now)
+	if err != nil {
+		return "", false, fmt.Errorf("jwttoken: schedule: %w", err)
+	}
+	k.activates = activate.UTC()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.next != nil { // scheduled meanwhile
+		return r.next.kid, false, nil
+	}
+	r.next = k
+	r.byKid[k.kid] = k
+	r.gen++
+	return k.kid, true, nil
+}
+
+func (r *KeyRing) hasNext() bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.next != nil
+}
+
+func (r *KeyRing) nextKid() string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.next == nil {
+		return ""
+	}
+	return r.next.kid
+}
+
+// Settle records a scheduled key that has become the signer (its
+// activation time is at or before now): the previous signer is retired as
+// of that time. Sign already uses the next key from its activation time
+// on; Settle only makes the document say so, so Prune can count the
+// previous signer's retirement. It reports whether anything changed.
+func (r *KeyRing) Settle(now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.next == nil || now.Before(r.next.activates) {
+		return false
+	}
+	k := r.next
+	r.next = nil
+	r.promote(k, k.activates)
+	return true
 }
 
 // Prune drops every retired key whose tokens have all expired: retired at
 // or before now - MaxTokenLifetime - MaxLeeway. It returns how many it
-// dropped. The signer is never dropped.
+// dropped. The signer and the next key are never dropped.
 func (r *KeyRing) Prune(now time.Time) int {
 	cutoff := now.Add(-r.maxLifetime - MaxLeeway)
 	r.mu.Lock()
@@ -255,6 +345,7 @@ func (r *KeyRing) RetireAll(now time.Time) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.current = k
+	r.next = nil
 	r.byKid = map[string]*key{k.kid: k}
 	r.gen++
 	return nil
@@ -277,24 +368,28 @@ type KeyInfo struct {
 	ID        string // kid
 	Algorithm Algorithm
 	CreatedAt time.Time
-	RetiredAt time.Time // zero for the current signer
+	RetiredAt time.Time // zero for the current signer and the next key
 	Current   bool
+	// ActivatesAt is set on the next key only (Schedule): when it
+	// becomes the signer.
+	ActivatesAt time.Time
 }
 
-// Keys lists the ring's keys, the signer first, then retired keys newest
-// first.
+// Keys lists the ring's keys: the next key first if one is scheduled, then
+// the signer, then retired keys newest first.
 func (r *KeyRing) Keys() []KeyInfo {
 	keys, _ := r.snapshot()
 	out := make([]KeyInfo, len(keys))
 	for i, k := range keys {
-		out[i] = KeyInfo{ID: k.kid, Algorithm: k.alg, CreatedAt: k.created, RetiredAt: k.retired, Current: k.retired.IsZero()}
+		out[i] = KeyInfo{ID: k.kid, Algorithm: k.alg, CreatedAt: k.created, RetiredAt: k.retired,
+			Current: k.retired.IsZero() && k.activates.IsZero(), ActivatesAt: k.activates}
 	}
 	return out
 }
 
-// snapshot returns the keys and the generation they belong to, the signer
-// first, then retired keys newest first (kid breaks ties so the order, and
-// MarshalPrivate's output, is stable).
+// snapshot returns the keys and the generation they belong to: the next
+// key, the signer, then retired keys newest first (kid breaks ties so the
+// order, and MarshalPrivate's output, is stable).
 func (r *KeyRing) snapshot() ([]*key, uint64) {
 	r.mu.RLock()
 	keys := make([]*key, 0, len(r.byKid))
@@ -305,6 +400,11 @@ func (r *KeyRing) snapshot() ([]*key, uint64) {
 	r.mu.RUnlock()
 	slices.SortFunc(keys, func(a, b *key) int {
 		switch {
+		case a.activates.IsZero() != b.activates.IsZero():
+			if a.activates.IsZero() {
+				return 1
+			}
+			return -1
 		case a.retired.IsZero() != b.retired.IsZero():
 			if a.retired.IsZero() {
 				return -1
@@ -318,11 +418,42 @@ func (r *KeyRing) snapshot() ([]*key, uint64) {
 	return keys, gen
 }
 
-// signer returns the current key.
-func (r *KeyRing) signer() *key {
+// signerAt returns the key that signs tokens issued at t: the next key
+// once its activation time has come, else the current one.
+func (r *KeyRing) signerAt(t time.Time) *key {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
+	if r.next != nil && !t.Before(r.next.activates) {
+		return r.next
+	}
 	return r.current
+}
+
+// OnUnknownKID sets f to be called, synchronously from Verify, with a kid
+// the ring does not hold, before the token is rejected: f may bring the
+// ring up to date (Replace) and Verify then looks the kid up once more. f
+// must be safe for concurrent use and bound its own cost: kid is
+// attacker-chosen, so f should rate-limit and collapse concurrent calls.
+// nil removes it.
+func (r *KeyRing) OnUnknownKID(f func(kid string)) {
+	if f == nil {
+		r.onMiss.Store(nil)
+		return
+	}
+	r.onMiss.Store(&f)
+}
+
+// lookupOrReload is lookup, calling the OnUnknownKID hook once on a miss.
+func (r *KeyRing) lookupOrReload(kid string) *key {
+	if k := r.lookup(kid); k != nil {
+		return k
+	}
+	f := r.onMiss.Load()
+	if f == nil {
+		return nil
+	}
+	(*f)(kid)
+	return r.lookup(kid)
 }
 
 // lookup returns the key with the given kid, or nil. kid is untrusted
@@ -362,9 +493,10 @@ type ringDoc struct {
 
 type keyDoc struct {
 	// JWK is the private key with kid, alg and use "sig".
-	JWK       json.RawMessage `json:"jwk"`
-	CreatedAt time.Time       `json:"created_at"`
-	RetiredAt time.Time       `json:"retired_at,omitzero"`
+	JWK         json.RawMessage `json:"jwk"`
+	CreatedAt   time.Time       `json:"created_at"`
+	RetiredAt   time.Time       `json:"retired_at,omitzero"`
+	ActivatesAt time.Time       `json:"activates_at,omitzero"` // the next key only
 }
 
 // MarshalPrivate returns every key of the ring, private parts and HS256
@@ -378,7 +510,7 @@ func (r *KeyRing) MarshalPrivate() ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("jwttoken: marshal ring: key %s: %w", k.kid, err)
 		}
-		doc.Keys = append(doc.Keys, keyDoc{JWK: jwk, CreatedAt: k.created, RetiredAt: k.retired})
+		doc.Keys = append(doc.Keys, keyDoc{JWK: jwk, CreatedAt: k.created, RetiredAt: k.retired, ActivatesAt: k.activates})
 	}
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
@@ -388,7 +520,8 @@ func (r *KeyRing) MarshalPrivate() ([]byte, error) {
 }
 
 // LoadRing rebuilds a ring from a MarshalPrivate document. The document
-// must hold exactly one current (unretired) key; HS256 keys are accepted
+// must hold exactly one current (unretired, not scheduled) key and at most
+// one next key (unretired, with an activation time); HS256 keys are accepted
 // only when opts.Algorithm is HS256, and an HS256 ring holds nothing else,
 // so one verifier never mixes MACs and signatures. Keys may be of another
 // asymmetric algorithm than opts.Algorithm (a migration): they keep
@@ -444,6 +577,10 @@ func LoadRing(data []byte, opts RingOptions) (*KeyRing, error) {
 			return nil, bad(field+".created_at", "missing")
 		case !kd.RetiredAt.IsZero() && kd.RetiredAt.Before(kd.CreatedAt):
 			return nil, bad(field+".retired_at", "before created_at")
+		case !kd.ActivatesAt.IsZero() && !kd.RetiredAt.IsZero():
+			return nil, bad(field+".activates_at", "set on a retired key")
+		case !kd.ActivatesAt.IsZero() && kd.ActivatesAt.Before(kd.CreatedAt):
+			return nil, bad(field+".activates_at", "before created_at")
 		}
 		private := jwk.Key
 		if p, ok := private.(*ecdsa.PrivateKey); ok {
@@ -458,7 +595,14 @@ func LoadRing(data []byte, opts RingOptions) (*KeyRing, error) {
 		if err != nil {
 			return nil, bad(field+".jwk", "%v", err)
 		}
-		if k.retired.IsZero() {
+		switch {
+		case !kd.ActivatesAt.IsZero():
+			if r.next != nil {
+				return nil, bad(field+".activates_at", "more than one next key")
+			}
+			k.activates = kd.ActivatesAt.UTC()
+			r.next = k
+		case k.retired.IsZero():
 			if r.current != nil {
 				return nil, bad(field+".retired_at", "more than one current key")
 			}
@@ -515,6 +659,19 @@ func (r *KeyRing) Replace(data []byte) (removed bool, err error) {
 			removed = true
 		}
 	}
-	r.current, r.byKid, r.gen = next.current, next.byKid, next.gen
+	r.current, r.next, r.byKid, r.gen = next.current, next.next, next.byKid, next.gen
 	return removed, nil
+}
+
+// HasHMACSecret reports whether one of the ring's HS256 keys is secret
+// (compared in constant time).
+func (r *KeyRing) HasHMACSecret(secret []byte) bool {
+	keys, _ := r.snapshot()
+	found := false
+	for _, k := range keys {
+		if b, ok := k.signKey.([]byte); ok && hmac.Equal(b, secret) {
+			found = true
+		}
+	}
+	return found
 }

@@ -9,29 +9,14 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
-var (
-	_ sessiond.Limiter   = (*Store)(nil)
-	_ sessiond.MetaStore = (*Store)(nil)
-)
-
 // CreateLimited stores sess after making room under the subject's limit;
 // see sessiond.Limiter. The whole step holds the store's lock, so
 // concurrent logins cannot overshoot max.
 func (s *Store) CreateLimited(ctx context.Context, sess *sessiond.Session, max int, evict bool, tokens ...sessiond.Token) ([]sessiond.Revocation, error) {
-	if err := ctxErr(ctx, "create session"); err != nil {
+	if err := s.lock(ctx, "create session", sessiond.CheckNewSession(sess, tokens), sessiond.CheckMax(max)); err != nil {
 		return nil, err
 	}
-	if err := checkCreate(sess, tokens); err != nil {
-		return nil, err
-	}
-	if max < 1 {
-		return nil, fmt.Errorf("memstore: create session: %w", &sessiond.ArgumentError{Field: "max", Msg: "must be at least 1"})
-	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return nil, errClosed
-	}
 	now := sess.CreatedAt
 	var live []*record
 	for _, rec := range s.bySubject[sess.Subject] {
@@ -69,43 +54,4 @@ func (s *Store) CreateLimited(ctx context.Context, sess *sessiond.Session, max i
 		return nil, err
 	}
 	return out, nil
-}
-
-type metaDoc struct {
-	value   []byte
-	version int64
-}
-
-// GetMeta returns a shared document; see sessiond.MetaStore.
-func (s *Store) GetMeta(ctx context.Context, name string) ([]byte, int64, error) {
-	if err := ctxErr(ctx, "get meta"); err != nil {
-		return nil, 0, err
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return nil, 0, errClosed
-	}
-	d, ok := s.meta[name]
-	if !ok {
-		return nil, 0, fmt.Errorf("memstore: get meta %q: %w", name, sessiond.ErrNotFound)
-	}
-	return cloneBytes(d.value), d.version, nil
-}
-
-// PutMeta replaces a shared document if its version is still version.
-func (s *Store) PutMeta(ctx context.Context, name string, value []byte, version int64) (int64, error) {
-	if err := ctxErr(ctx, "put meta"); err != nil {
-		return 0, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return 0, errClosed
-	}
-	if s.meta[name].version != version {
-		return 0, fmt.Errorf("memstore: put meta %q: version moved: %w", name, sessiond.ErrConflict)
-	}
-	s.meta[name] = metaDoc{value: cloneBytes(value), version: version + 1}
-	return version + 1, nil
 }

@@ -114,6 +114,7 @@ type Metrics struct {
 	log     *slog.Logger
 
 	created, refreshed, rotated, reuse prometheus.Counter
+	noClient                           prometheus.Counter
 	revoked                            map[string]prometheus.Counter
 	verify                             map[string]prometheus.Counter
 	verifyDuration, sessionDuration    prometheus.Histogram
@@ -136,6 +137,7 @@ func New(opts Options) (*Metrics, error) {
 	m.refreshed = counter("sessiond_sessions_refreshed_total", "Sessions refreshed: new access token issued.")
 	m.rotated = counter("sessiond_sessions_rotated_total", "Sessions rotated to a new session ID.")
 	m.reuse = counter("sessiond_refresh_reuse_total", "Retired refresh tokens presented again (likely theft); each revokes its session.")
+	m.noClient = counter("sessiond_refresh_without_client_total", "Refreshes sent without client information (IP, User-Agent): device-change detection cannot run on them.")
 
 	revoked := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sessiond_sessions_revoked_total", Help: "Sessions revoked, by reason.",
@@ -169,7 +171,7 @@ func New(opts Options) (*Metrics, error) {
 	cs := []prometheus.Collector{
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.created, m.refreshed, m.rotated, m.reuse, revoked, verify, anomalies, webhooks, storeErrors,
+		m.created, m.refreshed, m.rotated, m.reuse, m.noClient, revoked, verify, anomalies, webhooks, storeErrors,
 		m.verifyDuration, m.sessionDuration,
 	}
 	if opts.ActiveSessions != nil {
@@ -234,9 +236,11 @@ func (m *Metrics) Record(_ context.Context, e sessiond.Event) error {
 }
 
 // Observe counts an event: session created, refreshed, rotated, revoked
-// (by details.reason), refresh-token reuse, and anomaly (by details.rule
-// and details.action). Other types are ignored; so is session.bulk_revoked,
-// whose sessions each have their own session.revoked event.
+// (by details.reason; a session.bulk_revoked without a subject, the kill
+// switch's, adds its details.count, as those sessions have no event each),
+// refresh-token reuse,
+// and anomaly (by details.rule and details.action). Other types are
+// ignored.
 func (m *Metrics) Observe(e sessiond.Event) {
 	switch e.Type {
 	case sessiond.EventSessionCreated:
@@ -247,6 +251,13 @@ func (m *Metrics) Observe(e sessiond.Event) {
 		m.rotated.Inc()
 	case sessiond.EventSessionRevoked:
 		m.revoked[oneOf(revokeReasons, detail(e, "reason"), other)].Inc()
+	case sessiond.EventBulkRevoked:
+		// The kill switch (Manager.RevokeMatching: no subject) has no
+		// event per session, so its sessions are counted here; a
+		// subject's bulk revocation has one per session already.
+		if n := count(e, "count"); n > 0 && e.Subject == "" {
+			m.revoked[oneOf(revokeReasons, detail(e, "reason"), other)].Add(float64(n))
+		}
 	case sessiond.EventRefreshReused:
 		m.reuse.Inc()
 	case EventAnomaly:
@@ -267,6 +278,20 @@ func detail(e sessiond.Event, key string) string {
 	return ""
 }
 
+// count returns a numeric detail of e (an int in process, a float64 once
+// decoded from JSON), or 0.
+func count(e sessiond.Event, key string) int64 {
+	switch v := e.Details[key].(type) {
+	case int:
+		return int64(v)
+	case int64:
+		return v
+	case float64:
+		return int64(v)
+	}
+	return 0
+}
+
 // oneOf returns v if it is in values, else fallback. The sets are small:
 // a linear scan beats a map lookup.
 func oneOf(values []string, v, fallback string) string {
@@ -275,6 +300,9 @@ func oneOf(values []string, v, fallback string) string {
 	}
 	return fallback
 }
+
+// RefreshWithoutClient counts a refresh sent without client information.
+func (m *Metrics) RefreshWithoutClient() { m.noClient.Inc() }
 
 // ObserveVerify counts one verification with its outcome (one of the
 // Verify… constants; anything else counts as "error") and its latency.

@@ -140,6 +140,9 @@ func TestMetrics_Scenario(t *testing.T) {
 	m.Observe(ev(sessiond.EventSessionRevoked, nil))
 	m.Observe(ev(sessiond.EventRefreshReused, nil))
 	m.Observe(ev(sessiond.EventBulkRevoked, map[string]any{"reason": "admin", "count": 5}))
+	// The kill switch's bulk event has no subject and no event per session.
+	m.Observe(sessiond.Event{Type: sessiond.EventBulkRevoked, Details: map[string]any{"reason": "incident", "count": 7}})
+	m.Observe(sessiond.Event{Type: sessiond.EventBulkRevoked, Details: map[string]any{"reason": "incident", "count": float64(3)}})
 	m.Observe(ev(metrics.EventAnomaly, map[string]any{"rule": "ip_change", "action": "log"}))
 	m.Observe(ev(metrics.EventAnomaly, map[string]any{"rule": "ip_change", "action": "log"}))
 	m.Observe(ev(metrics.EventAnomaly, map[string]any{"rule": "refresh_device_change", "action": "revoke"}))
@@ -192,6 +195,7 @@ func TestMetrics_Scenario(t *testing.T) {
 		`sessiond_sessions_revoked_total{reason="reuse"}`:                         1,
 		`sessiond_sessions_revoked_total{reason="other"}`:                         2,
 		`sessiond_sessions_revoked_total{reason="admin"}`:                         0, // bulk events are not double counted
+		`sessiond_sessions_revoked_total{reason="incident"}`:                      10,
 		`sessiond_refresh_reuse_total`:                                            1,
 		`sessiond_anomalies_total{action="log",rule="ip_change"}`:                 2,
 		`sessiond_anomalies_total{action="revoke",rule="refresh_device_change"}`:  1,

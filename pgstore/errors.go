@@ -113,3 +113,6 @@ func (s *Store) translate(op string, err error) error {
 	}
 	return translate(op, err)
 }
+
+// wrap names the store and the operation in err.
+func wrap(op string, err error) error { return fmt.Errorf("pgstore: %s: %w", op, err) }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"os"
 	"testing"
 	"time"
 
@@ -12,22 +11,14 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/pgstore"
+	"github.com/sessiond/sessiond/sessiondtest"
 )
 
 // testDSN returns the test server's address from SESSIOND_TEST_POSTGRES_URL,
 // or skips (fails under SESSIOND_TEST_REQUIRE=1) without it.
 func testDSN(tb testing.TB) string {
 	tb.Helper()
-	dsn := os.Getenv("SESSIOND_TEST_POSTGRES_URL")
-	if dsn == "" {
-		const msg = "SESSIOND_TEST_POSTGRES_URL is not set; set it to run the PostgreSQL tests, " +
-			"e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-		if os.Getenv("SESSIOND_TEST_REQUIRE") == "1" {
-			tb.Fatal(msg + " (SESSIOND_TEST_REQUIRE=1)")
-		}
-		tb.Skip(msg)
-	}
-	return dsn
+	return sessiondtest.RequireEnv(tb, "SESSIOND_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
 }
 
 // testSchema returns a fresh schema name and drops the schema when the

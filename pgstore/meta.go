@@ -10,8 +10,6 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
-var _ sessiond.MetaStore = (*Store)(nil)
-
 // GetMeta returns the shared document name and its version, or
 // ErrNotFound.
 func (s *Store) GetMeta(ctx context.Context, name string) ([]byte, int64, error) {
@@ -46,7 +44,7 @@ func (s *Store) PutMeta(ctx context.Context, name string, value []byte, version 
 	}
 	op := fmt.Sprintf("put meta %q", name)
 	if !validText(name) {
-		return 0, fmt.Errorf("pgstore: %s: %w", op, &sessiond.ArgumentError{Field: "name", Msg: "must be valid UTF-8 without NUL"})
+		return 0, wrap(op, textError("name"))
 	}
 	if value == nil {
 		value = []byte{} // the column is NOT NULL

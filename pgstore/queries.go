@@ -9,12 +9,12 @@ import (
 // table name is qualified, so they do not depend on search_path (which a
 // connection pooler may not keep).
 type queries struct {
-	create, get, lookup, touch, touchExists, swap                  string
+	create, get, lookup, touch, touchExists, swapLock, swap        string
 	revoke, revokeSubject, evict, notify, limitLock, liveBySubject string
 	list, revocations, deleteExpired                               string
 	getMeta, insertMeta, updateMeta                                string
 
-	// ops.go: the event log, the webhook outbox, live counts. The
+	// eventlog.go, outbox.go, bulk.go, live.go. The
 	// statements whose WHERE depends on the call are built by
 	// queryEventsSQL and revokeMatchingSQL.
 	appendEvents, deleteEvents                                         string
@@ -85,6 +85,12 @@ func newQueries(schema string) queries {
 		//   $1 old hash, $2 next hash, $3 session ID, $4 next issued,
 		//   $5 next expires, $6 now, $7 grace since, $8 last active,
 		//   $9 idle expires.
+		// swapLock serialises the swaps of one session. It runs first in
+		// the swap's implicit transaction, so the swap statement's
+		// snapshot, taken after the lock, sees every sibling an earlier
+		// swap committed and can retire it.
+		swapLock: `SELECT 1 FROM {schema}.sessions WHERE id = $1 FOR UPDATE`,
+
 		swap: `WITH cur AS (
 			SELECT kind, session_id, retired_at FROM {schema}.tokens WHERE hash = $1 FOR UPDATE
 		), ok AS (
@@ -94,6 +100,13 @@ func newQueries(schema string) queries {
 		), retire AS (
 			UPDATE {schema}.tokens SET retired_at = $6
 			WHERE hash = $1 AND retired_at IS NULL AND EXISTS (SELECT 1 FROM ok)
+		), siblings AS (
+			-- Next becomes the session's only current refresh token: a
+			-- sibling issued by an earlier swap within the grace window
+			-- retires, so one token never forks into several live chains.
+			UPDATE {schema}.tokens SET retired_at = $6
+			WHERE session_id = $3 AND kind = 2 AND retired_at IS NULL AND hash <> $1
+				AND EXISTS (SELECT 1 FROM ok)
 		), next AS (
 			INSERT INTO {schema}.tokens (hash, session_id, kind, issued_at, expires_at)
 			SELECT $2, session_id, 2, $4, $5 FROM ok
@@ -220,7 +233,7 @@ func newQueries(schema string) queries {
 		GROUP BY strategy`,
 	}
 	for _, p := range []*string{
-		&q.create, &q.get, &q.lookup, &q.touch, &q.touchExists, &q.swap,
+		&q.create, &q.get, &q.lookup, &q.touch, &q.touchExists, &q.swapLock, &q.swap,
 		&q.revoke, &q.revokeSubject, &q.evict, &q.notify, &q.limitLock, &q.liveBySubject,
 		&q.list, &q.revocations, &q.deleteExpired,
 		&q.getMeta, &q.insertMeta, &q.updateMeta,

@@ -71,8 +71,8 @@ func nullTime(t time.Time) pgtype.Timestamptz {
 
 // checkNew validates a session and its tokens for Create.
 func checkNew(sess *sessiond.Session, tokens []sessiond.Token) error {
-	if sess == nil {
-		return &sessiond.ArgumentError{Field: "session", Msg: "must not be nil"}
+	if err := sessiond.CheckNewSession(sess, tokens); err != nil {
+		return err
 	}
 	for _, f := range []struct{ field, v string }{
 		{"id", string(sess.ID)}, {"subject", sess.Subject}, {"strategy", string(sess.Strategy)},
@@ -80,12 +80,7 @@ func checkNew(sess *sessiond.Session, tokens []sessiond.Token) error {
 		{"revoke_reason", string(sess.RevokeReason)},
 	} {
 		if !validText(f.v) {
-			return &sessiond.ArgumentError{Field: f.field, Msg: "must be valid UTF-8 without NUL"}
-		}
-	}
-	for i, t := range tokens {
-		if t.SessionID != sess.ID {
-			return &sessiond.ArgumentError{Field: fmt.Sprintf("tokens[%d].session_id", i), Msg: "must be the session's ID"}
+			return textError(f.field)
 		}
 	}
 	return nil
@@ -224,25 +219,27 @@ func (s *Store) Touch(ctx context.Context, id sessiond.SessionID, lastActive, id
 // number of concurrent swaps of one Old with zero grace, exactly one
 // succeeds.
 func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error {
-	if s.closed.Load() {
-		return errClosed
-	}
 	const op = "swap refresh token"
-	if sw.Next.Kind != sessiond.KindRefresh {
-		return fmt.Errorf("pgstore: %s: %w", op, &sessiond.ArgumentError{Field: "next.kind", Msg: "must be refresh"})
+	if err := s.begin(op, sw.Validate()); err != nil {
+		return err
 	}
 	if !validText(string(sw.Next.SessionID)) {
-		return fmt.Errorf("pgstore: %s: %w", op, &sessiond.ArgumentError{Field: "next.session_id", Msg: "must be valid UTF-8 without NUL"})
+		return wrap(op, textError("next.session_id"))
 	}
 	var (
 		kind    int16
 		session string
 		swapped bool
 	)
-	err := s.pool.QueryRow(ctx, s.q.swap,
+	// One round trip, one implicit transaction (a batch ends in one Sync):
+	// lock the session, then swap.
+	b := &pgx.Batch{}
+	b.Queue(s.q.swapLock, string(sw.Next.SessionID))
+	b.Queue(s.q.swap,
 		sw.Old[:], sw.Next.Hash[:], string(sw.Next.SessionID), sw.Next.IssuedAt, sw.Next.ExpiresAt,
 		sw.Now, sw.GraceSince, sw.LastActiveAt, sw.IdleExpiresAt,
-	).Scan(&kind, &session, &swapped)
+	).QueryRow(func(row pgx.Row) error { return row.Scan(&kind, &session, &swapped) })
+	err := s.pool.SendBatch(ctx, b).Close()
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrNotFound)
@@ -253,7 +250,7 @@ func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error 
 	case kind != int16(sessiond.KindRefresh):
 		return fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrNotFound)
 	case session != string(sw.Next.SessionID):
-		return fmt.Errorf("pgstore: %s: %w", op, &sessiond.ArgumentError{Field: "next.session_id", Msg: "must be the session of the old token"})
+		return wrap(op, sw.CheckSession(sessiond.SessionID(session)))
 	}
 	return fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrRefreshReused)
 }
@@ -271,7 +268,7 @@ func (s *Store) Revoke(ctx context.Context, id sessiond.SessionID, at time.Time,
 		return nil, fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrNotFound)
 	}
 	if !validText(string(reason)) {
-		return nil, fmt.Errorf("pgstore: %s: %w", op, &sessiond.ArgumentError{Field: "reason", Msg: "must be valid UTF-8 without NUL"})
+		return nil, wrap(op, textError("reason"))
 	}
 	var got *sessiond.Session
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -344,7 +341,7 @@ func (s *Store) RevokeSubject(ctx context.Context, subject string, except sessio
 	}
 	const op = "revoke subject"
 	if !validText(string(reason)) {
-		return nil, fmt.Errorf("pgstore: %s: %w", op, &sessiond.ArgumentError{Field: "reason", Msg: "must be valid UTF-8 without NUL"})
+		return nil, wrap(op, textError("reason"))
 	}
 	if !validText(subject) {
 		return []sessiond.Revocation{}, nil // no session can have it
@@ -428,87 +425,12 @@ func (s *Store) DeleteExpired(ctx context.Context, before time.Time, limit int) 
 	if s.closed.Load() {
 		return 0, errClosed
 	}
-	if limit < 1 {
-		return 0, fmt.Errorf("pgstore: delete expired sessions: %w",
-			&sessiond.ArgumentError{Field: "limit", Msg: fmt.Sprintf("must be positive, got %d", limit)})
+	if err := sessiond.CheckLimit(limit); err != nil {
+		return 0, wrap("delete expired sessions", err)
 	}
 	tag, err := s.pool.Exec(ctx, s.q.deleteExpired, before, limit)
 	if err != nil {
 		return 0, s.translate("delete expired sessions", err)
 	}
 	return int(tag.RowsAffected()), nil
-}
-
-// CreateLimited stores sess and its tokens like Create after making room
-// under a per-subject limit of max live sessions at sess.CreatedAt. The
-// transaction holds an advisory lock on the subject, so concurrent calls
-// for one subject (on any node) take turns and the limit holds. With evict
-// it revokes the least recently active sessions (reason limit, at
-// sess.CreatedAt, notified like Revoke) until max-1 remain and returns
-// them in that order; without, it stores nothing and fails with
-// ErrLimitReached. ErrInvalidArgument if max is less than 1. If the
-// insert fails (ErrConflict), the evictions are rolled back too.
-func (s *Store) CreateLimited(ctx context.Context, sess *sessiond.Session, max int, evict bool, tokens ...sessiond.Token) ([]sessiond.Revocation, error) {
-	if s.closed.Load() {
-		return nil, errClosed
-	}
-	const op = "create limited session"
-	if err := checkNew(sess, tokens); err != nil {
-		return nil, fmt.Errorf("pgstore: %s: %w", op, err)
-	}
-	if max < 1 {
-		return nil, fmt.Errorf("pgstore: %s: %w", op, &sessiond.ArgumentError{Field: "max", Msg: fmt.Sprintf("must be positive, got %d", max)})
-	}
-	var out []sessiond.Revocation
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, s.q.limitLock, sess.Subject); err != nil {
-			return err
-		}
-		// A new statement, so a new snapshot: it sees every session the
-		// previous holder of the lock committed.
-		rows, err := tx.Query(ctx, s.q.liveBySubject, sess.Subject, sess.CreatedAt)
-		if err != nil {
-			return err
-		}
-		live, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return err
-		}
-		if n := len(live); n >= max {
-			if !evict {
-				return sessiond.ErrLimitReached
-			}
-			victims := live[:n-(max-1)]
-			r, err := tx.Query(ctx, s.q.evict, victims, sess.CreatedAt, string(sessiond.ReasonLimit))
-			if err != nil {
-				return err
-			}
-			rr, err := scanRevocations(r)
-			if err != nil {
-				return err
-			}
-			order := make(map[sessiond.SessionID]int, len(victims))
-			for i, id := range victims {
-				order[sessiond.SessionID(id)] = i
-			}
-			slices.SortFunc(rr, func(a, b revocationRow) int {
-				return cmp.Compare(order[a.r.SessionID], order[b.r.SessionID])
-			})
-			out = revocations(rr)
-			if err := s.notify(ctx, tx, out); err != nil {
-				return err
-			}
-		}
-		return s.insert(ctx, tx, sess, tokens)
-	})
-	if errors.Is(err, sessiond.ErrLimitReached) {
-		return nil, fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrLimitReached)
-	}
-	if err != nil {
-		return nil, s.translate(op, err)
-	}
-	if out == nil {
-		out = []sessiond.Revocation{}
-	}
-	return out, nil
 }

@@ -22,10 +22,17 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
+// The interfaces Store implements: the base contract and every extension
+// it offers (see sessiond.Store).
 var (
 	_ sessiond.Store              = (*Store)(nil)
-	_ sessiond.RevocationNotifier = (*Store)(nil)
 	_ sessiond.Limiter            = (*Store)(nil)
+	_ sessiond.MetaStore          = (*Store)(nil)
+	_ sessiond.EventLog           = (*Store)(nil)
+	_ sessiond.Outbox             = (*Store)(nil)
+	_ sessiond.BulkRevoker        = (*Store)(nil)
+	_ sessiond.LiveCounter        = (*Store)(nil)
+	_ sessiond.RevocationNotifier = (*Store)(nil)
 )
 
 // Options configures a Store. The zero value is ready to use.
@@ -155,6 +162,26 @@ func validText(s string) bool {
 	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
 }
 
+// begin returns errClosed once the store is closed, or else the first error
+// of the argument checks, named for op: a method does nothing when it
+// fails.
+func (s *Store) begin(op string, checks ...error) error {
+	if s.closed.Load() {
+		return errClosed
+	}
+	for _, err := range checks {
+		if err != nil {
+			return wrap(op, err)
+		}
+	}
+	return nil
+}
+
+// textError is the error for a field validText refuses.
+func textError(field string) error {
+	return &sessiond.ArgumentError{Field: field, Msg: "must be valid UTF-8 without NUL"}
+}
+
 // Ping reports whether the server answers, through the pool.
 func (s *Store) Ping(ctx context.Context) error {
 	if s.closed.Load() {
@@ -179,4 +206,15 @@ func (s *Store) Close() error {
 		s.pool.Close()
 	})
 	return nil
+}
+
+// cleanText makes s storable in a text column: invalid UTF-8 and NUL bytes
+// become U+FFFD. The event log records what it is given rather than lose
+// an event (a relayed User-Agent may be Latin-1); filters go through it
+// too, so they find what was stored.
+func cleanText(s string) string {
+	if validText(s) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }

@@ -8,10 +8,22 @@ import (
 	"github.com/sessiond/sessiond/sessiondtest"
 )
 
+func conformingStore(t *testing.T) sessiond.Store {
+	st, _ := newStore(t, pgstore.Options{})
+	return st
+}
+
 func TestStore(t *testing.T) {
 	testDSN(t) // skip once, not in every subtest
-	sessiondtest.TestStore(t, func(t *testing.T) sessiond.Store {
-		st, _ := newStore(t, pgstore.Options{})
-		return st
+	sessiondtest.TestStore(t, conformingStore)
+}
+
+// TestRevocationNotifier runs the feed suite across two nodes (two stores
+// on one schema).
+func TestRevocationNotifier(t *testing.T) {
+	testDSN(t)
+	sessiondtest.TestRevocationNotifier(t, conformingStore, func(t *testing.T, st sessiond.Store) sessiond.Store {
+		node, _ := newStore(t, pgstore.Options{Schema: pgstore.SchemaOf(st.(*pgstore.Store))})
+		return node
 	})
 }

@@ -106,14 +106,11 @@ return out
 // job and counts only the rest.
 func (s *Store) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, at time.Time, reason sessiond.RevokeReason) (int, []string, error) {
 	const op = "revoke matching"
-	if err := ctxErr(ctx, op); err != nil {
+	if err := ctxErr(ctx, op, f.Validate()); err != nil {
 		return 0, nil, err
 	}
-	if !f.All && len(f.Subjects) == 0 && f.IssuedBefore.IsZero() {
-		return 0, nil, argErr(op, "filter", "must set all, subjects or issued_before")
-	}
 	if at.IsZero() {
-		return 0, nil, argErr(op, "at", "must be set")
+		return 0, nil, wrap(op, &sessiond.ArgumentError{Field: "at", Msg: "must be set"})
 	}
 	b := &bulkRevocation{s: s, at: at, reason: reason, subjects: make(map[string]struct{})}
 	issuedBefore := ""
@@ -417,32 +414,3 @@ for _, st in ipairs(redis.call('SMEMBERS', KEYS[1])) do
 end
 return out
 `)
-
-// CountLive returns how many sessions are neither revoked nor past their
-// absolute expiry at now, by strategy, with one ZCOUNT per strategy on the
-// live indexes: O(log n), whatever the number of sessions. A session whose
-// idle expiry has passed is counted until DeleteExpired deletes it (the
-// Manager collects every GCInterval, a minute by default), so the count
-// can run ahead by the sessions that went idle since the last collection.
-// Sessions created before the live indexes existed (an older redisstore)
-// are not counted.
-func (s *Store) CountLive(ctx context.Context, now time.Time) (map[sessiond.Strategy]int, error) {
-	const op = "count live sessions"
-	if err := ctxErr(ctx, op); err != nil {
-		return nil, err
-	}
-	reply, err := countLiveScript.Exec(ctx, s.client, []string{s.stratKey}, []string{s.liveBase, "(" + itoa(floorMicros(now))}).ToArray()
-	if err != nil {
-		return nil, s.fail(op, err)
-	}
-	out := make(map[sessiond.Strategy]int, len(reply)/2)
-	for i := 0; i+1 < len(reply); i += 2 {
-		st, _ := field(&reply[i])
-		n, err := reply[i+1].AsInt64()
-		if err != nil {
-			return nil, s.fail(op, errCorrupt)
-		}
-		out[sessiond.Strategy(st)] = int(n)
-	}
-	return out, nil
-}

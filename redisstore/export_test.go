@@ -34,3 +34,6 @@ const (
 	EventScanBudget = eventScanBudget
 	OddEventsMax    = oddEventsMax
 )
+
+// PrefixOf is the key prefix s keeps its keys under.
+func PrefixOf(s *Store) string { return s.prefix }

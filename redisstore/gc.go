@@ -2,7 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -36,11 +35,8 @@ const (
 // or the result.
 func (s *Store) DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error) {
 	const op = "delete expired sessions"
-	if err := ctxErr(ctx, op); err != nil {
+	if err := ctxErr(ctx, op, sessiond.CheckLimit(limit)); err != nil {
 		return 0, err
-	}
-	if limit < 1 {
-		return 0, fmt.Errorf("redisstore: %s: %w", op, &sessiond.ArgumentError{Field: "limit", Msg: fmt.Sprintf("must be positive, got %d", limit)})
 	}
 	deleted, idle := 0, 0
 	for deleted < limit && idle < gcIdleRounds {

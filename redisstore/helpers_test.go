@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"os"
 	"testing"
 	"time"
 
@@ -13,20 +12,14 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/redisstore"
+	"github.com/sessiond/sessiond/sessiondtest"
 )
 
 // redisURL returns SESSIOND_TEST_REDIS_URL, or skips the test without it
 // (fails it when SESSIOND_TEST_REQUIRE=1, as in CI).
 func redisURL(tb testing.TB) string {
 	tb.Helper()
-	u := os.Getenv("SESSIOND_TEST_REDIS_URL")
-	if u == "" {
-		if os.Getenv("SESSIOND_TEST_REQUIRE") == "1" {
-			tb.Fatal("SESSIOND_TEST_REDIS_URL is not set and SESSIOND_TEST_REQUIRE=1: the Redis store tests need a Redis 7 (e.g. redis://127.0.0.1:6379/0)")
-		}
-		tb.Skip("SESSIOND_TEST_REDIS_URL is not set; set it (e.g. redis://127.0.0.1:6379/0) to run the Redis store tests")
-	}
-	return u
+	return sessiondtest.RequireEnv(tb, "SESSIOND_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 }
 
 func randomHex(n int) string {

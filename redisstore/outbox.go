@@ -3,7 +3,6 @@ package redisstore
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -170,30 +169,17 @@ func (s *Store) obState(st sessiond.DeliveryState) string { return s.obBase + "s
 // another State. Up to 256 deliveries are stored by one script.
 func (s *Store) EnqueueDeliveries(ctx context.Context, ds ...sessiond.Delivery) error {
 	const op = "enqueue deliveries"
-	if err := ctxErr(ctx, op); err != nil {
+	if err := ctxErr(ctx, op, sessiond.CheckEnqueue(ds)); err != nil {
 		return err
 	}
 	const stride = 9
 	args := make([]string, 0, stride*len(ds))
-	for i, d := range ds {
-		if d.ID == "" {
-			return argErr(op, fmt.Sprintf("deliveries[%d].id", i), "must not be empty")
-		}
-		if d.State != "" && d.State != sessiond.DeliveryPending {
-			return argErr(op, fmt.Sprintf("deliveries[%d].state", i), "must be pending, got %q", d.State)
-		}
+	for _, d := range ds {
 		args = append(args, d.ID, d.Endpoint, d.EventID, string(d.Payload), itoa(int64(d.Attempts)),
 			encTime(d.NextAttemptAt), d.LastError, encTime(d.CreatedAt), encTime(d.UpdatedAt))
 	}
 	keys := []string{s.obDue(), s.obState(sessiond.DeliveryPending), s.obDone()}
-	for chunk := range slices.Chunk(args, stride*deliveryBatch) {
-		a := make([]string, 0, 2+len(chunk))
-		a = append(append(a, s.obBase, s.maxEventAge), chunk...)
-		if err := enqueueScript.Exec(ctx, s.client, keys, a).Error(); err != nil {
-			return s.fail(op, err)
-		}
-	}
-	return nil
+	return s.store(ctx, op, enqueueScript, keys, s.obBase, args, stride*deliveryBatch)
 }
 
 // ClaimDeliveries returns up to limit pending deliveries due at now (their
@@ -204,14 +190,8 @@ func (s *Store) EnqueueDeliveries(ctx context.Context, ds ...sessiond.Delivery) 
 // positive.
 func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]sessiond.Delivery, error) {
 	const op = "claim deliveries"
-	if err := ctxErr(ctx, op); err != nil {
+	if err := ctxErr(ctx, op, sessiond.CheckLimit(limit), sessiond.CheckLease(lease)); err != nil {
 		return nil, err
-	}
-	if limit < 1 {
-		return nil, argErr(op, "limit", "must be positive, got %d", limit)
-	}
-	if lease <= 0 {
-		return nil, argErr(op, "lease", "must be positive, got %v", lease)
 	}
 	reply, err := claimScript.Exec(ctx, s.client, []string{s.obDue()}, []string{
 		s.obBase, itoa(floorMicros(now)), itoa(int64(min(limit, maxClaim))), itoa(floorMicros(now.Add(lease))),
@@ -227,13 +207,8 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, limit int, l
 // the three.
 func (s *Store) FinishDelivery(ctx context.Context, id string, state sessiond.DeliveryState, attempts int, next time.Time, lastErr string, at time.Time) error {
 	const op = "finish delivery"
-	if err := ctxErr(ctx, op); err != nil {
+	if err := ctxErr(ctx, op, state.Validate()); err != nil {
 		return err
-	}
-	switch state {
-	case sessiond.DeliveryPending, sessiond.DeliveryDelivered, sessiond.DeliveryDead:
-	default:
-		return argErr(op, "state", "must be pending, delivered or dead, got %q", state)
 	}
 	ok, err := finishScript.Exec(ctx, s.client, []string{s.obBase + "d:" + id, s.obDue(), s.obDone()}, []string{
 		s.obBase, id, string(state), itoa(int64(attempts)), encTime(next), lastErr, encTime(at),
@@ -252,11 +227,8 @@ func (s *Store) FinishDelivery(ctx context.Context, id string, state sessiond.De
 // not positive.
 func (s *Store) ListDeliveries(ctx context.Context, state sessiond.DeliveryState, limit int) ([]sessiond.Delivery, error) {
 	const op = "list deliveries"
-	if err := ctxErr(ctx, op); err != nil {
+	if err := ctxErr(ctx, op, sessiond.CheckLimit(limit)); err != nil {
 		return nil, err
-	}
-	if limit < 1 {
-		return nil, argErr(op, "limit", "must be positive, got %d", limit)
 	}
 	reply, err := listDeliveriesScript.Exec(ctx, s.client, []string{s.obState(state)}, []string{s.obBase, itoa(int64(limit))}).ToArray()
 	if err != nil {
@@ -284,11 +256,8 @@ func (s *Store) CountDeliveries(ctx context.Context, state sessiond.DeliveryStat
 // positive.
 func (s *Store) DeleteDeliveriesBefore(ctx context.Context, before time.Time, limit int) (int, error) {
 	const op = "delete deliveries"
-	if err := ctxErr(ctx, op); err != nil {
+	if err := ctxErr(ctx, op, sessiond.CheckLimit(limit)); err != nil {
 		return 0, err
-	}
-	if limit < 1 {
-		return 0, argErr(op, "limit", "must be positive, got %d", limit)
 	}
 	bound := "(" + itoa(ceilMicros(before))
 	deleted := 0

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
+	"slices"
 
 	"github.com/redis/rueidis"
 )
@@ -121,6 +122,8 @@ return {'ok', f[3], f[1]}
 //	      grace since, last active, idle expiry
 //	→ {"notfound"} | {"reused"} | {"conflict"} | {"ok"} (session revoked:
 //	  activity not written) | {"ok", old idle expiry, expiry}
+//
+// The session field 'cr' holds the field of its current refresh token.
 var swapScript = newPairedScript(`
 local f = redis.call('HMGET', KEYS[1], 'e', 'ra', 'ie', ARGV[1])
 if not f[1] or not f[4] then return {'notfound'} end
@@ -131,10 +134,30 @@ if retired ~= '0' then
   if not (since < now and tonumber(retired) >= since) then return {'reused'} end
 end
 if redis.call('HEXISTS', KEYS[1], ARGV[2]) == 1 then return {'conflict'} end
-if retired == '0' then
-  redis.call('HSET', KEYS[1], ARGV[1], kind .. '|' .. issued .. '|' .. expires .. '|' .. ARGV[4])
+-- retire_current retires the refresh token in field fld if it is current.
+local function retire_current(fld)
+  local v = redis.call('HGET', KEYS[1], fld)
+  if not v then return end
+  local k, i, e, r = string.match(v, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
+  if k == '2' and r == '0' then
+    redis.call('HSET', KEYS[1], fld, k .. '|' .. i .. '|' .. e .. '|' .. ARGV[4])
+  end
 end
-redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+retire_current(ARGV[1])
+-- Next becomes the session's only current refresh token: a sibling issued
+-- by an earlier swap within the grace window is retired, so one token
+-- never forks into several live chains. 'cr' names the current one;
+-- sessions written before it existed are scanned once.
+local cr = redis.call('HGET', KEYS[1], 'cr')
+if cr then
+  if cr ~= ARGV[1] then retire_current(cr) end
+else
+  local all = redis.call('HKEYS', KEYS[1])
+  for _, fld in ipairs(all) do
+    if string.sub(fld, 1, 2) == 't:' and fld ~= ARGV[1] then retire_current(fld) end
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3], 'cr', ARGV[2])
 if f[2] ~= '0' then return {'ok'} end
 redis.call('HSET', KEYS[1], 'la', ARGV[6], 'ie', ARGV[7])
 return {'ok', f[3], f[1]}
@@ -381,4 +404,19 @@ func (s *Store) execPair(ctx context.Context, a pairedScript, aKeys, aArgs []str
 		res[1] = b.Exec(ctx, s.client, bKeys, bArgs)
 	}
 	return res[0], res[1]
+}
+
+// store runs script on args (records of the event log or the outbox, laid
+// out flat) in chunks of at most chunk strings, each call given base and
+// the maximum age first. Each chunk is stored atomically; when one fails,
+// those before it stay.
+func (s *Store) store(ctx context.Context, op string, script *rueidis.Lua, keys []string, base string, args []string, chunk int) error {
+	for part := range slices.Chunk(args, chunk) {
+		a := make([]string, 0, 2+len(part))
+		a = append(append(a, base, s.maxEventAge), part...)
+		if err := script.Exec(ctx, s.client, keys, a).Error(); err != nil {
+			return s.fail(op, err)
+		}
+	}
+	return nil
 }

@@ -1,12 +1,21 @@
+// Package redisstore is a sessiond.Store on Redis (7.0 or later, standalone
+// or Cluster) through the rueidis client: Lua scripts make every
+// multi-step change atomic, every session key carries a TTL so Redis
+// expires dead sessions itself, revocations reach other nodes over
+// pub/sub, and lookups can be served from a RESP3 client-side cache that
+// Redis invalidates. It also keeps the security event log and the webhook
+// outbox, each in a slot of its own. The key layout and its reasoning are
+// in docs/redisstore.md.
 package redisstore
 
 import (
-	"cmp"
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"slices"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -14,538 +23,243 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
-// Preallocated errors keep the not-found paths of the read methods, which
-// garbage input reaches, free of allocations.
+// The interfaces Store implements: the base contract and every extension
+// it offers (see sessiond.Store).
 var (
-	errLookupNotFound = fmt.Errorf("redisstore: lookup token: %w", sessiond.ErrNotFound)
-	errGetNotFound    = fmt.Errorf("redisstore: get session: %w", sessiond.ErrNotFound)
+	_ sessiond.Store              = (*Store)(nil)
+	_ sessiond.Limiter            = (*Store)(nil)
+	_ sessiond.MetaStore          = (*Store)(nil)
+	_ sessiond.EventLog           = (*Store)(nil)
+	_ sessiond.Outbox             = (*Store)(nil)
+	_ sessiond.BulkRevoker        = (*Store)(nil)
+	_ sessiond.LiveCounter        = (*Store)(nil)
+	_ sessiond.RevocationNotifier = (*Store)(nil)
 )
 
-func ctxErr(ctx context.Context, op string) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("redisstore: %s: %w", op, err)
+// Options configure a Store. The zero value is usable.
+type Options struct {
+	// Prefix starts every key and the revocation channel. Stores with the
+	// same prefix on the same Redis share their sessions. Default "sd". It
+	// must not contain '{' or '}', which would break the hash tags.
+	Prefix string
+	// Logger receives revocation-feed reconnects and malformed feed
+	// messages. Nil discards them.
+	Logger *slog.Logger
+	// ClientCache, when positive, serves Lookup from a client-side cache
+	// kept coherent by Redis (RESP3 CLIENT TRACKING): Redis pushes an
+	// invalidation when a cached key changes, and an entry is never used
+	// for longer than ClientCache, which bounds staleness if a push is
+	// lost. Zero (the default) reads Redis on every Lookup.
+	ClientCache time.Duration
+	// ClientName is set with CLIENT SETNAME on every connection, so an
+	// operator can tell this store's connections apart in CLIENT LIST.
+	// Default: the URL's client_name parameter, or none.
+	ClientName string
+	// MaxEventAge is the safety net behind retention for the event log and
+	// the webhook outbox, whose keys have no TTL: every AppendEvents also
+	// deletes up to 100 events whose Time is older than MaxEventAge by
+	// Redis's clock, and every EnqueueDeliveries up to 100 delivered or
+	// dead deliveries last updated that long ago. Retention proper is
+	// DeleteEventsBefore and DeleteDeliveriesBefore; keep MaxEventAge
+	// above it. Default 400 days; negative turns the safety net off.
+	MaxEventAge time.Duration
+}
+
+// defaultMaxEventAge is Options.MaxEventAge's default: above a year of
+// retention.
+const defaultMaxEventAge = 400 * 24 * time.Hour
+
+// Store is a sessiond.Store on Redis. It also implements
+// sessiond.RevocationNotifier, sessiond.Limiter, sessiond.MetaStore,
+// sessiond.EventLog, sessiond.Outbox, sessiond.BulkRevoker and
+// sessiond.LiveCounter. It is safe for concurrent use; every value it
+// returns is a fresh copy.
+type Store struct {
+	client   rueidis.Client
+	log      *slog.Logger
+	cacheTTL time.Duration
+	recent   *recentWrites // nil unless cacheTTL > 0
+	dec      *decoded      // nil unless cacheTTL > 0
+	routes   *routes
+
+	prefix string
+	// The global indexes share the hash tag {prefix}, so one script can
+	// keep them consistent.
+	gcKey   string // sessions by earliest expiry, for DeleteExpired
+	expKey  string // sessions by absolute expiry, to sweep the other two
+	revKey  string // revoked sessions by revocation time, for Revocations
+	channel string // revocation feed
+	// Live sessions by strategy, for CountLive, in the same slot: the set
+	// of strategies seen and the base of each strategy's live index.
+	stratKey string
+	liveBase string
+	// crossSlot: one script may touch keys of any slot (not a Cluster),
+	// so bulk work is batched by size rather than by slot.
+	crossSlot bool
+
+	// The event log and the webhook outbox, each under a hash tag of its
+	// own: <prefix>:{<prefix>:ev}: and <prefix>:{<prefix>:ob}:.
+	evBase      string
+	obBase      string
+	maxEventAge string // whole seconds, "0": no safety-net sweep
+
+	// ctx is canceled by Close; it ends the revocation feeds.
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// New connects to the Redis at url (redis://[user:password@]host:port/db or
+// rediss:// for TLS, as rueidis.ParseURL reads it) and checks that it
+// answers. An unreachable server is ErrStoreUnavailable; a bad URL or
+// option is ErrInvalidArgument.
+func New(ctx context.Context, url string, opts Options) (*Store, error) {
+	if opts.Prefix == "" {
+		opts.Prefix = "sd"
+	}
+	if strings.ContainsAny(opts.Prefix, "{}") {
+		return nil, fmt.Errorf("redisstore: %w", &sessiond.ArgumentError{Field: "prefix", Msg: "must not contain '{' or '}'"})
+	}
+	if opts.ClientCache < 0 {
+		return nil, fmt.Errorf("redisstore: %w", &sessiond.ArgumentError{Field: "client_cache", Msg: fmt.Sprintf("must not be negative, got %s", opts.ClientCache)})
+	}
+	co, err := rueidis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: %w", &sessiond.ArgumentError{Field: "url", Msg: urlErrorText(err)})
+	}
+	co.DisableCache = opts.ClientCache == 0
+	if opts.ClientName != "" {
+		co.ClientName = opts.ClientName
+	}
+	// Reads are retried twice on a broken connection, then the error goes
+	// to the caller: rueidis would otherwise retry until ctx ends, and a
+	// caller without a deadline would hang while Redis is down.
+	co.RetryDelay = func(attempts int, _ rueidis.Completed, _ error) time.Duration {
+		if attempts > 2 {
+			return -1
+		}
+		return time.Duration(attempts) * 5 * time.Millisecond
+	}
+	var dec *decoded
+	if opts.ClientCache > 0 {
+		dec = newDecoded(opts.ClientCache)
+		co.OnInvalidations = dec.onInvalidations
+	}
+	client, err := rueidis.NewClient(co)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: connect: %w: %s", sessiond.ErrStoreUnavailable, err)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	switch {
+	case opts.MaxEventAge == 0:
+		opts.MaxEventAge = defaultMaxEventAge
+	case opts.MaxEventAge < 0:
+		opts.MaxEventAge = 0
+	}
+	maxAge := int64(opts.MaxEventAge / time.Second)
+	if opts.MaxEventAge > 0 && maxAge == 0 {
+		maxAge = 1
+	}
+	s := &Store{
+		client:   client,
+		log:      log,
+		cacheTTL: opts.ClientCache,
+		prefix:   opts.Prefix,
+		gcKey:    opts.Prefix + ":{" + opts.Prefix + "}:gc",
+		expKey:   opts.Prefix + ":{" + opts.Prefix + "}:exp",
+		revKey:   opts.Prefix + ":{" + opts.Prefix + "}:rev",
+		channel:  opts.Prefix + ":revocations",
+		routes:   newRoutes(routeCacheSize),
+
+		stratKey:    opts.Prefix + ":{" + opts.Prefix + "}:strategies",
+		liveBase:    opts.Prefix + ":{" + opts.Prefix + "}:live:",
+		crossSlot:   client.Mode() != rueidis.ClientModeCluster,
+		evBase:      opts.Prefix + ":{" + opts.Prefix + ":ev}:",
+		obBase:      opts.Prefix + ":{" + opts.Prefix + ":ob}:",
+		maxEventAge: itoa(maxAge),
+	}
+	if s.cacheTTL > 0 {
+		s.recent = newRecentWrites(time.Second)
+		s.dec = dec
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if err := s.Ping(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// urlErrorText describes a URL parse error without echoing the URL, which
+// may hold a password.
+func urlErrorText(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return "invalid redis URL: " + err.Error()
+}
+
+// Ping sends PING. ErrStoreUnavailable if Redis does not answer.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.client.Do(ctx, s.client.B().Ping().Build()).Error(); err != nil {
+		return s.fail("ping", err)
 	}
 	return nil
 }
 
-// read sends a read of key through the client-side cache when it is on and
-// this store has not just written the key (Redis pushes the invalidation
-// of a write after the write's own reply, so a read right after a write
-// from the same store could otherwise see the old value).
-func (s *Store) read(ctx context.Context, key string, cmd rueidis.Cacheable) rueidis.RedisResult {
-	if s.cacheTTL > 0 && !s.recent.has(key) {
-		return s.client.DoCache(ctx, cmd, s.cacheTTL)
-	}
-	return s.client.Do(ctx, rueidis.Completed(cmd))
-}
-
-// wrote notes keys this store just changed; see read.
-func (s *Store) wrote(keys ...string) {
-	if s.recent != nil {
-		s.recent.add(keys...)
-	}
-	if s.dec != nil {
-		s.dec.invalidate(keys)
-	}
-}
-
-// route returns the value of an index key (token hash or session ID →
-// where the session lives), from the route memo unless fresh. remembered
-// reports that it came from the memo: a caller that then finds no session
-// asks again with fresh, in case the memo outlived the session and the ID
-// or hash was reused since.
-func (s *Store) route(ctx context.Context, key string, fresh bool) (v string, remembered bool, err error) {
-	if fresh {
-		s.routes.forget(key)
-	} else if v, ok := s.routes.get(key); ok {
-		return v, true, nil
-	}
-	v, err = s.client.Do(ctx, s.client.B().Get().Key(key).Build()).ToString()
-	if err == nil {
-		s.routes.put(key, v)
-	}
-	return v, false, err
-}
-
-// lookupCmd reads a session and, if tokenField is not empty, one token.
-func (s *Store) lookupCmd(key, tokenField string) rueidis.Cacheable {
-	if tokenField == "" {
-		return s.client.B().Hmget().Key(key).Field(sessionFields[:]...).Cache()
-	}
-	var f [nSessionFields + 1]string
-	copy(f[:], sessionFields[:])
-	f[nSessionFields] = tokenField
-	return s.client.B().Hmget().Key(key).Field(f[:]...).Cache()
-}
-
-// Create stores s and its tokens, all or nothing. ErrConflict if the
-// session ID or a token hash exists (or repeats within tokens),
-// ErrInvalidArgument if a token names another session or s has no
-// absolute expiry (every key needs a TTL). When the reply is lost
-// (ErrStoreUnavailable) the session may or may not exist.
-func (s *Store) Create(ctx context.Context, sess *sessiond.Session, tokens ...sessiond.Token) error {
-	_, err := s.create(ctx, "create session", sess, 0, false, tokens)
-	return err
-}
-
-// CreateLimited stores s and its tokens like Create, after making room as
-// sessiond.Limiter describes: one script counts the subject's live
-// sessions at s.CreatedAt, evicts the least recently active ones (reason
-// limit) or refuses with ErrLimitReached, and stores s, so concurrent
-// logins cannot overshoot max. ErrInvalidArgument if max < 1.
-func (s *Store) CreateLimited(ctx context.Context, sess *sessiond.Session, max int, evict bool, tokens ...sessiond.Token) ([]sessiond.Revocation, error) {
-	const op = "create limited session"
-	if max < 1 {
-		return nil, fmt.Errorf("redisstore: %s: %w", op, &sessiond.ArgumentError{Field: "max", Msg: fmt.Sprintf("must be positive, got %d", max)})
-	}
-	return s.create(ctx, op, sess, max, evict, tokens)
-}
-
-func (s *Store) create(ctx context.Context, op string, sess *sessiond.Session, max int, evict bool, tokens []sessiond.Token) ([]sessiond.Revocation, error) {
-	if err := ctxErr(ctx, op); err != nil {
-		return nil, err
-	}
-	if sess == nil {
-		return nil, fmt.Errorf("redisstore: %s: %w", op, &sessiond.ArgumentError{Field: "session", Msg: "must not be nil"})
-	}
-	if sess.ExpiresAt.IsZero() {
-		return nil, fmt.Errorf("redisstore: %s: %w", op, &sessiond.ArgumentError{Field: "expires_at", Msg: "must be set"})
-	}
-	for i, t := range tokens {
-		if t.SessionID != sess.ID {
-			return nil, fmt.Errorf("redisstore: %s: %w", op, &sessiond.ArgumentError{
-				Field: fmt.Sprintf("tokens[%d].session_id", i), Msg: "must be the session's ID"})
-		}
-		for _, u := range tokens[:i] {
-			if u.Hash == t.Hash {
-				return nil, fmt.Errorf("redisstore: %s: token hash repeated: %w", op, sessiond.ErrConflict)
-			}
-		}
-	}
-
-	tag := tagOf(sess.Subject)
-	expMS := expiryMS(sess.ExpiresAt)
-	sk := s.sessKey(tag, sess.ID)
-
-	// Step 1, one round trip: reserve the session ID and every token hash
-	// (SET NX, each in its own slot).
-	reserve := make([]string, 0, 1+len(tokens))
-	reserve = append(reserve, s.sidKey(sess.ID))
-	for _, t := range tokens {
-		reserve = append(reserve, s.tokKey(hexHash(t.Hash)))
-	}
-	cmds := make(rueidis.Commands, 0, len(reserve))
-	cmds = append(cmds, s.client.B().Set().Key(reserve[0]).Value(tag).Nx().PxatMillisecondsTimestamp(expMS).Build())
-	tokVal := tokIndex(tag, expMS, sess.ID)
-	for _, k := range reserve[1:] {
-		cmds = append(cmds, s.client.B().Set().Key(k).Value(tokVal).Nx().PxatMillisecondsTimestamp(expMS).Build())
-	}
-	res := s.client.DoMulti(ctx, cmds...)
-	var reserved []string
-	var conflict bool
-	var failed error
-	for i, k := range reserve {
-		switch err := res[i].Error(); {
-		case err == nil:
-			reserved = append(reserved, k)
-		case rueidis.IsRedisNil(err):
-			conflict = true
-		default:
-			failed = err
-		}
-	}
-	if conflict || failed != nil {
-		s.release(ctx, reserved)
-		if failed != nil {
-			return nil, s.fail(op, failed)
-		}
-		return nil, fmt.Errorf("redisstore: %s: session ID or token hash exists: %w", op, sessiond.ErrConflict)
-	}
-
-	// Step 2: the script (evictions and the session itself, atomically),
-	// and at the same time (pipelined) the global indexes. An index entry
-	// whose session never comes to exist is dropped by DeleteExpired or
-	// swept at its expiry.
-	indexed := make(chan error, 1)
-	go func() {
-		indexed <- s.index(ctx, tag, sess.ID, minTime(sess.IdleExpiresAt, sess.ExpiresAt), sess.ExpiresAt, sess.Strategy, !sess.Revoked())
-	}()
-	args := make([]string, 0, 8+2*nSessionFields+2*len(tokens))
-	args = append(args, string(sess.ID), sess.Subject, s.sessBase(tag), encTime(sess.CreatedAt),
-		encTime(sess.ExpiresAt), itoa(expMS), itoa(int64(max)), boolArg(evict))
-	args = sessionArgs(sess, args)
-	for _, t := range tokens {
-		args = append(args, tokenFieldPrefix+hexHash(t.Hash), encToken(t))
-	}
-	reply, err := createScript.Exec(ctx, s.client, []string{sk, s.idxKey(tag)}, args).ToArray()
-	ierr := <-indexed
-	if err != nil {
-		// The script may have run; the reservations stay (they expire
-		// with the session, or point at nothing).
-		return nil, s.fail(op, err)
-	}
-	s.wrote(sk)
-	status, _ := field(&reply[0])
-	switch status {
-	case "ok":
-		if ierr != nil {
-			// The session exists without its GC entry (Redis still
-			// expires it at its absolute expiry); report the failure as
-			// a lost reply would be.
-			return nil, s.fail(op+": gc index", ierr)
-		}
-	case "conflict":
-		s.release(ctx, reserved)
-		return nil, fmt.Errorf("redisstore: %s: session exists: %w", op, sessiond.ErrConflict)
-	case "limit":
-		s.release(ctx, reserved)
-		return nil, fmt.Errorf("redisstore: %s: %w", op, sessiond.ErrLimitReached)
-	default:
-		return nil, s.fail(op, errCorrupt)
-	}
-
-	s.routes.put(reserve[0], tag)
-	for _, k := range reserve[1:] {
-		s.routes.put(k, tokVal)
-	}
-
-	evicted := make([]sessiond.Revocation, 0, (len(reply)-1)/2)
-	for i := 1; i+1 < len(reply); i += 2 {
-		id, _ := field(&reply[i])
-		e, _ := field(&reply[i+1])
-		exp, err := decTime(e)
-		if err != nil {
-			return nil, s.fail(op, errCorrupt)
-		}
-		evicted = append(evicted, sessiond.Revocation{
-			SessionID: sessiond.SessionID(id), Subject: sess.Subject,
-			RevokedAt: sess.CreatedAt, ExpiresAt: exp, Reason: sessiond.ReasonLimit,
-		})
-		s.wrote(s.sessKey(tag, sessiond.SessionID(id)))
-	}
-	toRecord := evicted
-	if sess.Revoked() {
-		toRecord = append(slices.Clip(evicted), sessiond.Revocation{
-			SessionID: sess.ID, Subject: sess.Subject, RevokedAt: sess.RevokedAt,
-			ExpiresAt: sess.ExpiresAt, Reason: sess.RevokeReason,
-		})
-	}
-	if err := s.record(ctx, toRecord, true); err != nil {
-		return nil, s.fail(op+": record evictions", err)
-	}
-	return evicted, nil
-}
-
-func boolArg(b bool) string {
-	if b {
-		return "1"
-	}
-	return "0"
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
-}
-
-// index enters a session in the global indexes, and in the live index of
-// strategy if live; see indexScript.
-func (s *Store) index(ctx context.Context, tag string, id sessiond.SessionID, earliest, expires time.Time, strategy sessiond.Strategy, live bool) error {
-	return indexScript.Exec(ctx, s.client, []string{s.gcKey, s.expKey, s.revKey, s.stratKey}, []string{
-		s.liveBase, ref(tag, id), encTime(earliest), encTime(expires), itoa(expiryMS(expires)), string(strategy), boolArg(live),
-	}).Error()
-}
-
-// release deletes index keys this store reserved for a change that did
-// not happen.
-func (s *Store) release(ctx context.Context, keys []string) {
-	if len(keys) == 0 {
-		return
-	}
-	ctx, cancel := detached(ctx)
-	defer cancel()
-	cmds := make(rueidis.Commands, len(keys))
-	for i, k := range keys {
-		cmds[i] = s.client.B().Del().Key(k).Build()
-	}
-	for _, r := range s.client.DoMulti(ctx, cmds...) {
-		if err := r.Error(); err != nil {
-			// They expire with the session they were reserved for, and
-			// point at nothing meanwhile.
-			s.log.Warn("redisstore: release reserved keys", "err", err.Error())
-			return
-		}
-	}
-}
-
-// Get returns the session with ID id, revoked and expired ones included,
-// or ErrNotFound. A session Redis has expired (past its absolute expiry) is
-// not found. Get always reads Redis, never the client-side cache.
-func (s *Store) Get(ctx context.Context, id sessiond.SessionID) (*sessiond.Session, error) {
-	const op = "get session"
-	if err := ctxErr(ctx, op); err != nil {
-		return nil, err
-	}
-	sess, remembered, err := s.get(ctx, op, id, false)
-	if err == errGetNotFound && remembered {
-		sess, _, err = s.get(ctx, op, id, true)
-	}
-	return sess, err
-}
-
-func (s *Store) get(ctx context.Context, op string, id sessiond.SessionID, fresh bool) (*sessiond.Session, bool, error) {
-	tag, remembered, err := s.route(ctx, s.sidKey(id), fresh)
-	if err != nil {
-		if rueidis.IsRedisNil(err) {
-			return nil, false, errGetNotFound
-		}
-		return nil, false, s.fail(op, err)
-	}
-	f, err := s.client.Do(ctx, rueidis.Completed(s.lookupCmd(s.sessKey(tag, id), ""))).ToArray()
-	if err != nil {
-		return nil, false, s.fail(op, err)
-	}
-	sess, ok, err := decSession(id, f)
-	switch {
-	case err != nil:
-		return nil, false, s.fail(op, err)
-	case !ok:
-		return nil, remembered, errGetNotFound
-	}
-	return sess, false, nil
-}
-
-// Lookup returns the token with hash h and its session, or ErrNotFound. It
-// reads the token's index key (remembered after the first time, see
-// routes), then the session hash: one round trip for a token seen before.
-// With Options.ClientCache the session comes from the client-side cache,
-// which Redis invalidates when the session changes.
-func (s *Store) Lookup(ctx context.Context, h sessiond.TokenHash) (sessiond.Token, *sessiond.Session, error) {
-	const op = "lookup token"
-	if err := ctxErr(ctx, op); err != nil {
-		return sessiond.Token{}, nil, err
-	}
-	var gen0 uint64
-	if s.dec != nil {
-		now := time.Now()
-		if tok, sess, ok := s.dec.get(h, now); ok {
-			return tok, sess, nil
-		}
-		gen0 = s.dec.gen.Load()
-	}
-	var hx [2 * len(h)]byte
-	hex.Encode(hx[:], h[:])
-	// Built from the stack copy: one allocation each.
-	tokKey := s.prefix + ":tok:" + string(hx[:])
-	tokField := tokenFieldPrefix + string(hx[:])
-	tok, sess, key, remembered, err := s.lookup(ctx, op, h, tokKey, tokField, false)
-	if err == errLookupNotFound && remembered {
-		tok, sess, key, _, err = s.lookup(ctx, op, h, tokKey, tokField, true)
-	}
-	if err == nil && s.dec != nil && key != "" {
-		s.dec.put(gen0, h, key, tok, sess, time.Now())
-	}
-	return tok, sess, err
-}
-
-func (s *Store) lookup(ctx context.Context, op string, h sessiond.TokenHash, tokKey, tokField string, fresh bool) (sessiond.Token, *sessiond.Session, string, bool, error) {
-	v, remembered, err := s.route(ctx, tokKey, fresh)
-	if err != nil {
-		if rueidis.IsRedisNil(err) {
-			return sessiond.Token{}, nil, "", false, errLookupNotFound
-		}
-		return sessiond.Token{}, nil, "", false, s.fail(op, err)
-	}
-	tag, _, id, ok := parseTokIndex(v)
-	if !ok {
-		return sessiond.Token{}, nil, "", false, s.fail(op, errCorrupt)
-	}
-	key := s.sessKey(tag, id)
-	// Only a read through the client-side cache leaves Redis tracking the
-	// key for this client; the decoded cache may keep only such reads (the
-	// key is returned for them alone), or it would miss the invalidation of
-	// a later change.
-	tracked := s.cacheTTL > 0 && !s.recent.has(key)
-	f, err := s.read(ctx, key, s.lookupCmd(key, tokField)).ToArray()
-	if err != nil {
-		return sessiond.Token{}, nil, "", false, s.fail(op, err)
-	}
-	if len(f) != nSessionFields+1 {
-		return sessiond.Token{}, nil, "", false, s.fail(op, errCorrupt)
-	}
-	tv, present := field(&f[nSessionFields])
-	if !present {
-		return sessiond.Token{}, nil, "", remembered, errLookupNotFound
-	}
-	sess, ok, err := decSession(id, f[:nSessionFields])
-	switch {
-	case err != nil:
-		return sessiond.Token{}, nil, "", false, s.fail(op, err)
-	case !ok:
-		return sessiond.Token{}, nil, "", remembered, errLookupNotFound
-	}
-	tok, err := decToken(tv, h, id)
-	if err != nil {
-		return sessiond.Token{}, nil, "", false, s.fail(op, err)
-	}
-	if !tracked {
-		key = ""
-	}
-	return tok, sess, key, false, nil
-}
-
-// Touch records activity on session id. On a revoked session it changes
-// nothing and returns nil. ErrNotFound if the session does not exist.
-func (s *Store) Touch(ctx context.Context, id sessiond.SessionID, lastActive, idleExpires time.Time) error {
-	const op = "touch session"
-	if err := ctxErr(ctx, op); err != nil {
-		return err
-	}
-	for fresh := false; ; fresh = true {
-		tag, remembered, err := s.route(ctx, s.sidKey(id), fresh)
-		if err != nil {
-			return s.fail(op, err)
-		}
-		key := s.sessKey(tag, id)
-		ak, aa := s.activityArgs(tag, id, idleExpires)
-		tr, ar := s.execPair(ctx, touchScript, []string{key}, []string{encTime(lastActive), encTime(idleExpires)}, activityScript, ak, aa)
-		reply, err := tr.ToArray()
-		ierr := ar.Error()
-		if err != nil {
-			return s.fail(op, err)
-		}
-		s.wrote(key)
-		switch status, _ := field(&reply[0]); status {
-		case "ok":
-			if ierr != nil {
-				return s.fail(op+": indexes", ierr)
-			}
-			return nil
-		case "notfound":
-			if remembered {
-				continue
-			}
-			return fmt.Errorf("redisstore: %s: %w", op, sessiond.ErrNotFound)
-		default:
-			return s.fail(op, errCorrupt)
-		}
-	}
-}
-
-// activityArgs are the keys and arguments of activityScript, which moves
-// a session's entries in the GC and live indexes to its new idle expiry.
-// It is sent in the same round trip as the write of that expiry, whatever
-// the write finds (revoked, gone): it can only change entries the session
-// still has.
-func (s *Store) activityArgs(tag string, id sessiond.SessionID, idle time.Time) (keys, args []string) {
-	return []string{s.gcKey, s.expKey, s.stratKey}, []string{s.liveBase, ref(tag, id), encTime(idle)}
-}
-
-// SwapRefresh retires sw.Old and stores sw.Next in one script, and writes
-// the session's activity (unless the session is revoked). ErrNotFound if
-// Old is not a stored refresh token, ErrRefreshReused if it was retired
-// outside the grace window, ErrConflict if Next's hash exists,
-// ErrInvalidArgument if Next is not a refresh token of Old's session; in
-// each case nothing changes.
-func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error {
-	const op = "swap refresh token"
-	if err := ctxErr(ctx, op); err != nil {
-		return err
-	}
-	if sw.Next.Kind != sessiond.KindRefresh {
-		return fmt.Errorf("redisstore: %s: %w", op, &sessiond.ArgumentError{Field: "next.kind", Msg: "must be refresh"})
-	}
-	remembered, err := s.swap(ctx, op, sw, false)
-	if remembered && errors.Is(err, sessiond.ErrNotFound) {
-		_, err = s.swap(ctx, op, sw, true)
-	}
-	return err
-}
-
-func (s *Store) swap(ctx context.Context, op string, sw sessiond.RefreshSwap, fresh bool) (remembered bool, err error) {
-	oldHex := hexHash(sw.Old)
-	v, remembered, err := s.route(ctx, s.tokKey(oldHex), fresh)
-	if err != nil {
-		return false, s.fail(op, err)
-	}
-	tag, expMS, id, ok := parseTokIndex(v)
-	if !ok {
-		return false, s.fail(op, errCorrupt)
-	}
-	if sw.Next.SessionID != id {
-		return false, fmt.Errorf("redisstore: %s: %w", op, &sessiond.ArgumentError{Field: "next.session_id", Msg: "must be the session of the old token"})
-	}
-	nextKey := s.tokKey(hexHash(sw.Next.Hash))
-	if err := s.client.Do(ctx, s.client.B().Set().Key(nextKey).Value(v).Nx().PxatMillisecondsTimestamp(expMS).Build()).Error(); err != nil {
-		if rueidis.IsRedisNil(err) {
-			return false, fmt.Errorf("redisstore: %s: next token hash exists: %w", op, sessiond.ErrConflict)
-		}
-		return false, s.fail(op, err)
-	}
-	key := s.sessKey(tag, id)
-	ak, aa := s.activityArgs(tag, id, sw.IdleExpiresAt)
-	sr, ar := s.execPair(ctx, swapScript, []string{key}, []string{
-		tokenFieldPrefix + oldHex, tokenFieldPrefix + hexHash(sw.Next.Hash), encToken(sw.Next),
-		encTime(sw.Now), encTime(sw.GraceSince), encTime(sw.LastActiveAt), encTime(sw.IdleExpiresAt),
-	}, activityScript, ak, aa)
-	reply, err := sr.ToArray()
-	ierr := ar.Error()
-	if err != nil {
-		// The script may have run: the reservation stays.
-		return false, s.fail(op, err)
-	}
-	s.wrote(key)
-	switch status, _ := field(&reply[0]); status {
-	case "ok":
-		s.routes.put(nextKey, v)
-		if ierr != nil {
-			return false, s.fail(op+": indexes", ierr)
-		}
-		return false, nil
-	case "notfound":
-		s.release(ctx, []string{nextKey})
-		return remembered, fmt.Errorf("redisstore: %s: %w", op, sessiond.ErrNotFound)
-	case "reused":
-		s.release(ctx, []string{nextKey})
-		return false, fmt.Errorf("redisstore: %s: %w", op, sessiond.ErrRefreshReused)
-	case "conflict":
-		s.release(ctx, []string{nextKey})
-		return false, fmt.Errorf("redisstore: %s: next token hash exists: %w", op, sessiond.ErrConflict)
-	}
-	return false, s.fail(op, errCorrupt)
-}
-
-// List returns subject's sessions live at now, oldest first; an empty,
-// non-nil slice when there are none.
-func (s *Store) List(ctx context.Context, subject string, now time.Time) ([]*sessiond.Session, error) {
-	const op = "list sessions"
-	if err := ctxErr(ctx, op); err != nil {
-		return nil, err
-	}
-	tag := tagOf(subject)
-	reply, err := listScript.Exec(ctx, s.client, []string{s.idxKey(tag)}, []string{s.sessBase(tag)}).ToArray()
-	if err != nil {
-		return nil, s.fail(op, err)
-	}
-	out := []*sessiond.Session{}
-	const stride = 1 + nSessionFields
-	for i := 0; i+stride <= len(reply); i += stride {
-		id, _ := field(&reply[i])
-		sess, ok, err := decSession(sessiond.SessionID(id), reply[i+1:i+stride])
-		if err != nil {
-			return nil, s.fail(op, err)
-		}
-		if ok && sess.Subject == subject && sess.Live(now) {
-			out = append(out, sess)
-		}
-	}
-	slices.SortFunc(out, func(a, b *sessiond.Session) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.ID, b.ID)
+// Close ends the revocation feeds and closes the connections. Later calls
+// fail with ErrStoreUnavailable. Closing twice is harmless.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.cancel()
+		s.wg.Wait()
+		s.client.Close()
 	})
-	return out, nil
+	return nil
 }
+
+// fail translates an error from rueidis into the sessiond vocabulary, so no
+// rueidis type escapes: nil reply → ErrNotFound; the caller's deadline,
+// connection errors, a closed client and server error replies →
+// ErrStoreUnavailable (nothing was decided); a canceled context stays
+// context.Canceled.
+func (s *Store) fail(op string, err error) error {
+	switch {
+	case rueidis.IsRedisNil(err):
+		return fmt.Errorf("redisstore: %s: %w", op, sessiond.ErrNotFound)
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("redisstore: %s: %w", op, context.Canceled)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("redisstore: %s: %w: %w", op, sessiond.ErrStoreUnavailable, context.DeadlineExceeded)
+	}
+	return fmt.Errorf("redisstore: %s: %w: %s", op, sessiond.ErrStoreUnavailable, err.Error())
+}
+
+// detached returns a context for the steps that must finish once a change
+// is made (rollback, recording a revocation) even if the caller's context
+// ends, bounded so a dead server cannot hold them forever.
+func detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+}
+
+// ctxErr returns, named for op, ctx's error or else the first error of
+// the argument checks, so a method does nothing once either fails.
+func ctxErr(ctx context.Context, op string, checks ...error) error {
+	if err := ctx.Err(); err != nil {
+		return wrap(op, err)
+	}
+	for _, err := range checks {
+		if err != nil {
+			return wrap(op, err)
+		}
+	}
+	return nil
+}
+
+// wrap names the store and the operation in err.
+func wrap(op string, err error) error { return fmt.Errorf("redisstore: %s: %w", op, err) }

@@ -20,3 +20,13 @@ func TestStore_WithClientCache(t *testing.T) {
 		return newStore(t, redisstore.Options{ClientCache: time.Minute})
 	})
 }
+
+// TestRevocationNotifier runs the feed suite across two nodes (two stores
+// on one key prefix).
+func TestRevocationNotifier(t *testing.T) {
+	redisURL(t)
+	sessiondtest.TestRevocationNotifier(t, func(t *testing.T) sessiond.Store { return newStore(t, redisstore.Options{}) },
+		func(t *testing.T, st sessiond.Store) sessiond.Store {
+			return newStore(t, redisstore.Options{Prefix: redisstore.PrefixOf(st.(*redisstore.Store))})
+		})
+}

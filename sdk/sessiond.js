@@ -14,6 +14,7 @@
 
 const LOCK_NAME = "sessiond-refresh";
 const DEFAULTS = {
+  basePath: "",
   refreshUrl: "/auth/refresh",
   logoutUrl: "/logout",
   loginPage: "/login",
@@ -29,6 +30,7 @@ const SETTLE_MS = 100; // fallback lock: time for a rival tab's write to land
 /**
  * Creates the client of one origin's session. Nothing runs until start().
  * @param {object} [options]
+ * @param {string} [options.basePath] the prefix of sessiond's browser gateway ("/sessiond", docs/gateway.md): refreshUrl and logoutUrl default to basePath + "/refresh" and "/logout", and the login page gets the path to come back to as return_to (instead of next)
  * @param {string} [options.refreshUrl="/auth/refresh"] POST endpoint that rotates the cookies and answers {access_token_expires_at, refresh_token_expires_at}
  * @param {string} [options.logoutUrl="/logout"] POST endpoint that revokes the session and expires the cookies
  * @param {string} [options.loginPage="/login"] where the user goes once the session is over
@@ -37,7 +39,9 @@ const SETTLE_MS = 100; // fallback lock: time for a rival tab's write to land
  * @param {typeof fetch} [options.fetch] the fetch to use (default: the global one)
  */
 export function createSession(options = {}) {
-  const opt = { ...DEFAULTS, ...options };
+  const base = options.basePath ? String(options.basePath).replace(/\/+$/, "") : "";
+  const opt = { ...DEFAULTS, ...(base ? { refreshUrl: base + "/refresh", logoutUrl: base + "/logout" } : {}), ...options };
+  const returnParam = base ? "return_to" : "next";
   const doFetch = opt.fetch || ((...a) => globalThis.fetch(...a));
   const prefix = String(opt.storagePrefix);
   const stateKey = prefix + "state";
@@ -291,7 +295,7 @@ export function createSession(options = {}) {
       const here = location.pathname + location.search;
       let target = opt.loginPage;
       if (next && here && !samePath(here, opt.loginPage)) {
-        target += (target.includes("?") ? "&" : "?") + "next=" + encodeURIComponent(location.pathname);
+        target += (target.includes("?") ? "&" : "?") + returnParam + "=" + encodeURIComponent(location.pathname);
       }
       if (reason) target += (target.includes("?") ? "&" : "?") + "reason=" + encodeURIComponent(reason);
       if (!samePath(here, opt.loginPage)) location.assign(target);

@@ -1,4 +1,8 @@
 // Package sessiondtest holds test kits for sessiond, imported only by
-// _test.go files (like net/http/httptest): the Store conformance suite every
-// backend runs, and a fake Clock.
+// _test.go files (like net/http/httptest): one conformance suite per store
+// interface (TestStore, which runs the suite of each optional interface a
+// store implements, and TestLimiter, TestMetaStore, TestEventLog,
+// TestOutbox, TestBulkRevoker, TestLiveCounter, TestRevocationNotifier),
+// RequireEnv for tests that need a server, a fake Clock and a recording
+// EventSink.
 package sessiondtest

@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 
@@ -104,15 +103,10 @@ func (s *Store) Create(ctx context.Context, sess *sessiond.Session, tokens ...se
 	return s.write(ctx, op, func(tx *sql.Tx) error { return insertSession(ctx, tx, sess, tokens) })
 }
 
+// checkCreate checks what Create and CreateLimited are given.
 func checkCreate(op string, sess *sessiond.Session, tokens []sessiond.Token) error {
-	if sess == nil {
-		return fmt.Errorf("sqlitestore: %s: %w", op, &sessiond.ArgumentError{Field: "session", Msg: "must not be nil"})
-	}
-	for i, t := range tokens {
-		if t.SessionID != sess.ID {
-			return fmt.Errorf("sqlitestore: %s: %w", op, &sessiond.ArgumentError{
-				Field: fmt.Sprintf("tokens[%d].session_id", i), Msg: "must be the session's ID"})
-		}
+	if err := sessiond.CheckNewSession(sess, tokens); err != nil {
+		return wrap(op, err)
 	}
 	return nil
 }
@@ -195,13 +189,6 @@ func (s *Store) Touch(ctx context.Context, id sessiond.SessionID, lastActive, id
 	})
 }
 
-// inGrace reports whether a refresh token retired at retired may still be
-// swapped under sw. A GraceSince not before sw.Now is no grace at all, so
-// with a zero grace exactly one of several concurrent swaps succeeds.
-func inGrace(retired time.Time, sw *sessiond.RefreshSwap) bool {
-	return sw.GraceSince.Before(sw.Now) && !retired.Before(sw.GraceSince)
-}
-
 // SwapRefresh retires sw.Old and stores sw.Next in one IMMEDIATE
 // transaction, and writes the session's activity (unless the session is
 // revoked). ErrNotFound if Old is not a stored refresh token,
@@ -210,8 +197,8 @@ func inGrace(retired time.Time, sw *sessiond.RefreshSwap) bool {
 // of Old's session; in each case nothing changes.
 func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error {
 	const op = "swap refresh token"
-	if sw.Next.Kind != sessiond.KindRefresh {
-		return fmt.Errorf("sqlitestore: %s: %w", op, &sessiond.ArgumentError{Field: "next.kind", Msg: "must be refresh"})
+	if err := sw.Validate(); err != nil {
+		return wrap(op, err)
 	}
 	return s.write(ctx, op, func(tx *sql.Tx) error {
 		var sid string
@@ -226,14 +213,22 @@ func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error 
 			if err != nil {
 				return err // sql.ErrNoRows: ErrNotFound
 			}
-			if !inGrace(fromNullMicro(retired), &sw) {
+			if !sw.InGrace(fromNullMicro(retired)) {
 				return sessiond.ErrRefreshReused
 			}
 		} else if err != nil {
 			return err
 		}
-		if sw.Next.SessionID != sessiond.SessionID(sid) {
-			return &sessiond.ArgumentError{Field: "next.session_id", Msg: "must be the session of the old token"}
+		if err := sw.CheckSession(sessiond.SessionID(sid)); err != nil {
+			return err
+		}
+		// Next becomes the session's only current refresh token: a sibling
+		// issued by an earlier swap within the grace window retires, so one
+		// token never forks into several live chains.
+		if _, err := tx.ExecContext(ctx, `UPDATE tokens SET retired_at = ?
+			WHERE session_id = ? AND kind = ? AND retired_at IS NULL`,
+			micro(sw.Now), sid, int64(sessiond.KindRefresh)); err != nil {
+			return err
 		}
 		if err := insertToken(ctx, tx, sw.Next); err != nil {
 			return err
@@ -372,24 +367,7 @@ func (s *Store) Revocations(ctx context.Context, since time.Time) ([]sessiond.Re
 // absolute or idle expiry is before before, and returns how many it
 // deleted. ErrInvalidArgument if limit is not positive.
 func (s *Store) DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error) {
-	const op = "delete expired sessions"
-	if limit < 1 {
-		return 0, fmt.Errorf("sqlitestore: %s: %w", op, &sessiond.ArgumentError{Field: "limit", Msg: fmt.Sprintf("must be positive, got %d", limit)})
-	}
-	var n int64
-	err := s.write(ctx, op, func(tx *sql.Tx) error {
-		// Tokens go with their session (ON DELETE CASCADE).
-		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id IN (
-			SELECT id FROM sessions WHERE expires_at < ? OR idle_expires_at < ? LIMIT ?)`,
-			micro(before), micro(before), limit)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	if err != nil {
-		return 0, err
-	}
-	return int(n), nil
+	// Tokens go with their session (ON DELETE CASCADE).
+	return s.deleteLimited(ctx, "delete expired sessions", limit, `DELETE FROM sessions WHERE id IN (
+		SELECT id FROM sessions WHERE expires_at < ? OR idle_expires_at < ? LIMIT ?)`, micro(before), micro(before))
 }

@@ -21,7 +21,17 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
-var _ sessiond.Store = (*Store)(nil)
+// The interfaces Store implements: the base contract and every extension
+// it offers (see sessiond.Store).
+var (
+	_ sessiond.Store       = (*Store)(nil)
+	_ sessiond.Limiter     = (*Store)(nil)
+	_ sessiond.MetaStore   = (*Store)(nil)
+	_ sessiond.EventLog    = (*Store)(nil)
+	_ sessiond.Outbox      = (*Store)(nil)
+	_ sessiond.BulkRevoker = (*Store)(nil)
+	_ sessiond.LiveCounter = (*Store)(nil)
+)
 
 // Options configures a Store. The zero value is ready to use.
 type Options struct {
@@ -237,4 +247,29 @@ func (s *Store) fail(op string, err error) error {
 		}
 	}
 	return fmt.Errorf("%s: %w", prefix, err)
+}
+
+// wrap names the store and the operation in err.
+func wrap(op string, err error) error { return fmt.Errorf("sqlitestore: %s: %w", op, err) }
+
+// deleteLimited runs the DELETE query, whose last parameter is limit, in a
+// write transaction and returns how many rows it deleted.
+// ErrInvalidArgument if limit is not positive.
+func (s *Store) deleteLimited(ctx context.Context, op string, limit int, query string, args ...any) (int, error) {
+	if err := sessiond.CheckLimit(limit); err != nil {
+		return 0, wrap(op, err)
+	}
+	var n int64
+	err := s.write(ctx, op, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, query, append(args, limit)...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return int(n), nil
 }

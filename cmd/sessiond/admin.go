@@ -38,8 +38,13 @@ func (a *app) keysCmd() *cobra.Command {
 		if err != nil {
 			return nil, err
 		}
+		kek, oldKEKs, err := server.SigningKEKs(cfg, os.Getenv) // a sealed ring needs the server's KEK
+		if err != nil {
+			return nil, err
+		}
 		return signing.Open(ctx, meta, signing.Options{Algorithm: jwttoken.Algorithm(cfg.JWT.Algorithm),
-			HMACSecret: secret, MaxTokenLifetime: life.Refresh})
+			HMACSecret: secret, MaxTokenLifetime: life.Refresh, KEK: kek, OldKEKs: oldKEKs,
+			PublishFor: cfg.JWT.KeyPublishPeriod.Std()})
 	}
 	var asJSON bool
 	list := &cobra.Command{
@@ -132,25 +137,55 @@ func (a *app) apikeyCmd() *cobra.Command {
 	}
 	cmd.PersistentFlags().BoolVar(&create, "create", false, "create the store if it does not exist")
 	var name string
+	var scopes []string
+	scopeHelp := "scopes, comma-separated or repeated: " + apikey.Join(apikey.Scopes) + " (admin grants all)"
 	createCmd := &cobra.Command{
-		Use:   "create",
-		Short: "Create an API key and print it once (on stdout; everything else goes to stderr)",
+		Use:   "create [--scope S,...]",
+		Short: "Create an API key and print it once on stdout (scope verify unless --scope says more)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			sc := apikey.DefaultScopes
+			if len(scopes) > 0 {
+				var err error
+				if sc, err = apikey.ParseScopes(scopes...); err != nil {
+					return err
+				}
+			}
 			return a.withMeta(cmd.Context(), create, func(_ config.Config, meta sessiond.MetaStore) error {
-				secret, key, err := apikey.New(meta, nil, 0).Create(cmd.Context(), name)
+				secret, key, err := apikey.New(meta, nil, 0).Create(cmd.Context(), name, sc...)
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stderr, "created %s (%s); the key is shown once:\n", key.ID, clean(key.Name))
+				fmt.Fprintf(a.stderr, "created %s (%s, scopes %s); the key is shown once:\n", key.ID, clean(key.Name), apikey.Join(key.Scopes))
 				fmt.Fprintln(a.stdout, string(secret))
-				a.record(cmd.Context(), meta, server.EventAPIKeyCreated, map[string]any{"key_id": key.ID, "name": key.Name})
+				a.record(cmd.Context(), meta, server.EventAPIKeyCreated, map[string]any{"key_id": key.ID, "name": key.Name, "scopes": apikey.Join(key.Scopes)})
 				return nil
 			})
 		},
 	}
 	createCmd.Flags().StringVar(&name, "name", "cli", "a name to recognise the key by")
+	createCmd.Flags().StringSliceVar(&scopes, "scope", nil, scopeHelp+"; default verify")
 	cmd.AddCommand(createCmd)
+	cmd.AddCommand(&cobra.Command{
+		Use:   "set-scopes ID S[,S...]",
+		Short: "Replace the scopes of an API key (" + apikey.Join(apikey.Scopes) + ")",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sc, err := apikey.ParseScopes(args[1])
+			if err != nil {
+				return err
+			}
+			return a.withMeta(cmd.Context(), create, func(_ config.Config, meta sessiond.MetaStore) error {
+				key, err := apikey.New(meta, nil, 0).SetScopes(cmd.Context(), args[0], sc)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "%s now has scopes %s\n", key.ID, apikey.Join(key.Scopes))
+				a.record(cmd.Context(), meta, server.EventAPIKeyScopes, map[string]any{"key_id": key.ID, "scopes": apikey.Join(key.Scopes)})
+				return nil
+			})
+		},
+	})
 	var asJSON bool
 	list := &cobra.Command{
 		Use:   "list",
@@ -164,21 +199,22 @@ func (a *app) apikeyCmd() *cobra.Command {
 				}
 				if asJSON {
 					type keyJSON struct {
-						ID        string    `json:"id"`
-						Name      string    `json:"name"`
-						CreatedAt time.Time `json:"created_at"`
-						RevokedAt time.Time `json:"revoked_at,omitzero"`
+						ID        string         `json:"id"`
+						Name      string         `json:"name"`
+						Scopes    []apikey.Scope `json:"scopes"`
+						CreatedAt time.Time      `json:"created_at"`
+						RevokedAt time.Time      `json:"revoked_at,omitzero"`
 					}
 					for _, k := range keys {
-						if err := writeJSON(a.stdout, keyJSON{k.ID, k.Name, k.CreatedAt.UTC(), k.RevokedAt.UTC()}); err != nil {
+						if err := writeJSON(a.stdout, keyJSON{k.ID, k.Name, k.Scopes, k.CreatedAt.UTC(), k.RevokedAt.UTC()}); err != nil {
 							return err
 						}
 					}
 					return nil
 				}
-				t := newTable(a.stdout, "ID", "NAME", "CREATED", "REVOKED")
+				t := newTable(a.stdout, "ID", "NAME", "SCOPES", "CREATED", "REVOKED")
 				for _, k := range keys {
-					t.row(k.ID, k.Name, stamp(k.CreatedAt), stamp(k.RevokedAt))
+					t.row(k.ID, k.Name, apikey.Join(k.Scopes), stamp(k.CreatedAt), stamp(k.RevokedAt))
 				}
 				return t.flush()
 			})
@@ -307,7 +343,7 @@ func (a *app) sessionsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := c.RevokeSession(cmd.Context(), sessiond.SessionID(args[0])); err != nil {
+			if err := c.RevokeSessionAsAdmin(cmd.Context(), sessiond.SessionID(args[0])); err != nil {
 				return err
 			}
 			fmt.Fprintln(a.stdout, "revoked", clean(args[0]))

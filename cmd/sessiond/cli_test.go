@@ -121,7 +121,7 @@ func TestCLI_AgainstServer(t *testing.T) {
 func TestCLI_APIKeysAndSigningKeys(t *testing.T) {
 	n := startNode(t, nodeConfig{})
 	ctx := context.Background()
-	key, errOut, code := n.cli("apikey", "create", "--name", "billing")
+	key, errOut, code := n.cli("apikey", "create", "--name", "billing", "--scope", "sessions:read")
 	key = strings.TrimSpace(key)
 	if code != 0 || !strings.HasPrefix(key, "sdak_") {
 		t.Fatalf("apikey create = %d %q %q", code, key, errOut)

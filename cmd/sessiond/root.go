@@ -89,7 +89,7 @@ func (a *app) rootCmd() *cobra.Command {
 	pf.StringVar(&a.listen, "listen", "", "listen address, overrides server.listen (env SESSIOND_LISTEN)")
 	pf.StringVar(&a.dataDir, "data", "", "data directory, overrides server.data_dir (env SESSIOND_DATA)")
 	root.AddCommand(a.serveCmd(), a.configCmd(), a.sessionsCmd(), a.keysCmd(), a.apikeyCmd(), a.migrateCmd(),
-		a.eventsCmd(), a.incidentCmd(), a.versionCmd(), a.healthcheckCmd())
+		a.eventsCmd(), a.incidentCmd(), a.benchCmd(), a.versionCmd(), a.healthcheckCmd())
 	inheritHelp(root, "")
 	return root
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 
 	"github.com/spf13/cobra"
 
@@ -25,11 +24,12 @@ func (a *app) serveCmd() *cobra.Command {
 			"at once) and serve exits with status 78 (EX_CONFIG), whatever the problem.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 			cfg, doc, err := a.serveConfig()
 			if err != nil {
 				return err
 			}
+			log, closeLog := server.NewLogger(a.stderr, cfg.Log)
+			defer closeLog() // after Run: every line of a graceful stop is written
 			secret, err := a.hmacSecret(cfg)
 			if err != nil {
 				fmt.Fprintln(a.stderr, "sessiond:", clean(err.Error()))
@@ -47,6 +47,7 @@ func (a *app) serveCmd() *cobra.Command {
 				Findings:    func(f []config.Finding) { findings = f },
 			})
 			if errors.Is(err, server.ErrInvalidConfig) {
+				_ = closeLog() // the findings' log lines first, then the report
 				file := a.configPath
 				if file == "" {
 					file = "(defaults)"

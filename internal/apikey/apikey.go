@@ -31,6 +31,10 @@ const MinKeyLen = 32
 // ErrUnauthorized: the key is missing, unknown or revoked.
 var ErrUnauthorized = errors.New("unauthorized")
 
+// ErrKeyRevoked: an operator-chosen key (SESSIOND_API_KEY) was revoked
+// and cannot be added again; the revocation is kept by its hash.
+var ErrKeyRevoked = errors.New("the API key was revoked")
+
 // Key is one API key, without its secret.
 type Key struct {
 	ID        string    `json:"id"`
@@ -38,6 +42,20 @@ type Key struct {
 	Hash      string    `json:"hash"` // hex SHA-256 of the key
 	CreatedAt time.Time `json:"created_at"`
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
+	// Scopes are what the key may do. Keys stored before scopes existed
+	// have none recorded and are read as admin, which they were in
+	// effect; narrow them with SetScopes.
+	Scopes []Scope `json:"scopes,omitempty"`
+}
+
+// Allows reports whether the key grants scope: it holds it, or admin.
+func (k Key) Allows(scope Scope) bool {
+	for _, s := range k.Scopes {
+		if s == scope || s == ScopeAdmin {
+			return true
+		}
+	}
+	return false
 }
 
 type doc struct {
@@ -86,6 +104,11 @@ func (k *Keys) load(ctx context.Context) (doc, int64, error) {
 	if err := json.Unmarshal(raw, &d); err != nil {
 		return doc{}, 0, fmt.Errorf("apikey: stored key set is corrupt: %w", err)
 	}
+	for i := range d.Keys {
+		if d.Keys[i].Scopes == nil {
+			d.Keys[i].Scopes = []Scope{ScopeAdmin} // stored before scopes existed
+		}
+	}
 	return d, version, nil
 }
 
@@ -128,29 +151,38 @@ func hashHex(s sessiond.Secret) string {
 	return hex.EncodeToString(h[:])
 }
 
-// Create makes a new random key (256 bits, prefix sdak_) named name and
-// returns it; only its hash is stored, so this is the one time it is seen.
-func (k *Keys) Create(ctx context.Context, name string) (sessiond.Secret, Key, error) {
+// Create makes a new random key (256 bits, prefix sdak_) named name with
+// scopes (none given: DefaultScopes, least privilege) and returns it; only
+// its hash is stored, so this is the one time it is seen.
+func (k *Keys) Create(ctx context.Context, name string, scopes ...Scope) (sessiond.Secret, Key, error) {
+	if len(scopes) == 0 {
+		scopes = DefaultScopes
+	}
+	scopes, err := cleanScopes(scopes)
+	if err != nil {
+		return "", Key{}, err
+	}
 	secret, _, err := opaquetoken.Codec{}.New(sessiond.KindAPIKey)
 	if err != nil {
 		return "", Key{}, err
 	}
-	key, err := k.add(ctx, name, secret)
+	key, err := k.add(ctx, name, secret, scopes)
 	return secret, key, err
 }
 
 // Ensure adds secret (an operator-chosen key, e.g. SESSIOND_API_KEY) under
-// name unless a live key with that secret exists. Keys shorter than
-// MinKeyLen are refused.
+// name with the admin scope, unless a live key with that secret exists.
+// Keys shorter than MinKeyLen are refused, and so is a key that was
+// revoked (ErrKeyRevoked): a revocation outlives restarts.
 func (k *Keys) Ensure(ctx context.Context, name string, secret sessiond.Secret) (Key, error) {
 	if len(secret) < MinKeyLen {
 		return Key{}, fmt.Errorf("apikey: %w", &sessiond.ArgumentError{Field: "SESSIOND_API_KEY",
 			Msg: fmt.Sprintf("must be at least %d characters", MinKeyLen)})
 	}
-	return k.add(ctx, name, secret)
+	return k.add(ctx, name, secret, []Scope{ScopeAdmin})
 }
 
-func (k *Keys) add(ctx context.Context, name string, secret sessiond.Secret) (Key, error) {
+func (k *Keys) add(ctx context.Context, name string, secret sessiond.Secret, scopes []Scope) (Key, error) {
 	if name == "" || len(name) > 64 {
 		return Key{}, fmt.Errorf("apikey: %w", &sessiond.ArgumentError{Field: "name", Msg: "must be 1 to 64 characters"})
 	}
@@ -158,13 +190,41 @@ func (k *Keys) add(ctx context.Context, name string, secret sessiond.Secret) (Ke
 	var out Key
 	err := k.update(ctx, func(d *doc) error {
 		for _, existing := range d.Keys {
-			if existing.Hash == h && existing.RevokedAt.IsZero() {
-				out = existing
-				return nil
+			if existing.Hash != h {
+				continue
 			}
+			if !existing.RevokedAt.IsZero() {
+				return fmt.Errorf("apikey: key %s was revoked on %s; choose a new one: %w",
+					existing.ID, existing.RevokedAt.Format(time.RFC3339), ErrKeyRevoked)
+			}
+			out = existing
+			return nil
 		}
-		out = Key{ID: newID(), Name: name, Hash: h, CreatedAt: k.clock.Now().UTC().Truncate(time.Second)}
+		out = Key{ID: newID(), Name: name, Hash: h, CreatedAt: k.clock.Now().UTC().Truncate(time.Second), Scopes: scopes}
 		d.Keys = append(d.Keys, out)
+		return nil
+	})
+	return out, err
+}
+
+// SetScopes replaces the scopes of key id and returns the key. ErrNotFound
+// if there is none; a revoked key cannot be changed.
+func (k *Keys) SetScopes(ctx context.Context, id string, scopes []Scope) (Key, error) {
+	scopes, err := cleanScopes(scopes)
+	if err != nil {
+		return Key{}, err
+	}
+	var out Key
+	err = k.update(ctx, func(d *doc) error {
+		i := slices.IndexFunc(d.Keys, func(x Key) bool { return x.ID == id })
+		if i < 0 {
+			return fmt.Errorf("apikey: set scopes of %q: %w", id, sessiond.ErrNotFound)
+		}
+		if !d.Keys[i].RevokedAt.IsZero() {
+			return fmt.Errorf("apikey: set scopes of %q: %w", id, ErrKeyRevoked)
+		}
+		d.Keys[i].Scopes = scopes
+		out = d.Keys[i]
 		return nil
 	})
 	return out, err
@@ -179,7 +239,21 @@ func (k *Keys) List(ctx context.Context) ([]Key, error) {
 	return d.Keys, nil
 }
 
-// Revoke revokes key id. ErrNotFound if there is none.
+// Get returns key id, revoked or not. ErrNotFound if there is none.
+func (k *Keys) Get(ctx context.Context, id string) (Key, error) {
+	d, _, err := k.load(ctx)
+	if err != nil {
+		return Key{}, err
+	}
+	i := slices.IndexFunc(d.Keys, func(x Key) bool { return x.ID == id })
+	if i < 0 {
+		return Key{}, fmt.Errorf("apikey: get %q: %w", id, sessiond.ErrNotFound)
+	}
+	return d.Keys[i], nil
+}
+
+// Revoke revokes key id. ErrNotFound if there is none. The key's hash
+// stays in the set, so the same secret can never be added again.
 func (k *Keys) Revoke(ctx context.Context, id string) error {
 	return k.update(ctx, func(d *doc) error {
 		i := slices.IndexFunc(d.Keys, func(x Key) bool { return x.ID == id })
@@ -193,23 +267,25 @@ func (k *Keys) Revoke(ctx context.Context, id string) error {
 	})
 }
 
-// Authenticate returns the ID of the live key secret is, or an error
-// matching ErrUnauthorized. The set is re-read from the store when older
-// than refreshEvery; a store error is returned as is (fail closed).
-func (k *Keys) Authenticate(ctx context.Context, secret sessiond.Secret) (string, error) {
+// Authenticate returns the live key secret is (ID and scopes, the hash
+// left out), or an error matching ErrUnauthorized. The set is re-read
+// from the store when older than refreshEvery; a store error is returned
+// as is (fail closed).
+func (k *Keys) Authenticate(ctx context.Context, secret sessiond.Secret) (Key, error) {
 	if len(secret) < MinKeyLen || len(secret) > 512 {
-		return "", ErrUnauthorized
+		return Key{}, ErrUnauthorized
 	}
 	h := sessiond.HashToken(secret)
 	snap, err := k.current(ctx)
 	if err != nil {
-		return "", err
+		return Key{}, err
 	}
 	key, ok := snap.byHash[h]
 	if !ok {
-		return "", ErrUnauthorized
+		return Key{}, ErrUnauthorized
 	}
-	return key.ID, nil
+	key.Hash = ""
+	return key, nil
 }
 
 // current returns a snapshot no older than refreshEvery.

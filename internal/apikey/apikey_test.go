@@ -2,7 +2,9 @@ package apikey_test
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/sessiondtest"
+	"github.com/sessiond/sessiond/sqlitestore"
 )
 
 func TestKeys(t *testing.T) {
@@ -27,8 +30,8 @@ func TestKeys(t *testing.T) {
 	if !strings.HasPrefix(string(secret), "sdak_") || len(secret) < 60 {
 		t.Errorf("generated key has the wrong shape")
 	}
-	if id, err := node2.Authenticate(ctx, secret); err != nil || id != key.ID {
-		t.Fatalf("Authenticate on another node = %q, %v; want %q", id, err, key.ID)
+	if got, err := node2.Authenticate(ctx, secret); err != nil || got.ID != key.ID || got.Hash != "" {
+		t.Fatalf("Authenticate on another node = %+v, %v; want %q without its hash", got, err, key.ID)
 	}
 	list, _ := node1.List(ctx)
 	if len(list) != 1 || strings.Contains(list[0].Hash, string(secret)) || list[0].Hash == string(secret) {
@@ -68,5 +71,108 @@ func TestKeys(t *testing.T) {
 	clock.Advance(2 * time.Second)
 	if _, err := node1.Authenticate(ctx, envKey); !errors.Is(err, sessiond.ErrStoreUnavailable) {
 		t.Errorf("Authenticate with the store down = %v; want ErrStoreUnavailable (fail closed)", err)
+	}
+}
+
+// TestKeys_RevokedEnvKeyStaysRevoked: a revoked SESSIOND_API_KEY is not
+// added back when a node restarts with it (issue 14, defect 5), on a real
+// store reopened from disk.
+func TestKeys_RevokedEnvKeyStaysRevoked(t *testing.T) {
+	ctx := t.Context()
+	path := t.TempDir() + "/sessiond.db"
+	envKey := sessiond.Secret(strings.Repeat("e", 48))
+	open := func() (*sqlitestore.Store, *apikey.Keys) {
+		st, err := sqlitestore.New(ctx, path, sqlitestore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st, apikey.New(st, nil, time.Second)
+	}
+
+	st, keys := open()
+	key, err := keys.Ensure(ctx, "env", envKey) // first start
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := keys.Authenticate(ctx, envKey); err != nil || got.ID != key.ID || !got.Allows(apikey.ScopeAdmin) {
+		t.Fatalf("Authenticate(env key) = %+v, %v; want %s with admin", got, err, key.ID)
+	}
+	if err := keys.Revoke(ctx, key.ID); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	st, keys = open() // restart with the same SESSIOND_API_KEY
+	defer st.Close()
+	if _, err := keys.Ensure(ctx, "env", envKey); !errors.Is(err, apikey.ErrKeyRevoked) || !strings.Contains(err.Error(), key.ID) {
+		t.Errorf("Ensure(revoked env key) after a restart = %v; want ErrKeyRevoked naming %s", err, key.ID)
+	}
+	if _, err := keys.Authenticate(ctx, envKey); !errors.Is(err, apikey.ErrUnauthorized) {
+		t.Errorf("Authenticate(revoked env key) after a restart = %v; want ErrUnauthorized", err)
+	}
+	list, _ := keys.List(ctx)
+	if len(list) != 1 {
+		t.Errorf("key set after the restart holds %d keys; want the one revoked", len(list))
+	}
+}
+
+func TestKeys_Scopes(t *testing.T) {
+	ctx := t.Context()
+	keys := apikey.New(memstore.New(), nil, time.Nanosecond)
+	secret, key, err := keys.Create(ctx, "resource-server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(key.Scopes, apikey.DefaultScopes) || !slices.Equal(apikey.DefaultScopes, []apikey.Scope{apikey.ScopeVerify}) {
+		t.Errorf("new key scopes = %v; want least privilege [verify]", key.Scopes)
+	}
+	got, _ := keys.Authenticate(ctx, secret)
+	for scope, want := range map[apikey.Scope]bool{apikey.ScopeVerify: true, apikey.ScopeSessionsWrite: false, apikey.ScopeAdmin: false, apikey.ScopeEventsRead: false} {
+		if got.Allows(scope) != want {
+			t.Errorf("verify key Allows(%s) = %v; want %v", scope, !want, want)
+		}
+	}
+	if _, err := keys.SetScopes(ctx, key.ID, []apikey.Scope{apikey.ScopeSessionsWrite, apikey.ScopeVerify}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := keys.Authenticate(ctx, secret); !slices.Equal(got.Scopes, []apikey.Scope{apikey.ScopeVerify, apikey.ScopeSessionsWrite}) {
+		t.Errorf("after SetScopes: %v", got.Scopes)
+	}
+	_, admin, _ := keys.Create(ctx, "ops", apikey.ScopeAdmin)
+	for _, s := range apikey.Scopes {
+		if !admin.Allows(s) {
+			t.Errorf("admin does not allow %s", s)
+		}
+	}
+	for _, bad := range [][]apikey.Scope{nil, {"root"}, {"verify", "Admin"}} {
+		if _, err := keys.SetScopes(ctx, key.ID, bad); !errors.Is(err, sessiond.ErrInvalidArgument) {
+			t.Errorf("SetScopes(%v) = %v; want ErrInvalidArgument", bad, err)
+		}
+		if _, _, err := keys.Create(ctx, "x", bad...); len(bad) > 0 && !errors.Is(err, sessiond.ErrInvalidArgument) {
+			t.Errorf("Create(%v) = %v; want ErrInvalidArgument", bad, err)
+		}
+	}
+	if _, err := keys.SetScopes(ctx, "key_nope", apikey.DefaultScopes); !errors.Is(err, sessiond.ErrNotFound) {
+		t.Errorf("SetScopes(unknown) = %v; want ErrNotFound", err)
+	}
+	if s, err := apikey.ParseScopes("sessions:read, verify", "verify"); err != nil || !slices.Equal(s, []apikey.Scope{apikey.ScopeVerify, apikey.ScopeSessionsRead}) {
+		t.Errorf("ParseScopes = %v, %v", s, err)
+	}
+}
+
+// TestKeys_LegacyKeysAreAdmin: a key stored before scopes existed keeps
+// the full access it had.
+func TestKeys_LegacyKeysAreAdmin(t *testing.T) {
+	ctx := t.Context()
+	st := memstore.New()
+	secret := sessiond.Secret(strings.Repeat("l", 40))
+	h := sessiond.HashToken(secret)
+	legacy := `{"keys":[{"id":"key_old","name":"env","hash":"` + hex.EncodeToString(h[:]) + `","created_at":"2026-01-01T00:00:00Z"}]}`
+	if _, err := st.PutMeta(ctx, apikey.DocName, []byte(legacy), 0); err != nil {
+		t.Fatal(err)
+	}
+	got, err := apikey.New(st, nil, time.Second).Authenticate(ctx, secret)
+	if err != nil || !got.Allows(apikey.ScopeAdmin) {
+		t.Errorf("legacy key = %+v, %v; want admin", got, err)
 	}
 }

@@ -30,13 +30,43 @@ type Config struct {
 	Lifetime        LifetimeSettings  `yaml:"lifetimes"`
 	Refresh         Refresh           `yaml:"refresh"`
 	JWT             JWT               `yaml:"jwt"`
+	Signing         Signing           `yaml:"signing"`
 	VerifyCacheSize int               `yaml:"verify_cache_size"`
 	Cookie          Cookie            `yaml:"cookie"`
 	CSRF            CSRF              `yaml:"csrf"`
+	Gateway         Gateway           `yaml:"gateway"`
 	Limits          Limits            `yaml:"limits"`
 	Anomaly         Anomaly           `yaml:"anomaly"`
 	Events          Events            `yaml:"events"`
+	Log             Log               `yaml:"log"`
 	Webhooks        []Webhook         `yaml:"webhooks"`
+	RateLimit       RateLimit         `yaml:"rate_limit"`
+}
+
+// RateLimit bounds requests to the API, in memory on each node: a token
+// bucket per key refilled at Requests per Per, holding up to Burst.
+type RateLimit struct {
+	// AuthFailures: failed API-key authentications per client address.
+	AuthFailures RateRule `yaml:"auth_failures"`
+	// PerAPIKey: create, verify, refresh and introspect requests per API key.
+	PerAPIKey RateRule `yaml:"per_api_key"`
+	// PerClientIP: the same requests per client address.
+	PerClientIP RateRule `yaml:"per_client_ip"`
+}
+
+// RateRule is one limit; Requests 0 turns it off.
+type RateRule struct {
+	Requests int      `yaml:"requests"`
+	Per      Duration `yaml:"per"`
+	Burst    int      `yaml:"burst"`
+}
+
+// PerSecond is the sustained rate of r; 0 when it is off or malformed.
+func (r RateRule) PerSecond() float64 {
+	if r.Requests <= 0 || r.Per <= 0 {
+		return 0
+	}
+	return float64(r.Requests) / r.Per.Std().Seconds()
 }
 
 // Server holds the HTTP listener settings.
@@ -49,6 +79,15 @@ type Server struct {
 	IdleTimeout       Duration `yaml:"idle_timeout"`
 	ShutdownTimeout   Duration `yaml:"shutdown_timeout"`
 	MaxBodyBytes      int64    `yaml:"max_body_bytes"`
+	// TLSCertFile and TLSKeyFile (PEM) make the API listener serve HTTPS;
+	// both or neither. The files are read again when they change, so a
+	// renewed certificate is served without a restart.
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
+	// AdminListen, when set, is a second listener (host:port) for the
+	// operational routes /healthz, /readyz and /metrics; /metrics is then
+	// no longer served on Listen.
+	AdminListen string `yaml:"admin_listen"`
 }
 
 // Store picks the session store backend.
@@ -84,6 +123,9 @@ type Refresh struct {
 
 // JWT configures signed tokens (jwt and hybrid strategies).
 type JWT struct {
+	// Issuer and Audience are the iss and aud claims. Empty (the default)
+	// means values unique to the deployment, derived from a random
+	// deployment ID the server keeps in the store.
 	Issuer    string `yaml:"issuer"`
 	Audience  string `yaml:"audience"`
 	Algorithm string `yaml:"algorithm"` // EdDSA | ES256 | HS256
@@ -92,6 +134,20 @@ type JWT struct {
 	HS256SecretFile     string   `yaml:"hs256_secret_file"`
 	Leeway              Duration `yaml:"leeway"`
 	KeyRotationInterval Duration `yaml:"key_rotation_interval"`
+	// KeyPublishPeriod is how long a new signing key is published (JWKS)
+	// and verifies on every node before any node signs with it.
+	KeyPublishPeriod Duration `yaml:"key_publish_period"`
+}
+
+// Signing protects the signing key ring stored in the store.
+type Signing struct {
+	// KEKFile names the file holding the key-encryption key (base64 of 32
+	// random bytes) that seals the key ring in the store;
+	// SESSIOND_KEK is the alternative. A secret is never written inline.
+	KEKFile string `yaml:"kek_file"`
+	// OldKEKFiles hold earlier KEKs, used only to open a ring sealed with
+	// them while the KEK is rotated.
+	OldKEKFiles []string `yaml:"old_kek_files"`
 }
 
 // Cookie configures the session and refresh cookies.
@@ -110,6 +166,18 @@ type Cookie struct {
 // CSRF lists the origins allowed to send state-changing requests.
 type CSRF struct {
 	TrustedOrigins []string `yaml:"trusted_origins"`
+}
+
+// Gateway configures the browser routes (docs/gateway.md): forward-auth
+// for a reverse proxy, refresh, logout and the login-code handoff, served
+// under Prefix on the server's listener.
+type Gateway struct {
+	Enabled  bool   `yaml:"enabled"`
+	Prefix   string `yaml:"prefix"`
+	LoginURL string `yaml:"login_url"`
+	// ClientIPHeader names the header in which the proxy reports the
+	// browser's address (X-Real-IP); empty: the connection's address.
+	ClientIPHeader string `yaml:"client_ip_header"`
 }
 
 // Limits bounds the number of live sessions per subject.
@@ -146,6 +214,25 @@ type AnomalyRule struct {
 type Events struct {
 	Retention Duration `yaml:"retention"`
 }
+
+// Log configures the server's own log: its level and format, and which
+// API requests get a line.
+type Log struct {
+	Level  string `yaml:"level"`  // debug | info | warn | error
+	Format string `yaml:"format"` // json | text
+	// Requests picks the requests that get a log line: all, errors (status
+	// 400 and above), or sample (every error, and one success in
+	// SampleEvery).
+	Requests    string `yaml:"requests"`
+	SampleEvery int    `yaml:"sample_every"`
+}
+
+// Log levels, formats and request selections accepted in the log section.
+var (
+	LogLevels   = []string{"debug", "info", "warn", "error"}
+	LogFormats  = []string{"json", "text"}
+	LogRequests = []string{"all", "errors", "sample"}
+)
 
 // Webhook delivers security events to an HTTP endpoint.
 type Webhook struct {
@@ -184,24 +271,27 @@ func Default() Config {
 		},
 		Refresh: Refresh{Rotation: true, ReuseDetection: true},
 		JWT: JWT{
-			Issuer:              "sessiond",
-			Audience:            "sessiond",
+			Issuer:              "", // unique to the deployment: see JWT.Issuer
+			Audience:            "",
 			Algorithm:           "EdDSA",
 			Leeway:              Duration(5 * time.Second),
 			KeyRotationInterval: Duration(720 * time.Hour),
+			KeyPublishPeriod:    Duration(10 * time.Minute),
 		},
+		Signing:         Signing{OldKEKFiles: []string{}},
 		VerifyCacheSize: 65536,
 		Cookie: Cookie{
 			Name:        "__Host-sessiond",
 			RefreshName: "__Secure-sessiond-refresh",
-			RefreshPath: "/v1/sessions/refresh",
+			RefreshPath: "/sessiond/refresh",
 			Secure:      true,
 			HTTPOnly:    true,
 			SameSite:    "lax",
 			Path:        "/",
 		},
-		CSRF:   CSRF{TrustedOrigins: []string{}},
-		Limits: Limits{Policy: "evict_oldest"},
+		CSRF:    CSRF{TrustedOrigins: []string{}},
+		Gateway: Gateway{Prefix: "/sessiond"},
+		Limits:  Limits{Policy: "evict_oldest"},
 		Anomaly: Anomaly{
 			IPv4Prefix:          24,
 			IPv6Prefix:          64,
@@ -215,7 +305,13 @@ func Default() Config {
 			},
 		},
 		Events:   Events{Retention: Duration(2160 * time.Hour)},
+		Log:      Log{Level: "info", Format: "json", Requests: "all", SampleEvery: 100},
 		Webhooks: []Webhook{},
+		RateLimit: RateLimit{
+			AuthFailures: RateRule{Requests: 60, Per: Duration(time.Minute), Burst: 20},
+			PerAPIKey:    RateRule{Requests: 5000, Per: Duration(time.Second), Burst: 10000},
+			PerClientIP:  RateRule{Requests: 5000, Per: Duration(time.Second), Burst: 10000},
+		},
 	}
 }
 

@@ -15,6 +15,9 @@ const EnvPrefix = "SESSIOND_"
 const (
 	EnvAPIKey      = "SESSIOND_API_KEY"
 	EnvHS256Secret = "SESSIOND_JWT_HS256_SECRET"
+	// EnvKEK holds the signing key ring's key-encryption key (base64), the
+	// alternative to signing.kek_file.
+	EnvKEK = "SESSIOND_KEK"
 )
 
 // envShort are the short forms kept for convenience. The long form wins
@@ -64,7 +67,7 @@ func ApplyEnv(cfg *Config, environ []string) error {
 	var short, long [][2]string
 	for _, kv := range environ {
 		name, val, ok := strings.Cut(kv, "=")
-		if !ok || !strings.HasPrefix(name, EnvPrefix) || name == EnvAPIKey || name == EnvHS256Secret {
+		if !ok || !strings.HasPrefix(name, EnvPrefix) || name == EnvAPIKey || name == EnvHS256Secret || name == EnvKEK {
 			continue
 		}
 		if _, ok := envShort[name]; ok {

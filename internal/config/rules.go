@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -217,7 +218,7 @@ var rules = []Rule{
 		ID: "SD-COOKIE-010", Severity: SeverityInfo,
 		Title:     "refresh cookie should be scoped to the refresh endpoint",
 		Rationale: "The refresh token is only ever needed by the refresh endpoint; with refresh_path / it rides along on every request and is exposed to every handler and log on the host (OWASP Session Management cheat sheet, narrowest Path).",
-		Fix:       "set cookie.refresh_path to the refresh endpoint, /v1/sessions/refresh by default",
+		Fix:       "set cookie.refresh_path to the refresh endpoint, the gateway's /sessiond/refresh by default",
 		Check: func(in Input) []Issue {
 			if !in.tokens() {
 				return nil
@@ -601,19 +602,36 @@ var rules = []Rule{
 	},
 	{
 		ID: "SD-JWT-007", Severity: SeverityError,
-		Title:     "JWT issuer and audience must be set",
-		Rationale: "Verifiers check iss and aud exactly (RFC 8725 §3.8–3.9; RFC 9068 §2.2; ASVS 9.2.3); without them a token minted for one service is accepted by another that shares the key.",
-		Fix:       "set jwt.issuer and jwt.audience to values unique to this deployment",
+		Title:     "JWT issuer or audience written but blank",
+		Rationale: "Verifiers check iss and aud exactly (RFC 8725 §3.8–3.9; RFC 9068 §2.2; ASVS 9.2.3); a blank value written in the file is almost always a mistake. Left out, each defaults to a value unique to the deployment.",
+		Fix:       "remove jwt.issuer and jwt.audience to get values unique to this deployment, or set them to names unique to it (e.g. https://auth.example.com)",
 		Check: func(in Input) []Issue {
 			if !in.tokens() {
 				return nil
 			}
 			var out []Issue
-			if strings.TrimSpace(in.Config.JWT.Issuer) == "" {
-				out = append(out, issue("jwt.issuer", "jwt.issuer is empty"))
+			for _, f := range []struct{ path, v string }{{"jwt.issuer", in.Config.JWT.Issuer}, {"jwt.audience", in.Config.JWT.Audience}} {
+				if strings.TrimSpace(f.v) == "" && (f.v != "" || in.Doc.Has(f.path)) {
+					out = append(out, issue(f.path, "%s is empty", f.path))
+				}
 			}
-			if strings.TrimSpace(in.Config.JWT.Audience) == "" {
-				out = append(out, issue("jwt.audience", "jwt.audience is empty"))
+			return out
+		},
+	},
+	{
+		ID: "SD-JWT-008", Severity: SeverityWarning,
+		Title:     "JWT issuer or audience is the shared name sessiond",
+		Rationale: "\"sessiond\" was the default issuer and audience of every deployment: two deployments that share a key (an HS256 secret, a verifier trusting both JWKS) then accept each other's tokens (RFC 8725 §3.8–3.9).",
+		Fix:       "remove jwt.issuer and jwt.audience to get values unique to this deployment, or set names unique to it",
+		Check: func(in Input) []Issue {
+			if !in.tokens() {
+				return nil
+			}
+			var out []Issue
+			for _, f := range []struct{ path, v string }{{"jwt.issuer", in.Config.JWT.Issuer}, {"jwt.audience", in.Config.JWT.Audience}} {
+				if strings.EqualFold(strings.TrimSpace(f.v), "sessiond") {
+					out = append(out, issue(f.path, "%s is \"sessiond\", which other deployments use too", f.path))
+				}
 			}
 			return out
 		},
@@ -786,6 +804,29 @@ var rules = []Rule{
 		},
 	},
 	{
+		ID: "SD-RATE-001", Severity: SeverityError,
+		Title:     "malformed rate limit",
+		Rationale: "A limit must say how many requests per how long and how many at once (OWASP API4:2023, unrestricted resource consumption); a negative or zero period cannot be enforced.",
+		Fix:       "give each rate_limit.* rule requests ≥ 0 (0 turns it off), a positive per duration and a burst ≥ 1",
+		Check: func(in Input) []Issue {
+			var out []Issue
+			for name, r := range map[string]RateRule{"auth_failures": in.Config.RateLimit.AuthFailures,
+				"per_api_key": in.Config.RateLimit.PerAPIKey, "per_client_ip": in.Config.RateLimit.PerClientIP} {
+				p := "rate_limit." + name
+				switch {
+				case r.Requests < 0:
+					out = append(out, issue(p+".requests", "%s.requests %d is negative", p, r.Requests))
+				case r.Requests > 0 && r.Per <= 0:
+					out = append(out, issue(p+".per", "%s.per must be a positive duration", p))
+				case r.Requests > 0 && r.Burst < 1:
+					out = append(out, issue(p+".burst", "%s.burst %d must be at least 1", p, r.Burst))
+				}
+			}
+			sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+			return out
+		},
+	},
+	{
 		ID: "SD-CSRF-001", Severity: SeverityError,
 		Title:     "trusted origin is not an origin",
 		Rationale: "Origin checks compare scheme://host[:port] exactly (OWASP CSRF cheat sheet, verifying origin; ASVS 3.5.1); an entry with a path, no scheme or a wildcard never matches or matches everyone.",
@@ -798,6 +839,118 @@ var rules = []Rule{
 				}
 			}
 			return out
+		},
+	},
+
+	// The browser gateway.
+	{
+		ID: "SD-GATEWAY-001", Severity: SeverityError,
+		Title:     "gateway.login_url must be a path or an HTTPS URL",
+		Rationale: "The gateway sends browsers without a session to the login page; an empty value leaves them nowhere to go, and a network-path (//host), script or plain-HTTP URL would send them off the origin or over an insecure channel (ASVS 3.4.1; OWASP Unvalidated Redirects cheat sheet).",
+		Fix:       "set gateway.login_url to the app's login page, e.g. /login (or https://id.example.com/login)",
+		Check: func(in Input) []Issue {
+			g := in.Config.Gateway
+			if !g.Enabled {
+				return nil
+			}
+			u, err := url.Parse(g.LoginURL)
+			switch {
+			case g.LoginURL == "":
+				return []Issue{issue("gateway.login_url", "gateway.enabled is true but gateway.login_url is empty")}
+			case err != nil || strings.HasPrefix(g.LoginURL, "//") || u.Fragment != "" ||
+				(u.Scheme == "" && !strings.HasPrefix(u.Path, "/")) ||
+				(u.Scheme != "" && u.Scheme != "https" && !(u.Scheme == "http" && !in.production())):
+				return []Issue{issue("gateway.login_url", "gateway.login_url %q is neither a path such as /login nor an https URL", g.LoginURL)}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-GATEWAY-002", Severity: SeverityError,
+		Title:     "gateway.prefix must be a plain path",
+		Rationale: "The prefix is matched by the proxy and the server alike and scopes the refresh cookie; a trailing slash, dots, empty segments or characters that need escaping make them disagree about which requests are the gateway's.",
+		Fix:       "use a path such as /sessiond (letters, digits, - _ ~ and /, no trailing slash)",
+		Check: func(in Input) []Issue {
+			if p := in.Config.Gateway.Prefix; !gatewayPrefix.MatchString(p) {
+				return []Issue{issue("gateway.prefix", "gateway.prefix %q is not a plain path such as /sessiond", p)}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-GATEWAY-003", Severity: SeverityError,
+		Title:     "the cookies must reach the gateway routes",
+		Rationale: "A browser sends a cookie only to paths under its Path (RFC 6265bis §5.1.4): the session cookie must cover the gateway's check, session and logout routes, and the refresh cookie its refresh route, or sessions never verify or never refresh.",
+		Fix:       "keep cookie.path: / and set cookie.refresh_path to <gateway.prefix>/refresh (/sessiond/refresh by default)",
+		Check: func(in Input) []Issue {
+			g, c := in.Config.Gateway, in.Config.Cookie
+			if !g.Enabled {
+				return nil
+			}
+			var out []Issue
+			if !pathMatches(g.Prefix+"/check", c.Path) {
+				out = append(out, issue("cookie.path", "cookie.path %q does not cover the gateway routes under %s", c.Path, g.Prefix))
+			}
+			if in.tokens() && !pathMatches(g.Prefix+"/refresh", c.RefreshPath) {
+				out = append(out, issue("cookie.refresh_path", "cookie.refresh_path %q does not cover the gateway's refresh route %s/refresh", c.RefreshPath, g.Prefix))
+			}
+			if !c.HTTPOnly {
+				out = append(out, issue("cookie.http_only", "the gateway sets HttpOnly cookies only; cookie.http_only: false is not supported"))
+			}
+			return out
+		},
+	},
+	{
+		ID: "SD-GATEWAY-004", Severity: SeverityError,
+		Title:     "gateway.client_ip_header must be a header name",
+		Rationale: "The header must be one the proxy sets itself (and overwrites), such as X-Real-IP; anything else lets a client choose the address anomaly rules see (ASVS 7.5.3).",
+		Fix:       "set gateway.client_ip_header to X-Real-IP (and have the proxy set it), or leave it empty",
+		Check: func(in Input) []Issue {
+			h := in.Config.Gateway.ClientIPHeader
+			if h == "" {
+				return nil
+			}
+			if !headerName.MatchString(h) || strings.EqualFold(h, "Cookie") || strings.EqualFold(h, "Authorization") {
+				return []Issue{issue("gateway.client_ip_header", "gateway.client_ip_header %q is not a usable header name", h)}
+			}
+			return nil
+		},
+	},
+
+	// Logging.
+	{
+		ID: "SD-LOG-001", Severity: SeverityError,
+		Title:     "unknown log level, format or request selection",
+		Rationale: "The server must know how and what to log before it starts; an unknown value would otherwise silently fall back to a default the operator did not choose; request lines are where an investigation starts.",
+		Fix:       "set log.level to debug, info, warn or error; log.format to json or text; log.requests to all, errors or sample",
+		Check: func(in Input) []Issue {
+			l := in.Config.Log
+			var out []Issue
+			for _, k := range []struct {
+				path, value string
+				allowed     []string
+			}{
+				{"log.level", l.Level, LogLevels},
+				{"log.format", l.Format, LogFormats},
+				{"log.requests", l.Requests, LogRequests},
+			} {
+				if !slices.Contains(k.allowed, k.value) {
+					out = append(out, issue(k.path, "%s %q is not %s", k.path, k.value, orList(k.allowed)))
+				}
+			}
+			return out
+		},
+	},
+	{
+		ID: "SD-LOG-002", Severity: SeverityError,
+		Title:     "request sampling rate below one",
+		Rationale: "log.sample_every is the number of successful requests per logged one; zero or a negative number has no meaning.",
+		Fix:       "set log.sample_every to 1 or more (100 logs one successful request in a hundred)",
+		Check: func(in Input) []Issue {
+			if n := in.Config.Log.SampleEvery; n < 1 {
+				return []Issue{issue("log.sample_every", "log.sample_every %d is below 1", n)}
+			}
+			return nil
 		},
 	},
 
@@ -868,6 +1021,60 @@ var rules = []Rule{
 				}
 			}
 			return []Issue{issue("server.listen", "server.listen %q is not host:port", l)}
+		},
+	},
+	{
+		ID: "SD-SERVER-005", Severity: SeverityWarning,
+		Title:     "production listener beyond loopback without TLS",
+		Rationale: "Session tokens, refresh tokens and API keys cross this listener; on a network interface without TLS anyone on the path can read them (ASVS 12.1.1, 12.3.1). Behind a TLS-terminating proxy on the same host, keep the listener on loopback.",
+		Fix:       "set server.tls_cert_file and server.tls_key_file, or listen on 127.0.0.1 behind a TLS-terminating proxy",
+		Check: func(in Input) []Issue {
+			s := in.Config.Server
+			if !in.production() || s.TLSCertFile != "" && s.TLSKeyFile != "" {
+				return nil
+			}
+			host, _, err := net.SplitHostPort(s.Listen)
+			if err != nil || isLoopback(host) {
+				return nil
+			}
+			return []Issue{issue("server.listen", "server.listen %q is reachable from other hosts and serves plain HTTP", s.Listen)}
+		},
+	},
+	{
+		ID: "SD-SERVER-006", Severity: SeverityError,
+		Title:     "TLS certificate without key, or key without certificate",
+		Rationale: "HTTPS needs both the certificate chain and its private key; with only one the server cannot start TLS.",
+		Fix:       "set both server.tls_cert_file and server.tls_key_file (PEM), or neither",
+		Check: func(in Input) []Issue {
+			s := in.Config.Server
+			switch {
+			case s.TLSCertFile != "" && s.TLSKeyFile == "":
+				return []Issue{issue("server.tls_key_file", "server.tls_cert_file is set but server.tls_key_file is not")}
+			case s.TLSCertFile == "" && s.TLSKeyFile != "":
+				return []Issue{issue("server.tls_cert_file", "server.tls_key_file is set but server.tls_cert_file is not")}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-SERVER-007", Severity: SeverityError,
+		Title:     "admin listen address is not host:port, or is the API's",
+		Rationale: "The admin listener keeps /metrics off the API port; it cannot start on an address it cannot parse, nor share the API's address.",
+		Fix:       "write server.admin_listen as host:port on its own port, e.g. 127.0.0.1:8421, or leave it empty",
+		Check: func(in Input) []Issue {
+			s := in.Config.Server
+			if s.AdminListen == "" {
+				return nil
+			}
+			_, port, err := net.SplitHostPort(s.AdminListen)
+			n, perr := strconv.Atoi(port)
+			switch {
+			case err != nil || perr != nil || n < 0 || n > 65535:
+				return []Issue{issue("server.admin_listen", "server.admin_listen %q is not host:port", s.AdminListen)}
+			case s.AdminListen == s.Listen && n != 0:
+				return []Issue{issue("server.admin_listen", "server.admin_listen is the same address as server.listen")}
+			}
+			return nil
 		},
 	},
 	{
@@ -962,6 +1169,14 @@ func fieldIssues(doc *Document, unknown bool) []Issue {
 	return out
 }
 
+// orList writes "a, b or c".
+func orList(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
+}
+
 // human formats a duration without trailing zero units: 720h, 1h30m, 15m.
 func human(d time.Duration) string {
 	s := d.String()
@@ -989,6 +1204,20 @@ func validToken(s string) bool {
 		}
 	}
 	return true
+}
+
+var (
+	gatewayPrefix = regexp.MustCompile(`^(/[A-Za-z0-9_~-]+)+$`)
+	headerName    = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+)
+
+// pathMatches is the cookie path-match of RFC 6265bis §5.1.4: a cookie
+// with Path cookiePath is sent with a request for reqPath.
+func pathMatches(reqPath, cookiePath string) bool {
+	if reqPath == cookiePath {
+		return true
+	}
+	return strings.HasPrefix(reqPath, cookiePath) && (strings.HasSuffix(cookiePath, "/") || reqPath[len(cookiePath)] == '/')
 }
 
 func validOrigin(s string) bool {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"reflect"
 	"strings"
+	"sync"
 )
 
 // hasMediaType reports whether the request's Content-Type is want
@@ -25,9 +27,10 @@ func (s *server) tooLarge() error {
 }
 
 // decodeJSON reads exactly one JSON object from the body into dst, strictly:
-// the content type must be application/json, unknown fields and trailing
-// data are refused, and the body is cut at MaxBodyBytes. Errors name the
-// field at fault and never quote a value.
+// the content type must be application/json, unknown fields, trailing
+// data, invalid UTF-8, lone surrogate escapes, and duplicate or
+// case-variant keys are refused (checkJSON), and the body is cut at
+// MaxBodyBytes. Errors name the field at fault and never quote a value.
 func (s *server) decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	if !hasMediaType(r, "application/json") {
 		return badRequest("content type must be application/json")
@@ -35,20 +38,54 @@ func (s *server) decodeJSON(w http.ResponseWriter, r *http.Request, dst any) err
 	if r.ContentLength > s.maxBody {
 		return s.tooLarge()
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
+	bp := bodyPool.Get().(*[]byte)
+	defer bodyPool.Put(bp)
+	body, err := readBody(http.MaxBytesReader(w, r.Body, s.maxBody), (*bp)[:0])
+	*bp = body[:0]
+	if err != nil {
 		return s.jsonError(err)
 	}
-	// Anything but the end of the body after the object is refused, an
-	// empty object included.
-	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return s.tooLarge()
+	err = checkJSON(body, shapeOf(reflect.TypeOf(dst)))
+	if err == nil {
+		// checkJSON has refused unknown fields and trailing data already.
+		if err := json.Unmarshal(body, dst); err != nil {
+			return s.jsonError(err)
 		}
+		return nil
+	}
+	if !errors.Is(err, errJSONSyntax) {
+		return err
+	}
+	// Not JSON: encoding/json says where and how.
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(new(any)); err != nil {
+		return s.jsonError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return badRequest("request body must hold one JSON object and nothing after it")
 	}
-	return nil
+	return badRequest("request body is not valid JSON")
+}
+
+// bodyPool holds the buffers request bodies are read into; decoding
+// copies what it keeps, so a buffer is reused once decoded.
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// readBody appends all of r to b.
+func readBody(r io.Reader, b []byte) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if errors.Is(err, io.EOF) {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
 
 // unknownFieldPrefix starts encoding/json's error for an unknown field,

@@ -15,6 +15,10 @@ import (
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
+// jsonValue is the shared Content-Type value of the hot path (see
+// nosniffValue).
+var jsonValue = []string{"application/json"}[:1:1]
+
 // writeVerified writes 200 {"active":true,"session":…}.
 func writeVerified(w http.ResponseWriter, s *sessionJSON) {
 	bp := bufPool.Get().(*[]byte)
@@ -22,7 +26,7 @@ func writeVerified(w http.ResponseWriter, s *sessionJSON) {
 	b = appendSession(b, s)
 	b = append(b, "}\n"...)
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
+	h["Content-Type"] = jsonValue
 	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)

@@ -24,6 +24,7 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
+	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/httpapi"
 	"github.com/sessiond/sessiond/jwttoken"
 	"github.com/sessiond/sessiond/memstore"
@@ -89,6 +90,7 @@ func newEnv(t testing.TB, strategy sessiond.Strategy, edit func(*httpapi.Options
 		Ready:        func(context.Context) error { return nil },
 		Logger:       logger,
 		Version:      "test",
+		Clock:        e.clock,
 	}
 	if strategy != sessiond.StrategyDatabase {
 		opts.JWKS = ring.JWKS
@@ -107,16 +109,26 @@ func newEnv(t testing.TB, strategy sessiond.Strategy, edit func(*httpapi.Options
 	return e
 }
 
-func authenticate(_ context.Context, key sessiond.Secret) (string, error) {
+// scopedKeys are test keys with one scope each: "sdk_test_scope_<scope>…".
+func scopedKey(scope apikey.Scope) sessiond.Secret {
+	return sessiond.Secret("sdk_test_scope_" + string(scope) + "_" + strings.Repeat("0", 24))
+}
+
+func authenticate(_ context.Context, key sessiond.Secret) (apikey.Key, error) {
 	switch key {
 	case apiKey:
-		return apiKeyID, nil
+		return apikey.Key{ID: apiKeyID, Scopes: []apikey.Scope{apikey.ScopeAdmin}}, nil
 	case panicKey:
 		panic("authenticate exploded")
 	case outageKey:
-		return "", fmt.Errorf("api keys: %w", sessiond.ErrStoreUnavailable)
+		return apikey.Key{}, fmt.Errorf("api keys: %w", sessiond.ErrStoreUnavailable)
 	}
-	return "", errors.New("unknown API key")
+	for _, scope := range apikey.Scopes {
+		if key == scopedKey(scope) {
+			return apikey.Key{ID: "key_" + string(scope), Scopes: []apikey.Scope{scope}}, nil
+		}
+	}
+	return apikey.Key{}, errors.New("unknown API key")
 }
 
 // client returns a client of e's server using key.

@@ -14,8 +14,12 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/apikey"
+	"github.com/sessiond/sessiond/internal/ratelimit"
 )
 
 // DefaultMaxBodyBytes is the request body limit when Options.MaxBodyBytes is zero.
@@ -26,12 +30,13 @@ type Options struct {
 	// Manager runs the session lifecycle. Required.
 	Manager *sessiond.Manager
 	// Authenticate checks the API key of a /v1 or /oauth2 request, sent as
-	// `Authorization: Bearer <key>`, and returns the key's ID, which the
-	// request log records. Any error answers 401 (the cause is logged,
-	// never the key), except one matching sessiond.ErrStoreUnavailable,
-	// which answers 503 so an outage is not mistaken for a bad key.
-	// Required.
-	Authenticate func(ctx context.Context, key sessiond.Secret) (keyID string, err error)
+	// `Authorization: Bearer <key>`, and returns the key: its ID, which
+	// the request log and every event of the request record, and its
+	// scopes, one of which each route requires (403 insufficient_scope
+	// otherwise). Any error answers 401 (the cause is logged, never the
+	// key), except one matching sessiond.ErrStoreUnavailable, which
+	// answers 503 so an outage is not mistaken for a bad key. Required.
+	Authenticate func(ctx context.Context, key sessiond.Secret) (apikey.Key, error)
 	// JWKS returns the public JWKS document served at
 	// /.well-known/jwks.json. Nil when the strategy issues no JWTs: the
 	// route then answers 404.
@@ -43,6 +48,10 @@ type Options struct {
 	// Logger receives one JSON line per request and the faults (panics
 	// with their stack, 5xx causes). Nil discards.
 	Logger *slog.Logger
+	// LogRequest, if set, is asked whether a request that answered status
+	// gets its log line (log.requests: all, errors or a sample); nil logs
+	// every request. It must be safe for concurrent use.
+	LogRequest func(status int) bool
 	// MaxBodyBytes limits request bodies; larger ones answer 413.
 	// Zero means DefaultMaxBodyBytes (64 KiB); negative is an error.
 	MaxBodyBytes int64
@@ -60,9 +69,52 @@ type Options struct {
 	Metrics http.Handler
 	// SDK serves GET /sdk/sessiond.js; nil answers 404.
 	SDK http.Handler
-	// AuthFailed, if set, is told of every request refused for a missing
-	// or wrong API key (the security event log records them).
-	AuthFailed func(ctx context.Context, r *http.Request)
+	// AuthFailed, if set, receives reports of requests refused for a
+	// missing or wrong API key (the security event log records them): at
+	// most one per client address per AuthFailureInterval, with a count,
+	// and at most 100 per interval in all, so unauthenticated clients
+	// cannot make the server write without limit.
+	AuthFailed func(ctx context.Context, f AuthFailure)
+	// AuthFailureInterval is the reporting interval of AuthFailed; zero
+	// means DefaultAuthFailureInterval (1 minute).
+	AuthFailureInterval time.Duration
+	// Clock is the time source (rate limits, reporting intervals); nil
+	// means the system clock.
+	Clock sessiond.Clock
+	// RefreshWithoutClient, if set, is called for every refresh sent
+	// without client information (neither client.ip nor
+	// client.user_agent), on which device-change detection cannot run.
+	// The first one is also logged at WARN, once per process.
+	RefreshWithoutClient func()
+	// RateLimits bound requests in memory on this node; the zero value
+	// limits nothing. Refused requests answer 429 too_many_requests with
+	// Retry-After.
+	RateLimits RateLimits
+	// Handoff, if set, serves login_code and set_cookie in POST
+	// /v1/sessions (the browser gateway); nil refuses them.
+	Handoff Handoff
+	// Browser, if set, serves every path under BrowserPrefix (the browser
+	// gateway, e.g. "/sessiond").
+	Browser       http.Handler
+	BrowserPrefix string
+	// Stream serves the revocation stream and its snapshot
+	// (revocationstream.go); nil answers 404.
+	Stream *RevocationStream
+}
+
+// RateLimits are the request limits of the API, each a token bucket per
+// key (see ratelimit.Options; a zero Rate disables one). Their Clock is
+// Options.Clock.
+type RateLimits struct {
+	// AuthFailures: failed API-key authentications per client address
+	// (the connection's peer). Over it, such requests answer 429 instead
+	// of 401.
+	AuthFailures ratelimit.Options
+	// PerAPIKey: requests per API key to create, verify and refresh.
+	PerAPIKey ratelimit.Options
+	// PerClientIP: requests per client address (the connection's peer)
+	// to create, verify and refresh.
+	PerClientIP ratelimit.Options
 }
 
 // authMode says how a route authenticates and how it reports failure.
@@ -79,29 +131,43 @@ const (
 type route struct {
 	pattern string // Go ServeMux pattern: "METHOD /path/{wildcard}"
 	auth    authMode
+	scope   apikey.Scope // the key's scope the route requires; "" when public
 	handle  func(*server, http.ResponseWriter, *http.Request) error
+	limited bool // RateLimits.PerAPIKey and PerClientIP apply
 }
 
+// Scopes: reading a token's validity is verify; whatever issues or ends
+// tokens is sessions:write; the kill switch, keys and webhooks are admin.
+const (
+	scopeVerify = apikey.ScopeVerify
+	scopeRead   = apikey.ScopeSessionsRead
+	scopeWrite  = apikey.ScopeSessionsWrite
+	scopeEvents = apikey.ScopeEventsRead
+	scopeAdmin  = apikey.ScopeAdmin
+)
+
 var routes = []route{
-	{"POST /v1/sessions", authAPIKey, (*server).createSession},
-	{"POST /v1/sessions/verify", authAPIKey, (*server).verifySession},
-	{"POST /v1/sessions/refresh", authAPIKey, (*server).refreshSession},
-	{"POST /v1/sessions/{id}/rotate", authAPIKey, (*server).rotateSession},
-	{"GET /v1/sessions/{id}", authAPIKey, (*server).getSession},
-	{"DELETE /v1/sessions/{id}", authAPIKey, (*server).revokeSession},
-	{"GET /v1/subjects/{subject}/sessions", authAPIKey, (*server).listSessions},
-	{"DELETE /v1/subjects/{subject}/sessions", authAPIKey, (*server).revokeSubject},
-	{"POST /oauth2/revoke", authClient, (*server).oauthRevoke},
-	{"POST /oauth2/introspect", authClient, (*server).oauthIntrospect},
-	{"GET /.well-known/jwks.json", authNone, (*server).jwks},
-	{"GET /healthz", authNone, (*server).healthz},
-	{"GET /readyz", authNone, (*server).readyz},
-	{"GET /openapi.json", authNone, (*server).openapi},
-	{"GET /v1/events", authAPIKey, (*server).listEvents},
-	{"POST /v1/revocations", authAPIKey, (*server).incident},
-	{"GET /v1/webhooks/deliveries", authAPIKey, (*server).listDeliveries},
-	{"GET /metrics", authNone, (*server).metrics},
-	{"GET /sdk/sessiond.js", authNone, (*server).sdk},
+	{"POST /v1/sessions", authAPIKey, scopeWrite, (*server).createSession, true},
+	{"POST /v1/sessions/verify", authAPIKey, scopeVerify, (*server).verifySession, true},
+	{"POST /v1/sessions/refresh", authAPIKey, scopeWrite, (*server).refreshSession, true},
+	{"POST /v1/sessions/{id}/rotate", authAPIKey, scopeWrite, (*server).rotateSession, false},
+	{"GET /v1/sessions/{id}", authAPIKey, scopeRead, (*server).getSession, false},
+	{"DELETE /v1/sessions/{id}", authAPIKey, scopeWrite, (*server).revokeSession, false},
+	{"GET /v1/subjects/{subject}/sessions", authAPIKey, scopeRead, (*server).listSessions, false},
+	{"DELETE /v1/subjects/{subject}/sessions", authAPIKey, scopeWrite, (*server).revokeSubject, false},
+	{"POST /oauth2/revoke", authClient, scopeWrite, (*server).oauthRevoke, false},
+	{"POST /oauth2/introspect", authClient, scopeVerify, (*server).oauthIntrospect, true},
+	{"GET /.well-known/jwks.json", authNone, "", (*server).jwks, false},
+	{"GET /healthz", authNone, "", (*server).healthz, false},
+	{"GET /readyz", authNone, "", (*server).readyz, false},
+	{"GET /openapi.json", authNone, "", (*server).openapi, false},
+	{"GET /v1/events", authAPIKey, scopeEvents, (*server).listEvents, false},
+	{"POST /v1/revocations", authAPIKey, scopeAdmin, (*server).incident, false},
+	{"GET /v1/webhooks/deliveries", authAPIKey, scopeAdmin, (*server).listDeliveries, false},
+	{"GET /metrics", authNone, "", (*server).metrics, false},
+	{"GET /sdk/sessiond.js", authNone, "", (*server).sdk, false},
+	{"GET /v1/revocations/stream", authAPIKey, scopeVerify, (*server).revocationStream, false},
+	{"GET /v1/revocations/snapshot", authAPIKey, scopeVerify, (*server).revocationSnapshot, false},
 }
 
 //go:embed openapi.json
@@ -110,21 +176,30 @@ var openapiDoc []byte
 // server is the handler New returns. It is safe for concurrent use.
 type server struct {
 	m        *sessiond.Manager
-	auth     func(context.Context, sessiond.Secret) (string, error)
+	auth     func(context.Context, sessiond.Secret) (apikey.Key, error)
 	jwksFn   func() ([]byte, error)
 	readyFn  func(context.Context) error
 	log      *slog.Logger
+	logReq   func(status int) bool
 	maxBody  int64
 	doc      []byte   // openapi.json as served
 	patterns []string // as registered on the ServeMux, in order
 	next     http.Handler
 
-	events     sessiond.EventLog
-	incidentFn func(context.Context, IncidentRequest) (int, error)
-	outbox     sessiond.Outbox
-	metricsH   http.Handler
-	sdkH       http.Handler
-	onAuthFail func(context.Context, *http.Request)
+	events       sessiond.EventLog
+	incidentFn   func(context.Context, IncidentRequest) (int, error)
+	outbox       sessiond.Outbox
+	metricsH     http.Handler
+	sdkH         http.Handler
+	handoff      Handoff
+	stream       *RevocationStream
+	clock        sessiond.Clock
+	authFails    *authFailures
+	noClient     func()
+	noClientOnce sync.Once
+	failLimit    *ratelimit.Limiter // per address, failed authentications
+	keyLimit     *ratelimit.Limiter // per API key, limited routes
+	ipLimit      *ratelimit.Limiter // per address, limited routes
 }
 
 // New returns the API handler. It is safe for concurrent use. The caller
@@ -138,12 +213,16 @@ func New(opts Options) (http.Handler, error) {
 	case opts.MaxBodyBytes < 0:
 		return nil, fmt.Errorf("httpapi: new: %w", &sessiond.ArgumentError{Field: "MaxBodyBytes", Msg: "must not be negative"})
 	}
+	if err := opts.Stream.validate(); err != nil {
+		return nil, err
+	}
 	s := &server{
 		m:       opts.Manager,
 		auth:    opts.Authenticate,
 		jwksFn:  opts.JWKS,
 		readyFn: opts.Ready,
 		log:     opts.Logger,
+		logReq:  opts.LogRequest,
 		maxBody: opts.MaxBodyBytes,
 
 		events:     opts.Events,
@@ -151,8 +230,28 @@ func New(opts Options) (http.Handler, error) {
 		outbox:     opts.Outbox,
 		metricsH:   opts.Metrics,
 		sdkH:       opts.SDK,
-		onAuthFail: opts.AuthFailed,
+		handoff:    opts.Handoff,
+		stream:     opts.Stream,
+		clock:      opts.Clock,
+		noClient:   opts.RefreshWithoutClient,
+		authFails:  &authFailures{interval: opts.AuthFailureInterval, report: opts.AuthFailed, byIP: map[string]*authTrack{}},
 	}
+	if s.clock == nil {
+		s.clock = sessiond.SystemClock{}
+	}
+	if s.authFails.interval <= 0 {
+		s.authFails.interval = DefaultAuthFailureInterval
+	}
+	limiter := func(o ratelimit.Options) *ratelimit.Limiter {
+		if o.Rate <= 0 {
+			return nil
+		}
+		o.Clock = s.clock
+		return ratelimit.New(o)
+	}
+	s.failLimit = limiter(opts.RateLimits.AuthFailures)
+	s.keyLimit = limiter(opts.RateLimits.PerAPIKey)
+	s.ipLimit = limiter(opts.RateLimits.PerClientIP)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -170,11 +269,15 @@ func New(opts Options) (http.Handler, error) {
 	mux := http.NewServeMux()
 	allowed := make(map[string][]string) // path → methods
 	for _, rt := range routes {
+		if rt.auth != authNone && rt.scope == "" {
+			panic("httpapi: route " + rt.pattern + " declares no scope")
+		}
 		mux.Handle(rt.pattern, s.wrap(rt))
 		s.patterns = append(s.patterns, rt.pattern)
 		method, path, _ := strings.Cut(rt.pattern, " ")
 		allowed[path] = append(allowed[path], method)
 	}
+	mountBrowser(mux, opts)
 	mux.Handle("/", s.fallback(allowed))
 	s.next = s.middleware(mux)
 	return s, nil
@@ -191,7 +294,10 @@ func (s *server) wrap(rt route) http.Handler {
 		info.pattern, info.oauth = r.Pattern, rt.auth == authClient
 		var err error
 		if rt.auth != authNone {
-			err = s.authenticate(w, r)
+			err = s.authenticate(w, r, rt.scope)
+		}
+		if err == nil && rt.limited {
+			err = s.rateLimit(w, r)
 		}
 		if err == nil {
 			err = rt.handle(s, w, r)

@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/apikey"
 )
 
 // maxAPIKeyBytes bounds the key handed to Authenticate.
@@ -69,20 +71,41 @@ func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 // errPanic stands for a recovered panic in the error table (500 internal).
 var errPanic = errors.New("handler panicked")
 
+// The values of the headers every response carries, shared by all
+// responses instead of allocated per request. Each has len == cap, so an
+// Add by a handler copies instead of writing into the shared array; Set
+// replaces the slice.
+var (
+	nosniffValue = []string{"nosniff"}[:1:1]
+	cspValue     = []string{"default-src 'none'; frame-ancestors 'none'"}[:1:1]
+	noStoreValue = []string{"no-store"}[:1:1]
+)
+
+// requestState is everything the middleware keeps for one request, in one
+// allocation: the log's info, the recording writer and the X-Request-Id
+// header's value.
+type requestState struct {
+	info requestInfo
+	rw   responseWriter
+	id   [1]string
+}
+
 // middleware wraps every request: request ID, security headers, panic
 // recovery and the request log line.
 func (s *server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		info := &requestInfo{id: requestID(r.Header.Get("X-Request-Id"))}
-		rw := &responseWriter{ResponseWriter: w}
+		st := &requestState{rw: responseWriter{ResponseWriter: w}}
+		info, rw := &st.info, &st.rw
+		info.id = requestID(r.Header.Get("X-Request-Id"))
+		st.id[0] = info.id
 		h := rw.Header()
-		h.Set("X-Request-Id", info.id)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		h["X-Request-Id"] = st.id[:1:1]
+		h["X-Content-Type-Options"] = nosniffValue
+		h["Content-Security-Policy"] = cspValue
 		// Everything but the JWKS (which overrides it) is private: token
 		// responses above all, and nothing else gains from caching.
-		h.Set("Cache-Control", "no-store")
+		h["Cache-Control"] = noStoreValue
 		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
 
 		defer s.logRequest(r, rw, info, start)
@@ -115,6 +138,9 @@ func (s *server) logRequest(r *http.Request, rw *responseWriter, info *requestIn
 	status := rw.status
 	if status == 0 {
 		status = http.StatusOK
+	}
+	if s.logReq != nil && !s.logReq(status) {
+		return
 	}
 	level := slog.LevelInfo
 	if status >= 500 {
@@ -158,16 +184,23 @@ func requestID(in string) string {
 // errNoAPIKey: the request has no usable `Authorization: Bearer` header.
 var errNoAPIKey = errors.New("no bearer API key in the Authorization header")
 
-// authenticate checks the API key and records its ID for the log. A
-// refused key is 401 (unauthorized, or invalid_client on /oauth2), a key
-// store that does not answer 503: an outage, not a bad key.
-func (s *server) authenticate(w http.ResponseWriter, r *http.Request) error {
+// authenticate checks the API key and its scope and records its ID for
+// the log and the request's events. A refused key is 401 (unauthorized,
+// or invalid_client on /oauth2), a key without the route's scope 403
+// insufficient_scope, a key store that does not answer 503: an outage,
+// not a bad key.
+func (s *server) authenticate(w http.ResponseWriter, r *http.Request, scope apikey.Scope) error {
 	info := infoFrom(r.Context())
 	err := errNoAPIKey
-	if key, ok := bearerKey(r.Header.Get("Authorization")); ok {
-		var id string
-		if id, err = s.auth(r.Context(), sessiond.Secret(key)); err == nil {
-			info.keyID = id
+	if secret, ok := bearerKey(r.Header.Get("Authorization")); ok {
+		var key apikey.Key
+		if key, err = s.auth(r.Context(), sessiond.Secret(secret)); err == nil {
+			info.keyID = key.ID
+			if !key.Allows(scope) {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="sessiond", error="insufficient_scope", scope="`+string(scope)+`"`)
+				return &requestError{status: http.StatusForbidden, code: codeInsufficientScope,
+					detail: "the API key lacks the " + string(scope) + " scope this route requires"}
+			}
 			return nil
 		}
 		err = fmt.Errorf("authenticate: %w", err)
@@ -176,12 +209,42 @@ func (s *server) authenticate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.authFailed(r.Context(), r)
+	if ok, retry := s.failLimit.Allow(peerIP(r)); !ok {
+		return tooMany(w, retry, "too many requests without a valid API key from this address")
+	}
 	code := codeUnauthorized
 	if info.oauth {
 		code = "invalid_client" // RFC 6749 §5.2
 	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="sessiond"`)
 	return &requestError{status: http.StatusUnauthorized, code: code, detail: "a valid API key is required", cause: err}
+}
+
+// rateLimit applies the per-key and per-address limits of the busy routes.
+func (s *server) rateLimit(w http.ResponseWriter, r *http.Request) error {
+	if ok, retry := s.keyLimit.Allow(infoFrom(r.Context()).keyID); !ok {
+		return tooMany(w, retry, "this API key is over its request rate")
+	}
+	if ok, retry := s.ipLimit.Allow(peerIP(r)); !ok {
+		return tooMany(w, retry, "this address is over its request rate")
+	}
+	return nil
+}
+
+// tooMany answers 429 with Retry-After in whole seconds.
+func tooMany(w http.ResponseWriter, retry time.Duration, detail string) error {
+	w.Header().Set("Retry-After", strconv.Itoa(int(retry.Seconds())))
+	return &requestError{status: http.StatusTooManyRequests, code: codeTooManyRequests, detail: detail}
+}
+
+// ActingKeyID returns the ID of the API key that authenticated the
+// request ctx belongs to, or "" (no request, or a public route). The
+// server's event sink records it in every event the request causes.
+func ActingKeyID(ctx context.Context) string {
+	if info, ok := ctx.Value(infoKey{}).(*requestInfo); ok {
+		return info.keyID
+	}
+	return ""
 }
 
 // bearerKey returns the credentials of an `Authorization: Bearer` header

@@ -1,7 +1,7 @@
 package httpapi
 
 import (
-	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -65,6 +65,13 @@ func (s *server) listEvents(w http.ResponseWriter, r *http.Request) error {
 		}
 		eq.Limit = n
 	}
+	if eq.Subject != "" {
+		subject, err := cleanSubject("subject", eq.Subject)
+		if err != nil {
+			return err
+		}
+		eq.Subject = subject
+	}
 	if len(eq.Subject) > sessiond.MaxSubjectBytes || len(eq.Cursor) > 64 || len(eq.Type) > 128 || len(eq.SessionID) > 64 {
 		return badRequest("a query parameter is too long")
 	}
@@ -102,6 +109,13 @@ func (s *server) incident(w http.ResponseWriter, r *http.Request) error {
 	}
 	if len(req.Subjects) > 10000 {
 		return &sessiond.ArgumentError{Field: "subjects", Msg: "at most 10000 per request"}
+	}
+	for i, subject := range req.Subjects {
+		clean, err := cleanSubject(fmt.Sprintf("subjects[%d]", i), subject)
+		if err != nil {
+			return err
+		}
+		req.Subjects[i] = clean
 	}
 	if len(req.Reason) > 256 {
 		return &sessiond.ArgumentError{Field: "reason", Msg: "at most 256 bytes"}
@@ -179,11 +193,4 @@ func (s *server) sdk(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.sdkH.ServeHTTP(w, r)
 	return nil
-}
-
-// authFailed reports a failed API-key authentication to the event log.
-func (s *server) authFailed(ctx context.Context, r *http.Request) {
-	if s.onAuthFail != nil {
-		s.onAuthFail(ctx, r)
-	}
 }

@@ -109,7 +109,7 @@ func TestIncident_Route(t *testing.T) {
 	var failures int
 	e := newEnv(t, sessiond.StrategyHybrid, func(o *httpapi.Options) {
 		o.Incident = incident
-		o.AuthFailed = func(context.Context, *http.Request) { failures++ }
+		o.AuthFailed = func(_ context.Context, f httpapi.AuthFailure) { failures += f.Count }
 		o.Metrics = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 			w.Write([]byte("sessiond_up 1\n"))

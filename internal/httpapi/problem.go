@@ -13,19 +13,21 @@ import (
 // Problem codes: the `code` member of every problem document. They are part
 // of the API contract (issue 3), plus session_limit_reached.
 const (
-	codeInvalidRequest   = "invalid_request"
-	codeUnauthorized     = "unauthorized"
-	codeNotFound         = "not_found"
-	codePayloadTooLarge  = "payload_too_large"
-	codeTokenInvalid     = "token_invalid"
-	codeTokenExpired     = "token_expired"
-	codeSessionRevoked   = "session_revoked"
-	codeIdleTimeout      = "idle_timeout"
-	codeAbsoluteTimeout  = "absolute_timeout"
-	codeRefreshReused    = "refresh_token_reused"
-	codeLimitReached     = "session_limit_reached"
-	codeStoreUnavailable = "store_unavailable"
-	codeInternal         = "internal"
+	codeInvalidRequest    = "invalid_request"
+	codeUnauthorized      = "unauthorized"
+	codeInsufficientScope = "insufficient_scope"
+	codeTooManyRequests   = "too_many_requests"
+	codeNotFound          = "not_found"
+	codePayloadTooLarge   = "payload_too_large"
+	codeTokenInvalid      = "token_invalid"
+	codeTokenExpired      = "token_expired"
+	codeSessionRevoked    = "session_revoked"
+	codeIdleTimeout       = "idle_timeout"
+	codeAbsoluteTimeout   = "absolute_timeout"
+	codeRefreshReused     = "refresh_token_reused"
+	codeLimitReached      = "session_limit_reached"
+	codeStoreUnavailable  = "store_unavailable"
+	codeInternal          = "internal"
 )
 
 // problemTypeBase + code is the problem's `type` URI.
@@ -33,19 +35,21 @@ const problemTypeBase = "https://sessiond.dev/problems/"
 
 // titles are the fixed, human-readable summaries of each code.
 var titles = map[string]string{
-	codeInvalidRequest:   "Invalid request",
-	codeUnauthorized:     "Unauthorized",
-	codeNotFound:         "Not found",
-	codePayloadTooLarge:  "Payload too large",
-	codeTokenInvalid:     "Invalid token",
-	codeTokenExpired:     "Token expired",
-	codeSessionRevoked:   "Session revoked",
-	codeIdleTimeout:      "Session idle timeout",
-	codeAbsoluteTimeout:  "Session absolute timeout",
-	codeRefreshReused:    "Refresh token reused",
-	codeLimitReached:     "Session limit reached",
-	codeStoreUnavailable: "Store unavailable",
-	codeInternal:         "Internal error",
+	codeInvalidRequest:    "Invalid request",
+	codeUnauthorized:      "Unauthorized",
+	codeInsufficientScope: "Insufficient scope",
+	codeTooManyRequests:   "Too many requests",
+	codeNotFound:          "Not found",
+	codePayloadTooLarge:   "Payload too large",
+	codeTokenInvalid:      "Invalid token",
+	codeTokenExpired:      "Token expired",
+	codeSessionRevoked:    "Session revoked",
+	codeIdleTimeout:       "Session idle timeout",
+	codeAbsoluteTimeout:   "Session absolute timeout",
+	codeRefreshReused:     "Refresh token reused",
+	codeLimitReached:      "Session limit reached",
+	codeStoreUnavailable:  "Store unavailable",
+	codeInternal:          "Internal error",
 }
 
 // errorTable is the one place that maps the library's errors to a status

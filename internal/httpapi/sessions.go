@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -61,6 +62,13 @@ type tokenJSON struct {
 
 // writeTokens answers with the tokens of iss, uncacheable (RFC 6749 §5.1).
 func writeTokens(w http.ResponseWriter, status int, iss *sessiond.Issued) {
+	out := tokenResponse(iss)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	writeJSON(w, status, "application/json", out)
+}
+
+func tokenResponse(iss *sessiond.Issued) tokenJSON {
 	out := tokenJSON{
 		Session:              sessionOut(&iss.Session),
 		AccessToken:          string(iss.AccessToken),
@@ -71,9 +79,7 @@ func writeTokens(w http.ResponseWriter, status int, iss *sessiond.Issued) {
 		rt, exp := string(iss.RefreshToken), iss.RefreshExpiresAt.UTC()
 		out.RefreshToken, out.RefreshTokenExpiresAt = &rt, &exp
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
-	writeJSON(w, status, "application/json", out)
+	return out
 }
 
 type createRequest struct {
@@ -81,12 +87,21 @@ type createRequest struct {
 	Claims     json.RawMessage `json:"claims"`
 	Persistent bool            `json:"persistent"`
 	Client     clientJSON      `json:"client"`
+	handoffRequest
 }
 
 // POST /v1/sessions
 func (s *server) createSession(w http.ResponseWriter, r *http.Request) error {
 	var req createRequest
 	if err := s.decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	subject, err := cleanSubject("subject", req.Subject)
+	if err != nil {
+		return err
+	}
+	req.Subject = subject
+	if err := s.checkHandoff(&req.handoffRequest); err != nil {
 		return err
 	}
 	iss, err := s.m.Create(r.Context(), req.Subject, sessiond.CreateOptions{
@@ -96,6 +111,9 @@ func (s *server) createSession(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("Location", "/v1/sessions/"+string(iss.Session.ID))
+	if req.wanted() {
+		return s.writeHandoff(w, r, &req.handoffRequest, iss)
+	}
 	writeTokens(w, http.StatusCreated, iss)
 	return nil
 }
@@ -167,6 +185,9 @@ func (s *server) refreshSession(w http.ResponseWriter, r *http.Request) error {
 	if req.RefreshToken == "" {
 		return &sessiond.ArgumentError{Field: "refresh_token", Msg: "is required"}
 	}
+	if req.Client == (clientJSON{}) {
+		s.refreshWithoutClient(r)
+	}
 	client, err := sessiond.CleanClient(sessiond.Client(req.Client))
 	if err != nil {
 		return err
@@ -217,13 +238,22 @@ func (s *server) getSession(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// DELETE /v1/sessions/{id}: logout. Revoking a revoked session succeeds.
+// DELETE /v1/sessions/{id}[?reason=logout|admin]: logout, or an
+// operator's revocation (reason=admin). Revoking a revoked session succeeds.
 func (s *server) revokeSession(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
 		return err
 	}
-	if err := s.m.Revoke(r.Context(), id, sessiond.ReasonLogout); err != nil {
+	reason := sessiond.ReasonLogout
+	switch v := r.URL.Query()["reason"]; {
+	case len(v) == 0 || len(v) == 1 && v[0] == string(sessiond.ReasonLogout):
+	case len(v) == 1 && v[0] == string(sessiond.ReasonAdmin):
+		reason = sessiond.ReasonAdmin
+	default:
+		return &sessiond.ArgumentError{Field: "reason", Msg: "must be logout or admin, given at most once"}
+	}
+	if err := s.m.Revoke(r.Context(), id, reason); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -236,7 +266,11 @@ type sessionList struct {
 
 // GET /v1/subjects/{subject}/sessions
 func (s *server) listSessions(w http.ResponseWriter, r *http.Request) error {
-	ss, err := s.m.List(r.Context(), r.PathValue("subject"))
+	subject, err := cleanSubject("subject", r.PathValue("subject"))
+	if err != nil {
+		return err
+	}
+	ss, err := s.m.List(r.Context(), subject)
 	if err != nil {
 		return err
 	}
@@ -267,10 +301,27 @@ func (s *server) revokeSubject(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return &sessiond.ArgumentError{Field: "except", Msg: "must be given at most once"}
 	}
-	n, err := s.m.RevokeSubject(r.Context(), r.PathValue("subject"), except, sessiond.ReasonAdmin)
+	subject, err := cleanSubject("subject", r.PathValue("subject"))
+	if err != nil {
+		return err
+	}
+	n, err := s.m.RevokeSubject(r.Context(), subject, except, sessiond.ReasonAdmin)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, "application/json", revokedCount{Revoked: n})
 	return nil
+}
+
+// refreshWithoutClient notes a refresh that cannot be checked for a
+// device change: counted every time, logged once, so an integration that
+// never sends client information is noticed without flooding the log.
+func (s *server) refreshWithoutClient(r *http.Request) {
+	if s.noClient != nil {
+		s.noClient()
+	}
+	s.noClientOnce.Do(func() {
+		s.log.LogAttrs(r.Context(), slog.LevelWarn, "refresh without client information: device-change detection cannot run; send client.ip and client.user_agent",
+			slog.String("request_id", infoFrom(r.Context()).id), slog.String("api_key_id", infoFrom(r.Context()).keyID))
+	})
 }

@@ -53,6 +53,11 @@ type Options struct {
 	Listening func(addr string)
 	// Findings, if set, receives the validator's findings before start.
 	Findings func([]config.Finding)
+	// AdminListening, if set, is called with the admin listener's bound
+	// address (server.admin_listen) once it accepts connections.
+	AdminListening func(addr string)
+	// Getenv reads SESSIOND_KEK; nil means os.Getenv.
+	Getenv func(string) string
 }
 
 // Run serves until ctx ends (SIGTERM, SIGINT), then lets in-flight requests
@@ -71,18 +76,16 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
-	defer func() {
-		if cerr := store.Close(); cerr != nil {
-			log.Error("close store", "err", cerr)
-		}
-	}()
+	// One ordered teardown for every way out of Run: see shutdown.go.
+	bgLoops := newBackground()
+	down := &shutdown{log: log, grace: cfg.Server.ShutdownTimeout.Std(), bg: bgLoops, store: store}
+	defer down.run()
 	meta, ok := store.(sessiond.MetaStore)
 	if !ok {
 		return fmt.Errorf("store %s cannot share keys between nodes: %w", cfg.Store.Driver, sessiond.ErrUnsupported)
 	}
 
-	bg, stopBackground := context.WithCancel(context.Background())
-	defer stopBackground()
+	bg := bgLoops.ctx
 
 	// Operations: metrics, the durable event log, webhooks, anomalies.
 	mopts := metrics.Options{Logger: log}
@@ -115,7 +118,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		if err != nil {
 			return err
 		}
-		go events.webhooks.Run(bg)
+		bgLoops.Go(events.webhooks.Run)
 	}
 	checker, err := buildAnomaly(cfg)
 	if err != nil {
@@ -126,7 +129,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		mo.Anomalies = checker
 		mo.VerifyObserver = func(err error, d time.Duration) { met.ObserveVerify(metrics.VerifyOutcome(err), d) }
 	}
-	go retain(bg, cfg, events.log, outbox, log)
+	bgLoops.Go(func(ctx context.Context) { retain(ctx, cfg, events.log, outbox, log) })
 
 	onRotate := func(kid string) {
 		events.emit(bg, sessiond.Event{Type: EventKeysRotated, Details: map[string]any{"kid": kid, "by": "schedule"}})
@@ -135,20 +138,12 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
-	defer mgr.Close()
+	down.mgr, down.keys = mgr, keys
 	if keys != nil {
-		go keys.Run(bg)
+		bgLoops.Go(keys.Run)
 	}
-	if n, ok := store.(sessiond.RevocationNotifier); ok && cfg.Strategy == sessiond.StrategyHybrid {
-		resync := func() {
-			if err := mgr.Resync(bg); err != nil {
-				log.Warn("revocation catch-up", "err", err)
-			}
-		}
-		if err := n.SubscribeRevocations(bg, mgr.NoteRevoked, resync); err != nil {
-			return fmt.Errorf("subscribe to revocations: %w", err)
-		}
-	}
+	// sessiond.New subscribed the Manager to the store's revocation feed
+	// (hybrid on PostgreSQL or Redis); mgr.Close ends it.
 
 	apiKeys := apikey.New(meta, nil, time.Second)
 	if err := bootstrapAPIKey(ctx, cfg, o.APIKey, apiKeys, log); err != nil {
@@ -156,21 +151,34 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 
 	hopts := httpapi.Options{
-		Manager:      mgr,
-		Authenticate: apiKeys.Authenticate,
-		Ready:        store.Ping,
-		Logger:       log,
-		MaxBodyBytes: cfg.Server.MaxBodyBytes,
-		Version:      o.Version,
-		Events:       events.log,
-		Incident:     incident(mgr, keys, events),
-		Outbox:       outbox,
-		Metrics:      met.Handler(),
-		SDK:          sdk.Handler(),
-		AuthFailed:   authFailedHook(events),
+		Manager:              mgr,
+		Authenticate:         apiKeys.Authenticate,
+		Ready:                store.Ping,
+		Logger:               log,
+		LogRequest:           requestFilter(cfg.Log),
+		MaxBodyBytes:         cfg.Server.MaxBodyBytes,
+		Version:              o.Version,
+		Events:               events.log,
+		Incident:             incident(mgr, keys, events),
+		Outbox:               outbox,
+		Metrics:              met.Handler(),
+		SDK:                  sdk.Handler(),
+		AuthFailed:           authFailedHook(events),
+		RateLimits:           rateLimits(cfg.RateLimit),
+		RefreshWithoutClient: met.RefreshWithoutClient,
 	}
 	if keys != nil {
 		hopts.JWKS = keys.Ring().JWKS
+	}
+	if cfg.Server.AdminListen != "" {
+		hopts.Metrics = nil // served on the admin listener only
+	}
+	if err := addGateway(cfg, mgr, meta, log, &hopts); err != nil {
+		return err
+	}
+	endStreams, err := attachRevocationStream(bg, &hopts, cfg, store, mgr, keys, events)
+	if err != nil {
+		return err
 	}
 	handler, err := httpapi.New(hopts)
 	if err != nil {
@@ -186,6 +194,10 @@ func Run(ctx context.Context, o Options) (err error) {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return bg },
 	}
+	srv.RegisterOnShutdown(endStreams)
+	if srv.TLSConfig, err = tlsConfig(cfg, log); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -196,19 +208,27 @@ func Run(ctx context.Context, o Options) (err error) {
 	if o.Listening != nil {
 		o.Listening(addr)
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	down.servers = append(down.servers, srv)
+	errc := make(chan error, 2)
+	go func() { errc <- serve(srv, ln) }() // Shutdown makes it return
+	if cfg.Server.AdminListen != "" {
+		asrv, aln, err := adminServer(cfg, handler, met.Handler(), log)
+		if err != nil {
+			return err
+		}
+		down.servers = append(down.servers, asrv)
+		go func() { errc <- serve(asrv, aln) }()
+		log.Info("sessiond admin routes serving", "addr", aln.Addr().String())
+		if o.AdminListening != nil {
+			o.AdminListening(aln.Addr().String())
+		}
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down", "grace", cfg.Server.ShutdownTimeout.String())
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout.Std())
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("graceful shutdown cut short", "err", err)
-	}
 	return nil
 }
 
@@ -287,7 +307,27 @@ func buildManager(ctx context.Context, cfg config.Config, o Options, store sessi
 	var keys *signing.Keys
 	var mgr *sessiond.Manager
 	if cfg.Strategy != sessiond.StrategyDatabase {
+		getenv := o.Getenv
+		if getenv == nil {
+			getenv = os.Getenv
+		}
+		// Read before the key ring is made: a store with no ring yet is a
+		// new deployment.
+		issuer, audience, err := issuerAudience(ctx, cfg, meta, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		kek, oldKEKs, err := SigningKEKs(cfg, getenv)
+		if err != nil {
+			return nil, nil, err
+		}
+		if kek == nil {
+			log.Warn("signing keys are stored in clear: set signing.kek_file or SESSIOND_KEK to seal them")
+		}
 		keys, err = signing.Open(ctx, meta, signing.Options{
+			KEK:              kek,
+			OldKEKs:          oldKEKs,
+			PublishFor:       cfg.JWT.KeyPublishPeriod.Std(),
 			Algorithm:        jwttoken.Algorithm(cfg.JWT.Algorithm),
 			HMACSecret:       o.HMACSecret,
 			MaxTokenLifetime: life.Refresh,
@@ -303,7 +343,7 @@ func buildManager(ctx context.Context, cfg config.Config, o Options, store sessi
 		if err != nil {
 			return nil, nil, err
 		}
-		codec, err := jwttoken.New(keys.Ring(), jwttoken.Options{Issuer: cfg.JWT.Issuer, Audience: cfg.JWT.Audience,
+		codec, err := jwttoken.New(keys.Ring(), jwttoken.Options{Issuer: issuer, Audience: audience,
 			Leeway: cfg.JWT.Leeway.Std()})
 		if err != nil {
 			return nil, nil, err
@@ -338,7 +378,7 @@ func bootstrapAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret
 			return nil
 		}
 	}
-	secret, _, err := keys.Create(ctx, "generated")
+	secret, _, err := keys.Create(ctx, "generated", apikey.ScopeAdmin) // the first key administers the rest
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,11 @@
 // Package signing keeps a cluster's JWT signing key ring in the store's
 // shared meta document, so every node signs and verifies with the same
-// keys: it creates the ring on first start, rotates it on schedule with a
-// compare-and-swap (one node wins, the others adopt its result), prunes
-// retired keys, and polls for changes made by other nodes or the CLI.
+// keys: it creates the ring on first start, publishes each new key before
+// any node signs with it, rotates it on schedule with a compare-and-swap
+// (one node wins, the others adopt its result), prunes retired keys, polls
+// for changes made by other nodes or the CLI, reloads at once when a token
+// names a key it has not seen, and seals the document with a
+// key-encryption key when one is configured.
 package signing
 
 import (
@@ -13,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/jwttoken"
 )
@@ -20,21 +25,45 @@ import (
 // DocName is the meta document holding the private key ring.
 const DocName = "signing_keys"
 
+// Defaults of Options.
+const (
+	// DefaultPublishFor exceeds the JWKS cache lifetime (five minutes)
+	// plus a poll, so verifiers with a cached JWKS know a key before it
+	// signs.
+	DefaultPublishFor  = 10 * time.Minute
+	DefaultPollEvery   = 2 * time.Second
+	DefaultReloadEvery = time.Second
+)
+
 // Options configure Keys.
 type Options struct {
 	Algorithm        jwttoken.Algorithm
-	HMACSecret       []byte        // HS256 only: the first key
+	HMACSecret       []byte        // HS256 only: the configured secret (see Open)
 	MaxTokenLifetime time.Duration // the longest token lifetime (the refresh lifetime)
 	RotateEvery      time.Duration // 0: never rotate on schedule
-	PollEvery        time.Duration // how often other nodes' changes are picked up; default 2s
-	Clock            sessiond.Clock
-	Logger           *slog.Logger
+	// PublishFor is how long a new key (Rotate, scheduled rotation) is
+	// published, and verifies, before it signs. 0 means DefaultPublishFor;
+	// negative means it signs at once (a single process).
+	PublishFor time.Duration
+	PollEvery  time.Duration // how often other nodes' changes are picked up; 0 means DefaultPollEvery
+	// ReloadEvery is the least time between two reloads caused by a token
+	// naming an unknown key (an attacker can send any kid). 0 means
+	// DefaultReloadEvery.
+	ReloadEvery time.Duration
+	// KEK, when set, seals the stored document (envelope encryption);
+	// OldKEKs only open it, so the KEK can be rotated. A document sealed
+	// with a KEK not given here cannot be opened (ErrKEKRequired). A
+	// document in clear, or sealed with an old KEK, is rewritten sealed
+	// with KEK by Open.
+	KEK     *KEK
+	OldKEKs []*KEK
+	Clock   sessiond.Clock
+	Logger  *slog.Logger
 	// OnChange is called after the local ring changed; removed reports
 	// whether a key was dropped (callers purge verification caches then).
 	OnChange func(removed bool)
-	// OnRotate is called after this node rotated the ring on schedule
-	// (Maintain), with the new signer's key ID: the security event log
-	// records it.
+	// OnRotate is called after this node scheduled a rotation (Maintain),
+	// with the new key's ID: the security event log records it.
 	OnRotate func(kid string)
 }
 
@@ -45,14 +74,39 @@ type Keys struct {
 	opts    Options
 	ring    *jwttoken.KeyRing
 	version int64
+
+	reload     singleflight.Group
+	reloadMu   sync.Mutex
+	lastReload time.Time
+	// ctx bounds reloads on unknown kids, which run inside Verify (no
+	// caller context); Close cancels it.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 func (o *Options) ringOptions() jwttoken.RingOptions {
 	return jwttoken.RingOptions{Algorithm: o.Algorithm, HMACSecret: o.HMACSecret, MaxTokenLifetime: o.MaxTokenLifetime}
 }
 
+func (o *Options) publishFor() time.Duration {
+	switch {
+	case o.PublishFor < 0:
+		return 0
+	case o.PublishFor == 0:
+		return DefaultPublishFor
+	}
+	return o.PublishFor
+}
+
 // Open loads the ring from meta, creating and saving a new one if there is
 // none yet (when two nodes race, the loser adopts the winner's ring).
+//
+// With HS256, the configured secret is authoritative: if the stored ring
+// was seeded from another secret, Open replaces the ring with one seeded
+// from the configured secret (tokens signed with any earlier secret stop
+// verifying) and records the old secret's fingerprint as superseded; a
+// node still configured with a superseded secret refuses to start
+// (ErrSecretSuperseded) rather than switch the cluster back.
 func Open(ctx context.Context, meta sessiond.MetaStore, opts Options) (*Keys, error) {
 	if opts.Clock == nil {
 		opts.Clock = sessiond.SystemClock{}
@@ -61,79 +115,183 @@ func Open(ctx context.Context, meta sessiond.MetaStore, opts Options) (*Keys, er
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.PollEvery <= 0 {
-		opts.PollEvery = 2 * time.Second
+		opts.PollEvery = DefaultPollEvery
+	}
+	if opts.ReloadEvery <= 0 {
+		opts.ReloadEvery = DefaultReloadEvery
 	}
 	k := &Keys{meta: meta, opts: opts}
-	for attempt := 0; attempt < 3; attempt++ {
-		doc, version, err := meta.GetMeta(ctx, DocName)
+	k.ctx, k.cancel = context.WithCancel(context.Background())
+	if err := k.open(ctx); err != nil {
+		k.cancel()
+		return nil, err
+	}
+	k.ring.OnUnknownKID(k.reloadFor)
+	return k, nil
+}
+
+func (k *Keys) open(ctx context.Context) error {
+	opts := &k.opts
+	for attempt := 0; attempt < 5; attempt++ {
+		doc, version, err := k.meta.GetMeta(ctx, DocName)
 		switch {
 		case err == nil:
-			ring, err := jwttoken.LoadRing(doc, opts.ringOptions())
+			d, err := opts.decode(doc)
 			if err != nil {
-				return nil, fmt.Errorf("signing: stored key ring: %w", err)
+				return err
 			}
-			k.ring, k.version = ring, version
-			return k, nil
+			ring, err := jwttoken.LoadRing(d.Ring, opts.ringOptions())
+			if err != nil {
+				return fmt.Errorf("signing: stored key ring: %w", err)
+			}
+			next, replaced, err := k.checkSecret(ring, d.payload)
+			if err != nil {
+				return err
+			}
+			if !replaced && !opts.needsRewrite(d) && next.HS256Secret == d.HS256Secret {
+				k.ring, k.version = ring, version
+				return nil
+			}
+			if replaced {
+				if ring, err = jwttoken.NewRing(opts.Clock.Now(), opts.ringOptions()); err != nil {
+					return fmt.Errorf("signing: %w", err)
+				}
+			}
+			nv, err := k.save(ctx, ring, next, version)
+			if errors.Is(err, sessiond.ErrConflict) {
+				continue // another node wrote meanwhile: start over from theirs
+			} else if err != nil {
+				return err
+			}
+			switch {
+			case replaced:
+				opts.Logger.Warn("the configured HS256 secret differs from the one the stored key ring was made from: replaced the ring; tokens signed with earlier secrets no longer verify")
+			case opts.needsRewrite(d):
+				opts.Logger.Info("rewrote the stored signing key ring", "sealed", opts.KEK != nil, "was_sealed_with", d.kek)
+			}
+			k.ring, k.version = ring, nv
+			return nil
 		case !errors.Is(err, sessiond.ErrNotFound):
-			return nil, fmt.Errorf("signing: load key ring: %w", err)
+			return fmt.Errorf("signing: load key ring: %w", err)
 		}
 		ring, err := jwttoken.NewRing(opts.Clock.Now(), opts.ringOptions())
 		if err != nil {
-			return nil, fmt.Errorf("signing: %w", err)
+			return fmt.Errorf("signing: %w", err)
 		}
-		doc, err = ring.MarshalPrivate()
-		if err != nil {
-			return nil, err
+		var p payload
+		if opts.Algorithm == jwttoken.HS256 {
+			p.HS256Secret = secretFingerprint(opts.HMACSecret)
 		}
-		version, err = meta.PutMeta(ctx, DocName, doc, 0)
+		version, err = k.save(ctx, ring, p, 0)
 		if errors.Is(err, sessiond.ErrConflict) {
 			continue // another node created it first: load theirs
 		} else if err != nil {
-			return nil, fmt.Errorf("signing: save new key ring: %w", err)
+			return err
 		}
-		opts.Logger.Info("created signing key ring", "algorithm", string(opts.ringOptions().Algorithm))
+		opts.Logger.Info("created signing key ring", "algorithm", string(opts.ringOptions().Algorithm), "sealed", opts.KEK != nil)
 		k.ring, k.version = ring, version
-		return k, nil
+		return nil
 	}
-	return nil, fmt.Errorf("signing: key ring keeps changing under us: %w", sessiond.ErrConflict)
+	return fmt.Errorf("signing: key ring keeps changing under us: %w", sessiond.ErrConflict)
 }
+
+// checkSecret compares the configured HS256 secret with the one the stored
+// ring was seeded from. It returns the payload fields to store and whether
+// the ring must be replaced by one seeded from the configured secret.
+func (k *Keys) checkSecret(ring *jwttoken.KeyRing, p payload) (payload, bool, error) {
+	if k.opts.Algorithm != jwttoken.HS256 || len(k.opts.HMACSecret) == 0 {
+		return p, false, nil
+	}
+	fp := secretFingerprint(k.opts.HMACSecret)
+	switch {
+	case p.HS256Secret == fp:
+		return p, false, nil
+	case p.superseded(fp):
+		return p, false, fmt.Errorf("%w: update this node's jwt.hs256_secret_file or SESSIOND_JWT_HS256_SECRET to the secret the other nodes use", ErrSecretSuperseded)
+	case p.HS256Secret == "" && ring.HasHMACSecret(k.opts.HMACSecret):
+		// A ring stored before fingerprints existed, made from this
+		// secret: record it.
+		p.HS256Secret = fp
+		return p, false, nil
+	}
+	next := payload{HS256Secret: fp, HS256Superseded: p.HS256Superseded}
+	if p.HS256Secret != "" {
+		next.HS256Superseded = append(next.HS256Superseded[:len(next.HS256Superseded):len(next.HS256Superseded)], p.HS256Secret)
+	}
+	return next, true, nil
+}
+
+// save writes ring with the payload fields of p over version (0: create).
+func (k *Keys) save(ctx context.Context, ring *jwttoken.KeyRing, p payload, version int64) (int64, error) {
+	raw, err := ring.MarshalPrivate()
+	if err != nil {
+		return 0, err
+	}
+	p.Ring = raw
+	doc, err := k.opts.encode(p)
+	if err != nil {
+		return 0, err
+	}
+	nv, err := k.meta.PutMeta(ctx, DocName, doc, version)
+	if err != nil && !errors.Is(err, sessiond.ErrConflict) {
+		return 0, fmt.Errorf("signing: save key ring: %w", err)
+	}
+	return nv, err
+}
+
+// Close stops reloads in progress. The ring keeps working.
+func (k *Keys) Close() { k.cancel() }
 
 // Ring is the node's ring; codecs built on it follow every change.
 func (k *Keys) Ring() *jwttoken.KeyRing { return k.ring }
 
-// Rotate makes a new key the signer, everywhere.
+// Rotate schedules a new key, everywhere: it is published (JWKS) and
+// verifies on every node from their next poll, and signs from PublishFor
+// on, so no verifier meets a token from a key it could not have known. If
+// a rotation is already scheduled, Rotate leaves it. The new key is first
+// in Ring().Keys().
 func (k *Keys) Rotate(ctx context.Context) error {
-	return k.update(ctx, func(r *jwttoken.KeyRing) (bool, error) { return true, r.Rotate(k.opts.Clock.Now()) })
+	return k.update(ctx, func(r *jwttoken.KeyRing) (bool, error) {
+		now := k.opts.Clock.Now()
+		_, changed, err := r.Schedule(now, now.Add(k.opts.publishFor()))
+		return changed, err
+	})
 }
 
 // RetireAll drops every key (the incident kill switch): no token signed
-// before verifies again, on any node once it has polled.
+// before verifies again, on any node once it has polled. The new signer
+// signs at once: other nodes meeting its tokens reload the ring first.
 func (k *Keys) RetireAll(ctx context.Context) error {
 	return k.update(ctx, func(r *jwttoken.KeyRing) (bool, error) { return true, r.RetireAll(k.opts.Clock.Now()) })
 }
 
-// Maintain rotates the ring if the signer is older than RotateEvery and
-// prunes keys no token can need any more.
+// Maintain records a scheduled key that now signs, prunes keys no token
+// can need any more, and schedules a rotation when the signer is older
+// than RotateEvery.
 func (k *Keys) Maintain(ctx context.Context) error {
-	rotated := false
+	scheduled := ""
 	err := k.update(ctx, func(r *jwttoken.KeyRing) (bool, error) {
-		rotated = false // update may retry fn after losing a race
+		scheduled = "" // update may retry fn after losing a race
 		now := k.opts.Clock.Now()
-		changed := r.Prune(now) > 0
+		changed := r.Settle(now)
+		changed = r.Prune(now) > 0 || changed
 		if k.opts.RotateEvery > 0 {
 			for _, ki := range r.Keys() {
 				if ki.Current && now.Sub(ki.CreatedAt) >= k.opts.RotateEvery {
-					if err := r.Rotate(now); err != nil {
+					kid, added, err := r.Schedule(now, now.Add(k.opts.publishFor()))
+					if err != nil {
 						return false, err
 					}
-					changed, rotated = true, true
+					if added {
+						changed, scheduled = true, kid
+					}
 				}
 			}
 		}
 		return changed, nil
 	})
-	if err == nil && rotated && k.opts.OnRotate != nil {
-		k.opts.OnRotate(k.ring.Keys()[0].ID)
+	if err == nil && scheduled != "" && k.opts.OnRotate != nil {
+		k.opts.OnRotate(scheduled)
 	}
 	return err
 }
@@ -149,7 +307,11 @@ func (k *Keys) update(ctx context.Context, fn func(*jwttoken.KeyRing) (bool, err
 		if err != nil {
 			return fmt.Errorf("signing: load key ring: %w", err)
 		}
-		r, err := jwttoken.LoadRing(doc, k.opts.ringOptions())
+		d, err := k.opts.decode(doc)
+		if err != nil {
+			return err
+		}
+		r, err := jwttoken.LoadRing(d.Ring, k.opts.ringOptions())
 		if err != nil {
 			return fmt.Errorf("signing: stored key ring: %w", err)
 		}
@@ -157,20 +319,21 @@ func (k *Keys) update(ctx context.Context, fn func(*jwttoken.KeyRing) (bool, err
 		if err != nil {
 			return fmt.Errorf("signing: %w", err)
 		}
-		if !changed {
-			return k.adopt(doc, version)
+		if !changed && !k.opts.needsRewrite(d) {
+			return k.adopt(d, version)
 		}
-		next, err := r.MarshalPrivate()
-		if err != nil {
-			return err
-		}
-		nv, err := k.meta.PutMeta(ctx, DocName, next, version)
+		nv, err := k.save(ctx, r, d.payload, version)
 		if errors.Is(err, sessiond.ErrConflict) {
 			continue
 		} else if err != nil {
-			return fmt.Errorf("signing: save key ring: %w", err)
+			return err
 		}
-		return k.adopt(next, nv)
+		raw, err := r.MarshalPrivate()
+		if err != nil {
+			return err
+		}
+		d.Ring = raw
+		return k.adopt(d, nv)
 	}
 	return fmt.Errorf("signing: key ring keeps changing under us: %w", sessiond.ErrConflict)
 }
@@ -183,14 +346,21 @@ func (k *Keys) Sync(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("signing: load key ring: %w", err)
 	}
-	return k.adopt(doc, version)
-}
-
-func (k *Keys) adopt(doc []byte, version int64) error {
 	if version == k.version {
 		return nil
 	}
-	removed, err := k.ring.Replace(doc)
+	d, err := k.opts.decode(doc)
+	if err != nil {
+		return err
+	}
+	return k.adopt(d, version)
+}
+
+func (k *Keys) adopt(d decoded, version int64) error {
+	if version == k.version {
+		return nil
+	}
+	removed, err := k.ring.Replace(d.Ring)
 	if err != nil {
 		return fmt.Errorf("signing: adopt key ring: %w", err)
 	}
@@ -200,6 +370,48 @@ func (k *Keys) adopt(doc []byte, version int64) error {
 		k.opts.OnChange(removed)
 	}
 	return nil
+}
+
+// reloadFor is the ring's unknown-kid hook: a token names a key this node
+// does not hold, perhaps one another node just made. It syncs from the
+// store, at most once per ReloadEvery (the kid is attacker-chosen), with
+// concurrent callers sharing one read.
+func (k *Keys) reloadFor(kid string) {
+	if !plausibleKid(kid) {
+		return
+	}
+	_, _, _ = k.reload.Do("", func() (any, error) {
+		now := k.opts.Clock.Now()
+		k.reloadMu.Lock()
+		if !k.lastReload.IsZero() && now.Sub(k.lastReload) < k.opts.ReloadEvery {
+			k.reloadMu.Unlock()
+			return nil, nil
+		}
+		k.lastReload = now
+		k.reloadMu.Unlock()
+		ctx, cancel := context.WithTimeout(k.ctx, 2*time.Second)
+		defer cancel()
+		if err := k.Sync(ctx); err != nil && ctx.Err() == nil {
+			k.opts.Logger.Warn("signing key ring reload for an unknown kid", "err", err)
+		}
+		return nil, nil
+	})
+}
+
+// plausibleKid: the kids jwttoken makes are 128 bits in base64url (22
+// characters). Anything else cannot be ours; no store read for it.
+func plausibleKid(kid string) bool {
+	if len(kid) != 22 {
+		return false
+	}
+	for i := 0; i < len(kid); i++ {
+		switch c := kid[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Run polls for changes and maintains the ring until ctx ends. Errors are

@@ -3,6 +3,7 @@ package signing_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -62,15 +63,21 @@ func TestKeys_TwoNodes(t *testing.T) {
 	if err := a.Rotate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	fresh, _ := ca.Sign(sessiond.KindAccess, claims(t0))
-	if _, err := cb.Verify(sessiond.KindAccess, fresh, t0); !errors.Is(err, sessiond.ErrInvalidToken) {
-		t.Fatalf("B verified a new-key token before syncing: %v", err)
+	next := a.Ring().Keys()[0]
+	if next.Current || !next.ActivatesAt.Equal(t0.Add(signing.DefaultPublishFor)) {
+		t.Fatalf("after Rotate the first key is %+v; want the next key, signing from t0+%s", next, signing.DefaultPublishFor)
 	}
 	if err := b.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if jwks, _ := b.Ring().JWKS(); !strings.Contains(string(jwks), next.ID) {
+		t.Error("B does not publish the next key after syncing")
+	}
+	later := t0.Add(signing.DefaultPublishFor)
+	clock.Advance(signing.DefaultPublishFor)
+	fresh, _ := ca.Sign(sessiond.KindAccess, claims(later))
 	for name, tk := range map[string]sessiond.Secret{"old": tok, "new": fresh} {
-		if _, err := cb.Verify(sessiond.KindAccess, tk, t0); err != nil {
+		if _, err := cb.Verify(sessiond.KindAccess, tk, later); err != nil {
 			t.Errorf("B after sync, %s key: %v", name, err)
 		}
 	}
@@ -81,7 +88,7 @@ func TestKeys_TwoNodes(t *testing.T) {
 	if err := a.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ca.Verify(sessiond.KindAccess, fresh, t0); !errors.Is(err, sessiond.ErrInvalidToken) {
+	if _, err := ca.Verify(sessiond.KindAccess, fresh, later); !errors.Is(err, sessiond.ErrInvalidToken) {
 		t.Errorf("A still verifies after B's RetireAll: %v", err)
 	}
 	if !removedSeen {
@@ -126,11 +133,19 @@ func TestKeys_MaintainRotatesAndPrunes(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := k.Ring().Keys()
-	if len(keys) != 2 || keys[0].ID == first {
-		t.Fatalf("after the interval: %d keys, signer %s; want a new signer and the old one retired", len(keys), keys[0].ID)
+	if len(keys) != 2 || keys[0].ID == first || keys[0].ActivatesAt.IsZero() || keys[1].ID != first || !keys[1].Current {
+		t.Fatalf("after the interval: keys %+v; want a next key scheduled before the signer", keys)
 	}
 	if len(rotatedTo) != 1 || rotatedTo[0] != keys[0].ID {
-		t.Errorf("OnRotate calls = %v; want one, with the new signer %s", rotatedTo, keys[0].ID)
+		t.Errorf("OnRotate calls = %v; want one, with the next key %s", rotatedTo, keys[0].ID)
+	}
+	clock.Advance(signing.DefaultPublishFor)
+	if err := k.Maintain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	keys = k.Ring().Keys()
+	if len(keys) != 2 || !keys[0].Current || keys[1].ID != first || keys[1].RetiredAt.IsZero() {
+		t.Fatalf("after the publish period: keys %+v; want the new signer and the old one retired", keys)
 	}
 	clock.Advance(25 * time.Hour) // past MaxTokenLifetime + leeway
 	if err := k.Maintain(context.Background()); err != nil {

@@ -1,0 +1,173 @@
+package sessiond_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/memstore"
+	"github.com/sessiond/sessiond/opaquetoken"
+)
+
+// feedStore is a real memory store that also tells subscribers of every
+// revocation made through it, synchronously, as pgstore and redisstore do
+// over the network: two Managers on one feedStore are two nodes.
+type feedStore struct {
+	*memstore.Store
+	mu   sync.Mutex
+	subs []*feedSub
+}
+
+type feedSub struct {
+	ctx    context.Context
+	fn     func(sessiond.Revocation)
+	resync func()
+}
+
+var _ sessiond.RevocationNotifier = (*feedStore)(nil)
+
+func (f *feedStore) SubscribeRevocations(ctx context.Context, fn func(sessiond.Revocation), resync func()) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.subs = append(f.subs, &feedSub{ctx: ctx, fn: fn, resync: resync})
+	return nil
+}
+
+func (f *feedStore) Revoke(ctx context.Context, id sessiond.SessionID, at time.Time, reason sessiond.RevokeReason) (*sessiond.Session, error) {
+	s, err := f.Store.Revoke(ctx, id, at, reason)
+	if err == nil {
+		f.publish(sessiond.Revocation{SessionID: s.ID, Subject: s.Subject, RevokedAt: s.RevokedAt, ExpiresAt: s.ExpiresAt, Reason: s.RevokeReason})
+	}
+	return s, err
+}
+
+func (f *feedStore) publish(r sessiond.Revocation) {
+	for _, s := range f.live() {
+		s.fn(r)
+	}
+}
+
+// reconnect plays a feed that lost its connection and caught up.
+func (f *feedStore) reconnect() {
+	for _, s := range f.live() {
+		s.resync()
+	}
+}
+
+// live returns the subscriptions whose context has not ended.
+func (f *feedStore) live() []*feedSub {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*feedSub
+	for _, s := range f.subs {
+		if s.ctx.Err() == nil {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func TestManager_RevocationFeed(t *testing.T) {
+	ctx := context.Background()
+	node := func(t *testing.T, h *harness, st sessiond.Store, mod func(*sessiond.Options)) *sessiond.Manager {
+		t.Helper()
+		o := sessiond.Options{Strategy: sessiond.StrategyHybrid, Store: st, Signed: h.codec,
+			Opaque: opaquetoken.Codec{}, Clock: h.clock, GCInterval: -1, WatermarkPoll: -1}
+		if mod != nil {
+			mod(&o)
+		}
+		m, err := sessiond.New(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		return m
+	}
+	// Each case: node a issues a session, node b has verified its access
+	// token (so it sits in b's verify cache), then a revokes it.
+	cases := []struct {
+		name        string
+		mod         func(*sessiond.Options)
+		wantRevoked bool
+	}{
+		{"subscribed by default", nil, true},
+		{"opted out", func(o *sessiond.Options) { o.NoRevocationFeed = true }, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			st := &feedStore{Store: memstore.New()}
+			h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) { o.Store = st })
+			b := node(t, h, st, tc.mod)
+			iss := h.create(t, "alice", sessiond.CreateOptions{})
+			if _, err := b.Verify(ctx, iss.AccessToken, sessiond.Client{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := h.m.Revoke(ctx, iss.Session.ID, sessiond.ReasonLogout); err != nil {
+				t.Fatal(err)
+			}
+			_, err := b.Verify(ctx, iss.AccessToken, sessiond.Client{})
+			if got := errors.Is(err, sessiond.ErrRevoked); got != tc.wantRevoked {
+				t.Errorf("other node's Verify after revoke = %v; want revoked %v", err, tc.wantRevoked)
+			}
+		})
+	}
+
+	t.Run("resync on reconnect", func(t *testing.T) {
+		st := &feedStore{Store: memstore.New()}
+		h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) { o.Store = st })
+		b := node(t, h, st, nil)
+		iss := h.create(t, "bob", sessiond.CreateOptions{})
+		// Revoked behind the feed's back, as while it was disconnected.
+		if _, err := st.Store.Revoke(ctx, iss.Session.ID, h.clock.Now(), sessiond.ReasonAdmin); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Verify(ctx, iss.AccessToken, sessiond.Client{}); err != nil {
+			t.Fatalf("before the reconnect: %v; want still valid on this node", err)
+		}
+		st.reconnect()
+		if _, err := b.Verify(ctx, iss.AccessToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrRevoked) {
+			t.Errorf("after the reconnect = %v; want ErrRevoked", err)
+		}
+	})
+
+	t.Run("Close ends the subscription", func(t *testing.T) {
+		st := &feedStore{Store: memstore.New()}
+		h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) { o.Store = st })
+		b := node(t, h, st, nil)
+		if n := len(st.live()); n != 2 {
+			t.Fatalf("%d live subscriptions; want 2 (one per node)", n)
+		}
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(st.live()); n != 1 {
+			t.Errorf("%d live subscriptions after one Close; want 1", n)
+		}
+		// A store whose feed goroutine is slow to notice: its callbacks
+		// after Close must change nothing.
+		for _, sub := range st.subs {
+			sub.fn(sessiond.Revocation{SessionID: sessiond.NewSessionID(), Subject: "carol",
+				RevokedAt: h.clock.Now(), ExpiresAt: h.clock.Now().Add(time.Hour)})
+			sub.resync()
+		}
+		if n := b.Stats().RevokedSetEntries; n != 0 {
+			t.Errorf("closed node's revoked set has %d entries; want 0", n)
+		}
+		if n := h.m.Stats().RevokedSetEntries; n != 1 {
+			t.Errorf("open node's revoked set has %d entries; want 1", n)
+		}
+	})
+
+	t.Run("not for strategies without a revoked set", func(t *testing.T) {
+		for _, s := range []sessiond.Strategy{sessiond.StrategyDatabase, sessiond.StrategyJWT} {
+			st := &feedStore{Store: memstore.New()}
+			newHarness(t, s, func(o *sessiond.Options) { o.Store = st })
+			if n := len(st.live()); n != 0 {
+				t.Errorf("%s: %d subscriptions; want 0", s, n)
+			}
+		}
+	})
+}

@@ -1,0 +1,81 @@
+package sessiond
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// databaseFlow is StrategyDatabase: the access token is an opaque session
+// token and every verify reads the store, so revocation is instant. There
+// is no refresh token: activity extends the session (idle timeout) instead.
+type databaseFlow struct {
+	store  Store
+	opaque OpaqueTokens
+	life   Lifetimes
+	touch  time.Duration
+	marks  *watermarks
+}
+
+func newDatabaseFlow(o Options, limit sessionLimit, marks *watermarks) (*databaseFlow, error) {
+	if err := checkLimit(o, limit, true); err != nil {
+		return nil, err
+	}
+	if err := needStore(o); err != nil {
+		return nil, err
+	}
+	return &databaseFlow{store: o.Store, opaque: o.Opaque, life: o.Lifetimes, touch: o.TouchInterval, marks: marks}, nil
+}
+
+func (f *databaseFlow) keepsSessions() bool { return true }
+
+func (f *databaseFlow) inProcess() (*verifyCache, *revokedSet) { return nil, nil }
+
+func (f *databaseFlow) issue(s *Session, now time.Time) (*Issued, []Token, error) {
+	s.IdleExpiresAt = f.life.idleEnd(now, s.ExpiresAt, s.Persistent)
+	tok, h, err := f.opaque.New(KindAccess)
+	if err != nil {
+		return nil, nil, err
+	}
+	iss := &Issued{Session: *s, AccessToken: tok, AccessExpiresAt: s.ExpiresAt}
+	return iss, []Token{{Hash: h, Kind: KindAccess, SessionID: s.ID, IssuedAt: now, ExpiresAt: s.ExpiresAt}}, nil
+}
+
+func (f *databaseFlow) verify(ctx context.Context, access Secret, now time.Time) (Session, Client, error) {
+	_, _, s, err := lookupOpaque(ctx, f.store, f.opaque, KindAccess, access, "verify")
+	if err != nil {
+		return Session{}, Client{}, err
+	}
+	if s.Strategy != StrategyDatabase {
+		return Session{}, Client{}, fmt.Errorf("sessiond: verify: %w", ErrInvalidToken)
+	}
+	if err := s.Check(now); err != nil {
+		return Session{}, Client{}, fmt.Errorf("sessiond: verify: %w", err)
+	}
+	if f.marks.revoked(s.Subject, s.CreatedAt) {
+		return Session{}, Client{}, fmt.Errorf("sessiond: verify: %w", ErrRevoked)
+	}
+	if now.Sub(s.LastActiveAt) >= f.touch {
+		// Written back at most once per touch interval, so a busy session
+		// costs one store write per interval, not one per request.
+		now = now.UTC().Truncate(time.Microsecond)
+		idle := f.life.idleEnd(now, s.ExpiresAt, s.Persistent)
+		if err := f.store.Touch(ctx, s.ID, now, idle); err != nil {
+			return Session{}, Client{}, fmt.Errorf("sessiond: verify: touch: %w", notFoundIsInvalid(err))
+		}
+		s.LastActiveAt, s.IdleExpiresAt = now, idle
+	}
+	return *s, s.Client, nil
+}
+
+func (f *databaseFlow) checkRefresh(context.Context, Secret, time.Time) (refreshGrant, error) {
+	return refreshGrant{}, fmt.Errorf("sessiond: refresh: %w", ErrUnsupported)
+}
+
+func (f *databaseFlow) issueRefresh(context.Context, refreshGrant, time.Time, time.Time) (*Issued, error) {
+	return nil, fmt.Errorf("sessiond: refresh: %w", ErrUnsupported)
+}
+
+func (f *databaseFlow) sessionOf(ctx context.Context, tok Secret, _ time.Time) (SessionID, error) {
+	return opaqueSession(ctx, f.store, f.opaque, tok)
+}

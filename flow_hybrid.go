@@ -1,0 +1,125 @@
+package sessiond
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// hybridFlow is StrategyHybrid: a short-lived signed access token checked
+// without I/O (signature, in-process revoked set, watermarks) plus an
+// opaque refresh token kept in the store, replaced on every refresh unless
+// rotation is off.
+type hybridFlow struct {
+	signedAccess
+	store  Store
+	opaque OpaqueTokens
+	rotate bool
+}
+
+func newHybridFlow(o Options, limit sessionLimit, marks *watermarks) (*hybridFlow, error) {
+	if err := checkLimit(o, limit, true); err != nil {
+		return nil, err
+	}
+	if err := needStore(o); err != nil {
+		return nil, err
+	}
+	a, err := newSignedAccess(o, marks, nil, o.Lifetimes.Access)
+	if err != nil {
+		return nil, err
+	}
+	// The revoked set needs the signer's leeway, known only now.
+	a.revoked = newRevokedSet(o.Lifetimes.Access, o.Signed.Leeway())
+	return &hybridFlow{signedAccess: a, store: o.Store, opaque: o.Opaque, rotate: !o.NoRotation}, nil
+}
+
+func (f *hybridFlow) keepsSessions() bool { return true }
+
+func (f *hybridFlow) inProcess() (*verifyCache, *revokedSet) { return f.cache, f.revoked }
+
+func (f *hybridFlow) issue(s *Session, now time.Time) (*Issued, []Token, error) {
+	iss, _, err := f.issueAccess(s, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	rt, h, err := f.opaque.New(KindRefresh)
+	if err != nil {
+		return nil, nil, err
+	}
+	iss.RefreshToken, iss.Session = rt, *s
+	return iss, []Token{{Hash: h, Kind: KindRefresh, SessionID: s.ID, IssuedAt: now, ExpiresAt: s.IdleExpiresAt}}, nil
+}
+
+func (f *hybridFlow) verify(_ context.Context, access Secret, now time.Time) (Session, Client, error) {
+	s, err := f.signedAccess.verify(access, now)
+	return s, Client{}, err
+}
+
+// checkRefresh finds the stored refresh token and its session and checks
+// both; whether a retired token may still be used is the Manager's call.
+func (f *hybridFlow) checkRefresh(ctx context.Context, refresh Secret, now time.Time) (refreshGrant, error) {
+	h, tok, s, err := lookupOpaque(ctx, f.store, f.opaque, KindRefresh, refresh, "refresh")
+	if err != nil {
+		return refreshGrant{}, err
+	}
+	if s.Strategy != StrategyHybrid {
+		return refreshGrant{}, fmt.Errorf("sessiond: refresh: %w", ErrInvalidToken)
+	}
+	if err := s.Check(now); err != nil {
+		return refreshGrant{}, fmt.Errorf("sessiond: refresh: %w", err)
+	}
+	if f.marks.revoked(s.Subject, s.CreatedAt) {
+		return refreshGrant{}, fmt.Errorf("sessiond: refresh: %w", ErrRevoked)
+	}
+	if f.rotate && !now.Before(tok.ExpiresAt) {
+		// Without rotation the one token lives as long as its session,
+		// which Check has just judged.
+		return refreshGrant{}, fmt.Errorf("sessiond: refresh: %w", ErrExpired)
+	}
+	return refreshGrant{session: *s, issuedTo: s.Client, token: refresh, hash: h, retiredAt: tok.RetiredAt}, nil
+}
+
+// issueRefresh rotates the refresh token (retire the presented one, store
+// its successor, in one atomic store call), or without rotation issues a
+// new access token and keeps the refresh token.
+func (f *hybridFlow) issueRefresh(ctx context.Context, g refreshGrant, now, graceSince time.Time) (*Issued, error) {
+	s := &g.session
+	s.LastActiveAt = now
+	iss, tokens, err := f.issue(s, now)
+	if err != nil {
+		return nil, err
+	}
+	if !f.rotate {
+		if err := f.store.Touch(ctx, s.ID, now, s.IdleExpiresAt); err != nil {
+			return nil, fmt.Errorf("sessiond: refresh: %w", notFoundIsInvalid(err))
+		}
+		iss.RefreshToken = g.token
+		return iss, nil
+	}
+	err = f.store.SwapRefresh(ctx, RefreshSwap{
+		Old: g.hash, Next: tokens[0], Now: now, GraceSince: graceSince,
+		LastActiveAt: now, IdleExpiresAt: s.IdleExpiresAt,
+	})
+	if err != nil && !errors.Is(err, ErrRefreshReused) {
+		err = notFoundIsInvalid(err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sessiond: refresh: %w", err)
+	}
+	return iss, nil
+}
+
+// sessionOf: a stored opaque token, else an access JWT, even an expired one
+// (only a valid signature counts).
+func (f *hybridFlow) sessionOf(ctx context.Context, tok Secret, now time.Time) (SessionID, error) {
+	id, err := opaqueSession(ctx, f.store, f.opaque, tok)
+	if id != "" || err != nil {
+		return id, err
+	}
+	c, err := f.signed.Verify(KindAccess, tok, now)
+	if err != nil && !errors.Is(err, ErrExpired) {
+		return "", nil
+	}
+	return c.SessionID, nil
+}

@@ -1,0 +1,83 @@
+package sessiond
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// jwtFlow is StrategyJWT: access and refresh tokens are both signed and
+// nothing is stored, so a single session cannot be revoked before its
+// tokens expire; only the incident watermarks reach its tokens.
+type jwtFlow struct {
+	signedAccess
+}
+
+func newJWTFlow(o Options, limit sessionLimit, marks *watermarks) (*jwtFlow, error) {
+	if err := checkLimit(o, limit, false); err != nil {
+		return nil, err
+	}
+	// The refresh token is signed too and lives up to Lifetimes.Refresh.
+	a, err := newSignedAccess(o, marks, nil, o.Lifetimes.Refresh)
+	if err != nil {
+		return nil, err
+	}
+	return &jwtFlow{signedAccess: a}, nil
+}
+
+func (f *jwtFlow) keepsSessions() bool { return false }
+
+func (f *jwtFlow) inProcess() (*verifyCache, *revokedSet) { return f.cache, nil }
+
+func (f *jwtFlow) issue(s *Session, now time.Time) (*Issued, []Token, error) {
+	iss, tc, err := f.issueAccess(s, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The refresh token is the same claims, living until the idle expiry.
+	tc.ID, tc.ExpiresAt = "", s.IdleExpiresAt
+	rt, err := f.signed.Sign(KindRefresh, tc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sessiond: sign refresh token: %w", err)
+	}
+	iss.RefreshToken, iss.Session = rt, *s
+	return iss, nil, nil
+}
+
+func (f *jwtFlow) verify(_ context.Context, access Secret, now time.Time) (Session, Client, error) {
+	s, err := f.signedAccess.verify(access, now)
+	return s, Client{}, err
+}
+
+// checkRefresh verifies a signed refresh token; its session is rebuilt
+// from the claims, as the successor tokens will carry it.
+func (f *jwtFlow) checkRefresh(_ context.Context, refresh Secret, now time.Time) (refreshGrant, error) {
+	c, err := f.signed.Verify(KindRefresh, refresh, now)
+	if err != nil {
+		return refreshGrant{}, fmt.Errorf("sessiond: refresh: %w", err)
+	}
+	if c.Strategy != StrategyJWT {
+		return refreshGrant{}, fmt.Errorf("sessiond: refresh: %w: issued under strategy %q", ErrInvalidToken, c.Strategy)
+	}
+	if !now.Before(c.SessionExpiresAt) {
+		return refreshGrant{}, fmt.Errorf("sessiond: refresh: %w", ErrAbsoluteTimeout)
+	}
+	if f.marks.revoked(c.Subject, c.AuthTime) {
+		return refreshGrant{}, fmt.Errorf("sessiond: refresh: %w", ErrRevoked)
+	}
+	s := Session{
+		ID: c.SessionID, Subject: c.Subject, Strategy: StrategyJWT,
+		CreatedAt: c.AuthTime, LastActiveAt: now, ExpiresAt: c.SessionExpiresAt,
+		Persistent: c.Persistent, Claims: c.Claims,
+	}
+	return refreshGrant{session: s, token: refresh}, nil
+}
+
+// issueRefresh signs new tokens; there is nothing to persist.
+func (f *jwtFlow) issueRefresh(_ context.Context, g refreshGrant, now, _ time.Time) (*Issued, error) {
+	iss, _, err := f.issue(&g.session, now)
+	return iss, err
+}
+
+// sessionOf: a stateless token names no session a store could revoke.
+func (f *jwtFlow) sessionOf(context.Context, Secret, time.Time) (SessionID, error) { return "", nil }

@@ -1,0 +1,241 @@
+package gatewaytest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The example files use these addresses; the test only swaps the ports.
+const (
+	exampleApp      = "127.0.0.1:8000"
+	exampleSessiond = "127.0.0.1:8420"
+	exampleNginx    = "127.0.0.1:8080"
+	exampleCaddy    = "127.0.0.1:8081"
+)
+
+const (
+	apiKey   = "sdak_gatewaytest_0123456789abcdefghijklmnopqrstu"
+	user     = "alice"
+	password = "wonderland"
+	// accessTTL is short so the tests cross an access token's expiry; the
+	// JWT leeway is 1s.
+	accessTTL = 4 * time.Second
+	leeway    = time.Second
+)
+
+// stack is sessiond, the example app and the proxies, running.
+type stack struct {
+	sessiond string            // http://host:port of sessiond's API
+	proxies  map[string]string // name → base URL of the app through it
+	logs     map[string]*syncBuffer
+}
+
+func freePorts(t *testing.T, n int) []string {
+	t.Helper()
+	var out []string
+	var lns []net.Listener
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		out = append(out, ln.Addr().String())
+	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	return out
+}
+
+// need finds the programs the test runs, skipping (failing with
+// SESSIOND_TEST_REQUIRE=1) when one is missing.
+func need(t *testing.T, progs ...string) map[string]string {
+	t.Helper()
+	found := map[string]string{}
+	var missing []string
+	for _, p := range progs {
+		path, err := exec.LookPath(p)
+		if err != nil {
+			if _, serr := os.Stat("/usr/sbin/" + p); serr == nil {
+				path, err = "/usr/sbin/"+p, nil
+			}
+		}
+		if err != nil {
+			missing = append(missing, p)
+			continue
+		}
+		found[p] = path
+	}
+	if len(missing) > 0 {
+		msg := "gateway tests need " + strings.Join(missing, ", ") + " (apt-get install -y nginx caddy python3)"
+		if os.Getenv("SESSIOND_TEST_REQUIRE") == "1" {
+			t.Fatal(msg + " (SESSIOND_TEST_REQUIRE=1)")
+		}
+		t.Skip(msg)
+	}
+	return found
+}
+
+func startStack(t *testing.T, ctx context.Context) *stack {
+	t.Helper()
+	bins := need(t, "nginx", "caddy", "python3")
+	ports := freePorts(t, 4)
+	sd, app, ngx, cdy := ports[0], ports[1], ports[2], ports[3]
+	dir := t.TempDir()
+	st := &stack{sessiond: "http://" + sd, proxies: map[string]string{"nginx": "http://" + ngx, "caddy": "http://" + cdy},
+		logs: map[string]*syncBuffer{}}
+
+	bin := filepath.Join(dir, "sessiond")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/sessiond/sessiond/cmd/sessiond").CombinedOutput(); err != nil {
+		t.Fatalf("go build cmd/sessiond: %v\n%s", err, out)
+	}
+	cfg := filepath.Join(dir, "sessiond.yaml")
+	writeFile(t, cfg, fmt.Sprintf(`environment: development
+strategy: hybrid
+server:
+  listen: %s
+  data_dir: %s
+store:
+  driver: memory
+lifetimes:
+  access: %s
+  idle: 10m
+  absolute: 1h
+jwt:
+  leeway: %s
+cookie:
+  name: sessiond
+  refresh_name: sessiond-refresh
+  secure: false
+gateway:
+  enabled: true
+  login_url: /login
+  client_ip_header: X-Real-IP
+`, sd, filepath.Join(dir, "data"), accessTTL, leeway))
+	st.start(t, ctx, "sessiond", []string{"SESSIOND_API_KEY=" + apiKey}, bin, "serve", "--config", cfg, "--insecure-dev")
+	waitHTTP(t, ctx, st, "sessiond", st.sessiond+"/healthz")
+
+	st.start(t, ctx, "app", []string{"SESSIOND_URL=" + st.sessiond, "SESSIOND_API_KEY=" + apiKey, "APP_USERS=" + user + ":" + password + ",bob:builder,carol:pw-carol"},
+		bins["python3"], "../examples/gateway/app.py", "--listen", app)
+	waitHTTP(t, ctx, st, "app", "http://"+app+"/")
+
+	ports2 := strings.NewReplacer(exampleApp, app, exampleSessiond, sd, exampleNginx, ngx, exampleCaddy, cdy)
+	ngxDir := filepath.Join(dir, "nginx")
+	if err := os.MkdirAll(filepath.Join(ngxDir, "tmp"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(ngxDir, "nginx.conf"), ports2.Replace(readFile(t, "../examples/gateway/nginx.conf")))
+	global := "daemon off;"
+	if os.Geteuid() == 0 {
+		global += " user root;" // workers write the proxy buffers under the test's temp dir
+	}
+	st.start(t, ctx, "nginx", nil, bins["nginx"], "-p", ngxDir, "-c", "nginx.conf", "-e", "stderr", "-g", global)
+	waitHTTP(t, ctx, st, "nginx", st.proxies["nginx"]+"/")
+
+	cdyDir := filepath.Join(dir, "caddy")
+	caddyfile := filepath.Join(cdyDir, "Caddyfile")
+	if err := os.MkdirAll(cdyDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, caddyfile, ports2.Replace(readFile(t, "../examples/gateway/Caddyfile")))
+	st.start(t, ctx, "caddy", []string{"HOME=" + cdyDir, "XDG_DATA_HOME=" + cdyDir, "XDG_CONFIG_HOME=" + cdyDir},
+		bins["caddy"], "run", "--config", caddyfile, "--adapter", "caddyfile")
+	waitHTTP(t, ctx, st, "caddy", st.proxies["caddy"]+"/")
+	return st
+}
+
+// start runs a process until the test ends; its output is kept for
+// failure messages.
+func (st *stack) start(t *testing.T, ctx context.Context, name string, env []string, prog string, args ...string) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, prog, args...)
+	cmd.Env = append(os.Environ(), env...)
+	buf := &syncBuffer{}
+	st.logs[name] = buf
+	cmd.Stdout, cmd.Stderr = buf, buf
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+	})
+}
+
+// waitHTTP waits until url answers at all (any status).
+func waitHTTP(t *testing.T, ctx context.Context, st *stack, name, url string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		res, err := http.Get(url)
+		if err == nil {
+			res.Body.Close()
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s does not answer at %s; its output:\n%s", name, url, st.logs[name])
+}
+
+// dump logs every process's output, for a failed test.
+func (st *stack) dump(t *testing.T) {
+	if !t.Failed() {
+		return
+	}
+	for name, buf := range st.logs {
+		t.Logf("--- %s output:\n%s", name, tail(buf.String(), 4000))
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -1,0 +1,285 @@
+package sessiond
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// watermarkDoc is the MetaStore document holding incident watermarks.
+const watermarkDoc = "revocation_watermarks"
+
+// watermarks are the incident kill switch's "not before" times: a session
+// created before the global time, or before its subject's time, is revoked.
+// They make an incident revocation take effect at once for every token
+// (stateless JWTs and cached verifications included) at a constant cost per
+// verify, however many sessions it ends; the store's per-session revocation
+// is the durable record.
+//
+// They are compared in whole seconds, because a signed token carries its
+// session's creation time (auth_time) in whole seconds while the store keeps
+// microseconds: both views of one session must get the same answer. A
+// session created in a watermark's second or earlier is revoked, so no
+// session older than the incident survives it; a login after the incident,
+// still in its second, gets the next second as its creation time
+// (creationTime), so it is never caught. See docs/lifecycle.md.
+type watermarks struct {
+	meta MetaStore     // where nodes share them; nil: this node only
+	keep time.Duration // a subject's watermark is dropped once no live session can be older
+
+	mu       sync.RWMutex
+	all      time.Time
+	subjects map[string]time.Time
+	version  int64
+}
+
+type watermarkJSON struct {
+	All      time.Time            `json:"all,omitzero"`
+	Subjects map[string]time.Time `json:"subjects,omitempty"`
+}
+
+// revoked reports whether a session of subject created at created is
+// behind a watermark: created in the watermark's second or before.
+func (w *watermarks) revoked(subject string, created time.Time) bool {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	mark := w.markLocked(subject)
+	return !mark.IsZero() && !created.Truncate(time.Second).After(mark.Truncate(time.Second))
+}
+
+// markLocked is the watermark that applies to subject (zero: none).
+func (w *watermarks) markLocked(subject string) time.Time {
+	mark := w.all
+	if t, ok := w.subjects[subject]; ok && t.After(mark) {
+		mark = t
+	}
+	return mark
+}
+
+// creationTime is the creation time of a session of subject logging in at
+// now: now, unless a watermark that applies to subject is in now's second
+// (or later, on a clock behind the node that raised it); then the first
+// instant after the watermark's second, so that the session, whose tokens
+// say when it was created in whole seconds, is on the live side.
+func (w *watermarks) creationTime(subject string, now time.Time) time.Time {
+	w.mu.RLock()
+	mark := w.markLocked(subject)
+	w.mu.RUnlock()
+	if mark.IsZero() || now.Truncate(time.Second).After(mark.Truncate(time.Second)) {
+		return now
+	}
+	return mark.Truncate(time.Second).Add(time.Second)
+}
+
+func (w *watermarks) set(doc watermarkJSON, version int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.all, w.subjects, w.version = doc.All, doc.Subjects, version
+}
+
+// raiseDoc merges f (applied at now) into doc; it never lowers a watermark.
+func raiseDoc(doc *watermarkJSON, f RevokeFilter, now time.Time) {
+	t := now
+	if !f.IssuedBefore.IsZero() && f.IssuedBefore.Before(now) {
+		t = f.IssuedBefore
+	}
+	if len(f.Subjects) == 0 {
+		if nt := coverLogins(t, doc.All); nt.After(doc.All) {
+			doc.All = nt
+		}
+		return
+	}
+	if doc.Subjects == nil {
+		doc.Subjects = make(map[string]time.Time)
+	}
+	for _, s := range f.Subjects {
+		old := doc.Subjects[s]
+		if nt := coverLogins(t, maxTime(old, doc.All)); nt.After(old) {
+			doc.Subjects[s] = nt
+		}
+	}
+}
+
+// coverLogins is the watermark t as raised over old, the watermark that
+// applied until now. Logins made after old in old's second were dated to the
+// next second (creationTime); a new incident later in that same second
+// must reach them too, so its watermark moves to that next second.
+func coverLogins(t, old time.Time) time.Time {
+	sec := t.Truncate(time.Second)
+	if !old.IsZero() && t.After(old) && sec.Equal(old.Truncate(time.Second)) {
+		return sec.Add(time.Second)
+	}
+	return t
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// prune drops subject watermarks no live session can be older than.
+func (doc *watermarkJSON) prune(oldest time.Time) {
+	for s, t := range doc.Subjects {
+		if t.Before(oldest) {
+			delete(doc.Subjects, s)
+		}
+	}
+}
+
+// sync reads the shared watermarks, if the store keeps them, unless this
+// node already has their current version.
+func (w *watermarks) sync(ctx context.Context) error {
+	if w.meta == nil {
+		return nil
+	}
+	raw, version, err := w.meta.GetMeta(ctx, watermarkDoc)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("sessiond: load watermarks: %w", err)
+	}
+	w.mu.RLock()
+	same := version == w.version
+	w.mu.RUnlock()
+	if same {
+		return nil
+	}
+	var doc watermarkJSON
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return fmt.Errorf("sessiond: stored watermarks are corrupt: %w", err)
+	}
+	w.set(doc, version)
+	return nil
+}
+
+// raise applies f to the shared document (compare-and-swap), then to this
+// node; without a MetaStore, to this node only.
+func (w *watermarks) raise(ctx context.Context, f RevokeFilter, now time.Time) error {
+	if w.meta == nil {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		doc := watermarkJSON{All: w.all, Subjects: w.subjects}
+		raiseDoc(&doc, f, now)
+		w.all, w.subjects, w.version = doc.All, doc.Subjects, 0
+		return nil
+	}
+	for attempt := 0; attempt < 10; attempt++ {
+		var doc watermarkJSON
+		raw, version, err := w.meta.GetMeta(ctx, watermarkDoc)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			version = 0
+		case err != nil:
+			return fmt.Errorf("sessiond: load watermarks: %w", err)
+		default:
+			if err := json.Unmarshal(raw, &doc); err != nil {
+				return fmt.Errorf("sessiond: stored watermarks are corrupt: %w", err)
+			}
+		}
+		raiseDoc(&doc, f, now)
+		doc.prune(now.Add(-w.keep))
+		next, err := json.Marshal(doc)
+		if err != nil {
+			return err
+		}
+		nv, err := w.meta.PutMeta(ctx, watermarkDoc, next, version)
+		if errors.Is(err, ErrConflict) {
+			continue
+		} else if err != nil {
+			return fmt.Errorf("sessiond: save watermarks: %w", err)
+		}
+		w.set(doc, nv)
+		return nil
+	}
+	return fmt.Errorf("sessiond: watermarks keep changing: %w", ErrConflict)
+}
+
+// pollWatermarks reads the watermarks other nodes raised, every interval,
+// until ctx ends.
+func (m *Manager) pollWatermarks(ctx context.Context, every time.Duration) {
+	defer m.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := m.marks.sync(ctx); err != nil && ctx.Err() == nil {
+				m.log.Warn("incident watermark sync", "err", err)
+			}
+		}
+	}
+}
+
+// EventRevokedByIncident is emitted once per affected subject when an
+// incident revocation asks to notify.
+const EventRevokedByIncident EventType = "session.revoked_by_incident"
+
+// RevokeMatching is the incident kill switch: it ends every session f
+// selects, refresh tokens included, in every strategy (jwt too: tokens of
+// sessions created before the watermark stop verifying). It returns how many
+// stored sessions it revoked (always 0 in the jwt strategy, which stores
+// none). With notify it emits one EventRevokedByIncident per affected
+// subject. Running it twice is harmless.
+//
+// Precision: watermarks are compared in whole seconds, as JWTs carry their
+// session's creation time; a session created before the incident is always
+// revoked, and a login after it always works, also in the same second (it
+// is dated to the next second). With IssuedBefore, sessions created in
+// IssuedBefore's second just after it are revoked too.
+func (m *Manager) RevokeMatching(ctx context.Context, f RevokeFilter, reason RevokeReason, notify bool) (int, error) {
+	if !f.All && len(f.Subjects) == 0 && f.IssuedBefore.IsZero() {
+		return 0, argError("scope", "set all, subjects or issued_before")
+	}
+	for i, s := range f.Subjects {
+		if err := checkSubject(s); err != nil {
+			return 0, argError(fmt.Sprintf("subjects[%d]", i), "%v", err)
+		}
+	}
+	now := m.now()
+	// A login made while a large revocation runs must not be caught by
+	// it: the store only ends sessions created before the incident, as the
+	// watermark does.
+	if f.IssuedBefore.IsZero() || f.IssuedBefore.After(now) {
+		f.IssuedBefore = now.Add(time.Microsecond) // the store's "before" is strict; the watermark's is not
+	}
+	if err := m.marks.raise(ctx, f, now); err != nil {
+		return 0, err
+	}
+	m.PurgeVerifyCache()
+	var n int
+	var subjects []string
+	if m.flow.keepsSessions() {
+		br, ok := m.store.(BulkRevoker)
+		if !ok {
+			return 0, fmt.Errorf("sessiond: the store cannot revoke in bulk: %w", ErrUnsupported)
+		}
+		var err error
+		n, subjects, err = br.RevokeMatching(ctx, f, now, reason)
+		if err != nil {
+			return 0, fmt.Errorf("sessiond: revoke matching: %w", err)
+		}
+	} else {
+		subjects = f.Subjects
+	}
+	details := map[string]any{"reason": string(reason), "count": n, "all": f.All}
+	if len(f.Subjects) > 0 {
+		details["subjects"] = len(f.Subjects)
+	}
+	if !f.IssuedBefore.IsZero() {
+		details["issued_before"] = f.IssuedBefore.UTC().Format(time.RFC3339)
+	}
+	m.emit(ctx, Event{Type: EventBulkRevoked, Details: details})
+	if notify {
+		for _, s := range subjects {
+			m.emit(ctx, Event{Type: EventRevokedByIncident, Subject: s, Details: map[string]any{"reason": string(reason)}})
+		}
+	}
+	return n, nil
+}

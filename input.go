@@ -1,0 +1,91 @@
+package sessiond
+
+import (
+	"encoding/json"
+	"net/netip"
+	"strings"
+	"unicode/utf8"
+)
+
+// Limits on caller-supplied values.
+const (
+	MaxSubjectBytes   = 256
+	MaxClaimsBytes    = 4096
+	MaxTokenBytes     = 8192
+	maxUserAgentBytes = 512
+)
+
+// checkSubject accepts a subject of 1–MaxSubjectBytes bytes of valid UTF-8
+// without control characters (C0, DEL, C1) or the bidirectional overrides
+// and isolates that make text display in another order than it is stored
+// (U+202A–U+202E, U+2066–U+2069): a subject is printed in logs, events and
+// the CLI, where those could disguise one user as another. Unicode
+// normalisation (NFC) needs golang.org/x/text, which this package does not
+// import: callers normalise before they call the Manager (see
+// docs/lifecycle.md).
+func checkSubject(s string) error {
+	switch {
+	case s == "":
+		return argError("subject", "is required")
+	case len(s) > MaxSubjectBytes:
+		return argError("subject", "is %d bytes, over the limit of %d", len(s), MaxSubjectBytes)
+	case !utf8.ValidString(s):
+		return argError("subject", "is not valid UTF-8")
+	case strings.ContainsFunc(s, isControl):
+		return argError("subject", "contains control characters")
+	case strings.ContainsFunc(s, isBidiControl):
+		return argError("subject", "contains bidirectional override or isolate characters")
+	}
+	return nil
+}
+
+// isControl: C0 controls, DEL and C1 controls.
+func isControl(r rune) bool { return r < 0x20 || r >= 0x7f && r <= 0x9f }
+
+// isBidiControl: the embeddings and overrides U+202A–U+202E and the
+// isolates U+2066–U+2069.
+func isBidiControl(r rune) bool { return r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 }
+
+func checkClaims(c json.RawMessage) (json.RawMessage, error) {
+	if len(c) == 0 || string(c) == "null" {
+		return nil, nil
+	}
+	if len(c) > MaxClaimsBytes {
+		return nil, argError("claims", "are %d bytes, over the limit of %d", len(c), MaxClaimsBytes)
+	}
+	if !utf8.Valid(c) {
+		return nil, argError("claims", "are not valid UTF-8")
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(c, &obj); err != nil {
+		return nil, argError("claims", "must be a JSON object")
+	}
+	if len(obj) == 0 {
+		return nil, nil
+	}
+	return append(json.RawMessage(nil), c...), nil
+}
+
+// CleanClient checks a client description: IP, when set, must parse; the
+// User-Agent is cut to 512 bytes (at a rune boundary) rather than refused,
+// since the caller relays it from a browser it does not control.
+func CleanClient(c Client) (Client, error) {
+	if c.IP != "" {
+		a, err := netip.ParseAddr(c.IP)
+		if err != nil {
+			return Client{}, argError("client.ip", "is not an IP address")
+		}
+		c.IP = a.Unmap().String()
+	}
+	if !utf8.ValidString(c.UserAgent) {
+		c.UserAgent = strings.ToValidUTF8(c.UserAgent, "")
+	}
+	if len(c.UserAgent) > maxUserAgentBytes {
+		cut := maxUserAgentBytes
+		for cut > 0 && !utf8.RuneStart(c.UserAgent[cut]) {
+			cut--
+		}
+		c.UserAgent = c.UserAgent[:cut]
+	}
+	return c, nil
+}

@@ -1,0 +1,87 @@
+package gateway
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/httpsession"
+)
+
+// Identity headers of a valid check; the proxy copies them to the app.
+const (
+	HeaderSubject   = "X-Sessiond-Subject"
+	HeaderSessionID = "X-Sessiond-Session-Id"
+	HeaderExpiresAt = "X-Sessiond-Expires-At"
+	HeaderStepUp    = "X-Sessiond-Step-Up"
+)
+
+// check is GET <prefix>/check, the forward-auth endpoint. A valid session
+// (cookie or Bearer) answers 200 with the identity headers and no body.
+// Otherwise a script or API call gets 401 with a problem document, and a
+// page navigation is sent to the login page with the original path as
+// return_to, or, when only the access token has expired, to the refresh
+// page, which refreshes and comes back without the user noticing.
+//
+// Caddy forward_auth (and Traefik, Envoy) return a non-2xx answer to the
+// browser as it is, so the navigation answer is a 303. NGINX auth_request
+// understands only 2xx, 401 and 403; its request is recognised by
+// X-Original-URI (how auth_request configurations pass the URI) and
+// answered with 401 and the target in Location, which the NGINX
+// configuration turns into the redirect.
+//
+// Any method is served: auth_request sends the original request's.
+func (g *Gateway) check(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	v, err := g.s.Inspect(r)
+	if err == nil {
+		h.Set(HeaderSubject, v.Session.Subject)
+		h.Set(HeaderSessionID, string(v.Session.ID))
+		h.Set(HeaderExpiresAt, v.Session.ExpiresAt.UTC().Format(time.RFC3339))
+		if v.StepUp {
+			h.Set(HeaderStepUp, "true")
+		}
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	if errors.Is(err, sessiond.ErrStoreUnavailable) {
+		g.log.ErrorContext(r.Context(), "gateway: check", "err", err)
+		httpsession.WriteProblem(w, http.StatusServiceUnavailable, "store_unavailable", "Service unavailable", "the session store is unavailable; retry later")
+		return
+	}
+	method := r.Header.Get("X-Forwarded-Method")
+	if method == "" {
+		method = r.Method
+	}
+	if !httpsession.IsNavigation(method, r.Header) {
+		httpsession.WriteUnauthorized(w, r, err)
+		return
+	}
+	orig := r.Header.Get("X-Forwarded-Uri")
+	if orig == "" {
+		orig = r.Header.Get("X-Original-URI")
+	}
+	returnTo, rerr := CleanReturnTo(orig)
+	if rerr != nil {
+		returnTo = "" // nothing safe to come back to: the login page decides
+	}
+	target := g.loginURL(returnTo)
+	if errors.Is(err, sessiond.ErrExpired) && g.s.Manager().Strategy() != sessiond.StrategyDatabase {
+		// The access JWT has expired; the refresh cookie, sent only to
+		// the refresh route, may still be good.
+		target = g.prefix + "/refresh"
+		if returnTo != "" {
+			target += "?return_to=" + url.QueryEscape(returnTo)
+		}
+	}
+	g.log.DebugContext(r.Context(), "gateway: check: navigation without a valid session", "err", err)
+	h.Set("Location", target)
+	if r.Header.Get("X-Original-URI") != "" {
+		httpsession.WriteUnauthorized(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusSeeOther)
+}

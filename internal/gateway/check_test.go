@@ -1,0 +1,158 @@
+package gateway_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/httpsession"
+)
+
+const (
+	navigate = "Sec-Fetch-Mode"
+	htmlAcc  = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+)
+
+func TestCheck_Valid(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	iss := e.login(t, "alice")
+	b := e.loggedIn(t, iss)
+	for _, c := range []struct {
+		name string
+		hdr  []string
+	}{
+		{"cookie", nil},
+		{"cookie with forged identity headers", []string{"X-Sessiond-Subject", "admin", "X-Sessiond-Session-Id", "x", "X-Sessiond-Step-Up", "false"}},
+		{"cookie, any method from auth_request", []string{"X-Forwarded-Method", "POST", "X-Original-URI", "/api/orders"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := b.do(http.MethodGet, "/sessiond/check", "", c.hdr...)
+			if r.StatusCode != 200 || r.body != "" {
+				t.Fatalf("check = %d %q; want 200 and no body", r.StatusCode, r.body)
+			}
+			want := map[string]string{
+				"X-Sessiond-Subject":    "alice",
+				"X-Sessiond-Session-Id": string(iss.Session.ID),
+				"X-Sessiond-Expires-At": iss.Session.ExpiresAt.UTC().Format(time.RFC3339),
+				"X-Sessiond-Step-Up":    "",
+				"Cache-Control":         "no-store",
+			}
+			for k, v := range want {
+				if got := r.Header.Values(k); strings.Join(got, ",") != v {
+					t.Errorf("%s = %q; want %q", k, got, v)
+				}
+			}
+		})
+	}
+	// A bearer access token works as well as the cookie.
+	r := e.browser(t).do(http.MethodGet, "/sessiond/check", "", "Authorization", "Bearer "+string(iss.AccessToken))
+	if r.StatusCode != 200 || r.Header.Get("X-Sessiond-Subject") != "alice" {
+		t.Errorf("check with Bearer = %d subject %q; want 200 alice", r.StatusCode, r.Header.Get("X-Sessiond-Subject"))
+	}
+	if _, err := time.Parse(time.RFC3339, r.Header.Get("X-Sessiond-Expires-At")); err != nil {
+		t.Errorf("X-Sessiond-Expires-At is not RFC 3339: %v", err)
+	}
+}
+
+func TestCheck_Invalid(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	live := e.login(t, "alice")
+	revoked := e.login(t, "bob")
+	if err := e.m.Revoke(context.Background(), revoked.Session.ID, sessiond.ReasonAdmin); err != nil {
+		t.Fatal(err)
+	}
+	tampered := []byte(live.AccessToken)
+	tampered[len(tampered)-3] ^= 1
+	cookie := func(v string) []string { return []string{"Cookie", httpsession.DefaultCookieName + "=" + v} }
+	nav := []string{navigate, "navigate", "Accept", htmlAcc, "X-Forwarded-Uri", "/orders?page=2"}
+	loginTarget := "/login?return_to=%2Forders%3Fpage%3D2"
+	for _, c := range []struct {
+		name     string
+		hdr      []string
+		status   int
+		location string
+	}{
+		{"no credentials, script", nil, 401, ""},
+		{"forged identity header only", []string{"X-Sessiond-Subject", "alice"}, 401, ""},
+		{"tampered cookie", cookie(string(tampered)), 401, ""},
+		{"revoked session", cookie(string(revoked.AccessToken)), 401, ""},
+		{"garbage cookie", cookie("garbage';\"x\""), 401, ""},
+		{"oversized bearer", []string{"Authorization", "Bearer " + strings.Repeat("a", 9000)}, 401, ""},
+		{"two Authorization headers", []string{"Authorization", "Bearer " + string(live.AccessToken), "Authorization", "Bearer x"}, 401, ""},
+		{"wrong-case __host- cookie", []string{"Cookie", "__host-sessiond=" + string(live.AccessToken)}, 401, ""},
+		{"navigation, Caddy", nav, 303, loginTarget},
+		{"navigation, old browser Accept only", []string{"Accept", htmlAcc, "X-Forwarded-Uri", "/orders?page=2"}, 303, loginTarget},
+		{"navigation, NGINX auth_request", []string{navigate, "navigate", "X-Original-URI", "/orders?page=2"}, 401, loginTarget},
+		{"navigation of a revoked session", append(cookie(string(revoked.AccessToken)), nav...), 303, loginTarget},
+		{"POST form navigation is not redirected", []string{navigate, "navigate", "X-Forwarded-Method", "POST", "X-Forwarded-Uri", "/orders"}, 401, ""},
+		{"fetch with Accept html", []string{navigate, "cors", "Accept", "text/html", "X-Forwarded-Uri", "/orders"}, 401, ""},
+		{"navigation, original URI //evil", []string{navigate, "navigate", "X-Forwarded-Uri", "//evil.example/x"}, 303, "/login"},
+		{"navigation, original URI /\\evil", []string{navigate, "navigate", "X-Forwarded-Uri", "/\\evil.example"}, 303, "/login"},
+		{"navigation, original URI encoded //", []string{navigate, "navigate", "X-Forwarded-Uri", "/%2F%2Fevil.example"}, 303, "/login"},
+		{"navigation, original URI absolute", []string{navigate, "navigate", "X-Forwarded-Uri", "https://evil.example/"}, 303, "/login"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.browser(t).do(http.MethodGet, "/sessiond/check", "", c.hdr...)
+			if r.StatusCode != c.status || r.Header.Get("Location") != c.location {
+				t.Fatalf("check = %d Location %q; want %d %q", r.StatusCode, r.Header.Get("Location"), c.status, c.location)
+			}
+			if r.Header.Get("X-Sessiond-Subject") != "" {
+				t.Errorf("refused check carries X-Sessiond-Subject %q", r.Header.Get("X-Sessiond-Subject"))
+			}
+			if c.status == 401 && (r.Header.Get("Content-Type") != "application/problem+json" || !strings.Contains(r.body, `"unauthorized"`)) {
+				t.Errorf("401 body = %s %q; want a problem document", r.Header.Get("Content-Type"), r.body)
+			}
+			if c.status == 401 && r.Header.Get("WWW-Authenticate") == "" {
+				t.Error("401 without WWW-Authenticate")
+			}
+		})
+	}
+}
+
+// TestCheck_ExpiredAccess: a page navigation whose access token has
+// expired goes to the refresh page, not the login page; a script gets 401.
+func TestCheck_ExpiredAccess(t *testing.T) {
+	for _, c := range []struct {
+		strategy sessiond.Strategy
+		location string
+	}{
+		{sessiond.StrategyHybrid, "/sessiond/refresh?return_to=%2Forders"},
+		{sessiond.StrategyJWT, "/sessiond/refresh?return_to=%2Forders"},
+		// The database strategy has no refresh token: an expired session is over.
+		{sessiond.StrategyDatabase, "/login?return_to=%2Forders"},
+	} {
+		t.Run(string(c.strategy), func(t *testing.T) {
+			e := newEnv(t, envOptions{strategy: c.strategy})
+			b := e.loggedIn(t, e.login(t, "alice"))
+			if c.strategy == sessiond.StrategyDatabase {
+				e.clock.Advance(31 * 24 * time.Hour) // past the idle timeout
+			} else {
+				e.clock.Advance(accessTTL + time.Minute)
+			}
+			r := b.do(http.MethodGet, "/sessiond/check", "", navigate, "navigate", "X-Forwarded-Uri", "/orders")
+			if r.StatusCode != 303 || r.Header.Get("Location") != c.location {
+				t.Errorf("navigation = %d %q; want 303 %q", r.StatusCode, r.Header.Get("Location"), c.location)
+			}
+			if r := b.do(http.MethodGet, "/sessiond/check", "", navigate, "cors"); r.StatusCode != 401 {
+				t.Errorf("fetch = %d; want 401", r.StatusCode)
+			}
+		})
+	}
+}
+
+func TestCheck_LoginURLKeepsItsQuery(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	g2 := mustGateway(t, e, "https://id.example.com/signin?app=shop", "")
+	req, _ := http.NewRequest(http.MethodGet, "/sessiond/check", nil)
+	req.Header.Set(navigate, "navigate")
+	req.Header.Set("X-Forwarded-Uri", "/cart")
+	rec := serve(g2, req)
+	loc, _ := url.Parse(rec.Header().Get("Location"))
+	if rec.Code != 303 || loc.Host != "id.example.com" || loc.Query().Get("app") != "shop" || loc.Query().Get("return_to") != "/cart" {
+		t.Errorf("check = %d %q; want 303 to the login URL with app=shop and return_to=/cart", rec.Code, loc)
+	}
+}

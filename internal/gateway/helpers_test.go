@@ -1,0 +1,189 @@
+package gateway_test
+
+import (
+	"context"
+	"encoding/hex"
+	"io"
+	"log"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/httpsession"
+	"github.com/sessiond/sessiond/internal/gateway"
+	"github.com/sessiond/sessiond/jwttoken"
+	"github.com/sessiond/sessiond/memstore"
+	"github.com/sessiond/sessiond/opaquetoken"
+	"github.com/sessiond/sessiond/sessiondtest"
+)
+
+var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+
+const (
+	accessTTL = 5 * time.Minute
+	loginPage = "/login"
+)
+
+// env is a gateway on a memory store with a fake clock, behind an HTTPS
+// httptest server (the default __Host-/__Secure- cookies need Secure).
+type env struct {
+	m     *sessiond.Manager
+	s     *httpsession.Sessions
+	g     *gateway.Gateway
+	store *memstore.Store
+	clock *sessiondtest.Clock
+	srv   *httptest.Server
+}
+
+type envOptions struct {
+	strategy       sessiond.Strategy
+	trustedOrigins []string
+}
+
+func newEnv(t *testing.T, eo envOptions) *env {
+	t.Helper()
+	if eo.strategy == "" {
+		eo.strategy = sessiond.StrategyHybrid
+	}
+	e := &env{clock: sessiondtest.NewClock(t0), store: memstore.New()}
+	ring, err := jwttoken.NewRing(t0, jwttoken.RingOptions{MaxTokenLifetime: 600 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	codec, err := jwttoken.New(ring, jwttoken.Options{Issuer: "https://sessiond.test", Audience: "app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	life, _ := sessiond.Preset(sessiond.PresetB2C)
+	life.Access = accessTTL
+	e.m, err = sessiond.New(context.Background(), sessiond.Options{
+		Strategy: eo.strategy, Store: e.store, Signed: codec, Opaque: opaquetoken.Codec{},
+		Lifetimes: life, Clock: e.clock, GCInterval: -1, WatermarkPoll: -1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.m.Close() })
+	e.s, err = httpsession.New(httpsession.Options{Manager: e.m, RefreshPath: "/sessiond/refresh", TrustedOrigins: eo.trustedOrigins})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.g, err = gateway.New(gateway.Options{Sessions: e.s, Meta: e.store, LoginURL: loginPage, Clock: e.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = httptest.NewUnstartedServer(e.g)
+	e.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // TLS handshakes cut short by Close
+	e.srv.StartTLS()
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// login creates a session through the Manager, as POST /v1/sessions does.
+func (e *env) login(t *testing.T, subject string) *sessiond.Issued {
+	t.Helper()
+	iss, err := e.m.Create(context.Background(), subject, sessiond.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return iss
+}
+
+// browser is a client with its own cookie jar that does not follow
+// redirects.
+type browser struct {
+	t   *testing.T
+	e   *env
+	c   *http.Client
+	jar *cookiejar.Jar
+}
+
+func (e *env) browser(t *testing.T) *browser {
+	jar, _ := cookiejar.New(nil)
+	c := *e.srv.Client()
+	c.Jar = jar
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &browser{t: t, e: e, c: &c, jar: jar}
+}
+
+// loggedIn is a browser holding the cookies of iss.
+func (e *env) loggedIn(t *testing.T, iss *sessiond.Issued) *browser {
+	b := e.browser(t)
+	cookies, err := e.s.Cookies(iss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cookies {
+		u, _ := url.Parse(e.srv.URL + c.Path)
+		b.jar.SetCookies(u, []*http.Cookie{c})
+	}
+	return b
+}
+
+type response struct {
+	*http.Response
+	body string
+}
+
+// do sends a request; hdr is pairs of header name and value.
+func (b *browser) do(method, path, body string, hdr ...string) response {
+	b.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, b.e.srv.URL+path, rd)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Add(hdr[i], hdr[i+1])
+	}
+	res, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	return response{res, string(raw)}
+}
+
+func (b *browser) cookie(name string) string {
+	u, _ := url.Parse(b.e.srv.URL + "/sessiond/refresh")
+	for _, c := range b.jar.Cookies(u) {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+func alive(t *testing.T, e *env, tok sessiond.Secret) bool {
+	t.Helper()
+	_, err := e.m.Verify(context.Background(), tok, sessiond.Client{})
+	return err == nil
+}
+
+func mustGateway(t *testing.T, e *env, loginURL, prefix string) *gateway.Gateway {
+	t.Helper()
+	g, err := gateway.New(gateway.Options{Sessions: e.s, Meta: e.store, LoginURL: loginURL, Prefix: prefix, Clock: e.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func serve(h http.Handler, r *http.Request) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	return rec
+}
+
+func hexOf(b []byte) string { return hex.EncodeToString(b) }
+
+func sessiondCreate() sessiond.CreateOptions { return sessiond.CreateOptions{} }

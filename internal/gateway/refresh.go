@@ -1,0 +1,75 @@
+package gateway
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"html/template"
+	"net/http"
+
+	"github.com/sessiond/sessiond/httpsession"
+)
+
+// resumeScript refreshes from the page it runs on (<prefix>/refresh, a
+// same-origin POST that passes the CSRF checks) and continues to the page
+// the user asked for, or to the login page if the session is over.
+const resumeScript = `(function(){var d=document.documentElement.dataset;` +
+	`fetch(location.pathname,{method:"POST",credentials:"same-origin",headers:{Accept:"application/json"}})` +
+	`.then(function(r){location.replace(r.ok?d.to:d.login)},function(){location.replace(d.login)})})();`
+
+var resumeCSP = "default-src 'none'; script-src 'sha256-" + scriptHash(resumeScript) +
+	"'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+func scriptHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+var resumePage = template.Must(template.New("resume").Parse(`<!doctype html>
+<html lang="en" data-to="{{.To}}" data-login="{{.Login}}"><head><meta charset="utf-8"><meta name="referrer" content="no-referrer"><title>Resuming your session</title>
+<script>{{.Script}}</script></head>
+<body><noscript><p>Your session needs JavaScript to resume. <a href="{{.Login}}">Sign in</a></p></noscript></body></html>
+`))
+
+// refresh serves <prefix>/refresh: POST refreshes from the refresh cookie
+// (post, httpsession's RefreshHandler: CSRF-checked, rotation and reuse
+// detection as POST /v1/sessions/refresh); GET is the page a navigation
+// whose access token expired is sent to. The page changes nothing itself:
+// its script POSTs the refresh, so a cross-site link cannot refresh.
+func (g *Gateway) refresh(post http.Handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			post.ServeHTTP(w, r)
+			return
+		}
+		returnTo := "/"
+		switch v := r.URL.Query()["return_to"]; len(v) {
+		case 0:
+		case 1:
+			var err error
+			if returnTo, err = CleanReturnTo(v[0]); err != nil {
+				httpsession.WriteProblem(w, http.StatusBadRequest, "invalid_return_to", "Bad request", "return_to must be a same-origin relative path")
+				return
+			}
+		default:
+			httpsession.WriteProblem(w, http.StatusBadRequest, "invalid_return_to", "Bad request", "return_to must be given at most once")
+			return
+		}
+		var buf bytes.Buffer
+		if err := resumePage.Execute(&buf, struct {
+			To, Login string
+			Script    template.JS
+		}{returnTo, g.loginURL(returnTo), template.JS(resumeScript)}); err != nil {
+			g.log.ErrorContext(r.Context(), "gateway: resume page", "err", err)
+			httpsession.WriteProblem(w, http.StatusInternalServerError, "internal", "Internal error", "the page could not be rendered")
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Content-Security-Policy", resumeCSP)
+		h.Set("Cache-Control", "no-store")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Content-Type-Options", "nosniff")
+		_, _ = w.Write(buf.Bytes())
+	}
+}

@@ -1,0 +1,69 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// ErrBadReturnTo: a return_to that is not a same-origin relative path.
+var ErrBadReturnTo = errors.New("gateway: return_to must be a same-origin relative path")
+
+// MaxReturnToBytes bounds a return_to.
+const MaxReturnToBytes = 2048
+
+// CleanReturnTo checks that s is a path on this origin, such as
+// "/orders?page=2", and returns it unchanged; anything a browser could
+// resolve to another origin fails with ErrBadReturnTo: an absolute URL or
+// any scheme ("https:", "javascript:"), a network-path reference
+// ("//evil.example"), a backslash ("/\evil.example", which browsers read as
+// "//"), control characters and whitespace (browsers drop tabs and
+// newlines, so "/\t/evil.example" becomes "//evil.example"), and each of
+// these percent-encoded, once or several times ("/%2F%2Fevil.example",
+// "/%252F%252Fevil.example", "/%5Cevil.example", "%0a").
+func CleanReturnTo(s string) (string, error) {
+	if s == "" || len(s) > MaxReturnToBytes {
+		return "", fmt.Errorf("%w: empty or longer than %d bytes", ErrBadReturnTo, MaxReturnToBytes)
+	}
+	for cur, round := s, 0; ; round++ {
+		if err := checkReturnTo(cur); err != nil {
+			return "", err
+		}
+		next, err := url.PathUnescape(cur)
+		if err != nil {
+			return "", fmt.Errorf("%w: bad percent-encoding", ErrBadReturnTo)
+		}
+		if next == cur {
+			break
+		}
+		if round == 4 {
+			return "", fmt.Errorf("%w: encoded too many times", ErrBadReturnTo)
+		}
+		cur = next
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") {
+		return "", fmt.Errorf("%w: not a relative path", ErrBadReturnTo)
+	}
+	return s, nil
+}
+
+// checkReturnTo is one round of CleanReturnTo on a (possibly decoded) form.
+func checkReturnTo(s string) error {
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%w: not UTF-8", ErrBadReturnTo)
+	}
+	if strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }) {
+		return fmt.Errorf("%w: control character or whitespace", ErrBadReturnTo)
+	}
+	if strings.ContainsRune(s, '\\') {
+		return fmt.Errorf("%w: backslash", ErrBadReturnTo)
+	}
+	if !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") {
+		return fmt.Errorf("%w: must start with a single /", ErrBadReturnTo)
+	}
+	return nil
+}

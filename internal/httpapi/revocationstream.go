@@ -1,0 +1,486 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/verifier/stream"
+)
+
+// Event types the revocation stream reads from the event log besides the
+// Manager's session.revoked. The server emits them (internal/server): the
+// Manager's own incident and key events do not carry the subjects list,
+// the exact watermark or the retired key IDs.
+const (
+	// EventWatermarkRaised: details "all" (bool), "subjects" ([]string),
+	// "issued_before" (RFC 3339 with nanoseconds).
+	EventWatermarkRaised sessiond.EventType = "revocation.watermark_raised"
+	// EventKeysRetired: details "kids" ([]string), the key IDs that no
+	// longer verify.
+	EventKeysRetired sessiond.EventType = "signing_keys.retired"
+)
+
+// streamTypes are the event log entries the stream turns into events.
+var streamTypes = []sessiond.EventType{sessiond.EventSessionRevoked, EventWatermarkRaised, EventKeysRetired}
+
+// Revocation stream defaults (RevocationStream zero values).
+const (
+	DefaultStreamPoll      = time.Second
+	DefaultStreamHeartbeat = 10 * time.Second
+	DefaultStreamSettle    = 10 * time.Second
+)
+
+// RevocationStream serves GET /v1/revocations/stream and GET
+// /v1/revocations/snapshot: a tail of the durable event log, so a client of
+// any node sees the revocations of every node.
+type RevocationStream struct {
+	// Log is the store's durable event log. Required.
+	Log sessiond.EventLog
+	// Revocations returns revocations made at or after since whose session
+	// had not expired by then (sessiond.Store.Revocations). Required.
+	Revocations func(ctx context.Context, since time.Time) ([]sessiond.Revocation, error)
+	// Watermarks returns the current incident watermarks. Required.
+	Watermarks func(ctx context.Context) ([]stream.Watermark, error)
+	// Wake returns a channel closed at the next revocation made on any
+	// node (the store's revocation feed), so the stream polls at once
+	// instead of at the next Poll tick. Nil: poll only.
+	Wake func() <-chan struct{}
+	// Recent returns the revocations the store's feed announced after
+	// sequence number after, oldest first, and the newest sequence number
+	// (with after past the newest: none). A woken stream sends them at
+	// once, before their event log entries settle; the log entries follow
+	// with their own cursors. Nil: the stream waits for the log.
+	Recent func(after uint64) ([]sessiond.Revocation, uint64)
+	// AccessLifetime and Leeway bound how long an access token of a
+	// revoked session can live: the `until` of its event.
+	AccessLifetime time.Duration
+	Leeway         time.Duration
+	// Retention is how long the event log keeps events; a Last-Event-ID
+	// older than that gets `event: reset`. Zero: kept forever.
+	Retention time.Duration
+	// Poll is how often the log is read when nothing wakes the stream.
+	// Zero: DefaultStreamPoll.
+	Poll time.Duration
+	// Heartbeat is how often a comment keeps idle connections open.
+	// Zero: DefaultStreamHeartbeat.
+	Heartbeat time.Duration
+	// Settle is how late an event may reach the log after its time (commit
+	// delay and clock skew between nodes): every read, and every resume,
+	// looks that far back, and events already sent are skipped. Zero:
+	// DefaultStreamSettle.
+	Settle time.Duration
+	// Closing, when closed, ends every open stream (server shutdown).
+	Closing <-chan struct{}
+	// Now is the clock; nil: time.Now.
+	Now func() time.Time
+}
+
+func (rs *RevocationStream) now() time.Time {
+	if rs.Now != nil {
+		return rs.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// until is when no access token of a session revoked at `at` is valid any
+// more, with a second of margin, capped by the session's own expiry when
+// known.
+func (rs *RevocationStream) until(at, sessionExpires time.Time) time.Time {
+	u := at.Add(rs.AccessLifetime)
+	if !sessionExpires.IsZero() && sessionExpires.Before(u) {
+		u = sessionExpires
+	}
+	return u.Add(rs.Leeway + time.Second)
+}
+
+func (s *server) streamConfigured() (*RevocationStream, error) {
+	if s.stream == nil {
+		return nil, &requestError{status: http.StatusNotFound, code: codeNotFound, detail: "this server has no revocation stream"}
+	}
+	return s.stream, nil
+}
+
+// GET /v1/revocations/snapshot
+func (s *server) revocationSnapshot(w http.ResponseWriter, r *http.Request) error {
+	rs, err := s.streamConfigured()
+	if err != nil {
+		return err
+	}
+	now := rs.now()
+	// The cursor comes first: whatever happens while the snapshot is read
+	// is after it, and arrives again on the stream.
+	out := stream.Snapshot{Cursor: stream.CursorAt(now), Revocations: []stream.Revoked{}}
+	revs, err := rs.Revocations(r.Context(), now.Add(-rs.AccessLifetime-rs.Leeway-time.Second))
+	if err != nil {
+		return err
+	}
+	for _, rv := range revs {
+		if rv.Reason == sessiond.ReasonIncident {
+			continue // covered by a watermark, at a constant size
+		}
+		ev := stream.Revoked{SessionID: string(rv.SessionID), Subject: rv.Subject, RevokedAt: rv.RevokedAt.UTC(),
+			Reason: string(rv.Reason), Until: rs.until(rv.RevokedAt, rv.ExpiresAt).UTC()}
+		if ev.Until.After(now) {
+			out.Revocations = append(out.Revocations, ev)
+		}
+	}
+	if out.Watermarks, err = rs.Watermarks(r.Context()); err != nil {
+		return err
+	}
+	if out.Watermarks == nil {
+		out.Watermarks = []stream.Watermark{}
+	}
+	writeJSON(w, http.StatusOK, "application/json", out)
+	return nil
+}
+
+// errStreamCursor answers a Last-Event-ID that is not a cursor.
+var errStreamCursor = badRequest("Last-Event-ID is not a cursor of this stream")
+
+// GET /v1/revocations/stream
+func (s *server) revocationStream(w http.ResponseWriter, r *http.Request) error {
+	rs, err := s.streamConfigured()
+	if err != nil {
+		return err
+	}
+	now := rs.now()
+	settle := orDefault(rs.Settle, DefaultStreamSettle)
+	from := now.Add(-settle)
+	reset := ""
+	if last := r.Header.Get("Last-Event-ID"); last != "" {
+		if len(last) > 64 {
+			return errStreamCursor
+		}
+		_, t, err := stream.ParseCursor(last)
+		if err != nil {
+			return errStreamCursor
+		}
+		switch {
+		case rs.Retention > 0 && t.Before(now.Add(-rs.Retention)):
+			reset = "cursor_expired"
+		case t.After(now.Add(time.Minute)):
+			reset = "cursor_in_future" // no node wrote it: the client's state is not ours
+		}
+		from = t.Add(-settle)
+	}
+
+	rc := http.NewResponseController(w)
+	// A stream outlives server.write_timeout: each write gets its own.
+	_ = rc.SetWriteDeadline(time.Now().Add(3 * orDefault(rs.Heartbeat, DefaultStreamHeartbeat)))
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("X-Accel-Buffering", "no") // NGINX: do not buffer the stream
+	w.WriteHeader(http.StatusOK)
+	if reset != "" {
+		_ = stream.WriteEvent(w, stream.EventReset, stream.CursorAt(now), stream.Reset{Reason: reset})
+		_ = rc.Flush()
+		return nil
+	}
+	t := &tail{rs: rs, w: w, rc: rc, from: from, sent: map[string]time.Time{}, settle: settle, log: s.log,
+		reqID: infoFrom(r.Context()).id}
+	if err := t.run(r.Context()); err != nil && r.Context().Err() == nil {
+		t.log.LogAttrs(r.Context(), slog.LevelWarn, "revocation stream ended", slog.String("request_id", t.reqID),
+			slog.String("err", err.Error()))
+	}
+	return nil
+}
+
+// tail follows the event log for one connection.
+type tail struct {
+	rs     *RevocationStream
+	w      http.ResponseWriter
+	rc     *http.ResponseController
+	from   time.Time            // every read starts here
+	sent   map[string]time.Time // log event IDs sent, with their time, since from
+	settle time.Duration
+	log    *slog.Logger
+	reqID  string
+	seq    uint64 // the last feed revocation seen (RevocationStream.Recent)
+}
+
+// burst is when the stream reads the log again after a wake-up: the feed
+// can announce a revocation a moment before its event is in the log.
+var burst = []time.Duration{0, 10 * time.Millisecond, 30 * time.Millisecond, 100 * time.Millisecond, 300 * time.Millisecond, 700 * time.Millisecond}
+
+func (t *tail) run(ctx context.Context) error {
+	poll := time.NewTicker(orDefault(t.rs.Poll, DefaultStreamPoll))
+	defer poll.Stop()
+	beat := time.NewTicker(orDefault(t.rs.Heartbeat, DefaultStreamHeartbeat))
+	defer beat.Stop()
+	var wake <-chan struct{}
+	if t.rs.Wake != nil {
+		wake = t.rs.Wake()
+	}
+	if t.rs.Recent != nil {
+		_, t.seq = t.rs.Recent(^uint64(0))
+	}
+	// The first read catches up from the cursor; the heartbeat after it
+	// tells the client it is up to date.
+	if err := t.poll(ctx); err != nil {
+		return err
+	}
+	if err := t.heartbeat(); err != nil {
+		return err
+	}
+	var burstAt []time.Time
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.rs.Closing:
+			return nil
+		case <-wake:
+			wake = t.rs.Wake()
+			if err := t.sendRecent(); err != nil {
+				return err
+			}
+			start := time.Now()
+			burstAt = burstAt[:0]
+			for _, d := range burst[1:] {
+				burstAt = append(burstAt, start.Add(d))
+			}
+			if err := t.poll(ctx); err != nil {
+				return err
+			}
+		case <-timer.C:
+			if err := t.poll(ctx); err != nil {
+				return err
+			}
+		case <-poll.C:
+			if err := t.poll(ctx); err != nil {
+				return err
+			}
+		case <-beat.C:
+			if err := t.heartbeat(); err != nil {
+				return err
+			}
+		}
+		// Arm the timer for the next burst read still ahead.
+		for len(burstAt) > 0 && !time.Now().Before(burstAt[0]) {
+			burstAt = burstAt[1:]
+		}
+		if len(burstAt) > 0 {
+			timer.Reset(time.Until(burstAt[0]))
+		}
+	}
+}
+
+// sendRecent sends what the store's feed announced since the last wake.
+// Their id is the heartbeat's cursor, not a log entry's: a client resuming
+// from it is sent everything that may not have settled in the log, these
+// revocations' own log entries included.
+func (t *tail) sendRecent() error {
+	if t.rs.Recent == nil {
+		return nil
+	}
+	revs, last := t.rs.Recent(t.seq)
+	t.seq = last
+	now := t.rs.now()
+	wrote := false
+	t.deadline()
+	for _, rv := range revs {
+		if rv.SessionID == "" || rv.Reason == sessiond.ReasonIncident {
+			continue // a watermark covers incident revocations
+		}
+		ev := stream.Revoked{SessionID: string(rv.SessionID), Subject: rv.Subject, RevokedAt: rv.RevokedAt.UTC(),
+			Reason: string(rv.Reason), Until: t.rs.until(rv.RevokedAt, rv.ExpiresAt).UTC()}
+		if !ev.Until.After(now) {
+			continue
+		}
+		if err := stream.WriteEvent(t.w, stream.EventRevoked, stream.CursorAt(t.from.Add(t.settle)), ev); err != nil {
+			return err
+		}
+		wrote = true
+	}
+	if wrote {
+		return t.rc.Flush()
+	}
+	return nil
+}
+
+func (t *tail) heartbeat() error {
+	t.deadline()
+	// The cursor a client may resume from: everything before it minus
+	// Settle has been read, and a resume looks Settle back.
+	if err := stream.WriteHeartbeat(t.w, stream.CursorAt(t.from.Add(t.settle))); err != nil {
+		return err
+	}
+	return t.rc.Flush()
+}
+
+// poll reads the log from t.from and sends what was not sent yet.
+func (t *tail) poll(ctx context.Context) error {
+	now := t.rs.now()
+	var events []sessiond.Event
+	for _, typ := range streamTypes {
+		cursor := stream.CursorAt(t.from)
+		for {
+			page, next, err := t.rs.Log.QueryEvents(ctx, sessiond.EventQuery{Type: typ, Cursor: cursor, Limit: sessiond.MaxEventLimit})
+			if err != nil {
+				return fmt.Errorf("read event log: %w", err)
+			}
+			events = append(events, page...)
+			if next == "" {
+				break
+			}
+			cursor = next
+		}
+	}
+	slices.SortFunc(events, func(a, b sessiond.Event) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	wrote := false
+	t.deadline()
+	for _, e := range events {
+		if _, dup := t.sent[e.ID]; dup {
+			continue
+		}
+		t.sent[e.ID] = e.Time
+		n, err := t.send(e, now)
+		if err != nil {
+			return err
+		}
+		wrote = wrote || n > 0
+	}
+	// Move the window: what is older than Settle is final.
+	if next := now.Add(-t.settle); next.After(t.from) {
+		t.from = next
+		for id, at := range t.sent {
+			if at.Before(t.from.Add(-time.Second)) {
+				delete(t.sent, id)
+			}
+		}
+	}
+	if wrote {
+		return t.rc.Flush()
+	}
+	return nil
+}
+
+// send writes the stream events of one log event and returns how many.
+// A log entry it cannot read is logged and skipped: the other events must
+// still flow.
+func (t *tail) send(e sessiond.Event, now time.Time) (int, error) {
+	bad := func(msg string) (int, error) {
+		t.log.LogAttrs(context.Background(), slog.LevelError, "revocation stream: unreadable event log entry",
+			slog.String("request_id", t.reqID), slog.String("event_id", e.ID), slog.String("type", string(e.Type)),
+			slog.String("err", msg))
+		return 0, nil
+	}
+	switch e.Type {
+	case sessiond.EventSessionRevoked:
+		if e.SessionID == "" {
+			return bad("no session_id")
+		}
+		reason, _ := e.Details["reason"].(string)
+		ev := stream.Revoked{SessionID: string(e.SessionID), Subject: e.Subject, RevokedAt: e.Time.UTC(), Reason: reason,
+			Until: t.rs.until(e.Time, time.Time{}).UTC()}
+		if !ev.Until.After(now) {
+			return 0, nil // every token of the session has expired
+		}
+		return 1, stream.WriteEvent(t.w, stream.EventRevoked, e.ID, ev)
+	case EventWatermarkRaised:
+		ts, _ := e.Details["issued_before"].(string)
+		ib, err := time.Parse(time.RFC3339Nano, ts)
+		if err != nil {
+			return bad("issued_before is not a time")
+		}
+		var marks []stream.Watermark
+		if all, _ := e.Details["all"].(bool); all {
+			marks = append(marks, stream.Watermark{All: true, IssuedBefore: ib.UTC()})
+		}
+		for _, sub := range detailStrings(e.Details["subjects"]) {
+			marks = append(marks, stream.Watermark{Subject: sub, IssuedBefore: ib.UTC()})
+		}
+		if len(marks) == 0 {
+			return bad("neither all nor subjects")
+		}
+		for i, m := range marks {
+			if err := stream.WriteEvent(t.w, stream.EventWatermark, stream.SubID(e.ID, i+1), m); err != nil {
+				return i, err
+			}
+		}
+		return len(marks), nil
+	case EventKeysRetired:
+		n := 0
+		for _, kid := range detailStrings(e.Details["kids"]) {
+			n++
+			if err := stream.WriteEvent(t.w, stream.EventKeyRetired, stream.SubID(e.ID, n), stream.KeyRetired{Kid: kid}); err != nil {
+				return n, err
+			}
+		}
+		if n == 0 {
+			return bad("no kids")
+		}
+		return n, nil
+	}
+	return 0, errors.New("unexpected event type " + string(e.Type))
+}
+
+// detailStrings reads a list of strings from event details: []string as
+// emitted, []any once a store has decoded it from JSON. Empty strings and
+// other types are skipped.
+func detailStrings(v any) []string {
+	var out []string
+	switch l := v.(type) {
+	case []string:
+		for _, s := range l {
+			if s != "" {
+				out = append(out, s)
+			}
+		}
+	case []any:
+		for _, x := range l {
+			if s, ok := x.(string); ok && s != "" {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// validate reports a RevocationStream that cannot serve.
+func (rs *RevocationStream) validate() error {
+	if rs == nil {
+		return nil
+	}
+	for _, f := range []struct {
+		name string
+		nil  bool
+	}{{"Stream.Log", rs.Log == nil}, {"Stream.Revocations", rs.Revocations == nil}, {"Stream.Watermarks", rs.Watermarks == nil}} {
+		if f.nil {
+			return fmt.Errorf("httpapi: new: %w", &sessiond.ArgumentError{Field: f.name, Msg: "is required"})
+		}
+	}
+	if rs.AccessLifetime <= 0 || rs.Leeway < 0 || rs.Retention < 0 {
+		return fmt.Errorf("httpapi: new: %w", &sessiond.ArgumentError{Field: "Stream", Msg: "AccessLifetime must be positive, Leeway and Retention not negative"})
+	}
+	return nil
+}
+
+// deadline gives the next writes of a stream a bounded time, so a client
+// that stopped reading is dropped instead of holding the handler.
+func (t *tail) deadline() {
+	_ = t.rc.SetWriteDeadline(time.Now().Add(3 * orDefault(t.rs.Heartbeat, DefaultStreamHeartbeat)))
+}

@@ -1,0 +1,617 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/client"
+	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/jwttoken"
+	"github.com/sessiond/sessiond/memstore"
+	"github.com/sessiond/sessiond/opaquetoken"
+	"github.com/sessiond/sessiond/sessiondtest"
+	"github.com/sessiond/sessiond/verifier/stream"
+)
+
+// logSink records the Manager's events in the store's event log, as the
+// server's fanout does.
+type logSink struct{ log sessiond.EventLog }
+
+func (s logSink) Record(ctx context.Context, e sessiond.Event) error {
+	return s.log.AppendEvents(ctx, e)
+}
+
+// waker is a RevocationStream.Wake: wake closes the current channel.
+type waker struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func newWaker() *waker { return &waker{ch: make(chan struct{})} }
+
+func (w *waker) next() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.ch
+}
+
+func (w *waker) wake() {
+	w.mu.Lock()
+	close(w.ch)
+	w.ch = make(chan struct{})
+	w.mu.Unlock()
+}
+
+// streamEnv is a hybrid server whose Manager writes the store's event log,
+// with a revocation stream on it.
+type streamEnv struct {
+	t      *testing.T
+	clock  *sessiondtest.Clock
+	store  *memstore.Store
+	m      *sessiond.Manager
+	srv    *httptest.Server
+	c      *client.Client
+	hc     *http.Client // checks answers against openapi.json (not for streams: it reads bodies whole)
+	marks  []stream.Watermark
+	waker  *waker
+	closer chan struct{}
+}
+
+func newStreamEnv(t *testing.T, edit func(*httpapi.RevocationStream)) *streamEnv {
+	t.Helper()
+	e := &streamEnv{t: t, clock: sessiondtest.NewClock(t0), store: memstore.New(), waker: newWaker(), closer: make(chan struct{})}
+	ring, err := jwttoken.NewRing(t0, jwttoken.RingOptions{MaxTokenLifetime: life.Refresh})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := jwttoken.New(ring, jwttoken.Options{Issuer: "https://sessiond.test", Audience: "test-app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.m, err = sessiond.New(t.Context(), sessiond.Options{Strategy: sessiond.StrategyHybrid, Store: e.store, Signed: signed,
+		Opaque: opaquetoken.Codec{}, Lifetimes: life, Clock: e.clock, GCInterval: -1, Events: logSink{e.store}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.m.Close() })
+	rs := &httpapi.RevocationStream{
+		Log:            e.store,
+		Revocations:    e.store.Revocations,
+		Watermarks:     func(context.Context) ([]stream.Watermark, error) { return e.marks, nil },
+		Wake:           e.waker.next,
+		AccessLifetime: life.Access,
+		Retention:      24 * time.Hour,
+		Poll:           20 * time.Millisecond,
+		Heartbeat:      time.Hour,
+		Closing:        e.closer,
+		Now:            e.clock.Now,
+	}
+	if edit != nil {
+		edit(rs)
+	}
+	h, err := httpapi.New(httpapi.Options{Manager: e.m, Authenticate: authenticate, JWKS: ring.JWKS, Stream: rs,
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = httptest.NewServer(h)
+	t.Cleanup(e.srv.Close)
+	e.hc = &http.Client{Transport: &contractTransport{t: t, base: e.srv.Client().Transport}}
+	if e.c, err = client.New(e.srv.URL, apiKey, client.WithHTTPClient(e.hc)); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// conn is one open stream, read by a goroutine.
+type conn struct {
+	t      *testing.T
+	resp   *http.Response
+	blocks chan stream.Block
+	err    chan error
+	cancel context.CancelFunc
+}
+
+func (e *streamEnv) open(lastEventID string) *conn {
+	e.t.Helper()
+	ctx, cancel := context.WithCancel(e.t.Context())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.srv.URL+stream.StreamPath, nil)
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	if lastEventID != "" {
+		req.Header.Set("Last-Event-ID", lastEventID)
+	}
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		cancel()
+		e.t.Fatal(err)
+	}
+	c := &conn{t: e.t, resp: resp, blocks: make(chan stream.Block, 1000), err: make(chan error, 1), cancel: cancel}
+	e.t.Cleanup(c.close)
+	if resp.StatusCode != http.StatusOK {
+		return c
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		e.t.Errorf("stream Content-Type = %q; want text/event-stream", ct)
+	}
+	go func() {
+		d := stream.NewDecoder(resp.Body)
+		for {
+			b, err := d.Next()
+			if err != nil {
+				c.err <- err
+				close(c.blocks)
+				return
+			}
+			c.blocks <- b
+		}
+	}()
+	return c
+}
+
+func (c *conn) close() { c.cancel(); c.resp.Body.Close() }
+
+// next returns the next block, failing the test if none comes in 10 s
+// (a bound on waiting, not a measurement).
+func (c *conn) next() stream.Block {
+	c.t.Helper()
+	select {
+	case b, ok := <-c.blocks:
+		if !ok {
+			c.t.Fatalf("stream ended: %v", <-c.err)
+		}
+		return b
+	case <-time.After(10 * time.Second):
+		c.t.Fatal("no stream block within 10s")
+	}
+	return stream.Block{}
+}
+
+// event returns the next block that is an event, skipping heartbeats.
+func (c *conn) event() stream.Block {
+	c.t.Helper()
+	for {
+		if b := c.next(); b.Name != "" {
+			return b
+		}
+	}
+}
+
+func (c *conn) revoked() (stream.Revoked, string) {
+	c.t.Helper()
+	b := c.event()
+	if b.Name != stream.EventRevoked {
+		c.t.Fatalf("event %q %s; want revoked", b.Name, b.Data)
+	}
+	var r stream.Revoked
+	if err := json.Unmarshal(b.Data, &r); err != nil || r.Validate() != nil {
+		c.t.Fatalf("revoked data %s: %v %v", b.Data, err, r.Validate())
+	}
+	return r, b.ID
+}
+
+func TestRevocationStream_RevokedAndResume(t *testing.T) {
+	t.Parallel()
+	e := newStreamEnv(t, nil)
+	ctx := t.Context()
+	var ids []sessiond.SessionID
+	for range 4 {
+		tr, err := e.c.CreateSession(ctx, client.CreateRequest{Subject: "alice"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, tr.Session.ID)
+	}
+	c := e.open("")
+	if b := c.next(); !b.Comment || b.Name != "" || b.Data != nil {
+		t.Fatalf("first block = %+v; want the heartbeat that ends the catch-up", b)
+	} else if _, _, err := stream.ParseCursor(b.ID); err != nil {
+		t.Errorf("heartbeat id %q: %v", b.ID, err)
+	}
+
+	revokedAt := e.clock.Now()
+	if err := e.c.RevokeSession(ctx, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	r, id := c.revoked()
+	if r.SessionID != string(ids[0]) || r.Subject != "alice" || r.Reason != "logout" {
+		t.Errorf("revoked = %+v; want session %s of alice, reason logout", r, ids[0])
+	}
+	if !r.RevokedAt.Equal(revokedAt.Truncate(time.Microsecond)) || !r.Until.After(r.RevokedAt.Add(life.Access)) ||
+		r.Until.After(r.RevokedAt.Add(life.Access+2*time.Second)) {
+		t.Errorf("revoked_at %v until %v; want %v and one access lifetime (plus margin) later", r.RevokedAt, r.Until, revokedAt)
+	}
+	if _, _, err := stream.ParseCursor(id); err != nil {
+		t.Errorf("event id %q is not a cursor: %v", id, err)
+	}
+	c.close()
+
+	// Revocations while the client is away arrive on resume, from any
+	// writer of the log: here, one made straight through the Manager.
+	e.clock.Advance(time.Minute)
+	if err := e.c.RevokeSession(ctx, ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.Revoke(ctx, ids[2], sessiond.ReasonLogout); err != nil {
+		t.Fatal(err)
+	}
+	// (The event of the cursor itself may come again: a resume looks
+	// Settle back.)
+	c2 := e.open(id)
+	got := map[string]bool{}
+	for !got[string(ids[1])] || !got[string(ids[2])] {
+		r, _ := c2.revoked()
+		if got[r.SessionID] || r.SessionID == string(ids[3]) {
+			t.Fatalf("resumed stream sent %s twice or one never revoked", r.SessionID)
+		}
+		got[r.SessionID] = true
+	}
+	if !got[string(ids[1])] || !got[string(ids[2])] {
+		t.Errorf("resumed stream sent %v; want %s and %s", got, ids[1], ids[2])
+	}
+}
+
+func TestRevocationStream_ResumeRepeatsWithinSettle(t *testing.T) {
+	t.Parallel()
+	e := newStreamEnv(t, nil)
+	tr, err := e.c.CreateSession(t.Context(), client.CreateRequest{Subject: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := e.open("")
+	c.next()
+	if err := e.c.RevokeSession(t.Context(), tr.Session.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, id := c.revoked()
+	c.close()
+	// Resuming at once looks Settle back: delivery is at least once.
+	r, id2 := e.open(id).revoked()
+	if r.SessionID != string(tr.Session.ID) || id2 != id {
+		t.Errorf("resume within settle = %s %s; want the event again (%s)", r.SessionID, id2, id)
+	}
+}
+
+func TestRevocationStream_LateEvent(t *testing.T) {
+	t.Parallel()
+	e := newStreamEnv(t, nil)
+	c := e.open("")
+	c.next()
+	now := e.clock.Now()
+	// A newer event first, then one whose time is older (another node
+	// committing late, or a clock behind): both are sent.
+	for i, at := range []time.Time{now, now.Add(-3 * time.Second)} {
+		ev := sessiond.Event{ID: sessiond.NewEventID(at), Time: at, Type: sessiond.EventSessionRevoked,
+			SessionID: sessiond.SessionID("sess-late-" + string(rune('a'+i))), Subject: "carol", Details: map[string]any{"reason": "api"}}
+		if err := e.store.AppendEvents(t.Context(), ev); err != nil {
+			t.Fatal(err)
+		}
+		if r, id := c.revoked(); r.SessionID != string(ev.SessionID) || id != ev.ID {
+			t.Errorf("event %d = %s %s; want %s %s", i, r.SessionID, id, ev.SessionID, ev.ID)
+		}
+	}
+}
+
+func TestRevocationStream_WatermarkAndKeyRetired(t *testing.T) {
+	t.Parallel()
+	e := newStreamEnv(t, nil)
+	c := e.open("")
+	c.next()
+	ib := e.clock.Now().Add(-time.Second)
+	at := e.clock.Now()
+	mark := sessiond.Event{ID: sessiond.NewEventID(at), Time: at, Type: httpapi.EventWatermarkRaised, Details: map[string]any{
+		"all": false, "subjects": []string{"dave", "erin"}, "issued_before": ib.Format(time.RFC3339Nano)}}
+	// As a store that decoded the details from JSON returns them.
+	all := sessiond.Event{ID: sessiond.NewEventID(at.Add(time.Microsecond)), Time: at.Add(time.Microsecond), Type: httpapi.EventWatermarkRaised,
+		Details: map[string]any{"all": true, "issued_before": ib.Format(time.RFC3339Nano)}}
+	keys := sessiond.Event{ID: sessiond.NewEventID(at.Add(2 * time.Microsecond)), Time: at.Add(2 * time.Microsecond), Type: httpapi.EventKeysRetired,
+		Details: map[string]any{"kids": []any{"k1", "k2"}}}
+	if err := e.store.AppendEvents(t.Context(), mark, all, keys); err != nil {
+		t.Fatal(err)
+	}
+	want := []struct{ name, id, data string }{
+		{"watermark", mark.ID, `{"subject":"dave","issued_before":"` + ib.Format(time.RFC3339Nano) + `"}`},
+		{"watermark", mark.ID + ".2", `{"subject":"erin","issued_before":"` + ib.Format(time.RFC3339Nano) + `"}`},
+		{"watermark", all.ID, `{"all":true,"issued_before":"` + ib.Format(time.RFC3339Nano) + `"}`},
+		{"key_retired", keys.ID, `{"kid":"k1"}`},
+		{"key_retired", keys.ID + ".2", `{"kid":"k2"}`},
+	}
+	for _, w := range want {
+		b := c.event()
+		if b.Name != w.name || b.ID != w.id || string(b.Data) != w.data {
+			t.Errorf("event = %s %s %s; want %s %s %s", b.Name, b.ID, b.Data, w.name, w.id, w.data)
+		}
+		if _, _, err := stream.ParseCursor(b.ID); err != nil {
+			t.Errorf("id %q: %v", b.ID, err)
+		}
+	}
+	// Resuming from the middle of one log entry sends all of it again.
+	c.close()
+	c2 := e.open(mark.ID + ".2")
+	if b := c2.event(); b.ID != mark.ID {
+		t.Errorf("resume from %s.2 starts at %s; want %s", mark.ID, b.ID, mark.ID)
+	}
+}
+
+func TestRevocationStream_UnreadableEntrySkipped(t *testing.T) {
+	t.Parallel()
+	e := newStreamEnv(t, nil)
+	c := e.open("")
+	c.next()
+	at := e.clock.Now()
+	bad := []sessiond.Event{
+		{ID: sessiond.NewEventID(at), Time: at, Type: httpapi.EventWatermarkRaised, Details: map[string]any{"all": true, "issued_before": "yesterday"}},
+		{ID: sessiond.NewEventID(at), Time: at, Type: httpapi.EventWatermarkRaised, Details: map[string]any{"issued_before": at.Format(time.RFC3339Nano)}},
+		{ID: sessiond.NewEventID(at), Time: at, Type: httpapi.EventKeysRetired, Details: map[string]any{"kids": "k1"}},
+		{ID: sessiond.NewEventID(at), Time: at, Type: sessiond.EventSessionRevoked},
+	}
+	good := sessiond.Event{ID: sessiond.NewEventID(at.Add(time.Millisecond)), Time: at.Add(time.Millisecond), Type: sessiond.EventSessionRevoked,
+		SessionID: "sess-ok", Subject: "frank", Details: map[string]any{"reason": "api"}}
+	if err := e.store.AppendEvents(t.Context(), append(bad, good)...); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := c.revoked(); r.SessionID != "sess-ok" {
+		t.Errorf("after unreadable entries got %s; want sess-ok", r.SessionID)
+	}
+}
+
+func TestRevocationStream_Reset(t *testing.T) {
+	t.Parallel()
+	e := newStreamEnv(t, nil)
+	for name, cursor := range map[string]string{
+		"older than retention": stream.CursorAt(e.clock.Now().Add(-25 * time.Hour)),
+		"from the future":      stream.CursorAt(e.clock.Now().Add(time.Hour)),
+	} {
+		c := e.open(cursor)
+		b := c.next()
+		var r stream.Reset
+		if b.Name != stream.EventReset || json.Unmarshal(b.Data, &r) != nil || r.Reason == "" {
+			t.Errorf("%s: first block %+v; want event reset with a reason", name, b)
+		}
+		if _, _, err := stream.ParseCursor(b.ID); err != nil {
+			t.Errorf("%s: reset id %q: %v", name, b.ID, err)
+		}
+		select {
+		case _, ok := <-c.blocks:
+			if ok {
+				t.Errorf("%s: the stream goes on after reset", name)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("%s: the stream is not closed after reset", name)
+		}
+		if err := <-c.err; err != io.EOF {
+			t.Errorf("%s: stream end = %v; want a clean EOF", name, err)
+		}
+	}
+	// A cursor just within retention is resumed.
+	c := e.open(stream.CursorAt(e.clock.Now().Add(-23 * time.Hour)))
+	if b := c.next(); b.Name != "" || !b.Comment {
+		t.Errorf("cursor within retention: first block %+v; want a heartbeat", b)
+	}
+}
+
+func TestRevocationStream_BadLastEventID(t *testing.T) {
+	t.Parallel()
+	e := newStreamEnv(t, nil)
+	good := stream.CursorAt(e.clock.Now())
+	for name, id := range map[string]string{
+		"garbage":          "hello",
+		"short":            good[:20],
+		"long":             good + strings.Repeat("0", 40),
+		"upper case":       strings.ToUpper(good),
+		"bad alphabet":     good[:29] + "z",
+		"index zero":       good + ".0",
+		"index one":        good + ".1",
+		"index not number": good + ".x",
+		"index leading 0":  good + ".02",
+		"empty index":      good + ".",
+		"no prefix":        "abc_" + good[4:],
+		"sql":              "' OR 1=1 --",
+	} {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, e.srv.URL+stream.StreamPath, nil)
+		req.Header.Set("Authorization", "Bearer "+apiKey)
+		req.Header.Set("Last-Event-ID", id)
+		resp, err := e.hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		r := &response{status: resp.StatusCode, header: resp.Header, body: body}
+		wantProblem(t, "Last-Event-ID "+name, r, 400, "invalid_request", "Last-Event-ID")
+	}
+}
+
+func TestRevocationStream_Auth(t *testing.T) {
+	t.Parallel()
+	e := newStreamEnv(t, nil)
+	for _, path := range []string{stream.StreamPath, stream.SnapshotPath} {
+		for name, key := range map[string]string{"none": "", "wrong": "sdk_test_wrong_key_00000000000000000000"} {
+			req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, e.srv.URL+path, nil)
+			if key != "" {
+				req.Header.Set("Authorization", "Bearer "+key)
+			}
+			resp, err := e.hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			wantProblem(t, path+" key "+name, &response{status: resp.StatusCode, header: resp.Header, body: body}, 401, "unauthorized", "")
+		}
+	}
+}
+
+func TestRevocationStream_NotConfigured(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sessiond.StrategyHybrid, nil)
+	for _, path := range []string{stream.StreamPath, stream.SnapshotPath} {
+		wantProblem(t, path, e.do(http.MethodGet, path, "", nil, nil), 404, "not_found", "revocation stream")
+	}
+	for name, rs := range map[string]*httpapi.RevocationStream{
+		"no log":         {Revocations: e.store.Revocations, Watermarks: noMarks, AccessLifetime: time.Minute},
+		"no revocations": {Log: e.store, Watermarks: noMarks, AccessLifetime: time.Minute},
+		"no watermarks":  {Log: e.store, Revocations: e.store.Revocations, AccessLifetime: time.Minute},
+		"no lifetime":    {Log: e.store, Revocations: e.store.Revocations, Watermarks: noMarks},
+	} {
+		if _, err := httpapi.New(httpapi.Options{Manager: e.m, Authenticate: authenticate, Stream: rs}); !errors.Is(err, sessiond.ErrInvalidArgument) {
+			t.Errorf("New with stream %s = %v; want ErrInvalidArgument", name, err)
+		}
+	}
+}
+
+func noMarks(context.Context) ([]stream.Watermark, error) { return nil, nil }
+
+func TestRevocationStream_Heartbeat(t *testing.T) {
+	t.Parallel()
+	e := newStreamEnv(t, func(rs *httpapi.RevocationStream) { rs.Heartbeat = 10 * time.Millisecond })
+	c := e.open("")
+	for i := range 3 {
+		b := c.next()
+		if !b.Comment || b.Name != "" || b.Data != nil {
+			t.Fatalf("block %d = %+v; want a comment heartbeat", i, b)
+		}
+		if _, _, err := stream.ParseCursor(b.ID); err != nil {
+			t.Errorf("heartbeat %d id %q: %v", i, b.ID, err)
+		}
+	}
+}
+
+func TestRevocationStream_WakeWithoutPolling(t *testing.T) {
+	t.Parallel()
+	e := newStreamEnv(t, func(rs *httpapi.RevocationStream) { rs.Poll = time.Hour })
+	tr, err := e.c.CreateSession(t.Context(), client.CreateRequest{Subject: "gina"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := e.open("")
+	c.next()
+	if err := e.c.RevokeSession(t.Context(), tr.Session.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.waker.wake() // the store's feed, as another node's revocation would
+	if r, _ := c.revoked(); r.SessionID != string(tr.Session.ID) {
+		t.Errorf("woken stream sent %s; want %s", r.SessionID, tr.Session.ID)
+	}
+}
+
+func TestRevocationStream_FeedSentAtOnce(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var feed []sessiond.Revocation
+	e := newStreamEnv(t, func(rs *httpapi.RevocationStream) {
+		rs.Poll = time.Hour
+		rs.Recent = func(after uint64) ([]sessiond.Revocation, uint64) {
+			mu.Lock()
+			defer mu.Unlock()
+			last := uint64(len(feed))
+			if after >= last {
+				return nil, last
+			}
+			return append([]sessiond.Revocation(nil), feed[after:]...), last
+		}
+	})
+	c := e.open("")
+	c.next()
+	now := e.clock.Now()
+	mu.Lock()
+	feed = append(feed,
+		sessiond.Revocation{SessionID: "sess-incident", Subject: "kim", RevokedAt: now, ExpiresAt: now.Add(time.Hour), Reason: sessiond.ReasonIncident},
+		sessiond.Revocation{SessionID: "sess-feed", Subject: "kim", RevokedAt: now, ExpiresAt: now.Add(time.Minute), Reason: sessiond.ReasonLogout})
+	mu.Unlock()
+	e.waker.wake()
+	// Not in the event log at all: it comes from the feed, with the
+	// session's own expiry as the bound of until.
+	r, id := c.revoked()
+	if r.SessionID != "sess-feed" || r.Subject != "kim" || r.Reason != "logout" || !r.Until.Equal(now.Add(time.Minute+time.Second)) {
+		t.Errorf("feed event = %+v; want sess-feed until its session's expiry plus a second", r)
+	}
+	if _, _, err := stream.ParseCursor(id); err != nil {
+		t.Errorf("feed event id %q: %v", id, err)
+	}
+}
+
+func TestRevocationStream_Closing(t *testing.T) {
+	t.Parallel()
+	e := newStreamEnv(t, nil)
+	c := e.open("")
+	c.next()
+	close(e.closer)
+	for range c.blocks {
+	}
+	if err := <-c.err; err != io.EOF {
+		t.Errorf("stream end at shutdown = %v; want a clean EOF", err)
+	}
+}
+
+func TestRevocationSnapshot(t *testing.T) {
+	t.Parallel()
+	e := newStreamEnv(t, nil)
+	ctx := t.Context()
+	e.marks = []stream.Watermark{{All: true, IssuedBefore: t0.Add(-time.Hour)}, {Subject: "henry", IssuedBefore: t0}}
+	var ids []sessiond.SessionID
+	for range 3 {
+		tr, err := e.c.CreateSession(ctx, client.CreateRequest{Subject: "ivy"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, tr.Session.ID)
+	}
+	// One revoked long ago (its tokens are dead), one now, one by incident
+	// (a watermark covers it).
+	if err := e.m.Revoke(ctx, ids[0], sessiond.ReasonLogout); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(life.Access + time.Minute)
+	if err := e.m.Revoke(ctx, ids[1], sessiond.ReasonLogout); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.m.RevokeMatching(ctx, sessiond.RevokeFilter{Subjects: []string{"ivy"}}, sessiond.ReasonIncident, false); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := e.hc.Do(mustRequest(t, e.srv.URL+stream.SnapshotPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var snap stream.Snapshot
+	if err := json.NewDecoder(resp.Body).Decode(&snap); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("snapshot = %d %v", resp.StatusCode, err)
+	}
+	if len(snap.Revocations) != 1 || snap.Revocations[0].SessionID != string(ids[1]) {
+		t.Fatalf("snapshot revocations = %+v; want only %s", snap.Revocations, ids[1])
+	}
+	r := snap.Revocations[0]
+	if r.Subject != "ivy" || r.Reason != "logout" || !r.Until.After(e.clock.Now()) || r.Validate() != nil {
+		t.Errorf("snapshot entry = %+v", r)
+	}
+	if len(snap.Watermarks) != 2 || !snap.Watermarks[0].All || snap.Watermarks[1].Subject != "henry" {
+		t.Errorf("snapshot watermarks = %+v; want the store's", snap.Watermarks)
+	}
+	_, at, err := stream.ParseCursor(snap.Cursor)
+	if err != nil || !at.Equal(e.clock.Now().Truncate(time.Microsecond)) {
+		t.Errorf("snapshot cursor %q = %v, %v; want now", snap.Cursor, at, err)
+	}
+	// The cursor resumes the stream.
+	if b := e.open(snap.Cursor).next(); !b.Comment && b.Name != stream.EventRevoked {
+		t.Errorf("stream from the snapshot cursor starts with %+v", b)
+	}
+}
+
+func mustRequest(t *testing.T, url string) *http.Request {
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	return req
+}

@@ -1,0 +1,36 @@
+package loadgen
+
+import (
+	"io"
+	"net/http"
+)
+
+// The bare handler's answers: a verify answer as sessiond writes it (same
+// fields, same size), and a token answer for logins and refreshes, so that
+// every scenario runs against it.
+var (
+	bareVerify = []byte(`{"active":true,"session":{"id":"uj4x4wbqvvdo3yauygr7hk34gq","subject":"alice","strategy":"hybrid","created_at":"2026-11-26T13:10:50.194575Z","last_active_at":"2026-11-26T13:10:50.194575Z","idle_expires_at":"2026-11-26T14:40:50.194575Z","expires_at":"2026-11-26T21:10:50.194575Z","persistent":false,"client":{"ip":"","user_agent":""},"claims":{}}}`)
+	bareTokens = []byte(`{"session":{"id":"uj4x4wbqvvdo3yauygr7hk34gq","subject":"alice","strategy":"hybrid","created_at":"2026-11-26T13:10:50.194575Z","last_active_at":"2026-11-26T13:10:50.194575Z","idle_expires_at":"2026-11-26T14:40:50.194575Z","expires_at":"2026-11-26T21:10:50.194575Z","persistent":false,"client":{"ip":"","user_agent":""},"claims":{}},"access_token":"bare","access_token_expires_at":"2026-11-26T14:10:50.194575Z","refresh_token":"bare","refresh_token_expires_at":"2026-12-26T13:10:50.194575Z","token_type":"Bearer"}`)
+)
+
+// BareHandler is the baseline the server's throughput is measured
+// against: a plain net/http handler that reads the request body and
+// writes a fixed JSON answer of the size of sessiond's, with no routing,
+// authentication, store or log. POST /v1/sessions answers 201 with a
+// token answer, POST /v1/sessions/refresh 200 with one, anything else 200
+// with a verify answer.
+func BareHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case pathCreate:
+			w.WriteHeader(http.StatusCreated)
+			_, _ = w.Write(bareTokens)
+		case pathRefresh:
+			_, _ = w.Write(bareTokens)
+		default:
+			_, _ = w.Write(bareVerify)
+		}
+	})
+}

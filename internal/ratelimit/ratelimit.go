@@ -1,0 +1,114 @@
+// Package ratelimit keeps token buckets by key (a client address, an API
+// key, a subject) in memory, on golang.org/x/time/rate. The HTTP API uses
+// it for failed authentications and the busy routes; the browser routes
+// can share it.
+package ratelimit
+
+import (
+	"math"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/sessiond/sessiond"
+)
+
+// DefaultMaxKeys bounds the keys a Limiter remembers when Options.MaxKeys
+// is zero.
+const DefaultMaxKeys = 100_000
+
+// Options configure a Limiter.
+type Options struct {
+	// Rate is the sustained rate allowed per key, in events per second.
+	// Zero or less: no limit (Allow always succeeds).
+	Rate float64
+	// Burst is how many events a key may spend at once; below 1 means 1.
+	Burst int
+	// MaxKeys bounds the keys remembered. When full, keys whose bucket
+	// has refilled are forgotten (they are as good as new); if none has,
+	// an arbitrary half is, so a flood of new keys costs bounded memory
+	// and can at worst reset others' buckets. Zero means DefaultMaxKeys.
+	MaxKeys int
+	// Clock is the time source; nil means the system clock.
+	Clock sessiond.Clock
+}
+
+// Limiter allows events per key at a rate with a burst. Safe for
+// concurrent use. The zero value is not usable; call New.
+type Limiter struct {
+	limit   rate.Limit
+	burst   int
+	maxKeys int
+	clock   sessiond.Clock
+
+	mu      sync.Mutex
+	buckets map[string]*rate.Limiter
+}
+
+// New returns a Limiter.
+func New(o Options) *Limiter {
+	l := &Limiter{limit: rate.Limit(o.Rate), burst: max(o.Burst, 1), maxKeys: o.MaxKeys, clock: o.Clock,
+		buckets: map[string]*rate.Limiter{}}
+	if o.Rate <= 0 {
+		l.limit = rate.Inf
+	}
+	if l.maxKeys <= 0 {
+		l.maxKeys = DefaultMaxKeys
+	}
+	if l.clock == nil {
+		l.clock = sessiond.SystemClock{}
+	}
+	return l
+}
+
+// Allow spends one event of key. When the bucket is empty it returns
+// false and how long until an event is allowed again (at least a second,
+// as Retry-After counts whole seconds). A nil Limiter allows everything.
+func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
+	if l == nil || l.limit == rate.Inf {
+		return true, 0
+	}
+	now := l.clock.Now()
+	l.mu.Lock()
+	b := l.buckets[key]
+	if b == nil {
+		if len(l.buckets) >= l.maxKeys {
+			l.evict(now)
+		}
+		b = rate.NewLimiter(l.limit, l.burst)
+		l.buckets[key] = b
+	}
+	r := b.ReserveN(now, 1)
+	delay := r.DelayFrom(now)
+	if delay > 0 {
+		r.CancelAt(now) // a refused event spends nothing
+	}
+	l.mu.Unlock()
+	if delay <= 0 {
+		return true, 0
+	}
+	return false, max(time.Duration(math.Ceil(delay.Seconds()))*time.Second, time.Second)
+}
+
+// evict makes room; l.mu is held.
+func (l *Limiter) evict(now time.Time) {
+	for k, b := range l.buckets {
+		if b.TokensAt(now) >= float64(l.burst) {
+			delete(l.buckets, k)
+		}
+	}
+	for k := range l.buckets {
+		if len(l.buckets) < l.maxKeys/2 {
+			break
+		}
+		delete(l.buckets, k)
+	}
+}
+
+// Len returns how many keys the Limiter remembers.
+func (l *Limiter) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.buckets)
+}

@@ -1,0 +1,77 @@
+package ratelimit_test
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond/internal/ratelimit"
+	"github.com/sessiond/sessiond/sessiondtest"
+)
+
+func TestLimiter_Allow(t *testing.T) {
+	clock := sessiondtest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	l := ratelimit.New(ratelimit.Options{Rate: 0.5, Burst: 3, Clock: clock})
+	for i := range 3 {
+		if ok, _ := l.Allow("a"); !ok {
+			t.Fatalf("event %d of the burst refused", i+1)
+		}
+	}
+	ok, retry := l.Allow("a")
+	if ok || retry != 2*time.Second {
+		t.Fatalf("over the burst: Allow = %v, retry %v; want false, 2s", ok, retry)
+	}
+	// Refused events spend nothing: after retry, one is allowed.
+	for range 10 {
+		l.Allow("a")
+	}
+	if ok, _ := l.Allow("b"); !ok {
+		t.Error("another key shares the bucket")
+	}
+	clock.Advance(2 * time.Second)
+	if ok, _ := l.Allow("a"); !ok {
+		t.Error("refused after Retry-After")
+	}
+	if ok, _ := l.Allow("a"); ok {
+		t.Error("a refill of one allowed two")
+	}
+
+	var nilL *ratelimit.Limiter
+	if ok, _ := nilL.Allow("x"); !ok {
+		t.Error("a nil Limiter refused")
+	}
+	if ok, _ := ratelimit.New(ratelimit.Options{}).Allow("x"); !ok {
+		t.Error("a Limiter without a rate refused")
+	}
+}
+
+// TestLimiter_Bounded: a flood of distinct keys keeps memory bounded.
+func TestLimiter_Bounded(t *testing.T) {
+	clock := sessiondtest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	l := ratelimit.New(ratelimit.Options{Rate: 1, Burst: 2, MaxKeys: 100, Clock: clock})
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 1000 {
+				l.Allow(fmt.Sprintf("%d-%d", w, i))
+			}
+		})
+	}
+	wg.Wait()
+	if n := l.Len(); n > 100 {
+		t.Errorf("Len = %d after 4000 keys; want at most 100", n)
+	}
+}
+
+func ExampleLimiter() {
+	l := ratelimit.New(ratelimit.Options{Rate: 1, Burst: 2})
+	for range 3 {
+		ok, retryAfter := l.Allow("198.51.100.7")
+		fmt.Println(ok, retryAfter)
+	}
+	// Output:
+	// true 0s
+	// true 0s
+	// false 1s
+}

@@ -1,0 +1,34 @@
+package server
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+
+	"github.com/sessiond/sessiond/internal/config"
+)
+
+// adminServer is the server.admin_listen listener: GET /healthz and
+// /readyz (answered by the API handler, exactly as on the API port) and
+// GET /metrics, which then leaves the API port. Nothing else is routed.
+func adminServer(cfg config.Config, api, metrics http.Handler, log *slog.Logger) (*http.Server, net.Listener, error) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /healthz", api)
+	mux.Handle("GET /readyz", api)
+	mux.Handle("GET /metrics", metrics)
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.Std(),
+		ReadTimeout:       cfg.Server.ReadTimeout.Std(),
+		WriteTimeout:      cfg.Server.WriteTimeout.Std(),
+		IdleTimeout:       cfg.Server.IdleTimeout.Std(),
+		MaxHeaderBytes:    8 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.Server.AdminListen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("server.admin_listen: %w", err)
+	}
+	return srv, ln, nil
+}

@@ -1,0 +1,190 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/anomaly"
+	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/internal/ratelimit"
+	"github.com/sessiond/sessiond/metrics"
+	"github.com/sessiond/sessiond/webhook"
+)
+
+// Event types the server adds to the Manager's.
+const (
+	EventAPIKeyAuthFailed sessiond.EventType = "api_key.auth_failed"
+	EventKeysRotated      sessiond.EventType = "signing_keys.rotated"
+	EventAPIKeyCreated    sessiond.EventType = "api_key.created"
+	EventAPIKeyRevoked    sessiond.EventType = "api_key.revoked"
+	EventIncident         sessiond.EventType = "incident.revoked"
+	EventAPIKeyScopes     sessiond.EventType = "api_key.scopes_changed"
+)
+
+// fanout is the server's EventSink: every event goes to the durable event
+// log, the metrics and, when an endpoint wants it, the webhook outbox.
+// The log is written synchronously: a security event is stored before the
+// request that caused it is answered.
+type fanout struct {
+	log      sessiond.EventLog // nil when the store keeps none
+	webhooks *webhook.Dispatcher
+	metrics  *metrics.Metrics
+	slog     *slog.Logger
+}
+
+func (f *fanout) Record(ctx context.Context, e sessiond.Event) error {
+	if id := httpapi.ActingKeyID(ctx); id != "" { // the API key that caused it
+		e.Details = maps.Clone(e.Details)
+		if e.Details == nil {
+			e.Details = map[string]any{}
+		}
+		e.Details["api_key_id"] = id
+	}
+	var errs []error
+	if f.log != nil {
+		if err := f.log.AppendEvents(ctx, e); err != nil {
+			errs = append(errs, fmt.Errorf("event log: %w", err))
+		}
+	}
+	f.metrics.Observe(e)
+	if e.Type == sessiond.EventSessionRevoked {
+		if secs, ok := e.Details["lifetime_seconds"].(float64); ok {
+			f.metrics.ObserveSessionEnd(time.Duration(secs * float64(time.Second)))
+		}
+	}
+	// Anomalies whose action is only "log" are recorded, not alerted.
+	if f.webhooks != nil && !(e.Type == sessiond.EventAnomaly && e.Details["action"] == string(sessiond.AnomalyLog)) {
+		if err := f.webhooks.Record(ctx, e); err != nil {
+			errs = append(errs, fmt.Errorf("webhook outbox: %w", err))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("record event %s: %w", e.ID, errors.Join(errs...))
+	}
+	return nil
+}
+
+// emit records an event the server itself produces (not the Manager's).
+func (f *fanout) emit(ctx context.Context, e sessiond.Event) {
+	if e.Time.IsZero() {
+		e.Time = time.Now().UTC().Truncate(time.Microsecond)
+	}
+	if e.ID == "" {
+		e.ID = sessiond.NewEventID(e.Time)
+	}
+	f.slog.LogAttrs(ctx, slog.LevelWarn, "event", slog.String("event_id", e.ID), slog.String("type", string(e.Type)),
+		slog.String("client_ip", e.Client.IP), slog.Any("details", e.Details))
+	if err := f.Record(ctx, e); err != nil {
+		f.slog.ErrorContext(ctx, "record event", "err", err)
+	}
+}
+
+// buildAnomaly turns the anomaly section of the config into a checker.
+func buildAnomaly(cfg config.Config) (sessiond.AnomalyChecker, error) {
+	a := cfg.Anomaly
+	actions := map[anomaly.Rule]anomaly.Action{}
+	for rule, r := range map[anomaly.Rule]config.AnomalyRule{
+		anomaly.RuleIPChange:            a.Rules.IPChange,
+		anomaly.RuleUserAgentChange:     a.Rules.UserAgentChange,
+		anomaly.RuleDistinctIPs:         a.Rules.DistinctIPs,
+		anomaly.RuleRefreshDeviceChange: a.Rules.RefreshDeviceChange,
+	} {
+		if r.Action != "" && r.Action != "off" {
+			actions[rule] = anomaly.Action(r.Action)
+		}
+	}
+	d, err := anomaly.New(anomaly.Options{IPv4Prefix: a.IPv4Prefix, IPv6Prefix: a.IPv6Prefix,
+		DistinctIPWindow: a.DistinctIPWindow.Std(), DistinctIPThreshold: a.DistinctIPThreshold, Actions: actions})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// buildWebhooks reads each endpoint's secret file and returns the endpoints.
+func buildWebhooks(cfg config.Config) ([]webhook.Endpoint, error) {
+	var out []webhook.Endpoint
+	seen := map[string]bool{}
+	for i, w := range cfg.Webhooks {
+		raw, err := os.ReadFile(w.SecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("webhooks[%d].secret_file: %w", i, err)
+		}
+		secret, err := webhook.ParseSecret(strings.TrimSpace(string(raw)))
+		if err != nil {
+			return nil, fmt.Errorf("webhooks[%d].secret_file: %w", i, err)
+		}
+		u, err := url.Parse(w.URL)
+		if err != nil {
+			return nil, fmt.Errorf("webhooks[%d].url: %w", i, err)
+		}
+		name := w.Name
+		if name == "" {
+			name = fmt.Sprintf("%d-%s", i, u.Host)
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("webhooks[%d].name: %q is used twice: %w", i, name, sessiond.ErrInvalidArgument)
+		}
+		seen[name] = true
+		ep := webhook.Endpoint{Name: name, URL: w.URL, Secret: secret, MaxAttempts: w.MaxAttempts}
+		for _, t := range w.Events {
+			ep.Events = append(ep.Events, sessiond.EventType(t))
+		}
+		out = append(out, ep)
+	}
+	return out, nil
+}
+
+// liveCounts caches the store's live-session count between scrapes.
+type liveCounts struct {
+	mu      sync.Mutex
+	counter sessiond.LiveCounter
+	at      time.Time
+	last    map[sessiond.Strategy]int
+}
+
+func (l *liveCounts) get(ctx context.Context) (map[sessiond.Strategy]int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.last != nil && time.Since(l.at) < 15*time.Second {
+		return l.last, nil
+	}
+	m, err := l.counter.CountLive(ctx, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	l.last, l.at = m, time.Now()
+	return m, nil
+}
+
+// authFailedHook records failed API-key authentications as httpapi reports
+// them (aggregated per address, bounded fields), with the peer's address
+// (never the key).
+func authFailedHook(events *fanout) func(context.Context, httpapi.AuthFailure) {
+	return func(ctx context.Context, f httpapi.AuthFailure) {
+		client, err := sessiond.CleanClient(sessiond.Client{IP: f.ClientIP, UserAgent: f.UserAgent})
+		if err != nil {
+			client = sessiond.Client{}
+		}
+		events.emit(ctx, sessiond.Event{Type: EventAPIKeyAuthFailed, Client: client,
+			Details: map[string]any{"path": f.Path, "had_credentials": f.HadCredentials, "count": f.Count, "unreported": f.Unreported}})
+	}
+}
+
+// rateLimits turns the rate_limit section into the API's limits.
+func rateLimits(c config.RateLimit) httpapi.RateLimits {
+	opts := func(r config.RateRule) ratelimit.Options {
+		return ratelimit.Options{Rate: r.PerSecond(), Burst: r.Burst}
+	}
+	return httpapi.RateLimits{AuthFailures: opts(c.AuthFailures), PerAPIKey: opts(c.PerAPIKey), PerClientIP: opts(c.PerClientIP)}
+}

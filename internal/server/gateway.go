@@ -1,0 +1,100 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/httpsession"
+	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/internal/gateway"
+	"github.com/sessiond/sessiond/internal/httpapi"
+)
+
+// addGateway mounts the browser gateway (gateway.enabled) on the API
+// handler's options: its routes under gateway.prefix and the login
+// handoff of POST /v1/sessions. The cookies follow cookie.*, the CSRF
+// checks csrf.trusted_origins.
+func addGateway(cfg config.Config, mgr *sessiond.Manager, meta sessiond.MetaStore, log *slog.Logger, hopts *httpapi.Options) error {
+	if !cfg.Gateway.Enabled {
+		return nil
+	}
+	c := cfg.Cookie
+	if !c.HTTPOnly {
+		return fmt.Errorf("gateway: cookie.http_only: false is not supported: %w", ErrInvalidConfig)
+	}
+	sameSite := map[string]http.SameSite{"lax": http.SameSiteLaxMode, "strict": http.SameSiteStrictMode, "none": http.SameSiteNoneMode}[strings.ToLower(c.SameSite)]
+	sopts := httpsession.Options{
+		Manager:            mgr,
+		CookieName:         c.Name,
+		RefreshCookieName:  c.RefreshName,
+		RefreshPath:        cfg.Gateway.Prefix + "/refresh",
+		CookiePath:         c.Path,
+		Domain:             c.Domain,
+		MaxAge:             c.MaxAge.Std(),
+		SameSite:           sameSite,
+		InsecureDevCookies: !c.Secure,
+		TrustedOrigins:     cfg.CSRF.TrustedOrigins,
+		ClientIP:           clientIP(cfg.Gateway.ClientIPHeader),
+		Logger:             log,
+	}
+	if p := c.RefreshPath; p != "" && strings.HasPrefix(sopts.RefreshPath, p) && (strings.HasSuffix(p, "/") || sopts.RefreshPath[len(p)-1:len(p)] == "/" || len(p) == len(sopts.RefreshPath) || sopts.RefreshPath[len(p)] == '/') {
+		// A parent path of the refresh route (SD-GATEWAY-003 allows it)
+		// still reaches it.
+		sopts.RefreshPath = p
+	}
+	s, err := httpsession.New(sopts)
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	g, err := gateway.New(gateway.Options{Sessions: s, Meta: meta, Prefix: cfg.Gateway.Prefix, LoginURL: cfg.Gateway.LoginURL, Logger: log})
+	if err != nil {
+		return err
+	}
+	hopts.Browser, hopts.BrowserPrefix = g, g.Prefix()
+	hopts.Handoff = handoff{g}
+	log.Info("browser gateway enabled", "prefix", g.Prefix(), "login_url", cfg.Gateway.LoginURL, "cookie", s.CookieName())
+	return nil
+}
+
+// clientIP reads the browser's address from the header the proxy sets
+// (gateway.client_ip_header), else from the connection.
+func clientIP(header string) func(r *http.Request) string {
+	return func(r *http.Request) string {
+		if header != "" {
+			if v := strings.TrimSpace(r.Header.Get(header)); v != "" {
+				return v
+			}
+		}
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			return r.RemoteAddr
+		}
+		return host
+	}
+}
+
+// handoff adapts the gateway to httpapi.Handoff.
+type handoff struct{ g *gateway.Gateway }
+
+func (h handoff) CheckReturnTo(s string) error {
+	_, err := gateway.CleanReturnTo(s)
+	return err
+}
+
+func (h handoff) NewLoginCode(ctx context.Context, iss *sessiond.Issued, returnTo string) (sessiond.Secret, string, error) {
+	code, u, err := h.g.NewLoginCode(ctx, iss, returnTo)
+	if errors.Is(err, gateway.ErrTooManyCodes) {
+		err = fmt.Errorf("%w: %w", httpapi.ErrTooManyLoginCodes, err)
+	}
+	return code, u, err
+}
+
+func (h handoff) SetCookieValues(iss *sessiond.Issued) ([]string, error) {
+	return h.g.SetCookieValues(iss)
+}

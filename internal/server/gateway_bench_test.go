@@ -1,0 +1,134 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/internal/server"
+)
+
+// The gateway's forward-auth check over HTTP, measured as verify is
+// (bench_test.go): the real server in process with its JSON request log
+// (discarded), against a bare handler, 32 keep-alive clients, the same
+// cookies. Run both in one go:
+//
+//	go test ./internal/server -run x -bench 'HTTP(CheckBare|GatewayCheck)' -benchtime 20000x -count 6
+
+func startGateway(b *testing.B) string {
+	b.Helper()
+	cfg := config.Default()
+	cfg.Store.Driver = "memory"
+	cfg.Environment = config.EnvDevelopment
+	cfg.Server.Listen = "127.0.0.1:0"
+	cfg.Server.DataDir = b.TempDir()
+	cfg.Cookie.Secure = false
+	cfg.Cookie.Name, cfg.Cookie.RefreshName = "sid", "rt"
+	cfg.Gateway.Enabled, cfg.Gateway.LoginURL = true, "/login"
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- server.Run(ctx, server.Options{Config: cfg, APIKey: benchKey, InsecureDev: true, Listening: func(a string) { addr <- a },
+			Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	}()
+	b.Cleanup(func() { cancel(); <-done })
+	select {
+	case a := <-addr:
+		return "http://" + a
+	case err := <-done:
+		b.Fatal(err)
+	}
+	return ""
+}
+
+// gatewayCookies creates 500 sessions of 100 subjects and returns their
+// access cookies (name=value), as a backend relays them with set_cookie.
+func gatewayCookies(b *testing.B, base string) []string {
+	var out []string
+	for i := range 500 {
+		body := fmt.Sprintf(`{"subject":"user-%d","set_cookie":true}`, i%100)
+		req, _ := http.NewRequest(http.MethodPost, base+"/v1/sessions", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+benchKey)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var v struct {
+			SetCookie []string `json:"set_cookie"`
+		}
+		err = json.NewDecoder(res.Body).Decode(&v)
+		res.Body.Close()
+		if err != nil || len(v.SetCookie) == 0 {
+			b.Fatalf("create: %v %d", err, res.StatusCode)
+		}
+		c, _, _ := strings.Cut(v.SetCookie[0], ";")
+		out = append(out, c)
+	}
+	return out
+}
+
+// driveGet sends GET url with cookies[i] round-robin from 32 goroutines.
+func driveGet(b *testing.B, url string, cookies []string) {
+	hc := httpClient()
+	var n atomic.Int64
+	b.SetParallelism(16)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			req, _ := http.NewRequest(http.MethodGet, url, nil)
+			req.Header.Set("Cookie", cookies[int(i)%len(cookies)])
+			req.Header.Set("User-Agent", "bench")
+			resp, err := hc.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkHTTPCheckBare is the baseline: an empty 200 from a bare handler.
+func BenchmarkHTTPCheckBare(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })}
+	go srv.Serve(ln)
+	b.Cleanup(func() { srv.Close() })
+	driveGet(b, "http://"+ln.Addr().String()+"/sessiond/check", gatewayCookies(b, startGateway(b)))
+}
+
+// BenchmarkHTTPGatewayCheck is GET /sessiond/check with a valid cookie.
+func BenchmarkHTTPGatewayCheck(b *testing.B) {
+	base := startGateway(b)
+	cookies := gatewayCookies(b, base)
+	for _, c := range cookies { // steady state: each token verified once
+		req, _ := http.NewRequest(http.MethodGet, base+"/sessiond/check", nil)
+		req.Header.Set("Cookie", c)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		res.Body.Close()
+	}
+	driveGet(b, base+"/sessiond/check", cookies)
+}

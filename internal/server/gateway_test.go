@@ -1,0 +1,161 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/internal/server"
+)
+
+const gatewayKey = "sdak_gateway_0123456789abcdefghijklmnopqrstuvwxy"
+
+// runGateway runs server.Run with the gateway enabled on plain HTTP
+// loopback (cookie.secure: false, in development) and returns its URL.
+func runGateway(t *testing.T, edit func(*config.Config)) string {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Store.Driver = "memory"
+	cfg.Environment = config.EnvDevelopment
+	cfg.Server.Listen = "127.0.0.1:0"
+	cfg.Server.DataDir = t.TempDir()
+	cfg.Cookie.Secure = false
+	cfg.Cookie.Name, cfg.Cookie.RefreshName = "sid", "rt"
+	cfg.Gateway.Enabled = true
+	cfg.Gateway.LoginURL = "/login"
+	if edit != nil {
+		edit(&cfg)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- server.Run(ctx, server.Options{Config: cfg, APIKey: gatewayKey, InsecureDev: true,
+			Listening: func(a string) { addr <- a }, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case a := <-addr:
+		return "http://" + a
+	case err := <-done:
+		t.Fatal(err)
+	}
+	return ""
+}
+
+func createWith(t *testing.T, base, body string) map[string]any {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, base+"/v1/sessions", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+gatewayKey)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil || res.StatusCode != http.StatusCreated {
+		t.Fatalf("POST /v1/sessions %s = %d %v %v", body, res.StatusCode, out, err)
+	}
+	return out
+}
+
+// TestGateway_Served: the served binary's gateway, from the backend's
+// POST /v1/sessions with login_code to a checked cookie, with the cookies
+// following cookie.* and a custom prefix.
+func TestGateway_Served(t *testing.T) {
+	base := runGateway(t, func(c *config.Config) {
+		c.Gateway.Prefix = "/auth"
+		c.Cookie.RefreshPath = "/auth/refresh"
+		c.Cookie.SameSite = "strict"
+	})
+	out := createWith(t, base, `{"subject":"alice","login_code":true,"return_to":"/orders"}`)
+	loginURL, _ := out["login_url"].(string)
+	if !strings.HasPrefix(loginURL, "/auth/login?code=sdlc_") || out["login_code"] == nil {
+		t.Fatalf("login_url = %q", loginURL)
+	}
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := hc.Get(base + loginURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 303 || res.Header.Get("Location") != "/orders" {
+		t.Fatalf("login = %d %q; want 303 /orders", res.StatusCode, res.Header.Get("Location"))
+	}
+	for _, sc := range res.Header.Values("Set-Cookie") {
+		if !strings.Contains(sc, "SameSite=Strict") || !strings.Contains(sc, "HttpOnly") {
+			t.Errorf("Set-Cookie %q does not follow cookie.same_site: strict", sc)
+		}
+	}
+	u, _ := url.Parse(base + "/auth/refresh")
+	if names := jar.Cookies(u); len(names) != 2 {
+		t.Errorf("cookies for the refresh route: %v; want sid and rt", names)
+	}
+	res, err = hc.Get(base + "/auth/check")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 || res.Header.Get("X-Sessiond-Subject") != "alice" || res.Header.Get("X-Request-Id") == "" {
+		t.Errorf("check = %d subject %q; want 200 alice (with a request ID)", res.StatusCode, res.Header.Get("X-Sessiond-Subject"))
+	}
+	// Single use, through the server too.
+	if res, _ := hc.Get(base + loginURL); res.StatusCode != 400 {
+		t.Errorf("second use = %d; want 400", res.StatusCode)
+	}
+
+	// set_cookie: the values a backend relays.
+	out = createWith(t, base, `{"subject":"bob","set_cookie":true}`)
+	if sc, _ := out["set_cookie"].([]any); len(sc) != 2 || !strings.HasPrefix(sc[0].(string), "sid=") {
+		t.Errorf("set_cookie = %v", out["set_cookie"])
+	}
+}
+
+// TestGateway_Disabled: without gateway.enabled there is no browser route
+// and the handoff flags are refused.
+func TestGateway_Disabled(t *testing.T) {
+	base := runGateway(t, func(c *config.Config) { c.Gateway.Enabled = false })
+	res, err := http.Get(base + "/sessiond/check")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 404 {
+		t.Errorf("check without the gateway = %d; want 404", res.StatusCode)
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"/v1/sessions", strings.NewReader(`{"subject":"a","login_code":true}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+gatewayKey)
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 400 {
+		t.Errorf("login_code without the gateway = %d; want 400", res.StatusCode)
+	}
+}
+
+// TestGateway_Refused: a gateway configuration the validator rejects
+// stops serve in production.
+func TestGateway_Refused(t *testing.T) {
+	cfg := config.Default()
+	cfg.Store.Driver = "memory"
+	cfg.Server.Listen = "127.0.0.1:0"
+	cfg.Server.DataDir = t.TempDir()
+	cfg.Gateway.Enabled = true // no login_url: SD-GATEWAY-001
+	err := server.Run(context.Background(), server.Options{Config: cfg, APIKey: gatewayKey, Logger: slog.New(slog.DiscardHandler)})
+	if !errors.Is(err, server.ErrInvalidConfig) {
+		t.Errorf("Run = %v; want ErrInvalidConfig", err)
+	}
+}

@@ -1,0 +1,68 @@
+package server_test
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/internal/server"
+)
+
+const testKey sessiond.Secret = "sdak_test_0123456789abcdefghijklmnopqrstuvwxyz"
+
+// devConfig is a development configuration on an SQLite store in a
+// temporary directory, listening on a free loopback port.
+func devConfig(t *testing.T) config.Config {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Environment = config.EnvDevelopment
+	cfg.Server.Listen = "127.0.0.1:0"
+	cfg.Server.DataDir = t.TempDir()
+	cfg.Store.Driver = "sqlite"
+	return cfg
+}
+
+// node is one server.Run in this process.
+type node struct {
+	addr   string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// start runs the server until stop (or the end of the test).
+func start(t *testing.T, o server.Options) *node {
+	t.Helper()
+	if o.APIKey == "" {
+		o.APIKey = testKey
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &node{cancel: cancel, done: make(chan error, 1)}
+	addr := make(chan string, 1)
+	o.Listening = func(a string) { addr <- a }
+	go func() { n.done <- server.Run(ctx, o) }()
+	t.Cleanup(func() { n.stop() })
+	select {
+	case n.addr = <-addr:
+		return n
+	case err := <-n.done:
+		n.done <- err
+		t.Fatalf("server did not start: %v", err)
+	}
+	return nil
+}
+
+// stop cancels the server and returns Run's result (once; later calls
+// return nil).
+func (n *node) stop() error {
+	n.cancel()
+	err, ok := <-n.done
+	if ok {
+		close(n.done)
+	}
+	return err
+}

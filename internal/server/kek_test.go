@@ -1,0 +1,124 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/internal/server"
+	"github.com/sessiond/sessiond/internal/signing"
+	"github.com/sessiond/sessiond/sqlitestore"
+)
+
+func kekText(b byte) string { return base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{b}, 32)) }
+
+// TestRun_SealsSigningKeys: a server given a KEK stores the signing keys
+// sealed; restarted without it, it refuses to start with ErrKEKRequired;
+// with SESSIOND_KEK instead of the file it starts.
+func TestRun_SealsSigningKeys(t *testing.T) {
+	cfg := devConfig(t)
+	cfg.Signing.KEKFile = filepath.Join(t.TempDir(), "kek")
+	if err := os.WriteFile(cfg.Signing.KEKFile, []byte(kekText(7)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n := start(t, server.Options{Config: cfg})
+	if err := n.stop(); err != nil {
+		t.Fatal(err)
+	}
+	store, err := sqlitestore.New(context.Background(), filepath.Join(cfg.Server.DataDir, "sessiond.db"), sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, _, err := store.GetMeta(context.Background(), signing.DocName)
+	store.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(doc, []byte(`"jwk"`)) || !bytes.Contains(doc, []byte(`"sealed"`)) {
+		t.Fatalf("stored key ring is not sealed: %.200s", doc)
+	}
+
+	noKEK := cfg
+	noKEK.Signing.KEKFile = ""
+	err = server.Run(context.Background(), server.Options{Config: noKEK, APIKey: testKey, Getenv: func(string) string { return "" }})
+	if !errors.Is(err, signing.ErrKEKRequired) {
+		t.Fatalf("start without the KEK = %v; want ErrKEKRequired", err)
+	}
+	env := func(name string) string {
+		if name == config.EnvKEK {
+			return kekText(7)
+		}
+		return ""
+	}
+	start(t, server.Options{Config: noKEK, Getenv: env})
+}
+
+func TestSigningKEKs(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good, other, short := write("good", kekText(1)), write("other", kekText(2)), write("short", "c2hvcnQ=")
+	envWith := func(v string) func(string) string {
+		return func(name string) string {
+			if name == config.EnvKEK {
+				return v
+			}
+			return ""
+		}
+	}
+	parse := func(text string) *signing.KEK {
+		k, err := signing.ParseKEK([]byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	for _, tc := range []struct {
+		name    string
+		file    string
+		old     []string
+		env     string
+		wantKEK string // ID, "" for none
+		wantOld int
+		wantErr bool
+	}{
+		{name: "none"},
+		{name: "file", file: good, wantKEK: parse(kekText(1)).ID},
+		{name: "env", env: kekText(2), wantKEK: parse(kekText(2)).ID},
+		{name: "file wins over env", file: good, env: kekText(2), wantKEK: parse(kekText(1)).ID},
+		{name: "old files", file: good, old: []string{other}, wantKEK: parse(kekText(1)).ID, wantOld: 1},
+		{name: "short file", file: short, wantErr: true},
+		{name: "missing file", file: filepath.Join(dir, "nope"), wantErr: true},
+		{name: "bad env", env: "not base64!", wantErr: true},
+		{name: "bad old file", old: []string{short}, wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := config.Default()
+			cfg.Signing.KEKFile, cfg.Signing.OldKEKFiles = tc.file, tc.old
+			kek, old, err := server.SigningKEKs(cfg, envWith(tc.env))
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("SigningKEKs = %v; want error %v", err, tc.wantErr)
+			}
+			if tc.wantErr {
+				return
+			}
+			gotID := ""
+			if kek != nil {
+				gotID = kek.ID
+			}
+			if gotID != tc.wantKEK || len(old) != tc.wantOld {
+				t.Errorf("SigningKEKs = %q, %d old; want %q, %d", gotID, len(old), tc.wantKEK, tc.wantOld)
+			}
+		})
+	}
+}

@@ -1,0 +1,187 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/internal/signing"
+	"github.com/sessiond/sessiond/verifier/stream"
+)
+
+// watermarkDoc is the MetaStore document in which the Manager keeps the
+// incident watermarks ({"all": time, "subjects": {subject: time}}). The
+// Manager has no accessor for them yet, so the snapshot reads the document.
+const watermarkDoc = "revocation_watermarks"
+
+// attachRevocationStream serves the revocation stream on hopts when the
+// store keeps an event log, and wraps the kill switch so the log records
+// what the stream needs (the exact watermark, the retired key IDs). The
+// returned func ends open streams; call it when the server shuts down.
+func attachRevocationStream(bg context.Context, hopts *httpapi.Options, cfg config.Config, store sessiond.Store,
+	mgr *sessiond.Manager, keys *signing.Keys, events *fanout) (func(), error) {
+	if hopts.Incident != nil {
+		hopts.Incident = recordIncident(hopts.Incident, keys, events)
+	}
+	if events.log == nil {
+		return func() {}, nil
+	}
+	meta, _ := store.(sessiond.MetaStore)
+	hub := newWakeHub()
+	if n, ok := store.(sessiond.RevocationNotifier); ok {
+		if err := n.SubscribeRevocations(bg, hub.add, hub.wake); err != nil {
+			return nil, fmt.Errorf("subscribe to revocations for the stream: %w", err)
+		}
+	}
+	closing := make(chan struct{})
+	hopts.Stream = &httpapi.RevocationStream{
+		Log:            events.log,
+		Revocations:    store.Revocations,
+		Watermarks:     func(ctx context.Context) ([]stream.Watermark, error) { return readWatermarks(ctx, meta) },
+		Wake:           hub.next,
+		Recent:         hub.recent,
+		AccessLifetime: mgr.Lifetimes().Access,
+		Leeway:         cfg.JWT.Leeway.Std(),
+		Retention:      retention(cfg),
+		Closing:        closing,
+	}
+	var once sync.Once
+	return func() { once.Do(func() { close(closing) }) }, nil
+}
+
+// recordIncident runs the kill switch with an explicit issued_before (now
+// when the request has none), so the watermark it raises is known exactly,
+// and records it and the retired signing keys in the event log.
+func recordIncident(next func(context.Context, httpapi.IncidentRequest) (int, error), keys *signing.Keys, events *fanout) func(context.Context, httpapi.IncidentRequest) (int, error) {
+	return func(ctx context.Context, req httpapi.IncidentRequest) (int, error) {
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		if req.IssuedBefore.IsZero() || req.IssuedBefore.After(now) {
+			req.IssuedBefore = now
+		}
+		var kids []string
+		if req.RotateKeys && keys != nil {
+			for _, k := range keys.Ring().Keys() {
+				kids = append(kids, k.ID)
+			}
+		}
+		n, err := next(ctx, req)
+		if err != nil {
+			return n, err
+		}
+		details := map[string]any{"all": len(req.Subjects) == 0, "issued_before": req.IssuedBefore.UTC().Format(time.RFC3339Nano),
+			"reason": req.Reason}
+		if len(req.Subjects) > 0 {
+			details["subjects"] = slices.Clone(req.Subjects)
+		}
+		events.emit(ctx, sessiond.Event{Type: httpapi.EventWatermarkRaised, Details: details})
+		if len(kids) > 0 {
+			events.emit(ctx, sessiond.Event{Type: httpapi.EventKeysRetired, Details: map[string]any{"kids": kids, "reason": req.Reason}})
+		}
+		return n, nil
+	}
+}
+
+// readWatermarks returns the shared incident watermarks.
+func readWatermarks(ctx context.Context, meta sessiond.MetaStore) ([]stream.Watermark, error) {
+	out := []stream.Watermark{}
+	if meta == nil {
+		return out, nil
+	}
+	raw, _, err := meta.GetMeta(ctx, watermarkDoc)
+	if errors.Is(err, sessiond.ErrNotFound) {
+		return out, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("load watermarks: %w", err)
+	}
+	var doc struct {
+		All      time.Time            `json:"all"`
+		Subjects map[string]time.Time `json:"subjects"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("stored watermarks are corrupt: %w", err)
+	}
+	if !doc.All.IsZero() {
+		out = append(out, stream.Watermark{All: true, IssuedBefore: doc.All.UTC()})
+	}
+	for _, s := range slices.Sorted(func(yield func(string) bool) {
+		for s := range doc.Subjects {
+			if !yield(s) {
+				return
+			}
+		}
+	}) {
+		out = append(out, stream.Watermark{Subject: s, IssuedBefore: doc.Subjects[s].UTC()})
+	}
+	return out, nil
+}
+
+// wakeHub tells every open stream of a revocation on any node: next
+// returns a channel that wake closes, and recent the last revocations the
+// store's feed announced.
+type wakeHub struct {
+	mu   sync.Mutex
+	ch   chan struct{}
+	ring [hubRing]sessiond.Revocation
+	seq  uint64 // sequence number of the newest entry; ring[seq%hubRing]
+}
+
+// hubRing is how many feed revocations a stream can fall behind by before
+// it relies on the event log alone.
+const hubRing = 1024
+
+func newWakeHub() *wakeHub { return &wakeHub{ch: make(chan struct{})} }
+
+func (h *wakeHub) add(r sessiond.Revocation) {
+	h.mu.Lock()
+	h.seq++
+	h.ring[h.seq%hubRing] = r
+	h.mu.Unlock()
+	h.wake()
+}
+
+func (h *wakeHub) recent(after uint64) ([]sessiond.Revocation, uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if after >= h.seq {
+		return nil, h.seq
+	}
+	from := max(after+1, h.seq-min(h.seq, hubRing-1))
+	out := make([]sessiond.Revocation, 0, h.seq-from+1)
+	for i := from; i <= h.seq; i++ {
+		out = append(out, h.ring[i%hubRing])
+	}
+	return out, h.seq
+}
+
+func (h *wakeHub) next() <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.ch
+}
+
+func (h *wakeHub) wake() {
+	h.mu.Lock()
+	close(h.ch)
+	h.ch = make(chan struct{})
+	h.mu.Unlock()
+}
+
+// retention is how long the event log keeps events: events.retention, or
+// Redis's safety net (redisstore's default MaxEventAge) when that is
+// shorter or retention is off, so a cursor older than what may have been
+// deleted gets a reset rather than a gap.
+func retention(cfg config.Config) time.Duration {
+	keep := cfg.Events.Retention.Std()
+	const redisMaxAge = 400 * 24 * time.Hour
+	if cfg.Store.Driver == "redis" && (keep <= 0 || keep > redisMaxAge) {
+		return redisMaxAge
+	}
+	return max(keep, 0)
+}

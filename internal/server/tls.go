@@ -1,0 +1,106 @@
+package server
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/sessiond/sessiond/internal/config"
+)
+
+// certReloader serves the certificate in server.tls_cert_file and
+// server.tls_key_file, loading the pair again whenever either file's
+// modification time or size changes, so a renewed certificate is served
+// without a restart. It checks at each new handshake (two stat calls, next
+// to a handshake's public-key operations); a pair that fails to load (a
+// renewal half written) is logged and the previous one kept.
+type certReloader struct {
+	certFile, keyFile string
+	log               *slog.Logger
+
+	mu   sync.Mutex
+	cert *tls.Certificate
+	seen [2]fileStamp // of certFile and keyFile when cert was loaded
+}
+
+type fileStamp struct {
+	mod  time.Time
+	size int64
+}
+
+func stamp(path string) (fileStamp, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileStamp{}, err
+	}
+	return fileStamp{fi.ModTime(), fi.Size()}, nil
+}
+
+// newCertReloader loads the pair once; an error here stops the server.
+func newCertReloader(certFile, keyFile string, log *slog.Logger) (*certReloader, error) {
+	c := &certReloader{certFile: certFile, keyFile: keyFile, log: log}
+	if err := c.reload(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// reload loads the pair if the files changed. The caller holds c.mu, or
+// has the only reference.
+func (c *certReloader) reload() error {
+	cs, err := stamp(c.certFile)
+	if err != nil {
+		return fmt.Errorf("server.tls_cert_file: %w", err)
+	}
+	ks, err := stamp(c.keyFile)
+	if err != nil {
+		return fmt.Errorf("server.tls_key_file: %w", err)
+	}
+	if c.cert != nil && c.seen == [2]fileStamp{cs, ks} {
+		return nil
+	}
+	pair, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
+	if err != nil {
+		return fmt.Errorf("server.tls_cert_file, server.tls_key_file: %w", err)
+	}
+	c.cert, c.seen = &pair, [2]fileStamp{cs, ks}
+	if pair.Leaf != nil {
+		c.log.Info("TLS certificate loaded", "subject", pair.Leaf.Subject.String(),
+			"not_after", pair.Leaf.NotAfter.UTC().Format(time.RFC3339), "serial", pair.Leaf.SerialNumber.String())
+	}
+	return nil
+}
+
+// GetCertificate is tls.Config.GetCertificate.
+func (c *certReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.reload(); err != nil {
+		c.log.Error("TLS certificate reload failed; serving the previous one", "err", err)
+	}
+	if c.cert == nil {
+		return nil, errors.New("no TLS certificate")
+	}
+	return c.cert, nil
+}
+
+// tlsConfig returns the API listener's TLS configuration, or nil when
+// server.tls_cert_file is not set (plain HTTP).
+func tlsConfig(cfg config.Config, log *slog.Logger) (*tls.Config, error) {
+	s := cfg.Server
+	if s.TLSCertFile == "" && s.TLSKeyFile == "" {
+		return nil, nil
+	}
+	if s.TLSCertFile == "" || s.TLSKeyFile == "" {
+		return nil, fmt.Errorf("server.tls_cert_file and server.tls_key_file go together")
+	}
+	r, err := newCertReloader(s.TLSCertFile, s.TLSKeyFile, log)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: r.GetCertificate}, nil
+}

@@ -1,0 +1,152 @@
+package server_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond/internal/server"
+)
+
+// writePair writes a self-signed certificate for 127.0.0.1 with serial,
+// and its key, to cert and key, and returns the certificate.
+func writePair(t *testing.T, serial int64, cert, key string) *x509.Certificate {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(serial),
+		Subject:      pkix.Name{CommonName: "sessiond test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Write to temporary names and rename, as certificate tools do.
+	for path, block := range map[string]*pem.Block{cert: {Type: "CERTIFICATE", Bytes: der}, key: {Type: "EC PRIVATE KEY", Bytes: kb}} {
+		if err := os.WriteFile(path+".tmp", pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(path+".tmp", path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// servedSerial opens a new TLS connection and returns the serial of the
+// certificate the server presents.
+func servedSerial(t *testing.T, addr string) int64 {
+	t.Helper()
+	conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true}) // the test reads the certificate itself
+	if err != nil {
+		t.Fatalf("TLS handshake: %v", err)
+	}
+	defer conn.Close()
+	return conn.ConnectionState().PeerCertificates[0].SerialNumber.Int64()
+}
+
+// TestRun_TLSReloadsCertificate: with server.tls_cert_file and
+// server.tls_key_file the API is served over HTTPS only, and a renewed
+// certificate written over the files is served on the next connection
+// without a restart.
+func TestRun_TLSReloadsCertificate(t *testing.T) {
+	cfg := devConfig(t)
+	dir := t.TempDir()
+	cfg.Server.TLSCertFile, cfg.Server.TLSKeyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	first := writePair(t, 1, cfg.Server.TLSCertFile, cfg.Server.TLSKeyFile)
+	n := start(t, server.Options{Config: cfg})
+
+	pool := x509.NewCertPool()
+	pool.AddCert(first)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := hc.Get("https://" + n.addr + "/healthz")
+	if err != nil {
+		t.Fatalf("GET /healthz over HTTPS: %v", err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /healthz over HTTPS = %d", resp.StatusCode)
+	}
+	if resp, err := http.Get("http://" + n.addr + "/healthz"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Error("plain HTTP answered 200 on a TLS listener")
+		}
+	}
+
+	if got := servedSerial(t, n.addr); got != 1 {
+		t.Fatalf("served serial %d; want 1", got)
+	}
+	writePair(t, 2, cfg.Server.TLSCertFile, cfg.Server.TLSKeyFile)
+	// Make the change visible whatever the file system's time granularity.
+	later := time.Now().Add(time.Minute)
+	for _, f := range []string{cfg.Server.TLSCertFile, cfg.Server.TLSKeyFile} {
+		if err := os.Chtimes(f, later, later); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := servedSerial(t, n.addr); got != 2 {
+		t.Errorf("after renewal served serial %d; want 2", got)
+	}
+
+	// A broken renewal (a key that does not match) keeps the last good pair.
+	if err := os.WriteFile(cfg.Server.TLSKeyFile, []byte("not a key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := servedSerial(t, n.addr); got != 2 {
+		t.Errorf("after a broken renewal served serial %d; want the previous 2", got)
+	}
+}
+
+// TestRun_TLSBadFiles: a missing or unreadable pair stops the server at
+// start instead of serving plain HTTP.
+func TestRun_TLSBadFiles(t *testing.T) {
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage.pem")
+	if err := os.WriteFile(garbage, []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, files := range map[string][2]string{
+		"missing": {filepath.Join(dir, "nope.pem"), filepath.Join(dir, "nope.key")},
+		"garbage": {garbage, garbage},
+		"no key":  {garbage, ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := devConfig(t)
+			cfg.Server.TLSCertFile, cfg.Server.TLSKeyFile = files[0], files[1]
+			err := server.Run(t.Context(), server.Options{Config: cfg, APIKey: testKey, InsecureDev: true})
+			if err == nil {
+				t.Fatal("Run started with a bad TLS configuration")
+			}
+		})
+	}
+}

@@ -1,0 +1,136 @@
+package signing
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// formatVersion is the version of the stored document. Version-1 documents
+// (before it existed) are a bare jwttoken ring: they are read, and
+// rewritten in this format on the next write.
+const formatVersion = 2
+
+// ErrKEKRequired: the stored key ring is encrypted and no key-encryption
+// key given can open it.
+var ErrKEKRequired = errors.New("signing: the stored key ring is encrypted and no configured key-encryption key opens it")
+
+// ErrSecretSuperseded: the configured HS256 secret was replaced in the
+// store by a newer one, so this node's configuration is out of date.
+var ErrSecretSuperseded = errors.New("signing: the configured HS256 secret was replaced by a newer one")
+
+// stored is the meta document: the payload, either in clear (no KEK
+// configured) or sealed.
+type stored struct {
+	Format  int             `json:"format"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+	Sealed  *sealed         `json:"sealed,omitempty"`
+}
+
+// payload is what the document protects.
+type payload struct {
+	// Ring is the jwttoken MarshalPrivate document.
+	Ring json.RawMessage `json:"ring"`
+	// HS256Secret is the fingerprint of the configured HS256 secret the
+	// ring was seeded from; HS256Superseded those it replaced. See
+	// checkSecret.
+	HS256Secret     string   `json:"hs256_secret,omitempty"`
+	HS256Superseded []string `json:"hs256_superseded,omitempty"`
+}
+
+// decoded is a stored document opened.
+type decoded struct {
+	payload
+	// kek is the ID of the KEK the document was sealed with; "" in clear.
+	kek string
+	// legacy marks a version-1 document.
+	legacy bool
+}
+
+// decode opens a stored document with the configured KEKs.
+func (o *Options) decode(doc []byte) (decoded, error) {
+	var probe struct {
+		Format int `json:"format"`
+	}
+	if err := json.Unmarshal(doc, &probe); err != nil {
+		return decoded{}, fmt.Errorf("signing: stored key ring: %w", err)
+	}
+	switch probe.Format {
+	case 0: // version 1: the ring itself
+		return decoded{payload: payload{Ring: bytes.Clone(doc)}, legacy: true}, nil
+	case formatVersion:
+	default:
+		return decoded{}, fmt.Errorf("signing: stored key ring: unsupported format %d", probe.Format)
+	}
+	var s stored
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return decoded{}, fmt.Errorf("signing: stored key ring: %w", err)
+	}
+	var d decoded
+	plain := []byte(s.Payload)
+	switch {
+	case s.Sealed != nil && s.Payload == nil:
+		var err error
+		if plain, err = o.open(s.Sealed); err != nil {
+			return decoded{}, err
+		}
+		d.kek = s.Sealed.KEK
+	case s.Sealed == nil && s.Payload != nil:
+	default:
+		return decoded{}, fmt.Errorf("signing: stored key ring: want exactly one of payload and sealed")
+	}
+	if err := json.Unmarshal(plain, &d.payload); err != nil {
+		return decoded{}, fmt.Errorf("signing: stored key ring payload: %w", err)
+	}
+	return d, nil
+}
+
+// encode makes the stored document: sealed with the current KEK when one
+// is configured, in clear otherwise.
+func (o *Options) encode(p payload) ([]byte, error) {
+	plain, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("signing: encode key ring: %w", err)
+	}
+	s := stored{Format: formatVersion}
+	if o.KEK != nil {
+		if s.Sealed, err = o.KEK.seal(plain); err != nil {
+			return nil, err
+		}
+	} else {
+		s.Payload = plain
+	}
+	return json.Marshal(s)
+}
+
+// needsRewrite reports whether a stored document must be rewritten before
+// this node uses it: it is in clear (either format) while a KEK is
+// configured, or sealed with an older KEK. A version-1 document in clear
+// is otherwise left as it is until the next write (a rotation), so nodes
+// of an earlier version can still read it during a rolling upgrade.
+func (o *Options) needsRewrite(d decoded) bool {
+	if o.KEK == nil {
+		return false // never decrypt a ring back to clear on our own
+	}
+	return d.kek != o.KEK.ID
+}
+
+// secretFingerprint names an HS256 secret without revealing it: the
+// secret is at least 256 bits from a CSPRNG, so its keyed hash cannot be
+// inverted.
+func secretFingerprint(secret []byte) string {
+	m := hmac.New(sha256.New, []byte("sessiond hs256 secret fingerprint"))
+	m.Write(secret)
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// superseded reports whether fp is one of the secrets the stored ring
+// replaced.
+func (p payload) superseded(fp string) bool { return slices.Contains(p.HS256Superseded, fp) }

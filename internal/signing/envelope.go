@@ -1,0 +1,123 @@
+package signing
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"strings"
+)
+
+// KEKSize is the size of a key-encryption key: AES-256.
+const KEKSize = 32
+
+// KEK is a key-encryption key. The key ring is envelope-encrypted: each
+// stored version gets a fresh random data key that seals the document with
+// AES-256-GCM, and the KEK seals (wraps) the data key, also with
+// AES-256-GCM. Reading the store, or a backup of it, without the KEK no
+// longer reveals a signing key.
+type KEK struct {
+	// ID names the KEK in the stored document (a hash of the key, which
+	// reveals nothing of it), so a node holding several KEKs knows which
+	// one opens it.
+	ID  string
+	key []byte
+}
+
+// ParseKEK reads a KEK written as base64 (standard or URL alphabet,
+// padded or not) of exactly 32 random bytes, e.g. the output of
+// `openssl rand -base64 32`. Surrounding whitespace is ignored.
+func ParseKEK(text []byte) (*KEK, error) {
+	s := strings.TrimSpace(string(text))
+	var raw []byte
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			raw = b
+			break
+		}
+	}
+	if raw == nil {
+		return nil, fmt.Errorf("signing: key-encryption key is not base64")
+	}
+	if len(raw) != KEKSize {
+		return nil, fmt.Errorf("signing: key-encryption key is %d bytes; want %d (openssl rand -base64 32)", len(raw), KEKSize)
+	}
+	sum := sha256.Sum256(append([]byte("sessiond kek id\x00"), raw...))
+	return &KEK{ID: hex.EncodeToString(sum[:8]), key: raw}, nil
+}
+
+// sealed is an envelope-encrypted payload.
+type sealed struct {
+	KEK  string `json:"kek"`  // ID of the KEK that wraps DEK
+	DEK  []byte `json:"dek"`  // the data key, sealed with the KEK
+	Data []byte `json:"data"` // the payload, sealed with the data key
+}
+
+// The additional data binds each ciphertext to its role and to the KEK, so
+// a wrapped data key cannot be passed off as a payload or moved to another
+// document.
+func aad(role, kek string) []byte { return []byte("sessiond " + DocName + " " + role + " " + kek) }
+
+func gcm(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	// A random 96-bit nonce per message: each data key seals one message,
+	// and the KEK seals one data key per stored version.
+	return cipher.NewGCMWithRandomNonce(block)
+}
+
+func (k *KEK) seal(plain []byte) (*sealed, error) {
+	dek := make([]byte, 32)
+	if _, err := rand.Read(dek); err != nil {
+		return nil, fmt.Errorf("signing: data key: %w", err)
+	}
+	dataAEAD, err := gcm(dek)
+	if err != nil {
+		return nil, fmt.Errorf("signing: seal: %w", err)
+	}
+	kekAEAD, err := gcm(k.key)
+	if err != nil {
+		return nil, fmt.Errorf("signing: seal: %w", err)
+	}
+	return &sealed{
+		KEK:  k.ID,
+		DEK:  kekAEAD.Seal(nil, nil, dek, aad("dek", k.ID)),
+		Data: dataAEAD.Seal(nil, nil, plain, aad("data", k.ID)),
+	}, nil
+}
+
+// open unseals s with whichever configured KEK it names.
+func (o *Options) open(s *sealed) ([]byte, error) {
+	var k *KEK
+	for _, c := range append([]*KEK{o.KEK}, o.OldKEKs...) {
+		if c != nil && c.ID == s.KEK {
+			k = c
+			break
+		}
+	}
+	if k == nil {
+		return nil, fmt.Errorf("%w (it was sealed with key-encryption key %s)", ErrKEKRequired, s.KEK)
+	}
+	kekAEAD, err := gcm(k.key)
+	if err != nil {
+		return nil, fmt.Errorf("signing: open: %w", err)
+	}
+	dek, err := kekAEAD.Open(nil, nil, s.DEK, aad("dek", k.ID))
+	if err != nil {
+		return nil, fmt.Errorf("signing: open the data key with key-encryption key %s: %w", k.ID, err)
+	}
+	dataAEAD, err := gcm(dek)
+	if err != nil {
+		return nil, fmt.Errorf("signing: open: %w", err)
+	}
+	plain, err := dataAEAD.Open(nil, nil, s.Data, aad("data", k.ID))
+	if err != nil {
+		return nil, fmt.Errorf("signing: open the key ring: %w", err)
+	}
+	return plain, nil
+}

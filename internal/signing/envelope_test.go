@@ -1,0 +1,306 @@
+package signing_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/signing"
+	"github.com/sessiond/sessiond/jwttoken"
+	"github.com/sessiond/sessiond/sessiondtest"
+)
+
+func newKEK(t *testing.T) *signing.KEK {
+	t.Helper()
+	raw := make([]byte, signing.KEKSize)
+	_, _ = rand.Read(raw)
+	k, err := signing.ParseKEK([]byte(base64.StdEncoding.EncodeToString(raw) + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func openKEK(ctx context.Context, meta sessiond.MetaStore, kek *signing.KEK, old ...*signing.KEK) (*signing.Keys, error) {
+	return signing.Open(ctx, meta, signing.Options{MaxTokenLifetime: 24 * time.Hour, Clock: sessiondtest.NewClock(t0),
+		KEK: kek, OldKEKs: old})
+}
+
+// secrets returns every private JWK member of the ring's keys, base64url
+// as it would appear in a document in clear.
+func secrets(t *testing.T, r *jwttoken.KeyRing) []string {
+	t.Helper()
+	doc, err := r.MarshalPrivate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Keys []struct {
+			JWK map[string]any `json:"jwk"`
+		} `json:"keys"`
+	}
+	if err := json.Unmarshal(doc, &d); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, k := range d.Keys {
+		for _, m := range []string{"d", "k"} {
+			if v, ok := k.JWK[m].(string); ok {
+				out = append(out, v)
+			}
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("the ring has no private member to look for")
+	}
+	return out
+}
+
+func stored(t *testing.T, meta sessiond.MetaStore) []byte {
+	t.Helper()
+	doc, _, err := meta.GetMeta(context.Background(), signing.DocName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
+
+func sealedWith(t *testing.T, doc []byte) string {
+	t.Helper()
+	var s struct {
+		Sealed *struct {
+			KEK string `json:"kek"`
+		} `json:"sealed"`
+	}
+	if err := json.Unmarshal(doc, &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Sealed == nil {
+		return ""
+	}
+	return s.Sealed.KEK
+}
+
+// TestKeys_SealedAtRest (issue 14): with a KEK, the stored document holds
+// no key material on any store, a plaintext ring is sealed at the next
+// start, and without the right KEK a node refuses to start.
+func TestKeys_SealedAtRest(t *testing.T) {
+	ctx := context.Background()
+	for _, st := range metaStores(t) {
+		t.Run(st.name, func(t *testing.T) {
+			plain, err := openKEK(ctx, st.reopen(t), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := plain.Rotate(ctx); err != nil { // two keys: current and next
+				t.Fatal(err)
+			}
+			material := secrets(t, plain.Ring())
+			doc := stored(t, st.reopen(t))
+			for _, m := range material {
+				if !bytes.Contains(doc, []byte(m)) {
+					t.Fatalf("the test cannot see key material in a ring stored in clear: %s", doc)
+				}
+			}
+
+			kek := newKEK(t)
+			sealed, err := openKEK(ctx, st.reopen(t), kek)
+			if err != nil {
+				t.Fatalf("start with a KEK on a ring in clear: %v", err)
+			}
+			if got, want := sealed.Ring().Keys(), plain.Ring().Keys(); len(got) != len(want) || got[0].ID != want[0].ID || got[1].ID != want[1].ID {
+				t.Errorf("sealing changed the keys: %+v; want %+v", got, want)
+			}
+			doc = stored(t, st.reopen(t))
+			for _, m := range material {
+				if bytes.Contains(doc, []byte(m)) {
+					t.Errorf("stored document still holds key material after sealing")
+				}
+			}
+			for _, leak := range []string{`"d"`, `"jwk"`, `"keys"`, `"kid"`} {
+				if bytes.Contains(doc, []byte(leak)) {
+					t.Errorf("stored document shows %s in clear: %s", leak, doc)
+				}
+			}
+			if got := sealedWith(t, doc); got != kek.ID {
+				t.Errorf("sealed with %q; want the KEK %q", got, kek.ID)
+			}
+			// Later writes stay sealed.
+			if err := sealed.RetireAll(ctx); err != nil {
+				t.Fatal(err)
+			}
+			doc = stored(t, st.reopen(t))
+			for _, m := range secrets(t, sealed.Ring()) {
+				if bytes.Contains(doc, []byte(m)) {
+					t.Error("a write after sealing stored key material in clear")
+				}
+			}
+
+			if _, err := openKEK(ctx, st.reopen(t), nil); !errors.Is(err, signing.ErrKEKRequired) {
+				t.Errorf("start without a KEK on a sealed ring = %v; want ErrKEKRequired", err)
+			}
+			if _, err := openKEK(ctx, st.reopen(t), newKEK(t)); !errors.Is(err, signing.ErrKEKRequired) {
+				t.Errorf("start with another KEK = %v; want ErrKEKRequired", err)
+			}
+			again, err := openKEK(ctx, st.reopen(t), kek)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again.Ring().Keys()[0].ID != sealed.Ring().Keys()[0].ID {
+				t.Error("restart with the KEK reads another ring")
+			}
+		})
+	}
+}
+
+// TestKeys_KEKRotation: the documented rotation. With the new KEK as KEK
+// and the old one in OldKEKs, a start reseals the ring with the new KEK;
+// afterwards the old KEK alone no longer opens it, and the new one does.
+// A running node holding both adopts changes sealed with either.
+func TestKeys_KEKRotation(t *testing.T) {
+	ctx := context.Background()
+	store := metaStores(t)[1].reopen(t) // sqlite
+	oldKEK, newKEK := newKEK(t), newKEK(t)
+	first, err := openKEK(ctx, store, oldKEK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kid := first.Ring().Keys()[0].ID
+	// Step 1: every node learns the new KEK, for opening only.
+	running, err := openKEK(ctx, store, oldKEK, newKEK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sealedWith(t, stored(t, store)); got != oldKEK.ID {
+		t.Fatalf("a node with the new KEK only for opening resealed the ring (%s)", got)
+	}
+	// Step 2: nodes switch; the first to start reseals.
+	switched, err := openKEK(ctx, store, newKEK, oldKEK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sealedWith(t, stored(t, store)); got != newKEK.ID {
+		t.Fatalf("after the switch the ring is sealed with %s; want the new KEK %s", got, newKEK.ID)
+	}
+	if switched.Ring().Keys()[0].ID != kid {
+		t.Error("resealing changed the keys")
+	}
+	if err := switched.RetireAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := running.Sync(ctx); err != nil {
+		t.Fatalf("a node holding both KEKs cannot follow the resealed ring: %v", err)
+	}
+	if running.Ring().Keys()[0].ID != switched.Ring().Keys()[0].ID {
+		t.Error("the running node did not adopt the change")
+	}
+	// Step 3: the old KEK is retired.
+	if _, err := openKEK(ctx, store, oldKEK); !errors.Is(err, signing.ErrKEKRequired) {
+		t.Errorf("the old KEK alone = %v; want ErrKEKRequired", err)
+	}
+	if _, err := openKEK(ctx, store, newKEK); err != nil {
+		t.Errorf("the new KEK alone: %v", err)
+	}
+}
+
+// TestKeys_SealedTampered: a sealed document changed in any byte of its
+// ciphertexts, or with its parts swapped, is refused.
+func TestKeys_SealedTampered(t *testing.T) {
+	ctx := context.Background()
+	kek := newKEK(t)
+	for _, part := range []string{"dek", "data", "swap"} {
+		t.Run(part, func(t *testing.T) {
+			store := metaStores(t)[0].reopen(t)
+			if _, err := openKEK(ctx, store, kek); err != nil {
+				t.Fatal(err)
+			}
+			doc, version, err := store.GetMeta(ctx, signing.DocName)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]any
+			if err := json.Unmarshal(doc, &m); err != nil {
+				t.Fatal(err)
+			}
+			s := m["sealed"].(map[string]any)
+			if part == "swap" {
+				s["dek"], s["data"] = s["data"], s["dek"]
+			} else {
+				b, _ := base64.StdEncoding.DecodeString(s[part].(string))
+				b[len(b)/2] ^= 1
+				s[part] = base64.StdEncoding.EncodeToString(b)
+			}
+			bad, _ := json.Marshal(m)
+			if _, err := store.PutMeta(ctx, signing.DocName, bad, version); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := openKEK(ctx, store, kek); err == nil {
+				t.Error("a tampered sealed ring was accepted")
+			}
+		})
+	}
+}
+
+func TestParseKEK(t *testing.T) {
+	raw := bytes.Repeat([]byte{0xfb}, 32)
+	for _, tc := range []struct {
+		name string
+		in   string
+		ok   bool
+	}{
+		{"standard base64", base64.StdEncoding.EncodeToString(raw), true},
+		{"url base64 unpadded, newline", base64.RawURLEncoding.EncodeToString(raw) + "\n", true},
+		{"empty", "", false},
+		{"not base64", "this is not a key!", false},
+		{"16 bytes", base64.StdEncoding.EncodeToString(raw[:16]), false},
+		{"33 bytes", base64.StdEncoding.EncodeToString(append(raw, 1)), false},
+		{"raw bytes", string(raw), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k, err := signing.ParseKEK([]byte(tc.in))
+			if (err == nil) != tc.ok {
+				t.Fatalf("ParseKEK = %v, %v; want ok %v", k, err, tc.ok)
+			}
+			if err != nil && strings.Contains(err.Error(), tc.in) && tc.in != "" {
+				t.Errorf("error quotes the input: %v", err)
+			}
+		})
+	}
+}
+
+// TestKeys_RejectsMalformedDocument: a stored document that is not one
+// this version wrote or can read stops the node with an error, never a
+// panic, and never a fresh ring written over it.
+func TestKeys_RejectsMalformedDocument(t *testing.T) {
+	ctx := context.Background()
+	for name, doc := range map[string]string{
+		"not JSON":              `{"format":`,
+		"unknown format":        `{"format":3,"payload":{}}`,
+		"both payload and seal": `{"format":2,"payload":{"ring":{}},"sealed":{"kek":"x","dek":"","data":""}}`,
+		"neither":               `{"format":2}`,
+		"unknown field":         `{"format":2,"payload":{"ring":{}},"extra":1}`,
+		"payload not a ring":    `{"format":2,"payload":{"ring":{"version":1,"keys":[]}}}`,
+		"sealed not base64":     `{"format":2,"sealed":{"kek":"x","dek":"!!","data":"!!"}}`,
+		"empty":                 ``,
+	} {
+		t.Run(name, func(t *testing.T) {
+			store := metaStores(t)[0].reopen(t)
+			if _, err := store.PutMeta(ctx, signing.DocName, []byte(doc), 0); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := openKEK(ctx, store, newKEK(t)); err == nil {
+				t.Fatal("Open accepted a malformed document")
+			}
+			if got := stored(t, store); string(got) != doc {
+				t.Errorf("Open overwrote the malformed document")
+			}
+		})
+	}
+}

@@ -1,0 +1,100 @@
+package signing_test
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/signing"
+	"github.com/sessiond/sessiond/memstore"
+	"github.com/sessiond/sessiond/sessiondtest"
+)
+
+// countingMeta is a real store that counts reads of the key ring.
+type countingMeta struct {
+	sessiond.MetaStore
+	reads atomic.Int64
+}
+
+func (c *countingMeta) GetMeta(ctx context.Context, name string) ([]byte, int64, error) {
+	if name == signing.DocName {
+		c.reads.Add(1)
+	}
+	return c.MetaStore.GetMeta(ctx, name)
+}
+
+// forged is a token whose header names kid (the signature is junk).
+func forged(kid string) sessiond.Secret {
+	enc := base64.RawURLEncoding.EncodeToString
+	return sessiond.Secret(enc([]byte(`{"alg":"EdDSA","kid":"`+kid+`","typ":"at+jwt"}`)) + "." + enc([]byte(`{"sub":"x"}`)) + ".c2ln")
+}
+
+// TestKeys_UnknownKidReloads (issue 18, gap 2): node B meets a token from
+// a key node A made a moment ago (the kill switch signs with a new key at
+// once) and accepts it without waiting for its periodic poll, by
+// reloading the ring from the store before rejecting.
+func TestKeys_UnknownKidReloads(t *testing.T) {
+	ctx := context.Background()
+	store := memstore.New()
+	clock := sessiondtest.NewClock(t0)
+	a := open(t, store, clock, nil)
+	b := open(t, store, clock, nil)
+	if err := a.RetireAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := codec(t, a).Sign(sessiond.KindAccess, claims(t0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := codec(t, b).Verify(sessiond.KindAccess, tok, t0); err != nil {
+		t.Fatalf("B rejects A's new-key token before its poll: %v", err)
+	}
+}
+
+// TestKeys_UnknownKidReloadIsBounded: tokens naming made-up kids cause at
+// most one store read per ReloadEvery, however many arrive at once, and
+// none for a kid that cannot be one of ours.
+func TestKeys_UnknownKidReloadIsBounded(t *testing.T) {
+	store := &countingMeta{MetaStore: memstore.New()}
+	clock := sessiondtest.NewClock(t0)
+	k, err := signing.Open(context.Background(), store, signing.Options{MaxTokenLifetime: 24 * time.Hour, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := codec(t, k)
+	store.reads.Store(0)
+
+	if _, err := c.Verify(sessiond.KindAccess, forged("not-a-kid-of-ours"), t0); !errors.Is(err, sessiond.ErrInvalidToken) {
+		t.Fatalf("Verify = %v; want ErrInvalidToken", err)
+	}
+	if n := store.reads.Load(); n != 0 {
+		t.Errorf("an implausible kid caused %d store reads; want 0", n)
+	}
+
+	var wg sync.WaitGroup
+	for i := range 64 {
+		wg.Go(func() {
+			kid := strings.Repeat(string(rune('A'+i%26)), 22)
+			if _, err := c.Verify(sessiond.KindAccess, forged(kid), t0); !errors.Is(err, sessiond.ErrInvalidToken) {
+				t.Errorf("Verify = %v; want ErrInvalidToken", err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := store.reads.Load(); n != 1 {
+		t.Errorf("64 unknown kids at one instant caused %d store reads; want 1", n)
+	}
+	clock.Advance(signing.DefaultReloadEvery)
+	for range 8 {
+		c.Verify(sessiond.KindAccess, forged(strings.Repeat("Z", 22)), clock.Now())
+	}
+	if n := store.reads.Load(); n != 2 {
+		t.Errorf("after ReloadEvery: %d store reads in all; want 2", n)
+	}
+}

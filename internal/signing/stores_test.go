@@ -1,0 +1,130 @@
+package signing_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/rueidis"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/memstore"
+	"github.com/sessiond/sessiond/pgstore"
+	"github.com/sessiond/sessiond/redisstore"
+	"github.com/sessiond/sessiond/sqlitestore"
+)
+
+// metaStore is a way to open one store twice ("two starts"): reopen
+// returns a new connection to the same data.
+type metaStore struct {
+	name   string
+	reopen func(t *testing.T) sessiond.MetaStore
+}
+
+// metaStores returns every store available here: memory and SQLite
+// always, PostgreSQL and Redis when their test addresses are set (required
+// under SESSIOND_TEST_REQUIRE=1). Each on fresh, isolated data.
+func metaStores(t *testing.T) []metaStore {
+	t.Helper()
+	mem := memstore.New()
+	out := []metaStore{
+		{"memory", func(*testing.T) sessiond.MetaStore { return mem }},
+		{"sqlite", func() func(t *testing.T) sessiond.MetaStore {
+			path := filepath.Join(t.TempDir(), "sessiond.db")
+			return func(t *testing.T) sessiond.MetaStore {
+				s, err := sqlitestore.New(context.Background(), path, sqlitestore.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				return s
+			}
+		}()},
+	}
+	suffix := func() string {
+		var b [6]byte
+		_, _ = rand.Read(b[:])
+		return hex.EncodeToString(b[:])
+	}
+	if dsn := os.Getenv("SESSIOND_TEST_POSTGRES_URL"); dsn != "" {
+		schema := "signing_test_" + suffix()
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			conn, err := pgx.Connect(ctx, dsn)
+			if err != nil {
+				t.Errorf("drop schema: %v", err)
+				return
+			}
+			defer conn.Close(ctx)
+			if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+				t.Errorf("drop schema %s: %v", schema, err)
+			}
+		})
+		out = append(out, metaStore{"postgres", func(t *testing.T) sessiond.MetaStore {
+			s, err := pgstore.New(context.Background(), dsn, pgstore.Options{Schema: schema})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		}})
+	} else {
+		requireOrSkip(t, "SESSIOND_TEST_POSTGRES_URL")
+	}
+	if u := os.Getenv("SESSIOND_TEST_REDIS_URL"); u != "" {
+		prefix := "signingtest-" + suffix()
+		t.Cleanup(func() { wipeRedis(t, u, prefix) })
+		out = append(out, metaStore{"redis", func(t *testing.T) sessiond.MetaStore {
+			s, err := redisstore.New(context.Background(), u, redisstore.Options{Prefix: prefix})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		}})
+	} else {
+		requireOrSkip(t, "SESSIOND_TEST_REDIS_URL")
+	}
+	return out
+}
+
+func requireOrSkip(t *testing.T, env string) {
+	if os.Getenv("SESSIOND_TEST_REQUIRE") == "1" {
+		t.Fatalf("%s is not set but SESSIOND_TEST_REQUIRE=1", env)
+	}
+	t.Logf("%s not set: that store is not tested here", env)
+}
+
+func wipeRedis(t *testing.T, url, prefix string) {
+	opt, err := rueidis.ParseURL(url)
+	if err != nil {
+		return
+	}
+	opt.DisableCache = true
+	c, err := rueidis.NewClient(opt)
+	if err != nil {
+		t.Logf("wipe %s: %v", prefix, err)
+		return
+	}
+	defer c.Close()
+	ctx := context.Background()
+	var cursor uint64
+	for {
+		e, err := c.Do(ctx, c.B().Scan().Cursor(cursor).Match(prefix+"*").Count(1000).Build()).AsScanEntry()
+		if err != nil {
+			return
+		}
+		for _, k := range e.Elements {
+			c.Do(ctx, c.B().Unlink().Key(k).Build())
+		}
+		if cursor = e.Cursor; cursor == 0 {
+			return
+		}
+	}
+}

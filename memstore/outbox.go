@@ -1,0 +1,150 @@
+package memstore
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/sessiond/sessiond"
+)
+
+func cloneDelivery(d *sessiond.Delivery) sessiond.Delivery {
+	c := *d
+	c.Payload = cloneBytes(d.Payload)
+	return c
+}
+
+// EnqueueDeliveries stores pending deliveries; an ID that exists already
+// (or earlier in ds) is skipped. An empty State means pending.
+// ErrInvalidArgument, and nothing stored, if a delivery has no ID or
+// another State.
+func (s *Store) EnqueueDeliveries(ctx context.Context, ds ...sessiond.Delivery) error {
+	const op = "enqueue deliveries"
+	if err := s.lock(ctx, op, sessiond.CheckEnqueue(ds)); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	for _, d := range ds {
+		if _, ok := s.deliveries[d.ID]; ok {
+			continue
+		}
+		c := cloneDelivery(&d)
+		c.State = sessiond.DeliveryPending
+		s.deliveries[d.ID] = &c
+	}
+	return nil
+}
+
+// ClaimDeliveries returns up to limit pending deliveries due at now (their
+// NextAttemptAt at or before it), longest due first, with NextAttemptAt
+// moved to now+lease. ErrInvalidArgument if limit or lease is not positive.
+func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]sessiond.Delivery, error) {
+	const op = "claim deliveries"
+	if err := s.lock(ctx, op, sessiond.CheckLimit(limit), sessiond.CheckLease(lease)); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	var due []*sessiond.Delivery
+	for _, d := range s.deliveries {
+		if d.State == sessiond.DeliveryPending && !d.NextAttemptAt.After(now) {
+			due = append(due, d)
+		}
+	}
+	slices.SortFunc(due, func(a, b *sessiond.Delivery) int {
+		if c := a.NextAttemptAt.Compare(b.NextAttemptAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	due = due[:min(limit, len(due))]
+	out := make([]sessiond.Delivery, len(due))
+	for i, d := range due {
+		d.NextAttemptAt = now.Add(lease)
+		out[i] = cloneDelivery(d)
+	}
+	return out, nil
+}
+
+// FinishDelivery records an attempt's outcome; see sessiond.Outbox.
+// ErrNotFound if id is unknown, ErrInvalidArgument if state is not one of
+// the three.
+func (s *Store) FinishDelivery(ctx context.Context, id string, state sessiond.DeliveryState, attempts int, next time.Time, lastErr string, at time.Time) error {
+	const op = "finish delivery"
+	if err := s.lock(ctx, op, state.Validate()); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	d, ok := s.deliveries[id]
+	if !ok {
+		return fmt.Errorf("memstore: %s: %w", op, sessiond.ErrNotFound)
+	}
+	d.State, d.Attempts, d.NextAttemptAt, d.LastError, d.UpdatedAt = state, attempts, next, lastErr, at
+	return nil
+}
+
+// ListDeliveries returns up to limit deliveries in state, newest (by
+// CreatedAt) first. ErrInvalidArgument if limit is not positive.
+func (s *Store) ListDeliveries(ctx context.Context, state sessiond.DeliveryState, limit int) ([]sessiond.Delivery, error) {
+	const op = "list deliveries"
+	if err := s.rlock(ctx, op, sessiond.CheckLimit(limit)); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+	var in []*sessiond.Delivery
+	for _, d := range s.deliveries {
+		if d.State == state {
+			in = append(in, d)
+		}
+	}
+	slices.SortFunc(in, func(a, b *sessiond.Delivery) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.ID, a.ID)
+	})
+	in = in[:min(limit, len(in))]
+	out := make([]sessiond.Delivery, len(in))
+	for i, d := range in {
+		out[i] = cloneDelivery(d)
+	}
+	return out, nil
+}
+
+// CountDeliveries counts deliveries in state.
+func (s *Store) CountDeliveries(ctx context.Context, state sessiond.DeliveryState) (int, error) {
+	if err := s.rlock(ctx, "count deliveries"); err != nil {
+		return 0, err
+	}
+	defer s.mu.RUnlock()
+	n := 0
+	for _, d := range s.deliveries {
+		if d.State == state {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// DeleteDeliveriesBefore deletes up to limit delivered or dead deliveries
+// whose UpdatedAt is before before, and returns how many.
+// ErrInvalidArgument if limit is not positive.
+func (s *Store) DeleteDeliveriesBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	const op = "delete deliveries"
+	if err := s.lock(ctx, op, sessiond.CheckLimit(limit)); err != nil {
+		return 0, err
+	}
+	defer s.mu.Unlock()
+	n := 0
+	for id, d := range s.deliveries {
+		if n == limit {
+			break
+		}
+		if d.State != sessiond.DeliveryPending && d.UpdatedAt.Before(before) {
+			delete(s.deliveries, id)
+			n++
+		}
+	}
+	return n, nil
+}

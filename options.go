@@ -1,0 +1,176 @@
+package sessiond
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Options configure a Manager. Zero values take the documented defaults.
+type Options struct {
+	// Strategy: database, jwt or hybrid. Default hybrid.
+	Strategy Strategy
+	// Store is required for database and hybrid. The jwt strategy keeps
+	// no sessions; given a Store that is a MetaStore it reads and writes
+	// only the incident watermarks there.
+	Store Store
+	// Signed issues and checks JWTs; required for jwt and hybrid. If it
+	// reports its longest token (MaxTokenLifetime() time.Duration, as
+	// jwttoken.Codec does), New checks it covers the longest token the
+	// strategy signs: Lifetimes.Access in hybrid, Lifetimes.Refresh in jwt.
+	Signed SignedTokens
+	// Opaque makes and parses opaque tokens; required for database and hybrid.
+	Opaque OpaqueTokens
+	// Lifetimes; the zero value means Preset("b2c").
+	Lifetimes Lifetimes
+	// TouchInterval: a database-strategy session is written back at most
+	// this often on verify. Default 1 minute.
+	TouchInterval time.Duration
+	// ReuseInterval: a retired refresh token presented again within this
+	// window (two tabs refreshing at once) still succeeds, in the same
+	// family. Default 5 seconds; negative disables it.
+	ReuseInterval time.Duration
+	// NoRotation keeps a hybrid refresh token for the session's life
+	// instead of replacing it on every refresh. Weaker: a stolen refresh
+	// token then works until the session ends. The validator flags it.
+	NoRotation bool
+	// NoReuseDetection makes a retired refresh token presented again merely
+	// invalid, instead of revoking its whole session. The validator flags it.
+	NoReuseDetection bool
+	// VerifyCacheSize bounds the cache of verified JWTs. Default 65536;
+	// negative disables the cache.
+	VerifyCacheSize int
+	// GCInterval: how often expired sessions are deleted in the background.
+	// Default 1 minute; negative disables the collector.
+	GCInterval time.Duration
+	// GCBatch: sessions deleted per store call. Default 1000.
+	GCBatch int
+	// MaxSessions limits the live sessions of one subject; 0 means no
+	// limit. The store must implement Limiter.
+	MaxSessions int
+	// LimitPolicy says what a login over MaxSessions does: LimitEvictOldest
+	// (default) revokes the least recently active session, LimitReject
+	// fails with ErrLimitReached, LimitSingle revokes every other session
+	// of the subject whatever MaxSessions says.
+	LimitPolicy LimitPolicy
+	// WatermarkPoll: how often a node reads incident watermarks set by
+	// other nodes (stores implementing MetaStore). Default 1s; negative
+	// disables polling.
+	WatermarkPoll time.Duration
+	// NoRevocationFeed: by default a hybrid Manager on a store that is a
+	// RevocationNotifier (pgstore, redisstore) subscribes to it in New, so
+	// a session revoked on another node stops verifying here at once, and
+	// reloads recent revocations when the feed reconnects; Close ends the
+	// subscription. Set it to wire the feed yourself (NoteRevoked, Resync),
+	// or to run a single node. Without the feed, another node's revocation
+	// reaches this node's access tokens only when they expire.
+	NoRevocationFeed bool
+	// Clock; default SystemClock.
+	Clock Clock
+	// Events receives lifecycle and security events; nil records nothing
+	// beyond the log.
+	Events EventSink
+	// Anomalies, if set, evaluates the client of every verify and refresh
+	// that carries one (see docs/anomaly.md for which rules can run in
+	// which strategy).
+	Anomalies AnomalyChecker
+	// VerifyObserver, if set, is called after every Verify with its error
+	// (nil on success) and duration: the hook for metrics.
+	VerifyObserver func(err error, elapsed time.Duration)
+	// Logger; nil discards.
+	Logger *slog.Logger
+}
+
+// LimitPolicy is what happens when a subject reaches MaxSessions.
+type LimitPolicy string
+
+// Limit policies.
+const (
+	LimitEvictOldest LimitPolicy = "evict_oldest"
+	LimitReject      LimitPolicy = "reject"
+	LimitSingle      LimitPolicy = "single"
+)
+
+// Defaults of Options.
+const (
+	defaultTouchInterval   = time.Minute
+	defaultReuseInterval   = 5 * time.Second
+	defaultVerifyCacheSize = 65536
+	defaultGCInterval      = time.Minute
+	defaultGCBatch         = 1000
+	defaultWatermarkPoll   = time.Second
+)
+
+// withDefaults returns o with its zero values replaced by the documented
+// defaults, and checks what can be checked without knowing the strategy's
+// flow. Disabled durations (negative) stay negative, except ReuseInterval,
+// which becomes 0 (no grace). The order of the checks decides which error a
+// doubly wrong Options reports, and is kept stable.
+func (o Options) withDefaults() (Options, error) {
+	if o.Strategy == "" {
+		o.Strategy = StrategyHybrid
+	}
+	if !o.Strategy.Valid() {
+		return o, argError("strategy", "must be database, jwt or hybrid, got %q", string(o.Strategy))
+	}
+	if o.Lifetimes == (Lifetimes{}) {
+		o.Lifetimes, _ = Preset(PresetB2C)
+	}
+	if err := o.Lifetimes.validate(); err != nil {
+		return o, err
+	}
+	if o.TouchInterval == 0 {
+		o.TouchInterval = defaultTouchInterval
+	}
+	switch {
+	case o.ReuseInterval == 0:
+		o.ReuseInterval = defaultReuseInterval
+	case o.ReuseInterval < 0:
+		o.ReuseInterval = 0
+	}
+	if o.Clock == nil {
+		o.Clock = SystemClock{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.VerifyCacheSize == 0 {
+		o.VerifyCacheSize = defaultVerifyCacheSize
+	}
+	if o.GCInterval == 0 {
+		o.GCInterval = defaultGCInterval
+	}
+	if o.GCBatch <= 0 {
+		o.GCBatch = defaultGCBatch
+	}
+	if o.WatermarkPoll == 0 {
+		o.WatermarkPoll = defaultWatermarkPoll
+	}
+	return o, nil
+}
+
+// sessionLimit is MaxSessions and LimitPolicy resolved: at most max live
+// sessions per subject (0: no limit); over it, evict the least recently
+// active one (evict) or refuse the login.
+type sessionLimit struct {
+	max   int
+	evict bool
+}
+
+// limit resolves MaxSessions and LimitPolicy.
+func (o Options) limit() (sessionLimit, error) {
+	var l sessionLimit
+	switch o.LimitPolicy {
+	case "", LimitEvictOldest:
+		l = sessionLimit{max: o.MaxSessions, evict: true}
+	case LimitReject:
+		l = sessionLimit{max: o.MaxSessions}
+	case LimitSingle:
+		l = sessionLimit{max: 1, evict: true}
+	default:
+		return l, argError("limits.policy", "must be evict_oldest, reject or single, got %q", string(o.LimitPolicy))
+	}
+	if l.max < 0 {
+		return l, argError("limits.max_sessions", "must not be negative")
+	}
+	return l, nil
+}

@@ -1,0 +1,73 @@
+package sessiond_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/jwttoken"
+	"github.com/sessiond/sessiond/memstore"
+	"github.com/sessiond/sessiond/opaquetoken"
+	"github.com/sessiond/sessiond/sessiondtest"
+)
+
+// TestNew_DefaultStrategy (issue 15): the README's default, hybrid, is
+// what an empty Strategy gets.
+func TestNew_DefaultStrategy(t *testing.T) {
+	h := newHarness(t, "", nil)
+	if got := h.m.Strategy(); got != sessiond.StrategyHybrid {
+		t.Fatalf("Strategy() = %q; want hybrid", got)
+	}
+	iss := h.create(t, "alice", sessiond.CreateOptions{})
+	if iss.Session.Strategy != sessiond.StrategyHybrid || iss.RefreshToken == "" {
+		t.Errorf("Create = strategy %q, refresh token %v; want a hybrid session with a refresh token", iss.Session.Strategy, iss.RefreshToken != "")
+	}
+	if _, err := sessiond.New(context.Background(), sessiond.Options{Strategy: "hybird"}); !errors.Is(err, sessiond.ErrInvalidArgument) {
+		t.Errorf("New(strategy hybird) = %v; want ErrInvalidArgument", err)
+	}
+}
+
+// TestNew_KeyRingTooShort (issue 15): a key ring that cannot sign the
+// longest token the strategy issues fails New, not the first login.
+func TestNew_KeyRingTooShort(t *testing.T) {
+	ctx := context.Background()
+	b2c, _ := sessiond.Preset(sessiond.PresetB2C) // access 1h, refresh 30d
+	cases := []struct {
+		strategy sessiond.Strategy
+		ring     time.Duration
+		wantErr  bool
+	}{
+		{sessiond.StrategyHybrid, b2c.Access - time.Second, true},
+		{sessiond.StrategyHybrid, b2c.Access, false},
+		{sessiond.StrategyJWT, b2c.Refresh - time.Second, true},
+		{sessiond.StrategyJWT, b2c.Refresh, false},
+	}
+	for _, tc := range cases {
+		ring, err := jwttoken.NewRing(t0, jwttoken.RingOptions{MaxTokenLifetime: tc.ring})
+		if err != nil {
+			t.Fatal(err)
+		}
+		codec, err := jwttoken.New(ring, jwttoken.Options{Issuer: "https://sessiond.test", Audience: "app"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := sessiond.New(ctx, sessiond.Options{Strategy: tc.strategy, Store: memstore.New(), Signed: codec,
+			Opaque: opaquetoken.Codec{}, Lifetimes: b2c, Clock: sessiondtest.NewClock(t0), GCInterval: -1})
+		if tc.wantErr {
+			if !errors.Is(err, sessiond.ErrInvalidArgument) {
+				t.Errorf("%s, ring %s: New = %v; want ErrInvalidArgument", tc.strategy, tc.ring, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s, ring %s: New = %v", tc.strategy, tc.ring, err)
+		}
+		// What New accepts, Create can sign, persistent sessions included.
+		if _, err := m.Create(ctx, "alice", sessiond.CreateOptions{Persistent: true}); err != nil {
+			t.Errorf("%s, ring %s: Create = %v", tc.strategy, tc.ring, err)
+		}
+		m.Close()
+	}
+}

@@ -1,0 +1,52 @@
+package sessiond
+
+import (
+	"context"
+	"time"
+)
+
+// DeliveryState is where a webhook delivery stands.
+type DeliveryState string
+
+// Delivery states.
+const (
+	DeliveryPending   DeliveryState = "pending"
+	DeliveryDelivered DeliveryState = "delivered"
+	DeliveryDead      DeliveryState = "dead" // every attempt failed; kept for operators
+)
+
+// Delivery is one event bound for one webhook endpoint, kept in the
+// store's outbox until it is delivered or declared dead.
+type Delivery struct {
+	ID            string // the webhook-id header: stable across retries
+	Endpoint      string // the endpoint's name in the configuration
+	EventID       string
+	Payload       []byte // the exact body to send
+	State         DeliveryState
+	Attempts      int
+	NextAttemptAt time.Time
+	LastError     string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// Outbox is implemented by stores that keep webhook deliveries durably, so
+// alerts survive restarts. Every store sessiond ships implements it.
+type Outbox interface {
+	// EnqueueDeliveries stores pending deliveries; an existing ID is skipped.
+	EnqueueDeliveries(ctx context.Context, ds ...Delivery) error
+	// ClaimDeliveries returns up to limit pending deliveries due at now and
+	// pushes their NextAttemptAt to now+lease, so no other node takes them
+	// while this one tries. Oldest due first.
+	ClaimDeliveries(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]Delivery, error)
+	// FinishDelivery records an attempt's outcome: state delivered, dead,
+	// or pending again at next. ErrNotFound if the ID is unknown.
+	FinishDelivery(ctx context.Context, id string, state DeliveryState, attempts int, next time.Time, lastErr string, at time.Time) error
+	// ListDeliveries returns deliveries in state, newest first, at most limit.
+	ListDeliveries(ctx context.Context, state DeliveryState, limit int) ([]Delivery, error)
+	// CountDeliveries counts deliveries in state (the outbox depth metric).
+	CountDeliveries(ctx context.Context, state DeliveryState) (int, error)
+	// DeleteDeliveriesBefore deletes up to limit delivered or dead
+	// deliveries last updated before before.
+	DeleteDeliveriesBefore(ctx context.Context, before time.Time, limit int) (int, error)
+}

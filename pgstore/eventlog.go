@@ -1,0 +1,148 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/sessiond/sessiond"
+)
+
+// AppendEvents stores events in one statement; see sessiond.EventLog. An
+// ID that exists already is skipped; one repeated within events is stored
+// once, as first given. Text fields PostgreSQL cannot hold (invalid UTF-8,
+// NUL) are stored with U+FFFD in their place. ErrInvalidArgument, and
+// nothing stored, if an event has no ID (or one that is not valid text), or
+// Details that do not encode as JSON.
+func (s *Store) AppendEvents(ctx context.Context, events ...sessiond.Event) error {
+	if s.closed.Load() {
+		return errClosed
+	}
+	const op = "append events"
+	var (
+		ids, types, subjects, sessions, ips, uas []string
+		times                                    []time.Time
+		details                                  [][]byte // nil: NULL, no details
+		seen                                     = make(map[string]bool, len(events))
+	)
+	encoded, err := sessiond.EncodeEvents(events)
+	if err != nil {
+		return wrap(op, err)
+	}
+	for i, e := range events {
+		if !validText(e.ID) {
+			return wrap(op, textError(fmt.Sprintf("events[%d].id", i)))
+		}
+		if seen[e.ID] {
+			continue
+		}
+		seen[e.ID] = true
+		ids = append(ids, e.ID)
+		times = append(times, e.Time)
+		types = append(types, cleanText(string(e.Type)))
+		subjects = append(subjects, cleanText(e.Subject))
+		sessions = append(sessions, cleanText(string(e.SessionID)))
+		ips = append(ips, cleanText(e.Client.IP))
+		uas = append(uas, cleanText(e.Client.UserAgent))
+		details = append(details, encoded[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err = s.pool.Exec(ctx, s.q.appendEvents, ids, times, types, subjects, sessions, ips, uas, details)
+	return s.translate(op, err)
+}
+
+// QueryEvents returns the events q selects, in ID order, after q.Cursor,
+// and the cursor of the next page ("" when no more match); see
+// sessiond.EventLog. Limit 0 means 100, more than 1000 means 1000; a
+// negative Limit is ErrInvalidArgument. One statement, built with only the
+// filters q sets; it reads one more row than the page to know whether
+// another follows.
+func (s *Store) QueryEvents(ctx context.Context, q sessiond.EventQuery) ([]sessiond.Event, string, error) {
+	if s.closed.Load() {
+		return nil, "", errClosed
+	}
+	const op = "query events"
+	limit, err := q.PageSize()
+	if err != nil {
+		return nil, "", err
+	}
+	f := eventFilter{
+		cursor: q.Cursor != "", subject: q.Subject != "", sessionID: q.SessionID != "", typ: q.Type != "",
+		since: !q.Since.IsZero(), until: !q.Until.IsZero(),
+	}
+	args := []any{limit + 1}
+	if f.cursor {
+		args = append(args, cleanText(q.Cursor))
+	}
+	if f.subject {
+		args = append(args, cleanText(q.Subject))
+	}
+	if f.sessionID {
+		args = append(args, cleanText(string(q.SessionID)))
+	}
+	if f.typ {
+		args = append(args, cleanText(string(q.Type)))
+	}
+	if f.since {
+		args = append(args, q.Since)
+	}
+	if f.until {
+		args = append(args, q.Until)
+	}
+	rows, err := s.pool.Query(ctx, s.q.queryEventsSQL(f), args...)
+	if err != nil {
+		return nil, "", s.translate(op, err)
+	}
+	out, err := scanEvents(rows)
+	if err != nil {
+		return nil, "", s.translate(op, err)
+	}
+	if len(out) > limit {
+		out = out[:limit]
+		return out, out[limit-1].ID, nil
+	}
+	return out, "", nil
+}
+
+func scanEvents(rows pgx.Rows) ([]sessiond.Event, error) {
+	defer rows.Close()
+	out := []sessiond.Event{}
+	for rows.Next() {
+		var (
+			e       sessiond.Event
+			details []byte
+		)
+		if err := rows.Scan(&e.ID, &e.Time, (*string)(&e.Type), &e.Subject, (*string)(&e.SessionID),
+			&e.Client.IP, &e.Client.UserAgent, &details); err != nil {
+			return nil, err
+		}
+		e.Time = e.Time.UTC()
+		if details != nil {
+			if err := json.Unmarshal(details, &e.Details); err != nil {
+				return nil, fmt.Errorf("event %s: details: %w", e.ID, err)
+			}
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// DeleteEventsBefore deletes up to limit events whose Time is before
+// before, oldest first, and returns how many: one bounded statement that
+// steps over rows another collector holds. ErrInvalidArgument if limit is
+// not positive.
+func (s *Store) DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	const op = "delete events"
+	if err := s.begin(op, sessiond.CheckLimit(limit)); err != nil {
+		return 0, err
+	}
+	tag, err := s.pool.Exec(ctx, s.q.deleteEvents, before, limit)
+	if err != nil {
+		return 0, s.translate(op, err)
+	}
+	return int(tag.RowsAffected()), nil
+}

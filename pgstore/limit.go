@@ -1,0 +1,86 @@
+package pgstore
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/sessiond/sessiond"
+)
+
+// CreateLimited stores sess and its tokens like Create after making room
+// under a per-subject limit of max live sessions at sess.CreatedAt. The
+// transaction holds an advisory lock on the subject, so concurrent calls
+// for one subject (on any node) take turns and the limit holds. With evict
+// it revokes the least recently active sessions (reason limit, at
+// sess.CreatedAt, notified like Revoke) until max-1 remain and returns
+// them in that order; without, it stores nothing and fails with
+// ErrLimitReached. ErrInvalidArgument if max is less than 1. If the
+// insert fails (ErrConflict), the evictions are rolled back too.
+func (s *Store) CreateLimited(ctx context.Context, sess *sessiond.Session, max int, evict bool, tokens ...sessiond.Token) ([]sessiond.Revocation, error) {
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	const op = "create limited session"
+	if err := checkNew(sess, tokens); err != nil {
+		return nil, fmt.Errorf("pgstore: %s: %w", op, err)
+	}
+	if err := sessiond.CheckMax(max); err != nil {
+		return nil, wrap(op, err)
+	}
+	var out []sessiond.Revocation
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, s.q.limitLock, sess.Subject); err != nil {
+			return err
+		}
+		// A new statement, so a new snapshot: it sees every session the
+		// previous holder of the lock committed.
+		rows, err := tx.Query(ctx, s.q.liveBySubject, sess.Subject, sess.CreatedAt)
+		if err != nil {
+			return err
+		}
+		live, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		if n := len(live); n >= max {
+			if !evict {
+				return sessiond.ErrLimitReached
+			}
+			victims := live[:n-(max-1)]
+			r, err := tx.Query(ctx, s.q.evict, victims, sess.CreatedAt, string(sessiond.ReasonLimit))
+			if err != nil {
+				return err
+			}
+			rr, err := scanRevocations(r)
+			if err != nil {
+				return err
+			}
+			order := make(map[sessiond.SessionID]int, len(victims))
+			for i, id := range victims {
+				order[sessiond.SessionID(id)] = i
+			}
+			slices.SortFunc(rr, func(a, b revocationRow) int {
+				return cmp.Compare(order[a.r.SessionID], order[b.r.SessionID])
+			})
+			out = revocations(rr)
+			if err := s.notify(ctx, tx, out); err != nil {
+				return err
+			}
+		}
+		return s.insert(ctx, tx, sess, tokens)
+	})
+	if errors.Is(err, sessiond.ErrLimitReached) {
+		return nil, fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrLimitReached)
+	}
+	if err != nil {
+		return nil, s.translate(op, err)
+	}
+	if out == nil {
+		out = []sessiond.Revocation{}
+	}
+	return out, nil
+}

@@ -1,0 +1,175 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/sessiond/sessiond"
+)
+
+// EnqueueDeliveries stores pending deliveries in one statement; an ID that
+// exists already is skipped, one repeated within ds is stored once, as
+// first given. An empty State means pending. ErrInvalidArgument, and
+// nothing stored, if a delivery has no ID, another State, or an ID,
+// Endpoint or EventID that is not valid UTF-8 without NUL.
+func (s *Store) EnqueueDeliveries(ctx context.Context, ds ...sessiond.Delivery) error {
+	if s.closed.Load() {
+		return errClosed
+	}
+	const op = "enqueue deliveries"
+	var (
+		ids, endpoints, eventIDs, lastErrs []string
+		payloads                           [][]byte
+		attempts                           []int64
+		next, created, updated             []time.Time
+		seen                               = make(map[string]bool, len(ds))
+	)
+	if err := sessiond.CheckEnqueue(ds); err != nil {
+		return wrap(op, err)
+	}
+	for i, d := range ds {
+		for _, f := range []struct{ field, v string }{{"id", d.ID}, {"endpoint", d.Endpoint}, {"event_id", d.EventID}} {
+			if !validText(f.v) {
+				return wrap(op, textError(fmt.Sprintf("deliveries[%d].%s", i, f.field)))
+			}
+		}
+		if seen[d.ID] {
+			continue
+		}
+		seen[d.ID] = true
+		payload := d.Payload
+		if payload == nil {
+			payload = []byte{} // the column is NOT NULL
+		}
+		ids, endpoints, eventIDs = append(ids, d.ID), append(endpoints, d.Endpoint), append(eventIDs, d.EventID)
+		payloads, attempts = append(payloads, payload), append(attempts, int64(d.Attempts))
+		lastErrs = append(lastErrs, cleanText(d.LastError))
+		next, created, updated = append(next, d.NextAttemptAt), append(created, d.CreatedAt), append(updated, d.UpdatedAt)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := s.pool.Exec(ctx, s.q.enqueue, ids, endpoints, eventIDs, payloads, attempts, next, lastErrs, created, updated)
+	return s.translate(op, err)
+}
+
+func scanDeliveries(rows pgx.Rows) ([]sessiond.Delivery, error) {
+	defer rows.Close()
+	out := []sessiond.Delivery{}
+	for rows.Next() {
+		var (
+			d        sessiond.Delivery
+			attempts int64
+		)
+		if err := rows.Scan(&d.ID, &d.Endpoint, &d.EventID, &d.Payload, (*string)(&d.State), &attempts,
+			&d.NextAttemptAt, &d.LastError, &d.CreatedAt, &d.UpdatedAt); err != nil {
+			return nil, err
+		}
+		if d.Payload == nil {
+			d.Payload = []byte{}
+		}
+		d.Attempts = int(attempts)
+		d.NextAttemptAt, d.CreatedAt, d.UpdatedAt = d.NextAttemptAt.UTC(), d.CreatedAt.UTC(), d.UpdatedAt.UTC()
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// ClaimDeliveries returns up to limit pending deliveries due at now (their
+// NextAttemptAt at or before it), longest due first (then by ID), with
+// NextAttemptAt moved to now+lease. One statement locks the due rows with
+// FOR UPDATE SKIP LOCKED and updates them, so concurrent claims, on any
+// node, never return the same delivery and never wait for each other.
+// ErrInvalidArgument if limit or lease is not positive.
+func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]sessiond.Delivery, error) {
+	const op = "claim deliveries"
+	if err := s.begin(op, sessiond.CheckLimit(limit), sessiond.CheckLease(lease)); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, s.q.claim, now, limit, now.Add(lease))
+	if err != nil {
+		return nil, s.translate(op, err)
+	}
+	out, err := scanDeliveries(rows)
+	if err != nil {
+		return nil, s.translate(op, err)
+	}
+	return out, nil
+}
+
+// FinishDelivery records an attempt's outcome: it sets State, Attempts,
+// NextAttemptAt, LastError (invalid UTF-8 and NUL stored as U+FFFD) and
+// UpdatedAt as given. ErrNotFound if id is unknown, ErrInvalidArgument if
+// state is not pending, delivered or dead.
+func (s *Store) FinishDelivery(ctx context.Context, id string, state sessiond.DeliveryState, attempts int, next time.Time, lastErr string, at time.Time) error {
+	const op = "finish delivery"
+	if err := s.begin(op, state.Validate()); err != nil {
+		return err
+	}
+	if !validText(id) {
+		return fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrNotFound) // could never have been stored
+	}
+	tag, err := s.pool.Exec(ctx, s.q.finish, id, string(state), int64(attempts), next, cleanText(lastErr), at)
+	if err != nil {
+		return s.translate(op, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrNotFound)
+	}
+	return nil
+}
+
+// ListDeliveries returns up to limit deliveries in state, newest (by
+// CreatedAt, then ID) first. ErrInvalidArgument if limit is not positive.
+func (s *Store) ListDeliveries(ctx context.Context, state sessiond.DeliveryState, limit int) ([]sessiond.Delivery, error) {
+	const op = "list deliveries"
+	if err := s.begin(op, sessiond.CheckLimit(limit)); err != nil {
+		return nil, err
+	}
+	if !validText(string(state)) {
+		return []sessiond.Delivery{}, nil // no delivery can be in it
+	}
+	rows, err := s.pool.Query(ctx, s.q.listDeliveries, string(state), limit)
+	if err != nil {
+		return nil, s.translate(op, err)
+	}
+	out, err := scanDeliveries(rows)
+	if err != nil {
+		return nil, s.translate(op, err)
+	}
+	return out, nil
+}
+
+// CountDeliveries counts deliveries in state (the outbox depth gauge), in
+// one statement over the deliveries_due index.
+func (s *Store) CountDeliveries(ctx context.Context, state sessiond.DeliveryState) (int, error) {
+	if s.closed.Load() {
+		return 0, errClosed
+	}
+	if !validText(string(state)) {
+		return 0, nil
+	}
+	var n int64
+	if err := s.pool.QueryRow(ctx, s.q.countDeliveries, string(state)).Scan(&n); err != nil {
+		return 0, s.translate("count deliveries", err)
+	}
+	return int(n), nil
+}
+
+// DeleteDeliveriesBefore deletes up to limit delivered or dead deliveries
+// whose UpdatedAt is before before, and returns how many: one bounded
+// statement, like DeleteEventsBefore. Pending deliveries are never
+// deleted. ErrInvalidArgument if limit is not positive.
+func (s *Store) DeleteDeliveriesBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	const op = "delete deliveries"
+	if err := s.begin(op, sessiond.CheckLimit(limit)); err != nil {
+		return 0, err
+	}
+	tag, err := s.pool.Exec(ctx, s.q.deleteDel, before, limit)
+	if err != nil {
+		return 0, s.translate(op, err)
+	}
+	return int(tag.RowsAffected()), nil
+}

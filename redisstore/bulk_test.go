@@ -1,0 +1,99 @@
+package redisstore_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/redisstore"
+	"github.com/sessiond/sessiond/sessiondtest"
+)
+
+// TestStore_BatchBySlot runs the conformance suite with bulk work batched
+// by slot, as on a Redis Cluster, where one script may touch one slot only.
+func TestStore_BatchBySlot(t *testing.T) {
+	redisURL(t)
+	sessiondtest.TestStore(t, func(t *testing.T) sessiond.Store {
+		st := newStore(t, redisstore.Options{})
+		redisstore.BatchBySlot(st)
+		return st
+	})
+}
+
+func TestKeySlot(t *testing.T) {
+	// The values of CLUSTER KEYSLOT.
+	for tag, want := range map[string]int{"123456789": 12739, "foo": 12182, "bar": 5061, "": 0} {
+		if got := redisstore.KeySlot(tag); got != want {
+			t.Errorf("KeySlot(%q) = %d; want %d", tag, got, want)
+		}
+	}
+}
+
+// TestStore_RevokeMatchingQuiet checks that a bulk revocation publishes
+// nothing on the revocation feed (the Manager's watermark carries it) but
+// is in Revocations, and that the client-side cache of the same store does
+// not serve the sessions as they were.
+func TestStore_RevokeMatchingQuiet(t *testing.T) {
+	t.Parallel()
+	prefix := randomPrefix()
+	a := newStore(t, redisstore.Options{Prefix: prefix, ClientCache: time.Minute})
+	b := newStore(t, redisstore.Options{Prefix: prefix})
+	ctx := t.Context()
+	t0 := now()
+	got := make(chan sessiond.Revocation, 16)
+	if err := b.SubscribeRevocations(ctx, func(r sessiond.Revocation) { got <- r }, func() {}); err != nil {
+		t.Fatalf("SubscribeRevocations() = %v", err)
+	}
+	var toks []sessiond.Token
+	for i := range 5 {
+		s := newSession(fmt.Sprintf("user%d", i), t0)
+		tok := newToken(sessiond.KindAccess, s.ID, t0)
+		if err := a.Create(ctx, s, tok); err != nil {
+			t.Fatalf("Create() = %v", err)
+		}
+		toks = append(toks, tok)
+	}
+	time.Sleep(2100 * time.Millisecond) // past the store's own-write guard
+	for _, tok := range toks {
+		for range 2 { // the second from the client-side cache
+			if _, s, err := a.Lookup(ctx, tok.Hash); err != nil || s.Revoked() {
+				t.Fatalf("Lookup() = %v, %v; want a live session", s, err)
+			}
+		}
+	}
+	n, subjects, err := a.RevokeMatching(ctx, sessiond.RevokeFilter{All: true}, t0.Add(time.Second), sessiond.ReasonIncident)
+	if err != nil || n != 5 || len(subjects) != 5 {
+		t.Fatalf("RevokeMatching(all) = %d, %v, %v; want 5, 5 subjects", n, subjects, err)
+	}
+	for _, tok := range toks {
+		if _, s, err := a.Lookup(ctx, tok.Hash); err != nil || !s.Revoked() {
+			t.Errorf("Lookup() right after RevokeMatching = revoked %t, %v; want revoked", s != nil && s.Revoked(), err)
+		}
+	}
+	revs, err := b.Revocations(ctx, t0)
+	if err != nil || len(revs) != 5 {
+		t.Errorf("Revocations() = %d, %v; want 5", len(revs), err)
+	}
+	// A revocation published after the bulk one arrives alone.
+	s := newSession("zed", t0)
+	if err := a.Create(ctx, s); err != nil {
+		t.Fatalf("Create() = %v", err)
+	}
+	if _, err := a.Revoke(ctx, s.ID, t0.Add(time.Second), sessiond.ReasonLogout); err != nil {
+		t.Fatalf("Revoke() = %v", err)
+	}
+	select {
+	case r := <-got:
+		if r.SessionID != s.ID {
+			t.Errorf("feed delivered %+v first; want only %s (bulk revocations are not published)", r, s.ID)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("the feed delivered nothing within 2s")
+	}
+	select {
+	case r := <-got:
+		t.Errorf("feed delivered %+v too", r)
+	case <-time.After(100 * time.Millisecond):
+	}
+}

@@ -1,0 +1,183 @@
+package redisstore_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/redisstore"
+)
+
+// queryAll pages through q three at a time (or q.Limit) and returns the IDs.
+func queryAll(t *testing.T, st *redisstore.Store, q sessiond.EventQuery) []string {
+	t.Helper()
+	var ids []string
+	for page := 0; ; page++ {
+		if page > 10_000 {
+			t.Fatalf("QueryEvents(%+v) pages without end", q)
+		}
+		got, next, err := st.QueryEvents(t.Context(), q)
+		if err != nil {
+			t.Fatalf("QueryEvents(%+v) = %v", q, err)
+		}
+		for _, e := range got {
+			ids = append(ids, e.ID)
+		}
+		if next == "" {
+			return ids
+		}
+		q.Cursor = next
+	}
+}
+
+func wantIDs(all []sessiond.Event, q sessiond.EventQuery) []string {
+	var ids []string
+	for _, e := range all {
+		if q.Matches(&e) {
+			ids = append(ids, e.ID)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// TestStore_EventIrregularIDs checks time filters over events whose ID
+// does not encode their time (not from sessiond.NewEventID), which the
+// store cannot find by ID range: a few are merged into the ranged walk,
+// many turn the ranged walk off.
+func TestStore_EventIrregularIDs(t *testing.T) {
+	t.Parallel()
+	for _, odd := range []int{12, redisstore.OddEventsMax + 1} {
+		t.Run(fmt.Sprint(odd), func(t *testing.T) {
+			t.Parallel()
+			st := newStore(t, redisstore.Options{})
+			t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+			at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+			var all []sessiond.Event
+			for i := range 60 {
+				all = append(all, sessiond.Event{ID: sessiond.NewEventID(at(i)), Time: at(i), Type: sessiond.EventSessionCreated,
+					Subject: []string{"alice", "bob"}[i%2]})
+			}
+			for i := range odd {
+				e := sessiond.Event{Time: at(i % 60), Type: sessiond.EventSessionRevoked, Subject: []string{"alice", "bob"}[i%2]}
+				switch i % 3 {
+				case 0: // sorts before every regular ID
+					e.ID = fmt.Sprintf("a-%05d", i)
+				case 1: // sorts after
+					e.ID = fmt.Sprintf("z-%05d", i)
+				case 2: // a regular-looking ID of another time
+					e.ID = sessiond.NewEventID(at(59 - i%60))
+				}
+				all = append(all, e)
+			}
+			for chunk := range slices.Chunk(all, 500) {
+				if err := st.AppendEvents(t.Context(), chunk...); err != nil {
+					t.Fatalf("AppendEvents() = %v", err)
+				}
+			}
+			for _, q := range []sessiond.EventQuery{
+				{Since: at(10)},
+				{Until: at(10)},
+				{Since: at(20), Until: at(40)},
+				{Since: at(20), Until: at(40), Subject: "alice"},
+				{Since: at(20), Until: at(40), Type: sessiond.EventSessionRevoked},
+				{Since: at(55), Cursor: sessiond.NewEventID(at(30))},
+				{Until: at(1), Cursor: "m"},
+			} {
+				for _, limit := range []int{3, 1000} {
+					q.Limit = limit
+					got, want := queryAll(t, st, q), wantIDs(all, q)
+					if !slices.Equal(got, want) {
+						t.Errorf("QueryEvents(%+v) paged = %d events %v; want %d %v", q, len(got), got, len(want), want)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestStore_EventLongWalk checks a query whose matches are spread over
+// more index entries than one script reads.
+func TestStore_EventLongWalk(t *testing.T) {
+	t.Parallel()
+	st := newStore(t, redisstore.Options{})
+	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	n := 2*redisstore.EventScanBudget + 500
+	var all []sessiond.Event
+	for i := range n {
+		tm := t0.Add(time.Duration(i) * time.Millisecond)
+		typ := sessiond.EventSessionCreated
+		if i%(n/4) == 7 {
+			typ = sessiond.EventSessionRevoked
+		}
+		all = append(all, sessiond.Event{ID: sessiond.NewEventID(tm), Time: tm, Type: typ, Subject: "alice"})
+		// A bigger type index, so the walk takes alice's.
+		tm = tm.Add(time.Microsecond)
+		all = append(all, sessiond.Event{ID: sessiond.NewEventID(tm), Time: tm, Type: sessiond.EventSessionRevoked, Subject: "bob"})
+	}
+	for chunk := range slices.Chunk(all, 1000) {
+		if err := st.AppendEvents(t.Context(), chunk...); err != nil {
+			t.Fatalf("AppendEvents() = %v", err)
+		}
+	}
+	for _, q := range []sessiond.EventQuery{
+		{Subject: "alice", Type: sessiond.EventSessionRevoked, Limit: 1},
+		{Subject: "alice", Type: sessiond.EventSessionRevoked, Limit: 1000},
+		{Subject: "alice", Type: sessiond.EventSessionRevoked, Since: t0.Add(time.Second), Limit: 2},
+	} {
+		got, want := queryAll(t, st, q), wantIDs(all, q)
+		if len(want) < 2 || !slices.Equal(got, want) {
+			t.Errorf("QueryEvents(%+v) paged = %v; want %v", q, got, want)
+		}
+	}
+}
+
+// TestStore_MaxEventAge checks the safety net behind retention: appends
+// and enqueues delete what is older than MaxEventAge by Redis's clock.
+func TestStore_MaxEventAge(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		age  time.Duration
+		kept bool
+	}{{time.Hour, false}, {-1, true}} {
+		t.Run(fmt.Sprint(c.age), func(t *testing.T) {
+			t.Parallel()
+			st := newStore(t, redisstore.Options{MaxEventAge: c.age})
+			ctx := t.Context()
+			t0 := now()
+			old := sessiond.Event{ID: sessiond.NewEventID(t0.Add(-2 * time.Hour)), Time: t0.Add(-2 * time.Hour), Type: sessiond.EventSessionCreated}
+			fresh := sessiond.Event{ID: sessiond.NewEventID(t0), Time: t0, Type: sessiond.EventSessionCreated}
+			for _, e := range []sessiond.Event{old, fresh} {
+				if err := st.AppendEvents(ctx, e); err != nil {
+					t.Fatalf("AppendEvents() = %v", err)
+				}
+			}
+			want := []string{fresh.ID}
+			if c.kept {
+				want = []string{old.ID, fresh.ID}
+			}
+			if got := queryAll(t, st, sessiond.EventQuery{}); !slices.Equal(got, want) {
+				t.Errorf("events = %v; want %v", got, want)
+			}
+
+			d := sessiond.Delivery{ID: "old", NextAttemptAt: t0, CreatedAt: t0, UpdatedAt: t0}
+			pending := sessiond.Delivery{ID: "pending", NextAttemptAt: t0.Add(-3 * time.Hour), CreatedAt: t0.Add(-3 * time.Hour), UpdatedAt: t0.Add(-3 * time.Hour)}
+			if err := st.EnqueueDeliveries(ctx, d, pending); err != nil {
+				t.Fatalf("EnqueueDeliveries() = %v", err)
+			}
+			if err := st.FinishDelivery(ctx, d.ID, sessiond.DeliveryDead, 3, time.Time{}, "x", t0.Add(-2*time.Hour)); err != nil {
+				t.Fatalf("FinishDelivery() = %v", err)
+			}
+			if err := st.EnqueueDeliveries(ctx, sessiond.Delivery{ID: "new", NextAttemptAt: t0, CreatedAt: t0, UpdatedAt: t0}); err != nil {
+				t.Fatalf("EnqueueDeliveries() = %v", err)
+			}
+			deadN, _ := st.CountDeliveries(ctx, sessiond.DeliveryDead)
+			pendingN, _ := st.CountDeliveries(ctx, sessiond.DeliveryPending)
+			if wantDead := map[bool]int{true: 1, false: 0}[c.kept]; deadN != wantDead || pendingN != 2 {
+				t.Errorf("after an enqueue, %d dead, %d pending; want %d, 2 (pending ones are never swept)", deadN, pendingN, wantDead)
+			}
+		})
+	}
+}

@@ -1,0 +1,272 @@
+package redisstore_test
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/redisstore"
+)
+
+// TestStore_OpsKeys checks the key layout of the event log and the outbox
+// (docs/redisstore.md): every key in its own hash tag, and nothing left
+// behind once retention has deleted everything.
+func TestStore_OpsKeys(t *testing.T) {
+	t.Parallel()
+	prefix := randomPrefix()
+	st := newStore(t, redisstore.Options{Prefix: prefix})
+	raw := rawClient(t)
+	ctx := t.Context()
+	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	sid := sessiond.NewSessionID()
+	events := []sessiond.Event{
+		{ID: sessiond.NewEventID(t0), Time: t0, Type: sessiond.EventSessionCreated, Subject: "a{b}c", SessionID: sid,
+			Details: map[string]any{"k": "v"}},
+		{ID: "custom", Time: t0, Type: sessiond.EventBulkRevoked},
+	}
+	if err := st.AppendEvents(ctx, events...); err != nil {
+		t.Fatalf("AppendEvents() = %v", err)
+	}
+	ds := []sessiond.Delivery{
+		{ID: "d1", Endpoint: "ops", EventID: events[0].ID, Payload: []byte("{}"), NextAttemptAt: t0, CreatedAt: t0, UpdatedAt: t0},
+		{ID: "d2", Endpoint: "ops", EventID: events[1].ID, NextAttemptAt: t0, CreatedAt: t0, UpdatedAt: t0},
+	}
+	if err := st.EnqueueDeliveries(ctx, ds...); err != nil {
+		t.Fatalf("EnqueueDeliveries() = %v", err)
+	}
+	if err := st.FinishDelivery(ctx, "d1", sessiond.DeliveryDelivered, 1, time.Time{}, "", t0); err != nil {
+		t.Fatalf("FinishDelivery() = %v", err)
+	}
+	evTag, obTag := prefix+":{"+prefix+":ev}:", prefix+":{"+prefix+":ob}:"
+	want := []string{
+		evTag + "e:" + events[0].ID, evTag + "e:custom", evTag + "ids", evTag + "time", evTag + "odd",
+		evTag + "sub:a{b}c", evTag + "sess:" + string(sid),
+		evTag + "type:" + string(sessiond.EventSessionCreated), evTag + "type:" + string(sessiond.EventBulkRevoked),
+		obTag + "d:d1", obTag + "d:d2", obTag + "due", obTag + "st:pending", obTag + "st:delivered", obTag + "done",
+	}
+	if got := keys(t, raw, prefix); !sameStrings(got, want) {
+		t.Errorf("keys = %v; want %v", slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want)))
+	}
+	if n, err := st.DeleteEventsBefore(ctx, t0.Add(time.Second), 100); n != 2 || err != nil {
+		t.Fatalf("DeleteEventsBefore() = %d, %v; want 2", n, err)
+	}
+	if err := st.FinishDelivery(ctx, "d2", sessiond.DeliveryDead, 1, time.Time{}, "x", t0); err != nil {
+		t.Fatalf("FinishDelivery() = %v", err)
+	}
+	if n, err := st.DeleteDeliveriesBefore(ctx, t0.Add(time.Second), 100); n != 2 || err != nil {
+		t.Fatalf("DeleteDeliveriesBefore() = %d, %v; want 2", n, err)
+	}
+	if got := keys(t, raw, prefix); len(got) != 0 {
+		t.Errorf("after deleting every event and delivery, keys = %v; want none", got)
+	}
+}
+
+func sameStrings(a, b []string) bool {
+	return slices.Equal(slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b)))
+}
+
+// TestStore_KeysHaveTTL checks that after every kind of write each key of
+// the store has a TTL, so Redis can expire everything by itself.
+func TestStore_KeysHaveTTL(t *testing.T) {
+	t.Parallel()
+	prefix := randomPrefix()
+	st := newStore(t, redisstore.Options{Prefix: prefix})
+	raw := rawClient(t)
+	ctx := t.Context()
+	t0 := now()
+
+	var refresh []sessiond.Token
+	var alice []*sessiond.Session
+	for i := range 3 {
+		s := newSession("alice", t0.Add(time.Duration(i)*time.Second))
+		r := newToken(sessiond.KindRefresh, s.ID, t0)
+		if err := st.Create(ctx, s, newToken(sessiond.KindAccess, s.ID, t0), r); err != nil {
+			t.Fatalf("Create() = %v", err)
+		}
+		alice, refresh = append(alice, s), append(refresh, r)
+	}
+	bob := newSession("bob", t0)
+	if err := st.Create(ctx, bob, newToken(sessiond.KindAccess, bob.ID, t0)); err != nil {
+		t.Fatalf("Create(bob) = %v", err)
+	}
+	next := newToken(sessiond.KindRefresh, alice[0].ID, t0.Add(time.Minute))
+	if err := st.SwapRefresh(ctx, sessiond.RefreshSwap{Old: refresh[0].Hash, Next: next, Now: t0.Add(time.Minute),
+		GraceSince: t0.Add(time.Minute), LastActiveAt: t0.Add(time.Minute), IdleExpiresAt: t0.Add(31 * time.Minute)}); err != nil {
+		t.Fatalf("SwapRefresh() = %v", err)
+	}
+	if err := st.Touch(ctx, alice[1].ID, t0.Add(time.Minute), t0.Add(10*time.Minute)); err != nil {
+		t.Fatalf("Touch() = %v", err)
+	}
+	if _, err := st.Revoke(ctx, alice[2].ID, t0.Add(time.Minute), sessiond.ReasonLogout); err != nil {
+		t.Fatalf("Revoke() = %v", err)
+	}
+	if _, err := st.RevokeSubject(ctx, "bob", "", t0.Add(time.Minute), sessiond.ReasonAdmin); err != nil {
+		t.Fatalf("RevokeSubject() = %v", err)
+	}
+	extra := newSession("alice", t0.Add(2*time.Minute))
+	if evicted, err := st.CreateLimited(ctx, extra, 1, true, newToken(sessiond.KindAccess, extra.ID, t0)); err != nil || len(evicted) != 2 {
+		t.Fatalf("CreateLimited(max 1) = %d evicted, %v; want 2, nil", len(evicted), err)
+	}
+
+	ks := keys(t, raw, prefix)
+	seen := map[string]int{}
+	for _, k := range ks {
+		ttl, err := raw.Do(ctx, raw.B().Pttl().Key(k).Build()).AsInt64()
+		if err != nil || ttl <= 0 {
+			t.Errorf("PTTL %s = %d, %v; want > 0", k, ttl, err)
+		}
+		for _, kind := range []string{":sid:", ":tok:", "}:s:", "}:idx", "}:gc", "}:exp", "}:rev"} {
+			if strings.Contains(k, kind) {
+				seen[kind]++
+			}
+		}
+	}
+	// 5 sessions, 9 tokens (8 created + 1 successor), 2 subject indexes,
+	// the GC, expiry and revocation indexes.
+	want := map[string]int{":sid:": 5, ":tok:": 9, "}:s:": 5, "}:idx": 2, "}:gc": 1, "}:exp": 1, "}:rev": 1}
+	for kind, n := range want {
+		if seen[kind] != n {
+			t.Errorf("%d keys like %q under %s; want %d (all keys: %v)", seen[kind], kind, prefix, n, ks)
+		}
+	}
+}
+
+// TestStore_IndexesForgetExpiredSessions checks that once Redis has expired
+// a session, the subject index, the GC index and the revocation index
+// drop it at the next write to the subject or at DeleteExpired.
+func TestStore_IndexesForgetExpiredSessions(t *testing.T) {
+	t.Parallel()
+	// shortLived creates a revoked session of alice that Redis expires
+	// 100 ms from now, and waits until it has.
+	shortLived := func(t *testing.T, st *redisstore.Store) *sessiond.Session {
+		t.Helper()
+		ctx := t.Context()
+		t0 := now()
+		s := newSession("alice", t0)
+		s.ExpiresAt, s.IdleExpiresAt = t0.Add(100*time.Millisecond), t0.Add(100*time.Millisecond)
+		if err := st.Create(ctx, s, newToken(sessiond.KindAccess, s.ID, t0)); err != nil {
+			t.Fatalf("Create() = %v", err)
+		}
+		if _, err := st.Revoke(ctx, s.ID, t0, sessiond.ReasonLogout); err != nil {
+			t.Fatalf("Revoke() = %v", err)
+		}
+		if !eventually(3*time.Second, func() bool {
+			_, err := st.Get(ctx, s.ID)
+			return errors.Is(err, sessiond.ErrNotFound)
+		}) {
+			t.Fatalf("session %s still there 3s after its expiry; want Redis to expire it", s.ID)
+		}
+		return s
+	}
+	check := func(t *testing.T, raw rueidis.Client, prefix string, gone, live *sessiond.Session) {
+		t.Helper()
+		ctx := t.Context()
+		members, err := raw.Do(ctx, raw.B().Zrange().Key(idxKey(prefix, "alice")).Min("0").Max("-1").Build()).AsStrSlice()
+		if err != nil {
+			t.Fatalf("ZRANGE subject index = %v", err)
+		}
+		want := []string{}
+		if live != nil {
+			want = append(want, string(live.ID))
+		}
+		if !slices.Equal(members, want) {
+			t.Errorf("subject index = %v; want %v", members, want)
+		}
+		for _, k := range []string{globalKey(prefix, "gc"), globalKey(prefix, "exp"), globalKey(prefix, "rev")} {
+			err := raw.Do(ctx, raw.B().Zscore().Key(k).Member(ref("alice", gone.ID)).Build()).Error()
+			if !rueidis.IsRedisNil(err) {
+				t.Errorf("ZSCORE %s <expired session> = %v; want nil (no member)", k, err)
+			}
+		}
+	}
+
+	t.Run("NextWrite", func(t *testing.T) {
+		t.Parallel()
+		prefix := randomPrefix()
+		st := newStore(t, redisstore.Options{Prefix: prefix})
+		raw := rawClient(t)
+		gone := shortLived(t, st)
+		live := newSession("alice", now())
+		if err := st.Create(t.Context(), live); err != nil {
+			t.Fatalf("Create() = %v", err)
+		}
+		check(t, raw, prefix, gone, live)
+	})
+	t.Run("DeleteExpired", func(t *testing.T) {
+		t.Parallel()
+		prefix := randomPrefix()
+		st := newStore(t, redisstore.Options{Prefix: prefix})
+		raw := rawClient(t)
+		gone := shortLived(t, st)
+		if n, err := st.DeleteExpired(t.Context(), now().Add(time.Minute), 10); n != 0 || err != nil {
+			t.Errorf("DeleteExpired() = %d, %v; want 0 (Redis deleted it), nil", n, err)
+		}
+		check(t, raw, prefix, gone, nil)
+		if got, err := st.Revocations(t.Context(), gone.CreatedAt.Add(-time.Hour)); err != nil || len(got) != 0 {
+			t.Errorf("Revocations() = %v, %v; want none", got, err)
+		}
+	})
+	t.Run("TouchedLater", func(t *testing.T) {
+		// A session whose idle expiry moved later is kept, and its GC
+		// entry moves to the new expiry.
+		t.Parallel()
+		prefix := randomPrefix()
+		st := newStore(t, redisstore.Options{Prefix: prefix})
+		raw := rawClient(t)
+		ctx := t.Context()
+		t0 := now()
+		s := newSession("alice", t0)
+		if err := st.Create(ctx, s); err != nil {
+			t.Fatalf("Create() = %v", err)
+		}
+		if err := st.Touch(ctx, s.ID, t0.Add(20*time.Minute), t0.Add(50*time.Minute)); err != nil {
+			t.Fatalf("Touch() = %v", err)
+		}
+		if n, err := st.DeleteExpired(ctx, t0.Add(40*time.Minute), 10); n != 0 || err != nil {
+			t.Errorf("DeleteExpired(before the new idle expiry) = %d, %v; want 0, nil", n, err)
+		}
+		score, err := raw.Do(ctx, raw.B().Zscore().Key(globalKey(prefix, "gc")).Member(ref("alice", s.ID)).Build()).AsInt64()
+		if want := t0.Add(50 * time.Minute).UnixMicro(); err != nil || score != want {
+			t.Errorf("GC score = %d, %v; want %d (the new idle expiry)", score, err, want)
+		}
+		// Touch bringing the idle expiry earlier moves the entry earlier.
+		if err := st.Touch(ctx, s.ID, t0.Add(21*time.Minute), t0.Add(35*time.Minute)); err != nil {
+			t.Fatalf("Touch() = %v", err)
+		}
+		if n, err := st.DeleteExpired(ctx, t0.Add(40*time.Minute), 10); n != 1 || err != nil {
+			t.Errorf("DeleteExpired(after the earlier idle expiry) = %d, %v; want 1, nil", n, err)
+		}
+	})
+}
+
+// TestStore_SubjectsWithBraces checks that subjects and IDs that look like
+// hash tags cannot move a subject's keys out of its slot: the tag is a
+// hash of the subject.
+func TestStore_SubjectsWithBraces(t *testing.T) {
+	t.Parallel()
+	st := newStore(t, redisstore.Options{})
+	ctx := t.Context()
+	t0 := now()
+	for _, subject := range []string{"{alice}", "}{", "a{b}c", "{}", strings.Repeat("{", 100)} {
+		var ids []sessiond.SessionID
+		for range 2 {
+			s := newSession(subject, t0)
+			if err := st.Create(ctx, s, newToken(sessiond.KindAccess, s.ID, t0)); err != nil {
+				t.Fatalf("Create(subject %q) = %v", subject, err)
+			}
+			ids = append(ids, s.ID)
+		}
+		got, err := st.List(ctx, subject, t0)
+		if err != nil || len(got) != 2 {
+			t.Errorf("List(%q) = %d sessions, %v; want 2", subject, len(got), err)
+		}
+		revs, err := st.RevokeSubject(ctx, subject, ids[0], t0, sessiond.ReasonAdmin)
+		if err != nil || len(revs) != 1 || revs[0].SessionID != ids[1] {
+			t.Errorf("RevokeSubject(%q, except first) = %v, %v; want the second", subject, revs, err)
+		}
+	}
+}

@@ -1,0 +1,500 @@
+package redisstore
+
+import (
+	"cmp"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/sessiond/sessiond"
+)
+
+// Preallocated errors keep the not-found paths of the read methods, which
+// garbage input reaches, free of allocations.
+var (
+	errLookupNotFound = fmt.Errorf("redisstore: lookup token: %w", sessiond.ErrNotFound)
+	errGetNotFound    = fmt.Errorf("redisstore: get session: %w", sessiond.ErrNotFound)
+)
+
+// route returns the value of an index key (token hash or session ID →
+// where the session lives), from the route memo unless fresh. remembered
+// reports that it came from the memo: a caller that then finds no session
+// asks again with fresh, in case the memo outlived the session and the ID
+// or hash was reused since.
+func (s *Store) route(ctx context.Context, key string, fresh bool) (v string, remembered bool, err error) {
+	if fresh {
+		s.routes.forget(key)
+	} else if v, ok := s.routes.get(key); ok {
+		return v, true, nil
+	}
+	v, err = s.client.Do(ctx, s.client.B().Get().Key(key).Build()).ToString()
+	if err == nil {
+		s.routes.put(key, v)
+	}
+	return v, false, err
+}
+
+// lookupCmd reads a session and, if tokenField is not empty, one token.
+func (s *Store) lookupCmd(key, tokenField string) rueidis.Cacheable {
+	if tokenField == "" {
+		return s.client.B().Hmget().Key(key).Field(sessionFields[:]...).Cache()
+	}
+	var f [nSessionFields + 1]string
+	copy(f[:], sessionFields[:])
+	f[nSessionFields] = tokenField
+	return s.client.B().Hmget().Key(key).Field(f[:]...).Cache()
+}
+
+// Create stores s and its tokens, all or nothing. ErrConflict if the
+// session ID or a token hash exists (or repeats within tokens),
+// ErrInvalidArgument if a token names another session or s has no
+// absolute expiry (every key needs a TTL). When the reply is lost
+// (ErrStoreUnavailable) the session may or may not exist.
+func (s *Store) Create(ctx context.Context, sess *sessiond.Session, tokens ...sessiond.Token) error {
+	_, err := s.create(ctx, "create session", sess, 0, false, tokens)
+	return err
+}
+
+func (s *Store) create(ctx context.Context, op string, sess *sessiond.Session, max int, evict bool, tokens []sessiond.Token) ([]sessiond.Revocation, error) {
+	if err := ctxErr(ctx, op, sessiond.CheckNewSession(sess, tokens)); err != nil {
+		return nil, err
+	}
+	if sess.ExpiresAt.IsZero() {
+		return nil, wrap(op, &sessiond.ArgumentError{Field: "expires_at", Msg: "must be set"})
+	}
+	for i, t := range tokens {
+		for _, u := range tokens[:i] {
+			if u.Hash == t.Hash {
+				return nil, fmt.Errorf("redisstore: %s: token hash repeated: %w", op, sessiond.ErrConflict)
+			}
+		}
+	}
+
+	tag := tagOf(sess.Subject)
+	expMS := expiryMS(sess.ExpiresAt)
+	sk := s.sessKey(tag, sess.ID)
+
+	// Step 1, one round trip: reserve the session ID and every token hash
+	// (SET NX, each in its own slot).
+	reserve := make([]string, 0, 1+len(tokens))
+	reserve = append(reserve, s.sidKey(sess.ID))
+	for _, t := range tokens {
+		reserve = append(reserve, s.tokKey(hexHash(t.Hash)))
+	}
+	cmds := make(rueidis.Commands, 0, len(reserve))
+	cmds = append(cmds, s.client.B().Set().Key(reserve[0]).Value(tag).Nx().PxatMillisecondsTimestamp(expMS).Build())
+	tokVal := tokIndex(tag, expMS, sess.ID)
+	for _, k := range reserve[1:] {
+		cmds = append(cmds, s.client.B().Set().Key(k).Value(tokVal).Nx().PxatMillisecondsTimestamp(expMS).Build())
+	}
+	res := s.client.DoMulti(ctx, cmds...)
+	var reserved []string
+	var conflict bool
+	var failed error
+	for i, k := range reserve {
+		switch err := res[i].Error(); {
+		case err == nil:
+			reserved = append(reserved, k)
+		case rueidis.IsRedisNil(err):
+			conflict = true
+		default:
+			failed = err
+		}
+	}
+	if conflict || failed != nil {
+		s.release(ctx, reserved)
+		if failed != nil {
+			return nil, s.fail(op, failed)
+		}
+		return nil, fmt.Errorf("redisstore: %s: session ID or token hash exists: %w", op, sessiond.ErrConflict)
+	}
+
+	// Step 2: the script (evictions and the session itself, atomically),
+	// and at the same time (pipelined) the global indexes. An index entry
+	// whose session never comes to exist is dropped by DeleteExpired or
+	// swept at its expiry.
+	indexed := make(chan error, 1)
+	go func() {
+		indexed <- s.index(ctx, tag, sess.ID, minTime(sess.IdleExpiresAt, sess.ExpiresAt), sess.ExpiresAt, sess.Strategy, !sess.Revoked())
+	}()
+	args := make([]string, 0, 8+2*nSessionFields+2*len(tokens))
+	args = append(args, string(sess.ID), sess.Subject, s.sessBase(tag), encTime(sess.CreatedAt),
+		encTime(sess.ExpiresAt), itoa(expMS), itoa(int64(max)), boolArg(evict))
+	args = sessionArgs(sess, args)
+	for _, t := range tokens {
+		args = append(args, tokenFieldPrefix+hexHash(t.Hash), encToken(t))
+	}
+	reply, err := createScript.Exec(ctx, s.client, []string{sk, s.idxKey(tag)}, args).ToArray()
+	ierr := <-indexed
+	if err != nil {
+		// The script may have run; the reservations stay (they expire
+		// with the session, or point at nothing).
+		return nil, s.fail(op, err)
+	}
+	s.wrote(sk)
+	status, _ := field(&reply[0])
+	switch status {
+	case "ok":
+		if ierr != nil {
+			// The session exists without its GC entry (Redis still
+			// expires it at its absolute expiry); report the failure as
+			// a lost reply would be.
+			return nil, s.fail(op+": gc index", ierr)
+		}
+	case "conflict":
+		s.release(ctx, reserved)
+		return nil, fmt.Errorf("redisstore: %s: session exists: %w", op, sessiond.ErrConflict)
+	case "limit":
+		s.release(ctx, reserved)
+		return nil, fmt.Errorf("redisstore: %s: %w", op, sessiond.ErrLimitReached)
+	default:
+		return nil, s.fail(op, errCorrupt)
+	}
+
+	s.routes.put(reserve[0], tag)
+	for _, k := range reserve[1:] {
+		s.routes.put(k, tokVal)
+	}
+
+	evicted := make([]sessiond.Revocation, 0, (len(reply)-1)/2)
+	for i := 1; i+1 < len(reply); i += 2 {
+		id, _ := field(&reply[i])
+		e, _ := field(&reply[i+1])
+		exp, err := decTime(e)
+		if err != nil {
+			return nil, s.fail(op, errCorrupt)
+		}
+		evicted = append(evicted, sessiond.Revocation{
+			SessionID: sessiond.SessionID(id), Subject: sess.Subject,
+			RevokedAt: sess.CreatedAt, ExpiresAt: exp, Reason: sessiond.ReasonLimit,
+		})
+		s.wrote(s.sessKey(tag, sessiond.SessionID(id)))
+	}
+	toRecord := evicted
+	if sess.Revoked() {
+		toRecord = append(slices.Clip(evicted), sessiond.Revocation{
+			SessionID: sess.ID, Subject: sess.Subject, RevokedAt: sess.RevokedAt,
+			ExpiresAt: sess.ExpiresAt, Reason: sess.RevokeReason,
+		})
+	}
+	if err := s.record(ctx, toRecord, true); err != nil {
+		return nil, s.fail(op+": record evictions", err)
+	}
+	return evicted, nil
+}
+
+func boolArg(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// index enters a session in the global indexes, and in the live index of
+// strategy if live; see indexScript.
+func (s *Store) index(ctx context.Context, tag string, id sessiond.SessionID, earliest, expires time.Time, strategy sessiond.Strategy, live bool) error {
+	return indexScript.Exec(ctx, s.client, []string{s.gcKey, s.expKey, s.revKey, s.stratKey}, []string{
+		s.liveBase, ref(tag, id), encTime(earliest), encTime(expires), itoa(expiryMS(expires)), string(strategy), boolArg(live),
+	}).Error()
+}
+
+// release deletes index keys this store reserved for a change that did
+// not happen.
+func (s *Store) release(ctx context.Context, keys []string) {
+	if len(keys) == 0 {
+		return
+	}
+	ctx, cancel := detached(ctx)
+	defer cancel()
+	cmds := make(rueidis.Commands, len(keys))
+	for i, k := range keys {
+		cmds[i] = s.client.B().Del().Key(k).Build()
+	}
+	for _, r := range s.client.DoMulti(ctx, cmds...) {
+		if err := r.Error(); err != nil {
+			// They expire with the session they were reserved for, and
+			// point at nothing meanwhile.
+			s.log.Warn("redisstore: release reserved keys", "err", err.Error())
+			return
+		}
+	}
+}
+
+// Get returns the session with ID id, revoked and expired ones included,
+// or ErrNotFound. A session Redis has expired (past its absolute expiry) is
+// not found. Get always reads Redis, never the client-side cache.
+func (s *Store) Get(ctx context.Context, id sessiond.SessionID) (*sessiond.Session, error) {
+	const op = "get session"
+	if err := ctxErr(ctx, op); err != nil {
+		return nil, err
+	}
+	sess, remembered, err := s.get(ctx, op, id, false)
+	if err == errGetNotFound && remembered {
+		sess, _, err = s.get(ctx, op, id, true)
+	}
+	return sess, err
+}
+
+func (s *Store) get(ctx context.Context, op string, id sessiond.SessionID, fresh bool) (*sessiond.Session, bool, error) {
+	tag, remembered, err := s.route(ctx, s.sidKey(id), fresh)
+	if err != nil {
+		if rueidis.IsRedisNil(err) {
+			return nil, false, errGetNotFound
+		}
+		return nil, false, s.fail(op, err)
+	}
+	f, err := s.client.Do(ctx, rueidis.Completed(s.lookupCmd(s.sessKey(tag, id), ""))).ToArray()
+	if err != nil {
+		return nil, false, s.fail(op, err)
+	}
+	sess, ok, err := decSession(id, f)
+	switch {
+	case err != nil:
+		return nil, false, s.fail(op, err)
+	case !ok:
+		return nil, remembered, errGetNotFound
+	}
+	return sess, false, nil
+}
+
+// Lookup returns the token with hash h and its session, or ErrNotFound. It
+// reads the token's index key (remembered after the first time, see
+// routes), then the session hash: one round trip for a token seen before.
+// With Options.ClientCache the session comes from the client-side cache,
+// which Redis invalidates when the session changes.
+func (s *Store) Lookup(ctx context.Context, h sessiond.TokenHash) (sessiond.Token, *sessiond.Session, error) {
+	const op = "lookup token"
+	if err := ctxErr(ctx, op); err != nil {
+		return sessiond.Token{}, nil, err
+	}
+	var gen0 uint64
+	if s.dec != nil {
+		now := time.Now()
+		if tok, sess, ok := s.dec.get(h, now); ok {
+			return tok, sess, nil
+		}
+		gen0 = s.dec.gen.Load()
+	}
+	var hx [2 * len(h)]byte
+	hex.Encode(hx[:], h[:])
+	// Built from the stack copy: one allocation each.
+	tokKey := s.prefix + ":tok:" + string(hx[:])
+	tokField := tokenFieldPrefix + string(hx[:])
+	tok, sess, key, remembered, err := s.lookup(ctx, op, h, tokKey, tokField, false)
+	if err == errLookupNotFound && remembered {
+		tok, sess, key, _, err = s.lookup(ctx, op, h, tokKey, tokField, true)
+	}
+	if err == nil && s.dec != nil && key != "" {
+		s.dec.put(gen0, h, key, tok, sess, time.Now())
+	}
+	return tok, sess, err
+}
+
+func (s *Store) lookup(ctx context.Context, op string, h sessiond.TokenHash, tokKey, tokField string, fresh bool) (sessiond.Token, *sessiond.Session, string, bool, error) {
+	v, remembered, err := s.route(ctx, tokKey, fresh)
+	if err != nil {
+		if rueidis.IsRedisNil(err) {
+			return sessiond.Token{}, nil, "", false, errLookupNotFound
+		}
+		return sessiond.Token{}, nil, "", false, s.fail(op, err)
+	}
+	tag, _, id, ok := parseTokIndex(v)
+	if !ok {
+		return sessiond.Token{}, nil, "", false, s.fail(op, errCorrupt)
+	}
+	key := s.sessKey(tag, id)
+	// Only a read through the client-side cache leaves Redis tracking the
+	// key for this client; the decoded cache may keep only such reads (the
+	// key is returned for them alone), or it would miss the invalidation of
+	// a later change.
+	tracked := s.cacheTTL > 0 && !s.recent.has(key)
+	f, err := s.read(ctx, key, s.lookupCmd(key, tokField)).ToArray()
+	if err != nil {
+		return sessiond.Token{}, nil, "", false, s.fail(op, err)
+	}
+	if len(f) != nSessionFields+1 {
+		return sessiond.Token{}, nil, "", false, s.fail(op, errCorrupt)
+	}
+	tv, present := field(&f[nSessionFields])
+	if !present {
+		return sessiond.Token{}, nil, "", remembered, errLookupNotFound
+	}
+	sess, ok, err := decSession(id, f[:nSessionFields])
+	switch {
+	case err != nil:
+		return sessiond.Token{}, nil, "", false, s.fail(op, err)
+	case !ok:
+		return sessiond.Token{}, nil, "", remembered, errLookupNotFound
+	}
+	tok, err := decToken(tv, h, id)
+	if err != nil {
+		return sessiond.Token{}, nil, "", false, s.fail(op, err)
+	}
+	if !tracked {
+		key = ""
+	}
+	return tok, sess, key, false, nil
+}
+
+// Touch records activity on session id. On a revoked session it changes
+// nothing and returns nil. ErrNotFound if the session does not exist.
+func (s *Store) Touch(ctx context.Context, id sessiond.SessionID, lastActive, idleExpires time.Time) error {
+	const op = "touch session"
+	if err := ctxErr(ctx, op); err != nil {
+		return err
+	}
+	for fresh := false; ; fresh = true {
+		tag, remembered, err := s.route(ctx, s.sidKey(id), fresh)
+		if err != nil {
+			return s.fail(op, err)
+		}
+		key := s.sessKey(tag, id)
+		ak, aa := s.activityArgs(tag, id, idleExpires)
+		tr, ar := s.execPair(ctx, touchScript, []string{key}, []string{encTime(lastActive), encTime(idleExpires)}, activityScript, ak, aa)
+		reply, err := tr.ToArray()
+		ierr := ar.Error()
+		if err != nil {
+			return s.fail(op, err)
+		}
+		s.wrote(key)
+		switch status, _ := field(&reply[0]); status {
+		case "ok":
+			if ierr != nil {
+				return s.fail(op+": indexes", ierr)
+			}
+			return nil
+		case "notfound":
+			if remembered {
+				continue
+			}
+			return fmt.Errorf("redisstore: %s: %w", op, sessiond.ErrNotFound)
+		default:
+			return s.fail(op, errCorrupt)
+		}
+	}
+}
+
+// activityArgs are the keys and arguments of activityScript, which moves
+// a session's entries in the GC and live indexes to its new idle expiry.
+// It is sent in the same round trip as the write of that expiry, whatever
+// the write finds (revoked, gone): it can only change entries the session
+// still has.
+func (s *Store) activityArgs(tag string, id sessiond.SessionID, idle time.Time) (keys, args []string) {
+	return []string{s.gcKey, s.expKey, s.stratKey}, []string{s.liveBase, ref(tag, id), encTime(idle)}
+}
+
+// SwapRefresh retires sw.Old and stores sw.Next in one script, and writes
+// the session's activity (unless the session is revoked). ErrNotFound if
+// Old is not a stored refresh token, ErrRefreshReused if it was retired
+// outside the grace window, ErrConflict if Next's hash exists,
+// ErrInvalidArgument if Next is not a refresh token of Old's session; in
+// each case nothing changes.
+func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error {
+	const op = "swap refresh token"
+	if err := ctxErr(ctx, op, sw.Validate()); err != nil {
+		return err
+	}
+	remembered, err := s.swap(ctx, op, sw, false)
+	if remembered && errors.Is(err, sessiond.ErrNotFound) {
+		_, err = s.swap(ctx, op, sw, true)
+	}
+	return err
+}
+
+func (s *Store) swap(ctx context.Context, op string, sw sessiond.RefreshSwap, fresh bool) (remembered bool, err error) {
+	oldHex := hexHash(sw.Old)
+	v, remembered, err := s.route(ctx, s.tokKey(oldHex), fresh)
+	if err != nil {
+		return false, s.fail(op, err)
+	}
+	tag, expMS, id, ok := parseTokIndex(v)
+	if !ok {
+		return false, s.fail(op, errCorrupt)
+	}
+	if err := sw.CheckSession(id); err != nil {
+		return false, wrap(op, err)
+	}
+	nextKey := s.tokKey(hexHash(sw.Next.Hash))
+	if err := s.client.Do(ctx, s.client.B().Set().Key(nextKey).Value(v).Nx().PxatMillisecondsTimestamp(expMS).Build()).Error(); err != nil {
+		if rueidis.IsRedisNil(err) {
+			return false, fmt.Errorf("redisstore: %s: next token hash exists: %w", op, sessiond.ErrConflict)
+		}
+		return false, s.fail(op, err)
+	}
+	key := s.sessKey(tag, id)
+	ak, aa := s.activityArgs(tag, id, sw.IdleExpiresAt)
+	sr, ar := s.execPair(ctx, swapScript, []string{key}, []string{
+		tokenFieldPrefix + oldHex, tokenFieldPrefix + hexHash(sw.Next.Hash), encToken(sw.Next),
+		encTime(sw.Now), encTime(sw.GraceSince), encTime(sw.LastActiveAt), encTime(sw.IdleExpiresAt),
+	}, activityScript, ak, aa)
+	reply, err := sr.ToArray()
+	ierr := ar.Error()
+	if err != nil {
+		// The script may have run: the reservation stays.
+		return false, s.fail(op, err)
+	}
+	s.wrote(key)
+	switch status, _ := field(&reply[0]); status {
+	case "ok":
+		s.routes.put(nextKey, v)
+		if ierr != nil {
+			return false, s.fail(op+": indexes", ierr)
+		}
+		return false, nil
+	case "notfound":
+		s.release(ctx, []string{nextKey})
+		return remembered, fmt.Errorf("redisstore: %s: %w", op, sessiond.ErrNotFound)
+	case "reused":
+		s.release(ctx, []string{nextKey})
+		return false, fmt.Errorf("redisstore: %s: %w", op, sessiond.ErrRefreshReused)
+	case "conflict":
+		s.release(ctx, []string{nextKey})
+		return false, fmt.Errorf("redisstore: %s: next token hash exists: %w", op, sessiond.ErrConflict)
+	}
+	return false, s.fail(op, errCorrupt)
+}
+
+// List returns subject's sessions live at now, oldest first; an empty,
+// non-nil slice when there are none.
+func (s *Store) List(ctx context.Context, subject string, now time.Time) ([]*sessiond.Session, error) {
+	const op = "list sessions"
+	if err := ctxErr(ctx, op); err != nil {
+		return nil, err
+	}
+	tag := tagOf(subject)
+	reply, err := listScript.Exec(ctx, s.client, []string{s.idxKey(tag)}, []string{s.sessBase(tag)}).ToArray()
+	if err != nil {
+		return nil, s.fail(op, err)
+	}
+	out := []*sessiond.Session{}
+	const stride = 1 + nSessionFields
+	for i := 0; i+stride <= len(reply); i += stride {
+		id, _ := field(&reply[i])
+		sess, ok, err := decSession(sessiond.SessionID(id), reply[i+1:i+stride])
+		if err != nil {
+			return nil, s.fail(op, err)
+		}
+		if ok && sess.Subject == subject && sess.Live(now) {
+			out = append(out, sess)
+		}
+	}
+	slices.SortFunc(out, func(a, b *sessiond.Session) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}

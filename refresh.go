@@ -1,0 +1,64 @@
+package sessiond
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Refresh exchanges a refresh token for new tokens. In hybrid, the old
+// refresh token is retired; presenting a retired one again outside the
+// reuse interval revokes the whole session and returns ErrRefreshReused.
+// The database strategy has no refresh tokens (ErrUnsupported).
+//
+// Refresh rotation runs in two phases, as the flow of the strategy sees
+// it: check the presented token (nothing written), then issue the successor
+// and persist it. Between them the Manager applies its policy: the anomaly
+// rules, and reuse detection for a token already retired.
+func (m *Manager) Refresh(ctx context.Context, refresh Secret, client Client) (*Issued, error) {
+	if len(refresh) == 0 || len(refresh) > MaxTokenBytes {
+		return nil, fmt.Errorf("sessiond: refresh: %w: empty or oversized", ErrInvalidToken)
+	}
+	now := m.now()
+	g, err := m.flow.checkRefresh(ctx, refresh, now)
+	if err != nil {
+		return nil, err
+	}
+	s := &g.session
+	var found []Anomaly
+	var stepUp bool
+	if m.anomaly != nil && (client.IP != "" || client.UserAgent != "") {
+		if found, stepUp, err = m.anomalies(ctx, StageRefresh, s, g.issuedTo, client); err != nil {
+			return nil, err
+		}
+	}
+	grace := now.Add(-m.reuse)
+	if !g.retiredAt.IsZero() && g.retiredAt.Before(grace) {
+		if !m.detect {
+			return nil, fmt.Errorf("sessiond: refresh: %w: retired", ErrInvalidToken)
+		}
+		return nil, m.reused(ctx, s, client, now)
+	}
+	iss, err := m.flow.issueRefresh(ctx, g, now, grace)
+	if errors.Is(err, ErrRefreshReused) {
+		// A concurrent refresh retired the token first and no grace applies.
+		return nil, m.reused(ctx, s, client, now)
+	} else if err != nil {
+		return nil, err
+	}
+	iss.Anomalies, iss.StepUp = found, stepUp
+	m.emit(ctx, Event{Type: EventSessionRefreshed, Subject: s.Subject, SessionID: s.ID, Client: client})
+	return iss, nil
+}
+
+// reused handles a retired refresh token presented again: the thief and the
+// victim cannot be told apart, so the whole session goes.
+func (m *Manager) reused(ctx context.Context, s *Session, client Client, now time.Time) error {
+	if _, err := m.revoke(ctx, s.ID, now, ReasonReuse); err != nil && !errors.Is(err, ErrNotFound) {
+		m.log.ErrorContext(ctx, "revoke after refresh token reuse", "session_id", s.ID, "err", err)
+	}
+	m.emit(ctx, Event{Type: EventRefreshReused, Subject: s.Subject, SessionID: s.ID, Client: client,
+		Details: map[string]any{"issued_to": s.Client}})
+	return fmt.Errorf("sessiond: refresh: %w", ErrRefreshReused)
+}

@@ -1,0 +1,70 @@
+// Package node_test runs the Node verifier's own tests (node --test, the
+// runner built into Node.js) against a real sessiond server started in
+// this process, so `go test ./...` covers the npm package too.
+package node_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/internal/server"
+)
+
+const apiKey = "sdak_node_verifier_test_0123456789abcdefghijk"
+
+func TestNodeVerifier(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Node.js")
+	}
+	node, err := exec.LookPath("node")
+	if err == nil {
+		_, err = os.Stat(filepath.Join("node_modules", "jose"))
+	}
+	if err != nil {
+		if os.Getenv("SESSIOND_TEST_REQUIRE") == "1" {
+			t.Fatalf("node or sdk/node/node_modules missing (run npm ci --prefix sdk/node): %v", err)
+		}
+		t.Skipf("node or sdk/node/node_modules missing: %v", err)
+	}
+	if out, err := exec.Command(node, "node_modules/typescript/bin/tsc", "-p", "tsconfig.json").CombinedOutput(); err != nil {
+		t.Fatalf("tsc: %v\n%s", err, out)
+	}
+
+	cfg := config.Default()
+	cfg.Strategy = sessiond.StrategyHybrid
+	cfg.Store.Driver = "memory"
+	cfg.Environment = config.EnvDevelopment
+	cfg.Server.Listen = "127.0.0.1:0"
+	cfg.Server.DataDir = t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- server.Run(ctx, server.Options{Config: cfg, APIKey: apiKey, Listening: func(a string) { addr <- a },
+			Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	var url string
+	select {
+	case a := <-addr:
+		url = "http://" + a
+	case err := <-done:
+		t.Fatal(err)
+	}
+
+	cmd := exec.Command(node, "--test", "--test-reporter=spec", "test/")
+	cmd.Env = append(os.Environ(), "SESSIOND_URL="+url, "SESSIOND_API_KEY="+apiKey,
+		"SESSIOND_ISSUER="+cfg.JWT.Issuer, "SESSIOND_AUDIENCE="+cfg.JWT.Audience, "NO_COLOR=1")
+	out, err := cmd.CombinedOutput()
+	t.Logf("node --test:\n%s", out)
+	if err != nil {
+		t.Fatalf("node --test: %v", err)
+	}
+}

@@ -1,0 +1,585 @@
+// @sessiond/verifier: verify sessiond access tokens inside a Node.js
+// service, with no call to sessiond per request. Signature and claims are
+// checked locally against the JWKS (with jose); revocations, incident
+// watermarks and retired keys arrive on sessiond's revocation stream, which
+// the verifier follows in the background, resuming with Last-Event-ID.
+// Past maxStaleness without word from the stream, the policy is explicit:
+// reject (the default) or accept with a warning.
+
+import { createLocalJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify } from "jose";
+import type { JSONWebKeySet, JWTPayload } from "jose";
+import { SSEDecoder, MalformedStreamError, isCursor } from "./sse.js";
+import type { Block } from "./sse.js";
+
+export { SSEDecoder, MalformedStreamError, isCursor } from "./sse.js";
+export type { Block } from "./sse.js";
+
+/** Why Verify refused a token. */
+export type VerifyErrorCode = "invalid_token" | "expired" | "revoked" | "absolute_timeout" | "stale";
+
+export class VerifyError extends Error {
+  override name = "VerifyError";
+  constructor(readonly code: VerifyErrorCode, message: string) {
+    super(message);
+  }
+}
+
+export type StalePolicy = "reject" | "accept";
+
+export interface Logger {
+  warn(msg: string, attrs?: Record<string, unknown>): void;
+  error(msg: string, attrs?: Record<string, unknown>): void;
+}
+
+export interface VerifierOptions {
+  /** Base URL of the sessiond server, e.g. https://sessiond.internal:8420. */
+  url: string;
+  /** API key for the snapshot and the stream. */
+  apiKey: string;
+  /** jwt.issuer and jwt.audience of sessiond's configuration. */
+  issuer: string;
+  audience: string;
+  /** Clock-skew allowance in seconds (default 5, at most 60). */
+  leewaySeconds?: number;
+  /** Milliseconds without word from the stream before whenStale applies (default 30000). */
+  maxStalenessMs?: number;
+  /** What to do past maxStaleness: "reject" (default) or "accept" with a warning. */
+  whenStale?: StalePolicy;
+  /** Drop a stream connection silent for this long, in ms (default 30000). */
+  idleTimeoutMs?: number;
+  /** Minimum ms between JWKS fetches on an unknown kid (default 1000). */
+  minRefetchIntervalMs?: number;
+  /** Verified tokens kept to skip the signature check (default 10000, 0 disables). */
+  cacheSize?: number;
+  /** Timeout of JWKS and snapshot requests in ms (default 10000). */
+  requestTimeoutMs?: number;
+  /** Where connection trouble and stale warnings go (default: console). */
+  logger?: Logger;
+  /** The clock, in ms since the epoch (default Date.now). */
+  now?: () => number;
+}
+
+/** What a verified access token says. */
+export interface Claims {
+  subject: string;
+  sessionId: string;
+  tokenId: string;
+  strategy: "hybrid" | "jwt";
+  issuedAt: Date;
+  expiresAt: Date;
+  authTime: Date;
+  sessionExpiresAt: Date | null;
+  persistent: boolean;
+  /** The session's custom claims (ext), or null. */
+  custom: Record<string, unknown> | null;
+  /** Set when accepted although the revocation state was stale (whenStale "accept"). */
+  stale: boolean;
+}
+
+export interface Status {
+  connected: boolean;
+  lastSync: Date;
+  stale: boolean;
+  revoked: number;
+  /** Snapshots loaded: one at start, one per reset; a reconnection that resumed with Last-Event-ID loads none. */
+  snapshots: number;
+}
+
+interface Revoked {
+  session_id: string;
+  subject: string;
+  revoked_at: string;
+  reason: string;
+  until: string;
+}
+
+interface Watermark {
+  subject?: string;
+  all?: boolean;
+  issued_before: string;
+}
+
+interface Snapshot {
+  revocations: Revoked[];
+  watermarks: Watermark[];
+  cursor: string;
+}
+
+class ProtocolError extends Error {
+  override name = "ProtocolError";
+}
+class ResetSignal extends Error {}
+
+const MAX_TOKEN_BYTES = 8 * 1024;
+const MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024;
+const ALLOWED_HEADERS = new Set(["alg", "typ", "kid"]);
+
+function parseTime(s: unknown): number {
+  if (typeof s !== "string") return NaN;
+  return Date.parse(s);
+}
+
+function validRevoked(r: unknown): r is Revoked {
+  if (typeof r !== "object" || r === null || Array.isArray(r)) return false;
+  const x = r as Record<string, unknown>;
+  return typeof x.session_id === "string" && x.session_id !== "" && x.session_id.length <= 128 && !Number.isNaN(parseTime(x.until));
+}
+
+function validWatermark(w: unknown): w is Watermark {
+  if (typeof w !== "object" || w === null || Array.isArray(w)) return false;
+  const x = w as Record<string, unknown>;
+  const hasSubject = typeof x.subject === "string" && x.subject !== "";
+  const all = x.all === true;
+  return hasSubject !== all && (x.subject === undefined || typeof x.subject === "string") &&
+    (x.all === undefined || typeof x.all === "boolean") && !Number.isNaN(parseTime(x.issued_before));
+}
+
+/** Verifies sessiond access tokens locally. Create it with createVerifier. */
+export class Verifier {
+  readonly #o: Required<Omit<VerifierOptions, "logger" | "now">> & { logger: Logger; now: () => number };
+  readonly #base: string;
+  #keys: ReturnType<typeof createLocalJWKSet> | null = null;
+  #kids = new Set<string>();
+  #lastFetch = 0;
+  #fetching: Promise<void> | null = null;
+  #retired = new Map<string, number>();
+  #revoked = new Map<string, number>(); // session ID → until (ms)
+  #all = 0;
+  #subjects = new Map<string, number>();
+  #cache = new Map<string, Claims>();
+  #cursor = "";
+  #lastSync = 0;
+  #broken = false;
+  #lastWarn = 0;
+  #connected = false;
+  #snapshots = 0;
+  #abort = new AbortController();
+  #loop: Promise<void> | null = null;
+
+  constructor(opts: VerifierOptions) {
+    let u: URL;
+    try {
+      u = new URL(opts.url);
+    } catch {
+      throw new TypeError("url: not a URL");
+    }
+    if ((u.protocol !== "http:" && u.protocol !== "https:") || u.username || u.password || u.search || u.hash) {
+      throw new TypeError("url: must be an http or https base URL without credentials, query or fragment");
+    }
+    for (const f of ["apiKey", "issuer", "audience"] as const) {
+      if (typeof opts[f] !== "string" || opts[f] === "") throw new TypeError(`${f}: is required`);
+    }
+    const leeway = opts.leewaySeconds ?? 5;
+    if (!(leeway >= 0 && leeway <= 60)) throw new TypeError("leewaySeconds: must be between 0 and 60");
+    if (opts.whenStale !== undefined && opts.whenStale !== "reject" && opts.whenStale !== "accept") {
+      throw new TypeError('whenStale: must be "reject" or "accept"');
+    }
+    this.#o = {
+      url: opts.url,
+      apiKey: opts.apiKey,
+      issuer: opts.issuer,
+      audience: opts.audience,
+      leewaySeconds: leeway,
+      maxStalenessMs: opts.maxStalenessMs ?? 30_000,
+      whenStale: opts.whenStale ?? "reject",
+      idleTimeoutMs: opts.idleTimeoutMs ?? 30_000,
+      minRefetchIntervalMs: opts.minRefetchIntervalMs ?? 1000,
+      cacheSize: opts.cacheSize ?? 10_000,
+      requestTimeoutMs: opts.requestTimeoutMs ?? 10_000,
+      logger: opts.logger ?? {
+        warn: (m, a) => console.warn(m, a ?? {}),
+        error: (m, a) => console.error(m, a ?? {}),
+      },
+      now: opts.now ?? Date.now,
+    };
+    this.#base = opts.url.replace(/\/+$/, "");
+  }
+
+  /** Fetches the JWKS and the snapshot, then follows the stream until close(). */
+  async start(): Promise<void> {
+    await this.#fetchKeys();
+    await this.#loadSnapshot();
+    this.#loop = this.#follow();
+  }
+
+  /** Stops following the stream. verify() keeps working on the state it has. */
+  async close(): Promise<void> {
+    this.#abort.abort();
+    await this.#loop;
+  }
+
+  status(): Status {
+    return { connected: this.#connected, lastSync: new Date(this.#lastSync), stale: this.#stale(this.#o.now()), revoked: this.#revoked.size, snapshots: this.#snapshots };
+  }
+
+  /**
+   * Verifies an access token: signature (JWKS), claims (typ at+jwt, iss,
+   * aud, exp, iat, session expiry), then revoked sessions and watermarks,
+   * then staleness. Rejects with a VerifyError; never logs the token.
+   */
+  async verify(token: string): Promise<Claims> {
+    if (typeof token !== "string" || token.length === 0 || token.length > MAX_TOKEN_BYTES) {
+      throw new VerifyError("invalid_token", "empty or oversized token");
+    }
+    const now = this.#o.now();
+    const leewayMs = this.#o.leewaySeconds * 1000;
+    let c = this.#cache.get(token);
+    if (c) {
+      if (now >= c.expiresAt.getTime() + leewayMs) {
+        this.#cache.delete(token);
+        throw new VerifyError("expired", "the token has expired");
+      }
+    } else {
+      c = await this.#verifySignature(token, now);
+      this.#remember(token, c);
+    }
+    if (c.sessionExpiresAt && now >= c.sessionExpiresAt.getTime() + leewayMs) {
+      throw new VerifyError("absolute_timeout", "the session has reached its absolute lifetime");
+    }
+    if (this.#isRevoked(c)) throw new VerifyError("revoked", "the session is revoked");
+    if (this.#stale(now)) {
+      if (this.#o.whenStale === "reject") throw new VerifyError("stale", "revocation state is stale");
+      if (now - this.#lastWarn >= 60_000) {
+        this.#lastWarn = now;
+        this.#o.logger.warn("sessiond verifier: revocation state is stale; accepting tokens as configured (whenStale: accept)", {
+          lastSync: new Date(this.#lastSync).toISOString(),
+        });
+      }
+      return { ...c, stale: true };
+    }
+    return c;
+  }
+
+  /** Express/Connect middleware: 401 without a valid token, 503 when stale; sets req.sessiond to the claims. */
+  middleware(): (req: any, res: any, next: (err?: unknown) => void) => void {
+    return (req, res, next) => {
+      const h: unknown = req.headers?.authorization;
+      const m = typeof h === "string" ? /^bearer +([^\s]+)$/i.exec(h) : null;
+      const deny = (status: number, headers: Record<string, string>, body: string) => {
+        res.statusCode = status;
+        for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+        res.setHeader("Content-Type", "text/plain; charset=utf-8");
+        res.end(body);
+      };
+      if (!m || !m[1]) {
+        deny(401, { "WWW-Authenticate": 'Bearer realm="api"' }, "an access token is required");
+        return;
+      }
+      this.verify(m[1]).then(
+        (claims) => {
+          req.sessiond = claims;
+          next();
+        },
+        (err: unknown) => {
+          if (err instanceof VerifyError && err.code === "stale") {
+            deny(503, { "Retry-After": "5" }, "cannot check revocations right now");
+          } else if (err instanceof VerifyError) {
+            deny(401, { "WWW-Authenticate": 'Bearer realm="api", error="invalid_token"' }, "the access token is not valid");
+          } else {
+            next(err);
+          }
+        },
+      );
+    };
+  }
+
+  #stale(now: number): boolean {
+    return this.#broken || now - this.#lastSync > this.#o.maxStalenessMs;
+  }
+
+  #isRevoked(c: Claims): boolean {
+    if (this.#revoked.has(c.sessionId)) return true;
+    const auth = c.authTime.getTime();
+    if (this.#all !== 0 && auth <= this.#all) return true;
+    const t = this.#subjects.get(c.subject);
+    return t !== undefined && auth <= t;
+  }
+
+  #remember(token: string, c: Claims): void {
+    if (this.#o.cacheSize <= 0) return;
+    if (this.#cache.size >= this.#o.cacheSize) {
+      // Map keeps insertion order: drop the oldest eighth.
+      let n = Math.max(1, Math.floor(this.#o.cacheSize / 8));
+      for (const k of this.#cache.keys()) {
+        if (n-- <= 0) break;
+        this.#cache.delete(k);
+      }
+    }
+    this.#cache.set(token, c);
+  }
+
+  async #verifySignature(token: string, now: number): Promise<Claims> {
+    let header;
+    try {
+      header = decodeProtectedHeader(token);
+    } catch {
+      throw new VerifyError("invalid_token", "not a JWS");
+    }
+    for (const k of Object.keys(header)) {
+      if (!ALLOWED_HEADERS.has(k)) throw new VerifyError("invalid_token", "header not accepted");
+    }
+    const kid = header.kid;
+    if (typeof kid !== "string" || kid === "" || this.#retired.has(kid)) {
+      throw new VerifyError("invalid_token", "unknown or retired kid");
+    }
+    if (!this.#kids.has(kid) && now - this.#lastFetch >= this.#o.minRefetchIntervalMs) {
+      await this.#fetchKeys().catch((err: unknown) => this.#o.logger.warn("sessiond verifier: JWKS refetch", { err: String(err) }));
+    }
+    if (!this.#kids.has(kid) || !this.#keys) throw new VerifyError("invalid_token", "unknown or retired kid");
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.#keys, {
+        issuer: this.#o.issuer,
+        audience: this.#o.audience,
+        typ: "at+jwt",
+        algorithms: ["EdDSA", "ES256"],
+        clockTolerance: this.#o.leewaySeconds,
+        currentDate: new Date(now),
+        requiredClaims: ["exp", "iat", "sub", "jti"],
+      }));
+    } catch (err) {
+      if (err instanceof joseErrors.JWTExpired) throw new VerifyError("expired", "the token has expired");
+      throw new VerifyError("invalid_token", "the token is not valid");
+    }
+    const p = payload as Record<string, unknown>;
+    const str = (v: unknown) => (typeof v === "string" && v !== "" ? v : null);
+    const num = (v: unknown) => (typeof v === "number" && Number.isInteger(v) && v > 0 ? v : null);
+    const sid = str(p.sid), sub = str(p.sub), jti = str(p.jti), sst = str(p.sst);
+    const iat = num(p.iat), exp = num(p.exp), authTime = num(p.auth_time);
+    const sessExp = p.sess_exp === undefined ? null : num(p.sess_exp);
+    if (!sid || !sub || !jti || !iat || !exp || !authTime || (p.sess_exp !== undefined && !sessExp) ||
+      p.client_id !== this.#o.audience || (sst !== "hybrid" && sst !== "jwt") ||
+      (p.ext !== undefined && (typeof p.ext !== "object" || p.ext === null || Array.isArray(p.ext)))) {
+      throw new VerifyError("invalid_token", "a required claim is missing or wrong");
+    }
+    return {
+      subject: sub,
+      sessionId: sid,
+      tokenId: jti,
+      strategy: sst,
+      issuedAt: new Date(iat * 1000),
+      expiresAt: new Date(exp * 1000),
+      authTime: new Date(authTime * 1000),
+      sessionExpiresAt: sessExp ? new Date(sessExp * 1000) : null,
+      persistent: p.persistent === true,
+      custom: (p.ext as Record<string, unknown> | undefined) ?? null,
+      stale: false,
+    };
+  }
+
+  async #request(path: string, accept: string, auth: boolean): Promise<Response> {
+    const headers: Record<string, string> = { Accept: accept };
+    if (auth) headers.Authorization = `Bearer ${this.#o.apiKey}`;
+    const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#o.requestTimeoutMs)]);
+    return fetch(this.#base + path, { headers, signal, redirect: "manual" });
+  }
+
+  async #readLimited(res: Response, limit: number): Promise<string> {
+    const text = await res.text();
+    if (text.length > limit) throw new Error(`answer over ${limit} bytes`);
+    return text;
+  }
+
+  #fetchKeys(): Promise<void> {
+    this.#fetching ??= (async () => {
+      try {
+        this.#lastFetch = this.#o.now();
+        const res = await this.#request("/.well-known/jwks.json", "application/json", false);
+        if (res.status !== 200) throw new Error(`jwks: status ${res.status}`);
+        const ct = (res.headers.get("content-type") ?? "").split(";")[0]!.trim();
+        if (ct !== "application/json" && ct !== "application/jwk-set+json") throw new Error(`jwks: content type ${JSON.stringify(ct)}`);
+        const doc = JSON.parse(await this.#readLimited(res, 1 << 20)) as unknown;
+        if (typeof doc !== "object" || doc === null || !Array.isArray((doc as { keys?: unknown }).keys)) throw new Error("jwks: not a JWK set");
+        const keys = ((doc as JSONWebKeySet).keys).filter(
+          (k) => typeof k.kid === "string" && k.kid !== "" && !this.#retired.has(k.kid) && (k.use === undefined || k.use === "sig") &&
+            (k.alg === "EdDSA" || k.alg === "ES256"),
+        );
+        const kids = new Set(keys.map((k) => k.kid as string));
+        for (const kid of this.#kids) {
+          if (!kids.has(kid)) this.#cache.clear();
+        }
+        this.#keys = createLocalJWKSet({ keys });
+        this.#kids = kids;
+      } finally {
+        this.#fetching = null;
+      }
+    })();
+    return this.#fetching;
+  }
+
+  async #loadSnapshot(): Promise<void> {
+    const res = await this.#request("/v1/revocations/snapshot", "application/json", true);
+    if (res.status !== 200) throw new Error(`snapshot: status ${res.status}`);
+    const ct = (res.headers.get("content-type") ?? "").split(";")[0]!.trim();
+    if (ct !== "application/json") throw new Error(`snapshot: content type ${JSON.stringify(ct)}`);
+    const snap = JSON.parse(await this.#readLimited(res, MAX_SNAPSHOT_BYTES)) as Snapshot;
+    if (typeof snap !== "object" || snap === null || !Array.isArray(snap.revocations) || !Array.isArray(snap.watermarks) ||
+      typeof snap.cursor !== "string" || !isCursor(snap.cursor) || !snap.revocations.every(validRevoked) || !snap.watermarks.every(validWatermark)) {
+      throw new Error("snapshot: not a revocation snapshot");
+    }
+    const revoked = new Map<string, number>();
+    for (const r of snap.revocations) revoked.set(r.session_id, Math.max(revoked.get(r.session_id) ?? 0, parseTime(r.until)));
+    this.#revoked = revoked;
+    this.#snapshots++;
+    for (const w of snap.watermarks) this.#raise(w);
+    this.#cursor = snap.cursor;
+    this.#markSynced();
+  }
+
+  #raise(w: Watermark): void {
+    const t = parseTime(w.issued_before);
+    if (w.all) {
+      this.#all = Math.max(this.#all, t);
+    } else if (w.subject) {
+      this.#subjects.set(w.subject, Math.max(this.#subjects.get(w.subject) ?? 0, t));
+    }
+  }
+
+  #markSynced(): void {
+    this.#lastSync = this.#o.now();
+    this.#broken = false;
+  }
+
+  async #follow(): Promise<void> {
+    let backoff = 100;
+    while (!this.#abort.signal.aborted) {
+      let err: unknown = null;
+      try {
+        await this.#connect();
+      } catch (e) {
+        err = e;
+      }
+      this.#connected = false;
+      if (this.#abort.signal.aborted) return;
+      if (err instanceof ResetSignal) {
+        try {
+          await this.#fetchKeys();
+          await this.#loadSnapshot();
+          backoff = 100;
+        } catch (e) {
+          this.#o.logger.error("sessiond verifier: snapshot after reset", { err: String(e) });
+        }
+      } else if (err instanceof ProtocolError || err instanceof MalformedStreamError) {
+        this.#broken = true; // fail closed: the state may miss what could not be read
+        this.#o.logger.error("sessiond verifier: unreadable revocation stream; revocation state is stale until it recovers", { err: err.message });
+      } else if (err) {
+        this.#o.logger.warn("sessiond verifier: revocation stream interrupted", { err: String(err) });
+      }
+      const delay = backoff / 2 + Math.random() * (backoff / 2);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, delay);
+        this.#abort.signal.addEventListener("abort", () => { clearTimeout(t); resolve(); }, { once: true });
+      });
+      backoff = err === null ? 100 : Math.min(backoff * 2, 5000);
+    }
+  }
+
+  async #connect(): Promise<void> {
+    const conn = new AbortController();
+    const onAbort = () => conn.abort();
+    this.#abort.signal.addEventListener("abort", onAbort, { once: true });
+    let idled = false;
+    let idle = setTimeout(() => { idled = true; conn.abort(); }, this.#o.idleTimeoutMs);
+    const resetIdle = () => {
+      clearTimeout(idle);
+      idle = setTimeout(() => { idled = true; conn.abort(); }, this.#o.idleTimeoutMs);
+    };
+    try {
+      const headers: Record<string, string> = { Accept: "text/event-stream", Authorization: `Bearer ${this.#o.apiKey}` };
+      if (this.#cursor) headers["Last-Event-ID"] = this.#cursor;
+      const res = await fetch(this.#base + "/v1/revocations/stream", { headers, signal: conn.signal, redirect: "manual" });
+      if (res.status !== 200) {
+        await res.body?.cancel();
+        throw new Error(`stream: status ${res.status}`);
+      }
+      const ct = (res.headers.get("content-type") ?? "").split(";")[0]!.trim();
+      if (ct !== "text/event-stream") {
+        await res.body?.cancel();
+        throw new ProtocolError(`stream: content type ${JSON.stringify(ct)}`);
+      }
+      if (!res.body) throw new ProtocolError("stream: no body");
+      this.#connected = true;
+      const dec = new SSEDecoder();
+      const text = new TextDecoder("utf-8", { fatal: false });
+      for await (const chunk of res.body) {
+        resetIdle();
+        for (const b of dec.push(text.decode(chunk as Uint8Array, { stream: true }))) this.#apply(b);
+      }
+      dec.push(text.decode());
+      dec.end();
+    } catch (e) {
+      if (idled) throw new Error(`stream: nothing received for ${this.#o.idleTimeoutMs} ms`);
+      throw e;
+    } finally {
+      clearTimeout(idle);
+      this.#abort.signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** Applies one block; the cursor moves only past what was applied. */
+  #apply(b: Block): void {
+    if (b.id !== "" && !isCursor(b.id)) throw new ProtocolError("id is not a cursor");
+    if (b.name === "") {
+      if (b.data !== null || !b.comment) throw new ProtocolError("a block with data but no event name");
+      if (b.id) this.#cursor = b.id;
+      this.#markSynced(); // heartbeats follow the catch-up
+      return;
+    }
+    if (b.id === "") throw new ProtocolError(`event ${JSON.stringify(b.name.slice(0, 32))} has no id`);
+    const data = (): unknown => {
+      if (b.data === null || b.data === "") throw new ProtocolError("event without data");
+      try {
+        return JSON.parse(b.data);
+      } catch {
+        throw new ProtocolError("event data is not JSON");
+      }
+    };
+    switch (b.name) {
+      case "revoked": {
+        const r = data();
+        if (!validRevoked(r)) throw new ProtocolError("revoked: bad data");
+        this.#revoked.set(r.session_id, Math.max(this.#revoked.get(r.session_id) ?? 0, parseTime(r.until)));
+        break;
+      }
+      case "watermark": {
+        const w = data();
+        if (!validWatermark(w)) throw new ProtocolError("watermark: bad data");
+        this.#raise(w);
+        break;
+      }
+      case "key_retired": {
+        const k = data() as { kid?: unknown } | null;
+        if (typeof k !== "object" || k === null || typeof k.kid !== "string" || k.kid === "" || k.kid.length > 256) {
+          throw new ProtocolError("key_retired: bad data");
+        }
+        this.#retired.set(k.kid, this.#o.now());
+        this.#kids.delete(k.kid);
+        this.#cache.clear();
+        this.#fetchKeys().catch((e: unknown) => this.#o.logger.warn("sessiond verifier: JWKS refetch", { err: String(e) }));
+        break;
+      }
+      case "reset":
+        throw new ResetSignal();
+      default:
+        throw new ProtocolError(`unknown event ${JSON.stringify(b.name.slice(0, 32))}`);
+    }
+    this.#cursor = b.id;
+    this.#prune();
+  }
+
+  #pruned = 0;
+  #prune(): void {
+    const now = this.#o.now();
+    if (now - this.#pruned < 60_000) return;
+    this.#pruned = now;
+    for (const [id, until] of this.#revoked) if (until < now) this.#revoked.delete(id);
+    for (const [kid, at] of this.#retired) if (at < now - 86_400_000) this.#retired.delete(kid);
+  }
+}
+
+/** Creates a verifier, fetches the JWKS and the snapshot, and starts following the stream. */
+export async function createVerifier(opts: VerifierOptions): Promise<Verifier> {
+  const v = new Verifier(opts);
+  await v.start();
+  return v;
+}

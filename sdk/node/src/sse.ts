@@ -1,0 +1,94 @@
+// A strict, bounded decoder of the revocation stream's Server-Sent Events.
+// It refuses what a revocation stream never sends (unknown fields, lines
+// over MAX_LINE, data over MAX_DATA, NUL in an id), so a proxy's HTML page
+// or a cut connection is an error, never a guess.
+
+export const MAX_LINE = 64 * 1024;
+export const MAX_DATA = 1024 * 1024;
+
+/** One dispatched block: an event (name and data) or a heartbeat (comment). */
+export interface Block {
+  name: string;
+  id: string;
+  data: string | null;
+  comment: boolean;
+}
+
+export class MalformedStreamError extends Error {
+  override name = "MalformedStreamError";
+}
+
+export class SSEDecoder {
+  #buf = "";
+  #block: Block | null = null;
+
+  /** Feeds text and returns the blocks it completes. Throws MalformedStreamError. */
+  push(text: string): Block[] {
+    this.#buf += text;
+    const out: Block[] = [];
+    for (;;) {
+      const nl = this.#buf.indexOf("\n");
+      if (nl < 0) {
+        if (this.#buf.length > MAX_LINE) throw new MalformedStreamError(`line over ${MAX_LINE} bytes`);
+        return out;
+      }
+      let line = this.#buf.slice(0, nl);
+      this.#buf = this.#buf.slice(nl + 1);
+      if (line.endsWith("\r")) line = line.slice(0, -1);
+      if (line.length > MAX_LINE) throw new MalformedStreamError(`line over ${MAX_LINE} bytes`);
+      const b = this.#line(line);
+      if (b) out.push(b);
+    }
+  }
+
+  /** Ends the input; throws when it ends inside a block or a line. */
+  end(): void {
+    if (this.#buf.length > 0 || this.#block) throw new MalformedStreamError("input ends inside a block");
+  }
+
+  #line(line: string): Block | null {
+    if (line === "") {
+      const b = this.#block;
+      this.#block = null;
+      return b;
+    }
+    const b = (this.#block ??= { name: "", id: "", data: null, comment: false });
+    if (line.startsWith(":")) {
+      b.comment = true;
+      return null;
+    }
+    if (line.includes("\uFFFD")) throw new MalformedStreamError("not UTF-8 text");
+    const colon = line.indexOf(":");
+    const field = colon < 0 ? line : line.slice(0, colon);
+    let value = colon < 0 ? "" : line.slice(colon + 1);
+    if (value.startsWith(" ")) value = value.slice(1);
+    switch (field) {
+      case "event":
+        b.name = value;
+        break;
+      case "id":
+        if (value.includes("\0")) throw new MalformedStreamError("NUL in id");
+        b.id = value;
+        break;
+      case "data":
+        b.data = b.data === null ? value : b.data + "\n" + value;
+        if (b.data.length > MAX_DATA) throw new MalformedStreamError(`event data over ${MAX_DATA} bytes`);
+        break;
+      case "retry":
+        break;
+      default:
+        throw new MalformedStreamError(`unknown field ${JSON.stringify(field.slice(0, 32))}`);
+    }
+    return null;
+  }
+}
+
+const CURSOR = /^evt_[0-9a-v]{26}(\.[1-9][0-9]{0,6})?$/;
+
+/** Reports whether s is a cursor of the stream (an event log ID, maybe with an index). */
+export function isCursor(s: string): boolean {
+  const m = CURSOR.exec(s);
+  if (!m) return false;
+  if (m[1] !== undefined && (m[1] === ".1" || Number(m[1].slice(1)) > 1_000_000)) return false;
+  return true;
+}

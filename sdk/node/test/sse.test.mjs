@@ -1,0 +1,45 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { SSEDecoder, MalformedStreamError, isCursor, MAX_LINE } from "../dist/sse.js";
+
+test("SSEDecoder decodes events, heartbeats and CRLF across chunks", () => {
+  const d = new SSEDecoder();
+  const input = "event: revoked\r\nid: evt_1\r\ndata: {\"a\":1}\r\n\r\n: heartbeat\nid: evt_2\n\ndata: x\ndata: y\n\n";
+  const blocks = [];
+  for (const ch of input) blocks.push(...d.push(ch)); // one character at a time
+  d.end();
+  assert.deepEqual(blocks, [
+    { name: "revoked", id: "evt_1", data: '{"a":1}', comment: false },
+    { name: "", id: "evt_2", data: null, comment: true },
+    { name: "", id: "", data: "x\ny", comment: false },
+  ]);
+});
+
+for (const [name, input] of [
+  ["unknown field", "foo: bar\n\n"],
+  ["HTML", "<html>\n\n"],
+  ["NUL in id", "id: a\0b\n\n"],
+  ["replacement character (bad UTF-8)", "data: \uFFFD\n\n"],
+  ["line too long", "data: " + "x".repeat(MAX_LINE) + "\n"],
+  ["line too long without newline", "x".repeat(MAX_LINE + 1)],
+]) {
+  test(`SSEDecoder refuses ${name}`, () => {
+    assert.throws(() => new SSEDecoder().push(input), MalformedStreamError);
+  });
+}
+
+test("SSEDecoder refuses input that ends inside a block or a line", () => {
+  for (const input of ["event: revoked\n", "event: rev"]) {
+    const d = new SSEDecoder();
+    d.push(input);
+    assert.throws(() => d.end(), MalformedStreamError);
+  }
+});
+
+test("isCursor", () => {
+  const c = "evt_00363echpdok7iur29n13uses0";
+  for (const ok of [c, c + ".2", c + ".1000000"]) assert.equal(isCursor(ok), true, ok);
+  for (const bad of ["", "evt_", c + ".1", c + ".0", c + ".01", c + "x", c.toUpperCase(), "abc_" + c.slice(4), c + ".10000000", c.slice(0, 29) + "w"]) {
+    assert.equal(isCursor(bad), false, bad);
+  }
+});

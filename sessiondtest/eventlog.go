@@ -1,0 +1,466 @@
+package sessiondtest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+)
+
+// Limits of QueryEvents the suite pins down.
+const (
+	defaultEventLimit = sessiond.DefaultEventLimit
+	maxEventLimit     = sessiond.MaxEventLimit
+)
+
+// newEvent returns an event of type typ at tm with every field set, and
+// Details of every JSON kind.
+func newEvent(typ sessiond.EventType, subject string, sid sessiond.SessionID, tm time.Time) sessiond.Event {
+	return sessiond.Event{
+		ID:        sessiond.NewEventID(tm),
+		Time:      tm,
+		Type:      typ,
+		Subject:   subject,
+		SessionID: sid,
+		Client:    sessiond.Client{IP: "2001:db8::7", UserAgent: "Mozilla/5.0 (X11; Linux x86_64) sessiondtest"},
+		Details: map[string]any{
+			"reason": "logout",
+			"count":  3,
+			"ratio":  0.25,
+			"ok":     true,
+			"none":   nil,
+			"tags":   []any{"a", 1.5, false},
+			"nested": map[string]any{"k": "é\u00e9 <&>", "n": []any{}},
+		},
+	}
+}
+
+// jsonDetails is d as a JSON decoder returns it (numbers as float64), or
+// nil when d is empty: the form in which stores give Details back.
+func jsonDetails(t *testing.T, d map[string]any) map[string]any {
+	t.Helper()
+	if len(d) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		t.Errorf("json.Marshal(details) = %v", err)
+		return nil
+	}
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Errorf("json.Unmarshal(details) = %v", err)
+	}
+	return out
+}
+
+// checkEvent reports every field of got that differs from want. Details are
+// compared after a JSON round trip of both; empty and nil are equal.
+func checkEvent(t *testing.T, op string, got, want sessiond.Event) {
+	t.Helper()
+	ne := func(field string, g, w any) { t.Helper(); t.Errorf("%s.%s = %v; want %v", op, field, g, w) }
+	if got.ID != want.ID {
+		ne("ID", got.ID, want.ID)
+	}
+	if !got.Time.Equal(want.Time) {
+		ne("Time", got.Time, want.Time)
+	} else if got.Time.Location() != time.UTC {
+		ne("Time.Location()", got.Time.Location(), time.UTC)
+	}
+	if got.Type != want.Type {
+		ne("Type", got.Type, want.Type)
+	}
+	if got.Subject != want.Subject {
+		ne("Subject", got.Subject, want.Subject)
+	}
+	if got.SessionID != want.SessionID {
+		ne("SessionID", got.SessionID, want.SessionID)
+	}
+	if got.Client != want.Client {
+		ne("Client", got.Client, want.Client)
+	}
+	if g, w := jsonDetails(t, got.Details), jsonDetails(t, want.Details); !reflect.DeepEqual(g, w) {
+		ne("Details", g, w)
+	}
+}
+
+func eventIDs(es []sessiond.Event) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.ID
+	}
+	return out
+}
+
+// sortedByID returns a copy of es in ID order.
+func sortedByID(es []sessiond.Event) []sessiond.Event {
+	out := slices.Clone(es)
+	slices.SortFunc(out, func(a, b sessiond.Event) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// matches is the reference implementation of an EventQuery's filters.
+func matches(e sessiond.Event, q sessiond.EventQuery) bool {
+	return (q.Subject == "" || e.Subject == q.Subject) &&
+		(q.SessionID == "" || e.SessionID == q.SessionID) &&
+		(q.Type == "" || e.Type == q.Type) &&
+		(q.Since.IsZero() || !e.Time.Before(q.Since)) &&
+		(q.Until.IsZero() || e.Time.Before(q.Until)) &&
+		(q.Cursor == "" || e.ID > q.Cursor)
+}
+
+func appendEvents(f *fixture, l sessiond.EventLog, es ...sessiond.Event) {
+	f.t.Helper()
+	if err := l.AppendEvents(f.ctx, es...); err != nil {
+		f.t.Fatalf("AppendEvents(%d events) = %v; want nil", len(es), err)
+	}
+}
+
+// queryPages runs q page by page with q.Limit and returns every event. It
+// checks that each cursor is the ID of the page's last event, that only the
+// last page returns "", and that no page comes back empty.
+func queryPages(f *fixture, l sessiond.EventLog, q sessiond.EventQuery) []sessiond.Event {
+	f.t.Helper()
+	var all []sessiond.Event
+	for page := 0; ; page++ {
+		if page > 10_000 {
+			f.t.Fatalf("QueryEvents(%+v) still returns a cursor after %d pages", q, page)
+		}
+		got, next, err := l.QueryEvents(f.ctx, q)
+		if err != nil {
+			f.t.Fatalf("QueryEvents(%+v) = %v; want nil", q, err)
+		}
+		if q.Limit > 0 && len(got) > q.Limit {
+			f.t.Fatalf("QueryEvents(%+v) returned %d events; want at most %d", q, len(got), q.Limit)
+		}
+		if len(got) == 0 && page > 0 {
+			f.t.Errorf("QueryEvents(%+v) page %d is empty; the previous page should have returned cursor \"\"", q, page)
+		}
+		all = append(all, got...)
+		if next == "" {
+			return all
+		}
+		if len(got) == 0 || next != got[len(got)-1].ID {
+			f.t.Fatalf("QueryEvents(%+v) cursor = %q; want the ID of the page's last event (%v)", q, next, eventIDs(got))
+		}
+		q.Cursor = next
+	}
+}
+
+// TestEventLog checks sessiond.EventLog, failing at once if newStore's
+// stores do not implement it. TestStore runs it when they do. Beyond the
+// EventLog doc comments it pins down:
+//   - AppendEvents fails with ErrInvalidArgument, storing nothing, if an
+//     event has no ID; an ID repeated within one call is stored once, as
+//     first given. Details come back as a JSON decoder returns them (numbers
+//     as float64); an event without Details comes back without; Time is UTC.
+//   - QueryEvents: Limit 0 means 100, more than 1000 means 1000, a negative
+//     Limit is ErrInvalidArgument. The cursor is the ID of the page's last
+//     event when more events match, "" otherwise; a cursor the log does not
+//     hold (deleted since) still resumes after it.
+//   - DeleteEventsBefore fails with ErrInvalidArgument if limit is not
+//     positive.
+func TestEventLog(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
+	runSuite(t, newStore, []subtest[sessiond.EventLog]{
+		{"RoundTrip", eventLogRoundTrip},
+		{"Empty", eventLogEmpty},
+		{"Filters", eventLogFilters},
+		{"Paging", eventLogPaging},
+		{"Limit", eventLogLimit},
+		{"DuplicateIDSkipped", eventLogDuplicateIDSkipped},
+		{"DeleteEventsBefore", eventLogDeleteEventsBefore},
+		{"BadInput", eventLogBadInput},
+		{"Copies", eventLogCopies},
+		{"CanceledContext", eventLogCanceledContext},
+	})
+}
+
+func eventLogRoundTrip(t *testing.T, f *fixture, l sessiond.EventLog) {
+	sid := sessiond.NewSessionID()
+	full := newEvent(sessiond.EventSessionRevoked, "alice", sid, at(time.Minute))
+	// An event with only the required fields, between two full ones:
+	// it must not pick up what its neighbours have.
+	sparse := sessiond.Event{ID: sessiond.NewEventID(at(2 * time.Minute)), Time: at(2 * time.Minute), Type: sessiond.EventBulkRevoked}
+	other := newEvent(sessiond.EventSessionCreated, "bob", sessiond.NewSessionID(), at(3*time.Minute))
+	other.Client = sessiond.Client{IP: "198.51.100.1", UserAgent: "curl/8.0"}
+	other.Details = map[string]any{"only": "this"}
+	appendEvents(f, l, full, sparse, other)
+
+	got, next, err := l.QueryEvents(f.ctx, sessiond.EventQuery{})
+	if err != nil || next != "" {
+		t.Fatalf("QueryEvents({}) = %d events, cursor %q, %v; want 3, \"\", nil", len(got), next, err)
+	}
+	want := []sessiond.Event{full, sparse, other}
+	if !slices.Equal(eventIDs(got), eventIDs(want)) {
+		t.Fatalf("QueryEvents({}) = %v; want %v", eventIDs(got), eventIDs(want))
+	}
+	for i := range want {
+		checkEvent(t, fmt.Sprintf("QueryEvents({})[%d]", i), got[i], want[i])
+	}
+	if len(got[1].Details) != 0 {
+		t.Errorf("event appended without details came back with Details %v; want none", got[1].Details)
+	}
+}
+
+func eventLogEmpty(t *testing.T, f *fixture, l sessiond.EventLog) {
+	if err := l.AppendEvents(f.ctx); err != nil {
+		t.Errorf("AppendEvents() = %v; want nil", err)
+	}
+	got, next, err := l.QueryEvents(f.ctx, sessiond.EventQuery{Subject: "alice"})
+	if err != nil || len(got) != 0 || next != "" {
+		t.Errorf("QueryEvents on an empty log = %v, %q, %v; want none, \"\", nil", eventIDs(got), next, err)
+	}
+}
+
+func eventLogFilters(t *testing.T, f *fixture, l sessiond.EventLog) {
+	sa, sb := sessiond.NewSessionID(), sessiond.NewSessionID()
+	types := []sessiond.EventType{sessiond.EventSessionCreated, sessiond.EventSessionRefreshed, sessiond.EventSessionRevoked}
+	subjects := []string{"alice", "bob", ""}
+	sessions := []sessiond.SessionID{sa, sb, ""}
+	rng := rand.New(rand.NewPCG(1, 2)) // fixed: every run has the same mix
+	var all []sessiond.Event
+	for i := range 60 {
+		// Two events per minute, so since and until fall on events.
+		all = append(all, newEvent(types[rng.IntN(3)], subjects[rng.IntN(3)], sessions[rng.IntN(3)],
+			at(time.Duration(i/2)*time.Minute)))
+	}
+	// Appended out of order, in two calls: the log orders by ID.
+	shuffled := slices.Clone(all)
+	rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	appendEvents(f, l, shuffled[:25]...)
+	appendEvents(f, l, shuffled[25:]...)
+
+	between := sessiond.NewEventID(at(7*time.Minute + 30*time.Second))
+	// pick has every filtered field set, far enough from both ends.
+	pick := all[slices.IndexFunc(all[20:], func(e sessiond.Event) bool { return e.Subject != "" && e.SessionID != "" })+20]
+	for _, c := range []struct {
+		name string
+		q    sessiond.EventQuery
+	}{
+		{"All", sessiond.EventQuery{}},
+		{"Subject", sessiond.EventQuery{Subject: "alice"}},
+		{"SessionID", sessiond.EventQuery{SessionID: sa}},
+		{"Type", sessiond.EventQuery{Type: sessiond.EventSessionRevoked}},
+		{"SinceInclusive", sessiond.EventQuery{Since: at(10 * time.Minute)}},
+		{"UntilExclusive", sessiond.EventQuery{Until: at(10 * time.Minute)}},
+		{"SinceUntil", sessiond.EventQuery{Since: at(4 * time.Minute), Until: at(12 * time.Minute)}},
+		{"SubjectType", sessiond.EventQuery{Subject: "alice", Type: sessiond.EventSessionCreated}},
+		{"SubjectSessionID", sessiond.EventQuery{Subject: "bob", SessionID: sb}},
+		{"Everything", sessiond.EventQuery{Subject: pick.Subject, SessionID: pick.SessionID, Type: pick.Type,
+			Since: pick.Time.Add(-5 * time.Minute), Until: pick.Time.Add(time.Minute)}},
+		{"TypeSince", sessiond.EventQuery{Type: sessiond.EventSessionCreated, Since: at(9 * time.Minute)}},
+		{"UnknownSubject", sessiond.EventQuery{Subject: "nobody"}},
+		{"UnknownType", sessiond.EventQuery{Type: "no.such.type"}},
+		{"EmptyWindow", sessiond.EventQuery{Since: at(5 * time.Minute), Until: at(5 * time.Minute)}},
+		// A cursor need not be an ID the log holds (it may have been
+		// deleted by retention): paging resumes after it.
+		{"CursorBetween", sessiond.EventQuery{Cursor: between}},
+		{"CursorSubject", sessiond.EventQuery{Cursor: between, Subject: "alice"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var want []sessiond.Event
+			for _, e := range sortedByID(all) {
+				if matches(e, c.q) {
+					want = append(want, e)
+				}
+			}
+			if c.name != "UnknownSubject" && c.name != "UnknownType" && c.name != "EmptyWindow" && len(want) == 0 {
+				t.Fatalf("bad test: query %+v matches nothing", c.q)
+			}
+			q := c.q
+			q.Limit = maxEventLimit
+			got, next, err := l.QueryEvents(f.ctx, q)
+			if err != nil || next != "" {
+				t.Fatalf("QueryEvents(%+v) = %d events, cursor %q, %v; want %d, \"\", nil", q, len(got), next, err, len(want))
+			}
+			if !slices.Equal(eventIDs(got), eventIDs(want)) {
+				t.Fatalf("QueryEvents(%+v) =\n%v\nwant\n%v", q, eventIDs(got), eventIDs(want))
+			}
+			for i := range want {
+				checkEvent(t, fmt.Sprintf("QueryEvents(%s)[%d]", c.name, i), got[i], want[i])
+			}
+			// The same, three at a time.
+			q.Limit = 3
+			if paged := queryPages(f, l, q); !slices.Equal(eventIDs(paged), eventIDs(want)) {
+				t.Errorf("QueryEvents(%+v) paged =\n%v\nwant\n%v", q, eventIDs(paged), eventIDs(want))
+			}
+		})
+	}
+}
+
+func eventLogPaging(t *testing.T, f *fixture, l sessiond.EventLog) {
+	for _, n := range []int{23, 25} { // a partial last page, and an exact multiple
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			f := setup(t, f.newStore)
+			l := f.st.(sessiond.EventLog)
+			var all []sessiond.Event
+			for i := range n {
+				// Several events share each microsecond: their order is by ID.
+				all = append(all, newEvent(sessiond.EventSessionCreated, "alice", "", at(time.Duration(i/3)*time.Microsecond)))
+			}
+			appendEvents(f, l, all...)
+			got := queryPages(f, l, sessiond.EventQuery{Limit: 5})
+			want := sortedByID(all)
+			if !slices.Equal(eventIDs(got), eventIDs(want)) {
+				t.Errorf("paging %d events 5 at a time =\n%v\nwant each once, in ID order:\n%v", n, eventIDs(got), eventIDs(want))
+			}
+		})
+	}
+}
+
+func eventLogLimit(t *testing.T, f *fixture, l sessiond.EventLog) {
+	const n = maxEventLimit + 50
+	all := make([]sessiond.Event, n)
+	for i := range all {
+		tm := at(time.Duration(i) * time.Millisecond)
+		all[i] = sessiond.Event{ID: sessiond.NewEventID(tm), Time: tm, Type: sessiond.EventSessionCreated, Subject: "alice"}
+	}
+	appendEvents(f, l, all...)
+	want := sortedByID(all)
+	for _, c := range []struct{ limit, want int }{
+		{0, defaultEventLimit},
+		{1, 1},
+		{maxEventLimit, maxEventLimit},
+		{maxEventLimit + 1, maxEventLimit},
+		{1 << 30, maxEventLimit},
+	} {
+		got, next, err := l.QueryEvents(f.ctx, sessiond.EventQuery{Limit: c.limit})
+		if err != nil {
+			t.Errorf("QueryEvents(Limit %d) = %v; want nil", c.limit, err)
+			continue
+		}
+		if len(got) != c.want || !slices.Equal(eventIDs(got), eventIDs(want[:c.want])) {
+			t.Errorf("QueryEvents(Limit %d) = %d events; want the first %d by ID", c.limit, len(got), c.want)
+			continue
+		}
+		if next != got[len(got)-1].ID {
+			t.Errorf("QueryEvents(Limit %d) cursor = %q; want %q (more events follow)", c.limit, next, got[len(got)-1].ID)
+		}
+	}
+	_, _, err := l.QueryEvents(f.ctx, sessiond.EventQuery{Limit: -1})
+	wantErr(t, "QueryEvents(Limit -1)", err, sessiond.ErrInvalidArgument)
+}
+
+func eventLogDuplicateIDSkipped(t *testing.T, f *fixture, l sessiond.EventLog) {
+	first := newEvent(sessiond.EventSessionCreated, "alice", sessiond.NewSessionID(), at(time.Minute))
+	appendEvents(f, l, first)
+	again := newEvent(sessiond.EventSessionRevoked, "mallory", "", at(time.Hour))
+	again.ID = first.ID
+	second := newEvent(sessiond.EventSessionRevoked, "alice", "", at(2*time.Minute))
+	// A retried append: the existing ID is skipped, the new one stored.
+	appendEvents(f, l, again, second)
+	// The same ID twice in one call: stored once, as first given.
+	third := newEvent(sessiond.EventSessionRefreshed, "bob", "", at(3*time.Minute))
+	thirdAgain := third
+	thirdAgain.Subject = "mallory"
+	appendEvents(f, l, third, thirdAgain)
+
+	got := queryPages(f, l, sessiond.EventQuery{Limit: 10})
+	want := []sessiond.Event{first, second, third}
+	if !slices.Equal(eventIDs(got), eventIDs(want)) {
+		t.Fatalf("after appending existing IDs, QueryEvents = %v; want %v (each once)", eventIDs(got), eventIDs(want))
+	}
+	for i := range want {
+		checkEvent(t, fmt.Sprintf("QueryEvents[%d]", i), got[i], want[i])
+	}
+}
+
+func eventLogDeleteEventsBefore(t *testing.T, f *fixture, l sessiond.EventLog) {
+	before := at(time.Hour)
+	var old, kept []sessiond.Event
+	for i := range 10 {
+		old = append(old, newEvent(sessiond.EventSessionCreated, "alice", "", before.Add(-time.Duration(i+1)*time.Microsecond)))
+	}
+	for i := range 5 {
+		kept = append(kept, newEvent(sessiond.EventSessionCreated, "alice", "", before.Add(time.Duration(i)*time.Minute))) // the first at before
+	}
+	appendEvents(f, l, append(slices.Clone(kept), old...)...)
+	const limit = 3
+	var counts []int
+	for range 10 {
+		n, err := l.DeleteEventsBefore(f.ctx, before, limit)
+		if err != nil {
+			t.Fatalf("DeleteEventsBefore(%v, %d) = %v; want nil", before, limit, err)
+		}
+		counts = append(counts, n)
+		if n == 0 {
+			break
+		}
+	}
+	if !slices.Equal(counts, []int{3, 3, 3, 1, 0}) {
+		t.Errorf("DeleteEventsBefore(%v, %d) calls returned %v; want [3 3 3 1 0] (10 older events)", before, limit, counts)
+	}
+	got := queryPages(f, l, sessiond.EventQuery{Limit: 100})
+	if want := sortedByID(kept); !slices.Equal(eventIDs(got), eventIDs(want)) {
+		t.Errorf("after DeleteEventsBefore, QueryEvents = %v; want the events at or after %v: %v", eventIDs(got), before, eventIDs(want))
+	}
+	for _, limit := range []int{0, -1} {
+		n, err := l.DeleteEventsBefore(f.ctx, at(100*time.Hour), limit)
+		if n != 0 || !errors.Is(err, sessiond.ErrInvalidArgument) {
+			t.Errorf("DeleteEventsBefore(limit %d) = %d, %v; want 0, ErrInvalidArgument", limit, n, err)
+		}
+	}
+	if got := queryPages(f, l, sessiond.EventQuery{Limit: 100}); len(got) != len(kept) {
+		t.Errorf("after DeleteEventsBefore with a bad limit, %d events; want %d", len(got), len(kept))
+	}
+}
+
+func eventLogBadInput(t *testing.T, f *fixture, l sessiond.EventLog) {
+	good := newEvent(sessiond.EventSessionCreated, "alice", "", t0)
+	noID := newEvent(sessiond.EventSessionCreated, "alice", "", t0)
+	noID.ID = ""
+	err := l.AppendEvents(f.ctx, good, noID)
+	wantErr(t, "AppendEvents(event without ID)", err, sessiond.ErrInvalidArgument)
+	if got, _, err := l.QueryEvents(f.ctx, sessiond.EventQuery{}); err != nil || len(got) != 0 {
+		t.Errorf("after a failed AppendEvents, QueryEvents = %v, %v; want nothing stored", eventIDs(got), err)
+	}
+}
+
+func eventLogCopies(t *testing.T, f *fixture, l sessiond.EventLog) {
+	e := newEvent(sessiond.EventSessionCreated, "alice", "", t0)
+	want := newEvent(sessiond.EventSessionCreated, "alice", "", t0)
+	want.ID = e.ID
+	appendEvents(f, l, e)
+	e.Details["reason"] = "mutated"
+	e.Details["nested"].(map[string]any)["k"] = "mutated"
+	got, _, err := l.QueryEvents(f.ctx, sessiond.EventQuery{})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("QueryEvents = %d events, %v; want 1", len(got), err)
+	}
+	checkEvent(t, "QueryEvents after changing the appended event", got[0], want)
+	got[0].Details["reason"] = "mutated"
+	if nested, ok := got[0].Details["nested"].(map[string]any); ok {
+		nested["k"] = "mutated"
+	}
+	again, _, _ := l.QueryEvents(f.ctx, sessiond.EventQuery{})
+	if len(again) == 1 {
+		checkEvent(t, "QueryEvents after changing a returned event", again[0], want)
+	}
+}
+
+func eventLogCanceledContext(t *testing.T, f *fixture, l sessiond.EventLog) {
+	e := newEvent(sessiond.EventSessionCreated, "alice", "", t0)
+	appendEvents(f, l, e)
+	ctx, cancel := context.WithCancel(f.ctx)
+	cancel()
+	if err := l.AppendEvents(ctx, newEvent(sessiond.EventSessionCreated, "alice", "", t0)); err == nil {
+		t.Error("AppendEvents(canceled context) = nil; want an error")
+	}
+	if _, _, err := l.QueryEvents(ctx, sessiond.EventQuery{}); err == nil {
+		t.Error("QueryEvents(canceled context) = nil error; want an error")
+	}
+	if _, err := l.DeleteEventsBefore(ctx, at(time.Hour), 10); err == nil {
+		t.Error("DeleteEventsBefore(canceled context) = nil error; want an error")
+	}
+	if got := queryPages(f, l, sessiond.EventQuery{}); !slices.Equal(eventIDs(got), []string{e.ID}) {
+		t.Errorf("after calls with a canceled context, QueryEvents = %v; want %v", eventIDs(got), []string{e.ID})
+	}
+}

@@ -1,0 +1,197 @@
+package sessiondtest
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+)
+
+// feedWait bounds the wait for a revocation to arrive. It guards against a
+// hang, it measures nothing: a working feed delivers within milliseconds.
+const feedWait = 10 * time.Second
+
+// TestRevocationNotifier checks sessiond.RevocationNotifier, failing at
+// once if newStore's stores do not implement it. join returns another
+// store on st's data, as another node of the same cluster sees it (the
+// same schema, the same key prefix), registering its own cleanup; with a
+// nil join the suite checks one node hearing its own revocations.
+// TestStore runs it with a nil join when the store implements it; a
+// backend with several nodes calls it again with a join.
+//
+// Beyond the RevocationNotifier doc comment it pins down: every Revoke,
+// RevokeSubject and Limiter eviction that changes a session is delivered,
+// with times in UTC; nothing is delivered for a revocation that changed
+// nothing, for one rolled back, or for another store's data; delivery may
+// repeat a revocation (at least once). SubscribeRevocations fails with a
+// canceled context, and with ErrStoreUnavailable after Close; Close ends
+// running subscriptions.
+func TestRevocationNotifier(t *testing.T, newStore func(t *testing.T) sessiond.Store, join func(t *testing.T, st sessiond.Store) sessiond.Store) {
+	if join == nil {
+		join = func(_ *testing.T, st sessiond.Store) sessiond.Store { return st }
+	}
+	runSuite(t, newStore, []subtest[sessiond.RevocationNotifier]{
+		{"Revoke", func(t *testing.T, f *fixture, _ sessiond.RevocationNotifier) { feedRevoke(t, f, join) }},
+		{"RevokeSubject", func(t *testing.T, f *fixture, _ sessiond.RevocationNotifier) { feedRevokeSubject(t, f, join) }},
+		{"Evictions", func(t *testing.T, f *fixture, _ sessiond.RevocationNotifier) { feedEvictions(t, f, join) }},
+		{"NothingFromOtherData", func(t *testing.T, f *fixture, _ sessiond.RevocationNotifier) { feedOtherData(t, f, join) }},
+		{"CanceledContext", feedCanceledContext},
+		{"Close", feedClose},
+	})
+}
+
+// listener collects what one subscription delivers.
+type listener struct {
+	t    *testing.T
+	revs chan sessiond.Revocation
+	seen map[sessiond.SessionID]bool
+}
+
+// listen subscribes on st (a node joined to f's store) until the test ends.
+func listen(f *fixture, st sessiond.Store) *listener {
+	f.t.Helper()
+	l := &listener{t: f.t, revs: make(chan sessiond.Revocation, 256), seen: make(map[sessiond.SessionID]bool)}
+	n, ok := st.(sessiond.RevocationNotifier)
+	if !ok {
+		f.t.Fatalf("joined store %T does not implement sessiond.RevocationNotifier", st)
+	}
+	if err := n.SubscribeRevocations(f.ctx, func(r sessiond.Revocation) { l.revs <- r }, func() {}); err != nil {
+		f.t.Fatalf("SubscribeRevocations() = %v; want nil", err)
+	}
+	return l
+}
+
+// expect waits for each of want, in any order. A revocation delivered
+// before may come again; anything else is an error.
+func (l *listener) expect(what string, want ...sessiond.Revocation) {
+	l.t.Helper()
+	pending := slices.Clone(want)
+	timeout := time.After(feedWait)
+	for len(pending) > 0 {
+		select {
+		case got := <-l.revs:
+			i := slices.IndexFunc(pending, func(w sessiond.Revocation) bool { return sameRevocation(got, w) })
+			if i < 0 {
+				if !l.seen[got.SessionID] {
+					l.t.Errorf("%s: the feed delivered %+v; want one of %+v", what, got, pending)
+				}
+				continue
+			}
+			if got.RevokedAt.Location() != time.UTC || got.ExpiresAt.Location() != time.UTC {
+				l.t.Errorf("%s: the feed delivered times %v, %v; want UTC", what, got.RevokedAt, got.ExpiresAt)
+			}
+			l.seen[got.SessionID] = true
+			pending = slices.Delete(pending, i, i+1)
+		case <-timeout:
+			l.t.Fatalf("%s: %d revocations not delivered within %v: %+v", what, len(pending), feedWait, pending)
+		}
+	}
+}
+
+func sameRevocation(a, b sessiond.Revocation) bool {
+	return a.SessionID == b.SessionID && a.Subject == b.Subject && a.Reason == b.Reason &&
+		a.RevokedAt.Equal(b.RevokedAt) && a.ExpiresAt.Equal(b.ExpiresAt)
+}
+
+// revokeOne creates a session of subject on st and revokes it, returning
+// what a listener should hear.
+func revokeOne(f *fixture, st sessiond.Store, subject string) sessiond.Revocation {
+	f.t.Helper()
+	s := newSession(subject, t0)
+	if err := st.Create(f.ctx, clone(s)); err != nil {
+		f.t.Fatalf("Create() = %v; want nil", err)
+	}
+	if _, err := st.Revoke(f.ctx, s.ID, at(time.Minute), sessiond.ReasonAdmin); err != nil {
+		f.t.Fatalf("Revoke() = %v; want nil", err)
+	}
+	return revocation(s, at(time.Minute), sessiond.ReasonAdmin)
+}
+
+func feedRevoke(t *testing.T, f *fixture, join func(*testing.T, sessiond.Store) sessiond.Store) {
+	other := join(t, f.st)
+	l := listen(f, other)
+	first := revokeOne(f, f.st, "alice")
+	l.expect("Revoke on the other node", first)
+	// Revoking again changes nothing, so nothing is sent: the next
+	// revocation heard (one the listening node makes) is the next one.
+	if _, err := f.st.Revoke(f.ctx, first.SessionID, at(time.Hour), sessiond.ReasonLogout); err != nil {
+		t.Fatalf("second Revoke() = %v; want nil", err)
+	}
+	l.expect("Revoke on the listening node", revokeOne(f, other, "bob"))
+}
+
+func feedRevokeSubject(t *testing.T, f *fixture, join func(*testing.T, sessiond.Store) sessiond.Store) {
+	l := listen(f, join(t, f.st))
+	a, b := newSession("carol", t0), newSession("carol", t0)
+	f.create(clone(a))
+	f.create(clone(b))
+	got, err := f.st.RevokeSubject(f.ctx, "carol", "", at(time.Minute), sessiond.ReasonIncident)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("RevokeSubject(carol) = %v, %v; want 2 revocations", got, err)
+	}
+	l.expect("RevokeSubject", revocation(a, at(time.Minute), sessiond.ReasonIncident), revocation(b, at(time.Minute), sessiond.ReasonIncident))
+}
+
+func feedEvictions(t *testing.T, f *fixture, join func(*testing.T, sessiond.Store) sessiond.Store) {
+	lim, ok := f.st.(sessiond.Limiter)
+	if !ok {
+		t.Skip("the store is no sessiond.Limiter")
+	}
+	l := listen(f, join(t, f.st))
+	old := newSession("dave", t0)
+	f.create(clone(old))
+	// An eviction whose insert then fails (the ID exists) is rolled
+	// back, and is not heard.
+	dup := newSession("dave", at(time.Minute))
+	dup.ID = old.ID
+	if _, err := lim.CreateLimited(f.ctx, dup, 1, true); !errors.Is(err, sessiond.ErrConflict) {
+		t.Fatalf("CreateLimited(existing ID) = %v; want ErrConflict", err)
+	}
+	next := newSession("dave", at(time.Minute))
+	if _, err := lim.CreateLimited(f.ctx, clone(next), 1, true); err != nil {
+		t.Fatalf("CreateLimited() = %v; want nil", err)
+	}
+	l.expect("CreateLimited eviction", revocation(old, next.CreatedAt, sessiond.ReasonLimit))
+}
+
+func feedOtherData(t *testing.T, f *fixture, join func(*testing.T, sessiond.Store) sessiond.Store) {
+	l := listen(f, join(t, f.st))
+	revokeOne(f, f.newStore(t), "erin") // another store's data: not heard
+	l.expect("Revoke after one on another store", revokeOne(f, f.st, "frank"))
+}
+
+func feedCanceledContext(t *testing.T, f *fixture, n sessiond.RevocationNotifier) {
+	ctx, cancel := context.WithCancel(f.ctx)
+	cancel()
+	if err := n.SubscribeRevocations(ctx, func(sessiond.Revocation) {}, func() {}); err == nil {
+		t.Error("SubscribeRevocations(canceled context) = nil; want an error")
+	}
+}
+
+func feedClose(t *testing.T, f *fixture, n sessiond.RevocationNotifier) {
+	ctx, cancel := context.WithCancel(f.ctx)
+	if err := n.SubscribeRevocations(ctx, func(sessiond.Revocation) {}, func() {}); err != nil {
+		t.Fatalf("SubscribeRevocations() = %v; want nil", err)
+	}
+	cancel() // one subscription ended by its context, one still running
+	if err := n.SubscribeRevocations(f.ctx, func(sessiond.Revocation) {}, func() {}); err != nil {
+		t.Fatalf("SubscribeRevocations() = %v; want nil", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- f.st.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Close() with a running subscription = %v; want nil", err)
+		}
+	case <-time.After(feedWait):
+		t.Fatalf("Close() with a running subscription did not return within %v", feedWait)
+	}
+	err := n.SubscribeRevocations(f.ctx, func(sessiond.Revocation) {}, func() {})
+	if !errors.Is(err, sessiond.ErrStoreUnavailable) {
+		t.Errorf("SubscribeRevocations() after Close = %v; want ErrStoreUnavailable", err)
+	}
+}

@@ -1,0 +1,146 @@
+package sessiondtest
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+)
+
+// TestLimiter checks sessiond.Limiter, failing at once if newStore's stores
+// do not implement it. TestStore runs it when they do.
+func TestLimiter(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
+	tests := []subtest[sessiond.Limiter]{
+		{"UnderLimit", limitUnderLimit},
+		{"EvictLeastRecentlyActive", limitEvictLeastRecentlyActive},
+		{"Reject", limitReject},
+		{"IgnoresDeadSessions", limitIgnoresDeadSessions},
+		{"Single", limitSingle},
+	}
+	for _, evict := range []bool{true, false} {
+		tests = append(tests, subtest[sessiond.Limiter]{fmt.Sprintf("Concurrent20Max3Evict=%v", evict), func(t *testing.T, f *fixture, l sessiond.Limiter) {
+			limitConcurrent(t, f, l, evict)
+		}})
+	}
+	runSuite(t, newStore, tests)
+}
+
+func limitUnderLimit(t *testing.T, f *fixture, l sessiond.Limiter) {
+	s := newSession("alice", t0)
+	revs, err := l.CreateLimited(f.ctx, clone(s), 3, true, newToken(sessiond.KindAccess, s.ID, t0))
+	if err != nil || len(revs) != 0 {
+		t.Fatalf("CreateLimited under the limit = %v, %v; want no evictions", revs, err)
+	}
+	f.wantSession(s)
+}
+
+func limitEvictLeastRecentlyActive(t *testing.T, f *fixture, l sessiond.Limiter) {
+	var ss []*sessiond.Session
+	for i := range 3 {
+		s := newSession("alice", at(time.Duration(i)*time.Minute))
+		// The oldest session was active most recently: eviction goes by activity.
+		s.LastActiveAt = at(time.Duration(10-i) * time.Minute)
+		f.create(clone(s))
+		ss = append(ss, s)
+	}
+	other := newSession("bob", t0)
+	f.create(clone(other))
+	n := newSession("alice", at(20*time.Minute))
+	revs, err := l.CreateLimited(f.ctx, clone(n), 3, true)
+	if err != nil {
+		t.Fatalf("CreateLimited = %v", err)
+	}
+	if len(revs) != 1 || revs[0].SessionID != ss[2].ID || revs[0].Reason != sessiond.ReasonLimit {
+		t.Fatalf("CreateLimited evicted %+v; want the least recently active %s with reason limit", revs, ss[2].ID)
+	}
+	if got := f.get(ss[2].ID); !got.RevokedAt.Equal(n.CreatedAt) || got.RevokeReason != sessiond.ReasonLimit {
+		t.Errorf("evicted session RevokedAt=%v reason=%q; want %v limit", got.RevokedAt, got.RevokeReason, n.CreatedAt)
+	}
+	live, _ := f.st.List(f.ctx, "alice", at(20*time.Minute))
+	if len(live) != 3 {
+		t.Errorf("live sessions = %d; want 3", len(live))
+	}
+	if f.get(other.ID).Revoked() {
+		t.Error("another subject's session was evicted")
+	}
+}
+
+func limitReject(t *testing.T, f *fixture, l sessiond.Limiter) {
+	for range 2 {
+		f.create(newSession("alice", t0))
+	}
+	n := newSession("alice", at(time.Minute))
+	tok := newToken(sessiond.KindAccess, n.ID, n.CreatedAt)
+	_, err := l.CreateLimited(f.ctx, clone(n), 2, false, tok)
+	wantErr(t, "CreateLimited over the limit", err, sessiond.ErrLimitReached)
+	f.wantGone(n.ID)
+	f.wantNoToken(tok.Hash)
+}
+
+func limitIgnoresDeadSessions(t *testing.T, f *fixture, l sessiond.Limiter) {
+	dead := newSession("alice", t0)
+	f.create(clone(dead))
+	if _, err := f.st.Revoke(f.ctx, dead.ID, at(time.Second), sessiond.ReasonLogout); err != nil {
+		t.Fatal(err)
+	}
+	idle := newSession("alice", t0) // idle-expired by the time of the new login
+	f.create(clone(idle))
+	n := newSession("alice", at(time.Hour))
+	if _, err := l.CreateLimited(f.ctx, clone(n), 1, false); err != nil {
+		t.Fatalf("CreateLimited with only dead sessions = %v; want nil", err)
+	}
+}
+
+func limitSingle(t *testing.T, f *fixture, l sessiond.Limiter) {
+	for range 4 {
+		f.create(newSession("alice", t0))
+	}
+	n := newSession("alice", at(time.Minute))
+	revs, err := l.CreateLimited(f.ctx, clone(n), 1, true)
+	if err != nil || len(revs) != 4 {
+		t.Fatalf("CreateLimited single = %d revoked, %v; want 4", len(revs), err)
+	}
+	live, _ := f.st.List(f.ctx, "alice", at(time.Minute))
+	if len(live) != 1 || live[0].ID != n.ID {
+		t.Errorf("live = %v; want only the new session", ids(live))
+	}
+}
+
+// limitConcurrent runs 20 concurrent logins for one subject with max 3.
+func limitConcurrent(t *testing.T, f *fixture, l sessiond.Limiter, evict bool) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	created, refused := 0, 0
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := newSession("alice", at(time.Duration(i)*time.Millisecond))
+			_, err := l.CreateLimited(f.ctx, s, 3, evict, newToken(sessiond.KindAccess, s.ID, s.CreatedAt))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				created++
+			case errors.Is(err, sessiond.ErrLimitReached) && !evict:
+				refused++
+			default:
+				t.Errorf("CreateLimited = %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	live, err := f.st.List(f.ctx, "alice", at(time.Second))
+	if err != nil || len(live) != 3 {
+		t.Fatalf("after 20 concurrent logins with max 3: %d live, %v; want exactly 3", len(live), err)
+	}
+	if !evict && (created != 3 || refused != 17) {
+		t.Errorf("created=%d refused=%d; want 3 and 17", created, refused)
+	}
+	if evict && created != 20 {
+		t.Errorf("created=%d; want all 20 (evicting)", created)
+	}
+}

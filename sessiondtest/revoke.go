@@ -1,0 +1,218 @@
+package sessiondtest
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+)
+
+func testRevoke(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
+	t.Run("SetsRevoked", func(t *testing.T) {
+		f := setup(t, newStore)
+		s := newSession("alice", t0)
+		f.create(clone(s))
+		got, err := f.st.Revoke(f.ctx, s.ID, at(time.Minute), sessiond.ReasonLogout)
+		if err != nil {
+			t.Fatalf("Revoke(%s) = %v; want nil", s.ID, err)
+		}
+		s.RevokedAt, s.RevokeReason = at(time.Minute), sessiond.ReasonLogout
+		checkSession(t, "Revoke()", got, s)
+		f.wantSession(s)
+	})
+	t.Run("Idempotent", func(t *testing.T) {
+		f := setup(t, newStore)
+		s := newSession("alice", t0)
+		f.create(clone(s))
+		if _, err := f.st.Revoke(f.ctx, s.ID, at(time.Minute), sessiond.ReasonLogout); err != nil {
+			t.Fatalf("Revoke(%s) = %v; want nil", s.ID, err)
+		}
+		got, err := f.st.Revoke(f.ctx, s.ID, at(time.Hour), sessiond.ReasonIncident)
+		if err != nil {
+			t.Fatalf("second Revoke(%s) = %v; want nil", s.ID, err)
+		}
+		s.RevokedAt, s.RevokeReason = at(time.Minute), sessiond.ReasonLogout
+		checkSession(t, "second Revoke()", got, s)
+		f.wantSession(s)
+	})
+	t.Run("Unknown", func(t *testing.T) {
+		f := setup(t, newStore)
+		f.create(newSession("alice", t0))
+		got, err := f.st.Revoke(f.ctx, sessiond.NewSessionID(), at(time.Minute), sessiond.ReasonAdmin)
+		if !errors.Is(err, sessiond.ErrNotFound) {
+			t.Errorf("Revoke(unknown) = %v, %v; want ErrNotFound", got, err)
+		}
+	})
+	t.Run("OnlyThatSession", func(t *testing.T) {
+		f := setup(t, newStore)
+		s, other := newSession("alice", t0), newSession("alice", t0)
+		f.create(clone(s))
+		f.create(clone(other))
+		if _, err := f.st.Revoke(f.ctx, s.ID, at(time.Minute), sessiond.ReasonLogout); err != nil {
+			t.Fatalf("Revoke(%s) = %v; want nil", s.ID, err)
+		}
+		f.wantSession(other)
+	})
+	t.Run("LookupAndList", func(t *testing.T) {
+		f := setup(t, newStore)
+		s, other := newSession("alice", t0), newSession("alice", t0.Add(time.Second))
+		tok := newToken(sessiond.KindAccess, s.ID, t0)
+		f.create(clone(s), tok)
+		f.create(clone(other))
+		if _, err := f.st.Revoke(f.ctx, s.ID, at(time.Minute), sessiond.ReasonLogout); err != nil {
+			t.Fatalf("Revoke(%s) = %v; want nil", s.ID, err)
+		}
+		// Lookup still finds the token, so the caller can answer ErrRevoked.
+		if got := f.wantToken(tok); !got.Revoked() {
+			t.Errorf("Lookup(token of revoked session) session RevokedAt = %v; want %v", got.RevokedAt, at(time.Minute))
+		}
+		list, err := f.st.List(f.ctx, "alice", at(2*time.Minute))
+		if err != nil {
+			t.Fatalf("List(alice) = %v; want nil", err)
+		}
+		if got, want := ids(list), []sessiond.SessionID{other.ID}; !slices.Equal(got, want) {
+			t.Errorf("List(alice) after revoke = %v; want %v", got, want)
+		}
+	})
+}
+
+func testRevokeSubject(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
+	// subject creates, for alice: two live sessions, one revoked earlier,
+	// one past its absolute and one past its idle expiry; for bob: one live.
+	type world struct {
+		live1, live2, revoked, expired, idle, bob *sessiond.Session
+	}
+	populate := func(f *fixture) world {
+		w := world{
+			live1:   newSession("alice", t0),
+			live2:   newSession("alice", t0.Add(time.Minute)),
+			revoked: newSession("alice", t0),
+			expired: newSession("alice", t0.Add(-9*time.Hour)),
+			idle:    newSession("alice", t0.Add(-time.Hour)),
+			bob:     newSession("bob", t0),
+		}
+		w.expired.IdleExpiresAt = w.expired.ExpiresAt
+		w.idle.IdleExpiresAt = t0.Add(-time.Minute)
+		for _, s := range []*sessiond.Session{w.live1, w.live2, w.revoked, w.expired, w.idle, w.bob} {
+			f.create(clone(s), newToken(sessiond.KindRefresh, s.ID, s.CreatedAt))
+		}
+		if _, err := f.st.Revoke(f.ctx, w.revoked.ID, t0.Add(time.Second), sessiond.ReasonLogout); err != nil {
+			f.t.Fatalf("Revoke(%s) = %v; want nil", w.revoked.ID, err)
+		}
+		w.revoked.RevokedAt, w.revoked.RevokeReason = t0.Add(time.Second), sessiond.ReasonLogout
+		return w
+	}
+	now := at(10 * time.Minute)
+
+	t.Run("All", func(t *testing.T) {
+		f := setup(t, newStore)
+		w := populate(f)
+		got, err := f.st.RevokeSubject(f.ctx, "alice", "", now, sessiond.ReasonIncident)
+		if err != nil {
+			t.Fatalf("RevokeSubject(alice) = %v; want nil", err)
+		}
+		checkRevocations(t, "RevokeSubject(alice)", got, []sessiond.Revocation{
+			revocation(w.live1, now, sessiond.ReasonIncident),
+			revocation(w.live2, now, sessiond.ReasonIncident),
+		})
+		for _, s := range []*sessiond.Session{w.live1, w.live2} {
+			s.RevokedAt, s.RevokeReason = now, sessiond.ReasonIncident
+		}
+		for _, s := range []*sessiond.Session{w.live1, w.live2, w.revoked, w.expired, w.idle, w.bob} {
+			f.wantSession(s)
+		}
+	})
+	t.Run("Except", func(t *testing.T) {
+		f := setup(t, newStore)
+		w := populate(f)
+		got, err := f.st.RevokeSubject(f.ctx, "alice", w.live2.ID, now, sessiond.ReasonRotated)
+		if err != nil {
+			t.Fatalf("RevokeSubject(alice, except %s) = %v; want nil", w.live2.ID, err)
+		}
+		checkRevocations(t, "RevokeSubject(alice, except)", got, []sessiond.Revocation{
+			revocation(w.live1, now, sessiond.ReasonRotated),
+		})
+		w.live1.RevokedAt, w.live1.RevokeReason = now, sessiond.ReasonRotated
+		for _, s := range []*sessiond.Session{w.live1, w.live2, w.revoked, w.bob} {
+			f.wantSession(s)
+		}
+	})
+	t.Run("Again", func(t *testing.T) {
+		f := setup(t, newStore)
+		populate(f)
+		if _, err := f.st.RevokeSubject(f.ctx, "alice", "", now, sessiond.ReasonIncident); err != nil {
+			t.Fatalf("RevokeSubject(alice) = %v; want nil", err)
+		}
+		got, err := f.st.RevokeSubject(f.ctx, "alice", "", now.Add(time.Minute), sessiond.ReasonAdmin)
+		if err != nil {
+			t.Fatalf("second RevokeSubject(alice) = %v; want nil", err)
+		}
+		checkRevocations(t, "second RevokeSubject(alice)", got, nil)
+	})
+	t.Run("UnknownSubject", func(t *testing.T) {
+		f := setup(t, newStore)
+		w := populate(f)
+		got, err := f.st.RevokeSubject(f.ctx, "nobody", "", now, sessiond.ReasonAdmin)
+		if err != nil {
+			t.Fatalf("RevokeSubject(nobody) = %v; want nil", err)
+		}
+		checkRevocations(t, "RevokeSubject(nobody)", got, nil)
+		f.wantSession(w.live1)
+	})
+}
+
+func testRevocations(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
+	t.Run("Since", func(t *testing.T) {
+		f := setup(t, newStore)
+		since := at(time.Hour)
+		type c struct {
+			s         *sessiond.Session
+			revokedAt time.Time // zero: not revoked
+			want      bool
+		}
+		mk := func(expires time.Time) *sessiond.Session {
+			s := newSession("alice", t0)
+			s.ExpiresAt = expires
+			s.IdleExpiresAt = expires
+			return s
+		}
+		cases := []c{
+			{mk(at(8 * time.Hour)), since.Add(-time.Microsecond), false},    // revoked before since
+			{mk(at(8 * time.Hour)), since, true},                            // at since
+			{mk(at(8 * time.Hour)), since.Add(time.Minute), true},           // after since
+			{mk(since.Add(time.Microsecond)), since.Add(time.Second), true}, // expires just after since
+			{mk(since), since.Add(time.Second), false},                      // expired at since
+			{mk(at(8 * time.Hour)), time.Time{}, false},                     // not revoked
+		}
+		var want []sessiond.Revocation
+		for i, c := range cases {
+			f.create(clone(c.s))
+			if c.revokedAt.IsZero() {
+				continue
+			}
+			reason := []sessiond.RevokeReason{sessiond.ReasonLogout, sessiond.ReasonAdmin, sessiond.ReasonReuse}[i%3]
+			if _, err := f.st.Revoke(f.ctx, c.s.ID, c.revokedAt, reason); err != nil {
+				t.Fatalf("Revoke(%s) = %v; want nil", c.s.ID, err)
+			}
+			if c.want {
+				want = append(want, revocation(c.s, c.revokedAt, reason))
+			}
+		}
+		got, err := f.st.Revocations(f.ctx, since)
+		if err != nil {
+			t.Fatalf("Revocations(%v) = %v; want nil", since, err)
+		}
+		checkRevocations(t, fmt.Sprintf("Revocations(%v)", since), got, want)
+	})
+	t.Run("None", func(t *testing.T) {
+		f := setup(t, newStore)
+		f.create(newSession("alice", t0))
+		got, err := f.st.Revocations(f.ctx, t0)
+		if err != nil || len(got) != 0 {
+			t.Errorf("Revocations() = %v, %v; want none and nil", got, err)
+		}
+	})
+}

@@ -1,0 +1,129 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sessiond/sessiond"
+)
+
+// AppendEvents stores events in one transaction; see sessiond.EventLog. An
+// ID that exists already (or earlier in events) is skipped.
+// ErrInvalidArgument, and nothing stored, if an event has no ID or Details
+// that do not encode as JSON.
+func (s *Store) AppendEvents(ctx context.Context, events ...sessiond.Event) error {
+	const op = "append events"
+	enc, err := sessiond.EncodeEvents(events)
+	if err != nil {
+		return wrap(op, err)
+	}
+	details := make([]any, len(events)) // nil: NULL, no details
+	for i, b := range enc {
+		if b != nil {
+			details[i] = b
+		}
+	}
+	if len(events) == 0 {
+		return nil
+	}
+	return s.write(ctx, op, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO events
+			(id, time, type, subject, session_id, client_ip, client_ua, details)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for i, e := range events {
+			if _, err := st.ExecContext(ctx, e.ID, micro(e.Time), string(e.Type), e.Subject, string(e.SessionID),
+				e.Client.IP, e.Client.UserAgent, details[i]); err != nil {
+				return err
+			}
+		}
+		return st.Close()
+	})
+}
+
+// QueryEvents returns the events q selects, in ID order, after q.Cursor;
+// see sessiond.EventLog. Limit 0 means 100, more than 1000 means 1000.
+func (s *Store) QueryEvents(ctx context.Context, q sessiond.EventQuery) ([]sessiond.Event, string, error) {
+	const op = "query events"
+	limit, err := q.PageSize()
+	if err != nil {
+		return nil, "", err
+	}
+	var b strings.Builder
+	b.WriteString(`SELECT id, time, type, subject, session_id, client_ip, client_ua, details FROM events WHERE 1`)
+	var args []any
+	where := func(cond string, arg any) {
+		b.WriteString(" AND ")
+		b.WriteString(cond)
+		args = append(args, arg)
+	}
+	if q.Cursor != "" {
+		where("id > ?", q.Cursor)
+	}
+	if q.Subject != "" {
+		where("subject = ?", q.Subject)
+	}
+	if q.SessionID != "" {
+		where("session_id = ?", string(q.SessionID))
+	}
+	if q.Type != "" {
+		where("type = ?", string(q.Type))
+	}
+	if !q.Since.IsZero() {
+		where("time >= ?", micro(q.Since))
+	}
+	if !q.Until.IsZero() {
+		where("time < ?", micro(q.Until))
+	}
+	// One more than asked for tells whether another page follows.
+	b.WriteString(" ORDER BY id LIMIT ?")
+	args = append(args, limit+1)
+
+	rows, err := s.db.QueryContext(ctx, b.String(), args...)
+	if err != nil {
+		return nil, "", s.fail(op, err)
+	}
+	defer rows.Close()
+	out := []sessiond.Event{}
+	for rows.Next() {
+		var (
+			e          sessiond.Event
+			tm         int64
+			typ, sid   string
+			rawDetails []byte
+		)
+		if err := rows.Scan(&e.ID, &tm, &typ, &e.Subject, &sid, &e.Client.IP, &e.Client.UserAgent, &rawDetails); err != nil {
+			return nil, "", s.fail(op, err)
+		}
+		e.Time, e.Type, e.SessionID = fromMicro(tm), sessiond.EventType(typ), sessiond.SessionID(sid)
+		if rawDetails != nil {
+			if err := json.Unmarshal(rawDetails, &e.Details); err != nil {
+				return nil, "", s.fail(op, fmt.Errorf("event %s details: %w", e.ID, err))
+			}
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", s.fail(op, err)
+	}
+	if len(out) > limit {
+		out = out[:limit]
+		return out, out[limit-1].ID, nil
+	}
+	return out, "", nil
+}
+
+// DeleteEventsBefore deletes up to limit events whose Time is before
+// before, oldest first, and returns how many. ErrInvalidArgument if limit
+// is not positive.
+func (s *Store) DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	return s.deleteLimited(ctx, "delete events", limit, `DELETE FROM events WHERE id IN (
+		SELECT id FROM events WHERE time < ? ORDER BY time LIMIT ?)`, micro(before))
+}

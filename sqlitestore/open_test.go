@@ -1,0 +1,227 @@
+package sqlitestore_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/sqlitestore"
+)
+
+var t0 = time.Date(2030, time.March, 4, 5, 6, 7, 891234000, time.UTC)
+
+func session(subject string) *sessiond.Session {
+	return &sessiond.Session{
+		ID: sessiond.NewSessionID(), Subject: subject, Strategy: sessiond.StrategyHybrid,
+		CreatedAt: t0, LastActiveAt: t0, IdleExpiresAt: t0.Add(30 * time.Minute), ExpiresAt: t0.Add(8 * time.Hour),
+		Persistent: true, Client: sessiond.Client{IP: "203.0.113.7", UserAgent: "test"}, Claims: []byte(`{"a":1}`),
+	}
+}
+
+func token(kind sessiond.TokenKind, sid sessiond.SessionID, secret string) sessiond.Token {
+	return sessiond.Token{Hash: sessiond.HashToken(sessiond.Secret(secret)), Kind: kind, SessionID: sid, IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+}
+
+func TestNew_Reopen(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "sessions.db")
+	st, err := sqlitestore.New(ctx, path, sqlitestore.Options{})
+	if err != nil {
+		t.Fatalf("New() = %v; want nil", err)
+	}
+	live, revoked := session("alice"), session("alice")
+	access, refresh := token(sessiond.KindAccess, live.ID, "access"), token(sessiond.KindRefresh, live.ID, "refresh")
+	next := token(sessiond.KindRefresh, live.ID, "next")
+	for _, c := range []struct {
+		s    *sessiond.Session
+		toks []sessiond.Token
+	}{{live, []sessiond.Token{access, refresh}}, {revoked, nil}} {
+		if err := st.Create(ctx, c.s, c.toks...); err != nil {
+			t.Fatalf("Create() = %v; want nil", err)
+		}
+	}
+	swapAt := t0.Add(time.Minute)
+	if err := st.SwapRefresh(ctx, sessiond.RefreshSwap{Old: refresh.Hash, Next: next, Now: swapAt, GraceSince: swapAt,
+		LastActiveAt: swapAt, IdleExpiresAt: swapAt.Add(30 * time.Minute)}); err != nil {
+		t.Fatalf("SwapRefresh() = %v; want nil", err)
+	}
+	if _, err := st.Revoke(ctx, revoked.ID, swapAt, sessiond.ReasonLogout); err != nil {
+		t.Fatalf("Revoke() = %v; want nil", err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatalf("Close() = %v; want nil", err)
+	}
+
+	st = open(t, path)
+	got, err := st.Get(ctx, live.ID)
+	if err != nil {
+		t.Fatalf("Get(%s) after reopen = %v; want nil", live.ID, err)
+	}
+	if !got.LastActiveAt.Equal(swapAt) || got.Subject != "alice" || string(got.Claims) != `{"a":1}` || !got.Persistent {
+		t.Errorf("Get(%s) after reopen = %+v; want the session with activity at %v", live.ID, got, swapAt)
+	}
+	for _, c := range []struct {
+		tok     sessiond.Token
+		retired time.Time
+	}{{access, time.Time{}}, {refresh, swapAt}, {next, time.Time{}}} {
+		tok, _, err := st.Lookup(ctx, c.tok.Hash)
+		if err != nil || tok.Kind != c.tok.Kind || !tok.RetiredAt.Equal(c.retired) {
+			t.Errorf("Lookup(%s token) after reopen = %+v, %v; want kind %s, retired %v", c.tok.Kind, tok, err, c.tok.Kind, c.retired)
+		}
+	}
+	revs, err := st.Revocations(ctx, t0)
+	if err != nil || len(revs) != 1 || revs[0].SessionID != revoked.ID || revs[0].Reason != sessiond.ReasonLogout || !revs[0].RevokedAt.Equal(swapAt) {
+		t.Errorf("Revocations() after reopen = %+v, %v; want %s revoked at %v (logout)", revs, err, revoked.ID, swapAt)
+	}
+}
+
+func migrationCount(t *testing.T, st *sqlitestore.Store) (n, max int) {
+	t.Helper()
+	if err := st.DB().QueryRowContext(t.Context(), "SELECT count(*), max(version) FROM schema_migrations").Scan(&n, &max); err != nil {
+		t.Fatalf("count migrations: %v", err)
+	}
+	return n, max
+}
+
+func TestMigrate_Idempotent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sessions.db")
+	files, err := filepath.Glob("migrations/*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("Glob(migrations/*.sql) = %v, %v; want the migration files", files, err)
+	}
+	first := open(t, path)
+	n, max := migrationCount(t, first)
+	if n != len(files) || max != len(files) {
+		t.Fatalf("after New: %d migrations recorded, latest %d; want %d and %d", n, max, len(files), len(files))
+	}
+	if err := first.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate() again = %v; want nil", err)
+	}
+	second := open(t, path) // a second handle, as a second process would
+	if n2, max2 := migrationCount(t, second); n2 != n || max2 != max {
+		t.Errorf("after reopening: %d migrations, latest %d; want unchanged %d, %d", n2, max2, n, max)
+	}
+}
+
+func TestMigrate_NewerDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sessions.db")
+	st := open(t, path)
+	if _, err := st.DB().ExecContext(t.Context(), "INSERT INTO schema_migrations (version) VALUES (9999)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Migrate(t.Context()); err == nil {
+		t.Error("Migrate() on a database of schema version 9999 = nil; want an error")
+	}
+}
+
+func TestNew_CreatesFileAndDirectory(t *testing.T) {
+	// Nested missing directories and characters a file: URI must escape.
+	path := filepath.Join(t.TempDir(), "a b", "c%20d", "x?y#z.db")
+	open(t, path)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatalf("Stat(%q) after New = %v; want the database file", path, err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		t.Errorf("database file mode = %v; want no group or other access", perm)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	for _, e := range entries {
+		if e.Name() != "x?y#z.db" && e.Name() != "x?y#z.db-wal" && e.Name() != "x?y#z.db-shm" {
+			t.Errorf("unexpected file %q beside the database", e.Name())
+		}
+	}
+}
+
+func TestNew_EmptyPath(t *testing.T) {
+	if _, err := sqlitestore.New(t.Context(), "", sqlitestore.Options{}); !errors.Is(err, sessiond.ErrInvalidArgument) {
+		t.Errorf(`New("") = %v; want ErrInvalidArgument`, err)
+	}
+}
+
+func TestNew_Pragmas(t *testing.T) {
+	st := open(t, filepath.Join(t.TempDir(), "sessions.db"))
+	db := st.DB()
+	for _, c := range []struct {
+		pragma, want string
+	}{
+		{"journal_mode", "wal"},
+		{"foreign_keys", "1"},
+		{"synchronous", "1"},
+		{"busy_timeout", "5000"},
+	} {
+		var got string
+		if err := db.QueryRowContext(t.Context(), "PRAGMA "+c.pragma).Scan(&got); err != nil || got != c.want {
+			t.Errorf("PRAGMA %s = %q, %v; want %q", c.pragma, got, err, c.want)
+		}
+	}
+}
+
+func TestStore_Close(t *testing.T) {
+	st, err := sqlitestore.New(t.Context(), filepath.Join(t.TempDir(), "sessions.db"), sqlitestore.Options{})
+	if err != nil {
+		t.Fatalf("New() = %v; want nil", err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatalf("Close() = %v; want nil", err)
+	}
+	if err := st.Close(); err != nil {
+		t.Errorf("second Close() = %v; want nil", err)
+	}
+	if _, err := st.Get(t.Context(), sessiond.NewSessionID()); !errors.Is(err, sessiond.ErrStoreUnavailable) {
+		t.Errorf("Get() after Close = %v; want ErrStoreUnavailable", err)
+	}
+	if err := st.Create(t.Context(), session("alice")); !errors.Is(err, sessiond.ErrStoreUnavailable) {
+		t.Errorf("Create() after Close = %v; want ErrStoreUnavailable", err)
+	}
+	if err := st.Ping(t.Context()); !errors.Is(err, sessiond.ErrStoreUnavailable) {
+		t.Errorf("Ping() after Close = %v; want ErrStoreUnavailable", err)
+	}
+}
+
+// TestSwapRefresh_TwoHandles races swaps of one refresh token through two
+// Stores on the same file, as two processes would: the write slot of one
+// Store does not cover the other, so SQLite's own locking must make exactly
+// one swap win.
+func TestSwapRefresh_TwoHandles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sessions.db")
+	a, b := open(t, path), open(t, path)
+	s := session("alice")
+	old := token(sessiond.KindRefresh, s.ID, "old")
+	if err := a.Create(t.Context(), s, old); err != nil {
+		t.Fatalf("Create() = %v; want nil", err)
+	}
+	now := t0.Add(time.Minute)
+	const n = 40
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		st := a
+		if i%2 == 1 {
+			st = b
+		}
+		wg.Go(func() {
+			errs[i] = st.SwapRefresh(t.Context(), sessiond.RefreshSwap{
+				Old: old.Hash, Next: token(sessiond.KindRefresh, s.ID, "next"+string(rune('A'+i))),
+				Now: now, GraceSince: now, LastActiveAt: now, IdleExpiresAt: now.Add(time.Hour),
+			})
+		})
+	}
+	wg.Wait()
+	won := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, sessiond.ErrRefreshReused):
+			t.Errorf("SwapRefresh #%d = %v; want nil or ErrRefreshReused", i, err)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d of %d swaps through two handles succeeded; want 1", won, n)
+	}
+}

@@ -1,0 +1,186 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"time"
+
+	"github.com/sessiond/sessiond"
+)
+
+// deliveryColumns are read by scanDelivery, in this order.
+const deliveryColumns = `id, endpoint, event_id, payload, state, attempts, next_attempt_at, last_error, created_at, updated_at`
+
+func scanDelivery(sc scanner) (sessiond.Delivery, error) {
+	var (
+		d                      sessiond.Delivery
+		state                  string
+		next, created, updated int64
+	)
+	if err := sc.Scan(&d.ID, &d.Endpoint, &d.EventID, &d.Payload, &state, &d.Attempts, &next, &d.LastError,
+		&created, &updated); err != nil {
+		return sessiond.Delivery{}, err
+	}
+	d.State = sessiond.DeliveryState(state)
+	d.NextAttemptAt, d.CreatedAt, d.UpdatedAt = fromMicro(next), fromMicro(created), fromMicro(updated)
+	return d, nil
+}
+
+// queryDeliveries runs a SELECT of deliveryColumns on q (the pool or a
+// transaction).
+func queryDeliveries(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, query string, args ...any) ([]sessiond.Delivery, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []sessiond.Delivery{}
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, rows.Close()
+}
+
+// EnqueueDeliveries stores pending deliveries in one transaction; an ID
+// that exists already (or earlier in ds) is skipped. An empty State means
+// pending. ErrInvalidArgument, and nothing stored, if a delivery has no ID
+// or another State.
+func (s *Store) EnqueueDeliveries(ctx context.Context, ds ...sessiond.Delivery) error {
+	const op = "enqueue deliveries"
+	if err := sessiond.CheckEnqueue(ds); err != nil {
+		return wrap(op, err)
+	}
+	if len(ds) == 0 {
+		return nil
+	}
+	return s.write(ctx, op, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO deliveries (`+deliveryColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, d := range ds {
+			payload := d.Payload
+			if payload == nil {
+				payload = []byte{} // the column is NOT NULL
+			}
+			if _, err := st.ExecContext(ctx, d.ID, d.Endpoint, d.EventID, payload, string(sessiond.DeliveryPending),
+				d.Attempts, micro(d.NextAttemptAt), d.LastError, micro(d.CreatedAt), micro(d.UpdatedAt)); err != nil {
+				return err
+			}
+		}
+		return st.Close()
+	})
+}
+
+// ClaimDeliveries returns up to limit pending deliveries due at now (their
+// NextAttemptAt at or before it), longest due first, with NextAttemptAt
+// moved to now+lease; the select and the update share one write
+// transaction, so two claims never return the same delivery.
+// ErrInvalidArgument if limit or lease is not positive.
+func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]sessiond.Delivery, error) {
+	const op = "claim deliveries"
+	if err := sessiond.CheckLimit(limit); err != nil {
+		return nil, wrap(op, err)
+	}
+	if err := sessiond.CheckLease(lease); err != nil {
+		return nil, wrap(op, err)
+	}
+	until := fromMicro(micro(now.Add(lease)))
+	var out []sessiond.Delivery
+	err := s.write(ctx, op, func(tx *sql.Tx) error {
+		var err error
+		out, err = queryDeliveries(ctx, tx, `SELECT `+deliveryColumns+` FROM deliveries
+			WHERE state = ? AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`,
+			string(sessiond.DeliveryPending), micro(now), limit)
+		if err != nil || len(out) == 0 {
+			return err
+		}
+		ids := make([]string, len(out))
+		for i, d := range out {
+			ids[i] = d.ID
+		}
+		idsJSON, err := json.Marshal(ids)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = ?
+			WHERE id IN (SELECT value FROM json_each(?))`, micro(until), string(idsJSON))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].NextAttemptAt = until
+	}
+	return out, nil
+}
+
+// FinishDelivery records an attempt's outcome; see sessiond.Outbox.
+// ErrNotFound if id is unknown, ErrInvalidArgument if state is not one of
+// the three.
+func (s *Store) FinishDelivery(ctx context.Context, id string, state sessiond.DeliveryState, attempts int, next time.Time, lastErr string, at time.Time) error {
+	const op = "finish delivery"
+	if err := state.Validate(); err != nil {
+		return wrap(op, err)
+	}
+	return s.write(ctx, op, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE deliveries
+			SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?`,
+			string(state), attempts, micro(next), lastErr, micro(at), id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return sessiond.ErrNotFound
+		}
+		return nil
+	})
+}
+
+// ListDeliveries returns up to limit deliveries in state, newest (by
+// CreatedAt) first. ErrInvalidArgument if limit is not positive.
+func (s *Store) ListDeliveries(ctx context.Context, state sessiond.DeliveryState, limit int) ([]sessiond.Delivery, error) {
+	const op = "list deliveries"
+	if err := sessiond.CheckLimit(limit); err != nil {
+		return nil, wrap(op, err)
+	}
+	out, err := queryDeliveries(ctx, s.db, `SELECT `+deliveryColumns+` FROM deliveries
+		WHERE state = ? ORDER BY created_at DESC, id DESC LIMIT ?`, string(state), limit)
+	if err != nil {
+		return nil, s.fail(op, err)
+	}
+	return out, nil
+}
+
+// CountDeliveries counts deliveries in state.
+func (s *Store) CountDeliveries(ctx context.Context, state sessiond.DeliveryState) (int, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM deliveries WHERE state = ?`, string(state)).Scan(&n); err != nil {
+		return 0, s.fail("count deliveries", err)
+	}
+	return n, nil
+}
+
+// DeleteDeliveriesBefore deletes up to limit delivered or dead deliveries
+// whose UpdatedAt is before before, and returns how many.
+// ErrInvalidArgument if limit is not positive.
+func (s *Store) DeleteDeliveriesBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	return s.deleteLimited(ctx, "delete deliveries", limit, `DELETE FROM deliveries WHERE id IN (
+		SELECT id FROM deliveries WHERE state IN (?, ?) AND updated_at < ? LIMIT ?)`,
+		string(sessiond.DeliveryDelivered), string(sessiond.DeliveryDead), micro(before))
+}

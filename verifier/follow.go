@@ -1,0 +1,274 @@
+package verifier
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"mime"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/sessiond/sessiond/verifier/stream"
+)
+
+// maxSnapshotBytes bounds the snapshot document read.
+const maxSnapshotBytes = 64 << 20
+
+// errReset: the server said the cursor is too old; load the snapshot.
+var errReset = errors.New("the server reset the stream")
+
+// errProtocol wraps everything that makes a stream unreadable.
+var errProtocol = errors.New("not a revocation stream")
+
+// follow keeps a stream connection open until ctx ends, reconnecting with
+// Last-Event-ID after any failure, with capped, jittered backoff.
+func (v *Verifier) follow(ctx context.Context) {
+	defer v.wg.Done()
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := v.connect(ctx)
+		v.connected.Store(false)
+		if ctx.Err() != nil {
+			return
+		}
+		switch {
+		case errors.Is(err, errReset):
+			v.log.Info("verifier: stream reset; loading the snapshot")
+			if err := v.reload(ctx); err != nil {
+				v.log.Error("verifier: snapshot after reset", "err", err)
+				break
+			}
+			backoff = 100 * time.Millisecond
+		case errors.Is(err, errProtocol):
+			// Fail closed: the state may miss what could not be read.
+			v.broken.Store(true)
+			v.log.Error("verifier: unreadable revocation stream; revocation state is stale until it recovers", "err", err)
+		case err != nil:
+			v.log.Warn("verifier: revocation stream interrupted", "err", err)
+		}
+		d := backoff/2 + rand.N(backoff/2+1)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(d):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+		if err == nil {
+			backoff = 100 * time.Millisecond
+		}
+	}
+}
+
+// reload loads the snapshot and the JWKS (keys may have been retired
+// while events were lost).
+func (v *Verifier) reload(ctx context.Context) error {
+	if err := v.fetchKeys(ctx); err != nil {
+		return err
+	}
+	return v.loadSnapshot(ctx)
+}
+
+// loadSnapshot replaces the revocation state with the server's snapshot
+// and resumes the stream from its cursor.
+func (v *Verifier) loadSnapshot(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.base+stream.SnapshotPath, nil)
+	if err != nil {
+		return fmt.Errorf("verifier: snapshot: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+string(v.opts.APIKey))
+	req.Header.Set("Accept", "application/json")
+	resp, err := v.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("verifier: snapshot: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("verifier: snapshot: status %d", resp.StatusCode)
+	}
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "application/json" {
+		return fmt.Errorf("verifier: snapshot: content type %q is not JSON", mt)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxSnapshotBytes+1))
+	if err != nil {
+		return fmt.Errorf("verifier: snapshot: %w", err)
+	}
+	if len(body) > maxSnapshotBytes {
+		return fmt.Errorf("verifier: snapshot: over %d bytes", maxSnapshotBytes)
+	}
+	snap, err := decodeSnapshot(body)
+	if err != nil {
+		return fmt.Errorf("verifier: snapshot: %w", err)
+	}
+	v.state.load(snap)
+	v.snapshots.Add(1)
+	v.cursor = snap.Cursor
+	v.markSynced()
+	return nil
+}
+
+func decodeSnapshot(body []byte) (stream.Snapshot, error) {
+	var snap stream.Snapshot
+	if err := json.Unmarshal(body, &snap); err != nil {
+		return snap, err
+	}
+	if snap.Revocations == nil || snap.Watermarks == nil {
+		return snap, errors.New("revocations or watermarks missing")
+	}
+	if _, _, err := stream.ParseCursor(snap.Cursor); err != nil {
+		return snap, fmt.Errorf("cursor: %w", err)
+	}
+	for _, r := range snap.Revocations {
+		if err := r.Validate(); err != nil {
+			return snap, err
+		}
+	}
+	for _, w := range snap.Watermarks {
+		if err := w.Validate(); err != nil {
+			return snap, err
+		}
+	}
+	return snap, nil
+}
+
+// connect follows one stream connection until it fails. A clean end of
+// the stream (server shutdown) returns nil.
+func (v *Verifier) connect(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.base+stream.StreamPath, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+string(v.opts.APIKey))
+	req.Header.Set("Accept", "text/event-stream")
+	if v.cursor != "" {
+		req.Header.Set("Last-Event-ID", v.cursor)
+	}
+	resp, err := v.stream.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("stream: status %d", resp.StatusCode)
+	}
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "text/event-stream" {
+		return fmt.Errorf("%w: content type %q", errProtocol, mt)
+	}
+	v.connected.Store(true)
+
+	// A connection on which nothing arrives (not even a heartbeat) is
+	// dropped: a half-open TCP connection would otherwise look healthy.
+	var idled atomic.Bool
+	idle := time.AfterFunc(v.opts.IdleTimeout, func() { idled.Store(true); cancel() })
+	defer idle.Stop()
+	err = v.consume(ctx, resp.Body, func() { idle.Reset(v.opts.IdleTimeout) })
+	if err != nil && idled.Load() {
+		return fmt.Errorf("stream: nothing received for %s", v.opts.IdleTimeout)
+	}
+	return err
+}
+
+// consume decodes and applies blocks from body until it ends (nil), the
+// server resets (errReset), the input is unreadable (errProtocol) or
+// reading fails. received is called after every block.
+func (v *Verifier) consume(ctx context.Context, body io.Reader, received func()) error {
+	d := stream.NewDecoder(body)
+	pruned := v.clock.Now()
+	for {
+		b, err := d.Next()
+		if err == io.EOF {
+			return nil
+		} else if errors.Is(err, stream.ErrMalformed) {
+			return fmt.Errorf("%w: %v", errProtocol, err)
+		} else if err != nil {
+			return err
+		}
+		received()
+		if err := v.apply(ctx, b); err != nil {
+			return err
+		}
+		if now := v.clock.Now(); now.Sub(pruned) > time.Minute {
+			v.state.prune(now, 31*24*time.Hour)
+			pruned = now
+		}
+	}
+}
+
+// apply applies one block; the cursor moves only past what was applied.
+func (v *Verifier) apply(ctx context.Context, b stream.Block) error {
+	if b.ID != "" {
+		if _, _, err := stream.ParseCursor(b.ID); err != nil {
+			return fmt.Errorf("%w: id: %v", errProtocol, err)
+		}
+	}
+	if b.Name == "" {
+		if b.Data != nil || !b.Comment {
+			return fmt.Errorf("%w: a block with data but no event name", errProtocol)
+		}
+		// A heartbeat: it follows the catch-up, so the state is current.
+		if b.ID != "" {
+			v.cursor = b.ID
+		}
+		v.markSynced()
+		return nil
+	}
+	if b.ID == "" {
+		return fmt.Errorf("%w: event %.32q has no id", errProtocol, b.Name)
+	}
+	switch b.Name {
+	case stream.EventRevoked:
+		var r stream.Revoked
+		if err := decodeData(b.Data, &r); err != nil {
+			return err
+		}
+		if err := r.Validate(); err != nil {
+			return fmt.Errorf("%w: %v", errProtocol, err)
+		}
+		v.state.addRevoked(r)
+	case stream.EventWatermark:
+		var w stream.Watermark
+		if err := decodeData(b.Data, &w); err != nil {
+			return err
+		}
+		if err := w.Validate(); err != nil {
+			return fmt.Errorf("%w: %v", errProtocol, err)
+		}
+		v.state.raise(w)
+	case stream.EventKeyRetired:
+		var k stream.KeyRetired
+		if err := decodeData(b.Data, &k); err != nil {
+			return err
+		}
+		if err := k.Validate(); err != nil {
+			return fmt.Errorf("%w: %v", errProtocol, err)
+		}
+		v.state.retire(k.Kid, v.clock.Now())
+		v.keys.remove(k.Kid)
+		v.cache.purge()
+		// The key ring may have changed in more ways (a new signer).
+		v.refetchKeys(ctx)
+	case stream.EventReset:
+		return errReset
+	default:
+		// An event this verifier does not know may be a revocation it
+		// would miss: fail closed.
+		return fmt.Errorf("%w: unknown event %.32q", errProtocol, b.Name)
+	}
+	v.cursor = b.ID
+	return nil
+}
+
+func decodeData(data []byte, dst any) error {
+	if len(data) == 0 {
+		return fmt.Errorf("%w: event without data", errProtocol)
+	}
+	if err := json.Unmarshal(data, dst); err != nil {
+		return fmt.Errorf("%w: event data: %v", errProtocol, err)
+	}
+	return nil
+}

@@ -1,0 +1,73 @@
+package verifier
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond/sessiondtest"
+	"github.com/sessiond/sessiond/verifier/stream"
+)
+
+// bare is a Verifier with no server behind it, for feeding streams.
+func bare() *Verifier {
+	v := &Verifier{opts: Options{MinRefetchInterval: time.Hour}, log: slog.New(slog.DiscardHandler),
+		clock: sessiondtest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)),
+		keys:  newKeySet(), state: newState(), cache: newCache(8)}
+	v.keys.fetched = time.Now() // no refetch: there is no server
+	return v
+}
+
+func TestConsume(t *testing.T) {
+	t.Parallel()
+	c1 := stream.CursorAt(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	good := "event: revoked\nid: " + c1 + "\ndata: {\"session_id\":\"s1\",\"subject\":\"a\",\"until\":\"2030-01-01T01:00:00Z\"}\n\n" +
+		"event: watermark\nid: " + c1 + ".2\ndata: {\"subject\":\"b\",\"issued_before\":\"2030-01-01T00:00:00Z\"}\n\n" +
+		": heartbeat\nid: " + c1 + ".3\n\n"
+	v := bare()
+	if err := v.consume(context.Background(), bytes.NewReader([]byte(good)), func() {}); err != nil {
+		t.Fatalf("consume(good) = %v", err)
+	}
+	if !v.state.revoked("s1", "x", time.Time{}) || !v.state.revoked("other", "b", time.Date(2029, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Error("good events were not applied")
+	}
+	if v.cursor != c1+".3" {
+		t.Errorf("cursor = %q; want the heartbeat's", v.cursor)
+	}
+	// A bad event: the cursor stays on the last good one.
+	bad := "event: revoked\nid: " + c1 + ".4\ndata: {\"session_id\":1}\n\n"
+	if err := v.consume(context.Background(), bytes.NewReader([]byte(bad)), func() {}); !errors.Is(err, errProtocol) {
+		t.Errorf("consume(bad) = %v; want errProtocol", err)
+	}
+	if v.cursor != c1+".3" {
+		t.Errorf("cursor after a bad event = %q; want it unchanged", v.cursor)
+	}
+}
+
+// FuzzConsume: whatever the stream holds, consume never panics and ends
+// with nil, a reset or a protocol error; the cursor only ever holds a
+// valid cursor.
+func FuzzConsume(f *testing.F) {
+	c := stream.CursorAt(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	f.Add([]byte("event: revoked\nid: " + c + "\ndata: {\"session_id\":\"s1\",\"until\":\"2030-01-01T01:00:00Z\"}\n\n"))
+	f.Add([]byte("event: watermark\nid: " + c + "\ndata: {\"all\":true,\"issued_before\":\"2030-01-01T00:00:00Z\"}\n\n"))
+	f.Add([]byte("event: key_retired\nid: " + c + "\ndata: {\"kid\":\"k\"}\n\n"))
+	f.Add([]byte("event: reset\nid: " + c + "\ndata: {}\n\n"))
+	f.Add([]byte(": heartbeat\nid: " + c + "\n\n"))
+	f.Add([]byte("<html><body>502 Bad Gateway</body></html>"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		v := bare()
+		err := v.consume(context.Background(), bytes.NewReader(in), func() {})
+		if err != nil && !errors.Is(err, errProtocol) && !errors.Is(err, errReset) {
+			t.Fatalf("consume = %v", err)
+		}
+		if v.cursor != "" {
+			if _, _, err := stream.ParseCursor(v.cursor); err != nil {
+				t.Fatalf("cursor %q: %v", v.cursor, err)
+			}
+		}
+	})
+}

@@ -1,0 +1,157 @@
+package verifier
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+// maxJWKSBytes bounds the JWKS document read.
+const maxJWKSBytes = 1 << 20
+
+type publicKey struct {
+	alg string
+	pub crypto.PublicKey
+}
+
+// keySet is the JWKS as last fetched, minus retired keys.
+type keySet struct {
+	mu      sync.RWMutex
+	keys    map[string]publicKey
+	fetchMu sync.Mutex // one fetch at a time
+	fetched time.Time  // when the last fetch started (rate limit)
+}
+
+func newKeySet() *keySet { return &keySet{keys: map[string]publicKey{}} }
+
+func (s *keySet) get(kid string) (publicKey, bool) {
+	s.mu.RLock()
+	k, ok := s.keys[kid]
+	s.mu.RUnlock()
+	return k, ok
+}
+
+func (s *keySet) len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.keys)
+}
+
+// replace installs keys and reports whether a key held before is gone.
+func (s *keySet) replace(keys map[string]publicKey) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	removed := false
+	for kid := range s.keys {
+		if _, ok := keys[kid]; !ok {
+			removed = true
+		}
+	}
+	s.keys = keys
+	return removed
+}
+
+func (s *keySet) remove(kid string) {
+	s.mu.Lock()
+	delete(s.keys, kid)
+	s.mu.Unlock()
+}
+
+// refetchKeys fetches the JWKS again unless a fetch started less than
+// MinRefetchInterval ago; errors are logged (the token then fails as
+// signed by an unknown key).
+func (v *Verifier) refetchKeys(ctx context.Context) {
+	v.keys.fetchMu.Lock()
+	defer v.keys.fetchMu.Unlock()
+	if time.Since(v.keys.fetched) < v.opts.MinRefetchInterval {
+		return
+	}
+	if err := v.fetchKeysLocked(ctx); err != nil {
+		v.log.Warn("verifier: JWKS refetch", "err", err)
+	}
+}
+
+// fetchKeys fetches the JWKS and installs it.
+func (v *Verifier) fetchKeys(ctx context.Context) error {
+	v.keys.fetchMu.Lock()
+	defer v.keys.fetchMu.Unlock()
+	return v.fetchKeysLocked(ctx)
+}
+
+func (v *Verifier) fetchKeysLocked(ctx context.Context) error {
+	v.keys.fetched = time.Now()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.base+"/.well-known/jwks.json", nil)
+	if err != nil {
+		return fmt.Errorf("verifier: jwks: %w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := v.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("verifier: jwks: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("verifier: jwks: status %d", resp.StatusCode)
+	}
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "application/json" && mt != "application/jwk-set+json" {
+		return fmt.Errorf("verifier: jwks: content type %q is not JSON", mt)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes+1))
+	if err != nil {
+		return fmt.Errorf("verifier: jwks: %w", err)
+	}
+	if len(body) > maxJWKSBytes {
+		return fmt.Errorf("verifier: jwks: over %d bytes", maxJWKSBytes)
+	}
+	keys, err := parseJWKS(body)
+	if err != nil {
+		return fmt.Errorf("verifier: jwks: %w", err)
+	}
+	for kid := range keys {
+		if v.state.keyRetired(kid) {
+			delete(keys, kid)
+		}
+	}
+	if v.keys.replace(keys) {
+		v.cache.purge()
+	}
+	return nil
+}
+
+// parseJWKS returns the usable signing keys of a JWKS document: public
+// Ed25519 and P-256 keys with a kid, an alg that fits them and use "sig"
+// (or none). Other keys are skipped; a document that is not a JWKS fails.
+func parseJWKS(body []byte) (map[string]publicKey, error) {
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(body, &set); err != nil {
+		return nil, fmt.Errorf("not a JWK set: %w", err)
+	}
+	out := map[string]publicKey{}
+	for _, k := range set.Keys {
+		if k.KeyID == "" || (k.Use != "" && k.Use != "sig") {
+			continue
+		}
+		switch pub := k.Public().Key.(type) {
+		case ed25519.PublicKey:
+			if k.Algorithm == "EdDSA" {
+				out[k.KeyID] = publicKey{alg: "EdDSA", pub: pub}
+			}
+		case *ecdsa.PublicKey:
+			if k.Algorithm == "ES256" && pub.Curve == elliptic.P256() {
+				out[k.KeyID] = publicKey{alg: "ES256", pub: pub}
+			}
+		}
+	}
+	return out, nil
+}

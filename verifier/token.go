@@ -1,0 +1,168 @@
+package verifier
+
+import (
+	"context"
+	"crypto"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/sessiond/sessiond"
+)
+
+// supportedAlgs are the JWS algorithms of sessiond's asymmetric key rings
+// (an HS256 ring publishes no keys: its tokens cannot be verified outside).
+var supportedAlgs = []string{"EdDSA", "ES256"}
+
+// Access token types (RFC 9068 §2.1 and §4).
+const (
+	typAccess     = "at+jwt"
+	typAccessLong = "application/at+jwt"
+)
+
+// tokenClaims is the claims set of a sessiond access token.
+type tokenClaims struct {
+	Issuer           string           `json:"iss"`
+	Subject          string           `json:"sub"`
+	Audience         jwt.ClaimStrings `json:"aud"`
+	ExpiresAt        int64            `json:"exp"`
+	NotBefore        int64            `json:"nbf"`
+	IssuedAt         int64            `json:"iat"`
+	ID               string           `json:"jti"`
+	ClientID         string           `json:"client_id"`
+	SessionID        string           `json:"sid"`
+	AuthTime         int64            `json:"auth_time"`
+	SessionExpiresAt int64            `json:"sess_exp"`
+	Strategy         string           `json:"sst"`
+	Persistent       bool             `json:"persistent"`
+	Ext              json.RawMessage  `json:"ext"`
+
+	audience string
+	dates    [3]jwt.NumericDate
+}
+
+func (c *tokenClaims) date(i int, unix int64) *jwt.NumericDate {
+	if unix == 0 {
+		return nil
+	}
+	c.dates[i] = jwt.NumericDate{Time: time.Unix(unix, 0)}
+	return &c.dates[i]
+}
+
+func (c *tokenClaims) GetExpirationTime() (*jwt.NumericDate, error) {
+	return c.date(0, c.ExpiresAt), nil
+}
+func (c *tokenClaims) GetIssuedAt() (*jwt.NumericDate, error)  { return c.date(1, c.IssuedAt), nil }
+func (c *tokenClaims) GetNotBefore() (*jwt.NumericDate, error) { return c.date(2, c.NotBefore), nil }
+func (c *tokenClaims) GetIssuer() (string, error)              { return c.Issuer, nil }
+func (c *tokenClaims) GetSubject() (string, error)             { return c.Subject, nil }
+func (c *tokenClaims) GetAudience() (jwt.ClaimStrings, error)  { return c.Audience, nil }
+
+var errClaims = errors.New("a required claim is missing or wrong")
+
+// Validate runs after golang-jwt's own checks (signature, iss, aud, exp,
+// iat): the claims sessiond always writes must be there.
+func (c *tokenClaims) Validate() error {
+	switch {
+	case c.Subject == "", c.SessionID == "", c.ID == "", c.IssuedAt == 0, c.AuthTime == 0:
+		return errClaims
+	case c.ClientID != c.audience:
+		return errClaims
+	case c.Strategy != "hybrid" && c.Strategy != "jwt":
+		return errClaims
+	case len(c.Ext) > 0 && c.Ext[0] != '{' && string(c.Ext) != "null":
+		return errClaims
+	}
+	return nil
+}
+
+func unix(s int64) time.Time {
+	if s == 0 {
+		return time.Time{}
+	}
+	return time.Unix(s, 0).UTC()
+}
+
+// verifySignature parses and checks a token the cache does not hold.
+func (v *Verifier) verifySignature(ctx context.Context, token string) (Claims, error) {
+	tc := &tokenClaims{audience: v.opts.Audience}
+	var kid string
+	_, err := v.parser.ParseWithClaims(token, tc, func(t *jwt.Token) (any, error) {
+		k, id, err := v.key(ctx, t)
+		kid = id
+		return k, err
+	})
+	if err != nil {
+		if errors.Is(err, jwt.ErrTokenExpired) && !errors.Is(err, jwt.ErrTokenSignatureInvalid) && onlyExpired(err) {
+			return Claims{}, fmt.Errorf("verifier: %w", sessiond.ErrExpired)
+		}
+		return Claims{}, fmt.Errorf("verifier: %w: %v", sessiond.ErrInvalidToken, err)
+	}
+	c := Claims{Subject: tc.Subject, SessionID: tc.SessionID, TokenID: tc.ID, Strategy: tc.Strategy,
+		IssuedAt: unix(tc.IssuedAt), ExpiresAt: unix(tc.ExpiresAt), AuthTime: unix(tc.AuthTime),
+		SessionExpiresAt: unix(tc.SessionExpiresAt), Persistent: tc.Persistent, kid: kid}
+	if len(tc.Ext) > 0 && string(tc.Ext) != "null" {
+		c.Custom = tc.Ext
+	}
+	return c, nil
+}
+
+// onlyExpired: golang-jwt joins every failed claim check; a token is
+// "expired" only when expiry is all that is wrong with it.
+func onlyExpired(err error) bool {
+	var joined interface{ Unwrap() []error }
+	for e := err; e != nil; {
+		if errors.As(e, &joined) {
+			for _, x := range joined.Unwrap() {
+				if !errors.Is(x, jwt.ErrTokenExpired) && !errors.Is(x, jwt.ErrTokenInvalidClaims) {
+					return false
+				}
+			}
+			return true
+		}
+		e = errors.Unwrap(e)
+	}
+	return true
+}
+
+// key is the keyfunc: it vets the JOSE header (before the signature is
+// checked, so it trusts nothing in it) and returns the key of its kid,
+// fetching the JWKS again (rate-limited) for a kid it does not know.
+func (v *Verifier) key(ctx context.Context, t *jwt.Token) (crypto.PublicKey, string, error) {
+	var typ, kid string
+	for name, val := range t.Header {
+		switch name {
+		case "alg":
+		case "typ":
+			typ, _ = val.(string)
+		case "kid":
+			kid, _ = val.(string)
+		default:
+			// jku, jwk, x5u, x5c (keys come only from the JWKS, RFC 8725
+			// §3.10), crit (no extension is understood), anything else
+			// sessiond never writes.
+			return nil, "", fmt.Errorf("header %.32q is not accepted", name)
+		}
+	}
+	if typ != typAccess && typ != typAccessLong {
+		return nil, "", errors.New("not an access token (typ)")
+	}
+	if kid == "" || len(kid) > 256 {
+		return nil, "", errors.New("no kid")
+	}
+	k, ok := v.keys.get(kid)
+	if !ok && !v.state.keyRetired(kid) {
+		v.refetchKeys(ctx)
+		k, ok = v.keys.get(kid)
+	}
+	if !ok {
+		return nil, kid, errors.New("unknown or retired kid")
+	}
+	if k.alg != t.Method.Alg() {
+		return nil, kid, errors.New("alg does not match the key")
+	}
+	return k.pub, kid, nil
+}

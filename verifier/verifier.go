@@ -1,0 +1,325 @@
+// Package verifier checks sessiond access tokens inside another service
+// (a resource server): signature and claims locally against the JWKS, and
+// revocation locally against a revoked set and incident watermarks that it
+// keeps current by following the server's revocation stream. No call to
+// sessiond is made per request.
+//
+// A Verifier is safe for concurrent use. When the stream has been out of
+// reach for longer than Options.MaxStaleness its revocation state may be
+// missing revocations; then Verify rejects tokens with ErrStale, unless
+// Options.WhenStale says to accept them with a warning.
+package verifier
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/sessiond/sessiond"
+)
+
+// ErrStale: the revocation state is older than Options.MaxStaleness (the
+// stream is down or sent something unreadable), and the policy is to
+// reject. It is not a verdict on the token: answer 503, not 401.
+var ErrStale = errors.New("verifier: revocation state is stale")
+
+// Verify's other errors match the sessiond sentinels, as the server's do:
+// sessiond.ErrInvalidToken (bad signature, unknown key, wrong claims),
+// sessiond.ErrExpired, sessiond.ErrRevoked (revoked session, watermark),
+// sessiond.ErrAbsoluteTimeout.
+
+// StalePolicy says what Verify does with a valid token while the
+// revocation state is stale.
+type StalePolicy uint8
+
+const (
+	// RejectWhenStale fails every Verify with ErrStale (the default).
+	RejectWhenStale StalePolicy = iota
+	// AcceptWhenStale accepts valid tokens, sets Claims.Stale and logs a
+	// warning (at most once a minute): availability over revocation.
+	AcceptWhenStale
+)
+
+// Defaults of the zero Options fields.
+const (
+	DefaultMaxStaleness       = 30 * time.Second
+	DefaultIdleTimeout        = 30 * time.Second
+	DefaultMinRefetchInterval = time.Second
+	DefaultCacheSize          = 10000
+	DefaultLeeway             = 5 * time.Second
+)
+
+// Options configure New. URL, APIKey, Issuer and Audience are required.
+type Options struct {
+	// URL is the sessiond server's base URL (http or https), e.g.
+	// https://sessiond.internal:8420. The JWKS, the snapshot and the
+	// stream are read from it.
+	URL string
+	// APIKey authenticates the snapshot and the stream.
+	APIKey sessiond.Secret
+	// Issuer and Audience are the iss and aud sessiond signs with
+	// (jwt.issuer, jwt.audience of its configuration).
+	Issuer   string
+	Audience string
+	// Leeway is the clock-skew allowance on exp, iat and the session's
+	// expiry. Zero: DefaultLeeway (sessiond's default); at most a minute.
+	Leeway time.Duration
+	// MaxStaleness is how long the revocation state may go without a word
+	// from the stream before WhenStale applies. Zero: DefaultMaxStaleness.
+	// It should exceed the server's heartbeat interval (10 s) a few times.
+	MaxStaleness time.Duration
+	// WhenStale is the policy past MaxStaleness; the zero value rejects.
+	WhenStale StalePolicy
+	// IdleTimeout drops a stream connection on which nothing (not even a
+	// heartbeat) arrived for this long. Zero: DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	// MinRefetchInterval rate-limits JWKS fetches on an unknown kid.
+	// Zero: DefaultMinRefetchInterval.
+	MinRefetchInterval time.Duration
+	// CacheSize bounds the cache of verified tokens (so a repeated token
+	// skips the signature check). Zero: DefaultCacheSize; negative: none.
+	CacheSize int
+	// HTTPClient makes every request; the stream uses its Transport
+	// without its Timeout. Nil: a client with a 10-second timeout.
+	HTTPClient *http.Client
+	// Logger receives connection trouble and the stale warnings. Nil
+	// discards.
+	Logger *slog.Logger
+	// Clock tells the time of token checks and staleness. Nil: the system
+	// clock.
+	Clock sessiond.Clock
+}
+
+// Claims are what a verified access token says.
+type Claims struct {
+	Subject          string
+	SessionID        string
+	TokenID          string // jti
+	Strategy         string // hybrid or jwt
+	IssuedAt         time.Time
+	ExpiresAt        time.Time
+	AuthTime         time.Time // when the session was created
+	SessionExpiresAt time.Time // the session's absolute expiry; zero if the token has none
+	Persistent       bool
+	// Custom holds the session's custom claims (the ext claim), a JSON
+	// object, or nil. Callers must not modify it.
+	Custom json.RawMessage
+	// Stale is set when the token was accepted although the revocation
+	// state was stale (AcceptWhenStale).
+	Stale bool
+	kid   string
+}
+
+// Verifier verifies access tokens locally. Safe for concurrent use.
+type Verifier struct {
+	opts   Options
+	base   string // URL without a trailing slash
+	hc     *http.Client
+	stream *http.Client
+	log    *slog.Logger
+	clock  sessiond.Clock
+	parser *jwt.Parser
+
+	keys  *keySet
+	state *state
+	cache *cache
+
+	lastSync  atomic.Int64 // unix ns of the last proof that the state is current
+	broken    atomic.Bool  // the stream sent something unreadable since
+	lastWarn  atomic.Int64 // unix ns of the last stale warning
+	connected atomic.Bool
+	snapshots atomic.Int64 // snapshots loaded
+	cursor    string       // follower goroutine only
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New fetches the JWKS and the revocation snapshot, then follows the
+// revocation stream in the background until Close. It fails when the
+// options are invalid or either first fetch fails.
+func New(ctx context.Context, opts Options) (*Verifier, error) {
+	if err := opts.setDefaults(); err != nil {
+		return nil, err
+	}
+	v := &Verifier{opts: opts, base: strings.TrimRight(opts.URL, "/"), hc: opts.HTTPClient, log: opts.Logger, clock: opts.Clock}
+	streamClient := *v.hc
+	streamClient.Timeout = 0
+	v.stream = &streamClient
+	v.keys = newKeySet()
+	v.state = newState()
+	if opts.CacheSize > 0 {
+		v.cache = newCache(opts.CacheSize)
+	}
+	v.parser = jwt.NewParser(
+		jwt.WithValidMethods(supportedAlgs),
+		jwt.WithIssuer(opts.Issuer),
+		jwt.WithAudience(opts.Audience),
+		jwt.WithLeeway(opts.Leeway),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithStrictDecoding(),
+		jwt.WithTimeFunc(v.clock.Now),
+	)
+	if err := v.fetchKeys(ctx); err != nil {
+		return nil, err
+	}
+	if err := v.loadSnapshot(ctx); err != nil {
+		return nil, err
+	}
+	bg, cancel := context.WithCancel(context.Background())
+	v.cancel = cancel
+	v.wg.Add(1)
+	go v.follow(bg)
+	return v, nil
+}
+
+func (o *Options) setDefaults() error {
+	arg := func(field, msg string) error {
+		return fmt.Errorf("verifier: %w", &sessiond.ArgumentError{Field: field, Msg: msg})
+	}
+	u, err := url.Parse(o.URL)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "":
+		return arg("URL", "must be an http or https base URL without credentials, query or fragment")
+	case o.APIKey == "":
+		return arg("APIKey", "is required")
+	case o.Issuer == "":
+		return arg("Issuer", "is required")
+	case o.Audience == "":
+		return arg("Audience", "is required")
+	case o.Leeway < 0 || o.Leeway > time.Minute:
+		return arg("Leeway", "must be between 0 and 1m")
+	case o.MaxStaleness < 0 || o.IdleTimeout < 0 || o.MinRefetchInterval < 0:
+		return arg("MaxStaleness", "durations must not be negative")
+	case o.WhenStale > AcceptWhenStale:
+		return arg("WhenStale", "unknown policy")
+	}
+	if o.Leeway == 0 {
+		o.Leeway = DefaultLeeway
+	}
+	if o.MaxStaleness == 0 {
+		o.MaxStaleness = DefaultMaxStaleness
+	}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = DefaultIdleTimeout
+	}
+	if o.MinRefetchInterval == 0 {
+		o.MinRefetchInterval = DefaultMinRefetchInterval
+	}
+	if o.CacheSize == 0 {
+		o.CacheSize = DefaultCacheSize
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	// The API key must never follow a redirect to another host.
+	hc := *o.HTTPClient
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	o.HTTPClient = &hc
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Clock == nil {
+		o.Clock = sessiond.SystemClock{}
+	}
+	return nil
+}
+
+// Close stops following the stream. Verify keeps working on the state it
+// has (which turns stale after MaxStaleness).
+func (v *Verifier) Close() error {
+	v.cancel()
+	v.wg.Wait()
+	return nil
+}
+
+// MaxTokenBytes is the largest token Verify looks at.
+const MaxTokenBytes = 8 << 10
+
+// Verify checks an access token: signature against the JWKS, the claims
+// (typ at+jwt, iss, aud, exp, iat, the session's expiry), then the revoked
+// sessions and watermarks the stream delivered, then staleness. The token
+// is never logged or quoted in an error.
+func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
+	if len(token) == 0 || len(token) > MaxTokenBytes {
+		return Claims{}, fmt.Errorf("verifier: %w: empty or oversized", sessiond.ErrInvalidToken)
+	}
+	now := v.clock.Now()
+	c, ok := v.cache.get(token)
+	if ok {
+		if !now.Before(c.ExpiresAt.Add(v.opts.Leeway)) {
+			v.cache.remove(token)
+			return Claims{}, fmt.Errorf("verifier: %w", sessiond.ErrExpired)
+		}
+	} else {
+		var err error
+		if c, err = v.verifySignature(ctx, token); err != nil {
+			return Claims{}, err
+		}
+		v.cache.put(token, c)
+	}
+	if !c.SessionExpiresAt.IsZero() && !now.Before(c.SessionExpiresAt.Add(v.opts.Leeway)) {
+		return Claims{}, fmt.Errorf("verifier: %w", sessiond.ErrAbsoluteTimeout)
+	}
+	if v.state.revoked(c.SessionID, c.Subject, c.AuthTime) {
+		return Claims{}, fmt.Errorf("verifier: %w", sessiond.ErrRevoked)
+	}
+	if v.stale(now) {
+		if v.opts.WhenStale == RejectWhenStale {
+			return Claims{}, ErrStale
+		}
+		c.Stale = true
+		v.warnStale(now)
+	}
+	return c, nil
+}
+
+// stale reports whether the revocation state may be missing revocations.
+func (v *Verifier) stale(now time.Time) bool {
+	return v.broken.Load() || now.UnixNano()-v.lastSync.Load() > int64(v.opts.MaxStaleness)
+}
+
+func (v *Verifier) warnStale(now time.Time) {
+	last := v.lastWarn.Load()
+	if now.UnixNano()-last < int64(time.Minute) || !v.lastWarn.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	v.log.Warn("verifier: revocation state is stale; accepting tokens as configured (AcceptWhenStale)",
+		"last_sync", time.Unix(0, v.lastSync.Load()).UTC(), "max_staleness", v.opts.MaxStaleness.String())
+}
+
+// markSynced records proof that the state is current.
+func (v *Verifier) markSynced() {
+	v.lastSync.Store(v.clock.Now().UnixNano())
+	v.broken.Store(false)
+}
+
+// Status is what a health check may report about a Verifier.
+type Status struct {
+	Connected bool      // a stream connection is open
+	LastSync  time.Time // the last proof that the revocation state was current
+	Stale     bool      // Verify applies WhenStale
+	Revoked   int       // revoked sessions held
+	Keys      int       // verification keys held
+	// Snapshots counts the snapshots loaded: one at New, one per reset.
+	// Reconnections that resumed with Last-Event-ID load none.
+	Snapshots int
+}
+
+// Status returns the verifier's current status.
+func (v *Verifier) Status() Status {
+	now := v.clock.Now()
+	return Status{Connected: v.connected.Load(), LastSync: time.Unix(0, v.lastSync.Load()).UTC(), Stale: v.stale(now),
+		Revoked: v.state.len(), Keys: v.keys.len(), Snapshots: int(v.snapshots.Load())}
+}

@@ -1,0 +1,53 @@
+package sessiond
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Verify checks an access token and returns its session. Failures match
+// ErrInvalidToken, ErrExpired, ErrRevoked, ErrIdleTimeout,
+// ErrAbsoluteTimeout or ErrStoreUnavailable.
+//
+// In the jwt and hybrid strategies the session is rebuilt from the token's
+// claims (its Client is empty and LastActiveAt is the token's issue time);
+// hybrid also consults the in-process revoked set, without a store read.
+func (m *Manager) Verify(ctx context.Context, access Secret, client Client) (Session, error) {
+	v, err := m.Inspect(ctx, access, client)
+	if err != nil {
+		return Session{}, err
+	}
+	return v.Session, nil
+}
+
+// Inspect is Verify plus what the anomaly rules found: an anomaly with
+// action revoke ends the session (ErrRevoked), step_up sets StepUp.
+func (m *Manager) Inspect(ctx context.Context, access Secret, client Client) (Verification, error) {
+	if m.onVerify == nil {
+		return m.inspect(ctx, access, client)
+	}
+	// The observer measures real elapsed time for metrics, so it reads the
+	// monotonic wall clock, not the injected Clock (a fake one stands still).
+	start := time.Now()
+	v, err := m.inspect(ctx, access, client)
+	m.onVerify(err, time.Since(start))
+	return v, err
+}
+
+func (m *Manager) inspect(ctx context.Context, access Secret, client Client) (Verification, error) {
+	if len(access) == 0 || len(access) > MaxTokenBytes {
+		return Verification{}, fmt.Errorf("sessiond: verify: %w: empty or oversized", ErrInvalidToken)
+	}
+	s, issuedTo, err := m.flow.verify(ctx, access, m.clock.Now())
+	if err != nil {
+		return Verification{}, err
+	}
+	v := Verification{Session: s}
+	if m.anomaly != nil && (client.IP != "" || client.UserAgent != "") {
+		if v.Anomalies, v.StepUp, err = m.anomalies(ctx, StageVerify, &v.Session, issuedTo, client); err != nil {
+			return Verification{}, err
+		}
+	}
+	return v, nil
+}
