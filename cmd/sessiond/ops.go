@@ -13,6 +13,7 @@ import (
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/internal/httpapi"
 	"github.com/sessiond/sessiond/internal/server"
 )
 
@@ -24,6 +25,8 @@ var eventTypes = []sessiond.EventType{
 	sessiond.EventSessionRevoked, sessiond.EventRefreshReused, sessiond.EventBulkRevoked,
 	sessiond.EventAnomaly, sessiond.EventRevokedByIncident,
 	server.EventAPIKeyAuthFailed, server.EventKeysRotated, server.EventAPIKeyCreated, server.EventAPIKeyRevoked,
+	server.EventIncident, server.EventAPIKeyScopes,
+	httpapi.EventWatermarkRaised, httpapi.EventKeysRetired,
 }
 
 // parseSince reads an RFC 3339 time or a duration back from now (1h, 30m, 7d).
