@@ -58,12 +58,6 @@ func TestE2E_AuthFailuresBounded(t *testing.T) {
 			t.Errorf("event has no count: %v", e.Details)
 		}
 	}
-	if lines := strings.Count(n.log.String(), `"type":"api_key.auth_failed"`); lines > 2 {
-		t.Errorf("%d bad requests wrote %d WARN event lines; want at most 2", sent, lines)
-	}
-	if size := len(n.log.String()); size > sent*1024 {
-		t.Errorf("log is %d bytes after %d requests; the path is repeated", size, sent)
-	}
 	total := 0
 	for _, state := range []string{"pending", "delivered", "dead"} {
 		ds, err := admin.ListDeliveries(ctx, state, 1000)
@@ -74,6 +68,13 @@ func TestE2E_AuthFailuresBounded(t *testing.T) {
 	}
 	if total > 4 {
 		t.Errorf("%d bad requests queued %d webhook deliveries; want a handful", sent, total)
+	}
+	n.stop() // the log is buffered: a graceful stop writes all of it
+	if lines := strings.Count(n.log.String(), `"type":"api_key.auth_failed"`); lines > 2 {
+		t.Errorf("%d bad requests wrote %d WARN event lines; want at most 2", sent, lines)
+	}
+	if size := len(n.log.String()); size > sent*1024 {
+		t.Errorf("log is %d bytes after %d requests; the path is repeated", size, sent)
 	}
 }
 
@@ -155,9 +156,10 @@ func TestE2E_OperatorActionsRecorded(t *testing.T) {
 	if err != nil || len(inc) != 1 || inc[0].Details["reason"] != "laptop stolen" || inc[0].Details["api_key_id"] == nil {
 		t.Errorf("incident.revoked = %+v, %v; want the reason and the acting key", inc, err)
 	}
-	if !strings.Contains(n.log.String(), "laptop stolen") {
-		t.Error("the server log does not record the incident's reason")
-	}
+	// The log is buffered (flushed every 100 ms): wait for the line.
+	eventually(t, 5*time.Second, "the server log records the incident's reason", func() bool {
+		return strings.Contains(n.log.String(), "laptop stolen")
+	})
 	metrics, err := http.Get(n.url + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -174,8 +176,11 @@ func TestE2E_OperatorActionsRecorded(t *testing.T) {
 	}
 	c, _ := client.New(n.url, sessiond.Secret(strings.TrimSpace(key)))
 	eventually(t, 5*time.Second, "new key accepted", func() bool {
+		// Until the server has loaded the key it is refused, and refusals
+		// from one address are soon rate limited (429): neither means the
+		// key works yet.
 		_, err := c.CreateSession(ctx, client.CreateRequest{Subject: "mallory"})
-		return !errors.Is(err, client.ErrUnauthorized)
+		return !errors.Is(err, client.ErrUnauthorized) && !errors.Is(err, client.ErrRateLimited)
 	})
 	if _, err := c.CreateSession(ctx, client.CreateRequest{Subject: "mallory"}); !errors.Is(err, client.ErrInsufficientScope) {
 		t.Errorf("create with a verify key = %v; want insufficient_scope", err)

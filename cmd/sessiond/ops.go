@@ -25,7 +25,7 @@ var eventTypes = []sessiond.EventType{
 	sessiond.EventSessionRevoked, sessiond.EventRefreshReused, sessiond.EventBulkRevoked,
 	sessiond.EventAnomaly, sessiond.EventRevokedByIncident,
 	server.EventAPIKeyAuthFailed, server.EventKeysRotated, server.EventAPIKeyCreated, server.EventAPIKeyRevoked,
-	server.EventIncident, server.EventAPIKeyScopes,
+	server.EventAPIKeyScopes, server.EventIncident,
 	httpapi.EventWatermarkRaised, httpapi.EventKeysRetired,
 }
 

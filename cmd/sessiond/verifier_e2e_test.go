@@ -19,7 +19,6 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
-	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/verifier"
 )
 
@@ -75,12 +74,11 @@ type nodeVerifier struct {
 func startNodeVerifier(t testing.TB, sessiondURL string, maxStaleness time.Duration) *nodeVerifier {
 	t.Helper()
 	mod := nodeVerifierModule(t)
-	cfg := config.Default()
 	nv := &nodeVerifier{t: t, log: &syncBuffer{}, done: make(chan error, 1),
 		hc: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4}}}
 	nv.cmd = exec.Command("node", "testdata/node-verifier.mjs")
 	nv.cmd.Env = append(cleanEnv(), "VERIFIER_MODULE="+mod, "SESSIOND_URL="+sessiondURL, "SESSIOND_API_KEY="+testAPIKey,
-		"SESSIOND_ISSUER="+cfg.JWT.Issuer, "SESSIOND_AUDIENCE="+cfg.JWT.Audience,
+		"SESSIOND_ISSUER="+verifierIssuer, "SESSIOND_AUDIENCE="+verifierAudience,
 		"MAX_STALENESS_MS="+strconv.FormatInt(maxStaleness.Milliseconds(), 10))
 	nv.cmd.Stderr = nv.log
 	stdout, _ := nv.cmd.StdoutPipe()
@@ -127,8 +125,7 @@ func (nv *nodeVerifier) check(token string) string {
 
 func goVerifier(t testing.TB, sessiondURL string, edit func(*verifier.Options)) *verifier.Verifier {
 	t.Helper()
-	cfg := config.Default()
-	o := verifier.Options{URL: sessiondURL, APIKey: sessiond.Secret(testAPIKey), Issuer: cfg.JWT.Issuer, Audience: cfg.JWT.Audience}
+	o := verifier.Options{URL: sessiondURL, APIKey: sessiond.Secret(testAPIKey), Issuer: verifierIssuer, Audience: verifierAudience}
 	if edit != nil {
 		edit(&o)
 	}
@@ -226,8 +223,17 @@ func logLatencies(t testing.TB, name string, d []time.Duration) {
 }
 
 func hybridEnv(b backend, t testing.TB) []string {
-	return append(b.env(t), "SESSIOND_API_KEY="+testAPIKey, "SESSIOND_STRATEGY=hybrid")
+	return append(b.env(t), "SESSIOND_API_KEY="+testAPIKey, "SESSIOND_STRATEGY=hybrid",
+		"SESSIOND_JWT_ISSUER="+verifierIssuer, "SESSIOND_JWT_AUDIENCE="+verifierAudience)
 }
+
+// The issuer and audience the verifier tests configure on both ends: by
+// default each deployment gets its own (urn:sessiond:<id>), which a
+// verifier must be told.
+const (
+	verifierIssuer   = "https://sessiond.verifier.test"
+	verifierAudience = "verifier-test-api"
+)
 
 // TestE2E_Verifiers: 200 sessions revoked on node A are rejected by a Go
 // and a Node verifier that follow node B's stream. The latency is logged,
