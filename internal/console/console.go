@@ -61,6 +61,9 @@ type Options struct {
 	// Idle and Absolute timeouts of a console session; zero means
 	// DefaultIdle and DefaultAbsolute.
 	Idle, Absolute time.Duration
+	// TailPoll is how often the live tail reads the event log; zero means
+	// DefaultTailPoll.
+	TailPoll time.Duration
 	// Clock; default sessiond.SystemClock.
 	Clock sessiond.Clock
 	// Logger; nil discards.
@@ -87,6 +90,9 @@ func New(ctx context.Context, o Options) (*Console, error) {
 	}
 	if o.Absolute == 0 {
 		o.Absolute = DefaultAbsolute
+	}
+	if o.TailPoll <= 0 {
+		o.TailPoll = DefaultTailPoll
 	}
 	if o.Clock == nil {
 		o.Clock = sessiond.SystemClock{}
@@ -145,6 +151,8 @@ func (c *Console) routes() {
 	c.mux.Handle("POST "+Prefix+"/sessions/revoke", c.operator(c.revokeSession))
 	c.mux.Handle("POST "+Prefix+"/sessions/revoke-others", c.operator(c.revokeOthers))
 	c.mux.Handle("POST "+Prefix+"/sessions/revoke-all", c.operator(c.revokeAll))
+	c.mux.Handle("GET "+Prefix+"/events", c.operator(c.eventsPage))
+	c.mux.Handle("GET "+Prefix+"/events/tail", c.operator(c.eventTail))
 }
 
 // ServeHTTP serves every console path: security headers first, then

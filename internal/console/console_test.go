@@ -26,6 +26,7 @@ const hostileUA = "<script>alert(1)</script>\x1b[31mred\x1b]0;pwned\x07 Mozilla/
 
 type fixture struct {
 	t      *testing.T
+	store  *memstore.Store
 	srv    *httptest.Server
 	mgr    *sessiond.Manager
 	keys   *apikey.Keys
@@ -55,14 +56,15 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := console.New(ctx, console.Options{Manager: mgr, Keys: keys, Events: store, Clock: clock})
+	c, err := console.New(ctx, console.Options{Manager: mgr, Keys: keys, Events: store, Clock: clock,
+		TailPoll: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
 	srv := httptest.NewTLSServer(c)
 	t.Cleanup(srv.Close)
-	return &fixture{t: t, srv: srv, mgr: mgr, keys: keys, clock: clock, admin: admin, adminK: adminK, verify: verify}
+	return &fixture{t: t, store: store, srv: srv, mgr: mgr, keys: keys, clock: clock, admin: admin, adminK: adminK, verify: verify}
 }
 
 // browser is a client with a cookie jar that does not follow redirects and
