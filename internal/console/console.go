@@ -20,6 +20,7 @@ import (
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/httpsession"
 	"github.com/sessiond/sessiond/internal/apikey"
+	"github.com/sessiond/sessiond/internal/httpapi"
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/opaquetoken"
 )
@@ -61,6 +62,9 @@ type Options struct {
 	// Idle and Absolute timeouts of a console session; zero means
 	// DefaultIdle and DefaultAbsolute.
 	Idle, Absolute time.Duration
+	// Incident, if set, is the kill switch behind POST /v1/revocations: it
+	// revokes what the request says and returns how many sessions.
+	Incident func(context.Context, httpapi.IncidentRequest) (int, error)
 	// TailPoll is how often the live tail reads the event log; zero means
 	// DefaultTailPoll.
 	TailPoll time.Duration
@@ -152,6 +156,8 @@ func (c *Console) routes() {
 	c.mux.Handle("POST "+Prefix+"/sessions/revoke-others", c.operator(c.revokeOthers))
 	c.mux.Handle("POST "+Prefix+"/sessions/revoke-all", c.operator(c.revokeAll))
 	c.mux.Handle("GET "+Prefix+"/events", c.operator(c.eventsPage))
+	c.mux.Handle("GET "+Prefix+"/incident", c.operator(c.incidentPage))
+	c.mux.Handle("POST "+Prefix+"/incident", c.operator(c.incident))
 	c.mux.Handle("GET "+Prefix+"/events/tail", c.operator(c.eventTail))
 }
 

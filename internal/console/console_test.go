@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/console"
+	"github.com/sessiond/sessiond/internal/httpapi"
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/opaquetoken"
 	"github.com/sessiond/sessiond/sessiondtest"
@@ -34,6 +36,8 @@ type fixture struct {
 	admin  sessiond.Secret
 	adminK apikey.Key
 	verify sessiond.Secret
+	// incidents are the requests the kill switch received.
+	incidents []httpapi.IncidentRequest
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -56,15 +60,21 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := console.New(ctx, console.Options{Manager: mgr, Keys: keys, Events: store, Clock: clock,
+	f := &fixture{t: t, store: store, mgr: mgr, keys: keys, clock: clock, admin: admin, adminK: adminK, verify: verify}
+	incident := func(ctx context.Context, req httpapi.IncidentRequest) (int, error) {
+		f.incidents = append(f.incidents, req)
+		return mgr.RevokeMatching(ctx, sessiond.RevokeFilter{All: req.All, Subjects: req.Subjects, IssuedBefore: req.IssuedBefore},
+			sessiond.ReasonIncident, req.Notify)
+	}
+	c, err := console.New(ctx, console.Options{Incident: incident, Manager: mgr, Keys: keys, Events: store, Clock: clock,
 		TailPoll: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	srv := httptest.NewTLSServer(c)
-	t.Cleanup(srv.Close)
-	return &fixture{t: t, store: store, srv: srv, mgr: mgr, keys: keys, clock: clock, admin: admin, adminK: adminK, verify: verify}
+	f.srv = httptest.NewTLSServer(c)
+	t.Cleanup(f.srv.Close)
+	return f
 }
 
 // browser is a client with a cookie jar that does not follow redirects and

@@ -9,15 +9,16 @@ import (
 	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/console"
+	"github.com/sessiond/sessiond/internal/httpapi"
 )
 
 // buildConsole builds the operator console when console.enabled is set
 // (nil handler otherwise) and returns it with the function that closes it.
-func buildConsole(ctx context.Context, cfg config.Config, mgr *sessiond.Manager, keys *apikey.Keys, events sessiond.EventLog, log *slog.Logger) (http.Handler, func(), error) {
+func buildConsole(ctx context.Context, cfg config.Config, mgr *sessiond.Manager, keys *apikey.Keys, events sessiond.EventLog, incident func(context.Context, httpapi.IncidentRequest) (int, error), log *slog.Logger) (http.Handler, func(), error) {
 	if !cfg.Console.Enabled {
 		return nil, func() {}, nil
 	}
-	c, err := console.New(ctx, console.Options{Manager: mgr, Keys: keys, Events: events,
+	c, err := console.New(ctx, console.Options{Manager: mgr, Keys: keys, Events: events, Incident: incident,
 		Idle: cfg.Console.IdleTimeout.Std(), Logger: log})
 	if err != nil {
 		return nil, nil, err
