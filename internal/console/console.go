@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/medama-io/go-useragent"
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/httpsession"
 	"github.com/sessiond/sessiond/internal/apikey"
@@ -80,6 +81,7 @@ type Console struct {
 	own      *sessiond.Manager // the console's own sessions, in memory
 	sessions *httpsession.Sessions
 	pages    *pages
+	device   device
 	mux      *http.ServeMux
 	log      *slog.Logger
 }
@@ -134,7 +136,8 @@ func New(ctx context.Context, o Options) (*Console, error) {
 		own.Close()
 		return nil, err
 	}
-	c := &Console{o: o, own: own, sessions: sess, pages: p, mux: http.NewServeMux(), log: o.Logger}
+	c := &Console{o: o, own: own, sessions: sess, pages: p, mux: http.NewServeMux(), log: o.Logger,
+		device: device{ua: useragent.NewParser()}}
 	c.routes()
 	return c, nil
 }

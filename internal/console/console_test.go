@@ -316,11 +316,12 @@ func TestConsole_Revoke(t *testing.T) {
 	f := newFixture(t)
 	c := f.browser()
 	f.signIn(c)
-	phone, laptop, tablet := f.create("alice", "phone"), f.create("alice", "laptop"), f.create("alice", "tablet")
+	phone, laptop, tablet := f.create("alice", "Mozilla/5.0 (Android 14; Mobile; rv:133.0) Gecko/133.0 Firefox/133.0"), f.create("alice", "laptop"), f.create("alice", "tablet")
 	bob := f.create("bob", "desktop")
 
 	_, body := f.do(c, "GET", "/console/sessions?subject=alice", nil, "same-origin")
-	if !strings.Contains(body, "3 session(s)") || !strings.Contains(body, "203.0.113.7") || strings.Contains(body, "desktop") {
+	if !strings.Contains(body, "3 session(s)") || !strings.Contains(body, "203.0.113.7") || strings.Contains(body, "desktop") ||
+		!strings.Contains(body, "Firefox on Android") {
 		t.Fatalf("search by subject:\n%s", body)
 	}
 

@@ -18,6 +18,7 @@ const maxSubject = 256
 // returns live sessions only; State still says why one has just ended).
 type sessionRow struct {
 	sessiond.Session
+	Device    string // from the User-Agent
 	State     string // live, revoked (reason), expired, idle
 	Anomalies []string
 }
@@ -58,7 +59,7 @@ func (c *Console) sessionsPage(w http.ResponseWriter, r *http.Request, key apike
 		now := c.o.Clock.Now()
 		anomalies := c.anomalies(r, subject)
 		for _, s := range list {
-			row := sessionRow{Session: s, State: "live", Anomalies: anomalies[s.ID]}
+			row := sessionRow{Session: s, Device: c.device.describe(s.Client.UserAgent), State: "live", Anomalies: anomalies[s.ID]}
 			switch err := s.Check(now); {
 			case errors.Is(err, sessiond.ErrRevoked):
 				row.State = "revoked (" + string(s.RevokeReason) + ")"
