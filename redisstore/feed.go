@@ -10,6 +10,8 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
+var _ sessiond.RevocationNotifier = (*Store)(nil)
+
 // Reconnect backoff of the revocation feed.
 const (
 	feedMinDelay = 50 * time.Millisecond
@@ -34,6 +36,9 @@ func (s *Store) SubscribeRevocations(ctx context.Context, fn func(sessiond.Revoc
 	const op = "subscribe revocations"
 	if err := ctxErr(ctx, op); err != nil {
 		return err
+	}
+	if s.ctx.Err() != nil { // closed: the feed would end before it began
+		return wrap(op, errClosed)
 	}
 	// The feed ends with ctx or with the store.
 	ctx, cancel := context.WithCancel(ctx)
