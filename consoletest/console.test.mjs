@@ -124,6 +124,21 @@ test("the kill switch needs its confirmation and reports the count", async () =>
   await shot("incident");
 });
 
+test("keys: rotate signing keys, create an API key shown once", async () => {
+  await page.getByRole("link", { name: "Keys" }).click();
+  await page.waitForURL(/\/console\/keys$/);
+  await page.getByRole("button", { name: "Rotate signing keys" }).click();
+  await page.getByText("A new signing key is published").waitFor();
+  await page.fill("#name", "reporting");
+  await page.getByRole("checkbox", { name: "events:read" }).check();
+  await page.getByRole("button", { name: "Create", exact: true }).click();
+  const secret = await page.inputValue("#created");
+  const r = await fetch(base + "/v1/events", { headers: { authorization: "Bearer " + secret } });
+  assert.equal(r.status, 200, "the new events:read key reads events");
+  await audit("keys");
+  await shot("keys");
+});
+
 test("readable on a phone and in the dark theme", async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(base + "/console/sessions?subject=alice%40example.com");

@@ -66,6 +66,11 @@ type Options struct {
 	// Incident, if set, is the kill switch behind POST /v1/revocations: it
 	// revokes what the request says and returns how many sessions.
 	Incident func(context.Context, httpapi.IncidentRequest) (int, error)
+	// Signing, if set, are the signing keys (jwt and hybrid strategies).
+	Signing SigningKeys
+	// Record, if set, records the console's own actions (API key created
+	// or revoked, signing keys rotated) in the event log and webhooks.
+	Record func(context.Context, sessiond.Event)
 	// TailPoll is how often the live tail reads the event log; zero means
 	// DefaultTailPoll.
 	TailPoll time.Duration
@@ -160,6 +165,10 @@ func (c *Console) routes() {
 	c.mux.Handle("POST "+Prefix+"/sessions/revoke-all", c.operator(c.revokeAll))
 	c.mux.Handle("GET "+Prefix+"/events", c.operator(c.eventsPage))
 	c.mux.Handle("GET "+Prefix+"/incident", c.operator(c.incidentPage))
+	c.mux.Handle("GET "+Prefix+"/keys", c.operator(c.keysPage))
+	c.mux.Handle("POST "+Prefix+"/keys/create", c.operator(c.createAPIKey))
+	c.mux.Handle("POST "+Prefix+"/keys/revoke", c.operator(c.revokeAPIKey))
+	c.mux.Handle("POST "+Prefix+"/keys/rotate", c.operator(c.rotateSigning))
 	c.mux.Handle("POST "+Prefix+"/incident", c.operator(c.incident))
 	c.mux.Handle("GET "+Prefix+"/events/tail", c.operator(c.eventTail))
 }

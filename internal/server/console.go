@@ -10,16 +10,22 @@ import (
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/console"
 	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/internal/signing"
 )
 
 // buildConsole builds the operator console when console.enabled is set
 // (nil handler otherwise) and returns it with the function that closes it.
-func buildConsole(ctx context.Context, cfg config.Config, mgr *sessiond.Manager, keys *apikey.Keys, events sessiond.EventLog, incident func(context.Context, httpapi.IncidentRequest) (int, error), log *slog.Logger) (http.Handler, func(), error) {
+func buildConsole(ctx context.Context, cfg config.Config, mgr *sessiond.Manager, keys *apikey.Keys, signer *signing.Keys, events *fanout, incident func(context.Context, httpapi.IncidentRequest) (int, error), log *slog.Logger) (http.Handler, func(), error) {
 	if !cfg.Console.Enabled {
 		return nil, func() {}, nil
 	}
-	c, err := console.New(ctx, console.Options{Manager: mgr, Keys: keys, Events: events, Incident: incident,
-		Idle: cfg.Console.IdleTimeout.Std(), Logger: log})
+	o := console.Options{Manager: mgr, Keys: keys, Events: events.log, Incident: incident,
+		Record: func(ctx context.Context, e sessiond.Event) { events.emit(ctx, e) },
+		Idle:   cfg.Console.IdleTimeout.Std(), Logger: log}
+	if signer != nil {
+		o.Signing = signer
+	}
+	c, err := console.New(ctx, o)
 	if err != nil {
 		return nil, nil, err
 	}

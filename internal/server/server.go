@@ -191,7 +191,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
-	con, closeConsole, err := buildConsole(ctx, cfg, mgr, apiKeys, events.log, hopts.Incident, log) // served at /console
+	con, closeConsole, err := buildConsole(ctx, cfg, mgr, apiKeys, keys, events, hopts.Incident, log) // served at /console
 	if err != nil {
 		return err
 	}
