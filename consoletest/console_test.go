@@ -3,7 +3,8 @@
 // scenarios are in console.test.mjs (node:test + playwright-core +
 // axe-core); this Go test starts the server in-process and runs them, so
 // `go test ./...` covers the console in a browser. Screenshots land in
-// docs/console/ (SESSIOND_TEST_RESULTS overrides). See docs/console.md.
+// consoletest/test-results/ (SESSIOND_TEST_RESULTS overrides); to refresh
+// the ones docs/console.md shows, run with SESSIOND_TEST_RESULTS=../docs/console.
 package consoletest
 
 import (
@@ -53,7 +54,7 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Fatalf("server did not start: %v", err)
 	}
 
-	results := filepath.Join("..", "docs", "console")
+	results := "test-results"
 	if dir := os.Getenv("SESSIOND_TEST_RESULTS"); dir != "" {
 		results = dir
 	}
