@@ -120,6 +120,7 @@ type storeServer struct {
 	dir   string
 	proc  *exec.Cmd
 	pgbin string
+	extra []string // more server flags (PostgreSQL -c settings)
 }
 
 func (s *storeServer) dsn() string {
@@ -172,6 +173,7 @@ func (s *storeServer) start() {
 		s.proc = s.asPostgres(filepath.Join(s.pgbin, "postgres"), "-D", filepath.Join(s.dir, "data"),
 			"-p", strconv.Itoa(s.port), "-k", s.dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off")
 	}
+	s.proc.Args = append(s.proc.Args, s.extra...)
 	if err := s.proc.Start(); err != nil {
 		s.t.Fatal(err)
 	}
