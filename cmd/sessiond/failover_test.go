@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
-	"os/exec"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
