@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -34,6 +35,11 @@ func (s *Store) SubscribeRevocations(ctx context.Context, fn func(sessiond.Revoc
 	const op = "subscribe revocations"
 	if err := ctxErr(ctx, op); err != nil {
 		return err
+	}
+	if s.ctx.Err() != nil {
+		// Closed: a cluster client would otherwise report the canceled
+		// feed context rather than the closed store.
+		return fmt.Errorf("redisstore: %s: %w: store closed", op, sessiond.ErrStoreUnavailable)
 	}
 	// The feed ends with ctx or with the store.
 	ctx, cancel := context.WithCancel(ctx)
