@@ -110,10 +110,11 @@ type Revocation struct {
 //     webhooks configured.
 //   - LiveCounter (the active-sessions gauge): the server exports no
 //     sessiond_sessions_active metric.
-//   - RevocationNotifier (the cross-node revocation feed): a hybrid node
-//     learns of revocations made on other nodes only when it calls
-//     Manager.Resync, so until then their access tokens keep verifying
-//     there (up to the access-token lifetime).
+//   - RevocationNotifier (the cross-node revocation feed, which a hybrid
+//     Manager subscribes to in New unless Options.NoRevocationFeed): a
+//     hybrid node learns of revocations made on other nodes only when it
+//     calls Manager.Resync, so until then their access tokens keep
+//     verifying there (up to the access-token lifetime).
 //
 // Every store sessiond ships implements all of them.
 type Store interface {
@@ -157,7 +158,8 @@ type Store interface {
 	DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error)
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
-	// Close releases the store's resources.
+	// Close releases the store's resources. Closing twice is harmless;
+	// after Close every method fails with ErrStoreUnavailable.
 	Close() error
 }
 

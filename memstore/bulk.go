@@ -8,6 +8,8 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
+var _ sessiond.BulkRevoker = (*Store)(nil)
+
 // RevokeMatching revokes every session live at at that f selects, with
 // reason; see sessiond.BulkRevoker. It returns how many it revoked and
 // their distinct subjects, sorted. ErrInvalidArgument if f sets nothing.

@@ -11,6 +11,8 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
+var _ sessiond.EventLog = (*Store)(nil)
+
 // storedEvent is an event as the log keeps it. Details are kept as JSON, so
 // they come back exactly as from a durable store (numbers as float64) and
 // no caller shares a map with the store.

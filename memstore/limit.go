@@ -9,6 +9,8 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
+var _ sessiond.Limiter = (*Store)(nil)
+
 // CreateLimited stores sess after making room under the subject's limit;
 // see sessiond.Limiter. The whole step holds the store's lock, so
 // concurrent logins cannot overshoot max.

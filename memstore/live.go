@@ -7,6 +7,8 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
+var _ sessiond.LiveCounter = (*Store)(nil)
+
 // CountLive counts live sessions by strategy (a scan: the memory store is
 // for tests and single processes).
 func (s *Store) CountLive(ctx context.Context, now time.Time) (map[sessiond.Strategy]int, error) {

@@ -7,6 +7,8 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
+var _ sessiond.MetaStore = (*Store)(nil)
+
 type metaDoc struct {
 	value   []byte
 	version int64

@@ -10,6 +10,8 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
+var _ sessiond.Outbox = (*Store)(nil)
+
 func cloneDelivery(d *sessiond.Delivery) sessiond.Delivery {
 	c := *d
 	c.Payload = cloneBytes(d.Payload)
@@ -46,25 +48,15 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, limit int, l
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	var due []*sessiond.Delivery
-	for _, d := range s.deliveries {
-		if d.State == sessiond.DeliveryPending && !d.NextAttemptAt.After(now) {
-			due = append(due, d)
-		}
-	}
-	slices.SortFunc(due, func(a, b *sessiond.Delivery) int {
-		if c := a.NextAttemptAt.Compare(b.NextAttemptAt); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.ID, b.ID)
+	due := s.pick(limit, func(d *sessiond.Delivery) bool {
+		return d.State == sessiond.DeliveryPending && !d.NextAttemptAt.After(now)
+	}, func(a, b *sessiond.Delivery) int { // longest due first
+		return cmp.Or(a.NextAttemptAt.Compare(b.NextAttemptAt), cmp.Compare(a.ID, b.ID))
 	})
-	due = due[:min(limit, len(due))]
-	out := make([]sessiond.Delivery, len(due))
-	for i, d := range due {
+	for _, d := range due {
 		d.NextAttemptAt = now.Add(lease)
-		out[i] = cloneDelivery(d)
 	}
-	return out, nil
+	return cloneDeliveries(due), nil
 }
 
 // FinishDelivery records an attempt's outcome; see sessiond.Outbox.
@@ -92,24 +84,10 @@ func (s *Store) ListDeliveries(ctx context.Context, state sessiond.DeliveryState
 		return nil, err
 	}
 	defer s.mu.RUnlock()
-	var in []*sessiond.Delivery
-	for _, d := range s.deliveries {
-		if d.State == state {
-			in = append(in, d)
-		}
-	}
-	slices.SortFunc(in, func(a, b *sessiond.Delivery) int {
-		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
-			return c
-		}
-		return cmp.Compare(b.ID, a.ID)
-	})
-	in = in[:min(limit, len(in))]
-	out := make([]sessiond.Delivery, len(in))
-	for i, d := range in {
-		out[i] = cloneDelivery(d)
-	}
-	return out, nil
+	return cloneDeliveries(s.pick(limit, func(d *sessiond.Delivery) bool { return d.State == state },
+		func(a, b *sessiond.Delivery) int { // newest first
+			return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(b.ID, a.ID))
+		})), nil
 }
 
 // CountDeliveries counts deliveries in state.
@@ -147,4 +125,24 @@ func (s *Store) DeleteDeliveriesBefore(ctx context.Context, before time.Time, li
 		}
 	}
 	return n, nil
+}
+
+// pick returns the first limit deliveries that keep selects, in order.
+func (s *Store) pick(limit int, keep func(*sessiond.Delivery) bool, order func(a, b *sessiond.Delivery) int) []*sessiond.Delivery {
+	var out []*sessiond.Delivery
+	for _, d := range s.deliveries {
+		if keep(d) {
+			out = append(out, d)
+		}
+	}
+	slices.SortFunc(out, order)
+	return out[:min(limit, len(out))]
+}
+
+func cloneDeliveries(ds []*sessiond.Delivery) []sessiond.Delivery {
+	out := make([]sessiond.Delivery, len(ds))
+	for i, d := range ds {
+		out[i] = cloneDelivery(d)
+	}
+	return out
 }

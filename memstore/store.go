@@ -12,17 +12,7 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
-// The interfaces Store implements: the base contract and every extension
-// it offers (see sessiond.Store).
-var (
-	_ sessiond.Store       = (*Store)(nil)
-	_ sessiond.Limiter     = (*Store)(nil)
-	_ sessiond.MetaStore   = (*Store)(nil)
-	_ sessiond.EventLog    = (*Store)(nil)
-	_ sessiond.Outbox      = (*Store)(nil)
-	_ sessiond.BulkRevoker = (*Store)(nil)
-	_ sessiond.LiveCounter = (*Store)(nil)
-)
+var _ sessiond.Store = (*Store)(nil)
 
 // Store is a sessiond.Store in memory. It is safe for concurrent use. Every
 // value it returns is a copy the caller may keep and change. Data lives only

@@ -1,36 +1,11 @@
 package memstore
 
 import (
-	"errors"
 	"testing"
 	"time"
 
 	"github.com/sessiond/sessiond"
 )
-
-func TestStore_Close(t *testing.T) {
-	ctx := t.Context()
-	st := New()
-	s := &sessiond.Session{ID: sessiond.NewSessionID(), Subject: "alice"}
-	if err := st.Create(ctx, s); err != nil {
-		t.Fatalf("Create() = %v; want nil", err)
-	}
-	if err := st.Close(); err != nil {
-		t.Fatalf("Close() = %v; want nil", err)
-	}
-	if err := st.Close(); err != nil {
-		t.Errorf("second Close() = %v; want nil", err)
-	}
-	if _, err := st.Get(ctx, s.ID); !errors.Is(err, sessiond.ErrStoreUnavailable) {
-		t.Errorf("Get() after Close = %v; want ErrStoreUnavailable", err)
-	}
-	if _, _, err := st.Lookup(ctx, sessiond.TokenHash{}); !errors.Is(err, sessiond.ErrStoreUnavailable) {
-		t.Errorf("Lookup() after Close = %v; want ErrStoreUnavailable", err)
-	}
-	if err := st.Ping(ctx); !errors.Is(err, sessiond.ErrStoreUnavailable) {
-		t.Errorf("Ping() after Close = %v; want ErrStoreUnavailable", err)
-	}
-}
 
 // TestStore_DeleteExpiredIndexes checks that deleting a session removes it
 // from every index, so nothing it owned can be reached or leak.

@@ -10,6 +10,8 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
+var _ sessiond.BulkRevoker = (*Store)(nil)
+
 // defaultRevokeBatch is how many sessions one statement of RevokeMatching
 // revokes (docs/pgstore.md, "Incident revocation").
 const defaultRevokeBatch = 50_000

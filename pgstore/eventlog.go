@@ -10,6 +10,8 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
+var _ sessiond.EventLog = (*Store)(nil)
+
 // AppendEvents stores events in one statement; see sessiond.EventLog. An
 // ID that exists already is skipped; one repeated within events is stored
 // once, as first given. Text fields PostgreSQL cannot hold (invalid UTF-8,

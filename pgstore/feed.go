@@ -13,6 +13,8 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
+var _ sessiond.RevocationNotifier = (*Store)(nil)
+
 // notice is the JSON payload of one revocation on the store's channel.
 type notice struct {
 	ID        sessiond.SessionID    `json:"id,omitempty"`

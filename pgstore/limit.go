@@ -11,6 +11,8 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
+var _ sessiond.Limiter = (*Store)(nil)
+
 // CreateLimited stores sess and its tokens like Create after making room
 // under a per-subject limit of max live sessions at sess.CreatedAt. The
 // transaction holds an advisory lock on the subject, so concurrent calls

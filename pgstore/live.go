@@ -7,6 +7,8 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
+var _ sessiond.LiveCounter = (*Store)(nil)
+
 // CountLive returns how many sessions are live at now (neither revoked nor
 // past either expiry), by strategy, in one statement; strategies without a
 // live session are absent. It reads the whole sessions table (a sequential

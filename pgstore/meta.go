@@ -10,6 +10,8 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
+var _ sessiond.MetaStore = (*Store)(nil)
+
 // GetMeta returns the shared document name and its version, or
 // ErrNotFound.
 func (s *Store) GetMeta(ctx context.Context, name string) ([]byte, int64, error) {

@@ -60,26 +60,19 @@ func (s *Store) Migrate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		versions, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+		versions, err := pgx.CollectRows(rows, pgx.RowTo[int])
 		if err != nil {
 			return err
 		}
-		done := make(map[int]bool, len(versions))
-		latest := all[len(all)-1].Version
-		for _, v := range versions {
-			if int(v) > latest {
-				return fmt.Errorf("schema %s is at version %d, newer than this build's %d", s.schema, v, latest)
-			}
-			done[int(v)] = true
+		pending, err := migration.Pending(all, versions)
+		if err != nil {
+			return fmt.Errorf("schema %s: %w", s.schema, err)
 		}
 		// Migration files name tables unqualified.
 		if _, err := tx.Exec(ctx, "SET LOCAL search_path TO "+schema); err != nil {
 			return err
 		}
-		for _, m := range all {
-			if done[m.Version] {
-				continue
-			}
+		for _, m := range pending {
 			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return fmt.Errorf("%s: %w", m.Name, err)
 			}

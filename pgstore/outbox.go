@@ -9,6 +9,8 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
+var _ sessiond.Outbox = (*Store)(nil)
+
 // EnqueueDeliveries stores pending deliveries in one statement; an ID that
 // exists already is skipped, one repeated within ds is stored once, as
 // first given. An empty State means pending. ErrInvalidArgument, and
@@ -88,15 +90,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, limit int, l
 	if err := s.begin(op, sessiond.CheckLimit(limit), sessiond.CheckLease(lease)); err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, s.q.claim, now, limit, now.Add(lease))
-	if err != nil {
-		return nil, s.translate(op, err)
-	}
-	out, err := scanDeliveries(rows)
-	if err != nil {
-		return nil, s.translate(op, err)
-	}
-	return out, nil
+	return s.queryDeliveries(ctx, op, s.q.claim, now, limit, now.Add(lease))
 }
 
 // FinishDelivery records an attempt's outcome: it sets State, Attempts,
@@ -131,15 +125,7 @@ func (s *Store) ListDeliveries(ctx context.Context, state sessiond.DeliveryState
 	if !validText(string(state)) {
 		return []sessiond.Delivery{}, nil // no delivery can be in it
 	}
-	rows, err := s.pool.Query(ctx, s.q.listDeliveries, string(state), limit)
-	if err != nil {
-		return nil, s.translate(op, err)
-	}
-	out, err := scanDeliveries(rows)
-	if err != nil {
-		return nil, s.translate(op, err)
-	}
-	return out, nil
+	return s.queryDeliveries(ctx, op, s.q.listDeliveries, string(state), limit)
 }
 
 // CountDeliveries counts deliveries in state (the outbox depth gauge), in
@@ -172,4 +158,17 @@ func (s *Store) DeleteDeliveriesBefore(ctx context.Context, before time.Time, li
 		return 0, s.translate(op, err)
 	}
 	return int(tag.RowsAffected()), nil
+}
+
+// queryDeliveries runs a query returning deliveries and scans them.
+func (s *Store) queryDeliveries(ctx context.Context, op, query string, args ...any) ([]sessiond.Delivery, error) {
+	rows, err := s.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, s.translate(op, err)
+	}
+	out, err := scanDeliveries(rows)
+	if err != nil {
+		return nil, s.translate(op, err)
+	}
+	return out, nil
 }

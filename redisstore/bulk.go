@@ -12,6 +12,8 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
+var _ sessiond.BulkRevoker = (*Store)(nil)
+
 // Bulk revocation (the incident kill switch) and the live-session count.
 // See docs/redisstore.md, "Bulk revocation" and "Live sessions".
 

@@ -16,6 +16,8 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
+var _ sessiond.EventLog = (*Store)(nil)
+
 // The security event log lives in one slot, under the hash tag
 // {<prefix>:ev}, so every append and every deletion is one script even on
 // a Cluster (docs/redisstore.md, "Event log"):
@@ -426,18 +428,5 @@ func (s *Store) DeleteEventsBefore(ctx context.Context, before time.Time, limit 
 		return 0, err
 	}
 	keys := []string{s.evTime(), s.evIDs(), s.evOdd()}
-	bound := "(" + itoa(ceilMicros(before))
-	deleted := 0
-	for deleted < limit {
-		n := min(limit-deleted, eventDeleteBatch)
-		got, err := deleteEventsScript.Exec(ctx, s.client, keys, []string{s.evBase, bound, itoa(int64(n))}).AsInt64()
-		if err != nil {
-			return deleted, s.fail(op, err)
-		}
-		deleted += int(got)
-		if int(got) < n {
-			break
-		}
-	}
-	return deleted, nil
+	return s.deleteBefore(ctx, op, deleteEventsScript, keys, s.evBase, before, limit, eventDeleteBatch)
 }

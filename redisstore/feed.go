@@ -3,13 +3,14 @@ package redisstore
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/redis/rueidis"
 
 	"github.com/sessiond/sessiond"
 )
+
+var _ sessiond.RevocationNotifier = (*Store)(nil)
 
 // Reconnect backoff of the revocation feed.
 const (
@@ -36,10 +37,8 @@ func (s *Store) SubscribeRevocations(ctx context.Context, fn func(sessiond.Revoc
 	if err := ctxErr(ctx, op); err != nil {
 		return err
 	}
-	if s.ctx.Err() != nil {
-		// Closed: a cluster client would otherwise report the canceled
-		// feed context rather than the closed store.
-		return fmt.Errorf("redisstore: %s: %w: store closed", op, sessiond.ErrStoreUnavailable)
+	if s.ctx.Err() != nil { // closed: the feed would end before it began
+		return wrap(op, errClosed)
 	}
 	// The feed ends with ctx or with the store.
 	ctx, cancel := context.WithCancel(ctx)

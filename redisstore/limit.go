@@ -6,6 +6,8 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
+var _ sessiond.Limiter = (*Store)(nil)
+
 // CreateLimited stores s and its tokens like Create, after making room as
 // sessiond.Limiter describes: one script counts the subject's live
 // sessions at s.CreatedAt, evicts the least recently active ones (reason

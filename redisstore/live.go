@@ -7,6 +7,8 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
+var _ sessiond.LiveCounter = (*Store)(nil)
+
 // CountLive returns how many sessions are neither revoked nor past their
 // absolute expiry at now, by strategy, with one ZCOUNT per strategy on the
 // live indexes: O(log n), whatever the number of sessions. A session whose

@@ -9,6 +9,8 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
+var _ sessiond.MetaStore = (*Store)(nil)
+
 // metaKey is a shared document's hash (fields val, ver), in a slot of its
 // own. It is the one kind of key without a TTL: it holds the signing key
 // ring and the API keys, which must outlive every session.

@@ -10,6 +10,8 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
+var _ sessiond.Outbox = (*Store)(nil)
+
 // The webhook outbox lives in one slot, under the hash tag {<prefix>:ob},
 // so claiming is one script even on a Cluster (docs/redisstore.md,
 // "Webhook outbox"):
@@ -259,20 +261,7 @@ func (s *Store) DeleteDeliveriesBefore(ctx context.Context, before time.Time, li
 	if err := ctxErr(ctx, op, sessiond.CheckLimit(limit)); err != nil {
 		return 0, err
 	}
-	bound := "(" + itoa(ceilMicros(before))
-	deleted := 0
-	for deleted < limit {
-		n := min(limit-deleted, deliveryBatch)
-		got, err := deleteDeliveriesScript.Exec(ctx, s.client, []string{s.obDone()}, []string{s.obBase, bound, itoa(int64(n))}).AsInt64()
-		if err != nil {
-			return deleted, s.fail(op, err)
-		}
-		deleted += int(got)
-		if int(got) < n {
-			break
-		}
-	}
-	return deleted, nil
+	return s.deleteBefore(ctx, op, deleteDeliveriesScript, []string{s.obDone()}, s.obBase, before, limit, deliveryBatch)
 }
 
 // decDeliveries decodes {id, fields…, id, …}.

@@ -23,18 +23,7 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
-// The interfaces Store implements: the base contract and every extension
-// it offers (see sessiond.Store).
-var (
-	_ sessiond.Store              = (*Store)(nil)
-	_ sessiond.Limiter            = (*Store)(nil)
-	_ sessiond.MetaStore          = (*Store)(nil)
-	_ sessiond.EventLog           = (*Store)(nil)
-	_ sessiond.Outbox             = (*Store)(nil)
-	_ sessiond.BulkRevoker        = (*Store)(nil)
-	_ sessiond.LiveCounter        = (*Store)(nil)
-	_ sessiond.RevocationNotifier = (*Store)(nil)
-)
+var _ sessiond.Store = (*Store)(nil)
 
 // Options configure a Store. The zero value is usable.
 type Options struct {
@@ -222,6 +211,10 @@ func (s *Store) Close() error {
 	})
 	return nil
 }
+
+// errClosed is what a method started after Close fails with, when rueidis
+// would not say so itself.
+var errClosed = fmt.Errorf("closed: %w", sessiond.ErrStoreUnavailable)
 
 // fail translates an error from rueidis into the sessiond vocabulary, so no
 // rueidis type escapes: nil reply → ErrNotFound; the caller's deadline,

@@ -125,23 +125,4 @@ func TestStore_Unavailable(t *testing.T) {
 			t.Errorf("Lookup() after recovery = %v, %v; want the session", got, err)
 		}
 	})
-	t.Run("Closed", func(t *testing.T) {
-		t.Parallel()
-		st, err := redisstore.New(ctx, redisURL(t), redisstore.Options{Prefix: randomPrefix()})
-		if err != nil {
-			t.Fatalf("New() = %v", err)
-		}
-		if err := st.Close(); err != nil {
-			t.Fatalf("Close() = %v", err)
-		}
-		if err := st.Close(); err != nil {
-			t.Errorf("second Close() = %v; want nil", err)
-		}
-		if _, err := st.Get(ctx, sessiond.NewSessionID()); !errors.Is(err, sessiond.ErrStoreUnavailable) {
-			t.Errorf("Get() after Close = %v; want ErrStoreUnavailable", err)
-		}
-		if err := st.Ping(ctx); !errors.Is(err, sessiond.ErrStoreUnavailable) {
-			t.Errorf("Ping() after Close = %v; want ErrStoreUnavailable", err)
-		}
-	})
 }

@@ -212,9 +212,7 @@ func populateBulk(f *fixture) bulkPopulation {
 	for _, s := range append(slices.Clone(p.live), p.dead...) {
 		f.create(clone(s), newToken(sessiond.KindRefresh, s.ID, s.CreatedAt))
 	}
-	if _, err := f.st.Revoke(f.ctx, revoked.ID, t0.Add(time.Second), sessiond.ReasonLogout); err != nil {
-		f.t.Fatalf("Revoke(%s) = %v; want nil", revoked.ID, err)
-	}
+	f.revoke(revoked.ID, t0.Add(time.Second), sessiond.ReasonLogout)
 	revoked.RevokedAt, revoked.RevokeReason = t0.Add(time.Second), sessiond.ReasonLogout
 	return p
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -62,34 +61,16 @@ func jsonDetails(t *testing.T, d map[string]any) map[string]any {
 	return out
 }
 
-// checkEvent reports every field of got that differs from want. Details are
-// compared after a JSON round trip of both; empty and nil are equal.
+// checkEvent reports every field of got that differs from want, and a Time
+// not in UTC. Details are compared after a JSON round trip of both; empty
+// and nil are equal.
 func checkEvent(t *testing.T, op string, got, want sessiond.Event) {
 	t.Helper()
-	ne := func(field string, g, w any) { t.Helper(); t.Errorf("%s.%s = %v; want %v", op, field, g, w) }
-	if got.ID != want.ID {
-		ne("ID", got.ID, want.ID)
+	if got.Time.Location() != time.UTC {
+		t.Errorf("%s.Time.Location() = %v; want UTC", op, got.Time.Location())
 	}
-	if !got.Time.Equal(want.Time) {
-		ne("Time", got.Time, want.Time)
-	} else if got.Time.Location() != time.UTC {
-		ne("Time.Location()", got.Time.Location(), time.UTC)
-	}
-	if got.Type != want.Type {
-		ne("Type", got.Type, want.Type)
-	}
-	if got.Subject != want.Subject {
-		ne("Subject", got.Subject, want.Subject)
-	}
-	if got.SessionID != want.SessionID {
-		ne("SessionID", got.SessionID, want.SessionID)
-	}
-	if got.Client != want.Client {
-		ne("Client", got.Client, want.Client)
-	}
-	if g, w := jsonDetails(t, got.Details), jsonDetails(t, want.Details); !reflect.DeepEqual(g, w) {
-		ne("Details", g, w)
-	}
+	got.Details, want.Details = jsonDetails(t, got.Details), jsonDetails(t, want.Details)
+	checkFields(t, op, got, want)
 }
 
 func eventIDs(es []sessiond.Event) []string {
@@ -105,16 +86,6 @@ func sortedByID(es []sessiond.Event) []sessiond.Event {
 	out := slices.Clone(es)
 	slices.SortFunc(out, func(a, b sessiond.Event) int { return strings.Compare(a.ID, b.ID) })
 	return out
-}
-
-// matches is the reference implementation of an EventQuery's filters.
-func matches(e sessiond.Event, q sessiond.EventQuery) bool {
-	return (q.Subject == "" || e.Subject == q.Subject) &&
-		(q.SessionID == "" || e.SessionID == q.SessionID) &&
-		(q.Type == "" || e.Type == q.Type) &&
-		(q.Since.IsZero() || !e.Time.Before(q.Since)) &&
-		(q.Until.IsZero() || e.Time.Before(q.Until)) &&
-		(q.Cursor == "" || e.ID > q.Cursor)
 }
 
 func appendEvents(f *fixture, l sessiond.EventLog, es ...sessiond.Event) {
@@ -268,7 +239,7 @@ func eventLogFilters(t *testing.T, f *fixture, l sessiond.EventLog) {
 		t.Run(c.name, func(t *testing.T) {
 			var want []sessiond.Event
 			for _, e := range sortedByID(all) {
-				if matches(e, c.q) {
+				if c.q.Matches(&e) {
 					want = append(want, e)
 				}
 			}
@@ -384,17 +355,9 @@ func eventLogDeleteEventsBefore(t *testing.T, f *fixture, l sessiond.EventLog) {
 	}
 	appendEvents(f, l, append(slices.Clone(kept), old...)...)
 	const limit = 3
-	var counts []int
-	for range 10 {
-		n, err := l.DeleteEventsBefore(f.ctx, before, limit)
-		if err != nil {
-			t.Fatalf("DeleteEventsBefore(%v, %d) = %v; want nil", before, limit, err)
-		}
-		counts = append(counts, n)
-		if n == 0 {
-			break
-		}
-	}
+	counts := deleteBatches(t, fmt.Sprintf("DeleteEventsBefore(%v, %d)", before, limit), func() (int, error) {
+		return l.DeleteEventsBefore(f.ctx, before, limit)
+	})
 	if !slices.Equal(counts, []int{3, 3, 3, 1, 0}) {
 		t.Errorf("DeleteEventsBefore(%v, %d) calls returned %v; want [3 3 3 1 0] (10 older events)", before, limit, counts)
 	}

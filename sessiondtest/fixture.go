@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -106,6 +107,16 @@ func (f *fixture) create(s *sessiond.Session, tokens ...sessiond.Token) {
 	}
 }
 
+// revoke revokes session id and fails the test if that fails.
+func (f *fixture) revoke(id sessiond.SessionID, at time.Time, reason sessiond.RevokeReason) *sessiond.Session {
+	f.t.Helper()
+	got, err := f.st.Revoke(f.ctx, id, at, reason)
+	if err != nil {
+		f.t.Fatalf("Revoke(%s) = %v; want nil", id, err)
+	}
+	return got
+}
+
 // get returns session id and fails the test if that fails.
 func (f *fixture) get(id sessiond.SessionID) *sessiond.Session {
 	f.t.Helper()
@@ -184,66 +195,62 @@ func checkSession(t *testing.T, op string, got, want *sessiond.Session) {
 		t.Errorf("%s = nil session; want %s", op, want.ID)
 		return
 	}
-	ne := func(field string, g, w any) { t.Helper(); t.Errorf("%s.%s = %v; want %v", op, field, g, w) }
-	if got.ID != want.ID {
-		ne("ID", got.ID, want.ID)
-	}
-	if got.Subject != want.Subject {
-		ne("Subject", got.Subject, want.Subject)
-	}
-	if got.Strategy != want.Strategy {
-		ne("Strategy", got.Strategy, want.Strategy)
-	}
-	for _, c := range []struct {
-		field     string
-		got, want time.Time
-	}{
-		{"CreatedAt", got.CreatedAt, want.CreatedAt},
-		{"LastActiveAt", got.LastActiveAt, want.LastActiveAt},
-		{"IdleExpiresAt", got.IdleExpiresAt, want.IdleExpiresAt},
-		{"ExpiresAt", got.ExpiresAt, want.ExpiresAt},
-		{"RevokedAt", got.RevokedAt, want.RevokedAt},
-	} {
-		if !c.got.Equal(c.want) {
-			ne(c.field, c.got, c.want)
-		}
-	}
-	if got.Persistent != want.Persistent {
-		ne("Persistent", got.Persistent, want.Persistent)
-	}
-	if got.Client != want.Client {
-		ne("Client", got.Client, want.Client)
-	}
-	if !bytes.Equal(got.Claims, want.Claims) {
-		ne("Claims", string(got.Claims), string(want.Claims))
-	}
-	if got.RevokeReason != want.RevokeReason {
-		ne("RevokeReason", got.RevokeReason, want.RevokeReason)
-	}
+	checkFields(t, op, *got, *want)
 }
 
 // checkToken reports every field of got that differs from want.
 func checkToken(t *testing.T, op string, got, want sessiond.Token) {
 	t.Helper()
-	ne := func(field string, g, w any) { t.Helper(); t.Errorf("%s.%s = %v; want %v", op, field, g, w) }
-	if got.Hash != want.Hash {
-		ne("Hash", fmt.Sprintf("%x", got.Hash[:4]), fmt.Sprintf("%x", want.Hash[:4]))
+	checkFields(t, op, got, want)
+}
+
+// checkFields reports every exported field of the struct got that differs
+// from the same field of want: times compared with Equal, byte slices byte
+// for byte (nil and empty are equal), the rest with reflect.DeepEqual.
+func checkFields[T any](t *testing.T, op string, got, want T) {
+	t.Helper()
+	for _, d := range fieldDiffs(op, got, want) {
+		t.Error(d)
 	}
-	if got.Kind != want.Kind {
-		ne("Kind", got.Kind, want.Kind)
+}
+
+// fieldDiffs returns a line for each field checkFields reports.
+func fieldDiffs[T any](op string, got, want T) []string {
+	var out []string
+	g, w := reflect.ValueOf(got), reflect.ValueOf(want)
+	for i := range g.NumField() {
+		gf, wf := g.Field(i).Interface(), w.Field(i).Interface()
+		if !sameField(gf, wf) {
+			out = append(out, fmt.Sprintf("%s.%s = %v; want %v", op, g.Type().Field(i).Name, shown(gf), shown(wf)))
+		}
 	}
-	if got.SessionID != want.SessionID {
-		ne("SessionID", got.SessionID, want.SessionID)
+	return out
+}
+
+func sameField(got, want any) bool {
+	switch g := got.(type) {
+	case time.Time:
+		return g.Equal(want.(time.Time))
+	case []byte:
+		return bytes.Equal(g, want.([]byte))
+	case json.RawMessage:
+		return bytes.Equal(g, want.(json.RawMessage))
 	}
-	if !got.IssuedAt.Equal(want.IssuedAt) {
-		ne("IssuedAt", got.IssuedAt, want.IssuedAt)
+	return reflect.DeepEqual(got, want)
+}
+
+// shown is v as a failure message shows it: bytes as text, a token hash
+// by its first bytes.
+func shown(v any) any {
+	switch v := v.(type) {
+	case []byte:
+		return string(v)
+	case json.RawMessage:
+		return string(v)
+	case sessiond.TokenHash:
+		return fmt.Sprintf("%x", v[:4])
 	}
-	if !got.ExpiresAt.Equal(want.ExpiresAt) {
-		ne("ExpiresAt", got.ExpiresAt, want.ExpiresAt)
-	}
-	if !got.RetiredAt.Equal(want.RetiredAt) {
-		ne("RetiredAt", got.RetiredAt, want.RetiredAt)
-	}
+	return v
 }
 
 // checkRevocations reports differences between got and want, compared as
@@ -298,4 +305,23 @@ func clone(s *sessiond.Session) *sessiond.Session {
 	c := *s
 	c.Claims = bytes.Clone(s.Claims)
 	return &c
+}
+
+// deleteBatches calls del, a deletion of at most some limit, until it
+// deletes nothing (ten calls at most), and returns what each call
+// returned. It fails the test if a call fails.
+func deleteBatches(t *testing.T, op string, del func() (int, error)) []int {
+	t.Helper()
+	var counts []int
+	for range 10 {
+		n, err := del()
+		if err != nil {
+			t.Fatalf("%s = %v; want nil", op, err)
+		}
+		counts = append(counts, n)
+		if n == 0 {
+			break
+		}
+	}
+	return counts
 }

@@ -83,9 +83,7 @@ func limitReject(t *testing.T, f *fixture, l sessiond.Limiter) {
 func limitIgnoresDeadSessions(t *testing.T, f *fixture, l sessiond.Limiter) {
 	dead := newSession("alice", t0)
 	f.create(clone(dead))
-	if _, err := f.st.Revoke(f.ctx, dead.ID, at(time.Second), sessiond.ReasonLogout); err != nil {
-		t.Fatal(err)
-	}
+	f.revoke(dead.ID, at(time.Second), sessiond.ReasonLogout)
 	idle := newSession("alice", t0) // idle-expired by the time of the new login
 	f.create(clone(idle))
 	n := newSession("alice", at(time.Hour))

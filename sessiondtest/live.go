@@ -25,9 +25,7 @@ func liveByStrategy(t *testing.T, f *fixture, lc sessiond.LiveCounter) {
 	}
 	gone := newSession("u9", t0)
 	f.create(clone(gone))
-	if _, err := f.st.Revoke(f.ctx, gone.ID, at(time.Second), sessiond.ReasonLogout); err != nil {
-		t.Fatal(err)
-	}
+	f.revoke(gone.ID, at(time.Second), sessiond.ReasonLogout)
 	got, err := lc.CountLive(f.ctx, at(time.Minute))
 	if err != nil || got[sessiond.StrategyDatabase] != 2 || got[sessiond.StrategyHybrid] != 1 || got[sessiond.StrategyJWT] != 0 {
 		t.Fatalf("CountLive = %v, %v; want database 2 (one revoked not counted), hybrid 1", got, err)

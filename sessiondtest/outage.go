@@ -110,7 +110,7 @@ func TestOutage(t *testing.T, target string, open func(t *testing.T, addr string
 	f.create(clone(s), tok)
 
 	p.Down()
-	for _, c := range outageCalls(st, s, tok) {
+	for _, c := range everyCall(st, s, tok) {
 		// No deadline: a call must fail, not wait for the server.
 		done := make(chan error, 1)
 		go func() { done <- c.call(context.WithoutCancel(f.ctx)) }()
@@ -136,17 +136,19 @@ func TestOutage(t *testing.T, target string, open func(t *testing.T, addr string
 	f.wantToken(tok)
 }
 
-type outageCall struct {
+type storeCall struct {
 	name string
 	call func(ctx context.Context) error
 }
 
-// outageCalls are the calls TestOutage makes with the server away: every
-// method of st, on a session s with refresh token tok that exists.
-func outageCalls(st sessiond.Store, s *sessiond.Session, tok sessiond.Token) []outageCall {
+// everyCall returns a call of every method of st (those of the optional
+// interfaces it implements included) with valid arguments, on a session s
+// with refresh token tok: what TestOutage makes with the server away, and
+// TestStore after Close.
+func everyCall(st sessiond.Store, s *sessiond.Session, tok sessiond.Token) []storeCall {
 	later := at(time.Minute)
 	fresh := newSession("alice", t0)
-	calls := []outageCall{
+	calls := []storeCall{
 		{"Ping", st.Ping},
 		{"Create", func(ctx context.Context) error { return st.Create(ctx, clone(fresh)) }},
 		{"Get", func(ctx context.Context) error { _, err := st.Get(ctx, s.ID); return err }},
@@ -169,44 +171,44 @@ func outageCalls(st sessiond.Store, s *sessiond.Session, tok sessiond.Token) []o
 		{"DeleteExpired", func(ctx context.Context) error { _, err := st.DeleteExpired(ctx, at(100*time.Hour), 10); return err }},
 	}
 	if l, ok := st.(sessiond.Limiter); ok {
-		calls = append(calls, outageCall{"CreateLimited", func(ctx context.Context) error {
+		calls = append(calls, storeCall{"CreateLimited", func(ctx context.Context) error {
 			_, err := l.CreateLimited(ctx, clone(fresh), 1, true)
 			return err
 		}})
 	}
 	if m, ok := st.(sessiond.MetaStore); ok {
 		calls = append(calls,
-			outageCall{"GetMeta", func(ctx context.Context) error { _, _, err := m.GetMeta(ctx, "keys"); return err }},
-			outageCall{"PutMeta", func(ctx context.Context) error { _, err := m.PutMeta(ctx, "keys", []byte("{}"), 0); return err }})
+			storeCall{"GetMeta", func(ctx context.Context) error { _, _, err := m.GetMeta(ctx, "keys"); return err }},
+			storeCall{"PutMeta", func(ctx context.Context) error { _, err := m.PutMeta(ctx, "keys", []byte("{}"), 0); return err }})
 	}
 	if l, ok := st.(sessiond.EventLog); ok {
 		calls = append(calls,
-			outageCall{"AppendEvents", func(ctx context.Context) error {
+			storeCall{"AppendEvents", func(ctx context.Context) error {
 				return l.AppendEvents(ctx, newEvent(sessiond.EventSessionCreated, "alice", s.ID, t0))
 			}},
-			outageCall{"QueryEvents", func(ctx context.Context) error { _, _, err := l.QueryEvents(ctx, sessiond.EventQuery{}); return err }},
-			outageCall{"DeleteEventsBefore", func(ctx context.Context) error { _, err := l.DeleteEventsBefore(ctx, later, 10); return err }})
+			storeCall{"QueryEvents", func(ctx context.Context) error { _, _, err := l.QueryEvents(ctx, sessiond.EventQuery{}); return err }},
+			storeCall{"DeleteEventsBefore", func(ctx context.Context) error { _, err := l.DeleteEventsBefore(ctx, later, 10); return err }})
 	}
 	if o, ok := st.(sessiond.Outbox); ok {
 		calls = append(calls,
-			outageCall{"EnqueueDeliveries", func(ctx context.Context) error { return o.EnqueueDeliveries(ctx, newDelivery(t0)) }},
-			outageCall{"ClaimDeliveries", func(ctx context.Context) error { _, err := o.ClaimDeliveries(ctx, later, 10, time.Minute); return err }},
-			outageCall{"CountDeliveries", func(ctx context.Context) error {
+			storeCall{"EnqueueDeliveries", func(ctx context.Context) error { return o.EnqueueDeliveries(ctx, newDelivery(t0)) }},
+			storeCall{"ClaimDeliveries", func(ctx context.Context) error { _, err := o.ClaimDeliveries(ctx, later, 10, time.Minute); return err }},
+			storeCall{"CountDeliveries", func(ctx context.Context) error {
 				_, err := o.CountDeliveries(ctx, sessiond.DeliveryPending)
 				return err
 			}})
 	}
 	if r, ok := st.(sessiond.BulkRevoker); ok {
-		calls = append(calls, outageCall{"RevokeMatching", func(ctx context.Context) error {
+		calls = append(calls, storeCall{"RevokeMatching", func(ctx context.Context) error {
 			_, _, err := r.RevokeMatching(ctx, sessiond.RevokeFilter{All: true}, later, sessiond.ReasonIncident)
 			return err
 		}})
 	}
 	if lc, ok := st.(sessiond.LiveCounter); ok {
-		calls = append(calls, outageCall{"CountLive", func(ctx context.Context) error { _, err := lc.CountLive(ctx, later); return err }})
+		calls = append(calls, storeCall{"CountLive", func(ctx context.Context) error { _, err := lc.CountLive(ctx, later); return err }})
 	}
 	if n, ok := st.(sessiond.RevocationNotifier); ok {
-		calls = append(calls, outageCall{"SubscribeRevocations", func(ctx context.Context) error {
+		calls = append(calls, storeCall{"SubscribeRevocations", func(ctx context.Context) error {
 			return n.SubscribeRevocations(ctx, func(sessiond.Revocation) {}, func() {})
 		}})
 	}

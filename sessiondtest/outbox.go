@@ -31,40 +31,7 @@ func newDelivery(created time.Time) sessiond.Delivery {
 // checkDelivery reports every field of got that differs from want.
 func checkDelivery(t *testing.T, op string, got, want sessiond.Delivery) {
 	t.Helper()
-	ne := func(field string, g, w any) { t.Helper(); t.Errorf("%s.%s = %v; want %v", op, field, g, w) }
-	if got.ID != want.ID {
-		ne("ID", got.ID, want.ID)
-	}
-	if got.Endpoint != want.Endpoint {
-		ne("Endpoint", got.Endpoint, want.Endpoint)
-	}
-	if got.EventID != want.EventID {
-		ne("EventID", got.EventID, want.EventID)
-	}
-	if !bytes.Equal(got.Payload, want.Payload) {
-		ne("Payload", string(got.Payload), string(want.Payload))
-	}
-	if got.State != want.State {
-		ne("State", got.State, want.State)
-	}
-	if got.Attempts != want.Attempts {
-		ne("Attempts", got.Attempts, want.Attempts)
-	}
-	if got.LastError != want.LastError {
-		ne("LastError", got.LastError, want.LastError)
-	}
-	for _, c := range []struct {
-		field     string
-		got, want time.Time
-	}{
-		{"NextAttemptAt", got.NextAttemptAt, want.NextAttemptAt},
-		{"CreatedAt", got.CreatedAt, want.CreatedAt},
-		{"UpdatedAt", got.UpdatedAt, want.UpdatedAt},
-	} {
-		if !c.got.Equal(c.want) {
-			ne(c.field, c.got, c.want)
-		}
-	}
+	checkFields(t, op, got, want)
 }
 
 func deliveryIDs(ds []sessiond.Delivery) []string {
@@ -334,17 +301,9 @@ func outboxDeleteDeliveriesBefore(t *testing.T, f *fixture, o sessiond.Outbox) {
 	add(sessiond.DeliveryDead, before.Add(time.Minute), true)
 	add(sessiond.DeliveryPending, t0, true) // pending is never deleted, however old
 	const limit = 4
-	var counts []int
-	for range 10 {
-		n, err := o.DeleteDeliveriesBefore(f.ctx, before, limit)
-		if err != nil {
-			t.Fatalf("DeleteDeliveriesBefore(%v, %d) = %v; want nil", before, limit, err)
-		}
-		counts = append(counts, n)
-		if n == 0 {
-			break
-		}
-	}
+	counts := deleteBatches(t, fmt.Sprintf("DeleteDeliveriesBefore(%v, %d)", before, limit), func() (int, error) {
+		return o.DeleteDeliveriesBefore(f.ctx, before, limit)
+	})
 	if !slices.Equal(counts, []int{4, 2, 0}) {
 		t.Errorf("DeleteDeliveriesBefore(%v, %d) calls returned %v; want [4 2 0] (6 old delivered or dead)", before, limit, counts)
 	}

@@ -138,9 +138,7 @@ func testLookup(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 		s := newSession("alice", t0)
 		tok := newToken(sessiond.KindAccess, s.ID, t0)
 		f.create(clone(s), tok)
-		if _, err := f.st.Revoke(f.ctx, s.ID, at(time.Minute), sessiond.ReasonLogout); err != nil {
-			t.Fatalf("Revoke(%s) = %v; want nil", s.ID, err)
-		}
+		f.revoke(s.ID, at(time.Minute), sessiond.ReasonLogout)
 		got := f.wantToken(tok)
 		s.RevokedAt, s.RevokeReason = at(time.Minute), sessiond.ReasonLogout
 		checkSession(t, "Lookup(token of revoked session) session", got, s)
@@ -179,9 +177,7 @@ func testTouch(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 		f := setup(t, newStore)
 		s := newSession("alice", t0)
 		f.create(clone(s))
-		if _, err := f.st.Revoke(f.ctx, s.ID, at(time.Minute), sessiond.ReasonAdmin); err != nil {
-			t.Fatalf("Revoke(%s) = %v; want nil", s.ID, err)
-		}
+		f.revoke(s.ID, at(time.Minute), sessiond.ReasonAdmin)
 		if err := f.st.Touch(f.ctx, s.ID, at(2*time.Minute), at(time.Hour)); err != nil {
 			t.Errorf("Touch(revoked) = %v; want nil (no change)", err)
 		}
@@ -206,9 +202,7 @@ func testList(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 		for _, s := range []*sessiond.Session{second, revoked, third, expired, idle, first, bob} {
 			f.create(clone(s), newToken(sessiond.KindAccess, s.ID, s.CreatedAt))
 		}
-		if _, err := f.st.Revoke(f.ctx, revoked.ID, t0.Add(time.Second), sessiond.ReasonLogout); err != nil {
-			t.Fatalf("Revoke(%s) = %v; want nil", revoked.ID, err)
-		}
+		f.revoke(revoked.ID, t0.Add(time.Second), sessiond.ReasonLogout)
 
 		got, err := f.st.List(f.ctx, "alice", now)
 		if err != nil {
@@ -266,9 +260,7 @@ func testDeleteExpired(t *testing.T, newStore func(t *testing.T) sessiond.Store)
 			add(func(s *sessiond.Session) { s.IdleExpiresAt = before.Add(time.Minute) }),
 		)
 		// A revoked session stays until it expires: the revoked set needs it.
-		if _, err := f.st.Revoke(f.ctx, live[2].s.ID, t0.Add(time.Second), sessiond.ReasonLogout); err != nil {
-			t.Fatalf("Revoke(%s) = %v; want nil", live[2].s.ID, err)
-		}
+		f.revoke(live[2].s.ID, t0.Add(time.Second), sessiond.ReasonLogout)
 		live[2].s.RevokedAt, live[2].s.RevokeReason = t0.Add(time.Second), sessiond.ReasonLogout
 
 		const limit = 3
@@ -382,10 +374,7 @@ func testCopies(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 		f := setup(t, newStore)
 		s := newSession("alice", t0)
 		f.create(clone(s))
-		got, err := f.st.Revoke(f.ctx, s.ID, at(time.Minute), sessiond.ReasonLogout)
-		if err != nil {
-			t.Fatalf("Revoke(%s) = %v; want nil", s.ID, err)
-		}
+		got := f.revoke(s.ID, at(time.Minute), sessiond.ReasonLogout)
 		mutate(got)
 		s.RevokedAt, s.RevokeReason = at(time.Minute), sessiond.ReasonLogout
 		f.wantSession(s)
@@ -480,6 +469,24 @@ func testBadInput(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 		}
 		if got, err := f.st.List(f.ctx, string(id), t0); err != nil || len(got) != 0 {
 			t.Errorf("List(%.40q) = %v, %v; want none and nil", id, ids(got), err)
+		}
+	}
+}
+
+func testClosed(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
+	f := setup(t, newStore)
+	s := newSession("alice", t0)
+	tok := newToken(sessiond.KindRefresh, s.ID, t0)
+	f.create(clone(s), tok)
+	if err := f.st.Close(); err != nil {
+		t.Fatalf("Close() = %v; want nil", err)
+	}
+	if err := f.st.Close(); err != nil {
+		t.Errorf("second Close() = %v; want nil", err)
+	}
+	for _, c := range everyCall(f.st, s, tok) {
+		if err := c.call(f.ctx); !errors.Is(err, sessiond.ErrStoreUnavailable) {
+			t.Errorf("%s after Close = %v; want ErrStoreUnavailable", c.name, err)
 		}
 	}
 }

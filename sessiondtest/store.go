@@ -41,6 +41,8 @@ import (
 //   - RevokeSubject and List treat a session as live as Session.Live does
 //     (neither expiry reached); List returns a non-nil slice.
 //   - DeleteExpired fails with ErrInvalidArgument if limit is not positive.
+//   - Close is harmless a second time; after it, every method (those of
+//     the optional interfaces included) fails with ErrStoreUnavailable.
 func TestStore(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	t.Run("Create", func(t *testing.T) { testCreate(t, newStore) })
 	t.Run("Lookup", func(t *testing.T) { testLookup(t, newStore) })
@@ -59,6 +61,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 		}
 	})
 	t.Run("CanceledContext", func(t *testing.T) { testCanceledContext(t, newStore) })
+	t.Run("Closed", func(t *testing.T) { testClosed(t, newStore) })
 	t.Run("BadInput", func(t *testing.T) { testBadInput(t, newStore) })
 	probe := newStore(t)
 	runIfImplemented[sessiond.Limiter](t, "Limiter", probe, newStore, TestLimiter)

@@ -11,6 +11,8 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
+var _ sessiond.EventLog = (*Store)(nil)
+
 // AppendEvents stores events in one transaction; see sessiond.EventLog. An
 // ID that exists already (or earlier in events) is skipped.
 // ErrInvalidArgument, and nothing stored, if an event has no ID or Details

@@ -7,6 +7,8 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
+var _ sessiond.Limiter = (*Store)(nil)
+
 // CreateLimited stores sess after making room under the subject's limit
 // (see sessiond.Limiter). It runs in one IMMEDIATE transaction, which holds
 // SQLite's single write lock, so concurrent logins cannot overshoot max.

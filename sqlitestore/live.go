@@ -7,6 +7,8 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
+var _ sessiond.LiveCounter = (*Store)(nil)
+
 // CountLive counts live sessions by strategy.
 func (s *Store) CountLive(ctx context.Context, now time.Time) (map[sessiond.Strategy]int, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT strategy, count(*) FROM sessions

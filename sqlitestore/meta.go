@@ -8,6 +8,8 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
+var _ sessiond.MetaStore = (*Store)(nil)
+
 // GetMeta returns a shared document; see sessiond.MetaStore.
 func (s *Store) GetMeta(ctx context.Context, name string) ([]byte, int64, error) {
 	var value []byte

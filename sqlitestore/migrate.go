@@ -30,37 +30,15 @@ func (s *Store) Migrate(ctx context.Context) error {
 		) STRICT`); err != nil {
 			return err
 		}
-		var current int
-		if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&current); err != nil {
-			return err
-		}
-		if latest := all[len(all)-1].Version; current > latest {
-			return fmt.Errorf("database schema version %d is newer than this build's %d", current, latest)
-		}
-		done := make(map[int]bool)
-		rows, err := tx.QueryContext(ctx, "SELECT version FROM schema_migrations")
+		versions, err := appliedVersions(ctx, tx)
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			var v int
-			if err := rows.Scan(&v); err != nil {
-				rows.Close()
-				return err
-			}
-			done[v] = true
+		pending, err := migration.Pending(all, versions)
+		if err != nil {
+			return fmt.Errorf("database %w", err)
 		}
-		if err := rows.Err(); err != nil {
-			rows.Close()
-			return err
-		}
-		if err := rows.Close(); err != nil {
-			return err
-		}
-		for _, m := range all {
-			if done[m.Version] {
-				continue
-			}
+		for _, m := range pending {
 			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 				return fmt.Errorf("%s: %w", m.Name, err)
 			}
@@ -78,4 +56,22 @@ func (s *Store) Migrate(ctx context.Context) error {
 		s.log.Info("sqlitestore: applied migration", "migration", name)
 	}
 	return nil
+}
+
+// appliedVersions lists the versions schema_migrations records.
+func appliedVersions(ctx context.Context, tx *sql.Tx) ([]int, error) {
+	rows, err := tx.QueryContext(ctx, "SELECT version FROM schema_migrations")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }

@@ -161,28 +161,6 @@ func TestNew_Pragmas(t *testing.T) {
 	}
 }
 
-func TestStore_Close(t *testing.T) {
-	st, err := sqlitestore.New(t.Context(), filepath.Join(t.TempDir(), "sessions.db"), sqlitestore.Options{})
-	if err != nil {
-		t.Fatalf("New() = %v; want nil", err)
-	}
-	if err := st.Close(); err != nil {
-		t.Fatalf("Close() = %v; want nil", err)
-	}
-	if err := st.Close(); err != nil {
-		t.Errorf("second Close() = %v; want nil", err)
-	}
-	if _, err := st.Get(t.Context(), sessiond.NewSessionID()); !errors.Is(err, sessiond.ErrStoreUnavailable) {
-		t.Errorf("Get() after Close = %v; want ErrStoreUnavailable", err)
-	}
-	if err := st.Create(t.Context(), session("alice")); !errors.Is(err, sessiond.ErrStoreUnavailable) {
-		t.Errorf("Create() after Close = %v; want ErrStoreUnavailable", err)
-	}
-	if err := st.Ping(t.Context()); !errors.Is(err, sessiond.ErrStoreUnavailable) {
-		t.Errorf("Ping() after Close = %v; want ErrStoreUnavailable", err)
-	}
-}
-
 // TestSwapRefresh_TwoHandles races swaps of one refresh token through two
 // Stores on the same file, as two processes would: the write slot of one
 // Store does not cover the other, so SQLite's own locking must make exactly

@@ -9,6 +9,8 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
+var _ sessiond.Outbox = (*Store)(nil)
+
 // deliveryColumns are read by scanDelivery, in this order.
 const deliveryColumns = `id, endpoint, event_id, payload, state, attempts, next_attempt_at, last_error, created_at, updated_at`
 

@@ -21,17 +21,7 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
-// The interfaces Store implements: the base contract and every extension
-// it offers (see sessiond.Store).
-var (
-	_ sessiond.Store       = (*Store)(nil)
-	_ sessiond.Limiter     = (*Store)(nil)
-	_ sessiond.MetaStore   = (*Store)(nil)
-	_ sessiond.EventLog    = (*Store)(nil)
-	_ sessiond.Outbox      = (*Store)(nil)
-	_ sessiond.BulkRevoker = (*Store)(nil)
-	_ sessiond.LiveCounter = (*Store)(nil)
-)
+var _ sessiond.Store = (*Store)(nil)
 
 // Options configures a Store. The zero value is ready to use.
 type Options struct {

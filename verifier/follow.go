@@ -193,7 +193,7 @@ func (v *Verifier) consume(ctx context.Context, body io.Reader, received func())
 			return err
 		}
 		if now := v.clock.Now(); now.Sub(pruned) > time.Minute {
-			v.state.prune(now, 31*24*time.Hour)
+			v.state.prune(now)
 			pruned = now
 		}
 	}

@@ -71,3 +71,40 @@ func FuzzConsume(f *testing.F) {
 		}
 	})
 }
+
+func TestState(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := newState()
+	s.addRevoked(stream.Revoked{SessionID: "s1", Until: t0.Add(time.Hour)})
+	s.addRevoked(stream.Revoked{SessionID: "s1", Until: t0.Add(time.Minute)}) // never shortens
+	s.raise(stream.Watermark{Subject: "bob", IssuedBefore: t0})
+	s.raise(stream.Watermark{Subject: "bob", IssuedBefore: t0.Add(-time.Hour)}) // never lowers
+	for _, c := range []struct {
+		sid, sub string
+		auth     time.Time
+		want     bool
+	}{
+		{"s1", "x", t0, true},
+		{"s2", "bob", t0, true}, // at the watermark: not after it
+		{"s2", "bob", t0.Add(-time.Second), true},
+		{"s2", "bob", t0.Add(time.Second), false},
+		{"s2", "carol", t0, false},
+	} {
+		if got := s.revoked(c.sid, c.sub, c.auth); got != c.want {
+			t.Errorf("revoked(%s, %s, %v) = %v; want %v", c.sid, c.sub, c.auth, got, c.want)
+		}
+	}
+	s.raise(stream.Watermark{All: true, IssuedBefore: t0})
+	if !s.revoked("s9", "anyone", t0) || s.revoked("s9", "anyone", t0.Add(time.Second)) {
+		t.Error("global watermark")
+	}
+	s.prune(t0.Add(30 * time.Minute))
+	if !s.revoked("s1", "x", t0.Add(time.Hour)) {
+		t.Error("prune dropped an entry before its until")
+	}
+	s.prune(t0.Add(2 * time.Hour))
+	if s.revoked("s1", "x", t0.Add(time.Hour)) || !s.revoked("s2", "bob", t0) {
+		t.Error("prune: want the expired entry gone and the watermark kept")
+	}
+}

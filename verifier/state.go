@@ -74,7 +74,7 @@ func (s *state) keyRetired(kid string) bool {
 }
 
 // load replaces the revoked sessions with a snapshot's and raises the
-// watermarks to its own.
+// watermarks to its own (a watermark never goes down).
 func (s *state) load(snap stream.Snapshot) {
 	sessions := make(map[string]time.Time, len(snap.Revocations))
 	for _, r := range snap.Revocations {
@@ -90,20 +90,15 @@ func (s *state) load(snap stream.Snapshot) {
 	}
 }
 
-// prune drops revoked sessions whose tokens have all expired, subject
-// watermarks older than maxAge (no session that old lives), and retired
-// kids after a day.
-func (s *state) prune(now time.Time, maxAge time.Duration) {
+// prune drops revoked sessions whose tokens have all expired and retired
+// kids after a day. Watermarks stay: the verifier does not know how long
+// sessions live, and one per subject of an incident is small.
+func (s *state) prune(now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for id, until := range s.sessions {
 		if until.Before(now) {
 			delete(s.sessions, id)
-		}
-	}
-	for sub, t := range s.subjects {
-		if t.Before(now.Add(-maxAge)) {
-			delete(s.subjects, sub)
 		}
 	}
 	for kid, at := range s.retired {

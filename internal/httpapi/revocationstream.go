@@ -178,7 +178,9 @@ func (s *server) revocationStream(w http.ResponseWriter, r *http.Request) error 
 	}
 
 	rc := http.NewResponseController(w)
-	// A stream outlives server.write_timeout: each write gets its own.
+	// A stream outlives server.read_timeout and write_timeout: the request
+	// has been read, and each write gets its own deadline.
+	_ = rc.SetReadDeadline(time.Time{})
 	_ = rc.SetWriteDeadline(time.Now().Add(3 * orDefault(rs.Heartbeat, DefaultStreamHeartbeat)))
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")

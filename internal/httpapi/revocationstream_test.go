@@ -59,6 +59,7 @@ type streamEnv struct {
 	clock  *sessiondtest.Clock
 	store  *memstore.Store
 	m      *sessiond.Manager
+	h      http.Handler
 	srv    *httptest.Server
 	c      *client.Client
 	hc     *http.Client // checks answers against openapi.json (not for streams: it reads bodies whole)
@@ -104,6 +105,7 @@ func newStreamEnv(t *testing.T, edit func(*httpapi.RevocationStream)) *streamEnv
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.h = h
 	e.srv = httptest.NewServer(h)
 	t.Cleanup(e.srv.Close)
 	e.hc = &http.Client{Transport: &contractTransport{t: t, base: e.srv.Client().Transport}}
@@ -482,6 +484,27 @@ func TestRevocationStream_Heartbeat(t *testing.T) {
 		}
 		if _, _, err := stream.ParseCursor(b.ID); err != nil {
 			t.Errorf("heartbeat %d id %q: %v", i, b.ID, err)
+		}
+	}
+}
+
+// TestRevocationStream_OutlivesServerTimeouts: a stream lasts longer than
+// the http.Server's read and write timeouts (server.read_timeout and
+// write_timeout apply to requests, not to a stream).
+func TestRevocationStream_OutlivesServerTimeouts(t *testing.T) {
+	t.Parallel()
+	e := newStreamEnv(t, func(rs *httpapi.RevocationStream) { rs.Heartbeat = 20 * time.Millisecond })
+	srv := httptest.NewUnstartedServer(e.h)
+	srv.Config.ReadTimeout, srv.Config.WriteTimeout = 100*time.Millisecond, 100*time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	e.srv = srv
+	c := e.open("")
+	defer c.close() // before srv.Close, which waits for the stream to end
+	start := time.Now()
+	for time.Since(start) < 500*time.Millisecond {
+		if b := c.next(); !b.Comment {
+			t.Fatalf("block %+v; want heartbeats", b)
 		}
 	}
 }

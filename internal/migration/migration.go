@@ -47,3 +47,28 @@ func Load(fsys fs.FS, dir string) ([]Migration, error) {
 	}
 	return out, nil
 }
+
+// Pending returns the migrations of all (in version order, as Load returns
+// them) whose version is not among applied, in order. It fails if applied
+// holds a version newer than the last of all: a newer build migrated the
+// schema, and this one must not run on it.
+func Pending(all []Migration, applied []int) ([]Migration, error) {
+	done := make(map[int]bool, len(applied))
+	latest := 0
+	if len(all) > 0 {
+		latest = all[len(all)-1].Version
+	}
+	for _, v := range applied {
+		if v > latest {
+			return nil, fmt.Errorf("schema version %d is newer than this build's %d", v, latest)
+		}
+		done[v] = true
+	}
+	var out []Migration
+	for _, m := range all {
+		if !done[m.Version] {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}

@@ -1,6 +1,8 @@
 package migration_test
 
 import (
+	"slices"
+	"strings"
 	"testing"
 	"testing/fstest"
 
@@ -26,5 +28,32 @@ func TestLoad(t *testing.T) {
 		if _, err := migration.Load(bad, "m"); err == nil {
 			t.Errorf("%s: Load = nil error", name)
 		}
+	}
+}
+
+func TestPending(t *testing.T) {
+	all := []migration.Migration{{Version: 1, Name: "0001_a.sql"}, {Version: 2, Name: "0002_b.sql"}, {Version: 10, Name: "0010_c.sql"}}
+	for _, c := range []struct {
+		name    string
+		applied []int
+		want    []int
+	}{
+		{"Fresh", nil, []int{1, 2, 10}},
+		{"Some", []int{1}, []int{2, 10}},
+		{"Gap", []int{2, 1}, []int{10}},
+		{"UpToDate", []int{10, 2, 1}, nil},
+		{"UnknownOlder", []int{1, 2, 5, 10}, nil},
+	} {
+		got, err := migration.Pending(all, c.applied)
+		var versions []int
+		for _, m := range got {
+			versions = append(versions, m.Version)
+		}
+		if err != nil || !slices.Equal(versions, c.want) {
+			t.Errorf("%s: Pending(%v) = %v, %v; want %v, nil", c.name, c.applied, versions, err, c.want)
+		}
+	}
+	if _, err := migration.Pending(all, []int{1, 11}); err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Errorf("Pending(applied 11 of 10) = %v; want an error saying the schema is newer", err)
 	}
 }

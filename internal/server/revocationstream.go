@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -28,7 +29,8 @@ const watermarkDoc = "revocation_watermarks"
 func attachRevocationStream(bg context.Context, hopts *httpapi.Options, cfg config.Config, store sessiond.Store,
 	mgr *sessiond.Manager, keys *signing.Keys, events *fanout) (func(), error) {
 	if hopts.Incident != nil {
-		hopts.Incident = recordIncident(hopts.Incident, keys, events)
+		meta, _ := store.(sessiond.MetaStore)
+		hopts.Incident = recordIncident(hopts.Incident, meta, keys, events)
 	}
 	if events.log == nil {
 		return func() {}, nil
@@ -57,9 +59,12 @@ func attachRevocationStream(bg context.Context, hopts *httpapi.Options, cfg conf
 }
 
 // recordIncident runs the kill switch with an explicit issued_before (now
-// when the request has none), so the watermark it raises is known exactly,
-// and records it and the retired signing keys in the event log.
-func recordIncident(next func(context.Context, httpapi.IncidentRequest) (int, error), keys *signing.Keys, events *fanout) func(context.Context, httpapi.IncidentRequest) (int, error) {
+// when the request has none) and records in the event log the watermarks
+// it raised and the signing keys it retired. The watermarks are read back
+// from the store: the Manager may have raised one past issued_before (a
+// second incident in the same second covers the logins in between).
+func recordIncident(next func(context.Context, httpapi.IncidentRequest) (int, error), meta sessiond.MetaStore, keys *signing.Keys,
+	events *fanout) func(context.Context, httpapi.IncidentRequest) (int, error) {
 	return func(ctx context.Context, req httpapi.IncidentRequest) (int, error) {
 		now := time.Now().UTC().Truncate(time.Microsecond)
 		if req.IssuedBefore.IsZero() || req.IssuedBefore.After(now) {
@@ -75,17 +80,59 @@ func recordIncident(next func(context.Context, httpapi.IncidentRequest) (int, er
 		if err != nil {
 			return n, err
 		}
-		details := map[string]any{"all": len(req.Subjects) == 0, "issued_before": req.IssuedBefore.UTC().Format(time.RFC3339Nano),
-			"reason": req.Reason}
-		if len(req.Subjects) > 0 {
-			details["subjects"] = slices.Clone(req.Subjects)
+		for _, d := range raisedWatermarks(ctx, meta, req, events) {
+			events.emit(ctx, sessiond.Event{Type: httpapi.EventWatermarkRaised, Details: d})
 		}
-		events.emit(ctx, sessiond.Event{Type: httpapi.EventWatermarkRaised, Details: details})
 		if len(kids) > 0 {
 			events.emit(ctx, sessiond.Event{Type: httpapi.EventKeysRetired, Details: map[string]any{"kids": kids, "reason": req.Reason}})
 		}
 		return n, nil
 	}
+}
+
+// raisedWatermarks returns the details of the revocation.watermark_raised
+// events of an incident: one for all, or one per distinct watermark among
+// its subjects (usually one). A watermark is the stored one when that is
+// later than issued_before (never lower: a verifier would let through
+// logins sessiond refuses), else issued_before.
+func raisedWatermarks(ctx context.Context, meta sessiond.MetaStore, req httpapi.IncidentRequest, events *fanout) []map[string]any {
+	var all time.Time
+	subjects := map[string]time.Time{}
+	stored, err := readWatermarks(ctx, meta)
+	if err != nil {
+		events.slog.WarnContext(ctx, "revocation stream: read back watermarks", "err", err)
+	}
+	for _, w := range stored {
+		if w.All {
+			all = w.IssuedBefore
+		} else {
+			subjects[w.Subject] = w.IssuedBefore
+		}
+	}
+	at := func(t time.Time) time.Time {
+		if t.After(req.IssuedBefore) {
+			return t.UTC()
+		}
+		return req.IssuedBefore.UTC()
+	}
+	detail := func(all bool, t time.Time) map[string]any {
+		return map[string]any{"all": all, "issued_before": t.Format(time.RFC3339Nano), "reason": req.Reason}
+	}
+	if len(req.Subjects) == 0 {
+		return []map[string]any{detail(true, at(all))}
+	}
+	groups := map[time.Time][]string{}
+	for _, s := range req.Subjects {
+		t := at(subjects[s])
+		groups[t] = append(groups[t], s)
+	}
+	var out []map[string]any
+	for _, t := range slices.SortedFunc(maps.Keys(groups), time.Time.Compare) {
+		d := detail(false, t)
+		d["subjects"] = groups[t]
+		out = append(out, d)
+	}
+	return out
 }
 
 // readWatermarks returns the shared incident watermarks.

@@ -2,12 +2,17 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/jwttoken"
 	"github.com/sessiond/sessiond/memstore"
+	"github.com/sessiond/sessiond/metrics"
+	"github.com/sessiond/sessiond/opaquetoken"
 	"github.com/sessiond/sessiond/verifier/stream"
 )
 
@@ -81,6 +86,61 @@ func TestRetention(t *testing.T) {
 		cfg.Store.Driver, cfg.Events.Retention = c.driver, config.Duration(c.keep)
 		if got := retention(cfg); got != c.want {
 			t.Errorf("retention(%s, %v) = %v; want %v", c.driver, c.keep, got, c.want)
+		}
+	}
+}
+
+// TestRecordIncident: the events an incident records carry the watermark
+// the Manager stored, even when it is past the request's issued_before (two
+// incidents in one second), and the keys it retired.
+func TestRecordIncident(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := memstore.New()
+	ring, err := jwttoken.NewRing(time.Now(), jwttoken.RingOptions{MaxTokenLifetime: 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	codec, _ := jwttoken.New(ring, jwttoken.Options{Issuer: "i", Audience: "a"})
+	mgr, err := sessiond.New(ctx, sessiond.Options{Strategy: sessiond.StrategyHybrid, Store: st, Signed: codec, Opaque: opaquetoken.Codec{},
+		Lifetimes: sessiond.Lifetimes{Access: time.Minute, Refresh: time.Hour, Idle: time.Hour, Absolute: time.Hour}, GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mgr.Close()
+	met, err := metrics.New(metrics.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := &fanout{log: st, metrics: met, slog: slog.New(slog.DiscardHandler)}
+	run := recordIncident(func(ctx context.Context, req httpapi.IncidentRequest) (int, error) {
+		return mgr.RevokeMatching(ctx, sessiond.RevokeFilter{All: req.All, Subjects: req.Subjects, IssuedBefore: req.IssuedBefore},
+			sessiond.ReasonIncident, false)
+	}, st, nil, events)
+	for _, req := range []httpapi.IncidentRequest{{All: true}, {All: true}, {Subjects: []string{"a", "b"}}, {Subjects: []string{"a"}}} {
+		if _, err := run(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+		stored, err := readWatermarks(ctx, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs, _, err := st.QueryEvents(ctx, sessiond.EventQuery{Type: httpapi.EventWatermarkRaised, Limit: 1000})
+		if err != nil || len(evs) == 0 {
+			t.Fatalf("no watermark event: %v", err)
+		}
+		last := evs[len(evs)-1].Details
+		got, _ := time.Parse(time.RFC3339Nano, last["issued_before"].(string))
+		want := stored[0].IssuedBefore // all
+		if !req.All {
+			for _, w := range stored {
+				if w.Subject == req.Subjects[len(req.Subjects)-1] {
+					want = w.IssuedBefore
+				}
+			}
+		}
+		if !got.Equal(want) || last["all"] != req.All {
+			t.Errorf("incident %+v: event issued_before %v all %v; the store has %v", req, got, last["all"], want)
 		}
 	}
 }

@@ -91,28 +91,36 @@ func each(b *testing.B, fn func(b *testing.B, newStore func(*testing.B) sessiond
 	}
 }
 
+// warmTokens creates 200 database sessions on m and verifies each once,
+// so any client-side cache holds them, and returns their access tokens.
+func warmTokens(b *testing.B, m *sessiond.Manager) []sessiond.Secret {
+	ctx := context.Background()
+	toks := make([]sessiond.Secret, 200)
+	for i := range toks {
+		iss, err := m.Create(ctx, fmt.Sprintf("u%d", i), sessiond.CreateOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		toks[i] = iss.AccessToken
+	}
+	if strings.HasSuffix(b.Name(), "cached") {
+		// The cache skips keys this client wrote in the last 2 s (so it
+		// reads its own writes); real tokens are verified for far longer.
+		time.Sleep(2500 * time.Millisecond)
+	}
+	for _, t := range toks {
+		m.Verify(ctx, t, sessiond.Client{}) // warm any client cache
+	}
+	return toks
+}
+
 // BenchmarkVerifyDatabase: database-strategy verify, many sessions each
 // presented many times.
 func BenchmarkVerifyDatabase(b *testing.B) {
 	each(b, func(b *testing.B, newStore func(*testing.B) sessiond.Store) {
 		m := manager(b, sessiond.StrategyDatabase, newStore(b))
 		ctx := context.Background()
-		toks := make([]sessiond.Secret, 200)
-		for i := range toks {
-			iss, err := m.Create(ctx, fmt.Sprintf("u%d", i), sessiond.CreateOptions{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			toks[i] = iss.AccessToken
-		}
-		if strings.HasSuffix(b.Name(), "cached") {
-			// The cache skips keys this client wrote in the last 2 s (so it
-			// reads its own writes); real tokens are verified for far longer.
-			time.Sleep(2500 * time.Millisecond)
-		}
-		for _, t := range toks {
-			m.Verify(ctx, t, sessiond.Client{}) // warm any client cache
-		}
+		toks := warmTokens(b, m)
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
@@ -164,20 +172,7 @@ func BenchmarkVerifyDatabaseParallel(b *testing.B) {
 	each(b, func(b *testing.B, newStore func(*testing.B) sessiond.Store) {
 		m := manager(b, sessiond.StrategyDatabase, newStore(b))
 		ctx := context.Background()
-		toks := make([]sessiond.Secret, 200)
-		for i := range toks {
-			iss, err := m.Create(ctx, fmt.Sprintf("u%d", i), sessiond.CreateOptions{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			toks[i] = iss.AccessToken
-		}
-		if strings.HasSuffix(b.Name(), "cached") {
-			time.Sleep(2500 * time.Millisecond) // past the read-your-writes window, as above
-		}
-		for _, t := range toks {
-			m.Verify(ctx, t, sessiond.Client{})
-		}
+		toks := warmTokens(b, m)
 		b.SetParallelism(16)
 		b.ReportAllocs()
 		b.ResetTimer()

@@ -43,6 +43,9 @@ func TestNodeVerifier(t *testing.T) {
 	cfg.Environment = config.EnvDevelopment
 	cfg.Server.Listen = "127.0.0.1:0"
 	cfg.Server.DataDir = t.TempDir()
+	// Set explicitly: the defaults are unique to the deployment, and the
+	// verifier must be told them.
+	cfg.JWT.Issuer, cfg.JWT.Audience = "https://sessiond.test", "node-verifier-test"
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)
 	done := make(chan error, 1)

@@ -32,6 +32,7 @@ func TestDecoder(t *testing.T) {
 		{"unknown field", "foo: bar\n\n", nil, stream.ErrMalformed},
 		{"HTML", "<html>\n\n", nil, stream.ErrMalformed},
 		{"not UTF-8", "data: \xff\n\n", nil, stream.ErrMalformed},
+		{"U+FFFD is text", "data: \uFFFD\n\n", []stream.Block{{Data: []byte("\uFFFD")}}, io.EOF},
 		{"NUL in id", "id: a\x00b\n\n", nil, stream.ErrMalformed},
 		{"line too long", "data: " + strings.Repeat("x", stream.MaxLine) + "\n\n", nil, stream.ErrMalformed},
 		{"data too large", strings.Repeat("data: "+strings.Repeat("x", 60000)+"\n", 20) + "\n", nil, stream.ErrMalformed},

@@ -8,10 +8,10 @@
 
 import { createLocalJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify } from "jose";
 import type { JSONWebKeySet, JWTPayload } from "jose";
-import { SSEDecoder, MalformedStreamError, isCursor } from "./sse.js";
+import { SSEDecoder, MalformedStreamError, UTF8Stream, isCursor } from "./sse.js";
 import type { Block } from "./sse.js";
 
-export { SSEDecoder, MalformedStreamError, isCursor } from "./sse.js";
+export { SSEDecoder, MalformedStreamError, UTF8Stream, isCursor } from "./sse.js";
 export type { Block } from "./sse.js";
 
 /** Why Verify refused a token. */
@@ -500,10 +500,10 @@ export class Verifier {
       if (!res.body) throw new ProtocolError("stream: no body");
       this.#connected = true;
       const dec = new SSEDecoder();
-      const text = new TextDecoder("utf-8", { fatal: false });
+      const text = new UTF8Stream();
       for await (const chunk of res.body) {
         resetIdle();
-        for (const b of dec.push(text.decode(chunk as Uint8Array, { stream: true }))) this.#apply(b);
+        for (const b of dec.push(text.decode(chunk as Uint8Array))) this.#apply(b);
       }
       dec.push(text.decode());
       dec.end();

@@ -6,6 +6,22 @@
 export const MAX_LINE = 64 * 1024;
 export const MAX_DATA = 1024 * 1024;
 
+/**
+ * Decodes bytes to text for SSEDecoder.push; bytes that are not UTF-8 are
+ * a MalformedStreamError (U+FFFD itself is valid text: stores write it in
+ * place of what they cannot hold).
+ */
+export class UTF8Stream {
+  #d = new TextDecoder("utf-8", { fatal: true });
+  decode(chunk?: Uint8Array): string {
+    try {
+      return chunk ? this.#d.decode(chunk, { stream: true }) : this.#d.decode();
+    } catch {
+      throw new MalformedStreamError("not UTF-8 text");
+    }
+  }
+}
+
 /** One dispatched block: an event (name and data) or a heartbeat (comment). */
 export interface Block {
   name: string;
@@ -57,7 +73,6 @@ export class SSEDecoder {
       b.comment = true;
       return null;
     }
-    if (line.includes("\uFFFD")) throw new MalformedStreamError("not UTF-8 text");
     const colon = line.indexOf(":");
     const field = colon < 0 ? line : line.slice(0, colon);
     let value = colon < 0 ? "" : line.slice(colon + 1);

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { SSEDecoder, MalformedStreamError, isCursor, MAX_LINE } from "../dist/sse.js";
+import { SSEDecoder, MalformedStreamError, UTF8Stream, isCursor, MAX_LINE } from "../dist/sse.js";
 
 test("SSEDecoder decodes events, heartbeats and CRLF across chunks", () => {
   const d = new SSEDecoder();
@@ -19,7 +19,6 @@ for (const [name, input] of [
   ["unknown field", "foo: bar\n\n"],
   ["HTML", "<html>\n\n"],
   ["NUL in id", "id: a\0b\n\n"],
-  ["replacement character (bad UTF-8)", "data: \uFFFD\n\n"],
   ["line too long", "data: " + "x".repeat(MAX_LINE) + "\n"],
   ["line too long without newline", "x".repeat(MAX_LINE + 1)],
 ]) {
@@ -42,4 +41,15 @@ test("isCursor", () => {
   for (const bad of ["", "evt_", c + ".1", c + ".0", c + ".01", c + "x", c.toUpperCase(), "abc_" + c.slice(4), c + ".10000000", c.slice(0, 29) + "w"]) {
     assert.equal(isCursor(bad), false, bad);
   }
+});
+
+test("UTF8Stream refuses bytes that are not UTF-8, keeps U+FFFD and split characters", () => {
+  assert.throws(() => new UTF8Stream().decode(new Uint8Array([0x64, 0xff, 0x0a])), MalformedStreamError);
+  const u = new UTF8Stream();
+  const bytes = new TextEncoder().encode("data: \uFFFD é\n\n");
+  let text = "";
+  for (const b of bytes) text += u.decode(new Uint8Array([b])); // one byte at a time
+  text += u.decode();
+  const d = new SSEDecoder();
+  assert.deepEqual(d.push(text), [{ name: "", id: "", data: "\uFFFD é", comment: false }]);
 });
