@@ -337,9 +337,10 @@ func (k *Keys) keep(d doc, version int64) {
 	if prev := k.snap.Load(); prev != nil && prev.version > version {
 		return
 	}
-	s := index(d, version)
-	s.loaded = k.clock.Now()
-	k.snap.Store(s)
+	// Loaded at the zero time: the next request still re-reads the set
+	// (a key made by another process works at once); this one is the
+	// fallback should the store be unavailable by then.
+	k.snap.Store(index(d, version))
 }
 
 func (k *Keys) reload(ctx context.Context, prev *snapshot) (*snapshot, error) {
