@@ -1,4 +1,4 @@
-// Package gateway serves sessiond's browser routes (issue 12): the
+// Package gateway serves sessiond's browser routes: the
 // same-origin session gateway that a reverse proxy (NGINX auth_request,
 // Caddy forward_auth) asks about every request, plus refresh, logout, the
 // session for the JS client and the login-code handoff. Cookies, CSRF and
