@@ -40,6 +40,7 @@ type Config struct {
 	Events          Events            `yaml:"events"`
 	Log             Log               `yaml:"log"`
 	Webhooks        []Webhook         `yaml:"webhooks"`
+	SSF             SSF               `yaml:"ssf"`
 	RateLimit       RateLimit         `yaml:"rate_limit"`
 }
 
@@ -307,6 +308,7 @@ func Default() Config {
 		Events:   Events{Retention: Duration(2160 * time.Hour)},
 		Log:      Log{Level: "info", Format: "json", Requests: "all", SampleEvery: 100},
 		Webhooks: []Webhook{},
+		SSF:      SSF{Receivers: []SSFReceiver{}},
 		RateLimit: RateLimit{
 			AuthFailures: RateRule{Requests: 60, Per: Duration(time.Minute), Burst: 20},
 			PerAPIKey:    RateRule{Requests: 5000, Per: Duration(time.Second), Burst: 10000},
