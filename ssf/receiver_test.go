@@ -102,7 +102,9 @@ func newFixture(t *testing.T) *fixture {
 
 type eventLog struct{ st *memstore.Store }
 
-func (l eventLog) Record(ctx context.Context, e sessiond.Event) error { return l.st.AppendEvents(ctx, e) }
+func (l eventLog) Record(ctx context.Context, e sessiond.Event) error {
+	return l.st.AppendEvents(ctx, e)
+}
 
 func (f *fixture) push(t *testing.T, body string) (int, string) {
 	t.Helper()
@@ -136,7 +138,9 @@ func (f *fixture) setEvents(t *testing.T) []sessiond.Event {
 	return evs
 }
 
-func emailSubject(email string) map[string]any { return map[string]any{"format": "email", "email": email} }
+func emailSubject(email string) map[string]any {
+	return map[string]any{"format": "email", "email": email}
+}
 
 func claims(jti string, iat time.Time, event string, payload map[string]any) map[string]any {
 	return map[string]any{"iss": testIss, "aud": []string{testAud}, "iat": iat.Unix(), "jti": jti,
