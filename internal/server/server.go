@@ -173,6 +173,8 @@ func Run(ctx context.Context, o Options) (err error) {
 		AuthFailed:           authFailedHook(events),
 		RateLimits:           rateLimits(cfg.RateLimit),
 		RefreshWithoutClient: met.RefreshWithoutClient,
+		APIKeys:              apiKeys,
+		APIKeyChanged:        apiKeyChangedHook(events),
 	}
 	if keys != nil {
 		hopts.JWKS = keys.Ring().JWKS
