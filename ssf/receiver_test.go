@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/memstore"
+	"github.com/sessiond/sessiond/sessiondtest"
 	"github.com/sessiond/sessiond/ssf"
 )
 
@@ -230,6 +232,7 @@ func TestPushRefused(t *testing.T) {
 		{"wrong typ", sign(t, f.tr.key, jose.ES256, "tx-1", "JWT", good("typ")), ssf.CodeInvalidRequest},
 		{"no typ", sign(t, f.tr.key, jose.ES256, "tx-1", "", good("notyp")), ssf.CodeInvalidRequest},
 		{"alg none", none, ssf.CodeInvalidRequest},
+		{"alg HS256", sign(t, []byte("0123456789abcdef0123456789abcdef"), jose.HS256, "tx-1", "secevent+jwt", good("hs")), ssf.CodeInvalidRequest},
 		{"oversized body", es(with("big", "pad", strings.Repeat("a", 5000))), ssf.CodeInvalidRequest},
 		{"not a JWS", "hello", ssf.CodeInvalidRequest},
 	}
@@ -313,5 +316,61 @@ func TestBearerAndContentType(t *testing.T) {
 				t.Errorf("status %d; want %d (%s)", w.Code, tc.want, w.Body)
 			}
 		})
+	}
+}
+
+// TestKeyRotation: a SET signed by a key the cached JWKS lacks refetches
+// the set, but at most once per JWKSInterval, so forged kids cannot make
+// the receiver hammer the transmitter.
+func TestKeyRotation(t *testing.T) {
+	ctx := context.Background()
+	clock := sessiondtest.NewClock(time.Now().Truncate(time.Second))
+	st := memstore.New()
+	mgr, err := sessiond.New(ctx, sessiond.Options{Store: st, Strategy: sessiond.StrategyDatabase, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mgr.Close()
+	k1, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	k2, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	var current atomic.Pointer[jose.JSONWebKeySet]
+	current.Store(&jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &k1.PublicKey, KeyID: "k1", Algorithm: "ES256"}}})
+	var fetches atomic.Int32
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fetches.Add(1)
+		_ = json.NewEncoder(w).Encode(current.Load())
+	}))
+	defer jwks.Close()
+	rc, err := ssf.New(ssf.Options{Name: "idp", Issuer: testIss, Audience: testAud, JWKSURL: jwks.URL,
+		Subject: ssf.SubjectRule{Format: ssf.FormatEmail}, Revoker: mgr, Clock: clock, JWKSInterval: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	push := func(key *ecdsa.PrivateKey, kid, jti string) int {
+		c := claims(jti, clock.Now(), ssf.RISCSessionsRevoked, map[string]any{"subject": emailSubject("a@example.com")})
+		req := httptest.NewRequest(http.MethodPost, "/ssf/push", strings.NewReader(sign(t, key, jose.ES256, kid, "secevent+jwt", c)))
+		req.Header.Set("Content-Type", "application/secevent+jwt")
+		w := httptest.NewRecorder()
+		rc.ServeHTTP(w, req)
+		return w.Code
+	}
+	if code := push(k1, "k1", "1"); code != http.StatusAccepted {
+		t.Fatalf("k1 = %d; want 202", code)
+	}
+	current.Store(&jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &k2.PublicKey, KeyID: "k2", Algorithm: "ES256"}}})
+	for i := range 5 {
+		if code := push(k2, "k2", fmt.Sprint("early", i)); code != http.StatusBadRequest {
+			t.Fatalf("k2 within the interval = %d; want 400", code)
+		}
+	}
+	if n := fetches.Load(); n != 1 {
+		t.Errorf("JWKS fetched %d times within the interval; want 1", n)
+	}
+	clock.Advance(2 * time.Minute)
+	if code := push(k2, "k2", "2"); code != http.StatusAccepted {
+		t.Errorf("k2 after the interval = %d; want 202", code)
+	}
+	if n := fetches.Load(); n != 2 {
+		t.Errorf("JWKS fetched %d times; want 2", n)
 	}
 }
