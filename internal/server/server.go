@@ -196,8 +196,17 @@ func Run(ctx context.Context, o Options) (err error) {
 	if handler, err = mountSSF(cfg, handler, mgr, meta, events, clock, log); err != nil {
 		return err
 	}
+	con, closeConsole, err := buildConsole(ctx, cfg, mgr, apiKeys, keys, events, hopts.Incident, log) // served at /console
+	if err != nil {
+		return err
+	}
+	defer closeConsole()
+	apiHandler := handler
+	if cfg.Server.AdminListen == "" {
+		apiHandler = withConsole(handler, con)
+	}
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           apiHandler,
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.Std(),
 		ReadTimeout:       cfg.Server.ReadTimeout.Std(),
 		WriteTimeout:      cfg.Server.WriteTimeout.Std(),
@@ -224,7 +233,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	errc := make(chan error, 2)
 	go func() { errc <- serve(srv, ln) }() // Shutdown makes it return
 	if cfg.Server.AdminListen != "" {
-		asrv, aln, err := adminServer(cfg, handler, met.Handler(), log)
+		asrv, aln, err := adminServer(cfg, handler, met.Handler(), con, log)
 		if err != nil {
 			return err
 		}
