@@ -13,7 +13,7 @@ import (
 )
 
 // SigningKeys is what the console needs of the server's signing keys
-// (internal/signing.Keys): rotate, and the ring to list.
+// (jwttoken/signing.Keys): rotate, and the ring to list.
 type SigningKeys interface {
 	Rotate(ctx context.Context) error
 	Ring() *jwttoken.KeyRing

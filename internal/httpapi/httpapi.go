@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/apitype"
 	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/ratelimit"
 )
@@ -338,12 +339,12 @@ func (s *server) fallback(allowed map[string][]string) http.Handler {
 		allow := strings.Join(methods, ", ")
 		paths.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)
-			s.writeError(w, r, &requestError{status: http.StatusMethodNotAllowed, code: codeInvalidRequest,
+			s.writeError(w, r, &requestError{status: http.StatusMethodNotAllowed, code: apitype.CodeInvalidRequest,
 				detail: "method not allowed; allowed: " + allow})
 		})
 	}
 	paths.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, &requestError{status: http.StatusNotFound, code: codeNotFound, detail: "no such route"})
+		s.writeError(w, r, &requestError{status: http.StatusNotFound, code: apitype.CodeNotFound, detail: "no such route"})
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		infoFrom(r.Context()).pattern = r.Pattern // "/": the raw path is never logged

@@ -10,7 +10,7 @@ import (
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/console"
 	"github.com/sessiond/sessiond/internal/httpapi"
-	"github.com/sessiond/sessiond/internal/signing"
+	"github.com/sessiond/sessiond/jwttoken/signing"
 )
 
 // buildConsole builds the operator console when console.enabled is set
