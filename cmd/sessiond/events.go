@@ -15,6 +15,7 @@ import (
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/httpapi"
 	"github.com/sessiond/sessiond/internal/server"
+	"github.com/sessiond/sessiond/ssf"
 )
 
 // eventTypes is every type the event log can hold, for --type. A test
@@ -27,6 +28,7 @@ var eventTypes = []sessiond.EventType{
 	server.EventAPIKeyAuthFailed, server.EventKeysRotated, server.EventAPIKeyCreated, server.EventAPIKeyRevoked,
 	server.EventAPIKeyScopes, server.EventIncident,
 	httpapi.EventWatermarkRaised, httpapi.EventKeysRetired,
+	ssf.EventSETReceived,
 }
 
 // parseSince reads an RFC 3339 time or a duration back from now (1h, 30m, 7d).

@@ -41,6 +41,7 @@ type Config struct {
 	Console         Console           `yaml:"console"`
 	Log             Log               `yaml:"log"`
 	Webhooks        []Webhook         `yaml:"webhooks"`
+	SSF             SSF               `yaml:"ssf"`
 	RateLimit       RateLimit         `yaml:"rate_limit"`
 }
 
@@ -317,6 +318,7 @@ func Default() Config {
 		Console:  Console{Enabled: true, IdleTimeout: Duration(15 * time.Minute)},
 		Log:      Log{Level: "info", Format: "json", Requests: "all", SampleEvery: 100},
 		Webhooks: []Webhook{},
+		SSF:      SSF{Receivers: []SSFReceiver{}},
 		RateLimit: RateLimit{
 			AuthFailures: RateRule{Requests: 60, Per: Duration(time.Minute), Burst: 20},
 			PerAPIKey:    RateRule{Requests: 5000, Per: Duration(time.Second), Burst: 10000},

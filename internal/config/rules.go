@@ -1152,6 +1152,7 @@ var rules = sortedByID([]Rule{
 			return nil
 		},
 	},
+	ssfReceiverRule, // internal/config/ssf.go
 })
 
 // dsnKeywordPassword finds password=… in a keyword/value DSN.

@@ -1,0 +1,73 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+)
+
+// SSF configures sessiond as an OpenID Shared Signals receiver.
+type SSF struct {
+	// Receivers: one push endpoint per transmitter (identity provider).
+	Receivers []SSFReceiver `yaml:"receivers"`
+}
+
+// SSFReceiver is one transmitter whose pushed SETs end sessions.
+type SSFReceiver struct {
+	Name            string `yaml:"name"`
+	Issuer          string `yaml:"issuer"`
+	JWKSURL         string `yaml:"jwks_url"`
+	Audience        string `yaml:"audience"`
+	Path            string `yaml:"path"`
+	SubjectFormat   string `yaml:"subject_format"`
+	SubjectTemplate string `yaml:"subject_template"`
+	BearerTokenFile string `yaml:"bearer_token_file"`
+}
+
+// ssfReceiverRule checks every ssf.receivers[] item the way serve needs it.
+var ssfReceiverRule = Rule{
+	ID: "SD-SSF-001", Severity: SeverityError,
+	Title:     "Shared Signals receiver incomplete or invalid",
+	Rationale: "A receiver acts on a SET only when it can verify who sent it and for whom: the issuer and audience it must carry, an https JWKS URL to verify its signature, a subject format to map its subject, and a push path of its own. A bearer token, when used, must be long enough not to be guessed.",
+	Fix:       "give each ssf.receivers item a unique name and path (starting with /, outside /v1/), issuer, audience, an https jwks_url, subject_format email, iss_sub or opaque (subject_template containing {value}), and optionally bearer_token_file holding 32 characters or more",
+	Check: func(in Input) []Issue {
+		var out []Issue
+		names, paths := map[string]bool{}, map[string]bool{}
+		for i, r := range in.Config.SSF.Receivers {
+			p := func(k string) string { return fmt.Sprintf("ssf.receivers.%d.%s", i, k) }
+			if r.Name == "" || names[r.Name] {
+				out = append(out, issue(p("name"), "ssf receiver %d needs a unique name", i))
+			}
+			names[r.Name] = true
+			if !strings.HasPrefix(r.Path, "/") || strings.HasPrefix(r.Path, "/v1/") || paths[r.Path] {
+				out = append(out, issue(p("path"), "ssf receiver %d path %q must start with /, stay outside /v1/ and be unique", i, r.Path))
+			}
+			paths[r.Path] = true
+			if r.Issuer == "" {
+				out = append(out, issue(p("issuer"), "ssf receiver %d has no issuer", i))
+			}
+			if r.Audience == "" {
+				out = append(out, issue(p("audience"), "ssf receiver %d has no audience", i))
+			}
+			if u, err := url.Parse(r.JWKSURL); err != nil || u.Host == "" || u.User != nil ||
+				!strings.EqualFold(u.Scheme, "https") && !(strings.EqualFold(u.Scheme, "http") && in.Config.Environment == EnvDevelopment) {
+				out = append(out, issue(p("jwks_url"), "ssf receiver %d jwks_url is not an absolute https URL without credentials", i))
+			}
+			switch r.SubjectFormat {
+			case "email", "iss_sub", "opaque":
+			default:
+				out = append(out, issue(p("subject_format"), "ssf receiver %d subject_format %q is not email, iss_sub or opaque", i, r.SubjectFormat))
+			}
+			if r.SubjectTemplate != "" && !strings.Contains(r.SubjectTemplate, "{value}") {
+				out = append(out, issue(p("subject_template"), "ssf receiver %d subject_template has no {value}", i))
+			}
+			if r.BearerTokenFile != "" {
+				if b, err := os.ReadFile(r.BearerTokenFile); err != nil || len(strings.TrimSpace(string(b))) < 32 {
+					out = append(out, issue(p("bearer_token_file"), "ssf receiver %d bearer_token_file is unreadable or holds fewer than 32 characters", i))
+				}
+			}
+		}
+		return out
+	},
+}

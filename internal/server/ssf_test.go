@@ -1,0 +1,165 @@
+package server_test
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/sessiond/sessiond/internal/config"
+)
+
+const ssfBearer = "push-token-0123456789abcdefghijklmnopqrstuv"
+
+// ssfTransmitter is an identity provider written for the test: an Ed25519
+// key, its JWKS served over HTTP, and SETs signed with go-jose.
+type ssfTransmitter struct {
+	key  ed25519.PrivateKey
+	jwks *httptest.Server
+}
+
+func newSSFTransmitter(t *testing.T) *ssfTransmitter {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: pub, KeyID: "idp-1", Algorithm: "EdDSA", Use: "sig"}}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _ = json.NewEncoder(w).Encode(set) }))
+	t.Cleanup(srv.Close)
+	return &ssfTransmitter{key: priv, jwks: srv}
+}
+
+func (tr *ssfTransmitter) set(t *testing.T, key ed25519.PrivateKey, jti, event string, subject map[string]any) string {
+	t.Helper()
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: key},
+		(&jose.SignerOptions{}).WithType("secevent+jwt").WithHeader("kid", "idp-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(map[string]any{"iss": "https://idp.example.com", "aud": "https://sessiond.example.com",
+		"iat": time.Now().Unix(), "jti": jti, "events": map[string]any{event: map[string]any{"subject": subject}}})
+	obj, err := s.Sign(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := obj.CompactSerialize()
+	return out
+}
+
+func pushSET(t *testing.T, url, bearer, set string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(set))
+	req.Header.Set("Content-Type", "application/secevent+jwt")
+	req.Header.Set("Authorization", "Bearer "+bearer)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var e struct {
+		Err string `json:"err"`
+	}
+	_ = json.NewDecoder(res.Body).Decode(&e)
+	return res.StatusCode, e.Err
+}
+
+func apiGet(t *testing.T, url string, out any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer "+gatewayKey)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if err := json.NewDecoder(res.Body).Decode(out); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s = %d %v", url, res.StatusCode, err)
+	}
+}
+
+// TestSSF_PushServed: the served binary, configured with one receiver,
+// ends a subject's sessions on a valid pushed account-disabled SET and
+// refuses (and logs) a forged one, a replay and a push without the token.
+func TestSSF_PushServed(t *testing.T) {
+	tr := newSSFTransmitter(t)
+	tokenFile := filepath.Join(t.TempDir(), "push.token")
+	if err := os.WriteFile(tokenFile, []byte(ssfBearer+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := runGateway(t, func(c *config.Config) {
+		c.SSF.Receivers = []config.SSFReceiver{{Name: "idp", Issuer: "https://idp.example.com", JWKSURL: tr.jwks.URL,
+			Audience: "https://sessiond.example.com", Path: "/ssf/push/idp", SubjectFormat: "email",
+			SubjectTemplate: "idp:{value}", BearerTokenFile: tokenFile}}
+	})
+	push := base + "/ssf/push/idp"
+	createWith(t, base, `{"subject":"idp:alice@example.com"}`)
+	createWith(t, base, `{"subject":"idp:alice@example.com"}`)
+	createWith(t, base, `{"subject":"idp:bob@example.com"}`)
+	alice := map[string]any{"format": "email", "email": "alice@example.com"}
+	const disabled = "https://schemas.openid.net/secevent/risc/event-type/account-disabled"
+	live := func(subject string) int {
+		var out struct {
+			Sessions []json.RawMessage `json:"sessions"`
+		}
+		apiGet(t, base+"/v1/subjects/"+url.PathEscape(subject)+"/sessions", &out)
+		return len(out.Sessions)
+	}
+	if n := live("idp:alice@example.com"); n != 2 {
+		t.Fatalf("alice has %d sessions before; want 2", n)
+	}
+
+	_, forger, _ := ed25519.GenerateKey(rand.Reader)
+	for _, tc := range []struct {
+		name, bearer, set string
+		status            int
+		err               string
+	}{
+		{"no bearer", "wrong", tr.set(t, tr.key, "a", disabled, alice), http.StatusUnauthorized, "authentication_failed"},
+		{"forged", ssfBearer, tr.set(t, forger, "b", disabled, alice), http.StatusBadRequest, "authentication_failed"},
+		{"malformed subject", ssfBearer, tr.set(t, tr.key, "c", disabled, map[string]any{"format": "email"}), http.StatusBadRequest, "invalid_request"},
+	} {
+		if code, e := pushSET(t, push, tc.bearer, tc.set); code != tc.status || e != tc.err {
+			t.Errorf("%s: push = %d %q; want %d %q", tc.name, code, e, tc.status, tc.err)
+		}
+	}
+	if n := live("idp:alice@example.com"); n != 2 {
+		t.Fatalf("refused SETs ended sessions: alice has %d; want 2", n)
+	}
+
+	good := tr.set(t, tr.key, "ok-1", disabled, alice)
+	if code, e := pushSET(t, push, ssfBearer, good); code != http.StatusAccepted {
+		t.Fatalf("valid SET: push = %d %q; want 202", code, e)
+	}
+	if n := live("idp:alice@example.com"); n != 0 {
+		t.Errorf("alice has %d sessions after account-disabled; want 0", n)
+	}
+	if n := live("idp:bob@example.com"); n != 1 {
+		t.Errorf("bob has %d sessions; want 1", n)
+	}
+	if code, e := pushSET(t, push, ssfBearer, good); code != http.StatusBadRequest || e != "invalid_request" {
+		t.Errorf("replay: push = %d %q; want 400 invalid_request", code, e)
+	}
+
+	var evs struct {
+		Events []struct {
+			Details map[string]any `json:"details"`
+		} `json:"events"`
+	}
+	apiGet(t, base+"/v1/events?type=ssf.set_received", &evs)
+	outcomes := map[string]int{}
+	for _, e := range evs.Events {
+		outcomes[e.Details["outcome"].(string)]++
+	}
+	if outcomes["accepted"] != 1 || outcomes["refused"] != 4 {
+		t.Errorf("event outcomes %v; want 1 accepted, 4 refused", outcomes)
+	}
+}

@@ -1,0 +1,344 @@
+package ssf
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/sessiond/sessiond"
+)
+
+// Event types a Receiver acts on.
+const (
+	CAEPSessionRevoked   = "https://schemas.openid.net/secevent/caep/event-type/session-revoked"
+	CAEPCredentialChange = "https://schemas.openid.net/secevent/caep/event-type/credential-change"
+	RISCAccountDisabled  = "https://schemas.openid.net/secevent/risc/event-type/account-disabled"
+	RISCAccountPurged    = "https://schemas.openid.net/secevent/risc/event-type/account-purged"
+	RISCSessionsRevoked  = "https://schemas.openid.net/secevent/risc/event-type/sessions-revoked"
+)
+
+// EventSETReceived is the security event recorded for every SET pushed.
+const EventSETReceived sessiond.EventType = "ssf.set_received"
+
+// ReasonSSF is the revoke reason of sessions ended by a SET.
+const ReasonSSF sessiond.RevokeReason = "ssf"
+
+// Defaults.
+const (
+	DefaultMaxAge       = 5 * time.Minute
+	DefaultMaxBodyBytes = 64 << 10
+	DefaultJWKSInterval = time.Minute
+	futureSkew          = time.Minute
+)
+
+var supported = []string{CAEPSessionRevoked, CAEPCredentialChange, RISCAccountDisabled, RISCAccountPurged, RISCSessionsRevoked}
+
+// Algorithms accepted on a SET; none and HMAC never are.
+var Algorithms = []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA}
+
+// Revoker ends sessions; *sessiond.Manager is one.
+type Revoker interface {
+	Get(ctx context.Context, id sessiond.SessionID) (sessiond.Session, error)
+	Revoke(ctx context.Context, id sessiond.SessionID, reason sessiond.RevokeReason) error
+	RevokeSubject(ctx context.Context, subject string, except sessiond.SessionID, reason sessiond.RevokeReason) (int, error)
+}
+
+// Options configure a Receiver for one transmitter.
+type Options struct {
+	Name     string // names the transmitter in events
+	Issuer   string // the iss every SET must carry
+	Audience string // a value the aud of every SET must hold
+	JWKSURL  string // the transmitter's jwks_uri
+	Subject  SubjectRule
+	Revoker  Revoker
+	// Replay keeps the jti of SETs acted upon, shared by every node;
+	// nil keeps them in this node's memory only.
+	Replay sessiond.MetaStore
+	Events sessiond.EventSink // nil records nothing
+	// BearerToken, when set, must be presented as Authorization: Bearer.
+	BearerToken  string
+	MaxAge       time.Duration // oldest iat accepted; default DefaultMaxAge
+	MaxBodyBytes int64         // default DefaultMaxBodyBytes
+	JWKSInterval time.Duration // least time between two JWKS fetches; default DefaultJWKSInterval
+	HTTPClient   *http.Client  // fetches the JWKS; default a client with a 10s timeout
+	Clock        sessiond.Clock
+	Logger       *slog.Logger
+}
+
+// Receiver is the push endpoint of one transmitter (RFC 8935).
+type Receiver struct {
+	o      Options
+	keys   *keySource
+	replay *replayLog
+	bearer [sha256.Size]byte
+}
+
+// New checks o and returns its Receiver.
+func New(o Options) (*Receiver, error) {
+	if o.Issuer == "" || o.Audience == "" || o.JWKSURL == "" || o.Revoker == nil {
+		return nil, errors.New("ssf: issuer, audience, jwks url and revoker are required")
+	}
+	if err := o.Subject.Validate(); err != nil {
+		return nil, err
+	}
+	if o.MaxAge <= 0 {
+		o.MaxAge = DefaultMaxAge
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.JWKSInterval <= 0 {
+		o.JWKSInterval = DefaultJWKSInterval
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if o.Clock == nil {
+		o.Clock = sessiond.SystemClock{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	r := &Receiver{o: o,
+		keys:   &keySource{url: o.JWKSURL, client: o.HTTPClient, clock: o.Clock, minInterval: o.JWKSInterval},
+		replay: &replayLog{meta: o.Replay, clock: o.Clock, keep: o.MaxAge + futureSkew, seen: map[string]time.Time{}},
+	}
+	if o.BearerToken != "" {
+		r.bearer = sha256.Sum256([]byte(o.BearerToken))
+	}
+	return r, nil
+}
+
+// outcome is what one push did, as recorded in the event log.
+type outcome struct {
+	iss, jti, event, subject string
+	session                  sessiond.SessionID
+	revoked                  int
+}
+
+// ServeHTTP receives one pushed SET: 202 when it was acted upon, 400 (401
+// for a missing or wrong bearer token) with the RFC 8935 error otherwise.
+func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if req.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	var out outcome
+	err := r.receive(req, &out)
+	r.record(req.Context(), &out, err)
+	var refused *RefusedError
+	switch {
+	case err == nil:
+		w.WriteHeader(http.StatusAccepted)
+	case errors.As(err, &refused):
+		status := http.StatusBadRequest
+		if errors.Is(err, ErrUnauthorized) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="ssf"`)
+			status = http.StatusUnauthorized
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]string{"err": refused.Code, "description": refused.Reason})
+	default: // the store or the JWKS could not be reached: the transmitter retries
+		r.o.Logger.ErrorContext(req.Context(), "ssf: receive", "receiver", r.o.Name, "err", err)
+		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
+	}
+}
+
+func (r *Receiver) record(ctx context.Context, out *outcome, err error) {
+	d := map[string]any{"receiver": r.o.Name, "outcome": "accepted"}
+	for k, v := range map[string]string{"iss": out.iss, "jti": out.jti, "event": out.event} {
+		if v != "" {
+			d[k] = v
+		}
+	}
+	var refused *RefusedError
+	switch {
+	case err == nil:
+		d["revoked"] = out.revoked
+	case errors.As(err, &refused):
+		d["outcome"], d["err"], d["reason"] = "refused", refused.Code, refused.Reason
+	default:
+		d["outcome"], d["reason"] = "failed", err.Error()
+	}
+	r.o.Logger.InfoContext(ctx, "ssf: SET received", "receiver", r.o.Name, "outcome", d["outcome"], "reason", d["reason"])
+	if r.o.Events == nil {
+		return
+	}
+	now := r.o.Clock.Now().UTC()
+	e := sessiond.Event{ID: sessiond.NewEventID(now), Time: now, Type: EventSETReceived, Subject: out.subject, SessionID: out.session, Details: d}
+	if err := r.o.Events.Record(ctx, e); err != nil {
+		r.o.Logger.ErrorContext(ctx, "ssf: record event", "err", err)
+	}
+}
+
+func (r *Receiver) authorized(req *http.Request) bool {
+	if r.o.BearerToken == "" {
+		return true
+	}
+	tok, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
+	got := sha256.Sum256([]byte(tok))
+	return ok && subtle.ConstantTimeCompare(got[:], r.bearer[:]) == 1
+}
+
+// claims are the members of a SET sessiond reads.
+type claims struct {
+	Iss    string                     `json:"iss"`
+	Aud    json.RawMessage            `json:"aud"`
+	Iat    *int64                     `json:"iat"`
+	Jti    string                     `json:"jti"`
+	SubID  json.RawMessage            `json:"sub_id"`
+	Events map[string]json.RawMessage `json:"events"`
+}
+
+func (r *Receiver) receive(req *http.Request, out *outcome) error {
+	if !r.authorized(req) {
+		return refuse(CodeAuthenticationFailed, ErrUnauthorized, "missing or wrong bearer token")
+	}
+	if mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type")); err != nil || mt != "application/secevent+jwt" {
+		return refuse(CodeInvalidRequest, ErrMalformed, "content type must be application/secevent+jwt")
+	}
+	body, err := io.ReadAll(io.LimitReader(req.Body, r.o.MaxBodyBytes+1))
+	if err != nil {
+		return refuse(CodeInvalidRequest, ErrMalformed, "body unreadable")
+	}
+	if int64(len(body)) > r.o.MaxBodyBytes {
+		return refuse(CodeInvalidRequest, ErrMalformed, fmt.Sprintf("body larger than %d bytes", r.o.MaxBodyBytes))
+	}
+	jws, err := jose.ParseSignedCompact(strings.TrimSpace(string(body)), Algorithms)
+	if err != nil {
+		return refuse(CodeInvalidRequest, ErrMalformed, "not a compact JWS signed with RS256, ES256 or EdDSA")
+	}
+	h := jws.Signatures[0].Protected
+	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, "secevent+jwt") && !strings.EqualFold(typ, "application/secevent+jwt") {
+		return refuse(CodeInvalidRequest, ErrMalformed, "typ header must be secevent+jwt")
+	}
+	keys, err := r.keys.keys(req.Context(), h.KeyID)
+	if err != nil {
+		return err
+	}
+	var payload []byte
+	for _, k := range keys {
+		if k.Algorithm != "" && k.Algorithm != h.Algorithm {
+			continue
+		}
+		if p, err := jws.Verify(k.Key); err == nil {
+			payload = p
+			break
+		}
+	}
+	switch {
+	case len(keys) == 0:
+		return refuse(CodeInvalidKey, ErrKey, "no key of the transmitter's JWKS has this kid")
+	case payload == nil:
+		return refuse(CodeAuthenticationFailed, ErrSignature, "signature does not verify with the transmitter's keys")
+	}
+	var c claims
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return refuse(CodeInvalidRequest, ErrMalformed, "claims are not a JSON object")
+	}
+	out.iss, out.jti = c.Iss, c.Jti
+	if c.Iss != r.o.Issuer {
+		return refuse(CodeInvalidIssuer, ErrIssuer, "iss is not the configured issuer")
+	}
+	if !audienceHolds(c.Aud, r.o.Audience) {
+		return refuse(CodeInvalidAudience, ErrAudience, "aud does not hold the configured audience")
+	}
+	if c.Jti == "" || len(c.Jti) > 256 {
+		return refuse(CodeInvalidRequest, ErrMalformed, "jti missing or longer than 256 bytes")
+	}
+	now := r.o.Clock.Now()
+	if c.Iat == nil {
+		return refuse(CodeInvalidRequest, ErrStale, "iat missing")
+	}
+	if iat := time.Unix(*c.Iat, 0); iat.Before(now.Add(-r.o.MaxAge)) || iat.After(now.Add(futureSkew)) {
+		return refuse(CodeInvalidRequest, ErrStale, "iat outside the accepted window")
+	}
+	if len(c.Events) != 1 {
+		return refuse(CodeInvalidRequest, ErrEventType, "events must hold exactly one event")
+	}
+	var typ string
+	var ev json.RawMessage
+	for typ, ev = range c.Events {
+	}
+	out.event = typ
+	if !slices.Contains(supported, typ) {
+		return refuse(CodeInvalidRequest, ErrEventType, "unsupported event type")
+	}
+	subj := c.SubID
+	var inEvent struct {
+		Subject json.RawMessage `json:"subject"`
+	}
+	if json.Unmarshal(ev, &inEvent) != nil {
+		return refuse(CodeInvalidRequest, ErrMalformed, "event payload is not a JSON object")
+	}
+	if len(inEvent.Subject) > 0 { // CAEP and RISC drafts carry it in the event
+		subj = inEvent.Subject
+	}
+	subject, session, err := r.o.Subject.Map(subj)
+	if err != nil {
+		return refuse(CodeInvalidRequest, err, err.Error())
+	}
+	out.subject, out.session = subject, session
+	key := replayKey(r.o.Name, c.Iss, c.Jti)
+	if seen, err := r.replay.seenBefore(req.Context(), key); err != nil {
+		return err
+	} else if seen {
+		return refuse(CodeInvalidRequest, ErrReplayed, "jti already received")
+	}
+	if err := r.act(req.Context(), typ, subject, session, out); err != nil {
+		return err
+	}
+	// Recorded once acted upon: revocation is idempotent, so two copies
+	// racing both act harmlessly, and one that failed can be retried.
+	return r.replay.record(req.Context(), key)
+}
+
+func (r *Receiver) act(ctx context.Context, typ, subject string, session sessiond.SessionID, out *outcome) error {
+	if typ == CAEPSessionRevoked && session != "" {
+		s, err := r.o.Revoker.Get(ctx, session)
+		switch {
+		case errors.Is(err, sessiond.ErrNotFound):
+			return nil // gone already: nothing to end
+		case err != nil:
+			return err
+		case s.Subject != subject:
+			return refuse(CodeAccessDenied, ErrForeign, "the session does not belong to the subject")
+		case s.Revoked():
+			return nil
+		}
+		if err := r.o.Revoker.Revoke(ctx, session, ReasonSSF); err != nil && !errors.Is(err, sessiond.ErrNotFound) {
+			return err
+		}
+		out.revoked = 1
+		return nil
+	}
+	n, err := r.o.Revoker.RevokeSubject(ctx, subject, "", ReasonSSF)
+	var arg *sessiond.ArgumentError
+	if errors.As(err, &arg) {
+		return refuse(CodeInvalidRequest, ErrSubject, "mapped subject is not a valid sessiond subject")
+	}
+	out.revoked = n
+	return err
+}
+
+func audienceHolds(raw json.RawMessage, want string) bool {
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		return one == want
+	}
+	var many []string
+	return json.Unmarshal(raw, &many) == nil && slices.Contains(many, want)
+}

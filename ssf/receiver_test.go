@@ -1,0 +1,376 @@
+package ssf_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/memstore"
+	"github.com/sessiond/sessiond/sessiondtest"
+	"github.com/sessiond/sessiond/ssf"
+)
+
+const (
+	testIss = "https://idp.example.com/"
+	testAud = "https://sessiond.example.com/"
+)
+
+// transmitter is a Shared Signals transmitter written for the tests: its
+// own key, its JWKS served over HTTP, SETs signed with go-jose.
+type transmitter struct {
+	key     *ecdsa.PrivateKey
+	jwks    *httptest.Server
+	fetches atomic.Int32
+}
+
+func newTransmitter(t *testing.T) *transmitter {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &transmitter{key: k}
+	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &k.PublicKey, KeyID: "tx-1", Algorithm: "ES256", Use: "sig"}}}
+	tr.jwks = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		tr.fetches.Add(1)
+		_ = json.NewEncoder(w).Encode(set)
+	}))
+	t.Cleanup(tr.jwks.Close)
+	return tr
+}
+
+// sign returns a compact JWS of claims signed by key with header typ.
+func sign(t *testing.T, key any, alg jose.SignatureAlgorithm, kid, typ string, claims map[string]any) string {
+	t.Helper()
+	opts := (&jose.SignerOptions{}).WithHeader("kid", kid)
+	if typ != "" {
+		opts = opts.WithType(jose.ContentType(typ))
+	}
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(claims)
+	obj, err := s.Sign(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := obj.CompactSerialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+type fixture struct {
+	mgr   *sessiond.Manager
+	store *memstore.Store
+	srv   *httptest.Server
+	tr    *transmitter
+	now   time.Time
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	st := memstore.New()
+	mgr, err := sessiond.New(ctx, sessiond.Options{Store: st, Strategy: sessiond.StrategyDatabase, Events: eventLog{st}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mgr.Close() })
+	tr := newTransmitter(t)
+	rc, err := ssf.New(ssf.Options{Name: "idp", Issuer: testIss, Audience: testAud, JWKSURL: tr.jwks.URL,
+		Subject: ssf.SubjectRule{Format: ssf.FormatEmail, Template: "user:{value}"}, Revoker: mgr,
+		Replay: st, Events: eventLog{st}, MaxBodyBytes: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(rc)
+	t.Cleanup(srv.Close)
+	return &fixture{mgr: mgr, store: st, srv: srv, tr: tr, now: time.Now()}
+}
+
+type eventLog struct{ st *memstore.Store }
+
+func (l eventLog) Record(ctx context.Context, e sessiond.Event) error {
+	return l.st.AppendEvents(ctx, e)
+}
+
+func (f *fixture) push(t *testing.T, body string) (int, string) {
+	t.Helper()
+	resp, err := http.Post(f.srv.URL, "application/secevent+jwt", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var e struct {
+		Err string `json:"err"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&e)
+	return resp.StatusCode, e.Err
+}
+
+func (f *fixture) live(t *testing.T, subject string) int {
+	t.Helper()
+	ss, err := f.mgr.List(context.Background(), subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ss)
+}
+
+func (f *fixture) setEvents(t *testing.T) []sessiond.Event {
+	t.Helper()
+	evs, _, err := f.store.QueryEvents(context.Background(), sessiond.EventQuery{Type: ssf.EventSETReceived})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return evs
+}
+
+func emailSubject(email string) map[string]any {
+	return map[string]any{"format": "email", "email": email}
+}
+
+func claims(jti string, iat time.Time, event string, payload map[string]any) map[string]any {
+	return map[string]any{"iss": testIss, "aud": []string{testAud}, "iat": iat.Unix(), "jti": jti,
+		"events": map[string]any{event: payload}}
+}
+
+func TestPushRevokes(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	a1, _ := f.mgr.Create(ctx, "user:alice@example.com", sessiond.CreateOptions{})
+	a2, _ := f.mgr.Create(ctx, "user:alice@example.com", sessiond.CreateOptions{})
+	_, _ = f.mgr.Create(ctx, "user:bob@example.com", sessiond.CreateOptions{})
+
+	// session-revoked naming one session ends only that one.
+	one := claims("jti-1", f.now, ssf.CAEPSessionRevoked, map[string]any{"subject": map[string]any{"format": "complex",
+		"user": emailSubject("alice@example.com"), "session": map[string]any{"format": "opaque", "id": string(a1.Session.ID)}}})
+	if code, e := f.push(t, sign(t, f.tr.key, jose.ES256, "tx-1", "secevent+jwt", one)); code != http.StatusAccepted {
+		t.Fatalf("session-revoked = %d %s; want 202", code, e)
+	}
+	if _, err := f.mgr.Get(ctx, a1.Session.ID); err == nil {
+		t.Error("named session still live")
+	}
+	if _, err := f.mgr.Get(ctx, a2.Session.ID); err != nil {
+		t.Errorf("other session of the subject ended: %v", err)
+	}
+	// account-disabled (subject in sub_id, SSF 1.0 style) ends all of alice's.
+	all := claims("jti-2", f.now, ssf.RISCAccountDisabled, map[string]any{})
+	all["sub_id"] = emailSubject("alice@example.com")
+	if code, e := f.push(t, sign(t, f.tr.key, jose.ES256, "tx-1", "secevent+jwt", all)); code != http.StatusAccepted {
+		t.Fatalf("account-disabled = %d %s; want 202", code, e)
+	}
+	if n := f.live(t, "user:alice@example.com"); n != 0 {
+		t.Errorf("alice has %d live sessions; want 0", n)
+	}
+	if n := f.live(t, "user:bob@example.com"); n != 1 {
+		t.Errorf("bob has %d live sessions; want 1", n)
+	}
+	evs := f.setEvents(t)
+	if len(evs) != 2 || evs[0].Details["outcome"] != "accepted" || evs[1].Subject != "user:alice@example.com" {
+		t.Errorf("events = %+v; want two accepted SETs", evs)
+	}
+	revoked, _, _ := f.store.QueryEvents(ctx, sessiond.EventQuery{Type: sessiond.EventSessionRevoked})
+	for _, e := range revoked {
+		if e.Details["reason"] != string(ssf.ReasonSSF) {
+			t.Errorf("revoke reason %v; want ssf", e.Details["reason"])
+		}
+	}
+}
+
+func TestPushRefused(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	good := func(jti string) map[string]any {
+		return claims(jti, f.now, ssf.RISCAccountDisabled, map[string]any{"subject": emailSubject("alice@example.com")})
+	}
+	with := func(jti, k string, v any) map[string]any { c := good(jti); c[k] = v; return c }
+	es := func(c map[string]any) string { return sign(t, f.tr.key, jose.ES256, "tx-1", "secevent+jwt", c) }
+	replayed := es(good("replayed"))
+	// The replayed SET is first accepted once (no sessions yet), then refused.
+	if code, e := f.push(t, replayed); code != http.StatusAccepted {
+		t.Fatalf("first push = %d %s", code, e)
+	}
+	// alg none, built by hand since go-jose will not sign it.
+	hdr := `{"alg":"none","typ":"secevent+jwt","kid":"tx-1"}`
+	payload, _ := json.Marshal(good("none"))
+	none := b64(hdr) + "." + b64(string(payload)) + "."
+
+	tests := []struct {
+		name, body, want string
+	}{
+		{"bad signature", sign(t, other, jose.ES256, "tx-1", "secevent+jwt", good("badsig")), ssf.CodeAuthenticationFailed},
+		{"tampered payload", tamper(es(good("tamper"))), ssf.CodeAuthenticationFailed},
+		{"unknown kid", sign(t, other, jose.ES256, "tx-9", "secevent+jwt", good("kid")), ssf.CodeInvalidKey},
+		{"wrong audience", es(with("aud", "aud", "https://other.example/")), ssf.CodeInvalidAudience},
+		{"wrong issuer", es(with("iss", "iss", "https://evil.example/")), ssf.CodeInvalidIssuer},
+		{"stale iat", es(with("stale", "iat", f.now.Add(-time.Hour).Unix())), ssf.CodeInvalidRequest},
+		{"future iat", es(with("future", "iat", f.now.Add(time.Hour).Unix())), ssf.CodeInvalidRequest},
+		{"missing jti", es(with("", "jti", "")), ssf.CodeInvalidRequest},
+		{"replayed jti", replayed, ssf.CodeInvalidRequest},
+		{"unknown event type", es(claims("unk", f.now, "https://schemas.openid.net/secevent/caep/event-type/token-claims-change",
+			map[string]any{"subject": emailSubject("alice@example.com")})), ssf.CodeInvalidRequest},
+		{"two events", es(with("two", "events", map[string]any{ssf.RISCAccountDisabled: map[string]any{}, ssf.RISCAccountPurged: map[string]any{}})), ssf.CodeInvalidRequest},
+		{"malformed subject", es(claims("subj", f.now, ssf.RISCAccountDisabled, map[string]any{"subject": map[string]any{"format": "email", "email": "no-at-sign"}})), ssf.CodeInvalidRequest},
+		{"wrong subject format", es(claims("fmt", f.now, ssf.RISCAccountDisabled, map[string]any{"subject": map[string]any{"format": "opaque", "id": "x"}})), ssf.CodeInvalidRequest},
+		{"no subject", es(claims("nosub", f.now, ssf.RISCAccountDisabled, map[string]any{})), ssf.CodeInvalidRequest},
+		{"wrong typ", sign(t, f.tr.key, jose.ES256, "tx-1", "JWT", good("typ")), ssf.CodeInvalidRequest},
+		{"no typ", sign(t, f.tr.key, jose.ES256, "tx-1", "", good("notyp")), ssf.CodeInvalidRequest},
+		{"alg none", none, ssf.CodeInvalidRequest},
+		{"alg HS256", sign(t, []byte("0123456789abcdef0123456789abcdef"), jose.HS256, "tx-1", "secevent+jwt", good("hs")), ssf.CodeInvalidRequest},
+		{"oversized body", es(with("big", "pad", strings.Repeat("a", 5000))), ssf.CodeInvalidRequest},
+		{"not a JWS", "hello", ssf.CodeInvalidRequest},
+	}
+	a, _ := f.mgr.Create(ctx, "user:alice@example.com", sessiond.CreateOptions{})
+	before := len(f.setEvents(t))
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, e := f.push(t, tc.body)
+			if code != http.StatusBadRequest || e != tc.want {
+				t.Errorf("push = %d %q; want 400 %q", code, e, tc.want)
+			}
+		})
+	}
+	if _, err := f.mgr.Get(ctx, a.Session.ID); err != nil {
+		t.Errorf("a refused SET ended the session: %v", err)
+	}
+	evs := f.setEvents(t)
+	if got := len(evs) - before; got != len(tests) {
+		t.Errorf("%d events recorded for %d refused SETs", got, len(tests))
+	}
+	for _, e := range evs[before:] {
+		if e.Details["outcome"] != "refused" || e.Details["err"] == "" {
+			t.Errorf("event %+v; want refused with its error", e.Details)
+		}
+		if b, _ := json.Marshal(e); strings.Contains(string(b), "eyJ") {
+			t.Errorf("event holds token text: %s", b)
+		}
+	}
+	// The unknown kid refetched the JWKS at most once (rate limited).
+	if n := f.tr.fetches.Load(); n > 2 {
+		t.Errorf("JWKS fetched %d times; want at most 2", n)
+	}
+}
+
+func TestForeignSessionRefused(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	bob, _ := f.mgr.Create(ctx, "user:bob@example.com", sessiond.CreateOptions{})
+	c := claims("foreign", f.now, ssf.CAEPSessionRevoked, map[string]any{"subject": map[string]any{"format": "complex",
+		"user": emailSubject("alice@example.com"), "session": map[string]any{"format": "opaque", "id": string(bob.Session.ID)}}})
+	if code, e := f.push(t, sign(t, f.tr.key, jose.ES256, "tx-1", "secevent+jwt", c)); code != http.StatusBadRequest || e != ssf.CodeAccessDenied {
+		t.Fatalf("push = %d %q; want 400 access_denied", code, e)
+	}
+	if _, err := f.mgr.Get(ctx, bob.Session.ID); err != nil {
+		t.Errorf("bob's session ended: %v", err)
+	}
+}
+
+func TestBearerAndContentType(t *testing.T) {
+	st := memstore.New()
+	mgr, err := sessiond.New(context.Background(), sessiond.Options{Store: st, Strategy: sessiond.StrategyDatabase})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mgr.Close()
+	tr := newTransmitter(t)
+	rc, err := ssf.New(ssf.Options{Name: "idp", Issuer: testIss, Audience: testAud, JWKSURL: tr.jwks.URL,
+		Subject: ssf.SubjectRule{Format: ssf.FormatEmail}, Revoker: mgr, BearerToken: "s3cret-push-token-0123456789abcdef"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := sign(t, tr.key, jose.ES256, "tx-1", "secevent+jwt", claims("b", time.Now(), ssf.RISCAccountPurged, map[string]any{"subject": emailSubject("a@example.com")}))
+	for _, tc := range []struct {
+		name, auth, ctype string
+		want              int
+	}{
+		{"no token", "", "application/secevent+jwt", http.StatusUnauthorized},
+		{"wrong token", "Bearer nope", "application/secevent+jwt", http.StatusUnauthorized},
+		{"wrong content type", "Bearer s3cret-push-token-0123456789abcdef", "application/json", http.StatusBadRequest},
+		{"good", "Bearer s3cret-push-token-0123456789abcdef", "application/secevent+jwt", http.StatusAccepted},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPost, "/ssf/push", strings.NewReader(body))
+			req.Header.Set("Content-Type", tc.ctype)
+			if tc.auth != "" {
+				req.Header.Set("Authorization", tc.auth)
+			}
+			w := httptest.NewRecorder()
+			rc.ServeHTTP(w, req)
+			if w.Code != tc.want {
+				t.Errorf("status %d; want %d (%s)", w.Code, tc.want, w.Body)
+			}
+		})
+	}
+}
+
+// TestKeyRotation: a SET signed by a key the cached JWKS lacks refetches
+// the set, but at most once per JWKSInterval, so forged kids cannot make
+// the receiver hammer the transmitter.
+func TestKeyRotation(t *testing.T) {
+	ctx := context.Background()
+	clock := sessiondtest.NewClock(time.Now().Truncate(time.Second))
+	st := memstore.New()
+	mgr, err := sessiond.New(ctx, sessiond.Options{Store: st, Strategy: sessiond.StrategyDatabase, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mgr.Close()
+	k1, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	k2, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	var current atomic.Pointer[jose.JSONWebKeySet]
+	current.Store(&jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &k1.PublicKey, KeyID: "k1", Algorithm: "ES256"}}})
+	var fetches atomic.Int32
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fetches.Add(1)
+		_ = json.NewEncoder(w).Encode(current.Load())
+	}))
+	defer jwks.Close()
+	rc, err := ssf.New(ssf.Options{Name: "idp", Issuer: testIss, Audience: testAud, JWKSURL: jwks.URL,
+		Subject: ssf.SubjectRule{Format: ssf.FormatEmail}, Revoker: mgr, Clock: clock, JWKSInterval: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	push := func(key *ecdsa.PrivateKey, kid, jti string) int {
+		c := claims(jti, clock.Now(), ssf.RISCSessionsRevoked, map[string]any{"subject": emailSubject("a@example.com")})
+		req := httptest.NewRequest(http.MethodPost, "/ssf/push", strings.NewReader(sign(t, key, jose.ES256, kid, "secevent+jwt", c)))
+		req.Header.Set("Content-Type", "application/secevent+jwt")
+		w := httptest.NewRecorder()
+		rc.ServeHTTP(w, req)
+		return w.Code
+	}
+	if code := push(k1, "k1", "1"); code != http.StatusAccepted {
+		t.Fatalf("k1 = %d; want 202", code)
+	}
+	current.Store(&jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &k2.PublicKey, KeyID: "k2", Algorithm: "ES256"}}})
+	for i := range 5 {
+		if code := push(k2, "k2", fmt.Sprint("early", i)); code != http.StatusBadRequest {
+			t.Fatalf("k2 within the interval = %d; want 400", code)
+		}
+	}
+	if n := fetches.Load(); n != 1 {
+		t.Errorf("JWKS fetched %d times within the interval; want 1", n)
+	}
+	clock.Advance(2 * time.Minute)
+	if code := push(k2, "k2", "2"); code != http.StatusAccepted {
+		t.Errorf("k2 after the interval = %d; want 202", code)
+	}
+	if n := fetches.Load(); n != 2 {
+		t.Errorf("JWKS fetched %d times; want 2", n)
+	}
+}

@@ -1,0 +1,108 @@
+package ssf
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/sessiond/sessiond"
+)
+
+// Subject formats a Receiver maps (RFC 9493 §3.2).
+const (
+	FormatEmail  = "email"
+	FormatIssSub = "iss_sub"
+	FormatOpaque = "opaque"
+)
+
+// DefaultTemplate maps the identifier's value to the subject unchanged.
+const DefaultTemplate = "{value}"
+
+// SubjectRule turns a subject identifier into a sessiond subject. Format
+// is the identifier format the transmitter sends for users (email,
+// iss_sub or opaque); Template builds the subject from "{value}" (the
+// email, the sub of iss_sub, the id of opaque) and, for iss_sub, "{iss}".
+// A complex identifier's "user" member is mapped by the same rule, and its
+// "session" member (format opaque) names a sessiond session ID.
+type SubjectRule struct {
+	Format   string
+	Template string // default DefaultTemplate
+}
+
+// Validate reports a rule that cannot map anything.
+func (r SubjectRule) Validate() error {
+	switch r.Format {
+	case FormatEmail, FormatIssSub, FormatOpaque:
+	default:
+		return fmt.Errorf("ssf: subject_format %q: want email, iss_sub or opaque", r.Format)
+	}
+	if r.Template != "" && !strings.Contains(r.Template, "{value}") {
+		return fmt.Errorf("ssf: subject template %q must contain {value}", r.Template)
+	}
+	return nil
+}
+
+// identifier is a subject identifier of any RFC 9493 format.
+type identifier struct {
+	Format  string          `json:"format"`
+	Email   string          `json:"email"`
+	Iss     string          `json:"iss"`
+	Sub     string          `json:"sub"`
+	ID      string          `json:"id"`
+	User    json.RawMessage `json:"user"`
+	Session json.RawMessage `json:"session"`
+}
+
+// Map returns the subject and the session ID (empty unless a complex
+// identifier names one) the identifier designates.
+func (r SubjectRule) Map(raw json.RawMessage) (string, sessiond.SessionID, error) {
+	var id identifier
+	if len(raw) == 0 || json.Unmarshal(raw, &id) != nil {
+		return "", "", fmt.Errorf("%w: not a JSON object", ErrSubject)
+	}
+	var session sessiond.SessionID
+	if id.Format == "complex" {
+		if len(id.Session) > 0 {
+			var s identifier
+			if json.Unmarshal(id.Session, &s) != nil || s.Format != FormatOpaque || s.ID == "" {
+				return "", "", fmt.Errorf("%w: complex session must be an opaque identifier", ErrSubject)
+			}
+			session = sessiond.SessionID(s.ID)
+		}
+		if len(id.User) == 0 {
+			return "", "", fmt.Errorf("%w: complex identifier without user", ErrSubject)
+		}
+		id = identifier{}
+		if json.Unmarshal(raw, &struct {
+			User *identifier `json:"user"`
+		}{&id}) != nil {
+			return "", "", fmt.Errorf("%w: complex user is not an object", ErrSubject)
+		}
+	}
+	if id.Format != r.Format {
+		return "", "", fmt.Errorf("%w: format %q, want %q", ErrSubject, id.Format, r.Format)
+	}
+	var value, iss string
+	switch id.Format {
+	case FormatEmail:
+		value = id.Email
+		if !strings.Contains(value, "@") {
+			return "", "", fmt.Errorf("%w: email without @", ErrSubject)
+		}
+	case FormatIssSub:
+		value, iss = id.Sub, id.Iss
+		if iss == "" {
+			return "", "", fmt.Errorf("%w: iss_sub without iss", ErrSubject)
+		}
+	case FormatOpaque:
+		value = id.ID
+	}
+	if value == "" {
+		return "", "", fmt.Errorf("%w: empty %s identifier", ErrSubject, id.Format)
+	}
+	tmpl := r.Template
+	if tmpl == "" {
+		tmpl = DefaultTemplate
+	}
+	return strings.NewReplacer("{value}", value, "{iss}", iss).Replace(tmpl), session, nil
+}
