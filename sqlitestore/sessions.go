@@ -200,6 +200,10 @@ func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error 
 	if err := sw.Validate(); err != nil {
 		return wrap(op, err)
 	}
+	enc, err := sessiond.EncodeEvents(sw.Events)
+	if err != nil {
+		return wrap(op, err)
+	}
 	return s.write(ctx, op, func(tx *sql.Tx) error {
 		var sid string
 		err := tx.QueryRowContext(ctx, `UPDATE tokens SET retired_at = ?
@@ -233,9 +237,15 @@ func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error 
 		if err := insertToken(ctx, tx, sw.Next); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE sessions SET last_active_at = ?, idle_expires_at = ?
-			WHERE id = ? AND revoked_at IS NULL`, micro(sw.LastActiveAt), micro(sw.IdleExpiresAt), sid)
-		return err
+		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET last_active_at = ?, idle_expires_at = ?
+			WHERE id = ? AND revoked_at IS NULL`, micro(sw.LastActiveAt), micro(sw.IdleExpiresAt), sid); err != nil {
+			return err
+		}
+		// The change's event and webhook deliveries commit with it.
+		if err := insertEvents(ctx, tx, sw.Events, enc); err != nil {
+			return err
+		}
+		return insertDeliveries(ctx, tx, sw.Deliveries)
 	})
 }
 
