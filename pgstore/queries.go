@@ -24,7 +24,7 @@ type queries struct {
 	// that write only when the swap before them in the same batch stored
 	// its successor token (the last argument, its hash).
 	appendEventsAfterSwap, enqueueAfterSwap string
-	schema                                                             string
+	schema                                  string
 }
 
 // sessionCols are the columns scanSession reads, in its order.
