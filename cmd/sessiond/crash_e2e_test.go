@@ -28,7 +28,7 @@ type chain struct {
 // reused, with no grace: reuse_interval is 0s).
 func TestE2E_CrashKeepsRefreshAndEvent(t *testing.T) {
 	const (
-		clients = 8
+		clients = 32
 		killAt  = 240 // acknowledged refreshes before the kill
 	)
 	for _, b := range backends(t) {
