@@ -26,21 +26,18 @@ func (s *Store) AppendEvents(ctx context.Context, events ...sessiond.Event) erro
 	if len(events) == 0 {
 		return nil
 	}
-	return s.write(ctx, op, func(tx *sql.Tx) error { return insertEvents(ctx, tx, events, enc) })
+	return s.write(ctx, op, func(tx *sql.Tx) error { return s.insertEvents(ctx, tx, events, enc) })
 }
 
 // insertEvents stores events in tx, their details encoded in enc (from
 // sessiond.EncodeEvents), skipping IDs already stored.
-func insertEvents(ctx context.Context, tx *sql.Tx, events []sessiond.Event, enc [][]byte) error {
+func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []sessiond.Event, enc [][]byte) error {
 	for i, e := range events {
 		var details any // nil: NULL, no details
 		if enc[i] != nil {
 			details = enc[i]
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO events
-			(id, time, type, subject, session_id, client_ip, client_ua, details)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-			e.ID, micro(e.Time), string(e.Type), e.Subject, string(e.SessionID),
+		if _, err := s.exec(ctx, tx, insertEventQuery, e.ID, micro(e.Time), string(e.Type), e.Subject, string(e.SessionID),
 			e.Client.IP, e.Client.UserAgent, details); err != nil {
 			return err
 		}

@@ -65,20 +65,18 @@ func (s *Store) EnqueueDeliveries(ctx context.Context, ds ...sessiond.Delivery) 
 	if len(ds) == 0 {
 		return nil
 	}
-	return s.write(ctx, op, func(tx *sql.Tx) error { return insertDeliveries(ctx, tx, ds) })
+	return s.write(ctx, op, func(tx *sql.Tx) error { return s.insertDeliveries(ctx, tx, ds) })
 }
 
 // insertDeliveries stores pending deliveries in tx, skipping IDs already
 // stored.
-func insertDeliveries(ctx context.Context, tx *sql.Tx, ds []sessiond.Delivery) error {
+func (s *Store) insertDeliveries(ctx context.Context, tx *sql.Tx, ds []sessiond.Delivery) error {
 	for _, d := range ds {
 		payload := d.Payload
 		if payload == nil {
 			payload = []byte{} // the column is NOT NULL
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (`+deliveryColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-			d.ID, d.Endpoint, d.EventID, payload, string(sessiond.DeliveryPending),
+		if _, err := s.exec(ctx, tx, insertDeliveryQuery, d.ID, d.Endpoint, d.EventID, payload, string(sessiond.DeliveryPending),
 			d.Attempts, micro(d.NextAttemptAt), d.LastError, micro(d.CreatedAt), micro(d.UpdatedAt)); err != nil {
 			return err
 		}
