@@ -42,6 +42,31 @@ type EventSink interface {
 	Record(ctx context.Context, e Event) error
 }
 
+// ChangeEventWriter is implemented by a Store (that is also an EventLog,
+// and usually an Outbox) whose writes store the events and webhook
+// deliveries they carry (RefreshSwap.Events, RefreshSwap.Deliveries) in the
+// same transaction as the change: a crash cannot keep the change and lose
+// its event, or the reverse. WritesChangeEvents reports whether it does.
+type ChangeEventWriter interface {
+	WritesChangeEvents() bool
+}
+
+// AtomicSink is an EventSink that can hand its durable writes to the store
+// so they commit with the change that caused the event. The Manager uses it
+// when its store is a ChangeEventWriter and the flow's write carries events.
+type AtomicSink interface {
+	EventSink
+	// Prepare returns what the store must write with the change that
+	// causes e: the event as the log keeps it and its outbox deliveries.
+	// ok false: the sink cannot hand these writes over, and the Manager
+	// calls Record after the change instead.
+	Prepare(ctx context.Context, e Event) (events []Event, ds []Delivery, ok bool, err error)
+	// Committed tells the sink that the change carrying e is committed,
+	// with the writes Prepare returned: it does the rest (metrics), not
+	// those writes.
+	Committed(ctx context.Context, e Event)
+}
+
 // eventIDEncoding is base32hex: its alphabet is in byte order, so IDs sort
 // as their bytes do.
 var eventIDEncoding = base32.HexEncoding.WithPadding(base32.NoPadding)
@@ -59,18 +84,70 @@ func NewEventID(t time.Time) string {
 // emit logs e and hands it to the EventSink; a sink that fails is logged,
 // never returned: an event must not undo the operation it reports.
 func (m *Manager) emit(ctx context.Context, e Event) {
+	e = m.stamp(e)
+	m.logEvent(ctx, e)
+	if m.events != nil {
+		if err := m.events.Record(ctx, e); err != nil {
+			m.log.ErrorContext(ctx, "record event", "event_id", e.ID, "type", string(e.Type), "err", err)
+		}
+	}
+}
+
+// stamp gives e its time and ID when it has none.
+func (m *Manager) stamp(e Event) Event {
 	if e.Time.IsZero() {
 		e.Time = m.now()
 	}
 	if e.ID == "" {
 		e.ID = NewEventID(e.Time)
 	}
+	return e
+}
+
+// logEvent writes e's log line.
+func (m *Manager) logEvent(ctx context.Context, e Event) {
 	m.log.LogAttrs(ctx, slog.LevelInfo, "event", slog.String("event_id", e.ID), slog.String("type", string(e.Type)),
 		slog.String("subject", e.Subject), slog.String("session_id", string(e.SessionID)),
 		slog.String("client_ip", e.Client.IP), slog.Any("details", e.Details))
-	if m.events != nil {
-		if err := m.events.Record(ctx, e); err != nil {
-			m.log.ErrorContext(ctx, "record event", "event_id", e.ID, "type", string(e.Type), "err", err)
-		}
+}
+
+// carried is an event whose durable writes go with a store change.
+type carried struct {
+	event      Event
+	events     []Event
+	deliveries []Delivery
+	ok         bool // the store can write them with the change
+	written    bool // it did: emit must not
+}
+
+// prepare stamps e and, when the sink and the store can, returns the writes
+// the store makes with the change. Without them (ok false) the caller
+// emits e after the change as usual.
+func (m *Manager) prepare(ctx context.Context, e Event) carried {
+	c := carried{event: m.stamp(e)}
+	sink, ok := m.events.(AtomicSink)
+	if !ok {
+		return c
 	}
+	if w, ok := m.store.(ChangeEventWriter); !ok || !w.WritesChangeEvents() {
+		return c
+	}
+	events, ds, ok, err := sink.Prepare(ctx, c.event)
+	if err != nil {
+		m.log.ErrorContext(ctx, "prepare event", "event_id", c.event.ID, "type", string(c.event.Type), "err", err)
+		return c
+	}
+	c.events, c.deliveries, c.ok = events, ds, ok
+	return c
+}
+
+// committed finishes a carried event once its change is committed (or,
+// when the store did not carry it, records it as emit does).
+func (m *Manager) committed(ctx context.Context, c *carried) {
+	if !c.ok || !c.written {
+		m.emit(ctx, c.event)
+		return
+	}
+	m.logEvent(ctx, c.event)
+	m.events.(AtomicSink).Committed(ctx, c.event)
 }

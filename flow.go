@@ -55,6 +55,9 @@ type refreshGrant struct {
 	// (zero while it is current). Presented again, it is a reuse unless
 	// within the reuse interval.
 	retiredAt time.Time
+	// event: the session.refreshed event, when its durable writes may go
+	// with the rotation (the flow sets its written once they did).
+	event *carried
 }
 
 // newFlow returns the flow of o.Strategy (already checked valid by

@@ -97,10 +97,17 @@ func (f *hybridFlow) issueRefresh(ctx context.Context, g refreshGrant, now, grac
 		iss.RefreshToken = g.token
 		return iss, nil
 	}
-	err = f.store.SwapRefresh(ctx, RefreshSwap{
+	sw := RefreshSwap{
 		Old: g.hash, Next: tokens[0], Now: now, GraceSince: graceSince,
 		LastActiveAt: now, IdleExpiresAt: s.IdleExpiresAt,
-	})
+	}
+	if g.event != nil && g.event.ok {
+		sw.Events, sw.Deliveries = g.event.events, g.event.deliveries
+	}
+	err = f.store.SwapRefresh(ctx, sw)
+	if err == nil && g.event != nil && g.event.ok {
+		g.event.written = true
+	}
 	if err != nil && !errors.Is(err, ErrRefreshReused) {
 		err = notFoundIsInvalid(err)
 	}

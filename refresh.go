@@ -40,6 +40,8 @@ func (m *Manager) Refresh(ctx context.Context, refresh Secret, client Client) (*
 		}
 		return nil, m.reused(ctx, s, client, now)
 	}
+	ev := m.prepare(ctx, Event{Type: EventSessionRefreshed, Subject: s.Subject, SessionID: s.ID, Client: client})
+	g.event = &ev
 	iss, err := m.flow.issueRefresh(ctx, g, now, grace)
 	if errors.Is(err, ErrRefreshReused) {
 		// A concurrent refresh retired the token first and no grace applies.
@@ -48,7 +50,7 @@ func (m *Manager) Refresh(ctx context.Context, refresh Secret, client Client) (*
 		return nil, err
 	}
 	iss.Anomalies, iss.StepUp = found, stepUp
-	m.emit(ctx, Event{Type: EventSessionRefreshed, Subject: s.Subject, SessionID: s.ID, Client: client})
+	m.committed(ctx, &ev)
 	return iss, nil
 }
 

@@ -72,6 +72,13 @@ type RefreshSwap struct {
 	// Activity written to the session in the same step.
 	LastActiveAt  time.Time
 	IdleExpiresAt time.Time
+	// Events and Deliveries are the durable records of this change (its
+	// session.refreshed event, that event's webhook outbox entries). A
+	// store that implements ChangeEventWriter writes them in the swap's own
+	// transaction, or not at all when the swap fails; other stores ignore
+	// them and the Manager records the event after the swap, as before.
+	Events     []Event
+	Deliveries []Delivery
 }
 
 // Revocation is a revoked session as the revoked-session set needs it.

@@ -56,7 +56,19 @@ func (sw *RefreshSwap) Validate() error {
 	if sw.Next.Kind != KindRefresh {
 		return argError("next.kind", "must be refresh")
 	}
-	return nil
+	return CheckChangeEvents(sw.Events, sw.Deliveries)
+}
+
+// CheckChangeEvents checks the events and outbox deliveries a change
+// carries (see ChangeEventWriter): every event needs an ID, its Details
+// must encode as JSON, every delivery needs an ID and is pending.
+func CheckChangeEvents(events []Event, ds []Delivery) error {
+	if len(events) > 0 {
+		if _, err := EncodeEvents(events); err != nil {
+			return err
+		}
+	}
+	return CheckEnqueue(ds)
 }
 
 // CheckSession checks that Next belongs to session, the session of the

@@ -41,14 +41,26 @@ func (s *Store) AppendEvents(ctx context.Context, events ...sessiond.Event) erro
 		return err
 	}
 	defer s.mu.Unlock()
+	s.appendEvents(events, details)
+	return nil
+}
+
+// appendEvents stores events, their details encoded in details, skipping
+// IDs already stored. s.mu is held.
+func (s *Store) appendEvents(events []sessiond.Event, details [][]byte) {
 	for i, e := range events {
 		e.Details = nil
 		if at, found := s.findEvent(e.ID); !found {
 			s.events = slices.Insert(s.events, at, storedEvent{e: e, details: details[i]})
 		}
 	}
-	return nil
 }
+
+// WritesChangeEvents reports that SwapRefresh stores the events and
+// deliveries it carries with the swap; see sessiond.ChangeEventWriter.
+func (s *Store) WritesChangeEvents() bool { return true }
+
+var _ sessiond.ChangeEventWriter = (*Store)(nil)
 
 // findEvent returns where the event with ID id is, or would be, in
 // s.events (kept in ID order).

@@ -28,6 +28,13 @@ func (s *Store) EnqueueDeliveries(ctx context.Context, ds ...sessiond.Delivery) 
 		return err
 	}
 	defer s.mu.Unlock()
+	s.enqueue(ds)
+	return nil
+}
+
+// enqueue stores pending deliveries, skipping IDs already stored. s.mu is
+// held.
+func (s *Store) enqueue(ds []sessiond.Delivery) {
 	for _, d := range ds {
 		if _, ok := s.deliveries[d.ID]; ok {
 			continue
@@ -36,7 +43,6 @@ func (s *Store) EnqueueDeliveries(ctx context.Context, ds ...sessiond.Delivery) 
 		c.State = sessiond.DeliveryPending
 		s.deliveries[d.ID] = &c
 	}
-	return nil
 }
 
 // ClaimDeliveries returns up to limit pending deliveries due at now (their

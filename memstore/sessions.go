@@ -109,7 +109,8 @@ func (s *Store) Touch(ctx context.Context, id sessiond.SessionID, lastActive, id
 // grace window, ErrConflict if Next's hash exists, ErrInvalidArgument if Next
 // is not a refresh token of Old's session; in each case nothing changes.
 func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error {
-	if err := s.lock(ctx, "swap refresh token", sw.Validate()); err != nil {
+	details, err := sessiond.EncodeEvents(sw.Events)
+	if err := s.lock(ctx, "swap refresh token", sw.Validate(), err); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
@@ -142,6 +143,8 @@ func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error 
 		rec.s.LastActiveAt = sw.LastActiveAt
 		rec.s.IdleExpiresAt = sw.IdleExpiresAt
 	}
+	s.appendEvents(sw.Events, details)
+	s.enqueue(sw.Deliveries)
 	return nil
 }
 

@@ -23,6 +23,20 @@ func (s *Store) AppendEvents(ctx context.Context, events ...sessiond.Event) erro
 		return errClosed
 	}
 	const op = "append events"
+	args, err := eventArgs(events)
+	if err != nil {
+		return wrap(op, err)
+	}
+	if args == nil {
+		return nil
+	}
+	_, err = s.pool.Exec(ctx, s.q.appendEvents, args...)
+	return s.translate(op, err)
+}
+
+// eventArgs are the arguments of appendEvents for events (nil when there
+// is nothing to store). ErrInvalidArgument as AppendEvents.
+func eventArgs(events []sessiond.Event) ([]any, error) {
 	var (
 		ids, types, subjects, sessions, ips, uas []string
 		times                                    []time.Time
@@ -31,11 +45,11 @@ func (s *Store) AppendEvents(ctx context.Context, events ...sessiond.Event) erro
 	)
 	encoded, err := sessiond.EncodeEvents(events)
 	if err != nil {
-		return wrap(op, err)
+		return nil, err
 	}
 	for i, e := range events {
 		if !validText(e.ID) {
-			return wrap(op, textError(fmt.Sprintf("events[%d].id", i)))
+			return nil, textError(fmt.Sprintf("events[%d].id", i))
 		}
 		if seen[e.ID] {
 			continue
@@ -51,11 +65,17 @@ func (s *Store) AppendEvents(ctx context.Context, events ...sessiond.Event) erro
 		details = append(details, encoded[i])
 	}
 	if len(ids) == 0 {
-		return nil
+		return nil, nil
 	}
-	_, err = s.pool.Exec(ctx, s.q.appendEvents, ids, times, types, subjects, sessions, ips, uas, details)
-	return s.translate(op, err)
+	return []any{ids, times, types, subjects, sessions, ips, uas, details}, nil
 }
+
+// WritesChangeEvents reports that SwapRefresh stores the events and
+// deliveries it carries in the swap's transaction (the same batch); see
+// sessiond.ChangeEventWriter.
+func (s *Store) WritesChangeEvents() bool { return true }
+
+var _ sessiond.ChangeEventWriter = (*Store)(nil)
 
 // QueryEvents returns the events q selects, in ID order, after q.Cursor,
 // and the cursor of the next page ("" when no more match); see

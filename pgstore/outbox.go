@@ -21,6 +21,20 @@ func (s *Store) EnqueueDeliveries(ctx context.Context, ds ...sessiond.Delivery) 
 		return errClosed
 	}
 	const op = "enqueue deliveries"
+	args, err := deliveryArgs(ds)
+	if err != nil {
+		return wrap(op, err)
+	}
+	if args == nil {
+		return nil
+	}
+	_, err = s.pool.Exec(ctx, s.q.enqueue, args...)
+	return s.translate(op, err)
+}
+
+// deliveryArgs are the arguments of enqueue for ds (nil when there is
+// nothing to store). ErrInvalidArgument as EnqueueDeliveries.
+func deliveryArgs(ds []sessiond.Delivery) ([]any, error) {
 	var (
 		ids, endpoints, eventIDs, lastErrs []string
 		payloads                           [][]byte
@@ -29,12 +43,12 @@ func (s *Store) EnqueueDeliveries(ctx context.Context, ds ...sessiond.Delivery) 
 		seen                               = make(map[string]bool, len(ds))
 	)
 	if err := sessiond.CheckEnqueue(ds); err != nil {
-		return wrap(op, err)
+		return nil, err
 	}
 	for i, d := range ds {
 		for _, f := range []struct{ field, v string }{{"id", d.ID}, {"endpoint", d.Endpoint}, {"event_id", d.EventID}} {
 			if !validText(f.v) {
-				return wrap(op, textError(fmt.Sprintf("deliveries[%d].%s", i, f.field)))
+				return nil, textError(fmt.Sprintf("deliveries[%d].%s", i, f.field))
 			}
 		}
 		if seen[d.ID] {
@@ -51,10 +65,9 @@ func (s *Store) EnqueueDeliveries(ctx context.Context, ds ...sessiond.Delivery) 
 		next, created, updated = append(next, d.NextAttemptAt), append(created, d.CreatedAt), append(updated, d.UpdatedAt)
 	}
 	if len(ids) == 0 {
-		return nil
+		return nil, nil
 	}
-	_, err := s.pool.Exec(ctx, s.q.enqueue, ids, endpoints, eventIDs, payloads, attempts, next, lastErrs, created, updated)
-	return s.translate(op, err)
+	return []any{ids, endpoints, eventIDs, payloads, attempts, next, lastErrs, created, updated}, nil
 }
 
 func scanDeliveries(rows pgx.Rows) ([]sessiond.Delivery, error) {

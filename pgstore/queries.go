@@ -20,7 +20,11 @@ type queries struct {
 	appendEvents, deleteEvents                                         string
 	enqueue, claim, finish, listDeliveries, countDeliveries, deleteDel string
 	countLive                                                          string
-	schema                                                             string
+	// appendEventsAfterSwap, enqueueAfterSwap: appendEvents and enqueue
+	// that write only when the swap before them in the same batch stored
+	// its successor token (the last argument, its hash).
+	appendEventsAfterSwap, enqueueAfterSwap string
+	schema                                  string
 }
 
 // sessionCols are the columns scanSession reads, in its order.
@@ -232,6 +236,10 @@ func newQueries(schema string) queries {
 		WHERE revoked_at IS NULL AND expires_at > $1 AND idle_expires_at > $1
 		GROUP BY strategy`,
 	}
+	q.appendEventsAfterSwap = strings.Replace(q.appendEvents, "ON CONFLICT",
+		"WHERE EXISTS (SELECT 1 FROM {schema}.tokens WHERE hash = $9) ON CONFLICT", 1)
+	q.enqueueAfterSwap = strings.Replace(q.enqueue, "ON CONFLICT",
+		"WHERE EXISTS (SELECT 1 FROM {schema}.tokens WHERE hash = $10) ON CONFLICT", 1)
 	for _, p := range []*string{
 		&q.create, &q.get, &q.lookup, &q.touch, &q.touchExists, &q.swapLock, &q.swap,
 		&q.revoke, &q.revokeSubject, &q.evict, &q.notify, &q.limitLock, &q.liveBySubject,
@@ -239,7 +247,7 @@ func newQueries(schema string) queries {
 		&q.getMeta, &q.insertMeta, &q.updateMeta,
 		&q.appendEvents, &q.deleteEvents,
 		&q.enqueue, &q.claim, &q.finish, &q.listDeliveries, &q.countDeliveries, &q.deleteDel,
-		&q.countLive,
+		&q.countLive, &q.appendEventsAfterSwap, &q.enqueueAfterSwap,
 	} {
 		*p = r.Replace(*p)
 	}

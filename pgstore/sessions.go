@@ -226,6 +226,14 @@ func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error 
 	if !validText(string(sw.Next.SessionID)) {
 		return wrap(op, textError("next.session_id"))
 	}
+	evArgs, err := eventArgs(sw.Events)
+	if err != nil {
+		return wrap(op, err)
+	}
+	dArgs, err := deliveryArgs(sw.Deliveries)
+	if err != nil {
+		return wrap(op, err)
+	}
 	var (
 		kind    int16
 		session string
@@ -239,7 +247,15 @@ func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error 
 		sw.Old[:], sw.Next.Hash[:], string(sw.Next.SessionID), sw.Next.IssuedAt, sw.Next.ExpiresAt,
 		sw.Now, sw.GraceSince, sw.LastActiveAt, sw.IdleExpiresAt,
 	).QueryRow(func(row pgx.Row) error { return row.Scan(&kind, &session, &swapped) })
-	err := s.pool.SendBatch(ctx, b).Close()
+	// The change's event and webhook deliveries join the batch, written
+	// only if the swap stored its successor.
+	if evArgs != nil {
+		b.Queue(s.q.appendEventsAfterSwap, append(evArgs, sw.Next.Hash[:])...)
+	}
+	if dArgs != nil {
+		b.Queue(s.q.enqueueAfterSwap, append(dArgs, sw.Next.Hash[:])...)
+	}
+	err = s.pool.SendBatch(ctx, b).Close()
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrNotFound)

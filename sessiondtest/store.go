@@ -69,6 +69,9 @@ func TestStore(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	runIfImplemented[sessiond.LiveCounter](t, "LiveCounter", probe, newStore, TestLiveCounter)
 	runIfImplemented[sessiond.EventLog](t, "EventLog", probe, newStore, TestEventLog)
 	runIfImplemented[sessiond.Outbox](t, "Outbox", probe, newStore, TestOutbox)
+	if w, ok := probe.(sessiond.ChangeEventWriter); ok && w.WritesChangeEvents() {
+		runIfImplemented[changeEventStore](t, "ChangeEvents", probe, newStore, TestChangeEvents)
+	}
 	runIfImplemented[sessiond.BulkRevoker](t, "BulkRevoker", probe, newStore, TestBulkRevoker)
 	runIfImplemented[sessiond.RevocationNotifier](t, "RevocationNotifier", probe, newStore,
 		func(t *testing.T, newStore func(t *testing.T) sessiond.Store) {

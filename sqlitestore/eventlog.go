@@ -23,32 +23,34 @@ func (s *Store) AppendEvents(ctx context.Context, events ...sessiond.Event) erro
 	if err != nil {
 		return wrap(op, err)
 	}
-	details := make([]any, len(events)) // nil: NULL, no details
-	for i, b := range enc {
-		if b != nil {
-			details[i] = b
-		}
-	}
 	if len(events) == 0 {
 		return nil
 	}
-	return s.write(ctx, op, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO events
-			(id, time, type, subject, session_id, client_ip, client_ua, details)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
-		if err != nil {
+	return s.write(ctx, op, func(tx *sql.Tx) error { return s.insertEvents(ctx, tx, events, enc) })
+}
+
+// insertEvents stores events in tx, their details encoded in enc (from
+// sessiond.EncodeEvents), skipping IDs already stored.
+func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []sessiond.Event, enc [][]byte) error {
+	for i, e := range events {
+		var details any // nil: NULL, no details
+		if enc[i] != nil {
+			details = enc[i]
+		}
+		if _, err := s.exec(ctx, tx, insertEventQuery, e.ID, micro(e.Time), string(e.Type), e.Subject, string(e.SessionID),
+			e.Client.IP, e.Client.UserAgent, details); err != nil {
 			return err
 		}
-		defer st.Close()
-		for i, e := range events {
-			if _, err := st.ExecContext(ctx, e.ID, micro(e.Time), string(e.Type), e.Subject, string(e.SessionID),
-				e.Client.IP, e.Client.UserAgent, details[i]); err != nil {
-				return err
-			}
-		}
-		return st.Close()
-	})
+	}
+	return nil
 }
+
+// WritesChangeEvents reports that SwapRefresh stores the events and
+// deliveries it carries in the swap's transaction; see
+// sessiond.ChangeEventWriter.
+func (s *Store) WritesChangeEvents() bool { return true }
+
+var _ sessiond.ChangeEventWriter = (*Store)(nil)
 
 // QueryEvents returns the events q selects, in ID order, after q.Cursor;
 // see sessiond.EventLog. Limit 0 means 100, more than 1000 means 1000.

@@ -65,25 +65,23 @@ func (s *Store) EnqueueDeliveries(ctx context.Context, ds ...sessiond.Delivery) 
 	if len(ds) == 0 {
 		return nil
 	}
-	return s.write(ctx, op, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO deliveries (`+deliveryColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
-		if err != nil {
+	return s.write(ctx, op, func(tx *sql.Tx) error { return s.insertDeliveries(ctx, tx, ds) })
+}
+
+// insertDeliveries stores pending deliveries in tx, skipping IDs already
+// stored.
+func (s *Store) insertDeliveries(ctx context.Context, tx *sql.Tx, ds []sessiond.Delivery) error {
+	for _, d := range ds {
+		payload := d.Payload
+		if payload == nil {
+			payload = []byte{} // the column is NOT NULL
+		}
+		if _, err := s.exec(ctx, tx, insertDeliveryQuery, d.ID, d.Endpoint, d.EventID, payload, string(sessiond.DeliveryPending),
+			d.Attempts, micro(d.NextAttemptAt), d.LastError, micro(d.CreatedAt), micro(d.UpdatedAt)); err != nil {
 			return err
 		}
-		defer st.Close()
-		for _, d := range ds {
-			payload := d.Payload
-			if payload == nil {
-				payload = []byte{} // the column is NOT NULL
-			}
-			if _, err := st.ExecContext(ctx, d.ID, d.Endpoint, d.EventID, payload, string(sessiond.DeliveryPending),
-				d.Attempts, micro(d.NextAttemptAt), d.LastError, micro(d.CreatedAt), micro(d.UpdatedAt)); err != nil {
-				return err
-			}
-		}
-		return st.Close()
-	})
+	}
+	return nil
 }
 
 // ClaimDeliveries returns up to limit pending deliveries due at now (their

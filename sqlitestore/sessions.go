@@ -129,9 +129,29 @@ func insertSession(ctx context.Context, tx *sql.Tx, sess *sessiond.Session, toke
 	return nil
 }
 
+// The statements of the refresh path, prepared once (Store.writes).
+const (
+	swapRetireQuery = `UPDATE tokens SET retired_at = ?
+		WHERE hash = ? AND kind = ? AND retired_at IS NULL RETURNING session_id`
+	swapOldQuery      = `SELECT session_id, retired_at FROM tokens WHERE hash = ? AND kind = ?`
+	swapSiblingsQuery = `UPDATE tokens SET retired_at = ?
+		WHERE session_id = ? AND kind = ? AND retired_at IS NULL`
+	insertTokenQuery = `INSERT INTO tokens (hash, session_id, kind, issued_at, expires_at, retired_at)
+		VALUES (?, ?, ?, ?, ?, ?)`
+	swapActivityQuery = `UPDATE sessions SET last_active_at = ?, idle_expires_at = ?
+		WHERE id = ? AND revoked_at IS NULL`
+	insertEventQuery = `INSERT INTO events
+		(id, time, type, subject, session_id, client_ip, client_ua, details)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
+	insertDeliveryQuery = `INSERT INTO deliveries (` + deliveryColumns + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
+)
+
+var writeQueries = []string{swapRetireQuery, swapOldQuery, swapSiblingsQuery, insertTokenQuery, swapActivityQuery,
+	insertEventQuery, insertDeliveryQuery}
+
 func insertToken(ctx context.Context, tx *sql.Tx, t sessiond.Token) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO tokens (hash, session_id, kind, issued_at, expires_at, retired_at)
-		VALUES (?, ?, ?, ?, ?, ?)`,
+	_, err := tx.ExecContext(ctx, insertTokenQuery,
 		t.Hash[:], string(t.SessionID), int64(t.Kind), micro(t.IssuedAt), micro(t.ExpiresAt), nullMicro(t.RetiredAt))
 	return err
 }
@@ -200,16 +220,17 @@ func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error 
 	if err := sw.Validate(); err != nil {
 		return wrap(op, err)
 	}
+	enc, err := sessiond.EncodeEvents(sw.Events)
+	if err != nil {
+		return wrap(op, err)
+	}
 	return s.write(ctx, op, func(tx *sql.Tx) error {
 		var sid string
-		err := tx.QueryRowContext(ctx, `UPDATE tokens SET retired_at = ?
-			WHERE hash = ? AND kind = ? AND retired_at IS NULL RETURNING session_id`,
-			micro(sw.Now), sw.Old[:], int64(sessiond.KindRefresh)).Scan(&sid)
+		err := s.queryRow(ctx, tx, swapRetireQuery, micro(sw.Now), sw.Old[:], int64(sessiond.KindRefresh)).Scan(&sid)
 		if errors.Is(err, sql.ErrNoRows) {
 			// Not current: unknown, or retired already.
 			var retired sql.NullInt64
-			err = tx.QueryRowContext(ctx, `SELECT session_id, retired_at FROM tokens WHERE hash = ? AND kind = ?`,
-				sw.Old[:], int64(sessiond.KindRefresh)).Scan(&sid, &retired)
+			err = s.queryRow(ctx, tx, swapOldQuery, sw.Old[:], int64(sessiond.KindRefresh)).Scan(&sid, &retired)
 			if err != nil {
 				return err // sql.ErrNoRows: ErrNotFound
 			}
@@ -225,17 +246,22 @@ func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error 
 		// Next becomes the session's only current refresh token: a sibling
 		// issued by an earlier swap within the grace window retires, so one
 		// token never forks into several live chains.
-		if _, err := tx.ExecContext(ctx, `UPDATE tokens SET retired_at = ?
-			WHERE session_id = ? AND kind = ? AND retired_at IS NULL`,
-			micro(sw.Now), sid, int64(sessiond.KindRefresh)); err != nil {
+		if _, err := s.exec(ctx, tx, swapSiblingsQuery, micro(sw.Now), sid, int64(sessiond.KindRefresh)); err != nil {
 			return err
 		}
-		if err := insertToken(ctx, tx, sw.Next); err != nil {
+		t := sw.Next
+		if _, err := s.exec(ctx, tx, insertTokenQuery, t.Hash[:], string(t.SessionID), int64(t.Kind),
+			micro(t.IssuedAt), micro(t.ExpiresAt), nullMicro(t.RetiredAt)); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE sessions SET last_active_at = ?, idle_expires_at = ?
-			WHERE id = ? AND revoked_at IS NULL`, micro(sw.LastActiveAt), micro(sw.IdleExpiresAt), sid)
-		return err
+		if _, err := s.exec(ctx, tx, swapActivityQuery, micro(sw.LastActiveAt), micro(sw.IdleExpiresAt), sid); err != nil {
+			return err
+		}
+		// The change's event and webhook deliveries commit with it.
+		if err := s.insertEvents(ctx, tx, sw.Events, enc); err != nil {
+			return err
+		}
+		return s.insertDeliveries(ctx, tx, sw.Deliveries)
 	})
 }
 

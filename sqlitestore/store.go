@@ -52,6 +52,11 @@ type Store struct {
 
 	lookupStmt *sql.Stmt
 	getStmt    *sql.Stmt
+	// writes: the statements of the refresh path, prepared once; a
+	// transaction borrows them with tx.StmtContext, which reuses the
+	// compiled statement of its connection instead of compiling the SQL
+	// on every call.
+	writes map[string]*sql.Stmt
 }
 
 // New opens (creating if missing, with its directory) the SQLite database
@@ -136,7 +141,25 @@ func (s *Store) init(ctx context.Context, abs string) error {
 	if s.getStmt, err = s.db.PrepareContext(ctx, getQuery); err != nil {
 		return s.fail("prepare get", err)
 	}
+	s.writes = make(map[string]*sql.Stmt, len(writeQueries))
+	for _, q := range writeQueries {
+		st, err := s.db.PrepareContext(ctx, q)
+		if err != nil {
+			return s.fail("prepare write", err)
+		}
+		s.writes[q] = st
+	}
 	return nil
+}
+
+// exec runs query, one of writeQueries, in tx with its prepared statement.
+func (s *Store) exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	return tx.StmtContext(ctx, s.writes[query]).ExecContext(ctx, args...)
+}
+
+// queryRow is exec for a statement that returns a row.
+func (s *Store) queryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
+	return tx.StmtContext(ctx, s.writes[query]).QueryRowContext(ctx, args...)
 }
 
 // Ping reports whether the database answers: it reads the schema version,
@@ -160,6 +183,9 @@ func (s *Store) Close() error {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
+	}
+	for _, st := range s.writes {
+		errs = append(errs, st.Close())
 	}
 	errs = append(errs, s.db.Close())
 	if err := errors.Join(errs...); err != nil {

@@ -262,6 +262,24 @@ func (d *Dispatcher) Record(ctx context.Context, e sessiond.Event) error {
 	if e.ID == "" {
 		e.ID = sessiond.NewEventID(e.Time)
 	}
+	ds, err := d.Deliveries(e)
+	if err != nil || len(ds) == 0 {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	defer cancel()
+	if err := d.outbox.EnqueueDeliveries(ctx, ds...); err != nil {
+		return fmt.Errorf("webhook: enqueue event %s: %w", e.ID, err)
+	}
+	return nil
+}
+
+// Deliveries returns the pending deliveries Record would enqueue for e
+// (which must have its ID and time), one per endpoint that selects its
+// type, without writing them: a store that writes a change and its event
+// in one transaction (sessiond.ChangeEventWriter) enqueues them there.
+func (d *Dispatcher) Deliveries(e sessiond.Event) ([]sessiond.Delivery, error) {
+	now := d.clock.Now()
 	var ds []sessiond.Delivery
 	var body []byte
 	for i := range d.endpoints {
@@ -273,7 +291,7 @@ func (d *Dispatcher) Record(ctx context.Context, e sessiond.Event) error {
 			var err error
 			body, err = json.Marshal(payload{Type: e.Type, Timestamp: e.Time.UTC().Format(time.RFC3339Nano), Data: e})
 			if err != nil {
-				return fmt.Errorf("webhook: encode event %s: %w", e.ID, err)
+				return nil, fmt.Errorf("webhook: encode event %s: %w", e.ID, err)
 			}
 		}
 		ds = append(ds, sessiond.Delivery{
@@ -281,15 +299,7 @@ func (d *Dispatcher) Record(ctx context.Context, e sessiond.Event) error {
 			State: sessiond.DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
 		})
 	}
-	if len(ds) == 0 {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
-	defer cancel()
-	if err := d.outbox.EnqueueDeliveries(ctx, ds...); err != nil {
-		return fmt.Errorf("webhook: enqueue event %s: %w", e.ID, err)
-	}
-	return nil
+	return ds, nil
 }
 
 // Run delivers due deliveries every PollEvery until ctx ends. Failures

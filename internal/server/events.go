@@ -41,30 +41,76 @@ type fanout struct {
 	webhooks *webhook.Dispatcher
 	metrics  *metrics.Metrics
 	slog     *slog.Logger
+	// atomic: log is a store that writes a change's events and outbox
+	// deliveries in the change's transaction (sessiond.ChangeEventWriter),
+	// and the webhook outbox is that same store.
+	atomic bool
 }
 
-func (f *fanout) Record(ctx context.Context, e sessiond.Event) error {
-	if id := httpapi.ActingKeyID(ctx); id != "" { // the API key that caused it
+var _ sessiond.AtomicSink = (*fanout)(nil)
+
+// acting adds the API key that caused e to its details.
+func acting(ctx context.Context, e sessiond.Event) sessiond.Event {
+	if id := httpapi.ActingKeyID(ctx); id != "" {
 		e.Details = maps.Clone(e.Details)
 		if e.Details == nil {
 			e.Details = map[string]any{}
 		}
 		e.Details["api_key_id"] = id
 	}
-	var errs []error
-	if f.log != nil {
-		if err := f.log.AppendEvents(ctx, e); err != nil {
-			errs = append(errs, fmt.Errorf("event log: %w", err))
-		}
-	}
+	return e
+}
+
+// alerted: whether e goes to the webhooks. Anomalies whose action is only
+// "log" are recorded, not alerted.
+func (f *fanout) alerted(e sessiond.Event) bool {
+	return f.webhooks != nil && !(e.Type == sessiond.EventAnomaly && e.Details["action"] == string(sessiond.AnomalyLog))
+}
+
+// observe feeds e to the metrics.
+func (f *fanout) observe(e sessiond.Event) {
 	f.metrics.Observe(e)
 	if e.Type == sessiond.EventSessionRevoked {
 		if secs, ok := e.Details["lifetime_seconds"].(float64); ok {
 			f.metrics.ObserveSessionEnd(time.Duration(secs * float64(time.Second)))
 		}
 	}
-	// Anomalies whose action is only "log" are recorded, not alerted.
-	if f.webhooks != nil && !(e.Type == sessiond.EventAnomaly && e.Details["action"] == string(sessiond.AnomalyLog)) {
+}
+
+// Prepare returns the event as the log stores it and its webhook
+// deliveries, for the store to write with the change that caused it; see
+// sessiond.AtomicSink.
+func (f *fanout) Prepare(ctx context.Context, e sessiond.Event) ([]sessiond.Event, []sessiond.Delivery, bool, error) {
+	if !f.atomic {
+		return nil, nil, false, nil
+	}
+	e = acting(ctx, e)
+	var ds []sessiond.Delivery
+	if f.alerted(e) {
+		var err error
+		if ds, err = f.webhooks.Deliveries(e); err != nil {
+			return nil, nil, false, err
+		}
+	}
+	return []sessiond.Event{e}, ds, true, nil
+}
+
+// Committed: the store wrote e and its deliveries with its change; only
+// the metrics are left.
+func (f *fanout) Committed(ctx context.Context, e sessiond.Event) {
+	f.observe(acting(ctx, e))
+}
+
+func (f *fanout) Record(ctx context.Context, e sessiond.Event) error {
+	e = acting(ctx, e)
+	var errs []error
+	if f.log != nil {
+		if err := f.log.AppendEvents(ctx, e); err != nil {
+			errs = append(errs, fmt.Errorf("event log: %w", err))
+		}
+	}
+	f.observe(e)
+	if f.alerted(e) {
 		if err := f.webhooks.Record(ctx, e); err != nil {
 			errs = append(errs, fmt.Errorf("webhook outbox: %w", err))
 		}

@@ -116,6 +116,11 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	events := &fanout{metrics: met, slog: log}
 	events.log, _ = store.(sessiond.EventLog)
+	// The event log and the outbox are this store: when it writes a
+	// change's events in the change's transaction, hand them over.
+	if w, ok := store.(sessiond.ChangeEventWriter); ok && events.log != nil {
+		events.atomic = w.WritesChangeEvents()
+	}
 	if len(endpoints) > 0 {
 		if outbox == nil {
 			return fmt.Errorf("webhooks need a store with an outbox: %w", sessiond.ErrUnsupported)
