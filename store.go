@@ -184,6 +184,10 @@ type TokenClaims struct {
 	SessionExpiresAt time.Time // the session's absolute expiry
 	Persistent       bool
 	Claims           json.RawMessage // custom claims, a JSON object or nil
+	// KeyThumbprint is the cnf.jkt of a key-bound access token (RFC 9449
+	// section 6.1), "" when unbound. Verify need not return it: the binding
+	// also travels in Claims.
+	KeyThumbprint string
 }
 
 // SignedTokens issues and checks self-contained tokens (implemented by

@@ -75,4 +75,3 @@ func (r *RotatingNonces) Valid(_ context.Context, nonce string) (bool, error) {
 	}
 	return ok, nil
 }
-

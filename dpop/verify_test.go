@@ -122,7 +122,9 @@ func TestVerifier_Verify(t *testing.T) {
 		{"alg none", func(*testing.T) string {
 			return rawProof(`{"typ":"dpop+jwt","alg":"none"}`, `{"jti":"x","htm":"GET","htu":"`+reqURL+`","iat":1}`)
 		}, get, dpop.ErrMalformed},
-		{"alg HS256", func(t *testing.T) string { return sign(t, []byte(strings.Repeat("k", 32)), jose.HS256, nil, baseClaims()) }, get, dpop.ErrMalformed},
+		{"alg HS256", func(t *testing.T) string {
+			return sign(t, []byte(strings.Repeat("k", 32)), jose.HS256, nil, baseClaims())
+		}, get, dpop.ErrMalformed},
 		{"private key in jwk", func(*testing.T) string {
 			return rawProof(`{"typ":"dpop+jwt","alg":"ES256","jwk":`+string(privJWK)+`}`, `{}`)
 		}, get, dpop.ErrMalformed},
@@ -158,7 +160,9 @@ func TestVerifier_Verify(t *testing.T) {
 		{"wrong host", func(t *testing.T) string {
 			return sign(t, ec, jose.ES256, nil, with(baseClaims(), "htu", "https://evil.example.com/v1/things"))
 		}, get, dpop.ErrURL},
-		{"relative htu", func(t *testing.T) string { return sign(t, ec, jose.ES256, nil, with(baseClaims(), "htu", "/v1/things")) }, get, dpop.ErrURL},
+		{"relative htu", func(t *testing.T) string {
+			return sign(t, ec, jose.ES256, nil, with(baseClaims(), "htu", "/v1/things"))
+		}, get, dpop.ErrURL},
 		{"userinfo in htu", func(t *testing.T) string {
 			return sign(t, ec, jose.ES256, nil, with(baseClaims(), "htu", "https://u:p@api.example.com/v1/things"))
 		}, get, dpop.ErrURL},
