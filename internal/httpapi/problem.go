@@ -50,6 +50,8 @@ var titles = map[string]string{
 	codeLimitReached:      "Session limit reached",
 	codeStoreUnavailable:  "Store unavailable",
 	codeInternal:          "Internal error",
+	codeInvalidDPoPProof:  "Invalid DPoP proof",
+	codeUseDPoPNonce:      "DPoP nonce required",
 }
 
 // errorTable is the one place that maps the library's errors to a status
