@@ -224,6 +224,17 @@ type Limiter interface {
 	CreateLimited(ctx context.Context, s *Session, max int, evict bool, tokens ...Token) ([]Revocation, error)
 }
 
+// ReplayGuard is an optional Store extension: one-time keys with an expiry,
+// shared by every node on the store. The dpop package keeps DPoP proof
+// identifiers (jti) in it so that a proof replayed to another node is
+// refused too. RememberOnce records key until until and reports false when
+// key is already recorded and not expired at now; concurrent calls for one
+// key return true at most once. Keys are short printable strings (the
+// caller hashes what it remembers). Implemented by memstore and redisstore.
+type ReplayGuard interface {
+	RememberOnce(ctx context.Context, key string, now, until time.Time) (fresh bool, err error)
+}
+
 // MetaStore keeps small named documents every node of a cluster must share:
 // the signing key ring and the API keys. Versions make updates a
 // compare-and-swap, so two nodes rotating keys at once cannot both win.

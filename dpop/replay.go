@@ -10,34 +10,28 @@ import (
 
 // ReplayCache remembers proof identifiers until they expire.
 //
-// Remember records key until the given time and reports fresh=false when the
-// key is already remembered (a replay). It must be atomic across every node
-// that shares it. A sessiond store that implements sessiond.ReplayGuard
-// satisfies this interface as it is.
-type ReplayCache interface {
-	Remember(ctx context.Context, key string, until time.Time) (fresh bool, err error)
-}
+// RememberOnce records key until the given time and reports fresh=false when
+// the key is already remembered at now (a replay). It must be atomic across
+// every node that shares it. A sessiond store that implements
+// sessiond.ReplayGuard (memstore, redisstore) satisfies this interface as it
+// is, and shares the cache between the nodes on that store.
+type ReplayCache = sessiond.ReplayGuard
 
 // MemoryReplay is a ReplayCache in this process's memory: correct for a single
 // node only.
 type MemoryReplay struct {
-	clock sessiond.Clock
-	mu    sync.Mutex
-	seen  map[string]time.Time
-	next  time.Time // next sweep of expired entries
+	mu   sync.Mutex
+	seen map[string]time.Time
+	next time.Time // next sweep of expired entries
 }
 
-// NewMemoryReplay returns an empty in-memory cache; nil clock means the wall clock.
-func NewMemoryReplay(clock sessiond.Clock) *MemoryReplay {
-	if clock == nil {
-		clock = sessiond.SystemClock{}
-	}
-	return &MemoryReplay{clock: clock, seen: make(map[string]time.Time)}
+// NewMemoryReplay returns an empty in-memory cache.
+func NewMemoryReplay() *MemoryReplay {
+	return &MemoryReplay{seen: make(map[string]time.Time)}
 }
 
-// Remember implements ReplayCache.
-func (m *MemoryReplay) Remember(_ context.Context, key string, until time.Time) (bool, error) {
-	now := m.clock.Now()
+// RememberOnce implements ReplayCache.
+func (m *MemoryReplay) RememberOnce(_ context.Context, key string, now, until time.Time) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if !now.Before(m.next) {

@@ -115,7 +115,7 @@ func New(opts Options) (*Verifier, error) {
 		v.maxSize = DefaultMaxProofSize
 	}
 	if v.replay == nil {
-		v.replay = NewMemoryReplay(v.clock)
+		v.replay = NewMemoryReplay()
 	}
 	return v, nil
 }
@@ -154,7 +154,7 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (*Proo
 	}
 	// Replay last, so that an invalid proof cannot burn a jti.
 	key := replayKey(p.JKT, p.JTI)
-	fresh, err := v.replay.Remember(ctx, key, p.IssuedAt.Add(v.maxAge+v.leeway))
+	fresh, err := v.replay.RememberOnce(ctx, key, v.clock.Now(), p.IssuedAt.Add(v.maxAge+v.leeway))
 	if err != nil {
 		return nil, fmt.Errorf("dpop: replay cache: %w", err)
 	}
