@@ -65,6 +65,38 @@ func Example() {
 	// after logout: true
 }
 
+// New with the least wiring: a Store and, for the default hybrid
+// strategy, a signer. The strategy (hybrid), the opaque token format, the
+// lifetimes (the b2c preset) and everything else take their defaults; a key
+// ring too short for the lifetimes fails here, not at the first login.
+func ExampleNew() {
+	ctx := context.Background()
+	ring, err := jwttoken.NewRing(time.Now(), jwttoken.RingOptions{MaxTokenLifetime: time.Hour})
+	if err != nil {
+		log.Fatal(err)
+	}
+	signed, err := jwttoken.New(ring, jwttoken.Options{Issuer: "https://auth.example.com", Audience: "example-app"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	m, err := sessiond.New(ctx, sessiond.Options{Store: memstore.New(), Signed: signed})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	fmt.Println(m.Strategy(), "access tokens live", m.Lifetimes().Access)
+
+	iss, err := m.Create(ctx, "user-42", sessiond.CreateOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	s, err := m.Verify(ctx, iss.AccessToken, sessiond.Client{})
+	fmt.Println(s.Subject, err)
+	// Output:
+	// hybrid access tokens live 1h0m0s
+	// user-42 <nil>
+}
+
 func ExampleManager_Refresh() {
 	ctx := context.Background()
 	ring, _ := jwttoken.NewRing(time.Now(), jwttoken.RingOptions{MaxTokenLifetime: 30 * 24 * time.Hour})

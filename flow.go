@@ -84,10 +84,10 @@ func checkLimit(o Options, limit sessionLimit, keepsSessions bool) error {
 	return nil
 }
 
-// needStore: the flows that keep sessions need a Store and OpaqueTokens.
+// needStore: the flows that keep sessions need a Store.
 func needStore(o Options) error {
-	if o.Store == nil || o.Opaque == nil {
-		return fmt.Errorf("sessiond: strategy %s needs a Store and OpaqueTokens: %w", o.Strategy, ErrInvalidArgument)
+	if o.Store == nil {
+		return fmt.Errorf("sessiond: strategy %s needs a Store: %w", o.Strategy, ErrInvalidArgument)
 	}
 	return nil
 }

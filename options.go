@@ -9,7 +9,7 @@ import (
 type Options struct {
 	// Strategy: database, jwt or hybrid. Default hybrid.
 	Strategy Strategy
-	// Store is required for database and hybrid. The jwt strategy keeps
+	// Store is required for database and hybrid (the default). The jwt strategy keeps
 	// no sessions; given a Store that is a MetaStore it reads and writes
 	// only the incident watermarks there.
 	Store Store
@@ -18,7 +18,8 @@ type Options struct {
 	// jwttoken.Codec does), New checks it covers the longest token the
 	// strategy signs: Lifetimes.Access in hybrid, Lifetimes.Refresh in jwt.
 	Signed SignedTokens
-	// Opaque makes and parses opaque tokens; required for database and hybrid.
+	// Opaque makes and parses opaque tokens (database and hybrid). Default
+	// OpaqueCodec{} (the same as opaquetoken.Codec{}).
 	Opaque OpaqueTokens
 	// Lifetimes; the zero value means Preset("b2c").
 	Lifetimes Lifetimes
@@ -126,6 +127,9 @@ func (o Options) withDefaults() (Options, error) {
 		o.ReuseInterval = defaultReuseInterval
 	case o.ReuseInterval < 0:
 		o.ReuseInterval = 0
+	}
+	if o.Opaque == nil {
+		o.Opaque = OpaqueCodec{}
 	}
 	if o.Clock == nil {
 		o.Clock = SystemClock{}

@@ -71,3 +71,33 @@ func TestNew_KeyRingTooShort(t *testing.T) {
 		m.Close()
 	}
 }
+
+// TestNew_DefaultOpaque (issue 15): no Opaque needed; the default makes
+// the same tokens as opaquetoken.Codec, so nodes wired either way agree.
+func TestNew_DefaultOpaque(t *testing.T) {
+	ctx := context.Background()
+	st := memstore.New()
+	plain, err := sessiond.New(ctx, sessiond.Options{Strategy: sessiond.StrategyDatabase, Store: st, GCInterval: -1})
+	if err != nil {
+		t.Fatalf("New without Opaque = %v", err)
+	}
+	defer plain.Close()
+	wired, err := sessiond.New(ctx, sessiond.Options{Strategy: sessiond.StrategyDatabase, Store: st, Opaque: opaquetoken.Codec{}, GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wired.Close()
+	iss, err := plain.Create(ctx, "alice", sessiond.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (opaquetoken.Codec{}).Parse(sessiond.KindAccess, iss.AccessToken); err != nil {
+		t.Errorf("opaquetoken.Codec cannot parse the default codec's token: %v", err)
+	}
+	if _, err := wired.Verify(ctx, iss.AccessToken, sessiond.Client{}); err != nil {
+		t.Errorf("a node wired with opaquetoken.Codec: Verify = %v", err)
+	}
+	if _, err := sessiond.New(ctx, sessiond.Options{Strategy: sessiond.StrategyDatabase}); !errors.Is(err, sessiond.ErrInvalidArgument) {
+		t.Errorf("New without a Store = %v; want ErrInvalidArgument", err)
+	}
+}

@@ -868,11 +868,17 @@ var rules = []Rule{
 	{
 		ID: "SD-GATEWAY-002", Severity: SeverityError,
 		Title:     "gateway.prefix must be a plain path",
-		Rationale: "The prefix is matched by the proxy and the server alike and scopes the refresh cookie; a trailing slash, dots, empty segments or characters that need escaping make them disagree about which requests are the gateway's.",
+		Rationale: "The prefix is matched by the proxy and the server alike and scopes the refresh cookie; a trailing slash, dots, empty segments or characters that need escaping make them disagree about which requests are the gateway's, and a prefix under the API's own paths (/v1, /oauth2, /sdk…) would take them over.",
 		Fix:       "use a path such as /sessiond (letters, digits, - _ ~ and /, no trailing slash)",
 		Check: func(in Input) []Issue {
-			if p := in.Config.Gateway.Prefix; !gatewayPrefix.MatchString(p) {
+			p := in.Config.Gateway.Prefix
+			if !gatewayPrefix.MatchString(p) {
 				return []Issue{issue("gateway.prefix", "gateway.prefix %q is not a plain path such as /sessiond", p)}
+			}
+			first, _, _ := strings.Cut(p[1:], "/")
+			switch first {
+			case "v1", "oauth2", "healthz", "readyz", "metrics", "sdk", "openapi.json":
+				return []Issue{issue("gateway.prefix", "gateway.prefix %q lies under the API's own /%s", p, first)}
 			}
 			return nil
 		},

@@ -5,13 +5,26 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/sessiond/sessiond/anomaly"
 	"github.com/sessiond/sessiond/httpsession"
 )
 
 // BenchmarkCheck is GET /sessiond/check with a valid cookie, in process
 // (httptest recorder, no network), beside a bare handler.
 func BenchmarkCheck(b *testing.B) {
-	e := newEnv(&testing.T{}, envOptions{})
+	b.Run("anomaly-rules", func(b *testing.B) {
+		d, err := anomaly.New(anomaly.Options{Actions: map[anomaly.Rule]anomaly.Action{
+			anomaly.RuleIPChange: anomaly.ActionLog, anomaly.RuleUserAgentChange: anomaly.ActionStepUp, anomaly.RuleDistinctIPs: anomaly.ActionAlert}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchCheck(b, envOptions{anomalies: d})
+	})
+	b.Run("no-rules", func(b *testing.B) { benchCheck(b, envOptions{}) })
+}
+
+func benchCheck(b *testing.B, eo envOptions) {
+	e := newEnv(&testing.T{}, eo)
 	iss, _ := e.m.Create(b.Context(), "alice", sessiondCreate())
 	req := httptest.NewRequest(http.MethodGet, "/sessiond/check", nil)
 	req.RemoteAddr = "127.0.0.1:5555"

@@ -60,9 +60,12 @@ func (g *Gateway) check(w http.ResponseWriter, r *http.Request) {
 		httpsession.WriteUnauthorized(w, r, err)
 		return
 	}
-	orig := r.Header.Get("X-Forwarded-Uri")
-	if orig == "" {
-		orig = r.Header.Get("X-Original-URI")
+	// NGINX sets X-Original-URI itself but passes a client's own
+	// X-Forwarded-Uri along: with both, X-Original-URI is the proxy's.
+	authRequest := r.Header.Get("X-Original-URI") != ""
+	orig := r.Header.Get("X-Original-URI")
+	if !authRequest {
+		orig = r.Header.Get("X-Forwarded-Uri")
 	}
 	returnTo, rerr := CleanReturnTo(orig)
 	if rerr != nil {
@@ -79,7 +82,7 @@ func (g *Gateway) check(w http.ResponseWriter, r *http.Request) {
 	}
 	g.log.DebugContext(r.Context(), "gateway: check: navigation without a valid session", "err", err)
 	h.Set("Location", target)
-	if r.Header.Get("X-Original-URI") != "" {
+	if authRequest {
 		httpsession.WriteUnauthorized(w, r, err)
 		return
 	}

@@ -87,6 +87,7 @@ func TestCheck_Invalid(t *testing.T) {
 		{"navigation, Caddy", nav, 303, loginTarget},
 		{"navigation, old browser Accept only", []string{"Accept", htmlAcc, "X-Forwarded-Uri", "/orders?page=2"}, 303, loginTarget},
 		{"navigation, NGINX auth_request", []string{navigate, "navigate", "X-Original-URI", "/orders?page=2"}, 401, loginTarget},
+		{"NGINX passes a client's X-Forwarded-Uri", []string{navigate, "navigate", "X-Original-URI", "/orders?page=2", "X-Forwarded-Uri", "/elsewhere"}, 401, loginTarget},
 		{"navigation of a revoked session", append(cookie(string(revoked.AccessToken)), nav...), 303, loginTarget},
 		{"POST form navigation is not redirected", []string{navigate, "navigate", "X-Forwarded-Method", "POST", "X-Forwarded-Uri", "/orders"}, 401, ""},
 		{"fetch with Accept html", []string{navigate, "cors", "Accept", "text/html", "X-Forwarded-Uri", "/orders"}, 401, ""},

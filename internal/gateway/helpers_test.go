@@ -43,6 +43,7 @@ type env struct {
 type envOptions struct {
 	strategy       sessiond.Strategy
 	trustedOrigins []string
+	anomalies      sessiond.AnomalyChecker
 }
 
 func newEnv(t *testing.T, eo envOptions) *env {
@@ -63,7 +64,7 @@ func newEnv(t *testing.T, eo envOptions) *env {
 	life.Access = accessTTL
 	e.m, err = sessiond.New(context.Background(), sessiond.Options{
 		Strategy: eo.strategy, Store: e.store, Signed: codec, Opaque: opaquetoken.Codec{},
-		Lifetimes: life, Clock: e.clock, GCInterval: -1, WatermarkPoll: -1,
+		Lifetimes: life, Clock: e.clock, GCInterval: -1, WatermarkPoll: -1, Anomalies: eo.anomalies,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -149,6 +149,7 @@ func buildWebhooks(cfg config.Config) ([]webhook.Endpoint, error) {
 type liveCounts struct {
 	mu      sync.Mutex
 	counter sessiond.LiveCounter
+	clock   sessiond.Clock
 	at      time.Time
 	last    map[sessiond.Strategy]int
 }
@@ -156,14 +157,15 @@ type liveCounts struct {
 func (l *liveCounts) get(ctx context.Context) (map[sessiond.Strategy]int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.last != nil && time.Since(l.at) < 15*time.Second {
+	now := l.clock.Now()
+	if l.last != nil && now.Sub(l.at) < 15*time.Second {
 		return l.last, nil
 	}
-	m, err := l.counter.CountLive(ctx, time.Now())
+	m, err := l.counter.CountLive(ctx, now)
 	if err != nil {
 		return nil, err
 	}
-	l.last, l.at = m, time.Now()
+	l.last, l.at = m, now
 	return m, nil
 }
 

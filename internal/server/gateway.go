@@ -43,7 +43,7 @@ func addGateway(cfg config.Config, mgr *sessiond.Manager, meta sessiond.MetaStor
 		ClientIP:           clientIP(cfg.Gateway.ClientIPHeader),
 		Logger:             log,
 	}
-	if p := c.RefreshPath; p != "" && strings.HasPrefix(sopts.RefreshPath, p) && (strings.HasSuffix(p, "/") || sopts.RefreshPath[len(p)-1:len(p)] == "/" || len(p) == len(sopts.RefreshPath) || sopts.RefreshPath[len(p)] == '/') {
+	if p := c.RefreshPath; covers(p, sopts.RefreshPath) {
 		// A parent path of the refresh route (SD-GATEWAY-003 allows it)
 		// still reaches it.
 		sopts.RefreshPath = p
@@ -60,6 +60,15 @@ func addGateway(cfg config.Config, mgr *sessiond.Manager, meta sessiond.MetaStor
 	hopts.Handoff = handoff{g}
 	log.Info("browser gateway enabled", "prefix", g.Prefix(), "login_url", cfg.Gateway.LoginURL, "cookie", s.CookieName())
 	return nil
+}
+
+// covers reports whether a cookie with Path cookiePath is sent to path
+// (the path-match of RFC 6265bis §5.1.4).
+func covers(cookiePath, path string) bool {
+	if cookiePath == "" || !strings.HasPrefix(path, cookiePath) {
+		return false
+	}
+	return len(path) == len(cookiePath) || strings.HasSuffix(cookiePath, "/") || path[len(cookiePath)] == '/'
 }
 
 // clientIP reads the browser's address from the header the proxy sets

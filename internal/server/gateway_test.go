@@ -159,3 +159,14 @@ func TestGateway_Refused(t *testing.T) {
 		t.Errorf("Run = %v; want ErrInvalidConfig", err)
 	}
 }
+
+// TestGateway_RefreshCookieParentPath: a cookie.refresh_path above the
+// refresh route still reaches it; the cookie carries that path.
+func TestGateway_RefreshCookieParentPath(t *testing.T) {
+	base := runGateway(t, func(c *config.Config) { c.Cookie.RefreshPath = "/sessiond" })
+	out := createWith(t, base, `{"subject":"alice","set_cookie":true}`)
+	sc, _ := out["set_cookie"].([]any)
+	if len(sc) != 2 || !strings.Contains(sc[1].(string), "Path=/sessiond;") {
+		t.Errorf("set_cookie = %v; want the refresh cookie on Path=/sessiond", sc)
+	}
+}

@@ -58,6 +58,9 @@ type Options struct {
 	AdminListening func(addr string)
 	// Getenv reads SESSIOND_KEK; nil means os.Getenv.
 	Getenv func(string) string
+	// Clock is the time source of the server's own loops (event retention,
+	// live counts); nil means the system clock.
+	Clock sessiond.Clock
 }
 
 // Run serves until ctx ends (SIGTERM, SIGINT), then lets in-flight requests
@@ -65,6 +68,10 @@ type Options struct {
 func Run(ctx context.Context, o Options) (err error) {
 	cfg := o.Config
 	log := o.Logger
+	clock := o.Clock
+	if clock == nil {
+		clock = sessiond.SystemClock{}
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -90,7 +97,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	// Operations: metrics, the durable event log, webhooks, anomalies.
 	mopts := metrics.Options{Logger: log}
 	if lc, ok := store.(sessiond.LiveCounter); ok {
-		mopts.ActiveSessions = (&liveCounts{counter: lc}).get
+		mopts.ActiveSessions = (&liveCounts{counter: lc, clock: clock}).get
 	}
 	outbox, _ := store.(sessiond.Outbox)
 	if outbox != nil {
@@ -129,7 +136,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		mo.Anomalies = checker
 		mo.VerifyObserver = func(err error, d time.Duration) { met.ObserveVerify(metrics.VerifyOutcome(err), d) }
 	}
-	bgLoops.Go(func(ctx context.Context) { retain(ctx, cfg, events.log, outbox, log) })
+	bgLoops.Go(func(ctx context.Context) { retain(ctx, cfg, clock, events.log, outbox, log) })
 
 	onRotate := func(kid string) {
 		events.emit(bg, sessiond.Event{Type: EventKeysRotated, Details: map[string]any{"kid": kid, "by": "schedule"}})
@@ -399,7 +406,7 @@ func bootstrapAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret
 
 // retain enforces events.retention: every hour it deletes older events,
 // and finished webhook deliveries, in bounded batches.
-func retain(ctx context.Context, cfg config.Config, log sessiond.EventLog, outbox sessiond.Outbox, l *slog.Logger) {
+func retain(ctx context.Context, cfg config.Config, clock sessiond.Clock, log sessiond.EventLog, outbox sessiond.Outbox, l *slog.Logger) {
 	keep := cfg.Events.Retention.Std()
 	if keep <= 0 {
 		return
@@ -407,7 +414,7 @@ func retain(ctx context.Context, cfg config.Config, log sessiond.EventLog, outbo
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		cut := time.Now().Add(-keep)
+		cut := clock.Now().Add(-keep)
 		for log != nil {
 			n, err := log.DeleteEventsBefore(ctx, cut, 1000)
 			if err != nil {
