@@ -45,14 +45,15 @@ func goList(t *testing.T, args ...string) []pkg {
 
 // isAdapter reports whether path is an adapter: a package of the module one
 // level below the root (memstore, pgstore, jwttoken, httpsession, webhook,
-// client, sessiondtest…). The root, internal/, cmd/ and examples/ are not;
-// only internal/server and cmd/ wire adapters together.
+// client, sessiondtest…). The root, internal/, cmd/, examples/ and setup/
+// are not: internal/server and cmd/ wire adapters together for the server,
+// setup does the same for library users (docs/library.md).
 func isAdapter(path string) bool {
 	rest, ok := strings.CutPrefix(path, module+"/")
 	if !ok || strings.Contains(rest, "/") {
 		return false
 	}
-	return rest != "internal" && rest != "cmd" && rest != "examples"
+	return rest != "internal" && rest != "cmd" && rest != "examples" && rest != "setup"
 }
 
 // importRuleViolations returns, for the module's packages pkgs (with their
@@ -115,6 +116,7 @@ func TestImportRuleViolations(t *testing.T) {
 			{ImportPath: module + "/pgstore", Deps: []string{module, module + "/internal/migration", "github.com/jackc/pgx/v5"}},
 			{ImportPath: module + "/internal/server", Deps: []string{module + "/pgstore", module + "/memstore"}},
 			{ImportPath: module + "/cmd/sessiond", Deps: []string{module + "/internal/server"}},
+			{ImportPath: module + "/setup", Deps: []string{module + "/jwttoken", module + "/anomaly"}},
 		}, 0},
 		{"RootImportsADriver", []pkg{{ImportPath: module, Deps: []string{"fmt", "github.com/jackc/pgx/v5"}}}, 1},
 		{"RootImportsAnAdapter", []pkg{{ImportPath: module, Deps: []string{module + "/memstore"}}}, 1},

@@ -12,28 +12,16 @@ import (
 	"github.com/sessiond/sessiond/jwttoken"
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/opaquetoken"
+	"github.com/sessiond/sessiond/setup"
 )
 
-// Example is the library quick-start from the README: a hybrid Manager on
-// the in-memory store, a login, a verify, a refresh and a logout.
+// Example is the library quick-start from the README: a Manager wired by
+// package setup on the in-memory store (hybrid tokens, signing keys kept in
+// the store, anomaly detection on), a login, a verify, a refresh and a
+// logout.
 func Example() {
 	ctx := context.Background()
-	life, _ := sessiond.Preset(sessiond.PresetB2C)
-	ring, err := jwttoken.NewRing(time.Now(), jwttoken.RingOptions{MaxTokenLifetime: life.Refresh})
-	if err != nil {
-		log.Fatal(err)
-	}
-	signed, err := jwttoken.New(ring, jwttoken.Options{Issuer: "https://auth.example.com", Audience: "example-app"})
-	if err != nil {
-		log.Fatal(err)
-	}
-	m, err := sessiond.New(ctx, sessiond.Options{
-		Strategy:  sessiond.StrategyHybrid,
-		Store:     memstore.New(),
-		Signed:    signed,
-		Opaque:    opaquetoken.Codec{},
-		Lifetimes: life,
-	})
+	m, err := setup.New(ctx, memstore.New(), setup.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}

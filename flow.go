@@ -120,7 +120,7 @@ type signedAccess struct {
 // newSignedAccess: longest is the longest-lived token the flow signs.
 func newSignedAccess(o Options, marks *watermarks, revoked *revokedSet, longest time.Duration) (signedAccess, error) {
 	if o.Signed == nil {
-		return signedAccess{}, fmt.Errorf("sessiond: strategy %s needs SignedTokens: %w", o.Strategy, ErrInvalidArgument)
+		return signedAccess{}, fmt.Errorf("sessiond: strategy %s needs Options.Signed (a signer whose keys persist in the store; package setup wires one: setup.New(ctx, store, setup.Options{})): %w", o.Strategy, ErrInvalidArgument)
 	}
 	if err := checkSignable(o.Signed, longest); err != nil {
 		return signedAccess{}, err

@@ -154,11 +154,18 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 			return nil, err
 		}
 	}
+	for _, run := range o.Background {
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			run(bg)
+		}()
+	}
 	return m, nil
 }
 
-// Close stops the background collector, the watermark poll and the
-// revocation feed, and returns once none of them runs any more. It does not
+// Close stops the background collector, the watermark poll, the
+// revocation feed and the loops of Options.Background, and returns once none of them runs any more. It does not
 // close the store.
 func (m *Manager) Close() error {
 	m.stop()

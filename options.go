@@ -1,6 +1,7 @@
 package sessiond
 
 import (
+	"context"
 	"log/slog"
 	"time"
 )
@@ -79,6 +80,11 @@ type Options struct {
 	VerifyObserver func(err error, elapsed time.Duration)
 	// Logger; nil discards.
 	Logger *slog.Logger
+	// Background loops the Manager starts at the end of New and joins in
+	// Close: each runs until its context ends and must then return. Package
+	// setup passes the shared key ring's poll loop here, so one Close stops
+	// everything the Manager depends on.
+	Background []func(ctx context.Context)
 }
 
 // LimitPolicy is what happens when a subject reaches MaxSessions.
@@ -148,6 +154,11 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.WatermarkPoll == 0 {
 		o.WatermarkPoll = defaultWatermarkPoll
+	}
+	for _, run := range o.Background {
+		if run == nil {
+			return o, argError("background", "must not hold a nil loop")
+		}
 	}
 	return o, nil
 }

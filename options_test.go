@@ -3,6 +3,7 @@ package sessiond_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,5 +100,45 @@ func TestNew_DefaultOpaque(t *testing.T) {
 	}
 	if _, err := sessiond.New(ctx, sessiond.Options{Strategy: sessiond.StrategyDatabase}); !errors.Is(err, sessiond.ErrInvalidArgument) {
 		t.Errorf("New without a Store = %v; want ErrInvalidArgument", err)
+	}
+}
+
+// TestNew_NoSignerNamesSetup (issue 15): New with only a Store cannot sign
+// the default hybrid tokens (the root package builds no JWTs); it fails
+// with ErrInvalidArgument and a message naming the package that wires a
+// store-shared signer.
+func TestNew_NoSignerNamesSetup(t *testing.T) {
+	for _, s := range []sessiond.Strategy{"", sessiond.StrategyHybrid, sessiond.StrategyJWT} {
+		_, err := sessiond.New(context.Background(), sessiond.Options{Strategy: s, Store: memstore.New()})
+		if !errors.Is(err, sessiond.ErrInvalidArgument) || !strings.Contains(err.Error(), "setup.New") {
+			t.Errorf("New(strategy %q, no Signed) = %v; want ErrInvalidArgument naming setup.New", s, err)
+		}
+	}
+}
+
+// TestNew_Background: the loops of Options.Background run after New and
+// have returned when Close returns; a nil loop is refused.
+func TestNew_Background(t *testing.T) {
+	started, stopped := make(chan struct{}), make(chan struct{})
+	m, err := sessiond.New(context.Background(), sessiond.Options{Strategy: sessiond.StrategyDatabase, Store: memstore.New(),
+		Background: []func(context.Context){func(ctx context.Context) {
+			close(started)
+			<-ctx.Done()
+			close(stopped)
+		}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	m.Close()
+	select {
+	case <-stopped:
+	default:
+		t.Fatal("Close returned before the background loop did")
+	}
+	_, err = sessiond.New(context.Background(), sessiond.Options{Strategy: sessiond.StrategyDatabase, Store: memstore.New(),
+		Background: []func(context.Context){nil}})
+	if !errors.Is(err, sessiond.ErrInvalidArgument) {
+		t.Errorf("New(nil background loop) = %v; want ErrInvalidArgument", err)
 	}
 }

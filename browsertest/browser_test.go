@@ -40,7 +40,7 @@ func TestBrowser(t *testing.T) {
 	}
 	node, chromium := requirements(t)
 
-	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Minute)
 	defer cancel()
 	bin := filepath.Join(t.TempDir(), "webapp")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/sessiond/sessiond/examples/webapp")

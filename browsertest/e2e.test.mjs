@@ -292,7 +292,7 @@ test("signing a device out from the devices page logs it out on its next request
   assert.equal((await apiMe(pp)).status, 200, "this device is still signed in");
 });
 
-test("a cross-origin form POST is refused", { timeout: 30_000 }, async (t) => {
+test("a cross-origin form POST is refused", { timeout: 90_000 }, async (t) => {
   // The attacker's page on another origin (localhost is another site than
   // 127.0.0.1) submits forms to the app as soon as it loads.
   const evil = http.createServer((req, res) => {
@@ -322,6 +322,10 @@ test("a cross-origin form POST is refused", { timeout: 30_000 }, async (t) => {
     const sent = await res.request().allHeaders();
     assert.equal(sent["sec-fetch-site"], "cross-site", `the browser labels the ${target} POST cross-site`);
     assert.equal(res.status(), 403, `cross-origin POST ${target} must be refused`);
+    // The user sees a page that says what happened, not a JSON document.
+    await attackPage.waitForSelector("#refused", { timeout: 10_000 });
+    const shown = await attackPage.locator("body").innerText();
+    assert.ok(!shown.trim().startsWith("{"), `the refusal of ${target} shows raw JSON: ${shown}`);
     await attackPage.close();
   }
   assert.equal((await apiMe(page)).status, 200, "the victim is still logged in");
@@ -356,4 +360,52 @@ test("next= never leaves the site (script and server)", { timeout: 45_000 }, asy
   // A genuine local next still works.
   await page.goto(BASE + "/login?next=/devices");
   await page.waitForURL(BASE + "/devices", { timeout: 10_000 });
+});
+
+// Issue 15: on a 390 px wide phone the devices table stays inside its card
+// and the page never scrolls sideways.
+test("the devices page fits a 390 px wide phone", { timeout: 45_000 }, async (t) => {
+  const phone = await newContext(t, { userAgent: UA.iphone, viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  const laptop = await newContext(t, { userAgent: UA.windows });
+  const [pp, lp] = await Promise.all([phone.newPage(), laptop.newPage()]);
+  await login(lp, "bob");
+  await login(pp, "bob");
+  await pp.goto(BASE + "/devices");
+  await pp.waitForSelector("#devices tbody tr");
+  const m = await pp.evaluate(() => {
+    const card = document.querySelector(".card");
+    return {
+      page: document.documentElement.scrollWidth,
+      view: document.documentElement.clientWidth,
+      cardRight: card.getBoundingClientRect().right,
+      tableRight: document.querySelector("#devices").getBoundingClientRect().right,
+      cardInnerRight: card.getBoundingClientRect().right - parseFloat(getComputedStyle(card).paddingRight),
+    };
+  });
+  await pp.screenshot({ path: path.join(RESULTS, "devices-390.png"), fullPage: true });
+  assert.ok(m.page <= m.view, `the page scrolls sideways: ${m.page} px wide in a ${m.view} px viewport`);
+  assert.ok(m.cardRight <= m.view, `the card ends at ${m.cardRight} px, past the ${m.view} px viewport`);
+  assert.ok(m.tableRight <= m.cardInnerRight + 0.5, `the table ends at ${m.tableRight} px, past its card (${m.cardInnerRight} px)`);
+});
+
+// Issue 15: a device signed out from elsewhere lands on the sign-in page
+// with a word about why, not on a bare form.
+test("a device signed out from elsewhere is told why", { timeout: 45_000 }, async (t) => {
+  const a = await newContext(t, { userAgent: UA.linux });
+  const b = await newContext(t, { userAgent: UA.windows });
+  const [ap, bp] = await Promise.all([a.newPage(), b.newPage()]);
+  await login(ap, "bob");
+  await login(bp, "bob");
+  const aID = (await apiMe(ap)).body.session_id;
+  await bp.goto(BASE + "/devices");
+  await Promise.all([bp.waitForURL(BASE + "/devices"), bp.locator(`tr[data-session="${aID}"] button.revoke`).click()]);
+  // A's next page: its access cookie is revoked.
+  await ap.goto(BASE + "/devices");
+  await ap.waitForURL((u) => u.pathname === "/login");
+  await ap.waitForSelector("#login-notice", { timeout: 10_000 });
+  assert.match(await ap.locator("#login-notice").innerText(), /signed out/i);
+  // A plain visit to the sign-in page says nothing of the kind.
+  const fresh = await (await newContext(t)).newPage();
+  await fresh.goto(BASE + "/login");
+  assert.equal(await fresh.locator("#login-notice").count(), 0);
 });

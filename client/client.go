@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/apitype"
 )
 
 // DefaultUserAgent is sent when no WithUserAgent option is given.
@@ -84,19 +85,8 @@ func New(baseURL string, apiKey sessiond.Secret, opts ...Option) (*Client, error
 	return c, nil
 }
 
-// Session is a session as the server reports it. Times are UTC.
-type Session struct {
-	ID            sessiond.SessionID `json:"id"`
-	Subject       string             `json:"subject"`
-	Strategy      sessiond.Strategy  `json:"strategy"`
-	CreatedAt     time.Time          `json:"created_at"`
-	LastActiveAt  time.Time          `json:"last_active_at"`
-	IdleExpiresAt time.Time          `json:"idle_expires_at"`
-	ExpiresAt     time.Time          `json:"expires_at"`
-	Persistent    bool               `json:"persistent"`
-	Client        sessiond.Client    `json:"client"`
-	Claims        json.RawMessage    `json:"claims"` // a JSON object, {} when none
-}
+// Session is a session as the API shows it.
+type Session = apitype.Session
 
 // TokenResponse is a session and its tokens. The tokens are Secrets, so
 // they print as REDACTED; use string(tok) to send one on.
@@ -263,9 +253,7 @@ func (c *Client) RevokeSubject(ctx context.Context, subject string, except sessi
 	if except != "" {
 		q = url.Values{"except": {string(except)}}
 	}
-	var out struct {
-		Revoked int `json:"revoked"`
-	}
+	var out apitype.RevokedCount
 	if err := c.do(ctx, "revoke subject", http.MethodDelete, path, q, nil, &out, http.StatusOK); err != nil {
 		return 0, err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/apitype"
 )
 
 // ErrUnauthorized matches an *Error for a refused API key: 401
@@ -46,22 +47,12 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("client: server answered %d %s: %s", e.Status, e.Code, msg)
 }
 
-// codeErrors maps the server's codes to the errors they match.
+// codeErrors maps the codes with no library sentinel to the client's
+// errors; apitype.Sentinel maps the rest.
 var codeErrors = map[string]error{
-	"token_invalid":         sessiond.ErrInvalidToken,
-	"token_expired":         sessiond.ErrExpired,
-	"session_revoked":       sessiond.ErrRevoked,
-	"idle_timeout":          sessiond.ErrIdleTimeout,
-	"absolute_timeout":      sessiond.ErrAbsoluteTimeout,
-	"refresh_token_reused":  sessiond.ErrRefreshReused,
-	"not_found":             sessiond.ErrNotFound,
-	"invalid_request":       sessiond.ErrInvalidArgument, // also RFC 6749's
-	"payload_too_large":     sessiond.ErrInvalidArgument,
-	"store_unavailable":     sessiond.ErrStoreUnavailable,
-	"session_limit_reached": sessiond.ErrLimitReached,
-	"unauthorized":          ErrUnauthorized,
-	"insufficient_scope":    ErrInsufficientScope,
-	"too_many_requests":     ErrRateLimited,
+	apitype.CodeUnauthorized:      ErrUnauthorized,
+	apitype.CodeInsufficientScope: ErrInsufficientScope,
+	apitype.CodeTooManyRequests:   ErrRateLimited,
 	// RFC 6749 / 7009 codes of the /oauth2 routes.
 	"invalid_client":          ErrUnauthorized,
 	"unsupported_token_type":  sessiond.ErrUnsupported,
@@ -71,5 +62,8 @@ var codeErrors = map[string]error{
 // Is reports whether target is the error e's code stands for.
 func (e *Error) Is(target error) bool {
 	want, ok := codeErrors[e.Code]
-	return ok && want == target
+	if !ok {
+		want = apitype.Sentinel(e.Code)
+	}
+	return want != nil && want == target
 }

@@ -64,7 +64,8 @@ test("basePath: logout posts <basePath>/logout and sends return_to to the login 
     srv.live = false; // revoked elsewhere: the next 401 cannot be refreshed
     const res = await s.fetch("/api/x");
     assert.equal(res.status, 401);
-    assert.equal(went, "/signin?return_to=%2Forders");
+    // revoked elsewhere: the login page is told why (reason=ended)
+    assert.equal(went, "/signin?return_to=%2Forders&reason=ended");
     assert.ok(srv.calls.includes("POST /gw/refresh"));
   } finally {
     delete globalThis.location;

@@ -57,6 +57,7 @@ export function createSession(options = {}) {
   let inflight = null; // this tab's refresh in progress
   let stalledAt = 0; // an expiry a refresh could not move forward
   let channel = null;
+  let emittedGen = null; // the generation onChange last reported
 
   // ---- shared state: {exp, rexp, gen} in localStorage, shared by every tab
 
@@ -82,9 +83,15 @@ export function createSession(options = {}) {
     changed();
   }
 
+  // changed runs on this tab's own update and, in other tabs, on both the
+  // storage event and the BroadcastChannel message of the same refresh:
+  // listeners hear of each generation once.
   function changed() {
     const s = readState();
-    emit({ type: "refreshed", expiresAt: s ? new Date(s.exp) : null });
+    if (!s || s.gen !== emittedGen) {
+      emittedGen = s ? s.gen : null;
+      emit({ type: "refreshed", expiresAt: s ? new Date(s.exp) : null });
+    }
     if (started) schedule();
   }
 
@@ -205,7 +212,7 @@ export function createSession(options = {}) {
   async function refresh() {
     const s = readState();
     const ok = await refreshShared(s ? s.gen : -1);
-    if (!ok) end({ redirect: true });
+    if (!ok) end({ redirect: true, reason: "ended" });
     return ok;
   }
 
@@ -248,7 +255,7 @@ export function createSession(options = {}) {
       return res; // the refresh endpoint is unreachable: report the 401 as it is
     }
     if (!ok) {
-      end({ redirect: true });
+      end({ redirect: true, reason: "ended" });
       return res;
     }
     return send(retry);
@@ -274,7 +281,10 @@ export function createSession(options = {}) {
 
   // end brings this tab (and, through the broadcast, the others) to the
   // logged-out state: timers stopped, own keys cleared, login page.
-  function end({ redirect = true, broadcast = true, next = true } = {}) {
+  // reason "ended" (the server refused the session: revoked, expired,
+  // signed out elsewhere) is passed to loginPage as ?reason=ended, so it
+  // can say why the user is there.
+  function end({ redirect = true, broadcast = true, next = true, reason = "" } = {}) {
     if (ending) return;
     ending = true;
     stop();
@@ -287,6 +297,7 @@ export function createSession(options = {}) {
       if (next && here && !samePath(here, opt.loginPage)) {
         target += (target.includes("?") ? "&" : "?") + returnParam + "=" + encodeURIComponent(location.pathname);
       }
+      if (reason) target += (target.includes("?") ? "&" : "?") + "reason=" + encodeURIComponent(reason);
       if (!samePath(here, opt.loginPage)) location.assign(target);
     }
   }
@@ -303,7 +314,7 @@ export function createSession(options = {}) {
     clearTimeout(timer);
     timer = null;
     const s = readState();
-    if (!s || ending) return;
+    if (!s || ending || !started) return; // stop() is final, even mid-refresh
     if (stalledAt && s.exp <= stalledAt) return; // nothing left to gain
     const delay = s.exp - opt.refreshBeforeSeconds * 1000 - Date.now();
     timer = setTimeout(() => tick(s.gen), Math.min(Math.max(delay, 0), MAX_TIMER_MS));
@@ -313,8 +324,8 @@ export function createSession(options = {}) {
     timer = null;
     try {
       const ok = await refreshShared(seen);
-      if (!ok) end({ redirect: true });
-      else schedule();
+      if (!ok) end({ redirect: true, reason: "ended" });
+      else if (started) schedule();
     } catch {
       const s = readState();
       if (s && s.exp > Date.now() && started) timer = setTimeout(() => tick(seen), RETRY_MS);

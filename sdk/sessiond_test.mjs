@@ -167,3 +167,57 @@ test("update() refuses a body without an expiry", () => {
 function keys(st) {
   return Array.from({ length: st.length }, (_, i) => st.key(i)).sort();
 }
+
+test("stop() is final even while a refresh is under way", async (t) => {
+  const srv = fakeServer();
+  let release;
+  const gate = new Promise((r) => (release = r));
+  let asked;
+  const askedP = new Promise((r) => (asked = r));
+  srv.fetch = async (input) => {
+    srv.calls.push("POST " + input);
+    if (srv.calls.length === 1) {
+      asked();
+      await gate; // the first refresh waits until the test lets it answer
+    }
+    // Due again 100 ms after it lands, if anything were still scheduled.
+    const exp = Date.now() + 1100;
+    return Response.json({ access_token_expires_at: new Date(exp).toISOString() });
+  };
+  const s = tab(srv, { refreshBeforeSeconds: 1 });
+  t.after(() => s.stop());
+  const started = s.start(); // no known expiry: refreshes at once
+  await askedP;
+  s.stop(); // while that refresh is under way
+  release();
+  await started;
+  await new Promise((r) => setTimeout(r, 800));
+  assert.deepEqual(srv.calls, ["POST /auth/refresh"], "a stopped client refreshed again");
+});
+
+test("another tab hears of a refresh once, not once per channel", async (t) => {
+  // A window for the storage events; Node's BroadcastChannel is real.
+  const win = new EventTarget();
+  globalThis.addEventListener = win.addEventListener.bind(win);
+  globalThis.removeEventListener = win.removeEventListener.bind(win);
+  t.after(() => {
+    delete globalThis.addEventListener;
+    delete globalThis.removeEventListener;
+  });
+  const srv = fakeServer();
+  const a = tab(srv);
+  const b = tab(srv);
+  t.after(() => b.stop());
+  await a.refresh();
+  await b.start();
+  const heard = [];
+  b.onChange((e) => heard.push(e.type));
+  await a.refresh();
+  // What the browser does in tab b for that one refresh: a storage event
+  // (the BroadcastChannel message arrives by itself).
+  const ev = new Event("storage");
+  Object.assign(ev, { key: "sessiond:state", newValue: localStorage.getItem("sessiond:state"), storageArea: localStorage });
+  win.dispatchEvent(ev);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual(heard, ["refreshed"]);
+});

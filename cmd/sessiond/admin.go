@@ -16,8 +16,8 @@ import (
 	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
-	"github.com/sessiond/sessiond/internal/signing"
 	"github.com/sessiond/sessiond/jwttoken"
+	"github.com/sessiond/sessiond/jwttoken/signing"
 )
 
 func (a *app) keysCmd() *cobra.Command {

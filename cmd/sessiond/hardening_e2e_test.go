@@ -188,6 +188,25 @@ func TestE2E_OperatorActionsRecorded(t *testing.T) {
 	if _, err := c.Verify(ctx, one.AccessToken, nil); !errors.Is(err, sessiond.ErrRevoked) {
 		t.Errorf("verify with a verify key = %v; want it to run (session_revoked)", err)
 	}
+
+	// The API shows and sets scopes too, and records who did it.
+	k, secret, err := admin.CreateAPIKey(ctx, "backend", "sessions:write")
+	if err != nil || secret == "" || len(k.Scopes) != 1 {
+		t.Fatalf("CreateAPIKey = %+v, %v", k, err)
+	}
+	if k, err = admin.SetAPIKeyScopes(ctx, k.ID, "sessions:write", "verify"); err != nil || len(k.Scopes) != 2 {
+		t.Errorf("SetAPIKeyScopes = %+v, %v", k, err)
+	}
+	if _, err := c.ListAPIKeys(ctx); !errors.Is(err, client.ErrInsufficientScope) {
+		t.Errorf("ListAPIKeys with a verify key = %v; want insufficient_scope", err)
+	}
+	if err := admin.RevokeAPIKey(ctx, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	changed, _, err := admin.ListEvents(ctx, client.EventQuery{Type: "api_key.scopes_changed"})
+	if err != nil || len(changed) != 1 || changed[0].Details["key_id"] != k.ID || changed[0].Details["api_key_id"] == nil {
+		t.Errorf("api_key.scopes_changed = %+v, %v; want the key and the acting key", changed, err)
+	}
 }
 
 func grepLines(s, sub string) string {

@@ -61,19 +61,60 @@ func (a *app) routes() http.Handler {
 	mux.HandleFunc("GET /login", a.loginPage)
 	// Every unsafe method goes through CSRF first: a forged request is
 	// refused with 403 before anything else looks at it.
-	mux.Handle("POST /login", a.s.CSRF(http.HandlerFunc(a.login)))
-	mux.Handle("/logout", a.s.LogoutHandler("/login"))
+	mux.Handle("POST /login", a.csrf(http.HandlerFunc(a.login)))
+	mux.Handle("/logout", a.refusalAsPage(a.s.LogoutHandler("/login")))
 	mux.Handle(httpsession.DefaultRefreshPath, a.s.RefreshHandler())
 
 	mux.Handle("GET /{$}", a.s.Require(http.HandlerFunc(a.home)))
 	mux.Handle("GET /devices", a.s.Require(http.HandlerFunc(a.devices)))
-	mux.Handle("POST /devices/revoke", a.s.CSRF(a.s.Require(http.HandlerFunc(a.revokeDevice))))
-	mux.Handle("POST /devices/revoke-others", a.s.CSRF(a.s.Require(http.HandlerFunc(a.revokeOthers))))
+	mux.Handle("POST /devices/revoke", a.csrf(a.s.Require(http.HandlerFunc(a.revokeDevice))))
+	mux.Handle("POST /devices/revoke-others", a.csrf(a.s.Require(http.HandlerFunc(a.revokeOthers))))
 	mux.Handle("GET /api/me", a.s.Require(http.HandlerFunc(a.me)))
 	if a.testEndpoints {
 		mux.HandleFunc("GET /debug/events", a.debugEvents)
 	}
 	return securityHeaders(mux)
+}
+
+// csrf is the middleware's CSRF check; a refused form submission (a page
+// navigation) gets an HTML page instead of the JSON problem an API client
+// reads.
+func (a *app) csrf(next http.Handler) http.Handler { return a.refusalAsPage(a.s.CSRF(next)) }
+
+// refusalAsPage turns a 403 problem document from h into the demo's page
+// when a browser navigates (a form), and leaves API clients their JSON.
+func (a *app) refusalAsPage(checked http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.Contains(r.Header.Get("Accept"), "text/html") {
+			checked.ServeHTTP(w, r)
+			return
+		}
+		checked.ServeHTTP(&refusalPage{ResponseWriter: w, a: a}, r)
+	})
+}
+
+// refusalPage replaces a 403 problem document with the demo's page.
+type refusalPage struct {
+	http.ResponseWriter
+	a        *app
+	replaced bool
+}
+
+func (p *refusalPage) WriteHeader(status int) {
+	if status == http.StatusForbidden && strings.HasPrefix(p.Header().Get("Content-Type"), "application/problem+json") {
+		p.replaced = true
+		p.Header().Del("Content-Length")
+		p.a.render(p.ResponseWriter, http.StatusForbidden, "refused.html", pageData{Title: "Request refused", Page: "refused"})
+		return
+	}
+	p.ResponseWriter.WriteHeader(status)
+}
+
+func (p *refusalPage) Write(b []byte) (int, error) {
+	if p.replaced {
+		return len(b), nil // the JSON body: the page is already written
+	}
+	return p.ResponseWriter.Write(b)
 }
 
 // securityHeaders: no inline script or style, no framing, no referrer
@@ -100,6 +141,7 @@ type pageData struct {
 	SessionID     sessiond.SessionID
 	Next          string
 	Error         string
+	Notice        string // why the user is on the sign-in page
 	Devices       []device
 	Session       *sessiond.Session
 }
@@ -120,7 +162,11 @@ func current(r *http.Request) *sessiond.Session {
 }
 
 func (a *app) loginPage(w http.ResponseWriter, r *http.Request) {
-	a.render(w, http.StatusOK, "login.html", pageData{Title: "Sign in", Page: "login", Next: localPath(r.URL.Query().Get("next"))})
+	d := pageData{Title: "Sign in", Page: "login", Next: localPath(r.URL.Query().Get("next"))}
+	if r.URL.Query().Get("reason") == "ended" {
+		d.Notice = "You were signed out: this session was ended from another device, or it expired. Sign in again to continue."
+	}
+	a.render(w, http.StatusOK, "login.html", d)
 }
 
 func (a *app) login(w http.ResponseWriter, r *http.Request) {

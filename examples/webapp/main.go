@@ -140,7 +140,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	sessions, err := httpsession.New(httpsession.Options{
 		Manager:            m,
 		InsecureDevCookies: cfg.insecure,
-		Unauthenticated:    httpsession.RedirectTo("/login"),
+		Unauthenticated:    unauthenticated,
 		Logger:             log,
 	})
 	if err != nil {
@@ -179,4 +179,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdown)
+}
+
+// unauthenticated sends a page navigation to the sign-in page, saying why
+// when a session existed but has ended (revoked from another device, timed
+// out): a user should not land on a bare sign-in form without a word.
+func unauthenticated(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, sessiond.ErrRevoked), errors.Is(err, sessiond.ErrIdleTimeout),
+		errors.Is(err, sessiond.ErrAbsoluteTimeout), errors.Is(err, sessiond.ErrRefreshReused):
+		httpsession.RedirectTo("/login?reason=ended")(w, r, err)
+	default:
+		httpsession.RedirectTo("/login")(w, r, err)
+	}
 }

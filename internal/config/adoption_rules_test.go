@@ -66,3 +66,32 @@ func TestValidate_OperatorTraps(t *testing.T) {
 		})
 	}
 }
+
+// TestParse_Messages: messages that used to point the wrong way.
+func TestParse_Messages(t *testing.T) {
+	for _, tc := range []struct{ name, yaml, path, want, not string }{
+		{"unknown key in a webhook suggests its sibling", "webhooks:\n  - url: https://a.example/h\n    secret: x\n",
+			"webhooks.0.secret", `did you mean "secret_file"`, "cookie.secure"},
+		{"unknown top-level key still finds its section", "secure: false\n", "secure", "cookie.secure", ""},
+		{"!!bool on a quoted value", "cookie:\n  secure: !!bool \"false\"\n", "cookie.secure", "!!bool tag", "YAML 1.2"},
+		{"quoted yes", "cookie:\n  secure: \"yes\"\n", "cookie.secure", "YAML 1.2", ""},
+		{"merge key", "cookie:\n  <<: {secure: true}\n", "cookie", "merge keys (<<) are not supported", "keys are plain names"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, doc, _ := Parse([]byte(tc.yaml), "t.yaml")
+			if doc == nil {
+				t.Fatal("not parsed")
+			}
+			var msgs []string
+			for _, e := range doc.Errors() {
+				if e.Path == tc.path {
+					msgs = append(msgs, e.Msg)
+				}
+			}
+			all := strings.Join(msgs, "; ")
+			if !strings.Contains(all, tc.want) || tc.not != "" && strings.Contains(all, tc.not) {
+				t.Errorf("errors at %s = %q; want %q and not %q", tc.path, all, tc.want, tc.not)
+			}
+		})
+	}
+}

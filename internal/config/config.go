@@ -38,6 +38,7 @@ type Config struct {
 	Limits          Limits            `yaml:"limits"`
 	Anomaly         Anomaly           `yaml:"anomaly"`
 	Events          Events            `yaml:"events"`
+	Console         Console           `yaml:"console"`
 	Log             Log               `yaml:"log"`
 	Webhooks        []Webhook         `yaml:"webhooks"`
 	RateLimit       RateLimit         `yaml:"rate_limit"`
@@ -215,6 +216,14 @@ type Events struct {
 	Retention Duration `yaml:"retention"`
 }
 
+// Console configures the operator console at /console (docs/console.md),
+// served on server.admin_listen when set, else on server.listen.
+type Console struct {
+	Enabled bool `yaml:"enabled"`
+	// IdleTimeout ends a console session nobody used for this long.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+}
+
 // Log configures the server's own log: its level and format, and which
 // API requests get a line.
 type Log struct {
@@ -305,6 +314,7 @@ func Default() Config {
 			},
 		},
 		Events:   Events{Retention: Duration(2160 * time.Hour)},
+		Console:  Console{Enabled: true, IdleTimeout: Duration(15 * time.Minute)},
 		Log:      Log{Level: "info", Format: "json", Requests: "all", SampleEvery: 100},
 		Webhooks: []Webhook{},
 		RateLimit: RateLimit{

@@ -319,6 +319,7 @@ func (d *Document) fail(path string, tk *token.Token, unknown bool, format strin
 // first.
 type decoder struct {
 	doc *Document
+	tag string // the YAML tag of the node resolve last returned, if any
 }
 
 var (
@@ -330,6 +331,7 @@ var (
 // and other tags as errors: they are rarely needed in a config file and
 // make it harder to see what a key is set to.
 func (dec *decoder) resolve(path string, n ast.Node) (node ast.Node, asString, ok bool) {
+	dec.tag = ""
 	for {
 		switch x := n.(type) {
 		case *ast.AnchorNode:
@@ -342,6 +344,7 @@ func (dec *decoder) resolve(path string, n ast.Node) (node ast.Node, asString, o
 			if x.Start != nil {
 				tag = x.Start.Value
 			}
+			dec.tag = tag
 			switch tag {
 			case "!!str":
 				asString = true
@@ -411,9 +414,16 @@ func (dec *decoder) decode(path string, n ast.Node, v reflect.Value) {
 		if !ok || asString {
 			hint := ""
 			if s, isStr := n.(*ast.StringNode); isStr {
-				switch strings.ToLower(s.Value) {
-				case "yes", "no", "on", "off", "y", "n", "true", "false":
-					hint = " (YAML 1.2 reads it as a string; write true or false, unquoted)"
+				switch {
+				case dec.tag == "!!bool":
+					// The tag asks for a boolean, but this loader keeps a
+					// quoted value a string: say so, not "YAML 1.2".
+					hint = " (the !!bool tag does not turn a quoted value into a boolean here; write true or false without quotes or tag)"
+				default:
+					switch strings.ToLower(s.Value) {
+					case "yes", "no", "on", "off", "y", "n", "true", "false":
+						hint = " (YAML 1.2 reads it as a string; write true or false, unquoted)"
+					}
 				}
 			}
 			dec.doc.fail(path, tk, false, "expected true or false, got %s%s", describe(n), hint)
@@ -508,7 +518,11 @@ func (dec *decoder) mapping(path string, m *ast.MappingNode, v reflect.Value) {
 		ktk := mv.Key.GetToken()
 		key, ok := keyString(mv.Key)
 		if !ok {
-			dec.doc.fail(path, ktk, false, "unsupported key %s: keys are plain names", describe(mv.Key))
+			if _, merge := mv.Key.(*ast.MergeKeyNode); merge {
+				dec.doc.fail(path, ktk, false, "YAML merge keys (<<) are not supported: write the keys out in %s", orTop(path))
+			} else {
+				dec.doc.fail(path, ktk, false, "unsupported key %s: keys are plain names", describe(mv.Key))
+			}
 			continue
 		}
 		kp := joinPath(path, key)
@@ -627,12 +641,24 @@ func describe(n ast.Node) string {
 	return "a " + strings.ToLower(n.Type().String())
 }
 
+func orTop(path string) string {
+	if path == "" {
+		return "the top level"
+	}
+	return path
+}
+
 func unknownKeyMsg(parent, key string, valid []string) string {
 	where := ""
 	if parent != "" {
 		where = " in " + parent
 	}
 	if s := suggest(key, valid); s != "" {
+		return fmt.Sprintf("unknown key %q%s (did you mean %q?)", key, where, s)
+	}
+	// A key at this level that the name begins (secret → secret_file)
+	// beats a closer spelling elsewhere (secret → cookie.secure).
+	if s := prefixOf(key, valid); s != "" {
 		return fmt.Sprintf("unknown key %q%s (did you mean %q?)", key, where, s)
 	}
 	if s := suggestPath(key); s != "" {
@@ -665,6 +691,26 @@ func suggest(key string, candidates []string) string {
 		return best
 	}
 	return ""
+}
+
+// prefixOf returns the one candidate that key is the start of (or that is
+// the start of key), ignoring case, '-' and '_'; "" when none or several.
+func prefixOf(key string, candidates []string) string {
+	nk := normalizeKey(key)
+	if len(nk) < 3 {
+		return ""
+	}
+	found := ""
+	for _, c := range candidates {
+		nc := normalizeKey(c)
+		if strings.HasPrefix(nc, nk) || len(nc) >= 3 && strings.HasPrefix(nk, nc) {
+			if found != "" {
+				return ""
+			}
+			found = c
+		}
+	}
+	return found
 }
 
 // suggestPath finds a key of that name, or a close one, at another level

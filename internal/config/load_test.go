@@ -178,7 +178,7 @@ func TestParse_Unsupported(t *testing.T) {
 		"alias":      {"x: &a 5s\nlifetimes:\n  idle: *a\n", "aliases are not supported"},
 		"tag":        {"lifetimes:\n  idle: !!binary abc\n", "tag !!binary"},
 		"two docs":   {"preset: b2b\n---\npreset: b2c\n", "one YAML document"},
-		"merge key":  {"cookie:\n  <<: {secure: true}\n", "unsupported key"},
+		"merge key":  {"cookie:\n  <<: {secure: true}\n", "merge keys (<<) are not supported"},
 		"complex":    {"? a\n: c\n", "unsupported key"},
 		"float key":  {"cookie:\n  1.5: x\n", `unknown key "1.5"`},
 		"list items": {"csrf:\n  trusted_origins: [1]\n", "expected a string"},

@@ -12,6 +12,8 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+
+	"github.com/sessiond/sessiond/apitype"
 )
 
 // hasMediaType reports whether the request's Content-Type is want
@@ -22,7 +24,7 @@ func hasMediaType(r *http.Request, want string) bool {
 }
 
 func (s *server) tooLarge() error {
-	return &requestError{status: http.StatusRequestEntityTooLarge, code: codePayloadTooLarge,
+	return &requestError{status: http.StatusRequestEntityTooLarge, code: apitype.CodePayloadTooLarge,
 		detail: fmt.Sprintf("request body is over the limit of %d bytes", s.maxBody)}
 }
 
@@ -117,7 +119,7 @@ func (s *server) jsonError(err error) error {
 		}
 		return badRequest("unknown field " + name)
 	}
-	return &requestError{status: http.StatusBadRequest, code: codeInvalidRequest,
+	return &requestError{status: http.StatusBadRequest, code: apitype.CodeInvalidRequest,
 		detail: "request body could not be read", cause: err}
 }
 
@@ -158,7 +160,7 @@ func (s *server) parseForm(w http.ResponseWriter, r *http.Request) (url.Values, 
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return nil, s.tooLarge()
 		}
-		return nil, &requestError{status: http.StatusBadRequest, code: codeInvalidRequest,
+		return nil, &requestError{status: http.StatusBadRequest, code: apitype.CodeInvalidRequest,
 			detail: "request body is not a valid form", cause: err}
 	}
 	return r.PostForm, nil

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/apitype"
 	"github.com/sessiond/sessiond/dpop"
 )
 
@@ -25,11 +26,7 @@ import (
 // nonce answers 401 use_dpop_nonce with the nonce to use in DPoP-Nonce. Both
 // carry a WWW-Authenticate: DPoP challenge naming the error (RFC 9449 §7.1).
 
-const (
-	codeInvalidDPoPProof = "invalid_dpop_proof"
-	codeUseDPoPNonce     = "use_dpop_nonce"
-	headerDPoPNonce      = "DPoP-Nonce"
-)
+const headerDPoPNonce = "DPoP-Nonce"
 
 // dpopProof is the proof a client sent the app, relayed in a request body.
 type dpopProof struct {
@@ -56,7 +53,7 @@ func newDPoP(v *dpop.Verifier, clock sessiond.Clock) (*dpop.Verifier, error) {
 func (s *server) checkDPoP(ctx context.Context, w http.ResponseWriter, p *dpopProof, req dpop.Request) (*dpop.Proof, error) {
 	if p.Proof == "" {
 		w.Header().Set("WWW-Authenticate", `DPoP error="invalid_dpop_proof"`)
-		return nil, &requestError{status: http.StatusUnauthorized, code: codeInvalidDPoPProof,
+		return nil, &requestError{status: http.StatusUnauthorized, code: apitype.CodeInvalidDPoPProof,
 			detail: "the session is bound to a key: dpop_proof, htm and htu are required"}
 	}
 	if p.HTM == "" || p.HTU == "" {
@@ -70,11 +67,11 @@ func (s *server) checkDPoP(ctx context.Context, w http.ResponseWriter, p *dpopPr
 		if n, nerr := s.dpop.Nonce(ctx); nerr == nil && n != "" {
 			w.Header().Set(headerDPoPNonce, n)
 		}
-		return nil, &requestError{status: http.StatusUnauthorized, code: codeUseDPoPNonce,
+		return nil, &requestError{status: http.StatusUnauthorized, code: apitype.CodeUseDPoPNonce,
 			detail: "the DPoP proof must carry the server nonce given in DPoP-Nonce", cause: err}
 	case errors.Is(err, dpop.ErrInvalidProof):
 		w.Header().Set("WWW-Authenticate", `DPoP error="invalid_dpop_proof"`)
-		return nil, &requestError{status: http.StatusUnauthorized, code: codeInvalidDPoPProof,
+		return nil, &requestError{status: http.StatusUnauthorized, code: apitype.CodeInvalidDPoPProof,
 			detail: "the DPoP proof is not valid for this token and request", cause: err}
 	case err != nil:
 		return nil, err // the replay cache or nonce source failed: 5xx, logged

@@ -1,6 +1,10 @@
 package httpapi
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/sessiond/sessiond/apitype"
+)
 
 // Patterns returns the patterns h registered on its ServeMux, in order.
 func Patterns(h http.Handler) []string { return h.(*server).patterns }
@@ -11,13 +15,7 @@ func ProblemFor(h http.Handler, err error) (status int, code, detail string) {
 }
 
 // ProblemCodes are every problem code the handler can answer.
-func ProblemCodes() []string {
-	codes := make([]string, 0, len(titles))
-	for c := range titles {
-		codes = append(codes, c)
-	}
-	return codes
-}
+func ProblemCodes() []string { return apitype.Codes() }
 
 // Document is the embedded OpenAPI document.
 var Document = openapiDoc

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/sessiond/sessiond/apitype"
 )
 
 // The verify answer is the hottest response sessiond writes, so it is
@@ -20,7 +22,7 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b 
 var jsonValue = []string{"application/json"}[:1:1]
 
 // writeVerified writes 200 {"active":true,"session":…}.
-func writeVerified(w http.ResponseWriter, s *sessionJSON) {
+func writeVerified(w http.ResponseWriter, s *apitype.Session) {
 	bp := bufPool.Get().(*[]byte)
 	b := append((*bp)[:0], `{"active":true,"session":`...)
 	b = appendSession(b, s)
@@ -35,7 +37,7 @@ func writeVerified(w http.ResponseWriter, s *sessionJSON) {
 }
 
 // appendSession appends s as json.Marshal would.
-func appendSession(b []byte, s *sessionJSON) []byte {
+func appendSession(b []byte, s *apitype.Session) []byte {
 	b = append(b, `{"id":`...)
 	b = appendString(b, string(s.ID))
 	b = append(b, `,"subject":`...)

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/apitype"
 )
 
 // FuzzAppendSession: the hand-written encoder writes exactly what
@@ -20,9 +21,9 @@ func FuzzAppendSession(f *testing.F) {
 			claims = `{}`
 		}
 		tm := time.UnixMicro(micros).UTC()
-		s := sessionJSON{ID: sessiond.SessionID(subject + "id"), Subject: subject, Strategy: sessiond.StrategyHybrid,
+		s := apitype.Session{ID: sessiond.SessionID(subject + "id"), Subject: subject, Strategy: sessiond.StrategyHybrid,
 			CreatedAt: tm, LastActiveAt: tm.Add(time.Second), IdleExpiresAt: tm.Add(time.Hour), ExpiresAt: tm.Add(8 * time.Hour),
-			Persistent: persistent, Client: clientJSON{IP: ip, UserAgent: ua}, Claims: json.RawMessage(claims)}
+			Persistent: persistent, Client: sessiond.Client{IP: ip, UserAgent: ua}, Claims: json.RawMessage(claims)}
 		want, err := json.Marshal(s)
 		if err != nil {
 			return // years outside [0,9999]: json.Marshal refuses, and so do our times

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/apitype"
 )
 
 // Handoff hands a session created by POST /v1/sessions to a browser, for
@@ -88,7 +89,7 @@ func (s *server) writeHandoff(w http.ResponseWriter, r *http.Request, h *handoff
 			s.log.WarnContext(r.Context(), "httpapi: revoke a session whose handoff failed", "session_id", iss.Session.ID, "err", rerr)
 		}
 		if errors.Is(err, ErrTooManyLoginCodes) {
-			return &requestError{status: http.StatusServiceUnavailable, code: codeStoreUnavailable,
+			return &requestError{status: http.StatusServiceUnavailable, code: apitype.CodeStoreUnavailable,
 				detail: "too many login codes wait to be redeemed; retry later", cause: err}
 		}
 		return err

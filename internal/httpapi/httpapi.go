@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/apitype"
 	"github.com/sessiond/sessiond/dpop"
 	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/ratelimit"
@@ -87,6 +88,12 @@ type Options struct {
 	// client.user_agent), on which device-change detection cannot run.
 	// The first one is also logged at WARN, once per process.
 	RefreshWithoutClient func()
+	// APIKeys serves /v1/api-keys (list, create, set scopes, revoke; admin
+	// scope); nil answers 404.
+	APIKeys APIKeys
+	// APIKeyChanged, if set, is told of every change made through
+	// /v1/api-keys: action is created, scopes_changed or revoked.
+	APIKeyChanged func(ctx context.Context, action string, key apikey.Key)
 	// RateLimits bound requests in memory on this node; the zero value
 	// limits nothing. Refused requests answer 429 too_many_requests with
 	// Retry-After.
@@ -172,6 +179,10 @@ var routes = []route{
 	{"GET /v1/webhooks/deliveries", authAPIKey, scopeAdmin, (*server).listDeliveries, false},
 	{"GET /metrics", authNone, "", (*server).metrics, false},
 	{"GET /sdk/sessiond.js", authNone, "", (*server).sdk, false},
+	{"GET /v1/api-keys", authAPIKey, scopeAdmin, (*server).listAPIKeys, false},
+	{"POST /v1/api-keys", authAPIKey, scopeAdmin, (*server).createAPIKey, false},
+	{"PUT /v1/api-keys/{id}/scopes", authAPIKey, scopeAdmin, (*server).setAPIKeyScopes, false},
+	{"DELETE /v1/api-keys/{id}", authAPIKey, scopeAdmin, (*server).revokeAPIKey, false},
 	{"GET /v1/revocations/stream", authAPIKey, scopeVerify, (*server).revocationStream, false},
 	{"GET /v1/revocations/snapshot", authAPIKey, scopeVerify, (*server).revocationSnapshot, false},
 }
@@ -202,6 +213,8 @@ type server struct {
 	dpop         *dpop.Verifier
 	clock        sessiond.Clock
 	authFails    *authFailures
+	apiKeys      APIKeys
+	onKeyChange  func(context.Context, string, apikey.Key)
 	noClient     func()
 	noClientOnce sync.Once
 	failLimit    *ratelimit.Limiter // per address, failed authentications
@@ -232,16 +245,18 @@ func New(opts Options) (http.Handler, error) {
 		logReq:  opts.LogRequest,
 		maxBody: opts.MaxBodyBytes,
 
-		events:     opts.Events,
-		incidentFn: opts.Incident,
-		outbox:     opts.Outbox,
-		metricsH:   opts.Metrics,
-		sdkH:       opts.SDK,
-		handoff:    opts.Handoff,
-		stream:     opts.Stream,
-		clock:      opts.Clock,
-		noClient:   opts.RefreshWithoutClient,
-		authFails:  &authFailures{interval: opts.AuthFailureInterval, report: opts.AuthFailed, byIP: map[string]*authTrack{}},
+		events:      opts.Events,
+		incidentFn:  opts.Incident,
+		outbox:      opts.Outbox,
+		metricsH:    opts.Metrics,
+		sdkH:        opts.SDK,
+		handoff:     opts.Handoff,
+		stream:      opts.Stream,
+		clock:       opts.Clock,
+		noClient:    opts.RefreshWithoutClient,
+		apiKeys:     opts.APIKeys,
+		onKeyChange: opts.APIKeyChanged,
+		authFails:   &authFailures{interval: opts.AuthFailureInterval, report: opts.AuthFailed, byIP: map[string]*authTrack{}},
 	}
 	if s.clock == nil {
 		s.clock = sessiond.SystemClock{}
@@ -335,12 +350,12 @@ func (s *server) fallback(allowed map[string][]string) http.Handler {
 		allow := strings.Join(methods, ", ")
 		paths.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)
-			s.writeError(w, r, &requestError{status: http.StatusMethodNotAllowed, code: codeInvalidRequest,
+			s.writeError(w, r, &requestError{status: http.StatusMethodNotAllowed, code: apitype.CodeInvalidRequest,
 				detail: "method not allowed; allowed: " + allow})
 		})
 	}
 	paths.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, &requestError{status: http.StatusNotFound, code: codeNotFound, detail: "no such route"})
+		s.writeError(w, r, &requestError{status: http.StatusNotFound, code: apitype.CodeNotFound, detail: "no such route"})
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		infoFrom(r.Context()).pattern = r.Pattern // "/": the raw path is never logged

@@ -193,10 +193,9 @@ func (c *checker) value(want *shape, depth int) error {
 }
 
 func (c *checker) object(want *shape, depth int) error {
-	c.pos++ // {
-	base := len(c.keys)
+	c.pos++                      // {
+	base := len(c.keys)          // this object's keys are c.keys[base:]; an error ends the scan
 	var folded map[string]string // fold → key, once the object has many
-	defer func() { c.keys = c.keys[:base] }()
 	c.skipSpace()
 	if c.pos < len(c.data) && c.data[c.pos] == '}' {
 		c.pos++
@@ -268,6 +267,7 @@ func (c *checker) object(want *shape, depth int) error {
 			c.pos++
 		case '}':
 			c.pos++
+			c.keys = c.keys[:base]
 			return nil
 		default:
 			return errJSONSyntax

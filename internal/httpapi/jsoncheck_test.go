@@ -93,3 +93,30 @@ func TestCheckJSON_DuplicatesAreCounted(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCheckJSON is the strict check alone on a verify request body.
+func BenchmarkCheckJSON(b *testing.B) {
+	body := []byte(`{"access_token":"eyJhbGciOiJFZERTQSIsImtpZCI6Ik1iaDV6RTI0LTl1RTlkV3lmdHQ5VUEiLCJ0eXAiOiJhdCtqd3QifQ.eyJpc3MiOiJodHRwczovL3Nlc3Npb25kLnRlc3QiLCJzdWIiOiJhbGljZSJ9.v8z9_m3kPZLerBxIoPYZxA-HBndG8xbUDsaOKcZ5H-UD1MaMGHWwxlbrHbETdssjD4C9bTDPIoV8xXUG1HQQBw","client":{"ip":"203.0.113.7","user_agent":"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"}}`)
+	sh := shapeOf(reflect.TypeFor[*verifyRequest]())
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if err := checkJSON(body, sh); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCheckJSON_Unmarshal is the decoding that follows the check,
+// for scale.
+func BenchmarkCheckJSON_Unmarshal(b *testing.B) {
+	body := []byte(`{"access_token":"eyJhbGciOiJFZERTQSIsImtpZCI6Ik1iaDV6RTI0LTl1RTlkV3lmdHQ5VUEiLCJ0eXAiOiJhdCtqd3QifQ.eyJpc3MiOiJodHRwczovL3Nlc3Npb25kLnRlc3QiLCJzdWIiOiJhbGljZSJ9.v8z9_m3kPZLerBxIoPYZxA-HBndG8xbUDsaOKcZ5H-UD1MaMGHWwxlbrHbETdssjD4C9bTDPIoV8xXUG1HQQBw","client":{"ip":"203.0.113.7","user_agent":"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"}}`)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		var req verifyRequest
+		if err := json.Unmarshal(body, &req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

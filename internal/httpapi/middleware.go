@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/apitype"
 	"github.com/sessiond/sessiond/internal/apikey"
 )
 
@@ -198,7 +199,7 @@ func (s *server) authenticate(w http.ResponseWriter, r *http.Request, scope apik
 			info.keyID = key.ID
 			if !key.Allows(scope) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="sessiond", error="insufficient_scope", scope="`+string(scope)+`"`)
-				return &requestError{status: http.StatusForbidden, code: codeInsufficientScope,
+				return &requestError{status: http.StatusForbidden, code: apitype.CodeInsufficientScope,
 					detail: "the API key lacks the " + string(scope) + " scope this route requires"}
 			}
 			return nil
@@ -212,7 +213,7 @@ func (s *server) authenticate(w http.ResponseWriter, r *http.Request, scope apik
 	if ok, retry := s.failLimit.Allow(peerIP(r)); !ok {
 		return tooMany(w, retry, "too many requests without a valid API key from this address")
 	}
-	code := codeUnauthorized
+	code := apitype.CodeUnauthorized
 	if info.oauth {
 		code = "invalid_client" // RFC 6749 §5.2
 	}
@@ -234,7 +235,7 @@ func (s *server) rateLimit(w http.ResponseWriter, r *http.Request) error {
 // tooMany answers 429 with Retry-After in whole seconds.
 func tooMany(w http.ResponseWriter, retry time.Duration, detail string) error {
 	w.Header().Set("Retry-After", strconv.Itoa(int(retry.Seconds())))
-	return &requestError{status: http.StatusTooManyRequests, code: codeTooManyRequests, detail: detail}
+	return &requestError{status: http.StatusTooManyRequests, code: apitype.CodeTooManyRequests, detail: detail}
 }
 
 // ActingKeyID returns the ID of the API key that authenticated the

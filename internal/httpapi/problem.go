@@ -8,51 +8,8 @@ import (
 	"strconv"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/apitype"
 )
-
-// Problem codes: the `code` member of every problem document. They are part
-// of the API contract (issue 3), plus session_limit_reached.
-const (
-	codeInvalidRequest    = "invalid_request"
-	codeUnauthorized      = "unauthorized"
-	codeInsufficientScope = "insufficient_scope"
-	codeTooManyRequests   = "too_many_requests"
-	codeNotFound          = "not_found"
-	codePayloadTooLarge   = "payload_too_large"
-	codeTokenInvalid      = "token_invalid"
-	codeTokenExpired      = "token_expired"
-	codeSessionRevoked    = "session_revoked"
-	codeIdleTimeout       = "idle_timeout"
-	codeAbsoluteTimeout   = "absolute_timeout"
-	codeRefreshReused     = "refresh_token_reused"
-	codeLimitReached      = "session_limit_reached"
-	codeStoreUnavailable  = "store_unavailable"
-	codeInternal          = "internal"
-)
-
-// problemTypeBase + code is the problem's `type` URI.
-const problemTypeBase = "https://sessiond.dev/problems/"
-
-// titles are the fixed, human-readable summaries of each code.
-var titles = map[string]string{
-	codeInvalidRequest:    "Invalid request",
-	codeUnauthorized:      "Unauthorized",
-	codeInsufficientScope: "Insufficient scope",
-	codeTooManyRequests:   "Too many requests",
-	codeNotFound:          "Not found",
-	codePayloadTooLarge:   "Payload too large",
-	codeTokenInvalid:      "Invalid token",
-	codeTokenExpired:      "Token expired",
-	codeSessionRevoked:    "Session revoked",
-	codeIdleTimeout:       "Session idle timeout",
-	codeAbsoluteTimeout:   "Session absolute timeout",
-	codeRefreshReused:     "Refresh token reused",
-	codeLimitReached:      "Session limit reached",
-	codeStoreUnavailable:  "Store unavailable",
-	codeInternal:          "Internal error",
-	codeInvalidDPoPProof:  "Invalid DPoP proof",
-	codeUseDPoPNonce:      "DPoP nonce required",
-}
 
 // errorTable is the one place that maps the library's errors to a status
 // and a problem code. The first match wins, so store_unavailable comes
@@ -64,17 +21,17 @@ var errorTable = []struct {
 	code   string
 	detail string
 }{
-	{sessiond.ErrStoreUnavailable, http.StatusServiceUnavailable, codeStoreUnavailable, "the session store is unavailable; retry later"},
-	{sessiond.ErrInvalidToken, http.StatusUnauthorized, codeTokenInvalid, "the token is not valid"},
-	{sessiond.ErrExpired, http.StatusUnauthorized, codeTokenExpired, "the token has expired"},
-	{sessiond.ErrRevoked, http.StatusUnauthorized, codeSessionRevoked, "the session was revoked"},
-	{sessiond.ErrIdleTimeout, http.StatusUnauthorized, codeIdleTimeout, "the session ended after a period of inactivity"},
-	{sessiond.ErrAbsoluteTimeout, http.StatusUnauthorized, codeAbsoluteTimeout, "the session reached its maximum lifetime"},
-	{sessiond.ErrRefreshReused, http.StatusUnauthorized, codeRefreshReused, "a refresh token was used twice; the session has been revoked"},
-	{sessiond.ErrNotFound, http.StatusNotFound, codeNotFound, "no such session"},
-	{sessiond.ErrInvalidArgument, http.StatusBadRequest, codeInvalidRequest, "the request is invalid"},
-	{sessiond.ErrUnsupported, http.StatusBadRequest, codeInvalidRequest, "the configured strategy cannot do this"},
-	{sessiond.ErrLimitReached, http.StatusConflict, codeLimitReached, "the subject already has the most live sessions allowed"},
+	{sessiond.ErrStoreUnavailable, http.StatusServiceUnavailable, apitype.CodeStoreUnavailable, "the session store is unavailable; retry later"},
+	{sessiond.ErrInvalidToken, http.StatusUnauthorized, apitype.CodeTokenInvalid, "the token is not valid"},
+	{sessiond.ErrExpired, http.StatusUnauthorized, apitype.CodeTokenExpired, "the token has expired"},
+	{sessiond.ErrRevoked, http.StatusUnauthorized, apitype.CodeSessionRevoked, "the session was revoked"},
+	{sessiond.ErrIdleTimeout, http.StatusUnauthorized, apitype.CodeIdleTimeout, "the session ended after a period of inactivity"},
+	{sessiond.ErrAbsoluteTimeout, http.StatusUnauthorized, apitype.CodeAbsoluteTimeout, "the session reached its maximum lifetime"},
+	{sessiond.ErrRefreshReused, http.StatusUnauthorized, apitype.CodeRefreshReused, "a refresh token was used twice; the session has been revoked"},
+	{sessiond.ErrNotFound, http.StatusNotFound, apitype.CodeNotFound, "no such session"},
+	{sessiond.ErrInvalidArgument, http.StatusBadRequest, apitype.CodeInvalidRequest, "the request is invalid"},
+	{sessiond.ErrUnsupported, http.StatusBadRequest, apitype.CodeInvalidRequest, "the configured strategy cannot do this"},
+	{sessiond.ErrLimitReached, http.StatusConflict, apitype.CodeLimitReached, "the subject already has the most live sessions allowed"},
 }
 
 // requestError is an error the handler itself decides on (bad input, no
@@ -96,16 +53,7 @@ func (e *requestError) Error() string {
 func (e *requestError) Unwrap() error { return e.cause }
 
 func badRequest(detail string) error {
-	return &requestError{status: http.StatusBadRequest, code: codeInvalidRequest, detail: detail}
-}
-
-// problem is an RFC 9457 problem document.
-type problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail"`
-	Code   string `json:"code"`
+	return &requestError{status: http.StatusBadRequest, code: apitype.CodeInvalidRequest, detail: detail}
 }
 
 // problemFor maps err to its status, code and detail through errorTable.
@@ -128,7 +76,7 @@ func (s *server) problemFor(err error) (status int, code, detail string) {
 		}
 		return e.status, e.code, detail
 	}
-	return http.StatusInternalServerError, codeInternal, "the server could not complete the request; the request ID identifies it in the server log"
+	return http.StatusInternalServerError, apitype.CodeInternal, "the server could not complete the request; the request ID identifies it in the server log"
 }
 
 // writeError answers with the problem document for err and notes the code
@@ -144,8 +92,8 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case http.StatusRequestEntityTooLarge:
 		h.Set("Connection", "close") // the rest of the body is not worth reading
 	}
-	writeJSON(w, status, "application/problem+json", problem{
-		Type: problemTypeBase + code, Title: titles[code], Status: status, Detail: detail, Code: code,
+	writeJSON(w, status, "application/problem+json", apitype.Problem{
+		Type: apitype.ProblemTypeBase + code, Title: apitype.Title(code), Status: status, Detail: detail, Code: code,
 	})
 }
 
@@ -165,7 +113,7 @@ func (s *server) writeOAuthError(w http.ResponseWriter, r *http.Request, err err
 	status, body := http.StatusInternalServerError, oauthError{Error: "server_error"}
 	if re, ok := errors.AsType[*requestError](err); ok {
 		status, body = re.status, oauthError{Error: re.code, Description: re.detail}
-		if re.code == codePayloadTooLarge {
+		if re.code == apitype.CodePayloadTooLarge {
 			body.Error = "invalid_request"
 			w.Header().Set("Connection", "close")
 		}
@@ -184,8 +132,8 @@ func writeJSON(w http.ResponseWriter, status int, contentType string, v any) {
 	if err != nil {
 		// Only a programming error gets here: every value is a plain struct.
 		status, contentType = http.StatusInternalServerError, "application/problem+json"
-		b, _ = json.Marshal(problem{Type: problemTypeBase + codeInternal, Title: titles[codeInternal],
-			Status: status, Detail: "the response could not be encoded", Code: codeInternal})
+		b, _ = json.Marshal(apitype.Problem{Type: apitype.ProblemTypeBase + apitype.CodeInternal, Title: apitype.Title(apitype.CodeInternal),
+			Status: status, Detail: "the response could not be encoded", Code: apitype.CodeInternal})
 	}
 	b = append(b, '\n')
 	h := w.Header()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/apitype"
 )
 
 // readyTimeout bounds one readiness check, so a hung store answers 503
@@ -22,7 +23,7 @@ type status struct {
 // shorter than any key's overlap in the ring.
 func (s *server) jwks(w http.ResponseWriter, r *http.Request) error {
 	if s.jwksFn == nil {
-		return &requestError{status: http.StatusNotFound, code: codeNotFound,
+		return &requestError{status: http.StatusNotFound, code: apitype.CodeNotFound,
 			detail: fmt.Sprintf("the %s strategy issues no JWTs", s.m.Strategy())}
 	}
 	doc, err := s.jwksFn()
@@ -66,4 +67,21 @@ func writeRaw(w http.ResponseWriter, contentType string, b []byte) {
 	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
+}
+
+// GET /metrics and GET /sdk/sessiond.js are handlers owned elsewhere.
+func (s *server) metrics(w http.ResponseWriter, r *http.Request) error {
+	if s.metricsH == nil {
+		return &requestError{status: http.StatusNotFound, code: apitype.CodeNotFound, detail: "metrics are not enabled"}
+	}
+	s.metricsH.ServeHTTP(w, r)
+	return nil
+}
+
+func (s *server) sdk(w http.ResponseWriter, r *http.Request) error {
+	if s.sdkH == nil {
+		return &requestError{status: http.StatusNotFound, code: apitype.CodeNotFound, detail: "no client SDK"}
+	}
+	s.sdkH.ServeHTTP(w, r)
+	return nil
 }

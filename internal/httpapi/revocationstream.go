@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/apitype"
 	"github.com/sessiond/sessiond/verifier/stream"
 )
 
@@ -108,7 +109,7 @@ func (rs *RevocationStream) until(at, sessionExpires time.Time) time.Time {
 
 func (s *server) streamConfigured() (*RevocationStream, error) {
 	if s.stream == nil {
-		return nil, &requestError{status: http.StatusNotFound, code: codeNotFound, detail: "this server has no revocation stream"}
+		return nil, &requestError{status: http.StatusNotFound, code: apitype.CodeNotFound, detail: "this server has no revocation stream"}
 	}
 	return s.stream, nil
 }

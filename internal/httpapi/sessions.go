@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/apitype"
 )
 
 // The wire types below are the contract of issue 3; their JSON names must
@@ -16,48 +17,15 @@ import (
 // fractional seconds when non-zero (time.RFC3339Nano), e.g.
 // "2030-01-02T03:04:05.123456Z".
 
-type clientJSON struct {
-	IP        string `json:"ip"`
-	UserAgent string `json:"user_agent"`
-}
-
-type sessionJSON struct {
-	ID            sessiond.SessionID `json:"id"`
-	Subject       string             `json:"subject"`
-	Strategy      sessiond.Strategy  `json:"strategy"`
-	CreatedAt     time.Time          `json:"created_at"`
-	LastActiveAt  time.Time          `json:"last_active_at"`
-	IdleExpiresAt time.Time          `json:"idle_expires_at"`
-	ExpiresAt     time.Time          `json:"expires_at"`
-	Persistent    bool               `json:"persistent"`
-	Client        clientJSON         `json:"client"`
-	Claims        json.RawMessage    `json:"claims"`
-}
-
-var emptyObject = json.RawMessage(`{}`)
-
-func sessionOut(s *sessiond.Session) sessionJSON {
-	claims := s.Claims
-	if len(claims) == 0 {
-		claims = emptyObject
-	}
-	return sessionJSON{
-		ID: s.ID, Subject: s.Subject, Strategy: s.Strategy,
-		CreatedAt: s.CreatedAt.UTC(), LastActiveAt: s.LastActiveAt.UTC(),
-		IdleExpiresAt: s.IdleExpiresAt.UTC(), ExpiresAt: s.ExpiresAt.UTC(),
-		Persistent: s.Persistent, Client: clientJSON(s.Client), Claims: claims,
-	}
-}
-
 // tokenJSON is a token response. The tokens are strings here, converted
 // from sessiond.Secret on purpose: a Secret marshals as "REDACTED".
 type tokenJSON struct {
-	Session               sessionJSON `json:"session"`
-	AccessToken           string      `json:"access_token"`
-	AccessTokenExpiresAt  time.Time   `json:"access_token_expires_at"`
-	RefreshToken          *string     `json:"refresh_token"`            // null when the strategy has none
-	RefreshTokenExpiresAt *time.Time  `json:"refresh_token_expires_at"` // null with it
-	TokenType             string      `json:"token_type"`
+	Session               apitype.Session `json:"session"`
+	AccessToken           string          `json:"access_token"`
+	AccessTokenExpiresAt  time.Time       `json:"access_token_expires_at"`
+	RefreshToken          *string         `json:"refresh_token"`            // null when the strategy has none
+	RefreshTokenExpiresAt *time.Time      `json:"refresh_token_expires_at"` // null with it
+	TokenType             string          `json:"token_type"`
 }
 
 // writeTokens answers with the tokens of iss, uncacheable (RFC 6749 §5.1).
@@ -70,7 +38,7 @@ func writeTokens(w http.ResponseWriter, status int, iss *sessiond.Issued) {
 
 func tokenResponse(iss *sessiond.Issued) tokenJSON {
 	out := tokenJSON{
-		Session:              sessionOut(&iss.Session),
+		Session:              apitype.SessionOf(&iss.Session),
 		AccessToken:          string(iss.AccessToken),
 		AccessTokenExpiresAt: iss.AccessExpiresAt.UTC(),
 		TokenType:            "Bearer",
@@ -86,7 +54,7 @@ type createRequest struct {
 	Subject    string          `json:"subject"`
 	Claims     json.RawMessage `json:"claims"`
 	Persistent bool            `json:"persistent"`
-	Client     clientJSON      `json:"client"`
+	Client     sessiond.Client `json:"client"`
 	handoffRequest
 	dpopBinding
 }
@@ -139,13 +107,13 @@ func compact(raw json.RawMessage) json.RawMessage {
 
 type verifyRequest struct {
 	AccessToken sessiond.Secret `json:"access_token"`
-	Client      clientJSON      `json:"client"`
+	Client      sessiond.Client `json:"client"`
 	dpopProof
 }
 
 type verifyResponse struct {
-	Active  bool        `json:"active"`
-	Session sessionJSON `json:"session"`
+	Active  bool            `json:"active"`
+	Session apitype.Session `json:"session"`
 	// Present only when the anomaly rules found something.
 	Anomalies      []sessiond.Anomaly `json:"anomalies,omitempty"`
 	StepUpRequired bool               `json:"step_up_required,omitempty"`
@@ -171,7 +139,7 @@ func (s *server) verifySession(w http.ResponseWriter, r *http.Request) error {
 	if err := s.checkBound(r.Context(), w, &v.Session, req.AccessToken, &req.dpopProof); err != nil {
 		return err
 	}
-	out := sessionOut(&v.Session)
+	out := apitype.SessionOf(&v.Session)
 	if len(v.Anomalies) == 0 && !v.StepUp {
 		writeVerified(w, &out) // the hot path, without reflection
 		return nil
@@ -183,7 +151,7 @@ func (s *server) verifySession(w http.ResponseWriter, r *http.Request) error {
 
 type refreshRequest struct {
 	RefreshToken sessiond.Secret `json:"refresh_token"`
-	Client       clientJSON      `json:"client"`
+	Client       sessiond.Client `json:"client"`
 	dpopProof
 }
 
@@ -196,7 +164,7 @@ func (s *server) refreshSession(w http.ResponseWriter, r *http.Request) error {
 	if req.RefreshToken == "" {
 		return &sessiond.ArgumentError{Field: "refresh_token", Msg: "is required"}
 	}
-	if req.Client == (clientJSON{}) {
+	if req.Client == (sessiond.Client{}) {
 		s.refreshWithoutClient(r)
 	}
 	client, err := sessiond.CleanClient(sessiond.Client(req.Client))
@@ -245,7 +213,7 @@ func (s *server) getSession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, "application/json", sessionOut(&sess))
+	writeJSON(w, http.StatusOK, "application/json", apitype.SessionOf(&sess))
 	return nil
 }
 
@@ -272,7 +240,7 @@ func (s *server) revokeSession(w http.ResponseWriter, r *http.Request) error {
 }
 
 type sessionList struct {
-	Sessions []sessionJSON `json:"sessions"`
+	Sessions []apitype.Session `json:"sessions"`
 }
 
 // GET /v1/subjects/{subject}/sessions
@@ -285,16 +253,12 @@ func (s *server) listSessions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := sessionList{Sessions: make([]sessionJSON, len(ss))}
+	out := sessionList{Sessions: make([]apitype.Session, len(ss))}
 	for i := range ss {
-		out.Sessions[i] = sessionOut(&ss[i])
+		out.Sessions[i] = apitype.SessionOf(&ss[i])
 	}
 	writeJSON(w, http.StatusOK, "application/json", out)
 	return nil
-}
-
-type revokedCount struct {
-	Revoked int `json:"revoked"`
 }
 
 // DELETE /v1/subjects/{subject}/sessions[?except=ID]: an administrative
@@ -320,7 +284,7 @@ func (s *server) revokeSubject(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, "application/json", revokedCount{Revoked: n})
+	writeJSON(w, http.StatusOK, "application/json", apitype.RevokedCount{Revoked: n})
 	return nil
 }
 

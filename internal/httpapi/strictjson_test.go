@@ -5,9 +5,12 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/memstore"
 )
 
 // jsonRoutes returns every documented operation that takes a JSON body.
@@ -36,6 +39,7 @@ func TestAPI_StrictJSON(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sessiond.StrategyHybrid, func(o *httpapi.Options) {
 		o.Incident = func(context.Context, httpapi.IncidentRequest) (int, error) { return 0, nil }
+		o.APIKeys = apikey.New(memstore.New(), nil, time.Second)
 	})
 	cases := []struct{ name, body, detail string }{
 		{"invalid byte in a value", "{\"reason\":\"\xffalice\"}", "not valid UTF-8"},

@@ -11,12 +11,14 @@ import (
 
 // adminServer is the server.admin_listen listener: GET /healthz and
 // /readyz (answered by the API handler, exactly as on the API port) and
-// GET /metrics, which then leaves the API port. Nothing else is routed.
-func adminServer(cfg config.Config, api, metrics http.Handler, log *slog.Logger) (*http.Server, net.Listener, error) {
+// GET /metrics, which then leaves the API port, and the operator console
+// at /console when it is enabled. Nothing else is routed.
+func adminServer(cfg config.Config, api, metrics, console http.Handler, log *slog.Logger) (*http.Server, net.Listener, error) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", api)
 	mux.Handle("GET /readyz", api)
 	mux.Handle("GET /metrics", metrics)
+	mountConsole(mux, console)
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.Std(),

@@ -15,8 +15,8 @@ import (
 	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
-	"github.com/sessiond/sessiond/internal/signing"
 	"github.com/sessiond/sessiond/jwttoken"
+	"github.com/sessiond/sessiond/jwttoken/signing"
 	"github.com/sessiond/sessiond/sqlitestore"
 )
 

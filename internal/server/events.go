@@ -14,6 +14,7 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/anomaly"
+	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/httpapi"
 	"github.com/sessiond/sessiond/internal/ratelimit"
@@ -189,4 +190,14 @@ func rateLimits(c config.RateLimit) httpapi.RateLimits {
 		return ratelimit.Options{Rate: r.PerSecond(), Burst: r.Burst}
 	}
 	return httpapi.RateLimits{AuthFailures: opts(c.AuthFailures), PerAPIKey: opts(c.PerAPIKey), PerClientIP: opts(c.PerClientIP)}
+}
+
+// apiKeyChangedHook records changes made through /v1/api-keys; the acting
+// key is added by fanout.Record.
+func apiKeyChangedHook(events *fanout) func(context.Context, string, apikey.Key) {
+	types := map[string]sessiond.EventType{"created": EventAPIKeyCreated, "revoked": EventAPIKeyRevoked, "scopes_changed": EventAPIKeyScopes}
+	return func(ctx context.Context, action string, k apikey.Key) {
+		events.emit(ctx, sessiond.Event{Type: types[action],
+			Details: map[string]any{"key_id": k.ID, "name": k.Name, "scopes": apikey.Join(k.Scopes), "by": "api"}})
+	}
 }

@@ -5,7 +5,7 @@ import (
 	"os"
 
 	"github.com/sessiond/sessiond/internal/config"
-	"github.com/sessiond/sessiond/internal/signing"
+	"github.com/sessiond/sessiond/jwttoken/signing"
 )
 
 // SigningKEKs reads the key-encryption keys of the signing key ring:

@@ -13,7 +13,7 @@ import (
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/httpapi"
-	"github.com/sessiond/sessiond/internal/signing"
+	"github.com/sessiond/sessiond/jwttoken/signing"
 	"github.com/sessiond/sessiond/verifier/stream"
 )
 

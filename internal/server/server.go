@@ -19,8 +19,8 @@ import (
 	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/httpapi"
-	"github.com/sessiond/sessiond/internal/signing"
 	"github.com/sessiond/sessiond/jwttoken"
+	"github.com/sessiond/sessiond/jwttoken/signing"
 	"github.com/sessiond/sessiond/metrics"
 	"github.com/sessiond/sessiond/opaquetoken"
 	"github.com/sessiond/sessiond/sdk"
@@ -173,6 +173,8 @@ func Run(ctx context.Context, o Options) (err error) {
 		AuthFailed:           authFailedHook(events),
 		RateLimits:           rateLimits(cfg.RateLimit),
 		RefreshWithoutClient: met.RefreshWithoutClient,
+		APIKeys:              apiKeys,
+		APIKeyChanged:        apiKeyChangedHook(events),
 	}
 	if keys != nil {
 		hopts.JWKS = keys.Ring().JWKS
@@ -194,8 +196,17 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
+	con, closeConsole, err := buildConsole(ctx, cfg, mgr, apiKeys, keys, events, hopts.Incident, log) // served at /console
+	if err != nil {
+		return err
+	}
+	defer closeConsole()
+	apiHandler := handler
+	if cfg.Server.AdminListen == "" {
+		apiHandler = withConsole(handler, con)
+	}
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           apiHandler,
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.Std(),
 		ReadTimeout:       cfg.Server.ReadTimeout.Std(),
 		WriteTimeout:      cfg.Server.WriteTimeout.Std(),
@@ -222,7 +233,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	errc := make(chan error, 2)
 	go func() { errc <- serve(srv, ln) }() // Shutdown makes it return
 	if cfg.Server.AdminListen != "" {
-		asrv, aln, err := adminServer(cfg, handler, met.Handler(), log)
+		asrv, aln, err := adminServer(cfg, handler, met.Handler(), con, log)
 		if err != nil {
 			return err
 		}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
-	"github.com/sessiond/sessiond/internal/signing"
+	"github.com/sessiond/sessiond/jwttoken/signing"
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/sessiondtest"
 )

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
-	"github.com/sessiond/sessiond/internal/signing"
 	"github.com/sessiond/sessiond/jwttoken"
+	"github.com/sessiond/sessiond/jwttoken/signing"
 	"github.com/sessiond/sessiond/sessiondtest"
 )
 

@@ -1,0 +1,80 @@
+package apitype
+
+import "github.com/sessiond/sessiond"
+
+// Problem codes: the `code` member of every problem document (RFC 9457)
+// the /v1 routes answer with. They are part of the API contract.
+const (
+	CodeInvalidRequest    = "invalid_request"
+	CodeUnauthorized      = "unauthorized"
+	CodeInsufficientScope = "insufficient_scope"
+	CodeTooManyRequests   = "too_many_requests"
+	CodeNotFound          = "not_found"
+	CodePayloadTooLarge   = "payload_too_large"
+	CodeTokenInvalid      = "token_invalid"
+	CodeTokenExpired      = "token_expired"
+	CodeSessionRevoked    = "session_revoked"
+	CodeIdleTimeout       = "idle_timeout"
+	CodeAbsoluteTimeout   = "absolute_timeout"
+	CodeRefreshReused     = "refresh_token_reused"
+	CodeLimitReached      = "session_limit_reached"
+	CodeStoreUnavailable  = "store_unavailable"
+	CodeInternal          = "internal"
+	// DPoP (RFC 9449; docs/bound-sessions.md): a proof was required or given
+	// and is not valid, or it lacks the server nonce sent in DPoP-Nonce.
+	CodeInvalidDPoPProof = "invalid_dpop_proof"
+	CodeUseDPoPNonce     = "use_dpop_nonce"
+)
+
+// ProblemTypeBase + code is a problem's `type` URI.
+const ProblemTypeBase = "https://sessiond.dev/problems/"
+
+// Problem is an RFC 9457 problem document.
+type Problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Code   string `json:"code"`
+}
+
+// codes holds each code's fixed title and the library sentinel it stands
+// for (nil where the library has none: API-key and rate-limit refusals).
+var codes = map[string]struct {
+	title    string
+	sentinel error
+}{
+	CodeInvalidRequest:    {"Invalid request", sessiond.ErrInvalidArgument},
+	CodeUnauthorized:      {"Unauthorized", nil},
+	CodeInsufficientScope: {"Insufficient scope", nil},
+	CodeTooManyRequests:   {"Too many requests", nil},
+	CodeNotFound:          {"Not found", sessiond.ErrNotFound},
+	CodePayloadTooLarge:   {"Payload too large", sessiond.ErrInvalidArgument},
+	CodeTokenInvalid:      {"Invalid token", sessiond.ErrInvalidToken},
+	CodeTokenExpired:      {"Token expired", sessiond.ErrExpired},
+	CodeSessionRevoked:    {"Session revoked", sessiond.ErrRevoked},
+	CodeIdleTimeout:       {"Session idle timeout", sessiond.ErrIdleTimeout},
+	CodeAbsoluteTimeout:   {"Session absolute timeout", sessiond.ErrAbsoluteTimeout},
+	CodeRefreshReused:     {"Refresh token reused", sessiond.ErrRefreshReused},
+	CodeLimitReached:      {"Session limit reached", sessiond.ErrLimitReached},
+	CodeStoreUnavailable:  {"Store unavailable", sessiond.ErrStoreUnavailable},
+	CodeInternal:          {"Internal error", nil},
+	CodeInvalidDPoPProof:  {"Invalid DPoP proof", nil},
+	CodeUseDPoPNonce:      {"DPoP nonce required", nil},
+}
+
+// Title returns the fixed, human-readable summary of code ("" if unknown).
+func Title(code string) string { return codes[code].title }
+
+// Sentinel returns the library error code stands for, or nil when code is
+// unknown or has none.
+func Sentinel(code string) error { return codes[code].sentinel }
+
+// Codes returns every problem code.
+func Codes() []string {
+	out := make([]string, 0, len(codes))
+	for c := range codes {
+		out = append(out, c)
+	}
+	return out
+}

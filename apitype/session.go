@@ -1,0 +1,40 @@
+package apitype
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/sessiond/sessiond"
+)
+
+// Session is a session as the API shows it: in token responses, verify
+// answers and session listings.
+type Session struct {
+	ID            sessiond.SessionID `json:"id"`
+	Subject       string             `json:"subject"`
+	Strategy      sessiond.Strategy  `json:"strategy"`
+	CreatedAt     time.Time          `json:"created_at"`
+	LastActiveAt  time.Time          `json:"last_active_at"`
+	IdleExpiresAt time.Time          `json:"idle_expires_at"`
+	ExpiresAt     time.Time          `json:"expires_at"`
+	Persistent    bool               `json:"persistent"`
+	Client        sessiond.Client    `json:"client"`
+	Claims        json.RawMessage    `json:"claims"` // a JSON object, {} when none
+}
+
+// emptyObject is what Claims holds for a session without custom claims.
+var emptyObject = json.RawMessage(`{}`)
+
+// SessionOf returns s as the API shows it, times in UTC.
+func SessionOf(s *sessiond.Session) Session {
+	claims := s.Claims
+	if len(claims) == 0 {
+		claims = emptyObject
+	}
+	return Session{
+		ID: s.ID, Subject: s.Subject, Strategy: s.Strategy,
+		CreatedAt: s.CreatedAt.UTC(), LastActiveAt: s.LastActiveAt.UTC(),
+		IdleExpiresAt: s.IdleExpiresAt.UTC(), ExpiresAt: s.ExpiresAt.UTC(),
+		Persistent: s.Persistent, Client: s.Client, Claims: claims,
+	}
+}

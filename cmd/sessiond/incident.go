@@ -1,0 +1,68 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sessiond/sessiond/client"
+)
+
+func (a *app) incidentCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "incident",
+		Short: "The incident kill switch",
+		Long:  "The incident kill switch: revoke sessions and refresh tokens on every node at once.\n" + remoteHelp,
+	}
+	var (
+		url, issuedBefore string
+		in                client.Incident
+	)
+	revoke := &cobra.Command{
+		Use:   "revoke --all | --subject S... | --issued-before T --reason R [--rotate-keys] [--notify]",
+		Short: "Revoke matching sessions and their refresh tokens on every node",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if issuedBefore != "" {
+				t, err := time.Parse(time.RFC3339, issuedBefore)
+				if err != nil {
+					return fmt.Errorf("invalid argument: --issued-before wants an RFC 3339 time, got %q", clean(issuedBefore))
+				}
+				in.IssuedBefore = t
+			}
+			if !in.All && len(in.Subjects) == 0 && in.IssuedBefore.IsZero() {
+				return fmt.Errorf("invalid argument: say what to revoke: --all, --subject or --issued-before")
+			}
+			if strings.TrimSpace(in.Reason) == "" {
+				return fmt.Errorf("required flag(s) \"reason\" not set")
+			}
+			c, err := a.remote(url)
+			if err != nil {
+				return err
+			}
+			start := time.Now()
+			n, err := c.RevokeIncident(cmd.Context(), in)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "revoked %s in %v (reason: %s)\n", plural(n, "session"),
+				time.Since(start).Round(time.Millisecond), clean(in.Reason))
+			if in.RotateKeys {
+				fmt.Fprintln(a.stdout, "every signing key retired: no earlier JWT verifies on any node")
+			}
+			return nil
+		},
+	}
+	f := revoke.Flags()
+	f.StringVar(&url, "url", "", "server URL (env SESSIOND_URL; default http://<server.listen>)")
+	f.BoolVar(&in.All, "all", false, "every session")
+	f.StringArrayVar(&in.Subjects, "subject", nil, "a subject whose sessions to revoke (repeatable)")
+	f.StringVar(&issuedBefore, "issued-before", "", "sessions created before this time (RFC 3339)")
+	f.StringVar(&in.Reason, "reason", "", "why (required; sent to the server for its event log)")
+	f.BoolVar(&in.RotateKeys, "rotate-keys", false, "also retire every signing key")
+	f.BoolVar(&in.Notify, "notify", false, "emit one session.revoked_by_incident event per affected subject")
+	cmd.AddCommand(revoke)
+	return cmd
+}

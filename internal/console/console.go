@@ -1,0 +1,198 @@
+// Package console is the operator console that `sessiond serve` serves at
+// /console: server-rendered html/template pages, progressively enhanced by
+// htmx (vendored into static/, no CDN), under a strict Content-Security-
+// Policy. Operators sign in with an admin-scoped API key, which is
+// exchanged for a console session that sessiond itself manages through
+// httpsession: a __Host- cookie, HttpOnly, Secure, SameSite=Strict, with
+// an idle timeout and cross-origin request refusal. See docs/console.md.
+package console
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/medama-io/go-useragent"
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/httpsession"
+	"github.com/sessiond/sessiond/internal/apikey"
+	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/memstore"
+	"github.com/sessiond/sessiond/opaquetoken"
+)
+
+// Prefix is the URL path the console is served under.
+const Prefix = "/console"
+
+// CookieName is the console session's cookie. The __Host- prefix makes the
+// browser insist on Secure, Path=/ and no Domain.
+const CookieName = "__Host-sessiond-console"
+
+// Default lifetimes of a console session.
+const (
+	DefaultIdle     = 15 * time.Minute
+	DefaultAbsolute = 8 * time.Hour
+)
+
+// maxFormBytes bounds every console form body.
+const maxFormBytes = 16 << 10
+
+// contentSecurityPolicy allows only the console's own scripts and styles:
+// no inline script or style, no eval, no framing.
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
+	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+//go:embed static templates
+var assets embed.FS
+
+// Options configure the console. Manager and Keys are required.
+type Options struct {
+	// Manager holds the sessions the console shows and revokes.
+	Manager *sessiond.Manager
+	// Keys authenticates the API key given at sign-in (it must carry the
+	// admin scope) and is asked again on every request, so revoking the key
+	// or narrowing its scopes ends its console sessions.
+	Keys *apikey.Keys
+	// Events, if set, is the durable event log (anomalies per session).
+	Events sessiond.EventLog
+	// Idle and Absolute timeouts of a console session; zero means
+	// DefaultIdle and DefaultAbsolute.
+	Idle, Absolute time.Duration
+	// Incident, if set, is the kill switch behind POST /v1/revocations: it
+	// revokes what the request says and returns how many sessions.
+	Incident func(context.Context, httpapi.IncidentRequest) (int, error)
+	// Signing, if set, are the signing keys (jwt and hybrid strategies).
+	Signing SigningKeys
+	// Record, if set, records the console's own actions (API key created
+	// or revoked, signing keys rotated) in the event log and webhooks.
+	Record func(context.Context, sessiond.Event)
+	// TailPoll is how often the live tail reads the event log; zero means
+	// DefaultTailPoll.
+	TailPoll time.Duration
+	// Clock; default sessiond.SystemClock.
+	Clock sessiond.Clock
+	// Logger; nil discards.
+	Logger *slog.Logger
+}
+
+// Console is the handler. Close ends its own session manager.
+type Console struct {
+	o        Options
+	own      *sessiond.Manager // the console's own sessions, in memory
+	sessions *httpsession.Sessions
+	pages    *pages
+	device   device
+	mux      *http.ServeMux
+	log      *slog.Logger
+}
+
+// New checks o and builds the console.
+func New(ctx context.Context, o Options) (*Console, error) {
+	if o.Manager == nil || o.Keys == nil {
+		return nil, fmt.Errorf("console: Manager and Keys are required: %w", sessiond.ErrInvalidArgument)
+	}
+	if o.Idle == 0 {
+		o.Idle = DefaultIdle
+	}
+	if o.Absolute == 0 {
+		o.Absolute = DefaultAbsolute
+	}
+	if o.TailPoll <= 0 {
+		o.TailPoll = DefaultTailPoll
+	}
+	if o.Clock == nil {
+		o.Clock = sessiond.SystemClock{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	// Console sessions live in memory on the node that signed the operator
+	// in: they are few, short, and must not mix with the application's
+	// sessions that the console lists.
+	own, err := sessiond.New(ctx, sessiond.Options{
+		Strategy:  sessiond.StrategyDatabase,
+		Store:     memstore.New(),
+		Opaque:    opaquetoken.Codec{},
+		Lifetimes: sessiond.Lifetimes{Access: o.Idle, Refresh: o.Absolute, Idle: o.Idle, Absolute: o.Absolute},
+		Clock:     o.Clock,
+		Logger:    o.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("console: session manager: %w", err)
+	}
+	sess, err := httpsession.New(httpsession.Options{
+		Manager:         own,
+		CookieName:      CookieName,
+		SameSite:        http.SameSiteStrictMode,
+		Unauthenticated: toSignIn,
+		Logger:          o.Logger,
+	})
+	if err != nil {
+		own.Close()
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	p, err := newPages()
+	if err != nil {
+		own.Close()
+		return nil, err
+	}
+	c := &Console{o: o, own: own, sessions: sess, pages: p, mux: http.NewServeMux(), log: o.Logger,
+		device: device{ua: useragent.NewParser()}}
+	c.routes()
+	return c, nil
+}
+
+// Close ends the console's session manager.
+func (c *Console) Close() error { return c.own.Close() }
+
+func (c *Console) routes() {
+	static, _ := fs.Sub(assets, "static")
+	c.mux.Handle("GET "+Prefix+"/static/", http.StripPrefix(Prefix+"/static/", http.FileServerFS(static)))
+	c.mux.HandleFunc("GET "+Prefix+"/signin", c.signInPage)
+	c.mux.HandleFunc("POST "+Prefix+"/signin", c.signIn)
+	c.mux.Handle("POST "+Prefix+"/signout", c.operator(c.signOut))
+	c.mux.Handle("GET "+Prefix+"/{$}", c.operator(func(w http.ResponseWriter, r *http.Request, _ apikey.Key) {
+		http.Redirect(w, r, Prefix+"/sessions", http.StatusSeeOther)
+	}))
+	c.mux.Handle("GET "+Prefix+"/sessions", c.operator(c.sessionsPage))
+	c.mux.Handle("POST "+Prefix+"/sessions/revoke", c.operator(c.revokeSession))
+	c.mux.Handle("POST "+Prefix+"/sessions/revoke-others", c.operator(c.revokeOthers))
+	c.mux.Handle("POST "+Prefix+"/sessions/revoke-all", c.operator(c.revokeAll))
+	c.mux.Handle("GET "+Prefix+"/events", c.operator(c.eventsPage))
+	c.mux.Handle("GET "+Prefix+"/incident", c.operator(c.incidentPage))
+	c.mux.Handle("GET "+Prefix+"/keys", c.operator(c.keysPage))
+	c.mux.Handle("POST "+Prefix+"/keys/create", c.operator(c.createAPIKey))
+	c.mux.Handle("POST "+Prefix+"/keys/revoke", c.operator(c.revokeAPIKey))
+	c.mux.Handle("POST "+Prefix+"/keys/rotate", c.operator(c.rotateSigning))
+	c.mux.Handle("POST "+Prefix+"/incident", c.operator(c.incident))
+	c.mux.Handle("GET "+Prefix+"/events/tail", c.operator(c.eventTail))
+}
+
+// ServeHTTP serves every console path: security headers first, then
+// cross-origin refusal of unsafe methods, then the routes.
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Cross-Origin-Resource-Policy", "same-origin")
+	if r.URL.Path == Prefix {
+		http.Redirect(w, r, Prefix+"/", http.StatusSeeOther)
+		return
+	}
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	}
+	c.sessions.CSRF(c.mux).ServeHTTP(w, r)
+}
+
+// errNotOperator: the console session's API key was revoked or lost the
+// admin scope since sign-in.
+var errNotOperator = errors.New("console: the API key no longer has the admin scope")

@@ -1,0 +1,168 @@
+package console
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/apikey"
+)
+
+// DefaultTailPoll is how often the live tail reads the event log.
+const DefaultTailPoll = time.Second
+
+// maxTailEvents bounds one read of the event log by the live tail.
+const maxTailEvents = 100
+
+// eventRow is one event on the events page and in the live tail.
+type eventRow struct {
+	ID        string `json:"id"`
+	Time      string `json:"time"`
+	Type      string `json:"type"`
+	Subject   string `json:"subject"`
+	SessionID string `json:"session_id"`
+	IP        string `json:"ip"`
+	UserAgent string `json:"user_agent"`
+	Details   string `json:"details"`
+}
+
+func toRow(e sessiond.Event) eventRow {
+	details := ""
+	if len(e.Details) > 0 {
+		b, _ := json.Marshal(e.Details)
+		details = string(b)
+	}
+	return eventRow{ID: e.ID, Time: when(e.Time), Type: printable(string(e.Type)), Subject: printable(e.Subject),
+		SessionID: printable(string(e.SessionID)), IP: printable(e.Client.IP), UserAgent: printable(e.Client.UserAgent),
+		Details: printable(details)}
+}
+
+type eventsView struct {
+	Type, Subject, Since string
+	Rows                 []eventRow
+	Next                 string // the query of the next page, "" when none
+	TailQuery            string
+}
+
+// eventQuery reads the filters of the events page and the live tail.
+func eventQuery(r *http.Request, now time.Time) (sessiond.EventQuery, eventsView, error) {
+	q := r.URL.Query()
+	v := eventsView{Type: strings.TrimSpace(q.Get("type")), Subject: strings.TrimSpace(q.Get("subject")), Since: strings.TrimSpace(q.Get("since"))}
+	eq := sessiond.EventQuery{Type: sessiond.EventType(v.Type), Subject: v.Subject, Cursor: q.Get("cursor"), Limit: sessiond.DefaultEventLimit}
+	if len(v.Type) > 64 || len(v.Subject) > maxSubject || len(eq.Cursor) > 128 {
+		return eq, v, errors.New("a filter is too long")
+	}
+	switch v.Since {
+	case "":
+		eq.Since = now.Add(-time.Hour)
+	default:
+		var err error
+		// <input type="datetime-local"> sends minutes; RFC 3339 is accepted too.
+		if eq.Since, err = time.ParseInLocation("2006-01-02T15:04", v.Since, time.UTC); err != nil {
+			if eq.Since, err = time.Parse(time.RFC3339, v.Since); err != nil {
+				return eq, v, errors.New("since is not a date and time")
+			}
+		}
+	}
+	return eq, v, nil
+}
+
+func (c *Console) eventsPage(w http.ResponseWriter, r *http.Request, key apikey.Key) {
+	d := pageData{Title: "Events", Nav: "events", Operator: operatorName(key)}
+	eq, v, err := eventQuery(r, c.o.Clock.Now())
+	d.Data = &v
+	if err != nil {
+		d.Error = "Bad filter: " + err.Error() + "."
+		c.pages.render(w, r, http.StatusBadRequest, "events", d)
+		return
+	}
+	if c.o.Events == nil {
+		d.Error = "This store keeps no event log."
+		c.pages.render(w, r, http.StatusNotImplemented, "events", d)
+		return
+	}
+	evs, next, err := c.o.Events.QueryEvents(r.Context(), eq)
+	if err != nil {
+		status := http.StatusServiceUnavailable
+		d.Error = "Reading the event log failed; see the server log."
+		if errors.Is(err, sessiond.ErrInvalidArgument) {
+			status, d.Error = http.StatusBadRequest, "Bad filter."
+		} else {
+			c.log.ErrorContext(r.Context(), "console: query events", "err", err)
+		}
+		c.pages.render(w, r, status, "events", d)
+		return
+	}
+	for _, e := range evs {
+		v.Rows = append(v.Rows, toRow(e))
+	}
+	filters := r.URL.Query()
+	filters.Del("cursor")
+	v.TailQuery = filters.Encode()
+	if next != "" {
+		filters.Set("cursor", next)
+		v.Next = filters.Encode()
+	}
+	c.pages.render(w, r, http.StatusOK, "events", d)
+}
+
+// eventTail streams events as they are logged (server-sent events), each a
+// JSON eventRow whose text fields are already printable. It reads the
+// event log every TailPoll from the newest event on, so every node's
+// events appear, not only this one's.
+func (c *Console) eventTail(w http.ResponseWriter, r *http.Request, _ apikey.Key) {
+	if c.o.Events == nil {
+		http.Error(w, "no event log", http.StatusNotImplemented)
+		return
+	}
+	eq, _, err := eventQuery(r, c.o.Clock.Now())
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	eq.Since, eq.Cursor, eq.Limit = c.o.Clock.Now(), "", maxTailEvents
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	_, _ = fmt.Fprint(w, "retry: 3000\n\n")
+	_ = rc.Flush()
+	poll := time.NewTicker(c.o.TailPoll)
+	defer poll.Stop()
+	for {
+		for {
+			evs, next, err := c.o.Events.QueryEvents(r.Context(), eq)
+			if err != nil {
+				if r.Context().Err() == nil {
+					c.log.WarnContext(r.Context(), "console: tail events", "err", err)
+				}
+				break
+			}
+			_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			for _, e := range evs {
+				b, _ := json.Marshal(toRow(e))
+				if _, err := fmt.Fprintf(w, "id: %s\ndata: %s\n\n", e.ID, b); err != nil {
+					return
+				}
+				eq.Cursor = e.ID
+			}
+			if err := rc.Flush(); err != nil {
+				return
+			}
+			if next == "" {
+				break
+			}
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-poll.C:
+		}
+	}
+}

@@ -1,0 +1,102 @@
+package console_test
+
+import (
+	"bufio"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+)
+
+func (f *fixture) logEvent(id string, typ sessiond.EventType, subject, ua string, details map[string]any) {
+	f.t.Helper()
+	e := sessiond.Event{ID: id, Time: f.clock.Now(), Type: typ, Subject: subject, Client: sessiond.Client{IP: "198.51.100.1", UserAgent: ua}, Details: details}
+	if err := f.store.AppendEvents(f.t.Context(), e); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func TestConsole_Events(t *testing.T) {
+	f := newFixture(t)
+	c := f.browser()
+	f.signIn(c)
+	f.logEvent("01JEVT0000000000000000000A", sessiond.EventSessionCreated, "alice", hostileUA, nil)
+	f.logEvent("01JEVT0000000000000000000B", sessiond.EventSessionRevoked, "alice", "curl", map[string]any{"reason": "<script>x</script>\x1b[2J"})
+	f.logEvent("01JEVT0000000000000000000C", sessiond.EventSessionCreated, "bob", "curl", nil)
+
+	resp, body := f.do(c, "GET", "/console/events", nil, "same-origin")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "3 event(s)") {
+		t.Errorf("all events: %d\n%s", resp.StatusCode, body)
+	}
+	if strings.Contains(body, "<script>") || strings.ContainsAny(body, "\x1b\x07") {
+		t.Errorf("an event is rendered raw:\n%s", body)
+	}
+	for _, tc := range []struct {
+		query string
+		want  string
+	}{
+		{"type=session.created", "2 event(s)"},
+		{"subject=alice", "2 event(s)"},
+		{"type=session.created&subject=bob", "1 event(s)"},
+		{"since=" + url.QueryEscape(f.clock.Now().Add(time.Minute).Format(time.RFC3339)), "0 event(s)"},
+		{"since=" + f.clock.Now().Add(-time.Minute).Format("2006-01-02T15:04"), "3 event(s)"},
+	} {
+		resp, body := f.do(c, "GET", "/console/events?"+tc.query, nil, "same-origin")
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, tc.want) {
+			t.Errorf("%s: %d; want %q", tc.query, resp.StatusCode, tc.want)
+		}
+	}
+	for _, bad := range []string{"since=yesterday", "subject=" + strings.Repeat("a", 300), "type=" + strings.Repeat("t", 100)} {
+		if resp, _ := f.do(c, "GET", "/console/events?"+bad, nil, "same-origin"); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%.40s: %d; want 400", bad, resp.StatusCode)
+		}
+	}
+	if resp, _ := f.do(f.browser(), "GET", "/console/events/tail", nil, "same-origin"); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("tail without a console session: %d", resp.StatusCode)
+	}
+}
+
+func TestConsole_EventTail(t *testing.T) {
+	f := newFixture(t)
+	c := f.browser()
+	f.signIn(c)
+	f.logEvent("01JEVT0000000000000000000A", sessiond.EventSessionCreated, "alice", "old", nil) // before the tail: not sent
+	f.clock.Advance(time.Second)
+
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", f.srv.URL+"/console/events/tail?subject=alice", nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("tail: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	lines := bufio.NewScanner(resp.Body)
+	if !lines.Scan() || lines.Text() != "retry: 3000" {
+		t.Fatalf("first line %q", lines.Text())
+	}
+	f.clock.Advance(time.Second)
+	f.logEvent("01JEVT0000000000000000000B", sessiond.EventSessionCreated, "bob", "other subject", nil)
+	f.logEvent("01JEVT0000000000000000000C", sessiond.EventSessionRevoked, "alice", hostileUA, nil)
+	for lines.Scan() {
+		line := lines.Text()
+		if !strings.HasPrefix(line, "data: ") {
+			continue
+		}
+		if strings.Contains(line, "old") || strings.Contains(line, "other subject") {
+			t.Errorf("tail sent an event outside its filter: %s", line)
+		}
+		if strings.Contains(line, "<script>") || strings.ContainsAny(line, "\x1b\x07") {
+			t.Errorf("tail sent raw client text: %q", line)
+		}
+		if !strings.Contains(line, `"id":"01JEVT0000000000000000000C"`) || !strings.Contains(line, `session.revoked`) {
+			t.Errorf("tail event: %s", line)
+		}
+		return
+	}
+	t.Fatalf("tail ended without the event: %v", lines.Err())
+}

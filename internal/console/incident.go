@@ -1,0 +1,117 @@
+package console
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/apikey"
+	"github.com/sessiond/sessiond/internal/httpapi"
+)
+
+// Confirmation is what the operator types to run the kill switch.
+const Confirmation = "REVOKE"
+
+// maxIncidentSubjects bounds the subjects of one console kill switch.
+const maxIncidentSubjects = 1000
+
+type incidentView struct {
+	Scope, Subjects, IssuedBefore, Reason string
+	RotateKeys, Notify                    bool
+	Confirmation                          string
+	Enabled                               bool
+}
+
+func (c *Console) incidentPage(w http.ResponseWriter, r *http.Request, key apikey.Key) {
+	c.pages.render(w, r, http.StatusOK, "incident", pageData{Title: "Incident kill switch", Nav: "incident",
+		Operator: operatorName(key), Data: incidentView{Scope: "subjects", Notify: true, Confirmation: Confirmation, Enabled: c.o.Incident != nil}})
+}
+
+// incidentForm reads and checks the kill switch form.
+func incidentForm(r *http.Request, v *incidentView) (httpapi.IncidentRequest, error) {
+	var req httpapi.IncidentRequest
+	if err := r.ParseForm(); err != nil {
+		return req, errors.New("the form could not be read")
+	}
+	f := r.PostForm
+	v.Scope, v.Subjects, v.IssuedBefore, v.Reason = f.Get("scope"), f.Get("subjects"), f.Get("issued_before"), strings.TrimSpace(f.Get("reason"))
+	v.RotateKeys, v.Notify = f.Get("rotate_keys") == "on", f.Get("notify") == "on"
+	req.Reason, req.RotateKeys, req.Notify = v.Reason, v.RotateKeys, v.Notify
+	switch v.Scope {
+	case "all":
+		req.All = true
+	case "subjects":
+		for line := range strings.Lines(v.Subjects) {
+			s := strings.TrimSpace(line)
+			if s == "" {
+				continue
+			}
+			if len(s) > maxSubject || strings.ContainsFunc(s, unicode.IsControl) {
+				return req, errors.New("a subject is longer than 256 bytes or holds control characters")
+			}
+			req.Subjects = append(req.Subjects, s)
+		}
+		if len(req.Subjects) == 0 || len(req.Subjects) > maxIncidentSubjects {
+			return req, errors.New("give between 1 and 1000 subjects, one per line")
+		}
+	case "issued_before":
+		t, err := time.ParseInLocation("2006-01-02T15:04", v.IssuedBefore, time.UTC)
+		if err != nil {
+			return req, errors.New("issued before is not a date and time")
+		}
+		req.IssuedBefore = t
+	default:
+		return req, errors.New("choose what to revoke")
+	}
+	switch {
+	case req.Reason == "":
+		return req, errors.New("give a reason; it is recorded in the event log")
+	case len(req.Reason) > 256 || strings.ContainsFunc(req.Reason, unicode.IsControl):
+		return req, errors.New("the reason has at most 256 bytes and no control characters")
+	case f.Get("confirm") != Confirmation:
+		return req, errors.New("type " + Confirmation + " to confirm")
+	}
+	return req, nil
+}
+
+// incident runs the kill switch (the one behind POST /v1/revocations) and
+// shows how many sessions it revoked.
+func (c *Console) incident(w http.ResponseWriter, r *http.Request, key apikey.Key) {
+	v := incidentView{Confirmation: Confirmation, Enabled: c.o.Incident != nil}
+	d := pageData{Title: "Incident kill switch", Nav: "incident", Operator: operatorName(key), Data: &v}
+	if c.o.Incident == nil {
+		d.Error = "The kill switch is not configured."
+		c.pages.render(w, r, http.StatusNotImplemented, "incident", d)
+		return
+	}
+	req, err := incidentForm(r, &v)
+	if err != nil {
+		d.Error = "Nothing was revoked: " + err.Error() + "."
+		c.pages.render(w, r, http.StatusBadRequest, "incident", d)
+		return
+	}
+	req.Reason = "console (" + key.ID + "): " + req.Reason
+	n, err := c.o.Incident(r.Context(), req)
+	if err != nil {
+		c.log.ErrorContext(r.Context(), "console: kill switch", "key_id", key.ID, "revoked", n, "err", err)
+		status := http.StatusServiceUnavailable
+		if errors.Is(err, sessiond.ErrInvalidArgument) {
+			status = http.StatusBadRequest
+		}
+		d.Error = "The kill switch failed after revoking " + strconv.Itoa(n) + " session(s); see the server log."
+		c.pages.render(w, r, status, "incident", d)
+		return
+	}
+	c.log.WarnContext(r.Context(), "console: kill switch", "key_id", key.ID, "revoked", n, "all", req.All,
+		"subjects", len(req.Subjects), "rotate_keys", req.RotateKeys)
+	d.Notice = "Revoked " + strconv.Itoa(n) + " session(s)."
+	if req.RotateKeys {
+		d.Notice += " Signing keys retired and replaced."
+	}
+	v.Subjects, v.Reason, v.IssuedBefore = "", "", ""
+	c.pages.render(w, r, http.StatusOK, "incident", d)
+}

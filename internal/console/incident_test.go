@@ -1,0 +1,71 @@
+package console_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+func TestConsole_Incident(t *testing.T) {
+	f := newFixture(t)
+	c := f.browser()
+	f.signIn(c)
+	alice1, alice2, bob, carol := f.create("alice", "a"), f.create("alice", "b"), f.create("bob", "c"), f.create("carol", "d")
+	form := func(kv ...string) url.Values {
+		v := url.Values{"scope": {"subjects"}, "subjects": {"alice\nbob"}, "reason": {"stolen laptop"}, "confirm": {"REVOKE"}, "notify": {"on"}}
+		for i := 0; i+1 < len(kv); i += 2 {
+			v.Set(kv[i], kv[i+1])
+		}
+		return v
+	}
+	if resp, body := f.do(c, "GET", "/console/incident", nil, "same-origin"); resp.StatusCode != http.StatusOK || !strings.Contains(body, "Type <code>REVOKE</code>") {
+		t.Errorf("incident page: %d", resp.StatusCode)
+	}
+	for _, tc := range []struct {
+		name string
+		form url.Values
+	}{
+		{"no confirmation", form("confirm", "")},
+		{"wrong confirmation", form("confirm", "revoke")},
+		{"no reason", form("reason", " ")},
+		{"reason with a terminal escape", form("reason", "x\x1b[2J")},
+		{"oversized reason", form("reason", strings.Repeat("r", 300))},
+		{"no scope", form("scope", "")},
+		{"unknown scope", form("scope", "everyone")},
+		{"no subjects", form("subjects", "\n \n")},
+		{"oversized subject", form("subjects", strings.Repeat("s", 300))},
+		{"bad time", form("scope", "issued_before", "issued_before", "soon")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := f.do(c, "POST", "/console/incident", tc.form, "same-origin")
+			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "Nothing was revoked") {
+				t.Errorf("status %d", resp.StatusCode)
+			}
+			if strings.ContainsAny(body, "\x1b") {
+				t.Error("the page echoes a terminal escape")
+			}
+		})
+	}
+	if len(f.incidents) != 0 || !f.live(alice1) || !f.live(bob) {
+		t.Fatalf("a refused form ran the kill switch: %v", f.incidents)
+	}
+	if resp, _ := f.do(c, "POST", "/console/incident", form(), "cross-site"); resp.StatusCode != http.StatusForbidden || len(f.incidents) != 0 {
+		t.Fatalf("cross-site kill switch: %d", resp.StatusCode)
+	}
+
+	resp, body := f.do(c, "POST", "/console/incident", form(), "same-origin")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Revoked 3 session(s).") {
+		t.Errorf("kill switch: %d\n%s", resp.StatusCode, body)
+	}
+	if f.live(alice1) || f.live(alice2) || f.live(bob) || !f.live(carol) {
+		t.Errorf("after the kill switch on alice and bob: %v %v %v %v", f.live(alice1), f.live(alice2), f.live(bob), f.live(carol))
+	}
+	if len(f.incidents) != 1 || !strings.Contains(f.incidents[0].Reason, "stolen laptop") || !strings.Contains(f.incidents[0].Reason, f.adminK.ID) || !f.incidents[0].Notify {
+		t.Errorf("incident request: %+v", f.incidents)
+	}
+	resp, body = f.do(c, "POST", "/console/incident", form("scope", "all"), "same-origin")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Revoked 1 session(s).") || f.live(carol) {
+		t.Errorf("kill switch on all: %d", resp.StatusCode)
+	}
+}

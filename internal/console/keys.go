@@ -1,0 +1,136 @@
+package console
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"unicode"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/apikey"
+	"github.com/sessiond/sessiond/jwttoken"
+)
+
+// SigningKeys is what the console needs of the server's signing keys
+// (jwttoken/signing.Keys): rotate, and the ring to list.
+type SigningKeys interface {
+	Rotate(ctx context.Context) error
+	Ring() *jwttoken.KeyRing
+}
+
+type keysView struct {
+	Signing   []jwttoken.KeyInfo
+	HasSigner bool
+	APIKeys   []apikey.Key
+	Scopes    []apikey.Scope
+	Created   string // the new key's secret, shown once
+	CreatedID string
+}
+
+func (c *Console) keysView() keysView {
+	v := keysView{Scopes: apikey.Scopes, HasSigner: c.o.Signing != nil}
+	if c.o.Signing != nil {
+		v.Signing = c.o.Signing.Ring().Keys()
+	}
+	return v
+}
+
+func (c *Console) keysPage(w http.ResponseWriter, r *http.Request, key apikey.Key) {
+	c.renderKeys(w, r, key, http.StatusOK, c.keysView(), "", "")
+}
+
+func (c *Console) renderKeys(w http.ResponseWriter, r *http.Request, key apikey.Key, status int, v keysView, errMsg, notice string) {
+	list, err := c.o.Keys.List(r.Context())
+	if err != nil {
+		c.log.ErrorContext(r.Context(), "console: list API keys", "err", err)
+		errMsg, status = "Listing API keys failed; see the server log.", http.StatusServiceUnavailable
+	}
+	v.APIKeys = list
+	c.pages.render(w, r, status, "keys", pageData{Title: "Keys", Nav: "keys", Operator: operatorName(key), Data: v, Error: errMsg, Notice: notice})
+}
+
+// createAPIKey makes a key with the scopes ticked; its secret is shown on
+// this one response only (no-store) and never again.
+func (c *Console) createAPIKey(w http.ResponseWriter, r *http.Request, key apikey.Key) {
+	v := c.keysView()
+	if err := r.ParseForm(); err != nil {
+		c.renderKeys(w, r, key, http.StatusBadRequest, v, "The form could not be read.", "")
+		return
+	}
+	name := strings.TrimSpace(r.PostForm.Get("name"))
+	if name == "" || len(name) > 64 || strings.ContainsFunc(name, unicode.IsControl) {
+		c.renderKeys(w, r, key, http.StatusBadRequest, v, "A key needs a name of at most 64 characters.", "")
+		return
+	}
+	scopes, err := apikey.ParseScopes(r.PostForm["scope"]...)
+	if err != nil || len(scopes) == 0 {
+		c.renderKeys(w, r, key, http.StatusBadRequest, v, "Tick at least one known scope.", "")
+		return
+	}
+	secret, k, err := c.o.Keys.Create(r.Context(), name, scopes...)
+	if err != nil {
+		status, msg := http.StatusServiceUnavailable, "Creating the key failed; see the server log."
+		if errors.Is(err, sessiond.ErrInvalidArgument) {
+			status, msg = http.StatusBadRequest, "The key was refused: check its name and scopes."
+		} else {
+			c.log.ErrorContext(r.Context(), "console: create API key", "err", err)
+		}
+		c.renderKeys(w, r, key, status, v, msg, "")
+		return
+	}
+	c.log.InfoContext(r.Context(), "console: API key created", "by", key.ID, "key_id", k.ID, "scopes", scopes)
+	c.record(r, sessiond.Event{Type: "api_key.created", Details: map[string]any{"key_id": k.ID, "by": key.ID, "via": "console"}})
+	v.Created, v.CreatedID = string(secret), k.ID
+	c.renderKeys(w, r, key, http.StatusOK, v, "", "")
+}
+
+func (c *Console) revokeAPIKey(w http.ResponseWriter, r *http.Request, key apikey.Key) {
+	v := c.keysView()
+	if err := r.ParseForm(); err != nil || r.PostForm.Get("id") == "" || len(r.PostForm.Get("id")) > 64 {
+		c.renderKeys(w, r, key, http.StatusBadRequest, v, "The form was incomplete or malformed.", "")
+		return
+	}
+	id := r.PostForm.Get("id")
+	if err := c.o.Keys.Revoke(r.Context(), id); err != nil {
+		status, msg := http.StatusServiceUnavailable, "Revoking the key failed; see the server log."
+		if errors.Is(err, sessiond.ErrNotFound) {
+			status, msg = http.StatusNotFound, "There is no such key."
+		} else {
+			c.log.ErrorContext(r.Context(), "console: revoke API key", "err", err)
+		}
+		c.renderKeys(w, r, key, status, v, msg, "")
+		return
+	}
+	c.log.InfoContext(r.Context(), "console: API key revoked", "by", key.ID, "key_id", id)
+	c.record(r, sessiond.Event{Type: "api_key.revoked", Details: map[string]any{"key_id": id, "by": key.ID, "via": "console"}})
+	if id == key.ID { // the operator revoked their own key: the console session ends with it
+		_ = c.sessions.Logout(w, r)
+		http.Redirect(w, r, Prefix+"/signin", http.StatusSeeOther)
+		return
+	}
+	c.renderKeys(w, r, key, http.StatusOK, v, "", "API key "+id+" revoked.")
+}
+
+func (c *Console) rotateSigning(w http.ResponseWriter, r *http.Request, key apikey.Key) {
+	v := c.keysView()
+	if c.o.Signing == nil {
+		c.renderKeys(w, r, key, http.StatusNotImplemented, v, "This strategy signs nothing: there are no signing keys.", "")
+		return
+	}
+	if err := c.o.Signing.Rotate(r.Context()); err != nil {
+		c.log.ErrorContext(r.Context(), "console: rotate signing keys", "err", err)
+		c.renderKeys(w, r, key, http.StatusServiceUnavailable, v, "Rotating failed; see the server log.", "")
+		return
+	}
+	c.log.InfoContext(r.Context(), "console: signing key rotation scheduled", "by", key.ID)
+	c.record(r, sessiond.Event{Type: "signing_keys.rotated", Details: map[string]any{"by": key.ID, "via": "console"}})
+	c.renderKeys(w, r, key, http.StatusOK, c.keysView(), "", "A new signing key is published; it signs once every verifier can know it.")
+}
+
+// record sends an event of a console action to Options.Record, if set.
+func (c *Console) record(r *http.Request, e sessiond.Event) {
+	if c.o.Record != nil {
+		c.o.Record(r.Context(), e)
+	}
+}

@@ -1,0 +1,77 @@
+package console_test
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/apikey"
+)
+
+func TestConsole_APIKeys(t *testing.T) {
+	f := newFixture(t)
+	c := f.browser()
+	f.signIn(c)
+	if resp, body := f.do(c, "GET", "/console/keys", nil, "same-origin"); resp.StatusCode != http.StatusOK || !strings.Contains(body, f.adminK.ID) || !strings.Contains(body, "no signing keys") {
+		t.Fatalf("keys page: %d", resp.StatusCode)
+	}
+	for _, tc := range []struct {
+		name string
+		form url.Values
+	}{
+		{"no name", url.Values{"scope": {"verify"}}},
+		{"control characters in the name", url.Values{"name": {"a\x1bb"}, "scope": {"verify"}}},
+		{"long name", url.Values{"name": {strings.Repeat("n", 65)}, "scope": {"verify"}}},
+		{"no scope", url.Values{"name": {"x"}}},
+		{"unknown scope", url.Values{"name": {"x"}, "scope": {"root"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if resp, _ := f.do(c, "POST", "/console/keys/create", tc.form, "same-origin"); resp.StatusCode != http.StatusBadRequest {
+				t.Errorf("status %d", resp.StatusCode)
+			}
+		})
+	}
+	if resp, _ := f.do(c, "POST", "/console/keys/create", url.Values{"name": {"evil"}, "scope": {"admin"}}, "cross-site"); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site create: %d", resp.StatusCode)
+	}
+	if list, _ := f.keys.List(t.Context()); len(list) != 2 {
+		t.Fatalf("refused forms created keys: %d keys", len(list))
+	}
+
+	resp, body := f.do(c, "POST", "/console/keys/create", url.Values{"name": {"reporting"}, "scope": {"events:read", "sessions:read"}}, "same-origin")
+	secret := regexp.MustCompile(`id="created" readonly value="([^"]+)"`).FindStringSubmatch(body)
+	if resp.StatusCode != http.StatusOK || secret == nil || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("create: %d\n%s", resp.StatusCode, body)
+	}
+	k, err := f.keys.Authenticate(t.Context(), sessiond.Secret(secret[1]))
+	if err != nil || k.Name != "reporting" || !k.Allows(apikey.ScopeEventsRead) || k.Allows(apikey.ScopeAdmin) {
+		t.Fatalf("the shown key: %+v %v", k, err)
+	}
+	if _, body := f.do(c, "GET", "/console/keys", nil, "same-origin"); strings.Contains(body, secret[1]) || !strings.Contains(body, k.ID) {
+		t.Error("the key's secret is shown again, or the key is not listed")
+	}
+
+	for _, bad := range []url.Values{{}, {"id": {"key_unknown"}}} {
+		if resp, _ := f.do(c, "POST", "/console/keys/revoke", bad, "same-origin"); resp.StatusCode != http.StatusBadRequest && resp.StatusCode != http.StatusNotFound {
+			t.Errorf("revoke %v: %d", bad, resp.StatusCode)
+		}
+	}
+	resp, body = f.do(c, "POST", "/console/keys/revoke", url.Values{"id": {k.ID}}, "same-origin")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "revoked") {
+		t.Errorf("revoke: %d", resp.StatusCode)
+	}
+	if _, err := f.keys.Authenticate(t.Context(), sessiond.Secret(secret[1])); err == nil {
+		t.Error("a revoked key still authenticates")
+	}
+	// Revoking one's own key ends the console session.
+	resp, _ = f.do(c, "POST", "/console/keys/revoke", url.Values{"id": {f.adminK.ID}}, "same-origin")
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("revoke own key: %d", resp.StatusCode)
+	}
+	if resp, _ := f.do(c, "GET", "/console/keys", nil, "same-origin"); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("console session outlived its own revoked key: %d", resp.StatusCode)
+	}
+}

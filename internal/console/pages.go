@@ -1,0 +1,98 @@
+package console
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// pageData is what every page template receives.
+type pageData struct {
+	Title    string
+	Nav      string // the active navigation entry
+	Operator string // the signed-in API key's name and ID
+	Error    string
+	Notice   string
+	Data     any
+}
+
+type pages struct {
+	set map[string]*template.Template
+}
+
+var funcs = template.FuncMap{
+	"printable": printable,
+	"when":      when,
+}
+
+// newPages parses each page together with the shared layout.
+func newPages() (*pages, error) {
+	p := &pages{set: map[string]*template.Template{}}
+	for _, name := range []string{"signin", "sessions", "events", "incident", "keys"} {
+		t, err := template.New(name).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("console: template %s: %w", name, err)
+		}
+		p.set[name] = t
+	}
+	return p, nil
+}
+
+// render writes a full page, rendered to a buffer first so a template
+// error never leaves half a page.
+func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name string, d pageData) {
+	var buf bytes.Buffer
+	if err := p.set[name].ExecuteTemplate(&buf, "layout", d); err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// maxShown bounds a free-text field (User-Agent, subject) on a page.
+const maxShown = 300
+
+// printable makes text that came from clients safe to look at: control
+// characters (terminal escapes included) and invalid UTF-8 are shown as
+// \xNN, bidirectional overrides as \u{NNNN}, and long text is cut. The
+// template escapes HTML afterwards.
+func printable(s string) string {
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case unicode.Is(unicode.Bidi_Control, r) || unicode.In(r, unicode.Cf):
+			fmt.Fprintf(&b, `\u{%04x}`, r)
+		default:
+			b.WriteRune(r)
+		}
+		i += size
+		if n++; n >= maxShown && i < len(s) {
+			b.WriteString("…")
+			break
+		}
+	}
+	return b.String()
+}
+
+// when shows a time in UTC to the second; zero shows as a dash.
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05Z")
+}

@@ -1,0 +1,187 @@
+package console
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/apikey"
+)
+
+// maxSubject bounds the subject searched for (the API allows 256 bytes).
+const maxSubject = 256
+
+// sessionRow is one live session on the sessions page (Manager.List
+// returns live sessions only; State still says why one has just ended).
+type sessionRow struct {
+	sessiond.Session
+	Device    string // from the User-Agent
+	State     string // live, revoked (reason), expired, idle
+	Anomalies []string
+}
+
+type sessionsView struct {
+	Subject  string
+	Searched bool
+	Rows     []sessionRow
+	Live     int
+}
+
+func (c *Console) sessionsPage(w http.ResponseWriter, r *http.Request, key apikey.Key) {
+	d := pageData{Title: "Sessions", Nav: "sessions", Operator: operatorName(key)}
+	subject := strings.TrimSpace(r.URL.Query().Get("subject"))
+	if n, err := strconv.Atoi(r.URL.Query().Get("revoked")); err == nil && n >= 0 {
+		d.Notice = "Revoked " + strconv.Itoa(n) + " session(s)."
+	}
+	v := sessionsView{Subject: subject}
+	status := http.StatusOK
+	switch {
+	case subject == "":
+	case len(subject) > maxSubject:
+		d.Error, status = "A subject has at most 256 bytes.", http.StatusBadRequest
+	default:
+		v.Searched = true
+		list, err := c.o.Manager.List(r.Context(), subject)
+		if err != nil {
+			c.log.ErrorContext(r.Context(), "console: list sessions", "err", err)
+			d.Error, status = "Listing sessions failed; see the server log.", http.StatusServiceUnavailable
+			switch {
+			case errors.Is(err, sessiond.ErrUnsupported):
+				d.Error, status = "This strategy keeps no sessions to list.", http.StatusNotImplemented
+			case errors.Is(err, sessiond.ErrInvalidArgument):
+				d.Error, status = "That is not a valid subject.", http.StatusBadRequest
+			}
+			break
+		}
+		now := c.o.Clock.Now()
+		anomalies := c.anomalies(r, subject)
+		for _, s := range list {
+			row := sessionRow{Session: s, Device: c.device.describe(s.Client.UserAgent), State: "live", Anomalies: anomalies[s.ID]}
+			switch err := s.Check(now); {
+			case errors.Is(err, sessiond.ErrRevoked):
+				row.State = "revoked (" + string(s.RevokeReason) + ")"
+			case errors.Is(err, sessiond.ErrIdleTimeout):
+				row.State = "idle timeout"
+			case err != nil:
+				row.State = "expired"
+			default:
+				v.Live++
+			}
+			v.Rows = append(v.Rows, row)
+		}
+	}
+	d.Data = v
+	c.pages.render(w, r, status, "sessions", d)
+}
+
+// anomalies returns the anomaly rules that fired per session of subject,
+// from the event log when there is one.
+func (c *Console) anomalies(r *http.Request, subject string) map[sessiond.SessionID][]string {
+	out := map[sessiond.SessionID][]string{}
+	if c.o.Events == nil {
+		return out
+	}
+	evs, _, err := c.o.Events.QueryEvents(r.Context(), sessiond.EventQuery{Subject: subject, Type: sessiond.EventAnomaly, Limit: sessiond.MaxEventLimit})
+	if err != nil {
+		c.log.WarnContext(r.Context(), "console: query anomalies", "err", err)
+		return out
+	}
+	for _, e := range evs {
+		rule, _ := e.Details["rule"].(string)
+		if rule == "" {
+			rule = "anomaly"
+		}
+		out[e.SessionID] = append(out[e.SessionID], rule)
+	}
+	return out
+}
+
+// revokeForm reads and checks the subject and session ID of a revoke form.
+func revokeForm(r *http.Request, needID bool) (subject string, id sessiond.SessionID, ok bool) {
+	if err := r.ParseForm(); err != nil {
+		return "", "", false
+	}
+	subject = r.PostForm.Get("subject")
+	id = sessiond.SessionID(r.PostForm.Get("id"))
+	if subject == "" || len(subject) > maxSubject || (needID && (id == "" || len(id) > 128)) {
+		return "", "", false
+	}
+	return subject, id, true
+}
+
+func (c *Console) back(w http.ResponseWriter, r *http.Request, subject string, n int) {
+	q := url.Values{"subject": {subject}, "revoked": {strconv.Itoa(n)}}
+	http.Redirect(w, r, Prefix+"/sessions?"+q.Encode(), http.StatusSeeOther)
+}
+
+func (c *Console) badForm(w http.ResponseWriter, r *http.Request, key apikey.Key) {
+	c.pages.render(w, r, http.StatusBadRequest, "sessions", pageData{Title: "Sessions", Nav: "sessions",
+		Operator: operatorName(key), Error: "The form was incomplete or malformed.", Data: sessionsView{}})
+}
+
+func (c *Console) revokeSession(w http.ResponseWriter, r *http.Request, key apikey.Key) {
+	subject, id, ok := revokeForm(r, true)
+	if !ok {
+		c.badForm(w, r, key)
+		return
+	}
+	// The session must belong to the subject shown, so a stale page cannot
+	// revoke someone else's session by ID.
+	s, err := c.o.Manager.Get(r.Context(), id)
+	if err != nil || s.Subject != subject {
+		c.back(w, r, subject, 0)
+		return
+	}
+	n := 1
+	if err := c.o.Manager.Revoke(r.Context(), id, sessiond.ReasonAdmin); err != nil {
+		if !errors.Is(err, sessiond.ErrRevoked) && !errors.Is(err, sessiond.ErrNotFound) {
+			c.log.ErrorContext(r.Context(), "console: revoke", "err", err)
+			c.pages.render(w, r, http.StatusServiceUnavailable, "sessions", pageData{Title: "Sessions", Nav: "sessions",
+				Operator: operatorName(key), Error: "Revoking failed; see the server log.", Data: sessionsView{Subject: subject}})
+			return
+		}
+		n = 0
+	}
+	c.log.InfoContext(r.Context(), "console: revoked session", "key_id", key.ID, "session_id", id)
+	c.back(w, r, subject, n)
+}
+
+// revokeOthers revokes every session of the subject except the one given.
+func (c *Console) revokeOthers(w http.ResponseWriter, r *http.Request, key apikey.Key) {
+	c.revokeSubject(w, r, key, true)
+}
+
+// revokeAll revokes every session of the subject.
+func (c *Console) revokeAll(w http.ResponseWriter, r *http.Request, key apikey.Key) {
+	c.revokeSubject(w, r, key, false)
+}
+
+func (c *Console) revokeSubject(w http.ResponseWriter, r *http.Request, key apikey.Key, keepOne bool) {
+	subject, id, ok := revokeForm(r, keepOne)
+	if !ok {
+		c.badForm(w, r, key)
+		return
+	}
+	if !keepOne {
+		id = ""
+	}
+	n, err := c.o.Manager.RevokeSubject(r.Context(), subject, id, sessiond.ReasonAdmin)
+	if err != nil {
+		c.log.ErrorContext(r.Context(), "console: revoke subject", "err", err)
+		c.pages.render(w, r, http.StatusServiceUnavailable, "sessions", pageData{Title: "Sessions", Nav: "sessions",
+			Operator: operatorName(key), Error: "Revoking failed; see the server log.", Data: sessionsView{Subject: subject}})
+		return
+	}
+	c.log.InfoContext(r.Context(), "console: revoked sessions of a subject", "key_id", key.ID, "count", n, "kept", id)
+	c.back(w, r, subject, n)
+}
+
+func operatorName(k apikey.Key) string {
+	if k.Name == "" {
+		return k.ID
+	}
+	return k.Name + " (" + k.ID + ")"
+}

@@ -1,0 +1,155 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/apitype"
+	"github.com/sessiond/sessiond/internal/apikey"
+)
+
+// APIKeys is what the /v1/api-keys routes need of the key set
+// (*apikey.Keys).
+type APIKeys interface {
+	List(ctx context.Context) ([]apikey.Key, error)
+	Create(ctx context.Context, name string, scopes ...apikey.Scope) (sessiond.Secret, apikey.Key, error)
+	SetScopes(ctx context.Context, id string, scopes []apikey.Scope) (apikey.Key, error)
+	Revoke(ctx context.Context, id string) error
+	Get(ctx context.Context, id string) (apikey.Key, error)
+}
+
+// apiKeyJSON is an API key as the API shows it: never the secret nor its
+// hash.
+type apiKeyJSON struct {
+	ID        string         `json:"id"`
+	Name      string         `json:"name"`
+	Scopes    []apikey.Scope `json:"scopes"`
+	CreatedAt time.Time      `json:"created_at"`
+	RevokedAt *time.Time     `json:"revoked_at"`
+}
+
+func apiKeyOut(k apikey.Key) apiKeyJSON {
+	out := apiKeyJSON{ID: k.ID, Name: k.Name, Scopes: k.Scopes, CreatedAt: k.CreatedAt.UTC()}
+	if out.Scopes == nil {
+		out.Scopes = []apikey.Scope{}
+	}
+	if !k.RevokedAt.IsZero() {
+		t := k.RevokedAt.UTC()
+		out.RevokedAt = &t
+	}
+	return out
+}
+
+func (s *server) apiKeysOr404() error {
+	if s.apiKeys == nil {
+		return &requestError{status: http.StatusNotFound, code: apitype.CodeNotFound, detail: "API keys are not managed through this server"}
+	}
+	return nil
+}
+
+// keyChanged tells the server (event log) what an admin did to a key.
+func (s *server) keyChanged(ctx context.Context, action string, k apikey.Key) {
+	if s.onKeyChange != nil {
+		s.onKeyChange(ctx, action, k)
+	}
+}
+
+// GET /v1/api-keys
+func (s *server) listAPIKeys(w http.ResponseWriter, r *http.Request) error {
+	if err := s.apiKeysOr404(); err != nil {
+		return err
+	}
+	keys, err := s.apiKeys.List(r.Context())
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Keys []apiKeyJSON `json:"keys"`
+	}{Keys: make([]apiKeyJSON, len(keys))}
+	for i, k := range keys {
+		out.Keys[i] = apiKeyOut(k)
+	}
+	writeJSON(w, http.StatusOK, "application/json", out)
+	return nil
+}
+
+type createKeyRequest struct {
+	Name   string   `json:"name"`
+	Scopes []string `json:"scopes"`
+}
+
+// POST /v1/api-keys: the secret is in this answer and nowhere else.
+func (s *server) createAPIKey(w http.ResponseWriter, r *http.Request) error {
+	if err := s.apiKeysOr404(); err != nil {
+		return err
+	}
+	var req createKeyRequest
+	if err := s.decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	scopes := apikey.DefaultScopes
+	if req.Scopes != nil {
+		var err error
+		if scopes, err = apikey.ParseScopes(req.Scopes...); err != nil {
+			return err
+		}
+	}
+	secret, key, err := s.apiKeys.Create(r.Context(), req.Name, scopes...)
+	if err != nil {
+		return err
+	}
+	s.keyChanged(r.Context(), "created", key)
+	w.Header().Set("Location", "/v1/api-keys/"+key.ID)
+	writeJSON(w, http.StatusCreated, "application/json", struct {
+		Key    apiKeyJSON `json:"key"`
+		Secret string     `json:"secret"`
+	}{Key: apiKeyOut(key), Secret: string(secret)})
+	return nil
+}
+
+type scopesRequest struct {
+	Scopes []string `json:"scopes"`
+}
+
+// PUT /v1/api-keys/{id}/scopes
+func (s *server) setAPIKeyScopes(w http.ResponseWriter, r *http.Request) error {
+	if err := s.apiKeysOr404(); err != nil {
+		return err
+	}
+	var req scopesRequest
+	if err := s.decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	scopes, err := apikey.ParseScopes(req.Scopes...)
+	if err != nil {
+		return err
+	}
+	key, err := s.apiKeys.SetScopes(r.Context(), r.PathValue("id"), scopes)
+	if errors.Is(err, apikey.ErrKeyRevoked) {
+		return badRequest("the key is revoked; create a new one")
+	} else if err != nil {
+		return err
+	}
+	s.keyChanged(r.Context(), "scopes_changed", key)
+	writeJSON(w, http.StatusOK, "application/json", apiKeyOut(key))
+	return nil
+}
+
+// DELETE /v1/api-keys/{id}: revoke. Revoking a revoked key succeeds.
+func (s *server) revokeAPIKey(w http.ResponseWriter, r *http.Request) error {
+	if err := s.apiKeysOr404(); err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	if err := s.apiKeys.Revoke(r.Context(), id); err != nil {
+		return err
+	}
+	if key, err := s.apiKeys.Get(r.Context(), id); err == nil {
+		s.keyChanged(r.Context(), "revoked", key)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

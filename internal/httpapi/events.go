@@ -1,0 +1,71 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/apitype"
+)
+
+// GET /v1/events
+func (s *server) listEvents(w http.ResponseWriter, r *http.Request) error {
+	if s.events == nil {
+		return &requestError{status: http.StatusNotFound, code: apitype.CodeNotFound, detail: "this store keeps no event log"}
+	}
+	q := r.URL.Query()
+	eq := sessiond.EventQuery{
+		Subject:   q.Get("subject"),
+		SessionID: sessiond.SessionID(q.Get("session_id")),
+		Type:      sessiond.EventType(q.Get("type")),
+		Cursor:    q.Get("cursor"),
+	}
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &eq.Since}, {"until", &eq.Until}} {
+		if v := q.Get(p.name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return badRequest(p.name + " must be an RFC 3339 time")
+			}
+			*p.dst = t.UTC()
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return badRequest("limit must be an integer from 1 to 1000")
+		}
+		eq.Limit = n
+	}
+	if eq.Subject != "" {
+		subject, err := cleanSubject("subject", eq.Subject)
+		if err != nil {
+			return err
+		}
+		eq.Subject = subject
+	}
+	if len(eq.Subject) > sessiond.MaxSubjectBytes || len(eq.Cursor) > 64 || len(eq.Type) > 128 || len(eq.SessionID) > 64 {
+		return badRequest("a query parameter is too long")
+	}
+	events, next, err := s.events.QueryEvents(r.Context(), eq)
+	if err != nil {
+		return err
+	}
+	out := apitype.EventPage{Events: make([]apitype.Event, len(events))}
+	for i, e := range events {
+		details := e.Details
+		if details == nil {
+			details = map[string]any{}
+		}
+		out.Events[i] = apitype.Event{ID: e.ID, Time: e.Time.UTC(), Type: e.Type, Subject: e.Subject, SessionID: e.SessionID,
+			Client: sessiond.Client(e.Client), Details: details}
+	}
+	if next != "" {
+		out.NextCursor = &next
+	}
+	writeJSON(w, http.StatusOK, "application/json", out)
+	return nil
+}

@@ -1,0 +1,45 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/apitype"
+)
+
+// GET /v1/webhooks/deliveries
+func (s *server) listDeliveries(w http.ResponseWriter, r *http.Request) error {
+	if s.outbox == nil {
+		return &requestError{status: http.StatusNotFound, code: apitype.CodeNotFound, detail: "no webhook outbox"}
+	}
+	state := sessiond.DeliveryState(r.URL.Query().Get("state"))
+	if state == "" {
+		state = sessiond.DeliveryDead
+	}
+	switch state {
+	case sessiond.DeliveryDead, sessiond.DeliveryPending, sessiond.DeliveryDelivered:
+	default:
+		return badRequest("state must be pending, delivered or dead")
+	}
+	limit := 100
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return badRequest("limit must be an integer from 1 to 1000")
+		}
+		limit = n
+	}
+	ds, err := s.outbox.ListDeliveries(r.Context(), state, limit)
+	if err != nil {
+		return err
+	}
+	out := apitype.DeliveryPage{Deliveries: make([]apitype.Delivery, len(ds))}
+	for i, d := range ds {
+		out.Deliveries[i] = apitype.Delivery{ID: d.ID, Endpoint: d.Endpoint, EventID: d.EventID, State: string(d.State),
+			Attempts: d.Attempts, NextAttemptAt: d.NextAttemptAt.UTC(), LastError: d.LastError,
+			CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC()}
+	}
+	writeJSON(w, http.StatusOK, "application/json", out)
+	return nil
+}
