@@ -53,7 +53,9 @@ func isAdapter(path string) bool {
 	if !ok || strings.Contains(rest, "/") {
 		return false
 	}
-	return rest != "internal" && rest != "cmd" && rest != "examples" && rest != "setup"
+	// apitype is the wire vocabulary both ends of the API share, like the
+	// root; setup exists to wire adapters together.
+	return rest != "internal" && rest != "cmd" && rest != "examples" && rest != "setup" && rest != "apitype"
 }
 
 // importRuleViolations returns, for the module's packages pkgs (with their

@@ -153,6 +153,13 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 			m.Close()
 			return nil, err
 		}
+		// Catch up once more now that the feed is live: a revocation made
+		// on another node between the first load and the subscription
+		// was in neither (TestE2E_NodeKilledUnderLoad met one).
+		if err := m.Resync(ctx); err != nil {
+			m.Close()
+			return nil, err
+		}
 	}
 	for _, run := range o.Background {
 		m.wg.Add(1)

@@ -195,6 +195,10 @@ func urlErrorText(err error) string {
 
 // Ping sends PING. ErrStoreUnavailable if Redis does not answer.
 func (s *Store) Ping(ctx context.Context) error {
+	if s.ctx.Err() != nil {
+		// A cluster client may still answer PING once closed.
+		return wrap("ping", errClosed)
+	}
 	if err := s.client.Do(ctx, s.client.B().Ping().Build()).Error(); err != nil {
 		return s.fail("ping", err)
 	}

@@ -1,7 +1,8 @@
 // Package apikey keeps the API keys backends use to call sessiond serve.
 // Keys live hashed (SHA-256) in the store's shared meta document, so every
 // node of a cluster accepts the same keys; each node caches the set and
-// re-reads it at most once per RefreshEvery.
+// re-reads it at most once per RefreshEvery. While the store is
+// unavailable a node keeps authenticating with the last set it read.
 package apikey
 
 import (
@@ -127,14 +128,14 @@ func (k *Keys) update(ctx context.Context, fn func(*doc) error) error {
 		if err != nil {
 			return err
 		}
-		_, err = k.meta.PutMeta(ctx, DocName, raw, version)
+		saved, err := k.meta.PutMeta(ctx, DocName, raw, version)
 		if errors.Is(err, sessiond.ErrConflict) {
 			continue
 		}
 		if err != nil {
 			return fmt.Errorf("apikey: save: %w", err)
 		}
-		k.snap.Store(nil) // force a reload on next use
+		k.keep(d, saved)
 		return nil
 	}
 	return fmt.Errorf("apikey: key set keeps changing: %w", sessiond.ErrConflict)
@@ -232,10 +233,11 @@ func (k *Keys) SetScopes(ctx context.Context, id string, scopes []Scope) (Key, e
 
 // List returns every key, revoked ones included, oldest first.
 func (k *Keys) List(ctx context.Context) ([]Key, error) {
-	d, _, err := k.load(ctx)
+	d, version, err := k.load(ctx)
 	if err != nil {
 		return nil, err
 	}
+	k.keep(d, version)
 	return d.Keys, nil
 }
 
@@ -269,7 +271,12 @@ func (k *Keys) Revoke(ctx context.Context, id string) error {
 
 // Authenticate returns the live key secret is (ID and scopes, the hash
 // left out), or an error matching ErrUnauthorized. The set is re-read
-// from the store when older than refreshEvery; a store error is returned
+// from the store when older than refreshEvery. When the store is
+// unavailable (sessiond.ErrStoreUnavailable) the last set this node read
+// or wrote keeps answering, and the store is tried again once per
+// refreshEvery; so a key revoked through another node that still reaches
+// the store keeps working here until this node reaches it again. Any
+// other store error, and an outage before any set was read, is returned
 // as is (fail closed).
 func (k *Keys) Authenticate(ctx context.Context, secret sessiond.Secret) (Key, error) {
 	if len(secret) < MinKeyLen || len(secret) > 512 {
@@ -288,24 +295,52 @@ func (k *Keys) Authenticate(ctx context.Context, secret sessiond.Secret) (Key, e
 	return key, nil
 }
 
-// current returns a snapshot no older than refreshEvery.
+// current returns a snapshot no older than refreshEvery or, while the
+// store is unavailable, the last one read.
 func (k *Keys) current(ctx context.Context) (*snapshot, error) {
 	now := k.clock.Now()
-	if s := k.snap.Load(); s != nil && now.Sub(s.loaded) < k.refreshEvery {
-		return s, nil
+	prev := k.snap.Load()
+	if prev != nil && now.Sub(prev.loaded) < k.refreshEvery {
+		return prev, nil
 	}
-	k.mu.Lock()
+	if !k.mu.TryLock() {
+		if prev != nil {
+			return prev, nil // another request is reloading; don't queue behind a slow store
+		}
+		k.mu.Lock()
+	}
 	defer k.mu.Unlock()
-	if s := k.snap.Load(); s != nil && now.Sub(s.loaded) < k.refreshEvery {
-		return s, nil // another request reloaded it meanwhile
+	prev = k.snap.Load()
+	if prev != nil && now.Sub(prev.loaded) < k.refreshEvery {
+		return prev, nil // another request reloaded it meanwhile
 	}
-	s, err := k.reload(ctx, k.snap.Load())
+	s, err := k.reload(ctx, prev)
 	if err != nil {
-		return nil, err
+		if prev == nil || !errors.Is(err, sessiond.ErrStoreUnavailable) {
+			return nil, err
+		}
+		// Keep the last known set and try the store again after
+		// refreshEvery, so an outage costs one slow request per period
+		// instead of every request.
+		s = &snapshot{byHash: prev.byHash, version: prev.version}
 	}
 	s.loaded = now
 	k.snap.Store(s)
 	return s, nil
+}
+
+// keep makes d, just read or written at version, the node's snapshot
+// unless a newer one is already held.
+func (k *Keys) keep(d doc, version int64) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if prev := k.snap.Load(); prev != nil && prev.version > version {
+		return
+	}
+	// Loaded at the zero time: the next request still re-reads the set
+	// (a key made by another process works at once); this one is the
+	// fallback should the store be unavailable by then.
+	k.snap.Store(index(d, version))
 }
 
 func (k *Keys) reload(ctx context.Context, prev *snapshot) (*snapshot, error) {
@@ -316,6 +351,11 @@ func (k *Keys) reload(ctx context.Context, prev *snapshot) (*snapshot, error) {
 	if prev != nil && version == prev.version {
 		return &snapshot{byHash: prev.byHash, version: version}, nil
 	}
+	return index(d, version), nil
+}
+
+// index builds the lookup of live keys by hash.
+func index(d doc, version int64) *snapshot {
 	m := make(map[sessiond.TokenHash]Key, len(d.Keys))
 	for _, key := range d.Keys {
 		var h sessiond.TokenHash
@@ -326,5 +366,5 @@ func (k *Keys) reload(ctx context.Context, prev *snapshot) (*snapshot, error) {
 		}
 		m[h] = key
 	}
-	return &snapshot{byHash: m, version: version}, nil
+	return &snapshot{byHash: m, version: version}
 }

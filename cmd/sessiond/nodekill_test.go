@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/client"
+)
+
+// mixedSession is one client's session as the server acknowledged it.
+type mixedSession struct {
+	id      sessiond.SessionID
+	access  sessiond.Secret
+	refresh sessiond.Secret
+	settled bool // the last call on it was acknowledged
+	revoked bool // a revocation of it was acknowledged
+}
+
+// TestE2E_NodeKilledUnderLoad (issue 18): three nodes on one PostgreSQL
+// behind NGINX round robin, clients logging in, verifying, refreshing and
+// revoking. One node is killed with SIGKILL: the clients see at most one
+// failure each (the request in flight on that node; NGINX sends the rest
+// to the others), every acknowledged session, refresh and revocation is in
+// the store afterwards, and the node restarted on its port rejoins: NGINX
+// sends it traffic again and it rejects the sessions revoked while it was
+// down.
+func TestE2E_NodeKilledUnderLoad(t *testing.T) {
+	var env []string
+	for _, b := range sharedBackends(t) {
+		if b.name == "postgres" {
+			env = b.env(t)
+		}
+	}
+	if env == nil {
+		requireOrSkip(t, "SESSIOND_TEST_POSTGRES_URL")
+		return
+	}
+	ngxBin, err := exec.LookPath("nginx")
+	if err != nil {
+		if os.Getenv("SESSIOND_TEST_REQUIRE") == "1" {
+			t.Fatal("nginx is missing but SESSIOND_TEST_REQUIRE=1")
+		}
+		t.Skip("nginx is missing")
+	}
+	env = append(env, "SESSIOND_API_KEY="+testAPIKey)
+	var configs []nodeConfig
+	var nodes []*node
+	for range 3 {
+		nc := nodeConfig{env: env, dataDir: t.TempDir(), args: []string{"--listen", "127.0.0.1:" + strconv.Itoa(freePort(t))}}
+		configs = append(configs, nc)
+		nodes = append(nodes, startNode(t, nc))
+	}
+
+	dir := t.TempDir()
+	ngx := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf := fmt.Sprintf(`worker_processes 1;
+pid nginx.pid;
+error_log stderr error;
+events {}
+http {
+    access_log off;
+    client_body_temp_path tmp/body;
+    proxy_temp_path tmp/proxy;
+    fastcgi_temp_path tmp/fastcgi;
+    uwsgi_temp_path tmp/uwsgi;
+    scgi_temp_path tmp/scgi;
+    upstream sessiond { server %s; server %s; server %s; keepalive 16; }
+    server {
+        listen %s;
+        location / {
+            proxy_pass http://sessiond;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+`, nodes[0].addr, nodes[1].addr, nodes[2].addr, ngx)
+	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	global := "daemon off;"
+	if os.Geteuid() == 0 {
+		global += " user root;"
+	}
+	proxy := exec.Command(ngxBin, "-p", dir, "-c", "nginx.conf", "-e", "stderr", "-g", global)
+	var proxyLog syncBuffer
+	proxy.Stderr = &proxyLog
+	if err := proxy.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// SIGTERM, not SIGKILL: the master then stops its workers.
+		proxy.Process.Signal(syscall.SIGTERM)
+		proxy.Wait()
+		if t.Failed() {
+			t.Logf("nginx:\n%s", proxyLog.String())
+		}
+	})
+	c, err := client.New("http://"+ngx, sessiond.Secret(testAPIKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	eventually(t, 20*time.Second, "nginx serving", func() bool { return c.Health(ctx) == nil })
+
+	const workers = 6
+	var (
+		mu       sync.Mutex
+		sessions []*mixedSession
+		acked    atomic.Int64
+		failed   atomic.Int64
+		done     = make(chan struct{})
+		wg       sync.WaitGroup
+	)
+	for w := range workers {
+		wg.Go(func() {
+			var s *mixedSession
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if s == nil {
+					login, err := c.CreateSession(ctx, client.CreateRequest{Subject: fmt.Sprintf("kill-%d-%d", w, i)})
+					if err != nil {
+						failed.Add(1)
+						t.Logf("login: %v", err)
+						continue
+					}
+					s = &mixedSession{id: login.Session.ID, access: login.AccessToken, refresh: login.RefreshToken, settled: true}
+					mu.Lock()
+					sessions = append(sessions, s)
+					mu.Unlock()
+					acked.Add(1)
+					continue
+				}
+				var err error
+				switch i % 6 {
+				case 0, 2, 4:
+					_, err = c.Verify(ctx, s.access, nil)
+				case 1, 3:
+					var r *client.TokenResponse
+					if r, err = c.Refresh(ctx, s.refresh, nil); err == nil {
+						mu.Lock()
+						s.id, s.access, s.refresh = r.Session.ID, r.AccessToken, r.RefreshToken
+						mu.Unlock()
+					}
+				case 5:
+					if err = c.RevokeSession(ctx, s.id); err == nil {
+						mu.Lock()
+						s.revoked = true
+						mu.Unlock()
+					}
+				}
+				if err != nil {
+					// The outcome is unknown: leave this session alone.
+					failed.Add(1)
+					t.Logf("call %d: %v", i%6, err)
+					mu.Lock()
+					s.settled = false
+					mu.Unlock()
+					s = nil
+					continue
+				}
+				acked.Add(1)
+				if i%6 == 5 {
+					s = nil
+				}
+			}
+		})
+	}
+	stopLoad := sync.OnceFunc(func() { close(done); wg.Wait() })
+	t.Cleanup(stopLoad)
+
+	waitFor := func(n int64, what string) {
+		target := acked.Load() + n
+		eventually(t, 60*time.Second, what, func() bool { return acked.Load() >= target })
+	}
+	waitFor(200, "load through nginx")
+	if f := failed.Load(); f != 0 {
+		t.Fatalf("%d calls failed before any node was killed; want 0", f)
+	}
+	nodes[0].kill()
+	waitFor(200, "load served by the two other nodes")
+	failedAtKill := failed.Load()
+	if failedAtKill > workers {
+		t.Errorf("%d calls failed across the kill; want at most %d (one in flight per client)", failedAtKill, workers)
+	}
+
+	// Restart the node on its port: it rejoins.
+	nodes[0] = startNode(t, configs[0])
+	waitFor(200, "load with the node back")
+	stopLoad()
+	if f := failed.Load() - failedAtKill; f != 0 {
+		t.Errorf("%d calls failed after the node restarted; want 0", f)
+	}
+	t.Logf("acknowledged %d calls, %d failed (all across the kill), %d sessions", acked.Load(), failed.Load(), len(sessions))
+
+	// Everything acknowledged is in the store, seen through the restarted
+	// node: live sessions refresh from their last token; revoked ones
+	// are rejected by its revoked set.
+	back := nodes[0].client()
+	var live, revoked int
+	for _, s := range sessions {
+		if !s.settled {
+			continue
+		}
+		if s.revoked {
+			revoked++
+			if _, err := back.Verify(ctx, s.access, nil); !errors.Is(err, sessiond.ErrRevoked) {
+				t.Errorf("restarted node verifies acknowledged revoked session %s = %v; want revoked", s.id, err)
+			}
+			continue
+		}
+		live++
+		if _, err := back.GetSession(ctx, s.id); err != nil {
+			t.Errorf("acknowledged session %s: %v", s.id, err)
+		}
+		if _, err := back.Refresh(ctx, s.refresh, nil); err != nil {
+			t.Errorf("last acknowledged refresh token of %s: %v", s.id, err)
+		}
+	}
+	t.Logf("checked %d live and %d revoked acknowledged sessions on the restarted node", live, revoked)
+	if live == 0 || revoked == 0 {
+		t.Errorf("checked %d live and %d revoked sessions; want some of each", live, revoked)
+	}
+	for _, n := range nodes {
+		n.stop()
+	}
+}

@@ -1,0 +1,154 @@
+package apikey_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/apikey"
+	"github.com/sessiond/sessiond/memstore"
+	"github.com/sessiond/sessiond/sessiondtest"
+)
+
+// outageMeta is a real store whose reads and writes fail with
+// ErrStoreUnavailable while down is set, as a store driver reports an
+// unreachable server; it counts the reads that reached it.
+type outageMeta struct {
+	sessiond.MetaStore
+	down  atomic.Bool
+	reads atomic.Int64
+}
+
+func (o *outageMeta) GetMeta(ctx context.Context, name string) ([]byte, int64, error) {
+	o.reads.Add(1)
+	if o.down.Load() {
+		return nil, 0, fmt.Errorf("outage: %w", sessiond.ErrStoreUnavailable)
+	}
+	return o.MetaStore.GetMeta(ctx, name)
+}
+
+func (o *outageMeta) PutMeta(ctx context.Context, name string, value []byte, version int64) (int64, error) {
+	if o.down.Load() {
+		return 0, fmt.Errorf("outage: %w", sessiond.ErrStoreUnavailable)
+	}
+	return o.MetaStore.PutMeta(ctx, name, value, version)
+}
+
+// TestKeys_StoreOutage (issue 18, gap 1): while the store is unavailable
+// a node authenticates with the last key set it read or wrote, asks the
+// store again at most once per refresh period, and still refuses keys
+// that set does not hold; with no set read yet, or a corrupt one, it
+// fails closed.
+func TestKeys_StoreOutage(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	envKey := sessiond.Secret(strings.Repeat("e", 40))
+
+	t.Run("last known set keeps answering", func(t *testing.T) {
+		store := &outageMeta{MetaStore: memstore.New()}
+		clock := sessiondtest.NewClock(t0)
+		keys := apikey.New(store, clock, time.Second)
+		live, _, err := keys.Create(ctx, "live")
+		if err != nil {
+			t.Fatal(err)
+		}
+		gone, goneKey, err := keys.Create(ctx, "gone")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := keys.Revoke(ctx, goneKey.ID); err != nil {
+			t.Fatal(err)
+		}
+		store.down.Store(true)
+		store.reads.Store(0)
+		for range 3 {
+			clock.Advance(time.Second)
+			for range 5 {
+				if _, err := keys.Authenticate(ctx, live); err != nil {
+					t.Fatalf("Authenticate(live key) during the outage = %v; want the cached answer", err)
+				}
+			}
+		}
+		if n := store.reads.Load(); n != 3 {
+			t.Errorf("15 requests over 3 refresh periods of outage read the store %d times; want 3", n)
+		}
+		if _, err := keys.Authenticate(ctx, gone); !errors.Is(err, apikey.ErrUnauthorized) {
+			t.Errorf("Authenticate(revoked key) during the outage = %v; want ErrUnauthorized", err)
+		}
+		if _, err := keys.Authenticate(ctx, sessiond.Secret(strings.Repeat("u", 40))); !errors.Is(err, apikey.ErrUnauthorized) {
+			t.Errorf("Authenticate(unknown key) during the outage = %v; want ErrUnauthorized", err)
+		}
+
+		// The store returns with the live key revoked by another node:
+		// refused within a refresh period.
+		store.down.Store(false)
+		other := apikey.New(store, clock, time.Second)
+		list, err := other.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range list {
+			if k.Name == "live" {
+				if err := other.Revoke(ctx, k.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		clock.Advance(time.Second)
+		if _, err := keys.Authenticate(ctx, live); !errors.Is(err, apikey.ErrUnauthorized) {
+			t.Errorf("Authenticate(key revoked elsewhere) after the outage = %v; want ErrUnauthorized", err)
+		}
+	})
+
+	t.Run("Ensure leaves a set to fall back on", func(t *testing.T) {
+		store := &outageMeta{MetaStore: memstore.New()}
+		clock := sessiondtest.NewClock(t0)
+		keys := apikey.New(store, clock, time.Second)
+		if _, err := keys.Ensure(ctx, "env", envKey); err != nil {
+			t.Fatal(err)
+		}
+		store.down.Store(true) // before any request
+		clock.Advance(time.Hour)
+		if k, err := keys.Authenticate(ctx, envKey); err != nil || !k.Allows(apikey.ScopeAdmin) {
+			t.Errorf("Authenticate(env key) in an outage right after start = %+v, %v; want the admin key", k, err)
+		}
+	})
+
+	t.Run("no set read yet fails closed", func(t *testing.T) {
+		store := &outageMeta{MetaStore: memstore.New()}
+		if _, err := apikey.New(store, nil, time.Second).Ensure(ctx, "env", envKey); err != nil {
+			t.Fatal(err)
+		}
+		store.down.Store(true)
+		fresh := apikey.New(store, sessiondtest.NewClock(t0), time.Second)
+		if _, err := fresh.Authenticate(ctx, envKey); !errors.Is(err, sessiond.ErrStoreUnavailable) {
+			t.Errorf("Authenticate with nothing cached = %v; want ErrStoreUnavailable", err)
+		}
+	})
+
+	t.Run("corrupt set fails closed", func(t *testing.T) {
+		mem := memstore.New()
+		store := &outageMeta{MetaStore: mem}
+		clock := sessiondtest.NewClock(t0)
+		keys := apikey.New(store, clock, time.Second)
+		if _, err := keys.Ensure(ctx, "env", envKey); err != nil {
+			t.Fatal(err)
+		}
+		_, version, err := mem.GetMeta(ctx, apikey.DocName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := mem.PutMeta(ctx, apikey.DocName, []byte(`{"keys":`), version); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Second)
+		if _, err := keys.Authenticate(ctx, envKey); err == nil || errors.Is(err, sessiond.ErrStoreUnavailable) {
+			t.Errorf("Authenticate over a corrupt stored set = %v; want the corruption reported", err)
+		}
+	})
+}

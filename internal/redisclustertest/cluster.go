@@ -1,0 +1,193 @@
+// Package redisclustertest starts a private Redis Cluster on loopback for
+// tests: three masters with one replica each, as redis-cli --cluster
+// create lays them out. Imported only by _test.go files.
+package redisclustertest
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Cluster is a running Redis Cluster of six server processes.
+type Cluster struct {
+	t     testing.TB
+	dir   string
+	mu    sync.Mutex
+	procs map[int]*exec.Cmd // by port; nil once killed
+	ports []int
+}
+
+// Start starts the cluster and waits until every node reports it ok. It
+// skips the test when redis-server or redis-cli is missing, or fails it
+// under SESSIOND_TEST_REQUIRE=1. The processes are killed at cleanup.
+func Start(t testing.TB) *Cluster {
+	t.Helper()
+	for _, tool := range []string{"redis-server", "redis-cli"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("SESSIOND_TEST_REQUIRE") == "1" {
+				t.Fatalf("%s is missing but SESSIOND_TEST_REQUIRE=1", tool)
+			}
+			t.Skipf("%s is missing", tool)
+		}
+	}
+	c := &Cluster{t: t, dir: t.TempDir(), procs: map[int]*exec.Cmd{}}
+	t.Cleanup(c.killAll)
+	for range 6 {
+		port := freePort(t)
+		c.ports = append(c.ports, port)
+		c.startNode(port)
+	}
+	for _, p := range c.ports {
+		c.waitPing(p)
+	}
+	args := []string{"--cluster", "create"}
+	for _, p := range c.ports {
+		args = append(args, "127.0.0.1:"+strconv.Itoa(p))
+	}
+	args = append(args, "--cluster-replicas", "1", "--cluster-yes")
+	if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil {
+		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	c.WaitHealthy()
+	return c
+}
+
+func freePort(t testing.TB) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func (c *Cluster) startNode(port int) {
+	dir := filepath.Join(c.dir, strconv.Itoa(port))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		c.t.Fatal(err)
+	}
+	// A short node timeout makes failover quick; no persistence: the
+	// replicas are the copies this cluster keeps.
+	cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--dir", dir, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+		"--cluster-node-timeout", "1000",
+		// A replica of a busy test machine may have lost its link for a
+		// while; it must still take over.
+		"--cluster-replica-validity-factor", "0", "--appendonly", "no", "--save", "")
+	if err := cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	c.mu.Lock()
+	c.procs[port] = cmd
+	c.mu.Unlock()
+}
+
+func (c *Cluster) waitPing(port int) {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if out, err := c.cli(port, "ping"); err == nil && strings.TrimSpace(out) == "PONG" {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("redis on port %d does not answer", port)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (c *Cluster) cli(port int, args ...string) (string, error) {
+	out, err := exec.Command("redis-cli", append([]string{"-h", "127.0.0.1", "-p", strconv.Itoa(port)}, args...)...).Output()
+	return string(out), err
+}
+
+// WaitHealthy waits until every live node reports cluster_state:ok and
+// all 16384 slots are served.
+func (c *Cluster) WaitHealthy() {
+	c.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for _, p := range c.Live() {
+		for {
+			out, err := c.cli(p, "cluster", "info")
+			if err == nil && strings.Contains(out, "cluster_state:ok") && strings.Contains(out, "cluster_slots_ok:16384") {
+				break
+			}
+			if time.Now().After(deadline) {
+				c.t.Fatalf("redis cluster node %d not ok: %v\n%s", p, err, out)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
+
+// Live returns the ports of the nodes not killed.
+func (c *Cluster) Live() []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []int
+	for _, p := range c.ports {
+		if c.procs[p] != nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// URL is a redisstore URL naming every node (rueidis ParseURL reads the
+// extra ones from addr=).
+func (c *Cluster) URL() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "redis://127.0.0.1:%d/0", c.ports[0])
+	for i, p := range c.ports[1:] {
+		if i == 0 {
+			b.WriteString("?")
+		} else {
+			b.WriteString("&")
+		}
+		fmt.Fprintf(&b, "addr=127.0.0.1:%d", p)
+	}
+	return b.String()
+}
+
+// Masters returns the ports of the live nodes that are masters now.
+func (c *Cluster) Masters() []int {
+	var out []int
+	for _, p := range c.Live() {
+		if out2, err := c.cli(p, "role"); err == nil && strings.HasPrefix(out2, "master") {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Kill kills the node on port with SIGKILL, as a crash.
+func (c *Cluster) Kill(port int) {
+	c.mu.Lock()
+	cmd := c.procs[port]
+	c.procs[port] = nil
+	c.mu.Unlock()
+	if cmd != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}
+}
+
+// Run runs one redis-cli command against the node on port.
+func (c *Cluster) Run(port int, args ...string) (string, error) {
+	out, err := c.cli(port, args...)
+	return string(bytes.TrimSpace([]byte(out))), err
+}
+
+func (c *Cluster) killAll() {
+	for _, p := range c.ports {
+		c.Kill(p)
+	}
+}
