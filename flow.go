@@ -144,6 +144,7 @@ func (a *signedAccess) issueAccess(s *Session, now time.Time) (*Issued, TokenCla
 		SessionID: s.ID, Subject: s.Subject, Strategy: a.strategy,
 		IssuedAt: now, ExpiresAt: atExp, AuthTime: s.CreatedAt,
 		SessionExpiresAt: s.ExpiresAt, Persistent: s.Persistent, Claims: s.Claims,
+		KeyThumbprint: claimsThumbprint(s.Claims),
 	}
 	at, err := a.signed.Sign(KindAccess, tc)
 	if err != nil {

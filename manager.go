@@ -15,6 +15,10 @@ type CreateOptions struct {
 	Claims     json.RawMessage // a JSON object of at most MaxClaimsBytes, or nil
 	Persistent bool
 	Client     Client
+	// KeyThumbprint, when set, binds the session to the client's DPoP key
+	// (its RFC 7638 SHA-256 thumbprint, base64url): see Session.KeyThumbprint.
+	// Claims must then not hold a cnf member of their own.
+	KeyThumbprint string
 }
 
 // Issued is what Create, Refresh and Rotate hand back: the session and its
@@ -202,6 +206,11 @@ func (m *Manager) Create(ctx context.Context, subject string, o CreateOptions) (
 	claims, err := checkClaims(o.Claims)
 	if err != nil {
 		return nil, err
+	}
+	if o.KeyThumbprint != "" {
+		if claims, err = bindClaims(claims, o.KeyThumbprint); err != nil {
+			return nil, err
+		}
 	}
 	client, err := CleanClient(o.Client)
 	if err != nil {

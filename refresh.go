@@ -17,6 +17,16 @@ import (
 // and persist it. Between them the Manager applies its policy: the anomaly
 // rules, and reuse detection for a token already retired.
 func (m *Manager) Refresh(ctx context.Context, refresh Secret, client Client) (*Issued, error) {
+	return m.RefreshChecked(ctx, refresh, client, nil)
+}
+
+// RefreshChecked is Refresh with check run on the session after the
+// refresh token is found valid and before anything is written: an error
+// from check refuses the refresh and is returned as is. A session bound to
+// a key (Session.KeyThumbprint) cannot be refreshed without a check, which
+// must prove possession of that key (a DPoP proof); plain Refresh refuses
+// it with ErrInvalidToken.
+func (m *Manager) RefreshChecked(ctx context.Context, refresh Secret, client Client, check func(*Session) error) (*Issued, error) {
 	if len(refresh) == 0 || len(refresh) > MaxTokenBytes {
 		return nil, fmt.Errorf("sessiond: refresh: %w: empty or oversized", ErrInvalidToken)
 	}
@@ -26,6 +36,14 @@ func (m *Manager) Refresh(ctx context.Context, refresh Secret, client Client) (*
 		return nil, err
 	}
 	s := &g.session
+	if check == nil && s.KeyThumbprint() != "" {
+		return nil, fmt.Errorf("sessiond: refresh: %w: the session is bound to a key and no proof was checked", ErrInvalidToken)
+	}
+	if check != nil {
+		if err := check(s); err != nil {
+			return nil, err
+		}
+	}
 	var found []Anomaly
 	var stepUp bool
 	if m.anomaly != nil && (client.IP != "" || client.UserAgent != "") {

@@ -191,6 +191,10 @@ type TokenClaims struct {
 	SessionExpiresAt time.Time // the session's absolute expiry
 	Persistent       bool
 	Claims           json.RawMessage // custom claims, a JSON object or nil
+	// KeyThumbprint is the cnf.jkt of a key-bound access token (RFC 9449
+	// section 6.1), "" when unbound. Verify need not return it: the binding
+	// also travels in Claims.
+	KeyThumbprint string
 }
 
 // SignedTokens issues and checks self-contained tokens (implemented by
@@ -225,6 +229,17 @@ type Limiter interface {
 	// evict, a login revokes every other session ("single" mode). Under any
 	// number of concurrent calls for one subject the limit holds.
 	CreateLimited(ctx context.Context, s *Session, max int, evict bool, tokens ...Token) ([]Revocation, error)
+}
+
+// ReplayGuard is an optional Store extension: one-time keys with an expiry,
+// shared by every node on the store. The dpop package keeps DPoP proof
+// identifiers (jti) in it so that a proof replayed to another node is
+// refused too. RememberOnce records key until until and reports false when
+// key is already recorded and not expired at now; concurrent calls for one
+// key return true at most once. Keys are short printable strings (the
+// caller hashes what it remembers). Implemented by memstore and redisstore.
+type ReplayGuard interface {
+	RememberOnce(ctx context.Context, key string, now, until time.Time) (fresh bool, err error)
 }
 
 // MetaStore keeps small named documents every node of a cluster must share:

@@ -20,6 +20,10 @@ const (
 	CodeLimitReached      = "session_limit_reached"
 	CodeStoreUnavailable  = "store_unavailable"
 	CodeInternal          = "internal"
+	// DPoP (RFC 9449; docs/bound-sessions.md): a proof was required or given
+	// and is not valid, or it lacks the server nonce sent in DPoP-Nonce.
+	CodeInvalidDPoPProof = "invalid_dpop_proof"
+	CodeUseDPoPNonce     = "use_dpop_nonce"
 )
 
 // ProblemTypeBase + code is a problem's `type` URI.
@@ -55,6 +59,8 @@ var codes = map[string]struct {
 	CodeLimitReached:      {"Session limit reached", sessiond.ErrLimitReached},
 	CodeStoreUnavailable:  {"Store unavailable", sessiond.ErrStoreUnavailable},
 	CodeInternal:          {"Internal error", nil},
+	CodeInvalidDPoPProof:  {"Invalid DPoP proof", nil},
+	CodeUseDPoPNonce:      {"DPoP nonce required", nil},
 }
 
 // Title returns the fixed, human-readable summary of code ("" if unknown).

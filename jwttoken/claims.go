@@ -34,6 +34,8 @@ type claims struct {
 	Strategy         string          `json:"sst"`
 	Persistent       bool            `json:"persistent,omitempty"`
 	Ext              json.RawMessage `json:"ext,omitempty"`
+	// Cnf is the RFC 7800 confirmation of a key-bound token (RFC 9449 cnf.jkt).
+	Cnf *confirmation `json:"cnf,omitempty"`
 
 	// What Validate checks against, set by Verify; never encoded.
 	kind     sessiond.TokenKind
@@ -102,6 +104,7 @@ func (c *claims) tokenClaims() sessiond.TokenClaims {
 		SessionExpiresAt: fromUnix(c.SessionExpiresAt),
 		Persistent:       c.Persistent,
 		Claims:           c.Ext,
+		KeyThumbprint:    c.Cnf.thumbprint(),
 	}
 }
 
@@ -139,4 +142,23 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	return (*jwt.ClaimStrings)(a).UnmarshalJSON(b)
+}
+
+// confirmation is the cnf claim: the thumbprint of the key the token is bound to.
+type confirmation struct {
+	JKT string `json:"jkt"`
+}
+
+func (c *confirmation) thumbprint() string {
+	if c == nil {
+		return ""
+	}
+	return c.JKT
+}
+
+func newConfirmation(jkt string) *confirmation {
+	if jkt == "" {
+		return nil
+	}
+	return &confirmation{JKT: jkt}
 }

@@ -127,6 +127,7 @@ func (c *Codec) Sign(kind sessiond.TokenKind, tc sessiond.TokenClaims) (sessiond
 		Strategy:         string(tc.Strategy),
 		Persistent:       tc.Persistent,
 		Ext:              extClaims(tc.Claims),
+		Cnf:              newConfirmation(tc.KeyThumbprint),
 	}
 	k := c.ring.signerAt(tc.IssuedAt)
 	t := &jwt.Token{

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/sessiond/sessiond"
 )
@@ -28,6 +29,9 @@ type Store struct {
 
 	events     []storedEvent // the security event log, in ID order
 	deliveries map[string]*sessiond.Delivery
+
+	once      map[string]time.Time // ReplayGuard keys and their expiry
+	onceSweep time.Time            // next sweep of expired once keys
 }
 
 // record is a stored session. Its Claims are owned by the store: cloned on

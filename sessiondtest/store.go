@@ -66,6 +66,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	probe := newStore(t)
 	runIfImplemented[sessiond.Limiter](t, "Limiter", probe, newStore, TestLimiter)
 	runIfImplemented[sessiond.MetaStore](t, "Meta", probe, newStore, TestMetaStore)
+	runIfImplemented[sessiond.ReplayGuard](t, "ReplayGuard", probe, newStore, TestReplayGuard)
 	runIfImplemented[sessiond.LiveCounter](t, "LiveCounter", probe, newStore, TestLiveCounter)
 	runIfImplemented[sessiond.EventLog](t, "EventLog", probe, newStore, TestEventLog)
 	runIfImplemented[sessiond.Outbox](t, "Outbox", probe, newStore, TestOutbox)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/apitype"
+	"github.com/sessiond/sessiond/dpop"
 	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/ratelimit"
 )
@@ -107,6 +108,11 @@ type Options struct {
 	// Stream serves the revocation stream and its snapshot
 	// (revocationstream.go); nil answers 404.
 	Stream *RevocationStream
+	// DPoP checks the DPoP proofs relayed to the session routes (dpop.go);
+	// nil means a Verifier with defaults: no server nonces, and a jti
+	// replay cache in this node's memory (give a shared one for several
+	// nodes).
+	DPoP *dpop.Verifier
 }
 
 // RateLimits are the request limits of the API, each a token bucket per
@@ -204,6 +210,7 @@ type server struct {
 	sdkH         http.Handler
 	handoff      Handoff
 	stream       *RevocationStream
+	dpop         *dpop.Verifier
 	clock        sessiond.Clock
 	authFails    *authFailures
 	apiKeys      APIKeys
@@ -253,6 +260,10 @@ func New(opts Options) (http.Handler, error) {
 	}
 	if s.clock == nil {
 		s.clock = sessiond.SystemClock{}
+	}
+	var err error
+	if s.dpop, err = newDPoP(opts.DPoP, s.clock); err != nil {
+		return nil, err
 	}
 	if s.authFails.interval <= 0 {
 		s.authFails.interval = DefaultAuthFailureInterval

@@ -56,6 +56,7 @@ type createRequest struct {
 	Persistent bool            `json:"persistent"`
 	Client     sessiond.Client `json:"client"`
 	handoffRequest
+	dpopBinding
 }
 
 // POST /v1/sessions
@@ -72,8 +73,13 @@ func (s *server) createSession(w http.ResponseWriter, r *http.Request) error {
 	if err := s.checkHandoff(&req.handoffRequest); err != nil {
 		return err
 	}
+	jkt, err := s.bindKey(r.Context(), w, &req.dpopBinding)
+	if err != nil {
+		return err
+	}
 	iss, err := s.m.Create(r.Context(), req.Subject, sessiond.CreateOptions{
 		Claims: compact(req.Claims), Persistent: req.Persistent, Client: sessiond.Client(req.Client),
+		KeyThumbprint: jkt,
 	})
 	if err != nil {
 		return err
@@ -102,6 +108,7 @@ func compact(raw json.RawMessage) json.RawMessage {
 type verifyRequest struct {
 	AccessToken sessiond.Secret `json:"access_token"`
 	Client      sessiond.Client `json:"client"`
+	dpopProof
 }
 
 type verifyResponse struct {
@@ -129,6 +136,9 @@ func (s *server) verifySession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := s.checkBound(r.Context(), w, &v.Session, req.AccessToken, &req.dpopProof); err != nil {
+		return err
+	}
 	out := apitype.SessionOf(&v.Session)
 	if len(v.Anomalies) == 0 && !v.StepUp {
 		writeVerified(w, &out) // the hot path, without reflection
@@ -142,6 +152,7 @@ func (s *server) verifySession(w http.ResponseWriter, r *http.Request) error {
 type refreshRequest struct {
 	RefreshToken sessiond.Secret `json:"refresh_token"`
 	Client       sessiond.Client `json:"client"`
+	dpopProof
 }
 
 // POST /v1/sessions/refresh
@@ -160,7 +171,7 @@ func (s *server) refreshSession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	iss, err := s.m.Refresh(r.Context(), req.RefreshToken, client)
+	iss, err := s.m.RefreshChecked(r.Context(), req.RefreshToken, client, s.refreshCheck(r.Context(), w, &req.dpopProof))
 	if err != nil {
 		return err
 	}

@@ -184,6 +184,9 @@ func Run(ctx context.Context, o Options) (err error) {
 	if keys != nil {
 		hopts.JWKS = keys.Ring().JWKS
 	}
+	if hopts.DPoP, err = dpopVerifier(store); err != nil {
+		return err
+	}
 	if cfg.Server.AdminListen != "" {
 		hopts.Metrics = nil // served on the admin listener only
 	}

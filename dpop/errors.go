@@ -1,0 +1,25 @@
+package dpop
+
+import "errors"
+
+// ErrInvalidProof is wrapped by every rejection of a proof except a missing or
+// stale server nonce: the request must be answered with error invalid_dpop_proof.
+var ErrInvalidProof = errors.New("dpop: invalid proof")
+
+// ErrUseNonce means the proof lacks the server nonce, or carries an old one.
+// The request must be answered with error use_dpop_nonce and a DPoP-Nonce
+// header holding Verifier.Nonce.
+var ErrUseNonce = errors.New("dpop: use_dpop_nonce")
+
+// Reasons, each wrapped together with ErrInvalidProof so that callers who only
+// care about "refuse" test ErrInvalidProof and tests can tell reasons apart.
+var (
+	ErrMalformed       = errors.New("malformed proof")
+	ErrSignature       = errors.New("signature or key not acceptable")
+	ErrMethod          = errors.New("htm does not match the request method")
+	ErrURL             = errors.New("htu does not match the request URL")
+	ErrIssuedAt        = errors.New("iat outside the accepted window")
+	ErrAccessTokenHash = errors.New("ath does not match the access token")
+	ErrKeyMismatch     = errors.New("proof key does not match the bound key")
+	ErrReplayed        = errors.New("jti already used")
+)

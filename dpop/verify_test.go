@@ -1,0 +1,272 @@
+package dpop_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/dpop"
+)
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+var t0 = time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+
+const reqURL = "https://api.example.com/v1/things"
+
+// sign builds a proof with go-jose; header and claims may be tweaked.
+func sign(t *testing.T, key any, alg jose.SignatureAlgorithm, hdr map[jose.HeaderKey]any, cl map[string]any) string {
+	t.Helper()
+	opts := (&jose.SignerOptions{}).WithType("dpop+jwt")
+	if _, ok := hdr["nojwk"]; !ok {
+		opts.EmbedJWK = true
+	}
+	for k, v := range hdr {
+		if k != "nojwk" {
+			opts = opts.WithHeader(k, v)
+		}
+	}
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(cl)
+	obj, err := s.Sign(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := obj.CompactSerialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func baseClaims() map[string]any {
+	return map[string]any{"jti": rand.Text(), "htm": "GET", "htu": reqURL, "iat": t0.Unix()}
+}
+
+func with(m map[string]any, k string, v any) map[string]any {
+	c := map[string]any{}
+	for a, b := range m {
+		c[a] = b
+	}
+	if v == nil {
+		delete(c, k)
+	} else {
+		c[k] = v
+	}
+	return c
+}
+
+// rawProof assembles a JWS by hand for inputs go-jose refuses to produce.
+func rawProof(header, payload string) string {
+	e := base64.RawURLEncoding.EncodeToString
+	return e([]byte(header)) + "." + e([]byte(payload)) + "." + e([]byte("sig"))
+}
+
+func TestVerifier_Verify(t *testing.T) {
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	rk, _ := rsa.GenerateKey(rand.Reader, 2048)
+	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	token := sessiond.Secret("access-token-value")
+	get := dpop.Request{Method: "GET", URL: reqURL}
+	ecJWK := jose.JSONWebKey{Key: ec.Public()}
+	tp, _ := ecJWK.Thumbprint(0x5) // crypto.SHA256
+	ecJKT := base64.RawURLEncoding.EncodeToString(tp)
+	privJWK, _ := json.Marshal(jose.JSONWebKey{Key: ec})
+
+	tests := []struct {
+		name  string
+		proof func(t *testing.T) string
+		req   dpop.Request
+		want  error // nil: accepted
+	}{
+		{"ES256 accepted", func(t *testing.T) string { return sign(t, ec, jose.ES256, nil, baseClaims()) }, get, nil},
+		{"RS256 accepted", func(t *testing.T) string { return sign(t, rk, jose.RS256, nil, baseClaims()) }, get, nil},
+		{"EdDSA accepted", func(t *testing.T) string { return sign(t, ed, jose.EdDSA, nil, baseClaims()) }, get, nil},
+		{"query and fragment ignored, host case and default port normalised", func(t *testing.T) string {
+			return sign(t, ec, jose.ES256, nil, with(baseClaims(), "htu", "HTTPS://API.example.com:443/v1/things#x"))
+		}, dpop.Request{Method: "GET", URL: reqURL + "?a=1"}, nil},
+		{"bound key and ath accepted", func(t *testing.T) string {
+			return sign(t, ec, jose.ES256, nil, with(baseClaims(), "ath", dpop.ATH(token)))
+		}, dpop.Request{Method: "GET", URL: reqURL, AccessToken: token, JKT: ecJKT}, nil},
+
+		{"empty", func(*testing.T) string { return "" }, get, dpop.ErrMalformed},
+		{"garbage", func(*testing.T) string { return "not.a.jwt" }, get, dpop.ErrMalformed},
+		{"oversized", func(*testing.T) string { return strings.Repeat("a", dpop.DefaultMaxProofSize+1) }, get, dpop.ErrMalformed},
+		{"alg none", func(*testing.T) string {
+			return rawProof(`{"typ":"dpop+jwt","alg":"none"}`, `{"jti":"x","htm":"GET","htu":"`+reqURL+`","iat":1}`)
+		}, get, dpop.ErrMalformed},
+		{"alg HS256", func(t *testing.T) string {
+			return sign(t, []byte(strings.Repeat("k", 32)), jose.HS256, nil, baseClaims())
+		}, get, dpop.ErrMalformed},
+		{"private key in jwk", func(*testing.T) string {
+			return rawProof(`{"typ":"dpop+jwt","alg":"ES256","jwk":`+string(privJWK)+`}`, `{}`)
+		}, get, dpop.ErrMalformed},
+		{"wrong typ", func(t *testing.T) string {
+			return sign(t, ec, jose.ES256, map[jose.HeaderKey]any{"typ": "JWT"}, baseClaims())
+		}, get, dpop.ErrMalformed},
+		{"no jwk", func(t *testing.T) string {
+			return sign(t, ec, jose.ES256, map[jose.HeaderKey]any{"nojwk": true}, baseClaims())
+		}, get, dpop.ErrSignature},
+		{"jwk of another key", func(t *testing.T) string {
+			p := sign(t, ec, jose.ES256, nil, baseClaims())
+			q := sign(t, other, jose.ES256, nil, baseClaims())
+			return strings.Split(q, ".")[0] + "." + strings.Split(p, ".")[1] + "." + strings.Split(p, ".")[2]
+		}, get, dpop.ErrSignature},
+		{"tampered payload", func(t *testing.T) string {
+			p := strings.Split(sign(t, ec, jose.ES256, nil, baseClaims()), ".")
+			b, _ := json.Marshal(with(baseClaims(), "htm", "GET"))
+			return p[0] + "." + base64.RawURLEncoding.EncodeToString(b) + "." + p[2]
+		}, get, dpop.ErrSignature},
+		{"payload not an object", func(t *testing.T) string { return sign(t, ec, jose.ES256, nil, nil) }, get, dpop.ErrMalformed},
+		{"no jti", func(t *testing.T) string { return sign(t, ec, jose.ES256, nil, with(baseClaims(), "jti", nil)) }, get, dpop.ErrMalformed},
+		{"jti too long", func(t *testing.T) string {
+			return sign(t, ec, jose.ES256, nil, with(baseClaims(), "jti", strings.Repeat("j", 300)))
+		}, get, dpop.ErrMalformed},
+		{"wrong method", func(t *testing.T) string { return sign(t, ec, jose.ES256, nil, with(baseClaims(), "htm", "POST")) }, get, dpop.ErrMethod},
+		{"method case differs", func(t *testing.T) string { return sign(t, ec, jose.ES256, nil, with(baseClaims(), "htm", "get")) }, get, dpop.ErrMethod},
+		{"wrong path", func(t *testing.T) string {
+			return sign(t, ec, jose.ES256, nil, with(baseClaims(), "htu", "https://api.example.com/v1/other"))
+		}, get, dpop.ErrURL},
+		{"wrong scheme", func(t *testing.T) string {
+			return sign(t, ec, jose.ES256, nil, with(baseClaims(), "htu", "http://api.example.com/v1/things"))
+		}, get, dpop.ErrURL},
+		{"wrong host", func(t *testing.T) string {
+			return sign(t, ec, jose.ES256, nil, with(baseClaims(), "htu", "https://evil.example.com/v1/things"))
+		}, get, dpop.ErrURL},
+		{"relative htu", func(t *testing.T) string {
+			return sign(t, ec, jose.ES256, nil, with(baseClaims(), "htu", "/v1/things"))
+		}, get, dpop.ErrURL},
+		{"userinfo in htu", func(t *testing.T) string {
+			return sign(t, ec, jose.ES256, nil, with(baseClaims(), "htu", "https://u:p@api.example.com/v1/things"))
+		}, get, dpop.ErrURL},
+		{"stale iat", func(t *testing.T) string {
+			return sign(t, ec, jose.ES256, nil, with(baseClaims(), "iat", t0.Add(-dpop.DefaultMaxAge-time.Second).Unix()))
+		}, get, dpop.ErrIssuedAt},
+		{"future iat", func(t *testing.T) string {
+			return sign(t, ec, jose.ES256, nil, with(baseClaims(), "iat", t0.Add(time.Hour).Unix()))
+		}, get, dpop.ErrIssuedAt},
+		{"iat a string", func(t *testing.T) string { return sign(t, ec, jose.ES256, nil, with(baseClaims(), "iat", "now")) }, get, dpop.ErrMalformed},
+		{"no iat", func(t *testing.T) string { return sign(t, ec, jose.ES256, nil, with(baseClaims(), "iat", nil)) }, get, dpop.ErrMalformed},
+		{"missing ath", func(t *testing.T) string { return sign(t, ec, jose.ES256, nil, baseClaims()) },
+			dpop.Request{Method: "GET", URL: reqURL, AccessToken: token}, dpop.ErrAccessTokenHash},
+		{"wrong ath", func(t *testing.T) string {
+			return sign(t, ec, jose.ES256, nil, with(baseClaims(), "ath", dpop.ATH("another token")))
+		}, dpop.Request{Method: "GET", URL: reqURL, AccessToken: token}, dpop.ErrAccessTokenHash},
+		{"another key than the bound one", func(t *testing.T) string { return sign(t, other, jose.ES256, nil, baseClaims()) },
+			dpop.Request{Method: "GET", URL: reqURL, JKT: ecJKT}, dpop.ErrKeyMismatch},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v, err := dpop.New(dpop.Options{Clock: &fakeClock{t: t0}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := v.Verify(context.Background(), tc.proof(t), tc.req)
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("Verify: %v", err)
+				}
+				if p.JKT == "" || p.JTI == "" {
+					t.Fatalf("proof %+v lacks jkt or jti", p)
+				}
+				return
+			}
+			if !errors.Is(err, dpop.ErrInvalidProof) || !errors.Is(err, tc.want) {
+				t.Fatalf("Verify err = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestVerifier_Replay(t *testing.T) {
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	clock := &fakeClock{t: t0}
+	v, _ := dpop.New(dpop.Options{Clock: clock})
+	ctx := context.Background()
+	req := dpop.Request{Method: "GET", URL: reqURL}
+	p := sign(t, ec, jose.ES256, nil, baseClaims())
+	if _, err := v.Verify(ctx, p, req); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(ctx, p, req); !errors.Is(err, dpop.ErrReplayed) {
+		t.Fatalf("replay err = %v, want ErrReplayed", err)
+	}
+	// An invalid proof with a fresh jti must not burn it.
+	cl := baseClaims()
+	if _, err := v.Verify(ctx, sign(t, ec, jose.ES256, nil, with(cl, "htm", "PUT")), req); !errors.Is(err, dpop.ErrMethod) {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(ctx, sign(t, ec, jose.ES256, nil, cl), req); err != nil {
+		t.Fatalf("valid proof after a refused one with the same jti: %v", err)
+	}
+	// Once the proof is too old for iat, the replay entry may go; it is still refused (as stale).
+	clock.Add(dpop.DefaultMaxAge + dpop.DefaultLeeway + time.Minute)
+	if _, err := v.Verify(ctx, p, req); !errors.Is(err, dpop.ErrIssuedAt) {
+		t.Fatalf("old replay err = %v, want ErrIssuedAt", err)
+	}
+}
+
+func TestVerifier_Nonce(t *testing.T) {
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	clock := &fakeClock{t: t0}
+	v, _ := dpop.New(dpop.Options{Clock: clock, Nonces: dpop.NewRotatingNonces(clock, time.Minute)})
+	ctx := context.Background()
+	req := dpop.Request{Method: "GET", URL: reqURL}
+	if _, err := v.Verify(ctx, sign(t, ec, jose.ES256, nil, baseClaims()), req); !errors.Is(err, dpop.ErrUseNonce) {
+		t.Fatalf("no nonce: err = %v, want ErrUseNonce", err)
+	}
+	if _, err := v.Verify(ctx, sign(t, ec, jose.ES256, nil, with(baseClaims(), "nonce", "made-up")), req); !errors.Is(err, dpop.ErrUseNonce) {
+		t.Fatalf("made-up nonce: err = %v, want ErrUseNonce", err)
+	}
+	n, _ := v.Nonce(ctx)
+	if _, err := v.Verify(ctx, sign(t, ec, jose.ES256, nil, with(baseClaims(), "nonce", n)), req); err != nil {
+		t.Fatalf("current nonce: %v", err)
+	}
+	clock.Add(90 * time.Second) // rotated once: the old nonce is still accepted
+	cl := with(baseClaims(), "nonce", n)
+	cl["iat"] = clock.Now().Unix()
+	if _, err := v.Verify(ctx, sign(t, ec, jose.ES256, nil, cl), req); err != nil {
+		t.Fatalf("previous nonce: %v", err)
+	}
+	clock.Add(3 * time.Minute)
+	cl = with(baseClaims(), "nonce", n)
+	cl["iat"] = clock.Now().Unix()
+	if _, err := v.Verify(ctx, sign(t, ec, jose.ES256, nil, cl), req); !errors.Is(err, dpop.ErrUseNonce) {
+		t.Fatalf("expired nonce: err = %v, want ErrUseNonce", err)
+	}
+}
+
+func TestNew_RefusesSymmetricAlgorithms(t *testing.T) {
+	for _, a := range []jose.SignatureAlgorithm{jose.HS256, "none", "ES999"} {
+		if _, err := dpop.New(dpop.Options{Algorithms: []jose.SignatureAlgorithm{a}}); err == nil {
+			t.Errorf("New accepted %s", a)
+		}
+	}
+}

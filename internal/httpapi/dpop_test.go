@@ -1,0 +1,221 @@
+package httpapi_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/dpop"
+	"github.com/sessiond/sessiond/internal/httpapi"
+)
+
+const (
+	appTokenURL = "https://app.example/oauth/token"
+	appAPIURL   = "https://app.example/api/orders"
+)
+
+// proofKey signs DPoP proofs as a client would (go-jose: the dpop package
+// itself is tested against the npm dpop package in dpop/node_test.go).
+type proofKey struct {
+	t   *testing.T
+	key *ecdsa.PrivateKey
+	at  time.Time
+}
+
+func newProofKey(t *testing.T) *proofKey {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &proofKey{t: t, key: k, at: t0}
+}
+
+func (p *proofKey) jkt() string {
+	tp, err := (&jose.JSONWebKey{Key: p.key.Public()}).Thumbprint(0x5) // crypto.SHA256
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(tp)
+}
+
+func (p *proofKey) proof(htm, htu, access, nonce string) string {
+	opts := (&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt")
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: p.key}, opts)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	cl := map[string]any{"jti": rand.Text(), "htm": htm, "htu": htu, "iat": p.at.Unix()}
+	if access != "" {
+		sum := sha256.Sum256([]byte(access))
+		cl["ath"] = base64.RawURLEncoding.EncodeToString(sum[:])
+	}
+	if nonce != "" {
+		cl["nonce"] = nonce
+	}
+	body, _ := json.Marshal(cl)
+	obj, err := s.Sign(body)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	out, _ := obj.CompactSerialize()
+	return out
+}
+
+func jsonBody(t *testing.T, v map[string]any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestDPoP_BoundSession(t *testing.T) {
+	for _, st := range []sessiond.Strategy{sessiond.StrategyHybrid, sessiond.StrategyJWT, sessiond.StrategyDatabase} {
+		t.Run(string(st), func(t *testing.T) {
+			e := newEnv(t, st, nil)
+			k := newProofKey(t)
+			r := e.postJSON("/v1/sessions", jsonBody(t, map[string]any{"subject": "ann",
+				"dpop_proof": k.proof("POST", appTokenURL, "", ""), "htm": "POST", "htu": appTokenURL}))
+			if r.status != http.StatusCreated {
+				t.Fatalf("create: %d %s", r.status, r.body)
+			}
+			var tr struct {
+				AccessToken  string `json:"access_token"`
+				RefreshToken string `json:"refresh_token"`
+				Session      struct {
+					Claims map[string]any `json:"claims"`
+				} `json:"session"`
+			}
+			if err := json.Unmarshal(r.body, &tr); err != nil {
+				t.Fatal(err)
+			}
+			if cnf, _ := tr.Session.Claims["cnf"].(map[string]any); cnf["jkt"] != k.jkt() {
+				t.Fatalf("session claims %v lack cnf.jkt %s", tr.Session.Claims, k.jkt())
+			}
+			verify := func(proof, htm, htu string) *response {
+				m := map[string]any{"access_token": tr.AccessToken}
+				if proof != "" {
+					m["dpop_proof"], m["htm"], m["htu"] = proof, htm, htu
+				}
+				return e.postJSON("/v1/sessions/verify", jsonBody(t, m))
+			}
+			good := k.proof("GET", appAPIURL, tr.AccessToken, "")
+			if r := verify(good, "GET", appAPIURL+"?page=2"); r.status != http.StatusOK {
+				t.Fatalf("verify with a good proof: %d %s", r.status, r.body)
+			}
+			other := newProofKey(t)
+			for name, r := range map[string]*response{
+				"no proof":     verify("", "", ""),
+				"replayed jti": verify(good, "GET", appAPIURL),
+				"wrong method": verify(k.proof("POST", appAPIURL, tr.AccessToken, ""), "GET", appAPIURL),
+				"wrong URL":    verify(k.proof("GET", appAPIURL+"/1", tr.AccessToken, ""), "GET", appAPIURL),
+				"no ath":       verify(k.proof("GET", appAPIURL, "", ""), "GET", appAPIURL),
+				"wrong ath":    verify(k.proof("GET", appAPIURL, "another", ""), "GET", appAPIURL),
+				"another key":  verify(other.proof("GET", appAPIURL, tr.AccessToken, ""), "GET", appAPIURL),
+				"garbage":      verify("e30.e30.e30", "GET", appAPIURL),
+			} {
+				wantProblem(t, name, r, http.StatusUnauthorized, "invalid_dpop_proof", "")
+			}
+			if r := verify(k.proof("GET", appAPIURL, tr.AccessToken, ""), "", ""); r.status != http.StatusBadRequest {
+				t.Errorf("proof without htm/htu: %d %s", r.status, r.body)
+			}
+			if st == sessiond.StrategyDatabase {
+				return
+			}
+			refresh := func(proof string) *response {
+				m := map[string]any{"refresh_token": string(tr.RefreshToken), "client": map[string]any{"ip": "192.0.2.1"}}
+				if proof != "" {
+					m["dpop_proof"], m["htm"], m["htu"] = proof, "POST", appTokenURL
+				}
+				return e.postJSON("/v1/sessions/refresh", jsonBody(t, m))
+			}
+			wantProblem(t, "refresh without proof", refresh(""), http.StatusUnauthorized, "invalid_dpop_proof", "")
+			wantProblem(t, "refresh by another key", refresh(other.proof("POST", appTokenURL, "", "")), http.StatusUnauthorized, "invalid_dpop_proof", "")
+			if r := refresh(k.proof("POST", appTokenURL, "", "")); r.status != http.StatusOK {
+				t.Fatalf("refresh with the bound key (after refused attempts): %d %s", r.status, r.body)
+			}
+		})
+	}
+}
+
+func TestDPoP_UnboundUnchanged(t *testing.T) {
+	e := newEnv(t, sessiond.StrategyHybrid, nil)
+	tr := e.create("bob")
+	r := e.postJSON("/v1/sessions/verify", jsonBody(t, map[string]any{"access_token": string(tr.AccessToken)}))
+	if r.status != http.StatusOK {
+		t.Fatalf("verify unbound: %d %s", r.status, r.body)
+	}
+	r = e.postJSON("/v1/sessions/refresh", jsonBody(t, map[string]any{"refresh_token": string(tr.RefreshToken), "client": map[string]any{"ip": "192.0.2.1"}}))
+	if r.status != http.StatusOK {
+		t.Fatalf("refresh unbound: %d %s", r.status, r.body)
+	}
+}
+
+func TestDPoP_CreateBadInput(t *testing.T) {
+	e := newEnv(t, sessiond.StrategyHybrid, nil)
+	k := newProofKey(t)
+	good := func() string { return k.proof("POST", appTokenURL, "", "") }
+	for _, tc := range []struct {
+		name   string
+		body   map[string]any
+		status int
+		code   string
+	}{
+		{"jkt malformed", map[string]any{"dpop_jkt": "short"}, 400, "invalid_request"},
+		{"jkt and proof disagree", map[string]any{"dpop_proof": good(), "htm": "POST", "htu": appTokenURL, "dpop_jkt": newProofKey(t).jkt()}, 400, "invalid_request"},
+		{"htu without proof", map[string]any{"htu": appTokenURL}, 400, "invalid_request"},
+		{"proof without htu", map[string]any{"dpop_proof": good(), "htm": "POST"}, 400, "invalid_request"},
+		{"proof for another URL", map[string]any{"dpop_proof": good(), "htm": "POST", "htu": appAPIURL}, 401, "invalid_dpop_proof"},
+		{"alg none", map[string]any{"dpop_proof": "eyJhbGciOiJub25lIiwidHlwIjoiZHBvcCtqd3QifQ.e30.", "htm": "POST", "htu": appTokenURL}, 401, "invalid_dpop_proof"},
+		{"oversized", map[string]any{"dpop_proof": strings.Repeat("a", 9000), "htm": "POST", "htu": appTokenURL}, 401, "invalid_dpop_proof"},
+		{"claims hold cnf", map[string]any{"dpop_jkt": k.jkt(), "claims": map[string]any{"cnf": "x"}}, 400, "invalid_request"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.body["subject"] = "cat"
+			r := e.do(http.MethodPost, "/v1/sessions", "application/json", []byte(jsonBody(t, tc.body)), nil)
+			wantProblem(t, tc.name, r, tc.status, tc.code, "")
+		})
+	}
+	t.Run("dpop_jkt binds", func(t *testing.T) {
+		r := e.postJSON("/v1/sessions", jsonBody(t, map[string]any{"subject": "cat", "dpop_jkt": k.jkt()}))
+		if r.status != http.StatusCreated || !strings.Contains(string(r.body), k.jkt()) {
+			t.Fatalf("create with dpop_jkt: %d %s", r.status, r.body)
+		}
+	})
+}
+
+func TestDPoP_Nonce(t *testing.T) {
+	var v *dpop.Verifier
+	e := newEnv(t, sessiond.StrategyHybrid, func(o *httpapi.Options) {
+		var err error
+		v, err = dpop.New(dpop.Options{Clock: o.Clock, Nonces: dpop.NewRotatingNonces(o.Clock, time.Minute)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.DPoP = v
+	})
+	k := newProofKey(t)
+	body := func(nonce string) string {
+		return jsonBody(t, map[string]any{"subject": "dee", "dpop_proof": k.proof("POST", appTokenURL, "", nonce), "htm": "POST", "htu": appTokenURL})
+	}
+	r := e.postJSON("/v1/sessions", body(""))
+	wantProblem(t, "no nonce", r, http.StatusUnauthorized, "use_dpop_nonce", "")
+	nonce := r.header.Get("DPoP-Nonce")
+	if nonce == "" {
+		t.Fatal("use_dpop_nonce without a DPoP-Nonce header")
+	}
+	wantProblem(t, "made-up nonce", e.postJSON("/v1/sessions", body("made-up")), http.StatusUnauthorized, "use_dpop_nonce", "")
+	if r := e.postJSON("/v1/sessions", body(nonce)); r.status != http.StatusCreated {
+		t.Fatalf("with the server nonce: %d %s", r.status, r.body)
+	}
+}
