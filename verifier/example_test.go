@@ -20,7 +20,7 @@ func ExampleNew() {
 	v, err := verifier.New(ctx, verifier.Options{
 		URL:      "https://sessiond.internal:8420",
 		APIKey:   sessiond.Secret(os.Getenv("SESSIOND_API_KEY")),
-		Issuer:   "sessiond",
+		Issuer:   "https://auth.example.com", // the server's jwt.issuer (see docs/verifier.md)
 		Audience: "my-app",
 		// Past a minute without word from sessiond, keep serving and log
 		// a warning instead of refusing every request.
