@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/sessiond/sessiond"
 )
@@ -30,8 +29,7 @@ type Store struct {
 	events     []storedEvent // the security event log, in ID order
 	deliveries map[string]*sessiond.Delivery
 
-	once      map[string]time.Time // ReplayGuard keys and their expiry
-	onceSweep time.Time            // next sweep of expired once keys
+	once sessiond.ReplayMemory // ReplayGuard keys and their expiry
 }
 
 // record is a stored session. Its Claims are owned by the store: cloned on
