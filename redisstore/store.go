@@ -154,7 +154,7 @@ func New(ctx context.Context, url string, opts Options) (*Store, error) {
 		maxAge = 1
 	}
 	s := &Store{
-		client:   client,
+		client:   &closeGuard{Client: client},
 		log:      log,
 		cacheTTL: opts.ClientCache,
 		prefix:   opts.Prefix,
