@@ -7,7 +7,7 @@ import (
 
 // dpopVerifier checks the DPoP proofs relayed to the session API. Proof
 // identifiers are remembered in the store when it can share them between
-// nodes (memstore, redisstore: sessiond.ReplayGuard), so a proof replayed to
+// nodes (sessiond.ReplayGuard: every store sessiond ships), so a proof replayed to
 // another node is refused too; otherwise in this node's memory, which is
 // enough for one node. Server nonces are not configurable yet.
 func dpopVerifier(store sessiond.Store) (*dpop.Verifier, error) {

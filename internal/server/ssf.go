@@ -13,9 +13,10 @@ import (
 )
 
 // mountSSF puts the push endpoint of every ssf.receivers item in front of
-// the API handler. The jti of each SET acted upon is kept in meta, so a
-// replay is refused on every node; received SETs go to the event log.
-func mountSSF(cfg config.Config, api http.Handler, mgr *sessiond.Manager, meta sessiond.MetaStore,
+// the API handler. The jti of each SET is remembered in the store
+// (sessiond.ReplayGuard) until its iat window has passed, so a replay is
+// refused on every node; received SETs go to the event log.
+func mountSSF(cfg config.Config, api http.Handler, mgr *sessiond.Manager, store sessiond.Store,
 	events sessiond.EventSink, clock sessiond.Clock, log *slog.Logger) (http.Handler, error) {
 	if len(cfg.SSF.Receivers) == 0 {
 		return api, nil
@@ -32,7 +33,7 @@ func mountSSF(cfg config.Config, api http.Handler, mgr *sessiond.Manager, meta s
 		}
 		r, err := ssf.New(ssf.Options{Name: rc.Name, Issuer: rc.Issuer, Audience: rc.Audience, JWKSURL: rc.JWKSURL,
 			Subject: ssf.SubjectRule{Format: rc.SubjectFormat, Template: rc.SubjectTemplate},
-			Revoker: mgr, Replay: meta, Events: events, BearerToken: bearer, Clock: clock, Logger: log})
+			Revoker: mgr, Replay: replayGuard(store), Events: events, BearerToken: bearer, Clock: clock, Logger: log})
 		if err != nil {
 			return nil, fmt.Errorf("ssf.receivers.%d: %w: %w", i, err, ErrInvalidConfig)
 		}
@@ -55,4 +56,13 @@ func (s ssfRoutes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.api.ServeHTTP(w, r)
+}
+
+// replayGuard is the store's shared one-time keys, or this node's memory
+// for a store without them (none that sessiond ships).
+func replayGuard(store sessiond.Store) sessiond.ReplayGuard {
+	if g, ok := store.(sessiond.ReplayGuard); ok {
+		return g
+	}
+	return &sessiond.ReplayMemory{}
 }
