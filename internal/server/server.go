@@ -201,7 +201,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
-	if handler, err = mountSSF(cfg, handler, mgr, store, events, clock, log); err != nil {
+	if handler, err = mountSSF(cfg, handler, mgr, store, events, clock, log, o.Getenv, bgLoops); err != nil {
 		return err
 	}
 	con, closeConsole, err := buildConsole(ctx, cfg, mgr, apiKeys, keys, events, hopts.Incident, log) // served at /console

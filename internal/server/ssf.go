@@ -16,12 +16,17 @@ import (
 // the API handler. The jti of each SET is remembered in the store
 // (sessiond.ReplayGuard) until its iat window has passed, so a replay is
 // refused on every node; received SETs go to the event log.
+// Receivers with delivery poll get a poller each, run by bg.
 func mountSSF(cfg config.Config, api http.Handler, mgr *sessiond.Manager, store sessiond.Store,
-	events sessiond.EventSink, clock sessiond.Clock, log *slog.Logger) (http.Handler, error) {
+	events sessiond.EventSink, clock sessiond.Clock, log *slog.Logger, getenv func(string) string, bg *background) (http.Handler, error) {
 	if len(cfg.SSF.Receivers) == 0 {
 		return api, nil
 	}
+	if getenv == nil {
+		getenv = os.Getenv
+	}
 	routes := ssfRoutes{api: api, push: map[string]http.Handler{}}
+	var pollers []*ssf.Poller
 	for i, rc := range cfg.SSF.Receivers {
 		var bearer string
 		if rc.BearerTokenFile != "" {
@@ -37,10 +42,48 @@ func mountSSF(cfg config.Config, api http.Handler, mgr *sessiond.Manager, store 
 		if err != nil {
 			return nil, fmt.Errorf("ssf.receivers.%d: %w: %w", i, err, ErrInvalidConfig)
 		}
+		if rc.Delivery == config.SSFDeliveryPoll {
+			auth, err := pollAuthorization(rc, getenv)
+			if err != nil {
+				return nil, fmt.Errorf("ssf.receivers.%d.poll_authorization_file: %w", i, err)
+			}
+			p, err := r.NewPoller(ssf.PollOptions{URL: rc.PollURL, Authorization: auth, Interval: rc.PollInterval.Std()})
+			if err != nil {
+				return nil, fmt.Errorf("ssf.receivers.%d: %w: %w", i, err, ErrInvalidConfig)
+			}
+			pollers = append(pollers, p)
+			log.Info("shared signals receiver polling", "name", rc.Name, "issuer", rc.Issuer)
+			continue
+		}
 		routes.push[rc.Path] = r
 		log.Info("shared signals receiver enabled", "name", rc.Name, "path", rc.Path, "issuer", rc.Issuer)
 	}
+	for _, p := range pollers {
+		bg.Go(p.Run)
+	}
 	return routes, nil
+}
+
+// pollAuthorization is the Authorization header a poller sends:
+// SESSIOND_SSF_<NAME>_POLL_AUTHORIZATION, else poll_authorization_file.
+func pollAuthorization(rc config.SSFReceiver, getenv func(string) string) (string, error) {
+	name := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z':
+			return r - 'a' + 'A'
+		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+			return r
+		}
+		return '_'
+	}, rc.Name)
+	if v := getenv("SESSIOND_SSF_" + name + "_POLL_AUTHORIZATION"); v != "" {
+		return strings.TrimSpace(v), nil
+	}
+	if rc.PollAuthorizationFile == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(rc.PollAuthorizationFile)
+	return strings.TrimSpace(string(b)), err
 }
 
 // ssfRoutes sends an exact push path to its receiver and everything else,
