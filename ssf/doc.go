@@ -11,5 +11,4 @@
 // that session, every other supported event ends all the subject's
 // sessions. Every SET received, accepted or refused, becomes one event of
 // type EventSETReceived; the token's text is never logged.
-//
 package ssf
