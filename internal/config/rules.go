@@ -1153,6 +1153,7 @@ var rules = sortedByID([]Rule{
 		},
 	},
 	ssfReceiverRule, // internal/config/ssf.go
+	ssfTransmitterRule,
 })
 
 // dsnKeywordPassword finds password=… in a keyword/value DSN.

@@ -7,10 +7,22 @@ import (
 	"strings"
 )
 
-// SSF configures sessiond as an OpenID Shared Signals receiver.
+// SSF configures sessiond as an OpenID Shared Signals receiver and
+// transmitter.
 type SSF struct {
-	// Receivers: one push endpoint per transmitter (identity provider).
+	// Receivers: one per transmitter (identity provider).
 	Receivers []SSFReceiver `yaml:"receivers"`
+	// Transmitter: sessiond telling other systems when sessions end.
+	Transmitter SSFTransmitter `yaml:"transmitter"`
+}
+
+// SSFTransmitter turns on /.well-known/ssf-configuration, the stream
+// management API and SET delivery.
+type SSFTransmitter struct {
+	Enabled bool `yaml:"enabled"`
+	// Issuer is the iss of every SET and the public origin of sessiond
+	// (https://sessiond.example.com), where receivers reach it.
+	Issuer string `yaml:"issuer"`
 }
 
 // SSFReceiver is one transmitter whose SETs end sessions.
@@ -103,6 +115,29 @@ var ssfReceiverRule = Rule{
 					out = append(out, issue(p("bearer_token_file"), "ssf receiver %d bearer_token_file is unreadable or holds fewer than 32 characters", i))
 				}
 			}
+		}
+		return out
+	},
+}
+
+// ssfTransmitterRule checks ssf.transmitter.
+var ssfTransmitterRule = Rule{
+	ID: "SD-SSF-002", Severity: SeverityError,
+	Title:     "Shared Signals transmitter cannot sign verifiable SETs",
+	Rationale: "Receivers find the transmitter and its keys from its issuer, so it must be the public https origin of sessiond; and they verify each SET with the published JWKS, which never holds an HS256 secret.",
+	Fix:       "set ssf.transmitter.issuer to sessiond's public https origin (no path) and use jwt.algorithm EdDSA or ES256",
+	Check: func(in Input) []Issue {
+		t := in.Config.SSF.Transmitter
+		if !t.Enabled {
+			return nil
+		}
+		var out []Issue
+		u, err := url.Parse(t.Issuer)
+		if !httpsURL(t.Issuer, in.Config.Environment) || err != nil || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" {
+			out = append(out, issue("ssf.transmitter.issuer", "ssf.transmitter.issuer %q is not an https origin without a path", t.Issuer))
+		}
+		if strings.EqualFold(in.Config.JWT.Algorithm, "HS256") {
+			out = append(out, issue("jwt.algorithm", "the ssf transmitter cannot sign SETs with HS256: its secret is never published"))
 		}
 		return out
 	},

@@ -110,6 +110,10 @@ func Run(ctx context.Context, o Options) (err error) {
 	for _, ep := range endpoints {
 		mopts.WebhookEndpoints = append(mopts.WebhookEndpoints, ep.Name)
 	}
+	ssfTx, err := buildTransmitter(cfg, meta, outbox, clock, log)
+	if err != nil {
+		return err
+	}
 	met, err := metrics.New(mopts)
 	if err != nil {
 		return err
@@ -121,12 +125,13 @@ func Run(ctx context.Context, o Options) (err error) {
 	if w, ok := store.(sessiond.ChangeEventWriter); ok && events.log != nil {
 		events.atomic = w.WritesChangeEvents()
 	}
-	if len(endpoints) > 0 {
+	events.ssf = ssfTx.sink()
+	if len(endpoints) > 0 || ssfTx != nil {
 		if outbox == nil {
 			return fmt.Errorf("webhooks need a store with an outbox: %w", sessiond.ErrUnsupported)
 		}
 		events.webhooks, err = webhook.New(webhook.Options{Outbox: outbox, Endpoints: endpoints, Logger: log,
-			Observer: met.WebhookObserver()})
+			Observer: met.WebhookObserver(), Senders: ssfTx.senders()})
 		if err != nil {
 			return err
 		}
@@ -161,6 +166,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err := bootstrapAPIKey(ctx, cfg, o.APIKey, apiKeys, log); err != nil {
 		return err
 	}
+	ssfTx.bind(keys, apiKeys)
 
 	hopts := httpapi.Options{
 		Manager:              mgr,
@@ -201,7 +207,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
-	if handler, err = mountSSF(cfg, handler, mgr, store, events, clock, log, o.Getenv, bgLoops); err != nil {
+	if handler, err = mountSSF(cfg, handler, mgr, store, ssfTx, events, clock, log, o.Getenv, bgLoops); err != nil {
 		return err
 	}
 	con, closeConsole, err := buildConsole(ctx, cfg, mgr, apiKeys, keys, events, hopts.Incident, log) // served at /console
@@ -335,7 +341,8 @@ func buildManager(ctx context.Context, cfg config.Config, o Options, store sessi
 	}
 	var keys *signing.Keys
 	var mgr *sessiond.Manager
-	if cfg.Strategy != sessiond.StrategyDatabase {
+	// The ssf transmitter signs SETs with the ring in every strategy.
+	if cfg.Strategy != sessiond.StrategyDatabase || cfg.SSF.Transmitter.Enabled {
 		getenv := o.Getenv
 		if getenv == nil {
 			getenv = os.Getenv
@@ -377,7 +384,9 @@ func buildManager(ctx context.Context, cfg config.Config, o Options, store sessi
 		if err != nil {
 			return nil, nil, err
 		}
-		mopts.Signed = codec
+		if cfg.Strategy != sessiond.StrategyDatabase {
+			mopts.Signed = codec
+		}
 	}
 	extra(&mopts)
 	mgr, err = sessiond.New(ctx, mopts)
