@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/sessiond/sessiond"
@@ -127,9 +128,10 @@ func replayGuard(store sessiond.Store) sessiond.ReplayGuard {
 // event fanout feeds it) and bound to the signing keys and API keys once
 // they exist.
 type ssfTransmitter struct {
-	tx      *ssf.Transmitter
-	keys    *signing.Keys
-	apiKeys *apikey.Keys
+	tx *ssf.Transmitter
+	// Set by bind while the dispatcher may already be running.
+	keys    atomic.Pointer[signing.Keys]
+	apiKeys atomic.Pointer[apikey.Keys]
 }
 
 // buildTransmitter returns nil when ssf.transmitter is off.
@@ -155,23 +157,26 @@ func buildTransmitter(cfg config.Config, meta sessiond.MetaStore, outbox session
 // bind hands over the signing and API keys; called before serving.
 func (t *ssfTransmitter) bind(keys *signing.Keys, apiKeys *apikey.Keys) {
 	if t != nil {
-		t.keys, t.apiKeys = keys, apiKeys
+		t.keys.Store(keys)
+		t.apiKeys.Store(apiKeys)
 	}
 }
 
 // SignJWS signs with the deployment's signing key ring.
 func (t *ssfTransmitter) SignJWS(now time.Time, typ string, payload []byte) (string, error) {
-	if t.keys == nil {
+	keys := t.keys.Load()
+	if keys == nil {
 		return "", fmt.Errorf("ssf: no signing keys: %w", sessiond.ErrUnsupported)
 	}
-	return t.keys.Ring().SignJWS(now, typ, payload)
+	return keys.Ring().SignJWS(now, typ, payload)
 }
 
 func (t *ssfTransmitter) authenticate(ctx context.Context, bearer string) (string, bool, error) {
-	if t.apiKeys == nil {
+	apiKeys := t.apiKeys.Load()
+	if apiKeys == nil {
 		return "", false, ssf.ErrUnauthorized
 	}
-	k, err := t.apiKeys.Authenticate(ctx, sessiond.Secret(bearer))
+	k, err := apiKeys.Authenticate(ctx, sessiond.Secret(bearer))
 	switch {
 	case errors.Is(err, apikey.ErrUnauthorized):
 		return "", false, ssf.ErrUnauthorized
