@@ -20,6 +20,9 @@ type Session struct {
 	Persistent    bool               `json:"persistent"`
 	Client        sessiond.Client    `json:"client"`
 	Claims        json.RawMessage    `json:"claims"` // a JSON object, {} when none
+	// DeviceBound: the session is bound to a key the browser keeps on the
+	// device (DBSC); its cookie alone does not authenticate.
+	DeviceBound bool `json:"device_bound"`
 }
 
 // emptyObject is what Claims holds for a session without custom claims.
@@ -36,5 +39,6 @@ func SessionOf(s *sessiond.Session) Session {
 		CreatedAt: s.CreatedAt.UTC(), LastActiveAt: s.LastActiveAt.UTC(),
 		IdleExpiresAt: s.IdleExpiresAt.UTC(), ExpiresAt: s.ExpiresAt.UTC(),
 		Persistent: s.Persistent, Client: s.Client, Claims: claims,
+		DeviceBound: s.DeviceBound(),
 	}
 }
