@@ -418,3 +418,32 @@ func TestDBSC_EndedSession(t *testing.T) {
 		t.Fatalf("refresh after logout = %d, %+v; want 200 {\"continue\": false}", resp.StatusCode, d.Instructions)
 	}
 }
+
+// TestDBSC_StolenRefreshCookie: in the hybrid strategy a thief with both
+// long-lived cookies cannot refresh the tokens of a bound session, and the
+// victim's cookies are not expired by the attempt.
+func TestDBSC_StolenRefreshCookie(t *testing.T) {
+	e := dbscEnv(t, sessiond.StrategyHybrid, httpsession.DBSCOptional)
+	victim, vd := e.dbscBrowser(t, "ES256")
+	register(t, victim, vd, "alice")
+	thief := e.browser(t)
+	steal(victim, thief, httpsession.DefaultCookieName, httpsession.DefaultRefreshCookieName)
+	if thief.cookie(httpsession.DefaultRefreshPath, httpsession.DefaultRefreshCookieName) == "" {
+		t.Fatal("the thief has no refresh cookie to try")
+	}
+	before := e.events.Count(sessiond.EventDeviceProofRefused)
+	r := thief.do(http.MethodPost, httpsession.DefaultRefreshPath, nil)
+	if r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("token refresh with stolen cookies and no bound cookie = %d; want 401", r.StatusCode)
+	}
+	if n := e.events.Count(sessiond.EventDeviceProofRefused) - before; n != 1 {
+		t.Errorf("%d session.device_proof_refused events for the refresh; want 1", n)
+	}
+	// The refresh token was not rotated: the victim refreshes as usual.
+	if r := victim.do(http.MethodPost, httpsession.DefaultRefreshPath, nil); r.StatusCode != http.StatusOK {
+		t.Fatalf("victim's token refresh after the thief's attempt = %d; want 200", r.StatusCode)
+	}
+	if r := victim.do(http.MethodGet, "/me", nil); r.StatusCode != http.StatusOK {
+		t.Fatalf("victim's GET /me = %d; want 200", r.StatusCode)
+	}
+}
