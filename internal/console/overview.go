@@ -227,14 +227,16 @@ func (w Window) Total(name string) string {
 	return "—"
 }
 
-// Charts is the data of both charts. The page embeds it in a
-// <script type="application/json">, where html/template writes it as
-// JSON escaped for that context; console.js draws it (no inline script).
-func (v *Overview) Charts() any {
-	return struct {
+// ChartsJSON is the data of both charts as JSON. The page carries it in a
+// data attribute (html/template escapes it there), which console.js reads:
+// no inline script, and htmx's boosted swaps, which drop <script>
+// elements, keep it.
+func (v *Overview) ChartsJSON() (string, error) {
+	b, err := json.Marshal(struct {
 		Hour Window `json:"hour"`
 		Day  Window `json:"day"`
-	}{v.Hour, v.Day}
+	}{v.Hour, v.Day})
+	return string(b), err
 }
 
 // SeriesNames lists the chart series in order, for the totals table.

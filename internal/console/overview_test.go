@@ -85,8 +85,8 @@ func TestConsole_Overview(t *testing.T) {
 		}
 	}
 
-	// The charts' data island: the same totals, in buckets ending now.
-	m := regexp.MustCompile(`<script type="application/json" id="overview-data">([^<]*)</script>`).FindStringSubmatch(body)
+	// The charts' data attribute: the same totals, in buckets ending now.
+	m := regexp.MustCompile(`<div id="overview-data" hidden data-charts="([^"]*)"></div>`).FindStringSubmatch(body)
 	if m == nil {
 		t.Fatal("no chart data on the page")
 	}

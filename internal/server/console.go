@@ -24,7 +24,8 @@ type consoleParts struct {
 	incident  func(context.Context, httpapi.IncidentRequest) (int, error)
 	outbox    sessiond.Outbox
 	endpoints []webhook.Endpoint
-	live      func(context.Context) (map[sessiond.Strategy]int, error)
+	store     sessiond.Store // counts live sessions if it is a LiveCounter
+	clock     sessiond.Clock
 }
 
 // buildConsole builds the operator console when console.enabled is set
@@ -47,9 +48,11 @@ func buildConsole(ctx context.Context, o Options, p consoleParts, log *slog.Logg
 	if p.signer != nil {
 		co.Signing = p.signer
 	}
-	if p.live != nil {
+	// The overview counts live sessions when it is shown, not through the
+	// metrics' 15-second cache: an operator wants the figure of now.
+	if lc, ok := p.store.(sessiond.LiveCounter); ok {
 		co.Live = func(ctx context.Context) (int, error) {
-			m, err := p.live(ctx)
+			m, err := lc.CountLive(ctx, p.clock.Now())
 			n := 0
 			for _, v := range m {
 				n += v

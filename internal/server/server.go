@@ -205,7 +205,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		return err
 	}
 	con, closeConsole, err := buildConsole(ctx, o, consoleParts{mgr: mgr, keys: apiKeys, signer: keys, events: events, // served at /console
-		incident: hopts.Incident, outbox: outbox, endpoints: endpoints, live: mopts.ActiveSessions}, log)
+		incident: hopts.Incident, outbox: outbox, endpoints: endpoints, store: store, clock: clock}, log)
 	if err != nil {
 		return err
 	}

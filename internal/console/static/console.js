@@ -1,7 +1,7 @@
 // sessiond console: the events page's live tail and the overview's charts.
 // Served as a file (CSP script-src 'self'); every value is set with
-// textContent, never as HTML; chart data comes from the page's
-// <script type="application/json" id="overview-data">, never from script.
+// textContent, never as HTML; chart data comes from the data-charts
+// attribute of the overview's #overview-data (no inline script).
 "use strict";
 (function () {
   var source = null;
@@ -51,12 +51,15 @@
   // series, coloured from the theme's CSS variables, redrawn when the
   // width or the colour scheme changes.
   var plots = [];
+  var hhmm = null;
+  function utc(ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); }
   function drawCharts() {
     plots.forEach(function (p) { p.destroy(); });
     plots = [];
     var el = document.getElementById("overview-data");
     if (!el || !window.uPlot) return;
-    var data = JSON.parse(el.textContent);
+    hhmm = hhmm || uPlot.fmtDate("{HH}:{mm}");
+    var data = JSON.parse(el.getAttribute("data-charts"));
     var css = getComputedStyle(document.documentElement);
     function v(name) { return css.getPropertyValue(name).trim(); }
     [["chart-hour", data.hour], ["chart-day", data.day]].forEach(function (pair) {
@@ -68,10 +71,12 @@
       var axis = { stroke: v("--muted"), grid: { stroke: v("--line"), width: 1 }, ticks: { stroke: v("--line"), width: 1 } };
       var opts = {
         width: Math.max(box.clientWidth, 200), height: 170,
-        tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); },
+        tzDate: utc,
         legend: { show: false }, cursor: { show: false }, select: { show: false },
         scales: { y: { range: function (u, min, max) { return [0, Math.max(max, 1)]; } } },
-        axes: [Object.assign({}, axis), Object.assign({ size: 40 }, axis)],
+        // Times in UTC on a 24-hour clock, as everywhere in the console.
+        axes: [Object.assign({ values: function (u, splits) { return splits.map(function (ts) { return hhmm(utc(ts)); }); } }, axis),
+          Object.assign({ size: 40 }, axis)],
         series: [{}].concat(w.series.map(function (s, i) {
           return { label: s.name, stroke: v("--s" + i), width: 2, points: { show: true, size: 4 } };
         })),
