@@ -11,6 +11,7 @@ package consoletest
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -206,4 +207,34 @@ func requirements(t *testing.T) (node, chromium string) {
 		t.Skip(msg)
 	}
 	return node, chromium
+}
+
+// TestVendoredChartLibrary checks that the console's embedded uPlot is the
+// npm package this folder pins, byte for byte, licence included: the
+// vendored copy cannot drift from the version docs/console.md names.
+func TestVendoredChartLibrary(t *testing.T) {
+	if _, err := os.Stat(filepath.Join("node_modules", "uplot", "package.json")); err != nil {
+		msg := "consoletest/node_modules/uplot is missing (npm ci --prefix consoletest)"
+		if os.Getenv("SESSIOND_TEST_REQUIRE") == "1" {
+			t.Fatal(msg + " (SESSIOND_TEST_REQUIRE=1)")
+		}
+		t.Skip(msg)
+	}
+	for vendored, npm := range map[string]string{
+		"uplot.iife.min.js": "dist/uPlot.iife.min.js",
+		"uplot.min.css":     "dist/uPlot.min.css",
+		"uplot.LICENSE":     "LICENSE",
+	} {
+		got, err := os.ReadFile(filepath.Join("..", "internal", "console", "static", vendored))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := os.ReadFile(filepath.Join("node_modules", "uplot", npm))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("internal/console/static/%s differs from node_modules/uplot/%s: copy it again", vendored, npm)
+		}
+	}
 }
