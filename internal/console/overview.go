@@ -26,11 +26,11 @@ type metric struct {
 	weigh func(sessiond.Event) int
 }
 
-// metrics are the overview's series, in chart order. Revocations count
+// activity are the overview's series, in chart order. Revocations count
 // as the metrics package does: one per session.revoked, plus the count of
 // a kill switch's session.bulk_revoked (no subject), whose sessions have
 // no event each.
-var metrics = []metric{
+var activity = []metric{
 	{Name: "Logins", Type: sessiond.EventSessionCreated},
 	{Name: "Refreshes", Type: sessiond.EventSessionRefreshed},
 	{Name: "Revocations", Type: sessiond.EventSessionRevoked},
@@ -132,7 +132,7 @@ func (c *Console) overview(ctx context.Context) *Overview {
 		return v
 	}
 	v.EventsKnown = true
-	for _, m := range metrics {
+	for _, m := range activity {
 		if err := c.count(ctx, m, now, v); err != nil {
 			c.log.WarnContext(ctx, "console: count events", "type", string(m.Type), "err", err)
 			v.Errors = append(v.Errors, string(m.Type))
@@ -145,7 +145,7 @@ func (c *Console) overview(ctx context.Context) *Overview {
 func newWindow(label string, start time.Time, step time.Duration, n int) Window {
 	w := Window{Label: label, Start: start.Unix(), Step: int64(step / time.Second)}
 	seen := map[string]bool{}
-	for _, m := range metrics {
+	for _, m := range activity {
 		if !seen[m.Name] {
 			seen[m.Name] = true
 			w.Series = append(w.Series, Series{Name: m.Name, Counts: make([]int, n)})

@@ -37,13 +37,13 @@ func buildConsole(ctx context.Context, o Options, p consoleParts, log *slog.Logg
 	}
 	co := console.Options{Manager: p.mgr, Keys: p.keys, Events: p.events.log, Incident: p.incident,
 		Record: func(ctx context.Context, e sessiond.Event) { p.events.emit(ctx, e) },
-		Idle:   cfg.Console.IdleTimeout.Std(), Logger: log, Clock: o.Clock,
+		Idle:   cfg.Console.IdleTimeout.Std(), Logger: log, Clock: p.clock,
 		Outbox:   p.outbox,
 		Findings: config.Validate(cfg, o.Doc, cfg.Environment),
 		// Sign-in attempts are API-key authentications from one address:
 		// the same limit as the API's failed authentications.
 		SignInLimit: ratelimit.New(ratelimit.Options{Rate: cfg.RateLimit.AuthFailures.PerSecond(),
-			Burst: cfg.RateLimit.AuthFailures.Burst, Clock: o.Clock}),
+			Burst: cfg.RateLimit.AuthFailures.Burst, Clock: p.clock}),
 	}
 	if p.signer != nil {
 		co.Signing = p.signer
