@@ -94,6 +94,18 @@ func TestClient_Requests(t *testing.T) {
 			_, err := c.Verify(t.Context(), "tok", &sessiond.Client{UserAgent: "UA"})
 			return err
 		}, "POST", "/v1/sessions/verify", "", "application/json", `{"access_token":"tok","client":{"ip":"","user_agent":"UA"}}`, ""},
+		{"CreateSession relaying a proof", 201, `{}`, func(c *client.Client) error {
+			_, err := c.CreateSession(t.Context(), client.CreateRequest{Subject: "u", DPoP: &client.DPoPProof{Proof: "p", HTM: "POST", HTU: "https://a/t"}})
+			return err
+		}, "POST", "/v1/sessions", "", "application/json", `{"subject":"u","dpop_proof":"p","htm":"POST","htu":"https://a/t"}`, ""},
+		{"VerifyBound", 200, `{"active":true,"session":{}}`, func(c *client.Client) error {
+			_, err := c.VerifyBound(t.Context(), "tok", client.DPoPProof{Proof: "p", HTM: "GET", HTU: "https://a/x"}, nil)
+			return err
+		}, "POST", "/v1/sessions/verify", "", "application/json", `{"access_token":"tok","dpop_proof":"p","htm":"GET","htu":"https://a/x"}`, ""},
+		{"RefreshBound", 200, `{}`, func(c *client.Client) error {
+			_, err := c.RefreshBound(t.Context(), "rt", client.DPoPProof{Proof: "p", HTM: "POST", HTU: "https://a/t"}, nil)
+			return err
+		}, "POST", "/v1/sessions/refresh", "", "application/json", `{"refresh_token":"rt","dpop_proof":"p","htm":"POST","htu":"https://a/t"}`, ""},
 		{"Refresh", 200, `{}`, func(c *client.Client) error {
 			_, err := c.Refresh(t.Context(), "rt", nil)
 			return err
