@@ -132,3 +132,46 @@ func TestRun_DPoPNoncesOff(t *testing.T) {
 		t.Fatalf("without dpop.require_nonce: %d %q, DPoP-Nonce %q", got.status, got.code, got.nonce)
 	}
 }
+
+// TestRun_DPoPNonceSecretSealedLater: a nonce secret stored in clear is
+// sealed once a KEK is configured, and stays the same secret: a nonce
+// handed out before still works after the restart.
+func TestRun_DPoPNonceSecretSealedLater(t *testing.T) {
+	cfg := devConfig(t)
+	cfg.DPoP.RequireNonce = true
+	n := start(t, server.Options{Config: cfg})
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p, _ := dpop.NewProver(key, nil)
+	nonce := createBound(t, n, p, "").nonce
+	if err := n.stop(); err != nil {
+		t.Fatal(err)
+	}
+	stored := func() []byte {
+		s, err := sqlitestore.New(context.Background(), filepath.Join(cfg.Server.DataDir, "sessiond.db"), sqlitestore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		doc, _, err := s.GetMeta(context.Background(), server.NonceSecretDoc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return doc
+	}
+	if !bytes.Contains(stored(), []byte(`"secret"`)) {
+		t.Fatalf("without a KEK the secret should be stored in clear: %.100s", stored())
+	}
+	env := func(name string) string {
+		if name == config.EnvKEK {
+			return kekText(5)
+		}
+		return ""
+	}
+	n = start(t, server.Options{Config: cfg, Getenv: env})
+	if doc := stored(); !bytes.Contains(doc, []byte(`"sealed"`)) || bytes.Contains(doc, []byte(`"secret"`)) {
+		t.Fatalf("with a KEK the secret is not sealed: %.100s", doc)
+	}
+	if got := createBound(t, n, p, nonce); got.status != http.StatusCreated {
+		t.Fatalf("the nonce from before sealing is refused: %d %s", got.status, got.code)
+	}
+}
