@@ -150,7 +150,10 @@ func TestClient_Requests(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			srv, last := fakeServer(t, c.status, "application/json", c.body)
-			cl, err := client.New(srv.URL+"/prefix/", "the-key", client.WithUserAgent("test-agent/1"))
+			// srv.Client has a transport of its own: closing another
+			// subtest's server closes idle connections of the default one,
+			// which broke a request in flight now and then.
+			cl, err := client.New(srv.URL+"/prefix/", "the-key", client.WithUserAgent("test-agent/1"), client.WithHTTPClient(srv.Client()))
 			if err != nil {
 				t.Fatal(err)
 			}
