@@ -42,3 +42,14 @@ func SessionOf(s *sessiond.Session) Session {
 		DeviceBound: s.DeviceBound(),
 	}
 }
+
+// DPoPProof is a DPoP proof (RFC 9449) relayed to the session API: the
+// proof the end user's client sent the app, with the method (htm) and
+// absolute URL (htu) of the client's request it was made for.
+// POST /v1/sessions binds the new session to its key; verify and refresh
+// of a bound session require one (docs/bound-sessions.md).
+type DPoPProof struct {
+	Proof string `json:"dpop_proof,omitempty"`
+	HTM   string `json:"htm,omitempty"`
+	HTU   string `json:"htu,omitempty"`
+}

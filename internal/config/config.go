@@ -43,6 +43,7 @@ type Config struct {
 	Webhooks        []Webhook         `yaml:"webhooks"`
 	SSF             SSF               `yaml:"ssf"`
 	RateLimit       RateLimit         `yaml:"rate_limit"`
+	DPoP            DPoP              `yaml:"dpop"`
 }
 
 // RateLimit bounds requests to the API, in memory on each node: a token
@@ -337,6 +338,7 @@ func Default() Config {
 			PerAPIKey:    RateRule{Requests: 5000, Per: Duration(time.Second), Burst: 10000},
 			PerClientIP:  RateRule{Requests: 5000, Per: Duration(time.Second), Burst: 10000},
 		},
+		DPoP: DPoP{NoncePeriod: Duration(5 * time.Minute)},
 	}
 }
 

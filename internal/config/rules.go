@@ -1190,6 +1190,7 @@ var rules = sortedByID([]Rule{
 		},
 	},
 	ssfReceiverRule, // internal/config/ssf.go
+	dpopRule,        // internal/config/dpop.go
 })
 
 // dsnKeywordPassword finds password=… in a keyword/value DSN.

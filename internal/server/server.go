@@ -184,7 +184,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	if keys != nil {
 		hopts.JWKS = keys.Ring().JWKS
 	}
-	if hopts.DPoP, err = dpopVerifier(store); err != nil {
+	if hopts.DPoP, err = dpopVerifier(ctx, cfg, store, meta, o.Getenv, clock, log); err != nil {
 		return err
 	}
 	if cfg.Server.AdminListen != "" {
