@@ -56,15 +56,20 @@ type Options struct {
 	LimitPolicy LimitPolicy
 	// WatermarkPoll: how often a node reads incident watermarks set by
 	// other nodes (stores implementing MetaStore). Default 1s; negative
-	// disables polling.
+	// disables polling. On a store that is a MetaNotifier (pgstore,
+	// redisstore) the feed tells every node of a kill switch at once, and
+	// the poll is only the fallback for a lost notice.
 	WatermarkPoll time.Duration
 	// NoRevocationFeed: by default a hybrid Manager on a store that is a
 	// RevocationNotifier (pgstore, redisstore) subscribes to it in New, so
 	// a session revoked on another node stops verifying here at once, and
-	// reloads recent revocations when the feed reconnects; Close ends the
+	// reloads recent revocations when the feed reconnects; on a store that
+	// is also a MetaNotifier, a Manager of any strategy subscribes, and
+	// publishes and hears the incident watermarks on it. Close ends the
 	// subscription. Set it to wire the feed yourself (NoteRevoked, Resync),
 	// or to run a single node. Without the feed, another node's revocation
-	// reaches this node's access tokens only when they expire.
+	// reaches this node's access tokens only when they expire, and another
+	// node's kill switch only at the next WatermarkPoll.
 	NoRevocationFeed bool
 	// Clock; default SystemClock.
 	Clock Clock
