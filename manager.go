@@ -102,6 +102,8 @@ type Manager struct {
 	feed feedGate      // the store's revocation feed calls in through it
 	pub  MetaNotifier  // tells other nodes the watermarks changed; nil: they poll
 	kick chan struct{} // asks the watermark loop to reload now (coalesced)
+
+	fails refreshLimit // failed refreshes per subject
 }
 
 // New checks opts, rebuilds the revoked-session set from the store (hybrid)
@@ -127,6 +129,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		anomaly:  o.Anomalies,
 		onVerify: o.VerifyObserver,
 		log:      o.Logger,
+		fails:    newRefreshLimit(o),
 	}
 	m.marks.meta, _ = o.Store.(MetaStore)
 	m.marks.keep = o.Lifetimes.Refresh

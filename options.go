@@ -71,6 +71,18 @@ type Options struct {
 	// reaches this node's access tokens only when they expire, and another
 	// node's kill switch only at the next WatermarkPoll.
 	NoRevocationFeed bool
+	// RefreshFailures limits failed refreshes per subject: once a subject's
+	// refreshes have failed Max times in a window of length Window, each
+	// further failed refresh of that subject in the window returns a
+	// *RateLimitError (ErrRateLimited, with when the window ends) in place
+	// of its own error. The windows are counted in the store when it is a
+	// WindowCounter (pgstore, redisstore: every node shares them), else in
+	// this process. Only a failure of a genuine token counts (its session
+	// is known: revoked, expired, reused, a failed proof or check); a
+	// malformed or unknown token names no subject. A refresh that succeeds
+	// is never refused, so a client looping on a dead token cannot lock its
+	// user out. The zero value limits nothing.
+	RefreshFailures FailureLimit
 	// Clock; default SystemClock.
 	Clock Clock
 	// Events receives lifecycle and security events; nil records nothing
@@ -159,6 +171,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.WatermarkPoll == 0 {
 		o.WatermarkPoll = defaultWatermarkPoll
+	}
+	if err := o.RefreshFailures.validate("refresh_failures"); err != nil {
+		return o, err
 	}
 	for _, run := range o.Background {
 		if run == nil {
