@@ -161,3 +161,53 @@ func TestKillSwitchByPush(t *testing.T) {
 		})
 	}
 }
+
+// TestRefreshFailuresSharedAcrossNodes: failed refreshes of one subject,
+// spread over two nodes, reach rate_limit.refresh_failures at the same
+// total count as on one node; past it both nodes answer 429 with
+// Retry-After, while a good refresh of the same subject still works.
+func TestRefreshFailuresSharedAcrossNodes(t *testing.T) {
+	const limit = 4
+	for _, st := range sharedStores(t) {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := devConfig(t)
+			st.configure(t, &cfg)
+			cfg.RateLimit.RefreshFailures = config.WindowRule{Requests: limit, Per: config.Duration(time.Minute)}
+			na := start(t, server.Options{Config: cfg})
+			cfgB := cfg
+			cfgB.Server.DataDir = t.TempDir()
+			nb := start(t, server.Options{Config: cfgB})
+			nodes := []*client.Client{apiClient(t, na), apiClient(t, nb)}
+			ctx := t.Context()
+
+			login, err := nodes[0].CreateSession(ctx, client.CreateRequest{Subject: "trudy-target"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := nodes[0].RevokeSession(ctx, login.Session.ID); err != nil {
+				t.Fatal(err)
+			}
+			for i := range limit {
+				_, err := nodes[i%2].Refresh(ctx, login.RefreshToken, nil)
+				if !errors.Is(err, sessiond.ErrRevoked) {
+					t.Fatalf("failed refresh #%d (node %d) = %v; want 401 session_revoked under the limit", i+1, i%2, err)
+				}
+			}
+			for i, c := range nodes {
+				_, err := c.Refresh(ctx, login.RefreshToken, nil)
+				ce, ok := errors.AsType[*client.Error](err)
+				if !ok || ce.Status != 429 || !errors.Is(err, client.ErrRateLimited) || ce.RetryAfter < 1 || ce.RetryAfter > 60 {
+					t.Fatalf("failed refresh #%d (node %d) = %v; want 429 with Retry-After in 1..60", limit+1+i, i, err)
+				}
+			}
+			good, err := nodes[1].CreateSession(ctx, client.CreateRequest{Subject: "trudy-target"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := nodes[0].Refresh(ctx, good.RefreshToken, nil); err != nil {
+				t.Errorf("a good refresh of the subject over the limit = %v; want it to succeed", err)
+			}
+		})
+	}
+}

@@ -330,7 +330,9 @@ func buildManager(ctx context.Context, cfg config.Config, o Options, store sessi
 		MaxSessions:      cfg.Limits.MaxSessions,
 		LimitPolicy:      sessiond.LimitPolicy(cfg.Limits.Policy),
 		WatermarkPoll:    o.WatermarkPoll,
-		Logger:           log,
+		RefreshFailures: sessiond.FailureLimit{Max: cfg.RateLimit.RefreshFailures.Requests,
+			Window: cfg.RateLimit.RefreshFailures.Per.Std()},
+		Logger: log,
 	}
 	if mopts.ReuseInterval == 0 {
 		mopts.ReuseInterval = -1 // an explicit 0s in the config means no grace
