@@ -43,6 +43,7 @@ type Config struct {
 	Webhooks        []Webhook         `yaml:"webhooks"`
 	SSF             SSF               `yaml:"ssf"`
 	RateLimit       RateLimit         `yaml:"rate_limit"`
+	DPoP            DPoP              `yaml:"dpop"`
 }
 
 // RateLimit bounds requests to the API, in memory on each node: a token
@@ -192,7 +193,20 @@ type Gateway struct {
 	// ClientIPHeader names the header in which the proxy reports the
 	// browser's address (X-Real-IP); empty: the connection's address.
 	ClientIPHeader string `yaml:"client_ip_header"`
+	// DBSC is the Device Bound Session Credentials policy: off, optional
+	// (offered at login; bound sessions need their bound cookie) or
+	// required (unbound sessions are refused). See docs/bound-sessions.md.
+	DBSC string `yaml:"dbsc"`
+	// DBSCCookieLifetime is the bound cookie's Max-Age.
+	DBSCCookieLifetime Duration `yaml:"dbsc_cookie_lifetime"`
 }
+
+// The DBSC policies of gateway.dbsc.
+const (
+	DBSCOff      = "off"
+	DBSCOptional = "optional"
+	DBSCRequired = "required"
+)
 
 // Limits bounds the number of live sessions per subject.
 type Limits struct {
@@ -312,7 +326,7 @@ func Default() Config {
 			Path:        "/",
 		},
 		CSRF:    CSRF{TrustedOrigins: []string{}},
-		Gateway: Gateway{Prefix: "/sessiond"},
+		Gateway: Gateway{Prefix: "/sessiond", DBSC: DBSCOff, DBSCCookieLifetime: Duration(10 * time.Minute)},
 		Limits:  Limits{Policy: "evict_oldest"},
 		Anomaly: Anomaly{
 			IPv4Prefix:          24,
@@ -339,6 +353,7 @@ func Default() Config {
 			// user: ten a minute is far above any honest retry.
 			RefreshFailures: WindowRule{Requests: 10, Per: Duration(time.Minute)},
 		},
+		DPoP: DPoP{NoncePeriod: Duration(5 * time.Minute)},
 	}
 }
 
