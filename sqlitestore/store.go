@@ -50,6 +50,7 @@ type Store struct {
 	wsem      chan struct{}
 	closed    atomic.Bool
 	onceCalls atomic.Uint64 // RememberOnce calls, for its sweep
+	incrCalls atomic.Int64  // Incr calls: one in counterSweepEvery sweeps
 
 	lookupStmt *sql.Stmt
 	getStmt    *sql.Stmt
