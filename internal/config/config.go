@@ -351,7 +351,7 @@ func Default() Config {
 			PerClientIP:  RateRule{Requests: 5000, Per: Duration(time.Second), Burst: 10000},
 			// A client that keeps presenting dead refresh tokens of one
 			// user: ten a minute is far above any honest retry.
-			RefreshFailures: WindowRule{Requests: 10, Per: Duration(time.Minute)},
+			RefreshFailures: WindowRule{Requests: 100, Per: Duration(time.Minute)},
 		},
 		DPoP: DPoP{NoncePeriod: Duration(5 * time.Minute)},
 	}
