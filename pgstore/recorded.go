@@ -152,4 +152,3 @@ func (s *Store) queueRecords(b *pgx.Batch, rec sessiond.ChangeRecords) error {
 	}
 	return nil
 }
-
