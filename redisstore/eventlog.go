@@ -75,7 +75,7 @@ return 0
 `)
 
 // appendEventsFn defines append_events, appendEventsScript's work, which
-// the scripts that write a change with its events (records.go) share:
+// the scripts that write a change with its events (recorded.go) share:
 // store the events laid out in a[from..to], then the safety-net sweep.
 const appendEventsFn = `
 local function append_events(ids, time, odd, base, maxage, a, from, to)

@@ -66,7 +66,7 @@ return 0
 `)
 
 // enqueueFn defines enqueue, enqueueScript's work, which the scripts that
-// write a change with its deliveries (records.go) share: store the
+// write a change with its deliveries (recorded.go) share: store the
 // deliveries laid out in a[from..to], then the safety-net sweep.
 const enqueueFn = `
 local function enqueue(due, pending, done, base, maxage, a, from, to)
