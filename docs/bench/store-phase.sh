@@ -2,7 +2,6 @@
 # One store, one `sessiond bench` scenario, 32 connections, with the server's CPU
 # time per request read from /proc/<pid>/stat (docs/PERFORMANCE.md, writes2).
 #   SD=/tmp/sd docs/bench/store-phase.sh memory|sqlite|postgres|redis create|refresh SECONDS [PERF_OUT]
-# usage: writes2-one.sh store scenario secs [perfout]
 store=$1; sc=$2; secs=$3; prof=${4:-}
 dir=$(mktemp -d); ns=bench$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')
 case $store in
