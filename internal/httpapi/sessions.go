@@ -122,7 +122,7 @@ type verifyResponse struct {
 // POST /v1/sessions/verify
 func (s *server) verifySession(w http.ResponseWriter, r *http.Request) error {
 	var req verifyRequest
-	if err := s.decodeJSON(w, r, &req); err != nil {
+	if err := s.decodeVerify(w, r, &req); err != nil {
 		return err
 	}
 	if req.AccessToken == "" {
