@@ -85,7 +85,7 @@ func (s *server) createSession(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("Location", "/v1/sessions/"+string(iss.Session.ID))
-	if req.wanted() {
+	if handoffWanted(&req.handoffRequest) {
 		return s.writeHandoff(w, r, &req.handoffRequest, iss)
 	}
 	writeTokens(w, http.StatusCreated, iss)
