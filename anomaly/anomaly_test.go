@@ -61,6 +61,22 @@ func newDetector(t testing.TB, o Options) *Detector {
 
 func only(r Rule) map[Rule]Action { return map[Rule]Action{r: ActionLog} }
 
+// wantOneDetail checks, at both stages, that Check finds at most one
+// anomaly between issued and current, with the detail want ("" for none).
+func wantOneDetail(t *testing.T, d *Detector, issued, current sessiond.Client, want string) {
+	t.Helper()
+	for _, stage := range []Stage{Verify, Refresh} {
+		fs := d.Check(t0, stage, "s1", issued, current)
+		var got string
+		if len(fs) > 0 {
+			got = fs[0].Detail
+		}
+		if len(fs) > 1 || got != want {
+			t.Errorf("%s: Check(%.40q → %.40q) = %+v; want detail %q", stage, issued, current, fs, want)
+		}
+	}
+}
+
 func rules(fs []Finding) []Rule {
 	var rs []Rule
 	for _, f := range fs {
@@ -157,16 +173,7 @@ func TestDetector_Check_IPChange(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := newDetector(t, Options{IPv4Prefix: tt.v4, IPv6Prefix: tt.v6, Actions: only(RuleIPChange)})
-			for _, stage := range []Stage{Verify, Refresh} {
-				fs := d.Check(t0, stage, "s1", sessiond.Client{IP: tt.issued}, sessiond.Client{IP: tt.current})
-				var got string
-				if len(fs) > 0 {
-					got = fs[0].Detail
-				}
-				if len(fs) > 1 || got != tt.want {
-					t.Errorf("%s: Check(%q → %q) = %+v; want detail %q", stage, tt.issued, tt.current, fs, tt.want)
-				}
-			}
+			wantOneDetail(t, d, sessiond.Client{IP: tt.issued}, sessiond.Client{IP: tt.current}, tt.want)
 		})
 	}
 }
@@ -225,16 +232,7 @@ func TestDetector_Check_UserAgentChange(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := newDetector(t, Options{Actions: only(RuleUserAgentChange)})
-			for _, stage := range []Stage{Verify, Refresh} {
-				fs := d.Check(t0, stage, "s1", sessiond.Client{UserAgent: tt.issued}, sessiond.Client{UserAgent: tt.current})
-				var got string
-				if len(fs) > 0 {
-					got = fs[0].Detail
-				}
-				if len(fs) > 1 || got != tt.want {
-					t.Errorf("%s: Check(%.40q → %.40q) = %+v; want detail %q", stage, tt.issued, tt.current, fs, tt.want)
-				}
-			}
+			wantOneDetail(t, d, sessiond.Client{UserAgent: tt.issued}, sessiond.Client{UserAgent: tt.current}, tt.want)
 		})
 	}
 }

@@ -24,7 +24,7 @@ func (a *app) benchCmd() *cobra.Command {
 		bareAdr string
 	)
 	cmd := &cobra.Command{
-		Use:   "bench verify|refresh|create|mixed [--url URL] [--concurrency N] [--duration D] [--sessions N] [--json]",
+		Use:   "bench verify|refresh|create|mixed [--url URL] [--concurrency N] [--duration D] [--sessions N] [--rate R] [--json]",
 		Short: "Load a running server and report requests/s, latency percentiles and errors (exit 1 on any error)",
 		Long: `Load a running server over HTTP with N keep-alive connections, each with one
 request in flight, for a fixed time, and report requests per second, latency
@@ -61,8 +61,8 @@ body) on a loopback address until interrupted.`,
 			if bareAdr != "" {
 				return a.serveBare(cmd.Context(), bareAdr)
 			}
-			if o.Concurrency < 1 || o.Duration <= 0 || o.Sessions < 1 || o.Timeout <= 0 {
-				return errors.New("invalid argument: --concurrency, --duration, --sessions and --timeout must be positive")
+			if o.Concurrency < 1 || o.Duration <= 0 || o.Sessions < 1 || o.Timeout <= 0 || !(o.Rate >= 0) {
+				return errors.New("invalid argument: --concurrency, --duration, --sessions and --timeout must be positive, --rate at least 0")
 			}
 			o.Scenario = loadgen.Scenario(args[0])
 			base, key, err := a.benchTarget(o.URL, apiKey)
@@ -98,6 +98,7 @@ body) on a loopback address until interrupted.`,
 	f.DurationVar(&o.Duration, "duration", 10*time.Second, "how long the measured load runs")
 	f.IntVar(&o.Sessions, "sessions", 200, "sessions to create and cycle through (verify, mixed)")
 	f.DurationVar(&o.Timeout, "timeout", 10*time.Second, "limit for each request")
+	f.Float64Var(&o.Rate, "rate", 0, "cap on requests per second over all connections (0: no cap; for soaks)")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	f.StringVar(&bareAdr, "bare-server", "", "serve the baseline handler on this loopback address instead of loading a server")
 	return cmd

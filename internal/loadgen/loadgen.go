@@ -65,6 +65,11 @@ type Options struct {
 	Sessions int
 	// Timeout bounds each request. Default 10 s.
 	Timeout time.Duration
+	// Rate caps the requests sent per second, over all connections; 0
+	// sends each request as soon as the last one is answered. A capped
+	// rate is for long runs (a soak) that watch the server's resources
+	// rather than its limit.
+	Rate float64
 }
 
 // Result is what a run measured. Setup and warm-up requests (creating the
@@ -125,6 +130,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("%w: concurrency must be 1 to 10000", ErrInvalidOptions)
 	case o.Duration < 0 || o.Sessions < 1 || o.Sessions > 1_000_000 || o.Timeout < 0:
 		return nil, fmt.Errorf("%w: duration, sessions (1 to 1000000) and timeout must be positive", ErrInvalidOptions)
+	case !(o.Rate >= 0 && o.Rate <= 1e7): // also refuses NaN
+		return nil, fmt.Errorf("%w: rate must be 0 (no cap) to 10000000 requests/s", ErrInvalidOptions)
 	}
 	t, err := newTarget(o.URL, o.APIKey, o.Timeout)
 	if err != nil {
@@ -348,7 +355,21 @@ func (w *worker) loop(ctx context.Context, deadline time.Time) {
 	for i := range w.tallies {
 		w.tallies[i].lat = make([]time.Duration, 0, 4096)
 	}
+	// With a capped rate each connection sends on its own schedule,
+	// offset from the others so the requests spread over each interval.
+	var interval time.Duration
+	var next time.Time
+	if w.r.o.Rate > 0 {
+		interval = time.Duration(float64(time.Second) * float64(w.r.o.Concurrency) / w.r.o.Rate)
+		next = time.Now().Add(interval * time.Duration(w.id) / time.Duration(w.r.o.Concurrency))
+	}
 	for ctx.Err() == nil {
+		if interval > 0 {
+			if !w.pace(ctx, next) {
+				return
+			}
+			next = next.Add(interval)
+		}
 		o, path, body := w.next()
 		start := time.Now()
 		status, answer, err := w.c.post(ctx, path, body)
@@ -376,6 +397,22 @@ func (w *worker) loop(ctx context.Context, deadline time.Time) {
 			}
 			w.refresh = tk.RefreshToken
 		}
+	}
+}
+
+// pace waits until the worker's next slot; false when ctx ends first.
+func (w *worker) pace(ctx context.Context, at time.Time) bool {
+	d := time.Until(at)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -175,6 +176,26 @@ func TestRun_SetupFails(t *testing.T) {
 	}
 }
 
+// A capped rate sends no more than the rate allows: each connection has
+// one slot per interval, so a run of D seconds sends at most
+// Rate·D + Concurrency requests, however fast the server answers.
+func TestRun_Rate(t *testing.T) {
+	srv := httptest.NewServer(BareHandler())
+	defer srv.Close()
+	const rate, conc, dur = 200.0, 4, 500 * time.Millisecond
+	res, err := Run(context.Background(), Options{URL: srv.URL, Scenario: Verify,
+		Concurrency: conc, Duration: dur, Sessions: 2, Rate: rate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if max := int64(rate*dur.Seconds()) + conc; res.Requests > max || res.Requests == 0 {
+		t.Errorf("capped at %.0f/s for %v: %d requests; want 1 to %d", rate, dur, res.Requests, max)
+	}
+	if res.Errors != 0 {
+		t.Errorf("errors = %v; want none", res.ErrorsByKind)
+	}
+}
+
 func TestRun_InvalidOptions(t *testing.T) {
 	good := Options{URL: "http://127.0.0.1:1", Scenario: Verify}
 	tests := []struct {
@@ -186,6 +207,9 @@ func TestRun_InvalidOptions(t *testing.T) {
 		{"huge concurrency", func(o *Options) { o.Concurrency = 1 << 20 }},
 		{"negative duration", func(o *Options) { o.Duration = -time.Second }},
 		{"negative sessions", func(o *Options) { o.Sessions = -5 }},
+		{"negative rate", func(o *Options) { o.Rate = -1 }},
+		{"NaN rate", func(o *Options) { o.Rate = math.NaN() }},
+		{"infinite rate", func(o *Options) { o.Rate = math.Inf(1) }},
 		{"no URL", func(o *Options) { o.URL = "" }},
 		{"ftp URL", func(o *Options) { o.URL = "ftp://127.0.0.1/" }},
 		{"URL with credentials", func(o *Options) { o.URL = "http://u:p@127.0.0.1/" }},
