@@ -55,7 +55,15 @@ func isAdapter(path string) bool {
 	}
 	// apitype is the wire vocabulary both ends of the API share, like the
 	// root; setup exists to wire adapters together.
-	return rest != "internal" && rest != "cmd" && rest != "examples" && rest != "setup" && rest != "apitype"
+	return rest != "internal" && rest != "cmd" && rest != "examples" && rest != "setup" && !isShared(path)
+}
+
+// isShared reports whether path is a package adapters may import: the wire
+// vocabulary (apitype) and dpop, the RFC 9449 rules that the server, the
+// verifier (resource servers) and the client all apply. A shared package
+// imports no adapter itself.
+func isShared(path string) bool {
+	return path == module+"/apitype" || path == module+"/dpop"
 }
 
 // importRuleViolations returns, for the module's packages pkgs (with their
@@ -73,7 +81,7 @@ func importRuleViolations(pkgs []pkg, std map[string]bool) []string {
 					out = append(out, "the root package imports "+d+", which is not in the standard library")
 				}
 			}
-		case isAdapter(p.ImportPath):
+		case isAdapter(p.ImportPath), isShared(p.ImportPath):
 			for _, d := range p.Deps {
 				if isAdapter(d) {
 					out = append(out, p.ImportPath+" imports the adapter "+d)
@@ -123,6 +131,8 @@ func TestImportRuleViolations(t *testing.T) {
 		{"RootImportsADriver", []pkg{{ImportPath: module, Deps: []string{"fmt", "github.com/jackc/pgx/v5"}}}, 1},
 		{"RootImportsAnAdapter", []pkg{{ImportPath: module, Deps: []string{module + "/memstore"}}}, 1},
 		{"AdapterImportsAdapter", []pkg{{ImportPath: module + "/webhook", Deps: []string{module, module + "/metrics"}}}, 1},
+		{"AdapterImportsShared", []pkg{{ImportPath: module + "/verifier", Deps: []string{module, module + "/dpop", module + "/apitype"}}}, 0},
+		{"SharedImportsAdapter", []pkg{{ImportPath: module + "/dpop", Deps: []string{module, module + "/jwttoken"}}}, 1},
 		{"AdapterImportsAdapterThroughInternal", []pkg{
 			{ImportPath: module + "/jwttoken", Deps: []string{module + "/internal/server", module + "/memstore", module + "/pgstore"}},
 		}, 2},

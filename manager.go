@@ -276,6 +276,11 @@ func (m *Manager) Rotate(ctx context.Context, id SessionID) (*Issued, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sessiond: rotate: %w", err)
 	}
+	return m.rotate(ctx, old, old.Claims)
+}
+
+// rotate replaces old with a new session holding claims.
+func (m *Manager) rotate(ctx context.Context, old Session, claims json.RawMessage) (*Issued, error) {
 	now := m.now()
 	// Revoke first: if creating the successor fails the user is logged
 	// out, never left with both sessions alive.
@@ -285,7 +290,7 @@ func (m *Manager) Rotate(ctx context.Context, id SessionID) (*Issued, error) {
 	s := &Session{
 		ID: NewSessionID(), Subject: old.Subject, Strategy: m.strategy,
 		CreatedAt: m.marks.creationTime(old.Subject, now), LastActiveAt: now, ExpiresAt: old.ExpiresAt,
-		Persistent: old.Persistent, Client: old.Client, Claims: old.Claims,
+		Persistent: old.Persistent, Client: old.Client, Claims: claims,
 	}
 	iss, err := m.issueAndStore(ctx, s, now, 0)
 	if err != nil {

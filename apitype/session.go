@@ -20,6 +20,9 @@ type Session struct {
 	Persistent    bool               `json:"persistent"`
 	Client        sessiond.Client    `json:"client"`
 	Claims        json.RawMessage    `json:"claims"` // a JSON object, {} when none
+	// DeviceBound: the session is bound to a key the browser keeps on the
+	// device (DBSC); its cookie alone does not authenticate.
+	DeviceBound bool `json:"device_bound"`
 }
 
 // emptyObject is what Claims holds for a session without custom claims.
@@ -36,6 +39,7 @@ func SessionOf(s *sessiond.Session) Session {
 		CreatedAt: s.CreatedAt.UTC(), LastActiveAt: s.LastActiveAt.UTC(),
 		IdleExpiresAt: s.IdleExpiresAt.UTC(), ExpiresAt: s.ExpiresAt.UTC(),
 		Persistent: s.Persistent, Client: s.Client, Claims: claims,
+		DeviceBound: s.DeviceBound(),
 	}
 }
 
@@ -60,4 +64,15 @@ type HandoffResponse struct {
 	LoginCode string   `json:"login_code,omitempty"`
 	LoginURL  string   `json:"login_url,omitempty"`
 	SetCookie []string `json:"set_cookie,omitempty"`
+}
+
+// DPoPProof is a DPoP proof (RFC 9449) relayed to the session API: the
+// proof the end user's client sent the app, with the method (htm) and
+// absolute URL (htu) of the client's request it was made for.
+// POST /v1/sessions binds the new session to its key; verify and refresh
+// of a bound session require one (docs/bound-sessions.md).
+type DPoPProof struct {
+	Proof string `json:"dpop_proof,omitempty"`
+	HTM   string `json:"htm,omitempty"`
+	HTU   string `json:"htu,omitempty"`
 }

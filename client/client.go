@@ -38,6 +38,9 @@ type Client struct {
 	key  sessiond.Secret
 	hc   *http.Client
 	ua   string
+
+	prover DPoPProver // WithDPoP
+	dpop   dpopState
 }
 
 // Option configures a Client.
@@ -108,6 +111,10 @@ type TokenResponse struct {
 	LoginCode sessiond.Secret
 	LoginURL  sessiond.Secret
 	SetCookie []sessiond.Secret
+	// DPoPNonce is the server nonce for the next DPoP proof, when the
+	// server requires nonces (dpop.require_nonce) and the call carried a
+	// proof: relay it to the client that holds the key.
+	DPoPNonce string
 }
 
 // tokenWire is TokenResponse on the wire: decoding straight into a Secret
@@ -151,33 +158,65 @@ type CreateRequest struct {
 	Claims     json.RawMessage `json:"claims,omitempty"` // a JSON object of at most 4 KiB
 	Persistent bool            `json:"persistent,omitempty"`
 	Client     sessiond.Client `json:"client,omitzero"`
+	// DPoP binds the session to the key of this proof, relayed from the end
+	// user's client (its proof for the app's login or token request). Nil:
+	// not bound, unless the Client was made WithDPoP.
+	DPoP *DPoPProof `json:"-"`
+	// DPoPJKT binds the session to a key named by its RFC 7638 SHA-256
+	// thumbprint (base64url), without a proof.
+	DPoPJKT string `json:"dpop_jkt,omitempty"`
 	apitype.HandoffRequest
 }
 
 // CreateSession starts a session (login) and returns its tokens.
 func (c *Client) CreateSession(ctx context.Context, req CreateRequest) (*TokenResponse, error) {
 	var out tokenWire
-	if err := c.do(ctx, "create session", http.MethodPost, "/v1/sessions", nil, jsonBody(req), &out, http.StatusCreated); err != nil {
+	var nonce string
+	relayed := req.DPoP
+	if relayed == nil && req.DPoPJKT != "" {
+		relayed = &DPoPProof{} // bound by thumbprint: no proof of our own
+	}
+	err := c.proved("/v1/sessions", "", relayed, func(p *DPoPProof, seen *string) error {
+		wire := struct {
+			CreateRequest
+			*DPoPProof
+		}{req, p}
+		err := c.send(ctx, "create session", http.MethodPost, "/v1/sessions", nil, jsonBody(wire), &out, http.StatusCreated, seen)
+		nonce = *seen
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
-	return out.response(), nil
+	r := out.response()
+	r.DPoPNonce = nonce
+	return r, nil
 }
 
 type tokenRequest struct {
 	AccessToken  string           `json:"access_token,omitempty"`
 	RefreshToken string           `json:"refresh_token,omitempty"`
 	Client       *sessiond.Client `json:"client,omitempty"`
+	*DPoPProof
 }
 
 // Verify checks an access token and returns its session. client, which
-// may be nil, is the end user's client the token came with.
+// may be nil, is the end user's client the token came with. A token bound
+// to a key needs a proof: VerifyBound, or a Client made WithDPoP.
 func (c *Client) Verify(ctx context.Context, token sessiond.Secret, client *sessiond.Client) (*Session, error) {
+	return c.verify(ctx, token, nil, client)
+}
+
+func (c *Client) verify(ctx context.Context, token sessiond.Secret, relayed *DPoPProof, client *sessiond.Client) (*Session, error) {
 	var out struct {
 		Active  bool    `json:"active"`
 		Session Session `json:"session"`
 	}
-	body := jsonBody(tokenRequest{AccessToken: string(token), Client: client})
-	if err := c.do(ctx, "verify", http.MethodPost, "/v1/sessions/verify", nil, body, &out, http.StatusOK); err != nil {
+	err := c.proved("/v1/sessions/verify", token, relayed, func(p *DPoPProof, seen *string) error {
+		body := jsonBody(tokenRequest{AccessToken: string(token), Client: client, DPoPProof: p})
+		return c.send(ctx, "verify", http.MethodPost, "/v1/sessions/verify", nil, body, &out, http.StatusOK, seen)
+	})
+	if err != nil {
 		return nil, err
 	}
 	if !out.Active {
@@ -186,14 +225,28 @@ func (c *Client) Verify(ctx context.Context, token sessiond.Secret, client *sess
 	return &out.Session, nil
 }
 
-// Refresh exchanges a refresh token for new tokens of the same session.
+// Refresh exchanges a refresh token for new tokens of the same session. A
+// session bound to a key needs a proof: RefreshBound, or a Client made
+// WithDPoP.
 func (c *Client) Refresh(ctx context.Context, token sessiond.Secret, client *sessiond.Client) (*TokenResponse, error) {
+	return c.refresh(ctx, token, nil, client)
+}
+
+func (c *Client) refresh(ctx context.Context, token sessiond.Secret, relayed *DPoPProof, client *sessiond.Client) (*TokenResponse, error) {
 	var out tokenWire
-	body := jsonBody(tokenRequest{RefreshToken: string(token), Client: client})
-	if err := c.do(ctx, "refresh", http.MethodPost, "/v1/sessions/refresh", nil, body, &out, http.StatusOK); err != nil {
+	var nonce string
+	err := c.proved("/v1/sessions/refresh", "", relayed, func(p *DPoPProof, seen *string) error {
+		body := jsonBody(tokenRequest{RefreshToken: string(token), Client: client, DPoPProof: p})
+		err := c.send(ctx, "refresh", http.MethodPost, "/v1/sessions/refresh", nil, body, &out, http.StatusOK, seen)
+		nonce = *seen
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
-	return out.response(), nil
+	r := out.response()
+	r.DPoPNonce = nonce
+	return r, nil
 }
 
 // Rotate replaces session id with a new session (new ID, new tokens); the
@@ -363,6 +416,12 @@ func formBody(v url.Values) *body {
 // do sends one request and decodes a `want` answer into out (when not
 // nil); any other status is an *Error. op names the call in errors.
 func (c *Client) do(ctx context.Context, op, method, path string, query url.Values, in *body, out any, want int) error {
+	return c.send(ctx, op, method, path, query, in, out, want, nil)
+}
+
+// send is do that also stores the DPoP-Nonce header of a `want` answer in
+// nonce, when nonce is not nil.
+func (c *Client) send(ctx context.Context, op, method, path string, query url.Values, in *body, out any, want int, nonce *string) error {
 	target := c.base + path // callers escape path segments
 	if len(query) > 0 {
 		target += "?" + query.Encode()
@@ -392,6 +451,9 @@ func (c *Client) do(ctx context.Context, op, method, path string, query url.Valu
 	if resp.StatusCode != want {
 		return responseError(resp)
 	}
+	if nonce != nil {
+		*nonce = resp.Header.Get("DPoP-Nonce")
+	}
 	if out == nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
 		return nil
@@ -412,7 +474,7 @@ func (c *Client) do(ctx context.Context, op, method, path string, query url.Valu
 // responseError turns an unwanted response into an *Error, from a problem
 // document (/v1), an RFC 6749 error (/oauth2) or the bare status.
 func responseError(resp *http.Response) *Error {
-	e := &Error{Status: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id")}
+	e := &Error{Status: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id"), DPoPNonce: resp.Header.Get("DPoP-Nonce")}
 	if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && n > 0 {
 		e.RetryAfter = n
 	}

@@ -94,6 +94,18 @@ func TestClient_Requests(t *testing.T) {
 			_, err := c.Verify(t.Context(), "tok", &sessiond.Client{UserAgent: "UA"})
 			return err
 		}, "POST", "/v1/sessions/verify", "", "application/json", `{"access_token":"tok","client":{"ip":"","user_agent":"UA"}}`, ""},
+		{"CreateSession relaying a proof", 201, `{}`, func(c *client.Client) error {
+			_, err := c.CreateSession(t.Context(), client.CreateRequest{Subject: "u", DPoP: &client.DPoPProof{Proof: "p", HTM: "POST", HTU: "https://a/t"}})
+			return err
+		}, "POST", "/v1/sessions", "", "application/json", `{"subject":"u","dpop_proof":"p","htm":"POST","htu":"https://a/t"}`, ""},
+		{"VerifyBound", 200, `{"active":true,"session":{}}`, func(c *client.Client) error {
+			_, err := c.VerifyBound(t.Context(), "tok", client.DPoPProof{Proof: "p", HTM: "GET", HTU: "https://a/x"}, nil)
+			return err
+		}, "POST", "/v1/sessions/verify", "", "application/json", `{"access_token":"tok","dpop_proof":"p","htm":"GET","htu":"https://a/x"}`, ""},
+		{"RefreshBound", 200, `{}`, func(c *client.Client) error {
+			_, err := c.RefreshBound(t.Context(), "rt", client.DPoPProof{Proof: "p", HTM: "POST", HTU: "https://a/t"}, nil)
+			return err
+		}, "POST", "/v1/sessions/refresh", "", "application/json", `{"refresh_token":"rt","dpop_proof":"p","htm":"POST","htu":"https://a/t"}`, ""},
 		{"Refresh", 200, `{}`, func(c *client.Client) error {
 			_, err := c.Refresh(t.Context(), "rt", nil)
 			return err
@@ -138,7 +150,10 @@ func TestClient_Requests(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			srv, last := fakeServer(t, c.status, "application/json", c.body)
-			cl, err := client.New(srv.URL+"/prefix/", "the-key", client.WithUserAgent("test-agent/1"))
+			// srv.Client has a transport of its own: closing another
+			// subtest's server closes idle connections of the default one,
+			// which broke a request in flight now and then.
+			cl, err := client.New(srv.URL+"/prefix/", "the-key", client.WithUserAgent("test-agent/1"), client.WithHTTPClient(srv.Client()))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -34,6 +34,9 @@ type Error struct {
 	// RetryAfter is the Retry-After of a 429 or 503, in whole seconds
 	// (0 when absent).
 	RetryAfter int
+	// DPoPNonce is the DPoP-Nonce header: with ErrUseDPoPNonce, the nonce
+	// the next proof must carry.
+	DPoPNonce string
 }
 
 func (e *Error) Error() string {
@@ -53,6 +56,8 @@ var codeErrors = map[string]error{
 	apitype.CodeUnauthorized:      ErrUnauthorized,
 	apitype.CodeInsufficientScope: ErrInsufficientScope,
 	apitype.CodeTooManyRequests:   ErrRateLimited,
+	apitype.CodeInvalidDPoPProof:  ErrInvalidDPoPProof,
+	apitype.CodeUseDPoPNonce:      ErrUseDPoPNonce,
 	// RFC 6749 / 7009 codes of the /oauth2 routes.
 	"invalid_client":          ErrUnauthorized,
 	"unsupported_token_type":  sessiond.ErrUnsupported,

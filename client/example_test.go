@@ -2,6 +2,9 @@ package client_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log"
@@ -10,6 +13,7 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
+	"github.com/sessiond/sessiond/dpop"
 	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/httpapi"
 	"github.com/sessiond/sessiond/jwttoken"
@@ -104,4 +108,35 @@ func Example() {
 	// after logout: true
 	// 401 session_revoked
 	// wrong key: true
+}
+
+// A program that holds a DPoP key itself: its sessions are bound to the
+// key, and a copy of the tokens is useless without it.
+func ExampleWithDPoP() {
+	ctx := context.Background()
+	url, stop := startServer(ctx)
+	defer stop()
+
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader) // never leaves this process
+	if err != nil {
+		log.Fatal(err)
+	}
+	prover, err := dpop.NewProver(key, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, _ := client.New(url, "example-api-key", client.WithDPoP(prover))
+	tr, err := c.CreateSession(ctx, client.CreateRequest{Subject: "backup-job"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = c.Verify(ctx, tr.AccessToken, nil)
+	fmt.Println("with the key:", err)
+
+	thief, _ := client.New(url, "example-api-key") // has the token, not the key
+	_, err = thief.Verify(ctx, tr.AccessToken, nil)
+	fmt.Println("without it:", errors.Is(err, client.ErrInvalidDPoPProof))
+	// Output:
+	// with the key: <nil>
+	// without it: true
 }

@@ -1,6 +1,8 @@
 // The operator console in headless Chromium: sign in, find a subject,
 // revoke a device (its next verify fails), watch an event arrive in the
-// live tail, run the kill switch; axe-core on every page; screenshots.
+// live tail, run the kill switch, retry a dead webhook once its receiver is
+// back, read the overview's charts against the API; axe-core on every
+// page; screenshots (from one store's run only).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, mkdirSync } from "node:fs";
@@ -9,12 +11,16 @@ import { chromium } from "playwright-core";
 
 const base = process.env.SESSIOND_URL;
 const key = process.env.SESSIOND_API_KEY;
-const shots = process.env.SESSIOND_TEST_RESULTS;
+const shots = process.env.SESSIOND_TEST_RESULTS; // "": no screenshots
+const receiver = process.env.SESSIOND_RECEIVER_URL;
+// Layout and themes do not depend on the store: checked on SQLite only.
+const layoutRun = process.env.SESSIOND_STORE === "sqlite";
 const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 const hostileUA = "<img src=x onerror=window.__pwned=1>\u001b[31mred Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
 
 let browser, page;
 const cspViolations = [];
+const pageErrors = [];
 
 async function api(method, path, body) {
   const r = await fetch(base + path, {
@@ -25,7 +31,10 @@ async function api(method, path, body) {
   return { status: r.status, body: text ? JSON.parse(text) : null };
 }
 
+const subjects = new Set(); // every subject the tests gave a session
+
 async function createSession(subject, ua) {
+  subjects.add(subject);
   const r = await api("POST", "/v1/sessions", { subject, client: { ip: "203.0.113.9", user_agent: ua } });
   assert.equal(r.status, 201, JSON.stringify(r.body));
   return r.body;
@@ -44,6 +53,7 @@ async function audit(name) {
 }
 
 async function shot(name) {
+  if (!shots) return;
   mkdirSync(shots, { recursive: true });
   await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
 }
@@ -52,6 +62,7 @@ before(async () => {
   browser = await chromium.launch({ executablePath: process.env.SESSIOND_CHROMIUM, args: ["--no-sandbox"] });
   const ctx = await browser.newContext({ viewport: { width: 1200, height: 800 } });
   page = await ctx.newPage();
+  page.on("pageerror", (e) => pageErrors.push(e.message + " at " + page.url()));
   page.on("console", (m) => { if (/Content.Security.Policy|Refused to/i.test(m.text())) cspViolations.push(m.text() + " at " + page.url() + " " + JSON.stringify(m.location())); });
 });
 after(async () => { await browser?.close(); });
@@ -66,7 +77,7 @@ test("sign-in refuses a bad key and accepts the admin key", async () => {
   await page.getByRole("alert").waitFor();
   await page.fill("#api_key", key);
   await page.click("form.signin button[type=submit]");
-  await page.waitForURL(/\/console\/sessions$/);
+  await page.waitForURL(/\/console\/overview$/);
   const cookies = await page.context().cookies();
   const c = cookies.find((c) => c.name === "__Host-sessiond-console");
   assert.ok(c, "console cookie set");
@@ -80,6 +91,8 @@ test("sign-in refuses a bad key and accepts the admin key", async () => {
 test("find a subject and revoke a device: its next verify fails", async () => {
   const phone = await createSession("alice@example.com", hostileUA);
   await createSession("alice@example.com", "Mozilla/5.0 (Android 14; Mobile; rv:133.0) Gecko/133.0 Firefox/133.0");
+  await page.getByRole("link", { name: "Sessions" }).click();
+  await page.waitForURL(/\/console\/sessions$/);
   await page.fill("#subject", "alice@example.com");
   await page.keyboard.press("Enter");
   await page.getByText("2 session(s) of").waitFor();
@@ -139,7 +152,138 @@ test("keys: rotate signing keys, create an API key shown once", async () => {
   await shot("keys");
 });
 
-test("readable on a phone and in the dark theme", async () => {
+// Polls fn until it returns a truthy value (at most ~20 s).
+async function until(what, fn) {
+  for (let i = 0; i < 100; i++) {
+    const v = await fn();
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error("timed out waiting for " + what);
+}
+
+// Every event of a type since a time, through the API, page by page.
+async function eventsSince(type, since) {
+  const out = [];
+  let cursor = "";
+  for (;;) {
+    const q = new URLSearchParams({ type, since: since.toISOString(), limit: "1000" });
+    if (cursor) q.set("cursor", cursor);
+    const r = await api("GET", "/v1/events?" + q);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    out.push(...r.body.events);
+    if (!r.body.next_cursor) return out;
+    cursor = r.body.next_cursor;
+  }
+}
+
+async function deliveries(state) {
+  const r = await api("GET", "/v1/webhooks/deliveries?limit=1000&state=" + state);
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return r.body.deliveries;
+}
+
+// Nothing a client or receiver sent ran as script or reached the page raw.
+async function assertInert(name) {
+  assert.equal(await page.evaluate(() => window.__pwned), undefined, name + ": hostile text ran script");
+  const html = await page.content();
+  assert.ok(!html.includes("<img src=x"), name + ": hostile markup is in the page unescaped");
+  assert.ok(!html.includes("\u001b"), name + ": a terminal escape reached the page");
+}
+
+test("webhooks: a dead delivery is retried once its receiver is back", async () => {
+  const s = await createSession("hook@example.com", hostileUA);
+  const del = await api("DELETE", "/v1/sessions/" + encodeURIComponent(s.session.id));
+  assert.ok(del.status < 300, "revoke: " + del.status);
+  const ev = await until("the revocation event", async () => (await eventsSince("session.revoked", new Date(Date.now() - 60_000)))
+    .find((e) => e.subject === "hook@example.com"));
+  // The receiver is down: one attempt (max_attempts 1) and it is dead.
+  const dead = await until("the dead delivery", async () => (await deliveries("dead")).find((d) => d.event_id === ev.id));
+  assert.match(dead.last_error, /503/);
+  const r = await fetch(receiver + "/up", { method: "POST" });
+  assert.equal(r.status, 204);
+
+  await page.getByRole("link", { name: "Webhooks" }).click();
+  await page.waitForURL(/\/console\/webhooks$/);
+  await page.locator(`#dead-rows tr[data-id="${dead.id}"]`).waitFor();
+  assert.ok((await page.textContent(`#dead-rows tr[data-id="${dead.id}"]`)).includes("\\x1b[31mdown"), "the receiver's reason phrase is shown with its escape spelled out");
+  await assertInert("webhooks");
+  await audit("webhooks");
+  await page.getByRole("button", { name: "Retry delivery " + dead.id }).click();
+  await page.getByText(`Delivery ${dead.id} is queued`).waitFor();
+  // The dispatcher picks it up within a second or so.
+  await until("the retried delivery to be delivered", async () => (await deliveries("delivered")).some((d) => d.id === dead.id));
+  await until("the page to show it delivered", async () => {
+    await page.goto(base + "/console/webhooks");
+    const row = page.locator(`#recent-rows tr[data-id="${dead.id}"]`);
+    return (await row.count()) > 0 && (await row.textContent()).includes("delivered");
+  });
+  assert.equal(await page.locator(`#dead-rows tr[data-id="${dead.id}"]`).count(), 0, "still listed as dead");
+  await assertInert("webhooks after retry");
+  await shot("webhooks");
+});
+
+test("overview: charts drawn, figures as the API has them", async () => {
+  // Let the outbox settle, so the backlog cannot move while we compare.
+  await until("an empty webhook backlog", async () => (await deliveries("pending")).length === 0);
+  await page.getByRole("link", { name: "Overview" }).click();
+  await page.waitForURL(/\/console\/overview$/);
+  await page.locator("#chart-hour canvas").waitFor();
+  await page.locator("#chart-day canvas").waitFor();
+  for (const id of ["#chart-hour", "#chart-day"]) {
+    const box = await page.locator(id + " canvas").first().boundingBox();
+    assert.ok(box && box.width > 150 && box.height > 100, id + ": the chart has no size");
+  }
+  const now = Date.now();
+  const table = await page.$$eval("#totals tbody tr", (rows) => Object.fromEntries(rows.map((r) =>
+    [r.getAttribute("data-series"), [r.querySelector(".hour").textContent, r.querySelector(".day").textContent]])));
+  const types = {
+    Logins: [["session.created"]],
+    Refreshes: [["session.refreshed"]],
+    Revocations: [["session.revoked"], ["session.bulk_revoked", (e) => (e.subject ? 0 : e.details?.count ?? 0)]],
+    "Reuse detections": [["session.refresh_token_reused"]],
+    Anomalies: [["session.anomaly"]],
+  };
+  for (const [name, sources] of Object.entries(types)) {
+    const want = [0, 0];
+    for (const [type, weigh] of sources) {
+      const day = await eventsSince(type, new Date(now - 24 * 3600_000));
+      for (const e of day) {
+        const n = weigh ? weigh(e) : 1;
+        want[1] += n;
+        if (Date.parse(e.time) >= now - 3600_000) want[0] += n;
+      }
+    }
+    assert.deepEqual(table[name], [String(want[0]), String(want[1])], name + ": overview (hour, day) differs from the API");
+  }
+  assert.ok(Number(table.Logins[0]) >= 5 && Number(table.Revocations[0]) >= 3, "the scenarios' logins and revocations are counted");
+  // The chart data is the table's.
+  const charts = JSON.parse(await page.getAttribute("#overview-data", "data-charts"));
+  assert.equal(String(charts.hour.series[0].counts.reduce((a, b) => a + b, 0)), table.Logins[0]);
+  assert.equal(String(charts.day.series[2].total), table.Revocations[1]);
+  // Live sessions: every session of this server was made by these tests,
+  // so the API's lists of their subjects hold them all.
+  let live = 0;
+  for (const subject of subjects) {
+    const r = await api("GET", "/v1/subjects/" + encodeURIComponent(subject) + "/sessions");
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    live += r.body.sessions.length;
+  }
+  assert.ok(live >= 2, "the scenarios leave live sessions");
+  assert.equal(await page.textContent("#live"), String(live), "live sessions");
+  // Backlog and dead: the outbox API.
+  assert.equal(await page.textContent("#backlog"), String((await deliveries("pending")).length), "webhook backlog");
+  assert.equal((await page.textContent("#dead")).trim(), String((await deliveries("dead")).length), "dead deliveries");
+  await assertInert("overview");
+  await audit("overview");
+  await shot("overview");
+  // Keyboard: the dead count links to the webhooks page.
+  await page.locator("#dead a").focus();
+  await page.keyboard.press("Enter");
+  await page.waitForURL(/\/console\/webhooks$/);
+});
+
+test("readable on a phone and in the dark theme", { skip: !layoutRun && "layout is checked on the SQLite run" }, async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(base + "/console/sessions?subject=alice%40example.com");
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
@@ -148,6 +292,15 @@ test("readable on a phone and in the dark theme", async () => {
   await page.emulateMedia({ colorScheme: "dark" });
   await audit("sessions (dark)");
   await shot("sessions-phone-dark");
+  for (const [path, name] of [["/console/overview", "overview"], ["/console/webhooks", "webhooks"]]) {
+    await page.goto(base + path);
+    if (name === "overview") await page.locator("#chart-day canvas").waitFor();
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+    assert.equal(wide, false, name + " scrolls sideways at 390px");
+    await audit(name + " (phone, dark)");
+    await shot(name + "-phone-dark");
+  }
+  await page.emulateMedia({ colorScheme: "light" });
 });
 
 test("sign out", async () => {
@@ -157,4 +310,5 @@ test("sign out", async () => {
   await page.goto(base + "/console/sessions");
   assert.match(page.url(), /\/console\/signin$/);
   assert.deepEqual(cspViolations, [], "CSP violations");
+  assert.deepEqual(pageErrors, [], "script errors in the page");
 });

@@ -1,41 +1,84 @@
 // Package consoletest runs the operator console (internal/console) in
-// headless Chromium against a real `sessiond serve` on SQLite: the
-// scenarios are in console.test.mjs (node:test + playwright-core +
-// axe-core); this Go test starts the server in-process and runs them, so
-// `go test ./...` covers the console in a browser. Screenshots land in
-// consoletest/test-results/ (SESSIOND_TEST_RESULTS overrides); to refresh
-// the ones docs/console.md shows, run with SESSIOND_TEST_RESULTS=../docs/console.
+// headless Chromium against a real `sessiond serve`, on SQLite and on
+// PostgreSQL: the scenarios are in console.test.mjs (node:test +
+// playwright-core + axe-core); this Go test starts the server in-process,
+// with a webhook receiver that fails until told to come back, and runs
+// them, so `go test ./...` covers the console in a browser. The SQLite run
+// saves screenshots to consoletest/test-results/ (SESSIOND_TEST_RESULTS
+// overrides); to refresh the ones docs/console.md shows, run with
+// SESSIOND_TEST_RESULTS=$PWD/docs/console.
 package consoletest
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
+	"github.com/sessiond/sessiond/webhook"
 )
 
 const apiKey = "sdak_consoletest_0123456789abcdefghijklmnopqrstuvwxyz"
+
+// hostileStatus is the reason phrase the receiver answers with while it
+// is down: it ends up in the delivery's last error on the webhooks page.
+const hostileStatus = "503 <img src=x onerror=window.__pwned=1>\x1b[31mdown"
 
 func TestConsoleInChromium(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser tests are skipped with -short")
 	}
 	node, chromium := requirements(t)
+	t.Run("sqlite", func(t *testing.T) {
+		runConsole(t, node, chromium, config.Store{Driver: "sqlite"}, true)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn := os.Getenv("SESSIOND_TEST_POSTGRES_URL")
+		if dsn == "" {
+			if os.Getenv("SESSIOND_TEST_REQUIRE") == "1" {
+				t.Fatal("SESSIOND_TEST_POSTGRES_URL is not set (SESSIOND_TEST_REQUIRE=1)")
+			}
+			t.Skip("SESSIOND_TEST_POSTGRES_URL is not set")
+		}
+		runConsole(t, node, chromium, config.Store{Driver: "postgres", DSN: dsn, Namespace: pgSchema(t, dsn)}, false)
+	})
+}
+
+// runConsole serves sessiond on store and runs the browser scenarios
+// against it; shots says whether this run saves screenshots.
+func runConsole(t *testing.T, node, chromium string, store config.Store, shots bool) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
+	recv := newReceiver(t)
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "webhook.secret")
+	if err := os.WriteFile(secretFile, []byte(webhook.FormatSecret([]byte(strings.Repeat("k", 32)))), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	cfg := config.Default()
 	cfg.Environment = config.EnvDevelopment
 	cfg.Server.Listen = "127.0.0.1:0"
-	cfg.Server.DataDir = t.TempDir()
-	cfg.Store.Driver = "sqlite"
+	cfg.Server.DataDir = dir
+	cfg.Store = store
+	// One attempt: the receiver's first failure makes the delivery dead.
+	cfg.Webhooks = []config.Webhook{{Name: "receiver", URL: recv.URL + "/hook", Events: []string{"session.revoked"},
+		SecretFile: secretFile, MaxAttempts: 1}}
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
 	srvCtx, stop := context.WithCancel(context.Background())
@@ -54,17 +97,22 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Fatalf("server did not start: %v", err)
 	}
 
-	results := "test-results"
-	if dir := os.Getenv("SESSIOND_TEST_RESULTS"); dir != "" {
-		results = dir
+	results := ""
+	if shots {
+		results = "test-results"
+		if dir := os.Getenv("SESSIOND_TEST_RESULTS"); dir != "" {
+			results = dir
+		}
+		results, _ = filepath.Abs(results)
 	}
-	results, _ = filepath.Abs(results)
 	run := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", "console.test.mjs")
 	run.Env = append(os.Environ(),
 		"SESSIOND_URL="+base,
 		"SESSIOND_API_KEY="+apiKey,
 		"SESSIOND_CHROMIUM="+chromium,
 		"SESSIOND_TEST_RESULTS="+results,
+		"SESSIOND_RECEIVER_URL="+recv.URL,
+		"SESSIOND_STORE="+store.Driver,
 	)
 	run.WaitDelay = 10 * time.Second
 	out, err := run.CombinedOutput()
@@ -72,6 +120,62 @@ func TestConsoleInChromium(t *testing.T) {
 	if err != nil {
 		t.Errorf("console browser tests failed: %v", err)
 	}
+}
+
+// newReceiver is a webhook receiver that answers 503 (with a hostile
+// reason phrase) until POST /up, then 204.
+func newReceiver(t *testing.T) *httptest.Server {
+	var up atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodPost && r.URL.Path == "/up":
+			up.Store(true)
+			w.WriteHeader(http.StatusNoContent)
+		case r.Method == http.MethodPost && r.URL.Path == "/hook" && up.Load():
+			w.WriteHeader(http.StatusNoContent)
+		case r.URL.Path == "/hook":
+			// net/http writes only standard reason phrases: write the
+			// status line by hand.
+			conn, buf, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				http.Error(w, "down", http.StatusServiceUnavailable)
+				return
+			}
+			defer conn.Close()
+			writeRaw(buf, "HTTP/1.1 "+hostileStatus+"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func writeRaw(w *bufio.ReadWriter, s string) {
+	_, _ = w.WriteString(s)
+	_ = w.Flush()
+}
+
+// pgSchema returns a fresh schema name for one server (which creates it)
+// and drops it when the test ends.
+func pgSchema(t *testing.T, dsn string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := "console_" + hex.EncodeToString(b[:])
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Logf("drop schema %s: %v", name, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{name}.Sanitize()+" CASCADE"); err != nil {
+			t.Logf("drop schema %s: %v", name, err)
+		}
+	})
+	return name
 }
 
 // requirements finds node, Chromium and the npm packages, and skips the
@@ -103,4 +207,34 @@ func requirements(t *testing.T) (node, chromium string) {
 		t.Skip(msg)
 	}
 	return node, chromium
+}
+
+// TestVendoredChartLibrary checks that the console's embedded uPlot is the
+// npm package this folder pins, byte for byte, licence included: the
+// vendored copy cannot drift from the version docs/console.md names.
+func TestVendoredChartLibrary(t *testing.T) {
+	if _, err := os.Stat(filepath.Join("node_modules", "uplot", "package.json")); err != nil {
+		msg := "consoletest/node_modules/uplot is missing (npm ci --prefix consoletest)"
+		if os.Getenv("SESSIOND_TEST_REQUIRE") == "1" {
+			t.Fatal(msg + " (SESSIOND_TEST_REQUIRE=1)")
+		}
+		t.Skip(msg)
+	}
+	for vendored, npm := range map[string]string{
+		"uplot.iife.min.js": "dist/uPlot.iife.min.js",
+		"uplot.min.css":     "dist/uPlot.min.css",
+		"uplot.LICENSE":     "LICENSE",
+	} {
+		got, err := os.ReadFile(filepath.Join("..", "internal", "console", "static", vendored))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := os.ReadFile(filepath.Join("node_modules", "uplot", npm))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("internal/console/static/%s differs from node_modules/uplot/%s: copy it again", vendored, npm)
+		}
+	}
 }

@@ -141,3 +141,48 @@ func TestVerifier_NodeProofs(t *testing.T) {
 		}
 	})
 }
+
+// TestVerifier_NodeNonceRetry: a deployment that requires server nonces
+// (SharedNonces, as sessiond serve with dpop.require_nonce) refuses the npm
+// client's first proof, which has no nonce, with use_dpop_nonce; the
+// client's retry with the nonce it was handed is accepted, also by another
+// node with the same secret.
+func TestVerifier_NodeNonceRetry(t *testing.T) {
+	const htu = "https://api.example.test/v1/sessions"
+	ctx := context.Background()
+	clock := &fakeClock{t: time.Now()}
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	node := func() *dpop.Verifier {
+		s, err := dpop.NewSharedNonces(secret, time.Hour, clock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := dpop.New(dpop.Options{Clock: clock, Nonces: s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	a, b := node(), node()
+	req := dpop.Request{Method: "GET", URL: htu}
+
+	first := nodeProofs(t, htu, "", "token")
+	clock.t = proofIAT(t, first["ok"])
+	_, err := a.Verify(ctx, first["ok"], req)
+	if !errors.Is(err, dpop.ErrUseNonce) || errors.Is(err, dpop.ErrInvalidProof) {
+		t.Fatalf("proof without the required nonce: err = %v; want ErrUseNonce only", err)
+	}
+	nonce, err := a.Nonce(ctx) // what the DPoP-Nonce header carries
+	if err != nil || nonce == "" {
+		t.Fatalf("Nonce = %q, %v", nonce, err)
+	}
+
+	retry := nodeProofs(t, htu, nonce, "token")
+	clock.t = proofIAT(t, retry["ok_nonce"])
+	if _, err := b.Verify(ctx, retry["ok_nonce"], req); err != nil {
+		t.Fatalf("retry with the nonce, on another node: %v", err)
+	}
+	if _, err := a.Verify(ctx, retry["bad_nonce"], req); !errors.Is(err, dpop.ErrUseNonce) {
+		t.Fatalf("retry with a wrong nonce: err = %v; want ErrUseNonce", err)
+	}
+}

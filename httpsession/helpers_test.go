@@ -77,6 +77,9 @@ func newEnv(t *testing.T, eo envOptions) *env {
 	e.m = m
 	o := eo.opts
 	o.Manager = m
+	if o.DBSC.Clock == nil {
+		o.DBSC.Clock = e.clock
+	}
 	o.Logger = slog.New(slog.NewTextHandler(&lockedWriter{w: e.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s, err := httpsession.New(o)
 	if err != nil {
@@ -119,6 +122,7 @@ func newEnv(t *testing.T, eo envOptions) *env {
 	})))
 	mux.Handle(httpsession.DefaultRefreshPath, s.RefreshHandler())
 	mux.Handle("/logout", s.LogoutHandler("/login"))
+	mux.Handle("/auth/dbsc/", s.DBSCHandler())
 	if o.InsecureDevCookies {
 		e.srv = httptest.NewServer(mux)
 	} else {

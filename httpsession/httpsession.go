@@ -86,6 +86,9 @@ type Options struct {
 	// host of r.RemoteAddr. Set it when the app runs behind a proxy you
 	// trust to report the client address.
 	ClientIP func(r *http.Request) string
+	// DBSC configures Device Bound Session Credentials; off by default.
+	// It needs the database or hybrid strategy.
+	DBSC DBSCOptions
 	// Logger; nil discards.
 	Logger *slog.Logger
 }
@@ -103,6 +106,7 @@ type Sessions struct {
 	unauth      func(w http.ResponseWriter, r *http.Request, err error)
 	cop         *http.CrossOriginProtection
 	clientIP    func(r *http.Request) string
+	dbsc        *dbsc // nil when DBSC is off
 	log         *slog.Logger
 }
 
@@ -195,6 +199,17 @@ func New(opts Options) (*Sessions, error) {
 	if hasPrefixFold(s.refresh.name, hostPrefix) && (s.refresh.path != "/" || s.domain != "") {
 		return nil, fmt.Errorf("httpsession: RefreshCookieName %q has the __Host- prefix, which needs Path=/ and no Domain, but RefreshPath is %q (use __Secure-): %w",
 			s.refresh.name, s.refresh.path, sessiond.ErrInvalidArgument)
+	}
+	var err error
+	if s.dbsc, err = newDBSC(opts.DBSC, s.secure, s.m.Strategy()); err != nil {
+		return nil, err
+	}
+	if s.dbsc != nil {
+		for _, n := range []string{s.access.name, s.refresh.name} {
+			if strings.EqualFold(n, s.dbsc.cookie.name) {
+				return nil, fmt.Errorf("httpsession: the bound cookie and a session cookie are both %q: %w", n, sessiond.ErrInvalidArgument)
+			}
+		}
 	}
 	s.cop = http.NewCrossOriginProtection()
 	for _, o := range opts.TrustedOrigins {
@@ -339,6 +354,9 @@ func (s *Sessions) authenticate(r *http.Request) (*sessiond.Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkDevice(r, &sess); err != nil {
+		return nil, err
+	}
 	return &sess, nil
 }
 
@@ -351,7 +369,14 @@ func (s *Sessions) Inspect(r *http.Request) (sessiond.Verification, error) {
 	if err != nil {
 		return sessiond.Verification{}, err
 	}
-	return s.m.Inspect(r.Context(), tok, s.Client(r))
+	v, err := s.m.Inspect(r.Context(), tok, s.Client(r))
+	if err != nil {
+		return v, err
+	}
+	if err := s.checkDevice(r, &v.Session); err != nil {
+		return sessiond.Verification{}, err
+	}
+	return v, nil
 }
 
 // Require lets a request through only with a valid session, which it puts

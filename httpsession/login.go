@@ -39,6 +39,7 @@ func (s *Sessions) Login(w http.ResponseWriter, r *http.Request, subject string,
 		s.abandon(r.Context(), iss)
 		return nil, err
 	}
+	s.offerDBSC(w, iss.Session.ID)
 	return iss, nil
 }
 
@@ -54,7 +55,13 @@ func (s *Sessions) LoginIssued(w http.ResponseWriter, r *http.Request, iss *sess
 			}
 		}
 	}
-	return s.SetCookies(w, iss)
+	if err := s.SetCookies(w, iss); err != nil {
+		return err
+	}
+	if !iss.Session.DeviceBound() {
+		s.offerDBSC(w, iss.Session.ID)
+	}
+	return nil
 }
 
 // Rotate replaces the request's session with a new one (new ID and tokens,
@@ -92,9 +99,11 @@ func (s *Sessions) Refresh(w http.ResponseWriter, r *http.Request) (*sessiond.Is
 	if err != nil {
 		return nil, err
 	}
-	iss, err := s.m.Refresh(r.Context(), rt, s.Client(r))
+	iss, err := s.m.RefreshChecked(r.Context(), rt, s.Client(r), s.refreshCheck(r))
 	if err != nil {
-		if !errors.Is(err, sessiond.ErrStoreUnavailable) {
+		// Without its bound cookie a device-bound session may still be the
+		// browser's own (its DBSC refresh comes first): keep the cookies.
+		if !errors.Is(err, sessiond.ErrStoreUnavailable) && !errors.Is(err, ErrDeviceProof) {
 			s.expireCookies(w)
 		}
 		return nil, err
@@ -214,7 +223,11 @@ func (s *Sessions) Cookies(iss *sessiond.Issued) ([]*http.Cookie, error) {
 // attributes with Max-Age=0 (checklist 19).
 func (s *Sessions) expireCookies(w http.ResponseWriter) {
 	w.Header().Set("Cache-Control", "no-store")
-	for _, spec := range []cookieSpec{s.access, s.refresh} {
+	specs := []cookieSpec{s.access, s.refresh}
+	if s.dbsc != nil {
+		specs = append(specs, s.dbsc.cookie)
+	}
+	for _, spec := range specs {
 		w.Header().Add("Set-Cookie", s.cookie(spec, "", -1).String())
 	}
 }

@@ -52,8 +52,10 @@ var (
 	revokeReasons  = []string{"logout", "admin", "rotated", "limit", "anomaly", "reuse", "incident", other}
 	verifyOutcomes = []string{VerifyOK, VerifyTokenInvalid, VerifyTokenExpired, VerifySessionRevoked, VerifyIdleTimeout,
 		VerifyAbsoluteTimeout, VerifyStoreUnavailable, VerifyError}
-	anomalyRules    = []string{"ip_change", "user_agent_change", "distinct_ips", "refresh_device_change", other}
-	anomalyActions  = []string{"log", "alert", "step_up", "revoke", other}
+	anomalyRules   = []string{"ip_change", "user_agent_change", "distinct_ips", "refresh_device_change", other}
+	anomalyActions = []string{"log", "alert", "step_up", "revoke", other}
+	// dbscOutcomes: registrations, refreshes, and refused proofs by stage.
+	dbscOutcomes    = []string{"bound", "refreshed", "refused_registration", "refused_refresh", "refused_request", other}
 	webhookOutcomes = []string{"delivered", "retry", "dead", other}
 	outboxStates    = []sessiond.DeliveryState{sessiond.DeliveryPending, sessiond.DeliveryDead}
 	// storeOps are the store methods, in snake_case, plus the two counts
@@ -116,6 +118,7 @@ type Metrics struct {
 	created, refreshed, rotated, reuse prometheus.Counter
 	noClient                           prometheus.Counter
 	revoked                            map[string]prometheus.Counter
+	dbsc                               map[string]prometheus.Counter
 	verify                             map[string]prometheus.Counter
 	verifyDuration, sessionDuration    prometheus.Histogram
 	anomalies                          map[[2]string]prometheus.Counter
@@ -143,6 +146,10 @@ func New(opts Options) (*Metrics, error) {
 		Name: "sessiond_sessions_revoked_total", Help: "Sessions revoked, by reason.",
 	}, []string{"reason"})
 	m.revoked = curry1(revoked, revokeReasons)
+	dbsc := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sessiond_dbsc_total", Help: "Device-bound sessions (DBSC): sessions bound, bound cookies refreshed, and proofs or bound cookies refused, by stage.",
+	}, []string{"outcome"})
+	m.dbsc = curry1(dbsc, dbscOutcomes)
 	verify := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sessiond_verify_total", Help: "Token verifications, by outcome.",
 	}, []string{"outcome"})
@@ -171,7 +178,7 @@ func New(opts Options) (*Metrics, error) {
 	cs := []prometheus.Collector{
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.created, m.refreshed, m.rotated, m.reuse, m.noClient, revoked, verify, anomalies, webhooks, storeErrors,
+		m.created, m.refreshed, m.rotated, m.reuse, m.noClient, revoked, dbsc, verify, anomalies, webhooks, storeErrors,
 		m.verifyDuration, m.sessionDuration,
 	}
 	if opts.ActiveSessions != nil {
@@ -260,6 +267,16 @@ func (m *Metrics) Observe(e sessiond.Event) {
 		}
 	case sessiond.EventRefreshReused:
 		m.reuse.Inc()
+	case sessiond.EventDeviceBound:
+		m.dbsc["bound"].Inc()
+	case sessiond.EventDeviceRefreshed:
+		m.dbsc["refreshed"].Inc()
+	case sessiond.EventDeviceProofRefused:
+		stage := detail(e, "stage")
+		if stage == "refresh_token" {
+			stage = "refresh"
+		}
+		m.dbsc[oneOf(dbscOutcomes, "refused_"+stage, other)].Inc()
 	case EventAnomaly:
 		m.anomalies[[2]string{oneOf(anomalyRules, detail(e, "rule"), other), oneOf(anomalyActions, detail(e, "action"), other)}].Inc()
 	}

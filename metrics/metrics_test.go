@@ -385,3 +385,26 @@ func TestVerifyOutcome(t *testing.T) {
 		}
 	}
 }
+
+func TestMetrics_DBSC(t *testing.T) {
+	m := newMetrics(t, metrics.Options{})
+	m.Observe(ev(sessiond.EventDeviceBound, nil))
+	m.Observe(ev(sessiond.EventDeviceRefreshed, nil))
+	m.Observe(ev(sessiond.EventDeviceRefreshed, nil))
+	for _, stage := range []any{"registration", "refresh", "refresh_token", "request", "request", "junk", 7} {
+		m.Observe(ev(sessiond.EventDeviceProofRefused, map[string]any{"stage": stage}))
+	}
+	s := series(scrape(t, m.Handler()))
+	for name, want := range map[string]float64{
+		`sessiond_dbsc_total{outcome="bound"}`:                1,
+		`sessiond_dbsc_total{outcome="refreshed"}`:            2,
+		`sessiond_dbsc_total{outcome="refused_registration"}`: 1,
+		`sessiond_dbsc_total{outcome="refused_refresh"}`:      2,
+		`sessiond_dbsc_total{outcome="refused_request"}`:      2,
+		`sessiond_dbsc_total{outcome="other"}`:                2,
+	} {
+		if got := s[name]; got != want {
+			t.Errorf("%s = %v; want %v", name, got, want)
+		}
+	}
+}

@@ -39,6 +39,7 @@ type tokenClaims struct {
 	Strategy         string           `json:"sst"`
 	Persistent       bool             `json:"persistent"`
 	Ext              json.RawMessage  `json:"ext"`
+	Cnf              *confirmation    `json:"cnf"`
 
 	audience string
 	dates    [3]jwt.NumericDate
@@ -75,9 +76,20 @@ func (c *tokenClaims) Validate() error {
 		return errClaims
 	case len(c.Ext) > 0 && c.Ext[0] != '{' && string(c.Ext) != "null":
 		return errClaims
+	case c.Cnf != nil && len(c.Cnf.JKT) != jktLen:
+		return errClaims // a confirmation this verifier cannot enforce is no token
 	}
 	return nil
 }
+
+// confirmation is the RFC 7800 cnf claim of a key-bound token (RFC 9449
+// §6.1: cnf.jkt, the SHA-256 thumbprint of the client's DPoP key).
+type confirmation struct {
+	JKT string `json:"jkt"`
+}
+
+// jktLen is the length of a base64url SHA-256 thumbprint.
+const jktLen = 43
 
 func unix(s int64) time.Time {
 	if s == 0 {
@@ -104,6 +116,9 @@ func (v *Verifier) verifySignature(ctx context.Context, token string) (Claims, e
 	c := Claims{Subject: tc.Subject, SessionID: tc.SessionID, TokenID: tc.ID, Strategy: tc.Strategy,
 		IssuedAt: unix(tc.IssuedAt), ExpiresAt: unix(tc.ExpiresAt), AuthTime: unix(tc.AuthTime),
 		SessionExpiresAt: unix(tc.SessionExpiresAt), Persistent: tc.Persistent, kid: kid}
+	if tc.Cnf != nil {
+		c.KeyThumbprint = tc.Cnf.JKT
+	}
 	if len(tc.Ext) > 0 && string(tc.Ext) != "null" {
 		c.Custom = tc.Ext
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/dpop"
 )
 
 // ErrStale: the revocation state is older than Options.MaxStaleness (the
@@ -98,6 +99,20 @@ type Options struct {
 	// Clock tells the time of token checks and staleness. Nil: the system
 	// clock.
 	Clock sessiond.Clock
+	// DPoP configures the check of DPoP proofs (RFC 9449) for tokens bound
+	// to a key (Claims.KeyThumbprint). Its zero value is right for most:
+	// the proof algorithms sessiond accepts, proofs up to 5 minutes old,
+	// jti replay remembered in this process's memory (a proof replayed to
+	// another instance of the service is not caught: set DPoP.Replay to a
+	// shared cache for that), no server nonces. DPoP.Clock defaults to
+	// Clock.
+	DPoP dpop.Options
+	// ExternalURL is the scheme and host clients use to reach this service,
+	// e.g. https://api.example.com, which Middleware compares with a DPoP
+	// proof's htu (plus the request path). Empty: taken from each request
+	// (https when it came over TLS, and its Host header), which is wrong
+	// behind a proxy that terminates TLS or rewrites Host.
+	ExternalURL string
 }
 
 // Claims are what a verified access token says.
@@ -117,7 +132,11 @@ type Claims struct {
 	// Stale is set when the token was accepted although the revocation
 	// state was stale (AcceptWhenStale).
 	Stale bool
-	kid   string
+	// KeyThumbprint is the token's cnf.jkt when it is bound to the client's
+	// DPoP key; "" when it is not. Verify accepts a bound token only with
+	// WithDPoP.
+	KeyThumbprint string
+	kid           string
 }
 
 // Verifier verifies access tokens locally. Safe for concurrent use.
@@ -129,6 +148,7 @@ type Verifier struct {
 	log    *slog.Logger
 	clock  sessiond.Clock
 	parser *jwt.Parser
+	dpop   *dpop.Verifier
 
 	keys  *keySet
 	state *state
@@ -160,6 +180,14 @@ func New(ctx context.Context, opts Options) (*Verifier, error) {
 	v.state = newState()
 	if opts.CacheSize > 0 {
 		v.cache = newCache(opts.CacheSize)
+	}
+	dopts := opts.DPoP
+	if dopts.Clock == nil {
+		dopts.Clock = v.clock
+	}
+	var err error
+	if v.dpop, err = dpop.New(dopts); err != nil {
+		return nil, fmt.Errorf("verifier: %w", err)
 	}
 	v.parser = jwt.NewParser(
 		jwt.WithValidMethods(supportedAlgs),
@@ -205,6 +233,13 @@ func (o *Options) setDefaults() error {
 	case o.WhenStale > AcceptWhenStale:
 		return arg("WhenStale", "unknown policy")
 	}
+	if o.ExternalURL != "" {
+		e, err := url.Parse(o.ExternalURL)
+		if err != nil || (e.Scheme != "http" && e.Scheme != "https") || e.Host == "" || e.User != nil || (e.Path != "" && e.Path != "/") || e.RawQuery != "" || e.Fragment != "" {
+			return arg("ExternalURL", "must be an http or https URL with a host and nothing else")
+		}
+		o.ExternalURL = e.Scheme + "://" + e.Host
+	}
 	if o.Leeway == 0 {
 		o.Leeway = DefaultLeeway
 	}
@@ -247,11 +282,77 @@ func (v *Verifier) Close() error {
 // MaxTokenBytes is the largest token Verify looks at.
 const MaxTokenBytes = 8 << 10
 
+// ErrDPoPRequired: the token is bound to a key (cnf.jkt) and was
+// presented without a DPoP proof, e.g. as a Bearer token. It is wrapped
+// together with sessiond.ErrInvalidToken.
+var ErrDPoPRequired = errors.New("verifier: the token is bound to a key and needs a DPoP proof")
+
+// ErrNotBound: a DPoP proof came with a token that is not bound to a key
+// (RFC 9449 §7.1: the DPoP scheme is for bound tokens). It is wrapped
+// together with sessiond.ErrInvalidToken.
+var ErrNotBound = errors.New("verifier: the token is not bound to a key")
+
+// VerifyOption adds a check to Verify.
+type VerifyOption func(*verifyOptions)
+
+type verifyOptions struct {
+	dpop      bool
+	proof     string
+	method, u string
+}
+
+// WithDPoP presents the DPoP proof (the DPoP header) that came with the
+// token, and the method and absolute URL of the request it came with. The
+// token must then be bound to the proof's key, and the proof valid for
+// this request and token (RFC 9449 §4.3, §7.1).
+func WithDPoP(proof, method, url string) VerifyOption {
+	return func(o *verifyOptions) { o.dpop, o.proof, o.method, o.u = true, proof, method, url }
+}
+
 // Verify checks an access token: signature against the JWKS, the claims
 // (typ at+jwt, iss, aud, exp, iat, the session's expiry), then the revoked
-// sessions and watermarks the stream delivered, then staleness. The token
-// is never logged or quoted in an error.
-func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
+// sessions and watermarks the stream delivered, then staleness, then the
+// key binding. The token is never logged or quoted in an error.
+//
+// A token bound to a key (cnf.jkt) verifies only WithDPoP and a proof by
+// that key for this request: htm, htu, iat, ath (the hash of token), the
+// key's thumbprint, an unused jti. Otherwise the error matches
+// ErrDPoPRequired, or dpop.ErrInvalidProof (answer invalid_dpop_proof),
+// or dpop.ErrUseNonce when Options.DPoP.Nonces is set (answer
+// use_dpop_nonce with the nonce from Nonce). Tokens not bound to a key
+// verify as before, and refuse WithDPoP (ErrNotBound).
+func (v *Verifier) Verify(ctx context.Context, token string, opts ...VerifyOption) (Claims, error) {
+	var o verifyOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	c, err := v.verify(ctx, token)
+	if err != nil {
+		return Claims{}, err
+	}
+	switch {
+	case c.KeyThumbprint == "" && o.dpop:
+		return Claims{}, fmt.Errorf("%w: %w", sessiond.ErrInvalidToken, ErrNotBound)
+	case c.KeyThumbprint == "":
+		return c, nil
+	case !o.dpop:
+		return Claims{}, fmt.Errorf("%w: %w", sessiond.ErrInvalidToken, ErrDPoPRequired)
+	}
+	// Last, so that a proof sent with a token refused anyway burns no jti.
+	if _, err := v.dpop.Verify(ctx, o.proof, dpop.Request{Method: o.method, URL: o.u,
+		AccessToken: sessiond.Secret(token), JKT: c.KeyThumbprint}); err != nil {
+		return Claims{}, fmt.Errorf("verifier: %w", err)
+	}
+	return c, nil
+}
+
+// Nonce returns the server nonce clients must put in their next DPoP
+// proof (the DPoP-Nonce header), or "" when Options.DPoP.Nonces is not set.
+func (v *Verifier) Nonce(ctx context.Context) (string, error) {
+	return v.dpop.Nonce(ctx)
+}
+
+func (v *Verifier) verify(ctx context.Context, token string) (Claims, error) {
 	if len(token) == 0 || len(token) > MaxTokenBytes {
 		return Claims{}, fmt.Errorf("verifier: %w: empty or oversized", sessiond.ErrInvalidToken)
 	}

@@ -323,9 +323,13 @@ func (a *app) sessionsCmd() *cobra.Command {
 				}
 				return nil
 			}
-			t := newTable(a.stdout, "ID", "CREATED", "LAST ACTIVE", "EXPIRES", "IP", "USER AGENT")
+			t := newTable(a.stdout, "ID", "CREATED", "LAST ACTIVE", "EXPIRES", "DEVICE-BOUND", "IP", "USER AGENT")
 			for _, s := range ss {
-				t.row(string(s.ID), stamp(s.CreatedAt), stamp(s.LastActiveAt), stamp(s.ExpiresAt), s.Client.IP, s.Client.UserAgent)
+				bound := "no"
+				if s.DeviceBound {
+					bound = "yes"
+				}
+				t.row(string(s.ID), stamp(s.CreatedAt), stamp(s.LastActiveAt), stamp(s.ExpiresAt), bound, s.Client.IP, s.Client.UserAgent)
 			}
 			return t.flush()
 		},

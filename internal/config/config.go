@@ -43,6 +43,7 @@ type Config struct {
 	Webhooks        []Webhook         `yaml:"webhooks"`
 	SSF             SSF               `yaml:"ssf"`
 	RateLimit       RateLimit         `yaml:"rate_limit"`
+	DPoP            DPoP              `yaml:"dpop"`
 }
 
 // RateLimit bounds requests to the API, in memory on each node: a token
@@ -180,7 +181,20 @@ type Gateway struct {
 	// ClientIPHeader names the header in which the proxy reports the
 	// browser's address (X-Real-IP); empty: the connection's address.
 	ClientIPHeader string `yaml:"client_ip_header"`
+	// DBSC is the Device Bound Session Credentials policy: off, optional
+	// (offered at login; bound sessions need their bound cookie) or
+	// required (unbound sessions are refused). See docs/bound-sessions.md.
+	DBSC string `yaml:"dbsc"`
+	// DBSCCookieLifetime is the bound cookie's Max-Age.
+	DBSCCookieLifetime Duration `yaml:"dbsc_cookie_lifetime"`
 }
+
+// The DBSC policies of gateway.dbsc.
+const (
+	DBSCOff      = "off"
+	DBSCOptional = "optional"
+	DBSCRequired = "required"
+)
 
 // Limits bounds the number of live sessions per subject.
 type Limits struct {
@@ -300,7 +314,7 @@ func Default() Config {
 			Path:        "/",
 		},
 		CSRF:    CSRF{TrustedOrigins: []string{}},
-		Gateway: Gateway{Prefix: "/sessiond"},
+		Gateway: Gateway{Prefix: "/sessiond", DBSC: DBSCOff, DBSCCookieLifetime: Duration(10 * time.Minute)},
 		Limits:  Limits{Policy: "evict_oldest"},
 		Anomaly: Anomaly{
 			IPv4Prefix:          24,
@@ -324,6 +338,7 @@ func Default() Config {
 			PerAPIKey:    RateRule{Requests: 5000, Per: Duration(time.Second), Burst: 10000},
 			PerClientIP:  RateRule{Requests: 5000, Per: Duration(time.Second), Burst: 10000},
 		},
+		DPoP: DPoP{NoncePeriod: Duration(5 * time.Minute)},
 	}
 }
 

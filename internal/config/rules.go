@@ -922,6 +922,43 @@ var rules = sortedByID([]Rule{
 			return nil
 		},
 	},
+	{
+		ID: "SD-GATEWAY-005", Severity: SeverityError,
+		Title:     "gateway.dbsc must be off, optional or required, on stored sessions, with a bound cookie of 1 to 60 minutes",
+		Rationale: "Device Bound Session Credentials keep the device key's binding with the stored session, which the jwt strategy does not keep; the bound cookie is what a thief can still use, so it must be short-lived (W3C DBSC server considerations), yet long enough that the browser does not sign a proof on every few requests.",
+		Fix:       "set gateway.dbsc to off, optional or required, use the database or hybrid strategy with it, and gateway.dbsc_cookie_lifetime between 1m and 60m (10m by default)",
+		Check: func(in Input) []Issue {
+			g := in.Config.Gateway
+			var out []Issue
+			switch g.DBSC {
+			case DBSCOff, DBSCOptional, DBSCRequired:
+			default:
+				return []Issue{issue("gateway.dbsc", "gateway.dbsc %q is not off, optional or required", g.DBSC)}
+			}
+			if g.DBSC == DBSCOff {
+				return nil
+			}
+			if in.Config.Strategy == sessiond.StrategyJWT {
+				out = append(out, issue("gateway.dbsc", "gateway.dbsc is %s but the jwt strategy keeps no sessions to bind", g.DBSC))
+			}
+			if l := g.DBSCCookieLifetime.Std(); l < time.Minute || l > time.Hour {
+				out = append(out, issue("gateway.dbsc_cookie_lifetime", "gateway.dbsc_cookie_lifetime %s is not between 1m and 60m", l))
+			}
+			return out
+		},
+	},
+	{
+		ID: "SD-GATEWAY-006", Severity: SeverityWarning,
+		Title:     "gateway.dbsc: required refuses every browser without DBSC",
+		Rationale: "Only Chrome on Windows binds sessions to a device key today; under required, Firefox, Safari and Chrome elsewhere can log in but every request is refused. Roll out with optional first and watch how many sessions get bound.",
+		Fix:       "use gateway.dbsc: optional until the session list shows your users' sessions bound, then required",
+		Check: func(in Input) []Issue {
+			if in.Config.Gateway.DBSC == DBSCRequired {
+				return []Issue{issue("gateway.dbsc", "gateway.dbsc is required: browsers without DBSC support cannot use their sessions")}
+			}
+			return nil
+		},
+	},
 
 	// Logging.
 	{
@@ -1153,6 +1190,7 @@ var rules = sortedByID([]Rule{
 		},
 	},
 	ssfReceiverRule, // internal/config/ssf.go
+	dpopRule,        // internal/config/dpop.go
 })
 
 // dsnKeywordPassword finds password=… in a keyword/value DSN.

@@ -21,7 +21,9 @@ import (
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/httpsession"
 	"github.com/sessiond/sessiond/internal/apikey"
+	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/internal/ratelimit"
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/opaquetoken"
 )
@@ -74,6 +76,19 @@ type Options struct {
 	// TailPoll is how often the live tail reads the event log; zero means
 	// DefaultTailPoll.
 	TailPoll time.Duration
+	// Outbox, if set, is the webhook outbox: the overview's backlog and
+	// dead counts, the webhooks page and its retry action.
+	Outbox sessiond.Outbox
+	// Webhooks are the configured endpoints, shown on the webhooks page.
+	Webhooks []Endpoint
+	// Live, if set, counts the live sessions now (the overview).
+	Live func(context.Context) (int, error)
+	// Findings are the running configuration's validator findings.
+	Findings []config.Finding
+	// SignInLimit, if set, bounds sign-in attempts per client address
+	// (the connection's peer); over it, sign-in answers 429 with
+	// Retry-After before looking at the key.
+	SignInLimit *ratelimit.Limiter
 	// Clock; default sessiond.SystemClock.
 	Clock sessiond.Clock
 	// Logger; nil discards.
@@ -157,8 +172,11 @@ func (c *Console) routes() {
 	c.mux.HandleFunc("POST "+Prefix+"/signin", c.signIn)
 	c.mux.Handle("POST "+Prefix+"/signout", c.operator(c.signOut))
 	c.mux.Handle("GET "+Prefix+"/{$}", c.operator(func(w http.ResponseWriter, r *http.Request, _ apikey.Key) {
-		http.Redirect(w, r, Prefix+"/sessions", http.StatusSeeOther)
+		http.Redirect(w, r, Prefix+"/overview", http.StatusSeeOther)
 	}))
+	c.mux.Handle("GET "+Prefix+"/overview", c.operator(c.overviewPage))
+	c.mux.Handle("GET "+Prefix+"/webhooks", c.operator(c.webhooksPage))
+	c.mux.Handle("POST "+Prefix+"/webhooks/retry", c.operator(c.retryDelivery))
 	c.mux.Handle("GET "+Prefix+"/sessions", c.operator(c.sessionsPage))
 	c.mux.Handle("POST "+Prefix+"/sessions/revoke", c.operator(c.revokeSession))
 	c.mux.Handle("POST "+Prefix+"/sessions/revoke-others", c.operator(c.revokeOthers))

@@ -40,7 +40,10 @@ type fixture struct {
 	incidents []httpapi.IncidentRequest
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { t.Helper(); return newFixtureWith(t, nil) }
+
+// newFixtureWith lets a test change the console's options before New.
+func newFixtureWith(t *testing.T, opt func(*fixture, *console.Options)) *fixture {
 	t.Helper()
 	ctx := t.Context()
 	clock := sessiondtest.NewClock(time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC))
@@ -66,8 +69,12 @@ func newFixture(t *testing.T) *fixture {
 		return mgr.RevokeMatching(ctx, sessiond.RevokeFilter{All: req.All, Subjects: req.Subjects, IssuedBefore: req.IssuedBefore},
 			sessiond.ReasonIncident, req.Notify)
 	}
-	c, err := console.New(ctx, console.Options{Incident: incident, Manager: mgr, Keys: keys, Events: store, Clock: clock,
-		TailPoll: 10 * time.Millisecond})
+	o := console.Options{Incident: incident, Manager: mgr, Keys: keys, Events: store, Clock: clock,
+		TailPoll: 10 * time.Millisecond}
+	if opt != nil {
+		opt(f, &o)
+	}
+	c, err := console.New(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +126,7 @@ func (f *fixture) do(c *http.Client, method, path string, form url.Values, site 
 func (f *fixture) signIn(c *http.Client) {
 	f.t.Helper()
 	resp, body := f.do(c, "POST", "/console/signin", url.Values{"api_key": {string(f.admin)}}, "same-origin")
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/sessions" {
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/overview" {
 		f.t.Fatalf("sign in: %d %s\n%s", resp.StatusCode, resp.Header.Get("Location"), body)
 	}
 }
@@ -204,7 +211,7 @@ func TestConsole_SecurityHeaders(t *testing.T) {
 	f.signIn(c)
 	f.create("alice", "Mozilla/5.0")
 	inline := regexp.MustCompile(`<script[^>]*>[^<]|<style|\sstyle=|\son[a-z]+=|javascript:`)
-	for _, path := range []string{"/console/signin", "/console/sessions?subject=alice"} {
+	for _, path := range []string{"/console/signin", "/console/sessions?subject=alice", "/console/overview", "/console/webhooks"} {
 		resp, body := f.do(c, "GET", path, nil, "same-origin")
 		csp := resp.Header.Get("Content-Security-Policy")
 		if resp.StatusCode != http.StatusOK || !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe") ||
@@ -231,7 +238,10 @@ func TestConsole_RequiresSignIn(t *testing.T) {
 	for _, tc := range []struct{ method, path string }{
 		{"GET", "/console/"},
 		{"GET", "/console/sessions?subject=alice"},
+		{"GET", "/console/overview"},
+		{"GET", "/console/webhooks"},
 		{"POST", "/console/sessions/revoke-all"},
+		{"POST", "/console/webhooks/retry"},
 		{"POST", "/console/signout"},
 	} {
 		var form url.Values
@@ -259,7 +269,7 @@ func TestConsole_CrossSitePostRefused(t *testing.T) {
 	c := f.browser()
 	f.signIn(c)
 	iss := f.create("alice", "Mozilla/5.0")
-	for _, path := range []string{"/console/sessions/revoke-all", "/console/sessions/revoke", "/console/sessions/revoke-others", "/console/signout", "/console/signin"} {
+	for _, path := range []string{"/console/sessions/revoke-all", "/console/sessions/revoke", "/console/sessions/revoke-others", "/console/signout", "/console/signin", "/console/webhooks/retry"} {
 		form := url.Values{"subject": {"alice"}, "id": {string(iss.Session.ID)}, "api_key": {string(f.admin)}}
 		for _, site := range []string{"cross-site", "same-site"} {
 			resp, _ := f.do(c, "POST", path, form, site)

@@ -21,6 +21,7 @@ type sessionRow struct {
 	Device    string // from the User-Agent
 	State     string // live, revoked (reason), expired, idle
 	Anomalies []string
+	Bound     bool // bound to a device key (DBSC)
 }
 
 type sessionsView struct {
@@ -59,7 +60,7 @@ func (c *Console) sessionsPage(w http.ResponseWriter, r *http.Request, key apike
 		now := c.o.Clock.Now()
 		anomalies := c.anomalies(r, subject)
 		for _, s := range list {
-			row := sessionRow{Session: s, Device: c.device.describe(s.Client.UserAgent), State: "live", Anomalies: anomalies[s.ID]}
+			row := sessionRow{Session: s, Device: c.device.describe(s.Client.UserAgent), State: "live", Anomalies: anomalies[s.ID], Bound: s.DeviceBound()}
 			switch err := s.Check(now); {
 			case errors.Is(err, sessiond.ErrRevoked):
 				row.State = "revoked (" + string(s.RevokeReason) + ")"

@@ -2,8 +2,11 @@ package console
 
 import (
 	"errors"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/apikey"
@@ -56,6 +59,13 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	refuse := func(status int, msg string) {
 		c.pages.render(w, r, status, "signin", pageData{Title: "Sign in", Error: msg})
 	}
+	if ok, retry := c.o.SignInLimit.Allow(peerAddr(r)); !ok {
+		secs := strconv.Itoa(int(retry / time.Second))
+		c.log.WarnContext(r.Context(), "console: sign-in rate limited", "client_ip", peerAddr(r))
+		w.Header().Set("Retry-After", secs)
+		refuse(http.StatusTooManyRequests, "Too many sign-in attempts from this address; try again in "+secs+" s.")
+		return
+	}
 	if err := r.ParseForm(); err != nil {
 		refuse(http.StatusBadRequest, "The form could not be read.")
 		return
@@ -86,7 +96,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.log.InfoContext(r.Context(), "console: signed in", "key_id", key.ID)
-	http.Redirect(w, r, Prefix+"/sessions", http.StatusSeeOther)
+	http.Redirect(w, r, Prefix+"/overview", http.StatusSeeOther)
 }
 
 func (c *Console) signOut(w http.ResponseWriter, r *http.Request, key apikey.Key) {
@@ -94,4 +104,14 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request, key apikey.Key
 		c.log.WarnContext(r.Context(), "console: sign-out", "key_id", key.ID, "err", err)
 	}
 	http.Redirect(w, r, Prefix+"/signin", http.StatusSeeOther)
+}
+
+// peerAddr is the connection's peer address: forwarded headers are not
+// trusted, so the limit holds per proxy when the console sits behind one.
+func peerAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }

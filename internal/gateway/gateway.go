@@ -21,6 +21,13 @@ import (
 // DefaultPrefix is the path prefix of the browser routes.
 const DefaultPrefix = "/sessiond"
 
+// The DBSC routes under the prefix; the Sessions' DBSCOptions must name
+// them (RegistrationPath, RefreshPath).
+const (
+	DBSCRegistrationRoute = "/dbsc/register"
+	DBSCRefreshRoute      = "/dbsc/refresh"
+)
+
 // Options configure a Gateway. Zero values take the documented defaults.
 type Options struct {
 	// Sessions sets and reads the cookies and guards against CSRF.
@@ -83,6 +90,11 @@ func New(opts Options) (*Gateway, error) {
 	g.mux.Handle(g.prefix+"/logout", g.s.CSRF(http.HandlerFunc(g.logout)))
 	g.mux.HandleFunc(g.prefix+"/session", g.session)
 	g.mux.HandleFunc(g.prefix+"/login", g.exchange)
+	if g.s.DBSCPolicy() != httpsession.DBSCOff {
+		dbsc := g.s.DBSCHandler()
+		g.mux.Handle(g.prefix+DBSCRegistrationRoute, dbsc)
+		g.mux.Handle(g.prefix+DBSCRefreshRoute, dbsc)
+	}
 	g.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		httpsession.WriteProblem(w, http.StatusNotFound, "not_found", "Not found", "no such route")
 	})

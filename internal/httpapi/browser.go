@@ -21,7 +21,7 @@ func mountBrowser(mux *http.ServeMux, opts Options) {
 		info := infoFrom(r.Context())
 		info.pattern = prefix + "/"
 		switch rest := strings.TrimPrefix(r.URL.Path, prefix+"/"); rest {
-		case "check", "refresh", "logout", "session", "login":
+		case "check", "refresh", "logout", "session", "login", "dbsc/register", "dbsc/refresh":
 			info.pattern += rest
 		}
 		h.ServeHTTP(w, r)

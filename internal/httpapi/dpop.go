@@ -28,12 +28,9 @@ import (
 
 const headerDPoPNonce = "DPoP-Nonce"
 
-// dpopProof is the proof a client sent the app, relayed in a request body.
-type dpopProof struct {
-	Proof string `json:"dpop_proof"`
-	HTM   string `json:"htm"`
-	HTU   string `json:"htu"`
-}
+// dpopProof is the proof a client sent the app, relayed in a request body
+// (the wire type the Go client shares).
+type dpopProof = apitype.DPoPProof
 
 // dpopBinding is what POST /v1/sessions accepts to bind a session.
 type dpopBinding struct {

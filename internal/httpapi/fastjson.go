@@ -69,6 +69,8 @@ func appendSession(b []byte, s *apitype.Session) []byte {
 	b = appendString(b, s.Client.UserAgent)
 	b = append(b, `},"claims":`...)
 	b = appendCompact(b, s.Claims)
+	b = append(b, `,"device_bound":`...)
+	b = strconv.AppendBool(b, s.DeviceBound)
 	return append(b, '}')
 }
 

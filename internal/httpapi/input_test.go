@@ -109,7 +109,7 @@ func TestAPI_Tokens(t *testing.T) {
 			}
 			wantKeys(t, "token response", tok, "session", "access_token", "access_token_expires_at", "refresh_token", "refresh_token_expires_at", "token_type")
 			sess, _ := tok["session"].(map[string]any)
-			wantKeys(t, "session", sess, "id", "subject", "strategy", "created_at", "last_active_at", "idle_expires_at", "expires_at", "persistent", "client", "claims")
+			wantKeys(t, "session", sess, "id", "subject", "strategy", "created_at", "last_active_at", "idle_expires_at", "expires_at", "persistent", "client", "claims", "device_bound")
 			wantKeys(t, "session.client", sess["client"].(map[string]any), "ip", "user_agent")
 			if c, ok := sess["claims"].(map[string]any); !ok || len(c) != 0 {
 				t.Errorf("claims = %v; want {}", sess["claims"])

@@ -10,22 +10,67 @@ import (
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/console"
 	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/internal/ratelimit"
 	"github.com/sessiond/sessiond/jwttoken/signing"
+	"github.com/sessiond/sessiond/webhook"
 )
+
+// consoleParts are what the console shows and acts on, from Run.
+type consoleParts struct {
+	mgr       *sessiond.Manager
+	keys      *apikey.Keys
+	signer    *signing.Keys
+	events    *fanout
+	incident  func(context.Context, httpapi.IncidentRequest) (int, error)
+	outbox    sessiond.Outbox
+	endpoints []webhook.Endpoint
+	store     sessiond.Store // counts live sessions if it is a LiveCounter
+	clock     sessiond.Clock
+}
 
 // buildConsole builds the operator console when console.enabled is set
 // (nil handler otherwise) and returns it with the function that closes it.
-func buildConsole(ctx context.Context, cfg config.Config, mgr *sessiond.Manager, keys *apikey.Keys, signer *signing.Keys, events *fanout, incident func(context.Context, httpapi.IncidentRequest) (int, error), log *slog.Logger) (http.Handler, func(), error) {
+func buildConsole(ctx context.Context, o Options, p consoleParts, log *slog.Logger) (http.Handler, func(), error) {
+	cfg := o.Config
 	if !cfg.Console.Enabled {
 		return nil, func() {}, nil
 	}
-	o := console.Options{Manager: mgr, Keys: keys, Events: events.log, Incident: incident,
-		Record: func(ctx context.Context, e sessiond.Event) { events.emit(ctx, e) },
-		Idle:   cfg.Console.IdleTimeout.Std(), Logger: log}
-	if signer != nil {
-		o.Signing = signer
+	co := console.Options{Manager: p.mgr, Keys: p.keys, Events: p.events.log, Incident: p.incident,
+		Record: func(ctx context.Context, e sessiond.Event) { p.events.emit(ctx, e) },
+		Idle:   cfg.Console.IdleTimeout.Std(), Logger: log, Clock: p.clock,
+		Outbox:   p.outbox,
+		Findings: config.Validate(cfg, o.Doc, cfg.Environment),
+		// Sign-in attempts are API-key authentications from one address:
+		// the same limit as the API's failed authentications.
+		SignInLimit: ratelimit.New(ratelimit.Options{Rate: cfg.RateLimit.AuthFailures.PerSecond(),
+			Burst: cfg.RateLimit.AuthFailures.Burst, Clock: p.clock}),
 	}
-	c, err := console.New(ctx, o)
+	if p.signer != nil {
+		co.Signing = p.signer
+	}
+	// The overview counts live sessions when it is shown, not through the
+	// metrics' 15-second cache: an operator wants the figure of now.
+	if lc, ok := p.store.(sessiond.LiveCounter); ok {
+		co.Live = func(ctx context.Context) (int, error) {
+			m, err := lc.CountLive(ctx, p.clock.Now())
+			n := 0
+			for _, v := range m {
+				n += v
+			}
+			return n, err
+		}
+	}
+	for _, ep := range p.endpoints {
+		e := console.Endpoint{Name: ep.Name, URL: ep.URL, MaxAttempts: ep.MaxAttempts}
+		if e.MaxAttempts == 0 {
+			e.MaxAttempts = webhook.DefaultMaxAttempts
+		}
+		for _, t := range ep.Events {
+			e.Events = append(e.Events, string(t))
+		}
+		co.Webhooks = append(co.Webhooks, e)
+	}
+	c, err := console.New(ctx, co)
 	if err != nil {
 		return nil, nil, err
 	}

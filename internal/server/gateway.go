@@ -2,12 +2,14 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/httpsession"
@@ -43,6 +45,13 @@ func addGateway(cfg config.Config, mgr *sessiond.Manager, meta sessiond.MetaStor
 		ClientIP:           clientIP(cfg.Gateway.ClientIPHeader),
 		Logger:             log,
 	}
+	if cfg.Gateway.DBSC != "" && cfg.Gateway.DBSC != config.DBSCOff {
+		d, err := dbscOptions(cfg, meta)
+		if err != nil {
+			return err
+		}
+		sopts.DBSC = d
+	}
 	if p := c.RefreshPath; covers(p, sopts.RefreshPath) {
 		// A parent path of the refresh route (SD-GATEWAY-003 allows it)
 		// still reaches it.
@@ -58,7 +67,7 @@ func addGateway(cfg config.Config, mgr *sessiond.Manager, meta sessiond.MetaStor
 	}
 	hopts.Browser, hopts.BrowserPrefix = g, g.Prefix()
 	hopts.Handoff = handoff{g}
-	log.Info("browser gateway enabled", "prefix", g.Prefix(), "login_url", cfg.Gateway.LoginURL, "cookie", s.CookieName())
+	log.Info("browser gateway enabled", "prefix", g.Prefix(), "login_url", cfg.Gateway.LoginURL, "cookie", s.CookieName(), "dbsc", string(s.DBSCPolicy()))
 	return nil
 }
 
@@ -106,4 +115,58 @@ func (h handoff) NewLoginCode(ctx context.Context, iss *sessiond.Issued, returnT
 
 func (h handoff) SetCookieValues(iss *sessiond.Issued) ([]string, error) {
 	return h.g.SetCookieValues(iss)
+}
+
+// dbscKeyDoc is the MetaStore document holding the key every node MACs
+// DBSC challenges and bound cookies with.
+const dbscKeyDoc = "gateway.dbsc_key"
+
+// dbscOptions configures DBSC (gateway.dbsc): its routes under the
+// gateway's prefix, a key shared by every node through the store, and
+// used challenges remembered in the store when it can share them
+// (memstore, redisstore), otherwise in this node's memory.
+func dbscOptions(cfg config.Config, meta sessiond.MetaStore) (httpsession.DBSCOptions, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	key, err := sharedKey(ctx, meta, dbscKeyDoc)
+	if err != nil {
+		return httpsession.DBSCOptions{}, fmt.Errorf("gateway: DBSC key: %w", err)
+	}
+	o := httpsession.DBSCOptions{
+		Policy:           httpsession.DBSCPolicy(cfg.Gateway.DBSC),
+		Key:              key,
+		CookieLifetime:   cfg.Gateway.DBSCCookieLifetime.Std(),
+		RegistrationPath: cfg.Gateway.Prefix + gateway.DBSCRegistrationRoute,
+		RefreshPath:      cfg.Gateway.Prefix + gateway.DBSCRefreshRoute,
+	}
+	if g, ok := meta.(sessiond.ReplayGuard); ok {
+		o.Replay = g
+	}
+	return o, nil
+}
+
+// sharedKey returns the 32-byte key kept in the document name, making it
+// on first use; two nodes starting at once agree through the
+// compare-and-swap of PutMeta.
+func sharedKey(ctx context.Context, meta sessiond.MetaStore, name string) ([]byte, error) {
+	for range 3 {
+		v, _, err := meta.GetMeta(ctx, name)
+		if err == nil {
+			if len(v) < 32 {
+				return nil, fmt.Errorf("document %s holds %d bytes; want 32", name, len(v))
+			}
+			return v, nil
+		}
+		if !errors.Is(err, sessiond.ErrNotFound) {
+			return nil, err
+		}
+		key := make([]byte, 32)
+		_, _ = rand.Read(key)
+		if _, err := meta.PutMeta(ctx, name, key, 0); err == nil {
+			return key, nil
+		} else if !errors.Is(err, sessiond.ErrConflict) {
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("document %s: %w", name, sessiond.ErrConflict)
 }

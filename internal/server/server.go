@@ -191,7 +191,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	if keys != nil {
 		hopts.JWKS = keys.Ring().JWKS
 	}
-	if hopts.DPoP, err = dpopVerifier(store); err != nil {
+	if hopts.DPoP, err = dpopVerifier(ctx, cfg, store, meta, o.Getenv, clock, log); err != nil {
 		return err
 	}
 	if cfg.Server.AdminListen != "" {
@@ -211,7 +211,8 @@ func Run(ctx context.Context, o Options) (err error) {
 	if handler, err = mountSSF(cfg, handler, mgr, meta, events, clock, log); err != nil {
 		return err
 	}
-	con, closeConsole, err := buildConsole(ctx, cfg, mgr, apiKeys, keys, events, hopts.Incident, log) // served at /console
+	con, closeConsole, err := buildConsole(ctx, o, consoleParts{mgr: mgr, keys: apiKeys, signer: keys, events: events, // served at /console
+		incident: hopts.Incident, outbox: outbox, endpoints: endpoints, store: store, clock: clock}, log)
 	if err != nil {
 		return err
 	}

@@ -101,7 +101,7 @@ func (o *Options) encode(p payload) ([]byte, error) {
 	}
 	s := stored{Format: formatVersion}
 	if o.KEK != nil {
-		if s.Sealed, err = o.KEK.seal(plain); err != nil {
+		if s.Sealed, err = o.KEK.seal(DocName, plain); err != nil {
 			return nil, err
 		}
 	} else {

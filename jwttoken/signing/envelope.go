@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -56,10 +57,10 @@ type sealed struct {
 	Data []byte `json:"data"` // the payload, sealed with the data key
 }
 
-// The additional data binds each ciphertext to its role and to the KEK, so
-// a wrapped data key cannot be passed off as a payload or moved to another
-// document.
-func aad(role, kek string) []byte { return []byte("sessiond " + DocName + " " + role + " " + kek) }
+// The additional data binds each ciphertext to its document, its role and
+// the KEK, so a wrapped data key cannot be passed off as a payload or moved
+// to another document.
+func aad(doc, role, kek string) []byte { return []byte("sessiond " + doc + " " + role + " " + kek) }
 
 func gcm(key []byte) (cipher.AEAD, error) {
 	block, err := aes.NewCipher(key)
@@ -71,7 +72,7 @@ func gcm(key []byte) (cipher.AEAD, error) {
 	return cipher.NewGCMWithRandomNonce(block)
 }
 
-func (k *KEK) seal(plain []byte) (*sealed, error) {
+func (k *KEK) seal(doc string, plain []byte) (*sealed, error) {
 	dek := make([]byte, 32)
 	if _, err := rand.Read(dek); err != nil {
 		return nil, fmt.Errorf("signing: data key: %w", err)
@@ -86,15 +87,21 @@ func (k *KEK) seal(plain []byte) (*sealed, error) {
 	}
 	return &sealed{
 		KEK:  k.ID,
-		DEK:  kekAEAD.Seal(nil, nil, dek, aad("dek", k.ID)),
-		Data: dataAEAD.Seal(nil, nil, plain, aad("data", k.ID)),
+		DEK:  kekAEAD.Seal(nil, nil, dek, aad(doc, "dek", k.ID)),
+		Data: dataAEAD.Seal(nil, nil, plain, aad(doc, "data", k.ID)),
 	}, nil
 }
 
-// open unseals s with whichever configured KEK it names.
+// open unseals the key ring s with whichever configured KEK it names.
 func (o *Options) open(s *sealed) ([]byte, error) {
+	return openSealed(DocName, s, append([]*KEK{o.KEK}, o.OldKEKs...))
+}
+
+// openSealed unseals s, sealed for the meta document doc, with whichever
+// of keks it names.
+func openSealed(doc string, s *sealed, keks []*KEK) ([]byte, error) {
 	var k *KEK
-	for _, c := range append([]*KEK{o.KEK}, o.OldKEKs...) {
+	for _, c := range keks {
 		if c != nil && c.ID == s.KEK {
 			k = c
 			break
@@ -107,7 +114,7 @@ func (o *Options) open(s *sealed) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signing: open: %w", err)
 	}
-	dek, err := kekAEAD.Open(nil, nil, s.DEK, aad("dek", k.ID))
+	dek, err := kekAEAD.Open(nil, nil, s.DEK, aad(doc, "dek", k.ID))
 	if err != nil {
 		return nil, fmt.Errorf("signing: open the data key with key-encryption key %s: %w", k.ID, err)
 	}
@@ -115,9 +122,35 @@ func (o *Options) open(s *sealed) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signing: open: %w", err)
 	}
-	plain, err := dataAEAD.Open(nil, nil, s.Data, aad("data", k.ID))
+	plain, err := dataAEAD.Open(nil, nil, s.Data, aad(doc, "data", k.ID))
 	if err != nil {
-		return nil, fmt.Errorf("signing: open the key ring: %w", err)
+		return nil, fmt.Errorf("signing: open %s: %w", doc, err)
 	}
 	return plain, nil
+}
+
+// SealDocument envelope-encrypts plain, the content of the meta document
+// named doc, as the key ring is (a fresh data key under AES-256-GCM,
+// wrapped by k), for other secrets the server keeps in the store. The
+// result is JSON; OpenDocument with the same doc name reverses it.
+func (k *KEK) SealDocument(doc string, plain []byte) ([]byte, error) {
+	s, err := k.seal(doc, plain)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(s)
+}
+
+// OpenDocument reverses SealDocument for the document doc with whichever
+// of keks (nil entries skipped) sealed it, and returns that KEK's ID. It
+// fails with an error matching ErrKEKRequired when none of them did, and
+// with another error when data is not a sealed document, was sealed for
+// another document, or was altered.
+func OpenDocument(doc string, data []byte, keks ...*KEK) (plain []byte, kekID string, err error) {
+	var s sealed
+	if err := json.Unmarshal(data, &s); err != nil || s.KEK == "" {
+		return nil, "", fmt.Errorf("signing: %s is not a sealed document", doc)
+	}
+	plain, err = openSealed(doc, &s, keks)
+	return plain, s.KEK, err
 }

@@ -304,3 +304,47 @@ func TestKeys_RejectsMalformedDocument(t *testing.T) {
 		})
 	}
 }
+
+// TestSealDocument: another secret sealed as the key ring is opens with
+// the KEK that sealed it (among several), and with nothing else: no KEK,
+// another KEK, another document name, a flipped byte.
+func TestSealDocument(t *testing.T) {
+	k, other := newKEK(t), newKEK(t)
+	plain := []byte("a shared secret")
+	sealed, err := k.SealDocument("dpop_nonce", plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(sealed, plain) {
+		t.Fatal("the sealed document holds the secret in clear")
+	}
+	got, id, err := signing.OpenDocument("dpop_nonce", sealed, nil, other, k)
+	if err != nil || !bytes.Equal(got, plain) || id != k.ID {
+		t.Fatalf("OpenDocument = %q, %q, %v", got, id, err)
+	}
+	if _, _, err := signing.OpenDocument("dpop_nonce", sealed); !errors.Is(err, signing.ErrKEKRequired) {
+		t.Errorf("no KEK: err = %v; want ErrKEKRequired", err)
+	}
+	if _, _, err := signing.OpenDocument("dpop_nonce", sealed, other); !errors.Is(err, signing.ErrKEKRequired) {
+		t.Errorf("another KEK: err = %v; want ErrKEKRequired", err)
+	}
+	if _, _, err := signing.OpenDocument(signing.DocName, sealed, k); err == nil {
+		t.Error("opened as another document")
+	}
+	var s struct {
+		KEK  string `json:"kek"`
+		DEK  []byte `json:"dek"`
+		Data []byte `json:"data"`
+	}
+	if err := json.Unmarshal(sealed, &s); err != nil {
+		t.Fatal(err)
+	}
+	s.Data[len(s.Data)-1] ^= 1
+	tampered, _ := json.Marshal(s)
+	if _, _, err := signing.OpenDocument("dpop_nonce", tampered, k); err == nil {
+		t.Error("a tampered document opened")
+	}
+	if _, _, err := signing.OpenDocument("dpop_nonce", []byte(`{"secret":"x"}`), k); err == nil {
+		t.Error("a document in clear opened as sealed")
+	}
+}

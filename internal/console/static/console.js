@@ -1,5 +1,7 @@
-// sessiond console: the events page's live tail. Served as a file (CSP
-// script-src 'self'); every value is set with textContent, never as HTML.
+// sessiond console: the events page's live tail and the overview's charts.
+// Served as a file (CSP script-src 'self'); every value is set with
+// textContent, never as HTML; chart data comes from the data-charts
+// attribute of the overview's #overview-data (no inline script).
 "use strict";
 (function () {
   var source = null;
@@ -45,10 +47,55 @@
     button.setAttribute("data-wired", "1");
     button.addEventListener("click", function () { if (source) stop(button); else start(button); });
   }
-  document.addEventListener("DOMContentLoaded", wire);
+  // The overview's charts (uPlot, vendored): one per window, a line per
+  // series, coloured from the theme's CSS variables, redrawn when the
+  // width or the colour scheme changes.
+  var plots = [];
+  var hhmm = null;
+  function utc(ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); }
+  function drawCharts() {
+    plots.forEach(function (p) { p.destroy(); });
+    plots = [];
+    var el = document.getElementById("overview-data");
+    if (!el || !window.uPlot) return;
+    hhmm = hhmm || uPlot.fmtDate("{HH}:{mm}");
+    var data = JSON.parse(el.getAttribute("data-charts"));
+    var css = getComputedStyle(document.documentElement);
+    function v(name) { return css.getPropertyValue(name).trim(); }
+    [["chart-hour", data.hour], ["chart-day", data.day]].forEach(function (pair) {
+      var box = document.getElementById(pair[0]);
+      var w = pair[1];
+      if (!box || !w) return;
+      box.textContent = "";
+      var xs = w.series.length ? w.series[0].counts.map(function (_, i) { return w.start + i * w.step; }) : [];
+      var axis = { stroke: v("--muted"), grid: { stroke: v("--line"), width: 1 }, ticks: { stroke: v("--line"), width: 1 } };
+      var opts = {
+        width: Math.max(box.clientWidth, 200), height: 170,
+        tzDate: utc,
+        legend: { show: false }, cursor: { show: false }, select: { show: false },
+        scales: { y: { range: function (u, min, max) { return [0, Math.max(max, 1)]; } } },
+        // Times in UTC on a 24-hour clock, as everywhere in the console.
+        axes: [Object.assign({ values: function (u, splits) { return splits.map(function (ts) { return hhmm(utc(ts)); }); } }, axis),
+          Object.assign({ size: 40 }, axis)],
+        series: [{}].concat(w.series.map(function (s, i) {
+          return { label: s.name, stroke: v("--s" + i), width: 2, points: { show: true, size: 4 } };
+        })),
+      };
+      plots.push(new uPlot(opts, [xs].concat(w.series.map(function (s) { return s.counts; })), box));
+    });
+  }
+  var resizeTimer = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(drawCharts, 150);
+  });
+  if (window.matchMedia) window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", drawCharts);
+
+  document.addEventListener("DOMContentLoaded", function () { wire(); drawCharts(); });
   // hx-boost swaps the body: wire the new page, and end a tail left behind.
   document.addEventListener("htmx:afterSettle", function () {
     if (source && !document.getElementById("tail-toggle")) { source.close(); source = null; }
     wire();
+    drawCharts();
   });
 })();

@@ -352,6 +352,11 @@ export class Verifier {
       (p.ext !== undefined && (typeof p.ext !== "object" || p.ext === null || Array.isArray(p.ext)))) {
       throw new VerifyError("invalid_token", "a required claim is missing or wrong");
     }
+    if (p.cnf !== undefined) {
+      // Bound to the client's DPoP key (RFC 9449): valid only with a proof,
+      // which this verifier does not check yet. Fail closed.
+      throw new VerifyError("invalid_token", "the token is bound to a key (DPoP); this verifier does not check DPoP proofs");
+    }
     return {
       subject: sub,
       sessionId: sid,

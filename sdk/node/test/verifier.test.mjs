@@ -67,6 +67,16 @@ test("verifies, then rejects a revoked session", { skip }, async () => {
   }
 });
 
+test("a token bound to a DPoP key is refused (no proof checks here)", { skip }, async () => {
+  const v = await createVerifier({ url, apiKey, issuer, audience, logger: quiet });
+  try {
+    const s = await api("POST", "/v1/sessions", { subject: "dora", dpop_jkt: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I" });
+    assert.equal(await code(v.verify(s.access_token)), "invalid_token");
+  } finally {
+    await v.close();
+  }
+});
+
 test("a session revoked before start is rejected at once (snapshot)", { skip }, async () => {
   const s = await login("bob");
   await api("DELETE", `/v1/sessions/${s.session.id}`);

@@ -1,0 +1,153 @@
+package browsertest
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/httpsession"
+	"github.com/sessiond/sessiond/jwttoken"
+	"github.com/sessiond/sessiond/memstore"
+	"github.com/sessiond/sessiond/opaquetoken"
+	"github.com/sessiond/sessiond/sessiondtest"
+)
+
+// boundCookieLifetime is short so the run watches Chromium refresh the
+// bound cookie with a proof of its key within seconds.
+const boundCookieLifetime = 3 * time.Second
+
+// TestBrowserDBSC runs real Chromium against httpsession with DBSC
+// (dbsc.test.mjs). Chromium 156 on Linux binds sessions only with its
+// testing switches (docs/bound-sessions.md): DeviceBoundSessions with the
+// origin-trial requirement off, software keys instead of a TPM, and a
+// certificate it trusts (DBSC needs a secure origin without certificate
+// errors; --ignore-certificate-errors is not enough, the certificate's
+// SPKI must be allowed).
+func TestBrowserDBSC(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser tests are skipped with -short")
+	}
+	node, chromium := requirements(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+
+	events := &sessiondtest.Events{}
+	ring, err := jwttoken.NewRing(time.Now(), jwttoken.RingOptions{MaxTokenLifetime: 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	codec, err := jwttoken.New(ring, jwttoken.Options{Issuer: "https://sessiond.test", Audience: "app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := sessiond.New(ctx, sessiond.Options{Strategy: sessiond.StrategyDatabase, Store: memstore.New(),
+		Signed: codec, Opaque: opaquetoken.Codec{}, Events: events, GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	var logs syncBuffer
+	s, err := httpsession.New(httpsession.Options{Manager: m, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		DBSC: httpsession.DBSCOptions{Policy: httpsession.DBSCOptional, CookieLifetime: boundCookieLifetime}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := s.Login(w, r, "alice", sessiond.CreateOptions{}); err != nil {
+			http.Error(w, "login failed", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, "<!doctype html><title>signed in</title><p>signed in")
+	})
+	mux.Handle("GET /me", s.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess, _ := sessiond.FromContext(r.Context())
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"subject": sess.Subject, "device_bound": sess.DeviceBound()})
+	})))
+	mux.HandleFunc("GET /test/events", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]int{
+			"bound":     events.Count(sessiond.EventDeviceBound),
+			"refreshed": events.Count(sessiond.EventDeviceRefreshed),
+			"refused":   events.Count(sessiond.EventDeviceProofRefused),
+		})
+	})
+	mux.Handle("/auth/dbsc/", s.DBSCHandler())
+
+	cert, spki := localhostCert(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: mux, TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.ServeTLS(ln, "", "") }()
+	defer srv.Close()
+	base := fmt.Sprintf("https://localhost:%d", ln.Addr().(*net.TCPAddr).Port)
+
+	results, _ := filepath.Abs(filepath.Join(".", "test-results"))
+	if dir := os.Getenv("SESSIOND_TEST_RESULTS"); dir != "" {
+		results = dir
+	}
+	run := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", "dbsc.test.mjs")
+	run.Env = append(os.Environ(),
+		"SESSIOND_DBSC_URL="+base,
+		"SESSIOND_CHROMIUM="+chromium,
+		"SESSIOND_DBSC_SPKI="+spki,
+		"SESSIOND_TEST_RESULTS="+results,
+		fmt.Sprintf("SESSIOND_BOUND_COOKIE_SECONDS=%d", int(boundCookieLifetime/time.Second)),
+	)
+	run.WaitDelay = 10 * time.Second
+	start := time.Now()
+	out, err := run.CombinedOutput()
+	t.Logf("node --test dbsc.test.mjs (%s):\n%s", time.Since(start).Round(time.Second), out)
+	if err != nil {
+		t.Errorf("DBSC browser test failed: %v\nserver log:\n%s", err, logs.String())
+	}
+}
+
+// localhostCert makes a self-signed certificate for localhost and returns
+// it with the base64 SHA-256 of its public key, for Chromium's
+// --ignore-certificate-errors-spki-list.
+func localhostCert(t *testing.T) (tls.Certificate, string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"},
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(c.RawSubjectPublicKeyInfo)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: c}, base64.StdEncoding.EncodeToString(sum[:])
+}

@@ -1,0 +1,162 @@
+package console
+
+import (
+	"cmp"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/apikey"
+)
+
+// Endpoint is a configured webhook receiver as the console shows it: no
+// secret.
+type Endpoint struct {
+	Name        string
+	URL         string
+	Events      []string // empty: every event
+	MaxAttempts int
+}
+
+// Deliveries shown per state on the webhooks page; a retry looks for its
+// delivery among the newest maxRetryScan dead ones.
+const (
+	shownDeliveries = 50
+	maxRetryScan    = 1000
+)
+
+type deliveryRow struct {
+	ID, Endpoint, EventID, State, LastError string
+	Attempts                                int
+	Created, Updated, Next                  string
+	updated                                 int64
+}
+
+func toDeliveryRow(d sessiond.Delivery) deliveryRow {
+	row := deliveryRow{ID: printable(d.ID), Endpoint: printable(d.Endpoint), EventID: printable(d.EventID),
+		State: string(d.State), LastError: printable(d.LastError), Attempts: d.Attempts,
+		Created: when(d.CreatedAt), Updated: when(d.UpdatedAt), updated: d.UpdatedAt.UnixNano()}
+	if d.State == sessiond.DeliveryPending {
+		row.Next = when(d.NextAttemptAt)
+	}
+	return row
+}
+
+type webhooksView struct {
+	Enabled   bool // the store keeps an outbox
+	Endpoints []Endpoint
+	Backlog   int
+	Dead      int
+	DeadRows  []deliveryRow
+	Recent    []deliveryRow // pending and delivered, newest first
+}
+
+func (c *Console) webhooksPage(w http.ResponseWriter, r *http.Request, key apikey.Key) {
+	d := pageData{Title: "Webhooks", Nav: "webhooks", Operator: operatorName(key)}
+	if id := r.URL.Query().Get("retried"); id != "" && len(id) <= 128 {
+		d.Notice = "Delivery " + printable(id) + " is queued for a new series of attempts."
+	}
+	status := http.StatusOK
+	v := webhooksView{Enabled: c.o.Outbox != nil}
+	for _, ep := range c.o.Webhooks {
+		ep.URL = shownURL(ep.URL)
+		v.Endpoints = append(v.Endpoints, ep)
+	}
+	d.Data = &v
+	if c.o.Outbox == nil {
+		c.pages.render(w, r, status, "webhooks", d)
+		return
+	}
+	ctx := r.Context()
+	var errs []error
+	read := func(state sessiond.DeliveryState) []deliveryRow {
+		ds, err := c.o.Outbox.ListDeliveries(ctx, state, shownDeliveries)
+		errs = append(errs, err)
+		rows := make([]deliveryRow, 0, len(ds))
+		for _, del := range ds {
+			rows = append(rows, toDeliveryRow(del))
+		}
+		return rows
+	}
+	var err error
+	v.Backlog, err = c.o.Outbox.CountDeliveries(ctx, sessiond.DeliveryPending)
+	errs = append(errs, err)
+	v.Dead, err = c.o.Outbox.CountDeliveries(ctx, sessiond.DeliveryDead)
+	errs = append(errs, err)
+	v.DeadRows = read(sessiond.DeliveryDead)
+	v.Recent = append(read(sessiond.DeliveryPending), read(sessiond.DeliveryDelivered)...)
+	slices.SortStableFunc(v.Recent, func(a, b deliveryRow) int { return cmp.Compare(b.updated, a.updated) })
+	if len(v.Recent) > shownDeliveries {
+		v.Recent = v.Recent[:shownDeliveries]
+	}
+	if err := errors.Join(errs...); err != nil {
+		c.log.ErrorContext(ctx, "console: read webhook outbox", "err", err)
+		d.Error, status = "Reading the webhook outbox failed; see the server log.", http.StatusServiceUnavailable
+	}
+	c.pages.render(w, r, status, "webhooks", d)
+}
+
+// retryDelivery puts a dead delivery back in the outbox as pending, due
+// now, with its attempts reset: the dispatcher gives it a new series of
+// attempts (and declares it dead again if they all fail). Only dead
+// deliveries are retried, so a delivered one is never sent twice by an
+// operator's stale page.
+func (c *Console) retryDelivery(w http.ResponseWriter, r *http.Request, key apikey.Key) {
+	refuse := func(status int, msg string) {
+		c.pages.render(w, r, status, "webhooks", pageData{Title: "Webhooks", Nav: "webhooks", Operator: operatorName(key),
+			Error: msg, Data: &webhooksView{Enabled: c.o.Outbox != nil}})
+	}
+	if c.o.Outbox == nil {
+		refuse(http.StatusNotImplemented, "This store keeps no webhook outbox.")
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		refuse(http.StatusBadRequest, "The form could not be read.")
+		return
+	}
+	id := r.PostForm.Get("id")
+	if id == "" || len(id) > 128 {
+		refuse(http.StatusBadRequest, "The form was incomplete or malformed.")
+		return
+	}
+	ctx := r.Context()
+	dead, err := c.o.Outbox.ListDeliveries(ctx, sessiond.DeliveryDead, maxRetryScan)
+	if err != nil {
+		c.log.ErrorContext(ctx, "console: list dead deliveries", "err", err)
+		refuse(http.StatusServiceUnavailable, "Reading the webhook outbox failed; see the server log.")
+		return
+	}
+	i := slices.IndexFunc(dead, func(d sessiond.Delivery) bool { return d.ID == id })
+	if i < 0 {
+		refuse(http.StatusNotFound, "There is no dead delivery "+printable(id)+" (it may have been retried already).")
+		return
+	}
+	now := c.o.Clock.Now()
+	if err := c.o.Outbox.FinishDelivery(ctx, id, sessiond.DeliveryPending, 0, now, dead[i].LastError, now); err != nil {
+		c.log.ErrorContext(ctx, "console: retry delivery", "webhook_id", id, "err", err)
+		refuse(http.StatusServiceUnavailable, "Retrying failed; see the server log.")
+		return
+	}
+	c.log.InfoContext(ctx, "console: dead webhook delivery retried", "key_id", key.ID, "webhook_id", id,
+		"endpoint", dead[i].Endpoint, "event_id", dead[i].EventID)
+	http.Redirect(w, r, Prefix+"/webhooks?"+url.Values{"retried": {id}}.Encode(), http.StatusSeeOther)
+}
+
+// shownURL is an endpoint's URL without its query or fragment, which may
+// carry a token, and without user information.
+func shownURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	hidden := u.RawQuery != "" || u.Fragment != "" || u.User != nil
+	u.RawQuery, u.Fragment, u.User, u.ForceQuery = "", "", nil, false
+	s := u.String()
+	if hidden {
+		s += " (query hidden)"
+	}
+	return printable(strings.TrimSpace(s))
+}

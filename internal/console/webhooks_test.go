@@ -1,0 +1,152 @@
+package console_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/console"
+	"github.com/sessiond/sessiond/internal/ratelimit"
+)
+
+func TestConsole_Webhooks(t *testing.T) {
+	f := newFixtureWith(t, func(f *fixture, o *console.Options) {
+		o.Outbox = f.store
+		o.Webhooks = []console.Endpoint{
+			{Name: "siem", URL: "https://hooks.example.com/in?token=s3cret#frag", Events: []string{"session.revoked"}, MaxAttempts: 3},
+			{Name: "all", URL: "https://other.example.com/", MaxAttempts: 8},
+		}
+	})
+	ctx := t.Context()
+	now := f.clock.Now()
+	del := func(id string) sessiond.Delivery {
+		return sessiond.Delivery{ID: id, Endpoint: "siem", EventID: "ev_" + id, Payload: []byte("{}"),
+			State: sessiond.DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
+	}
+	if err := f.store.EnqueueDeliveries(ctx, del("msg_dead"), del("msg_done"), del("msg_wait")); err != nil {
+		t.Fatal(err)
+	}
+	hostileErr := "POST: 500 <script>alert(1)</script>\x1b[2J"
+	if err := f.store.FinishDelivery(ctx, "msg_dead", sessiond.DeliveryDead, 3, now, hostileErr, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.FinishDelivery(ctx, "msg_done", sessiond.DeliveryDelivered, 1, now, "", now); err != nil {
+		t.Fatal(err)
+	}
+	c := f.browser()
+	f.signIn(c)
+
+	resp, body := f.do(c, "GET", "/console/webhooks", nil, "same-origin")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("webhooks page: %d\n%s", resp.StatusCode, body)
+	}
+	for _, want := range []string{"https://hooks.example.com/in (query hidden)", "every event", "session.revoked",
+		"Dead deliveries: 1", `aria-label="Retry delivery msg_dead"`, "backlog: 1", "msg_done", "msg_wait", "delivered",
+		`&lt;script&gt;alert(1)&lt;/script&gt;\x1b[2J`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("webhooks page lacks %q", want)
+		}
+	}
+	for _, bad := range []string{"s3cret", "frag", "<script>alert", "\x1b", `aria-label="Retry delivery msg_done"`} {
+		if strings.Contains(body, bad) {
+			t.Errorf("webhooks page shows %q", bad)
+		}
+	}
+
+	t.Run("bad input", func(t *testing.T) {
+		for _, tc := range []struct {
+			name string
+			form url.Values
+			want int
+		}{
+			{"no id", url.Values{}, http.StatusBadRequest},
+			{"long id", url.Values{"id": {strings.Repeat("m", 129)}}, http.StatusBadRequest},
+			{"unknown id", url.Values{"id": {"msg_nope"}}, http.StatusNotFound},
+			{"delivered, not dead", url.Values{"id": {"msg_done"}}, http.StatusNotFound},
+			{"pending, not dead", url.Values{"id": {"msg_wait"}}, http.StatusNotFound},
+		} {
+			resp, _ := f.do(c, "POST", "/console/webhooks/retry", tc.form, "same-origin")
+			if resp.StatusCode != tc.want {
+				t.Errorf("%s: %d; want %d", tc.name, resp.StatusCode, tc.want)
+			}
+		}
+		if resp, _ := f.do(c, "POST", "/console/webhooks/retry", url.Values{"id": {"msg_dead"}}, "cross-site"); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("cross-site retry: %d", resp.StatusCode)
+		}
+		if n, _ := f.store.CountDeliveries(ctx, sessiond.DeliveryDead); n != 1 {
+			t.Errorf("dead deliveries after refused retries: %d", n)
+		}
+		if ds, _ := f.store.ListDeliveries(ctx, sessiond.DeliveryDelivered, 10); len(ds) != 1 {
+			t.Errorf("a refused retry touched a delivered delivery: %+v", ds)
+		}
+	})
+
+	t.Run("retry", func(t *testing.T) {
+		f.clock.Advance(time.Minute)
+		resp, _ := f.do(c, "POST", "/console/webhooks/retry", url.Values{"id": {"msg_dead"}}, "same-origin")
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/webhooks?retried=msg_dead" {
+			t.Fatalf("retry: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		// Due now, with a new series of attempts: the dispatcher claims it.
+		claimed, err := f.store.ClaimDeliveries(ctx, f.clock.Now(), 10, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got *sessiond.Delivery
+		for i := range claimed {
+			if claimed[i].ID == "msg_dead" {
+				got = &claimed[i]
+			}
+		}
+		if got == nil || got.Attempts != 0 || got.State != sessiond.DeliveryPending {
+			t.Fatalf("retried delivery is not pending and due with no attempts: %+v", claimed)
+		}
+		_, body := f.do(c, "GET", resp.Header.Get("Location"), nil, "same-origin")
+		if !strings.Contains(body, "Delivery msg_dead is queued") || !strings.Contains(body, "Dead deliveries: 0") {
+			t.Errorf("page after retry:\n%s", body)
+		}
+		// Retrying it again is refused: it is no longer dead.
+		if resp, _ := f.do(c, "POST", "/console/webhooks/retry", url.Values{"id": {"msg_dead"}}, "same-origin"); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("second retry: %d", resp.StatusCode)
+		}
+	})
+}
+
+func TestConsole_WebhooksWithoutOutbox(t *testing.T) {
+	f := newFixture(t)
+	c := f.browser()
+	f.signIn(c)
+	if resp, body := f.do(c, "GET", "/console/webhooks", nil, "same-origin"); resp.StatusCode != http.StatusOK || !strings.Contains(body, "No webhook is configured") || !strings.Contains(body, "keeps no webhook outbox") {
+		t.Errorf("webhooks page without outbox: %d\n%s", resp.StatusCode, body)
+	}
+	if resp, _ := f.do(c, "POST", "/console/webhooks/retry", url.Values{"id": {"msg_1"}}, "same-origin"); resp.StatusCode != http.StatusNotImplemented {
+		t.Errorf("retry without outbox: %d", resp.StatusCode)
+	}
+}
+
+func TestConsole_SignInRateLimit(t *testing.T) {
+	f := newFixtureWith(t, func(f *fixture, o *console.Options) {
+		o.SignInLimit = ratelimit.New(ratelimit.Options{Rate: 1.0 / 60, Burst: 3, Clock: f.clock})
+	})
+	c := f.browser()
+	for i := range 3 {
+		if resp, _ := f.do(c, "POST", "/console/signin", url.Values{"api_key": {"sdak_wrong"}}, "same-origin"); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("attempt %d: %d; want 401", i+1, resp.StatusCode)
+		}
+	}
+	// Over the limit even the right key is refused, before it is checked.
+	resp, body := f.do(c, "POST", "/console/signin", url.Values{"api_key": {string(f.admin)}}, "same-origin")
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "60" || len(resp.Cookies()) != 0 ||
+		!strings.Contains(body, "Too many sign-in attempts") {
+		t.Fatalf("over the limit: %d Retry-After %q cookies %v", resp.StatusCode, resp.Header.Get("Retry-After"), resp.Cookies())
+	}
+	// The sign-in page itself (GET) is not limited.
+	if resp, _ := f.do(c, "GET", "/console/signin", nil, "same-origin"); resp.StatusCode != http.StatusOK {
+		t.Errorf("sign-in page over the limit: %d", resp.StatusCode)
+	}
+	f.clock.Advance(time.Minute)
+	f.signIn(c)
+}

@@ -1,0 +1,224 @@
+package verifier_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/dpop"
+	"github.com/sessiond/sessiond/sessiondtest"
+	"github.com/sessiond/sessiond/verifier"
+)
+
+const apiURL = "https://api.example.test/v1/orders"
+
+// newProver makes a client key and its Prover on the test clock.
+func newProver(t *testing.T, clock sessiond.Clock) *dpop.Prover {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := dpop.NewProver(k, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// boundToken creates a session bound to p's key and returns its token.
+func (s *server) boundToken(subject string, p *dpop.Prover) string {
+	s.t.Helper()
+	iss, err := s.m.Create(context.Background(), subject, sessiond.CreateOptions{KeyThumbprint: p.JKT()})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return string(iss.AccessToken)
+}
+
+func proof(t *testing.T, p *dpop.Prover, method, url, token, nonce string) string {
+	t.Helper()
+	out, err := p.Proof(method, url, sessiond.Secret(token), nonce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestVerifier_DPoP (issue 17): a bound token verifies only with a valid
+// proof by its key for this request; unbound tokens are unchanged.
+func TestVerifier_DPoP(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil)
+	v, _ := s.newVerifier(nil)
+	ctx := context.Background()
+	p, other := newProver(t, s.clock), newProver(t, s.clock)
+	tok := s.boundToken("bea", p)
+	_, unbound := s.token("ulf")
+	past := newProver(t, sessiondtest.NewClock(s.clock.Now().Add(-dpop.DefaultMaxAge-time.Minute)))
+
+	c, err := v.Verify(ctx, tok, verifier.WithDPoP(proof(t, p, "GET", apiURL, tok, ""), "GET", apiURL))
+	if err != nil {
+		t.Fatalf("Verify(bound, good proof) = %v", err)
+	}
+	if c.KeyThumbprint != p.JKT() || c.Subject != "bea" {
+		t.Fatalf("claims = %+v; want KeyThumbprint %s", c, p.JKT())
+	}
+	pastBound := s.boundToken("old", past)
+
+	replayed := proof(t, p, "GET", apiURL, tok, "")
+	if _, err := v.Verify(ctx, tok, verifier.WithDPoP(replayed, "GET", apiURL)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		token string
+		opts  []verifier.VerifyOption
+		want  error
+	}{
+		{"bound token without a proof (Bearer)", tok, nil, verifier.ErrDPoPRequired},
+		{"empty proof", tok, []verifier.VerifyOption{verifier.WithDPoP("", "GET", apiURL)}, dpop.ErrMalformed},
+		{"wrong method", tok, []verifier.VerifyOption{verifier.WithDPoP(proof(t, p, "POST", apiURL, tok, ""), "GET", apiURL)}, dpop.ErrMethod},
+		{"wrong URL", tok, []verifier.VerifyOption{verifier.WithDPoP(proof(t, p, "GET", apiURL+"/7", tok, ""), "GET", apiURL)}, dpop.ErrURL},
+		{"stale iat", pastBound, []verifier.VerifyOption{verifier.WithDPoP(proof(t, past, "GET", apiURL, pastBound, ""), "GET", apiURL)}, dpop.ErrIssuedAt},
+		{"wrong ath", tok, []verifier.VerifyOption{verifier.WithDPoP(proof(t, p, "GET", apiURL, unbound, ""), "GET", apiURL)}, dpop.ErrAccessTokenHash},
+		{"no ath", tok, []verifier.VerifyOption{verifier.WithDPoP(proof(t, p, "GET", apiURL, "", ""), "GET", apiURL)}, dpop.ErrAccessTokenHash},
+		{"another key", tok, []verifier.VerifyOption{verifier.WithDPoP(proof(t, other, "GET", apiURL, tok, ""), "GET", apiURL)}, dpop.ErrKeyMismatch},
+		{"replayed jti", tok, []verifier.VerifyOption{verifier.WithDPoP(replayed, "GET", apiURL)}, dpop.ErrReplayed},
+		{"unbound token with a proof", unbound, []verifier.VerifyOption{verifier.WithDPoP(proof(t, p, "GET", apiURL, unbound, ""), "GET", apiURL)}, verifier.ErrNotBound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := v.Verify(ctx, tc.token, tc.opts...)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("Verify = %v; want %v", err, tc.want)
+			}
+			invalidProof := errors.Is(tc.want, dpop.ErrReplayed) || strings.HasPrefix(tc.name, "wrong") || tc.name == "stale iat" ||
+				tc.name == "another key" || tc.name == "no ath" || tc.name == "empty proof"
+			if errors.Is(err, dpop.ErrInvalidProof) != invalidProof {
+				t.Errorf("errors.Is(err, dpop.ErrInvalidProof) = %v; want %v", !invalidProof, invalidProof)
+			}
+			if !invalidProof && !errors.Is(err, sessiond.ErrInvalidToken) {
+				t.Errorf("err = %v; want it to match sessiond.ErrInvalidToken", err)
+			}
+		})
+	}
+	if _, err := v.Verify(ctx, unbound); err != nil {
+		t.Errorf("unbound token as before: %v", err)
+	}
+}
+
+// TestVerifier_DPoPMiddleware: the HTTP answers of RFC 9449 §7.1.
+func TestVerifier_DPoPMiddleware(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil)
+	v, _ := s.newVerifier(func(o *verifier.Options) { o.ExternalURL = "https://api.example.test" })
+	p, other := newProver(t, s.clock), newProver(t, s.clock)
+	tok := s.boundToken("bea", p)
+	_, unbound := s.token("ulf")
+	h := v.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := verifier.ClaimsFrom(r.Context())
+		w.Write([]byte(c.Subject))
+	}))
+	do := func(method, auth string, proofs ...string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(method, "http://10.0.0.7:8080/v1/orders?page=2", nil) // behind a proxy
+		if auth != "" {
+			r.Header.Set("Authorization", auth)
+		}
+		for _, p := range proofs {
+			r.Header.Add("DPoP", p)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	good := func() string { return proof(t, p, "GET", apiURL, tok, "") }
+	if w := do("GET", "DPoP "+tok, good()); w.Code != 200 || w.Body.String() != "bea" {
+		t.Fatalf("bound token with a good proof: %d %q", w.Code, w.Body)
+	}
+	if w := do("GET", "Bearer "+unbound); w.Code != 200 {
+		t.Fatalf("unbound Bearer token: %d %q", w.Code, w.Body)
+	}
+	replayed := good()
+	do("GET", "DPoP "+tok, replayed)
+	for _, tc := range []struct {
+		name, method, auth string
+		proofs             []string
+		wantErr            string
+	}{
+		{"bound token as Bearer", "GET", "Bearer " + tok, nil, "invalid_token"},
+		{"bound token as Bearer with a proof", "GET", "Bearer " + tok, []string{good()}, "invalid_token"},
+		{"no proof", "GET", "DPoP " + tok, nil, "invalid_dpop_proof"},
+		{"two proofs", "GET", "DPoP " + tok, []string{good(), good()}, "invalid_dpop_proof"},
+		{"wrong method", "POST", "DPoP " + tok, []string{good()}, "invalid_dpop_proof"},
+		{"wrong URL", "GET", "DPoP " + tok, []string{proof(t, p, "GET", "https://api.example.test/v1/users", tok, "")}, "invalid_dpop_proof"},
+		{"another key", "GET", "DPoP " + tok, []string{proof(t, other, "GET", apiURL, tok, "")}, "invalid_dpop_proof"},
+		{"replayed jti", "GET", "DPoP " + tok, []string{replayed}, "invalid_dpop_proof"},
+		{"garbage proof", "GET", "DPoP " + tok, []string{"eyJ.garbage.x"}, "invalid_dpop_proof"},
+		{"unbound token as DPoP", "GET", "DPoP " + unbound, []string{proof(t, p, "GET", apiURL, unbound, "")}, "invalid_token"},
+		{"tampered token", "GET", "DPoP " + tok[:len(tok)-3] + "AAA", []string{good()}, "invalid_token"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := do(tc.method, tc.auth, tc.proofs...)
+			got := w.Header().Get("WWW-Authenticate")
+			if w.Code != http.StatusUnauthorized || !strings.HasPrefix(got, "DPoP ") || !strings.Contains(got, `error="`+tc.wantErr+`"`) {
+				t.Fatalf("%d, WWW-Authenticate %q; want 401 DPoP error=%q", w.Code, got, tc.wantErr)
+			}
+			if w.Header().Get("DPoP-Nonce") != "" {
+				t.Error("a DPoP-Nonce header without nonces configured")
+			}
+		})
+	}
+	if w := do("GET", ""); w.Code != 401 || len(w.Header().Values("WWW-Authenticate")) != 2 {
+		t.Errorf("no credentials: %d %q; want 401 with a Bearer and a DPoP challenge", w.Code, w.Header().Values("WWW-Authenticate"))
+	}
+}
+
+// TestVerifier_DPoPNonce: with server nonces the middleware answers
+// use_dpop_nonce and the nonce, and accepts the retry.
+func TestVerifier_DPoPNonce(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil)
+	v, _ := s.newVerifier(func(o *verifier.Options) {
+		o.ExternalURL = "https://api.example.test:443/"
+		o.DPoP.Nonces = dpop.NewRotatingNonces(s.clock, time.Minute)
+	})
+	p := newProver(t, s.clock)
+	tok := s.boundToken("nia", p)
+	h := v.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	do := func(proof string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("DELETE", "/v1/orders", nil)
+		r.Header.Set("Authorization", "DPoP "+tok)
+		r.Header.Set("DPoP", proof)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	w := do(proof(t, p, "DELETE", apiURL, tok, ""))
+	nonce := w.Header().Get("DPoP-Nonce")
+	if w.Code != 401 || !strings.Contains(w.Header().Get("WWW-Authenticate"), `error="use_dpop_nonce"`) || nonce == "" {
+		t.Fatalf("without a nonce: %d %q nonce %q", w.Code, w.Header().Get("WWW-Authenticate"), nonce)
+	}
+	if w := do(proof(t, p, "DELETE", apiURL, tok, nonce)); w.Code != 200 {
+		t.Fatalf("retry with the nonce: %d %q", w.Code, w.Header().Get("WWW-Authenticate"))
+	}
+}
+
+func TestVerifier_ExternalURLBadInput(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil)
+	for _, u := range []string{"api.example.test", "ftp://api.example.test", "https://api.example.test/prefix", "https://api.example.test?x=1", "https://u@api.example.test"} {
+		o := verifier.Options{URL: s.srv.URL, APIKey: apiKey, Issuer: issuer, Audience: audience, ExternalURL: u}
+		if v, err := verifier.New(context.Background(), o); err == nil {
+			v.Close()
+			t.Errorf("ExternalURL %q accepted", u)
+		}
+	}
+}
