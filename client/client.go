@@ -102,6 +102,15 @@ type TokenResponse struct {
 	RefreshToken          sessiond.Secret
 	RefreshTokenExpiresAt time.Time
 	TokenType             string // "Bearer"
+
+	// Set when CreateRequest asked for a handoff (see
+	// apitype.HandoffRequest). LoginCode is the single-use code and
+	// LoginURL the relative URL that redeems it (the browser is sent
+	// there); SetCookie are the Set-Cookie values to relay. Each carries
+	// a credential, so each is a Secret: string(v) to send it on.
+	LoginCode sessiond.Secret
+	LoginURL  sessiond.Secret
+	SetCookie []sessiond.Secret
 	// DPoPNonce is the server nonce for the next DPoP proof, when the
 	// server requires nonces (dpop.require_nonce) and the call carried a
 	// proof: relay it to the client that holds the key.
@@ -117,6 +126,7 @@ type tokenWire struct {
 	RefreshToken          *string    `json:"refresh_token"`
 	RefreshTokenExpiresAt *time.Time `json:"refresh_token_expires_at"`
 	TokenType             string     `json:"token_type"`
+	apitype.HandoffResponse
 }
 
 func (w *tokenWire) response() *TokenResponse {
@@ -132,10 +142,17 @@ func (w *tokenWire) response() *TokenResponse {
 	if w.RefreshTokenExpiresAt != nil {
 		out.RefreshTokenExpiresAt = *w.RefreshTokenExpiresAt
 	}
+	out.LoginCode, out.LoginURL = sessiond.Secret(w.LoginCode), sessiond.Secret(w.LoginURL)
+	for _, c := range w.SetCookie {
+		out.SetCookie = append(out.SetCookie, sessiond.Secret(c))
+	}
 	return out
 }
 
-// CreateRequest describes a new session.
+// CreateRequest describes a new session. The embedded HandoffRequest
+// (login_code, return_to, set_cookie) hands it to a browser through the
+// server's gateway; the answer then carries TokenResponse.LoginCode and
+// LoginURL, or SetCookie.
 type CreateRequest struct {
 	Subject    string          `json:"subject"`
 	Claims     json.RawMessage `json:"claims,omitempty"` // a JSON object of at most 4 KiB
@@ -148,6 +165,7 @@ type CreateRequest struct {
 	// DPoPJKT binds the session to a key named by its RFC 7638 SHA-256
 	// thumbprint (base64url), without a proof.
 	DPoPJKT string `json:"dpop_jkt,omitempty"`
+	apitype.HandoffRequest
 }
 
 // CreateSession starts a session (login) and returns its tokens.

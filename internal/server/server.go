@@ -61,6 +61,10 @@ type Options struct {
 	// Clock is the time source of the server's own loops (event retention,
 	// live counts); nil means the system clock.
 	Clock sessiond.Clock
+	// GCHeadroom lets the heap grow by GCHeadroomBytes between garbage
+	// collections (gcheadroom.go). It tunes the process's garbage
+	// collector, so only `sessiond serve` sets it, and only without GOGC.
+	GCHeadroom bool
 	// WatermarkPoll is how often the Manager reads incident watermarks
 	// raised on other nodes, as the fallback of the store's feed; 0 means
 	// the Manager's default (sessiond.Options.WatermarkPoll).
@@ -151,6 +155,9 @@ func Run(ctx context.Context, o Options) (err error) {
 		mo.VerifyObserver = func(err error, d time.Duration) { met.ObserveVerify(metrics.VerifyOutcome(err), d) }
 	}
 	bgLoops.Go(func(ctx context.Context) { retain(ctx, cfg, clock, events.log, outbox, log) })
+	if o.GCHeadroom {
+		bgLoops.Go(gcHeadroom)
+	}
 
 	onRotate := func(kid string) {
 		events.emit(bg, sessiond.Event{Type: EventKeysRotated, Details: map[string]any{"kid": kid, "by": "schedule"}})
