@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/dpop"
@@ -155,4 +156,38 @@ func TestGateway_DBSCKeySealed(t *testing.T) {
 			t.Fatalf("sealed DBSC key = %x, %v; want the earlier key %x", key, err, legacy)
 		}
 	})
+}
+
+// TestGateway_DBSCRateLimit: served, the DBSC routes are limited per
+// browser address (gateway.client_ip_header) at rate_limit.per_client_ip.
+func TestGateway_DBSCRateLimit(t *testing.T) {
+	base := runGateway(t, func(c *config.Config) {
+		c.Gateway.DBSC = config.DBSCOptional
+		c.Gateway.ClientIPHeader = "X-Real-IP"
+		c.RateLimit.PerClientIP = config.RateRule{Requests: 1, Per: config.Duration(time.Hour), Burst: 2}
+	})
+	post := func(path, ip string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, base+path, nil)
+		req.Header.Set("X-Real-IP", ip)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	for i := range 2 {
+		if res := post("/sessiond/dbsc/register", "203.0.113.5"); res.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("registration %d without a session = %d; want 401", i+1, res.StatusCode)
+		}
+	}
+	for _, path := range []string{"/sessiond/dbsc/register", "/sessiond/dbsc/refresh"} {
+		if res := post(path, "203.0.113.5"); res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" {
+			t.Errorf("POST %s over the limit = %d, Retry-After %q; want 429 with Retry-After", path, res.StatusCode, res.Header.Get("Retry-After"))
+		}
+	}
+	if res := post("/sessiond/dbsc/refresh", "203.0.113.6"); res.StatusCode == http.StatusTooManyRequests {
+		t.Error("another browser address is limited too")
+	}
 }

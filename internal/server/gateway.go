@@ -66,6 +66,7 @@ func addGateway(cfg config.Config, mgr *sessiond.Manager, store sessiond.Store, 
 		return err
 	}
 	hopts.Browser, hopts.BrowserPrefix = g, g.Prefix()
+	hopts.BrowserClientIP = sopts.ClientIP
 	hopts.Handoff = handoff{g}
 	log.Info("browser gateway enabled", "prefix", g.Prefix(), "login_url", cfg.Gateway.LoginURL, "cookie", s.CookieName(), "dbsc", string(s.DBSCPolicy()))
 	return nil
