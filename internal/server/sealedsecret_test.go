@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/jwttoken/signing"
 	"github.com/sessiond/sessiond/memstore"
 )
@@ -152,5 +153,19 @@ func TestReplayGuardWiring(t *testing.T) {
 	}
 	if g := replayGuard(plainStore{memstore.New()}); g != nil {
 		t.Fatalf("replayGuard(a store without ReplayGuard) = %T; want nil", g)
+	}
+	cfg := config.Default()
+	cfg.Gateway.DBSC = config.DBSCOptional
+	none := func(string) string { return "" }
+	o, err := dbscOptions(cfg, shared, shared, none)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, ok := o.Replay.(replayStore); !ok || g.Store != shared.Store {
+		t.Fatalf("DBSC Replay = %T; want the store", o.Replay)
+	}
+	plain := memstore.New()
+	if o, err = dbscOptions(cfg, plainStore{plain}, plain, none); err != nil || o.Replay != nil {
+		t.Fatalf("DBSC Replay on a store without ReplayGuard = %T, %v; want nil (the node's memory)", o.Replay, err)
 	}
 }
