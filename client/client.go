@@ -351,6 +351,10 @@ type Introspection struct {
 	SessionID sessiond.SessionID
 	ExpiresAt time.Time // when the access token stops verifying
 	IssuedAt  time.Time
+	// KeyThumbprint is the cnf.jkt of a token bound to a DPoP key (RFC
+	// 9449 §6.2), "" for an unbound one: the token is good only with a
+	// proof from that key.
+	KeyThumbprint string
 }
 
 // Introspect reports whether an access token is active (RFC 7662). An
@@ -363,6 +367,9 @@ func (c *Client) Introspect(ctx context.Context, token sessiond.Secret) (*Intros
 		SessionID sessiond.SessionID `json:"sid"`
 		ExpiresAt int64              `json:"exp"`
 		IssuedAt  int64              `json:"iat"`
+		Cnf       struct {
+			JKT string `json:"jkt"`
+		} `json:"cnf"`
 	}
 	form := url.Values{"token": {string(token)}}
 	if err := c.do(ctx, "introspect", http.MethodPost, "/oauth2/introspect", nil, formBody(form), &out, http.StatusOK); err != nil {
@@ -372,6 +379,7 @@ func (c *Client) Introspect(ctx context.Context, token sessiond.Secret) (*Intros
 	if out.Active {
 		in.TokenType, in.Subject, in.SessionID = out.TokenType, out.Subject, out.SessionID
 		in.ExpiresAt, in.IssuedAt = time.Unix(out.ExpiresAt, 0).UTC(), time.Unix(out.IssuedAt, 0).UTC()
+		in.KeyThumbprint = out.Cnf.JKT
 	}
 	return in, nil
 }

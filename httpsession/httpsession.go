@@ -37,6 +37,22 @@ const (
 // Authorization: Bearer header (or, for Refresh, no refresh cookie).
 var ErrNoCredentials = errors.New("httpsession: no session credentials")
 
+// ErrKeyProofRequired: the credential verified, but its session is bound
+// to a DPoP key and only a request with a proof from that key may use it;
+// httpsession checks no proofs. It matches sessiond.ErrInvalidToken too.
+var ErrKeyProofRequired = fmt.Errorf("httpsession: session bound to a DPoP key needs a proof of possession: %w", sessiond.ErrInvalidToken)
+
+// checkKeyBinding refuses a session bound to a DPoP key (cnf.jkt,
+// sessiond.Session.KeyThumbprint): httpsession reads tokens from a cookie
+// or a plain Bearer header and checks no proof, so taking a bound token
+// here would let whoever stole it use it without the key.
+func checkKeyBinding(sess *sessiond.Session) error {
+	if sess.KeyThumbprint() != "" {
+		return ErrKeyProofRequired
+	}
+	return nil
+}
+
 // ErrCookieTooLarge: a token would make a cookie longer than the 4096 bytes
 // browsers keep (RFC 6265bis §5.6); the browser would silently drop it.
 // Usually too many custom claims in a JWT strategy.
@@ -354,6 +370,9 @@ func (s *Sessions) authenticate(r *http.Request) (*sessiond.Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkKeyBinding(&sess); err != nil {
+		return nil, err
+	}
 	if err := s.checkDevice(r, &sess); err != nil {
 		return nil, err
 	}
@@ -372,6 +391,9 @@ func (s *Sessions) Inspect(r *http.Request) (sessiond.Verification, error) {
 	v, err := s.m.Inspect(r.Context(), tok, s.Client(r))
 	if err != nil {
 		return v, err
+	}
+	if err := checkKeyBinding(&v.Session); err != nil {
+		return sessiond.Verification{}, err
 	}
 	if err := s.checkDevice(r, &v.Session); err != nil {
 		return sessiond.Verification{}, err

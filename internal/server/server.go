@@ -207,7 +207,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	if cfg.Server.AdminListen != "" {
 		hopts.Metrics = nil // served on the admin listener only
 	}
-	if err := addGateway(cfg, mgr, meta, log, &hopts); err != nil {
+	if err := addGateway(cfg, mgr, store, meta, o.Getenv, log, &hopts); err != nil {
 		return err
 	}
 	endStreams, err := attachRevocationStream(bg, &hopts, cfg, store, mgr, keys, events)

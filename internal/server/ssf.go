@@ -46,7 +46,7 @@ func mountSSF(cfg config.Config, api http.Handler, mgr *sessiond.Manager, store 
 		}
 		r, err := ssf.New(ssf.Options{Name: rc.Name, Issuer: rc.Issuer, Audience: rc.Audience, JWKSURL: rc.JWKSURL,
 			Subject: ssf.SubjectRule{Format: rc.SubjectFormat, Template: rc.SubjectTemplate},
-			Revoker: mgr, Replay: replayGuard(store), Events: events, BearerToken: bearer, Clock: clock, Logger: log})
+			Revoker: mgr, Replay: replayOrMemory(store), Events: events, BearerToken: bearer, Clock: clock, Logger: log})
 		if err != nil {
 			return nil, fmt.Errorf("ssf.receivers.%d: %w: %w", i, err, ErrInvalidConfig)
 		}
@@ -114,10 +114,10 @@ func (s ssfRoutes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.api.ServeHTTP(w, r)
 }
 
-// replayGuard is the store's shared one-time keys, or this node's memory
+// replayOrMemory is the store's shared one-time keys, or this node's memory
 // for a store without them (none that sessiond ships).
-func replayGuard(store sessiond.Store) sessiond.ReplayGuard {
-	if g, ok := store.(sessiond.ReplayGuard); ok {
+func replayOrMemory(store sessiond.Store) sessiond.ReplayGuard {
+	if g := replayGuard(store); g != nil {
 		return g
 	}
 	return &sessiond.ReplayMemory{}
