@@ -36,7 +36,7 @@ check) path=/sessiond/check script=wrk-check.lua gw="SESSIOND_GATEWAY_ENABLED=tr
 *) echo "ROUTE must be verify or check" >&2; exit 2 ;;
 esac
 sport=$PORT bport=$((PORT + 1))
-env SESSIOND_RATE_LIMIT_PER_API_KEY_REQUESTS=100000000 SESSIOND_RATE_LIMIT_PER_CLIENT_IP_REQUESTS=100000000 $gw $EXTRA \
+env $gw $EXTRA \
   "$SD" serve --data "$dir/data" --listen 127.0.0.1:$sport 2>"$dir/serve.log" &
 spid=$!
 "$SD" bench --bare-server 127.0.0.1:$bport >/dev/null &

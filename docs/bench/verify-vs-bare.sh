@@ -20,7 +20,7 @@ dir=$(mktemp -d)
 trap 'kill -TERM $spid $bpid 2>/dev/null; wait $spid $bpid 2>/dev/null; rm -rf "$dir"' EXIT
 # The default rate limits (5,000/s per API key and per address) would
 # refuse most of the load: raised, as in against-bare.sh.
-env SESSIOND_RATE_LIMIT_PER_API_KEY_REQUESTS=100000000 SESSIOND_RATE_LIMIT_PER_CLIENT_IP_REQUESTS=100000000 $EXTRA \
+env $EXTRA \
   "$SD" serve --data "$dir/data" --listen 127.0.0.1:18420 2>"$dir/serve.log" &
 spid=$!
 "$SD" bench --bare-server 127.0.0.1:18421 >/dev/null &
