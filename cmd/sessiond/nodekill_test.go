@@ -16,6 +16,8 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // mixedSession is one client's session as the server acknowledged it.
@@ -57,13 +59,13 @@ func TestE2E_NodeKilledUnderLoad(t *testing.T) {
 	var configs []nodeConfig
 	var nodes []*node
 	for range 3 {
-		nc := nodeConfig{env: env, dataDir: t.TempDir(), args: []string{"--listen", "127.0.0.1:" + strconv.Itoa(freePort(t))}}
+		nc := nodeConfig{env: env, dataDir: t.TempDir(), args: []string{"--listen", "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))}}
 		configs = append(configs, nc)
 		nodes = append(nodes, startNode(t, nc))
 	}
 
 	dir := t.TempDir()
-	ngx := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	ngx := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +99,7 @@ http {
 		global += " user root;"
 	}
 	proxy := exec.Command(ngxBin, "-p", dir, "-c", "nginx.conf", "-e", "stderr", "-g", global)
-	var proxyLog syncBuffer
+	var proxyLog testenv.SyncBuffer
 	proxy.Stderr = &proxyLog
 	if err := proxy.Start(); err != nil {
 		t.Fatal(err)

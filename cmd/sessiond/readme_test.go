@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // readmeBlock returns the fenced code block that follows the line holding
@@ -97,7 +99,7 @@ func TestREADME_QuickStart(t *testing.T) {
 	if !strings.Contains(block, "127.0.0.1:8420") {
 		t.Fatal("the quick start no longer names 127.0.0.1:8420; update this test")
 	}
-	block = strings.ReplaceAll(block, "127.0.0.1:8420", "127.0.0.1:"+strconv.Itoa(freePort(t)))
+	block = strings.ReplaceAll(block, "127.0.0.1:8420", "127.0.0.1:"+strconv.Itoa(testenv.FreePort(t)))
 
 	root, err := filepath.Abs("../..")
 	if err != nil {

@@ -6,7 +6,6 @@ package redisclustertest
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // Cluster is a running Redis Cluster of six server processes.
@@ -42,7 +43,7 @@ func Start(t testing.TB) *Cluster {
 	c := &Cluster{t: t, dir: t.TempDir(), procs: map[int]*exec.Cmd{}}
 	t.Cleanup(c.killAll)
 	for range 6 {
-		port := freePort(t)
+		port := testenv.FreePort(t)
 		c.ports = append(c.ports, port)
 		c.startNode(port)
 	}
@@ -59,15 +60,6 @@ func Start(t testing.TB) *Cluster {
 	}
 	c.WaitHealthy()
 	return c
-}
-
-func freePort(t testing.TB) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func (c *Cluster) startNode(port int) {
