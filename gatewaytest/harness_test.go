@@ -43,25 +43,7 @@ type stack struct {
 // SESSIOND_TEST_REQUIRE=1) when one is missing.
 func need(t *testing.T, progs ...string) map[string]string {
 	t.Helper()
-	found := map[string]string{}
-	var missing []string
-	for _, p := range progs {
-		path, err := exec.LookPath(p)
-		if err != nil {
-			if _, serr := os.Stat("/usr/sbin/" + p); serr == nil {
-				path, err = "/usr/sbin/"+p, nil
-			}
-		}
-		if err != nil {
-			missing = append(missing, p)
-			continue
-		}
-		found[p] = path
-	}
-	if len(missing) > 0 {
-		testenv.Missing(t, "gateway tests", strings.Join(missing, ", ")+" (apt-get install -y nginx caddy python3)")
-	}
-	return found
+	return testenv.Programs(t, "gateway tests", " (apt-get install -y nginx caddy python3)", progs...)
 }
 
 func startStack(t *testing.T, ctx context.Context) *stack {

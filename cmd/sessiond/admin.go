@@ -57,26 +57,21 @@ func (a *app) keysCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if asJSON {
-					type keyJSON struct {
-						ID        string    `json:"kid"`
-						Algorithm string    `json:"alg"`
-						CreatedAt time.Time `json:"created_at"`
-						RetiredAt time.Time `json:"retired_at,omitzero"`
-						Current   bool      `json:"current"`
-					}
-					for _, k := range keys.Ring().Keys() {
-						if err := writeJSON(a.stdout, keyJSON{k.ID, string(k.Algorithm), k.CreatedAt.UTC(), k.RetiredAt.UTC(), k.Current}); err != nil {
-							return err
-						}
-					}
-					return nil
+				type keyJSON struct {
+					ID        string    `json:"kid"`
+					Algorithm string    `json:"alg"`
+					CreatedAt time.Time `json:"created_at"`
+					RetiredAt time.Time `json:"retired_at,omitzero"`
+					Current   bool      `json:"current"`
 				}
-				t := newTable(a.stdout, "KID", "ALG", "CREATED", "RETIRED", "CURRENT")
-				for _, k := range keys.Ring().Keys() {
-					t.row(k.ID, string(k.Algorithm), stamp(k.CreatedAt), stamp(k.RetiredAt), fmt.Sprint(k.Current))
-				}
-				return t.flush()
+				return writeRows(a.stdout, asJSON, keys.Ring().Keys(),
+					func(k jwttoken.KeyInfo) any {
+						return keyJSON{k.ID, string(k.Algorithm), k.CreatedAt.UTC(), k.RetiredAt.UTC(), k.Current}
+					},
+					[]string{"KID", "ALG", "CREATED", "RETIRED", "CURRENT"},
+					func(k jwttoken.KeyInfo) []string {
+						return []string{k.ID, string(k.Algorithm), stamp(k.CreatedAt), stamp(k.RetiredAt), fmt.Sprint(k.Current)}
+					})
 			})
 		},
 	}
@@ -197,26 +192,19 @@ func (a *app) apikeyCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if asJSON {
-					type keyJSON struct {
-						ID        string         `json:"id"`
-						Name      string         `json:"name"`
-						Scopes    []apikey.Scope `json:"scopes"`
-						CreatedAt time.Time      `json:"created_at"`
-						RevokedAt time.Time      `json:"revoked_at,omitzero"`
-					}
-					for _, k := range keys {
-						if err := writeJSON(a.stdout, keyJSON{k.ID, k.Name, k.Scopes, k.CreatedAt.UTC(), k.RevokedAt.UTC()}); err != nil {
-							return err
-						}
-					}
-					return nil
+				type keyJSON struct {
+					ID        string         `json:"id"`
+					Name      string         `json:"name"`
+					Scopes    []apikey.Scope `json:"scopes"`
+					CreatedAt time.Time      `json:"created_at"`
+					RevokedAt time.Time      `json:"revoked_at,omitzero"`
 				}
-				t := newTable(a.stdout, "ID", "NAME", "SCOPES", "CREATED", "REVOKED")
-				for _, k := range keys {
-					t.row(k.ID, k.Name, apikey.Join(k.Scopes), stamp(k.CreatedAt), stamp(k.RevokedAt))
-				}
-				return t.flush()
+				return writeRows(a.stdout, asJSON, keys,
+					func(k apikey.Key) any { return keyJSON{k.ID, k.Name, k.Scopes, k.CreatedAt.UTC(), k.RevokedAt.UTC()} },
+					[]string{"ID", "NAME", "SCOPES", "CREATED", "REVOKED"},
+					func(k apikey.Key) []string {
+						return []string{k.ID, k.Name, apikey.Join(k.Scopes), stamp(k.CreatedAt), stamp(k.RevokedAt)}
+					})
 			})
 		},
 	}
@@ -315,23 +303,16 @@ func (a *app) sessionsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				for _, s := range ss {
-					if err := writeJSON(a.stdout, s); err != nil {
-						return err
+			return writeRows(a.stdout, asJSON, ss,
+				func(s client.Session) any { return s },
+				[]string{"ID", "CREATED", "LAST ACTIVE", "EXPIRES", "DEVICE-BOUND", "IP", "USER AGENT"},
+				func(s client.Session) []string {
+					bound := "no"
+					if s.DeviceBound {
+						bound = "yes"
 					}
-				}
-				return nil
-			}
-			t := newTable(a.stdout, "ID", "CREATED", "LAST ACTIVE", "EXPIRES", "DEVICE-BOUND", "IP", "USER AGENT")
-			for _, s := range ss {
-				bound := "no"
-				if s.DeviceBound {
-					bound = "yes"
-				}
-				t.row(string(s.ID), stamp(s.CreatedAt), stamp(s.LastActiveAt), stamp(s.ExpiresAt), bound, s.Client.IP, s.Client.UserAgent)
-			}
-			return t.flush()
+					return []string{string(s.ID), stamp(s.CreatedAt), stamp(s.LastActiveAt), stamp(s.ExpiresAt), bound, s.Client.IP, s.Client.UserAgent}
+				})
 		},
 	}
 	list.Flags().StringVar(&subject, "subject", "", "the subject (user) whose sessions to list")

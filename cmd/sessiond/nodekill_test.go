@@ -45,16 +45,10 @@ func TestE2E_NodeKilledUnderLoad(t *testing.T) {
 		}
 	}
 	if env == nil {
-		requireOrSkip(t, "SESSIOND_TEST_POSTGRES_URL")
+		testenv.Unset(t, "SESSIOND_TEST_POSTGRES_URL", "end-to-end tests on that store are skipped")
 		return
 	}
-	ngxBin, err := exec.LookPath("nginx")
-	if err != nil {
-		if os.Getenv("SESSIOND_TEST_REQUIRE") == "1" {
-			t.Fatal("nginx is missing but SESSIOND_TEST_REQUIRE=1")
-		}
-		t.Skip("nginx is missing")
-	}
+	ngxBin := testenv.Programs(t, "the node-kill test", "", "nginx")["nginx"]
 	env = append(env, "SESSIOND_API_KEY="+testAPIKey)
 	var configs []nodeConfig
 	var nodes []*node

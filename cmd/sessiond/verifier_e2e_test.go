@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -41,12 +40,7 @@ var (
 func nodeVerifierModule(t testing.TB) string {
 	t.Helper()
 	sdk, _ := filepath.Abs("../../sdk/node")
-	if _, err := os.Stat(filepath.Join(sdk, "node_modules", "jose")); err != nil {
-		if os.Getenv("SESSIOND_TEST_REQUIRE") == "1" {
-			t.Fatalf("sdk/node/node_modules missing (npm ci --prefix sdk/node): %v", err)
-		}
-		t.Skipf("sdk/node/node_modules missing: %v", err)
-	}
+	testenv.Missing(t, "the Node.js verifier", testenv.NodeModules("sdk/node", "jose")...)
 	nodeBuildOnce.Do(func() {
 		out := filepath.Join(sdk, ".e2e-build")
 		b, err := exec.Command("node", filepath.Join(sdk, "node_modules/typescript/bin/tsc"), "-p", filepath.Join(sdk, "tsconfig.json"),

@@ -32,14 +32,7 @@ type Cluster struct {
 // under SESSIOND_TEST_REQUIRE=1. The processes are killed at cleanup.
 func Start(t testing.TB) *Cluster {
 	t.Helper()
-	for _, tool := range []string{"redis-server", "redis-cli"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("SESSIOND_TEST_REQUIRE") == "1" {
-				t.Fatalf("%s is missing but SESSIOND_TEST_REQUIRE=1", tool)
-			}
-			t.Skipf("%s is missing", tool)
-		}
-	}
+	testenv.Programs(t, "a Redis Cluster", "", "redis-server", "redis-cli")
 	c := &Cluster{t: t, dir: t.TempDir(), procs: map[int]*exec.Cmd{}}
 	t.Cleanup(c.killAll)
 	for range 6 {

@@ -36,6 +36,21 @@ func Browser(tb testing.TB, what, dir string, pkgs ...string) (node, chromium st
 	return node, chromium
 }
 
+// Node finds node and checks that each npm package in pkgs is installed in
+// dir/node_modules (dir relative to the repository's root); it skips tb
+// (fails it when Required) naming whatever is missing.
+func Node(tb testing.TB, what, dir string, pkgs ...string) string {
+	tb.Helper()
+	var missing []string
+	node, err := exec.LookPath("node")
+	if err != nil {
+		missing = append(missing, "node (apt-get install -y nodejs)")
+	}
+	missing = append(missing, NodeModules(dir, pkgs...)...)
+	Missing(tb, what, missing...)
+	return node
+}
+
 // NodeModules returns, for each npm package of pkgs not installed in
 // dir/node_modules (dir relative to the repository's root, e.g.
 // browsertest), what to run to install it.

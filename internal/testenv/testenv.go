@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"net"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -38,6 +39,44 @@ func SkipOrFail(tb testing.TB, msg string) {
 		tb.Fatal(msg + " (SESSIOND_TEST_REQUIRE=1)")
 	}
 	tb.Skip(msg)
+}
+
+// Programs finds each program of progs on PATH (or in /usr/sbin, where
+// Debian puts nginx) and returns their paths by name; it skips tb (fails
+// it when Required) naming the missing ones, with hint (how to install
+// them) after the list.
+func Programs(tb testing.TB, what, hint string, progs ...string) map[string]string {
+	tb.Helper()
+	found := map[string]string{}
+	var missing []string
+	for _, p := range progs {
+		path, err := exec.LookPath(p)
+		if err != nil {
+			if _, serr := os.Stat("/usr/sbin/" + p); serr == nil {
+				path, err = "/usr/sbin/"+p, nil
+			}
+		}
+		if err != nil {
+			missing = append(missing, p)
+			continue
+		}
+		found[p] = path
+	}
+	if len(missing) > 0 {
+		Missing(tb, what, strings.Join(missing, ", ")+hint)
+	}
+	return found
+}
+
+// Unset is for a test that runs on each configured store: the server
+// named by the environment variable env is not configured. It fails tb
+// when Required, and otherwise logs that what is not tested.
+func Unset(tb testing.TB, env, what string) {
+	tb.Helper()
+	if Required() {
+		tb.Fatalf("%s is not set but SESSIOND_TEST_REQUIRE=1", env)
+	}
+	tb.Logf("%s not set: %s", env, what)
 }
 
 // FreePorts returns n TCP addresses (127.0.0.1:port) that were free a
