@@ -75,23 +75,13 @@ func runConsole(t *testing.T, node, chromium string, store config.Store, shots b
 	// One attempt: the receiver's first failure makes the delivery dead.
 	cfg.Webhooks = []config.Webhook{{Name: "receiver", URL: recv.URL + "/hook", Events: []string{"session.revoked"},
 		SecretFile: secretFile, MaxAttempts: 1}}
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	srvCtx, stop := context.WithCancel(context.Background())
-	go func() {
-		done <- server.Run(srvCtx, server.Options{Config: cfg, APIKey: apiKey, Version: "consoletest",
-			Logger: slog.New(slog.DiscardHandler), Listening: func(a string) { addr <- a }})
-	}()
-	t.Cleanup(func() { stop(); <-done })
-	var base string
-	select {
-	case a := <-addr:
-		// localhost: a secure context over plain HTTP, so the browser keeps
-		// the console's Secure __Host- cookie.
-		base = "http://localhost:" + a[strings.LastIndex(a, ":")+1:]
-	case err := <-done:
-		t.Fatalf("server did not start: %v", err)
-	}
+	a := testenv.Serve(t, func(ctx context.Context, listening func(string)) error {
+		return server.Run(ctx, server.Options{Config: cfg, APIKey: apiKey, Version: "consoletest",
+			Logger: slog.New(slog.DiscardHandler), Listening: listening})
+	})
+	// localhost: a secure context over plain HTTP, so the browser keeps
+	// the console's Secure __Host- cookie.
+	base := "http://localhost:" + a[strings.LastIndex(a, ":")+1:]
 
 	results := ""
 	if shots {

@@ -46,17 +46,23 @@ func (a *app) keysCmd() *cobra.Command {
 			HMACSecret: secret, MaxTokenLifetime: life.Refresh, KEK: kek, OldKEKs: oldKEKs,
 			PublishFor: cfg.JWT.KeyPublishPeriod.Std()})
 	}
+	// withKeys runs fn on the store's signing keys.
+	withKeys := func(ctx context.Context, fn func(sessiond.MetaStore, *signing.Keys) error) error {
+		return a.withMeta(ctx, create, func(cfg config.Config, meta sessiond.MetaStore) error {
+			keys, err := open(ctx, cfg, meta)
+			if err != nil {
+				return err
+			}
+			return fn(meta, keys)
+		})
+	}
 	var asJSON bool
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List signing keys, the current signer first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withMeta(cmd.Context(), create, func(cfg config.Config, meta sessiond.MetaStore) error {
-				keys, err := open(cmd.Context(), cfg, meta)
-				if err != nil {
-					return err
-				}
+			return withKeys(cmd.Context(), func(_ sessiond.MetaStore, keys *signing.Keys) error {
 				type keyJSON struct {
 					ID        string    `json:"kid"`
 					Algorithm string    `json:"alg"`
@@ -82,11 +88,7 @@ func (a *app) keysCmd() *cobra.Command {
 		Short: "Make a new key the signer; the old one verifies until its tokens expire",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withMeta(cmd.Context(), create, func(cfg config.Config, meta sessiond.MetaStore) error {
-				keys, err := open(cmd.Context(), cfg, meta)
-				if err != nil {
-					return err
-				}
+			return withKeys(cmd.Context(), func(meta sessiond.MetaStore, keys *signing.Keys) error {
 				if err := keys.Rotate(cmd.Context()); err != nil {
 					return err
 				}

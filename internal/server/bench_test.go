@@ -17,6 +17,8 @@ import (
 	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // The HTTP benchmarks run the real server (server.Run) and a bare net/http
@@ -36,21 +38,10 @@ func startServer(b *testing.B, strategy sessiond.Strategy) string {
 	cfg.Environment = config.EnvDevelopment
 	cfg.Server.Listen = "127.0.0.1:0"
 	cfg.Server.DataDir = b.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- server.Run(ctx, server.Options{Config: cfg, APIKey: benchKey, Listening: func(a string) { addr <- a },
+	return "http://" + testenv.Serve(b, func(ctx context.Context, listening func(string)) error {
+		return server.Run(ctx, server.Options{Config: cfg, APIKey: benchKey, Listening: listening,
 			Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	}()
-	b.Cleanup(func() { cancel(); <-done })
-	select {
-	case a := <-addr:
-		return "http://" + a
-	case err := <-done:
-		b.Fatal(err)
-	}
-	return ""
+	})
 }
 
 func httpClient() *http.Client {

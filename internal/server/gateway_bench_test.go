@@ -14,6 +14,8 @@ import (
 
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // The gateway's forward-auth check over HTTP, measured as verify is
@@ -33,21 +35,10 @@ func startGateway(b *testing.B) string {
 	cfg.Cookie.Secure = false
 	cfg.Cookie.Name, cfg.Cookie.RefreshName = "sid", "rt"
 	cfg.Gateway.Enabled, cfg.Gateway.LoginURL = true, "/login"
-	ctx, cancel := context.WithCancel(context.Background())
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- server.Run(ctx, server.Options{Config: cfg, APIKey: benchKey, InsecureDev: true, Listening: func(a string) { addr <- a },
+	return "http://" + testenv.Serve(b, func(ctx context.Context, listening func(string)) error {
+		return server.Run(ctx, server.Options{Config: cfg, APIKey: benchKey, InsecureDev: true, Listening: listening,
 			Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	}()
-	b.Cleanup(func() { cancel(); <-done })
-	select {
-	case a := <-addr:
-		return "http://" + a
-	case err := <-done:
-		b.Fatal(err)
-	}
-	return ""
+	})
 }
 
 // gatewayCookies creates 500 sessions of 100 subjects and returns their

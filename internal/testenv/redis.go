@@ -23,18 +23,20 @@ func DeleteRedisPrefix(tb testing.TB, url, prefix string) {
 	}
 	defer c.Close()
 	ctx := context.Background()
-	var cursor uint64
-	for {
-		e, err := c.Do(ctx, c.B().Scan().Cursor(cursor).Match(prefix+"*").Count(1000).Build()).AsScanEntry()
-		if err != nil {
-			tb.Logf("cleaning Redis prefix %s: %v", prefix, err)
-			return
-		}
-		for _, k := range e.Elements {
-			c.Do(ctx, c.B().Unlink().Key(k).Build())
-		}
-		if cursor = e.Cursor; cursor == 0 {
-			return
+	for _, node := range c.Nodes() { // every node of a Redis Cluster
+		var cursor uint64
+		for {
+			e, err := node.Do(ctx, node.B().Scan().Cursor(cursor).Match(prefix+"*").Count(1000).Build()).AsScanEntry()
+			if err != nil {
+				tb.Logf("cleaning Redis prefix %s: %v", prefix, err)
+				break
+			}
+			for _, k := range e.Elements {
+				c.Do(ctx, c.B().Unlink().Key(k).Build())
+			}
+			if cursor = e.Cursor; cursor == 0 {
+				break
+			}
 		}
 	}
 }

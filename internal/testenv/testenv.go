@@ -9,6 +9,7 @@ package testenv
 
 import (
 	"bytes"
+	"context"
 	"net"
 	"os"
 	"os/exec"
@@ -128,4 +129,24 @@ func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// Serve runs run (a server such as internal/server.Run, which reports its
+// address through listening once it accepts connections) until the test
+// ends, and returns that address. It fails tb if run returns first.
+func Serve(tb testing.TB, run func(ctx context.Context, listening func(addr string)) error) string {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, func(a string) { addr <- a }) }()
+	tb.Cleanup(func() { cancel(); <-done })
+	select {
+	case a := <-addr:
+		return a
+	case err := <-done:
+		done <- err // for the cleanup
+		tb.Fatalf("the server did not start: %v", err)
+	}
+	return ""
 }

@@ -38,21 +38,10 @@ func TestNodeVerifier(t *testing.T) {
 	// Set explicitly: the defaults are unique to the deployment, and the
 	// verifier must be told them.
 	cfg.JWT.Issuer, cfg.JWT.Audience = "https://sessiond.test", "node-verifier-test"
-	ctx, cancel := context.WithCancel(context.Background())
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- server.Run(ctx, server.Options{Config: cfg, APIKey: apiKey, Listening: func(a string) { addr <- a },
+	url := "http://" + testenv.Serve(t, func(ctx context.Context, listening func(string)) error {
+		return server.Run(ctx, server.Options{Config: cfg, APIKey: apiKey, Listening: listening,
 			Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	var url string
-	select {
-	case a := <-addr:
-		url = "http://" + a
-	case err := <-done:
-		t.Fatal(err)
-	}
+	})
 
 	cmd := exec.Command(node, "--test", "--test-reporter=spec", "test/")
 	cmd.Env = append(os.Environ(), "SESSIOND_URL="+url, "SESSIOND_API_KEY="+apiKey,
