@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/sessiond/sessiond/internal/config"
@@ -70,42 +68,18 @@ func gatewayCookies(b *testing.B, base string) []string {
 
 // driveGet sends GET url with cookies[i] round-robin from 32 goroutines.
 func driveGet(b *testing.B, url string, cookies []string) {
-	hc := httpClient()
-	var n atomic.Int64
-	b.SetParallelism(16)
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			i := n.Add(1)
-			req, _ := http.NewRequest(http.MethodGet, url, nil)
-			req.Header.Set("Cookie", cookies[int(i)%len(cookies)])
-			req.Header.Set("User-Agent", "bench")
-			resp, err := hc.Do(req)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				b.Errorf("status %d", resp.StatusCode)
-				return
-			}
-		}
+	driveRequests(b, func(i int) *http.Request {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		req.Header.Set("Cookie", cookies[i%len(cookies)])
+		req.Header.Set("User-Agent", "bench")
+		return req
 	})
 }
 
 // BenchmarkHTTPCheckBare is the baseline: an empty 200 from a bare handler.
 func BenchmarkHTTPCheckBare(b *testing.B) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })}
-	go srv.Serve(ln)
-	b.Cleanup(func() { srv.Close() })
-	driveGet(b, "http://"+ln.Addr().String()+"/sessiond/check", gatewayCookies(b, startGateway(b)))
+	addr := serveBare(b, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
+	driveGet(b, "http://"+addr+"/sessiond/check", gatewayCookies(b, startGateway(b)))
 }
 
 // BenchmarkHTTPGatewayCheck is GET /sessiond/check with a valid cookie.
