@@ -37,6 +37,10 @@ var (
 	// ErrLimitReached: the subject already has the maximum number of live
 	// sessions and the policy is to refuse new ones.
 	ErrLimitReached = errors.New("session limit reached")
+	// ErrRateLimited: a limit refused the operation for now (too many
+	// failed refreshes of one subject, Options.RefreshFailures). The
+	// concrete error is a *RateLimitError saying when to retry.
+	ErrRateLimited = errors.New("rate limited")
 )
 
 // ArgumentError reports which caller-supplied field is invalid and why.

@@ -6,9 +6,10 @@ import (
 	"sync"
 )
 
-// subscribe wires the store's cross-node revocation feed into the revoked
-// set: each revocation made on another node is noted at once, and after a
-// reconnect the set is reloaded from the store. The store runs the
+// subscribe wires the store's cross-node feed into the revoked set and the
+// incident watermarks: each revocation made on another node is noted at
+// once, a watermark notice (MetaNotifier) has them reloaded at once, and
+// after a reconnect both are reloaded from the store. The store runs the
 // subscription until ctx ends; the gate makes sure no callback runs after
 // Close returns.
 func (m *Manager) subscribe(ctx context.Context, n RevocationNotifier) error {
@@ -21,15 +22,48 @@ func (m *Manager) subscribe(ctx context.Context, n RevocationNotifier) error {
 	resync := func() {
 		if m.feed.enter() {
 			defer m.feed.leave()
+			m.reloadWatermarks() // a watermark notice may have been lost too
 			if err := m.Resync(ctx); err != nil && ctx.Err() == nil {
 				m.log.Warn("revocation catch-up", "err", err)
 			}
 		}
 	}
-	if err := n.SubscribeRevocations(ctx, note, resync); err != nil {
+	var err error
+	if m.pub != nil {
+		err = m.pub.SubscribeFeed(ctx, Feed{Revoked: note, Resync: resync, MetaChanged: func(name string) {
+			if name == watermarkDoc {
+				m.reloadWatermarks()
+			}
+		}})
+	} else {
+		err = n.SubscribeRevocations(ctx, note, resync)
+	}
+	if err != nil {
 		return fmt.Errorf("sessiond: subscribe to revocations: %w", err)
 	}
 	return nil
+}
+
+// reloadWatermarks asks the watermark loop to read the shared watermarks
+// now. It never blocks: requests made while one is pending merge into it.
+func (m *Manager) reloadWatermarks() {
+	select {
+	case m.kick <- struct{}{}:
+	default:
+	}
+}
+
+// publishWatermarks tells the other nodes, over the store's feed, that this
+// node raised the watermarks. A lost notice only delays them until their
+// next poll, so a failure is logged, not returned: the kill switch itself
+// has taken effect.
+func (m *Manager) publishWatermarks(ctx context.Context) {
+	if m.pub == nil {
+		return
+	}
+	if err := m.pub.PublishMeta(ctx, watermarkDoc); err != nil {
+		m.log.WarnContext(ctx, "incident watermark notice not sent; other nodes learn of it at their next poll", "err", err)
+	}
 }
 
 // feedGate lets callbacks from a goroutine the Manager does not own (the

@@ -25,6 +25,7 @@ type feedSub struct {
 	ctx    context.Context
 	fn     func(sessiond.Revocation)
 	resync func()
+	meta   func(string) // MetaChanged; nil for SubscribeRevocations
 }
 
 var _ sessiond.RevocationNotifier = (*feedStore)(nil)

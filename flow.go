@@ -28,7 +28,9 @@ type flow interface {
 	// token does not carry it).
 	verify(ctx context.Context, access Secret, now time.Time) (Session, Client, error)
 	// checkRefresh is the first phase of a refresh: it checks the token
-	// and its session and writes nothing.
+	// and its session and writes nothing. When it fails on a genuine token
+	// (a known session that is revoked or expired, say) the grant it
+	// returns with the error names that session's ID and subject.
 	checkRefresh(ctx context.Context, refresh Secret, now time.Time) (refreshGrant, error)
 	// issueRefresh is the second phase: it issues the successor tokens and
 	// persists them. A token retired after graceSince may still be

@@ -66,16 +66,19 @@ func (f *hybridFlow) checkRefresh(ctx context.Context, refresh Secret, now time.
 	if s.Strategy != StrategyHybrid {
 		return refreshGrant{}, fmt.Errorf("sessiond: refresh: %w", ErrInvalidToken)
 	}
+	// From here the token is a genuine one of s: a failure names s (for
+	// the failed-refresh limit).
+	named := refreshGrant{session: *s}
 	if err := s.Check(now); err != nil {
-		return refreshGrant{}, fmt.Errorf("sessiond: refresh: %w", err)
+		return named, fmt.Errorf("sessiond: refresh: %w", err)
 	}
 	if f.marks.revoked(s.Subject, s.CreatedAt) {
-		return refreshGrant{}, fmt.Errorf("sessiond: refresh: %w", ErrRevoked)
+		return named, fmt.Errorf("sessiond: refresh: %w", ErrRevoked)
 	}
 	if f.rotate && !now.Before(tok.ExpiresAt) {
 		// Without rotation the one token lives as long as its session,
 		// which Check has just judged.
-		return refreshGrant{}, fmt.Errorf("sessiond: refresh: %w", ErrExpired)
+		return named, fmt.Errorf("sessiond: refresh: %w", ErrExpired)
 	}
 	return refreshGrant{session: *s, issuedTo: s.Client, token: refresh, hash: h, retiredAt: tok.RetiredAt}, nil
 }

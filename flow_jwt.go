@@ -2,6 +2,7 @@ package sessiond
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -54,16 +55,23 @@ func (f *jwtFlow) verify(_ context.Context, access Secret, now time.Time) (Sessi
 func (f *jwtFlow) checkRefresh(_ context.Context, refresh Secret, now time.Time) (refreshGrant, error) {
 	c, err := f.signed.Verify(KindRefresh, refresh, now)
 	if err != nil {
-		return refreshGrant{}, fmt.Errorf("sessiond: refresh: %w", err)
+		var named refreshGrant
+		if errors.Is(err, ErrExpired) && c.Strategy == StrategyJWT {
+			// Expired, but signed by us: it names its session (for the
+			// failed-refresh limit).
+			named.session = Session{ID: c.SessionID, Subject: c.Subject}
+		}
+		return named, fmt.Errorf("sessiond: refresh: %w", err)
 	}
 	if c.Strategy != StrategyJWT {
 		return refreshGrant{}, fmt.Errorf("sessiond: refresh: %w: issued under strategy %q", ErrInvalidToken, c.Strategy)
 	}
+	named := refreshGrant{session: Session{ID: c.SessionID, Subject: c.Subject}}
 	if !now.Before(c.SessionExpiresAt) {
-		return refreshGrant{}, fmt.Errorf("sessiond: refresh: %w", ErrAbsoluteTimeout)
+		return named, fmt.Errorf("sessiond: refresh: %w", ErrAbsoluteTimeout)
 	}
 	if f.marks.revoked(c.Subject, c.AuthTime) {
-		return refreshGrant{}, fmt.Errorf("sessiond: refresh: %w", ErrRevoked)
+		return named, fmt.Errorf("sessiond: refresh: %w", ErrRevoked)
 	}
 	s := Session{
 		ID: c.SessionID, Subject: c.Subject, Strategy: StrategyJWT,

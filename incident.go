@@ -199,20 +199,39 @@ func (w *watermarks) raise(ctx context.Context, f RevokeFilter, now time.Time) e
 	return fmt.Errorf("sessiond: watermarks keep changing: %w", ErrConflict)
 }
 
-// pollWatermarks reads the watermarks other nodes raised, every interval,
-// until ctx ends.
-func (m *Manager) pollWatermarks(ctx context.Context, every time.Duration) {
+// watermarkReloadGap is the least time between two reloads of the
+// watermarks: notices arriving meanwhile merge into one reload, so a burst
+// of kill switches costs each node a bounded number of reads.
+const watermarkReloadGap = 50 * time.Millisecond
+
+// watchWatermarks reads the watermarks other nodes raised: at once when the
+// store's feed says they changed (reloadWatermarks), and every interval
+// (when positive) as the fallback for a lost notice, until ctx ends.
+func (m *Manager) watchWatermarks(ctx context.Context, every time.Duration) {
 	defer m.wg.Done()
-	t := time.NewTicker(every)
-	defer t.Stop()
+	var tick <-chan time.Time
+	if every > 0 {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		tick = t.C
+	}
+	gap := time.NewTimer(0)
+	defer gap.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
-			if err := m.marks.sync(ctx); err != nil && ctx.Err() == nil {
-				m.log.Warn("incident watermark sync", "err", err)
-			}
+		case <-tick:
+		case <-m.kick:
+		}
+		if err := m.marks.sync(ctx); err != nil && ctx.Err() == nil {
+			m.log.Warn("incident watermark sync", "err", err)
+		}
+		gap.Reset(watermarkReloadGap)
+		select {
+		case <-ctx.Done():
+			return
+		case <-gap.C:
 		}
 	}
 }
@@ -252,6 +271,7 @@ func (m *Manager) RevokeMatching(ctx context.Context, f RevokeFilter, reason Rev
 	if err := m.marks.raise(ctx, f, now); err != nil {
 		return 0, err
 	}
+	m.publishWatermarks(ctx)
 	m.PurgeVerifyCache()
 	var n int
 	var subjects []string

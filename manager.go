@@ -99,7 +99,11 @@ type Manager struct {
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
-	feed feedGate // the store's revocation feed calls in through it
+	feed feedGate      // the store's revocation feed calls in through it
+	pub  MetaNotifier  // tells other nodes the watermarks changed; nil: they poll
+	kick chan struct{} // asks the watermark loop to reload now (coalesced)
+
+	fails refreshLimit // failed refreshes per subject
 }
 
 // New checks opts, rebuilds the revoked-session set from the store (hybrid)
@@ -125,6 +129,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		anomaly:  o.Anomalies,
 		onVerify: o.VerifyObserver,
 		log:      o.Logger,
+		fails:    newRefreshLimit(o),
 	}
 	m.marks.meta, _ = o.Store.(MetaStore)
 	m.marks.keep = o.Lifetimes.Refresh
@@ -144,22 +149,29 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		m.wg.Add(1)
 		go m.collect(bg, o.GCInterval, o.GCBatch)
 	}
-	if m.marks.meta != nil && o.WatermarkPoll > 0 {
-		m.wg.Add(1)
-		go m.pollWatermarks(bg, o.WatermarkPoll)
+	n, notifier := o.Store.(RevocationNotifier)
+	notifier = notifier && !o.NoRevocationFeed
+	if pub, ok := o.Store.(MetaNotifier); ok && notifier && m.marks.meta != nil {
+		m.pub = pub
 	}
-	if n, ok := o.Store.(RevocationNotifier); ok && m.revoked != nil && !o.NoRevocationFeed {
+	m.kick = make(chan struct{}, 1)
+	if m.marks.meta != nil && (o.WatermarkPoll > 0 || m.pub != nil) {
+		m.wg.Add(1)
+		go m.watchWatermarks(bg, o.WatermarkPoll)
+	}
+	if notifier && (m.revoked != nil || m.pub != nil) {
 		if err := m.subscribe(bg, n); err != nil {
 			m.Close()
 			return nil, err
 		}
-		// Catch up once more now that the feed is live: a revocation made
-		// on another node between the first load and the subscription
-		// was in neither (TestE2E_NodeKilledUnderLoad met one).
+		// Catch up once more now that the feed is live: a revocation (or
+		// watermark) made on another node between the first load and the
+		// subscription was in neither (TestE2E_NodeKilledUnderLoad met one).
 		if err := m.Resync(ctx); err != nil {
 			m.Close()
 			return nil, err
 		}
+		m.reloadWatermarks()
 	}
 	for _, run := range o.Background {
 		m.wg.Add(1)

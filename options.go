@@ -56,16 +56,33 @@ type Options struct {
 	LimitPolicy LimitPolicy
 	// WatermarkPoll: how often a node reads incident watermarks set by
 	// other nodes (stores implementing MetaStore). Default 1s; negative
-	// disables polling.
+	// disables polling. On a store that is a MetaNotifier (pgstore,
+	// redisstore) the feed tells every node of a kill switch at once, and
+	// the poll is only the fallback for a lost notice.
 	WatermarkPoll time.Duration
 	// NoRevocationFeed: by default a hybrid Manager on a store that is a
 	// RevocationNotifier (pgstore, redisstore) subscribes to it in New, so
 	// a session revoked on another node stops verifying here at once, and
-	// reloads recent revocations when the feed reconnects; Close ends the
+	// reloads recent revocations when the feed reconnects; on a store that
+	// is also a MetaNotifier, a Manager of any strategy subscribes, and
+	// publishes and hears the incident watermarks on it. Close ends the
 	// subscription. Set it to wire the feed yourself (NoteRevoked, Resync),
 	// or to run a single node. Without the feed, another node's revocation
-	// reaches this node's access tokens only when they expire.
+	// reaches this node's access tokens only when they expire, and another
+	// node's kill switch only at the next WatermarkPoll.
 	NoRevocationFeed bool
+	// RefreshFailures limits failed refreshes per subject: once a subject's
+	// refreshes have failed Max times in a window of length Window, each
+	// further failed refresh of that subject in the window returns a
+	// *RateLimitError (ErrRateLimited, with when the window ends) in place
+	// of its own error. The windows are counted in the store when it is a
+	// WindowCounter (pgstore, redisstore: every node shares them), else in
+	// this process. Only a failure of a genuine token counts (its session
+	// is known: revoked, expired, reused, a failed proof or check); a
+	// malformed or unknown token names no subject. A refresh that succeeds
+	// is never refused, so a client looping on a dead token cannot lock its
+	// user out. The zero value limits nothing.
+	RefreshFailures FailureLimit
 	// Clock; default SystemClock.
 	Clock Clock
 	// Events receives lifecycle and security events; nil records nothing
@@ -154,6 +171,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.WatermarkPoll == 0 {
 		o.WatermarkPoll = defaultWatermarkPoll
+	}
+	if err := o.RefreshFailures.validate("refresh_failures"); err != nil {
+		return o, err
 	}
 	for _, run := range o.Background {
 		if run == nil {

@@ -16,6 +16,11 @@ import (
 // it: check the presented token (nothing written), then issue the successor
 // and persist it. Between them the Manager applies its policy: the anomaly
 // rules, and reuse detection for a token already retired.
+//
+// With Options.RefreshFailures, a failed refresh of a genuine token counts
+// against its subject; past the limit it returns a *RateLimitError
+// (ErrRateLimited) in place of its own error. The session revocation of a
+// reused token happens all the same.
 func (m *Manager) Refresh(ctx context.Context, refresh Secret, client Client) (*Issued, error) {
 	return m.RefreshChecked(ctx, refresh, client, nil)
 }
@@ -33,7 +38,7 @@ func (m *Manager) RefreshChecked(ctx context.Context, refresh Secret, client Cli
 	now := m.now()
 	g, err := m.flow.checkRefresh(ctx, refresh, now)
 	if err != nil {
-		return nil, err
+		return nil, m.refreshFailed(ctx, &g.session, err, now)
 	}
 	s := &g.session
 	if check == nil && s.KeyThumbprint() != "" {
@@ -41,7 +46,7 @@ func (m *Manager) RefreshChecked(ctx context.Context, refresh Secret, client Cli
 	}
 	if check != nil {
 		if err := check(s); err != nil {
-			return nil, err
+			return nil, m.refreshFailed(ctx, s, err, now)
 		}
 	}
 	var found []Anomaly
@@ -54,18 +59,18 @@ func (m *Manager) RefreshChecked(ctx context.Context, refresh Secret, client Cli
 	grace := now.Add(-m.reuse)
 	if !g.retiredAt.IsZero() && g.retiredAt.Before(grace) {
 		if !m.detect {
-			return nil, fmt.Errorf("sessiond: refresh: %w: retired", ErrInvalidToken)
+			return nil, m.refreshFailed(ctx, s, fmt.Errorf("sessiond: refresh: %w: retired", ErrInvalidToken), now)
 		}
-		return nil, m.reused(ctx, s, client, now)
+		return nil, m.refreshFailed(ctx, s, m.reused(ctx, s, client, now), now)
 	}
 	ev := m.prepare(ctx, Event{Type: EventSessionRefreshed, Subject: s.Subject, SessionID: s.ID, Client: client})
 	g.event = &ev
 	iss, err := m.flow.issueRefresh(ctx, g, now, grace)
 	if errors.Is(err, ErrRefreshReused) {
 		// A concurrent refresh retired the token first and no grace applies.
-		return nil, m.reused(ctx, s, client, now)
+		return nil, m.refreshFailed(ctx, s, m.reused(ctx, s, client, now), now)
 	} else if err != nil {
-		return nil, err
+		return nil, m.refreshFailed(ctx, s, err, now)
 	}
 	iss.Anomalies, iss.StepUp = found, stepUp
 	m.committed(ctx, &ev)

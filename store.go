@@ -122,8 +122,15 @@ type Revocation struct {
 //     hybrid node learns of revocations made on other nodes only when it
 //     calls Manager.Resync, so until then their access tokens keep
 //     verifying there (up to the access-token lifetime).
+//   - MetaNotifier (the same feed carrying "this shared document changed"):
+//     a node learns of incident watermarks raised on another node only at
+//     its next poll (Options.WatermarkPoll, default 1s).
+//   - WindowCounter (counters shared by every node): failed refreshes are
+//     counted in this process's memory only (Options.RefreshFailures).
 //
-// Every store sessiond ships implements all of them.
+// Every store sessiond ships implements all of them, except that memstore
+// and sqlitestore, which serve one process, have no feed (RevocationNotifier,
+// MetaNotifier).
 type Store interface {
 	// Create stores a new session with its tokens, all or nothing.
 	// ErrConflict if the session ID or a token hash already exists.
@@ -177,6 +184,55 @@ type RevocationNotifier interface {
 	// After a reconnect it calls resync, so the caller can catch up with
 	// Store.Revocations. It returns once the subscription is established.
 	SubscribeRevocations(ctx context.Context, fn func(Revocation), resync func()) error
+}
+
+// MetaNotifier is implemented by RevocationNotifier stores whose feed also
+// carries notices that a MetaStore document changed, so every node reloads
+// it at once instead of at its next poll. The Manager publishes one each
+// time it raises the incident watermarks (the kill switch) and reloads them
+// when it hears one; its poll stays as the fallback.
+//
+// Notices are best effort: one may be lost while a subscription reconnects
+// (the subscription then calls Feed.Resync, after which a subscriber
+// reloads everything it follows) or delivered twice, so reloading must be
+// idempotent. A notice names the document, never its content: subscribers
+// read the document itself with GetMeta.
+type MetaNotifier interface {
+	RevocationNotifier
+	// PublishMeta tells every subscription made with SubscribeFeed on the
+	// store's data, on every node (this one included), that the document
+	// name changed. The name must pass CheckMetaName. It returns once the
+	// notice is handed to the store (it does not wait for subscribers).
+	PublishMeta(ctx context.Context, name string) error
+	// SubscribeFeed is SubscribeRevocations with a callback for meta
+	// notices too: f.Revoked for every revocation, f.Resync after a
+	// reconnect, f.MetaChanged for every notice published by PublishMeta.
+	// A nil callback ignores what it would be told. A subscription made
+	// with SubscribeRevocations is never told of meta notices.
+	SubscribeFeed(ctx context.Context, f Feed) error
+}
+
+// Feed is what one subscription to a store's cross-node feed is told (see
+// MetaNotifier). The callbacks run on the store's goroutines and must
+// return promptly.
+type Feed struct {
+	Revoked     func(Revocation) // a session was revoked on some node
+	Resync      func()           // the feed reconnected: notices may have been lost
+	MetaChanged func(name string)
+}
+
+// WindowCounter is an optional Store extension: fixed-window counters shared
+// by every node on the store. The Manager counts failed refreshes per
+// subject in it (Options.RefreshFailures), so a limit holds however the
+// attempts are spread over the nodes.
+type WindowCounter interface {
+	// Incr adds one to key's count and returns the count and when its
+	// window ends. When key has no window, or its window ended at or
+	// before now, a new one starts: count 1, ending at now+window.
+	// Concurrent calls for one key, from any node, each return a
+	// different count. key must pass CheckCounter (as must window). A
+	// store may forget a window once it has ended.
+	Incr(ctx context.Context, key string, now time.Time, window time.Duration) (count int64, resetAt time.Time, err error)
 }
 
 // TokenClaims are what a signed (JWT) token says about its session.

@@ -51,6 +51,43 @@ func CheckLease(lease time.Duration) error {
 	return nil
 }
 
+// MaxMetaName bounds the name of a MetaStore document in a feed notice
+// (MetaNotifier.PublishMeta).
+const MaxMetaName = 200
+
+// CheckMetaName checks the document name given to MetaNotifier.PublishMeta:
+// 1 to MaxMetaName bytes of printable ASCII.
+func CheckMetaName(name string) error {
+	return checkKey("name", name, MaxMetaName)
+}
+
+// MaxCounterKey bounds a WindowCounter key.
+const MaxCounterKey = 200
+
+// CheckCounter checks the key and window given to WindowCounter.Incr: a
+// key of 1 to MaxCounterKey bytes of printable ASCII, a positive window.
+func CheckCounter(key string, window time.Duration) error {
+	if err := checkKey("key", key, MaxCounterKey); err != nil {
+		return err
+	}
+	if window <= 0 {
+		return argError("window", "must be positive, got %v", window)
+	}
+	return nil
+}
+
+func checkKey(field, s string, maxLen int) error {
+	if s == "" || len(s) > maxLen {
+		return argError(field, "must be 1 to %d bytes, got %d", maxLen, len(s))
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return argError(field, "must be printable ASCII without spaces")
+		}
+	}
+	return nil
+}
+
 // Validate checks sw's own fields: Next must be a refresh token.
 func (sw *RefreshSwap) Validate() error {
 	if sw.Next.Kind != KindRefresh {

@@ -35,7 +35,7 @@ func TestSentinel(t *testing.T) {
 		{apitype.CodeRefreshReused, sessiond.ErrRefreshReused},
 		{apitype.CodeStoreUnavailable, sessiond.ErrStoreUnavailable},
 		{apitype.CodeUnauthorized, nil},
-		{apitype.CodeTooManyRequests, nil},
+		{apitype.CodeTooManyRequests, sessiond.ErrRateLimited},
 	} {
 		if got := apitype.Sentinel(tc.code); !errors.Is(got, tc.want) || (tc.want == nil && got != nil) {
 			t.Errorf("Sentinel(%q) = %v; want %v", tc.code, got, tc.want)

@@ -39,7 +39,7 @@ type Problem struct {
 }
 
 // codes holds each code's fixed title and the library sentinel it stands
-// for (nil where the library has none: API-key and rate-limit refusals).
+// for (nil where the library has none: API-key refusals).
 var codes = map[string]struct {
 	title    string
 	sentinel error
@@ -47,7 +47,7 @@ var codes = map[string]struct {
 	CodeInvalidRequest:    {"Invalid request", sessiond.ErrInvalidArgument},
 	CodeUnauthorized:      {"Unauthorized", nil},
 	CodeInsufficientScope: {"Insufficient scope", nil},
-	CodeTooManyRequests:   {"Too many requests", nil},
+	CodeTooManyRequests:   {"Too many requests", sessiond.ErrRateLimited},
 	CodeNotFound:          {"Not found", sessiond.ErrNotFound},
 	CodePayloadTooLarge:   {"Payload too large", sessiond.ErrInvalidArgument},
 	CodeTokenInvalid:      {"Invalid token", sessiond.ErrInvalidToken},

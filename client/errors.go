@@ -64,11 +64,13 @@ var codeErrors = map[string]error{
 	"temporarily_unavailable": sessiond.ErrStoreUnavailable,
 }
 
-// Is reports whether target is the error e's code stands for.
+// Is reports whether target is the error e's code stands for: the
+// client's error for the code, or the library's sentinel (a 429 matches
+// both ErrRateLimited and sessiond.ErrRateLimited).
 func (e *Error) Is(target error) bool {
-	want, ok := codeErrors[e.Code]
-	if !ok {
-		want = apitype.Sentinel(e.Code)
+	if want, ok := codeErrors[e.Code]; ok && want == target {
+		return true
 	}
+	want := apitype.Sentinel(e.Code)
 	return want != nil && want == target
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -163,6 +164,15 @@ func (s *Sessions) RefreshHandler() http.Handler {
 		case errors.Is(err, sessiond.ErrStoreUnavailable):
 			s.log.ErrorContext(r.Context(), "httpsession: refresh", "err", err)
 			writeProblem(w, http.StatusServiceUnavailable, "store_unavailable", "Service unavailable", "the session store is unavailable; retry later")
+		case errors.Is(err, sessiond.ErrRateLimited):
+			// Too many failed refreshes of this user: the cookies are
+			// expired all the same (Refresh), the page goes to the login.
+			secs := 1
+			if rl, ok := errors.AsType[*sessiond.RateLimitError](err); ok {
+				secs = max(int(rl.RetryAfter/time.Second), 1)
+			}
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			writeProblem(w, http.StatusTooManyRequests, "too_many_requests", "Too many requests", "too many failed refreshes; sign in again or retry later")
 		case err != nil:
 			if errors.Is(err, sessiond.ErrRefreshReused) {
 				s.log.WarnContext(r.Context(), "httpsession: refresh token reused; session revoked", "err", err)

@@ -29,7 +29,8 @@ type Store struct {
 	events     []storedEvent // the security event log, in ID order
 	deliveries map[string]*sessiond.Delivery
 
-	once sessiond.ReplayMemory // ReplayGuard keys and their expiry
+	once   sessiond.ReplayMemory  // ReplayGuard keys and their expiry
+	counts sessiond.CounterMemory // WindowCounter windows
 }
 
 // record is a stored session. Its Claims are owned by the store: cloned on

@@ -13,7 +13,7 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
-var _ sessiond.RevocationNotifier = (*Store)(nil)
+var _ sessiond.MetaNotifier = (*Store)(nil)
 
 // notice is the JSON payload of one revocation on the store's channel.
 type notice struct {
@@ -25,6 +25,10 @@ type notice struct {
 	// Resync asks listeners to reload from Store.Revocations: sent in
 	// place of a revocation too large for a NOTIFY payload.
 	Resync bool `json:"resync,omitempty"`
+	// Meta names a MetaStore document that changed (PublishMeta); such a
+	// notice carries nothing else. A node from before Meta existed reads
+	// it as a notice without an ID, and resyncs: harmless.
+	Meta string `json:"meta,omitempty"`
 }
 
 // maxPayload: PostgreSQL refuses NOTIFY payloads of 8000 bytes or more.
@@ -71,22 +75,50 @@ const (
 	listenBackoffMax = 10 * time.Second
 )
 
-// SubscribeRevocations calls fn for every revocation made through any
-// Store on this schema (this one included) until ctx ends or the Store is
-// closed. It holds a dedicated connection (application_name
-// "sessiond-listener <schema>") running LISTEN; when that connection is
-// lost it reconnects with backoff, listens again, and then calls resync
-// (may be nil), so the caller can catch up with Store.Revocations on what
-// it missed. It returns once the first LISTEN is established, or an error
-// matching ErrStoreUnavailable if it cannot be. fn and resync are called
-// from one goroutine, one at a time; they should return promptly.
-func (s *Store) SubscribeRevocations(ctx context.Context, fn func(sessiond.Revocation), resync func()) error {
-	const op = "subscribe revocations"
-	if fn == nil {
-		return fmt.Errorf("pgstore: %s: %w", op, &sessiond.ArgumentError{Field: "fn", Msg: "must not be nil"})
+// PublishMeta sends a notice that the MetaStore document name changed on
+// the store's channel: every SubscribeFeed subscription on this schema, on
+// every node, calls its MetaChanged with name. See sessiond.MetaNotifier.
+func (s *Store) PublishMeta(ctx context.Context, name string) error {
+	const op = "publish meta"
+	if s.closed.Load() {
+		return errClosed
 	}
-	if resync == nil {
-		resync = func() {}
+	if err := sessiond.CheckMetaName(name); err != nil {
+		return wrap(op, err)
+	}
+	b, err := json.Marshal(notice{Meta: name})
+	if err != nil {
+		return wrap(op, err)
+	}
+	_, err = s.pool.Exec(ctx, s.q.notify, s.channel, []string{string(b)})
+	return s.translate(op, err)
+}
+
+// SubscribeRevocations is SubscribeFeed with only fn and resync.
+func (s *Store) SubscribeRevocations(ctx context.Context, fn func(sessiond.Revocation), resync func()) error {
+	if fn == nil {
+		return fmt.Errorf("pgstore: subscribe revocations: %w", &sessiond.ArgumentError{Field: "fn", Msg: "must not be nil"})
+	}
+	return s.SubscribeFeed(ctx, sessiond.Feed{Revoked: fn, Resync: resync})
+}
+
+// SubscribeFeed calls f.Revoked for every revocation made through any
+// Store on this schema (this one included), and f.MetaChanged for every
+// PublishMeta, until ctx ends or the Store is closed. It holds a dedicated connection (application_name
+// "sessiond-listener <schema>") running LISTEN; when that connection is
+// lost it reconnects with backoff, listens again, and then calls f.Resync,
+// so the caller can catch up with Store.Revocations (and reload its meta
+// documents) on what it missed. It returns once the first LISTEN is
+// established, or an error matching ErrStoreUnavailable if it cannot be.
+// The callbacks (nil ones are skipped) are called from one goroutine, one
+// at a time; they should return promptly.
+func (s *Store) SubscribeFeed(ctx context.Context, f sessiond.Feed) error {
+	const op = "subscribe revocations"
+	if f.Revoked == nil {
+		f.Revoked = func(sessiond.Revocation) {}
+	}
+	if f.Resync == nil {
+		f.Resync = func() {}
 	}
 	if s.closed.Load() {
 		return errClosed
@@ -112,7 +144,7 @@ func (s *Store) SubscribeRevocations(ctx context.Context, fn func(sessiond.Revoc
 		defer s.wg.Done()
 		defer stopOnClose()
 		defer cancel()
-		s.listenLoop(lctx, conn, fn, resync)
+		s.listenLoop(lctx, conn, f)
 	}()
 	return nil
 }
@@ -138,9 +170,9 @@ func closeConn(conn *pgx.Conn) {
 
 // listenLoop delivers notifications until ctx ends, replacing the
 // connection whenever it breaks.
-func (s *Store) listenLoop(ctx context.Context, conn *pgx.Conn, fn func(sessiond.Revocation), resync func()) {
+func (s *Store) listenLoop(ctx context.Context, conn *pgx.Conn, f sessiond.Feed) {
 	for {
-		err := s.wait(ctx, conn, fn, resync)
+		err := s.wait(ctx, conn, f)
 		closeConn(conn)
 		if ctx.Err() != nil {
 			return
@@ -150,18 +182,18 @@ func (s *Store) listenLoop(ctx context.Context, conn *pgx.Conn, fn func(sessiond
 			return
 		}
 		s.log.Info("pgstore: revocation listener reconnected; resyncing", "schema", s.schema)
-		resync()
+		f.Resync()
 	}
 }
 
 // wait delivers notifications from conn until it breaks or ctx ends.
-func (s *Store) wait(ctx context.Context, conn *pgx.Conn, fn func(sessiond.Revocation), resync func()) error {
+func (s *Store) wait(ctx context.Context, conn *pgx.Conn, f sessiond.Feed) error {
 	for {
 		wctx, cancel := context.WithTimeout(ctx, s.pingEvery)
 		n, err := conn.WaitForNotification(wctx)
 		cancel()
 		if n != nil {
-			s.deliver(n.Payload, fn, resync)
+			s.deliver(n.Payload, f)
 		}
 		switch {
 		case err == nil:
@@ -209,16 +241,23 @@ func (s *Store) reconnect(ctx context.Context) *pgx.Conn {
 
 // deliver decodes one payload and hands it on. Anything it cannot read is
 // a revocation it might have missed, so it asks for a resync.
-func (s *Store) deliver(p string, fn func(sessiond.Revocation), resync func()) {
+func (s *Store) deliver(p string, f sessiond.Feed) {
 	var n notice
-	if err := json.Unmarshal([]byte(p), &n); err != nil || n.Resync || n.ID == "" {
+	err := json.Unmarshal([]byte(p), &n)
+	if err == nil && n.Meta != "" && !n.Resync && n.ID == "" {
+		if f.MetaChanged != nil {
+			f.MetaChanged(n.Meta)
+		}
+		return
+	}
+	if err != nil || n.Resync || n.ID == "" {
 		if err != nil {
 			s.log.Warn("pgstore: unreadable revocation notice; resyncing", "schema", s.schema, "err", err)
 		}
-		resync()
+		f.Resync()
 		return
 	}
-	fn(sessiond.Revocation{
+	f.Revoked(sessiond.Revocation{
 		SessionID: n.ID,
 		Subject:   n.Subject,
 		RevokedAt: n.RevokedAt.UTC(),

@@ -13,6 +13,7 @@ type queries struct {
 	revoke, revokeSubject, evict, notify, limitLock, liveBySubject string
 	list, revocations, deleteExpired                               string
 	getMeta, insertMeta, updateMeta                                string
+	incr, sweepCounters                                            string
 
 	// eventlog.go, outbox.go, bulk.go, live.go. The
 	// statements whose WHERE depends on the call are built by
@@ -163,6 +164,15 @@ func newQueries(schema string) queries {
 
 		getMeta: `SELECT value, version FROM {schema}.meta WHERE name = $1`,
 
+		// $2 is now, $3 the end of a window starting now.
+		incr: `INSERT INTO {schema}.counters AS c (key, count, reset_at) VALUES ($1, 1, $3)
+		ON CONFLICT (key) DO UPDATE SET
+			count    = CASE WHEN c.reset_at <= $2 THEN 1 ELSE c.count + 1 END,
+			reset_at = CASE WHEN c.reset_at <= $2 THEN EXCLUDED.reset_at ELSE c.reset_at END
+		RETURNING count, reset_at`,
+		sweepCounters: `DELETE FROM {schema}.counters WHERE key IN (
+			SELECT key FROM {schema}.counters WHERE reset_at <= $1 LIMIT $2)`,
+
 		// $3 is 0 here; it is passed so both statements take the same
 		// arguments.
 		insertMeta: `INSERT INTO {schema}.meta (name, value, version) VALUES ($1, $2, $3::bigint + 1)
@@ -244,7 +254,7 @@ func newQueries(schema string) queries {
 		&q.create, &q.get, &q.lookup, &q.touch, &q.touchExists, &q.swapLock, &q.swap,
 		&q.revoke, &q.revokeSubject, &q.evict, &q.notify, &q.limitLock, &q.liveBySubject,
 		&q.list, &q.revocations, &q.deleteExpired,
-		&q.getMeta, &q.insertMeta, &q.updateMeta,
+		&q.getMeta, &q.insertMeta, &q.updateMeta, &q.incr, &q.sweepCounters,
 		&q.appendEvents, &q.deleteEvents,
 		&q.enqueue, &q.claim, &q.finish, &q.listDeliveries, &q.countDeliveries, &q.deleteDel,
 		&q.countLive, &q.appendEventsAfterSwap, &q.enqueueAfterSwap,

@@ -57,6 +57,8 @@ type Store struct {
 	// revokeBatch: sessions per statement of RevokeMatching; 0 means
 	// defaultRevokeBatch. Tests lower it to cross batch boundaries.
 	revokeBatch int
+	// incrCalls counts Incr calls: one in counterSweepEvery sweeps.
+	incrCalls atomic.Int64
 
 	mu        sync.Mutex // orders SubscribeRevocations' wg.Add before Close's wg.Wait
 	closed    atomic.Bool

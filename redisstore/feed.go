@@ -10,7 +10,7 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
-var _ sessiond.RevocationNotifier = (*Store)(nil)
+var _ sessiond.MetaNotifier = (*Store)(nil)
 
 // Reconnect backoff of the revocation feed.
 const (
@@ -18,9 +18,42 @@ const (
 	feedMaxDelay = 2 * time.Second
 )
 
-// SubscribeRevocations calls fn for every revocation published on the
-// store's channel (by any Store with the same prefix, this one included)
-// until ctx ends or the store is closed. It subscribes on a connection of
+// metaMessage is a notice on the revocation channel that a MetaStore
+// document changed (PublishMeta). It has no id, so a node from before it
+// existed drops it as malformed: that node learns of the change at its
+// next poll, as before.
+type metaMessage struct {
+	Meta string `json:"meta"`
+}
+
+// PublishMeta publishes a notice that the MetaStore document name changed
+// on the store's channel: every SubscribeFeed subscription with the same
+// prefix, on every node, calls its MetaChanged with name. See
+// sessiond.MetaNotifier.
+func (s *Store) PublishMeta(ctx context.Context, name string) error {
+	const op = "publish meta"
+	if err := ctxErr(ctx, op, sessiond.CheckMetaName(name)); err != nil {
+		return err
+	}
+	b, err := json.Marshal(metaMessage{Meta: name})
+	if err != nil {
+		return wrap(op, err)
+	}
+	if err := s.client.Do(ctx, s.client.B().Publish().Channel(s.channel).Message(string(b)).Build()).Error(); err != nil {
+		return s.fail(op, err)
+	}
+	return nil
+}
+
+// SubscribeRevocations is SubscribeFeed with only fn and resync.
+func (s *Store) SubscribeRevocations(ctx context.Context, fn func(sessiond.Revocation), resync func()) error {
+	return s.SubscribeFeed(ctx, sessiond.Feed{Revoked: fn, Resync: resync})
+}
+
+// SubscribeFeed calls f.Revoked for every revocation published on the
+// store's channel (by any Store with the same prefix, this one included),
+// and f.MetaChanged for every PublishMeta, until ctx ends or the store is
+// closed; nil callbacks are skipped. It subscribes on a connection of
 // its own and returns once Redis has confirmed the subscription; if that
 // fails it returns ErrStoreUnavailable and nothing keeps running.
 //
@@ -28,12 +61,18 @@ const (
 // subscribed again, calls resync so the caller can catch up with
 // Revocations: messages published while it was away are lost. A message
 // can also arrive twice (on a Redis Cluster, through the node the feed
-// resubscribed on), so fn must be idempotent, as adding to a revoked set
-// is. fn is called from one goroutine, in order of publication, and must
-// not block for long (it holds up later messages); resync runs on another
-// goroutine and may overlap with fn.
-func (s *Store) SubscribeRevocations(ctx context.Context, fn func(sessiond.Revocation), resync func()) error {
+// resubscribed on), so the callbacks must be idempotent, as adding to a
+// revoked set is. Revoked and MetaChanged are called from one goroutine, in
+// order of publication, and must not block for long (they hold up later
+// messages); Resync runs on another goroutine and may overlap with them.
+func (s *Store) SubscribeFeed(ctx context.Context, sub sessiond.Feed) error {
 	const op = "subscribe revocations"
+	if sub.Revoked == nil {
+		sub.Revoked = func(sessiond.Revocation) {}
+	}
+	if sub.Resync == nil {
+		sub.Resync = func() {}
+	}
 	if err := ctxErr(ctx, op); err != nil {
 		return err
 	}
@@ -43,7 +82,7 @@ func (s *Store) SubscribeRevocations(ctx context.Context, fn func(sessiond.Revoc
 	// The feed ends with ctx or with the store.
 	ctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(s.ctx, cancel)
-	f := &feed{s: s, fn: fn, resync: resync}
+	f := &feed{s: s, fn: sub.Revoked, resync: sub.Resync, meta: sub.MetaChanged}
 	conn, err := f.subscribe(ctx)
 	if err != nil {
 		stop()
@@ -64,6 +103,7 @@ type feed struct {
 	s      *Store
 	fn     func(sessiond.Revocation)
 	resync func()
+	meta   func(name string) // nil: meta notices are ignored
 }
 
 // feedConn is one subscribed dedicated connection.
@@ -85,6 +125,13 @@ func (f *feed) subscribe(ctx context.Context) (feedConn, error) {
 }
 
 func (f *feed) deliver(payload string) {
+	var mm metaMessage
+	if err := json.Unmarshal([]byte(payload), &mm); err == nil && mm.Meta != "" {
+		if f.meta != nil {
+			f.meta(mm.Meta)
+		}
+		return
+	}
 	var m feedMessage
 	if err := json.Unmarshal([]byte(payload), &m); err != nil || m.ID == "" {
 		f.s.log.Warn("redisstore: malformed revocation message", "channel", f.s.channel, "len", len(payload))

@@ -2,7 +2,8 @@
 // _test.go files (like net/http/httptest): one conformance suite per store
 // interface (TestStore, which runs the suite of each optional interface a
 // store implements, and TestLimiter, TestMetaStore, TestEventLog,
-// TestOutbox, TestBulkRevoker, TestLiveCounter, TestRevocationNotifier),
+// TestOutbox, TestBulkRevoker, TestLiveCounter, TestReplayGuard,
+// TestWindowCounter, TestRevocationNotifier with the MetaNotifier cases),
 // RequireEnv for tests that need a server, a fake Clock and a recording
 // EventSink.
 package sessiondtest

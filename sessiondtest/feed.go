@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,6 +31,13 @@ const feedWait = 10 * time.Second
 // repeat a revocation (at least once). SubscribeRevocations fails with a
 // canceled context, and with ErrStoreUnavailable after Close; Close ends
 // running subscriptions.
+//
+// When the store is also a sessiond.MetaNotifier, the Meta* subtests check
+// that the same feed carries meta notices: PublishMeta on either node
+// reaches a SubscribeFeed subscription on the other as MetaChanged (and
+// never as a revocation or a resync), in order with the revocations around
+// it; a subscription made with SubscribeRevocations hears none of them;
+// another store's notices are not heard; a bad name is refused.
 func TestRevocationNotifier(t *testing.T, newStore func(t *testing.T) sessiond.Store, join func(t *testing.T, st sessiond.Store) sessiond.Store) {
 	if join == nil {
 		join = func(_ *testing.T, st sessiond.Store) sessiond.Store { return st }
@@ -40,7 +49,148 @@ func TestRevocationNotifier(t *testing.T, newStore func(t *testing.T) sessiond.S
 		{"NothingFromOtherData", func(t *testing.T, f *fixture, _ sessiond.RevocationNotifier) { feedOtherData(t, f, join) }},
 		{"CanceledContext", feedCanceledContext},
 		{"Close", feedClose},
+		{"MetaAcrossNodes", func(t *testing.T, f *fixture, _ sessiond.RevocationNotifier) { metaAcrossNodes(t, f, join) }},
+		{"MetaNotForRevocationSubscribers", func(t *testing.T, f *fixture, _ sessiond.RevocationNotifier) { metaNotForRevocations(t, f, join) }},
+		{"MetaFromOtherData", func(t *testing.T, f *fixture, _ sessiond.RevocationNotifier) { metaOtherData(t, f, join) }},
+		{"MetaArguments", metaArguments},
 	})
+}
+
+// metaListener collects what one SubscribeFeed subscription delivers, in
+// order: a revocation as its session ID, a meta notice as "meta:" + name,
+// a resync as "resync".
+type metaListener struct {
+	t     *testing.T
+	got   chan string
+	heard []string
+}
+
+func metaNotifier(t *testing.T, st sessiond.Store) sessiond.MetaNotifier {
+	t.Helper()
+	n, ok := st.(sessiond.MetaNotifier)
+	if !ok {
+		t.Skipf("%T is no sessiond.MetaNotifier", st)
+	}
+	return n
+}
+
+func listenFeed(f *fixture, st sessiond.Store) *metaListener {
+	f.t.Helper()
+	l := &metaListener{t: f.t, got: make(chan string, 256)}
+	err := metaNotifier(f.t, st).SubscribeFeed(f.ctx, sessiond.Feed{
+		Revoked:     func(r sessiond.Revocation) { l.got <- string(r.SessionID) },
+		Resync:      func() { l.got <- "resync" },
+		MetaChanged: func(name string) { l.got <- "meta:" + name },
+	})
+	if err != nil {
+		f.t.Fatalf("SubscribeFeed() = %v; want nil", err)
+	}
+	return l
+}
+
+// expect waits for each of want, in any order (a Redis Cluster may
+// reorder messages published through different nodes). Delivery is at
+// least once, so something already heard may come again; anything else is
+// an error.
+func (l *metaListener) expect(what string, want ...string) {
+	l.t.Helper()
+	pending := slices.Clone(want)
+	timeout := time.After(feedWait)
+	for len(pending) > 0 {
+		select {
+		case got := <-l.got:
+			if i := slices.Index(pending, got); i >= 0 {
+				pending = slices.Delete(pending, i, i+1)
+				l.heard = append(l.heard, got)
+			} else if !slices.Contains(l.heard, got) {
+				l.t.Fatalf("%s: the feed delivered %q; want one of %q", what, got, pending)
+			}
+		case <-timeout:
+			l.t.Fatalf("%s: %q not delivered within %v", what, pending, feedWait)
+		}
+	}
+}
+
+func publishMeta(f *fixture, st sessiond.Store, name string) {
+	f.t.Helper()
+	if err := metaNotifier(f.t, st).PublishMeta(f.ctx, name); err != nil {
+		f.t.Fatalf("PublishMeta(%q) = %v; want nil", name, err)
+	}
+}
+
+func metaAcrossNodes(t *testing.T, f *fixture, join func(*testing.T, sessiond.Store) sessiond.Store) {
+	metaNotifier(t, f.st)
+	other := join(t, f.st)
+	l := listenFeed(f, other)
+	publishMeta(f, f.st, "revocation_watermarks")
+	l.expect("PublishMeta on the other node", "meta:revocation_watermarks")
+	// Revocations and notices share the feed.
+	r := revokeOne(f, f.st, "alice")
+	publishMeta(f, f.st, "keys")
+	r2 := revokeOne(f, other, "bob")
+	publishMeta(f, other, "revocation_watermarks") // a node hears its own notices too
+	l.expect("revocations and notices", string(r.SessionID), "meta:keys", string(r2.SessionID), "meta:revocation_watermarks")
+}
+
+func metaNotForRevocations(t *testing.T, f *fixture, join func(*testing.T, sessiond.Store) sessiond.Store) {
+	metaNotifier(t, f.st)
+	other := join(t, f.st)
+	resyncs := make(chan struct{}, 16)
+	revs := make(chan sessiond.Revocation, 16)
+	if err := other.(sessiond.RevocationNotifier).SubscribeRevocations(f.ctx,
+		func(r sessiond.Revocation) { revs <- r }, func() { resyncs <- struct{}{} }); err != nil {
+		t.Fatalf("SubscribeRevocations() = %v; want nil", err)
+	}
+	l := listenFeed(f, other) // proves the notice went out
+	publishMeta(f, f.st, "revocation_watermarks")
+	l.expect("PublishMeta", "meta:revocation_watermarks")
+	// Published after the notice: once the subscriber has it, it has had
+	// its chance to mishandle the notice.
+	r := revokeOne(f, f.st, "carol")
+	select {
+	case got := <-revs:
+		if got.SessionID != r.SessionID {
+			t.Fatalf("a SubscribeRevocations subscriber was given %+v for a meta notice; want only the revocation", got)
+		}
+	case <-time.After(feedWait):
+		t.Fatalf("revocation not delivered within %v", feedWait)
+	}
+	if len(resyncs) != 0 {
+		t.Errorf("a meta notice made a SubscribeRevocations subscriber resync %d times; want none", len(resyncs))
+	}
+}
+
+func metaOtherData(t *testing.T, f *fixture, join func(*testing.T, sessiond.Store) sessiond.Store) {
+	metaNotifier(t, f.st)
+	l := listenFeed(f, join(t, f.st))
+	publishMeta(f, f.newStore(t), "revocation_watermarks") // another store's data: not heard
+	publishMeta(f, f.st, "keys")
+	l.expect("PublishMeta after one on another store", "meta:keys")
+}
+
+func metaArguments(t *testing.T, f *fixture, _ sessiond.RevocationNotifier) {
+	n := metaNotifier(t, f.st)
+	for _, name := range []string{"", "with space", "line\nbreak", "caf\u00e9", strings.Repeat("a", sessiond.MaxMetaName+1)} {
+		name, _ = strconv.Unquote(`"` + name + `"`)
+		if err := n.PublishMeta(f.ctx, name); !errors.Is(err, sessiond.ErrInvalidArgument) {
+			t.Errorf("PublishMeta(%q) = %v; want ErrInvalidArgument", name, err)
+		}
+	}
+	ctx, cancel := context.WithCancel(f.ctx)
+	cancel()
+	if err := n.PublishMeta(ctx, "keys"); err == nil {
+		t.Error("PublishMeta(canceled context) = nil; want an error")
+	}
+	if err := f.st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.PublishMeta(f.ctx, "keys"); !errors.Is(err, sessiond.ErrStoreUnavailable) {
+		t.Errorf("PublishMeta() after Close = %v; want ErrStoreUnavailable", err)
+	}
+	err := n.SubscribeFeed(f.ctx, sessiond.Feed{})
+	if !errors.Is(err, sessiond.ErrStoreUnavailable) {
+		t.Errorf("SubscribeFeed() after Close = %v; want ErrStoreUnavailable", err)
+	}
 }
 
 // listener collects what one subscription delivers.

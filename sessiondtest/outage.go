@@ -212,5 +212,16 @@ func everyCall(st sessiond.Store, s *sessiond.Session, tok sessiond.Token) []sto
 			return n.SubscribeRevocations(ctx, func(sessiond.Revocation) {}, func() {})
 		}})
 	}
+	if n, ok := st.(sessiond.MetaNotifier); ok {
+		calls = append(calls,
+			storeCall{"PublishMeta", func(ctx context.Context) error { return n.PublishMeta(ctx, "keys") }},
+			storeCall{"SubscribeFeed", func(ctx context.Context) error { return n.SubscribeFeed(ctx, sessiond.Feed{}) }})
+	}
+	if c, ok := st.(sessiond.WindowCounter); ok {
+		calls = append(calls, storeCall{"Incr", func(ctx context.Context) error {
+			_, _, err := c.Incr(ctx, "k", later, time.Minute)
+			return err
+		}})
+	}
 	return calls
 }

@@ -47,8 +47,9 @@ type Store struct {
 	// wsem serialises this process's writes before they reach SQLite, so
 	// they queue in Go (honouring ctx) instead of polling SQLite's lock in
 	// the busy handler. busy_timeout still covers other processes.
-	wsem   chan struct{}
-	closed atomic.Bool
+	wsem      chan struct{}
+	closed    atomic.Bool
+	incrCalls atomic.Int64 // Incr calls: one in counterSweepEvery sweeps
 
 	lookupStmt *sql.Stmt
 	getStmt    *sql.Stmt

@@ -47,7 +47,9 @@ type Config struct {
 }
 
 // RateLimit bounds requests to the API, in memory on each node: a token
-// bucket per key refilled at Requests per Per, holding up to Burst.
+// bucket per key refilled at Requests per Per, holding up to Burst. The
+// limit on failed refreshes is counted in the store instead, so that every
+// node shares it.
 type RateLimit struct {
 	// AuthFailures: failed API-key authentications per client address.
 	AuthFailures RateRule `yaml:"auth_failures"`
@@ -55,6 +57,16 @@ type RateLimit struct {
 	PerAPIKey RateRule `yaml:"per_api_key"`
 	// PerClientIP: the same requests per client address.
 	PerClientIP RateRule `yaml:"per_client_ip"`
+	// RefreshFailures: failed refreshes of one subject, counted in the
+	// store (every node on PostgreSQL or Redis together).
+	RefreshFailures WindowRule `yaml:"refresh_failures"`
+}
+
+// WindowRule is a limit counted in fixed windows: at most Requests per
+// Per; Requests 0 turns it off.
+type WindowRule struct {
+	Requests int      `yaml:"requests"`
+	Per      Duration `yaml:"per"`
 }
 
 // RateRule is one limit; Requests 0 turns it off.
@@ -337,6 +349,9 @@ func Default() Config {
 			AuthFailures: RateRule{Requests: 60, Per: Duration(time.Minute), Burst: 20},
 			PerAPIKey:    RateRule{Requests: 5000, Per: Duration(time.Second), Burst: 10000},
 			PerClientIP:  RateRule{Requests: 5000, Per: Duration(time.Second), Burst: 10000},
+			// A client that keeps presenting dead refresh tokens of one
+			// user: ten a minute is far above any honest retry.
+			RefreshFailures: WindowRule{Requests: 100, Per: Duration(time.Minute)},
 		},
 		DPoP: DPoP{NoncePeriod: Duration(5 * time.Minute)},
 	}

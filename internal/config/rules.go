@@ -822,6 +822,11 @@ var rules = sortedByID([]Rule{
 					out = append(out, issue(p+".burst", "%s.burst %d must be at least 1", p, r.Burst))
 				}
 			}
+			if r := in.Config.RateLimit.RefreshFailures; r.Requests < 0 {
+				out = append(out, issue("rate_limit.refresh_failures.requests", "rate_limit.refresh_failures.requests %d is negative", r.Requests))
+			} else if r.Requests > 0 && r.Per <= 0 {
+				out = append(out, issue("rate_limit.refresh_failures.per", "rate_limit.refresh_failures.per must be a positive duration"))
+			}
 			sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 			return out
 		},

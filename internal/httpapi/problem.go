@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/apitype"
@@ -22,6 +23,7 @@ var errorTable = []struct {
 	detail string
 }{
 	{sessiond.ErrStoreUnavailable, http.StatusServiceUnavailable, apitype.CodeStoreUnavailable, "the session store is unavailable; retry later"},
+	{sessiond.ErrRateLimited, http.StatusTooManyRequests, apitype.CodeTooManyRequests, "too many failed refreshes of this subject; retry later"},
 	{sessiond.ErrInvalidToken, http.StatusUnauthorized, apitype.CodeTokenInvalid, "the token is not valid"},
 	{sessiond.ErrExpired, http.StatusUnauthorized, apitype.CodeTokenExpired, "the token has expired"},
 	{sessiond.ErrRevoked, http.StatusUnauthorized, apitype.CodeSessionRevoked, "the session was revoked"},
@@ -89,6 +91,8 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	switch status {
 	case http.StatusServiceUnavailable:
 		h.Set("Retry-After", "1")
+	case http.StatusTooManyRequests:
+		setRetryAfter(h, err)
 	case http.StatusRequestEntityTooLarge:
 		h.Set("Connection", "close") // the rest of the body is not worth reading
 	}
@@ -141,4 +145,17 @@ func writeJSON(w http.ResponseWriter, status int, contentType string, v any) {
 	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
+}
+
+// setRetryAfter sets Retry-After from a *sessiond.RateLimitError in err,
+// unless a limit of this package already set it.
+func setRetryAfter(h http.Header, err error) {
+	if h.Get("Retry-After") != "" {
+		return
+	}
+	secs := 1
+	if rl, ok := errors.AsType[*sessiond.RateLimitError](err); ok {
+		secs = max(int(rl.RetryAfter/time.Second), 1)
+	}
+	h.Set("Retry-After", strconv.Itoa(secs))
 }

@@ -61,6 +61,10 @@ type Options struct {
 	// Clock is the time source of the server's own loops (event retention,
 	// live counts); nil means the system clock.
 	Clock sessiond.Clock
+	// WatermarkPoll is how often the Manager reads incident watermarks
+	// raised on other nodes, as the fallback of the store's feed; 0 means
+	// the Manager's default (sessiond.Options.WatermarkPoll).
+	WatermarkPoll time.Duration
 }
 
 // Run serves until ctx ends (SIGTERM, SIGINT), then lets in-flight requests
@@ -326,7 +330,10 @@ func buildManager(ctx context.Context, cfg config.Config, o Options, store sessi
 		VerifyCacheSize:  cfg.VerifyCacheSize,
 		MaxSessions:      cfg.Limits.MaxSessions,
 		LimitPolicy:      sessiond.LimitPolicy(cfg.Limits.Policy),
-		Logger:           log,
+		WatermarkPoll:    o.WatermarkPoll,
+		RefreshFailures: sessiond.FailureLimit{Max: cfg.RateLimit.RefreshFailures.Requests,
+			Window: cfg.RateLimit.RefreshFailures.Per.Std()},
+		Logger: log,
 	}
 	if mopts.ReuseInterval == 0 {
 		mopts.ReuseInterval = -1 // an explicit 0s in the config means no grace

@@ -1,0 +1,57 @@
+package sessiond
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// CounterMemory is a WindowCounter in one process's memory: correct for a
+// single node only. The zero value is ready to use and safe for concurrent
+// use. Ended windows are swept at most once a minute, on the way.
+type CounterMemory struct {
+	mu   sync.Mutex
+	m    map[string]counterWindow
+	next time.Time // next sweep of ended windows
+}
+
+type counterWindow struct {
+	count int64
+	reset time.Time
+}
+
+var _ WindowCounter = (*CounterMemory)(nil)
+
+// Incr implements WindowCounter.
+func (c *CounterMemory) Incr(_ context.Context, key string, now time.Time, window time.Duration) (int64, time.Time, error) {
+	if err := CheckCounter(key, window); err != nil {
+		return 0, time.Time{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]counterWindow{}
+	}
+	if !now.Before(c.next) {
+		for k, w := range c.m {
+			if !now.Before(w.reset) {
+				delete(c.m, k)
+			}
+		}
+		c.next = now.Add(time.Minute)
+	}
+	w := c.m[key]
+	if !now.Before(w.reset) {
+		w = counterWindow{reset: now.Add(window)}
+	}
+	w.count++
+	c.m[key] = w
+	return w.count, w.reset, nil
+}
+
+// Len returns how many windows are kept, ended ones not yet swept included.
+func (c *CounterMemory) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.m)
+}

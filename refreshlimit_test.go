@@ -1,0 +1,164 @@
+package sessiond_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/memstore"
+	"github.com/sessiond/sessiond/opaquetoken"
+)
+
+// TestManager_RefreshFailures: failed refreshes of one subject are counted
+// (in the store, so two Managers share them); past the limit they answer
+// ErrRateLimited with the time left in the window, while refreshes that
+// succeed and other subjects are never refused.
+func TestManager_RefreshFailures(t *testing.T) {
+	ctx := context.Background()
+	limit := sessiond.FailureLimit{Max: 3, Window: time.Minute}
+	withLimit := func(o *sessiond.Options) { o.RefreshFailures = limit }
+
+	// dead returns a refresh token of subject whose session is revoked.
+	dead := func(t *testing.T, h *harness, subject string) sessiond.Secret {
+		t.Helper()
+		iss := h.create(t, subject, sessiond.CreateOptions{})
+		if err := h.m.Revoke(ctx, iss.Session.ID, sessiond.ReasonLogout); err != nil {
+			t.Fatal(err)
+		}
+		return iss.RefreshToken
+	}
+	wantLimited := func(t *testing.T, err error, retry time.Duration) {
+		t.Helper()
+		rl, ok := errors.AsType[*sessiond.RateLimitError](err)
+		if !ok || !errors.Is(err, sessiond.ErrRateLimited) || rl.RetryAfter != retry {
+			t.Fatalf("Refresh() over the limit = %v; want a RateLimitError retrying after %v", err, retry)
+		}
+		if errors.Is(err, sessiond.ErrRevoked) || errors.Is(err, sessiond.ErrRefreshReused) {
+			t.Errorf("Refresh() over the limit = %v; it must not tell the reason any more", err)
+		}
+	}
+
+	for _, strategy := range []sessiond.Strategy{sessiond.StrategyHybrid, sessiond.StrategyJWT} {
+		t.Run(string(strategy)+" over the limit", func(t *testing.T) {
+			h := newHarness(t, strategy, withLimit)
+			var tok sessiond.Secret
+			if strategy == sessiond.StrategyJWT {
+				// A stateless session cannot be revoked alone: the kill
+				// switch for its subject ends it.
+				tok = h.create(t, "alice", sessiond.CreateOptions{}).RefreshToken
+				if _, err := h.m.RevokeMatching(ctx, sessiond.RevokeFilter{Subjects: []string{"alice"}}, sessiond.ReasonIncident, false); err != nil {
+					t.Fatal(err)
+				}
+				h.clock.Advance(time.Second) // logins after it are live
+			} else {
+				tok = dead(t, h, "alice")
+			}
+			for i := range limit.Max {
+				if _, err := h.m.Refresh(ctx, tok, sessiond.Client{}); !errors.Is(err, sessiond.ErrRevoked) {
+					t.Fatalf("failed refresh #%d = %v; want ErrRevoked (under the limit)", i+1, err)
+				}
+			}
+			h.clock.Advance(1500 * time.Millisecond) // Retry-After rounds up to whole seconds
+			_, err := h.m.Refresh(ctx, tok, sessiond.Client{})
+			wantLimited(t, err, 59*time.Second)
+
+			// A refresh that succeeds is never refused, for the same
+			// subject either, and others are not counted with alice.
+			live := h.create(t, "alice", sessiond.CreateOptions{})
+			if _, err := h.m.Refresh(ctx, live.RefreshToken, sessiond.Client{}); err != nil {
+				t.Errorf("a good refresh of a subject over the limit = %v; want it to succeed", err)
+			}
+			bob := h.create(t, "bob", sessiond.CreateOptions{})
+			if _, err := h.m.Refresh(ctx, bob.RefreshToken, sessiond.Client{}); err != nil {
+				t.Errorf("another subject's refresh = %v; want it to succeed", err)
+			}
+
+			// The next window starts afresh.
+			h.clock.Advance(time.Minute)
+			if _, err := h.m.Refresh(ctx, tok, sessiond.Client{}); !errors.Is(err, sessiond.ErrRevoked) {
+				t.Errorf("failed refresh in the next window = %v; want ErrRevoked", err)
+			}
+		})
+	}
+
+	t.Run("tokens that name no subject are not counted", func(t *testing.T) {
+		h := newHarness(t, sessiond.StrategyHybrid, withLimit)
+		bogus := []sessiond.Secret{"garbage", "sdr_" + "0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"}
+		for range 3 * limit.Max {
+			for _, tok := range bogus {
+				if _, err := h.m.Refresh(ctx, tok, sessiond.Client{}); !errors.Is(err, sessiond.ErrInvalidToken) {
+					t.Fatalf("Refresh(%q) = %v; want ErrInvalidToken every time", tok, err)
+				}
+			}
+		}
+	})
+
+	t.Run("reuse still revokes over the limit", func(t *testing.T) {
+		h := newHarness(t, sessiond.StrategyHybrid, withLimit)
+		tok := dead(t, h, "carol")
+		for range limit.Max {
+			h.m.Refresh(ctx, tok, sessiond.Client{})
+		}
+		victim := h.create(t, "carol", sessiond.CreateOptions{})
+		next, err := h.m.Refresh(ctx, victim.RefreshToken, sessiond.Client{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.clock.Advance(time.Minute / 2) // past the reuse interval, inside the window
+		_, err = h.m.Refresh(ctx, victim.RefreshToken, sessiond.Client{})
+		wantLimited(t, err, 30*time.Second)
+		if _, err := h.m.Verify(ctx, next.AccessToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrRevoked) {
+			t.Errorf("the reused token's session after a refused reuse = %v; want it revoked all the same", err)
+		}
+		if n := h.events.Count(sessiond.EventRefreshReused); n != 1 {
+			t.Errorf("%d %s events; want 1", n, sessiond.EventRefreshReused)
+		}
+	})
+
+	t.Run("two nodes share the count", func(t *testing.T) {
+		h := newHarness(t, sessiond.StrategyHybrid, withLimit)
+		b, err := sessiond.New(ctx, sessiond.Options{Strategy: sessiond.StrategyHybrid, Store: h.store, Signed: h.codec,
+			Opaque: opaquetoken.Codec{}, Clock: h.clock, GCInterval: -1, RefreshFailures: limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		tok := dead(t, h, "dave")
+		nodes := []*sessiond.Manager{h.m, b}
+		for i := range limit.Max {
+			if _, err := nodes[i%2].Refresh(ctx, tok, sessiond.Client{}); !errors.Is(err, sessiond.ErrRevoked) {
+				t.Fatalf("failed refresh #%d = %v; want ErrRevoked", i+1, err)
+			}
+		}
+		for i, m := range nodes {
+			if _, err := m.Refresh(ctx, tok, sessiond.Client{}); !errors.Is(err, sessiond.ErrRateLimited) {
+				t.Errorf("node %d past the shared limit = %v; want ErrRateLimited", i, err)
+			}
+		}
+	})
+
+	t.Run("a store without counters counts in memory", func(t *testing.T) {
+		st := struct{ sessiond.Store }{memstore.New()} // the base methods only
+		h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) { o.Store = st; withLimit(o) })
+		tok := dead(t, h, "erin")
+		var err error
+		for range limit.Max + 1 {
+			_, err = h.m.Refresh(ctx, tok, sessiond.Client{})
+		}
+		if !errors.Is(err, sessiond.ErrRateLimited) {
+			t.Errorf("Refresh() past the limit = %v; want ErrRateLimited", err)
+		}
+	})
+
+	t.Run("options", func(t *testing.T) {
+		for _, bad := range []sessiond.FailureLimit{{Max: -1}, {Max: 1}, {Max: 1, Window: -time.Second}} {
+			_, err := sessiond.New(ctx, sessiond.Options{Strategy: sessiond.StrategyHybrid, Store: memstore.New(),
+				Signed: newHarness(t, sessiond.StrategyHybrid, nil).codec, RefreshFailures: bad})
+			if !errors.Is(err, sessiond.ErrInvalidArgument) {
+				t.Errorf("New(RefreshFailures %+v) = %v; want ErrInvalidArgument", bad, err)
+			}
+		}
+	})
+}

@@ -1,0 +1,190 @@
+package sessiond_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/memstore"
+	"github.com/sessiond/sessiond/opaquetoken"
+)
+
+// metaFeedStore is a feedStore whose feed also carries meta notices, as
+// pgstore's and redisstore's do: two Managers on one are two nodes that
+// learn of each other's kill switch by push.
+type metaFeedStore struct {
+	*feedStore
+	failPublish bool
+	gets        atomic.Int64 // GetMeta calls: how often a node reloaded
+}
+
+var _ sessiond.MetaNotifier = (*metaFeedStore)(nil)
+
+func newMetaFeedStore() *metaFeedStore {
+	return &metaFeedStore{feedStore: &feedStore{Store: memstore.New()}}
+}
+
+func (f *metaFeedStore) SubscribeFeed(ctx context.Context, fd sessiond.Feed) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.subs = append(f.subs, &feedSub{ctx: ctx, fn: fd.Revoked, resync: fd.Resync, meta: fd.MetaChanged})
+	return nil
+}
+
+func (f *metaFeedStore) PublishMeta(_ context.Context, name string) error {
+	if f.failPublish {
+		return sessiond.ErrStoreUnavailable
+	}
+	for _, s := range f.live() {
+		if s.meta != nil {
+			s.meta(name)
+		}
+	}
+	return nil
+}
+
+func (f *metaFeedStore) GetMeta(ctx context.Context, name string) ([]byte, int64, error) {
+	f.gets.Add(1)
+	return f.Store.GetMeta(ctx, name)
+}
+
+// TestManager_WatermarkFeed: a kill switch on one node reaches another
+// node's Verify through the store's feed, with the poll turned off, in
+// every strategy whose tokens the watermarks guard.
+func TestManager_WatermarkFeed(t *testing.T) {
+	ctx := context.Background()
+	node := func(t *testing.T, h *harness, st sessiond.Store, mod func(*sessiond.Options)) *sessiond.Manager {
+		t.Helper()
+		o := sessiond.Options{Strategy: h.m.Strategy(), Store: st, Signed: h.codec,
+			Opaque: opaquetoken.Codec{}, Clock: h.clock, GCInterval: -1, WatermarkPoll: -1}
+		if mod != nil {
+			mod(&o)
+		}
+		m, err := sessiond.New(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		return m
+	}
+	noPoll := func(o *sessiond.Options) { o.WatermarkPoll = -1 }
+	// eventuallyRevoked waits (generously: it guards against a hang, it
+	// measures nothing) for m to reject tok as revoked.
+	eventuallyRevoked := func(t *testing.T, m *sessiond.Manager, tok sessiond.Secret) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			_, err := m.Verify(ctx, tok, sessiond.Client{})
+			if errors.Is(err, sessiond.ErrRevoked) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the other node still answers %v for a token older than the kill switch; want ErrRevoked", err)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+
+	for _, strategy := range []sessiond.Strategy{sessiond.StrategyHybrid, sessiond.StrategyJWT} {
+		t.Run(string(strategy), func(t *testing.T) {
+			st := newMetaFeedStore()
+			h := newHarness(t, strategy, func(o *sessiond.Options) { o.Store = st; noPoll(o) })
+			b := node(t, h, st, nil)
+			old := h.create(t, "alice", sessiond.CreateOptions{})
+			if _, err := b.Verify(ctx, old.AccessToken, sessiond.Client{}); err != nil {
+				t.Fatal(err) // now in b's verify cache too
+			}
+			if _, err := h.m.RevokeMatching(ctx, sessiond.RevokeFilter{All: true}, sessiond.ReasonIncident, false); err != nil {
+				t.Fatal(err)
+			}
+			eventuallyRevoked(t, b, old.AccessToken)
+			h.clock.Advance(time.Second)
+			young, err := b.Create(ctx, "alice", sessiond.CreateOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := h.m.Verify(ctx, young.AccessToken, sessiond.Client{}); err != nil {
+				t.Errorf("a login after the kill switch, on the other node: %v; want valid", err)
+			}
+		})
+	}
+
+	t.Run("opted out hears nothing", func(t *testing.T) {
+		st := newMetaFeedStore()
+		h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) { o.Store = st; noPoll(o) })
+		b := node(t, h, st, func(o *sessiond.Options) { o.NoRevocationFeed = true })
+		if n := len(st.live()); n != 1 {
+			t.Fatalf("%d subscriptions; want 1 (the node that did not opt out)", n)
+		}
+		old := h.create(t, "bob", sessiond.CreateOptions{})
+		if _, err := h.m.RevokeMatching(ctx, sessiond.RevokeFilter{All: true}, sessiond.ReasonIncident, false); err != nil {
+			t.Fatal(err)
+		}
+		// The feed delivers synchronously here, so a subscribed node
+		// would already have been asked to reload.
+		if _, err := b.Verify(ctx, old.AccessToken, sessiond.Client{}); err != nil {
+			t.Errorf("a node without the feed or a poll = %v; want the token still valid there", err)
+		}
+	})
+
+	t.Run("resync reloads watermarks missed while away", func(t *testing.T) {
+		st := newMetaFeedStore()
+		h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) { o.Store = st; noPoll(o) })
+		b := node(t, h, st, nil)
+		quiet := node(t, h, st, func(o *sessiond.Options) { o.NoRevocationFeed = true }) // publishes nothing
+		old := h.create(t, "carol", sessiond.CreateOptions{})
+		if _, err := quiet.RevokeMatching(ctx, sessiond.RevokeFilter{Subjects: []string{"carol"}}, sessiond.ReasonIncident, false); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Verify(ctx, old.AccessToken, sessiond.Client{}); err != nil {
+			t.Fatalf("before the reconnect: %v; want still valid on this node", err)
+		}
+		st.reconnect()
+		eventuallyRevoked(t, b, old.AccessToken)
+	})
+
+	t.Run("a lost notice fails nothing", func(t *testing.T) {
+		st := newMetaFeedStore()
+		st.failPublish = true
+		h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) { o.Store = st; noPoll(o) })
+		old := h.create(t, "dave", sessiond.CreateOptions{})
+		if _, err := h.m.RevokeMatching(ctx, sessiond.RevokeFilter{All: true}, sessiond.ReasonIncident, false); err != nil {
+			t.Fatalf("RevokeMatching() with the notice failing = %v; want nil (the poll is the fallback)", err)
+		}
+		if _, err := h.m.Verify(ctx, old.AccessToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrRevoked) {
+			t.Errorf("Verify() on the node that ran the kill switch = %v; want ErrRevoked", err)
+		}
+	})
+
+	t.Run("notices coalesce", func(t *testing.T) {
+		st := newMetaFeedStore()
+		h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) { o.Store = st; noPoll(o) })
+		old := h.create(t, "erin", sessiond.CreateOptions{})
+		if _, err := h.m.RevokeMatching(ctx, sessiond.RevokeFilter{All: true}, sessiond.ReasonIncident, false); err != nil {
+			t.Fatal(err)
+		}
+		b := node(t, h, st, nil)
+		before := st.gets.Load()
+		const notices = 200
+		for range notices {
+			if err := st.PublishMeta(ctx, "revocation_watermarks"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := st.PublishMeta(ctx, "some_other_document"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Verify(ctx, old.AccessToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrRevoked) {
+			t.Fatalf("Verify() = %v; want ErrRevoked", err)
+		}
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if n := st.gets.Load() - before; n >= notices/4 {
+			t.Errorf("%d notices made %d reloads; want them merged", notices, n)
+		}
+	})
+}
