@@ -71,7 +71,7 @@ func TestManager_RefreshEventWithSwap(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ds, err := h.store.ListDeliveries(ctx, sessiond.DeliveryPending, 10)
+			ds, err := refreshedDeliveries(ctx, h, events)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -85,7 +85,13 @@ func TestManager_RefreshEventWithSwap(t *testing.T) {
 				if len(events) != 1 || len(ds) != 1 || events[0].SessionID != next.Session.ID {
 					t.Fatalf("store holds %d refreshed events, %d deliveries; want 1 and 1 of the session", len(events), len(ds))
 				}
-				if len(refreshed) != 0 || len(tc.sink.committed) != 1 || tc.sink.committed[0].ID != events[0].ID {
+				var committed []sessiond.Event // the create's event is committed too
+				for _, e := range tc.sink.committed {
+					if e.Type == sessiond.EventSessionRefreshed {
+						committed = append(committed, e)
+					}
+				}
+				if len(refreshed) != 0 || len(committed) != 1 || committed[0].ID != events[0].ID {
 					t.Fatalf("Record got %d refreshed events, Committed %d; want 0 and the stored one", len(refreshed), len(tc.sink.committed))
 				}
 			} else {
@@ -110,3 +116,100 @@ func TestManager_RefreshEventWithSwap(t *testing.T) {
 }
 
 var _ sessiond.AtomicSink = (*atomicSink)(nil)
+
+// refreshedDeliveries returns the pending deliveries of events.
+func refreshedDeliveries(ctx context.Context, h *harness, events []sessiond.Event) ([]sessiond.Delivery, error) {
+	all, err := h.store.ListDeliveries(ctx, sessiond.DeliveryPending, 100)
+	var out []sessiond.Delivery
+	for _, d := range all {
+		for _, e := range events {
+			if d.EventID == e.ID {
+				out = append(out, d)
+			}
+		}
+	}
+	return out, err
+}
+
+// TestManager_SessionEventsWithChange: on a ChangeRecorder store, the
+// events of a login, of the session it evicts, of a rotation and of a
+// revocation are written with their change, never by Record; a sink that
+// declines falls back to Record after the change.
+func TestManager_SessionEventsWithChange(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		sink    *atomicSink
+		carried bool
+	}{
+		{"Carried", &atomicSink{}, true},
+		{"SinkDeclines", &atomicSink{refuse: true}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) {
+				o.Events = tc.sink
+				o.MaxSessions = 1
+			})
+			ctx := context.Background()
+			first := h.create(t, "alice", sessiond.CreateOptions{})
+			second := h.create(t, "alice", sessiond.CreateOptions{}) // evicts first
+			rotated, err := h.m.Rotate(ctx, second.Session.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := h.m.Revoke(ctx, rotated.Session.ID, sessiond.ReasonLogout); err != nil {
+				t.Fatal(err)
+			}
+			if err := h.m.Revoke(ctx, rotated.Session.ID, sessiond.ReasonAdmin); err != nil { // already revoked
+				t.Fatal(err)
+			}
+			want := []struct {
+				sid sessiond.SessionID
+				typ sessiond.EventType
+			}{
+				{first.Session.ID, sessiond.EventSessionCreated},
+				{first.Session.ID, sessiond.EventSessionRevoked}, // evicted
+				{second.Session.ID, sessiond.EventSessionCreated},
+				{second.Session.ID, sessiond.EventSessionRevoked}, // rotated away
+				{rotated.Session.ID, sessiond.EventSessionRotated},
+				{rotated.Session.ID, sessiond.EventSessionRevoked},
+			}
+			stored, _, err := h.store.QueryEvents(ctx, sessiond.EventQuery{Subject: "alice"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ds, err := refreshedDeliveries(ctx, h, stored)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := tc.sink.committed
+			if !tc.carried {
+				got = tc.sink.recorded
+				if len(stored) != 0 || len(ds) != 0 || len(tc.sink.committed) != 0 {
+					t.Fatalf("store holds %d events, %d deliveries; Committed %d; want none", len(stored), len(ds), len(tc.sink.committed))
+				}
+			} else if len(stored) != len(want) || len(ds) != len(want) || len(tc.sink.recorded) != 0 {
+				t.Fatalf("store holds %d events, %d deliveries; Record got %d; want %d, %d, 0",
+					len(stored), len(ds), len(tc.sink.recorded), len(want), len(want))
+			}
+			count := func(sid sessiond.SessionID, typ sessiond.EventType, es []sessiond.Event) int {
+				n := 0
+				for _, e := range es {
+					if e.SessionID == sid && e.Type == typ {
+						n++
+					}
+				}
+				return n
+			}
+			for _, w := range want {
+				if n := count(w.sid, w.typ, got); n != 1 {
+					t.Errorf("%s of %s reached the sink %d times; want 1", w.typ, w.sid, n)
+				}
+				if tc.carried {
+					if n := count(w.sid, w.typ, stored); n != 1 {
+						t.Errorf("%s of %s stored %d times; want 1", w.typ, w.sid, n)
+					}
+				}
+			}
+		})
+	}
+}

@@ -51,6 +51,35 @@ type ChangeEventWriter interface {
 	WritesChangeEvents() bool
 }
 
+// ChangeRecords are the durable records of one change: its events and
+// their webhook outbox deliveries, as AtomicSink.Prepare returns them.
+type ChangeRecords struct {
+	Events     []Event
+	Deliveries []Delivery
+}
+
+// ChangeRecorder is implemented by a ChangeEventWriter that also writes the
+// records of a session's creation and revocation in the change's own
+// transaction (while WritesChangeEvents reports true). The Manager uses it
+// for Create, Rotate, the evictions of a session limit and every single
+// revocation; without it those events are recorded after the change.
+type ChangeRecorder interface {
+	ChangeEventWriter
+	// CreateRecorded stores s and its tokens as Store.Create does (max 0)
+	// or as Limiter.CreateLimited does (max > 0), and in the same
+	// transaction rec and, for each session it evicts, evicted(r) (r as
+	// CreateLimited returns it; evicted may be nil). On error nothing is
+	// stored, records included.
+	CreateRecorded(ctx context.Context, s *Session, max int, evict bool, rec ChangeRecords,
+		evicted func(Revocation) ChangeRecords, tokens ...Token) ([]Revocation, error)
+	// RevokeRecorded revokes as Store.Revoke does. When this call is the
+	// one that revokes the session it also stores revoked(s), s the session
+	// as revoked, in the same transaction, and reports recorded true; a
+	// session already revoked is returned unchanged and nothing is stored.
+	RevokeRecorded(ctx context.Context, id SessionID, at time.Time, reason RevokeReason,
+		revoked func(*Session) ChangeRecords) (s *Session, recorded bool, err error)
+}
+
 // AtomicSink is an EventSink that can hand its durable writes to the store
 // so they commit with the change that caused the event. The Manager uses it
 // when its store is a ChangeEventWriter and the flow's write carries events.
@@ -139,6 +168,29 @@ func (m *Manager) prepare(ctx context.Context, e Event) carried {
 	}
 	c.events, c.deliveries, c.ok = events, ds, ok
 	return c
+}
+
+// records returns what the store writes with the change carrying c
+// (nothing when the sink cannot hand it over).
+func (c *carried) records() ChangeRecords {
+	if !c.ok {
+		return ChangeRecords{}
+	}
+	return ChangeRecords{Events: c.events, Deliveries: c.deliveries}
+}
+
+// recorder returns the store as a ChangeRecorder when the Manager can hand
+// it a change's records: the sink is an AtomicSink and the store writes
+// change events.
+func (m *Manager) recorder() (ChangeRecorder, bool) {
+	if _, ok := m.events.(AtomicSink); !ok {
+		return nil, false
+	}
+	r, ok := m.store.(ChangeRecorder)
+	if !ok || !r.WritesChangeEvents() {
+		return nil, false
+	}
+	return r, true
 }
 
 // committed finishes a carried event once its change is committed (or,

@@ -240,37 +240,78 @@ func (m *Manager) Create(ctx context.Context, subject string, o CreateOptions) (
 		Client:       client,
 		Claims:       claims,
 	}
-	iss, err := m.issueAndStore(ctx, s, now, m.limit.max)
+	ev := m.prepareRecorded(ctx, Event{Type: EventSessionCreated, Subject: s.Subject, SessionID: s.ID, Client: s.Client,
+		Details: map[string]any{"persistent": s.Persistent, "strategy": string(s.Strategy)}})
+	iss, err := m.issueAndStore(ctx, s, now, m.limit.max, &ev)
 	if err != nil {
 		return nil, err
 	}
-	m.emit(ctx, Event{Type: EventSessionCreated, Subject: s.Subject, SessionID: s.ID, Client: s.Client,
-		Details: map[string]any{"persistent": s.Persistent, "strategy": string(s.Strategy)}})
+	m.committed(ctx, &ev)
 	return iss, nil
 }
 
+// prepareRecorded is prepare for an event whose records a ChangeRecorder
+// writes with a session's creation or revocation: without one (or in the
+// jwt strategy, which stores nothing) the event is only stamped, and
+// committed records it after the change.
+func (m *Manager) prepareRecorded(ctx context.Context, e Event) carried {
+	if _, ok := m.recorder(); !ok || !m.flow.keepsSessions() {
+		return carried{event: m.stamp(e)}
+	}
+	return m.prepare(ctx, e)
+}
+
+// evictedEvent is the session.revoked event of a session the limit evicted
+// to make room for the session by.
+func evictedEvent(r Revocation, by SessionID) Event {
+	return Event{Type: EventSessionRevoked, Subject: r.Subject, SessionID: r.SessionID,
+		Details: map[string]any{"reason": string(r.Reason), "replaced_by": string(by)}}
+}
+
 // issueAndStore issues s's tokens and stores it, under the subject's
-// session limit when limit > 0.
-func (m *Manager) issueAndStore(ctx context.Context, s *Session, now time.Time, limit int) (*Issued, error) {
+// session limit when limit > 0. The store writes ev's records (and those of
+// the sessions the limit evicts) with the session when it is a
+// ChangeRecorder, and then marks ev written.
+func (m *Manager) issueAndStore(ctx context.Context, s *Session, now time.Time, limit int, ev *carried) (*Issued, error) {
 	iss, tokens, err := m.flow.issue(s, now)
 	if err != nil {
 		return nil, err
 	}
+	rec, recording := m.recorder()
+	var evicted []Revocation
+	var evictedEvents map[SessionID]*carried
 	switch {
 	case !m.flow.keepsSessions():
-	case limit > 0:
-		evicted, err := m.store.(Limiter).CreateLimited(ctx, s, limit, m.limit.evict, tokens...)
-		if err != nil {
+	case recording:
+		var onEvict func(Revocation) ChangeRecords
+		if limit > 0 {
+			evictedEvents = make(map[SessionID]*carried)
+			onEvict = func(r Revocation) ChangeRecords {
+				c := m.prepare(ctx, evictedEvent(r, s.ID))
+				evictedEvents[r.SessionID] = &c
+				return c.records()
+			}
+		}
+		if evicted, err = rec.CreateRecorded(ctx, s, limit, m.limit.evict, ev.records(), onEvict, tokens...); err != nil {
 			return nil, fmt.Errorf("sessiond: create session: %w", err)
 		}
-		for _, r := range evicted {
-			m.NoteRevoked(r)
-			m.emit(ctx, Event{Type: EventSessionRevoked, Subject: r.Subject, SessionID: r.SessionID,
-				Details: map[string]any{"reason": string(r.Reason), "replaced_by": string(s.ID)}})
+		ev.written = ev.ok
+	case limit > 0:
+		if evicted, err = m.store.(Limiter).CreateLimited(ctx, s, limit, m.limit.evict, tokens...); err != nil {
+			return nil, fmt.Errorf("sessiond: create session: %w", err)
 		}
 	default:
 		if err := m.store.Create(ctx, s, tokens...); err != nil {
 			return nil, fmt.Errorf("sessiond: create session: %w", err)
+		}
+	}
+	for _, r := range evicted {
+		m.NoteRevoked(r)
+		if c := evictedEvents[r.SessionID]; c != nil {
+			c.written = c.ok
+			m.committed(ctx, c)
+		} else {
+			m.emit(ctx, evictedEvent(r, s.ID))
 		}
 	}
 	iss.Session = *s
@@ -304,12 +345,13 @@ func (m *Manager) rotate(ctx context.Context, old Session, claims json.RawMessag
 		CreatedAt: m.marks.creationTime(old.Subject, now), LastActiveAt: now, ExpiresAt: old.ExpiresAt,
 		Persistent: old.Persistent, Client: old.Client, Claims: claims,
 	}
-	iss, err := m.issueAndStore(ctx, s, now, 0)
+	ev := m.prepareRecorded(ctx, Event{Type: EventSessionRotated, Subject: s.Subject, SessionID: s.ID, Client: s.Client,
+		Details: map[string]any{"previous_session_id": string(old.ID)}})
+	iss, err := m.issueAndStore(ctx, s, now, 0, &ev)
 	if err != nil {
 		return nil, err
 	}
-	m.emit(ctx, Event{Type: EventSessionRotated, Subject: s.Subject, SessionID: s.ID, Client: s.Client,
-		Details: map[string]any{"previous_session_id": string(old.ID)}})
+	m.committed(ctx, &ev)
 	return iss, nil
 }
 
@@ -365,16 +407,38 @@ func (m *Manager) Revoke(ctx context.Context, id SessionID, reason RevokeReason)
 }
 
 func (m *Manager) revoke(ctx context.Context, id SessionID, now time.Time, reason RevokeReason) (*Session, error) {
+	if rec, ok := m.recorder(); ok {
+		// The event is written in the revocation's transaction.
+		var ev carried
+		s, recorded, err := rec.RevokeRecorded(ctx, id, now, reason, func(s *Session) ChangeRecords {
+			ev = m.prepare(ctx, revokedEvent(s, reason))
+			return ev.records()
+		})
+		if err != nil {
+			return nil, fmt.Errorf("sessiond: revoke: %w", err)
+		}
+		m.NoteRevoked(Revocation{SessionID: s.ID, Subject: s.Subject, RevokedAt: s.RevokedAt, ExpiresAt: s.ExpiresAt, Reason: s.RevokeReason})
+		if recorded {
+			ev.written = ev.ok
+			m.committed(ctx, &ev)
+		}
+		return s, nil
+	}
 	s, err := m.store.Revoke(ctx, id, now, reason)
 	if err != nil {
 		return nil, fmt.Errorf("sessiond: revoke: %w", err)
 	}
 	m.NoteRevoked(Revocation{SessionID: s.ID, Subject: s.Subject, RevokedAt: s.RevokedAt, ExpiresAt: s.ExpiresAt, Reason: s.RevokeReason})
 	if s.RevokedAt.Equal(now) && s.RevokeReason == reason {
-		m.emit(ctx, Event{Type: EventSessionRevoked, Subject: s.Subject, SessionID: s.ID, Client: s.Client,
-			Details: map[string]any{"reason": string(reason), "lifetime_seconds": s.RevokedAt.Sub(s.CreatedAt).Seconds()}})
+		m.emit(ctx, revokedEvent(s, reason))
 	}
 	return s, nil
+}
+
+// revokedEvent is the session.revoked event of s, revoked for reason.
+func revokedEvent(s *Session, reason RevokeReason) Event {
+	return Event{Type: EventSessionRevoked, Subject: s.Subject, SessionID: s.ID, Client: s.Client,
+		Details: map[string]any{"reason": string(reason), "lifetime_seconds": s.RevokedAt.Sub(s.CreatedAt).Seconds()}}
 }
 
 // RevokeSubject revokes every live session of subject except `except`

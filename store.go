@@ -293,7 +293,8 @@ type Limiter interface {
 // refused too. RememberOnce records key until until and reports false when
 // key is already recorded and not expired at now; concurrent calls for one
 // key return true at most once. Keys are short printable strings (the
-// caller hashes what it remembers). Implemented by memstore and redisstore.
+// caller hashes what it remembers). Implemented by every store sessiond
+// ships: memstore, redisstore, pgstore and sqlitestore.
 type ReplayGuard interface {
 	RememberOnce(ctx context.Context, key string, now, until time.Time) (fresh bool, err error)
 }

@@ -43,6 +43,29 @@ func SessionOf(s *sessiond.Session) Session {
 	}
 }
 
+// HandoffRequest are the members of POST /v1/sessions that hand the new
+// session to a browser through the gateway (gateway.enabled): LoginCode
+// asks for a single-use code the browser redeems at the gateway's login
+// route, which then redirects to ReturnTo (a same-origin relative path,
+// only with LoginCode); SetCookie asks for the Set-Cookie values, for a
+// backend that sets the cookies itself. LoginCode and SetCookie exclude
+// each other.
+type HandoffRequest struct {
+	LoginCode bool   `json:"login_code,omitempty"`
+	ReturnTo  string `json:"return_to,omitempty"`
+	SetCookie bool   `json:"set_cookie,omitempty"`
+}
+
+// HandoffResponse is what a handoff adds to the token response of POST
+// /v1/sessions: the login code and the relative URL that redeems it
+// (/sessiond/login?code=…), or the Set-Cookie values. Each carries a
+// credential.
+type HandoffResponse struct {
+	LoginCode string   `json:"login_code,omitempty"`
+	LoginURL  string   `json:"login_url,omitempty"`
+	SetCookie []string `json:"set_cookie,omitempty"`
+}
+
 // DPoPProof is a DPoP proof (RFC 9449) relayed to the session API: the
 // proof the end user's client sent the app, with the method (htm) and
 // absolute URL (htu) of the client's request it was made for.

@@ -12,7 +12,7 @@ import (
 type APIKey struct {
 	ID        string     `json:"id"`
 	Name      string     `json:"name"`
-	Scopes    []string   `json:"scopes"` // verify, sessions:read, sessions:write, events:read, admin
+	Scopes    []string   `json:"scopes"` // verify, sessions:read, sessions:write, events:read, ssf, admin
 	CreatedAt time.Time  `json:"created_at"`
 	RevokedAt *time.Time `json:"revoked_at"`
 }

@@ -102,6 +102,15 @@ type TokenResponse struct {
 	RefreshToken          sessiond.Secret
 	RefreshTokenExpiresAt time.Time
 	TokenType             string // "Bearer"
+
+	// Set when CreateRequest asked for a handoff (see
+	// apitype.HandoffRequest). LoginCode is the single-use code and
+	// LoginURL the relative URL that redeems it (the browser is sent
+	// there); SetCookie are the Set-Cookie values to relay. Each carries
+	// a credential, so each is a Secret: string(v) to send it on.
+	LoginCode sessiond.Secret
+	LoginURL  sessiond.Secret
+	SetCookie []sessiond.Secret
 	// DPoPNonce is the server nonce for the next DPoP proof, when the
 	// server requires nonces (dpop.require_nonce) and the call carried a
 	// proof: relay it to the client that holds the key.
@@ -117,6 +126,7 @@ type tokenWire struct {
 	RefreshToken          *string    `json:"refresh_token"`
 	RefreshTokenExpiresAt *time.Time `json:"refresh_token_expires_at"`
 	TokenType             string     `json:"token_type"`
+	apitype.HandoffResponse
 }
 
 func (w *tokenWire) response() *TokenResponse {
@@ -132,10 +142,17 @@ func (w *tokenWire) response() *TokenResponse {
 	if w.RefreshTokenExpiresAt != nil {
 		out.RefreshTokenExpiresAt = *w.RefreshTokenExpiresAt
 	}
+	out.LoginCode, out.LoginURL = sessiond.Secret(w.LoginCode), sessiond.Secret(w.LoginURL)
+	for _, c := range w.SetCookie {
+		out.SetCookie = append(out.SetCookie, sessiond.Secret(c))
+	}
 	return out
 }
 
-// CreateRequest describes a new session.
+// CreateRequest describes a new session. The embedded HandoffRequest
+// (login_code, return_to, set_cookie) hands it to a browser through the
+// server's gateway; the answer then carries TokenResponse.LoginCode and
+// LoginURL, or SetCookie.
 type CreateRequest struct {
 	Subject    string          `json:"subject"`
 	Claims     json.RawMessage `json:"claims,omitempty"` // a JSON object of at most 4 KiB
@@ -148,6 +165,7 @@ type CreateRequest struct {
 	// DPoPJKT binds the session to a key named by its RFC 7638 SHA-256
 	// thumbprint (base64url), without a proof.
 	DPoPJKT string `json:"dpop_jkt,omitempty"`
+	apitype.HandoffRequest
 }
 
 // CreateSession starts a session (login) and returns its tokens.
@@ -333,6 +351,10 @@ type Introspection struct {
 	SessionID sessiond.SessionID
 	ExpiresAt time.Time // when the access token stops verifying
 	IssuedAt  time.Time
+	// KeyThumbprint is the cnf.jkt of a token bound to a DPoP key (RFC
+	// 9449 §6.2), "" for an unbound one: the token is good only with a
+	// proof from that key.
+	KeyThumbprint string
 }
 
 // Introspect reports whether an access token is active (RFC 7662). An
@@ -345,6 +367,9 @@ func (c *Client) Introspect(ctx context.Context, token sessiond.Secret) (*Intros
 		SessionID sessiond.SessionID `json:"sid"`
 		ExpiresAt int64              `json:"exp"`
 		IssuedAt  int64              `json:"iat"`
+		Cnf       struct {
+			JKT string `json:"jkt"`
+		} `json:"cnf"`
 	}
 	form := url.Values{"token": {string(token)}}
 	if err := c.do(ctx, "introspect", http.MethodPost, "/oauth2/introspect", nil, formBody(form), &out, http.StatusOK); err != nil {
@@ -354,6 +379,7 @@ func (c *Client) Introspect(ctx context.Context, token sessiond.Secret) (*Intros
 	if out.Active {
 		in.TokenType, in.Subject, in.SessionID = out.TokenType, out.Subject, out.SessionID
 		in.ExpiresAt, in.IssuedAt = time.Unix(out.ExpiresAt, 0).UTC(), time.Unix(out.IssuedAt, 0).UTC()
+		in.KeyThumbprint = out.Cnf.JKT
 	}
 	return in, nil
 }

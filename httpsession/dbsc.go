@@ -548,6 +548,9 @@ func (s *Sessions) RegistrationHandler() http.Handler {
 		if err == nil {
 			sess, err = s.m.Verify(r.Context(), tok, s.Client(r))
 		}
+		if err == nil {
+			err = checkKeyBinding(&sess)
+		}
 		if err != nil {
 			s.dbscFailure(w, r, nil, "registration", err)
 			return

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/textproto"
 	"strings"
 	"time"
 
@@ -35,6 +36,22 @@ const (
 // ErrNoCredentials: the request carries neither the session cookie nor an
 // Authorization: Bearer header (or, for Refresh, no refresh cookie).
 var ErrNoCredentials = errors.New("httpsession: no session credentials")
+
+// ErrKeyProofRequired: the credential verified, but its session is bound
+// to a DPoP key and only a request with a proof from that key may use it;
+// httpsession checks no proofs. It matches sessiond.ErrInvalidToken too.
+var ErrKeyProofRequired = fmt.Errorf("httpsession: session bound to a DPoP key needs a proof of possession: %w", sessiond.ErrInvalidToken)
+
+// checkKeyBinding refuses a session bound to a DPoP key (cnf.jkt,
+// sessiond.Session.KeyThumbprint): httpsession reads tokens from a cookie
+// or a plain Bearer header and checks no proof, so taking a bound token
+// here would let whoever stole it use it without the key.
+func checkKeyBinding(sess *sessiond.Session) error {
+	if sess.KeyThumbprint() != "" {
+		return ErrKeyProofRequired
+	}
+	return nil
+}
 
 // ErrCookieTooLarge: a token would make a cookie longer than the 4096 bytes
 // browsers keep (RFC 6265bis §5.6); the browser would silently drop it.
@@ -250,8 +267,13 @@ func (s *Sessions) Manager() *sessiond.Manager { return s.m }
 // from Options.ClientIP and the User-Agent.
 func (s *Sessions) Client(r *http.Request) sessiond.Client {
 	c := sessiond.Client{UserAgent: r.UserAgent()}
-	if a, err := netip.ParseAddr(s.clientIP(r)); err == nil {
-		c.IP = a.Unmap().String()
+	ip := s.clientIP(r)
+	if a, err := netip.ParseAddr(ip); err == nil {
+		if a.Is4() {
+			c.IP = ip // ParseAddr takes IPv4 only in its canonical form (no leading zeros): as String would write it
+		} else {
+			c.IP = a.Unmap().String()
+		}
 	}
 	return c
 }
@@ -291,11 +313,51 @@ func (s *Sessions) credential(r *http.Request) (sessiond.Secret, error) {
 func cookieValue(r *http.Request, name string) (sessiond.Secret, error) {
 	// With a __Host-/__Secure- name the browser guarantees a single cookie
 	// of that name; the first is the one with the longest path otherwise.
-	c, err := r.Cookie(name)
-	if err != nil || c.Value == "" {
+	v, ok := firstCookie(r.Header["Cookie"], name)
+	if !ok {
+		c, err := r.Cookie(name)
+		if err != nil {
+			return "", ErrNoCredentials
+		}
+		v = c.Value
+	}
+	if v == "" {
 		return "", ErrNoCredentials
 	}
-	return sessiond.Secret(c.Value), nil
+	return sessiond.Secret(v), nil
+}
+
+// firstCookie is r.Cookie(name).Value without parsing every cookie into
+// a new slice (checks and verifies are the busiest requests). It reports
+// false when it cannot tell as surely as net/http: no cookie of that name
+// among a few dozen, a quoted value, a value net/http would skip (then a
+// later cookie of the name counts), or more cookies than net/http reads.
+func firstCookie(lines []string, name string) (string, bool) {
+	n := 0
+	for _, line := range lines {
+		n += strings.Count(line, ";") + 1
+	}
+	if n > 50 {
+		return "", false // net/http caps the count; let it decide
+	}
+	for _, line := range lines {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			part = textproto.TrimString(part)
+			k, v, _ := strings.Cut(part, "=")
+			if textproto.TrimString(k) != name {
+				continue
+			}
+			for i := 0; i < len(v); i++ {
+				if c := v[i]; c < 0x20 || c >= 0x7f || c == '"' || c == ';' || c == '\\' {
+					return "", false // quoted or invalid: net/http's rules decide
+				}
+			}
+			return v, true
+		}
+	}
+	return "", false
 }
 
 // authenticate verifies the request's credential.
@@ -306,6 +368,9 @@ func (s *Sessions) authenticate(r *http.Request) (*sessiond.Session, error) {
 	}
 	sess, err := s.m.Verify(r.Context(), tok, s.Client(r))
 	if err != nil {
+		return nil, err
+	}
+	if err := checkKeyBinding(&sess); err != nil {
 		return nil, err
 	}
 	if err := s.checkDevice(r, &sess); err != nil {
@@ -326,6 +391,9 @@ func (s *Sessions) Inspect(r *http.Request) (sessiond.Verification, error) {
 	v, err := s.m.Inspect(r.Context(), tok, s.Client(r))
 	if err != nil {
 		return v, err
+	}
+	if err := checkKeyBinding(&v.Session); err != nil {
+		return sessiond.Verification{}, err
 	}
 	if err := s.checkDevice(r, &v.Session); err != nil {
 		return sessiond.Verification{}, err

@@ -35,6 +35,26 @@ func (s *Store) CreateLimited(ctx context.Context, sess *sessiond.Session, max i
 	}
 	var out []sessiond.Revocation
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		out, err = s.createLimited(ctx, tx, sess, max, evict, tokens)
+		return err
+	})
+	if errors.Is(err, sessiond.ErrLimitReached) {
+		return nil, fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrLimitReached)
+	}
+	if err != nil {
+		return nil, s.translate(op, err)
+	}
+	if out == nil {
+		out = []sessiond.Revocation{}
+	}
+	return out, nil
+}
+
+// createLimited is CreateLimited in tx.
+func (s *Store) createLimited(ctx context.Context, tx pgx.Tx, sess *sessiond.Session, max int, evict bool, tokens []sessiond.Token) ([]sessiond.Revocation, error) {
+	var out []sessiond.Revocation
+	err := func() error {
 		if _, err := tx.Exec(ctx, s.q.limitLock, sess.Subject); err != nil {
 			return err
 		}
@@ -74,15 +94,6 @@ func (s *Store) CreateLimited(ctx context.Context, sess *sessiond.Session, max i
 			}
 		}
 		return s.insert(ctx, tx, sess, tokens)
-	})
-	if errors.Is(err, sessiond.ErrLimitReached) {
-		return nil, fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrLimitReached)
-	}
-	if err != nil {
-		return nil, s.translate(op, err)
-	}
-	if out == nil {
-		out = []sessiond.Revocation{}
-	}
-	return out, nil
+	}()
+	return out, err
 }

@@ -88,6 +88,12 @@ func checkNew(sess *sessiond.Session, tokens []sessiond.Token) error {
 
 // insert stores a checked session and its tokens in one statement.
 func (s *Store) insert(ctx context.Context, db execer, sess *sessiond.Session, tokens []sessiond.Token) error {
+	_, err := db.Exec(ctx, s.q.create, insertArgs(sess, tokens)...)
+	return err
+}
+
+// insertArgs are the arguments of the create statement.
+func insertArgs(sess *sessiond.Session, tokens []sessiond.Token) []any {
 	hashes := make([][]byte, len(tokens))
 	kinds := make([]int16, len(tokens))
 	issued := make([]time.Time, len(tokens))
@@ -99,13 +105,11 @@ func (s *Store) insert(ctx context.Context, db execer, sess *sessiond.Session, t
 		kinds[i] = int16(t.Kind)
 		issued[i], expires[i], retired[i] = t.IssuedAt, t.ExpiresAt, nullTime(t.RetiredAt)
 	}
-	_, err := db.Exec(ctx, s.q.create,
-		string(sess.ID), sess.Subject, string(sess.Strategy),
+	return []any{string(sess.ID), sess.Subject, string(sess.Strategy),
 		sess.CreatedAt, sess.LastActiveAt, sess.IdleExpiresAt, sess.ExpiresAt,
 		sess.Persistent, sess.Client.IP, sess.Client.UserAgent, []byte(sess.Claims),
 		nullTime(sess.RevokedAt), string(sess.RevokeReason),
-		hashes, kinds, issued, expires, retired)
-	return err
+		hashes, kinds, issued, expires, retired}
 }
 
 // Create stores sess and its tokens in one statement, all or nothing.

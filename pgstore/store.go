@@ -62,6 +62,7 @@ type Store struct {
 
 	mu        sync.Mutex // orders SubscribeRevocations' wg.Add before Close's wg.Wait
 	closed    atomic.Bool
+	onceCalls atomic.Uint64 // RememberOnce calls, for its sweep
 	closeOnce sync.Once
 	bg        context.Context // canceled by Close; ends listeners
 	stop      context.CancelFunc

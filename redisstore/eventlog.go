@@ -69,37 +69,45 @@ end
 //	ARGV: base, maximum age (s, "0": none), then per event: id, time (µs),
 //	      type, subject, session ID, IP, user agent, details JSON, regular
 //	      ("1": the ID encodes the time)
-var appendEventsScript = rueidis.NewLuaScript(eventPrelude + `
-local base = ARGV[1]
-for i = 3, #ARGV, 9 do
-  local id = ARGV[i]
-  if not redis.call('ZSCORE', KEYS[1], id) then
-    local f = {'t', ARGV[i + 1]}
-    local names = {'ty', 'sub', 'sid', 'ip', 'ua', 'd'}
-    for j = 1, 6 do
-      if ARGV[i + 1 + j] ~= '' then
-        f[#f + 1] = names[j]
-        f[#f + 1] = ARGV[i + 1 + j]
-      end
-    end
-    redis.call('HSET', base .. 'e:' .. id, unpack(f))
-    redis.call('ZADD', KEYS[1], 0, id)
-    redis.call('ZADD', KEYS[2], ARGV[i + 1], id)
-    if ARGV[i + 2] ~= '' then redis.call('ZADD', base .. 'type:' .. ARGV[i + 2], 0, id) end
-    if ARGV[i + 3] ~= '' then redis.call('ZADD', base .. 'sub:' .. ARGV[i + 3], 0, id) end
-    if ARGV[i + 4] ~= '' then redis.call('ZADD', base .. 'sess:' .. ARGV[i + 4], 0, id) end
-    if ARGV[i + 8] ~= '1' then redis.call('ZADD', KEYS[3], 0, id) end
-  end
-end
-if ARGV[2] ~= '0' then
-  local now = redis.call('TIME')
-  local cut = '(' .. string.format('%d', tonumber(now[1]) - tonumber(ARGV[2])) .. '000000'
-  for _, id in ipairs(redis.call('ZRANGE', KEYS[2], '-inf', cut, 'BYSCORE', 'LIMIT', 0, 100)) do
-    drop_event(base, KEYS[1], KEYS[2], KEYS[3], id)
-  end
-end
+var appendEventsScript = rueidis.NewLuaScript(eventPrelude + appendEventsFn + `
+append_events(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV, 3, #ARGV)
 return 0
 `)
+
+// appendEventsFn defines append_events, appendEventsScript's work, which
+// the scripts that write a change with its events (recorded.go) share:
+// store the events laid out in a[from..to], then the safety-net sweep.
+const appendEventsFn = `
+local function append_events(ids, time, odd, base, maxage, a, from, to)
+  for i = from, to, 9 do
+    local id = a[i]
+    if not redis.call('ZSCORE', ids, id) then
+      local f = {'t', a[i + 1]}
+      local names = {'ty', 'sub', 'sid', 'ip', 'ua', 'd'}
+      for j = 1, 6 do
+        if a[i + 1 + j] ~= '' then
+          f[#f + 1] = names[j]
+          f[#f + 1] = a[i + 1 + j]
+        end
+      end
+      redis.call('HSET', base .. 'e:' .. id, unpack(f))
+      redis.call('ZADD', ids, 0, id)
+      redis.call('ZADD', time, a[i + 1], id)
+      if a[i + 2] ~= '' then redis.call('ZADD', base .. 'type:' .. a[i + 2], 0, id) end
+      if a[i + 3] ~= '' then redis.call('ZADD', base .. 'sub:' .. a[i + 3], 0, id) end
+      if a[i + 4] ~= '' then redis.call('ZADD', base .. 'sess:' .. a[i + 4], 0, id) end
+      if a[i + 8] ~= '1' then redis.call('ZADD', odd, 0, id) end
+    end
+  end
+  if maxage ~= '0' then
+    local now = redis.call('TIME')
+    local cut = '(' .. string.format('%d', tonumber(now[1]) - tonumber(maxage)) .. '000000'
+    for _, id in ipairs(redis.call('ZRANGE', time, '-inf', cut, 'BYSCORE', 'LIMIT', 0, 100)) do
+      drop_event(base, ids, time, odd, id)
+    end
+  end
+end
+`
 
 // queryEventsScript walks one index in ID order and returns the events
 // that pass the filters (read-only).
@@ -178,18 +186,27 @@ func (s *Store) AppendEvents(ctx context.Context, events ...sessiond.Event) erro
 	if err := ctxErr(ctx, op); err != nil {
 		return err
 	}
-	details, err := sessiond.EncodeEvents(events)
+	args, err := appendEventArgs(nil, events)
 	if err != nil {
 		return wrap(op, err)
 	}
 	const stride = 9
-	args := make([]string, 0, stride*len(events))
+	keys := []string{s.evIDs(), s.evTime(), s.evOdd()}
+	return s.store(ctx, op, appendEventsScript, keys, s.evBase, args, stride*eventBatch)
+}
+
+// appendEventArgs appends the arguments of append_events for events (9
+// strings each) to args. ErrInvalidArgument as AppendEvents.
+func appendEventArgs(args []string, events []sessiond.Event) ([]string, error) {
+	details, err := sessiond.EncodeEvents(events)
+	if err != nil {
+		return nil, err
+	}
 	for i, e := range events {
 		args = append(args, e.ID, encTime(e.Time), string(e.Type), e.Subject, string(e.SessionID),
 			e.Client.IP, e.Client.UserAgent, string(details[i]), boolArg(regularEventID(e.ID, e.Time)))
 	}
-	keys := []string{s.evIDs(), s.evTime(), s.evOdd()}
-	return s.store(ctx, op, appendEventsScript, keys, s.evBase, args, stride*eventBatch)
+	return args, nil
 }
 
 // eventIDEncoding is sessiond.NewEventID's: base32hex, lower case, no

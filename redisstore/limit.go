@@ -18,5 +18,5 @@ func (s *Store) CreateLimited(ctx context.Context, sess *sessiond.Session, max i
 	if err := sessiond.CheckMax(max); err != nil {
 		return nil, wrap(op, err)
 	}
-	return s.create(ctx, op, sess, max, evict, tokens)
+	return s.create(ctx, op, sess, max, evict, tokens, nil)
 }

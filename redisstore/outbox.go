@@ -60,27 +60,35 @@ end
 //	ARGV: base, maximum age (s, "0": none), then per delivery: id,
 //	      endpoint, event ID, payload, attempts, next attempt (µs), last
 //	      error, created (µs), updated (µs)
-var enqueueScript = rueidis.NewLuaScript(outboxPrelude + `
-local base = ARGV[1]
-for i = 3, #ARGV, 9 do
-  local id = ARGV[i]
-  local k = base .. 'd:' .. id
-  if redis.call('EXISTS', k) == 0 then
-    redis.call('HSET', k, 'ep', ARGV[i + 1], 'ev', ARGV[i + 2], 'pl', ARGV[i + 3], 'st', 'pending',
-      'n', ARGV[i + 4], 'na', ARGV[i + 5], 'le', ARGV[i + 6], 'c', ARGV[i + 7], 'u', ARGV[i + 8])
-    redis.call('ZADD', KEYS[1], ARGV[i + 5], id)
-    redis.call('ZADD', KEYS[2], ARGV[i + 7], id)
-  end
-end
-if ARGV[2] ~= '0' then
-  local now = redis.call('TIME')
-  local cut = '(' .. string.format('%d', tonumber(now[1]) - tonumber(ARGV[2])) .. '000000'
-  for _, id in ipairs(redis.call('ZRANGE', KEYS[3], '-inf', cut, 'BYSCORE', 'LIMIT', 0, 100)) do
-    drop_delivery(base, id)
-  end
-end
+var enqueueScript = rueidis.NewLuaScript(outboxPrelude + enqueueFn + `
+enqueue(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV, 3, #ARGV)
 return 0
 `)
+
+// enqueueFn defines enqueue, enqueueScript's work, which the scripts that
+// write a change with its deliveries (recorded.go) share: store the
+// deliveries laid out in a[from..to], then the safety-net sweep.
+const enqueueFn = `
+local function enqueue(due, pending, done, base, maxage, a, from, to)
+  for i = from, to, 9 do
+    local id = a[i]
+    local k = base .. 'd:' .. id
+    if redis.call('EXISTS', k) == 0 then
+      redis.call('HSET', k, 'ep', a[i + 1], 'ev', a[i + 2], 'pl', a[i + 3], 'st', 'pending',
+        'n', a[i + 4], 'na', a[i + 5], 'le', a[i + 6], 'c', a[i + 7], 'u', a[i + 8])
+      redis.call('ZADD', due, a[i + 5], id)
+      redis.call('ZADD', pending, a[i + 7], id)
+    end
+  end
+  if maxage ~= '0' then
+    local now = redis.call('TIME')
+    local cut = '(' .. string.format('%d', tonumber(now[1]) - tonumber(maxage)) .. '000000'
+    for _, id in ipairs(redis.call('ZRANGE', done, '-inf', cut, 'BYSCORE', 'LIMIT', 0, 100)) do
+      drop_delivery(base, id)
+    end
+  end
+end
+`
 
 // claimScript takes up to limit pending deliveries due at now, in order of
 // next attempt then ID, and moves their next attempt to the end of the
@@ -175,13 +183,19 @@ func (s *Store) EnqueueDeliveries(ctx context.Context, ds ...sessiond.Delivery) 
 		return err
 	}
 	const stride = 9
-	args := make([]string, 0, stride*len(ds))
+	args := appendDeliveryArgs(make([]string, 0, stride*len(ds)), ds)
+	keys := []string{s.obDue(), s.obState(sessiond.DeliveryPending), s.obDone()}
+	return s.store(ctx, op, enqueueScript, keys, s.obBase, args, stride*deliveryBatch)
+}
+
+// appendDeliveryArgs appends the arguments of enqueue for ds (9 strings
+// each) to args.
+func appendDeliveryArgs(args []string, ds []sessiond.Delivery) []string {
 	for _, d := range ds {
 		args = append(args, d.ID, d.Endpoint, d.EventID, string(d.Payload), itoa(int64(d.Attempts)),
 			encTime(d.NextAttemptAt), d.LastError, encTime(d.CreatedAt), encTime(d.UpdatedAt))
 	}
-	keys := []string{s.obDue(), s.obState(sessiond.DeliveryPending), s.obDone()}
-	return s.store(ctx, op, enqueueScript, keys, s.obBase, args, stride*deliveryBatch)
+	return args
 }
 
 // ClaimDeliveries returns up to limit pending deliveries due at now (their

@@ -63,9 +63,16 @@ end
 //
 //	KEYS: session key, subject index
 //	ARGV: id, subject, base, now (created, µs), expires (µs), expires (ms),
-//	      max (0: no limit), evict ("1"/"0"), field, value, ...
+//	      max (0: no limit), evict ("1"/"0"), n, then n strings: field,
+//	      value, ...
 //	→ {"conflict"} | {"limit"} | {"ok", evicted id, its expiry, ...}
 var createScript = rueidis.NewLuaScript(prelude + `
+local victims_ready = nil
+` + createBody)
+
+// createBody is createScript's source, which createRecordedScript shares:
+// it calls victims_ready (when not nil) before evicting anything.
+const createBody = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'conflict'} end
 local out = {'ok'}
 local max = tonumber(ARGV[7])
@@ -88,6 +95,14 @@ if max > 0 then
       if a.c ~= b.c then return a.c < b.c end
       return a.id < b.id
     end)
+    if victims_ready and not victims_ready(found, #found - max + 1) then
+      local ids = {'prepare'}
+      for i = 1, #found - max + 1 do
+        ids[#ids + 1] = found[i].id
+        ids[#ids + 1] = found[i].e
+      end
+      return ids
+    end
     for i = 1, #found - max + 1 do
       redis.call('HSET', ARGV[3] .. found[i].id, 'ra', ARGV[4], 'rr', 'limit')
       out[#out + 1] = found[i].id
@@ -95,13 +110,13 @@ if max > 0 then
     end
   end
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 9))
+redis.call('HSET', KEYS[1], unpack(ARGV, 10, 9 + tonumber(ARGV[9])))
 redis.call('PEXPIREAT', KEYS[1], ARGV[6])
 redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
 keep_until(KEYS[2], ARGV[6])
 trim(KEYS[2])
 return out
-`)
+`
 
 // touchScript records activity unless the session is revoked.
 //
@@ -125,7 +140,10 @@ return {'ok', f[3], f[1]}
 //	  activity not written) | {"ok", old idle expiry, expiry}
 //
 // The session field 'cr' holds the field of its current refresh token.
-var swapScript = newPairedScript(`
+var swapScript = newPairedScript(swapBody)
+
+// swapBody is swapScript's source, which swapRecordedScript shares.
+const swapBody = `
 local f = redis.call('HMGET', KEYS[1], 'e', 'ra', 'ie', ARGV[1])
 if not f[1] or not f[4] then return {'notfound'} end
 local kind, issued, expires, retired = string.match(f[4], '^([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
@@ -162,7 +180,7 @@ redis.call('HSET', KEYS[1], ARGV[2], ARGV[3], 'cr', ARGV[2])
 if f[2] ~= '0' then return {'ok'} end
 redis.call('HSET', KEYS[1], 'la', ARGV[6], 'ie', ARGV[7])
 return {'ok', f[3], f[1]}
-`)
+`
 
 // revokeScript marks one session revoked unless it already is.
 //

@@ -56,11 +56,13 @@ func (s *Store) lookupCmd(key, tokenField string) rueidis.Cacheable {
 // absolute expiry (every key needs a TTL). When the reply is lost
 // (ErrStoreUnavailable) the session may or may not exist.
 func (s *Store) Create(ctx context.Context, sess *sessiond.Session, tokens ...sessiond.Token) error {
-	_, err := s.create(ctx, "create session", sess, 0, false, tokens)
+	_, err := s.create(ctx, "create session", sess, 0, false, tokens, nil)
 	return err
 }
 
-func (s *Store) create(ctx context.Context, op string, sess *sessiond.Session, max int, evict bool, tokens []sessiond.Token) ([]sessiond.Revocation, error) {
+// create stores sess (see Create and CreateLimited), with the records of
+// rec when it is not nil (see CreateRecorded).
+func (s *Store) create(ctx context.Context, op string, sess *sessiond.Session, max int, evict bool, tokens []sessiond.Token, rec *createRecords) ([]sessiond.Revocation, error) {
 	if err := ctxErr(ctx, op, sessiond.CheckNewSession(sess, tokens)); err != nil {
 		return nil, err
 	}
@@ -122,15 +124,24 @@ func (s *Store) create(ctx context.Context, op string, sess *sessiond.Session, m
 	go func() {
 		indexed <- s.index(ctx, tag, sess.ID, minTime(sess.IdleExpiresAt, sess.ExpiresAt), sess.ExpiresAt, sess.Strategy, !sess.Revoked())
 	}()
-	args := make([]string, 0, 8+2*nSessionFields+2*len(tokens))
+	args := make([]string, 0, 9+2*nSessionFields+2*len(tokens))
 	args = append(args, string(sess.ID), sess.Subject, s.sessBase(tag), encTime(sess.CreatedAt),
-		encTime(sess.ExpiresAt), itoa(expMS), itoa(int64(max)), boolArg(evict))
+		encTime(sess.ExpiresAt), itoa(expMS), itoa(int64(max)), boolArg(evict), "")
 	args = sessionArgs(sess, args)
 	for _, t := range tokens {
 		args = append(args, tokenFieldPrefix+hexHash(t.Hash), encToken(t))
 	}
-	reply, err := createScript.Exec(ctx, s.client, []string{sk, s.idxKey(tag)}, args).ToArray()
+	args[8] = itoa(int64(len(args) - 9))
+	reply, err := s.createExec(ctx, sk, s.idxKey(tag), args, sess, rec)
 	ierr := <-indexed
+	if bad := (errBadRecords{}); errors.As(err, &bad) {
+		// A record of an eviction was refused before anything changed.
+		s.release(ctx, reserved)
+		return nil, wrap(op, bad.err)
+	} else if errors.Is(err, sessiond.ErrConflict) {
+		s.release(ctx, reserved)
+		return nil, wrap(op, err)
+	}
 	if err != nil {
 		// The script may have run; the reservations stay (they expire
 		// with the session, or point at nothing).
@@ -435,10 +446,21 @@ func (s *Store) swap(ctx context.Context, op string, sw sessiond.RefreshSwap, fr
 	}
 	key := s.sessKey(tag, id)
 	ak, aa := s.activityArgs(tag, id, sw.IdleExpiresAt)
-	sr, ar := s.execPair(ctx, swapScript, []string{key}, []string{
+	script, keys := swapScript, []string{key}
+	args := []string{
 		tokenFieldPrefix + oldHex, tokenFieldPrefix + hexHash(sw.Next.Hash), encToken(sw.Next),
 		encTime(sw.Now), encTime(sw.GraceSince), encTime(sw.LastActiveAt), encTime(sw.IdleExpiresAt),
-	}, activityScript, ak, aa)
+	}
+	carried := len(sw.Events) > 0 || len(sw.Deliveries) > 0
+	if carried && s.crossSlot {
+		// The records go in the swap's own script.
+		script, keys = swapRecordedScript, append(keys, s.recordKeys()...)
+		if args, err = appendBlock(s.recordsHeader(args), sessiond.ChangeRecords{Events: sw.Events, Deliveries: sw.Deliveries}); err != nil {
+			s.release(ctx, []string{nextKey})
+			return false, wrap(op, err)
+		}
+	}
+	sr, ar := s.execPair(ctx, script, keys, args, activityScript, ak, aa)
 	reply, err := sr.ToArray()
 	ierr := ar.Error()
 	if err != nil {
@@ -451,6 +473,9 @@ func (s *Store) swap(ctx context.Context, op string, sw sessiond.RefreshSwap, fr
 		s.routes.put(nextKey, v)
 		if ierr != nil {
 			return false, s.fail(op+": indexes", ierr)
+		}
+		if carried && !s.crossSlot {
+			return false, s.writeAfter(ctx, op, sessiond.ChangeRecords{Events: sw.Events, Deliveries: sw.Deliveries})
 		}
 		return false, nil
 	case "notfound":

@@ -14,6 +14,7 @@ func TestReplayGuard(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	runSuite(t, newStore, []subtest[sessiond.ReplayGuard]{
 		{"Once", replayOnce},
 		{"ConcurrentOnce", replayConcurrentOnce},
+		{"Expires", replayExpires},
 	})
 }
 
@@ -54,5 +55,27 @@ func replayConcurrentOnce(t *testing.T, f *fixture, g sessiond.ReplayGuard) {
 	wg.Wait()
 	if wins != 1 {
 		t.Fatalf("%d of 20 concurrent RememberOnce calls were fresh; want 1", wins)
+	}
+}
+
+// replayExpires: a record no longer blocks its key once its until has
+// passed (the SSF receiver and DPoP keep records for exactly their window).
+// Redis expires keys on its own clock, so the expired record is one whose
+// until is already past in real time.
+func replayExpires(t *testing.T, f *fixture, g sessiond.ReplayGuard) {
+	now := time.Now()
+	steps := []struct {
+		at, until time.Duration
+		want      bool
+	}{
+		{-2 * time.Minute, -time.Minute, true},
+		{0, time.Minute, true}, // the first record expired
+		{30 * time.Second, 2 * time.Minute, false},
+	}
+	for i, st := range steps {
+		fresh, err := g.RememberOnce(f.ctx, "jti-exp", now.Add(st.at), now.Add(st.until))
+		if err != nil || fresh != st.want {
+			t.Fatalf("step %d: RememberOnce(jti-exp, now%+v, until now%+v) = %v, %v; want %v", i+1, st.at, st.until, fresh, err, st.want)
+		}
 	}
 }

@@ -21,9 +21,22 @@ func (s *Store) CreateLimited(ctx context.Context, sess *sessiond.Session, max i
 		return nil, wrap(op, err)
 	}
 	var out []sessiond.Revocation
-	now := micro(sess.CreatedAt)
 	err := s.write(ctx, op, func(tx *sql.Tx) error {
-		out = out[:0]
+		var err error
+		out, err = createLimited(ctx, tx, sess, max, evict, tokens)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// createLimited is CreateLimited in tx.
+func createLimited(ctx context.Context, tx *sql.Tx, sess *sessiond.Session, max int, evict bool, tokens []sessiond.Token) ([]sessiond.Revocation, error) {
+	var out []sessiond.Revocation
+	now := micro(sess.CreatedAt)
+	err := func() error {
 		var live int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sessions
 			WHERE subject = ? AND revoked_at IS NULL AND expires_at > ? AND idle_expires_at > ?`,
@@ -61,9 +74,6 @@ func (s *Store) CreateLimited(ctx context.Context, sess *sessiond.Session, max i
 				RevokedAt: fromMicro(now), ExpiresAt: fromMicro(expires), Reason: sessiond.ReasonLimit})
 		}
 		return rows.Err()
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	}()
+	return out, err
 }

@@ -148,7 +148,7 @@ const (
 )
 
 var writeQueries = []string{swapRetireQuery, swapOldQuery, swapSiblingsQuery, insertTokenQuery, swapActivityQuery,
-	insertEventQuery, insertDeliveryQuery}
+	insertEventQuery, insertDeliveryQuery, savepointQuery, rollbackToQuery, releaseQuery}
 
 func insertToken(ctx context.Context, tx *sql.Tx, t sessiond.Token) error {
 	_, err := tx.ExecContext(ctx, insertTokenQuery,

@@ -49,7 +49,11 @@ type Store struct {
 	// the busy handler. busy_timeout still covers other processes.
 	wsem      chan struct{}
 	closed    atomic.Bool
-	incrCalls atomic.Int64 // Incr calls: one in counterSweepEvery sweeps
+	onceCalls atomic.Uint64 // RememberOnce calls, for its sweep
+	incrCalls atomic.Int64  // Incr calls: one in counterSweepEvery sweeps
+	// queue holds the writes waiting for the next group commit (see
+	// write, groupcommit.go).
+	queue writeQueue
 
 	lookupStmt *sql.Stmt
 	getStmt    *sql.Stmt
@@ -209,27 +213,6 @@ func (s *Store) lockWrite(ctx context.Context, op string) error {
 }
 
 func (s *Store) unlockWrite() { <-s.wsem }
-
-// write runs fn in one IMMEDIATE transaction holding the write slot, and
-// commits if fn returns nil. Errors are translated by fail.
-func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
-	if err := s.lockWrite(ctx, op); err != nil {
-		return err
-	}
-	defer s.unlockWrite()
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return s.fail(op, err)
-	}
-	defer func() { _ = tx.Rollback() }() // after Commit, a no-op
-	if err := fn(tx); err != nil {
-		return s.fail(op, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return s.fail(op, err)
-	}
-	return nil
-}
 
 // fail translates err, from the operation op, into the errors callers test
 // for: sql.ErrNoRows → ErrNotFound, a PRIMARY KEY or UNIQUE violation →

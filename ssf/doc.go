@@ -1,7 +1,7 @@
 // Package ssf makes sessiond a receiver of the OpenID Shared Signals
 // Framework: an identity provider pushes Security Event Tokens (SETs,
-// RFC 8417) by HTTP POST (RFC 8935) and the Receiver ends the sessions they
-// name.
+// RFC 8417) by HTTP POST (RFC 8935), or sessiond polls them (RFC 8936,
+// Poller), and the Receiver ends the sessions they name.
 //
 // A Receiver is an http.Handler for one transmitter. It verifies each SET
 // with go-jose (typ secevent+jwt, an RS256/ES256/EdDSA signature by a key
@@ -11,6 +11,4 @@
 // that session, every other supported event ends all the subject's
 // sessions. Every SET received, accepted or refused, becomes one event of
 // type EventSETReceived; the token's text is never logged.
-//
-// Poll delivery (RFC 8936) and the transmitter side are not built.
 package ssf

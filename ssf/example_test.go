@@ -25,7 +25,7 @@ func ExampleNew() {
 		JWKSURL:  "https://example.okta.com/oauth2/v1/keys",
 		Subject:  ssf.SubjectRule{Format: ssf.FormatEmail, Template: "okta:{value}"},
 		Revoker:  mgr,
-		Replay:   st, // jti records shared by every node using this store
+		Replay:   st, // jti records shared by every node using this store (ReplayGuard)
 		Events:   nil,
 	})
 	if err != nil {

@@ -62,9 +62,11 @@ type Options struct {
 	JWKSURL  string // the transmitter's jwks_uri
 	Subject  SubjectRule
 	Revoker  Revoker
-	// Replay keeps the jti of SETs acted upon, shared by every node;
-	// nil keeps them in this node's memory only.
-	Replay sessiond.MetaStore
+	// Replay remembers the jti of every verified SET until its iat
+	// window has passed, shared by every node on the store (every store
+	// sessiond ships implements sessiond.ReplayGuard); nil remembers them
+	// in this node's memory only.
+	Replay sessiond.ReplayGuard
 	Events sessiond.EventSink // nil records nothing
 	// BearerToken, when set, must be presented as Authorization: Bearer.
 	BearerToken  string
@@ -80,7 +82,6 @@ type Options struct {
 type Receiver struct {
 	o      Options
 	keys   *keySource
-	replay *replayLog
 	bearer [sha256.Size]byte
 }
 
@@ -110,9 +111,11 @@ func New(o Options) (*Receiver, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Replay == nil {
+		o.Replay = &sessiond.ReplayMemory{}
+	}
 	r := &Receiver{o: o,
-		keys:   &keySource{url: o.JWKSURL, client: o.HTTPClient, clock: o.Clock, minInterval: o.JWKSInterval},
-		replay: &replayLog{meta: o.Replay, clock: o.Clock, keep: o.MaxAge + futureSkew, seen: map[string]time.Time{}},
+		keys: &keySource{url: o.JWKSURL, client: o.HTTPClient, clock: o.Clock, minInterval: o.JWKSInterval},
 	}
 	if o.BearerToken != "" {
 		r.bearer = sha256.Sum256([]byte(o.BearerToken))
@@ -122,6 +125,7 @@ func New(o Options) (*Receiver, error) {
 
 // outcome is what one push did, as recorded in the event log.
 type outcome struct {
+	delivery                 string // push or poll
 	iss, jti, event, subject string
 	session                  sessiond.SessionID
 	revoked                  int
@@ -135,7 +139,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	var out outcome
+	out := outcome{delivery: "push"}
 	err := r.receive(req, &out)
 	r.record(req.Context(), &out, err)
 	var refused *RefusedError
@@ -158,7 +162,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 }
 
 func (r *Receiver) record(ctx context.Context, out *outcome, err error) {
-	d := map[string]any{"receiver": r.o.Name, "outcome": "accepted"}
+	d := map[string]any{"receiver": r.o.Name, "outcome": "accepted", "delivery": out.delivery}
 	for k, v := range map[string]string{"iss": out.iss, "jti": out.jti, "event": out.event} {
 		if v != "" {
 			d[k] = v
@@ -217,7 +221,17 @@ func (r *Receiver) receive(req *http.Request, out *outcome) error {
 	if int64(len(body)) > r.o.MaxBodyBytes {
 		return refuse(CodeInvalidRequest, ErrMalformed, fmt.Sprintf("body larger than %d bytes", r.o.MaxBodyBytes))
 	}
-	jws, err := jose.ParseSignedCompact(strings.TrimSpace(string(body)), Algorithms)
+	return r.process(req.Context(), strings.TrimSpace(string(body)), out)
+}
+
+// process verifies one SET and acts on it, whichever way it came: nil when
+// acted upon, a *RefusedError when refused, another error when the JWKS or
+// the store failed (the transmitter should send it again).
+func (r *Receiver) process(ctx context.Context, set string, out *outcome) error {
+	if int64(len(set)) > r.o.MaxBodyBytes {
+		return refuse(CodeInvalidRequest, ErrMalformed, fmt.Sprintf("SET larger than %d bytes", r.o.MaxBodyBytes))
+	}
+	jws, err := jose.ParseSignedCompact(set, Algorithms)
 	if err != nil {
 		return refuse(CodeInvalidRequest, ErrMalformed, "not a compact JWS signed with RS256, ES256 or EdDSA")
 	}
@@ -225,7 +239,7 @@ func (r *Receiver) receive(req *http.Request, out *outcome) error {
 	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, "secevent+jwt") && !strings.EqualFold(typ, "application/secevent+jwt") {
 		return refuse(CodeInvalidRequest, ErrMalformed, "typ header must be secevent+jwt")
 	}
-	keys, err := r.keys.keys(req.Context(), h.KeyID)
+	keys, err := r.keys.keys(ctx, h.KeyID)
 	if err != nil {
 		return err
 	}
@@ -263,7 +277,8 @@ func (r *Receiver) receive(req *http.Request, out *outcome) error {
 	if c.Iat == nil {
 		return refuse(CodeInvalidRequest, ErrStale, "iat missing")
 	}
-	if iat := time.Unix(*c.Iat, 0); iat.Before(now.Add(-r.o.MaxAge)) || iat.After(now.Add(futureSkew)) {
+	iat := time.Unix(*c.Iat, 0)
+	if iat.Before(now.Add(-r.o.MaxAge)) || iat.After(now.Add(futureSkew)) {
 		return refuse(CodeInvalidRequest, ErrStale, "iat outside the accepted window")
 	}
 	if len(c.Events) != 1 {
@@ -292,18 +307,20 @@ func (r *Receiver) receive(req *http.Request, out *outcome) error {
 		return refuse(CodeInvalidRequest, err, err.Error())
 	}
 	out.subject, out.session = subject, session
-	key := replayKey(r.o.Name, c.Iss, c.Jti)
-	if seen, err := r.replay.seenBefore(req.Context(), key); err != nil {
-		return err
-	} else if seen {
+	// Remembered before acting, atomically on every node: of two copies
+	// racing (a push retried, a poll answered to two nodes) one acts. The
+	// record outlives the iat window, past which a copy is refused as
+	// stale anyway. A SET whose revocation then fails on a store error is
+	// not acted upon when sent again: the store that failed it is the one
+	// that would have to forget it.
+	fresh, err := r.o.Replay.RememberOnce(ctx, replayKey(r.o.Name, c.Iss, c.Jti), now, iat.Add(r.o.MaxAge+time.Second))
+	if err != nil {
+		return fmt.Errorf("ssf: replay record: %w", err)
+	}
+	if !fresh {
 		return refuse(CodeInvalidRequest, ErrReplayed, "jti already received")
 	}
-	if err := r.act(req.Context(), typ, subject, session, out); err != nil {
-		return err
-	}
-	// Recorded once acted upon: revocation is idempotent, so two copies
-	// racing both act harmlessly, and one that failed can be retried.
-	return r.replay.record(req.Context(), key)
+	return r.act(ctx, typ, subject, session, out)
 }
 
 func (r *Receiver) act(ctx context.Context, typ, subject string, session sessiond.SessionID, out *outcome) error {

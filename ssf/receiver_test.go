@@ -63,6 +63,7 @@ func sign(t *testing.T, key any, alg jose.SignatureAlgorithm, kid, typ string, c
 }
 
 type fixture struct {
+	rc    *ssf.Receiver
 	mgr   *sessiond.Manager
 	store *memstore.Store
 	srv   *httptest.Server
@@ -88,7 +89,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	srv := httptest.NewServer(rc)
 	t.Cleanup(srv.Close)
-	return &fixture{mgr: mgr, store: st, srv: srv, tr: tr, now: time.Now()}
+	return &fixture{rc: rc, mgr: mgr, store: st, srv: srv, tr: tr, now: time.Now()}
 }
 
 type eventLog struct{ st *memstore.Store }

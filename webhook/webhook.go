@@ -111,6 +111,19 @@ type Options struct {
 	// name and "delivered", "retry" or "dead" (for metrics). It is called
 	// from several goroutines at once.
 	Observer func(endpoint, outcome string)
+	// Senders deliver outbox entries that are not webhooks (the ssf
+	// package's SETs), with the same claims, retries and dead state.
+	Senders []Sender
+}
+
+// Sender delivers the outbox entries of endpoints it owns, in place of a
+// webhook POST. It must be safe for concurrent use.
+type Sender interface {
+	// Owns reports whether the endpoint name is one of the sender's.
+	Owns(endpoint string) bool
+	// Send makes one attempt: nil when delivered; permanent when trying
+	// again cannot help (the delivery is then dead at once).
+	Send(ctx context.Context, del sessiond.Delivery) (permanent bool, err error)
 }
 
 // Dispatcher turns events into outbox deliveries (Record) and sends them
@@ -128,6 +141,7 @@ type Dispatcher struct {
 	poll        time.Duration
 	lease       time.Duration
 	observe     func(endpoint, outcome string)
+	senders     []Sender
 	// jitter returns a uniform value in [0, n); tests replace it.
 	jitter func(n int64) int64
 }
@@ -147,6 +161,7 @@ func New(opts Options) (*Dispatcher, error) {
 		poll:        orDefault(opts.PollEvery, DefaultPollEvery),
 		lease:       orDefault(opts.Lease, DefaultLease),
 		observe:     opts.Observer,
+		senders:     slices.Clone(opts.Senders),
 		jitter:      rand.Int64N,
 	}
 	if d.clock == nil {
@@ -352,6 +367,12 @@ func (d *Dispatcher) attempt(ctx context.Context, del sessiond.Delivery) error {
 	if ep, ok := d.byName[del.Endpoint]; ok {
 		maxAttempts = ep.MaxAttempts
 		res = d.post(ctx, ep, del)
+	} else if s := d.sender(del.Endpoint); s != nil {
+		permanent, err := s.Send(ctx, del)
+		res.err = err
+		if permanent && err != nil {
+			res.status = http.StatusGone
+		}
 	} else {
 		// Configured on another node, or removed: count it as a failure so
 		// it ends dead and visible rather than pending forever.
@@ -386,6 +407,15 @@ func (d *Dispatcher) attempt(ctx context.Context, del sessiond.Delivery) error {
 		d.log.WarnContext(ctx, "webhook delivery failed; will retry", append(attrs, "retry_in", delay, "err", res.err.Error())...)
 		return d.finish(wctx, del, sessiond.DeliveryPending, n, now.Add(delay), res.err.Error(), now)
 	}
+}
+
+func (d *Dispatcher) sender(endpoint string) Sender {
+	for _, s := range d.senders {
+		if s.Owns(endpoint) {
+			return s
+		}
+	}
+	return nil
 }
 
 func (d *Dispatcher) finish(ctx context.Context, del sessiond.Delivery, state sessiond.DeliveryState, attempts int, next time.Time, lastErr string, now time.Time) error {

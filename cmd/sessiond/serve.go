@@ -45,6 +45,7 @@ func (a *app) serveCmd() *cobra.Command {
 				Logger:      log,
 				Version:     currentBuild().Version,
 				Findings:    func(f []config.Finding) { findings = f },
+				GCHeadroom:  a.getenv("GOGC") == "",
 			})
 			if errors.Is(err, server.ErrInvalidConfig) {
 				_ = closeLog() // the findings' log lines first, then the report

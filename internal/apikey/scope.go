@@ -24,13 +24,17 @@ const (
 	ScopeSessionsWrite Scope = "sessions:write"
 	// ScopeEventsRead: read the security event log (GET /v1/events).
 	ScopeEventsRead Scope = "events:read"
+	// ScopeSSF: manage Shared Signals streams and poll their SETs (the
+	// /ssf/ routes of the transmitter); a key sees only the streams it
+	// created, an admin key all of them.
+	ScopeSSF Scope = "ssf"
 	// ScopeAdmin: everything, including API keys, signing keys, the
 	// kill switch (POST /v1/revocations) and webhook deliveries.
 	ScopeAdmin Scope = "admin"
 )
 
 // Scopes lists every scope, least powerful first.
-var Scopes = []Scope{ScopeVerify, ScopeSessionsRead, ScopeSessionsWrite, ScopeEventsRead, ScopeAdmin}
+var Scopes = []Scope{ScopeVerify, ScopeSessionsRead, ScopeSessionsWrite, ScopeEventsRead, ScopeSSF, ScopeAdmin}
 
 // DefaultScopes are those of a key created without any: least privilege,
 // verification only. The first key a server generates and SESSIOND_API_KEY

@@ -347,8 +347,8 @@ func Default() Config {
 		SSF:      SSF{Receivers: []SSFReceiver{}},
 		RateLimit: RateLimit{
 			AuthFailures: RateRule{Requests: 60, Per: Duration(time.Minute), Burst: 20},
-			PerAPIKey:    RateRule{Requests: 5000, Per: Duration(time.Second), Burst: 10000},
-			PerClientIP:  RateRule{Requests: 5000, Per: Duration(time.Second), Burst: 10000},
+			PerAPIKey:    RateRule{Requests: 50000, Per: Duration(time.Second), Burst: 100000},
+			PerClientIP:  RateRule{Requests: 50000, Per: Duration(time.Second), Burst: 100000},
 			// A client that keeps presenting dead refresh tokens of one
 			// user: ten a minute is far above any honest retry.
 			RefreshFailures: WindowRule{Requests: 100, Per: Duration(time.Minute)},

@@ -1195,7 +1195,8 @@ var rules = sortedByID([]Rule{
 		},
 	},
 	ssfReceiverRule, // internal/config/ssf.go
-	dpopRule,        // internal/config/dpop.go
+	ssfTransmitterRule,
+	dpopRule, // internal/config/dpop.go
 })
 
 // dsnKeywordPassword finds password=… in a keyword/value DSN.

@@ -7,22 +7,59 @@ import (
 	"strings"
 )
 
-// SSF configures sessiond as an OpenID Shared Signals receiver.
+// SSF configures sessiond as an OpenID Shared Signals receiver and
+// transmitter.
 type SSF struct {
-	// Receivers: one push endpoint per transmitter (identity provider).
+	// Receivers: one per transmitter (identity provider).
 	Receivers []SSFReceiver `yaml:"receivers"`
+	// Transmitter: sessiond telling other systems when sessions end.
+	Transmitter SSFTransmitter `yaml:"transmitter"`
 }
 
-// SSFReceiver is one transmitter whose pushed SETs end sessions.
+// SSFTransmitter turns on /.well-known/ssf-configuration, the stream
+// management API and SET delivery.
+type SSFTransmitter struct {
+	Enabled bool `yaml:"enabled"`
+	// Issuer is the iss of every SET and the public origin of sessiond
+	// (https://sessiond.example.com), where receivers reach it.
+	Issuer string `yaml:"issuer"`
+}
+
+// SSFReceiver is one transmitter whose SETs end sessions.
 type SSFReceiver struct {
 	Name            string `yaml:"name"`
 	Issuer          string `yaml:"issuer"`
 	JWKSURL         string `yaml:"jwks_url"`
 	Audience        string `yaml:"audience"`
-	Path            string `yaml:"path"`
 	SubjectFormat   string `yaml:"subject_format"`
 	SubjectTemplate string `yaml:"subject_template"`
+	// Delivery is push (the transmitter POSTs to Path, RFC 8935; the
+	// default) or poll (sessiond polls PollURL, RFC 8936).
+	Delivery        string `yaml:"delivery"`
+	Path            string `yaml:"path"`
 	BearerTokenFile string `yaml:"bearer_token_file"`
+	PollURL         string `yaml:"poll_url"`
+	// PollInterval between polls once the transmitter has nothing more;
+	// 0 means 30s.
+	PollInterval Duration `yaml:"poll_interval"`
+	// PollAuthorizationFile holds the Authorization header value sent with
+	// every poll ("Bearer …"); SESSIOND_SSF_<NAME>_POLL_AUTHORIZATION
+	// overrides it.
+	PollAuthorizationFile string `yaml:"poll_authorization_file"`
+}
+
+// SSFDeliveryPush and SSFDeliveryPoll are the values of delivery.
+const (
+	SSFDeliveryPush = "push"
+	SSFDeliveryPoll = "poll"
+)
+
+// httpsURL: an absolute https URL without credentials (http too in
+// development).
+func httpsURL(raw string, env string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && u.Host != "" && u.User == nil &&
+		(strings.EqualFold(u.Scheme, "https") || strings.EqualFold(u.Scheme, "http") && env == EnvDevelopment)
 }
 
 // ssfReceiverRule checks every ssf.receivers[] item the way serve needs it.
@@ -30,7 +67,7 @@ var ssfReceiverRule = Rule{
 	ID: "SD-SSF-001", Severity: SeverityError,
 	Title:     "Shared Signals receiver incomplete or invalid",
 	Rationale: "A receiver acts on a SET only when it can verify who sent it and for whom: the issuer and audience it must carry, an https JWKS URL to verify its signature, a subject format to map its subject, and a push path of its own. A bearer token, when used, must be long enough not to be guessed.",
-	Fix:       "give each ssf.receivers item a unique name and path (starting with /, outside /v1/), issuer, audience, an https jwks_url, subject_format email, iss_sub or opaque (subject_template containing {value}), and optionally bearer_token_file holding 32 characters or more",
+	Fix:       "give each ssf.receivers item a unique name, issuer, audience, an https jwks_url, subject_format email, iss_sub or opaque (subject_template containing {value}), and either delivery push with a unique path (starting with /, outside /v1/) and optionally bearer_token_file holding 32 characters or more, or delivery poll with an https poll_url",
 	Check: func(in Input) []Issue {
 		var out []Issue
 		names, paths := map[string]bool{}, map[string]bool{}
@@ -40,18 +77,29 @@ var ssfReceiverRule = Rule{
 				out = append(out, issue(p("name"), "ssf receiver %d needs a unique name", i))
 			}
 			names[r.Name] = true
-			if !strings.HasPrefix(r.Path, "/") || strings.HasPrefix(r.Path, "/v1/") || paths[r.Path] {
-				out = append(out, issue(p("path"), "ssf receiver %d path %q must start with /, stay outside /v1/ and be unique", i, r.Path))
+			switch r.Delivery {
+			case "", SSFDeliveryPush:
+				if !strings.HasPrefix(r.Path, "/") || strings.HasPrefix(r.Path, "/v1/") || paths[r.Path] {
+					out = append(out, issue(p("path"), "ssf receiver %d path %q must start with /, stay outside /v1/ and be unique", i, r.Path))
+				}
+				paths[r.Path] = true
+			case SSFDeliveryPoll:
+				if !httpsURL(r.PollURL, in.Config.Environment) {
+					out = append(out, issue(p("poll_url"), "ssf receiver %d poll_url is not an absolute https URL without credentials", i))
+				}
+				if r.PollInterval < 0 {
+					out = append(out, issue(p("poll_interval"), "ssf receiver %d poll_interval is negative", i))
+				}
+			default:
+				out = append(out, issue(p("delivery"), "ssf receiver %d delivery %q is not push or poll", i, r.Delivery))
 			}
-			paths[r.Path] = true
 			if r.Issuer == "" {
 				out = append(out, issue(p("issuer"), "ssf receiver %d has no issuer", i))
 			}
 			if r.Audience == "" {
 				out = append(out, issue(p("audience"), "ssf receiver %d has no audience", i))
 			}
-			if u, err := url.Parse(r.JWKSURL); err != nil || u.Host == "" || u.User != nil ||
-				!strings.EqualFold(u.Scheme, "https") && !(strings.EqualFold(u.Scheme, "http") && in.Config.Environment == EnvDevelopment) {
+			if !httpsURL(r.JWKSURL, in.Config.Environment) {
 				out = append(out, issue(p("jwks_url"), "ssf receiver %d jwks_url is not an absolute https URL without credentials", i))
 			}
 			switch r.SubjectFormat {
@@ -67,6 +115,29 @@ var ssfReceiverRule = Rule{
 					out = append(out, issue(p("bearer_token_file"), "ssf receiver %d bearer_token_file is unreadable or holds fewer than 32 characters", i))
 				}
 			}
+		}
+		return out
+	},
+}
+
+// ssfTransmitterRule checks ssf.transmitter.
+var ssfTransmitterRule = Rule{
+	ID: "SD-SSF-002", Severity: SeverityError,
+	Title:     "Shared Signals transmitter cannot sign verifiable SETs",
+	Rationale: "Receivers find the transmitter and its keys from its issuer, so it must be the public https origin of sessiond; and they verify each SET with the published JWKS, which never holds an HS256 secret.",
+	Fix:       "set ssf.transmitter.issuer to sessiond's public https origin (no path) and use jwt.algorithm EdDSA or ES256",
+	Check: func(in Input) []Issue {
+		t := in.Config.SSF.Transmitter
+		if !t.Enabled {
+			return nil
+		}
+		var out []Issue
+		u, err := url.Parse(t.Issuer)
+		if !httpsURL(t.Issuer, in.Config.Environment) || err != nil || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" {
+			out = append(out, issue("ssf.transmitter.issuer", "ssf.transmitter.issuer %q is not an https origin without a path", t.Issuer))
+		}
+		if strings.EqualFold(in.Config.JWT.Algorithm, "HS256") {
+			out = append(out, issue("jwt.algorithm", "the ssf transmitter cannot sign SETs with HS256: its secret is never published"))
 		}
 		return out
 	},

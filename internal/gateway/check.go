@@ -18,6 +18,13 @@ const (
 	HeaderStepUp    = "X-Sessiond-Step-Up"
 )
 
+// Header values shared by every answer. Each has len == cap, so a later
+// Add copies instead of writing into the shared array.
+var (
+	noStoreValue = []string{"no-store"}[:1:1]
+	trueValue    = []string{"true"}[:1:1]
+)
+
 // check is GET <prefix>/check, the forward-auth endpoint. A valid session
 // (cookie or Bearer) answers 200 with the identity headers and no body.
 // Otherwise a script or API call gets 401 with a problem document, and a
@@ -35,14 +42,16 @@ const (
 // Any method is served: auth_request sends the original request's.
 func (g *Gateway) check(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set("Cache-Control", "no-store")
+	h["Cache-Control"] = noStoreValue
 	v, err := g.s.Inspect(r)
 	if err == nil {
-		h.Set(HeaderSubject, v.Session.Subject)
-		h.Set(HeaderSessionID, string(v.Session.ID))
-		h.Set(HeaderExpiresAt, v.Session.ExpiresAt.UTC().Format(time.RFC3339))
+		// The three values share one array: one allocation, not three.
+		vals := &[3]string{v.Session.Subject, string(v.Session.ID), v.Session.ExpiresAt.UTC().Format(time.RFC3339)}
+		h[HeaderSubject] = vals[0:1:1]
+		h[HeaderSessionID] = vals[1:2:2]
+		h[HeaderExpiresAt] = vals[2:3:3]
 		if v.StepUp {
-			h.Set(HeaderStepUp, "true")
+			h[HeaderStepUp] = trueValue
 		}
 		w.WriteHeader(http.StatusOK)
 		return

@@ -157,3 +157,43 @@ func TestCheck_LoginURLKeepsItsQuery(t *testing.T) {
 		t.Errorf("check = %d %q; want 303 to the login URL with app=shop and return_to=/cart", rec.Code, loc)
 	}
 }
+
+// TestCheck_KeyBoundToken: the access token of a session bound to a DPoP
+// key (cnf.jkt) comes with no proof to the gateway, so check and session
+// refuse it as a Bearer header or a cookie: a stolen bound token is of no
+// use through the proxy.
+func TestCheck_KeyBoundToken(t *testing.T) {
+	const jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
+	for _, strategy := range []sessiond.Strategy{sessiond.StrategyDatabase, sessiond.StrategyJWT, sessiond.StrategyHybrid} {
+		t.Run(string(strategy), func(t *testing.T) {
+			e := newEnv(t, envOptions{strategy: strategy})
+			bound, err := e.m.Create(context.Background(), "alice", sessiond.CreateOptions{KeyThumbprint: jkt})
+			if err != nil {
+				t.Fatal(err)
+			}
+			plain := e.login(t, "bob")
+			for _, route := range []string{"/sessiond/check", "/sessiond/session"} {
+				for _, c := range []struct {
+					name   string
+					hdr    []string
+					status int
+				}{
+					{"bound Bearer", []string{"Authorization", "Bearer " + string(bound.AccessToken)}, 401},
+					{"bound cookie", []string{"Cookie", httpsession.DefaultCookieName + "=" + string(bound.AccessToken)}, 401},
+					{"unbound Bearer", []string{"Authorization", "Bearer " + string(plain.AccessToken)}, 200},
+					{"unbound cookie", []string{"Cookie", httpsession.DefaultCookieName + "=" + string(plain.AccessToken)}, 200},
+				} {
+					t.Run(route+"/"+c.name, func(t *testing.T) {
+						r := e.browser(t).do(http.MethodGet, route, "", c.hdr...)
+						if r.StatusCode != c.status {
+							t.Fatalf("GET %s = %d %s; want %d", route, r.StatusCode, r.body, c.status)
+						}
+						if c.status != 200 && (r.Header.Get("X-Sessiond-Subject") != "" || strings.Contains(r.body, "alice")) {
+							t.Errorf("refused answer names the subject: %v %q", r.Header, r.body)
+						}
+					})
+				}
+			}
+		})
+	}
+}

@@ -10,14 +10,18 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/internal/ratelimit"
 )
 
 // BenchmarkVerifyHybrid measures POST /v1/sessions/verify through the
-// whole handler (middleware, API key, decoding, Manager.Verify, encoding,
-// the JSON log line), without the network.
+// whole handler (middleware, API key, rate limits that never refuse,
+// decoding, Manager.Verify, encoding, the JSON log line), without the
+// network.
 func BenchmarkVerifyHybrid(b *testing.B) {
 	e := newEnv(b, sessiond.StrategyHybrid, func(o *httpapi.Options) {
 		o.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
+		never := ratelimit.Options{Rate: 1e9, Burst: 1e9}
+		o.RateLimits = httpapi.RateLimits{PerAPIKey: never, PerClientIP: never}
 	})
 	tr := e.create("bench-user")
 	body := `{"access_token":"` + string(tr.AccessToken) + `"}`

@@ -29,28 +29,22 @@ var ErrTooManyLoginCodes = errors.New("httpapi: too many pending login codes")
 
 // handoffRequest are the members of a create request that ask for a
 // browser handoff.
-type handoffRequest struct {
-	LoginCode bool   `json:"login_code"`
-	ReturnTo  string `json:"return_to"`
-	SetCookie bool   `json:"set_cookie"`
-}
+type handoffRequest = apitype.HandoffRequest
 
-// handoffJSON is what a handoff adds to the token response.
+// handoffJSON is the token response with what a handoff adds.
 type handoffJSON struct {
 	tokenJSON
-	LoginCode string   `json:"login_code,omitempty"`
-	LoginURL  string   `json:"login_url,omitempty"`
-	SetCookie []string `json:"set_cookie,omitempty"`
+	apitype.HandoffResponse
 }
 
-func (h *handoffRequest) wanted() bool { return h.LoginCode || h.SetCookie }
+func handoffWanted(h *handoffRequest) bool { return h.LoginCode || h.SetCookie }
 
 // check refuses a handoff request before any session is created.
 func (s *server) checkHandoff(h *handoffRequest) error {
 	switch {
-	case !h.wanted() && h.ReturnTo != "":
+	case !handoffWanted(h) && h.ReturnTo != "":
 		return &sessiond.ArgumentError{Field: "return_to", Msg: "applies only with login_code"}
-	case !h.wanted():
+	case !handoffWanted(h):
 		return nil
 	case s.handoff == nil:
 		field := "login_code"

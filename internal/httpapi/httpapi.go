@@ -105,6 +105,9 @@ type Options struct {
 	// gateway, e.g. "/sessiond").
 	Browser       http.Handler
 	BrowserPrefix string
+	// BrowserClientIP returns the browser's address, the key of the DBSC
+	// routes' rate limit (browser.go); nil means the connection's peer.
+	BrowserClientIP func(*http.Request) string
 	// Stream serves the revocation stream and its snapshot
 	// (revocationstream.go); nil answers 404.
 	Stream *RevocationStream
@@ -220,6 +223,7 @@ type server struct {
 	failLimit    *ratelimit.Limiter // per address, failed authentications
 	keyLimit     *ratelimit.Limiter // per API key, limited routes
 	ipLimit      *ratelimit.Limiter // per address, limited routes
+	browserLimit *ratelimit.Limiter // per browser address, the DBSC routes
 }
 
 // New returns the API handler. It is safe for concurrent use. The caller
@@ -278,6 +282,7 @@ func New(opts Options) (http.Handler, error) {
 	s.failLimit = limiter(opts.RateLimits.AuthFailures)
 	s.keyLimit = limiter(opts.RateLimits.PerAPIKey)
 	s.ipLimit = limiter(opts.RateLimits.PerClientIP)
+	s.browserLimit = limiter(opts.RateLimits.PerClientIP)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -303,7 +308,7 @@ func New(opts Options) (http.Handler, error) {
 		method, path, _ := strings.Cut(rt.pattern, " ")
 		allowed[path] = append(allowed[path], method)
 	}
-	mountBrowser(mux, opts)
+	s.mountBrowser(mux, opts)
 	mux.Handle("/", s.fallback(allowed))
 	s.next = s.middleware(mux)
 	return s, nil

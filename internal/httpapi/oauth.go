@@ -56,6 +56,15 @@ type introspection struct {
 	SessionID sessiond.SessionID `json:"sid,omitempty"`
 	ExpiresAt int64              `json:"exp,omitempty"`
 	IssuedAt  int64              `json:"iat,omitempty"`
+	// Cnf names the DPoP key a bound token is good with only (RFC 9449
+	// §6.2): a resource server that introspects must check the request's
+	// proof against it.
+	Cnf *confirmation `json:"cnf,omitempty"`
+}
+
+// confirmation is RFC 7800's cnf with RFC 9449's member.
+type confirmation struct {
+	JKT string `json:"jkt"`
 }
 
 // tokenErrors are the Verify failures that make a token inactive.
@@ -83,10 +92,14 @@ func (s *server) oauthIntrospect(w http.ResponseWriter, r *http.Request) error {
 		return err // store unavailable: the answer is unknown, not "inactive"
 	}
 	iat, exp := s.accessTimes(&sess)
-	writeJSON(w, http.StatusOK, "application/json", introspection{
+	out := introspection{
 		Active: true, TokenType: "Bearer", Subject: sess.Subject, SessionID: sess.ID,
 		ExpiresAt: exp.Unix(), IssuedAt: iat.Unix(),
-	})
+	}
+	if jkt := sess.KeyThumbprint(); jkt != "" {
+		out.Cnf = &confirmation{JKT: jkt}
+	}
+	writeJSON(w, http.StatusOK, "application/json", out)
 	return nil
 }
 

@@ -1,8 +1,10 @@
 package httpapi_test
 
 import (
+	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -75,4 +77,59 @@ func TestAPI_RateLimits(t *testing.T) {
 		e.postJSON("/v1/sessions/refresh", `{"refresh_token":"x"}`)
 		want429(t, "a fourth request from one address", verify(e, scopedKey(apikey.ScopeVerify)))
 	})
+}
+
+// TestAPI_RateLimits_DBSC: the browser gateway's DBSC routes, which verify
+// a signature per request, are limited per browser address (as the proxy
+// reports it) at per_client_ip, with 429 and Retry-After; the other
+// browser routes are not.
+func TestAPI_RateLimits_DBSC(t *testing.T) {
+	t.Parallel()
+	var served atomic.Int32
+	e := newEnv(t, sessiond.StrategyHybrid, func(o *httpapi.Options) {
+		o.RateLimits.PerClientIP = ratelimit.Options{Rate: 0.5, Burst: 3}
+		o.Browser = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { served.Add(1) })
+		o.BrowserPrefix = "/sessiond"
+		o.BrowserClientIP = func(r *http.Request) string { return r.Header.Get("X-Real-IP") }
+	})
+	// The browser routes are not in openapi.json: a plain client.
+	do := func(method, path, ip string) *response {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(t.Context(), method, e.srv.URL+path, nil)
+		req.Header.Set("X-Real-IP", ip)
+		resp, err := e.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return &response{status: resp.StatusCode, header: resp.Header, body: b}
+	}
+	for route, ip := range map[string]string{"/sessiond/dbsc/register": "192.0.2.1", "/sessiond/dbsc/refresh": "192.0.2.2"} {
+		t.Run(route, func(t *testing.T) {
+			for i := range 3 {
+				if r := do(http.MethodPost, route, ip); r.status != http.StatusOK {
+					t.Fatalf("request %d = %d; want it served", i+1, r.status)
+				}
+			}
+			before := served.Load()
+			r := do(http.MethodPost, route, ip)
+			wantProblem(t, "fourth request", r, http.StatusTooManyRequests, "too_many_requests", "")
+			if r.header.Get("Retry-After") != "2" || served.Load() != before {
+				t.Errorf("over the limit: Retry-After %q, handler ran %d times; want 2 and 0", r.header.Get("Retry-After"), served.Load()-before)
+			}
+			if r := do(http.MethodPost, route, "198.51.100.7"); r.status != http.StatusOK {
+				t.Errorf("another address = %d; want it served", r.status)
+			}
+		})
+	}
+	for range 5 {
+		if r := do(http.MethodGet, "/sessiond/check", "192.0.2.9"); r.status != http.StatusOK {
+			t.Fatalf("check = %d; the other browser routes are not limited", r.status)
+		}
+	}
+	e.clock.Advance(2 * time.Second)
+	if r := do(http.MethodPost, "/sessiond/dbsc/register", "192.0.2.1"); r.status != http.StatusOK {
+		t.Errorf("after Retry-After = %d; want it served again", r.status)
+	}
 }

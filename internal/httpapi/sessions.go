@@ -85,7 +85,7 @@ func (s *server) createSession(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("Location", "/v1/sessions/"+string(iss.Session.ID))
-	if req.wanted() {
+	if handoffWanted(&req.handoffRequest) {
 		return s.writeHandoff(w, r, &req.handoffRequest, iss)
 	}
 	writeTokens(w, http.StatusCreated, iss)
@@ -122,7 +122,7 @@ type verifyResponse struct {
 // POST /v1/sessions/verify
 func (s *server) verifySession(w http.ResponseWriter, r *http.Request) error {
 	var req verifyRequest
-	if err := s.decodeJSON(w, r, &req); err != nil {
+	if err := s.decodeVerify(w, r, &req); err != nil {
 		return err
 	}
 	if req.AccessToken == "" {

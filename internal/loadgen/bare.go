@@ -17,11 +17,17 @@ var (
 // against: a plain net/http handler that reads the request body and
 // writes a fixed JSON answer of the size of sessiond's, with no routing,
 // authentication, store or log. POST /v1/sessions answers 201 with a
-// token answer, POST /v1/sessions/refresh 200 with one, anything else 200
-// with a verify answer.
+// token answer, POST /v1/sessions/refresh 200 with one, GET
+// /sessiond/check an empty 200 (a valid forward-auth answer), anything else
+// 200 with a verify answer.
 func BareHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
+		if r.URL.Path == pathCheck {
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(http.StatusOK)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		switch r.URL.Path {
 		case pathCreate:

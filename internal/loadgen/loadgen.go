@@ -37,6 +37,7 @@ const (
 	pathCreate  = "/v1/sessions"
 	pathVerify  = "/v1/sessions/verify"
 	pathRefresh = "/v1/sessions/refresh"
+	pathCheck   = "/sessiond/check" // the gateway's forward-auth route, default prefix
 )
 
 // ErrInvalidOptions: Run was given options it cannot run with.

@@ -79,16 +79,15 @@ func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
 		b = rate.NewLimiter(l.limit, l.burst)
 		l.buckets[key] = b
 	}
-	r := b.ReserveN(now, 1)
-	delay := r.DelayFrom(now)
-	if delay > 0 {
-		r.CancelAt(now) // a refused event spends nothing
-	}
-	l.mu.Unlock()
-	if delay <= 0 {
+	// AllowN spends a token only when there is one, and allocates
+	// nothing (ReserveN allocates its Reservation).
+	if b.AllowN(now, 1) {
+		l.mu.Unlock()
 		return true, 0
 	}
-	return false, max(time.Duration(math.Ceil(delay.Seconds()))*time.Second, time.Second)
+	delay := (1 - b.TokensAt(now)) / float64(l.limit) // seconds until a token
+	l.mu.Unlock()
+	return false, max(time.Duration(math.Ceil(delay))*time.Second, time.Second)
 }
 
 // evict makes room; l.mu is held.

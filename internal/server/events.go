@@ -19,6 +19,7 @@ import (
 	"github.com/sessiond/sessiond/internal/httpapi"
 	"github.com/sessiond/sessiond/internal/ratelimit"
 	"github.com/sessiond/sessiond/metrics"
+	"github.com/sessiond/sessiond/ssf"
 	"github.com/sessiond/sessiond/webhook"
 )
 
@@ -39,6 +40,7 @@ const (
 type fanout struct {
 	log      sessiond.EventLog // nil when the store keeps none
 	webhooks *webhook.Dispatcher
+	ssf      *ssf.Transmitter // nil when the transmitter is off
 	metrics  *metrics.Metrics
 	slog     *slog.Logger
 	// atomic: log is a store that writes a change's events and outbox
@@ -92,6 +94,13 @@ func (f *fanout) Prepare(ctx context.Context, e sessiond.Event) ([]sessiond.Even
 			return nil, nil, false, err
 		}
 	}
+	if f.ssf != nil {
+		sets, err := f.ssf.Deliveries(ctx, e)
+		if err != nil {
+			return nil, nil, false, err
+		}
+		ds = append(ds, sets...)
+	}
 	return []sessiond.Event{e}, ds, true, nil
 }
 
@@ -113,6 +122,11 @@ func (f *fanout) Record(ctx context.Context, e sessiond.Event) error {
 	if f.alerted(e) {
 		if err := f.webhooks.Record(ctx, e); err != nil {
 			errs = append(errs, fmt.Errorf("webhook outbox: %w", err))
+		}
+	}
+	if f.ssf != nil {
+		if err := f.ssf.Record(ctx, e); err != nil {
+			errs = append(errs, fmt.Errorf("ssf outbox: %w", err))
 		}
 	}
 	if len(errs) > 0 {

@@ -2,12 +2,12 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -22,7 +22,7 @@ import (
 // handler's options: its routes under gateway.prefix and the login
 // handoff of POST /v1/sessions. The cookies follow cookie.*, the CSRF
 // checks csrf.trusted_origins.
-func addGateway(cfg config.Config, mgr *sessiond.Manager, meta sessiond.MetaStore, log *slog.Logger, hopts *httpapi.Options) error {
+func addGateway(cfg config.Config, mgr *sessiond.Manager, store sessiond.Store, meta sessiond.MetaStore, getenv func(string) string, log *slog.Logger, hopts *httpapi.Options) error {
 	if !cfg.Gateway.Enabled {
 		return nil
 	}
@@ -46,7 +46,7 @@ func addGateway(cfg config.Config, mgr *sessiond.Manager, meta sessiond.MetaStor
 		Logger:             log,
 	}
 	if cfg.Gateway.DBSC != "" && cfg.Gateway.DBSC != config.DBSCOff {
-		d, err := dbscOptions(cfg, meta)
+		d, err := dbscOptions(cfg, store, meta, getenv)
 		if err != nil {
 			return err
 		}
@@ -66,6 +66,7 @@ func addGateway(cfg config.Config, mgr *sessiond.Manager, meta sessiond.MetaStor
 		return err
 	}
 	hopts.Browser, hopts.BrowserPrefix = g, g.Prefix()
+	hopts.BrowserClientIP = sopts.ClientIP
 	hopts.Handoff = handoff{g}
 	log.Info("browser gateway enabled", "prefix", g.Prefix(), "login_url", cfg.Gateway.LoginURL, "cookie", s.CookieName(), "dbsc", string(s.DBSCPolicy()))
 	return nil
@@ -117,18 +118,27 @@ func (h handoff) SetCookieValues(iss *sessiond.Issued) ([]string, error) {
 	return h.g.SetCookieValues(iss)
 }
 
-// dbscKeyDoc is the MetaStore document holding the key every node MACs
-// DBSC challenges and bound cookies with.
-const dbscKeyDoc = "gateway.dbsc_key"
+// DBSCKeyDoc is the MetaStore document holding the key every node MACs
+// DBSC challenges and bound cookies with, sealed like NonceSecretDoc.
+const DBSCKeyDoc = "gateway.dbsc_key"
 
 // dbscOptions configures DBSC (gateway.dbsc): its routes under the
-// gateway's prefix, a key shared by every node through the store, and
-// used challenges remembered in the store when it can share them
-// (memstore, redisstore), otherwise in this node's memory.
-func dbscOptions(cfg config.Config, meta sessiond.MetaStore) (httpsession.DBSCOptions, error) {
+// gateway's prefix, a key shared by every node through the store (sealed
+// with the signing KEK when one is configured), and used challenges
+// remembered in the store when it implements sessiond.ReplayGuard, so
+// every node refuses a replay; otherwise in this node's memory.
+func dbscOptions(cfg config.Config, store sessiond.Store, meta sessiond.MetaStore, getenv func(string) string) (httpsession.DBSCOptions, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	key, err := sharedKey(ctx, meta, dbscKeyDoc)
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	kek, old, err := SigningKEKs(cfg, getenv)
+	if err != nil {
+		return httpsession.DBSCOptions{}, err
+	}
+	// Releases before the key was sealed stored its bare bytes: read them.
+	key, err := sealedSecret(ctx, meta, DBSCKeyDoc, true, kek, old)
 	if err != nil {
 		return httpsession.DBSCOptions{}, fmt.Errorf("gateway: DBSC key: %w", err)
 	}
@@ -139,34 +149,16 @@ func dbscOptions(cfg config.Config, meta sessiond.MetaStore) (httpsession.DBSCOp
 		RegistrationPath: cfg.Gateway.Prefix + gateway.DBSCRegistrationRoute,
 		RefreshPath:      cfg.Gateway.Prefix + gateway.DBSCRefreshRoute,
 	}
-	if g, ok := meta.(sessiond.ReplayGuard); ok {
-		o.Replay = g
-	}
+	o.Replay = replayGuard(store)
 	return o, nil
 }
 
-// sharedKey returns the 32-byte key kept in the document name, making it
-// on first use; two nodes starting at once agree through the
-// compare-and-swap of PutMeta.
-func sharedKey(ctx context.Context, meta sessiond.MetaStore, name string) ([]byte, error) {
-	for range 3 {
-		v, _, err := meta.GetMeta(ctx, name)
-		if err == nil {
-			if len(v) < 32 {
-				return nil, fmt.Errorf("document %s holds %d bytes; want 32", name, len(v))
-			}
-			return v, nil
-		}
-		if !errors.Is(err, sessiond.ErrNotFound) {
-			return nil, err
-		}
-		key := make([]byte, 32)
-		_, _ = rand.Read(key)
-		if _, err := meta.PutMeta(ctx, name, key, 0); err == nil {
-			return key, nil
-		} else if !errors.Is(err, sessiond.ErrConflict) {
-			return nil, err
-		}
+// replayGuard returns the store's replay memory, shared by every node on
+// it, when the store implements sessiond.ReplayGuard (every store sessiond
+// ships), else nil: each node then remembers in its own memory.
+func replayGuard(store sessiond.Store) sessiond.ReplayGuard {
+	if g, ok := store.(sessiond.ReplayGuard); ok {
+		return g
 	}
-	return nil, fmt.Errorf("document %s: %w", name, sessiond.ErrConflict)
+	return nil
 }

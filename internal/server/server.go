@@ -61,6 +61,10 @@ type Options struct {
 	// Clock is the time source of the server's own loops (event retention,
 	// live counts); nil means the system clock.
 	Clock sessiond.Clock
+	// GCHeadroom lets the heap grow by GCHeadroomBytes between garbage
+	// collections (gcheadroom.go). It tunes the process's garbage
+	// collector, so only `sessiond serve` sets it, and only without GOGC.
+	GCHeadroom bool
 	// WatermarkPoll is how often the Manager reads incident watermarks
 	// raised on other nodes, as the fallback of the store's feed; 0 means
 	// the Manager's default (sessiond.Options.WatermarkPoll).
@@ -114,6 +118,10 @@ func Run(ctx context.Context, o Options) (err error) {
 	for _, ep := range endpoints {
 		mopts.WebhookEndpoints = append(mopts.WebhookEndpoints, ep.Name)
 	}
+	ssfTx, err := buildTransmitter(cfg, meta, outbox, clock, log)
+	if err != nil {
+		return err
+	}
 	met, err := metrics.New(mopts)
 	if err != nil {
 		return err
@@ -125,12 +133,13 @@ func Run(ctx context.Context, o Options) (err error) {
 	if w, ok := store.(sessiond.ChangeEventWriter); ok && events.log != nil {
 		events.atomic = w.WritesChangeEvents()
 	}
-	if len(endpoints) > 0 {
+	events.ssf = ssfTx.sink()
+	if len(endpoints) > 0 || ssfTx != nil {
 		if outbox == nil {
 			return fmt.Errorf("webhooks need a store with an outbox: %w", sessiond.ErrUnsupported)
 		}
 		events.webhooks, err = webhook.New(webhook.Options{Outbox: outbox, Endpoints: endpoints, Logger: log,
-			Observer: met.WebhookObserver()})
+			Observer: met.WebhookObserver(), Senders: ssfTx.senders()})
 		if err != nil {
 			return err
 		}
@@ -146,6 +155,9 @@ func Run(ctx context.Context, o Options) (err error) {
 		mo.VerifyObserver = func(err error, d time.Duration) { met.ObserveVerify(metrics.VerifyOutcome(err), d) }
 	}
 	bgLoops.Go(func(ctx context.Context) { retain(ctx, cfg, clock, events.log, outbox, log) })
+	if o.GCHeadroom {
+		bgLoops.Go(gcHeadroom)
+	}
 
 	onRotate := func(kid string) {
 		events.emit(bg, sessiond.Event{Type: EventKeysRotated, Details: map[string]any{"kid": kid, "by": "schedule"}})
@@ -165,6 +177,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err := bootstrapAPIKey(ctx, cfg, o.APIKey, apiKeys, log); err != nil {
 		return err
 	}
+	ssfTx.bind(keys, apiKeys)
 
 	hopts := httpapi.Options{
 		Manager:              mgr,
@@ -194,7 +207,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	if cfg.Server.AdminListen != "" {
 		hopts.Metrics = nil // served on the admin listener only
 	}
-	if err := addGateway(cfg, mgr, meta, log, &hopts); err != nil {
+	if err := addGateway(cfg, mgr, store, meta, o.Getenv, log, &hopts); err != nil {
 		return err
 	}
 	endStreams, err := attachRevocationStream(bg, &hopts, cfg, store, mgr, keys, events)
@@ -205,7 +218,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
-	if handler, err = mountSSF(cfg, handler, mgr, meta, events, clock, log); err != nil {
+	if handler, err = mountSSF(cfg, handler, mgr, store, ssfTx, events, clock, log, o.Getenv, bgLoops); err != nil {
 		return err
 	}
 	con, closeConsole, err := buildConsole(ctx, o, consoleParts{mgr: mgr, keys: apiKeys, signer: keys, events: events, // served at /console
@@ -343,7 +356,8 @@ func buildManager(ctx context.Context, cfg config.Config, o Options, store sessi
 	}
 	var keys *signing.Keys
 	var mgr *sessiond.Manager
-	if cfg.Strategy != sessiond.StrategyDatabase {
+	// The ssf transmitter signs SETs with the ring in every strategy.
+	if cfg.Strategy != sessiond.StrategyDatabase || cfg.SSF.Transmitter.Enabled {
 		getenv := o.Getenv
 		if getenv == nil {
 			getenv = os.Getenv
@@ -385,7 +399,9 @@ func buildManager(ctx context.Context, cfg config.Config, o Options, store sessi
 		if err != nil {
 			return nil, nil, err
 		}
-		mopts.Signed = codec
+		if cfg.Strategy != sessiond.StrategyDatabase {
+			mopts.Signed = codec
+		}
 	}
 	extra(&mopts)
 	mgr, err = sessiond.New(ctx, mopts)

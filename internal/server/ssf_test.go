@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -153,5 +154,88 @@ func TestSSF_PushServed(t *testing.T) {
 	}
 	if outcomes["accepted"] != 1 || outcomes["refused"] != 4 {
 		t.Errorf("event outcomes %v; want 1 accepted, 4 refused", outcomes)
+	}
+}
+
+// TestSSF_PollServed: the served binary, with a receiver whose delivery is
+// poll, fetches SETs from the transmitter's RFC 8936 endpoint with the
+// Authorization header from the environment, ends the sessions a valid
+// account-disabled names, acknowledges it, and reports a forged SET in
+// setErrs without ending anything.
+func TestSSF_PollServed(t *testing.T) {
+	tr := newSSFTransmitter(t)
+	_, forger, _ := ed25519.GenerateKey(rand.Reader)
+	const disabled = "https://schemas.openid.net/secevent/risc/event-type/account-disabled"
+	var mu sync.Mutex
+	queue := map[string]string{} // filled once the sessions exist
+	var acked []string
+	setErrs := map[string]map[string]string{}
+	badAuth := 0
+	poll := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Header.Get("Authorization") != "Bearer poll-token-from-env" {
+			badAuth++
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		var req struct {
+			Ack     []string                     `json:"ack"`
+			SetErrs map[string]map[string]string `json:"setErrs"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&req)
+		for _, j := range req.Ack {
+			acked = append(acked, j)
+			delete(queue, j)
+		}
+		for j, e := range req.SetErrs {
+			setErrs[j] = e
+			delete(queue, j)
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"sets": queue, "moreAvailable": false})
+	}))
+	t.Cleanup(poll.Close)
+	t.Setenv("SESSIOND_SSF_IDP_1_POLL_AUTHORIZATION", "Bearer poll-token-from-env")
+	base := runGateway(t, func(c *config.Config) {
+		c.SSF.Receivers = []config.SSFReceiver{{Name: "idp-1", Issuer: "https://idp.example.com", JWKSURL: tr.jwks.URL,
+			Audience: "https://sessiond.example.com", SubjectFormat: "email", SubjectTemplate: "idp:{value}",
+			Delivery: "poll", PollURL: poll.URL, PollInterval: config.Duration(50 * time.Millisecond)}}
+	})
+	createWith(t, base, `{"subject":"idp:alice@example.com"}`)
+	createWith(t, base, `{"subject":"idp:bob@example.com"}`)
+	live := func(subject string) int {
+		var out struct {
+			Sessions []json.RawMessage `json:"sessions"`
+		}
+		apiGet(t, base+"/v1/subjects/"+url.PathEscape(subject)+"/sessions", &out)
+		return len(out.Sessions)
+	}
+	mu.Lock()
+	queue["good"] = tr.set(t, tr.key, "good", disabled, map[string]any{"format": "email", "email": "alice@example.com"})
+	queue["forged"] = tr.set(t, forger, "forged", disabled, map[string]any{"format": "email", "email": "bob@example.com"})
+	mu.Unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := len(queue)
+		mu.Unlock()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("SETs left unanswered at the transmitter: %d", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(acked) != 1 || acked[0] != "good" || setErrs["forged"]["err"] != "authentication_failed" || badAuth != 0 {
+		t.Errorf("acked %v, setErrs %v, bad auth %d; want good acked, forged authentication_failed", acked, setErrs, badAuth)
+	}
+	if n := live("idp:alice@example.com"); n != 0 {
+		t.Errorf("alice has %d sessions after account-disabled; want 0", n)
+	}
+	if n := live("idp:bob@example.com"); n != 1 {
+		t.Errorf("a forged SET ended bob's session: %d left; want 1", n)
 	}
 }

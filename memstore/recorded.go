@@ -1,0 +1,104 @@
+package memstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sessiond/sessiond"
+)
+
+var _ sessiond.ChangeRecorder = (*Store)(nil)
+
+// CreateRecorded stores sess and its tokens as Create (max 0) or
+// CreateLimited (max > 0) does, and under the same lock rec and the records
+// evicted returns for each evicted session; see sessiond.ChangeRecorder.
+func (s *Store) CreateRecorded(ctx context.Context, sess *sessiond.Session, max int, evict bool, rec sessiond.ChangeRecords,
+	evicted func(sessiond.Revocation) sessiond.ChangeRecords, tokens ...sessiond.Token) ([]sessiond.Revocation, error) {
+	details, err := sessiond.EncodeEvents(rec.Events)
+	checks := []error{sessiond.CheckNewSession(sess, tokens), err, sessiond.CheckChangeEvents(rec.Events, rec.Deliveries)}
+	if max != 0 {
+		checks = append(checks, sessiond.CheckMax(max))
+	}
+	if err := s.lock(ctx, "create session", checks...); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	var out []sessiond.Revocation
+	if max > 0 {
+		victims, err := s.victims(sess, max, evict, tokens)
+		if err != nil {
+			return nil, err
+		}
+		// Check the eviction records before anything changes.
+		type evRec struct {
+			recs    sessiond.ChangeRecords
+			details [][]byte
+		}
+		recs := make([]evRec, len(victims))
+		for i, v := range victims {
+			if evicted == nil {
+				break
+			}
+			r := v.revocation()
+			r.RevokedAt, r.Reason = sess.CreatedAt, sessiond.ReasonLimit
+			recs[i].recs = evicted(r)
+			d, err := sessiond.EncodeEvents(recs[i].recs.Events)
+			if err == nil {
+				err = sessiond.CheckEnqueue(recs[i].recs.Deliveries)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("memstore: create session: %w", err)
+			}
+			recs[i].details = d
+		}
+		for i, v := range victims {
+			s.revoke(v, sess.CreatedAt, sessiond.ReasonLimit)
+			out = append(out, v.revocation())
+			s.appendEvents(recs[i].recs.Events, recs[i].details)
+			s.enqueue(recs[i].recs.Deliveries)
+		}
+	}
+	if err := s.createLocked(sess, tokens); err != nil {
+		return nil, err
+	}
+	s.appendEvents(rec.Events, details)
+	s.enqueue(rec.Deliveries)
+	return out, nil
+}
+
+// RevokeRecorded revokes as Revoke does and, when this call revokes the
+// session, stores revoked(session) under the same lock; see
+// sessiond.ChangeRecorder.
+func (s *Store) RevokeRecorded(ctx context.Context, id sessiond.SessionID, at time.Time, reason sessiond.RevokeReason,
+	revoked func(*sessiond.Session) sessiond.ChangeRecords) (*sessiond.Session, bool, error) {
+	if err := s.lock(ctx, "revoke session"); err != nil {
+		return nil, false, err
+	}
+	defer s.mu.Unlock()
+	rec, ok := s.sessions[id]
+	if !ok {
+		return nil, false, fmt.Errorf("memstore: revoke session: %w", sessiond.ErrNotFound)
+	}
+	if rec.s.Revoked() {
+		return rec.clone(), false, nil
+	}
+	after := rec.clone()
+	after.RevokedAt, after.RevokeReason = at, reason
+	var recs sessiond.ChangeRecords
+	var details [][]byte
+	if revoked != nil {
+		recs = revoked(after)
+		var err error
+		if details, err = sessiond.EncodeEvents(recs.Events); err == nil {
+			err = sessiond.CheckEnqueue(recs.Deliveries)
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("memstore: revoke session: %w", err)
+		}
+	}
+	s.revoke(rec, at, reason)
+	s.appendEvents(recs.Events, details)
+	s.enqueue(recs.Deliveries)
+	return rec.clone(), true, nil
+}

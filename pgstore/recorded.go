@@ -1,0 +1,154 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sessiond/sessiond"
+)
+
+var _ sessiond.ChangeRecorder = (*Store)(nil)
+
+// CreateRecorded stores sess and its tokens as Create (max 0) or
+// CreateLimited (max > 0) does, and in the same transaction rec and the
+// records evicted returns for each evicted session; see
+// sessiond.ChangeRecorder. Without a limit it is one round trip: the
+// insert and the records go in one batch, which PostgreSQL runs as one
+// implicit transaction.
+func (s *Store) CreateRecorded(ctx context.Context, sess *sessiond.Session, max int, evict bool, rec sessiond.ChangeRecords,
+	evicted func(sessiond.Revocation) sessiond.ChangeRecords, tokens ...sessiond.Token) ([]sessiond.Revocation, error) {
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	const op = "create session"
+	if err := checkNew(sess, tokens); err != nil {
+		return nil, fmt.Errorf("pgstore: %s: %w", op, err)
+	}
+	if max != 0 {
+		if err := sessiond.CheckMax(max); err != nil {
+			return nil, wrap(op, err)
+		}
+	}
+	b := &pgx.Batch{}
+	if err := s.queueRecords(b, rec); err != nil {
+		return nil, wrap(op, err)
+	}
+	if max == 0 {
+		first := &pgx.Batch{}
+		first.Queue(s.q.create, insertArgs(sess, tokens)...)
+		first.QueuedQueries = append(first.QueuedQueries, b.QueuedQueries...)
+		return nil, s.translate(op, s.pool.SendBatch(ctx, first).Close())
+	}
+	var (
+		out []sessiond.Revocation
+		bad error // a record the store refuses
+	)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		if out, err = s.createLimited(ctx, tx, sess, max, evict, tokens); err != nil {
+			return err
+		}
+		for _, r := range out {
+			if evicted == nil {
+				break
+			}
+			if bad = s.queueRecords(b, evicted(r)); bad != nil {
+				return bad
+			}
+		}
+		if b.Len() == 0 {
+			return nil
+		}
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if bad != nil {
+		return nil, wrap(op, bad)
+	}
+	if errors.Is(err, sessiond.ErrLimitReached) {
+		return nil, fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrLimitReached)
+	}
+	if err != nil {
+		return nil, s.translate(op, err)
+	}
+	if out == nil {
+		out = []sessiond.Revocation{}
+	}
+	return out, nil
+}
+
+// RevokeRecorded revokes as Revoke does and, when this call revokes the
+// session, stores revoked(session) in the same transaction; see
+// sessiond.ChangeRecorder.
+func (s *Store) RevokeRecorded(ctx context.Context, id sessiond.SessionID, at time.Time, reason sessiond.RevokeReason,
+	revoked func(*sessiond.Session) sessiond.ChangeRecords) (*sessiond.Session, bool, error) {
+	if s.closed.Load() {
+		return nil, false, errClosed
+	}
+	const op = "revoke session"
+	if !validText(string(id)) {
+		return nil, false, fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrNotFound)
+	}
+	if !validText(string(reason)) {
+		return nil, false, wrap(op, textError("reason"))
+	}
+	var (
+		got      *sessiond.Session
+		recorded bool
+		bad      error // a record the store refuses
+	)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		recorded = false
+		sess, err := scanSession(tx.QueryRow(ctx, s.q.revoke, string(id), at, string(reason)))
+		if errors.Is(err, pgx.ErrNoRows) {
+			// Already revoked, or absent; see Revoke.
+			got, err = scanSession(tx.QueryRow(ctx, s.q.get, string(id)))
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		got = sess
+		if err := s.notify(ctx, tx, []sessiond.Revocation{revocationOf(sess)}); err != nil {
+			return err
+		}
+		recorded = true
+		if revoked == nil {
+			return nil
+		}
+		b := &pgx.Batch{}
+		if bad = s.queueRecords(b, revoked(sess)); bad != nil || b.Len() == 0 {
+			return bad
+		}
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if bad != nil {
+		return nil, false, wrap(op, bad)
+	}
+	if err != nil {
+		return nil, false, s.translate(op, err)
+	}
+	return got, recorded, nil
+}
+
+// queueRecords checks a change's records and queues their inserts on b.
+func (s *Store) queueRecords(b *pgx.Batch, rec sessiond.ChangeRecords) error {
+	evArgs, err := eventArgs(rec.Events)
+	if err != nil {
+		return err
+	}
+	dArgs, err := deliveryArgs(rec.Deliveries)
+	if err != nil {
+		return err
+	}
+	if evArgs != nil {
+		b.Queue(s.q.appendEvents, evArgs...)
+	}
+	if dArgs != nil {
+		b.Queue(s.q.enqueue, dArgs...)
+	}
+	return nil
+}

@@ -1,0 +1,346 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/sessiond/sessiond"
+)
+
+// A change and its records (its events and their webhook deliveries) in
+// one script, so a crash cannot keep one without the other: the session
+// lives in its subject's slot, the event log and the outbox each in a slot
+// of their own, and only a Redis that is not a Cluster runs a script over
+// keys of several slots. So the store writes a change's records with it
+// (sessiond.ChangeEventWriter) only when it is not on a Cluster; on a
+// Cluster WritesChangeEvents reports false and the Manager records the
+// events after the change, as before (docs/redisstore.md, "Events written
+// with their change").
+
+var _ sessiond.ChangeRecorder = (*Store)(nil)
+
+// WritesChangeEvents reports whether SwapRefresh, CreateRecorded and
+// RevokeRecorded store the records they carry in the change's own script:
+// true unless the store is on a Redis Cluster.
+func (s *Store) WritesChangeEvents() bool { return s.crossSlot }
+
+// recordsLua defines what the scripts that write a change with its records
+// share. A records block in ARGV is: the number n of event strings, n
+// strings (9 per event, as append_events takes them), the number m of
+// delivery strings, m strings (9 per delivery, as enqueue takes them).
+// The six record keys start at KEYS[j]: event IDs, event times, odd event
+// IDs, outbox due, outbox pending, outbox done.
+const recordsLua = eventPrelude + outboxPrelude + appendEventsFn + enqueueFn + `
+-- write_block stores the records block at a[i] and returns the index after it.
+local function write_block(j, a, i, evbase, obbase, maxage)
+  local ne = tonumber(a[i])
+  if ne > 0 then append_events(KEYS[j], KEYS[j + 1], KEYS[j + 2], evbase, maxage, a, i + 1, i + ne) end
+  i = i + 1 + ne
+  local nd = tonumber(a[i])
+  if nd > 0 then enqueue(KEYS[j + 3], KEYS[j + 4], KEYS[j + 5], obbase, maxage, a, i + 1, i + nd) end
+  return i + 1 + nd
+end
+-- skip_block returns the index after the records block at a[i].
+local function skip_block(a, i)
+  i = i + 1 + tonumber(a[i])
+  return i + 1 + tonumber(a[i])
+end
+`
+
+// swapRecordedScript is swapScript that, when the swap succeeds, stores
+// the records block after the swap's arguments.
+//
+//	KEYS: session key, the six record keys
+//	ARGV: swapScript's seven, event log base, outbox base, maximum age,
+//	      records block
+var swapRecordedScript = newPairedScript(recordsLua + `
+local function change()
+` + swapBody + `
+end
+local r = change()
+if r[1] == 'ok' then write_block(2, ARGV, 11, ARGV[8], ARGV[9], ARGV[10]) end
+return r
+`)
+
+// createRecordedScript is createScript that stores the records of the
+// session's creation with it and, for every session it evicts, the
+// records block prepared for that session. When a session it must evict
+// has none, it changes nothing and answers {"prepare", id, expiry, ...}:
+// the sessions to evict, for which the caller prepares blocks and calls
+// again.
+//
+//	KEYS: session key, subject index, the six record keys
+//	ARGV: createScript's, then event log base, outbox base, maximum age,
+//	      victim records ("1": wanted), the number of prepared victims,
+//	      per prepared victim its ID and records block, then the records
+//	      block of the creation
+var createRecordedScript = rueidis.NewLuaScript(prelude + recordsLua + `
+local h = 10 + tonumber(ARGV[9])
+local evbase, obbase, maxage = ARGV[h], ARGV[h + 1], ARGV[h + 2]
+local prepared = {}
+local i = h + 5
+for _ = 1, tonumber(ARGV[h + 4]) do
+  prepared[ARGV[i]] = i + 1
+  i = skip_block(ARGV, i + 1)
+end
+local main = i
+local victims_ready = nil
+if ARGV[h + 3] == '1' then
+  victims_ready = function(found, n)
+    for k = 1, n do
+      if not prepared[found[k].id] then return false end
+    end
+    return true
+  end
+end
+local function change()
+` + createBody + `
+end
+local r = change()
+if r[1] == 'ok' then
+  write_block(3, ARGV, main, evbase, obbase, maxage)
+  if victims_ready then
+    for k = 2, #r, 2 do write_block(3, ARGV, prepared[r[k]], evbase, obbase, maxage) end
+  end
+end
+return r
+`)
+
+// revokeRecordedScript is revokeScript that, when it revokes the session,
+// stores the records block and adds "1" to its answer.
+//
+//	KEYS: session key, the six record keys
+//	ARGV: revoked at, reason, event log base, outbox base, maximum age,
+//	      records block
+//	→ nil (not found) | the session's fields, in sessionFields order,
+//	  and "1" if this call revoked it
+var revokeRecordedScript = rueidis.NewLuaScript(recordsLua + `
+local f = redis.call('HMGET', KEYS[1], 'sub', 'str', 'c', 'la', 'ie', 'e', 'p', 'ip', 'ua', 'cl', 'ra', 'rr')
+if not f[6] then return false end
+if f[11] == '0' then
+  redis.call('HSET', KEYS[1], 'ra', ARGV[1], 'rr', ARGV[2])
+  f[11], f[12] = ARGV[1], ARGV[2]
+  write_block(2, ARGV, 6, ARGV[3], ARGV[4], ARGV[5])
+  f[13] = '1'
+end
+return f
+`)
+
+// recordKeys are the six record keys, in the order the scripts take them.
+func (s *Store) recordKeys() []string {
+	return []string{s.evIDs(), s.evTime(), s.evOdd(), s.obDue(), s.obState(sessiond.DeliveryPending), s.obDone()}
+}
+
+// recordsHeader appends what every recorded script takes before its
+// blocks: the event log base, the outbox base, the maximum age.
+func (s *Store) recordsHeader(args []string) []string {
+	return append(args, s.evBase, s.obBase, s.maxEventAge)
+}
+
+// appendBlock appends rec as a records block to args. ErrInvalidArgument
+// as AppendEvents and EnqueueDeliveries.
+func appendBlock(args []string, rec sessiond.ChangeRecords) ([]string, error) {
+	if err := sessiond.CheckChangeEvents(rec.Events, rec.Deliveries); err != nil {
+		return nil, err
+	}
+	at := len(args)
+	args, err := appendEventArgs(append(args, ""), rec.Events)
+	if err != nil {
+		return nil, err
+	}
+	args[at] = itoa(int64(len(args) - at - 1))
+	at = len(args)
+	args = appendDeliveryArgs(append(args, ""), rec.Deliveries)
+	args[at] = itoa(int64(len(args) - at - 1))
+	return args, nil
+}
+
+// writeAfter stores rec after its change, on a Cluster, where one script
+// cannot hold both.
+func (s *Store) writeAfter(ctx context.Context, op string, rec sessiond.ChangeRecords) error {
+	if err := s.AppendEvents(ctx, rec.Events...); err != nil {
+		return fmt.Errorf("redisstore: %s: events: %w", op, err)
+	}
+	if err := s.EnqueueDeliveries(ctx, rec.Deliveries...); err != nil {
+		return fmt.Errorf("redisstore: %s: deliveries: %w", op, err)
+	}
+	return nil
+}
+
+// createRecords are the records CreateRecorded writes with a session.
+type createRecords struct {
+	main     sessiond.ChangeRecords
+	mainArgs []string // main as a records block
+	evicted  func(sessiond.Revocation) sessiond.ChangeRecords
+	victims  map[string][]string // records block per evicted session ID
+	order    []string            // victims' IDs, in the order prepared
+}
+
+// maxPrepare bounds the calls of createRecordedScript that find sessions
+// to evict it has no records for (each a concurrent login's doing).
+const maxPrepare = 5
+
+// errBadRecords marks a record CreateRecorded's evicted returned that the
+// store refuses: nothing was changed.
+type errBadRecords struct{ err error }
+
+func (e errBadRecords) Error() string { return e.err.Error() }
+func (e errBadRecords) Unwrap() error { return e.err }
+
+// createExec runs the create script: createScript, or with rec (not on a
+// Cluster) createRecordedScript until the sessions it evicts all have
+// their records.
+func (s *Store) createExec(ctx context.Context, sk, idx string, args []string, sess *sessiond.Session, rec *createRecords) ([]rueidis.RedisMessage, error) {
+	if rec == nil || !s.crossSlot {
+		return createScript.Exec(ctx, s.client, []string{sk, idx}, args).ToArray()
+	}
+	keys := append([]string{sk, idx}, s.recordKeys()...)
+	for range maxPrepare {
+		a := s.recordsHeader(slices.Clip(args))
+		a = append(a, boolArg(rec.evicted != nil), itoa(int64(len(rec.order))))
+		for _, id := range rec.order {
+			a = append(append(a, id), rec.victims[id]...)
+		}
+		a = append(a, rec.mainArgs...)
+		reply, err := createRecordedScript.Exec(ctx, s.client, keys, a).ToArray()
+		if err != nil {
+			return nil, err
+		}
+		if status, _ := field(&reply[0]); status != "prepare" {
+			return reply, nil
+		}
+		for k := 1; k+1 < len(reply); k += 2 {
+			id, _ := field(&reply[k])
+			e, _ := field(&reply[k+1])
+			exp, err := decTime(e)
+			if err != nil {
+				return nil, errCorrupt
+			}
+			if _, ok := rec.victims[id]; ok {
+				continue
+			}
+			block, err := appendBlock(nil, rec.evicted(sessiond.Revocation{
+				SessionID: sessiond.SessionID(id), Subject: sess.Subject,
+				RevokedAt: sess.CreatedAt, ExpiresAt: exp, Reason: sessiond.ReasonLimit,
+			}))
+			if err != nil {
+				return nil, errBadRecords{err}
+			}
+			rec.victims[id] = block
+			rec.order = append(rec.order, id)
+		}
+	}
+	return nil, fmt.Errorf("sessions to evict kept changing: %w", sessiond.ErrConflict)
+}
+
+// CreateRecorded stores sess and its tokens as Create (max 0) or
+// CreateLimited (max > 0) does and, not on a Cluster, in the same script
+// rec and the records evicted returns for each evicted session; see
+// sessiond.ChangeRecorder. On a Cluster the records are stored after the
+// session (not atomically; WritesChangeEvents reports false there).
+func (s *Store) CreateRecorded(ctx context.Context, sess *sessiond.Session, max int, evict bool, rec sessiond.ChangeRecords,
+	evicted func(sessiond.Revocation) sessiond.ChangeRecords, tokens ...sessiond.Token) ([]sessiond.Revocation, error) {
+	const op = "create session"
+	if max != 0 {
+		if err := sessiond.CheckMax(max); err != nil {
+			return nil, wrap(op, err)
+		}
+	}
+	block, err := appendBlock(nil, rec)
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	cr := &createRecords{main: rec, mainArgs: block, evicted: evicted, victims: map[string][]string{}}
+	out, err := s.create(ctx, op, sess, max, evict, tokens, cr)
+	if err != nil || s.crossSlot {
+		return out, err
+	}
+	if err := s.writeAfter(ctx, op, rec); err != nil {
+		return nil, err
+	}
+	for _, r := range out {
+		if evicted != nil {
+			if err := s.writeAfter(ctx, op, evicted(r)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// RevokeRecorded revokes as Revoke does and, when this call revokes the
+// session, stores revoked(session) in the same script (not on a Cluster:
+// there, after it); see sessiond.ChangeRecorder. It reads the session
+// first, to prepare the records: what they say of it (subject, client,
+// creation) never changes.
+func (s *Store) RevokeRecorded(ctx context.Context, id sessiond.SessionID, at time.Time, reason sessiond.RevokeReason,
+	revoked func(*sessiond.Session) sessiond.ChangeRecords) (*sessiond.Session, bool, error) {
+	const op = "revoke session"
+	if err := ctxErr(ctx, op); err != nil {
+		return nil, false, err
+	}
+	if at.IsZero() {
+		return nil, false, fmt.Errorf("redisstore: %s: %w", op, &sessiond.ArgumentError{Field: "at", Msg: "must be set"})
+	}
+	if !s.crossSlot {
+		sess, err := s.Revoke(ctx, id, at, reason)
+		if err != nil || !sess.RevokedAt.Equal(at) || sess.RevokeReason != reason || revoked == nil {
+			return sess, err == nil && sess.RevokedAt.Equal(at) && sess.RevokeReason == reason, err
+		}
+		return sess, true, s.writeAfter(ctx, op, revoked(sess))
+	}
+	cur, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, false, err
+	}
+	if cur.Revoked() {
+		// Revoked already: Revoke records and publishes it again if an
+		// earlier call could not.
+		sess, err := s.Revoke(ctx, id, at, reason)
+		return sess, false, err
+	}
+	after := *cur
+	after.RevokedAt, after.RevokeReason = at, reason
+	var block []string
+	if revoked != nil {
+		if block, err = appendBlock(nil, revoked(&after)); err != nil {
+			return nil, false, wrap(op, err)
+		}
+	} else {
+		block = []string{"0", "0"}
+	}
+	for fresh := false; ; fresh = true {
+		tag, remembered, err := s.route(ctx, s.sidKey(id), fresh)
+		if err != nil {
+			return nil, false, s.fail(op, err)
+		}
+		key := s.sessKey(tag, id)
+		args := append(s.recordsHeader([]string{encTime(at), string(reason)}), block...)
+		f, err := revokeRecordedScript.Exec(ctx, s.client, append([]string{key}, s.recordKeys()...), args).ToArray()
+		if err != nil {
+			if rueidis.IsRedisNil(err) && remembered {
+				continue
+			}
+			if rueidis.IsRedisNil(err) {
+				return nil, false, fmt.Errorf("redisstore: %s: %w", op, sessiond.ErrNotFound)
+			}
+			return nil, false, s.fail(op, err)
+		}
+		s.wrote(key)
+		sess, ok, err := decSession(id, f)
+		switch {
+		case err != nil:
+			return nil, false, s.fail(op, err)
+		case !ok:
+			return nil, false, fmt.Errorf("redisstore: %s: %w", op, sessiond.ErrNotFound)
+		}
+		if err := s.record(ctx, []sessiond.Revocation{revocationOf(sess)}, true); err != nil {
+			return nil, false, s.fail(op+": record", err)
+		}
+		return sess, len(f) > nSessionFields, nil
+	}
+}

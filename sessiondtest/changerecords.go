@@ -1,0 +1,269 @@
+package sessiondtest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+)
+
+// changeRecordStore is what TestChangeRecorder needs: a store that writes
+// the records of a creation or revocation with it, and lets them be read
+// back.
+type changeRecordStore interface {
+	changeEventStore
+	sessiond.ChangeRecorder
+}
+
+// TestChangeRecorder checks a sessiond.ChangeRecorder: the events and
+// webhook deliveries of a session's creation, of the evictions its limit
+// causes and of its revocation are stored when, and only when, the change
+// is; input the store refuses changes nothing at all.
+func TestChangeRecorder(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
+	runSuite(t, newStore, []subtest[changeRecordStore]{
+		{"CreateWritesRecords", recordCreateWrites},
+		{"FailedCreateWritesNothing", recordFailedCreateWritesNothing},
+		{"BadCreateRecordsChangeNothing", recordBadCreateChangesNothing},
+		{"EvictionsWriteRecords", recordEvictionsWrite},
+		{"LimitReachedWritesNothing", recordLimitReachedWritesNothing},
+		{"RevokeWritesRecordsOnce", recordRevokeWritesOnce},
+		{"RevokeUnknownWritesNothing", recordRevokeUnknownWritesNothing},
+		{"BadRevokeRecordsChangeNothing", recordBadRevokeChangesNothing},
+	})
+}
+
+// records returns an event of typ about s at tm and one delivery of it.
+func records(typ sessiond.EventType, s *sessiond.Session, tm time.Time) sessiond.ChangeRecords {
+	e := newEvent(typ, s.Subject, s.ID, tm)
+	d := newDelivery(tm)
+	d.EventID = e.ID
+	return sessiond.ChangeRecords{Events: []sessiond.Event{e}, Deliveries: []sessiond.Delivery{d}}
+}
+
+// wantRecords fails t unless the session's stored events are exactly
+// want's, and every delivery of want is pending.
+func wantRecords(t *testing.T, f *fixture, st changeRecordStore, op string, sid sessiond.SessionID, want sessiond.ChangeRecords) {
+	t.Helper()
+	events, ds := carried(t, f, st, sid)
+	if len(events) != len(want.Events) {
+		t.Fatalf("%s: session %s has %d events; want %d", op, sid, len(events), len(want.Events))
+	}
+	for i, e := range want.Events {
+		e.Details = jsonDetails(t, e.Details)
+		checkEvent(t, op+": QueryEvents", events[i], e)
+	}
+	for _, d := range want.Deliveries {
+		found := false
+		for _, got := range ds {
+			if got.ID == d.ID {
+				checkDelivery(t, op+": ListDeliveries", got, d)
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: delivery %s not pending; pending %v", op, d.ID, deliveryIDs(ds))
+		}
+	}
+}
+
+// wantNoRecords fails t if session sid has events, or any delivery is pending.
+func wantNoRecords(t *testing.T, f *fixture, st changeRecordStore, op string, sid sessiond.SessionID) {
+	t.Helper()
+	if events, ds := carried(t, f, st, sid); len(events) != 0 || len(ds) != 0 {
+		t.Errorf("%s: %d events of the session and %d pending deliveries; want none", op, len(events), len(ds))
+	}
+}
+
+func recordCreateWrites(t *testing.T, f *fixture, st changeRecordStore) {
+	if !st.WritesChangeEvents() {
+		t.Fatal("WritesChangeEvents() = false on a store the suite runs on")
+	}
+	s := newSession("alice", t0)
+	tok := newToken(sessiond.KindAccess, s.ID, t0)
+	rec := records(sessiond.EventSessionCreated, s, t0)
+	evicted, err := st.CreateRecorded(f.ctx, clone(s), 0, false, rec, nil, tok)
+	if err != nil || len(evicted) != 0 {
+		t.Fatalf("CreateRecorded = %v, %v; want no evictions, nil", evicted, err)
+	}
+	f.wantSession(s)
+	f.wantToken(tok)
+	wantRecords(t, f, st, "CreateRecorded", s.ID, rec)
+}
+
+func recordFailedCreateWritesNothing(t *testing.T, f *fixture, st changeRecordStore) {
+	s := newSession("alice", t0)
+	tok := newToken(sessiond.KindAccess, s.ID, t0)
+	f.create(clone(s), tok)
+	for _, tc := range []struct {
+		name string
+		s    *sessiond.Session
+		tok  sessiond.Token
+	}{
+		{"SessionIDExists", s, newToken(sessiond.KindAccess, s.ID, t0)},
+		{"TokenHashExists", newSession("alice", t0), tok},
+	} {
+		next := clone(tc.s)
+		tok := tc.tok
+		tok.SessionID = next.ID
+		rec := records(sessiond.EventSessionCreated, next, t0)
+		rec.Events[0].Subject = "carol" // its own subject, to find it by
+		for _, max := range []int{0, 5} {
+			_, err := st.CreateRecorded(f.ctx, next, max, true, rec, nil, tok)
+			wantErr(t, tc.name+": CreateRecorded", err, sessiond.ErrConflict)
+			events, _, qerr := st.QueryEvents(f.ctx, sessiond.EventQuery{Subject: "carol"})
+			if qerr != nil || len(events) != 0 {
+				t.Errorf("%s (max %d): a refused create stored events %v, %v", tc.name, max, events, qerr)
+			}
+		}
+	}
+	if ds, err := st.ListDeliveries(f.ctx, sessiond.DeliveryPending, 100); err != nil || len(ds) != 0 {
+		t.Errorf("refused creates left deliveries %v, %v; want none", deliveryIDs(ds), err)
+	}
+}
+
+func recordBadCreateChangesNothing(t *testing.T, f *fixture, st changeRecordStore) {
+	for _, tc := range []struct {
+		name string
+		edit func(rec *sessiond.ChangeRecords)
+	}{
+		{"EventWithoutID", func(rec *sessiond.ChangeRecords) { rec.Events[0].ID = "" }},
+		{"DetailsNotJSON", func(rec *sessiond.ChangeRecords) { rec.Events[0].Details = map[string]any{"c": make(chan int)} }},
+		{"DeliveryWithoutID", func(rec *sessiond.ChangeRecords) { rec.Deliveries[0].ID = "" }},
+		{"DeliveryNotPending", func(rec *sessiond.ChangeRecords) { rec.Deliveries[0].State = sessiond.DeliveryDead }},
+	} {
+		for _, max := range []int{0, 3} {
+			s := newSession("alice", t0)
+			rec := records(sessiond.EventSessionCreated, s, t0)
+			tc.edit(&rec)
+			_, err := st.CreateRecorded(f.ctx, clone(s), max, true, rec, nil, newToken(sessiond.KindAccess, s.ID, t0))
+			wantErr(t, tc.name+": CreateRecorded", err, sessiond.ErrInvalidArgument)
+			f.wantGone(s.ID)
+			wantNoRecords(t, f, st, tc.name, s.ID)
+		}
+	}
+}
+
+// limited creates n live sessions of alice, least recently active first.
+func limited(f *fixture, n int) []*sessiond.Session {
+	out := make([]*sessiond.Session, n)
+	for i := range out {
+		s := newSession("alice", t0)
+		s.LastActiveAt = at(time.Duration(i+1) * time.Minute)
+		f.create(clone(s))
+		out[i] = s
+	}
+	return out
+}
+
+func recordEvictionsWrite(t *testing.T, f *fixture, st changeRecordStore) {
+	old := limited(f, 3)
+	s := newSession("alice", at(10*time.Minute))
+	rec := records(sessiond.EventSessionCreated, s, s.CreatedAt)
+	evictedRecs := map[sessiond.SessionID]sessiond.ChangeRecords{}
+	evicted, err := st.CreateRecorded(f.ctx, clone(s), 2, true, rec, func(r sessiond.Revocation) sessiond.ChangeRecords {
+		if r.Reason != sessiond.ReasonLimit || !r.RevokedAt.Equal(s.CreatedAt) {
+			t.Errorf("evicted(%v): want reason limit at the new session's creation", r)
+		}
+		for _, o := range old {
+			if o.ID == r.SessionID {
+				evictedRecs[r.SessionID] = records(sessiond.EventSessionRevoked, o, s.CreatedAt)
+			}
+		}
+		return evictedRecs[r.SessionID]
+	})
+	if err != nil {
+		t.Fatalf("CreateRecorded = %v", err)
+	}
+	if len(evicted) != 2 || evicted[0].SessionID != old[0].ID || evicted[1].SessionID != old[1].ID {
+		t.Fatalf("evicted %v; want the two least recently active", evicted)
+	}
+	wantRecords(t, f, st, "new session", s.ID, rec)
+	for _, o := range old[:2] {
+		wantRecords(t, f, st, "evicted session", o.ID, evictedRecs[o.ID])
+	}
+	wantRecords(t, f, st, "kept session", old[2].ID, sessiond.ChangeRecords{})
+}
+
+func recordLimitReachedWritesNothing(t *testing.T, f *fixture, st changeRecordStore) {
+	old := limited(f, 2)
+	s := newSession("alice", at(10*time.Minute))
+	rec := records(sessiond.EventSessionCreated, s, s.CreatedAt)
+	_, err := st.CreateRecorded(f.ctx, clone(s), 2, false, rec, func(r sessiond.Revocation) sessiond.ChangeRecords {
+		t.Errorf("evicted(%v) called without evict", r)
+		return sessiond.ChangeRecords{}
+	})
+	wantErr(t, "CreateRecorded", err, sessiond.ErrLimitReached)
+	f.wantGone(s.ID)
+	wantNoRecords(t, f, st, "refused session", s.ID)
+	for _, o := range old {
+		f.wantSession(o)
+	}
+	// A bad eviction record refuses the whole create: nobody is evicted.
+	_, err = st.CreateRecorded(f.ctx, clone(s), 2, true, rec, func(r sessiond.Revocation) sessiond.ChangeRecords {
+		return sessiond.ChangeRecords{Events: []sessiond.Event{{Type: sessiond.EventSessionRevoked}}}
+	})
+	wantErr(t, "CreateRecorded with a bad eviction record", err, sessiond.ErrInvalidArgument)
+	f.wantGone(s.ID)
+	wantNoRecords(t, f, st, "refused session", s.ID)
+	for _, o := range old {
+		f.wantSession(o)
+		wantNoRecords(t, f, st, "not evicted", o.ID)
+	}
+}
+
+func recordRevokeWritesOnce(t *testing.T, f *fixture, st changeRecordStore) {
+	s := newSession("alice", t0)
+	f.create(clone(s))
+	when := at(time.Hour)
+	var rec sessiond.ChangeRecords
+	got, recorded, err := st.RevokeRecorded(f.ctx, s.ID, when, sessiond.ReasonLogout, func(r *sessiond.Session) sessiond.ChangeRecords {
+		if r.ID != s.ID || !r.RevokedAt.Equal(when) || r.RevokeReason != sessiond.ReasonLogout || r.Subject != s.Subject {
+			t.Errorf("revoked(%+v): want the session as revoked", r)
+		}
+		rec = records(sessiond.EventSessionRevoked, r, when)
+		return rec
+	})
+	if err != nil || !recorded {
+		t.Fatalf("RevokeRecorded = %v, %v; want recorded, nil", recorded, err)
+	}
+	want := clone(s)
+	want.RevokedAt, want.RevokeReason = when, sessiond.ReasonLogout
+	checkSession(t, "RevokeRecorded", got, want)
+	f.wantSession(want)
+	wantRecords(t, f, st, "RevokeRecorded", s.ID, rec)
+
+	// Revoked already: unchanged, nothing more recorded.
+	got, recorded, err = st.RevokeRecorded(f.ctx, s.ID, at(2*time.Hour), sessiond.ReasonAdmin, func(r *sessiond.Session) sessiond.ChangeRecords {
+		return records(sessiond.EventSessionRevoked, r, at(2*time.Hour))
+	})
+	if err != nil || recorded {
+		t.Fatalf("second RevokeRecorded = %v, %v; want not recorded, nil", recorded, err)
+	}
+	checkSession(t, "second RevokeRecorded", got, want)
+	wantRecords(t, f, st, "second RevokeRecorded", s.ID, rec)
+}
+
+func recordRevokeUnknownWritesNothing(t *testing.T, f *fixture, st changeRecordStore) {
+	id := sessiond.NewSessionID()
+	_, recorded, err := st.RevokeRecorded(f.ctx, id, at(time.Hour), sessiond.ReasonLogout, func(r *sessiond.Session) sessiond.ChangeRecords {
+		return records(sessiond.EventSessionRevoked, r, at(time.Hour))
+	})
+	wantErr(t, "RevokeRecorded", err, sessiond.ErrNotFound)
+	if recorded {
+		t.Error("RevokeRecorded of an unknown session reported recorded")
+	}
+	wantNoRecords(t, f, st, "unknown session", id)
+}
+
+func recordBadRevokeChangesNothing(t *testing.T, f *fixture, st changeRecordStore) {
+	s := newSession("alice", t0)
+	f.create(clone(s))
+	_, _, err := st.RevokeRecorded(f.ctx, s.ID, at(time.Hour), sessiond.ReasonLogout, func(r *sessiond.Session) sessiond.ChangeRecords {
+		rec := records(sessiond.EventSessionRevoked, r, at(time.Hour))
+		rec.Events[0].ID = ""
+		return rec
+	})
+	wantErr(t, "RevokeRecorded", err, sessiond.ErrInvalidArgument)
+	f.wantSession(s) // not revoked
+	wantNoRecords(t, f, st, "refused revoke", s.ID)
+}

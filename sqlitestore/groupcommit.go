@@ -1,0 +1,195 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// Group commit. SQLite has one writer, and each transaction's commit (the
+// WAL frames it writes, the checkpoints they cause) costs about as much as
+// the statements of a small write. So concurrent writes are batched: the
+// caller that takes the write slot (the leader) runs every write waiting at
+// that moment, each in a savepoint of one IMMEDIATE transaction, commits
+// once, and hands each caller its own outcome. A write that fails rolls
+// back to its savepoint, so it changes nothing and the others commit; if
+// the commit fails, every write of the batch fails. The other callers wait
+// for their outcome or for the slot, whichever comes first, so a write is
+// never delayed by more than the batch ahead of it.
+
+// The savepoint statements, prepared once (Store.writes).
+const (
+	savepointQuery  = "SAVEPOINT w"
+	rollbackToQuery = "ROLLBACK TO w"
+	releaseQuery    = "RELEASE w"
+)
+
+// maxBatch bounds the writes of one transaction, so one commit's latency
+// stays small.
+const maxBatch = 64
+
+// write request states.
+const (
+	queued    int32 = iota
+	taken           // a leader runs it: the caller waits for the outcome
+	withdrawn       // the caller's ctx ended first: it never runs
+)
+
+// writeReq is one write waiting for a group commit.
+type writeReq struct {
+	ctx   context.Context
+	fn    func(tx *sql.Tx) error
+	state atomic.Int32
+	done  chan error // the outcome, sent once
+}
+
+// writeQueue is the writes waiting for a leader.
+type writeQueue struct {
+	mu      sync.Mutex
+	pending []*writeReq
+}
+
+func (q *writeQueue) push(r *writeReq) {
+	q.mu.Lock()
+	q.pending = append(q.pending, r)
+	q.mu.Unlock()
+}
+
+// take removes and returns up to maxBatch waiting writes, oldest first,
+// skipping withdrawn ones.
+func (q *writeQueue) take() []*writeReq {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []*writeReq
+	i := 0
+	for ; i < len(q.pending) && len(out) < maxBatch; i++ {
+		if r := q.pending[i]; r.state.CompareAndSwap(queued, taken) {
+			out = append(out, r)
+		}
+	}
+	q.pending = append(q.pending[:0], q.pending[i:]...)
+	return out
+}
+
+// write runs fn in an IMMEDIATE transaction holding the write slot (with
+// other concurrent writes, see group commit above), and commits if fn
+// returns nil: fn's changes are committed exactly when write returns nil.
+// Errors are translated by fail.
+func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sqlitestore: %s: %w", op, err)
+	}
+	r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	s.queue.push(r)
+	for {
+		select {
+		case err := <-r.done:
+			return s.outcome(op, err)
+		case s.wsem <- struct{}{}:
+			// The slot is ours: run batches until ours has run.
+			for r.state.Load() == queued {
+				s.runBatch(s.queue.take())
+			}
+			<-s.wsem
+			return s.outcome(op, <-r.done)
+		case <-ctx.Done():
+			if r.state.CompareAndSwap(queued, withdrawn) {
+				return fmt.Errorf("sqlitestore: %s: %w", op, ctx.Err())
+			}
+			// A leader runs it already: its outcome decides.
+			return s.outcome(op, <-r.done)
+		}
+	}
+}
+
+// outcome translates the error a write's fn, or its commit, returned.
+func (s *Store) outcome(op string, err error) error {
+	if err != nil {
+		return s.fail(op, err)
+	}
+	return nil
+}
+
+// runBatch runs the writes in one transaction and sends each its outcome.
+// The write slot is held.
+func (s *Store) runBatch(batch []*writeReq) {
+	if len(batch) == 0 {
+		return
+	}
+	finish := func(err error) {
+		for _, r := range batch {
+			if r != nil {
+				r.done <- err
+			}
+		}
+	}
+	// The transaction outlives any one caller's ctx: each statement runs
+	// under its own caller's.
+	tx, err := s.db.BeginTx(context.WithoutCancel(batch[0].ctx), nil)
+	if err != nil {
+		finish(err)
+		return
+	}
+	if len(batch) == 1 {
+		// Alone: no savepoint needed, a failure rolls back the whole.
+		r := batch[0]
+		if err := r.fn(tx); err != nil {
+			_ = tx.Rollback()
+			r.done <- err
+			return
+		}
+		r.done <- tx.Commit()
+		return
+	}
+	failed := make([]error, len(batch))
+	for i, r := range batch {
+		err := s.inSavepoint(r.ctx, tx, r.fn)
+		var broken errBroken
+		if errors.As(err, &broken) {
+			// The transaction cannot go on: nothing of this batch commits.
+			_ = tx.Rollback()
+			finish(broken.err)
+			return
+		}
+		failed[i] = err
+	}
+	err = tx.Commit()
+	for i, r := range batch {
+		if err != nil {
+			r.done <- err
+		} else {
+			r.done <- failed[i]
+		}
+	}
+}
+
+// errBroken: a savepoint could not be rolled back or released, so the
+// transaction is in an unknown state.
+type errBroken struct{ err error }
+
+func (e errBroken) Error() string { return e.err.Error() }
+
+// inSavepoint runs fn in a savepoint of tx: on error its changes are rolled
+// back and the error returned.
+func (s *Store) inSavepoint(ctx context.Context, tx *sql.Tx, fn func(tx *sql.Tx) error) error {
+	bg := context.WithoutCancel(ctx)
+	if _, err := s.exec(bg, tx, savepointQuery); err != nil {
+		return errBroken{err}
+	}
+	if err := fn(tx); err != nil {
+		if _, rerr := s.exec(bg, tx, rollbackToQuery); rerr != nil {
+			return errBroken{errors.Join(err, rerr)}
+		}
+		if _, rerr := s.exec(bg, tx, releaseQuery); rerr != nil {
+			return errBroken{errors.Join(err, rerr)}
+		}
+		return err
+	}
+	if _, err := s.exec(bg, tx, releaseQuery); err != nil {
+		return errBroken{err}
+	}
+	return nil
+}

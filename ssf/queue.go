@@ -1,0 +1,108 @@
+package ssf
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/sessiond/sessiond"
+)
+
+// MaxQueued is how many SETs a poll stream holds unacknowledged; past it
+// new ones wait in the outbox (and end dead if the receiver never polls).
+const MaxQueued = 2000
+
+// errQueueFull: the poll stream holds MaxQueued SETs already.
+var errQueueFull = errors.New("ssf: poll queue full")
+
+// queued is one SET waiting for a poll: its claims, signed when polled.
+type queued struct {
+	JTI    string          `json:"jti"`
+	Claims json.RawMessage `json:"claims"`
+}
+
+type queueDoc struct {
+	Sets []queued `json:"sets"`
+}
+
+func queueName(stream string) string { return "ssf.poll." + stream }
+
+// pollQueue keeps each poll stream's unacknowledged SETs in one MetaStore
+// document, changed by compare-and-swap.
+type pollQueue struct{ meta sessiond.MetaStore }
+
+func (q pollQueue) read(ctx context.Context, stream string) ([]queued, int64, error) {
+	b, v, err := q.meta.GetMeta(ctx, queueName(stream))
+	if errors.Is(err, sessiond.ErrNotFound) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("ssf: read poll queue: %w", err)
+	}
+	var d queueDoc
+	if err := json.Unmarshal(b, &d); err != nil {
+		return nil, 0, fmt.Errorf("ssf: read poll queue: %w", err)
+	}
+	return d.Sets, v, nil
+}
+
+// change applies fn to the queue and stores it; fn returning false stores
+// nothing.
+func (q pollQueue) change(ctx context.Context, stream string, fn func([]queued) ([]queued, bool, error)) error {
+	for range 16 {
+		sets, v, err := q.read(ctx, stream)
+		if err != nil {
+			return err
+		}
+		next, write, err := fn(sets)
+		if err != nil || !write {
+			return err
+		}
+		b, err := json.Marshal(queueDoc{Sets: next})
+		if err != nil {
+			return err
+		}
+		_, err = q.meta.PutMeta(ctx, queueName(stream), b, v)
+		if errors.Is(err, sessiond.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("ssf: write poll queue: %w", err)
+		}
+		return nil
+	}
+	return fmt.Errorf("ssf: write poll queue: %w", sessiond.ErrConflict)
+}
+
+// add queues one SET; a jti already queued is not added twice.
+func (q pollQueue) add(ctx context.Context, stream string, s queued) error {
+	return q.change(ctx, stream, func(sets []queued) ([]queued, bool, error) {
+		if slices.ContainsFunc(sets, func(x queued) bool { return x.JTI == s.JTI }) {
+			return nil, false, nil
+		}
+		if len(sets) >= MaxQueued {
+			return nil, false, errQueueFull
+		}
+		return append(sets, s), true, nil
+	})
+}
+
+// remove drops the SETs whose jti is in jtis.
+func (q pollQueue) remove(ctx context.Context, stream string, jtis []string) error {
+	if len(jtis) == 0 {
+		return nil
+	}
+	return q.change(ctx, stream, func(sets []queued) ([]queued, bool, error) {
+		next := slices.DeleteFunc(slices.Clone(sets), func(x queued) bool { return slices.Contains(jtis, x.JTI) })
+		return next, len(next) != len(sets), nil
+	})
+}
+
+// clear empties the queue of a deleted stream.
+func (q pollQueue) clear(ctx context.Context, stream string) error {
+	return q.change(ctx, stream, func(sets []queued) ([]queued, bool, error) {
+		return []queued{}, len(sets) > 0, nil
+	})
+}

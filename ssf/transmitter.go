@@ -1,0 +1,754 @@
+package ssf
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sessiond/sessiond"
+)
+
+// Transmitter paths, under Issuer.
+const (
+	PathConfiguration = "/.well-known/ssf-configuration"
+	PathStreams       = "/ssf/streams"
+	PathStatus        = "/ssf/status"
+	PathVerify        = "/ssf/verify"
+	PathPoll          = "/ssf/poll/" // followed by the stream ID
+	pathJWKS          = "/.well-known/jwks.json"
+)
+
+// SpecVersion is the SSF version the configuration document declares.
+const SpecVersion = "1_0"
+
+// endpointPrefix names a stream's entries in the outbox.
+const endpointPrefix = "ssf:"
+
+// ErrForbidden: the API key may not manage streams.
+var ErrForbidden = errors.New("ssf: api key lacks the ssf scope")
+
+// Signer signs a SET with the deployment's signing key;
+// *jwttoken.KeyRing is one.
+type Signer interface {
+	SignJWS(now time.Time, typ string, payload []byte) (string, error)
+}
+
+// TransmitterOptions configure a Transmitter.
+type TransmitterOptions struct {
+	// Issuer is the iss of every SET and the origin of every endpoint
+	// (https://sessiond.example.com), where its JWKS is served.
+	Issuer string
+	Meta   sessiond.MetaStore // keeps the streams and the poll queues
+	Outbox sessiond.Outbox    // takes verification events
+	Signer Signer
+	// Authenticate checks an API key presented as Bearer and returns who
+	// owns the streams it creates, and whether it sees every stream
+	// (admin). An error wrapping ErrUnauthorized answers 401,
+	// ErrForbidden 403, another 503.
+	Authenticate func(ctx context.Context, bearer string) (owner string, admin bool, err error)
+	// AllowHTTP lets a push endpoint_url be plain http (development).
+	AllowHTTP bool
+	// HTTPClient pushes; default 10s timeout. Redirects are never followed.
+	HTTPClient *http.Client
+	// CacheFor is how long the delivery path reuses the stream list read
+	// from the store; default 1s. A stream created on another node gets
+	// events at most this much later.
+	CacheFor time.Duration
+	// LongPoll bounds a poll with returnImmediately false; default 10s.
+	LongPoll time.Duration
+	Clock    sessiond.Clock
+	Logger   *slog.Logger
+}
+
+// Transmitter is sessiond as an SSF transmitter: the configuration
+// document, stream management, the poll endpoint (an http.Handler), and
+// the SETs for every revocation (Deliveries, Send), carried by the
+// webhook dispatcher's outbox.
+type Transmitter struct {
+	o       TransmitterOptions
+	streams *streams
+	queue   pollQueue
+}
+
+// NewTransmitter checks o and returns its Transmitter.
+func NewTransmitter(o TransmitterOptions) (*Transmitter, error) {
+	u, err := url.Parse(o.Issuer)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || strings.Trim(u.Path, "/") != "" {
+		return nil, errors.New("ssf: transmitter issuer must be an absolute http(s) origin without a path")
+	}
+	o.Issuer = strings.TrimSuffix(o.Issuer, "/")
+	if o.Meta == nil || o.Outbox == nil || o.Signer == nil || o.Authenticate == nil {
+		return nil, errors.New("ssf: transmitter needs a meta store, an outbox, a signer and an authenticator")
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	c := *o.HTTPClient
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	o.HTTPClient = &c
+	if o.CacheFor <= 0 {
+		o.CacheFor = time.Second
+	}
+	if o.LongPoll <= 0 {
+		o.LongPoll = 10 * time.Second
+	}
+	if o.Clock == nil {
+		o.Clock = sessiond.SystemClock{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Transmitter{o: o, streams: &streams{meta: o.Meta, clock: o.Clock, cacheFor: o.CacheFor}, queue: pollQueue{meta: o.Meta}}, nil
+}
+
+// Handles reports whether path is one of the Transmitter's.
+func (t *Transmitter) Handles(path string) bool {
+	switch path {
+	case PathConfiguration, PathStreams, PathStatus, PathVerify:
+		return true
+	}
+	return strings.HasPrefix(path, PathPoll)
+}
+
+// ---- SETs ----
+
+// setClaims are a SET's claims (RFC 8417 §2.2); iat is set when signed.
+type setClaims struct {
+	Iss    string                    `json:"iss"`
+	Iat    int64                     `json:"iat,omitempty"`
+	Jti    string                    `json:"jti"`
+	Aud    any                       `json:"aud"`
+	Txn    string                    `json:"txn,omitempty"`
+	SubID  map[string]any            `json:"sub_id"`
+	Events map[string]map[string]any `json:"events"`
+}
+
+func audClaim(aud []string) any {
+	if len(aud) == 1 {
+		return aud[0]
+	}
+	return aud
+}
+
+// initiatingEntity maps a revoke reason to CAEP's initiating_entity.
+func initiatingEntity(reason string) string {
+	switch sessiond.RevokeReason(reason) {
+	case sessiond.ReasonLogout:
+		return "user"
+	case sessiond.ReasonAdmin, sessiond.ReasonIncident:
+		return "admin"
+	case sessiond.ReasonReuse, sessiond.ReasonAnomaly:
+		return "system"
+	}
+	return "policy"
+}
+
+// Deliveries returns the outbox entries e gives rise to, one per stream
+// that delivers its event type: CAEP session-revoked for every revoked
+// session, RISC sessions-revoked for a subject-wide or incident
+// revocation of a subject. Other events give none. The entries hold the
+// SET's claims; it is signed when sent or polled.
+func (t *Transmitter) Deliveries(ctx context.Context, e sessiond.Event) ([]sessiond.Delivery, error) {
+	now := t.o.Clock.Now()
+	if e.Time.IsZero() {
+		e.Time = now
+	}
+	reason, _ := e.Details["reason"].(string)
+	var typ string
+	var sub map[string]any
+	user := map[string]any{"format": "iss_sub", "iss": t.o.Issuer, "sub": e.Subject}
+	switch {
+	case e.Subject == "":
+		return nil, nil
+	case e.Type == sessiond.EventSessionRevoked && e.SessionID != "":
+		typ = CAEPSessionRevoked
+		sub = map[string]any{"format": "complex", "user": user, "session": map[string]any{"format": "opaque", "id": string(e.SessionID)}}
+	case e.Type == sessiond.EventBulkRevoked, e.Type == sessiond.EventRevokedByIncident:
+		typ, sub = RISCSessionsRevoked, user
+		if reason == "" {
+			reason = string(sessiond.ReasonIncident)
+		}
+	default:
+		return nil, nil
+	}
+	payload := map[string]any{"event_timestamp": e.Time.Unix()}
+	if typ == CAEPSessionRevoked {
+		payload["initiating_entity"] = initiatingEntity(reason)
+	}
+	if reason != "" {
+		payload["reason_admin"] = map[string]string{"en": reason}
+	}
+	list, err := t.streams.list(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	var ds []sessiond.Delivery
+	for _, st := range list {
+		if st.Status == StatusDisabled || !slices.Contains(st.EventsDelivered, typ) {
+			continue
+		}
+		d, err := t.delivery(st, e.ID, typ, sub, payload, now)
+		if err != nil {
+			return nil, err
+		}
+		ds = append(ds, d)
+	}
+	return ds, nil
+}
+
+func (t *Transmitter) delivery(st Stream, txn, typ string, sub, payload map[string]any, now time.Time) (sessiond.Delivery, error) {
+	h := sha256.Sum256([]byte(txn + "\x00" + st.ID + "\x00" + typ))
+	jti := hex.EncodeToString(h[:16])
+	b, err := json.Marshal(setClaims{Iss: t.o.Issuer, Jti: jti, Aud: audClaim(st.Aud), Txn: txn, SubID: sub,
+		Events: map[string]map[string]any{typ: payload}})
+	if err != nil {
+		return sessiond.Delivery{}, fmt.Errorf("ssf: encode SET: %w", err)
+	}
+	return sessiond.Delivery{ID: "ssf_" + jti, Endpoint: endpointPrefix + st.ID, EventID: txn, Payload: b,
+		State: sessiond.DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}, nil
+}
+
+// sign signs stored claims with iat now.
+func (t *Transmitter) sign(claims []byte, now time.Time) (string, error) {
+	var c setClaims
+	if err := json.Unmarshal(claims, &c); err != nil {
+		return "", fmt.Errorf("ssf: stored SET: %w", err)
+	}
+	c.Iat = now.Unix()
+	b, err := json.Marshal(c)
+	if err != nil {
+		return "", err
+	}
+	return t.o.Signer.SignJWS(now, "secevent+jwt", b)
+}
+
+// Owns implements webhook.Sender: the outbox entries of streams.
+func (t *Transmitter) Owns(endpoint string) bool { return strings.HasPrefix(endpoint, endpointPrefix) }
+
+// Send implements webhook.Sender: a push stream's SET is signed and
+// POSTed (RFC 8935), a poll stream's is queued for its poll endpoint. A
+// deleted or disabled stream, or a receiver answering 400, ends the
+// delivery; a paused stream keeps it for later.
+func (t *Transmitter) Send(ctx context.Context, del sessiond.Delivery) (bool, error) {
+	st, err := t.streams.get(ctx, strings.TrimPrefix(del.Endpoint, endpointPrefix))
+	switch {
+	case errors.Is(err, sessiond.ErrNotFound):
+		return true, errors.New("stream deleted")
+	case err != nil:
+		return false, err
+	case st.Status == StatusDisabled:
+		return true, errors.New("stream disabled")
+	case st.Status == StatusPaused:
+		return false, errors.New("stream paused")
+	}
+	var c struct {
+		Jti string `json:"jti"`
+	}
+	if err := json.Unmarshal(del.Payload, &c); err != nil || c.Jti == "" {
+		return true, errors.New("stored SET unreadable")
+	}
+	if st.Delivery.Method == DeliveryPoll {
+		return false, t.queue.add(ctx, st.ID, queued{JTI: c.Jti, Claims: del.Payload})
+	}
+	set, err := t.sign(del.Payload, t.o.Clock.Now())
+	if err != nil {
+		return false, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, st.Delivery.EndpointURL, strings.NewReader(set))
+	if err != nil {
+		return true, errors.New("cannot build request")
+	}
+	req.Header.Set("Content-Type", "application/secevent+jwt")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "sessiond-ssf")
+	if st.Delivery.AuthorizationHeader != "" {
+		req.Header.Set("Authorization", st.Delivery.AuthorizationHeader)
+	}
+	resp, err := t.o.HTTPClient.Do(req)
+	if err != nil {
+		if ue, ok := errors.AsType[*url.Error](err); ok { // never the URL
+			err = ue.Err
+		}
+		return false, fmt.Errorf("push: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		return false, nil
+	case resp.StatusCode == http.StatusBadRequest: // RFC 8935 §2.3: refused; sending it again cannot help
+		var e struct {
+			Err string `json:"err"`
+		}
+		_ = json.Unmarshal(body, &e)
+		return true, fmt.Errorf("receiver refused the SET: %q", cut(e.Err, 64))
+	}
+	return false, fmt.Errorf("receiver answered %s", resp.Status)
+}
+
+func cut(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// ---- HTTP ----
+
+type apiError struct {
+	status      int
+	code, descr string
+}
+
+func (e *apiError) Error() string { return e.code + ": " + e.descr }
+
+func badRequest(descr string) error {
+	return &apiError{http.StatusBadRequest, "invalid_request", descr}
+}
+
+var errNoStream = &apiError{http.StatusNotFound, "not_found", "no such stream"}
+
+// caller is who made a management request.
+type caller struct {
+	owner string
+	admin bool
+}
+
+func (c caller) sees(st Stream) bool { return c.admin || st.Owner == c.owner }
+
+func (t *Transmitter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	if r.URL.Path == PathConfiguration {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			t.fail(w, r, &apiError{http.StatusMethodNotAllowed, "invalid_request", "method not allowed"})
+			return
+		}
+		writeJSON(w, http.StatusOK, t.configuration())
+		return
+	}
+	c, err := t.authenticate(r)
+	if err != nil {
+		t.fail(w, r, err)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	switch {
+	case r.URL.Path == PathStreams:
+		err = t.serveStreams(w, r, c)
+	case r.URL.Path == PathStatus:
+		err = t.serveStatus(w, r, c)
+	case r.URL.Path == PathVerify && r.Method == http.MethodPost:
+		err = t.serveVerify(w, r, c)
+	case strings.HasPrefix(r.URL.Path, PathPoll) && r.Method == http.MethodPost:
+		err = t.servePoll(w, r, c, strings.TrimPrefix(r.URL.Path, PathPoll))
+	default:
+		err = &apiError{http.StatusMethodNotAllowed, "invalid_request", "method not allowed"}
+	}
+	if err != nil {
+		t.fail(w, r, err)
+	}
+}
+
+func (t *Transmitter) configuration() map[string]any {
+	return map[string]any{
+		"spec_version":               SpecVersion,
+		"issuer":                     t.o.Issuer,
+		"jwks_uri":                   t.o.Issuer + pathJWKS,
+		"delivery_methods_supported": []string{DeliveryPush, DeliveryPoll},
+		"configuration_endpoint":     t.o.Issuer + PathStreams,
+		"status_endpoint":            t.o.Issuer + PathStatus,
+		"verification_endpoint":      t.o.Issuer + PathVerify,
+		"events_supported":           TransmittedEvents,
+		"authorization_schemes":      []map[string]string{{"spec_urn": "urn:ietf:rfc:6750"}},
+		"default_subjects":           "ALL",
+	}
+}
+
+func (t *Transmitter) authenticate(r *http.Request) (caller, error) {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+		return caller{}, &apiError{http.StatusUnauthorized, "authentication_failed", "an API key with the ssf scope is required as Bearer"}
+	}
+	owner, admin, err := t.o.Authenticate(r.Context(), tok)
+	switch {
+	case errors.Is(err, ErrUnauthorized):
+		return caller{}, &apiError{http.StatusUnauthorized, "authentication_failed", "unknown or revoked API key"}
+	case errors.Is(err, ErrForbidden):
+		return caller{}, &apiError{http.StatusForbidden, "access_denied", "the API key lacks the ssf scope"}
+	case err != nil:
+		return caller{}, err
+	}
+	return caller{owner: owner, admin: admin}, nil
+}
+
+func (t *Transmitter) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		t.o.Logger.ErrorContext(r.Context(), "ssf transmitter", "path", r.URL.Path, "err", err)
+		ae = &apiError{http.StatusServiceUnavailable, "temporarily_unavailable", "try again later"}
+	}
+	if ae.status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="ssf"`)
+	}
+	writeJSON(w, ae.status, map[string]string{"err": ae.code, "description": ae.descr})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func decode(r *http.Request, v any) error {
+	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+		return badRequest("body is not the expected JSON object")
+	}
+	return nil
+}
+
+// streamConfig is a stream as the management API shows it.
+func (t *Transmitter) streamConfig(st Stream) map[string]any {
+	d := map[string]any{"method": st.Delivery.Method}
+	if st.Delivery.Method == DeliveryPoll {
+		d["endpoint_url"] = t.o.Issuer + PathPoll + st.ID
+	} else {
+		d["endpoint_url"] = st.Delivery.EndpointURL
+	}
+	out := map[string]any{
+		"stream_id": st.ID, "iss": t.o.Issuer, "aud": audClaim(st.Aud),
+		"events_supported": TransmittedEvents, "events_requested": st.EventsRequested,
+		"events_delivered": st.EventsDelivered, "delivery": d,
+	}
+	if st.Description != "" {
+		out["description"] = st.Description
+	}
+	return out
+}
+
+// streamRequest is a create, replace or update body.
+type streamRequest struct {
+	StreamID        string          `json:"stream_id"`
+	Aud             json.RawMessage `json:"aud"`
+	EventsRequested *[]string       `json:"events_requested"`
+	Delivery        *StreamDelivery `json:"delivery"`
+	Description     *string         `json:"description"`
+}
+
+// apply sets the request's members on st and checks the result.
+func (t *Transmitter) apply(st *Stream, req streamRequest) error {
+	if len(req.Aud) > 0 {
+		var one string
+		var many []string
+		switch {
+		case json.Unmarshal(req.Aud, &one) == nil && one != "":
+			st.Aud = []string{one}
+		case json.Unmarshal(req.Aud, &many) == nil && len(many) > 0 && !slices.Contains(many, ""):
+			st.Aud = many
+		default:
+			return badRequest("aud must be a non-empty string or list of strings")
+		}
+	}
+	if req.EventsRequested != nil {
+		st.EventsRequested = *req.EventsRequested
+		st.EventsDelivered = delivered(st.EventsRequested)
+	}
+	if req.Description != nil {
+		st.Description = cut(*req.Description, 256)
+	}
+	if req.Delivery != nil {
+		st.Delivery = *req.Delivery
+	}
+	switch st.Delivery.Method {
+	case DeliveryPush:
+		u, err := url.Parse(st.Delivery.EndpointURL)
+		if err != nil || u.Host == "" || u.User != nil || !(u.Scheme == "https" || u.Scheme == "http" && t.o.AllowHTTP) {
+			return badRequest("a push stream needs an https endpoint_url without credentials")
+		}
+	case DeliveryPoll:
+		st.Delivery.EndpointURL, st.Delivery.AuthorizationHeader = "", "" // the transmitter supplies it
+	default:
+		return badRequest("delivery.method must be " + DeliveryPush + " or " + DeliveryPoll)
+	}
+	if len(st.Delivery.AuthorizationHeader) > 1024 || strings.ContainsAny(st.Delivery.AuthorizationHeader, "\r\n") {
+		return badRequest("delivery.authorization_header is not a valid header value")
+	}
+	return nil
+}
+
+func (t *Transmitter) serveStreams(w http.ResponseWriter, r *http.Request, c caller) error {
+	ctx := r.Context()
+	switch r.Method {
+	case http.MethodGet:
+		list, err := t.streams.list(ctx, true)
+		if err != nil {
+			return err
+		}
+		id := r.URL.Query().Get("stream_id")
+		out := []map[string]any{}
+		for _, st := range list {
+			if !c.sees(st) {
+				continue
+			}
+			if id == st.ID {
+				writeJSON(w, http.StatusOK, t.streamConfig(st))
+				return nil
+			}
+			out = append(out, t.streamConfig(st))
+		}
+		if id != "" {
+			return errNoStream
+		}
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	case http.MethodPost:
+		var req streamRequest
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		st := Stream{ID: newStreamID(), Owner: c.owner, Status: StatusEnabled, CreatedAt: t.o.Clock.Now().UTC(),
+			EventsDelivered: delivered(nil), EventsRequested: []string{}}
+		st.Aud = []string{t.o.Issuer + PathStreams + "/" + st.ID}
+		if req.Delivery == nil {
+			return badRequest("delivery is required")
+		}
+		if err := t.apply(&st, req); err != nil {
+			return err
+		}
+		err := t.streams.update(ctx, func(l []Stream) ([]Stream, error) {
+			if len(l) >= MaxStreams {
+				return nil, &apiError{http.StatusConflict, "invalid_request", "too many streams"}
+			}
+			return append(l, st), nil
+		})
+		if err != nil {
+			return err
+		}
+		t.o.Logger.InfoContext(ctx, "ssf stream created", "stream_id", st.ID, "method", st.Delivery.Method, "owner", st.Owner)
+		writeJSON(w, http.StatusCreated, t.streamConfig(st))
+		return nil
+	case http.MethodPatch, http.MethodPut:
+		var req streamRequest
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		if r.Method == http.MethodPut && (req.Delivery == nil || req.EventsRequested == nil) {
+			return badRequest("a replacement needs delivery and events_requested")
+		}
+		var out Stream
+		err := t.streams.update(ctx, func(l []Stream) ([]Stream, error) {
+			i := slices.IndexFunc(l, func(s Stream) bool { return s.ID == req.StreamID && c.sees(s) })
+			if i < 0 {
+				return nil, errNoStream
+			}
+			st := l[i]
+			if r.Method == http.MethodPut {
+				st.Description, st.Delivery = "", StreamDelivery{}
+			}
+			if err := t.apply(&st, req); err != nil {
+				return nil, err
+			}
+			l[i], out = st, st
+			return l, nil
+		})
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, t.streamConfig(out))
+		return nil
+	case http.MethodDelete:
+		id := r.URL.Query().Get("stream_id")
+		err := t.streams.update(ctx, func(l []Stream) ([]Stream, error) {
+			i := slices.IndexFunc(l, func(s Stream) bool { return s.ID == id && c.sees(s) })
+			if i < 0 {
+				return nil, errNoStream
+			}
+			return slices.Delete(l, i, i+1), nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := t.queue.clear(ctx, id); err != nil {
+			t.o.Logger.WarnContext(ctx, "ssf: clear poll queue of a deleted stream", "stream_id", id, "err", err)
+		}
+		t.o.Logger.InfoContext(ctx, "ssf stream deleted", "stream_id", id)
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	return &apiError{http.StatusMethodNotAllowed, "invalid_request", "method not allowed"}
+}
+
+func (t *Transmitter) serveStatus(w http.ResponseWriter, r *http.Request, c caller) error {
+	ctx := r.Context()
+	status := func(st Stream) map[string]any {
+		out := map[string]any{"stream_id": st.ID, "status": st.Status}
+		if st.Reason != "" {
+			out["reason"] = st.Reason
+		}
+		return out
+	}
+	switch r.Method {
+	case http.MethodGet:
+		st, err := t.streams.get(ctx, r.URL.Query().Get("stream_id"))
+		if errors.Is(err, sessiond.ErrNotFound) || err == nil && !c.sees(st) {
+			return errNoStream
+		}
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, status(st))
+		return nil
+	case http.MethodPost:
+		var req struct {
+			StreamID string `json:"stream_id"`
+			Status   string `json:"status"`
+			Reason   string `json:"reason"`
+		}
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		if !slices.Contains([]string{StatusEnabled, StatusPaused, StatusDisabled}, req.Status) {
+			return badRequest("status must be enabled, paused or disabled")
+		}
+		var out Stream
+		err := t.streams.update(ctx, func(l []Stream) ([]Stream, error) {
+			i := slices.IndexFunc(l, func(s Stream) bool { return s.ID == req.StreamID && c.sees(s) })
+			if i < 0 {
+				return nil, errNoStream
+			}
+			l[i].Status, l[i].Reason = req.Status, cut(req.Reason, 256)
+			out = l[i]
+			return l, nil
+		})
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, status(out))
+		return nil
+	}
+	return &apiError{http.StatusMethodNotAllowed, "invalid_request", "method not allowed"}
+}
+
+// serveVerify queues a verification event (SSF 1.0 §8.1.4) for the
+// stream, delivered like every other SET.
+func (t *Transmitter) serveVerify(w http.ResponseWriter, r *http.Request, c caller) error {
+	var req struct {
+		StreamID string `json:"stream_id"`
+		State    string `json:"state"`
+	}
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	st, err := t.streams.get(r.Context(), req.StreamID)
+	if errors.Is(err, sessiond.ErrNotFound) || err == nil && !c.sees(st) {
+		return errNoStream
+	}
+	if err != nil {
+		return err
+	}
+	now := t.o.Clock.Now()
+	payload := map[string]any{}
+	if req.State != "" {
+		payload["state"] = cut(req.State, 256)
+	}
+	d, err := t.delivery(st, sessiond.NewEventID(now), SSFVerification,
+		map[string]any{"format": "opaque", "id": st.ID}, payload, now)
+	if err != nil {
+		return err
+	}
+	if err := t.o.Outbox.EnqueueDeliveries(r.Context(), d); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// pollRequestBody is an RFC 8936 §2.4 poll request.
+type pollRequestBody struct {
+	Ack               []string                     `json:"ack"`
+	SetErrs           map[string]map[string]string `json:"setErrs"`
+	MaxEvents         *int                         `json:"maxEvents"`
+	ReturnImmediately *bool                        `json:"returnImmediately"`
+}
+
+// servePoll is a poll stream's endpoint (RFC 8936): it forgets the SETs
+// acknowledged or reported in setErrs (logged), then returns up to
+// maxEvents queued SETs, signed now, holding the request up to LongPoll
+// while none is queued unless returnImmediately.
+func (t *Transmitter) servePoll(w http.ResponseWriter, r *http.Request, c caller, id string) error {
+	ctx := r.Context()
+	st, err := t.streams.get(ctx, id)
+	if errors.Is(err, sessiond.ErrNotFound) || err == nil && (!c.sees(st) || st.Delivery.Method != DeliveryPoll) {
+		return errNoStream
+	}
+	if err != nil {
+		return err
+	}
+	var req pollRequestBody
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	done := slices.Clone(req.Ack)
+	for jti, e := range req.SetErrs {
+		t.o.Logger.WarnContext(ctx, "ssf: receiver refused a SET", "stream_id", id, "jti", cut(jti, 64),
+			"err", cut(e["err"], 64), "description", cut(e["description"], 256))
+		done = append(done, jti)
+	}
+	if err := t.queue.remove(ctx, id, done); err != nil {
+		return err
+	}
+	limit := 100
+	if req.MaxEvents != nil {
+		limit = min(max(*req.MaxEvents, 0), 1000)
+	}
+	wait := req.ReturnImmediately == nil || !*req.ReturnImmediately
+	deadline := time.Now().Add(t.o.LongPoll)
+	for {
+		sets, _, err := t.queue.read(ctx, id)
+		if err != nil {
+			return err
+		}
+		if st.Status == StatusPaused {
+			sets = nil
+		}
+		if len(sets) > 0 || limit == 0 || !wait || !time.Now().Before(deadline) {
+			out := map[string]string{}
+			now := t.o.Clock.Now()
+			for _, q := range sets[:min(limit, len(sets))] {
+				s, err := t.sign(q.Claims, now)
+				if err != nil {
+					return err
+				}
+				out[q.JTI] = s
+			}
+			writeJSON(w, http.StatusOK, map[string]any{"sets": out, "moreAvailable": len(sets) > len(out)})
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// Record enqueues the deliveries of e (see Deliveries) in the outbox; for
+// a store that does not write them with the change that caused e.
+func (t *Transmitter) Record(ctx context.Context, e sessiond.Event) error {
+	ds, err := t.Deliveries(ctx, e)
+	if err != nil || len(ds) == 0 {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return t.o.Outbox.EnqueueDeliveries(ctx, ds...)
+}

@@ -1,0 +1,236 @@
+package ssf_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/jwttoken"
+	"github.com/sessiond/sessiond/memstore"
+	"github.com/sessiond/sessiond/ssf"
+)
+
+// newTransmitter serves a Transmitter on memstore whose API keys are
+// "key-a", "key-b" (ssf scope), "admin" and "verify-only".
+func newTransmitterServer(t *testing.T) (*ssf.Transmitter, *httptest.Server, *memstore.Store) {
+	t.Helper()
+	st := memstore.New()
+	ring, err := jwttoken.NewRing(time.Now(), jwttoken.RingOptions{MaxTokenLifetime: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := ssf.NewTransmitter(ssf.TransmitterOptions{Issuer: "https://sessiond.example.com", Meta: st, Outbox: st,
+		Signer: ring, AllowHTTP: true,
+		Authenticate: func(_ context.Context, bearer string) (string, bool, error) {
+			switch bearer {
+			case "key-a", "key-b":
+				return bearer, false, nil
+			case "admin":
+				return "admin", true, nil
+			case "verify-only":
+				return "", false, ssf.ErrForbidden
+			}
+			return "", false, ssf.ErrUnauthorized
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(tx)
+	t.Cleanup(srv.Close)
+	return tx, srv, st
+}
+
+func txCall(t *testing.T, method, url, key, body string, out any) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if out != nil {
+		_ = json.NewDecoder(res.Body).Decode(out)
+	}
+	return res.StatusCode
+}
+
+// TestTransmitter_StreamAccess: stream management needs an ssf key; a key
+// sees and changes only its own streams, an admin key all of them.
+func TestTransmitter_StreamAccess(t *testing.T) {
+	_, srv, _ := newTransmitterServer(t)
+	streams := srv.URL + ssf.PathStreams
+	var s struct {
+		ID string `json:"stream_id"`
+	}
+	if code := txCall(t, http.MethodPost, streams, "key-a", `{"delivery":{"method":"urn:ietf:rfc:8936"}}`, &s); code != http.StatusCreated || s.ID == "" {
+		t.Fatalf("create = %d", code)
+	}
+	tests := []struct {
+		name, method, url, key, body string
+		want                         int
+	}{
+		{"no key", http.MethodGet, streams, "", "", http.StatusUnauthorized},
+		{"unknown key", http.MethodGet, streams, "nope", "", http.StatusUnauthorized},
+		{"no ssf scope", http.MethodGet, streams, "verify-only", "", http.StatusForbidden},
+		{"owner reads", http.MethodGet, streams + "?stream_id=" + s.ID, "key-a", "", http.StatusOK},
+		{"other key reads", http.MethodGet, streams + "?stream_id=" + s.ID, "key-b", "", http.StatusNotFound},
+		{"admin reads", http.MethodGet, streams + "?stream_id=" + s.ID, "admin", "", http.StatusOK},
+		{"other key updates", http.MethodPatch, streams, "key-b", `{"stream_id":"` + s.ID + `","description":"x"}`, http.StatusNotFound},
+		{"other key pauses", http.MethodPost, srv.URL + ssf.PathStatus, "key-b", `{"stream_id":"` + s.ID + `","status":"paused"}`, http.StatusNotFound},
+		{"other key polls", http.MethodPost, srv.URL + ssf.PathPoll + s.ID, "key-b", `{}`, http.StatusNotFound},
+		{"other key deletes", http.MethodDelete, streams + "?stream_id=" + s.ID, "key-b", "", http.StatusNotFound},
+		{"bad method", http.MethodPost, streams, "key-a", `{"delivery":{"method":"smtp"}}`, http.StatusBadRequest},
+		{"not JSON", http.MethodPost, streams, "key-a", `{`, http.StatusBadRequest},
+		{"bad status", http.MethodPost, srv.URL + ssf.PathStatus, "key-a", `{"stream_id":"` + s.ID + `","status":"gone"}`, http.StatusBadRequest},
+		{"owner deletes", http.MethodDelete, streams + "?stream_id=" + s.ID, "key-a", "", http.StatusNoContent},
+		{"deleted", http.MethodGet, streams + "?stream_id=" + s.ID, "key-a", "", http.StatusNotFound},
+	}
+	for _, tc := range tests {
+		if code := txCall(t, tc.method, tc.url, tc.key, tc.body, nil); code != tc.want {
+			t.Errorf("%s: %s = %d; want %d", tc.name, tc.method, code, tc.want)
+		}
+	}
+}
+
+// TestTransmitter_Send: how a push attempt ends for each state of the
+// stream and each answer of the receiver.
+func TestTransmitter_Send(t *testing.T) {
+	ctx := context.Background()
+	tx, srv, _ := newTransmitterServer(t)
+	answer := http.StatusAccepted
+	var got []string
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Content-Type") != "application/secevent+jwt" || r.Header.Get("Authorization") != "Bearer r" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		got = append(got, r.Method)
+		w.WriteHeader(answer)
+	}))
+	t.Cleanup(rcv.Close)
+	var s struct {
+		ID string `json:"stream_id"`
+	}
+	body := `{"delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":"` + rcv.URL + `","authorization_header":"Bearer r"}}`
+	if code := txCall(t, http.MethodPost, srv.URL+ssf.PathStreams, "key-a", body, &s); code != http.StatusCreated {
+		t.Fatalf("create = %d", code)
+	}
+	e := sessiond.Event{ID: "evt_1", Time: time.Now(), Type: sessiond.EventSessionRevoked, Subject: "alice", SessionID: "s1",
+		Details: map[string]any{"reason": "logout"}}
+	ds, err := tx.Deliveries(ctx, e)
+	if err != nil || len(ds) != 1 || !tx.Owns(ds[0].Endpoint) {
+		t.Fatalf("Deliveries = %v, %v; want one for the stream", ds, err)
+	}
+	if other, _ := tx.Deliveries(ctx, sessiond.Event{ID: "evt_2", Type: sessiond.EventSessionCreated, Subject: "alice"}); len(other) != 0 {
+		t.Errorf("a session.created event gave %d SETs", len(other))
+	}
+	status := func(st string) {
+		if code := txCall(t, http.MethodPost, srv.URL+ssf.PathStatus, "key-a", `{"stream_id":"`+s.ID+`","status":"`+st+`"}`, nil); code != http.StatusOK {
+			t.Fatalf("status %s = %d", st, code)
+		}
+	}
+	tests := []struct {
+		name          string
+		setup         func()
+		wantErr, perm bool
+	}{
+		{"delivered", func() {}, false, false},
+		{"receiver 503", func() { answer = http.StatusServiceUnavailable }, true, false},
+		{"receiver 400", func() { answer = http.StatusBadRequest }, true, true},
+		{"paused", func() { answer = http.StatusAccepted; status(ssf.StatusPaused) }, true, false},
+		{"disabled", func() { status(ssf.StatusDisabled) }, true, true},
+		{"deleted", func() {
+			txCall(t, http.MethodDelete, srv.URL+ssf.PathStreams+"?stream_id="+s.ID, "key-a", "", nil)
+		}, true, true},
+	}
+	for _, tc := range tests {
+		tc.setup()
+		perm, err := tx.Send(ctx, ds[0])
+		if (err != nil) != tc.wantErr || perm != tc.perm {
+			t.Errorf("%s: Send = %v, %v; want error %v, permanent %v", tc.name, perm, err, tc.wantErr, tc.perm)
+		}
+	}
+	if len(got) != 3 { // delivered, 503, 400: nothing once paused, disabled or deleted
+		t.Errorf("receiver got %d pushes; want 3", len(got))
+	}
+}
+
+// TestTransmitter_Poll: the poll endpoint returns queued SETs up to
+// maxEvents with moreAvailable, forgets acknowledged ones, and holds a
+// request with returnImmediately false until a SET is queued.
+func TestTransmitter_Poll(t *testing.T) {
+	ctx := context.Background()
+	tx, srv, _ := newTransmitterServer(t)
+	var s struct {
+		ID       string `json:"stream_id"`
+		Delivery struct {
+			EndpointURL string `json:"endpoint_url"`
+		} `json:"delivery"`
+	}
+	if code := txCall(t, http.MethodPost, srv.URL+ssf.PathStreams, "key-a", `{"delivery":{"method":"urn:ietf:rfc:8936"}}`, &s); code != http.StatusCreated {
+		t.Fatalf("create = %d", code)
+	}
+	pollURL := srv.URL + ssf.PathPoll + s.ID
+	if s.Delivery.EndpointURL != "https://sessiond.example.com"+ssf.PathPoll+s.ID {
+		t.Errorf("poll endpoint_url = %q", s.Delivery.EndpointURL)
+	}
+	queue := func(id string) {
+		ds, err := tx.Deliveries(ctx, sessiond.Event{ID: id, Time: time.Now(), Type: sessiond.EventSessionRevoked, Subject: "alice", SessionID: "s-" + sessiond.SessionID(id)})
+		if err != nil || len(ds) != 1 {
+			t.Fatalf("Deliveries = %v, %v", ds, err)
+		}
+		if _, err := tx.Send(ctx, ds[0]); err != nil {
+			t.Fatalf("Send to a poll stream = %v", err)
+		}
+	}
+	type pollResp struct {
+		Sets          map[string]string `json:"sets"`
+		MoreAvailable bool              `json:"moreAvailable"`
+	}
+	// Held: answered once a SET is queued.
+	held := make(chan pollResp, 1)
+	go func() {
+		var r pollResp
+		txCall(t, http.MethodPost, pollURL, "key-a", `{"returnImmediately":false}`, &r)
+		held <- r
+	}()
+	time.Sleep(50 * time.Millisecond) // let the request start waiting (not a threshold: it passes either way)
+	queue("e1")
+	if r := <-held; len(r.Sets) != 1 {
+		t.Fatalf("held poll = %+v; want the queued SET", r)
+	}
+	queue("e2")
+	queue("e3")
+	var r pollResp
+	if code := txCall(t, http.MethodPost, pollURL, "key-a", `{"maxEvents":2,"returnImmediately":true}`, &r); code != http.StatusOK || len(r.Sets) != 2 || !r.MoreAvailable {
+		t.Fatalf("poll maxEvents 2 = %d %+v; want 2 SETs and moreAvailable", code, r)
+	}
+	var ack []string
+	for jti := range r.Sets {
+		ack = append(ack, jti)
+	}
+	b, _ := json.Marshal(map[string]any{"ack": ack, "setErrs": map[string]any{}, "returnImmediately": true})
+	var r2 pollResp
+	txCall(t, http.MethodPost, pollURL, "key-a", string(b), &r2)
+	if len(r2.Sets) != 1 || r2.MoreAvailable {
+		t.Fatalf("after acking 2 of 3: %+v; want the last one", r2)
+	}
+	for jti := range r2.Sets {
+		b, _ = json.Marshal(map[string]any{"setErrs": map[string]any{jti: map[string]string{"err": "invalid_key", "description": "x"}}, "maxEvents": 0})
+	}
+	var r3 pollResp
+	txCall(t, http.MethodPost, pollURL, "key-a", string(b), &r3)
+	var r4 pollResp
+	txCall(t, http.MethodPost, pollURL, "key-a", `{"returnImmediately":true}`, &r4)
+	if len(r3.Sets) != 0 || len(r4.Sets) != 0 || r4.MoreAvailable {
+		t.Errorf("after setErrs: %+v then %+v; want an empty queue", r3, r4)
+	}
+}
