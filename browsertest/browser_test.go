@@ -7,7 +7,6 @@ package browsertest
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -15,10 +14,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // Short lifetimes keep the run short: the client refreshes 5 s before a
@@ -30,9 +29,6 @@ const (
 	refreshBefore = 5 * time.Second
 	idleTimeout   = 2 * time.Minute
 )
-
-// defaultChromium is Debian's chromium package.
-const defaultChromium = "/usr/bin/chromium"
 
 func TestBrowser(t *testing.T) {
 	if testing.Short() {
@@ -58,13 +54,8 @@ func TestBrowser(t *testing.T) {
 		"--reuse-interval=-1s",
 	)
 
-	results := filepath.Join(".", "test-results")
-	if dir := os.Getenv("SESSIOND_TEST_RESULTS"); dir != "" {
-		results = dir
-	}
-	results, _ = filepath.Abs(results)
-	run := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", "e2e.test.mjs")
-	run.Env = append(os.Environ(),
+	results := testenv.ResultsDir()
+	err := testenv.NodeTest(t, ctx, node, "e2e.test.mjs",
 		"SESSIOND_WEBAPP_URL="+base,
 		"SESSIOND_CHROMIUM="+chromium,
 		"SESSIOND_TEST_RESULTS="+results,
@@ -72,10 +63,6 @@ func TestBrowser(t *testing.T) {
 		fmt.Sprintf("SESSIOND_REFRESH_BEFORE_SECONDS=%d", int(refreshBefore/time.Second)),
 		fmt.Sprintf("SESSIOND_IDLE_SECONDS=%d", int(idleTimeout/time.Second)),
 	)
-	run.WaitDelay = 10 * time.Second
-	start := time.Now()
-	out, err := run.CombinedOutput()
-	t.Logf("node --test e2e.test.mjs (%s):\n%s", time.Since(start).Round(time.Second), out)
 	if err != nil {
 		t.Errorf("browser tests failed: %v\napp log:\n%s", err, appLog())
 	}
@@ -88,29 +75,7 @@ func TestBrowser(t *testing.T) {
 // (fails it with SESSIOND_TEST_REQUIRE=1) when one is missing.
 func requirements(t *testing.T) (node, chromium string) {
 	t.Helper()
-	var missing []string
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing = append(missing, "node (apt-get install -y nodejs)")
-	}
-	chromium = os.Getenv("SESSIOND_CHROMIUM")
-	if chromium == "" {
-		chromium = defaultChromium
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		missing = append(missing, chromium+" (apt-get install -y chromium)")
-	}
-	if _, err := os.Stat(filepath.Join("node_modules", "playwright-core", "package.json")); err != nil {
-		missing = append(missing, "browsertest/node_modules/playwright-core (npm ci --prefix browsertest)")
-	}
-	if len(missing) > 0 {
-		msg := "browser tests need " + strings.Join(missing, ", ")
-		if os.Getenv("SESSIOND_TEST_REQUIRE") == "1" {
-			t.Fatal(msg + " (SESSIOND_TEST_REQUIRE=1)")
-		}
-		t.Skip(msg)
-	}
-	return node, chromium
+	return testenv.Browser(t, "browser tests", "browsertest", "playwright-core")
 }
 
 // startApp starts the demo and returns its base URL, read from the line
@@ -118,7 +83,7 @@ func requirements(t *testing.T) (node, chromium string) {
 func startApp(t *testing.T, ctx context.Context, bin string, args ...string) (string, func() string) {
 	t.Helper()
 	cmd := exec.CommandContext(ctx, bin, args...)
-	var logBuf syncBuffer
+	var logBuf testenv.SyncBuffer
 	cmd.Stderr = &logBuf
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -155,21 +120,4 @@ func startApp(t *testing.T, ctx context.Context, bin string, args ...string) (st
 		t.Fatalf("the webapp did not start: %v; log:\n%s", ctx.Err(), logBuf.String())
 	}
 	return "", nil
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -16,9 +16,6 @@ import (
 	"math/big"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -28,6 +25,8 @@ import (
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/opaquetoken"
 	"github.com/sessiond/sessiond/sessiondtest"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // boundCookieLifetime is short so the run watches Chromium refresh the
@@ -64,7 +63,7 @@ func TestBrowserDBSC(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	s, err := httpsession.New(httpsession.Options{Manager: m, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 		DBSC: httpsession.DBSCOptions{Policy: httpsession.DBSCOptional, CookieLifetime: boundCookieLifetime}})
 	if err != nil {
@@ -104,22 +103,13 @@ func TestBrowserDBSC(t *testing.T) {
 	defer srv.Close()
 	base := fmt.Sprintf("https://localhost:%d", ln.Addr().(*net.TCPAddr).Port)
 
-	results, _ := filepath.Abs(filepath.Join(".", "test-results"))
-	if dir := os.Getenv("SESSIOND_TEST_RESULTS"); dir != "" {
-		results = dir
-	}
-	run := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", "dbsc.test.mjs")
-	run.Env = append(os.Environ(),
+	err = testenv.NodeTest(t, ctx, node, "dbsc.test.mjs",
 		"SESSIOND_DBSC_URL="+base,
 		"SESSIOND_CHROMIUM="+chromium,
 		"SESSIOND_DBSC_SPKI="+spki,
-		"SESSIOND_TEST_RESULTS="+results,
+		"SESSIOND_TEST_RESULTS="+testenv.ResultsDir(),
 		fmt.Sprintf("SESSIOND_BOUND_COOKIE_SECONDS=%d", int(boundCookieLifetime/time.Second)),
 	)
-	run.WaitDelay = 10 * time.Second
-	start := time.Now()
-	out, err := run.CombinedOutput()
-	t.Logf("node --test dbsc.test.mjs (%s):\n%s", time.Since(start).Round(time.Second), out)
 	if err != nil {
 		t.Errorf("DBSC browser test failed: %v\nserver log:\n%s", err, logs.String())
 	}

@@ -19,7 +19,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -30,7 +29,10 @@ import (
 
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
+	"github.com/sessiond/sessiond/sessiondtest"
 	"github.com/sessiond/sessiond/webhook"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 const apiKey = "sdak_consoletest_0123456789abcdefghijklmnopqrstuvwxyz"
@@ -48,13 +50,7 @@ func TestConsoleInChromium(t *testing.T) {
 		runConsole(t, node, chromium, config.Store{Driver: "sqlite"}, true)
 	})
 	t.Run("postgres", func(t *testing.T) {
-		dsn := os.Getenv("SESSIOND_TEST_POSTGRES_URL")
-		if dsn == "" {
-			if os.Getenv("SESSIOND_TEST_REQUIRE") == "1" {
-				t.Fatal("SESSIOND_TEST_POSTGRES_URL is not set (SESSIOND_TEST_REQUIRE=1)")
-			}
-			t.Skip("SESSIOND_TEST_POSTGRES_URL is not set")
-		}
+		dsn := sessiondtest.RequireEnv(t, "SESSIOND_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
 		runConsole(t, node, chromium, config.Store{Driver: "postgres", DSN: dsn, Namespace: pgSchema(t, dsn)}, false)
 	})
 }
@@ -79,34 +75,19 @@ func runConsole(t *testing.T, node, chromium string, store config.Store, shots b
 	// One attempt: the receiver's first failure makes the delivery dead.
 	cfg.Webhooks = []config.Webhook{{Name: "receiver", URL: recv.URL + "/hook", Events: []string{"session.revoked"},
 		SecretFile: secretFile, MaxAttempts: 1}}
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	srvCtx, stop := context.WithCancel(context.Background())
-	go func() {
-		done <- server.Run(srvCtx, server.Options{Config: cfg, APIKey: apiKey, Version: "consoletest",
-			Logger: slog.New(slog.DiscardHandler), Listening: func(a string) { addr <- a }})
-	}()
-	t.Cleanup(func() { stop(); <-done })
-	var base string
-	select {
-	case a := <-addr:
-		// localhost: a secure context over plain HTTP, so the browser keeps
-		// the console's Secure __Host- cookie.
-		base = "http://localhost:" + a[strings.LastIndex(a, ":")+1:]
-	case err := <-done:
-		t.Fatalf("server did not start: %v", err)
-	}
+	a := testenv.Serve(t, func(ctx context.Context, listening func(string)) error {
+		return server.Run(ctx, server.Options{Config: cfg, APIKey: apiKey, Version: "consoletest",
+			Logger: slog.New(slog.DiscardHandler), Listening: listening})
+	})
+	// localhost: a secure context over plain HTTP, so the browser keeps
+	// the console's Secure __Host- cookie.
+	base := "http://localhost:" + a[strings.LastIndex(a, ":")+1:]
 
 	results := ""
 	if shots {
-		results = "test-results"
-		if dir := os.Getenv("SESSIOND_TEST_RESULTS"); dir != "" {
-			results = dir
-		}
-		results, _ = filepath.Abs(results)
+		results = testenv.ResultsDir()
 	}
-	run := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", "console.test.mjs")
-	run.Env = append(os.Environ(),
+	err := testenv.NodeTest(t, ctx, node, "console.test.mjs",
 		"SESSIOND_URL="+base,
 		"SESSIOND_API_KEY="+apiKey,
 		"SESSIOND_CHROMIUM="+chromium,
@@ -114,9 +95,6 @@ func runConsole(t *testing.T, node, chromium string, store config.Store, shots b
 		"SESSIOND_RECEIVER_URL="+recv.URL,
 		"SESSIOND_STORE="+store.Driver,
 	)
-	run.WaitDelay = 10 * time.Second
-	out, err := run.CombinedOutput()
-	t.Logf("node --test console.test.mjs:\n%s", out)
 	if err != nil {
 		t.Errorf("console browser tests failed: %v", err)
 	}
@@ -182,44 +160,14 @@ func pgSchema(t *testing.T, dsn string) string {
 // test (fails it with SESSIOND_TEST_REQUIRE=1) when one is missing.
 func requirements(t *testing.T) (node, chromium string) {
 	t.Helper()
-	var missing []string
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing = append(missing, "node")
-	}
-	chromium = os.Getenv("SESSIOND_CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		missing = append(missing, chromium+" (apt-get install -y chromium)")
-	}
-	for _, pkg := range []string{"playwright-core", "axe-core"} {
-		if _, err := os.Stat(filepath.Join("node_modules", pkg, "package.json")); err != nil {
-			missing = append(missing, "consoletest/node_modules/"+pkg+" (npm ci --prefix consoletest)")
-		}
-	}
-	if len(missing) > 0 {
-		msg := "console browser tests need " + strings.Join(missing, ", ")
-		if os.Getenv("SESSIOND_TEST_REQUIRE") == "1" {
-			t.Fatal(msg + " (SESSIOND_TEST_REQUIRE=1)")
-		}
-		t.Skip(msg)
-	}
-	return node, chromium
+	return testenv.Browser(t, "console browser tests", "consoletest", "playwright-core", "axe-core")
 }
 
 // TestVendoredChartLibrary checks that the console's embedded uPlot is the
 // npm package this folder pins, byte for byte, licence included: the
 // vendored copy cannot drift from the version docs/console.md names.
 func TestVendoredChartLibrary(t *testing.T) {
-	if _, err := os.Stat(filepath.Join("node_modules", "uplot", "package.json")); err != nil {
-		msg := "consoletest/node_modules/uplot is missing (npm ci --prefix consoletest)"
-		if os.Getenv("SESSIOND_TEST_REQUIRE") == "1" {
-			t.Fatal(msg + " (SESSIOND_TEST_REQUIRE=1)")
-		}
-		t.Skip(msg)
-	}
+	testenv.Missing(t, "the vendored chart library check", testenv.NodeModules("consoletest", "uplot")...)
 	for vendored, npm := range map[string]string{
 		"uplot.iife.min.js": "dist/uPlot.iife.min.js",
 		"uplot.min.css":     "dist/uPlot.min.css",

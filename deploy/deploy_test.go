@@ -22,16 +22,15 @@ import (
 	"text/template"
 
 	"github.com/goccy/go-yaml"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/helm-rendered.yaml")
 
 func require(t *testing.T, what string) {
 	t.Helper()
-	if os.Getenv("SESSIOND_TEST_REQUIRE") == "1" {
-		t.Fatalf("%s is missing but SESSIOND_TEST_REQUIRE=1", what)
-	}
-	t.Skipf("%s is missing", what)
+	testenv.SkipOrFail(t, what+" is missing")
 }
 
 // TestSystemdUnit: systemd-analyze verify accepts the unit without a

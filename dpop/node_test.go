@@ -13,27 +13,16 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/dpop"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // nodeProofs runs testdata/node/proofs.mjs: proofs made by the npm dpop
 // package, an implementation written independently of this one.
 func nodeProofs(t *testing.T, htu, nonce, token string) map[string]string {
 	t.Helper()
-	require := os.Getenv("SESSIOND_TEST_REQUIRE") == "1"
-	node, err := exec.LookPath("node")
-	if err != nil {
-		if require {
-			t.Fatal("node is not installed (SESSIOND_TEST_REQUIRE=1)")
-		}
-		t.Skip("node is not installed")
-	}
+	node := testenv.Node(t, "proofs by the npm dpop package", "dpop/testdata/node", "dpop")
 	dir := filepath.Join("testdata", "node")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "dpop")); err != nil {
-		if require {
-			t.Fatal("npm package dpop missing: run npm ci --prefix dpop/testdata/node (SESSIOND_TEST_REQUIRE=1)")
-		}
-		t.Skip("npm package dpop missing: npm ci --prefix dpop/testdata/node")
-	}
 	cmd := exec.CommandContext(t.Context(), node, "proofs.mjs", htu, nonce, token)
 	cmd.Dir = dir
 	cmd.Stderr = os.Stderr

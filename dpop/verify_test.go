@@ -19,6 +19,8 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/dpop"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 type fakeClock struct {
@@ -49,20 +51,7 @@ func sign(t *testing.T, key any, alg jose.SignatureAlgorithm, hdr map[jose.Heade
 			opts = opts.WithHeader(k, v)
 		}
 	}
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := json.Marshal(cl)
-	obj, err := s.Sign(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := obj.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return testenv.SignJWS(t, key, alg, opts, cl)
 }
 
 func baseClaims() map[string]any {

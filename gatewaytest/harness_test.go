@@ -1,18 +1,17 @@
 package gatewaytest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // The example files use these addresses; the test only swaps the ports.
@@ -37,69 +36,26 @@ const (
 type stack struct {
 	sessiond string            // http://host:port of sessiond's API
 	proxies  map[string]string // name → base URL of the app through it
-	logs     map[string]*syncBuffer
-}
-
-func freePorts(t *testing.T, n int) []string {
-	t.Helper()
-	var out []string
-	var lns []net.Listener
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		out = append(out, ln.Addr().String())
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return out
+	logs     map[string]*testenv.SyncBuffer
 }
 
 // need finds the programs the test runs, skipping (failing with
 // SESSIOND_TEST_REQUIRE=1) when one is missing.
 func need(t *testing.T, progs ...string) map[string]string {
 	t.Helper()
-	found := map[string]string{}
-	var missing []string
-	for _, p := range progs {
-		path, err := exec.LookPath(p)
-		if err != nil {
-			if _, serr := os.Stat("/usr/sbin/" + p); serr == nil {
-				path, err = "/usr/sbin/"+p, nil
-			}
-		}
-		if err != nil {
-			missing = append(missing, p)
-			continue
-		}
-		found[p] = path
-	}
-	if len(missing) > 0 {
-		msg := "gateway tests need " + strings.Join(missing, ", ") + " (apt-get install -y nginx caddy python3)"
-		if os.Getenv("SESSIOND_TEST_REQUIRE") == "1" {
-			t.Fatal(msg + " (SESSIOND_TEST_REQUIRE=1)")
-		}
-		t.Skip(msg)
-	}
-	return found
+	return testenv.Programs(t, "gateway tests", " (apt-get install -y nginx caddy python3)", progs...)
 }
 
 func startStack(t *testing.T, ctx context.Context) *stack {
 	t.Helper()
 	bins := need(t, "nginx", "caddy", "python3")
-	ports := freePorts(t, 4)
+	ports := testenv.FreePorts(t, 4)
 	sd, app, ngx, cdy := ports[0], ports[1], ports[2], ports[3]
 	dir := t.TempDir()
 	st := &stack{sessiond: "http://" + sd, proxies: map[string]string{"nginx": "http://" + ngx, "caddy": "http://" + cdy},
-		logs: map[string]*syncBuffer{}}
+		logs: map[string]*testenv.SyncBuffer{}}
 
-	bin := filepath.Join(dir, "sessiond")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/sessiond/sessiond/cmd/sessiond").CombinedOutput(); err != nil {
-		t.Fatalf("go build cmd/sessiond: %v\n%s", err, out)
-	}
+	bin := testenv.Sessiond(t)
 	cfg := filepath.Join(dir, "sessiond.yaml")
 	writeFile(t, cfg, fmt.Sprintf(`environment: development
 strategy: hybrid
@@ -161,7 +117,7 @@ func (st *stack) start(t *testing.T, ctx context.Context, name string, env []str
 	t.Helper()
 	cmd := exec.CommandContext(ctx, prog, args...)
 	cmd.Env = append(os.Environ(), env...)
-	buf := &syncBuffer{}
+	buf := &testenv.SyncBuffer{}
 	st.logs[name] = buf
 	cmd.Stdout, cmd.Stderr = buf, buf
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
@@ -221,21 +177,4 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

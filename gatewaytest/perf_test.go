@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // TestPerformance measures, with wrk, GET /sessiond/check with a valid
@@ -33,10 +35,10 @@ func TestPerformance(t *testing.T) {
 	bins := need(t, "nginx", "wrk")
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
 	defer cancel()
-	ports := freePorts(t, 3)
+	ports := testenv.FreePorts(t, 3)
 	sd, ngx := ports[0], ports[1]
 	dir := t.TempDir()
-	st := &stack{sessiond: "http://" + sd, logs: map[string]*syncBuffer{}}
+	st := &stack{sessiond: "http://" + sd, logs: map[string]*testenv.SyncBuffer{}}
 	defer st.dump(t)
 
 	// The bare handler: an empty 200, as a valid check answers (without
@@ -53,10 +55,7 @@ func TestPerformance(t *testing.T) {
 	defer bare.Close()
 	bareAddr := ln.Addr().String()
 
-	bin := filepath.Join(dir, "sessiond")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/sessiond/sessiond/cmd/sessiond").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testenv.Sessiond(t)
 	cfg := filepath.Join(dir, "sessiond.yaml")
 	writeFile(t, cfg, fmt.Sprintf(`environment: development
 strategy: hybrid

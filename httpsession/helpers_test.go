@@ -1,7 +1,6 @@
 package httpsession_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +19,8 @@ import (
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/opaquetoken"
 	"github.com/sessiond/sessiond/sessiondtest"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
@@ -34,7 +34,7 @@ type env struct {
 	clock  *sessiondtest.Clock
 	events *sessiondtest.Events
 	srv    *httptest.Server
-	logs   *bytes.Buffer
+	logs   *testenv.SyncBuffer
 }
 
 type envOptions struct {
@@ -49,7 +49,7 @@ func newEnv(t *testing.T, eo envOptions) *env {
 	if eo.strategy == "" {
 		eo.strategy = sessiond.StrategyHybrid
 	}
-	e := &env{clock: sessiondtest.NewClock(t0), events: &sessiondtest.Events{}, logs: &bytes.Buffer{}}
+	e := &env{clock: sessiondtest.NewClock(t0), events: &sessiondtest.Events{}, logs: &testenv.SyncBuffer{}}
 	ring, err := jwttoken.NewRing(t0, jwttoken.RingOptions{MaxTokenLifetime: 600 * 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +80,7 @@ func newEnv(t *testing.T, eo envOptions) *env {
 	if o.DBSC.Clock == nil {
 		o.DBSC.Clock = e.clock
 	}
-	o.Logger = slog.New(slog.NewTextHandler(&lockedWriter{w: e.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	o.Logger = slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s, err := httpsession.New(o)
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -130,17 +130,6 @@ func newEnv(t *testing.T, eo envOptions) *env {
 	}
 	t.Cleanup(e.srv.Close)
 	return e
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // browser is an HTTP client with its own cookie jar.

@@ -13,6 +13,8 @@ import (
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/redisstore"
 	"github.com/sessiond/sessiond/sessiondtest"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // redisURL returns SESSIOND_TEST_REDIS_URL, or skips the test without it
@@ -88,22 +90,7 @@ func keys(tb testing.TB, c rueidis.Client, prefix string) []string {
 }
 
 // wipe deletes every key under prefix.
-func wipe(tb testing.TB, url, prefix string) {
-	opt, err := rueidis.ParseURL(url)
-	if err != nil {
-		return
-	}
-	opt.DisableCache = true
-	c, err := rueidis.NewClient(opt)
-	if err != nil {
-		tb.Logf("wipe %s: %v", prefix, err)
-		return
-	}
-	defer c.Close()
-	for _, k := range keys(tb, c, prefix) {
-		c.Do(context.Background(), c.B().Unlink().Key(k).Build())
-	}
-}
+func wipe(tb testing.TB, url, prefix string) { testenv.DeleteRedisPrefix(tb, url, prefix+":") }
 
 // The key layout of docs/redisstore.md, for tests that look inside.
 

@@ -17,9 +17,7 @@ import (
 // behind once retention has deleted everything.
 func TestStore_OpsKeys(t *testing.T) {
 	t.Parallel()
-	prefix := randomPrefix()
-	st := newStore(t, redisstore.Options{Prefix: prefix})
-	raw := rawClient(t)
+	prefix, st, raw := layoutStore(t)
 	ctx := t.Context()
 	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	sid := sessiond.NewSessionID()
@@ -73,9 +71,7 @@ func sameStrings(a, b []string) bool {
 // the store has a TTL, so Redis can expire everything by itself.
 func TestStore_KeysHaveTTL(t *testing.T) {
 	t.Parallel()
-	prefix := randomPrefix()
-	st := newStore(t, redisstore.Options{Prefix: prefix})
-	raw := rawClient(t)
+	prefix, st, raw := layoutStore(t)
 	ctx := t.Context()
 	t0 := now()
 
@@ -186,9 +182,7 @@ func TestStore_IndexesForgetExpiredSessions(t *testing.T) {
 
 	t.Run("NextWrite", func(t *testing.T) {
 		t.Parallel()
-		prefix := randomPrefix()
-		st := newStore(t, redisstore.Options{Prefix: prefix})
-		raw := rawClient(t)
+		prefix, st, raw := layoutStore(t)
 		gone := shortLived(t, st)
 		live := newSession("alice", now())
 		if err := st.Create(t.Context(), live); err != nil {
@@ -198,9 +192,7 @@ func TestStore_IndexesForgetExpiredSessions(t *testing.T) {
 	})
 	t.Run("DeleteExpired", func(t *testing.T) {
 		t.Parallel()
-		prefix := randomPrefix()
-		st := newStore(t, redisstore.Options{Prefix: prefix})
-		raw := rawClient(t)
+		prefix, st, raw := layoutStore(t)
 		gone := shortLived(t, st)
 		if n, err := st.DeleteExpired(t.Context(), now().Add(time.Minute), 10); n != 0 || err != nil {
 			t.Errorf("DeleteExpired() = %d, %v; want 0 (Redis deleted it), nil", n, err)
@@ -214,9 +206,7 @@ func TestStore_IndexesForgetExpiredSessions(t *testing.T) {
 		// A session whose idle expiry moved later is kept, and its GC
 		// entry moves to the new expiry.
 		t.Parallel()
-		prefix := randomPrefix()
-		st := newStore(t, redisstore.Options{Prefix: prefix})
-		raw := rawClient(t)
+		prefix, st, raw := layoutStore(t)
 		ctx := t.Context()
 		t0 := now()
 		s := newSession("alice", t0)
@@ -269,4 +259,12 @@ func TestStore_SubjectsWithBraces(t *testing.T) {
 			t.Errorf("RevokeSubject(%q, except first) = %v, %v; want the second", subject, revs, err)
 		}
 	}
+}
+
+// layoutStore returns a store on a fresh prefix with that prefix and a
+// plain client to look at its keys.
+func layoutStore(t *testing.T) (string, *redisstore.Store, rueidis.Client) {
+	t.Helper()
+	prefix := randomPrefix()
+	return prefix, newStore(t, redisstore.Options{Prefix: prefix}), rawClient(t)
 }

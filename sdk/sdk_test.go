@@ -5,11 +5,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"testing"
 
 	"github.com/sessiond/sessiond/sdk"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 func TestHandler(t *testing.T) {
@@ -73,13 +74,7 @@ func TestHandler(t *testing.T) {
 // SESSIOND_TEST_REQUIRE=1. The browser tests (browsertest/) run it in
 // Chromium.
 func TestScript(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		if os.Getenv("SESSIOND_TEST_REQUIRE") == "1" {
-			t.Fatal("node is not installed (SESSIOND_TEST_REQUIRE=1)")
-		}
-		t.Skip("node is not installed; skipping the JS unit tests")
-	}
+	node := testenv.Node(t, "the JS unit tests", "sdk")
 	cmd := exec.CommandContext(t.Context(), node, "--test", "sessiond_test.mjs")
 	out, err := cmd.CombinedOutput()
 	if err != nil {

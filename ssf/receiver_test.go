@@ -19,6 +19,8 @@ import (
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/sessiondtest"
 	"github.com/sessiond/sessiond/ssf"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 const (
@@ -57,20 +59,7 @@ func sign(t *testing.T, key any, alg jose.SignatureAlgorithm, kid, typ string, c
 	if typ != "" {
 		opts = opts.WithType(jose.ContentType(typ))
 	}
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := json.Marshal(claims)
-	obj, err := s.Sign(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := obj.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return testenv.SignJWS(t, key, alg, opts, claims)
 }
 
 type fixture struct {

@@ -14,27 +14,16 @@ import (
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/dpop"
 	"github.com/sessiond/sessiond/verifier"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // runBound runs dpop/testdata/node/bound.mjs: proofs made by the npm dpop
 // package, an implementation written independently of ours.
 func runBound(t *testing.T, args ...string) map[string]string {
 	t.Helper()
-	require := os.Getenv("SESSIOND_TEST_REQUIRE") == "1"
-	node, err := exec.LookPath("node")
-	if err != nil {
-		if require {
-			t.Fatal("node is not installed (SESSIOND_TEST_REQUIRE=1)")
-		}
-		t.Skip("node is not installed")
-	}
+	node := testenv.Node(t, "proofs by the npm dpop package", "dpop/testdata/node", "dpop")
 	dir := filepath.Join("..", "dpop", "testdata", "node")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "dpop")); err != nil {
-		if require {
-			t.Fatal("npm package dpop missing: run npm ci --prefix dpop/testdata/node (SESSIOND_TEST_REQUIRE=1)")
-		}
-		t.Skip("npm package dpop missing: npm ci --prefix dpop/testdata/node")
-	}
 	cmd := exec.CommandContext(t.Context(), node, append([]string{"bound.mjs"}, args...)...)
 	cmd.Dir = dir
 	cmd.Stderr = os.Stderr

@@ -1,7 +1,6 @@
 package verifier_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
@@ -20,6 +19,8 @@ import (
 	"github.com/sessiond/sessiond/sessiondtest"
 	"github.com/sessiond/sessiond/verifier"
 	"github.com/sessiond/sessiond/verifier/stream"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 const (
@@ -144,28 +145,10 @@ func (s *server) appendEvent(typ sessiond.EventType, details map[string]any) {
 	}
 }
 
-// logBuffer collects a verifier's log.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // newVerifier starts a verifier on s with the shared clock.
-func (s *server) newVerifier(edit func(*verifier.Options)) (*verifier.Verifier, *logBuffer) {
+func (s *server) newVerifier(edit func(*verifier.Options)) (*verifier.Verifier, *testenv.SyncBuffer) {
 	s.t.Helper()
-	logs := &logBuffer{}
+	logs := &testenv.SyncBuffer{}
 	o := verifier.Options{URL: s.srv.URL, APIKey: apiKey, Issuer: issuer, Audience: audience, Clock: s.clock,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	if edit != nil {

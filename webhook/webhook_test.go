@@ -20,6 +20,8 @@ import (
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/sessiondtest"
 	"github.com/sessiond/sessiond/webhook"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 var (
@@ -331,9 +333,8 @@ func TestDispatcher_Dead(t *testing.T) {
 	rcv := newReceiver(t, clock, func(int) int { return http.StatusInternalServerError })
 	ob := newOutbox(t)
 	obs := &observer{}
-	var logs bytes.Buffer
-	var logMu sync.Mutex
-	log := slog.New(slog.NewJSONHandler(lockedWriter{&logMu, &logs}, nil))
+	var logs testenv.SyncBuffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	ep := endpoint("siem", rcv.srv.URL)
 	ep.MaxAttempts = 3
 	d := newDispatcher(t, webhook.Options{Outbox: ob, Clock: clock, Observer: obs.observe, Logger: log,
@@ -358,9 +359,7 @@ func TestDispatcher_Dead(t *testing.T) {
 	if got, want := obs.calls(), []string{"siem retry", "siem retry", "siem dead"}; !slices.Equal(got, want) {
 		t.Errorf("Observer calls = %q; want %q", got, want)
 	}
-	logMu.Lock()
 	out := logs.String()
-	logMu.Unlock()
 	var deadLine map[string]any
 	for line := range strings.Lines(out) {
 		var m map[string]any
@@ -374,17 +373,6 @@ func TestDispatcher_Dead(t *testing.T) {
 	if strings.Contains(out, rcv.srv.URL) {
 		t.Errorf("log contains the endpoint URL: %s", out)
 	}
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 func TestDispatcher_Gone(t *testing.T) {

@@ -46,37 +46,38 @@ func (a *app) keysCmd() *cobra.Command {
 			HMACSecret: secret, MaxTokenLifetime: life.Refresh, KEK: kek, OldKEKs: oldKEKs,
 			PublishFor: cfg.JWT.KeyPublishPeriod.Std()})
 	}
+	// withKeys runs fn on the store's signing keys.
+	withKeys := func(ctx context.Context, fn func(sessiond.MetaStore, *signing.Keys) error) error {
+		return a.withMeta(ctx, create, func(cfg config.Config, meta sessiond.MetaStore) error {
+			keys, err := open(ctx, cfg, meta)
+			if err != nil {
+				return err
+			}
+			return fn(meta, keys)
+		})
+	}
 	var asJSON bool
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List signing keys, the current signer first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withMeta(cmd.Context(), create, func(cfg config.Config, meta sessiond.MetaStore) error {
-				keys, err := open(cmd.Context(), cfg, meta)
-				if err != nil {
-					return err
+			return withKeys(cmd.Context(), func(_ sessiond.MetaStore, keys *signing.Keys) error {
+				type keyJSON struct {
+					ID        string    `json:"kid"`
+					Algorithm string    `json:"alg"`
+					CreatedAt time.Time `json:"created_at"`
+					RetiredAt time.Time `json:"retired_at,omitzero"`
+					Current   bool      `json:"current"`
 				}
-				if asJSON {
-					type keyJSON struct {
-						ID        string    `json:"kid"`
-						Algorithm string    `json:"alg"`
-						CreatedAt time.Time `json:"created_at"`
-						RetiredAt time.Time `json:"retired_at,omitzero"`
-						Current   bool      `json:"current"`
-					}
-					for _, k := range keys.Ring().Keys() {
-						if err := writeJSON(a.stdout, keyJSON{k.ID, string(k.Algorithm), k.CreatedAt.UTC(), k.RetiredAt.UTC(), k.Current}); err != nil {
-							return err
-						}
-					}
-					return nil
-				}
-				t := newTable(a.stdout, "KID", "ALG", "CREATED", "RETIRED", "CURRENT")
-				for _, k := range keys.Ring().Keys() {
-					t.row(k.ID, string(k.Algorithm), stamp(k.CreatedAt), stamp(k.RetiredAt), fmt.Sprint(k.Current))
-				}
-				return t.flush()
+				return writeRows(a.stdout, asJSON, keys.Ring().Keys(),
+					func(k jwttoken.KeyInfo) any {
+						return keyJSON{k.ID, string(k.Algorithm), k.CreatedAt.UTC(), k.RetiredAt.UTC(), k.Current}
+					},
+					[]string{"KID", "ALG", "CREATED", "RETIRED", "CURRENT"},
+					func(k jwttoken.KeyInfo) []string {
+						return []string{k.ID, string(k.Algorithm), stamp(k.CreatedAt), stamp(k.RetiredAt), fmt.Sprint(k.Current)}
+					})
 			})
 		},
 	}
@@ -87,11 +88,7 @@ func (a *app) keysCmd() *cobra.Command {
 		Short: "Make a new key the signer; the old one verifies until its tokens expire",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withMeta(cmd.Context(), create, func(cfg config.Config, meta sessiond.MetaStore) error {
-				keys, err := open(cmd.Context(), cfg, meta)
-				if err != nil {
-					return err
-				}
+			return withKeys(cmd.Context(), func(meta sessiond.MetaStore, keys *signing.Keys) error {
 				if err := keys.Rotate(cmd.Context()); err != nil {
 					return err
 				}
@@ -197,26 +194,19 @@ func (a *app) apikeyCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if asJSON {
-					type keyJSON struct {
-						ID        string         `json:"id"`
-						Name      string         `json:"name"`
-						Scopes    []apikey.Scope `json:"scopes"`
-						CreatedAt time.Time      `json:"created_at"`
-						RevokedAt time.Time      `json:"revoked_at,omitzero"`
-					}
-					for _, k := range keys {
-						if err := writeJSON(a.stdout, keyJSON{k.ID, k.Name, k.Scopes, k.CreatedAt.UTC(), k.RevokedAt.UTC()}); err != nil {
-							return err
-						}
-					}
-					return nil
+				type keyJSON struct {
+					ID        string         `json:"id"`
+					Name      string         `json:"name"`
+					Scopes    []apikey.Scope `json:"scopes"`
+					CreatedAt time.Time      `json:"created_at"`
+					RevokedAt time.Time      `json:"revoked_at,omitzero"`
 				}
-				t := newTable(a.stdout, "ID", "NAME", "SCOPES", "CREATED", "REVOKED")
-				for _, k := range keys {
-					t.row(k.ID, k.Name, apikey.Join(k.Scopes), stamp(k.CreatedAt), stamp(k.RevokedAt))
-				}
-				return t.flush()
+				return writeRows(a.stdout, asJSON, keys,
+					func(k apikey.Key) any { return keyJSON{k.ID, k.Name, k.Scopes, k.CreatedAt.UTC(), k.RevokedAt.UTC()} },
+					[]string{"ID", "NAME", "SCOPES", "CREATED", "REVOKED"},
+					func(k apikey.Key) []string {
+						return []string{k.ID, k.Name, apikey.Join(k.Scopes), stamp(k.CreatedAt), stamp(k.RevokedAt)}
+					})
 			})
 		},
 	}
@@ -315,23 +305,16 @@ func (a *app) sessionsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				for _, s := range ss {
-					if err := writeJSON(a.stdout, s); err != nil {
-						return err
+			return writeRows(a.stdout, asJSON, ss,
+				func(s client.Session) any { return s },
+				[]string{"ID", "CREATED", "LAST ACTIVE", "EXPIRES", "DEVICE-BOUND", "IP", "USER AGENT"},
+				func(s client.Session) []string {
+					bound := "no"
+					if s.DeviceBound {
+						bound = "yes"
 					}
-				}
-				return nil
-			}
-			t := newTable(a.stdout, "ID", "CREATED", "LAST ACTIVE", "EXPIRES", "DEVICE-BOUND", "IP", "USER AGENT")
-			for _, s := range ss {
-				bound := "no"
-				if s.DeviceBound {
-					bound = "yes"
-				}
-				t.row(string(s.ID), stamp(s.CreatedAt), stamp(s.LastActiveAt), stamp(s.ExpiresAt), bound, s.Client.IP, s.Client.UserAgent)
-			}
-			return t.flush()
+					return []string{string(s.ID), stamp(s.CreatedAt), stamp(s.LastActiveAt), stamp(s.ExpiresAt), bound, s.Client.IP, s.Client.UserAgent}
+				})
 		},
 	}
 	list.Flags().StringVar(&subject, "subject", "", "the subject (user) whose sessions to list")

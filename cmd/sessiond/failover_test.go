@@ -13,13 +13,15 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // newPostgresStandby makes a streaming standby of primary on its own port
 // (pg_basebackup -R), started and replicating.
 func newPostgresStandby(t *testing.T, primary *storeServer) *storeServer {
 	t.Helper()
-	s := &storeServer{t: t, kind: "postgres", port: freePort(t), pgbin: primary.pgbin}
+	s := &storeServer{t: t, kind: "postgres", port: testenv.FreePort(t), pgbin: primary.pgbin}
 	dir, err := os.MkdirTemp("", "sessiond-standby-")
 	if err != nil {
 		t.Fatal(err)

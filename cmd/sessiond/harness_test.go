@@ -12,64 +12,22 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/redis/rueidis"
-
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
-// The end-to-end tests build the real binary once and run it as a child
-// process on a free port with a temporary data directory.
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
+// The end-to-end tests build the real binary once (testenv.Sessiond) and
+// run it as a child process on a free port with a temporary data
+// directory; a child's stderr (its JSON log) goes to a testenv.SyncBuffer.
 func binary(t testing.TB) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end: builds and runs the binary")
-	}
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "sessiond-e2e-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "sessiond")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
-
-// syncBuffer collects a child's stderr (its JSON log) safely.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	return testenv.Sessiond(t)
 }
 
 // node is one running `sessiond serve`.
@@ -80,7 +38,7 @@ type node struct {
 	url     string
 	dataDir string
 	env     []string
-	log     *syncBuffer
+	log     *testenv.SyncBuffer
 	done    chan error
 }
 
@@ -107,7 +65,7 @@ func startNode(t testing.TB, nc nodeConfig) *node {
 		args = append(args, "--config", p)
 	}
 	args = append(args, nc.args...)
-	n := &node{t: t, dataDir: nc.dataDir, env: nc.env, log: &syncBuffer{}, done: make(chan error, 1)}
+	n := &node{t: t, dataDir: nc.dataDir, env: nc.env, log: &testenv.SyncBuffer{}, done: make(chan error, 1)}
 	n.cmd = exec.Command(bin, args...)
 	n.cmd.Env = append(cleanEnv(), nc.env...)
 	pr, pw := io.Pipe()
@@ -242,25 +200,18 @@ func backends(t testing.TB) []backend {
 			return []string{"SESSIOND_STORE_DRIVER=postgres", "SESSIOND_STORE_DSN=" + u, "SESSIOND_STORE_NAMESPACE=" + pgSchema(t, u)}
 		}})
 	} else {
-		requireOrSkip(t, "SESSIOND_TEST_POSTGRES_URL")
+		testenv.Unset(t, "SESSIOND_TEST_POSTGRES_URL", "end-to-end tests on that store are skipped")
 	}
 	if u := os.Getenv("SESSIOND_TEST_REDIS_URL"); u != "" {
 		out = append(out, backend{"redis", func(t testing.TB) []string {
 			ns := uniqueName(t)
-			t.Cleanup(func() { deleteRedisPrefix(t, u, ns) })
+			t.Cleanup(func() { testenv.DeleteRedisPrefix(t, u, ns) })
 			return []string{"SESSIOND_STORE_DRIVER=redis", "SESSIOND_STORE_DSN=" + u, "SESSIOND_STORE_NAMESPACE=" + ns}
 		}})
 	} else {
-		requireOrSkip(t, "SESSIOND_TEST_REDIS_URL")
+		testenv.Unset(t, "SESSIOND_TEST_REDIS_URL", "end-to-end tests on that store are skipped")
 	}
 	return out
-}
-
-func requireOrSkip(t testing.TB, env string) {
-	if os.Getenv("SESSIOND_TEST_REQUIRE") == "1" {
-		t.Fatalf("%s is not set but SESSIOND_TEST_REQUIRE=1", env)
-	}
-	t.Logf("%s not set: end-to-end tests on that store are skipped", env)
 }
 
 func uniqueName(t testing.TB) string {
@@ -292,35 +243,6 @@ func eventually(t testing.TB, within time.Duration, what string, cond func() boo
 		case <-ctx.Done():
 			t.Fatalf("%s: not within %v", what, within)
 		case <-time.After(10 * time.Millisecond):
-		}
-	}
-}
-
-// deleteRedisPrefix removes every key a test deployment left under prefix,
-// so runs do not accumulate keys in the shared Redis.
-func deleteRedisPrefix(t testing.TB, url, prefix string) {
-	opt, err := rueidis.ParseURL(url)
-	if err != nil {
-		return
-	}
-	c, err := rueidis.NewClient(opt)
-	if err != nil {
-		return
-	}
-	defer c.Close()
-	ctx := context.Background()
-	var cursor uint64
-	for {
-		e, err := c.Do(ctx, c.B().Scan().Cursor(cursor).Match(prefix+"*").Count(1000).Build()).AsScanEntry()
-		if err != nil {
-			t.Logf("cleaning Redis prefix %s: %v", prefix, err)
-			return
-		}
-		for _, k := range e.Elements {
-			c.Do(ctx, c.B().Del().Key(k).Build())
-		}
-		if cursor = e.Cursor; cursor == 0 {
-			return
 		}
 	}
 }

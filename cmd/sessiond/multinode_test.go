@@ -17,6 +17,8 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // sharedBackends are the stores several nodes can share.
@@ -101,16 +103,6 @@ func TestE2E_MultiNode(t *testing.T) {
 	}
 }
 
-// freePort returns a TCP port that was free a moment ago.
-func freePort(t testing.TB) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // storeServer is a private PostgreSQL or Redis server process this test
 // can stop and start again, on its own port and data directory.
 type storeServer struct {
@@ -131,7 +123,7 @@ func (s *storeServer) dsn() string {
 }
 
 func newStoreServer(t testing.TB, kind string) *storeServer {
-	s := &storeServer{t: t, kind: kind, port: freePort(t)}
+	s := &storeServer{t: t, kind: kind, port: testenv.FreePort(t)}
 	dir, err := os.MkdirTemp("", "sessiond-store-")
 	if err != nil {
 		t.Fatal(err)

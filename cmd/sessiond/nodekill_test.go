@@ -16,6 +16,8 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // mixedSession is one client's session as the server acknowledged it.
@@ -47,27 +49,21 @@ func TestE2E_NodeKilledUnderLoad(t *testing.T) {
 		}
 	}
 	if env == nil {
-		requireOrSkip(t, "SESSIOND_TEST_POSTGRES_URL")
+		testenv.Unset(t, "SESSIOND_TEST_POSTGRES_URL", "end-to-end tests on that store are skipped")
 		return
 	}
-	ngxBin, err := exec.LookPath("nginx")
-	if err != nil {
-		if os.Getenv("SESSIOND_TEST_REQUIRE") == "1" {
-			t.Fatal("nginx is missing but SESSIOND_TEST_REQUIRE=1")
-		}
-		t.Skip("nginx is missing")
-	}
+	ngxBin := testenv.Programs(t, "the node-kill test", "", "nginx")["nginx"]
 	env = append(env, "SESSIOND_API_KEY="+testAPIKey)
 	var configs []nodeConfig
 	var nodes []*node
 	for range 3 {
-		nc := nodeConfig{env: env, dataDir: t.TempDir(), args: []string{"--listen", "127.0.0.1:" + strconv.Itoa(freePort(t))}}
+		nc := nodeConfig{env: env, dataDir: t.TempDir(), args: []string{"--listen", "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))}}
 		configs = append(configs, nc)
 		nodes = append(nodes, startNode(t, nc))
 	}
 
 	dir := t.TempDir()
-	ngx := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	ngx := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +97,7 @@ http {
 		global += " user root;"
 	}
 	proxy := exec.Command(ngxBin, "-p", dir, "-c", "nginx.conf", "-e", "stderr", "-g", global)
-	var proxyLog syncBuffer
+	var proxyLog testenv.SyncBuffer
 	proxy.Stderr = &proxyLog
 	if err := proxy.Start(); err != nil {
 		t.Fatal(err)

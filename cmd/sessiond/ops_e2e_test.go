@@ -18,6 +18,8 @@ import (
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/webhook"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // receiver is a real local webhook receiver that fails its first `fail`
@@ -111,7 +113,7 @@ func TestE2E_SecurityOperations(t *testing.T) {
 			// An endpoint that is down until after a restart.
 			lateKey, lateSecret := writeSecret(t, dir)
 			late := &receiver{secret: lateKey}
-			lateAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+			lateAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 
 			deadKey, deadSecret := writeSecret(t, dir)
 			dead := &receiver{secret: deadKey, fail: 1 << 30}

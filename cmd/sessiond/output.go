@@ -84,6 +84,25 @@ func (t *table) row(cells ...string) {
 
 func (t *table) flush() error { return t.w.Flush() }
 
+// writeRows is the output of a list command: with asJSON one JSON object
+// a row (as toJSON makes it), else an aligned table of header and each
+// row's cells.
+func writeRows[T any](w io.Writer, asJSON bool, rows []T, toJSON func(T) any, header []string, cells func(T) []string) error {
+	if asJSON {
+		for _, r := range rows {
+			if err := writeJSON(w, toJSON(r)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	t := newTable(w, header...)
+	for _, r := range rows {
+		t.row(cells(r)...)
+	}
+	return t.flush()
+}
+
 // writeJSON writes v as one line of JSON. encoding/json escapes C0
 // controls but not DEL, C1 or bidi controls; those are escaped too, which
 // keeps the JSON valid and equal in meaning.

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // readmeBlock returns the fenced code block that follows the line holding
@@ -85,19 +87,12 @@ func TestREADME_QuickStart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	for _, tool := range []string{"bash", "curl", "jq", "git"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("SESSIOND_TEST_REQUIRE") == "1" {
-				t.Fatalf("the README quick start needs %s (SESSIOND_TEST_REQUIRE=1)", tool)
-			}
-			t.Skipf("the README quick start needs %s", tool)
-		}
-	}
+	testenv.Programs(t, "the README quick start", "", "bash", "curl", "jq", "git")
 	block := readmeBlock(t, "<!-- quickstart:")
 	if !strings.Contains(block, "127.0.0.1:8420") {
 		t.Fatal("the quick start no longer names 127.0.0.1:8420; update this test")
 	}
-	block = strings.ReplaceAll(block, "127.0.0.1:8420", "127.0.0.1:"+strconv.Itoa(freePort(t)))
+	block = strings.ReplaceAll(block, "127.0.0.1:8420", "127.0.0.1:"+strconv.Itoa(testenv.FreePort(t)))
 
 	root, err := filepath.Abs("../..")
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -20,6 +19,8 @@ import (
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/verifier"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // The verifier end-to-end tests run two `sessiond serve` nodes on one
@@ -39,12 +40,7 @@ var (
 func nodeVerifierModule(t testing.TB) string {
 	t.Helper()
 	sdk, _ := filepath.Abs("../../sdk/node")
-	if _, err := os.Stat(filepath.Join(sdk, "node_modules", "jose")); err != nil {
-		if os.Getenv("SESSIOND_TEST_REQUIRE") == "1" {
-			t.Fatalf("sdk/node/node_modules missing (npm ci --prefix sdk/node): %v", err)
-		}
-		t.Skipf("sdk/node/node_modules missing: %v", err)
-	}
+	testenv.Missing(t, "the Node.js verifier", testenv.NodeModules("sdk/node", "jose")...)
 	nodeBuildOnce.Do(func() {
 		out := filepath.Join(sdk, ".e2e-build")
 		b, err := exec.Command("node", filepath.Join(sdk, "node_modules/typescript/bin/tsc"), "-p", filepath.Join(sdk, "tsconfig.json"),
@@ -67,14 +63,14 @@ type nodeVerifier struct {
 	cmd  *exec.Cmd
 	url  string
 	hc   *http.Client
-	log  *syncBuffer
+	log  *testenv.SyncBuffer
 	done chan error
 }
 
 func startNodeVerifier(t testing.TB, sessiondURL string, maxStaleness time.Duration) *nodeVerifier {
 	t.Helper()
 	mod := nodeVerifierModule(t)
-	nv := &nodeVerifier{t: t, log: &syncBuffer{}, done: make(chan error, 1),
+	nv := &nodeVerifier{t: t, log: &testenv.SyncBuffer{}, done: make(chan error, 1),
 		hc: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4}}}
 	nv.cmd = exec.Command("node", "testdata/node-verifier.mjs")
 	nv.cmd.Env = append(cleanEnv(), "VERIFIER_MODULE="+mod, "SESSIOND_URL="+sessiondURL, "SESSIOND_API_KEY="+testAPIKey,
@@ -310,7 +306,7 @@ func TestE2E_VerifierOutage(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			env := hybridEnv(b, t)
 			na := startNode(t, nodeConfig{env: env})
-			listen := []string{"--listen", "127.0.0.1:" + strconv.Itoa(freePort(t))}
+			listen := []string{"--listen", "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))}
 			dataB := t.TempDir()
 			nb := startNode(t, nodeConfig{env: env, dataDir: dataB, args: listen})
 			fast := func(o *verifier.Options) { o.MaxStaleness = maxStale; o.IdleTimeout = 15 * time.Second }

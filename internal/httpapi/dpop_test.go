@@ -18,6 +18,8 @@ import (
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/dpop"
 	"github.com/sessiond/sessiond/internal/httpapi"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 const (
@@ -50,11 +52,6 @@ func (p *proofKey) jkt() string {
 }
 
 func (p *proofKey) proof(htm, htu, access, nonce string) string {
-	opts := (&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt")
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: p.key}, opts)
-	if err != nil {
-		p.t.Fatal(err)
-	}
 	cl := map[string]any{"jti": rand.Text(), "htm": htm, "htu": htu, "iat": p.at.Unix()}
 	if access != "" {
 		sum := sha256.Sum256([]byte(access))
@@ -63,13 +60,7 @@ func (p *proofKey) proof(htm, htu, access, nonce string) string {
 	if nonce != "" {
 		cl["nonce"] = nonce
 	}
-	body, _ := json.Marshal(cl)
-	obj, err := s.Sign(body)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	out, _ := obj.CompactSerialize()
-	return out
+	return testenv.SignJWS(p.t, p.key, jose.ES256, (&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt"), cl)
 }
 
 func jsonBody(t *testing.T, v map[string]any) string {

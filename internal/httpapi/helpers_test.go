@@ -30,6 +30,8 @@ import (
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/opaquetoken"
 	"github.com/sessiond/sessiond/sessiondtest"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // t0 is every test's start time: UTC, with microseconds, like a store's.
@@ -59,14 +61,14 @@ type env struct {
 	srv      *httptest.Server
 	hc       *http.Client // checks every response against openapi.json
 	c        *client.Client
-	logs     *syncBuffer
+	logs     *testenv.SyncBuffer
 }
 
 // newEnv starts a server for strategy. edit, when not nil, changes the
 // handler's options before New.
 func newEnv(t testing.TB, strategy sessiond.Strategy, edit func(*httpapi.Options)) *env {
 	t.Helper()
-	e := &env{t: t, strategy: strategy, clock: sessiondtest.NewClock(t0), store: memstore.New(), logs: &syncBuffer{}}
+	e := &env{t: t, strategy: strategy, clock: sessiondtest.NewClock(t0), store: memstore.New(), logs: &testenv.SyncBuffer{}}
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ring, err := jwttoken.NewRing(t0, jwttoken.RingOptions{MaxTokenLifetime: life.Refresh})
 	if err != nil {
@@ -253,25 +255,6 @@ func wantCode(t testing.TB, op string, err error, status int, code string, targe
 	if ce.RequestID == "" {
 		t.Errorf("%s error has no request ID", op)
 	}
-}
-
-// syncBuffer is a log sink the server's goroutines may write to while
-// the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // logLines closes the server, so every request's line is written, and

@@ -6,7 +6,6 @@ package redisclustertest
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // Cluster is a running Redis Cluster of six server processes.
@@ -31,18 +32,11 @@ type Cluster struct {
 // under SESSIOND_TEST_REQUIRE=1. The processes are killed at cleanup.
 func Start(t testing.TB) *Cluster {
 	t.Helper()
-	for _, tool := range []string{"redis-server", "redis-cli"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("SESSIOND_TEST_REQUIRE") == "1" {
-				t.Fatalf("%s is missing but SESSIOND_TEST_REQUIRE=1", tool)
-			}
-			t.Skipf("%s is missing", tool)
-		}
-	}
+	testenv.Programs(t, "a Redis Cluster", "", "redis-server", "redis-cli")
 	c := &Cluster{t: t, dir: t.TempDir(), procs: map[int]*exec.Cmd{}}
 	t.Cleanup(c.killAll)
 	for range 6 {
-		port := freePort(t)
+		port := testenv.FreePort(t)
 		c.ports = append(c.ports, port)
 		c.startNode(port)
 	}
@@ -59,15 +53,6 @@ func Start(t testing.TB) *Cluster {
 	}
 	c.WaitHealthy()
 	return c
-}
-
-func freePort(t testing.TB) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func (c *Cluster) startNode(port int) {

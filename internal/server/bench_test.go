@@ -17,6 +17,8 @@ import (
 	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // The HTTP benchmarks run the real server (server.Run) and a bare net/http
@@ -36,21 +38,10 @@ func startServer(b *testing.B, strategy sessiond.Strategy) string {
 	cfg.Environment = config.EnvDevelopment
 	cfg.Server.Listen = "127.0.0.1:0"
 	cfg.Server.DataDir = b.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- server.Run(ctx, server.Options{Config: cfg, APIKey: benchKey, Listening: func(a string) { addr <- a },
+	return "http://" + testenv.Serve(b, func(ctx context.Context, listening func(string)) error {
+		return server.Run(ctx, server.Options{Config: cfg, APIKey: benchKey, Listening: listening,
 			Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	}()
-	b.Cleanup(func() { cancel(); <-done })
-	select {
-	case a := <-addr:
-		return "http://" + a
-	case err := <-done:
-		b.Fatal(err)
-	}
-	return ""
+	})
 }
 
 func httpClient() *http.Client {
@@ -59,6 +50,19 @@ func httpClient() *http.Client {
 
 // drive posts bodies[i] round-robin from 32 goroutines.
 func drive(b *testing.B, url string, key string, bodies [][]byte) {
+	driveRequests(b, func(i int) *http.Request {
+		req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(bodies[i%len(bodies)]))
+		req.Header.Set("Content-Type", "application/json")
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		return req
+	})
+}
+
+// driveRequests sends newRequest(i) for i = 1, 2, … from 32 goroutines
+// (keep-alive clients) and fails on any answer but 200.
+func driveRequests(b *testing.B, newRequest func(i int) *http.Request) {
 	hc := httpClient()
 	var n atomic.Int64
 	b.SetParallelism(16) // × GOMAXPROCS(2) = 32 clients
@@ -66,13 +70,7 @@ func drive(b *testing.B, url string, key string, bodies [][]byte) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			i := n.Add(1)
-			req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(bodies[int(i)%len(bodies)]))
-			req.Header.Set("Content-Type", "application/json")
-			if key != "" {
-				req.Header.Set("Authorization", "Bearer "+key)
-			}
-			resp, err := hc.Do(req)
+			resp, err := hc.Do(newRequest(int(n.Add(1))))
 			if err != nil {
 				b.Error(err)
 				return
@@ -87,24 +85,31 @@ func drive(b *testing.B, url string, key string, bodies [][]byte) {
 	})
 }
 
-// BenchmarkHTTPBare is the baseline: a bare net/http handler answering a
-// fixed JSON body of the size of a verify answer.
-func BenchmarkHTTPBare(b *testing.B) {
-	body := []byte(`{"active":true,"session":{"id":"uj4x4wbqvvdo3yauygr7hk34gq","subject":"alice","strategy":"hybrid","created_at":"2026-11-26T13:10:50.194575Z","last_active_at":"2026-11-26T13:10:50.194575Z","idle_expires_at":"2026-11-26T14:40:50.194575Z","expires_at":"2026-11-26T21:10:50.194575Z","persistent":false,"client":{"ip":"","user_agent":""},"claims":{}}}`)
+// serveBare serves h on a loopback port until the benchmark ends and
+// returns its address.
+func serveBare(b *testing.B, h http.HandlerFunc) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	b.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
+// BenchmarkHTTPBare is the baseline: a bare net/http handler answering a
+// fixed JSON body of the size of a verify answer.
+func BenchmarkHTTPBare(b *testing.B) {
+	body := []byte(`{"active":true,"session":{"id":"uj4x4wbqvvdo3yauygr7hk34gq","subject":"alice","strategy":"hybrid","created_at":"2026-11-26T13:10:50.194575Z","last_active_at":"2026-11-26T13:10:50.194575Z","idle_expires_at":"2026-11-26T14:40:50.194575Z","expires_at":"2026-11-26T21:10:50.194575Z","persistent":false,"client":{"ip":"","user_agent":""},"claims":{}}}`)
+	addr := serveBare(b, func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(body)
-	})}
-	go srv.Serve(ln)
-	b.Cleanup(func() { srv.Close() })
+	})
 	// The same requests the verify benchmark sends: same token sizes, same
 	// Authorization header.
-	drive(b, "http://"+ln.Addr().String()+"/", benchKey, verifyBodies(b, startServer(b, sessiond.StrategyHybrid)))
+	drive(b, "http://"+addr+"/", benchKey, verifyBodies(b, startServer(b, sessiond.StrategyHybrid)))
 }
 
 func benchVerify(b *testing.B, strategy sessiond.Strategy) {

@@ -6,14 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // The gateway's forward-auth check over HTTP, measured as verify is
@@ -33,21 +33,10 @@ func startGateway(b *testing.B) string {
 	cfg.Cookie.Secure = false
 	cfg.Cookie.Name, cfg.Cookie.RefreshName = "sid", "rt"
 	cfg.Gateway.Enabled, cfg.Gateway.LoginURL = true, "/login"
-	ctx, cancel := context.WithCancel(context.Background())
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- server.Run(ctx, server.Options{Config: cfg, APIKey: benchKey, InsecureDev: true, Listening: func(a string) { addr <- a },
+	return "http://" + testenv.Serve(b, func(ctx context.Context, listening func(string)) error {
+		return server.Run(ctx, server.Options{Config: cfg, APIKey: benchKey, InsecureDev: true, Listening: listening,
 			Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	}()
-	b.Cleanup(func() { cancel(); <-done })
-	select {
-	case a := <-addr:
-		return "http://" + a
-	case err := <-done:
-		b.Fatal(err)
-	}
-	return ""
+	})
 }
 
 // gatewayCookies creates 500 sessions of 100 subjects and returns their
@@ -79,42 +68,18 @@ func gatewayCookies(b *testing.B, base string) []string {
 
 // driveGet sends GET url with cookies[i] round-robin from 32 goroutines.
 func driveGet(b *testing.B, url string, cookies []string) {
-	hc := httpClient()
-	var n atomic.Int64
-	b.SetParallelism(16)
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			i := n.Add(1)
-			req, _ := http.NewRequest(http.MethodGet, url, nil)
-			req.Header.Set("Cookie", cookies[int(i)%len(cookies)])
-			req.Header.Set("User-Agent", "bench")
-			resp, err := hc.Do(req)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				b.Errorf("status %d", resp.StatusCode)
-				return
-			}
-		}
+	driveRequests(b, func(i int) *http.Request {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		req.Header.Set("Cookie", cookies[i%len(cookies)])
+		req.Header.Set("User-Agent", "bench")
+		return req
 	})
 }
 
 // BenchmarkHTTPCheckBare is the baseline: an empty 200 from a bare handler.
 func BenchmarkHTTPCheckBare(b *testing.B) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })}
-	go srv.Serve(ln)
-	b.Cleanup(func() { srv.Close() })
-	driveGet(b, "http://"+ln.Addr().String()+"/sessiond/check", gatewayCookies(b, startGateway(b)))
+	addr := serveBare(b, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
+	driveGet(b, "http://"+addr+"/sessiond/check", gatewayCookies(b, startGateway(b)))
 }
 
 // BenchmarkHTTPGatewayCheck is GET /sessiond/check with a valid cookie.

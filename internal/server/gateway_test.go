@@ -14,6 +14,8 @@ import (
 
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 const gatewayKey = "sdak_gateway_0123456789abcdefghijklmnopqrstuvwxy"
@@ -34,21 +36,10 @@ func runGateway(t *testing.T, edit func(*config.Config)) string {
 	if edit != nil {
 		edit(&cfg)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- server.Run(ctx, server.Options{Config: cfg, APIKey: gatewayKey, InsecureDev: true,
-			Listening: func(a string) { addr <- a }, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case a := <-addr:
-		return "http://" + a
-	case err := <-done:
-		t.Fatal(err)
-	}
-	return ""
+	return "http://" + testenv.Serve(t, func(ctx context.Context, listening func(string)) error {
+		return server.Run(ctx, server.Options{Config: cfg, APIKey: gatewayKey, InsecureDev: true,
+			Listening: listening, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	})
 }
 
 func createWith(t *testing.T, base, body string) map[string]any {

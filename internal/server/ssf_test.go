@@ -16,6 +16,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/sessiond/sessiond/internal/config"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 const ssfBearer = "push-token-0123456789abcdefghijklmnopqrstuv"
@@ -41,19 +43,9 @@ func newSSFTransmitter(t *testing.T) *ssfTransmitter {
 
 func (tr *ssfTransmitter) set(t *testing.T, key ed25519.PrivateKey, jti, event string, subject map[string]any) string {
 	t.Helper()
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: key},
-		(&jose.SignerOptions{}).WithType("secevent+jwt").WithHeader("kid", "idp-1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := json.Marshal(map[string]any{"iss": "https://idp.example.com", "aud": "https://sessiond.example.com",
-		"iat": time.Now().Unix(), "jti": jti, "events": map[string]any{event: map[string]any{"subject": subject}}})
-	obj, err := s.Sign(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, _ := obj.CompactSerialize()
-	return out
+	return testenv.SignJWS(t, key, jose.EdDSA, (&jose.SignerOptions{}).WithType("secevent+jwt").WithHeader("kid", "idp-1"),
+		map[string]any{"iss": "https://idp.example.com", "aud": "https://sessiond.example.com",
+			"iat": time.Now().Unix(), "jti": jti, "events": map[string]any{event: map[string]any{"subject": subject}}})
 }
 
 func pushSET(t *testing.T, url, bearer, set string) (int, string) {

@@ -19,6 +19,8 @@ import (
 	"github.com/sessiond/sessiond/opaquetoken"
 	"github.com/sessiond/sessiond/pgstore"
 	"github.com/sessiond/sessiond/redisstore"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 func name() string {
@@ -59,7 +61,7 @@ func stores(b *testing.B) map[string]func(b *testing.B) sessiond.Store {
 				if err != nil {
 					b.Fatal(err)
 				}
-				b.Cleanup(func() { st.Close(); deletePrefix(u, prefix) })
+				b.Cleanup(func() { st.Close(); testenv.DeleteRedisPrefix(b, u, prefix) })
 				return st
 			}
 		}
@@ -302,31 +304,4 @@ func BenchmarkRawMapRead(b *testing.B) {
 		i++
 	}
 	_ = sink
-}
-
-// deletePrefix removes a benchmark's keys from the shared Redis.
-func deletePrefix(url, prefix string) {
-	opt, err := rueidis.ParseURL(url)
-	if err != nil {
-		return
-	}
-	c, err := rueidis.NewClient(opt)
-	if err != nil {
-		return
-	}
-	defer c.Close()
-	ctx := context.Background()
-	var cursor uint64
-	for {
-		e, err := c.Do(ctx, c.B().Scan().Cursor(cursor).Match(prefix+"*").Count(1000).Build()).AsScanEntry()
-		if err != nil {
-			return
-		}
-		for _, k := range e.Elements {
-			c.Do(ctx, c.B().Del().Key(k).Build())
-		}
-		if cursor = e.Cursor; cursor == 0 {
-			return
-		}
-	}
 }

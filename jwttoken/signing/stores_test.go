@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/redis/rueidis"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/pgstore"
 	"github.com/sessiond/sessiond/redisstore"
 	"github.com/sessiond/sessiond/sqlitestore"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // metaStore is a way to open one store twice ("two starts"): reopen
@@ -75,11 +76,11 @@ func metaStores(t *testing.T) []metaStore {
 			return s
 		}})
 	} else {
-		requireOrSkip(t, "SESSIOND_TEST_POSTGRES_URL")
+		testenv.Unset(t, "SESSIOND_TEST_POSTGRES_URL", "that store is not tested here")
 	}
 	if u := os.Getenv("SESSIOND_TEST_REDIS_URL"); u != "" {
 		prefix := "signingtest-" + suffix()
-		t.Cleanup(func() { wipeRedis(t, u, prefix) })
+		t.Cleanup(func() { testenv.DeleteRedisPrefix(t, u, prefix) })
 		out = append(out, metaStore{"redis", func(t *testing.T) sessiond.MetaStore {
 			s, err := redisstore.New(context.Background(), u, redisstore.Options{Prefix: prefix})
 			if err != nil {
@@ -89,42 +90,7 @@ func metaStores(t *testing.T) []metaStore {
 			return s
 		}})
 	} else {
-		requireOrSkip(t, "SESSIOND_TEST_REDIS_URL")
+		testenv.Unset(t, "SESSIOND_TEST_REDIS_URL", "that store is not tested here")
 	}
 	return out
-}
-
-func requireOrSkip(t *testing.T, env string) {
-	if os.Getenv("SESSIOND_TEST_REQUIRE") == "1" {
-		t.Fatalf("%s is not set but SESSIOND_TEST_REQUIRE=1", env)
-	}
-	t.Logf("%s not set: that store is not tested here", env)
-}
-
-func wipeRedis(t *testing.T, url, prefix string) {
-	opt, err := rueidis.ParseURL(url)
-	if err != nil {
-		return
-	}
-	opt.DisableCache = true
-	c, err := rueidis.NewClient(opt)
-	if err != nil {
-		t.Logf("wipe %s: %v", prefix, err)
-		return
-	}
-	defer c.Close()
-	ctx := context.Background()
-	var cursor uint64
-	for {
-		e, err := c.Do(ctx, c.B().Scan().Cursor(cursor).Match(prefix+"*").Count(1000).Build()).AsScanEntry()
-		if err != nil {
-			return
-		}
-		for _, k := range e.Elements {
-			c.Do(ctx, c.B().Unlink().Key(k).Build())
-		}
-		if cursor = e.Cursor; cursor == 0 {
-			return
-		}
-	}
 }

@@ -9,12 +9,13 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 const apiKey = "sdak_node_verifier_test_0123456789abcdefghijk"
@@ -23,16 +24,7 @@ func TestNodeVerifier(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs Node.js")
 	}
-	node, err := exec.LookPath("node")
-	if err == nil {
-		_, err = os.Stat(filepath.Join("node_modules", "jose"))
-	}
-	if err != nil {
-		if os.Getenv("SESSIOND_TEST_REQUIRE") == "1" {
-			t.Fatalf("node or sdk/node/node_modules missing (run npm ci --prefix sdk/node): %v", err)
-		}
-		t.Skipf("node or sdk/node/node_modules missing: %v", err)
-	}
+	node := testenv.Node(t, "the Node.js verifier test", "sdk/node", "jose")
 	if out, err := exec.Command(node, "node_modules/typescript/bin/tsc", "-p", "tsconfig.json").CombinedOutput(); err != nil {
 		t.Fatalf("tsc: %v\n%s", err, out)
 	}
@@ -46,21 +38,10 @@ func TestNodeVerifier(t *testing.T) {
 	// Set explicitly: the defaults are unique to the deployment, and the
 	// verifier must be told them.
 	cfg.JWT.Issuer, cfg.JWT.Audience = "https://sessiond.test", "node-verifier-test"
-	ctx, cancel := context.WithCancel(context.Background())
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- server.Run(ctx, server.Options{Config: cfg, APIKey: apiKey, Listening: func(a string) { addr <- a },
+	url := "http://" + testenv.Serve(t, func(ctx context.Context, listening func(string)) error {
+		return server.Run(ctx, server.Options{Config: cfg, APIKey: apiKey, Listening: listening,
 			Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	var url string
-	select {
-	case a := <-addr:
-		url = "http://" + a
-	case err := <-done:
-		t.Fatal(err)
-	}
+	})
 
 	cmd := exec.Command(node, "--test", "--test-reporter=spec", "test/")
 	cmd.Env = append(os.Environ(), "SESSIOND_URL="+url, "SESSIOND_API_KEY="+apiKey,

@@ -1,0 +1,42 @@
+package testenv
+
+import (
+	"context"
+	"testing"
+
+	"github.com/redis/rueidis"
+)
+
+// DeleteRedisPrefix removes every key under prefix from the Redis at url,
+// so test runs do not leave keys behind in the shared server. It only logs
+// what goes wrong: it is cleanup.
+func DeleteRedisPrefix(tb testing.TB, url, prefix string) {
+	opt, err := rueidis.ParseURL(url)
+	if err != nil {
+		return
+	}
+	opt.DisableCache = true
+	c, err := rueidis.NewClient(opt)
+	if err != nil {
+		tb.Logf("cleaning Redis prefix %s: %v", prefix, err)
+		return
+	}
+	defer c.Close()
+	ctx := context.Background()
+	for _, node := range c.Nodes() { // every node of a Redis Cluster
+		var cursor uint64
+		for {
+			e, err := node.Do(ctx, node.B().Scan().Cursor(cursor).Match(prefix+"*").Count(1000).Build()).AsScanEntry()
+			if err != nil {
+				tb.Logf("cleaning Redis prefix %s: %v", prefix, err)
+				break
+			}
+			for _, k := range e.Elements {
+				c.Do(ctx, c.B().Unlink().Key(k).Build())
+			}
+			if cursor = e.Cursor; cursor == 0 {
+				break
+			}
+		}
+	}
+}
