@@ -26,6 +26,10 @@ const DEFAULTS = {
 const MAX_TIMER_MS = 2 ** 31 - 1; // setTimeout's limit
 const RETRY_MS = 5000; // after a failed (network, 5xx) automatic refresh
 const SETTLE_MS = 100; // fallback lock: time for a rival tab's write to land
+// A refresh another tab finished this recently is as good as this tab's
+// own: two tabs asking within moments of each other share one refresh even
+// when the second asks after the first has landed.
+const RECENT_MS = 2000;
 
 /**
  * Creates the client of one origin's session. Nothing runs until start().
@@ -77,7 +81,7 @@ export function createSession(options = {}) {
     if (!Number.isFinite(exp)) throw new TypeError("sessiond: no access_token_expires_at in the response");
     const rexp = Date.parse(body.refresh_token_expires_at);
     const prev = readState();
-    const next = { exp, rexp: Number.isFinite(rexp) ? rexp : null, gen: (prev ? prev.gen : 0) + 1, at: Date.now() };
+    const next = { exp, rexp: Number.isFinite(rexp) ? rexp : null, gen: (prev ? prev.gen : 0) + 1, at: Date.now(), by: tabId() };
     local.setItem(stateKey, JSON.stringify(next));
     post({ type: "refreshed" });
     changed();
@@ -160,8 +164,9 @@ export function createSession(options = {}) {
     if (!inflight) {
       inflight = withLock(async () => {
         const cur = readState();
-        if (cur && cur.gen !== seen && cur.exp > Date.now()) {
-          return true; // another tab refreshed while we waited: use its cookies
+        const now = Date.now();
+        if (cur && cur.exp > now && (cur.gen !== seen || (cur.by !== tabId() && now - cur.at < RECENT_MS))) {
+          return true; // another tab refreshed while we waited, or just before: use its cookies
         }
         const ok = await refreshNow(cur);
         // Hold the lock a moment: localStorage reaches other tabs

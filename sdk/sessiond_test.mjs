@@ -96,6 +96,17 @@ test("two tabs refreshing at once: one refresh, both fresh (fallback lock)", asy
   assert.equal(localStorage.getItem("sessiond:lock"), null, "the lock is released");
 });
 
+test("a tab asking just after another tab's refresh landed uses it; its own next refresh goes out", async () => {
+  const srv = fakeServer();
+  const a = tab(srv);
+  const b = tab(srv);
+  assert.equal(await a.refresh(), true);
+  assert.equal(await b.refresh(), true, "b asks moments after a's refresh landed");
+  assert.equal(srv.count("POST /auth/refresh"), 1, "b used a's refresh");
+  assert.equal(await a.refresh(), true);
+  assert.equal(srv.count("POST /auth/refresh"), 2, "a tab's own recent refresh does not stop its next one");
+});
+
 test("a refused refresh ends the session and clears only the client's keys", async () => {
   const srv = fakeServer();
   const s = tab(srv);
