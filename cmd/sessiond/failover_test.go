@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -97,6 +98,10 @@ type loginLoad struct {
 	families []*family
 	acked    atomic.Int64
 	failed   atomic.Int64
+	// unserved counts the failed calls the server did not answer with a
+	// client error (transport errors, 5xx): a store it cannot reach. A 4xx
+	// is an answer, e.g. a refresh of a rotation the failover lost.
+	unserved atomic.Int64
 	done     chan struct{}
 	wg       sync.WaitGroup
 	stopOnce sync.Once
@@ -109,6 +114,14 @@ type family struct {
 	id      sessiond.SessionID
 	refresh sessiond.Secret
 	settled bool
+}
+
+func (l *loginLoad) fail(err error) {
+	l.failed.Add(1)
+	var ce *client.Error
+	if !errors.As(err, &ce) || ce.Status >= 500 {
+		l.unserved.Add(1)
+	}
 }
 
 func startLoginLoad(t *testing.T, c *client.Client, workers int) *loginLoad {
@@ -126,7 +139,7 @@ func startLoginLoad(t *testing.T, c *client.Client, workers int) *loginLoad {
 				if f == nil || !f.settled || i%4 == 0 {
 					login, err := c.CreateSession(ctx, client.CreateRequest{Subject: fmt.Sprintf("load-%d", w)})
 					if err != nil {
-						l.failed.Add(1)
+						l.fail(err)
 						time.Sleep(50 * time.Millisecond)
 						continue
 					}
@@ -144,7 +157,7 @@ func startLoginLoad(t *testing.T, c *client.Client, workers int) *loginLoad {
 				l.mu.Lock()
 				if err != nil {
 					f.settled = false
-					l.failed.Add(1)
+					l.fail(err)
 				} else {
 					f.id, f.refresh = r.Session.ID, r.RefreshToken
 					l.acked.Add(1)

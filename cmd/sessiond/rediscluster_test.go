@@ -30,13 +30,15 @@ func TestE2E_RedisClusterFailover(t *testing.T) {
 	eventually(t, 60*time.Second, "the killed master's replica promoted", func() bool { return len(cluster.Masters()) == 3 })
 	cluster.WaitHealthy()
 	t.Logf("cluster healthy again %v after the kill", time.Since(killed))
-	// Clients keep being served, on every slot: after the failover the
-	// calls that fail are none.
+	// Clients keep being served, on every slot: after the failover no call
+	// goes unanswered. A refresh may still be refused (4xx) when the
+	// rotation it follows was lost with the old master: that is the loss
+	// counted below, not a node that lost the topology.
 	load.waitAcked(t, 40, "load acknowledged again after the failover")
-	failedBefore := load.failed.Load()
+	unservedBefore := load.unserved.Load()
 	load.waitAcked(t, 80, "load on the healed cluster")
-	if f := load.failed.Load() - failedBefore; f != 0 {
-		t.Errorf("%d calls failed on the healed cluster; want 0 (the node follows the new topology)", f)
+	if f := load.unserved.Load() - unservedBefore; f != 0 {
+		t.Errorf("%d calls went unserved (transport error or 5xx) on the healed cluster; want 0 (the node follows the new topology)", f)
 	}
 	load.stop()
 	lost := load.check(t, n.client())
