@@ -531,14 +531,7 @@ func (s *Sessions) DBSCHandler() http.Handler {
 // session can still register); no session, 401.
 func (s *Sessions) RegistrationHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		dbscHeaders(w)
-		if s.dbsc == nil {
-			writeProblem(w, http.StatusNotFound, "not_found", "Not found", "device-bound sessions are off")
-			return
-		}
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			writeProblem(w, http.StatusMethodNotAllowed, "method_not_allowed", "Method not allowed", "use POST")
+		if !s.dbscRoute(w, r) {
 			return
 		}
 		// The policy does not apply here: an unbound session must be able
@@ -606,14 +599,7 @@ func (s *Sessions) RegistrationHandler() http.Handler {
 // {"continue": false}.
 func (s *Sessions) DBSCRefreshHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		dbscHeaders(w)
-		if s.dbsc == nil {
-			writeProblem(w, http.StatusNotFound, "not_found", "Not found", "device-bound sessions are off")
-			return
-		}
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			writeProblem(w, http.StatusMethodNotAllowed, "method_not_allowed", "Method not allowed", "use POST")
+		if !s.dbscRoute(w, r) {
 			return
 		}
 		want := sfString(r.Header.Get(HeaderSessionID))
@@ -705,4 +691,21 @@ func sfString(v string) string {
 		v = strings.ReplaceAll(strings.ReplaceAll(v[1:len(v)-1], `\"`, `"`), `\\`, `\`)
 	}
 	return v
+}
+
+// dbscRoute sets the headers every DBSC answer carries and refuses what
+// neither endpoint serves: DBSC off (404) or another method than POST
+// (405). It reports whether the handler goes on.
+func (s *Sessions) dbscRoute(w http.ResponseWriter, r *http.Request) bool {
+	dbscHeaders(w)
+	if s.dbsc == nil {
+		writeProblem(w, http.StatusNotFound, "not_found", "Not found", "device-bound sessions are off")
+		return false
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeProblem(w, http.StatusMethodNotAllowed, "method_not_allowed", "Method not allowed", "use POST")
+		return false
+	}
+	return true
 }
