@@ -43,7 +43,8 @@ const streamsDoc = "ssf.streams"
 type StreamDelivery struct {
 	Method      string `json:"method"`
 	EndpointURL string `json:"endpoint_url,omitempty"`
-	// AuthorizationHeader is sent with each push; stored, never returned.
+	// AuthorizationHeader is sent with each push; never returned, and
+	// stored sealed when the Transmitter has a Sealer.
 	AuthorizationHeader string `json:"authorization_header,omitempty"`
 }
 
@@ -60,7 +61,28 @@ type Stream struct {
 	Status          string         `json:"status"`
 	Reason          string         `json:"reason,omitempty"`
 	CreatedAt       time.Time      `json:"created_at"`
+	// Subjects are the subjects added to the stream (SSF 1.0 §8.1.3).
+	// Until the first is added (Filtered false) the stream gets events
+	// about every subject; from then on only about these, even once all
+	// are removed again.
+	Subjects []StreamSubject `json:"subjects,omitempty"`
+	Filtered bool            `json:"filtered,omitempty"`
+	// AuthorizationSealed is Delivery.AuthorizationHeader as stored when
+	// sealed; empty in memory.
+	AuthorizationSealed json.RawMessage `json:"authorization_sealed,omitempty"`
+	// unsealErr: the stored header could not be opened (the KEK that
+	// sealed it is gone); pushes fail until the stream is updated.
+	unsealErr error
 }
+
+// Sealer seals a secret the Transmitter keeps in the store, bound to a
+// name, and opens it again; the server's is its signing KEK.
+type Sealer interface {
+	Seal(name string, secret []byte) ([]byte, error)
+	Open(name string, sealed []byte) ([]byte, error)
+}
+
+func sealName(streamID string) string { return streamsDoc + "/" + streamID + "/authorization_header" }
 
 type streamList struct {
 	Streams []Stream `json:"streams"`
@@ -68,16 +90,45 @@ type streamList struct {
 
 // streams keeps the stream list in a MetaStore document, updated by
 // compare-and-swap so two nodes editing at once cannot lose a change, and
-// cached for cacheFor on the delivery path.
+// cached on the delivery path until a notice of the store's feed says
+// another node changed it, or for cacheFor at most.
 type streams struct {
 	meta     sessiond.MetaStore
 	clock    sessiond.Clock
 	cacheFor time.Duration
+	sealer   Sealer                // nil: authorization headers in clear
+	notifier sessiond.MetaNotifier // nil: no notices, the cache expires
 
 	mu      sync.Mutex
 	cached  []Stream
 	readAt  time.Time
 	version int64
+	gen     uint64 // counts invalidations, so a read begun before one is not cached
+}
+
+// invalidate drops the cached list: the next delivery reads the store.
+func (s *streams) invalidate() {
+	s.mu.Lock()
+	s.readAt, s.cached = time.Time{}, nil
+	s.gen++
+	s.mu.Unlock()
+}
+
+// subscribe has the store's feed invalidate the cache when another node
+// changes the stream list, and after a reconnect (a notice may be lost).
+func (s *streams) subscribe(ctx context.Context) error {
+	if s.notifier == nil {
+		return nil
+	}
+	err := s.notifier.SubscribeFeed(ctx, sessiond.Feed{Resync: s.invalidate, MetaChanged: func(name string) {
+		if name == streamsDoc {
+			s.invalidate()
+		}
+	}})
+	if err != nil {
+		return fmt.Errorf("ssf: subscribe to stream changes: %w", err)
+	}
+	return nil
 }
 
 func (s *streams) load(ctx context.Context) ([]Stream, int64, error) {
@@ -92,7 +143,44 @@ func (s *streams) load(ctx context.Context) ([]Stream, int64, error) {
 	if err := json.Unmarshal(b, &l); err != nil {
 		return nil, 0, fmt.Errorf("ssf: read streams: %w", err)
 	}
+	for i := range l.Streams {
+		st := &l.Streams[i]
+		if len(st.AuthorizationSealed) == 0 {
+			continue
+		}
+		// A header that cannot be opened stays sealed as it is, so a
+		// KEK missing from one node's configuration loses nothing.
+		if s.sealer == nil {
+			st.unsealErr = errors.New("authorization header is sealed and no KEK is configured")
+		} else if h, err := s.sealer.Open(sealName(st.ID), st.AuthorizationSealed); err != nil {
+			st.unsealErr = fmt.Errorf("authorization header cannot be opened: %w", err)
+		} else {
+			st.Delivery.AuthorizationHeader, st.AuthorizationSealed = string(h), nil
+		}
+	}
 	return l.Streams, v, nil
+}
+
+// stored is the list as written: each authorization header sealed when
+// there is a Sealer.
+func (s *streams) stored(l []Stream) ([]byte, error) {
+	out := slices.Clone(l)
+	for i := range out {
+		st := &out[i]
+		if st.unsealErr != nil && st.Delivery.AuthorizationHeader == "" {
+			continue // kept sealed as read
+		}
+		st.AuthorizationSealed = nil
+		if s.sealer == nil || st.Delivery.AuthorizationHeader == "" {
+			continue
+		}
+		sealed, err := s.sealer.Seal(sealName(st.ID), []byte(st.Delivery.AuthorizationHeader))
+		if err != nil {
+			return nil, fmt.Errorf("ssf: seal authorization header: %w", err)
+		}
+		st.AuthorizationSealed, st.Delivery.AuthorizationHeader = sealed, ""
+	}
+	return json.Marshal(streamList{Streams: out})
 }
 
 // list returns every stream, from the cache when it is fresh enough.
@@ -103,13 +191,16 @@ func (s *streams) list(ctx context.Context, fresh bool) ([]Stream, error) {
 		defer s.mu.Unlock()
 		return s.cached, nil
 	}
+	gen := s.gen
 	s.mu.Unlock()
 	l, v, err := s.load(ctx)
 	if err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
-	s.cached, s.readAt, s.version = l, now, v
+	if gen == s.gen { // no notice came while reading: what was read is current
+		s.cached, s.readAt, s.version = l, now, v
+	}
 	s.mu.Unlock()
 	return l, nil
 }
@@ -139,7 +230,7 @@ func (s *streams) update(ctx context.Context, fn func([]Stream) ([]Stream, error
 		if err != nil {
 			return err
 		}
-		b, err := json.Marshal(streamList{Streams: next})
+		b, err := s.stored(next)
 		if err != nil {
 			return err
 		}
@@ -152,7 +243,12 @@ func (s *streams) update(ctx context.Context, fn func([]Stream) ([]Stream, error
 		}
 		s.mu.Lock()
 		s.cached, s.readAt, s.version = next, s.clock.Now(), nv
+		s.gen++
 		s.mu.Unlock()
+		if s.notifier != nil {
+			// A lost notice delays other nodes by cacheFor at most.
+			_ = s.notifier.PublishMeta(context.WithoutCancel(ctx), streamsDoc)
+		}
 		return nil
 	}
 	return fmt.Errorf("ssf: write streams: %w", sessiond.ErrConflict)

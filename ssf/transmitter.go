@@ -21,10 +21,12 @@ import (
 // Transmitter paths, under Issuer.
 const (
 	PathConfiguration = "/.well-known/ssf-configuration"
-	PathStreams       = "/ssf/streams"
-	PathStatus        = "/ssf/status"
-	PathVerify        = "/ssf/verify"
-	PathPoll          = "/ssf/poll/" // followed by the stream ID
+	PathStreams       = "/v1/ssf/streams"
+	PathStatus        = "/v1/ssf/status"
+	PathVerify        = "/v1/ssf/verify"
+	PathAddSubject    = "/v1/ssf/subjects/add"
+	PathRemoveSubject = "/v1/ssf/subjects/remove"
+	PathPoll          = "/v1/ssf/poll/" // followed by the stream ID
 	pathJWKS          = "/.well-known/jwks.json"
 )
 
@@ -51,18 +53,28 @@ type TransmitterOptions struct {
 	Meta   sessiond.MetaStore // keeps the streams and the poll queues
 	Outbox sessiond.Outbox    // takes verification events
 	Signer Signer
-	// Authenticate checks an API key presented as Bearer and returns who
-	// owns the streams it creates, and whether it sees every stream
-	// (admin). An error wrapping ErrUnauthorized answers 401,
-	// ErrForbidden 403, another 503.
+	// Authenticate checks an API key presented as Bearer to ServeHTTP and
+	// returns who owns the streams it creates, and whether it sees every
+	// stream (admin). An error wrapping ErrUnauthorized answers 401,
+	// ErrForbidden 403, another 503. Nil: ServeHTTP answers 401 to every
+	// management request (the server authenticates itself and calls
+	// Serve).
 	Authenticate func(ctx context.Context, bearer string) (owner string, admin bool, err error)
+	// Sealer, when set, seals each push stream's authorization header in
+	// the store; nil stores it in clear.
+	Sealer Sealer
+	// Notifier, when set (a store with a cross-node feed), carries a
+	// notice of every change to the stream list, so every node subscribed
+	// (Subscribe) drops its cached copy at once.
+	Notifier sessiond.MetaNotifier
 	// AllowHTTP lets a push endpoint_url be plain http (development).
 	AllowHTTP bool
 	// HTTPClient pushes; default 10s timeout. Redirects are never followed.
 	HTTPClient *http.Client
 	// CacheFor is how long the delivery path reuses the stream list read
 	// from the store; default 1s. A stream created on another node gets
-	// events at most this much later.
+	// events at most this much later; with a Notifier, once the notice
+	// arrives (CacheFor stays the bound when one is lost).
 	CacheFor time.Duration
 	// LongPoll bounds a poll with returnImmediately false; default 10s.
 	LongPoll time.Duration
@@ -87,8 +99,8 @@ func NewTransmitter(o TransmitterOptions) (*Transmitter, error) {
 		return nil, errors.New("ssf: transmitter issuer must be an absolute http(s) origin without a path")
 	}
 	o.Issuer = strings.TrimSuffix(o.Issuer, "/")
-	if o.Meta == nil || o.Outbox == nil || o.Signer == nil || o.Authenticate == nil {
-		return nil, errors.New("ssf: transmitter needs a meta store, an outbox, a signer and an authenticator")
+	if o.Meta == nil || o.Outbox == nil || o.Signer == nil {
+		return nil, errors.New("ssf: transmitter needs a meta store, an outbox and a signer")
 	}
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: 10 * time.Second}
@@ -108,17 +120,14 @@ func NewTransmitter(o TransmitterOptions) (*Transmitter, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Transmitter{o: o, streams: &streams{meta: o.Meta, clock: o.Clock, cacheFor: o.CacheFor}, queue: pollQueue{meta: o.Meta}}, nil
+	return &Transmitter{o: o, streams: &streams{meta: o.Meta, clock: o.Clock, cacheFor: o.CacheFor, sealer: o.Sealer,
+		notifier: o.Notifier}, queue: pollQueue{meta: o.Meta}}, nil
 }
 
-// Handles reports whether path is one of the Transmitter's.
-func (t *Transmitter) Handles(path string) bool {
-	switch path {
-	case PathConfiguration, PathStreams, PathStatus, PathVerify:
-		return true
-	}
-	return strings.HasPrefix(path, PathPoll)
-}
+// Subscribe follows the Notifier's notices of stream list changes made
+// on other nodes until ctx ends; it returns once the subscription is
+// established. Without a Notifier it does nothing.
+func (t *Transmitter) Subscribe(ctx context.Context) error { return t.streams.subscribe(ctx) }
 
 // ---- SETs ----
 
@@ -194,7 +203,7 @@ func (t *Transmitter) Deliveries(ctx context.Context, e sessiond.Event) ([]sessi
 	}
 	var ds []sessiond.Delivery
 	for _, st := range list {
-		if st.Status == StatusDisabled || !slices.Contains(st.EventsDelivered, typ) {
+		if st.Status == StatusDisabled || !slices.Contains(st.EventsDelivered, typ) || !st.about(e.Subject, e.SessionID) {
 			continue
 		}
 		d, err := t.delivery(st, e.ID, typ, sub, payload, now)
@@ -250,6 +259,8 @@ func (t *Transmitter) Send(ctx context.Context, del sessiond.Delivery) (bool, er
 		return true, errors.New("stream disabled")
 	case st.Status == StatusPaused:
 		return false, errors.New("stream paused")
+	case st.unsealErr != nil:
+		return false, st.unsealErr
 	}
 	var c struct {
 		Jti string `json:"jti"`
@@ -305,35 +316,48 @@ func cut(s string, n int) string {
 
 // ---- HTTP ----
 
-type apiError struct {
-	status      int
-	code, descr string
+// RequestError is a management request refused for the caller's fault:
+// the HTTP status, the SSF error code ServeHTTP answers with, and a
+// detail safe to show (it never quotes a value of the request).
+type RequestError struct {
+	Status int
+	Code   string
+	Detail string
 }
 
-func (e *apiError) Error() string { return e.code + ": " + e.descr }
+func (e *RequestError) Error() string { return e.Code + ": " + e.Detail }
 
-func badRequest(descr string) error {
-	return &apiError{http.StatusBadRequest, "invalid_request", descr}
+func badRequest(detail string) error {
+	return &RequestError{http.StatusBadRequest, "invalid_request", detail}
 }
 
-var errNoStream = &apiError{http.StatusNotFound, "not_found", "no such stream"}
+var (
+	errNoStream         = &RequestError{http.StatusNotFound, "not_found", "no such stream"}
+	errMethodNotAllowed = &RequestError{http.StatusMethodNotAllowed, "invalid_request", "method not allowed"}
+)
 
-// caller is who made a management request.
-type caller struct {
-	owner string
-	admin bool
+// Caller is who makes a management request: the API key that owns the
+// streams it creates, and whether it sees every stream (admin).
+type Caller struct {
+	Owner string
+	Admin bool
 }
 
-func (c caller) sees(st Stream) bool { return c.admin || st.Owner == c.owner }
+func (c Caller) sees(st Stream) bool { return c.Admin || st.Owner == c.Owner }
 
+// ServeHTTP serves the configuration document and, authenticated with
+// TransmitterOptions.Authenticate, the management and poll endpoints, each
+// error answered as an SSF {"err","description"} object. The server puts
+// the same endpoints behind its API middleware instead (Configuration and
+// Serve); ServeHTTP is for a transmitter used on its own.
 func (t *Transmitter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	if r.URL.Path == PathConfiguration {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			t.fail(w, r, &apiError{http.StatusMethodNotAllowed, "invalid_request", "method not allowed"})
+			t.fail(w, r, errMethodNotAllowed)
 			return
 		}
-		writeJSON(w, http.StatusOK, t.configuration())
+		writeJSON(w, http.StatusOK, t.Configuration())
 		return
 	}
 	c, err := t.authenticate(r)
@@ -342,24 +366,41 @@ func (t *Transmitter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	switch {
-	case r.URL.Path == PathStreams:
-		err = t.serveStreams(w, r, c)
-	case r.URL.Path == PathStatus:
-		err = t.serveStatus(w, r, c)
-	case r.URL.Path == PathVerify && r.Method == http.MethodPost:
-		err = t.serveVerify(w, r, c)
-	case strings.HasPrefix(r.URL.Path, PathPoll) && r.Method == http.MethodPost:
-		err = t.servePoll(w, r, c, strings.TrimPrefix(r.URL.Path, PathPoll))
-	default:
-		err = &apiError{http.StatusMethodNotAllowed, "invalid_request", "method not allowed"}
-	}
-	if err != nil {
+	if err := t.Serve(w, r, c); err != nil {
 		t.fail(w, r, err)
 	}
 }
 
-func (t *Transmitter) configuration() map[string]any {
+// Serve answers one request, already authenticated as c, to a management
+// endpoint (PathStreams, PathStatus, PathVerify, PathAddSubject,
+// PathRemoveSubject) or a poll endpoint (PathPoll followed by the stream
+// ID). It returns a *RequestError for the caller's faults (a body over the
+// limit of an http.MaxBytesReader is 413), another error when the store
+// failed; nil once it has answered.
+func (t *Transmitter) Serve(w http.ResponseWriter, r *http.Request, c Caller) error {
+	switch {
+	case r.URL.Path == PathStreams:
+		return t.serveStreams(w, r, c)
+	case r.URL.Path == PathStatus:
+		return t.serveStatus(w, r, c)
+	case r.URL.Path == PathVerify && r.Method == http.MethodPost:
+		return t.serveVerify(w, r, c)
+	case r.URL.Path == PathAddSubject && r.Method == http.MethodPost:
+		return t.serveSubject(w, r, c, true)
+	case r.URL.Path == PathRemoveSubject && r.Method == http.MethodPost:
+		return t.serveSubject(w, r, c, false)
+	case strings.HasPrefix(r.URL.Path, PathPoll) && r.Method == http.MethodPost:
+		return t.servePoll(w, r, c, strings.TrimPrefix(r.URL.Path, PathPoll))
+	case r.URL.Path == PathStreams, r.URL.Path == PathStatus, r.URL.Path == PathVerify,
+		r.URL.Path == PathAddSubject, r.URL.Path == PathRemoveSubject, strings.HasPrefix(r.URL.Path, PathPoll):
+		return errMethodNotAllowed
+	}
+	return &RequestError{http.StatusNotFound, "not_found", "no such endpoint"}
+}
+
+// Configuration is the transmitter configuration metadata (SSF 1.0 §7.1)
+// served at PathConfiguration.
+func (t *Transmitter) Configuration() map[string]any {
 	return map[string]any{
 		"spec_version":               SpecVersion,
 		"issuer":                     t.o.Issuer,
@@ -367,6 +408,8 @@ func (t *Transmitter) configuration() map[string]any {
 		"delivery_methods_supported": []string{DeliveryPush, DeliveryPoll},
 		"configuration_endpoint":     t.o.Issuer + PathStreams,
 		"status_endpoint":            t.o.Issuer + PathStatus,
+		"add_subject_endpoint":       t.o.Issuer + PathAddSubject,
+		"remove_subject_endpoint":    t.o.Issuer + PathRemoveSubject,
 		"verification_endpoint":      t.o.Issuer + PathVerify,
 		"events_supported":           TransmittedEvents,
 		"authorization_schemes":      []map[string]string{{"spec_urn": "urn:ietf:rfc:6750"}},
@@ -374,33 +417,33 @@ func (t *Transmitter) configuration() map[string]any {
 	}
 }
 
-func (t *Transmitter) authenticate(r *http.Request) (caller, error) {
+func (t *Transmitter) authenticate(r *http.Request) (Caller, error) {
 	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
-		return caller{}, &apiError{http.StatusUnauthorized, "authentication_failed", "an API key with the ssf scope is required as Bearer"}
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" || t.o.Authenticate == nil {
+		return Caller{}, &RequestError{http.StatusUnauthorized, "authentication_failed", "an API key with the ssf scope is required as Bearer"}
 	}
 	owner, admin, err := t.o.Authenticate(r.Context(), tok)
 	switch {
 	case errors.Is(err, ErrUnauthorized):
-		return caller{}, &apiError{http.StatusUnauthorized, "authentication_failed", "unknown or revoked API key"}
+		return Caller{}, &RequestError{http.StatusUnauthorized, "authentication_failed", "unknown or revoked API key"}
 	case errors.Is(err, ErrForbidden):
-		return caller{}, &apiError{http.StatusForbidden, "access_denied", "the API key lacks the ssf scope"}
+		return Caller{}, &RequestError{http.StatusForbidden, "access_denied", "the API key lacks the ssf scope"}
 	case err != nil:
-		return caller{}, err
+		return Caller{}, err
 	}
-	return caller{owner: owner, admin: admin}, nil
+	return Caller{Owner: owner, Admin: admin}, nil
 }
 
 func (t *Transmitter) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var ae *apiError
+	var ae *RequestError
 	if !errors.As(err, &ae) {
 		t.o.Logger.ErrorContext(r.Context(), "ssf transmitter", "path", r.URL.Path, "err", err)
-		ae = &apiError{http.StatusServiceUnavailable, "temporarily_unavailable", "try again later"}
+		ae = &RequestError{http.StatusServiceUnavailable, "temporarily_unavailable", "try again later"}
 	}
-	if ae.status == http.StatusUnauthorized {
+	if ae.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ssf"`)
 	}
-	writeJSON(w, ae.status, map[string]string{"err": ae.code, "description": ae.descr})
+	writeJSON(w, ae.Status, map[string]string{"err": ae.Code, "description": ae.Detail})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -409,8 +452,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// decode reads the JSON object of a request body into v.
 func decode(r *http.Request, v any) error {
 	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return &RequestError{http.StatusRequestEntityTooLarge, "invalid_request", "body too large"}
+		}
 		return badRequest("body is not the expected JSON object")
 	}
 	return nil
@@ -467,6 +514,7 @@ func (t *Transmitter) apply(st *Stream, req streamRequest) error {
 	}
 	if req.Delivery != nil {
 		st.Delivery = *req.Delivery
+		st.AuthorizationSealed, st.unsealErr = nil, nil
 	}
 	switch st.Delivery.Method {
 	case DeliveryPush:
@@ -485,7 +533,7 @@ func (t *Transmitter) apply(st *Stream, req streamRequest) error {
 	return nil
 }
 
-func (t *Transmitter) serveStreams(w http.ResponseWriter, r *http.Request, c caller) error {
+func (t *Transmitter) serveStreams(w http.ResponseWriter, r *http.Request, c Caller) error {
 	ctx := r.Context()
 	switch r.Method {
 	case http.MethodGet:
@@ -515,7 +563,7 @@ func (t *Transmitter) serveStreams(w http.ResponseWriter, r *http.Request, c cal
 		if err := decode(r, &req); err != nil {
 			return err
 		}
-		st := Stream{ID: newStreamID(), Owner: c.owner, Status: StatusEnabled, CreatedAt: t.o.Clock.Now().UTC(),
+		st := Stream{ID: newStreamID(), Owner: c.Owner, Status: StatusEnabled, CreatedAt: t.o.Clock.Now().UTC(),
 			EventsDelivered: delivered(nil), EventsRequested: []string{}}
 		st.Aud = []string{t.o.Issuer + PathStreams + "/" + st.ID}
 		if req.Delivery == nil {
@@ -526,7 +574,7 @@ func (t *Transmitter) serveStreams(w http.ResponseWriter, r *http.Request, c cal
 		}
 		err := t.streams.update(ctx, func(l []Stream) ([]Stream, error) {
 			if len(l) >= MaxStreams {
-				return nil, &apiError{http.StatusConflict, "invalid_request", "too many streams"}
+				return nil, &RequestError{http.StatusConflict, "invalid_request", "too many streams"}
 			}
 			return append(l, st), nil
 		})
@@ -584,10 +632,10 @@ func (t *Transmitter) serveStreams(w http.ResponseWriter, r *http.Request, c cal
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
-	return &apiError{http.StatusMethodNotAllowed, "invalid_request", "method not allowed"}
+	return errMethodNotAllowed
 }
 
-func (t *Transmitter) serveStatus(w http.ResponseWriter, r *http.Request, c caller) error {
+func (t *Transmitter) serveStatus(w http.ResponseWriter, r *http.Request, c Caller) error {
 	ctx := r.Context()
 	status := func(st Stream) map[string]any {
 		out := map[string]any{"stream_id": st.ID, "status": st.Status}
@@ -635,12 +683,12 @@ func (t *Transmitter) serveStatus(w http.ResponseWriter, r *http.Request, c call
 		writeJSON(w, http.StatusOK, status(out))
 		return nil
 	}
-	return &apiError{http.StatusMethodNotAllowed, "invalid_request", "method not allowed"}
+	return errMethodNotAllowed
 }
 
 // serveVerify queues a verification event (SSF 1.0 §8.1.4) for the
 // stream, delivered like every other SET.
-func (t *Transmitter) serveVerify(w http.ResponseWriter, r *http.Request, c caller) error {
+func (t *Transmitter) serveVerify(w http.ResponseWriter, r *http.Request, c Caller) error {
 	var req struct {
 		StreamID string `json:"stream_id"`
 		State    string `json:"state"`
@@ -684,7 +732,7 @@ type pollRequestBody struct {
 // acknowledged or reported in setErrs (logged), then returns up to
 // maxEvents queued SETs, signed now, holding the request up to LongPoll
 // while none is queued unless returnImmediately.
-func (t *Transmitter) servePoll(w http.ResponseWriter, r *http.Request, c caller, id string) error {
+func (t *Transmitter) servePoll(w http.ResponseWriter, r *http.Request, c Caller, id string) error {
 	ctx := r.Context()
 	st, err := t.streams.get(ctx, id)
 	if errors.Is(err, sessiond.ErrNotFound) || err == nil && (!c.sees(st) || st.Delivery.Method != DeliveryPoll) {

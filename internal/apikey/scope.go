@@ -25,7 +25,7 @@ const (
 	// ScopeEventsRead: read the security event log (GET /v1/events).
 	ScopeEventsRead Scope = "events:read"
 	// ScopeSSF: manage Shared Signals streams and poll their SETs (the
-	// /ssf/ routes of the transmitter); a key sees only the streams it
+	// /v1/ssf/ routes of the transmitter); a key sees only the streams it
 	// created, an admin key all of them.
 	ScopeSSF Scope = "ssf"
 	// ScopeAdmin: everything, including API keys, signing keys, the

@@ -116,6 +116,9 @@ type Options struct {
 	// replay cache in this node's memory (give a shared one for several
 	// nodes).
 	DPoP *dpop.Verifier
+	// SSF serves the Shared Signals transmitter's routes (ssf.go); nil
+	// answers 404.
+	SSF SSF
 }
 
 // RateLimits are the request limits of the API, each a token bucket per
@@ -160,6 +163,7 @@ const (
 	scopeWrite  = apikey.ScopeSessionsWrite
 	scopeEvents = apikey.ScopeEventsRead
 	scopeAdmin  = apikey.ScopeAdmin
+	scopeSSF    = apikey.ScopeSSF
 )
 
 var routes = []route{
@@ -188,6 +192,18 @@ var routes = []route{
 	{"DELETE /v1/api-keys/{id}", authAPIKey, scopeAdmin, (*server).revokeAPIKey, false},
 	{"GET /v1/revocations/stream", authAPIKey, scopeVerify, (*server).revocationStream, false},
 	{"GET /v1/revocations/snapshot", authAPIKey, scopeVerify, (*server).revocationSnapshot, false},
+	{"GET /.well-known/ssf-configuration", authNone, "", (*server).ssfConfiguration, true},
+	{"GET /v1/ssf/streams", authAPIKey, scopeSSF, (*server).ssfManage, true},
+	{"POST /v1/ssf/streams", authAPIKey, scopeSSF, (*server).ssfManage, true},
+	{"PUT /v1/ssf/streams", authAPIKey, scopeSSF, (*server).ssfManage, true},
+	{"PATCH /v1/ssf/streams", authAPIKey, scopeSSF, (*server).ssfManage, true},
+	{"DELETE /v1/ssf/streams", authAPIKey, scopeSSF, (*server).ssfManage, true},
+	{"GET /v1/ssf/status", authAPIKey, scopeSSF, (*server).ssfManage, true},
+	{"POST /v1/ssf/status", authAPIKey, scopeSSF, (*server).ssfManage, true},
+	{"POST /v1/ssf/verify", authAPIKey, scopeSSF, (*server).ssfManage, true},
+	{"POST /v1/ssf/subjects/add", authAPIKey, scopeSSF, (*server).ssfManage, true},
+	{"POST /v1/ssf/subjects/remove", authAPIKey, scopeSSF, (*server).ssfManage, true},
+	{"POST /v1/ssf/poll/{stream_id}", authAPIKey, scopeSSF, (*server).ssfManage, true},
 }
 
 //go:embed openapi.json
@@ -213,6 +229,7 @@ type server struct {
 	sdkH         http.Handler
 	handoff      Handoff
 	stream       *RevocationStream
+	ssf          SSF
 	dpop         *dpop.Verifier
 	clock        sessiond.Clock
 	authFails    *authFailures
@@ -256,6 +273,7 @@ func New(opts Options) (http.Handler, error) {
 		sdkH:        opts.SDK,
 		handoff:     opts.Handoff,
 		stream:      opts.Stream,
+		ssf:         opts.SSF,
 		clock:       opts.Clock,
 		noClient:    opts.RefreshWithoutClient,
 		apiKeys:     opts.APIKeys,

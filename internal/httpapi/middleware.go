@@ -27,6 +27,7 @@ type requestInfo struct {
 	id      string
 	pattern string // the ServeMux pattern, never the raw path
 	keyID   string // API key ID once authenticated
+	admin   bool   // the key has the admin scope
 	code    string // problem or OAuth error code of an error reply
 	oauth   bool   // errors are answered in RFC 6749 form (the /oauth2 routes)
 	err     error  // cause of an error reply; never holds a token
@@ -239,7 +240,7 @@ func (s *server) authenticate(w http.ResponseWriter, r *http.Request, scope apik
 	if secret, ok := bearerKey(r.Header.Get("Authorization")); ok {
 		var key apikey.Key
 		if key, err = s.auth(r.Context(), sessiond.Secret(secret)); err == nil {
-			info.keyID = key.ID
+			info.keyID, info.admin = key.ID, key.Allows(apikey.ScopeAdmin)
 			if !key.Allows(scope) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="sessiond", error="insufficient_scope", scope="`+string(scope)+`"`)
 				return &requestError{status: http.StatusForbidden, code: apitype.CodeInsufficientScope,
@@ -264,10 +265,13 @@ func (s *server) authenticate(w http.ResponseWriter, r *http.Request, scope apik
 	return &requestError{status: http.StatusUnauthorized, code: code, detail: "a valid API key is required", cause: err}
 }
 
-// rateLimit applies the per-key and per-address limits of the busy routes.
+// rateLimit applies the per-key and per-address limits of the busy routes
+// (a public route has no key: the address limit only).
 func (s *server) rateLimit(w http.ResponseWriter, r *http.Request) error {
-	if ok, retry := s.keyLimit.Allow(infoFrom(r.Context()).keyID); !ok {
-		return tooMany(w, retry, "this API key is over its request rate")
+	if id := infoFrom(r.Context()).keyID; id != "" {
+		if ok, retry := s.keyLimit.Allow(id); !ok {
+			return tooMany(w, retry, "this API key is over its request rate")
+		}
 	}
 	if ok, retry := s.ipLimit.Allow(peerIP(r)); !ok {
 		return tooMany(w, retry, "this address is over its request rate")

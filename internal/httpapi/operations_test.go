@@ -94,6 +94,8 @@ func TestOpsRoutes_NotConfigured(t *testing.T) {
 		{http.MethodGet, "/v1/webhooks/deliveries"},
 		{http.MethodGet, "/metrics"},
 		{http.MethodGet, "/sdk/sessiond.js"},
+		{http.MethodGet, "/.well-known/ssf-configuration"},
+		{http.MethodGet, "/v1/ssf/streams"},
 	} {
 		wantProblem(t, tc.path, e.do(tc.method, tc.path, "", nil, nil), http.StatusNotFound, "not_found", "")
 	}

@@ -69,6 +69,9 @@ type Options struct {
 	// raised on other nodes, as the fallback of the store's feed; 0 means
 	// the Manager's default (sessiond.Options.WatermarkPoll).
 	WatermarkPoll time.Duration
+	// SSFStreamCache is how long a node reuses the Shared Signals stream
+	// list, as the fallback of the store's feed; 0 means ssf's default.
+	SSFStreamCache time.Duration
 }
 
 // Run serves until ctx ends (SIGTERM, SIGINT), then lets in-flight requests
@@ -118,7 +121,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	for _, ep := range endpoints {
 		mopts.WebhookEndpoints = append(mopts.WebhookEndpoints, ep.Name)
 	}
-	ssfTx, err := buildTransmitter(cfg, meta, outbox, clock, log)
+	ssfTx, err := buildTransmitter(cfg, o, meta, outbox, clock, log)
 	if err != nil {
 		return err
 	}
@@ -177,7 +180,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err := bootstrapAPIKey(ctx, cfg, o.APIKey, apiKeys, log); err != nil {
 		return err
 	}
-	ssfTx.bind(keys, apiKeys)
+	ssfTx.bind(keys)
 
 	hopts := httpapi.Options{
 		Manager:              mgr,
@@ -197,6 +200,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		RefreshWithoutClient: met.RefreshWithoutClient,
 		APIKeys:              apiKeys,
 		APIKeyChanged:        apiKeyChangedHook(events),
+		SSF:                  ssfTx.routes(),
 	}
 	if keys != nil {
 		hopts.JWKS = keys.Ring().JWKS

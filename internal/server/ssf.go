@@ -1,8 +1,6 @@
 package server
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -12,8 +10,8 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
-	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/internal/httpapi"
 	"github.com/sessiond/sessiond/jwttoken/signing"
 	"github.com/sessiond/sessiond/ssf"
 	"github.com/sessiond/sessiond/webhook"
@@ -23,8 +21,9 @@ import (
 // the API handler. The jti of each SET is remembered in the store
 // (sessiond.ReplayGuard) until its iat window has passed, so a replay is
 // refused on every node; received SETs go to the event log.
-// Receivers with delivery poll get a poller each, run by bg.
-// The transmitter's routes, when it is on, come before the API too.
+// Receivers with delivery poll get a poller each, run by bg. The
+// transmitter's routes are the API's (httpapi.Options.SSF); here it
+// subscribes to the store's notices of stream list changes.
 func mountSSF(cfg config.Config, api http.Handler, mgr *sessiond.Manager, store sessiond.Store, tx *ssfTransmitter,
 	events sessiond.EventSink, clock sessiond.Clock, log *slog.Logger, getenv func(string) string, bg *background) (http.Handler, error) {
 	if len(cfg.SSF.Receivers) == 0 && tx == nil {
@@ -33,7 +32,12 @@ func mountSSF(cfg config.Config, api http.Handler, mgr *sessiond.Manager, store 
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	routes := ssfRoutes{api: api, push: map[string]http.Handler{}, tx: tx.sink()}
+	if tx != nil {
+		if err := tx.tx.Subscribe(bg.ctx); err != nil {
+			return nil, err
+		}
+	}
+	routes := ssfRoutes{api: api, push: map[string]http.Handler{}}
 	var pollers []*ssf.Poller
 	for i, rc := range cfg.SSF.Receivers {
 		var bearer string
@@ -94,21 +98,16 @@ func pollAuthorization(rc config.SSFReceiver, getenv func(string) string) (strin
 	return strings.TrimSpace(string(b)), err
 }
 
-// ssfRoutes sends an exact push path to its receiver, the transmitter's
-// paths to it, and everything else, untouched, to the API.
+// ssfRoutes sends an exact push path to its receiver and everything else,
+// untouched, to the API.
 type ssfRoutes struct {
 	api  http.Handler
 	push map[string]http.Handler
-	tx   *ssf.Transmitter // nil when off
 }
 
 func (s ssfRoutes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h, ok := s.push[r.URL.Path]; ok {
 		h.ServeHTTP(w, r)
-		return
-	}
-	if s.tx != nil && s.tx.Handles(r.URL.Path) {
-		s.tx.ServeHTTP(w, r)
 		return
 	}
 	s.api.ServeHTTP(w, r)
@@ -125,27 +124,41 @@ func replayOrMemory(store sessiond.Store) sessiond.ReplayGuard {
 
 // ssfTransmitter is sessiond as a Shared Signals transmitter. It is made
 // before the Manager (the webhook dispatcher carries its SETs and the
-// event fanout feeds it) and bound to the signing keys and API keys once
-// they exist.
+// event fanout feeds it) and bound to the signing keys once they exist.
 type ssfTransmitter struct {
 	tx *ssf.Transmitter
 	// Set by bind while the dispatcher may already be running.
-	keys    atomic.Pointer[signing.Keys]
-	apiKeys atomic.Pointer[apikey.Keys]
+	keys atomic.Pointer[signing.Keys]
 }
 
-// buildTransmitter returns nil when ssf.transmitter is off.
-func buildTransmitter(cfg config.Config, meta sessiond.MetaStore, outbox sessiond.Outbox, clock sessiond.Clock, log *slog.Logger) (*ssfTransmitter, error) {
+// buildTransmitter returns nil when ssf.transmitter is off. A push
+// stream's authorization header is sealed with the signing KEK when one is
+// configured, as the key ring is; a store with a feed carries notices of
+// stream list changes to every node.
+func buildTransmitter(cfg config.Config, o Options, meta sessiond.MetaStore, outbox sessiond.Outbox, clock sessiond.Clock, log *slog.Logger) (*ssfTransmitter, error) {
 	if !cfg.SSF.Transmitter.Enabled {
 		return nil, nil
 	}
 	if outbox == nil {
 		return nil, fmt.Errorf("the ssf transmitter needs a store with an outbox: %w", sessiond.ErrUnsupported)
 	}
+	getenv := o.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	kek, old, err := SigningKEKs(cfg, getenv)
+	if err != nil {
+		return nil, err
+	}
+	var sealer ssf.Sealer
+	if kek != nil {
+		sealer = kekSealer{kek: kek, old: old}
+	}
+	notifier, _ := meta.(sessiond.MetaNotifier)
 	t := &ssfTransmitter{}
 	tx, err := ssf.NewTransmitter(ssf.TransmitterOptions{
-		Issuer: cfg.SSF.Transmitter.Issuer, Meta: meta, Outbox: outbox, Signer: t, Authenticate: t.authenticate,
-		AllowHTTP: cfg.Environment == config.EnvDevelopment, Clock: clock, Logger: log,
+		Issuer: cfg.SSF.Transmitter.Issuer, Meta: meta, Outbox: outbox, Signer: t, Sealer: sealer, Notifier: notifier,
+		CacheFor: o.SSFStreamCache, AllowHTTP: cfg.Environment == config.EnvDevelopment, Clock: clock, Logger: log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ssf.transmitter: %w: %w", err, ErrInvalidConfig)
@@ -154,12 +167,26 @@ func buildTransmitter(cfg config.Config, meta sessiond.MetaStore, outbox session
 	return t, nil
 }
 
-// bind hands over the signing and API keys; called before serving.
-func (t *ssfTransmitter) bind(keys *signing.Keys, apiKeys *apikey.Keys) {
+// bind hands over the signing keys; called before serving.
+func (t *ssfTransmitter) bind(keys *signing.Keys) {
 	if t != nil {
 		t.keys.Store(keys)
-		t.apiKeys.Store(apiKeys)
 	}
+}
+
+// kekSealer seals with the signing KEK and opens with it or an old one.
+type kekSealer struct {
+	kek *signing.KEK
+	old []*signing.KEK
+}
+
+func (k kekSealer) Seal(name string, secret []byte) ([]byte, error) {
+	return k.kek.SealDocument(name, secret)
+}
+
+func (k kekSealer) Open(name string, sealed []byte) ([]byte, error) {
+	plain, _, err := signing.OpenDocument(name, sealed, append([]*signing.KEK{k.kek}, k.old...)...)
+	return plain, err
 }
 
 // SignJWS signs with the deployment's signing key ring.
@@ -171,29 +198,20 @@ func (t *ssfTransmitter) SignJWS(now time.Time, typ string, payload []byte) (str
 	return keys.Ring().SignJWS(now, typ, payload)
 }
 
-func (t *ssfTransmitter) authenticate(ctx context.Context, bearer string) (string, bool, error) {
-	apiKeys := t.apiKeys.Load()
-	if apiKeys == nil {
-		return "", false, ssf.ErrUnauthorized
-	}
-	k, err := apiKeys.Authenticate(ctx, sessiond.Secret(bearer))
-	switch {
-	case errors.Is(err, apikey.ErrUnauthorized):
-		return "", false, ssf.ErrUnauthorized
-	case err != nil:
-		return "", false, err
-	case !k.Allows(apikey.ScopeSSF):
-		return "", false, ssf.ErrForbidden
-	}
-	return k.ID, k.Allows(apikey.ScopeAdmin), nil
-}
-
 // senders are the webhook dispatcher's extra senders.
 func (t *ssfTransmitter) senders() []webhook.Sender {
 	if t == nil {
 		return nil
 	}
 	return []webhook.Sender{t.tx}
+}
+
+// routes is what serves the transmitter's API routes; nil when off.
+func (t *ssfTransmitter) routes() httpapi.SSF {
+	if t == nil {
+		return nil
+	}
+	return t.tx
 }
 
 // sink is where the event fanout sends events; nil when off.

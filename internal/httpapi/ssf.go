@@ -1,0 +1,83 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/sessiond/sessiond/apitype"
+	"github.com/sessiond/sessiond/ssf"
+)
+
+// SSF is the Shared Signals transmitter (*ssf.Transmitter): its
+// configuration document, public, and its stream management and poll
+// endpoints, which the API authenticates (the ssf scope), rate limits,
+// logs and answers errors for as every other route.
+type SSF interface {
+	Configuration() map[string]any
+	Serve(w http.ResponseWriter, r *http.Request, c ssf.Caller) error
+}
+
+var errSSFOff = &requestError{status: http.StatusNotFound, code: apitype.CodeNotFound,
+	detail: "the Shared Signals transmitter is not enabled (ssf.transmitter)"}
+
+// ssfConfiguration serves GET /.well-known/ssf-configuration.
+func (s *server) ssfConfiguration(w http.ResponseWriter, _ *http.Request) error {
+	if s.ssf == nil {
+		return errSSFOff
+	}
+	writeJSON(w, http.StatusOK, "application/json", s.ssf.Configuration())
+	return nil
+}
+
+// ssfManage serves the transmitter's stream management and poll routes
+// for the authenticated key: it owns the streams it creates, and an admin
+// key sees every stream.
+func (s *server) ssfManage(w http.ResponseWriter, r *http.Request) error {
+	if s.ssf == nil {
+		return errSSFOff
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodDelete {
+		// The body passes the API's JSON checks (UTF-8, no lone
+		// surrogate, no duplicate or case-variant keys, depth, size)
+		// before the transmitter reads it. Unknown members are let
+		// through: SSF 1.0 lets a receiver send back the members the
+		// transmitter supplied, and ignores those it does not know.
+		var body map[string]json.RawMessage
+		raw, err := s.readStrict(w, r, &body)
+		if err != nil {
+			return err
+		}
+		r.Body = io.NopCloser(bytes.NewReader(raw))
+	}
+	info := infoFrom(r.Context())
+	err := s.ssf.Serve(w, r, ssf.Caller{Owner: info.keyID, Admin: info.admin})
+	re, ok := errors.AsType[*ssf.RequestError](err)
+	if !ok {
+		return err // the store's: the error table answers
+	}
+	switch re.Status {
+	case http.StatusRequestEntityTooLarge:
+		return s.tooLarge()
+	case http.StatusNotFound:
+		return &requestError{status: re.Status, code: apitype.CodeNotFound, detail: re.Detail}
+	}
+	return &requestError{status: re.Status, code: apitype.CodeInvalidRequest, detail: re.Detail}
+}
+
+// readStrict reads the JSON body with every check of decodeJSON but the
+// unknown fields of dst (a free object) and returns a copy of it.
+func (s *server) readStrict(w http.ResponseWriter, r *http.Request, dst any) ([]byte, error) {
+	bp := bodyPool.Get().(*[]byte)
+	defer bodyPool.Put(bp)
+	body, err := s.readJSON(w, r, bp)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.decodeStrict(body, dst); err != nil {
+		return nil, err
+	}
+	return bytes.Clone(body), nil
+}
