@@ -3,9 +3,6 @@ package client_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +14,7 @@ import (
 	"github.com/sessiond/sessiond/dpop"
 	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/jwttoken"
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/opaquetoken"
@@ -62,19 +60,6 @@ func dpopServer(t *testing.T) string {
 	return srv.URL + "/sessiond"
 }
 
-func newProver(t *testing.T) *dpop.Prover {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := dpop.NewProver(k, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // TestClient_DPoPKey: a Client made WithDPoP creates sessions bound to its
 // key (learning the server nonce on the way), verifies and refreshes them
 // with proofs; without the key, or with another, verify and refresh are
@@ -82,10 +67,10 @@ func newProver(t *testing.T) *dpop.Prover {
 func TestClient_DPoPKey(t *testing.T) {
 	t.Parallel()
 	base := dpopServer(t)
-	p := newProver(t)
+	p := testenv.Prover(t, nil)
 	cl, _ := client.New(base, "k", client.WithDPoP(p))
 	plain, _ := client.New(base, "k")
-	thief, _ := client.New(base, "k", client.WithDPoP(newProver(t)))
+	thief, _ := client.New(base, "k", client.WithDPoP(testenv.Prover(t, nil)))
 	ctx := t.Context()
 
 	tr, err := cl.CreateSession(ctx, client.CreateRequest{Subject: "kim"})
@@ -128,7 +113,7 @@ func TestClient_DPoPRelay(t *testing.T) {
 	t.Parallel()
 	const tokenURL, apiURL = "https://app.example/token", "https://app.example/api/orders"
 	base := dpopServer(t)
-	user := newProver(t) // the end user's client, outside this process in real life
+	user := testenv.Prover(t, nil) // the end user's client, outside this process in real life
 	app, _ := client.New(base, "k")
 	ctx := t.Context()
 	relay := func(method, url string, access sessiond.Secret, nonce string) client.DPoPProof {
