@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
@@ -14,8 +13,7 @@ import (
 
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
-
-	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/internal/servertest"
 )
 
 const gatewayKey = "sdak_gateway_0123456789abcdefghijklmnopqrstuvwxy"
@@ -24,22 +22,11 @@ const gatewayKey = "sdak_gateway_0123456789abcdefghijklmnopqrstuvwxy"
 // loopback (cookie.secure: false, in development) and returns its URL.
 func runGateway(t *testing.T, edit func(*config.Config)) string {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Store.Driver = "memory"
-	cfg.Environment = config.EnvDevelopment
-	cfg.Server.Listen = "127.0.0.1:0"
-	cfg.Server.DataDir = t.TempDir()
-	cfg.Cookie.Secure = false
-	cfg.Cookie.Name, cfg.Cookie.RefreshName = "sid", "rt"
-	cfg.Gateway.Enabled = true
-	cfg.Gateway.LoginURL = "/login"
+	cfg := servertest.GatewayConfig(t)
 	if edit != nil {
 		edit(&cfg)
 	}
-	return "http://" + testenv.Serve(t, func(ctx context.Context, listening func(string)) error {
-		return server.Run(ctx, server.Options{Config: cfg, APIKey: gatewayKey, InsecureDev: true,
-			Listening: listening, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	})
+	return servertest.Run(t, server.Options{Config: cfg, APIKey: gatewayKey, InsecureDev: true})
 }
 
 func createWith(t *testing.T, base, body string) map[string]any {
