@@ -131,6 +131,14 @@ func (f *fixture) signIn(c *http.Client) {
 	}
 }
 
+// signedIn is a browser signed in with the admin key.
+func (f *fixture) signedIn() *http.Client {
+	f.t.Helper()
+	c := f.browser()
+	f.signIn(c)
+	return c
+}
+
 func (f *fixture) create(subject, ua string) *sessiond.Issued {
 	f.t.Helper()
 	iss, err := f.mgr.Create(f.t.Context(), subject, sessiond.CreateOptions{Client: sessiond.Client{IP: "203.0.113.7", UserAgent: ua}})
@@ -207,8 +215,7 @@ func TestConsole_SignIn(t *testing.T) {
 
 func TestConsole_SecurityHeaders(t *testing.T) {
 	f := newFixture(t)
-	c := f.browser()
-	f.signIn(c)
+	c := f.signedIn()
 	f.create("alice", "Mozilla/5.0")
 	inline := regexp.MustCompile(`<script[^>]*>[^<]|<style|\sstyle=|\son[a-z]+=|javascript:`)
 	for _, path := range []string{"/console/signin", "/console/sessions?subject=alice", "/console/overview", "/console/webhooks"} {
@@ -266,8 +273,7 @@ func TestConsole_RequiresSignIn(t *testing.T) {
 
 func TestConsole_CrossSitePostRefused(t *testing.T) {
 	f := newFixture(t)
-	c := f.browser()
-	f.signIn(c)
+	c := f.signedIn()
 	iss := f.create("alice", "Mozilla/5.0")
 	for _, path := range []string{"/console/sessions/revoke-all", "/console/sessions/revoke", "/console/sessions/revoke-others", "/console/signout", "/console/signin", "/console/webhooks/retry"} {
 		form := url.Values{"subject": {"alice"}, "id": {string(iss.Session.ID)}, "api_key": {string(f.admin)}}
@@ -300,8 +306,7 @@ func TestConsole_CrossSitePostRefused(t *testing.T) {
 
 func TestConsole_EscapesClientText(t *testing.T) {
 	f := newFixture(t)
-	c := f.browser()
-	f.signIn(c)
+	c := f.signedIn()
 	f.create("alice", hostileUA)
 	resp, body := f.do(c, "GET", "/console/sessions?subject=alice", nil, "same-origin")
 	if resp.StatusCode != http.StatusOK {
@@ -324,8 +329,7 @@ func TestConsole_EscapesClientText(t *testing.T) {
 
 func TestConsole_Revoke(t *testing.T) {
 	f := newFixture(t)
-	c := f.browser()
-	f.signIn(c)
+	c := f.signedIn()
 	phone, laptop, tablet := f.create("alice", "Mozilla/5.0 (Android 14; Mobile; rv:133.0) Gecko/133.0 Firefox/133.0"), f.create("alice", "laptop"), f.create("alice", "tablet")
 	bob := f.create("bob", "desktop")
 
@@ -395,8 +399,7 @@ func TestConsole_Revoke(t *testing.T) {
 func TestConsole_SessionEnds(t *testing.T) {
 	t.Run("sign out", func(t *testing.T) {
 		f := newFixture(t)
-		c := f.browser()
-		f.signIn(c)
+		c := f.signedIn()
 		u, _ := url.Parse(f.srv.URL)
 		old := c.Jar.Cookies(u)
 		resp, _ := f.do(c, "POST", "/console/signout", url.Values{}, "same-origin")
@@ -411,8 +414,7 @@ func TestConsole_SessionEnds(t *testing.T) {
 	})
 	t.Run("idle timeout", func(t *testing.T) {
 		f := newFixture(t)
-		c := f.browser()
-		f.signIn(c)
+		c := f.signedIn()
 		f.clock.Advance(console.DefaultIdle - time.Minute)
 		if resp, _ := f.do(c, "GET", "/console/sessions", nil, "same-origin"); resp.StatusCode != http.StatusOK {
 			t.Errorf("active within the idle timeout: %d", resp.StatusCode)
@@ -424,8 +426,7 @@ func TestConsole_SessionEnds(t *testing.T) {
 	})
 	t.Run("key revoked", func(t *testing.T) {
 		f := newFixture(t)
-		c := f.browser()
-		f.signIn(c)
+		c := f.signedIn()
 		if err := f.keys.Revoke(t.Context(), f.adminK.ID); err != nil {
 			t.Fatal(err)
 		}
@@ -435,8 +436,7 @@ func TestConsole_SessionEnds(t *testing.T) {
 	})
 	t.Run("admin scope removed", func(t *testing.T) {
 		f := newFixture(t)
-		c := f.browser()
-		f.signIn(c)
+		c := f.signedIn()
 		if _, err := f.keys.SetScopes(t.Context(), f.adminK.ID, []apikey.Scope{apikey.ScopeVerify}); err != nil {
 			t.Fatal(err)
 		}
