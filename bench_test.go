@@ -49,6 +49,15 @@ func tokens(b *testing.B, h *harness, n int) []sessiond.Secret {
 	return out
 }
 
+// warmTokens is tokens, each verified once so that the verify cache holds it.
+func warmTokens(b *testing.B, h *harness, n int) []sessiond.Secret {
+	toks := tokens(b, h, n)
+	for _, t := range toks {
+		h.m.Verify(context.Background(), t, sessiond.Client{})
+	}
+	return toks
+}
+
 func benchVerify(b *testing.B, h *harness, toks []sessiond.Secret) {
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -93,11 +102,7 @@ func BenchmarkVerifyHybridCold(b *testing.B) {
 
 func BenchmarkVerifyHybridWarm(b *testing.B) {
 	h := benchManager(b, sessiond.StrategyHybrid, nil, nil)
-	toks := tokens(b, h, 1000)
-	for _, t := range toks { // warm the cache
-		h.m.Verify(context.Background(), t, sessiond.Client{})
-	}
-	benchVerify(b, h, toks)
+	benchVerify(b, h, warmTokens(b, h, 1000))
 }
 
 func BenchmarkVerifyJWTCold(b *testing.B) {
@@ -107,11 +112,7 @@ func BenchmarkVerifyJWTCold(b *testing.B) {
 
 func BenchmarkVerifyJWTWarm(b *testing.B) {
 	h := benchManager(b, sessiond.StrategyJWT, nil, nil)
-	toks := tokens(b, h, 1000)
-	for _, t := range toks {
-		h.m.Verify(context.Background(), t, sessiond.Client{})
-	}
-	benchVerify(b, h, toks)
+	benchVerify(b, h, warmTokens(b, h, 1000))
 }
 
 func BenchmarkVerifyDatabaseMemory(b *testing.B) {
@@ -121,10 +122,7 @@ func BenchmarkVerifyDatabaseMemory(b *testing.B) {
 
 func BenchmarkVerifyHybridWarmParallel(b *testing.B) {
 	h := benchManager(b, sessiond.StrategyHybrid, nil, nil)
-	toks := tokens(b, h, 1000)
-	for _, t := range toks {
-		h.m.Verify(context.Background(), t, sessiond.Client{})
-	}
+	toks := warmTokens(b, h, 1000)
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -194,20 +192,11 @@ func measureN(n int, fill func()) float64 {
 
 func BenchmarkMemoryPerSession(b *testing.B) {
 	const n = 100000
-	measure := func(fill func()) float64 {
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		fill()
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		return float64(after.HeapAlloc-before.HeapAlloc) / n
-	}
 	// One measurement whatever b.N is: the figure is bytes, not time.
 	{
 		store := memstore.New()
 		now := time.Now().UTC().Truncate(time.Microsecond)
-		perSession := measure(func() {
+		perSession := measureN(n, func() {
 			for range n {
 				tok, hash, _ := opaquetoken.Codec{}.New(sessiond.KindAccess)
 				_ = tok
@@ -222,7 +211,7 @@ func BenchmarkMemoryPerSession(b *testing.B) {
 		runtime.KeepAlive(store)
 
 		h := benchManager(b, sessiond.StrategyHybrid, nil, nil)
-		perEntry := measure(func() {
+		perEntry := measureN(n, func() {
 			for range n {
 				h.m.NoteRevoked(sessiond.Revocation{SessionID: sessiond.NewSessionID(), RevokedAt: now, ExpiresAt: now.Add(time.Hour)})
 			}
