@@ -95,25 +95,24 @@ func BenchmarkBareSignatureEdDSA(b *testing.B) {
 	}
 }
 
-func BenchmarkVerifyHybridCold(b *testing.B) {
-	h := benchManager(b, sessiond.StrategyHybrid, nil, func(o *sessiond.Options) { o.VerifyCacheSize = -1 })
+// benchVerifyCold verifies 1000 tokens of strategy st with the verify
+// cache off.
+func benchVerifyCold(b *testing.B, st sessiond.Strategy) {
+	h := benchManager(b, st, nil, func(o *sessiond.Options) { o.VerifyCacheSize = -1 })
 	benchVerify(b, h, tokens(b, h, 1000))
 }
 
-func BenchmarkVerifyHybridWarm(b *testing.B) {
-	h := benchManager(b, sessiond.StrategyHybrid, nil, nil)
+// benchVerifyWarm verifies 1000 tokens of strategy st, each already in the
+// verify cache.
+func benchVerifyWarm(b *testing.B, st sessiond.Strategy) {
+	h := benchManager(b, st, nil, nil)
 	benchVerify(b, h, warmTokens(b, h, 1000))
 }
 
-func BenchmarkVerifyJWTCold(b *testing.B) {
-	h := benchManager(b, sessiond.StrategyJWT, nil, func(o *sessiond.Options) { o.VerifyCacheSize = -1 })
-	benchVerify(b, h, tokens(b, h, 1000))
-}
-
-func BenchmarkVerifyJWTWarm(b *testing.B) {
-	h := benchManager(b, sessiond.StrategyJWT, nil, nil)
-	benchVerify(b, h, warmTokens(b, h, 1000))
-}
+func BenchmarkVerifyHybridCold(b *testing.B) { benchVerifyCold(b, sessiond.StrategyHybrid) }
+func BenchmarkVerifyHybridWarm(b *testing.B) { benchVerifyWarm(b, sessiond.StrategyHybrid) }
+func BenchmarkVerifyJWTCold(b *testing.B)    { benchVerifyCold(b, sessiond.StrategyJWT) }
+func BenchmarkVerifyJWTWarm(b *testing.B)    { benchVerifyWarm(b, sessiond.StrategyJWT) }
 
 func BenchmarkVerifyDatabaseMemory(b *testing.B) {
 	h := benchManager(b, sessiond.StrategyDatabase, nil, nil)
