@@ -2,17 +2,13 @@ package client_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/dpop"
-	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/httpapi"
 	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/jwttoken"
@@ -47,17 +43,7 @@ func dpopServer(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := httpapi.New(httpapi.Options{Manager: m, DPoP: v, Authenticate: func(context.Context, sessiond.Secret) (apikey.Key, error) {
-		return apikey.Key{ID: "k", Scopes: []apikey.Scope{apikey.ScopeAdmin}}, nil
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/sessiond/", http.StripPrefix("/sessiond", h))
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return srv.URL + "/sessiond"
+	return serveAPI(t, httpapi.Options{Manager: m, DPoP: v})
 }
 
 // TestClient_DPoPKey: a Client made WithDPoP creates sessions bound to its
