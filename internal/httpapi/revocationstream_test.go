@@ -16,7 +16,6 @@ import (
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/internal/httpapi"
-	"github.com/sessiond/sessiond/jwttoken"
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/opaquetoken"
 	"github.com/sessiond/sessiond/sessiondtest"
@@ -71,14 +70,8 @@ type streamEnv struct {
 func newStreamEnv(t *testing.T, edit func(*httpapi.RevocationStream)) *streamEnv {
 	t.Helper()
 	e := &streamEnv{t: t, clock: sessiondtest.NewClock(t0), store: memstore.New(), waker: newWaker(), closer: make(chan struct{})}
-	ring, err := jwttoken.NewRing(t0, jwttoken.RingOptions{MaxTokenLifetime: life.Refresh})
-	if err != nil {
-		t.Fatal(err)
-	}
-	signed, err := jwttoken.New(ring, jwttoken.Options{Issuer: "https://sessiond.test", Audience: "test-app"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ring, signed := newSigned(t)
+	var err error
 	e.m, err = sessiond.New(t.Context(), sessiond.Options{Strategy: sessiond.StrategyHybrid, Store: e.store, Signed: signed,
 		Opaque: opaquetoken.Codec{}, Lifetimes: life, Clock: e.clock, GCInterval: -1, Events: logSink{e.store}})
 	if err != nil {
