@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
@@ -17,6 +16,7 @@ import (
 	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/console"
 	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/opaquetoken"
 	"github.com/sessiond/sessiond/sessiondtest"
@@ -87,10 +87,7 @@ func newFixtureWith(t *testing.T, opt func(*fixture, *console.Options)) *fixture
 // browser is a client with a cookie jar that does not follow redirects and
 // sends the headers a same-origin page would.
 func (f *fixture) browser() *http.Client {
-	jar, _ := cookiejar.New(nil)
-	c := f.srv.Client()
-	c.Jar = jar
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c, _ := testenv.CookieClient(f.srv.Client())
 	return c
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/httpsession"
 	"github.com/sessiond/sessiond/internal/gateway"
+	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/jwttoken"
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/opaquetoken"
@@ -105,11 +106,8 @@ type browser struct {
 }
 
 func (e *env) browser(t *testing.T) *browser {
-	jar, _ := cookiejar.New(nil)
-	c := *e.srv.Client()
-	c.Jar = jar
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &browser{t: t, e: e, c: &c, jar: jar}
+	c, jar := testenv.CookieClient(e.srv.Client())
+	return &browser{t: t, e: e, c: c, jar: jar}
 }
 
 // loggedIn is a browser holding the cookies of iss.
@@ -138,14 +136,7 @@ func (b *browser) do(method, path, body string, hdr ...string) response {
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequest(method, b.e.srv.URL+path, rd)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Add(hdr[i], hdr[i+1])
-	}
-	res, err := b.c.Do(req)
+	res, err := b.c.Do(testenv.NewRequest(b.t, method, b.e.srv.URL+path, rd, hdr...))
 	if err != nil {
 		b.t.Fatalf("%s %s: %v", method, path, err)
 	}

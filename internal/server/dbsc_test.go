@@ -10,6 +10,7 @@ import (
 
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/dbscclient"
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // gatewayBrowser logs subject in through the served gateway's login code
@@ -17,8 +18,7 @@ import (
 func gatewayBrowser(t *testing.T, base, subject string) (*http.Client, *http.Response) {
 	t.Helper()
 	out := createWith(t, base, `{"subject":"`+subject+`","login_code":true}`)
-	jar, _ := cookiejar.New(nil)
-	hc := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	hc, _ := testenv.CookieClient(nil)
 	res, err := hc.Get(base + out["login_url"].(string))
 	if err != nil {
 		t.Fatal(err)

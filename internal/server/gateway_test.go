@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
 	"github.com/sessiond/sessiond/internal/servertest"
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 const gatewayKey = "sdak_gateway_0123456789abcdefghijklmnopqrstuvwxy"
@@ -60,8 +60,7 @@ func TestGateway_Served(t *testing.T) {
 	if !strings.HasPrefix(loginURL, "/auth/login?code=sdlc_") || out["login_code"] == nil {
 		t.Fatalf("login_url = %q", loginURL)
 	}
-	jar, _ := cookiejar.New(nil)
-	hc := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	hc, jar := testenv.CookieClient(nil)
 	res, err := hc.Get(base + loginURL)
 	if err != nil {
 		t.Fatal(err)
