@@ -6,22 +6,23 @@
 # the server during the SQLite refresh run.
 #
 #   go build -o /tmp/sd ./cmd/sessiond
-#   SD=/tmp/sd docs/bench/stores.sh [seconds]
+#   SD=/tmp/sd [PORT=18440] [STORES="memory sqlite"] docs/bench/stores.sh [seconds]
 set -u
 . "$(dirname "$0")/serve-store.sh"
 secs=${1:-6}
+port=${PORT:-18440}
 PROFILE=${PROFILE:-}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 ns=bench$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')
-for store in memory sqlite postgres redis; do
+for store in ${STORES:-memory sqlite postgres redis}; do
   d=$dir/$store; mkdir -p $d
-  serve_store $store $ns $d/data 18440 $d/serve.log
+  serve_store $store $ns $d/data $port $d/serve.log
   for sc in create refresh; do
     if [ "$store" = sqlite ] && [ "$sc" = refresh ] && [ -n "${PROFILE:-}" ]; then
       (sleep 2; perf record -F 999 -g -p $pid -o ${PROFILE} -- sleep 3 >/dev/null 2>&1) &
     fi
-    bench_store $sc 18440 $secs $d/$sc.json
+    bench_store $sc $port $secs $d/$sc.json
     echo "$store $sc: $(summary $d/$sc.json)"
   done
   kill -TERM $pid; wait $pid
