@@ -108,6 +108,15 @@ func newStreamEnv(t *testing.T, edit func(*httpapi.RevocationStream)) *streamEnv
 	return e
 }
 
+// live opens a stream from now and reads the heartbeat that ends its
+// catch-up: what it sends next is live.
+func (e *streamEnv) live() *conn {
+	e.t.Helper()
+	c := e.open("")
+	c.next()
+	return c
+}
+
 // session creates a session of subject through the API and returns its ID.
 func (e *streamEnv) session(subject string) sessiond.SessionID {
 	e.t.Helper()
@@ -269,8 +278,7 @@ func TestRevocationStream_ResumeRepeatsWithinSettle(t *testing.T) {
 	t.Parallel()
 	e := newStreamEnv(t, nil)
 	sid := e.session("bob")
-	c := e.open("")
-	c.next()
+	c := e.live()
 	e.revoke(sid)
 	_, id := c.revoked()
 	c.close()
@@ -284,8 +292,7 @@ func TestRevocationStream_ResumeRepeatsWithinSettle(t *testing.T) {
 func TestRevocationStream_LateEvent(t *testing.T) {
 	t.Parallel()
 	e := newStreamEnv(t, nil)
-	c := e.open("")
-	c.next()
+	c := e.live()
 	now := e.clock.Now()
 	// A newer event first, then one whose time is older (another node
 	// committing late, or a clock behind): both are sent.
@@ -304,8 +311,7 @@ func TestRevocationStream_LateEvent(t *testing.T) {
 func TestRevocationStream_WatermarkAndKeyRetired(t *testing.T) {
 	t.Parallel()
 	e := newStreamEnv(t, nil)
-	c := e.open("")
-	c.next()
+	c := e.live()
 	ib := e.clock.Now().Add(-time.Second)
 	at := e.clock.Now()
 	mark := sessiond.Event{ID: sessiond.NewEventID(at), Time: at, Type: httpapi.EventWatermarkRaised, Details: map[string]any{
@@ -345,8 +351,7 @@ func TestRevocationStream_WatermarkAndKeyRetired(t *testing.T) {
 func TestRevocationStream_UnreadableEntrySkipped(t *testing.T) {
 	t.Parallel()
 	e := newStreamEnv(t, nil)
-	c := e.open("")
-	c.next()
+	c := e.live()
 	at := e.clock.Now()
 	bad := []sessiond.Event{
 		{ID: sessiond.NewEventID(at), Time: at, Type: httpapi.EventWatermarkRaised, Details: map[string]any{"all": true, "issued_before": "yesterday"}},
@@ -511,8 +516,7 @@ func TestRevocationStream_WakeWithoutPolling(t *testing.T) {
 	t.Parallel()
 	e := newStreamEnv(t, func(rs *httpapi.RevocationStream) { rs.Poll = time.Hour })
 	sid := e.session("gina")
-	c := e.open("")
-	c.next()
+	c := e.live()
 	e.revoke(sid)
 	e.waker.wake() // the store's feed, as another node's revocation would
 	if r, _ := c.revoked(); r.SessionID != string(sid) {
@@ -536,8 +540,7 @@ func TestRevocationStream_FeedSentAtOnce(t *testing.T) {
 			return append([]sessiond.Revocation(nil), feed[after:]...), last
 		}
 	})
-	c := e.open("")
-	c.next()
+	c := e.live()
 	now := e.clock.Now()
 	mu.Lock()
 	feed = append(feed,
@@ -559,8 +562,7 @@ func TestRevocationStream_FeedSentAtOnce(t *testing.T) {
 func TestRevocationStream_Closing(t *testing.T) {
 	t.Parallel()
 	e := newStreamEnv(t, nil)
-	c := e.open("")
-	c.next()
+	c := e.live()
 	close(e.closer)
 	for range c.blocks {
 	}
