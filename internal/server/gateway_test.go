@@ -29,6 +29,21 @@ func runGateway(t *testing.T, edit func(*config.Config)) string {
 	return servertest.Run(t, server.Options{Config: cfg, APIKey: gatewayKey, InsecureDev: true})
 }
 
+// apiGet decodes the 200 answer of an API GET of url into out.
+func apiGet(t *testing.T, url string, out any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer "+gatewayKey)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if err := json.NewDecoder(res.Body).Decode(out); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s = %d %v", url, res.StatusCode, err)
+	}
+}
+
 func createWith(t *testing.T, base, body string) map[string]any {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, base+"/v1/sessions", strings.NewReader(body))
