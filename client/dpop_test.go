@@ -10,8 +10,8 @@ import (
 	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/dpop"
 	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/internal/jwttest"
 	"github.com/sessiond/sessiond/internal/testenv"
-	"github.com/sessiond/sessiond/jwttoken"
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/opaquetoken"
 )
@@ -20,14 +20,7 @@ import (
 // server nonces, under a path prefix.
 func dpopServer(t *testing.T) string {
 	t.Helper()
-	ring, err := jwttoken.NewRing(time.Now(), jwttoken.RingOptions{MaxTokenLifetime: 24 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	signed, err := jwttoken.New(ring, jwttoken.Options{Issuer: "https://sessiond.test", Audience: "app"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	signed, _ := jwttest.Codec(t, time.Now(), 24*time.Hour)
 	store := memstore.New()
 	m, err := sessiond.New(t.Context(), sessiond.Options{Strategy: sessiond.StrategyHybrid, Store: store, Signed: signed,
 		Opaque: opaquetoken.Codec{}, GCInterval: -1})

@@ -15,11 +15,11 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/httpsession"
-	"github.com/sessiond/sessiond/jwttoken"
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/opaquetoken"
 	"github.com/sessiond/sessiond/sessiondtest"
 
+	"github.com/sessiond/sessiond/internal/jwttest"
 	"github.com/sessiond/sessiond/internal/testenv"
 )
 
@@ -50,14 +50,7 @@ func newEnv(t *testing.T, eo envOptions) *env {
 		eo.strategy = sessiond.StrategyHybrid
 	}
 	e := &env{clock: sessiondtest.NewClock(t0), events: &sessiondtest.Events{}, logs: &testenv.SyncBuffer{}}
-	ring, err := jwttoken.NewRing(t0, jwttoken.RingOptions{MaxTokenLifetime: 600 * 24 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	codec, err := jwttoken.New(ring, jwttoken.Options{Issuer: "https://sessiond.test", Audience: "app"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	codec, _ := jwttest.Codec(t, t0, 600*24*time.Hour)
 	store := eo.store
 	if store == nil {
 		store = memstore.New()

@@ -16,8 +16,8 @@ import (
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/httpsession"
 	"github.com/sessiond/sessiond/internal/gateway"
+	"github.com/sessiond/sessiond/internal/jwttest"
 	"github.com/sessiond/sessiond/internal/testenv"
-	"github.com/sessiond/sessiond/jwttoken"
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/opaquetoken"
 	"github.com/sessiond/sessiond/sessiondtest"
@@ -53,16 +53,10 @@ func newEnv(t *testing.T, eo envOptions) *env {
 		eo.strategy = sessiond.StrategyHybrid
 	}
 	e := &env{clock: sessiondtest.NewClock(t0), store: memstore.New()}
-	ring, err := jwttoken.NewRing(t0, jwttoken.RingOptions{MaxTokenLifetime: 600 * 24 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	codec, err := jwttoken.New(ring, jwttoken.Options{Issuer: "https://sessiond.test", Audience: "app"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	codec, _ := jwttest.Codec(t, t0, 600*24*time.Hour)
 	life, _ := sessiond.Preset(sessiond.PresetB2C)
 	life.Access = accessTTL
+	var err error
 	e.m, err = sessiond.New(context.Background(), sessiond.Options{
 		Strategy: eo.strategy, Store: e.store, Signed: codec, Opaque: opaquetoken.Codec{},
 		Lifetimes: life, Clock: e.clock, GCInterval: -1, WatermarkPoll: -1, Anomalies: eo.anomalies,
