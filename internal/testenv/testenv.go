@@ -3,7 +3,7 @@
 // programs (SESSIOND_TEST_REQUIRE), free ports, the sessiond binary built
 // once, Chromium with node and its packages, cleaning a Redis prefix, a
 // log sink goroutines may write to while a test reads it, and what a test
-// signs when it plays a client (JWS, DPoP proofs).
+// plays a client with (a browser's HTTP client, JWS, DPoP proofs).
 //
 // Only tests and test-support packages (sessiondtest, *test) import it.
 package testenv
