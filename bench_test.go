@@ -49,6 +49,15 @@ func tokens(b *testing.B, h *harness, n int) []sessiond.Secret {
 	return out
 }
 
+// warmTokens is tokens, each verified once so that the verify cache holds it.
+func warmTokens(b *testing.B, h *harness, n int) []sessiond.Secret {
+	toks := tokens(b, h, n)
+	for _, t := range toks {
+		h.m.Verify(context.Background(), t, sessiond.Client{})
+	}
+	return toks
+}
+
 func benchVerify(b *testing.B, h *harness, toks []sessiond.Secret) {
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -86,33 +95,24 @@ func BenchmarkBareSignatureEdDSA(b *testing.B) {
 	}
 }
 
-func BenchmarkVerifyHybridCold(b *testing.B) {
-	h := benchManager(b, sessiond.StrategyHybrid, nil, func(o *sessiond.Options) { o.VerifyCacheSize = -1 })
+// benchVerifyCold verifies 1000 tokens of strategy st with the verify
+// cache off.
+func benchVerifyCold(b *testing.B, st sessiond.Strategy) {
+	h := benchManager(b, st, nil, func(o *sessiond.Options) { o.VerifyCacheSize = -1 })
 	benchVerify(b, h, tokens(b, h, 1000))
 }
 
-func BenchmarkVerifyHybridWarm(b *testing.B) {
-	h := benchManager(b, sessiond.StrategyHybrid, nil, nil)
-	toks := tokens(b, h, 1000)
-	for _, t := range toks { // warm the cache
-		h.m.Verify(context.Background(), t, sessiond.Client{})
-	}
-	benchVerify(b, h, toks)
+// benchVerifyWarm verifies 1000 tokens of strategy st, each already in the
+// verify cache.
+func benchVerifyWarm(b *testing.B, st sessiond.Strategy) {
+	h := benchManager(b, st, nil, nil)
+	benchVerify(b, h, warmTokens(b, h, 1000))
 }
 
-func BenchmarkVerifyJWTCold(b *testing.B) {
-	h := benchManager(b, sessiond.StrategyJWT, nil, func(o *sessiond.Options) { o.VerifyCacheSize = -1 })
-	benchVerify(b, h, tokens(b, h, 1000))
-}
-
-func BenchmarkVerifyJWTWarm(b *testing.B) {
-	h := benchManager(b, sessiond.StrategyJWT, nil, nil)
-	toks := tokens(b, h, 1000)
-	for _, t := range toks {
-		h.m.Verify(context.Background(), t, sessiond.Client{})
-	}
-	benchVerify(b, h, toks)
-}
+func BenchmarkVerifyHybridCold(b *testing.B) { benchVerifyCold(b, sessiond.StrategyHybrid) }
+func BenchmarkVerifyHybridWarm(b *testing.B) { benchVerifyWarm(b, sessiond.StrategyHybrid) }
+func BenchmarkVerifyJWTCold(b *testing.B)    { benchVerifyCold(b, sessiond.StrategyJWT) }
+func BenchmarkVerifyJWTWarm(b *testing.B)    { benchVerifyWarm(b, sessiond.StrategyJWT) }
 
 func BenchmarkVerifyDatabaseMemory(b *testing.B) {
 	h := benchManager(b, sessiond.StrategyDatabase, nil, nil)
@@ -121,10 +121,7 @@ func BenchmarkVerifyDatabaseMemory(b *testing.B) {
 
 func BenchmarkVerifyHybridWarmParallel(b *testing.B) {
 	h := benchManager(b, sessiond.StrategyHybrid, nil, nil)
-	toks := tokens(b, h, 1000)
-	for _, t := range toks {
-		h.m.Verify(context.Background(), t, sessiond.Client{})
-	}
+	toks := warmTokens(b, h, 1000)
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -194,20 +191,11 @@ func measureN(n int, fill func()) float64 {
 
 func BenchmarkMemoryPerSession(b *testing.B) {
 	const n = 100000
-	measure := func(fill func()) float64 {
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		fill()
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		return float64(after.HeapAlloc-before.HeapAlloc) / n
-	}
 	// One measurement whatever b.N is: the figure is bytes, not time.
 	{
 		store := memstore.New()
 		now := time.Now().UTC().Truncate(time.Microsecond)
-		perSession := measure(func() {
+		perSession := measureN(n, func() {
 			for range n {
 				tok, hash, _ := opaquetoken.Codec{}.New(sessiond.KindAccess)
 				_ = tok
@@ -222,7 +210,7 @@ func BenchmarkMemoryPerSession(b *testing.B) {
 		runtime.KeepAlive(store)
 
 		h := benchManager(b, sessiond.StrategyHybrid, nil, nil)
-		perEntry := measure(func() {
+		perEntry := measureN(n, func() {
 			for range n {
 				h.m.NoteRevoked(sessiond.Revocation{SessionID: sessiond.NewSessionID(), RevokedAt: now, ExpiresAt: now.Add(time.Hour)})
 			}

@@ -71,22 +71,26 @@ func (f *feedStore) live() []*feedSub {
 	return out
 }
 
+// node is another node of h's deployment on st (h's store, or another
+// client of it): a Manager of h's strategy with h's codec and clock, the
+// watermark poll off; mod, when not nil, adjusts its options.
+func (h *harness) node(t *testing.T, st sessiond.Store, mod func(*sessiond.Options)) *sessiond.Manager {
+	t.Helper()
+	o := sessiond.Options{Strategy: h.m.Strategy(), Store: st, Signed: h.codec,
+		Opaque: opaquetoken.Codec{}, Clock: h.clock, GCInterval: -1, WatermarkPoll: -1}
+	if mod != nil {
+		mod(&o)
+	}
+	m, err := sessiond.New(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
 func TestManager_RevocationFeed(t *testing.T) {
 	ctx := context.Background()
-	node := func(t *testing.T, h *harness, st sessiond.Store, mod func(*sessiond.Options)) *sessiond.Manager {
-		t.Helper()
-		o := sessiond.Options{Strategy: sessiond.StrategyHybrid, Store: st, Signed: h.codec,
-			Opaque: opaquetoken.Codec{}, Clock: h.clock, GCInterval: -1, WatermarkPoll: -1}
-		if mod != nil {
-			mod(&o)
-		}
-		m, err := sessiond.New(ctx, o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { m.Close() })
-		return m
-	}
 	// Each case: node a issues a session, node b has verified its access
 	// token (so it sits in b's verify cache), then a revokes it.
 	cases := []struct {
@@ -101,7 +105,7 @@ func TestManager_RevocationFeed(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			st := &feedStore{Store: memstore.New()}
 			h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) { o.Store = st })
-			b := node(t, h, st, tc.mod)
+			b := h.node(t, st, tc.mod)
 			iss := h.create(t, "alice", sessiond.CreateOptions{})
 			if _, err := b.Verify(ctx, iss.AccessToken, sessiond.Client{}); err != nil {
 				t.Fatal(err)
@@ -119,7 +123,7 @@ func TestManager_RevocationFeed(t *testing.T) {
 	t.Run("resync on reconnect", func(t *testing.T) {
 		st := &feedStore{Store: memstore.New()}
 		h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) { o.Store = st })
-		b := node(t, h, st, nil)
+		b := h.node(t, st, nil)
 		iss := h.create(t, "bob", sessiond.CreateOptions{})
 		// Revoked behind the feed's back, as while it was disconnected.
 		if _, err := st.Store.Revoke(ctx, iss.Session.ID, h.clock.Now(), sessiond.ReasonAdmin); err != nil {
@@ -137,7 +141,7 @@ func TestManager_RevocationFeed(t *testing.T) {
 	t.Run("Close ends the subscription", func(t *testing.T) {
 		st := &feedStore{Store: memstore.New()}
 		h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) { o.Store = st })
-		b := node(t, h, st, nil)
+		b := h.node(t, st, nil)
 		if n := len(st.live()); n != 2 {
 			t.Fatalf("%d live subscriptions; want 2 (one per node)", n)
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/jwttest"
 	"github.com/sessiond/sessiond/jwttoken"
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/opaquetoken"
@@ -32,19 +33,11 @@ type harness struct {
 func newHarness(t *testing.T, strategy sessiond.Strategy, mod func(*sessiond.Options)) *harness {
 	t.Helper()
 	h := &harness{store: memstore.New(), clock: sessiondtest.NewClock(t0), events: &sessiondtest.Events{}}
-	ring, err := jwttoken.NewRing(t0, jwttoken.RingOptions{MaxTokenLifetime: 90 * 24 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	codec, err := jwttoken.New(ring, jwttoken.Options{Issuer: "https://sessiond.test", Audience: "app"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.ring, h.codec = ring, codec
+	h.codec, h.ring = jwttest.Codec(t, t0, 90*24*time.Hour)
 	opts := sessiond.Options{
 		Strategy:   strategy,
 		Store:      h.store,
-		Signed:     codec,
+		Signed:     h.codec,
 		Opaque:     opaquetoken.Codec{},
 		Clock:      h.clock,
 		Events:     h.events,

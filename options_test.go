@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
-	"github.com/sessiond/sessiond/jwttoken"
+	"github.com/sessiond/sessiond/internal/jwttest"
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/opaquetoken"
 	"github.com/sessiond/sessiond/sessiondtest"
@@ -46,14 +46,7 @@ func TestNew_KeyRingTooShort(t *testing.T) {
 		{sessiond.StrategyJWT, b2c.Refresh, false},
 	}
 	for _, tc := range cases {
-		ring, err := jwttoken.NewRing(t0, jwttoken.RingOptions{MaxTokenLifetime: tc.ring})
-		if err != nil {
-			t.Fatal(err)
-		}
-		codec, err := jwttoken.New(ring, jwttoken.Options{Issuer: "https://sessiond.test", Audience: "app"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		codec, _ := jwttest.Codec(t, t0, tc.ring)
 		m, err := sessiond.New(ctx, sessiond.Options{Strategy: tc.strategy, Store: memstore.New(), Signed: codec,
 			Opaque: opaquetoken.Codec{}, Lifetimes: b2c, Clock: sessiondtest.NewClock(t0), GCInterval: -1})
 		if tc.wantErr {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/memstore"
-	"github.com/sessiond/sessiond/opaquetoken"
 )
 
 // metaFeedStore is a feedStore whose feed also carries meta notices, as
@@ -56,20 +55,6 @@ func (f *metaFeedStore) GetMeta(ctx context.Context, name string) ([]byte, int64
 // every strategy whose tokens the watermarks guard.
 func TestManager_WatermarkFeed(t *testing.T) {
 	ctx := context.Background()
-	node := func(t *testing.T, h *harness, st sessiond.Store, mod func(*sessiond.Options)) *sessiond.Manager {
-		t.Helper()
-		o := sessiond.Options{Strategy: h.m.Strategy(), Store: st, Signed: h.codec,
-			Opaque: opaquetoken.Codec{}, Clock: h.clock, GCInterval: -1, WatermarkPoll: -1}
-		if mod != nil {
-			mod(&o)
-		}
-		m, err := sessiond.New(ctx, o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { m.Close() })
-		return m
-	}
 	noPoll := func(o *sessiond.Options) { o.WatermarkPoll = -1 }
 	// eventuallyRevoked waits (generously: it guards against a hang, it
 	// measures nothing) for m to reject tok as revoked.
@@ -92,7 +77,7 @@ func TestManager_WatermarkFeed(t *testing.T) {
 		t.Run(string(strategy), func(t *testing.T) {
 			st := newMetaFeedStore()
 			h := newHarness(t, strategy, func(o *sessiond.Options) { o.Store = st; noPoll(o) })
-			b := node(t, h, st, nil)
+			b := h.node(t, st, nil)
 			old := h.create(t, "alice", sessiond.CreateOptions{})
 			if _, err := b.Verify(ctx, old.AccessToken, sessiond.Client{}); err != nil {
 				t.Fatal(err) // now in b's verify cache too
@@ -115,7 +100,7 @@ func TestManager_WatermarkFeed(t *testing.T) {
 	t.Run("opted out hears nothing", func(t *testing.T) {
 		st := newMetaFeedStore()
 		h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) { o.Store = st; noPoll(o) })
-		b := node(t, h, st, func(o *sessiond.Options) { o.NoRevocationFeed = true })
+		b := h.node(t, st, func(o *sessiond.Options) { o.NoRevocationFeed = true })
 		if n := len(st.live()); n != 1 {
 			t.Fatalf("%d subscriptions; want 1 (the node that did not opt out)", n)
 		}
@@ -133,8 +118,8 @@ func TestManager_WatermarkFeed(t *testing.T) {
 	t.Run("resync reloads watermarks missed while away", func(t *testing.T) {
 		st := newMetaFeedStore()
 		h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) { o.Store = st; noPoll(o) })
-		b := node(t, h, st, nil)
-		quiet := node(t, h, st, func(o *sessiond.Options) { o.NoRevocationFeed = true }) // publishes nothing
+		b := h.node(t, st, nil)
+		quiet := h.node(t, st, func(o *sessiond.Options) { o.NoRevocationFeed = true }) // publishes nothing
 		old := h.create(t, "carol", sessiond.CreateOptions{})
 		if _, err := quiet.RevokeMatching(ctx, sessiond.RevokeFilter{Subjects: []string{"carol"}}, sessiond.ReasonIncident, false); err != nil {
 			t.Fatal(err)
@@ -166,7 +151,7 @@ func TestManager_WatermarkFeed(t *testing.T) {
 		if _, err := h.m.RevokeMatching(ctx, sessiond.RevokeFilter{All: true}, sessiond.ReasonIncident, false); err != nil {
 			t.Fatal(err)
 		}
-		b := node(t, h, st, nil)
+		b := h.node(t, st, nil)
 		before := st.gets.Load()
 		const notices = 200
 		for range notices {

@@ -61,11 +61,15 @@ func newDetector(t testing.TB, o Options) *Detector {
 
 func only(r Rule) map[Rule]Action { return map[Rule]Action{r: ActionLog} }
 
-// wantOneDetail checks, at both stages, that Check finds at most one
-// anomaly between issued and current, with the detail want ("" for none).
-func wantOneDetail(t *testing.T, d *Detector, issued, current sessiond.Client, want string) {
+// wantOneDetail checks, at each of stages (both when none are named), that
+// Check finds at most one anomaly between issued and current, with the
+// detail want ("" for none).
+func wantOneDetail(t *testing.T, d *Detector, issued, current sessiond.Client, want string, stages ...Stage) {
 	t.Helper()
-	for _, stage := range []Stage{Verify, Refresh} {
+	if len(stages) == 0 {
+		stages = []Stage{Verify, Refresh}
+	}
+	for _, stage := range stages {
 		fs := d.Check(t0, stage, "s1", issued, current)
 		var got string
 		if len(fs) > 0 {
@@ -75,6 +79,15 @@ func wantOneDetail(t *testing.T, d *Detector, issued, current sessiond.Client, w
 			t.Errorf("%s: Check(%.40q → %.40q) = %+v; want detail %q", stage, issued, current, fs, want)
 		}
 	}
+}
+
+// sessionIDs returns n distinct session IDs of a real ID's length.
+func sessionIDs(n int) []sessiond.SessionID {
+	ids := make([]sessiond.SessionID, n)
+	for i := range ids {
+		ids[i] = sessiond.SessionID(fmt.Sprintf("%026d", i))
+	}
+	return ids
 }
 
 func rules(fs []Finding) []Rule {
@@ -380,14 +393,7 @@ func TestDetector_Check_RefreshDeviceChange(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := newDetector(t, Options{Actions: only(RuleRefreshDeviceChange)})
-			fs := d.Check(t0, tt.stage, "s1", issued, tt.current)
-			var got string
-			if len(fs) > 0 {
-				got = fs[0].Detail
-			}
-			if len(fs) > 1 || got != tt.want {
-				t.Errorf("Check(%s) = %+v; want detail %q", tt.stage, fs, tt.want)
-			}
+			wantOneDetail(t, d, issued, tt.current, tt.want, tt.stage)
 		})
 	}
 }
@@ -550,17 +556,14 @@ func TestDetector_Memory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fills a tracker of 100k sessions")
 	}
-	ids := make([]string, DefaultMaxTracked)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("%026d", i)
-	}
+	ids := sessionIDs(DefaultMaxTracked)
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	d := newDetector(t, Options{Actions: only(RuleDistinctIPs)}) // defaults: threshold 3, 100k sessions
 	for i, id := range ids {
 		for j := range d.threshold {
-			d.Check(t0, Verify, sessiond.SessionID(id), sessiond.Client{}, sessiond.Client{IP: fmt.Sprintf("10.%d.%d.1", j, i%250)})
+			d.Check(t0, Verify, id, sessiond.Client{}, sessiond.Client{IP: fmt.Sprintf("10.%d.%d.1", j, i%250)})
 		}
 	}
 	runtime.GC()

@@ -1,7 +1,6 @@
 package anomaly
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
@@ -13,45 +12,33 @@ import (
 //	go test -run '^$' -bench BenchmarkCheck -benchmem -count 10 ./anomaly | benchstat -
 func BenchmarkCheck(b *testing.B) {
 	issued := sessiond.Client{IP: "203.0.113.5", UserAgent: chromeWin142}
-	b.Run("same_client", func(b *testing.B) {
+	for _, bc := range []struct {
+		name     string
+		stage    Stage
+		current  sessiond.Client
+		findings int // 0: Check returns nil
+	}{
 		// The common case: the client that logged in, nothing to parse.
-		d := newDetector(b, Options{Actions: DefaultActions()})
-		b.ReportAllocs()
-		for b.Loop() {
-			if fs := d.Check(t0, Verify, "s1", issued, issued); fs != nil {
-				b.Fatal(fs)
-			}
-		}
-	})
-	b.Run("version_bump", func(b *testing.B) {
+		{"same_client", Verify, issued, 0},
 		// Both User-Agents parsed, both addresses parsed, no finding.
-		d := newDetector(b, Options{Actions: DefaultActions()})
-		current := sessiond.Client{IP: "203.0.113.77", UserAgent: chromeWin143}
-		b.ReportAllocs()
-		for b.Loop() {
-			if fs := d.Check(t0, Verify, "s1", issued, current); fs != nil {
-				b.Fatal(fs)
-			}
-		}
-	})
-	b.Run("stolen_refresh", func(b *testing.B) {
+		{"version_bump", Verify, sessiond.Client{IP: "203.0.113.77", UserAgent: chromeWin143}, 0},
 		// Everything differs at refresh: three findings and their details.
-		d := newDetector(b, Options{Actions: DefaultActions()})
-		current := sessiond.Client{IP: "198.51.100.7", UserAgent: firefoxLinux}
-		b.ReportAllocs()
-		for b.Loop() {
-			if fs := d.Check(t0, Refresh, "s1", issued, current); len(fs) != 3 {
-				b.Fatal(fs)
+		{"stolen_refresh", Refresh, sessiond.Client{IP: "198.51.100.7", UserAgent: firefoxLinux}, 3},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			d := newDetector(b, Options{Actions: DefaultActions()})
+			b.ReportAllocs()
+			for b.Loop() {
+				if fs := d.Check(t0, bc.stage, "s1", issued, bc.current); len(fs) != bc.findings || (fs == nil) != (bc.findings == 0) {
+					b.Fatal(fs)
+				}
 			}
-		}
-	})
+		})
+	}
 	b.Run("many_sessions", func(b *testing.B) {
 		// 1M session IDs through a tracker of 100k: constant eviction.
 		d := newDetector(b, Options{Actions: DefaultActions()})
-		ids := make([]sessiond.SessionID, 1<<20)
-		for i := range ids {
-			ids[i] = sessiond.SessionID(fmt.Sprintf("%026d", i))
-		}
+		ids := sessionIDs(1 << 20)
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
@@ -62,10 +49,7 @@ func BenchmarkCheck(b *testing.B) {
 	b.Run("parallel", func(b *testing.B) {
 		// Many goroutines, many sessions, the same client.
 		d := newDetector(b, Options{Actions: DefaultActions()})
-		ids := make([]sessiond.SessionID, 1024)
-		for i := range ids {
-			ids[i] = sessiond.SessionID(fmt.Sprintf("%026d", i))
-		}
+		ids := sessionIDs(1024)
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			i := 0

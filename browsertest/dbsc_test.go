@@ -21,11 +21,11 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/httpsession"
-	"github.com/sessiond/sessiond/jwttoken"
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/opaquetoken"
 	"github.com/sessiond/sessiond/sessiondtest"
 
+	"github.com/sessiond/sessiond/internal/jwttest"
 	"github.com/sessiond/sessiond/internal/testenv"
 )
 
@@ -49,14 +49,7 @@ func TestBrowserDBSC(t *testing.T) {
 	defer cancel()
 
 	events := &sessiondtest.Events{}
-	ring, err := jwttoken.NewRing(time.Now(), jwttoken.RingOptions{MaxTokenLifetime: 24 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	codec, err := jwttoken.New(ring, jwttoken.Options{Issuer: "https://sessiond.test", Audience: "app"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	codec, _ := jwttest.Codec(t, time.Now(), 24*time.Hour)
 	m, err := sessiond.New(ctx, sessiond.Options{Strategy: sessiond.StrategyDatabase, Store: memstore.New(),
 		Signed: codec, Opaque: opaquetoken.Codec{}, Events: events, GCInterval: -1})
 	if err != nil {

@@ -170,18 +170,26 @@ type CreateRequest struct {
 
 // CreateSession starts a session (login) and returns its tokens.
 func (c *Client) CreateSession(ctx context.Context, req CreateRequest) (*TokenResponse, error) {
-	var out tokenWire
-	var nonce string
 	relayed := req.DPoP
 	if relayed == nil && req.DPoPJKT != "" {
 		relayed = &DPoPProof{} // bound by thumbprint: no proof of our own
 	}
-	err := c.proved("/v1/sessions", "", relayed, func(p *DPoPProof, seen *string) error {
-		wire := struct {
+	return c.issue(ctx, "create session", "/v1/sessions", relayed, http.StatusCreated, func(p *DPoPProof) *body {
+		return jsonBody(struct {
 			CreateRequest
 			*DPoPProof
-		}{req, p}
-		err := c.send(ctx, "create session", http.MethodPost, "/v1/sessions", nil, jsonBody(wire), &out, http.StatusCreated, seen)
+		}{req, p})
+	})
+}
+
+// issue posts the request that wire makes for each attempt's proof to path
+// (sessions are created and refreshed this way) and returns the tokens of
+// the `want` answer, with the DPoP-Nonce the server last handed out.
+func (c *Client) issue(ctx context.Context, op, path string, relayed *DPoPProof, want int, wire func(*DPoPProof) *body) (*TokenResponse, error) {
+	var out tokenWire
+	var nonce string
+	err := c.proved(path, "", relayed, func(p *DPoPProof, seen *string) error {
+		err := c.send(ctx, op, http.MethodPost, path, nil, wire(p), &out, want, seen)
 		nonce = *seen
 		return err
 	})
@@ -233,20 +241,9 @@ func (c *Client) Refresh(ctx context.Context, token sessiond.Secret, client *ses
 }
 
 func (c *Client) refresh(ctx context.Context, token sessiond.Secret, relayed *DPoPProof, client *sessiond.Client) (*TokenResponse, error) {
-	var out tokenWire
-	var nonce string
-	err := c.proved("/v1/sessions/refresh", "", relayed, func(p *DPoPProof, seen *string) error {
-		body := jsonBody(tokenRequest{RefreshToken: string(token), Client: client, DPoPProof: p})
-		err := c.send(ctx, "refresh", http.MethodPost, "/v1/sessions/refresh", nil, body, &out, http.StatusOK, seen)
-		nonce = *seen
-		return err
+	return c.issue(ctx, "refresh", "/v1/sessions/refresh", relayed, http.StatusOK, func(p *DPoPProof) *body {
+		return jsonBody(tokenRequest{RefreshToken: string(token), Client: client, DPoPProof: p})
 	})
-	if err != nil {
-		return nil, err
-	}
-	r := out.response()
-	r.DPoPNonce = nonce
-	return r, nil
 }
 
 // Rotate replaces session id with a new session (new ID, new tokens); the

@@ -282,6 +282,25 @@ func TestClient_TransportError(t *testing.T) {
 	}
 }
 
+// serveAPI serves the real API handler made with o, which takes every API
+// key as an admin's, under the path prefix /sessiond, and returns its base
+// URL.
+func serveAPI(t *testing.T, o httpapi.Options) string {
+	t.Helper()
+	o.Authenticate = func(context.Context, sessiond.Secret) (apikey.Key, error) {
+		return apikey.Key{ID: "k", Scopes: []apikey.Scope{apikey.ScopeAdmin}}, nil
+	}
+	h, err := httpapi.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/sessiond/", http.StripPrefix("/sessiond", h))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv.URL + "/sessiond"
+}
+
 // TestClient_RealServer runs the client against the real handler mounted
 // under a path prefix, and checks tokens never print.
 func TestClient_RealServer(t *testing.T) {
@@ -291,18 +310,8 @@ func TestClient_RealServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close()
-	h, err := httpapi.New(httpapi.Options{Manager: m, Authenticate: func(context.Context, sessiond.Secret) (apikey.Key, error) {
-		return apikey.Key{ID: "k", Scopes: []apikey.Scope{apikey.ScopeAdmin}}, nil
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/sessiond/", http.StripPrefix("/sessiond", h))
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
-	cl, _ := client.New(srv.URL+"/sessiond", "k")
+	t.Cleanup(func() { m.Close() })
+	cl, _ := client.New(serveAPI(t, httpapi.Options{Manager: m}), "k")
 
 	tr, err := cl.CreateSession(t.Context(), client.CreateRequest{Subject: "a/b c.d"})
 	if err != nil {

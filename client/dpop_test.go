@@ -2,22 +2,16 @@ package client_test
 
 import (
 	"bytes"
-	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/dpop"
-	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/httpapi"
-	"github.com/sessiond/sessiond/jwttoken"
+	"github.com/sessiond/sessiond/internal/jwttest"
+	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/opaquetoken"
 )
@@ -26,14 +20,7 @@ import (
 // server nonces, under a path prefix.
 func dpopServer(t *testing.T) string {
 	t.Helper()
-	ring, err := jwttoken.NewRing(time.Now(), jwttoken.RingOptions{MaxTokenLifetime: 24 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	signed, err := jwttoken.New(ring, jwttoken.Options{Issuer: "https://sessiond.test", Audience: "app"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	signed, _ := jwttest.Codec(t, time.Now(), 24*time.Hour)
 	store := memstore.New()
 	m, err := sessiond.New(t.Context(), sessiond.Options{Strategy: sessiond.StrategyHybrid, Store: store, Signed: signed,
 		Opaque: opaquetoken.Codec{}, GCInterval: -1})
@@ -49,30 +36,7 @@ func dpopServer(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := httpapi.New(httpapi.Options{Manager: m, DPoP: v, Authenticate: func(context.Context, sessiond.Secret) (apikey.Key, error) {
-		return apikey.Key{ID: "k", Scopes: []apikey.Scope{apikey.ScopeAdmin}}, nil
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/sessiond/", http.StripPrefix("/sessiond", h))
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return srv.URL + "/sessiond"
-}
-
-func newProver(t *testing.T) *dpop.Prover {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := dpop.NewProver(k, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return serveAPI(t, httpapi.Options{Manager: m, DPoP: v})
 }
 
 // TestClient_DPoPKey: a Client made WithDPoP creates sessions bound to its
@@ -82,10 +46,10 @@ func newProver(t *testing.T) *dpop.Prover {
 func TestClient_DPoPKey(t *testing.T) {
 	t.Parallel()
 	base := dpopServer(t)
-	p := newProver(t)
+	p := testenv.Prover(t, nil)
 	cl, _ := client.New(base, "k", client.WithDPoP(p))
 	plain, _ := client.New(base, "k")
-	thief, _ := client.New(base, "k", client.WithDPoP(newProver(t)))
+	thief, _ := client.New(base, "k", client.WithDPoP(testenv.Prover(t, nil)))
 	ctx := t.Context()
 
 	tr, err := cl.CreateSession(ctx, client.CreateRequest{Subject: "kim"})
@@ -128,7 +92,7 @@ func TestClient_DPoPRelay(t *testing.T) {
 	t.Parallel()
 	const tokenURL, apiURL = "https://app.example/token", "https://app.example/api/orders"
 	base := dpopServer(t)
-	user := newProver(t) // the end user's client, outside this process in real life
+	user := testenv.Prover(t, nil) // the end user's client, outside this process in real life
 	app, _ := client.New(base, "k")
 	ctx := t.Context()
 	relay := func(method, url string, access sessiond.Secret, nonce string) client.DPoPProof {

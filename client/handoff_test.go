@@ -1,11 +1,8 @@
 package client_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -13,8 +10,8 @@ import (
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/apitype"
 	"github.com/sessiond/sessiond/client"
-	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
+	"github.com/sessiond/sessiond/internal/servertest"
 )
 
 const handoffKey = "sdak_clienthandoff_0123456789abcdefghijklmnopq"
@@ -23,30 +20,7 @@ const handoffKey = "sdak_clienthandoff_0123456789abcdefghijklmnopq"
 // the browser gateway on plain HTTP loopback and returns its URL.
 func runGatewayServer(t *testing.T) string {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Store.Driver = "memory"
-	cfg.Environment = config.EnvDevelopment
-	cfg.Server.Listen = "127.0.0.1:0"
-	cfg.Server.DataDir = t.TempDir()
-	cfg.Cookie.Secure = false
-	cfg.Cookie.Name, cfg.Cookie.RefreshName = "sid", "rt"
-	cfg.Gateway.Enabled = true
-	cfg.Gateway.LoginURL = "/login"
-	ctx, cancel := context.WithCancel(context.Background())
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- server.Run(ctx, server.Options{Config: cfg, APIKey: handoffKey, InsecureDev: true,
-			Listening: func(a string) { addr <- a }, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case a := <-addr:
-		return "http://" + a
-	case err := <-done:
-		t.Fatalf("server did not start: %v", err)
-	}
-	return ""
+	return servertest.Run(t, server.Options{Config: servertest.GatewayConfig(t), APIKey: handoffKey, InsecureDev: true})
 }
 
 // TestClient_Handoff: the login handoff of POST /v1/sessions through the

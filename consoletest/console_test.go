@@ -29,6 +29,7 @@ import (
 
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
+	"github.com/sessiond/sessiond/internal/servertest"
 	"github.com/sessiond/sessiond/sessiondtest"
 	"github.com/sessiond/sessiond/webhook"
 
@@ -67,18 +68,13 @@ func runConsole(t *testing.T, node, chromium string, store config.Store, shots b
 		t.Fatal(err)
 	}
 
-	cfg := config.Default()
-	cfg.Environment = config.EnvDevelopment
-	cfg.Server.Listen = "127.0.0.1:0"
+	cfg := servertest.Config(t)
 	cfg.Server.DataDir = dir
 	cfg.Store = store
 	// One attempt: the receiver's first failure makes the delivery dead.
 	cfg.Webhooks = []config.Webhook{{Name: "receiver", URL: recv.URL + "/hook", Events: []string{"session.revoked"},
 		SecretFile: secretFile, MaxAttempts: 1}}
-	a := testenv.Serve(t, func(ctx context.Context, listening func(string)) error {
-		return server.Run(ctx, server.Options{Config: cfg, APIKey: apiKey, Version: "consoletest",
-			Logger: slog.New(slog.DiscardHandler), Listening: listening})
-	})
+	a := servertest.Run(t, server.Options{Config: cfg, APIKey: apiKey, Version: "consoletest", Logger: slog.New(slog.DiscardHandler)})
 	// localhost: a secure context over plain HTTP, so the browser keeps
 	// the console's Secure __Host- cookie.
 	base := "http://localhost:" + a[strings.LastIndex(a, ":")+1:]

@@ -141,18 +141,7 @@ func TestVerifier_NodeNonceRetry(t *testing.T) {
 	ctx := context.Background()
 	clock := &fakeClock{t: time.Now()}
 	secret := []byte("0123456789abcdef0123456789abcdef")
-	node := func() *dpop.Verifier {
-		s, err := dpop.NewSharedNonces(secret, time.Hour, clock)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, err := dpop.New(dpop.Options{Clock: clock, Nonces: s})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-	a, b := node(), node()
+	a, b := nonceNode(t, secret, time.Hour, clock), nonceNode(t, secret, time.Hour, clock)
 	req := dpop.Request{Method: "GET", URL: htu}
 
 	first := nodeProofs(t, htu, "", "token")

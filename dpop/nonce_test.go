@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/dpop"
 )
 
@@ -58,6 +59,22 @@ func TestSharedNonces(t *testing.T) {
 	valid("expired bucket", b, n, false)
 }
 
+// nonceNode is one node's Verifier that requires server nonces made with
+// the deployment's shared secret, as sessiond serve with
+// dpop.require_nonce.
+func nonceNode(t *testing.T, secret []byte, period time.Duration, clock sessiond.Clock) *dpop.Verifier {
+	t.Helper()
+	s, err := dpop.NewSharedNonces(secret, period, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := dpop.New(dpop.Options{Clock: clock, Nonces: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 func TestNewSharedNonces_BadInput(t *testing.T) {
 	if _, err := dpop.NewSharedNonces(make([]byte, 31), 0, nil); err == nil {
 		t.Error("a 31-byte secret was accepted")
@@ -74,18 +91,7 @@ func TestVerifier_SharedNonces(t *testing.T) {
 	ctx := context.Background()
 	clock := &fakeClock{t: t0}
 	secret := bytes.Repeat([]byte{9}, 32)
-	newVerifier := func() *dpop.Verifier {
-		s, err := dpop.NewSharedNonces(secret, time.Minute, clock)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, err := dpop.New(dpop.Options{Clock: clock, Nonces: s})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-	a, b := newVerifier(), newVerifier()
+	a, b := nonceNode(t, secret, time.Minute, clock), nonceNode(t, secret, time.Minute, clock)
 	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	req := dpop.Request{Method: "GET", URL: reqURL}
 	if _, err := a.Verify(ctx, sign(t, ec, jose.ES256, nil, baseClaims()), req); !errors.Is(err, dpop.ErrUseNonce) {

@@ -10,11 +10,12 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // client is one browser-like HTTP client with its own cookie jar.
@@ -25,9 +26,8 @@ type client struct {
 }
 
 func newClient(t *testing.T, base string) *client {
-	jar, _ := cookiejar.New(nil)
-	return &client{t: t, base: base, c: &http.Client{Jar: jar, Timeout: 10 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	c, _ := testenv.CookieClient(&http.Client{Timeout: 10 * time.Second})
+	return &client{t: t, base: base, c: c}
 }
 
 type reply struct {
@@ -42,14 +42,7 @@ func (c *client) do(method, path, body string, hdr ...string) reply {
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequest(method, c.base+path, rd)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Add(hdr[i], hdr[i+1])
-	}
-	res, err := c.c.Do(req)
+	res, err := c.c.Do(testenv.NewRequest(c.t, method, c.base+path, rd, hdr...))
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, path, err)
 	}

@@ -15,11 +15,11 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/httpsession"
-	"github.com/sessiond/sessiond/jwttoken"
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/opaquetoken"
 	"github.com/sessiond/sessiond/sessiondtest"
 
+	"github.com/sessiond/sessiond/internal/jwttest"
 	"github.com/sessiond/sessiond/internal/testenv"
 )
 
@@ -50,14 +50,7 @@ func newEnv(t *testing.T, eo envOptions) *env {
 		eo.strategy = sessiond.StrategyHybrid
 	}
 	e := &env{clock: sessiondtest.NewClock(t0), events: &sessiondtest.Events{}, logs: &testenv.SyncBuffer{}}
-	ring, err := jwttoken.NewRing(t0, jwttoken.RingOptions{MaxTokenLifetime: 600 * 24 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	codec, err := jwttoken.New(ring, jwttoken.Options{Issuer: "https://sessiond.test", Audience: "app"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	codec, _ := jwttest.Codec(t, t0, 600*24*time.Hour)
 	store := eo.store
 	if store == nil {
 		store = memstore.New()
@@ -142,27 +135,14 @@ type browser struct {
 
 func (e *env) browser(t *testing.T) *browser {
 	t.Helper()
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := *e.srv.Client()
-	c.Jar = jar
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &browser{t: t, e: e, c: &c, jar: jar}
+	c, jar := testenv.CookieClient(e.srv.Client())
+	return &browser{t: t, e: e, c: c, jar: jar}
 }
 
 // do sends a request; hdr is pairs of header name and value.
 func (b *browser) do(method, path string, body io.Reader, hdr ...string) *http.Response {
 	b.t.Helper()
-	req, err := http.NewRequest(method, b.e.srv.URL+path, body)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Add(hdr[i], hdr[i+1])
-	}
-	resp, err := b.c.Do(req)
+	resp, err := b.c.Do(testenv.NewRequest(b.t, method, b.e.srv.URL+path, body, hdr...))
 	if err != nil {
 		b.t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -199,16 +179,9 @@ func (b *browser) setCookie(name, value string) {
 // status sends a bare request (no jar) with the given headers and returns its status.
 func (e *env) status(t *testing.T, method, path string, hdr ...string) int {
 	t.Helper()
-	req, err := http.NewRequest(method, e.srv.URL+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Add(hdr[i], hdr[i+1])
-	}
 	c := *e.srv.Client()
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	resp, err := c.Do(req)
+	c.CheckRedirect = testenv.NoRedirect
+	resp, err := c.Do(testenv.NewRequest(t, method, e.srv.URL+path, nil, hdr...))
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}

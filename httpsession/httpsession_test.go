@@ -14,6 +14,7 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/httpsession"
+	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/memstore"
 )
 
@@ -603,7 +604,7 @@ func TestRedirectTo(t *testing.T) {
 				req.Header.Set(tt.hdr[i], tt.hdr[i+1])
 			}
 			c := *e.srv.Client()
-			c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+			c.CheckRedirect = testenv.NoRedirect
 			resp, err := c.Do(req)
 			if err != nil {
 				t.Fatal(err)

@@ -2,9 +2,6 @@ package verifier_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -14,25 +11,12 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/dpop"
+	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/sessiondtest"
 	"github.com/sessiond/sessiond/verifier"
 )
 
 const apiURL = "https://api.example.test/v1/orders"
-
-// newProver makes a client key and its Prover on the test clock.
-func newProver(t *testing.T, clock sessiond.Clock) *dpop.Prover {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := dpop.NewProver(k, clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // boundToken creates a session bound to p's key and returns its token.
 func (s *server) boundToken(subject string, p *dpop.Prover) string {
@@ -60,10 +44,10 @@ func TestVerifier_DPoP(t *testing.T) {
 	s := newServer(t, nil)
 	v, _ := s.newVerifier(nil)
 	ctx := context.Background()
-	p, other := newProver(t, s.clock), newProver(t, s.clock)
+	p, other := testenv.Prover(t, s.clock), testenv.Prover(t, s.clock)
 	tok := s.boundToken("bea", p)
 	_, unbound := s.token("ulf")
-	past := newProver(t, sessiondtest.NewClock(s.clock.Now().Add(-dpop.DefaultMaxAge-time.Minute)))
+	past := testenv.Prover(t, sessiondtest.NewClock(s.clock.Now().Add(-dpop.DefaultMaxAge-time.Minute)))
 
 	c, err := v.Verify(ctx, tok, verifier.WithDPoP(proof(t, p, "GET", apiURL, tok, ""), "GET", apiURL))
 	if err != nil {
@@ -120,7 +104,7 @@ func TestVerifier_DPoPMiddleware(t *testing.T) {
 	t.Parallel()
 	s := newServer(t, nil)
 	v, _ := s.newVerifier(func(o *verifier.Options) { o.ExternalURL = "https://api.example.test" })
-	p, other := newProver(t, s.clock), newProver(t, s.clock)
+	p, other := testenv.Prover(t, s.clock), testenv.Prover(t, s.clock)
 	tok := s.boundToken("bea", p)
 	_, unbound := s.token("ulf")
 	h := v.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -190,7 +174,7 @@ func TestVerifier_DPoPNonce(t *testing.T) {
 		o.ExternalURL = "https://api.example.test:443/"
 		o.DPoP.Nonces = dpop.NewRotatingNonces(s.clock, time.Minute)
 	})
-	p := newProver(t, s.clock)
+	p := testenv.Prover(t, s.clock)
 	tok := s.boundToken("nia", p)
 	h := v.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	do := func(proof string) *httptest.ResponseRecorder {

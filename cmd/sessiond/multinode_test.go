@@ -32,15 +32,22 @@ func sharedBackends(t testing.TB) []backend {
 	return out
 }
 
+// twoNodes starts two server processes with env: two nodes of one
+// deployment when env names a shared store.
+func twoNodes(t testing.TB, env []string) (a, b *node) {
+	t.Helper()
+	a = startNode(t, nodeConfig{env: env})
+	b = startNode(t, nodeConfig{env: env})
+	return a, b
+}
+
 // TestE2E_MultiNode runs two server processes on one shared store:
 // a revocation through node A is rejected by node B, and the same refresh
 // token presented to both at once leaves exactly one token family.
 func TestE2E_MultiNode(t *testing.T) {
 	for _, b := range sharedBackends(t) {
 		t.Run(b.name, func(t *testing.T) {
-			env := append(b.env(t), "SESSIOND_API_KEY="+testAPIKey)
-			na := startNode(t, nodeConfig{env: env})
-			nb := startNode(t, nodeConfig{env: env})
+			na, nb := twoNodes(t, append(b.env(t), "SESSIOND_API_KEY="+testAPIKey))
 			ca, cb := na.client(), nb.client()
 			ctx := context.Background()
 

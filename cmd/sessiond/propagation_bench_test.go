@@ -21,9 +21,7 @@ import (
 func BenchmarkRevocationPropagation(b *testing.B) {
 	for _, be := range sharedBackends(b) {
 		b.Run(be.name, func(b *testing.B) {
-			env := append(be.env(b), "SESSIOND_API_KEY="+testAPIKey)
-			na := startNode(b, nodeConfig{env: env})
-			nb := startNode(b, nodeConfig{env: env})
+			na, nb := twoNodes(b, append(be.env(b), "SESSIOND_API_KEY="+testAPIKey))
 			ca, cb := na.client(), nb.client()
 			ctx := context.Background()
 			const rounds = 200

@@ -231,18 +231,23 @@ const (
 	verifierAudience = "verifier-test-api"
 )
 
+// followers starts two hybrid nodes on b's shared store, and a Go and a
+// Node verifier (MaxStaleness 30s) that follow node B's stream; it returns
+// a client of node A and the two verifiers.
+func followers(t testing.TB, b backend) (*client.Client, *verifier.Verifier, *nodeVerifier) {
+	t.Helper()
+	na, nb := twoNodes(t, hybridEnv(b, t))
+	return na.client(), goVerifier(t, nb.url, nil), startNodeVerifier(t, nb.url, 30*time.Second)
+}
+
 // TestE2E_Verifiers: 200 sessions revoked on node A are rejected by a Go
 // and a Node verifier that follow node B's stream. The latency is logged,
 // never asserted (BenchmarkVerifierRevocation records it).
 func TestE2E_Verifiers(t *testing.T) {
 	for _, b := range sharedBackends(t) {
 		t.Run(b.name, func(t *testing.T) {
-			env := hybridEnv(b, t)
-			na := startNode(t, nodeConfig{env: env})
-			nb := startNode(t, nodeConfig{env: env})
-			gv := goVerifier(t, nb.url, nil)
-			nv := startNodeVerifier(t, nb.url, 30*time.Second)
-			goLat, nodeLat := revocationLatencies(t, na.client(), gv, nv, 200)
+			ca, gv, nv := followers(t, b)
+			goLat, nodeLat := revocationLatencies(t, ca, gv, nv, 200)
 			logLatencies(t, b.name+" Go verifier", goLat)
 			logLatencies(t, b.name+" Node verifier", nodeLat)
 		})
@@ -257,14 +262,10 @@ func TestE2E_Verifiers(t *testing.T) {
 func BenchmarkVerifierRevocation(b *testing.B) {
 	for _, be := range sharedBackends(b) {
 		b.Run(be.name, func(b *testing.B) {
-			env := hybridEnv(be, b)
-			na := startNode(b, nodeConfig{env: env})
-			nb := startNode(b, nodeConfig{env: env})
-			gv := goVerifier(b, nb.url, nil)
-			nv := startNodeVerifier(b, nb.url, 30*time.Second)
+			ca, gv, nv := followers(b, be)
 			var goLat, nodeLat []time.Duration
 			for range b.N {
-				g, n := revocationLatencies(b, na.client(), gv, nv, 200)
+				g, n := revocationLatencies(b, ca, gv, nv, 200)
 				goLat, nodeLat = append(goLat, g...), append(nodeLat, n...)
 			}
 			for name, d := range map[string][]time.Duration{"go": goLat, "node": nodeLat} {
@@ -386,12 +387,7 @@ func TestE2E_VerifierOutage(t *testing.T) {
 func TestE2E_VerifierIncident(t *testing.T) {
 	for _, b := range sharedBackends(t) {
 		t.Run(b.name, func(t *testing.T) {
-			env := hybridEnv(b, t)
-			na := startNode(t, nodeConfig{env: env})
-			nb := startNode(t, nodeConfig{env: env})
-			gv := goVerifier(t, nb.url, nil)
-			nv := startNodeVerifier(t, nb.url, 30*time.Second)
-			ca := na.client()
+			ca, gv, nv := followers(t, b)
 			ctx := context.Background()
 			var old []string
 			for i := range 20 {

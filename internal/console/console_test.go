@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
@@ -17,6 +16,7 @@ import (
 	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/console"
 	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/opaquetoken"
 	"github.com/sessiond/sessiond/sessiondtest"
@@ -87,10 +87,7 @@ func newFixtureWith(t *testing.T, opt func(*fixture, *console.Options)) *fixture
 // browser is a client with a cookie jar that does not follow redirects and
 // sends the headers a same-origin page would.
 func (f *fixture) browser() *http.Client {
-	jar, _ := cookiejar.New(nil)
-	c := f.srv.Client()
-	c.Jar = jar
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c, _ := testenv.CookieClient(f.srv.Client())
 	return c
 }
 
@@ -129,6 +126,14 @@ func (f *fixture) signIn(c *http.Client) {
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/overview" {
 		f.t.Fatalf("sign in: %d %s\n%s", resp.StatusCode, resp.Header.Get("Location"), body)
 	}
+}
+
+// signedIn is a browser signed in with the admin key.
+func (f *fixture) signedIn() *http.Client {
+	f.t.Helper()
+	c := f.browser()
+	f.signIn(c)
+	return c
 }
 
 func (f *fixture) create(subject, ua string) *sessiond.Issued {
@@ -207,8 +212,7 @@ func TestConsole_SignIn(t *testing.T) {
 
 func TestConsole_SecurityHeaders(t *testing.T) {
 	f := newFixture(t)
-	c := f.browser()
-	f.signIn(c)
+	c := f.signedIn()
 	f.create("alice", "Mozilla/5.0")
 	inline := regexp.MustCompile(`<script[^>]*>[^<]|<style|\sstyle=|\son[a-z]+=|javascript:`)
 	for _, path := range []string{"/console/signin", "/console/sessions?subject=alice", "/console/overview", "/console/webhooks"} {
@@ -266,8 +270,7 @@ func TestConsole_RequiresSignIn(t *testing.T) {
 
 func TestConsole_CrossSitePostRefused(t *testing.T) {
 	f := newFixture(t)
-	c := f.browser()
-	f.signIn(c)
+	c := f.signedIn()
 	iss := f.create("alice", "Mozilla/5.0")
 	for _, path := range []string{"/console/sessions/revoke-all", "/console/sessions/revoke", "/console/sessions/revoke-others", "/console/signout", "/console/signin", "/console/webhooks/retry"} {
 		form := url.Values{"subject": {"alice"}, "id": {string(iss.Session.ID)}, "api_key": {string(f.admin)}}
@@ -300,8 +303,7 @@ func TestConsole_CrossSitePostRefused(t *testing.T) {
 
 func TestConsole_EscapesClientText(t *testing.T) {
 	f := newFixture(t)
-	c := f.browser()
-	f.signIn(c)
+	c := f.signedIn()
 	f.create("alice", hostileUA)
 	resp, body := f.do(c, "GET", "/console/sessions?subject=alice", nil, "same-origin")
 	if resp.StatusCode != http.StatusOK {
@@ -324,8 +326,7 @@ func TestConsole_EscapesClientText(t *testing.T) {
 
 func TestConsole_Revoke(t *testing.T) {
 	f := newFixture(t)
-	c := f.browser()
-	f.signIn(c)
+	c := f.signedIn()
 	phone, laptop, tablet := f.create("alice", "Mozilla/5.0 (Android 14; Mobile; rv:133.0) Gecko/133.0 Firefox/133.0"), f.create("alice", "laptop"), f.create("alice", "tablet")
 	bob := f.create("bob", "desktop")
 
@@ -395,8 +396,7 @@ func TestConsole_Revoke(t *testing.T) {
 func TestConsole_SessionEnds(t *testing.T) {
 	t.Run("sign out", func(t *testing.T) {
 		f := newFixture(t)
-		c := f.browser()
-		f.signIn(c)
+		c := f.signedIn()
 		u, _ := url.Parse(f.srv.URL)
 		old := c.Jar.Cookies(u)
 		resp, _ := f.do(c, "POST", "/console/signout", url.Values{}, "same-origin")
@@ -411,8 +411,7 @@ func TestConsole_SessionEnds(t *testing.T) {
 	})
 	t.Run("idle timeout", func(t *testing.T) {
 		f := newFixture(t)
-		c := f.browser()
-		f.signIn(c)
+		c := f.signedIn()
 		f.clock.Advance(console.DefaultIdle - time.Minute)
 		if resp, _ := f.do(c, "GET", "/console/sessions", nil, "same-origin"); resp.StatusCode != http.StatusOK {
 			t.Errorf("active within the idle timeout: %d", resp.StatusCode)
@@ -424,8 +423,7 @@ func TestConsole_SessionEnds(t *testing.T) {
 	})
 	t.Run("key revoked", func(t *testing.T) {
 		f := newFixture(t)
-		c := f.browser()
-		f.signIn(c)
+		c := f.signedIn()
 		if err := f.keys.Revoke(t.Context(), f.adminK.ID); err != nil {
 			t.Fatal(err)
 		}
@@ -435,8 +433,7 @@ func TestConsole_SessionEnds(t *testing.T) {
 	})
 	t.Run("admin scope removed", func(t *testing.T) {
 		f := newFixture(t)
-		c := f.browser()
-		f.signIn(c)
+		c := f.signedIn()
 		if _, err := f.keys.SetScopes(t.Context(), f.adminK.ID, []apikey.Scope{apikey.ScopeVerify}); err != nil {
 			t.Fatal(err)
 		}

@@ -21,8 +21,7 @@ func (f *fixture) logEvent(id string, typ sessiond.EventType, subject, ua string
 
 func TestConsole_Events(t *testing.T) {
 	f := newFixture(t)
-	c := f.browser()
-	f.signIn(c)
+	c := f.signedIn()
 	f.logEvent("01JEVT0000000000000000000A", sessiond.EventSessionCreated, "alice", hostileUA, nil)
 	f.logEvent("01JEVT0000000000000000000B", sessiond.EventSessionRevoked, "alice", "curl", map[string]any{"reason": "<script>x</script>\x1b[2J"})
 	f.logEvent("01JEVT0000000000000000000C", sessiond.EventSessionCreated, "bob", "curl", nil)
@@ -61,8 +60,7 @@ func TestConsole_Events(t *testing.T) {
 
 func TestConsole_EventTail(t *testing.T) {
 	f := newFixture(t)
-	c := f.browser()
-	f.signIn(c)
+	c := f.signedIn()
 	f.logEvent("01JEVT0000000000000000000A", sessiond.EventSessionCreated, "alice", "old", nil) // before the tail: not sent
 	f.clock.Advance(time.Second)
 

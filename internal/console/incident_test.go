@@ -9,8 +9,7 @@ import (
 
 func TestConsole_Incident(t *testing.T) {
 	f := newFixture(t)
-	c := f.browser()
-	f.signIn(c)
+	c := f.signedIn()
 	alice1, alice2, bob, carol := f.create("alice", "a"), f.create("alice", "b"), f.create("bob", "c"), f.create("carol", "d")
 	form := func(kv ...string) url.Values {
 		v := url.Values{"scope": {"subjects"}, "subjects": {"alice\nbob"}, "reason": {"stolen laptop"}, "confirm": {"REVOKE"}, "notify": {"on"}}

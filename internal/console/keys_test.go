@@ -13,8 +13,7 @@ import (
 
 func TestConsole_APIKeys(t *testing.T) {
 	f := newFixture(t)
-	c := f.browser()
-	f.signIn(c)
+	c := f.signedIn()
 	if resp, body := f.do(c, "GET", "/console/keys", nil, "same-origin"); resp.StatusCode != http.StatusOK || !strings.Contains(body, f.adminK.ID) || !strings.Contains(body, "no signing keys") {
 		t.Fatalf("keys page: %d", resp.StatusCode)
 	}

@@ -64,8 +64,7 @@ func TestConsole_Overview(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	c := f.browser()
-	f.signIn(c)
+	c := f.signedIn()
 	resp, body := f.do(c, "GET", "/console/overview", nil, "same-origin")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("overview: %d\n%s", resp.StatusCode, body)
@@ -122,8 +121,7 @@ func TestConsole_Overview(t *testing.T) {
 
 func TestConsole_OverviewWithoutParts(t *testing.T) {
 	f := newFixtureWith(t, func(_ *fixture, o *console.Options) { o.Events = nil })
-	c := f.browser()
-	f.signIn(c)
+	c := f.signedIn()
 	resp, body := f.do(c, "GET", "/console/overview", nil, "same-origin")
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `<dd id="live">—</dd>`) ||
 		!strings.Contains(body, "keeps no event log") || strings.Contains(body, "overview-data") ||

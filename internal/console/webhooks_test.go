@@ -36,8 +36,7 @@ func TestConsole_Webhooks(t *testing.T) {
 	if err := f.store.FinishDelivery(ctx, "msg_done", sessiond.DeliveryDelivered, 1, now, "", now); err != nil {
 		t.Fatal(err)
 	}
-	c := f.browser()
-	f.signIn(c)
+	c := f.signedIn()
 
 	resp, body := f.do(c, "GET", "/console/webhooks", nil, "same-origin")
 	if resp.StatusCode != http.StatusOK {
@@ -117,8 +116,7 @@ func TestConsole_Webhooks(t *testing.T) {
 
 func TestConsole_WebhooksWithoutOutbox(t *testing.T) {
 	f := newFixture(t)
-	c := f.browser()
-	f.signIn(c)
+	c := f.signedIn()
 	if resp, body := f.do(c, "GET", "/console/webhooks", nil, "same-origin"); resp.StatusCode != http.StatusOK || !strings.Contains(body, "No webhook is configured") || !strings.Contains(body, "keeps no webhook outbox") {
 		t.Errorf("webhooks page without outbox: %d\n%s", resp.StatusCode, body)
 	}

@@ -80,31 +80,20 @@ func New(c *http.Client, base, alg string) (*Browser, error) {
 // resp: an RFC 9651 list of inner lists of tokens with string parameters.
 func ParseRegistration(h http.Header) ([]Registration, error) {
 	var out []Registration
-	for _, line := range h.Values("Secure-Session-Registration") {
-		p := &sfParser{s: line}
-		for {
-			p.ws()
-			if p.eof() {
-				break
-			}
-			algs, err := p.innerList()
-			if err != nil {
-				return nil, err
-			}
-			params, err := p.params()
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, Registration{Algorithms: algs, Path: params["path"], Challenge: params["challenge"], Authorization: params["authorization"]})
-			p.ws()
-			if p.eof() {
-				break
-			}
-			if p.s[p.i] != ',' {
-				return nil, fmt.Errorf("dbscclient: expected ',' at %d in %q", p.i, line)
-			}
-			p.i++
+	err := eachMember(h.Values("Secure-Session-Registration"), func(p *sfParser) error {
+		algs, err := p.innerList()
+		if err != nil {
+			return err
 		}
+		params, err := p.params()
+		if err != nil {
+			return err
+		}
+		out = append(out, Registration{Algorithms: algs, Path: params["path"], Challenge: params["challenge"], Authorization: params["authorization"]})
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -113,33 +102,48 @@ func ParseRegistration(h http.Header) ([]Registration, error) {
 // parameter; it returns challenge by session identifier.
 func ParseChallenges(h http.Header) (map[string]string, error) {
 	out := map[string]string{}
-	for _, line := range h.Values("Secure-Session-Challenge") {
+	err := eachMember(h.Values("Secure-Session-Challenge"), func(p *sfParser) error {
+		c, err := p.str()
+		if err != nil {
+			return err
+		}
+		params, err := p.params()
+		if err != nil {
+			return err
+		}
+		out[params["id"]] = c
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// eachMember calls member for each member of the RFC 9651 lists in lines,
+// with the parser at its start; member reads the member and its parameters.
+func eachMember(lines []string, member func(*sfParser) error) error {
+	for _, line := range lines {
 		p := &sfParser{s: line}
 		for {
 			p.ws()
 			if p.eof() {
 				break
 			}
-			c, err := p.str()
-			if err != nil {
-				return nil, err
+			if err := member(p); err != nil {
+				return err
 			}
-			params, err := p.params()
-			if err != nil {
-				return nil, err
-			}
-			out[params["id"]] = c
 			p.ws()
 			if p.eof() {
 				break
 			}
 			if p.s[p.i] != ',' {
-				return nil, fmt.Errorf("dbscclient: expected ','")
+				return fmt.Errorf("dbscclient: expected ',' at %d in %q", p.i, line)
 			}
 			p.i++
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // Proof signs a dbsc+jwt over jti with the browser's key; withKey puts the

@@ -16,7 +16,8 @@ import (
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/httpsession"
 	"github.com/sessiond/sessiond/internal/gateway"
-	"github.com/sessiond/sessiond/jwttoken"
+	"github.com/sessiond/sessiond/internal/jwttest"
+	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/opaquetoken"
 	"github.com/sessiond/sessiond/sessiondtest"
@@ -52,16 +53,10 @@ func newEnv(t *testing.T, eo envOptions) *env {
 		eo.strategy = sessiond.StrategyHybrid
 	}
 	e := &env{clock: sessiondtest.NewClock(t0), store: memstore.New()}
-	ring, err := jwttoken.NewRing(t0, jwttoken.RingOptions{MaxTokenLifetime: 600 * 24 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	codec, err := jwttoken.New(ring, jwttoken.Options{Issuer: "https://sessiond.test", Audience: "app"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	codec, _ := jwttest.Codec(t, t0, 600*24*time.Hour)
 	life, _ := sessiond.Preset(sessiond.PresetB2C)
 	life.Access = accessTTL
+	var err error
 	e.m, err = sessiond.New(context.Background(), sessiond.Options{
 		Strategy: eo.strategy, Store: e.store, Signed: codec, Opaque: opaquetoken.Codec{},
 		Lifetimes: life, Clock: e.clock, GCInterval: -1, WatermarkPoll: -1, Anomalies: eo.anomalies,
@@ -105,11 +100,8 @@ type browser struct {
 }
 
 func (e *env) browser(t *testing.T) *browser {
-	jar, _ := cookiejar.New(nil)
-	c := *e.srv.Client()
-	c.Jar = jar
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &browser{t: t, e: e, c: &c, jar: jar}
+	c, jar := testenv.CookieClient(e.srv.Client())
+	return &browser{t: t, e: e, c: c, jar: jar}
 }
 
 // loggedIn is a browser holding the cookies of iss.
@@ -138,14 +130,7 @@ func (b *browser) do(method, path, body string, hdr ...string) response {
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequest(method, b.e.srv.URL+path, rd)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Add(hdr[i], hdr[i+1])
-	}
-	res, err := b.c.Do(req)
+	res, err := b.c.Do(testenv.NewRequest(b.t, method, b.e.srv.URL+path, rd, hdr...))
 	if err != nil {
 		b.t.Fatalf("%s %s: %v", method, path, err)
 	}

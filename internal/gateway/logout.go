@@ -39,17 +39,8 @@ func (g *Gateway) logout(w http.ResponseWriter, r *http.Request) {
 	} else {
 		values = r.URL.Query()["return_to"]
 	}
-	returnTo := ""
-	switch len(values) {
-	case 0:
-	case 1:
-		var err error
-		if returnTo, err = CleanReturnTo(values[0]); err != nil {
-			httpsession.WriteProblem(w, http.StatusBadRequest, "invalid_return_to", "Bad request", "return_to must be a same-origin relative path")
-			return
-		}
-	default:
-		httpsession.WriteProblem(w, http.StatusBadRequest, "invalid_return_to", "Bad request", "return_to must be given at most once")
+	returnTo, ok := returnToParam(w, values, "")
+	if !ok {
 		return
 	}
 	if err := g.s.Logout(w, r); err != nil {

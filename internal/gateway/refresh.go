@@ -42,17 +42,8 @@ func (g *Gateway) refresh(post http.Handler) http.HandlerFunc {
 			post.ServeHTTP(w, r)
 			return
 		}
-		returnTo := "/"
-		switch v := r.URL.Query()["return_to"]; len(v) {
-		case 0:
-		case 1:
-			var err error
-			if returnTo, err = CleanReturnTo(v[0]); err != nil {
-				httpsession.WriteProblem(w, http.StatusBadRequest, "invalid_return_to", "Bad request", "return_to must be a same-origin relative path")
-				return
-			}
-		default:
-			httpsession.WriteProblem(w, http.StatusBadRequest, "invalid_return_to", "Bad request", "return_to must be given at most once")
+		returnTo, ok := returnToParam(w, r.URL.Query()["return_to"], "/")
+		if !ok {
 			return
 		}
 		var buf bytes.Buffer

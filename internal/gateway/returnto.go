@@ -3,10 +3,13 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/sessiond/sessiond/httpsession"
 )
 
 // ErrBadReturnTo: a return_to that is not a same-origin relative path.
@@ -66,4 +69,24 @@ func checkReturnTo(s string) error {
 		return fmt.Errorf("%w: must start with a single /", ErrBadReturnTo)
 	}
 	return nil
+}
+
+// returnToParam reads a request's return_to values: none gives def, one
+// must pass CleanReturnTo. Anything else is answered with a 400 problem
+// and ok is false.
+func returnToParam(w http.ResponseWriter, values []string, def string) (returnTo string, ok bool) {
+	switch len(values) {
+	case 0:
+		return def, true
+	case 1:
+		to, err := CleanReturnTo(values[0])
+		if err != nil {
+			httpsession.WriteProblem(w, http.StatusBadRequest, "invalid_return_to", "Bad request", "return_to must be a same-origin relative path")
+			return "", false
+		}
+		return to, true
+	default:
+		httpsession.WriteProblem(w, http.StatusBadRequest, "invalid_return_to", "Bad request", "return_to must be given at most once")
+		return "", false
+	}
 }

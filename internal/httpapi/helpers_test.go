@@ -64,12 +64,10 @@ type env struct {
 	logs     *testenv.SyncBuffer
 }
 
-// newEnv starts a server for strategy. edit, when not nil, changes the
-// handler's options before New.
-func newEnv(t testing.TB, strategy sessiond.Strategy, edit func(*httpapi.Options)) *env {
+// newSigned is the JWT codec of the tests' servers, on a key ring of its
+// own made at t0.
+func newSigned(t testing.TB) (*jwttoken.KeyRing, *jwttoken.Codec) {
 	t.Helper()
-	e := &env{t: t, strategy: strategy, clock: sessiondtest.NewClock(t0), store: memstore.New(), logs: &testenv.SyncBuffer{}}
-	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ring, err := jwttoken.NewRing(t0, jwttoken.RingOptions{MaxTokenLifetime: life.Refresh})
 	if err != nil {
 		t.Fatal(err)
@@ -78,6 +76,17 @@ func newEnv(t testing.TB, strategy sessiond.Strategy, edit func(*httpapi.Options
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ring, signed
+}
+
+// newEnv starts a server for strategy. edit, when not nil, changes the
+// handler's options before New.
+func newEnv(t testing.TB, strategy sessiond.Strategy, edit func(*httpapi.Options)) *env {
+	t.Helper()
+	e := &env{t: t, strategy: strategy, clock: sessiondtest.NewClock(t0), store: memstore.New(), logs: &testenv.SyncBuffer{}}
+	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ring, signed := newSigned(t)
+	var err error
 	e.m, err = sessiond.New(t.Context(), sessiond.Options{
 		Strategy: strategy, Store: e.store, Signed: signed, Opaque: opaquetoken.Codec{},
 		Lifetimes: life, Clock: e.clock, GCInterval: -1, Logger: logger,

@@ -143,10 +143,7 @@ func (c *checker) value(want *shape, depth int) error {
 		if want != nil {
 			elem = want.elem
 		}
-		c.pos++
-		c.skipSpace()
-		if c.pos < len(c.data) && c.data[c.pos] == ']' {
-			c.pos++
+		if c.open(']') {
 			return nil
 		}
 		for {
@@ -154,18 +151,8 @@ func (c *checker) value(want *shape, depth int) error {
 			if err := c.value(elem, depth+1); err != nil {
 				return err
 			}
-			c.skipSpace()
-			if c.pos >= len(c.data) {
-				return errJSONSyntax
-			}
-			switch c.data[c.pos] {
-			case ',':
-				c.pos++
-			case ']':
-				c.pos++
-				return nil
-			default:
-				return errJSONSyntax
+			if more, err := c.next(']'); !more {
+				return err
 			}
 		}
 	case ch == '"':
@@ -193,12 +180,9 @@ func (c *checker) value(want *shape, depth int) error {
 }
 
 func (c *checker) object(want *shape, depth int) error {
-	c.pos++                      // {
 	base := len(c.keys)          // this object's keys are c.keys[base:]; an error ends the scan
 	var folded map[string]string // fold → key, once the object has many
-	c.skipSpace()
-	if c.pos < len(c.data) && c.data[c.pos] == '}' {
-		c.pos++
+	if c.open('}') {
 		return nil
 	}
 	for {
@@ -258,21 +242,47 @@ func (c *checker) object(want *shape, depth int) error {
 		if err := c.value(sub, depth+1); err != nil {
 			return err
 		}
-		c.skipSpace()
-		if c.pos >= len(c.data) {
-			return errJSONSyntax
+		more, err := c.next('}')
+		if err != nil {
+			return err
 		}
-		switch c.data[c.pos] {
-		case ',':
-			c.pos++
-		case '}':
-			c.pos++
+		if !more {
 			c.keys = c.keys[:base]
 			return nil
-		default:
-			return errJSONSyntax
 		}
 	}
+}
+
+// open steps over the opening bracket at c.pos and the space after it, and
+// reports whether the array or object is empty: then its closing bracket
+// end is stepped over too.
+func (c *checker) open(end byte) (empty bool) {
+	c.pos++
+	c.skipSpace()
+	if c.pos < len(c.data) && c.data[c.pos] == end {
+		c.pos++
+		return true
+	}
+	return false
+}
+
+// next steps over what follows a member of an array or object: a comma
+// (more members follow) or the closing bracket end; anything else is a
+// syntax error.
+func (c *checker) next(end byte) (more bool, err error) {
+	c.skipSpace()
+	if c.pos >= len(c.data) {
+		return false, errJSONSyntax
+	}
+	switch c.data[c.pos] {
+	case ',':
+		c.pos++
+		return true, nil
+	case end:
+		c.pos++
+		return false, nil
+	}
+	return false, errJSONSyntax
 }
 
 // str reads a string starting at the opening quote and returns its raw

@@ -16,7 +16,6 @@ import (
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/internal/httpapi"
-	"github.com/sessiond/sessiond/jwttoken"
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/opaquetoken"
 	"github.com/sessiond/sessiond/sessiondtest"
@@ -71,14 +70,8 @@ type streamEnv struct {
 func newStreamEnv(t *testing.T, edit func(*httpapi.RevocationStream)) *streamEnv {
 	t.Helper()
 	e := &streamEnv{t: t, clock: sessiondtest.NewClock(t0), store: memstore.New(), waker: newWaker(), closer: make(chan struct{})}
-	ring, err := jwttoken.NewRing(t0, jwttoken.RingOptions{MaxTokenLifetime: life.Refresh})
-	if err != nil {
-		t.Fatal(err)
-	}
-	signed, err := jwttoken.New(ring, jwttoken.Options{Issuer: "https://sessiond.test", Audience: "test-app"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ring, signed := newSigned(t)
+	var err error
 	e.m, err = sessiond.New(t.Context(), sessiond.Options{Strategy: sessiond.StrategyHybrid, Store: e.store, Signed: signed,
 		Opaque: opaquetoken.Codec{}, Lifetimes: life, Clock: e.clock, GCInterval: -1, Events: logSink{e.store}})
 	if err != nil {
@@ -113,6 +106,33 @@ func newStreamEnv(t *testing.T, edit func(*httpapi.RevocationStream)) *streamEnv
 		t.Fatal(err)
 	}
 	return e
+}
+
+// live opens a stream from now and reads the heartbeat that ends its
+// catch-up: what it sends next is live.
+func (e *streamEnv) live() *conn {
+	e.t.Helper()
+	c := e.open("")
+	c.next()
+	return c
+}
+
+// session creates a session of subject through the API and returns its ID.
+func (e *streamEnv) session(subject string) sessiond.SessionID {
+	e.t.Helper()
+	tr, err := e.c.CreateSession(e.t.Context(), client.CreateRequest{Subject: subject})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tr.Session.ID
+}
+
+// revoke revokes session id through the API, as a sign-out does.
+func (e *streamEnv) revoke(id sessiond.SessionID) {
+	e.t.Helper()
+	if err := e.c.RevokeSession(e.t.Context(), id); err != nil {
+		e.t.Fatal(err)
+	}
 }
 
 // conn is one open stream, read by a goroutine.
@@ -207,11 +227,7 @@ func TestRevocationStream_RevokedAndResume(t *testing.T) {
 	ctx := t.Context()
 	var ids []sessiond.SessionID
 	for range 4 {
-		tr, err := e.c.CreateSession(ctx, client.CreateRequest{Subject: "alice"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, tr.Session.ID)
+		ids = append(ids, e.session("alice"))
 	}
 	c := e.open("")
 	if b := c.next(); !b.Comment || b.Name != "" || b.Data != nil {
@@ -221,9 +237,7 @@ func TestRevocationStream_RevokedAndResume(t *testing.T) {
 	}
 
 	revokedAt := e.clock.Now()
-	if err := e.c.RevokeSession(ctx, ids[0]); err != nil {
-		t.Fatal(err)
-	}
+	e.revoke(ids[0])
 	r, id := c.revoked()
 	if r.SessionID != string(ids[0]) || r.Subject != "alice" || r.Reason != "logout" {
 		t.Errorf("revoked = %+v; want session %s of alice, reason logout", r, ids[0])
@@ -240,9 +254,7 @@ func TestRevocationStream_RevokedAndResume(t *testing.T) {
 	// Revocations while the client is away arrive on resume, from any
 	// writer of the log: here, one made straight through the Manager.
 	e.clock.Advance(time.Minute)
-	if err := e.c.RevokeSession(ctx, ids[1]); err != nil {
-		t.Fatal(err)
-	}
+	e.revoke(ids[1])
 	if err := e.m.Revoke(ctx, ids[2], sessiond.ReasonLogout); err != nil {
 		t.Fatal(err)
 	}
@@ -265,20 +277,14 @@ func TestRevocationStream_RevokedAndResume(t *testing.T) {
 func TestRevocationStream_ResumeRepeatsWithinSettle(t *testing.T) {
 	t.Parallel()
 	e := newStreamEnv(t, nil)
-	tr, err := e.c.CreateSession(t.Context(), client.CreateRequest{Subject: "bob"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := e.open("")
-	c.next()
-	if err := e.c.RevokeSession(t.Context(), tr.Session.ID); err != nil {
-		t.Fatal(err)
-	}
+	sid := e.session("bob")
+	c := e.live()
+	e.revoke(sid)
 	_, id := c.revoked()
 	c.close()
 	// Resuming at once looks Settle back: delivery is at least once.
 	r, id2 := e.open(id).revoked()
-	if r.SessionID != string(tr.Session.ID) || id2 != id {
+	if r.SessionID != string(sid) || id2 != id {
 		t.Errorf("resume within settle = %s %s; want the event again (%s)", r.SessionID, id2, id)
 	}
 }
@@ -286,8 +292,7 @@ func TestRevocationStream_ResumeRepeatsWithinSettle(t *testing.T) {
 func TestRevocationStream_LateEvent(t *testing.T) {
 	t.Parallel()
 	e := newStreamEnv(t, nil)
-	c := e.open("")
-	c.next()
+	c := e.live()
 	now := e.clock.Now()
 	// A newer event first, then one whose time is older (another node
 	// committing late, or a clock behind): both are sent.
@@ -306,8 +311,7 @@ func TestRevocationStream_LateEvent(t *testing.T) {
 func TestRevocationStream_WatermarkAndKeyRetired(t *testing.T) {
 	t.Parallel()
 	e := newStreamEnv(t, nil)
-	c := e.open("")
-	c.next()
+	c := e.live()
 	ib := e.clock.Now().Add(-time.Second)
 	at := e.clock.Now()
 	mark := sessiond.Event{ID: sessiond.NewEventID(at), Time: at, Type: httpapi.EventWatermarkRaised, Details: map[string]any{
@@ -347,8 +351,7 @@ func TestRevocationStream_WatermarkAndKeyRetired(t *testing.T) {
 func TestRevocationStream_UnreadableEntrySkipped(t *testing.T) {
 	t.Parallel()
 	e := newStreamEnv(t, nil)
-	c := e.open("")
-	c.next()
+	c := e.live()
 	at := e.clock.Now()
 	bad := []sessiond.Event{
 		{ID: sessiond.NewEventID(at), Time: at, Type: httpapi.EventWatermarkRaised, Details: map[string]any{"all": true, "issued_before": "yesterday"}},
@@ -512,18 +515,12 @@ func TestRevocationStream_OutlivesServerTimeouts(t *testing.T) {
 func TestRevocationStream_WakeWithoutPolling(t *testing.T) {
 	t.Parallel()
 	e := newStreamEnv(t, func(rs *httpapi.RevocationStream) { rs.Poll = time.Hour })
-	tr, err := e.c.CreateSession(t.Context(), client.CreateRequest{Subject: "gina"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := e.open("")
-	c.next()
-	if err := e.c.RevokeSession(t.Context(), tr.Session.ID); err != nil {
-		t.Fatal(err)
-	}
+	sid := e.session("gina")
+	c := e.live()
+	e.revoke(sid)
 	e.waker.wake() // the store's feed, as another node's revocation would
-	if r, _ := c.revoked(); r.SessionID != string(tr.Session.ID) {
-		t.Errorf("woken stream sent %s; want %s", r.SessionID, tr.Session.ID)
+	if r, _ := c.revoked(); r.SessionID != string(sid) {
+		t.Errorf("woken stream sent %s; want %s", r.SessionID, sid)
 	}
 }
 
@@ -543,8 +540,7 @@ func TestRevocationStream_FeedSentAtOnce(t *testing.T) {
 			return append([]sessiond.Revocation(nil), feed[after:]...), last
 		}
 	})
-	c := e.open("")
-	c.next()
+	c := e.live()
 	now := e.clock.Now()
 	mu.Lock()
 	feed = append(feed,
@@ -566,8 +562,7 @@ func TestRevocationStream_FeedSentAtOnce(t *testing.T) {
 func TestRevocationStream_Closing(t *testing.T) {
 	t.Parallel()
 	e := newStreamEnv(t, nil)
-	c := e.open("")
-	c.next()
+	c := e.live()
 	close(e.closer)
 	for range c.blocks {
 	}
@@ -583,11 +578,7 @@ func TestRevocationSnapshot(t *testing.T) {
 	e.marks = []stream.Watermark{{All: true, IssuedBefore: t0.Add(-time.Hour)}, {Subject: "henry", IssuedBefore: t0}}
 	var ids []sessiond.SessionID
 	for range 3 {
-		tr, err := e.c.CreateSession(ctx, client.CreateRequest{Subject: "ivy"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, tr.Session.ID)
+		ids = append(ids, e.session("ivy"))
 	}
 	// One revoked long ago (its tokens are dead), one now, one by incident
 	// (a watermark covers it).

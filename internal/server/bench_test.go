@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -15,10 +14,8 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
-	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
-
-	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/internal/servertest"
 )
 
 // The HTTP benchmarks run the real server (server.Run) and a bare net/http
@@ -32,16 +29,9 @@ const benchKey = "sdak_bench_0123456789abcdefghijklmnopqrstuvwxyz"
 
 func startServer(b *testing.B, strategy sessiond.Strategy) string {
 	b.Helper()
-	cfg := config.Default()
+	cfg := servertest.Config(b)
 	cfg.Strategy = strategy
-	cfg.Store.Driver = "memory"
-	cfg.Environment = config.EnvDevelopment
-	cfg.Server.Listen = "127.0.0.1:0"
-	cfg.Server.DataDir = b.TempDir()
-	return "http://" + testenv.Serve(b, func(ctx context.Context, listening func(string)) error {
-		return server.Run(ctx, server.Options{Config: cfg, APIKey: benchKey, Listening: listening,
-			Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	})
+	return servertest.Run(b, server.Options{Config: cfg, APIKey: benchKey})
 }
 
 func httpClient() *http.Client {

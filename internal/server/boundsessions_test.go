@@ -3,9 +3,6 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -15,9 +12,9 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
-	"github.com/sessiond/sessiond/dpop"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
+	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/jwttoken/signing"
 	"github.com/sessiond/sessiond/sqlitestore"
 )
@@ -28,11 +25,7 @@ import (
 // still accepts it with a proof; introspection names the key.
 func TestGateway_DPoPBoundToken(t *testing.T) {
 	base := runGateway(t, nil)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	p, err := dpop.NewProver(key, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := testenv.Prover(t, nil)
 	const tokenURL, apiURL = "https://app.example/oauth/token", "https://app.example/api/orders"
 	proof, _ := p.Proof("POST", tokenURL, "", "")
 	body, _ := json.Marshal(map[string]string{"subject": "dana", "dpop_proof": proof, "htm": "POST", "htu": tokenURL})

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/dbscclient"
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // gatewayBrowser logs subject in through the served gateway's login code
@@ -17,8 +17,7 @@ import (
 func gatewayBrowser(t *testing.T, base, subject string) (*http.Client, *http.Response) {
 	t.Helper()
 	out := createWith(t, base, `{"subject":"`+subject+`","login_code":true}`)
-	jar, _ := cookiejar.New(nil)
-	hc := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	hc, _ := testenv.CookieClient(nil)
 	res, err := hc.Get(base + out["login_url"].(string))
 	if err != nil {
 		t.Fatal(err)
@@ -38,23 +37,6 @@ func check(t *testing.T, hc *http.Client, base string) int {
 	}
 	res.Body.Close()
 	return res.StatusCode
-}
-
-func dbscAPIGet(t *testing.T, base, path string, out any) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, base+path, nil)
-	req.Header.Set("Authorization", "Bearer "+gatewayKey)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s = %d", path, res.StatusCode)
-	}
-	if err := json.NewDecoder(res.Body).Decode(out); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestGateway_DBSC: sessiond serve with gateway.dbsc, driven by a DBSC
@@ -87,7 +69,7 @@ func TestGateway_DBSC(t *testing.T) {
 				DeviceBound bool `json:"device_bound"`
 			} `json:"sessions"`
 		}
-		dbscAPIGet(t, base, "/v1/subjects/alice/sessions", &list)
+		apiGet(t, base+"/v1/subjects/alice/sessions", &list)
 		if len(list.Sessions) != 1 || !list.Sessions[0].DeviceBound {
 			t.Errorf("sessions = %+v; want one device-bound", list.Sessions)
 		}
@@ -118,7 +100,7 @@ func TestGateway_DBSC(t *testing.T) {
 				Type string `json:"type"`
 			} `json:"events"`
 		}
-		dbscAPIGet(t, base, "/v1/events?subject=alice", &events)
+		apiGet(t, base+"/v1/events?subject=alice", &events)
 		seen := map[string]bool{}
 		for _, e := range events.Events {
 			seen[e.Type] = true

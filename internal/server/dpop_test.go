@@ -3,9 +3,6 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -16,6 +13,7 @@ import (
 	"github.com/sessiond/sessiond/dpop"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
+	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/sessiondtest"
 	"github.com/sessiond/sessiond/sqlitestore"
 )
@@ -71,11 +69,7 @@ func TestRun_DPoPNoncesAcrossNodes(t *testing.T) {
 	otherCfg.DPoP = cfg.DPoP
 	other := start(t, server.Options{Config: otherCfg, Clock: clock})
 
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	p, err := dpop.NewProver(key, clock)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := testenv.Prover(t, clock)
 	refused := func(name string, got dpopAnswer, stale string) {
 		t.Helper()
 		if got.status != http.StatusUnauthorized || got.code != "use_dpop_nonce" || got.auth != `DPoP error="use_dpop_nonce"` {
@@ -126,8 +120,7 @@ func TestRun_DPoPNoncesAcrossNodes(t *testing.T) {
 // TestRun_DPoPNoncesOff: by default no nonce is asked for.
 func TestRun_DPoPNoncesOff(t *testing.T) {
 	n := start(t, server.Options{Config: devConfig(t)})
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	p, _ := dpop.NewProver(key, nil)
+	p := testenv.Prover(t, nil)
 	if got := createBound(t, n, p, ""); got.status != http.StatusCreated || got.nonce != "" {
 		t.Fatalf("without dpop.require_nonce: %d %q, DPoP-Nonce %q", got.status, got.code, got.nonce)
 	}
@@ -140,8 +133,7 @@ func TestRun_DPoPNonceSecretSealedLater(t *testing.T) {
 	cfg := devConfig(t)
 	cfg.DPoP.RequireNonce = true
 	n := start(t, server.Options{Config: cfg})
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	p, _ := dpop.NewProver(key, nil)
+	p := testenv.Prover(t, nil)
 	nonce := createBound(t, n, p, "").nonce
 	if err := n.stop(); err != nil {
 		t.Fatal(err)

@@ -1,19 +1,14 @@
 package server_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 
-	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
-
-	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/internal/servertest"
 )
 
 // The gateway's forward-auth check over HTTP, measured as verify is
@@ -25,18 +20,7 @@ import (
 
 func startGateway(b *testing.B) string {
 	b.Helper()
-	cfg := config.Default()
-	cfg.Store.Driver = "memory"
-	cfg.Environment = config.EnvDevelopment
-	cfg.Server.Listen = "127.0.0.1:0"
-	cfg.Server.DataDir = b.TempDir()
-	cfg.Cookie.Secure = false
-	cfg.Cookie.Name, cfg.Cookie.RefreshName = "sid", "rt"
-	cfg.Gateway.Enabled, cfg.Gateway.LoginURL = true, "/login"
-	return "http://" + testenv.Serve(b, func(ctx context.Context, listening func(string)) error {
-		return server.Run(ctx, server.Options{Config: cfg, APIKey: benchKey, InsecureDev: true, Listening: listening,
-			Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	})
+	return servertest.Run(b, server.Options{Config: servertest.GatewayConfig(b), APIKey: benchKey, InsecureDev: true})
 }
 
 // gatewayCookies creates 500 sessions of 100 subjects and returns their

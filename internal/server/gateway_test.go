@@ -4,17 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
-
+	"github.com/sessiond/sessiond/internal/servertest"
 	"github.com/sessiond/sessiond/internal/testenv"
 )
 
@@ -24,22 +22,26 @@ const gatewayKey = "sdak_gateway_0123456789abcdefghijklmnopqrstuvwxy"
 // loopback (cookie.secure: false, in development) and returns its URL.
 func runGateway(t *testing.T, edit func(*config.Config)) string {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Store.Driver = "memory"
-	cfg.Environment = config.EnvDevelopment
-	cfg.Server.Listen = "127.0.0.1:0"
-	cfg.Server.DataDir = t.TempDir()
-	cfg.Cookie.Secure = false
-	cfg.Cookie.Name, cfg.Cookie.RefreshName = "sid", "rt"
-	cfg.Gateway.Enabled = true
-	cfg.Gateway.LoginURL = "/login"
+	cfg := servertest.GatewayConfig(t)
 	if edit != nil {
 		edit(&cfg)
 	}
-	return "http://" + testenv.Serve(t, func(ctx context.Context, listening func(string)) error {
-		return server.Run(ctx, server.Options{Config: cfg, APIKey: gatewayKey, InsecureDev: true,
-			Listening: listening, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	})
+	return servertest.Run(t, server.Options{Config: cfg, APIKey: gatewayKey, InsecureDev: true})
+}
+
+// apiGet decodes the 200 answer of an API GET of url into out.
+func apiGet(t *testing.T, url string, out any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer "+gatewayKey)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if err := json.NewDecoder(res.Body).Decode(out); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s = %d %v", url, res.StatusCode, err)
+	}
 }
 
 func createWith(t *testing.T, base, body string) map[string]any {
@@ -73,8 +75,7 @@ func TestGateway_Served(t *testing.T) {
 	if !strings.HasPrefix(loginURL, "/auth/login?code=sdlc_") || out["login_code"] == nil {
 		t.Fatalf("login_url = %q", loginURL)
 	}
-	jar, _ := cookiejar.New(nil)
-	hc := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	hc, jar := testenv.CookieClient(nil)
 	res, err := hc.Get(base + loginURL)
 	if err != nil {
 		t.Fatal(err)

@@ -65,20 +65,6 @@ func pushSET(t *testing.T, url, bearer, set string) (int, string) {
 	return res.StatusCode, e.Err
 }
 
-func apiGet(t *testing.T, url string, out any) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	req.Header.Set("Authorization", "Bearer "+gatewayKey)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	if err := json.NewDecoder(res.Body).Decode(out); err != nil || res.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s = %d %v", url, res.StatusCode, err)
-	}
-}
-
 // TestSSF_PushServed: the served binary, configured with one receiver,
 // ends a subject's sessions on a valid pushed account-disabled SET and
 // refuses (and logs) a forged one, a replay and a push without the token.

@@ -1,8 +1,9 @@
 // Package testenv holds what the repository's tests share to reach the
 // world outside the process: the skip-or-fail rule for missing servers and
 // programs (SESSIOND_TEST_REQUIRE), free ports, the sessiond binary built
-// once, Chromium with node and its packages, cleaning a Redis prefix, and a
-// log sink goroutines may write to while a test reads it.
+// once, Chromium with node and its packages, cleaning a Redis prefix, a
+// log sink goroutines may write to while a test reads it, and what a test
+// plays a client with (a browser's HTTP client, JWS, DPoP proofs).
 //
 // Only tests and test-support packages (sessiondtest, *test) import it.
 package testenv

@@ -4,16 +4,13 @@
 package node_test
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"testing"
 
 	"github.com/sessiond/sessiond"
-	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
+	"github.com/sessiond/sessiond/internal/servertest"
 
 	"github.com/sessiond/sessiond/internal/testenv"
 )
@@ -29,19 +26,12 @@ func TestNodeVerifier(t *testing.T) {
 		t.Fatalf("tsc: %v\n%s", err, out)
 	}
 
-	cfg := config.Default()
+	cfg := servertest.Config(t)
 	cfg.Strategy = sessiond.StrategyHybrid
-	cfg.Store.Driver = "memory"
-	cfg.Environment = config.EnvDevelopment
-	cfg.Server.Listen = "127.0.0.1:0"
-	cfg.Server.DataDir = t.TempDir()
 	// Set explicitly: the defaults are unique to the deployment, and the
 	// verifier must be told them.
 	cfg.JWT.Issuer, cfg.JWT.Audience = "https://sessiond.test", "node-verifier-test"
-	url := "http://" + testenv.Serve(t, func(ctx context.Context, listening func(string)) error {
-		return server.Run(ctx, server.Options{Config: cfg, APIKey: apiKey, Listening: listening,
-			Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	})
+	url := servertest.Run(t, server.Options{Config: cfg, APIKey: apiKey})
 
 	cmd := exec.Command(node, "--test", "--test-reporter=spec", "test/")
 	cmd.Env = append(os.Environ(), "SESSIOND_URL="+url, "SESSIOND_API_KEY="+apiKey,

@@ -1,0 +1,40 @@
+# Sourced by stores.sh and store-phase.sh: start `sessiond serve` (hybrid)
+# on one store and remove what a run left in PostgreSQL or Redis (the test
+# services on 127.0.0.1). SD names the binary (default /tmp/sd).
+BENCH_KEY=sdak_bench_0123456789abcdefghijklmnopqrstuvwxyz
+BENCH_PG=postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+BENCH_REDIS=redis://127.0.0.1:6379/0
+
+# serve_store STORE NS DATA PORT LOG: memory, sqlite, or postgres/redis
+# under the schema or key prefix NS; sets pid and returns once it is ready.
+serve_store() {
+  case $1 in
+    memory) env="SESSIOND_STORE_DRIVER=memory";;
+    sqlite) env="SESSIOND_STORE_DRIVER=sqlite";;
+    postgres) env="SESSIOND_STORE_DRIVER=postgres SESSIOND_STORE_DSN=$BENCH_PG SESSIOND_STORE_NAMESPACE=$2";;
+    redis) env="SESSIOND_STORE_DRIVER=redis SESSIOND_STORE_DSN=$BENCH_REDIS SESSIOND_STORE_NAMESPACE=$2";;
+  esac
+  env $env SESSIOND_API_KEY=$BENCH_KEY ${SD:-/tmp/sd} serve --data $3 --listen 127.0.0.1:$4 2>$5 &
+  pid=$!
+  while ! curl -sf http://127.0.0.1:$4/readyz >/dev/null; do sleep 0.2; done
+}
+
+# bench_store SCENARIO PORT SECONDS OUT: `sessiond bench`, 32 connections,
+# its JSON summary in OUT.
+bench_store() {
+  SESSIOND_API_KEY=$BENCH_KEY ${SD:-/tmp/sd} bench $1 --url http://127.0.0.1:$2 --concurrency 32 --duration ${3}s --json > $4
+}
+
+# summary OUT: one line of a bench JSON summary.
+summary() {
+  jq -r '"\(.requests_per_second|floor) req/s, p50 \(.latency_ms.p50) ms, p99 \(.latency_ms.p99) ms, errors \(.errors)"' $1
+}
+
+# drop_namespace STORE NS: remove the schema or keys of NS (nothing for the
+# other stores).
+drop_namespace() {
+  case $1 in
+    postgres) psql "$BENCH_PG" -q -c "DROP SCHEMA IF EXISTS $2 CASCADE" 2>/dev/null;;
+    redis) redis-cli --scan --pattern "$2*" | xargs -r redis-cli del >/dev/null;;
+  esac
+}
