@@ -18,7 +18,8 @@ var _ sessiond.ChangeRecorder = (*Store)(nil)
 // records evicted returns for each evicted session; see
 // sessiond.ChangeRecorder. Without a limit it is one round trip: the
 // insert and the records go in one batch, which PostgreSQL runs as one
-// implicit transaction.
+// implicit transaction, shared with the other logins and refreshes
+// waiting at that moment (groupcommit.go).
 func (s *Store) CreateRecorded(ctx context.Context, sess *sessiond.Session, max int, evict bool, rec sessiond.ChangeRecords,
 	evicted func(sessiond.Revocation) sessiond.ChangeRecords, tokens ...sessiond.Token) ([]sessiond.Revocation, error) {
 	if s.closed.Load() {

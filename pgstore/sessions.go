@@ -112,7 +112,8 @@ func insertArgs(sess *sessiond.Session, tokens []sessiond.Token) []any {
 		hashes, kinds, issued, expires, retired}
 }
 
-// Create stores sess and its tokens in one statement, all or nothing.
+// Create stores sess and its tokens in one statement, all or nothing (in a
+// group commit with other writes waiting at that moment, groupcommit.go).
 // ErrConflict if the session ID or a token hash exists (or repeats within
 // tokens); ErrInvalidArgument if a token names another session or a text
 // field holds NUL or invalid UTF-8.
@@ -240,7 +241,8 @@ func (s *Store) Touch(ctx context.Context, id sessiond.SessionID, lastActive, id
 // ErrConflict if Next's hash exists, ErrInvalidArgument if Next is not a
 // refresh token of Old's session; in each case nothing changes. Of any
 // number of concurrent swaps of one Old with zero grace, exactly one
-// succeeds.
+// succeeds. Under load the swap shares its transaction with the other
+// writes waiting at that moment (groupcommit.go).
 func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error {
 	const op = "swap refresh token"
 	if err := s.begin(op, sw.Validate()); err != nil {
