@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -164,8 +165,16 @@ func (s *Store) runGroup(ctx context.Context, g []*groupWrite) {
 		w.queue(b)
 	}
 	// The group outlives the leader's ctx (others wait on it) but not the
-	// store.
-	gctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	// store, nor the last of its writes' deadlines.
+	var (
+		gctx context.Context
+		stop context.CancelFunc
+	)
+	if last, ok := lastDeadline(g); ok {
+		gctx, stop = context.WithDeadline(context.WithoutCancel(ctx), last)
+	} else {
+		gctx, stop = context.WithCancel(context.WithoutCancel(ctx))
+	}
 	defer stop()
 	defer context.AfterFunc(s.bg, stop)()
 	err := s.pool.SendBatch(gctx, b).Close()
@@ -181,4 +190,19 @@ func (s *Store) runGroup(ctx context.Context, g []*groupWrite) {
 	for _, w := range g {
 		w.done <- err
 	}
+}
+
+// lastDeadline is the latest deadline of the writes of g, if each has one.
+func lastDeadline(g []*groupWrite) (time.Time, bool) {
+	var last time.Time
+	for _, w := range g {
+		d, ok := w.ctx.Deadline()
+		if !ok {
+			return time.Time{}, false
+		}
+		if d.After(last) {
+			last = d
+		}
+	}
+	return last, true
 }

@@ -274,3 +274,49 @@ func TestGroupCommit_SwapRefresh(t *testing.T) {
 		}
 	})
 }
+
+// TestGroupCommit_Deadline: a group whose statement waits (here on a
+// duplicate key another transaction has not committed; a group's row locks
+// do not wait) returns at its writes' deadlines instead of holding them
+// all until the wait ends.
+func TestGroupCommit_Deadline(t *testing.T) {
+	st, schema := newStore(t, pgstore.Options{})
+	conn, err := pgx.Connect(t.Context(), testDSN(t))
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(context.Background())
+	tx, err := conn.Begin(t.Context())
+	if err != nil {
+		t.Fatalf("begin: %v", err)
+	}
+	defer tx.Rollback(context.Background())
+	pending := newSession("mallory", t0)
+	if _, err := tx.Exec(t.Context(), "INSERT INTO "+pgx.Identifier{schema, "sessions"}.Sanitize()+
+		" (id, subject, strategy, created_at, last_active_at, idle_expires_at, expires_at) VALUES ($1, 'm', 'hybrid', $2, $2, $2, $2)",
+		string(pending.ID), t0); err != nil {
+		t.Fatalf("insert: %v", err)
+	}
+	dup, other := newSession("mallory", t0), newSession("alice", t0)
+	dup.ID = pending.ID
+	create := func(sess *sessiond.Session) func() error {
+		return func() error {
+			ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+			defer cancel()
+			return st.Create(ctx, sess)
+		}
+	}
+	errs := grouped(t, st, create(dup), create(other))
+	for i, err := range errs {
+		if err == nil {
+			t.Errorf("Create(%d) behind an uncommitted duplicate = nil; want an error at the deadline", i)
+		}
+	}
+	// Without the deadline the group, and so this test, would wait for
+	// the rollback below. The outcome of a write that ended at its deadline
+	// is unknown, as for any statement cut off by its context: the server
+	// may still commit it once the lock is gone.
+	if err := tx.Rollback(t.Context()); err != nil {
+		t.Fatalf("rollback: %v", err)
+	}
+}
