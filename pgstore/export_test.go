@@ -31,3 +31,6 @@ func QueuedWrites(s *Store) int {
 
 // GroupedWrites is how many writes committed in a group of two or more.
 func GroupedWrites(s *Store) int64 { return s.groupedWrites.Load() }
+
+// MaxConnsOf is the size of s's pool.
+func MaxConnsOf(s *Store) int32 { return s.pool.Config().MaxConns }
