@@ -6,3 +6,31 @@ func SetRevokeBatch(s *Store, n int) { s.revokeBatch = n }
 
 // SchemaOf is the schema s keeps its tables in.
 func SchemaOf(s *Store) string { return s.schema }
+
+// HoldGroupSlots takes every group-commit slot, so the writes that arrive
+// queue until release is called; then one of them takes them all as one
+// group.
+func HoldGroupSlots(s *Store) (release func()) {
+	n := cap(s.groups.slots)
+	for range n {
+		s.groups.slots <- struct{}{}
+	}
+	return func() {
+		for range n {
+			<-s.groups.slots
+		}
+	}
+}
+
+// QueuedWrites is how many writes wait for a group commit.
+func QueuedWrites(s *Store) int {
+	s.groups.mu.Lock()
+	defer s.groups.mu.Unlock()
+	return len(s.groups.pending)
+}
+
+// GroupedWrites is how many writes committed in a group of two or more.
+func GroupedWrites(s *Store) int64 { return s.groupedWrites.Load() }
+
+// MaxConnsOf is the size of s's pool.
+func MaxConnsOf(s *Store) int32 { return s.pool.Config().MaxConns }

@@ -25,7 +25,11 @@ type queries struct {
 	// that write only when the swap before them in the same batch stored
 	// its successor token (the last argument, its hash).
 	appendEventsAfterSwap, enqueueAfterSwap string
-	schema                                  string
+	// swapLockNoWait, swapNoWait: swapLock and swap whose locks fail at
+	// once (55P03) instead of waiting, for a group commit
+	// (groupcommit.go).
+	swapLockNoWait, swapNoWait string
+	schema                     string
 }
 
 // sessionCols are the columns scanSession reads, in its order.
@@ -250,6 +254,8 @@ func newQueries(schema string) queries {
 		"WHERE EXISTS (SELECT 1 FROM {schema}.tokens WHERE hash = $9) ON CONFLICT", 1)
 	q.enqueueAfterSwap = strings.Replace(q.enqueue, "ON CONFLICT",
 		"WHERE EXISTS (SELECT 1 FROM {schema}.tokens WHERE hash = $10) ON CONFLICT", 1)
+	q.swapLockNoWait = q.swapLock + " NOWAIT"
+	q.swapNoWait = strings.Replace(q.swap, "WHERE hash = $1 FOR UPDATE", "WHERE hash = $1 FOR UPDATE NOWAIT", 1)
 	for _, p := range []*string{
 		&q.create, &q.get, &q.lookup, &q.touch, &q.touchExists, &q.swapLock, &q.swap,
 		&q.revoke, &q.revokeSubject, &q.evict, &q.notify, &q.limitLock, &q.liveBySubject,
@@ -257,7 +263,7 @@ func newQueries(schema string) queries {
 		&q.getMeta, &q.insertMeta, &q.updateMeta, &q.incr, &q.sweepCounters,
 		&q.appendEvents, &q.deleteEvents,
 		&q.enqueue, &q.claim, &q.finish, &q.listDeliveries, &q.countDeliveries, &q.deleteDel,
-		&q.countLive, &q.appendEventsAfterSwap, &q.enqueueAfterSwap,
+		&q.countLive, &q.appendEventsAfterSwap, &q.enqueueAfterSwap, &q.swapLockNoWait, &q.swapNoWait,
 	} {
 		*p = r.Replace(*p)
 	}

@@ -18,7 +18,8 @@ var _ sessiond.ChangeRecorder = (*Store)(nil)
 // records evicted returns for each evicted session; see
 // sessiond.ChangeRecorder. Without a limit it is one round trip: the
 // insert and the records go in one batch, which PostgreSQL runs as one
-// implicit transaction.
+// implicit transaction, shared with the other logins and refreshes
+// waiting at that moment (groupcommit.go).
 func (s *Store) CreateRecorded(ctx context.Context, sess *sessiond.Session, max int, evict bool, rec sessiond.ChangeRecords,
 	evicted func(sessiond.Revocation) sessiond.ChangeRecords, tokens ...sessiond.Token) ([]sessiond.Revocation, error) {
 	if s.closed.Load() {
@@ -33,15 +34,20 @@ func (s *Store) CreateRecorded(ctx context.Context, sess *sessiond.Session, max 
 			return nil, wrap(op, err)
 		}
 	}
+	if max == 0 {
+		evArgs, dArgs, err := recordArgs(rec)
+		if err != nil {
+			return nil, wrap(op, err)
+		}
+		args := insertArgs(sess, tokens)
+		return nil, s.translate(op, s.insertGrouped(ctx, sess, func(b *pgx.Batch) {
+			b.Queue(s.q.create, args...)
+			s.queueRecordArgs(b, evArgs, dArgs)
+		}))
+	}
 	b := &pgx.Batch{}
 	if err := s.queueRecords(b, rec); err != nil {
 		return nil, wrap(op, err)
-	}
-	if max == 0 {
-		first := &pgx.Batch{}
-		first.Queue(s.q.create, insertArgs(sess, tokens)...)
-		first.QueuedQueries = append(first.QueuedQueries, b.QueuedQueries...)
-		return nil, s.translate(op, s.pool.SendBatch(ctx, first).Close())
 	}
 	var (
 		out []sessiond.Revocation
@@ -136,19 +142,32 @@ func (s *Store) RevokeRecorded(ctx context.Context, id sessiond.SessionID, at ti
 
 // queueRecords checks a change's records and queues their inserts on b.
 func (s *Store) queueRecords(b *pgx.Batch, rec sessiond.ChangeRecords) error {
-	evArgs, err := eventArgs(rec.Events)
+	evArgs, dArgs, err := recordArgs(rec)
 	if err != nil {
 		return err
 	}
-	dArgs, err := deliveryArgs(rec.Deliveries)
-	if err != nil {
-		return err
+	s.queueRecordArgs(b, evArgs, dArgs)
+	return nil
+}
+
+// recordArgs checks a change's records and returns the arguments of their
+// inserts (nil for none).
+func recordArgs(rec sessiond.ChangeRecords) (evArgs, dArgs []any, err error) {
+	if evArgs, err = eventArgs(rec.Events); err != nil {
+		return nil, nil, err
 	}
+	if dArgs, err = deliveryArgs(rec.Deliveries); err != nil {
+		return nil, nil, err
+	}
+	return evArgs, dArgs, nil
+}
+
+// queueRecordArgs queues the inserts of recordArgs on b.
+func (s *Store) queueRecordArgs(b *pgx.Batch, evArgs, dArgs []any) {
 	if evArgs != nil {
 		b.Queue(s.q.appendEvents, evArgs...)
 	}
 	if dArgs != nil {
 		b.Queue(s.q.enqueue, dArgs...)
 	}
-	return nil
 }

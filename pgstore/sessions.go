@@ -112,7 +112,8 @@ func insertArgs(sess *sessiond.Session, tokens []sessiond.Token) []any {
 		hashes, kinds, issued, expires, retired}
 }
 
-// Create stores sess and its tokens in one statement, all or nothing.
+// Create stores sess and its tokens in one statement, all or nothing (in a
+// group commit with other writes waiting at that moment, groupcommit.go).
 // ErrConflict if the session ID or a token hash exists (or repeats within
 // tokens); ErrInvalidArgument if a token names another session or a text
 // field holds NUL or invalid UTF-8.
@@ -123,7 +124,26 @@ func (s *Store) Create(ctx context.Context, sess *sessiond.Session, tokens ...se
 	if err := checkNew(sess, tokens); err != nil {
 		return fmt.Errorf("pgstore: create session: %w", err)
 	}
-	return s.translate("create session", s.insert(ctx, s.pool, sess, tokens))
+	args := insertArgs(sess, tokens)
+	return s.translate("create session", s.insertGrouped(ctx, sess, func(b *pgx.Batch) {
+		b.Queue(s.q.create, args...)
+	}))
+}
+
+// insertGrouped sends the statements queue adds, which store the new
+// session sess, in a group commit (groupcommit.go). queue is called for
+// each batch they join: a statement queued on one batch is bound to the
+// connection that batch was sent on.
+func (s *Store) insertGrouped(ctx context.Context, sess *sessiond.Session, queue func(b *pgx.Batch)) error {
+	return s.group(ctx, &groupWrite{
+		key:   string(sess.ID),
+		queue: queue,
+		alone: func(ctx context.Context) error {
+			b := &pgx.Batch{}
+			queue(b)
+			return s.pool.SendBatch(ctx, b).Close()
+		},
+	})
 }
 
 // Get returns session id, revoked and expired ones included, or
@@ -221,7 +241,8 @@ func (s *Store) Touch(ctx context.Context, id sessiond.SessionID, lastActive, id
 // ErrConflict if Next's hash exists, ErrInvalidArgument if Next is not a
 // refresh token of Old's session; in each case nothing changes. Of any
 // number of concurrent swaps of one Old with zero grace, exactly one
-// succeeds.
+// succeeds. Under load the swap shares its transaction with the other
+// writes waiting at that moment (groupcommit.go).
 func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error {
 	const op = "swap refresh token"
 	if err := s.begin(op, sw.Validate()); err != nil {
@@ -238,19 +259,61 @@ func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error 
 	if err != nil {
 		return wrap(op, err)
 	}
-	var (
-		kind    int16
-		session string
-		swapped bool
-	)
-	// One round trip, one implicit transaction (a batch ends in one Sync):
-	// lock the session, then swap.
-	b := &pgx.Batch{}
-	b.Queue(s.q.swapLock, string(sw.Next.SessionID))
-	b.Queue(s.q.swap,
+	var r swapResult
+	err = s.group(ctx, &groupWrite{
+		key:   string(sw.Next.SessionID),
+		queue: func(b *pgx.Batch) { s.queueSwap(b, sw, evArgs, dArgs, true, &r) },
+		alone: func(ctx context.Context) error {
+			r = swapResult{}
+			b := &pgx.Batch{}
+			s.queueSwap(b, sw, evArgs, dArgs, false, &r)
+			return s.pool.SendBatch(ctx, b).Close()
+		},
+	})
+	switch {
+	case err != nil:
+		return s.translate(op, err)
+	case !r.found:
+		return fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrNotFound)
+	case r.swapped:
+		return nil
+	case r.kind != int16(sessiond.KindRefresh):
+		return fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrNotFound)
+	case r.session != string(sw.Next.SessionID):
+		return wrap(op, sw.CheckSession(sessiond.SessionID(r.session)))
+	}
+	return fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrRefreshReused)
+}
+
+// swapResult is what the swap statement reports: the old token's kind and
+// session (found: it exists) and whether the successor was stored.
+type swapResult struct {
+	kind           int16
+	session        string
+	found, swapped bool
+}
+
+// queueSwap queues the swap of sw on b, with its events and deliveries:
+// one implicit transaction when b is sent alone. It locks the session,
+// then swaps; nowait makes both locks fail at once rather than wait (in a
+// group commit). The swap's callback records its row in r.
+func (s *Store) queueSwap(b *pgx.Batch, sw sessiond.RefreshSwap, evArgs, dArgs []any, nowait bool, r *swapResult) {
+	lock, swap := s.q.swapLock, s.q.swap
+	if nowait {
+		lock, swap = s.q.swapLockNoWait, s.q.swapNoWait
+	}
+	b.Queue(lock, string(sw.Next.SessionID))
+	b.Queue(swap,
 		sw.Old[:], sw.Next.Hash[:], string(sw.Next.SessionID), sw.Next.IssuedAt, sw.Next.ExpiresAt,
 		sw.Now, sw.GraceSince, sw.LastActiveAt, sw.IdleExpiresAt,
-	).QueryRow(func(row pgx.Row) error { return row.Scan(&kind, &session, &swapped) })
+	).QueryRow(func(row pgx.Row) error {
+		err := row.Scan(&r.kind, &r.session, &r.swapped)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // not found
+		}
+		r.found = err == nil
+		return err
+	})
 	// The change's event and webhook deliveries join the batch, written
 	// only if the swap stored its successor.
 	if evArgs != nil {
@@ -259,20 +322,6 @@ func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error 
 	if dArgs != nil {
 		b.Queue(s.q.enqueueAfterSwap, append(dArgs, sw.Next.Hash[:])...)
 	}
-	err = s.pool.SendBatch(ctx, b).Close()
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrNotFound)
-	case err != nil:
-		return s.translate(op, err)
-	case swapped:
-		return nil
-	case kind != int16(sessiond.KindRefresh):
-		return fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrNotFound)
-	case session != string(sw.Next.SessionID):
-		return wrap(op, sw.CheckSession(sessiond.SessionID(session)))
-	}
-	return fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrRefreshReused)
 }
 
 // Revoke marks session id revoked at at for reason, notifies every

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,9 +35,17 @@ type Options struct {
 	// discards them.
 	Logger *slog.Logger
 	// MaxConns bounds the pool. Zero keeps the DSN's pool_max_conns, or
-	// pgxpool's default: the greater of 4 and the number of CPUs.
+	// else the greater of 16 and four per CPU: a login or refresh spends
+	// most of its time waiting for its commit to reach the disk, not on a
+	// CPU, and concurrent commits share one WAL flush (docs/pgstore.md).
 	MaxConns int32
 }
+
+// defaultMaxConns is the pool size when neither Options nor the DSN sets
+// one. pgxpool's own (the greater of 4 and the CPUs) lets only that many
+// commits wait for the disk at once, so on a small machine most requests
+// queued for a connection while PostgreSQL's CPU sat idle.
+func defaultMaxConns() int32 { return int32(max(16, 4*runtime.NumCPU())) }
 
 // defaultConnectTimeout bounds a connection attempt when the DSN sets no
 // connect_timeout, so an unreachable server fails a call instead of
@@ -52,6 +61,9 @@ type Store struct {
 	schema  string
 	channel string
 	q       queries
+	groups  *groupQueue // writes waiting for a group commit
+	// groupedWrites counts the writes committed in a group of two or more.
+	groupedWrites atomic.Int64
 	// pingEvery: a listener quiet for this long pings its connection.
 	pingEvery time.Duration
 	// revokeBatch: sessions per statement of RevokeMatching; 0 means
@@ -92,8 +104,11 @@ func New(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		// The parse error may quote the DSN; pgconn masks passwords in it.
 		return nil, fmt.Errorf("pgstore: open: %w", &sessiond.ArgumentError{Field: "dsn", Msg: err.Error()})
 	}
-	if opts.MaxConns > 0 {
+	switch {
+	case opts.MaxConns > 0:
 		cfg.MaxConns = opts.MaxConns
+	case !strings.Contains(dsn, "pool_max_conns"):
+		cfg.MaxConns = defaultMaxConns()
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
@@ -121,6 +136,7 @@ func New(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		channel: channelName(schema),
 		q:       newQueries(pgx.Identifier{schema}.Sanitize()),
 
+		groups:    newGroupQueue(cfg.MaxConns),
 		pingEvery: listenPingInterval,
 		bg:        bg,
 		stop:      stop,

@@ -1,0 +1,208 @@
+package pgstore
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Group commit. A login or a refresh is one short batch and one commit;
+// under load most of PostgreSQL's work per change (and a round trip each
+// way) is the transaction around it, not its statements. So the writes that
+// queue while every group slot is busy go out together: the caller that
+// takes a free slot (the leader) sends the statements of every write
+// waiting at that moment as one pipelined batch, which PostgreSQL runs as
+// one implicit transaction with one commit, and each caller reads its own
+// results from it.
+//
+// A group never waits for a row lock: its statements take their locks with
+// NOWAIT, and its writes are sent in session ID order. So a group cannot
+// deadlock with another group or with a single-statement change, and a
+// write that meets a lock, a duplicate key or any other error the server
+// reports has the whole group rolled back; every write of that group then
+// runs again alone, as it would without group commit, and gets its own
+// outcome. A write waiting alone (no other write queued) runs alone at
+// once, so an idle server adds no latency.
+
+// groupSlots bounds the groups in flight at once; maxGroup the writes of
+// one group, so one commit's latency stays small.
+const (
+	groupSlots = 4
+	maxGroup   = 64
+)
+
+// groupWrite states.
+const (
+	queued    int32 = iota
+	taken           // a leader runs it: the caller waits for the outcome
+	withdrawn       // the caller's ctx ended first: it never runs
+)
+
+// errAlone tells a write that its group was rolled back, so it must run
+// alone, in its own transaction.
+var errAlone = errors.New("pgstore: run alone")
+
+// groupWrite is one write waiting for a group commit.
+type groupWrite struct {
+	ctx context.Context
+	// key orders the group's writes (a session ID): locks are taken in
+	// that order.
+	key string
+	// queue adds the write's statements to the group's batch with
+	// NOWAIT locks. Their callbacks record the results for the caller and
+	// return an error only for a row that cannot be read.
+	queue func(b *pgx.Batch)
+	// alone runs the write in its own transaction, waiting for locks as
+	// usual, and records its results like queue's callbacks.
+	alone func(ctx context.Context) error
+	state atomic.Int32
+	done  chan error // the outcome, sent once
+}
+
+// groupQueue is the writes waiting for a leader, and the slots.
+type groupQueue struct {
+	mu      sync.Mutex
+	pending []*groupWrite
+	slots   chan struct{}
+}
+
+// newGroupQueue returns the queue of a pool of maxConns connections: half
+// of them, up to groupSlots, may hold a group, so reads always find a
+// connection.
+func newGroupQueue(maxConns int32) *groupQueue {
+	slots := min(groupSlots, max(1, int(maxConns)/2))
+	return &groupQueue{slots: make(chan struct{}, slots)}
+}
+
+func (q *groupQueue) push(w *groupWrite) {
+	q.mu.Lock()
+	q.pending = append(q.pending, w)
+	q.mu.Unlock()
+}
+
+// take removes and returns up to maxGroup waiting writes, oldest first,
+// skipping withdrawn ones.
+func (q *groupQueue) take() []*groupWrite {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []*groupWrite
+	i := 0
+	for ; i < len(q.pending) && len(out) < maxGroup; i++ {
+		if w := q.pending[i]; w.state.CompareAndSwap(queued, taken) {
+			out = append(out, w)
+		}
+	}
+	q.pending = append(q.pending[:0], q.pending[i:]...)
+	return out
+}
+
+// group runs w, in a group commit with the writes waiting beside it, or
+// alone when none is (holding a slot all the same). It returns nil when
+// w's statements committed (their callbacks have recorded its results), or
+// w's error: the one w.alone returned, or the one that left a group's
+// outcome unknown (the connection failed, the store closed), or ctx's when
+// it ended before w was taken. Each write runs in a slot, so no more than
+// groupSlots of them are in flight and the others wait together.
+func (s *Store) group(ctx context.Context, w *groupWrite) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	w.ctx = ctx
+	w.done = make(chan error, 1)
+	q := s.groups
+	q.push(w)
+	for {
+		select {
+		case err := <-w.done:
+			return s.rerun(w, err)
+		case q.slots <- struct{}{}:
+			// A slot is ours: run groups until ours has been taken.
+			for w.state.Load() == queued {
+				s.runGroup(ctx, q.take())
+			}
+			<-q.slots
+			return s.rerun(w, <-w.done)
+		case <-ctx.Done():
+			if w.state.CompareAndSwap(queued, withdrawn) {
+				return ctx.Err()
+			}
+			// A leader runs it already: its outcome decides.
+			return s.rerun(w, <-w.done)
+		}
+	}
+}
+
+// rerun runs w alone when its group was rolled back (err is errAlone),
+// outside any slot: such a write met a lock or a conflict, and waits for
+// it on its own connection. Otherwise it returns err.
+func (s *Store) rerun(w *groupWrite, err error) error {
+	if errors.Is(err, errAlone) {
+		return w.alone(w.ctx)
+	}
+	return err
+}
+
+// runGroup sends the writes of g as one batch, one implicit transaction,
+// and sends each its outcome.
+func (s *Store) runGroup(ctx context.Context, g []*groupWrite) {
+	switch len(g) {
+	case 0:
+		return
+	case 1:
+		g[0].done <- g[0].alone(g[0].ctx)
+		return
+	}
+	slices.SortStableFunc(g, func(a, b *groupWrite) int { return cmp.Compare(a.key, b.key) })
+	b := &pgx.Batch{}
+	for _, w := range g {
+		w.queue(b)
+	}
+	// The group outlives the leader's ctx (others wait on it) but not the
+	// store, nor the last of its writes' deadlines.
+	var (
+		gctx context.Context
+		stop context.CancelFunc
+	)
+	if last, ok := lastDeadline(g); ok {
+		gctx, stop = context.WithDeadline(context.WithoutCancel(ctx), last)
+	} else {
+		gctx, stop = context.WithCancel(context.WithoutCancel(ctx))
+	}
+	defer stop()
+	defer context.AfterFunc(s.bg, stop)()
+	err := s.pool.SendBatch(gctx, b).Close()
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// The server refused a statement, so it rolled the whole
+		// transaction back: each write runs again on its own.
+		err = errAlone
+	}
+	if err == nil {
+		s.groupedWrites.Add(int64(len(g)))
+	}
+	for _, w := range g {
+		w.done <- err
+	}
+}
+
+// lastDeadline is the latest deadline of the writes of g, if each has one.
+func lastDeadline(g []*groupWrite) (time.Time, bool) {
+	var last time.Time
+	for _, w := range g {
+		d, ok := w.ctx.Deadline()
+		if !ok {
+			return time.Time{}, false
+		}
+		if d.After(last) {
+			last = d
+		}
+	}
+	return last, true
+}

@@ -1,0 +1,322 @@
+package pgstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/pgstore"
+)
+
+// grouped runs each of fns in its own goroutine while every group slot is
+// held, waits until all of them queue, then releases the slots so that
+// they go out as one group, and returns their errors in order.
+func grouped(t *testing.T, st *pgstore.Store, fns ...func() error) []error {
+	t.Helper()
+	release := pgstore.HoldGroupSlots(st)
+	errs := make([]error, len(fns))
+	var wg sync.WaitGroup
+	for i, fn := range fns {
+		wg.Go(func() { errs[i] = fn() })
+	}
+	for pgstore.QueuedWrites(st) < len(fns) {
+		time.Sleep(time.Millisecond)
+	}
+	release()
+	wg.Wait()
+	return errs
+}
+
+// createdEvent is the record of sess's creation.
+func createdEvent(sess *sessiond.Session) sessiond.ChangeRecords {
+	return sessiond.ChangeRecords{Events: []sessiond.Event{{
+		ID: sessiond.NewEventID(sess.CreatedAt), Time: sess.CreatedAt, Type: sessiond.EventSessionCreated,
+		Subject: sess.Subject, SessionID: sess.ID,
+	}}}
+}
+
+// eventsOf counts the events stored for session id.
+func eventsOf(t *testing.T, st *pgstore.Store, id sessiond.SessionID) int {
+	t.Helper()
+	events, _, err := st.QueryEvents(t.Context(), sessiond.EventQuery{SessionID: id})
+	if err != nil {
+		t.Fatalf("QueryEvents(%s) = %v", id, err)
+	}
+	return len(events)
+}
+
+func TestGroupCommit_Create(t *testing.T) {
+	t.Run("OneTransactionForAll", func(t *testing.T) {
+		st, _ := newStore(t, pgstore.Options{})
+		const n = 12
+		sessions := make([]*sessiond.Session, n)
+		fns := make([]func() error, n)
+		for i := range sessions {
+			sess := newSession(fmt.Sprintf("user%d", i), t0)
+			sessions[i] = sess
+			fns[i] = func() error {
+				_, err := st.CreateRecorded(t.Context(), sess, 0, false, createdEvent(sess), nil,
+					newToken(sessiond.KindRefresh, sess.ID, t0))
+				return err
+			}
+		}
+		for i, err := range grouped(t, st, fns...) {
+			if err != nil {
+				t.Errorf("CreateRecorded(session %d) = %v; want nil", i, err)
+			}
+		}
+		if got := pgstore.GroupedWrites(st); got != n {
+			t.Errorf("GroupedWrites = %d; want %d (one group)", got, n)
+		}
+		for _, sess := range sessions {
+			if _, err := st.Get(t.Context(), sess.ID); err != nil {
+				t.Errorf("Get(%s) = %v; want the session", sess.ID, err)
+			}
+			if got := eventsOf(t, st, sess.ID); got != 1 {
+				t.Errorf("events of %s = %d; want 1", sess.ID, got)
+			}
+		}
+	})
+
+	t.Run("DuplicateFailsAloneOthersCommit", func(t *testing.T) {
+		st, _ := newStore(t, pgstore.Options{})
+		taken := newSession("mallory", t0)
+		if err := st.Create(t.Context(), taken); err != nil {
+			t.Fatalf("Create() = %v", err)
+		}
+		dup := newSession("mallory", t0)
+		dup.ID = taken.ID
+		ok1, ok2 := newSession("alice", t0), newSession("bob", t0)
+		create := func(sess *sessiond.Session) func() error {
+			return func() error {
+				_, err := st.CreateRecorded(t.Context(), sess, 0, false, createdEvent(sess), nil)
+				return err
+			}
+		}
+		errs := grouped(t, st, create(ok1), create(dup), create(ok2))
+		if errs[0] != nil || errs[2] != nil {
+			t.Errorf("CreateRecorded(others) = %v, %v; want nil, nil", errs[0], errs[2])
+		}
+		if !errors.Is(errs[1], sessiond.ErrConflict) {
+			t.Errorf("CreateRecorded(duplicate ID) = %v; want ErrConflict", errs[1])
+		}
+		if got := pgstore.GroupedWrites(st); got != 0 {
+			t.Errorf("GroupedWrites = %d; want 0 (the group rolled back, each ran alone)", got)
+		}
+		for _, sess := range []*sessiond.Session{ok1, ok2} {
+			if got := eventsOf(t, st, sess.ID); got != 1 {
+				t.Errorf("events of %s = %d; want 1", sess.Subject, got)
+			}
+		}
+		if got := eventsOf(t, st, taken.ID); got != 0 {
+			t.Errorf("events of the duplicate = %d; want 0", got)
+		}
+	})
+
+	t.Run("CanceledWhileQueuedStoresNothing", func(t *testing.T) {
+		st, _ := newStore(t, pgstore.Options{})
+		release := pgstore.HoldGroupSlots(st)
+		ctx, cancel := context.WithCancel(t.Context())
+		sess := newSession("alice", t0)
+		done := make(chan error, 1)
+		go func() { done <- st.Create(ctx, sess) }()
+		for pgstore.QueuedWrites(st) < 1 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("Create(canceled while queued) = %v; want context.Canceled", err)
+		}
+		release()
+		if _, err := st.Get(t.Context(), sess.ID); !errors.Is(err, sessiond.ErrNotFound) {
+			t.Errorf("Get(withdrawn session) = %v; want ErrNotFound", err)
+		}
+	})
+}
+
+// chain is a session with one live refresh token, for swaps.
+type chain struct {
+	sess *sessiond.Session
+	tok  sessiond.Token
+}
+
+func newChain(t *testing.T, st *pgstore.Store, subject string) chain {
+	t.Helper()
+	sess := newSession(subject, t0)
+	tok := newToken(sessiond.KindRefresh, sess.ID, t0)
+	if err := st.Create(t.Context(), sess, tok); err != nil {
+		t.Fatalf("Create(%s) = %v", subject, err)
+	}
+	return chain{sess, tok}
+}
+
+// swapOf returns a swap of c's token, at t0 plus a minute, with zero grace
+// and a session.refreshed event.
+func swapOf(c chain) sessiond.RefreshSwap {
+	now := t0.Add(time.Minute)
+	return sessiond.RefreshSwap{
+		Old: c.tok.Hash, Next: newToken(sessiond.KindRefresh, c.sess.ID, now),
+		Now: now, GraceSince: now, LastActiveAt: now, IdleExpiresAt: now.Add(30 * time.Minute),
+		Events: []sessiond.Event{{ID: sessiond.NewEventID(now), Time: now, Type: sessiond.EventSessionRefreshed,
+			Subject: c.sess.Subject, SessionID: c.sess.ID}},
+	}
+}
+
+func TestGroupCommit_SwapRefresh(t *testing.T) {
+	t.Run("OutcomesAsIfOneByOne", func(t *testing.T) {
+		st, _ := newStore(t, pgstore.Options{})
+		a, b, c := newChain(t, st, "alice"), newChain(t, st, "bob"), newChain(t, st, "carol")
+		// Two swaps of b's one token: exactly one wins.
+		b1, b2 := swapOf(b), swapOf(b)
+		var unknown sessiond.TokenHash
+		unknown[0] = 1
+		missing := swapOf(c)
+		missing.Old = unknown
+		swaps := []sessiond.RefreshSwap{swapOf(a), b1, b2, swapOf(c), missing}
+		fns := make([]func() error, len(swaps))
+		for i, sw := range swaps {
+			fns[i] = func() error { return st.SwapRefresh(t.Context(), sw) }
+		}
+		errs := grouped(t, st, fns...)
+		if got := pgstore.GroupedWrites(st); got != int64(len(swaps)) {
+			t.Errorf("GroupedWrites = %d; want %d (one group)", got, len(swaps))
+		}
+		for _, i := range []int{0, 3} {
+			if errs[i] != nil {
+				t.Errorf("SwapRefresh(swap %d) = %v; want nil", i, errs[i])
+			}
+		}
+		if !errors.Is(errs[4], sessiond.ErrNotFound) {
+			t.Errorf("SwapRefresh(unknown token) = %v; want ErrNotFound", errs[4])
+		}
+		won := 0
+		for _, err := range errs[1:3] {
+			switch {
+			case err == nil:
+				won++
+			case !errors.Is(err, sessiond.ErrRefreshReused):
+				t.Errorf("SwapRefresh(same token twice) = %v; want nil or ErrRefreshReused", err)
+			}
+		}
+		if won != 1 {
+			t.Errorf("%d of two swaps of one token succeeded; want exactly 1", won)
+		}
+		for _, ch := range []chain{a, b, c} {
+			// The creation was not recorded here; the one successful swap was.
+			if got := eventsOf(t, st, ch.sess.ID); got != 1 {
+				t.Errorf("events of %s = %d; want 1", ch.sess.Subject, got)
+			}
+		}
+		winner := b1.Next
+		if errs[1] != nil {
+			winner = b2.Next
+		}
+		if tok, _, err := st.Lookup(t.Context(), winner.Hash); err != nil || !tok.RetiredAt.IsZero() {
+			t.Errorf("Lookup(winning successor) = %+v, %v; want a live token", tok, err)
+		}
+	})
+
+	t.Run("LockedSessionWaitsAloneOthersCommit", func(t *testing.T) {
+		st, schema := newStore(t, pgstore.Options{})
+		a, b := newChain(t, st, "alice"), newChain(t, st, "bob")
+		// Another transaction holds a's session row.
+		conn, err := pgx.Connect(t.Context(), testDSN(t))
+		if err != nil {
+			t.Fatalf("connect: %v", err)
+		}
+		defer conn.Close(context.Background())
+		tx, err := conn.Begin(t.Context())
+		if err != nil {
+			t.Fatalf("begin: %v", err)
+		}
+		defer tx.Rollback(context.Background())
+		if _, err := tx.Exec(t.Context(), "SELECT 1 FROM "+pgx.Identifier{schema, "sessions"}.Sanitize()+
+			" WHERE id = $1 FOR UPDATE", string(a.sess.ID)); err != nil {
+			t.Fatalf("lock: %v", err)
+		}
+		release := pgstore.HoldGroupSlots(st)
+		aDone, bDone := make(chan error, 1), make(chan error, 1)
+		go func() { aDone <- st.SwapRefresh(t.Context(), swapOf(a)) }()
+		go func() { bDone <- st.SwapRefresh(t.Context(), swapOf(b)) }()
+		for pgstore.QueuedWrites(st) < 2 {
+			time.Sleep(time.Millisecond)
+		}
+		release()
+		// The group met the lock and rolled back; b ran again alone and
+		// commits while a waits for the lock.
+		if err := <-bDone; err != nil {
+			t.Errorf("SwapRefresh(b) = %v; want nil", err)
+		}
+		select {
+		case err := <-aDone:
+			t.Fatalf("SwapRefresh(a) = %v while its session is locked; want it to wait", err)
+		default:
+		}
+		if err := tx.Commit(t.Context()); err != nil {
+			t.Fatalf("commit: %v", err)
+		}
+		if err := <-aDone; err != nil {
+			t.Errorf("SwapRefresh(a) after the lock = %v; want nil", err)
+		}
+		if got := pgstore.GroupedWrites(st); got != 0 {
+			t.Errorf("GroupedWrites = %d; want 0", got)
+		}
+		for _, ch := range []chain{a, b} {
+			if got := eventsOf(t, st, ch.sess.ID); got != 1 {
+				t.Errorf("events of %s = %d; want 1", ch.sess.Subject, got)
+			}
+		}
+	})
+}
+
+// TestGroupCommit_Deadline: a group whose statement waits (here on a
+// duplicate key another transaction has not committed; a group's row locks
+// do not wait) returns at its writes' deadlines instead of holding them
+// all until the wait ends.
+func TestGroupCommit_Deadline(t *testing.T) {
+	st, schema := newStore(t, pgstore.Options{})
+	conn, err := pgx.Connect(t.Context(), testDSN(t))
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(context.Background())
+	tx, err := conn.Begin(t.Context())
+	if err != nil {
+		t.Fatalf("begin: %v", err)
+	}
+	defer tx.Rollback(context.Background())
+	pending := newSession("mallory", t0)
+	if _, err := tx.Exec(t.Context(), "INSERT INTO "+pgx.Identifier{schema, "sessions"}.Sanitize()+
+		" (id, subject, strategy, created_at, last_active_at, idle_expires_at, expires_at) VALUES ($1, 'm', 'hybrid', $2, $2, $2, $2)",
+		string(pending.ID), t0); err != nil {
+		t.Fatalf("insert: %v", err)
+	}
+	dup, other := newSession("mallory", t0), newSession("alice", t0)
+	dup.ID = pending.ID
+	create := func(sess *sessiond.Session) func() error {
+		return func() error {
+			ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+			defer cancel()
+			return st.Create(ctx, sess)
+		}
+	}
+	errs := grouped(t, st, create(dup), create(other))
+	for i, err := range errs {
+		if err == nil {
+			t.Errorf("Create(%d) behind an uncommitted duplicate = nil; want an error at the deadline", i)
+		}
+	}
+	// Without the deadline the group, and so this test, would wait for
+	// the rollback below. The outcome of a write that ended at its deadline
+	// is unknown, as for any statement cut off by its context: the server
+	// may still commit it once the lock is gone.
+	if err := tx.Rollback(t.Context()); err != nil {
+		t.Fatalf("rollback: %v", err)
+	}
+}
