@@ -50,6 +50,17 @@ func (f *metaFeedStore) GetMeta(ctx context.Context, name string) ([]byte, int64
 	return f.Store.GetMeta(ctx, name)
 }
 
+// countedMeta counts the watermark reads of the one node that uses it.
+type countedMeta struct {
+	*metaFeedStore
+	gets atomic.Int64
+}
+
+func (c *countedMeta) GetMeta(ctx context.Context, name string) ([]byte, int64, error) {
+	c.gets.Add(1)
+	return c.metaFeedStore.GetMeta(ctx, name)
+}
+
 // TestManager_WatermarkFeed: a kill switch on one node reaches another
 // node's Verify through the store's feed, with the poll turned off, in
 // every strategy whose tokens the watermarks guard.
@@ -118,7 +129,17 @@ func TestManager_WatermarkFeed(t *testing.T) {
 	t.Run("resync reloads watermarks missed while away", func(t *testing.T) {
 		st := newMetaFeedStore()
 		h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) { o.Store = st; noPoll(o) })
-		b := h.node(t, st, nil)
+		// b reads the watermarks through its own counter: once at New, once
+		// more when the reload New asks for has run. Only after both may the
+		// revocation below be one b has missed (a busy machine can delay
+		// that reload past it, and b would load it without a reconnect).
+		bst := &countedMeta{metaFeedStore: st}
+		b := h.node(t, bst, nil)
+		for deadline := time.Now().Add(10 * time.Second); bst.gets.Load() < 2; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("node b read the watermarks %d times in 10 s; want its start-up reload", bst.gets.Load())
+			}
+		}
 		quiet := h.node(t, st, func(o *sessiond.Options) { o.NoRevocationFeed = true }) // publishes nothing
 		old := h.create(t, "carol", sessiond.CreateOptions{})
 		if _, err := quiet.RevokeMatching(ctx, sessiond.RevokeFilter{Subjects: []string{"carol"}}, sessiond.ReasonIncident, false); err != nil {
