@@ -1,7 +1,8 @@
 // Package deploy holds the packaging (systemd unit, Helm chart) and the
 // tests that check it, with the Dockerfile and docker-compose.yml at the
-// repository root. No container runtime runs in CI: what these tests
-// cannot run, docs/deployment.md marks as untested.
+// repository root. The image is built and run with podman on stand-in base
+// images (no registry is reachable); what these tests cannot run,
+// docs/deployment.md marks as untested.
 package deploy
 
 import (
