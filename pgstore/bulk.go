@@ -32,9 +32,12 @@ const maxBatchRetries = 3
 // are; IssuedBefore is created_at strictly before it. ErrInvalidArgument
 // if f sets nothing.
 //
-// It works in batches of up to 50,000 sessions, each one statement and its
-// own transaction, until a batch comes back short, so no transaction holds
-// more rows or WAL than that whatever the incident's size. It sends no
+// It works in batches of about 50,000 sessions, each one statement and its
+// own transaction, so no transaction holds more rows or WAL than that
+// whatever the incident's size. Without subjects it first walks the table
+// once in chunks of heap pages, two at a time (revokeWalk); then, and with
+// subjects instead, it runs batches in the table's order until one comes
+// back short (the sweep). It sends no
 // notification per session: the Manager carries an incident revocation to
 // every node through the watermark document it writes first, so the
 // batches are the durable record, not the signal. If a call fails midway
