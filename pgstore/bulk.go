@@ -5,7 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/sessiond/sessiond"
 )
@@ -27,9 +32,12 @@ const maxBatchRetries = 3
 // are; IssuedBefore is created_at strictly before it. ErrInvalidArgument
 // if f sets nothing.
 //
-// It works in batches of up to 50,000 sessions, each one statement and its
-// own transaction, until a batch comes back short, so no transaction holds
-// more rows or WAL than that whatever the incident's size. It sends no
+// It works in batches of about 50,000 sessions, each one statement and its
+// own transaction, so no transaction holds more rows or WAL than that
+// whatever the incident's size. Without subjects it first walks the table
+// once in chunks of heap pages, two at a time (revokeWalk); then, and with
+// subjects instead, it runs batches in the table's order until one comes
+// back short (the sweep). It sends no
 // notification per session: the Manager carries an incident revocation to
 // every node through the watermark document it writes first, so the
 // batches are the durable record, not the signal. If a call fails midway
@@ -62,55 +70,226 @@ func (s *Store) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, at 
 	if batch <= 0 {
 		batch = defaultRevokeBatch
 	}
+	rev := &revocation{seen: make(map[string]struct{})}
+	if len(f.Subjects) == 0 {
+		// Without subjects every row is a candidate: walk the table once.
+		walkArgs := slices.Clip(args)
+		if err := s.revokeWalk(ctx, s.q.revokeRangeSQL(!f.IssuedBefore.IsZero()), walkArgs, batch, rev); err != nil {
+			return 0, nil, rev.failed(s.translate(op, err))
+		}
+	}
+	// The sweep: batches in the table's order until one comes back short.
+	// After a walk it finds only the sessions a concurrent write moved
+	// behind it (usually none, in one sequential scan); with subjects it
+	// does the whole job through sessions_subject_live.
 	query := s.q.revokeMatchingSQL(len(f.Subjects) > 0, !f.IssuedBefore.IsZero(), batch)
-
-	total := 0
-	seen := make(map[string]struct{})
 	for retries := 0; ; {
-		n, err := s.revokeBatchOnce(ctx, query, args, seen)
+		n, err := s.revokeBatchOnce(ctx, query, args, rev)
 		if err != nil {
 			err = s.translate(op, err)
 			if errors.Is(err, sessiond.ErrConflict) && retries < maxBatchRetries && ctx.Err() == nil {
 				retries++
 				continue
 			}
-			if total > 0 {
-				err = fmt.Errorf("%w (%d sessions revoked before the failure stay revoked; run it again to finish)", err, total)
-			}
-			return 0, nil, err
+			return 0, nil, rev.failed(err)
 		}
-		total += n
 		if n < batch {
 			break
 		}
 	}
+	seen := rev.seen
 	subjects := make([]string, 0, len(seen))
 	for subject := range seen {
 		subjects = append(subjects, subject)
 	}
 	slices.Sort(subjects)
-	return total, subjects, nil
+	return rev.total, subjects, nil
 }
 
-// revokeBatchOnce runs one batch of RevokeMatching, adds the subjects it
-// revoked to seen, and returns how many sessions it revoked.
-func (s *Store) revokeBatchOnce(ctx context.Context, query string, args []any, seen map[string]struct{}) (int, error) {
-	rows, err := s.pool.Query(ctx, query, args...)
+// revocation adds up what the batches of one RevokeMatching call
+// committed; the walk's workers share it.
+type revocation struct {
+	mu    sync.Mutex
+	total int
+	seen  map[string]struct{} // the distinct subjects revoked
+}
+
+// add records a committed batch: its subjects with how many each.
+func (r *revocation) add(subjects []string, counts []int64) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for i, subject := range subjects {
+		n += int(counts[i])
+		r.seen[subject] = struct{}{}
+	}
+	r.total += n
+	return n
+}
+
+// failed is err, saying how many sessions committed batches revoked.
+func (r *revocation) failed(err error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.total > 0 {
+		return fmt.Errorf("%w (%d sessions revoked before the failure stay revoked; run it again to finish)", err, r.total)
+	}
+	return err
+}
+
+// revokeBatchOnce runs one batch of RevokeMatching in its own
+// transaction, adds what it revoked to rev, and returns how many sessions
+// that was.
+func (s *Store) revokeBatchOnce(ctx context.Context, query string, args []any, rev *revocation) (int, error) {
+	subjects, counts, err := collectRevoked(s.pool.Query(ctx, query, args...))
 	if err != nil {
 		return 0, err
 	}
+	return rev.add(subjects, counts), nil
+}
+
+// collectRevoked reads the (subject, count) rows of a revoking statement.
+func collectRevoked(rows pgx.Rows, err error) ([]string, []int64, error) {
+	if err != nil {
+		return nil, nil, err
+	}
 	defer rows.Close()
-	n := 0
+	var (
+		subjects []string
+		counts   []int64
+	)
 	for rows.Next() {
 		var (
 			subject string
 			count   int64
 		)
 		if err := rows.Scan(&subject, &count); err != nil {
-			return 0, err
+			return nil, nil, err
 		}
-		n += int(count)
-		seen[subject] = struct{}{}
+		subjects = append(subjects, subject)
+		counts = append(counts, count)
 	}
-	return n, rows.Err()
+	return subjects, counts, rows.Err()
+}
+
+// walkWorkers bounds the chunks of RevokeMatching's table walk that run at
+// once, each on its own pooled connection; the pool keeps at least half
+// its connections for everything else.
+const walkWorkers = 2
+
+// revokeWalk revokes, in chunks of heap pages each about batch rows, the
+// sessions the filter selects among the rows stored when it starts, with
+// up to walkWorkers chunks in flight (docs/pgstore.md, "Incident
+// revocation"). Rows stored later (the new versions its own updates
+// write, sessions created or moved meanwhile) are past its end or behind
+// it: the sweep after it finds those still live. On a server without TID
+// range scans it does nothing and leaves the whole job to the sweep.
+//
+// Its chunks commit with synchronous_commit off, and it waits for their
+// WAL to be flushed once, when the last has committed: a call that
+// returns has made them durable. If the server itself crashes during the
+// walk, the chunks of its last moments may be undone (a call that failed
+// then says they stay revoked): the incident watermark, written before
+// RevokeMatching is called, still covers those sessions, and calling it
+// again revokes them.
+func (s *Store) revokeWalk(ctx context.Context, query string, args []any, batch int, rev *revocation) error {
+	var (
+		pages, estPages int64
+		estRows         float64
+		tidRange        bool
+	)
+	if err := s.pool.QueryRow(ctx, tableExtentSQL, s.q.schema+".sessions").Scan(&pages, &estPages, &estRows, &tidRange); err != nil {
+		return err
+	}
+	if !tidRange || pages == 0 {
+		return nil
+	}
+	perPage := float64(defaultRowsPerPage)
+	if estPages > 0 && estRows > 0 {
+		perPage = max(1, estRows/float64(estPages))
+	}
+	chunk := max(1, int64(float64(batch)/perPage))
+	workers := min(walkWorkers, max(1, int(s.pool.Config().MaxConns)/2))
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		next     atomic.Int64
+		wg       sync.WaitGroup
+		once     sync.Once
+		firstErr error
+	)
+	for range workers {
+		wg.Go(func() {
+			for {
+				from := next.Add(chunk) - chunk
+				if from >= pages || ctx.Err() != nil {
+					return
+				}
+				to := min(from+chunk, pages)
+				if err := s.revokeChunk(ctx, query, args, from, to, rev); err != nil {
+					once.Do(func() { firstErr = err; cancel() })
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	rev.mu.Lock()
+	revoked := rev.total
+	rev.mu.Unlock()
+	if revoked == 0 {
+		return nil
+	}
+	return s.flushWAL(ctx)
+}
+
+// defaultRowsPerPage guesses the sessions per heap page of a table never
+// analyzed.
+const defaultRowsPerPage = 40
+
+// revokeChunk revokes the selected live sessions stored in heap pages
+// [from, to), one transaction, retried when it loses a deadlock.
+func (s *Store) revokeChunk(ctx context.Context, query string, args []any, from, to int64, rev *revocation) error {
+	args = append(args,
+		pgtype.TID{BlockNumber: uint32(from), Valid: true},
+		pgtype.TID{BlockNumber: uint32(to), Valid: true})
+	for retries := 0; ; retries++ {
+		var (
+			subjects []string
+			counts   []int64
+		)
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			// The commit does not wait for its WAL to reach the disk:
+			// revokeWalk flushes once at the end (see flushWAL).
+			if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+				return err
+			}
+			var err error
+			subjects, counts, err = collectRevoked(tx.Query(ctx, query, args...))
+			return err
+		})
+		if err == nil {
+			rev.add(subjects, counts)
+			return nil
+		}
+		if retries == maxBatchRetries || ctx.Err() != nil || !errors.Is(translate("", err), sessiond.ErrConflict) {
+			return err
+		}
+	}
+}
+
+// flushWAL commits a transaction with the server's synchronous_commit,
+// which waits until the WAL up to its commit record, and so every chunk
+// the walk committed before it, is on disk (or on the synchronous
+// standbys). It takes a transaction ID so that there is a commit record
+// to wait for.
+func (s *Store) flushWAL(ctx context.Context) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, "SELECT pg_current_xact_id()")
+		return err
+	})
 }

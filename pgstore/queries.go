@@ -341,3 +341,38 @@ func (q *queries) revokeMatchingSQL(subjects, before bool, batch int) string {
 	)
 	SELECT subject, count(*) FROM revoked GROUP BY subject`
 }
+
+// revokeRangeSQL returns one chunk of RevokeMatching's walk over the
+// table: revoke the live sessions the filter selects among the row
+// versions stored in a range of heap pages, and return their subjects
+// with how many each. $1 is the revocation time, $2 the reason, then the
+// cutoff if before, then the first page's and the end page's tuple IDs.
+//
+// The ctid bounds make it a TID range scan (PostgreSQL 14 and later): each
+// chunk reads only its own pages, so the walk reads the table once instead
+// of re-scanning the rows earlier batches revoked, and the UPDATE locks
+// the rows it revokes itself, with no lock step and no primary-key probe
+// per row. A row a concurrent writer has moved out of the range is
+// skipped here and left to the sweep that follows (revokeMatchingSQL).
+func (q *queries) revokeRangeSQL(before bool) string {
+	live := "revoked_at IS NULL AND expires_at > $1 AND idle_expires_at > $1"
+	n := 2
+	if before {
+		n++
+		live += " AND created_at < $" + strconv.Itoa(n)
+	}
+	return `WITH revoked AS (
+		UPDATE ` + q.schema + `.sessions SET revoked_at = $1, revoke_reason = $2
+		WHERE ctid >= $` + strconv.Itoa(n+1) + `::tid AND ctid < $` + strconv.Itoa(n+2) + `::tid AND ` + live + `
+		RETURNING subject
+	)
+	SELECT subject, count(*) FROM revoked GROUP BY subject`
+}
+
+// tableExtentSQL returns the sessions table's size in pages now, its
+// planner estimates of pages and rows (from the last VACUUM or ANALYZE;
+// -1 rows when never analyzed), and whether the server has TID range
+// scans (PostgreSQL 14). $1 is the table's qualified name, as text.
+const tableExtentSQL = `SELECT pg_relation_size(c.oid) / current_setting('block_size')::bigint,
+	c.relpages::bigint, c.reltuples::float8, current_setting('server_version_num')::int >= 140000
+FROM pg_class c WHERE c.oid = $1::regclass`

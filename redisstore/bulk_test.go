@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,5 +96,65 @@ func TestStore_RevokeMatchingQuiet(t *testing.T) {
 	case r := <-got:
 		t.Errorf("feed delivered %+v too", r)
 	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+// TestStore_RevokeMatchingScriptSize checks the bound that keeps Redis
+// free for other clients during an incident revocation: no revocation
+// script handles more than BulkBatch sessions, every live session is in
+// exactly one, and, batched as on a Cluster, each script's keys share a
+// slot. (How long a script holds Redis is measured, not tested:
+// docs/redisstore.md.)
+func TestStore_RevokeMatchingScriptSize(t *testing.T) {
+	t.Parallel()
+	for _, bySlot := range []bool{false, true} {
+		t.Run(fmt.Sprintf("BySlot=%t", bySlot), func(t *testing.T) {
+			t.Parallel()
+			st := newStore(t, redisstore.Options{})
+			if bySlot {
+				redisstore.BatchBySlot(st)
+			}
+			ctx := t.Context()
+			t0 := now()
+			const sessions = 2*redisstore.BulkBatch + 101
+			want := make(map[sessiond.SessionID]bool, sessions)
+			for i := range sessions {
+				s := newSession(fmt.Sprintf("user%d", i%300), t0)
+				if err := st.Create(ctx, s); err != nil {
+					t.Fatalf("Create() = %v", err)
+				}
+				want[s.ID] = true
+			}
+			scripts, err := redisstore.BulkScripts(ctx, st, t0.Add(time.Second))
+			if err != nil {
+				t.Fatalf("BulkScripts() = %v", err)
+			}
+			if !bySlot && len(scripts) != 3 {
+				t.Errorf("%d sessions went to %d scripts; want 3 (%d each at most)", sessions, len(scripts), redisstore.BulkBatch)
+			}
+			seen := make(map[sessiond.SessionID]bool, sessions)
+			for i, keys := range scripts {
+				if len(keys) == 0 || len(keys) > redisstore.BulkBatch {
+					t.Errorf("script %d has %d sessions; want 1 to %d", i, len(keys), redisstore.BulkBatch)
+				}
+				slots := make(map[int]bool)
+				for _, k := range keys {
+					// <prefix>:{<tag>}:s:<id>
+					tag := k[strings.Index(k, "{")+1 : strings.Index(k, "}")]
+					slots[redisstore.KeySlot(tag)] = true
+					id := sessiond.SessionID(k[strings.LastIndex(k, ":")+1:])
+					if !want[id] || seen[id] {
+						t.Errorf("script %d has %s: unknown or twice", i, k)
+					}
+					seen[id] = true
+				}
+				if bySlot && len(slots) != 1 {
+					t.Errorf("script %d spans %d slots; want 1", i, len(slots))
+				}
+			}
+			if len(seen) != sessions {
+				t.Errorf("scripts cover %d sessions; want %d", len(seen), sessions)
+			}
+		})
 	}
 }

@@ -2,6 +2,9 @@ package redisstore
 
 import (
 	"context"
+	"time"
+
+	"github.com/redis/rueidis"
 
 	"github.com/sessiond/sessiond"
 )
@@ -37,3 +40,20 @@ const (
 
 // PrefixOf is the key prefix s keeps its keys under.
 func PrefixOf(s *Store) string { return s.prefix }
+
+// BulkScripts lists the revocation scripts RevokeMatching{All} would run
+// for the sessions live at at, without running them: per script, its
+// session keys.
+func BulkScripts(ctx context.Context, s *Store, at time.Time) ([][]string, error) {
+	var scripts [][]string
+	err := s.sessionBatches(ctx, at, sessiond.ReasonIncident, "", func(execs []rueidis.LuaExec) bool {
+		for _, e := range execs {
+			scripts = append(scripts, e.Keys)
+		}
+		return true
+	})
+	return scripts, err
+}
+
+// BulkBatch bounds the sessions of one revocation script.
+const BulkBatch = bulkBatch
