@@ -184,14 +184,6 @@ const walkWorkers = 2
 // write, sessions created or moved meanwhile) are past its end or behind
 // it: the sweep after it finds those still live. On a server without TID
 // range scans it does nothing and leaves the whole job to the sweep.
-//
-// Its chunks commit with synchronous_commit off, and it waits for their
-// WAL to be flushed once, when the last has committed: a call that
-// returns has made them durable. If the server itself crashes during the
-// walk, the chunks of its last moments may be undone (a call that failed
-// then says they stay revoked): the incident watermark, written before
-// RevokeMatching is called, still covers those sessions, and calling it
-// again revokes them.
 func (s *Store) revokeWalk(ctx context.Context, query string, args []any, batch int, rev *revocation) error {
 	var (
 		pages, estPages int64
@@ -235,16 +227,7 @@ func (s *Store) revokeWalk(ctx context.Context, query string, args []any, batch 
 		})
 	}
 	wg.Wait()
-	if firstErr != nil {
-		return firstErr
-	}
-	rev.mu.Lock()
-	revoked := rev.total
-	rev.mu.Unlock()
-	if revoked == 0 {
-		return nil
-	}
-	return s.flushWAL(ctx)
+	return firstErr
 }
 
 // defaultRowsPerPage guesses the sessions per heap page of a table never
@@ -258,38 +241,9 @@ func (s *Store) revokeChunk(ctx context.Context, query string, args []any, from,
 		pgtype.TID{BlockNumber: uint32(from), Valid: true},
 		pgtype.TID{BlockNumber: uint32(to), Valid: true})
 	for retries := 0; ; retries++ {
-		var (
-			subjects []string
-			counts   []int64
-		)
-		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			// The commit does not wait for its WAL to reach the disk:
-			// revokeWalk flushes once at the end (see flushWAL).
-			if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
-				return err
-			}
-			var err error
-			subjects, counts, err = collectRevoked(tx.Query(ctx, query, args...))
-			return err
-		})
-		if err == nil {
-			rev.add(subjects, counts)
-			return nil
-		}
-		if retries == maxBatchRetries || ctx.Err() != nil || !errors.Is(translate("", err), sessiond.ErrConflict) {
+		_, err := s.revokeBatchOnce(ctx, query, args, rev)
+		if err == nil || retries == maxBatchRetries || ctx.Err() != nil || !errors.Is(translate("", err), sessiond.ErrConflict) {
 			return err
 		}
 	}
-}
-
-// flushWAL commits a transaction with the server's synchronous_commit,
-// which waits until the WAL up to its commit record, and so every chunk
-// the walk committed before it, is on disk (or on the synchronous
-// standbys). It takes a transaction ID so that there is a commit record
-// to wait for.
-func (s *Store) flushWAL(ctx context.Context) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, "SELECT pg_current_xact_id()")
-		return err
-	})
 }
