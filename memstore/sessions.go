@@ -50,10 +50,19 @@ func (s *Store) createLocked(sess *sessiond.Session, tokens []sessiond.Token) er
 		s.revoked[rec.s.ID] = rec
 	}
 	for _, t := range tokens {
-		s.tokens[t.Hash] = &tokenRecord{t: t, rec: rec}
-		rec.tokens = append(rec.tokens, t.Hash)
+		s.addToken(rec, t)
 	}
 	return nil
+}
+
+// addToken stores t as a token of rec; s.mu is held for writing.
+func (s *Store) addToken(rec *record, t sessiond.Token) {
+	tr := &tokenRecord{t: t, rec: rec}
+	s.tokens[t.Hash] = tr
+	rec.tokens = append(rec.tokens, t.Hash)
+	if t.Kind == sessiond.KindRefresh && t.RetiredAt.IsZero() {
+		rec.current = append(rec.current, tr)
+	}
 }
 
 // Get returns the session with ID id, revoked and expired ones included, or
@@ -132,13 +141,11 @@ func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error 
 	// sibling issued by an earlier swap within the grace window retire, so
 	// one token never forks into several live chains.
 	rec := old.rec
-	for _, h := range rec.tokens {
-		if t := s.tokens[h]; t != nil && t.t.Kind == sessiond.KindRefresh && t.t.RetiredAt.IsZero() {
-			t.t.RetiredAt = sw.Now
-		}
+	for _, t := range rec.current {
+		t.t.RetiredAt = sw.Now
 	}
-	s.tokens[sw.Next.Hash] = &tokenRecord{t: sw.Next, rec: rec}
-	rec.tokens = append(rec.tokens, sw.Next.Hash)
+	rec.current = rec.current[:0]
+	s.addToken(rec, sw.Next)
 	if !rec.s.Revoked() {
 		rec.s.LastActiveAt = sw.LastActiveAt
 		rec.s.IdleExpiresAt = sw.IdleExpiresAt

@@ -38,6 +38,10 @@ type Store struct {
 type record struct {
 	s      sessiond.Session
 	tokens []sessiond.TokenHash
+	// current are the refresh tokens of tokens not yet retired, so a swap
+	// retires them without walking the whole chain (which keeps every
+	// retired token for reuse detection, and grows with each refresh).
+	current []*tokenRecord
 }
 
 // tokenRecord is a stored token with a pointer to its session, so Lookup

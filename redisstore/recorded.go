@@ -51,18 +51,27 @@ local function skip_block(a, i)
 end
 `
 
-// swapRecordedScript is swapScript that, when the swap succeeds, stores
-// the records block after the swap's arguments.
+// swapReservedScript is the swap outside a Cluster: it reserves the next
+// token's route key (SET NX, which a Cluster sends as a command of its own
+// first), runs swapScript and, when the swap succeeds, stores the records
+// block; so a refresh is one round trip after its lookup. When the route
+// key exists it changes nothing and answers {"taken"}; when the swap fails
+// it deletes the key it reserved.
 //
-//	KEYS: session key, the six record keys
+//	KEYS: session key, the six record keys, the next token's route key
 //	ARGV: swapScript's seven, event log base, outbox base, maximum age,
-//	      records block
-var swapRecordedScript = newPairedScript(recordsLua + `
+//	      route value, route expiry (unix ms), records block
+var swapReservedScript = newPairedScript(recordsLua + `
+if not redis.call('SET', KEYS[8], ARGV[11], 'NX', 'PXAT', ARGV[12]) then return {'taken'} end
 local function change()
 ` + swapBody + `
 end
 local r = change()
-if r[1] == 'ok' then write_block(2, ARGV, 11, ARGV[8], ARGV[9], ARGV[10]) end
+if r[1] == 'ok' then
+  write_block(2, ARGV, 13, ARGV[8], ARGV[9], ARGV[10])
+else
+  redis.call('DEL', KEYS[8])
+end
 return r
 `)
 

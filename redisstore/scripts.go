@@ -142,7 +142,7 @@ return {'ok', f[3], f[1]}
 // The session field 'cr' holds the field of its current refresh token.
 var swapScript = newPairedScript(swapBody)
 
-// swapBody is swapScript's source, which swapRecordedScript shares.
+// swapBody is swapScript's source, which swapReservedScript shares.
 const swapBody = `
 local f = redis.call('HMGET', KEYS[1], 'e', 'ra', 'ie', ARGV[1])
 if not f[1] or not f[4] then return {'notfound'} end

@@ -243,6 +243,14 @@ func (s *Store) release(ctx context.Context, keys []string) {
 	}
 }
 
+// releaseUnless releases key, reserved for a swap that failed, unless the
+// swap's script released it already.
+func (s *Store) releaseUnless(ctx context.Context, released bool, key string) {
+	if !released {
+		s.release(ctx, []string{key})
+	}
+}
+
 // Get returns the session with ID id, revoked and expired ones included,
 // or ErrNotFound. A session Redis has expired (past its absolute expiry) is
 // not found. Get always reads Redis, never the client-side cache.
@@ -438,12 +446,6 @@ func (s *Store) swap(ctx context.Context, op string, sw sessiond.RefreshSwap, fr
 		return false, wrap(op, err)
 	}
 	nextKey := s.tokKey(hexHash(sw.Next.Hash))
-	if err := s.client.Do(ctx, s.client.B().Set().Key(nextKey).Value(v).Nx().PxatMillisecondsTimestamp(expMS).Build()).Error(); err != nil {
-		if rueidis.IsRedisNil(err) {
-			return false, fmt.Errorf("redisstore: %s: next token hash exists: %w", op, sessiond.ErrConflict)
-		}
-		return false, s.fail(op, err)
-	}
 	key := s.sessKey(tag, id)
 	ak, aa := s.activityArgs(tag, id, sw.IdleExpiresAt)
 	script, keys := swapScript, []string{key}
@@ -452,13 +454,20 @@ func (s *Store) swap(ctx context.Context, op string, sw sessiond.RefreshSwap, fr
 		encTime(sw.Now), encTime(sw.GraceSince), encTime(sw.LastActiveAt), encTime(sw.IdleExpiresAt),
 	}
 	carried := len(sw.Events) > 0 || len(sw.Deliveries) > 0
-	if carried && s.crossSlot {
-		// The records go in the swap's own script.
-		script, keys = swapRecordedScript, append(keys, s.recordKeys()...)
-		if args, err = appendBlock(s.recordsHeader(args), sessiond.ChangeRecords{Events: sw.Events, Deliveries: sw.Deliveries}); err != nil {
-			s.release(ctx, []string{nextKey})
+	// reserved: outside a Cluster the script reserves the next token's
+	// route key itself (and deletes it when the swap fails), and writes
+	// the records with the swap.
+	reserved := s.crossSlot
+	if reserved {
+		script, keys = swapReservedScript, append(append(keys, s.recordKeys()...), nextKey)
+		if args, err = appendBlock(append(s.recordsHeader(args), v, itoa(expMS)), sessiond.ChangeRecords{Events: sw.Events, Deliveries: sw.Deliveries}); err != nil {
 			return false, wrap(op, err)
 		}
+	} else if err := s.client.Do(ctx, s.client.B().Set().Key(nextKey).Value(v).Nx().PxatMillisecondsTimestamp(expMS).Build()).Error(); err != nil {
+		if rueidis.IsRedisNil(err) {
+			return false, fmt.Errorf("redisstore: %s: next token hash exists: %w", op, sessiond.ErrConflict)
+		}
+		return false, s.fail(op, err)
 	}
 	sr, ar := s.execPair(ctx, script, keys, args, activityScript, ak, aa)
 	reply, err := sr.ToArray()
@@ -479,13 +488,15 @@ func (s *Store) swap(ctx context.Context, op string, sw sessiond.RefreshSwap, fr
 		}
 		return false, nil
 	case "notfound":
-		s.release(ctx, []string{nextKey})
+		s.releaseUnless(ctx, reserved, nextKey)
 		return remembered, fmt.Errorf("redisstore: %s: %w", op, sessiond.ErrNotFound)
 	case "reused":
-		s.release(ctx, []string{nextKey})
+		s.releaseUnless(ctx, reserved, nextKey)
 		return false, fmt.Errorf("redisstore: %s: %w", op, sessiond.ErrRefreshReused)
 	case "conflict":
-		s.release(ctx, []string{nextKey})
+		s.releaseUnless(ctx, reserved, nextKey)
+		return false, fmt.Errorf("redisstore: %s: next token hash exists: %w", op, sessiond.ErrConflict)
+	case "taken":
 		return false, fmt.Errorf("redisstore: %s: next token hash exists: %w", op, sessiond.ErrConflict)
 	}
 	return false, s.fail(op, errCorrupt)

@@ -119,6 +119,7 @@ func (s *Store) runBatch(batch []*writeReq) {
 	if len(batch) == 0 {
 		return
 	}
+	defer s.kickCheckpoint()
 	finish := func(err error) {
 		for _, r := range batch {
 			if r != nil {
@@ -128,7 +129,7 @@ func (s *Store) runBatch(batch []*writeReq) {
 	}
 	// The transaction outlives any one caller's ctx: each statement runs
 	// under its own caller's.
-	tx, err := s.db.BeginTx(context.WithoutCancel(batch[0].ctx), nil)
+	tx, err := s.begin(context.WithoutCancel(batch[0].ctx))
 	if err != nil {
 		finish(err)
 		return
@@ -164,6 +165,23 @@ func (s *Store) runBatch(batch []*writeReq) {
 			r.done <- failed[i]
 		}
 	}
+}
+
+// begin starts a write transaction on the writer's connection, and takes a
+// new connection from the pool if that one was lost. The write slot is
+// held.
+func (s *Store) begin(ctx context.Context) (*sql.Tx, error) {
+	tx, err := s.wconn.BeginTx(ctx, nil)
+	if !errors.Is(err, sql.ErrConnDone) || s.closed.Load() {
+		return tx, err
+	}
+	c, cerr := s.db.Conn(ctx)
+	if cerr != nil {
+		return nil, errors.Join(err, cerr)
+	}
+	_ = s.wconn.Close()
+	s.wconn = c
+	return s.wconn.BeginTx(ctx, nil)
 }
 
 // errBroken: a savepoint could not be rolled back or released, so the

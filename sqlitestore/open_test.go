@@ -153,6 +153,8 @@ func TestNew_Pragmas(t *testing.T) {
 		{"foreign_keys", "1"},
 		{"synchronous", "1"},
 		{"busy_timeout", "5000"},
+		{"temp_store", "2"},         // memory: a savepoint's journal is no file
+		{"wal_autocheckpoint", "0"}, // checkpoints run beside the writes
 	} {
 		var got string
 		if err := db.QueryRowContext(t.Context(), "PRAGMA "+c.pragma).Scan(&got); err != nil || got != c.want {
@@ -202,4 +204,33 @@ func TestSwapRefresh_TwoHandles(t *testing.T) {
 	if won != 1 {
 		t.Errorf("%d of %d swaps through two handles succeeded; want 1", won, n)
 	}
+}
+
+// TestCheckpoint: the connections do not checkpoint by themselves, so the
+// store's own checkpoints must copy the log back into the database file
+// once writes stop: the file then holds every page a reader sees.
+func TestCheckpoint(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sessions.db")
+	st := open(t, path)
+	for i := range 300 {
+		s := session("alice")
+		if err := st.Create(t.Context(), s, token(sessiond.KindRefresh, s.ID, "r"+string(s.ID)+string(rune(i)))); err != nil {
+			t.Fatalf("Create() = %v; want nil", err)
+		}
+	}
+	var pages, size int64
+	if err := st.DB().QueryRowContext(t.Context(), "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()").Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	// The checkpoint runs in the background: wait for it, generously.
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if size = fi.Size(); size >= pages {
+			return
+		}
+	}
+	t.Errorf("database file holds %d bytes of the %d a reader sees: the log was not checkpointed", size, pages)
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"modernc.org/sqlite"
@@ -29,9 +30,10 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// maxConns bounds the pool. WAL lets readers run beside the one writer;
+// maxConns bounds the pool: the writer's own connection (see wconn), the
+// checkpoints' and readers. WAL lets readers run beside the one writer;
 // more connections than this only add memory.
-const maxConns = 4
+const maxConns = 5
 
 // busyTimeoutMS is how long a statement waits for another process's write
 // lock before failing with ErrStoreUnavailable.
@@ -54,6 +56,19 @@ type Store struct {
 	// queue holds the writes waiting for the next group commit (see
 	// write, groupcommit.go).
 	queue writeQueue
+	// wconn is the one connection every write transaction runs on, used
+	// by whoever holds the write slot. In WAL mode a connection drops its
+	// whole page cache when another connection has written since its last
+	// transaction; with writes spread over the pool every write began on a
+	// cold cache and read its pages back (three reads a login). On its own
+	// connection the writer's cache stays warm.
+	wconn *sql.Conn
+
+	// ckpt kicks the checkpoint goroutine (checkpoint.go), which stop
+	// ends and bg joins.
+	ckpt chan struct{}
+	stop context.CancelFunc
+	bg   sync.WaitGroup
 
 	lookupStmt *sql.Stmt
 	getStmt    *sql.Stmt
@@ -99,11 +114,17 @@ func New(ctx context.Context, path string, opts Options) (*Store, error) {
 	db.SetMaxOpenConns(maxConns)
 	db.SetMaxIdleConns(maxConns) // reopening a connection reruns the pragmas
 
-	s := &Store{db: db, log: log, wsem: make(chan struct{}, 1)}
+	s := &Store{db: db, log: log, wsem: make(chan struct{}, 1), ckpt: make(chan struct{}, 1)}
 	if err := s.init(ctx, abs); err != nil {
+		if s.wconn != nil {
+			_ = s.wconn.Close()
+		}
 		_ = db.Close()
 		return nil, err
 	}
+	bg, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	s.bg.Go(func() { s.checkpoints(bg) })
 	return s, nil
 }
 
@@ -122,6 +143,10 @@ func dsn(abs string) string {
 			"journal_mode(WAL)",
 			"synchronous(NORMAL)",
 			"foreign_keys(ON)",
+			// A savepoint's journal (group commit) in memory, not a file.
+			"temp_store(MEMORY)",
+			// Checkpoints run beside the writes (checkpoint.go).
+			"wal_autocheckpoint(0)",
 		},
 		"_txlock": {"immediate"},
 	}
@@ -133,13 +158,16 @@ func (s *Store) init(ctx context.Context, abs string) error {
 	if err := s.db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
 		return s.fail("open", err)
 	}
+	var err error
+	if s.wconn, err = s.db.Conn(ctx); err != nil {
+		return s.fail("open", err)
+	}
 	if !strings.EqualFold(mode, "wal") {
 		s.log.Warn("sqlitestore: WAL journal mode unavailable; readers will wait for writers", "path", abs, "journal_mode", mode)
 	}
 	if err := s.Migrate(ctx); err != nil {
 		return err
 	}
-	var err error
 	if s.lookupStmt, err = s.db.PrepareContext(ctx, lookupQuery); err != nil {
 		return s.fail("prepare lookup", err)
 	}
@@ -183,6 +211,10 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	if s.stop != nil {
+		s.stop()
+		s.bg.Wait()
+	}
 	var errs []error
 	for _, st := range []*sql.Stmt{s.lookupStmt, s.getStmt} {
 		if st != nil {
@@ -191,6 +223,9 @@ func (s *Store) Close() error {
 	}
 	for _, st := range s.writes {
 		errs = append(errs, st.Close())
+	}
+	if s.wconn != nil {
+		errs = append(errs, s.wconn.Close())
 	}
 	errs = append(errs, s.db.Close())
 	if err := errors.Join(errs...); err != nil {
