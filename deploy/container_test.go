@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -111,7 +110,7 @@ func TestContainerImage(t *testing.T) {
 		t.Errorf("image healthcheck = %s; want sessiond healthcheck in exec form", parts[1])
 	}
 
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	apiKey := "sdak_" + strings.Repeat("c0ffee", 10) + "0123"
 	ctr := run(append([]string{"run", "-d", "--read-only", "--cap-drop", "ALL",
 		"--security-opt", "no-new-privileges", "-p", fmt.Sprintf("127.0.0.1:%d:8420", port),
@@ -279,16 +278,6 @@ func goEnv(t *testing.T, name string) string {
 		t.Fatalf("go env %s: %v", name, err)
 	}
 	return strings.TrimSpace(string(out))
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func waitReady(t *testing.T, ctx context.Context, base string, logs func() string) {

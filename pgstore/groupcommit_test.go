@@ -226,16 +226,7 @@ func TestGroupCommit_SwapRefresh(t *testing.T) {
 		st, schema := newStore(t, pgstore.Options{})
 		a, b := newChain(t, st, "alice"), newChain(t, st, "bob")
 		// Another transaction holds a's session row.
-		conn, err := pgx.Connect(t.Context(), testDSN(t))
-		if err != nil {
-			t.Fatalf("connect: %v", err)
-		}
-		defer conn.Close(context.Background())
-		tx, err := conn.Begin(t.Context())
-		if err != nil {
-			t.Fatalf("begin: %v", err)
-		}
-		defer tx.Rollback(context.Background())
+		tx := otherTx(t)
 		if _, err := tx.Exec(t.Context(), "SELECT 1 FROM "+pgx.Identifier{schema, "sessions"}.Sanitize()+
 			" WHERE id = $1 FOR UPDATE", string(a.sess.ID)); err != nil {
 			t.Fatalf("lock: %v", err)
@@ -281,16 +272,7 @@ func TestGroupCommit_SwapRefresh(t *testing.T) {
 // all until the wait ends.
 func TestGroupCommit_Deadline(t *testing.T) {
 	st, schema := newStore(t, pgstore.Options{})
-	conn, err := pgx.Connect(t.Context(), testDSN(t))
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(context.Background())
-	tx, err := conn.Begin(t.Context())
-	if err != nil {
-		t.Fatalf("begin: %v", err)
-	}
-	defer tx.Rollback(context.Background())
+	tx := otherTx(t)
 	pending := newSession("mallory", t0)
 	if _, err := tx.Exec(t.Context(), "INSERT INTO "+pgx.Identifier{schema, "sessions"}.Sanitize()+
 		" (id, subject, strategy, created_at, last_active_at, idle_expires_at, expires_at) VALUES ($1, 'm', 'hybrid', $2, $2, $2, $2)",
@@ -319,4 +301,21 @@ func TestGroupCommit_Deadline(t *testing.T) {
 	if err := tx.Rollback(t.Context()); err != nil {
 		t.Fatalf("rollback: %v", err)
 	}
+}
+
+// otherTx is a transaction on a connection of its own, outside the store's
+// pool, rolled back when the test ends: the "other client" holding a lock.
+func otherTx(t *testing.T) pgx.Tx {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), testDSN(t))
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	tx, err := conn.Begin(t.Context())
+	if err != nil {
+		t.Fatalf("begin: %v", err)
+	}
+	t.Cleanup(func() { tx.Rollback(context.Background()) })
+	return tx
 }
