@@ -91,8 +91,10 @@ type SubjectChangeRecorder interface {
 	// RevokeSubjectRecorded revokes as Store.RevokeSubject does. When it
 	// revokes at least one session it also stores revoked(revs), revs the
 	// revocations in the order it returns them, in the same transaction;
-	// when it revokes none it does not call revoked. On error nothing is
-	// stored, records included.
+	// when it revokes none it does not call revoked. A store that learns
+	// which sessions it revokes only as it revokes them may call revoked
+	// more than once (with the sessions of the moment) and stores what the
+	// last call returned. On error nothing is stored, records included.
 	RevokeSubjectRecorded(ctx context.Context, subject string, except SessionID, at time.Time, reason RevokeReason,
 		revoked func(revs []Revocation) ChangeRecords) ([]Revocation, error)
 }
