@@ -3,6 +3,7 @@ package sessiond_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -208,6 +209,94 @@ func TestManager_SessionEventsWithChange(t *testing.T) {
 					if n := count(w.sid, w.typ, stored); n != 1 {
 						t.Errorf("%s of %s stored %d times; want 1", w.typ, w.sid, n)
 					}
+				}
+			}
+		})
+	}
+}
+
+// TestManager_RevokeSubjectEventsWithChange: on a SubjectChangeRecorder,
+// RevokeSubject's session.revoked events, its bulk event and their
+// deliveries are written with the revocation and reach the sink through
+// Committed; a sink that declines gets the same events through Record.
+func TestManager_RevokeSubjectEventsWithChange(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		sink    *atomicSink
+		carried bool
+	}{
+		{"Carried", &atomicSink{}, true},
+		{"SinkDeclines", &atomicSink{refuse: true}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) { o.Events = tc.sink })
+			ctx := context.Background()
+			kept := h.create(t, "alice", sessiond.CreateOptions{})
+			var revoked []sessiond.SessionID
+			for range 3 {
+				revoked = append(revoked, h.create(t, "alice", sessiond.CreateOptions{}).Session.ID)
+			}
+			n, err := h.m.RevokeSubject(ctx, "alice", kept.Session.ID, sessiond.ReasonAdmin)
+			if err != nil || n != 3 {
+				t.Fatalf("RevokeSubject = %d, %v; want 3, nil", n, err)
+			}
+			if n, err := h.m.RevokeSubject(ctx, "alice", kept.Session.ID, sessiond.ReasonAdmin); err != nil || n != 0 {
+				t.Fatalf("second RevokeSubject = %d, %v; want 0, nil", n, err)
+			}
+			got := tc.sink.recorded
+			if tc.carried {
+				got = tc.sink.committed
+				if len(tc.sink.recorded) != 0 {
+					t.Errorf("Record got %d events; want none", len(tc.sink.recorded))
+				}
+			}
+			var revs []sessiond.Event
+			var bulk []sessiond.Event
+			for _, e := range got {
+				switch e.Type {
+				case sessiond.EventSessionRevoked:
+					revs = append(revs, e)
+				case sessiond.EventBulkRevoked:
+					bulk = append(bulk, e)
+				}
+			}
+			if len(revs) != 3 || len(bulk) != 1 {
+				t.Fatalf("sink got %d session.revoked and %d bulk events; want 3 and 1", len(revs), len(bulk))
+			}
+			seen := map[sessiond.SessionID]bool{}
+			for _, e := range revs {
+				seen[e.SessionID] = true
+				if !slices.Contains(revoked, e.SessionID) || e.Subject != "alice" || e.Client != (sessiond.Client{}) ||
+					len(e.Details) != 1 || e.Details["reason"] != "admin" || e.ID == "" || e.Time.IsZero() {
+					t.Errorf("session.revoked = %+v; want one of %v, reason admin only", e, revoked)
+				}
+			}
+			if len(seen) != 3 {
+				t.Errorf("session.revoked events name %d sessions; want 3", len(seen))
+			}
+			b := bulk[0]
+			if b.Subject != "alice" || b.SessionID != "" || len(b.Details) != 3 || b.Details["reason"] != "admin" ||
+				b.Details["count"] != 3 || b.Details["except"] != string(kept.Session.ID) {
+				t.Errorf("bulk event = %+v; want alice, reason admin, count 3, except %s", b, kept.Session.ID)
+			}
+			stored, _, err := h.store.QueryEvents(ctx, sessiond.EventQuery{Subject: "alice", Type: sessiond.EventBulkRevoked})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ds, err := refreshedDeliveries(ctx, h, stored)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := map[bool]int{true: 1, false: 0}[tc.carried]; len(stored) != want || len(ds) != want {
+				t.Errorf("store holds %d bulk events, %d of their deliveries; want %d", len(stored), len(ds), want)
+			}
+			for _, sid := range revoked {
+				stored, _, err := h.store.QueryEvents(ctx, sessiond.EventQuery{SessionID: sid, Type: sessiond.EventSessionRevoked})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := map[bool]int{true: 1, false: 0}[tc.carried]; len(stored) != want {
+					t.Errorf("store holds %d session.revoked of %s; want %d", len(stored), sid, want)
 				}
 			}
 		})

@@ -80,6 +80,25 @@ type ChangeRecorder interface {
 		revoked func(*Session) ChangeRecords) (s *Session, recorded bool, err error)
 }
 
+// SubjectChangeRecorder is implemented by a ChangeRecorder that also writes
+// the records of a subject's bulk revocation in the revocation's own
+// transaction (while WritesChangeEvents reports true). The Manager uses it
+// for RevokeSubject; without it those events are recorded after the change.
+// It is an interface of its own so that a ChangeRecorder written before it
+// keeps working.
+type SubjectChangeRecorder interface {
+	ChangeRecorder
+	// RevokeSubjectRecorded revokes as Store.RevokeSubject does. When it
+	// revokes at least one session it also stores revoked(revs), revs the
+	// revocations in the order it returns them, in the same transaction;
+	// when it revokes none it does not call revoked. A store that learns
+	// which sessions it revokes only as it revokes them may call revoked
+	// more than once (with the sessions of the moment) and stores what the
+	// last call returned. On error nothing is stored, records included.
+	RevokeSubjectRecorded(ctx context.Context, subject string, except SessionID, at time.Time, reason RevokeReason,
+		revoked func(revs []Revocation) ChangeRecords) ([]Revocation, error)
+}
+
 // AtomicSink is an EventSink that can hand its durable writes to the store
 // so they commit with the change that caused the event. The Manager uses it
 // when its store is a ChangeEventWriter and the flow's write carries events.

@@ -451,20 +451,85 @@ func (m *Manager) RevokeSubject(ctx context.Context, subject string, except Sess
 		return 0, err
 	}
 	now := m.now()
+	if rec, ok := m.recorder(); ok {
+		if rec, ok := rec.(SubjectChangeRecorder); ok {
+			return m.revokeSubjectRecorded(ctx, rec, subject, except, now, reason)
+		}
+	}
 	revs, err := m.store.RevokeSubject(ctx, subject, except, now, reason)
 	if err != nil {
 		return 0, fmt.Errorf("sessiond: revoke subject: %w", err)
 	}
 	for _, r := range revs {
 		m.NoteRevoked(r)
-		m.emit(ctx, Event{Type: EventSessionRevoked, Subject: r.Subject, SessionID: r.SessionID,
-			Details: map[string]any{"reason": string(reason)}})
+		m.emit(ctx, subjectRevokedEvent(r, reason))
 	}
 	if len(revs) > 0 {
-		m.emit(ctx, Event{Type: EventBulkRevoked, Subject: subject,
-			Details: map[string]any{"reason": string(reason), "count": len(revs), "except": string(except)}})
+		m.emit(ctx, bulkRevokedEvent(subject, except, reason, len(revs)))
 	}
 	return len(revs), nil
+}
+
+// revokeSubjectRecorded is RevokeSubject through a store that writes the
+// events of the revocations, and their outbox deliveries, in the
+// revocation's own transaction.
+func (m *Manager) revokeSubjectRecorded(ctx context.Context, rec SubjectChangeRecorder, subject string, except SessionID,
+	now time.Time, reason RevokeReason) (int, error) {
+	var evs []carried // one per revocation, then the bulk event
+	revs, err := rec.RevokeSubjectRecorded(ctx, subject, except, now, reason, func(revs []Revocation) ChangeRecords {
+		evs = evs[:0]
+		var out ChangeRecords
+		add := func(e Event) {
+			c := m.prepare(ctx, e)
+			evs = append(evs, c)
+			r := c.records()
+			out.Events = append(out.Events, r.Events...)
+			out.Deliveries = append(out.Deliveries, r.Deliveries...)
+		}
+		for _, r := range revs {
+			add(subjectRevokedEvent(r, reason))
+		}
+		add(bulkRevokedEvent(subject, except, reason, len(revs)))
+		return out
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sessiond: revoke subject: %w", err)
+	}
+	if len(revs) == 0 {
+		return 0, nil
+	}
+	if len(evs) != len(revs)+1 {
+		// The store broke its contract (revoked not called with what it
+		// returns): record the events after the change rather than lose them.
+		m.log.ErrorContext(ctx, "revoke subject: store did not record the revocations it returned", "subject", subject)
+		evs = evs[:0]
+		for _, r := range revs {
+			evs = append(evs, carried{event: m.stamp(subjectRevokedEvent(r, reason))})
+		}
+		evs = append(evs, carried{event: m.stamp(bulkRevokedEvent(subject, except, reason, len(revs)))})
+	}
+	for i, r := range revs {
+		m.NoteRevoked(r)
+		evs[i].written = evs[i].ok
+		m.committed(ctx, &evs[i])
+	}
+	bulk := &evs[len(revs)]
+	bulk.written = bulk.ok
+	m.committed(ctx, bulk)
+	return len(revs), nil
+}
+
+// subjectRevokedEvent is the session.revoked event of a session
+// RevokeSubject revoked.
+func subjectRevokedEvent(r Revocation, reason RevokeReason) Event {
+	return Event{Type: EventSessionRevoked, Subject: r.Subject, SessionID: r.SessionID,
+		Details: map[string]any{"reason": string(reason)}}
+}
+
+// bulkRevokedEvent is the event of RevokeSubject revoking n sessions.
+func bulkRevokedEvent(subject string, except SessionID, reason RevokeReason, n int) Event {
+	return Event{Type: EventBulkRevoked, Subject: subject,
+		Details: map[string]any{"reason": string(reason), "count": n, "except": string(except)}}
 }
 
 // RevokeToken revokes the session a token belongs to, whatever its kind, as

@@ -102,3 +102,51 @@ func (s *Store) RevokeRecorded(ctx context.Context, id sessiond.SessionID, at ti
 	s.enqueue(recs.Deliveries)
 	return rec.clone(), true, nil
 }
+
+var _ sessiond.SubjectChangeRecorder = (*Store)(nil)
+
+// RevokeSubjectRecorded revokes as RevokeSubject does and, when it revokes
+// a session, stores revoked(revocations) under the same lock; see
+// sessiond.SubjectChangeRecorder.
+func (s *Store) RevokeSubjectRecorded(ctx context.Context, subject string, except sessiond.SessionID, at time.Time,
+	reason sessiond.RevokeReason, revoked func([]sessiond.Revocation) sessiond.ChangeRecords) ([]sessiond.Revocation, error) {
+	if err := s.lock(ctx, "revoke subject"); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	var recs []*record
+	for id, rec := range s.bySubject[subject] {
+		if id != except && rec.s.Live(at) {
+			recs = append(recs, rec)
+		}
+	}
+	sortRecords(recs)
+	out := make([]sessiond.Revocation, 0, len(recs))
+	for _, rec := range recs {
+		r := rec.revocation()
+		r.RevokedAt, r.Reason = at, reason
+		out = append(out, r)
+	}
+	var (
+		rs      sessiond.ChangeRecords
+		details [][]byte
+	)
+	if len(out) > 0 && revoked != nil {
+		// Check the records before anything changes.
+		rs = revoked(out)
+		var err error
+		if details, err = sessiond.EncodeEvents(rs.Events); err == nil {
+			err = sessiond.CheckEnqueue(rs.Deliveries)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("memstore: revoke subject: %w", err)
+		}
+	}
+	for i, rec := range recs {
+		s.revoke(rec, at, reason)
+		out[i] = rec.revocation()
+	}
+	s.appendEvents(rs.Events, details)
+	s.enqueue(rs.Deliveries)
+	return out, nil
+}

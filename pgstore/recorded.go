@@ -171,3 +171,13 @@ func (s *Store) queueRecordArgs(b *pgx.Batch, evArgs, dArgs []any) {
 		b.Queue(s.q.enqueue, dArgs...)
 	}
 }
+
+var _ sessiond.SubjectChangeRecorder = (*Store)(nil)
+
+// RevokeSubjectRecorded revokes as RevokeSubject does and, when it revokes
+// a session, stores revoked(revocations) in the same transaction; see
+// sessiond.SubjectChangeRecorder.
+func (s *Store) RevokeSubjectRecorded(ctx context.Context, subject string, except sessiond.SessionID, at time.Time,
+	reason sessiond.RevokeReason, revoked func([]sessiond.Revocation) sessiond.ChangeRecords) ([]sessiond.Revocation, error) {
+	return s.revokeSubject(ctx, subject, except, at, reason, revoked)
+}

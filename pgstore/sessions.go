@@ -405,6 +405,13 @@ func revocations(rows []revocationRow) []sessiond.Revocation {
 // notifies every listening node in the same transaction, and returns what
 // it revoked, oldest session first.
 func (s *Store) RevokeSubject(ctx context.Context, subject string, except sessiond.SessionID, at time.Time, reason sessiond.RevokeReason) ([]sessiond.Revocation, error) {
+	return s.revokeSubject(ctx, subject, except, at, reason, nil)
+}
+
+// revokeSubject is RevokeSubject that, when revoked is not nil and it
+// revokes a session, stores revoked(revocations) in the same transaction.
+func (s *Store) revokeSubject(ctx context.Context, subject string, except sessiond.SessionID, at time.Time, reason sessiond.RevokeReason,
+	revoked func([]sessiond.Revocation) sessiond.ChangeRecords) ([]sessiond.Revocation, error) {
 	if s.closed.Load() {
 		return nil, errClosed
 	}
@@ -418,27 +425,45 @@ func (s *Store) RevokeSubject(ctx context.Context, subject string, except sessio
 	if !validText(string(except)) {
 		except = "" // no session can have it either
 	}
-	var rows []revocationRow
+	var (
+		revs []sessiond.Revocation
+		bad  error // a record the store refuses
+	)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		r, err := tx.Query(ctx, s.q.revokeSubject, subject, string(except), at, string(reason))
 		if err != nil {
 			return err
 		}
-		if rows, err = scanRevocations(r); err != nil {
+		rows, err := scanRevocations(r)
+		if err != nil {
 			return err
 		}
-		return s.notify(ctx, tx, revocations(rows))
+		slices.SortFunc(rows, func(a, b revocationRow) int {
+			if c := a.created.Compare(b.created); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.r.SessionID, b.r.SessionID)
+		})
+		revs = revocations(rows)
+		if err := s.notify(ctx, tx, revs); err != nil {
+			return err
+		}
+		if len(revs) == 0 || revoked == nil {
+			return nil
+		}
+		b := &pgx.Batch{}
+		if bad = s.queueRecords(b, revoked(revs)); bad != nil || b.Len() == 0 {
+			return bad
+		}
+		return tx.SendBatch(ctx, b).Close()
 	})
+	if bad != nil {
+		return nil, wrap(op, bad)
+	}
 	if err != nil {
 		return nil, s.translate(op, err)
 	}
-	slices.SortFunc(rows, func(a, b revocationRow) int {
-		if c := a.created.Compare(b.created); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.r.SessionID, b.r.SessionID)
-	})
-	return revocations(rows), nil
+	return revs, nil
 }
 
 // List returns subject's sessions live at now, oldest first; an empty,

@@ -353,3 +353,113 @@ func (s *Store) RevokeRecorded(ctx context.Context, id sessiond.SessionID, at ti
 		return sess, len(f) > nSessionFields, nil
 	}
 }
+
+var _ sessiond.SubjectChangeRecorder = (*Store)(nil)
+
+// revokeSubjectRecordedScript is revokeSubjectScript that stores the
+// records block of the revocation with it. The block names the sessions it
+// was prepared for: when the sessions to revoke are not exactly those, the
+// script changes nothing and answers {"prepare", id, expiry, created, ...}
+// with the sessions it would revoke, for which the caller prepares a block
+// and calls again. Otherwise it answers {"ok", id, expiry, created, ...}.
+//
+//	KEYS: subject index, the six record keys
+//	ARGV: revokeSubjectScript's six, event log base, outbox base, maximum
+//	      age, the number n of prepared sessions, their n IDs, the records
+//	      block
+var revokeSubjectRecordedScript = rueidis.NewLuaScript(prelude + recordsLua + `
+trim(KEYS[1])
+local at = tonumber(ARGV[5])
+local n = tonumber(ARGV[10])
+local prepared = {}
+for i = 11, 10 + n do prepared[ARGV[i]] = true end
+local found, out, ready = {}, {}, true
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if ARGV[4] ~= '1' or id ~= ARGV[3] then
+    local k = ARGV[1] .. id
+    local f = redis.call('HMGET', k, 'sub', 'ra', 'ie', 'e', 'c')
+    if not f[4] then
+      redis.call('ZREM', KEYS[1], id)
+    elseif f[1] == ARGV[2] and live(f[2], f[3], f[4], at) then
+      found[#found + 1] = k
+      out[#out + 1] = id
+      out[#out + 1] = f[4]
+      out[#out + 1] = f[5]
+      if not prepared[id] then ready = false end
+    end
+  end
+end
+if not ready or #found ~= n then
+  table.insert(out, 1, 'prepare')
+  return out
+end
+for _, k in ipairs(found) do redis.call('HSET', k, 'ra', ARGV[5], 'rr', ARGV[6]) end
+if n > 0 then write_block(2, ARGV, 11 + n, ARGV[7], ARGV[8], ARGV[9]) end
+table.insert(out, 1, 'ok')
+return out
+`)
+
+// RevokeSubjectRecorded revokes as RevokeSubject does and, when it revokes
+// a session, stores revoked(revocations) in the same script (not on a
+// Cluster: there, after it); see sessiond.SubjectChangeRecorder. The
+// script refuses a block prepared for other sessions than it would revoke
+// (a concurrent login or revocation of the subject), and revoked is then
+// called again with the sessions it named; in the usual case that is two
+// round trips, the first finding the sessions.
+func (s *Store) RevokeSubjectRecorded(ctx context.Context, subject string, except sessiond.SessionID, at time.Time,
+	reason sessiond.RevokeReason, revoked func([]sessiond.Revocation) sessiond.ChangeRecords) ([]sessiond.Revocation, error) {
+	const op = "revoke subject"
+	if !s.crossSlot {
+		revs, err := s.RevokeSubject(ctx, subject, except, at, reason)
+		if err != nil || len(revs) == 0 || revoked == nil {
+			return revs, err
+		}
+		return revs, s.writeAfter(ctx, op, revoked(revs))
+	}
+	if err := ctxErr(ctx, op); err != nil {
+		return nil, err
+	}
+	if at.IsZero() {
+		return nil, fmt.Errorf("redisstore: %s: %w", op, &sessiond.ArgumentError{Field: "at", Msg: "must be set"})
+	}
+	tag := tagOf(subject)
+	keys := append([]string{s.idxKey(tag)}, s.recordKeys()...)
+	head := s.recordsHeader([]string{s.sessBase(tag), subject, string(except), boolArg(except != ""), encTime(at), string(reason)})
+	var (
+		ids   []string
+		block = []string{"0", "0"}
+	)
+	for range maxPrepare {
+		args := append(append(append(slices.Clip(head), itoa(int64(len(ids)))), ids...), block...)
+		reply, err := revokeSubjectRecordedScript.Exec(ctx, s.client, keys, args).ToArray()
+		if err != nil {
+			return nil, s.fail(op, err)
+		}
+		status, _ := field(&reply[0])
+		revs, err := subjectRevocations(reply[1:], subject, at, reason)
+		if err != nil {
+			return nil, s.fail(op, err)
+		}
+		if status == "ok" {
+			for _, r := range revs {
+				s.wrote(s.sessKey(tag, r.SessionID))
+			}
+			if err := s.record(ctx, revs, true); err != nil {
+				return nil, s.fail(op+": record", err)
+			}
+			return revs, nil
+		}
+		ids = ids[:0]
+		for _, r := range revs {
+			ids = append(ids, string(r.SessionID))
+		}
+		rec := sessiond.ChangeRecords{}
+		if revoked != nil {
+			rec = revoked(revs)
+		}
+		if block, err = appendBlock(nil, rec); err != nil {
+			return nil, wrap(op, err)
+		}
+	}
+	return nil, fmt.Errorf("redisstore: %s: sessions to revoke kept changing: %w", op, sessiond.ErrConflict)
+}

@@ -13,6 +13,40 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
+// subjectRevocations decodes the {id, expiry, created, ...} answer of a
+// subject revocation script: the revocations, oldest session first.
+func subjectRevocations(reply []rueidis.RedisMessage, subject string, at time.Time, reason sessiond.RevokeReason) ([]sessiond.Revocation, error) {
+	type revoked struct {
+		r       sessiond.Revocation
+		created time.Time
+	}
+	rs := make([]revoked, 0, len(reply)/3)
+	for i := 0; i+2 < len(reply); i += 3 {
+		id, _ := field(&reply[i])
+		e, _ := field(&reply[i+1])
+		c, _ := field(&reply[i+2])
+		exp, err1 := decTime(e)
+		created, err2 := decTime(c)
+		if err1 != nil || err2 != nil {
+			return nil, errCorrupt
+		}
+		rs = append(rs, revoked{created: created, r: sessiond.Revocation{
+			SessionID: sessiond.SessionID(id), Subject: subject, RevokedAt: at, ExpiresAt: exp, Reason: reason,
+		}})
+	}
+	slices.SortFunc(rs, func(a, b revoked) int {
+		if c := a.created.Compare(b.created); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.r.SessionID, b.r.SessionID)
+	})
+	out := make([]sessiond.Revocation, len(rs))
+	for i, r := range rs {
+		out[i] = r.r
+	}
+	return out, nil
+}
+
 // Revoke marks session id revoked at at for reason and returns it. A
 // session already revoked is returned unchanged. ErrNotFound. Every
 // revocation is recorded for Revocations and published on the revocation
@@ -78,34 +112,12 @@ func (s *Store) RevokeSubject(ctx context.Context, subject string, except sessio
 	if err != nil {
 		return nil, s.fail(op, err)
 	}
-	type revoked struct {
-		r       sessiond.Revocation
-		created time.Time
+	out, err := subjectRevocations(reply, subject, at, reason)
+	if err != nil {
+		return nil, s.fail(op, err)
 	}
-	rs := make([]revoked, 0, len(reply)/3)
-	for i := 0; i+2 < len(reply); i += 3 {
-		id, _ := field(&reply[i])
-		e, _ := field(&reply[i+1])
-		c, _ := field(&reply[i+2])
-		exp, err1 := decTime(e)
-		created, err2 := decTime(c)
-		if err1 != nil || err2 != nil {
-			return nil, s.fail(op, errCorrupt)
-		}
-		rs = append(rs, revoked{created: created, r: sessiond.Revocation{
-			SessionID: sessiond.SessionID(id), Subject: subject, RevokedAt: at, ExpiresAt: exp, Reason: reason,
-		}})
-		s.wrote(s.sessKey(tag, sessiond.SessionID(id)))
-	}
-	slices.SortFunc(rs, func(a, b revoked) int {
-		if c := a.created.Compare(b.created); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.r.SessionID, b.r.SessionID)
-	})
-	out := make([]sessiond.Revocation, len(rs))
-	for i, r := range rs {
-		out[i] = r.r
+	for _, r := range out {
+		s.wrote(s.sessKey(tag, r.SessionID))
 	}
 	if err := s.record(ctx, out, true); err != nil {
 		return nil, s.fail(op+": record", err)

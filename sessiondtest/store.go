@@ -75,6 +75,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	if w, ok := probe.(sessiond.ChangeEventWriter); ok && w.WritesChangeEvents() {
 		runIfImplemented[changeEventStore](t, "ChangeEvents", probe, newStore, TestChangeEvents)
 		runIfImplemented[changeRecordStore](t, "ChangeRecorder", probe, newStore, TestChangeRecorder)
+		runIfImplemented[subjectRecordStore](t, "SubjectChangeRecorder", probe, newStore, TestSubjectChangeRecorder)
 	}
 	runIfImplemented[sessiond.BulkRevoker](t, "BulkRevoker", probe, newStore, TestBulkRevoker)
 	runIfImplemented[sessiond.RevocationNotifier](t, "RevocationNotifier", probe, newStore,

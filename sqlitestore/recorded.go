@@ -109,3 +109,13 @@ func (s *Store) insertRecords(ctx context.Context, tx *sql.Tx, rec sessiond.Chan
 	}
 	return s.insertDeliveries(ctx, tx, rec.Deliveries)
 }
+
+var _ sessiond.SubjectChangeRecorder = (*Store)(nil)
+
+// RevokeSubjectRecorded revokes as RevokeSubject does and, when it revokes
+// a session, stores revoked(revocations) in the same transaction; see
+// sessiond.SubjectChangeRecorder.
+func (s *Store) RevokeSubjectRecorded(ctx context.Context, subject string, except sessiond.SessionID, at time.Time,
+	reason sessiond.RevokeReason, revoked func([]sessiond.Revocation) sessiond.ChangeRecords) ([]sessiond.Revocation, error) {
+	return s.revokeSubject(ctx, subject, except, at, reason, revoked)
+}

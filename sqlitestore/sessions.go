@@ -288,11 +288,18 @@ func (s *Store) Revoke(ctx context.Context, id sessiond.SessionID, at time.Time,
 // before both expiries) except the one with ID except, and returns what it
 // revoked, oldest session first.
 func (s *Store) RevokeSubject(ctx context.Context, subject string, except sessiond.SessionID, at time.Time, reason sessiond.RevokeReason) ([]sessiond.Revocation, error) {
-	type revoked struct {
+	return s.revokeSubject(ctx, subject, except, at, reason, nil)
+}
+
+// revokeSubject is RevokeSubject that, when revoked is not nil and it
+// revokes a session, stores revoked(revocations) in the same transaction.
+func (s *Store) revokeSubject(ctx context.Context, subject string, except sessiond.SessionID, at time.Time, reason sessiond.RevokeReason,
+	revoked func([]sessiond.Revocation) sessiond.ChangeRecords) ([]sessiond.Revocation, error) {
+	type rev struct {
 		r       sessiond.Revocation
 		created int64
 	}
-	var out []revoked
+	var revs []sessiond.Revocation
 	err := s.write(ctx, "revoke subject", func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `UPDATE sessions SET revoked_at = ?, revoke_reason = ?
 			WHERE subject = ? AND id != ? AND revoked_at IS NULL AND expires_at > ? AND idle_expires_at > ?
@@ -302,6 +309,7 @@ func (s *Store) RevokeSubject(ctx context.Context, subject string, except sessio
 			return err
 		}
 		defer rows.Close()
+		var out []rev
 		for rows.Next() {
 			var (
 				id               string
@@ -310,7 +318,7 @@ func (s *Store) RevokeSubject(ctx context.Context, subject string, except sessio
 			if err := rows.Scan(&id, &expires, &created); err != nil {
 				return err
 			}
-			out = append(out, revoked{r: sessiond.Revocation{
+			out = append(out, rev{r: sessiond.Revocation{
 				SessionID: sessiond.SessionID(id), Subject: subject, RevokedAt: fromMicro(micro(at)),
 				ExpiresAt: fromMicro(expires), Reason: reason,
 			}, created: created})
@@ -318,20 +326,26 @@ func (s *Store) RevokeSubject(ctx context.Context, subject string, except sessio
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		return rows.Close()
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		slices.SortFunc(out, func(a, b rev) int {
+			if c := cmp.Compare(a.created, b.created); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.r.SessionID, b.r.SessionID)
+		})
+		revs = make([]sessiond.Revocation, len(out))
+		for i, r := range out {
+			revs[i] = r.r
+		}
+		if len(revs) == 0 || revoked == nil {
+			return nil
+		}
+		return s.insertRecords(ctx, tx, revoked(revs))
 	})
 	if err != nil {
 		return nil, err
-	}
-	slices.SortFunc(out, func(a, b revoked) int {
-		if c := cmp.Compare(a.created, b.created); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.r.SessionID, b.r.SessionID)
-	})
-	revs := make([]sessiond.Revocation, len(out))
-	for i, r := range out {
-		revs[i] = r.r
 	}
 	return revs, nil
 }

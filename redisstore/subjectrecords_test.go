@@ -1,0 +1,84 @@
+package redisstore_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/redisstore"
+)
+
+// A login that lands between the read of a subject's sessions and their
+// revocation makes the script refuse the records prepared without it:
+// revoked is called again, and only what that call returned is stored.
+func TestStore_RevokeSubjectRecordedSessionsChange(t *testing.T) {
+	t.Parallel()
+	st := newStore(t, redisstore.Options{})
+	if !st.WritesChangeEvents() {
+		t.Skip("a Cluster stores the records after the change")
+	}
+	ctx := t.Context()
+	t0 := now()
+	session := func() *sessiond.Session {
+		return &sessiond.Session{
+			ID: sessiond.NewSessionID(), Subject: "alice", Strategy: sessiond.StrategyDatabase,
+			CreatedAt: t0, LastActiveAt: t0, IdleExpiresAt: t0.Add(30 * time.Minute), ExpiresAt: t0.Add(8 * time.Hour),
+		}
+	}
+	for range 2 {
+		if err := st.Create(ctx, session()); err != nil {
+			t.Fatalf("Create() = %v", err)
+		}
+	}
+	late := session()
+	var calls []int
+	var last sessiond.ChangeRecords
+	revs, err := st.RevokeSubjectRecorded(ctx, "alice", "", t0.Add(time.Minute), sessiond.ReasonAdmin,
+		func(revs []sessiond.Revocation) sessiond.ChangeRecords {
+			calls = append(calls, len(revs))
+			if len(calls) == 1 {
+				if err := st.Create(ctx, late); err != nil {
+					t.Fatalf("Create() = %v", err)
+				}
+			}
+			last = sessiond.ChangeRecords{}
+			for _, r := range append(revs, sessiond.Revocation{}) {
+				e := sessiond.Event{ID: sessiond.NewEventID(t0), Time: t0, Type: sessiond.EventSessionRevoked,
+					Subject: "alice", SessionID: r.SessionID}
+				last.Events = append(last.Events, e)
+				last.Deliveries = append(last.Deliveries, sessiond.Delivery{ID: "d" + e.ID, EventID: e.ID,
+					NextAttemptAt: t0, CreatedAt: t0, UpdatedAt: t0})
+			}
+			return last
+		})
+	if err != nil {
+		t.Fatalf("RevokeSubjectRecorded() = %v", err)
+	}
+	if len(calls) != 2 || calls[0] != 2 || calls[1] != 3 {
+		t.Fatalf("revoked called with %v sessions; want 2, then 3 after the login", calls)
+	}
+	if len(revs) != 3 {
+		t.Fatalf("revoked %d sessions; want 3", len(revs))
+	}
+	got := queryAll(t, st, sessiond.EventQuery{Subject: "alice"})
+	want := make([]string, len(last.Events))
+	for i, e := range last.Events {
+		want[i] = e.ID
+	}
+	if len(got) != len(want) {
+		t.Fatalf("events %v; want the last call's %v", got, want)
+	}
+	for _, id := range want {
+		found := false
+		for _, g := range got {
+			found = found || g == id
+		}
+		if !found {
+			t.Errorf("event %s of the last call not stored; stored %v", id, got)
+		}
+	}
+	ds, err := st.ListDeliveries(ctx, sessiond.DeliveryPending, 100)
+	if err != nil || len(ds) != len(last.Deliveries) {
+		t.Errorf("pending deliveries = %d, %v; want the last call's %d", len(ds), err, len(last.Deliveries))
+	}
+}
