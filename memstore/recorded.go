@@ -114,13 +114,7 @@ func (s *Store) RevokeSubjectRecorded(ctx context.Context, subject string, excep
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	var recs []*record
-	for id, rec := range s.bySubject[subject] {
-		if id != except && rec.s.Live(at) {
-			recs = append(recs, rec)
-		}
-	}
-	sortRecords(recs)
+	recs := s.liveOfSubjectLocked(subject, except, at)
 	out := make([]sessiond.Revocation, 0, len(recs))
 	for _, rec := range recs {
 		r := rec.revocation()

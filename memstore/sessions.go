@@ -178,6 +178,19 @@ func (s *Store) revoke(rec *record, at time.Time, reason sessiond.RevokeReason) 
 	s.revoked[rec.s.ID] = rec
 }
 
+// liveOfSubjectLocked returns subject's sessions live at at, except the one
+// with ID except, oldest first; s.mu is held.
+func (s *Store) liveOfSubjectLocked(subject string, except sessiond.SessionID, at time.Time) []*record {
+	var recs []*record
+	for id, rec := range s.bySubject[subject] {
+		if id != except && rec.s.Live(at) {
+			recs = append(recs, rec)
+		}
+	}
+	sortRecords(recs)
+	return recs
+}
+
 // RevokeSubject revokes every session of subject live at at (not revoked,
 // before both expiries) except the one with ID except, and returns what it
 // revoked, oldest session first.
@@ -186,13 +199,7 @@ func (s *Store) RevokeSubject(ctx context.Context, subject string, except sessio
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	var recs []*record
-	for id, rec := range s.bySubject[subject] {
-		if id != except && rec.s.Live(at) {
-			recs = append(recs, rec)
-		}
-	}
-	sortRecords(recs)
+	recs := s.liveOfSubjectLocked(subject, except, at)
 	out := make([]sessiond.Revocation, 0, len(recs))
 	for _, rec := range recs {
 		s.revoke(rec, at, reason)
