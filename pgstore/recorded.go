@@ -87,8 +87,8 @@ func (s *Store) CreateRecorded(ctx context.Context, sess *sessiond.Session, max 
 }
 
 // RevokeRecorded revokes as Revoke does and, when this call revokes the
-// session, stores revoked(session) in the same transaction; see
-// sessiond.ChangeRecorder.
+// session, stores revoked(session) in the same transaction (nothing when
+// revoked is nil: that is Revoke); see sessiond.ChangeRecorder.
 func (s *Store) RevokeRecorded(ctx context.Context, id sessiond.SessionID, at time.Time, reason sessiond.RevokeReason,
 	revoked func(*sessiond.Session) sessiond.ChangeRecords) (*sessiond.Session, bool, error) {
 	if s.closed.Load() {
@@ -110,7 +110,8 @@ func (s *Store) RevokeRecorded(ctx context.Context, id sessiond.SessionID, at ti
 		recorded = false
 		sess, err := scanSession(tx.QueryRow(ctx, s.q.revoke, string(id), at, string(reason)))
 		if errors.Is(err, pgx.ErrNoRows) {
-			// Already revoked, or absent; see Revoke.
+			// Already revoked, or absent. A new statement sees a
+			// concurrent revoke that committed while we waited.
 			got, err = scanSession(tx.QueryRow(ctx, s.q.get, string(id)))
 			return err
 		}

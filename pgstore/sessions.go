@@ -329,35 +329,8 @@ func (s *Store) queueSwap(b *pgx.Batch, sw sessiond.RefreshSwap, evArgs, dArgs [
 // session already revoked is returned unchanged (and nothing is sent).
 // ErrNotFound.
 func (s *Store) Revoke(ctx context.Context, id sessiond.SessionID, at time.Time, reason sessiond.RevokeReason) (*sessiond.Session, error) {
-	if s.closed.Load() {
-		return nil, errClosed
-	}
-	const op = "revoke session"
-	if !validText(string(id)) {
-		return nil, fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrNotFound)
-	}
-	if !validText(string(reason)) {
-		return nil, wrap(op, textError("reason"))
-	}
-	var got *sessiond.Session
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		sess, err := scanSession(tx.QueryRow(ctx, s.q.revoke, string(id), at, string(reason)))
-		if errors.Is(err, pgx.ErrNoRows) {
-			// Already revoked, or absent. A new statement sees a
-			// concurrent revoke that committed while we waited.
-			got, err = scanSession(tx.QueryRow(ctx, s.q.get, string(id)))
-			return err
-		}
-		if err != nil {
-			return err
-		}
-		got = sess
-		return s.notify(ctx, tx, []sessiond.Revocation{revocationOf(sess)})
-	})
-	if err != nil {
-		return nil, s.translate(op, err)
-	}
-	return got, nil
+	sess, _, err := s.RevokeRecorded(ctx, id, at, reason, nil)
+	return sess, err
 }
 
 func revocationOf(s *sessiond.Session) sessiond.Revocation {
