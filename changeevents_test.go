@@ -45,20 +45,29 @@ func (s *atomicSink) Committed(_ context.Context, e sessiond.Event) {
 	s.committed = append(s.committed, e)
 }
 
+// sinkCase is an event sink a test runs with, and whether the store writes
+// the events with the change (carried) or the sink records them after it.
+type sinkCase struct {
+	name    string
+	sink    *atomicSink
+	carried bool
+}
+
+// sinkCases are fresh sinks for each test: one that hands its writes to the
+// store, and one that declines.
+func sinkCases() []sinkCase {
+	return []sinkCase{
+		{"Carried", &atomicSink{}, true},
+		{"SinkDeclines", &atomicSink{refuse: true}, false},
+	}
+}
+
 // TestManager_RefreshEventWithSwap: on a ChangeEventWriter store, a hybrid
 // refresh's event and delivery are written by the swap, never by Record;
 // a failed refresh writes neither; a sink that declines, or fails, falls
 // back to Record after the swap.
 func TestManager_RefreshEventWithSwap(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		sink    *atomicSink
-		carried bool // the store wrote the event with the swap
-	}{
-		{"Carried", &atomicSink{}, true},
-		{"SinkDeclines", &atomicSink{refuse: true}, false},
-		{"PrepareFails", &atomicSink{fail: errors.New("encode")}, false},
-	} {
+	for _, tc := range append(sinkCases(), sinkCase{"PrepareFails", &atomicSink{fail: errors.New("encode")}, false}) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) { o.Events = tc.sink })
 			ctx := context.Background()
@@ -137,14 +146,7 @@ func refreshedDeliveries(ctx context.Context, h *harness, events []sessiond.Even
 // revocation are written with their change, never by Record; a sink that
 // declines falls back to Record after the change.
 func TestManager_SessionEventsWithChange(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		sink    *atomicSink
-		carried bool
-	}{
-		{"Carried", &atomicSink{}, true},
-		{"SinkDeclines", &atomicSink{refuse: true}, false},
-	} {
+	for _, tc := range sinkCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) {
 				o.Events = tc.sink
@@ -220,14 +222,7 @@ func TestManager_SessionEventsWithChange(t *testing.T) {
 // deliveries are written with the revocation and reach the sink through
 // Committed; a sink that declines gets the same events through Record.
 func TestManager_RevokeSubjectEventsWithChange(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		sink    *atomicSink
-		carried bool
-	}{
-		{"Carried", &atomicSink{}, true},
-		{"SinkDeclines", &atomicSink{refuse: true}, false},
-	} {
+	for _, tc := range sinkCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) { o.Events = tc.sink })
 			ctx := context.Background()
