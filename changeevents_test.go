@@ -121,6 +121,54 @@ func TestManager_RefreshEventWithSwap(t *testing.T) {
 			if want := map[bool]int{true: 1, false: 0}[tc.carried]; len(events) != want {
 				t.Fatalf("after a refused refresh, %d refreshed events stored; want %d", len(events), want)
 			}
+			// The reuse ended the session: its report and the revocation
+			// are written by the revocation (carried), or both recorded
+			// after it; never one of each.
+			for _, typ := range []sessiond.EventType{sessiond.EventRefreshReused, sessiond.EventSessionRevoked} {
+				stored, _, err := h.store.QueryEvents(ctx, sessiond.EventQuery{Type: typ})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ds, err := refreshedDeliveries(ctx, h, stored)
+				if err != nil {
+					t.Fatal(err)
+				}
+				count := func(es []sessiond.Event) int {
+					n := 0
+					for _, e := range es {
+						if e.Type == typ && e.SessionID == iss.Session.ID {
+							n++
+						}
+					}
+					return n
+				}
+				tc.sink.mu.Lock()
+				rec, com := count(tc.sink.recorded), count(tc.sink.committed)
+				tc.sink.mu.Unlock()
+				want := [4]int{0, 0, 1, 0} // stored, deliveries, recorded, committed
+				if tc.carried {
+					want = [4]int{1, 1, 0, 1}
+				}
+				if got := [4]int{count(stored), len(ds), rec, com}; got != want {
+					t.Errorf("%s: stored, deliveries, Record, Committed = %v; want %v", typ, got, want)
+				}
+			}
+			// Again: the session is already revoked, so only the report
+			// is recorded, after the (empty) change.
+			if _, err := h.m.Refresh(ctx, iss.RefreshToken, sessiond.Client{}); err == nil {
+				t.Fatal("refresh of a revoked session succeeded")
+			}
+			tc.sink.mu.Lock()
+			n := 0
+			for _, e := range tc.sink.recorded {
+				if e.Type == sessiond.EventSessionRevoked {
+					n++
+				}
+			}
+			tc.sink.mu.Unlock()
+			if n != 0 && tc.carried {
+				t.Errorf("a second refresh of the revoked session recorded %d session.revoked events; want 0", n)
+			}
 		})
 	}
 }

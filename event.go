@@ -189,6 +189,20 @@ func (m *Manager) prepare(ctx context.Context, e Event) carried {
 	return c
 }
 
+// prepareAll prepares each of es as prepare does and returns them with the
+// records the store writes for all of them in one change.
+func (m *Manager) prepareAll(ctx context.Context, es []Event) ([]carried, ChangeRecords) {
+	cs := make([]carried, len(es))
+	var out ChangeRecords
+	for i, e := range es {
+		cs[i] = m.prepare(ctx, e)
+		r := cs[i].records()
+		out.Events = append(out.Events, r.Events...)
+		out.Deliveries = append(out.Deliveries, r.Deliveries...)
+	}
+	return cs, out
+}
+
 // records returns what the store writes with the change carrying c
 // (nothing when the sink cannot hand it over).
 func (c *carried) records() ChangeRecords {

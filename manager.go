@@ -406,21 +406,39 @@ func (m *Manager) Revoke(ctx context.Context, id SessionID, reason RevokeReason)
 	return err
 }
 
-func (m *Manager) revoke(ctx context.Context, id SessionID, now time.Time, reason RevokeReason) (*Session, error) {
+// revoke revokes a session and records its session.revoked event and the
+// events in also. When this call is the one that revokes the session and
+// the store can, all of them are written in the revocation's transaction;
+// otherwise they are recorded after it (also even when the session was
+// already revoked, since those events report more than the change). On
+// error nothing is recorded: the caller decides about also.
+func (m *Manager) revoke(ctx context.Context, id SessionID, now time.Time, reason RevokeReason, also ...Event) (*Session, error) {
 	if rec, ok := m.recorder(); ok {
-		// The event is written in the revocation's transaction.
-		var ev carried
+		var evs []carried // session.revoked, then also
 		s, recorded, err := rec.RevokeRecorded(ctx, id, now, reason, func(s *Session) ChangeRecords {
-			ev = m.prepare(ctx, revokedEvent(s, reason))
-			return ev.records()
+			var out ChangeRecords
+			evs, out = m.prepareAll(ctx, append([]Event{revokedEvent(s, reason)}, also...))
+			return out
 		})
 		if err != nil {
 			return nil, fmt.Errorf("sessiond: revoke: %w", err)
 		}
 		m.NoteRevoked(Revocation{SessionID: s.ID, Subject: s.Subject, RevokedAt: s.RevokedAt, ExpiresAt: s.ExpiresAt, Reason: s.RevokeReason})
-		if recorded {
-			ev.written = ev.ok
-			m.committed(ctx, &ev)
+		switch {
+		case recorded && len(evs) == 1+len(also):
+			for i := range evs {
+				evs[i].written = evs[i].ok
+				m.committed(ctx, &evs[i])
+			}
+		case recorded:
+			// The store broke its contract (revoked not called): record
+			// the events after the change rather than lose them.
+			m.emit(ctx, revokedEvent(s, reason))
+			fallthrough
+		default:
+			for _, e := range also {
+				m.emit(ctx, e)
+			}
 		}
 		return s, nil
 	}
@@ -431,6 +449,9 @@ func (m *Manager) revoke(ctx context.Context, id SessionID, now time.Time, reaso
 	m.NoteRevoked(Revocation{SessionID: s.ID, Subject: s.Subject, RevokedAt: s.RevokedAt, ExpiresAt: s.ExpiresAt, Reason: s.RevokeReason})
 	if s.RevokedAt.Equal(now) && s.RevokeReason == reason {
 		m.emit(ctx, revokedEvent(s, reason))
+	}
+	for _, e := range also {
+		m.emit(ctx, e)
 	}
 	return s, nil
 }
@@ -477,19 +498,13 @@ func (m *Manager) revokeSubjectRecorded(ctx context.Context, rec SubjectChangeRe
 	now time.Time, reason RevokeReason) (int, error) {
 	var evs []carried // one per revocation, then the bulk event
 	revs, err := rec.RevokeSubjectRecorded(ctx, subject, except, now, reason, func(revs []Revocation) ChangeRecords {
-		evs = evs[:0]
-		var out ChangeRecords
-		add := func(e Event) {
-			c := m.prepare(ctx, e)
-			evs = append(evs, c)
-			r := c.records()
-			out.Events = append(out.Events, r.Events...)
-			out.Deliveries = append(out.Deliveries, r.Deliveries...)
-		}
+		es := make([]Event, 0, len(revs)+1)
 		for _, r := range revs {
-			add(subjectRevokedEvent(r, reason))
+			es = append(es, subjectRevokedEvent(r, reason))
 		}
-		add(bulkRevokedEvent(subject, except, reason, len(revs)))
+		es = append(es, bulkRevokedEvent(subject, except, reason, len(revs)))
+		var out ChangeRecords
+		evs, out = m.prepareAll(ctx, es)
 		return out
 	})
 	if err != nil {

@@ -79,11 +79,16 @@ func (m *Manager) RefreshChecked(ctx context.Context, refresh Secret, client Cli
 
 // reused handles a retired refresh token presented again: the thief and the
 // victim cannot be told apart, so the whole session goes.
+// The report of the reuse is written with the revocation, so a crash
+// cannot leave a session ended for theft without its reason on record.
 func (m *Manager) reused(ctx context.Context, s *Session, client Client, now time.Time) error {
-	if _, err := m.revoke(ctx, s.ID, now, ReasonReuse); err != nil && !errors.Is(err, ErrNotFound) {
-		m.log.ErrorContext(ctx, "revoke after refresh token reuse", "session_id", s.ID, "err", err)
+	e := Event{Type: EventRefreshReused, Subject: s.Subject, SessionID: s.ID, Client: client,
+		Details: map[string]any{"issued_to": s.Client}}
+	if _, err := m.revoke(ctx, s.ID, now, ReasonReuse, e); err != nil {
+		if !errors.Is(err, ErrNotFound) {
+			m.log.ErrorContext(ctx, "revoke after refresh token reuse", "session_id", s.ID, "err", err)
+		}
+		m.emit(ctx, e)
 	}
-	m.emit(ctx, Event{Type: EventRefreshReused, Subject: s.Subject, SessionID: s.ID, Client: client,
-		Details: map[string]any{"issued_to": s.Client}})
 	return fmt.Errorf("sessiond: refresh: %w", ErrRefreshReused)
 }
