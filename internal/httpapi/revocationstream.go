@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
-	"github.com/sessiond/sessiond/apitype"
 	"github.com/sessiond/sessiond/verifier/stream"
 )
 
@@ -109,7 +108,7 @@ func (rs *RevocationStream) until(at, sessionExpires time.Time) time.Time {
 
 func (s *server) streamConfigured() (*RevocationStream, error) {
 	if s.stream == nil {
-		return nil, &requestError{status: http.StatusNotFound, code: apitype.CodeNotFound, detail: "this server has no revocation stream"}
+		return nil, notFound("this server has no revocation stream")
 	}
 	return s.stream, nil
 }
