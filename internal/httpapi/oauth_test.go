@@ -15,12 +15,8 @@ import (
 // wantOAuthError checks an RFC 6749 §5.2 error answer.
 func wantOAuthError(t *testing.T, op string, r *response, status int, code string) {
 	t.Helper()
-	if r.status != status {
-		t.Errorf("%s status = %d; want %d (%s)", op, r.status, status, r.body)
+	if !wantAnswer(t, op, r, status, "application/json") {
 		return
-	}
-	if ct := r.header.Get("Content-Type"); ct != "application/json" {
-		t.Errorf("%s Content-Type = %q; want application/json", op, ct)
 	}
 	var body map[string]any
 	if err := json.Unmarshal(r.body, &body); err != nil || body["error"] != code {
