@@ -263,6 +263,22 @@ func TestAPI_ErrorCodes(t *testing.T) {
 		}
 		return sessiond.Secret(b)
 	}
+	verify := func(e *env, tr *client.TokenResponse) error {
+		_, err := e.c.Verify(e.t.Context(), tr.AccessToken, nil)
+		return err
+	}
+	refresh := func(e *env, tr *client.TokenResponse) error {
+		_, err := e.c.Refresh(e.t.Context(), tr.RefreshToken, nil)
+		return err
+	}
+	// after creates a session, lets d pass, then uses it.
+	after := func(d time.Duration, use func(*env, *client.TokenResponse) error) func(e *env) error {
+		return func(e *env) error {
+			tr := e.create("u")
+			e.clock.Advance(d)
+			return use(e, tr)
+		}
+	}
 	var cases []tc
 	for _, st := range strategies {
 		cases = append(cases,
@@ -301,30 +317,10 @@ func TestAPI_ErrorCodes(t *testing.T) {
 			_, err := e.c.Verify(e.t.Context(), e.create("u").RefreshToken, nil)
 			return err
 		}, 401, "token_invalid", sessiond.ErrInvalidToken},
-		tc{"token_expired/hybrid access token", sessiond.StrategyHybrid, func(e *env) error {
-			tr := e.create("u")
-			e.clock.Advance(life.Access + time.Second)
-			_, err := e.c.Verify(e.t.Context(), tr.AccessToken, nil)
-			return err
-		}, 401, "token_expired", sessiond.ErrExpired},
-		tc{"token_expired/jwt refresh token", sessiond.StrategyJWT, func(e *env) error {
-			tr := e.create("u")
-			e.clock.Advance(life.Access + life.Idle + time.Second)
-			_, err := e.c.Refresh(e.t.Context(), tr.RefreshToken, nil)
-			return err
-		}, 401, "token_expired", sessiond.ErrExpired},
-		tc{"idle_timeout/database verify", sessiond.StrategyDatabase, func(e *env) error {
-			tr := e.create("u")
-			e.clock.Advance(life.Idle + time.Second)
-			_, err := e.c.Verify(e.t.Context(), tr.AccessToken, nil)
-			return err
-		}, 401, "idle_timeout", sessiond.ErrIdleTimeout},
-		tc{"idle_timeout/hybrid refresh", sessiond.StrategyHybrid, func(e *env) error {
-			tr := e.create("u")
-			e.clock.Advance(life.Access + life.Idle + time.Second)
-			_, err := e.c.Refresh(e.t.Context(), tr.RefreshToken, nil)
-			return err
-		}, 401, "idle_timeout", sessiond.ErrIdleTimeout},
+		tc{"token_expired/hybrid access token", sessiond.StrategyHybrid, after(life.Access+time.Second, verify), 401, "token_expired", sessiond.ErrExpired},
+		tc{"token_expired/jwt refresh token", sessiond.StrategyJWT, after(life.Access+life.Idle+time.Second, refresh), 401, "token_expired", sessiond.ErrExpired},
+		tc{"idle_timeout/database verify", sessiond.StrategyDatabase, after(life.Idle+time.Second, verify), 401, "idle_timeout", sessiond.ErrIdleTimeout},
+		tc{"idle_timeout/hybrid refresh", sessiond.StrategyHybrid, after(life.Access+life.Idle+time.Second, refresh), 401, "idle_timeout", sessiond.ErrIdleTimeout},
 		tc{"absolute_timeout/database persistent", sessiond.StrategyDatabase, func(e *env) error {
 			tr, err := e.c.CreateSession(e.t.Context(), client.CreateRequest{Subject: "u", Persistent: true})
 			if err != nil {
