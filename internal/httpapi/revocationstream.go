@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/sessiond/sessiond"
@@ -79,6 +80,32 @@ type RevocationStream struct {
 	Closing <-chan struct{}
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
+}
+
+// Waker is a RevocationStream.Wake: Next returns a channel that the
+// following Wake closes. Make it with NewWaker; it is safe for concurrent
+// use.
+type Waker struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+// NewWaker returns a Waker whose first channel is open.
+func NewWaker() *Waker { return &Waker{ch: make(chan struct{})} }
+
+// Next returns the channel closed at the next Wake.
+func (w *Waker) Next() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.ch
+}
+
+// Wake closes the channel Next has been returning and starts a new one.
+func (w *Waker) Wake() {
+	w.mu.Lock()
+	close(w.ch)
+	w.ch = make(chan struct{})
+	w.mu.Unlock()
 }
 
 func (rs *RevocationStream) now() time.Time {
