@@ -16,19 +16,11 @@ import (
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/memstore"
-	"github.com/sessiond/sessiond/opaquetoken"
 	"github.com/sessiond/sessiond/sessiondtest"
 	"github.com/sessiond/sessiond/verifier/stream"
 )
-
-// logSink records the Manager's events in the store's event log, as the
-// server's fanout does.
-type logSink struct{ log sessiond.EventLog }
-
-func (s logSink) Record(ctx context.Context, e sessiond.Event) error {
-	return s.log.AppendEvents(ctx, e)
-}
 
 // streamEnv is a hybrid server whose Manager writes the store's event log,
 // with a revocation stream on it.
@@ -50,13 +42,7 @@ func newStreamEnv(t *testing.T, edit func(*httpapi.RevocationStream)) *streamEnv
 	t.Helper()
 	e := &streamEnv{t: t, clock: sessiondtest.NewClock(t0), store: memstore.New(), waker: httpapi.NewWaker(), closer: make(chan struct{})}
 	ring, signed := newSigned(t)
-	var err error
-	e.m, err = sessiond.New(t.Context(), sessiond.Options{Strategy: sessiond.StrategyHybrid, Store: e.store, Signed: signed,
-		Opaque: opaquetoken.Codec{}, Lifetimes: life, Clock: e.clock, GCInterval: -1, Events: logSink{e.store}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.m.Close() })
+	e.m = testenv.HybridManager(t.Context(), t, e.store, signed, e.clock, life)
 	rs := &httpapi.RevocationStream{
 		Log:            e.store,
 		Revocations:    e.store.Revocations,
