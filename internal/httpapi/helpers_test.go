@@ -120,6 +120,18 @@ func newEnv(t testing.TB, strategy sessiond.Strategy, edit func(*httpapi.Options
 	return e
 }
 
+// eachStrategy runs test for each strategy of which in a parallel subtest
+// named for it, on a fresh server.
+func eachStrategy(t *testing.T, which []sessiond.Strategy, test func(t *testing.T, e *env)) {
+	t.Helper()
+	for _, strategy := range which {
+		t.Run(string(strategy), func(t *testing.T) {
+			t.Parallel()
+			test(t, newEnv(t, strategy, nil))
+		})
+	}
+}
+
 // scopedKeys are test keys with one scope each: "sdk_test_scope_<scope>…".
 func scopedKey(scope apikey.Scope) sessiond.Secret {
 	return sessiond.Secret("sdk_test_scope_" + string(scope) + "_" + strings.Repeat("0", 24))
