@@ -15,7 +15,6 @@ import (
 	"github.com/sessiond/sessiond/internal/httpapi"
 	"github.com/sessiond/sessiond/jwttoken"
 	"github.com/sessiond/sessiond/memstore"
-	"github.com/sessiond/sessiond/opaquetoken"
 	"github.com/sessiond/sessiond/sessiondtest"
 	"github.com/sessiond/sessiond/verifier"
 	"github.com/sessiond/sessiond/verifier/stream"
@@ -30,14 +29,6 @@ const (
 )
 
 var life = sessiond.Lifetimes{Access: 5 * time.Minute, Refresh: 24 * time.Hour, Idle: 30 * time.Minute, Absolute: 8 * time.Hour}
-
-// logSink records the Manager's events in the store's event log, as the
-// server does.
-type logSink struct{ log sessiond.EventLog }
-
-func (s logSink) Record(ctx context.Context, e sessiond.Event) error {
-	return s.log.AppendEvents(ctx, e)
-}
 
 // server is an in-process sessiond API (hybrid, memstore) with a
 // revocation stream, on one fake clock shared with the verifiers.
@@ -85,12 +76,7 @@ func newServer(t testing.TB, edit func(*httpapi.RevocationStream)) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.m, err = sessiond.New(context.Background(), sessiond.Options{Strategy: sessiond.StrategyHybrid, Store: s.store, Signed: signed,
-		Opaque: opaquetoken.Codec{}, Lifetimes: life, Clock: s.clock, GCInterval: -1, Events: logSink{s.store}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.m.Close() })
+	s.m = testenv.HybridManager(context.Background(), t, s.store, signed, s.clock, life)
 	rs := &httpapi.RevocationStream{
 		Log: s.store, Revocations: s.store.Revocations, AccessLifetime: life.Access, Retention: 24 * time.Hour,
 		Watermarks: func(context.Context) ([]stream.Watermark, error) {

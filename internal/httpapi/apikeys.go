@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
-	"github.com/sessiond/sessiond/apitype"
 	"github.com/sessiond/sessiond/internal/apikey"
 )
 
@@ -45,7 +44,7 @@ func apiKeyOut(k apikey.Key) apiKeyJSON {
 
 func (s *server) apiKeysOr404() error {
 	if s.apiKeys == nil {
-		return &requestError{status: http.StatusNotFound, code: apitype.CodeNotFound, detail: "API keys are not managed through this server"}
+		return notFound("API keys are not managed through this server")
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -220,4 +221,18 @@ func formValue(form url.Values, name string) (string, error) {
 		return v[0], nil
 	}
 	return "", badRequest(fmt.Sprintf("%s: must be sent at most once", name))
+}
+
+// queryLimit reads the limit parameter of a listing, def when it is
+// absent: the same bounds and message on every list route.
+func queryLimit(q url.Values, def int) (int, error) {
+	v := q.Get("limit")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 1000 {
+		return 0, badRequest("limit must be an integer from 1 to 1000")
+	}
+	return n, nil
 }

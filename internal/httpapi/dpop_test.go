@@ -216,46 +216,42 @@ func TestDPoP_Nonce(t *testing.T) {
 // with (RFC 9449 §6.2), so a resource server that introspects can check
 // the proof; an unbound token has no cnf.
 func TestDPoP_Introspect(t *testing.T) {
-	for _, strategy := range strategies {
-		t.Run(string(strategy), func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t, strategy, nil)
-			k := newProofKey(t)
-			r := e.postJSON("/v1/sessions", jsonBody(t, map[string]any{"subject": "cat", "dpop_jkt": k.jkt()}))
-			if r.status != http.StatusCreated {
-				t.Fatalf("create with dpop_jkt: %d %s", r.status, r.body)
-			}
-			var created struct {
-				AccessToken string `json:"access_token"`
-			}
-			if err := json.Unmarshal(r.body, &created); err != nil || created.AccessToken == "" {
-				t.Fatalf("create answer %s: %v", r.body, err)
-			}
-			r = e.postForm("/oauth2/introspect", url.Values{"token": {created.AccessToken}})
-			var in map[string]any
-			if err := json.Unmarshal(r.body, &in); err != nil || r.status != http.StatusOK {
-				t.Fatalf("introspect = %d %s: %v", r.status, r.body, err)
-			}
-			if cnf, _ := in["cnf"].(map[string]any); in["active"] != true || len(cnf) != 1 || cnf["jkt"] != k.jkt() {
-				t.Fatalf("introspect bound token = %s; want active with cnf {\"jkt\":%q}", r.body, k.jkt())
-			}
-			got, err := e.c.Introspect(t.Context(), sessiond.Secret(created.AccessToken))
-			if err != nil || !got.Active || got.KeyThumbprint != k.jkt() {
-				t.Fatalf("client Introspect = %+v, %v; want KeyThumbprint %s", got, err, k.jkt())
-			}
-			plain := e.create("dog")
-			r = e.postForm("/oauth2/introspect", url.Values{"token": {string(plain.AccessToken)}})
-			// Decoded, not searched as text: a random session ID may hold "cnf".
-			var plainIn map[string]any
-			if err := json.Unmarshal(r.body, &plainIn); err != nil || r.status != http.StatusOK || plainIn["active"] != true {
-				t.Fatalf("introspect unbound token = %d %s: %v; want active", r.status, r.body, err)
-			}
-			if _, has := plainIn["cnf"]; has {
-				t.Fatalf("introspect unbound token = %s; want no cnf", r.body)
-			}
-			if got, err := e.c.Introspect(t.Context(), plain.AccessToken); err != nil || got.KeyThumbprint != "" {
-				t.Fatalf("client Introspect(unbound) = %+v, %v", got, err)
-			}
-		})
-	}
+	eachStrategy(t, strategies, func(t *testing.T, e *env) {
+		k := newProofKey(t)
+		r := e.postJSON("/v1/sessions", jsonBody(t, map[string]any{"subject": "cat", "dpop_jkt": k.jkt()}))
+		if r.status != http.StatusCreated {
+			t.Fatalf("create with dpop_jkt: %d %s", r.status, r.body)
+		}
+		var created struct {
+			AccessToken string `json:"access_token"`
+		}
+		if err := json.Unmarshal(r.body, &created); err != nil || created.AccessToken == "" {
+			t.Fatalf("create answer %s: %v", r.body, err)
+		}
+		r = e.postForm("/oauth2/introspect", url.Values{"token": {created.AccessToken}})
+		var in map[string]any
+		if err := json.Unmarshal(r.body, &in); err != nil || r.status != http.StatusOK {
+			t.Fatalf("introspect = %d %s: %v", r.status, r.body, err)
+		}
+		if cnf, _ := in["cnf"].(map[string]any); in["active"] != true || len(cnf) != 1 || cnf["jkt"] != k.jkt() {
+			t.Fatalf("introspect bound token = %s; want active with cnf {\"jkt\":%q}", r.body, k.jkt())
+		}
+		got, err := e.c.Introspect(t.Context(), sessiond.Secret(created.AccessToken))
+		if err != nil || !got.Active || got.KeyThumbprint != k.jkt() {
+			t.Fatalf("client Introspect = %+v, %v; want KeyThumbprint %s", got, err, k.jkt())
+		}
+		plain := e.create("dog")
+		r = e.postForm("/oauth2/introspect", url.Values{"token": {string(plain.AccessToken)}})
+		// Decoded, not searched as text: a random session ID may hold "cnf".
+		var plainIn map[string]any
+		if err := json.Unmarshal(r.body, &plainIn); err != nil || r.status != http.StatusOK || plainIn["active"] != true {
+			t.Fatalf("introspect unbound token = %d %s: %v; want active", r.status, r.body, err)
+		}
+		if _, has := plainIn["cnf"]; has {
+			t.Fatalf("introspect unbound token = %s; want no cnf", r.body)
+		}
+		if got, err := e.c.Introspect(t.Context(), plain.AccessToken); err != nil || got.KeyThumbprint != "" {
+			t.Fatalf("client Introspect(unbound) = %+v, %v", got, err)
+		}
+	})
 }

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/sessiond/sessiond"
@@ -12,7 +11,7 @@ import (
 // GET /v1/events
 func (s *server) listEvents(w http.ResponseWriter, r *http.Request) error {
 	if s.events == nil {
-		return &requestError{status: http.StatusNotFound, code: apitype.CodeNotFound, detail: "this store keeps no event log"}
+		return notFound("this store keeps no event log")
 	}
 	q := r.URL.Query()
 	eq := sessiond.EventQuery{
@@ -33,13 +32,11 @@ func (s *server) listEvents(w http.ResponseWriter, r *http.Request) error {
 			*p.dst = t.UTC()
 		}
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return badRequest("limit must be an integer from 1 to 1000")
-		}
-		eq.Limit = n
+	limit, err := queryLimit(q, 0)
+	if err != nil {
+		return err
 	}
+	eq.Limit = limit
 	if eq.Subject != "" {
 		subject, err := cleanSubject("subject", eq.Subject)
 		if err != nil {

@@ -120,6 +120,18 @@ func newEnv(t testing.TB, strategy sessiond.Strategy, edit func(*httpapi.Options
 	return e
 }
 
+// eachStrategy runs test for each strategy of which in a parallel subtest
+// named for it, on a fresh server.
+func eachStrategy(t *testing.T, which []sessiond.Strategy, test func(t *testing.T, e *env)) {
+	t.Helper()
+	for _, strategy := range which {
+		t.Run(string(strategy), func(t *testing.T) {
+			t.Parallel()
+			test(t, newEnv(t, strategy, nil))
+		})
+	}
+}
+
 // scopedKeys are test keys with one scope each: "sdk_test_scope_<scope>…".
 func scopedKey(scope apikey.Scope) sessiond.Secret {
 	return sessiond.Secret("sdk_test_scope_" + string(scope) + "_" + strings.Repeat("0", 24))
@@ -224,12 +236,8 @@ func (e *env) postForm(path string, form url.Values) *response {
 // detail is not empty, a detail containing it.
 func wantProblem(t testing.TB, op string, r *response, status int, code, detail string) {
 	t.Helper()
-	if r.status != status {
-		t.Errorf("%s status = %d; want %d (body %s)", op, r.status, status, r.body)
+	if !wantAnswer(t, op, r, status, "application/problem+json") {
 		return
-	}
-	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
-		t.Errorf("%s Content-Type = %q; want application/problem+json", op, ct)
 	}
 	p := r.problem(t)
 	if p["code"] != code {
@@ -244,6 +252,20 @@ func wantProblem(t testing.TB, op string, r *response, status int, code, detail 
 	if d, _ := p["detail"].(string); !strings.Contains(d, detail) {
 		t.Errorf("%s detail = %q; want it to contain %q", op, d, detail)
 	}
+}
+
+// wantAnswer checks r's status and Content-Type. It reports false when
+// the status is wrong: the body is then not worth checking.
+func wantAnswer(t testing.TB, op string, r *response, status int, contentType string) bool {
+	t.Helper()
+	if r.status != status {
+		t.Errorf("%s status = %d; want %d (body %s)", op, r.status, status, r.body)
+		return false
+	}
+	if ct := r.header.Get("Content-Type"); ct != contentType {
+		t.Errorf("%s Content-Type = %q; want %s", op, ct, contentType)
+	}
+	return true
 }
 
 // wantCode checks that err is a *client.Error with status and code that

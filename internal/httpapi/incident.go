@@ -14,7 +14,7 @@ type IncidentRequest = apitype.Incident
 // POST /v1/revocations
 func (s *server) incident(w http.ResponseWriter, r *http.Request) error {
 	if s.incidentFn == nil {
-		return &requestError{status: http.StatusNotFound, code: apitype.CodeNotFound, detail: "the kill switch is not configured"}
+		return notFound("the kill switch is not configured")
 	}
 	var req IncidentRequest
 	if err := s.decodeJSON(w, r, &req); err != nil {

@@ -95,51 +95,47 @@ func TestAPI_BadInput(t *testing.T) {
 // marshals to.
 func TestAPI_Tokens(t *testing.T) {
 	t.Parallel()
-	for _, strategy := range strategies {
-		t.Run(string(strategy), func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t, strategy, nil)
-			r := e.postJSON("/v1/sessions", `{"subject":"user-1"}`)
-			if r.status != http.StatusCreated {
-				t.Fatalf("POST /v1/sessions = %d %s", r.status, r.body)
+	eachStrategy(t, strategies, func(t *testing.T, e *env) {
+		r := e.postJSON("/v1/sessions", `{"subject":"user-1"}`)
+		if r.status != http.StatusCreated {
+			t.Fatalf("POST /v1/sessions = %d %s", r.status, r.body)
+		}
+		var tok map[string]any
+		if err := json.Unmarshal(r.body, &tok); err != nil {
+			t.Fatal(err)
+		}
+		wantKeys(t, "token response", tok, "session", "access_token", "access_token_expires_at", "refresh_token", "refresh_token_expires_at", "token_type")
+		sess, _ := tok["session"].(map[string]any)
+		wantKeys(t, "session", sess, "id", "subject", "strategy", "created_at", "last_active_at", "idle_expires_at", "expires_at", "persistent", "client", "claims", "device_bound")
+		wantKeys(t, "session.client", sess["client"].(map[string]any), "ip", "user_agent")
+		if c, ok := sess["claims"].(map[string]any); !ok || len(c) != 0 {
+			t.Errorf("claims = %v; want {}", sess["claims"])
+		}
+		if at, _ := tok["access_token"].(string); at == "" || strings.Contains(at, "REDACTED") {
+			t.Errorf("access_token = %q", at)
+		}
+		if e.strategy == sessiond.StrategyDatabase {
+			if tok["refresh_token"] != nil || tok["refresh_token_expires_at"] != nil {
+				t.Errorf("database refresh_token = %v, expires %v; want null, null", tok["refresh_token"], tok["refresh_token_expires_at"])
 			}
-			var tok map[string]any
-			if err := json.Unmarshal(r.body, &tok); err != nil {
-				t.Fatal(err)
+		} else if rt, _ := tok["refresh_token"].(string); rt == "" || strings.Contains(rt, "REDACTED") {
+			t.Errorf("refresh_token = %v", tok["refresh_token"])
+		}
+		if tok["token_type"] != "Bearer" {
+			t.Errorf("token_type = %v", tok["token_type"])
+		}
+		for _, k := range []string{"created_at", "expires_at"} {
+			if s, _ := sess[k].(string); !strings.HasSuffix(s, "Z") {
+				t.Errorf("%s = %q; want RFC 3339 UTC", k, s)
 			}
-			wantKeys(t, "token response", tok, "session", "access_token", "access_token_expires_at", "refresh_token", "refresh_token_expires_at", "token_type")
-			sess, _ := tok["session"].(map[string]any)
-			wantKeys(t, "session", sess, "id", "subject", "strategy", "created_at", "last_active_at", "idle_expires_at", "expires_at", "persistent", "client", "claims", "device_bound")
-			wantKeys(t, "session.client", sess["client"].(map[string]any), "ip", "user_agent")
-			if c, ok := sess["claims"].(map[string]any); !ok || len(c) != 0 {
-				t.Errorf("claims = %v; want {}", sess["claims"])
-			}
-			if at, _ := tok["access_token"].(string); at == "" || strings.Contains(at, "REDACTED") {
-				t.Errorf("access_token = %q", at)
-			}
-			if strategy == sessiond.StrategyDatabase {
-				if tok["refresh_token"] != nil || tok["refresh_token_expires_at"] != nil {
-					t.Errorf("database refresh_token = %v, expires %v; want null, null", tok["refresh_token"], tok["refresh_token_expires_at"])
-				}
-			} else if rt, _ := tok["refresh_token"].(string); rt == "" || strings.Contains(rt, "REDACTED") {
-				t.Errorf("refresh_token = %v", tok["refresh_token"])
-			}
-			if tok["token_type"] != "Bearer" {
-				t.Errorf("token_type = %v", tok["token_type"])
-			}
-			for _, k := range []string{"created_at", "expires_at"} {
-				if s, _ := sess[k].(string); !strings.HasSuffix(s, "Z") {
-					t.Errorf("%s = %q; want RFC 3339 UTC", k, s)
-				}
-			}
-			if got, want := r.header.Get("Location"), "/v1/sessions/"+sess["id"].(string); got != want {
-				t.Errorf("Location = %q; want %q", got, want)
-			}
-			if r.header.Get("Cache-Control") != "no-store" || r.header.Get("Pragma") != "no-cache" {
-				t.Errorf("Cache-Control %q, Pragma %q; want no-store, no-cache", r.header.Get("Cache-Control"), r.header.Get("Pragma"))
-			}
-		})
-	}
+		}
+		if got, want := r.header.Get("Location"), "/v1/sessions/"+sess["id"].(string); got != want {
+			t.Errorf("Location = %q; want %q", got, want)
+		}
+		if r.header.Get("Cache-Control") != "no-store" || r.header.Get("Pragma") != "no-cache" {
+			t.Errorf("Cache-Control %q, Pragma %q; want no-store, no-cache", r.header.Get("Cache-Control"), r.header.Get("Pragma"))
+		}
+	})
 }
 
 func wantKeys(t *testing.T, what string, m map[string]any, keys ...string) {

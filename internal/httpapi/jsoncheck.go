@@ -117,15 +117,21 @@ type checker struct {
 	unknown error
 }
 
-func (c *checker) skipSpace() {
-	for c.pos < len(c.data) {
-		switch c.data[c.pos] {
+func (c *checker) skipSpace() { c.pos = skipJSONSpace(c.data, c.pos) }
+
+// skipJSONSpace returns the index of the first byte of b from i on that is
+// not JSON white space (len(b) when there is none): both readers of
+// request bodies skip it the same way.
+func skipJSONSpace(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
 		case ' ', '\t', '\n', '\r':
-			c.pos++
+			i++
 		default:
-			return
+			return i
 		}
 	}
+	return i
 }
 
 func (c *checker) value(want *shape, depth int) error {

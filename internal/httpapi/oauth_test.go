@@ -15,12 +15,8 @@ import (
 // wantOAuthError checks an RFC 6749 §5.2 error answer.
 func wantOAuthError(t *testing.T, op string, r *response, status int, code string) {
 	t.Helper()
-	if r.status != status {
-		t.Errorf("%s status = %d; want %d (%s)", op, r.status, status, r.body)
+	if !wantAnswer(t, op, r, status, "application/json") {
 		return
-	}
-	if ct := r.header.Get("Content-Type"); ct != "application/json" {
-		t.Errorf("%s Content-Type = %q; want application/json", op, ct)
 	}
 	var body map[string]any
 	if err := json.Unmarshal(r.body, &body); err != nil || body["error"] != code {
@@ -30,99 +26,95 @@ func wantOAuthError(t *testing.T, op string, r *response, status int, code strin
 
 // TestOAuth_Revoke covers RFC 7009 (checklist items 50-54).
 func TestOAuth_Revoke(t *testing.T) {
-	for _, strategy := range []sessiond.Strategy{sessiond.StrategyDatabase, sessiond.StrategyHybrid} {
-		t.Run(string(strategy), func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t, strategy, nil)
-			ctx := t.Context()
+	eachStrategy(t, []sessiond.Strategy{sessiond.StrategyDatabase, sessiond.StrategyHybrid}, func(t *testing.T, e *env) {
+		ctx := t.Context()
 
-			for name, tok := range map[string]string{
-				"unknown opaque token": "sdat_" + strings.Repeat("a", 58),
-				"random string":        "not a token at all",
-				"10 KiB":               string(make10K()),
-			} {
-				r := e.postForm("/oauth2/revoke", url.Values{"token": {tok}})
-				if r.status != http.StatusOK || len(r.body) != 0 {
-					t.Errorf("revoke %s = %d %q; want 200 with an empty body", name, r.status, r.body)
-				}
+		for name, tok := range map[string]string{
+			"unknown opaque token": "sdat_" + strings.Repeat("a", 58),
+			"random string":        "not a token at all",
+			"10 KiB":               string(make10K()),
+		} {
+			r := e.postForm("/oauth2/revoke", url.Values{"token": {tok}})
+			if r.status != http.StatusOK || len(r.body) != 0 {
+				t.Errorf("revoke %s = %d %q; want 200 with an empty body", name, r.status, r.body)
 			}
+		}
 
-			tr := e.create("u")
-			for i := range 2 {
-				if err := e.c.RevokeToken(ctx, tr.AccessToken, ""); err != nil {
-					t.Errorf("RevokeToken #%d = %v; want nil both times", i+1, err)
-				}
+		tr := e.create("u")
+		for i := range 2 {
+			if err := e.c.RevokeToken(ctx, tr.AccessToken, ""); err != nil {
+				t.Errorf("RevokeToken #%d = %v; want nil both times", i+1, err)
 			}
-			_, err := e.c.Verify(ctx, tr.AccessToken, nil)
-			wantCode(t, "Verify(revoked)", err, 401, "session_revoked", sessiond.ErrRevoked)
+		}
+		_, err := e.c.Verify(ctx, tr.AccessToken, nil)
+		wantCode(t, "Verify(revoked)", err, 401, "session_revoked", sessiond.ErrRevoked)
 
-			// A wrong hint is only a hint.
-			tr = e.create("u")
-			tok, wrongHint := tr.AccessToken, "refresh_token"
-			if strategy == sessiond.StrategyHybrid {
-				tok, wrongHint = tr.RefreshToken, "access_token"
-			}
-			if err := e.c.RevokeToken(ctx, tok, wrongHint); err != nil {
-				t.Errorf("RevokeToken(hint %s) = %v", wrongHint, err)
-			}
-			_, err = e.c.Verify(ctx, tr.AccessToken, nil)
-			wantCode(t, "Verify after revoking with a wrong hint", err, 401, "session_revoked", sessiond.ErrRevoked)
-			if in, err := e.c.Introspect(ctx, tr.AccessToken); err != nil || in.Active {
-				t.Errorf("Introspect after revocation = %+v, %v; want inactive", in, err)
-			}
+		// A wrong hint is only a hint.
+		tr = e.create("u")
+		tok, wrongHint := tr.AccessToken, "refresh_token"
+		if e.strategy == sessiond.StrategyHybrid {
+			tok, wrongHint = tr.RefreshToken, "access_token"
+		}
+		if err := e.c.RevokeToken(ctx, tok, wrongHint); err != nil {
+			t.Errorf("RevokeToken(hint %s) = %v", wrongHint, err)
+		}
+		_, err = e.c.Verify(ctx, tr.AccessToken, nil)
+		wantCode(t, "Verify after revoking with a wrong hint", err, 401, "session_revoked", sessiond.ErrRevoked)
+		if in, err := e.c.Introspect(ctx, tr.AccessToken); err != nil || in.Active {
+			t.Errorf("Introspect after revocation = %+v, %v; want inactive", in, err)
+		}
 
-			live := e.create("u")
-			for _, c := range []struct {
-				name   string
-				path   string
-				ct     string
-				body   string
-				header map[string]string
-				status int
-				code   string
-			}{
-				{"no token", "/oauth2/revoke", "application/x-www-form-urlencoded", "", nil, 400, "invalid_request"},
-				{"empty token", "/oauth2/revoke", "application/x-www-form-urlencoded", "token=", nil, 400, "invalid_request"},
-				{"only a hint", "/oauth2/revoke", "application/x-www-form-urlencoded", "token_type_hint=access_token", nil, 400, "invalid_request"},
-				{"token twice", "/oauth2/revoke", "application/x-www-form-urlencoded", "token=a&token=b", nil, 400, "invalid_request"},
-				{"token in the query only", "/oauth2/revoke?token=" + url.QueryEscape(string(live.AccessToken)), "application/x-www-form-urlencoded", "", nil, 400, "invalid_request"},
-				{"JSON body", "/oauth2/revoke", "application/json", `{"token":"x"}`, nil, 400, "invalid_request"},
-				{"bad form encoding", "/oauth2/revoke", "application/x-www-form-urlencoded", "token=%zz", nil, 400, "invalid_request"},
-				{"over 64 KiB", "/oauth2/revoke", "application/x-www-form-urlencoded", "token=" + strings.Repeat("a", 65<<10), nil, 413, "invalid_request"},
-				{"no API key", "/oauth2/revoke", "application/x-www-form-urlencoded", "token=x", map[string]string{"Authorization": ""}, 401, "invalid_client"},
-				{"wrong API key", "/oauth2/revoke", "application/x-www-form-urlencoded", "token=x", map[string]string{"Authorization": "Bearer nope"}, 401, "invalid_client"},
-				{"basic auth", "/oauth2/revoke", "application/x-www-form-urlencoded", "token=x", map[string]string{"Authorization": "Basic dXNlcjpwYXNz"}, 401, "invalid_client"},
-				{"introspect: no token", "/oauth2/introspect", "application/x-www-form-urlencoded", "", nil, 400, "invalid_request"},
-				{"introspect: no API key", "/oauth2/introspect", "application/x-www-form-urlencoded", "token=x", map[string]string{"Authorization": ""}, 401, "invalid_client"},
-				{"introspect: wrong API key", "/oauth2/introspect", "application/x-www-form-urlencoded", "token=x", map[string]string{"Authorization": "Bearer " + apiKey + "x"}, 401, "invalid_client"},
-				{"introspect: API key store down", "/oauth2/introspect", "application/x-www-form-urlencoded", "token=x", map[string]string{"Authorization": "Bearer " + outageKey}, 503, "temporarily_unavailable"},
-			} {
-				r := e.do(http.MethodPost, c.path, c.ct, []byte(c.body), c.header)
-				wantOAuthError(t, c.name, r, c.status, c.code)
-				if c.status == 401 && r.header.Get("WWW-Authenticate") == "" {
-					t.Errorf("%s: no WWW-Authenticate header", c.name)
-				}
+		live := e.create("u")
+		for _, c := range []struct {
+			name   string
+			path   string
+			ct     string
+			body   string
+			header map[string]string
+			status int
+			code   string
+		}{
+			{"no token", "/oauth2/revoke", "application/x-www-form-urlencoded", "", nil, 400, "invalid_request"},
+			{"empty token", "/oauth2/revoke", "application/x-www-form-urlencoded", "token=", nil, 400, "invalid_request"},
+			{"only a hint", "/oauth2/revoke", "application/x-www-form-urlencoded", "token_type_hint=access_token", nil, 400, "invalid_request"},
+			{"token twice", "/oauth2/revoke", "application/x-www-form-urlencoded", "token=a&token=b", nil, 400, "invalid_request"},
+			{"token in the query only", "/oauth2/revoke?token=" + url.QueryEscape(string(live.AccessToken)), "application/x-www-form-urlencoded", "", nil, 400, "invalid_request"},
+			{"JSON body", "/oauth2/revoke", "application/json", `{"token":"x"}`, nil, 400, "invalid_request"},
+			{"bad form encoding", "/oauth2/revoke", "application/x-www-form-urlencoded", "token=%zz", nil, 400, "invalid_request"},
+			{"over 64 KiB", "/oauth2/revoke", "application/x-www-form-urlencoded", "token=" + strings.Repeat("a", 65<<10), nil, 413, "invalid_request"},
+			{"no API key", "/oauth2/revoke", "application/x-www-form-urlencoded", "token=x", map[string]string{"Authorization": ""}, 401, "invalid_client"},
+			{"wrong API key", "/oauth2/revoke", "application/x-www-form-urlencoded", "token=x", map[string]string{"Authorization": "Bearer nope"}, 401, "invalid_client"},
+			{"basic auth", "/oauth2/revoke", "application/x-www-form-urlencoded", "token=x", map[string]string{"Authorization": "Basic dXNlcjpwYXNz"}, 401, "invalid_client"},
+			{"introspect: no token", "/oauth2/introspect", "application/x-www-form-urlencoded", "", nil, 400, "invalid_request"},
+			{"introspect: no API key", "/oauth2/introspect", "application/x-www-form-urlencoded", "token=x", map[string]string{"Authorization": ""}, 401, "invalid_client"},
+			{"introspect: wrong API key", "/oauth2/introspect", "application/x-www-form-urlencoded", "token=x", map[string]string{"Authorization": "Bearer " + apiKey + "x"}, 401, "invalid_client"},
+			{"introspect: API key store down", "/oauth2/introspect", "application/x-www-form-urlencoded", "token=x", map[string]string{"Authorization": "Bearer " + outageKey}, 503, "temporarily_unavailable"},
+		} {
+			r := e.do(http.MethodPost, c.path, c.ct, []byte(c.body), c.header)
+			wantOAuthError(t, c.name, r, c.status, c.code)
+			if c.status == 401 && r.header.Get("WWW-Authenticate") == "" {
+				t.Errorf("%s: no WWW-Authenticate header", c.name)
 			}
-			if _, err := e.c.Verify(ctx, live.AccessToken, nil); err != nil {
-				t.Errorf("Verify after refused revocations = %v; want the session live", err)
-			}
+		}
+		if _, err := e.c.Verify(ctx, live.AccessToken, nil); err != nil {
+			t.Errorf("Verify after refused revocations = %v; want the session live", err)
+		}
 
-			// A store that does not answer: 503 and Retry-After, and the
-			// caller must treat the token as still valid.
-			e.store.Close()
-			tok = live.AccessToken
-			if strategy == sessiond.StrategyHybrid {
-				tok = live.RefreshToken
-			}
-			r := e.postForm("/oauth2/revoke", url.Values{"token": {string(tok)}})
-			wantOAuthError(t, "revoke with the store down", r, 503, "temporarily_unavailable")
-			if r.header.Get("Retry-After") == "" {
-				t.Error("503 without Retry-After")
-			}
-			err = e.c.RevokeToken(ctx, live.AccessToken, "")
-			wantCode(t, "RevokeToken with the store down", err, 503, "temporarily_unavailable", sessiond.ErrStoreUnavailable)
-		})
-	}
+		// A store that does not answer: 503 and Retry-After, and the
+		// caller must treat the token as still valid.
+		e.store.Close()
+		tok = live.AccessToken
+		if e.strategy == sessiond.StrategyHybrid {
+			tok = live.RefreshToken
+		}
+		r := e.postForm("/oauth2/revoke", url.Values{"token": {string(tok)}})
+		wantOAuthError(t, "revoke with the store down", r, 503, "temporarily_unavailable")
+		if r.header.Get("Retry-After") == "" {
+			t.Error("503 without Retry-After")
+		}
+		err = e.c.RevokeToken(ctx, live.AccessToken, "")
+		wantCode(t, "RevokeToken with the store down", err, 503, "temporarily_unavailable", sessiond.ErrStoreUnavailable)
+	})
 
 	t.Run("jwt", func(t *testing.T) {
 		t.Parallel()
@@ -137,50 +129,46 @@ func TestOAuth_Revoke(t *testing.T) {
 
 // TestOAuth_Introspect covers RFC 7662 (checklist items 55-58).
 func TestOAuth_Introspect(t *testing.T) {
-	for _, strategy := range strategies {
-		t.Run(string(strategy), func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t, strategy, nil)
-			ctx := t.Context()
-			expired := e.create("u")
-			e.clock.Advance(life.Idle + life.Access + time.Second) // expired has timed out
-			tr := e.create("u")
-			inactive := map[string]sessiond.Secret{
-				"unknown":      "sdat_" + sessiond.Secret(strings.Repeat("a", 58)),
-				"garbage":      "garbage",
-				"10 KiB":       sessiond.Secret(make10K()),
-				"expired":      expired.AccessToken,
-				"tampered JWT": tr.AccessToken[:len(tr.AccessToken)-2] + "xx",
+	eachStrategy(t, strategies, func(t *testing.T, e *env) {
+		ctx := t.Context()
+		expired := e.create("u")
+		e.clock.Advance(life.Idle + life.Access + time.Second) // expired has timed out
+		tr := e.create("u")
+		inactive := map[string]sessiond.Secret{
+			"unknown":      "sdat_" + sessiond.Secret(strings.Repeat("a", 58)),
+			"garbage":      "garbage",
+			"10 KiB":       sessiond.Secret(make10K()),
+			"expired":      expired.AccessToken,
+			"tampered JWT": tr.AccessToken[:len(tr.AccessToken)-2] + "xx",
+		}
+		if tr.RefreshToken != "" {
+			inactive["refresh token"] = tr.RefreshToken
+		}
+		if e.strategy != sessiond.StrategyJWT {
+			revoked := e.create("u")
+			if err := e.c.RevokeSession(ctx, revoked.Session.ID); err != nil {
+				t.Fatal(err)
 			}
-			if tr.RefreshToken != "" {
-				inactive["refresh token"] = tr.RefreshToken
+			inactive["revoked"] = revoked.AccessToken
+		}
+		for name, tok := range inactive {
+			r := e.postForm("/oauth2/introspect", url.Values{"token": {string(tok)}})
+			if r.status != http.StatusOK || string(r.body) != "{\"active\":false}\n" {
+				t.Errorf("introspect %s = %d %s; want 200 exactly {\"active\":false}", name, r.status, r.body)
 			}
-			if strategy != sessiond.StrategyJWT {
-				revoked := e.create("u")
-				if err := e.c.RevokeSession(ctx, revoked.Session.ID); err != nil {
-					t.Fatal(err)
-				}
-				inactive["revoked"] = revoked.AccessToken
-			}
-			for name, tok := range inactive {
-				r := e.postForm("/oauth2/introspect", url.Values{"token": {string(tok)}})
-				if r.status != http.StatusOK || string(r.body) != "{\"active\":false}\n" {
-					t.Errorf("introspect %s = %d %s; want 200 exactly {\"active\":false}", name, r.status, r.body)
-				}
-			}
-			in, err := e.c.Introspect(ctx, tr.AccessToken)
-			if err != nil || !in.Active || in.SessionID != tr.Session.ID {
-				t.Errorf("Introspect(live) = %+v, %v", in, err)
-			}
-			in, err = e.c.Introspect(ctx, "garbage")
-			if err != nil || *in != (client.Introspection{}) {
-				t.Errorf("Introspect(garbage) = %+v, %v; want the zero Introspection", in, err)
-			}
-			if strategy == sessiond.StrategyDatabase {
-				e.store.Close()
-				_, err := e.c.Introspect(ctx, tr.AccessToken)
-				wantCode(t, "Introspect with the store down", err, 503, "temporarily_unavailable", sessiond.ErrStoreUnavailable)
-			}
-		})
-	}
+		}
+		in, err := e.c.Introspect(ctx, tr.AccessToken)
+		if err != nil || !in.Active || in.SessionID != tr.Session.ID {
+			t.Errorf("Introspect(live) = %+v, %v", in, err)
+		}
+		in, err = e.c.Introspect(ctx, "garbage")
+		if err != nil || *in != (client.Introspection{}) {
+			t.Errorf("Introspect(garbage) = %+v, %v; want the zero Introspection", in, err)
+		}
+		if e.strategy == sessiond.StrategyDatabase {
+			e.store.Close()
+			_, err := e.c.Introspect(ctx, tr.AccessToken)
+			wantCode(t, "Introspect with the store down", err, 503, "temporarily_unavailable", sessiond.ErrStoreUnavailable)
+		}
+	})
 }

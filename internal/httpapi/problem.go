@@ -58,6 +58,12 @@ func badRequest(detail string) error {
 	return &requestError{status: http.StatusBadRequest, code: apitype.CodeInvalidRequest, detail: detail}
 }
 
+// notFound is the 404 problem of a route whose feature this server does
+// not offer.
+func notFound(detail string) error {
+	return &requestError{status: http.StatusNotFound, code: apitype.CodeNotFound, detail: detail}
+}
+
 // problemFor maps err to its status, code and detail through errorTable.
 func (s *server) problemFor(err error) (status int, code, detail string) {
 	if re, ok := errors.AsType[*requestError](err); ok {

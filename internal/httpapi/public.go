@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
-	"github.com/sessiond/sessiond/apitype"
 )
 
 // readyTimeout bounds one readiness check, so a hung store answers 503
@@ -23,8 +22,7 @@ type status struct {
 // shorter than any key's overlap in the ring.
 func (s *server) jwks(w http.ResponseWriter, r *http.Request) error {
 	if s.jwksFn == nil {
-		return &requestError{status: http.StatusNotFound, code: apitype.CodeNotFound,
-			detail: fmt.Sprintf("the %s strategy issues no JWTs", s.m.Strategy())}
+		return notFound(fmt.Sprintf("the %s strategy issues no JWTs", s.m.Strategy()))
 	}
 	doc, err := s.jwksFn()
 	if err != nil {
@@ -72,7 +70,7 @@ func writeRaw(w http.ResponseWriter, contentType string, b []byte) {
 // GET /metrics and GET /sdk/sessiond.js are handlers owned elsewhere.
 func (s *server) metrics(w http.ResponseWriter, r *http.Request) error {
 	if s.metricsH == nil {
-		return &requestError{status: http.StatusNotFound, code: apitype.CodeNotFound, detail: "metrics are not enabled"}
+		return notFound("metrics are not enabled")
 	}
 	s.metricsH.ServeHTTP(w, r)
 	return nil
@@ -80,7 +78,7 @@ func (s *server) metrics(w http.ResponseWriter, r *http.Request) error {
 
 func (s *server) sdk(w http.ResponseWriter, r *http.Request) error {
 	if s.sdkH == nil {
-		return &requestError{status: http.StatusNotFound, code: apitype.CodeNotFound, detail: "no client SDK"}
+		return notFound("no client SDK")
 	}
 	s.sdkH.ServeHTTP(w, r)
 	return nil

@@ -7,10 +7,10 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/sessiond/sessiond"
-	"github.com/sessiond/sessiond/apitype"
 	"github.com/sessiond/sessiond/verifier/stream"
 )
 
@@ -82,6 +82,32 @@ type RevocationStream struct {
 	Now func() time.Time
 }
 
+// Waker is a RevocationStream.Wake: Next returns a channel that the
+// following Wake closes. Make it with NewWaker; it is safe for concurrent
+// use.
+type Waker struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+// NewWaker returns a Waker whose first channel is open.
+func NewWaker() *Waker { return &Waker{ch: make(chan struct{})} }
+
+// Next returns the channel closed at the next Wake.
+func (w *Waker) Next() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.ch
+}
+
+// Wake closes the channel Next has been returning and starts a new one.
+func (w *Waker) Wake() {
+	w.mu.Lock()
+	close(w.ch)
+	w.ch = make(chan struct{})
+	w.mu.Unlock()
+}
+
 func (rs *RevocationStream) now() time.Time {
 	if rs.Now != nil {
 		return rs.Now().UTC()
@@ -109,7 +135,7 @@ func (rs *RevocationStream) until(at, sessionExpires time.Time) time.Time {
 
 func (s *server) streamConfigured() (*RevocationStream, error) {
 	if s.stream == nil {
-		return nil, &requestError{status: http.StatusNotFound, code: apitype.CodeNotFound, detail: "this server has no revocation stream"}
+		return nil, notFound("this server has no revocation stream")
 	}
 	return s.stream, nil
 }

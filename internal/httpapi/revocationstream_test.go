@@ -16,40 +16,11 @@ import (
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/memstore"
-	"github.com/sessiond/sessiond/opaquetoken"
 	"github.com/sessiond/sessiond/sessiondtest"
 	"github.com/sessiond/sessiond/verifier/stream"
 )
-
-// logSink records the Manager's events in the store's event log, as the
-// server's fanout does.
-type logSink struct{ log sessiond.EventLog }
-
-func (s logSink) Record(ctx context.Context, e sessiond.Event) error {
-	return s.log.AppendEvents(ctx, e)
-}
-
-// waker is a RevocationStream.Wake: wake closes the current channel.
-type waker struct {
-	mu sync.Mutex
-	ch chan struct{}
-}
-
-func newWaker() *waker { return &waker{ch: make(chan struct{})} }
-
-func (w *waker) next() <-chan struct{} {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.ch
-}
-
-func (w *waker) wake() {
-	w.mu.Lock()
-	close(w.ch)
-	w.ch = make(chan struct{})
-	w.mu.Unlock()
-}
 
 // streamEnv is a hybrid server whose Manager writes the store's event log,
 // with a revocation stream on it.
@@ -63,26 +34,20 @@ type streamEnv struct {
 	c      *client.Client
 	hc     *http.Client // checks answers against openapi.json (not for streams: it reads bodies whole)
 	marks  []stream.Watermark
-	waker  *waker
+	waker  *httpapi.Waker
 	closer chan struct{}
 }
 
 func newStreamEnv(t *testing.T, edit func(*httpapi.RevocationStream)) *streamEnv {
 	t.Helper()
-	e := &streamEnv{t: t, clock: sessiondtest.NewClock(t0), store: memstore.New(), waker: newWaker(), closer: make(chan struct{})}
+	e := &streamEnv{t: t, clock: sessiondtest.NewClock(t0), store: memstore.New(), waker: httpapi.NewWaker(), closer: make(chan struct{})}
 	ring, signed := newSigned(t)
-	var err error
-	e.m, err = sessiond.New(t.Context(), sessiond.Options{Strategy: sessiond.StrategyHybrid, Store: e.store, Signed: signed,
-		Opaque: opaquetoken.Codec{}, Lifetimes: life, Clock: e.clock, GCInterval: -1, Events: logSink{e.store}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.m.Close() })
+	e.m = testenv.HybridManager(t.Context(), t, e.store, signed, e.clock, life)
 	rs := &httpapi.RevocationStream{
 		Log:            e.store,
 		Revocations:    e.store.Revocations,
 		Watermarks:     func(context.Context) ([]stream.Watermark, error) { return e.marks, nil },
-		Wake:           e.waker.next,
+		Wake:           e.waker.Next,
 		AccessLifetime: life.Access,
 		Retention:      24 * time.Hour,
 		Poll:           20 * time.Millisecond,
@@ -518,7 +483,7 @@ func TestRevocationStream_WakeWithoutPolling(t *testing.T) {
 	sid := e.session("gina")
 	c := e.live()
 	e.revoke(sid)
-	e.waker.wake() // the store's feed, as another node's revocation would
+	e.waker.Wake() // the store's feed, as another node's revocation would
 	if r, _ := c.revoked(); r.SessionID != string(sid) {
 		t.Errorf("woken stream sent %s; want %s", r.SessionID, sid)
 	}
@@ -547,7 +512,7 @@ func TestRevocationStream_FeedSentAtOnce(t *testing.T) {
 		sessiond.Revocation{SessionID: "sess-incident", Subject: "kim", RevokedAt: now, ExpiresAt: now.Add(time.Hour), Reason: sessiond.ReasonIncident},
 		sessiond.Revocation{SessionID: "sess-feed", Subject: "kim", RevokedAt: now, ExpiresAt: now.Add(time.Minute), Reason: sessiond.ReasonLogout})
 	mu.Unlock()
-	e.waker.wake()
+	e.waker.Wake()
 	// Not in the event log at all: it comes from the feed, with the
 	// session's own expiry as the bound of until.
 	r, id := c.revoked()

@@ -31,215 +31,211 @@ func jsonEqual(t *testing.T, a, b []byte) bool {
 // TestAPI_Flow runs the life of a session through the client, for each
 // strategy, checking what every route answers.
 func TestAPI_Flow(t *testing.T) {
-	for _, strategy := range strategies {
-		t.Run(string(strategy), func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t, strategy, nil)
-			ctx := t.Context()
-			stateful := strategy != sessiond.StrategyJWT
-			browser := sessiond.Client{IP: "203.0.113.9", UserAgent: "Mozilla/5.0"}
+	eachStrategy(t, strategies, func(t *testing.T, e *env) {
+		ctx := t.Context()
+		stateful := e.strategy != sessiond.StrategyJWT
+		browser := sessiond.Client{IP: "203.0.113.9", UserAgent: "Mozilla/5.0"}
 
-			// Login.
-			tr, err := e.c.CreateSession(ctx, client.CreateRequest{
-				Subject: "user-42", Claims: json.RawMessage(`{ "role": "admin", "tenant": "acme" }`), Client: browser,
-			})
-			if err != nil {
-				t.Fatalf("CreateSession = %v", err)
-			}
-			s := tr.Session
-			if !s.ID.Valid() || s.Subject != "user-42" || s.Strategy != strategy || s.Persistent || s.Client != browser {
-				t.Errorf("CreateSession session = %+v", s)
-			}
-			if string(s.Claims) != `{"role":"admin","tenant":"acme"}` {
-				t.Errorf("CreateSession claims = %s; want them compacted", s.Claims)
-			}
-			if !s.CreatedAt.Equal(t0) || !s.LastActiveAt.Equal(t0) || !s.ExpiresAt.Equal(t0.Add(life.Absolute)) {
-				t.Errorf("CreateSession times: created %v, last active %v, expires %v; want %v, %v, %v",
-					s.CreatedAt, s.LastActiveAt, s.ExpiresAt, t0, t0, t0.Add(life.Absolute))
-			}
-			if s.CreatedAt.Location() != time.UTC {
-				t.Errorf("CreatedAt location = %v; want UTC", s.CreatedAt.Location())
-			}
-			if tr.TokenType != "Bearer" || tr.AccessToken == "" {
-				t.Errorf("CreateSession token type %q, access token empty %v", tr.TokenType, tr.AccessToken == "")
-			}
-			accessExp := t0.Add(life.Access)
-			if strategy == sessiond.StrategyDatabase {
-				accessExp = s.ExpiresAt
-				if tr.RefreshToken != "" || !tr.RefreshTokenExpiresAt.IsZero() {
-					t.Errorf("database CreateSession refresh token set (expires %v); want none", tr.RefreshTokenExpiresAt)
-				}
-				if !s.IdleExpiresAt.Equal(t0.Add(life.Idle)) {
-					t.Errorf("IdleExpiresAt = %v; want %v", s.IdleExpiresAt, t0.Add(life.Idle))
-				}
-			} else {
-				if tr.RefreshToken == "" || !tr.RefreshTokenExpiresAt.Equal(s.IdleExpiresAt) {
-					t.Errorf("CreateSession refresh token empty %v, expires %v; want one expiring at %v",
-						tr.RefreshToken == "", tr.RefreshTokenExpiresAt, s.IdleExpiresAt)
-				}
-				if !s.IdleExpiresAt.Equal(accessExp.Add(life.Idle)) {
-					t.Errorf("IdleExpiresAt = %v; want %v", s.IdleExpiresAt, accessExp.Add(life.Idle))
-				}
-			}
-			if !tr.AccessTokenExpiresAt.Equal(accessExp) {
-				t.Errorf("AccessTokenExpiresAt = %v; want %v", tr.AccessTokenExpiresAt, accessExp)
-			}
-
-			// Verify.
-			got, err := e.c.Verify(ctx, tr.AccessToken, &sessiond.Client{IP: "203.0.113.9"})
-			if err != nil {
-				t.Fatalf("Verify = %v", err)
-			}
-			if got.ID != s.ID || got.Subject != s.Subject || !jsonEqual(t, got.Claims, s.Claims) {
-				t.Errorf("Verify = %+v; want session %s", got, s.ID)
-			}
-			if _, err := e.c.Verify(ctx, tr.AccessToken, nil); err != nil {
-				t.Errorf("Verify without client = %v", err)
-			}
-
-			// Introspect (RFC 7662).
-			in, err := e.c.Introspect(ctx, tr.AccessToken)
-			if err != nil {
-				t.Fatalf("Introspect = %v", err)
-			}
-			wantExp := accessExp.Truncate(time.Second)
-			if strategy == sessiond.StrategyDatabase {
-				wantExp = s.IdleExpiresAt.Truncate(time.Second)
-			}
-			want := client.Introspection{Active: true, TokenType: "Bearer", Subject: "user-42", SessionID: s.ID,
-				ExpiresAt: wantExp, IssuedAt: t0.Truncate(time.Second)}
-			if *in != want {
-				t.Errorf("Introspect = %+v; want %+v", *in, want)
-			}
-
-			// Refresh.
-			e.clock.Advance(time.Minute)
-			if strategy == sessiond.StrategyDatabase {
-				_, err := e.c.Refresh(ctx, tr.AccessToken, nil)
-				wantCode(t, "database Refresh", err, http.StatusBadRequest, "invalid_request", sessiond.ErrInvalidArgument)
-				if ce, ok := err.(*client.Error); ok && ce.Detail != "the database strategy cannot do this" {
-					t.Errorf("database Refresh detail = %q", ce.Detail)
-				}
-			} else {
-				next, err := e.c.Refresh(ctx, tr.RefreshToken, &browser)
-				if err != nil {
-					t.Fatalf("Refresh = %v", err)
-				}
-				if next.Session.ID != s.ID || next.AccessToken == tr.AccessToken || next.RefreshToken == "" || next.RefreshToken == tr.RefreshToken {
-					t.Errorf("Refresh: same session %v, new access token %v, new refresh token %v",
-						next.Session.ID == s.ID, next.AccessToken != tr.AccessToken, next.RefreshToken != tr.RefreshToken)
-				}
-				if !next.Session.LastActiveAt.Equal(t0.Add(time.Minute)) {
-					t.Errorf("Refresh LastActiveAt = %v; want %v", next.Session.LastActiveAt, t0.Add(time.Minute))
-				}
-				if _, err := e.c.Verify(ctx, next.AccessToken, nil); err != nil {
-					t.Errorf("Verify(refreshed) = %v", err)
-				}
-			}
-
-			// The stateful routes: in jwt, each is 400 invalid_request.
-			second := e.create("user-42")
-			if !stateful {
-				_, err := e.c.GetSession(ctx, s.ID)
-				wantCode(t, "jwt GetSession", err, http.StatusBadRequest, "invalid_request", sessiond.ErrInvalidArgument)
-				_, err = e.c.ListSessions(ctx, "user-42")
-				wantCode(t, "jwt ListSessions", err, http.StatusBadRequest, "invalid_request", sessiond.ErrInvalidArgument)
-				_, err = e.c.Rotate(ctx, s.ID)
-				wantCode(t, "jwt Rotate", err, http.StatusBadRequest, "invalid_request", sessiond.ErrInvalidArgument)
-				err = e.c.RevokeSession(ctx, s.ID)
-				wantCode(t, "jwt RevokeSession", err, http.StatusBadRequest, "invalid_request", sessiond.ErrInvalidArgument)
-				_, err = e.c.RevokeSubject(ctx, "user-42", "")
-				wantCode(t, "jwt RevokeSubject", err, http.StatusBadRequest, "invalid_request", sessiond.ErrInvalidArgument)
-				err = e.c.RevokeToken(ctx, tr.AccessToken, "")
-				wantCode(t, "jwt RevokeToken", err, http.StatusBadRequest, "unsupported_token_type", sessiond.ErrUnsupported)
-				if _, err := e.c.Verify(ctx, tr.AccessToken, nil); err != nil {
-					t.Errorf("jwt Verify after refused revocations = %v", err)
-				}
-			} else {
-				g, err := e.c.GetSession(ctx, s.ID)
-				if err != nil || g.ID != s.ID || !jsonEqual(t, g.Claims, s.Claims) {
-					t.Errorf("GetSession = %+v, %v", g, err)
-				} else if g.Client != browser {
-					t.Errorf("GetSession client = %+v; want %+v", g.Client, browser)
-				}
-				list, err := e.c.ListSessions(ctx, "user-42")
-				if err != nil || len(list) != 2 || list[0].ID != s.ID || list[1].ID != second.Session.ID {
-					t.Errorf("ListSessions = %v, %v; want [%s %s]", list, err, s.ID, second.Session.ID)
-				}
-				if string(list[1].Claims) != "{}" {
-					t.Errorf("session without claims has claims %s; want {}", list[1].Claims)
-				}
-
-				rot, err := e.c.Rotate(ctx, s.ID)
-				if err != nil {
-					t.Fatalf("Rotate = %v", err)
-				}
-				if rot.Session.ID == s.ID || !rot.Session.ExpiresAt.Equal(s.ExpiresAt) || rot.Session.Subject != s.Subject {
-					t.Errorf("Rotate = %+v; want a new ID, the same subject and expiry", rot.Session)
-				}
-				_, err = e.c.Verify(ctx, tr.AccessToken, nil)
-				wantCode(t, "Verify(rotated away)", err, http.StatusUnauthorized, "session_revoked", sessiond.ErrRevoked)
-				if _, err := e.c.Verify(ctx, rot.AccessToken, nil); err != nil {
-					t.Errorf("Verify(rotated) = %v", err)
-				}
-
-				n, err := e.c.RevokeSubject(ctx, "user-42", rot.Session.ID)
-				if err != nil || n != 1 {
-					t.Errorf("RevokeSubject(except rotated) = %d, %v; want 1", n, err)
-				}
-				list, err = e.c.ListSessions(ctx, "user-42")
-				if err != nil || len(list) != 1 || list[0].ID != rot.Session.ID {
-					t.Errorf("ListSessions after RevokeSubject = %v, %v; want [%s]", list, err, rot.Session.ID)
-				}
-
-				if err := e.c.RevokeSession(ctx, rot.Session.ID); err != nil {
-					t.Errorf("RevokeSession = %v", err)
-				}
-				if err := e.c.RevokeSession(ctx, rot.Session.ID); err != nil {
-					t.Errorf("RevokeSession again = %v; want nil", err)
-				}
-				_, err = e.c.Verify(ctx, rot.AccessToken, nil)
-				wantCode(t, "Verify(revoked)", err, http.StatusUnauthorized, "session_revoked", sessiond.ErrRevoked)
-				_, err = e.c.GetSession(ctx, rot.Session.ID)
-				wantCode(t, "GetSession(revoked)", err, http.StatusNotFound, "not_found", sessiond.ErrNotFound)
-				list, err = e.c.ListSessions(ctx, "user-42")
-				if err != nil || len(list) != 0 || list == nil {
-					t.Errorf("ListSessions of a subject without sessions = %#v, %v; want []", list, err)
-				}
-				n, err = e.c.RevokeSubject(ctx, "user-42", "")
-				if err != nil || n != 0 {
-					t.Errorf("RevokeSubject(nothing left) = %d, %v; want 0", n, err)
-				}
-
-				// RFC 7009 revocation of an access token.
-				third := e.create("user-7")
-				if err := e.c.RevokeToken(ctx, third.AccessToken, "access_token"); err != nil {
-					t.Errorf("RevokeToken = %v", err)
-				}
-				_, err = e.c.Verify(ctx, third.AccessToken, nil)
-				wantCode(t, "Verify after RevokeToken", err, http.StatusUnauthorized, "session_revoked", sessiond.ErrRevoked)
-			}
-
-			// Public routes.
-			jwks, err := e.c.JWKS(ctx)
-			if strategy == sessiond.StrategyDatabase {
-				wantCode(t, "database JWKS", err, http.StatusNotFound, "not_found", sessiond.ErrNotFound)
-			} else {
-				var set struct {
-					Keys []map[string]any `json:"keys"`
-				}
-				if err != nil || json.Unmarshal(jwks, &set) != nil || len(set.Keys) == 0 {
-					t.Errorf("JWKS = %s, %v; want a key set", jwks, err)
-				}
-			}
-			if err := e.c.Health(ctx); err != nil {
-				t.Errorf("Health = %v", err)
-			}
-			if err := e.c.Ready(ctx); err != nil {
-				t.Errorf("Ready = %v", err)
-			}
+		// Login.
+		tr, err := e.c.CreateSession(ctx, client.CreateRequest{
+			Subject: "user-42", Claims: json.RawMessage(`{ "role": "admin", "tenant": "acme" }`), Client: browser,
 		})
-	}
+		if err != nil {
+			t.Fatalf("CreateSession = %v", err)
+		}
+		s := tr.Session
+		if !s.ID.Valid() || s.Subject != "user-42" || s.Strategy != e.strategy || s.Persistent || s.Client != browser {
+			t.Errorf("CreateSession session = %+v", s)
+		}
+		if string(s.Claims) != `{"role":"admin","tenant":"acme"}` {
+			t.Errorf("CreateSession claims = %s; want them compacted", s.Claims)
+		}
+		if !s.CreatedAt.Equal(t0) || !s.LastActiveAt.Equal(t0) || !s.ExpiresAt.Equal(t0.Add(life.Absolute)) {
+			t.Errorf("CreateSession times: created %v, last active %v, expires %v; want %v, %v, %v",
+				s.CreatedAt, s.LastActiveAt, s.ExpiresAt, t0, t0, t0.Add(life.Absolute))
+		}
+		if s.CreatedAt.Location() != time.UTC {
+			t.Errorf("CreatedAt location = %v; want UTC", s.CreatedAt.Location())
+		}
+		if tr.TokenType != "Bearer" || tr.AccessToken == "" {
+			t.Errorf("CreateSession token type %q, access token empty %v", tr.TokenType, tr.AccessToken == "")
+		}
+		accessExp := t0.Add(life.Access)
+		if e.strategy == sessiond.StrategyDatabase {
+			accessExp = s.ExpiresAt
+			if tr.RefreshToken != "" || !tr.RefreshTokenExpiresAt.IsZero() {
+				t.Errorf("database CreateSession refresh token set (expires %v); want none", tr.RefreshTokenExpiresAt)
+			}
+			if !s.IdleExpiresAt.Equal(t0.Add(life.Idle)) {
+				t.Errorf("IdleExpiresAt = %v; want %v", s.IdleExpiresAt, t0.Add(life.Idle))
+			}
+		} else {
+			if tr.RefreshToken == "" || !tr.RefreshTokenExpiresAt.Equal(s.IdleExpiresAt) {
+				t.Errorf("CreateSession refresh token empty %v, expires %v; want one expiring at %v",
+					tr.RefreshToken == "", tr.RefreshTokenExpiresAt, s.IdleExpiresAt)
+			}
+			if !s.IdleExpiresAt.Equal(accessExp.Add(life.Idle)) {
+				t.Errorf("IdleExpiresAt = %v; want %v", s.IdleExpiresAt, accessExp.Add(life.Idle))
+			}
+		}
+		if !tr.AccessTokenExpiresAt.Equal(accessExp) {
+			t.Errorf("AccessTokenExpiresAt = %v; want %v", tr.AccessTokenExpiresAt, accessExp)
+		}
+
+		// Verify.
+		got, err := e.c.Verify(ctx, tr.AccessToken, &sessiond.Client{IP: "203.0.113.9"})
+		if err != nil {
+			t.Fatalf("Verify = %v", err)
+		}
+		if got.ID != s.ID || got.Subject != s.Subject || !jsonEqual(t, got.Claims, s.Claims) {
+			t.Errorf("Verify = %+v; want session %s", got, s.ID)
+		}
+		if _, err := e.c.Verify(ctx, tr.AccessToken, nil); err != nil {
+			t.Errorf("Verify without client = %v", err)
+		}
+
+		// Introspect (RFC 7662).
+		in, err := e.c.Introspect(ctx, tr.AccessToken)
+		if err != nil {
+			t.Fatalf("Introspect = %v", err)
+		}
+		wantExp := accessExp.Truncate(time.Second)
+		if e.strategy == sessiond.StrategyDatabase {
+			wantExp = s.IdleExpiresAt.Truncate(time.Second)
+		}
+		want := client.Introspection{Active: true, TokenType: "Bearer", Subject: "user-42", SessionID: s.ID,
+			ExpiresAt: wantExp, IssuedAt: t0.Truncate(time.Second)}
+		if *in != want {
+			t.Errorf("Introspect = %+v; want %+v", *in, want)
+		}
+
+		// Refresh.
+		e.clock.Advance(time.Minute)
+		if e.strategy == sessiond.StrategyDatabase {
+			_, err := e.c.Refresh(ctx, tr.AccessToken, nil)
+			wantCode(t, "database Refresh", err, http.StatusBadRequest, "invalid_request", sessiond.ErrInvalidArgument)
+			if ce, ok := err.(*client.Error); ok && ce.Detail != "the database strategy cannot do this" {
+				t.Errorf("database Refresh detail = %q", ce.Detail)
+			}
+		} else {
+			next, err := e.c.Refresh(ctx, tr.RefreshToken, &browser)
+			if err != nil {
+				t.Fatalf("Refresh = %v", err)
+			}
+			if next.Session.ID != s.ID || next.AccessToken == tr.AccessToken || next.RefreshToken == "" || next.RefreshToken == tr.RefreshToken {
+				t.Errorf("Refresh: same session %v, new access token %v, new refresh token %v",
+					next.Session.ID == s.ID, next.AccessToken != tr.AccessToken, next.RefreshToken != tr.RefreshToken)
+			}
+			if !next.Session.LastActiveAt.Equal(t0.Add(time.Minute)) {
+				t.Errorf("Refresh LastActiveAt = %v; want %v", next.Session.LastActiveAt, t0.Add(time.Minute))
+			}
+			if _, err := e.c.Verify(ctx, next.AccessToken, nil); err != nil {
+				t.Errorf("Verify(refreshed) = %v", err)
+			}
+		}
+
+		// The stateful routes: in jwt, each is 400 invalid_request.
+		second := e.create("user-42")
+		if !stateful {
+			_, err := e.c.GetSession(ctx, s.ID)
+			wantCode(t, "jwt GetSession", err, http.StatusBadRequest, "invalid_request", sessiond.ErrInvalidArgument)
+			_, err = e.c.ListSessions(ctx, "user-42")
+			wantCode(t, "jwt ListSessions", err, http.StatusBadRequest, "invalid_request", sessiond.ErrInvalidArgument)
+			_, err = e.c.Rotate(ctx, s.ID)
+			wantCode(t, "jwt Rotate", err, http.StatusBadRequest, "invalid_request", sessiond.ErrInvalidArgument)
+			err = e.c.RevokeSession(ctx, s.ID)
+			wantCode(t, "jwt RevokeSession", err, http.StatusBadRequest, "invalid_request", sessiond.ErrInvalidArgument)
+			_, err = e.c.RevokeSubject(ctx, "user-42", "")
+			wantCode(t, "jwt RevokeSubject", err, http.StatusBadRequest, "invalid_request", sessiond.ErrInvalidArgument)
+			err = e.c.RevokeToken(ctx, tr.AccessToken, "")
+			wantCode(t, "jwt RevokeToken", err, http.StatusBadRequest, "unsupported_token_type", sessiond.ErrUnsupported)
+			if _, err := e.c.Verify(ctx, tr.AccessToken, nil); err != nil {
+				t.Errorf("jwt Verify after refused revocations = %v", err)
+			}
+		} else {
+			g, err := e.c.GetSession(ctx, s.ID)
+			if err != nil || g.ID != s.ID || !jsonEqual(t, g.Claims, s.Claims) {
+				t.Errorf("GetSession = %+v, %v", g, err)
+			} else if g.Client != browser {
+				t.Errorf("GetSession client = %+v; want %+v", g.Client, browser)
+			}
+			list, err := e.c.ListSessions(ctx, "user-42")
+			if err != nil || len(list) != 2 || list[0].ID != s.ID || list[1].ID != second.Session.ID {
+				t.Errorf("ListSessions = %v, %v; want [%s %s]", list, err, s.ID, second.Session.ID)
+			}
+			if string(list[1].Claims) != "{}" {
+				t.Errorf("session without claims has claims %s; want {}", list[1].Claims)
+			}
+
+			rot, err := e.c.Rotate(ctx, s.ID)
+			if err != nil {
+				t.Fatalf("Rotate = %v", err)
+			}
+			if rot.Session.ID == s.ID || !rot.Session.ExpiresAt.Equal(s.ExpiresAt) || rot.Session.Subject != s.Subject {
+				t.Errorf("Rotate = %+v; want a new ID, the same subject and expiry", rot.Session)
+			}
+			_, err = e.c.Verify(ctx, tr.AccessToken, nil)
+			wantCode(t, "Verify(rotated away)", err, http.StatusUnauthorized, "session_revoked", sessiond.ErrRevoked)
+			if _, err := e.c.Verify(ctx, rot.AccessToken, nil); err != nil {
+				t.Errorf("Verify(rotated) = %v", err)
+			}
+
+			n, err := e.c.RevokeSubject(ctx, "user-42", rot.Session.ID)
+			if err != nil || n != 1 {
+				t.Errorf("RevokeSubject(except rotated) = %d, %v; want 1", n, err)
+			}
+			list, err = e.c.ListSessions(ctx, "user-42")
+			if err != nil || len(list) != 1 || list[0].ID != rot.Session.ID {
+				t.Errorf("ListSessions after RevokeSubject = %v, %v; want [%s]", list, err, rot.Session.ID)
+			}
+
+			if err := e.c.RevokeSession(ctx, rot.Session.ID); err != nil {
+				t.Errorf("RevokeSession = %v", err)
+			}
+			if err := e.c.RevokeSession(ctx, rot.Session.ID); err != nil {
+				t.Errorf("RevokeSession again = %v; want nil", err)
+			}
+			_, err = e.c.Verify(ctx, rot.AccessToken, nil)
+			wantCode(t, "Verify(revoked)", err, http.StatusUnauthorized, "session_revoked", sessiond.ErrRevoked)
+			_, err = e.c.GetSession(ctx, rot.Session.ID)
+			wantCode(t, "GetSession(revoked)", err, http.StatusNotFound, "not_found", sessiond.ErrNotFound)
+			list, err = e.c.ListSessions(ctx, "user-42")
+			if err != nil || len(list) != 0 || list == nil {
+				t.Errorf("ListSessions of a subject without sessions = %#v, %v; want []", list, err)
+			}
+			n, err = e.c.RevokeSubject(ctx, "user-42", "")
+			if err != nil || n != 0 {
+				t.Errorf("RevokeSubject(nothing left) = %d, %v; want 0", n, err)
+			}
+
+			// RFC 7009 revocation of an access token.
+			third := e.create("user-7")
+			if err := e.c.RevokeToken(ctx, third.AccessToken, "access_token"); err != nil {
+				t.Errorf("RevokeToken = %v", err)
+			}
+			_, err = e.c.Verify(ctx, third.AccessToken, nil)
+			wantCode(t, "Verify after RevokeToken", err, http.StatusUnauthorized, "session_revoked", sessiond.ErrRevoked)
+		}
+
+		// Public routes.
+		jwks, err := e.c.JWKS(ctx)
+		if e.strategy == sessiond.StrategyDatabase {
+			wantCode(t, "database JWKS", err, http.StatusNotFound, "not_found", sessiond.ErrNotFound)
+		} else {
+			var set struct {
+				Keys []map[string]any `json:"keys"`
+			}
+			if err != nil || json.Unmarshal(jwks, &set) != nil || len(set.Keys) == 0 {
+				t.Errorf("JWKS = %s, %v; want a key set", jwks, err)
+			}
+		}
+		if err := e.c.Health(ctx); err != nil {
+			t.Errorf("Health = %v", err)
+		}
+		if err := e.c.Ready(ctx); err != nil {
+			t.Errorf("Ready = %v", err)
+		}
+	})
 }
 
 // TestAPI_ErrorCodes reaches every problem code through the client and
@@ -262,6 +258,22 @@ func TestAPI_ErrorCodes(t *testing.T) {
 			b[i] = 'a'
 		}
 		return sessiond.Secret(b)
+	}
+	verify := func(e *env, tr *client.TokenResponse) error {
+		_, err := e.c.Verify(e.t.Context(), tr.AccessToken, nil)
+		return err
+	}
+	refresh := func(e *env, tr *client.TokenResponse) error {
+		_, err := e.c.Refresh(e.t.Context(), tr.RefreshToken, nil)
+		return err
+	}
+	// after creates a session, lets d pass, then uses it.
+	after := func(d time.Duration, use func(*env, *client.TokenResponse) error) func(e *env) error {
+		return func(e *env) error {
+			tr := e.create("u")
+			e.clock.Advance(d)
+			return use(e, tr)
+		}
 	}
 	var cases []tc
 	for _, st := range strategies {
@@ -301,30 +313,10 @@ func TestAPI_ErrorCodes(t *testing.T) {
 			_, err := e.c.Verify(e.t.Context(), e.create("u").RefreshToken, nil)
 			return err
 		}, 401, "token_invalid", sessiond.ErrInvalidToken},
-		tc{"token_expired/hybrid access token", sessiond.StrategyHybrid, func(e *env) error {
-			tr := e.create("u")
-			e.clock.Advance(life.Access + time.Second)
-			_, err := e.c.Verify(e.t.Context(), tr.AccessToken, nil)
-			return err
-		}, 401, "token_expired", sessiond.ErrExpired},
-		tc{"token_expired/jwt refresh token", sessiond.StrategyJWT, func(e *env) error {
-			tr := e.create("u")
-			e.clock.Advance(life.Access + life.Idle + time.Second)
-			_, err := e.c.Refresh(e.t.Context(), tr.RefreshToken, nil)
-			return err
-		}, 401, "token_expired", sessiond.ErrExpired},
-		tc{"idle_timeout/database verify", sessiond.StrategyDatabase, func(e *env) error {
-			tr := e.create("u")
-			e.clock.Advance(life.Idle + time.Second)
-			_, err := e.c.Verify(e.t.Context(), tr.AccessToken, nil)
-			return err
-		}, 401, "idle_timeout", sessiond.ErrIdleTimeout},
-		tc{"idle_timeout/hybrid refresh", sessiond.StrategyHybrid, func(e *env) error {
-			tr := e.create("u")
-			e.clock.Advance(life.Access + life.Idle + time.Second)
-			_, err := e.c.Refresh(e.t.Context(), tr.RefreshToken, nil)
-			return err
-		}, 401, "idle_timeout", sessiond.ErrIdleTimeout},
+		tc{"token_expired/hybrid access token", sessiond.StrategyHybrid, after(life.Access+time.Second, verify), 401, "token_expired", sessiond.ErrExpired},
+		tc{"token_expired/jwt refresh token", sessiond.StrategyJWT, after(life.Access+life.Idle+time.Second, refresh), 401, "token_expired", sessiond.ErrExpired},
+		tc{"idle_timeout/database verify", sessiond.StrategyDatabase, after(life.Idle+time.Second, verify), 401, "idle_timeout", sessiond.ErrIdleTimeout},
+		tc{"idle_timeout/hybrid refresh", sessiond.StrategyHybrid, after(life.Access+life.Idle+time.Second, refresh), 401, "idle_timeout", sessiond.ErrIdleTimeout},
 		tc{"absolute_timeout/database persistent", sessiond.StrategyDatabase, func(e *env) error {
 			tr, err := e.c.CreateSession(e.t.Context(), client.CreateRequest{Subject: "u", Persistent: true})
 			if err != nil {

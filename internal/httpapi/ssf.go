@@ -20,8 +20,7 @@ type SSF interface {
 	Serve(w http.ResponseWriter, r *http.Request, c ssf.Caller) error
 }
 
-var errSSFOff = &requestError{status: http.StatusNotFound, code: apitype.CodeNotFound,
-	detail: "the Shared Signals transmitter is not enabled (ssf.transmitter)"}
+var errSSFOff = notFound("the Shared Signals transmitter is not enabled (ssf.transmitter)")
 
 // ssfConfiguration serves GET /.well-known/ssf-configuration.
 func (s *server) ssfConfiguration(w http.ResponseWriter, _ *http.Request) error {

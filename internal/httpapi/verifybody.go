@@ -117,16 +117,7 @@ type flatParser struct {
 	i int
 }
 
-func (p *flatParser) space() {
-	for p.i < len(p.b) {
-		switch p.b[p.i] {
-		case ' ', '\t', '\n', '\r':
-			p.i++
-		default:
-			return
-		}
-	}
-}
+func (p *flatParser) space() { p.i = skipJSONSpace(p.b, p.i) }
 
 // object reads {"key": value, …}, calling member at each value with the
 // key (which aliases the body). member reads the value.

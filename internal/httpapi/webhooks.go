@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/apitype"
@@ -11,24 +10,18 @@ import (
 // GET /v1/webhooks/deliveries
 func (s *server) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 	if s.outbox == nil {
-		return &requestError{status: http.StatusNotFound, code: apitype.CodeNotFound, detail: "no webhook outbox"}
+		return notFound("no webhook outbox")
 	}
 	state := sessiond.DeliveryState(r.URL.Query().Get("state"))
 	if state == "" {
 		state = sessiond.DeliveryDead
 	}
-	switch state {
-	case sessiond.DeliveryDead, sessiond.DeliveryPending, sessiond.DeliveryDelivered:
-	default:
+	if state.Validate() != nil {
 		return badRequest("state must be pending, delivered or dead")
 	}
-	limit := 100
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return badRequest("limit must be an integer from 1 to 1000")
-		}
-		limit = n
+	limit, err := queryLimit(r.URL.Query(), 100)
+	if err != nil {
+		return err
 	}
 	ds, err := s.outbox.ListDeliveries(r.Context(), state, limit)
 	if err != nil {

@@ -38,7 +38,7 @@ func attachRevocationStream(bg context.Context, hopts *httpapi.Options, cfg conf
 	meta, _ := store.(sessiond.MetaStore)
 	hub := newWakeHub()
 	if n, ok := store.(sessiond.RevocationNotifier); ok {
-		if err := n.SubscribeRevocations(bg, hub.add, hub.wake); err != nil {
+		if err := n.SubscribeRevocations(bg, hub.add, hub.Wake); err != nil {
 			return nil, fmt.Errorf("subscribe to revocations for the stream: %w", err)
 		}
 	}
@@ -47,7 +47,7 @@ func attachRevocationStream(bg context.Context, hopts *httpapi.Options, cfg conf
 		Log:            events.log,
 		Revocations:    store.Revocations,
 		Watermarks:     func(ctx context.Context) ([]stream.Watermark, error) { return readWatermarks(ctx, meta) },
-		Wake:           hub.next,
+		Wake:           hub.Next,
 		Recent:         hub.recent,
 		AccessLifetime: mgr.Lifetimes().Access,
 		Leeway:         cfg.JWT.Leeway.Std(),
@@ -169,12 +169,12 @@ func readWatermarks(ctx context.Context, meta sessiond.MetaStore) ([]stream.Wate
 	return out, nil
 }
 
-// wakeHub tells every open stream of a revocation on any node: next
-// returns a channel that wake closes, and recent the last revocations the
+// wakeHub tells every open stream of a revocation on any node: Next
+// returns a channel that Wake closes, and recent the last revocations the
 // store's feed announced.
 type wakeHub struct {
+	*httpapi.Waker
 	mu   sync.Mutex
-	ch   chan struct{}
 	ring [hubRing]sessiond.Revocation
 	seq  uint64 // sequence number of the newest entry; ring[seq%hubRing]
 }
@@ -183,14 +183,14 @@ type wakeHub struct {
 // it relies on the event log alone.
 const hubRing = 1024
 
-func newWakeHub() *wakeHub { return &wakeHub{ch: make(chan struct{})} }
+func newWakeHub() *wakeHub { return &wakeHub{Waker: httpapi.NewWaker()} }
 
 func (h *wakeHub) add(r sessiond.Revocation) {
 	h.mu.Lock()
 	h.seq++
 	h.ring[h.seq%hubRing] = r
 	h.mu.Unlock()
-	h.wake()
+	h.Wake()
 }
 
 func (h *wakeHub) recent(after uint64) ([]sessiond.Revocation, uint64) {
@@ -205,19 +205,6 @@ func (h *wakeHub) recent(after uint64) ([]sessiond.Revocation, uint64) {
 		out = append(out, h.ring[i%hubRing])
 	}
 	return out, h.seq
-}
-
-func (h *wakeHub) next() <-chan struct{} {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.ch
-}
-
-func (h *wakeHub) wake() {
-	h.mu.Lock()
-	close(h.ch)
-	h.ch = make(chan struct{})
-	h.mu.Unlock()
 }
 
 // retention is how long the event log keeps events: events.retention, or

@@ -22,7 +22,7 @@ func TestWakeHub(t *testing.T) {
 	if revs, last := h.recent(^uint64(0)); revs != nil || last != 0 {
 		t.Fatalf("empty hub = %v %d", revs, last)
 	}
-	woken := h.next()
+	woken := h.Next()
 	for i := range hubRing + 10 {
 		h.add(sessiond.Revocation{SessionID: sessiond.SessionID(string(rune('a' + i%26)))})
 	}
