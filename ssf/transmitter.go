@@ -287,10 +287,7 @@ func (t *Transmitter) Send(ctx context.Context, del sessiond.Delivery) (bool, er
 	}
 	resp, err := t.o.HTTPClient.Do(req)
 	if err != nil {
-		if ue, ok := errors.AsType[*url.Error](err); ok { // never the URL
-			err = ue.Err
-		}
-		return false, fmt.Errorf("push: %w", err)
+		return false, fmt.Errorf("push: %w", withoutURL(err))
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
