@@ -74,15 +74,8 @@ func (c *client) me() (int, map[string]string) {
 
 func adminRevoke(t *testing.T, st *stack, subject string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodDelete, st.sessiond+"/v1/subjects/"+subject+"/sessions", nil)
-	req.Header.Set("Authorization", "Bearer "+apiKey)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != 200 {
-		t.Fatalf("admin revoke = %d", res.StatusCode)
+	if code := testenv.CallAPI(t, http.MethodDelete, st.sessiond+"/v1/subjects/"+subject+"/sessions", apiKey, "", nil); code != 200 {
+		t.Fatalf("admin revoke = %d", code)
 	}
 }
 
