@@ -31,9 +31,6 @@ const (
 )
 
 func TestBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser tests are skipped with -short")
-	}
 	node, chromium := requirements(t)
 
 	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Minute)
@@ -71,10 +68,14 @@ func TestBrowser(t *testing.T) {
 	}
 }
 
-// requirements finds node, Chromium and playwright-core, and skips the test
-// (fails it with SESSIOND_TEST_REQUIRE=1) when one is missing.
+// requirements skips the test with -short; otherwise it finds node,
+// Chromium and playwright-core, and skips the test (fails it with
+// SESSIOND_TEST_REQUIRE=1) when one is missing.
 func requirements(t *testing.T) (node, chromium string) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("browser tests are skipped with -short")
+	}
 	return testenv.Browser(t, "browser tests", "browsertest", "playwright-core")
 }
 

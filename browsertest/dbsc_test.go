@@ -41,9 +41,6 @@ const boundCookieLifetime = 3 * time.Second
 // errors; --ignore-certificate-errors is not enough, the certificate's
 // SPKI must be allowed).
 func TestBrowserDBSC(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser tests are skipped with -short")
-	}
 	node, chromium := requirements(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()

@@ -5,9 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,20 +18,7 @@ import (
 // package, an implementation written independently of this one.
 func nodeProofs(t *testing.T, htu, nonce, token string) map[string]string {
 	t.Helper()
-	node := testenv.Node(t, "proofs by the npm dpop package", "dpop/testdata/node", "dpop")
-	dir := filepath.Join("testdata", "node")
-	cmd := exec.CommandContext(t.Context(), node, "proofs.mjs", htu, nonce, token)
-	cmd.Dir = dir
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node proofs.mjs: %v", err)
-	}
-	var m map[string]string
-	if err := json.Unmarshal(out, &m); err != nil {
-		t.Fatalf("proofs.mjs output: %v", err)
-	}
-	return m
+	return testenv.DPoPNode(t, "proofs.mjs", htu, nonce, token)
 }
 
 // proofIAT reads iat from a proof without verifying it, to pin the test clock

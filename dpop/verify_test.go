@@ -88,6 +88,10 @@ func TestVerifier_Verify(t *testing.T) {
 	tp, _ := ecJWK.Thumbprint(0x5) // crypto.SHA256
 	ecJKT := base64.RawURLEncoding.EncodeToString(tp)
 	privJWK, _ := json.Marshal(jose.JSONWebKey{Key: ec})
+	// ecWith: a proof by ec whose claims differ from baseClaims in one.
+	ecWith := func(claim string, v any) func(*testing.T) string {
+		return func(t *testing.T) string { return sign(t, ec, jose.ES256, nil, with(baseClaims(), claim, v)) }
+	}
 
 	tests := []struct {
 		name  string
@@ -98,12 +102,8 @@ func TestVerifier_Verify(t *testing.T) {
 		{"ES256 accepted", func(t *testing.T) string { return sign(t, ec, jose.ES256, nil, baseClaims()) }, get, nil},
 		{"RS256 accepted", func(t *testing.T) string { return sign(t, rk, jose.RS256, nil, baseClaims()) }, get, nil},
 		{"EdDSA accepted", func(t *testing.T) string { return sign(t, ed, jose.EdDSA, nil, baseClaims()) }, get, nil},
-		{"query and fragment ignored, host case and default port normalised", func(t *testing.T) string {
-			return sign(t, ec, jose.ES256, nil, with(baseClaims(), "htu", "HTTPS://API.example.com:443/v1/things#x"))
-		}, dpop.Request{Method: "GET", URL: reqURL + "?a=1"}, nil},
-		{"bound key and ath accepted", func(t *testing.T) string {
-			return sign(t, ec, jose.ES256, nil, with(baseClaims(), "ath", dpop.ATH(token)))
-		}, dpop.Request{Method: "GET", URL: reqURL, AccessToken: token, JKT: ecJKT}, nil},
+		{"query and fragment ignored, host case and default port normalised", ecWith("htu", "HTTPS://API.example.com:443/v1/things#x"), dpop.Request{Method: "GET", URL: reqURL + "?a=1"}, nil},
+		{"bound key and ath accepted", ecWith("ath", dpop.ATH(token)), dpop.Request{Method: "GET", URL: reqURL, AccessToken: token, JKT: ecJKT}, nil},
 
 		{"empty", func(*testing.T) string { return "" }, get, dpop.ErrMalformed},
 		{"garbage", func(*testing.T) string { return "not.a.jwt" }, get, dpop.ErrMalformed},
@@ -134,40 +134,22 @@ func TestVerifier_Verify(t *testing.T) {
 			return p[0] + "." + base64.RawURLEncoding.EncodeToString(b) + "." + p[2]
 		}, get, dpop.ErrSignature},
 		{"payload not an object", func(t *testing.T) string { return sign(t, ec, jose.ES256, nil, nil) }, get, dpop.ErrMalformed},
-		{"no jti", func(t *testing.T) string { return sign(t, ec, jose.ES256, nil, with(baseClaims(), "jti", nil)) }, get, dpop.ErrMalformed},
-		{"jti too long", func(t *testing.T) string {
-			return sign(t, ec, jose.ES256, nil, with(baseClaims(), "jti", strings.Repeat("j", 300)))
-		}, get, dpop.ErrMalformed},
-		{"wrong method", func(t *testing.T) string { return sign(t, ec, jose.ES256, nil, with(baseClaims(), "htm", "POST")) }, get, dpop.ErrMethod},
-		{"method case differs", func(t *testing.T) string { return sign(t, ec, jose.ES256, nil, with(baseClaims(), "htm", "get")) }, get, dpop.ErrMethod},
-		{"wrong path", func(t *testing.T) string {
-			return sign(t, ec, jose.ES256, nil, with(baseClaims(), "htu", "https://api.example.com/v1/other"))
-		}, get, dpop.ErrURL},
-		{"wrong scheme", func(t *testing.T) string {
-			return sign(t, ec, jose.ES256, nil, with(baseClaims(), "htu", "http://api.example.com/v1/things"))
-		}, get, dpop.ErrURL},
-		{"wrong host", func(t *testing.T) string {
-			return sign(t, ec, jose.ES256, nil, with(baseClaims(), "htu", "https://evil.example.com/v1/things"))
-		}, get, dpop.ErrURL},
-		{"relative htu", func(t *testing.T) string {
-			return sign(t, ec, jose.ES256, nil, with(baseClaims(), "htu", "/v1/things"))
-		}, get, dpop.ErrURL},
-		{"userinfo in htu", func(t *testing.T) string {
-			return sign(t, ec, jose.ES256, nil, with(baseClaims(), "htu", "https://u:p@api.example.com/v1/things"))
-		}, get, dpop.ErrURL},
-		{"stale iat", func(t *testing.T) string {
-			return sign(t, ec, jose.ES256, nil, with(baseClaims(), "iat", t0.Add(-dpop.DefaultMaxAge-time.Second).Unix()))
-		}, get, dpop.ErrIssuedAt},
-		{"future iat", func(t *testing.T) string {
-			return sign(t, ec, jose.ES256, nil, with(baseClaims(), "iat", t0.Add(time.Hour).Unix()))
-		}, get, dpop.ErrIssuedAt},
-		{"iat a string", func(t *testing.T) string { return sign(t, ec, jose.ES256, nil, with(baseClaims(), "iat", "now")) }, get, dpop.ErrMalformed},
-		{"no iat", func(t *testing.T) string { return sign(t, ec, jose.ES256, nil, with(baseClaims(), "iat", nil)) }, get, dpop.ErrMalformed},
+		{"no jti", ecWith("jti", nil), get, dpop.ErrMalformed},
+		{"jti too long", ecWith("jti", strings.Repeat("j", 300)), get, dpop.ErrMalformed},
+		{"wrong method", ecWith("htm", "POST"), get, dpop.ErrMethod},
+		{"method case differs", ecWith("htm", "get"), get, dpop.ErrMethod},
+		{"wrong path", ecWith("htu", "https://api.example.com/v1/other"), get, dpop.ErrURL},
+		{"wrong scheme", ecWith("htu", "http://api.example.com/v1/things"), get, dpop.ErrURL},
+		{"wrong host", ecWith("htu", "https://evil.example.com/v1/things"), get, dpop.ErrURL},
+		{"relative htu", ecWith("htu", "/v1/things"), get, dpop.ErrURL},
+		{"userinfo in htu", ecWith("htu", "https://u:p@api.example.com/v1/things"), get, dpop.ErrURL},
+		{"stale iat", ecWith("iat", t0.Add(-dpop.DefaultMaxAge-time.Second).Unix()), get, dpop.ErrIssuedAt},
+		{"future iat", ecWith("iat", t0.Add(time.Hour).Unix()), get, dpop.ErrIssuedAt},
+		{"iat a string", ecWith("iat", "now"), get, dpop.ErrMalformed},
+		{"no iat", ecWith("iat", nil), get, dpop.ErrMalformed},
 		{"missing ath", func(t *testing.T) string { return sign(t, ec, jose.ES256, nil, baseClaims()) },
 			dpop.Request{Method: "GET", URL: reqURL, AccessToken: token}, dpop.ErrAccessTokenHash},
-		{"wrong ath", func(t *testing.T) string {
-			return sign(t, ec, jose.ES256, nil, with(baseClaims(), "ath", dpop.ATH("another token")))
-		}, dpop.Request{Method: "GET", URL: reqURL, AccessToken: token}, dpop.ErrAccessTokenHash},
+		{"wrong ath", ecWith("ath", dpop.ATH("another token")), dpop.Request{Method: "GET", URL: reqURL, AccessToken: token}, dpop.ErrAccessTokenHash},
 		{"another key than the bound one", func(t *testing.T) string { return sign(t, other, jose.ES256, nil, baseClaims()) },
 			dpop.Request{Method: "GET", URL: reqURL, JKT: ecJKT}, dpop.ErrKeyMismatch},
 	}

@@ -2,7 +2,6 @@ package gatewaytest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -82,18 +81,10 @@ gateway: {enabled: true, login_url: /login}
 	waitHTTP(t, ctx, st, "sessiond", st.sessiond+"/healthz")
 
 	// A session, as the cookie a backend would relay.
-	req, _ := http.NewRequest(http.MethodPost, st.sessiond+"/v1/sessions", strings.NewReader(`{"subject":"alice","set_cookie":true}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+apiKey)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var created struct {
 		SetCookie []string `json:"set_cookie"`
 	}
-	_ = json.NewDecoder(res.Body).Decode(&created)
-	res.Body.Close()
+	testenv.CallAPI(t, http.MethodPost, st.sessiond+"/v1/sessions", apiKey, `{"subject":"alice","set_cookie":true}`, &created)
 	if len(created.SetCookie) == 0 {
 		t.Fatal("no set_cookie")
 	}

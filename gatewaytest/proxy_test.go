@@ -8,7 +8,6 @@ package gatewaytest
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -38,17 +37,8 @@ type reply struct {
 
 func (c *client) do(method, path, body string, hdr ...string) reply {
 	c.t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	res, err := c.c.Do(testenv.NewRequest(c.t, method, c.base+path, rd, hdr...))
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return reply{res.StatusCode, res.Header, string(b)}
+	res, b := testenv.Send(c.t, c.c, method, c.base+path, body, hdr...)
+	return reply{res.StatusCode, res.Header, b}
 }
 
 var (
@@ -84,15 +74,8 @@ func (c *client) me() (int, map[string]string) {
 
 func adminRevoke(t *testing.T, st *stack, subject string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodDelete, st.sessiond+"/v1/subjects/"+subject+"/sessions", nil)
-	req.Header.Set("Authorization", "Bearer "+apiKey)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != 200 {
-		t.Fatalf("admin revoke = %d", res.StatusCode)
+	if code := testenv.CallAPI(t, http.MethodDelete, st.sessiond+"/v1/subjects/"+subject+"/sessions", apiKey, "", nil); code != 200 {
+		t.Fatalf("admin revoke = %d", code)
 	}
 }
 

@@ -418,10 +418,7 @@ func (s *Sessions) Require(next http.Handler) http.Handler {
 			s.unauth(w, r, err)
 			return
 		}
-		if w.Header().Get("Cache-Control") == "" {
-			w.Header().Set("Cache-Control", "no-store")
-		}
-		next.ServeHTTP(w, r.WithContext(sessiond.NewContext(r.Context(), sess)))
+		serveSession(w, r, next, sess)
 	})
 }
 
@@ -437,9 +434,15 @@ func (s *Sessions) Optional(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if w.Header().Get("Cache-Control") == "" {
-			w.Header().Set("Cache-Control", "no-store")
-		}
-		next.ServeHTTP(w, r.WithContext(sessiond.NewContext(r.Context(), sess)))
+		serveSession(w, r, next, sess)
 	})
+}
+
+// serveSession passes the request on with sess in its context. A response
+// for a session defaults to Cache-Control: no-store; next may override.
+func serveSession(w http.ResponseWriter, r *http.Request, next http.Handler, sess *sessiond.Session) {
+	if w.Header().Get("Cache-Control") == "" {
+		w.Header().Set("Cache-Control", "no-store")
+	}
+	next.ServeHTTP(w, r.WithContext(sessiond.NewContext(r.Context(), sess)))
 }

@@ -43,6 +43,17 @@ func newRing(t testing.TB, alg jwttoken.Algorithm) *jwttoken.KeyRing {
 	return r
 }
 
+// eachAlg runs f as one subtest per signing algorithm, on a fresh ring
+// of that algorithm and a codec on it.
+func eachAlg(t *testing.T, f func(t *testing.T, alg jwttoken.Algorithm, ring *jwttoken.KeyRing, c *jwttoken.Codec)) {
+	for _, alg := range []jwttoken.Algorithm{jwttoken.EdDSA, jwttoken.ES256, jwttoken.HS256} {
+		t.Run(string(alg), func(t *testing.T) {
+			ring := newRing(t, alg)
+			f(t, alg, ring, newCodec(t, ring, 0))
+		})
+	}
+}
+
 func newCodec(t testing.TB, r *jwttoken.KeyRing, leeway time.Duration) *jwttoken.Codec {
 	t.Helper()
 	c, err := jwttoken.New(r, jwttoken.Options{Issuer: testIssuer, Audience: testAudience, Leeway: leeway})

@@ -84,37 +84,33 @@ func TestNewRing_CopiesSecret(t *testing.T) {
 }
 
 func TestKeyRing_Rotate(t *testing.T) {
-	for _, alg := range []jwttoken.Algorithm{jwttoken.EdDSA, jwttoken.ES256, jwttoken.HS256} {
-		t.Run(string(alg), func(t *testing.T) {
-			ring := newRing(t, alg)
-			c := newCodec(t, ring, 0)
-			oldKid := currentKid(t, ring)
-			old := sign(t, c, sessiond.KindAccess, tokenClaims(t0))
-			rotatedAt := at(-30 * time.Second)
-			if err := ring.Rotate(rotatedAt); err != nil {
-				t.Fatalf("Rotate = %v", err)
-			}
-			if g := ring.Generation(); g != 2 {
-				t.Errorf("Generation after Rotate = %d; want 2", g)
-			}
-			keys := ring.Keys()
-			if len(keys) != 2 || !keys[0].Current || keys[0].ID == oldKid || keys[0].Algorithm != alg ||
-				keys[1].ID != oldKid || keys[1].Current || !keys[1].RetiredAt.Equal(rotatedAt) || !keys[0].CreatedAt.Equal(rotatedAt) {
-				t.Fatalf("Keys after Rotate = %+v; want a new current key and %s retired at %v", keys, oldKid, rotatedAt)
-			}
-			if _, err := c.Verify(sessiond.KindAccess, old, t0); err != nil {
-				t.Errorf("Verify(token of the retired key) = %v; want nil", err)
-			}
-			fresh := sign(t, c, sessiond.KindAccess, tokenClaims(t0))
-			h, _, _ := segments(t, string(fresh))
-			if kid := decodeJSON(t, h)["kid"]; kid != keys[0].ID {
-				t.Errorf("new token kid = %v; want the new key %s", kid, keys[0].ID)
-			}
-			if _, err := c.Verify(sessiond.KindAccess, fresh, t0); err != nil {
-				t.Errorf("Verify(token of the new key) = %v; want nil", err)
-			}
-		})
-	}
+	eachAlg(t, func(t *testing.T, alg jwttoken.Algorithm, ring *jwttoken.KeyRing, c *jwttoken.Codec) {
+		oldKid := currentKid(t, ring)
+		old := sign(t, c, sessiond.KindAccess, tokenClaims(t0))
+		rotatedAt := at(-30 * time.Second)
+		if err := ring.Rotate(rotatedAt); err != nil {
+			t.Fatalf("Rotate = %v", err)
+		}
+		if g := ring.Generation(); g != 2 {
+			t.Errorf("Generation after Rotate = %d; want 2", g)
+		}
+		keys := ring.Keys()
+		if len(keys) != 2 || !keys[0].Current || keys[0].ID == oldKid || keys[0].Algorithm != alg ||
+			keys[1].ID != oldKid || keys[1].Current || !keys[1].RetiredAt.Equal(rotatedAt) || !keys[0].CreatedAt.Equal(rotatedAt) {
+			t.Fatalf("Keys after Rotate = %+v; want a new current key and %s retired at %v", keys, oldKid, rotatedAt)
+		}
+		if _, err := c.Verify(sessiond.KindAccess, old, t0); err != nil {
+			t.Errorf("Verify(token of the retired key) = %v; want nil", err)
+		}
+		fresh := sign(t, c, sessiond.KindAccess, tokenClaims(t0))
+		h, _, _ := segments(t, string(fresh))
+		if kid := decodeJSON(t, h)["kid"]; kid != keys[0].ID {
+			t.Errorf("new token kid = %v; want the new key %s", kid, keys[0].ID)
+		}
+		if _, err := c.Verify(sessiond.KindAccess, fresh, t0); err != nil {
+			t.Errorf("Verify(token of the new key) = %v; want nil", err)
+		}
+	})
 }
 
 func TestKeyRing_Prune(t *testing.T) {
@@ -249,43 +245,39 @@ func TestKeyRing_JWKS(t *testing.T) {
 }
 
 func TestLoadRing_RoundTrip(t *testing.T) {
-	for _, alg := range []jwttoken.Algorithm{jwttoken.EdDSA, jwttoken.ES256, jwttoken.HS256} {
-		t.Run(string(alg), func(t *testing.T) {
-			ring := newRing(t, alg)
-			c := newCodec(t, ring, 0)
-			old := sign(t, c, sessiond.KindAccess, tokenClaims(t0))
-			if err := ring.Rotate(at(-time.Minute)); err != nil {
-				t.Fatal(err)
-			}
-			current := sign(t, c, sessiond.KindRefresh, tokenClaims(t0))
-			doc, err := ring.MarshalPrivate()
-			if err != nil {
-				t.Fatal(err)
-			}
-			opts := jwttoken.RingOptions{Algorithm: alg, MaxTokenLifetime: maxLifetime}
-			loaded, err := jwttoken.LoadRing(doc, opts)
-			if err != nil {
-				t.Fatalf("LoadRing = %v", err)
-			}
-			if !reflect.DeepEqual(loaded.Keys(), ring.Keys()) || loaded.Generation() != ring.Generation() {
-				t.Errorf("LoadRing: keys %+v gen %d; want %+v gen %d", loaded.Keys(), loaded.Generation(), ring.Keys(), ring.Generation())
-			}
-			again, err := loaded.MarshalPrivate()
-			if err != nil || !bytes.Equal(again, doc) {
-				t.Errorf("MarshalPrivate(LoadRing(doc)) differs from doc")
-			}
-			lc := newCodec(t, loaded, 0)
-			if _, err := lc.Verify(sessiond.KindAccess, old, t0); err != nil {
-				t.Errorf("Verify(token of the retired key) after reload = %v", err)
-			}
-			if _, err := lc.Verify(sessiond.KindRefresh, current, t0); err != nil {
-				t.Errorf("Verify(token of the signer) after reload = %v", err)
-			}
-			if _, err := c.Verify(sessiond.KindAccess, sign(t, lc, sessiond.KindAccess, tokenClaims(t0)), t0); err != nil {
-				t.Errorf("a token signed after reload does not verify on the original: %v", err)
-			}
-		})
-	}
+	eachAlg(t, func(t *testing.T, alg jwttoken.Algorithm, ring *jwttoken.KeyRing, c *jwttoken.Codec) {
+		old := sign(t, c, sessiond.KindAccess, tokenClaims(t0))
+		if err := ring.Rotate(at(-time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		current := sign(t, c, sessiond.KindRefresh, tokenClaims(t0))
+		doc, err := ring.MarshalPrivate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts := jwttoken.RingOptions{Algorithm: alg, MaxTokenLifetime: maxLifetime}
+		loaded, err := jwttoken.LoadRing(doc, opts)
+		if err != nil {
+			t.Fatalf("LoadRing = %v", err)
+		}
+		if !reflect.DeepEqual(loaded.Keys(), ring.Keys()) || loaded.Generation() != ring.Generation() {
+			t.Errorf("LoadRing: keys %+v gen %d; want %+v gen %d", loaded.Keys(), loaded.Generation(), ring.Keys(), ring.Generation())
+		}
+		again, err := loaded.MarshalPrivate()
+		if err != nil || !bytes.Equal(again, doc) {
+			t.Errorf("MarshalPrivate(LoadRing(doc)) differs from doc")
+		}
+		lc := newCodec(t, loaded, 0)
+		if _, err := lc.Verify(sessiond.KindAccess, old, t0); err != nil {
+			t.Errorf("Verify(token of the retired key) after reload = %v", err)
+		}
+		if _, err := lc.Verify(sessiond.KindRefresh, current, t0); err != nil {
+			t.Errorf("Verify(token of the signer) after reload = %v", err)
+		}
+		if _, err := c.Verify(sessiond.KindAccess, sign(t, lc, sessiond.KindAccess, tokenClaims(t0)), t0); err != nil {
+			t.Errorf("a token signed after reload does not verify on the original: %v", err)
+		}
+	})
 }
 
 func TestLoadRing_Errors(t *testing.T) {

@@ -33,69 +33,65 @@ func kidOf(t *testing.T, tok sessiond.Secret) string {
 // but signs only from its activation time; Settle then retires the old
 // signer as of that time, and the schedule survives MarshalPrivate.
 func TestKeyRing_Schedule(t *testing.T) {
-	for _, alg := range []jwttoken.Algorithm{jwttoken.EdDSA, jwttoken.ES256, jwttoken.HS256} {
-		t.Run(string(alg), func(t *testing.T) {
-			ring := newRing(t, alg)
-			c := newCodec(t, ring, 0)
-			old := currentKid(t, ring)
-			activate := at(10 * time.Minute)
-			kid, changed, err := ring.Schedule(t0, activate)
-			if err != nil || !changed || kid == "" || kid == old {
-				t.Fatalf("Schedule = %q, %v, %v; want a new kid", kid, changed, err)
+	eachAlg(t, func(t *testing.T, alg jwttoken.Algorithm, ring *jwttoken.KeyRing, c *jwttoken.Codec) {
+		old := currentKid(t, ring)
+		activate := at(10 * time.Minute)
+		kid, changed, err := ring.Schedule(t0, activate)
+		if err != nil || !changed || kid == "" || kid == old {
+			t.Fatalf("Schedule = %q, %v, %v; want a new kid", kid, changed, err)
+		}
+		if again, changed, err := ring.Schedule(t0, at(time.Hour)); err != nil || changed || again != kid {
+			t.Errorf("second Schedule = %q, %v, %v; want the pending %q unchanged", again, changed, err, kid)
+		}
+		keys := ring.Keys()
+		if keys[0].ID != kid || keys[0].Current || !keys[0].ActivatesAt.Equal(activate) || !keys[1].Current {
+			t.Fatalf("Keys = %+v; want the next key first with its activation, then the signer", keys)
+		}
+		if alg != jwttoken.HS256 {
+			if _, ok := publicKeys(t, ring)[kid]; !ok {
+				t.Error("the next key is not in the JWKS before it signs")
 			}
-			if again, changed, err := ring.Schedule(t0, at(time.Hour)); err != nil || changed || again != kid {
-				t.Errorf("second Schedule = %q, %v, %v; want the pending %q unchanged", again, changed, err, kid)
-			}
-			keys := ring.Keys()
-			if keys[0].ID != kid || keys[0].Current || !keys[0].ActivatesAt.Equal(activate) || !keys[1].Current {
-				t.Fatalf("Keys = %+v; want the next key first with its activation, then the signer", keys)
-			}
-			if alg != jwttoken.HS256 {
-				if _, ok := publicKeys(t, ring)[kid]; !ok {
-					t.Error("the next key is not in the JWKS before it signs")
-				}
-			}
-			before := sign(t, c, sessiond.KindAccess, tokenClaims(at(time.Minute)))
-			if got := kidOf(t, before); got != old {
-				t.Errorf("token issued before activation signed by %s; want the current %s", got, old)
-			}
-			tc := tokenClaims(activate.Add(time.Minute))
-			tc.IssuedAt = activate
-			after := sign(t, c, sessiond.KindAccess, tc)
-			if got := kidOf(t, after); got != kid {
-				t.Errorf("token issued at activation signed by %s; want the next %s", got, kid)
-			}
-			if _, err := c.Verify(sessiond.KindAccess, after, activate.Add(time.Minute)); err != nil {
-				t.Errorf("Verify(next key's token) = %v", err)
-			}
+		}
+		before := sign(t, c, sessiond.KindAccess, tokenClaims(at(time.Minute)))
+		if got := kidOf(t, before); got != old {
+			t.Errorf("token issued before activation signed by %s; want the current %s", got, old)
+		}
+		tc := tokenClaims(activate.Add(time.Minute))
+		tc.IssuedAt = activate
+		after := sign(t, c, sessiond.KindAccess, tc)
+		if got := kidOf(t, after); got != kid {
+			t.Errorf("token issued at activation signed by %s; want the next %s", got, kid)
+		}
+		if _, err := c.Verify(sessiond.KindAccess, after, activate.Add(time.Minute)); err != nil {
+			t.Errorf("Verify(next key's token) = %v", err)
+		}
 
-			doc, err := ring.MarshalPrivate()
-			if err != nil {
-				t.Fatal(err)
-			}
-			loaded, err := jwttoken.LoadRing(doc, jwttoken.RingOptions{Algorithm: alg, MaxTokenLifetime: maxLifetime})
-			if err != nil {
-				t.Fatalf("LoadRing(scheduled ring) = %v", err)
-			}
-			if got := loaded.Keys(); got[0].ID != kid || !got[0].ActivatesAt.Equal(activate) {
-				t.Errorf("loaded Keys = %+v; want the schedule kept", got)
-			}
+		doc, err := ring.MarshalPrivate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		loaded, err := jwttoken.LoadRing(doc, jwttoken.RingOptions{Algorithm: alg, MaxTokenLifetime: maxLifetime})
+		if err != nil {
+			t.Fatalf("LoadRing(scheduled ring) = %v", err)
+		}
+		if got := loaded.Keys(); got[0].ID != kid || !got[0].ActivatesAt.Equal(activate) {
+			t.Errorf("loaded Keys = %+v; want the schedule kept", got)
+		}
 
-			if ring.Settle(activate.Add(-time.Second)) {
-				t.Error("Settle before activation changed the ring")
-			}
-			if !ring.Settle(activate.Add(time.Hour)) {
-				t.Fatal("Settle after activation changed nothing")
-			}
-			keys = ring.Keys()
-			if keys[0].ID != kid || !keys[0].Current || keys[1].ID != old || !keys[1].RetiredAt.Equal(activate) {
-				t.Errorf("after Settle Keys = %+v; want %s current, %s retired at activation", keys, kid, old)
-			}
-			if _, err := c.Verify(sessiond.KindAccess, before, at(2*time.Minute)); err != nil {
-				t.Errorf("old signer's token after Settle: %v", err)
-			}
-		})
-	}
+		if ring.Settle(activate.Add(-time.Second)) {
+			t.Error("Settle before activation changed the ring")
+		}
+		if !ring.Settle(activate.Add(time.Hour)) {
+			t.Fatal("Settle after activation changed nothing")
+		}
+		keys = ring.Keys()
+		if keys[0].ID != kid || !keys[0].Current || keys[1].ID != old || !keys[1].RetiredAt.Equal(activate) {
+			t.Errorf("after Settle Keys = %+v; want %s current, %s retired at activation", keys, kid, old)
+		}
+		if _, err := c.Verify(sessiond.KindAccess, before, at(2*time.Minute)); err != nil {
+			t.Errorf("old signer's token after Settle: %v", err)
+		}
+	})
 }
 
 // TestKeyRing_ScheduleThenRotate: Rotate promotes a scheduled key instead

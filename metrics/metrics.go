@@ -136,36 +136,27 @@ func New(opts Options) (*Metrics, error) {
 	counter := func(name, help string) prometheus.Counter {
 		return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
 	}
+	vec := func(name, help string, labels ...string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+	}
 	m.created = counter("sessiond_sessions_created_total", "Sessions created (logins).")
 	m.refreshed = counter("sessiond_sessions_refreshed_total", "Sessions refreshed: new access token issued.")
 	m.rotated = counter("sessiond_sessions_rotated_total", "Sessions rotated to a new session ID.")
 	m.reuse = counter("sessiond_refresh_reuse_total", "Retired refresh tokens presented again (likely theft); each revokes its session.")
 	m.noClient = counter("sessiond_refresh_without_client_total", "Refreshes sent without client information (IP, User-Agent): device-change detection cannot run on them.")
 
-	revoked := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "sessiond_sessions_revoked_total", Help: "Sessions revoked, by reason.",
-	}, []string{"reason"})
+	revoked := vec("sessiond_sessions_revoked_total", "Sessions revoked, by reason.", "reason")
 	m.revoked = curry1(revoked, revokeReasons)
-	dbsc := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "sessiond_dbsc_total", Help: "Device-bound sessions (DBSC): sessions bound, bound cookies refreshed, and proofs or bound cookies refused, by stage.",
-	}, []string{"outcome"})
+	dbsc := vec("sessiond_dbsc_total", "Device-bound sessions (DBSC): sessions bound, bound cookies refreshed, and proofs or bound cookies refused, by stage.", "outcome")
 	m.dbsc = curry1(dbsc, dbscOutcomes)
-	verify := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "sessiond_verify_total", Help: "Token verifications, by outcome.",
-	}, []string{"outcome"})
+	verify := vec("sessiond_verify_total", "Token verifications, by outcome.", "outcome")
 	m.verify = curry1(verify, verifyOutcomes)
-	anomalies := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "sessiond_anomalies_total", Help: "Anomalies detected, by rule and the action taken.",
-	}, []string{"rule", "action"})
+	anomalies := vec("sessiond_anomalies_total", "Anomalies detected, by rule and the action taken.", "rule", "action")
 	m.anomalies = curry2(anomalies, anomalyRules, anomalyActions)
 	m.endpoints = append(uniq(opts.WebhookEndpoints), other)
-	webhooks := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "sessiond_webhook_deliveries_total", Help: "Webhook delivery attempts, by endpoint and outcome (delivered, retry, dead).",
-	}, []string{"endpoint", "outcome"})
+	webhooks := vec("sessiond_webhook_deliveries_total", "Webhook delivery attempts, by endpoint and outcome (delivered, retry, dead).", "endpoint", "outcome")
 	m.webhooks = curry2(webhooks, m.endpoints, webhookOutcomes)
-	storeErrors := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "sessiond_store_errors_total", Help: "Store operations that failed, by operation.",
-	}, []string{"op"})
+	storeErrors := vec("sessiond_store_errors_total", "Store operations that failed, by operation.", "op")
 	m.storeErrors = curry1(storeErrors, storeOps)
 
 	m.verifyDuration = prometheus.NewHistogram(prometheus.HistogramOpts{

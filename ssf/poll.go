@@ -160,10 +160,7 @@ func (p *Poller) exchange(ctx context.Context, maxEvents int) (pollResponse, err
 	}
 	res, err := p.o.HTTPClient.Do(req)
 	if err != nil {
-		if ue, ok := errors.AsType[*url.Error](err); ok { // never the URL, which may hold a credential
-			err = ue.Err
-		}
-		return pollResponse{}, fmt.Errorf("ssf: poll: %w", err)
+		return pollResponse{}, fmt.Errorf("ssf: poll: %w", withoutURL(err))
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
@@ -176,4 +173,13 @@ func (p *Poller) exchange(ctx context.Context, maxEvents int) (pollResponse, err
 		return pollResponse{}, fmt.Errorf("ssf: poll: response is not an RFC 8936 object: %w", err)
 	}
 	return out, nil
+}
+
+// withoutURL strips the URL from a request error: a poll URL or push
+// endpoint may hold a credential, which no error may carry.
+func withoutURL(err error) error {
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		return ue.Err
+	}
+	return err
 }

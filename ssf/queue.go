@@ -34,16 +34,10 @@ func queueName(stream string) string { return "ssf.poll." + stream }
 type pollQueue struct{ meta sessiond.MetaStore }
 
 func (q pollQueue) read(ctx context.Context, stream string) ([]queued, int64, error) {
-	b, v, err := q.meta.GetMeta(ctx, queueName(stream))
-	if errors.Is(err, sessiond.ErrNotFound) {
-		return nil, 0, nil
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("ssf: read poll queue: %w", err)
-	}
 	var d queueDoc
-	if err := json.Unmarshal(b, &d); err != nil {
-		return nil, 0, fmt.Errorf("ssf: read poll queue: %w", err)
+	v, err := readDoc(ctx, q.meta, queueName(stream), "poll queue", &d)
+	if err != nil {
+		return nil, 0, err
 	}
 	return d.Sets, v, nil
 }

@@ -132,16 +132,10 @@ func (s *streams) subscribe(ctx context.Context) error {
 }
 
 func (s *streams) load(ctx context.Context) ([]Stream, int64, error) {
-	b, v, err := s.meta.GetMeta(ctx, streamsDoc)
-	if errors.Is(err, sessiond.ErrNotFound) {
-		return nil, 0, nil
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("ssf: read streams: %w", err)
-	}
 	var l streamList
-	if err := json.Unmarshal(b, &l); err != nil {
-		return nil, 0, fmt.Errorf("ssf: read streams: %w", err)
+	v, err := readDoc(ctx, s.meta, streamsDoc, "streams", &l)
+	if err != nil {
+		return nil, 0, err
 	}
 	for i := range l.Streams {
 		st := &l.Streams[i]

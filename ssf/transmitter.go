@@ -287,10 +287,7 @@ func (t *Transmitter) Send(ctx context.Context, del sessiond.Delivery) (bool, er
 	}
 	resp, err := t.o.HTTPClient.Do(req)
 	if err != nil {
-		if ue, ok := errors.AsType[*url.Error](err); ok { // never the URL
-			err = ue.Err
-		}
-		return false, fmt.Errorf("push: %w", err)
+		return false, fmt.Errorf("push: %w", withoutURL(err))
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
@@ -344,6 +341,26 @@ type Caller struct {
 }
 
 func (c Caller) sees(st Stream) bool { return c.Admin || st.Owner == c.Owner }
+
+// updateSeen changes, with f, the stream id that c sees, and returns it as
+// saved; a stream c does not see is errNoStream, like a missing one. When f
+// fails nothing is saved.
+func (t *Transmitter) updateSeen(ctx context.Context, c Caller, id string, f func(*Stream) error) (Stream, error) {
+	var out Stream
+	err := t.streams.update(ctx, func(l []Stream) ([]Stream, error) {
+		i := slices.IndexFunc(l, func(s Stream) bool { return s.ID == id && c.sees(s) })
+		if i < 0 {
+			return nil, errNoStream
+		}
+		st := l[i]
+		if err := f(&st); err != nil {
+			return nil, err
+		}
+		l[i], out = st, st
+		return l, nil
+	})
+	return out, err
+}
 
 // ServeHTTP serves the configuration document and, authenticated with
 // TransmitterOptions.Authenticate, the management and poll endpoints, each
@@ -592,21 +609,11 @@ func (t *Transmitter) serveStreams(w http.ResponseWriter, r *http.Request, c Cal
 		if r.Method == http.MethodPut && (req.Delivery == nil || req.EventsRequested == nil) {
 			return badRequest("a replacement needs delivery and events_requested")
 		}
-		var out Stream
-		err := t.streams.update(ctx, func(l []Stream) ([]Stream, error) {
-			i := slices.IndexFunc(l, func(s Stream) bool { return s.ID == req.StreamID && c.sees(s) })
-			if i < 0 {
-				return nil, errNoStream
-			}
-			st := l[i]
+		out, err := t.updateSeen(ctx, c, req.StreamID, func(st *Stream) error {
 			if r.Method == http.MethodPut {
 				st.Description, st.Delivery = "", StreamDelivery{}
 			}
-			if err := t.apply(&st, req); err != nil {
-				return nil, err
-			}
-			l[i], out = st, st
-			return l, nil
+			return t.apply(st, req)
 		})
 		if err != nil {
 			return err
@@ -667,15 +674,9 @@ func (t *Transmitter) serveStatus(w http.ResponseWriter, r *http.Request, c Call
 		if !slices.Contains([]string{StatusEnabled, StatusPaused, StatusDisabled}, req.Status) {
 			return badRequest("status must be enabled, paused or disabled")
 		}
-		var out Stream
-		err := t.streams.update(ctx, func(l []Stream) ([]Stream, error) {
-			i := slices.IndexFunc(l, func(s Stream) bool { return s.ID == req.StreamID && c.sees(s) })
-			if i < 0 {
-				return nil, errNoStream
-			}
-			l[i].Status, l[i].Reason = req.Status, cut(req.Reason, 256)
-			out = l[i]
-			return l, nil
+		out, err := t.updateSeen(ctx, c, req.StreamID, func(st *Stream) error {
+			st.Status, st.Reason = req.Status, cut(req.Reason, 256)
+			return nil
 		})
 		if err != nil {
 			return err

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +12,8 @@ import (
 	"github.com/sessiond/sessiond/jwttoken"
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/ssf"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // newTransmitter serves a Transmitter on memstore whose API keys are
@@ -47,19 +48,7 @@ func newTransmitterServer(t *testing.T) (*ssf.Transmitter, *httptest.Server, *me
 
 func txCall(t *testing.T, method, url, key, body string, out any) int {
 	t.Helper()
-	req, _ := http.NewRequest(method, url, strings.NewReader(body))
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	if out != nil {
-		_ = json.NewDecoder(res.Body).Decode(out)
-	}
-	return res.StatusCode
+	return testenv.CallAPI(t, method, url, key, body, out)
 }
 
 // TestTransmitter_StreamAccess: stream management needs an ssf key; a key

@@ -2,12 +2,9 @@ package verifier_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -22,20 +19,7 @@ import (
 // package, an implementation written independently of ours.
 func runBound(t *testing.T, args ...string) map[string]string {
 	t.Helper()
-	node := testenv.Node(t, "proofs by the npm dpop package", "dpop/testdata/node", "dpop")
-	dir := filepath.Join("..", "dpop", "testdata", "node")
-	cmd := exec.CommandContext(t.Context(), node, append([]string{"bound.mjs"}, args...)...)
-	cmd.Dir = dir
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node bound.mjs: %v", err)
-	}
-	var m map[string]string
-	if err := json.Unmarshal(out, &m); err != nil {
-		t.Fatalf("bound.mjs output: %v", err)
-	}
-	return m
+	return testenv.DPoPNode(t, "bound.mjs", args...)
 }
 
 // TestVerifier_DPoPNodeProofs: a token bound to a key the npm client made

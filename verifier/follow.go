@@ -75,29 +75,9 @@ func (v *Verifier) reload(ctx context.Context) error {
 // loadSnapshot replaces the revocation state with the server's snapshot
 // and resumes the stream from its cursor.
 func (v *Verifier) loadSnapshot(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.base+stream.SnapshotPath, nil)
+	body, err := v.fetchDocument(ctx, "snapshot", stream.SnapshotPath, true, maxSnapshotBytes, "application/json")
 	if err != nil {
-		return fmt.Errorf("verifier: snapshot: %w", err)
-	}
-	req.Header.Set("Authorization", "Bearer "+string(v.opts.APIKey))
-	req.Header.Set("Accept", "application/json")
-	resp, err := v.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("verifier: snapshot: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("verifier: snapshot: status %d", resp.StatusCode)
-	}
-	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "application/json" {
-		return fmt.Errorf("verifier: snapshot: content type %q is not JSON", mt)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxSnapshotBytes+1))
-	if err != nil {
-		return fmt.Errorf("verifier: snapshot: %w", err)
-	}
-	if len(body) > maxSnapshotBytes {
-		return fmt.Errorf("verifier: snapshot: over %d bytes", maxSnapshotBytes)
+		return err
 	}
 	snap, err := decodeSnapshot(body)
 	if err != nil {
@@ -222,30 +202,21 @@ func (v *Verifier) apply(ctx context.Context, b stream.Block) error {
 	}
 	switch b.Name {
 	case stream.EventRevoked:
-		var r stream.Revoked
-		if err := decodeData(b.Data, &r); err != nil {
+		r, err := decodeEvent[stream.Revoked](b.Data)
+		if err != nil {
 			return err
-		}
-		if err := r.Validate(); err != nil {
-			return fmt.Errorf("%w: %v", errProtocol, err)
 		}
 		v.state.addRevoked(r)
 	case stream.EventWatermark:
-		var w stream.Watermark
-		if err := decodeData(b.Data, &w); err != nil {
+		w, err := decodeEvent[stream.Watermark](b.Data)
+		if err != nil {
 			return err
-		}
-		if err := w.Validate(); err != nil {
-			return fmt.Errorf("%w: %v", errProtocol, err)
 		}
 		v.state.raise(w)
 	case stream.EventKeyRetired:
-		var k stream.KeyRetired
-		if err := decodeData(b.Data, &k); err != nil {
+		k, err := decodeEvent[stream.KeyRetired](b.Data)
+		if err != nil {
 			return err
-		}
-		if err := k.Validate(); err != nil {
-			return fmt.Errorf("%w: %v", errProtocol, err)
 		}
 		v.state.retire(k.Kid, v.clock.Now())
 		v.keys.remove(k.Kid)
@@ -263,12 +234,18 @@ func (v *Verifier) apply(ctx context.Context, b stream.Block) error {
 	return nil
 }
 
-func decodeData(data []byte, dst any) error {
+// decodeEvent decodes an event's data and validates it: every event kind
+// fails closed the same way.
+func decodeEvent[T interface{ Validate() error }](data []byte) (T, error) {
+	var ev T
 	if len(data) == 0 {
-		return fmt.Errorf("%w: event without data", errProtocol)
+		return ev, fmt.Errorf("%w: event without data", errProtocol)
 	}
-	if err := json.Unmarshal(data, dst); err != nil {
-		return fmt.Errorf("%w: event data: %v", errProtocol, err)
+	if err := json.Unmarshal(data, &ev); err != nil {
+		return ev, fmt.Errorf("%w: event data: %v", errProtocol, err)
 	}
-	return nil
+	if err := ev.Validate(); err != nil {
+		return ev, fmt.Errorf("%w: %v", errProtocol, err)
+	}
+	return ev, nil
 }

@@ -8,9 +8,6 @@ import (
 	"crypto/elliptic"
 	"encoding/json"
 	"fmt"
-	"io"
-	"mime"
-	"net/http"
 	"sync"
 	"time"
 
@@ -91,28 +88,9 @@ func (v *Verifier) fetchKeys(ctx context.Context) error {
 
 func (v *Verifier) fetchKeysLocked(ctx context.Context) error {
 	v.keys.fetched = time.Now()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.base+"/.well-known/jwks.json", nil)
+	body, err := v.fetchDocument(ctx, "jwks", "/.well-known/jwks.json", false, maxJWKSBytes, "application/json", "application/jwk-set+json")
 	if err != nil {
-		return fmt.Errorf("verifier: jwks: %w", err)
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := v.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("verifier: jwks: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("verifier: jwks: status %d", resp.StatusCode)
-	}
-	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "application/json" && mt != "application/jwk-set+json" {
-		return fmt.Errorf("verifier: jwks: content type %q is not JSON", mt)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes+1))
-	if err != nil {
-		return fmt.Errorf("verifier: jwks: %w", err)
-	}
-	if len(body) > maxJWKSBytes {
-		return fmt.Errorf("verifier: jwks: over %d bytes", maxJWKSBytes)
+		return err
 	}
 	keys, err := parseJWKS(body)
 	if err != nil {

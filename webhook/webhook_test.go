@@ -120,6 +120,17 @@ func newDispatcher(t *testing.T, opts webhook.Options) *webhook.Dispatcher {
 	return d
 }
 
+// observedDispatcher returns a fresh outbox and a dispatcher on it that
+// delivers to one endpoint, "siem" at url, reporting to the observer.
+func observedDispatcher(t *testing.T, clock sessiond.Clock, url string) (sessiond.Outbox, *observer, *webhook.Dispatcher) {
+	t.Helper()
+	ob := newOutbox(t)
+	obs := &observer{}
+	d := newDispatcher(t, webhook.Options{Outbox: ob, Clock: clock, Observer: obs.observe,
+		Endpoints: []webhook.Endpoint{endpoint("siem", url)}})
+	return ob, obs, d
+}
+
 func event(typ sessiond.EventType) sessiond.Event {
 	return sessiond.Event{
 		ID: sessiond.NewEventID(t0), Time: t0, Type: typ, Subject: "alice", SessionID: sessiond.NewSessionID(),
@@ -185,10 +196,7 @@ func TestNew(t *testing.T) {
 func TestDispatcher_Deliver(t *testing.T) {
 	clock := sessiondtest.NewClock(t0.Add(time.Second))
 	rcv := newReceiver(t, clock, nil)
-	ob := newOutbox(t)
-	obs := &observer{}
-	d := newDispatcher(t, webhook.Options{Outbox: ob, Clock: clock, Observer: obs.observe,
-		Endpoints: []webhook.Endpoint{endpoint("siem", rcv.srv.URL)}})
+	ob, obs, d := observedDispatcher(t, clock, rcv.srv.URL)
 	e := event(sessiond.EventSessionRevoked)
 	record(t, d, e)
 
@@ -240,10 +248,7 @@ func TestDispatcher_RetryThenDeliver(t *testing.T) {
 		}
 		return http.StatusOK
 	})
-	ob := newOutbox(t)
-	obs := &observer{}
-	d := newDispatcher(t, webhook.Options{Outbox: ob, Clock: clock, Observer: obs.observe,
-		Endpoints: []webhook.Endpoint{endpoint("siem", rcv.srv.URL)}})
+	ob, obs, d := observedDispatcher(t, clock, rcv.srv.URL)
 	e := event(sessiond.EventRefreshReused)
 	record(t, d, e)
 
@@ -697,9 +702,7 @@ func TestDispatcher_StopMidAttempt(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { close(release) }) // runs first: never leave the handler blocked
-	ob := newOutbox(t)
-	obs := &observer{}
-	d := newDispatcher(t, webhook.Options{Outbox: ob, Clock: clock, Observer: obs.observe, Endpoints: []webhook.Endpoint{endpoint("siem", srv.URL)}})
+	ob, obs, d := observedDispatcher(t, clock, srv.URL)
 	record(t, d, event(sessiond.EventSessionRevoked))
 	ctx, cancel := context.WithCancel(t.Context())
 	go func() { <-arrived; cancel() }()

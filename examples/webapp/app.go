@@ -183,8 +183,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := a.s.Login(w, r, name, sessiond.CreateOptions{}); err != nil {
-		a.log.Error("login", "user", name, "err", err)
-		http.Error(w, "could not sign you in, try again", http.StatusServiceUnavailable)
+		a.unavailable(w, "could not sign you in, try again", "login", err, "user", name)
 		return
 	}
 	a.log.Info("login", "user", name, "ip", a.s.Client(r).IP)
@@ -261,8 +260,7 @@ func (a *app) devices(w http.ResponseWriter, r *http.Request) {
 	s := current(r)
 	list, err := a.m.List(r.Context(), s.Subject)
 	if err != nil {
-		a.log.Error("list sessions", "err", err)
-		http.Error(w, "could not list your devices", http.StatusServiceUnavailable)
+		a.unavailable(w, "could not list your devices", "list sessions", err)
 		return
 	}
 	ds := make([]device, 0, len(list))
@@ -304,13 +302,11 @@ func (a *app) revokeDevice(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, sessiond.ErrNotFound) || err == nil && other.Subject != s.Subject:
 		// Already gone, or not yours: the same answer either way.
 	case err != nil:
-		a.log.Error("get session", "err", err)
-		http.Error(w, "could not sign that device out", http.StatusServiceUnavailable)
+		a.unavailable(w, "could not sign that device out", "get session", err)
 		return
 	default:
 		if err := a.m.Revoke(r.Context(), id, sessiond.ReasonLogout); err != nil && !errors.Is(err, sessiond.ErrNotFound) {
-			a.log.Error("revoke session", "err", err)
-			http.Error(w, "could not sign that device out", http.StatusServiceUnavailable)
+			a.unavailable(w, "could not sign that device out", "revoke session", err)
 			return
 		}
 	}
@@ -320,8 +316,7 @@ func (a *app) revokeDevice(w http.ResponseWriter, r *http.Request) {
 func (a *app) revokeOthers(w http.ResponseWriter, r *http.Request) {
 	s := current(r)
 	if _, err := a.m.RevokeSubject(r.Context(), s.Subject, s.ID, sessiond.ReasonLogout); err != nil {
-		a.log.Error("revoke other sessions", "err", err)
-		http.Error(w, "could not sign the other devices out", http.StatusServiceUnavailable)
+		a.unavailable(w, "could not sign the other devices out", "revoke other sessions", err)
 		return
 	}
 	http.Redirect(w, r, "/devices", http.StatusSeeOther)
@@ -375,4 +370,11 @@ func (l *eventLog) list(typ string) []sessiond.Event {
 		}
 	}
 	return out
+}
+
+// unavailable logs what failed and answers 503 with a message for the
+// user: every handler fails the same way when sessiond cannot answer.
+func (a *app) unavailable(w http.ResponseWriter, msg, op string, err error, attrs ...any) {
+	a.log.Error(op, append(attrs, "err", err)...)
+	http.Error(w, msg, http.StatusServiceUnavailable)
 }

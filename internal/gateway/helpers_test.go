@@ -9,7 +9,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"strings"
 	"testing"
 	"time"
 
@@ -126,17 +125,8 @@ type response struct {
 // do sends a request; hdr is pairs of header name and value.
 func (b *browser) do(method, path, body string, hdr ...string) response {
 	b.t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	res, err := b.c.Do(testenv.NewRequest(b.t, method, b.e.srv.URL+path, rd, hdr...))
-	if err != nil {
-		b.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	return response{res, string(raw)}
+	res, raw := testenv.Send(b.t, b.c, method, b.e.srv.URL+path, body, hdr...)
+	return response{res, raw}
 }
 
 func (b *browser) cookie(name string) string {

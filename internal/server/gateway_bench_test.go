@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/sessiond/sessiond/internal/server"
 	"github.com/sessiond/sessiond/internal/servertest"
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // The gateway's forward-auth check over HTTP, measured as verify is
@@ -29,20 +29,11 @@ func gatewayCookies(b *testing.B, base string) []string {
 	var out []string
 	for i := range 500 {
 		body := fmt.Sprintf(`{"subject":"user-%d","set_cookie":true}`, i%100)
-		req, _ := http.NewRequest(http.MethodPost, base+"/v1/sessions", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+benchKey)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
 		var v struct {
 			SetCookie []string `json:"set_cookie"`
 		}
-		err = json.NewDecoder(res.Body).Decode(&v)
-		res.Body.Close()
-		if err != nil || len(v.SetCookie) == 0 {
-			b.Fatalf("create: %v %d", err, res.StatusCode)
+		if code := testenv.CallAPI(b, http.MethodPost, base+"/v1/sessions", benchKey, body, &v); len(v.SetCookie) == 0 {
+			b.Fatalf("create: %d", code)
 		}
 		c, _, _ := strings.Cut(v.SetCookie[0], ";")
 		out = append(out, c)

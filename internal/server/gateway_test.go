@@ -125,16 +125,8 @@ func TestGateway_Disabled(t *testing.T) {
 	if res.StatusCode != 404 {
 		t.Errorf("check without the gateway = %d; want 404", res.StatusCode)
 	}
-	req, _ := http.NewRequest(http.MethodPost, base+"/v1/sessions", strings.NewReader(`{"subject":"a","login_code":true}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+gatewayKey)
-	res, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != 400 {
-		t.Errorf("login_code without the gateway = %d; want 400", res.StatusCode)
+	if code := testenv.CallAPI(t, http.MethodPost, base+"/v1/sessions", gatewayKey, `{"subject":"a","login_code":true}`, nil); code != 400 {
+		t.Errorf("login_code without the gateway = %d; want 400", code)
 	}
 }
 

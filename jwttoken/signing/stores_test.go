@@ -27,6 +27,24 @@ type metaStore struct {
 	reopen func(t *testing.T) sessiond.MetaStore
 }
 
+type closingMetaStore interface {
+	sessiond.MetaStore
+	Close() error
+}
+
+// opened takes a store's constructor results, fails t on the error and
+// closes the store when t ends.
+func opened(t *testing.T) func(closingMetaStore, error) sessiond.MetaStore {
+	return func(s closingMetaStore, err error) sessiond.MetaStore {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+}
+
 // metaStores returns every store available here: memory and SQLite
 // always, PostgreSQL and Redis when their test addresses are set (required
 // under SESSIOND_TEST_REQUIRE=1). Each on fresh, isolated data.
@@ -38,12 +56,7 @@ func metaStores(t *testing.T) []metaStore {
 		{"sqlite", func() func(t *testing.T) sessiond.MetaStore {
 			path := filepath.Join(t.TempDir(), "sessiond.db")
 			return func(t *testing.T) sessiond.MetaStore {
-				s, err := sqlitestore.New(context.Background(), path, sqlitestore.Options{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { s.Close() })
-				return s
+				return opened(t)(sqlitestore.New(context.Background(), path, sqlitestore.Options{}))
 			}
 		}()},
 	}
@@ -68,12 +81,7 @@ func metaStores(t *testing.T) []metaStore {
 			}
 		})
 		out = append(out, metaStore{"postgres", func(t *testing.T) sessiond.MetaStore {
-			s, err := pgstore.New(context.Background(), dsn, pgstore.Options{Schema: schema})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			return s
+			return opened(t)(pgstore.New(context.Background(), dsn, pgstore.Options{Schema: schema}))
 		}})
 	} else {
 		testenv.Unset(t, "SESSIOND_TEST_POSTGRES_URL", "that store is not tested here")
@@ -82,12 +90,7 @@ func metaStores(t *testing.T) []metaStore {
 		prefix := "signingtest-" + suffix()
 		t.Cleanup(func() { testenv.DeleteRedisPrefix(t, u, prefix) })
 		out = append(out, metaStore{"redis", func(t *testing.T) sessiond.MetaStore {
-			s, err := redisstore.New(context.Background(), u, redisstore.Options{Prefix: prefix})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			return s
+			return opened(t)(redisstore.New(context.Background(), u, redisstore.Options{Prefix: prefix}))
 		}})
 	} else {
 		testenv.Unset(t, "SESSIOND_TEST_REDIS_URL", "that store is not tested here")
