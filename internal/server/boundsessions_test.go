@@ -67,26 +67,14 @@ func TestGateway_DPoPBoundToken(t *testing.T) {
 	// The API's verify checks the proof, so it still takes the token.
 	vp, _ := p.Proof("GET", apiURL, sessiond.Secret(tok), "")
 	vb, _ := json.Marshal(map[string]string{"access_token": tok, "dpop_proof": vp, "htm": "GET", "htu": apiURL})
-	req, _ := http.NewRequest(http.MethodPost, base+"/v1/sessions/verify", bytes.NewReader(vb))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+gatewayKey)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := apiRequest(t, http.MethodPost, base+"/v1/sessions/verify", gatewayKey, "application/json", bytes.NewReader(vb))
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("verify with a proof = %d; want 200", res.StatusCode)
 	}
 
 	form := url.Values{"token": {tok}}
-	req, _ = http.NewRequest(http.MethodPost, base+"/oauth2/introspect", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Authorization", "Bearer "+gatewayKey)
-	res, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res = apiRequest(t, http.MethodPost, base+"/oauth2/introspect", gatewayKey, "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
 	defer res.Body.Close()
 	var in struct {
 		Active bool `json:"active"`

@@ -36,13 +36,7 @@ func createBound(t *testing.T, n *node, p *dpop.Prover, nonce string) dpopAnswer
 		t.Fatal(err)
 	}
 	body, _ := json.Marshal(map[string]string{"subject": "dana", "dpop_proof": proof, "htm": "POST", "htu": htu})
-	req, _ := http.NewRequest("POST", "http://"+n.addr+"/v1/sessions", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+string(testKey))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := apiRequest(t, "POST", "http://"+n.addr+"/v1/sessions", string(testKey), "application/json", bytes.NewReader(body))
 	defer resp.Body.Close()
 	var problem struct{ Code string }
 	_ = json.NewDecoder(resp.Body).Decode(&problem)

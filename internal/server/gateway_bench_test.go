@@ -29,17 +29,11 @@ func gatewayCookies(b *testing.B, base string) []string {
 	var out []string
 	for i := range 500 {
 		body := fmt.Sprintf(`{"subject":"user-%d","set_cookie":true}`, i%100)
-		req, _ := http.NewRequest(http.MethodPost, base+"/v1/sessions", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+benchKey)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
+		res := apiRequest(b, http.MethodPost, base+"/v1/sessions", benchKey, "application/json", strings.NewReader(body))
 		var v struct {
 			SetCookie []string `json:"set_cookie"`
 		}
-		err = json.NewDecoder(res.Body).Decode(&v)
+		err := json.NewDecoder(res.Body).Decode(&v)
 		res.Body.Close()
 		if err != nil || len(v.SetCookie) == 0 {
 			b.Fatalf("create: %v %d", err, res.StatusCode)

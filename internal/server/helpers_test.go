@@ -2,12 +2,15 @@ package server_test
 
 import (
 	"context"
+	"io"
 	"log/slog"
+	"net/http"
 	"testing"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 const testKey sessiond.Secret = "sdak_test_0123456789abcdefghijklmnopqrstuvwxyz"
@@ -65,4 +68,23 @@ func (n *node) stop() error {
 		close(n.done)
 	}
 	return err
+}
+
+// apiRequest sends method url with key as the bearer token and body of
+// type contentType (no header for an empty one); it fails tb when no
+// answer comes. The caller closes the answer's body.
+func apiRequest(tb testing.TB, method, url, key, contentType string, body io.Reader) *http.Response {
+	tb.Helper()
+	req := testenv.NewRequest(tb, method, url, body)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatalf("%s %s: %v", method, url, err)
+	}
+	return res
 }

@@ -50,13 +50,7 @@ func (tr *ssfTransmitter) set(t *testing.T, key ed25519.PrivateKey, jti, event s
 
 func pushSET(t *testing.T, url, bearer, set string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(set))
-	req.Header.Set("Content-Type", "application/secevent+jwt")
-	req.Header.Set("Authorization", "Bearer "+bearer)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := apiRequest(t, http.MethodPost, url, bearer, "application/secevent+jwt", strings.NewReader(set))
 	defer res.Body.Close()
 	var e struct {
 		Err string `json:"err"`
