@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +15,6 @@ import (
 	"github.com/sessiond/sessiond/internal/server"
 	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/jwttoken/signing"
-	"github.com/sessiond/sessiond/sqlitestore"
 )
 
 // TestGateway_DPoPBoundToken: served end to end, the access token of a
@@ -94,22 +92,12 @@ func TestGateway_DBSCKeySealed(t *testing.T) {
 	cfg := devConfig(t)
 	cfg.Gateway.Enabled, cfg.Gateway.LoginURL, cfg.Gateway.DBSC = true, "/login", config.DBSCOptional
 	cfg.Cookie.Secure = false
-	dbPath := filepath.Join(cfg.Server.DataDir, "sessiond.db")
 	legacy := bytes.Repeat([]byte{0xc3}, 32)
-	withStore := func(f func(s *sqlitestore.Store)) {
-		t.Helper()
-		s, err := sqlitestore.New(context.Background(), dbPath, sqlitestore.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		f(s)
+	s := openSQLite(t, cfg)
+	if _, err := s.PutMeta(context.Background(), server.DBSCKeyDoc, legacy, 0); err != nil {
+		t.Fatal(err)
 	}
-	withStore(func(s *sqlitestore.Store) {
-		if _, err := s.PutMeta(context.Background(), server.DBSCKeyDoc, legacy, 0); err != nil {
-			t.Fatal(err)
-		}
-	})
+	s.Close()
 	env := func(name string) string {
 		if name == config.EnvKEK {
 			return kekText(9)
@@ -120,23 +108,18 @@ func TestGateway_DBSCKeySealed(t *testing.T) {
 	if err := n.stop(); err != nil {
 		t.Fatal(err)
 	}
-	withStore(func(s *sqlitestore.Store) {
-		doc, _, err := s.GetMeta(context.Background(), server.DBSCKeyDoc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Contains(doc, []byte(`"sealed"`)) || bytes.Contains(doc, []byte(`"secret"`)) || bytes.Contains(doc, legacy) {
-			t.Fatalf("the DBSC key is not sealed: %.200q", doc)
-		}
-		var d struct{ Sealed json.RawMessage }
-		kek, _ := signing.ParseKEK([]byte(kekText(9)))
-		if err := json.Unmarshal(doc, &d); err != nil {
-			t.Fatal(err)
-		}
-		if key, _, err := signing.OpenDocument(server.DBSCKeyDoc, d.Sealed, kek); err != nil || !bytes.Equal(key, legacy) {
-			t.Fatalf("sealed DBSC key = %x, %v; want the earlier key %x", key, err, legacy)
-		}
-	})
+	doc := storedDoc(t, cfg, server.DBSCKeyDoc)
+	if !bytes.Contains(doc, []byte(`"sealed"`)) || bytes.Contains(doc, []byte(`"secret"`)) || bytes.Contains(doc, legacy) {
+		t.Fatalf("the DBSC key is not sealed: %.200q", doc)
+	}
+	var d struct{ Sealed json.RawMessage }
+	kek, _ := signing.ParseKEK([]byte(kekText(9)))
+	if err := json.Unmarshal(doc, &d); err != nil {
+		t.Fatal(err)
+	}
+	if key, _, err := signing.OpenDocument(server.DBSCKeyDoc, d.Sealed, kek); err != nil || !bytes.Equal(key, legacy) {
+		t.Fatalf("sealed DBSC key = %x, %v; want the earlier key %x", key, err, legacy)
+	}
 }
 
 // TestGateway_DBSCRateLimit: served, the DBSC routes are limited per

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +16,6 @@ import (
 	"github.com/sessiond/sessiond/internal/server"
 	"github.com/sessiond/sessiond/jwttoken"
 	"github.com/sessiond/sessiond/jwttoken/signing"
-	"github.com/sessiond/sessiond/sqlitestore"
 )
 
 func clientFor(t *testing.T, n *node) *client.Client {
@@ -34,19 +32,9 @@ func clientFor(t *testing.T, n *node) *client.Client {
 func copyKeys(t *testing.T, from, to config.Config) {
 	t.Helper()
 	ctx := context.Background()
-	open := func(cfg config.Config) *sqlitestore.Store {
-		s, err := sqlitestore.New(ctx, filepath.Join(cfg.Server.DataDir, "sessiond.db"), sqlitestore.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
-	doc, _, err := open(from).GetMeta(ctx, signing.DocName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst := open(to)
+	doc := storedDoc(t, from, signing.DocName)
+	dst := openSQLite(t, to)
+	defer dst.Close()
 	_, version, err := dst.GetMeta(ctx, signing.DocName)
 	if err != nil {
 		t.Fatal(err)
@@ -155,10 +143,7 @@ func TestRun_LegacyStoreKeepsSharedNames(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := devConfig(t)
 			if tc.legacy {
-				store, err := sqlitestore.New(ctx, filepath.Join(cfg.Server.DataDir, "sessiond.db"), sqlitestore.Options{})
-				if err != nil {
-					t.Fatal(err)
-				}
+				store := openSQLite(t, cfg)
 				ring, err := jwttoken.NewRing(time.Now(), jwttoken.RingOptions{MaxTokenLifetime: time.Hour})
 				if err != nil {
 					t.Fatal(err)
@@ -193,15 +178,12 @@ func TestRun_InvalidDeploymentDocument(t *testing.T) {
 	for name, doc := range map[string]string{"not JSON": `{"id":`, "no id": `{"issuer":"x"}`, "empty": ``} {
 		t.Run(name, func(t *testing.T) {
 			cfg := devConfig(t)
-			store, err := sqlitestore.New(ctx, filepath.Join(cfg.Server.DataDir, "sessiond.db"), sqlitestore.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			store := openSQLite(t, cfg)
 			if _, err := store.PutMeta(ctx, server.DeploymentDoc, []byte(doc), 0); err != nil {
 				t.Fatal(err)
 			}
 			store.Close()
-			err = server.Run(ctx, server.Options{Config: cfg, APIKey: testKey})
+			err := server.Run(ctx, server.Options{Config: cfg, APIKey: testKey})
 			if !errors.Is(err, sessiond.ErrInvalidArgument) {
 				t.Errorf("Run = %v; want ErrInvalidArgument", err)
 			}

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -15,7 +14,6 @@ import (
 	"github.com/sessiond/sessiond/internal/server"
 	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/sessiondtest"
-	"github.com/sessiond/sessiond/sqlitestore"
 )
 
 // dpopAnswer is what a create request with a DPoP proof got back.
@@ -97,15 +95,7 @@ func TestRun_DPoPNoncesAcrossNodes(t *testing.T) {
 	clock.Advance(time.Minute) // two periods on: expired
 	refused("expired nonce", createBound(t, b, p, first.nonce), first.nonce)
 
-	store, err := sqlitestore.New(context.Background(), filepath.Join(cfg.Server.DataDir, "sessiond.db"), sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	doc, _, err := store.GetMeta(context.Background(), server.NonceSecretDoc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc := storedDoc(t, cfg, server.NonceSecretDoc)
 	if !bytes.Contains(doc, []byte(`"sealed"`)) || bytes.Contains(doc, []byte(`"secret"`)) {
 		t.Fatalf("the nonce secret is not sealed: %.200s", doc)
 	}
@@ -132,18 +122,7 @@ func TestRun_DPoPNonceSecretSealedLater(t *testing.T) {
 	if err := n.stop(); err != nil {
 		t.Fatal(err)
 	}
-	stored := func() []byte {
-		s, err := sqlitestore.New(context.Background(), filepath.Join(cfg.Server.DataDir, "sessiond.db"), sqlitestore.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		doc, _, err := s.GetMeta(context.Background(), server.NonceSecretDoc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return doc
-	}
+	stored := func() []byte { return storedDoc(t, cfg, server.NonceSecretDoc) }
 	if !bytes.Contains(stored(), []byte(`"secret"`)) {
 		t.Fatalf("without a KEK the secret should be stored in clear: %.100s", stored())
 	}

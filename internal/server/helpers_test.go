@@ -5,12 +5,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"testing"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
 	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/sqlitestore"
 )
 
 const testKey sessiond.Secret = "sdak_test_0123456789abcdefghijklmnopqrstuvwxyz"
@@ -87,4 +89,28 @@ func apiRequest(tb testing.TB, method, url, key, contentType string, body io.Rea
 		tb.Fatalf("%s %s: %v", method, url, err)
 	}
 	return res
+}
+
+// openSQLite opens the SQLite store in cfg's data directory, as a node
+// there uses it; the caller closes it.
+func openSQLite(t *testing.T, cfg config.Config) *sqlitestore.Store {
+	t.Helper()
+	s, err := sqlitestore.New(context.Background(), filepath.Join(cfg.Server.DataDir, "sessiond.db"), sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// storedDoc returns the meta document doc of the SQLite store in cfg's
+// data directory.
+func storedDoc(t *testing.T, cfg config.Config, doc string) []byte {
+	t.Helper()
+	s := openSQLite(t, cfg)
+	defer s.Close()
+	raw, _, err := s.GetMeta(context.Background(), doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
 	"github.com/sessiond/sessiond/jwttoken/signing"
-	"github.com/sessiond/sessiond/sqlitestore"
 )
 
 func kekText(b byte) string { return base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{b}, 32)) }
@@ -30,22 +29,14 @@ func TestRun_SealsSigningKeys(t *testing.T) {
 	if err := n.stop(); err != nil {
 		t.Fatal(err)
 	}
-	store, err := sqlitestore.New(context.Background(), filepath.Join(cfg.Server.DataDir, "sessiond.db"), sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, _, err := store.GetMeta(context.Background(), signing.DocName)
-	store.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc := storedDoc(t, cfg, signing.DocName)
 	if bytes.Contains(doc, []byte(`"jwk"`)) || !bytes.Contains(doc, []byte(`"sealed"`)) {
 		t.Fatalf("stored key ring is not sealed: %.200s", doc)
 	}
 
 	noKEK := cfg
 	noKEK.Signing.KEKFile = ""
-	err = server.Run(context.Background(), server.Options{Config: noKEK, APIKey: testKey, Getenv: func(string) string { return "" }})
+	err := server.Run(context.Background(), server.Options{Config: noKEK, APIKey: testKey, Getenv: func(string) string { return "" }})
 	if !errors.Is(err, signing.ErrKEKRequired) {
 		t.Fatalf("start without the KEK = %v; want ErrKEKRequired", err)
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
-	"github.com/sessiond/sessiond/sqlitestore"
 	"github.com/sessiond/sessiond/webhook"
 )
 
@@ -58,10 +57,7 @@ func TestRun_ShutdownRecordsWebhookAttempt(t *testing.T) {
 		t.Fatalf("Run = %v", err)
 	}
 
-	store, err := sqlitestore.New(context.Background(), filepath.Join(cfg.Server.DataDir, "sessiond.db"), sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := openSQLite(t, cfg)
 	defer store.Close()
 	var recorded int
 	for _, state := range []sessiond.DeliveryState{sessiond.DeliveryPending, sessiond.DeliveryDelivered, sessiond.DeliveryDead} {
