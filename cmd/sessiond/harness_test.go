@@ -56,10 +56,7 @@ func startNode(t testing.TB, nc nodeConfig) *node {
 	}
 	args := []string{"serve", "--listen", "127.0.0.1:0", "--data", nc.dataDir}
 	if nc.yaml != "" {
-		p := filepath.Join(t.TempDir(), "sessiond.yaml")
-		if err := os.WriteFile(p, []byte(nc.yaml), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		p := testenv.WriteFile(t, t.TempDir(), "sessiond.yaml", nc.yaml)
 		args = append(args, "--config", p)
 	}
 	args = append(args, nc.args...)

@@ -8,8 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -89,10 +87,7 @@ func (rc *receiver) delivered(typ string) (map[string]int, bool) {
 func writeSecret(t testing.TB, dir string) ([]byte, string) {
 	key := make([]byte, 32)
 	rand.Read(key)
-	p := filepath.Join(dir, fmt.Sprintf("wh-%x.secret", key[:4]))
-	if err := os.WriteFile(p, []byte(webhook.FormatSecret(key)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	p := testenv.WriteFile(t, dir, fmt.Sprintf("wh-%x.secret", key[:4]), webhook.FormatSecret(key)+"\n")
 	return key, p
 }
 

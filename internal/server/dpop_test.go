@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -51,10 +49,7 @@ func TestRun_DPoPNoncesAcrossNodes(t *testing.T) {
 	cfg := devConfig(t)
 	cfg.DPoP.RequireNonce = true
 	cfg.DPoP.NoncePeriod = config.Duration(time.Minute)
-	cfg.Signing.KEKFile = filepath.Join(t.TempDir(), "kek")
-	if err := os.WriteFile(cfg.Signing.KEKFile, []byte(kekText(3)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg.Signing.KEKFile = testenv.WriteFile(t, t.TempDir(), "kek", kekText(3))
 	a := start(t, server.Options{Config: cfg, Clock: clock})
 	b := start(t, server.Options{Config: cfg, Clock: clock})
 	otherCfg := devConfig(t) // another deployment, its own store and secret

@@ -4,8 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 
@@ -13,6 +11,7 @@ import (
 	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
+	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/webhook"
 )
 
@@ -33,10 +32,7 @@ func TestRun_ShutdownRecordsWebhookAttempt(t *testing.T) {
 	release := sync.OnceFunc(func() { close(shuttingDown) })
 	defer receiver.Close()
 	defer release()
-	secretFile := filepath.Join(t.TempDir(), "whsec")
-	if err := os.WriteFile(secretFile, []byte(webhook.FormatSecret(make([]byte, 32))), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	secretFile := testenv.WriteFile(t, t.TempDir(), "whsec", webhook.FormatSecret(make([]byte, 32)))
 	cfg.Webhooks = []config.Webhook{{Name: "hold", URL: receiver.URL, SecretFile: secretFile, MaxAttempts: 3}}
 
 	n := start(t, server.Options{Config: cfg})
