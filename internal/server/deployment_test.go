@@ -18,14 +18,6 @@ import (
 	"github.com/sessiond/sessiond/jwttoken/signing"
 )
 
-func clientFor(t *testing.T, n *node) *client.Client {
-	c, err := client.New("http://"+n.addr, testKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 // copyKeys puts the signing key ring of one deployment's SQLite store
 // into another's: a key shared by mistake (a database cloned to staging,
 // one HS256 secret used twice).
@@ -56,15 +48,15 @@ func TestRun_DeploymentsRejectEachOthersTokens(t *testing.T) {
 	a := start(t, server.Options{Config: cfgA})
 	b := start(t, server.Options{Config: cfgB})
 	copyKeys(t, cfgA, cfgB)
-	login, err := clientFor(t, a).CreateSession(ctx, client.CreateRequest{Subject: "alice"})
+	login, err := apiClient(t, a).CreateSession(ctx, client.CreateRequest{Subject: "alice"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := clientFor(t, b).Verify(ctx, login.AccessToken, nil); !errors.Is(err, sessiond.ErrInvalidToken) {
+	if _, err := apiClient(t, b).Verify(ctx, login.AccessToken, nil); !errors.Is(err, sessiond.ErrInvalidToken) {
 		t.Fatalf("deployment B on A's token = %v; want token_invalid", err)
 	}
-	ja, _ := clientFor(t, a).JWKS(ctx)
-	jb, _ := clientFor(t, b).JWKS(ctx)
+	ja, _ := apiClient(t, a).JWKS(ctx)
+	jb, _ := apiClient(t, b).JWKS(ctx)
 	if !bytes.Equal(ja, jb) {
 		t.Fatal("the test failed to share A's signing keys with B")
 	}
@@ -74,7 +66,7 @@ func TestRun_DeploymentsRejectEachOthersTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	a2 := start(t, server.Options{Config: cfgA})
-	if _, err := clientFor(t, a2).Verify(ctx, login.AccessToken, nil); err != nil {
+	if _, err := apiClient(t, a2).Verify(ctx, login.AccessToken, nil); err != nil {
 		t.Fatalf("after a restart deployment A rejects its own token: %v", err)
 	}
 
@@ -85,14 +77,14 @@ func TestRun_DeploymentsRejectEachOthersTokens(t *testing.T) {
 	c := start(t, server.Options{Config: cfgC})
 	d := start(t, server.Options{Config: cfgD})
 	copyKeys(t, cfgC, cfgD)
-	login, err = clientFor(t, c).CreateSession(ctx, client.CreateRequest{Subject: "alice"})
+	login, err = apiClient(t, c).CreateSession(ctx, client.CreateRequest{Subject: "alice"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if iss, aud := claimsOf(t, login.AccessToken); iss != cfgC.JWT.Issuer || len(aud) != 1 || aud[0] != cfgC.JWT.Audience {
 		t.Errorf("explicit names: iss %q aud %q", iss, aud)
 	}
-	if _, err := clientFor(t, d).Verify(ctx, login.AccessToken, nil); err != nil {
+	if _, err := apiClient(t, d).Verify(ctx, login.AccessToken, nil); err != nil {
 		t.Errorf("same explicit names and key: %v", err)
 	}
 }
@@ -158,7 +150,7 @@ func TestRun_LegacyStoreKeepsSharedNames(t *testing.T) {
 				store.Close()
 			}
 			n := start(t, server.Options{Config: cfg})
-			login, err := clientFor(t, n).CreateSession(ctx, client.CreateRequest{Subject: "alice"})
+			login, err := apiClient(t, n).CreateSession(ctx, client.CreateRequest{Subject: "alice"})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
 	"github.com/sessiond/sessiond/internal/testenv"
@@ -70,6 +71,16 @@ func (n *node) stop() error {
 		close(n.done)
 	}
 	return err
+}
+
+// apiClient is a client of node n with the admin test key.
+func apiClient(t *testing.T, n *node) *client.Client {
+	t.Helper()
+	c, err := client.New("http://"+n.addr, testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // apiRequest sends method url with key as the bearer token and body of

@@ -40,15 +40,6 @@ func sharedStores(t *testing.T) []sharedStore {
 	}
 }
 
-func apiClient(t *testing.T, n *node) *client.Client {
-	t.Helper()
-	c, err := client.New("http://"+n.addr, testKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 // eventually polls cond until it holds; within guards against a hang, it
 // measures nothing.
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {

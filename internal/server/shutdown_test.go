@@ -36,10 +36,7 @@ func TestRun_ShutdownRecordsWebhookAttempt(t *testing.T) {
 	cfg.Webhooks = []config.Webhook{{Name: "hold", URL: receiver.URL, SecretFile: secretFile, MaxAttempts: 3}}
 
 	n := start(t, server.Options{Config: cfg})
-	c, err := client.New("http://"+n.addr, testKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := apiClient(t, n)
 	if _, err := c.CreateSession(context.Background(), client.CreateRequest{Subject: "alice"}); err != nil {
 		t.Fatal(err)
 	}
