@@ -13,8 +13,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -24,8 +22,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
@@ -52,7 +48,7 @@ func TestConsoleInChromium(t *testing.T) {
 	})
 	t.Run("postgres", func(t *testing.T) {
 		dsn := sessiondtest.RequireEnv(t, "SESSIOND_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
-		runConsole(t, node, chromium, config.Store{Driver: "postgres", DSN: dsn, Namespace: pgSchema(t, dsn)}, false)
+		runConsole(t, node, chromium, config.Store{Driver: "postgres", DSN: dsn, Namespace: testenv.PostgresSchema(t, dsn, "console_")}, false)
 	})
 }
 
@@ -128,28 +124,6 @@ func newReceiver(t *testing.T) *httptest.Server {
 func writeRaw(w *bufio.ReadWriter, s string) {
 	_, _ = w.WriteString(s)
 	_ = w.Flush()
-}
-
-// pgSchema returns a fresh schema name for one server (which creates it)
-// and drops it when the test ends.
-func pgSchema(t *testing.T, dsn string) string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := "console_" + hex.EncodeToString(b[:])
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Logf("drop schema %s: %v", name, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{name}.Sanitize()+" CASCADE"); err != nil {
-			t.Logf("drop schema %s: %v", name, err)
-		}
-	})
-	return name
 }
 
 // requirements finds node, Chromium and the npm packages, and skips the

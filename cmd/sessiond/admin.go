@@ -279,6 +279,18 @@ func (a *app) remote(urlFlag string) (*client.Client, error) {
 	return client.New(base, sessiond.Secret(key))
 }
 
+// withRemote is the RunE of a command that only asks the running server:
+// fn runs with a client for it (remote, with the --url flag *urlFlag).
+func (a *app) withRemote(urlFlag *string, fn func(ctx context.Context, c *client.Client, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		c, err := a.remote(*urlFlag)
+		if err != nil {
+			return err
+		}
+		return fn(cmd.Context(), c, args)
+	}
+}
+
 func (a *app) sessionsCmd() *cobra.Command {
 	var url string
 	cmd := &cobra.Command{
@@ -296,12 +308,8 @@ func (a *app) sessionsCmd() *cobra.Command {
 		Use:   "list --subject S",
 		Short: "List a subject's live sessions",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := a.remote(url)
-			if err != nil {
-				return err
-			}
-			ss, err := c.ListSessions(cmd.Context(), subject)
+		RunE: a.withRemote(&url, func(ctx context.Context, c *client.Client, _ []string) error {
+			ss, err := c.ListSessions(ctx, subject)
 			if err != nil {
 				return err
 			}
@@ -315,7 +323,7 @@ func (a *app) sessionsCmd() *cobra.Command {
 					}
 					return []string{string(s.ID), stamp(s.CreatedAt), stamp(s.LastActiveAt), stamp(s.ExpiresAt), bound, s.Client.IP, s.Client.UserAgent}
 				})
-		},
+		}),
 	}
 	list.Flags().StringVar(&subject, "subject", "", "the subject (user) whose sessions to list")
 	list.Flags().BoolVar(&asJSON, "json", false, "one JSON object per session")
@@ -325,17 +333,13 @@ func (a *app) sessionsCmd() *cobra.Command {
 		Use:   "revoke ID",
 		Short: "Revoke one session",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.remote(url)
-			if err != nil {
-				return err
-			}
-			if err := c.RevokeSessionAsAdmin(cmd.Context(), sessiond.SessionID(args[0])); err != nil {
+		RunE: a.withRemote(&url, func(ctx context.Context, c *client.Client, args []string) error {
+			if err := c.RevokeSessionAsAdmin(ctx, sessiond.SessionID(args[0])); err != nil {
 				return err
 			}
 			fmt.Fprintln(a.stdout, "revoked", clean(args[0]))
 			return nil
-		},
+		}),
 	}
 
 	var except string
@@ -343,18 +347,14 @@ func (a *app) sessionsCmd() *cobra.Command {
 		Use:   "revoke-subject S [--except ID]",
 		Short: "Revoke every session of a subject, optionally all but one",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.remote(url)
-			if err != nil {
-				return err
-			}
-			n, err := c.RevokeSubject(cmd.Context(), args[0], sessiond.SessionID(except))
+		RunE: a.withRemote(&url, func(ctx context.Context, c *client.Client, args []string) error {
+			n, err := c.RevokeSubject(ctx, args[0], sessiond.SessionID(except))
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "revoked %s\n", plural(n, "session"))
 			return nil
-		},
+		}),
 	}
 	revokeSubject.Flags().StringVar(&except, "except", "", "a session ID to keep")
 	cmd.AddCommand(list, revoke, revokeSubject)

@@ -5,9 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,10 +56,7 @@ func startNode(t testing.TB, nc nodeConfig) *node {
 	}
 	args := []string{"serve", "--listen", "127.0.0.1:0", "--data", nc.dataDir}
 	if nc.yaml != "" {
-		p := filepath.Join(t.TempDir(), "sessiond.yaml")
-		if err := os.WriteFile(p, []byte(nc.yaml), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		p := testenv.WriteFile(t, t.TempDir(), "sessiond.yaml", nc.yaml)
 		args = append(args, "--config", p)
 	}
 	args = append(args, nc.args...)
@@ -197,14 +192,14 @@ func backends(t testing.TB) []backend {
 	out := []backend{{"sqlite", func(testing.TB) []string { return nil }}}
 	if u := os.Getenv("SESSIOND_TEST_POSTGRES_URL"); u != "" {
 		out = append(out, backend{"postgres", func(t testing.TB) []string {
-			return []string{"SESSIOND_STORE_DRIVER=postgres", "SESSIOND_STORE_DSN=" + u, "SESSIOND_STORE_NAMESPACE=" + pgSchema(t, u)}
+			return []string{"SESSIOND_STORE_DRIVER=postgres", "SESSIOND_STORE_DSN=" + u, "SESSIOND_STORE_NAMESPACE=" + testenv.PostgresSchema(t, u, "e2e")}
 		}})
 	} else {
 		testenv.Unset(t, "SESSIOND_TEST_POSTGRES_URL", "end-to-end tests on that store are skipped")
 	}
 	if u := os.Getenv("SESSIOND_TEST_REDIS_URL"); u != "" {
 		out = append(out, backend{"redis", func(t testing.TB) []string {
-			ns := uniqueName(t)
+			ns := testenv.UniqueName("e2e")
 			t.Cleanup(func() { testenv.DeleteRedisPrefix(t, u, ns) })
 			return []string{"SESSIOND_STORE_DRIVER=redis", "SESSIOND_STORE_DSN=" + u, "SESSIOND_STORE_NAMESPACE=" + ns}
 		}})
@@ -212,25 +207,6 @@ func backends(t testing.TB) []backend {
 		testenv.Unset(t, "SESSIOND_TEST_REDIS_URL", "end-to-end tests on that store are skipped")
 	}
 	return out
-}
-
-func uniqueName(t testing.TB) string {
-	var b [6]byte
-	f, _ := os.Open("/dev/urandom")
-	f.Read(b[:])
-	f.Close()
-	return fmt.Sprintf("e2e%x", b)
-}
-
-// pgSchema returns a fresh schema name; the server creates it and the test
-// drops it at the end.
-func pgSchema(t testing.TB, dsn string) string {
-	name := uniqueName(t)
-	t.Cleanup(func() {
-		u, _ := url.Parse(dsn)
-		_ = exec.Command("psql", u.String(), "-q", "-c", "DROP SCHEMA IF EXISTS "+name+" CASCADE").Run()
-	})
-	return name
 }
 
 // eventually polls cond until it holds or the deadline passes.

@@ -89,9 +89,7 @@ http {
     }
 }
 `, nodes[0].addr, nodes[1].addr, nodes[2].addr, ngx)
-	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testenv.WriteFile(t, dir, "nginx.conf", conf)
 	global := "daemon off;"
 	if os.Geteuid() == 0 {
 		global += " user root;"

@@ -8,8 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -89,10 +87,7 @@ func (rc *receiver) delivered(typ string) (map[string]int, bool) {
 func writeSecret(t testing.TB, dir string) ([]byte, string) {
 	key := make([]byte, 32)
 	rand.Read(key)
-	p := filepath.Join(dir, fmt.Sprintf("wh-%x.secret", key[:4]))
-	if err := os.WriteFile(p, []byte(webhook.FormatSecret(key)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	p := testenv.WriteFile(t, dir, fmt.Sprintf("wh-%x.secret", key[:4]), webhook.FormatSecret(key)+"\n")
 	return key, p
 }
 
@@ -293,23 +288,28 @@ webhooks:
 			})
 
 			// Metrics moved as the scenario says.
-			resp, err := http.Get(n2.url + "/metrics")
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			for _, want := range []string{
-				`sessiond_webhook_deliveries_total{endpoint="1-` + lateAddr + `",outcome="delivered"} 1`,
+			wantMetrics(t, n2.url,
+				`sessiond_webhook_deliveries_total{endpoint="1-`+lateAddr+`",outcome="delivered"} 1`,
 				`sessiond_sessions_active{strategy="hybrid"}`,
-				`go_goroutines`,
-			} {
-				if !strings.Contains(string(body), want) {
-					t.Errorf("/metrics lacks %q", want)
-				}
-			}
-			_ = n2
+				`go_goroutines`)
 		})
+	}
+}
+
+// wantMetrics fails t for each of want that the /metrics page of the node
+// at base does not contain.
+func wantMetrics(t *testing.T, base string, want ...string) {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, w := range want {
+		if !strings.Contains(string(body), w) {
+			t.Errorf("/metrics lacks %q", w)
+		}
 	}
 }
 
@@ -334,24 +334,13 @@ func TestE2E_Metrics(t *testing.T) {
 	c.Verify(ctx, "garbage-token", nil)
 	bad, _ := client.New(n.url, sessiond.Secret(strings.Repeat("w", 40)))
 	bad.ListSessions(ctx, "m1")
-	resp, err := http.Get(n.url + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, want := range []string{
+	wantMetrics(t, n.url,
 		"sessiond_sessions_created_total 2",
 		"sessiond_sessions_refreshed_total 1",
 		"sessiond_refresh_reuse_total 1",
 		`sessiond_sessions_revoked_total{reason="reuse"} 1`,
 		`sessiond_verify_total{outcome="token_invalid"} 1`,
-		`sessiond_sessions_active{strategy="hybrid"} 1`,
-	} {
-		if !strings.Contains(string(body), want) {
-			t.Errorf("/metrics lacks %q", want)
-		}
-	}
+		`sessiond_sessions_active{strategy="hybrid"} 1`)
 	evs, _, err := c.ListEvents(ctx, client.EventQuery{Type: "api_key.auth_failed"})
 	if err != nil || len(evs) != 1 || evs[0].Client.IP != "127.0.0.1" {
 		t.Errorf("auth failure events = %+v, %v; want one from 127.0.0.1", evs, err)

@@ -2,23 +2,17 @@ package config
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 func TestRunValidate_ExitCodes(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, content string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	syntax := write("syntax.yaml", "cookie: {secure: true\n")
-	notMapping := write("scalar.yaml", "just some text\n")
+	syntax := testenv.WriteFile(t, dir, "syntax.yaml", "cookie: {secure: true\n")
+	notMapping := testenv.WriteFile(t, dir, "scalar.yaml", "just some text\n")
 	tests := []struct {
 		name       string
 		args       []string

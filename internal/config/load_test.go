@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 func TestParse_EmptyIsDefault(t *testing.T) {
@@ -217,10 +217,7 @@ func TestLoad_Errors(t *testing.T) {
 	if !errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrSyntax) || doc != nil {
 		t.Errorf("Load(missing) = %v, doc %v; want fs.ErrNotExist and no document", err, doc)
 	}
-	big := filepath.Join(dir, "big.yaml")
-	if err := os.WriteFile(big, []byte("# "+strings.Repeat("x", MaxFileBytes)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	big := testenv.WriteFile(t, dir, "big.yaml", "# "+strings.Repeat("x", MaxFileBytes)+"\n")
 	if _, doc, err := Load(big); err == nil || doc != nil {
 		t.Errorf("Load(>MaxFileBytes) = %v, doc %v; want an error", err, doc)
 	}

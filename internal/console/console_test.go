@@ -145,6 +145,30 @@ func (f *fixture) create(subject, ua string) *sessiond.Issued {
 	return iss
 }
 
+// enqueue puts a pending delivery to the endpoint siem in the outbox for
+// each of ids.
+func (f *fixture) enqueue(ids ...string) {
+	f.t.Helper()
+	now := f.clock.Now()
+	ds := make([]sessiond.Delivery, 0, len(ids))
+	for _, id := range ids {
+		ds = append(ds, sessiond.Delivery{ID: id, Endpoint: "siem", EventID: "ev_" + id, Payload: []byte("{}"),
+			State: sessiond.DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now})
+	}
+	if err := f.store.EnqueueDeliveries(f.t.Context(), ds...); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// finish records the last attempt of the delivery id, now.
+func (f *fixture) finish(id string, state sessiond.DeliveryState, attempts int, lastErr string) {
+	f.t.Helper()
+	now := f.clock.Now()
+	if err := f.store.FinishDelivery(f.t.Context(), id, state, attempts, now, lastErr, now); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
 func (f *fixture) live(iss *sessiond.Issued) bool {
 	_, err := f.mgr.Verify(f.t.Context(), iss.AccessToken, sessiond.Client{})
 	return err == nil

@@ -53,16 +53,8 @@ func TestConsole_Overview(t *testing.T) {
 	); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.store.EnqueueDeliveries(ctx,
-		sessiond.Delivery{ID: "msg_1", Endpoint: "siem", EventID: "e1", Payload: []byte("{}"), State: sessiond.DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now},
-		sessiond.Delivery{ID: "msg_2", Endpoint: "siem", EventID: "e2", Payload: []byte("{}"), State: sessiond.DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now},
-		sessiond.Delivery{ID: "msg_3", Endpoint: "siem", EventID: "e3", Payload: []byte("{}"), State: sessiond.DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now},
-	); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.store.FinishDelivery(ctx, "msg_3", sessiond.DeliveryDead, 8, now, "503", now); err != nil {
-		t.Fatal(err)
-	}
+	f.enqueue("msg_1", "msg_2", "msg_3")
+	f.finish("msg_3", sessiond.DeliveryDead, 8, "503")
 
 	c := f.signedIn()
 	resp, body := f.do(c, "GET", "/console/overview", nil, "same-origin")

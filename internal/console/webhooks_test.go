@@ -21,21 +21,9 @@ func TestConsole_Webhooks(t *testing.T) {
 		}
 	})
 	ctx := t.Context()
-	now := f.clock.Now()
-	del := func(id string) sessiond.Delivery {
-		return sessiond.Delivery{ID: id, Endpoint: "siem", EventID: "ev_" + id, Payload: []byte("{}"),
-			State: sessiond.DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
-	}
-	if err := f.store.EnqueueDeliveries(ctx, del("msg_dead"), del("msg_done"), del("msg_wait")); err != nil {
-		t.Fatal(err)
-	}
-	hostileErr := "POST: 500 <script>alert(1)</script>\x1b[2J"
-	if err := f.store.FinishDelivery(ctx, "msg_dead", sessiond.DeliveryDead, 3, now, hostileErr, now); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.store.FinishDelivery(ctx, "msg_done", sessiond.DeliveryDelivered, 1, now, "", now); err != nil {
-		t.Fatal(err)
-	}
+	f.enqueue("msg_dead", "msg_done", "msg_wait")
+	f.finish("msg_dead", sessiond.DeliveryDead, 3, "POST: 500 <script>alert(1)</script>\x1b[2J")
+	f.finish("msg_done", sessiond.DeliveryDelivered, 1, "")
 	c := f.signedIn()
 
 	resp, body := f.do(c, "GET", "/console/webhooks", nil, "same-origin")

@@ -2,28 +2,21 @@ package redisclustertest_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/redisclustertest"
+	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/redisstore"
 	"github.com/sessiond/sessiond/sessiondtest"
 )
 
-func randomPrefix() string {
-	var b [6]byte
-	rand.Read(b[:])
-	return "t" + hex.EncodeToString(b[:])
-}
-
 func newStore(t *testing.T, url string, opts redisstore.Options) *redisstore.Store {
 	t.Helper()
 	if opts.Prefix == "" {
-		opts.Prefix = randomPrefix()
+		opts.Prefix = testenv.UniqueName("t")
 	}
 	st, err := redisstore.New(context.Background(), url, opts)
 	if err != nil {
@@ -51,7 +44,7 @@ func TestRedisCluster(t *testing.T) {
 		var mu sync.Mutex
 		prefixes := map[sessiond.Store]string{}
 		sessiondtest.TestRevocationNotifier(t, func(t *testing.T) sessiond.Store {
-			prefix := randomPrefix()
+			prefix := testenv.UniqueName("t")
 			st := newStore(t, url, redisstore.Options{Prefix: prefix})
 			mu.Lock()
 			prefixes[st] = prefix

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +15,6 @@ import (
 	"github.com/sessiond/sessiond/internal/server"
 	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/jwttoken/signing"
-	"github.com/sessiond/sessiond/sqlitestore"
 )
 
 // TestGateway_DPoPBoundToken: served end to end, the access token of a
@@ -67,26 +65,14 @@ func TestGateway_DPoPBoundToken(t *testing.T) {
 	// The API's verify checks the proof, so it still takes the token.
 	vp, _ := p.Proof("GET", apiURL, sessiond.Secret(tok), "")
 	vb, _ := json.Marshal(map[string]string{"access_token": tok, "dpop_proof": vp, "htm": "GET", "htu": apiURL})
-	req, _ := http.NewRequest(http.MethodPost, base+"/v1/sessions/verify", bytes.NewReader(vb))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+gatewayKey)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := apiRequest(t, http.MethodPost, base+"/v1/sessions/verify", gatewayKey, "application/json", bytes.NewReader(vb))
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("verify with a proof = %d; want 200", res.StatusCode)
 	}
 
 	form := url.Values{"token": {tok}}
-	req, _ = http.NewRequest(http.MethodPost, base+"/oauth2/introspect", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Authorization", "Bearer "+gatewayKey)
-	res, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res = apiRequest(t, http.MethodPost, base+"/oauth2/introspect", gatewayKey, "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
 	defer res.Body.Close()
 	var in struct {
 		Active bool `json:"active"`
@@ -106,22 +92,12 @@ func TestGateway_DBSCKeySealed(t *testing.T) {
 	cfg := devConfig(t)
 	cfg.Gateway.Enabled, cfg.Gateway.LoginURL, cfg.Gateway.DBSC = true, "/login", config.DBSCOptional
 	cfg.Cookie.Secure = false
-	dbPath := filepath.Join(cfg.Server.DataDir, "sessiond.db")
 	legacy := bytes.Repeat([]byte{0xc3}, 32)
-	withStore := func(f func(s *sqlitestore.Store)) {
-		t.Helper()
-		s, err := sqlitestore.New(context.Background(), dbPath, sqlitestore.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		f(s)
+	s := openSQLite(t, cfg)
+	if _, err := s.PutMeta(context.Background(), server.DBSCKeyDoc, legacy, 0); err != nil {
+		t.Fatal(err)
 	}
-	withStore(func(s *sqlitestore.Store) {
-		if _, err := s.PutMeta(context.Background(), server.DBSCKeyDoc, legacy, 0); err != nil {
-			t.Fatal(err)
-		}
-	})
+	s.Close()
 	env := func(name string) string {
 		if name == config.EnvKEK {
 			return kekText(9)
@@ -132,23 +108,18 @@ func TestGateway_DBSCKeySealed(t *testing.T) {
 	if err := n.stop(); err != nil {
 		t.Fatal(err)
 	}
-	withStore(func(s *sqlitestore.Store) {
-		doc, _, err := s.GetMeta(context.Background(), server.DBSCKeyDoc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Contains(doc, []byte(`"sealed"`)) || bytes.Contains(doc, []byte(`"secret"`)) || bytes.Contains(doc, legacy) {
-			t.Fatalf("the DBSC key is not sealed: %.200q", doc)
-		}
-		var d struct{ Sealed json.RawMessage }
-		kek, _ := signing.ParseKEK([]byte(kekText(9)))
-		if err := json.Unmarshal(doc, &d); err != nil {
-			t.Fatal(err)
-		}
-		if key, _, err := signing.OpenDocument(server.DBSCKeyDoc, d.Sealed, kek); err != nil || !bytes.Equal(key, legacy) {
-			t.Fatalf("sealed DBSC key = %x, %v; want the earlier key %x", key, err, legacy)
-		}
-	})
+	doc := storedDoc(t, cfg, server.DBSCKeyDoc)
+	if !bytes.Contains(doc, []byte(`"sealed"`)) || bytes.Contains(doc, []byte(`"secret"`)) || bytes.Contains(doc, legacy) {
+		t.Fatalf("the DBSC key is not sealed: %.200q", doc)
+	}
+	var d struct{ Sealed json.RawMessage }
+	kek, _ := signing.ParseKEK([]byte(kekText(9)))
+	if err := json.Unmarshal(doc, &d); err != nil {
+		t.Fatal(err)
+	}
+	if key, _, err := signing.OpenDocument(server.DBSCKeyDoc, d.Sealed, kek); err != nil || !bytes.Equal(key, legacy) {
+		t.Fatalf("sealed DBSC key = %x, %v; want the earlier key %x", key, err, legacy)
+	}
 }
 
 // TestGateway_DBSCRateLimit: served, the DBSC routes are limited per

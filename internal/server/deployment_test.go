@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,16 +16,7 @@ import (
 	"github.com/sessiond/sessiond/internal/server"
 	"github.com/sessiond/sessiond/jwttoken"
 	"github.com/sessiond/sessiond/jwttoken/signing"
-	"github.com/sessiond/sessiond/sqlitestore"
 )
-
-func clientFor(t *testing.T, n *node) *client.Client {
-	c, err := client.New("http://"+n.addr, testKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
 
 // copyKeys puts the signing key ring of one deployment's SQLite store
 // into another's: a key shared by mistake (a database cloned to staging,
@@ -34,19 +24,9 @@ func clientFor(t *testing.T, n *node) *client.Client {
 func copyKeys(t *testing.T, from, to config.Config) {
 	t.Helper()
 	ctx := context.Background()
-	open := func(cfg config.Config) *sqlitestore.Store {
-		s, err := sqlitestore.New(ctx, filepath.Join(cfg.Server.DataDir, "sessiond.db"), sqlitestore.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
-	doc, _, err := open(from).GetMeta(ctx, signing.DocName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst := open(to)
+	doc := storedDoc(t, from, signing.DocName)
+	dst := openSQLite(t, to)
+	defer dst.Close()
 	_, version, err := dst.GetMeta(ctx, signing.DocName)
 	if err != nil {
 		t.Fatal(err)
@@ -68,15 +48,15 @@ func TestRun_DeploymentsRejectEachOthersTokens(t *testing.T) {
 	a := start(t, server.Options{Config: cfgA})
 	b := start(t, server.Options{Config: cfgB})
 	copyKeys(t, cfgA, cfgB)
-	login, err := clientFor(t, a).CreateSession(ctx, client.CreateRequest{Subject: "alice"})
+	login, err := apiClient(t, a).CreateSession(ctx, client.CreateRequest{Subject: "alice"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := clientFor(t, b).Verify(ctx, login.AccessToken, nil); !errors.Is(err, sessiond.ErrInvalidToken) {
+	if _, err := apiClient(t, b).Verify(ctx, login.AccessToken, nil); !errors.Is(err, sessiond.ErrInvalidToken) {
 		t.Fatalf("deployment B on A's token = %v; want token_invalid", err)
 	}
-	ja, _ := clientFor(t, a).JWKS(ctx)
-	jb, _ := clientFor(t, b).JWKS(ctx)
+	ja, _ := apiClient(t, a).JWKS(ctx)
+	jb, _ := apiClient(t, b).JWKS(ctx)
 	if !bytes.Equal(ja, jb) {
 		t.Fatal("the test failed to share A's signing keys with B")
 	}
@@ -86,7 +66,7 @@ func TestRun_DeploymentsRejectEachOthersTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	a2 := start(t, server.Options{Config: cfgA})
-	if _, err := clientFor(t, a2).Verify(ctx, login.AccessToken, nil); err != nil {
+	if _, err := apiClient(t, a2).Verify(ctx, login.AccessToken, nil); err != nil {
 		t.Fatalf("after a restart deployment A rejects its own token: %v", err)
 	}
 
@@ -97,14 +77,14 @@ func TestRun_DeploymentsRejectEachOthersTokens(t *testing.T) {
 	c := start(t, server.Options{Config: cfgC})
 	d := start(t, server.Options{Config: cfgD})
 	copyKeys(t, cfgC, cfgD)
-	login, err = clientFor(t, c).CreateSession(ctx, client.CreateRequest{Subject: "alice"})
+	login, err = apiClient(t, c).CreateSession(ctx, client.CreateRequest{Subject: "alice"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if iss, aud := claimsOf(t, login.AccessToken); iss != cfgC.JWT.Issuer || len(aud) != 1 || aud[0] != cfgC.JWT.Audience {
 		t.Errorf("explicit names: iss %q aud %q", iss, aud)
 	}
-	if _, err := clientFor(t, d).Verify(ctx, login.AccessToken, nil); err != nil {
+	if _, err := apiClient(t, d).Verify(ctx, login.AccessToken, nil); err != nil {
 		t.Errorf("same explicit names and key: %v", err)
 	}
 }
@@ -155,10 +135,7 @@ func TestRun_LegacyStoreKeepsSharedNames(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := devConfig(t)
 			if tc.legacy {
-				store, err := sqlitestore.New(ctx, filepath.Join(cfg.Server.DataDir, "sessiond.db"), sqlitestore.Options{})
-				if err != nil {
-					t.Fatal(err)
-				}
+				store := openSQLite(t, cfg)
 				ring, err := jwttoken.NewRing(time.Now(), jwttoken.RingOptions{MaxTokenLifetime: time.Hour})
 				if err != nil {
 					t.Fatal(err)
@@ -173,7 +150,7 @@ func TestRun_LegacyStoreKeepsSharedNames(t *testing.T) {
 				store.Close()
 			}
 			n := start(t, server.Options{Config: cfg})
-			login, err := clientFor(t, n).CreateSession(ctx, client.CreateRequest{Subject: "alice"})
+			login, err := apiClient(t, n).CreateSession(ctx, client.CreateRequest{Subject: "alice"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -193,15 +170,12 @@ func TestRun_InvalidDeploymentDocument(t *testing.T) {
 	for name, doc := range map[string]string{"not JSON": `{"id":`, "no id": `{"issuer":"x"}`, "empty": ``} {
 		t.Run(name, func(t *testing.T) {
 			cfg := devConfig(t)
-			store, err := sqlitestore.New(ctx, filepath.Join(cfg.Server.DataDir, "sessiond.db"), sqlitestore.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			store := openSQLite(t, cfg)
 			if _, err := store.PutMeta(ctx, server.DeploymentDoc, []byte(doc), 0); err != nil {
 				t.Fatal(err)
 			}
 			store.Close()
-			err = server.Run(ctx, server.Options{Config: cfg, APIKey: testKey})
+			err := server.Run(ctx, server.Options{Config: cfg, APIKey: testKey})
 			if !errors.Is(err, sessiond.ErrInvalidArgument) {
 				t.Errorf("Run = %v; want ErrInvalidArgument", err)
 			}

@@ -2,11 +2,8 @@ package server_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,7 +12,6 @@ import (
 	"github.com/sessiond/sessiond/internal/server"
 	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/sessiondtest"
-	"github.com/sessiond/sessiond/sqlitestore"
 )
 
 // dpopAnswer is what a create request with a DPoP proof got back.
@@ -36,13 +32,7 @@ func createBound(t *testing.T, n *node, p *dpop.Prover, nonce string) dpopAnswer
 		t.Fatal(err)
 	}
 	body, _ := json.Marshal(map[string]string{"subject": "dana", "dpop_proof": proof, "htm": "POST", "htu": htu})
-	req, _ := http.NewRequest("POST", "http://"+n.addr+"/v1/sessions", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+string(testKey))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := apiRequest(t, "POST", "http://"+n.addr+"/v1/sessions", string(testKey), "application/json", bytes.NewReader(body))
 	defer resp.Body.Close()
 	var problem struct{ Code string }
 	_ = json.NewDecoder(resp.Body).Decode(&problem)
@@ -59,10 +49,7 @@ func TestRun_DPoPNoncesAcrossNodes(t *testing.T) {
 	cfg := devConfig(t)
 	cfg.DPoP.RequireNonce = true
 	cfg.DPoP.NoncePeriod = config.Duration(time.Minute)
-	cfg.Signing.KEKFile = filepath.Join(t.TempDir(), "kek")
-	if err := os.WriteFile(cfg.Signing.KEKFile, []byte(kekText(3)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg.Signing.KEKFile = testenv.WriteFile(t, t.TempDir(), "kek", kekText(3))
 	a := start(t, server.Options{Config: cfg, Clock: clock})
 	b := start(t, server.Options{Config: cfg, Clock: clock})
 	otherCfg := devConfig(t) // another deployment, its own store and secret
@@ -103,15 +90,7 @@ func TestRun_DPoPNoncesAcrossNodes(t *testing.T) {
 	clock.Advance(time.Minute) // two periods on: expired
 	refused("expired nonce", createBound(t, b, p, first.nonce), first.nonce)
 
-	store, err := sqlitestore.New(context.Background(), filepath.Join(cfg.Server.DataDir, "sessiond.db"), sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	doc, _, err := store.GetMeta(context.Background(), server.NonceSecretDoc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc := storedDoc(t, cfg, server.NonceSecretDoc)
 	if !bytes.Contains(doc, []byte(`"sealed"`)) || bytes.Contains(doc, []byte(`"secret"`)) {
 		t.Fatalf("the nonce secret is not sealed: %.200s", doc)
 	}
@@ -138,18 +117,7 @@ func TestRun_DPoPNonceSecretSealedLater(t *testing.T) {
 	if err := n.stop(); err != nil {
 		t.Fatal(err)
 	}
-	stored := func() []byte {
-		s, err := sqlitestore.New(context.Background(), filepath.Join(cfg.Server.DataDir, "sessiond.db"), sqlitestore.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		doc, _, err := s.GetMeta(context.Background(), server.NonceSecretDoc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return doc
-	}
+	stored := func() []byte { return storedDoc(t, cfg, server.NonceSecretDoc) }
 	if !bytes.Contains(stored(), []byte(`"secret"`)) {
 		t.Fatalf("without a KEK the secret should be stored in clear: %.100s", stored())
 	}

@@ -32,12 +32,7 @@ func runGateway(t *testing.T, edit func(*config.Config)) string {
 // apiGet decodes the 200 answer of an API GET of url into out.
 func apiGet(t *testing.T, url string, out any) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	req.Header.Set("Authorization", "Bearer "+gatewayKey)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := apiRequest(t, http.MethodGet, url, gatewayKey, "", nil)
 	defer res.Body.Close()
 	if err := json.NewDecoder(res.Body).Decode(out); err != nil || res.StatusCode != http.StatusOK {
 		t.Fatalf("GET %s = %d %v", url, res.StatusCode, err)
@@ -46,13 +41,7 @@ func apiGet(t *testing.T, url string, out any) {
 
 func createWith(t *testing.T, base, body string) map[string]any {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, base+"/v1/sessions", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+gatewayKey)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := apiRequest(t, http.MethodPost, base+"/v1/sessions", gatewayKey, "application/json", strings.NewReader(body))
 	defer res.Body.Close()
 	var out map[string]any
 	if err := json.NewDecoder(res.Body).Decode(&out); err != nil || res.StatusCode != http.StatusCreated {

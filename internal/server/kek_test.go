@@ -5,14 +5,13 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
+	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/jwttoken/signing"
-	"github.com/sessiond/sessiond/sqlitestore"
 )
 
 func kekText(b byte) string { return base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{b}, 32)) }
@@ -22,30 +21,19 @@ func kekText(b byte) string { return base64.StdEncoding.EncodeToString(bytes.Rep
 // with SESSIOND_KEK instead of the file it starts.
 func TestRun_SealsSigningKeys(t *testing.T) {
 	cfg := devConfig(t)
-	cfg.Signing.KEKFile = filepath.Join(t.TempDir(), "kek")
-	if err := os.WriteFile(cfg.Signing.KEKFile, []byte(kekText(7)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg.Signing.KEKFile = testenv.WriteFile(t, t.TempDir(), "kek", kekText(7)+"\n")
 	n := start(t, server.Options{Config: cfg})
 	if err := n.stop(); err != nil {
 		t.Fatal(err)
 	}
-	store, err := sqlitestore.New(context.Background(), filepath.Join(cfg.Server.DataDir, "sessiond.db"), sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, _, err := store.GetMeta(context.Background(), signing.DocName)
-	store.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc := storedDoc(t, cfg, signing.DocName)
 	if bytes.Contains(doc, []byte(`"jwk"`)) || !bytes.Contains(doc, []byte(`"sealed"`)) {
 		t.Fatalf("stored key ring is not sealed: %.200s", doc)
 	}
 
 	noKEK := cfg
 	noKEK.Signing.KEKFile = ""
-	err = server.Run(context.Background(), server.Options{Config: noKEK, APIKey: testKey, Getenv: func(string) string { return "" }})
+	err := server.Run(context.Background(), server.Options{Config: noKEK, APIKey: testKey, Getenv: func(string) string { return "" }})
 	if !errors.Is(err, signing.ErrKEKRequired) {
 		t.Fatalf("start without the KEK = %v; want ErrKEKRequired", err)
 	}
@@ -60,14 +48,7 @@ func TestRun_SealsSigningKeys(t *testing.T) {
 
 func TestSigningKEKs(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, text string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	good, other, short := write("good", kekText(1)), write("other", kekText(2)), write("short", "c2hvcnQ=")
+	good, other, short := testenv.WriteFile(t, dir, "good", kekText(1)), testenv.WriteFile(t, dir, "other", kekText(2)), testenv.WriteFile(t, dir, "short", "c2hvcnQ=")
 	envWith := func(v string) func(string) string {
 		return func(name string) string {
 			if name == config.EnvKEK {

@@ -1,20 +1,15 @@
 package server_test
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/redis/rueidis"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
+	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/sessiondtest"
 )
 
@@ -34,73 +29,15 @@ func sharedStores(t *testing.T) []sharedStore {
 	rd := sessiondtest.RequireEnv(t, "SESSIOND_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 	return []sharedStore{
 		{"postgres", func(t *testing.T, cfg *config.Config) {
-			ns := uniqueNamespace()
-			t.Cleanup(func() { dropSchema(t, pg, ns) })
+			ns := testenv.PostgresSchema(t, pg, "srvtest")
 			cfg.Store.Driver, cfg.Store.DSN, cfg.Store.Namespace = "postgres", pg, ns
 		}},
 		{"redis", func(t *testing.T, cfg *config.Config) {
-			ns := uniqueNamespace()
-			t.Cleanup(func() { deleteRedisPrefix(t, rd, ns) })
+			ns := testenv.UniqueName("srvtest")
+			t.Cleanup(func() { testenv.DeleteRedisPrefix(t, rd, ns+":") })
 			cfg.Store.Driver, cfg.Store.DSN, cfg.Store.Namespace = "redis", rd, ns
 		}},
 	}
-}
-
-func uniqueNamespace() string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return "srvtest" + hex.EncodeToString(b[:])
-}
-
-func dropSchema(t *testing.T, dsn, schema string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Logf("drop schema %s: %v", schema, err)
-		return
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-		t.Logf("drop schema %s: %v", schema, err)
-	}
-}
-
-// deleteRedisPrefix removes every key the deployment left under prefix.
-func deleteRedisPrefix(t *testing.T, url, prefix string) {
-	opt, err := rueidis.ParseURL(url)
-	if err != nil {
-		return
-	}
-	c, err := rueidis.NewClient(opt)
-	if err != nil {
-		return
-	}
-	defer c.Close()
-	ctx := context.Background()
-	var cursor uint64
-	for {
-		e, err := c.Do(ctx, c.B().Scan().Cursor(cursor).Match(prefix+":*").Count(1000).Build()).AsScanEntry()
-		if err != nil {
-			t.Logf("clean Redis prefix %s: %v", prefix, err)
-			return
-		}
-		for _, k := range e.Elements {
-			c.Do(ctx, c.B().Del().Key(k).Build())
-		}
-		if cursor = e.Cursor; cursor == 0 {
-			return
-		}
-	}
-}
-
-func apiClient(t *testing.T, n *node) *client.Client {
-	t.Helper()
-	c, err := client.New("http://"+n.addr, testKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 // eventually polls cond until it holds; within guards against a hang, it

@@ -18,14 +18,7 @@ func TestRun_OtherNodeAcceptsNewKeyAtOnce(t *testing.T) {
 	cfg := devConfig(t) // both nodes on one SQLite database
 	a := start(t, server.Options{Config: cfg})
 	b := start(t, server.Options{Config: cfg})
-	ca, err := client.New("http://"+a.addr, testKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cb, err := client.New("http://"+b.addr, testKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, cb := apiClient(t, a), apiClient(t, b)
 	before, err := ca.JWKS(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -462,28 +462,30 @@ func retain(ctx context.Context, cfg config.Config, clock sessiond.Clock, log se
 	defer t.Stop()
 	for {
 		cut := clock.Now().Add(-keep)
-		for log != nil {
-			n, err := log.DeleteEventsBefore(ctx, cut, 1000)
-			if err != nil {
-				l.Warn("event retention", "err", err)
-			}
-			if err != nil || n < 1000 {
-				break
-			}
+		if log != nil {
+			deleteInBatches(ctx, l, "event retention", log.DeleteEventsBefore, cut)
 		}
-		for outbox != nil {
-			n, err := outbox.DeleteDeliveriesBefore(ctx, cut, 1000)
-			if err != nil {
-				l.Warn("webhook outbox retention", "err", err)
-			}
-			if err != nil || n < 1000 {
-				break
-			}
+		if outbox != nil {
+			deleteInBatches(ctx, l, "webhook outbox retention", outbox.DeleteDeliveriesBefore, cut)
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+	}
+}
+
+// deleteInBatches calls del for what is older than cut, 1000 at a time,
+// until a batch comes back short or del fails (logged as what).
+func deleteInBatches(ctx context.Context, l *slog.Logger, what string, del func(ctx context.Context, before time.Time, limit int) (int, error), cut time.Time) {
+	for {
+		n, err := del(ctx, cut, 1000)
+		if err != nil {
+			l.Warn(what, "err", err)
+		}
+		if err != nil || n < 1000 {
+			return
 		}
 	}
 }

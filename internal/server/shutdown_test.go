@@ -4,8 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 
@@ -13,7 +11,7 @@ import (
 	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
-	"github.com/sessiond/sessiond/sqlitestore"
+	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/webhook"
 )
 
@@ -34,17 +32,11 @@ func TestRun_ShutdownRecordsWebhookAttempt(t *testing.T) {
 	release := sync.OnceFunc(func() { close(shuttingDown) })
 	defer receiver.Close()
 	defer release()
-	secretFile := filepath.Join(t.TempDir(), "whsec")
-	if err := os.WriteFile(secretFile, []byte(webhook.FormatSecret(make([]byte, 32))), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	secretFile := testenv.WriteFile(t, t.TempDir(), "whsec", webhook.FormatSecret(make([]byte, 32)))
 	cfg.Webhooks = []config.Webhook{{Name: "hold", URL: receiver.URL, SecretFile: secretFile, MaxAttempts: 3}}
 
 	n := start(t, server.Options{Config: cfg})
-	c, err := client.New("http://"+n.addr, testKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := apiClient(t, n)
 	if _, err := c.CreateSession(context.Background(), client.CreateRequest{Subject: "alice"}); err != nil {
 		t.Fatal(err)
 	}
@@ -58,10 +50,7 @@ func TestRun_ShutdownRecordsWebhookAttempt(t *testing.T) {
 		t.Fatalf("Run = %v", err)
 	}
 
-	store, err := sqlitestore.New(context.Background(), filepath.Join(cfg.Server.DataDir, "sessiond.db"), sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := openSQLite(t, cfg)
 	defer store.Close()
 	var recorded int
 	for _, state := range []sessiond.DeliveryState{sessiond.DeliveryPending, sessiond.DeliveryDelivered, sessiond.DeliveryDead} {

@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -50,13 +48,7 @@ func (tr *ssfTransmitter) set(t *testing.T, key ed25519.PrivateKey, jti, event s
 
 func pushSET(t *testing.T, url, bearer, set string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(set))
-	req.Header.Set("Content-Type", "application/secevent+jwt")
-	req.Header.Set("Authorization", "Bearer "+bearer)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := apiRequest(t, http.MethodPost, url, bearer, "application/secevent+jwt", strings.NewReader(set))
 	defer res.Body.Close()
 	var e struct {
 		Err string `json:"err"`
@@ -70,10 +62,7 @@ func pushSET(t *testing.T, url, bearer, set string) (int, string) {
 // refuses (and logs) a forged one, a replay and a push without the token.
 func TestSSF_PushServed(t *testing.T) {
 	tr := newSSFTransmitter(t)
-	tokenFile := filepath.Join(t.TempDir(), "push.token")
-	if err := os.WriteFile(tokenFile, []byte(ssfBearer+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	tokenFile := testenv.WriteFile(t, t.TempDir(), "push.token", ssfBearer+"\n")
 	base := runGateway(t, func(c *config.Config) {
 		c.SSF.Receivers = []config.SSFReceiver{{Name: "idp", Issuer: "https://idp.example.com", JWKSURL: tr.jwks.URL,
 			Audience: "https://sessiond.example.com", Path: "/ssf/push/idp", SubjectFormat: "email",

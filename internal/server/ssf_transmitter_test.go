@@ -208,13 +208,7 @@ func (r *specReceiver) call(method, u string, body any, out any) int {
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
-	req, _ := http.NewRequest(method, u, rd)
-	req.Header.Set("Authorization", "Bearer "+r.apiKey)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		r.t.Fatal(err)
-	}
+	res := apiRequest(r.t, method, u, r.apiKey, "application/json", rd)
 	defer res.Body.Close()
 	if out != nil && res.StatusCode < 300 {
 		if err := json.NewDecoder(res.Body).Decode(out); err != nil {
@@ -317,13 +311,7 @@ func freeAddr(t *testing.T) string {
 // and decodes a JSON answer into out.
 func apiCall(t *testing.T, method, u, body string, out any) int {
 	t.Helper()
-	req, _ := http.NewRequest(method, u, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+string(testKey))
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := apiRequest(t, method, u, string(testKey), "application/json", strings.NewReader(body))
 	defer res.Body.Close()
 	if out != nil {
 		_ = json.NewDecoder(res.Body).Decode(out)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/internal/server"
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // writePair writes a self-signed certificate for 127.0.0.1 with serial,
@@ -131,10 +132,7 @@ func TestRun_TLSReloadsCertificate(t *testing.T) {
 // start instead of serving plain HTTP.
 func TestRun_TLSBadFiles(t *testing.T) {
 	dir := t.TempDir()
-	garbage := filepath.Join(dir, "garbage.pem")
-	if err := os.WriteFile(garbage, []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	garbage := testenv.WriteFile(t, dir, "garbage.pem", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
 	for name, files := range map[string][2]string{
 		"missing": {filepath.Join(dir, "nope.pem"), filepath.Join(dir, "nope.key")},
 		"garbage": {garbage, garbage},

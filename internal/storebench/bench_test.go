@@ -2,8 +2,6 @@ package storebench
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"strings"
@@ -23,11 +21,7 @@ import (
 	"github.com/sessiond/sessiond/internal/testenv"
 )
 
-func name() string {
-	var b [6]byte
-	rand.Read(b[:])
-	return "bench" + hex.EncodeToString(b[:])
-}
+func name() string { return testenv.UniqueName("bench") }
 
 // stores returns the stores to benchmark; PostgreSQL and Redis only when
 // their URLs are set.
