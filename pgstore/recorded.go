@@ -74,16 +74,7 @@ func (s *Store) CreateRecorded(ctx context.Context, sess *sessiond.Session, max 
 	if bad != nil {
 		return nil, wrap(op, bad)
 	}
-	if errors.Is(err, sessiond.ErrLimitReached) {
-		return nil, fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrLimitReached)
-	}
-	if err != nil {
-		return nil, s.translate(op, err)
-	}
-	if out == nil {
-		out = []sessiond.Revocation{}
-	}
-	return out, nil
+	return s.limitedResult(op, out, err)
 }
 
 // RevokeRecorded revokes as Revoke does and, when this call revokes the
