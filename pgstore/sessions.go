@@ -424,11 +424,7 @@ func (s *Store) revokeSubject(ctx context.Context, subject string, except sessio
 		if len(revs) == 0 || revoked == nil {
 			return nil
 		}
-		b := &pgx.Batch{}
-		if bad = s.queueRecords(b, revoked(revs)); bad != nil || b.Len() == 0 {
-			return bad
-		}
-		return tx.SendBatch(ctx, b).Close()
+		return s.sendRecords(ctx, tx, revoked(revs), &bad)
 	})
 	if bad != nil {
 		return nil, wrap(op, bad)
