@@ -8,6 +8,8 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/memstore"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // BenchmarkLookup measures Store.Lookup of an existing token among 10,000
@@ -53,13 +55,9 @@ func BenchmarkLookupParallel(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, _, err := st.Lookup(ctx, h); err != nil {
-				b.Error(err)
-				return
-			}
-		}
+	testenv.ParallelOps(b, func(int) error {
+		_, _, err := st.Lookup(ctx, h)
+		return err
 	})
 }
 

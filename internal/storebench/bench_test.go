@@ -178,15 +178,9 @@ func BenchmarkVerifyDatabaseParallel(b *testing.B) {
 		b.SetParallelism(16)
 		b.ReportAllocs()
 		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			i := 0
-			for pb.Next() {
-				if _, err := m.Verify(ctx, toks[i%len(toks)], sessiond.Client{}); err != nil {
-					b.Error(err)
-					return
-				}
-				i++
-			}
+		testenv.ParallelOps(b, func(i int) error {
+			_, err := m.Verify(ctx, toks[i%len(toks)], sessiond.Client{})
+			return err
 		})
 	})
 }
@@ -213,16 +207,7 @@ func loop(b *testing.B, parallel bool, op func(i int) error) {
 	}
 	b.SetParallelism(16)
 	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		i := 0
-		for pb.Next() {
-			if err := op(i); err != nil {
-				b.Error(err)
-				return
-			}
-			i++
-		}
-	})
+	testenv.ParallelOps(b, op)
 }
 
 func rawPostgres(b *testing.B, parallel bool) {
