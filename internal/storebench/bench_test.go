@@ -123,14 +123,10 @@ func BenchmarkVerifyDatabase(b *testing.B) {
 		m := manager(b, sessiond.StrategyDatabase, newStore(b))
 		ctx := context.Background()
 		toks := warmTokens(b, m)
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			if _, err := m.Verify(ctx, toks[i%len(toks)], sessiond.Client{}); err != nil {
-				b.Fatal(err)
-			}
-			i++
-		}
+		loop(b, false, func(i int) error {
+			_, err := m.Verify(ctx, toks[i%len(toks)], sessiond.Client{})
+			return err
+		})
 	})
 }
 
@@ -138,14 +134,10 @@ func BenchmarkCreateHybrid(b *testing.B) {
 	each(b, func(b *testing.B, newStore func(*testing.B) sessiond.Store) {
 		m := manager(b, sessiond.StrategyHybrid, newStore(b))
 		ctx := context.Background()
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			if _, err := m.Create(ctx, fmt.Sprintf("u%d", i%500), sessiond.CreateOptions{}); err != nil {
-				b.Fatal(err)
-			}
-			i++
-		}
+		loop(b, false, func(i int) error {
+			_, err := m.Create(ctx, fmt.Sprintf("u%d", i%500), sessiond.CreateOptions{})
+			return err
+		})
 	})
 }
 
@@ -175,10 +167,7 @@ func BenchmarkVerifyDatabaseParallel(b *testing.B) {
 		m := manager(b, sessiond.StrategyDatabase, newStore(b))
 		ctx := context.Background()
 		toks := warmTokens(b, m)
-		b.SetParallelism(16)
-		b.ReportAllocs()
-		b.ResetTimer()
-		testenv.ParallelOps(b, func(i int) error {
+		loop(b, true, func(i int) error {
 			_, err := m.Verify(ctx, toks[i%len(toks)], sessiond.Client{})
 			return err
 		})
