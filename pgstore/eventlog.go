@@ -22,15 +22,21 @@ func (s *Store) AppendEvents(ctx context.Context, events ...sessiond.Event) erro
 	if s.closed.Load() {
 		return errClosed
 	}
-	const op = "append events"
 	args, err := eventArgs(events)
+	return s.execInsert(ctx, "append events", s.q.appendEvents, args, err)
+}
+
+// execInsert runs the one-statement insert query on args, as built by
+// eventArgs or deliveryArgs with error err: err is returned as the
+// caller's bad input, and nil args (nothing to store) run nothing.
+func (s *Store) execInsert(ctx context.Context, op, query string, args []any, err error) error {
 	if err != nil {
 		return wrap(op, err)
 	}
 	if args == nil {
 		return nil
 	}
-	_, err = s.pool.Exec(ctx, s.q.appendEvents, args...)
+	_, err = s.pool.Exec(ctx, query, args...)
 	return s.translate(op, err)
 }
 

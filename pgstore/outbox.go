@@ -20,16 +20,8 @@ func (s *Store) EnqueueDeliveries(ctx context.Context, ds ...sessiond.Delivery) 
 	if s.closed.Load() {
 		return errClosed
 	}
-	const op = "enqueue deliveries"
 	args, err := deliveryArgs(ds)
-	if err != nil {
-		return wrap(op, err)
-	}
-	if args == nil {
-		return nil
-	}
-	_, err = s.pool.Exec(ctx, s.q.enqueue, args...)
-	return s.translate(op, err)
+	return s.execInsert(ctx, "enqueue deliveries", s.q.enqueue, args, err)
 }
 
 // deliveryArgs are the arguments of enqueue for ds (nil when there is
