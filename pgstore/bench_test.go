@@ -48,21 +48,15 @@ func benchStore(b *testing.B, maxConns int32) (*pgstore.Store, string, sessiond.
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < benchSessions; i += workers {
-				s := &sessiond.Session{
-					ID: sessiond.NewSessionID(), Subject: fmt.Sprintf("user%d", i%1000), Strategy: sessiond.StrategyDatabase,
-					CreatedAt: now, LastActiveAt: now, IdleExpiresAt: now.Add(30 * time.Minute), ExpiresAt: now.Add(8 * time.Hour),
-					Client: sessiond.Client{IP: "203.0.113.7", UserAgent: "Mozilla/5.0"},
-					Claims: []byte(`{"role":"admin"}`),
-				}
-				h := sessiond.HashToken(sessiond.Secret(s.ID))
-				err := st.Create(ctx, s, sessiond.Token{Hash: h, Kind: sessiond.KindAccess, SessionID: s.ID, IssuedAt: now, ExpiresAt: s.ExpiresAt})
+				s, tok := testenv.BenchSession(i, now)
+				err := st.Create(ctx, s, tok)
 				if err != nil {
 					mu.Lock()
 					fail = err
 					mu.Unlock()
 					return
 				}
-				hashes[i], ids[i] = h, s.ID
+				hashes[i], ids[i] = tok.Hash, s.ID
 			}
 		})
 	}
