@@ -83,10 +83,7 @@ func testCreate(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 		fresh := newToken(sessiond.KindRefresh, other.ID, t0)
 		dup := newToken(sessiond.KindAccess, other.ID, t0)
 		dup.Hash = taken.Hash
-		err := f.st.Create(f.ctx, other, fresh, dup)
-		wantErr(t, "Create(existing token hash)", err, sessiond.ErrConflict)
-		f.wantGone(other.ID)
-		f.wantNoToken(fresh.Hash)
+		f.createRefused("Create(existing token hash)", sessiond.ErrConflict, other, fresh, dup)
 		f.wantToken(taken)
 	})
 	t.Run("ConflictRepeatedTokenHash", func(t *testing.T) {
@@ -95,19 +92,13 @@ func testCreate(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 		a := newToken(sessiond.KindAccess, s.ID, t0)
 		b := newToken(sessiond.KindRefresh, s.ID, t0)
 		b.Hash = a.Hash
-		err := f.st.Create(f.ctx, s, a, b)
-		wantErr(t, "Create(same hash twice)", err, sessiond.ErrConflict)
-		f.wantGone(s.ID)
-		f.wantNoToken(a.Hash)
+		f.createRefused("Create(same hash twice)", sessiond.ErrConflict, s, a, b)
 	})
 	t.Run("TokenOfAnotherSession", func(t *testing.T) {
 		f := setup(t, newStore)
 		s := newSession("alice", t0)
 		tok := newToken(sessiond.KindAccess, sessiond.NewSessionID(), t0)
-		err := f.st.Create(f.ctx, s, tok)
-		wantErr(t, "Create(token of another session)", err, sessiond.ErrInvalidArgument)
-		f.wantGone(s.ID)
-		f.wantNoToken(tok.Hash)
+		f.createRefused("Create(token of another session)", sessiond.ErrInvalidArgument, s, tok)
 	})
 }
 
