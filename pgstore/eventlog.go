@@ -164,13 +164,5 @@ func scanEvents(rows pgx.Rows) ([]sessiond.Event, error) {
 // steps over rows another collector holds. ErrInvalidArgument if limit is
 // not positive.
 func (s *Store) DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
-	const op = "delete events"
-	if err := s.begin(op, sessiond.CheckLimit(limit)); err != nil {
-		return 0, err
-	}
-	tag, err := s.pool.Exec(ctx, s.q.deleteEvents, before, limit)
-	if err != nil {
-		return 0, s.translate(op, err)
-	}
-	return int(tag.RowsAffected()), nil
+	return s.deleteBefore(ctx, "delete events", s.q.deleteEvents, before, limit)
 }
