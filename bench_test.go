@@ -15,6 +15,8 @@ import (
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/opaquetoken"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // benchManager is newHarness for benchmarks: real clock, no events.
@@ -125,15 +127,9 @@ func BenchmarkVerifyHybridWarmParallel(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		i := 0
-		for pb.Next() {
-			if _, err := h.m.Verify(ctx, toks[i%len(toks)], sessiond.Client{}); err != nil {
-				b.Error(err)
-				return
-			}
-			i++
-		}
+	testenv.ParallelOps(b, func(i int) error {
+		_, err := h.m.Verify(ctx, toks[i%len(toks)], sessiond.Client{})
+		return err
 	})
 }
 

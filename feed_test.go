@@ -78,15 +78,7 @@ func (h *harness) node(t *testing.T, st sessiond.Store, mod func(*sessiond.Optio
 	t.Helper()
 	o := sessiond.Options{Strategy: h.m.Strategy(), Store: st, Signed: h.codec,
 		Opaque: opaquetoken.Codec{}, Clock: h.clock, GCInterval: -1, WatermarkPoll: -1}
-	if mod != nil {
-		mod(&o)
-	}
-	m, err := sessiond.New(context.Background(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	return m
+	return newManager(t, o, mod)
 }
 
 func TestManager_RevocationFeed(t *testing.T) {

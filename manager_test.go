@@ -43,6 +43,14 @@ func newHarness(t *testing.T, strategy sessiond.Strategy, mod func(*sessiond.Opt
 		Events:     h.events,
 		GCInterval: -1,
 	}
+	h.m = newManager(t, opts, mod)
+	return h
+}
+
+// newManager is sessiond.New on opts as mod, when not nil, adjusts them;
+// the Manager is closed when the test ends.
+func newManager(t *testing.T, opts sessiond.Options, mod func(*sessiond.Options)) *sessiond.Manager {
+	t.Helper()
 	if mod != nil {
 		mod(&opts)
 	}
@@ -51,8 +59,7 @@ func newHarness(t *testing.T, strategy sessiond.Strategy, mod func(*sessiond.Opt
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	h.m = m
-	return h
+	return m
 }
 
 func (h *harness) create(t *testing.T, subject string, o sessiond.CreateOptions) *sessiond.Issued {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/memstore"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // BenchmarkLookup measures Store.Lookup of an existing token among 10,000
@@ -19,17 +21,11 @@ func BenchmarkLookup(b *testing.B) {
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	var hashes []sessiond.TokenHash
 	for i := range 10_000 {
-		s := &sessiond.Session{
-			ID: sessiond.NewSessionID(), Subject: fmt.Sprintf("user%d", i%1000), Strategy: sessiond.StrategyDatabase,
-			CreatedAt: now, LastActiveAt: now, IdleExpiresAt: now.Add(30 * time.Minute), ExpiresAt: now.Add(8 * time.Hour),
-			Client: sessiond.Client{IP: "203.0.113.7", UserAgent: "Mozilla/5.0"},
-			Claims: []byte(`{"role":"admin"}`),
-		}
-		h := sessiond.HashToken(sessiond.Secret(s.ID))
-		if err := st.Create(ctx, s, sessiond.Token{Hash: h, Kind: sessiond.KindAccess, SessionID: s.ID, IssuedAt: now, ExpiresAt: s.ExpiresAt}); err != nil {
+		s, tok := testenv.BenchSession(i, now)
+		if err := st.Create(ctx, s, tok); err != nil {
 			b.Fatal(err)
 		}
-		hashes = append(hashes, h)
+		hashes = append(hashes, tok.Hash)
 	}
 	h := hashes[len(hashes)/2]
 	b.ReportAllocs()
@@ -53,13 +49,9 @@ func BenchmarkLookupParallel(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, _, err := st.Lookup(ctx, h); err != nil {
-				b.Error(err)
-				return
-			}
-		}
+	testenv.ParallelOps(b, func(int) error {
+		_, _, err := st.Lookup(ctx, h)
+		return err
 	})
 }
 

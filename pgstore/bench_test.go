@@ -14,6 +14,8 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/pgstore"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // benchSessions is how many sessions the read benchmarks look among.
@@ -21,6 +23,11 @@ const benchSessions = 10_000
 
 // parallelClients is the number of goroutines of the parallel benchmark.
 const parallelClients = 32
+
+// parallelism makes RunParallel use about parallelClients goroutines.
+func parallelism() int {
+	return max(1, (parallelClients+runtime.GOMAXPROCS(0)-1)/runtime.GOMAXPROCS(0))
+}
 
 // benchStore returns a Store on a fresh schema holding benchSessions
 // sessions, each with one access token, and the hash and session ID of the
@@ -41,21 +48,15 @@ func benchStore(b *testing.B, maxConns int32) (*pgstore.Store, string, sessiond.
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < benchSessions; i += workers {
-				s := &sessiond.Session{
-					ID: sessiond.NewSessionID(), Subject: fmt.Sprintf("user%d", i%1000), Strategy: sessiond.StrategyDatabase,
-					CreatedAt: now, LastActiveAt: now, IdleExpiresAt: now.Add(30 * time.Minute), ExpiresAt: now.Add(8 * time.Hour),
-					Client: sessiond.Client{IP: "203.0.113.7", UserAgent: "Mozilla/5.0"},
-					Claims: []byte(`{"role":"admin"}`),
-				}
-				h := sessiond.HashToken(sessiond.Secret(s.ID))
-				err := st.Create(ctx, s, sessiond.Token{Hash: h, Kind: sessiond.KindAccess, SessionID: s.ID, IssuedAt: now, ExpiresAt: s.ExpiresAt})
+				s, tok := testenv.BenchSession(i, now)
+				err := st.Create(ctx, s, tok)
 				if err != nil {
 					mu.Lock()
 					fail = err
 					mu.Unlock()
 					return
 				}
-				hashes[i], ids[i] = h, s.ID
+				hashes[i], ids[i] = tok.Hash, s.ID
 			}
 		})
 	}
@@ -169,16 +170,12 @@ func BenchmarkLookupVsRawSelect(b *testing.B) {
 func BenchmarkLookupParallel(b *testing.B) {
 	st, _, h, _ := benchStore(b, parallelClients)
 	ctx := context.Background()
-	b.SetParallelism(max(1, (parallelClients+runtime.GOMAXPROCS(0)-1)/runtime.GOMAXPROCS(0)))
+	b.SetParallelism(parallelism())
 	b.ReportAllocs()
 	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, _, err := st.Lookup(ctx, h); err != nil {
-				b.Error(err)
-				return
-			}
-		}
+	testenv.ParallelOps(b, func(int) error {
+		_, _, err := st.Lookup(ctx, h)
+		return err
 	})
 }
 
@@ -188,17 +185,10 @@ func BenchmarkRawSelectParallel(b *testing.B) {
 	_, schema, _, id := benchStore(b, 0)
 	raw := newRawSelect(b, schema, id, parallelClients)
 	ctx := context.Background()
-	b.SetParallelism(max(1, (parallelClients+runtime.GOMAXPROCS(0)-1)/runtime.GOMAXPROCS(0)))
+	b.SetParallelism(parallelism())
 	b.ReportAllocs()
 	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if err := raw.do(ctx); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
+	testenv.ParallelOps(b, func(int) error { return raw.do(ctx) })
 }
 
 // BenchmarkCreate measures storing a session with an access and a refresh

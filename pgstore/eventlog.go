@@ -22,15 +22,21 @@ func (s *Store) AppendEvents(ctx context.Context, events ...sessiond.Event) erro
 	if s.closed.Load() {
 		return errClosed
 	}
-	const op = "append events"
 	args, err := eventArgs(events)
+	return s.execInsert(ctx, "append events", s.q.appendEvents, args, err)
+}
+
+// execInsert runs the one-statement insert query on args, as built by
+// eventArgs or deliveryArgs with error err: err is returned as the
+// caller's bad input, and nil args (nothing to store) run nothing.
+func (s *Store) execInsert(ctx context.Context, op, query string, args []any, err error) error {
 	if err != nil {
 		return wrap(op, err)
 	}
 	if args == nil {
 		return nil
 	}
-	_, err = s.pool.Exec(ctx, s.q.appendEvents, args...)
+	_, err = s.pool.Exec(ctx, query, args...)
 	return s.translate(op, err)
 }
 
@@ -158,13 +164,5 @@ func scanEvents(rows pgx.Rows) ([]sessiond.Event, error) {
 // steps over rows another collector holds. ErrInvalidArgument if limit is
 // not positive.
 func (s *Store) DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
-	const op = "delete events"
-	if err := s.begin(op, sessiond.CheckLimit(limit)); err != nil {
-		return 0, err
-	}
-	tag, err := s.pool.Exec(ctx, s.q.deleteEvents, before, limit)
-	if err != nil {
-		return 0, s.translate(op, err)
-	}
-	return int(tag.RowsAffected()), nil
+	return s.deleteBefore(ctx, "delete events", s.q.deleteEvents, before, limit)
 }

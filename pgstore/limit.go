@@ -39,6 +39,14 @@ func (s *Store) CreateLimited(ctx context.Context, sess *sessiond.Session, max i
 		out, err = s.createLimited(ctx, tx, sess, max, evict, tokens)
 		return err
 	})
+	return s.limitedResult(op, out, err)
+}
+
+// limitedResult turns the outcome of a limited create's transaction (its
+// evictions out and error err) into what CreateLimited and CreateRecorded
+// return: ErrLimitReached kept as is, other errors translated, and an
+// empty, non-nil slice when nobody was evicted.
+func (s *Store) limitedResult(op string, out []sessiond.Revocation, err error) ([]sessiond.Revocation, error) {
 	if errors.Is(err, sessiond.ErrLimitReached) {
 		return nil, fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrLimitReached)
 	}

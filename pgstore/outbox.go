@@ -20,16 +20,8 @@ func (s *Store) EnqueueDeliveries(ctx context.Context, ds ...sessiond.Delivery) 
 	if s.closed.Load() {
 		return errClosed
 	}
-	const op = "enqueue deliveries"
 	args, err := deliveryArgs(ds)
-	if err != nil {
-		return wrap(op, err)
-	}
-	if args == nil {
-		return nil
-	}
-	_, err = s.pool.Exec(ctx, s.q.enqueue, args...)
-	return s.translate(op, err)
+	return s.execInsert(ctx, "enqueue deliveries", s.q.enqueue, args, err)
 }
 
 // deliveryArgs are the arguments of enqueue for ds (nil when there is
@@ -162,15 +154,7 @@ func (s *Store) CountDeliveries(ctx context.Context, state sessiond.DeliveryStat
 // statement, like DeleteEventsBefore. Pending deliveries are never
 // deleted. ErrInvalidArgument if limit is not positive.
 func (s *Store) DeleteDeliveriesBefore(ctx context.Context, before time.Time, limit int) (int, error) {
-	const op = "delete deliveries"
-	if err := s.begin(op, sessiond.CheckLimit(limit)); err != nil {
-		return 0, err
-	}
-	tag, err := s.pool.Exec(ctx, s.q.deleteDel, before, limit)
-	if err != nil {
-		return 0, s.translate(op, err)
-	}
-	return int(tag.RowsAffected()), nil
+	return s.deleteBefore(ctx, "delete deliveries", s.q.deleteDel, before, limit)
 }
 
 // queryDeliveries runs a query returning deliveries and scans them.

@@ -74,16 +74,7 @@ func (s *Store) CreateRecorded(ctx context.Context, sess *sessiond.Session, max 
 	if bad != nil {
 		return nil, wrap(op, bad)
 	}
-	if errors.Is(err, sessiond.ErrLimitReached) {
-		return nil, fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrLimitReached)
-	}
-	if err != nil {
-		return nil, s.translate(op, err)
-	}
-	if out == nil {
-		out = []sessiond.Revocation{}
-	}
-	return out, nil
+	return s.limitedResult(op, out, err)
 }
 
 // RevokeRecorded revokes as Revoke does and, when this call revokes the
@@ -126,11 +117,7 @@ func (s *Store) RevokeRecorded(ctx context.Context, id sessiond.SessionID, at ti
 		if revoked == nil {
 			return nil
 		}
-		b := &pgx.Batch{}
-		if bad = s.queueRecords(b, revoked(sess)); bad != nil || b.Len() == 0 {
-			return bad
-		}
-		return tx.SendBatch(ctx, b).Close()
+		return s.sendRecords(ctx, tx, revoked(sess), &bad)
 	})
 	if bad != nil {
 		return nil, false, wrap(op, bad)
@@ -139,6 +126,17 @@ func (s *Store) RevokeRecorded(ctx context.Context, id sessiond.SessionID, at ti
 		return nil, false, s.translate(op, err)
 	}
 	return got, recorded, nil
+}
+
+// sendRecords writes rec in tx. A record the store refuses is returned
+// and also kept in *bad, so that once the transaction has rolled back the
+// caller can tell bad input from a database error.
+func (s *Store) sendRecords(ctx context.Context, tx pgx.Tx, rec sessiond.ChangeRecords, bad *error) error {
+	b := &pgx.Batch{}
+	if *bad = s.queueRecords(b, rec); *bad != nil || b.Len() == 0 {
+		return *bad
+	}
+	return tx.SendBatch(ctx, b).Close()
 }
 
 // queueRecords checks a change's records and queues their inserts on b.

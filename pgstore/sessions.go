@@ -424,11 +424,7 @@ func (s *Store) revokeSubject(ctx context.Context, subject string, except sessio
 		if len(revs) == 0 || revoked == nil {
 			return nil
 		}
-		b := &pgx.Batch{}
-		if bad = s.queueRecords(b, revoked(revs)); bad != nil || b.Len() == 0 {
-			return bad
-		}
-		return tx.SendBatch(ctx, b).Close()
+		return s.sendRecords(ctx, tx, revoked(revs), &bad)
 	})
 	if bad != nil {
 		return nil, wrap(op, bad)
@@ -489,15 +485,5 @@ func (s *Store) Revocations(ctx context.Context, since time.Time) ([]sessiond.Re
 // locked by other statements are skipped, for the next call. One call is
 // one short statement; ErrInvalidArgument if limit is not positive.
 func (s *Store) DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error) {
-	if s.closed.Load() {
-		return 0, errClosed
-	}
-	if err := sessiond.CheckLimit(limit); err != nil {
-		return 0, wrap("delete expired sessions", err)
-	}
-	tag, err := s.pool.Exec(ctx, s.q.deleteExpired, before, limit)
-	if err != nil {
-		return 0, s.translate("delete expired sessions", err)
-	}
-	return int(tag.RowsAffected()), nil
+	return s.deleteBefore(ctx, "delete expired sessions", s.q.deleteExpired, before, limit)
 }

@@ -185,6 +185,20 @@ func (s *Store) begin(op string, checks ...error) error {
 	return nil
 }
 
+// deleteBefore runs query, one of the retention deletes, on before and
+// limit and returns how many rows it deleted; ErrInvalidArgument if limit
+// is not positive.
+func (s *Store) deleteBefore(ctx context.Context, op, query string, before time.Time, limit int) (int, error) {
+	if err := s.begin(op, sessiond.CheckLimit(limit)); err != nil {
+		return 0, err
+	}
+	tag, err := s.pool.Exec(ctx, query, before, limit)
+	if err != nil {
+		return 0, s.translate(op, err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
 // textError is the error for a field validText refuses.
 func textError(field string) error {
 	return &sessiond.ArgumentError{Field: field, Msg: "must be valid UTF-8 without NUL"}

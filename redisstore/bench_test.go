@@ -18,6 +18,8 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/redisstore"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 var benchNow = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -146,14 +148,10 @@ func BenchmarkLookupParallel(b *testing.B) {
 	h := seed(b, st, 1000)
 	b.ReportAllocs()
 	b.SetParallelism(parallelism())
-	b.RunParallel(func(pb *testing.PB) {
-		ctx := context.Background()
-		for pb.Next() {
-			if _, _, err := st.Lookup(ctx, h); err != nil {
-				b.Error(err)
-				return
-			}
-		}
+	ctx := context.Background()
+	testenv.ParallelOps(b, func(int) error {
+		_, _, err := st.Lookup(ctx, h)
+		return err
 	})
 }
 
@@ -167,13 +165,9 @@ func BenchmarkRawGetParallel(b *testing.B) {
 	b.Cleanup(func() { c.Do(context.Background(), c.B().Del().Key(key).Build()) })
 	b.ReportAllocs()
 	b.SetParallelism(parallelism())
-	b.RunParallel(func(pb *testing.PB) {
-		ctx := context.Background()
-		for pb.Next() {
-			if _, err := c.Do(ctx, c.B().Get().Key(key).Build()).ToString(); err != nil {
-				b.Error(err)
-				return
-			}
-		}
+	ctx := context.Background()
+	testenv.ParallelOps(b, func(int) error {
+		_, err := c.Do(ctx, c.B().Get().Key(key).Build()).ToString()
+		return err
 	})
 }

@@ -74,9 +74,15 @@ func checkEvent(t *testing.T, op string, got, want sessiond.Event) {
 }
 
 func eventIDs(es []sessiond.Event) []string {
-	out := make([]string, len(es))
-	for i, e := range es {
-		out[i] = e.ID
+	return idsOf(es, func(e sessiond.Event) string { return e.ID })
+}
+
+// idsOf returns id of each of xs, in order, for messages that name what a
+// call returned.
+func idsOf[T any](xs []T, id func(T) string) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = id(x)
 	}
 	return out
 }

@@ -99,6 +99,16 @@ func newToken(kind sessiond.TokenKind, sid sessiond.SessionID, issued time.Time)
 	}
 }
 
+// createRefused calls Create(s, first, more...) and fails the test unless
+// it returns want (as wantErr checks it) and stores neither s nor first.
+func (f *fixture) createRefused(op string, want error, s *sessiond.Session, first sessiond.Token, more ...sessiond.Token) {
+	f.t.Helper()
+	err := f.st.Create(f.ctx, s, append([]sessiond.Token{first}, more...)...)
+	wantErr(f.t, op, err, want)
+	f.wantGone(s.ID)
+	f.wantNoToken(first.Hash)
+}
+
 // create stores s with tokens and fails the test if that fails.
 func (f *fixture) create(s *sessiond.Session, tokens ...sessiond.Token) {
 	f.t.Helper()

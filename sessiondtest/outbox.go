@@ -35,11 +35,7 @@ func checkDelivery(t *testing.T, op string, got, want sessiond.Delivery) {
 }
 
 func deliveryIDs(ds []sessiond.Delivery) []string {
-	out := make([]string, len(ds))
-	for i, d := range ds {
-		out[i] = d.ID
-	}
-	return out
+	return idsOf(ds, func(d sessiond.Delivery) string { return d.ID })
 }
 
 func enqueue(f *fixture, o sessiond.Outbox, ds ...sessiond.Delivery) {

@@ -44,18 +44,24 @@ func (f *swapFixture) mustSwap(sw sessiond.RefreshSwap) {
 	}
 }
 
+// wantSwapped checks the store as the one swap sw left it: the old token
+// retired at sw.Now, sw.Next stored, and the session touched as sw says.
+func (f *swapFixture) wantSwapped(sw sessiond.RefreshSwap) {
+	f.t.Helper()
+	retired := f.old
+	retired.RetiredAt = sw.Now
+	f.wantToken(retired)
+	f.wantToken(sw.Next)
+	f.s.LastActiveAt, f.s.IdleExpiresAt = sw.LastActiveAt, sw.IdleExpiresAt
+	f.wantSession(f.s)
+}
+
 func testSwapRefresh(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	t.Run("Success", func(t *testing.T) {
 		f := setupSwap(t, newStore)
 		sw := f.swap(at(time.Hour), 0)
 		f.mustSwap(sw)
-
-		retired := f.old
-		retired.RetiredAt = sw.Now
-		f.wantToken(retired)
-		f.wantToken(sw.Next)
-		f.s.LastActiveAt, f.s.IdleExpiresAt = sw.LastActiveAt, sw.IdleExpiresAt
-		f.wantSession(f.s)
+		f.wantSwapped(sw)
 	})
 	t.Run("UnknownOld", func(t *testing.T) {
 		f := setupSwap(t, newStore)
@@ -87,12 +93,7 @@ func testSwapRefresh(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 		again := f.swap(at(time.Hour+10*time.Second), 5*time.Second)
 		wantErr(t, "SwapRefresh(retired 10s ago, 5s grace)", f.st.SwapRefresh(f.ctx, again), sessiond.ErrRefreshReused)
 		f.wantNoToken(again.Next.Hash)
-		retired := f.old
-		retired.RetiredAt = first.Now
-		f.wantToken(retired)
-		f.wantToken(first.Next)
-		f.s.LastActiveAt, f.s.IdleExpiresAt = first.LastActiveAt, first.IdleExpiresAt
-		f.wantSession(f.s) // neither revoked nor touched by the failed swap
+		f.wantSwapped(first) // the session neither revoked nor touched by the failed swap
 	})
 	t.Run("ReusedZeroGraceSameInstant", func(t *testing.T) {
 		f := setupSwap(t, newStore)

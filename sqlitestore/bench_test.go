@@ -11,6 +11,8 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/sqlitestore"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 const benchSessions = 10_000
@@ -84,13 +86,9 @@ func BenchmarkLookupParallel(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, _, err := st.Lookup(ctx, access.Hash); err != nil {
-				b.Error(err)
-				return
-			}
-		}
+	testenv.ParallelOps(b, func(int) error {
+		_, _, err := st.Lookup(ctx, access.Hash)
+		return err
 	})
 }
 

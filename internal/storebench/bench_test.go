@@ -117,14 +117,10 @@ func BenchmarkVerifyDatabase(b *testing.B) {
 		m := manager(b, sessiond.StrategyDatabase, newStore(b))
 		ctx := context.Background()
 		toks := warmTokens(b, m)
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			if _, err := m.Verify(ctx, toks[i%len(toks)], sessiond.Client{}); err != nil {
-				b.Fatal(err)
-			}
-			i++
-		}
+		loop(b, false, func(i int) error {
+			_, err := m.Verify(ctx, toks[i%len(toks)], sessiond.Client{})
+			return err
+		})
 	})
 }
 
@@ -132,14 +128,10 @@ func BenchmarkCreateHybrid(b *testing.B) {
 	each(b, func(b *testing.B, newStore func(*testing.B) sessiond.Store) {
 		m := manager(b, sessiond.StrategyHybrid, newStore(b))
 		ctx := context.Background()
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			if _, err := m.Create(ctx, fmt.Sprintf("u%d", i%500), sessiond.CreateOptions{}); err != nil {
-				b.Fatal(err)
-			}
-			i++
-		}
+		loop(b, false, func(i int) error {
+			_, err := m.Create(ctx, fmt.Sprintf("u%d", i%500), sessiond.CreateOptions{})
+			return err
+		})
 	})
 }
 
@@ -169,18 +161,9 @@ func BenchmarkVerifyDatabaseParallel(b *testing.B) {
 		m := manager(b, sessiond.StrategyDatabase, newStore(b))
 		ctx := context.Background()
 		toks := warmTokens(b, m)
-		b.SetParallelism(16)
-		b.ReportAllocs()
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			i := 0
-			for pb.Next() {
-				if _, err := m.Verify(ctx, toks[i%len(toks)], sessiond.Client{}); err != nil {
-					b.Error(err)
-					return
-				}
-				i++
-			}
+		loop(b, true, func(i int) error {
+			_, err := m.Verify(ctx, toks[i%len(toks)], sessiond.Client{})
+			return err
 		})
 	})
 }
@@ -207,16 +190,7 @@ func loop(b *testing.B, parallel bool, op func(i int) error) {
 	}
 	b.SetParallelism(16)
 	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		i := 0
-		for pb.Next() {
-			if err := op(i); err != nil {
-				b.Error(err)
-				return
-			}
-			i++
-		}
-	})
+	testenv.ParallelOps(b, op)
 }
 
 func rawPostgres(b *testing.B, parallel bool) {

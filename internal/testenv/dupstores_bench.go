@@ -1,0 +1,42 @@
+package testenv
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+)
+
+// ParallelOps runs op from every goroutine of b.RunParallel until the
+// benchmark has done b.N calls; a goroutine stops at its first error,
+// which fails b. i counts the goroutine's own calls, for benchmarks that
+// spread their calls over several keys or tokens.
+func ParallelOps(b *testing.B, op func(i int) error) {
+	b.Helper()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if err := op(i); err != nil {
+				b.Error(err)
+				return
+			}
+			i++
+		}
+	})
+}
+
+// BenchSession returns the i-th of the sessions a store's read benchmarks
+// look among (1,000 subjects, database strategy, created at now) and its
+// access token, whose secret is the session ID, so the memory and
+// PostgreSQL numbers in docs/PERFORMANCE.md are over the same rows.
+func BenchSession(i int, now time.Time) (*sessiond.Session, sessiond.Token) {
+	s := &sessiond.Session{
+		ID: sessiond.NewSessionID(), Subject: fmt.Sprintf("user%d", i%1000), Strategy: sessiond.StrategyDatabase,
+		CreatedAt: now, LastActiveAt: now, IdleExpiresAt: now.Add(30 * time.Minute), ExpiresAt: now.Add(8 * time.Hour),
+		Client: sessiond.Client{IP: "203.0.113.7", UserAgent: "Mozilla/5.0"},
+		Claims: []byte(`{"role":"admin"}`),
+	}
+	h := sessiond.HashToken(sessiond.Secret(s.ID))
+	return s, sessiond.Token{Hash: h, Kind: sessiond.KindAccess, SessionID: s.ID, IssuedAt: now, ExpiresAt: s.ExpiresAt}
+}
