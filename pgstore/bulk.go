@@ -81,7 +81,7 @@ func (s *Store) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, at 
 	// The sweep: batches in the table's order until one comes back short.
 	// After a walk it finds only the sessions a concurrent write moved
 	// behind it (usually none, in one sequential scan); with subjects it
-	// does the whole job through sessions_subject_live.
+	// does the whole job through sessions_subject.
 	query := s.q.revokeMatchingSQL(len(f.Subjects) > 0, !f.IssuedBefore.IsZero(), batch)
 	for retries := 0; ; {
 		n, err := s.revokeBatchOnce(ctx, query, args, rev)

@@ -153,6 +153,8 @@ func newQueries(schema string) queries {
 		WHERE s.subject = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND s.idle_expires_at > $2
 		ORDER BY s.created_at, s.id`,
 
+		// A sequential scan: no index names revoked_at, so that revoking
+		// is a heap-only update (migration 0007, docs/pgstore.md).
 		revocations: `SELECT {revcols} FROM {schema}.sessions
 		WHERE revoked_at >= $1 AND expires_at > $1
 		ORDER BY revoked_at, id`,
