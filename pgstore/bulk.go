@@ -70,6 +70,11 @@ func (s *Store) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, at 
 	if batch <= 0 {
 		batch = defaultRevokeBatch
 	}
+	// Revocations finds these revocations by this row (they are not in
+	// revocation_log), so it commits before the first of them.
+	if _, err := s.pool.Exec(ctx, s.q.markBulk, at); err != nil {
+		return 0, nil, s.translate(op, err)
+	}
 	rev := &revocation{seen: make(map[string]struct{})}
 	if len(f.Subjects) == 0 {
 		// Without subjects every row is a candidate: walk the table once.

@@ -192,3 +192,23 @@ func BenchmarkRevocations1M(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRevoke measures one Revoke (a logout) of a live session; the
+// sessions are created outside the timer.
+func BenchmarkRevoke(b *testing.B) {
+	st, _ := newStore(b, pgstore.Options{})
+	ctx := context.Background()
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		s := newSession("alice", now)
+		if err := st.Create(ctx, s); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if _, err := st.Revoke(ctx, s.ID, now.Add(time.Minute), sessiond.ReasonLogout); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

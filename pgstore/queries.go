@@ -11,7 +11,8 @@ import (
 type queries struct {
 	create, get, lookup, touch, touchExists, swapLock, swap        string
 	revoke, revokeSubject, evict, notify, limitLock, liveBySubject string
-	list, revocations, deleteExpired                               string
+	list, revocations, deleteExpired, markBulk                     string
+	bulkSince, revocationsLogged                                   string
 	getMeta, insertMeta, updateMeta                                string
 	incr, sweepCounters                                            string
 
@@ -45,6 +46,10 @@ const deliveryCols = `id, endpoint, event_id, payload, state, attempts, next_att
 // revocationCols are the columns scanRevocation reads, in its order.
 const revocationCols = `id, subject, revoked_at, expires_at, revoke_reason, created_at`
 
+// logConflict: a session revoked again (only after its revocation was
+// undone by hand) keeps one log row, at its latest revocation.
+const logConflict = `ON CONFLICT (session_id) DO UPDATE SET revoked_at = EXCLUDED.revoked_at`
+
 // Advisory-lock classes: the first key of the two-int4 form of
 // pg_advisory_xact_lock, the second being hashtext of a schema or subject.
 // Two-int4 locks never collide with the one-int8 form applications use.
@@ -54,7 +59,7 @@ const (
 )
 
 func newQueries(schema string) queries {
-	r := strings.NewReplacer("{schema}", schema, "{cols}", sessionCols, "{revcols}", revocationCols,
+	r := strings.NewReplacer("{logconflict}", logConflict, "{schema}", schema, "{cols}", sessionCols, "{revcols}", revocationCols,
 		"{evcols}", eventCols, "{delcols}", deliveryCols)
 	q := queries{
 		schema: schema,
@@ -125,18 +130,38 @@ func newQueries(schema string) queries {
 		)
 		SELECT cur.kind, cur.session_id, EXISTS (SELECT 1 FROM ok) FROM cur`,
 
-		revoke: `UPDATE {schema}.sessions s SET revoked_at = $2, revoke_reason = $3
-		WHERE s.id = $1 AND s.revoked_at IS NULL
-		RETURNING {cols}`,
+		// revoke, revokeSubject, evict: each logs what it revokes in
+		// revocation_log, which Revocations reads (migration 0007).
+		revoke: `WITH s AS (
+			UPDATE {schema}.sessions s SET revoked_at = $2, revoke_reason = $3
+			WHERE s.id = $1 AND s.revoked_at IS NULL
+			RETURNING {cols}
+		), logged AS (
+			INSERT INTO {schema}.revocation_log (session_id, revoked_at) SELECT id, revoked_at FROM s
+			{logconflict}
+		)
+		SELECT {cols} FROM s`,
 
-		revokeSubject: `UPDATE {schema}.sessions SET revoked_at = $3, revoke_reason = $4
-		WHERE subject = $1 AND revoked_at IS NULL AND expires_at > $3 AND idle_expires_at > $3
-			AND ($2 = '' OR id <> $2)
-		RETURNING {revcols}`,
+		revokeSubject: `WITH r AS (
+			UPDATE {schema}.sessions SET revoked_at = $3, revoke_reason = $4
+			WHERE subject = $1 AND revoked_at IS NULL AND expires_at > $3 AND idle_expires_at > $3
+				AND ($2 = '' OR id <> $2)
+			RETURNING {revcols}
+		), logged AS (
+			INSERT INTO {schema}.revocation_log (session_id, revoked_at) SELECT id, revoked_at FROM r
+			{logconflict}
+		)
+		SELECT {revcols} FROM r`,
 
-		evict: `UPDATE {schema}.sessions SET revoked_at = $2, revoke_reason = $3
-		WHERE id = ANY ($1) AND revoked_at IS NULL
-		RETURNING {revcols}`,
+		evict: `WITH r AS (
+			UPDATE {schema}.sessions SET revoked_at = $2, revoke_reason = $3
+			WHERE id = ANY ($1) AND revoked_at IS NULL
+			RETURNING {revcols}
+		), logged AS (
+			INSERT INTO {schema}.revocation_log (session_id, revoked_at) SELECT id, revoked_at FROM r
+			{logconflict}
+		)
+		SELECT {revcols} FROM r`,
 
 		// Payloads are built in Go (notice.go); one round trip sends all.
 		notify: `SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`,
@@ -153,11 +178,23 @@ func newQueries(schema string) queries {
 		WHERE s.subject = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND s.idle_expires_at > $2
 		ORDER BY s.created_at, s.id`,
 
-		// A sequential scan: no index names revoked_at, so that revoking
-		// is a heap-only update (migration 0007, docs/pgstore.md).
+		// No index names revoked_at, so that revoking is a heap-only
+		// update (migration 0007, docs/pgstore.md). Revocations reads the
+		// sessions revocation_log names (its index on revoked_at, then
+		// the primary key) unless a bulk revocation happened since $1
+		// (bulkSince); then the whole table.
+		bulkSince: `SELECT EXISTS (SELECT 1 FROM {schema}.bulk_revocations WHERE at >= $1)`,
+		revocationsLogged: `SELECT {revcols} FROM {schema}.sessions
+		WHERE id IN (SELECT session_id FROM {schema}.revocation_log WHERE revoked_at >= $1)
+			AND revoked_at >= $1 AND expires_at > $1
+		ORDER BY revoked_at, id`,
 		revocations: `SELECT {revcols} FROM {schema}.sessions
 		WHERE revoked_at >= $1 AND expires_at > $1
 		ORDER BY revoked_at, id`,
+
+		// Committed before RevokeMatching revokes anything, so whoever
+		// sees one of its revocations sees this row.
+		markBulk: `INSERT INTO {schema}.bulk_revocations (at) VALUES ($1) ON CONFLICT (at) DO NOTHING`,
 
 		// A bounded batch; SKIP LOCKED steps over rows another statement
 		// holds, so the collector never waits on (or blocks) a request.
@@ -261,7 +298,7 @@ func newQueries(schema string) queries {
 	for _, p := range []*string{
 		&q.create, &q.get, &q.lookup, &q.touch, &q.touchExists, &q.swapLock, &q.swap,
 		&q.revoke, &q.revokeSubject, &q.evict, &q.notify, &q.limitLock, &q.liveBySubject,
-		&q.list, &q.revocations, &q.deleteExpired,
+		&q.list, &q.revocations, &q.deleteExpired, &q.markBulk, &q.bulkSince, &q.revocationsLogged,
 		&q.getMeta, &q.insertMeta, &q.updateMeta, &q.incr, &q.sweepCounters,
 		&q.appendEvents, &q.deleteEvents,
 		&q.enqueue, &q.claim, &q.finish, &q.listDeliveries, &q.countDeliveries, &q.deleteDel,

@@ -5,7 +5,7 @@
 --
 -- No index may name revoked_at, even in a predicate. The subject index
 -- keeps revoked sessions now (they are filtered on the heap row), and
--- Revocations reads the table instead of sessions_revoked_at.
+-- Revocations reads revocation_log (below) instead of sessions_revoked_at.
 --
 -- Room in the page for the new version: rows fill half a page, so every
 -- live session on it can be revoked in place. It applies to pages written
@@ -15,3 +15,22 @@ ALTER TABLE sessions SET (fillfactor = 50);
 CREATE INDEX sessions_subject ON sessions (subject, created_at);
 DROP INDEX sessions_subject_live;
 DROP INDEX sessions_revoked_at;
+
+-- What Revocations reads instead of sessions_revoked_at. Every revocation
+-- of one session or a subject's (Revoke, RevokeSubject, the evictions of
+-- CreateLimited) adds its session here in the same statement; the row goes
+-- with its session. RevokeMatching adds one row to bulk_revocations
+-- instead, before it revokes anything: Revocations since a time at or
+-- before a bulk revocation reads the sessions table itself.
+CREATE TABLE revocation_log (
+    session_id text        NOT NULL PRIMARY KEY REFERENCES sessions (id) ON DELETE CASCADE,
+    revoked_at timestamptz NOT NULL
+);
+CREATE INDEX revocation_log_revoked_at ON revocation_log (revoked_at);
+INSERT INTO revocation_log (session_id, revoked_at)
+SELECT id, revoked_at FROM sessions WHERE revoked_at IS NOT NULL;
+
+-- One row per RevokeMatching call, kept (a few bytes per incident).
+CREATE TABLE bulk_revocations (
+    at timestamptz NOT NULL PRIMARY KEY
+);
