@@ -19,8 +19,10 @@ var _ sessiond.BulkRevoker = (*Store)(nil)
 
 const (
 	// bulkBatch bounds the sessions of one revocation script, and
-	// bulkSubjects the subjects, so no script holds Redis for long.
-	bulkBatch    = 500
+	// bulkSubjects the subjects, so no script holds Redis for long. 250:
+	// revokeRefsRecordScript also records what it revokes, about twice
+	// the work per session of revokeRefsScript, which took 500.
+	bulkBatch    = 250
 	bulkSubjects = 256
 	// bulkScan is the COUNT of each ZSCAN of the expiry index.
 	bulkScan = 1000
