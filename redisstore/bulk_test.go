@@ -158,3 +158,70 @@ func TestStore_RevokeMatchingScriptSize(t *testing.T) {
 		})
 	}
 }
+
+// TestStore_RevokeMatchingIndexes checks that RevokeMatching without
+// subjects takes what it revokes out of the live count and puts it in
+// Revocations, and leaves the rest alone, however the batches are cut: one
+// script revoking and recording each batch, or, batched as on a Cluster, a
+// script and then record.
+func TestStore_RevokeMatchingIndexes(t *testing.T) {
+	t.Parallel()
+	for _, bySlot := range []bool{false, true} {
+		t.Run(fmt.Sprintf("BySlot=%t", bySlot), func(t *testing.T) {
+			t.Parallel()
+			st := newStore(t, redisstore.Options{})
+			if bySlot {
+				redisstore.BatchBySlot(st)
+			}
+			ctx := t.Context()
+			t0 := now()
+			const old, late = redisstore.BulkBatch + 7, 3
+			create := func(n int, created time.Time) {
+				for i := range n {
+					s := newSession(fmt.Sprintf("user%d", i%5), created)
+					if i%2 == 1 {
+						s.Strategy = sessiond.StrategyHybrid
+					}
+					if err := st.Create(ctx, s); err != nil {
+						t.Fatalf("Create() = %v", err)
+					}
+				}
+			}
+			create(old, t0)
+			create(late, t0.Add(time.Minute))
+			at := t0.Add(2 * time.Minute)
+			countLive := func() int {
+				t.Helper()
+				live, err := st.CountLive(ctx, at)
+				if err != nil {
+					t.Fatalf("CountLive() = %v", err)
+				}
+				return live[sessiond.StrategyDatabase] + live[sessiond.StrategyHybrid]
+			}
+			f := sessiond.RevokeFilter{IssuedBefore: t0.Add(30 * time.Second)}
+			n, subjects, err := st.RevokeMatching(ctx, f, at, sessiond.ReasonIncident)
+			if err != nil || n != old || len(subjects) != 5 {
+				t.Fatalf("RevokeMatching(issued before) = %d, %v, %v; want %d, 5 subjects", n, subjects, err, old)
+			}
+			if got := countLive(); got != late {
+				t.Errorf("CountLive() after RevokeMatching = %d; want %d", got, late)
+			}
+			revs, err := st.Revocations(ctx, at)
+			if err != nil || len(revs) != old {
+				t.Errorf("Revocations() = %d, %v; want %d", len(revs), err, old)
+			}
+			if n, _, err := st.RevokeMatching(ctx, f, at, sessiond.ReasonIncident); err != nil || n != 0 {
+				t.Errorf("RevokeMatching() again = %d, %v; want 0", n, err)
+			}
+			if n, _, err := st.RevokeMatching(ctx, sessiond.RevokeFilter{All: true}, at, sessiond.ReasonIncident); err != nil || n != late {
+				t.Errorf("RevokeMatching(all) = %d, %v; want %d", n, err, late)
+			}
+			if got := countLive(); got != 0 {
+				t.Errorf("CountLive() after RevokeMatching(all) = %d; want 0", got)
+			}
+			if revs, err := st.Revocations(ctx, at); err != nil || len(revs) != old+late {
+				t.Errorf("Revocations() = %d, %v; want %d", len(revs), err, old+late)
+			}
+		})
+	}
+}
