@@ -119,6 +119,11 @@ type Options struct {
 	// SSF serves the Shared Signals transmitter's routes (ssf.go); nil
 	// answers 404.
 	SSF SSF
+	// Receivers are the Shared Signals push endpoints (ssf.receivers[].path,
+	// an exact path, to its receiver). They are served ahead of the routes,
+	// with the request log, the security headers and the per-address rate
+	// limit; the receiver answers for itself (RFC 8935).
+	Receivers map[string]http.Handler
 }
 
 // RateLimits are the request limits of the API, each a token bucket per
@@ -328,7 +333,7 @@ func New(opts Options) (http.Handler, error) {
 	}
 	s.mountBrowser(mux, opts)
 	mux.Handle("/", s.fallback(allowed))
-	s.next = s.middleware(mux)
+	s.next = s.middleware(s.receivers(opts.Receivers, mux))
 	return s, nil
 }
 

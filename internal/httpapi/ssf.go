@@ -80,3 +80,25 @@ func (s *server) readStrict(w http.ResponseWriter, r *http.Request, dst any) ([]
 	}
 	return bytes.Clone(body), nil
 }
+
+// receivers sends a request for an exact push path to its Shared Signals
+// receiver, limited per address and logged under that path (from the
+// configuration, never the request's own); anything else goes to routes.
+func (s *server) receivers(push map[string]http.Handler, routes http.Handler) http.Handler {
+	if len(push) == 0 {
+		return routes
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, ok := push[r.URL.Path]
+		if !ok {
+			routes.ServeHTTP(w, r)
+			return
+		}
+		infoFrom(r.Context()).pattern = r.URL.Path
+		if ok, retry := s.ipLimit.Allow(peerIP(r)); !ok {
+			s.writeError(w, r, tooMany(w, retry, "this address is over its request rate"))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}

@@ -127,3 +127,50 @@ func withID(h map[string]string, id string) map[string]string {
 	}
 	return out
 }
+
+// TestSSF_Receivers: a push receiver's path is served by the receiver, not
+// the routes, behind the request log (the configured path as the pattern),
+// the security headers and the per-address limit; other paths, and the
+// receiver's path with a suffix, still reach the routes.
+func TestSSF_Receivers(t *testing.T) {
+	t.Parallel()
+	var served int
+	e := newEnv(t, sessiond.StrategyHybrid, func(o *httpapi.Options) {
+		o.RateLimits.PerClientIP = ratelimit.Options{Rate: 0.5, Burst: 2}
+		o.Receivers = map[string]http.Handler{"/ssf/push/idp": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			served++
+			w.WriteHeader(http.StatusAccepted)
+		})}
+	})
+	push := func(path string) *http.Response {
+		t.Helper()
+		res, err := e.srv.Client().Post(e.srv.URL+path, "application/secevent+jwt", strings.NewReader("x.y.z"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	for i := range 2 {
+		res := push("/ssf/push/idp")
+		if res.StatusCode != http.StatusAccepted || res.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Fatalf("push %d = %d, nosniff %q; want 202 from the receiver with the API's headers",
+				i+1, res.StatusCode, res.Header.Get("X-Content-Type-Options"))
+		}
+	}
+	if res := push("/ssf/push/idp"); res.StatusCode != http.StatusTooManyRequests || served != 2 {
+		t.Errorf("third push = %d, receiver ran %d times; want 429 and 2", res.StatusCode, served)
+	}
+	if res := push("/ssf/push/idp/extra"); res.StatusCode != http.StatusNotFound || served != 2 {
+		t.Errorf("push to a longer path = %d, receiver ran %d times; want the routes' 404 and 2", res.StatusCode, served)
+	}
+	var statuses []float64
+	for _, l := range requestLines(e.logLines()) {
+		if l["pattern"] == "/ssf/push/idp" {
+			statuses = append(statuses, l["status"].(float64))
+		}
+	}
+	if len(statuses) != 3 || statuses[0] != 202 || statuses[2] != 429 {
+		t.Errorf("request log lines for the receiver: statuses %v; want [202 202 429]", statuses)
+	}
+}

@@ -218,11 +218,11 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
-	handler, err := httpapi.New(hopts)
-	if err != nil {
+	if hopts.Receivers, err = mountSSF(cfg, mgr, store, ssfTx, events, clock, log, o.Getenv, bgLoops); err != nil {
 		return err
 	}
-	if handler, err = mountSSF(cfg, handler, mgr, store, ssfTx, events, clock, log, o.Getenv, bgLoops); err != nil {
+	handler, err := httpapi.New(hopts)
+	if err != nil {
 		return err
 	}
 	con, closeConsole, err := buildConsole(ctx, o, consoleParts{mgr: mgr, keys: apiKeys, signer: keys, events: events, // served at /console

@@ -17,17 +17,17 @@ import (
 	"github.com/sessiond/sessiond/webhook"
 )
 
-// mountSSF puts the push endpoint of every ssf.receivers item in front of
-// the API handler. The jti of each SET is remembered in the store
+// mountSSF returns the push endpoint of every ssf.receivers item, by path,
+// for the API handler to serve (httpapi.Options.Receivers). The jti of each SET is remembered in the store
 // (sessiond.ReplayGuard) until its iat window has passed, so a replay is
 // refused on every node; received SETs go to the event log.
 // Receivers with delivery poll get a poller each, run by bg. The
 // transmitter's routes are the API's (httpapi.Options.SSF); here it
 // subscribes to the store's notices of stream list changes.
-func mountSSF(cfg config.Config, api http.Handler, mgr *sessiond.Manager, store sessiond.Store, tx *ssfTransmitter,
-	events sessiond.EventSink, clock sessiond.Clock, log *slog.Logger, getenv func(string) string, bg *background) (http.Handler, error) {
+func mountSSF(cfg config.Config, mgr *sessiond.Manager, store sessiond.Store, tx *ssfTransmitter,
+	events sessiond.EventSink, clock sessiond.Clock, log *slog.Logger, getenv func(string) string, bg *background) (map[string]http.Handler, error) {
 	if len(cfg.SSF.Receivers) == 0 && tx == nil {
-		return api, nil
+		return nil, nil
 	}
 	if getenv == nil {
 		getenv = os.Getenv
@@ -37,7 +37,7 @@ func mountSSF(cfg config.Config, api http.Handler, mgr *sessiond.Manager, store 
 			return nil, err
 		}
 	}
-	routes := ssfRoutes{api: api, push: map[string]http.Handler{}}
+	push := map[string]http.Handler{}
 	var pollers []*ssf.Poller
 	for i, rc := range cfg.SSF.Receivers {
 		var bearer string
@@ -67,13 +67,13 @@ func mountSSF(cfg config.Config, api http.Handler, mgr *sessiond.Manager, store 
 			log.Info("shared signals receiver polling", "name", rc.Name, "issuer", rc.Issuer)
 			continue
 		}
-		routes.push[rc.Path] = r
+		push[rc.Path] = r
 		log.Info("shared signals receiver enabled", "name", rc.Name, "path", rc.Path, "issuer", rc.Issuer)
 	}
 	for _, p := range pollers {
 		bg.Go(p.Run)
 	}
-	return routes, nil
+	return push, nil
 }
 
 // pollAuthorization is the Authorization header a poller sends:
@@ -96,21 +96,6 @@ func pollAuthorization(rc config.SSFReceiver, getenv func(string) string) (strin
 	}
 	b, err := os.ReadFile(rc.PollAuthorizationFile)
 	return strings.TrimSpace(string(b)), err
-}
-
-// ssfRoutes sends an exact push path to its receiver and everything else,
-// untouched, to the API.
-type ssfRoutes struct {
-	api  http.Handler
-	push map[string]http.Handler
-}
-
-func (s ssfRoutes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h, ok := s.push[r.URL.Path]; ok {
-		h.ServeHTTP(w, r)
-		return
-	}
-	s.api.ServeHTTP(w, r)
 }
 
 // replayOrMemory is the store's shared one-time keys, or this node's memory
