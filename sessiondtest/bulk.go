@@ -99,7 +99,7 @@ func bulkMany(t *testing.T, f *fixture, r sessiond.BulkRevoker) {
 	const sessions, subjects = 5000, 1250
 	var all []*sessiond.Session
 	for i := range sessions {
-		s := newSession(fmt.Sprintf("user%04d", i%subjects), bulkCutoff.Add(time.Duration(i%4-2)*time.Minute))
+		s := NewSession(fmt.Sprintf("user%04d", i%subjects), bulkCutoff.Add(time.Duration(i%4-2)*time.Minute))
 		s.IdleExpiresAt = bulkAt.Add(time.Hour)
 		f.create(clone(s))
 		all = append(all, s)
@@ -189,7 +189,7 @@ var bulkFilters = []struct {
 func populateBulk(f *fixture) bulkPopulation {
 	var p bulkPopulation
 	mk := func(subject string, created time.Time) *sessiond.Session {
-		s := newSession(subject, created)
+		s := NewSession(subject, created)
 		s.IdleExpiresAt = bulkAt.Add(time.Hour)
 		return s
 	}

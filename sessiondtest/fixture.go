@@ -65,9 +65,10 @@ func implements[E any](st sessiond.Store) bool {
 	return ok
 }
 
-// newSession returns a live database-strategy session of subject created at
-// created, with every field set.
-func newSession(subject string, created time.Time) *sessiond.Session {
+// NewSession returns a live database-strategy session of subject created at
+// created, with every field set, for a store's own tests to create as it is
+// or after changing the fields a test is about. Each call has a new ID.
+func NewSession(subject string, created time.Time) *sessiond.Session {
 	return &sessiond.Session{
 		ID:            sessiond.NewSessionID(),
 		Subject:       subject,

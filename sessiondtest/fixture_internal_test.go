@@ -9,7 +9,7 @@ import (
 )
 
 func TestFieldDiffs(t *testing.T) {
-	s := newSession("alice", t0)
+	s := NewSession("alice", t0)
 	same := clone(s)
 	same.CreatedAt = s.CreatedAt.In(time.FixedZone("X", 3600)) // the same instant
 	if d := fieldDiffs("Get", *same, *s); len(d) != 0 {

@@ -105,7 +105,7 @@ func TestOutage(t *testing.T, target string, open func(t *testing.T, addr string
 	p := NewProxy(t, target)
 	st := open(t, p.Addr())
 	f := &fixture{t: t, st: st, ctx: t.Context()}
-	s := newSession("alice", t0)
+	s := NewSession("alice", t0)
 	tok := newToken(sessiond.KindRefresh, s.ID, t0)
 	f.create(clone(s), tok)
 
@@ -147,7 +147,7 @@ type storeCall struct {
 // TestStore after Close.
 func everyCall(st sessiond.Store, s *sessiond.Session, tok sessiond.Token) []storeCall {
 	later := at(time.Minute)
-	fresh := newSession("alice", t0)
+	fresh := NewSession("alice", t0)
 	calls := []storeCall{
 		{"Ping", st.Ping},
 		{"Create", func(ctx context.Context) error { return st.Create(ctx, clone(fresh)) }},

@@ -19,7 +19,7 @@ type swapFixture struct {
 func setupSwap(t *testing.T, newStore func(t *testing.T) sessiond.Store) *swapFixture {
 	t.Helper()
 	f := setup(t, newStore)
-	s := newSession("alice", t0)
+	s := NewSession("alice", t0)
 	old := newToken(sessiond.KindRefresh, s.ID, t0)
 	f.create(clone(s), newToken(sessiond.KindAccess, s.ID, t0), old)
 	return &swapFixture{fixture: f, s: s, old: old}
@@ -75,7 +75,7 @@ func testSwapRefresh(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	t.Run("AccessTokenAsOld", func(t *testing.T) {
 		f := setupSwap(t, newStore)
 		access := newToken(sessiond.KindAccess, f.s.ID, t0)
-		other := newSession("alice", t0)
+		other := NewSession("alice", t0)
 		access.SessionID = other.ID
 		f.create(clone(other), access)
 		sw := f.swap(at(time.Hour), 0)
@@ -153,7 +153,7 @@ func testSwapRefresh(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	})
 	t.Run("NextHashExists", func(t *testing.T) {
 		f := setupSwap(t, newStore)
-		other := newSession("bob", t0)
+		other := NewSession("bob", t0)
 		taken := newToken(sessiond.KindRefresh, other.ID, t0)
 		f.create(clone(other), taken)
 		sw := f.swap(at(time.Hour), 0)
