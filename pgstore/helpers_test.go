@@ -102,9 +102,5 @@ func newSession(subject string, created time.Time) *sessiond.Session {
 	return s
 }
 
-// newToken returns a token of kind for session sid with a random hash.
-func newToken(kind sessiond.TokenKind, sid sessiond.SessionID, issued time.Time) sessiond.Token {
-	var h sessiond.TokenHash
-	_, _ = rand.Read(h[:])
-	return sessiond.Token{Hash: h, Kind: kind, SessionID: sid, IssuedAt: issued, ExpiresAt: issued.Add(24 * time.Hour)}
-}
+// newToken is the conformance suite's token constructor.
+var newToken = sessiondtest.NewToken

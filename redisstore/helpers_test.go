@@ -113,11 +113,8 @@ func newSession(subject string, created time.Time) *sessiond.Session {
 	return s
 }
 
-func newToken(kind sessiond.TokenKind, sid sessiond.SessionID, issued time.Time) sessiond.Token {
-	var h sessiond.TokenHash
-	_, _ = rand.Read(h[:])
-	return sessiond.Token{Hash: h, Kind: kind, SessionID: sid, IssuedAt: issued, ExpiresAt: issued.Add(24 * time.Hour)}
-}
+// newToken is the conformance suite's token constructor.
+var newToken = sessiondtest.NewToken
 
 // now is the wall clock in UTC at µs precision: these tests look at TTLs
 // Redis applies by its own clock.

@@ -210,7 +210,7 @@ func populateBulk(f *fixture) bulkPopulation {
 	dave.ExpiresAt = bulkAt.Add(-time.Minute)
 	p.dead = []*sessiond.Session{revoked, expired, idle, dave}
 	for _, s := range append(slices.Clone(p.live), p.dead...) {
-		f.create(clone(s), newToken(sessiond.KindRefresh, s.ID, s.CreatedAt))
+		f.create(clone(s), NewToken(sessiond.KindRefresh, s.ID, s.CreatedAt))
 	}
 	f.revoke(revoked.ID, t0.Add(time.Second), sessiond.ReasonLogout)
 	revoked.RevokedAt, revoked.RevokeReason = t0.Add(time.Second), sessiond.ReasonLogout

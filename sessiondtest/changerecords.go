@@ -79,7 +79,7 @@ func recordCreateWrites(t *testing.T, f *fixture, st changeRecordStore) {
 		t.Fatal("WritesChangeEvents() = false on a store the suite runs on")
 	}
 	s := NewSession("alice", t0)
-	tok := newToken(sessiond.KindAccess, s.ID, t0)
+	tok := NewToken(sessiond.KindAccess, s.ID, t0)
 	rec := records(sessiond.EventSessionCreated, s, t0)
 	evicted, err := st.CreateRecorded(f.ctx, clone(s), 0, false, rec, nil, tok)
 	if err != nil || len(evicted) != 0 {
@@ -92,14 +92,14 @@ func recordCreateWrites(t *testing.T, f *fixture, st changeRecordStore) {
 
 func recordFailedCreateWritesNothing(t *testing.T, f *fixture, st changeRecordStore) {
 	s := NewSession("alice", t0)
-	tok := newToken(sessiond.KindAccess, s.ID, t0)
+	tok := NewToken(sessiond.KindAccess, s.ID, t0)
 	f.create(clone(s), tok)
 	for _, tc := range []struct {
 		name string
 		s    *sessiond.Session
 		tok  sessiond.Token
 	}{
-		{"SessionIDExists", s, newToken(sessiond.KindAccess, s.ID, t0)},
+		{"SessionIDExists", s, NewToken(sessiond.KindAccess, s.ID, t0)},
 		{"TokenHashExists", NewSession("alice", t0), tok},
 	} {
 		next := clone(tc.s)
@@ -135,7 +135,7 @@ func recordBadCreateChangesNothing(t *testing.T, f *fixture, st changeRecordStor
 			s := NewSession("alice", t0)
 			rec := records(sessiond.EventSessionCreated, s, t0)
 			tc.edit(&rec)
-			_, err := st.CreateRecorded(f.ctx, clone(s), max, true, rec, nil, newToken(sessiond.KindAccess, s.ID, t0))
+			_, err := st.CreateRecorded(f.ctx, clone(s), max, true, rec, nil, NewToken(sessiond.KindAccess, s.ID, t0))
 			wantErr(t, tc.name+": CreateRecorded", err, sessiond.ErrInvalidArgument)
 			f.wantGone(s.ID)
 			wantNoRecords(t, f, st, tc.name, s.ID)

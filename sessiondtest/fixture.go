@@ -89,8 +89,9 @@ func randomHash() sessiond.TokenHash {
 	return h
 }
 
-// newToken returns a token of kind for session sid with a random hash.
-func newToken(kind sessiond.TokenKind, sid sessiond.SessionID, issued time.Time) sessiond.Token {
+// NewToken returns a token of kind for session sid with a random hash,
+// issued at issued and valid for 24 hours.
+func NewToken(kind sessiond.TokenKind, sid sessiond.SessionID, issued time.Time) sessiond.Token {
 	return sessiond.Token{
 		Hash:      randomHash(),
 		Kind:      kind,

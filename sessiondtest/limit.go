@@ -30,7 +30,7 @@ func TestLimiter(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 
 func limitUnderLimit(t *testing.T, f *fixture, l sessiond.Limiter) {
 	s := NewSession("alice", t0)
-	revs, err := l.CreateLimited(f.ctx, clone(s), 3, true, newToken(sessiond.KindAccess, s.ID, t0))
+	revs, err := l.CreateLimited(f.ctx, clone(s), 3, true, NewToken(sessiond.KindAccess, s.ID, t0))
 	if err != nil || len(revs) != 0 {
 		t.Fatalf("CreateLimited under the limit = %v, %v; want no evictions", revs, err)
 	}
@@ -73,7 +73,7 @@ func limitReject(t *testing.T, f *fixture, l sessiond.Limiter) {
 		f.create(NewSession("alice", t0))
 	}
 	n := NewSession("alice", at(time.Minute))
-	tok := newToken(sessiond.KindAccess, n.ID, n.CreatedAt)
+	tok := NewToken(sessiond.KindAccess, n.ID, n.CreatedAt)
 	_, err := l.CreateLimited(f.ctx, clone(n), 2, false, tok)
 	wantErr(t, "CreateLimited over the limit", err, sessiond.ErrLimitReached)
 	f.wantGone(n.ID)
@@ -117,7 +117,7 @@ func limitConcurrent(t *testing.T, f *fixture, l sessiond.Limiter, evict bool) {
 		go func() {
 			defer wg.Done()
 			s := NewSession("alice", at(time.Duration(i)*time.Millisecond))
-			_, err := l.CreateLimited(f.ctx, s, 3, evict, newToken(sessiond.KindAccess, s.ID, s.CreatedAt))
+			_, err := l.CreateLimited(f.ctx, s, 3, evict, NewToken(sessiond.KindAccess, s.ID, s.CreatedAt))
 			mu.Lock()
 			defer mu.Unlock()
 			switch {

@@ -52,7 +52,7 @@ func testRevoke(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	t.Run("LookupAndList", func(t *testing.T) {
 		f := setup(t, newStore)
 		s, other := NewSession("alice", t0), NewSession("alice", t0.Add(time.Second))
-		tok := newToken(sessiond.KindAccess, s.ID, t0)
+		tok := NewToken(sessiond.KindAccess, s.ID, t0)
 		f.create(clone(s), tok)
 		f.create(clone(other))
 		f.revoke(s.ID, at(time.Minute), sessiond.ReasonLogout)
@@ -88,7 +88,7 @@ func testRevokeSubject(t *testing.T, newStore func(t *testing.T) sessiond.Store)
 		w.expired.IdleExpiresAt = w.expired.ExpiresAt
 		w.idle.IdleExpiresAt = t0.Add(-time.Minute)
 		for _, s := range []*sessiond.Session{w.live1, w.live2, w.revoked, w.expired, w.idle, w.bob} {
-			f.create(clone(s), newToken(sessiond.KindRefresh, s.ID, s.CreatedAt))
+			f.create(clone(s), NewToken(sessiond.KindRefresh, s.ID, s.CreatedAt))
 		}
 		f.revoke(w.revoked.ID, t0.Add(time.Second), sessiond.ReasonLogout)
 		w.revoked.RevokedAt, w.revoked.RevokeReason = t0.Add(time.Second), sessiond.ReasonLogout

@@ -19,7 +19,7 @@ func testCreate(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 		s := NewSession("alice", t0)
 		s.Strategy = sessiond.StrategyHybrid
 		s.Persistent = true
-		f.create(clone(s), newToken(sessiond.KindRefresh, s.ID, t0))
+		f.create(clone(s), NewToken(sessiond.KindRefresh, s.ID, t0))
 		f.wantSession(s)
 	})
 	t.Run("RoundTripEveryStrategy", func(t *testing.T) {
@@ -67,7 +67,7 @@ func testCreate(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 		f.create(clone(s))
 		dup := NewSession("mallory", t0.Add(time.Minute))
 		dup.ID = s.ID
-		tok := newToken(sessiond.KindAccess, s.ID, t0)
+		tok := NewToken(sessiond.KindAccess, s.ID, t0)
 		err := f.st.Create(f.ctx, dup, tok)
 		wantErr(t, "Create(existing ID)", err, sessiond.ErrConflict)
 		f.wantSession(s)
@@ -76,12 +76,12 @@ func testCreate(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	t.Run("ConflictTokenHash", func(t *testing.T) {
 		f := setup(t, newStore)
 		s := NewSession("alice", t0)
-		taken := newToken(sessiond.KindAccess, s.ID, t0)
+		taken := NewToken(sessiond.KindAccess, s.ID, t0)
 		f.create(clone(s), taken)
 
 		other := NewSession("bob", t0)
-		fresh := newToken(sessiond.KindRefresh, other.ID, t0)
-		dup := newToken(sessiond.KindAccess, other.ID, t0)
+		fresh := NewToken(sessiond.KindRefresh, other.ID, t0)
+		dup := NewToken(sessiond.KindAccess, other.ID, t0)
 		dup.Hash = taken.Hash
 		f.createRefused("Create(existing token hash)", sessiond.ErrConflict, other, fresh, dup)
 		f.wantToken(taken)
@@ -89,15 +89,15 @@ func testCreate(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	t.Run("ConflictRepeatedTokenHash", func(t *testing.T) {
 		f := setup(t, newStore)
 		s := NewSession("alice", t0)
-		a := newToken(sessiond.KindAccess, s.ID, t0)
-		b := newToken(sessiond.KindRefresh, s.ID, t0)
+		a := NewToken(sessiond.KindAccess, s.ID, t0)
+		b := NewToken(sessiond.KindRefresh, s.ID, t0)
 		b.Hash = a.Hash
 		f.createRefused("Create(same hash twice)", sessiond.ErrConflict, s, a, b)
 	})
 	t.Run("TokenOfAnotherSession", func(t *testing.T) {
 		f := setup(t, newStore)
 		s := NewSession("alice", t0)
-		tok := newToken(sessiond.KindAccess, sessiond.NewSessionID(), t0)
+		tok := NewToken(sessiond.KindAccess, sessiond.NewSessionID(), t0)
 		f.createRefused("Create(token of another session)", sessiond.ErrInvalidArgument, s, tok)
 	})
 }
@@ -106,14 +106,14 @@ func testLookup(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	t.Run("AccessAndRefresh", func(t *testing.T) {
 		f := setup(t, newStore)
 		s := NewSession("alice", t0)
-		access := newToken(sessiond.KindAccess, s.ID, t0)
+		access := NewToken(sessiond.KindAccess, s.ID, t0)
 		access.ExpiresAt = t0.Add(15 * time.Minute)
-		refresh := newToken(sessiond.KindRefresh, s.ID, t0.Add(time.Microsecond))
+		refresh := NewToken(sessiond.KindRefresh, s.ID, t0.Add(time.Microsecond))
 		refresh.ExpiresAt = t0.Add(7 * 24 * time.Hour)
 		f.create(clone(s), access, refresh)
 		// A second session, so a store returning "some" token fails.
 		other := NewSession("alice", t0)
-		f.create(other, newToken(sessiond.KindAccess, other.ID, t0), newToken(sessiond.KindRefresh, other.ID, t0))
+		f.create(other, NewToken(sessiond.KindAccess, other.ID, t0), NewToken(sessiond.KindRefresh, other.ID, t0))
 
 		for _, tok := range []sessiond.Token{access, refresh} {
 			got := f.wantToken(tok)
@@ -123,14 +123,14 @@ func testLookup(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	t.Run("Unknown", func(t *testing.T) {
 		f := setup(t, newStore)
 		s := NewSession("alice", t0)
-		f.create(s, newToken(sessiond.KindAccess, s.ID, t0))
+		f.create(s, NewToken(sessiond.KindAccess, s.ID, t0))
 		f.wantNoToken(randomHash())
 		f.wantNoToken(sessiond.TokenHash{})
 	})
 	t.Run("RevokedSession", func(t *testing.T) {
 		f := setup(t, newStore)
 		s := NewSession("alice", t0)
-		tok := newToken(sessiond.KindAccess, s.ID, t0)
+		tok := NewToken(sessiond.KindAccess, s.ID, t0)
 		f.create(clone(s), tok)
 		f.revoke(s.ID, at(time.Minute), sessiond.ReasonLogout)
 		got := f.wantToken(tok)
@@ -194,7 +194,7 @@ func testList(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 		bob := NewSession("bob", t0)
 		// Created out of order, so insertion order is not creation order.
 		for _, s := range []*sessiond.Session{second, revoked, third, expired, idle, first, bob} {
-			f.create(clone(s), newToken(sessiond.KindAccess, s.ID, s.CreatedAt))
+			f.create(clone(s), NewToken(sessiond.KindAccess, s.ID, s.CreatedAt))
 		}
 		f.revoke(revoked.ID, t0.Add(time.Second), sessiond.ReasonLogout)
 
@@ -232,8 +232,8 @@ func testDeleteExpired(t *testing.T, newStore func(t *testing.T) sessiond.Store)
 			s := NewSession("alice", t0)
 			configure(s)
 			e := entry{s: s, tokens: []sessiond.Token{
-				newToken(sessiond.KindAccess, s.ID, t0),
-				newToken(sessiond.KindRefresh, s.ID, t0),
+				NewToken(sessiond.KindAccess, s.ID, t0),
+				NewToken(sessiond.KindRefresh, s.ID, t0),
 			}}
 			f.create(clone(s), e.tokens...)
 			return e
@@ -347,7 +347,7 @@ func testCopies(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	t.Run("Lookup", func(t *testing.T) {
 		f := setup(t, newStore)
 		s := NewSession("alice", t0)
-		tok := newToken(sessiond.KindAccess, s.ID, t0)
+		tok := NewToken(sessiond.KindAccess, s.ID, t0)
 		f.create(clone(s), tok)
 		_, got := f.lookup(tok.Hash)
 		mutate(got)
@@ -391,7 +391,7 @@ func testCopies(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 func testCanceledContext(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	f := setup(t, newStore)
 	s := NewSession("alice", t0)
-	tok := newToken(sessiond.KindRefresh, s.ID, t0)
+	tok := NewToken(sessiond.KindRefresh, s.ID, t0)
 	f.create(clone(s), tok)
 
 	ctx, cancel := context.WithCancel(f.ctx)
@@ -401,13 +401,13 @@ func testCanceledContext(t *testing.T, newStore func(t *testing.T) sessiond.Stor
 		name string
 		call func() error
 	}{
-		{"Create", func() error { return f.st.Create(ctx, fresh, newToken(sessiond.KindAccess, fresh.ID, t0)) }},
+		{"Create", func() error { return f.st.Create(ctx, fresh, NewToken(sessiond.KindAccess, fresh.ID, t0)) }},
 		{"Get", func() error { _, err := f.st.Get(ctx, s.ID); return err }},
 		{"Lookup", func() error { _, _, err := f.st.Lookup(ctx, tok.Hash); return err }},
 		{"Touch", func() error { return f.st.Touch(ctx, s.ID, at(time.Minute), at(time.Hour)) }},
 		{"SwapRefresh", func() error {
 			return f.st.SwapRefresh(ctx, sessiond.RefreshSwap{
-				Old: tok.Hash, Next: newToken(sessiond.KindRefresh, s.ID, at(time.Minute)),
+				Old: tok.Hash, Next: NewToken(sessiond.KindRefresh, s.ID, at(time.Minute)),
 				Now: at(time.Minute), GraceSince: at(time.Minute), LastActiveAt: at(time.Minute), IdleExpiresAt: at(time.Hour),
 			})
 		}},
@@ -470,7 +470,7 @@ func testBadInput(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 func testClosed(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	f := setup(t, newStore)
 	s := NewSession("alice", t0)
-	tok := newToken(sessiond.KindRefresh, s.ID, t0)
+	tok := NewToken(sessiond.KindRefresh, s.ID, t0)
 	f.create(clone(s), tok)
 	if err := f.st.Close(); err != nil {
 		t.Fatalf("Close() = %v; want nil", err)
