@@ -34,7 +34,7 @@ func (s *Store) WritesChangeEvents() bool { return s.crossSlot }
 // delivery strings, m strings (9 per delivery, as enqueue takes them).
 // The six record keys start at KEYS[j]: event IDs, event times, odd event
 // IDs, outbox due, outbox pending, outbox done.
-const recordsLua = eventPrelude + outboxPrelude + appendEventsFn + enqueueFn + `
+const recordsLua = agedLua + eventPrelude + outboxPrelude + appendEventsFn + enqueueFn + `
 -- write_block stores the records block at a[i] and returns the index after it.
 local function write_block(j, a, i, evbase, obbase, maxage)
   local ne = tonumber(a[i])

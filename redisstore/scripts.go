@@ -82,6 +82,19 @@ local function subject_live(idx, base, subject, except, at)
 end
 `
 
+// agedLua defines aged, the safety-net sweep's query that appending events
+// and enqueuing deliveries share: up to 100 members of the sorted set key
+// scored (µs) more than maxage seconds ago by Redis's clock; none when
+// maxage is "0".
+const agedLua = `
+local function aged(key, maxage)
+  if maxage == '0' then return {} end
+  local now = redis.call('TIME')
+  local cut = '(' .. string.format('%d', tonumber(now[1]) - tonumber(maxage)) .. '000000'
+  return redis.call('ZRANGE', key, '-inf', cut, 'BYSCORE', 'LIMIT', 0, 100)
+end
+`
+
 // createScript stores a session, optionally after enforcing a limit.
 //
 //	KEYS: session key, subject index
