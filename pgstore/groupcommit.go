@@ -86,26 +86,11 @@ func (s *Store) group(ctx context.Context, w *groupWrite) error {
 	w.ctx = ctx
 	w.done = make(chan error, 1)
 	q := s.groups
-	q.Push(w)
-	for {
-		select {
-		case err := <-w.done:
-			return s.rerun(w, err)
-		case q.slots <- struct{}{}:
-			// A slot is ours: run groups until ours has been taken.
-			for w.Queued() {
-				s.runGroup(ctx, q.Take(maxGroup))
-			}
-			<-q.slots
-			return s.rerun(w, <-w.done)
-		case <-ctx.Done():
-			if w.Withdraw() {
-				return ctx.Err()
-			}
-			// A leader runs it already: its outcome decides.
-			return s.rerun(w, <-w.done)
-		}
+	withdrawn, err := q.Run(ctx, w, w.done, q.slots, maxGroup, func(ws []*groupWrite) { s.runGroup(ctx, ws) })
+	if withdrawn {
+		return err
 	}
+	return s.rerun(w, err)
 }
 
 // rerun runs w alone when its group was rolled back (err is errAlone),

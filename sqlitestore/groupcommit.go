@@ -48,26 +48,11 @@ func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error)
 		return fmt.Errorf("sqlitestore: %s: %w", op, err)
 	}
 	r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
-	s.queue.Push(r)
-	for {
-		select {
-		case err := <-r.done:
-			return s.outcome(op, err)
-		case s.wsem <- struct{}{}:
-			// The slot is ours: run batches until ours has run.
-			for r.Queued() {
-				s.runBatch(s.queue.Take(maxBatch))
-			}
-			<-s.wsem
-			return s.outcome(op, <-r.done)
-		case <-ctx.Done():
-			if r.Withdraw() {
-				return fmt.Errorf("sqlitestore: %s: %w", op, ctx.Err())
-			}
-			// A leader runs it already: its outcome decides.
-			return s.outcome(op, <-r.done)
-		}
+	withdrawn, err := s.queue.Run(ctx, r, r.done, s.wsem, maxBatch, s.runBatch)
+	if withdrawn {
+		return fmt.Errorf("sqlitestore: %s: %w", op, err)
 	}
+	return s.outcome(op, err)
 }
 
 // outcome translates the error a write's fn, or its commit, returned.

@@ -5,6 +5,7 @@
 package groupcommit
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 )
@@ -30,7 +31,11 @@ func (w *Write) Withdraw() bool { return w.state.CompareAndSwap(queued, withdraw
 func (w *Write) take() bool { return w.state.CompareAndSwap(queued, taken) }
 
 // write is a store's write that embeds Write.
-type write interface{ take() bool }
+type write interface {
+	take() bool
+	Queued() bool
+	Withdraw() bool
+}
 
 // Queue is the writes waiting for a leader. The zero Queue is empty and
 // ready; it is safe for concurrent use.
@@ -68,4 +73,30 @@ func (q *Queue[W]) Len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return len(q.pending)
+}
+
+// Run queues w and waits for its outcome, the error a leader sends on
+// done. Whenever it gets one of slots before that, its caller leads: it
+// runs batches of up to limit waiting writes with run (which sends each
+// its outcome) until w has been taken, then frees the slot. When ctx ends
+// before a leader takes w, Run withdraws w and returns withdrawn true with
+// ctx's error; once a leader has w, w's outcome decides.
+func (q *Queue[W]) Run(ctx context.Context, w W, done <-chan error, slots chan struct{}, limit int, run func([]W)) (withdrawn bool, err error) {
+	q.Push(w)
+	select {
+	case err = <-done:
+		return false, err
+	case slots <- struct{}{}:
+		for w.Queued() {
+			run(q.Take(limit))
+		}
+		<-slots
+		return false, <-done
+	case <-ctx.Done():
+		if w.Withdraw() {
+			return true, ctx.Err()
+		}
+		// A leader runs it already: its outcome decides.
+		return false, <-done
+	}
 }
