@@ -250,91 +250,81 @@ func TestDetector_Check_UserAgentChange(t *testing.T) {
 	}
 }
 
-func TestDetector_Check_DistinctIPs(t *testing.T) {
-	type step struct {
-		at      time.Duration // after t0
-		session string
-		ip      string
-		want    bool // distinct_ips fires
+// ipStep is one Check of TestDetector_Check_DistinctIPs.
+type ipStep struct {
+	at      time.Duration // after t0
+	session string
+	ip      string
+	want    bool // distinct_ips fires
+}
+
+// threeNetworks returns the steps by which session s1 is seen from three
+// networks, gap apart from start; the third fires when want is true.
+func threeNetworks(start, gap time.Duration, want bool) []ipStep {
+	return []ipStep{
+		{start, "s1", "203.0.113.5", false},
+		{start + gap, "s1", "198.51.100.5", false},
+		{start + 2*gap, "s1", "192.0.2.5", want},
 	}
+}
+
+func TestDetector_Check_DistinctIPs(t *testing.T) {
 	tests := []struct {
 		name      string
 		threshold int
 		window    time.Duration
-		steps     []step
+		steps     []ipStep
 	}{
-		{name: "crosses within the window", steps: []step{
-			{0, "s1", "203.0.113.5", false},
-			{time.Minute, "s1", "198.51.100.5", false},
-			{2 * time.Minute, "s1", "192.0.2.5", true},
-		}},
-		{name: "fires once per crossing", steps: []step{
-			{0, "s1", "203.0.113.5", false},
-			{time.Minute, "s1", "198.51.100.5", false},
-			{2 * time.Minute, "s1", "192.0.2.5", true},
-			{3 * time.Minute, "s1", "192.0.2.5", false},
-			{4 * time.Minute, "s1", "203.0.114.5", false},
-			{5 * time.Minute, "s1", "203.0.115.5", false},
-		}},
-		{name: "fires again after falling below", steps: []step{
-			{0, "s1", "203.0.113.5", false},
-			{time.Minute, "s1", "198.51.100.5", false},
-			{2 * time.Minute, "s1", "192.0.2.5", true},
-			{20 * time.Minute, "s1", "203.0.113.5", false}, // the others have left the window
-			{21 * time.Minute, "s1", "198.51.100.5", false},
-			{22 * time.Minute, "s1", "192.0.2.5", true},
-		}},
-		{name: "spread beyond the window", steps: []step{
-			{0, "s1", "203.0.113.5", false},
-			{6 * time.Minute, "s1", "198.51.100.5", false},
-			{12 * time.Minute, "s1", "192.0.2.5", false},
-			{18 * time.Minute, "s1", "203.0.114.5", false},
-		}},
-		{name: "window is half open", steps: []step{
-			{0, "s1", "203.0.113.5", false},
-			{5 * time.Minute, "s1", "198.51.100.5", false},
-			{10 * time.Minute, "s1", "192.0.2.5", false}, // the first is exactly 10m old: out
-		}},
-		{name: "a repeat keeps a network in the window", steps: []step{
+		{name: "crosses within the window", steps: threeNetworks(0, time.Minute, true)},
+		{name: "fires once per crossing", steps: append(threeNetworks(0, time.Minute, true),
+			ipStep{3 * time.Minute, "s1", "192.0.2.5", false},
+			ipStep{4 * time.Minute, "s1", "203.0.114.5", false},
+			ipStep{5 * time.Minute, "s1", "203.0.115.5", false},
+		)},
+		// At 20m the first three have left the window.
+		{name: "fires again after falling below", steps: append(threeNetworks(0, time.Minute, true),
+			threeNetworks(20*time.Minute, time.Minute, true)...)},
+		{name: "spread beyond the window", steps: append(threeNetworks(0, 6*time.Minute, false),
+			ipStep{18 * time.Minute, "s1", "203.0.114.5", false},
+		)},
+		// At 10m the first is exactly 10m old: out.
+		{name: "window is half open", steps: threeNetworks(0, 5*time.Minute, false)},
+		{name: "a repeat keeps a network in the window", steps: []ipStep{
 			{0, "s1", "203.0.113.5", false},
 			{6 * time.Minute, "s1", "198.51.100.5", false},
 			{9 * time.Minute, "s1", "203.0.113.9", false}, // same /24 as the first, refreshed
 			{12 * time.Minute, "s1", "192.0.2.5", true},
 		}},
-		{name: "addresses in one prefix are one network", steps: []step{
+		{name: "addresses in one prefix are one network", steps: []ipStep{
 			{0, "s1", "203.0.113.5", false},
 			{time.Minute, "s1", "203.0.113.6", false},
 			{2 * time.Minute, "s1", "::ffff:203.0.113.7", false},
 			{3 * time.Minute, "s1", "198.51.100.5", false},
 		}},
-		{name: "ipv4 and ipv6 are distinct networks", steps: []step{
+		{name: "ipv4 and ipv6 are distinct networks", steps: []ipStep{
 			{0, "s1", "203.0.113.5", false},
 			{time.Minute, "s1", "2001:db8:1::1", false},
 			{2 * time.Minute, "s1", "2001:db8:2::1", true},
 		}},
-		{name: "sessions are counted apart", steps: []step{
+		{name: "sessions are counted apart", steps: []ipStep{
 			{0, "s1", "203.0.113.5", false},
 			{time.Minute, "s2", "198.51.100.5", false},
 			{2 * time.Minute, "s3", "192.0.2.5", false},
 			{3 * time.Minute, "s1", "198.51.100.5", false},
 		}},
-		{name: "unknown addresses and sessions are not counted", steps: []step{
+		{name: "unknown addresses and sessions are not counted", steps: []ipStep{
 			{0, "s1", "203.0.113.5", false},
 			{time.Minute, "s1", "garbage", false},
 			{time.Minute, "s1", "", false},
 			{time.Minute, "", "198.51.100.5", false},
 			{2 * time.Minute, "s1", "192.0.2.5", false},
 		}},
-		{name: "threshold 2", threshold: 2, steps: []step{
+		{name: "threshold 2", threshold: 2, steps: []ipStep{
 			{0, "s1", "203.0.113.5", false},
 			{time.Minute, "s1", "198.51.100.5", true},
 		}},
-		{name: "custom window", window: time.Hour, steps: []step{
-			{0, "s1", "203.0.113.5", false},
-			{25 * time.Minute, "s1", "198.51.100.5", false},
-			{50 * time.Minute, "s1", "192.0.2.5", true},
-		}},
-		{name: "clock going back counts as inside the window", steps: []step{
+		{name: "custom window", window: time.Hour, steps: threeNetworks(0, 25*time.Minute, true)},
+		{name: "clock going back counts as inside the window", steps: []ipStep{
 			{10 * time.Minute, "s1", "203.0.113.5", false},
 			{0, "s1", "198.51.100.5", false},
 			{5 * time.Minute, "s1", "192.0.2.5", true},

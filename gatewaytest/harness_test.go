@@ -88,15 +88,8 @@ gateway:
 
 	ports2 := strings.NewReplacer(exampleApp, app, exampleSessiond, sd, exampleNginx, ngx, exampleCaddy, cdy)
 	ngxDir := filepath.Join(dir, "nginx")
-	if err := os.MkdirAll(filepath.Join(ngxDir, "tmp"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(ngxDir, "nginx.conf"), ports2.Replace(readFile(t, "../examples/gateway/nginx.conf")))
-	global := "daemon off;"
-	if os.Geteuid() == 0 {
-		global += " user root;" // workers write the proxy buffers under the test's temp dir
-	}
-	st.start(t, ctx, "nginx", nil, bins["nginx"], "-p", ngxDir, "-c", "nginx.conf", "-e", "stderr", "-g", global)
+	conf := ports2.Replace(readFile(t, "../examples/gateway/nginx.conf"))
+	st.start(t, ctx, "nginx", nil, bins["nginx"], testenv.NginxArgs(t, ngxDir, conf)...)
 	waitHTTP(t, ctx, st, "nginx", st.proxies["nginx"]+"/")
 
 	cdyDir := filepath.Join(dir, "caddy")

@@ -92,19 +92,7 @@ gateway: {enabled: true, login_url: /login}
 
 	// NGINX: the same page (the bare handler) with and without auth_request.
 	ngxDir := filepath.Join(dir, "nginx")
-	_ = os.MkdirAll(filepath.Join(ngxDir, "tmp"), 0o755)
-	writeFile(t, filepath.Join(ngxDir, "nginx.conf"), fmt.Sprintf(`worker_processes 1;
-pid nginx.pid;
-error_log stderr warn;
-events {}
-http {
-    access_log off;
-    client_body_temp_path tmp/body;
-    proxy_temp_path tmp/proxy;
-    fastcgi_temp_path tmp/fastcgi;
-    uwsgi_temp_path tmp/uwsgi;
-    scgi_temp_path tmp/scgi;
-    upstream page     { server %s; keepalive 64; }
+	conf := testenv.NginxConf("warn", fmt.Sprintf(`    upstream page     { server %s; keepalive 64; }
     upstream sessiond { server %s; keepalive 64; }
     server {
         listen %s;
@@ -131,13 +119,8 @@ http {
             proxy_set_header Connection "";
         }
     }
-}
 `, bareAddr, sd, ngx))
-	global := "daemon off;"
-	if os.Geteuid() == 0 {
-		global += " user root;"
-	}
-	st.start(t, ctx, "nginx", nil, bins["nginx"], "-p", ngxDir, "-c", "nginx.conf", "-e", "stderr", "-g", global)
+	st.start(t, ctx, "nginx", nil, bins["nginx"], testenv.NginxArgs(t, ngxDir, conf)...)
 	waitHTTP(t, ctx, st, "nginx", "http://"+ngx+"/without")
 	for _, u := range []string{st.sessiond + "/sessiond/check", "http://" + ngx + "/with"} {
 		req, _ := http.NewRequest(http.MethodGet, u, nil)

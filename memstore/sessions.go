@@ -195,17 +195,7 @@ func (s *Store) liveOfSubjectLocked(subject string, except sessiond.SessionID, a
 // before both expiries) except the one with ID except, and returns what it
 // revoked, oldest session first.
 func (s *Store) RevokeSubject(ctx context.Context, subject string, except sessiond.SessionID, at time.Time, reason sessiond.RevokeReason) ([]sessiond.Revocation, error) {
-	if err := s.lock(ctx, "revoke subject"); err != nil {
-		return nil, err
-	}
-	defer s.mu.Unlock()
-	recs := s.liveOfSubjectLocked(subject, except, at)
-	out := make([]sessiond.Revocation, 0, len(recs))
-	for _, rec := range recs {
-		s.revoke(rec, at, reason)
-		out = append(out, rec.revocation())
-	}
-	return out, nil
+	return s.RevokeSubjectRecorded(ctx, subject, except, at, reason, nil)
 }
 
 // sortRecords orders records oldest first, by ID among equals, so results

@@ -23,11 +23,7 @@ func HoldGroupSlots(s *Store) (release func()) {
 }
 
 // QueuedWrites is how many writes wait for a group commit.
-func QueuedWrites(s *Store) int {
-	s.groups.mu.Lock()
-	defer s.groups.mu.Unlock()
-	return len(s.groups.pending)
-}
+func QueuedWrites(s *Store) int { return s.groups.Len() }
 
 // GroupedWrites is how many writes committed in a group of two or more.
 func GroupedWrites(s *Store) int64 { return s.groupedWrites.Load() }

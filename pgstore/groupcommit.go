@@ -5,12 +5,11 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/sessiond/sessiond/internal/groupcommit"
 )
 
 // Group commit. A login or a refresh is one short batch and one commit;
@@ -38,13 +37,6 @@ const (
 	maxGroup   = 64
 )
 
-// groupWrite states.
-const (
-	queued    int32 = iota
-	taken           // a leader runs it: the caller waits for the outcome
-	withdrawn       // the caller's ctx ended first: it never runs
-)
-
 // errAlone tells a write that its group was rolled back, so it must run
 // alone, in its own transaction.
 var errAlone = errors.New("pgstore: run alone")
@@ -62,15 +54,14 @@ type groupWrite struct {
 	// alone runs the write in its own transaction, waiting for locks as
 	// usual, and records its results like queue's callbacks.
 	alone func(ctx context.Context) error
-	state atomic.Int32
 	done  chan error // the outcome, sent once
+	groupcommit.Write
 }
 
 // groupQueue is the writes waiting for a leader, and the slots.
 type groupQueue struct {
-	mu      sync.Mutex
-	pending []*groupWrite
-	slots   chan struct{}
+	groupcommit.Queue[*groupWrite]
+	slots chan struct{}
 }
 
 // newGroupQueue returns the queue of a pool of maxConns connections: half
@@ -79,28 +70,6 @@ type groupQueue struct {
 func newGroupQueue(maxConns int32) *groupQueue {
 	slots := min(groupSlots, max(1, int(maxConns)/2))
 	return &groupQueue{slots: make(chan struct{}, slots)}
-}
-
-func (q *groupQueue) push(w *groupWrite) {
-	q.mu.Lock()
-	q.pending = append(q.pending, w)
-	q.mu.Unlock()
-}
-
-// take removes and returns up to maxGroup waiting writes, oldest first,
-// skipping withdrawn ones.
-func (q *groupQueue) take() []*groupWrite {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	var out []*groupWrite
-	i := 0
-	for ; i < len(q.pending) && len(out) < maxGroup; i++ {
-		if w := q.pending[i]; w.state.CompareAndSwap(queued, taken) {
-			out = append(out, w)
-		}
-	}
-	q.pending = append(q.pending[:0], q.pending[i:]...)
-	return out
 }
 
 // group runs w, in a group commit with the writes waiting beside it, or
@@ -117,26 +86,11 @@ func (s *Store) group(ctx context.Context, w *groupWrite) error {
 	w.ctx = ctx
 	w.done = make(chan error, 1)
 	q := s.groups
-	q.push(w)
-	for {
-		select {
-		case err := <-w.done:
-			return s.rerun(w, err)
-		case q.slots <- struct{}{}:
-			// A slot is ours: run groups until ours has been taken.
-			for w.state.Load() == queued {
-				s.runGroup(ctx, q.take())
-			}
-			<-q.slots
-			return s.rerun(w, <-w.done)
-		case <-ctx.Done():
-			if w.state.CompareAndSwap(queued, withdrawn) {
-				return ctx.Err()
-			}
-			// A leader runs it already: its outcome decides.
-			return s.rerun(w, <-w.done)
-		}
+	withdrawn, err := q.Run(ctx, w, w.done, q.slots, maxGroup, func(ws []*groupWrite) { s.runGroup(ctx, ws) })
+	if withdrawn {
+		return err
 	}
+	return s.rerun(w, err)
 }
 
 // rerun runs w alone when its group was rolled back (err is errAlone),

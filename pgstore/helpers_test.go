@@ -93,25 +93,14 @@ func queryInt(tb testing.TB, dsn, sql string, args ...any) int {
 // t0 is the tests' reference time: UTC, truncated to the microsecond.
 var t0 = time.Date(2030, time.March, 4, 5, 6, 7, 891234000, time.UTC)
 
-// newSession returns a session of subject created at created, live for
-// 8 hours (idle 30 minutes).
+// newSession returns sessiondtest.NewSession as a hybrid-strategy session
+// last active when created: the strategy the bulk tests count.
 func newSession(subject string, created time.Time) *sessiond.Session {
-	return &sessiond.Session{
-		ID:            sessiond.NewSessionID(),
-		Subject:       subject,
-		Strategy:      sessiond.StrategyHybrid,
-		CreatedAt:     created,
-		LastActiveAt:  created,
-		IdleExpiresAt: created.Add(30 * time.Minute),
-		ExpiresAt:     created.Add(8 * time.Hour),
-		Client:        sessiond.Client{IP: "203.0.113.7", UserAgent: "pgstore test"},
-		Claims:        []byte(`{"role":"admin"}`),
-	}
+	s := sessiondtest.NewSession(subject, created)
+	s.Strategy = sessiond.StrategyHybrid
+	s.LastActiveAt = created
+	return s
 }
 
-// newToken returns a token of kind for session sid with a random hash.
-func newToken(kind sessiond.TokenKind, sid sessiond.SessionID, issued time.Time) sessiond.Token {
-	var h sessiond.TokenHash
-	_, _ = rand.Read(h[:])
-	return sessiond.Token{Hash: h, Kind: kind, SessionID: sid, IssuedAt: issued, ExpiresAt: issued.Add(24 * time.Hour)}
-}
+// newToken is the conformance suite's token constructor.
+var newToken = sessiondtest.NewToken

@@ -69,7 +69,7 @@ end
 //	ARGV: base, maximum age (s, "0": none), then per event: id, time (µs),
 //	      type, subject, session ID, IP, user agent, details JSON, regular
 //	      ("1": the ID encodes the time)
-var appendEventsScript = rueidis.NewLuaScript(eventPrelude + appendEventsFn + `
+var appendEventsScript = rueidis.NewLuaScript(agedLua + eventPrelude + appendEventsFn + `
 append_events(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV, 3, #ARGV)
 return 0
 `)
@@ -99,12 +99,8 @@ local function append_events(ids, time, odd, base, maxage, a, from, to)
       if a[i + 8] ~= '1' then redis.call('ZADD', odd, 0, id) end
     end
   end
-  if maxage ~= '0' then
-    local now = redis.call('TIME')
-    local cut = '(' .. string.format('%d', tonumber(now[1]) - tonumber(maxage)) .. '000000'
-    for _, id in ipairs(redis.call('ZRANGE', time, '-inf', cut, 'BYSCORE', 'LIMIT', 0, 100)) do
-      drop_event(base, ids, time, odd, id)
-    end
+  for _, id in ipairs(aged(time, maxage)) do
+    drop_event(base, ids, time, odd, id)
   end
 end
 `

@@ -106,26 +106,15 @@ func globalKey(prefix, name string) string { return prefix + ":{" + prefix + "}:
 
 func ref(subject string, id sessiond.SessionID) string { return tagOf(subject) + string(id) }
 
-// newSession returns a live database-strategy session created at created.
+// newSession returns sessiondtest.NewSession last active when created.
 func newSession(subject string, created time.Time) *sessiond.Session {
-	return &sessiond.Session{
-		ID:            sessiond.NewSessionID(),
-		Subject:       subject,
-		Strategy:      sessiond.StrategyDatabase,
-		CreatedAt:     created,
-		LastActiveAt:  created,
-		IdleExpiresAt: created.Add(30 * time.Minute),
-		ExpiresAt:     created.Add(8 * time.Hour),
-		Client:        sessiond.Client{IP: "203.0.113.7", UserAgent: "Mozilla/5.0 (X11; Linux x86_64) redisstore_test"},
-		Claims:        []byte(`{"role":"admin","tenant":"acme"}`),
-	}
+	s := sessiondtest.NewSession(subject, created)
+	s.LastActiveAt = created
+	return s
 }
 
-func newToken(kind sessiond.TokenKind, sid sessiond.SessionID, issued time.Time) sessiond.Token {
-	var h sessiond.TokenHash
-	_, _ = rand.Read(h[:])
-	return sessiond.Token{Hash: h, Kind: kind, SessionID: sid, IssuedAt: issued, ExpiresAt: issued.Add(24 * time.Hour)}
-}
+// newToken is the conformance suite's token constructor.
+var newToken = sessiondtest.NewToken
 
 // now is the wall clock in UTC at µs precision: these tests look at TTLs
 // Redis applies by its own clock.

@@ -60,7 +60,7 @@ end
 //	ARGV: base, maximum age (s, "0": none), then per delivery: id,
 //	      endpoint, event ID, payload, attempts, next attempt (µs), last
 //	      error, created (µs), updated (µs)
-var enqueueScript = rueidis.NewLuaScript(outboxPrelude + enqueueFn + `
+var enqueueScript = rueidis.NewLuaScript(agedLua + outboxPrelude + enqueueFn + `
 enqueue(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV, 3, #ARGV)
 return 0
 `)
@@ -80,12 +80,8 @@ local function enqueue(due, pending, done, base, maxage, a, from, to)
       redis.call('ZADD', pending, a[i + 7], id)
     end
   end
-  if maxage ~= '0' then
-    local now = redis.call('TIME')
-    local cut = '(' .. string.format('%d', tonumber(now[1]) - tonumber(maxage)) .. '000000'
-    for _, id in ipairs(redis.call('ZRANGE', done, '-inf', cut, 'BYSCORE', 'LIMIT', 0, 100)) do
-      drop_delivery(base, id)
-    end
+  for _, id in ipairs(aged(done, maxage)) do
+    drop_delivery(base, id)
   end
 end
 `

@@ -34,7 +34,7 @@ func (s *Store) WritesChangeEvents() bool { return s.crossSlot }
 // delivery strings, m strings (9 per delivery, as enqueue takes them).
 // The six record keys start at KEYS[j]: event IDs, event times, odd event
 // IDs, outbox due, outbox pending, outbox done.
-const recordsLua = eventPrelude + outboxPrelude + appendEventsFn + enqueueFn + `
+const recordsLua = agedLua + eventPrelude + outboxPrelude + appendEventsFn + enqueueFn + `
 -- write_block stores the records block at a[i] and returns the index after it.
 local function write_block(j, a, i, evbase, obbase, maxage)
   local ne = tonumber(a[i])
@@ -368,28 +368,15 @@ var _ sessiond.SubjectChangeRecorder = (*Store)(nil)
 //	      age, the number n of prepared sessions, their n IDs, the records
 //	      block
 var revokeSubjectRecordedScript = rueidis.NewLuaScript(prelude + recordsLua + `
-trim(KEYS[1])
-local at = tonumber(ARGV[5])
 local n = tonumber(ARGV[10])
 local prepared = {}
 for i = 11, 10 + n do prepared[ARGV[i]] = true end
-local found, out, ready = {}, {}, true
-for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  if ARGV[4] ~= '1' or id ~= ARGV[3] then
-    local k = ARGV[1] .. id
-    local f = redis.call('HMGET', k, 'sub', 'ra', 'ie', 'e', 'c')
-    if not f[4] then
-      redis.call('ZREM', KEYS[1], id)
-    elseif f[1] == ARGV[2] and live(f[2], f[3], f[4], at) then
-      found[#found + 1] = k
-      out[#out + 1] = id
-      out[#out + 1] = f[4]
-      out[#out + 1] = f[5]
-      if not prepared[id] then ready = false end
-    end
-  end
+local found, out = subject_live(KEYS[1], ARGV[1], ARGV[2], ARGV[4] == '1' and ARGV[3], tonumber(ARGV[5]))
+local ready = #found == n
+for i = 1, #out, 3 do
+  if not prepared[out[i]] then ready = false end
 end
-if not ready or #found ~= n then
+if not ready then
   table.insert(out, 1, 'prepare')
   return out
 end

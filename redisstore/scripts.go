@@ -57,6 +57,42 @@ end
 local function live(f_ra, f_ie, f_e, now)
   return f_ra == '0' and now < tonumber(f_ie) and now < tonumber(f_e)
 end
+-- subject_live trims a subject index (dropping the members whose session
+-- is gone) and returns the keys of the sessions of subject live at at,
+-- except the ID except (false: none), and {id, expiry, created, ...} of
+-- the same sessions.
+local function subject_live(idx, base, subject, except, at)
+  trim(idx)
+  local keys, out = {}, {}
+  for _, id in ipairs(redis.call('ZRANGE', idx, 0, -1)) do
+    if id ~= except then
+      local k = base .. id
+      local f = redis.call('HMGET', k, 'sub', 'ra', 'ie', 'e', 'c')
+      if not f[4] then
+        redis.call('ZREM', idx, id)
+      elseif f[1] == subject and live(f[2], f[3], f[4], at) then
+        keys[#keys + 1] = k
+        out[#out + 1] = id
+        out[#out + 1] = f[4]
+        out[#out + 1] = f[5]
+      end
+    end
+  end
+  return keys, out
+end
+`
+
+// agedLua defines aged, the safety-net sweep's query that appending events
+// and enqueuing deliveries share: up to 100 members of the sorted set key
+// scored (µs) more than maxage seconds ago by Redis's clock; none when
+// maxage is "0".
+const agedLua = `
+local function aged(key, maxage)
+  if maxage == '0' then return {} end
+  local now = redis.call('TIME')
+  local cut = '(' .. string.format('%d', tonumber(now[1]) - tonumber(maxage)) .. '000000'
+  return redis.call('ZRANGE', key, '-inf', cut, 'BYSCORE', 'LIMIT', 0, 100)
+end
 `
 
 // createScript stores a session, optionally after enforcing a limit.
@@ -203,23 +239,8 @@ return f
 //	ARGV: base, subject, except id, has except ("1"/"0"), at, reason
 //	→ {id, expiry, created, ...} of the sessions it revoked
 var revokeSubjectScript = rueidis.NewLuaScript(prelude + `
-trim(KEYS[1])
-local at = tonumber(ARGV[5])
-local out = {}
-for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  if ARGV[4] ~= '1' or id ~= ARGV[3] then
-    local k = ARGV[1] .. id
-    local f = redis.call('HMGET', k, 'sub', 'ra', 'ie', 'e', 'c')
-    if not f[4] then
-      redis.call('ZREM', KEYS[1], id)
-    elseif f[1] == ARGV[2] and live(f[2], f[3], f[4], at) then
-      redis.call('HSET', k, 'ra', ARGV[5], 'rr', ARGV[6])
-      out[#out + 1] = id
-      out[#out + 1] = f[4]
-      out[#out + 1] = f[5]
-    end
-  end
-end
+local keys, out = subject_live(KEYS[1], ARGV[1], ARGV[2], ARGV[4] == '1' and ARGV[3], tonumber(ARGV[5]))
+for _, k in ipairs(keys) do redis.call('HSET', k, 'ra', ARGV[5], 'rr', ARGV[6]) end
 return out
 `)
 

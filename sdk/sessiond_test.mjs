@@ -3,16 +3,7 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 import { createSession } from "./sessiond.js";
-
-class MemStorage {
-  #m = new Map();
-  get length() { return this.#m.size; }
-  key(i) { return [...this.#m.keys()][i] ?? null; }
-  getItem(k) { return this.#m.has(k) ? this.#m.get(k) : null; }
-  setItem(k, v) { this.#m.set(k, String(v)); }
-  removeItem(k) { this.#m.delete(k); }
-  clear() { this.#m.clear(); }
-}
+import { MemStorage } from "./memstorage.mjs";
 
 // fakeServer answers /api (401 unless the access token is valid),
 // /auth/refresh and /logout, and counts calls.

@@ -99,7 +99,7 @@ func bulkMany(t *testing.T, f *fixture, r sessiond.BulkRevoker) {
 	const sessions, subjects = 5000, 1250
 	var all []*sessiond.Session
 	for i := range sessions {
-		s := newSession(fmt.Sprintf("user%04d", i%subjects), bulkCutoff.Add(time.Duration(i%4-2)*time.Minute))
+		s := NewSession(fmt.Sprintf("user%04d", i%subjects), bulkCutoff.Add(time.Duration(i%4-2)*time.Minute))
 		s.IdleExpiresAt = bulkAt.Add(time.Hour)
 		f.create(clone(s))
 		all = append(all, s)
@@ -189,7 +189,7 @@ var bulkFilters = []struct {
 func populateBulk(f *fixture) bulkPopulation {
 	var p bulkPopulation
 	mk := func(subject string, created time.Time) *sessiond.Session {
-		s := newSession(subject, created)
+		s := NewSession(subject, created)
 		s.IdleExpiresAt = bulkAt.Add(time.Hour)
 		return s
 	}
@@ -210,7 +210,7 @@ func populateBulk(f *fixture) bulkPopulation {
 	dave.ExpiresAt = bulkAt.Add(-time.Minute)
 	p.dead = []*sessiond.Session{revoked, expired, idle, dave}
 	for _, s := range append(slices.Clone(p.live), p.dead...) {
-		f.create(clone(s), newToken(sessiond.KindRefresh, s.ID, s.CreatedAt))
+		f.create(clone(s), NewToken(sessiond.KindRefresh, s.ID, s.CreatedAt))
 	}
 	f.revoke(revoked.ID, t0.Add(time.Second), sessiond.ReasonLogout)
 	revoked.RevokedAt, revoked.RevokeReason = t0.Add(time.Second), sessiond.ReasonLogout

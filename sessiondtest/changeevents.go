@@ -32,9 +32,9 @@ func TestChangeEvents(t *testing.T, newStore func(t *testing.T) sessiond.Store) 
 // carries its session.refreshed event and one delivery of it.
 func carrying(t *testing.T, f *fixture, now time.Time, grace time.Duration) (*swapFixture, sessiond.RefreshSwap) {
 	t.Helper()
-	sf := &swapFixture{fixture: f, s: newSession("alice", t0)}
-	sf.old = newToken(sessiond.KindRefresh, sf.s.ID, t0)
-	f.create(clone(sf.s), newToken(sessiond.KindAccess, sf.s.ID, t0), sf.old)
+	sf := &swapFixture{fixture: f, s: NewSession("alice", t0)}
+	sf.old = NewToken(sessiond.KindRefresh, sf.s.ID, t0)
+	f.create(clone(sf.s), NewToken(sessiond.KindAccess, sf.s.ID, t0), sf.old)
 	sw := sf.swap(now, grace)
 	e := newEvent(sessiond.EventSessionRefreshed, sf.s.Subject, sf.s.ID, now)
 	d := newDelivery(now)

@@ -78,8 +78,8 @@ func recordCreateWrites(t *testing.T, f *fixture, st changeRecordStore) {
 	if !st.WritesChangeEvents() {
 		t.Fatal("WritesChangeEvents() = false on a store the suite runs on")
 	}
-	s := newSession("alice", t0)
-	tok := newToken(sessiond.KindAccess, s.ID, t0)
+	s := NewSession("alice", t0)
+	tok := NewToken(sessiond.KindAccess, s.ID, t0)
 	rec := records(sessiond.EventSessionCreated, s, t0)
 	evicted, err := st.CreateRecorded(f.ctx, clone(s), 0, false, rec, nil, tok)
 	if err != nil || len(evicted) != 0 {
@@ -91,16 +91,16 @@ func recordCreateWrites(t *testing.T, f *fixture, st changeRecordStore) {
 }
 
 func recordFailedCreateWritesNothing(t *testing.T, f *fixture, st changeRecordStore) {
-	s := newSession("alice", t0)
-	tok := newToken(sessiond.KindAccess, s.ID, t0)
+	s := NewSession("alice", t0)
+	tok := NewToken(sessiond.KindAccess, s.ID, t0)
 	f.create(clone(s), tok)
 	for _, tc := range []struct {
 		name string
 		s    *sessiond.Session
 		tok  sessiond.Token
 	}{
-		{"SessionIDExists", s, newToken(sessiond.KindAccess, s.ID, t0)},
-		{"TokenHashExists", newSession("alice", t0), tok},
+		{"SessionIDExists", s, NewToken(sessiond.KindAccess, s.ID, t0)},
+		{"TokenHashExists", NewSession("alice", t0), tok},
 	} {
 		next := clone(tc.s)
 		tok := tc.tok
@@ -132,10 +132,10 @@ func recordBadCreateChangesNothing(t *testing.T, f *fixture, st changeRecordStor
 		{"DeliveryNotPending", func(rec *sessiond.ChangeRecords) { rec.Deliveries[0].State = sessiond.DeliveryDead }},
 	} {
 		for _, max := range []int{0, 3} {
-			s := newSession("alice", t0)
+			s := NewSession("alice", t0)
 			rec := records(sessiond.EventSessionCreated, s, t0)
 			tc.edit(&rec)
-			_, err := st.CreateRecorded(f.ctx, clone(s), max, true, rec, nil, newToken(sessiond.KindAccess, s.ID, t0))
+			_, err := st.CreateRecorded(f.ctx, clone(s), max, true, rec, nil, NewToken(sessiond.KindAccess, s.ID, t0))
 			wantErr(t, tc.name+": CreateRecorded", err, sessiond.ErrInvalidArgument)
 			f.wantGone(s.ID)
 			wantNoRecords(t, f, st, tc.name, s.ID)
@@ -147,7 +147,7 @@ func recordBadCreateChangesNothing(t *testing.T, f *fixture, st changeRecordStor
 func limited(f *fixture, n int) []*sessiond.Session {
 	out := make([]*sessiond.Session, n)
 	for i := range out {
-		s := newSession("alice", t0)
+		s := NewSession("alice", t0)
 		s.LastActiveAt = at(time.Duration(i+1) * time.Minute)
 		f.create(clone(s))
 		out[i] = s
@@ -157,7 +157,7 @@ func limited(f *fixture, n int) []*sessiond.Session {
 
 func recordEvictionsWrite(t *testing.T, f *fixture, st changeRecordStore) {
 	old := limited(f, 3)
-	s := newSession("alice", at(10*time.Minute))
+	s := NewSession("alice", at(10*time.Minute))
 	rec := records(sessiond.EventSessionCreated, s, s.CreatedAt)
 	evictedRecs := map[sessiond.SessionID]sessiond.ChangeRecords{}
 	evicted, err := st.CreateRecorded(f.ctx, clone(s), 2, true, rec, func(r sessiond.Revocation) sessiond.ChangeRecords {
@@ -186,7 +186,7 @@ func recordEvictionsWrite(t *testing.T, f *fixture, st changeRecordStore) {
 
 func recordLimitReachedWritesNothing(t *testing.T, f *fixture, st changeRecordStore) {
 	old := limited(f, 2)
-	s := newSession("alice", at(10*time.Minute))
+	s := NewSession("alice", at(10*time.Minute))
 	rec := records(sessiond.EventSessionCreated, s, s.CreatedAt)
 	_, err := st.CreateRecorded(f.ctx, clone(s), 2, false, rec, func(r sessiond.Revocation) sessiond.ChangeRecords {
 		t.Errorf("evicted(%v) called without evict", r)
@@ -212,7 +212,7 @@ func recordLimitReachedWritesNothing(t *testing.T, f *fixture, st changeRecordSt
 }
 
 func recordRevokeWritesOnce(t *testing.T, f *fixture, st changeRecordStore) {
-	s := newSession("alice", t0)
+	s := NewSession("alice", t0)
 	f.create(clone(s))
 	when := at(time.Hour)
 	var rec sessiond.ChangeRecords
@@ -256,7 +256,7 @@ func recordRevokeUnknownWritesNothing(t *testing.T, f *fixture, st changeRecordS
 }
 
 func recordBadRevokeChangesNothing(t *testing.T, f *fixture, st changeRecordStore) {
-	s := newSession("alice", t0)
+	s := NewSession("alice", t0)
 	f.create(clone(s))
 	_, _, err := st.RevokeRecorded(f.ctx, s.ID, at(time.Hour), sessiond.ReasonLogout, func(r *sessiond.Session) sessiond.ChangeRecords {
 		rec := records(sessiond.EventSessionRevoked, r, at(time.Hour))

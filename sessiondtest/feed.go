@@ -250,7 +250,7 @@ func sameRevocation(a, b sessiond.Revocation) bool {
 // what a listener should hear.
 func revokeOne(f *fixture, st sessiond.Store, subject string) sessiond.Revocation {
 	f.t.Helper()
-	s := newSession(subject, t0)
+	s := NewSession(subject, t0)
 	if err := st.Create(f.ctx, clone(s)); err != nil {
 		f.t.Fatalf("Create() = %v; want nil", err)
 	}
@@ -273,7 +273,7 @@ func feedRevoke(t *testing.T, f *fixture, join func(*testing.T, sessiond.Store) 
 
 func feedRevokeSubject(t *testing.T, f *fixture, join func(*testing.T, sessiond.Store) sessiond.Store) {
 	l := listen(f, join(t, f.st))
-	a, b := newSession("carol", t0), newSession("carol", t0)
+	a, b := NewSession("carol", t0), NewSession("carol", t0)
 	f.create(clone(a))
 	f.create(clone(b))
 	got, err := f.st.RevokeSubject(f.ctx, "carol", "", at(time.Minute), sessiond.ReasonIncident)
@@ -289,16 +289,16 @@ func feedEvictions(t *testing.T, f *fixture, join func(*testing.T, sessiond.Stor
 		t.Skip("the store is no sessiond.Limiter")
 	}
 	l := listen(f, join(t, f.st))
-	old := newSession("dave", t0)
+	old := NewSession("dave", t0)
 	f.create(clone(old))
 	// An eviction whose insert then fails (the ID exists) is rolled
 	// back, and is not heard.
-	dup := newSession("dave", at(time.Minute))
+	dup := NewSession("dave", at(time.Minute))
 	dup.ID = old.ID
 	if _, err := lim.CreateLimited(f.ctx, dup, 1, true); !errors.Is(err, sessiond.ErrConflict) {
 		t.Fatalf("CreateLimited(existing ID) = %v; want ErrConflict", err)
 	}
-	next := newSession("dave", at(time.Minute))
+	next := NewSession("dave", at(time.Minute))
 	if _, err := lim.CreateLimited(f.ctx, clone(next), 1, true); err != nil {
 		t.Fatalf("CreateLimited() = %v; want nil", err)
 	}

@@ -65,9 +65,10 @@ func implements[E any](st sessiond.Store) bool {
 	return ok
 }
 
-// newSession returns a live database-strategy session of subject created at
-// created, with every field set.
-func newSession(subject string, created time.Time) *sessiond.Session {
+// NewSession returns a live database-strategy session of subject created at
+// created, with every field set, for a store's own tests to create as it is
+// or after changing the fields a test is about. Each call has a new ID.
+func NewSession(subject string, created time.Time) *sessiond.Session {
 	return &sessiond.Session{
 		ID:            sessiond.NewSessionID(),
 		Subject:       subject,
@@ -88,8 +89,9 @@ func randomHash() sessiond.TokenHash {
 	return h
 }
 
-// newToken returns a token of kind for session sid with a random hash.
-func newToken(kind sessiond.TokenKind, sid sessiond.SessionID, issued time.Time) sessiond.Token {
+// NewToken returns a token of kind for session sid with a random hash,
+// issued at issued and valid for 24 hours.
+func NewToken(kind sessiond.TokenKind, sid sessiond.SessionID, issued time.Time) sessiond.Token {
 	return sessiond.Token{
 		Hash:      randomHash(),
 		Kind:      kind,

@@ -9,7 +9,7 @@ import (
 )
 
 func TestFieldDiffs(t *testing.T) {
-	s := newSession("alice", t0)
+	s := NewSession("alice", t0)
 	same := clone(s)
 	same.CreatedAt = s.CreatedAt.In(time.FixedZone("X", 3600)) // the same instant
 	if d := fieldDiffs("Get", *same, *s); len(d) != 0 {
@@ -30,7 +30,7 @@ func TestFieldDiffs(t *testing.T) {
 	if d := fieldDiffs("Get", *other, *s); !slices.Equal(d, want) {
 		t.Errorf("fieldDiffs = %q; want %q", d, want)
 	}
-	a, b := newToken(sessiond.KindRefresh, s.ID, t0), newToken(sessiond.KindRefresh, s.ID, t0)
+	a, b := NewToken(sessiond.KindRefresh, s.ID, t0), NewToken(sessiond.KindRefresh, s.ID, t0)
 	if d := fieldDiffs("Lookup", a, b); len(d) != 1 || d[0] != "Lookup.Hash = "+shown(a.Hash).(string)+"; want "+shown(b.Hash).(string) {
 		t.Errorf("fieldDiffs(tokens with other hashes) = %q; want one Hash line", d)
 	}

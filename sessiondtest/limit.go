@@ -29,8 +29,8 @@ func TestLimiter(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 }
 
 func limitUnderLimit(t *testing.T, f *fixture, l sessiond.Limiter) {
-	s := newSession("alice", t0)
-	revs, err := l.CreateLimited(f.ctx, clone(s), 3, true, newToken(sessiond.KindAccess, s.ID, t0))
+	s := NewSession("alice", t0)
+	revs, err := l.CreateLimited(f.ctx, clone(s), 3, true, NewToken(sessiond.KindAccess, s.ID, t0))
 	if err != nil || len(revs) != 0 {
 		t.Fatalf("CreateLimited under the limit = %v, %v; want no evictions", revs, err)
 	}
@@ -40,15 +40,15 @@ func limitUnderLimit(t *testing.T, f *fixture, l sessiond.Limiter) {
 func limitEvictLeastRecentlyActive(t *testing.T, f *fixture, l sessiond.Limiter) {
 	var ss []*sessiond.Session
 	for i := range 3 {
-		s := newSession("alice", at(time.Duration(i)*time.Minute))
+		s := NewSession("alice", at(time.Duration(i)*time.Minute))
 		// The oldest session was active most recently: eviction goes by activity.
 		s.LastActiveAt = at(time.Duration(10-i) * time.Minute)
 		f.create(clone(s))
 		ss = append(ss, s)
 	}
-	other := newSession("bob", t0)
+	other := NewSession("bob", t0)
 	f.create(clone(other))
-	n := newSession("alice", at(20*time.Minute))
+	n := NewSession("alice", at(20*time.Minute))
 	revs, err := l.CreateLimited(f.ctx, clone(n), 3, true)
 	if err != nil {
 		t.Fatalf("CreateLimited = %v", err)
@@ -70,10 +70,10 @@ func limitEvictLeastRecentlyActive(t *testing.T, f *fixture, l sessiond.Limiter)
 
 func limitReject(t *testing.T, f *fixture, l sessiond.Limiter) {
 	for range 2 {
-		f.create(newSession("alice", t0))
+		f.create(NewSession("alice", t0))
 	}
-	n := newSession("alice", at(time.Minute))
-	tok := newToken(sessiond.KindAccess, n.ID, n.CreatedAt)
+	n := NewSession("alice", at(time.Minute))
+	tok := NewToken(sessiond.KindAccess, n.ID, n.CreatedAt)
 	_, err := l.CreateLimited(f.ctx, clone(n), 2, false, tok)
 	wantErr(t, "CreateLimited over the limit", err, sessiond.ErrLimitReached)
 	f.wantGone(n.ID)
@@ -81,12 +81,12 @@ func limitReject(t *testing.T, f *fixture, l sessiond.Limiter) {
 }
 
 func limitIgnoresDeadSessions(t *testing.T, f *fixture, l sessiond.Limiter) {
-	dead := newSession("alice", t0)
+	dead := NewSession("alice", t0)
 	f.create(clone(dead))
 	f.revoke(dead.ID, at(time.Second), sessiond.ReasonLogout)
-	idle := newSession("alice", t0) // idle-expired by the time of the new login
+	idle := NewSession("alice", t0) // idle-expired by the time of the new login
 	f.create(clone(idle))
-	n := newSession("alice", at(time.Hour))
+	n := NewSession("alice", at(time.Hour))
 	if _, err := l.CreateLimited(f.ctx, clone(n), 1, false); err != nil {
 		t.Fatalf("CreateLimited with only dead sessions = %v; want nil", err)
 	}
@@ -94,9 +94,9 @@ func limitIgnoresDeadSessions(t *testing.T, f *fixture, l sessiond.Limiter) {
 
 func limitSingle(t *testing.T, f *fixture, l sessiond.Limiter) {
 	for range 4 {
-		f.create(newSession("alice", t0))
+		f.create(NewSession("alice", t0))
 	}
-	n := newSession("alice", at(time.Minute))
+	n := NewSession("alice", at(time.Minute))
 	revs, err := l.CreateLimited(f.ctx, clone(n), 1, true)
 	if err != nil || len(revs) != 4 {
 		t.Fatalf("CreateLimited single = %d revoked, %v; want 4", len(revs), err)
@@ -116,8 +116,8 @@ func limitConcurrent(t *testing.T, f *fixture, l sessiond.Limiter, evict bool) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s := newSession("alice", at(time.Duration(i)*time.Millisecond))
-			_, err := l.CreateLimited(f.ctx, s, 3, evict, newToken(sessiond.KindAccess, s.ID, s.CreatedAt))
+			s := NewSession("alice", at(time.Duration(i)*time.Millisecond))
+			_, err := l.CreateLimited(f.ctx, s, 3, evict, NewToken(sessiond.KindAccess, s.ID, s.CreatedAt))
 			mu.Lock()
 			defer mu.Unlock()
 			switch {

@@ -19,11 +19,11 @@ func TestLiveCounter(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 
 func liveByStrategy(t *testing.T, f *fixture, lc sessiond.LiveCounter) {
 	for i, st := range []sessiond.Strategy{sessiond.StrategyDatabase, sessiond.StrategyDatabase, sessiond.StrategyHybrid} {
-		s := newSession(fmt.Sprintf("u%d", i), t0)
+		s := NewSession(fmt.Sprintf("u%d", i), t0)
 		s.Strategy = st
 		f.create(s)
 	}
-	gone := newSession("u9", t0)
+	gone := NewSession("u9", t0)
 	f.create(clone(gone))
 	f.revoke(gone.ID, at(time.Second), sessiond.ReasonLogout)
 	got, err := lc.CountLive(f.ctx, at(time.Minute))

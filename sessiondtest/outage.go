@@ -105,8 +105,8 @@ func TestOutage(t *testing.T, target string, open func(t *testing.T, addr string
 	p := NewProxy(t, target)
 	st := open(t, p.Addr())
 	f := &fixture{t: t, st: st, ctx: t.Context()}
-	s := newSession("alice", t0)
-	tok := newToken(sessiond.KindRefresh, s.ID, t0)
+	s := NewSession("alice", t0)
+	tok := NewToken(sessiond.KindRefresh, s.ID, t0)
 	f.create(clone(s), tok)
 
 	p.Down()
@@ -147,7 +147,7 @@ type storeCall struct {
 // TestStore after Close.
 func everyCall(st sessiond.Store, s *sessiond.Session, tok sessiond.Token) []storeCall {
 	later := at(time.Minute)
-	fresh := newSession("alice", t0)
+	fresh := NewSession("alice", t0)
 	calls := []storeCall{
 		{"Ping", st.Ping},
 		{"Create", func(ctx context.Context) error { return st.Create(ctx, clone(fresh)) }},
@@ -155,7 +155,7 @@ func everyCall(st sessiond.Store, s *sessiond.Session, tok sessiond.Token) []sto
 		{"Lookup", func(ctx context.Context) error { _, _, err := st.Lookup(ctx, tok.Hash); return err }},
 		{"Touch", func(ctx context.Context) error { return st.Touch(ctx, s.ID, later, later.Add(time.Hour)) }},
 		{"SwapRefresh", func(ctx context.Context) error {
-			return st.SwapRefresh(ctx, sessiond.RefreshSwap{Old: tok.Hash, Next: newToken(sessiond.KindRefresh, s.ID, later),
+			return st.SwapRefresh(ctx, sessiond.RefreshSwap{Old: tok.Hash, Next: NewToken(sessiond.KindRefresh, s.ID, later),
 				Now: later, GraceSince: later, LastActiveAt: later, IdleExpiresAt: later.Add(time.Hour)})
 		}},
 		{"Revoke", func(ctx context.Context) error {

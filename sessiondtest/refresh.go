@@ -19,9 +19,9 @@ type swapFixture struct {
 func setupSwap(t *testing.T, newStore func(t *testing.T) sessiond.Store) *swapFixture {
 	t.Helper()
 	f := setup(t, newStore)
-	s := newSession("alice", t0)
-	old := newToken(sessiond.KindRefresh, s.ID, t0)
-	f.create(clone(s), newToken(sessiond.KindAccess, s.ID, t0), old)
+	s := NewSession("alice", t0)
+	old := NewToken(sessiond.KindRefresh, s.ID, t0)
+	f.create(clone(s), NewToken(sessiond.KindAccess, s.ID, t0), old)
 	return &swapFixture{fixture: f, s: s, old: old}
 }
 
@@ -29,7 +29,7 @@ func setupSwap(t *testing.T, newStore func(t *testing.T) sessiond.Store) *swapFi
 func (f *swapFixture) swap(now time.Time, grace time.Duration) sessiond.RefreshSwap {
 	return sessiond.RefreshSwap{
 		Old:           f.old.Hash,
-		Next:          newToken(sessiond.KindRefresh, f.s.ID, now),
+		Next:          NewToken(sessiond.KindRefresh, f.s.ID, now),
 		Now:           now,
 		GraceSince:    now.Add(-grace),
 		LastActiveAt:  now,
@@ -74,8 +74,8 @@ func testSwapRefresh(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	})
 	t.Run("AccessTokenAsOld", func(t *testing.T) {
 		f := setupSwap(t, newStore)
-		access := newToken(sessiond.KindAccess, f.s.ID, t0)
-		other := newSession("alice", t0)
+		access := NewToken(sessiond.KindAccess, f.s.ID, t0)
+		other := NewSession("alice", t0)
 		access.SessionID = other.ID
 		f.create(clone(other), access)
 		sw := f.swap(at(time.Hour), 0)
@@ -132,13 +132,13 @@ func testSwapRefresh(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 
 		late := at(time.Hour + time.Minute)
 		fromFirst := sessiond.RefreshSwap{
-			Old: first.Next.Hash, Next: newToken(sessiond.KindRefresh, f.s.ID, late),
+			Old: first.Next.Hash, Next: NewToken(sessiond.KindRefresh, f.s.ID, late),
 			Now: late, GraceSince: late.Add(-5 * time.Second), LastActiveAt: late, IdleExpiresAt: late.Add(time.Hour),
 		}
 		wantErr(t, "SwapRefresh(sibling retired by a later swap, after grace)", f.st.SwapRefresh(f.ctx, fromFirst), sessiond.ErrRefreshReused)
 		f.wantNoToken(fromFirst.Next.Hash)
 		fromSecond := fromFirst
-		fromSecond.Old, fromSecond.Next = second.Next.Hash, newToken(sessiond.KindRefresh, f.s.ID, late)
+		fromSecond.Old, fromSecond.Next = second.Next.Hash, NewToken(sessiond.KindRefresh, f.s.ID, late)
 		f.mustSwap(fromSecond)
 		f.wantToken(fromSecond.Next)
 	})
@@ -153,8 +153,8 @@ func testSwapRefresh(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	})
 	t.Run("NextHashExists", func(t *testing.T) {
 		f := setupSwap(t, newStore)
-		other := newSession("bob", t0)
-		taken := newToken(sessiond.KindRefresh, other.ID, t0)
+		other := NewSession("bob", t0)
+		taken := NewToken(sessiond.KindRefresh, other.ID, t0)
 		f.create(clone(other), taken)
 		sw := f.swap(at(time.Hour), 0)
 		sw.Next.Hash = taken.Hash

@@ -13,7 +13,7 @@ import (
 func testRevoke(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	t.Run("SetsRevoked", func(t *testing.T) {
 		f := setup(t, newStore)
-		s := newSession("alice", t0)
+		s := NewSession("alice", t0)
 		f.create(clone(s))
 		got := f.revoke(s.ID, at(time.Minute), sessiond.ReasonLogout)
 		s.RevokedAt, s.RevokeReason = at(time.Minute), sessiond.ReasonLogout
@@ -22,7 +22,7 @@ func testRevoke(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	})
 	t.Run("Idempotent", func(t *testing.T) {
 		f := setup(t, newStore)
-		s := newSession("alice", t0)
+		s := NewSession("alice", t0)
 		f.create(clone(s))
 		f.revoke(s.ID, at(time.Minute), sessiond.ReasonLogout)
 		got, err := f.st.Revoke(f.ctx, s.ID, at(time.Hour), sessiond.ReasonIncident)
@@ -35,7 +35,7 @@ func testRevoke(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	})
 	t.Run("Unknown", func(t *testing.T) {
 		f := setup(t, newStore)
-		f.create(newSession("alice", t0))
+		f.create(NewSession("alice", t0))
 		got, err := f.st.Revoke(f.ctx, sessiond.NewSessionID(), at(time.Minute), sessiond.ReasonAdmin)
 		if !errors.Is(err, sessiond.ErrNotFound) {
 			t.Errorf("Revoke(unknown) = %v, %v; want ErrNotFound", got, err)
@@ -43,7 +43,7 @@ func testRevoke(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	})
 	t.Run("OnlyThatSession", func(t *testing.T) {
 		f := setup(t, newStore)
-		s, other := newSession("alice", t0), newSession("alice", t0)
+		s, other := NewSession("alice", t0), NewSession("alice", t0)
 		f.create(clone(s))
 		f.create(clone(other))
 		f.revoke(s.ID, at(time.Minute), sessiond.ReasonLogout)
@@ -51,8 +51,8 @@ func testRevoke(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	})
 	t.Run("LookupAndList", func(t *testing.T) {
 		f := setup(t, newStore)
-		s, other := newSession("alice", t0), newSession("alice", t0.Add(time.Second))
-		tok := newToken(sessiond.KindAccess, s.ID, t0)
+		s, other := NewSession("alice", t0), NewSession("alice", t0.Add(time.Second))
+		tok := NewToken(sessiond.KindAccess, s.ID, t0)
 		f.create(clone(s), tok)
 		f.create(clone(other))
 		f.revoke(s.ID, at(time.Minute), sessiond.ReasonLogout)
@@ -78,17 +78,17 @@ func testRevokeSubject(t *testing.T, newStore func(t *testing.T) sessiond.Store)
 	}
 	populate := func(f *fixture) world {
 		w := world{
-			live1:   newSession("alice", t0),
-			live2:   newSession("alice", t0.Add(time.Minute)),
-			revoked: newSession("alice", t0),
-			expired: newSession("alice", t0.Add(-9*time.Hour)),
-			idle:    newSession("alice", t0.Add(-time.Hour)),
-			bob:     newSession("bob", t0),
+			live1:   NewSession("alice", t0),
+			live2:   NewSession("alice", t0.Add(time.Minute)),
+			revoked: NewSession("alice", t0),
+			expired: NewSession("alice", t0.Add(-9*time.Hour)),
+			idle:    NewSession("alice", t0.Add(-time.Hour)),
+			bob:     NewSession("bob", t0),
 		}
 		w.expired.IdleExpiresAt = w.expired.ExpiresAt
 		w.idle.IdleExpiresAt = t0.Add(-time.Minute)
 		for _, s := range []*sessiond.Session{w.live1, w.live2, w.revoked, w.expired, w.idle, w.bob} {
-			f.create(clone(s), newToken(sessiond.KindRefresh, s.ID, s.CreatedAt))
+			f.create(clone(s), NewToken(sessiond.KindRefresh, s.ID, s.CreatedAt))
 		}
 		f.revoke(w.revoked.ID, t0.Add(time.Second), sessiond.ReasonLogout)
 		w.revoked.RevokedAt, w.revoked.RevokeReason = t0.Add(time.Second), sessiond.ReasonLogout
@@ -163,7 +163,7 @@ func testRevocations(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 			want      bool
 		}
 		mk := func(expires time.Time) *sessiond.Session {
-			s := newSession("alice", t0)
+			s := NewSession("alice", t0)
 			s.ExpiresAt = expires
 			s.IdleExpiresAt = expires
 			return s
@@ -196,7 +196,7 @@ func testRevocations(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	})
 	t.Run("None", func(t *testing.T) {
 		f := setup(t, newStore)
-		f.create(newSession("alice", t0))
+		f.create(NewSession("alice", t0))
 		got, err := f.st.Revocations(f.ctx, t0)
 		if err != nil || len(got) != 0 {
 			t.Errorf("Revocations() = %v, %v; want none and nil", got, err)

@@ -16,16 +16,16 @@ import (
 func testCreate(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	t.Run("RoundTrip", func(t *testing.T) {
 		f := setup(t, newStore)
-		s := newSession("alice", t0)
+		s := NewSession("alice", t0)
 		s.Strategy = sessiond.StrategyHybrid
 		s.Persistent = true
-		f.create(clone(s), newToken(sessiond.KindRefresh, s.ID, t0))
+		f.create(clone(s), NewToken(sessiond.KindRefresh, s.ID, t0))
 		f.wantSession(s)
 	})
 	t.Run("RoundTripEveryStrategy", func(t *testing.T) {
 		f := setup(t, newStore)
 		for _, strategy := range []sessiond.Strategy{sessiond.StrategyDatabase, sessiond.StrategyJWT, sessiond.StrategyHybrid} {
-			s := newSession("alice", t0)
+			s := NewSession("alice", t0)
 			s.Strategy = strategy
 			f.create(clone(s))
 			f.wantSession(s)
@@ -50,7 +50,7 @@ func testCreate(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := setup(t, newStore)
-			s := newSession(tc.subject, tc.created)
+			s := NewSession(tc.subject, tc.created)
 			tc.edit(s)
 			f.create(clone(s))
 			f.wantSession(s)
@@ -58,16 +58,16 @@ func testCreate(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	}
 	t.Run("GetUnknown", func(t *testing.T) {
 		f := setup(t, newStore)
-		f.create(newSession("alice", t0))
+		f.create(NewSession("alice", t0))
 		f.wantGone(sessiond.NewSessionID())
 	})
 	t.Run("ConflictSessionID", func(t *testing.T) {
 		f := setup(t, newStore)
-		s := newSession("alice", t0)
+		s := NewSession("alice", t0)
 		f.create(clone(s))
-		dup := newSession("mallory", t0.Add(time.Minute))
+		dup := NewSession("mallory", t0.Add(time.Minute))
 		dup.ID = s.ID
-		tok := newToken(sessiond.KindAccess, s.ID, t0)
+		tok := NewToken(sessiond.KindAccess, s.ID, t0)
 		err := f.st.Create(f.ctx, dup, tok)
 		wantErr(t, "Create(existing ID)", err, sessiond.ErrConflict)
 		f.wantSession(s)
@@ -75,29 +75,29 @@ func testCreate(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	})
 	t.Run("ConflictTokenHash", func(t *testing.T) {
 		f := setup(t, newStore)
-		s := newSession("alice", t0)
-		taken := newToken(sessiond.KindAccess, s.ID, t0)
+		s := NewSession("alice", t0)
+		taken := NewToken(sessiond.KindAccess, s.ID, t0)
 		f.create(clone(s), taken)
 
-		other := newSession("bob", t0)
-		fresh := newToken(sessiond.KindRefresh, other.ID, t0)
-		dup := newToken(sessiond.KindAccess, other.ID, t0)
+		other := NewSession("bob", t0)
+		fresh := NewToken(sessiond.KindRefresh, other.ID, t0)
+		dup := NewToken(sessiond.KindAccess, other.ID, t0)
 		dup.Hash = taken.Hash
 		f.createRefused("Create(existing token hash)", sessiond.ErrConflict, other, fresh, dup)
 		f.wantToken(taken)
 	})
 	t.Run("ConflictRepeatedTokenHash", func(t *testing.T) {
 		f := setup(t, newStore)
-		s := newSession("alice", t0)
-		a := newToken(sessiond.KindAccess, s.ID, t0)
-		b := newToken(sessiond.KindRefresh, s.ID, t0)
+		s := NewSession("alice", t0)
+		a := NewToken(sessiond.KindAccess, s.ID, t0)
+		b := NewToken(sessiond.KindRefresh, s.ID, t0)
 		b.Hash = a.Hash
 		f.createRefused("Create(same hash twice)", sessiond.ErrConflict, s, a, b)
 	})
 	t.Run("TokenOfAnotherSession", func(t *testing.T) {
 		f := setup(t, newStore)
-		s := newSession("alice", t0)
-		tok := newToken(sessiond.KindAccess, sessiond.NewSessionID(), t0)
+		s := NewSession("alice", t0)
+		tok := NewToken(sessiond.KindAccess, sessiond.NewSessionID(), t0)
 		f.createRefused("Create(token of another session)", sessiond.ErrInvalidArgument, s, tok)
 	})
 }
@@ -105,15 +105,15 @@ func testCreate(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 func testLookup(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	t.Run("AccessAndRefresh", func(t *testing.T) {
 		f := setup(t, newStore)
-		s := newSession("alice", t0)
-		access := newToken(sessiond.KindAccess, s.ID, t0)
+		s := NewSession("alice", t0)
+		access := NewToken(sessiond.KindAccess, s.ID, t0)
 		access.ExpiresAt = t0.Add(15 * time.Minute)
-		refresh := newToken(sessiond.KindRefresh, s.ID, t0.Add(time.Microsecond))
+		refresh := NewToken(sessiond.KindRefresh, s.ID, t0.Add(time.Microsecond))
 		refresh.ExpiresAt = t0.Add(7 * 24 * time.Hour)
 		f.create(clone(s), access, refresh)
 		// A second session, so a store returning "some" token fails.
-		other := newSession("alice", t0)
-		f.create(other, newToken(sessiond.KindAccess, other.ID, t0), newToken(sessiond.KindRefresh, other.ID, t0))
+		other := NewSession("alice", t0)
+		f.create(other, NewToken(sessiond.KindAccess, other.ID, t0), NewToken(sessiond.KindRefresh, other.ID, t0))
 
 		for _, tok := range []sessiond.Token{access, refresh} {
 			got := f.wantToken(tok)
@@ -122,15 +122,15 @@ func testLookup(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	})
 	t.Run("Unknown", func(t *testing.T) {
 		f := setup(t, newStore)
-		s := newSession("alice", t0)
-		f.create(s, newToken(sessiond.KindAccess, s.ID, t0))
+		s := NewSession("alice", t0)
+		f.create(s, NewToken(sessiond.KindAccess, s.ID, t0))
 		f.wantNoToken(randomHash())
 		f.wantNoToken(sessiond.TokenHash{})
 	})
 	t.Run("RevokedSession", func(t *testing.T) {
 		f := setup(t, newStore)
-		s := newSession("alice", t0)
-		tok := newToken(sessiond.KindAccess, s.ID, t0)
+		s := NewSession("alice", t0)
+		tok := NewToken(sessiond.KindAccess, s.ID, t0)
 		f.create(clone(s), tok)
 		f.revoke(s.ID, at(time.Minute), sessiond.ReasonLogout)
 		got := f.wantToken(tok)
@@ -142,7 +142,7 @@ func testLookup(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 func testTouch(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	t.Run("UpdatesActivity", func(t *testing.T) {
 		f := setup(t, newStore)
-		s := newSession("alice", t0)
+		s := NewSession("alice", t0)
 		f.create(clone(s))
 		last, idle := at(10*time.Minute), at(40*time.Minute)
 		if err := f.st.Touch(f.ctx, s.ID, last, idle); err != nil {
@@ -153,7 +153,7 @@ func testTouch(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	})
 	t.Run("OnlyThatSession", func(t *testing.T) {
 		f := setup(t, newStore)
-		s, other := newSession("alice", t0), newSession("alice", t0)
+		s, other := NewSession("alice", t0), NewSession("alice", t0)
 		f.create(clone(s))
 		f.create(clone(other))
 		if err := f.st.Touch(f.ctx, s.ID, at(time.Minute), at(time.Hour)); err != nil {
@@ -163,13 +163,13 @@ func testTouch(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	})
 	t.Run("Unknown", func(t *testing.T) {
 		f := setup(t, newStore)
-		f.create(newSession("alice", t0))
+		f.create(NewSession("alice", t0))
 		err := f.st.Touch(f.ctx, sessiond.NewSessionID(), at(time.Minute), at(time.Hour))
 		wantErr(t, "Touch(unknown)", err, sessiond.ErrNotFound)
 	})
 	t.Run("Revoked", func(t *testing.T) {
 		f := setup(t, newStore)
-		s := newSession("alice", t0)
+		s := NewSession("alice", t0)
 		f.create(clone(s))
 		f.revoke(s.ID, at(time.Minute), sessiond.ReasonAdmin)
 		if err := f.st.Touch(f.ctx, s.ID, at(2*time.Minute), at(time.Hour)); err != nil {
@@ -183,18 +183,18 @@ func testList(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	now := at(10 * time.Minute)
 	t.Run("LiveOldestFirst", func(t *testing.T) {
 		f := setup(t, newStore)
-		second := newSession("alice", t0.Add(2*time.Minute))
-		third := newSession("alice", t0.Add(3*time.Minute))
-		first := newSession("alice", t0.Add(time.Minute))
-		revoked := newSession("alice", t0)
-		expired := newSession("alice", t0)
+		second := NewSession("alice", t0.Add(2*time.Minute))
+		third := NewSession("alice", t0.Add(3*time.Minute))
+		first := NewSession("alice", t0.Add(time.Minute))
+		revoked := NewSession("alice", t0)
+		expired := NewSession("alice", t0)
 		expired.ExpiresAt = now // not before now: over
-		idle := newSession("alice", t0)
+		idle := NewSession("alice", t0)
 		idle.IdleExpiresAt = now
-		bob := newSession("bob", t0)
+		bob := NewSession("bob", t0)
 		// Created out of order, so insertion order is not creation order.
 		for _, s := range []*sessiond.Session{second, revoked, third, expired, idle, first, bob} {
-			f.create(clone(s), newToken(sessiond.KindAccess, s.ID, s.CreatedAt))
+			f.create(clone(s), NewToken(sessiond.KindAccess, s.ID, s.CreatedAt))
 		}
 		f.revoke(revoked.ID, t0.Add(time.Second), sessiond.ReasonLogout)
 
@@ -212,7 +212,7 @@ func testList(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	})
 	t.Run("Empty", func(t *testing.T) {
 		f := setup(t, newStore)
-		f.create(newSession("alice", t0))
+		f.create(NewSession("alice", t0))
 		got, err := f.st.List(f.ctx, "nobody", now)
 		if err != nil || got == nil || len(got) != 0 {
 			t.Errorf("List(nobody) = %v (nil: %t), %v; want an empty slice and nil", ids(got), got == nil, err)
@@ -229,11 +229,11 @@ func testDeleteExpired(t *testing.T, newStore func(t *testing.T) sessiond.Store)
 			tokens []sessiond.Token
 		}
 		add := func(configure func(s *sessiond.Session)) entry {
-			s := newSession("alice", t0)
+			s := NewSession("alice", t0)
 			configure(s)
 			e := entry{s: s, tokens: []sessiond.Token{
-				newToken(sessiond.KindAccess, s.ID, t0),
-				newToken(sessiond.KindRefresh, s.ID, t0),
+				NewToken(sessiond.KindAccess, s.ID, t0),
+				NewToken(sessiond.KindRefresh, s.ID, t0),
 			}}
 			f.create(clone(s), e.tokens...)
 			return e
@@ -295,7 +295,7 @@ func testDeleteExpired(t *testing.T, newStore func(t *testing.T) sessiond.Store)
 	})
 	t.Run("Nothing", func(t *testing.T) {
 		f := setup(t, newStore)
-		s := newSession("alice", t0)
+		s := NewSession("alice", t0)
 		f.create(clone(s))
 		n, err := f.st.DeleteExpired(f.ctx, t0, 100)
 		if n != 0 || err != nil {
@@ -305,7 +305,7 @@ func testDeleteExpired(t *testing.T, newStore func(t *testing.T) sessiond.Store)
 	})
 	t.Run("BadLimit", func(t *testing.T) {
 		f := setup(t, newStore)
-		s := newSession("alice", t0)
+		s := NewSession("alice", t0)
 		f.create(clone(s))
 		for _, limit := range []int{0, -1} {
 			n, err := f.st.DeleteExpired(f.ctx, at(100*time.Hour), limit)
@@ -331,7 +331,7 @@ func mutate(s *sessiond.Session) {
 func testCopies(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	t.Run("Create", func(t *testing.T) {
 		f := setup(t, newStore)
-		s := newSession("alice", t0)
+		s := NewSession("alice", t0)
 		want := clone(s)
 		f.create(s)
 		mutate(s)
@@ -339,15 +339,15 @@ func testCopies(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	})
 	t.Run("Get", func(t *testing.T) {
 		f := setup(t, newStore)
-		s := newSession("alice", t0)
+		s := NewSession("alice", t0)
 		f.create(clone(s))
 		mutate(f.get(s.ID))
 		f.wantSession(s)
 	})
 	t.Run("Lookup", func(t *testing.T) {
 		f := setup(t, newStore)
-		s := newSession("alice", t0)
-		tok := newToken(sessiond.KindAccess, s.ID, t0)
+		s := NewSession("alice", t0)
+		tok := NewToken(sessiond.KindAccess, s.ID, t0)
 		f.create(clone(s), tok)
 		_, got := f.lookup(tok.Hash)
 		mutate(got)
@@ -355,7 +355,7 @@ func testCopies(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	})
 	t.Run("List", func(t *testing.T) {
 		f := setup(t, newStore)
-		s := newSession("alice", t0)
+		s := NewSession("alice", t0)
 		f.create(clone(s))
 		list, err := f.st.List(f.ctx, "alice", t0)
 		if err != nil || len(list) != 1 {
@@ -366,7 +366,7 @@ func testCopies(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	})
 	t.Run("Revoke", func(t *testing.T) {
 		f := setup(t, newStore)
-		s := newSession("alice", t0)
+		s := NewSession("alice", t0)
 		f.create(clone(s))
 		got := f.revoke(s.ID, at(time.Minute), sessiond.ReasonLogout)
 		mutate(got)
@@ -375,7 +375,7 @@ func testCopies(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	})
 	t.Run("Independent", func(t *testing.T) {
 		f := setup(t, newStore)
-		s := newSession("alice", t0)
+		s := NewSession("alice", t0)
 		f.create(clone(s))
 		a, b := f.get(s.ID), f.get(s.ID)
 		if len(a.Claims) > 0 && &a.Claims[0] == &b.Claims[0] {
@@ -390,24 +390,24 @@ func testCopies(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 
 func testCanceledContext(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	f := setup(t, newStore)
-	s := newSession("alice", t0)
-	tok := newToken(sessiond.KindRefresh, s.ID, t0)
+	s := NewSession("alice", t0)
+	tok := NewToken(sessiond.KindRefresh, s.ID, t0)
 	f.create(clone(s), tok)
 
 	ctx, cancel := context.WithCancel(f.ctx)
 	cancel()
-	fresh := newSession("alice", t0)
+	fresh := NewSession("alice", t0)
 	calls := []struct {
 		name string
 		call func() error
 	}{
-		{"Create", func() error { return f.st.Create(ctx, fresh, newToken(sessiond.KindAccess, fresh.ID, t0)) }},
+		{"Create", func() error { return f.st.Create(ctx, fresh, NewToken(sessiond.KindAccess, fresh.ID, t0)) }},
 		{"Get", func() error { _, err := f.st.Get(ctx, s.ID); return err }},
 		{"Lookup", func() error { _, _, err := f.st.Lookup(ctx, tok.Hash); return err }},
 		{"Touch", func() error { return f.st.Touch(ctx, s.ID, at(time.Minute), at(time.Hour)) }},
 		{"SwapRefresh", func() error {
 			return f.st.SwapRefresh(ctx, sessiond.RefreshSwap{
-				Old: tok.Hash, Next: newToken(sessiond.KindRefresh, s.ID, at(time.Minute)),
+				Old: tok.Hash, Next: NewToken(sessiond.KindRefresh, s.ID, at(time.Minute)),
 				Now: at(time.Minute), GraceSince: at(time.Minute), LastActiveAt: at(time.Minute), IdleExpiresAt: at(time.Hour),
 			})
 		}},
@@ -434,7 +434,7 @@ func testCanceledContext(t *testing.T, newStore func(t *testing.T) sessiond.Stor
 
 func testBadInput(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	f := setup(t, newStore)
-	f.create(newSession("alice", t0))
+	f.create(NewSession("alice", t0))
 	bad := []sessiond.SessionID{
 		"",
 		"x",
@@ -469,8 +469,8 @@ func testBadInput(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 
 func testClosed(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	f := setup(t, newStore)
-	s := newSession("alice", t0)
-	tok := newToken(sessiond.KindRefresh, s.ID, t0)
+	s := NewSession("alice", t0)
+	tok := NewToken(sessiond.KindRefresh, s.ID, t0)
 	f.create(clone(s), tok)
 	if err := f.st.Close(); err != nil {
 		t.Fatalf("Close() = %v; want nil", err)

@@ -50,20 +50,20 @@ func subjectRecords(subject string, revs []sessiond.Revocation, tm time.Time) se
 // live session of bob.
 func subjectSessions(f *fixture) (live []*sessiond.Session, except, revoked, expired, other *sessiond.Session) {
 	for i := range 3 {
-		s := newSession("alice", at(time.Duration(i)*time.Minute))
+		s := NewSession("alice", at(time.Duration(i)*time.Minute))
 		f.create(clone(s))
 		live = append(live, s)
 	}
-	except = newSession("alice", t0)
+	except = NewSession("alice", t0)
 	f.create(clone(except))
-	revoked = newSession("alice", t0)
+	revoked = NewSession("alice", t0)
 	revoked.RevokedAt, revoked.RevokeReason = at(time.Minute), sessiond.ReasonLogout
 	f.create(clone(revoked))
-	expired = newSession("alice", t0)
+	expired = NewSession("alice", t0)
 	expired.ExpiresAt = at(2 * time.Minute)
 	expired.IdleExpiresAt = expired.ExpiresAt
 	f.create(clone(expired))
-	other = newSession("bob", t0)
+	other = NewSession("bob", t0)
 	f.create(clone(other))
 	return live, except, revoked, expired, other
 }
@@ -178,7 +178,7 @@ func recordSubjectBadChangesNothing(t *testing.T, f *fixture, st subjectRecordSt
 		subject := "carol-" + tc.name
 		var live []*sessiond.Session
 		for range 3 {
-			s := newSession(subject, t0)
+			s := NewSession(subject, t0)
 			f.create(clone(s))
 			live = append(live, s)
 		}

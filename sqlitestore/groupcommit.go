@@ -5,8 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"sync"
-	"sync/atomic"
+
+	"github.com/sessiond/sessiond/internal/groupcommit"
 )
 
 // Group commit. SQLite has one writer, and each transaction's commit (the
@@ -31,47 +31,12 @@ const (
 // stays small.
 const maxBatch = 64
 
-// write request states.
-const (
-	queued    int32 = iota
-	taken           // a leader runs it: the caller waits for the outcome
-	withdrawn       // the caller's ctx ended first: it never runs
-)
-
 // writeReq is one write waiting for a group commit.
 type writeReq struct {
-	ctx   context.Context
-	fn    func(tx *sql.Tx) error
-	state atomic.Int32
-	done  chan error // the outcome, sent once
-}
-
-// writeQueue is the writes waiting for a leader.
-type writeQueue struct {
-	mu      sync.Mutex
-	pending []*writeReq
-}
-
-func (q *writeQueue) push(r *writeReq) {
-	q.mu.Lock()
-	q.pending = append(q.pending, r)
-	q.mu.Unlock()
-}
-
-// take removes and returns up to maxBatch waiting writes, oldest first,
-// skipping withdrawn ones.
-func (q *writeQueue) take() []*writeReq {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	var out []*writeReq
-	i := 0
-	for ; i < len(q.pending) && len(out) < maxBatch; i++ {
-		if r := q.pending[i]; r.state.CompareAndSwap(queued, taken) {
-			out = append(out, r)
-		}
-	}
-	q.pending = append(q.pending[:0], q.pending[i:]...)
-	return out
+	ctx  context.Context
+	fn   func(tx *sql.Tx) error
+	done chan error // the outcome, sent once
+	groupcommit.Write
 }
 
 // write runs fn in an IMMEDIATE transaction holding the write slot (with
@@ -83,26 +48,11 @@ func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error)
 		return fmt.Errorf("sqlitestore: %s: %w", op, err)
 	}
 	r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
-	s.queue.push(r)
-	for {
-		select {
-		case err := <-r.done:
-			return s.outcome(op, err)
-		case s.wsem <- struct{}{}:
-			// The slot is ours: run batches until ours has run.
-			for r.state.Load() == queued {
-				s.runBatch(s.queue.take())
-			}
-			<-s.wsem
-			return s.outcome(op, <-r.done)
-		case <-ctx.Done():
-			if r.state.CompareAndSwap(queued, withdrawn) {
-				return fmt.Errorf("sqlitestore: %s: %w", op, ctx.Err())
-			}
-			// A leader runs it already: its outcome decides.
-			return s.outcome(op, <-r.done)
-		}
+	withdrawn, err := s.queue.Run(ctx, r, r.done, s.wsem, maxBatch, s.runBatch)
+	if withdrawn {
+		return fmt.Errorf("sqlitestore: %s: %w", op, err)
 	}
+	return s.outcome(op, err)
 }
 
 // outcome translates the error a write's fn, or its commit, returned.

@@ -123,9 +123,7 @@ func (f writeFn) bind(ctx context.Context) func(*sql.Tx) error {
 func waitQueued(t *testing.T, s *Store, n int) {
 	t.Helper()
 	for {
-		s.queue.mu.Lock()
-		q := len(s.queue.pending)
-		s.queue.mu.Unlock()
+		q := s.queue.Len()
 		if q == n {
 			return
 		}

@@ -20,6 +20,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/groupcommit"
 )
 
 var _ sessiond.Store = (*Store)(nil)
@@ -55,7 +56,7 @@ type Store struct {
 	incrCalls atomic.Int64  // Incr calls: one in counterSweepEvery sweeps
 	// queue holds the writes waiting for the next group commit (see
 	// write, groupcommit.go).
-	queue writeQueue
+	queue groupcommit.Queue[*writeReq]
 	// wconn is the one connection every write transaction runs on, used
 	// by whoever holds the write slot. In WAL mode a connection drops its
 	// whole page cache when another connection has written since its last

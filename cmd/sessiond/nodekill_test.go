@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -64,21 +62,7 @@ func TestE2E_NodeKilledUnderLoad(t *testing.T) {
 
 	dir := t.TempDir()
 	ngx := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
-	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	conf := fmt.Sprintf(`worker_processes 1;
-pid nginx.pid;
-error_log stderr error;
-events {}
-http {
-    access_log off;
-    client_body_temp_path tmp/body;
-    proxy_temp_path tmp/proxy;
-    fastcgi_temp_path tmp/fastcgi;
-    uwsgi_temp_path tmp/uwsgi;
-    scgi_temp_path tmp/scgi;
-    upstream sessiond { server %s; server %s; server %s; keepalive 16; }
+	conf := testenv.NginxConf("error", fmt.Sprintf(`    upstream sessiond { server %s; server %s; server %s; keepalive 16; }
     server {
         listen %s;
         location / {
@@ -87,14 +71,8 @@ http {
             proxy_set_header Connection "";
         }
     }
-}
-`, nodes[0].addr, nodes[1].addr, nodes[2].addr, ngx)
-	testenv.WriteFile(t, dir, "nginx.conf", conf)
-	global := "daemon off;"
-	if os.Geteuid() == 0 {
-		global += " user root;"
-	}
-	proxy := exec.Command(ngxBin, "-p", dir, "-c", "nginx.conf", "-e", "stderr", "-g", global)
+`, nodes[0].addr, nodes[1].addr, nodes[2].addr, ngx))
+	proxy := exec.Command(ngxBin, testenv.NginxArgs(t, dir, conf)...)
 	var proxyLog testenv.SyncBuffer
 	proxy.Stderr = &proxyLog
 	if err := proxy.Start(); err != nil {
