@@ -23,7 +23,7 @@ func (s *Store) CreateLimited(ctx context.Context, sess *sessiond.Session, max i
 	var out []sessiond.Revocation
 	err := s.write(ctx, op, func(tx *sql.Tx) error {
 		var err error
-		out, err = createLimited(ctx, tx, sess, max, evict, tokens)
+		out, err = s.createLimited(ctx, tx, sess, max, evict, tokens)
 		return err
 	})
 	if err != nil {
@@ -33,7 +33,7 @@ func (s *Store) CreateLimited(ctx context.Context, sess *sessiond.Session, max i
 }
 
 // createLimited is CreateLimited in tx.
-func createLimited(ctx context.Context, tx *sql.Tx, sess *sessiond.Session, max int, evict bool, tokens []sessiond.Token) ([]sessiond.Revocation, error) {
+func (s *Store) createLimited(ctx context.Context, tx *sql.Tx, sess *sessiond.Session, max int, evict bool, tokens []sessiond.Token) ([]sessiond.Revocation, error) {
 	var out []sessiond.Revocation
 	now := micro(sess.CreatedAt)
 	err := func() error {
@@ -48,7 +48,7 @@ func createLimited(ctx context.Context, tx *sql.Tx, sess *sessiond.Session, max 
 			return sessiond.ErrLimitReached
 		}
 		// Insert first: a conflict must fail the whole step before anyone is evicted.
-		if err := insertSession(ctx, tx, sess, tokens); err != nil {
+		if err := s.insertSession(ctx, tx, sess, tokens); err != nil {
 			return err
 		}
 		if excess <= 0 {

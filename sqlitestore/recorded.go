@@ -33,7 +33,7 @@ func (s *Store) CreateRecorded(ctx context.Context, sess *sessiond.Session, max 
 	err = s.write(ctx, op, func(tx *sql.Tx) error {
 		var err error
 		if max > 0 {
-			if out, err = createLimited(ctx, tx, sess, max, evict, tokens); err != nil {
+			if out, err = s.createLimited(ctx, tx, sess, max, evict, tokens); err != nil {
 				return err
 			}
 			for _, r := range out {
@@ -44,7 +44,7 @@ func (s *Store) CreateRecorded(ctx context.Context, sess *sessiond.Session, max 
 					return err
 				}
 			}
-		} else if err := insertSession(ctx, tx, sess, tokens); err != nil {
+		} else if err := s.insertSession(ctx, tx, sess, tokens); err != nil {
 			return err
 		}
 		if err := s.insertEvents(ctx, tx, rec.Events, enc); err != nil {

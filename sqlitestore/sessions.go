@@ -100,7 +100,7 @@ func (s *Store) Create(ctx context.Context, sess *sessiond.Session, tokens ...se
 	if err := checkCreate(op, sess, tokens); err != nil {
 		return err
 	}
-	return s.write(ctx, op, func(tx *sql.Tx) error { return insertSession(ctx, tx, sess, tokens) })
+	return s.write(ctx, op, func(tx *sql.Tx) error { return s.insertSession(ctx, tx, sess, tokens) })
 }
 
 // checkCreate checks what Create and CreateLimited are given.
@@ -111,10 +111,8 @@ func checkCreate(op string, sess *sessiond.Session, tokens []sessiond.Token) err
 	return nil
 }
 
-func insertSession(ctx context.Context, tx *sql.Tx, sess *sessiond.Session, tokens []sessiond.Token) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, subject, strategy, created_at, last_active_at,
-			idle_expires_at, expires_at, persistent, client_ip, client_ua, claims, revoked_at, revoke_reason)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+func (s *Store) insertSession(ctx context.Context, tx *sql.Tx, sess *sessiond.Session, tokens []sessiond.Token) error {
+	_, err := s.exec(ctx, tx, insertSessionQuery,
 		string(sess.ID), sess.Subject, string(sess.Strategy), micro(sess.CreatedAt), micro(sess.LastActiveAt),
 		micro(sess.IdleExpiresAt), micro(sess.ExpiresAt), sess.Persistent, sess.Client.IP, sess.Client.UserAgent,
 		claimsArg(sess.Claims), nullMicro(sess.RevokedAt), string(sess.RevokeReason))
@@ -122,15 +120,19 @@ func insertSession(ctx context.Context, tx *sql.Tx, sess *sessiond.Session, toke
 		return err
 	}
 	for _, t := range tokens {
-		if err := insertToken(ctx, tx, t); err != nil {
+		if err := s.insertToken(ctx, tx, t); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// The statements of the refresh path, prepared once (Store.writes).
+// The statements of the login and refresh paths, prepared once
+// (Store.writes): compiling one costs about as much as running it.
 const (
+	insertSessionQuery = `INSERT INTO sessions (id, subject, strategy, created_at, last_active_at,
+			idle_expires_at, expires_at, persistent, client_ip, client_ua, claims, revoked_at, revoke_reason)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	swapRetireQuery = `UPDATE tokens SET retired_at = ?
 		WHERE hash = ? AND kind = ? AND retired_at IS NULL RETURNING session_id`
 	swapOldQuery      = `SELECT session_id, retired_at FROM tokens WHERE hash = ? AND kind = ?`
@@ -147,11 +149,11 @@ const (
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
 )
 
-var writeQueries = []string{swapRetireQuery, swapOldQuery, swapSiblingsQuery, insertTokenQuery, swapActivityQuery,
+var writeQueries = []string{insertSessionQuery, swapRetireQuery, swapOldQuery, swapSiblingsQuery, insertTokenQuery, swapActivityQuery,
 	insertEventQuery, insertDeliveryQuery, savepointQuery, rollbackToQuery, releaseQuery}
 
-func insertToken(ctx context.Context, tx *sql.Tx, t sessiond.Token) error {
-	_, err := tx.ExecContext(ctx, insertTokenQuery,
+func (s *Store) insertToken(ctx context.Context, tx *sql.Tx, t sessiond.Token) error {
+	_, err := s.exec(ctx, tx, insertTokenQuery,
 		t.Hash[:], string(t.SessionID), int64(t.Kind), micro(t.IssuedAt), micro(t.ExpiresAt), nullMicro(t.RetiredAt))
 	return err
 }
@@ -249,9 +251,7 @@ func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error 
 		if _, err := s.exec(ctx, tx, swapSiblingsQuery, micro(sw.Now), sid, int64(sessiond.KindRefresh)); err != nil {
 			return err
 		}
-		t := sw.Next
-		if _, err := s.exec(ctx, tx, insertTokenQuery, t.Hash[:], string(t.SessionID), int64(t.Kind),
-			micro(t.IssuedAt), micro(t.ExpiresAt), nullMicro(t.RetiredAt)); err != nil {
+		if err := s.insertToken(ctx, tx, sw.Next); err != nil {
 			return err
 		}
 		if _, err := s.exec(ctx, tx, swapActivityQuery, micro(sw.LastActiveAt), micro(sw.IdleExpiresAt), sid); err != nil {
