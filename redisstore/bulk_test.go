@@ -106,57 +106,49 @@ func TestStore_RevokeMatchingQuiet(t *testing.T) {
 // slot. (How long a script holds Redis is measured, not tested:
 // docs/redisstore.md.)
 func TestStore_RevokeMatchingScriptSize(t *testing.T) {
-	t.Parallel()
-	for _, bySlot := range []bool{false, true} {
-		t.Run(fmt.Sprintf("BySlot=%t", bySlot), func(t *testing.T) {
-			t.Parallel()
-			st := newStore(t, redisstore.Options{})
-			if bySlot {
-				redisstore.BatchBySlot(st)
+	eachBatching(t, func(t *testing.T, st *redisstore.Store, bySlot bool) {
+		ctx := t.Context()
+		t0 := now()
+		const sessions = 2*redisstore.BulkBatch + 101
+		want := make(map[sessiond.SessionID]bool, sessions)
+		for i := range sessions {
+			s := newSession(fmt.Sprintf("user%d", i%300), t0)
+			if err := st.Create(ctx, s); err != nil {
+				t.Fatalf("Create() = %v", err)
 			}
-			ctx := t.Context()
-			t0 := now()
-			const sessions = 2*redisstore.BulkBatch + 101
-			want := make(map[sessiond.SessionID]bool, sessions)
-			for i := range sessions {
-				s := newSession(fmt.Sprintf("user%d", i%300), t0)
-				if err := st.Create(ctx, s); err != nil {
-					t.Fatalf("Create() = %v", err)
+			want[s.ID] = true
+		}
+		scripts, err := redisstore.BulkScripts(ctx, st, t0.Add(time.Second))
+		if err != nil {
+			t.Fatalf("BulkScripts() = %v", err)
+		}
+		if !bySlot && len(scripts) != 3 {
+			t.Errorf("%d sessions went to %d scripts; want 3 (%d each at most)", sessions, len(scripts), redisstore.BulkBatch)
+		}
+		seen := make(map[sessiond.SessionID]bool, sessions)
+		for i, keys := range scripts {
+			if len(keys) == 0 || len(keys) > redisstore.BulkBatch {
+				t.Errorf("script %d has %d sessions; want 1 to %d", i, len(keys), redisstore.BulkBatch)
+			}
+			slots := make(map[int]bool)
+			for _, k := range keys {
+				// <prefix>:{<tag>}:s:<id>
+				tag := k[strings.Index(k, "{")+1 : strings.Index(k, "}")]
+				slots[redisstore.KeySlot(tag)] = true
+				id := sessiond.SessionID(k[strings.LastIndex(k, ":")+1:])
+				if !want[id] || seen[id] {
+					t.Errorf("script %d has %s: unknown or twice", i, k)
 				}
-				want[s.ID] = true
+				seen[id] = true
 			}
-			scripts, err := redisstore.BulkScripts(ctx, st, t0.Add(time.Second))
-			if err != nil {
-				t.Fatalf("BulkScripts() = %v", err)
+			if bySlot && len(slots) != 1 {
+				t.Errorf("script %d spans %d slots; want 1", i, len(slots))
 			}
-			if !bySlot && len(scripts) != 3 {
-				t.Errorf("%d sessions went to %d scripts; want 3 (%d each at most)", sessions, len(scripts), redisstore.BulkBatch)
-			}
-			seen := make(map[sessiond.SessionID]bool, sessions)
-			for i, keys := range scripts {
-				if len(keys) == 0 || len(keys) > redisstore.BulkBatch {
-					t.Errorf("script %d has %d sessions; want 1 to %d", i, len(keys), redisstore.BulkBatch)
-				}
-				slots := make(map[int]bool)
-				for _, k := range keys {
-					// <prefix>:{<tag>}:s:<id>
-					tag := k[strings.Index(k, "{")+1 : strings.Index(k, "}")]
-					slots[redisstore.KeySlot(tag)] = true
-					id := sessiond.SessionID(k[strings.LastIndex(k, ":")+1:])
-					if !want[id] || seen[id] {
-						t.Errorf("script %d has %s: unknown or twice", i, k)
-					}
-					seen[id] = true
-				}
-				if bySlot && len(slots) != 1 {
-					t.Errorf("script %d spans %d slots; want 1", i, len(slots))
-				}
-			}
-			if len(seen) != sessions {
-				t.Errorf("scripts cover %d sessions; want %d", len(seen), sessions)
-			}
-		})
-	}
+		}
+		if len(seen) != sessions {
+			t.Errorf("scripts cover %d sessions; want %d", len(seen), sessions)
+		}
+	})
 }
 
 // TestStore_RevokeMatchingIndexes checks that RevokeMatching without
@@ -165,6 +157,62 @@ func TestStore_RevokeMatchingScriptSize(t *testing.T) {
 // script revoking and recording each batch, or, batched as on a Cluster, a
 // script and then record.
 func TestStore_RevokeMatchingIndexes(t *testing.T) {
+	eachBatching(t, func(t *testing.T, st *redisstore.Store, bySlot bool) {
+		ctx := t.Context()
+		t0 := now()
+		const old, late = redisstore.BulkBatch + 7, 3
+		create := func(n int, created time.Time) {
+			for i := range n {
+				s := newSession(fmt.Sprintf("user%d", i%5), created)
+				if i%2 == 1 {
+					s.Strategy = sessiond.StrategyHybrid
+				}
+				if err := st.Create(ctx, s); err != nil {
+					t.Fatalf("Create() = %v", err)
+				}
+			}
+		}
+		create(old, t0)
+		create(late, t0.Add(time.Minute))
+		at := t0.Add(2 * time.Minute)
+		countLive := func() int {
+			t.Helper()
+			live, err := st.CountLive(ctx, at)
+			if err != nil {
+				t.Fatalf("CountLive() = %v", err)
+			}
+			return live[sessiond.StrategyDatabase] + live[sessiond.StrategyHybrid]
+		}
+		f := sessiond.RevokeFilter{IssuedBefore: t0.Add(30 * time.Second)}
+		n, subjects, err := st.RevokeMatching(ctx, f, at, sessiond.ReasonIncident)
+		if err != nil || n != old || len(subjects) != 5 {
+			t.Fatalf("RevokeMatching(issued before) = %d, %v, %v; want %d, 5 subjects", n, subjects, err, old)
+		}
+		if got := countLive(); got != late {
+			t.Errorf("CountLive() after RevokeMatching = %d; want %d", got, late)
+		}
+		revs, err := st.Revocations(ctx, at)
+		if err != nil || len(revs) != old {
+			t.Errorf("Revocations() = %d, %v; want %d", len(revs), err, old)
+		}
+		if n, _, err := st.RevokeMatching(ctx, f, at, sessiond.ReasonIncident); err != nil || n != 0 {
+			t.Errorf("RevokeMatching() again = %d, %v; want 0", n, err)
+		}
+		if n, _, err := st.RevokeMatching(ctx, sessiond.RevokeFilter{All: true}, at, sessiond.ReasonIncident); err != nil || n != late {
+			t.Errorf("RevokeMatching(all) = %d, %v; want %d", n, err, late)
+		}
+		if got := countLive(); got != 0 {
+			t.Errorf("CountLive() after RevokeMatching(all) = %d; want 0", got)
+		}
+		if revs, err := st.Revocations(ctx, at); err != nil || len(revs) != old+late {
+			t.Errorf("Revocations() = %d, %v; want %d", len(revs), err, old+late)
+		}
+	})
+}
+
+// eachBatching runs test in parallel subtests on a fresh store, once with
+// the batches cut as on a single Redis and once as on a Cluster (by slot).
+func eachBatching(t *testing.T, test func(t *testing.T, st *redisstore.Store, bySlot bool)) {
 	t.Parallel()
 	for _, bySlot := range []bool{false, true} {
 		t.Run(fmt.Sprintf("BySlot=%t", bySlot), func(t *testing.T) {
@@ -173,55 +221,7 @@ func TestStore_RevokeMatchingIndexes(t *testing.T) {
 			if bySlot {
 				redisstore.BatchBySlot(st)
 			}
-			ctx := t.Context()
-			t0 := now()
-			const old, late = redisstore.BulkBatch + 7, 3
-			create := func(n int, created time.Time) {
-				for i := range n {
-					s := newSession(fmt.Sprintf("user%d", i%5), created)
-					if i%2 == 1 {
-						s.Strategy = sessiond.StrategyHybrid
-					}
-					if err := st.Create(ctx, s); err != nil {
-						t.Fatalf("Create() = %v", err)
-					}
-				}
-			}
-			create(old, t0)
-			create(late, t0.Add(time.Minute))
-			at := t0.Add(2 * time.Minute)
-			countLive := func() int {
-				t.Helper()
-				live, err := st.CountLive(ctx, at)
-				if err != nil {
-					t.Fatalf("CountLive() = %v", err)
-				}
-				return live[sessiond.StrategyDatabase] + live[sessiond.StrategyHybrid]
-			}
-			f := sessiond.RevokeFilter{IssuedBefore: t0.Add(30 * time.Second)}
-			n, subjects, err := st.RevokeMatching(ctx, f, at, sessiond.ReasonIncident)
-			if err != nil || n != old || len(subjects) != 5 {
-				t.Fatalf("RevokeMatching(issued before) = %d, %v, %v; want %d, 5 subjects", n, subjects, err, old)
-			}
-			if got := countLive(); got != late {
-				t.Errorf("CountLive() after RevokeMatching = %d; want %d", got, late)
-			}
-			revs, err := st.Revocations(ctx, at)
-			if err != nil || len(revs) != old {
-				t.Errorf("Revocations() = %d, %v; want %d", len(revs), err, old)
-			}
-			if n, _, err := st.RevokeMatching(ctx, f, at, sessiond.ReasonIncident); err != nil || n != 0 {
-				t.Errorf("RevokeMatching() again = %d, %v; want 0", n, err)
-			}
-			if n, _, err := st.RevokeMatching(ctx, sessiond.RevokeFilter{All: true}, at, sessiond.ReasonIncident); err != nil || n != late {
-				t.Errorf("RevokeMatching(all) = %d, %v; want %d", n, err, late)
-			}
-			if got := countLive(); got != 0 {
-				t.Errorf("CountLive() after RevokeMatching(all) = %d; want 0", got)
-			}
-			if revs, err := st.Revocations(ctx, at); err != nil || len(revs) != old+late {
-				t.Errorf("Revocations() = %d, %v; want %d", len(revs), err, old+late)
-			}
+			test(t, st, bySlot)
 		})
 	}
 }
