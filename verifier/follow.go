@@ -44,9 +44,10 @@ func (v *Verifier) follow(ctx context.Context) {
 			}
 			backoff = 100 * time.Millisecond
 		case errors.Is(err, errProtocol):
-			// Fail closed: the state may miss what could not be read.
-			v.broken.Store(true)
+			// Fail closed: the state may miss what could not be read. The
+			// line is written first, so whoever sees ErrStale finds why.
 			v.log.Error("verifier: unreadable revocation stream; revocation state is stale until it recovers", "err", err)
+			v.broken.Store(true)
 		case err != nil:
 			v.log.Warn("verifier: revocation stream interrupted", "err", err)
 		}
