@@ -298,15 +298,18 @@ type swapResult struct {
 // then swaps; nowait makes both locks fail at once rather than wait (in a
 // group commit). The swap's callback records its row in r.
 func (s *Store) queueSwap(b *pgx.Batch, sw sessiond.RefreshSwap, evArgs, dArgs []any, nowait bool, r *swapResult) {
-	lock, swap := s.q.swapLock, s.q.swap
+	lock, wait := s.q.swapLock, 0
 	if nowait {
-		lock, swap = s.q.swapLockNoWait, s.q.swapNoWait
+		lock, wait = s.q.swapLockNoWait, 1
 	}
 	b.Queue(lock, string(sw.Next.SessionID))
-	b.Queue(swap,
+	// The change's event and webhook deliveries are written by the swap
+	// statement itself, only if it stores the successor.
+	args := append(make([]any, 0, 9+len(evArgs)+len(dArgs)),
 		sw.Old[:], sw.Next.Hash[:], string(sw.Next.SessionID), sw.Next.IssuedAt, sw.Next.ExpiresAt,
-		sw.Now, sw.GraceSince, sw.LastActiveAt, sw.IdleExpiresAt,
-	).QueryRow(func(row pgx.Row) error {
+		sw.Now, sw.GraceSince, sw.LastActiveAt, sw.IdleExpiresAt)
+	args = append(append(args, evArgs...), dArgs...)
+	b.Queue(s.q.swapRec[wait][withRecords(evArgs != nil, dArgs != nil)], args...).QueryRow(func(row pgx.Row) error {
 		err := row.Scan(&r.kind, &r.session, &r.swapped)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // not found
@@ -314,14 +317,6 @@ func (s *Store) queueSwap(b *pgx.Batch, sw sessiond.RefreshSwap, evArgs, dArgs [
 		r.found = err == nil
 		return err
 	})
-	// The change's event and webhook deliveries join the batch, written
-	// only if the swap stored its successor.
-	if evArgs != nil {
-		b.Queue(s.q.appendEventsAfterSwap, append(evArgs, sw.Next.Hash[:])...)
-	}
-	if dArgs != nil {
-		b.Queue(s.q.enqueueAfterSwap, append(dArgs, sw.Next.Hash[:])...)
-	}
 }
 
 // Revoke marks session id revoked at at for reason, notifies every
