@@ -120,17 +120,12 @@ func (s *Store) runGroup(ctx context.Context, g []*groupWrite) {
 	}
 	// The group outlives the leader's ctx (others wait on it) but not the
 	// store, nor the last of its writes' deadlines.
-	var (
-		gctx context.Context
-		stop context.CancelFunc
-	)
-	if last, ok := lastDeadline(g); ok {
-		gctx, stop = context.WithDeadline(context.WithoutCancel(ctx), last)
-	} else {
-		gctx, stop = context.WithCancel(context.WithoutCancel(ctx))
+	ctxs := make([]context.Context, len(g))
+	for i, w := range g {
+		ctxs[i] = w.ctx
 	}
+	gctx, stop := groupContext(ctx, s.bg, ctxs)
 	defer stop()
-	defer context.AfterFunc(s.bg, stop)()
 	err := s.pool.SendBatch(gctx, b).Close()
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
@@ -146,11 +141,26 @@ func (s *Store) runGroup(ctx context.Context, g []*groupWrite) {
 	}
 }
 
-// lastDeadline is the latest deadline of the writes of g, if each has one.
-func lastDeadline(g []*groupWrite) (time.Time, bool) {
+// groupContext returns the context of a group led by the caller of ctx
+// for callers with contexts ctxs: not canceled with ctx, but when bg (the
+// store's) ends, and with the latest of ctxs' deadlines if each has one.
+// Call stop when the group is done.
+func groupContext(ctx, bg context.Context, ctxs []context.Context) (gctx context.Context, stop func()) {
+	var cancel context.CancelFunc
+	if last, ok := lastDeadline(ctxs); ok {
+		gctx, cancel = context.WithDeadline(context.WithoutCancel(ctx), last)
+	} else {
+		gctx, cancel = context.WithCancel(context.WithoutCancel(ctx))
+	}
+	unhook := context.AfterFunc(bg, cancel)
+	return gctx, func() { unhook(); cancel() }
+}
+
+// lastDeadline is the latest deadline of ctxs, if each has one.
+func lastDeadline(ctxs []context.Context) (time.Time, bool) {
 	var last time.Time
-	for _, w := range g {
-		d, ok := w.ctx.Deadline()
+	for _, c := range ctxs {
+		d, ok := c.Deadline()
 		if !ok {
 			return time.Time{}, false
 		}

@@ -9,12 +9,12 @@ import (
 // table name is qualified, so they do not depend on search_path (which a
 // connection pooler may not keep).
 type queries struct {
-	create, get, lookup, touch, touchExists, swapLock, swap        string
-	revoke, revokeSubject, evict, notify, limitLock, liveBySubject string
-	list, revocations, deleteExpired, markBulk                     string
-	bulkSince, revocationsLogged                                   string
-	getMeta, insertMeta, updateMeta                                string
-	incr, sweepCounters                                            string
+	create, get, lookup, lookupMany, touch, touchExists, swapLock, swap string
+	revoke, revokeSubject, evict, notify, limitLock, liveBySubject      string
+	list, revocations, deleteExpired, markBulk                          string
+	bulkSince, revocationsLogged                                        string
+	getMeta, insertMeta, updateMeta                                     string
+	incr, sweepCounters                                                 string
 
 	// eventlog.go, outbox.go, bulk.go, live.go. The
 	// statements whose WHERE depends on the call are built by
@@ -100,6 +100,12 @@ func newQueries(schema string) queries {
 		lookup: `SELECT t.kind, t.issued_at, t.expires_at, t.retired_at, {cols}
 		FROM {schema}.tokens t JOIN {schema}.sessions s ON s.id = t.session_id
 		WHERE t.hash = $1`,
+
+		// Several Lookups in one statement (groupread.go), each row with
+		// its hash first.
+		lookupMany: `SELECT t.hash, t.kind, t.issued_at, t.expires_at, t.retired_at, {cols}
+		FROM {schema}.tokens t JOIN {schema}.sessions s ON s.id = t.session_id
+		WHERE t.hash = ANY ($1::bytea[])`,
 
 		touch: `UPDATE {schema}.sessions SET last_active_at = $2, idle_expires_at = $3
 		WHERE id = $1 AND revoked_at IS NULL`,
@@ -306,7 +312,7 @@ func newQueries(schema string) queries {
 	}
 	q.swap, q.create = q.swapRec[0][0], q.createRec[0]
 	for _, p := range []*string{
-		&q.create, &q.get, &q.lookup, &q.touch, &q.touchExists, &q.swapLock, &q.swap,
+		&q.create, &q.get, &q.lookup, &q.lookupMany, &q.touch, &q.touchExists, &q.swapLock, &q.swap,
 		&q.revoke, &q.revokeSubject, &q.evict, &q.notify, &q.limitLock, &q.liveBySubject,
 		&q.list, &q.revocations, &q.deleteExpired, &q.markBulk, &q.bulkSince, &q.revocationsLogged,
 		&q.getMeta, &q.insertMeta, &q.updateMeta, &q.incr, &q.sweepCounters,

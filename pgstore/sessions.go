@@ -174,27 +174,20 @@ type lookupScan struct {
 	retired pgtype.Timestamptz
 }
 
-// Lookup returns the token with hash h and its session in one statement
-// (one round trip), or ErrNotFound.
-func (s *Store) Lookup(ctx context.Context, h sessiond.TokenHash) (sessiond.Token, *sessiond.Session, error) {
-	if s.closed.Load() {
-		return sessiond.Token{}, nil, errClosed
-	}
-	sc := new(lookupScan)
+// dest returns the scan destinations for the lookup statement.
+func (sc *lookupScan) dest() []any {
 	sd := &sc.sessionScan.s
-	err := s.pool.QueryRow(ctx, s.q.lookup, h[:]).Scan(
+	return []any{
 		&sc.kind, &sc.issued, &sc.expires, &sc.retired,
 		(*string)(&sd.ID), &sd.Subject, (*string)(&sd.Strategy),
 		&sd.CreatedAt, &sd.LastActiveAt, &sd.IdleExpiresAt, &sd.ExpiresAt,
 		&sd.Persistent, &sd.Client.IP, &sd.Client.UserAgent, &sd.Claims,
 		&sc.sessionScan.revoked, (*string)(&sd.RevokeReason),
-	)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return sessiond.Token{}, nil, errLookupNotFound
 	}
-	if err != nil {
-		return sessiond.Token{}, nil, s.translate("lookup token", err)
-	}
+}
+
+// result finishes the scan of the token with hash h.
+func (sc *lookupScan) result(h sessiond.TokenHash) (sessiond.Token, *sessiond.Session) {
 	sess := sc.session()
 	return sessiond.Token{
 		Hash:      h,
@@ -203,7 +196,24 @@ func (s *Store) Lookup(ctx context.Context, h sessiond.TokenHash) (sessiond.Toke
 		IssuedAt:  sc.issued.UTC(),
 		ExpiresAt: sc.expires.UTC(),
 		RetiredAt: utc(sc.retired),
-	}, sess, nil
+	}, sess
+}
+
+// Lookup returns the token with hash h and its session in one statement
+// (one round trip), or ErrNotFound. Under load it shares that statement
+// with the other Lookups waiting at that moment (groupread.go).
+func (s *Store) Lookup(ctx context.Context, h sessiond.TokenHash) (sessiond.Token, *sessiond.Session, error) {
+	if s.closed.Load() {
+		return sessiond.Token{}, nil, errClosed
+	}
+	tok, sess, err := s.lookupGrouped(ctx, h)
+	if err != nil {
+		return sessiond.Token{}, nil, s.translate("lookup token", err)
+	}
+	if sess == nil {
+		return sessiond.Token{}, nil, errLookupNotFound
+	}
+	return tok, sess, nil
 }
 
 // Touch records activity on session id. On a revoked session it changes
