@@ -21,8 +21,9 @@ import (
 // one implicit transaction with one commit, and each caller reads its own
 // results from it.
 //
-// A group never waits for a row lock: its statements take their locks with
-// NOWAIT, and its writes are sent in session ID order. So a group cannot
+// A group never waits for a row lock: its first statement locks the
+// sessions its refreshes change, with NOWAIT, and its other statements
+// change only rows those locks cover or rows they insert. So a group cannot
 // deadlock with another group or with a single-statement change, and a
 // write that meets a lock, a duplicate key or any other error the server
 // reports has the whole group rolled back; every write of that group then
@@ -44,12 +45,15 @@ var errAlone = errors.New("pgstore: run alone")
 // groupWrite is one write waiting for a group commit.
 type groupWrite struct {
 	ctx context.Context
-	// key orders the group's writes (a session ID): locks are taken in
-	// that order.
+	// key orders the group's writes (a session ID).
 	key string
-	// queue adds the write's statements to the group's batch with
-	// NOWAIT locks. Their callbacks record the results for the caller and
-	// return an error only for a row that cannot be read.
+	// lock is a session the group locks (NOWAIT) before the statements of
+	// any of its writes, or "": one statement for the whole group, in
+	// place of one swapLock per refresh.
+	lock string
+	// queue adds the write's statements to the group's batch, which has
+	// locked its sessions already. Their callbacks record the results for
+	// the caller and return an error only for a row that cannot be read.
 	queue func(b *pgx.Batch)
 	// alone runs the write in its own transaction, waiting for locks as
 	// usual, and records its results like queue's callbacks.
@@ -115,6 +119,15 @@ func (s *Store) runGroup(ctx context.Context, g []*groupWrite) {
 	}
 	slices.SortStableFunc(g, func(a, b *groupWrite) int { return cmp.Compare(a.key, b.key) })
 	b := &pgx.Batch{}
+	var locks []string
+	for _, w := range g {
+		if w.lock != "" {
+			locks = append(locks, w.lock)
+		}
+	}
+	if locks != nil {
+		b.Queue(s.q.groupLock, locks)
+	}
 	for _, w := range g {
 		w.queue(b)
 	}

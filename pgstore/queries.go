@@ -22,15 +22,15 @@ type queries struct {
 	appendEvents, deleteEvents                                         string
 	enqueue, claim, finish, listDeliveries, countDeliveries, deleteDel string
 	countLive                                                          string
-	// swapLockNoWait: swapLock whose lock fails at once (55P03) instead
-	// of waiting, for a group commit (groupcommit.go).
-	swapLockNoWait string
+	// groupLock: swapLock for the sessions of a whole group commit
+	// (groupcommit.go), whose locks fail at once (55P03) instead of
+	// waiting.
+	groupLock string
 	// swapRec, createRec: swap and create with the change's events
 	// and webhook deliveries inserted by the same statement (one
 	// statement per change: each costs PostgreSQL a round of executor
-	// start-up and shutdown), indexed by withRecords. swapRec[1] are the
-	// NOWAIT forms, for a group commit.
-	swapRec   [2][4]string
+	// start-up and shutdown), indexed by withRecords.
+	swapRec   [4]string
 	createRec [4]string
 	schema    string
 }
@@ -112,35 +112,35 @@ func newQueries(schema string) queries {
 
 		touchExists: `SELECT EXISTS (SELECT 1 FROM {schema}.sessions WHERE id = $1)`,
 
-		// The refresh compare-and-swap, one statement (docs/pgstore.md).
-		// cur locks the old token's row; under READ COMMITTED a concurrent
-		// swap that got there first makes it wait, then read the version
-		// that swap committed. Every later step decides on that locked,
-		// current row, so the swaps of one token are serialised.
+		// The refresh compare-and-swap, one statement (docs/pgstore.md),
+		// after swapLock in the same transaction.
 		//   $1 old hash, $2 next hash, $3 session ID, $4 next issued,
 		//   $5 next expires, $6 now, $7 grace since, $8 last active,
 		//   $9 idle expires.
 		// swapLock serialises the swaps of one session. It runs first in
 		// the swap's implicit transaction, so the swap statement's
-		// snapshot, taken after the lock, sees every sibling an earlier
-		// swap committed and can retire it.
-		swapLock: `SELECT 1 FROM {schema}.sessions WHERE id = $1 FOR UPDATE`,
+		// snapshot, taken after the lock, sees the version of every token
+		// of the session that an earlier swap committed: the old token's
+		// (cur reads it without a lock of its own) and every sibling it
+		// must retire. Every swap that can change a token of session $3
+		// names $3 and holds that lock; a swap naming another session
+		// changes nothing (ok is empty).
+		swapLock:  `SELECT 1 FROM {schema}.sessions WHERE id = $1 FOR UPDATE`,
+		groupLock: `SELECT 1 FROM {schema}.sessions WHERE id = ANY ($1::text[]) FOR UPDATE NOWAIT`,
 
 		swap: `WITH cur AS (
-			SELECT kind, session_id, retired_at FROM {schema}.tokens WHERE hash = $1 FOR UPDATE
+			SELECT kind, session_id, retired_at FROM {schema}.tokens WHERE hash = $1
 		), ok AS (
 			SELECT session_id FROM cur
 			WHERE kind = 2 AND session_id = $3
 				AND (retired_at IS NULL OR ($7::timestamptz < $6::timestamptz AND retired_at >= $7::timestamptz))
 		), retire AS (
+			-- Old (unless retired within the grace window) and any
+			-- sibling issued by an earlier swap within the grace window:
+			-- Next becomes the session's only current refresh token, so
+			-- one token never forks into several live chains.
 			UPDATE {schema}.tokens SET retired_at = $6
-			WHERE hash = $1 AND retired_at IS NULL AND EXISTS (SELECT 1 FROM ok)
-		), siblings AS (
-			-- Next becomes the session's only current refresh token: a
-			-- sibling issued by an earlier swap within the grace window
-			-- retires, so one token never forks into several live chains.
-			UPDATE {schema}.tokens SET retired_at = $6
-			WHERE session_id = $3 AND kind = 2 AND retired_at IS NULL AND hash <> $1
+			WHERE session_id = $3 AND kind = 2 AND retired_at IS NULL
 				AND EXISTS (SELECT 1 FROM ok)
 		), next AS (
 			INSERT INTO {schema}.tokens (hash, session_id, kind, issued_at, expires_at)
@@ -304,13 +304,11 @@ func newQueries(schema string) queries {
 		WHERE revoked_at IS NULL AND expires_at > $1 AND idle_expires_at > $1
 		GROUP BY strategy`,
 	}
-	q.swapLockNoWait = q.swapLock + " NOWAIT"
 	for rec := range 4 {
-		q.swapRec[0][rec] = withRecordsSQL(q.swap, 10, "EXISTS (SELECT 1 FROM ok)", rec)
-		q.swapRec[1][rec] = strings.Replace(q.swapRec[0][rec], "WHERE hash = $1 FOR UPDATE", "WHERE hash = $1 FOR UPDATE NOWAIT", 1)
+		q.swapRec[rec] = withRecordsSQL(q.swap, 10, "EXISTS (SELECT 1 FROM ok)", rec)
 		q.createRec[rec] = withRecordsSQL(q.create, 19, "", rec)
 	}
-	q.swap, q.create = q.swapRec[0][0], q.createRec[0]
+	q.swap, q.create = q.swapRec[0], q.createRec[0]
 	for _, p := range []*string{
 		&q.create, &q.get, &q.lookup, &q.lookupMany, &q.touch, &q.touchExists, &q.swapLock, &q.swap,
 		&q.revoke, &q.revokeSubject, &q.evict, &q.notify, &q.limitLock, &q.liveBySubject,
@@ -318,12 +316,12 @@ func newQueries(schema string) queries {
 		&q.getMeta, &q.insertMeta, &q.updateMeta, &q.incr, &q.sweepCounters,
 		&q.appendEvents, &q.deleteEvents,
 		&q.enqueue, &q.claim, &q.finish, &q.listDeliveries, &q.countDeliveries, &q.deleteDel,
-		&q.countLive, &q.swapLockNoWait,
+		&q.countLive, &q.groupLock,
 	} {
 		*p = r.Replace(*p)
 	}
 	for rec := range 4 {
-		for _, p := range []*string{&q.swapRec[0][rec], &q.swapRec[1][rec], &q.createRec[rec]} {
+		for _, p := range []*string{&q.swapRec[rec], &q.createRec[rec]} {
 			*p = r.Replace(*p)
 		}
 	}

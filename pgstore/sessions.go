@@ -272,11 +272,12 @@ func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error 
 	var r swapResult
 	err = s.group(ctx, &groupWrite{
 		key:   string(sw.Next.SessionID),
-		queue: func(b *pgx.Batch) { s.queueSwap(b, sw, evArgs, dArgs, true, &r) },
+		lock:  string(sw.Next.SessionID),
+		queue: func(b *pgx.Batch) { s.queueSwap(b, sw, evArgs, dArgs, false, &r) },
 		alone: func(ctx context.Context) error {
 			r = swapResult{}
 			b := &pgx.Batch{}
-			s.queueSwap(b, sw, evArgs, dArgs, false, &r)
+			s.queueSwap(b, sw, evArgs, dArgs, true, &r)
 			return s.pool.SendBatch(ctx, b).Close()
 		},
 	})
@@ -304,22 +305,21 @@ type swapResult struct {
 }
 
 // queueSwap queues the swap of sw on b, with its events and deliveries:
-// one implicit transaction when b is sent alone. It locks the session,
-// then swaps; nowait makes both locks fail at once rather than wait (in a
-// group commit). The swap's callback records its row in r.
-func (s *Store) queueSwap(b *pgx.Batch, sw sessiond.RefreshSwap, evArgs, dArgs []any, nowait bool, r *swapResult) {
-	lock, wait := s.q.swapLock, 0
-	if nowait {
-		lock, wait = s.q.swapLockNoWait, 1
+// one implicit transaction when b is sent alone. With lock it locks the
+// session first (swapLock); without, the caller has (a group commit locks
+// the sessions of all its swaps first). The swap's callback records its
+// row in r.
+func (s *Store) queueSwap(b *pgx.Batch, sw sessiond.RefreshSwap, evArgs, dArgs []any, lock bool, r *swapResult) {
+	if lock {
+		b.Queue(s.q.swapLock, string(sw.Next.SessionID))
 	}
-	b.Queue(lock, string(sw.Next.SessionID))
 	// The change's event and webhook deliveries are written by the swap
 	// statement itself, only if it stores the successor.
 	args := append(make([]any, 0, 9+len(evArgs)+len(dArgs)),
 		sw.Old[:], sw.Next.Hash[:], string(sw.Next.SessionID), sw.Next.IssuedAt, sw.Next.ExpiresAt,
 		sw.Now, sw.GraceSince, sw.LastActiveAt, sw.IdleExpiresAt)
 	args = append(append(args, evArgs...), dArgs...)
-	b.Queue(s.q.swapRec[wait][withRecords(evArgs != nil, dArgs != nil)], args...).QueryRow(func(row pgx.Row) error {
+	b.Queue(s.q.swapRec[withRecords(evArgs != nil, dArgs != nil)], args...).QueryRow(func(row pgx.Row) error {
 		err := row.Scan(&r.kind, &r.session, &r.swapped)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // not found
