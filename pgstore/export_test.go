@@ -30,3 +30,24 @@ func GroupedWrites(s *Store) int64 { return s.groupedWrites.Load() }
 
 // MaxConnsOf is the size of s's pool.
 func MaxConnsOf(s *Store) int32 { return s.pool.Config().MaxConns }
+
+// HoldReadSlots takes every grouped-read slot, so the Lookups that arrive
+// queue until release is called; then one of them takes them all as one
+// group.
+func HoldReadSlots(s *Store) (release func()) {
+	n := cap(s.reads.slots)
+	for range n {
+		s.reads.slots <- struct{}{}
+	}
+	return func() {
+		for range n {
+			<-s.reads.slots
+		}
+	}
+}
+
+// QueuedReads is how many Lookups wait for a grouped read.
+func QueuedReads(s *Store) int { return s.reads.Len() }
+
+// GroupedReads is how many Lookups were answered in a group of two or more.
+func GroupedReads(s *Store) int64 { return s.groupedReads.Load() }

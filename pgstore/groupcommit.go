@@ -21,8 +21,9 @@ import (
 // one implicit transaction with one commit, and each caller reads its own
 // results from it.
 //
-// A group never waits for a row lock: its statements take their locks with
-// NOWAIT, and its writes are sent in session ID order. So a group cannot
+// A group never waits for a row lock: its first statement locks the
+// sessions its refreshes change, with NOWAIT, and its other statements
+// change only rows those locks cover or rows they insert. So a group cannot
 // deadlock with another group or with a single-statement change, and a
 // write that meets a lock, a duplicate key or any other error the server
 // reports has the whole group rolled back; every write of that group then
@@ -44,12 +45,15 @@ var errAlone = errors.New("pgstore: run alone")
 // groupWrite is one write waiting for a group commit.
 type groupWrite struct {
 	ctx context.Context
-	// key orders the group's writes (a session ID): locks are taken in
-	// that order.
+	// key orders the group's writes (a session ID).
 	key string
-	// queue adds the write's statements to the group's batch with
-	// NOWAIT locks. Their callbacks record the results for the caller and
-	// return an error only for a row that cannot be read.
+	// lock is a session the group locks (NOWAIT) before the statements of
+	// any of its writes, or "": one statement for the whole group, in
+	// place of one swapLock per refresh.
+	lock string
+	// queue adds the write's statements to the group's batch, which has
+	// locked its sessions already. Their callbacks record the results for
+	// the caller and return an error only for a row that cannot be read.
 	queue func(b *pgx.Batch)
 	// alone runs the write in its own transaction, waiting for locks as
 	// usual, and records its results like queue's callbacks.
@@ -115,22 +119,26 @@ func (s *Store) runGroup(ctx context.Context, g []*groupWrite) {
 	}
 	slices.SortStableFunc(g, func(a, b *groupWrite) int { return cmp.Compare(a.key, b.key) })
 	b := &pgx.Batch{}
+	var locks []string
+	for _, w := range g {
+		if w.lock != "" {
+			locks = append(locks, w.lock)
+		}
+	}
+	if locks != nil {
+		b.Queue(s.q.groupLock, locks)
+	}
 	for _, w := range g {
 		w.queue(b)
 	}
 	// The group outlives the leader's ctx (others wait on it) but not the
 	// store, nor the last of its writes' deadlines.
-	var (
-		gctx context.Context
-		stop context.CancelFunc
-	)
-	if last, ok := lastDeadline(g); ok {
-		gctx, stop = context.WithDeadline(context.WithoutCancel(ctx), last)
-	} else {
-		gctx, stop = context.WithCancel(context.WithoutCancel(ctx))
+	ctxs := make([]context.Context, len(g))
+	for i, w := range g {
+		ctxs[i] = w.ctx
 	}
+	gctx, stop := groupContext(ctx, s.bg, ctxs)
 	defer stop()
-	defer context.AfterFunc(s.bg, stop)()
 	err := s.pool.SendBatch(gctx, b).Close()
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
@@ -146,11 +154,26 @@ func (s *Store) runGroup(ctx context.Context, g []*groupWrite) {
 	}
 }
 
-// lastDeadline is the latest deadline of the writes of g, if each has one.
-func lastDeadline(g []*groupWrite) (time.Time, bool) {
+// groupContext returns the context of a group led by the caller of ctx
+// for callers with contexts ctxs: not canceled with ctx, but when bg (the
+// store's) ends, and with the latest of ctxs' deadlines if each has one.
+// Call stop when the group is done.
+func groupContext(ctx, bg context.Context, ctxs []context.Context) (gctx context.Context, stop func()) {
+	var cancel context.CancelFunc
+	if last, ok := lastDeadline(ctxs); ok {
+		gctx, cancel = context.WithDeadline(context.WithoutCancel(ctx), last)
+	} else {
+		gctx, cancel = context.WithCancel(context.WithoutCancel(ctx))
+	}
+	unhook := context.AfterFunc(bg, cancel)
+	return gctx, func() { unhook(); cancel() }
+}
+
+// lastDeadline is the latest deadline of ctxs, if each has one.
+func lastDeadline(ctxs []context.Context) (time.Time, bool) {
 	var last time.Time
-	for _, w := range g {
-		d, ok := w.ctx.Deadline()
+	for _, c := range ctxs {
+		d, ok := c.Deadline()
 		if !ok {
 			return time.Time{}, false
 		}

@@ -9,12 +9,12 @@ import (
 // table name is qualified, so they do not depend on search_path (which a
 // connection pooler may not keep).
 type queries struct {
-	create, get, lookup, touch, touchExists, swapLock, swap        string
-	revoke, revokeSubject, evict, notify, limitLock, liveBySubject string
-	list, revocations, deleteExpired, markBulk                     string
-	bulkSince, revocationsLogged                                   string
-	getMeta, insertMeta, updateMeta                                string
-	incr, sweepCounters                                            string
+	create, get, lookup, lookupMany, touch, touchExists, swapLock, swap string
+	revoke, revokeSubject, evict, notify, limitLock, liveBySubject      string
+	list, revocations, deleteExpired, markBulk                          string
+	bulkSince, revocationsLogged                                        string
+	getMeta, insertMeta, updateMeta                                     string
+	incr, sweepCounters                                                 string
 
 	// eventlog.go, outbox.go, bulk.go, live.go. The
 	// statements whose WHERE depends on the call are built by
@@ -22,15 +22,30 @@ type queries struct {
 	appendEvents, deleteEvents                                         string
 	enqueue, claim, finish, listDeliveries, countDeliveries, deleteDel string
 	countLive                                                          string
-	// appendEventsAfterSwap, enqueueAfterSwap: appendEvents and enqueue
-	// that write only when the swap before them in the same batch stored
-	// its successor token (the last argument, its hash).
-	appendEventsAfterSwap, enqueueAfterSwap string
-	// swapLockNoWait, swapNoWait: swapLock and swap whose locks fail at
-	// once (55P03) instead of waiting, for a group commit
-	// (groupcommit.go).
-	swapLockNoWait, swapNoWait string
-	schema                     string
+	// groupLock: swapLock for the sessions of a whole group commit
+	// (groupcommit.go), whose locks fail at once (55P03) instead of
+	// waiting.
+	groupLock string
+	// swapRec, createRec: swap and create with the change's events
+	// and webhook deliveries inserted by the same statement (one
+	// statement per change: each costs PostgreSQL a round of executor
+	// start-up and shutdown), indexed by withRecords.
+	swapRec   [4]string
+	createRec [4]string
+	schema    string
+}
+
+// withRecords indexes swapRec and createRec: whether the change carries
+// events, and deliveries.
+func withRecords(events, deliveries bool) int {
+	i := 0
+	if events {
+		i |= 1
+	}
+	if deliveries {
+		i |= 2
+	}
+	return i
 }
 
 // sessionCols are the columns scanSession reads, in its order.
@@ -72,7 +87,7 @@ func newQueries(schema string) queries {
 				expires_at, persistent, client_ip, client_ua, claims, revoked_at, revoke_reason)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 			RETURNING id
-		)
+		){records}
 		INSERT INTO {schema}.tokens (hash, session_id, kind, issued_at, expires_at, retired_at)
 		SELECT t.hash, (SELECT id FROM s), t.kind, t.issued_at, t.expires_at, t.retired_at
 		FROM unnest($14::bytea[], $15::int2[], $16::timestamptz[], $17::timestamptz[], $18::timestamptz[])
@@ -86,40 +101,46 @@ func newQueries(schema string) queries {
 		FROM {schema}.tokens t JOIN {schema}.sessions s ON s.id = t.session_id
 		WHERE t.hash = $1`,
 
+		// Several Lookups in one statement (groupread.go), each row with
+		// its hash first.
+		lookupMany: `SELECT t.hash, t.kind, t.issued_at, t.expires_at, t.retired_at, {cols}
+		FROM {schema}.tokens t JOIN {schema}.sessions s ON s.id = t.session_id
+		WHERE t.hash = ANY ($1::bytea[])`,
+
 		touch: `UPDATE {schema}.sessions SET last_active_at = $2, idle_expires_at = $3
 		WHERE id = $1 AND revoked_at IS NULL`,
 
 		touchExists: `SELECT EXISTS (SELECT 1 FROM {schema}.sessions WHERE id = $1)`,
 
-		// The refresh compare-and-swap, one statement (docs/pgstore.md).
-		// cur locks the old token's row; under READ COMMITTED a concurrent
-		// swap that got there first makes it wait, then read the version
-		// that swap committed. Every later step decides on that locked,
-		// current row, so the swaps of one token are serialised.
+		// The refresh compare-and-swap, one statement (docs/pgstore.md),
+		// after swapLock in the same transaction.
 		//   $1 old hash, $2 next hash, $3 session ID, $4 next issued,
 		//   $5 next expires, $6 now, $7 grace since, $8 last active,
 		//   $9 idle expires.
 		// swapLock serialises the swaps of one session. It runs first in
 		// the swap's implicit transaction, so the swap statement's
-		// snapshot, taken after the lock, sees every sibling an earlier
-		// swap committed and can retire it.
-		swapLock: `SELECT 1 FROM {schema}.sessions WHERE id = $1 FOR UPDATE`,
+		// snapshot, taken after the lock, sees the version of every token
+		// of the session that an earlier swap committed: the old token's
+		// (cur reads it without a lock of its own) and every sibling it
+		// must retire. Every swap that can change a token of session $3
+		// names $3 and holds that lock; a swap naming another session
+		// changes nothing (ok is empty).
+		swapLock:  `SELECT 1 FROM {schema}.sessions WHERE id = $1 FOR UPDATE`,
+		groupLock: `SELECT 1 FROM {schema}.sessions WHERE id = ANY ($1::text[]) FOR UPDATE NOWAIT`,
 
 		swap: `WITH cur AS (
-			SELECT kind, session_id, retired_at FROM {schema}.tokens WHERE hash = $1 FOR UPDATE
+			SELECT kind, session_id, retired_at FROM {schema}.tokens WHERE hash = $1
 		), ok AS (
 			SELECT session_id FROM cur
 			WHERE kind = 2 AND session_id = $3
 				AND (retired_at IS NULL OR ($7::timestamptz < $6::timestamptz AND retired_at >= $7::timestamptz))
 		), retire AS (
+			-- Old (unless retired within the grace window) and any
+			-- sibling issued by an earlier swap within the grace window:
+			-- Next becomes the session's only current refresh token, so
+			-- one token never forks into several live chains.
 			UPDATE {schema}.tokens SET retired_at = $6
-			WHERE hash = $1 AND retired_at IS NULL AND EXISTS (SELECT 1 FROM ok)
-		), siblings AS (
-			-- Next becomes the session's only current refresh token: a
-			-- sibling issued by an earlier swap within the grace window
-			-- retires, so one token never forks into several live chains.
-			UPDATE {schema}.tokens SET retired_at = $6
-			WHERE session_id = $3 AND kind = 2 AND retired_at IS NULL AND hash <> $1
+			WHERE session_id = $3 AND kind = 2 AND retired_at IS NULL
 				AND EXISTS (SELECT 1 FROM ok)
 		), next AS (
 			INSERT INTO {schema}.tokens (hash, session_id, kind, issued_at, expires_at)
@@ -127,7 +148,7 @@ func newQueries(schema string) queries {
 		), activity AS (
 			UPDATE {schema}.sessions SET last_active_at = $8, idle_expires_at = $9
 			WHERE id = $3 AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM ok)
-		)
+		){records}
 		SELECT cur.kind, cur.session_id, EXISTS (SELECT 1 FROM ok) FROM cur`,
 
 		// revoke, revokeSubject, evict: each logs what it revokes in
@@ -228,10 +249,9 @@ func newQueries(schema string) queries {
 
 		// A whole batch from parallel arrays: one statement, one round
 		// trip. The caller drops repeated IDs first, so the first wins.
-		appendEvents: `INSERT INTO {schema}.events ({evcols})
-		SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[],
-			$6::text[], $7::text[], $8::bytea[])
-		ON CONFLICT (id) DO NOTHING`,
+		// A whole batch from parallel arrays: one statement, one round
+		// trip. The caller drops repeated IDs first, so the first wins.
+		appendEvents: eventInsertSQL(1, ""),
 
 		// Retention, oldest first, a bounded batch (like deleteExpired).
 		deleteEvents: `DELETE FROM {schema}.events WHERE id IN (
@@ -241,12 +261,7 @@ func newQueries(schema string) queries {
 			FOR UPDATE SKIP LOCKED
 		)`,
 
-		enqueue: `INSERT INTO {schema}.deliveries ({delcols})
-		SELECT id, endpoint, event_id, payload, 'pending', attempts, next_attempt_at, last_error, created_at, updated_at
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::int8[], $6::timestamptz[],
-			$7::text[], $8::timestamptz[], $9::timestamptz[])
-			AS d (id, endpoint, event_id, payload, attempts, next_attempt_at, last_error, created_at, updated_at)
-		ON CONFLICT (id) DO NOTHING`,
+		enqueue: deliveryInsertSQL(1, ""),
 
 		// One statement: lock the due rows no one else holds (SKIP LOCKED:
 		// concurrent claimers, on any node, take disjoint sets and never
@@ -289,24 +304,83 @@ func newQueries(schema string) queries {
 		WHERE revoked_at IS NULL AND expires_at > $1 AND idle_expires_at > $1
 		GROUP BY strategy`,
 	}
-	q.appendEventsAfterSwap = strings.Replace(q.appendEvents, "ON CONFLICT",
-		"WHERE EXISTS (SELECT 1 FROM {schema}.tokens WHERE hash = $9) ON CONFLICT", 1)
-	q.enqueueAfterSwap = strings.Replace(q.enqueue, "ON CONFLICT",
-		"WHERE EXISTS (SELECT 1 FROM {schema}.tokens WHERE hash = $10) ON CONFLICT", 1)
-	q.swapLockNoWait = q.swapLock + " NOWAIT"
-	q.swapNoWait = strings.Replace(q.swap, "WHERE hash = $1 FOR UPDATE", "WHERE hash = $1 FOR UPDATE NOWAIT", 1)
+	for rec := range 4 {
+		q.swapRec[rec] = withRecordsSQL(q.swap, 10, "EXISTS (SELECT 1 FROM ok)", rec)
+		q.createRec[rec] = withRecordsSQL(q.create, 19, "", rec)
+	}
+	q.swap, q.create = q.swapRec[0], q.createRec[0]
 	for _, p := range []*string{
-		&q.create, &q.get, &q.lookup, &q.touch, &q.touchExists, &q.swapLock, &q.swap,
+		&q.create, &q.get, &q.lookup, &q.lookupMany, &q.touch, &q.touchExists, &q.swapLock, &q.swap,
 		&q.revoke, &q.revokeSubject, &q.evict, &q.notify, &q.limitLock, &q.liveBySubject,
 		&q.list, &q.revocations, &q.deleteExpired, &q.markBulk, &q.bulkSince, &q.revocationsLogged,
 		&q.getMeta, &q.insertMeta, &q.updateMeta, &q.incr, &q.sweepCounters,
 		&q.appendEvents, &q.deleteEvents,
 		&q.enqueue, &q.claim, &q.finish, &q.listDeliveries, &q.countDeliveries, &q.deleteDel,
-		&q.countLive, &q.appendEventsAfterSwap, &q.enqueueAfterSwap, &q.swapLockNoWait, &q.swapNoWait,
+		&q.countLive, &q.groupLock,
 	} {
 		*p = r.Replace(*p)
 	}
+	for rec := range 4 {
+		for _, p := range []*string{&q.swapRec[rec], &q.createRec[rec]} {
+			*p = r.Replace(*p)
+		}
+	}
 	return q
+}
+
+// eventInsertSQL inserts events from the parallel arrays of eventArgs,
+// numbered from $first, when cond holds (always if empty).
+func eventInsertSQL(first int, cond string) string {
+	return `INSERT INTO {schema}.events ({evcols})
+		SELECT * FROM unnest(` + params(first, "text[]", "timestamptz[]", "text[]", "text[]", "text[]",
+		"text[]", "text[]", "bytea[]") + `)` + where(cond) + `
+		ON CONFLICT (id) DO NOTHING`
+}
+
+// deliveryInsertSQL inserts deliveries from the parallel arrays of
+// deliveryArgs, numbered from $first, when cond holds (always if empty).
+func deliveryInsertSQL(first int, cond string) string {
+	return `INSERT INTO {schema}.deliveries ({delcols})
+		SELECT id, endpoint, event_id, payload, 'pending', attempts, next_attempt_at, last_error, created_at, updated_at
+		FROM unnest(` + params(first, "text[]", "text[]", "text[]", "bytea[]", "int8[]", "timestamptz[]",
+		"text[]", "timestamptz[]", "timestamptz[]") + `)
+			AS d (id, endpoint, event_id, payload, attempts, next_attempt_at, last_error, created_at, updated_at)` + where(cond) + `
+		ON CONFLICT (id) DO NOTHING`
+}
+
+// withRecordsSQL returns query, a WITH statement holding the marker
+// {records} after its last CTE, with the inserts of rec (withRecords)
+// there as further CTEs: events from $first, then deliveries, each
+// written only when cond holds.
+func withRecordsSQL(query string, first int, cond string, rec int) string {
+	var items string
+	if rec&1 != 0 {
+		items += `, ev AS (` + eventInsertSQL(first, cond) + `)`
+		first += 8
+	}
+	if rec&2 != 0 {
+		items += `, dl AS (` + deliveryInsertSQL(first, cond) + `)`
+	}
+	return strings.Replace(query, "{records}", items, 1)
+}
+
+// params returns "$first::type0, $first+1::type1, …".
+func params(first int, types ...string) string {
+	var b strings.Builder
+	for i, t := range types {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(first+i) + "::" + t)
+	}
+	return b.String()
+}
+
+func where(cond string) string {
+	if cond == "" {
+		return ""
+	}
+	return " WHERE " + cond
 }
 
 // eventFilter says which filters a QueryEvents call sets, in the order

@@ -39,10 +39,11 @@ func (s *Store) CreateRecorded(ctx context.Context, sess *sessiond.Session, max 
 		if err != nil {
 			return nil, wrap(op, err)
 		}
-		args := insertArgs(sess, tokens)
+		// One statement: the session, its tokens and its records.
+		query := s.q.createRec[withRecords(evArgs != nil, dArgs != nil)]
+		args := append(append(insertArgs(sess, tokens), evArgs...), dArgs...)
 		return nil, s.translate(op, s.insertGrouped(ctx, sess, func(b *pgx.Batch) {
-			b.Queue(s.q.create, args...)
-			s.queueRecordArgs(b, evArgs, dArgs)
+			b.Queue(query, args...)
 		}))
 	}
 	b := &pgx.Batch{}

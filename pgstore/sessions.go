@@ -174,27 +174,20 @@ type lookupScan struct {
 	retired pgtype.Timestamptz
 }
 
-// Lookup returns the token with hash h and its session in one statement
-// (one round trip), or ErrNotFound.
-func (s *Store) Lookup(ctx context.Context, h sessiond.TokenHash) (sessiond.Token, *sessiond.Session, error) {
-	if s.closed.Load() {
-		return sessiond.Token{}, nil, errClosed
-	}
-	sc := new(lookupScan)
+// dest returns the scan destinations for the lookup statement.
+func (sc *lookupScan) dest() []any {
 	sd := &sc.sessionScan.s
-	err := s.pool.QueryRow(ctx, s.q.lookup, h[:]).Scan(
+	return []any{
 		&sc.kind, &sc.issued, &sc.expires, &sc.retired,
 		(*string)(&sd.ID), &sd.Subject, (*string)(&sd.Strategy),
 		&sd.CreatedAt, &sd.LastActiveAt, &sd.IdleExpiresAt, &sd.ExpiresAt,
 		&sd.Persistent, &sd.Client.IP, &sd.Client.UserAgent, &sd.Claims,
 		&sc.sessionScan.revoked, (*string)(&sd.RevokeReason),
-	)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return sessiond.Token{}, nil, errLookupNotFound
 	}
-	if err != nil {
-		return sessiond.Token{}, nil, s.translate("lookup token", err)
-	}
+}
+
+// result finishes the scan of the token with hash h.
+func (sc *lookupScan) result(h sessiond.TokenHash) (sessiond.Token, *sessiond.Session) {
 	sess := sc.session()
 	return sessiond.Token{
 		Hash:      h,
@@ -203,7 +196,24 @@ func (s *Store) Lookup(ctx context.Context, h sessiond.TokenHash) (sessiond.Toke
 		IssuedAt:  sc.issued.UTC(),
 		ExpiresAt: sc.expires.UTC(),
 		RetiredAt: utc(sc.retired),
-	}, sess, nil
+	}, sess
+}
+
+// Lookup returns the token with hash h and its session in one statement
+// (one round trip), or ErrNotFound. Under load it shares that statement
+// with the other Lookups waiting at that moment (groupread.go).
+func (s *Store) Lookup(ctx context.Context, h sessiond.TokenHash) (sessiond.Token, *sessiond.Session, error) {
+	if s.closed.Load() {
+		return sessiond.Token{}, nil, errClosed
+	}
+	tok, sess, err := s.lookupGrouped(ctx, h)
+	if err != nil {
+		return sessiond.Token{}, nil, s.translate("lookup token", err)
+	}
+	if sess == nil {
+		return sessiond.Token{}, nil, errLookupNotFound
+	}
+	return tok, sess, nil
 }
 
 // Touch records activity on session id. On a revoked session it changes
@@ -262,11 +272,12 @@ func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error 
 	var r swapResult
 	err = s.group(ctx, &groupWrite{
 		key:   string(sw.Next.SessionID),
-		queue: func(b *pgx.Batch) { s.queueSwap(b, sw, evArgs, dArgs, true, &r) },
+		lock:  string(sw.Next.SessionID),
+		queue: func(b *pgx.Batch) { s.queueSwap(b, sw, evArgs, dArgs, false, &r) },
 		alone: func(ctx context.Context) error {
 			r = swapResult{}
 			b := &pgx.Batch{}
-			s.queueSwap(b, sw, evArgs, dArgs, false, &r)
+			s.queueSwap(b, sw, evArgs, dArgs, true, &r)
 			return s.pool.SendBatch(ctx, b).Close()
 		},
 	})
@@ -294,19 +305,21 @@ type swapResult struct {
 }
 
 // queueSwap queues the swap of sw on b, with its events and deliveries:
-// one implicit transaction when b is sent alone. It locks the session,
-// then swaps; nowait makes both locks fail at once rather than wait (in a
-// group commit). The swap's callback records its row in r.
-func (s *Store) queueSwap(b *pgx.Batch, sw sessiond.RefreshSwap, evArgs, dArgs []any, nowait bool, r *swapResult) {
-	lock, swap := s.q.swapLock, s.q.swap
-	if nowait {
-		lock, swap = s.q.swapLockNoWait, s.q.swapNoWait
+// one implicit transaction when b is sent alone. With lock it locks the
+// session first (swapLock); without, the caller has (a group commit locks
+// the sessions of all its swaps first). The swap's callback records its
+// row in r.
+func (s *Store) queueSwap(b *pgx.Batch, sw sessiond.RefreshSwap, evArgs, dArgs []any, lock bool, r *swapResult) {
+	if lock {
+		b.Queue(s.q.swapLock, string(sw.Next.SessionID))
 	}
-	b.Queue(lock, string(sw.Next.SessionID))
-	b.Queue(swap,
+	// The change's event and webhook deliveries are written by the swap
+	// statement itself, only if it stores the successor.
+	args := append(make([]any, 0, 9+len(evArgs)+len(dArgs)),
 		sw.Old[:], sw.Next.Hash[:], string(sw.Next.SessionID), sw.Next.IssuedAt, sw.Next.ExpiresAt,
-		sw.Now, sw.GraceSince, sw.LastActiveAt, sw.IdleExpiresAt,
-	).QueryRow(func(row pgx.Row) error {
+		sw.Now, sw.GraceSince, sw.LastActiveAt, sw.IdleExpiresAt)
+	args = append(append(args, evArgs...), dArgs...)
+	b.Queue(s.q.swapRec[withRecords(evArgs != nil, dArgs != nil)], args...).QueryRow(func(row pgx.Row) error {
 		err := row.Scan(&r.kind, &r.session, &r.swapped)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // not found
@@ -314,14 +327,6 @@ func (s *Store) queueSwap(b *pgx.Batch, sw sessiond.RefreshSwap, evArgs, dArgs [
 		r.found = err == nil
 		return err
 	})
-	// The change's event and webhook deliveries join the batch, written
-	// only if the swap stored its successor.
-	if evArgs != nil {
-		b.Queue(s.q.appendEventsAfterSwap, append(evArgs, sw.Next.Hash[:])...)
-	}
-	if dArgs != nil {
-		b.Queue(s.q.enqueueAfterSwap, append(dArgs, sw.Next.Hash[:])...)
-	}
 }
 
 // Revoke marks session id revoked at at for reason, notifies every

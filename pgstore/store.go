@@ -62,8 +62,11 @@ type Store struct {
 	channel string
 	q       queries
 	groups  *groupQueue // writes waiting for a group commit
+	reads   *readQueue  // Lookups waiting for a grouped read
 	// groupedWrites counts the writes committed in a group of two or more.
 	groupedWrites atomic.Int64
+	// groupedReads counts the Lookups answered in a group of two or more.
+	groupedReads atomic.Int64
 	// pingEvery: a listener quiet for this long pings its connection.
 	pingEvery time.Duration
 	// revokeBatch: sessions per statement of RevokeMatching; 0 means
@@ -137,6 +140,7 @@ func New(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		q:       newQueries(pgx.Identifier{schema}.Sanitize()),
 
 		groups:    newGroupQueue(cfg.MaxConns),
+		reads:     newReadQueue(cfg.MaxConns),
 		pingEvery: listenPingInterval,
 		bg:        bg,
 		stop:      stop,
