@@ -150,7 +150,7 @@ func (s *Store) begin(ctx context.Context) (*sql.Tx, error) {
 	if !errors.Is(err, sql.ErrConnDone) || s.closed.Load() {
 		return tx, err
 	}
-	c, cerr := s.db.Conn(ctx)
+	c, cerr := writer(ctx, s.db)
 	if cerr != nil {
 		return nil, errors.Join(err, cerr)
 	}
