@@ -10,11 +10,11 @@ import (
 	"github.com/sessiond/sessiond/internal/migration"
 )
 
-// TestMigrate_0007 upgrades a database of schema version 6 holding events
+// TestMigrate_0007_0008 upgrades a database of schema version 6 holding events
 // and sessions: every row comes back with the same columns, events is
 // keyed by id WITHOUT ROWID with the same four indexes, and the sessions'
 // subject index no longer holds last_active_at.
-func TestMigrate_0007(t *testing.T) {
+func TestMigrate_0007_0008(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "old.db")
 	old, err := sql.Open("sqlite", dsn(path))
@@ -78,10 +78,10 @@ func TestMigrate_0007(t *testing.T) {
 	}
 	defer s.Close()
 	if got := dump(t, s.db, eventRows); !reflect.DeepEqual(got, wantEvents) {
-		t.Errorf("events after 0007 = %v; want %v", got, wantEvents)
+		t.Errorf("events after 0007 and 0008 = %v; want %v", got, wantEvents)
 	}
 	if got := dump(t, s.db, sessionRows); !reflect.DeepEqual(got, wantSessions) {
-		t.Errorf("sessions after 0007 = %v; want %v", got, wantSessions)
+		t.Errorf("sessions after 0007 and 0008 = %v; want %v", got, wantSessions)
 	}
 	var withoutRowid bool
 	if err := s.db.QueryRowContext(ctx, `SELECT wr FROM pragma_table_list WHERE name = 'events'`).Scan(&withoutRowid); err != nil || !withoutRowid {

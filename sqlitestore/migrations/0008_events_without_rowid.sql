@@ -1,15 +1,10 @@
--- Fewer B-trees written per login, refresh and event (issue 11).
+-- One B-tree fewer per event (issue 11).
 --
--- A refresh (and a Touch) sets last_active_at, so it moved the session's
--- entry in sessions_subject_last_active (subject, last_active_at): one more
--- page, at a random place (the subject), in every refresh's commit. Only a
--- session limit's eviction orders by last_active_at, and it reads the
--- subject's sessions anyway (to count the live ones), so it sorts those few
--- rows itself; every lookup by subject goes through sessions_subject. A
--- login still writes one subject index entry; a refresh writes none.
-DROP INDEX sessions_subject_last_active;
-CREATE INDEX sessions_subject ON sessions (subject);
-
+-- This migration copies the events table: about a minute per million
+-- events on a small VM, during which the server is not yet serving, and the
+-- file keeps the old table's pages as free space until VACUUM (new rows
+-- reuse them).
+--
 -- events was a rowid table with a TEXT primary key: every event went into
 -- two B-trees before its four indexes (the table by rowid, the key by id).
 -- Keyed by id WITHOUT ROWID it goes into one; IDs begin with their time, so
