@@ -107,13 +107,13 @@ func (s *Store) runBatch(batch []*writeReq) {
 	}
 	// One failed: nothing of this pass commits. Alone, its error is the
 	// outcome; otherwise the batch runs again, each write in a savepoint.
-	rerr := tx.Rollback()
+	// The rollback's error does not matter: SQLite may have rolled the
+	// transaction back itself (a statement interrupted because its
+	// caller's ctx ended takes the whole transaction with it), and if the
+	// connection is unusable the next begin says so.
+	_ = tx.Rollback()
 	if len(batch) == 1 {
 		batch[0].done <- first
-		return
-	}
-	if rerr != nil {
-		finish(rerr)
 		return
 	}
 	if tx, err = s.begin(context.WithoutCancel(batch[0].ctx)); err != nil {
@@ -122,6 +122,12 @@ func (s *Store) runBatch(batch []*writeReq) {
 	}
 	failed := make([]error, len(batch))
 	for i, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			// Its caller has gone: an interrupted statement would undo
+			// the others' writes too, so it does not run again.
+			failed[i] = err
+			continue
+		}
 		err := s.inSavepoint(r.ctx, tx, r.fn)
 		var broken errBroken
 		if errors.As(err, &broken) {

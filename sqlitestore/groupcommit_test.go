@@ -177,6 +177,69 @@ func TestGroupCommit_NoSavepoints(t *testing.T) {
 	}
 }
 
+// TestGroupCommit_CallerGone: a write whose caller's ctx ends while its
+// statement runs is interrupted, and SQLite then rolls back the whole
+// transaction, the batch's other writes included. Those others still
+// commit (the batch runs again without the write whose caller has gone),
+// and that write reports its ctx's error.
+func TestGroupCommit_CallerGone(t *testing.T) {
+	s, err := New(t.Context(), filepath.Join(t.TempDir(), "gc.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.db.ExecContext(t.Context(), `CREATE TABLE scratch (k TEXT PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	gone, leave := context.WithCancel(t.Context())
+	defer leave()
+	running := make(chan struct{})
+	var once sync.Once
+	type outcome struct {
+		name string
+		err  error
+	}
+	got := make(chan outcome, 3)
+	s.wsem <- struct{}{} // the slot is busy: everything queues
+	for i, w := range []struct {
+		name string
+		ctx  context.Context
+		fn   func(tx *sql.Tx) error
+	}{
+		{"a", t.Context(), insert("a").bind(t.Context())},
+		{"gone", gone, func(tx *sql.Tx) error {
+			once.Do(func() { close(running) })
+			// Runs until interrupted.
+			_, err := tx.ExecContext(gone, `INSERT INTO scratch (k) SELECT 'never' WHERE (
+				WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n) > 0`)
+			return err
+		}},
+		{"c", t.Context(), insert("c").bind(t.Context())},
+	} {
+		go func() { got <- outcome{w.name, s.write(w.ctx, w.name, w.fn)} }()
+		waitQueued(t, s, i+1) // in this order: a, gone, c
+	}
+	<-s.wsem
+	<-running
+	leave()
+	for range 3 {
+		o := <-got
+		if o.name == "gone" {
+			if !errors.Is(o.err, context.Canceled) {
+				t.Errorf("write gone = %v; want context.Canceled", o.err)
+			}
+		} else if o.err != nil {
+			t.Errorf("write %s = %v; want nil", o.name, o.err)
+		}
+	}
+	for _, k := range []string{"a", "c"} {
+		var n int
+		if err := s.db.QueryRowContext(t.Context(), `SELECT count(*) FROM scratch WHERE k = ?`, k).Scan(&n); err != nil || n != 1 {
+			t.Errorf("row %s stored %d times, %v; want once", k, n, err)
+		}
+	}
+}
+
 type writeFn func(ctx context.Context, tx *sql.Tx) error
 
 func insert(k string) writeFn {
