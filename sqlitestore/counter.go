@@ -26,8 +26,9 @@ func (s *Store) Incr(ctx context.Context, key string, now time.Time, window time
 		return 0, time.Time{}, s.fail(op, err)
 	}
 	var n, reset int64
+	sweep := s.incrCalls.Add(1)%counterSweepEvery == 0
 	err := s.write(ctx, op, func(tx *sql.Tx) error {
-		if s.incrCalls.Add(1)%counterSweepEvery == 0 {
+		if sweep {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM counters WHERE key IN (
 				SELECT key FROM counters WHERE reset_at <= ? LIMIT ?)`, micro(now), counterSweepBatch); err != nil {
 				return err

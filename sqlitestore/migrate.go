@@ -24,6 +24,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	}
 	var applied []string
 	err = s.write(ctx, "migrate", func(tx *sql.Tx) error {
+		applied = nil // a group commit may run this twice
 		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 			version    INTEGER NOT NULL PRIMARY KEY,
 			applied_at INTEGER NOT NULL DEFAULT (unixepoch())

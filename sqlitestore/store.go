@@ -160,7 +160,7 @@ func (s *Store) init(ctx context.Context, abs string) error {
 		return s.fail("open", err)
 	}
 	var err error
-	if s.wconn, err = s.db.Conn(ctx); err != nil {
+	if s.wconn, err = writer(ctx, s.db); err != nil {
 		return s.fail("open", err)
 	}
 	if !strings.EqualFold(mode, "wal") {
@@ -184,6 +184,30 @@ func (s *Store) init(ctx context.Context, abs string) error {
 		s.writes[q] = st
 	}
 	return nil
+}
+
+// writerCacheKiB is the page cache of the writer's connection (SQLite's
+// default is 2,000 KiB). Every write reads the pages it changes; with the
+// default cache, a database of a few tens of thousands of sessions already
+// no longer fits, and a refresh read about four pages back from the file
+// (pread, a system call each) that it then rewrote. The cache fills only
+// as pages are read, so a small database costs no more than before.
+const writerCacheKiB = 64 << 10
+
+// writer takes the connection every write runs on from db and gives it its
+// larger page cache. Readers keep the default: in WAL mode a connection's
+// cache is emptied whenever another has written since, so a reader's
+// would rarely be warm.
+func writer(ctx context.Context, db *sql.DB) (*sql.Conn, error) {
+	c, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = -%d", writerCacheKiB)); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
 // exec runs query, one of writeQueries, in tx with its prepared statement.
