@@ -301,50 +301,67 @@ end
 return out
 `)
 
-// indexScript enters a new session in the global indexes: the GC index at
-// its earliest expiry (or earlier than it was: ZADD LT), the expiry index
-// at its absolute expiry and, if it is not revoked, the live index of its
-// strategy at its earliest expiry (unless the revocation index already has
-// it: a revocation recorded first wins). It sweeps dead entries.
+// indexScript enters a new session in the global indexes (index_session).
 //
 //	KEYS: GC index, expiry index, revocation index, strategies (one slot)
 //	ARGV: live index base, member, earliest expiry (µs), absolute expiry
 //	      (µs), (ms), strategy, add to the live index ("1"/"0")
-var indexScript = rueidis.NewLuaScript(prelude + `
-redis.call('ZADD', KEYS[1], 'LT', ARGV[3], ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[2])
-keep_until(KEYS[1], ARGV[5])
-keep_until(KEYS[2], ARGV[5])
-if ARGV[7] == '1' and not redis.call('ZSCORE', KEYS[3], ARGV[2]) then
-  local live = ARGV[1] .. ARGV[6]
-  redis.call('ZADD', live, ARGV[3], ARGV[2])
-  redis.call('SADD', KEYS[4], ARGV[6])
-  keep_until(live, ARGV[5])
-  keep_until(KEYS[4], ARGV[5])
-end
-sweep(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1])
+var indexScript = rueidis.NewLuaScript(prelude + indexFn + `
+index_session(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
 return 0
 `)
 
+// indexFn defines index_session, which enters a new session in the global
+// indexes: the GC index at its earliest expiry (or earlier than it was:
+// ZADD LT), the expiry index at its absolute expiry and, if it is not
+// revoked (live "1"), the live index of its strategy at its earliest
+// expiry (unless the revocation index already has it: a revocation
+// recorded first wins). It sweeps dead entries. It needs the prelude.
+const indexFn = `
+local function index_session(gc, exp, rev, strats, livebase, member, earliest, expires, expms, strategy, live)
+  redis.call('ZADD', gc, 'LT', earliest, member)
+  redis.call('ZADD', exp, expires, member)
+  keep_until(gc, expms)
+  keep_until(exp, expms)
+  if live == '1' and not redis.call('ZSCORE', rev, member) then
+    local lk = livebase .. strategy
+    redis.call('ZADD', lk, earliest, member)
+    redis.call('SADD', strats, strategy)
+    keep_until(lk, expms)
+    keep_until(strats, expms)
+  end
+  sweep(gc, exp, rev, strats, livebase)
+end
+`
+
 // activityScript follows a session's new idle expiry in the global
-// indexes: the GC index only ever moves earlier (DeleteExpired finds an
-// entry that is early and moves it), the live index of the session's
-// strategy, if it is there (not revoked), to the new earliest expiry. A
-// session without an expiry entry is gone and left alone.
+// indexes (activity).
 //
 //	KEYS: GC index, expiry index, strategies (one slot)
 //	ARGV: live index base, member, idle expiry (µs)
-var activityScript = newPairedScript(`
-local e = redis.call('ZSCORE', KEYS[2], ARGV[2])
-if not e then return 0 end
-local m = ARGV[3]
-if tonumber(e) < tonumber(m) then m = e end
-redis.call('ZADD', KEYS[1], 'XX', 'LT', m, ARGV[2])
-for _, st in ipairs(redis.call('SMEMBERS', KEYS[3])) do
-  redis.call('ZADD', ARGV[1] .. st, 'XX', m, ARGV[2])
-end
+var activityScript = newPairedScript(activityFn + `
+activity(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3])
 return 0
 `)
+
+// activityFn defines activity, which follows a session's new idle expiry
+// in the global indexes: the GC index only ever moves earlier
+// (DeleteExpired finds an entry that is early and moves it), the live
+// index of the session's strategy, if it is there (not revoked), to the
+// new earliest expiry. A session without an expiry entry is gone and left
+// alone.
+const activityFn = `
+local function activity(gc, exp, strats, livebase, member, idle)
+  local e = redis.call('ZSCORE', exp, member)
+  if not e then return end
+  local m = idle
+  if tonumber(e) < tonumber(m) then m = e end
+  redis.call('ZADD', gc, 'XX', 'LT', m, member)
+  for _, st in ipairs(redis.call('SMEMBERS', strats)) do
+    redis.call('ZADD', livebase .. st, 'XX', m, member)
+  end
+end
+`
 
 // recordScript adds revocations to the revocation index, takes them out of
 // the live indexes and, unless the channel is empty (bulk revocations),
