@@ -73,7 +73,7 @@ end
 local r = change()
 if r[1] == 'ok' then
   write_block(2, ARGV, 15, ARGV[8], ARGV[9], ARGV[10])
-  if #r > 1 then activity(KEYS[9], KEYS[10], KEYS[11], ARGV[13], ARGV[14], ARGV[7]) end
+  if #r > 1 then activity(KEYS[9], KEYS[10], KEYS[11], ARGV[13], ARGV[14], ARGV[7], r[4]) end
 else
   redis.call('DEL', KEYS[8])
 end
@@ -138,7 +138,7 @@ if r[1] == 'ok' then
   if victims_ready then
     for k = 2, #r, 2 do write_block(3, ARGV, prepared[r[k]], evbase, obbase, maxage) end
   end
-  index_session(KEYS[9], KEYS[10], KEYS[11], KEYS[12], ARGV[h + 7], ARGV[h + 8], ARGV[h + 9], ARGV[5], ARGV[6], ARGV[h + 10], ARGV[h + 11])
+  index_session(KEYS[9], KEYS[10], KEYS[11], KEYS[12], ARGV[h + 7], ARGV[h + 8], ARGV[h + 9], ARGV[5], ARGV[6], ARGV[h + 10], ARGV[h + 11], true)
 else
   redis.call('DEL', unpack(reserved))
 end
