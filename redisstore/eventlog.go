@@ -79,11 +79,11 @@ return 0
 // store the events laid out in a[from..to], then the safety-net sweep.
 const appendEventsFn = `
 local function append_events(ids, time, odd, base, maxage, a, from, to)
+  local names = {'ty', 'sub', 'sid', 'ip', 'ua', 'd'}
   for i = from, to, 9 do
     local id = a[i]
-    if not redis.call('ZSCORE', ids, id) then
+    if redis.call('ZADD', ids, 'NX', 0, id) == 1 then
       local f = {'t', a[i + 1]}
-      local names = {'ty', 'sub', 'sid', 'ip', 'ua', 'd'}
       for j = 1, 6 do
         if a[i + 1 + j] ~= '' then
           f[#f + 1] = names[j]
@@ -91,7 +91,6 @@ local function append_events(ids, time, odd, base, maxage, a, from, to)
         end
       end
       redis.call('HSET', base .. 'e:' .. id, unpack(f))
-      redis.call('ZADD', ids, 0, id)
       redis.call('ZADD', time, a[i + 1], id)
       if a[i + 2] ~= '' then redis.call('ZADD', base .. 'type:' .. a[i + 2], 0, id) end
       if a[i + 3] ~= '' then redis.call('ZADD', base .. 'sub:' .. a[i + 3], 0, id) end

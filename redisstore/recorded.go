@@ -54,44 +54,67 @@ end
 // swapReservedScript is the swap outside a Cluster: it reserves the next
 // token's route key (SET NX, which a Cluster sends as a command of its own
 // first), runs swapScript and, when the swap succeeds, stores the records
-// block; so a refresh is one round trip after its lookup. When the route
-// key exists it changes nothing and answers {"taken"}; when the swap fails
-// it deletes the key it reserved.
+// block and follows the new idle expiry in the global indexes (activity,
+// which a Cluster sends as a script of its own); so a refresh is one
+// script, one round trip after its lookup. When the route key exists it
+// changes nothing and answers {"taken"}; when the swap fails it deletes
+// the key it reserved.
 //
-//	KEYS: session key, the six record keys, the next token's route key
+//	KEYS: session key, the six record keys, the next token's route key,
+//	      GC index, expiry index, strategies
 //	ARGV: swapScript's seven, event log base, outbox base, maximum age,
-//	      route value, route expiry (unix ms), records block
-var swapReservedScript = newPairedScript(recordsLua + `
+//	      route value, route expiry (unix ms), live index base, member,
+//	      records block
+var swapReservedScript = newPairedScript(recordsLua + activityFn + `
 if not redis.call('SET', KEYS[8], ARGV[11], 'NX', 'PXAT', ARGV[12]) then return {'taken'} end
 local function change()
 ` + swapBody + `
 end
 local r = change()
 if r[1] == 'ok' then
-  write_block(2, ARGV, 13, ARGV[8], ARGV[9], ARGV[10])
+  write_block(2, ARGV, 15, ARGV[8], ARGV[9], ARGV[10])
+  if #r > 1 then activity(KEYS[9], KEYS[10], KEYS[11], ARGV[13], ARGV[14], ARGV[7], r[4]) end
 else
   redis.call('DEL', KEYS[8])
 end
 return r
 `)
 
-// createRecordedScript is createScript that stores the records of the
-// session's creation with it and, for every session it evicts, the
-// records block prepared for that session. When a session it must evict
-// has none, it changes nothing and answers {"prepare", id, expiry, ...}:
-// the sessions to evict, for which the caller prepares blocks and calls
-// again.
+// createRecordedScript is createScript outside a Cluster, where one script
+// does all of a login: it reserves the route keys of the session ID and of
+// the tokens (SET NX; {"conflict"} when one exists), stores the session,
+// the records of its creation and, for every session it evicts, the
+// records block prepared for that session, and enters the session in the
+// global indexes (index_session). When a session it must evict has no
+// block, it changes nothing and answers {"prepare", id, expiry, ...}: the
+// sessions to evict, for which the caller prepares blocks and calls
+// again. Whenever it does not store the session it deletes the route keys
+// it reserved.
 //
-//	KEYS: session key, subject index, the six record keys
+//	KEYS: session key, subject index, the six record keys, GC index,
+//	      expiry index, revocation index, strategies, then the route keys:
+//	      the session ID's, then each token's
 //	ARGV: createScript's, then event log base, outbox base, maximum age,
 //	      victim records ("1": wanted), the number of prepared victims,
-//	      per prepared victim its ID and records block, then the records
-//	      block of the creation
-var createRecordedScript = rueidis.NewLuaScript(prelude + recordsLua + `
+//	      the session ID's route value, the tokens' route value, live
+//	      index base, member, earliest expiry (µs), strategy, live
+//	      ("1"/"0"), per prepared victim its ID and records block, then
+//	      the records block of the creation
+var createRecordedScript = rueidis.NewLuaScript(prelude + recordsLua + indexFn + `
 local h = 10 + tonumber(ARGV[9])
 local evbase, obbase, maxage = ARGV[h], ARGV[h + 1], ARGV[h + 2]
+local reserved = {}
+for k = 13, #KEYS do
+  local v = ARGV[h + 6]
+  if k == 13 then v = ARGV[h + 5] end
+  if not redis.call('SET', KEYS[k], v, 'NX', 'PXAT', ARGV[6]) then
+    if #reserved > 0 then redis.call('DEL', unpack(reserved)) end
+    return {'conflict'}
+  end
+  reserved[#reserved + 1] = KEYS[k]
+end
 local prepared = {}
-local i = h + 5
+local i = h + 12
 for _ = 1, tonumber(ARGV[h + 4]) do
   prepared[ARGV[i]] = i + 1
   i = skip_block(ARGV, i + 1)
@@ -115,6 +138,9 @@ if r[1] == 'ok' then
   if victims_ready then
     for k = 2, #r, 2 do write_block(3, ARGV, prepared[r[k]], evbase, obbase, maxage) end
   end
+  index_session(KEYS[9], KEYS[10], KEYS[11], KEYS[12], ARGV[h + 7], ARGV[h + 8], ARGV[h + 9], ARGV[5], ARGV[6], ARGV[h + 10], ARGV[h + 11], true)
+else
+  redis.call('DEL', unpack(reserved))
 end
 return r
 `)
@@ -200,17 +226,14 @@ type errBadRecords struct{ err error }
 func (e errBadRecords) Error() string { return e.err.Error() }
 func (e errBadRecords) Unwrap() error { return e.err }
 
-// createExec runs the create script: createScript, or with rec (not on a
-// Cluster) createRecordedScript until the sessions it evicts all have
-// their records.
-func (s *Store) createExec(ctx context.Context, sk, idx string, args []string, sess *sessiond.Session, rec *createRecords) ([]rueidis.RedisMessage, error) {
-	if rec == nil || !s.crossSlot {
-		return createScript.Exec(ctx, s.client, []string{sk, idx}, args).ToArray()
-	}
-	keys := append([]string{sk, idx}, s.recordKeys()...)
+// createExec runs createRecordedScript (outside a Cluster) on keys, the
+// createScript arguments args and the fixed arguments that follow the
+// records header, until the sessions it evicts all have their records.
+func (s *Store) createExec(ctx context.Context, keys, args, fixed []string, sess *sessiond.Session, rec *createRecords) ([]rueidis.RedisMessage, error) {
 	for range maxPrepare {
 		a := s.recordsHeader(slices.Clip(args))
 		a = append(a, boolArg(rec.evicted != nil), itoa(int64(len(rec.order))))
+		a = append(a, fixed...)
 		for _, id := range rec.order {
 			a = append(append(a, id), rec.victims[id]...)
 		}
@@ -238,6 +261,9 @@ func (s *Store) createExec(ctx context.Context, sk, idx string, args []string, s
 			}))
 			if err != nil {
 				return nil, errBadRecords{err}
+			}
+			if rec.victims == nil {
+				rec.victims = map[string][]string{}
 			}
 			rec.victims[id] = block
 			rec.order = append(rec.order, id)

@@ -23,19 +23,25 @@ import (
 const prelude = `
 -- cutoff is the exclusive ZREMRANGEBYSCORE bound below which a subject-index
 -- member's session key has certainly been expired by Redis: now - 1 ms, in µs.
+-- It reads TIME once per script.
+local cut = nil
 local function cutoff()
+  if cut then return cut end
   local t = redis.call('TIME')
   local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - 1
-  return '(' .. string.format('%d', ms) .. '000'
+  cut = '(' .. string.format('%d', ms) .. '000'
+  return cut
 end
 local function trim(idx)
   redis.call('ZREMRANGEBYSCORE', idx, '-inf', cutoff())
 end
 -- keep_until makes key live at least until ms (PEXPIREAT never shortens).
+-- When it must extend it, it gives an hour more: the next writes, whose
+-- sessions mostly end a little later, then only read the TTL.
 local function keep_until(key, ms)
   local cur = redis.call('PEXPIRETIME', key)
   if cur == -1 or cur < tonumber(ms) then
-    redis.call('PEXPIREAT', key, ms)
+    redis.call('PEXPIREAT', key, string.format('%d', tonumber(ms) + 3600000))
   end
 end
 -- unindex removes sessions (refs) from the global indexes: GC, expiries,
@@ -173,14 +179,15 @@ return {'ok', f[3], f[1]}
 //	ARGV: old token field, next token field, next token value, now,
 //	      grace since, last active, idle expiry
 //	→ {"notfound"} | {"reused"} | {"conflict"} | {"ok"} (session revoked:
-//	  activity not written) | {"ok", old idle expiry, expiry}
+//	  activity not written) | {"ok", old idle expiry, expiry, strategy}
 //
 // The session field 'cr' holds the field of its current refresh token.
 var swapScript = newPairedScript(swapBody)
 
-// swapBody is swapScript's source, which swapReservedScript shares.
+// swapBody is swapScript's source, which swapReservedScript shares. It
+// reads what it needs in one HMGET and writes in one HSET.
 const swapBody = `
-local f = redis.call('HMGET', KEYS[1], 'e', 'ra', 'ie', ARGV[1])
+local f = redis.call('HMGET', KEYS[1], 'e', 'ra', 'ie', ARGV[1], ARGV[2], 'cr', 'str')
 if not f[1] or not f[4] then return {'notfound'} end
 local kind, issued, expires, retired = string.match(f[4], '^([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
 if kind ~= '2' then return {'notfound'} end
@@ -188,34 +195,40 @@ if retired ~= '0' then
   local now, since = tonumber(ARGV[4]), tonumber(ARGV[5])
   if not (since < now and tonumber(retired) >= since) then return {'reused'} end
 end
-if redis.call('HEXISTS', KEYS[1], ARGV[2]) == 1 then return {'conflict'} end
--- retire_current retires the refresh token in field fld if it is current.
-local function retire_current(fld)
-  local v = redis.call('HGET', KEYS[1], fld)
-  if not v then return end
+if f[5] then return {'conflict'} end
+local set = {}
+-- retire retires the refresh token in field fld (value v) if it is current.
+local function retire(fld, v)
   local k, i, e, r = string.match(v, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
   if k == '2' and r == '0' then
-    redis.call('HSET', KEYS[1], fld, k .. '|' .. i .. '|' .. e .. '|' .. ARGV[4])
+    set[#set + 1] = fld
+    set[#set + 1] = k .. '|' .. i .. '|' .. e .. '|' .. ARGV[4]
   end
 end
-retire_current(ARGV[1])
+retire(ARGV[1], f[4])
 -- Next becomes the session's only current refresh token: a sibling issued
 -- by an earlier swap within the grace window is retired, so one token
 -- never forks into several live chains. 'cr' names the current one;
 -- sessions written before it existed are scanned once.
-local cr = redis.call('HGET', KEYS[1], 'cr')
+local cr = f[6]
 if cr then
-  if cr ~= ARGV[1] then retire_current(cr) end
+  if cr ~= ARGV[1] then
+    local v = redis.call('HGET', KEYS[1], cr)
+    if v then retire(cr, v) end
+  end
 else
-  local all = redis.call('HKEYS', KEYS[1])
-  for _, fld in ipairs(all) do
-    if string.sub(fld, 1, 2) == 't:' and fld ~= ARGV[1] then retire_current(fld) end
+  for _, fld in ipairs(redis.call('HKEYS', KEYS[1])) do
+    if string.sub(fld, 1, 2) == 't:' and fld ~= ARGV[1] then retire(fld, redis.call('HGET', KEYS[1], fld)) end
   end
 end
-redis.call('HSET', KEYS[1], ARGV[2], ARGV[3], 'cr', ARGV[2])
-if f[2] ~= '0' then return {'ok'} end
-redis.call('HSET', KEYS[1], 'la', ARGV[6], 'ie', ARGV[7])
-return {'ok', f[3], f[1]}
+set[#set + 1], set[#set + 2], set[#set + 3], set[#set + 4] = ARGV[2], ARGV[3], 'cr', ARGV[2]
+if f[2] ~= '0' then
+  redis.call('HSET', KEYS[1], unpack(set))
+  return {'ok'}
+end
+set[#set + 1], set[#set + 2], set[#set + 3], set[#set + 4] = 'la', ARGV[6], 'ie', ARGV[7]
+redis.call('HSET', KEYS[1], unpack(set))
+return {'ok', f[3], f[1], f[7]}
 `
 
 // revokeScript marks one session revoked unless it already is.
@@ -301,50 +314,72 @@ end
 return out
 `)
 
-// indexScript enters a new session in the global indexes: the GC index at
-// its earliest expiry (or earlier than it was: ZADD LT), the expiry index
-// at its absolute expiry and, if it is not revoked, the live index of its
-// strategy at its earliest expiry (unless the revocation index already has
-// it: a revocation recorded first wins). It sweeps dead entries.
+// indexScript enters a new session in the global indexes (index_session).
 //
 //	KEYS: GC index, expiry index, revocation index, strategies (one slot)
 //	ARGV: live index base, member, earliest expiry (µs), absolute expiry
 //	      (µs), (ms), strategy, add to the live index ("1"/"0")
-var indexScript = rueidis.NewLuaScript(prelude + `
-redis.call('ZADD', KEYS[1], 'LT', ARGV[3], ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[2])
-keep_until(KEYS[1], ARGV[5])
-keep_until(KEYS[2], ARGV[5])
-if ARGV[7] == '1' and not redis.call('ZSCORE', KEYS[3], ARGV[2]) then
-  local live = ARGV[1] .. ARGV[6]
-  redis.call('ZADD', live, ARGV[3], ARGV[2])
-  redis.call('SADD', KEYS[4], ARGV[6])
-  keep_until(live, ARGV[5])
-  keep_until(KEYS[4], ARGV[5])
-end
-sweep(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1])
+var indexScript = rueidis.NewLuaScript(prelude + indexFn + `
+index_session(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], false)
 return 0
 `)
 
+// indexFn defines index_session, which enters a new session in the global
+// indexes: the GC index at its earliest expiry (or earlier than it was:
+// ZADD LT), the expiry index at its absolute expiry and, if it is not
+// revoked (live "1"), the live index of its strategy at its earliest
+// expiry (unless the revocation index already has it: a revocation
+// recorded first wins; fresh says the session was stored by the same
+// script, so none can be). It sweeps dead entries. It needs the prelude.
+const indexFn = `
+local function index_session(gc, exp, rev, strats, livebase, member, earliest, expires, expms, strategy, live, fresh)
+  redis.call('ZADD', gc, 'LT', earliest, member)
+  redis.call('ZADD', exp, expires, member)
+  keep_until(gc, expms)
+  keep_until(exp, expms)
+  if live == '1' and (fresh or not redis.call('ZSCORE', rev, member)) then
+    local lk = livebase .. strategy
+    redis.call('ZADD', lk, earliest, member)
+    redis.call('SADD', strats, strategy)
+    keep_until(lk, expms)
+    keep_until(strats, expms)
+  end
+  sweep(gc, exp, rev, strats, livebase)
+end
+`
+
 // activityScript follows a session's new idle expiry in the global
-// indexes: the GC index only ever moves earlier (DeleteExpired finds an
-// entry that is early and moves it), the live index of the session's
-// strategy, if it is there (not revoked), to the new earliest expiry. A
-// session without an expiry entry is gone and left alone.
+// indexes (activity).
 //
 //	KEYS: GC index, expiry index, strategies (one slot)
 //	ARGV: live index base, member, idle expiry (µs)
-var activityScript = newPairedScript(`
-local e = redis.call('ZSCORE', KEYS[2], ARGV[2])
-if not e then return 0 end
-local m = ARGV[3]
-if tonumber(e) < tonumber(m) then m = e end
-redis.call('ZADD', KEYS[1], 'XX', 'LT', m, ARGV[2])
-for _, st in ipairs(redis.call('SMEMBERS', KEYS[3])) do
-  redis.call('ZADD', ARGV[1] .. st, 'XX', m, ARGV[2])
-end
+var activityScript = newPairedScript(activityFn + `
+activity(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], false)
 return 0
 `)
+
+// activityFn defines activity, which follows a session's new idle expiry
+// in the global indexes: the GC index only ever moves earlier
+// (DeleteExpired finds an entry that is early and moves it), the live
+// index of the session's strategy (that of strategy when known, else each
+// one's), if it is there (not revoked), to the new earliest expiry. A
+// session without an expiry entry is gone and left alone.
+const activityFn = `
+local function activity(gc, exp, strats, livebase, member, idle, strategy)
+  local e = redis.call('ZSCORE', exp, member)
+  if not e then return end
+  local m = idle
+  if tonumber(e) < tonumber(m) then m = e end
+  redis.call('ZADD', gc, 'XX', 'LT', m, member)
+  if strategy then
+    redis.call('ZADD', livebase .. strategy, 'XX', m, member)
+    return
+  end
+  for _, st in ipairs(redis.call('SMEMBERS', strats)) do
+    redis.call('ZADD', livebase .. st, 'XX', m, member)
+  end
+end
+`
 
 // recordScript adds revocations to the revocation index, takes them out of
 // the live indexes and, unless the channel is empty (bulk revocations),

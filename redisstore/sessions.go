@@ -81,49 +81,14 @@ func (s *Store) create(ctx context.Context, op string, sess *sessiond.Session, m
 	expMS := expiryMS(sess.ExpiresAt)
 	sk := s.sessKey(tag, sess.ID)
 
-	// Step 1, one round trip: reserve the session ID and every token hash
-	// (SET NX, each in its own slot).
+	// The route keys: the session ID's and every token hash's (each in
+	// its own slot).
 	reserve := make([]string, 0, 1+len(tokens))
 	reserve = append(reserve, s.sidKey(sess.ID))
 	for _, t := range tokens {
 		reserve = append(reserve, s.tokKey(hexHash(t.Hash)))
 	}
-	cmds := make(rueidis.Commands, 0, len(reserve))
-	cmds = append(cmds, s.client.B().Set().Key(reserve[0]).Value(tag).Nx().PxatMillisecondsTimestamp(expMS).Build())
 	tokVal := tokIndex(tag, expMS, sess.ID)
-	for _, k := range reserve[1:] {
-		cmds = append(cmds, s.client.B().Set().Key(k).Value(tokVal).Nx().PxatMillisecondsTimestamp(expMS).Build())
-	}
-	res := s.client.DoMulti(ctx, cmds...)
-	var reserved []string
-	var conflict bool
-	var failed error
-	for i, k := range reserve {
-		switch err := res[i].Error(); {
-		case err == nil:
-			reserved = append(reserved, k)
-		case rueidis.IsRedisNil(err):
-			conflict = true
-		default:
-			failed = err
-		}
-	}
-	if conflict || failed != nil {
-		s.release(ctx, reserved)
-		if failed != nil {
-			return nil, s.fail(op, failed)
-		}
-		return nil, fmt.Errorf("redisstore: %s: session ID or token hash exists: %w", op, sessiond.ErrConflict)
-	}
-
-	// Step 2: the script (evictions and the session itself, atomically),
-	// and at the same time (pipelined) the global indexes. An index entry
-	// whose session never comes to exist is dropped by DeleteExpired or
-	// swept at its expiry.
-	indexed := make(chan error, 1)
-	go func() {
-		indexed <- s.index(ctx, tag, sess.ID, minTime(sess.IdleExpiresAt, sess.ExpiresAt), sess.ExpiresAt, sess.Strategy, !sess.Revoked())
-	}()
 	args := make([]string, 0, 9+2*nSessionFields+2*len(tokens))
 	args = append(args, string(sess.ID), sess.Subject, s.sessBase(tag), encTime(sess.CreatedAt),
 		encTime(sess.ExpiresAt), itoa(expMS), itoa(int64(max)), boolArg(evict), "")
@@ -132,8 +97,63 @@ func (s *Store) create(ctx context.Context, op string, sess *sessiond.Session, m
 		args = append(args, tokenFieldPrefix+hexHash(t.Hash), encToken(t))
 	}
 	args[8] = itoa(int64(len(args) - 9))
-	reply, err := s.createExec(ctx, sk, s.idxKey(tag), args, sess, rec)
-	ierr := <-indexed
+	earliest := minTime(sess.IdleExpiresAt, sess.ExpiresAt)
+
+	var (
+		reply    []rueidis.RedisMessage
+		err      error
+		reserved []string // route keys to release if the session is not stored
+		ierr     error    // from the global indexes
+	)
+	if s.crossSlot {
+		// Outside a Cluster one script does it all: the reservations, the
+		// session, its records and its index entries (createRecordedScript).
+		if rec == nil {
+			rec = &createRecords{mainArgs: []string{"0", "0"}}
+		}
+		keys := append(append(append([]string{sk, s.idxKey(tag)}, s.recordKeys()...), s.gcKey, s.expKey, s.revKey, s.stratKey), reserve...)
+		fixed := []string{tag, tokVal, s.liveBase, ref(tag, sess.ID), encTime(earliest), string(sess.Strategy), boolArg(!sess.Revoked())}
+		reply, err = s.createExec(ctx, keys, args, fixed, sess, rec)
+	} else {
+		// Step 1, one round trip: reserve the session ID and every token
+		// hash (SET NX).
+		cmds := make(rueidis.Commands, 0, len(reserve))
+		cmds = append(cmds, s.client.B().Set().Key(reserve[0]).Value(tag).Nx().PxatMillisecondsTimestamp(expMS).Build())
+		for _, k := range reserve[1:] {
+			cmds = append(cmds, s.client.B().Set().Key(k).Value(tokVal).Nx().PxatMillisecondsTimestamp(expMS).Build())
+		}
+		res := s.client.DoMulti(ctx, cmds...)
+		var conflict bool
+		var failed error
+		for i, k := range reserve {
+			switch err := res[i].Error(); {
+			case err == nil:
+				reserved = append(reserved, k)
+			case rueidis.IsRedisNil(err):
+				conflict = true
+			default:
+				failed = err
+			}
+		}
+		if conflict || failed != nil {
+			s.release(ctx, reserved)
+			if failed != nil {
+				return nil, s.fail(op, failed)
+			}
+			return nil, fmt.Errorf("redisstore: %s: session ID or token hash exists: %w", op, sessiond.ErrConflict)
+		}
+
+		// Step 2: the script (evictions and the session itself,
+		// atomically), and at the same time (pipelined) the global
+		// indexes. An index entry whose session never comes to exist is
+		// dropped by DeleteExpired or swept at its expiry.
+		indexed := make(chan error, 1)
+		go func() {
+			indexed <- s.index(ctx, tag, sess.ID, earliest, sess.ExpiresAt, sess.Strategy, !sess.Revoked())
+		}()
+		reply, err = createScript.Exec(ctx, s.client, []string{sk, s.idxKey(tag)}, args).ToArray()
+		ierr = <-indexed
+	}
 	if bad := (errBadRecords{}); errors.As(err, &bad) {
 		// A record of an eviction was refused before anything changed.
 		s.release(ctx, reserved)
@@ -159,7 +179,7 @@ func (s *Store) create(ctx context.Context, op string, sess *sessiond.Session, m
 		}
 	case "conflict":
 		s.release(ctx, reserved)
-		return nil, fmt.Errorf("redisstore: %s: session exists: %w", op, sessiond.ErrConflict)
+		return nil, fmt.Errorf("redisstore: %s: session ID or token hash exists: %w", op, sessiond.ErrConflict)
 	case "limit":
 		s.release(ctx, reserved)
 		return nil, fmt.Errorf("redisstore: %s: %w", op, sessiond.ErrLimitReached)
@@ -456,22 +476,30 @@ func (s *Store) swap(ctx context.Context, op string, sw sessiond.RefreshSwap, fr
 	carried := len(sw.Events) > 0 || len(sw.Deliveries) > 0
 	// reserved: outside a Cluster the script reserves the next token's
 	// route key itself (and deletes it when the swap fails), and writes
-	// the records with the swap.
+	// the records and the activity's index entries with the swap.
 	reserved := s.crossSlot
+	var sr, ar rueidis.RedisResult
 	if reserved {
-		script, keys = swapReservedScript, append(append(keys, s.recordKeys()...), nextKey)
-		if args, err = appendBlock(append(s.recordsHeader(args), v, itoa(expMS)), sessiond.ChangeRecords{Events: sw.Events, Deliveries: sw.Deliveries}); err != nil {
+		keys = append(append(append(keys, s.recordKeys()...), nextKey), ak...)
+		args = append(s.recordsHeader(args), v, itoa(expMS), aa[0], aa[1])
+		if args, err = appendBlock(args, sessiond.ChangeRecords{Events: sw.Events, Deliveries: sw.Deliveries}); err != nil {
 			return false, wrap(op, err)
 		}
-	} else if err := s.client.Do(ctx, s.client.B().Set().Key(nextKey).Value(v).Nx().PxatMillisecondsTimestamp(expMS).Build()).Error(); err != nil {
-		if rueidis.IsRedisNil(err) {
-			return false, fmt.Errorf("redisstore: %s: next token hash exists: %w", op, sessiond.ErrConflict)
+		sr = swapReservedScript.Exec(ctx, s.client, keys, args)
+	} else {
+		if err := s.client.Do(ctx, s.client.B().Set().Key(nextKey).Value(v).Nx().PxatMillisecondsTimestamp(expMS).Build()).Error(); err != nil {
+			if rueidis.IsRedisNil(err) {
+				return false, fmt.Errorf("redisstore: %s: next token hash exists: %w", op, sessiond.ErrConflict)
+			}
+			return false, s.fail(op, err)
 		}
-		return false, s.fail(op, err)
+		sr, ar = s.execPair(ctx, script, keys, args, activityScript, ak, aa)
 	}
-	sr, ar := s.execPair(ctx, script, keys, args, activityScript, ak, aa)
 	reply, err := sr.ToArray()
-	ierr := ar.Error()
+	var ierr error
+	if !reserved {
+		ierr = ar.Error()
+	}
 	if err != nil {
 		// The script may have run: the reservation stays.
 		return false, s.fail(op, err)
