@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"crypto/rand"
 	"slices"
 	"strconv"
 	"sync"
@@ -64,23 +65,25 @@ return out
 // revokeRefsRecordScript is revokeRefsScript and the bulk form of
 // recordScript in one, for a Redis that is not a Cluster (the session keys
 // and the global indexes are in different slots): the sessions it revokes
-// go to the revocation index and out of the live indexes in the same
-// script, so nothing is sent back and forth per session between the two,
-// and a batch is revoked and recorded or neither. Its callers find the
-// sessions in the expiry index, so it does not add them there.
+// go out of the live indexes in the same script, so nothing is sent back
+// and forth per session, and a batch is revoked and recorded or neither.
+// They do not go to the revocation index one by one: the incident's entry
+// in the bulk index (bulkBeginScript, written before the first batch) is
+// what makes Revocations find them. Its callers find the sessions in the
+// expiry index, so it does not add them there.
 //
 //	KEYS: session keys, then the revocation index, GC index, expiry
-//	      index, strategies
+//	      index, strategies, bulk index
 //	ARGV: at (µs), reason, issued before (µs, "": any), live index base,
 //	      then the member (tag and ID) of each session key
 //	→ {count revoked, distinct subject, ...}
 var revokeRefsRecordScript = rueidis.NewLuaScript(prelude + `
-local n = #KEYS - 4
-local rev, gc, exp, strats = KEYS[n + 1], KEYS[n + 2], KEYS[n + 3], KEYS[n + 4]
+local n = #KEYS - 5
+local rev, gc, exp, strats, bulk = KEYS[n + 1], KEYS[n + 2], KEYS[n + 3], KEYS[n + 4], KEYS[n + 5]
 local at = tonumber(ARGV[1])
 local ib = false
 if ARGV[3] ~= '' then ib = tonumber(ARGV[3]) end
-local revs, refs, subs, seen = {}, {}, {0}, {}
+local refs, subs, seen = {}, {0}, {}
 local last = 0 -- the latest absolute expiry revoked (µs)
 for i = 1, n do
   local f
@@ -91,10 +94,7 @@ for i = 1, n do
   end
   if f[4] and live(f[2], f[3], f[4], at) and (not ib or tonumber(f[5]) < ib) then
     redis.call('HSET', KEYS[i], 'ra', ARGV[1], 'rr', ARGV[2])
-    local r = ARGV[4 + i]
-    revs[#revs + 1] = ARGV[1]
-    revs[#revs + 1] = r
-    refs[#refs + 1] = r
+    refs[#refs + 1] = ARGV[4 + i]
     local e = tonumber(f[4])
     if e > last then last = e end
     if not seen[f[1]] then
@@ -104,15 +104,50 @@ for i = 1, n do
   end
 end
 if #refs > 0 then
-  redis.call('ZADD', rev, 'NX', unpack(revs))
   for _, st in ipairs(redis.call('SMEMBERS', strats)) do
     redis.call('ZREM', ARGV[4] .. st, unpack(refs))
   end
-  keep_until(rev, string.format('%d', math.ceil(last / 1000)))
+  keep_until(bulk, string.format('%d', math.ceil(last / 1000)))
 end
 sweep(gc, exp, rev, strats, ARGV[4])
 subs[1] = #refs
 return subs
+`)
+
+// bulkBeginScript starts a bulk revocation when Redis is not a Cluster:
+// it enters the incident in the bulk index (member: at and a random
+// suffix, score: at), which tells Revocations to look for its sessions in
+// the session hashes, and, for a revocation of every session, sets each
+// strategy's live index aside (RENAME, O(1)) so that the sessions it is
+// about to revoke need no removal one by one: CountLive reads only the
+// fresh live indexes, which gain the sessions created from now on. The
+// caller deletes the set-aside indexes (UNLINK: Redis frees them in the
+// background) once every batch is done.
+//
+//	KEYS: bulk index, strategies, expiry index
+//	ARGV: at (µs), incident member, live index base, "1": set aside
+//	→ the names the live indexes now have
+var bulkBeginScript = rueidis.NewLuaScript(prelude + `
+local bulk, strats, exp = KEYS[1], KEYS[2], KEYS[3]
+redis.call('ZADD', bulk, ARGV[1], ARGV[2])
+local t = redis.call('PEXPIRETIME', exp)
+if t > 0 then
+  keep_until(bulk, t)
+elseif redis.call('PEXPIRETIME', bulk) == -1 then
+  redis.call('PEXPIRE', bulk, 86400000) -- no session indexed: nothing to keep it for
+end
+local out = {}
+if ARGV[4] == '1' then
+  for _, st in ipairs(redis.call('SMEMBERS', strats)) do
+    local k = ARGV[3] .. st
+    if redis.call('EXISTS', k) == 1 then
+      local to = k .. ':bulk:' .. ARGV[2]
+      redis.call('RENAME', k, to)
+      out[#out + 1] = to
+    end
+  end
+end
+return out
 `)
 
 // revokeSubjectsScript revokes the sessions of the given subjects that are
@@ -182,12 +217,22 @@ func (s *Store) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, at 
 		})
 	} else {
 		script := revokeRefsScript
+		var aside []string
 		if s.crossSlot {
 			script, b.recorded = revokeRefsRecordScript, true
+			aside, err = s.bulkBegin(ctx, at, f.IssuedBefore.IsZero())
 		}
-		err = b.run(ctx, script, func(ctx context.Context, emit func([]rueidis.LuaExec) bool) error {
-			return s.sessionBatches(ctx, at, reason, issuedBefore, emit)
-		})
+		if err == nil {
+			err = b.run(ctx, script, func(ctx context.Context, emit func([]rueidis.LuaExec) bool) error {
+				return s.sessionBatches(ctx, at, reason, issuedBefore, emit)
+			})
+		}
+		if err == nil && len(aside) > 0 {
+			// Every session the set-aside indexes held is now revoked or
+			// not live at at; after a failure they stay until their TTL
+			// (see bulkBegin).
+			err = s.client.Do(ctx, s.client.B().Unlink().Key(aside...).Build()).Error()
+		}
 	}
 	if b.n > 0 && s.recent != nil {
 		// Too many keys to remember one by one: read every key uncached
@@ -206,6 +251,28 @@ func (s *Store) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, at 
 		return b.n, subjects, s.fail(op, err)
 	}
 	return b.n, subjects, nil
+}
+
+// bulkKey is the bulk index: one member per bulk revocation of sessions
+// found through the expiry index, scored by its time (µs). Revocations
+// reads the session hashes for as long as callers ask for revocations
+// since a time at or before one of them.
+func (s *Store) bulkKey() string { return s.prefix + ":{" + s.prefix + "}:bulk" }
+
+// bulkBegin enters a bulk revocation at at in the bulk index and, when it
+// revokes every session (all), sets the live indexes aside; it returns
+// their new names. A revocation that fails after this leaves the sessions
+// it has not reached out of CountLive until it is run again (which
+// revokes them) or they end; the set-aside indexes expire with the
+// sessions they held.
+func (s *Store) bulkBegin(ctx context.Context, at time.Time, all bool) ([]string, error) {
+	member := encTime(at) + ":" + rand.Text()
+	setAside := "0"
+	if all {
+		setAside = "1"
+	}
+	return bulkBeginScript.Exec(ctx, s.client, []string{s.bulkKey(), s.stratKey, s.expKey},
+		[]string{encTime(at), member, s.liveBase, setAside}).AsStrSlice()
 }
 
 // bulkRevocation runs revocation scripts on bulkWorkers goroutines and
@@ -325,7 +392,7 @@ func (b *bulkRevocation) exec(ctx context.Context, script *rueidis.Lua, execs []
 func (b *bulkRevocation) execRecorded(ctx context.Context, script *rueidis.Lua, execs []rueidis.LuaExec) error {
 	s := b.s
 	for i := range execs {
-		execs[i].Keys = append(slices.Clip(execs[i].Keys), s.revKey, s.gcKey, s.expKey, s.stratKey)
+		execs[i].Keys = append(slices.Clip(execs[i].Keys), s.revKey, s.gcKey, s.expKey, s.stratKey, s.bulkKey())
 	}
 	var results []rueidis.RedisResult
 	if len(execs) == 1 {
@@ -533,3 +600,47 @@ for _, st in ipairs(redis.call('SMEMBERS', KEYS[1])) do
 end
 return out
 `)
+
+// revokedSince returns the members (tag and ID) of the sessions that may
+// have been revoked at or after since: the revocation index's, and, when
+// a bulk revocation at or after since is in the bulk index (its sessions
+// are not in the revocation index one by one), every session of the
+// expiry index. The caller reads each session to decide.
+func (s *Store) revokedSince(ctx context.Context, since time.Time) ([]string, error) {
+	from := encTime(since)
+	res := s.client.DoMulti(ctx,
+		s.client.B().Zrange().Key(s.revKey).Min(from).Max("+inf").Byscore().Build(),
+		s.client.B().Zrange().Key(s.bulkKey()).Min(from).Max("+inf").Byscore().Limit(0, 1).Build())
+	members, err := res[0].AsStrSlice()
+	if err != nil {
+		return nil, err
+	}
+	bulk, err := res[1].AsStrSlice()
+	if err != nil || len(bulk) == 0 {
+		return members, err
+	}
+	seen := make(map[string]struct{}, len(members))
+	for _, m := range members {
+		seen[m] = struct{}{}
+	}
+	var cursor uint64
+	for {
+		e, err := s.client.Do(ctx, s.client.B().Zscan().Key(s.expKey).Cursor(cursor).Count(revocationsScan).Build()).AsScanEntry()
+		if err != nil {
+			return nil, err
+		}
+		for i := 0; i+1 < len(e.Elements); i += 2 {
+			if _, ok := seen[e.Elements[i]]; !ok {
+				seen[e.Elements[i]] = struct{}{}
+				members = append(members, e.Elements[i])
+			}
+		}
+		if cursor = e.Cursor; cursor == 0 {
+			return members, nil
+		}
+	}
+}
+
+// revocationsScan is the COUNT of each ZSCAN of the expiry index by
+// Revocations after a bulk revocation.
+const revocationsScan = 5000

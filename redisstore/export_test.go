@@ -57,3 +57,11 @@ func BulkScripts(ctx context.Context, s *Store, at time.Time) ([][]string, error
 
 // BulkBatch bounds the sessions of one revocation script.
 const BulkBatch = bulkBatch
+
+// BulkBegin runs the first step of RevokeMatching without subjects when
+// Redis is not a Cluster (the incident's bulk-index entry and, with all,
+// the live indexes set aside) and returns the set-aside indexes' names,
+// as a revocation that failed right after it would leave them.
+func BulkBegin(ctx context.Context, s *Store, at time.Time, all bool) ([]string, error) {
+	return s.bulkBegin(ctx, at, all)
+}

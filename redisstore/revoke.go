@@ -201,7 +201,7 @@ func (s *Store) Revocations(ctx context.Context, since time.Time) ([]sessiond.Re
 	if err := ctxErr(ctx, op); err != nil {
 		return nil, err
 	}
-	members, err := s.client.Do(ctx, s.client.B().Zrange().Key(s.revKey).Min(encTime(since)).Max("+inf").Byscore().Build()).AsStrSlice()
+	members, err := s.revokedSince(ctx, since)
 	if err != nil {
 		return nil, s.fail(op, err)
 	}
