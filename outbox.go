@@ -42,6 +42,13 @@ type Outbox interface {
 	// FinishDelivery records an attempt's outcome: state delivered, dead,
 	// or pending again at next. ErrNotFound if the ID is unknown.
 	FinishDelivery(ctx context.Context, id string, state DeliveryState, attempts int, next time.Time, lastErr string, at time.Time) error
+	// RetryDelivery moves a dead delivery back to pending, due at `at`, with
+	// its attempts reset to zero (LastError is kept), and sets UpdatedAt.
+	// The move is conditional and atomic: ErrNotFound unless a delivery
+	// with that ID exists and is dead, so two operators retrying the same
+	// delivery at once send it once, and a delivery a dispatcher holds or
+	// has delivered is never reset.
+	RetryDelivery(ctx context.Context, id string, at time.Time) error
 	// ListDeliveries returns deliveries in state, newest first, at most limit.
 	ListDeliveries(ctx context.Context, state DeliveryState, limit int) ([]Delivery, error)
 	// CountDeliveries counts deliveries in state (the outbox depth metric).

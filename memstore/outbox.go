@@ -82,6 +82,21 @@ func (s *Store) FinishDelivery(ctx context.Context, id string, state sessiond.De
 	return nil
 }
 
+// RetryDelivery moves a dead delivery back to pending; see sessiond.Outbox.
+func (s *Store) RetryDelivery(ctx context.Context, id string, at time.Time) error {
+	const op = "retry delivery"
+	if err := s.lock(ctx, op); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	d, ok := s.deliveries[id]
+	if !ok || d.State != sessiond.DeliveryDead {
+		return fmt.Errorf("memstore: %s: %w: no dead delivery %q", op, sessiond.ErrNotFound, id)
+	}
+	d.State, d.Attempts, d.NextAttemptAt, d.UpdatedAt = sessiond.DeliveryPending, 0, at, at
+	return nil
+}
+
 // ListDeliveries returns up to limit deliveries in state, newest (by
 // CreatedAt) first. ErrInvalidArgument if limit is not positive.
 func (s *Store) ListDeliveries(ctx context.Context, state sessiond.DeliveryState, limit int) ([]sessiond.Delivery, error) {

@@ -120,6 +120,26 @@ func (s *Store) FinishDelivery(ctx context.Context, id string, state sessiond.De
 	return nil
 }
 
+// RetryDelivery moves a dead delivery back to pending; see sessiond.Outbox.
+// The state check is in the UPDATE, so concurrent retries move it once.
+func (s *Store) RetryDelivery(ctx context.Context, id string, at time.Time) error {
+	const op = "retry delivery"
+	if err := s.begin(op); err != nil {
+		return err
+	}
+	if !validText(id) {
+		return fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrNotFound) // could never have been stored
+	}
+	tag, err := s.pool.Exec(ctx, s.q.retryDead, id, at)
+	if err != nil {
+		return s.translate(op, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("pgstore: %s: %w: no dead delivery %q", op, sessiond.ErrNotFound, id)
+	}
+	return nil
+}
+
 // ListDeliveries returns up to limit deliveries in state, newest (by
 // CreatedAt, then ID) first. ErrInvalidArgument if limit is not positive.
 func (s *Store) ListDeliveries(ctx context.Context, state sessiond.DeliveryState, limit int) ([]sessiond.Delivery, error) {

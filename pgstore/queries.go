@@ -19,9 +19,9 @@ type queries struct {
 	// eventlog.go, outbox.go, bulk.go, live.go. The
 	// statements whose WHERE depends on the call are built by
 	// queryEventsSQL and revokeMatchingSQL.
-	appendEvents, deleteEvents                                         string
-	enqueue, claim, finish, listDeliveries, countDeliveries, deleteDel string
-	countLive                                                          string
+	appendEvents, deleteEvents                                                    string
+	enqueue, claim, finish, retryDead, listDeliveries, countDeliveries, deleteDel string
+	countLive                                                                     string
 	// groupLock: swapLock for the sessions of a whole group commit
 	// (groupcommit.go), whose locks fail at once (55P03) instead of
 	// waiting.
@@ -288,6 +288,10 @@ func newQueries(schema string) queries {
 		SET state = $2, attempts = $3, next_attempt_at = $4, last_error = $5, updated_at = $6
 		WHERE id = $1`,
 
+		retryDead: `UPDATE {schema}.deliveries
+		SET state = 'pending', attempts = 0, next_attempt_at = $2, updated_at = $2
+		WHERE id = $1 AND state = 'dead'`,
+
 		listDeliveries: `SELECT {delcols} FROM {schema}.deliveries
 		WHERE state = $1 ORDER BY created_at DESC, id DESC LIMIT $2`,
 
@@ -315,7 +319,7 @@ func newQueries(schema string) queries {
 		&q.list, &q.revocations, &q.deleteExpired, &q.markBulk, &q.bulkSince, &q.revocationsLogged,
 		&q.getMeta, &q.insertMeta, &q.updateMeta, &q.incr, &q.sweepCounters,
 		&q.appendEvents, &q.deleteEvents,
-		&q.enqueue, &q.claim, &q.finish, &q.listDeliveries, &q.countDeliveries, &q.deleteDel,
+		&q.enqueue, &q.claim, &q.finish, &q.retryDead, &q.listDeliveries, &q.countDeliveries, &q.deleteDel,
 		&q.countLive, &q.groupLock,
 	} {
 		*p = r.Replace(*p)

@@ -135,6 +135,24 @@ end
 return 1
 `)
 
+// retryScript moves a dead delivery back to pending, due at the given
+// time, with its attempts reset; anything else is left alone.
+//
+//	KEYS: the delivery, due, done
+//	ARGV: base, id, at (µs)
+//	→ 1 | 0 (no dead delivery with that ID)
+var retryScript = rueidis.NewLuaScript(`
+local f = redis.call('HMGET', KEYS[1], 'st', 'c')
+if f[1] ~= 'dead' then return 0 end
+local base, id = ARGV[1], ARGV[2]
+redis.call('HSET', KEYS[1], 'st', 'pending', 'n', '0', 'na', ARGV[3], 'u', ARGV[3])
+redis.call('ZREM', base .. 'st:dead', id)
+redis.call('ZADD', base .. 'st:pending', f[2], id)
+redis.call('ZADD', KEYS[2], ARGV[3], id)
+redis.call('ZREM', KEYS[3], id)
+return 1
+`)
+
 // listDeliveriesScript returns the newest deliveries of a state (read-only).
 //
 //	KEYS: st:<state>
@@ -230,6 +248,26 @@ func (s *Store) FinishDelivery(ctx context.Context, id string, state sessiond.De
 		return s.fail(op, err)
 	case ok == 0:
 		return fmt.Errorf("redisstore: %s: %w", op, sessiond.ErrNotFound)
+	}
+	return nil
+}
+
+// RetryDelivery moves a dead delivery back to pending; see sessiond.Outbox.
+// One script checks the state and moves it, so concurrent retries move it
+// once.
+func (s *Store) RetryDelivery(ctx context.Context, id string, at time.Time) error {
+	const op = "retry delivery"
+	if err := ctxErr(ctx, op); err != nil {
+		return err
+	}
+	ok, err := retryScript.Exec(ctx, s.client, []string{s.obBase + "d:" + id, s.obDue(), s.obDone()}, []string{
+		s.obBase, id, encTime(at),
+	}).AsInt64()
+	switch {
+	case err != nil:
+		return s.fail(op, err)
+	case ok == 0:
+		return fmt.Errorf("redisstore: %s: %w: no dead delivery %q", op, sessiond.ErrNotFound, id)
 	}
 	return nil
 }

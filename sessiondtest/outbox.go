@@ -98,6 +98,7 @@ func wantDelivery(f *fixture, o sessiond.Outbox, want sessiond.Delivery) {
 //   - FinishDelivery fails with ErrInvalidArgument for a state that is not
 //     one of the three; it sets State, Attempts, NextAttemptAt, LastError
 //     and UpdatedAt as given.
+//   - RetryDelivery keeps LastError, CreatedAt, Endpoint and Payload.
 //   - ListDeliveries orders by CreatedAt, newest first, then ID descending.
 //   - ListDeliveries and DeleteDeliveriesBefore fail with
 //     ErrInvalidArgument if limit is not positive.
@@ -106,6 +107,8 @@ func TestOutbox(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 		{"RoundTrip", outboxRoundTrip},
 		{"Claim", outboxClaim},
 		{"Finish", outboxFinish},
+		{"Retry", outboxRetry},
+		{"ConcurrentRetry", outboxConcurrentRetry},
 		{"ListAndCount", outboxListAndCount},
 		{"DeleteDeliveriesBefore", outboxDeleteDeliveriesBefore},
 		{"DuplicateIDSkipped", outboxDuplicateIDSkipped},
@@ -210,6 +213,86 @@ func outboxFinish(t *testing.T, f *fixture, o sessiond.Outbox) {
 	err = o.FinishDelivery(f.ctx, ok.ID, "bogus", 9, time.Time{}, "x", at(time.Hour))
 	wantErr(t, "FinishDelivery(state bogus)", err, sessiond.ErrInvalidArgument)
 	wantDelivery(f, o, ok)
+}
+
+// outboxRetry moves a dead delivery back to pending and refuses every
+// other state, leaving those deliveries as they were.
+func outboxRetry(t *testing.T, f *fixture, o sessiond.Outbox) {
+	dead, held, done := newDelivery(t0), newDelivery(t0), newDelivery(t0)
+	enqueue(f, o, dead, held, done)
+	if got := claim(f, o, at(time.Minute), 10, time.Hour); len(got) != 3 {
+		t.Fatalf("ClaimDeliveries = %d; want 3", len(got))
+	}
+	when := at(2 * time.Minute)
+	finish(f, o, dead.ID, sessiond.DeliveryDead, 8, time.Time{}, "HTTP 500", when)
+	finish(f, o, done.ID, sessiond.DeliveryDelivered, 1, time.Time{}, "", when)
+	dead.State, dead.Attempts, dead.NextAttemptAt, dead.LastError, dead.UpdatedAt = sessiond.DeliveryDead, 8, time.Time{}, "HTTP 500", when
+	done.State, done.Attempts, done.NextAttemptAt, done.UpdatedAt = sessiond.DeliveryDelivered, 1, time.Time{}, when
+	held.NextAttemptAt = at(time.Minute).Add(time.Hour) // claimed: a dispatcher holds it
+
+	retryAt := at(time.Hour)
+	for _, d := range []sessiond.Delivery{held, done} {
+		err := o.RetryDelivery(f.ctx, d.ID, retryAt)
+		wantErr(t, "RetryDelivery("+string(d.State)+")", err, sessiond.ErrNotFound)
+		wantDelivery(f, o, d)
+	}
+	wantErr(t, "RetryDelivery(unknown ID)", o.RetryDelivery(f.ctx, "msg_unknown", retryAt), sessiond.ErrNotFound)
+	wantErr(t, "RetryDelivery(empty ID)", o.RetryDelivery(f.ctx, "", retryAt), sessiond.ErrNotFound)
+
+	if err := o.RetryDelivery(f.ctx, dead.ID, retryAt); err != nil {
+		t.Fatalf("RetryDelivery(dead) = %v; want nil", err)
+	}
+	dead.State, dead.Attempts, dead.NextAttemptAt, dead.UpdatedAt = sessiond.DeliveryPending, 0, retryAt, retryAt
+	wantDelivery(f, o, dead)
+	err := o.RetryDelivery(f.ctx, dead.ID, retryAt.Add(time.Second))
+	wantErr(t, "RetryDelivery(retried already)", err, sessiond.ErrNotFound)
+	wantDelivery(f, o, dead)
+	if n, err := o.CountDeliveries(f.ctx, sessiond.DeliveryDead); err != nil || n != 0 {
+		t.Errorf("CountDeliveries(dead) after the retry = %d, %v; want 0, nil", n, err)
+	}
+	if got := claim(f, o, retryAt.Add(-time.Microsecond), 10, time.Minute); len(got) != 0 {
+		t.Errorf("ClaimDeliveries before the retry is due = %v; want none", deliveryIDs(got))
+	}
+	if got := claim(f, o, retryAt, 10, time.Minute); !slices.Equal(deliveryIDs(got), []string{dead.ID}) {
+		t.Errorf("ClaimDeliveries when the retry is due = %v; want only %s", deliveryIDs(got), dead.ID)
+	}
+}
+
+// outboxConcurrentRetry: operators retrying one dead delivery at once move
+// it once, so the dispatcher sends it once.
+func outboxConcurrentRetry(t *testing.T, f *fixture, o sessiond.Outbox) {
+	const workers = 8
+	d := newDelivery(t0)
+	enqueue(f, o, d)
+	claim(f, o, at(time.Minute), 1, time.Minute)
+	finish(f, o, d.ID, sessiond.DeliveryDead, 3, time.Time{}, "timeout", at(time.Minute))
+	var (
+		wg sync.WaitGroup
+		mu sync.Mutex
+	)
+	var wins, misses int
+	start := make(chan struct{})
+	for i := range workers {
+		wg.Go(func() {
+			<-start
+			err := o.RetryDelivery(f.ctx, d.ID, at(time.Hour+time.Duration(i)*time.Second))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				wins++
+			case errors.Is(err, sessiond.ErrNotFound):
+				misses++
+			default:
+				t.Errorf("RetryDelivery = %v; want nil or ErrNotFound", err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if wins != 1 || misses != workers-1 {
+		t.Errorf("%d concurrent RetryDelivery: %d succeeded, %d ErrNotFound; want 1 and %d", workers, wins, misses, workers-1)
+	}
 }
 
 func outboxListAndCount(t *testing.T, f *fixture, o sessiond.Outbox) {
@@ -459,6 +542,7 @@ func outboxCanceledContext(t *testing.T, f *fixture, o sessiond.Outbox) {
 		{"FinishDelivery", func() error {
 			return o.FinishDelivery(ctx, d.ID, sessiond.DeliveryDead, 9, time.Time{}, "x", at(time.Hour))
 		}},
+		{"RetryDelivery", func() error { return o.RetryDelivery(ctx, d.ID, at(time.Hour)) }},
 		{"ListDeliveries", func() error { _, err := o.ListDeliveries(ctx, sessiond.DeliveryPending, 10); return err }},
 		{"CountDeliveries", func() error { _, err := o.CountDeliveries(ctx, sessiond.DeliveryPending); return err }},
 		{"DeleteDeliveriesBefore", func() error { _, err := o.DeleteDeliveriesBefore(ctx, at(time.Hour), 10); return err }},

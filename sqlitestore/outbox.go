@@ -152,6 +152,26 @@ func (s *Store) FinishDelivery(ctx context.Context, id string, state sessiond.De
 	})
 }
 
+// RetryDelivery moves a dead delivery back to pending; see sessiond.Outbox.
+// The state check is in the UPDATE, so concurrent retries move it once.
+func (s *Store) RetryDelivery(ctx context.Context, id string, at time.Time) error {
+	const op = "retry delivery"
+	return s.write(ctx, op, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE deliveries
+			SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'dead'`,
+			micro(at), micro(at), id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return sessiond.ErrNotFound
+		}
+		return nil
+	})
+}
+
 // ListDeliveries returns up to limit deliveries in state, newest (by
 // CreatedAt) first. ErrInvalidArgument if limit is not positive.
 func (s *Store) ListDeliveries(ctx context.Context, state sessiond.DeliveryState, limit int) ([]sessiond.Delivery, error) {

@@ -102,8 +102,8 @@ func (c *Console) webhooksPage(w http.ResponseWriter, r *http.Request, key apike
 // retryDelivery puts a dead delivery back in the outbox as pending, due
 // now, with its attempts reset: the dispatcher gives it a new series of
 // attempts (and declares it dead again if they all fail). Only dead
-// deliveries are retried, so a delivered one is never sent twice by an
-// operator's stale page.
+// deliveries are retried, and the store checks that as it moves it, so
+// neither a stale page nor two operators at once send one twice.
 func (c *Console) retryDelivery(w http.ResponseWriter, r *http.Request, key apikey.Key) {
 	refuse := func(status int, msg string) {
 		c.pages.render(w, r, status, "webhooks", pageData{Title: "Webhooks", Nav: "webhooks", Operator: operatorName(key),
@@ -130,12 +130,19 @@ func (c *Console) retryDelivery(w http.ResponseWriter, r *http.Request, key apik
 		return
 	}
 	i := slices.IndexFunc(dead, func(d sessiond.Delivery) bool { return d.ID == id })
-	if i < 0 {
+	gone := func() {
 		refuse(http.StatusNotFound, "There is no dead delivery "+printable(id)+" (it may have been retried already).")
+	}
+	if i < 0 {
+		gone()
 		return
 	}
-	now := c.o.Clock.Now()
-	if err := c.o.Outbox.FinishDelivery(ctx, id, sessiond.DeliveryPending, 0, now, dead[i].LastError, now); err != nil {
+	// The store moves it only if it is still dead, so a second operator's
+	// click (or a stale page) cannot reset a delivery already under way.
+	if err := c.o.Outbox.RetryDelivery(ctx, id, c.o.Clock.Now()); errors.Is(err, sessiond.ErrNotFound) {
+		gone()
+		return
+	} else if err != nil {
 		c.log.ErrorContext(ctx, "console: retry delivery", "webhook_id", id, "err", err)
 		refuse(http.StatusServiceUnavailable, "Retrying failed; see the server log.")
 		return

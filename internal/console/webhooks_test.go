@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -135,4 +136,50 @@ func TestConsole_SignInRateLimit(t *testing.T) {
 	}
 	f.clock.Advance(time.Minute)
 	f.signIn(c)
+}
+
+// staleOutbox lists dead deliveries as they were when the page was drawn,
+// as a console does that lost a race with another operator.
+type staleOutbox struct {
+	sessiond.Outbox
+	dead []sessiond.Delivery
+}
+
+func (s *staleOutbox) ListDeliveries(ctx context.Context, state sessiond.DeliveryState, limit int) ([]sessiond.Delivery, error) {
+	if state == sessiond.DeliveryDead && s.dead != nil {
+		return s.dead, nil
+	}
+	return s.Outbox.ListDeliveries(ctx, state, limit)
+}
+
+// A retry that reads the delivery as dead after another operator retried it
+// and a dispatcher claimed it must not reset it: that would send it twice.
+func TestConsole_WebhookRetryLostRace(t *testing.T) {
+	stale := &staleOutbox{}
+	f := newFixtureWith(t, func(f *fixture, o *console.Options) {
+		stale.Outbox = f.store
+		o.Outbox = stale
+	})
+	ctx := t.Context()
+	f.enqueue("msg_dead")
+	f.finish("msg_dead", sessiond.DeliveryDead, 3, "POST: 500")
+	var err error
+	if stale.dead, err = f.store.ListDeliveries(ctx, sessiond.DeliveryDead, 10); err != nil || len(stale.dead) != 1 {
+		t.Fatalf("ListDeliveries(dead) = %v, %v", stale.dead, err)
+	}
+	// The other operator's retry, then a dispatcher claims it.
+	if err := f.store.RetryDelivery(ctx, "msg_dead", f.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.store.ClaimDeliveries(ctx, f.clock.Now(), 10, time.Hour); err != nil || len(got) != 1 {
+		t.Fatalf("ClaimDeliveries = %v, %v", got, err)
+	}
+	c := f.signedIn()
+	if resp, body := f.do(c, "POST", "/console/webhooks/retry", url.Values{"id": {"msg_dead"}}, "same-origin"); resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "retried already") {
+		t.Errorf("retry of a delivery retried meanwhile: %d\n%s", resp.StatusCode, body)
+	}
+	// Still held by the dispatcher: nothing is due, so nothing goes out twice.
+	if got, err := f.store.ClaimDeliveries(ctx, f.clock.Now(), 10, time.Minute); err != nil || len(got) != 0 {
+		t.Errorf("ClaimDeliveries after the lost race = %v, %v; want none (the held delivery was reset)", got, err)
+	}
 }
