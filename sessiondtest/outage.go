@@ -193,6 +193,7 @@ func everyCall(st sessiond.Store, s *sessiond.Session, tok sessiond.Token) []sto
 		calls = append(calls,
 			storeCall{"EnqueueDeliveries", func(ctx context.Context) error { return o.EnqueueDeliveries(ctx, newDelivery(t0)) }},
 			storeCall{"ClaimDeliveries", func(ctx context.Context) error { _, err := o.ClaimDeliveries(ctx, later, 10, time.Minute); return err }},
+			storeCall{"RetryDelivery", func(ctx context.Context) error { return o.RetryDelivery(ctx, "msg_gone", later) }},
 			storeCall{"CountDeliveries", func(ctx context.Context) error {
 				_, err := o.CountDeliveries(ctx, sessiond.DeliveryPending)
 				return err
