@@ -136,30 +136,25 @@ func (s *Store) FinishDelivery(ctx context.Context, id string, state sessiond.De
 	if err := state.Validate(); err != nil {
 		return wrap(op, err)
 	}
-	return s.write(ctx, op, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE deliveries
-			SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?`,
-			string(state), attempts, micro(next), lastErr, micro(at), id)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return sessiond.ErrNotFound
-		}
-		return nil
-	})
+	return s.updateDelivery(ctx, op, `UPDATE deliveries
+		SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?`,
+		string(state), attempts, micro(next), lastErr, micro(at), id)
 }
 
 // RetryDelivery moves a dead delivery back to pending; see sessiond.Outbox.
 // The state check is in the UPDATE, so concurrent retries move it once.
 func (s *Store) RetryDelivery(ctx context.Context, id string, at time.Time) error {
 	const op = "retry delivery"
+	return s.updateDelivery(ctx, op, `UPDATE deliveries
+		SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'dead'`,
+		micro(at), micro(at), id)
+}
+
+// updateDelivery runs one UPDATE of a delivery; ErrNotFound if it matched
+// no row.
+func (s *Store) updateDelivery(ctx context.Context, op, query string, args ...any) error {
 	return s.write(ctx, op, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE deliveries
-			SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'dead'`,
-			micro(at), micro(at), id)
+		res, err := tx.ExecContext(ctx, query, args...)
 		if err != nil {
 			return err
 		}
