@@ -185,9 +185,7 @@ func (s *Store) AppendEvents(ctx context.Context, events ...sessiond.Event) erro
 	if err != nil {
 		return wrap(op, err)
 	}
-	const stride = 9
-	keys := []string{s.evIDs(), s.evTime(), s.evOdd()}
-	return s.store(ctx, op, appendEventsScript, keys, s.evBase, args, stride*eventBatch)
+	return s.store(ctx, op, appendEventsScript, s.recKeys[:3:3], s.evBase, args, eventBatch)
 }
 
 // appendEventArgs appends the arguments of append_events for events (9

@@ -134,8 +134,9 @@ func TestStore_EventLongWalk(t *testing.T) {
 	}
 }
 
-// TestStore_MaxEventAge checks the safety net behind retention: appends
-// and enqueues delete what is older than MaxEventAge by Redis's clock.
+// TestStore_MaxEventAge checks the safety net behind retention: one append
+// and one enqueue in SweepEvery deletes what is older than MaxEventAge by
+// Redis's clock.
 func TestStore_MaxEventAge(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
@@ -148,15 +149,20 @@ func TestStore_MaxEventAge(t *testing.T) {
 			ctx := t.Context()
 			t0 := now()
 			old := sessiond.Event{ID: sessiond.NewEventID(t0.Add(-2 * time.Hour)), Time: t0.Add(-2 * time.Hour), Type: sessiond.EventSessionCreated}
-			fresh := sessiond.Event{ID: sessiond.NewEventID(t0), Time: t0, Type: sessiond.EventSessionCreated}
-			for _, e := range []sessiond.Event{old, fresh} {
+			if err := st.AppendEvents(ctx, old); err != nil {
+				t.Fatalf("AppendEvents() = %v", err)
+			}
+			var want []string
+			if c.kept {
+				want = append(want, old.ID)
+			}
+			for i := range redisstore.SweepEvery {
+				at := t0.Add(time.Duration(i) * time.Microsecond)
+				e := sessiond.Event{ID: sessiond.NewEventID(at), Time: at, Type: sessiond.EventSessionCreated}
 				if err := st.AppendEvents(ctx, e); err != nil {
 					t.Fatalf("AppendEvents() = %v", err)
 				}
-			}
-			want := []string{fresh.ID}
-			if c.kept {
-				want = []string{old.ID, fresh.ID}
+				want = append(want, e.ID)
 			}
 			if got := queryAll(t, st, sessiond.EventQuery{}); !slices.Equal(got, want) {
 				t.Errorf("events = %v; want %v", got, want)
@@ -170,13 +176,60 @@ func TestStore_MaxEventAge(t *testing.T) {
 			if err := st.FinishDelivery(ctx, d.ID, sessiond.DeliveryDead, 3, time.Time{}, "x", t0.Add(-2*time.Hour)); err != nil {
 				t.Fatalf("FinishDelivery() = %v", err)
 			}
-			if err := st.EnqueueDeliveries(ctx, sessiond.Delivery{ID: "new", NextAttemptAt: t0, CreatedAt: t0, UpdatedAt: t0}); err != nil {
-				t.Fatalf("EnqueueDeliveries() = %v", err)
+			for i := range redisstore.SweepEvery {
+				if err := st.EnqueueDeliveries(ctx, sessiond.Delivery{ID: fmt.Sprint("new", i), NextAttemptAt: t0, CreatedAt: t0, UpdatedAt: t0}); err != nil {
+					t.Fatalf("EnqueueDeliveries() = %v", err)
+				}
 			}
 			deadN, _ := st.CountDeliveries(ctx, sessiond.DeliveryDead)
 			pendingN, _ := st.CountDeliveries(ctx, sessiond.DeliveryPending)
-			if wantDead := map[bool]int{true: 1, false: 0}[c.kept]; deadN != wantDead || pendingN != 2 {
-				t.Errorf("after an enqueue, %d dead, %d pending; want %d, 2 (pending ones are never swept)", deadN, pendingN, wantDead)
+			if wantDead, wantPending := map[bool]int{true: 1, false: 0}[c.kept], 1+redisstore.SweepEvery; deadN != wantDead || pendingN != wantPending {
+				t.Errorf("after %d enqueues, %d dead, %d pending; want %d, %d (pending ones are never swept)",
+					redisstore.SweepEvery, deadN, pendingN, wantDead, wantPending)
+			}
+		})
+	}
+}
+
+// TestStore_MaxEventAgeWithChanges checks that logins and refreshes, which
+// write their events in their own script, keep up the safety net: within
+// SweepEvery of them, what is older than MaxEventAge is gone.
+func TestStore_MaxEventAgeWithChanges(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"Create", "Refresh"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			st := newStore(t, redisstore.Options{MaxEventAge: time.Hour})
+			ctx := t.Context()
+			t0 := now()
+			old := sessiond.Event{ID: sessiond.NewEventID(t0.Add(-2 * time.Hour)), Time: t0.Add(-2 * time.Hour), Type: sessiond.EventSessionCreated}
+			if err := st.AppendEvents(ctx, old); err != nil {
+				t.Fatalf("AppendEvents() = %v", err)
+			}
+			s := newSession("alice", t0)
+			tok := newToken(sessiond.KindRefresh, s.ID, t0)
+			if _, err := st.CreateRecorded(ctx, s, 0, false, sessiond.ChangeRecords{}, nil, tok); err != nil {
+				t.Fatalf("CreateRecorded() = %v", err)
+			}
+			for i := range redisstore.SweepEvery {
+				at := t0.Add(time.Duration(i+1) * time.Microsecond)
+				ev := []sessiond.Event{{ID: sessiond.NewEventID(at), Time: at, Type: sessiond.EventSessionCreated}}
+				var err error
+				if name == "Create" {
+					_, err = st.CreateRecorded(ctx, newSession("bob", t0), 0, false, sessiond.ChangeRecords{Events: ev}, nil)
+				} else {
+					next := newToken(sessiond.KindRefresh, s.ID, at)
+					err = st.SwapRefresh(ctx, sessiond.RefreshSwap{Old: tok.Hash, Next: next, Now: at,
+						LastActiveAt: at, IdleExpiresAt: s.IdleExpiresAt, Events: ev})
+					tok = next
+				}
+				if err != nil {
+					t.Fatalf("%s %d = %v", name, i, err)
+				}
+			}
+			got := queryAll(t, st, sessiond.EventQuery{})
+			if len(got) != redisstore.SweepEvery || slices.Contains(got, old.ID) {
+				t.Errorf("events after %d writes = %v; want %d, not %s (older than MaxEventAge)", redisstore.SweepEvery, got, redisstore.SweepEvery, old.ID)
 			}
 		})
 	}

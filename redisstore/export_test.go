@@ -34,6 +34,7 @@ func KeySlot(tag string) int { return int(slotOf(tag)) }
 
 // Limits the tests cross.
 const (
+	SweepEvery      = sweepEvery
 	EventScanBudget = eventScanBudget
 	OddEventsMax    = oddEventsMax
 )

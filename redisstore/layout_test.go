@@ -132,8 +132,9 @@ func TestStore_KeysHaveTTL(t *testing.T) {
 }
 
 // TestStore_IndexesForgetExpiredSessions checks that once Redis has expired
-// a session, the subject index, the GC index and the revocation index
-// drop it at the next write to the subject or at DeleteExpired.
+// a session, the subject index drops it at the next write to the subject,
+// the GC, expiry and revocation indexes within the next sweepEvery
+// logins, and all of them at DeleteExpired.
 func TestStore_IndexesForgetExpiredSessions(t *testing.T) {
 	t.Parallel()
 	// shortLived creates a revoked session of alice that Redis expires
@@ -180,13 +181,19 @@ func TestStore_IndexesForgetExpiredSessions(t *testing.T) {
 		}
 	}
 
-	t.Run("NextWrite", func(t *testing.T) {
+	t.Run("NextWrites", func(t *testing.T) {
 		t.Parallel()
 		prefix, st, raw := layoutStore(t)
 		gone := shortLived(t, st)
 		live := newSession("alice", now())
 		if err := st.Create(t.Context(), live); err != nil {
 			t.Fatalf("Create() = %v", err)
+		}
+		// The global indexes are swept by one login in SweepEvery.
+		for range redisstore.SweepEvery - 1 {
+			if err := st.Create(t.Context(), newSession("bob", now())); err != nil {
+				t.Fatalf("Create() = %v", err)
+			}
 		}
 		check(t, raw, prefix, gone, live)
 	})

@@ -318,9 +318,10 @@ return out
 //
 //	KEYS: GC index, expiry index, revocation index, strategies (one slot)
 //	ARGV: live index base, member, earliest expiry (µs), absolute expiry
-//	      (µs), (ms), strategy, add to the live index ("1"/"0")
+//	      (µs), (ms), strategy, add to the live index ("1"/"0"), sweep
+//	      dead sessions ("1"/"0")
 var indexScript = rueidis.NewLuaScript(prelude + indexFn + `
-index_session(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], false)
+index_session(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], false, ARGV[8] == '1')
 return 0
 `)
 
@@ -330,9 +331,10 @@ return 0
 // revoked (live "1"), the live index of its strategy at its earliest
 // expiry (unless the revocation index already has it: a revocation
 // recorded first wins; fresh says the session was stored by the same
-// script, so none can be). It sweeps dead entries. It needs the prelude.
+// script, so none can be). With dosweep it sweeps dead entries (one index
+// write in sweepEvery does). It needs the prelude.
 const indexFn = `
-local function index_session(gc, exp, rev, strats, livebase, member, earliest, expires, expms, strategy, live, fresh)
+local function index_session(gc, exp, rev, strats, livebase, member, earliest, expires, expms, strategy, live, fresh, dosweep)
   redis.call('ZADD', gc, 'LT', earliest, member)
   redis.call('ZADD', exp, expires, member)
   keep_until(gc, expms)
@@ -344,7 +346,7 @@ local function index_session(gc, exp, rev, strats, livebase, member, earliest, e
     keep_until(lk, expms)
     keep_until(strats, expms)
   end
-  sweep(gc, exp, rev, strats, livebase)
+  if dosweep then sweep(gc, exp, rev, strats, livebase) end
 end
 `
 
@@ -482,13 +484,14 @@ func (s *Store) execPair(ctx context.Context, a pairedScript, aKeys, aArgs []str
 }
 
 // store runs script on args (records of the event log or the outbox, laid
-// out flat) in chunks of at most chunk strings, each call given base and
-// the maximum age first. Each chunk is stored atomically; when one fails,
-// those before it stay.
-func (s *Store) store(ctx context.Context, op string, script *rueidis.Lua, keys []string, base string, args []string, chunk int) error {
-	for part := range slices.Chunk(args, chunk) {
+// out flat, recordStride strings each) in chunks of at most batch records,
+// each call given base and the maximum age first ("0", no safety-net
+// sweep, unless sweepDue). Each chunk is stored atomically; when one
+// fails, those before it stay.
+func (s *Store) store(ctx context.Context, op string, script *rueidis.Lua, keys []string, base string, args []string, batch int) error {
+	for part := range slices.Chunk(args, recordStride*batch) {
 		a := make([]string, 0, 2+len(part))
-		a = append(append(a, base, s.maxEventAge), part...)
+		a = append(append(a, base, s.maxAge(s.sweepDue(len(part)/recordStride))), part...)
 		if err := script.Exec(ctx, s.client, keys, a).Error(); err != nil {
 			return s.fail(op, err)
 		}
