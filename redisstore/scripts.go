@@ -356,7 +356,7 @@ end
 //	KEYS: GC index, expiry index, strategies (one slot)
 //	ARGV: live index base, member, idle expiry (µs)
 var activityScript = newPairedScript(activityFn + `
-activity(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], false)
+activity(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], false, false)
 return 0
 `)
 
@@ -365,10 +365,15 @@ return 0
 // (DeleteExpired finds an entry that is early and moves it), the live
 // index of the session's strategy (that of strategy when known, else each
 // one's), if it is there (not revoked), to the new earliest expiry. A
-// session without an expiry entry is gone and left alone.
+// session without an expiry entry is gone and left alone. expires is the
+// session's absolute expiry when the caller read it from the session hash
+// in the same script (the session exists: no ZSCORE of the expiry index
+// needed, and the entries it moves must exist already, XX); false
+// otherwise.
 const activityFn = `
-local function activity(gc, exp, strats, livebase, member, idle, strategy)
-  local e = redis.call('ZSCORE', exp, member)
+local function activity(gc, exp, strats, livebase, member, idle, strategy, expires)
+  local e = expires
+  if not e then e = redis.call('ZSCORE', exp, member) end
   if not e then return end
   local m = idle
   if tonumber(e) < tonumber(m) then m = e end
