@@ -12,16 +12,20 @@
 # idle phase (the server running, no load) measures what the server's
 # background loops and Redis's cron cost per second. The refresh phase
 # starts with one login per connection (its setup), subtracted at the
-# login phase's cost.
+# login phase's cost. The load runs at a fixed rate (RATE requests per
+# second, well below what Redis under callgrind sustains): how many
+# commands Redis finds per wake-up, and so its per-command overhead,
+# follows the rate, which must then not depend on how busy the machine is.
 #
 #   go build -o /tmp/sd ./cmd/sessiond
-#   SD=/tmp/sd [PORT=18480] [REDIS_PORT=18522] [CONC=8] docs/bench/redis-instructions.sh [seconds]
+#   SD=/tmp/sd [PORT=18480] [REDIS_PORT=18522] [CONC=8] [RATE=100] docs/bench/redis-instructions.sh [seconds]
 set -u
 . "$(dirname "$0")/serve-store.sh"
 secs=${1:-10}
 port=${PORT:-18480}
 rport=${REDIS_PORT:-18522}
 conc=${CONC:-8}
+rate=${RATE:-100}
 dir=$(mktemp -d)
 BENCH_REDIS=redis://127.0.0.1:$rport/0
 rcli() { redis-cli -p "$rport" "$@"; }
@@ -52,7 +56,7 @@ phase() {
 
 ns=instr$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')
 serve_store redis "$ns" "$dir/data" "$port" "$dir/serve.log"
-bench() { SESSIOND_API_KEY=$BENCH_KEY ${SD:-/tmp/sd} bench "$1" --url "http://127.0.0.1:$port" --concurrency "$conc" --duration "${secs}s" --json >"$dir/$1.json"; }
+bench() { SESSIOND_API_KEY=$BENCH_KEY ${SD:-/tmp/sd} bench "$1" --url "http://127.0.0.1:$port" --concurrency "$conc" --rate "$rate" --duration "${secs}s" --json >"$dir/$1.json"; }
 phase idle sleep "$secs"
 phase create bench create
 phase refresh bench refresh
