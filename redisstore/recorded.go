@@ -73,7 +73,7 @@ end
 local r = change()
 if r[1] == 'ok' then
   write_block(2, ARGV, 15, ARGV[8], ARGV[9], ARGV[10])
-  if #r > 1 then activity(KEYS[9], KEYS[10], KEYS[11], ARGV[13], ARGV[14], ARGV[7], r[4], r[3]) end
+  activity(KEYS[9], KEYS[10], KEYS[11], ARGV[13], ARGV[14], ARGV[7], r[4], r[3])
 else
   redis.call('DEL', KEYS[8])
 end

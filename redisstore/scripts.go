@@ -178,10 +178,13 @@ return {'ok', f[3], f[1]}
 //	KEYS: session key
 //	ARGV: old token field, next token field, next token value, now,
 //	      grace since, last active, idle expiry
-//	→ {"notfound"} | {"reused"} | {"conflict"} | {"ok"} (session revoked:
-//	  activity not written) | {"ok", old idle expiry, expiry, strategy}
+//	→ {"notfound"} | {"revoked"} | {"reused"} | {"conflict"} |
+//	  {"ok", old idle expiry, expiry, strategy}
 //
 // The session field 'cr' holds the field of its current refresh token.
+// A revoked session is refused here, in the same step as the swap, not
+// only by the Manager's check before it (which may have read a cached or
+// stale session): a revocation that lands between the two still wins.
 var swapScript = newPairedScript(swapBody)
 
 // swapBody is swapScript's source, which swapReservedScript shares. It
@@ -191,6 +194,7 @@ local f = redis.call('HMGET', KEYS[1], 'e', 'ra', 'ie', ARGV[1], ARGV[2], 'cr', 
 if not f[1] or not f[4] then return {'notfound'} end
 local kind, issued, expires, retired = string.match(f[4], '^([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
 if kind ~= '2' then return {'notfound'} end
+if f[2] ~= '0' then return {'revoked'} end
 if retired ~= '0' then
   local now, since = tonumber(ARGV[4]), tonumber(ARGV[5])
   if not (since < now and tonumber(retired) >= since) then return {'reused'} end
@@ -222,10 +226,6 @@ else
   end
 end
 set[#set + 1], set[#set + 2], set[#set + 3], set[#set + 4] = ARGV[2], ARGV[3], 'cr', ARGV[2]
-if f[2] ~= '0' then
-  redis.call('HSET', KEYS[1], unpack(set))
-  return {'ok'}
-end
 set[#set + 1], set[#set + 2], set[#set + 3], set[#set + 4] = 'la', ARGV[6], 'ie', ARGV[7]
 redis.call('HSET', KEYS[1], unpack(set))
 return {'ok', f[3], f[1], f[7]}

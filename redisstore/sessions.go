@@ -437,11 +437,12 @@ func (s *Store) activityArgs(tag string, id sessiond.SessionID, idle time.Time) 
 }
 
 // SwapRefresh retires sw.Old and stores sw.Next in one script, and writes
-// the session's activity (unless the session is revoked). ErrNotFound if
-// Old is not a stored refresh token, ErrRefreshReused if it was retired
-// outside the grace window, ErrConflict if Next's hash exists,
-// ErrInvalidArgument if Next is not a refresh token of Old's session; in
-// each case nothing changes.
+// the session's activity. ErrNotFound if Old is not a stored refresh
+// token, ErrRevoked if its session is revoked (decided in the script, so
+// a revocation between the caller's check and the swap still wins),
+// ErrRefreshReused if Old was retired outside the grace window,
+// ErrConflict if Next's hash exists, ErrInvalidArgument if Next is not a
+// refresh token of Old's session; in each case nothing changes.
 func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error {
 	const op = "swap refresh token"
 	if err := ctxErr(ctx, op, sw.Validate()); err != nil {
@@ -520,6 +521,9 @@ func (s *Store) swap(ctx context.Context, op string, sw sessiond.RefreshSwap, fr
 	case "notfound":
 		s.releaseUnless(ctx, reserved, nextKey)
 		return remembered, fmt.Errorf("redisstore: %s: %w", op, sessiond.ErrNotFound)
+	case "revoked":
+		s.releaseUnless(ctx, reserved, nextKey)
+		return false, fmt.Errorf("redisstore: %s: %w", op, sessiond.ErrRevoked)
 	case "reused":
 		s.releaseUnless(ctx, reserved, nextKey)
 		return false, fmt.Errorf("redisstore: %s: %w", op, sessiond.ErrRefreshReused)
