@@ -30,11 +30,17 @@ dir=$(mktemp -d)
 BENCH_REDIS=redis://127.0.0.1:$rport/0
 rcli() { redis-cli -p "$rport" "$@"; }
 
+if rcli ping >/dev/null 2>&1; then
+  echo "redis-instructions.sh: port $rport is taken; set REDIS_PORT" >&2
+  exit 2
+fi
 valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out" \
   redis-server --port "$rport" --save '' --appendonly no >"$dir/valgrind.log" 2>&1 &
 vg=$!
-trap 'rcli shutdown nosave >/dev/null 2>&1; wait $vg; rm -rf "$dir"' EXIT
+# Stop only the server this script started (by its process ID).
+trap 'kill $vg 2>/dev/null; wait $vg; rm -rf "$dir"' EXIT
 until rcli ping >/dev/null 2>&1; do sleep 0.2; done
+kill -0 $vg 2>/dev/null || { echo "redis-server did not start on port $rport" >&2; exit 2; }
 
 # ir FILE: the total instructions of a callgrind dump.
 ir() { awk '/^(summary|totals):/ {print $2; exit}' "$1"; }
