@@ -3,8 +3,11 @@ package redisstore_test
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/redis/rueidis"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/redisstore"
@@ -230,6 +233,82 @@ func TestStore_MaxEventAgeWithChanges(t *testing.T) {
 			got := queryAll(t, st, sessiond.EventQuery{})
 			if len(got) != redisstore.SweepEvery || slices.Contains(got, old.ID) {
 				t.Errorf("events after %d writes = %v; want %d, not %s (older than MaxEventAge)", redisstore.SweepEvery, got, redisstore.SweepEvery, old.ID)
+			}
+		})
+	}
+}
+
+// TestFirstEventID_Lua checks the scripts' first_event_id, with which the
+// safety net finds old regular events by ID, against Go's firstEventID.
+func TestFirstEventID_Lua(t *testing.T) {
+	t.Parallel()
+	c := rawClient(t)
+	script := rueidis.NewLuaScript(redisstore.EventPrelude + "return first_event_id(tonumber(ARGV[1]))")
+	for _, us := range []int64{1, 15, 16, 31, 32, 1 << 40, now().UnixMicro(), 1<<53 - 1} {
+		got, err := script.Exec(t.Context(), c, nil, []string{strconv.FormatInt(us, 10)}).ToString()
+		if want := redisstore.FirstEventID(us); err != nil || got != want {
+			t.Errorf("first_event_id(%d) = %q, %v; want %q", us, got, err, want)
+		}
+	}
+}
+
+// TestStore_DeleteEventsBefore_Layout: regular events are found by ID,
+// irregular ones by their Time even when their ID sorts among old regular
+// ones, and events stored when every event had a time entry (before
+// 2026-12-04) are each deleted once.
+func TestStore_DeleteEventsBefore_Layout(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		limit int
+		want  []int
+	}{
+		{1, []int{1, 1, 1, 0}},
+		{3, []int{3, 0}}, // legacy from time, then from ids: once
+	} {
+		t.Run(fmt.Sprint("limit=", c.limit), func(t *testing.T) {
+			t.Parallel()
+			prefix := randomPrefix()
+			st := newStore(t, redisstore.Options{Prefix: prefix})
+			raw := rawClient(t)
+			ctx := t.Context()
+			t0 := now()
+			ev := func(id string, at time.Time) sessiond.Event {
+				return sessiond.Event{ID: id, Time: at, Type: sessiond.EventSessionCreated}
+			}
+			old := ev(sessiond.NewEventID(t0.Add(-time.Hour)), t0.Add(-time.Hour))
+			legacy := ev(sessiond.NewEventID(t0.Add(-2*time.Hour)), t0.Add(-2*time.Hour))
+			// An irregular ID among the old regular ones, of an event after t0.
+			young := ev(sessiond.NewEventID(t0.Add(-90*time.Minute)), t0.Add(time.Minute))
+			oddOld := ev("custom-1", t0.Add(-time.Minute))
+			fresh := ev(sessiond.NewEventID(t0.Add(time.Second)), t0.Add(time.Second))
+			if err := st.AppendEvents(ctx, old, legacy, young, oddOld, fresh); err != nil {
+				t.Fatalf("AppendEvents() = %v", err)
+			}
+			timeKey := prefix + ":{" + prefix + ":ev}:time"
+			// The earlier layout: a time entry for the regular event too.
+			if err := raw.Do(ctx, raw.B().Zadd().Key(timeKey).ScoreMember().ScoreMember(float64(legacy.Time.UnixMicro()), legacy.ID).Build()).Error(); err != nil {
+				t.Fatalf("ZADD time = %v", err)
+			}
+			var counts []int
+			for len(counts) < 6 {
+				n, err := st.DeleteEventsBefore(ctx, t0, c.limit)
+				if err != nil {
+					t.Fatalf("DeleteEventsBefore() = %v", err)
+				}
+				counts = append(counts, n)
+				if n == 0 {
+					break
+				}
+			}
+			if !slices.Equal(counts, c.want) {
+				t.Errorf("DeleteEventsBefore(t0, %d) calls returned %v; want %v (old, legacy, custom-1)", c.limit, counts, c.want)
+			}
+			got := queryAll(t, st, sessiond.EventQuery{})
+			if want := []string{young.ID, fresh.ID}; !slices.Equal(got, want) {
+				t.Errorf("events left = %v; want %v", got, want)
+			}
+			if n, err := raw.Do(ctx, raw.B().Zcard().Key(timeKey).Build()).AsInt64(); err != nil || n != 1 {
+				t.Errorf("ZCARD time = %d, %v; want 1 (the irregular event left)", n, err)
 			}
 		})
 	}

@@ -39,6 +39,12 @@ const (
 	OddEventsMax    = oddEventsMax
 )
 
+// EventPrelude is the Lua the event scripts share; FirstEventID its Go
+// counterpart's first_event_id.
+const EventPrelude = eventPrelude
+
+var FirstEventID = firstEventID
+
 // PrefixOf is the key prefix s keeps its keys under.
 func PrefixOf(s *Store) string { return s.prefix }
 

@@ -506,13 +506,14 @@ func (s *Store) store(ctx context.Context, op string, script *rueidis.Lua, keys 
 
 // deleteBefore runs script, which deletes up to n records older than a
 // bound, in calls of at most batch until limit records are deleted or a
-// call deletes fewer than it may, and returns how many it deleted.
-func (s *Store) deleteBefore(ctx context.Context, op string, script *rueidis.Lua, keys []string, base string, before time.Time, limit, batch int) (int, error) {
+// call deletes fewer than it may, and returns how many it deleted. Each
+// call's arguments are base, the bound, n, then extra.
+func (s *Store) deleteBefore(ctx context.Context, op string, script *rueidis.Lua, keys []string, base string, before time.Time, limit, batch int, extra ...string) (int, error) {
 	bound := "(" + itoa(ceilMicros(before))
 	deleted := 0
 	for deleted < limit {
 		n := min(limit-deleted, batch)
-		got, err := script.Exec(ctx, s.client, keys, []string{base, bound, itoa(int64(n))}).AsInt64()
+		got, err := script.Exec(ctx, s.client, keys, append([]string{base, bound, itoa(int64(n))}, extra...)).AsInt64()
 		if err != nil {
 			return deleted, s.fail(op, err)
 		}
