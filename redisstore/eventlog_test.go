@@ -137,6 +137,19 @@ func TestStore_EventLongWalk(t *testing.T) {
 	}
 }
 
+// withOldEvent returns a store with the given MaxEventAge, the time now,
+// and the event it holds, two hours older.
+func withOldEvent(t *testing.T, maxAge time.Duration) (*redisstore.Store, time.Time, sessiond.Event) {
+	t.Helper()
+	st := newStore(t, redisstore.Options{MaxEventAge: maxAge})
+	t0 := now()
+	old := sessiond.Event{ID: sessiond.NewEventID(t0.Add(-2 * time.Hour)), Time: t0.Add(-2 * time.Hour), Type: sessiond.EventSessionCreated}
+	if err := st.AppendEvents(t.Context(), old); err != nil {
+		t.Fatalf("AppendEvents() = %v", err)
+	}
+	return st, t0, old
+}
+
 // TestStore_MaxEventAge checks the safety net behind retention: one append
 // and one enqueue in SweepEvery deletes what is older than MaxEventAge by
 // Redis's clock.
@@ -148,13 +161,8 @@ func TestStore_MaxEventAge(t *testing.T) {
 	}{{time.Hour, false}, {-1, true}} {
 		t.Run(fmt.Sprint(c.age), func(t *testing.T) {
 			t.Parallel()
-			st := newStore(t, redisstore.Options{MaxEventAge: c.age})
+			st, t0, old := withOldEvent(t, c.age)
 			ctx := t.Context()
-			t0 := now()
-			old := sessiond.Event{ID: sessiond.NewEventID(t0.Add(-2 * time.Hour)), Time: t0.Add(-2 * time.Hour), Type: sessiond.EventSessionCreated}
-			if err := st.AppendEvents(ctx, old); err != nil {
-				t.Fatalf("AppendEvents() = %v", err)
-			}
 			var want []string
 			if c.kept {
 				want = append(want, old.ID)
@@ -202,13 +210,8 @@ func TestStore_MaxEventAgeWithChanges(t *testing.T) {
 	for _, name := range []string{"Create", "Refresh"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			st := newStore(t, redisstore.Options{MaxEventAge: time.Hour})
+			st, t0, old := withOldEvent(t, time.Hour)
 			ctx := t.Context()
-			t0 := now()
-			old := sessiond.Event{ID: sessiond.NewEventID(t0.Add(-2 * time.Hour)), Time: t0.Add(-2 * time.Hour), Type: sessiond.EventSessionCreated}
-			if err := st.AppendEvents(ctx, old); err != nil {
-				t.Fatalf("AppendEvents() = %v", err)
-			}
 			s := newSession("alice", t0)
 			tok := newToken(sessiond.KindRefresh, s.ID, t0)
 			if _, err := st.CreateRecorded(ctx, s, 0, false, sessiond.ChangeRecords{}, nil, tok); err != nil {
