@@ -72,7 +72,8 @@ n_create=$(jq .requests "$dir/create.json")
 n_refresh=$(jq .requests "$dir/refresh.json")
 awk -v ii="$ir_idle" -v ti="$t_idle" -v ci="$calls_idle" \
   -v ic="$ir_create" -v tc="$t_create" -v cc="$calls_create" -v nc="$n_create" \
-  -v ir="$ir_refresh" -v tr="$t_refresh" -v cr="$calls_refresh" -v nr="$n_refresh" -v setup="$conc" 'BEGIN {
+  -v ir="$ir_refresh" -v tr="$t_refresh" -v cr="$calls_refresh" -v nr="$n_refresh" -v setup="$conc" \
+  -v rate="$rate" -v secs="$secs" 'BEGIN {
   login = (ic - ii / ti * tc) / nc
   lcalls = (cc - ci / ti * tc) / nc
   refresh = (ir - ii / ti * tr - setup * login) / nr
@@ -80,5 +81,7 @@ awk -v ii="$ir_idle" -v ti="$t_idle" -v ci="$calls_idle" \
   printf "idle: %.0f Ir/s, %.1f commands/s\n", ii / ti, ci / ti
   printf "login: %d requests, %.0f Ir/op, %.1f commands/op\n", nc, login, lcalls
   printf "refresh: %d requests, %.0f Ir/op, %.1f commands/op\n", nr, refresh, rcalls
+  if (nc < 0.95 * rate * secs || nr < 0.95 * rate * secs)
+    printf "warning: fewer requests than RATE x seconds (%d): the load did not hold the rate, so this run is not comparable\n", rate * secs
 }'
 if [ -n "${VERBOSE:-}" ]; then rcli info commandstats; fi
