@@ -18,7 +18,7 @@
 # follows the rate, which must then not depend on how busy the machine is.
 #
 #   go build -o /tmp/sd ./cmd/sessiond
-#   SD=/tmp/sd [PORT=18480] [REDIS_PORT=18522] [CONC=8] [RATE=100] docs/bench/redis-instructions.sh [seconds]
+#   SD=/tmp/sd [PORT=18480] [REDIS_PORT=18522] [CONC=8] [RATE=100] [REDIS_ARGS='--zset-max-listpack-entries 16'] docs/bench/redis-instructions.sh [seconds]
 set -u
 . "$(dirname "$0")/serve-store.sh"
 secs=${1:-10}
@@ -35,7 +35,7 @@ if rcli ping >/dev/null 2>&1; then
   exit 2
 fi
 valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out" \
-  redis-server --port "$rport" --save '' --appendonly no >"$dir/valgrind.log" 2>&1 &
+  redis-server --port "$rport" --save '' --appendonly no ${REDIS_ARGS:-} >"$dir/valgrind.log" 2>&1 &
 vg=$!
 # Stop only the server this script started (by its process ID).
 trap 'kill $vg 2>/dev/null; wait $vg; rm -rf "$dir"' EXIT
