@@ -27,7 +27,10 @@ var _ sessiond.EventLog = (*Store)(nil)
 //	<base>sub:<subject> sorted set, score 0: the subject's event IDs
 //	<base>sess:<id>     sorted set, score 0: the session's event IDs
 //	<base>type:<type>   sorted set, score 0: the type's event IDs
-//	<base>time          sorted set: event ID → Time (µs), for retention
+//	<base>time          sorted set: event ID → Time (µs), for retention, of
+//	                    the events in odd (and of every event stored before
+//	                    2026-12-04): a regular ID encodes its Time, so
+//	                    retention finds those in ids by ID range
 //	<base>odd           sorted set, score 0: IDs that do not encode their
 //	                    event's Time (not from sessiond.NewEventID)
 
@@ -48,6 +51,45 @@ const (
 
 // eventPrelude holds what the event scripts share.
 const eventPrelude = `
+-- first_event_id is firstEventID: the smallest regular ID of an event at
+-- us (0 <= us < 2^53, so every step is exact in a double): us big-endian
+-- in 8 bytes, then 8 zero bytes, in base32hex.
+local DIGITS = '0123456789abcdefghijklmnopqrstuv'
+local function first_event_id(us)
+  local d = {}
+  d[13] = (us % 16) * 2
+  local v = math.floor(us / 16)
+  for i = 12, 1, -1 do
+    d[i] = v % 32
+    v = math.floor(v / 32)
+  end
+  for i = 1, 13 do d[i] = string.sub(DIGITS, d[i] + 1, d[i] + 1) end
+  return 'evt_' .. table.concat(d) .. '0000000000000'
+end
+-- events_before returns up to n events whose Time is before a bound:
+-- those time holds (irregular IDs, and events stored before regular ones
+-- left it) scored below bound ("(" µs), then the regular ones from ids
+-- below the ID idbound ("(" first_event_id of the same µs; "": none),
+-- skipping the irregular IDs in that range (odd), which time judges.
+local function events_before(ids, time, odd, bound, idbound, n)
+  local out, seen = {}, {}
+  for _, id in ipairs(redis.call('ZRANGE', time, '-inf', bound, 'BYSCORE', 'LIMIT', 0, n)) do
+    out[#out + 1] = id
+    seen[id] = true
+  end
+  if idbound == '' then return out end
+  local from, to = '[evt_', idbound
+  while #out < n do
+    local want = n - #out
+    local got = redis.call('ZRANGE', ids, from, to, 'BYLEX', 'LIMIT', 0, want)
+    for _, id in ipairs(got) do
+      if not seen[id] and not redis.call('ZSCORE', odd, id) then out[#out + 1] = id end
+    end
+    if #got < want then break end
+    from = '(' .. got[#got]
+  end
+  return out
+end
 -- drop_event deletes one event and its index entries.
 local function drop_event(base, ids, time, odd, id)
   local k = base .. 'e:' .. id
@@ -91,15 +133,23 @@ local function append_events(ids, time, odd, base, maxage, a, from, to)
         end
       end
       redis.call('HSET', base .. 'e:' .. id, unpack(f))
-      redis.call('ZADD', time, a[i + 1], id)
       if a[i + 2] ~= '' then redis.call('ZADD', base .. 'type:' .. a[i + 2], 0, id) end
       if a[i + 3] ~= '' then redis.call('ZADD', base .. 'sub:' .. a[i + 3], 0, id) end
       if a[i + 4] ~= '' then redis.call('ZADD', base .. 'sess:' .. a[i + 4], 0, id) end
-      if a[i + 8] ~= '1' then redis.call('ZADD', odd, 0, id) end
+      if a[i + 8] ~= '1' then
+        redis.call('ZADD', odd, 0, id)
+        redis.call('ZADD', time, a[i + 1], id)
+      end
     end
   end
-  for _, id in ipairs(aged(time, maxage)) do
-    drop_event(base, ids, time, odd, id)
+  if maxage ~= '0' then
+    local now = redis.call('TIME')
+    local cut = (tonumber(now[1]) - tonumber(maxage)) * 1000000
+    local idbound = ''
+    if cut > 0 then idbound = '(' .. first_event_id(cut) end
+    for _, id in ipairs(events_before(ids, time, odd, '(' .. string.format('%d', cut), idbound, 100)) do
+      drop_event(base, ids, time, odd, id)
+    end
   end
 end
 `
@@ -147,14 +197,16 @@ while true do
 end
 `)
 
-// deleteEventsScript deletes up to n events whose Time is before a bound,
-// oldest first.
+// deleteEventsScript deletes up to n events whose Time is before a bound
+// (events_before: those in time oldest first, then the regular ones in ID
+// order, which is their Time's).
 //
 //	KEYS: time, ids, odd
-//	ARGV: base, exclusive upper bound ("(" µs), n
+//	ARGV: base, exclusive upper bound ("(" µs), n, the same bound as an
+//	      ID ("(" firstEventID; "" when no regular ID is below it)
 //	→ how many it deleted
 var deleteEventsScript = rueidis.NewLuaScript(eventPrelude + `
-local ids = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[2], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[3]))
+local ids = events_before(KEYS[2], KEYS[1], KEYS[3], ARGV[2], ARGV[4], tonumber(ARGV[3]))
 for _, id in ipairs(ids) do
   drop_event(ARGV[1], KEYS[2], KEYS[1], KEYS[3], id)
 end
@@ -185,9 +237,7 @@ func (s *Store) AppendEvents(ctx context.Context, events ...sessiond.Event) erro
 	if err != nil {
 		return wrap(op, err)
 	}
-	const stride = 9
-	keys := []string{s.evIDs(), s.evTime(), s.evOdd()}
-	return s.store(ctx, op, appendEventsScript, keys, s.evBase, args, stride*eventBatch)
+	return s.store(ctx, op, appendEventsScript, s.recKeys[:3:3], s.evBase, args, eventBatch)
 }
 
 // appendEventArgs appends the arguments of append_events for events (9
@@ -216,13 +266,38 @@ const eventIDLen = 4 + 26
 // encodes t (at the µs the store keeps): then every ID of an event at or
 // after a time T sorts at or after firstEventID(T), and every ID of an
 // event before T sorts before it.
+//
+// It decodes by hand, without allocating (every event of every login and
+// refresh passes here): only the lower-case digits sessiond.NewEventID
+// writes, and the 2 bits past the 16 bytes must be zero, so one ID has one
+// spelling.
 func regularEventID(id string, t time.Time) bool {
 	us := micros(t)
 	if len(id) != eventIDLen || !strings.HasPrefix(id, "evt_") || us < 0 {
 		return false
 	}
-	b, err := eventIDEncoding.DecodeString(strings.ToUpper(id[4:]))
-	if err != nil || len(b) != 16 || strings.ToLower(eventIDEncoding.EncodeToString(b)) != id[4:] {
+	var b [16]byte
+	var buf uint64 // the bits not yet in b, at the bottom
+	nbits, k := 0, 0
+	for i := 4; i < len(id); i++ {
+		c := id[i]
+		var v byte
+		switch {
+		case '0' <= c && c <= '9':
+			v = c - '0'
+		case 'a' <= c && c <= 'v':
+			v = c - 'a' + 10
+		default:
+			return false
+		}
+		buf = buf<<5 | uint64(v)
+		if nbits += 5; nbits >= 8 {
+			nbits -= 8
+			b[k] = byte(buf >> nbits)
+			k++
+		}
+	}
+	if buf&(1<<nbits-1) != 0 {
 		return false
 	}
 	return binary.BigEndian.Uint64(b[:8]) == uint64(us)
@@ -440,5 +515,9 @@ func (s *Store) DeleteEventsBefore(ctx context.Context, before time.Time, limit 
 		return 0, err
 	}
 	keys := []string{s.evTime(), s.evIDs(), s.evOdd()}
-	return s.deleteBefore(ctx, op, deleteEventsScript, keys, s.evBase, before, limit, eventDeleteBatch)
+	idBound := ""
+	if us := ceilMicros(before); us > 0 {
+		idBound = "(" + firstEventID(us)
+	}
+	return s.deleteBefore(ctx, op, deleteEventsScript, keys, s.evBase, before, limit, eventDeleteBatch, idBound)
 }

@@ -3,8 +3,11 @@ package redisstore_test
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/redis/rueidis"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/redisstore"
@@ -134,8 +137,22 @@ func TestStore_EventLongWalk(t *testing.T) {
 	}
 }
 
-// TestStore_MaxEventAge checks the safety net behind retention: appends
-// and enqueues delete what is older than MaxEventAge by Redis's clock.
+// withOldEvent returns a store with the given MaxEventAge, the time now,
+// and the event it holds, two hours older.
+func withOldEvent(t *testing.T, maxAge time.Duration) (*redisstore.Store, time.Time, sessiond.Event) {
+	t.Helper()
+	st := newStore(t, redisstore.Options{MaxEventAge: maxAge})
+	t0 := now()
+	old := sessiond.Event{ID: sessiond.NewEventID(t0.Add(-2 * time.Hour)), Time: t0.Add(-2 * time.Hour), Type: sessiond.EventSessionCreated}
+	if err := st.AppendEvents(t.Context(), old); err != nil {
+		t.Fatalf("AppendEvents() = %v", err)
+	}
+	return st, t0, old
+}
+
+// TestStore_MaxEventAge checks the safety net behind retention: one append
+// and one enqueue in SweepEvery deletes what is older than MaxEventAge by
+// Redis's clock.
 func TestStore_MaxEventAge(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
@@ -144,19 +161,19 @@ func TestStore_MaxEventAge(t *testing.T) {
 	}{{time.Hour, false}, {-1, true}} {
 		t.Run(fmt.Sprint(c.age), func(t *testing.T) {
 			t.Parallel()
-			st := newStore(t, redisstore.Options{MaxEventAge: c.age})
+			st, t0, old := withOldEvent(t, c.age)
 			ctx := t.Context()
-			t0 := now()
-			old := sessiond.Event{ID: sessiond.NewEventID(t0.Add(-2 * time.Hour)), Time: t0.Add(-2 * time.Hour), Type: sessiond.EventSessionCreated}
-			fresh := sessiond.Event{ID: sessiond.NewEventID(t0), Time: t0, Type: sessiond.EventSessionCreated}
-			for _, e := range []sessiond.Event{old, fresh} {
+			var want []string
+			if c.kept {
+				want = append(want, old.ID)
+			}
+			for i := range redisstore.SweepEvery {
+				at := t0.Add(time.Duration(i) * time.Microsecond)
+				e := sessiond.Event{ID: sessiond.NewEventID(at), Time: at, Type: sessiond.EventSessionCreated}
 				if err := st.AppendEvents(ctx, e); err != nil {
 					t.Fatalf("AppendEvents() = %v", err)
 				}
-			}
-			want := []string{fresh.ID}
-			if c.kept {
-				want = []string{old.ID, fresh.ID}
+				want = append(want, e.ID)
 			}
 			if got := queryAll(t, st, sessiond.EventQuery{}); !slices.Equal(got, want) {
 				t.Errorf("events = %v; want %v", got, want)
@@ -170,13 +187,131 @@ func TestStore_MaxEventAge(t *testing.T) {
 			if err := st.FinishDelivery(ctx, d.ID, sessiond.DeliveryDead, 3, time.Time{}, "x", t0.Add(-2*time.Hour)); err != nil {
 				t.Fatalf("FinishDelivery() = %v", err)
 			}
-			if err := st.EnqueueDeliveries(ctx, sessiond.Delivery{ID: "new", NextAttemptAt: t0, CreatedAt: t0, UpdatedAt: t0}); err != nil {
-				t.Fatalf("EnqueueDeliveries() = %v", err)
+			for i := range redisstore.SweepEvery {
+				if err := st.EnqueueDeliveries(ctx, sessiond.Delivery{ID: fmt.Sprint("new", i), NextAttemptAt: t0, CreatedAt: t0, UpdatedAt: t0}); err != nil {
+					t.Fatalf("EnqueueDeliveries() = %v", err)
+				}
 			}
 			deadN, _ := st.CountDeliveries(ctx, sessiond.DeliveryDead)
 			pendingN, _ := st.CountDeliveries(ctx, sessiond.DeliveryPending)
-			if wantDead := map[bool]int{true: 1, false: 0}[c.kept]; deadN != wantDead || pendingN != 2 {
-				t.Errorf("after an enqueue, %d dead, %d pending; want %d, 2 (pending ones are never swept)", deadN, pendingN, wantDead)
+			if wantDead, wantPending := map[bool]int{true: 1, false: 0}[c.kept], 1+redisstore.SweepEvery; deadN != wantDead || pendingN != wantPending {
+				t.Errorf("after %d enqueues, %d dead, %d pending; want %d, %d (pending ones are never swept)",
+					redisstore.SweepEvery, deadN, pendingN, wantDead, wantPending)
+			}
+		})
+	}
+}
+
+// TestStore_MaxEventAgeWithChanges checks that logins and refreshes, which
+// write their events in their own script, keep up the safety net: within
+// SweepEvery of them, what is older than MaxEventAge is gone.
+func TestStore_MaxEventAgeWithChanges(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"Create", "Refresh"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			st, t0, old := withOldEvent(t, time.Hour)
+			ctx := t.Context()
+			s := newSession("alice", t0)
+			tok := newToken(sessiond.KindRefresh, s.ID, t0)
+			if _, err := st.CreateRecorded(ctx, s, 0, false, sessiond.ChangeRecords{}, nil, tok); err != nil {
+				t.Fatalf("CreateRecorded() = %v", err)
+			}
+			for i := range redisstore.SweepEvery {
+				at := t0.Add(time.Duration(i+1) * time.Microsecond)
+				ev := []sessiond.Event{{ID: sessiond.NewEventID(at), Time: at, Type: sessiond.EventSessionCreated}}
+				var err error
+				if name == "Create" {
+					_, err = st.CreateRecorded(ctx, newSession("bob", t0), 0, false, sessiond.ChangeRecords{Events: ev}, nil)
+				} else {
+					next := newToken(sessiond.KindRefresh, s.ID, at)
+					err = st.SwapRefresh(ctx, sessiond.RefreshSwap{Old: tok.Hash, Next: next, Now: at,
+						LastActiveAt: at, IdleExpiresAt: s.IdleExpiresAt, Events: ev})
+					tok = next
+				}
+				if err != nil {
+					t.Fatalf("%s %d = %v", name, i, err)
+				}
+			}
+			got := queryAll(t, st, sessiond.EventQuery{})
+			if len(got) != redisstore.SweepEvery || slices.Contains(got, old.ID) {
+				t.Errorf("events after %d writes = %v; want %d, not %s (older than MaxEventAge)", redisstore.SweepEvery, got, redisstore.SweepEvery, old.ID)
+			}
+		})
+	}
+}
+
+// TestFirstEventID_Lua checks the scripts' first_event_id, with which the
+// safety net finds old regular events by ID, against Go's firstEventID.
+func TestFirstEventID_Lua(t *testing.T) {
+	t.Parallel()
+	c := rawClient(t)
+	script := rueidis.NewLuaScript(redisstore.EventPrelude + "return first_event_id(tonumber(ARGV[1]))")
+	for _, us := range []int64{1, 15, 16, 31, 32, 1 << 40, now().UnixMicro(), 1<<53 - 1} {
+		got, err := script.Exec(t.Context(), c, nil, []string{strconv.FormatInt(us, 10)}).ToString()
+		if want := redisstore.FirstEventID(us); err != nil || got != want {
+			t.Errorf("first_event_id(%d) = %q, %v; want %q", us, got, err, want)
+		}
+	}
+}
+
+// TestStore_DeleteEventsBefore_Layout: regular events are found by ID,
+// irregular ones by their Time even when their ID sorts among old regular
+// ones, and events stored when every event had a time entry (before
+// 2026-12-04) are each deleted once.
+func TestStore_DeleteEventsBefore_Layout(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		limit int
+		want  []int
+	}{
+		{1, []int{1, 1, 1, 0}},
+		{3, []int{3, 0}}, // legacy from time, then from ids: once
+	} {
+		t.Run(fmt.Sprint("limit=", c.limit), func(t *testing.T) {
+			t.Parallel()
+			prefix := randomPrefix()
+			st := newStore(t, redisstore.Options{Prefix: prefix})
+			raw := rawClient(t)
+			ctx := t.Context()
+			t0 := now()
+			ev := func(id string, at time.Time) sessiond.Event {
+				return sessiond.Event{ID: id, Time: at, Type: sessiond.EventSessionCreated}
+			}
+			old := ev(sessiond.NewEventID(t0.Add(-time.Hour)), t0.Add(-time.Hour))
+			legacy := ev(sessiond.NewEventID(t0.Add(-2*time.Hour)), t0.Add(-2*time.Hour))
+			// An irregular ID among the old regular ones, of an event after t0.
+			young := ev(sessiond.NewEventID(t0.Add(-90*time.Minute)), t0.Add(time.Minute))
+			oddOld := ev("custom-1", t0.Add(-time.Minute))
+			fresh := ev(sessiond.NewEventID(t0.Add(time.Second)), t0.Add(time.Second))
+			if err := st.AppendEvents(ctx, old, legacy, young, oddOld, fresh); err != nil {
+				t.Fatalf("AppendEvents() = %v", err)
+			}
+			timeKey := prefix + ":{" + prefix + ":ev}:time"
+			// The earlier layout: a time entry for the regular event too.
+			if err := raw.Do(ctx, raw.B().Zadd().Key(timeKey).ScoreMember().ScoreMember(float64(legacy.Time.UnixMicro()), legacy.ID).Build()).Error(); err != nil {
+				t.Fatalf("ZADD time = %v", err)
+			}
+			var counts []int
+			for len(counts) < 6 {
+				n, err := st.DeleteEventsBefore(ctx, t0, c.limit)
+				if err != nil {
+					t.Fatalf("DeleteEventsBefore() = %v", err)
+				}
+				counts = append(counts, n)
+				if n == 0 {
+					break
+				}
+			}
+			if !slices.Equal(counts, c.want) {
+				t.Errorf("DeleteEventsBefore(t0, %d) calls returned %v; want %v (old, legacy, custom-1)", c.limit, counts, c.want)
+			}
+			got := queryAll(t, st, sessiond.EventQuery{})
+			if want := []string{young.ID, fresh.ID}; !slices.Equal(got, want) {
+				t.Errorf("events left = %v; want %v", got, want)
+			}
+			if n, err := raw.Do(ctx, raw.B().Zcard().Key(timeKey).Build()).AsInt64(); err != nil || n != 1 {
+				t.Errorf("ZCARD time = %d, %v; want 1 (the irregular event left)", n, err)
 			}
 		})
 	}

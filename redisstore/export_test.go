@@ -34,9 +34,16 @@ func KeySlot(tag string) int { return int(slotOf(tag)) }
 
 // Limits the tests cross.
 const (
+	SweepEvery      = sweepEvery
 	EventScanBudget = eventScanBudget
 	OddEventsMax    = oddEventsMax
 )
+
+// EventPrelude is the Lua the event scripts share; FirstEventID its Go
+// counterpart's first_event_id.
+const EventPrelude = eventPrelude
+
+var FirstEventID = firstEventID
 
 // PrefixOf is the key prefix s keeps its keys under.
 func PrefixOf(s *Store) string { return s.prefix }

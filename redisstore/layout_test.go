@@ -132,8 +132,9 @@ func TestStore_KeysHaveTTL(t *testing.T) {
 }
 
 // TestStore_IndexesForgetExpiredSessions checks that once Redis has expired
-// a session, the subject index, the GC index and the revocation index
-// drop it at the next write to the subject or at DeleteExpired.
+// a session, the subject index drops it at the next write to the subject,
+// the GC, expiry and revocation indexes within the next sweepEvery
+// logins, and all of them at DeleteExpired.
 func TestStore_IndexesForgetExpiredSessions(t *testing.T) {
 	t.Parallel()
 	// shortLived creates a revoked session of alice that Redis expires
@@ -180,13 +181,19 @@ func TestStore_IndexesForgetExpiredSessions(t *testing.T) {
 		}
 	}
 
-	t.Run("NextWrite", func(t *testing.T) {
+	t.Run("NextWrites", func(t *testing.T) {
 		t.Parallel()
 		prefix, st, raw := layoutStore(t)
 		gone := shortLived(t, st)
 		live := newSession("alice", now())
 		if err := st.Create(t.Context(), live); err != nil {
 			t.Fatalf("Create() = %v", err)
+		}
+		// The global indexes are swept by one login in SweepEvery.
+		for range redisstore.SweepEvery - 1 {
+			if err := st.Create(t.Context(), newSession("bob", now())); err != nil {
+				t.Fatalf("Create() = %v", err)
+			}
 		}
 		check(t, raw, prefix, gone, live)
 	})
@@ -200,6 +207,38 @@ func TestStore_IndexesForgetExpiredSessions(t *testing.T) {
 		check(t, raw, prefix, gone, nil)
 		if got, err := st.Revocations(t.Context(), gone.CreatedAt.Add(-time.Hour)); err != nil || len(got) != 0 {
 			t.Errorf("Revocations() = %v, %v; want none", got, err)
+		}
+	})
+	t.Run("Refreshed", func(t *testing.T) {
+		// A refresh moves the live entry to the earliest of the new idle
+		// expiry and the absolute expiry, and the GC entry there too when
+		// that is earlier (DeleteExpired moves an early one).
+		t.Parallel()
+		prefix, st, raw := layoutStore(t)
+		ctx := t.Context()
+		t0 := now()
+		s := newSession("alice", t0)
+		s.IdleExpiresAt, s.ExpiresAt = t0.Add(30*time.Minute), t0.Add(time.Hour)
+		tok := newToken(sessiond.KindRefresh, s.ID, t0)
+		if err := st.Create(ctx, s, tok); err != nil {
+			t.Fatalf("Create() = %v", err)
+		}
+		for i, c := range []struct{ idle, live, gc time.Time }{
+			{t0.Add(10 * time.Minute), t0.Add(10 * time.Minute), t0.Add(10 * time.Minute)}, // earlier
+			{t0.Add(2 * time.Hour), t0.Add(time.Hour), t0.Add(10 * time.Minute)},           // past the absolute expiry
+		} {
+			at := t0.Add(time.Duration(i+1) * time.Minute)
+			next := newToken(sessiond.KindRefresh, s.ID, at)
+			if err := st.SwapRefresh(ctx, sessiond.RefreshSwap{Old: tok.Hash, Next: next, Now: at, LastActiveAt: at, IdleExpiresAt: c.idle}); err != nil {
+				t.Fatalf("SwapRefresh() = %v", err)
+			}
+			tok = next
+			for k, want := range map[string]time.Time{globalKey(prefix, "live:"+string(s.Strategy)): c.live, globalKey(prefix, "gc"): c.gc} {
+				score, err := raw.Do(ctx, raw.B().Zscore().Key(k).Member(ref("alice", s.ID)).Build()).AsInt64()
+				if err != nil || score != want.UnixMicro() {
+					t.Errorf("refresh to idle %v: ZSCORE %s = %d, %v; want %d", c.idle, k, score, err, want.UnixMicro())
+				}
+			}
 		}
 	})
 	t.Run("TouchedLater", func(t *testing.T) {

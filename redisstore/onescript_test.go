@@ -105,3 +105,48 @@ func TestStore_FailedSwapLeavesIndexes(t *testing.T) {
 }
 
 func hexOf(h sessiond.TokenHash) string { return hex.EncodeToString(h[:]) }
+
+// TestStore_SwapRefusesRevoked: the swap itself refuses a revoked session
+// (ErrRevoked), so a refresh checked against a stale copy of the session
+// (the client-side cache, a revocation racing the check) cannot rotate its
+// token; nothing changes and no route key is left for the next token.
+func TestStore_SwapRefusesRevoked(t *testing.T) {
+	eachBatching(t, func(t *testing.T, st *redisstore.Store, _ bool) {
+		c := rawClient(t)
+		ctx := t.Context()
+		t0 := now()
+		s := newSession("carol", t0)
+		s.Strategy = sessiond.StrategyHybrid
+		r0 := newToken(sessiond.KindRefresh, s.ID, t0)
+		if err := st.Create(ctx, s, r0); err != nil {
+			t.Fatalf("Create() = %v", err)
+		}
+		if _, err := st.Revoke(ctx, s.ID, t0.Add(time.Second), sessiond.ReasonLogout); err != nil {
+			t.Fatalf("Revoke() = %v", err)
+		}
+		later := t0.Add(time.Minute)
+		r1 := newToken(sessiond.KindRefresh, s.ID, later)
+		err := st.SwapRefresh(ctx, sessiond.RefreshSwap{Old: r0.Hash, Next: r1, Now: later, GraceSince: later,
+			LastActiveAt: later, IdleExpiresAt: later.Add(time.Hour),
+			Events: []sessiond.Event{{ID: sessiond.NewEventID(later), Time: later, Type: sessiond.EventSessionRefreshed, SessionID: s.ID}}})
+		if !errors.Is(err, sessiond.ErrRevoked) {
+			t.Fatalf("SwapRefresh(revoked session) = %v; want ErrRevoked", err)
+		}
+		if tok, _, err := st.Lookup(ctx, r0.Hash); err != nil || !tok.RetiredAt.IsZero() {
+			t.Errorf("Lookup(old) = %+v, %v; want it current, not retired", tok, err)
+		}
+		if _, _, err := st.Lookup(ctx, r1.Hash); !errors.Is(err, sessiond.ErrNotFound) {
+			t.Errorf("Lookup(next) = %v; want ErrNotFound", err)
+		}
+		key := redisstore.PrefixOf(st) + ":tok:" + hexOf(r1.Hash)
+		if n, err := c.Do(ctx, c.B().Exists().Key(key).Build()).AsInt64(); err != nil || n != 0 {
+			t.Errorf("EXISTS %s = %d, %v; want 0 (released)", key, n, err)
+		}
+		if got, err := st.Get(ctx, s.ID); err != nil || !got.LastActiveAt.Equal(s.LastActiveAt) {
+			t.Errorf("Get() = %+v, %v; want activity unchanged (%v)", got, err, s.LastActiveAt)
+		}
+		if evs, _, err := st.QueryEvents(ctx, sessiond.EventQuery{}); err != nil || len(evs) != 0 {
+			t.Errorf("QueryEvents() = %v, %v; want no event (the refresh failed)", evs, err)
+		}
+	})
+}

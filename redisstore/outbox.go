@@ -196,10 +196,8 @@ func (s *Store) EnqueueDeliveries(ctx context.Context, ds ...sessiond.Delivery) 
 	if err := ctxErr(ctx, op, sessiond.CheckEnqueue(ds)); err != nil {
 		return err
 	}
-	const stride = 9
-	args := appendDeliveryArgs(make([]string, 0, stride*len(ds)), ds)
-	keys := []string{s.obDue(), s.obState(sessiond.DeliveryPending), s.obDone()}
-	return s.store(ctx, op, enqueueScript, keys, s.obBase, args, stride*deliveryBatch)
+	args := appendDeliveryArgs(make([]string, 0, recordStride*len(ds)), ds)
+	return s.store(ctx, op, enqueueScript, s.recKeys[3:6:6], s.obBase, args, deliveryBatch)
 }
 
 // appendDeliveryArgs appends the arguments of enqueue for ds (9 strings

@@ -73,7 +73,7 @@ end
 local r = change()
 if r[1] == 'ok' then
   write_block(2, ARGV, 15, ARGV[8], ARGV[9], ARGV[10])
-  if #r > 1 then activity(KEYS[9], KEYS[10], KEYS[11], ARGV[13], ARGV[14], ARGV[7], r[4]) end
+  activity(KEYS[9], KEYS[10], KEYS[11], ARGV[13], ARGV[14], ARGV[7], r[4], r[3])
 else
   redis.call('DEL', KEYS[8])
 end
@@ -94,12 +94,13 @@ return r
 //	KEYS: session key, subject index, the six record keys, GC index,
 //	      expiry index, revocation index, strategies, then the route keys:
 //	      the session ID's, then each token's
-//	ARGV: createScript's, then event log base, outbox base, maximum age,
-//	      victim records ("1": wanted), the number of prepared victims,
-//	      the session ID's route value, the tokens' route value, live
-//	      index base, member, earliest expiry (µs), strategy, live
-//	      ("1"/"0"), per prepared victim its ID and records block, then
-//	      the records block of the creation
+//	ARGV: createScript's, then event log base, outbox base, maximum age
+//	      ("0": no sweep), victim records ("1": wanted), the number of
+//	      prepared victims, the session ID's route value, the tokens'
+//	      route value, live index base, member, earliest expiry (µs),
+//	      strategy, live ("1"/"0"), sweep dead sessions ("1"/"0"), per
+//	      prepared victim its ID and records block, then the records block
+//	      of the creation
 var createRecordedScript = rueidis.NewLuaScript(prelude + recordsLua + indexFn + `
 local h = 10 + tonumber(ARGV[9])
 local evbase, obbase, maxage = ARGV[h], ARGV[h + 1], ARGV[h + 2]
@@ -114,7 +115,7 @@ for k = 13, #KEYS do
   reserved[#reserved + 1] = KEYS[k]
 end
 local prepared = {}
-local i = h + 12
+local i = h + 13
 for _ = 1, tonumber(ARGV[h + 4]) do
   prepared[ARGV[i]] = i + 1
   i = skip_block(ARGV, i + 1)
@@ -138,7 +139,7 @@ if r[1] == 'ok' then
   if victims_ready then
     for k = 2, #r, 2 do write_block(3, ARGV, prepared[r[k]], evbase, obbase, maxage) end
   end
-  index_session(KEYS[9], KEYS[10], KEYS[11], KEYS[12], ARGV[h + 7], ARGV[h + 8], ARGV[h + 9], ARGV[5], ARGV[6], ARGV[h + 10], ARGV[h + 11], true)
+  index_session(KEYS[9], KEYS[10], KEYS[11], KEYS[12], ARGV[h + 7], ARGV[h + 8], ARGV[h + 9], ARGV[5], ARGV[6], ARGV[h + 10], ARGV[h + 11], true, ARGV[h + 12] == '1')
 else
   redis.call('DEL', unpack(reserved))
 end
@@ -165,16 +166,39 @@ end
 return f
 `)
 
-// recordKeys are the six record keys, in the order the scripts take them.
-func (s *Store) recordKeys() []string {
-	return []string{s.evIDs(), s.evTime(), s.evOdd(), s.obDue(), s.obState(sessiond.DeliveryPending), s.obDone()}
-}
+// recordKeys are the six record keys, in the order the scripts take them
+// (built once, in New; clipped, so appending to them copies).
+func (s *Store) recordKeys() []string { return slices.Clip(s.recKeys) }
 
 // recordsHeader appends what every recorded script takes before its
-// blocks: the event log base, the outbox base, the maximum age.
-func (s *Store) recordsHeader(args []string) []string {
-	return append(args, s.evBase, s.obBase, s.maxEventAge)
+// blocks: the event log base, the outbox base, the maximum age; "0", which
+// skips the safety-net sweeps, unless sweep.
+func (s *Store) recordsHeader(args []string, sweep bool) []string {
+	return append(args, s.evBase, s.obBase, s.maxAge(sweep))
 }
+
+// maxAge is the maximum age argument of a script that writes records: "0"
+// (no sweep) unless sweep.
+func (s *Store) maxAge(sweep bool) string {
+	if !sweep {
+		return "0"
+	}
+	return s.maxEventAge
+}
+
+// records counts the records of blocks (records blocks, as appendBlock
+// lays them out) for sweepDue.
+func records(blocks ...[]string) int {
+	n := 0
+	for _, b := range blocks {
+		n += (len(b) - 2) / recordStride
+	}
+	return n
+}
+
+// recordStride is how many strings an event or a delivery takes in a
+// script's arguments.
+const recordStride = 9
 
 // appendBlock appends rec as a records block to args. ErrInvalidArgument
 // as AppendEvents and EnqueueDeliveries.
@@ -228,10 +252,10 @@ func (e errBadRecords) Unwrap() error { return e.err }
 
 // createExec runs createRecordedScript (outside a Cluster) on keys, the
 // createScript arguments args and the fixed arguments that follow the
-// records header, until the sessions it evicts all have their records.
-func (s *Store) createExec(ctx context.Context, keys, args, fixed []string, sess *sessiond.Session, rec *createRecords) ([]rueidis.RedisMessage, error) {
+// records header (sweep: with the safety-net sweeps of the records), until the sessions it evicts all have their records.
+func (s *Store) createExec(ctx context.Context, keys, args, fixed []string, sweep bool, sess *sessiond.Session, rec *createRecords) ([]rueidis.RedisMessage, error) {
 	for range maxPrepare {
-		a := s.recordsHeader(slices.Clip(args))
+		a := s.recordsHeader(slices.Clip(args), sweep)
 		a = append(a, boolArg(rec.evicted != nil), itoa(int64(len(rec.order))))
 		a = append(a, fixed...)
 		for _, id := range rec.order {
@@ -354,7 +378,7 @@ func (s *Store) RevokeRecorded(ctx context.Context, id sessiond.SessionID, at ti
 			return nil, false, s.fail(op, err)
 		}
 		key := s.sessKey(tag, id)
-		args := append(s.recordsHeader([]string{encTime(at), string(reason)}), block...)
+		args := append(s.recordsHeader([]string{encTime(at), string(reason)}, s.sweepDue(records(block))), block...)
 		f, err := revokeRecordedScript.Exec(ctx, s.client, append([]string{key}, s.recordKeys()...), args).ToArray()
 		if err != nil {
 			if rueidis.IsRedisNil(err) && remembered {
@@ -437,7 +461,7 @@ func (s *Store) RevokeSubjectRecorded(ctx context.Context, subject string, excep
 	}
 	tag := tagOf(subject)
 	keys := append([]string{s.idxKey(tag)}, s.recordKeys()...)
-	head := s.recordsHeader([]string{s.sessBase(tag), subject, string(except), boolArg(except != ""), encTime(at), string(reason)})
+	head := s.recordsHeader([]string{s.sessBase(tag), subject, string(except), boolArg(except != ""), encTime(at), string(reason)}, true)
 	var (
 		ids   []string
 		block = []string{"0", "0"}

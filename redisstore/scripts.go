@@ -178,10 +178,13 @@ return {'ok', f[3], f[1]}
 //	KEYS: session key
 //	ARGV: old token field, next token field, next token value, now,
 //	      grace since, last active, idle expiry
-//	→ {"notfound"} | {"reused"} | {"conflict"} | {"ok"} (session revoked:
-//	  activity not written) | {"ok", old idle expiry, expiry, strategy}
+//	→ {"notfound"} | {"revoked"} | {"reused"} | {"conflict"} |
+//	  {"ok", old idle expiry, expiry, strategy}
 //
 // The session field 'cr' holds the field of its current refresh token.
+// A revoked session is refused here, in the same step as the swap, not
+// only by the Manager's check before it (which may have read a cached or
+// stale session): a revocation that lands between the two still wins.
 var swapScript = newPairedScript(swapBody)
 
 // swapBody is swapScript's source, which swapReservedScript shares. It
@@ -191,6 +194,7 @@ local f = redis.call('HMGET', KEYS[1], 'e', 'ra', 'ie', ARGV[1], ARGV[2], 'cr', 
 if not f[1] or not f[4] then return {'notfound'} end
 local kind, issued, expires, retired = string.match(f[4], '^([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
 if kind ~= '2' then return {'notfound'} end
+if f[2] ~= '0' then return {'revoked'} end
 if retired ~= '0' then
   local now, since = tonumber(ARGV[4]), tonumber(ARGV[5])
   if not (since < now and tonumber(retired) >= since) then return {'reused'} end
@@ -222,10 +226,6 @@ else
   end
 end
 set[#set + 1], set[#set + 2], set[#set + 3], set[#set + 4] = ARGV[2], ARGV[3], 'cr', ARGV[2]
-if f[2] ~= '0' then
-  redis.call('HSET', KEYS[1], unpack(set))
-  return {'ok'}
-end
 set[#set + 1], set[#set + 2], set[#set + 3], set[#set + 4] = 'la', ARGV[6], 'ie', ARGV[7]
 redis.call('HSET', KEYS[1], unpack(set))
 return {'ok', f[3], f[1], f[7]}
@@ -318,9 +318,10 @@ return out
 //
 //	KEYS: GC index, expiry index, revocation index, strategies (one slot)
 //	ARGV: live index base, member, earliest expiry (µs), absolute expiry
-//	      (µs), (ms), strategy, add to the live index ("1"/"0")
+//	      (µs), (ms), strategy, add to the live index ("1"/"0"), sweep
+//	      dead sessions ("1"/"0")
 var indexScript = rueidis.NewLuaScript(prelude + indexFn + `
-index_session(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], false)
+index_session(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], false, ARGV[8] == '1')
 return 0
 `)
 
@@ -330,9 +331,10 @@ return 0
 // revoked (live "1"), the live index of its strategy at its earliest
 // expiry (unless the revocation index already has it: a revocation
 // recorded first wins; fresh says the session was stored by the same
-// script, so none can be). It sweeps dead entries. It needs the prelude.
+// script, so none can be). With dosweep it sweeps dead entries (one index
+// write in sweepEvery does). It needs the prelude.
 const indexFn = `
-local function index_session(gc, exp, rev, strats, livebase, member, earliest, expires, expms, strategy, live, fresh)
+local function index_session(gc, exp, rev, strats, livebase, member, earliest, expires, expms, strategy, live, fresh, dosweep)
   redis.call('ZADD', gc, 'LT', earliest, member)
   redis.call('ZADD', exp, expires, member)
   keep_until(gc, expms)
@@ -344,7 +346,7 @@ local function index_session(gc, exp, rev, strats, livebase, member, earliest, e
     keep_until(lk, expms)
     keep_until(strats, expms)
   end
-  sweep(gc, exp, rev, strats, livebase)
+  if dosweep then sweep(gc, exp, rev, strats, livebase) end
 end
 `
 
@@ -354,7 +356,7 @@ end
 //	KEYS: GC index, expiry index, strategies (one slot)
 //	ARGV: live index base, member, idle expiry (µs)
 var activityScript = newPairedScript(activityFn + `
-activity(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], false)
+activity(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], false, false)
 return 0
 `)
 
@@ -363,10 +365,15 @@ return 0
 // (DeleteExpired finds an entry that is early and moves it), the live
 // index of the session's strategy (that of strategy when known, else each
 // one's), if it is there (not revoked), to the new earliest expiry. A
-// session without an expiry entry is gone and left alone.
+// session without an expiry entry is gone and left alone. expires is the
+// session's absolute expiry when the caller read it from the session hash
+// in the same script (the session exists: no ZSCORE of the expiry index
+// needed, and the entries it moves must exist already, XX); false
+// otherwise.
 const activityFn = `
-local function activity(gc, exp, strats, livebase, member, idle, strategy)
-  local e = redis.call('ZSCORE', exp, member)
+local function activity(gc, exp, strats, livebase, member, idle, strategy, expires)
+  local e = expires
+  if not e then e = redis.call('ZSCORE', exp, member) end
   if not e then return end
   local m = idle
   if tonumber(e) < tonumber(m) then m = e end
@@ -482,13 +489,14 @@ func (s *Store) execPair(ctx context.Context, a pairedScript, aKeys, aArgs []str
 }
 
 // store runs script on args (records of the event log or the outbox, laid
-// out flat) in chunks of at most chunk strings, each call given base and
-// the maximum age first. Each chunk is stored atomically; when one fails,
-// those before it stay.
-func (s *Store) store(ctx context.Context, op string, script *rueidis.Lua, keys []string, base string, args []string, chunk int) error {
-	for part := range slices.Chunk(args, chunk) {
+// out flat, recordStride strings each) in chunks of at most batch records,
+// each call given base and the maximum age first ("0", no safety-net
+// sweep, unless sweepDue). Each chunk is stored atomically; when one
+// fails, those before it stay.
+func (s *Store) store(ctx context.Context, op string, script *rueidis.Lua, keys []string, base string, args []string, batch int) error {
+	for part := range slices.Chunk(args, recordStride*batch) {
 		a := make([]string, 0, 2+len(part))
-		a = append(append(a, base, s.maxEventAge), part...)
+		a = append(append(a, base, s.maxAge(s.sweepDue(len(part)/recordStride))), part...)
 		if err := script.Exec(ctx, s.client, keys, a).Error(); err != nil {
 			return s.fail(op, err)
 		}
@@ -498,13 +506,14 @@ func (s *Store) store(ctx context.Context, op string, script *rueidis.Lua, keys 
 
 // deleteBefore runs script, which deletes up to n records older than a
 // bound, in calls of at most batch until limit records are deleted or a
-// call deletes fewer than it may, and returns how many it deleted.
-func (s *Store) deleteBefore(ctx context.Context, op string, script *rueidis.Lua, keys []string, base string, before time.Time, limit, batch int) (int, error) {
+// call deletes fewer than it may, and returns how many it deleted. Each
+// call's arguments are base, the bound, n, then extra.
+func (s *Store) deleteBefore(ctx context.Context, op string, script *rueidis.Lua, keys []string, base string, before time.Time, limit, batch int, extra ...string) (int, error) {
 	bound := "(" + itoa(ceilMicros(before))
 	deleted := 0
 	for deleted < limit {
 		n := min(limit-deleted, batch)
-		got, err := script.Exec(ctx, s.client, keys, []string{base, bound, itoa(int64(n))}).AsInt64()
+		got, err := script.Exec(ctx, s.client, keys, append([]string{base, bound, itoa(int64(n))}, extra...)).AsInt64()
 		if err != nil {
 			return deleted, s.fail(op, err)
 		}

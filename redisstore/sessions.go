@@ -111,9 +111,10 @@ func (s *Store) create(ctx context.Context, op string, sess *sessiond.Session, m
 		if rec == nil {
 			rec = &createRecords{mainArgs: []string{"0", "0"}}
 		}
+		sweep := s.sweepDue(1 + records(rec.mainArgs))
 		keys := append(append(append([]string{sk, s.idxKey(tag)}, s.recordKeys()...), s.gcKey, s.expKey, s.revKey, s.stratKey), reserve...)
-		fixed := []string{tag, tokVal, s.liveBase, ref(tag, sess.ID), encTime(earliest), string(sess.Strategy), boolArg(!sess.Revoked())}
-		reply, err = s.createExec(ctx, keys, args, fixed, sess, rec)
+		fixed := []string{tag, tokVal, s.liveBase, ref(tag, sess.ID), encTime(earliest), string(sess.Strategy), boolArg(!sess.Revoked()), boolArg(sweep)}
+		reply, err = s.createExec(ctx, keys, args, fixed, sweep, sess, rec)
 	} else {
 		// Step 1, one round trip: reserve the session ID and every token
 		// hash (SET NX).
@@ -238,6 +239,7 @@ func minTime(a, b time.Time) time.Time {
 func (s *Store) index(ctx context.Context, tag string, id sessiond.SessionID, earliest, expires time.Time, strategy sessiond.Strategy, live bool) error {
 	return indexScript.Exec(ctx, s.client, []string{s.gcKey, s.expKey, s.revKey, s.stratKey}, []string{
 		s.liveBase, ref(tag, id), encTime(earliest), encTime(expires), itoa(expiryMS(expires)), string(strategy), boolArg(live),
+		boolArg(s.sweepDue(1)),
 	}).Error()
 }
 
@@ -435,11 +437,12 @@ func (s *Store) activityArgs(tag string, id sessiond.SessionID, idle time.Time) 
 }
 
 // SwapRefresh retires sw.Old and stores sw.Next in one script, and writes
-// the session's activity (unless the session is revoked). ErrNotFound if
-// Old is not a stored refresh token, ErrRefreshReused if it was retired
-// outside the grace window, ErrConflict if Next's hash exists,
-// ErrInvalidArgument if Next is not a refresh token of Old's session; in
-// each case nothing changes.
+// the session's activity. ErrNotFound if Old is not a stored refresh
+// token, ErrRevoked if its session is revoked (decided in the script, so
+// a revocation between the caller's check and the swap still wins),
+// ErrRefreshReused if Old was retired outside the grace window,
+// ErrConflict if Next's hash exists, ErrInvalidArgument if Next is not a
+// refresh token of Old's session; in each case nothing changes.
 func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error {
 	const op = "swap refresh token"
 	if err := ctxErr(ctx, op, sw.Validate()); err != nil {
@@ -481,7 +484,7 @@ func (s *Store) swap(ctx context.Context, op string, sw sessiond.RefreshSwap, fr
 	var sr, ar rueidis.RedisResult
 	if reserved {
 		keys = append(append(append(keys, s.recordKeys()...), nextKey), ak...)
-		args = append(s.recordsHeader(args), v, itoa(expMS), aa[0], aa[1])
+		args = append(s.recordsHeader(args, s.sweepDue(1+len(sw.Events)+len(sw.Deliveries))), v, itoa(expMS), aa[0], aa[1])
 		if args, err = appendBlock(args, sessiond.ChangeRecords{Events: sw.Events, Deliveries: sw.Deliveries}); err != nil {
 			return false, wrap(op, err)
 		}
@@ -518,6 +521,9 @@ func (s *Store) swap(ctx context.Context, op string, sw sessiond.RefreshSwap, fr
 	case "notfound":
 		s.releaseUnless(ctx, reserved, nextKey)
 		return remembered, fmt.Errorf("redisstore: %s: %w", op, sessiond.ErrNotFound)
+	case "revoked":
+		s.releaseUnless(ctx, reserved, nextKey)
+		return false, fmt.Errorf("redisstore: %s: %w", op, sessiond.ErrRevoked)
 	case "reused":
 		s.releaseUnless(ctx, reserved, nextKey)
 		return false, fmt.Errorf("redisstore: %s: %w", op, sessiond.ErrRefreshReused)

@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -45,10 +46,11 @@ type Options struct {
 	// Default: the URL's client_name parameter, or none.
 	ClientName string
 	// MaxEventAge is the safety net behind retention for the event log and
-	// the webhook outbox, whose keys have no TTL: every AppendEvents also
-	// deletes up to 100 events whose Time is older than MaxEventAge by
-	// Redis's clock, and every EnqueueDeliveries up to 100 delivered or
-	// dead deliveries last updated that long ago. Retention proper is
+	// the webhook outbox, whose keys have no TTL: one write of events in
+	// 16 (AppendEvents, or a change that carries its events) also deletes
+	// up to 100 events whose Time is older than MaxEventAge by Redis's
+	// clock, and one of deliveries in 16 up to 100 delivered or dead
+	// deliveries last updated that long ago. Retention proper is
 	// DeleteEventsBefore and DeleteDeliveriesBefore; keep MaxEventAge
 	// above it. Default 400 days; negative turns the safety net off.
 	MaxEventAge time.Duration
@@ -91,6 +93,11 @@ type Store struct {
 	evBase      string
 	obBase      string
 	maxEventAge string // whole seconds, "0": no safety-net sweep
+	// recKeys are the six record keys (recordKeys), built once.
+	recKeys []string
+	// written counts the sessions and records this store has written;
+	// the sweeps run when it crosses a multiple of sweepEvery (sweepDue).
+	written atomic.Uint64
 
 	// ctx is canceled by Close; it ends the revocation feeds.
 	ctx       context.Context
@@ -171,6 +178,7 @@ func New(ctx context.Context, url string, opts Options) (*Store, error) {
 		obBase:      opts.Prefix + ":{" + opts.Prefix + ":ob}:",
 		maxEventAge: itoa(maxAge),
 	}
+	s.recKeys = []string{s.evIDs(), s.evTime(), s.evOdd(), s.obDue(), s.obState(sessiond.DeliveryPending), s.obDone()}
 	if s.cacheTTL > 0 {
 		s.recent = newRecentWrites(time.Second)
 		s.dec = dec
@@ -181,6 +189,25 @@ func New(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// sweepEvery is how many written sessions and records one sweep of dead
+// sessions (index_session) and of aged events and deliveries (aged) comes
+// with, instead of every write doing one: those sweeps were a tenth of
+// Redis's work per login and refresh while finding nothing almost every
+// time. Each sweep removes up to 100, so they still remove garbage more
+// than six times as fast as writes can add it, and no index grows without
+// bound.
+const sweepEvery = 16
+
+// sweepDue counts n more sessions and records written (n ≥ 1) and reports
+// whether the write that carries them is to sweep: whether the count
+// crossed a multiple of sweepEvery. A write of sweepEvery or more always
+// sweeps.
+func (s *Store) sweepDue(n int) bool {
+	u := uint64(max(n, 1))
+	c := s.written.Add(u)
+	return c/sweepEvery != (c-u)/sweepEvery
 }
 
 // urlErrorText describes a URL parse error without echoing the URL, which
