@@ -60,6 +60,7 @@ func TestStore_DeleteExpiredGCAt(t *testing.T) {
 		{name: "TouchedAfterGCAt", change: touch(t0.Add(time.Hour)), at: idle.Add(time.Second), gcAt: t0.Add(time.Hour)},
 		{name: "RefreshedAfterGCAt", change: swap(t0.Add(time.Hour)), at: idle.Add(time.Second), gcAt: t0.Add(time.Hour)},
 		{name: "TouchedThenIdle", change: touch(t0.Add(time.Hour)), at: t0.Add(time.Hour + time.Second), deleted: true},
+		{name: "TouchedEarlier", change: touch(t0.Add(10 * time.Minute)), at: t0.Add(10*time.Minute + time.Second), deleted: true},
 		{name: "TouchedPastAbsolute", change: touch(abs.Add(time.Hour)), at: abs.Add(time.Second), deleted: true},
 		{name: "RevokedTouched", change: revokeThenTouch(t0.Add(time.Hour)), at: idle.Add(time.Second), deleted: true},
 		{name: "OldNodeLive", old: true, at: t0.Add(time.Minute), gcAt: idle},

@@ -107,7 +107,11 @@ func newQueries(schema string) queries {
 		FROM {schema}.tokens t JOIN {schema}.sessions s ON s.id = t.session_id
 		WHERE t.hash = ANY ($1::bytea[])`,
 
-		touch: `UPDATE {schema}.sessions SET last_active_at = $2, idle_expires_at = $3
+		// gc_at only ever moves earlier here (an idle expiry shorter
+		// than before): otherwise it keeps its value, and PostgreSQL,
+		// which compares the indexed columns' values, still makes the
+		// update heap-only (migration 0008).
+		touch: `UPDATE {schema}.sessions SET last_active_at = $2, idle_expires_at = $3, gc_at = least(gc_at, $3)
 		WHERE id = $1 AND revoked_at IS NULL`,
 
 		touchExists: `SELECT EXISTS (SELECT 1 FROM {schema}.sessions WHERE id = $1)`,
@@ -146,7 +150,7 @@ func newQueries(schema string) queries {
 			INSERT INTO {schema}.tokens (hash, session_id, kind, issued_at, expires_at)
 			SELECT $2, session_id, 2, $4, $5 FROM ok
 		), activity AS (
-			UPDATE {schema}.sessions SET last_active_at = $8, idle_expires_at = $9
+			UPDATE {schema}.sessions SET last_active_at = $8, idle_expires_at = $9, gc_at = least(gc_at, $9)
 			WHERE id = $3 AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM ok)
 		){records}
 		SELECT cur.kind, cur.session_id, EXISTS (SELECT 1 FROM ok) FROM cur`,
