@@ -19,7 +19,7 @@ import (
 
 // migrateUpTo applies the migration files up to version last to a new
 // schema, as a build of that version would have, and records them.
-func migrateUpTo(t *testing.T, dsn, schema string, last int) {
+func migrateUpTo(t testing.TB, dsn, schema string, last int) {
 	t.Helper()
 	ctx := t.Context()
 	conn, err := pgx.Connect(ctx, dsn)
