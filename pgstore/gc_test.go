@@ -29,12 +29,18 @@ func gcAt(t *testing.T, dsn, schema string, id sessiond.SessionID) time.Time {
 }
 
 // insertAsOldNode stores s as a node of a version before migration 0008
-// does: without gc_at.
+// does: every column but gc_at.
 func insertAsOldNode(t *testing.T, dsn, schema string, s *sessiond.Session) {
 	t.Helper()
+	var revokedAt *time.Time
+	if !s.RevokedAt.IsZero() {
+		revokedAt = &s.RevokedAt
+	}
 	if err := exec(t.Context(), dsn, "INSERT INTO "+pgx.Identifier{schema, "sessions"}.Sanitize()+` (id, subject, strategy,
-		created_at, last_active_at, idle_expires_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		string(s.ID), s.Subject, string(s.Strategy), s.CreatedAt, s.LastActiveAt, s.IdleExpiresAt, s.ExpiresAt); err != nil {
+		created_at, last_active_at, idle_expires_at, expires_at, persistent, client_ip, client_ua, claims, revoked_at, revoke_reason)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		string(s.ID), s.Subject, string(s.Strategy), s.CreatedAt, s.LastActiveAt, s.IdleExpiresAt, s.ExpiresAt,
+		s.Persistent, s.Client.IP, s.Client.UserAgent, s.Claims, revokedAt, string(s.RevokeReason)); err != nil {
 		t.Fatal(err)
 	}
 }

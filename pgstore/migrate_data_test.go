@@ -74,19 +74,8 @@ func TestStore_MigrateHOTRevoke(t *testing.T) {
 	revoked := newSession("alice", t0.Add(2*time.Minute))
 	revoked.RevokedAt, revoked.RevokeReason = t0.Add(3*time.Minute), sessiond.ReasonLogout
 	expired := newSession("alice", t0.Add(-9*time.Hour))
-	sessions := pgx.Identifier{schema, "sessions"}.Sanitize()
 	for _, s := range []*sessiond.Session{live1, live2, bob, revoked, expired} {
-		var revokedAt *time.Time
-		if !s.RevokedAt.IsZero() {
-			revokedAt = &s.RevokedAt
-		}
-		if err := exec(t.Context(), dsn, "INSERT INTO "+sessions+` (id, subject, strategy, created_at, last_active_at,
-			idle_expires_at, expires_at, persistent, client_ip, client_ua, claims, revoked_at, revoke_reason)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-			string(s.ID), s.Subject, string(s.Strategy), s.CreatedAt, s.LastActiveAt, s.IdleExpiresAt, s.ExpiresAt,
-			s.Persistent, s.Client.IP, s.Client.UserAgent, s.Claims, revokedAt, string(s.RevokeReason)); err != nil {
-			t.Fatal(err)
-		}
+		insertAsOldNode(t, dsn, schema, s)
 	}
 
 	st, _ := newStore(t, pgstore.Options{Schema: schema})
@@ -160,18 +149,7 @@ func TestStore_MigrateGCAt(t *testing.T) {
 	}
 	sessions, tokens := pgx.Identifier{schema, "sessions"}.Sanitize(), pgx.Identifier{schema, "tokens"}.Sanitize()
 	for _, st := range all {
-		s := st.s
-		var revokedAt *time.Time
-		if !s.RevokedAt.IsZero() {
-			revokedAt = &s.RevokedAt
-		}
-		if err := exec(t.Context(), dsn, "INSERT INTO "+sessions+` (id, subject, strategy, created_at, last_active_at,
-			idle_expires_at, expires_at, persistent, client_ip, client_ua, claims, revoked_at, revoke_reason)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-			string(s.ID), s.Subject, string(s.Strategy), s.CreatedAt, s.LastActiveAt, s.IdleExpiresAt, s.ExpiresAt,
-			s.Persistent, s.Client.IP, s.Client.UserAgent, s.Claims, revokedAt, string(s.RevokeReason)); err != nil {
-			t.Fatal(err)
-		}
+		insertAsOldNode(t, dsn, schema, st.s)
 		for _, tok := range st.tokens {
 			var retiredAt *time.Time
 			if !tok.RetiredAt.IsZero() {
