@@ -3,6 +3,7 @@ package pgstore_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -240,4 +241,76 @@ func TestStore_RefreshIsHOT(t *testing.T) {
 	if updated != 2 || hot != 2 {
 		t.Errorf("touch and refresh: %d updates of sessions, %d heap-only; want 2, 2", updated, hot)
 	}
+}
+
+// TestStore_DeleteExpiredRacesTouch touches sessions past their idle
+// expiry while collectors delete expired ones. A session may be collected
+// before its touch (the touch then finds it gone), but never after a
+// touch that succeeded: whatever the interleaving, including a touch that
+// commits after a collector's snapshot and before its lock.
+func TestStore_DeleteExpiredRacesTouch(t *testing.T) {
+	testDSN(t)
+	t.Parallel()
+	st, _ := newStore(t, pgstore.Options{})
+	ctx := t.Context()
+	const n = 300
+	ids := make([]sessiond.SessionID, n)
+	for i := range ids {
+		s := newSession("alice", t0) // idle expiry t0+30m
+		if err := st.Create(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = s.ID
+	}
+	at := t0.Add(time.Hour) // past the idle expiry, before the touched one
+	touched := make([]bool, n)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	// Four touchers from the last session back, the collectors (in
+	// storage order) from the first: they meet somewhere in the middle.
+	var touchers sync.WaitGroup
+	for w := range 4 {
+		touchers.Go(func() {
+			for i := n - 1 - w; i >= 0; i -= 4 {
+				err := st.Touch(ctx, ids[i], at, at.Add(30*time.Minute))
+				switch {
+				case err == nil:
+					touched[i] = true
+				case !errors.Is(err, sessiond.ErrNotFound):
+					t.Errorf("Touch(%s) = %v; want nil or ErrNotFound", ids[i], err)
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		touchers.Wait()
+		close(done)
+	})
+	for range 2 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if _, err := st.DeleteExpired(ctx, at, 3); err != nil {
+					t.Errorf("DeleteExpired() = %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	kept := 0
+	for i, id := range ids {
+		if !touched[i] {
+			continue
+		}
+		kept++
+		if _, err := st.Get(ctx, id); err != nil {
+			t.Errorf("Get(%s), touched to stay live until %v, after collections at %v = %v; want it kept", id, at.Add(30*time.Minute), at, err)
+		}
+	}
+	t.Logf("%d of %d sessions touched before a collector took them", kept, n)
 }
