@@ -51,3 +51,8 @@ func QueuedReads(s *Store) int { return s.reads.Len() }
 
 // GroupedReads is how many Lookups were answered in a group of two or more.
 func GroupedReads(s *Store) int64 { return s.groupedReads.Load() }
+
+// RefreshStatements are the statements that write a session's activity:
+// Touch's, and SwapRefresh's (without records), whose arguments are those
+// of queueSwap.
+func RefreshStatements(s *Store) (touch, swap string) { return s.q.touch, s.q.swap }

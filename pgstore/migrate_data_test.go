@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,7 +19,7 @@ import (
 
 // migrateUpTo applies the migration files up to version last to a new
 // schema, as a build of that version would have, and records them.
-func migrateUpTo(t *testing.T, dsn, schema string, last int) {
+func migrateUpTo(t testing.TB, dsn, schema string, last int) {
 	t.Helper()
 	ctx := t.Context()
 	conn, err := pgx.Connect(ctx, dsn)
@@ -73,19 +74,8 @@ func TestStore_MigrateHOTRevoke(t *testing.T) {
 	revoked := newSession("alice", t0.Add(2*time.Minute))
 	revoked.RevokedAt, revoked.RevokeReason = t0.Add(3*time.Minute), sessiond.ReasonLogout
 	expired := newSession("alice", t0.Add(-9*time.Hour))
-	sessions := pgx.Identifier{schema, "sessions"}.Sanitize()
 	for _, s := range []*sessiond.Session{live1, live2, bob, revoked, expired} {
-		var revokedAt *time.Time
-		if !s.RevokedAt.IsZero() {
-			revokedAt = &s.RevokedAt
-		}
-		if err := exec(t.Context(), dsn, "INSERT INTO "+sessions+` (id, subject, strategy, created_at, last_active_at,
-			idle_expires_at, expires_at, persistent, client_ip, client_ua, claims, revoked_at, revoke_reason)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-			string(s.ID), s.Subject, string(s.Strategy), s.CreatedAt, s.LastActiveAt, s.IdleExpiresAt, s.ExpiresAt,
-			s.Persistent, s.Client.IP, s.Client.UserAgent, s.Claims, revokedAt, string(s.RevokeReason)); err != nil {
-			t.Fatal(err)
-		}
+		insertAsOldNode(t, dsn, schema, s)
 	}
 
 	st, _ := newStore(t, pgstore.Options{Schema: schema})
@@ -123,5 +113,119 @@ func TestStore_MigrateHOTRevoke(t *testing.T) {
 	}
 	if list, err := st.List(ctx, "alice", at); err != nil || len(list) != 0 {
 		t.Errorf("List(alice) after RevokeMatching = %d sessions, %v; want none", len(list), err)
+	}
+}
+
+// TestStore_MigrateGCAt applies migrations 0008 (gc_at) and 0009 (one
+// token index by session) to a schema at version 7 holding live, revoked
+// and expired sessions with access, live and retired refresh tokens, and
+// checks that every session and token reads as before, that 0008 set
+// every gc_at, that the collector deletes exactly the expired sessions,
+// and that a refresh still retires the session's live refresh tokens.
+func TestStore_MigrateGCAt(t *testing.T) {
+	dsn := testDSN(t)
+	t.Parallel()
+	schema := testSchema(t, dsn)
+	migrateUpTo(t, dsn, schema, 7)
+
+	at := t0.Add(10 * time.Minute)
+	live, bob := newSession("alice", t0), newSession("bob", t0)
+	revoked := newSession("alice", t0.Add(time.Minute))
+	revoked.RevokedAt, revoked.RevokeReason = t0.Add(2*time.Minute), sessiond.ReasonLogout
+	idle := newSession("alice", t0.Add(-time.Hour)) // idle expiry t0-30m
+	expired := newSession("alice", t0.Add(-9*time.Hour))
+	type stored struct {
+		s      *sessiond.Session
+		tokens []sessiond.Token
+	}
+	var all []stored
+	for _, s := range []*sessiond.Session{live, bob, revoked, idle, expired} {
+		retired := newToken(sessiond.KindRefresh, s.ID, s.CreatedAt)
+		retired.RetiredAt = s.CreatedAt.Add(time.Second)
+		all = append(all, stored{s, []sessiond.Token{
+			newToken(sessiond.KindAccess, s.ID, s.CreatedAt), retired,
+			newToken(sessiond.KindRefresh, s.ID, s.CreatedAt.Add(time.Second)),
+		}})
+	}
+	sessions, tokens := pgx.Identifier{schema, "sessions"}.Sanitize(), pgx.Identifier{schema, "tokens"}.Sanitize()
+	for _, st := range all {
+		insertAsOldNode(t, dsn, schema, st.s)
+		for _, tok := range st.tokens {
+			var retiredAt *time.Time
+			if !tok.RetiredAt.IsZero() {
+				retiredAt = &tok.RetiredAt
+			}
+			if err := exec(t.Context(), dsn, "INSERT INTO "+tokens+` (hash, session_id, kind, issued_at, expires_at, retired_at)
+				VALUES ($1, $2, $3, $4, $5, $6)`, tok.Hash[:], string(tok.SessionID), int16(tok.Kind), tok.IssuedAt, tok.ExpiresAt,
+				retiredAt); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	st, _ := newStore(t, pgstore.Options{Schema: schema})
+	if got, want := migrationCount(t, dsn, schema), migrationFiles(t); got != want {
+		t.Fatalf("schema_migrations has %d rows after New on version 7; want %d", got, want)
+	}
+	if n := queryInt(t, dsn, "SELECT count(*) FROM "+sessions+" WHERE gc_at = least(expires_at, idle_expires_at)"); n != len(all) {
+		t.Errorf("%d sessions with gc_at at their earlier expiry after migration 0008; want all %d", n, len(all))
+	}
+	ctx := t.Context()
+	for _, stored := range all {
+		got, err := st.Get(ctx, stored.s.ID)
+		if err != nil || got.Subject != stored.s.Subject || !got.IdleExpiresAt.Equal(stored.s.IdleExpiresAt) ||
+			!got.RevokedAt.Equal(stored.s.RevokedAt) {
+			t.Errorf("Get(%s) = %+v, %v; want the session as stored", stored.s.ID, got, err)
+		}
+		for _, tok := range stored.tokens {
+			if got, _, err := st.Lookup(ctx, tok.Hash); err != nil || got.Kind != tok.Kind || !got.RetiredAt.Equal(tok.RetiredAt) {
+				t.Errorf("Lookup(token of %s) = %+v, %v; want it as stored", stored.s.ID, got, err)
+			}
+		}
+	}
+
+	if n, err := st.DeleteExpired(ctx, at, 100); err != nil || n != 2 {
+		t.Errorf("DeleteExpired(%v) = %d, %v; want 2 (the idle and the expired session), nil", at, n, err)
+	}
+	for _, s := range []*sessiond.Session{idle, expired} {
+		if _, err := st.Get(ctx, s.ID); !errors.Is(err, sessiond.ErrNotFound) {
+			t.Errorf("Get(%s) after collection = %v; want ErrNotFound", s.ID, err)
+		}
+	}
+	if n := queryInt(t, dsn, "SELECT count(*) FROM "+tokens+" WHERE session_id = ANY ($1)",
+		[]string{string(idle.ID), string(expired.ID)}); n != 0 {
+		t.Errorf("%d tokens of collected sessions left; want none (ON DELETE CASCADE)", n)
+	}
+	if n := queryInt(t, dsn, "SELECT count(*) FROM "+sessions+" WHERE gc_at = '-infinity'"); n != 0 {
+		t.Errorf("%d sessions with gc_at -infinity after a collection; want none", n)
+	}
+
+	// live's two refresh tokens: the retired one, and the current one,
+	// which the swap retires.
+	cur := all[0].tokens[2]
+	next := newToken(sessiond.KindRefresh, live.ID, at)
+	if err := st.SwapRefresh(ctx, sessiond.RefreshSwap{Old: cur.Hash, Next: next, Now: at, GraceSince: at,
+		LastActiveAt: at, IdleExpiresAt: at.Add(30 * time.Minute)}); err != nil {
+		t.Fatalf("SwapRefresh on a migrated session = %v; want nil", err)
+	}
+	if got, _, err := st.Lookup(ctx, cur.Hash); err != nil || !got.RetiredAt.Equal(at) {
+		t.Errorf("Lookup(swapped token) = %+v, %v; want retired at %v", got, err, at)
+	}
+	if n := queryInt(t, dsn, "SELECT count(*) FROM "+tokens+" WHERE session_id = $1 AND kind = 2 AND retired_at IS NULL",
+		string(live.ID)); n != 1 {
+		t.Errorf("%d live refresh tokens of the refreshed session; want 1 (its new one)", n)
+	}
+	var indexes []string
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	rows, _ := conn.Query(ctx, "SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename IN ('sessions', 'tokens') ORDER BY 1", schema)
+	if indexes, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"sessions_gc_at", "sessions_pkey", "sessions_subject", "tokens_pkey", "tokens_session"}; !slices.Equal(indexes, want) {
+		t.Errorf("indexes of sessions and tokens = %q; want %q", indexes, want)
 	}
 }

@@ -81,11 +81,11 @@ func newQueries(schema string) queries {
 
 		// One statement: the session, then its tokens from parallel arrays.
 		// The foreign key is checked at the end of the statement, when the
-		// session row exists.
+		// session row exists. gc_at is the earlier expiry (migration 0008).
 		create: `WITH s AS (
 			INSERT INTO {schema}.sessions (id, subject, strategy, created_at, last_active_at, idle_expires_at,
-				expires_at, persistent, client_ip, client_ua, claims, revoked_at, revoke_reason)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+				expires_at, persistent, client_ip, client_ua, claims, revoked_at, revoke_reason, gc_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, least($6::timestamptz, $7::timestamptz))
 			RETURNING id
 		){records}
 		INSERT INTO {schema}.tokens (hash, session_id, kind, issued_at, expires_at, retired_at)
@@ -107,7 +107,11 @@ func newQueries(schema string) queries {
 		FROM {schema}.tokens t JOIN {schema}.sessions s ON s.id = t.session_id
 		WHERE t.hash = ANY ($1::bytea[])`,
 
-		touch: `UPDATE {schema}.sessions SET last_active_at = $2, idle_expires_at = $3
+		// gc_at only ever moves earlier here (an idle expiry shorter
+		// than before): otherwise it keeps its value, and PostgreSQL,
+		// which compares the indexed columns' values, still makes the
+		// update heap-only (migration 0008).
+		touch: `UPDATE {schema}.sessions SET last_active_at = $2, idle_expires_at = $3, gc_at = least(gc_at, $3)
 		WHERE id = $1 AND revoked_at IS NULL`,
 
 		touchExists: `SELECT EXISTS (SELECT 1 FROM {schema}.sessions WHERE id = $1)`,
@@ -146,7 +150,7 @@ func newQueries(schema string) queries {
 			INSERT INTO {schema}.tokens (hash, session_id, kind, issued_at, expires_at)
 			SELECT $2, session_id, 2, $4, $5 FROM ok
 		), activity AS (
-			UPDATE {schema}.sessions SET last_active_at = $8, idle_expires_at = $9
+			UPDATE {schema}.sessions SET last_active_at = $8, idle_expires_at = $9, gc_at = least(gc_at, $9)
 			WHERE id = $3 AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM ok)
 		){records}
 		SELECT cur.kind, cur.session_id, EXISTS (SELECT 1 FROM ok) FROM cur`,
@@ -217,14 +221,37 @@ func newQueries(schema string) queries {
 		// sees one of its revocations sees this row.
 		markBulk: `INSERT INTO {schema}.bulk_revocations (at) VALUES ($1) ON CONFLICT (at) DO NOTHING`,
 
-		// A bounded batch; SKIP LOCKED steps over rows another statement
-		// holds, so the collector never waits on (or blocks) a request.
-		deleteExpired: `DELETE FROM {schema}.sessions WHERE id IN (
+		// One round of the collector (migration 0008, docs/pgstore.md):
+		// lock up to $2 sessions whose gc_at is before $1, delete those
+		// that are over and move the others' gc_at to their earlier
+		// expiry. SKIP LOCKED steps over rows another statement holds, so
+		// the collector never waits on (or blocks) a request.
+		//
+		// Both the DELETE and the UPDATE test the expiry again: gc_at
+		// does not change on refresh, so due says nothing about whether
+		// the session is over. A refresh that committed after this
+		// statement's snapshot but before its lock is seen there too:
+		// each finds its row changed since the snapshot and re-checks its
+		// WHERE on the newest version (READ COMMITTED), so a session
+		// refreshed meanwhile is neither deleted nor moved (the next
+		// round moves it). The IDs reach both as one array, probed
+		// through the primary key, not joined (see revokeMatchingSQL).
+		// Returns how many rows due locked and how many were deleted.
+		deleteExpired: `WITH due AS MATERIALIZED (
 			SELECT id FROM {schema}.sessions
-			WHERE least(expires_at, idle_expires_at) < $1
+			WHERE gc_at < $1
+			ORDER BY gc_at
 			LIMIT $2
 			FOR UPDATE SKIP LOCKED
-		)`,
+		), gone AS (
+			DELETE FROM {schema}.sessions
+			WHERE id = ANY (ARRAY (SELECT id FROM due)) AND least(expires_at, idle_expires_at) < $1
+			RETURNING 1
+		), moved AS (
+			UPDATE {schema}.sessions SET gc_at = least(expires_at, idle_expires_at)
+			WHERE id = ANY (ARRAY (SELECT id FROM due)) AND least(expires_at, idle_expires_at) >= $1
+		)
+		SELECT (SELECT count(*) FROM due), (SELECT count(*) FROM gone)`,
 
 		getMeta: `SELECT value, version FROM {schema}.meta WHERE name = $1`,
 

@@ -506,8 +506,31 @@ func (s *Store) Revocations(ctx context.Context, since time.Time) ([]sessiond.Re
 
 // DeleteExpired deletes up to limit sessions, with their tokens, whose
 // absolute or idle expiry is before before, and returns how many. Rows
-// locked by other statements are skipped, for the next call. One call is
-// one short statement; ErrInvalidArgument if limit is not positive.
+// locked by other statements are skipped, for the next call;
+// ErrInvalidArgument if limit is not positive.
+//
+// It runs rounds of one short statement each (deleteExpired), each
+// locking at most limit rows: a round also moves the gc_at of the live
+// sessions it finds (refreshed since gc_at was set, or stored by a node
+// of an older version), so one call may take several rounds to delete
+// what is due. It stops when a round finds fewer due sessions than it
+// asked for, or when it has deleted limit.
 func (s *Store) DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error) {
-	return s.deleteBefore(ctx, "delete expired sessions", s.q.deleteExpired, before, limit)
+	const op = "delete expired sessions"
+	if err := s.begin(op, sessiond.CheckLimit(limit)); err != nil {
+		return 0, err
+	}
+	deleted := 0
+	for deleted < limit {
+		size := limit - deleted
+		var due, gone int
+		if err := s.pool.QueryRow(ctx, s.q.deleteExpired, before, size).Scan(&due, &gone); err != nil {
+			return deleted, s.translate(op, err)
+		}
+		deleted += gone
+		if due < size {
+			break
+		}
+	}
+	return deleted, nil
 }
