@@ -1,0 +1,139 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestCheckpoint_RestartsLog: under writes while readers always hold a
+// snapshot (a relay of two, each beginning before the other ends), passive
+// checkpoints alone (main before the restart: about 2,900 frames here)
+// hardly ever let a commit start the log again from its beginning, and the
+// -wal file grows with every write; the restart must keep it near
+// restartFrames frames. Checkpoints run after every commit (every: 0), so
+// the test writes a few MiB rather than 32.
+func TestCheckpoint_RestartsLog(t *testing.T) {
+	const (
+		restartAt = 64  // frames
+		rows      = 512 // each about a page, so a write dirties pages of its own
+		span      = 8   // rows a write rewrites
+		writers   = 8
+		writes    = 360 // without restarts, the log reaches ~2,880 frames
+	)
+	path := filepath.Join(t.TempDir(), "wal.db")
+	s, err := newStore(t.Context(), path, Options{}, checkpointing{restartFrames: restartAt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	// The table, then an empty log to start from.
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE scratch (k INTEGER PRIMARY KEY, v BLOB);
+		WITH RECURSIVE n(k) AS (SELECT 0 UNION ALL SELECT k+1 FROM n WHERE k+1 < ?)
+		INSERT INTO scratch SELECT k, randomblob(3000) FROM n`, rows); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		t.Fatal(err)
+	}
+
+	readCtx, stopReading := context.WithCancel(ctx)
+	var readers sync.WaitGroup
+	readers.Go(func() { relayReaders(readCtx, t, s.db) })
+
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Go(func() {
+			for i := w; i < writes; i += writers {
+				err := s.write(ctx, "scratch", func(tx *sql.Tx) error {
+					first := i * span % rows
+					_, err := tx.ExecContext(ctx, `UPDATE scratch SET v = randomblob(3000) WHERE k >= ? AND k < ?`, first, first+span)
+					return err
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	stopReading()
+	readers.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("write = %v; want nil", err)
+	}
+
+	var pageSize int64
+	if err := s.db.QueryRowContext(ctx, "PRAGMA page_size").Scan(&pageSize); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A restart happens after at least restartAt frames, plus what commits
+	// while the checkpoint runs and waits for the slot: allow 16 times that.
+	// The file never shrinks (RESTART), so its size is the log's largest.
+	frame := 24 + pageSize
+	if limit := 32 + 16*restartAt*frame; fi.Size() > limit {
+		t.Errorf("-wal file after %d writes = %d bytes (%d frames); want at most %d (%d frames): the log was not restarted",
+			writes, fi.Size(), fi.Size()/frame, limit, 16*restartAt)
+	}
+}
+
+// relayReaders keeps a read transaction open on db until ctx ends: two
+// connections take turns, each beginning its next snapshot before the
+// other ends its own, as a steady read load does.
+func relayReaders(ctx context.Context, t *testing.T, db *sql.DB) {
+	var conns [2]*sql.Conn
+	for i := range conns {
+		c, err := db.Conn(ctx)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Close()
+		conns[i] = c
+	}
+	bg := context.WithoutCancel(ctx)
+	// A turn every millisecond, rather than as fast as it can go, leaves
+	// the CPU to the writes (the race detector slows SQLite down tenfold).
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	var open *sql.Conn
+	for i := 0; ctx.Err() == nil; i++ {
+		select {
+		case <-ctx.Done():
+		case <-tick.C:
+		}
+		c := conns[i%2]
+		var n int
+		// BEGIN, not BeginTx: the pool's transactions are IMMEDIATE.
+		if _, err := c.ExecContext(bg, "BEGIN"); err != nil {
+			t.Error(err)
+			return
+		}
+		if err := c.QueryRowContext(bg, "SELECT count(*) FROM scratch WHERE k < 32").Scan(&n); err != nil {
+			t.Error(err)
+			return
+		}
+		if open != nil {
+			if _, err := open.ExecContext(bg, "COMMIT"); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+		open = c
+	}
+	if open != nil {
+		_, _ = open.ExecContext(bg, "COMMIT")
+	}
+}
