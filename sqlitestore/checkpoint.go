@@ -63,11 +63,16 @@ const checkpointEvery = 100 * time.Millisecond
 const restartFrames = 8192
 
 // restartWait bounds how long a restart waits, holding the write slot, for
-// the readers still on the log (the busy timeout of the checkpoints'
-// connection). Readers here are single statements of a few milliseconds;
-// one that holds its snapshot longer makes that restart give up, and the
-// next checkpoint tries again.
+// the readers still on the log. Readers here are single statements of a
+// few milliseconds; one that holds its snapshot longer makes that restart
+// give up, and the next checkpoint tries again.
 const restartWait = 100 * time.Millisecond
+
+// restartPoll is how often a restart looks again whether the readers have
+// left the log. SQLite's own busy handler would wait 1, 2, 5, 10, 15 ms…
+// between looks, most of it after the readers had gone, with every write
+// stalled.
+const restartPoll = 200 * time.Microsecond
 
 // kickCheckpoint asks for a checkpoint soon; it never blocks.
 func (s *Store) kickCheckpoint() {
@@ -114,15 +119,15 @@ func (s *Store) checkpoints(ctx context.Context) {
 	}
 }
 
-// checkpointConn takes the checkpoints' own connection from the pool, with
-// a busy timeout of restartWait: it only waits in a RESTART checkpoint, and
-// then holds the write slot.
+// checkpointConn takes the checkpoints' own connection from the pool,
+// without a busy timeout: a RESTART checkpoint waits for readers in
+// checkpoint's own loop instead.
 func (s *Store) checkpointConn(ctx context.Context) (*sql.Conn, error) {
 	c, err := s.db.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", restartWait.Milliseconds())); err != nil {
+	if _, err := c.ExecContext(ctx, "PRAGMA busy_timeout = 0"); err != nil {
 		_ = c.Close()
 		return nil, err
 	}
@@ -132,26 +137,37 @@ func (s *Store) checkpointConn(ctx context.Context) (*sql.Conn, error) {
 // checkpoint runs a PASSIVE checkpoint on c and, when the log has reached
 // restartFrames, a RESTART one holding the write slot.
 func (s *Store) checkpoint(ctx context.Context, c *sql.Conn) error {
-	frames, err := walCheckpoint(ctx, c, "PASSIVE")
+	_, frames, err := walCheckpoint(ctx, c, "PASSIVE")
 	if err != nil || frames < s.ckptCfg.restartFrames {
+		return err
+	}
+	// Once more before taking the slot: it copies back what was written
+	// while the first ran, so the RESTART, which stalls the writes, has
+	// only the last few frames left to copy.
+	if _, _, err := walCheckpoint(ctx, c, "PASSIVE"); err != nil {
 		return err
 	}
 	if err := s.lockWrite(ctx, "checkpoint"); err != nil {
 		return err
 	}
 	defer s.unlockWrite()
-	// A reader that outlived restartWait makes it report busy: the log
-	// goes on and the next checkpoint tries again, nothing to report.
-	_, err = walCheckpoint(ctx, c, "RESTART")
-	return err
+	// Busy while a reader is still on the log. One that outlives
+	// restartWait makes this restart give up: the log goes on and the
+	// next checkpoint tries again, nothing to report.
+	for deadline := time.Now().Add(restartWait); ; time.Sleep(restartPoll) {
+		busy, _, err := walCheckpoint(ctx, c, "RESTART")
+		if err != nil || !busy || time.Now().After(deadline) {
+			return err
+		}
+	}
 }
 
-// walCheckpoint runs PRAGMA wal_checkpoint(mode) on c and returns the
-// size of the log, in frames.
-func walCheckpoint(ctx context.Context, c *sql.Conn, mode string) (frames int, err error) {
-	var busy, copied int
+// walCheckpoint runs PRAGMA wal_checkpoint(mode) on c and returns whether
+// it could not finish (busy) and the size of the log, in frames.
+func walCheckpoint(ctx context.Context, c *sql.Conn, mode string) (busy bool, frames int, err error) {
+	var copied int
 	if err := c.QueryRowContext(ctx, "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &frames, &copied); err != nil {
-		return 0, fmt.Errorf("%s: %w", mode, err)
+		return false, 0, fmt.Errorf("%s: %w", mode, err)
 	}
-	return frames, nil
+	return busy, frames, nil
 }
