@@ -66,7 +66,7 @@ const restartFrames = 8192
 // restartWait bounds how long a restart waits, holding the write slot, for
 // the readers still on the log. Readers here are single statements of a
 // few milliseconds; one that holds its snapshot longer makes that restart
-// give up, and the next checkpoint tries again.
+// give up, and the next try waits until the log has doubled.
 const restartWait = 100 * time.Millisecond
 
 // restartPoll is how often a restart looks again whether the readers have
@@ -92,6 +92,7 @@ func (s *Store) checkpoints(ctx context.Context) {
 			_ = c.Close()
 		}
 	}()
+	restartAt := s.ckptCfg.restartFrames
 	for {
 		select {
 		case <-ctx.Done():
@@ -103,7 +104,7 @@ func (s *Store) checkpoints(ctx context.Context) {
 			c, err = s.checkpointConn(ctx)
 		}
 		if err == nil {
-			err = s.checkpoint(ctx, c)
+			restartAt, err = s.checkpoint(ctx, c, restartAt)
 		}
 		if errors.Is(err, sql.ErrConnDone) {
 			_ = c.Close()
@@ -136,29 +137,40 @@ func (s *Store) checkpointConn(ctx context.Context) (*sql.Conn, error) {
 }
 
 // checkpoint runs a PASSIVE checkpoint on c and, when the log has reached
-// restartFrames, a RESTART one holding the write slot.
-func (s *Store) checkpoint(ctx context.Context, c *sql.Conn) error {
+// restartAt frames, a RESTART one holding the write slot. It returns the
+// log size at which the next checkpoint should restart: restartFrames
+// again, or, when a reader kept this restart from finishing, twice the
+// log's size now. A reader that holds its snapshot for long (another
+// process's long query) would otherwise stall the writes for restartWait
+// at every checkpoint while it lasts; doubling makes those stalls rarer
+// the longer it lasts, for a -wal file that ends up at most twice as
+// large as the log grew meanwhile.
+func (s *Store) checkpoint(ctx context.Context, c *sql.Conn, restartAt int) (next int, err error) {
 	_, frames, err := walCheckpoint(ctx, c, "PASSIVE")
-	if err != nil || frames < s.ckptCfg.restartFrames {
-		return err
+	if err != nil || frames < restartAt {
+		return restartAt, err
 	}
 	// Once more before taking the slot: it copies back what was written
 	// while the first ran, so the RESTART, which stalls the writes, has
 	// only the last few frames left to copy.
 	if _, _, err := walCheckpoint(ctx, c, "PASSIVE"); err != nil {
-		return err
+		return restartAt, err
 	}
 	if err := s.lockWrite(ctx, "checkpoint"); err != nil {
-		return err
+		return restartAt, err
 	}
 	defer s.unlockWrite()
-	// Busy while a reader is still on the log. One that outlives
-	// restartWait makes this restart give up: the log goes on and the
-	// next checkpoint tries again, nothing to report.
+	// Busy while a reader is still on the log; one that outlives
+	// restartWait makes this restart give up, nothing to report.
 	for deadline := time.Now().Add(restartWait); ; time.Sleep(restartPoll) {
 		busy, _, err := walCheckpoint(ctx, c, "RESTART")
-		if err != nil || !busy || time.Now().After(deadline) {
-			return err
+		switch {
+		case err != nil:
+			return restartAt, err
+		case !busy:
+			return s.ckptCfg.restartFrames, nil
+		case time.Now().After(deadline):
+			return 2 * frames, nil
 		}
 	}
 }

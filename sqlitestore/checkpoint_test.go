@@ -138,3 +138,81 @@ func relayReaders(ctx context.Context, t *testing.T, db *sql.DB) {
 		_, _ = open.ExecContext(bg, "COMMIT")
 	}
 }
+
+// TestCheckpoint_RestartBacksOff: a reader that keeps its snapshot past
+// restartWait makes the restart give up, and the next one waits until the
+// log has doubled rather than stall the writes again at once; once the
+// reader has gone, a restart succeeds and the threshold is restartFrames
+// again.
+func TestCheckpoint_RestartBacksOff(t *testing.T) {
+	const restartAt = 16 // frames
+	ctx := t.Context()
+	s, err := newStore(ctx, filepath.Join(t.TempDir(), "wal.db"), Options{}, checkpointing{restartFrames: restartAt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// The test runs the checkpoints: a concurrent one would make these
+	// report busy.
+	s.stop()
+	s.bg.Wait()
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE scratch (k INTEGER PRIMARY KEY, v BLOB)`); err != nil {
+		t.Fatal(err)
+	}
+	write := func(n int) {
+		t.Helper()
+		for i := range n {
+			err := s.write(ctx, "scratch", func(tx *sql.Tx) error {
+				_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO scratch VALUES (?, randomblob(3000))`, i)
+				return err
+			})
+			if err != nil {
+				t.Fatalf("write = %v; want nil", err)
+			}
+		}
+	}
+	reader, err := s.db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	c, err := s.checkpointConn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	frames := func() int {
+		t.Helper()
+		_, n, err := walCheckpoint(ctx, c, "PASSIVE")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	write(restartAt) // a page a write, at least
+	// BEGIN, not BeginTx: the pool's transactions are IMMEDIATE.
+	if _, err := reader.ExecContext(ctx, "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := reader.QueryRowContext(ctx, "SELECT count(*) FROM scratch").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	write(restartAt)
+	held := frames()
+	if held < restartAt {
+		t.Fatalf("log = %d frames; want at least %d", held, restartAt)
+	}
+	next, err := s.checkpoint(ctx, c, restartAt)
+	if err != nil || next < 2*held {
+		t.Fatalf("checkpoint with a reader on the log at %d frames = %d, %v; want at least %d, nil", held, next, err, 2*held)
+	}
+	if _, err := reader.ExecContext(ctx, "COMMIT"); err != nil {
+		t.Fatal(err)
+	}
+	write(restartAt)
+	if got, err := s.checkpoint(ctx, c, restartAt); err != nil || got != restartAt {
+		t.Fatalf("checkpoint after the reader left = %d, %v; want %d, nil", got, err, restartAt)
+	}
+}
