@@ -2,6 +2,9 @@ package sqlitestore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"fmt"
 	"time"
 )
 
@@ -15,16 +18,62 @@ import (
 // kicks a goroutine that runs a PASSIVE checkpoint, the same kind the
 // automatic one is, beside the writes instead of in their way.
 //
+// Copying pages back is not enough to keep the -wal file small: a writer
+// starts the log again from its beginning only when every frame has been
+// copied back and no reader still reads from the log. Under a sustained
+// load there is always a reader holding a snapshot and always a commit the
+// passive checkpoint has not reached yet, so the log was never restarted
+// and the file grew without bound (0.66-1.1 GB after 18 s of 32 clients
+// creating, then refreshing, sessions). So once the log holds restartFrames frames, the goroutine
+// takes the write slot, so that no commit lands in between, and runs a
+// RESTART checkpoint: it copies back the few frames written since the
+// passive one and waits for the readers still on the log to finish (new
+// ones then read the database file), so the next commit starts the log
+// from its beginning. The -wal file stops growing at about restartFrames
+// pages plus what is written while the passive checkpoints run (50-70 MB
+// under that load); it keeps that size (RESTART, not TRUNCATE: the next
+// commits reuse the file's blocks instead of growing it again). Writes
+// queue in Go meanwhile, a stall of a copy of the last few frames, two
+// fsyncs and the readers' wait, which restartWait bounds (21-28 ms on
+// average, once or twice a second, under that load).
+//
 // Durability does not change: a commit is in the -wal file (in the
 // operating system's page cache, as before) when write returns, so it
 // survives the process being killed; with synchronous=NORMAL the -wal file
 // is synced at checkpoints, not at each commit, so a power loss can take
 // the last commits, as it could before.
 
-// checkpointEvery is the shortest interval between two checkpoints: under
-// a steady write load the log is copied back in runs of a tenth of a
-// second of writes, each page once however often it changed.
+// checkpointing says when checkpoints run; New uses the constants below,
+// tests their own.
+type checkpointing struct {
+	// every is the shortest interval between two checkpoints.
+	every time.Duration
+	// restartFrames is the log size, in frames (pages), from which a
+	// checkpoint also restarts the log.
+	restartFrames int
+}
+
+// checkpointEvery: under a steady write load the log is copied back in
+// runs of a tenth of a second of writes, each page once however often it
+// changed.
 const checkpointEvery = 100 * time.Millisecond
+
+// restartFrames: 32 MiB of 4 KiB pages. Restarting more often would stall
+// the writes more often for little: the file's size is what an operator
+// sees, and a few tens of MiB is the size of a small database's cache.
+const restartFrames = 8192
+
+// restartWait bounds how long a restart waits, holding the write slot, for
+// the readers still on the log. Readers here are single statements of a
+// few milliseconds; one that holds its snapshot longer makes that restart
+// give up, and the next try waits until the log has doubled.
+const restartWait = 100 * time.Millisecond
+
+// restartPoll is how often a restart looks again whether the readers have
+// left the log. SQLite's own busy handler would wait 1, 2, 5, 10, 15 ms…
+// between looks, most of it after the readers had gone, with every write
+// stalled.
+const restartPoll = 200 * time.Microsecond
 
 // kickCheckpoint asks for a checkpoint soon; it never blocks.
 func (s *Store) kickCheckpoint() {
@@ -34,22 +83,104 @@ func (s *Store) kickCheckpoint() {
 	}
 }
 
-// checkpoints runs a PASSIVE checkpoint after each kick, at most one per
-// checkpointEvery, until ctx ends.
+// checkpoints runs a checkpoint after each kick, at most one per
+// s.ckptCfg.every, until ctx ends.
 func (s *Store) checkpoints(ctx context.Context) {
+	var c *sql.Conn
+	defer func() {
+		if c != nil {
+			_ = c.Close()
+		}
+	}()
+	restartAt := s.ckptCfg.restartFrames
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.ckpt:
 		}
-		if _, err := s.db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)"); err != nil && ctx.Err() == nil {
+		var err error
+		if c == nil {
+			c, err = s.checkpointConn(ctx)
+		}
+		if err == nil {
+			restartAt, err = s.checkpoint(ctx, c, restartAt)
+		}
+		if errors.Is(err, sql.ErrConnDone) {
+			_ = c.Close()
+			c = nil // the next kick takes another
+		}
+		if err != nil && ctx.Err() == nil {
 			s.log.Warn("sqlitestore: checkpoint", "err", err)
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(checkpointEvery):
+		case <-time.After(s.ckptCfg.every):
 		}
 	}
+}
+
+// checkpointConn takes the checkpoints' own connection from the pool,
+// without a busy timeout: a RESTART checkpoint waits for readers in
+// checkpoint's own loop instead.
+func (s *Store) checkpointConn(ctx context.Context) (*sql.Conn, error) {
+	c, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.ExecContext(ctx, "PRAGMA busy_timeout = 0"); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// checkpoint runs a PASSIVE checkpoint on c and, when the log has reached
+// restartAt frames, a RESTART one holding the write slot. It returns the
+// log size at which the next checkpoint should restart: restartFrames
+// again, or, when a reader kept this restart from finishing, twice the
+// log's size now. A reader that holds its snapshot for long (another
+// process's long query) would otherwise stall the writes for restartWait
+// at every checkpoint while it lasts; doubling makes those stalls rarer
+// the longer it lasts, for a -wal file that ends up at most twice as
+// large as the log grew meanwhile.
+func (s *Store) checkpoint(ctx context.Context, c *sql.Conn, restartAt int) (next int, err error) {
+	_, frames, err := walCheckpoint(ctx, c, "PASSIVE")
+	if err != nil || frames < restartAt {
+		return restartAt, err
+	}
+	// Once more before taking the slot: it copies back what was written
+	// while the first ran, so the RESTART, which stalls the writes, has
+	// only the last few frames left to copy.
+	if _, _, err := walCheckpoint(ctx, c, "PASSIVE"); err != nil {
+		return restartAt, err
+	}
+	if err := s.lockWrite(ctx, "checkpoint"); err != nil {
+		return restartAt, err
+	}
+	defer s.unlockWrite()
+	// Busy while a reader is still on the log; one that outlives
+	// restartWait makes this restart give up, nothing to report.
+	for deadline := time.Now().Add(restartWait); ; time.Sleep(restartPoll) {
+		busy, _, err := walCheckpoint(ctx, c, "RESTART")
+		switch {
+		case err != nil:
+			return restartAt, err
+		case !busy:
+			return s.ckptCfg.restartFrames, nil
+		case time.Now().After(deadline):
+			return 2 * frames, nil
+		}
+	}
+}
+
+// walCheckpoint runs PRAGMA wal_checkpoint(mode) on c and returns whether
+// it could not finish (busy) and the size of the log, in frames.
+func walCheckpoint(ctx context.Context, c *sql.Conn, mode string) (busy bool, frames int, err error) {
+	var copied int
+	if err := c.QueryRowContext(ctx, "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &frames, &copied); err != nil {
+		return false, 0, fmt.Errorf("%s: %w", mode, err)
+	}
+	return busy, frames, nil
 }

@@ -32,9 +32,9 @@ type Options struct {
 }
 
 // maxConns bounds the pool: the writer's own connection (see wconn), the
-// checkpoints' and readers. WAL lets readers run beside the one writer;
-// more connections than this only add memory.
-const maxConns = 5
+// checkpoints' own (checkpoint.go) and four readers. WAL lets readers run
+// beside the one writer; more connections than this only add memory.
+const maxConns = 6
 
 // busyTimeoutMS is how long a statement waits for another process's write
 // lock before failing with ErrStoreUnavailable.
@@ -67,9 +67,10 @@ type Store struct {
 
 	// ckpt kicks the checkpoint goroutine (checkpoint.go), which stop
 	// ends and bg joins.
-	ckpt chan struct{}
-	stop context.CancelFunc
-	bg   sync.WaitGroup
+	ckpt    chan struct{}
+	ckptCfg checkpointing
+	stop    context.CancelFunc
+	bg      sync.WaitGroup
 
 	lookupStmt *sql.Stmt
 	getStmt    *sql.Stmt
@@ -84,6 +85,11 @@ type Store struct {
 // at path, applies pending migrations and returns the Store. Close it when
 // done.
 func New(ctx context.Context, path string, opts Options) (*Store, error) {
+	return newStore(ctx, path, opts, checkpointing{every: checkpointEvery, restartFrames: restartFrames})
+}
+
+// newStore is New with the checkpoints' timing, which tests set.
+func newStore(ctx context.Context, path string, opts Options, ckpt checkpointing) (*Store, error) {
 	if path == "" {
 		return nil, fmt.Errorf("sqlitestore: open: %w", &sessiond.ArgumentError{Field: "path", Msg: "must not be empty"})
 	}
@@ -115,7 +121,7 @@ func New(ctx context.Context, path string, opts Options) (*Store, error) {
 	db.SetMaxOpenConns(maxConns)
 	db.SetMaxIdleConns(maxConns) // reopening a connection reruns the pragmas
 
-	s := &Store{db: db, log: log, wsem: make(chan struct{}, 1), ckpt: make(chan struct{}, 1)}
+	s := &Store{db: db, log: log, wsem: make(chan struct{}, 1), ckpt: make(chan struct{}, 1), ckptCfg: ckpt}
 	if err := s.init(ctx, abs); err != nil {
 		if s.wconn != nil {
 			_ = s.wconn.Close()
