@@ -112,7 +112,7 @@ local at = tonumber(ARGV[1])
 local ib = false
 if ARGV[3] ~= '' then ib = tonumber(ARGV[3]) end
 local base, n = ARGV[5], tonumber(ARGV[6])
-local pos = redis.call('HMGET', walk, 'm', 's', 'd')
+local pos = redis.call('HMGET', walk, 'm', 's', 'd', 'a')
 if pos[3] then return {0, '1'} end
 local batch
 if not pos[1] then
@@ -140,13 +140,23 @@ for i = 1, #batch do
   else
     f = redis.call('HMGET', k, 'sub', 'ra', 'ie')
   end
-  if f[2] == '0' and at < tonumber(f[3]) and (not ib or tonumber(f[4]) < ib) then
+  if f[2] ~= '0' or at >= tonumber(f[3]) then
+    -- not live at at
+  elseif not ib or tonumber(f[4]) < ib then
     redis.call('HSET', k, 'ra', ARGV[1], 'rr', ARGV[2])
     refs[#refs + 1] = m
     if not seen[f[1]] then
       seen[f[1]] = true
       subs[#subs + 1] = f[1]
     end
+  elseif pos[4] then
+    -- Live and created too late to be revoked, but its live index was
+    -- set aside: it counts again (at its earliest expiry, as index does).
+    local g = redis.call('HMGET', k, 'str', 'e')
+    local lk, earliest = ARGV[4] .. g[1], f[3]
+    if tonumber(g[2]) < tonumber(earliest) then earliest = g[2] end
+    redis.call('ZADD', lk, 'NX', earliest, m)
+    keep_until(lk, string.format('%d', math.ceil(tonumber(g[2]) / 1000)))
   end
 end
 if #refs > 0 then
@@ -177,12 +187,16 @@ return subs
 // about to revoke need no removal one by one: CountLive reads only the
 // fresh live indexes, which gain the sessions created from now on. The
 // caller deletes the set-aside indexes (UNLINK: Redis frees them in the
-// background) once every batch is done. A walk that is resumed (its walk
-// hash exists) sets nothing aside: the sessions behind its position are
-// not revoked, so the fresh live indexes must go on counting them.
+// background) once every batch is done, and marks the walk hash (a = 1)
+// so that the walk puts back in the fresh indexes the live sessions it
+// does not revoke (created at or after the issued-before bound). A walk
+// that is resumed (its walk hash has a position) sets nothing aside: the
+// sessions behind its position are not revoked, so the fresh live indexes
+// must go on counting them.
 //
 //	KEYS: bulk index, strategies, expiry index, walk hash
-//	ARGV: at (µs), incident member, live index base, "1": set aside
+//	ARGV: at (µs), incident member, live index base, "1": set aside,
+//	      walk TTL (ms)
 //	→ the names the live indexes now have
 var bulkBeginScript = rueidis.NewLuaScript(prelude + `
 local bulk, strats, exp = KEYS[1], KEYS[2], KEYS[3]
@@ -194,7 +208,8 @@ elseif redis.call('PEXPIRETIME', bulk) == -1 then
   redis.call('PEXPIRE', bulk, 86400000) -- no session indexed: nothing to keep it for
 end
 local out = {}
-if ARGV[4] == '1' and redis.call('EXISTS', KEYS[4]) == 0 then
+local walk = KEYS[4]
+if ARGV[4] == '1' and redis.call('HEXISTS', walk, 'm') == 0 and redis.call('HEXISTS', walk, 'd') == 0 then
   for _, st in ipairs(redis.call('SMEMBERS', strats)) do
     local k = ARGV[3] .. st
     if redis.call('EXISTS', k) == 1 then
@@ -202,6 +217,10 @@ if ARGV[4] == '1' and redis.call('EXISTS', KEYS[4]) == 0 then
       redis.call('RENAME', k, to)
       out[#out + 1] = to
     end
+  end
+  if #out > 0 then
+    redis.call('HSET', walk, 'a', '1')
+    redis.call('PEXPIRE', walk, ARGV[5])
   end
 end
 return out
@@ -278,7 +297,10 @@ func (s *Store) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, at 
 		if s.crossSlot {
 			walk := s.walkKey(at, issuedBefore)
 			var aside []string
-			aside, err = s.bulkBegin(ctx, at, f.IssuedBefore.IsZero(), walk)
+			// Every session created before at is revoked (the Manager's
+			// bound is just after at): the live indexes can be set aside.
+			all := f.IssuedBefore.IsZero() || f.IssuedBefore.After(at)
+			aside, err = s.bulkBegin(ctx, at, all, walk)
 			if err == nil {
 				err = b.walk(ctx, walk, issuedBefore)
 			}
@@ -321,9 +343,9 @@ func (s *Store) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, at 
 func (s *Store) bulkKey() string { return s.prefix + ":{" + s.prefix + "}:bulk" }
 
 // bulkBegin enters a bulk revocation at at in the bulk index and, when it
-// revokes every session (all), sets the live indexes aside; it returns
-// their new names, unless the revocation resumes a walk (walk, its walk
-// hash, exists). A revocation that fails after this leaves the sessions
+// revokes every session created before at (all), sets the live indexes
+// aside; it returns their new names, unless the revocation resumes a walk
+// (walk, its walk hash, has a position). A revocation that fails after this leaves the sessions
 // it has not reached out of CountLive until it is run again (which
 // revokes them) or they end; the set-aside indexes expire with the
 // sessions they held.
@@ -334,7 +356,7 @@ func (s *Store) bulkBegin(ctx context.Context, at time.Time, all bool, walk stri
 		setAside = "1"
 	}
 	return bulkBeginScript.Exec(ctx, s.client, []string{s.bulkKey(), s.stratKey, s.expKey, walk},
-		[]string{encTime(at), member, s.liveBase, setAside}).AsStrSlice()
+		[]string{encTime(at), member, s.liveBase, setAside, itoa(walkTTL.Milliseconds())}).AsStrSlice()
 }
 
 // walkKey is the walk hash of a revocation of the sessions live at at

@@ -432,3 +432,41 @@ func TestStore_RevokeMatchingWalk(t *testing.T) {
 		}
 	})
 }
+
+// TestStore_RevokeMatchingLateLogin checks the kill switch as the Manager
+// calls it (every session, issued before just after at) on a single
+// Redis, where the live indexes are set aside whole: a session created
+// after at, before the store gets to it, is not revoked and still counts
+// as live.
+func TestStore_RevokeMatchingLateLogin(t *testing.T) {
+	t.Parallel()
+	st := newStore(t, redisstore.Options{})
+	ctx := t.Context()
+	t0 := now()
+	at := t0.Add(time.Minute)
+	for i := range 4 {
+		s := newSession(fmt.Sprintf("user%d", i), t0)
+		if i%2 == 1 {
+			s.Strategy = sessiond.StrategyHybrid
+		}
+		if err := st.Create(ctx, s); err != nil {
+			t.Fatalf("Create() = %v", err)
+		}
+	}
+	late := newSession("user9", at.Add(time.Second))
+	late.Strategy = sessiond.StrategyHybrid
+	if err := st.Create(ctx, late); err != nil {
+		t.Fatalf("Create(late) = %v", err)
+	}
+	f := sessiond.RevokeFilter{All: true, IssuedBefore: at.Add(time.Microsecond)}
+	if n, _, err := st.RevokeMatching(ctx, f, at, sessiond.ReasonIncident); err != nil || n != 4 {
+		t.Fatalf("RevokeMatching() = %d, %v; want 4", n, err)
+	}
+	live, err := st.CountLive(ctx, at)
+	if err != nil || live[sessiond.StrategyHybrid] != 1 || live[sessiond.StrategyDatabase] != 0 {
+		t.Errorf("CountLive() = %v, %v; want the late login only (hybrid 1)", live, err)
+	}
+	if s, err := st.Get(ctx, late.ID); err != nil || s.Revoked() {
+		t.Errorf("Get(late) = %v, %v; want live", s, err)
+	}
+}
