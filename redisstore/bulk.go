@@ -384,6 +384,7 @@ func (s *Store) walkKey(at time.Time, issuedBefore string) string {
 // at a time, and adds up what they revoked. It returns the first error.
 func (b *bulkRevocation) walk(ctx context.Context, walk, issuedBefore string) error {
 	keys, args := b.walkArgs(walk, issuedBefore)
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -409,6 +410,10 @@ func (b *bulkRevocation) walk(ctx context.Context, walk, issuedBefore string) er
 		})
 	}
 	wg.Wait()
+	if firstErr == nil {
+		// Canceled between two scripts: the walk is not over.
+		firstErr = parent.Err()
+	}
 	return firstErr
 }
 
