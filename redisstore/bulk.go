@@ -200,9 +200,10 @@ return subs
 // about to revoke need no removal one by one: CountLive reads only the
 // fresh live indexes, which gain the sessions created from now on. The
 // caller deletes the set-aside indexes (UNLINK: Redis frees them in the
-// background) once every batch is done, and marks the walk hash (a = 1)
-// so that the walk puts back in the fresh indexes the live sessions it
-// does not revoke (created at or after the issued-before bound). A walk
+// background) once every batch is done. The script marks the walk hash
+// (a = 1) so that the walk puts back in the fresh indexes the live
+// sessions it does not revoke (created at or after the issued-before
+// bound). A walk
 // that is resumed (its walk hash has a position) sets nothing aside: the
 // sessions behind its position are not revoked, so the fresh live indexes
 // must go on counting them.
