@@ -19,10 +19,9 @@ var _ sessiond.BulkRevoker = (*Store)(nil)
 // See docs/redisstore.md, "Bulk revocation" and "Live sessions".
 
 const (
-	// bulkBatch bounds the sessions of one revocation script, and
-	// bulkSubjects the subjects, so no script holds Redis for long. 250:
-	// revokeRefsRecordScript also records what it revokes, about twice
-	// the work per session of revokeRefsScript, which took 500.
+	// bulkBatch bounds the sessions of one revocation script on a
+	// Cluster (revokeRefsScript), and bulkSubjects the subjects, so no
+	// script holds Redis for long.
 	bulkBatch    = 250
 	bulkSubjects = 256
 	// bulkScan is the COUNT of each ZSCAN of the expiry index.
@@ -36,6 +35,17 @@ const (
 	bulkPipeline = 512
 	// bulkWorkers round trips are in flight at once.
 	bulkWorkers = 4
+	// walkBatch bounds the sessions of one walkRevoke script: about 2 ms
+	// of Redis at 9 µs a session, so that a script descheduled on a busy
+	// host still ends well under 10 ms.
+	walkBatch = 200
+	// walkInFlight walkRevoke scripts are queued at once, so that Redis
+	// starts the next as soon as one ends instead of waiting a round trip
+	// for it; each waits behind at most this many.
+	walkInFlight = 2
+	// walkTTL keeps the position of a walk that stopped part way, for a
+	// retry of the same revocation to resume from.
+	walkTTL = time.Hour
 )
 
 // revokeRefsScript revokes the given sessions that are live at a time
@@ -62,54 +72,122 @@ end
 return out
 `)
 
-// revokeRefsRecordScript is revokeRefsScript and the bulk form of
-// recordScript in one, for a Redis that is not a Cluster (the session keys
-// and the global indexes are in different slots): the sessions it revokes
-// go out of the live indexes in the same script, so nothing is sent back
-// and forth per session, and a batch is revoked and recorded or neither.
-// They do not go to the revocation index one by one: the incident's entry
-// in the bulk index (bulkBeginScript, written before the first batch) is
-// what makes Revocations find them. Its callers find the sessions in the
-// expiry index, so it does not add them there.
+// walkRevokeScript revokes the sessions live at a time and, with an
+// issued-before bound, created before it, walking the expiry index itself,
+// for a Redis that is not a Cluster (the session keys and the global
+// indexes are in different slots). Each call revokes the next sessions (at
+// most a given number) after the position the walk hash holds and moves
+// it on, so calls queued back to back go through the index in turn and
+// nothing crosses the network per session. It also records what it
+// revokes: the sessions go out of the live indexes in the same call, so a
+// batch is revoked and recorded or neither. They do not go to the
+// revocation index one by one: the incident's entry in the bulk index
+// (bulkBeginScript, written before the first call) is what makes
+// Revocations find them.
 //
-//	KEYS: session keys, then the revocation index, GC index, expiry
-//	      index, strategies, bulk index
+// The position is the last member walked and its score. The index is
+// ordered by (score, member) and a member's score, its absolute expiry,
+// never moves, so every member present for the whole walk lies after the
+// position until a call walks it: it is revoked once. Members added or
+// removed meanwhile may or may not be. When the last member walked has
+// left the index (an expired session swept, a logout), it is put back for
+// as long as it takes to read its rank, which is where the walk goes on.
+// The first call starts after at: sessions whose absolute expiry is not
+// after at are not live at at.
+//
+// Liveness comes from the index (the absolute expiry: the walk starts
+// after at) and the hash (not revoked, idle expiry), so per session one
+// HMGET and, if live, one HSET; the scores are read only for the last
+// member (the position) and the last revoked (the bulk index's TTL).
+//
+//	KEYS: expiry index, walk hash, revocation index, GC index,
+//	      strategies, bulk index
 //	ARGV: at (µs), reason, issued before (µs, "": any), live index base,
-//	      then the member (tag and ID) of each session key
-//	→ {count revoked, distinct subject, ...}
-var revokeRefsRecordScript = rueidis.NewLuaScript(prelude + `
-local n = #KEYS - 5
-local rev, gc, exp, strats, bulk = KEYS[n + 1], KEYS[n + 2], KEYS[n + 3], KEYS[n + 4], KEYS[n + 5]
-local at = tonumber(ARGV[1])
-local ib = false
-if ARGV[3] ~= '' then ib = tonumber(ARGV[3]) end
-local refs, subs, seen = {}, {0}, {}
-local last = 0 -- the latest absolute expiry revoked (µs)
-for i = 1, n do
+//	      session key base ("<prefix>:{"), batch size, walk TTL (ms)
+//	→ {count revoked, "1" when the walk is over else "0", distinct
+//	  subject, ...}
+var walkRevokeScript = rueidis.NewLuaScript(prelude + `
+local exp, walk, rev, gc, strats, bulk = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local at, ib = ARGV[1], ARGV[3]
+if ib == '' then ib = false end
+local base, n = ARGV[5], tonumber(ARGV[6])
+-- Times (decimal µs) of one length compare as strings when at and ib are
+-- not negative (a negative one then sorts first, as it should), without
+-- parsing them: strtod was a tenth of the script's time. (Lua compares
+-- strings with strcoll, which orders digits as numbers in every locale.)
+local bylen = string.byte(at, 1) ~= 45 and (not ib or string.byte(ib, 1) ~= 45)
+local pos = redis.call('HMGET', walk, 'm', 's', 'd', 'a')
+if pos[3] then return {0, '1'} end
+local batch
+if not pos[1] then
+  batch = redis.call('ZRANGE', exp, '(' .. ARGV[1], '+inf', 'BYSCORE', 'LIMIT', 0, n)
+else
+  local from = redis.call('ZRANK', exp, pos[1])
+  if from then
+    from = from + 1
+  else
+    redis.call('ZADD', exp, pos[2], pos[1])
+    from = redis.call('ZRANK', exp, pos[1])
+    redis.call('ZREM', exp, pos[1])
+  end
+  batch = redis.call('ZRANGE', exp, from, from + n - 1)
+end
+-- Every member from here on has an absolute expiry after at: the first
+-- call starts after at and the others after a member the first found.
+local refs, subs, seen = {}, {0, '0'}, {}
+for i = 1, #batch do
+  local m = batch[i]
+  local k = base .. string.sub(m, 1, 16) .. '}:s:' .. string.sub(m, 17)
   local f
   if ib then
-    f = redis.call('HMGET', KEYS[i], 'sub', 'ra', 'ie', 'e', 'c')
+    f = redis.call('HMGET', k, 'sub', 'ra', 'ie', 'c')
   else
-    f = redis.call('HMGET', KEYS[i], 'sub', 'ra', 'ie', 'e')
+    f = redis.call('HMGET', k, 'sub', 'ra', 'ie')
   end
-  if f[4] and live(f[2], f[3], f[4], at) and (not ib or tonumber(f[5]) < ib) then
-    redis.call('HSET', KEYS[i], 'ra', ARGV[1], 'rr', ARGV[2])
-    refs[#refs + 1] = ARGV[4 + i]
-    local e = tonumber(f[4])
-    if e > last then last = e end
+  local live, issued = f[2] == '0', true
+  if live then
+    local ie = f[3]
+    if bylen and #ie == #at then live = at < ie else live = tonumber(at) < tonumber(ie) end
+  end
+  if live and ib then
+    local c = f[4]
+    if bylen and #c == #ib then issued = c < ib else issued = tonumber(c) < tonumber(ib) end
+  end
+  if not live then
+    -- not live at at
+  elseif issued then
+    redis.call('HSET', k, 'ra', ARGV[1], 'rr', ARGV[2])
+    refs[#refs + 1] = m
     if not seen[f[1]] then
       seen[f[1]] = true
       subs[#subs + 1] = f[1]
     end
+  elseif pos[4] then
+    -- Live and created too late to be revoked, but its live index was
+    -- set aside: it counts again (at its earliest expiry, as index does).
+    local g = redis.call('HMGET', k, 'str', 'e')
+    local lk, earliest = ARGV[4] .. g[1], f[3]
+    if tonumber(g[2]) < tonumber(earliest) then earliest = g[2] end
+    redis.call('ZADD', lk, 'NX', earliest, m)
+    keep_until(lk, string.format('%d', math.ceil(tonumber(g[2]) / 1000)))
   end
 end
 if #refs > 0 then
   for _, st in ipairs(redis.call('SMEMBERS', strats)) do
     redis.call('ZREM', ARGV[4] .. st, unpack(refs))
   end
-  keep_until(bulk, string.format('%d', math.ceil(last / 1000)))
+  -- The last revoked has the latest expiry of the batch.
+  local last = redis.call('ZSCORE', exp, refs[#refs])
+  keep_until(bulk, string.format('%d', math.ceil(tonumber(last) / 1000)))
+end
+if #batch < n then
+  redis.call('HSET', walk, 'd', '1')
+  subs[2] = '1'
+else
+  redis.call('HSET', walk, 'm', batch[n], 's', redis.call('ZSCORE', exp, batch[n]))
 end
 sweep(gc, exp, rev, strats, ARGV[4])
+redis.call('PEXPIRE', walk, ARGV[7])
 subs[1] = #refs
 return subs
 `)
@@ -122,10 +200,17 @@ return subs
 // about to revoke need no removal one by one: CountLive reads only the
 // fresh live indexes, which gain the sessions created from now on. The
 // caller deletes the set-aside indexes (UNLINK: Redis frees them in the
-// background) once every batch is done.
+// background) once every batch is done. The script marks the walk hash
+// (a = 1) so that the walk puts back in the fresh indexes the live
+// sessions it does not revoke (created at or after the issued-before
+// bound). A walk
+// that is resumed (its walk hash has a position) sets nothing aside: the
+// sessions behind its position are not revoked, so the fresh live indexes
+// must go on counting them.
 //
-//	KEYS: bulk index, strategies, expiry index
-//	ARGV: at (µs), incident member, live index base, "1": set aside
+//	KEYS: bulk index, strategies, expiry index, walk hash
+//	ARGV: at (µs), incident member, live index base, "1": set aside,
+//	      walk TTL (ms)
 //	→ the names the live indexes now have
 var bulkBeginScript = rueidis.NewLuaScript(prelude + `
 local bulk, strats, exp = KEYS[1], KEYS[2], KEYS[3]
@@ -137,7 +222,8 @@ elseif redis.call('PEXPIRETIME', bulk) == -1 then
   redis.call('PEXPIRE', bulk, 86400000) -- no session indexed: nothing to keep it for
 end
 local out = {}
-if ARGV[4] == '1' then
+local walk = KEYS[4]
+if ARGV[4] == '1' and redis.call('HEXISTS', walk, 'm') == 0 and redis.call('HEXISTS', walk, 'd') == 0 then
   for _, st in ipairs(redis.call('SMEMBERS', strats)) do
     local k = ARGV[3] .. st
     if redis.call('EXISTS', k) == 1 then
@@ -145,6 +231,10 @@ if ARGV[4] == '1' then
       redis.call('RENAME', k, to)
       out[#out + 1] = to
     end
+  end
+  if #out > 0 then
+    redis.call('HSET', walk, 'a', '1')
+    redis.call('PEXPIRE', walk, ARGV[5])
   end
 end
 return out
@@ -188,15 +278,17 @@ return out
 // their distinct subjects, sorted. ErrInvalidArgument if f sets nothing.
 //
 // With Subjects it reads those subjects' indexes; otherwise it walks the
-// global expiry index (ZSCAN) and skips sessions whose absolute expiry is
-// not after at. Either way each script revokes at most 500 sessions (or
-// 256 subjects) of one slot, or of any slots when Redis is not a Cluster,
-// and several run at once. Unlike Revoke it publishes nothing: the
-// revocations go to the revocation index (Revocations) only, and the
-// Manager's incident watermark is what stops the sessions' tokens on
-// every node. When it fails part way (ErrStoreUnavailable, a canceled
+// global expiry index from the first session whose absolute expiry is
+// after at: on a single Redis inside Redis, walkBatch sessions a script
+// (walkRevokeScript, its position kept in a walk hash), on a Cluster
+// from here (ZSCAN), bulkBatch sessions of one slot a script, several at
+// once. Subjects go bulkSubjects to a script. Unlike Revoke it publishes
+// nothing: the revocations go to the revocation index (Revocations) only,
+// and the Manager's incident watermark is what stops the sessions' tokens
+// on every node. When it fails part way (ErrStoreUnavailable, a canceled
 // ctx) it returns what it revoked so far; calling it again finishes the
-// job and counts only the rest.
+// job and counts only the rest (with the same at and filter, a single
+// Redis's walk resumes where it stopped).
 func (s *Store) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, at time.Time, reason sessiond.RevokeReason) (int, []string, error) {
 	const op = "revoke matching"
 	if err := ctxErr(ctx, op, f.Validate()); err != nil {
@@ -216,22 +308,27 @@ func (s *Store) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, at 
 			return s.subjectBatches(ctx, f.Subjects, at, reason, issuedBefore, emit)
 		})
 	} else {
-		script := revokeRefsScript
-		var aside []string
 		if s.crossSlot {
-			script, b.recorded = revokeRefsRecordScript, true
-			aside, err = s.bulkBegin(ctx, at, f.IssuedBefore.IsZero())
-		}
-		if err == nil {
-			err = b.run(ctx, script, func(ctx context.Context, emit func([]rueidis.LuaExec) bool) error {
+			walk := s.walkKey(at, issuedBefore)
+			var aside []string
+			// Every session created before at is revoked (the Manager's
+			// bound is just after at): the live indexes can be set aside.
+			all := f.IssuedBefore.IsZero() || f.IssuedBefore.After(at)
+			aside, err = s.bulkBegin(ctx, at, all, walk)
+			if err == nil {
+				err = b.walk(ctx, walk, issuedBefore)
+			}
+			if err == nil {
+				// Every session the set-aside indexes held is now revoked
+				// or not live at at; after a failure they stay until their
+				// TTL (see bulkBegin), and so does the walk's position,
+				// for a retry to resume from.
+				err = s.client.Do(ctx, s.client.B().Unlink().Key(append(aside, walk)...).Build()).Error()
+			}
+		} else {
+			err = b.run(ctx, revokeRefsScript, func(ctx context.Context, emit func([]rueidis.LuaExec) bool) error {
 				return s.sessionBatches(ctx, at, reason, issuedBefore, emit)
 			})
-		}
-		if err == nil && len(aside) > 0 {
-			// Every session the set-aside indexes held is now revoked or
-			// not live at at; after a failure they stay until their TTL
-			// (see bulkBegin).
-			err = s.client.Do(ctx, s.client.B().Unlink().Key(aside...).Build()).Error()
 		}
 	}
 	if b.n > 0 && s.recent != nil {
@@ -260,19 +357,98 @@ func (s *Store) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, at 
 func (s *Store) bulkKey() string { return s.prefix + ":{" + s.prefix + "}:bulk" }
 
 // bulkBegin enters a bulk revocation at at in the bulk index and, when it
-// revokes every session (all), sets the live indexes aside; it returns
-// their new names. A revocation that fails after this leaves the sessions
+// revokes every session created before at (all), sets the live indexes
+// aside; it returns their new names, unless the revocation resumes a walk
+// (walk, its walk hash, has a position). A revocation that fails after this leaves the sessions
 // it has not reached out of CountLive until it is run again (which
 // revokes them) or they end; the set-aside indexes expire with the
 // sessions they held.
-func (s *Store) bulkBegin(ctx context.Context, at time.Time, all bool) ([]string, error) {
+func (s *Store) bulkBegin(ctx context.Context, at time.Time, all bool, walk string) ([]string, error) {
 	member := encTime(at) + ":" + rand.Text()
 	setAside := "0"
 	if all {
 		setAside = "1"
 	}
-	return bulkBeginScript.Exec(ctx, s.client, []string{s.bulkKey(), s.stratKey, s.expKey},
-		[]string{encTime(at), member, s.liveBase, setAside}).AsStrSlice()
+	return bulkBeginScript.Exec(ctx, s.client, []string{s.bulkKey(), s.stratKey, s.expKey, walk},
+		[]string{encTime(at), member, s.liveBase, setAside, itoa(walkTTL.Milliseconds())}).AsStrSlice()
+}
+
+// walkKey is the walk hash of a revocation of the sessions live at at
+// (issued before issuedBefore, µs, when not ""): where walkRevokeScript
+// has got to in the expiry index. A retry of the same revocation, with the
+// same at and filter, resumes from it.
+func (s *Store) walkKey(at time.Time, issuedBefore string) string {
+	return s.prefix + ":{" + s.prefix + "}:walk:" + encTime(at) + ":" + issuedBefore
+}
+
+// walk runs walkRevokeScript until the walk is over, walkInFlight calls
+// at a time, and adds up what they revoked. It returns the first error.
+func (b *bulkRevocation) walk(ctx context.Context, walk, issuedBefore string) error {
+	keys, args := b.walkArgs(walk, issuedBefore)
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		once     sync.Once
+		firstErr error
+	)
+	for range walkInFlight {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				done, err := b.walkStep(ctx, keys, args)
+				if err != nil {
+					once.Do(func() {
+						firstErr = err
+						cancel()
+					})
+					return
+				}
+				if done {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr == nil {
+		// Canceled between two scripts: the walk is not over.
+		firstErr = parent.Err()
+	}
+	return firstErr
+}
+
+// walkArgs returns walkRevokeScript's keys and arguments.
+func (b *bulkRevocation) walkArgs(walk, issuedBefore string) (keys, args []string) {
+	s := b.s
+	return []string{s.expKey, walk, s.revKey, s.gcKey, s.stratKey, s.bulkKey()},
+		[]string{encTime(b.at), string(b.reason), issuedBefore, s.liveBase, s.prefix + ":{",
+			strconv.Itoa(walkBatch), itoa(walkTTL.Milliseconds())}
+}
+
+// walkStep runs walkRevokeScript once and counts what it revoked. It
+// reports whether the walk is over.
+func (b *bulkRevocation) walkStep(ctx context.Context, keys, args []string) (bool, error) {
+	reply, err := walkRevokeScript.Exec(ctx, b.s.client, keys, args).ToArray()
+	if err == nil && len(reply) < 2 {
+		err = errCorrupt
+	}
+	var n int64
+	if err == nil {
+		n, err = reply[0].AsInt64()
+	}
+	if err != nil {
+		return false, err
+	}
+	done, _ := field(&reply[1])
+	b.mu.Lock()
+	b.n += int(n)
+	for i := 2; i < len(reply); i++ {
+		sub, _ := field(&reply[i])
+		b.subjects[sub] = struct{}{}
+	}
+	b.mu.Unlock()
+	return done == "1", nil
 }
 
 // bulkRevocation runs revocation scripts on bulkWorkers goroutines and
@@ -281,9 +457,6 @@ type bulkRevocation struct {
 	s      *Store
 	at     time.Time
 	reason sessiond.RevokeReason
-	// recorded: the script records its revocations itself
-	// (revokeRefsRecordScript) and answers a count and subjects.
-	recorded bool
 
 	mu       sync.Mutex
 	n        int
@@ -341,9 +514,6 @@ func (b *bulkRevocation) run(ctx context.Context, script *rueidis.Lua, produce f
 // exec runs one batch of scripts (pipelined) and records what they
 // revoked in the revocation index, without publishing.
 func (b *bulkRevocation) exec(ctx context.Context, script *rueidis.Lua, execs []rueidis.LuaExec) error {
-	if b.recorded {
-		return b.execRecorded(ctx, script, execs)
-	}
 	var results []rueidis.RedisResult
 	if len(execs) == 1 {
 		results = []rueidis.RedisResult{script.Exec(ctx, b.s.client, execs[0].Keys, execs[0].Args)}
@@ -387,57 +557,15 @@ func (b *bulkRevocation) exec(ctx context.Context, script *rueidis.Lua, execs []
 	return firstErr
 }
 
-// execRecorded runs one batch of revokeRefsRecordScript, which records
-// what it revokes itself, and counts what it revoked.
-func (b *bulkRevocation) execRecorded(ctx context.Context, script *rueidis.Lua, execs []rueidis.LuaExec) error {
-	s := b.s
-	for i := range execs {
-		execs[i].Keys = append(slices.Clip(execs[i].Keys), s.revKey, s.gcKey, s.expKey, s.stratKey, s.bulkKey())
-	}
-	var results []rueidis.RedisResult
-	if len(execs) == 1 {
-		results = []rueidis.RedisResult{script.Exec(ctx, s.client, execs[0].Keys, execs[0].Args)}
-	} else {
-		results = script.ExecMulti(ctx, s.client, execs...)
-	}
-	var firstErr error
-	for _, res := range results {
-		reply, err := res.ToArray()
-		if err == nil && len(reply) == 0 {
-			err = errCorrupt
-		}
-		var n int64
-		if err == nil {
-			n, err = reply[0].AsInt64()
-		}
-		if err != nil {
-			if firstErr == nil {
-				firstErr = err
-			}
-			continue
-		}
-		b.mu.Lock()
-		b.n += int(n)
-		for i := 1; i < len(reply); i++ {
-			sub, _ := field(&reply[i])
-			b.subjects[sub] = struct{}{}
-		}
-		b.mu.Unlock()
-	}
-	return firstErr
-}
-
 // sessionBatches walks the expiry index and emits revokeRefsScript
-// batches of the sessions whose absolute expiry is after at. ZSCAN
+// batches of the sessions whose absolute expiry is after at, grouped by
+// slot for a Redis Cluster (elsewhere walkRevokeScript walks the index
+// inside Redis). ZSCAN
 // returns every member present for the whole walk at least once; one
 // returned twice is already revoked the second time, and not counted.
 func (s *Store) sessionBatches(ctx context.Context, at time.Time, reason sessiond.RevokeReason, issuedBefore string, emit func([]rueidis.LuaExec) bool) error {
 	atUS := float64(micros(at))
 	head := []string{encTime(at), string(reason), issuedBefore}
-	if s.crossSlot {
-		// revokeRefsRecordScript: it takes members, to record them.
-		head = append(head, s.liveBase)
-	}
 	type sref struct {
 		tag string
 		id  sessiond.SessionID
@@ -449,25 +577,11 @@ func (s *Store) sessionBatches(ctx context.Context, at time.Time, reason session
 		args = append(args, head...)
 		for _, r := range refs {
 			keys = append(keys, s.sessKey(r.tag, r.id))
-			if s.crossSlot {
-				args = append(args, ref(r.tag, r.id))
-			} else {
-				args = append(args, string(r.id))
-			}
+			args = append(args, string(r.id))
 		}
 		return rueidis.LuaExec{Keys: keys, Args: args}
 	}
 	flush := func(final bool) bool {
-		if s.crossSlot {
-			for len(pending) >= bulkBatch || final && len(pending) > 0 {
-				n := min(len(pending), bulkBatch)
-				if !emit([]rueidis.LuaExec{execOf(pending[:n])}) {
-					return false
-				}
-				pending = pending[n:]
-			}
-			return true
-		}
 		if len(pending) < bulkWindow && !final {
 			return true
 		}

@@ -3,10 +3,15 @@ package redisstore_test
 // Run once, with a Redis that has a few GB to spare:
 //
 //	SESSIOND_TEST_REDIS_URL=redis://127.0.0.1:6379/0 go test -run x -bench RevokeMatchingAll1M -benchtime 1x ./redisstore/
+//
+// Besides the time it reports the CPU Redis spent revoking (INFO cpu) and
+// the round trip of PINGs sent back to back meanwhile on another
+// connection: how long other clients wait behind the scripts.
 
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,9 +54,14 @@ func BenchmarkRevokeMatchingAll1M(b *testing.B) {
 			b.Fatalf("CountLive = %v, %v; want %d database sessions", live, err, sessions)
 		}
 
+		cpu := redisCPU(b, raw)
+		stop := pingProbe(b, raw)
 		b.StartTimer()
 		n, subs, err := st.RevokeMatching(ctx, sessiond.RevokeFilter{All: true}, benchNow, sessiond.ReasonIncident)
 		b.StopTimer()
+		pings := stop()
+		b.ReportMetric((redisCPU(b, raw) - cpu).Seconds(), "redis-cpu-s")
+		reportLatency(b, pings, "ping")
 		if err != nil || n != sessions || len(subs) != subjects {
 			b.Fatalf("RevokeMatching(all) = %d, %d subjects, %v; want %d, %d", n, len(subs), err, sessions, subjects)
 		}
@@ -158,6 +168,54 @@ func bulkLoad(b *testing.B, c rueidis.Client, prefix string, n, subjects int) se
 		}
 	}
 	return probe
+}
+
+// pingProbe PINGs Redis back to back on its own connection until the
+// returned function is called, which returns each PING's round trip: what
+// another client waits while the revocation runs.
+func pingProbe(b *testing.B, c rueidis.Client) func() []time.Duration {
+	b.Helper()
+	var (
+		wg   sync.WaitGroup
+		rtts []time.Duration
+		err  error
+	)
+	done := make(chan struct{})
+	wg.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			start := time.Now()
+			if err = c.Do(context.Background(), c.B().Ping().Build()).Error(); err != nil {
+				return
+			}
+			rtts = append(rtts, time.Since(start))
+		}
+	})
+	return func() []time.Duration {
+		close(done)
+		wg.Wait()
+		if err != nil {
+			b.Fatalf("PING = %v", err)
+		}
+		return rtts
+	}
+}
+
+// reportLatency reports the median, 99th percentile and maximum of d in
+// µs.
+func reportLatency(b *testing.B, d []time.Duration, name string) {
+	if len(d) == 0 {
+		return
+	}
+	slices.Sort(d)
+	us := func(q float64) float64 { return float64(d[int(q*float64(len(d)-1))].Microseconds()) }
+	b.ReportMetric(us(0.5), name+"-p50-µs")
+	b.ReportMetric(us(0.99), name+"-p99-µs")
+	b.ReportMetric(us(1), name+"-max-µs")
 }
 
 func benchSubject(i int) string { return fmt.Sprintf("user%06d", i) }

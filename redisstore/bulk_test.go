@@ -1,10 +1,14 @@
 package redisstore_test
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/rueidis"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/redisstore"
@@ -101,15 +105,20 @@ func TestStore_RevokeMatchingQuiet(t *testing.T) {
 
 // TestStore_RevokeMatchingScriptSize checks the bound that keeps Redis
 // free for other clients during an incident revocation: no revocation
-// script handles more than BulkBatch sessions, every live session is in
-// exactly one, and, batched as on a Cluster, each script's keys share a
-// slot. (How long a script holds Redis is measured, not tested:
-// docs/redisstore.md.)
+// script handles more than WalkBatch sessions on a single Redis, where
+// each walks the expiry index itself, or BulkBatch on a Cluster, where
+// they are batched by slot (each script's keys share one), and every
+// live session is in exactly one. (How long a script holds Redis is
+// measured, not tested: docs/redisstore.md.)
 func TestStore_RevokeMatchingScriptSize(t *testing.T) {
 	eachBatching(t, func(t *testing.T, st *redisstore.Store, bySlot bool) {
 		ctx := t.Context()
 		t0 := now()
-		const sessions = 2*redisstore.BulkBatch + 101
+		batch := redisstore.WalkBatch
+		if bySlot {
+			batch = redisstore.BulkBatch
+		}
+		sessions := 2*batch + 101
 		want := make(map[sessiond.SessionID]bool, sessions)
 		for i := range sessions {
 			s := newSession(fmt.Sprintf("user%d", i%300), t0)
@@ -118,12 +127,27 @@ func TestStore_RevokeMatchingScriptSize(t *testing.T) {
 			}
 			want[s.ID] = true
 		}
+		if !bySlot {
+			at := t0.Add(time.Second)
+			if _, err := redisstore.BulkBegin(ctx, st, at, true); err != nil {
+				t.Fatalf("BulkBegin() = %v", err)
+			}
+			var got []int
+			for done := false; !done && len(got) <= sessions; {
+				n, d, err := redisstore.WalkStep(ctx, st, at)
+				if err != nil {
+					t.Fatalf("WalkStep() = %v", err)
+				}
+				got, done = append(got, n), d
+			}
+			if w := []int{batch, batch, 101}; !slices.Equal(got, w) {
+				t.Errorf("walk scripts revoked %v sessions; want %v", got, w)
+			}
+			return
+		}
 		scripts, err := redisstore.BulkScripts(ctx, st, t0.Add(time.Second))
 		if err != nil {
 			t.Fatalf("BulkScripts() = %v", err)
-		}
-		if !bySlot && len(scripts) != 3 {
-			t.Errorf("%d sessions went to %d scripts; want 3 (%d each at most)", sessions, len(scripts), redisstore.BulkBatch)
 		}
 		seen := make(map[sessiond.SessionID]bool, sessions)
 		for i, keys := range scripts {
@@ -141,7 +165,7 @@ func TestStore_RevokeMatchingScriptSize(t *testing.T) {
 				}
 				seen[id] = true
 			}
-			if bySlot && len(slots) != 1 {
+			if len(slots) != 1 {
 				t.Errorf("script %d spans %d slots; want 1", i, len(slots))
 			}
 		}
@@ -223,5 +247,226 @@ func eachBatching(t *testing.T, test func(t *testing.T, st *redisstore.Store, by
 			}
 			test(t, st, bySlot)
 		})
+	}
+}
+
+// TestStore_RevokeMatchingWalk checks the walk of the expiry index by
+// RevokeMatching{All} on a single Redis while sessions come and go: every
+// session live for the whole walk is revoked, and the count is what was
+// revoked, also when the last session walked leaves the index before the
+// next script (the walk goes on from where it was).
+func TestStore_RevokeMatchingWalk(t *testing.T) {
+	t.Parallel()
+	// walkFixture creates the sessions of a walk at at: stay, live
+	// throughout; doomed, idle until 2 minutes after t0, which
+	// DeleteExpired removes part way. Their absolute expiries take 7
+	// values, so the index has ties, and each set lies all along it.
+	type fixture struct {
+		st           *redisstore.Store
+		t0, at       time.Time
+		stay, doomed []sessiond.SessionID
+		create       func(n int, idle time.Duration) []sessiond.SessionID
+		incident     func(ids []sessiond.SessionID) int
+	}
+	setup := func(t *testing.T) (string, rueidis.Client, *fixture) {
+		prefix, st, raw := layoutStore(t)
+		f := &fixture{st: st, t0: now()}
+		f.at = f.t0.Add(time.Second)
+		f.create = func(n int, idle time.Duration) []sessiond.SessionID {
+			t.Helper()
+			ids := make([]sessiond.SessionID, 0, n)
+			for i := range n {
+				s := newSession(fmt.Sprintf("user%d", i%50), f.t0)
+				s.IdleExpiresAt = f.t0.Add(idle)
+				s.ExpiresAt = f.t0.Add(time.Hour + time.Duration(i%7)*time.Minute)
+				if err := st.Create(t.Context(), s); err != nil {
+					t.Fatalf("Create() = %v", err)
+				}
+				ids = append(ids, s.ID)
+			}
+			return ids
+		}
+		// incident counts the sessions of ids revoked by the incident.
+		f.incident = func(ids []sessiond.SessionID) int {
+			t.Helper()
+			n := 0
+			for _, id := range ids {
+				s, err := st.Get(t.Context(), id)
+				if errors.Is(err, sessiond.ErrNotFound) {
+					continue
+				}
+				if err != nil {
+					t.Fatalf("Get() = %v", err)
+				}
+				if s.RevokeReason == sessiond.ReasonIncident {
+					n++
+				}
+			}
+			return n
+		}
+		f.stay = f.create(3*redisstore.WalkBatch, 30*time.Minute)
+		f.doomed = f.create(redisstore.WalkBatch, 2*time.Minute)
+		return prefix, raw, f
+	}
+	checkStay := func(t *testing.T, f *fixture, except sessiond.SessionID) {
+		t.Helper()
+		for _, id := range f.stay {
+			s, err := f.st.Get(t.Context(), id)
+			want := sessiond.ReasonIncident
+			if id == except {
+				want = sessiond.ReasonLogout
+			}
+			if err != nil || s.RevokeReason != want {
+				t.Fatalf("Get(session live throughout) = %v, %v; want revoked (%s)", s, err, want)
+			}
+		}
+	}
+
+	t.Run("step by step", func(t *testing.T) {
+		t.Parallel()
+		prefix, raw, f := setup(t)
+		ctx := t.Context()
+		if _, err := redisstore.BulkBegin(ctx, f.st, f.at, true); err != nil {
+			t.Fatalf("BulkBegin() = %v", err)
+		}
+		total, steps := 0, 0
+		step := func() bool {
+			t.Helper()
+			n, done, err := redisstore.WalkStep(ctx, f.st, f.at)
+			if err != nil || n > redisstore.WalkBatch {
+				t.Fatalf("WalkStep() = %d, %v; want at most %d", n, err, redisstore.WalkBatch)
+			}
+			total += n
+			steps++
+			return done
+		}
+		if step() {
+			t.Fatal("WalkStep() = done after one script")
+		}
+		// The last session walked leaves the index, as a session swept
+		// at its expiry does.
+		walk := globalKey(prefix, fmt.Sprintf("walk:%d:", f.at.UnixMicro()))
+		last, err := raw.Do(ctx, raw.B().Hget().Key(walk).Field("m").Build()).ToString()
+		if err != nil {
+			t.Fatalf("HGET %s m = %v", walk, err)
+		}
+		if err := raw.Do(ctx, raw.B().Zrem().Key(globalKey(prefix, "exp")).Member(last).Build()).Error(); err != nil {
+			t.Fatalf("ZREM = %v", err)
+		}
+		// The doomed sessions are deleted, those the walk revoked first
+		// with them; one session live so far is revoked by a logout; new
+		// logins land before and after the walk's position.
+		revoked := f.incident(f.doomed)
+		if _, err := f.st.DeleteExpired(ctx, f.t0.Add(3*time.Minute), 10*redisstore.WalkBatch); err != nil {
+			t.Fatalf("DeleteExpired() = %v", err)
+		}
+		var logout sessiond.SessionID
+		for _, id := range f.stay {
+			if s, err := f.st.Get(ctx, id); err == nil && !s.Revoked() {
+				logout = id
+				break
+			}
+		}
+		if _, err := f.st.Revoke(ctx, logout, f.at, sessiond.ReasonLogout); err != nil {
+			t.Fatalf("Revoke() = %v", err)
+		}
+		late := f.create(redisstore.WalkBatch, 30*time.Minute)
+		for !step() {
+			if steps > 10 {
+				t.Fatalf("the walk is not over after %d scripts", steps)
+			}
+		}
+		checkStay(t, f, logout)
+		if want := revoked + f.incident(f.stay) + f.incident(late); total != want {
+			t.Errorf("the walk counted %d revocations; want %d", total, want)
+		}
+		// The same revocation again resumes the walk, which is over; a
+		// later one walks afresh and finds the logins behind it.
+		if n, _, err := f.st.RevokeMatching(ctx, sessiond.RevokeFilter{All: true}, f.at, sessiond.ReasonIncident); err != nil || n != 0 {
+			t.Errorf("RevokeMatching(all) resuming the walk = %d, %v; want 0", n, err)
+		}
+		behind := len(late) - f.incident(late)
+		if n, _, err := f.st.RevokeMatching(ctx, sessiond.RevokeFilter{All: true}, f.at.Add(time.Microsecond), sessiond.ReasonIncident); err != nil || n != behind || behind == 0 {
+			t.Errorf("RevokeMatching(all) later = %d, %v; want %d > 0 (the logins behind the walk)", n, err, behind)
+		}
+		if k := keys(t, raw, prefix+":{"+prefix+"}:walk"); len(k) != 0 {
+			t.Errorf("walk hashes left after RevokeMatching: %v", k)
+		}
+	})
+
+	t.Run("concurrent", func(t *testing.T) {
+		t.Parallel()
+		_, _, f := setup(t)
+		ctx := t.Context()
+		type result struct {
+			n   int
+			err error
+		}
+		res := make(chan result, 1)
+		go func() {
+			n, _, err := f.st.RevokeMatching(ctx, sessiond.RevokeFilter{All: true}, f.at, sessiond.ReasonIncident)
+			res <- result{n, err}
+		}()
+		var late []sessiond.SessionID
+		var r result
+	loop:
+		for {
+			select {
+			case r = <-res:
+				break loop
+			default:
+			}
+			late = append(late, f.create(10, 30*time.Minute)...)
+			if _, err := f.st.DeleteExpired(ctx, f.t0.Add(3*time.Minute), 50); err != nil {
+				t.Fatalf("DeleteExpired() = %v", err)
+			}
+		}
+		if r.err != nil {
+			t.Fatalf("RevokeMatching(all) = %v", r.err)
+		}
+		checkStay(t, f, "")
+		// Doomed sessions may have been revoked, counted, then deleted.
+		seen := f.incident(f.stay) + f.incident(f.doomed) + f.incident(late)
+		if r.n < seen || r.n > seen+len(f.doomed) {
+			t.Errorf("RevokeMatching(all) = %d; want %d to %d", r.n, seen, seen+len(f.doomed))
+		}
+	})
+}
+
+// TestStore_RevokeMatchingLateLogin checks the kill switch as the Manager
+// calls it (every session, issued before just after at) on a single
+// Redis, where the live indexes are set aside whole: a session created
+// after at, before the store gets to it, is not revoked and still counts
+// as live.
+func TestStore_RevokeMatchingLateLogin(t *testing.T) {
+	t.Parallel()
+	st := newStore(t, redisstore.Options{})
+	ctx := t.Context()
+	t0 := now()
+	at := t0.Add(time.Minute)
+	for i := range 4 {
+		s := newSession(fmt.Sprintf("user%d", i), t0)
+		if i%2 == 1 {
+			s.Strategy = sessiond.StrategyHybrid
+		}
+		if err := st.Create(ctx, s); err != nil {
+			t.Fatalf("Create() = %v", err)
+		}
+	}
+	late := newSession("user9", at.Add(time.Second))
+	late.Strategy = sessiond.StrategyHybrid
+	if err := st.Create(ctx, late); err != nil {
+		t.Fatalf("Create(late) = %v", err)
+	}
+	f := sessiond.RevokeFilter{All: true, IssuedBefore: at.Add(time.Microsecond)}
+	if n, _, err := st.RevokeMatching(ctx, f, at, sessiond.ReasonIncident); err != nil || n != 4 {
+		t.Fatalf("RevokeMatching() = %d, %v; want 4", n, err)
+	}
+	live, err := st.CountLive(ctx, at)
+	if err != nil || live[sessiond.StrategyHybrid] != 1 || live[sessiond.StrategyDatabase] != 0 {
+		t.Errorf("CountLive() = %v, %v; want the late login only (hybrid 1)", live, err)
+	}
+	if s, err := st.Get(ctx, late.ID); err != nil || s.Revoked() {
+		t.Errorf("Get(late) = %v, %v; want live", s, err)
 	}
 }

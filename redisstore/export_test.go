@@ -70,5 +70,18 @@ const BulkBatch = bulkBatch
 // the live indexes set aside) and returns the set-aside indexes' names,
 // as a revocation that failed right after it would leave them.
 func BulkBegin(ctx context.Context, s *Store, at time.Time, all bool) ([]string, error) {
-	return s.bulkBegin(ctx, at, all)
+	return s.bulkBegin(ctx, at, all, s.walkKey(at, ""))
+}
+
+// WalkBatch bounds the sessions of one walk script (a single Redis).
+const WalkBatch = walkBatch
+
+// WalkStep runs one script of RevokeMatching{All}'s walk at at on a
+// single Redis, after BulkBegin, and returns how many sessions it revoked
+// and whether the walk is over.
+func WalkStep(ctx context.Context, s *Store, at time.Time) (int, bool, error) {
+	b := &bulkRevocation{s: s, at: at, reason: sessiond.ReasonIncident, subjects: make(map[string]struct{})}
+	keys, args := b.walkArgs(s.walkKey(at, ""), "")
+	done, err := b.walkStep(ctx, keys, args)
+	return b.n, done, err
 }
