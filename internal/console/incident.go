@@ -95,7 +95,7 @@ func (c *Console) incident(w http.ResponseWriter, r *http.Request, key apikey.Ke
 		return
 	}
 	req.Reason = "console (" + key.ID + "): " + req.Reason
-	n, err := c.o.Incident(r.Context(), req)
+	n, err := c.o.Incident(httpapi.IncidentContext(w, r), req)
 	if err != nil {
 		c.log.ErrorContext(r.Context(), "console: kill switch", "key_id", key.ID, "revoked", n, "err", err)
 		status := http.StatusServiceUnavailable

@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/apitype"
@@ -10,6 +12,11 @@ import (
 
 // IncidentRequest is the body of POST /v1/revocations, the kill switch.
 type IncidentRequest = apitype.Incident
+
+// incidentWriteTime is how long the kill switch's answer may take to
+// write, in place of server.write_timeout: revoking a million sessions
+// takes seconds on every store, and the answer carries the count.
+const incidentWriteTime = 10 * time.Minute
 
 // POST /v1/revocations
 func (s *server) incident(w http.ResponseWriter, r *http.Request) error {
@@ -36,10 +43,21 @@ func (s *server) incident(w http.ResponseWriter, r *http.Request) error {
 	if len(req.Reason) > 256 {
 		return &sessiond.ArgumentError{Field: "reason", Msg: "at most 256 bytes"}
 	}
-	n, err := s.incidentFn(r.Context(), req)
+	n, err := s.incidentFn(IncidentContext(w, r), req)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, "application/json", apitype.RevokedCount{Revoked: n})
 	return nil
+}
+
+// IncidentContext is the context to run the kill switch of request r in,
+// for this API and the console. A kill switch stopped half way is worse
+// than one that ends late: it runs to its end even when the client goes
+// away (the watermark has already stopped every token; the store's record
+// is what remains), and w's write deadline moves incidentWriteTime ahead
+// so that server.write_timeout does not cut off the answer.
+func IncidentContext(w http.ResponseWriter, r *http.Request) context.Context {
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(incidentWriteTime))
+	return context.WithoutCancel(r.Context())
 }

@@ -3,8 +3,12 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -156,4 +160,81 @@ func TestIncident_Route(t *testing.T) {
 	if r := e.do(http.MethodGet, "/sdk/sessiond.js", "", nil, map[string]string{"Authorization": ""}); r.status != 200 {
 		t.Errorf("/sdk/sessiond.js = %d", r.status)
 	}
+}
+
+// TestIncident_Long: a kill switch that takes longer than the server's
+// write timeout still answers, and one whose client goes away runs to its
+// end with a context that is not canceled. Before, the connection was cut
+// at server.write_timeout (the CLI saw EOF after 15 s on about 680,000
+// Redis sessions) and the revocation stopped with the request's context.
+func TestIncident_Long(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{}, 1)
+	canceled := make(chan bool, 1)
+	var slow atomic.Bool
+	e := newEnv(t, sessiond.StrategyHybrid, func(o *httpapi.Options) {
+		o.Incident = func(ctx context.Context, req httpapi.IncidentRequest) (int, error) {
+			if slow.Load() {
+				time.Sleep(300 * time.Millisecond) // three write timeouts
+				return 3, nil
+			}
+			started <- struct{}{}
+			<-release
+			select {
+			case <-ctx.Done():
+				canceled <- true
+			case <-time.After(time.Second): // the server has seen the client go by now
+				canceled <- false
+			}
+			return 1, nil
+		}
+	})
+	srv := httptest.NewUnstartedServer(e.handler)
+	srv.Config.WriteTimeout = 100 * time.Millisecond
+	srv.Start()
+	t.Cleanup(srv.Close)
+	post := func(ctx context.Context) (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/v1/revocations", strings.NewReader(`{"all":true,"reason":"drill"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+apiKey)
+		return srv.Client().Do(req)
+	}
+
+	t.Run("longer than the write timeout", func(t *testing.T) {
+		slow.Store(true)
+		defer slow.Store(false)
+		resp, err := post(t.Context())
+		if err != nil {
+			t.Fatalf("POST /v1/revocations = %v; want an answer after the write timeout", err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK || string(b) != "{\"revoked\":3}\n" {
+			t.Fatalf("POST /v1/revocations = %d %q, %v; want 200 {\"revoked\":3}", resp.StatusCode, b, err)
+		}
+	})
+
+	t.Run("client gone", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		errc := make(chan error, 1)
+		go func() {
+			resp, err := post(ctx)
+			if err == nil {
+				resp.Body.Close()
+			}
+			errc <- err
+		}()
+		<-started
+		cancel()
+		if err := <-errc; !errors.Is(err, context.Canceled) {
+			t.Fatalf("POST with the client gone = %v; want context.Canceled", err)
+		}
+		close(release)
+		if <-canceled {
+			t.Fatal("the kill switch's context was canceled when its client went away; want it to run to its end")
+		}
+	})
 }
