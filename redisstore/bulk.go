@@ -275,7 +275,7 @@ return out
 
 // RevokeMatching revokes every session live at at that f selects, with
 // reason; see sessiond.BulkRevoker. It returns how many it revoked and
-// their distinct subjects, sorted. ErrInvalidArgument if f sets nothing.
+// their distinct subjects, in no order. ErrInvalidArgument if f sets nothing.
 //
 // With Subjects it reads those subjects' indexes; otherwise it walks the
 // global expiry index from the first session whose absolute expiry is
@@ -339,11 +339,12 @@ func (s *Store) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, at 
 		s.recent.addAll()
 		s.dec.invalidate(nil)
 	}
+	// In no order: sorting a million subjects took 0.4 s after the last
+	// script, and no caller needs an order (BulkRevoker promises none).
 	subjects := make([]string, 0, len(b.subjects))
 	for sub := range b.subjects {
 		subjects = append(subjects, sub)
 	}
-	slices.Sort(subjects)
 	if err != nil {
 		return b.n, subjects, s.fail(op, err)
 	}
