@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,8 +36,14 @@ func Start(t testing.TB) *Cluster {
 	testenv.Programs(t, "a Redis Cluster", "", "redis-server", "redis-cli")
 	c := &Cluster{t: t, dir: t.TempDir(), procs: map[int]*exec.Cmd{}}
 	t.Cleanup(c.killAll)
-	for range 6 {
+	for len(c.ports) < 6 {
+		// A port freed a moment ago may come back before the node started
+		// on it has bound it (seen in CI: two nodes given one port); each
+		// node also takes its port + 10000 for the cluster bus.
 		port := testenv.FreePort(t)
+		if slices.ContainsFunc(c.ports, func(p int) bool { return p == port || p+10000 == port || p == port+10000 }) {
+			continue
+		}
 		c.ports = append(c.ports, port)
 		c.startNode(port)
 	}
