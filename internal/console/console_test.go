@@ -38,6 +38,9 @@ type fixture struct {
 	verify sessiond.Secret
 	// incidents are the requests the kill switch received.
 	incidents []httpapi.IncidentRequest
+	// incidentsCancelable: whether each ran with a context that its
+	// request's end could cancel.
+	incidentsCancelable []bool
 }
 
 func newFixture(t *testing.T) *fixture { t.Helper(); return newFixtureWith(t, nil) }
@@ -66,6 +69,7 @@ func newFixtureWith(t *testing.T, opt func(*fixture, *console.Options)) *fixture
 	f := &fixture{t: t, store: store, mgr: mgr, keys: keys, clock: clock, admin: admin, adminK: adminK, verify: verify}
 	incident := func(ctx context.Context, req httpapi.IncidentRequest) (int, error) {
 		f.incidents = append(f.incidents, req)
+		f.incidentsCancelable = append(f.incidentsCancelable, ctx.Done() != nil)
 		return mgr.RevokeMatching(ctx, sessiond.RevokeFilter{All: req.All, Subjects: req.Subjects, IssuedBefore: req.IssuedBefore},
 			sessiond.ReasonIncident, req.Notify)
 	}

@@ -63,6 +63,11 @@ func TestConsole_Incident(t *testing.T) {
 	if len(f.incidents) != 1 || !strings.Contains(f.incidents[0].Reason, "stolen laptop") || !strings.Contains(f.incidents[0].Reason, f.adminK.ID) || !f.incidents[0].Notify {
 		t.Errorf("incident request: %+v", f.incidents)
 	}
+	// A kill switch runs to its end even if the operator's browser goes
+	// away: its context is not the request's.
+	if len(f.incidentsCancelable) != 1 || f.incidentsCancelable[0] {
+		t.Errorf("kill switch contexts cancelable with the request: %v; want [false]", f.incidentsCancelable)
+	}
 	resp, body = f.do(c, "POST", "/console/incident", form("scope", "all"), "same-origin")
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Revoked 1 session(s).") || f.live(carol) {
 		t.Errorf("kill switch on all: %d", resp.StatusCode)
