@@ -15,7 +15,9 @@ import (
 // Refresh rotation runs in two phases, as the flow of the strategy sees
 // it: check the presented token (nothing written), then issue the successor
 // and persist it. Between them the Manager applies its policy: the anomaly
-// rules, and reuse detection for a token already retired.
+// rules, and reuse detection for a token already retired. A session
+// revoked between the two phases is refused by the store's swap itself
+// (Store.SwapRefresh), with the same ErrRevoked as one revoked before.
 //
 // With Options.RefreshFailures, a failed refresh of a genuine token counts
 // against its subject; past the limit it returns a *RateLimitError

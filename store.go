@@ -148,9 +148,19 @@ type Store interface {
 	// current refresh token of the session (a sibling issued by an earlier
 	// swap within the grace window) is retired at sw.Now too, so one token
 	// never forks into several live chains. It also writes the session's
-	// activity. It fails with ErrNotFound if Old is unknown and
-	// ErrRefreshReused if Old was retired before sw.GraceSince; then
-	// nothing changes. Under any number of concurrent calls with the same
+	// activity. It fails, and then nothing changes (no token retired or
+	// stored, no activity, none of sw.Events or sw.Deliveries written),
+	// with the first of these that applies:
+	//   - ErrNotFound: Old is not a stored refresh token;
+	//   - ErrInvalidArgument: sw.Next is not a token of Old's session;
+	//   - ErrRevoked: Old's session is revoked. The store decides this in
+	//     the swap's own atomic step, so a revocation that lands after the
+	//     caller checked the session but before the swap still refuses it;
+	//   - ErrRefreshReused: Old was retired before sw.GraceSince.
+	// It fails with ErrConflict if sw.Next's hash exists; a store may
+	// find that before or after ErrRevoked and ErrRefreshReused (a
+	// successor's hash is fresh and random, so only a caller's mistake
+	// repeats one). Under any number of concurrent calls with the same
 	// Old and a zero grace, exactly one succeeds; with a grace, all may
 	// succeed but exactly one Next is left current.
 	SwapRefresh(ctx context.Context, sw RefreshSwap) error

@@ -113,10 +113,11 @@ func (s *Store) Touch(ctx context.Context, id sessiond.SessionID, lastActive, id
 }
 
 // SwapRefresh retires sw.Old and stores sw.Next in one step, and writes the
-// session's activity (unless the session is revoked). ErrNotFound if Old is
-// not a stored refresh token, ErrRefreshReused if it was retired outside the
-// grace window, ErrConflict if Next's hash exists, ErrInvalidArgument if Next
-// is not a refresh token of Old's session; in each case nothing changes.
+// session's activity. ErrNotFound if Old is not a stored refresh token,
+// ErrInvalidArgument if Next is not a refresh token of Old's session,
+// ErrRevoked if that session is revoked, ErrRefreshReused if Old was
+// retired outside the grace window, ErrConflict if Next's hash exists
+// (the first that applies, in this order); in each case nothing changes.
 func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error {
 	details, err := sessiond.EncodeEvents(sw.Events)
 	if err := s.lock(ctx, "swap refresh token", sw.Validate(), err); err != nil {
@@ -129,6 +130,11 @@ func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error 
 	}
 	if err := sw.CheckSession(old.t.SessionID); err != nil {
 		return fmt.Errorf("memstore: swap refresh token: %w", err)
+	}
+	// Decided under the lock, so a revocation that lands after the
+	// caller's check but before the swap still refuses it.
+	if old.rec.s.Revoked() {
+		return fmt.Errorf("memstore: swap refresh token: %w", sessiond.ErrRevoked)
 	}
 	if !old.t.RetiredAt.IsZero() && !sw.InGrace(old.t.RetiredAt) {
 		return fmt.Errorf("memstore: swap refresh token: %w", sessiond.ErrRefreshReused)
@@ -146,10 +152,8 @@ func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error 
 	}
 	rec.current = rec.current[:0]
 	s.addToken(rec, sw.Next)
-	if !rec.s.Revoked() {
-		rec.s.LastActiveAt = sw.LastActiveAt
-		rec.s.IdleExpiresAt = sw.IdleExpiresAt
-	}
+	rec.s.LastActiveAt = sw.LastActiveAt
+	rec.s.IdleExpiresAt = sw.IdleExpiresAt
 	s.appendEvents(sw.Events, details)
 	s.enqueue(sw.Deliveries)
 	return nil

@@ -225,12 +225,12 @@ func TestStore_RefreshIsHOT(t *testing.T) {
 	}
 	next := newToken(sessiond.KindRefresh, s.ID, now)
 	var (
-		kind    int16
-		sid     string
-		swapped bool
+		kind             int16
+		sid              string
+		revoked, swapped bool
 	)
 	if err := tx.QueryRow(ctx, swapSQL, old.Hash[:], next.Hash[:], string(s.ID), next.IssuedAt, next.ExpiresAt,
-		now, now, now, now.Add(31*time.Minute)).Scan(&kind, &sid, &swapped); err != nil || !swapped {
+		now, now, now, now.Add(31*time.Minute)).Scan(&kind, &sid, &revoked, &swapped); err != nil || !swapped {
 		t.Fatalf("swap = %v, %v; want swapped", swapped, err)
 	}
 	var updated, hot int

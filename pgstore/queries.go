@@ -128,15 +128,19 @@ func newQueries(schema string) queries {
 		// (cur reads it without a lock of its own) and every sibling it
 		// must retire. Every swap that can change a token of session $3
 		// names $3 and holds that lock; a swap naming another session
-		// changes nothing (ok is empty).
+		// changes nothing (ok is empty). Revoke updates the session row,
+		// so it waits for that lock too: cur's revoked_at is the truth at
+		// the swap, and a revoked session changes nothing (ok is empty).
 		swapLock:  `SELECT 1 FROM {schema}.sessions WHERE id = $1 FOR UPDATE`,
 		groupLock: `SELECT 1 FROM {schema}.sessions WHERE id = ANY ($1::text[]) FOR UPDATE NOWAIT`,
 
 		swap: `WITH cur AS (
-			SELECT kind, session_id, retired_at FROM {schema}.tokens WHERE hash = $1
+			SELECT t.kind, t.session_id, t.retired_at, s.revoked_at
+			FROM {schema}.tokens t JOIN {schema}.sessions s ON s.id = t.session_id
+			WHERE t.hash = $1
 		), ok AS (
 			SELECT session_id FROM cur
-			WHERE kind = 2 AND session_id = $3
+			WHERE kind = 2 AND session_id = $3 AND revoked_at IS NULL
 				AND (retired_at IS NULL OR ($7::timestamptz < $6::timestamptz AND retired_at >= $7::timestamptz))
 		), retire AS (
 			-- Old (unless retired within the grace window) and any
@@ -151,9 +155,9 @@ func newQueries(schema string) queries {
 			SELECT $2, session_id, 2, $4, $5 FROM ok
 		), activity AS (
 			UPDATE {schema}.sessions SET last_active_at = $8, idle_expires_at = $9, gc_at = least(gc_at, $9)
-			WHERE id = $3 AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM ok)
+			WHERE id = $3 AND EXISTS (SELECT 1 FROM ok)
 		){records}
-		SELECT cur.kind, cur.session_id, EXISTS (SELECT 1 FROM ok) FROM cur`,
+		SELECT cur.kind, cur.session_id, cur.revoked_at IS NOT NULL, EXISTS (SELECT 1 FROM ok) FROM cur`,
 
 		// revoke, revokeSubject, evict: each logs what it revokes in
 		// revocation_log, which Revocations reads (migration 0007).

@@ -245,11 +245,13 @@ func (s *Store) Touch(ctx context.Context, id sessiond.SessionID, lastActive, id
 }
 
 // SwapRefresh retires sw.Old and stores sw.Next in one statement, and
-// writes the session's activity unless the session is revoked. ErrNotFound
-// if Old is not a stored refresh token, ErrRefreshReused if it was retired
-// outside the grace window (a GraceSince not before Now allows none),
-// ErrConflict if Next's hash exists, ErrInvalidArgument if Next is not a
-// refresh token of Old's session; in each case nothing changes. Of any
+// writes the session's activity. ErrNotFound if Old is not a stored
+// refresh token, ErrInvalidArgument if Next is not a refresh token of
+// Old's session, ErrRevoked if that session is revoked (decided by the
+// statement, under the session's lock), ErrRefreshReused if Old was
+// retired outside the grace window (a GraceSince not before Now allows
+// none), ErrConflict if Next's hash exists (the first that applies, in
+// this order); in each case nothing changes. Of any
 // number of concurrent swaps of one Old with zero grace, exactly one
 // succeeds. Under load the swap shares its transaction with the other
 // writes waiting at that moment (groupcommit.go).
@@ -292,16 +294,19 @@ func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error 
 		return fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrNotFound)
 	case r.session != string(sw.Next.SessionID):
 		return wrap(op, sw.CheckSession(sessiond.SessionID(r.session)))
+	case r.revoked:
+		return fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrRevoked)
 	}
 	return fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrRefreshReused)
 }
 
 // swapResult is what the swap statement reports: the old token's kind and
-// session (found: it exists) and whether the successor was stored.
+// session (found: it exists), whether that session is revoked and whether
+// the successor was stored.
 type swapResult struct {
-	kind           int16
-	session        string
-	found, swapped bool
+	kind                    int16
+	session                 string
+	found, revoked, swapped bool
 }
 
 // queueSwap queues the swap of sw on b, with its events and deliveries:
@@ -320,7 +325,7 @@ func (s *Store) queueSwap(b *pgx.Batch, sw sessiond.RefreshSwap, evArgs, dArgs [
 		sw.Now, sw.GraceSince, sw.LastActiveAt, sw.IdleExpiresAt)
 	args = append(append(args, evArgs...), dArgs...)
 	b.Queue(s.q.swapRec[withRecords(evArgs != nil, dArgs != nil)], args...).QueryRow(func(row pgx.Row) error {
-		err := row.Scan(&r.kind, &r.session, &r.swapped)
+		err := row.Scan(&r.kind, &r.session, &r.revoked, &r.swapped)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // not found
 		}

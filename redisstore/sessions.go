@@ -438,11 +438,13 @@ func (s *Store) activityArgs(tag string, id sessiond.SessionID, idle time.Time) 
 
 // SwapRefresh retires sw.Old and stores sw.Next in one script, and writes
 // the session's activity. ErrNotFound if Old is not a stored refresh
-// token, ErrRevoked if its session is revoked (decided in the script, so
-// a revocation between the caller's check and the swap still wins),
-// ErrRefreshReused if Old was retired outside the grace window,
-// ErrConflict if Next's hash exists, ErrInvalidArgument if Next is not a
-// refresh token of Old's session; in each case nothing changes.
+// token, ErrInvalidArgument if Next is not a refresh token of Old's
+// session, ErrRevoked if that session is revoked (decided in the script,
+// so a revocation between the caller's check and the swap still wins),
+// ErrRefreshReused if Old was retired outside the grace window (the first
+// that applies, in this order); ErrConflict if Next's hash exists, found
+// before ErrRevoked and ErrRefreshReused (Next's route key is reserved
+// first). In each case nothing changes.
 func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error {
 	const op = "swap refresh token"
 	if err := ctxErr(ctx, op, sw.Validate()); err != nil {

@@ -163,18 +163,7 @@ func testSwapRefresh(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 		f.wantToken(taken)
 		f.wantSession(f.s)
 	})
-	t.Run("RevokedSessionStaysRevoked", func(t *testing.T) {
-		f := setupSwap(t, newStore)
-		f.revoke(f.s.ID, at(time.Minute), sessiond.ReasonLogout)
-		// Whether the swap succeeds is the caller's business (it checks
-		// the session first); it must not bring the session back.
-		_ = f.st.SwapRefresh(f.ctx, f.swap(at(time.Hour), 0))
-		got := f.get(f.s.ID)
-		if !got.RevokedAt.Equal(at(time.Minute)) || got.RevokeReason != sessiond.ReasonLogout {
-			t.Errorf("after SwapRefresh, Get(%s) revoked = %v %q; want %v %q",
-				f.s.ID, got.RevokedAt, got.RevokeReason, at(time.Minute), sessiond.ReasonLogout)
-		}
-	})
+	t.Run("Revoked", func(t *testing.T) { testSwapRevoked(t, newStore) })
 	t.Run("ConcurrentZeroGrace", func(t *testing.T) {
 		f := setupSwap(t, newStore)
 		swaps, errs := f.concurrentSwaps(50, 0)
@@ -258,4 +247,85 @@ func (f *swapFixture) concurrentSwaps(n int, grace time.Duration) ([]sessiond.Re
 	close(start)
 	wg.Wait()
 	return swaps, errs
+}
+
+// testSwapRevoked: a swap of a revoked session's token fails with
+// ErrRevoked and changes nothing, whatever the token's state. The store
+// decides it in the swap itself, because the caller's check of the
+// session and the swap are two steps a revocation can land between.
+func testSwapRevoked(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
+	revokedAt := at(time.Hour + time.Minute)
+	now := at(time.Hour + 2*time.Minute)
+	for _, tc := range []struct {
+		name string
+		// before runs on the fresh fixture before the revocation (a swap
+		// that retires f.old, say) and returns the swap to try after it,
+		// and the successors it stored, which must stay as they are.
+		before func(f *swapFixture) (sessiond.RefreshSwap, []sessiond.TokenHash)
+		want   error
+	}{
+		{"Current", func(f *swapFixture) (sessiond.RefreshSwap, []sessiond.TokenHash) {
+			return f.swap(now, 0), nil
+		}, sessiond.ErrRevoked},
+		{"RetiredWithinGrace", func(f *swapFixture) (sessiond.RefreshSwap, []sessiond.TokenHash) {
+			first := f.swap(at(time.Hour), 0)
+			f.mustSwap(first)
+			return f.swap(now, time.Hour), []sessiond.TokenHash{first.Next.Hash}
+		}, sessiond.ErrRevoked},
+		// Revoked before reused: the session is over either way, and the
+		// reuse report belongs to a live session's theft.
+		{"RetiredOutsideGrace", func(f *swapFixture) (sessiond.RefreshSwap, []sessiond.TokenHash) {
+			first := f.swap(at(time.Hour), 0)
+			f.mustSwap(first)
+			return f.swap(now, 0), []sessiond.TokenHash{first.Next.Hash}
+		}, sessiond.ErrRevoked},
+		{"UnknownOld", func(f *swapFixture) (sessiond.RefreshSwap, []sessiond.TokenHash) {
+			sw := f.swap(now, 0)
+			sw.Old = randomHash()
+			return sw, nil
+		}, sessiond.ErrNotFound},
+		{"NextOfOtherSession", func(f *swapFixture) (sessiond.RefreshSwap, []sessiond.TokenHash) {
+			sw := f.swap(now, 0)
+			sw.Next.SessionID = sessiond.NewSessionID()
+			return sw, nil
+		}, sessiond.ErrInvalidArgument},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := setupSwap(t, newStore)
+			sw, kept := tc.before(f)
+			kept = append(kept, f.old.Hash)
+			f.revoke(f.s.ID, revokedAt, sessiond.ReasonLogout)
+			// The swap carries its records, as the Manager's does: a store
+			// that writes them must not write them for a refused swap.
+			e := newEvent(sessiond.EventSessionRefreshed, f.s.Subject, f.s.ID, now)
+			d := newDelivery(now)
+			d.EventID = e.ID
+			sw.Events, sw.Deliveries = []sessiond.Event{e}, []sessiond.Delivery{d}
+
+			wantTokens := make([]sessiond.Token, len(kept))
+			for i, h := range kept {
+				wantTokens[i], _ = f.lookup(h)
+			}
+			wantSession := f.get(f.s.ID)
+			wantErr(t, "SwapRefresh(revoked session)", f.st.SwapRefresh(f.ctx, sw), tc.want)
+
+			for _, want := range wantTokens {
+				f.wantToken(want)
+			}
+			f.wantNoToken(sw.Next.Hash)
+			checkSession(t, "after the refused swap, Get", f.get(f.s.ID), wantSession)
+			if l, ok := f.st.(sessiond.EventLog); ok {
+				events, _, err := l.QueryEvents(f.ctx, sessiond.EventQuery{SessionID: f.s.ID})
+				if err != nil || len(events) != 0 {
+					t.Errorf("after the refused swap, QueryEvents = %d events, %v; want none", len(events), err)
+				}
+			}
+			if o, ok := f.st.(sessiond.Outbox); ok {
+				ds, err := o.ListDeliveries(f.ctx, sessiond.DeliveryPending, 10)
+				if err != nil || len(ds) != 0 {
+					t.Errorf("after the refused swap, ListDeliveries = %v, %v; want none", deliveryIDs(ds), err)
+				}
+			}
+		})
+	}
 }

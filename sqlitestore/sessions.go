@@ -135,7 +135,8 @@ const (
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	swapRetireQuery = `UPDATE tokens SET retired_at = ?
 		WHERE hash = ? AND kind = ? AND retired_at IS NULL RETURNING session_id`
-	swapOldQuery      = `SELECT session_id, retired_at FROM tokens WHERE hash = ? AND kind = ?`
+	swapOldQuery = `SELECT t.session_id, t.retired_at, s.revoked_at IS NOT NULL
+		FROM tokens t JOIN sessions s ON s.id = t.session_id WHERE t.hash = ? AND t.kind = ?`
 	swapSiblingsQuery = `UPDATE tokens SET retired_at = ?
 		WHERE session_id = ? AND kind = ? AND retired_at IS NULL`
 	insertTokenQuery = `INSERT INTO tokens (hash, session_id, kind, issued_at, expires_at, retired_at)
@@ -212,11 +213,12 @@ func (s *Store) Touch(ctx context.Context, id sessiond.SessionID, lastActive, id
 }
 
 // SwapRefresh retires sw.Old and stores sw.Next in one IMMEDIATE
-// transaction, and writes the session's activity (unless the session is
-// revoked). ErrNotFound if Old is not a stored refresh token,
-// ErrRefreshReused if it was retired outside the grace window, ErrConflict
-// if Next's hash exists, ErrInvalidArgument if Next is not a refresh token
-// of Old's session; in each case nothing changes.
+// transaction, and writes the session's activity. ErrNotFound if Old is
+// not a stored refresh token, ErrInvalidArgument if Next is not a refresh
+// token of Old's session, ErrRevoked if that session is revoked,
+// ErrRefreshReused if Old was retired outside the grace window,
+// ErrConflict if Next's hash exists (the first that applies, in this
+// order); in each case nothing changes.
 func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error {
 	const op = "swap refresh token"
 	if err := sw.Validate(); err != nil {
@@ -227,23 +229,46 @@ func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error 
 		return wrap(op, err)
 	}
 	return s.write(ctx, op, func(tx *sql.Tx) error {
+		// An error returned after a write here undoes it: a write that
+		// fails is rolled back whole (groupcommit.go).
 		var sid string
 		err := s.queryRow(ctx, tx, swapRetireQuery, micro(sw.Now), sw.Old[:], int64(sessiond.KindRefresh)).Scan(&sid)
 		if errors.Is(err, sql.ErrNoRows) {
 			// Not current: unknown, or retired already.
-			var retired sql.NullInt64
-			err = s.queryRow(ctx, tx, swapOldQuery, sw.Old[:], int64(sessiond.KindRefresh)).Scan(&sid, &retired)
+			var (
+				retired sql.NullInt64
+				revoked bool
+			)
+			err = s.queryRow(ctx, tx, swapOldQuery, sw.Old[:], int64(sessiond.KindRefresh)).Scan(&sid, &retired, &revoked)
 			if err != nil {
 				return err // sql.ErrNoRows: ErrNotFound
 			}
-			if !sw.InGrace(fromNullMicro(retired)) {
+			if err := sw.CheckSession(sessiond.SessionID(sid)); err != nil {
+				return err
+			}
+			switch {
+			case revoked:
+				return sessiond.ErrRevoked
+			case !sw.InGrace(fromNullMicro(retired)):
 				return sessiond.ErrRefreshReused
 			}
 		} else if err != nil {
 			return err
-		}
-		if err := sw.CheckSession(sessiond.SessionID(sid)); err != nil {
+		} else if err := sw.CheckSession(sessiond.SessionID(sid)); err != nil {
 			return err
+		}
+		// The activity goes first: the session row it updates says whether
+		// the session is revoked, in this transaction, so a revocation
+		// between the caller's check and this swap refuses it, at no extra
+		// statement.
+		res, err := s.exec(ctx, tx, swapActivityQuery, micro(sw.LastActiveAt), micro(sw.IdleExpiresAt), sid)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return sessiond.ErrRevoked // the token's foreign key: the session exists
 		}
 		// Next becomes the session's only current refresh token: a sibling
 		// issued by an earlier swap within the grace window retires, so one
@@ -252,9 +277,6 @@ func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error 
 			return err
 		}
 		if err := s.insertToken(ctx, tx, sw.Next); err != nil {
-			return err
-		}
-		if _, err := s.exec(ctx, tx, swapActivityQuery, micro(sw.LastActiveAt), micro(sw.IdleExpiresAt), sid); err != nil {
 			return err
 		}
 		// The change's event and webhook deliveries commit with it.

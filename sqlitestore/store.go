@@ -293,7 +293,7 @@ func (s *Store) fail(op string, err error) error {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
 		errors.Is(err, sessiond.ErrNotFound), errors.Is(err, sessiond.ErrConflict),
 		errors.Is(err, sessiond.ErrRefreshReused), errors.Is(err, sessiond.ErrInvalidArgument),
-		errors.Is(err, sessiond.ErrLimitReached):
+		errors.Is(err, sessiond.ErrLimitReached), errors.Is(err, sessiond.ErrRevoked):
 		return fmt.Errorf("%s: %w", prefix, err)
 	case s.closed.Load(), errors.Is(err, sql.ErrConnDone):
 		return fmt.Errorf("%s: %w", prefix, sessiond.ErrStoreUnavailable)
