@@ -37,6 +37,9 @@ type Client struct {
 	base string // escaped, no trailing slash
 	key  sessiond.Secret
 	hc   *http.Client
+	// long is hc for the kill switch, which may run for minutes: its
+	// Timeout is at least IncidentTimeout.
+	long *http.Client
 	ua   string
 
 	prover DPoPProver // WithDPoP
@@ -49,6 +52,7 @@ type Option func(*Client)
 // WithHTTPClient sends requests with hc (timeouts, TLS, proxies). The
 // Client uses a copy that does not follow redirects, so the API key is
 // never replayed to another URL. Default: a client with a 30-second timeout.
+// RevokeIncident waits at least IncidentTimeout whatever hc's Timeout.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Client) {
 		if hc != nil {
@@ -85,6 +89,11 @@ func New(baseURL string, apiKey sessiond.Secret, opts ...Option) (*Client, error
 	hc := *c.hc
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	c.hc = &hc
+	long := hc
+	if long.Timeout != 0 && long.Timeout < IncidentTimeout {
+		long.Timeout = IncidentTimeout
+	}
+	c.long = &long
 	return c, nil
 }
 
@@ -427,6 +436,11 @@ func (c *Client) do(ctx context.Context, op, method, path string, query url.Valu
 // send is do that also stores the DPoP-Nonce header of a `want` answer in
 // nonce, when nonce is not nil.
 func (c *Client) send(ctx context.Context, op, method, path string, query url.Values, in *body, out any, want int, nonce *string) error {
+	return c.sendWith(ctx, c.hc, op, method, path, query, in, out, want, nonce)
+}
+
+// sendWith is send with hc in place of the Client's own HTTP client.
+func (c *Client) sendWith(ctx context.Context, hc *http.Client, op, method, path string, query url.Values, in *body, out any, want int, nonce *string) error {
 	target := c.base + path // callers escape path segments
 	if len(query) > 0 {
 		target += "?" + query.Encode()
@@ -448,7 +462,7 @@ func (c *Client) send(ctx context.Context, op, method, path string, query url.Va
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("Authorization", "Bearer "+string(c.key))
 	req.Header.Set("User-Agent", c.ua)
-	resp, err := c.hc.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("client: %s: %w", op, err)
 	}

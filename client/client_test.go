@@ -332,3 +332,40 @@ func TestClient_RealServer(t *testing.T) {
 		t.Errorf("GetSession(\"..\") = %v; want ErrNotFound", err)
 	}
 }
+
+// TestClient_IncidentOutlivesTimeout: the kill switch may take longer than
+// the HTTP client's Timeout (30 seconds by default; a million sessions
+// take tens of seconds on some stores), so RevokeIncident waits at least
+// client.IncidentTimeout, while every other call keeps the client's.
+func TestClient_IncidentOutlivesTimeout(t *testing.T) {
+	t.Parallel()
+	const slow = 300 * time.Millisecond
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(slow)
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/v1/revocations":
+			fmt.Fprint(w, `{"revoked":7}`)
+		default:
+			fmt.Fprint(w, `{"sessions":[]}`)
+		}
+	}))
+	defer srv.Close()
+	c, err := client.New(srv.URL, "key", client.WithHTTPClient(&http.Client{Timeout: slow / 6}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ListSessions(t.Context(), "alice"); err == nil {
+		t.Fatal("ListSessions from a server slower than the client's Timeout = nil error; want a timeout (the test's premise)")
+	}
+	n, err := c.RevokeIncident(t.Context(), client.Incident{All: true, Reason: "test"})
+	if err != nil || n != 7 {
+		t.Fatalf("RevokeIncident from a server slower than the client's Timeout = %d, %v; want 7, nil", n, err)
+	}
+	// ctx still bounds it.
+	ctx, cancel := context.WithTimeout(t.Context(), slow/6)
+	defer cancel()
+	if _, err := c.RevokeIncident(ctx, client.Incident{All: true, Reason: "test"}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("RevokeIncident with a context that ends first = %v; want context.DeadlineExceeded", err)
+	}
+}

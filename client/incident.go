@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/sessiond/sessiond/apitype"
 )
@@ -10,11 +11,20 @@ import (
 // Incident is the kill switch's request: see apitype.Incident.
 type Incident = apitype.Incident
 
+// IncidentTimeout is how long RevokeIncident waits for the answer at
+// least, whatever the HTTP client's Timeout: a minute past the ten the
+// server allows itself to answer. On millions of sessions the kill switch
+// takes tens of seconds, more than the default 30-second timeout.
+const IncidentTimeout = 11 * time.Minute
+
 // RevokeIncident runs the kill switch and returns how many sessions it
-// revoked.
+// revoked. It waits up to IncidentTimeout, or until ctx ends. If it gives
+// up after the server had the request, the server still finishes the
+// revocation; running it again is harmless and reports the sessions that
+// were left.
 func (c *Client) RevokeIncident(ctx context.Context, in Incident) (int, error) {
 	var out apitype.RevokedCount
-	if err := c.do(ctx, "incident revoke", http.MethodPost, "/v1/revocations", nil, jsonBody(in), &out, http.StatusOK); err != nil {
+	if err := c.sendWith(ctx, c.long, "incident revoke", http.MethodPost, "/v1/revocations", nil, jsonBody(in), &out, http.StatusOK, nil); err != nil {
 		return 0, err
 	}
 	return out.Revoked, nil

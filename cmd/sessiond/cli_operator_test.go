@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -245,5 +248,42 @@ func TestCLI_ServeReportsEveryProblem(t *testing.T) {
 	}
 	if _, errOut, code := runCLI(t, nil, "serve", "--config", filepath.Join(t.TempDir(), "missing.yaml")); code != exitConfig || !strings.Contains(errOut, "missing.yaml") {
 		t.Errorf("serve with a missing file = exit %d, %q; want %d naming the file", code, errOut, exitConfig)
+	}
+}
+
+// TestCLI_IncidentWithoutAnswer: when `incident revoke` gets no answer (the
+// connection drops, it times out), it says the server goes on with a
+// revocation it started and that running it again is harmless; an answer
+// that refuses the request says only what the server said.
+func TestCLI_IncidentWithoutAnswer(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer sdak_refused" {
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				conn.Close() // no answer at all
+			}
+			return
+		}
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, `{"type":"about:blank","title":"Unauthorized","status":401,"code":"unauthorized"}`)
+	}))
+	defer srv.Close()
+	const hint = "the same command again is harmless"
+	for _, tc := range []struct {
+		key      string
+		wantHint bool
+	}{
+		{"sdak_dropped", true},
+		{"sdak_refused", false},
+	} {
+		out, errOut, code := runCLI(t, []string{"SESSIOND_API_KEY=" + tc.key}, "incident", "revoke", "--all", "--reason", "test", "--url", srv.URL)
+		if code == 0 || out != "" {
+			t.Errorf("%s: exit %d, stdout %q; want a failure and no output", tc.key, code, out)
+		}
+		if strings.Contains(errOut, hint) != tc.wantHint {
+			t.Errorf("%s: stderr %q; want the hint %q: %v", tc.key, errOut, hint, tc.wantHint)
+		}
 	}
 }

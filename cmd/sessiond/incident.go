@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -44,7 +45,11 @@ func (a *app) incidentCmd() *cobra.Command {
 			}
 			start := time.Now()
 			n, err := c.RevokeIncident(cmd.Context(), in)
-			if err != nil {
+			if ae := (*client.Error)(nil); err != nil && !errors.As(err, &ae) {
+				// No answer (a timeout, Ctrl-C, a dropped connection): the
+				// server runs a revocation it has started to its end.
+				return fmt.Errorf("%w (a revocation the server started goes on without this command; the same command again is harmless and reports what was left)", err)
+			} else if err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "revoked %s in %v (reason: %s)\n", plural(n, "session"),
