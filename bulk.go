@@ -11,6 +11,10 @@ type RevokeFilter struct {
 	All          bool
 	Subjects     []string
 	IssuedBefore time.Time // sessions created before this time
+	// NoSubjects: the caller does not need the subjects; a store may
+	// return none (collecting a million of them costs a store that walks
+	// every session a good part of the revocation). It selects nothing.
+	NoSubjects bool
 }
 
 // BulkRevoker is implemented by stores that can revoke many sessions at

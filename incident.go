@@ -281,7 +281,9 @@ func (m *Manager) RevokeMatching(ctx context.Context, f RevokeFilter, reason Rev
 			return 0, fmt.Errorf("sessiond: the store cannot revoke in bulk: %w", ErrUnsupported)
 		}
 		var err error
-		n, subjects, err = br.RevokeMatching(ctx, f, now, reason)
+		sf := f
+		sf.NoSubjects = !notify // only the per-subject events need them
+		n, subjects, err = br.RevokeMatching(ctx, sf, now, reason)
 		if err != nil {
 			return 0, fmt.Errorf("sessiond: revoke matching: %w", err)
 		}

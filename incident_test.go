@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/memstore"
 )
 
 // TestManager_KillSwitchSameSecond (issue 14, defect 4): JWTs carry their
@@ -99,4 +100,51 @@ func TestManager_KillSwitchSameSecond(t *testing.T) {
 			}
 		}
 	})
+}
+
+// filterSpy is a store that records the filters RevokeMatching gets.
+type filterSpy struct {
+	*memstore.Store
+	filters []sessiond.RevokeFilter
+}
+
+func (s *filterSpy) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, at time.Time, reason sessiond.RevokeReason) (int, []string, error) {
+	s.filters = append(s.filters, f)
+	return s.Store.RevokeMatching(ctx, f, at, reason)
+}
+
+// TestManager_RevokeMatchingNoSubjects: the store is told it need not
+// collect the subjects exactly when nobody is notified of them, and the
+// notified get one event per subject.
+func TestManager_RevokeMatchingNoSubjects(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		notify     bool
+		noSubjects bool
+		events     int
+	}{
+		{"notify", true, false, 2},
+		{"quiet", false, true, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var spy *filterSpy
+			h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) {
+				spy = &filterSpy{Store: o.Store.(*memstore.Store)}
+				o.Store = spy
+			})
+			for _, sub := range []string{"alice", "bob", "alice"} {
+				h.create(t, sub, sessiond.CreateOptions{})
+			}
+			n, err := h.m.RevokeMatching(context.Background(), sessiond.RevokeFilter{All: true}, sessiond.ReasonIncident, c.notify)
+			if err != nil || n != 3 {
+				t.Fatalf("RevokeMatching(notify %t) = %d, %v; want 3, nil", c.notify, n, err)
+			}
+			if len(spy.filters) != 1 || spy.filters[0].NoSubjects != c.noSubjects {
+				t.Errorf("the store got filters %+v; want one with NoSubjects %t", spy.filters, c.noSubjects)
+			}
+			if got := h.events.Count(sessiond.EventRevokedByIncident); got != c.events {
+				t.Errorf("%d revoked_by_incident events; want %d", got, c.events)
+			}
+		})
+	}
 }

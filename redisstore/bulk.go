@@ -103,14 +103,20 @@ return out
 //	KEYS: expiry index, walk hash, revocation index, GC index,
 //	      strategies, bulk index
 //	ARGV: at (µs), reason, issued before (µs, "": any), live index base,
-//	      session key base ("<prefix>:{"), batch size, walk TTL (ms)
+//	      session key base ("<prefix>:{"), batch size, walk TTL (ms),
+//	      "1": no subjects
 //	→ {count revoked, "1" when the walk is over else "0", distinct
-//	  subject, ...}
+//	  subject (none with no subjects), ...}
 var walkRevokeScript = rueidis.NewLuaScript(prelude + `
 local exp, walk, rev, gc, strats, bulk = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local at, ib = ARGV[1], ARGV[3]
 if ib == '' then ib = false end
 local base, n = ARGV[5], tonumber(ARGV[6])
+-- Without subjects, neither read 'sub' nor list it: a million distinct
+-- subjects were a good part of the walk (the table, the reply, Go's map).
+local want = ARGV[8] ~= '1'
+local isub = 3
+if ib then isub = 4 end
 -- Times (decimal µs) of one length compare as strings when at and ib are
 -- not negative (a negative one then sorts first, as it should), without
 -- parsing them: strtod was a tenth of the script's time. (Lua compares
@@ -140,17 +146,23 @@ for i = 1, #batch do
   local k = base .. string.sub(m, 1, 16) .. '}:s:' .. string.sub(m, 17)
   local f
   if ib then
-    f = redis.call('HMGET', k, 'sub', 'ra', 'ie', 'c')
+    if want then
+      f = redis.call('HMGET', k, 'ra', 'ie', 'c', 'sub')
+    else
+      f = redis.call('HMGET', k, 'ra', 'ie', 'c')
+    end
+  elseif want then
+    f = redis.call('HMGET', k, 'ra', 'ie', 'sub')
   else
-    f = redis.call('HMGET', k, 'sub', 'ra', 'ie')
+    f = redis.call('HMGET', k, 'ra', 'ie')
   end
-  local live, issued = f[2] == '0', true
+  local live, issued = f[1] == '0', true
   if live then
-    local ie = f[3]
+    local ie = f[2]
     if bylen and #ie == #at then live = at < ie else live = tonumber(at) < tonumber(ie) end
   end
   if live and ib then
-    local c = f[4]
+    local c = f[3]
     if bylen and #c == #ib then issued = c < ib else issued = tonumber(c) < tonumber(ib) end
   end
   if not live then
@@ -158,15 +170,15 @@ for i = 1, #batch do
   elseif issued then
     redis.call('HSET', k, 'ra', ARGV[1], 'rr', ARGV[2])
     refs[#refs + 1] = m
-    if not seen[f[1]] then
-      seen[f[1]] = true
-      subs[#subs + 1] = f[1]
+    if want and not seen[f[isub]] then
+      seen[f[isub]] = true
+      subs[#subs + 1] = f[isub]
     end
   elseif pos[4] then
     -- Live and created too late to be revoked, but its live index was
     -- set aside: it counts again (at its earliest expiry, as index does).
     local g = redis.call('HMGET', k, 'str', 'e')
-    local lk, earliest = ARGV[4] .. g[1], f[3]
+    local lk, earliest = ARGV[4] .. g[1], f[2]
     if tonumber(g[2]) < tonumber(earliest) then earliest = g[2] end
     redis.call('ZADD', lk, 'NX', earliest, m)
     keep_until(lk, string.format('%d', math.ceil(tonumber(g[2]) / 1000)))
@@ -275,7 +287,8 @@ return out
 
 // RevokeMatching revokes every session live at at that f selects, with
 // reason; see sessiond.BulkRevoker. It returns how many it revoked and
-// their distinct subjects, in no order. ErrInvalidArgument if f sets nothing.
+// their distinct subjects, in no order, or none with f.NoSubjects.
+// ErrInvalidArgument if f sets nothing.
 //
 // With Subjects it reads those subjects' indexes; otherwise it walks the
 // global expiry index from the first session whose absolute expiry is
@@ -297,7 +310,7 @@ func (s *Store) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, at 
 	if at.IsZero() {
 		return 0, nil, wrap(op, &sessiond.ArgumentError{Field: "at", Msg: "must be set"})
 	}
-	b := &bulkRevocation{s: s, at: at, reason: reason, subjects: make(map[string]struct{})}
+	b := &bulkRevocation{s: s, at: at, reason: reason, noSubjects: f.NoSubjects, subjects: make(map[string]struct{})}
 	issuedBefore := ""
 	if !f.IssuedBefore.IsZero() {
 		issuedBefore = itoa(ceilMicros(f.IssuedBefore))
@@ -424,7 +437,7 @@ func (b *bulkRevocation) walkArgs(walk, issuedBefore string) (keys, args []strin
 	s := b.s
 	return []string{s.expKey, walk, s.revKey, s.gcKey, s.stratKey, s.bulkKey()},
 		[]string{encTime(b.at), string(b.reason), issuedBefore, s.liveBase, s.prefix + ":{",
-			strconv.Itoa(walkBatch), itoa(walkTTL.Milliseconds())}
+			strconv.Itoa(walkBatch), itoa(walkTTL.Milliseconds()), boolArg(b.noSubjects)}
 }
 
 // walkStep runs walkRevokeScript once and counts what it revoked. It
@@ -455,9 +468,10 @@ func (b *bulkRevocation) walkStep(ctx context.Context, keys, args []string) (boo
 // bulkRevocation runs revocation scripts on bulkWorkers goroutines and
 // adds up what they revoked.
 type bulkRevocation struct {
-	s      *Store
-	at     time.Time
-	reason sessiond.RevokeReason
+	s          *Store
+	at         time.Time
+	reason     sessiond.RevokeReason
+	noSubjects bool // the caller does not need the subjects (RevokeFilter.NoSubjects)
 
 	mu       sync.Mutex
 	n        int
@@ -551,8 +565,10 @@ func (b *bulkRevocation) exec(ctx context.Context, script *rueidis.Lua, execs []
 	}
 	b.mu.Lock()
 	b.n += len(revs)
-	for _, r := range revs {
-		b.subjects[r.Subject] = struct{}{}
+	if !b.noSubjects {
+		for _, r := range revs {
+			b.subjects[r.Subject] = struct{}{}
+		}
 	}
 	b.mu.Unlock()
 	return firstErr

@@ -4,6 +4,8 @@ package redisstore_test
 //
 //	SESSIOND_TEST_REDIS_URL=redis://127.0.0.1:6379/0 go test -run x -bench RevokeMatchingAll1M -benchtime 1x ./redisstore/
 //
+// (-bench RevokeMatchingAll1M/nosubjects for one of its two cases.)
+//
 // Besides the time it reports the CPU Redis spent revoking (INFO cpu) and
 // the round trip of PINGs sent back to back meanwhile on another
 // connection: how long other clients wait behind the scripts.
@@ -25,12 +27,22 @@ import (
 )
 
 // BenchmarkRevokeMatchingAll1M measures the incident kill switch over a
-// million live sessions of 200,000 subjects: RevokeMatching{All}. The
-// sessions are written outside the timer, straight in the store's key
-// layout (docs/redisstore.md) with pipelined commands, under a fresh
-// prefix that is deleted afterwards.
+// million live sessions of as many subjects, as `sessiond incident revoke
+// --all` calls it (All, issued before just after the incident): with the
+// subjects (--notify) and without. The sessions are written outside the
+// timer, straight in the store's key layout (docs/redisstore.md) with
+// pipelined commands, under a fresh prefix that is deleted afterwards.
 func BenchmarkRevokeMatchingAll1M(b *testing.B) {
-	const sessions, subjects = 1_000_000, 200_000
+	for _, c := range []struct {
+		name       string
+		noSubjects bool
+	}{{"subjects", false}, {"nosubjects", true}} {
+		b.Run(c.name, func(b *testing.B) { benchRevokeMatchingAll1M(b, c.noSubjects) })
+	}
+}
+
+func benchRevokeMatchingAll1M(b *testing.B, noSubjects bool) {
+	const sessions, subjects = 1_000_000, 1_000_000
 	ctx := context.Background()
 	url := redisURL(b)
 	raw := rawClient(b)
@@ -57,13 +69,18 @@ func BenchmarkRevokeMatchingAll1M(b *testing.B) {
 		cpu := redisCPU(b, raw)
 		stop := pingProbe(b, raw)
 		b.StartTimer()
-		n, subs, err := st.RevokeMatching(ctx, sessiond.RevokeFilter{All: true}, benchNow, sessiond.ReasonIncident)
+		f := sessiond.RevokeFilter{All: true, IssuedBefore: benchNow.Add(time.Microsecond), NoSubjects: noSubjects}
+		n, subs, err := st.RevokeMatching(ctx, f, benchNow, sessiond.ReasonIncident)
 		b.StopTimer()
 		pings := stop()
 		b.ReportMetric((redisCPU(b, raw) - cpu).Seconds(), "redis-cpu-s")
 		reportLatency(b, pings, "ping")
-		if err != nil || n != sessions || len(subs) != subjects {
-			b.Fatalf("RevokeMatching(all) = %d, %d subjects, %v; want %d, %d", n, len(subs), err, sessions, subjects)
+		wantSubs := subjects
+		if noSubjects {
+			wantSubs = 0
+		}
+		if err != nil || n != sessions || len(subs) != wantSubs {
+			b.Fatalf("RevokeMatching(%+v) = %d, %d subjects, %v; want %d, %d", f, n, len(subs), err, sessions, wantSubs)
 		}
 		if s, err := st.Get(ctx, probe); err != nil || s.RevokeReason != sessiond.ReasonIncident {
 			b.Fatalf("Get(after RevokeMatching) = %v, %v; want revoked", s, err)
@@ -81,9 +98,10 @@ func BenchmarkRevokeMatchingAll1M(b *testing.B) {
 }
 
 // bulkLoad writes n live database-strategy sessions of `subjects` subjects
-// in the store's layout: each session's hash and ID key, the subject
-// indexes, and the global GC, expiry and live indexes. It returns the ID
-// of one of them.
+// in the store's layout: each session's hash (with a refresh token, as a
+// login's: its 66-byte field makes Redis keep the hash as a hash table,
+// not a listpack) and ID key, the subject indexes, and the global GC,
+// expiry and live indexes. It returns the ID of one of them.
 func bulkLoad(b *testing.B, c rueidis.Client, prefix string, n, subjects int) sessiond.SessionID {
 	b.Helper()
 	const batch, workers = 2000, 4
@@ -94,6 +112,7 @@ func bulkLoad(b *testing.B, c rueidis.Client, prefix string, n, subjects int) se
 	expUS, idleUS := strconv.FormatInt(exp.UnixMicro(), 10), strconv.FormatInt(idle.UnixMicro(), 10)
 	expMS := exp.UnixMilli()
 	now := strconv.FormatInt(benchNow.UnixMicro(), 10)
+	tok := "2|" + now + "|" + idleUS + "|0"
 	tags := make([]string, subjects)
 	for i := range tags {
 		tags[i] = tagOf(benchSubject(i))
@@ -122,7 +141,8 @@ func bulkLoad(b *testing.B, c rueidis.Client, prefix string, n, subjects int) se
 						c.B().Hset().Key(key).FieldValue().FieldValue("sub", subject).FieldValue("str", "database").
 							FieldValue("c", now).FieldValue("la", now).FieldValue("ie", idleUS).FieldValue("e", expUS).
 							FieldValue("p", "0").FieldValue("ip", "203.0.113.7").FieldValue("ua", "Mozilla/5.0 (X11; Linux x86_64) bench").
-							FieldValue("ra", "0").FieldValue("rr", "").Build(),
+							FieldValue("ra", "0").FieldValue("rr", "").
+							FieldValue(fmt.Sprintf("t:%064x", i), tok).Build(),
 						c.B().Pexpireat().Key(key).MillisecondsTimestamp(expMS).Build(),
 						c.B().Set().Key(prefix+":sid:"+string(id)).Value(tag).PxatMillisecondsTimestamp(expMS).Build(),
 						c.B().Zadd().Key(idxKey(prefix, subject)).ScoreMember().ScoreMember(float64(exp.UnixMicro()), string(id)).Build(),

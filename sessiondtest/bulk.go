@@ -52,7 +52,8 @@ func checkSubjects(t *testing.T, op string, got, want []string) {
 // session as live as Session.Live does, takes IssuedBefore as CreatedAt
 // strictly before it, treats an empty Subjects as unset, and fails with
 // ErrInvalidArgument when nothing is set. The subjects it returns are
-// distinct, in no particular order.
+// distinct, in no particular order; with NoSubjects it returns them all or
+// none, and revokes and counts the same sessions.
 func TestBulkRevoker(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	tests := make([]subtest[sessiond.BulkRevoker], 0, len(bulkFilters)+3)
 	for _, c := range bulkFilters {
@@ -64,6 +65,7 @@ func TestBulkRevoker(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 		{"EmptyFilter", bulkEmptyFilter},
 		{"CanceledContext", bulkCanceledContext},
 		{"Many", bulkMany},
+		{"ManyNoSubjects", bulkManyNoSubjects},
 	}...))
 }
 
@@ -157,6 +159,48 @@ func bulkMany(t *testing.T, f *fixture, r sessiond.BulkRevoker) {
 	}
 }
 
+// bulkManyNoSubjects revokes, without asking for the subjects, enough
+// sessions that a store revoking in batches crosses batch boundaries, and
+// counts them right.
+func bulkManyNoSubjects(t *testing.T, f *fixture, r sessiond.BulkRevoker) {
+	const sessions, subjects = 3000, 1000
+	var all []*sessiond.Session
+	wantN := 0
+	for i := range sessions {
+		s := NewSession(fmt.Sprintf("user%04d", i%subjects), bulkCutoff.Add(time.Duration(i%3-1)*time.Minute))
+		s.IdleExpiresAt = bulkAt.Add(time.Hour)
+		f.create(clone(s))
+		all = append(all, s)
+		if s.CreatedAt.Before(bulkCutoff) {
+			wantN++
+		}
+	}
+	rf := sessiond.RevokeFilter{All: true, IssuedBefore: bulkCutoff, NoSubjects: true}
+	n, got, err := r.RevokeMatching(f.ctx, rf, bulkAt, sessiond.ReasonIncident)
+	if err != nil || n != wantN {
+		t.Fatalf("RevokeMatching(%+v) = %d, %v; want %d, nil", rf, n, err, wantN)
+	}
+	if len(got) > 0 {
+		// Each subject has 3 sessions, i, i+1000, i+2000: one of them
+		// (i%3 == 0) created before bulkCutoff.
+		var want []string
+		for i := range subjects {
+			want = append(want, fmt.Sprintf("user%04d", i))
+		}
+		checkSubjects(t, fmt.Sprintf("RevokeMatching(%+v)", rf), got, want)
+	}
+	if n, got, err := r.RevokeMatching(f.ctx, rf, bulkAt.Add(time.Minute), sessiond.ReasonAdmin); n != 0 || len(got) != 0 || err != nil {
+		t.Errorf("second RevokeMatching(%+v) = %d, %q, %v; want 0, none, nil", rf, n, got, err)
+	}
+	for _, i := range []int{0, 1, 2, sessions / 2, sessions - 1} {
+		s := all[i]
+		if s.CreatedAt.Before(bulkCutoff) {
+			s.RevokeReason, s.RevokedAt = sessiond.ReasonIncident, bulkAt
+		}
+		f.wantSession(s)
+	}
+}
+
 // The bulk revocations happen at bulkAt; the population's sessions are
 // created before, at and after bulkCutoff.
 var (
@@ -184,6 +228,10 @@ var bulkFilters = []struct {
 	{"SubjectsIssuedBefore", sessiond.RevokeFilter{Subjects: []string{"bob", "carol"}, IssuedBefore: bulkCutoff}},
 	{"AllSubjects", sessiond.RevokeFilter{All: true, Subjects: []string{"carol"}}},
 	{"NoMatch", sessiond.RevokeFilter{Subjects: []string{"nobody", "dave"}}},
+	// NoSubjects selects nothing: the same sessions, the subjects optional.
+	{"AllNoSubjects", sessiond.RevokeFilter{All: true, NoSubjects: true}},
+	{"AllIssuedBeforeNoSubjects", sessiond.RevokeFilter{All: true, IssuedBefore: bulkCutoff, NoSubjects: true}},
+	{"SubjectsNoSubjects", sessiond.RevokeFilter{Subjects: []string{"bob", "alice"}, NoSubjects: true}},
 }
 
 func populateBulk(f *fixture) bulkPopulation {
@@ -250,7 +298,9 @@ func bulkFilter(t *testing.T, f *fixture, r sessiond.BulkRevoker, name string, r
 	if n != len(hit) {
 		t.Errorf("RevokeMatching(%+v) revoked %d; want %d", rf, n, len(hit))
 	}
-	checkSubjects(t, fmt.Sprintf("RevokeMatching(%+v)", rf), got, subjects)
+	if !rf.NoSubjects || len(got) > 0 {
+		checkSubjects(t, fmt.Sprintf("RevokeMatching(%+v)", rf), got, subjects)
+	}
 	var wantRevs []sessiond.Revocation
 	for _, s := range hit {
 		s.RevokedAt, s.RevokeReason = bulkAt, sessiond.ReasonIncident
