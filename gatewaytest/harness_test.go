@@ -49,11 +49,14 @@ func need(t *testing.T, progs ...string) map[string]string {
 func startStack(t *testing.T, ctx context.Context) *stack {
 	t.Helper()
 	bins := need(t, "nginx", "caddy", "python3")
-	ports := testenv.FreePorts(t, 4)
-	sd, app, ngx, cdy := ports[0], ports[1], ports[2], ports[3]
+	// Each port is taken just before the process that listens on it
+	// starts: the tests of other packages run alongside and take ports
+	// too, and a port handed out seconds earlier was once taken by one of
+	// them (the proxies then reached a stranger that answered 404).
+	free := func() string { return testenv.FreePorts(t, 1)[0] }
+	sd := free()
 	dir := t.TempDir()
-	st := &stack{sessiond: "http://" + sd, proxies: map[string]string{"nginx": "http://" + ngx, "caddy": "http://" + cdy},
-		logs: map[string]*testenv.SyncBuffer{}}
+	st := &stack{sessiond: "http://" + sd, proxies: map[string]string{}, logs: map[string]*testenv.SyncBuffer{}}
 
 	bin := testenv.Sessiond(t)
 	cfg := filepath.Join(dir, "sessiond.yaml")
@@ -82,13 +85,15 @@ gateway:
 	st.start(t, ctx, "sessiond", []string{"SESSIOND_API_KEY=" + apiKey}, bin, "serve", "--config", cfg, "--insecure-dev")
 	waitHTTP(t, ctx, st, "sessiond", st.sessiond+"/healthz")
 
+	app := free()
 	st.start(t, ctx, "app", []string{"SESSIOND_URL=" + st.sessiond, "SESSIOND_API_KEY=" + apiKey, "APP_USERS=" + user + ":" + password + ",bob:builder,carol:pw-carol"},
 		bins["python3"], "../examples/gateway/app.py", "--listen", app)
 	waitHTTP(t, ctx, st, "app", "http://"+app+"/")
 
-	ports2 := strings.NewReplacer(exampleApp, app, exampleSessiond, sd, exampleNginx, ngx, exampleCaddy, cdy)
+	ngx := free()
+	st.proxies["nginx"] = "http://" + ngx
 	ngxDir := filepath.Join(dir, "nginx")
-	conf := ports2.Replace(readFile(t, "../examples/gateway/nginx.conf"))
+	conf := strings.NewReplacer(exampleApp, app, exampleSessiond, sd, exampleNginx, ngx).Replace(readFile(t, "../examples/gateway/nginx.conf"))
 	st.start(t, ctx, "nginx", nil, bins["nginx"], testenv.NginxArgs(t, ngxDir, conf)...)
 	waitHTTP(t, ctx, st, "nginx", st.proxies["nginx"]+"/")
 
@@ -97,7 +102,9 @@ gateway:
 	if err := os.MkdirAll(cdyDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, caddyfile, ports2.Replace(readFile(t, "../examples/gateway/Caddyfile")))
+	cdy := free()
+	st.proxies["caddy"] = "http://" + cdy
+	writeFile(t, caddyfile, strings.NewReplacer(exampleApp, app, exampleSessiond, sd, exampleCaddy, cdy).Replace(readFile(t, "../examples/gateway/Caddyfile")))
 	st.start(t, ctx, "caddy", []string{"HOME=" + cdyDir, "XDG_DATA_HOME=" + cdyDir, "XDG_CONFIG_HOME=" + cdyDir},
 		bins["caddy"], "run", "--config", caddyfile, "--adapter", "caddyfile")
 	waitHTTP(t, ctx, st, "caddy", st.proxies["caddy"]+"/")
