@@ -13,16 +13,9 @@ rsecs=${2:-10}
 port=${PORT:-18536}
 rport=${REDIS_PORT:-18535}
 dir=$(mktemp -d)
-if redis-cli -p "$rport" ping >/dev/null 2>&1; then
-  echo "redis-memory.sh: port $rport is taken; set REDIS_PORT" >&2
-  exit 2
-fi
-redis-server --port "$rport" --save '' --appendonly no >/dev/null &
-rpid=$!
+private_redis "$rport" redis-memory.sh
 # Stop only the server this script started (by its process ID).
 trap 'kill $rpid 2>/dev/null; wait $rpid; rm -rf "$dir"' EXIT
-until redis-cli -p "$rport" ping >/dev/null 2>&1; do sleep 0.1; done
-BENCH_REDIS=redis://127.0.0.1:$rport/0
 used() { redis-cli -p "$rport" info memory | awk -F: '/^used_memory:/ {print $2 + 0}'; }
 m0=$(used)
 serve_store redis mem "$dir/data" "$port" "$dir/serve.log"

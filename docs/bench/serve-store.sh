@@ -1,4 +1,4 @@
-# Sourced by stores.sh and store-phase.sh: start `sessiond serve` (hybrid)
+# Sourced by the scripts in docs/bench: start `sessiond serve` (hybrid)
 # on one store and remove what a run left in PostgreSQL or Redis (the test
 # services on 127.0.0.1). SD names the binary (default /tmp/sd).
 BENCH_KEY=sdak_bench_0123456789abcdefghijklmnopqrstuvwxyz
@@ -37,4 +37,21 @@ drop_namespace() {
     postgres) psql "$BENCH_PG" -q -c "DROP SCHEMA IF EXISTS $2 CASCADE" 2>/dev/null;;
     redis) redis-cli --scan --pattern "$2*" | xargs -r redis-cli del >/dev/null;;
   esac
+}
+
+# private_redis PORT SCRIPT: start a redis-server of this run's own on PORT
+# (no persistence), refusing a port that is taken; sets rpid and points
+# BENCH_REDIS at it. The caller stops it by that process ID.
+private_redis() {
+  if redis-cli -p "$1" ping >/dev/null 2>&1; then
+    echo "$2: port $1 is taken; set REDIS_PORT" >&2
+    exit 2
+  fi
+  redis-server --port "$1" --save '' --appendonly no >/dev/null &
+  rpid=$!
+  until redis-cli -p "$1" ping >/dev/null 2>&1; do
+    kill -0 $rpid 2>/dev/null || { echo "$2: redis-server did not start on port $1" >&2; exit 2; }
+    sleep 0.1
+  done
+  BENCH_REDIS=redis://127.0.0.1:$1/0
 }

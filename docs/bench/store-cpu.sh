@@ -19,17 +19,9 @@ secs=${1:-6}
 port=${PORT:-18480}
 rport=${REDIS_PORT:-18522}
 dir=$(mktemp -d)
-if redis-cli -p "$rport" ping >/dev/null 2>&1; then
-  echo "store-cpu.sh: port $rport is taken; set REDIS_PORT" >&2
-  exit 2
-fi
-redis-server --port "$rport" --save '' --appendonly no >/dev/null &
-rpid=$!
+private_redis "$rport" store-cpu.sh
 # Stop only the server this script started (by its process ID).
 trap 'kill $rpid 2>/dev/null; wait $rpid; rm -rf "$dir"' EXIT
-until redis-cli -p "$rport" ping >/dev/null 2>&1; do sleep 0.1; done
-kill -0 $rpid 2>/dev/null || { echo "redis-server did not start on port $rport" >&2; exit 2; }
-BENCH_REDIS=redis://127.0.0.1:$rport/0
 tck=$(getconf CLK_TCK)
 ns=cpu$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')
 # cpu PID...: their user + system time, in clock ticks.
