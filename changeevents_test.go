@@ -77,39 +77,7 @@ func TestManager_RefreshEventWithSwap(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			events, _, err := h.store.QueryEvents(ctx, sessiond.EventQuery{Type: sessiond.EventSessionRefreshed})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ds, err := refreshedDeliveries(ctx, h, events)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var refreshed []sessiond.Event
-			for _, e := range tc.sink.recorded {
-				if e.Type == sessiond.EventSessionRefreshed {
-					refreshed = append(refreshed, e)
-				}
-			}
-			if tc.carried {
-				if len(events) != 1 || len(ds) != 1 || events[0].SessionID != next.Session.ID {
-					t.Fatalf("store holds %d refreshed events, %d deliveries; want 1 and 1 of the session", len(events), len(ds))
-				}
-				var committed []sessiond.Event // the create's event is committed too
-				for _, e := range tc.sink.committed {
-					if e.Type == sessiond.EventSessionRefreshed {
-						committed = append(committed, e)
-					}
-				}
-				if len(refreshed) != 0 || len(committed) != 1 || committed[0].ID != events[0].ID {
-					t.Fatalf("Record got %d refreshed events, Committed %d; want 0 and the stored one", len(refreshed), len(tc.sink.committed))
-				}
-			} else {
-				if len(events) != 0 || len(ds) != 0 || len(refreshed) != 1 || len(tc.sink.committed) != 0 {
-					t.Fatalf("store %d events %d deliveries, Record %d, Committed %d; want 0, 0, 1, 0",
-						len(events), len(ds), len(refreshed), len(tc.sink.committed))
-				}
-			}
+			wantRefreshedOnce(t, h, tc, next.Session.ID)
 
 			// The first token again, outside the reuse interval: a
 			// failed swap, whose event nothing writes.
@@ -117,7 +85,7 @@ func TestManager_RefreshEventWithSwap(t *testing.T) {
 			if _, err := h.m.Refresh(ctx, iss.RefreshToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrRefreshReused) {
 				t.Fatalf("reused refresh = %v; want ErrRefreshReused", err)
 			}
-			events, _, _ = h.store.QueryEvents(ctx, sessiond.EventQuery{Type: sessiond.EventSessionRefreshed})
+			events, _, _ := h.store.QueryEvents(ctx, sessiond.EventQuery{Type: sessiond.EventSessionRefreshed})
 			if want := map[bool]int{true: 1, false: 0}[tc.carried]; len(events) != want {
 				t.Fatalf("after a refused refresh, %d refreshed events stored; want %d", len(events), want)
 			}
@@ -343,5 +311,77 @@ func TestManager_RevokeSubjectEventsWithChange(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestManager_NoRotationRefreshEventWithTouch: with NoRotation a hybrid
+// refresh writes only the session's activity, and on a TouchRecorder store
+// its event and delivery go in that same write, never through Record; a
+// sink that declines falls back to Record after it.
+func TestManager_NoRotationRefreshEventWithTouch(t *testing.T) {
+	for _, tc := range sinkCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) {
+				o.Events = tc.sink
+				o.NoRotation = true
+			})
+			ctx := context.Background()
+			iss := h.create(t, "alice", sessiond.CreateOptions{})
+			h.clock.Advance(time.Minute)
+			next, err := h.m.Refresh(ctx, iss.RefreshToken, sessiond.Client{IP: "192.0.2.1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if next.RefreshToken != iss.RefreshToken {
+				t.Fatal("NoRotation refresh issued a new refresh token")
+			}
+			s, err := h.store.Get(ctx, iss.Session.ID)
+			if err != nil || !s.LastActiveAt.Equal(h.clock.Now()) {
+				t.Fatalf("Get after refresh = %v, %v; want LastActiveAt %v", s, err, h.clock.Now())
+			}
+			wantRefreshedOnce(t, h, tc, iss.Session.ID)
+		})
+	}
+}
+
+// wantRefreshedOnce checks what one refresh of session sid left: with a
+// carried sink, its session.refreshed event and delivery in the store and
+// the event committed, never recorded; otherwise the event recorded after
+// the change and nothing in the store.
+func wantRefreshedOnce(t *testing.T, h *harness, tc sinkCase, sid sessiond.SessionID) {
+	t.Helper()
+	ctx := context.Background()
+	events, _, err := h.store.QueryEvents(ctx, sessiond.EventQuery{Type: sessiond.EventSessionRefreshed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := refreshedDeliveries(ctx, h, events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refreshed []sessiond.Event
+	for _, e := range tc.sink.recorded {
+		if e.Type == sessiond.EventSessionRefreshed {
+			refreshed = append(refreshed, e)
+		}
+	}
+	if tc.carried {
+		if len(events) != 1 || len(ds) != 1 || events[0].SessionID != sid {
+			t.Fatalf("store holds %d refreshed events, %d deliveries; want 1 and 1 of the session", len(events), len(ds))
+		}
+		var committed []sessiond.Event // the create's event is committed too
+		for _, e := range tc.sink.committed {
+			if e.Type == sessiond.EventSessionRefreshed {
+				committed = append(committed, e)
+			}
+		}
+		if len(refreshed) != 0 || len(committed) != 1 || committed[0].ID != events[0].ID {
+			t.Fatalf("Record got %d refreshed events, Committed %d; want 0 and the stored one", len(refreshed), len(tc.sink.committed))
+		}
+	} else {
+		if len(events) != 0 || len(ds) != 0 || len(refreshed) != 1 || len(tc.sink.committed) != 0 {
+			t.Fatalf("store %d events %d deliveries, Record %d, Committed %d; want 0, 0, 1, 0",
+				len(events), len(ds), len(refreshed), len(tc.sink.committed))
+		}
 	}
 }

@@ -99,6 +99,22 @@ type SubjectChangeRecorder interface {
 		revoked func(revs []Revocation) ChangeRecords) ([]Revocation, error)
 }
 
+// TouchRecorder is implemented by a ChangeEventWriter that also writes the
+// records of a session's activity in the activity's own transaction (while
+// WritesChangeEvents reports true). The Manager uses it for a hybrid
+// refresh with Options.NoRotation, whose only store write is the session's
+// activity; without it that refresh's event is recorded after the change.
+// It is an interface of its own so that a ChangeRecorder written before it
+// keeps working.
+type TouchRecorder interface {
+	ChangeEventWriter
+	// TouchRecorded records activity as Store.Touch does and, in the same
+	// transaction, rec. ErrNotFound if the session does not exist,
+	// ErrRevoked if it is revoked, ErrInvalidArgument if the store refuses
+	// a record: in each case nothing is written, records included.
+	TouchRecorded(ctx context.Context, id SessionID, lastActive, idleExpires time.Time, rec ChangeRecords) error
+}
+
 // AtomicSink is an EventSink that can hand its durable writes to the store
 // so they commit with the change that caused the event. The Manager uses it
 // when its store is a ChangeEventWriter and the flow's write carries events.

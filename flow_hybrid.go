@@ -94,7 +94,9 @@ func (f *hybridFlow) issueRefresh(ctx context.Context, g refreshGrant, now, grac
 		return nil, err
 	}
 	if !f.rotate {
-		if err := f.store.Touch(ctx, s.ID, now, s.IdleExpiresAt); err != nil {
+		// The refresh token stays; the activity is the only write, and
+		// the store refuses it for a session revoked since the check.
+		if err := f.touch(ctx, g, now); err != nil {
 			return nil, fmt.Errorf("sessiond: refresh: %w", notFoundIsInvalid(err))
 		}
 		iss.RefreshToken = g.token
@@ -118,6 +120,21 @@ func (f *hybridFlow) issueRefresh(ctx context.Context, g refreshGrant, now, grac
 		return nil, fmt.Errorf("sessiond: refresh: %w", err)
 	}
 	return iss, nil
+}
+
+// touch records a refresh's activity without rotation: with its event in
+// the same transaction when the store can (TouchRecorder), else alone (the
+// Manager records the event after it).
+func (f *hybridFlow) touch(ctx context.Context, g refreshGrant, now time.Time) error {
+	s := &g.session
+	if r, ok := f.store.(TouchRecorder); ok && g.event != nil && g.event.ok {
+		err := r.TouchRecorded(ctx, s.ID, now, s.IdleExpiresAt, g.event.records())
+		if err == nil {
+			g.event.written = true
+		}
+		return err
+	}
+	return f.store.Touch(ctx, s.ID, now, s.IdleExpiresAt)
 }
 
 // sessionOf: a stored opaque token, else an access JWT, even an expired one

@@ -24,6 +24,82 @@ func (s *revokeOnSwap) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap)
 	return s.Store.SwapRefresh(ctx, sw)
 }
 
+// revokeOnTouch is a memstore whose every touch first revokes the
+// session: a revocation that lands between the Manager's check and the
+// touch of a refresh without rotation (or of a database verify).
+type revokeOnTouch struct {
+	*memstore.Store
+}
+
+func (s *revokeOnTouch) Touch(ctx context.Context, id sessiond.SessionID, last, idle time.Time) error {
+	if _, err := s.Revoke(ctx, id, last, sessiond.ReasonAdmin); err != nil {
+		return err
+	}
+	return s.Store.Touch(ctx, id, last, idle)
+}
+
+func (s *revokeOnTouch) TouchRecorded(ctx context.Context, id sessiond.SessionID, last, idle time.Time, rec sessiond.ChangeRecords) error {
+	if _, err := s.Revoke(ctx, id, last, sessiond.ReasonAdmin); err != nil {
+		return err
+	}
+	return s.Store.TouchRecorded(ctx, id, last, idle, rec)
+}
+
+// TestManager_NoRotationRefreshOfRevokedSession: with NoRotation, a
+// session revoked between the Manager's check and the touch gets no new
+// access token, and no session.refreshed event is stored or recorded,
+// whether the store writes the event with the touch or not.
+func TestManager_NoRotationRefreshOfRevokedSession(t *testing.T) {
+	for _, tc := range sinkCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) {
+				o.Store = &revokeOnTouch{Store: o.Store.(*memstore.Store)}
+				o.Events = tc.sink
+				o.NoRotation = true
+			})
+			ctx := context.Background()
+			iss := h.create(t, "hana", sessiond.CreateOptions{})
+			h.clock.Advance(time.Minute)
+			got, err := h.m.Refresh(ctx, iss.RefreshToken, sessiond.Client{})
+			if !errors.Is(err, sessiond.ErrRevoked) || got != nil {
+				t.Fatalf("Refresh = %v, %v; want nil, ErrRevoked", got, err)
+			}
+			s, err := h.store.Get(ctx, iss.Session.ID)
+			if err != nil || !s.LastActiveAt.Equal(iss.Session.LastActiveAt) {
+				t.Fatalf("Get after a refused refresh = %v, %v; want LastActiveAt %v", s, err, iss.Session.LastActiveAt)
+			}
+			stored, _, err := h.store.QueryEvents(ctx, sessiond.EventQuery{Type: sessiond.EventSessionRefreshed})
+			if err != nil {
+				t.Fatal(err)
+			}
+			recorded := 0
+			for _, e := range tc.sink.recorded {
+				if e.Type == sessiond.EventSessionRefreshed {
+					recorded++
+				}
+			}
+			if len(stored) != 0 || recorded != 0 {
+				t.Errorf("a refused refresh left %d stored and %d recorded session.refreshed events; want none", len(stored), recorded)
+			}
+		})
+	}
+}
+
+// TestManager_DatabaseVerifyOfRevokedSession: a database-strategy verify
+// whose touch finds the session revoked since the check fails with
+// ErrRevoked instead of answering for it.
+func TestManager_DatabaseVerifyOfRevokedSession(t *testing.T) {
+	h := newHarness(t, sessiond.StrategyDatabase, func(o *sessiond.Options) {
+		o.Store = &revokeOnTouch{Store: o.Store.(*memstore.Store)}
+	})
+	ctx := context.Background()
+	iss := h.create(t, "hana", sessiond.CreateOptions{})
+	h.clock.Advance(2 * time.Minute) // past the touch interval: this verify writes
+	if _, err := h.m.Verify(ctx, iss.AccessToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrRevoked) {
+		t.Fatalf("Verify = %v; want ErrRevoked", err)
+	}
+}
+
 // TestManager_RefreshOfRevokedSession: a refresh of a revoked session
 // fails with ErrRevoked and leaves its refresh token as it was, whether the
 // revocation came before the Manager's check or between that check and the

@@ -141,7 +141,10 @@ type Store interface {
 	// ErrNotFound when no such token exists.
 	Lookup(ctx context.Context, h TokenHash) (Token, *Session, error)
 	// Touch records activity on a session that is not revoked.
-	// ErrNotFound if it does not exist.
+	// ErrNotFound if it does not exist; ErrRevoked if it is revoked,
+	// decided atomically with the write (nothing is written), so that a
+	// revocation landing between the caller's check and the touch still
+	// wins.
 	Touch(ctx context.Context, id SessionID, lastActive, idleExpires time.Time) error
 	// SwapRefresh atomically retires sw.Old (if current) and stores
 	// sw.Next as the session's only current refresh token: any other

@@ -144,3 +144,21 @@ func (s *Store) RevokeSubjectRecorded(ctx context.Context, subject string, excep
 	s.enqueue(rs.Deliveries)
 	return out, nil
 }
+
+var _ sessiond.TouchRecorder = (*Store)(nil)
+
+// TouchRecorded records activity as Touch does and, under the same lock,
+// rec; see sessiond.TouchRecorder.
+func (s *Store) TouchRecorded(ctx context.Context, id sessiond.SessionID, lastActive, idleExpires time.Time, rec sessiond.ChangeRecords) error {
+	details, err := sessiond.EncodeEvents(rec.Events)
+	if err := s.lock(ctx, "touch session", err, sessiond.CheckChangeEvents(rec.Events, rec.Deliveries)); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	if err := s.touch(id, lastActive, idleExpires); err != nil {
+		return err
+	}
+	s.appendEvents(rec.Events, details)
+	s.enqueue(rec.Deliveries)
+	return nil
+}

@@ -93,19 +93,24 @@ func (s *Store) Lookup(ctx context.Context, h sessiond.TokenHash) (sessiond.Toke
 	return tr.t, tr.rec.clone(), nil
 }
 
-// Touch records activity on session id. On a revoked session it changes
-// nothing and returns nil. ErrNotFound if the session does not exist.
+// Touch records activity on session id. ErrNotFound if the session does
+// not exist, ErrRevoked if it is revoked (nothing changes).
 func (s *Store) Touch(ctx context.Context, id sessiond.SessionID, lastActive, idleExpires time.Time) error {
 	if err := s.lock(ctx, "touch session"); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
+	return s.touch(id, lastActive, idleExpires)
+}
+
+// touch is Touch with s.mu held.
+func (s *Store) touch(id sessiond.SessionID, lastActive, idleExpires time.Time) error {
 	rec, ok := s.sessions[id]
 	if !ok {
 		return fmt.Errorf("memstore: touch session: %w", sessiond.ErrNotFound)
 	}
 	if rec.s.Revoked() {
-		return nil
+		return fmt.Errorf("memstore: touch session: %w", sessiond.ErrRevoked)
 	}
 	rec.s.LastActiveAt = lastActive
 	rec.s.IdleExpiresAt = idleExpires

@@ -144,7 +144,10 @@ func revokeThenTouch(idle time.Time) func(*testing.T, *pgstore.Store, string, *s
 		if _, err := st.Revoke(t.Context(), s.ID, t0.Add(time.Minute), sessiond.ReasonLogout); err != nil {
 			t.Fatal(err)
 		}
-		touch(idle)(t, st, schema, s, old)
+		// The touch of a revoked session is refused and changes nothing.
+		if err := st.Touch(t.Context(), s.ID, idle.Add(-30*time.Minute), idle); !errors.Is(err, sessiond.ErrRevoked) {
+			t.Fatalf("Touch(revoked) = %v; want ErrRevoked", err)
+		}
 	}
 }
 

@@ -181,3 +181,35 @@ func (s *Store) RevokeSubjectRecorded(ctx context.Context, subject string, excep
 	reason sessiond.RevokeReason, revoked func([]sessiond.Revocation) sessiond.ChangeRecords) ([]sessiond.Revocation, error) {
 	return s.revokeSubject(ctx, subject, except, at, reason, revoked)
 }
+
+var _ sessiond.TouchRecorder = (*Store)(nil)
+
+// TouchRecorded records activity as Touch does and, in the same
+// transaction, rec; see sessiond.TouchRecorder.
+func (s *Store) TouchRecorded(ctx context.Context, id sessiond.SessionID, lastActive, idleExpires time.Time, rec sessiond.ChangeRecords) error {
+	if s.closed.Load() {
+		return errClosed
+	}
+	const op = "touch session"
+	if !validText(string(id)) {
+		return fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrNotFound)
+	}
+	b := &pgx.Batch{}
+	if err := s.queueRecords(b, rec); err != nil {
+		return wrap(op, err)
+	}
+	var touched error // Touch's own outcome, already translated
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if touched = s.touchIn(ctx, tx, id, lastActive, idleExpires); touched != nil {
+			return touched
+		}
+		if b.Len() == 0 {
+			return nil
+		}
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if touched != nil {
+		return touched
+	}
+	return s.translate(op, err)
+}

@@ -20,6 +20,12 @@ type execer interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
+// querier is an execer that also reads: the pool, or a transaction.
+type querier interface {
+	execer
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
 // sessionScan is a session being read from a row, with the nullable
 // revoked_at beside it, in one allocation.
 type sessionScan struct {
@@ -216,8 +222,8 @@ func (s *Store) Lookup(ctx context.Context, h sessiond.TokenHash) (sessiond.Toke
 	return tok, sess, nil
 }
 
-// Touch records activity on session id. On a revoked session it changes
-// nothing and returns nil. ErrNotFound if the session does not exist.
+// Touch records activity on session id. ErrNotFound if the session does
+// not exist, ErrRevoked if it is revoked (nothing changes).
 func (s *Store) Touch(ctx context.Context, id sessiond.SessionID, lastActive, idleExpires time.Time) error {
 	if s.closed.Load() {
 		return errClosed
@@ -225,23 +231,31 @@ func (s *Store) Touch(ctx context.Context, id sessiond.SessionID, lastActive, id
 	if !validText(string(id)) {
 		return fmt.Errorf("pgstore: touch session: %w", sessiond.ErrNotFound)
 	}
-	tag, err := s.pool.Exec(ctx, s.q.touch, string(id), lastActive, idleExpires)
+	return s.touchIn(ctx, s.pool, id, lastActive, idleExpires)
+}
+
+// touchIn runs Touch's statements on q (the pool, or a transaction).
+func (s *Store) touchIn(ctx context.Context, q querier, id sessiond.SessionID, lastActive, idleExpires time.Time) error {
+	const op = "touch session"
+	tag, err := q.Exec(ctx, s.q.touch, string(id), lastActive, idleExpires)
 	if err != nil {
-		return s.translate("touch session", err)
+		return s.translate(op, err)
 	}
 	if tag.RowsAffected() == 1 {
 		return nil
 	}
-	// Rare: revoked (nothing to do) or absent. A second look, rather than
-	// a write to a revoked row on every touch.
+	// Rare: revoked or absent. A second look, rather than a write to a
+	// revoked row on every touch. The UPDATE waited for any revocation
+	// holding the row, and this new statement sees it committed: a
+	// session the UPDATE skipped as revoked is reported revoked.
 	var exists bool
-	if err := s.pool.QueryRow(ctx, s.q.touchExists, string(id)).Scan(&exists); err != nil {
-		return s.translate("touch session", err)
+	if err := q.QueryRow(ctx, s.q.touchExists, string(id)).Scan(&exists); err != nil {
+		return s.translate(op, err)
 	}
 	if !exists {
-		return fmt.Errorf("pgstore: touch session: %w", sessiond.ErrNotFound)
+		return fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrNotFound)
 	}
-	return nil
+	return fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrRevoked)
 }
 
 // SwapRefresh retires sw.Old and stores sw.Next in one statement, and

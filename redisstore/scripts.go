@@ -164,11 +164,11 @@ return out
 //
 //	KEYS: session key
 //	ARGV: last active, idle expiry
-//	→ {"notfound"} | {"ok"} (revoked) | {"ok", old idle expiry, expiry}
+//	→ {"notfound"} | {"revoked"} | {"ok", old idle expiry, expiry}
 var touchScript = newPairedScript(`
 local f = redis.call('HMGET', KEYS[1], 'e', 'ra', 'ie')
 if not f[1] then return {'notfound'} end
-if f[2] ~= '0' then return {'ok'} end
+if f[2] ~= '0' then return {'revoked'} end
 redis.call('HSET', KEYS[1], 'la', ARGV[1], 'ie', ARGV[2])
 return {'ok', f[3], f[1]}
 `)

@@ -389,8 +389,9 @@ func (s *Store) lookup(ctx context.Context, op string, h sessiond.TokenHash, tok
 	return tok, sess, key, false, nil
 }
 
-// Touch records activity on session id. On a revoked session it changes
-// nothing and returns nil. ErrNotFound if the session does not exist.
+// Touch records activity on session id. ErrNotFound if the session does
+// not exist, ErrRevoked if it is revoked (decided in the script; nothing
+// changes).
 func (s *Store) Touch(ctx context.Context, id sessiond.SessionID, lastActive, idleExpires time.Time) error {
 	const op = "touch session"
 	if err := ctxErr(ctx, op); err != nil {
@@ -416,6 +417,8 @@ func (s *Store) Touch(ctx context.Context, id sessiond.SessionID, lastActive, id
 				return s.fail(op+": indexes", ierr)
 			}
 			return nil
+		case "revoked":
+			return fmt.Errorf("redisstore: %s: %w", op, sessiond.ErrRevoked)
 		case "notfound":
 			if remembered {
 				continue

@@ -42,7 +42,7 @@ func records(typ sessiond.EventType, s *sessiond.Session, tm time.Time) sessiond
 
 // wantRecords fails t unless the session's stored events are exactly
 // want's, and every delivery of want is pending.
-func wantRecords(t *testing.T, f *fixture, st changeRecordStore, op string, sid sessiond.SessionID, want sessiond.ChangeRecords) {
+func wantRecords(t *testing.T, f *fixture, st changeEventStore, op string, sid sessiond.SessionID, want sessiond.ChangeRecords) {
 	t.Helper()
 	events, ds := carried(t, f, st, sid)
 	if len(events) != len(want.Events) {
@@ -67,7 +67,7 @@ func wantRecords(t *testing.T, f *fixture, st changeRecordStore, op string, sid 
 }
 
 // wantNoRecords fails t if session sid has events, or any delivery is pending.
-func wantNoRecords(t *testing.T, f *fixture, st changeRecordStore, op string, sid sessiond.SessionID) {
+func wantNoRecords(t *testing.T, f *fixture, st changeEventStore, op string, sid sessiond.SessionID) {
 	t.Helper()
 	if events, ds := carried(t, f, st, sid); len(events) != 0 || len(ds) != 0 {
 		t.Errorf("%s: %d events of the session and %d pending deliveries; want none", op, len(events), len(ds))
@@ -121,16 +121,20 @@ func recordFailedCreateWritesNothing(t *testing.T, f *fixture, st changeRecordSt
 	}
 }
 
+// badRecords are edits that make records (as records returns them) ones a
+// store must refuse with ErrInvalidArgument.
+var badRecords = []struct {
+	name string
+	edit func(rec *sessiond.ChangeRecords)
+}{
+	{"EventWithoutID", func(rec *sessiond.ChangeRecords) { rec.Events[0].ID = "" }},
+	{"DetailsNotJSON", func(rec *sessiond.ChangeRecords) { rec.Events[0].Details = map[string]any{"c": make(chan int)} }},
+	{"DeliveryWithoutID", func(rec *sessiond.ChangeRecords) { rec.Deliveries[0].ID = "" }},
+	{"DeliveryNotPending", func(rec *sessiond.ChangeRecords) { rec.Deliveries[0].State = sessiond.DeliveryDead }},
+}
+
 func recordBadCreateChangesNothing(t *testing.T, f *fixture, st changeRecordStore) {
-	for _, tc := range []struct {
-		name string
-		edit func(rec *sessiond.ChangeRecords)
-	}{
-		{"EventWithoutID", func(rec *sessiond.ChangeRecords) { rec.Events[0].ID = "" }},
-		{"DetailsNotJSON", func(rec *sessiond.ChangeRecords) { rec.Events[0].Details = map[string]any{"c": make(chan int)} }},
-		{"DeliveryWithoutID", func(rec *sessiond.ChangeRecords) { rec.Deliveries[0].ID = "" }},
-		{"DeliveryNotPending", func(rec *sessiond.ChangeRecords) { rec.Deliveries[0].State = sessiond.DeliveryDead }},
-	} {
+	for _, tc := range badRecords {
 		for _, max := range []int{0, 3} {
 			s := NewSession("alice", t0)
 			rec := records(sessiond.EventSessionCreated, s, t0)

@@ -172,9 +172,8 @@ func testTouch(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 		s := NewSession("alice", t0)
 		f.create(clone(s))
 		f.revoke(s.ID, at(time.Minute), sessiond.ReasonAdmin)
-		if err := f.st.Touch(f.ctx, s.ID, at(2*time.Minute), at(time.Hour)); err != nil {
-			t.Errorf("Touch(revoked) = %v; want nil (no change)", err)
-		}
+		err := f.st.Touch(f.ctx, s.ID, at(2*time.Minute), at(time.Hour))
+		wantErr(t, "Touch(revoked)", err, sessiond.ErrRevoked)
 		s.RevokedAt, s.RevokeReason = at(time.Minute), sessiond.ReasonAdmin
 		f.wantSession(s) // still revoked, activity not recorded
 	})

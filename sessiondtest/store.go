@@ -34,7 +34,7 @@ import (
 // Beyond the Store doc comments, the suite pins down these choices:
 //   - Create fails with ErrInvalidArgument if a token's SessionID is not the
 //     session's ID; a hash repeated within one call is an ErrConflict.
-//   - Touch on a revoked session returns nil and changes nothing.
+//   - Touch on a revoked session returns ErrRevoked and changes nothing.
 //   - SwapRefresh with a GraceSince not before Now allows no grace at all
 //     (an Old retired at that very instant is reuse), an access token as
 //     Old is ErrNotFound, an existing Next hash is ErrConflict, and a swap
@@ -76,6 +76,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 		runIfImplemented[changeEventStore](t, "ChangeEvents", probe, newStore, TestChangeEvents)
 		runIfImplemented[changeRecordStore](t, "ChangeRecorder", probe, newStore, TestChangeRecorder)
 		runIfImplemented[subjectRecordStore](t, "SubjectChangeRecorder", probe, newStore, TestSubjectChangeRecorder)
+		runIfImplemented[touchRecordStore](t, "TouchRecorder", probe, newStore, TestTouchRecorder)
 	}
 	runIfImplemented[sessiond.BulkRevoker](t, "BulkRevoker", probe, newStore, TestBulkRevoker)
 	runIfImplemented[sessiond.RevocationNotifier](t, "RevocationNotifier", probe, newStore,

@@ -119,3 +119,24 @@ func (s *Store) RevokeSubjectRecorded(ctx context.Context, subject string, excep
 	reason sessiond.RevokeReason, revoked func([]sessiond.Revocation) sessiond.ChangeRecords) ([]sessiond.Revocation, error) {
 	return s.revokeSubject(ctx, subject, except, at, reason, revoked)
 }
+
+var _ sessiond.TouchRecorder = (*Store)(nil)
+
+// TouchRecorded records activity as Touch does and, in the same
+// transaction, rec; see sessiond.TouchRecorder.
+func (s *Store) TouchRecorded(ctx context.Context, id sessiond.SessionID, lastActive, idleExpires time.Time, rec sessiond.ChangeRecords) error {
+	const op = "touch session"
+	enc, err := checkRecords(rec)
+	if err != nil {
+		return wrap(op, err)
+	}
+	return s.write(ctx, op, func(tx *sql.Tx) error {
+		if err := touch(ctx, tx, id, lastActive, idleExpires); err != nil {
+			return err
+		}
+		if err := s.insertEvents(ctx, tx, rec.Events, enc); err != nil {
+			return err
+		}
+		return s.insertDeliveries(ctx, tx, rec.Deliveries)
+	})
+}

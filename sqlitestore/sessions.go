@@ -195,21 +195,31 @@ func (s *Store) Lookup(ctx context.Context, h sessiond.TokenHash) (sessiond.Toke
 	return tok, sess, nil
 }
 
-// Touch records activity on session id. On a revoked session it changes
-// nothing and returns nil. ErrNotFound if the session does not exist.
+// Touch records activity on session id. ErrNotFound if the session does
+// not exist, ErrRevoked if it is revoked (nothing changes).
 func (s *Store) Touch(ctx context.Context, id sessiond.SessionID, lastActive, idleExpires time.Time) error {
 	return s.write(ctx, "touch session", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE sessions SET last_active_at = ?, idle_expires_at = ?
-			WHERE id = ? AND revoked_at IS NULL`, micro(lastActive), micro(idleExpires), string(id))
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n > 0 {
-			return err
-		}
-		var one int
-		return tx.QueryRowContext(ctx, `SELECT 1 FROM sessions WHERE id = ?`, string(id)).Scan(&one)
+		return touch(ctx, tx, id, lastActive, idleExpires)
 	})
+}
+
+// touch is Touch in tx: the UPDATE skips a revoked session, and only then
+// a second look tells revoked from absent (sql.ErrNoRows, which write
+// turns into ErrNotFound).
+func touch(ctx context.Context, tx *sql.Tx, id sessiond.SessionID, lastActive, idleExpires time.Time) error {
+	res, err := tx.ExecContext(ctx, `UPDATE sessions SET last_active_at = ?, idle_expires_at = ?
+		WHERE id = ? AND revoked_at IS NULL`, micro(lastActive), micro(idleExpires), string(id))
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n > 0 {
+		return err
+	}
+	var one int
+	if err := tx.QueryRowContext(ctx, `SELECT 1 FROM sessions WHERE id = ?`, string(id)).Scan(&one); err != nil {
+		return err
+	}
+	return sessiond.ErrRevoked
 }
 
 // SwapRefresh retires sw.Old and stores sw.Next in one IMMEDIATE
