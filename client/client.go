@@ -352,7 +352,7 @@ func (c *Client) RevokeToken(ctx context.Context, token sessiond.Secret, hint st
 // field is zero.
 type Introspection struct {
 	Active    bool
-	TokenType string
+	TokenType string // "Bearer", or "DPoP" for a token bound to a DPoP key
 	Subject   string
 	SessionID sessiond.SessionID
 	ExpiresAt time.Time // when the access token stops verifying

@@ -233,12 +233,12 @@ func TestDPoP_Introspect(t *testing.T) {
 		if err := json.Unmarshal(r.body, &in); err != nil || r.status != http.StatusOK {
 			t.Fatalf("introspect = %d %s: %v", r.status, r.body, err)
 		}
-		if cnf, _ := in["cnf"].(map[string]any); in["active"] != true || len(cnf) != 1 || cnf["jkt"] != k.jkt() {
-			t.Fatalf("introspect bound token = %s; want active with cnf {\"jkt\":%q}", r.body, k.jkt())
+		if cnf, _ := in["cnf"].(map[string]any); in["active"] != true || len(cnf) != 1 || cnf["jkt"] != k.jkt() || in["token_type"] != "DPoP" {
+			t.Fatalf("introspect bound token = %s; want active, token_type DPoP, cnf {\"jkt\":%q}", r.body, k.jkt())
 		}
 		got, err := e.c.Introspect(t.Context(), sessiond.Secret(created.AccessToken))
-		if err != nil || !got.Active || got.KeyThumbprint != k.jkt() {
-			t.Fatalf("client Introspect = %+v, %v; want KeyThumbprint %s", got, err, k.jkt())
+		if err != nil || !got.Active || got.KeyThumbprint != k.jkt() || got.TokenType != "DPoP" {
+			t.Fatalf("client Introspect = %+v, %v; want TokenType DPoP, KeyThumbprint %s", got, err, k.jkt())
 		}
 		plain := e.create("dog")
 		r = e.postForm("/oauth2/introspect", url.Values{"token": {string(plain.AccessToken)}})
@@ -247,8 +247,8 @@ func TestDPoP_Introspect(t *testing.T) {
 		if err := json.Unmarshal(r.body, &plainIn); err != nil || r.status != http.StatusOK || plainIn["active"] != true {
 			t.Fatalf("introspect unbound token = %d %s: %v; want active", r.status, r.body, err)
 		}
-		if _, has := plainIn["cnf"]; has {
-			t.Fatalf("introspect unbound token = %s; want no cnf", r.body)
+		if _, has := plainIn["cnf"]; has || plainIn["token_type"] != "Bearer" {
+			t.Fatalf("introspect unbound token = %s; want token_type Bearer, no cnf", r.body)
 		}
 		if got, err := e.c.Introspect(t.Context(), plain.AccessToken); err != nil || got.KeyThumbprint != "" {
 			t.Fatalf("client Introspect(unbound) = %+v, %v", got, err)

@@ -97,6 +97,10 @@ func (s *server) oauthIntrospect(w http.ResponseWriter, r *http.Request) error {
 		ExpiresAt: exp.Unix(), IssuedAt: iat.Unix(),
 	}
 	if jkt := sess.KeyThumbprint(); jkt != "" {
+		// RFC 7662's token_type is the RFC 6749 §5.1 access token type,
+		// and a bound token is of RFC 9449's type: sent as Bearer it
+		// fails.
+		out.TokenType = "DPoP"
 		out.Cnf = &confirmation{JKT: jkt}
 	}
 	writeJSON(w, http.StatusOK, "application/json", out)
