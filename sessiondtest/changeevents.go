@@ -107,18 +107,15 @@ func changeFailedSwapWritesNothing(t *testing.T, f *fixture, st changeEventStore
 }
 
 func changeBadInputChangesNothing(t *testing.T, f *fixture, st changeEventStore) {
-	for _, tc := range []struct {
+	cases := append(badRecords[:len(badRecords):len(badRecords)], struct {
 		name string
-		edit func(sw *sessiond.RefreshSwap)
-	}{
-		{"EventWithoutID", func(sw *sessiond.RefreshSwap) { sw.Events[0].ID = "" }},
-		{"DetailsNotJSON", func(sw *sessiond.RefreshSwap) { sw.Events[0].Details = map[string]any{"c": make(chan int)} }},
-		{"DeliveryWithoutID", func(sw *sessiond.RefreshSwap) { sw.Deliveries[0].ID = "" }},
-		{"DeliveryNotPending", func(sw *sessiond.RefreshSwap) { sw.Deliveries[0].State = sessiond.DeliveryDelivered }},
-		{"SecondEventWithoutID", func(sw *sessiond.RefreshSwap) { sw.Events = append(sw.Events, sessiond.Event{Type: "x"}) }},
-	} {
+		edit func(rec *sessiond.ChangeRecords)
+	}{"SecondEventWithoutID", func(rec *sessiond.ChangeRecords) { rec.Events = append(rec.Events, sessiond.Event{Type: "x"}) }})
+	for _, tc := range cases {
 		sf, sw := carrying(t, f, at(time.Hour), 0)
-		tc.edit(&sw)
+		rec := sessiond.ChangeRecords{Events: sw.Events, Deliveries: sw.Deliveries}
+		tc.edit(&rec)
+		sw.Events, sw.Deliveries = rec.Events, rec.Deliveries
 		wantErr(t, tc.name+": SwapRefresh", st.SwapRefresh(f.ctx, sw), sessiond.ErrInvalidArgument)
 		sf.wantToken(sf.old) // still current
 		sf.wantNoToken(sw.Next.Hash)
