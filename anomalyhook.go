@@ -139,7 +139,7 @@ func (m *Manager) anomalies(ctx context.Context, stage AnomalyStage, s *Session,
 		return found, stepUp, nil
 	}
 	if m.flow.keepsSessions() {
-		if _, err := m.revoke(ctx, s.ID, m.now(), ReasonAnomaly); err != nil && !errors.Is(err, ErrNotFound) {
+		if _, _, err := m.revoke(ctx, s.ID, m.now(), ReasonAnomaly); err != nil && !errors.Is(err, ErrNotFound) {
 			return found, stepUp, err
 		}
 	}

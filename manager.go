@@ -336,9 +336,16 @@ func (m *Manager) Rotate(ctx context.Context, id SessionID) (*Issued, error) {
 func (m *Manager) rotate(ctx context.Context, old Session, claims json.RawMessage) (*Issued, error) {
 	now := m.now()
 	// Revoke first: if creating the successor fails the user is logged
-	// out, never left with both sessions alive.
-	if _, err := m.revoke(ctx, old.ID, now, ReasonRotated); err != nil {
+	// out, never left with both sessions alive. Only the call that revokes
+	// old gets a successor: a session revoked since the caller read it (by
+	// an operator, the kill switch, theft detection or a concurrent
+	// rotation) is not replaced by a live one.
+	_, mine, err := m.revoke(ctx, old.ID, now, ReasonRotated)
+	if err != nil {
 		return nil, fmt.Errorf("sessiond: rotate: %w", err)
+	}
+	if !mine {
+		return nil, fmt.Errorf("sessiond: rotate: %w: revoked meanwhile", ErrNotFound)
 	}
 	s := &Session{
 		ID: NewSessionID(), Subject: old.Subject, Strategy: m.strategy,
@@ -402,7 +409,7 @@ func (m *Manager) Revoke(ctx context.Context, id SessionID, reason RevokeReason)
 	if !id.Valid() {
 		return fmt.Errorf("sessiond: revoke: %w", ErrNotFound)
 	}
-	_, err := m.revoke(ctx, id, m.now(), reason)
+	_, _, err := m.revoke(ctx, id, m.now(), reason)
 	return err
 }
 
@@ -411,8 +418,10 @@ func (m *Manager) Revoke(ctx context.Context, id SessionID, reason RevokeReason)
 // the store can, all of them are written in the revocation's transaction;
 // otherwise they are recorded after it (also even when the session was
 // already revoked, since those events report more than the change). On
-// error nothing is recorded: the caller decides about also.
-func (m *Manager) revoke(ctx context.Context, id SessionID, now time.Time, reason RevokeReason, also ...Event) (*Session, error) {
+// error nothing is recorded: the caller decides about also. mine reports
+// whether this call is the one that revoked the session (false: revoked
+// already, by someone else or earlier).
+func (m *Manager) revoke(ctx context.Context, id SessionID, now time.Time, reason RevokeReason, also ...Event) (s *Session, mine bool, err error) {
 	if rec, ok := m.recorder(); ok {
 		var evs []carried // session.revoked, then also
 		s, recorded, err := rec.RevokeRecorded(ctx, id, now, reason, func(s *Session) ChangeRecords {
@@ -421,7 +430,7 @@ func (m *Manager) revoke(ctx context.Context, id SessionID, now time.Time, reaso
 			return out
 		})
 		if err != nil {
-			return nil, fmt.Errorf("sessiond: revoke: %w", err)
+			return nil, false, fmt.Errorf("sessiond: revoke: %w", err)
 		}
 		m.NoteRevoked(Revocation{SessionID: s.ID, Subject: s.Subject, RevokedAt: s.RevokedAt, ExpiresAt: s.ExpiresAt, Reason: s.RevokeReason})
 		switch {
@@ -440,20 +449,23 @@ func (m *Manager) revoke(ctx context.Context, id SessionID, now time.Time, reaso
 				m.emit(ctx, e)
 			}
 		}
-		return s, nil
+		return s, recorded, nil
 	}
-	s, err := m.store.Revoke(ctx, id, now, reason)
+	s, err = m.store.Revoke(ctx, id, now, reason)
 	if err != nil {
-		return nil, fmt.Errorf("sessiond: revoke: %w", err)
+		return nil, false, fmt.Errorf("sessiond: revoke: %w", err)
 	}
 	m.NoteRevoked(Revocation{SessionID: s.ID, Subject: s.Subject, RevokedAt: s.RevokedAt, ExpiresAt: s.ExpiresAt, Reason: s.RevokeReason})
-	if s.RevokedAt.Equal(now) && s.RevokeReason == reason {
+	// Store.Revoke returns a session revoked before as it was: the time
+	// and reason tell whether this call revoked it.
+	mine = s.RevokedAt.Equal(now) && s.RevokeReason == reason
+	if mine {
 		m.emit(ctx, revokedEvent(s, reason))
 	}
 	for _, e := range also {
 		m.emit(ctx, e)
 	}
-	return s, nil
+	return s, mine, nil
 }
 
 // revokedEvent is the session.revoked event of s, revoked for reason.
@@ -558,7 +570,7 @@ func (m *Manager) RevokeToken(ctx context.Context, tok Secret) error {
 	if err != nil || id == "" {
 		return err
 	}
-	if _, err := m.revoke(ctx, id, m.now(), ReasonLogout); err != nil && !errors.Is(err, ErrNotFound) {
+	if _, _, err := m.revoke(ctx, id, m.now(), ReasonLogout); err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
 	return nil

@@ -438,6 +438,62 @@ func TestManager_Rotate(t *testing.T) {
 	}
 }
 
+// revokeOnRevoke is a memstore where an operator's revocation lands just
+// before each revocation the Manager makes: a session revoked between the
+// Manager's read of it and its own revoke.
+type revokeOnRevoke struct {
+	*memstore.Store
+}
+
+func (s *revokeOnRevoke) Revoke(ctx context.Context, id sessiond.SessionID, at time.Time, reason sessiond.RevokeReason) (*sessiond.Session, error) {
+	if _, err := s.Store.Revoke(ctx, id, at.Add(-time.Millisecond), sessiond.ReasonAdmin); err != nil {
+		return nil, err
+	}
+	return s.Store.Revoke(ctx, id, at, reason)
+}
+
+func (s *revokeOnRevoke) RevokeRecorded(ctx context.Context, id sessiond.SessionID, at time.Time, reason sessiond.RevokeReason,
+	revoked func(*sessiond.Session) sessiond.ChangeRecords) (*sessiond.Session, bool, error) {
+	if _, err := s.Store.Revoke(ctx, id, at.Add(-time.Millisecond), sessiond.ReasonAdmin); err != nil {
+		return nil, false, err
+	}
+	return s.Store.RevokeRecorded(ctx, id, at, reason, revoked)
+}
+
+// TestManager_RotateOfSessionRevokedMeanwhile: a session revoked after
+// Rotate read it and before Rotate revoked it gets no successor, with or
+// without a store that records the revocation's events: otherwise an
+// operator's revocation, the kill switch or theft detection would be
+// undone by a rotation running at that moment.
+func TestManager_RotateOfSessionRevokedMeanwhile(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		sink sessiond.EventSink // nil: the harness's plain sink (Store.Revoke)
+	}{{"Revoke", nil}, {"RevokeRecorded", &atomicSink{}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) {
+				o.Store = &revokeOnRevoke{Store: o.Store.(*memstore.Store)}
+				if tc.sink != nil {
+					o.Events = tc.sink
+				}
+			})
+			ctx := context.Background()
+			old := h.create(t, "jack", sessiond.CreateOptions{})
+			h.clock.Advance(time.Minute)
+			if rot, err := h.m.Rotate(ctx, old.Session.ID); !errors.Is(err, sessiond.ErrNotFound) || rot != nil {
+				t.Fatalf("Rotate of a session revoked meanwhile = %v, %v; want nil, ErrNotFound", rot, err)
+			}
+			if live, err := h.m.List(ctx, "jack"); err != nil || len(live) != 0 {
+				t.Fatalf("List after the refused Rotate = %d sessions, %v; want none", len(live), err)
+			}
+			s, err := h.store.Get(ctx, old.Session.ID)
+			if err != nil || s.RevokeReason != sessiond.ReasonAdmin {
+				t.Fatalf("old session = %+v, %v; want revoked by the operator", s, err)
+			}
+		})
+	}
+}
+
 func TestManager_RevokeSubjectAndList(t *testing.T) {
 	h := newHarness(t, sessiond.StrategyDatabase, nil)
 	ctx := context.Background()

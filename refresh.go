@@ -86,7 +86,7 @@ func (m *Manager) RefreshChecked(ctx context.Context, refresh Secret, client Cli
 func (m *Manager) reused(ctx context.Context, s *Session, client Client, now time.Time) error {
 	e := Event{Type: EventRefreshReused, Subject: s.Subject, SessionID: s.ID, Client: client,
 		Details: map[string]any{"issued_to": s.Client}}
-	if _, err := m.revoke(ctx, s.ID, now, ReasonReuse, e); err != nil {
+	if _, _, err := m.revoke(ctx, s.ID, now, ReasonReuse, e); err != nil {
 		if !errors.Is(err, ErrNotFound) {
 			m.log.ErrorContext(ctx, "revoke after refresh token reuse", "session_id", s.ID, "err", err)
 		}
