@@ -404,6 +404,8 @@ func (s *Store) touch(ctx context.Context, id sessiond.SessionID, lastActive, id
 	if err := ctxErr(ctx, op); err != nil {
 		return err
 	}
+	// Counted once, not per try.
+	sweep := block != nil && s.sweepDue(1+records(block))
 	for fresh := false; ; fresh = true {
 		tag, remembered, err := s.route(ctx, s.sidKey(id), fresh)
 		if err != nil {
@@ -422,7 +424,7 @@ func (s *Store) touch(ctx context.Context, id sessiond.SessionID, lastActive, id
 			ierr = ar.Error()
 		} else {
 			keys := append(append([]string{key}, s.recordKeys()...), ak...)
-			args = append(s.recordsHeader(args, s.sweepDue(1+records(block))), aa[0], aa[1])
+			args = append(s.recordsHeader(args, sweep), aa[0], aa[1])
 			reply, err = touchRecordedScript.Exec(ctx, s.client, keys, append(args, block...)).ToArray()
 		}
 		if err != nil {
