@@ -23,9 +23,9 @@ import (
 
 var _ sessiond.ChangeRecorder = (*Store)(nil)
 
-// WritesChangeEvents reports whether SwapRefresh, CreateRecorded and
-// RevokeRecorded store the records they carry in the change's own script:
-// true unless the store is on a Redis Cluster.
+// WritesChangeEvents reports whether SwapRefresh and the *Recorded
+// methods store the records they carry in the change's own script: true
+// unless the store is on a Redis Cluster.
 func (s *Store) WritesChangeEvents() bool { return s.crossSlot }
 
 // recordsLua defines what the scripts that write a change with its records
@@ -76,6 +76,28 @@ if r[1] == 'ok' then
   activity(KEYS[9], KEYS[10], KEYS[11], ARGV[13], ARGV[14], ARGV[7], r[4], r[3])
 else
   redis.call('DEL', KEYS[8])
+end
+return r
+`)
+
+// touchRecordedScript is touchScript outside a Cluster: when the session
+// is there and not revoked, it also stores the records block and follows
+// the new idle expiry in the global indexes (activity), so a refresh
+// without rotation is one script, as a swap is.
+//
+//	KEYS: session key, the six record keys, GC index, expiry index,
+//	      strategies
+//	ARGV: last active, idle expiry, event log base, outbox base, maximum
+//	      age, live index base, member, records block
+//	→ as touchScript
+var touchRecordedScript = rueidis.NewLuaScript(recordsLua + activityFn + `
+local function change()
+` + touchBody + `
+end
+local r = change()
+if r[1] == 'ok' then
+  write_block(2, ARGV, 8, ARGV[3], ARGV[4], ARGV[5])
+  activity(KEYS[8], KEYS[9], KEYS[10], ARGV[6], ARGV[7], ARGV[2], r[4], r[3])
 end
 return r
 `)
@@ -402,6 +424,28 @@ func (s *Store) RevokeRecorded(ctx context.Context, id sessiond.SessionID, at ti
 		}
 		return sess, len(f) > nSessionFields, nil
 	}
+}
+
+var _ sessiond.TouchRecorder = (*Store)(nil)
+
+// TouchRecorded records activity as Touch does and, in the same script,
+// rec; see sessiond.TouchRecorder. On a Cluster, where the Manager does
+// not call it (WritesChangeEvents reports false), it is Touch and then rec
+// stored after it, not atomically, as the other recorded writes do there.
+// rec is checked first, so a record it refuses changes nothing.
+func (s *Store) TouchRecorded(ctx context.Context, id sessiond.SessionID, lastActive, idleExpires time.Time, rec sessiond.ChangeRecords) error {
+	const op = "touch session"
+	block, err := appendBlock(nil, rec)
+	if err != nil {
+		return wrap(op, err)
+	}
+	if s.crossSlot {
+		return s.touch(ctx, id, lastActive, idleExpires, block)
+	}
+	if err := s.touch(ctx, id, lastActive, idleExpires, nil); err != nil {
+		return err
+	}
+	return s.writeAfter(ctx, op, rec)
 }
 
 var _ sessiond.SubjectChangeRecorder = (*Store)(nil)

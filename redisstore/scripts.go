@@ -164,14 +164,18 @@ return out
 //
 //	KEYS: session key
 //	ARGV: last active, idle expiry
-//	→ {"notfound"} | {"revoked"} | {"ok", old idle expiry, expiry}
-var touchScript = newPairedScript(`
-local f = redis.call('HMGET', KEYS[1], 'e', 'ra', 'ie')
+//	→ {"notfound"} | {"revoked"} | {"ok", old idle expiry, expiry, strategy}
+var touchScript = newPairedScript(touchBody)
+
+// touchBody is touchScript's source, which touchRecordedScript shares. It
+// answers the strategy too, which that script's activity call needs.
+const touchBody = `
+local f = redis.call('HMGET', KEYS[1], 'e', 'ra', 'ie', 'str')
 if not f[1] then return {'notfound'} end
 if f[2] ~= '0' then return {'revoked'} end
 redis.call('HSET', KEYS[1], 'la', ARGV[1], 'ie', ARGV[2])
-return {'ok', f[3], f[1]}
-`)
+return {'ok', f[3], f[1], f[4]}
+`
 
 // swapScript is the refresh compare-and-swap.
 //

@@ -393,10 +393,19 @@ func (s *Store) lookup(ctx context.Context, op string, h sessiond.TokenHash, tok
 // not exist, ErrRevoked if it is revoked (decided in the script; nothing
 // changes).
 func (s *Store) Touch(ctx context.Context, id sessiond.SessionID, lastActive, idleExpires time.Time) error {
+	return s.touch(ctx, id, lastActive, idleExpires, nil)
+}
+
+// touch is Touch and, when block (a records block) is not nil,
+// TouchRecorded outside a Cluster: one touchRecordedScript then writes the
+// activity, block and the index entries together.
+func (s *Store) touch(ctx context.Context, id sessiond.SessionID, lastActive, idleExpires time.Time, block []string) error {
 	const op = "touch session"
 	if err := ctxErr(ctx, op); err != nil {
 		return err
 	}
+	// Counted once, not per try.
+	sweep := block != nil && s.sweepDue(1+records(block))
 	for fresh := false; ; fresh = true {
 		tag, remembered, err := s.route(ctx, s.sidKey(id), fresh)
 		if err != nil {
@@ -404,9 +413,20 @@ func (s *Store) Touch(ctx context.Context, id sessiond.SessionID, lastActive, id
 		}
 		key := s.sessKey(tag, id)
 		ak, aa := s.activityArgs(tag, id, idleExpires)
-		tr, ar := s.execPair(ctx, touchScript, []string{key}, []string{encTime(lastActive), encTime(idleExpires)}, activityScript, ak, aa)
-		reply, err := tr.ToArray()
-		ierr := ar.Error()
+		args := []string{encTime(lastActive), encTime(idleExpires)}
+		var (
+			reply []rueidis.RedisMessage
+			ierr  error // from the global indexes, when a script of their own
+		)
+		if block == nil {
+			tr, ar := s.execPair(ctx, touchScript, []string{key}, args, activityScript, ak, aa)
+			reply, err = tr.ToArray()
+			ierr = ar.Error()
+		} else {
+			keys := append(append([]string{key}, s.recordKeys()...), ak...)
+			args = append(s.recordsHeader(args, sweep), aa[0], aa[1])
+			reply, err = touchRecordedScript.Exec(ctx, s.client, keys, append(args, block...)).ToArray()
+		}
 		if err != nil {
 			return s.fail(op, err)
 		}
