@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
@@ -199,4 +200,86 @@ func countEvents(t *testing.T, c *client.Client, q client.EventQuery) int {
 func refreshedEvents(t *testing.T, c *client.Client, id sessiond.SessionID) int {
 	t.Helper()
 	return countEvents(t, c, client.EventQuery{SessionID: id, Type: sessiond.EventSessionRefreshed})
+}
+
+// TestE2E_CrashKeepsNoRotationRefreshAndEvent is the crash test for
+// refreshes that keep their token (refresh.rotation: false), whose only
+// store write is the session's activity: SIGKILL in the middle of 32
+// clients' refreshes, a restart on the same store, then, chain by chain,
+// the activity and the session.refreshed events must agree. The client
+// knows the activity of its last acknowledged refresh (the answer's
+// last_active_at); the refresh the kill interrupted, if any, left both its
+// event and a later activity, or neither.
+func TestE2E_CrashKeepsNoRotationRefreshAndEvent(t *testing.T) {
+	const (
+		clients = 32
+		killAt  = 240 // acknowledged refreshes before the kill
+	)
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			nc := nodeConfig{dataDir: t.TempDir(), env: b.env(t), yaml: "refresh:\n  rotation: false\n"}
+			n := startNode(t, nc)
+			ctx := t.Context()
+			c := n.client()
+			type kept struct {
+				session sessiond.SessionID
+				token   sessiond.Secret
+				acked   int
+				last    time.Time // last_active_at in the last acknowledged answer
+			}
+			chains := make([]*kept, clients)
+			for i := range chains {
+				tr, err := c.CreateSession(ctx, client.CreateRequest{Subject: fmt.Sprintf("crash-keep-%d", i)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				chains[i] = &kept{session: tr.Session.ID, token: tr.RefreshToken, last: tr.Session.LastActiveAt}
+			}
+			var total atomic.Int64
+			var killed sync.Once
+			var wg sync.WaitGroup
+			for _, ch := range chains {
+				wg.Go(func() {
+					for {
+						tr, err := c.Refresh(context.Background(), ch.token, nil)
+						if err != nil {
+							return // the server is gone; this refresh's outcome is unknown
+						}
+						if tr.RefreshToken != ch.token {
+							t.Errorf("refresh with rotation off handed back another refresh token")
+							return
+						}
+						ch.acked++
+						ch.last = tr.Session.LastActiveAt
+						if total.Add(1) >= killAt {
+							killed.Do(n.kill)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			if total.Load() < killAt {
+				t.Fatalf("the load stopped after %d refreshes, before the kill\n%s", total.Load(), n.log.String())
+			}
+
+			n2 := startNode(t, nc)
+			c2 := n2.client()
+			for i, ch := range chains {
+				events := refreshedEvents(t, c2, ch.session)
+				s, err := c2.GetSession(ctx, ch.session)
+				if err != nil {
+					t.Fatalf("chain %d: GetSession = %v", i, err)
+				}
+				later := s.LastActiveAt.After(ch.last)
+				switch {
+				case events == ch.acked && !later: // nothing of the interrupted refresh stored
+				case events == ch.acked+1 && later: // all of it stored, unacknowledged
+				default:
+					t.Errorf("chain %d: %d refreshes acknowledged (last active %v); stored: %d session.refreshed events, last active %v",
+						i, ch.acked, ch.last, events, s.LastActiveAt)
+				}
+			}
+			n2.stop()
+		})
+	}
 }
