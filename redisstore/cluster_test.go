@@ -1,0 +1,50 @@
+package redisstore_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/redisclustertest"
+	"github.com/sessiond/sessiond/redisstore"
+	"github.com/sessiond/sessiond/sessiondtest"
+)
+
+// TestStore_RedisCluster runs the conformance suites on a real Redis
+// Cluster (three masters with a replica each, internal/redisclustertest),
+// where the store takes its Cluster paths: a change's events written after
+// it (WritesChangeEvents false), bulk revocation batched by slot, the feed
+// on every master. The other tests of this package run on one Redis.
+func TestStore_RedisCluster(t *testing.T) {
+	cluster := redisclustertest.Start(t)
+	open := func(t *testing.T, opts redisstore.Options) *redisstore.Store {
+		if opts.Prefix == "" {
+			opts.Prefix = randomPrefix()
+		}
+		st, err := redisstore.New(context.Background(), cluster.URL(), opts)
+		if err != nil {
+			t.Fatalf("redisstore.New(cluster) = %v; want nil", err)
+		}
+		// The cluster's processes and keys go when the test ends.
+		t.Cleanup(func() { st.Close() })
+		if st.WritesChangeEvents() {
+			t.Fatal("WritesChangeEvents() = true on a Redis Cluster; want the Cluster path")
+		}
+		return st
+	}
+	t.Run("Store", func(t *testing.T) {
+		sessiondtest.TestStore(t, func(t *testing.T) sessiond.Store { return open(t, redisstore.Options{}) })
+	})
+	t.Run("WithClientCache", func(t *testing.T) {
+		sessiondtest.TestStore(t, func(t *testing.T) sessiond.Store {
+			return open(t, redisstore.Options{ClientCache: time.Minute})
+		})
+	})
+	t.Run("RevocationNotifier", func(t *testing.T) {
+		sessiondtest.TestRevocationNotifier(t, func(t *testing.T) sessiond.Store { return open(t, redisstore.Options{}) },
+			func(t *testing.T, st sessiond.Store) sessiond.Store {
+				return open(t, redisstore.Options{Prefix: redisstore.PrefixOf(st.(*redisstore.Store))})
+			})
+	})
+}
