@@ -32,7 +32,10 @@ type queries struct {
 	// start-up and shutdown), indexed by withRecords.
 	swapRec   [4]string
 	createRec [4]string
-	schema    string
+	// touchRec: Touch with the change's records, one statement
+	// (TouchRecorded), also indexed by withRecords.
+	touchRec [4]string
+	schema   string
 }
 
 // withRecords indexes swapRec and createRec: whether the change carries
@@ -339,9 +342,21 @@ func newQueries(schema string) queries {
 		WHERE revoked_at IS NULL AND expires_at > $1 AND idle_expires_at > $1
 		GROUP BY strategy`,
 	}
+	// A refresh that keeps its token: the activity, unless the session
+	// is revoked, and its records only if the activity was written.
+	// Reports whether it was, and whether the session exists (revoked
+	// when it does and was not touched).
+	//   $1 session ID, $2 last active, $3 idle expires.
+	touchRec := `WITH t AS (
+			UPDATE {schema}.sessions SET last_active_at = $2, idle_expires_at = $3, gc_at = least(gc_at, $3)
+			WHERE id = $1 AND revoked_at IS NULL
+			RETURNING 1
+		){records}
+		SELECT EXISTS (SELECT 1 FROM t), EXISTS (SELECT 1 FROM {schema}.sessions WHERE id = $1)`
 	for rec := range 4 {
 		q.swapRec[rec] = withRecordsSQL(q.swap, 10, "EXISTS (SELECT 1 FROM ok)", rec)
 		q.createRec[rec] = withRecordsSQL(q.create, 19, "", rec)
+		q.touchRec[rec] = withRecordsSQL(touchRec, 4, "EXISTS (SELECT 1 FROM t)", rec)
 	}
 	q.swap, q.create = q.swapRec[0], q.createRec[0]
 	for _, p := range []*string{
@@ -356,7 +371,7 @@ func newQueries(schema string) queries {
 		*p = r.Replace(*p)
 	}
 	for rec := range 4 {
-		for _, p := range []*string{&q.swapRec[rec], &q.createRec[rec]} {
+		for _, p := range []*string{&q.swapRec[rec], &q.createRec[rec], &q.touchRec[rec]} {
 			*p = r.Replace(*p)
 		}
 	}

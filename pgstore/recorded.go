@@ -185,7 +185,11 @@ func (s *Store) RevokeSubjectRecorded(ctx context.Context, subject string, excep
 var _ sessiond.TouchRecorder = (*Store)(nil)
 
 // TouchRecorded records activity as Touch does and, in the same
-// transaction, rec; see sessiond.TouchRecorder.
+// statement, rec; see sessiond.TouchRecorder. The statement joins the
+// group commit of the logins and refreshes waiting at that moment, as a
+// swap does (one round trip, one commit shared with them); the group locks
+// the session first without waiting, and a write that meets a lock runs
+// again on its own.
 func (s *Store) TouchRecorded(ctx context.Context, id sessiond.SessionID, lastActive, idleExpires time.Time, rec sessiond.ChangeRecords) error {
 	if s.closed.Load() {
 		return errClosed
@@ -194,22 +198,33 @@ func (s *Store) TouchRecorded(ctx context.Context, id sessiond.SessionID, lastAc
 	if !validText(string(id)) {
 		return fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrNotFound)
 	}
-	b := &pgx.Batch{}
-	if err := s.queueRecords(b, rec); err != nil {
+	evArgs, dArgs, err := recordArgs(rec)
+	if err != nil {
 		return wrap(op, err)
 	}
-	var touched error // Touch's own outcome, already translated
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if touched = s.touchIn(ctx, tx, id, lastActive, idleExpires); touched != nil {
-			return touched
-		}
-		if b.Len() == 0 {
-			return nil
-		}
-		return tx.SendBatch(ctx, b).Close()
-	})
-	if touched != nil {
-		return touched
+	query := s.q.touchRec[withRecords(evArgs != nil, dArgs != nil)]
+	args := append(append([]any{string(id), lastActive, idleExpires}, evArgs...), dArgs...)
+	var touched, exists bool
+	queue := func(b *pgx.Batch) {
+		b.Queue(query, args...).QueryRow(func(row pgx.Row) error { return row.Scan(&touched, &exists) })
 	}
-	return s.translate(op, err)
+	err = s.group(ctx, &groupWrite{
+		key:   string(id),
+		lock:  string(id),
+		queue: queue,
+		alone: func(ctx context.Context) error {
+			b := &pgx.Batch{}
+			queue(b)
+			return s.pool.SendBatch(ctx, b).Close()
+		},
+	})
+	switch {
+	case err != nil:
+		return s.translate(op, err)
+	case touched:
+		return nil
+	case exists:
+		return fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrRevoked)
+	}
+	return fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrNotFound)
 }
