@@ -13,11 +13,46 @@ import (
 	"github.com/sessiond/sessiond/client"
 )
 
-// chain is one client's rotating refresh chain, as the client saw it.
+// chain is one client's refresh chain, as the client saw it.
 type chain struct {
 	session sessiond.SessionID
 	token   sessiond.Secret // the last refresh token a response handed back
 	acked   int             // refreshes answered 200
+	last    time.Time       // last_active_at in the last answer
+}
+
+// refreshUntilKilled runs one refresh loop per chain against n, and kills
+// n once killAt refreshes in all were acknowledged. took gets each
+// acknowledged answer before it is counted (false: stop that loop). It
+// returns when every loop has stopped, and fails t if the load stopped
+// before the kill.
+func refreshUntilKilled(t *testing.T, n *node, chains []*chain, killAt int64, took func(*chain, *client.TokenResponse) bool) {
+	t.Helper()
+	c := n.client()
+	var total atomic.Int64
+	var killed sync.Once
+	var wg sync.WaitGroup
+	for _, ch := range chains {
+		wg.Go(func() {
+			for {
+				tr, err := c.Refresh(context.Background(), ch.token, nil)
+				if err != nil {
+					return // the server is gone; this refresh's outcome is unknown
+				}
+				if !took(ch, tr) {
+					return
+				}
+				ch.acked++
+				if total.Add(1) >= killAt {
+					killed.Do(n.kill)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if total.Load() < killAt {
+		t.Fatalf("the load stopped after %d refreshes, before the kill\n%s", total.Load(), n.log.String())
+	}
 }
 
 // login is one client's loop of logins and logouts, as the client saw it.
@@ -63,8 +98,6 @@ func TestE2E_CrashKeepsRefreshAndEvent(t *testing.T) {
 				}
 				chains[i] = &chain{session: tr.Session.ID, token: tr.RefreshToken}
 			}
-			var total atomic.Int64
-			var killed sync.Once
 			var wg sync.WaitGroup
 			workers := make([]*login, logins)
 			for w := range workers {
@@ -87,25 +120,11 @@ func TestE2E_CrashKeepsRefreshAndEvent(t *testing.T) {
 					}
 				})
 			}
-			for _, ch := range chains {
-				wg.Go(func() {
-					for {
-						tr, err := c.Refresh(context.Background(), ch.token, nil)
-						if err != nil {
-							return // the server is gone; this refresh's outcome is unknown
-						}
-						ch.token = tr.RefreshToken
-						ch.acked++
-						if total.Add(1) >= killAt {
-							killed.Do(n.kill)
-						}
-					}
-				})
-			}
-			wg.Wait()
-			if total.Load() < killAt {
-				t.Fatalf("the load stopped after %d refreshes, before the kill\n%s", total.Load(), n.log.String())
-			}
+			refreshUntilKilled(t, n, chains, killAt, func(ch *chain, tr *client.TokenResponse) bool {
+				ch.token = tr.RefreshToken
+				return true
+			})
+			wg.Wait() // the login loops, which end with the server
 
 			n2 := startNode(t, nc)
 			c2 := n2.client()
@@ -221,46 +240,22 @@ func TestE2E_CrashKeepsNoRotationRefreshAndEvent(t *testing.T) {
 			n := startNode(t, nc)
 			ctx := t.Context()
 			c := n.client()
-			type kept struct {
-				session sessiond.SessionID
-				token   sessiond.Secret
-				acked   int
-				last    time.Time // last_active_at in the last acknowledged answer
-			}
-			chains := make([]*kept, clients)
+			chains := make([]*chain, clients)
 			for i := range chains {
 				tr, err := c.CreateSession(ctx, client.CreateRequest{Subject: fmt.Sprintf("crash-keep-%d", i)})
 				if err != nil {
 					t.Fatal(err)
 				}
-				chains[i] = &kept{session: tr.Session.ID, token: tr.RefreshToken, last: tr.Session.LastActiveAt}
+				chains[i] = &chain{session: tr.Session.ID, token: tr.RefreshToken, last: tr.Session.LastActiveAt}
 			}
-			var total atomic.Int64
-			var killed sync.Once
-			var wg sync.WaitGroup
-			for _, ch := range chains {
-				wg.Go(func() {
-					for {
-						tr, err := c.Refresh(context.Background(), ch.token, nil)
-						if err != nil {
-							return // the server is gone; this refresh's outcome is unknown
-						}
-						if tr.RefreshToken != ch.token {
-							t.Errorf("refresh with rotation off handed back another refresh token")
-							return
-						}
-						ch.acked++
-						ch.last = tr.Session.LastActiveAt
-						if total.Add(1) >= killAt {
-							killed.Do(n.kill)
-						}
-					}
-				})
-			}
-			wg.Wait()
-			if total.Load() < killAt {
-				t.Fatalf("the load stopped after %d refreshes, before the kill\n%s", total.Load(), n.log.String())
-			}
+			refreshUntilKilled(t, n, chains, killAt, func(ch *chain, tr *client.TokenResponse) bool {
+				if tr.RefreshToken != ch.token {
+					t.Errorf("refresh with rotation off handed back another refresh token")
+					return false
+				}
+				ch.last = tr.Session.LastActiveAt
+				return true
+			})
 
 			n2 := startNode(t, nc)
 			c2 := n2.client()
