@@ -103,7 +103,8 @@ type Manager struct {
 	pub  MetaNotifier  // tells other nodes the watermarks changed; nil: they poll
 	kick chan struct{} // asks the watermark loop to reload now (coalesced)
 
-	fails refreshLimit // failed refreshes per subject
+	fails   refreshLimit  // failed refreshes per subject
+	unknown unknownTokens // throttles EventUnknownToken
 }
 
 // New checks opts, rebuilds the revoked-session set from the store (hybrid)

@@ -40,6 +40,10 @@ func (m *Manager) RefreshChecked(ctx context.Context, refresh Secret, client Cli
 	now := m.now()
 	g, err := m.flow.checkRefresh(ctx, refresh, now)
 	if err != nil {
+		if g.session.ID == "" {
+			// No session holds the token: not one issued here.
+			m.noteUnknown(ctx, StageRefresh, client, err)
+		}
 		return nil, m.refreshFailed(ctx, &g.session, err, now)
 	}
 	s := &g.session

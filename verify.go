@@ -41,6 +41,7 @@ func (m *Manager) inspect(ctx context.Context, access Secret, client Client) (Ve
 	}
 	s, issuedTo, err := m.flow.verify(ctx, access, m.clock.Now())
 	if err != nil {
+		m.noteUnknown(ctx, StageVerify, client, err)
 		return Verification{}, err
 	}
 	v := Verification{Session: s}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
 	"github.com/sessiond/sessiond/internal/servertest"
@@ -141,5 +142,43 @@ func TestGateway_RefreshCookieParentPath(t *testing.T) {
 	sc, _ := out["set_cookie"].([]any)
 	if len(sc) != 2 || !strings.Contains(sc[1].(string), "Path=/sessiond;") {
 		t.Errorf("set_cookie = %v; want the refresh cookie on Path=/sessiond", sc)
+	}
+}
+
+// TestGateway_UnknownCookieEvent (OWASP Session Management Cheat Sheet,
+// "Strict Session Management"): a well-formed session cookie sessiond never
+// issued is not adopted, and the security event log records a
+// session.unknown_id with the caller's address, once however often the
+// same client tries within the minute.
+func TestGateway_UnknownCookieEvent(t *testing.T) {
+	base := runGateway(t, nil)
+	forged := "sdat_" + string(sessiond.NewSessionID()) + string(sessiond.NewSessionID())
+	for range 3 {
+		req, _ := http.NewRequest(http.MethodGet, base+"/sessiond/check", nil)
+		req.Header.Set("Cookie", "sid="+forged)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusUnauthorized || res.Header.Get("X-Sessiond-Subject") != "" || res.Header.Get("Set-Cookie") != "" {
+			t.Fatalf("check with a forged cookie = %d, subject %q, Set-Cookie %q; want 401, nothing adopted",
+				res.StatusCode, res.Header.Get("X-Sessiond-Subject"), res.Header.Get("Set-Cookie"))
+		}
+	}
+	var page struct {
+		Events []struct {
+			Type    string            `json:"type"`
+			Subject string            `json:"subject"`
+			Client  map[string]string `json:"client"`
+			Details map[string]any    `json:"details"`
+		} `json:"events"`
+	}
+	apiGet(t, base+"/v1/events?type=session.unknown_id", &page)
+	if len(page.Events) != 1 {
+		t.Fatalf("%d session.unknown_id events for 3 tries of one forged cookie; want 1", len(page.Events))
+	}
+	if e := page.Events[0]; e.Subject != "" || e.Client["ip"] == "" || e.Details["stage"] != "verify" {
+		t.Errorf("event = %+v; want no subject, the caller's IP, stage verify", e)
 	}
 }

@@ -1,0 +1,110 @@
+package sessiond_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+)
+
+// unknownEvents returns the session.unknown_id events h's sink recorded.
+func unknownEvents(h *harness) []sessiond.Event {
+	var out []sessiond.Event
+	for _, e := range h.events.All() {
+		if e.Type == sessiond.EventUnknownToken {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// TestManager_UnknownTokenEvent: a token sessiond never issued, presented
+// to verify or refresh, is refused and reported as session.unknown_id with
+// the client and the stage, once per client IP a minute; a genuine token
+// that is expired or revoked is not reported.
+func TestManager_UnknownTokenEvent(t *testing.T) {
+	for _, st := range []sessiond.Strategy{sessiond.StrategyDatabase, sessiond.StrategyJWT, sessiond.StrategyHybrid} {
+		t.Run(string(st), func(t *testing.T) {
+			h := newHarness(t, st, nil)
+			ctx := context.Background()
+			alice := sessiond.Client{IP: "198.51.100.7", UserAgent: "guesser"}
+			forged := []sessiond.Secret{
+				sessiond.Secret("sdat_" + string(sessiond.NewSessionID()) + string(sessiond.NewSessionID())), // well-formed, never issued
+				sessiond.Secret("eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJhZG1pbiJ9.c2ln"),                          // a JWT not signed here
+				sessiond.Secret("x"),
+			}
+			for _, tok := range forged {
+				if _, err := h.m.Verify(ctx, tok, alice); !errors.Is(err, sessiond.ErrInvalidToken) {
+					t.Fatalf("Verify(%q) = %v; want ErrInvalidToken", tok, err)
+				}
+			}
+			got := unknownEvents(h)
+			if len(got) != 1 {
+				t.Fatalf("%d session.unknown_id events for 3 unknown tokens from one IP; want 1", len(got))
+			}
+			if e := got[0]; e.Client != alice || e.Details["stage"] != "verify" || e.Subject != "" || e.SessionID != "" || e.ID == "" {
+				t.Errorf("event = %+v; want client %+v, stage verify, no subject or session", e, alice)
+			}
+
+			// Another IP is reported; the first one again after a minute.
+			bob := sessiond.Client{IP: "203.0.113.9"}
+			_, _ = h.m.Verify(ctx, forged[0], bob)
+			h.clock.Advance(time.Minute)
+			_, _ = h.m.Verify(ctx, forged[0], alice)
+			if n := len(unknownEvents(h)); n != 3 {
+				t.Fatalf("%d session.unknown_id events after another IP and a new minute; want 3", n)
+			}
+
+			// Genuine tokens refused for other reasons are not unknown.
+			iss := h.create(t, "carol", sessiond.CreateOptions{})
+			if st != sessiond.StrategyJWT {
+				if err := h.m.Revoke(ctx, iss.Session.ID, sessiond.ReasonLogout); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := h.m.Verify(ctx, iss.AccessToken, sessiond.Client{IP: "192.0.2.1"}); !errors.Is(err, sessiond.ErrRevoked) {
+					t.Fatalf("Verify(revoked) = %v; want ErrRevoked", err)
+				}
+			}
+			h.clock.Advance(9 * time.Hour)
+			if _, err := h.m.Verify(ctx, iss.AccessToken, sessiond.Client{IP: "192.0.2.2"}); err == nil || errors.Is(err, sessiond.ErrInvalidToken) {
+				t.Fatalf("Verify(expired or revoked) = %v; want an error other than ErrInvalidToken", err)
+			}
+			if n := len(unknownEvents(h)); n != 3 {
+				t.Errorf("%d session.unknown_id events after genuine tokens were refused; want still 3", n)
+			}
+
+			if st == sessiond.StrategyDatabase {
+				return // no refresh tokens
+			}
+			_, err := h.m.Refresh(ctx, forged[0], sessiond.Client{IP: "192.0.2.3"})
+			if !errors.Is(err, sessiond.ErrInvalidToken) {
+				t.Fatalf("Refresh(unknown) = %v; want ErrInvalidToken", err)
+			}
+			got = unknownEvents(h)
+			if len(got) != 4 || got[3].Details["stage"] != "refresh" {
+				t.Errorf("after an unknown refresh token: %d events, last %+v; want 4, stage refresh", len(got), got[len(got)-1])
+			}
+		})
+	}
+}
+
+// TestManager_UnknownTokenEventBounded: however many IPs send unknown
+// tokens, a node reports at most 60 a minute (the metric counts them all).
+func TestManager_UnknownTokenEventBounded(t *testing.T) {
+	h := newHarness(t, sessiond.StrategyHybrid, nil)
+	ctx := context.Background()
+	for i := range 200 {
+		_, _ = h.m.Verify(ctx, "forged", sessiond.Client{IP: fmt.Sprintf("10.0.%d.%d", i/256, i%256)})
+	}
+	if n := len(unknownEvents(h)); n != 60 {
+		t.Fatalf("%d session.unknown_id events from 200 IPs in one minute; want 60", n)
+	}
+	h.clock.Advance(time.Minute)
+	_, _ = h.m.Verify(ctx, "forged", sessiond.Client{IP: "10.0.0.0"})
+	if n := len(unknownEvents(h)); n != 61 {
+		t.Fatalf("%d events after the minute; want 61", n)
+	}
+}
