@@ -22,9 +22,8 @@ const EventUnknownToken EventType = "session.unknown_id"
 // one of them.
 const (
 	unknownTokenWindow = time.Minute
-	unknownTokenPerIP  = 1    // events per client IP per window
-	unknownTokenMax    = 60   // events per window over all IPs
-	unknownTokenIPs    = 4096 // IPs remembered per window; more are not reported
+	unknownTokenPerIP  = 1  // events per client IP per window
+	unknownTokenMax    = 60 // events per window over all IPs
 )
 
 // unknownTokens throttles EventUnknownToken: the first unknown token from
@@ -33,7 +32,7 @@ type unknownTokens struct {
 	mu    sync.Mutex
 	start time.Time      // the current window's
 	sent  int            // events in the current window
-	seen  map[string]int // events per IP in the current window
+	seen  map[string]int // events per IP in the current window (at most unknownTokenMax IPs)
 }
 
 // allow reports whether an unknown token from ip at now gets its event.
@@ -43,8 +42,8 @@ func (u *unknownTokens) allow(ip string, now time.Time) bool {
 	if u.seen == nil || now.Sub(u.start) >= unknownTokenWindow || now.Before(u.start) {
 		u.start, u.sent, u.seen = now, 0, make(map[string]int)
 	}
-	n, known := u.seen[ip]
-	if u.sent >= unknownTokenMax || n >= unknownTokenPerIP || (!known && len(u.seen) >= unknownTokenIPs) {
+	n := u.seen[ip]
+	if u.sent >= unknownTokenMax || n >= unknownTokenPerIP {
 		return false
 	}
 	u.seen[ip] = n + 1
