@@ -33,7 +33,7 @@ func TestManager_UnknownTokenEvent(t *testing.T) {
 			alice := sessiond.Client{IP: "198.51.100.7", UserAgent: "guesser"}
 			forged := []sessiond.Secret{
 				sessiond.Secret("sdat_" + string(sessiond.NewSessionID()) + string(sessiond.NewSessionID())), // well-formed, never issued
-				sessiond.Secret("eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJhZG1pbiJ9.c2ln"),                          // a JWT not signed here
+				sessiond.Secret("eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJhZG1pbiJ9.c2ln"),                            // a JWT not signed here
 				sessiond.Secret("x"),
 			}
 			for _, tok := range forged {
