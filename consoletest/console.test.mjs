@@ -243,6 +243,7 @@ test("overview: charts drawn, figures as the API has them", async () => {
     Revocations: [["session.revoked"], ["session.bulk_revoked", (e) => (e.subject ? 0 : e.details?.count ?? 0)]],
     "Reuse detections": [["session.refresh_token_reused"]],
     Anomalies: [["session.anomaly"]],
+    "Unknown tokens": [["session.unknown_id"]],
   };
   for (const [name, sources] of Object.entries(types)) {
     const want = [0, 0];

@@ -37,6 +37,9 @@ var activity = []metric{
 	{Name: "Revocations", Type: sessiond.EventBulkRevoked, weigh: killSwitchCount},
 	{Name: "Reuse detections", Type: sessiond.EventRefreshReused},
 	{Name: "Anomalies", Type: sessiond.EventAnomaly},
+	// Throttled at the source (one per client IP a minute, 60 a minute a
+	// node): a rising line is someone guessing or forging tokens.
+	{Name: "Unknown tokens", Type: sessiond.EventUnknownToken},
 }
 
 func killSwitchCount(e sessiond.Event) int {

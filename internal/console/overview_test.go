@@ -50,6 +50,8 @@ func TestConsole_Overview(t *testing.T) {
 		ev(sessiond.EventBulkRevoked, 3*time.Hour, "", map[string]any{"count": 4}),
 		ev(sessiond.EventRefreshReused, 30*time.Minute, "alice", nil),
 		ev(sessiond.EventAnomaly, 2*time.Hour, "alice", map[string]any{"rule": "impossible_travel"}),
+		ev(sessiond.EventUnknownToken, 10*time.Minute, "", map[string]any{"stage": "verify"}),
+		ev(sessiond.EventUnknownToken, 4*time.Hour, "", map[string]any{"stage": "refresh"}),
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -70,6 +72,7 @@ func TestConsole_Overview(t *testing.T) {
 		{"revocations", `data-series="Revocations">.*?class="num hour">2</td><td [^>]*class="num day">6</td>`},
 		{"reuse", `data-series="Reuse detections">.*?class="num hour">1</td><td [^>]*class="num day">1</td>`},
 		{"anomalies", `data-series="Anomalies">.*?class="num hour">0</td><td [^>]*class="num day">1</td>`},
+		{"unknown tokens", `data-series="Unknown tokens">.*?class="num hour">1</td><td [^>]*class="num day">2</td>`},
 	} {
 		if !regexp.MustCompile(`(?s)` + tc.re).MatchString(body) {
 			t.Errorf("%s: page does not match %s", tc.name, tc.re)
