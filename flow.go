@@ -239,8 +239,10 @@ func lookupOpaque(ctx context.Context, store Store, opaque OpaqueTokens, kind To
 		return h, Token{}, nil, fmt.Errorf("sessiond: %s: %w", op, err)
 	}
 	t, s, err := store.Lookup(ctx, h)
-	if err != nil {
-		return h, Token{}, nil, fmt.Errorf("sessiond: %s: %w", op, notFoundIsInvalid(err))
+	if errors.Is(err, ErrNotFound) {
+		return h, Token{}, nil, fmt.Errorf("sessiond: %s: %w", op, errNotStored)
+	} else if err != nil {
+		return h, Token{}, nil, fmt.Errorf("sessiond: %s: %w", op, err)
 	}
 	if t.Kind != kind || !t.Hash.Equal(h) {
 		return h, Token{}, nil, fmt.Errorf("sessiond: %s: %w", op, ErrInvalidToken)

@@ -3,59 +3,79 @@ package sessiond
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
 
-// EventUnknownToken reports that a token sessiond did not issue (an opaque
-// token no session holds, a JWT whose signature or form does not check
-// out) was presented to verify or refresh: someone guessing or forging
-// session IDs, or a client holding a token from another deployment.
-// Details: "stage" (verify, refresh). No subject or session: there is none.
-// The OWASP Session Management Cheat Sheet asks for an alert on
-// never-issued IDs ("Strict Session Management", "Session ID Guessing").
+// EventUnknownToken reports that a token no session of this deployment
+// holds was presented to verify or refresh: someone guessing or forging
+// session IDs, or a client holding a token from elsewhere. Details:
+// "stage" (verify, refresh) and "reason": "forged" (malformed, a bad
+// checksum, a signature or form that does not check out) or "not_found" (a
+// well-formed opaque token the store does not hold: never issued, or
+// issued and since collected, as a browser's refresh cookie is after its
+// session's idle timeout; the two cannot be told apart). No subject or
+// session: there is none. The OWASP Session Management Cheat Sheet asks
+// for an alert on never-issued IDs ("Strict Session Management", "Session
+// ID Guessing").
 const EventUnknownToken EventType = "session.unknown_id"
 
-// Bounds on EventUnknownToken, per node: a guesser sending thousands of
-// tokens a second must not become thousands of events (the durable log,
-// webhooks). sessiond_verify_total{outcome="token_invalid"} counts every
-// one of them.
+// errNotStored is the ErrInvalidToken of a well-formed opaque token the
+// store does not hold (EventUnknownToken's "not_found").
+var errNotStored = fmt.Errorf("%w: no session holds it", ErrInvalidToken)
+
+// Bounds on EventUnknownToken, per node and per reason: a guesser sending
+// thousands of tokens a second must not become thousands of events (the
+// durable log, webhooks), and returning users' collected refresh cookies
+// (not_found) must not use up the budget of forged tokens.
+// sessiond_verify_total{outcome="token_invalid"} counts every one of them.
 const (
 	unknownTokenWindow = time.Minute
-	unknownTokenPerIP  = 1  // events per client IP per window
-	unknownTokenMax    = 60 // events per window over all IPs
+	unknownTokenPerIP  = 1  // events per client IP per reason per window
+	unknownTokenMax    = 60 // events per reason per window over all IPs
 )
 
-// unknownTokens throttles EventUnknownToken: the first unknown token from
-// an IP in a window is reported, the rest of the window's are not.
+// unknownTokens throttles EventUnknownToken: the first unknown token of a
+// reason from an IP in a window is reported, the rest of the window's are
+// not.
 type unknownTokens struct {
 	mu    sync.Mutex
 	start time.Time      // the current window's
-	sent  int            // events in the current window
-	seen  map[string]int // events per IP in the current window (at most unknownTokenMax IPs)
+	sent  map[string]int // events per reason in the current window
+	seen  map[string]int // events per reason and IP in the current window (at most unknownTokenMax a reason)
 }
 
-// allow reports whether an unknown token from ip at now gets its event.
-func (u *unknownTokens) allow(ip string, now time.Time) bool {
+// allow reports whether an unknown token of reason from ip at now gets its
+// event.
+func (u *unknownTokens) allow(reason, ip string, now time.Time) bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.seen == nil || now.Sub(u.start) >= unknownTokenWindow || now.Before(u.start) {
-		u.start, u.sent, u.seen = now, 0, make(map[string]int)
+		u.start, u.sent, u.seen = now, make(map[string]int), make(map[string]int)
 	}
-	n := u.seen[ip]
-	if u.sent >= unknownTokenMax || n >= unknownTokenPerIP {
+	key := reason + " " + ip
+	n := u.seen[key]
+	if u.sent[reason] >= unknownTokenMax || n >= unknownTokenPerIP {
 		return false
 	}
-	u.seen[ip] = n + 1
-	u.sent++
+	u.seen[key] = n + 1
+	u.sent[reason]++
 	return true
 }
 
 // noteUnknown emits EventUnknownToken for a token stage refused as not
-// issued here (err matches ErrInvalidToken), within the bounds above.
+// held here (err matches ErrInvalidToken), within the bounds above.
 func (m *Manager) noteUnknown(ctx context.Context, stage AnomalyStage, client Client, err error) {
-	if !errors.Is(err, ErrInvalidToken) || !m.unknown.allow(client.IP, m.clock.Now()) {
+	if !errors.Is(err, ErrInvalidToken) {
 		return
 	}
-	m.emit(ctx, Event{Type: EventUnknownToken, Client: client, Details: map[string]any{"stage": string(stage)}})
+	reason := "forged"
+	if errors.Is(err, errNotStored) {
+		reason = "not_found"
+	}
+	if !m.unknown.allow(reason, client.IP, m.clock.Now()) {
+		return
+	}
+	m.emit(ctx, Event{Type: EventUnknownToken, Client: client, Details: map[string]any{"stage": string(stage), "reason": reason}})
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/opaquetoken"
 )
 
 // unknownEvents returns the session.unknown_id events h's sink recorded.
@@ -21,9 +22,10 @@ func unknownEvents(h *harness) []sessiond.Event {
 	return out
 }
 
-// TestManager_UnknownTokenEvent: a token sessiond never issued, presented
-// to verify or refresh, is refused and reported as session.unknown_id with
-// the client and the stage, once per client IP a minute; a genuine token
+// TestManager_UnknownTokenEvent: a token no session holds, presented to
+// verify or refresh, is refused and reported as session.unknown_id with the
+// client, the stage and the reason (forged, or not_found for a well-formed
+// opaque token), once per client IP and reason a minute; a genuine token
 // that is expired or revoked is not reported.
 func TestManager_UnknownTokenEvent(t *testing.T) {
 	for _, st := range []sessiond.Strategy{sessiond.StrategyDatabase, sessiond.StrategyJWT, sessiond.StrategyHybrid} {
@@ -32,7 +34,7 @@ func TestManager_UnknownTokenEvent(t *testing.T) {
 			ctx := context.Background()
 			alice := sessiond.Client{IP: "198.51.100.7", UserAgent: "guesser"}
 			forged := []sessiond.Secret{
-				sessiond.Secret("sdat_" + string(sessiond.NewSessionID()) + string(sessiond.NewSessionID())), // well-formed, never issued
+				sessiond.Secret("sdat_" + string(sessiond.NewSessionID()) + string(sessiond.NewSessionID())), // bad checksum
 				sessiond.Secret("eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJhZG1pbiJ9.c2ln"),                            // a JWT not signed here
 				sessiond.Secret("x"),
 			}
@@ -43,10 +45,11 @@ func TestManager_UnknownTokenEvent(t *testing.T) {
 			}
 			got := unknownEvents(h)
 			if len(got) != 1 {
-				t.Fatalf("%d session.unknown_id events for 3 unknown tokens from one IP; want 1", len(got))
+				t.Fatalf("%d session.unknown_id events for 3 forged tokens from one IP; want 1", len(got))
 			}
-			if e := got[0]; e.Client != alice || e.Details["stage"] != "verify" || e.Subject != "" || e.SessionID != "" || e.ID == "" {
-				t.Errorf("event = %+v; want client %+v, stage verify, no subject or session", e, alice)
+			if e := got[0]; e.Client != alice || e.Details["stage"] != "verify" || e.Details["reason"] != "forged" ||
+				e.Subject != "" || e.SessionID != "" || e.ID == "" {
+				t.Errorf("event = %+v; want client %+v, stage verify, reason forged, no subject or session", e, alice)
 			}
 
 			// Another IP is reported; the first one again after a minute.
@@ -54,8 +57,26 @@ func TestManager_UnknownTokenEvent(t *testing.T) {
 			_, _ = h.m.Verify(ctx, forged[0], bob)
 			h.clock.Advance(time.Minute)
 			_, _ = h.m.Verify(ctx, forged[0], alice)
-			if n := len(unknownEvents(h)); n != 3 {
-				t.Fatalf("%d session.unknown_id events after another IP and a new minute; want 3", n)
+			want := 3
+			if n := len(unknownEvents(h)); n != want {
+				t.Fatalf("%d session.unknown_id events after another IP and a new minute; want %d", n, want)
+			}
+
+			// A well-formed opaque token no session holds: its own reason,
+			// with a budget of its own.
+			var codec opaquetoken.Codec
+			if st == sessiond.StrategyDatabase {
+				tok, _, err := codec.New(sessiond.KindAccess)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := h.m.Verify(ctx, tok, alice); !errors.Is(err, sessiond.ErrInvalidToken) {
+					t.Fatalf("Verify(well-formed, never issued) = %v; want ErrInvalidToken", err)
+				}
+				want++
+				if got := unknownEvents(h); len(got) != want || got[want-1].Details["reason"] != "not_found" {
+					t.Fatalf("after a well-formed unknown token: %d events, last %+v; want %d, reason not_found", len(got), got[len(got)-1], want)
+				}
 			}
 
 			// Genuine tokens refused for other reasons are not unknown.
@@ -72,20 +93,32 @@ func TestManager_UnknownTokenEvent(t *testing.T) {
 			if _, err := h.m.Verify(ctx, iss.AccessToken, sessiond.Client{IP: "192.0.2.2"}); err == nil || errors.Is(err, sessiond.ErrInvalidToken) {
 				t.Fatalf("Verify(expired or revoked) = %v; want an error other than ErrInvalidToken", err)
 			}
-			if n := len(unknownEvents(h)); n != 3 {
-				t.Errorf("%d session.unknown_id events after genuine tokens were refused; want still 3", n)
+			if n := len(unknownEvents(h)); n != want {
+				t.Errorf("%d session.unknown_id events after genuine tokens were refused; want still %d", n, want)
 			}
 
 			if st == sessiond.StrategyDatabase {
 				return // no refresh tokens
 			}
-			_, err := h.m.Refresh(ctx, forged[0], sessiond.Client{IP: "192.0.2.3"})
-			if !errors.Is(err, sessiond.ErrInvalidToken) {
-				t.Fatalf("Refresh(unknown) = %v; want ErrInvalidToken", err)
+			refresh, _, err := codec.New(sessiond.KindRefresh)
+			if err != nil {
+				t.Fatal(err)
 			}
-			got = unknownEvents(h)
-			if len(got) != 4 || got[3].Details["stage"] != "refresh" {
-				t.Errorf("after an unknown refresh token: %d events, last %+v; want 4, stage refresh", len(got), got[len(got)-1])
+			for _, tc := range []struct {
+				tok    sessiond.Secret
+				reason string
+			}{{forged[0], "forged"}, {refresh, "not_found"}} {
+				if _, err := h.m.Refresh(ctx, tc.tok, sessiond.Client{IP: "192.0.2.3"}); !errors.Is(err, sessiond.ErrInvalidToken) {
+					t.Fatalf("Refresh(unknown) = %v; want ErrInvalidToken", err)
+				}
+				if st == sessiond.StrategyJWT {
+					continue // refresh tokens are JWTs: a well-formed opaque one is forged too
+				}
+				want++
+				got = unknownEvents(h)
+				if last := got[len(got)-1]; len(got) != want || last.Details["stage"] != "refresh" || last.Details["reason"] != tc.reason {
+					t.Errorf("after an unknown refresh token: %d events, last %+v; want %d, stage refresh, reason %s", len(got), last, want, tc.reason)
+				}
 			}
 		})
 	}

@@ -178,7 +178,7 @@ func TestGateway_UnknownCookieEvent(t *testing.T) {
 	if len(page.Events) != 1 {
 		t.Fatalf("%d session.unknown_id events for 3 tries of one forged cookie; want 1", len(page.Events))
 	}
-	if e := page.Events[0]; e.Subject != "" || e.Client["ip"] == "" || e.Details["stage"] != "verify" {
-		t.Errorf("event = %+v; want no subject, the caller's IP, stage verify", e)
+	if e := page.Events[0]; e.Subject != "" || e.Client["ip"] == "" || e.Details["stage"] != "verify" || e.Details["reason"] != "forged" {
+		t.Errorf("event = %+v; want no subject, the caller's IP, stage verify, reason forged", e)
 	}
 }
