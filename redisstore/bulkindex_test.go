@@ -17,6 +17,7 @@ import (
 // nothing left behind; and that Revocations, CountLive and later logins
 // see exactly what they saw before.
 func TestStore_RevokeMatchingBulkIndex(t *testing.T) {
+	singleRedis(t)
 	t.Parallel()
 	prefix, st, raw := layoutStore(t)
 	ctx := t.Context()

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,6 +67,22 @@ func rawClient(tb testing.TB) rueidis.Client {
 	}
 	tb.Cleanup(c.Close)
 	return c
+}
+
+// singleRedis skips tb when SESSIOND_TEST_REDIS_URL names a Redis Cluster:
+// the test checks what only a single Redis does (one script over several
+// slots, a proxy in front of one address). TestStore_RedisCluster runs the
+// conformance suites on a Cluster.
+func singleRedis(tb testing.TB) {
+	tb.Helper()
+	c := rawClient(tb)
+	info, err := c.Do(context.Background(), c.B().Info().Section("cluster").Build()).ToString()
+	if err != nil {
+		tb.Fatalf("INFO cluster = %v", err)
+	}
+	if strings.Contains(info, "cluster_enabled:1") {
+		tb.Skip("checks a single Redis; SESSIOND_TEST_REDIS_URL names a Redis Cluster")
+	}
 }
 
 // keys returns every key under prefix, on every node (for a Redis

@@ -19,6 +19,7 @@ import (
 // leaves no key and no index entry naming the refused session (its route
 // keys are released, its index entries never written).
 func TestStore_RefusedLoginLeavesNothing(t *testing.T) {
+	singleRedis(t)
 	t.Parallel()
 	prefix := randomPrefix()
 	st := newStore(t, redisstore.Options{Prefix: prefix})
@@ -54,6 +55,7 @@ func TestStore_RefusedLoginLeavesNothing(t *testing.T) {
 // retired outside the grace window) writes no activity, to the session or
 // to the global indexes, whose entries keep the session's idle expiry.
 func TestStore_FailedSwapLeavesIndexes(t *testing.T) {
+	singleRedis(t)
 	t.Parallel()
 	prefix := randomPrefix()
 	st := newStore(t, redisstore.Options{Prefix: prefix})

@@ -47,7 +47,7 @@ func openVia(t *testing.T, addr string, opts redisstore.Options) *redisstore.Sto
 }
 
 func TestOutage(t *testing.T) {
-	redisURL(t)
+	singleRedis(t)
 	sessiondtest.TestOutage(t, redisUpstream(t), func(t *testing.T, addr string) sessiond.Store {
 		return openVia(t, addr, redisstore.Options{ClientCache: time.Minute})
 	})
@@ -87,6 +87,7 @@ func TestStore_Unavailable(t *testing.T) {
 		}
 	})
 	t.Run("CachedLookupDuringOutage", func(t *testing.T) {
+		singleRedis(t)
 		t.Parallel()
 		p := sessiondtest.NewProxy(t, redisUpstream(t))
 		prefix := randomPrefix()
