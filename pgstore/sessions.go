@@ -20,12 +20,6 @@ type execer interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
-// querier is an execer that also reads: the pool, or a transaction.
-type querier interface {
-	execer
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
 // sessionScan is a session being read from a row, with the nullable
 // revoked_at beside it, in one allocation.
 type sessionScan struct {
@@ -228,16 +222,11 @@ func (s *Store) Touch(ctx context.Context, id sessiond.SessionID, lastActive, id
 	if s.closed.Load() {
 		return errClosed
 	}
-	if !validText(string(id)) {
-		return fmt.Errorf("pgstore: touch session: %w", sessiond.ErrNotFound)
-	}
-	return s.touchIn(ctx, s.pool, id, lastActive, idleExpires)
-}
-
-// touchIn runs Touch's statements on q (the pool, or a transaction).
-func (s *Store) touchIn(ctx context.Context, q querier, id sessiond.SessionID, lastActive, idleExpires time.Time) error {
 	const op = "touch session"
-	tag, err := q.Exec(ctx, s.q.touch, string(id), lastActive, idleExpires)
+	if !validText(string(id)) {
+		return fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrNotFound)
+	}
+	tag, err := s.pool.Exec(ctx, s.q.touch, string(id), lastActive, idleExpires)
 	if err != nil {
 		return s.translate(op, err)
 	}
@@ -249,7 +238,7 @@ func (s *Store) touchIn(ctx context.Context, q querier, id sessiond.SessionID, l
 	// holding the row, and this new statement sees it committed: a
 	// session the UPDATE skipped as revoked is reported revoked.
 	var exists bool
-	if err := q.QueryRow(ctx, s.q.touchExists, string(id)).Scan(&exists); err != nil {
+	if err := s.pool.QueryRow(ctx, s.q.touchExists, string(id)).Scan(&exists); err != nil {
 		return s.translate(op, err)
 	}
 	if !exists {
