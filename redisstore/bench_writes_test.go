@@ -85,6 +85,7 @@ func BenchmarkCreateRecordedParallel(b *testing.B) {
 	var n atomic.Int64
 	b.ReportAllocs()
 	b.SetParallelism(parallelism())
+	defer testenv.ReportClientCPU(b)()
 	defer reportRedisCPU(b)()
 	testenv.ParallelOps(b, func(int) error {
 		i := n.Add(1)
@@ -105,6 +106,7 @@ func BenchmarkSwapRefreshRecordedParallel(b *testing.B) {
 	var n atomic.Int64
 	b.ReportAllocs()
 	b.SetParallelism(parallelism())
+	defer testenv.ReportClientCPU(b)()
 	defer reportRedisCPU(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		i := n.Add(1)

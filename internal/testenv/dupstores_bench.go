@@ -40,3 +40,15 @@ func BenchSession(i int, now time.Time) (*sessiond.Session, sessiond.Token) {
 	h := sessiond.HashToken(sessiond.Secret(s.ID))
 	return s, sessiond.Token{Hash: h, Kind: sessiond.KindAccess, SessionID: s.ID, IssuedAt: now, ExpiresAt: s.ExpiresAt}
 }
+
+// ReportClientCPU measures this process's CPU time from now until the
+// benchmark ends and reports it per operation as client-µs/op: the
+// driver's and the store code's share of an operation, next to the store
+// server's own (redis-µs/op, postgres-µs/op). On a machine whose cores
+// the server and the load share, both are what an operation costs.
+func ReportClientCPU(b *testing.B) func() {
+	start := processCPU(b)
+	return func() {
+		b.ReportMetric(float64(processCPU(b)-start)/float64(time.Microsecond)/float64(b.N), "client-µs/op")
+	}
+}
