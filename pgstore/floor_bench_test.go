@@ -84,7 +84,7 @@ func reportPostgresCPU(b *testing.B) func() {
 const floorSchema = `
 CREATE TABLE sessions (id text PRIMARY KEY, subject text NOT NULL, created_at timestamptz NOT NULL,
 	last_active_at timestamptz NOT NULL, idle_expires_at timestamptz NOT NULL, expires_at timestamptz NOT NULL,
-	gc_at timestamptz NOT NULL, client jsonb) WITH (fillfactor = 50);
+	gc_at timestamptz NOT NULL, client jsonb, revoked_at timestamptz) WITH (fillfactor = 50);
 CREATE TABLE tokens (hash bytea PRIMARY KEY, session_id text NOT NULL, kind smallint NOT NULL, expires_at timestamptz NOT NULL, retired_at timestamptz);
 CREATE TABLE events (id text PRIMARY KEY, time timestamptz NOT NULL, type text NOT NULL, subject text NOT NULL,
 	session_id text NOT NULL, body jsonb NOT NULL);`
@@ -102,7 +102,7 @@ CREATE INDEX events_session_id ON events (session_id, id);
 CREATE INDEX events_type ON events (type, id);
 CREATE INDEX events_time ON events (time);`
 
-const floorLogin = `WITH s AS (INSERT INTO sessions VALUES ($1, $2, $3, $3, $4, $4, $4, '{"ip":"203.0.113.7","user_agent":"sessiond-bench"}')),
+const floorLogin = `WITH s AS (INSERT INTO sessions VALUES ($1, $2, $3, $3, $4, $4, $4, '{"ip":"203.0.113.7","user_agent":"sessiond-bench"}', NULL)),
 	t AS (INSERT INTO tokens VALUES ($5, $1, 2, $4, NULL))
 	INSERT INTO events VALUES ($6, $3, 'session.created', $2, $1, $7)`
 
@@ -119,9 +119,10 @@ func BenchmarkFloorParallel(b *testing.B) {
 	b.Run("indexed", func(b *testing.B) { benchFloor(b, true) })
 }
 
-// benchFloor runs the floor's operations on a fresh schema, with the
-// store's secondary indexes when indexed.
-func benchFloor(b *testing.B, indexed bool) {
+// floorPool returns a pool of 16 connections on a fresh schema holding
+// the floor's tables, with the store's secondary indexes when indexed.
+func floorPool(b *testing.B, indexed bool) *pgxpool.Pool {
+	b.Helper()
 	ctx := context.Background()
 	dsn := testDSN(b)
 	schema := testSchema(b, dsn)
@@ -146,6 +147,14 @@ func benchFloor(b *testing.B, indexed bool) {
 	if _, err := pool.Exec(ctx, ddl); err != nil {
 		b.Fatal(err)
 	}
+	return pool
+}
+
+// benchFloor runs the floor's operations on a fresh schema, with the
+// store's secondary indexes when indexed.
+func benchFloor(b *testing.B, indexed bool) {
+	ctx := context.Background()
+	pool := floorPool(b, indexed)
 	var seq atomic.Int64
 	id := func(kind string) string { return kind + strconv.FormatInt(seq.Add(1), 10) }
 	// chain is one goroutine's session and its current refresh token.
@@ -264,6 +273,114 @@ func BenchmarkStoreWritesParallel(b *testing.B) {
 				}
 				if err != nil {
 					b.Errorf("%s: %v", name, err)
+				}
+			})
+		})
+	}
+}
+
+// The floor's refresh grown step by step towards the store's swap
+// (queries.go), on the indexed tables, eight sessions a transaction as a
+// group commit has them: BenchmarkSwapStepsParallel says what each step
+// of the store's statement costs PostgreSQL. Arguments as floorRefresh's.
+var swapSteps = []struct{ name, lock, stmt string }{
+	{"writes", "", floorRefresh},
+	// + the group's lock on its sessions (groupLock).
+	{"lock", `SELECT 1 FROM sessions WHERE id = ANY ($1::text[]) FOR UPDATE NOWAIT`, floorRefresh},
+	// + the swap's read and checks; the writes only if they pass, the old
+	// token retired through the session's index, as the store does.
+	{"check", `SELECT 1 FROM sessions WHERE id = ANY ($1::text[]) FOR UPDATE NOWAIT`, `WITH cur AS (
+		SELECT t.kind, t.session_id, t.retired_at, s.revoked_at
+		FROM tokens t JOIN sessions s ON s.id = t.session_id WHERE t.hash = $5
+	), ok AS (
+		SELECT session_id FROM cur WHERE kind = 2 AND session_id = $2 AND revoked_at IS NULL AND retired_at IS NULL
+	), retire AS (
+		UPDATE tokens SET retired_at = $4 WHERE session_id = $2 AND kind = 2 AND retired_at IS NULL AND EXISTS (SELECT 1 FROM ok)
+	), next AS (
+		INSERT INTO tokens SELECT $1, session_id, 2, $3, NULL FROM ok
+	), activity AS (
+		UPDATE sessions SET last_active_at = $4, idle_expires_at = $3 WHERE id = $2 AND EXISTS (SELECT 1 FROM ok)
+	), ev AS (
+		INSERT INTO events SELECT $6, $4, 'session.refreshed', 'bench', $2, $7 WHERE EXISTS (SELECT 1 FROM ok)
+	)
+	SELECT cur.kind, cur.session_id, cur.revoked_at IS NOT NULL, EXISTS (SELECT 1 FROM ok) FROM cur`},
+	// check, but the old token retired by its primary key (diagnostic).
+	{"check-pk", `SELECT 1 FROM sessions WHERE id = ANY ($1::text[]) FOR UPDATE NOWAIT`, `WITH cur AS (
+		SELECT t.kind, t.session_id, t.retired_at, s.revoked_at
+		FROM tokens t JOIN sessions s ON s.id = t.session_id WHERE t.hash = $5
+	), ok AS (
+		SELECT session_id FROM cur WHERE kind = 2 AND session_id = $2 AND revoked_at IS NULL AND retired_at IS NULL
+	), retire AS (
+		UPDATE tokens SET retired_at = $4 WHERE hash = $5 AND EXISTS (SELECT 1 FROM ok)
+	), next AS (
+		INSERT INTO tokens SELECT $1, session_id, 2, $3, NULL FROM ok
+	), activity AS (
+		UPDATE sessions SET last_active_at = $4, idle_expires_at = $3 WHERE id = $2 AND EXISTS (SELECT 1 FROM ok)
+	), ev AS (
+		INSERT INTO events SELECT $6, $4, 'session.refreshed', 'bench', $2, $7 WHERE EXISTS (SELECT 1 FROM ok)
+	)
+	SELECT cur.kind, cur.session_id, cur.revoked_at IS NOT NULL, EXISTS (SELECT 1 FROM ok) FROM cur`},
+	// + the event as the store inserts it: from arrays, ON CONFLICT DO NOTHING.
+	{"records", `SELECT 1 FROM sessions WHERE id = ANY ($1::text[]) FOR UPDATE NOWAIT`, `WITH cur AS (
+		SELECT t.kind, t.session_id, t.retired_at, s.revoked_at
+		FROM tokens t JOIN sessions s ON s.id = t.session_id WHERE t.hash = $5
+	), ok AS (
+		SELECT session_id FROM cur WHERE kind = 2 AND session_id = $2 AND revoked_at IS NULL AND retired_at IS NULL
+	), retire AS (
+		UPDATE tokens SET retired_at = $4 WHERE session_id = $2 AND kind = 2 AND retired_at IS NULL AND EXISTS (SELECT 1 FROM ok)
+	), next AS (
+		INSERT INTO tokens SELECT $1, session_id, 2, $3, NULL FROM ok
+	), activity AS (
+		UPDATE sessions SET last_active_at = $4, idle_expires_at = $3 WHERE id = $2 AND EXISTS (SELECT 1 FROM ok)
+	), ev AS (
+		INSERT INTO events SELECT * FROM unnest(ARRAY[$6::text], ARRAY[$4::timestamptz], ARRAY['session.refreshed'], ARRAY['bench'],
+			ARRAY[$2::text], ARRAY[$7::jsonb]) WHERE EXISTS (SELECT 1 FROM ok)
+		ON CONFLICT (id) DO NOTHING
+	)
+	SELECT cur.kind, cur.session_id, cur.revoked_at IS NOT NULL, EXISTS (SELECT 1 FROM ok) FROM cur`},
+}
+
+// BenchmarkSwapStepsParallel runs swapSteps: each goroutine keeps eight
+// sessions and refreshes each once a transaction.
+func BenchmarkSwapStepsParallel(b *testing.B) {
+	ctx := context.Background()
+	pool := floorPool(b, true)
+	var seq atomic.Int64
+	id := func(kind string) string { return kind + strconv.FormatInt(seq.Add(1), 10) }
+	for _, step := range swapSteps {
+		b.Run(step.name, func(b *testing.B) {
+			b.SetParallelism(parallelism())
+			defer testenv.ReportClientCPU(b)()
+			defer reportPostgresCPU(b)()
+			b.RunParallel(func(pb *testing.PB) {
+				sids, cur := make([]string, 8), make([][]byte, 8)
+				for i := range sids {
+					sids[i], cur[i] = id("s"), []byte(id("t"))
+					now := time.Now()
+					if _, err := pool.Exec(ctx, floorLogin, sids[i], "bench", now, now.Add(time.Hour), cur[i], id("e"), floorEventBody); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+				for pb.Next() {
+					for k := 1; k < len(sids) && pb.Next(); k++ { //nolint:revive // only counts
+					}
+					err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+						var batch pgx.Batch
+						if step.lock != "" {
+							batch.Queue(step.lock, sids)
+						}
+						for i := range sids {
+							next, now := []byte(id("t")), time.Now()
+							batch.Queue(step.stmt, next, sids[i], now.Add(time.Hour), now, cur[i], id("e"), floorEventBody)
+							cur[i] = next
+						}
+						return tx.SendBatch(ctx, &batch).Close()
+					})
+					if err != nil {
+						b.Errorf("%s: %v", step.name, err)
+						return
+					}
 				}
 			})
 		})
