@@ -286,58 +286,43 @@ func BenchmarkStoreWritesParallel(b *testing.B) {
 var swapSteps = []struct{ name, lock, stmt string }{
 	{"writes", "", floorRefresh},
 	// + the group's lock on its sessions (groupLock).
-	{"lock", `SELECT 1 FROM sessions WHERE id = ANY ($1::text[]) FOR UPDATE NOWAIT`, floorRefresh},
+	{"lock", floorGroupLock, floorRefresh},
 	// + the swap's read and checks; the writes only if they pass, the old
 	// token retired through the session's index, as the store does.
-	{"check", `SELECT 1 FROM sessions WHERE id = ANY ($1::text[]) FOR UPDATE NOWAIT`, `WITH cur AS (
-		SELECT t.kind, t.session_id, t.retired_at, s.revoked_at
-		FROM tokens t JOIN sessions s ON s.id = t.session_id WHERE t.hash = $5
-	), ok AS (
-		SELECT session_id FROM cur WHERE kind = 2 AND session_id = $2 AND revoked_at IS NULL AND retired_at IS NULL
-	), retire AS (
-		UPDATE tokens SET retired_at = $4 WHERE session_id = $2 AND kind = 2 AND retired_at IS NULL AND EXISTS (SELECT 1 FROM ok)
-	), next AS (
-		INSERT INTO tokens SELECT $1, session_id, 2, $3, NULL FROM ok
-	), activity AS (
-		UPDATE sessions SET last_active_at = $4, idle_expires_at = $3 WHERE id = $2 AND EXISTS (SELECT 1 FROM ok)
-	), ev AS (
-		INSERT INTO events SELECT $6, $4, 'session.refreshed', 'bench', $2, $7 WHERE EXISTS (SELECT 1 FROM ok)
-	)
-	SELECT cur.kind, cur.session_id, cur.revoked_at IS NOT NULL, EXISTS (SELECT 1 FROM ok) FROM cur`},
-	// check, but the old token retired by its primary key (diagnostic).
-	{"check-pk", `SELECT 1 FROM sessions WHERE id = ANY ($1::text[]) FOR UPDATE NOWAIT`, `WITH cur AS (
-		SELECT t.kind, t.session_id, t.retired_at, s.revoked_at
-		FROM tokens t JOIN sessions s ON s.id = t.session_id WHERE t.hash = $5
-	), ok AS (
-		SELECT session_id FROM cur WHERE kind = 2 AND session_id = $2 AND revoked_at IS NULL AND retired_at IS NULL
-	), retire AS (
-		UPDATE tokens SET retired_at = $4 WHERE hash = $5 AND EXISTS (SELECT 1 FROM ok)
-	), next AS (
-		INSERT INTO tokens SELECT $1, session_id, 2, $3, NULL FROM ok
-	), activity AS (
-		UPDATE sessions SET last_active_at = $4, idle_expires_at = $3 WHERE id = $2 AND EXISTS (SELECT 1 FROM ok)
-	), ev AS (
-		INSERT INTO events SELECT $6, $4, 'session.refreshed', 'bench', $2, $7 WHERE EXISTS (SELECT 1 FROM ok)
-	)
-	SELECT cur.kind, cur.session_id, cur.revoked_at IS NOT NULL, EXISTS (SELECT 1 FROM ok) FROM cur`},
+	{"check", floorGroupLock, swapStepSQL(retireBySession, eventPlain)},
+	// check, but the old token retired by its primary key (diagnostic: the
+	// store must also retire the old token's siblings).
+	{"check-pk", floorGroupLock, swapStepSQL(retireByHash, eventPlain)},
 	// + the event as the store inserts it: from arrays, ON CONFLICT DO NOTHING.
-	{"records", `SELECT 1 FROM sessions WHERE id = ANY ($1::text[]) FOR UPDATE NOWAIT`, `WITH cur AS (
+	{"records", floorGroupLock, swapStepSQL(retireBySession, eventFromArrays)},
+}
+
+const (
+	floorGroupLock  = `SELECT 1 FROM sessions WHERE id = ANY ($1::text[]) FOR UPDATE NOWAIT`
+	retireBySession = `UPDATE tokens SET retired_at = $4 WHERE session_id = $2 AND kind = 2 AND retired_at IS NULL AND EXISTS (SELECT 1 FROM ok)`
+	retireByHash    = `UPDATE tokens SET retired_at = $4 WHERE hash = $5 AND EXISTS (SELECT 1 FROM ok)`
+	eventPlain      = `INSERT INTO events SELECT $6, $4, 'session.refreshed', 'bench', $2, $7 WHERE EXISTS (SELECT 1 FROM ok)`
+	eventFromArrays = `INSERT INTO events SELECT * FROM unnest(ARRAY[$6::text], ARRAY[$4::timestamptz], ARRAY['session.refreshed'],
+		ARRAY['bench'], ARRAY[$2::text], ARRAY[$7::jsonb]) WHERE EXISTS (SELECT 1 FROM ok)
+		ON CONFLICT (id) DO NOTHING`
+)
+
+// swapStepSQL is the store's swap statement on the floor's tables, with
+// the old token retired by retire and the event inserted by event.
+func swapStepSQL(retire, event string) string {
+	return `WITH cur AS (
 		SELECT t.kind, t.session_id, t.retired_at, s.revoked_at
 		FROM tokens t JOIN sessions s ON s.id = t.session_id WHERE t.hash = $5
 	), ok AS (
 		SELECT session_id FROM cur WHERE kind = 2 AND session_id = $2 AND revoked_at IS NULL AND retired_at IS NULL
-	), retire AS (
-		UPDATE tokens SET retired_at = $4 WHERE session_id = $2 AND kind = 2 AND retired_at IS NULL AND EXISTS (SELECT 1 FROM ok)
+	), retire AS (` + retire + `
 	), next AS (
 		INSERT INTO tokens SELECT $1, session_id, 2, $3, NULL FROM ok
 	), activity AS (
 		UPDATE sessions SET last_active_at = $4, idle_expires_at = $3 WHERE id = $2 AND EXISTS (SELECT 1 FROM ok)
-	), ev AS (
-		INSERT INTO events SELECT * FROM unnest(ARRAY[$6::text], ARRAY[$4::timestamptz], ARRAY['session.refreshed'], ARRAY['bench'],
-			ARRAY[$2::text], ARRAY[$7::jsonb]) WHERE EXISTS (SELECT 1 FROM ok)
-		ON CONFLICT (id) DO NOTHING
+	), ev AS (` + event + `
 	)
-	SELECT cur.kind, cur.session_id, cur.revoked_at IS NOT NULL, EXISTS (SELECT 1 FROM ok) FROM cur`},
+	SELECT cur.kind, cur.session_id, cur.revoked_at IS NOT NULL, EXISTS (SELECT 1 FROM ok) FROM cur`
 }
 
 // BenchmarkSwapStepsParallel runs swapSteps: each goroutine keeps eight
