@@ -14,8 +14,8 @@ package redisstore_test
 // session's activity, the event), each as one plain key; refresh-indexed
 // adds the indexes the store keeps (floorRefreshIndexed); login writes a
 // session, its token and its event, login-indexed adds the indexes the
-// store keeps (floorLoginIndexed). The indexes are one goroutine's (about
-// 32 of each), smaller than the store's global ones: a floor.
+// store keeps (floorLoginIndexed). Each goroutine has indexes of its own,
+// smaller than the store's global ones: a floor.
 
 import (
 	"context"
@@ -47,7 +47,8 @@ return 1`)
 
 // floorRefreshIndexed adds what the store's layout keeps beside the
 // session hash (docs/redisstore.md): the successor's global uniqueness
-// key, the session's collector and live-set entries, and the event as a
+// key, the session's collector and live-set entries (moved, as a refresh
+// moves them), and the event as a
 // hash in its indexes (by ID, subject, session and type). KEYS: successor,
 // old token, session, event, then the global token key, gc, live, ids,
 // subject, session and type indexes.
@@ -56,8 +57,8 @@ if redis.call('SET', KEYS[5], ARGV[1], 'NX') == false then return 0 end
 redis.call('HSET', KEYS[1], 'sid', ARGV[1], 'exp', ARGV[2])
 redis.call('HSET', KEYS[2], 'retired', ARGV[3])
 redis.call('HSET', KEYS[3], 'last_active', ARGV[3], 'idle_expires', ARGV[2])
-redis.call('ZADD', KEYS[6], 'XX', 'LT', ARGV[2], ARGV[1])
-redis.call('ZADD', KEYS[7], 'XX', ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[6], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[7], ARGV[2], ARGV[1])
 redis.call('HSET', KEYS[4], 'type', 'session.refreshed', 'subject', 'bench', 'session_id', ARGV[1], 'time', ARGV[3], 'body', ARGV[4])
 for i = 8, 11 do redis.call('ZADD', KEYS[i], 0, KEYS[4]) end
 return 1`)
@@ -131,9 +132,9 @@ func BenchmarkFloorParallel(b *testing.B) {
 	}
 	for _, o := range ops {
 		b.Run(o.name, func(b *testing.B) {
-			// Each run of the function (b.N grows) starts its goroutines
-			// where the previous run's ended, so no key is written twice and
-			// the indexed scripts' SET NX never refuses.
+			// Each run of the function (b.N grows) numbers its goroutines
+			// in a range of its own, so no key is written twice and the
+			// indexed scripts' SET NX never refuses.
 			var goroutines atomic.Int64
 			goroutines.Store(runs.Add(1) << 20)
 			b.SetParallelism(parallelism())
