@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,7 +63,11 @@ const floorEventBody = `{"type":"session.refreshed","subject":"bench-12","sessio
 func floorDB(b *testing.B, indexed bool) *sql.DB {
 	b.Helper()
 	q := url.Values{"_pragma": {"busy_timeout(5000)", "journal_mode(WAL)", "synchronous(NORMAL)"}, "_txlock": {"immediate"}}
-	u := url.URL{Scheme: "file", Path: filepath.ToSlash(filepath.Join(b.TempDir(), "floor.db")), RawQuery: q.Encode()}
+	path := filepath.ToSlash(filepath.Join(b.TempDir(), "floor.db"))
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path // Windows: C:/x → /C:/x, as the store's dsn does
+	}
+	u := url.URL{Scheme: "file", Path: path, RawQuery: q.Encode()}
 	db, err := sql.Open("sqlite", u.String())
 	if err != nil {
 		b.Fatal(err)
@@ -163,6 +168,7 @@ func BenchmarkFloor(b *testing.B) {
 				ch.cur = next
 				return nil
 			}
+			b.ResetTimer()
 			defer testenv.ReportClientCPU(b)()
 			i := 0
 			for n := 0; n < b.N; {
