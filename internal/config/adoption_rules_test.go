@@ -42,6 +42,14 @@ func TestValidate_OperatorTraps(t *testing.T) {
 			"SD-LIFE-006", "lifetimes.idle", SeverityInfo, "differs from the default"},
 		{"survival capped by the absolute timeout", "lifetimes:\n  access: 1h\n  idle: 30m\n  absolute: 1h\n",
 			"SD-LIFE-005", "lifetimes.idle", SeverityInfo, "survives up to 1h\x00"},
+		{"signing keys without a KEK", "environment: production\n",
+			"SD-JWT-009", "signing.kek_file", SeverityInfo, "stored in clear"},
+		{"signing keys with a KEK file", "environment: production\nsigning:\n  kek_file: /etc/sessiond/kek\n",
+			"SD-JWT-009", "signing.kek_file", "", ""},
+		{"database strategy keeps no signing keys", "environment: production\nstrategy: database\n",
+			"SD-JWT-009", "signing.kek_file", "", ""},
+		{"database strategy signing SETs", "environment: production\nstrategy: database\nssf:\n  transmitter:\n    enabled: true\n",
+			"SD-JWT-009", "signing.kek_file", SeverityInfo, "stored in clear"},
 		{"survival below the absolute timeout", "lifetimes:\n  access: 1h\n  idle: 30m\n",
 			"SD-LIFE-005", "lifetimes.idle", SeverityInfo, "survives up to 1h30m"},
 	}
@@ -99,5 +107,23 @@ func TestParse_Messages(t *testing.T) {
 				t.Errorf("errors at %s = %q; want %q and not %q", tc.path, all, tc.want, tc.not)
 			}
 		})
+	}
+}
+
+// TestValidate_KEKInDevelopment: SD-JWT-009 speaks up in production only;
+// keys in clear are the norm on a developer's machine.
+func TestValidate_KEKInDevelopment(t *testing.T) {
+	cfg, doc, err := Parse([]byte("strategy: hybrid\n"), "t.yaml")
+	if doc == nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	for env, want := range map[string]bool{EnvDevelopment: false, EnvProduction: true} {
+		got := false
+		for _, f := range Validate(cfg, doc, env) {
+			got = got || f.RuleID == "SD-JWT-009"
+		}
+		if got != want {
+			t.Errorf("Validate(%s) reports SD-JWT-009: %v; want %v", env, got, want)
+		}
 	}
 }

@@ -25,6 +25,7 @@ lifetimes:
 		fmt.Printf("%d:%d %s %s %s\n", f.Line, f.Column, f.Severity, f.RuleID, f.Path)
 	}
 	// Output:
+	// 1:1 info SD-JWT-009 signing.kek_file
 	// 2:11 error SD-COOKIE-002 cookie.secure
 	// 2:11 error SD-COOKIE-007 cookie.secure
 	// 2:11 error SD-COOKIE-008 cookie.secure

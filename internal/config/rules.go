@@ -636,6 +636,18 @@ var rules = sortedByID([]Rule{
 			return out
 		},
 	},
+	{
+		ID: "SD-JWT-009", Severity: SeverityInfo,
+		Title:     "signing keys stored in clear unless a KEK is given",
+		Rationale: "The signing key ring lives in the store; without a key-encryption key it is stored in clear, so anyone who can read the database, a replica or a backup can mint access tokens for any user (NIST SP 800-57 Part 1 §6: keys protected at rest, apart from what they protect). The validator does not read SESSIOND_KEK, so a KEK given only there cannot be seen here (sessiond serve logs a warning when it has none).",
+		Fix:       "create a KEK (`openssl rand -base64 32 > /etc/sessiond/kek`, mode 0600) and set signing.kek_file, or give it as SESSIOND_KEK",
+		Check: func(in Input) []Issue {
+			if in.production() && (in.tokens() || in.Config.SSF.Transmitter.Enabled) && in.Config.Signing.KEKFile == "" {
+				return []Issue{issue("signing.kek_file", "signing.kek_file is not set: unless SESSIOND_KEK is, the signing keys are stored in clear in the store")}
+			}
+			return nil
+		},
+	},
 
 	// Security operations.
 	{
