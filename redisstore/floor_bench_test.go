@@ -3,7 +3,7 @@ package redisstore_test
 // The floor of a write on Redis, for issue 11's target 2 (a Redis store at
 // 0.8 × the memory store over HTTP): what the driver and Redis cost for
 // the least a login or a refresh could write, with none of the store's
-// checks, indexes or expiries, measured like BenchmarkCreateRecordedParallel
+// checks or expiries, measured like BenchmarkCreateRecordedParallel
 // and BenchmarkSwapRefreshRecordedParallel (about 32 goroutines; Redis's
 // CPU from INFO, this process's from getrusage):
 //
