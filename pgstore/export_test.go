@@ -1,5 +1,7 @@
 package pgstore
 
+import "context"
+
 // SetRevokeBatch sets how many sessions one statement of RevokeMatching
 // revokes, so tests can cross batch boundaries with few sessions.
 func SetRevokeBatch(s *Store, n int) { s.revokeBatch = n }
@@ -56,3 +58,12 @@ func GroupedReads(s *Store) int64 { return s.groupedReads.Load() }
 // Touch's, and SwapRefresh's (without records), whose arguments are those
 // of queueSwap.
 func RefreshStatements(s *Store) (touch, swap string) { return s.q.touch, s.q.swap }
+
+// PlanChecker returns a check of s's table statistics as its background
+// loop runs it, with a state of its own: each call analyzes the tables
+// that outgrew their statistics and returns their names, and whether a
+// table had none before.
+func PlanChecker(s *Store) func(ctx context.Context) ([]string, bool, error) {
+	k := &planKeeper{tried: map[string]int64{}}
+	return func(ctx context.Context) ([]string, bool, error) { return s.checkPlans(ctx, k) }
+}

@@ -87,6 +87,7 @@ func (s *Store) group(ctx context.Context, w *groupWrite) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	s.writes.Add(1)
 	w.ctx = ctx
 	w.done = make(chan error, 1)
 	q := s.groups

@@ -65,6 +65,9 @@ type Store struct {
 	reads   *readQueue  // Lookups waiting for a grouped read
 	// groupedWrites counts the writes committed in a group of two or more.
 	groupedWrites atomic.Int64
+	// writes counts the calls of group, so that keepPlansCurrent checks
+	// only after the store wrote.
+	writes atomic.Int64
 	// groupedReads counts the Lookups answered in a group of two or more.
 	groupedReads atomic.Int64
 	// pingEvery: a listener quiet for this long pings its connection.
@@ -149,6 +152,8 @@ func New(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	s.wg.Add(1)
+	go s.keepPlansCurrent(planCheckInterval)
 	return s, nil
 }
 
