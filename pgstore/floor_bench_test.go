@@ -12,7 +12,9 @@ package pgstore_test
 // inserting a session, its refresh token and its event; refresh one
 // statement inserting the successor token, retiring the old one, writing
 // the session's activity and inserting the event; login8 and refresh8 run
-// eight such statements in one transaction, as group commit does. About
+// eight such statements in one transaction, as group commit does for
+// refreshes; login8set is eight logins as one statement from arrays, as it
+// does for logins (createset.go). About
 // 32 goroutines share a pool of 16 connections (the store's default
 // here). postgres-µs/op is the CPU time of every postgres process (/proc),
 // so run it on a server nothing else uses; client-µs/op is this process's.
@@ -106,6 +108,12 @@ const floorLogin = `WITH s AS (INSERT INTO sessions VALUES ($1, $2, $3, $3, $4, 
 	t AS (INSERT INTO tokens VALUES ($5, $1, 2, $4, NULL))
 	INSERT INTO events VALUES ($6, $3, 'session.created', $2, $1, $7)`
 
+// floorLoginSet is floorLogin for several sessions at once, from arrays:
+// one statement, one executor start, for a whole group.
+const floorLoginSet = `WITH s AS (INSERT INTO sessions SELECT id, $2, $3, $3, $4, $4, $4, '{"ip":"203.0.113.7","user_agent":"sessiond-bench"}', NULL FROM unnest($1::text[]) AS id),
+	t AS (INSERT INTO tokens SELECT h, id, 2, $4, NULL FROM unnest($1::text[], $5::bytea[]) AS u (id, h))
+	INSERT INTO events SELECT e, $3, 'session.created', $2, id, $7 FROM unnest($1::text[], $6::text[]) AS u (id, e)`
+
 const floorRefresh = `WITH t AS (INSERT INTO tokens VALUES ($1, $2, 2, $3, NULL)),
 	r AS (UPDATE tokens SET retired_at = $4 WHERE hash = $5),
 	s AS (UPDATE sessions SET last_active_at = $4, idle_expires_at = $3 WHERE id = $2)
@@ -190,6 +198,15 @@ func benchFloor(b *testing.B, indexed bool) {
 				}
 				return tx.SendBatch(ctx, &batch).Close()
 			})
+		}},
+		{"login8set", 8, func(*chain) error {
+			sids, tids, eids := make([]string, 8), make([][]byte, 8), make([]string, 8)
+			for i := range 8 {
+				sids[i], tids[i], eids[i] = id("s"), []byte(id("t")), id("e")
+			}
+			now := time.Now()
+			_, err := pool.Exec(ctx, floorLoginSet, sids, "bench", now, now.Add(time.Hour), tids, eids, floorEventBody)
+			return err
 		}},
 		{"refresh", 1, func(c *chain) error { _, err := pool.Exec(ctx, floorRefresh, refreshArgs(c)...); return err }},
 		{"refresh8", 8, func(c *chain) error {

@@ -55,6 +55,9 @@ type groupWrite struct {
 	// locked its sessions already. Their callbacks record the results for
 	// the caller and return an error only for a row that cannot be read.
 	queue func(b *pgx.Batch)
+	// create, for a create: its rows, which a group with other creates
+	// sends in their one statement (createset.go) instead of queue's.
+	create *createRows
 	// alone runs the write in its own transaction, waiting for locks as
 	// usual, and records its results like queue's callbacks.
 	alone func(ctx context.Context) error
@@ -129,8 +132,20 @@ func (s *Store) runGroup(ctx context.Context, g []*groupWrite) {
 	if locks != nil {
 		b.Queue(s.q.groupLock, locks)
 	}
+	var creates []*createRows
 	for _, w := range g {
-		w.queue(b)
+		if w.create != nil {
+			creates = append(creates, w.create)
+		}
+	}
+	if len(creates) > 1 {
+		query, args := s.q.createSetArgs(creates)
+		b.Queue(query, args...)
+	}
+	for _, w := range g {
+		if w.create == nil || len(creates) == 1 {
+			w.queue(b)
+		}
 	}
 	// The group outlives the leader's ctx (others wait on it) but not the
 	// store, nor the last of its writes' deadlines.

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -318,4 +321,151 @@ func otherTx(t *testing.T) pgx.Tx {
 	}
 	t.Cleanup(func() { tx.Rollback(context.Background()) })
 	return tx
+}
+
+// createSpec is one login of TestGroupCommit_CreateSetKeepsEveryField: a
+// session, its tokens and its records, built afresh for each store.
+type createSpec func(now time.Time) (*sessiond.Session, []sessiond.Token, sessiond.ChangeRecords)
+
+// The creates of a group go out as one statement (createset.go). Every
+// field of every session, token, event and delivery comes back as from the
+// same create run alone, whatever each login carries: several tokens, a
+// retired one, none; claims or none; a revoked session; events and
+// deliveries on some logins only.
+func TestGroupCommit_CreateSetKeepsEveryField(t *testing.T) {
+	event := func(s *sessiond.Session, typ sessiond.EventType) sessiond.Event {
+		return sessiond.Event{ID: sessiond.NewEventID(s.CreatedAt), Time: s.CreatedAt, Type: typ, Subject: s.Subject,
+			SessionID: s.ID, Client: s.Client, Details: map[string]any{"strategy": string(s.Strategy)}}
+	}
+	delivery := func(e sessiond.Event, endpoint string) sessiond.Delivery {
+		return sessiond.Delivery{ID: "d_" + e.ID, Endpoint: endpoint, EventID: e.ID, Payload: []byte(`{"id":"` + e.ID + `"}`),
+			State: sessiond.DeliveryPending, NextAttemptAt: e.Time, CreatedAt: e.Time, UpdatedAt: e.Time}
+	}
+	specs := []createSpec{
+		func(now time.Time) (*sessiond.Session, []sessiond.Token, sessiond.ChangeRecords) {
+			s := newSession("alice", now)
+			s.Persistent = true
+			e := event(s, sessiond.EventSessionCreated)
+			return s, []sessiond.Token{newToken(sessiond.KindAccess, s.ID, now), newToken(sessiond.KindRefresh, s.ID, now)},
+				sessiond.ChangeRecords{Events: []sessiond.Event{e}, Deliveries: []sessiond.Delivery{delivery(e, "siem")}}
+		},
+		func(now time.Time) (*sessiond.Session, []sessiond.Token, sessiond.ChangeRecords) {
+			s := newSession("bob", now)
+			s.Claims = nil
+			s.Client = sessiond.Client{}
+			s.RevokedAt, s.RevokeReason = now.Add(time.Second), sessiond.ReasonLogout
+			old := newToken(sessiond.KindRefresh, s.ID, now)
+			old.RetiredAt = now.Add(time.Second)
+			return s, []sessiond.Token{old}, sessiond.ChangeRecords{}
+		},
+		func(now time.Time) (*sessiond.Session, []sessiond.Token, sessiond.ChangeRecords) {
+			s := newSession("carol", now)
+			s.Strategy = sessiond.StrategyJWT
+			return s, nil, sessiond.ChangeRecords{Events: []sessiond.Event{event(s, sessiond.EventSessionCreated), event(s, sessiond.EventSessionRotated)}}
+		},
+		func(now time.Time) (*sessiond.Session, []sessiond.Token, sessiond.ChangeRecords) {
+			s := newSession("dave", now)
+			toks := make([]sessiond.Token, 3)
+			for i := range toks {
+				toks[i] = newToken(sessiond.KindRefresh, s.ID, now.Add(time.Duration(i)*time.Second))
+			}
+			return s, toks, sessiond.ChangeRecords{Events: []sessiond.Event{event(s, sessiond.EventSessionCreated)}}
+		},
+	}
+	st, _ := newStore(t, pgstore.Options{})
+	ctx := t.Context()
+	type made struct {
+		sess *sessiond.Session
+		toks []sessiond.Token
+		rec  sessiond.ChangeRecords
+	}
+	build := func() []made {
+		out := make([]made, len(specs))
+		for i, spec := range specs {
+			s, toks, rec := spec(t0)
+			out[i] = made{s, toks, rec}
+		}
+		return out
+	}
+	create := func(m made) error {
+		_, err := st.CreateRecorded(ctx, m.sess, 0, false, m.rec, nil, m.toks...)
+		return err
+	}
+	alone, group := build(), build()
+	for _, m := range alone {
+		if err := create(m); err != nil {
+			t.Fatalf("CreateRecorded(%s) alone = %v", m.sess.Subject, err)
+		}
+	}
+	fns := make([]func() error, len(group))
+	for i, m := range group {
+		fns[i] = func() error { return create(m) }
+	}
+	for i, err := range grouped(t, st, fns...) {
+		if err != nil {
+			t.Fatalf("CreateRecorded(%s) in a group = %v", group[i].sess.Subject, err)
+		}
+	}
+	if got := pgstore.GroupedWrites(st); got != int64(len(group)) {
+		t.Fatalf("GroupedWrites = %d; want %d (one group)", got, len(group))
+	}
+
+	// What a store returns for m, with m's own IDs cleared so that the
+	// two copies compare.
+	type stored struct {
+		sess   *sessiond.Session
+		toks   []sessiond.Token
+		events []sessiond.Event
+	}
+	read := func(m made) stored {
+		got, err := st.Get(ctx, m.sess.ID)
+		if err != nil {
+			t.Fatalf("Get(%s) = %v", m.sess.Subject, err)
+		}
+		got.ID = ""
+		var out stored
+		out.sess = got
+		for _, tok := range m.toks {
+			tk, _, err := st.Lookup(ctx, tok.Hash)
+			if err != nil {
+				t.Fatalf("Lookup(%s's token) = %v", m.sess.Subject, err)
+			}
+			tk.Hash, tk.SessionID = sessiond.TokenHash{}, ""
+			out.toks = append(out.toks, tk)
+		}
+		events, _, err := st.QueryEvents(ctx, sessiond.EventQuery{SessionID: m.sess.ID})
+		if err != nil {
+			t.Fatalf("QueryEvents(%s) = %v", m.sess.Subject, err)
+		}
+		for _, e := range events {
+			e.ID, e.SessionID = "", ""
+			out.events = append(out.events, e)
+		}
+		// Two events of one instant are in the order of their random IDs.
+		slices.SortFunc(out.events, func(a, b sessiond.Event) int { return strings.Compare(string(a.Type), string(b.Type)) })
+		return out
+	}
+	for i := range specs {
+		a, g := read(alone[i]), read(group[i])
+		if !reflect.DeepEqual(g, a) {
+			t.Errorf("%s created in a group:\n got %+v\nwant %+v (as created alone)", group[i].sess.Subject, g, a)
+		}
+		if len(g.toks) != len(group[i].toks) || len(g.events) != len(group[i].rec.Events) {
+			t.Errorf("%s: %d tokens and %d events stored; want %d and %d", group[i].sess.Subject,
+				len(g.toks), len(g.events), len(group[i].toks), len(group[i].rec.Events))
+		}
+	}
+	pending, err := st.ListDeliveries(ctx, sessiond.DeliveryPending, 10)
+	if err != nil {
+		t.Fatalf("ListDeliveries = %v", err)
+	}
+	want := map[string]bool{"d_" + alone[0].rec.Events[0].ID: true, "d_" + group[0].rec.Events[0].ID: true}
+	if len(pending) != len(want) {
+		t.Errorf("pending deliveries = %d; want %d", len(pending), len(want))
+	}
+	for _, d := range pending {
+		if !want[d.ID] || d.Endpoint != "siem" || string(d.Payload) != `{"id":"`+d.EventID+`"}` {
+			t.Errorf("delivery %+v; want one of %v to siem with its event's payload", d, want)
+		}
+	}
 }

@@ -35,7 +35,10 @@ type queries struct {
 	// touchRec: Touch with the change's records, one statement
 	// (TouchRecorded), also indexed by withRecords.
 	touchRec [4]string
-	schema   string
+	// createSet: the creates of a group commit as one statement with
+	// their records (createset.go), indexed by withRecords.
+	createSet [4]string
+	schema    string
 }
 
 // withRecords indexes swapRec and createRec: whether the change carries
@@ -357,6 +360,7 @@ func newQueries(schema string) queries {
 		q.swapRec[rec] = withRecordsSQL(q.swap, 10, "EXISTS (SELECT 1 FROM ok)", rec)
 		q.createRec[rec] = withRecordsSQL(q.create, 19, "", rec)
 		q.touchRec[rec] = withRecordsSQL(touchRec, 4, "EXISTS (SELECT 1 FROM t)", rec)
+		q.createSet[rec] = withRecordsSQL(createSetSQL, createSetRecords, "", rec)
 	}
 	q.swap, q.create = q.swapRec[0], q.createRec[0]
 	for _, p := range []*string{
@@ -371,7 +375,7 @@ func newQueries(schema string) queries {
 		*p = r.Replace(*p)
 	}
 	for rec := range 4 {
-		for _, p := range []*string{&q.swapRec[rec], &q.createRec[rec], &q.touchRec[rec]} {
+		for _, p := range []*string{&q.swapRec[rec], &q.createRec[rec], &q.touchRec[rec], &q.createSet[rec]} {
 			*p = r.Replace(*p)
 		}
 	}

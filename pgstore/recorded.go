@@ -41,8 +41,10 @@ func (s *Store) CreateRecorded(ctx context.Context, sess *sessiond.Session, max 
 		}
 		// One statement: the session, its tokens and its records.
 		query := s.q.createRec[withRecords(evArgs != nil, dArgs != nil)]
-		args := append(append(insertArgs(sess, tokens), evArgs...), dArgs...)
-		return nil, s.translate(op, s.insertGrouped(ctx, sess, func(b *pgx.Batch) {
+		own := insertArgs(sess, tokens)
+		rows := &createRows{sess: sess, args: own, ntok: len(tokens), ev: evArgs, dl: dArgs}
+		args := append(append(own[:len(own):len(own)], evArgs...), dArgs...)
+		return nil, s.translate(op, s.insertGrouped(ctx, sess, rows, func(b *pgx.Batch) {
 			b.Queue(query, args...)
 		}))
 	}

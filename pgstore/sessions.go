@@ -125,19 +125,21 @@ func (s *Store) Create(ctx context.Context, sess *sessiond.Session, tokens ...se
 		return fmt.Errorf("pgstore: create session: %w", err)
 	}
 	args := insertArgs(sess, tokens)
-	return s.translate("create session", s.insertGrouped(ctx, sess, func(b *pgx.Batch) {
+	return s.translate("create session", s.insertGrouped(ctx, sess, &createRows{sess: sess, args: args, ntok: len(tokens)}, func(b *pgx.Batch) {
 		b.Queue(s.q.create, args...)
 	}))
 }
 
 // insertGrouped sends the statements queue adds, which store the new
-// session sess, in a group commit (groupcommit.go). queue is called for
-// each batch they join: a statement queued on one batch is bound to the
-// connection that batch was sent on.
-func (s *Store) insertGrouped(ctx context.Context, sess *sessiond.Session, queue func(b *pgx.Batch)) error {
+// session sess, in a group commit (groupcommit.go), or, in a group with
+// other creates, rows in their one statement (createset.go). queue is
+// called for each batch they join: a statement queued on one batch is
+// bound to the connection that batch was sent on.
+func (s *Store) insertGrouped(ctx context.Context, sess *sessiond.Session, rows *createRows, queue func(b *pgx.Batch)) error {
 	return s.group(ctx, &groupWrite{
-		key:   string(sess.ID),
-		queue: queue,
+		key:    string(sess.ID),
+		create: rows,
+		queue:  queue,
 		alone: func(ctx context.Context) error {
 			b := &pgx.Batch{}
 			queue(b)
