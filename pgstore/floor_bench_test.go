@@ -300,19 +300,56 @@ func BenchmarkStoreWritesParallel(b *testing.B) {
 // (queries.go), on the indexed tables, eight sessions a transaction as a
 // group commit has them: BenchmarkSwapStepsParallel says what each step
 // of the store's statement costs PostgreSQL. Arguments as floorRefresh's.
-var swapSteps = []struct{ name, lock, stmt string }{
-	{"writes", "", floorRefresh},
+var swapSteps = []struct {
+	name, lock, stmt string
+	set              bool // stmt swaps all eight sessions, from arrays
+}{
+	{"writes", "", floorRefresh, false},
 	// + the group's lock on its sessions (groupLock).
-	{"lock", floorGroupLock, floorRefresh},
+	{"lock", floorGroupLock, floorRefresh, false},
 	// + the swap's read and checks; the writes only if they pass, the old
 	// token retired through the session's index, as the store does.
-	{"check", floorGroupLock, swapStepSQL(retireBySession, eventPlain)},
+	{"check", floorGroupLock, swapStepSQL(retireBySession, eventPlain), false},
 	// check, but the old token retired by its primary key (diagnostic: the
 	// store must also retire the old token's siblings).
-	{"check-pk", floorGroupLock, swapStepSQL(retireByHash, eventPlain)},
+	{"check-pk", floorGroupLock, swapStepSQL(retireByHash, eventPlain), false},
 	// + the event as the store inserts it: from arrays, ON CONFLICT DO NOTHING.
-	{"records", floorGroupLock, swapStepSQL(retireBySession, eventFromArrays)},
+	{"records", floorGroupLock, swapStepSQL(retireBySession, eventFromArrays), false},
+	// writes, but one statement for the eight sessions, from arrays.
+	{"writes-set", "", floorRefreshSet, true},
+	// records, but one statement for the eight sessions, from arrays (the
+	// event from a scalar body): what a set-based swap would cost.
+	{"records-set", floorGroupLock, swapSetSQL, true},
 }
+
+// floorRefreshSet is floorRefresh for several sessions: $1 the successors,
+// $2 the sessions, $5 the old tokens, $6 the event IDs, as arrays.
+const floorRefreshSet = `WITH a AS (SELECT * FROM unnest($1::bytea[], $2::text[], $6::text[]) AS a (next, sid, eid)),
+	t AS (INSERT INTO tokens SELECT next, sid, 2, $3, NULL FROM a),
+	r AS (UPDATE tokens SET retired_at = $4 WHERE hash = ANY ($5::bytea[])),
+	s AS (UPDATE sessions SET last_active_at = $4, idle_expires_at = $3 WHERE id = ANY ($2::text[]))
+	INSERT INTO events SELECT eid, $4, 'session.refreshed', 'bench', sid, $7 FROM a`
+
+// swapSetSQL is swapStepSQL(retireBySession, …) for several sessions, with
+// floorRefreshSet's arguments: one row of outcome per session.
+const swapSetSQL = `WITH a AS (
+		SELECT * FROM unnest($1::bytea[], $2::text[], $5::bytea[], $6::text[]) WITH ORDINALITY AS a (next, sid, old, eid, i)
+	), cur AS (
+		SELECT a.i, a.next, a.sid, a.eid, t.kind, t.session_id, t.retired_at, s.revoked_at
+		FROM a JOIN tokens t ON t.hash = a.old JOIN sessions s ON s.id = t.session_id
+	), ok AS (
+		SELECT i, next, sid, eid FROM cur WHERE kind = 2 AND session_id = sid AND revoked_at IS NULL AND retired_at IS NULL
+	), retire AS (
+		UPDATE tokens t SET retired_at = $4 FROM ok WHERE t.session_id = ok.sid AND t.kind = 2 AND t.retired_at IS NULL
+	), next AS (
+		INSERT INTO tokens SELECT next, sid, 2, $3, NULL FROM ok
+	), activity AS (
+		UPDATE sessions s SET last_active_at = $4, idle_expires_at = $3 FROM ok WHERE s.id = ok.sid
+	), ev AS (
+		INSERT INTO events SELECT eid, $4, 'session.refreshed', 'bench', sid, $7 FROM ok ON CONFLICT (id) DO NOTHING
+	)
+	SELECT a.i, cur.kind, cur.session_id, cur.revoked_at IS NOT NULL, ok.i IS NOT NULL
+	FROM a LEFT JOIN cur ON cur.i = a.i LEFT JOIN ok ON ok.i = a.i`
 
 const (
 	floorGroupLock  = `SELECT 1 FROM sessions WHERE id = ANY ($1::text[]) FOR UPDATE NOWAIT`
@@ -372,6 +409,39 @@ func BenchmarkSwapStepsParallel(b *testing.B) {
 						var batch pgx.Batch
 						if step.lock != "" {
 							batch.Queue(step.lock, sids)
+						}
+						if step.set {
+							next, eids, now := make([][]byte, len(sids)), make([]string, len(sids)), time.Now()
+							for i := range sids {
+								next[i], eids[i] = []byte(id("t")), id("e")
+							}
+							q := batch.Queue(step.stmt, next, sids, now.Add(time.Hour), now, cur, eids, floorEventBody)
+							if step.lock != "" {
+								// A swap that refused would write nothing: count
+								// the sessions it swapped.
+								q.Query(func(rows pgx.Rows) error {
+									swapped := 0
+									for rows.Next() {
+										var (
+											i, kind     int64
+											sid         string
+											revoked, ok bool
+										)
+										if err := rows.Scan(&i, &kind, &sid, &revoked, &ok); err != nil {
+											return err
+										}
+										if ok {
+											swapped++
+										}
+									}
+									if swapped != len(sids) {
+										return fmt.Errorf("swapped %d of %d sessions", swapped, len(sids))
+									}
+									return rows.Err()
+								})
+							}
+							cur = next
+							return tx.SendBatch(ctx, &batch).Close()
 						}
 						for i := range sids {
 							next, now := []byte(id("t")), time.Now()
