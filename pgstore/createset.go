@@ -1,11 +1,6 @@
 package pgstore
 
 import (
-	"fmt"
-	"time"
-
-	"github.com/jackc/pgx/v5/pgtype"
-
 	"github.com/sessiond/sessiond"
 )
 
@@ -57,13 +52,22 @@ type createRows struct {
 // column, then each token column's arrays concatenated, with the session
 // ID as the second.
 func (q *queries) createSetArgs(cs []*createRows) (string, []any) {
+	lists := make([][]any, len(cs))
+	var evs, dls [][]any
+	ntok := 0
+	for i, c := range cs {
+		lists[i] = c.args
+		ntok += c.ntok
+		if c.ev != nil {
+			evs = append(evs, c.ev)
+		}
+		if c.dl != nil {
+			dls = append(dls, c.dl)
+		}
+	}
 	rows := make([]any, 0, 19)
 	for col := range 13 {
-		rows = append(rows, gatherScalars(cs, col))
-	}
-	ntok := 0
-	for _, c := range cs {
-		ntok += c.ntok
+		rows = append(rows, gatherScalars(lists, col))
 	}
 	sids := make([]string, 0, ntok)
 	for _, c := range cs {
@@ -71,90 +75,10 @@ func (q *queries) createSetArgs(cs []*createRows) (string, []any) {
 			sids = append(sids, string(c.sess.ID))
 		}
 	}
-	rows = append(rows, concatArrays(cs, func(c *createRows) any { return c.args[13] }), sids)
+	rows = append(rows, concatColumn(lists, 13), sids)
 	for col := 14; col < 18; col++ {
-		rows = append(rows, concatArrays(cs, func(c *createRows) any { return c.args[col] }))
+		rows = append(rows, concatColumn(lists, col))
 	}
-	ev := mergeRecords(cs, func(c *createRows) []any { return c.ev })
-	dl := mergeRecords(cs, func(c *createRows) []any { return c.dl })
+	ev, dl := concatColumns(evs), concatColumns(dls)
 	return q.createSet[withRecords(ev != nil, dl != nil)], append(append(rows, ev...), dl...)
-}
-
-// gatherScalars returns the scalar argument col of each c's create
-// statement, as one array.
-func gatherScalars(cs []*createRows, col int) any {
-	switch cs[0].args[col].(type) {
-	case string:
-		return gatherAs[string](cs, col)
-	case time.Time:
-		return gatherAs[time.Time](cs, col)
-	case bool:
-		return gatherAs[bool](cs, col)
-	case []byte:
-		return gatherAs[[]byte](cs, col)
-	case pgtype.Timestamptz:
-		return gatherAs[pgtype.Timestamptz](cs, col)
-	}
-	panic(fmt.Sprintf("pgstore: gatherScalars: unexpected argument %T", cs[0].args[col]))
-}
-
-func gatherAs[T any](cs []*createRows, col int) []T {
-	out := make([]T, len(cs))
-	for i, c := range cs {
-		out[i] = c.args[col].(T)
-	}
-	return out
-}
-
-// mergeRecords concatenates the record arrays of cs that have some (nil
-// when none has).
-func mergeRecords(cs []*createRows, get func(*createRows) []any) []any {
-	var with []*createRows
-	for _, c := range cs {
-		if get(c) != nil {
-			with = append(with, c)
-		}
-	}
-	if with == nil {
-		return nil
-	}
-	out := make([]any, len(get(with[0])))
-	for i := range out {
-		out[i] = concatArrays(with, func(c *createRows) any { return get(c)[i] })
-	}
-	return out
-}
-
-// concatArrays concatenates the array part(c) of each c, into a new
-// slice: the parts stay as they are, for a write that runs again alone.
-func concatArrays(cs []*createRows, part func(*createRows) any) any {
-	switch part(cs[0]).(type) {
-	case []string:
-		return concatAs[string](cs, part)
-	case []time.Time:
-		return concatAs[time.Time](cs, part)
-	case [][]byte:
-		return concatAs[[]byte](cs, part)
-	case []bool:
-		return concatAs[bool](cs, part)
-	case []int16:
-		return concatAs[int16](cs, part)
-	case []int64:
-		return concatAs[int64](cs, part)
-	case []pgtype.Timestamptz:
-		return concatAs[pgtype.Timestamptz](cs, part)
-	}
-	panic(fmt.Sprintf("pgstore: concatArrays: unexpected argument %T", part(cs[0])))
-}
-
-func concatAs[T any](cs []*createRows, part func(*createRows) any) []T {
-	n := 0
-	for _, c := range cs {
-		n += len(part(c).([]T))
-	}
-	out := make([]T, 0, n)
-	for _, c := range cs {
-		out = append(out, part(c).([]T)...)
-	}
-	return out
 }

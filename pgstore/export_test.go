@@ -67,3 +67,6 @@ func PlanChecker(s *Store) func(ctx context.Context) ([]string, bool, error) {
 	k := &planKeeper{tried: map[string]int64{}}
 	return func(ctx context.Context) ([]string, bool, error) { return s.checkPlans(ctx, k) }
 }
+
+// SwapSets is how many swap-set statements s has sent (swapset.go).
+func SwapSets(s *Store) int64 { return s.swapSets.Load() }

@@ -58,6 +58,9 @@ type groupWrite struct {
 	// create, for a create: its rows, which a group with other creates
 	// sends in their one statement (createset.go) instead of queue's.
 	create *createRows
+	// swap, for a refresh's swap: its rows, which a group with other
+	// swaps may send in their one statement (swapset.go).
+	swap *swapRows
 	// alone runs the write in its own transaction, waiting for locks as
 	// usual, and records its results like queue's callbacks.
 	alone func(ctx context.Context) error
@@ -142,10 +145,15 @@ func (s *Store) runGroup(ctx context.Context, g []*groupWrite) {
 		query, args := s.q.createSetArgs(creates)
 		b.Queue(query, args...)
 	}
+	swaps := setOfSwaps(g)
+	if swaps != nil {
+		s.queueSwapSet(b, swaps)
+	}
 	for _, w := range g {
-		if w.create == nil || len(creates) == 1 {
-			w.queue(b)
+		if (w.create != nil && len(creates) > 1) || (w.swap != nil && swaps != nil) {
+			continue // in a set statement above
 		}
+		w.queue(b)
 	}
 	// The group outlives the leader's ctx (others wait on it) but not the
 	// store, nor the last of its writes' deadlines.

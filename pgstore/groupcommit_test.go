@@ -469,3 +469,188 @@ func TestGroupCommit_CreateSetKeepsEveryField(t *testing.T) {
 		}
 	}
 }
+
+// swapCase is one refresh of TestGroupCommit_SwapSetAsOneByOne: setup
+// stores what it needs in st and returns the swap, and the tokens whose
+// state to compare afterwards.
+type swapCase struct {
+	name  string
+	setup func(t *testing.T, st *pgstore.Store) (sessiond.RefreshSwap, []sessiond.TokenHash)
+}
+
+// The swaps of a group with one write per session go out as one statement
+// (swapset.go). Each gets the outcome, and leaves the tokens, session and
+// records, that it gets and leaves run alone, one after the other, for
+// every way a refresh can end.
+func TestGroupCommit_SwapSetAsOneByOne(t *testing.T) {
+	now := t0.Add(time.Minute)
+	withRecords := func(sw sessiond.RefreshSwap, deliveries bool) sessiond.RefreshSwap {
+		if deliveries {
+			e := sw.Events[0]
+			sw.Deliveries = []sessiond.Delivery{{ID: "d_" + e.ID, Endpoint: "siem", EventID: e.ID, Payload: []byte(`{}`),
+				State: sessiond.DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}}
+		}
+		return sw
+	}
+	// swapped returns a chain whose token was swapped once (at t0 + 30 s),
+	// and that swap.
+	swapped := func(t *testing.T, st *pgstore.Store, subject string) (chain, sessiond.RefreshSwap) {
+		c := newChain(t, st, subject)
+		first := swapOf(c)
+		first.Now, first.GraceSince = t0.Add(30*time.Second), t0.Add(30*time.Second)
+		first.Next.IssuedAt = first.Now
+		if err := st.SwapRefresh(t.Context(), first); err != nil {
+			t.Fatalf("first SwapRefresh(%s) = %v", subject, err)
+		}
+		return c, first
+	}
+	cases := []swapCase{
+		{"current token, event and delivery", func(t *testing.T, st *pgstore.Store) (sessiond.RefreshSwap, []sessiond.TokenHash) {
+			c := newChain(t, st, "alice")
+			sw := withRecords(swapOf(c), true)
+			return sw, []sessiond.TokenHash{sw.Old, sw.Next.Hash}
+		}},
+		{"current token, no records", func(t *testing.T, st *pgstore.Store) (sessiond.RefreshSwap, []sessiond.TokenHash) {
+			c := newChain(t, st, "bob")
+			sw := swapOf(c)
+			sw.Events = nil
+			return sw, []sessiond.TokenHash{sw.Old, sw.Next.Hash}
+		}},
+		{"unknown token", func(t *testing.T, st *pgstore.Store) (sessiond.RefreshSwap, []sessiond.TokenHash) {
+			c := newChain(t, st, "carol")
+			sw := swapOf(c)
+			sw.Old[0] ^= 0xff
+			return sw, []sessiond.TokenHash{c.tok.Hash, sw.Next.Hash}
+		}},
+		{"reused outside the grace window", func(t *testing.T, st *pgstore.Store) (sessiond.RefreshSwap, []sessiond.TokenHash) {
+			c, first := swapped(t, st, "dave")
+			sw := withRecords(swapOf(c), true) // GraceSince = Now: no grace
+			return sw, []sessiond.TokenHash{sw.Old, first.Next.Hash, sw.Next.Hash}
+		}},
+		{"reused within the grace window", func(t *testing.T, st *pgstore.Store) (sessiond.RefreshSwap, []sessiond.TokenHash) {
+			c, first := swapped(t, st, "erin")
+			sw := withRecords(swapOf(c), false)
+			sw.GraceSince = sw.Now.Add(-time.Minute) // the first swap retired it after this
+			// The first swap's successor is retired too: one live chain.
+			return sw, []sessiond.TokenHash{sw.Old, first.Next.Hash, sw.Next.Hash}
+		}},
+		{"revoked session", func(t *testing.T, st *pgstore.Store) (sessiond.RefreshSwap, []sessiond.TokenHash) {
+			c := newChain(t, st, "frank")
+			if _, err := st.Revoke(t.Context(), c.sess.ID, t0.Add(10*time.Second), sessiond.ReasonLogout); err != nil {
+				t.Fatalf("Revoke = %v", err)
+			}
+			sw := swapOf(c)
+			return sw, []sessiond.TokenHash{sw.Old, sw.Next.Hash}
+		}},
+		{"access token", func(t *testing.T, st *pgstore.Store) (sessiond.RefreshSwap, []sessiond.TokenHash) {
+			sess := newSession("grace", t0)
+			acc := newToken(sessiond.KindAccess, sess.ID, t0)
+			if err := st.Create(t.Context(), sess, acc); err != nil {
+				t.Fatalf("Create = %v", err)
+			}
+			sw := swapOf(chain{sess, acc})
+			return sw, []sessiond.TokenHash{acc.Hash, sw.Next.Hash}
+		}},
+		{"another session's token", func(t *testing.T, st *pgstore.Store) (sessiond.RefreshSwap, []sessiond.TokenHash) {
+			victim, thief := newChain(t, st, "heidi"), newChain(t, st, "ivan")
+			sw := swapOf(thief)
+			sw.Old = victim.tok.Hash
+			return sw, []sessiond.TokenHash{victim.tok.Hash, thief.tok.Hash, sw.Next.Hash}
+		}},
+	}
+	// state is what a case leaves: its outcome (the sentinel it matches),
+	// each watched token's retirement, the session's activity, and the
+	// session's events and deliveries.
+	type state struct {
+		outcome             string
+		retired             []string
+		lastActive, idleEnd time.Time
+		events, deliveries  int
+	}
+	outcome := func(err error) string {
+		for _, s := range []error{sessiond.ErrNotFound, sessiond.ErrRevoked, sessiond.ErrRefreshReused,
+			sessiond.ErrConflict, sessiond.ErrInvalidArgument} {
+			if errors.Is(err, s) {
+				return s.Error()
+			}
+		}
+		return fmt.Sprint(err)
+	}
+	inspect := func(t *testing.T, st *pgstore.Store, sw sessiond.RefreshSwap, watch []sessiond.TokenHash, err error) state {
+		ctx := t.Context()
+		s := state{outcome: outcome(err)}
+		for _, h := range watch {
+			tok, _, err := st.Lookup(ctx, h)
+			switch {
+			case errors.Is(err, sessiond.ErrNotFound):
+				s.retired = append(s.retired, "absent")
+			case err != nil:
+				t.Fatalf("Lookup = %v", err)
+			case tok.RetiredAt.IsZero():
+				s.retired = append(s.retired, "live")
+			default:
+				s.retired = append(s.retired, "retired at "+tok.RetiredAt.Sub(t0).String())
+			}
+		}
+		sess, err := st.Get(ctx, sw.Next.SessionID)
+		if err != nil {
+			t.Fatalf("Get = %v", err)
+		}
+		s.lastActive, s.idleEnd = sess.LastActiveAt, sess.IdleExpiresAt
+		s.events = eventsOf(t, st, sw.Next.SessionID)
+		pending, err := st.ListDeliveries(ctx, sessiond.DeliveryPending, 100)
+		if err != nil {
+			t.Fatalf("ListDeliveries = %v", err)
+		}
+		for _, d := range pending {
+			for _, e := range sw.Events {
+				if d.EventID == e.ID {
+					s.deliveries++
+				}
+			}
+		}
+		return s
+	}
+
+	// One by one, on a store of their own.
+	alone, _ := newStore(t, pgstore.Options{})
+	want := make([]state, len(cases))
+	for i, c := range cases {
+		sw, watch := c.setup(t, alone)
+		want[i] = inspect(t, alone, sw, watch, alone.SwapRefresh(t.Context(), sw))
+	}
+
+	// As one group.
+	st, _ := newStore(t, pgstore.Options{})
+	swaps := make([]sessiond.RefreshSwap, len(cases))
+	watches := make([][]sessiond.TokenHash, len(cases))
+	fns := make([]func() error, len(cases))
+	for i, c := range cases {
+		swaps[i], watches[i] = c.setup(t, st)
+		fns[i] = func() error { return st.SwapRefresh(t.Context(), swaps[i]) }
+	}
+	sets, writes := pgstore.SwapSets(st), pgstore.GroupedWrites(st)
+	errs := grouped(t, st, fns...)
+	if got := pgstore.SwapSets(st) - sets; got != 1 {
+		t.Errorf("swap set statements = %d; want 1", got)
+	}
+	if got := pgstore.GroupedWrites(st) - writes; got != int64(len(cases)) {
+		t.Errorf("GroupedWrites = %d; want %d (one group)", got, len(cases))
+	}
+	for i, c := range cases {
+		got := inspect(t, st, swaps[i], watches[i], errs[i])
+		if !reflect.DeepEqual(got, want[i]) {
+			t.Errorf("%s, in a group:\n got %+v\nwant %+v (one by one)", c.name, got, want[i])
+		}
+	}
+	// The cases cover every outcome.
+	seen := map[string]bool{}
+	for _, w := range want {
+		seen[w.outcome] = true
+	}
+	for _, o := range []string{"<nil>", sessiond.ErrNotFound.Error(), sessiond.ErrRevoked.Error(), sessiond.ErrRefreshReused.Error()} {
+		if !seen[o] {
+			t.Errorf("no case ends with %s; outcomes %v", o, seen)
+		}
+	}
+}

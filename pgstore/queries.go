@@ -38,7 +38,10 @@ type queries struct {
 	// createSet: the creates of a group commit as one statement with
 	// their records (createset.go), indexed by withRecords.
 	createSet [4]string
-	schema    string
+	// swapSet: the swaps of a group commit as one statement with their
+	// records (swapset.go), indexed by withRecords.
+	swapSet [4]string
+	schema  string
 }
 
 // withRecords indexes swapRec and createRec: whether the change carries
@@ -361,6 +364,7 @@ func newQueries(schema string) queries {
 		q.createRec[rec] = withRecordsSQL(q.create, 19, "", rec)
 		q.touchRec[rec] = withRecordsSQL(touchRec, 4, "EXISTS (SELECT 1 FROM t)", rec)
 		q.createSet[rec] = withRecordsSQL(createSetSQL, createSetRecords, "", rec)
+		q.swapSet[rec] = swapSetSQL(rec)
 	}
 	q.swap, q.create = q.swapRec[0], q.createRec[0]
 	for _, p := range []*string{
@@ -375,7 +379,7 @@ func newQueries(schema string) queries {
 		*p = r.Replace(*p)
 	}
 	for rec := range 4 {
-		for _, p := range []*string{&q.swapRec[rec], &q.createRec[rec], &q.touchRec[rec], &q.createSet[rec]} {
+		for _, p := range []*string{&q.swapRec[rec], &q.createRec[rec], &q.touchRec[rec], &q.createSet[rec], &q.swapSet[rec]} {
 			*p = r.Replace(*p)
 		}
 	}

@@ -280,6 +280,7 @@ func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error 
 	err = s.group(ctx, &groupWrite{
 		key:   string(sw.Next.SessionID),
 		lock:  string(sw.Next.SessionID),
+		swap:  &swapRows{args: swapArgs(sw), ev: evArgs, dl: dArgs, r: &r},
 		queue: func(b *pgx.Batch) { s.queueSwap(b, sw, evArgs, dArgs, false, &r) },
 		alone: func(ctx context.Context) error {
 			r = swapResult{}
@@ -325,10 +326,7 @@ func (s *Store) queueSwap(b *pgx.Batch, sw sessiond.RefreshSwap, evArgs, dArgs [
 	}
 	// The change's event and webhook deliveries are written by the swap
 	// statement itself, only if it stores the successor.
-	args := append(make([]any, 0, 9+len(evArgs)+len(dArgs)),
-		sw.Old[:], sw.Next.Hash[:], string(sw.Next.SessionID), sw.Next.IssuedAt, sw.Next.ExpiresAt,
-		sw.Now, sw.GraceSince, sw.LastActiveAt, sw.IdleExpiresAt)
-	args = append(append(args, evArgs...), dArgs...)
+	args := append(append(swapArgs(sw), evArgs...), dArgs...)
 	b.Queue(s.q.swapRec[withRecords(evArgs != nil, dArgs != nil)], args...).QueryRow(func(row pgx.Row) error {
 		err := row.Scan(&r.kind, &r.session, &r.revoked, &r.swapped)
 		if errors.Is(err, pgx.ErrNoRows) {

@@ -68,6 +68,8 @@ type Store struct {
 	// writes counts the calls of group, so that keepPlansCurrent checks
 	// only after the store wrote.
 	writes atomic.Int64
+	// swapSets counts the swap-set statements sent (swapset.go).
+	swapSets atomic.Int64
 	// groupedReads counts the Lookups answered in a group of two or more.
 	groupedReads atomic.Int64
 	// pingEvery: a listener quiet for this long pings its connection.
