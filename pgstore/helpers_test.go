@@ -78,16 +78,22 @@ func exec(ctx context.Context, dsn, sql string, args ...any) error {
 // queryInt runs a query returning one integer on a connection of its own.
 func queryInt(tb testing.TB, dsn, sql string, args ...any) int {
 	tb.Helper()
+	return queryOne[int](tb, dsn, sql, args...)
+}
+
+// queryOne runs a query returning one value on a connection of its own.
+func queryOne[T any](tb testing.TB, dsn, sql string, args ...any) T {
+	tb.Helper()
 	conn, err := pgx.Connect(tb.Context(), dsn)
 	if err != nil {
 		tb.Fatalf("connect: %v", err)
 	}
 	defer conn.Close(context.Background())
-	var n int
-	if err := conn.QueryRow(tb.Context(), sql, args...).Scan(&n); err != nil {
+	var v T
+	if err := conn.QueryRow(tb.Context(), sql, args...).Scan(&v); err != nil {
 		tb.Fatalf("%s = %v", sql, err)
 	}
-	return n
+	return v
 }
 
 // t0 is the tests' reference time: UTC, truncated to the microsecond.

@@ -1,7 +1,6 @@
 package pgstore_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -9,7 +8,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,23 +15,15 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/pgstore"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // reltuples is PostgreSQL's row estimate of schema.table: -1 until the
 // table is first analyzed or vacuumed.
 func reltuples(tb testing.TB, dsn, schema, table string) float64 {
 	tb.Helper()
-	conn, err := pgx.Connect(tb.Context(), dsn)
-	if err != nil {
-		tb.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(context.Background())
-	var n float64
-	name := pgx.Identifier{schema, table}.Sanitize()
-	if err := conn.QueryRow(tb.Context(), "SELECT reltuples FROM pg_class WHERE oid = $1::regclass", name).Scan(&n); err != nil {
-		tb.Fatalf("reltuples of %s: %v", name, err)
-	}
-	return n
+	return queryOne[float64](tb, dsn, "SELECT reltuples FROM pg_class WHERE oid = $1::regclass", pgx.Identifier{schema, table}.Sanitize())
 }
 
 // fillTokens stores one session and n tokens of it with plain SQL, not
@@ -143,7 +133,7 @@ func TestPlanCheck_TableOwnedByAnotherRole(t *testing.T) {
 // the threshold get it analyzed by the store itself (its log says so;
 // autovacuum might analyze it too, but would not log it there).
 func TestPlanCheck_RunsInTheBackground(t *testing.T) {
-	var logs lockedBuffer
+	var logs testenv.SyncBuffer
 	st, schema := newStore(t, pgstore.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	ctx := t.Context()
 	now := time.Now().UTC().Truncate(time.Microsecond)
@@ -168,22 +158,4 @@ func TestPlanCheck_RunsInTheBackground(t *testing.T) {
 	if n := reltuples(t, testDSN(t), schema, "tokens"); n < 0 {
 		t.Errorf("tokens' reltuples = %v after the store analyzed it; want the row estimate", n)
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for a logger and a reader at once.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
