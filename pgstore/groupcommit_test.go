@@ -654,3 +654,40 @@ func TestGroupCommit_SwapSetAsOneByOne(t *testing.T) {
 		}
 	}
 }
+
+// A swap set whose one swap names a successor that exists fails as a
+// whole; every swap then runs alone: that one gets ErrConflict and
+// changes nothing, the others commit.
+func TestGroupCommit_SwapSetConflictRunsEachAlone(t *testing.T) {
+	st, _ := newStore(t, pgstore.Options{})
+	a, b, c := newChain(t, st, "alice"), newChain(t, st, "bob"), newChain(t, st, "carol")
+	clash := swapOf(b)
+	clash.Next.Hash = c.tok.Hash // c's live token
+	swaps := []sessiond.RefreshSwap{swapOf(a), clash, swapOf(c)}
+	fns := make([]func() error, len(swaps))
+	for i, sw := range swaps {
+		fns[i] = func() error { return st.SwapRefresh(t.Context(), sw) }
+	}
+	errs := grouped(t, st, fns...)
+	if pgstore.SwapSets(st) != 1 {
+		t.Errorf("swap set statements = %d; want 1 (tried, then rolled back)", pgstore.SwapSets(st))
+	}
+	if errs[0] != nil || errs[2] != nil {
+		t.Errorf("SwapRefresh(others) = %v, %v; want nil, nil", errs[0], errs[2])
+	}
+	if !errors.Is(errs[1], sessiond.ErrConflict) {
+		t.Errorf("SwapRefresh(existing successor) = %v; want ErrConflict", errs[1])
+	}
+	if tok, _, err := st.Lookup(t.Context(), b.tok.Hash); err != nil || !tok.RetiredAt.IsZero() {
+		t.Errorf("Lookup(b's token) = %+v, %v; want it still live", tok, err)
+	}
+	for _, ch := range []chain{a, b, c} {
+		want := 1
+		if ch.sess.ID == b.sess.ID {
+			want = 0
+		}
+		if got := eventsOf(t, st, ch.sess.ID); got != want {
+			t.Errorf("events of %s = %d; want %d", ch.sess.Subject, got, want)
+		}
+	}
+}
