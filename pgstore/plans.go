@@ -62,10 +62,10 @@ type planKeeper struct {
 
 // keepPlansCurrent runs checkPlans, after every interval in which the
 // store wrote, until the store closes.
-func (s *Store) keepPlansCurrent(every func(unanalyzed bool) time.Duration) {
+func (s *Store) keepPlansCurrent() {
 	defer s.wg.Done()
 	k := &planKeeper{tried: map[string]int64{}}
-	t := time.NewTimer(every(true))
+	t := time.NewTimer(planCheckInterval(true))
 	defer t.Stop()
 	unanalyzed := true
 	for {
@@ -82,7 +82,7 @@ func (s *Store) keepPlansCurrent(every func(unanalyzed bool) time.Duration) {
 				s.log.Debug("pgstore: checking table statistics", "error", err)
 			}
 		}
-		t.Reset(every(unanalyzed))
+		t.Reset(planCheckInterval(unanalyzed))
 	}
 }
 

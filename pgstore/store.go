@@ -155,7 +155,7 @@ func New(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.wg.Add(1)
-	go s.keepPlansCurrent(planCheckInterval)
+	go s.keepPlansCurrent()
 	return s, nil
 }
 
