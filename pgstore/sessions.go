@@ -277,15 +277,16 @@ func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error 
 		return wrap(op, err)
 	}
 	var r swapResult
+	rows := &swapRows{args: swapArgs(sw), ev: evArgs, dl: dArgs, r: &r}
 	err = s.group(ctx, &groupWrite{
 		key:   string(sw.Next.SessionID),
 		lock:  string(sw.Next.SessionID),
-		swap:  &swapRows{args: swapArgs(sw), ev: evArgs, dl: dArgs, r: &r},
-		queue: func(b *pgx.Batch) { s.queueSwap(b, sw, evArgs, dArgs, false, &r) },
+		swap:  rows,
+		queue: func(b *pgx.Batch) { s.queueSwap(b, rows, false) },
 		alone: func(ctx context.Context) error {
 			r = swapResult{}
 			b := &pgx.Batch{}
-			s.queueSwap(b, sw, evArgs, dArgs, true, &r)
+			s.queueSwap(b, rows, true)
 			return s.pool.SendBatch(ctx, b).Close()
 		},
 	})
@@ -315,19 +316,20 @@ type swapResult struct {
 	found, revoked, swapped bool
 }
 
-// queueSwap queues the swap of sw on b, with its events and deliveries:
-// one implicit transaction when b is sent alone. With lock it locks the
+// queueSwap queues the swap w on b, with its events and deliveries: one
+// implicit transaction when b is sent alone. With lock it locks the
 // session first (swapLock); without, the caller has (a group commit locks
 // the sessions of all its swaps first). The swap's callback records its
-// row in r.
-func (s *Store) queueSwap(b *pgx.Batch, sw sessiond.RefreshSwap, evArgs, dArgs []any, lock bool, r *swapResult) {
+// row in w.r.
+func (s *Store) queueSwap(b *pgx.Batch, w *swapRows, lock bool) {
 	if lock {
-		b.Queue(s.q.swapLock, string(sw.Next.SessionID))
+		b.Queue(s.q.swapLock, w.args[2]) // the session ID, $3
 	}
 	// The change's event and webhook deliveries are written by the swap
 	// statement itself, only if it stores the successor.
-	args := append(append(swapArgs(sw), evArgs...), dArgs...)
-	b.Queue(s.q.swapRec[withRecords(evArgs != nil, dArgs != nil)], args...).QueryRow(func(row pgx.Row) error {
+	args := append(append(w.args[:len(w.args):len(w.args)], w.ev...), w.dl...)
+	r := w.r
+	b.Queue(s.q.swapRec[withRecords(w.ev != nil, w.dl != nil)], args...).QueryRow(func(row pgx.Row) error {
 		err := row.Scan(&r.kind, &r.session, &r.revoked, &r.swapped)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // not found
