@@ -1,9 +1,5 @@
 package pgstore
 
-import (
-	"github.com/sessiond/sessiond"
-)
-
 // Logins as one statement. In a group commit each login was its own
 // statement, and most of what PostgreSQL spent on it was the statement
 // (bind, executor start-up and shutdown), not the rows: in
@@ -37,14 +33,12 @@ SELECT * FROM unnest($14::bytea[], $15::text[], $16::int2[], $17::timestamptz[],
 // createSetRecords is the first parameter of createSetSQL's records.
 const createSetRecords = 20
 
-// createRows is one create's share of a createSet statement: its
-// session, the arguments of its own create statement (insertArgs), and its
-// records' arrays (eventArgs, deliveryArgs; nil for none).
+// createRows is one create's share of a createSet statement: the
+// arguments of its own create statement (insertArgs: the session's ID
+// first, its token hashes at 13) and its records' arrays (eventArgs,
+// deliveryArgs; nil for none).
 type createRows struct {
-	sess   *sessiond.Session
-	args   []any
-	ntok   int
-	ev, dl []any
+	args, ev, dl []any
 }
 
 // createSetArgs returns the createSet statement of cs and its arguments:
@@ -54,10 +48,12 @@ type createRows struct {
 func (q *queries) createSetArgs(cs []*createRows) (string, []any) {
 	lists := make([][]any, len(cs))
 	var evs, dls [][]any
-	ntok := 0
+	var sids []string
 	for i, c := range cs {
 		lists[i] = c.args
-		ntok += c.ntok
+		for range c.args[13].([][]byte) {
+			sids = append(sids, c.args[0].(string))
+		}
 		if c.ev != nil {
 			evs = append(evs, c.ev)
 		}
@@ -68,12 +64,6 @@ func (q *queries) createSetArgs(cs []*createRows) (string, []any) {
 	rows := make([]any, 0, 19)
 	for col := range 13 {
 		rows = append(rows, gatherScalars(lists, col))
-	}
-	sids := make([]string, 0, ntok)
-	for _, c := range cs {
-		for range c.ntok {
-			sids = append(sids, string(c.sess.ID))
-		}
 	}
 	rows = append(rows, concatColumn(lists, 13), sids)
 	for col := 14; col < 18; col++ {

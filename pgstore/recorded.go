@@ -42,7 +42,7 @@ func (s *Store) CreateRecorded(ctx context.Context, sess *sessiond.Session, max 
 		// One statement: the session, its tokens and its records.
 		query := s.q.createRec[withRecords(evArgs != nil, dArgs != nil)]
 		own := insertArgs(sess, tokens)
-		rows := &createRows{sess: sess, args: own, ntok: len(tokens), ev: evArgs, dl: dArgs}
+		rows := &createRows{args: own, ev: evArgs, dl: dArgs}
 		args := append(append(own[:len(own):len(own)], evArgs...), dArgs...)
 		return nil, s.translate(op, s.insertGrouped(ctx, sess, rows, func(b *pgx.Batch) {
 			b.Queue(query, args...)

@@ -125,7 +125,7 @@ func (s *Store) Create(ctx context.Context, sess *sessiond.Session, tokens ...se
 		return fmt.Errorf("pgstore: create session: %w", err)
 	}
 	args := insertArgs(sess, tokens)
-	return s.translate("create session", s.insertGrouped(ctx, sess, &createRows{sess: sess, args: args, ntok: len(tokens)}, func(b *pgx.Batch) {
+	return s.translate("create session", s.insertGrouped(ctx, sess, &createRows{args: args}, func(b *pgx.Batch) {
 		b.Queue(s.q.create, args...)
 	}))
 }
