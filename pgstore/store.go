@@ -39,6 +39,13 @@ type Options struct {
 	// most of its time waiting for its commit to reach the disk, not on a
 	// CPU, and concurrent commits share one WAL flush (docs/pgstore.md).
 	MaxConns int32
+	// WriteGroups bounds the group commits in flight at once. Fewer
+	// groups carry more writes each, so PostgreSQL spends less CPU per
+	// write (one statement and one commit serve more of them) but runs
+	// fewer of its backends at once. Zero: one per two CPUs this process
+	// may use, from 1 to 4, and never more than half the pool (see
+	// docs/pgstore.md, "Group commit").
+	WriteGroups int
 }
 
 // defaultMaxConns is the pool size when neither Options nor the DSN sets
@@ -107,6 +114,10 @@ func New(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("pgstore: open: %w", &sessiond.ArgumentError{
 			Field: "max_conns", Msg: fmt.Sprintf("must not be negative, got %d", opts.MaxConns)})
 	}
+	if opts.WriteGroups < 0 {
+		return nil, fmt.Errorf("pgstore: open: %w", &sessiond.ArgumentError{
+			Field: "write_groups", Msg: fmt.Sprintf("must not be negative, got %d", opts.WriteGroups)})
+	}
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// The parse error may quote the DSN; pgconn masks passwords in it.
@@ -144,7 +155,7 @@ func New(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		channel: channelName(schema),
 		q:       newQueries(pgx.Identifier{schema}.Sanitize()),
 
-		groups:    newGroupQueue(cfg.MaxConns),
+		groups:    newGroupQueue(cfg.MaxConns, opts.WriteGroups),
 		reads:     newReadQueue(cfg.MaxConns),
 		pingEvery: listenPingInterval,
 		bg:        bg,

@@ -1,6 +1,8 @@
 package pgstore_test
 
 import (
+	"context"
+	"errors"
 	"runtime"
 	"strings"
 	"testing"
@@ -27,6 +29,40 @@ func TestRevocationNotifier(t *testing.T) {
 	sessiondtest.TestRevocationNotifier(t, conformingStore, func(t *testing.T, st sessiond.Store) sessiond.Store {
 		node, _ := newStore(t, pgstore.Options{Schema: pgstore.SchemaOf(st.(*pgstore.Store))})
 		return node
+	})
+}
+
+// TestNew_WriteGroups: the group commits in flight follow Options, are
+// never more than half the pool, and default to one per two CPUs (1-4).
+func TestNew_WriteGroups(t *testing.T) {
+	dsn := testDSN(t)
+	for _, tc := range []struct {
+		name string
+		opts pgstore.Options
+		want int
+	}{
+		{"Default", pgstore.Options{MaxConns: 16}, min(4, max(1, runtime.GOMAXPROCS(0)/2))},
+		{"One", pgstore.Options{MaxConns: 16, WriteGroups: 1}, 1},
+		{"More than the default", pgstore.Options{MaxConns: 16, WriteGroups: 8}, 8},
+		{"Half the pool at most", pgstore.Options{MaxConns: 4, WriteGroups: 8}, 2},
+		{"A pool of one", pgstore.Options{MaxConns: 1, WriteGroups: 3}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, _ := newStoreOpts(t, dsn, tc.opts)
+			if got := pgstore.WriteGroupsOf(st); got != tc.want {
+				t.Errorf("write groups = %d; want %d", got, tc.want)
+			}
+		})
+	}
+	t.Run("Negative", func(t *testing.T) {
+		st, err := pgstore.New(context.Background(), dsn, pgstore.Options{Schema: testSchema(t, dsn), WriteGroups: -1})
+		if err == nil {
+			st.Close()
+		}
+		var ae *sessiond.ArgumentError
+		if !errors.As(err, &ae) || ae.Field != "write_groups" {
+			t.Fatalf("New(WriteGroups: -1) = %v; want an ArgumentError on write_groups", err)
+		}
 	})
 }
 

@@ -116,6 +116,9 @@ type Store struct {
 	// ClientCache: redis only, the staleness bound of the client-side
 	// cache of database-strategy lookups (RESP3 tracking); 0 disables it.
 	ClientCache Duration `yaml:"client_cache"`
+	// WriteGroups: postgres only, the group commits in flight at once;
+	// 0 picks one per two CPUs, from 1 to 4 (pgstore.Options.WriteGroups).
+	WriteGroups int `yaml:"write_groups"`
 }
 
 // LifetimeSettings are the lifetimes as written in the file. Access and

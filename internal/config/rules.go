@@ -1207,6 +1207,30 @@ var rules = sortedByID([]Rule{
 		},
 	},
 	{
+		ID: "SD-STORE-006", Severity: SeverityError,
+		Title:     "negative store.write_groups",
+		Rationale: "The PostgreSQL store cannot keep a negative number of group commits in flight, and refuses to open.",
+		Fix:       "leave store.write_groups at 0 (one per two CPUs, from 1 to 4) or set a positive number",
+		Check: func(in Input) []Issue {
+			if n := in.Config.Store.WriteGroups; n < 0 {
+				return []Issue{issue("store.write_groups", "store.write_groups is %d; it must be 0 or more", n)}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-STORE-007", Severity: SeverityWarning,
+		Title:     "store.write_groups set for a store that is not postgres",
+		Rationale: "Only the PostgreSQL store groups its commits this way; for another driver the key does nothing, which an operator tuning writes should know.",
+		Fix:       "remove store.write_groups, or set store.driver to postgres",
+		Check: func(in Input) []Issue {
+			if s := in.Config.Store; s.WriteGroups != 0 && s.Driver != "postgres" {
+				return []Issue{issue("store.write_groups", "store.write_groups is set but store.driver is %s; only postgres reads it", s.Driver)}
+			}
+			return nil
+		},
+	},
+	{
 		ID: "SD-STORE-005", Severity: SeverityInfo,
 		Title:     "the security event log held in Redis memory for weeks",
 		Rationale: "On Redis every event lives in memory for events.retention: about 1.2 KB for each refresh and 3.5 KB for each login (docs/redisstore.md, Memory), so a busy deployment's event log, not its sessions, sets how much memory Redis needs; a Redis that runs out refuses writes or evicts keys.",

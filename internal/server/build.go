@@ -32,7 +32,7 @@ func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger) (sessio
 		}
 		return sqlitestore.New(ctx, path, sqlitestore.Options{Logger: log})
 	case "postgres":
-		return pgstore.New(ctx, cfg.Store.DSN, pgstore.Options{Schema: cfg.Store.Namespace, Logger: log})
+		return pgstore.New(ctx, cfg.Store.DSN, pgstore.Options{Schema: cfg.Store.Namespace, Logger: log, WriteGroups: cfg.Store.WriteGroups})
 	case "redis":
 		return redisstore.New(ctx, cfg.Store.DSN, redisstore.Options{Prefix: cfg.Store.Namespace, Logger: log,
 			ClientCache: cfg.Store.ClientCache.Std()})
