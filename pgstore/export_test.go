@@ -27,6 +27,9 @@ func HoldGroupSlots(s *Store) (release func()) {
 // WriteGroupsOf is how many group commits s lets be in flight at once.
 func WriteGroupsOf(s *Store) int { return cap(s.groups.slots) }
 
+// ReadGroupsOf is how many grouped Lookups s lets be in flight at once.
+func ReadGroupsOf(s *Store) int { return cap(s.reads.slots) }
+
 // QueuedWrites is how many writes wait for a group commit.
 func QueuedWrites(s *Store) int { return s.groups.Len() }
 

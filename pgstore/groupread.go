@@ -21,8 +21,8 @@ import (
 // outcome: each caller gets its row as of a snapshot taken after it
 // called.
 
-// lookupSlots bounds the grouped reads in flight at once; maxLookups the
-// hashes of one.
+// lookupSlots bounds the grouped reads in flight at once (fewer with
+// fewer write groups: see newReadQueue); maxLookups the hashes of one.
 const (
 	lookupSlots = 2
 	maxLookups  = 128
@@ -44,8 +44,12 @@ type readQueue struct {
 	slots chan struct{}
 }
 
-func newReadQueue(maxConns int32) *readQueue {
-	return &readQueue{slots: make(chan struct{}, min(lookupSlots, max(1, int(maxConns)/4)))}
+// newReadQueue returns the queue of a pool of maxConns connections whose
+// writes go out in at most groups groups at once: as many grouped reads,
+// up to lookupSlots, so that the setting that sizes PostgreSQL's share of
+// the work for writes (Options.WriteGroups) sizes it for reads too.
+func newReadQueue(maxConns int32, groups int) *readQueue {
+	return &readQueue{slots: make(chan struct{}, min(lookupSlots, groups, max(1, int(maxConns)/4)))}
 }
 
 // lookupGrouped runs the Lookup of h alone or in a group and returns its

@@ -43,8 +43,9 @@ type Options struct {
 	// groups carry more writes each, so PostgreSQL spends less CPU per
 	// write (one statement and one commit serve more of them) but runs
 	// fewer of its backends at once. Zero: one per two CPUs this process
-	// may use, from 1 to 4, and never more than half the pool (see
-	// docs/pgstore.md, "Group commit").
+	// may use, from 1 to 4, and never more than half the pool. Grouped
+	// Lookups in flight follow it, up to 2 (docs/pgstore.md, "Group
+	// commit" and "Grouped reads").
 	WriteGroups int
 }
 
@@ -147,6 +148,7 @@ func New(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	bg, stop := context.WithCancel(context.Background())
+	groups := newGroupQueue(cfg.MaxConns, opts.WriteGroups)
 	s := &Store{
 		pool:    pool,
 		listen:  listen,
@@ -155,8 +157,8 @@ func New(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		channel: channelName(schema),
 		q:       newQueries(pgx.Identifier{schema}.Sanitize()),
 
-		groups:    newGroupQueue(cfg.MaxConns, opts.WriteGroups),
-		reads:     newReadQueue(cfg.MaxConns),
+		groups:    groups,
+		reads:     newReadQueue(cfg.MaxConns, cap(groups.slots)),
 		pingEvery: listenPingInterval,
 		bg:        bg,
 		stop:      stop,

@@ -33,24 +33,30 @@ func TestRevocationNotifier(t *testing.T) {
 }
 
 // TestNew_WriteGroups: the group commits in flight follow Options, are
-// never more than half the pool, and default to one per two CPUs (1-4).
+// never more than half the pool, and default to one per two CPUs (1-4);
+// the grouped reads in flight follow them, up to two and a quarter of the
+// pool.
 func TestNew_WriteGroups(t *testing.T) {
 	dsn := testDSN(t)
+	def := min(4, max(1, runtime.GOMAXPROCS(0)/2))
 	for _, tc := range []struct {
-		name string
-		opts pgstore.Options
-		want int
+		name          string
+		opts          pgstore.Options
+		writes, reads int
 	}{
-		{"Default", pgstore.Options{MaxConns: 16}, min(4, max(1, runtime.GOMAXPROCS(0)/2))},
-		{"One", pgstore.Options{MaxConns: 16, WriteGroups: 1}, 1},
-		{"More than the default", pgstore.Options{MaxConns: 16, WriteGroups: 8}, 8},
-		{"Half the pool at most", pgstore.Options{MaxConns: 4, WriteGroups: 8}, 2},
-		{"A pool of one", pgstore.Options{MaxConns: 1, WriteGroups: 3}, 1},
+		{"Default", pgstore.Options{MaxConns: 16}, def, min(2, def)},
+		{"One", pgstore.Options{MaxConns: 16, WriteGroups: 1}, 1, 1},
+		{"More than the default", pgstore.Options{MaxConns: 16, WriteGroups: 8}, 8, 2},
+		{"Half the pool at most", pgstore.Options{MaxConns: 4, WriteGroups: 8}, 2, 1},
+		{"A pool of one", pgstore.Options{MaxConns: 1, WriteGroups: 3}, 1, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st, _ := newStoreOpts(t, dsn, tc.opts)
-			if got := pgstore.WriteGroupsOf(st); got != tc.want {
-				t.Errorf("write groups = %d; want %d", got, tc.want)
+			if got := pgstore.WriteGroupsOf(st); got != tc.writes {
+				t.Errorf("write groups = %d; want %d", got, tc.writes)
+			}
+			if got := pgstore.ReadGroupsOf(st); got != tc.reads {
+				t.Errorf("read groups = %d; want %d", got, tc.reads)
 			}
 		})
 	}
