@@ -101,7 +101,8 @@ func defaultWriteGroups() int { return min(groupSlots, max(1, runtime.GOMAXPROCS
 // w's error: the one w.alone returned, or the one that left a group's
 // outcome unknown (the connection failed, the store closed), or ctx's when
 // it ended before w was taken. Each write runs in a slot, so no more than
-// groupSlots of them are in flight and the others wait together.
+// the queue's slots (Options.WriteGroups) are in flight and the others
+// wait together.
 func (s *Store) group(ctx context.Context, w *groupWrite) error {
 	if err := ctx.Err(); err != nil {
 		return err
