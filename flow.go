@@ -41,9 +41,10 @@ type flow interface {
 	// RevokeToken: "" when tok is none of this flow's live tokens.
 	sessionOf(ctx context.Context, tok Secret, now time.Time) (SessionID, error)
 	// inProcess returns the in-process state the Manager prunes, purges
-	// and reports: the verify cache and the revoked set, each nil when the
-	// flow keeps none.
-	inProcess() (*verifyCache, *revokedSet)
+	// and reports: the verify cache, the revoked set and the grant cache
+	// (refresh tokens stored by this node), each nil when the flow keeps
+	// none.
+	inProcess() (*verifyCache, *revokedSet, *grantCache)
 }
 
 // refreshGrant is what the first phase of a refresh found: the session the
@@ -238,14 +239,20 @@ func lookupOpaque(ctx context.Context, store Store, opaque OpaqueTokens, kind To
 	if err != nil {
 		return h, Token{}, nil, fmt.Errorf("sessiond: %s: %w", op, err)
 	}
+	t, s, err := lookupHash(ctx, store, kind, h, op)
+	return h, t, s, err
+}
+
+// lookupHash is lookupOpaque for a token already parsed to its hash h.
+func lookupHash(ctx context.Context, store Store, kind TokenKind, h TokenHash, op string) (Token, *Session, error) {
 	t, s, err := store.Lookup(ctx, h)
 	if errors.Is(err, ErrNotFound) {
-		return h, Token{}, nil, fmt.Errorf("sessiond: %s: %w", op, errNotStored)
+		return Token{}, nil, fmt.Errorf("sessiond: %s: %w", op, errNotStored)
 	} else if err != nil {
-		return h, Token{}, nil, fmt.Errorf("sessiond: %s: %w", op, err)
+		return Token{}, nil, fmt.Errorf("sessiond: %s: %w", op, err)
 	}
 	if t.Kind != kind || !t.Hash.Equal(h) {
-		return h, Token{}, nil, fmt.Errorf("sessiond: %s: %w", op, ErrInvalidToken)
+		return Token{}, nil, fmt.Errorf("sessiond: %s: %w", op, ErrInvalidToken)
 	}
-	return h, t, s, nil
+	return t, s, nil
 }

@@ -29,7 +29,7 @@ func newDatabaseFlow(o Options, limit sessionLimit, marks *watermarks) (*databas
 
 func (f *databaseFlow) keepsSessions() bool { return true }
 
-func (f *databaseFlow) inProcess() (*verifyCache, *revokedSet) { return nil, nil }
+func (f *databaseFlow) inProcess() (*verifyCache, *revokedSet, *grantCache) { return nil, nil, nil }
 
 func (f *databaseFlow) issue(s *Session, now time.Time) (*Issued, []Token, error) {
 	s.IdleExpiresAt = f.life.idleEnd(now, s.ExpiresAt, s.Persistent)

@@ -16,6 +16,7 @@ type hybridFlow struct {
 	store  Store
 	opaque OpaqueTokens
 	rotate bool
+	grants *grantCache // refresh tokens this node stored; nil when off or without rotation
 }
 
 func newHybridFlow(o Options, limit sessionLimit, marks *watermarks) (*hybridFlow, error) {
@@ -31,12 +32,20 @@ func newHybridFlow(o Options, limit sessionLimit, marks *watermarks) (*hybridFlo
 	}
 	// The revoked set needs the signer's leeway, known only now.
 	a.revoked = newRevokedSet(o.Lifetimes.Access, o.Signed.Leeway())
-	return &hybridFlow{signedAccess: a, store: o.Store, opaque: o.Opaque, rotate: !o.NoRotation}, nil
+	f := &hybridFlow{signedAccess: a, store: o.Store, opaque: o.Opaque, rotate: !o.NoRotation}
+	if f.rotate && o.RefreshCacheSize > 0 {
+		// Without rotation a token is presented many times, and the cache
+		// takes an entry out on its first use.
+		f.grants = newGrantCache(o.RefreshCacheSize, o.Lifetimes.Access)
+	}
+	return f, nil
 }
 
 func (f *hybridFlow) keepsSessions() bool { return true }
 
-func (f *hybridFlow) inProcess() (*verifyCache, *revokedSet) { return f.cache, f.revoked }
+func (f *hybridFlow) inProcess() (*verifyCache, *revokedSet, *grantCache) {
+	return f.cache, f.revoked, f.grants
+}
 
 func (f *hybridFlow) issue(s *Session, now time.Time) (*Issued, []Token, error) {
 	iss, _, err := f.issueAccess(s, now)
@@ -59,7 +68,14 @@ func (f *hybridFlow) verify(_ context.Context, access Secret, now time.Time) (Se
 // checkRefresh finds the stored refresh token and its session and checks
 // both; whether a retired token may still be used is the Manager's call.
 func (f *hybridFlow) checkRefresh(ctx context.Context, refresh Secret, now time.Time) (refreshGrant, error) {
-	h, tok, s, err := lookupOpaque(ctx, f.store, f.opaque, KindRefresh, refresh, "refresh")
+	h, err := f.opaque.Parse(KindRefresh, refresh)
+	if err != nil {
+		return refreshGrant{}, fmt.Errorf("sessiond: refresh: %w", err)
+	}
+	if g, ok := f.cachedGrant(h, refresh, now); ok {
+		return g, nil
+	}
+	tok, s, err := lookupHash(ctx, f.store, KindRefresh, h, "refresh")
 	if err != nil {
 		return refreshGrant{}, err
 	}
@@ -81,6 +97,25 @@ func (f *hybridFlow) checkRefresh(ctx context.Context, refresh Secret, now time.
 		return named, fmt.Errorf("sessiond: refresh: %w", ErrExpired)
 	}
 	return refreshGrant{session: *s, issuedTo: s.Client, token: refresh, hash: h, retiredAt: tok.RetiredAt}, nil
+}
+
+// cachedGrant is checkRefresh from the grant cache: the session as this
+// node stored it with the token. Whatever the full path would refuse goes
+// to it (ok false), so every refusal and its side effects stay the full
+// path's; only a grant that would pass skips the Lookup.
+func (f *hybridFlow) cachedGrant(h TokenHash, refresh Secret, now time.Time) (refreshGrant, bool) {
+	if f.grants == nil {
+		return refreshGrant{}, false
+	}
+	e, ok := f.grants.take(h, now)
+	if !ok {
+		return refreshGrant{}, false
+	}
+	s := &e.session
+	if s.Check(now) != nil || !now.Before(e.expires) || f.revoked.has(s.ID) || f.marks.revoked(s.Subject, s.CreatedAt) {
+		return refreshGrant{}, false
+	}
+	return refreshGrant{session: *s, issuedTo: s.Client, token: refresh, hash: h}, true
 }
 
 // issueRefresh rotates the refresh token (retire the presented one, store
@@ -110,6 +145,9 @@ func (f *hybridFlow) issueRefresh(ctx context.Context, g refreshGrant, now, grac
 		sw.Events, sw.Deliveries = g.event.events, g.event.deliveries
 	}
 	err = f.store.SwapRefresh(ctx, sw)
+	if err == nil {
+		f.grants.keep(s, tokens, now)
+	}
 	if err == nil && g.event != nil && g.event.ok {
 		g.event.written = true
 	}

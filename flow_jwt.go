@@ -28,7 +28,7 @@ func newJWTFlow(o Options, limit sessionLimit, marks *watermarks) (*jwtFlow, err
 
 func (f *jwtFlow) keepsSessions() bool { return false }
 
-func (f *jwtFlow) inProcess() (*verifyCache, *revokedSet) { return f.cache, nil }
+func (f *jwtFlow) inProcess() (*verifyCache, *revokedSet, *grantCache) { return f.cache, nil, nil }
 
 func (f *jwtFlow) issue(s *Session, now time.Time) (*Issued, []Token, error) {
 	iss, tc, err := f.issueAccess(s, now)

@@ -15,6 +15,9 @@ func (m *Manager) CollectGarbage(ctx context.Context, batch int) (int, error) {
 	if m.cache != nil {
 		m.cache.prune(now)
 	}
+	if m.grants != nil {
+		m.grants.prune(now)
+	}
 	if !m.flow.keepsSessions() {
 		return 0, nil
 	}

@@ -95,6 +95,7 @@ type Manager struct {
 
 	revoked *revokedSet  // the flow's; nil unless hybrid
 	cache   *verifyCache // the flow's; nil when disabled or not a JWT strategy
+	grants  *grantCache  // the flow's; nil when disabled or not hybrid with rotation
 	marks   watermarks
 
 	stop context.CancelFunc
@@ -137,7 +138,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	if m.flow, err = newFlow(o, limit, &m.marks); err != nil {
 		return nil, err
 	}
-	m.cache, m.revoked = m.flow.inProcess()
+	m.cache, m.revoked, m.grants = m.flow.inProcess()
 	if err := m.Resync(ctx); err != nil {
 		return nil, err
 	}
@@ -306,6 +307,7 @@ func (m *Manager) issueAndStore(ctx context.Context, s *Session, now time.Time, 
 			return nil, fmt.Errorf("sessiond: create session: %w", err)
 		}
 	}
+	m.grants.keep(s, tokens, now)
 	for _, r := range evicted {
 		m.NoteRevoked(r)
 		if c := evictedEvents[r.SessionID]; c != nil {
@@ -614,8 +616,9 @@ func (m *Manager) PurgeVerifyCache() {
 
 // Stats are sizes an operator can watch.
 type Stats struct {
-	RevokedSetEntries  int
-	VerifyCacheEntries int
+	RevokedSetEntries   int
+	VerifyCacheEntries  int
+	RefreshCacheEntries int // the hybrid grant cache (Options.RefreshCacheSize)
 }
 
 // Stats returns current in-process sizes.
@@ -623,6 +626,9 @@ func (m *Manager) Stats() Stats {
 	st := Stats{RevokedSetEntries: m.revoked.len()}
 	if m.cache != nil {
 		st.VerifyCacheEntries = m.cache.len()
+	}
+	if m.grants != nil {
+		st.RefreshCacheEntries = m.grants.len()
 	}
 	return st
 }

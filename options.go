@@ -41,6 +41,11 @@ type Options struct {
 	// VerifyCacheSize bounds the cache of verified JWTs. Default 65536;
 	// negative disables the cache.
 	VerifyCacheSize int
+	// RefreshCacheSize bounds the hybrid grant cache: refresh tokens this
+	// node stored, with their session, so presenting one here skips the
+	// store's Lookup (the swap still decides). Default 65536; negative
+	// disables it. Entries live at most the access-token lifetime.
+	RefreshCacheSize int
 	// GCInterval: how often expired sessions are deleted in the background.
 	// Default 1 minute; negative disables the collector.
 	GCInterval time.Duration
@@ -116,12 +121,13 @@ const (
 
 // Defaults of Options.
 const (
-	defaultTouchInterval   = time.Minute
-	defaultReuseInterval   = 5 * time.Second
-	defaultVerifyCacheSize = 65536
-	defaultGCInterval      = time.Minute
-	defaultGCBatch         = 1000
-	defaultWatermarkPoll   = time.Second
+	defaultTouchInterval    = time.Minute
+	defaultReuseInterval    = 5 * time.Second
+	defaultVerifyCacheSize  = 65536
+	defaultRefreshCacheSize = 65536
+	defaultGCInterval       = time.Minute
+	defaultGCBatch          = 1000
+	defaultWatermarkPoll    = time.Second
 )
 
 // withDefaults returns o with its zero values replaced by the documented
@@ -162,6 +168,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.VerifyCacheSize == 0 {
 		o.VerifyCacheSize = defaultVerifyCacheSize
+	}
+	if o.RefreshCacheSize == 0 {
+		o.RefreshCacheSize = defaultRefreshCacheSize
 	}
 	if o.GCInterval == 0 {
 		o.GCInterval = defaultGCInterval

@@ -18,6 +18,10 @@ import (
 // rules, and reuse detection for a token already retired. A session
 // revoked between the two phases is refused by the store's swap itself
 // (Store.SwapRefresh), with the same ErrRevoked as one revoked before.
+// In hybrid, the first phase reads the store only when this node did not
+// store the presented token itself (Options.RefreshCacheSize): a token it
+// stored is checked against the session as it was written then, and the
+// swap, which is atomic, still has the last word on revocation and reuse.
 //
 // With Options.RefreshFailures, a failed refresh of a genuine token counts
 // against its subject; past the limit it returns a *RateLimitError

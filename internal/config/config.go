@@ -137,6 +137,9 @@ type LifetimeSettings struct {
 type Refresh struct {
 	Rotation       bool `yaml:"rotation"`
 	ReuseDetection bool `yaml:"reuse_detection"`
+	// CacheSize bounds the hybrid grant cache (sessiond.Options.RefreshCacheSize);
+	// 0 or negative disables it.
+	CacheSize int `yaml:"cache_size"`
 }
 
 // JWT configures signed tokens (jwt and hybrid strategies).
@@ -308,7 +311,7 @@ func Default() Config {
 			TouchInterval: Duration(time.Minute),
 			ReuseInterval: Duration(5 * time.Second),
 		},
-		Refresh: Refresh{Rotation: true, ReuseDetection: true},
+		Refresh: Refresh{Rotation: true, ReuseDetection: true, CacheSize: 65536},
 		JWT: JWT{
 			Issuer:              "", // unique to the deployment: see JWT.Issuer
 			Audience:            "",

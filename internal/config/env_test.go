@@ -31,10 +31,10 @@ func TestApplyEnv(t *testing.T) {
 		},
 		{
 			name:    "types",
-			environ: []string{"SESSIOND_COOKIE_SECURE=false", "SESSIOND_LIFETIMES_IDLE=45m", "SESSIOND_LIMITS_MAX_SESSIONS=3", "SESSIOND_STORE_DSN=postgres://db/s", "SESSIOND_LIFETIMES_REFRESH=14d"},
+			environ: []string{"SESSIOND_COOKIE_SECURE=false", "SESSIOND_LIFETIMES_IDLE=45m", "SESSIOND_LIMITS_MAX_SESSIONS=3", "SESSIOND_STORE_DSN=postgres://db/s", "SESSIOND_LIFETIMES_REFRESH=14d", "SESSIOND_REFRESH_CACHE_SIZE=0"},
 			check: func(c Config) bool {
 				return !c.Cookie.Secure && c.Lifetime.Idle == Duration(45*time.Minute) && c.Limits.MaxSessions == 3 &&
-					c.Store.DSN == "postgres://db/s" && c.Lifetime.Refresh == Duration(14*24*time.Hour)
+					c.Store.DSN == "postgres://db/s" && c.Lifetime.Refresh == Duration(14*24*time.Hour) && c.Refresh.CacheSize == 0
 			},
 		},
 		{

@@ -330,11 +330,9 @@ func loopback(listen string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func buildManager(ctx context.Context, cfg config.Config, o Options, store sessiond.Store, meta sessiond.MetaStore, log *slog.Logger, extra func(*sessiond.Options), onRotate func(kid string)) (*sessiond.Manager, *signing.Keys, error) {
-	life, err := cfg.Lifetimes()
-	if err != nil {
-		return nil, nil, err
-	}
+// managerOptions maps the configuration onto the Manager's options, all
+// but the signer and the hooks the server adds.
+func managerOptions(cfg config.Config, life sessiond.Lifetimes, store sessiond.Store, poll time.Duration, log *slog.Logger) sessiond.Options {
 	mopts := sessiond.Options{
 		Strategy:         cfg.Strategy,
 		Store:            store,
@@ -345,9 +343,10 @@ func buildManager(ctx context.Context, cfg config.Config, o Options, store sessi
 		NoRotation:       !cfg.Refresh.Rotation,
 		NoReuseDetection: !cfg.Refresh.ReuseDetection,
 		VerifyCacheSize:  cfg.VerifyCacheSize,
+		RefreshCacheSize: cfg.Refresh.CacheSize,
 		MaxSessions:      cfg.Limits.MaxSessions,
 		LimitPolicy:      sessiond.LimitPolicy(cfg.Limits.Policy),
-		WatermarkPoll:    o.WatermarkPoll,
+		WatermarkPoll:    poll,
 		RefreshFailures: sessiond.FailureLimit{Max: cfg.RateLimit.RefreshFailures.Requests,
 			Window: cfg.RateLimit.RefreshFailures.Per.Std()},
 		Logger: log,
@@ -358,6 +357,18 @@ func buildManager(ctx context.Context, cfg config.Config, o Options, store sessi
 	if mopts.VerifyCacheSize == 0 {
 		mopts.VerifyCacheSize = -1
 	}
+	if mopts.RefreshCacheSize == 0 {
+		mopts.RefreshCacheSize = -1 // as verify_cache_size: 0 in the config means off
+	}
+	return mopts
+}
+
+func buildManager(ctx context.Context, cfg config.Config, o Options, store sessiond.Store, meta sessiond.MetaStore, log *slog.Logger, extra func(*sessiond.Options), onRotate func(kid string)) (*sessiond.Manager, *signing.Keys, error) {
+	life, err := cfg.Lifetimes()
+	if err != nil {
+		return nil, nil, err
+	}
+	mopts := managerOptions(cfg, life, store, o.WatermarkPoll, log)
 	var keys *signing.Keys
 	var mgr *sessiond.Manager
 	// The ssf transmitter signs SETs with the ring in every strategy.

@@ -1,0 +1,130 @@
+package sessiond
+
+import (
+	"bytes"
+	"sync"
+	"time"
+)
+
+// grantCache remembers, for each refresh token this node stored, the
+// session as it was written with that token, so that presenting the token
+// here again skips the store's Lookup: a hybrid refresh then costs the
+// store one call, the swap, instead of two.
+//
+// It is safe because the swap is the authority, not the cache. The swap
+// retires the token only if it is current and refuses a revoked session in
+// its own atomic step (Store.SwapRefresh), exactly as it does after a
+// Lookup that a concurrent change made stale. What the cache adds is a
+// longer gap between the read and the swap, and three rules keep that gap
+// from changing any answer:
+//   - an entry lives at most the access-token lifetime, and a session
+//     revoked while it lives is in the revoked set (entries there live
+//     the access lifetime past the revocation) or under a watermark;
+//   - an entry is taken out when it is used, so a token presented twice
+//     on one node goes to the store the second time;
+//   - anything about the cached session that the full path would refuse
+//     (revoked, expired, token past its expiry) sends the refresh through
+//     the full path instead, before any check with side effects has run.
+//
+// Keys are token hashes, already uniform, so the first byte picks a shard.
+type grantCache struct {
+	ttl    time.Duration
+	max    int // per shard
+	shards [cacheShards]grantShard
+}
+
+type grantShard struct {
+	mu sync.Mutex
+	m  map[TokenHash]grantEntry
+}
+
+type grantEntry struct {
+	session Session
+	expires time.Time // the token's own expiry
+	until   time.Time // when the entry stops being trusted
+}
+
+func newGrantCache(size int, ttl time.Duration) *grantCache {
+	c := &grantCache{ttl: ttl, max: max(1, size/cacheShards)}
+	for i := range c.shards {
+		c.shards[i].m = make(map[TokenHash]grantEntry)
+	}
+	return c
+}
+
+func (c *grantCache) shard(h TokenHash) *grantShard { return &c.shards[int(h[0])%cacheShards] }
+
+// put remembers token t, stored at now with session s.
+func (c *grantCache) put(t Token, s *Session, now time.Time) {
+	e := grantEntry{session: *s, expires: t.ExpiresAt, until: now.Add(c.ttl)}
+	// The caller keeps s; the entry must not share its claims.
+	e.session.Claims = bytes.Clone(s.Claims)
+	sh := c.shard(t.Hash)
+	sh.mu.Lock()
+	if len(sh.m) >= c.max {
+		// An arbitrary eighth goes, as in verifyCache: a miss only costs
+		// the Lookup the cache saves.
+		n := c.max / 8
+		for k := range sh.m {
+			delete(sh.m, k)
+			if n--; n <= 0 {
+				break
+			}
+		}
+	}
+	sh.m[t.Hash] = e
+	sh.mu.Unlock()
+}
+
+// take removes and returns the entry of h, if it is still trusted at now.
+func (c *grantCache) take(h TokenHash, now time.Time) (grantEntry, bool) {
+	sh := c.shard(h)
+	sh.mu.Lock()
+	e, ok := sh.m[h]
+	if ok {
+		delete(sh.m, h)
+	}
+	sh.mu.Unlock()
+	if !ok || !now.Before(e.until) {
+		return grantEntry{}, false
+	}
+	return e, true
+}
+
+// keep remembers the refresh tokens among tokens, which the store now
+// holds with s, written at now. A nil cache keeps nothing.
+func (c *grantCache) keep(s *Session, tokens []Token, now time.Time) {
+	if c == nil {
+		return
+	}
+	for _, t := range tokens {
+		if t.Kind == KindRefresh {
+			c.put(t, s, now)
+		}
+	}
+}
+
+// prune drops entries no longer trusted at now.
+func (c *grantCache) prune(now time.Time) {
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		for k, e := range sh.m {
+			if !now.Before(e.until) {
+				delete(sh.m, k)
+			}
+		}
+		sh.mu.Unlock()
+	}
+}
+
+func (c *grantCache) len() int {
+	n := 0
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		n += len(sh.m)
+		sh.mu.Unlock()
+	}
+	return n
+}

@@ -1,0 +1,257 @@
+package sessiond_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/memstore"
+	"github.com/sessiond/sessiond/opaquetoken"
+)
+
+// countLookups is a memory store that counts its Lookups: the read the
+// grant cache saves.
+type countLookups struct {
+	*memstore.Store
+	n atomic.Int64
+}
+
+func (s *countLookups) Lookup(ctx context.Context, h sessiond.TokenHash) (sessiond.Token, *sessiond.Session, error) {
+	s.n.Add(1)
+	return s.Store.Lookup(ctx, h)
+}
+
+// cacheNode is one hybrid Manager on a shared store: two of them are two
+// nodes of one deployment, without a revocation feed between them (a
+// memory store has none), which is the grant cache's worst case.
+func cacheNode(t *testing.T, h *harness, st *countLookups, size int) *sessiond.Manager {
+	t.Helper()
+	return newManager(t, sessiond.Options{
+		Strategy: sessiond.StrategyHybrid, Store: st, Signed: h.codec, Opaque: opaquetoken.Codec{},
+		Clock: h.clock, Events: h.events, GCInterval: -1,
+		Lifetimes:        sessiond.Lifetimes{Access: 10 * time.Minute, Refresh: 24 * time.Hour, Idle: 30 * time.Minute, Absolute: 8 * time.Hour},
+		RefreshCacheSize: size,
+	}, nil)
+}
+
+// TestManager_RefreshGrantCache: a refresh on the node that stored the
+// presented token skips the store's Lookup, and in every other case gives
+// the answer a refresh without the cache gives.
+func TestManager_RefreshGrantCache(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name string
+		// run drives nodes a and b (b shares a's store) and returns the
+		// final refresh's outcome.
+		run         func(t *testing.T, h *harness, a, b *sessiond.Manager) (created, final *sessiond.Issued, err error)
+		want        error // nil: the final refresh succeeds
+		lookupsHit  int64 // Lookups with the cache on
+		lookupsMiss int64 // Lookups with the cache off
+		refreshed   int   // session.refreshed events in all
+		revoked     sessiond.RevokeReason
+	}{
+		{
+			name: "a chain of refreshes on one node",
+			run: func(t *testing.T, h *harness, a, _ *sessiond.Manager) (*sessiond.Issued, *sessiond.Issued, error) {
+				created := mustCreate(t, a)
+				iss := created
+				for range 3 {
+					h.clock.Advance(time.Minute)
+					next, err := a.Refresh(ctx, iss.RefreshToken, sessiond.Client{})
+					if err != nil {
+						return created, nil, err
+					}
+					iss = next
+				}
+				return created, iss, nil
+			},
+			lookupsHit: 0, lookupsMiss: 3, refreshed: 3,
+		},
+		{
+			name: "a token replayed on the node that took it",
+			run: func(t *testing.T, h *harness, a, _ *sessiond.Manager) (*sessiond.Issued, *sessiond.Issued, error) {
+				iss := mustCreate(t, a)
+				if _, err := a.Refresh(ctx, iss.RefreshToken, sessiond.Client{}); err != nil {
+					t.Fatal(err)
+				}
+				h.clock.Advance(time.Minute) // past the reuse interval
+				return refreshed(a, iss)
+			},
+			want: sessiond.ErrRefreshReused, lookupsHit: 1, lookupsMiss: 2, refreshed: 1, revoked: sessiond.ReasonReuse,
+		},
+		{
+			name: "a token taken on another node, replayed here",
+			run: func(t *testing.T, h *harness, a, b *sessiond.Manager) (*sessiond.Issued, *sessiond.Issued, error) {
+				iss := mustCreate(t, a)
+				if _, err := b.Refresh(ctx, iss.RefreshToken, sessiond.Client{}); err != nil {
+					t.Fatal(err)
+				}
+				h.clock.Advance(time.Minute)
+				return refreshed(a, iss)
+			},
+			// a trusts its entry; the swap finds the token retired.
+			want: sessiond.ErrRefreshReused, lookupsHit: 1, lookupsMiss: 2, refreshed: 1, revoked: sessiond.ReasonReuse,
+		},
+		{
+			name: "a token taken on another node, presented here inside the reuse interval",
+			run: func(t *testing.T, h *harness, a, b *sessiond.Manager) (*sessiond.Issued, *sessiond.Issued, error) {
+				iss := mustCreate(t, a)
+				if _, err := b.Refresh(ctx, iss.RefreshToken, sessiond.Client{}); err != nil {
+					t.Fatal(err)
+				}
+				h.clock.Advance(2 * time.Second)
+				return refreshed(a, iss)
+			},
+			lookupsHit: 1, lookupsMiss: 2, refreshed: 2,
+		},
+		{
+			name: "a session revoked on this node",
+			run: func(t *testing.T, _ *harness, a, _ *sessiond.Manager) (*sessiond.Issued, *sessiond.Issued, error) {
+				iss := mustCreate(t, a)
+				if err := a.Revoke(ctx, iss.Session.ID, sessiond.ReasonLogout); err != nil {
+					t.Fatal(err)
+				}
+				return refreshed(a, iss)
+			},
+			want: sessiond.ErrRevoked, lookupsHit: 1, lookupsMiss: 1, revoked: sessiond.ReasonLogout,
+		},
+		{
+			name: "a session revoked on another node, no feed between them",
+			run: func(t *testing.T, _ *harness, a, b *sessiond.Manager) (*sessiond.Issued, *sessiond.Issued, error) {
+				iss := mustCreate(t, a)
+				if err := b.Revoke(ctx, iss.Session.ID, sessiond.ReasonLogout); err != nil {
+					t.Fatal(err)
+				}
+				return refreshed(a, iss)
+			},
+			// a trusts its entry; the swap refuses the revoked session.
+			want: sessiond.ErrRevoked, lookupsHit: 0, lookupsMiss: 1, revoked: sessiond.ReasonLogout,
+		},
+		{
+			name: "an entry older than the access lifetime",
+			run: func(t *testing.T, h *harness, a, _ *sessiond.Manager) (*sessiond.Issued, *sessiond.Issued, error) {
+				iss := mustCreate(t, a)
+				h.clock.Advance(10 * time.Minute)
+				return refreshed(a, iss)
+			},
+			lookupsHit: 1, lookupsMiss: 1, refreshed: 1,
+		},
+		{
+			name: "an idle session",
+			run: func(t *testing.T, h *harness, a, _ *sessiond.Manager) (*sessiond.Issued, *sessiond.Issued, error) {
+				iss := mustCreate(t, a)
+				h.clock.Advance(41 * time.Minute) // idle runs from the access token's expiry
+				return refreshed(a, iss)
+			},
+			want: sessiond.ErrIdleTimeout, lookupsHit: 1, lookupsMiss: 1,
+		},
+		{
+			// The entry is younger than the access lifetime, the session
+			// older than its absolute limit: the swap alone would let it
+			// through, so the cached session is checked.
+			name: "a session past its absolute expiry, refreshed just before",
+			run: func(t *testing.T, h *harness, a, _ *sessiond.Manager) (*sessiond.Issued, *sessiond.Issued, error) {
+				created := mustCreate(t, a)
+				iss := created
+				for range 48 { // every 9m59s, up to 7h59m12s
+					h.clock.Advance(9*time.Minute + 59*time.Second)
+					next, err := a.Refresh(ctx, iss.RefreshToken, sessiond.Client{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					iss = next
+				}
+				h.clock.Set(created.Session.ExpiresAt)
+				_, got, err := refreshed(a, iss)
+				return created, got, err
+			},
+			want: sessiond.ErrAbsoluteTimeout, lookupsHit: 1, lookupsMiss: 49, refreshed: 48,
+		},
+		{
+			name: "a kill switch on this node",
+			run: func(t *testing.T, h *harness, a, _ *sessiond.Manager) (*sessiond.Issued, *sessiond.Issued, error) {
+				iss := mustCreate(t, a)
+				h.clock.Advance(time.Second)
+				if _, err := a.RevokeMatching(ctx, sessiond.RevokeFilter{All: true}, sessiond.ReasonIncident, false); err != nil {
+					t.Fatal(err)
+				}
+				return refreshed(a, iss)
+			},
+			want: sessiond.ErrRevoked, lookupsHit: 1, lookupsMiss: 1, revoked: sessiond.ReasonIncident,
+		},
+	}
+	for _, tc := range cases {
+		for _, size := range []int{0, -1} { // the default (on), and off
+			name := tc.name + "/cache on"
+			if size < 0 {
+				name = tc.name + "/cache off"
+			}
+			t.Run(name, func(t *testing.T) {
+				h := newHarness(t, sessiond.StrategyHybrid, nil)
+				st := &countLookups{Store: memstore.New()}
+				a, b := cacheNode(t, h, st, size), cacheNode(t, h, st, -1)
+				created, got, err := tc.run(t, h, a, b)
+				if tc.want == nil && err != nil || !errors.Is(err, tc.want) {
+					t.Fatalf("final refresh = %v, %v; want %v", got, err, tc.want)
+				}
+				want := tc.lookupsHit
+				if size < 0 {
+					want = tc.lookupsMiss
+				}
+				if n := st.n.Load(); n != want {
+					t.Errorf("%d Lookups; want %d", n, want)
+				}
+				if tc.want != nil {
+					if got != nil {
+						t.Errorf("a refused refresh returned tokens")
+					}
+				}
+				if n := h.events.Count(sessiond.EventSessionRefreshed); n != tc.refreshed {
+					t.Errorf("%d session.refreshed events; want %d", n, tc.refreshed)
+				}
+				s, err := st.Get(ctx, created.Session.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s.RevokeReason != tc.revoked {
+					t.Errorf("session revoked for %q; want %q", s.RevokeReason, tc.revoked)
+				}
+				if tc.want != nil {
+					return
+				}
+				// The successor is the one entry, ready for the next refresh.
+				entries := 1
+				if size < 0 {
+					entries = 0
+				}
+				if n := a.Stats().RefreshCacheEntries; n != entries {
+					t.Errorf("%d grant cache entries; want %d", n, entries)
+				}
+				if _, err := a.Verify(ctx, got.AccessToken, sessiond.Client{}); err != nil {
+					t.Errorf("Verify of the refreshed access token: %v", err)
+				}
+				if !s.LastActiveAt.Equal(h.clock.Now()) || got.Session.ID != created.Session.ID {
+					t.Errorf("stored session = %+v; want %s with its activity at %v", s, created.Session.ID, h.clock.Now())
+				}
+			})
+		}
+	}
+}
+
+func mustCreate(t *testing.T, m *sessiond.Manager) *sessiond.Issued {
+	t.Helper()
+	iss, err := m.Create(context.Background(), "ines", sessiond.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return iss
+}
+
+// refreshed: m's refresh of the token created holds, with created.
+func refreshed(m *sessiond.Manager, created *sessiond.Issued) (*sessiond.Issued, *sessiond.Issued, error) {
+	got, err := m.Refresh(context.Background(), created.RefreshToken, sessiond.Client{})
+	return created, got, err
+}
