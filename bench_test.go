@@ -148,8 +148,12 @@ func BenchmarkCreateDatabaseMemory(b *testing.B) { benchCreate(b, sessiond.Strat
 func BenchmarkCreateHybridMemory(b *testing.B)   { benchCreate(b, sessiond.StrategyHybrid, nil) }
 func BenchmarkCreateJWT(b *testing.B)            { benchCreate(b, sessiond.StrategyJWT, nil) }
 
-func benchRefresh(b *testing.B, st sessiond.Strategy, store sessiond.Store) {
-	h := benchManager(b, st, store, nil)
+func benchRefresh(b *testing.B, st sessiond.Strategy, store sessiond.Store, mod ...func(*sessiond.Options)) {
+	var m func(*sessiond.Options)
+	if len(mod) > 0 {
+		m = mod[0]
+	}
+	h := benchManager(b, st, store, m)
 	ctx := context.Background()
 	iss, err := h.m.Create(ctx, "bench-user", sessiond.CreateOptions{Persistent: true})
 	if err != nil {
@@ -167,6 +171,12 @@ func benchRefresh(b *testing.B, st sessiond.Strategy, store sessiond.Store) {
 }
 
 func BenchmarkRefreshHybridMemory(b *testing.B) { benchRefresh(b, sessiond.StrategyHybrid, nil) }
+
+// BenchmarkRefreshHybridMemoryNoGrantCache: the same without the grant
+// cache, so the two show what the cache costs where the Lookup is a map read.
+func BenchmarkRefreshHybridMemoryNoGrantCache(b *testing.B) {
+	benchRefresh(b, sessiond.StrategyHybrid, nil, func(o *sessiond.Options) { o.RefreshCacheSize = -1 })
+}
 func BenchmarkRefreshJWT(b *testing.B)          { benchRefresh(b, sessiond.StrategyJWT, nil) }
 
 // BenchmarkMemoryPerSession reports the heap bytes one live session (with
