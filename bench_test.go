@@ -171,13 +171,13 @@ func benchRefresh(b *testing.B, st sessiond.Strategy, store sessiond.Store, mod 
 }
 
 func BenchmarkRefreshHybridMemory(b *testing.B) { benchRefresh(b, sessiond.StrategyHybrid, nil) }
+func BenchmarkRefreshJWT(b *testing.B)          { benchRefresh(b, sessiond.StrategyJWT, nil) }
 
 // BenchmarkRefreshHybridMemoryNoGrantCache: the same without the grant
 // cache, so the two show what the cache costs where the Lookup is a map read.
 func BenchmarkRefreshHybridMemoryNoGrantCache(b *testing.B) {
 	benchRefresh(b, sessiond.StrategyHybrid, nil, func(o *sessiond.Options) { o.RefreshCacheSize = -1 })
 }
-func BenchmarkRefreshJWT(b *testing.B)          { benchRefresh(b, sessiond.StrategyJWT, nil) }
 
 // BenchmarkMemoryPerSession reports the heap bytes one live session (with
 // its access or refresh token hash) costs in the memory store, and one
