@@ -38,6 +38,10 @@ const feedWait = 10 * time.Second
 // never as a revocation or a resync), in order with the revocations around
 // it; a subscription made with SubscribeRevocations hears none of them;
 // another store's notices are not heard; a bad name is refused.
+//
+// SwapAcrossNodes checks the swap on two nodes: a SwapRefresh on one node
+// refuses a token the other retired (ErrRefreshReused, outside the grace)
+// and a session the other revoked (ErrRevoked), and stores no successor.
 func TestRevocationNotifier(t *testing.T, newStore func(t *testing.T) sessiond.Store, join func(t *testing.T, st sessiond.Store) sessiond.Store) {
 	if join == nil {
 		join = func(_ *testing.T, st sessiond.Store) sessiond.Store { return st }
@@ -53,7 +57,43 @@ func TestRevocationNotifier(t *testing.T, newStore func(t *testing.T) sessiond.S
 		{"MetaNotForRevocationSubscribers", func(t *testing.T, f *fixture, _ sessiond.RevocationNotifier) { metaNotForRevocations(t, f, join) }},
 		{"MetaFromOtherData", func(t *testing.T, f *fixture, _ sessiond.RevocationNotifier) { metaOtherData(t, f, join) }},
 		{"MetaArguments", metaArguments},
+		{"SwapAcrossNodes", func(t *testing.T, f *fixture, _ sessiond.RevocationNotifier) { swapAcrossNodes(t, f, join) }},
 	})
+}
+
+// swapAcrossNodes: a node's swap sees, in its own atomic step, a token
+// another node retired and a session another node revoked. A hybrid
+// Manager whose grant cache skips the Lookup relies on exactly this.
+func swapAcrossNodes(t *testing.T, f *fixture, join func(*testing.T, sessiond.Store) sessiond.Store) {
+	other := join(t, f.st)
+	s := NewSession("dana", t0)
+	old := NewToken(sessiond.KindRefresh, s.ID, t0)
+	f.create(clone(s), old)
+	swap := func(from sessiond.TokenHash, now time.Time, grace time.Duration) sessiond.RefreshSwap {
+		return sessiond.RefreshSwap{Old: from, Next: NewToken(sessiond.KindRefresh, s.ID, now), Now: now,
+			GraceSince: now.Add(-grace), LastActiveAt: now, IdleExpiresAt: now.Add(30 * time.Minute)}
+	}
+	first := swap(old.Hash, at(time.Minute), 0)
+	if err := other.SwapRefresh(f.ctx, first); err != nil {
+		t.Fatalf("SwapRefresh on the other node = %v; want nil", err)
+	}
+	late := swap(old.Hash, at(2*time.Minute), 5*time.Second)
+	if err := f.st.SwapRefresh(f.ctx, late); !errors.Is(err, sessiond.ErrRefreshReused) {
+		t.Fatalf("SwapRefresh of a token the other node retired a minute ago = %v; want ErrRefreshReused", err)
+	}
+	if _, err := other.Revoke(f.ctx, s.ID, at(3*time.Minute), sessiond.ReasonLogout); err != nil {
+		t.Fatal(err)
+	}
+	after := swap(first.Next.Hash, at(3*time.Minute+time.Second), 0)
+	if err := f.st.SwapRefresh(f.ctx, after); !errors.Is(err, sessiond.ErrRevoked) {
+		t.Fatalf("SwapRefresh of a session the other node revoked = %v; want ErrRevoked", err)
+	}
+	// Neither refused swap stored its successor.
+	for _, h := range []sessiond.TokenHash{late.Next.Hash, after.Next.Hash} {
+		if _, _, err := f.st.Lookup(f.ctx, h); !errors.Is(err, sessiond.ErrNotFound) {
+			t.Errorf("Lookup(successor of a refused swap) = %v; want ErrNotFound", err)
+		}
+	}
 }
 
 // metaListener collects what one SubscribeFeed subscription delivers, in
