@@ -255,3 +255,72 @@ func refreshed(m *sessiond.Manager, created *sessiond.Issued) (*sessiond.Issued,
 	got, err := m.Refresh(context.Background(), created.RefreshToken, sessiond.Client{})
 	return created, got, err
 }
+
+// TestManager_RefreshGrantCacheUnderRevocation: 16 chains refresh in
+// parallel on two nodes of one store (each refresh on the node that
+// stored its token, so the cache serves them), while another goroutine
+// revokes the sessions one by one through the other node. Once a Revoke
+// has returned, no refresh of that session that starts afterwards may
+// succeed; every chain ends refused with ErrRevoked. Run with -race.
+func TestManager_RefreshGrantCacheUnderRevocation(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, sessiond.StrategyHybrid, nil)
+	st := &countLookups{Store: memstore.New()}
+	a, b := cacheNode(t, h, st, 0), cacheNode(t, h, st, 0)
+	const chains = 16
+	sessions := make([]sessiond.SessionID, chains)
+	revoked := make([]atomic.Bool, chains)
+	tokens := make([]sessiond.Secret, chains)
+	for i := range chains {
+		iss := mustCreate(t, a)
+		sessions[i], tokens[i] = iss.Session.ID, iss.RefreshToken
+	}
+	done := make(chan struct{})
+	var refreshes atomic.Int64
+	errs := make(chan error, chains)
+	for i := range chains {
+		go func() {
+			for {
+				gone := revoked[i].Load() // read before the refresh starts
+				next, err := a.Refresh(ctx, tokens[i], sessiond.Client{})
+				switch {
+				case err == nil && gone:
+					errs <- errors.New("a refresh that started after its session's Revoke returned succeeded")
+					return
+				case err == nil:
+					refreshes.Add(1)
+					tokens[i] = next.RefreshToken
+				case errors.Is(err, sessiond.ErrRevoked):
+					errs <- nil
+					return
+				default:
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		defer close(done)
+		for i := range chains {
+			for refreshes.Load() < int64(10*(i+1)) {
+				time.Sleep(100 * time.Microsecond)
+			}
+			if err := b.Revoke(ctx, sessions[i], sessiond.ReasonAdmin); err != nil {
+				t.Error(err)
+			}
+			revoked[i].Store(true)
+		}
+	}()
+	for range chains {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	<-done
+	if n := st.n.Load(); n > int64(chains) {
+		// Only a refused refresh (the one that found its session revoked)
+		// may take the full path.
+		t.Errorf("%d Lookups for %d refreshes; want at most one per chain", n, refreshes.Load())
+	}
+}
