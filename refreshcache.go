@@ -2,7 +2,6 @@ package sessiond
 
 import (
 	"bytes"
-	"sync"
 	"time"
 )
 
@@ -25,17 +24,9 @@ import (
 //   - anything about the cached session that the full path would refuse
 //     (revoked, expired, token past its expiry) sends the refresh through
 //     the full path instead, before any check with side effects has run.
-//
-// Keys are token hashes, already uniform, so the first byte picks a shard.
 type grantCache struct {
-	ttl    time.Duration
-	max    int // per shard
-	shards [cacheShards]grantShard
-}
-
-type grantShard struct {
-	mu sync.Mutex
-	m  map[TokenHash]grantEntry
+	ttl     time.Duration
+	entries shardedMap[TokenHash, grantEntry]
 }
 
 type grantEntry struct {
@@ -45,46 +36,26 @@ type grantEntry struct {
 }
 
 func newGrantCache(size int, ttl time.Duration) *grantCache {
-	c := &grantCache{ttl: ttl, max: max(1, size/cacheShards)}
-	for i := range c.shards {
-		c.shards[i].m = make(map[TokenHash]grantEntry)
-	}
+	c := &grantCache{ttl: ttl}
+	c.entries.init(size)
 	return c
 }
 
-func (c *grantCache) shard(h TokenHash) *grantShard { return &c.shards[int(h[0])%cacheShards] }
+// grantPart: token hashes are already uniform, so their first byte picks
+// the cache's part.
+func grantPart(h TokenHash) uint64 { return uint64(h[0]) }
 
 // put remembers token t, stored at now with session s.
 func (c *grantCache) put(t Token, s *Session, now time.Time) {
 	e := grantEntry{session: *s, expires: t.ExpiresAt, until: now.Add(c.ttl)}
 	// The caller keeps s; the entry must not share its claims.
 	e.session.Claims = bytes.Clone(s.Claims)
-	sh := c.shard(t.Hash)
-	sh.mu.Lock()
-	if len(sh.m) >= c.max {
-		// An arbitrary eighth goes, as in verifyCache: a miss only costs
-		// the Lookup the cache saves.
-		n := c.max / 8
-		for k := range sh.m {
-			delete(sh.m, k)
-			if n--; n <= 0 {
-				break
-			}
-		}
-	}
-	sh.m[t.Hash] = e
-	sh.mu.Unlock()
+	c.entries.put(grantPart(t.Hash), t.Hash, e)
 }
 
 // take removes and returns the entry of h, if it is still trusted at now.
 func (c *grantCache) take(h TokenHash, now time.Time) (grantEntry, bool) {
-	sh := c.shard(h)
-	sh.mu.Lock()
-	e, ok := sh.m[h]
-	if ok {
-		delete(sh.m, h)
-	}
-	sh.mu.Unlock()
+	e, ok := c.entries.take(grantPart(h), h)
 	if !ok || !now.Before(e.until) {
 		return grantEntry{}, false
 	}
@@ -106,25 +77,7 @@ func (c *grantCache) keep(s *Session, tokens []Token, now time.Time) {
 
 // prune drops entries no longer trusted at now.
 func (c *grantCache) prune(now time.Time) {
-	for i := range c.shards {
-		sh := &c.shards[i]
-		sh.mu.Lock()
-		for k, e := range sh.m {
-			if !now.Before(e.until) {
-				delete(sh.m, k)
-			}
-		}
-		sh.mu.Unlock()
-	}
+	c.entries.deleteIf(func(e grantEntry) bool { return !now.Before(e.until) })
 }
 
-func (c *grantCache) len() int {
-	n := 0
-	for i := range c.shards {
-		sh := &c.shards[i]
-		sh.mu.Lock()
-		n += len(sh.m)
-		sh.mu.Unlock()
-	}
-	return n
-}
+func (c *grantCache) len() int { return c.entries.len() }

@@ -3,7 +3,6 @@ package sessiond
 import (
 	"crypto/subtle"
 	"hash/maphash"
-	"sync"
 	"time"
 )
 
@@ -13,16 +12,8 @@ import (
 // time, so a hash collision can never return another token's claims.
 // Expiry and revocation are still checked by the caller on every hit.
 type verifyCache struct {
-	seed   maphash.Seed
-	max    int // per shard
-	shards [cacheShards]cacheShard
-}
-
-const cacheShards = 16
-
-type cacheShard struct {
-	mu sync.RWMutex
-	m  map[uint64]*cacheEntry
+	seed    maphash.Seed
+	entries shardedMap[uint64, *cacheEntry]
 }
 
 type cacheEntry struct {
@@ -32,19 +23,14 @@ type cacheEntry struct {
 }
 
 func newVerifyCache(size int) *verifyCache {
-	c := &verifyCache{seed: maphash.MakeSeed(), max: max(1, size/cacheShards)}
-	for i := range c.shards {
-		c.shards[i].m = make(map[uint64]*cacheEntry)
-	}
+	c := &verifyCache{seed: maphash.MakeSeed()}
+	c.entries.init(size)
 	return c
 }
 
 func (c *verifyCache) get(tok string, now time.Time) (*TokenClaims, bool) {
 	h := maphash.String(c.seed, tok)
-	s := &c.shards[h%cacheShards]
-	s.mu.RLock()
-	e := s.m[h]
-	s.mu.RUnlock()
+	e, _ := c.entries.get(h, h)
 	if e == nil || subtle.ConstantTimeCompare([]byte(e.token), []byte(tok)) != 1 || !now.Before(e.deadline) {
 		return nil, false
 	}
@@ -53,55 +39,15 @@ func (c *verifyCache) get(tok string, now time.Time) (*TokenClaims, bool) {
 
 func (c *verifyCache) put(tok string, claims TokenClaims, deadline time.Time) {
 	h := maphash.String(c.seed, tok)
-	s := &c.shards[h%cacheShards]
-	e := &cacheEntry{token: tok, claims: claims, deadline: deadline}
-	s.mu.Lock()
-	if len(s.m) >= c.max {
-		// Evict an arbitrary eighth of the shard: map order is random, and
-		// a rare bulk eviction is cheaper than LRU bookkeeping on every hit.
-		n := c.max / 8
-		for k := range s.m {
-			delete(s.m, k)
-			if n--; n <= 0 {
-				break
-			}
-		}
-	}
-	s.m[h] = e
-	s.mu.Unlock()
+	c.entries.put(h, h, &cacheEntry{token: tok, claims: claims, deadline: deadline})
 }
 
 // prune drops entries past their deadline.
 func (c *verifyCache) prune(now time.Time) {
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.mu.Lock()
-		for k, e := range s.m {
-			if !now.Before(e.deadline) {
-				delete(s.m, k)
-			}
-		}
-		s.mu.Unlock()
-	}
+	c.entries.deleteIf(func(e *cacheEntry) bool { return !now.Before(e.deadline) })
 }
 
 // purge empties the cache (after a signing-key incident).
-func (c *verifyCache) purge() {
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.mu.Lock()
-		clear(s.m)
-		s.mu.Unlock()
-	}
-}
+func (c *verifyCache) purge() { c.entries.clear() }
 
-func (c *verifyCache) len() int {
-	n := 0
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.mu.RLock()
-		n += len(s.m)
-		s.mu.RUnlock()
-	}
-	return n
-}
+func (c *verifyCache) len() int { return c.entries.len() }
