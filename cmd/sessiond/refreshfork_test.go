@@ -97,3 +97,63 @@ func TestE2E_RefreshNeverForks(t *testing.T) {
 		})
 	}
 }
+
+// TestE2E_ReplayOnIssuingNode: the node that stored a refresh token keeps
+// it in its grant cache and refreshes it without reading the store first.
+// Two server processes on one store: a chain refreshed alternately on
+// both works; a token the other node has since rotated, replayed on the
+// node that issued it, is reuse and ends the session everywhere; and a
+// session revoked on one node cannot be refreshed on the other, at once,
+// whether or not the revocation feed has reached it yet.
+func TestE2E_ReplayOnIssuingNode(t *testing.T) {
+	const reuse = time.Second
+	for _, b := range backends(t) {
+		if b.name == "sqlite" {
+			continue // one process per SQLite file
+		}
+		t.Run(b.name, func(t *testing.T) {
+			env := append(b.env(t), "SESSIOND_API_KEY="+testAPIKey, "SESSIOND_LIFETIMES_REUSE_INTERVAL="+reuse.String())
+			a, bn := startNode(t, nodeConfig{env: env}).client(), startNode(t, nodeConfig{env: env}).client()
+			ctx := context.Background()
+
+			login, err := a.CreateSession(ctx, client.CreateRequest{Subject: "replay-" + b.name})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rt := login.RefreshToken
+			for i, c := range []*client.Client{bn, a, bn, a} {
+				next, err := c.Refresh(ctx, rt, nil)
+				if err != nil {
+					t.Fatalf("alternating refresh #%d: %v", i, err)
+				}
+				rt = next.RefreshToken
+			}
+			// a stored rt (the last refresh ran there); b rotates it.
+			stolen := rt
+			legit, err := bn.Refresh(ctx, stolen, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(reuse + 200*time.Millisecond)
+			if _, err := a.Refresh(ctx, stolen, nil); !errors.Is(err, sessiond.ErrRefreshReused) {
+				t.Fatalf("replay on the issuing node after the other rotated it = %v; want ErrRefreshReused", err)
+			}
+			if _, err := bn.Refresh(ctx, legit.RefreshToken, nil); !errors.Is(err, sessiond.ErrRevoked) {
+				t.Fatalf("refresh of the chain after reuse was detected = %v; want ErrRevoked", err)
+			}
+
+			// A second session, stored on a and revoked on b: a refuses it
+			// at once, feed or no feed.
+			second, err := a.CreateSession(ctx, client.CreateRequest{Subject: "revoked-" + b.name})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := bn.RevokeSession(ctx, second.Session.ID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.Refresh(ctx, second.RefreshToken, nil); !errors.Is(err, sessiond.ErrRevoked) {
+				t.Fatalf("refresh on the issuing node of a session revoked on the other = %v; want ErrRevoked", err)
+			}
+		})
+	}
+}
