@@ -507,6 +507,25 @@ var rules = sortedByID([]Rule{
 			return out
 		},
 	},
+	{
+		ID: "SD-REFRESH-002", Severity: SeverityWarning,
+		Title:     "refresh.cache_size changed where nothing reads it",
+		Rationale: "The grant cache serves hybrid refreshes that rotate their token; in another strategy, or with rotation off, the key does nothing, which an operator sizing memory or tuning refreshes should know.",
+		Fix:       "remove refresh.cache_size, or use strategy hybrid with refresh.rotation: true",
+		Check: func(in Input) []Issue {
+			c := in.Config
+			if n := c.Refresh.CacheSize; n <= 0 || n == Default().Refresh.CacheSize {
+				return nil
+			}
+			switch {
+			case c.Strategy != sessiond.StrategyHybrid:
+				return []Issue{issue("refresh.cache_size", "refresh.cache_size is %d but strategy is %s; only hybrid refreshes read it", c.Refresh.CacheSize, c.Strategy)}
+			case !c.Refresh.Rotation:
+				return []Issue{issue("refresh.cache_size", "refresh.cache_size is %d but refresh.rotation is off; the cache serves rotated refresh tokens only", c.Refresh.CacheSize)}
+			}
+			return nil
+		},
+	},
 
 	// JWT.
 	{
