@@ -303,7 +303,9 @@ func TestManager_RefreshGrantCacheUnderRevocation(t *testing.T) {
 	go func() {
 		defer close(done)
 		for i := range chains {
-			for refreshes.Load() < int64(10*(i+1)) {
+			// Let the chains run a little first; the bound only keeps a
+			// failed chain (which stops refreshing) from hanging the test.
+			for wait := time.Now().Add(5 * time.Second); refreshes.Load() < int64(10*(i+1)) && time.Now().Before(wait); {
 				time.Sleep(100 * time.Microsecond)
 			}
 			if err := b.Revoke(ctx, sessions[i], sessiond.ReasonAdmin); err != nil {
