@@ -68,23 +68,31 @@ func (m *Manager) RefreshChecked(ctx context.Context, refresh Secret, client Cli
 	}
 	grace := now.Add(-m.reuse)
 	if !g.retiredAt.IsZero() && g.retiredAt.Before(grace) {
-		if !m.detect {
-			return nil, m.refreshFailed(ctx, s, fmt.Errorf("sessiond: refresh: %w: retired", ErrInvalidToken), now)
-		}
-		return nil, m.refreshFailed(ctx, s, m.reused(ctx, s, client, now), now)
+		return nil, m.refreshFailed(ctx, s, m.retired(ctx, s, client, now), now)
 	}
 	ev := m.prepare(ctx, Event{Type: EventSessionRefreshed, Subject: s.Subject, SessionID: s.ID, Client: client})
 	g.event = &ev
 	iss, err := m.flow.issueRefresh(ctx, g, now, grace)
 	if errors.Is(err, ErrRefreshReused) {
-		// A concurrent refresh retired the token first and no grace applies.
-		return nil, m.refreshFailed(ctx, s, m.reused(ctx, s, client, now), now)
+		// The token was retired before the swap, outside the grace: by a
+		// concurrent refresh, or by one on another node since this node
+		// stored it (the grant cache).
+		return nil, m.refreshFailed(ctx, s, m.retired(ctx, s, client, now), now)
 	} else if err != nil {
 		return nil, m.refreshFailed(ctx, s, err, now)
 	}
 	iss.Anomalies, iss.StepUp = found, stepUp
 	m.committed(ctx, &ev)
 	return iss, nil
+}
+
+// retired handles a retired refresh token presented outside the grace:
+// theft (reused) with reuse detection, else merely an invalid token.
+func (m *Manager) retired(ctx context.Context, s *Session, client Client, now time.Time) error {
+	if !m.detect {
+		return fmt.Errorf("sessiond: refresh: %w: retired", ErrInvalidToken)
+	}
+	return m.reused(ctx, s, client, now)
 }
 
 // reused handles a retired refresh token presented again: the thief and the

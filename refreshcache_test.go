@@ -27,14 +27,18 @@ func (s *countLookups) Lookup(ctx context.Context, h sessiond.TokenHash) (sessio
 // cacheNode is one hybrid Manager on a shared store: two of them are two
 // nodes of one deployment, without a revocation feed between them (a
 // memory store has none), which is the grant cache's worst case.
-func cacheNode(t *testing.T, h *harness, st *countLookups, size int) *sessiond.Manager {
+func cacheNode(t *testing.T, h *harness, st *countLookups, size int, mod ...func(*sessiond.Options)) *sessiond.Manager {
 	t.Helper()
+	var m func(*sessiond.Options)
+	if len(mod) > 0 {
+		m = mod[0]
+	}
 	return newManager(t, sessiond.Options{
 		Strategy: sessiond.StrategyHybrid, Store: st, Signed: h.codec, Opaque: opaquetoken.Codec{},
 		Clock: h.clock, Events: h.events, GCInterval: -1,
 		Lifetimes:        sessiond.Lifetimes{Access: 10 * time.Minute, Refresh: 24 * time.Hour, Idle: 30 * time.Minute, Absolute: 8 * time.Hour},
 		RefreshCacheSize: size,
-	}, nil)
+	}, m)
 }
 
 // TestManager_RefreshGrantCache: a refresh on the node that stored the
@@ -52,6 +56,7 @@ func TestManager_RefreshGrantCache(t *testing.T) {
 		lookupsMiss int64 // Lookups with the cache off
 		refreshed   int   // session.refreshed events in all
 		revoked     sessiond.RevokeReason
+		noDetect    bool // Options.NoReuseDetection on both nodes
 	}{
 		{
 			name: "a chain of refreshes on one node",
@@ -94,6 +99,20 @@ func TestManager_RefreshGrantCache(t *testing.T) {
 			},
 			// a trusts its entry; the swap finds the token retired.
 			want: sessiond.ErrRefreshReused, lookupsHit: 1, lookupsMiss: 2, refreshed: 1, revoked: sessiond.ReasonReuse,
+		},
+		{
+			// Without reuse detection a retired token is merely invalid,
+			// whether this node finds it retired or the swap does.
+			name: "a token taken on another node, replayed here, no reuse detection",
+			run: func(t *testing.T, h *harness, a, b *sessiond.Manager) (*sessiond.Issued, *sessiond.Issued, error) {
+				iss := mustCreate(t, a)
+				if _, err := b.Refresh(ctx, iss.RefreshToken, sessiond.Client{}); err != nil {
+					t.Fatal(err)
+				}
+				h.clock.Advance(time.Minute)
+				return refreshed(a, iss)
+			},
+			want: sessiond.ErrInvalidToken, lookupsHit: 1, lookupsMiss: 2, refreshed: 1, noDetect: true,
 		},
 		{
 			name: "a token taken on another node, presented here inside the reuse interval",
@@ -192,7 +211,8 @@ func TestManager_RefreshGrantCache(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				h := newHarness(t, sessiond.StrategyHybrid, nil)
 				st := &countLookups{Store: memstore.New()}
-				a, b := cacheNode(t, h, st, size), cacheNode(t, h, st, -1)
+				mod := func(o *sessiond.Options) { o.NoReuseDetection = tc.noDetect }
+				a, b := cacheNode(t, h, st, size, mod), cacheNode(t, h, st, -1, mod)
 				created, got, err := tc.run(t, h, a, b)
 				if tc.want == nil && err != nil || !errors.Is(err, tc.want) {
 					t.Fatalf("final refresh = %v, %v; want %v", got, err, tc.want)
