@@ -3,6 +3,10 @@ package sessiond_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -344,5 +348,116 @@ func TestManager_RefreshGrantCacheUnderRevocation(t *testing.T) {
 		// Only a refused refresh (the one that found its session revoked)
 		// may take the full path.
 		t.Errorf("%d Lookups for %d refreshes; want at most one per chain", n, refreshes.Load())
+	}
+}
+
+// TestManager_RefreshGrantCacheDifferential plays the same random script
+// of logins, refreshes (of current and of old tokens), revocations and
+// clock steps on two nodes of one store, once with the grant cache and
+// once without, and expects the same outcome at every step and the same
+// events in the end. The cache may only save Lookups.
+func TestManager_RefreshGrantCacheDifferential(t *testing.T) {
+	type step struct {
+		op   int // 0 login, 1 refresh, 2 revoke, 3 clock
+		node int
+		pick int // which token or session, modulo how many there are
+		wait time.Duration
+	}
+	waits := []time.Duration{time.Second, 3 * time.Second, 10 * time.Second, 2 * time.Minute, 11 * time.Minute, 35 * time.Minute}
+	outcome := func(err error) string {
+		for _, e := range []error{sessiond.ErrRefreshReused, sessiond.ErrRevoked, sessiond.ErrIdleTimeout,
+			sessiond.ErrAbsoluteTimeout, sessiond.ErrExpired, sessiond.ErrInvalidToken} {
+			if errors.Is(err, e) {
+				return e.Error()
+			}
+		}
+		if err != nil {
+			return "other: " + err.Error()
+		}
+		return "ok"
+	}
+	play := func(t *testing.T, script []step, size int, noDetect bool) ([]string, map[sessiond.EventType]int) {
+		h := newHarness(t, sessiond.StrategyHybrid, nil)
+		st := &countLookups{Store: memstore.New()}
+		mod := func(o *sessiond.Options) { o.NoReuseDetection = noDetect }
+		nodes := []*sessiond.Manager{cacheNode(t, h, st, size, mod), cacheNode(t, h, st, size, mod)}
+		ctx := context.Background()
+		var tokens []sessiond.Secret
+		var sessions []sessiond.SessionID
+		var got []string
+		for _, s := range script {
+			m := nodes[s.node]
+			switch s.op {
+			case 0:
+				iss, err := m.Create(ctx, "dora", sessiond.CreateOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				tokens, sessions = append(tokens, iss.RefreshToken), append(sessions, iss.Session.ID)
+				got = append(got, "login")
+			case 1:
+				if len(tokens) == 0 {
+					continue
+				}
+				i := s.pick % len(tokens)
+				if s.pick < 0 {
+					i = max(0, len(tokens)+s.pick)
+				}
+				iss, err := m.Refresh(ctx, tokens[i], sessiond.Client{})
+				if err == nil {
+					tokens = append(tokens, iss.RefreshToken)
+				}
+				got = append(got, "refresh: "+outcome(err))
+			case 2:
+				if len(sessions) == 0 {
+					continue
+				}
+				got = append(got, "revoke: "+outcome(m.Revoke(ctx, sessions[s.pick%len(sessions)], sessiond.ReasonLogout)))
+			case 3:
+				h.clock.Advance(s.wait)
+			}
+		}
+		events := map[sessiond.EventType]int{}
+		for _, e := range h.events.All() {
+			events[e.Type]++
+		}
+		return got, events
+	}
+	for seed := range uint64(60) {
+		rng := rand.New(rand.NewPCG(seed, 11))
+		script := make([]step, 80)
+		node := 0
+		for i := range script {
+			// Mostly refreshes, mostly of the newest tokens and mostly on
+			// the node before (where the cache holds them); mostly short
+			// clock steps.
+			op := []int{0, 1, 1, 1, 1, 1, 2, 3, 3}[rng.IntN(9)]
+			if rng.IntN(4) == 0 {
+				node = 1 - node
+			}
+			script[i] = step{op: op, node: node, wait: waits[min(rng.IntN(len(waits)+3), rng.IntN(len(waits)))]}
+			if op == 1 && rng.IntN(4) > 0 {
+				script[i].pick = -1 - rng.IntN(2) // the newest or the one before
+			} else {
+				script[i].pick = rng.IntN(1 << 20)
+			}
+		}
+		for _, noDetect := range []bool{false, true} {
+			t.Run(fmt.Sprintf("seed %d, no reuse detection %v", seed, noDetect), func(t *testing.T) {
+				withCache, eventsWith := play(t, script, 0, noDetect)
+				without, eventsWithout := play(t, script, -1, noDetect)
+				if !slices.Equal(withCache, without) {
+					for i := range min(len(withCache), len(without)) {
+						if withCache[i] != without[i] {
+							t.Fatalf("step %d: %q with the cache, %q without", i, withCache[i], without[i])
+						}
+					}
+					t.Fatalf("%d steps with the cache, %d without", len(withCache), len(without))
+				}
+				if !maps.Equal(eventsWith, eventsWithout) {
+					t.Errorf("events with the cache %v, without %v", eventsWith, eventsWithout)
+				}
+			})
+		}
 	}
 }
