@@ -24,6 +24,12 @@ import (
 //   - anything about the cached session that the full path would refuse
 //     (revoked, expired, token past its expiry) sends the refresh through
 //     the full path instead, before any check with side effects has run.
+//
+// What a node cannot know yet (a revocation made on another node, until
+// the feed brings it: milliseconds on PostgreSQL and Redis) the swap
+// refuses with the same error; the checks that run before the swap (a
+// DPoP proof, the anomaly rules) may then have run on that revoked
+// session, as they can today between a Lookup and the swap.
 type grantCache struct {
 	ttl     time.Duration
 	entries shardedMap[TokenHash, grantEntry]
