@@ -93,14 +93,7 @@ func TestManager_RefreshGrantCache(t *testing.T) {
 		},
 		{
 			name: "a token taken on another node, replayed here",
-			run: func(t *testing.T, h *harness, a, b *sessiond.Manager) (*sessiond.Issued, *sessiond.Issued, error) {
-				iss := mustCreate(t, a)
-				if _, err := b.Refresh(ctx, iss.RefreshToken, sessiond.Client{}); err != nil {
-					t.Fatal(err)
-				}
-				h.clock.Advance(time.Minute)
-				return refreshed(a, iss)
-			},
+			run:  rotatedElsewhere(time.Minute),
 			// a trusts its entry; the swap finds the token retired.
 			want: sessiond.ErrRefreshReused, lookupsHit: 1, lookupsMiss: 2, refreshed: 1, revoked: sessiond.ReasonReuse,
 		},
@@ -108,26 +101,12 @@ func TestManager_RefreshGrantCache(t *testing.T) {
 			// Without reuse detection a retired token is merely invalid,
 			// whether this node finds it retired or the swap does.
 			name: "a token taken on another node, replayed here, no reuse detection",
-			run: func(t *testing.T, h *harness, a, b *sessiond.Manager) (*sessiond.Issued, *sessiond.Issued, error) {
-				iss := mustCreate(t, a)
-				if _, err := b.Refresh(ctx, iss.RefreshToken, sessiond.Client{}); err != nil {
-					t.Fatal(err)
-				}
-				h.clock.Advance(time.Minute)
-				return refreshed(a, iss)
-			},
+			run:  rotatedElsewhere(time.Minute),
 			want: sessiond.ErrInvalidToken, lookupsHit: 1, lookupsMiss: 2, refreshed: 1, noDetect: true,
 		},
 		{
-			name: "a token taken on another node, presented here inside the reuse interval",
-			run: func(t *testing.T, h *harness, a, b *sessiond.Manager) (*sessiond.Issued, *sessiond.Issued, error) {
-				iss := mustCreate(t, a)
-				if _, err := b.Refresh(ctx, iss.RefreshToken, sessiond.Client{}); err != nil {
-					t.Fatal(err)
-				}
-				h.clock.Advance(2 * time.Second)
-				return refreshed(a, iss)
-			},
+			name:       "a token taken on another node, presented here inside the reuse interval",
+			run:        rotatedElsewhere(2 * time.Second),
 			lookupsHit: 1, lookupsMiss: 2, refreshed: 2,
 		},
 		{
@@ -272,6 +251,19 @@ func mustCreate(t *testing.T, m *sessiond.Manager) *sessiond.Issued {
 		t.Fatal(err)
 	}
 	return iss
+}
+
+// rotatedElsewhere: a login on node a, its refresh token rotated on node
+// b, then, after wait, presented again on a (which stored it).
+func rotatedElsewhere(wait time.Duration) func(*testing.T, *harness, *sessiond.Manager, *sessiond.Manager) (*sessiond.Issued, *sessiond.Issued, error) {
+	return func(t *testing.T, h *harness, a, b *sessiond.Manager) (*sessiond.Issued, *sessiond.Issued, error) {
+		iss := mustCreate(t, a)
+		if _, err := b.Refresh(context.Background(), iss.RefreshToken, sessiond.Client{}); err != nil {
+			t.Fatal(err)
+		}
+		h.clock.Advance(wait)
+		return refreshed(a, iss)
+	}
 }
 
 // refreshed: m's refresh of the token created holds, with created.
