@@ -387,6 +387,29 @@ func (m *Metrics) activeCollector(fn func(context.Context) (map[sessiond.Strateg
 	}}
 }
 
+// inProcessSets are the values of sessiond_inprocess_entries{set}.
+var inProcessSets = []string{"verify_cache", "refresh_cache", "revoked_set"}
+
+// InProcess adds sessiond_inprocess_entries{set}, the entries this
+// process holds in memory (the verify cache, the refresh grant cache, the
+// revoked-session set), read from stats at every scrape; Manager.Stats
+// fits as is. It is separate from Options because the Manager is built
+// after the metrics it reports to. A second call fails.
+func (m *Metrics) InProcess(stats func() sessiond.Stats) error {
+	desc := prometheus.NewDesc("sessiond_inprocess_entries",
+		"Entries held in this process's memory, by set: verify cache, refresh grant cache, revoked-session set.", []string{"set"}, nil)
+	c := funcCollector{desc: desc, collect: func(ch chan<- prometheus.Metric) {
+		st := stats()
+		for i, n := range []int{st.VerifyCacheEntries, st.RefreshCacheEntries, st.RevokedSetEntries} {
+			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(n), inProcessSets[i])
+		}
+	}}
+	if err := m.reg.Register(c); err != nil {
+		return fmt.Errorf("metrics: register: %w", err)
+	}
+	return nil
+}
+
 func (m *Metrics) outboxCollector(fn func(context.Context, sessiond.DeliveryState) (int, error)) prometheus.Collector {
 	desc := prometheus.NewDesc("sessiond_webhook_outbox_depth", "Webhook deliveries in the outbox, by state (pending, dead).", []string{"state"}, nil)
 	return funcCollector{desc: desc, collect: func(ch chan<- prometheus.Metric) {

@@ -408,3 +408,28 @@ func TestMetrics_DBSC(t *testing.T) {
 		}
 	}
 }
+
+func TestMetrics_InProcess(t *testing.T) {
+	m := newMetrics(t, metrics.Options{})
+	if _, ok := series(scrape(t, m.Handler()))[`sessiond_inprocess_entries{set="verify_cache"}`]; ok {
+		t.Fatal("sessiond_inprocess_entries present before InProcess")
+	}
+	st := sessiond.Stats{VerifyCacheEntries: 3, RefreshCacheEntries: 5, RevokedSetEntries: 7}
+	if err := m.InProcess(func() sessiond.Stats { return st }); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.InProcess(func() sessiond.Stats { return st }); err == nil {
+		t.Error("second InProcess: no error; want the duplicate refused")
+	}
+	// Read at scrape time: a change shows in the next scrape.
+	for _, want := range []sessiond.Stats{st, {VerifyCacheEntries: 1}} {
+		st = want
+		s := series(scrape(t, m.Handler()))
+		for set, n := range map[string]int{"verify_cache": want.VerifyCacheEntries, "refresh_cache": want.RefreshCacheEntries, "revoked_set": want.RevokedSetEntries} {
+			name := `sessiond_inprocess_entries{set="` + set + `"}`
+			if got, ok := s[name]; !ok || got != float64(n) {
+				t.Errorf("%s = %v (present %v); want %d", name, got, ok, n)
+			}
+		}
+	}
+}

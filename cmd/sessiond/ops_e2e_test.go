@@ -355,7 +355,11 @@ func TestE2E_Metrics(t *testing.T) {
 		"sessiond_refresh_reuse_total 1",
 		`sessiond_sessions_revoked_total{reason="reuse"} 1`,
 		`sessiond_verify_total{outcome="token_invalid"} 1`,
-		`sessiond_sessions_active{strategy="hybrid"} 1`)
+		`sessiond_sessions_active{strategy="hybrid"} 1`,
+		// In memory: m2's refresh token and the one the refresh issued
+		// (the grant cache), and the session the reuse revoked.
+		`sessiond_inprocess_entries{set="refresh_cache"} 2`,
+		`sessiond_inprocess_entries{set="revoked_set"} 1`)
 	evs, _, err := c.ListEvents(ctx, client.EventQuery{Type: "api_key.auth_failed"})
 	if err != nil || len(evs) != 1 || evs[0].Client.IP != "127.0.0.1" {
 		t.Errorf("auth failure events = %+v, %v; want one from 127.0.0.1", evs, err)

@@ -170,6 +170,9 @@ func Run(ctx context.Context, o Options) (err error) {
 		return err
 	}
 	down.mgr, down.keys = mgr, keys
+	if err := met.InProcess(mgr.Stats); err != nil {
+		return err
+	}
 	if keys != nil {
 		bgLoops.Go(keys.Run)
 	}
