@@ -11,6 +11,7 @@ import (
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/metrics"
+	"github.com/sessiond/sessiond/opaquetoken"
 )
 
 func ExampleMetrics() {
@@ -47,4 +48,36 @@ func ExampleMetrics() {
 	// sessiond_verify_total{outcome="ok"} 1
 	// sessiond_webhook_deliveries_total{endpoint="siem",outcome="delivered"} 1
 	// sessiond_webhook_outbox_depth{state="dead"} 0
+}
+
+func ExampleMetrics_InProcess() {
+	m, err := metrics.New(metrics.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	mgr, err := sessiond.New(context.Background(), sessiond.Options{
+		Strategy: sessiond.StrategyDatabase, Store: memstore.New(), Opaque: opaquetoken.Codec{}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer mgr.Close()
+	// The Manager is built after the metrics it reports to, so its
+	// in-process sizes are registered once it exists.
+	if err := m.InProcess(mgr.Stats); err != nil {
+		fmt.Println(err)
+		return
+	}
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for sc := bufio.NewScanner(rec.Body); sc.Scan(); {
+		if line := sc.Text(); strings.HasPrefix(line, "sessiond_inprocess_entries{") {
+			fmt.Println(line)
+		}
+	}
+	// Output:
+	// sessiond_inprocess_entries{set="refresh_cache"} 0
+	// sessiond_inprocess_entries{set="revoked_set"} 0
+	// sessiond_inprocess_entries{set="verify_cache"} 0
 }
