@@ -19,10 +19,14 @@ serve_store $store $ns $dir/data $port $dir/serve.log
 bench_store create $port $secs $dir/create.json
 echo "created: $(summary $dir/create.json)"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+# redis_cpu: Redis's own CPU seconds so far (user + system), from INFO.
+redis_cpu() { redis-cli -u "$BENCH_REDIS" info cpu | tr -d '\r' | awk -F: '/^used_cpu_(user|sys):/ {t += $2} END {print t}'; }
+[ "$store" = redis ] && rc0=$(redis_cpu)
 start=$(date +%s.%N)
 SESSIOND_API_KEY=$BENCH_KEY ${SD:-/tmp/sd} incident revoke --all --reason bench --url http://127.0.0.1:$port
 end=$(date +%s.%N)
 echo "incident revoke --all, wall time seen by the CLI: $(echo "$end - $start" | bc) s"
+[ "$store" = redis ] && echo "Redis CPU meanwhile: $(echo "$(redis_cpu) - $rc0" | bc) s"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 kill -TERM $pid
 wait $pid
