@@ -50,6 +50,26 @@ func (w *watermarks) revoked(subject string, created time.Time) bool {
 	return !mark.IsZero() && !created.Truncate(time.Second).After(mark.Truncate(time.Second))
 }
 
+// storeBound is the IssuedBefore to give the store for a revocation of f
+// whose watermarks are raised: the end of the second of the lowest
+// watermark that now applies to f's scope. The watermark ends every
+// session created in its second or earlier, so the store must end the same
+// ones; a session created later in that second would otherwise keep a
+// live record (listed, counted against its subject's limit) whose tokens
+// are refused. The lowest mark of the scope, so that the store never ends
+// a session whose tokens still verify.
+func (w *watermarks) storeBound(f RevokeFilter) time.Time {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	mark := w.all
+	for i, s := range f.Subjects {
+		if m := w.markLocked(s); i == 0 || m.Before(mark) {
+			mark = m
+		}
+	}
+	return mark.Truncate(time.Second).Add(time.Second)
+}
+
 // markLocked is the watermark that applies to subject (zero: none).
 func (w *watermarks) markLocked(subject string) time.Time {
 	mark := w.all
@@ -264,9 +284,10 @@ func (m *Manager) RevokeMatching(ctx context.Context, f RevokeFilter, reason Rev
 	now := m.now()
 	// A login made while a large revocation runs must not be caught by
 	// it: the store only ends sessions created before the incident, as the
-	// watermark does.
+	// watermark does (storeBound; a login on this node after the watermark
+	// is dated past its second).
 	if f.IssuedBefore.IsZero() || f.IssuedBefore.After(now) {
-		f.IssuedBefore = now.Add(time.Microsecond) // the store's "before" is strict; the watermark's is not
+		f.IssuedBefore = now.Add(time.Microsecond)
 	}
 	if err := m.marks.raise(ctx, f, now); err != nil {
 		return 0, err
@@ -282,6 +303,7 @@ func (m *Manager) RevokeMatching(ctx context.Context, f RevokeFilter, reason Rev
 		}
 		var err error
 		sf := f
+		sf.IssuedBefore = m.marks.storeBound(f)
 		sf.NoSubjects = !notify // only the per-subject events need them
 		n, subjects, err = br.RevokeMatching(ctx, sf, now, reason)
 		if err != nil {

@@ -98,6 +98,23 @@ func TestManager_KillSwitchSameSecond(t *testing.T) {
 			if _, err := h.m.Verify(ctx, last.AccessToken, sessiond.Client{}); err != nil {
 				t.Errorf("%s: login after both: Verify = %v; want it valid", st, err)
 			}
+			if st == sessiond.StrategyJWT {
+				continue // stores no session
+			}
+			// The store's record agrees with the tokens.
+			for _, c := range []struct {
+				name    string
+				iss     *sessiond.Issued
+				revoked bool
+			}{{"login between the incidents", between, true}, {"login after both", last, false}} {
+				s, err := h.store.Get(ctx, c.iss.Session.ID)
+				if err != nil {
+					t.Fatalf("%s: %s: Get: %v", st, c.name, err)
+				}
+				if got := !s.RevokedAt.IsZero(); got != c.revoked {
+					t.Errorf("%s: %s: stored as revoked %v; want %v", st, c.name, got, c.revoked)
+				}
+			}
 		}
 	})
 }
@@ -146,5 +163,58 @@ func TestManager_RevokeMatchingNoSubjects(t *testing.T) {
 				t.Errorf("%d revoked_by_incident events; want %d", got, c.events)
 			}
 		})
+	}
+}
+
+// TestManager_IssuedBeforeStoreMatchesWatermark: the watermark ends every
+// session created in its second or earlier (tokens carry whole seconds), so
+// the store must end the same ones. Before, with issued_before in the past,
+// the store ended only those created strictly before it: a session created
+// later in that second had its tokens refused forever yet stayed live in
+// the store, listed and counted against the subject's session limit.
+func TestManager_IssuedBeforeStoreMatchesWatermark(t *testing.T) {
+	ctx := context.Background()
+	for _, st := range []sessiond.Strategy{sessiond.StrategyDatabase, sessiond.StrategyHybrid} {
+		for _, scope := range []sessiond.RevokeFilter{{All: true}, {Subjects: []string{"alice"}}} {
+			name := string(st) + "/all"
+			if !scope.All {
+				name = string(st) + "/subject"
+			}
+			t.Run(name, func(t *testing.T) {
+				h := newHarness(t, st, nil)
+				at := func(ms int) { h.clock.Set(t0.Add(time.Duration(ms) * time.Millisecond)) }
+				at(100)
+				before := h.create(t, "alice", sessiond.CreateOptions{})
+				at(400)
+				sameSecond := h.create(t, "alice", sessiond.CreateOptions{})
+				at(1500)
+				nextSecond := h.create(t, "alice", sessiond.CreateOptions{})
+				at(2000)
+				f := scope
+				f.IssuedBefore = t0.Add(300 * time.Millisecond)
+				n, err := h.m.RevokeMatching(ctx, f, sessiond.ReasonIncident, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n != 2 {
+					t.Errorf("RevokeMatching revoked %d sessions; want 2 (the cut's whole second)", n)
+				}
+				for _, c := range []struct {
+					name    string
+					iss     *sessiond.Issued
+					revoked bool
+				}{{"created before the cut", before, true}, {"created after the cut, same second", sameSecond, true}, {"created in the next second", nextSecond, false}} {
+					_, verr := h.m.Verify(ctx, c.iss.AccessToken, sessiond.Client{})
+					s, err := h.store.Get(ctx, c.iss.Session.ID)
+					if err != nil {
+						t.Fatalf("%s: Get: %v", c.name, err)
+					}
+					stored := !s.RevokedAt.IsZero()
+					if tokenRevoked := errors.Is(verr, sessiond.ErrRevoked); tokenRevoked != c.revoked || stored != c.revoked {
+						t.Errorf("%s: token refused as revoked %v (%v), stored as revoked %v; want both %v", c.name, tokenRevoked, verr, stored, c.revoked)
+					}
+				}
+			})
+		}
 	}
 }
