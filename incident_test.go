@@ -218,3 +218,28 @@ func TestManager_IssuedBeforeStoreMatchesWatermark(t *testing.T) {
 		}
 	}
 }
+
+// TestManager_IssuedBeforeFreesSessionLimit: with one session allowed and
+// logins over it refused, a user whose only session the incident ended
+// (created in the cut's second, after the cut) can log in again; while the
+// store kept that session live, every login was refused until it expired.
+func TestManager_IssuedBeforeFreesSessionLimit(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) {
+		o.MaxSessions, o.LimitPolicy = 1, sessiond.LimitReject
+	})
+	at := func(ms int) { h.clock.Set(t0.Add(time.Duration(ms) * time.Millisecond)) }
+	at(400)
+	only := h.create(t, "alice", sessiond.CreateOptions{})
+	at(2000)
+	if _, err := h.m.RevokeMatching(ctx, sessiond.RevokeFilter{Subjects: []string{"alice"}, IssuedBefore: t0.Add(300 * time.Millisecond)}, sessiond.ReasonIncident, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.m.Verify(ctx, only.AccessToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrRevoked) {
+		t.Fatalf("the incident's session: Verify = %v; want ErrRevoked", err)
+	}
+	at(2500)
+	if _, err := h.m.Create(ctx, "alice", sessiond.CreateOptions{}); err != nil {
+		t.Errorf("login after the incident ended the only session: %v; want it to work", err)
+	}
+}
