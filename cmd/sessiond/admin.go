@@ -29,31 +29,59 @@ func (a *app) keysCmd() *cobra.Command {
 			"With jwt.algorithm HS256, the secret comes from SESSIOND_JWT_HS256_SECRET or jwt.hs256_secret_file.\n" + storeHelp,
 	}
 	cmd.PersistentFlags().BoolVar(&create, "create", false, "create the store (and a first key) if it does not exist")
-	open := func(ctx context.Context, cfg config.Config, meta sessiond.MetaStore) (*signing.Keys, error) {
+	options := func(cfg config.Config) (signing.Options, error) {
 		life, err := cfg.Lifetimes()
 		if err != nil {
-			return nil, err
+			return signing.Options{}, err
 		}
 		secret, err := a.hmacSecret(cfg)
 		if err != nil {
-			return nil, err
+			return signing.Options{}, err
 		}
 		kek, oldKEKs, err := server.SigningKEKs(cfg, os.Getenv) // a sealed ring needs the server's KEK
 		if err != nil {
-			return nil, err
+			return signing.Options{}, err
 		}
-		return signing.Open(ctx, meta, signing.Options{Algorithm: jwttoken.Algorithm(cfg.JWT.Algorithm),
+		return signing.Options{Algorithm: jwttoken.Algorithm(cfg.JWT.Algorithm),
 			HMACSecret: secret, MaxTokenLifetime: life.Refresh, KEK: kek, OldKEKs: oldKEKs,
-			PublishFor: cfg.JWT.KeyPublishPeriod.Std()})
+			PublishFor: cfg.JWT.KeyPublishPeriod.Std()}, nil
 	}
-	// withKeys runs fn on the store's signing keys.
+	// withKeys runs fn on the store's signing keys, opened as a server
+	// opens them (which may write them: see signing.Open).
 	withKeys := func(ctx context.Context, fn func(sessiond.MetaStore, *signing.Keys) error) error {
 		return a.withMeta(ctx, create, func(cfg config.Config, meta sessiond.MetaStore) error {
-			keys, err := open(ctx, cfg, meta)
+			o, err := options(cfg)
+			if err != nil {
+				return err
+			}
+			keys, err := signing.Open(ctx, meta, o)
 			if err != nil {
 				return err
 			}
 			return fn(meta, keys)
+		})
+	}
+	// readKeys returns the store's signing keys without writing them: a
+	// command that only looks must not replace the cluster's ring because
+	// the shell it runs in has another HS256 secret, nor rewrite it under
+	// another KEK. With --create and no ring yet, it makes the first one.
+	readKeys := func(ctx context.Context, fn func(*jwttoken.KeyRing) error) error {
+		return a.withMeta(ctx, create, func(cfg config.Config, meta sessiond.MetaStore) error {
+			o, err := options(cfg)
+			if err != nil {
+				return err
+			}
+			ring, err := signing.Load(ctx, meta, o)
+			if errors.Is(err, sessiond.ErrNotFound) && create {
+				var keys *signing.Keys
+				if keys, err = signing.Open(ctx, meta, o); err == nil {
+					ring = keys.Ring()
+				}
+			}
+			if err != nil {
+				return err
+			}
+			return fn(ring)
 		})
 	}
 	var asJSON bool
@@ -62,7 +90,7 @@ func (a *app) keysCmd() *cobra.Command {
 		Short: "List signing keys, the current signer first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withKeys(cmd.Context(), func(_ sessiond.MetaStore, keys *signing.Keys) error {
+			return readKeys(cmd.Context(), func(ring *jwttoken.KeyRing) error {
 				type keyJSON struct {
 					ID        string    `json:"kid"`
 					Algorithm string    `json:"alg"`
@@ -70,7 +98,7 @@ func (a *app) keysCmd() *cobra.Command {
 					RetiredAt time.Time `json:"retired_at,omitzero"`
 					Current   bool      `json:"current"`
 				}
-				return writeRows(a.stdout, asJSON, keys.Ring().Keys(),
+				return writeRows(a.stdout, asJSON, ring.Keys(),
 					func(k jwttoken.KeyInfo) any {
 						return keyJSON{k.ID, string(k.Algorithm), k.CreatedAt.UTC(), k.RetiredAt.UTC(), k.Current}
 					},

@@ -287,3 +287,43 @@ func TestCLI_IncidentWithoutAnswer(t *testing.T) {
 		}
 	}
 }
+
+// TestCLI_KeysListWritesNothing: keys list only looks. Run from a shell
+// whose HS256 secret is not the cluster's, it used to open the ring as a
+// server does, which replaces a ring made from another secret: every
+// token stopped verifying, and the nodes still holding the old secret
+// refused to start. It now refuses with the reason and leaves the ring.
+func TestCLI_KeysListWritesNothing(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	cfg := filepath.Join(t.TempDir(), "hs.yaml")
+	if err := os.WriteFile(cfg, []byte("jwt:\n  algorithm: HS256\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := func(secret string) []string {
+		return []string{"SESSIOND_DATA=" + data, "SESSIOND_CONFIG=" + cfg, "SESSIOND_JWT_HS256_SECRET=" + strings.Repeat(secret, 32)}
+	}
+	kid := func(out string) string {
+		var key struct {
+			KID string `json:"kid"`
+		}
+		if json.Unmarshal([]byte(out), &key) != nil {
+			return ""
+		}
+		return key.KID
+	}
+	out, errOut, code := runCLI(t, env("a"), "keys", "list", "--json", "--create")
+	first := kid(out)
+	if code != 0 || first == "" {
+		t.Fatalf("keys list --create = exit %d, %q %q; want the first key", code, out, errOut)
+	}
+	for _, args := range [][]string{{"keys", "list"}, {"keys", "list", "--create"}} {
+		out, errOut, code = runCLI(t, env("b"), args...)
+		if code == 0 || out != "" || !strings.Contains(errOut, "HS256 secret is not the one") {
+			t.Errorf("sessiond %v with another HS256 secret = exit %d, stdout %q, stderr %q; want a refusal that says why", args, code, out, errOut)
+		}
+	}
+	out, errOut, code = runCLI(t, env("a"), "keys", "list", "--json")
+	if got := kid(out); code != 0 || got != first {
+		t.Errorf("keys list with the ring's secret = exit %d, kid %q (stderr %q); want the untouched ring's %q", code, got, errOut, first)
+	}
+}

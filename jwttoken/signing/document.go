@@ -20,6 +20,10 @@ const formatVersion = 2
 // key given can open it.
 var ErrKEKRequired = errors.New("signing: the stored key ring is encrypted and no configured key-encryption key opens it")
 
+// ErrSecretDiffers: the configured HS256 secret is not the one the stored
+// key ring was made from (Load; Open replaces the ring instead).
+var ErrSecretDiffers = errors.New("signing: the configured HS256 secret is not the one the stored key ring was made from")
+
 // ErrSecretSuperseded: the configured HS256 secret was replaced in the
 // store by a newer one, so this node's configuration is out of date.
 var ErrSecretSuperseded = errors.New("signing: the configured HS256 secret was replaced by a newer one")

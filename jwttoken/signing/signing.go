@@ -130,6 +130,35 @@ func Open(ctx context.Context, meta sessiond.MetaStore, opts Options) (*Keys, er
 	return k, nil
 }
 
+// Load reads the stored ring without writing anything, for commands that
+// only look (sessiond keys list): it creates no ring, and neither rewrites
+// the stored one under the configured KEK nor replaces it for another
+// HS256 secret, as Open does. It fails with ErrNotFound when there is no
+// ring, ErrKEKRequired when no configured KEK opens it, and
+// ErrSecretDiffers or ErrSecretSuperseded when the configured HS256 secret
+// is not the one the ring was made from (Open would replace the ring, or
+// refuse).
+func Load(ctx context.Context, meta sessiond.MetaStore, opts Options) (*jwttoken.KeyRing, error) {
+	doc, _, err := meta.GetMeta(ctx, DocName)
+	if err != nil {
+		return nil, fmt.Errorf("signing: load key ring: %w", err)
+	}
+	d, err := opts.decode(doc)
+	if err != nil {
+		return nil, err
+	}
+	ring, err := jwttoken.LoadRing(d.Ring, opts.ringOptions())
+	if err != nil {
+		return nil, fmt.Errorf("signing: stored key ring: %w", err)
+	}
+	if _, replace, err := opts.checkSecret(ring, d.payload); err != nil {
+		return nil, err
+	} else if replace {
+		return nil, fmt.Errorf("%w: it was made from another; a node or command that opens it with this secret replaces it, and every token signed before stops verifying", ErrSecretDiffers)
+	}
+	return ring, nil
+}
+
 func (k *Keys) open(ctx context.Context) error {
 	opts := &k.opts
 	for attempt := 0; attempt < 5; attempt++ {
@@ -144,7 +173,7 @@ func (k *Keys) open(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("signing: stored key ring: %w", err)
 			}
-			next, replaced, err := k.checkSecret(ring, d.payload)
+			next, replaced, err := opts.checkSecret(ring, d.payload)
 			if err != nil {
 				return err
 			}
@@ -198,17 +227,17 @@ func (k *Keys) open(ctx context.Context) error {
 // checkSecret compares the configured HS256 secret with the one the stored
 // ring was seeded from. It returns the payload fields to store and whether
 // the ring must be replaced by one seeded from the configured secret.
-func (k *Keys) checkSecret(ring *jwttoken.KeyRing, p payload) (payload, bool, error) {
-	if k.opts.Algorithm != jwttoken.HS256 || len(k.opts.HMACSecret) == 0 {
+func (o *Options) checkSecret(ring *jwttoken.KeyRing, p payload) (payload, bool, error) {
+	if o.Algorithm != jwttoken.HS256 || len(o.HMACSecret) == 0 {
 		return p, false, nil
 	}
-	fp := secretFingerprint(k.opts.HMACSecret)
+	fp := secretFingerprint(o.HMACSecret)
 	switch {
 	case p.HS256Secret == fp:
 		return p, false, nil
 	case p.superseded(fp):
 		return p, false, fmt.Errorf("%w: update this node's jwt.hs256_secret_file or SESSIOND_JWT_HS256_SECRET to the secret the other nodes use", ErrSecretSuperseded)
-	case p.HS256Secret == "" && ring.HasHMACSecret(k.opts.HMACSecret):
+	case p.HS256Secret == "" && ring.HasHMACSecret(o.HMACSecret):
 		// A ring stored before fingerprints existed, made from this
 		// secret: record it.
 		p.HS256Secret = fp
