@@ -7,11 +7,27 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/migration"
 )
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
+
+// mustExist fails, matching sessiond.ErrNotFound, unless the store's
+// schema holds sessiond's migration table (Options.MustExist).
+func (s *Store) mustExist(ctx context.Context) error {
+	var found bool
+	err := s.pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL",
+		pgx.Identifier{s.schema, "schema_migrations"}.Sanitize()).Scan(&found)
+	if err != nil {
+		return s.translate("open", err)
+	}
+	if !found {
+		return fmt.Errorf("pgstore: open: schema %q holds no sessiond tables: %w", s.schema, sessiond.ErrNotFound)
+	}
+	return nil
+}
 
 // Migrate creates the schema if missing and applies, in one transaction and
 // in version order, every embedded migration not recorded in its

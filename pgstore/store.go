@@ -47,6 +47,12 @@ type Options struct {
 	// Lookups in flight follow it, up to 2 (docs/pgstore.md, "Group
 	// commit" and "Grouped reads").
 	WriteGroups int
+	// MustExist makes New refuse a schema that holds no sessiond tables
+	// (no schema_migrations table) with an error matching
+	// sessiond.ErrNotFound, instead of creating it, for tools that must
+	// never create a store by accident (a mistyped namespace). Migrations
+	// still bring an existing schema up to date.
+	MustExist bool
 }
 
 // defaultMaxConns is the pool size when neither Options nor the DSN sets
@@ -162,6 +168,12 @@ func New(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		pingEvery: listenPingInterval,
 		bg:        bg,
 		stop:      stop,
+	}
+	if opts.MustExist {
+		if err := s.mustExist(ctx); err != nil {
+			s.Close()
+			return nil, err
+		}
 	}
 	if err := s.Migrate(ctx); err != nil {
 		s.Close()

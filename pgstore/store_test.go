@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/pgstore"
 	"github.com/sessiond/sessiond/sessiondtest"
@@ -95,4 +97,50 @@ func TestNew_PoolSize(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNew_MustExist: with MustExist, New opens a schema sessiond made and
+// refuses, without creating anything, one that holds no sessiond tables:
+// a missing schema (a mistyped namespace) or another application's.
+func TestNew_MustExist(t *testing.T) {
+	ctx := context.Background()
+	dsn := testDSN(t)
+	schemaExists := func(name string) bool {
+		return queryInt(t, dsn, "SELECT count(*) FROM pg_namespace WHERE nspname = $1", name) == 1
+	}
+	tableCount := func(name string) int {
+		return queryInt(t, dsn, "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1", name)
+	}
+
+	missing := testSchema(t, dsn)
+	if st, err := pgstore.New(ctx, dsn, pgstore.Options{Schema: missing, MustExist: true}); !errors.Is(err, sessiond.ErrNotFound) {
+		if err == nil {
+			st.Close()
+		}
+		t.Errorf("New on a missing schema = %v; want ErrNotFound", err)
+	}
+	if schemaExists(missing) {
+		t.Error("New with MustExist created the missing schema")
+	}
+
+	other := testSchema(t, dsn) // another application's schema: one table, none of ours
+	if err := exec(ctx, dsn, "CREATE SCHEMA "+pgx.Identifier{other}.Sanitize()+"; CREATE TABLE "+pgx.Identifier{other, "orders"}.Sanitize()+" (id int)"); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := pgstore.New(ctx, dsn, pgstore.Options{Schema: other, MustExist: true}); !errors.Is(err, sessiond.ErrNotFound) {
+		if err == nil {
+			st.Close()
+		}
+		t.Errorf("New on another application's schema = %v; want ErrNotFound", err)
+	}
+	if n := tableCount(other); n != 1 {
+		t.Errorf("New with MustExist left %d tables in another application's schema; want its 1", n)
+	}
+
+	_, ours := newStore(t, pgstore.Options{}) // made by a server
+	st, err := pgstore.New(ctx, dsn, pgstore.Options{Schema: ours, MustExist: true})
+	if err != nil {
+		t.Fatalf("New with MustExist on a schema sessiond made: %v", err)
+	}
+	st.Close()
 }

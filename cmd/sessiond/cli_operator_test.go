@@ -12,8 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
+	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/sessiondtest"
 )
 
 // TestCLI_RefusesToCreateStore: keys, apikey and migrate never create a
@@ -325,5 +329,40 @@ func TestCLI_KeysListWritesNothing(t *testing.T) {
 	out, errOut, code = runCLI(t, env("a"), "keys", "list", "--json")
 	if got := kid(out); code != 0 || got != first {
 		t.Errorf("keys list with the ring's secret = exit %d, kid %q (stderr %q); want the untouched ring's %q", code, got, errOut, first)
+	}
+}
+
+// TestCLI_RefusesToCreateSchema: on PostgreSQL, a mistyped namespace made
+// keys, apikey and migrate create the schema and every table before they
+// refused ("holds no sessiond data"); they now refuse first and create
+// nothing, and create it only with --create.
+func TestCLI_RefusesToCreateSchema(t *testing.T) {
+	dsn := sessiondtest.RequireEnv(t, "SESSIOND_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	ns := testenv.PostgresSchema(t, dsn, "typo")
+	env := []string{"SESSIOND_STORE_DRIVER=postgres", "SESSIOND_STORE_DSN=" + dsn, "SESSIOND_STORE_NAMESPACE=" + ns}
+	schemaExists := func() bool {
+		ctx := context.Background()
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		var n int
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_namespace WHERE nspname = $1", ns).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	}
+	for _, args := range [][]string{{"keys", "list"}, {"keys", "rotate"}, {"apikey", "create"}, {"apikey", "list"}, {"migrate"}} {
+		out, errOut, code := runCLI(t, env, args...)
+		if code == 0 || out != "" || !strings.Contains(errOut, "--create") || !strings.Contains(errOut, ns) {
+			t.Errorf("sessiond %v on a schema that does not exist = exit %d, stdout %q, stderr %q; want a failure naming the schema and --create", args, code, out, errOut)
+		}
+		if schemaExists() {
+			t.Fatalf("sessiond %v created schema %s", args, ns)
+		}
+	}
+	if _, errOut, code := runCLI(t, env, "migrate", "--create"); code != 0 || !schemaExists() {
+		t.Fatalf("migrate --create = exit %d, %q, schema made %v; want the schema", code, errOut, schemaExists())
 	}
 }

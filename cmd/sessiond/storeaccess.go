@@ -122,5 +122,11 @@ func (a *app) openExisting(ctx context.Context, cfg config.Config, create bool, 
 		}
 	}
 	fmt.Fprintln(a.stderr, "store:", describeStore(cfg))
-	return server.OpenStore(ctx, cfg, log)
+	store, err := server.OpenStore(ctx, cfg, log, !create)
+	if errors.Is(err, sessiond.ErrNotFound) {
+		// A PostgreSQL schema without sessiond's tables (a mistyped
+		// namespace): not created, as a SQLite file is not.
+		return nil, fmt.Errorf("%w: %s holds no sessiond tables; check --config/SESSIOND_STORE_*, or pass --create", errNoStore, describeStore(cfg))
+	}
+	return store, err
 }

@@ -16,8 +16,10 @@ import (
 )
 
 // OpenStore opens the backend cfg names. This switch is the one place that
-// picks a store.
-func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger) (sessiond.Store, error) {
+// picks a store. With mustExist, a PostgreSQL schema without sessiond's
+// tables is refused (sessiond.ErrNotFound) instead of created; the caller
+// checks a SQLite file itself, and Redis creates nothing on open.
+func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, mustExist bool) (sessiond.Store, error) {
 	switch cfg.Store.Driver {
 	case "memory":
 		log.Warn("store driver memory: every session is lost when the process exits")
@@ -32,7 +34,8 @@ func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger) (sessio
 		}
 		return sqlitestore.New(ctx, path, sqlitestore.Options{Logger: log})
 	case "postgres":
-		return pgstore.New(ctx, cfg.Store.DSN, pgstore.Options{Schema: cfg.Store.Namespace, Logger: log, WriteGroups: cfg.Store.WriteGroups})
+		return pgstore.New(ctx, cfg.Store.DSN, pgstore.Options{Schema: cfg.Store.Namespace, Logger: log, WriteGroups: cfg.Store.WriteGroups,
+			MustExist: mustExist})
 	case "redis":
 		return redisstore.New(ctx, cfg.Store.DSN, redisstore.Options{Prefix: cfg.Store.Namespace, Logger: log,
 			ClientCache: cfg.Store.ClientCache.Std()})
