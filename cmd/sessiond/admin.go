@@ -47,11 +47,17 @@ func (a *app) keysCmd() *cobra.Command {
 			PublishFor: cfg.JWT.KeyPublishPeriod.Std()}, nil
 	}
 	// withKeys runs fn on the store's signing keys, opened as a server
-	// opens them (which may write them: see signing.Open).
+	// opens them, except that a ring made from another HS256 secret is
+	// refused rather than replaced: a rotation run from a shell with the
+	// wrong secret must not end every token and lock out the nodes that
+	// hold the real one (a node started with the new secret replaces it).
 	withKeys := func(ctx context.Context, fn func(sessiond.MetaStore, *signing.Keys) error) error {
 		return a.withMeta(ctx, create, func(cfg config.Config, meta sessiond.MetaStore) error {
 			o, err := options(cfg)
 			if err != nil {
+				return err
+			}
+			if _, err := signing.Load(ctx, meta, o); errors.Is(err, signing.ErrSecretDiffers) || errors.Is(err, signing.ErrSecretSuperseded) {
 				return err
 			}
 			keys, err := signing.Open(ctx, meta, o)

@@ -296,7 +296,8 @@ func TestCLI_IncidentWithoutAnswer(t *testing.T) {
 // whose HS256 secret is not the cluster's, it used to open the ring as a
 // server does, which replaces a ring made from another secret: every
 // token stopped verifying, and the nodes still holding the old secret
-// refused to start. It now refuses with the reason and leaves the ring.
+// refused to start. It now refuses with the reason and leaves the ring;
+// so does keys rotate, which would have replaced it the same way.
 func TestCLI_KeysListWritesNothing(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	cfg := filepath.Join(t.TempDir(), "hs.yaml")
@@ -320,7 +321,7 @@ func TestCLI_KeysListWritesNothing(t *testing.T) {
 	if code != 0 || first == "" {
 		t.Fatalf("keys list --create = exit %d, %q %q; want the first key", code, out, errOut)
 	}
-	for _, args := range [][]string{{"keys", "list"}, {"keys", "list", "--create"}} {
+	for _, args := range [][]string{{"keys", "list"}, {"keys", "list", "--create"}, {"keys", "rotate"}} {
 		out, errOut, code = runCLI(t, env("b"), args...)
 		if code == 0 || out != "" || !strings.Contains(errOut, "HS256 secret is not the one") {
 			t.Errorf("sessiond %v with another HS256 secret = exit %d, stdout %q, stderr %q; want a refusal that says why", args, code, out, errOut)
