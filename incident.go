@@ -67,6 +67,9 @@ func (w *watermarks) storeBound(f RevokeFilter) time.Time {
 			mark = m
 		}
 	}
+	if mark.IsZero() {
+		return mark // pruned at once (an issued_before older than any live session)
+	}
 	return mark.Truncate(time.Second).Add(time.Second)
 }
 
@@ -303,7 +306,9 @@ func (m *Manager) RevokeMatching(ctx context.Context, f RevokeFilter, reason Rev
 		}
 		var err error
 		sf := f
-		sf.IssuedBefore = m.marks.storeBound(f)
+		if b := m.marks.storeBound(f); b.After(sf.IssuedBefore) {
+			sf.IssuedBefore = b
+		}
 		sf.NoSubjects = !notify // only the per-subject events need them
 		n, subjects, err = br.RevokeMatching(ctx, sf, now, reason)
 		if err != nil {

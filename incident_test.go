@@ -243,3 +243,19 @@ func TestManager_IssuedBeforeFreesSessionLimit(t *testing.T) {
 		t.Errorf("login after the incident ended the only session: %v; want it to work", err)
 	}
 }
+
+// TestManager_IssuedBeforeOlderThanAnySession: an issued_before older than
+// any live session can be (its subject watermark is pruned at once)
+// revokes nothing and is no error.
+func TestManager_IssuedBeforeOlderThanAnySession(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, sessiond.StrategyHybrid, nil)
+	live := h.create(t, "alice", sessiond.CreateOptions{})
+	n, err := h.m.RevokeMatching(ctx, sessiond.RevokeFilter{Subjects: []string{"alice"}, IssuedBefore: t0.AddDate(-1, 0, 0)}, sessiond.ReasonIncident, false)
+	if err != nil || n != 0 {
+		t.Fatalf("RevokeMatching = %d, %v; want 0, nil", n, err)
+	}
+	if _, err := h.m.Verify(ctx, live.AccessToken, sessiond.Client{}); err != nil {
+		t.Errorf("a session created after the cut: Verify = %v; want it valid", err)
+	}
+}
