@@ -24,7 +24,7 @@ func (a *app) benchCmd() *cobra.Command {
 		bareAdr string
 	)
 	cmd := &cobra.Command{
-		Use:   "bench verify|refresh|create|mixed [--url URL] [--concurrency N] [--duration D] [--sessions N] [--rate R] [--json]",
+		Use:   "bench verify|refresh|create|mixed [--url URL] [--concurrency N] [--duration D] [--sessions N] [--rate R] [--client] [--json]",
 		Short: "Load a running server and report requests/s, latency percentiles and errors (exit 1 on any error)",
 		Long: `Load a running server over HTTP with N keep-alive connections, each with one
 request in flight, for a fixed time, and report requests per second, latency
@@ -99,6 +99,7 @@ body) on a loopback address until interrupted.`,
 	f.IntVar(&o.Sessions, "sessions", 200, "sessions to create and cycle through (verify, mixed)")
 	f.DurationVar(&o.Timeout, "timeout", 10*time.Second, "limit for each request")
 	f.Float64Var(&o.Rate, "rate", 0, "cap on requests per second over all connections (0: no cap; for soaks)")
+	f.BoolVar(&o.Client, "client", false, "send every request with a browser's client (IP and User-Agent), as real traffic has")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	f.StringVar(&bareAdr, "bare-server", "", "serve the baseline handler on this loopback address instead of loading a server")
 	return cmd

@@ -20,9 +20,10 @@ serve_store() {
 }
 
 # bench_store SCENARIO PORT SECONDS OUT: `sessiond bench`, 32 connections,
-# its JSON summary in OUT.
+# its JSON summary in OUT. BENCH_FLAGS adds flags (--client: requests with
+# a browser's IP and User-Agent).
 bench_store() {
-  SESSIOND_API_KEY=$BENCH_KEY ${SD:-/tmp/sd} bench $1 --url http://127.0.0.1:$2 --concurrency 32 --duration ${3}s --json > $4
+  SESSIOND_API_KEY=$BENCH_KEY ${SD:-/tmp/sd} bench $1 --url http://127.0.0.1:$2 --concurrency 32 --duration ${3}s ${BENCH_FLAGS:-} --json > $4
 }
 
 # summary OUT: one line of a bench JSON summary.

@@ -70,7 +70,17 @@ type Options struct {
 	// rate is for long runs (a soak) that watch the server's resources
 	// rather than its limit.
 	Rate float64
+	// Client sends every request as from one browser, with a desktop
+	// Chrome User-Agent and a documentation IP address, as a backend
+	// relaying its users' clients does. Without it requests carry no
+	// client, so the server skips the User-Agent parsing and device
+	// checks, and stores less, than it does for real traffic.
+	Client bool
 }
+
+// clientJSON is the client Options.Client sends: one browser, so no
+// device-change rule fires.
+const clientJSON = `,"client":{"ip":"198.51.100.23","user_agent":"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"}`
 
 // Result is what a run measured. Setup and warm-up requests (creating the
 // sessions to verify, verifying each once so its signature check is
@@ -80,6 +90,7 @@ type Result struct {
 	URL         string   `json:"url"`
 	Concurrency int      `json:"concurrency"`
 	Sessions    int      `json:"sessions,omitempty"`
+	Client      bool     `json:"client,omitempty"`
 	// Seconds is the measured wall time, from the first request to the
 	// last answer.
 	Seconds float64 `json:"duration_seconds"`
@@ -160,7 +171,15 @@ type tokens struct {
 }
 
 func (r *run) subject(worker int, n int64) []byte {
-	return []byte(`{"subject":"bench-` + r.run + "-" + strconv.Itoa(worker) + "-" + strconv.FormatInt(n, 10) + `"}`)
+	return r.body(`{"subject":"bench-` + r.run + "-" + strconv.Itoa(worker) + "-" + strconv.FormatInt(n, 10) + `"`)
+}
+
+// body closes the JSON object open, adding the client with Options.Client.
+func (r *run) body(open string) []byte {
+	if r.o.Client {
+		return []byte(open + clientJSON + "}")
+	}
+	return []byte(open + "}")
 }
 
 // login creates a session and returns its tokens.
@@ -241,7 +260,7 @@ func (r *run) prepare(ctx context.Context, c *conn, w, i int) error {
 		r.chains[i-len(r.verify)] = tk.RefreshToken
 		return nil
 	}
-	r.verify[i] = []byte(`{"access_token":"` + tk.AccessToken + `"}`)
+	r.verify[i] = r.body(`{"access_token":"` + tk.AccessToken + `"`)
 	status, _, err := c.post(ctx, pathVerify, r.verify[i])
 	if err != nil {
 		return err
@@ -309,7 +328,7 @@ func (r *run) measure(ctx context.Context) *Result {
 	wg.Wait()
 	elapsed := time.Since(start)
 
-	res := &Result{Scenario: r.o.Scenario, URL: r.o.URL, Concurrency: r.o.Concurrency, Seconds: elapsed.Seconds()}
+	res := &Result{Scenario: r.o.Scenario, URL: r.o.URL, Concurrency: r.o.Concurrency, Client: r.o.Client, Seconds: elapsed.Seconds()}
 	if r.verify != nil {
 		res.Sessions = r.o.Sessions
 	}
@@ -440,7 +459,7 @@ func (w *worker) next() (op, string, []byte) {
 	case opCreate:
 		return opCreate, pathCreate, r.subject(w.id, w.n)
 	case opRefresh:
-		return opRefresh, pathRefresh, []byte(`{"refresh_token":"` + *w.refresh + `"}`)
+		return opRefresh, pathRefresh, r.body(`{"refresh_token":"` + *w.refresh + `"`)
 	}
 	return opVerify, pathVerify, r.verify[int(w.n+int64(w.id)*7)%len(r.verify)]
 }

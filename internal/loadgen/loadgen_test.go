@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"math"
@@ -271,6 +272,42 @@ func TestWriteText(t *testing.T) {
 	for _, want := range []string{"sessiond bench mixed: http://x, 2 connections, 1.0s, 4 sessions", "total", "(401: 1)", "create", "verify"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("text output lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+// TestRun_Client: with Client every request body, of every kind, is JSON
+// carrying the one browser's client; without it none carries a client.
+func TestRun_Client(t *testing.T) {
+	for _, withClient := range []bool{true, false} {
+		var bad, seen atomic.Int64
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var body struct {
+				Client *struct {
+					IP        string `json:"ip"`
+					UserAgent string `json:"user_agent"`
+				} `json:"client"`
+			}
+			raw, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(strings.NewReader(string(raw)))
+			seen.Add(1)
+			if err := json.Unmarshal(raw, &body); err != nil ||
+				withClient != (body.Client != nil && body.Client.IP == "198.51.100.23" && strings.HasPrefix(body.Client.UserAgent, "Mozilla/5.0 ")) {
+				bad.Add(1)
+			}
+			BareHandler().ServeHTTP(w, r)
+		}))
+		res, err := Run(context.Background(), Options{URL: srv.URL, APIKey: "k", Scenario: Mixed,
+			Concurrency: 2, Duration: 200 * time.Millisecond, Sessions: 3, Client: withClient})
+		srv.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Client != withClient {
+			t.Errorf("Result.Client = %v; want %v", res.Client, withClient)
+		}
+		if seen.Load() == 0 || bad.Load() != 0 {
+			t.Errorf("client %v: %d of %d request bodies without the expected client", withClient, bad.Load(), seen.Load())
 		}
 	}
 }
