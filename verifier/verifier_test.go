@@ -174,14 +174,31 @@ func TestVerifier_Stale(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			s := newServer(t, nil)
-			_, tok := s.token("frank")
-			v, logs := s.newVerifier(func(o *verifier.Options) { o.MaxStaleness = time.Minute; o.WhenStale = c.policy })
 			ctx := context.Background()
+			revokedSID, revokedTok := s.token("frank")
+			s.m.Revoke(ctx, revokedSID, sessiond.ReasonLogout) // in the snapshot
+			_, tok := s.token("frank")
+			// The stream is held until released, so no heartbeat can mark
+			// the state current behind the test's back: the snapshot at
+			// New is the last proof (a heartbeat that came after the clock
+			// moved used to make Status fresh again, now and then).
+			release := make(chan struct{})
+			s.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+				if r.URL.Path != stream.StreamPath {
+					return false
+				}
+				select {
+				case <-release:
+					return false
+				case <-r.Context().Done():
+					return true
+				}
+			})
+			v, logs := s.newVerifier(func(o *verifier.Options) { o.MaxStaleness = time.Minute; o.WhenStale = c.policy })
 			if cl, err := v.Verify(ctx, tok); err != nil || cl.Stale {
 				t.Fatalf("fresh: Verify = %+v, %v", cl, err)
 			}
-			// No heartbeat comes for longer than MaxStaleness (the
-			// server's heartbeat is an hour here).
+			// Nothing proves the state current for longer than MaxStaleness.
 			s.clock.Advance(time.Minute + time.Second)
 			cl, err := v.Verify(ctx, tok)
 			if !errors.Is(err, c.want) || (err == nil) != cl.Stale {
@@ -194,9 +211,19 @@ func TestVerifier_Stale(t *testing.T) {
 				t.Errorf("accepting a stale state logged no warning:\n%s", logs)
 			}
 			// A revoked token is rejected as revoked whatever the policy.
+			if _, err := v.Verify(ctx, revokedTok); !errors.Is(err, sessiond.ErrRevoked) {
+				t.Errorf("revoked token while stale: Verify = %v; want ErrRevoked", err)
+			}
+			// Once the stream runs, its heartbeat makes the state current
+			// again, and revocations arrive over it.
+			close(release)
+			eventually(t, "fresh again", func() bool { return !v.Status().Stale })
+			if cl, err := v.Verify(ctx, tok); err != nil || cl.Stale {
+				t.Errorf("after the stream resumed: Verify = %+v, %v; want it valid and not stale", cl, err)
+			}
 			sid, tok2 := s.token("frank")
 			s.m.Revoke(ctx, sid, sessiond.ReasonLogout)
-			eventually(t, "revocation while stale", func() bool {
+			eventually(t, "revocation over the stream", func() bool {
 				_, err := v.Verify(ctx, tok2)
 				return errors.Is(err, sessiond.ErrRevoked)
 			})
