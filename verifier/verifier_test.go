@@ -311,16 +311,18 @@ func TestMiddleware(t *testing.T) {
 	t.Parallel()
 	s := newServer(t, nil)
 	sid, tok := s.token("henry")
-	v, _ := s.newVerifier(func(o *verifier.Options) { o.MaxStaleness = time.Minute })
-	app := httptest.NewServer(v.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, ok := verifier.ClaimsFrom(r.Context())
-		if !ok {
-			t.Error("no claims in the context")
-		}
-		w.Write([]byte(c.Subject))
-	})))
-	defer app.Close()
-	get := func(auth string) (int, string) {
+	serve := func(v *verifier.Verifier) *httptest.Server {
+		app := httptest.NewServer(v.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, ok := verifier.ClaimsFrom(r.Context())
+			if !ok {
+				t.Error("no claims in the context")
+			}
+			w.Write([]byte(c.Subject))
+		})))
+		t.Cleanup(app.Close)
+		return app
+	}
+	get := func(app *httptest.Server, auth string) (int, string) {
 		req, _ := http.NewRequest(http.MethodGet, app.URL, nil)
 		if auth != "" {
 			req.Header.Set("Authorization", auth)
@@ -333,22 +335,40 @@ func TestMiddleware(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	if code, body := get("Bearer " + tok); code != 200 || body != "henry" {
+	v, _ := s.newVerifier(func(o *verifier.Options) { o.MaxStaleness = time.Minute })
+	app := serve(v)
+	if code, body := get(app, "Bearer "+tok); code != 200 || body != "henry" {
 		t.Errorf("valid token = %d %q", code, body)
 	}
-	if code, body := get("bearer  " + tok); code != 200 || body != "henry" {
+	if code, body := get(app, "bearer  "+tok); code != 200 || body != "henry" {
 		t.Errorf("lower-case scheme = %d %q", code, body)
 	}
 	for name, auth := range map[string]string{"none": "", "basic": "Basic dTpw", "garbage": "Bearer x.y.z", "two": "Bearer a b"} {
-		if code, _ := get(auth); code != 401 {
+		if code, _ := get(app, auth); code != 401 {
 			t.Errorf("%s: %d; want 401", name, code)
 		}
 	}
 	s.m.Revoke(context.Background(), sid, sessiond.ReasonLogout)
-	eventually(t, "middleware rejects the revoked token", func() bool { code, _ := get("Bearer " + tok); return code == 401 })
+	eventually(t, "middleware rejects the revoked token", func() bool { code, _ := get(app, "Bearer "+tok); return code == 401 })
+
+	// Stale: a verifier whose stream never answers, so that no heartbeat
+	// can mark its state current after the clock moves (the first
+	// verifier's could, now and then).
+	s.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != stream.StreamPath {
+			return false
+		}
+		<-r.Context().Done()
+		return true
+	})
+	held, _ := s.newVerifier(func(o *verifier.Options) { o.MaxStaleness = time.Minute })
+	stale := serve(held)
 	_, tok2 := s.token("henry")
+	if code, _ := get(stale, "Bearer "+tok2); code != 200 {
+		t.Errorf("before the clock moves: %d; want 200", code)
+	}
 	s.clock.Advance(2 * time.Minute)
-	if code, _ := get("Bearer " + tok2); code != 503 {
+	if code, _ := get(stale, "Bearer "+tok2); code != 503 {
 		t.Errorf("stale state: %d; want 503", code)
 	}
 }
