@@ -1252,11 +1252,11 @@ var rules = sortedByID([]Rule{
 	{
 		ID: "SD-STORE-005", Severity: SeverityInfo,
 		Title:     "the security event log held in Redis memory for weeks",
-		Rationale: "On Redis every event lives in memory for events.retention: about 1.2 KB for each refresh and 3.5 KB for each login (docs/redisstore.md, Memory), so a busy deployment's event log, not its sessions, sets how much memory Redis needs; a Redis that runs out refuses writes or evicts keys.",
+		Rationale: "On Redis every event lives in memory for events.retention: about 1.8 KB for each refresh and 3.9 KB for each login from a browser (docs/redisstore.md, Memory), so a busy deployment's event log, not its sessions, sets how much memory Redis needs; a Redis that runs out refuses writes or evicts keys.",
 		Fix:       "size Redis for the events of the whole retention, or lower events.retention (e.g. 336h) and keep the long record elsewhere, fed by webhooks or GET /v1/events",
 		Check: func(in Input) []Issue {
 			if r := in.Config.Events.Retention.Std(); in.Config.Store.Driver == "redis" && r > redisRetentionNotice {
-				return []Issue{issue("events.retention", "events.retention %s on the redis store: about 1.2 KB of Redis memory per refresh, kept that long", human(r))}
+				return []Issue{issue("events.retention", "events.retention %s on the redis store: about 1.8 KB of Redis memory per refresh, kept that long", human(r))}
 			}
 			return nil
 		},
