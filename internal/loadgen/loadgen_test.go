@@ -269,10 +269,18 @@ func TestWriteText(t *testing.T) {
 	if err := res.WriteText(&b); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"sessiond bench mixed: http://x, 2 connections, 1.0s, 4 sessions", "total", "(401: 1)", "create", "verify"} {
+	for _, want := range []string{"sessiond bench mixed: http://x, 2 connections, 1.0s, 4 sessions\n", "total", "(401: 1)", "create", "verify"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("text output lacks %q:\n%s", want, b.String())
 		}
+	}
+	res.Client = true
+	b.Reset()
+	if err := res.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	if want := "4 sessions, with a browser's client\n"; !strings.Contains(b.String(), want) {
+		t.Errorf("text output with a client lacks %q:\n%s", want, b.String())
 	}
 }
 

@@ -15,6 +15,9 @@ func (r *Result) WriteText(w io.Writer) error {
 	if r.Sessions > 0 {
 		fmt.Fprintf(&b, ", %d sessions", r.Sessions)
 	}
+	if r.Client {
+		b.WriteString(", with a browser's client")
+	}
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "%-8s %10s %12s %8s %8s %8s %8s %8s\n", "", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors")
 	line := func(name string, s Stats) {
