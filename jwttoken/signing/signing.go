@@ -143,20 +143,29 @@ func Load(ctx context.Context, meta sessiond.MetaStore, opts Options) (*jwttoken
 	if err != nil {
 		return nil, fmt.Errorf("signing: load key ring: %w", err)
 	}
-	d, err := opts.decode(doc)
+	d, ring, err := opts.read(doc)
 	if err != nil {
 		return nil, err
-	}
-	ring, err := jwttoken.LoadRing(d.Ring, opts.ringOptions())
-	if err != nil {
-		return nil, fmt.Errorf("signing: stored key ring: %w", err)
 	}
 	if _, replace, err := opts.checkSecret(ring, d.payload); err != nil {
 		return nil, err
 	} else if replace {
-		return nil, fmt.Errorf("%w: it was made from another; a node or command that opens it with this secret replaces it, and every token signed before stops verifying", ErrSecretDiffers)
+		return nil, fmt.Errorf("%w: it was made from another; a node started with this secret replaces it, and every token signed before stops verifying", ErrSecretDiffers)
 	}
 	return ring, nil
+}
+
+// read opens a stored document and loads its ring.
+func (o *Options) read(doc []byte) (decoded, *jwttoken.KeyRing, error) {
+	d, err := o.decode(doc)
+	if err != nil {
+		return decoded{}, nil, err
+	}
+	ring, err := jwttoken.LoadRing(d.Ring, o.ringOptions())
+	if err != nil {
+		return decoded{}, nil, fmt.Errorf("signing: stored key ring: %w", err)
+	}
+	return d, ring, nil
 }
 
 func (k *Keys) open(ctx context.Context) error {
@@ -165,13 +174,9 @@ func (k *Keys) open(ctx context.Context) error {
 		doc, version, err := k.meta.GetMeta(ctx, DocName)
 		switch {
 		case err == nil:
-			d, err := opts.decode(doc)
+			d, ring, err := opts.read(doc)
 			if err != nil {
 				return err
-			}
-			ring, err := jwttoken.LoadRing(d.Ring, opts.ringOptions())
-			if err != nil {
-				return fmt.Errorf("signing: stored key ring: %w", err)
 			}
 			next, replaced, err := opts.checkSecret(ring, d.payload)
 			if err != nil {
@@ -336,13 +341,9 @@ func (k *Keys) update(ctx context.Context, fn func(*jwttoken.KeyRing) (bool, err
 		if err != nil {
 			return fmt.Errorf("signing: load key ring: %w", err)
 		}
-		d, err := k.opts.decode(doc)
+		d, r, err := k.opts.read(doc)
 		if err != nil {
 			return err
-		}
-		r, err := jwttoken.LoadRing(d.Ring, k.opts.ringOptions())
-		if err != nil {
-			return fmt.Errorf("signing: stored key ring: %w", err)
 		}
 		changed, err := fn(r)
 		if err != nil {
