@@ -142,7 +142,7 @@ func New(ctx context.Context, url string, opts Options) (*Store, error) {
 		dec = newDecoded(opts.ClientCache)
 		co.OnInvalidations = dec.onInvalidations
 	}
-	client, err := rueidis.NewClient(co)
+	client, err := connect(ctx, co)
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: connect: %w: %s", sessiond.ErrStoreUnavailable, err)
 	}
@@ -191,6 +191,30 @@ func New(ctx context.Context, url string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// loadingWait bounds how long New waits for Redis to finish loading a
+// dataset when ctx has no earlier deadline.
+const loadingWait = 30 * time.Second
+
+// connect makes the client, trying again while Redis answers LOADING: a
+// cluster client asks the first node that answers for the cluster's
+// layout, and a replica in a full sync (or a server reading its file after
+// a restart) refuses with LOADING although the cluster serves.
+func connect(ctx context.Context, co rueidis.ClientOption) (rueidis.Client, error) {
+	ctx, cancel := context.WithTimeout(ctx, loadingWait)
+	defer cancel()
+	for wait := 20 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		client, err := rueidis.NewClient(co)
+		if re, ok := rueidis.IsRedisErr(err); err == nil || !ok || !re.IsLoading() {
+			return client, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+	}
+}
+
 // sweepEvery is how many written sessions and records one sweep of dead
 // sessions (index_session) and of aged events and deliveries (aged) comes
 // with, instead of every write doing one: those sweeps were a tenth of
@@ -220,13 +244,17 @@ func urlErrorText(err error) string {
 	return "invalid redis URL: " + err.Error()
 }
 
-// Ping sends PING. ErrStoreUnavailable if Redis does not answer.
+// Ping asks the node that holds the store's own keys whether it answers.
+// ErrStoreUnavailable if it does not, or answers LOADING. It is EXISTS on
+// the revoked set, not PING: a cluster client sends a keyless command to
+// any node, replicas too, and a replica in a full sync answers LOADING,
+// which made startup and /readyz fail while the masters served.
 func (s *Store) Ping(ctx context.Context) error {
 	if s.ctx.Err() != nil {
-		// A cluster client may still answer PING once closed.
+		// A cluster client may still answer once closed.
 		return wrap("ping", errClosed)
 	}
-	if err := s.client.Do(ctx, s.client.B().Ping().Build()).Error(); err != nil {
+	if err := s.client.Do(ctx, s.client.B().Exists().Key(s.revKey).Build()).Error(); err != nil {
 		return s.fail("ping", err)
 	}
 	return nil

@@ -74,7 +74,11 @@ func (c *Cluster) startNode(port int) {
 		"--cluster-node-timeout", "1000",
 		// A replica of a busy test machine may have lost its link for a
 		// while; it must still take over.
-		"--cluster-replica-validity-factor", "0", "--appendonly", "no", "--save", "")
+		"--cluster-replica-validity-factor", "0", "--appendonly", "no", "--save", "",
+		// Replicas sync at once rather than after the default 5 s, so
+		// WaitHealthy can wait for their first sync to end; DEBUG lets a
+		// test make a node load a dataset.
+		"--repl-diskless-sync-delay", "0", "--enable-debug-command", "local")
 	if err := cmd.Start(); err != nil {
 		c.t.Fatal(err)
 	}
@@ -102,7 +106,9 @@ func (c *Cluster) cli(port int, args ...string) (string, error) {
 }
 
 // WaitHealthy waits until every live node reports cluster_state:ok and
-// all 16384 slots are served.
+// all 16384 slots are served, and every replica has finished its sync: a
+// replica loading its master's data answers LOADING (seen in CI, where the
+// first sync started 5 s into the tests).
 func (c *Cluster) WaitHealthy() {
 	c.t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
@@ -110,7 +116,12 @@ func (c *Cluster) WaitHealthy() {
 		for {
 			out, err := c.cli(p, "cluster", "info")
 			if err == nil && strings.Contains(out, "cluster_state:ok") && strings.Contains(out, "cluster_slots_ok:16384") {
-				break
+				var info string
+				info, err = c.cli(p, "info")
+				if err == nil && synced(info) {
+					break
+				}
+				out += info
 			}
 			if time.Now().After(deadline) {
 				c.t.Fatalf("redis cluster node %d not ok: %v\n%s", p, err, out)
@@ -118,6 +129,30 @@ func (c *Cluster) WaitHealthy() {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
+}
+
+// synced reports whether an INFO answer shows a node not loading and, if
+// a replica, linked to its master with no sync under way.
+func synced(info string) bool {
+	// "\n": async_loading:0 must not pass for loading:0.
+	if !strings.Contains(info, "\nloading:0") {
+		return false
+	}
+	if strings.Contains(info, "role:slave") {
+		return strings.Contains(info, "master_link_status:up") && strings.Contains(info, "master_sync_in_progress:0")
+	}
+	return true
+}
+
+// Replicas returns the ports of the live nodes that are replicas now.
+func (c *Cluster) Replicas() []int {
+	var out []int
+	for _, p := range c.Live() {
+		if role, err := c.cli(p, "role"); err == nil && strings.HasPrefix(role, "slave") {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Live returns the ports of the nodes not killed.
