@@ -242,7 +242,7 @@ func eachBatching(t *testing.T, test func(t *testing.T, st *redisstore.Store, by
 		t.Run(fmt.Sprintf("BySlot=%t", bySlot), func(t *testing.T) {
 			t.Parallel()
 			st := newStore(t, redisstore.Options{})
-			if !bySlot && !st.WritesChangeEvents() {
+			if !bySlot && redisstore.OnCluster(st) {
 				t.Skip("a Redis Cluster takes the by-slot paths only")
 			}
 			if bySlot {

@@ -13,9 +13,10 @@ import (
 
 // TestStore_RedisCluster runs the conformance suites on a real Redis
 // Cluster (three masters with a replica each, internal/redisclustertest),
-// where the store takes its Cluster paths: a change's events written after
-// it (WritesChangeEvents false), bulk revocation batched by slot, the feed
-// on every master. The other tests of this package run on one Redis.
+// where the store takes its Cluster paths: a change's records kept pending
+// in its slot and then moved (so the change-records suites run too), bulk
+// revocation batched by slot, the feed on every master. The other tests of
+// this package run on one Redis.
 func TestStore_RedisCluster(t *testing.T) {
 	cluster := redisclustertest.Start(t)
 	open := func(t *testing.T, opts redisstore.Options) *redisstore.Store {
@@ -28,8 +29,8 @@ func TestStore_RedisCluster(t *testing.T) {
 		}
 		// The cluster's processes and keys go when the test ends.
 		t.Cleanup(func() { st.Close() })
-		if st.WritesChangeEvents() {
-			t.Fatal("WritesChangeEvents() = true on a Redis Cluster; want the Cluster path")
+		if !redisstore.OnCluster(st) {
+			t.Fatal("the store does not take its Cluster paths on a Redis Cluster")
 		}
 		return st
 	}
@@ -41,6 +42,7 @@ func TestStore_RedisCluster(t *testing.T) {
 			return open(t, redisstore.Options{ClientCache: time.Minute})
 		})
 	})
+	t.Run("PendingRecords", func(t *testing.T) { testPendingRecords(t, open(t, redisstore.Options{})) })
 	t.Run("RevocationNotifier", func(t *testing.T) {
 		sessiondtest.TestRevocationNotifier(t, func(t *testing.T) sessiond.Store { return open(t, redisstore.Options{}) },
 			func(t *testing.T, st sessiond.Store) sessiond.Store {

@@ -25,9 +25,43 @@ func LookupCached(ctx context.Context, s *Store, h sessiond.TokenHash) (bool, er
 	return r.IsCacheHit(), r.Error()
 }
 
-// BatchBySlot makes s batch bulk work by slot, as on a Redis Cluster, even
-// when Redis is not one.
-func BatchBySlot(s *Store) { s.crossSlot = false }
+// BatchBySlot makes s take the paths of a Redis Cluster (bulk work
+// batched by slot, a change's records kept pending in its slot) even when
+// Redis is not one.
+func BatchBySlot(s *Store) {
+	s.crossSlot = false
+	s.pendingTags = pendingTags()
+}
+
+// OnCluster reports whether s takes the paths of a Redis Cluster.
+func OnCluster(s *Store) bool { return !s.crossSlot }
+
+// HoldPending makes s leave every change's records pending, as a node
+// killed between its change and their move would.
+func HoldPending(s *Store) { s.holdPending = true }
+
+// SweepPending moves the records pending for longer than age, as every
+// node does each minute, and returns how many changes' records it moved.
+func SweepPending(ctx context.Context, s *Store, age time.Duration) (int, error) {
+	return s.sweepPending(ctx, age)
+}
+
+// PendingRecords counts the changes whose records are pending.
+func PendingRecords(ctx context.Context, s *Store) (int, error) {
+	cmds := make(rueidis.Commands, 0, len(s.pendingTags))
+	for sl := range s.pendingTags {
+		cmds = append(cmds, s.client.B().Hlen().Key(s.pendingKey(uint16(sl))).Build())
+	}
+	n := 0
+	for _, r := range s.client.DoMulti(ctx, cmds...) {
+		c, err := r.AsInt64()
+		if err != nil {
+			return 0, err
+		}
+		n += int(c)
+	}
+	return n, nil
+}
 
 // KeySlot is the Redis Cluster slot of keys with hash tag tag.
 func KeySlot(tag string) int { return int(slotOf(tag)) }
@@ -85,3 +119,10 @@ func WalkStep(ctx context.Context, s *Store, at time.Time) (int, bool, error) {
 	done, err := b.walkStep(ctx, keys, args)
 	return b.n, done, err
 }
+
+// PendingKey is the pending hash of subject's slot.
+func PendingKey(s *Store, subject string) string { return s.pendingKey(slotOf(tagOf(subject))) }
+
+// ClientOf is s's own Redis client: on a Cluster the one that reaches
+// every node.
+func ClientOf(s *Store) rueidis.Client { return s.client }

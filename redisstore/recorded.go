@@ -15,18 +15,17 @@ import (
 // one script, so a crash cannot keep one without the other: the session
 // lives in its subject's slot, the event log and the outbox each in a slot
 // of their own, and only a Redis that is not a Cluster runs a script over
-// keys of several slots. So the store writes a change's records with it
-// (sessiond.ChangeEventWriter) only when it is not on a Cluster; on a
-// Cluster WritesChangeEvents reports false and the Manager records the
-// events after the change, as before (docs/redisstore.md, "Events written
+// keys of several slots. So outside a Cluster the change's script writes
+// its records; on a Cluster it keeps them pending in its own slot, and the
+// store moves them on (pending.go; docs/redisstore.md, "Events written
 // with their change").
 
 var _ sessiond.ChangeRecorder = (*Store)(nil)
 
-// WritesChangeEvents reports whether SwapRefresh and the *Recorded
-// methods store the records they carry in the change's own script: true
-// unless the store is on a Redis Cluster.
-func (s *Store) WritesChangeEvents() bool { return s.crossSlot }
+// WritesChangeEvents reports that SwapRefresh and the *Recorded methods
+// store the records they carry with the change, in its own script: on a
+// Redis Cluster, pending in the change's slot until moved (pending.go).
+func (s *Store) WritesChangeEvents() bool { return true }
 
 // recordsLua defines what the scripts that write a change with its records
 // share. A records block in ARGV is: the number n of event strings, n
@@ -240,18 +239,6 @@ func appendBlock(args []string, rec sessiond.ChangeRecords) ([]string, error) {
 	return args, nil
 }
 
-// writeAfter stores rec after its change, on a Cluster, where one script
-// cannot hold both.
-func (s *Store) writeAfter(ctx context.Context, op string, rec sessiond.ChangeRecords) error {
-	if err := s.AppendEvents(ctx, rec.Events...); err != nil {
-		return fmt.Errorf("redisstore: %s: events: %w", op, err)
-	}
-	if err := s.EnqueueDeliveries(ctx, rec.Deliveries...); err != nil {
-		return fmt.Errorf("redisstore: %s: deliveries: %w", op, err)
-	}
-	return nil
-}
-
 // createRecords are the records CreateRecorded writes with a session.
 type createRecords struct {
 	main     sessiond.ChangeRecords
@@ -319,10 +306,10 @@ func (s *Store) createExec(ctx context.Context, keys, args, fixed []string, swee
 }
 
 // CreateRecorded stores sess and its tokens as Create (max 0) or
-// CreateLimited (max > 0) does and, not on a Cluster, in the same script
-// rec and the records evicted returns for each evicted session; see
-// sessiond.ChangeRecorder. On a Cluster the records are stored after the
-// session (not atomically; WritesChangeEvents reports false there).
+// CreateLimited (max > 0) does and, in the same script, rec and the
+// records evicted returns for each evicted session (on a Cluster: keeps
+// them pending in the subject's slot, then moves them; pending.go); see
+// sessiond.ChangeRecorder.
 func (s *Store) CreateRecorded(ctx context.Context, sess *sessiond.Session, max int, evict bool, rec sessiond.ChangeRecords,
 	evicted func(sessiond.Revocation) sessiond.ChangeRecords, tokens ...sessiond.Token) ([]sessiond.Revocation, error) {
 	const op = "create session"
@@ -336,28 +323,14 @@ func (s *Store) CreateRecorded(ctx context.Context, sess *sessiond.Session, max 
 		return nil, wrap(op, err)
 	}
 	cr := &createRecords{main: rec, mainArgs: block, evicted: evicted, victims: map[string][]string{}}
-	out, err := s.create(ctx, op, sess, max, evict, tokens, cr)
-	if err != nil || s.crossSlot {
-		return out, err
-	}
-	if err := s.writeAfter(ctx, op, rec); err != nil {
-		return nil, err
-	}
-	for _, r := range out {
-		if evicted != nil {
-			if err := s.writeAfter(ctx, op, evicted(r)); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return out, nil
+	return s.create(ctx, op, sess, max, evict, tokens, cr)
 }
 
 // RevokeRecorded revokes as Revoke does and, when this call revokes the
-// session, stores revoked(session) in the same script (not on a Cluster:
-// there, after it); see sessiond.ChangeRecorder. It reads the session
-// first, to prepare the records: what they say of it (subject, client,
-// creation) never changes.
+// session, stores revoked(session) in the same script (on a Cluster: keeps
+// it pending in the session's slot, then moves it); see
+// sessiond.ChangeRecorder. It reads the session first, to prepare the
+// records: what they say of it (subject, client, creation) never changes.
 func (s *Store) RevokeRecorded(ctx context.Context, id sessiond.SessionID, at time.Time, reason sessiond.RevokeReason,
 	revoked func(*sessiond.Session) sessiond.ChangeRecords) (*sessiond.Session, bool, error) {
 	const op = "revoke session"
@@ -366,13 +339,6 @@ func (s *Store) RevokeRecorded(ctx context.Context, id sessiond.SessionID, at ti
 	}
 	if at.IsZero() {
 		return nil, false, fmt.Errorf("redisstore: %s: %w", op, &sessiond.ArgumentError{Field: "at", Msg: "must be set"})
-	}
-	if !s.crossSlot {
-		sess, err := s.Revoke(ctx, id, at, reason)
-		if err != nil || !sess.RevokedAt.Equal(at) || sess.RevokeReason != reason || revoked == nil {
-			return sess, err == nil && sess.RevokedAt.Equal(at) && sess.RevokeReason == reason, err
-		}
-		return sess, true, s.writeAfter(ctx, op, revoked(sess))
 	}
 	cur, err := s.Get(ctx, id)
 	if err != nil {
@@ -400,8 +366,23 @@ func (s *Store) RevokeRecorded(ctx context.Context, id sessiond.SessionID, at ti
 			return nil, false, s.fail(op, err)
 		}
 		key := s.sessKey(tag, id)
-		args := append(s.recordsHeader([]string{encTime(at), string(reason)}, s.sweepDue(records(block))), block...)
-		f, err := revokeRecordedScript.Exec(ctx, s.client, append([]string{key}, s.recordKeys()...), args).ToArray()
+		var (
+			f    []rueidis.RedisMessage
+			pend pending // on a Cluster, with records
+		)
+		if s.crossSlot {
+			args := append(s.recordsHeader([]string{encTime(at), string(reason)}, s.sweepDue(records(block))), block...)
+			f, err = revokeRecordedScript.Exec(ctx, s.client, append([]string{key}, s.recordKeys()...), args).ToArray()
+		} else {
+			keys, args := []string{key}, []string{encTime(at), string(reason)}
+			if records(block) > 0 {
+				if pend, err = s.pendFor(tag, block); err != nil {
+					return nil, false, wrap(op, err)
+				}
+				keys, args = append(keys, pend.key), append(args, pend.field, pend.payload)
+			}
+			f, err = revokePendingScript.Exec(ctx, s.client, keys, args).ToArray()
+		}
 		if err != nil {
 			if rueidis.IsRedisNil(err) && remembered {
 				continue
@@ -419,10 +400,14 @@ func (s *Store) RevokeRecorded(ctx context.Context, id sessiond.SessionID, at ti
 		case !ok:
 			return nil, false, fmt.Errorf("redisstore: %s: %w", op, sessiond.ErrNotFound)
 		}
+		recorded := len(f) > nSessionFields
+		if recorded && pend.key != "" {
+			s.settle(ctx, op, pend)
+		}
 		if err := s.record(ctx, []sessiond.Revocation{revocationOf(sess)}, true); err != nil {
 			return nil, false, s.fail(op+": record", err)
 		}
-		return sess, len(f) > nSessionFields, nil
+		return sess, recorded, nil
 	}
 }
 
@@ -439,13 +424,7 @@ func (s *Store) TouchRecorded(ctx context.Context, id sessiond.SessionID, lastAc
 	if err != nil {
 		return wrap(op, err)
 	}
-	if s.crossSlot {
-		return s.touch(ctx, id, lastActive, idleExpires, block)
-	}
-	if err := s.touch(ctx, id, lastActive, idleExpires, nil); err != nil {
-		return err
-	}
-	return s.writeAfter(ctx, op, rec)
+	return s.touch(ctx, id, lastActive, idleExpires, block)
 }
 
 var _ sessiond.SubjectChangeRecorder = (*Store)(nil)
@@ -490,13 +469,6 @@ return out
 func (s *Store) RevokeSubjectRecorded(ctx context.Context, subject string, except sessiond.SessionID, at time.Time,
 	reason sessiond.RevokeReason, revoked func([]sessiond.Revocation) sessiond.ChangeRecords) ([]sessiond.Revocation, error) {
 	const op = "revoke subject"
-	if !s.crossSlot {
-		revs, err := s.RevokeSubject(ctx, subject, except, at, reason)
-		if err != nil || len(revs) == 0 || revoked == nil {
-			return revs, err
-		}
-		return revs, s.writeAfter(ctx, op, revoked(revs))
-	}
 	if err := ctxErr(ctx, op); err != nil {
 		return nil, err
 	}
@@ -504,15 +476,26 @@ func (s *Store) RevokeSubjectRecorded(ctx context.Context, subject string, excep
 		return nil, fmt.Errorf("redisstore: %s: %w", op, &sessiond.ArgumentError{Field: "at", Msg: "must be set"})
 	}
 	tag := tagOf(subject)
-	keys := append([]string{s.idxKey(tag)}, s.recordKeys()...)
+	script, keys := revokeSubjectRecordedScript, append([]string{s.idxKey(tag)}, s.recordKeys()...)
+	if !s.crossSlot {
+		// On a Cluster the records are kept pending in the subject's slot
+		// by the same script, then moved (settle).
+		script, keys = revokeSubjectPendingScript, []string{s.idxKey(tag), s.pendingKey(slotOf(tag))}
+	}
 	head := s.recordsHeader([]string{s.sessBase(tag), subject, string(except), boolArg(except != ""), encTime(at), string(reason)}, true)
 	var (
 		ids   []string
 		block = []string{"0", "0"}
+		pend  pending // on a Cluster, once prepared with records
 	)
 	for range maxPrepare {
-		args := append(append(append(slices.Clip(head), itoa(int64(len(ids)))), ids...), block...)
-		reply, err := revokeSubjectRecordedScript.Exec(ctx, s.client, keys, args).ToArray()
+		args := append(append(slices.Clip(head), itoa(int64(len(ids)))), ids...)
+		if s.crossSlot {
+			args = append(args, block...)
+		} else {
+			args = append(args, pend.field, pend.payload)
+		}
+		reply, err := script.Exec(ctx, s.client, keys, args).ToArray()
 		if err != nil {
 			return nil, s.fail(op, err)
 		}
@@ -524,6 +507,9 @@ func (s *Store) RevokeSubjectRecorded(ctx context.Context, subject string, excep
 		if status == "ok" {
 			for _, r := range revs {
 				s.wrote(s.sessKey(tag, r.SessionID))
+			}
+			if len(revs) > 0 && pend.key != "" {
+				s.settle(ctx, op, pend)
 			}
 			if err := s.record(ctx, revs, true); err != nil {
 				return nil, s.fail(op+": record", err)
@@ -540,6 +526,12 @@ func (s *Store) RevokeSubjectRecorded(ctx context.Context, subject string, excep
 		}
 		if block, err = appendBlock(nil, rec); err != nil {
 			return nil, wrap(op, err)
+		}
+		pend = pending{}
+		if !s.crossSlot && records(block) > 0 {
+			if pend, err = s.pendFor(tag, block); err != nil {
+				return nil, wrap(op, err)
+			}
 		}
 	}
 	return nil, fmt.Errorf("redisstore: %s: sessions to revoke kept changing: %w", op, sessiond.ErrConflict)

@@ -102,8 +102,9 @@ func (s *Store) create(ctx context.Context, op string, sess *sessiond.Session, m
 	var (
 		reply    []rueidis.RedisMessage
 		err      error
-		reserved []string // route keys to release if the session is not stored
-		ierr     error    // from the global indexes
+		reserved []string  // route keys to release if the session is not stored
+		ierr     error     // from the global indexes
+		pend     []pending // on a Cluster, records to move
 	)
 	if s.crossSlot {
 		// Outside a Cluster one script does it all: the reservations, the
@@ -152,7 +153,15 @@ func (s *Store) create(ctx context.Context, op string, sess *sessiond.Session, m
 		go func() {
 			indexed <- s.index(ctx, tag, sess.ID, earliest, sess.ExpiresAt, sess.Strategy, !sess.Revoked())
 		}()
-		reply, err = createScript.Exec(ctx, s.client, []string{sk, s.idxKey(tag)}, args).ToArray()
+		keys := []string{sk, s.idxKey(tag)}
+		if rec == nil {
+			reply, err = createScript.Exec(ctx, s.client, keys, args).ToArray()
+		} else {
+			// The records of the login and of its evictions are kept
+			// pending in the subject's slot by the same script, then
+			// moved (settle).
+			reply, pend, err = s.createPending(ctx, tag, keys, args, sess, rec)
+		}
 		ierr = <-indexed
 	}
 	if bad := (errBadRecords{}); errors.As(err, &bad) {
@@ -172,6 +181,9 @@ func (s *Store) create(ctx context.Context, op string, sess *sessiond.Session, m
 	status, _ := field(&reply[0])
 	switch status {
 	case "ok":
+		for _, p := range pend {
+			s.settle(ctx, op, p)
+		}
 		if ierr != nil {
 			// The session exists without its GC entry (Redis still
 			// expires it at its absolute expiry); report the failure as
@@ -397,12 +409,16 @@ func (s *Store) Touch(ctx context.Context, id sessiond.SessionID, lastActive, id
 }
 
 // touch is Touch and, when block (a records block) is not nil,
-// TouchRecorded outside a Cluster: one touchRecordedScript then writes the
-// activity, block and the index entries together.
+// TouchRecorded: outside a Cluster one touchRecordedScript then writes the
+// activity, block and the index entries together; on a Cluster the touch
+// keeps block pending in the session's slot, then moves it (settle).
 func (s *Store) touch(ctx context.Context, id sessiond.SessionID, lastActive, idleExpires time.Time, block []string) error {
 	const op = "touch session"
 	if err := ctxErr(ctx, op); err != nil {
 		return err
+	}
+	if block != nil && records(block) == 0 {
+		block = nil
 	}
 	// Counted once, not per try.
 	sweep := block != nil && s.sweepDue(1+records(block))
@@ -416,13 +432,22 @@ func (s *Store) touch(ctx context.Context, id sessiond.SessionID, lastActive, id
 		args := []string{encTime(lastActive), encTime(idleExpires)}
 		var (
 			reply []rueidis.RedisMessage
-			ierr  error // from the global indexes, when a script of their own
+			ierr  error   // from the global indexes, when a script of their own
+			pend  pending // on a Cluster, with block
 		)
-		if block == nil {
+		switch {
+		case block == nil:
 			tr, ar := s.execPair(ctx, touchScript, []string{key}, args, activityScript, ak, aa)
 			reply, err = tr.ToArray()
 			ierr = ar.Error()
-		} else {
+		case !s.crossSlot:
+			if pend, err = s.pendFor(tag, block); err != nil {
+				return wrap(op, err)
+			}
+			tr, ar := s.execPair(ctx, touchPendingScript, []string{key, pend.key}, append(args, pend.field, pend.payload), activityScript, ak, aa)
+			reply, err = tr.ToArray()
+			ierr = ar.Error()
+		default:
 			keys := append(append([]string{key}, s.recordKeys()...), ak...)
 			args = append(s.recordsHeader(args, sweep), aa[0], aa[1])
 			reply, err = touchRecordedScript.Exec(ctx, s.client, keys, append(args, block...)).ToArray()
@@ -433,6 +458,9 @@ func (s *Store) touch(ctx context.Context, id sessiond.SessionID, lastActive, id
 		s.wrote(key)
 		switch status, _ := field(&reply[0]); status {
 		case "ok":
+			if pend.key != "" {
+				s.settle(ctx, op, pend)
+			}
 			if ierr != nil {
 				return s.fail(op+": indexes", ierr)
 			}
@@ -506,7 +534,10 @@ func (s *Store) swap(ctx context.Context, op string, sw sessiond.RefreshSwap, fr
 	// route key itself (and deletes it when the swap fails), and writes
 	// the records and the activity's index entries with the swap.
 	reserved := s.crossSlot
-	var sr, ar rueidis.RedisResult
+	var (
+		sr, ar rueidis.RedisResult
+		pend   pending // on a Cluster, when carried
+	)
 	if reserved {
 		keys = append(append(append(keys, s.recordKeys()...), nextKey), ak...)
 		args = append(s.recordsHeader(args, s.sweepDue(1+len(sw.Events)+len(sw.Deliveries))), v, itoa(expMS), aa[0], aa[1])
@@ -515,6 +546,18 @@ func (s *Store) swap(ctx context.Context, op string, sw sessiond.RefreshSwap, fr
 		}
 		sr = swapReservedScript.Exec(ctx, s.client, keys, args)
 	} else {
+		if carried {
+			// The records are kept pending in the session's slot by the
+			// swap's own script, then moved (settle).
+			block, err := appendBlock(nil, sessiond.ChangeRecords{Events: sw.Events, Deliveries: sw.Deliveries})
+			if err != nil {
+				return false, wrap(op, err)
+			}
+			if pend, err = s.pendFor(tag, block); err != nil {
+				return false, wrap(op, err)
+			}
+			script, keys, args = swapPendingScript, append(keys, pend.key), append(args, pend.field, pend.payload)
+		}
 		if err := s.client.Do(ctx, s.client.B().Set().Key(nextKey).Value(v).Nx().PxatMillisecondsTimestamp(expMS).Build()).Error(); err != nil {
 			if rueidis.IsRedisNil(err) {
 				return false, fmt.Errorf("redisstore: %s: next token hash exists: %w", op, sessiond.ErrConflict)
@@ -536,11 +579,11 @@ func (s *Store) swap(ctx context.Context, op string, sw sessiond.RefreshSwap, fr
 	switch status, _ := field(&reply[0]); status {
 	case "ok":
 		s.routes.put(nextKey, v)
+		if carried && !s.crossSlot {
+			s.settle(ctx, op, pend)
+		}
 		if ierr != nil {
 			return false, s.fail(op+": indexes", ierr)
-		}
-		if carried && !s.crossSlot {
-			return false, s.writeAfter(ctx, op, sessiond.ChangeRecords{Events: sw.Events, Deliveries: sw.Deliveries})
 		}
 		return false, nil
 	case "notfound":

@@ -99,6 +99,12 @@ type Store struct {
 	// the sweeps run when it crosses a multiple of sweepEvery (sweepDue).
 	written atomic.Uint64
 
+	// pendingTags names the pending hash of each slot on a Cluster (nil
+	// otherwise); holdPending (tests only) leaves a change's records
+	// pending, as a node killed before it moved them would.
+	pendingTags []string
+	holdPending bool
+
 	// ctx is canceled by Close; it ends the revocation feeds.
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -187,6 +193,11 @@ func New(ctx context.Context, url string, opts Options) (*Store, error) {
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
 		return nil, err
+	}
+	if !s.crossSlot {
+		s.pendingTags = pendingTags()
+		s.wg.Add(1)
+		go s.sweepPendingLoop()
 	}
 	return s, nil
 }

@@ -10,8 +10,7 @@ import (
 )
 
 // TestTouchRecorder_BatchBySlot runs the TouchRecorder suite on the
-// Cluster path (the touch, then the records), which TestStore_BatchBySlot
-// skips: there WritesChangeEvents reports false.
+// Cluster path (the touch keeps the records pending, then they move).
 func TestTouchRecorder_BatchBySlot(t *testing.T) {
 	redisURL(t)
 	sessiondtest.TestTouchRecorder(t, func(t *testing.T) sessiond.Store {
