@@ -115,17 +115,7 @@ return r
 //	ARGV: revoked at, reason[, field, records]
 //	→ nil (not found) | the session's fields, in sessionFields order,
 //	  and "1" if this call revoked it
-var revokePendingScript = rueidis.NewLuaScript(pendLua + `
-local f = redis.call('HMGET', KEYS[1], 'sub', 'str', 'c', 'la', 'ie', 'e', 'p', 'ip', 'ua', 'cl', 'ra', 'rr')
-if not f[6] then return false end
-if f[11] == '0' then
-  redis.call('HSET', KEYS[1], 'ra', ARGV[1], 'rr', ARGV[2])
-  f[11], f[12] = ARGV[1], ARGV[2]
-  if KEYS[2] then pend() end
-  f[13] = '1'
-end
-return f
-`)
+var revokePendingScript = rueidis.NewLuaScript(pendLua + revokeLua(`if KEYS[2] then pend() end`))
 
 // revokeSubjectPendingScript is revokeSubjectRecordedScript on a Cluster:
 // the records go to the pending hash of the subject's slot.
@@ -133,24 +123,8 @@ return f
 //	KEYS: subject index, pending hash
 //	ARGV: as revokeSubjectRecordedScript's up to the prepared IDs, then
 //	      the field and the records ("": none; ignored when n is 0)
-var revokeSubjectPendingScript = rueidis.NewLuaScript(prelude + pendLua + `
-local n = tonumber(ARGV[10])
-local prepared = {}
-for i = 11, 10 + n do prepared[ARGV[i]] = true end
-local found, out = subject_live(KEYS[1], ARGV[1], ARGV[2], ARGV[4] == '1' and ARGV[3], tonumber(ARGV[5]))
-local ready = #found == n
-for i = 1, #out, 3 do
-  if not prepared[out[i]] then ready = false end
-end
-if not ready then
-  table.insert(out, 1, 'prepare')
-  return out
-end
-for _, k in ipairs(found) do redis.call('HSET', k, 'ra', ARGV[5], 'rr', ARGV[6]) end
-if n > 0 and ARGV[#ARGV] ~= '' then pend() end
-table.insert(out, 1, 'ok')
-return out
-`)
+var revokeSubjectPendingScript = rueidis.NewLuaScript(prelude + pendLua +
+	revokeSubjectLua(`if n > 0 and ARGV[#ARGV] ~= '' then pend() end`))
 
 // pending is one change's records on their way to the event log and the
 // outbox.

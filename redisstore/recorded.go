@@ -175,17 +175,23 @@ return r
 //	      records block
 //	→ nil (not found) | the session's fields, in sessionFields order,
 //	  and "1" if this call revoked it
-var revokeRecordedScript = rueidis.NewLuaScript(recordsLua + `
+var revokeRecordedScript = rueidis.NewLuaScript(recordsLua + revokeLua(`write_block(2, ARGV, 6, ARGV[3], ARGV[4], ARGV[5])`))
+
+// revokeLua is the source of revokeRecordedScript and revokePendingScript:
+// store is the statement that stores the records when the call revokes.
+func revokeLua(store string) string {
+	return `
 local f = redis.call('HMGET', KEYS[1], 'sub', 'str', 'c', 'la', 'ie', 'e', 'p', 'ip', 'ua', 'cl', 'ra', 'rr')
 if not f[6] then return false end
 if f[11] == '0' then
   redis.call('HSET', KEYS[1], 'ra', ARGV[1], 'rr', ARGV[2])
   f[11], f[12] = ARGV[1], ARGV[2]
-  write_block(2, ARGV, 6, ARGV[3], ARGV[4], ARGV[5])
+  ` + store + `
   f[13] = '1'
 end
 return f
-`)
+`
+}
 
 // recordKeys are the six record keys, in the order the scripts take them
 // (built once, in New; clipped, so appending to them copies).
@@ -440,7 +446,15 @@ var _ sessiond.SubjectChangeRecorder = (*Store)(nil)
 //	ARGV: revokeSubjectScript's six, event log base, outbox base, maximum
 //	      age, the number n of prepared sessions, their n IDs, the records
 //	      block
-var revokeSubjectRecordedScript = rueidis.NewLuaScript(prelude + recordsLua + `
+var revokeSubjectRecordedScript = rueidis.NewLuaScript(prelude + recordsLua +
+	revokeSubjectLua(`if n > 0 then write_block(2, ARGV, 11 + n, ARGV[7], ARGV[8], ARGV[9]) end`))
+
+// revokeSubjectLua is the source of revokeSubjectRecordedScript and
+// revokeSubjectPendingScript: store is the statement that stores the
+// records (n the number of prepared sessions) once the sessions are
+// revoked.
+func revokeSubjectLua(store string) string {
+	return `
 local n = tonumber(ARGV[10])
 local prepared = {}
 for i = 11, 10 + n do prepared[ARGV[i]] = true end
@@ -454,10 +468,11 @@ if not ready then
   return out
 end
 for _, k in ipairs(found) do redis.call('HSET', k, 'ra', ARGV[5], 'rr', ARGV[6]) end
-if n > 0 then write_block(2, ARGV, 11 + n, ARGV[7], ARGV[8], ARGV[9]) end
+` + store + `
 table.insert(out, 1, 'ok')
 return out
-`)
+`
+}
 
 // RevokeSubjectRecorded revokes as RevokeSubject does and, when it revokes
 // a session, stores revoked(revocations) in the same script (not on a
