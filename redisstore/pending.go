@@ -82,15 +82,8 @@ for _ = 1, tonumber(ARGV[h + 1]) do
   prepared[ARGV[i]] = i + 1
   i = i + 3
 end
-local victims_ready = nil
-if ARGV[h] == '1' then
-  victims_ready = function(found, n)
-    for k = 1, n do
-      if not prepared[found[k].id] then return false end
-    end
-    return true
-  end
-end
+local wanted = ARGV[h] == '1'
+` + victimsReadyLua + `
 local function change()
 ` + createBody + `
 end

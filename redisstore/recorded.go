@@ -101,6 +101,21 @@ end
 return r
 `)
 
+// victimsReadyLua defines victims_ready for createBody: when the caller
+// wants the evicted sessions' records (wanted), it reports whether the
+// first n sessions found to evict are all prepared (in prepared).
+const victimsReadyLua = `
+local victims_ready = nil
+if wanted then
+  victims_ready = function(found, n)
+    for k = 1, n do
+      if not prepared[found[k].id] then return false end
+    end
+    return true
+  end
+end
+`
+
 // createRecordedScript is createScript outside a Cluster, where one script
 // does all of a login: it reserves the route keys of the session ID and of
 // the tokens (SET NX; {"conflict"} when one exists), stores the session,
@@ -142,15 +157,8 @@ for _ = 1, tonumber(ARGV[h + 4]) do
   i = skip_block(ARGV, i + 1)
 end
 local main = i
-local victims_ready = nil
-if ARGV[h + 3] == '1' then
-  victims_ready = function(found, n)
-    for k = 1, n do
-      if not prepared[found[k].id] then return false end
-    end
-    return true
-  end
-end
+local wanted = ARGV[h + 3] == '1'
+` + victimsReadyLua + `
 local function change()
 ` + createBody + `
 end
