@@ -31,6 +31,9 @@ func LookupCached(ctx context.Context, s *Store, h sessiond.TokenHash) (bool, er
 func BatchBySlot(s *Store) {
 	s.crossSlot = false
 	s.pendingTags = pendingTags()
+	s.moved = make(chan pending, 4*movedBatch)
+	s.wg.Add(1)
+	go s.deleteMovedLoop()
 }
 
 // OnCluster reports whether s takes the paths of a Redis Cluster.

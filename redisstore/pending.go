@@ -247,8 +247,69 @@ func (s *Store) settle(ctx context.Context, op string, p pending) {
 		s.log.Warn("redisstore: a change's records stay pending until a sweep moves them", "op", op, "err", err)
 		return
 	}
-	if err := s.client.Do(ctx, s.client.B().Hdel().Key(p.key).Field(p.field).Build()).Error(); err != nil {
-		s.log.Warn("redisstore: moved records stay pending until a sweep deletes them", "op", op, "err", err)
+	select {
+	case s.moved <- p:
+	default: // the deleter is behind: delete it here
+		s.deleteMoved(ctx, []pending{p})
+	}
+}
+
+// movedBatch bounds the fields of one round trip of deleteMovedLoop.
+const movedBatch = 512
+
+// deleteMovedLoop deletes the pending fields whose records have moved, in
+// batches of what queued while the previous batch was in flight: a round
+// trip of its own per change cost a Cluster a fifth of its refreshes a
+// second (docs/PERFORMANCE.md). When the store closes it deletes what is
+// queued; a field it could not delete is moved again by a sweep, which
+// stores nothing twice.
+func (s *Store) deleteMovedLoop() {
+	defer s.wg.Done()
+	batch := make([]pending, 0, movedBatch)
+	for {
+		select {
+		case p := <-s.moved:
+			batch = append(batch[:0], p)
+		case <-s.ctx.Done():
+			for {
+				select {
+				case p := <-s.moved:
+					batch = append(batch, p)
+				default:
+					ctx, cancel := detached(context.Background())
+					s.deleteMoved(ctx, batch)
+					cancel()
+					return
+				}
+			}
+		}
+	more:
+		for len(batch) < movedBatch {
+			select {
+			case p := <-s.moved:
+				batch = append(batch, p)
+			default:
+				break more
+			}
+		}
+		s.deleteMoved(s.ctx, batch)
+	}
+}
+
+// deleteMoved deletes ps's fields from their pending hashes, pipelined.
+func (s *Store) deleteMoved(ctx context.Context, ps []pending) {
+	if len(ps) == 0 {
+		return
+	}
+	cmds := make(rueidis.Commands, len(ps))
+	for i, p := range ps {
+		cmds[i] = s.client.B().Hdel().Key(p.key).Field(p.field).Build()
+	}
+	for _, r := range s.client.DoMulti(ctx, cmds...) {
+		if err := r.Error(); err != nil {
+			s.log.Warn("redisstore: moved records stay pending until a sweep deletes them", "err", err)
+			return
+		}
 	}
 }
 

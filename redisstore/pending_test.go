@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -165,7 +166,9 @@ func testPendingRecords(t *testing.T, st *redisstore.Store) {
 }
 
 // TestStore_PendingRecordsMoved: without a crash, a change's own call
-// moves its records: nothing stays pending and the events are stored.
+// moves its records, and the fields are deleted soon after (in a batch):
+// nothing stays pending and the events are stored; those still queued for
+// deletion when the store closes are deleted by Close.
 func TestStore_PendingRecordsMoved(t *testing.T) {
 	t.Parallel()
 	st := newStore(t, redisstore.Options{})
@@ -177,10 +180,25 @@ func TestStore_PendingRecordsMoved(t *testing.T) {
 	if _, err := st.CreateRecorded(ctx, s, 0, false, sessiond.ChangeRecords{Events: []sessiond.Event{e}}, nil); err != nil {
 		t.Fatalf("CreateRecorded() = %v", err)
 	}
-	if n, err := redisstore.PendingRecords(ctx, st); err != nil || n != 0 {
-		t.Errorf("pending = %d, %v; want 0", n, err)
-	}
 	if got := queryAll(t, st, sessiond.EventQuery{Subject: "gina"}); len(got) != 1 || got[0] != e.ID {
 		t.Errorf("events %v; want [%s]", got, e.ID)
+	}
+	if !eventually(5*time.Second, func() bool { n, err := redisstore.PendingRecords(ctx, st); return err == nil && n == 0 }) {
+		n, err := redisstore.PendingRecords(ctx, st)
+		t.Errorf("pending = %d, %v; want 0", n, err)
+	}
+	// Many changes, then Close at once: Close deletes what is queued.
+	other := newStore(t, redisstore.Options{Prefix: redisstore.PrefixOf(st)})
+	redisstore.BatchBySlot(other)
+	for i := range 300 {
+		s := newSession(fmt.Sprintf("gina-%d", i), t0)
+		e := sessiond.Event{ID: sessiond.NewEventID(t0), Time: t0, Type: sessiond.EventSessionCreated, Subject: s.Subject, SessionID: s.ID}
+		if _, err := other.CreateRecorded(ctx, s, 0, false, sessiond.ChangeRecords{Events: []sessiond.Event{e}}, nil); err != nil {
+			t.Fatalf("CreateRecorded() = %v", err)
+		}
+	}
+	other.Close()
+	if n, err := redisstore.PendingRecords(ctx, st); err != nil || n != 0 {
+		t.Errorf("after Close: pending = %d, %v; want 0", n, err)
 	}
 }

@@ -104,6 +104,9 @@ type Store struct {
 	// pending, as a node killed before it moved them would.
 	pendingTags []string
 	holdPending bool
+	// moved queues the pending fields whose records have moved, for
+	// deleteMovedLoop to delete (Cluster only).
+	moved chan pending
 
 	// ctx is canceled by Close; it ends the revocation feeds.
 	ctx       context.Context
@@ -196,8 +199,10 @@ func New(ctx context.Context, url string, opts Options) (*Store, error) {
 	}
 	if !s.crossSlot {
 		s.pendingTags = pendingTags()
-		s.wg.Add(1)
+		s.moved = make(chan pending, 4*movedBatch)
+		s.wg.Add(2)
 		go s.sweepPendingLoop()
+		go s.deleteMovedLoop()
 	}
 	return s, nil
 }
