@@ -233,10 +233,10 @@ func (s *Store) createPending(ctx context.Context, tag string, keys, args []stri
 	return nil, nil, fmt.Errorf("sessions to evict kept changing: %w", sessiond.ErrConflict)
 }
 
-// settle moves p's records to the event log and the outbox, then deletes
-// them from the pending hash. A failure is logged, not returned: the
-// change and its records are both stored, and a sweep moves them later.
-// It outlives the caller's context: the change has happened.
+// settle moves p's records to the event log and the outbox, then queues
+// its field for deletion (deleteMovedLoop). A failure is logged, not
+// returned: the change and its records are both stored, and a sweep moves
+// them later. It outlives the caller's context: the change has happened.
 func (s *Store) settle(ctx context.Context, op string, p pending) {
 	if s.holdPending {
 		return
@@ -259,7 +259,7 @@ const movedBatch = 512
 
 // deleteMovedLoop deletes the pending fields whose records have moved, in
 // batches of what queued while the previous batch was in flight: a round
-// trip of its own per change cost a Cluster a fifth of its refreshes a
+// trip of its own per change cost a Cluster 11–28 % of its refreshes a
 // second (docs/PERFORMANCE.md). When the store closes it deletes what is
 // queued; a field it could not delete is moved again by a sweep, which
 // stores nothing twice.
@@ -271,6 +271,7 @@ func (s *Store) deleteMovedLoop() {
 		case p := <-s.moved:
 			batch = append(batch[:0], p)
 		case <-s.ctx.Done():
+			batch = batch[:0]
 			for {
 				select {
 				case p := <-s.moved:
@@ -292,7 +293,10 @@ func (s *Store) deleteMovedLoop() {
 				break more
 			}
 		}
-		s.deleteMoved(s.ctx, batch)
+		// Not s.ctx: a batch sent as the store closes must still go.
+		ctx, cancel := detached(context.Background())
+		s.deleteMoved(ctx, batch)
+		cancel()
 	}
 }
 
