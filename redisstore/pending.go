@@ -374,15 +374,14 @@ func (s *Store) sweepPending(ctx context.Context, age time.Duration) (int, error
 			key := s.pendingKey(uint16(from + i))
 			for field, v := range fields {
 				var p pendingRecord
-				if err := json.Unmarshal([]byte(v), &p); err != nil {
-					s.log.Warn("redisstore: malformed pending records left in place", "key", key, "field", field)
+				err := json.Unmarshal([]byte(v), &p)
+				if _, _, ok := splitBlock(p.Block); err != nil || !ok {
+					// Not written by a store: keep it for whoever wrote it to
+					// read; it is logged at each sweep until deleted.
+					s.log.Warn("redisstore: malformed pending records left in place; delete the field (HDEL) once read", "key", key, "field", field)
 					continue
 				}
 				if p.At > cut {
-					continue
-				}
-				if _, _, ok := splitBlock(p.Block); !ok {
-					s.log.Warn("redisstore: malformed pending records left in place", "key", key, "field", field)
 					continue
 				}
 				if err := s.moveBlock(ctx, p.Block); err != nil {

@@ -115,9 +115,10 @@ func testPendingRecords(t *testing.T, st *redisstore.Store) {
 	}
 
 	c := redisstore.ClientOf(st)
-	// A malformed entry is left where it is, and the sweep goes on.
+	// Malformed entries (not JSON; a bad block) are left where they are,
+	// and the sweep goes on.
 	bad := redisstore.PendingKey(st, "erin")
-	if err := c.Do(ctx, c.B().Hset().Key(bad).FieldValue().FieldValue("junk", `{"at":1,"b":["9"]}`).Build()).Error(); err != nil {
+	if err := c.Do(ctx, c.B().Hset().Key(bad).FieldValue().FieldValue("junk", `{"at":1,"b":["9"]}`).FieldValue("junk2", "not JSON").Build()).Error(); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := redisstore.SweepPending(ctx, st, time.Hour); err != nil || n != 0 {
@@ -144,11 +145,11 @@ func testPendingRecords(t *testing.T, st *redisstore.Store) {
 		}
 	}
 	check("the sweep")
-	pendingIs("the sweep", 1) // the malformed entry
+	pendingIs("the sweep", 2) // the malformed entries
 	if v, err := c.Do(ctx, c.B().Hget().Key(bad).Field("junk").Build()).ToString(); err != nil || v == "" {
 		t.Errorf("malformed entry = %q, %v; want it left in place", v, err)
 	}
-	if err := c.Do(ctx, c.B().Hdel().Key(bad).Field("junk").Build()).Error(); err != nil {
+	if err := c.Do(ctx, c.B().Hdel().Key(bad).Field("junk", "junk2").Build()).Error(); err != nil {
 		t.Fatal(err)
 	}
 
