@@ -144,17 +144,6 @@ func synced(info string) bool {
 	return true
 }
 
-// Replicas returns the ports of the live nodes that are replicas now.
-func (c *Cluster) Replicas() []int {
-	var out []int
-	for _, p := range c.Live() {
-		if role, err := c.cli(p, "role"); err == nil && strings.HasPrefix(role, "slave") {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 // Live returns the ports of the nodes not killed.
 func (c *Cluster) Live() []int {
 	c.mu.Lock()
@@ -185,10 +174,17 @@ func (c *Cluster) URL() string {
 }
 
 // Masters returns the ports of the live nodes that are masters now.
-func (c *Cluster) Masters() []int {
+func (c *Cluster) Masters() []int { return c.withRole("master") }
+
+// Replicas returns the ports of the live nodes that are replicas now.
+func (c *Cluster) Replicas() []int { return c.withRole("slave") }
+
+// withRole returns the ports of the live nodes whose ROLE answer starts
+// with role.
+func (c *Cluster) withRole(role string) []int {
 	var out []int
 	for _, p := range c.Live() {
-		if out2, err := c.cli(p, "role"); err == nil && strings.HasPrefix(out2, "master") {
+		if r, err := c.cli(p, "role"); err == nil && strings.HasPrefix(r, role) {
 			out = append(out, p)
 		}
 	}
