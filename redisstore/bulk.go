@@ -24,12 +24,23 @@ const (
 	// script holds Redis for long.
 	bulkBatch    = 250
 	bulkSubjects = 256
-	// bulkScan is the COUNT of each ZSCAN of the expiry index.
-	bulkScan = 1000
+	// bulkScan is the members of the expiry index a pageScript call
+	// returns.
+	bulkScan = 5000
 	// bulkWindow: on a Cluster, where a script touches one slot, this
 	// many sessions (or subjects) are grouped by slot at once, so that
 	// sessions of different subjects sharing a slot share a script.
 	bulkWindow = 16384
+	// bulkSessionWindow: on a Cluster, the sessions found in the expiry
+	// index wait, grouped by slot, until this many do (or a slot has
+	// bulkBatch): a million sessions make scripts of about 60, where one
+	// session a script cost about 30 µs a session (docs/PERFORMANCE.md).
+	// About 80 MB at most.
+	bulkSessionWindow = 1 << 20
+	// slotStride orders the slots a window's scripts go in: odd, so every
+	// slot comes once, and about a third of them, so that consecutive
+	// scripts go to different masters of three (or more).
+	slotStride = 5461
 	// bulkPipeline bounds the scripts of one pipelined round trip on a
 	// Cluster.
 	bulkPipeline = 512
@@ -72,6 +83,60 @@ end
 return out
 `)
 
+// revokeAsideScript is revokeRefsScript for a Cluster's revocation of
+// every session once bulkBegin has set the live indexes aside and entered
+// the incident in the bulk index: nothing goes to the global indexes one
+// session at a time (on a Cluster they are all in one slot, so that
+// would be every revocation's work on one master), and the reply is a
+// count. It answers the sessions it leaves live (created at or after the
+// issued-before bound) for the caller to put back in the fresh live
+// indexes, as walkRevokeScript does itself.
+//
+//	KEYS: session keys (one slot)
+//	ARGV: at (µs), reason, issued before (µs, "": any), "1": no
+//	      subjects
+//	→ {count revoked, count kept, then per kept session: member, strategy,
+//	  idle expiry, absolute expiry; then each distinct subject revoked
+//	  (none with no subjects)}
+var revokeAsideScript = rueidis.NewLuaScript(`
+local at = ARGV[1]
+local ib = false
+if ARGV[3] ~= '' then ib = tonumber(ARGV[3]) end
+local want = ARGV[4] ~= '1'
+local n, kept, subs, seen = 0, {}, {}, {}
+-- Every session given has an absolute expiry after at (the caller takes
+-- them from the expiry index): only the idle expiry is read for liveness.
+-- Each field read is a lookup of its own in a session's hash: only those
+-- needed.
+local fields, ic, isub = {'ra', 'ie'}, 0, 0
+if ib then fields[#fields + 1] = 'c'; ic = #fields end
+if want then fields[#fields + 1] = 'sub'; isub = #fields end
+for i = 1, #KEYS do
+  local f = redis.call('HMGET', KEYS[i], unpack(fields))
+  if f[1] == '0' and tonumber(at) < tonumber(f[2]) then
+    if not ib or tonumber(f[ic]) < ib then
+      redis.call('HSET', KEYS[i], 'ra', at, 'rr', ARGV[2])
+      n = n + 1
+      if want and not seen[f[isub]] then
+        seen[f[isub]] = true
+        subs[#subs + 1] = f[isub]
+      end
+    else
+      local g = redis.call('HMGET', KEYS[i], 'str', 'e')
+      local tag, id = string.match(KEYS[i], '{([^}]*)}:s:(.*)$')
+      kept[#kept + 1] = tag .. id
+      kept[#kept + 1] = g[1]
+      kept[#kept + 1] = f[2]
+      kept[#kept + 1] = g[2]
+    end
+  end
+end
+local out = {n, #kept / 4}
+for _, v in ipairs(kept) do out[#out + 1] = v end
+for _, v in ipairs(subs) do out[#out + 1] = v end
+return out
+`)
+
 // walkRevokeScript revokes the sessions live at a time and, with an
 // issued-before bound, created before it, walking the expiry index itself,
 // for a Redis that is not a Cluster (the session keys and the global
@@ -107,7 +172,7 @@ return out
 //	      "1": no subjects
 //	→ {count revoked, "1" when the walk is over else "0", distinct
 //	  subject (none with no subjects), ...}
-var walkRevokeScript = rueidis.NewLuaScript(prelude + `
+var walkRevokeScript = rueidis.NewLuaScript(prelude + nextPageFn + `
 local exp, walk, rev, gc, strats, bulk = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local at, ib = ARGV[1], ARGV[3]
 if ib == '' then ib = false end
@@ -124,20 +189,7 @@ if ib then isub = 4 end
 local bylen = string.byte(at, 1) ~= 45 and (not ib or string.byte(ib, 1) ~= 45)
 local pos = redis.call('HMGET', walk, 'm', 's', 'd', 'a')
 if pos[3] then return {0, '1'} end
-local batch
-if not pos[1] then
-  batch = redis.call('ZRANGE', exp, '(' .. ARGV[1], '+inf', 'BYSCORE', 'LIMIT', 0, n)
-else
-  local from = redis.call('ZRANK', exp, pos[1])
-  if from then
-    from = from + 1
-  else
-    redis.call('ZADD', exp, pos[2], pos[1])
-    from = redis.call('ZRANK', exp, pos[1])
-    redis.call('ZREM', exp, pos[1])
-  end
-  batch = redis.call('ZRANGE', exp, from, from + n - 1)
-end
+local batch = next_page(exp, ARGV[1], pos[1], pos[2], n)
 -- Every member from here on has an absolute expiry after at: the first
 -- call starts after at and the others after a member the first found.
 local refs, subs, seen = {}, {0, '0'}, {}
@@ -202,6 +254,48 @@ sweep(gc, exp, rev, strats, ARGV[4])
 redis.call('PEXPIRE', walk, ARGV[7])
 subs[1] = #refs
 return subs
+`)
+
+// nextPageFn defines next_page, a walk's step through the expiry index:
+// the n members after the position (member m, score sc), or, with no
+// position (m false or ""), the first n whose absolute expiry is after
+// at. The index is ordered by (score, member) and a member's score never
+// moves, so a walk that goes on from its last member returns every member
+// present for the whole walk once. When the last member has left the
+// index meanwhile (swept, deleted), it is put back for as long as a ZRANK
+// takes (the script is atomic: nobody sees it), which gives the rank to go
+// on from.
+const nextPageFn = `
+local function next_page(exp, at, m, sc, n)
+  if not m or m == '' then
+    return redis.call('ZRANGE', exp, '(' .. at, '+inf', 'BYSCORE', 'LIMIT', 0, n)
+  end
+  local from = redis.call('ZRANK', exp, m)
+  if from then
+    from = from + 1
+  else
+    redis.call('ZADD', exp, sc, m)
+    from = redis.call('ZRANK', exp, m)
+    redis.call('ZREM', exp, m)
+  end
+  return redis.call('ZRANGE', exp, from, from + n - 1)
+end
+`
+
+// pageScript returns the next members of the expiry index for a walk
+// driven from Go (on a Cluster, where the session keys are in other slots
+// than the index): next_page, and the score of the last member, the
+// position to pass next. Members only: ZSCAN formats every score, which
+// took the index's master 1.8 ms a thousand members.
+//
+//	KEYS: expiry index
+//	ARGV: at (µs), last member ("": none yet), its score, count
+//	→ {members, score of the last (nil when none)}
+var pageScript = rueidis.NewLuaScript(nextPageFn + `
+local batch = next_page(KEYS[1], ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]))
+local last = false
+if #batch > 0 then last = redis.call('ZSCORE', KEYS[1], batch[#batch]) end
+return {batch, last}
 `)
 
 // bulkBeginScript starts a bulk revocation when Redis is not a Cluster:
@@ -338,9 +432,27 @@ func (s *Store) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, at 
 				// for a retry to resume from.
 				err = s.client.Do(ctx, s.client.B().Unlink().Key(append(aside, walk)...).Build()).Error()
 			}
+		} else if all := f.IssuedBefore.IsZero() || f.IssuedBefore.After(at); all {
+			// As on a single Redis, the live indexes are set aside and
+			// the incident entered in the bulk index first, so that no
+			// session is written to the global indexes one by one.
+			walk := s.walkKey(at, issuedBefore)
+			var aside []string
+			aside, err = s.bulkBegin(ctx, at, true, walk)
+			if err == nil {
+				b.aside = true
+				head := []string{encTime(at), string(reason), issuedBefore, boolArg(f.NoSubjects)}
+				err = b.run(ctx, revokeAsideScript, func(ctx context.Context, emit func([]rueidis.LuaExec) bool) error {
+					return s.sessionBatches(ctx, at, head, nil, emit)
+				})
+			}
+			if err == nil {
+				err = s.client.Do(ctx, s.client.B().Unlink().Key(append(aside, walk)...).Build()).Error()
+			}
 		} else {
+			head := []string{encTime(at), string(reason), issuedBefore}
 			err = b.run(ctx, revokeRefsScript, func(ctx context.Context, emit func([]rueidis.LuaExec) bool) error {
-				return s.sessionBatches(ctx, at, reason, issuedBefore, emit)
+				return s.sessionBatches(ctx, at, head, func(_ string, id sessiond.SessionID) string { return string(id) }, emit)
 			})
 		}
 	}
@@ -472,6 +584,7 @@ type bulkRevocation struct {
 	at         time.Time
 	reason     sessiond.RevokeReason
 	noSubjects bool // the caller does not need the subjects (RevokeFilter.NoSubjects)
+	aside      bool // the scripts are revokeAsideScript's: they answer counts
 
 	mu       sync.Mutex
 	n        int
@@ -535,6 +648,9 @@ func (b *bulkRevocation) exec(ctx context.Context, script *rueidis.Lua, execs []
 	} else {
 		results = script.ExecMulti(ctx, b.s.client, execs...)
 	}
+	if b.aside {
+		return b.counted(ctx, results)
+	}
 	var revs []sessiond.Revocation
 	var firstErr error
 	for _, res := range results {
@@ -574,73 +690,179 @@ func (b *bulkRevocation) exec(ctx context.Context, script *rueidis.Lua, execs []
 	return firstErr
 }
 
-// sessionBatches walks the expiry index and emits revokeRefsScript
-// batches of the sessions whose absolute expiry is after at, grouped by
-// slot for a Redis Cluster (elsewhere walkRevokeScript walks the index
-// inside Redis). ZSCAN
-// returns every member present for the whole walk at least once; one
-// returned twice is already revoked the second time, and not counted.
-func (s *Store) sessionBatches(ctx context.Context, at time.Time, reason sessiond.RevokeReason, issuedBefore string, emit func([]rueidis.LuaExec) bool) error {
-	atUS := float64(micros(at))
-	head := []string{encTime(at), string(reason), issuedBefore}
-	type sref struct {
-		tag string
-		id  sessiond.SessionID
+// counted adds up what revokeAsideScript calls revoked and puts the
+// sessions they left live back in the fresh live indexes.
+func (b *bulkRevocation) counted(ctx context.Context, results []rueidis.RedisResult) error {
+	var firstErr error
+	fail := func(err error) {
+		if firstErr == nil {
+			firstErr = err
+		}
 	}
-	var pending []sref
-	execOf := func(refs []sref) rueidis.LuaExec {
-		keys := make([]string, 0, len(refs))
-		args := make([]string, 0, len(head)+len(refs))
-		args = append(args, head...)
-		for _, r := range refs {
-			keys = append(keys, s.sessKey(r.tag, r.id))
-			args = append(args, string(r.id))
+	n := 0
+	var subjects []string
+	for _, res := range results {
+		reply, err := res.ToArray()
+		var revoked, kept int64
+		if err == nil && len(reply) < 2 {
+			err = errCorrupt
 		}
-		return rueidis.LuaExec{Keys: keys, Args: args}
-	}
-	flush := func(final bool) bool {
-		if len(pending) < bulkWindow && !final {
-			return true
+		if err == nil {
+			revoked, err = reply[0].AsInt64()
 		}
-		groups := make(map[uint16][]sref)
-		for _, r := range pending {
-			slot := slotOf(r.tag)
-			groups[slot] = append(groups[slot], r)
+		if err == nil {
+			kept, err = reply[1].AsInt64()
 		}
-		pending = nil
-		var execs []rueidis.LuaExec
-		for _, g := range groups {
-			for chunk := range slices.Chunk(g, bulkBatch) {
-				execs = append(execs, execOf(chunk))
+		if err == nil && int64(len(reply)) < 2+4*kept {
+			err = errCorrupt
+		}
+		if err != nil {
+			fail(err)
+			continue
+		}
+		n += int(revoked)
+		for i := 2; i < 2+4*int(kept); i += 4 {
+			if err := b.putBack(ctx, reply[i:i+4]); err != nil {
+				fail(err)
 			}
 		}
-		for chunk := range slices.Chunk(execs, bulkPipeline) {
-			if !emit(chunk) {
+		for i := 2 + 4*int(kept); i < len(reply); i++ {
+			sub, _ := field(&reply[i])
+			subjects = append(subjects, sub)
+		}
+	}
+	b.mu.Lock()
+	b.n += n
+	for _, sub := range subjects {
+		b.subjects[sub] = struct{}{}
+	}
+	b.mu.Unlock()
+	return firstErr
+}
+
+// putBack enters a session that a revocation of every session left live
+// (member, strategy, idle and absolute expiry) in the fresh live index of
+// its strategy, which bulkBegin made before the session was created.
+func (b *bulkRevocation) putBack(ctx context.Context, f []rueidis.RedisMessage) error {
+	var v [4]string
+	for i := range v {
+		v[i], _ = field(&f[i])
+	}
+	tag, id, ok := parseRef(v[0])
+	idle, err1 := decTime(v[2])
+	expires, err2 := decTime(v[3])
+	if !ok || err1 != nil || err2 != nil {
+		return errCorrupt
+	}
+	return b.s.index(ctx, tag, id, minTime(idle, expires), expires, sessiond.Strategy(v[1]), true)
+}
+
+// sessionBatches walks the expiry index and emits batches of a script
+// (revokeRefsScript, revokeAsideScript) for the sessions whose absolute
+// expiry is after at, grouped by slot for a Redis Cluster (elsewhere
+// walkRevokeScript walks the index inside Redis): the session keys, and
+// the arguments head then, unless arg is nil, arg of each session. ZSCAN
+// returns every member present for the whole walk at least once; one
+// returned twice is already revoked the second time, and not counted.
+func (s *Store) sessionBatches(ctx context.Context, at time.Time, head []string, arg func(string, sessiond.SessionID) string, emit func([]rueidis.LuaExec) bool) error {
+	// Each slot's session keys (and arguments) as they come: a slot's
+	// batch goes as soon as it is full, the rest once bulkSessionWindow
+	// sessions wait or the scan is over. Only the keys are kept, so a
+	// window costs about 80 bytes a session.
+	keys := make([][]string, 16384)
+	var args [][]string
+	if arg != nil {
+		args = make([][]string, 16384)
+	}
+	var (
+		waiting int
+		execs   []rueidis.LuaExec
+	)
+	send := func(slot uint16) bool {
+		a := slices.Clone(head)
+		if arg != nil {
+			a = append(a, args[slot]...)
+			args[slot] = nil
+		}
+		waiting -= len(keys[slot])
+		execs = append(execs, rueidis.LuaExec{Keys: keys[slot], Args: a})
+		keys[slot] = nil
+		if len(execs) < bulkPipeline {
+			return true
+		}
+		ok := emit(execs)
+		execs = nil
+		return ok
+	}
+	flush := func() bool {
+		// Slots in a stride, not in order: a Cluster gives each master a
+		// range of slots, and a pipeline of one range's scripts would
+		// keep one master busy and the others idle.
+		for i := range len(keys) {
+			slot := uint16(i * slotStride % len(keys))
+			if len(keys[slot]) > 0 && !send(slot) {
 				return false
 			}
 		}
-		return true
+		if len(execs) == 0 {
+			return true
+		}
+		ok := emit(execs)
+		execs = nil
+		return ok
 	}
-	var cursor uint64
+	return s.livePages(ctx, at, bulkScan, func(members []string, last bool) bool {
+		for _, m := range members {
+			tag, id, ok := parseRef(m)
+			if !ok {
+				continue
+			}
+			slot := slotOf(tag)
+			keys[slot] = append(keys[slot], s.sessKey(tag, id))
+			if arg != nil {
+				args[slot] = append(args[slot], arg(tag, id))
+			}
+			waiting++
+			if len(keys[slot]) == bulkBatch && !send(slot) {
+				return false
+			}
+		}
+		return !(last || waiting >= bulkSessionWindow) || flush()
+	})
+}
+
+// livePages walks the expiry index from the first member whose absolute
+// expiry is after at, count members a call of pageScript, and gives each
+// page to fn (last: it is the final one) until fn returns false (then
+// livePages returns ctx's error) or the index is walked. Every member
+// present for the whole walk is given once; members added or removed
+// meanwhile may or may not be.
+func (s *Store) livePages(ctx context.Context, at time.Time, count int, fn func(members []string, last bool) bool) error {
+	atArg, countArg := encTime(at), strconv.Itoa(count)
+	var m, sc string
 	for {
-		e, err := s.client.Do(ctx, s.client.B().Zscan().Key(s.expKey).Cursor(cursor).Count(bulkScan).Build()).AsScanEntry()
+		reply, err := pageScript.Exec(ctx, s.client, []string{s.expKey}, []string{atArg, m, sc, countArg}).ToArray()
+		if err == nil && len(reply) != 2 {
+			err = errCorrupt
+		}
+		var members []string
+		if err == nil {
+			members, err = reply[0].AsStrSlice()
+		}
 		if err != nil {
 			return err
 		}
-		for i := 0; i+1 < len(e.Elements); i += 2 {
-			score, err := strconv.ParseFloat(e.Elements[i+1], 64)
-			if err != nil || score <= atUS {
-				continue // not live at at
-			}
-			if tag, id, ok := parseRef(e.Elements[i]); ok {
-				pending = append(pending, sref{tag, id})
+		last := len(members) < count
+		if !last {
+			m = members[len(members)-1]
+			if sc, err = reply[1].ToString(); err != nil {
+				return err
 			}
 		}
-		cursor = e.Cursor
-		if !flush(cursor == 0) {
+		if !fn(members, last) {
 			return ctx.Err()
 		}
-		if cursor == 0 {
+		if last {
 			return nil
 		}
 	}
@@ -701,11 +923,22 @@ func (s *Store) subjectBatches(ctx context.Context, subjects []string, at time.T
 // slotOf is the Redis Cluster slot of the keys with hash tag tag.
 func slotOf(tag string) uint16 { return crc16(tag) & 16383 }
 
-// crc16 is CRC-16/XMODEM, the checksum Redis Cluster takes keys' slots from.
+// crc16 is CRC-16/XMODEM, the checksum Redis Cluster takes keys' slots
+// from, a byte at a time from crc16Table (bit by bit, it was a tenth of
+// the time a Cluster's kill switch spent finding its sessions).
 func crc16(s string) uint16 {
 	var crc uint16
 	for i := 0; i < len(s); i++ {
-		crc ^= uint16(s[i]) << 8
+		crc = crc<<8 ^ crc16Table[byte(crc>>8)^s[i]]
+	}
+	return crc
+}
+
+// crc16Table holds the CRC of each byte value (polynomial 0x1021): read
+// only, filled once.
+var crc16Table = func() (t [256]uint16) {
+	for b := range t {
+		crc := uint16(b) << 8
 		for range 8 {
 			if crc&0x8000 != 0 {
 				crc = crc<<1 ^ 0x1021
@@ -713,9 +946,10 @@ func crc16(s string) uint16 {
 				crc <<= 1
 			}
 		}
+		t[b] = crc
 	}
-	return crc
-}
+	return t
+}()
 
 // countLiveScript counts, per strategy, the live index's sessions whose
 // absolute expiry is after a time (read-only).

@@ -241,6 +241,8 @@ func reportLatency(b *testing.B, d []time.Duration, name string) {
 func benchSubject(i int) string { return fmt.Sprintf("user%06d", i) }
 
 // unlinkAll deletes every key under prefix, a pipelined batch at a time.
+// The keys each node lists go through c, which sends each to its master
+// (a Cluster's replicas list keys they answer MOVED for).
 func unlinkAll(tb testing.TB, c rueidis.Client, prefix string) {
 	tb.Helper()
 	ctx := context.Background()
@@ -253,9 +255,9 @@ func unlinkAll(tb testing.TB, c rueidis.Client, prefix string) {
 			}
 			cmds := make(rueidis.Commands, 0, len(e.Elements))
 			for _, k := range e.Elements {
-				cmds = append(cmds, node.B().Unlink().Key(k).Build())
+				cmds = append(cmds, c.B().Unlink().Key(k).Build())
 			}
-			for _, r := range node.DoMulti(ctx, cmds...) {
+			for _, r := range c.DoMulti(ctx, cmds...) {
 				if err := r.Error(); err != nil {
 					tb.Fatalf("UNLINK: %v", err)
 				}
@@ -265,8 +267,16 @@ func unlinkAll(tb testing.TB, c rueidis.Client, prefix string) {
 			}
 		}
 	}
-	if left := keys(tb, c, prefix); len(left) > 0 {
-		tb.Fatalf("%d keys left under %s", len(left), prefix)
+	// A Cluster's replicas apply the deletions a little later.
+	for wait := 0; ; wait++ {
+		left := keys(tb, c, prefix)
+		if len(left) == 0 {
+			return
+		}
+		if wait == 100 {
+			tb.Fatalf("%d keys left under %s", len(left), prefix)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

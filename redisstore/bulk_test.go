@@ -438,41 +438,41 @@ func TestStore_RevokeMatchingWalk(t *testing.T) {
 }
 
 // TestStore_RevokeMatchingLateLogin checks the kill switch as the Manager
-// calls it (every session, issued before just after at) on a single
-// Redis, where the live indexes are set aside whole: a session created
-// after at, before the store gets to it, is not revoked and still counts
-// as live.
+// calls it (every session, issued before just after at), where the live
+// indexes are set aside whole (on a single Redis and on a Cluster): a
+// session created after at, before the store gets to it, is not revoked
+// and still counts as live.
 func TestStore_RevokeMatchingLateLogin(t *testing.T) {
-	t.Parallel()
-	st := newStore(t, redisstore.Options{})
-	ctx := t.Context()
-	t0 := now()
-	at := t0.Add(time.Minute)
-	for i := range 4 {
-		s := newSession(fmt.Sprintf("user%d", i), t0)
-		if i%2 == 1 {
-			s.Strategy = sessiond.StrategyHybrid
+	eachBatching(t, func(t *testing.T, st *redisstore.Store, _ bool) {
+		ctx := t.Context()
+		t0 := now()
+		at := t0.Add(time.Minute)
+		for i := range 4 {
+			s := newSession(fmt.Sprintf("user%d", i), t0)
+			if i%2 == 1 {
+				s.Strategy = sessiond.StrategyHybrid
+			}
+			if err := st.Create(ctx, s); err != nil {
+				t.Fatalf("Create() = %v", err)
+			}
 		}
-		if err := st.Create(ctx, s); err != nil {
-			t.Fatalf("Create() = %v", err)
+		late := newSession("user9", at.Add(time.Second))
+		late.Strategy = sessiond.StrategyHybrid
+		if err := st.Create(ctx, late); err != nil {
+			t.Fatalf("Create(late) = %v", err)
 		}
-	}
-	late := newSession("user9", at.Add(time.Second))
-	late.Strategy = sessiond.StrategyHybrid
-	if err := st.Create(ctx, late); err != nil {
-		t.Fatalf("Create(late) = %v", err)
-	}
-	f := sessiond.RevokeFilter{All: true, IssuedBefore: at.Add(time.Microsecond)}
-	if n, _, err := st.RevokeMatching(ctx, f, at, sessiond.ReasonIncident); err != nil || n != 4 {
-		t.Fatalf("RevokeMatching() = %d, %v; want 4", n, err)
-	}
-	live, err := st.CountLive(ctx, at)
-	if err != nil || live[sessiond.StrategyHybrid] != 1 || live[sessiond.StrategyDatabase] != 0 {
-		t.Errorf("CountLive() = %v, %v; want the late login only (hybrid 1)", live, err)
-	}
-	if s, err := st.Get(ctx, late.ID); err != nil || s.Revoked() {
-		t.Errorf("Get(late) = %v, %v; want live", s, err)
-	}
+		f := sessiond.RevokeFilter{All: true, IssuedBefore: at.Add(time.Microsecond)}
+		if n, _, err := st.RevokeMatching(ctx, f, at, sessiond.ReasonIncident); err != nil || n != 4 {
+			t.Fatalf("RevokeMatching() = %d, %v; want 4", n, err)
+		}
+		live, err := st.CountLive(ctx, at)
+		if err != nil || live[sessiond.StrategyHybrid] != 1 || live[sessiond.StrategyDatabase] != 0 {
+			t.Errorf("CountLive() = %v, %v; want the late login only (hybrid 1)", live, err)
+		}
+		if s, err := st.Get(ctx, late.ID); err != nil || s.Revoked() {
+			t.Errorf("Get(late) = %v, %v; want live", s, err)
+		}
+	})
 }
 
 // TestStore_RevokeMatchingNoSubjects: with NoSubjects, RevokeMatching
@@ -515,4 +515,71 @@ func TestStore_RevokeMatchingNoSubjects(t *testing.T) {
 			at = at.Add(time.Minute) // the next case's sessions are all live at its at
 		}
 	})
+}
+
+// TestStore_LivePages checks the walk of the expiry index that a
+// Cluster's RevokeMatching drives from Go: it starts after at, gives every
+// member present for the whole walk once, also when the member it went on
+// from has left the index before the next page (swept, deleted), and
+// reaches a member added ahead of it.
+func TestStore_LivePages(t *testing.T) {
+	t.Parallel()
+	st := newStore(t, redisstore.Options{})
+	raw := rawClient(t)
+	ctx := t.Context()
+	t0 := now()
+	at := t0.Add(time.Hour)
+	expired := newSession("gone", t0)
+	expired.ExpiresAt = at // not after at: not live at at
+	if err := st.Create(ctx, expired); err != nil {
+		t.Fatalf("Create() = %v", err)
+	}
+	want := make(map[string]bool)
+	for i := range 9 {
+		s := newSession(fmt.Sprintf("user%d", i), t0.Add(time.Duration(i)*time.Second))
+		if err := st.Create(ctx, s); err != nil {
+			t.Fatalf("Create() = %v", err)
+		}
+		want[ref(s.Subject, s.ID)] = true
+	}
+	late := newSession("late", t0.Add(time.Minute)) // the latest expiry: ahead of every position
+	got := make(map[string]int)
+	var pages []int
+	err := redisstore.LivePages(ctx, st, at, 2, func(members []string, last bool) bool {
+		pages = append(pages, len(members))
+		for _, m := range members {
+			got[m]++
+		}
+		if len(pages) == 1 {
+			if err := st.Create(ctx, late); err != nil {
+				t.Errorf("Create(late) = %v", err)
+			}
+			want[ref(late.Subject, late.ID)] = true
+		}
+		if !last {
+			// The position's member leaves the index, as a sweep or
+			// DeleteExpired would take it.
+			pos := members[len(members)-1]
+			if err := raw.Do(ctx, raw.B().Zrem().Key(redisstore.ExpKey(st)).Member(pos).Build()).Error(); err != nil {
+				t.Errorf("ZREM = %v", err)
+			}
+		}
+		return true
+	})
+	if err != nil {
+		t.Fatalf("LivePages() = %v", err)
+	}
+	for m := range want {
+		if got[m] != 1 {
+			t.Errorf("member %s given %d times; want once", m, got[m])
+		}
+	}
+	for m, n := range got {
+		if !want[m] {
+			t.Errorf("member %s given %d times; want none (not live at at)", m, n)
+		}
+	}
+	if w := []int{2, 2, 2, 2, 2, 0}; !slices.Equal(pages, w) {
+		t.Errorf("pages of %v members; want %v", pages, w)
+	}
 }

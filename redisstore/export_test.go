@@ -90,7 +90,8 @@ func PrefixOf(s *Store) string { return s.prefix }
 // session keys.
 func BulkScripts(ctx context.Context, s *Store, at time.Time) ([][]string, error) {
 	var scripts [][]string
-	err := s.sessionBatches(ctx, at, sessiond.ReasonIncident, "", func(execs []rueidis.LuaExec) bool {
+	head := []string{encTime(at), string(sessiond.ReasonIncident), ""}
+	err := s.sessionBatches(ctx, at, head, ref, func(execs []rueidis.LuaExec) bool {
 		for _, e := range execs {
 			scripts = append(scripts, e.Keys)
 		}
@@ -129,3 +130,12 @@ func PendingKey(s *Store, subject string) string { return s.pendingKey(slotOf(ta
 // ClientOf is s's own Redis client: on a Cluster the one that reaches
 // every node.
 func ClientOf(s *Store) rueidis.Client { return s.client }
+
+// LivePages walks the expiry index as a Cluster's RevokeMatching does,
+// count members a page, calling fn with each page.
+func LivePages(ctx context.Context, s *Store, at time.Time, count int, fn func(members []string, last bool) bool) error {
+	return s.livePages(ctx, at, count, fn)
+}
+
+// ExpKey is the store's expiry index.
+func ExpKey(s *Store) string { return s.expKey }

@@ -13,30 +13,9 @@ secs=${2:-6}
 base=${CLUSTER_PORT:-18601}
 port=${PORT:-18480}
 dir=$(mktemp -d)
-pids=""
-trap 'kill $pids 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
-addrs=""
-for i in 0 1 2 3 4 5; do
-  p=$((base + i))
-  if redis-cli -p "$p" ping >/dev/null 2>&1; then
-    echo "redis-cluster-writes.sh: port $p is taken; set CLUSTER_PORT" >&2
-    exit 2
-  fi
-  mkdir "$dir/$p"
-  redis-server --port "$p" --dir "$dir/$p" --cluster-enabled yes --save '' --appendonly no \
-    --repl-diskless-sync-delay 0 >/dev/null &
-  pids="$pids $!"
-  addrs="$addrs 127.0.0.1:$p"
-done
-for i in 0 1 2 3 4 5; do
-  until redis-cli -p $((base + i)) ping >/dev/null 2>&1; do sleep 0.1; done
-done
-# shellcheck disable=SC2086 # one argument per node
-redis-cli --cluster create $addrs --cluster-replicas 1 --cluster-yes >/dev/null
-until [ "$(for i in 0 1 2 3 4 5; do redis-cli -p $((base + i)) cluster info | grep -c 'cluster_state:ok'; done | paste -sd+ | bc)" = 6 ]; do
-  sleep 0.2
-done
-BENCH_REDIS="redis://127.0.0.1:$base/0?addr=127.0.0.1:$((base + 1))&addr=127.0.0.1:$((base + 2))"
+cpids=""
+trap 'kill $cpids 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
+private_cluster "$base" redis-cluster-writes.sh "$dir"
 r=0
 while [ $r -lt "$rounds" ]; do
   r=$((r + 1))

@@ -56,3 +56,34 @@ private_redis() {
   done
   BENCH_REDIS=redis://127.0.0.1:$1/0
 }
+
+# private_cluster BASE SCRIPT DIR: start a Redis Cluster of this run's own,
+# three masters with a replica each on ports BASE to BASE+5 (and their bus
+# ports, no persistence, files under DIR), refusing a port that is taken;
+# returns once every node says the cluster is ok. Sets cpids (the six
+# processes, for the caller to stop) and points BENCH_REDIS at it.
+private_cluster() {
+  cpids=""
+  addrs=""
+  for i in 0 1 2 3 4 5; do
+    p=$(($1 + i))
+    if redis-cli -p "$p" ping >/dev/null 2>&1; then
+      echo "$2: port $p is taken; set CLUSTER_PORT" >&2
+      exit 2
+    fi
+    mkdir -p "$3/$p"
+    redis-server --port "$p" --dir "$3/$p" --cluster-enabled yes --save '' --appendonly no \
+      --repl-diskless-sync-delay 0 >/dev/null &
+    cpids="$cpids $!"
+    addrs="$addrs 127.0.0.1:$p"
+  done
+  for i in 0 1 2 3 4 5; do
+    until redis-cli -p $(($1 + i)) ping >/dev/null 2>&1; do sleep 0.1; done
+  done
+  # shellcheck disable=SC2086 # one argument per node
+  redis-cli --cluster create $addrs --cluster-replicas 1 --cluster-yes >/dev/null
+  until [ "$(for i in 0 1 2 3 4 5; do redis-cli -p $(($1 + i)) cluster info | grep -c 'cluster_state:ok'; done | paste -sd+ | bc)" = 6 ]; do
+    sleep 0.2
+  done
+  BENCH_REDIS="redis://127.0.0.1:$1/0?addr=127.0.0.1:$(($1 + 1))&addr=127.0.0.1:$(($1 + 2))"
+}
