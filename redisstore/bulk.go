@@ -298,8 +298,9 @@ if #batch > 0 then last = redis.call('ZSCORE', KEYS[1], batch[#batch]) end
 return {batch, last}
 `)
 
-// bulkBeginScript starts a bulk revocation when Redis is not a Cluster:
-// it enters the incident in the bulk index (member: at and a random
+// bulkBeginScript starts a bulk revocation without subjects (on a
+// Cluster, of every session; its keys are all in the {prefix} slot): it
+// enters the incident in the bulk index (member: at and a random
 // suffix, score: at), which tells Revocations to look for its sessions in
 // the session hashes, and, for a revocation of every session, sets each
 // strategy's live index aside (RENAME, O(1)) so that the sessions it is
@@ -388,8 +389,9 @@ return out
 // global expiry index from the first session whose absolute expiry is
 // after at: on a single Redis inside Redis, walkBatch sessions a script
 // (walkRevokeScript, its position kept in a walk hash), on a Cluster
-// from here (ZSCAN), bulkBatch sessions of one slot a script, several at
-// once. Subjects go bulkSubjects to a script. Unlike Revoke it publishes
+// from here (pageScript), up to bulkBatch sessions of one slot a script,
+// several at once (revokeAsideScript with All, else revokeRefsScript).
+// Subjects go bulkSubjects to a script. Unlike Revoke it publishes
 // nothing: the revocations go to the revocation index (Revocations) only,
 // and the Manager's incident watermark is what stops the sessions' tokens
 // on every node. When it fails part way (ErrStoreUnavailable, a canceled
@@ -415,31 +417,19 @@ func (s *Store) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, at 
 			return s.subjectBatches(ctx, f.Subjects, at, reason, issuedBefore, emit)
 		})
 	} else {
-		if s.crossSlot {
+		// Every session created before at is revoked (the Manager's
+		// bound is just after at): the live indexes can be set aside.
+		if all := f.IssuedBefore.IsZero() || f.IssuedBefore.After(at); s.crossSlot || all {
 			walk := s.walkKey(at, issuedBefore)
 			var aside []string
-			// Every session created before at is revoked (the Manager's
-			// bound is just after at): the live indexes can be set aside.
-			all := f.IssuedBefore.IsZero() || f.IssuedBefore.After(at)
 			aside, err = s.bulkBegin(ctx, at, all, walk)
-			if err == nil {
+			switch {
+			case err != nil:
+			case s.crossSlot:
 				err = b.walk(ctx, walk, issuedBefore)
-			}
-			if err == nil {
-				// Every session the set-aside indexes held is now revoked
-				// or not live at at; after a failure they stay until their
-				// TTL (see bulkBegin), and so does the walk's position,
-				// for a retry to resume from.
-				err = s.client.Do(ctx, s.client.B().Unlink().Key(append(aside, walk)...).Build()).Error()
-			}
-		} else if all := f.IssuedBefore.IsZero() || f.IssuedBefore.After(at); all {
-			// As on a single Redis, the live indexes are set aside and
-			// the incident entered in the bulk index first, so that no
-			// session is written to the global indexes one by one.
-			walk := s.walkKey(at, issuedBefore)
-			var aside []string
-			aside, err = s.bulkBegin(ctx, at, true, walk)
-			if err == nil {
+			default:
+				// On a Cluster the walk is driven from here; the scripts
+				// leave the global indexes alone, as walkRevokeScript does.
 				b.aside = true
 				head := []string{encTime(at), string(reason), issuedBefore, boolArg(f.NoSubjects)}
 				err = b.run(ctx, revokeAsideScript, func(ctx context.Context, emit func([]rueidis.LuaExec) bool) error {
@@ -447,6 +437,10 @@ func (s *Store) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, at 
 				})
 			}
 			if err == nil {
+				// Every session the set-aside indexes held is now revoked
+				// or not live at at; after a failure they stay until their
+				// TTL (see bulkBegin), and so does the walk's position,
+				// for a retry to resume from.
 				err = s.client.Do(ctx, s.client.B().Unlink().Key(append(aside, walk)...).Build()).Error()
 			}
 		} else {
