@@ -35,7 +35,8 @@ const (
 	// index wait, grouped by slot, until this many do (or a slot has
 	// bulkBatch): a million sessions make scripts of about 60, where one
 	// session a script cost about 30 µs a session (docs/PERFORMANCE.md).
-	// About 80 MB at most.
+	// About 80 MB at most with the prefix "sessiond" (measured: a key and
+	// its slice entry a session).
 	bulkSessionWindow = 1 << 20
 	// slotStride orders the slots a window's scripts go in: odd, so every
 	// slot comes once, and about a third of them, so that consecutive
@@ -762,7 +763,7 @@ func (s *Store) sessionBatches(ctx context.Context, at time.Time, head []string,
 	// Each slot's session keys (and arguments) as they come: a slot's
 	// batch goes as soon as it is full, the rest once bulkSessionWindow
 	// sessions wait or the scan is over. Only the keys are kept, so a
-	// window costs about 80 bytes a session.
+	// window costs about 80–100 bytes a session.
 	keys := make([][]string, 16384)
 	var args [][]string
 	if arg != nil {
