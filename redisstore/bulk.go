@@ -756,13 +756,15 @@ func (b *bulkRevocation) putBack(ctx context.Context, f []rueidis.RedisMessage) 
 // (revokeRefsScript, revokeAsideScript) for the sessions whose absolute
 // expiry is after at, grouped by slot for a Redis Cluster (elsewhere
 // walkRevokeScript walks the index inside Redis): the session keys, and
-// the arguments head then, unless arg is nil, arg of each session. ZSCAN
-// returns every member present for the whole walk at least once; one
-// returned twice is already revoked the second time, and not counted.
+// the arguments head then, unless arg is nil, arg of each session. The
+// walk (livePages) gives every member present for all of it once; one
+// given again by a retry after a failure is already revoked, and not
+// counted.
 func (s *Store) sessionBatches(ctx context.Context, at time.Time, head []string, arg func(string, sessiond.SessionID) string, emit func([]rueidis.LuaExec) bool) error {
 	// Each slot's session keys (and arguments) as they come: a slot's
-	// batch goes as soon as it is full, the rest once bulkSessionWindow
-	// sessions wait or the scan is over. Only the keys are kept, so a
+	// batch is queued as soon as it is full, the rest once
+	// bulkSessionWindow sessions wait or the walk is over; the queue goes
+	// bulkPipeline scripts at a time. Only the keys are kept, so a
 	// window costs about 80–100 bytes a session.
 	keys := make([][]string, 16384)
 	var args [][]string
