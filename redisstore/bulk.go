@@ -833,36 +833,58 @@ func (s *Store) sessionBatches(ctx context.Context, at time.Time, head []string,
 // page to fn (last: it is the final one) until fn returns false (then
 // livePages returns ctx's error) or the index is walked. Every member
 // present for the whole walk is given once; members added or removed
-// meanwhile may or may not be.
+// meanwhile may or may not be. The next page is asked for while fn has
+// the one before: a page's round trip and its reading took as long as
+// what the kill switch does with it.
 func (s *Store) livePages(ctx context.Context, at time.Time, count int, fn func(members []string, last bool) bool) error {
-	atArg, countArg := encTime(at), strconv.Itoa(count)
-	var m, sc string
-	for {
-		reply, err := pageScript.Exec(ctx, s.client, []string{s.expKey}, []string{atArg, m, sc, countArg}).ToArray()
-		if err == nil && len(reply) != 2 {
-			err = errCorrupt
-		}
-		var members []string
-		if err == nil {
-			members, err = reply[0].AsStrSlice()
-		}
-		if err != nil {
-			return err
-		}
-		last := len(members) < count
-		if !last {
-			m = members[len(members)-1]
-			if sc, err = reply[1].ToString(); err != nil {
-				return err
+	type page struct {
+		members []string
+		last    bool
+		err     error
+	}
+	fetch, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pages := make(chan page, 1)
+	go func() {
+		defer close(pages)
+		atArg, countArg := encTime(at), strconv.Itoa(count)
+		var m, sc string
+		for {
+			var p page
+			reply, err := pageScript.Exec(fetch, s.client, []string{s.expKey}, []string{atArg, m, sc, countArg}).ToArray()
+			if err == nil && len(reply) != 2 {
+				err = errCorrupt
+			}
+			if err == nil {
+				p.members, err = reply[0].AsStrSlice()
+			}
+			if p.last = len(p.members) < count; err == nil && !p.last {
+				m = p.members[len(p.members)-1]
+				sc, err = reply[1].ToString()
+			}
+			p.err = err
+			select {
+			case pages <- p:
+			case <-fetch.Done():
+				return
+			}
+			if p.last || err != nil {
+				return
 			}
 		}
-		if !fn(members, last) {
+	}()
+	for p := range pages {
+		if p.err != nil {
+			return p.err
+		}
+		if !fn(p.members, p.last) {
 			return ctx.Err()
 		}
-		if last {
+		if p.last {
 			return nil
 		}
 	}
+	return ctx.Err()
 }
 
 // subjectBatches emits revokeSubjectsScript batches for the distinct

@@ -582,4 +582,10 @@ func TestStore_LivePages(t *testing.T) {
 	if w := []int{2, 2, 2, 2, 2, 0}; !slices.Equal(pages, w) {
 		t.Errorf("pages of %v members; want %v", pages, w)
 	}
+	// fn stops the walk: no page after, though the next was asked for.
+	calls := 0
+	err = redisstore.LivePages(ctx, st, at, 2, func([]string, bool) bool { calls++; return false })
+	if err != nil || calls != 1 {
+		t.Errorf("LivePages(stopped by fn) = %v after %d pages; want nil after 1", err, calls)
+	}
 }
