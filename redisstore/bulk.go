@@ -28,8 +28,8 @@ const (
 	// returns.
 	bulkScan = 5000
 	// bulkWindow: on a Cluster, where a script touches one slot, this
-	// many sessions (or subjects) are grouped by slot at once, so that
-	// sessions of different subjects sharing a slot share a script.
+	// many subjects are grouped by slot at once, so that subjects sharing
+	// a slot share a script.
 	bulkWindow = 16384
 	// bulkSessionWindow: on a Cluster, the sessions found in the expiry
 	// index wait, grouped by slot, until this many do (or a slot has
@@ -64,8 +64,7 @@ const (
 // and, with an issued-before bound, were created before it.
 //
 //	KEYS: session keys
-//	ARGV: at (µs), reason, issued before (µs, "": any), then the ID of
-//	      each session key
+//	ARGV: at (µs), reason, issued before (µs, "": any)
 //	→ {id, subject, absolute expiry, ...} of the sessions it revoked
 var revokeRefsScript = rueidis.NewLuaScript(prelude + `
 local at = tonumber(ARGV[1])
@@ -76,7 +75,7 @@ for i = 1, #KEYS do
   local f = redis.call('HMGET', KEYS[i], 'sub', 'ra', 'ie', 'e', 'c')
   if f[4] and live(f[2], f[3], f[4], at) and (not ib or tonumber(f[5]) < ib) then
     redis.call('HSET', KEYS[i], 'ra', ARGV[1], 'rr', ARGV[2])
-    out[#out + 1] = ARGV[3 + i]
+    out[#out + 1] = string.match(KEYS[i], '}:s:(.*)$')
     out[#out + 1] = f[1]
     out[#out + 1] = f[4]
   end
@@ -100,7 +99,7 @@ return out
 //	  idle expiry, absolute expiry; then each distinct subject revoked
 //	  (none with no subjects)}
 var revokeAsideScript = rueidis.NewLuaScript(`
-local at = ARGV[1]
+local at, atn = ARGV[1], tonumber(ARGV[1])
 local ib = false
 if ARGV[3] ~= '' then ib = tonumber(ARGV[3]) end
 local want = ARGV[4] ~= '1'
@@ -114,7 +113,7 @@ if ib then fields[#fields + 1] = 'c'; ic = #fields end
 if want then fields[#fields + 1] = 'sub'; isub = #fields end
 for i = 1, #KEYS do
   local f = redis.call('HMGET', KEYS[i], unpack(fields))
-  if f[1] == '0' and tonumber(at) < tonumber(f[2]) then
+  if f[1] == '0' and atn < tonumber(f[2]) then
     if not ib or tonumber(f[ic]) < ib then
       redis.call('HSET', KEYS[i], 'ra', at, 'rr', ARGV[2])
       n = n + 1
@@ -434,7 +433,7 @@ func (s *Store) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, at 
 				b.aside = true
 				head := []string{encTime(at), string(reason), issuedBefore, boolArg(f.NoSubjects)}
 				err = b.run(ctx, revokeAsideScript, func(ctx context.Context, emit func([]rueidis.LuaExec) bool) error {
-					return s.sessionBatches(ctx, at, head, nil, emit)
+					return s.sessionBatches(ctx, at, head, emit)
 				})
 			}
 			if err == nil {
@@ -447,7 +446,7 @@ func (s *Store) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, at 
 		} else {
 			head := []string{encTime(at), string(reason), issuedBefore}
 			err = b.run(ctx, revokeRefsScript, func(ctx context.Context, emit func([]rueidis.LuaExec) bool) error {
-				return s.sessionBatches(ctx, at, head, func(_ string, id sessiond.SessionID) string { return string(id) }, emit)
+				return s.sessionBatches(ctx, at, head, emit)
 			})
 		}
 	}
@@ -755,34 +754,25 @@ func (b *bulkRevocation) putBack(ctx context.Context, f []rueidis.RedisMessage) 
 // sessionBatches walks the expiry index and emits batches of a script
 // (revokeRefsScript, revokeAsideScript) for the sessions whose absolute
 // expiry is after at, grouped by slot for a Redis Cluster (elsewhere
-// walkRevokeScript walks the index inside Redis): the session keys, and
-// the arguments head then, unless arg is nil, arg of each session. The
+// walkRevokeScript walks the index inside Redis): the session keys, with
+// the arguments head. The
 // walk (livePages) gives every member present for all of it once; one
 // given again by a retry after a failure is already revoked, and not
 // counted.
-func (s *Store) sessionBatches(ctx context.Context, at time.Time, head []string, arg func(string, sessiond.SessionID) string, emit func([]rueidis.LuaExec) bool) error {
-	// Each slot's session keys (and arguments) as they come: a slot's
+func (s *Store) sessionBatches(ctx context.Context, at time.Time, head []string, emit func([]rueidis.LuaExec) bool) error {
+	// Each slot's session keys as they come: a slot's
 	// batch is queued as soon as it is full, the rest once
 	// bulkSessionWindow sessions wait or the walk is over; the queue goes
 	// bulkPipeline scripts at a time. Only the keys are kept, so a
 	// window costs about 80–100 bytes a session.
 	keys := make([][]string, 16384)
-	var args [][]string
-	if arg != nil {
-		args = make([][]string, 16384)
-	}
 	var (
 		waiting int
 		execs   []rueidis.LuaExec
 	)
 	send := func(slot uint16) bool {
-		a := slices.Clone(head)
-		if arg != nil {
-			a = append(a, args[slot]...)
-			args[slot] = nil
-		}
 		waiting -= len(keys[slot])
-		execs = append(execs, rueidis.LuaExec{Keys: keys[slot], Args: a})
+		execs = append(execs, rueidis.LuaExec{Keys: keys[slot], Args: head})
 		keys[slot] = nil
 		if len(execs) < bulkPipeline {
 			return true
@@ -816,9 +806,6 @@ func (s *Store) sessionBatches(ctx context.Context, at time.Time, head []string,
 			}
 			slot := slotOf(tag)
 			keys[slot] = append(keys[slot], s.sessKey(tag, id))
-			if arg != nil {
-				args[slot] = append(args[slot], arg(tag, id))
-			}
 			waiting++
 			if len(keys[slot]) == bulkBatch && !send(slot) {
 				return false

@@ -91,7 +91,7 @@ func PrefixOf(s *Store) string { return s.prefix }
 func BulkScripts(ctx context.Context, s *Store, at time.Time) ([][]string, error) {
 	var scripts [][]string
 	head := []string{encTime(at), string(sessiond.ReasonIncident), ""}
-	err := s.sessionBatches(ctx, at, head, ref, func(execs []rueidis.LuaExec) bool {
+	err := s.sessionBatches(ctx, at, head, func(execs []rueidis.LuaExec) bool {
 		for _, e := range execs {
 			scripts = append(scripts, e.Keys)
 		}

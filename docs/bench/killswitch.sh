@@ -61,4 +61,4 @@ for p in $nodes; do
 done
 kill -TERM $pid
 wait $pid
-[ -z "$nodes" ] && drop_namespace $store $ns
+if [ -z "$nodes" ]; then drop_namespace $store $ns; fi
