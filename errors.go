@@ -28,6 +28,9 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrStoreUnavailable: the store could not be reached; nothing was decided.
 	ErrStoreUnavailable = errors.New("store unavailable")
+	// ErrSchemaOutdated: the store's schema lacks migrations of this build,
+	// and the store was opened not to apply them (sessiond migrate does).
+	ErrSchemaOutdated = errors.New("store schema outdated")
 	// ErrInvalidArgument: a caller-supplied value is out of bounds. The
 	// concrete error is an *ArgumentError naming the field.
 	ErrInvalidArgument = errors.New("invalid argument")

@@ -29,6 +29,33 @@ func (s *Store) mustExist(ctx context.Context) error {
 	return nil
 }
 
+// checkCurrent fails unless the schema holds every embedded migration
+// (Options.NoMigrate). It only reads, takes no lock and creates nothing: a
+// schema without schema_migrations has every migration pending.
+func (s *Store) checkCurrent(ctx context.Context) error {
+	all, err := migration.Load(migrationFS, "migrations")
+	if err != nil {
+		return fmt.Errorf("pgstore: migrate: %w", err)
+	}
+	table := pgx.Identifier{s.schema, "schema_migrations"}.Sanitize()
+	var versions []int
+	var found bool
+	err = s.pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", table).Scan(&found)
+	if err == nil && found {
+		var rows pgx.Rows
+		if rows, err = s.pool.Query(ctx, "SELECT version FROM "+table); err == nil {
+			versions, err = pgx.CollectRows(rows, pgx.RowTo[int])
+		}
+	}
+	if err != nil {
+		return s.translate("open", err)
+	}
+	if err := migration.Current(all, versions); err != nil {
+		return fmt.Errorf("pgstore: schema %s: %w", s.schema, err)
+	}
+	return nil
+}
+
 // Migrate creates the schema if missing and applies, in one transaction and
 // in version order, every embedded migration not recorded in its
 // schema_migrations table. On an up-to-date schema it changes nothing. It

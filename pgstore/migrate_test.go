@@ -106,6 +106,34 @@ func TestStore_Migrate(t *testing.T) {
 			t.Error("New() on a schema at version 9999 = nil error; want an error")
 		}
 	})
+	t.Run("NoMigrate", func(t *testing.T) {
+		t.Parallel()
+		_, schema := newStore(t, pgstore.Options{})
+		dsn := testDSN(t)
+		want := migrationFiles(t)
+		st, err := pgstore.New(t.Context(), dsn, pgstore.Options{Schema: schema, NoMigrate: true, MustExist: true})
+		if err != nil {
+			t.Fatalf("New(NoMigrate) on a migrated schema = %v; want nil", err)
+		}
+		st.Close()
+		// As if an older build had migrated it: its last migration not recorded.
+		table := pgx.Identifier{schema, "schema_migrations"}.Sanitize()
+		last := queryOne[string](t, dsn, "DELETE FROM "+table+" WHERE version = (SELECT max(version) FROM "+table+") RETURNING name")
+		if _, err := pgstore.New(t.Context(), dsn, pgstore.Options{Schema: schema, NoMigrate: true}); !errors.Is(err, sessiond.ErrSchemaOutdated) || !strings.Contains(err.Error(), last) {
+			t.Errorf("New(NoMigrate) without migration %s = %v; want ErrSchemaOutdated naming it", last, err)
+		}
+		if got := migrationCount(t, dsn, schema); got != want-1 {
+			t.Errorf("schema_migrations has %d rows after a refused open; want %d (unchanged)", got, want-1)
+		}
+		// A schema no sessiond has used is neither created nor migrated.
+		fresh := testSchema(t, dsn)
+		if _, err := pgstore.New(t.Context(), dsn, pgstore.Options{Schema: fresh, NoMigrate: true}); !errors.Is(err, sessiond.ErrSchemaOutdated) {
+			t.Errorf("New(NoMigrate) on a missing schema = %v; want ErrSchemaOutdated", err)
+		}
+		if n := queryInt(t, dsn, "SELECT count(*) FROM pg_namespace WHERE nspname = $1", fresh); n != 0 {
+			t.Errorf("schema %s exists after a refused open; want it not created", fresh)
+		}
+	})
 	t.Run("QuotedSchema", func(t *testing.T) {
 		t.Parallel()
 		dsn := testDSN(t)

@@ -51,8 +51,14 @@ type Options struct {
 	// (no schema_migrations table) with an error matching
 	// sessiond.ErrNotFound, instead of creating it, for tools that must
 	// never create a store by accident (a mistyped namespace). Migrations
-	// still bring an existing schema up to date.
+	// still bring an existing schema up to date, unless NoMigrate.
 	MustExist bool
+	// NoMigrate makes New check that the schema has every migration of
+	// this build instead of applying them: one that lacks some is refused
+	// with an error matching sessiond.ErrSchemaOutdated. For tools that
+	// must not change the schema under servers of an older build (the CLI's
+	// keys and apikey commands); `sessiond migrate` and serve migrate.
+	NoMigrate bool
 }
 
 // defaultMaxConns is the pool size when neither Options nor the DSN sets
@@ -175,7 +181,11 @@ func New(ctx context.Context, dsn string, opts Options) (*Store, error) {
 			return nil, err
 		}
 	}
-	if err := s.Migrate(ctx); err != nil {
+	migrate := s.Migrate
+	if opts.NoMigrate {
+		migrate = s.checkCurrent
+	}
+	if err := migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}

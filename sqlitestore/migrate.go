@@ -59,9 +59,34 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return nil
 }
 
+// checkCurrent fails unless every embedded migration is applied
+// (Options.NoMigrate). It only reads: a file no sessiond has migrated has
+// no schema_migrations table, and every migration is pending.
+func (s *Store) checkCurrent(ctx context.Context) error {
+	all, err := migration.Load(migrationFS, "migrations")
+	if err != nil {
+		return fmt.Errorf("sqlitestore: migrate: %w", err)
+	}
+	var versions []int
+	var tables int
+	err = s.db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'").Scan(&tables)
+	if err == nil && tables > 0 {
+		versions, err = appliedVersions(ctx, s.db)
+	}
+	if err != nil {
+		return s.fail("open", err)
+	}
+	if err := migration.Current(all, versions); err != nil {
+		return fmt.Errorf("sqlitestore: database %w", err)
+	}
+	return nil
+}
+
 // appliedVersions lists the versions schema_migrations records.
-func appliedVersions(ctx context.Context, tx *sql.Tx) ([]int, error) {
-	rows, err := tx.QueryContext(ctx, "SELECT version FROM schema_migrations")
+func appliedVersions(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}) ([]int, error) {
+	rows, err := q.QueryContext(ctx, "SELECT version FROM schema_migrations")
 	if err != nil {
 		return nil, err
 	}

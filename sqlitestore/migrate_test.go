@@ -2,11 +2,14 @@ package sqlitestore
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
+	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/migration"
 )
 
@@ -137,4 +140,76 @@ func dump(t *testing.T, db interface {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestNew_NoMigrate: with NoMigrate, New opens a database that has every
+// migration, and refuses one that lacks some (a file an older build
+// migrated, or one no sessiond has opened) without changing it.
+func TestNew_NoMigrate(t *testing.T) {
+	ctx := t.Context()
+	all, err := migration.Load(migrationFS, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := all[len(all)-1]
+	dir := t.TempDir()
+	path := filepath.Join(dir, "s.db")
+	st, err := New(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	count := func() int {
+		t.Helper()
+		db, err := sql.Open("sqlite", dsn(path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var n int
+		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	st, err = New(ctx, path, Options{NoMigrate: true})
+	if err != nil {
+		t.Fatalf("New(NoMigrate) on a migrated file = %v; want nil", err)
+	}
+	if err := st.Ping(ctx); err != nil {
+		t.Errorf("Ping() = %v; want nil", err)
+	}
+	st.Close()
+
+	// As if an older build had migrated it: its last migration not recorded.
+	db, err := sql.Open("sqlite", dsn(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, "DELETE FROM schema_migrations WHERE version = ?", last.Version); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := New(ctx, path, Options{NoMigrate: true}); !errors.Is(err, sessiond.ErrSchemaOutdated) || !strings.Contains(err.Error(), last.Name) {
+		t.Errorf("New(NoMigrate) without migration %s = %v; want ErrSchemaOutdated naming it", last.Name, err)
+	}
+	if got := count(); got != len(all)-1 {
+		t.Errorf("schema_migrations has %d rows after a refused open; want %d (unchanged)", got, len(all)-1)
+	}
+
+	// A file no sessiond has opened gains no table.
+	empty := filepath.Join(dir, "empty.db")
+	if _, err := New(ctx, empty, Options{NoMigrate: true}); !errors.Is(err, sessiond.ErrSchemaOutdated) {
+		t.Errorf("New(NoMigrate) on an empty file = %v; want ErrSchemaOutdated", err)
+	}
+	db, err = sql.Open("sqlite", dsn(empty))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var tables int
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&tables); err != nil || tables != 0 {
+		t.Errorf("the empty file holds %d schema entries (%v) after a refused open; want 0", tables, err)
+	}
 }

@@ -29,6 +29,12 @@ var _ sessiond.Store = (*Store)(nil)
 type Options struct {
 	// Logger receives migration and startup notices. Nil discards them.
 	Logger *slog.Logger
+	// NoMigrate makes New check that the database has every migration of
+	// this build instead of applying them: one that lacks some is refused
+	// with an error matching sessiond.ErrSchemaOutdated. For tools that
+	// must not change the schema under servers of an older build (the CLI's
+	// keys and apikey commands); `sessiond migrate` and serve migrate.
+	NoMigrate bool
 }
 
 // maxConns bounds the pool: the writer's own connection (see wconn), the
@@ -122,7 +128,7 @@ func newStore(ctx context.Context, path string, opts Options, ckpt checkpointing
 	db.SetMaxIdleConns(maxConns) // reopening a connection reruns the pragmas
 
 	s := &Store{db: db, log: log, wsem: make(chan struct{}, 1), ckpt: make(chan struct{}, 1), ckptCfg: ckpt}
-	if err := s.init(ctx, abs); err != nil {
+	if err := s.init(ctx, abs, opts.NoMigrate); err != nil {
 		if s.wconn != nil {
 			_ = s.wconn.Close()
 		}
@@ -160,7 +166,7 @@ func dsn(abs string) string {
 	return (&url.URL{Scheme: "file", Path: p, RawQuery: q.Encode()}).String()
 }
 
-func (s *Store) init(ctx context.Context, abs string) error {
+func (s *Store) init(ctx context.Context, abs string, noMigrate bool) error {
 	var mode string
 	if err := s.db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
 		return s.fail("open", err)
@@ -172,7 +178,11 @@ func (s *Store) init(ctx context.Context, abs string) error {
 	if !strings.EqualFold(mode, "wal") {
 		s.log.Warn("sqlitestore: WAL journal mode unavailable; readers will wait for writers", "path", abs, "journal_mode", mode)
 	}
-	if err := s.Migrate(ctx); err != nil {
+	migrate := s.Migrate
+	if noMigrate {
+		migrate = s.checkCurrent
+	}
+	if err := migrate(ctx); err != nil {
 		return err
 	}
 	if s.lookupStmt, err = s.db.PrepareContext(ctx, lookupQuery); err != nil {

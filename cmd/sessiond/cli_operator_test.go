@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
+	"github.com/sessiond/sessiond/internal/migration"
 	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/sessiondtest"
 )
@@ -366,4 +368,102 @@ func TestCLI_RefusesToCreateSchema(t *testing.T) {
 	if _, errOut, code := runCLI(t, env, "migrate", "--create"); code != 0 || !schemaExists() {
 		t.Fatalf("migrate --create = exit %d, %q, schema made %v; want the schema", code, errOut, schemaExists())
 	}
+}
+
+// TestCLI_LeavesOlderSchemaAlone: keys and apikey of a newer build refused
+// nothing and migrated a schema an older build had made, after which that
+// build's servers refuse to restart on it. They now refuse, name the
+// migrations they lack and change nothing; migrate brings it up to date.
+func TestCLI_LeavesOlderSchemaAlone(t *testing.T) {
+	// older builds a schema with every migration of a store package but
+	// the last, and returns that one's name.
+	older := func(t *testing.T, pkg string, apply func(m migration.Migration) error) string {
+		t.Helper()
+		dir := filepath.Join("..", "..", pkg)
+		all, err := migration.Load(os.DirFS(dir), "migrations")
+		if err != nil || len(all) < 2 {
+			t.Fatalf("migrations in %s: %d, %v", dir, len(all), err)
+		}
+		for _, m := range all[:len(all)-1] {
+			if err := apply(m); err != nil {
+				t.Fatalf("%s: %v", m.Name, err)
+			}
+		}
+		return all[len(all)-1].Name
+	}
+	check := func(t *testing.T, env []string, last string, count func() int) {
+		t.Helper()
+		before := count()
+		for _, args := range [][]string{{"keys", "list"}, {"keys", "rotate"}, {"apikey", "create", "--name", "x"}, {"apikey", "list"}} {
+			out, errOut, code := runCLI(t, env, args...)
+			if code == 0 || out != "" || !strings.Contains(errOut, last) || !strings.Contains(errOut, "sessiond migrate") {
+				t.Errorf("sessiond %v on a schema without %s = exit %d, stdout %q, stderr %q; want a failure naming it and sessiond migrate", args, last, code, out, errOut)
+			}
+			if got := count(); got != before {
+				t.Fatalf("sessiond %v changed schema_migrations from %d rows to %d", args, before, got)
+			}
+		}
+		if _, errOut, code := runCLI(t, env, "migrate"); code != 0 || count() != before+1 {
+			t.Fatalf("migrate = exit %d, %q, %d rows; want success and %d", code, errOut, count(), before+1)
+		}
+		if out, errOut, code := runCLI(t, env, "keys", "list", "--create"); code != 0 || strings.Count(out, "\n") != 2 {
+			t.Errorf("keys list --create after migrate = exit %d, %q %q; want one new key", code, out, errOut)
+		}
+	}
+
+	t.Run("SQLite", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "sessiond.db")
+		db, err := sql.Open("sqlite", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.Exec("CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL DEFAULT (unixepoch())) STRICT"); err != nil {
+			t.Fatal(err)
+		}
+		last := older(t, "sqlitestore", func(m migration.Migration) error {
+			if _, err := db.Exec(m.SQL); err != nil {
+				return err
+			}
+			_, err := db.Exec("INSERT INTO schema_migrations (version) VALUES (?)", m.Version)
+			return err
+		})
+		check(t, []string{"SESSIOND_DATA=" + filepath.Dir(path)}, last, func() int {
+			var n int
+			if err := db.QueryRow("SELECT count(*) FROM schema_migrations").Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		})
+	})
+
+	t.Run("PostgreSQL", func(t *testing.T) {
+		dsn := sessiondtest.RequireEnv(t, "SESSIOND_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+		ns := testenv.PostgresSchema(t, dsn, "older")
+		ctx := t.Context()
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(context.Background())
+		schema := pgx.Identifier{ns}.Sanitize()
+		if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema+"; SET search_path TO "+schema+
+			"; CREATE TABLE schema_migrations (version integer NOT NULL PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"); err != nil {
+			t.Fatal(err)
+		}
+		last := older(t, "pgstore", func(m migration.Migration) error {
+			if _, err := conn.Exec(ctx, m.SQL); err != nil {
+				return err
+			}
+			_, err := conn.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.Version, m.Name)
+			return err
+		})
+		check(t, []string{"SESSIOND_STORE_DRIVER=postgres", "SESSIOND_STORE_DSN=" + dsn, "SESSIOND_STORE_NAMESPACE=" + ns}, last, func() int {
+			var n int
+			if err := conn.QueryRow(ctx, "SELECT count(*) FROM schema_migrations").Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		})
+	})
 }

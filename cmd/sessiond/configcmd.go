@@ -65,7 +65,7 @@ func (a *app) migrateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			store, err := a.openExisting(cmd.Context(), cfg, create, slog.New(slog.NewTextHandler(a.stderr, nil)))
+			store, err := a.openExisting(cmd.Context(), cfg, create, true, slog.New(slog.NewTextHandler(a.stderr, nil)))
 			if err != nil {
 				return err
 			}

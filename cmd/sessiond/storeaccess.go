@@ -30,7 +30,12 @@ They refuse to create a store: a SQLite file that does not exist, or a
 PostgreSQL schema or Redis prefix no server has initialised (no signing
 keys), is an error unless --create is given, so a wrong working directory
 or a missing variable cannot silently give you keys no server uses. The
-memory driver is refused: a memory store lives only inside one process.`
+memory driver is refused: a memory store lives only inside one process.
+
+Only migrate (and serve) apply schema migrations. The other commands refuse
+a SQLite or PostgreSQL schema that lacks some of this build's migrations,
+so that a newer CLI cannot migrate a store under servers of an older build
+(which then refuse to start on it); with --create they create the schema.`
 
 // errNoStore: the configured store does not exist and --create was not given.
 var errNoStore = errors.New("no store")
@@ -87,7 +92,7 @@ func (a *app) withMeta(ctx context.Context, create bool, fn func(cfg config.Conf
 	if err != nil {
 		return err
 	}
-	store, err := a.openExisting(ctx, cfg, create, slog.New(slog.DiscardHandler))
+	store, err := a.openExisting(ctx, cfg, create, create, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}
@@ -109,8 +114,9 @@ func (a *app) withMeta(ctx context.Context, create bool, fn func(cfg config.Conf
 }
 
 // openExisting opens the configured store and says which on stderr. A
-// SQLite file must exist unless create; memory is never accepted.
-func (a *app) openExisting(ctx context.Context, cfg config.Config, create bool, log *slog.Logger) (sessiond.Store, error) {
+// SQLite file must exist unless create; memory is never accepted. Unless
+// migrate, a SQL schema behind this build is refused, not migrated.
+func (a *app) openExisting(ctx context.Context, cfg config.Config, create, migrate bool, log *slog.Logger) (sessiond.Store, error) {
 	switch cfg.Store.Driver {
 	case "memory":
 		return nil, errors.New("store.driver is memory: a memory store lives only inside one server process, " +
@@ -122,7 +128,11 @@ func (a *app) openExisting(ctx context.Context, cfg config.Config, create bool, 
 		}
 	}
 	fmt.Fprintln(a.stderr, "store:", describeStore(cfg))
-	store, err := server.OpenStore(ctx, cfg, log, !create)
+	store, err := server.OpenStore(ctx, cfg, log, server.OpenMode{MustExist: !create, NoMigrate: !migrate})
+	if errors.Is(err, sessiond.ErrSchemaOutdated) {
+		return nil, fmt.Errorf("%w: an older sessiond made it; run `sessiond migrate` with this build once every server "+
+			"runs it (a server older than a migration refuses to start on the migrated schema), or use the build your servers run", err)
+	}
 	if errors.Is(err, sessiond.ErrNotFound) {
 		// A PostgreSQL schema without sessiond's tables (a mistyped
 		// namespace): not created, as a SQLite file is not.

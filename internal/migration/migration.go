@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/sessiond/sessiond"
 )
 
 // Migration is one versioned schema change.
@@ -71,4 +73,22 @@ func Pending(all []Migration, applied []int) ([]Migration, error) {
 		}
 	}
 	return out, nil
+}
+
+// Current fails unless applied holds every migration of all, for a caller
+// that must not change the schema itself (a CLI command of a newer build
+// pointed at a store its servers still use). A schema behind this build
+// fails with an error matching sessiond.ErrSchemaOutdated that names the
+// pending migrations; a newer one fails as in Pending.
+func Current(all []Migration, applied []int) error {
+	pending, err := Pending(all, applied)
+	if err != nil || len(pending) == 0 {
+		return err
+	}
+	names := make([]string, len(pending))
+	for i, m := range pending {
+		names[i] = m.Name
+	}
+	return fmt.Errorf("%d migration(s) of this build not applied (%s): %w",
+		len(pending), strings.Join(names, ", "), sessiond.ErrSchemaOutdated)
 }

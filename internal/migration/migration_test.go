@@ -1,11 +1,13 @@
 package migration_test
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
 
+	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/migration"
 )
 
@@ -55,5 +57,43 @@ func TestPending(t *testing.T) {
 	}
 	if _, err := migration.Pending(all, []int{1, 11}); err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Errorf("Pending(applied 11 of 10) = %v; want an error saying the schema is newer", err)
+	}
+}
+
+func TestCurrent(t *testing.T) {
+	all := []migration.Migration{{Version: 1, Name: "0001_a.sql"}, {Version: 2, Name: "0002_b.sql"}, {Version: 10, Name: "0010_c.sql"}}
+	for _, c := range []struct {
+		name     string
+		applied  []int
+		outdated bool     // the error matches sessiond.ErrSchemaOutdated
+		names    []string // pending migrations the error must name
+		err      string   // another error, by a part of its text
+	}{
+		{name: "UpToDate", applied: []int{10, 2, 1}},
+		{name: "UnknownOlder", applied: []int{1, 2, 5, 10}},
+		{name: "Fresh", outdated: true, names: []string{"0001_a.sql", "0002_b.sql", "0010_c.sql"}},
+		{name: "OneBehind", applied: []int{1, 2}, outdated: true, names: []string{"0010_c.sql"}},
+		{name: "Gap", applied: []int{1, 10}, outdated: true, names: []string{"0002_b.sql"}},
+		{name: "Newer", applied: []int{1, 2, 10, 11}, err: "newer"},
+	} {
+		err := migration.Current(all, c.applied)
+		switch {
+		case c.err != "":
+			if err == nil || !strings.Contains(err.Error(), c.err) || errors.Is(err, sessiond.ErrSchemaOutdated) {
+				t.Errorf("%s: Current(%v) = %v; want an error saying %q, not ErrSchemaOutdated", c.name, c.applied, err, c.err)
+			}
+		case c.outdated:
+			if !errors.Is(err, sessiond.ErrSchemaOutdated) {
+				t.Errorf("%s: Current(%v) = %v; want ErrSchemaOutdated", c.name, c.applied, err)
+				continue
+			}
+			for _, n := range c.names {
+				if !strings.Contains(err.Error(), n) {
+					t.Errorf("%s: Current(%v) = %v; want it to name %s", c.name, c.applied, err, n)
+				}
+			}
+		case err != nil:
+			t.Errorf("%s: Current(%v) = %v; want nil", c.name, c.applied, err)
+		}
 	}
 }

@@ -15,11 +15,20 @@ import (
 	"github.com/sessiond/sessiond/sqlitestore"
 )
 
+// OpenMode is how a caller of OpenStore may treat the store it opens.
+type OpenMode struct {
+	// MustExist: a PostgreSQL schema without sessiond's tables is refused
+	// (sessiond.ErrNotFound) instead of created; the caller checks a
+	// SQLite file itself, and Redis creates nothing on open.
+	MustExist bool
+	// NoMigrate: a SQL schema behind this build is refused
+	// (sessiond.ErrSchemaOutdated) instead of migrated. Redis has no schema.
+	NoMigrate bool
+}
+
 // OpenStore opens the backend cfg names. This switch is the one place that
-// picks a store. With mustExist, a PostgreSQL schema without sessiond's
-// tables is refused (sessiond.ErrNotFound) instead of created; the caller
-// checks a SQLite file itself, and Redis creates nothing on open.
-func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, mustExist bool) (sessiond.Store, error) {
+// picks a store.
+func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, mode OpenMode) (sessiond.Store, error) {
 	switch cfg.Store.Driver {
 	case "memory":
 		log.Warn("store driver memory: every session is lost when the process exits")
@@ -32,10 +41,10 @@ func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, mustExi
 			}
 			path = filepath.Join(cfg.Server.DataDir, "sessiond.db")
 		}
-		return sqlitestore.New(ctx, path, sqlitestore.Options{Logger: log})
+		return sqlitestore.New(ctx, path, sqlitestore.Options{Logger: log, NoMigrate: mode.NoMigrate})
 	case "postgres":
 		return pgstore.New(ctx, cfg.Store.DSN, pgstore.Options{Schema: cfg.Store.Namespace, Logger: log, WriteGroups: cfg.Store.WriteGroups,
-			MustExist: mustExist})
+			MustExist: mode.MustExist, NoMigrate: mode.NoMigrate})
 	case "redis":
 		return redisstore.New(ctx, cfg.Store.DSN, redisstore.Options{Prefix: cfg.Store.Namespace, Logger: log,
 			ClientCache: cfg.Store.ClientCache.Std()})

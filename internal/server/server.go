@@ -90,7 +90,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		return err
 	}
 
-	store, err := OpenStore(ctx, cfg, log, false)
+	store, err := OpenStore(ctx, cfg, log, OpenMode{})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
