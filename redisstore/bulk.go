@@ -994,24 +994,20 @@ func (s *Store) revokedSince(ctx context.Context, since time.Time) ([]string, er
 	for _, m := range members {
 		seen[m] = struct{}{}
 	}
-	var cursor uint64
-	for {
-		e, err := s.client.Do(ctx, s.client.B().Zscan().Key(s.expKey).Cursor(cursor).Count(revocationsScan).Build()).AsScanEntry()
-		if err != nil {
-			return nil, err
-		}
-		for i := 0; i+1 < len(e.Elements); i += 2 {
-			if _, ok := seen[e.Elements[i]]; !ok {
-				seen[e.Elements[i]] = struct{}{}
-				members = append(members, e.Elements[i])
+	// A session whose absolute expiry is not after since was over before
+	// any revocation at or after since, so the walk starts there.
+	err = s.livePages(ctx, since, revocationsScan, func(page []string, _ bool) bool {
+		for _, m := range page {
+			if _, ok := seen[m]; !ok {
+				seen[m] = struct{}{}
+				members = append(members, m)
 			}
 		}
-		if cursor = e.Cursor; cursor == 0 {
-			return members, nil
-		}
-	}
+		return true
+	})
+	return members, err
 }
 
-// revocationsScan is the COUNT of each ZSCAN of the expiry index by
+// revocationsScan is the page size of the walk of the expiry index by
 // Revocations after a bulk revocation.
 const revocationsScan = 5000
