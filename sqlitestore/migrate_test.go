@@ -4,6 +4,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -198,8 +200,19 @@ func TestNew_NoMigrate(t *testing.T) {
 		t.Errorf("schema_migrations has %d rows after a refused open; want %d (unchanged)", got, len(all)-1)
 	}
 
-	// A file no sessiond has opened gains no table.
+	// A file that is not there is not created, and an empty one (made by
+	// hand, or by an earlier sqlite3 command) gains no table.
+	missing := filepath.Join(dir, "missing", "s.db")
+	if _, err := New(ctx, missing, Options{NoMigrate: true}); !errors.Is(err, sessiond.ErrSchemaOutdated) {
+		t.Errorf("New(NoMigrate) on a missing file = %v; want ErrSchemaOutdated", err)
+	}
+	if _, err := os.Stat(filepath.Dir(missing)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("New(NoMigrate) on a missing file made its directory (%v); want nothing created", err)
+	}
 	empty := filepath.Join(dir, "empty.db")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := New(ctx, empty, Options{NoMigrate: true}); !errors.Is(err, sessiond.ErrSchemaOutdated) {
 		t.Errorf("New(NoMigrate) on an empty file = %v; want ErrSchemaOutdated", err)
 	}

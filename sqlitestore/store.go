@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
@@ -106,6 +107,13 @@ func newStore(ctx context.Context, path string, opts Options, ckpt checkpointing
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: open: %w", err)
+	}
+	if opts.NoMigrate {
+		// Nothing may be created: a file that is not there has every
+		// migration pending.
+		if _, err := os.Stat(abs); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("sqlitestore: open: %s does not exist: %w", abs, sessiond.ErrSchemaOutdated)
+		}
 	}
 	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
 		return nil, fmt.Errorf("sqlitestore: open: %w", err)

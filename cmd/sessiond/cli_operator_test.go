@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -466,4 +467,51 @@ func TestCLI_LeavesOlderSchemaAlone(t *testing.T) {
 			return n
 		})
 	})
+}
+
+// TestServe_ManualMigrations: with store.migrate manual, serve creates and
+// migrates nothing: it refuses a missing store or one behind its build,
+// naming sessiond migrate, and serves once migrate has run.
+func TestServe_ManualMigrations(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	env := []string{"SESSIOND_STORE_MIGRATE=manual"}
+	refused := func(want string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, binary(t), "serve", "--listen", "127.0.0.1:0", "--data", data)
+		cmd.Env = append(cleanEnv(), env...)
+		out, err := cmd.CombinedOutput()
+		if err == nil || ctx.Err() != nil || !strings.Contains(string(out), "sessiond migrate") || !strings.Contains(string(out), want) {
+			t.Fatalf("serve with store.migrate manual = %v (context %v), output %q; want a refusal naming %q and sessiond migrate", err, ctx.Err(), out, want)
+		}
+	}
+	refused("does not exist")
+	if _, err := os.Stat(data); !os.IsNotExist(err) {
+		t.Fatalf("serve with store.migrate manual made %s (%v); want nothing created", data, err)
+	}
+	if _, errOut, code := runCLI(t, []string{"SESSIOND_DATA=" + data}, "migrate", "--create"); code != 0 {
+		t.Fatalf("migrate --create = exit %d, %q", code, errOut)
+	}
+	n := startNode(t, nodeConfig{dataDir: data, env: env})
+	if resp, err := http.Get(n.url + "/readyz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /readyz after migrate = %v, %v; want 200", resp, err)
+	}
+	n.stop()
+
+	// As if a newer build were deployed: its last migration not applied.
+	db, err := sql.Open("sqlite", filepath.Join(data, "sessiond.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var last int
+	if err := db.QueryRow("DELETE FROM schema_migrations WHERE version = (SELECT max(version) FROM schema_migrations) RETURNING version").Scan(&last); err != nil {
+		t.Fatal(err)
+	}
+	refused(fmt.Sprintf("%04d_", last))
+	var n2 int
+	if err := db.QueryRow("SELECT count(*) FROM schema_migrations WHERE version = ?", last).Scan(&n2); err != nil || n2 != 0 {
+		t.Errorf("migration %d recorded %d times after the refusal (%v); want 0: serve must not migrate", last, n2, err)
+	}
 }

@@ -32,10 +32,11 @@ keys), is an error unless --create is given, so a wrong working directory
 or a missing variable cannot silently give you keys no server uses. The
 memory driver is refused: a memory store lives only inside one process.
 
-Only migrate (and serve) apply schema migrations. The other commands refuse
-a SQLite or PostgreSQL schema that lacks some of this build's migrations,
-so that a newer CLI cannot migrate a store under servers of an older build
-(which then refuse to start on it); with --create they create the schema.`
+Only migrate (and serve, unless store.migrate is manual) apply schema
+migrations. The other commands refuse a SQLite or PostgreSQL schema that
+lacks some of this build's migrations, so that a newer CLI cannot migrate
+a store under servers of an older build (which then refuse to start on
+it); with --create they create the schema.`
 
 // errNoStore: the configured store does not exist and --create was not given.
 var errNoStore = errors.New("no store")

@@ -119,7 +119,18 @@ type Store struct {
 	// WriteGroups: postgres only, the group commits in flight at once;
 	// 0 picks one per two CPUs, from 1 to 4 (pgstore.Options.WriteGroups).
 	WriteGroups int `yaml:"write_groups"`
+	// Migrate: sqlite and postgres, whether serve applies the schema
+	// migrations of its build at start ("auto") or refuses a schema that
+	// lacks one ("manual"), for deployments that migrate as a step of
+	// their own (`sessiond migrate`).
+	Migrate string `yaml:"migrate"`
 }
+
+// Store.Migrate values.
+const (
+	MigrateAuto   = "auto"
+	MigrateManual = "manual"
+)
 
 // LifetimeSettings are the lifetimes as written in the file. Access and
 // Refresh are zero when the preset's value applies; Config.Lifetimes
@@ -304,7 +315,7 @@ func Default() Config {
 			ShutdownTimeout:   Duration(20 * time.Second),
 			MaxBodyBytes:      65536,
 		},
-		Store: Store{Driver: "sqlite"},
+		Store: Store{Driver: "sqlite", Migrate: MigrateAuto},
 		Lifetime: LifetimeSettings{
 			Idle:          Duration(sessiond.DefaultIdle),
 			Absolute:      Duration(sessiond.DefaultAbsolute),

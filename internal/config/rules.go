@@ -1250,6 +1250,30 @@ var rules = sortedByID([]Rule{
 		},
 	},
 	{
+		ID: "SD-STORE-008", Severity: SeverityError,
+		Title:     "unknown store.migrate",
+		Rationale: "serve must know whether to migrate the schema at start or to refuse one that lacks a migration; any other value is a typo that would leave it guessing.",
+		Fix:       "set store.migrate to auto (the default: serve migrates at start) or manual (run sessiond migrate as a deployment step)",
+		Check: func(in Input) []Issue {
+			if m := in.Config.Store.Migrate; m != MigrateAuto && m != MigrateManual {
+				return []Issue{issue("store.migrate", "store.migrate is %q; want auto or manual", m)}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-STORE-009", Severity: SeverityWarning,
+		Title:     "store.migrate manual for a store without migrations",
+		Rationale: "Only the SQLite and PostgreSQL stores have a schema to migrate; for memory and redis the key does nothing, though the operator who set it expects a migration step.",
+		Fix:       "remove store.migrate, or use the sqlite or postgres driver",
+		Check: func(in Input) []Issue {
+			if s := in.Config.Store; s.Migrate == MigrateManual && (s.Driver == "memory" || s.Driver == "redis") {
+				return []Issue{issue("store.migrate", "store.migrate is manual but store.driver is %s, which has no schema migrations", s.Driver)}
+			}
+			return nil
+		},
+	},
+	{
 		ID: "SD-STORE-005", Severity: SeverityInfo,
 		Title:     "the security event log held in Redis memory for weeks",
 		Rationale: "On Redis every event lives in memory for events.retention: about 1.8 KB for each refresh and 3.9 KB for each login from a browser (docs/redisstore.md, Memory), so a busy deployment's event log, not its sessions, sets how much memory Redis needs; a Redis that runs out refuses writes or evicts keys.",

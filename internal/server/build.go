@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 
 	"github.com/sessiond/sessiond"
@@ -36,11 +35,10 @@ func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, mode Op
 	case "sqlite", "":
 		path := cfg.Store.DSN
 		if path == "" {
-			if err := os.MkdirAll(cfg.Server.DataDir, 0o700); err != nil {
-				return nil, fmt.Errorf("data directory: %w", err)
-			}
 			path = filepath.Join(cfg.Server.DataDir, "sessiond.db")
 		}
+		// sqlitestore.New makes the file's directory, mode 0700, unless
+		// NoMigrate: then it creates nothing.
 		return sqlitestore.New(ctx, path, sqlitestore.Options{Logger: log, NoMigrate: mode.NoMigrate})
 	case "postgres":
 		return pgstore.New(ctx, cfg.Store.DSN, pgstore.Options{Schema: cfg.Store.Namespace, Logger: log, WriteGroups: cfg.Store.WriteGroups,

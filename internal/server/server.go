@@ -90,7 +90,10 @@ func Run(ctx context.Context, o Options) (err error) {
 		return err
 	}
 
-	store, err := OpenStore(ctx, cfg, log, OpenMode{})
+	store, err := OpenStore(ctx, cfg, log, OpenMode{NoMigrate: cfg.Store.Migrate == config.MigrateManual})
+	if errors.Is(err, sessiond.ErrSchemaOutdated) {
+		return fmt.Errorf("open store: %w: store.migrate is manual; run `sessiond migrate` with this build first", err)
+	}
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
