@@ -92,7 +92,7 @@ func Run(ctx context.Context, o Options) (err error) {
 
 	store, err := OpenStore(ctx, cfg, log, OpenMode{NoMigrate: cfg.Store.Migrate == config.MigrateManual})
 	if errors.Is(err, sessiond.ErrSchemaOutdated) {
-		return fmt.Errorf("open store: %w: store.migrate is manual; run `sessiond migrate` with this build first", err)
+		return fmt.Errorf("open store: %w: store.migrate is manual; run `sessiond migrate` with this build first (with --create for a new store)", err)
 	}
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
