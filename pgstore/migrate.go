@@ -17,9 +17,7 @@ var migrationFS embed.FS
 // mustExist fails, matching sessiond.ErrNotFound, unless the store's
 // schema holds sessiond's migration table (Options.MustExist).
 func (s *Store) mustExist(ctx context.Context) error {
-	var found bool
-	err := s.pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL",
-		pgx.Identifier{s.schema, "schema_migrations"}.Sanitize()).Scan(&found)
+	found, err := s.hasMigrations(ctx)
 	if err != nil {
 		return s.translate("open", err)
 	}
@@ -27,6 +25,15 @@ func (s *Store) mustExist(ctx context.Context) error {
 		return fmt.Errorf("pgstore: open: schema %q holds no sessiond tables: %w", s.schema, sessiond.ErrNotFound)
 	}
 	return nil
+}
+
+// hasMigrations reports whether the schema holds schema_migrations,
+// without creating the schema or the table.
+func (s *Store) hasMigrations(ctx context.Context) (bool, error) {
+	var found bool
+	err := s.pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL",
+		pgx.Identifier{s.schema, "schema_migrations"}.Sanitize()).Scan(&found)
+	return found, err
 }
 
 // checkCurrent fails unless the schema holds every embedded migration
@@ -37,13 +44,11 @@ func (s *Store) checkCurrent(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("pgstore: migrate: %w", err)
 	}
-	table := pgx.Identifier{s.schema, "schema_migrations"}.Sanitize()
 	var versions []int
-	var found bool
-	err = s.pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", table).Scan(&found)
+	found, err := s.hasMigrations(ctx)
 	if err == nil && found {
 		var rows pgx.Rows
-		if rows, err = s.pool.Query(ctx, "SELECT version FROM "+table); err == nil {
+		if rows, err = s.pool.Query(ctx, "SELECT version FROM "+pgx.Identifier{s.schema, "schema_migrations"}.Sanitize()); err == nil {
 			versions, err = pgx.CollectRows(rows, pgx.RowTo[int])
 		}
 	}
