@@ -374,7 +374,8 @@ func TestCLI_RefusesToCreateSchema(t *testing.T) {
 // TestCLI_LeavesOlderSchemaAlone: keys and apikey of a newer build refused
 // nothing and migrated a schema an older build had made, after which that
 // build's servers refuse to restart on it. They now refuse, name the
-// migrations they lack and change nothing; migrate brings it up to date.
+// migrations they lack and change nothing, as migrate --check does;
+// migrate brings it up to date.
 func TestCLI_LeavesOlderSchemaAlone(t *testing.T) {
 	// older builds a schema with every migration of a store package but
 	// the last, and returns that one's name.
@@ -395,7 +396,7 @@ func TestCLI_LeavesOlderSchemaAlone(t *testing.T) {
 	check := func(t *testing.T, env []string, last string, count func() int) {
 		t.Helper()
 		before := count()
-		for _, args := range [][]string{{"keys", "list"}, {"keys", "rotate"}, {"apikey", "create", "--name", "x"}, {"apikey", "list"}} {
+		for _, args := range [][]string{{"keys", "list"}, {"keys", "rotate"}, {"apikey", "create", "--name", "x"}, {"apikey", "list"}, {"migrate", "--check"}} {
 			out, errOut, code := runCLI(t, env, args...)
 			if code == 0 || out != "" || !strings.Contains(errOut, last) || !strings.Contains(errOut, "sessiond migrate") {
 				t.Errorf("sessiond %v on a schema without %s = exit %d, stdout %q, stderr %q; want a failure naming it and sessiond migrate", args, last, code, out, errOut)
@@ -406,6 +407,12 @@ func TestCLI_LeavesOlderSchemaAlone(t *testing.T) {
 		}
 		if _, errOut, code := runCLI(t, env, "migrate"); code != 0 || count() != before+1 {
 			t.Fatalf("migrate = exit %d, %q, %d rows; want success and %d", code, errOut, count(), before+1)
+		}
+		if out, errOut, code := runCLI(t, env, "migrate", "--check"); code != 0 || !strings.Contains(out, "no migration pending") {
+			t.Errorf("migrate --check after migrate = exit %d, %q %q; want success", code, out, errOut)
+		}
+		if _, errOut, code := runCLI(t, env, "migrate", "--check", "--create"); code != 2 {
+			t.Errorf("migrate --check --create = exit %d, %q; want 2 (usage)", code, errOut)
 		}
 		if out, errOut, code := runCLI(t, env, "keys", "list", "--create"); code != 0 || strings.Count(out, "\n") != 2 {
 			t.Errorf("keys list --create after migrate = exit %d, %q %q; want one new key", code, out, errOut)

@@ -54,26 +54,35 @@ func (a *app) configCmd() *cobra.Command {
 }
 
 func (a *app) migrateCmd() *cobra.Command {
-	var create bool
+	var create, check bool
 	cmd := &cobra.Command{
 		Use:   "migrate",
 		Short: "Apply the store's schema migrations and exit",
-		Long:  "Apply the store's schema migrations and exit (serve also applies them at start).\n" + storeHelp,
-		Args:  cobra.NoArgs,
+		Long: "Apply the store's schema migrations and exit (serve also applies them at start, unless\n" +
+			"store.migrate is manual). With --check, change nothing: exit 0 if no migration of this\n" +
+			"build is pending, 1 naming those that are (for a release pipeline deciding whether to\n" +
+			"run migrate before a rollout).\n" + storeHelp,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, _, err := a.loadConfig()
 			if err != nil {
 				return err
 			}
-			store, err := a.openExisting(cmd.Context(), cfg, create, true, slog.New(slog.NewTextHandler(a.stderr, nil)))
+			store, err := a.openExisting(cmd.Context(), cfg, create, !check, slog.New(slog.NewTextHandler(a.stderr, nil)))
 			if err != nil {
 				return err
 			}
 			defer store.Close()
-			_, err = fmt.Fprintf(a.stdout, "migrations applied (%s)\n", describeStore(cfg))
+			done := "migrations applied"
+			if check {
+				done = "no migration pending"
+			}
+			_, err = fmt.Fprintf(a.stdout, "%s (%s)\n", done, describeStore(cfg))
 			return err
 		},
 	}
 	cmd.Flags().BoolVar(&create, "create", false, "create the store if it does not exist")
+	cmd.Flags().BoolVar(&check, "check", false, "change nothing: fail if a migration of this build is pending")
+	cmd.MarkFlagsMutuallyExclusive("create", "check")
 	return cmd
 }

@@ -114,7 +114,7 @@ func inheritHelp(cmd *cobra.Command, tail string) {
 func isUsage(err error) bool {
 	msg := err.Error()
 	for _, s := range []string{"unknown command", "unknown flag", "unknown shorthand", "accepts ", "requires at least",
-		"flag needs an argument", "invalid argument", "required flag"} {
+		"flag needs an argument", "invalid argument", "required flag", "none of the others can be"} {
 		if strings.Contains(msg, s) {
 			return true
 		}
