@@ -122,7 +122,7 @@ type Store struct {
 	// Migrate: sqlite and postgres, whether serve applies the schema
 	// migrations of its build at start ("auto") or refuses a schema that
 	// lacks one ("manual"), for deployments that migrate as a step of
-	// their own (`sessiond migrate`).
+	// their own (`sessiond migrate`). Empty means auto.
 	Migrate string `yaml:"migrate"`
 }
 

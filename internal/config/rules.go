@@ -1255,7 +1255,7 @@ var rules = sortedByID([]Rule{
 		Rationale: "serve must know whether to migrate the schema at start or to refuse one that lacks a migration; any other value is a typo that would leave it guessing.",
 		Fix:       "set store.migrate to auto (the default: serve migrates at start) or manual (run sessiond migrate as a deployment step)",
 		Check: func(in Input) []Issue {
-			if m := in.Config.Store.Migrate; m != MigrateAuto && m != MigrateManual {
+			if m := in.Config.Store.Migrate; m != "" && m != MigrateAuto && m != MigrateManual {
 				return []Issue{issue("store.migrate", "store.migrate is %q; want auto or manual", m)}
 			}
 			return nil
