@@ -2,6 +2,9 @@ package redisstore_test
 
 import (
 	"context"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,6 +46,24 @@ func TestStore_RedisCluster(t *testing.T) {
 		})
 	})
 	t.Run("PendingRecords", func(t *testing.T) { testPendingRecords(t, open(t, redisstore.Options{})) })
+	t.Run("Persistence", func(t *testing.T) {
+		// Every node the client knows: the masters, and replicas once it
+		// has met them. The test cluster keeps nothing on disk.
+		ps, err := open(t, redisstore.Options{}).Persistence(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, port := range cluster.Masters() {
+			if !slices.ContainsFunc(ps, func(p redisstore.Persistence) bool { return strings.HasSuffix(p.Addr, ":"+strconv.Itoa(port)) }) {
+				t.Errorf("Persistence() = %+v; want master :%d among them", ps, port)
+			}
+		}
+		for _, p := range ps {
+			if p.Kept() {
+				t.Errorf("Persistence() = %+v; want nothing kept on the test cluster's nodes", p)
+			}
+		}
+	})
 	t.Run("RevocationNotifier", func(t *testing.T) {
 		sessiondtest.TestRevocationNotifier(t, func(t *testing.T) sessiond.Store { return open(t, redisstore.Options{}) },
 			func(t *testing.T, st sessiond.Store) sessiond.Store {

@@ -97,7 +97,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
-	warnConnectionBudget(ctx, store, log)
+	warnStoreSettings(ctx, store, log)
 	// One ordered teardown for every way out of Run: see shutdown.go.
 	bgLoops := newBackground()
 	down := &shutdown{log: log, grace: cfg.Server.ShutdownTimeout.Std(), bg: bgLoops, store: store}

@@ -1,0 +1,64 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/pgstore"
+	"github.com/sessiond/sessiond/redisstore"
+)
+
+// warnStoreSettings warns at start about settings of the store's server
+// that work until the day they do not: a PostgreSQL that cannot give every
+// node its pool, a Redis that keeps nothing across a restart. It only
+// reads; a setting it cannot read is skipped.
+func warnStoreSettings(ctx context.Context, store sessiond.Store, log *slog.Logger) {
+	switch st := store.(type) {
+	case *pgstore.Store:
+		warnConnectionBudget(ctx, st, log)
+	case *redisstore.Store:
+		warnRedisPersistence(ctx, st, log)
+	}
+}
+
+// listenerConns is the most connections a node holds outside its pool:
+// the feed's listener, and the SSF transmitter's.
+const listenerConns = 2
+
+// warnConnectionBudget warns when PostgreSQL, with the connections other
+// clients hold now, leaves less room than this node's pool and listeners
+// may open. Nodes added one by one each start fine and then fail under
+// load with "too many clients"; the warning names the numbers while the
+// operator is still watching the rollout.
+func warnConnectionBudget(ctx context.Context, pg *pgstore.Store, log *slog.Logger) {
+	b, err := pg.ConnectionBudget(ctx)
+	if err != nil {
+		log.Debug("pgstore: connection budget not read", "err", err)
+		return
+	}
+	if b.Room() < b.Pool+listenerConns {
+		log.Warn("pgstore: PostgreSQL may have too few connections left for this node: under load its requests would fail with store_unavailable; "+
+			"set pool_max_conns in store.dsn on every node, or raise max_connections",
+			"max_connections", b.MaxConnections, "reserved", b.Reserved, "other_clients", b.Others, "room", b.Room(),
+			"pool_max_conns", b.Pool, "listeners", listenerConns)
+	}
+}
+
+// warnRedisPersistence warns for each Redis node that neither snapshots
+// nor keeps an append-only file: its restart loses every session and the
+// signing and API keys, and every user must log in again.
+func warnRedisPersistence(ctx context.Context, rs *redisstore.Store, log *slog.Logger) {
+	nodes, err := rs.Persistence(ctx)
+	if err != nil {
+		log.Debug("redisstore: persistence not checked (CONFIG GET refused?)", "err", err)
+		return
+	}
+	for _, n := range nodes {
+		if !n.Kept() {
+			log.Warn("redisstore: Redis keeps nothing across a restart (save is empty, appendonly no): a restart loses every session, "+
+				"the signing keys and the API keys; enable RDB snapshots or the append-only file (docs/redisstore.md, \"Failure behaviour\")",
+				"addr", n.Addr)
+		}
+	}
+}
