@@ -41,7 +41,9 @@ func (s *Store) Persistence(ctx context.Context) ([]Persistence, error) {
 		for i, r := range res {
 			m, err := r.AsStrMap()
 			if err != nil {
-				return nil, fmt.Errorf("redisstore: persistence of %s: %w", addr, err)
+				// %v: no rueidis type escapes the store; a refused
+				// CONFIG is not a store outage either.
+				return nil, fmt.Errorf("redisstore: persistence of %s: %v", addr, err)
 			}
 			if i == 0 {
 				p.RDB = strings.TrimSpace(m["save"]) != ""

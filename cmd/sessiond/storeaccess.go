@@ -131,8 +131,8 @@ func (a *app) openExisting(ctx context.Context, cfg config.Config, create, migra
 	fmt.Fprintln(a.stderr, "store:", describeStore(cfg))
 	store, err := server.OpenStore(ctx, cfg, log, server.OpenMode{MustExist: !create, NoMigrate: !migrate})
 	if errors.Is(err, sessiond.ErrSchemaOutdated) {
-		return nil, fmt.Errorf("%w: an older sessiond made it; run `sessiond migrate` with this build once every server "+
-			"runs it (a server older than a migration refuses to start on the migrated schema), or use the build your servers run", err)
+		return nil, fmt.Errorf("%w: an older sessiond made it; run `sessiond migrate` with this build as a step of the upgrade "+
+			"(a server older than a migration refuses to start on the migrated schema), or use the build your servers run", err)
 	}
 	if errors.Is(err, sessiond.ErrNotFound) {
 		// A PostgreSQL schema without sessiond's tables (a mistyped
