@@ -2,6 +2,7 @@ package sqlitestore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -44,4 +45,42 @@ func ExampleNew() {
 	}
 	fmt.Println(got.Subject, got.ExpiresAt)
 	// Output: alice 2030-01-01 17:00:00 +0000 UTC
+}
+
+// A tool that must not change the schema under running servers opens the
+// store with NoMigrate: a file that lacks migrations of this build (here,
+// one no sessiond has made) is refused, and nothing is created.
+func ExampleOptions_noMigrate() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "sessiond-example")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "sessions.db")
+
+	_, err = sqlitestore.New(ctx, path, sqlitestore.Options{NoMigrate: true})
+	fmt.Println(errors.Is(err, sessiond.ErrSchemaOutdated))
+	_, statErr := os.Stat(path)
+	fmt.Println(os.IsNotExist(statErr))
+
+	// Migrated once (sessiond migrate, or serve), it opens.
+	st, err := sqlitestore.New(ctx, path, sqlitestore.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	st.Close()
+	st, err = sqlitestore.New(ctx, path, sqlitestore.Options{NoMigrate: true})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer st.Close()
+	fmt.Println(st.Ping(ctx))
+	// Output:
+	// true
+	// true
+	// <nil>
 }
