@@ -26,9 +26,10 @@ func warnStoreSettings(ctx context.Context, store sessiond.Store, log *slog.Logg
 // the feed's listener, and the SSF transmitter's.
 const listenerConns = 2
 
-// warnConnectionBudget warns when PostgreSQL, with the connections other
-// clients hold now, leaves less room than this node's pool and listeners
-// may open. Nodes added one by one each start fine and then fail under
+// warnConnectionBudget warns when PostgreSQL's limits (max_connections,
+// the role's and the database's CONNECTION LIMIT), with the connections
+// other clients hold now, leave less room than this node's pool and
+// listeners may open. Nodes added one by one each start fine and then fail under
 // load with "too many clients"; the warning names the numbers while the
 // operator is still watching the rollout.
 func warnConnectionBudget(ctx context.Context, pg *pgstore.Store, log *slog.Logger) {
@@ -39,9 +40,10 @@ func warnConnectionBudget(ctx context.Context, pg *pgstore.Store, log *slog.Logg
 	}
 	if b.Room() < b.Pool+listenerConns {
 		log.Warn("pgstore: PostgreSQL may have too few connections left for this node: under load its requests would fail with store_unavailable; "+
-			"set pool_max_conns in store.dsn on every node, or raise max_connections",
-			"max_connections", b.MaxConnections, "reserved", b.Reserved, "other_clients", b.Others, "room", b.Room(),
-			"pool_max_conns", b.Pool, "listeners", listenerConns)
+			"set pool_max_conns in store.dsn on every node, or raise max_connections (or the role's or database's CONNECTION LIMIT)",
+			"max_connections", b.MaxConnections, "reserved", b.Reserved, "other_clients", b.Others,
+			"role_limit", b.RoleLimit, "role_others", b.RoleOthers, "database_limit", b.DatabaseLimit, "database_others", b.DatabaseOthers,
+			"room", b.Room(), "pool_max_conns", b.Pool, "listeners", listenerConns)
 	}
 }
 
