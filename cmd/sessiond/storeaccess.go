@@ -36,7 +36,7 @@ Only migrate (and serve, unless store.migrate is manual) apply schema
 migrations. The other commands refuse a SQLite or PostgreSQL schema that
 lacks some of this build's migrations, so that a newer CLI cannot migrate
 a store under servers of an older build (which then refuse to start on
-it); with --create they create the schema.`
+it); with --create they create or migrate it.`
 
 // errNoStore: the configured store does not exist and --create was not given.
 var errNoStore = errors.New("no store")
