@@ -46,7 +46,7 @@ func (s *Sessions) Login(w http.ResponseWriter, r *http.Request, subject string,
 // LoginIssued is Login for a session created elsewhere (by the server's
 // API, for a login handed over with a one-time code): it revokes the
 // session the request carried, if it is another one, and sets the cookies
-// of iss.
+// of iss. If they cannot be set, iss is revoked, as in Login.
 func (s *Sessions) LoginIssued(w http.ResponseWriter, r *http.Request, iss *sessiond.Issued) error {
 	if tok, err := s.credential(r); err == nil {
 		if cur, err := s.m.Verify(r.Context(), tok, s.Client(r)); err != nil || cur.ID != iss.Session.ID {
@@ -56,6 +56,7 @@ func (s *Sessions) LoginIssued(w http.ResponseWriter, r *http.Request, iss *sess
 		}
 	}
 	if err := s.SetCookies(w, iss); err != nil {
+		s.abandon(r.Context(), iss)
 		return err
 	}
 	if !iss.Session.DeviceBound() {

@@ -8,6 +8,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -125,12 +126,18 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.mux.Serv
 // NewLoginCode stores the tokens of iss under a new single-use code, valid
 // for CodeLifetime, and returns the code and the relative URL the browser
 // is sent to (<prefix>/login?code=…), which answers 303 to returnTo
-// (default "/"). ErrBadReturnTo, ErrTooManyCodes.
+// (default "/"). ErrBadReturnTo, ErrTooManyCodes; a sessiond.ArgumentError
+// on claims when the tokens would not fit in a cookie.
 func (g *Gateway) NewLoginCode(ctx context.Context, iss *sessiond.Issued, returnTo string) (code sessiond.Secret, loginURL string, err error) {
 	if returnTo == "" {
 		returnTo = "/"
 	}
 	if returnTo, err = CleanReturnTo(returnTo); err != nil {
+		return "", "", err
+	}
+	// Refused now, to the backend, rather than at redemption, when the
+	// browser could only be told that its login failed.
+	if _, err := g.cookies(iss); err != nil {
 		return "", "", err
 	}
 	code, err = g.codes.issue(ctx, &pending{
@@ -148,7 +155,7 @@ func (g *Gateway) NewLoginCode(ctx context.Context, iss *sessiond.Issued, return
 // SetCookieValues returns the Set-Cookie header values that start iss in a
 // browser, for a backend that relays them itself.
 func (g *Gateway) SetCookieValues(iss *sessiond.Issued) ([]string, error) {
-	cookies, err := g.s.Cookies(iss)
+	cookies, err := g.cookies(iss)
 	if err != nil {
 		return nil, err
 	}
@@ -157,6 +164,19 @@ func (g *Gateway) SetCookieValues(iss *sessiond.Issued) ([]string, error) {
 		out[i] = c.String()
 	}
 	return out, nil
+}
+
+// cookies are the cookies of iss. Tokens too long for a cookie (a JWT
+// carries the session's claims, which the API accepts up to
+// sessiond.MaxClaimsBytes) are the caller's claims at fault: an
+// ArgumentError on claims, which the API answers with 400.
+func (g *Gateway) cookies(iss *sessiond.Issued) ([]*http.Cookie, error) {
+	cookies, err := g.s.Cookies(iss)
+	if errors.Is(err, httpsession.ErrCookieTooLarge) {
+		return nil, &sessiond.ArgumentError{Field: "claims",
+			Msg: "make a token too long for a browser cookie (" + err.Error() + "); send fewer claims with login_code or set_cookie"}
+	}
+	return cookies, err
 }
 
 // loginURL is the login page with return_to.

@@ -206,3 +206,56 @@ func TestNewLoginCode_BadReturnTo(t *testing.T) {
 		}
 	}
 }
+
+// TestHandoff_TokenTooLongForCookie: a session whose JWT (with its claims)
+// would not fit in a cookie gets neither a login code nor Set-Cookie
+// values: an ArgumentError on claims (the API's 400), told to the backend
+// that created it, not to the browser at redemption.
+func TestHandoff_TokenTooLongForCookie(t *testing.T) {
+	tests := []struct {
+		name     string
+		strategy sessiond.Strategy
+		claims   int
+		refused  bool
+	}{
+		{"hybrid, claims that fit", sessiond.StrategyHybrid, 1000, false},
+		{"hybrid, claims that do not", sessiond.StrategyHybrid, 3500, true},
+		{"jwt, claims that do not", sessiond.StrategyJWT, 3500, true},
+		{"database, the same claims", sessiond.StrategyDatabase, 3500, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, envOptions{strategy: tt.strategy})
+			claims := []byte(`{"groups":"` + strings.Repeat("g", tt.claims) + `"}`)
+			iss, err := e.m.Create(context.Background(), "alice", sessiond.CreateOptions{Claims: claims})
+			if err != nil {
+				t.Fatal(err)
+			}
+			refused := func(what string, err error) {
+				t.Helper()
+				var ae *sessiond.ArgumentError
+				switch {
+				case !tt.refused && err != nil:
+					t.Errorf("%s = %v; want nil", what, err)
+				case tt.refused && (!errors.As(err, &ae) || ae.Field != "claims" || !strings.Contains(ae.Msg, "4096")):
+					t.Errorf("%s = %v; want an ArgumentError on claims naming the 4096-byte limit", what, err)
+				}
+			}
+			code, u, err := e.g.NewLoginCode(context.Background(), iss, "/")
+			refused("NewLoginCode", err)
+			if tt.refused && (code != "" || u != "") {
+				t.Errorf("NewLoginCode refused but returned code %q, URL %q", code, u)
+			}
+			if !tt.refused {
+				if r := e.browser(t).do(http.MethodGet, u, ""); r.StatusCode != 303 {
+					t.Errorf("redeeming the code = %d; want 303", r.StatusCode)
+				}
+			}
+			values, err := e.g.SetCookieValues(iss)
+			refused("SetCookieValues", err)
+			if tt.refused && values != nil {
+				t.Errorf("SetCookieValues refused but returned %q", values)
+			}
+		})
+	}
+}

@@ -103,6 +103,40 @@ func TestGateway_Served(t *testing.T) {
 	}
 }
 
+// TestGateway_ClaimsTooLongForCookie: claims the API accepts but whose
+// access JWT would not fit in a browser cookie are refused to the backend
+// (400 naming claims), and the session created for them is not left live.
+func TestGateway_ClaimsTooLongForCookie(t *testing.T) {
+	base := runGateway(t, nil)
+	claims := `{"groups":"` + strings.Repeat("g", 3500) + `"}`
+	for _, handoff := range []string{`"login_code":true`, `"set_cookie":true`} {
+		var problem struct {
+			Code   string `json:"code"`
+			Detail string `json:"detail"`
+		}
+		body := `{"subject":"carol",` + handoff + `,"claims":` + claims + `}`
+		code := testenv.CallAPI(t, http.MethodPost, base+"/v1/sessions", gatewayKey, body, &problem)
+		if code != 400 || !strings.HasPrefix(problem.Detail, "claims:") || !strings.Contains(problem.Detail, "4096") {
+			t.Errorf("POST /v1/sessions with %s and claims too long for a cookie = %d %+v; want 400 naming claims and the 4096-byte limit", handoff, code, problem)
+		}
+	}
+	var list struct {
+		Sessions []struct {
+			ID string `json:"id"`
+		} `json:"sessions"`
+	}
+	apiGet(t, base+"/v1/subjects/carol/sessions", &list)
+	if len(list.Sessions) != 0 {
+		t.Errorf("live sessions of carol after the refused handoffs: %v; want none", list.Sessions)
+	}
+	// Without a handoff the same claims are fine: the API caller keeps the
+	// tokens, not a browser.
+	out := createWith(t, base, `{"subject":"carol","claims":`+claims+`}`)
+	if out["access_token"] == nil {
+		t.Errorf("create without a handoff = %v; want tokens", out)
+	}
+}
+
 // TestGateway_Disabled: without gateway.enabled there is no browser route
 // and the handoff flags are refused.
 func TestGateway_Disabled(t *testing.T) {
