@@ -256,6 +256,9 @@ func Run(ctx context.Context, o Options) (err error) {
 	if srv.TLSConfig, err = tlsConfig(cfg, log); err != nil {
 		return err
 	}
+	if srv.TLSConfig != nil {
+		srv.Handler = withHSTS(srv.Handler)
+	}
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

@@ -128,6 +128,45 @@ func TestRun_TLSReloadsCertificate(t *testing.T) {
 	}
 }
 
+// TestRun_HSTS: a node that serves TLS itself sends Strict-Transport-
+// Security on every answer, errors included (checklist 22); one on plain
+// HTTP never does (RFC 6797 §7.2).
+func TestRun_HSTS(t *testing.T) {
+	cfg := devConfig(t)
+	dir := t.TempDir()
+	cfg.Server.TLSCertFile, cfg.Server.TLSKeyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	pool := x509.NewCertPool()
+	pool.AddCert(writePair(t, 1, cfg.Server.TLSCertFile, cfg.Server.TLSKeyFile))
+	tlsNode := start(t, server.Options{Config: cfg})
+	plainNode := start(t, server.Options{Config: devConfig(t)})
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+
+	for _, tt := range []struct {
+		base, method, path string
+		want               string
+	}{
+		{"https://" + tlsNode.addr, http.MethodGet, "/healthz", "max-age=31536000; includeSubDomains"},
+		{"https://" + tlsNode.addr, http.MethodPost, "/v1/sessions", "max-age=31536000; includeSubDomains"}, // 401: no API key
+		{"https://" + tlsNode.addr, http.MethodGet, "/no-such-path", "max-age=31536000; includeSubDomains"},
+		{"http://" + plainNode.addr, http.MethodGet, "/healthz", ""},
+		{"http://" + plainNode.addr, http.MethodPost, "/v1/sessions", ""},
+	} {
+		req, err := http.NewRequest(tt.method, tt.base+tt.path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s%s: %v", tt.method, tt.base, tt.path, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if got := resp.Header.Get("Strict-Transport-Security"); got != tt.want {
+			t.Errorf("%s %s%s (%d): Strict-Transport-Security %q; want %q", tt.method, tt.base, tt.path, resp.StatusCode, got, tt.want)
+		}
+	}
+}
+
 // TestRun_TLSBadFiles: a missing or unreadable pair stops the server at
 // start instead of serving plain HTTP.
 func TestRun_TLSBadFiles(t *testing.T) {
