@@ -50,7 +50,8 @@ func (f *databaseFlow) verify(ctx context.Context, access Secret, now time.Time)
 		return Session{}, Client{}, fmt.Errorf("sessiond: verify: %w", ErrInvalidToken)
 	}
 	if err := s.Check(now); err != nil {
-		return Session{}, Client{}, fmt.Errorf("sessiond: verify: %w", err)
+		// The session comes back with the error for EventSessionExpired.
+		return *s, Client{}, fmt.Errorf("sessiond: verify: %w", err)
 	}
 	if f.marks.revoked(s.Subject, s.CreatedAt) {
 		return Session{}, Client{}, fmt.Errorf("sessiond: verify: %w", ErrRevoked)

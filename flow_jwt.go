@@ -58,8 +58,8 @@ func (f *jwtFlow) checkRefresh(_ context.Context, refresh Secret, now time.Time)
 		var named refreshGrant
 		if errors.Is(err, ErrExpired) && c.Strategy == StrategyJWT {
 			// Expired, but signed by us: it names its session (for the
-			// failed-refresh limit).
-			named.session = Session{ID: c.SessionID, Subject: c.Subject}
+			// failed-refresh limit and EventSessionExpired).
+			named.session = Session{ID: c.SessionID, Subject: c.Subject, Strategy: StrategyJWT, ExpiresAt: c.SessionExpiresAt}
 		}
 		return named, fmt.Errorf("sessiond: refresh: %w", err)
 	}

@@ -105,7 +105,8 @@ type Manager struct {
 	kick chan struct{} // asks the watermark loop to reload now (coalesced)
 
 	fails   refreshLimit  // failed refreshes per subject
-	unknown unknownTokens // throttles EventUnknownToken
+	unknown eventThrottle // EventUnknownToken
+	expired eventThrottle // EventSessionExpired
 }
 
 // New checks opts, rebuilds the revoked-session set from the store (hybrid)
@@ -132,6 +133,8 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		onVerify: o.VerifyObserver,
 		log:      o.Logger,
 		fails:    newRefreshLimit(o),
+		unknown:  eventThrottle{window: unknownTokenWindow, perKey: unknownTokenPerIP, max: unknownTokenMax},
+		expired:  eventThrottle{window: expiredWindow, perKey: expiredPerSession, max: expiredMax},
 	}
 	m.marks.meta, _ = o.Store.(MetaStore)
 	m.marks.keep = o.Lifetimes.Refresh

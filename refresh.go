@@ -48,6 +48,7 @@ func (m *Manager) RefreshChecked(ctx context.Context, refresh Secret, client Cli
 			// No session holds the token: not one issued here.
 			m.noteUnknown(ctx, StageRefresh, client, err)
 		}
+		m.noteExpired(ctx, StageRefresh, &g.session, client, err, now)
 		return nil, m.refreshFailed(ctx, &g.session, err, now)
 	}
 	s := &g.session

@@ -36,31 +36,33 @@ const (
 	unknownTokenMax    = 60 // events per reason per window over all IPs
 )
 
-// unknownTokens throttles EventUnknownToken: the first unknown token of a
-// reason from an IP in a window is reported, the rest of the window's are
-// not.
-type unknownTokens struct {
+// eventThrottle bounds one kind of event per node: in each window, at most
+// perKey events for a group and key (a reason and a client IP, say) and max
+// for a group over all keys. The zero value allows nothing.
+type eventThrottle struct {
+	window      time.Duration
+	perKey, max int
+
 	mu    sync.Mutex
 	start time.Time      // the current window's
-	sent  map[string]int // events per reason in the current window
-	seen  map[string]int // events per reason and IP in the current window (at most unknownTokenMax a reason)
+	sent  map[string]int // events per group in the current window
+	seen  map[string]int // events per group and key in the current window (at most max a group)
 }
 
-// allow reports whether an unknown token of reason from ip at now gets its
-// event.
-func (u *unknownTokens) allow(reason, ip string, now time.Time) bool {
+// allow reports whether an event of group and key at now may be emitted.
+func (u *eventThrottle) allow(group, key string, now time.Time) bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if u.seen == nil || now.Sub(u.start) >= unknownTokenWindow || now.Before(u.start) {
+	if u.seen == nil || now.Sub(u.start) >= u.window || now.Before(u.start) {
 		u.start, u.sent, u.seen = now, make(map[string]int), make(map[string]int)
 	}
-	key := reason + " " + ip
-	n := u.seen[key]
-	if u.sent[reason] >= unknownTokenMax || n >= unknownTokenPerIP {
+	k := group + " " + key
+	n := u.seen[k]
+	if u.sent[group] >= u.max || n >= u.perKey {
 		return false
 	}
-	u.seen[key] = n + 1
-	u.sent[reason]++
+	u.seen[k] = n + 1
+	u.sent[group]++
 	return true
 }
 

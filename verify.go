@@ -39,9 +39,11 @@ func (m *Manager) inspect(ctx context.Context, access Secret, client Client) (Ve
 	if len(access) == 0 || len(access) > MaxTokenBytes {
 		return Verification{}, fmt.Errorf("sessiond: verify: %w: empty or oversized", ErrInvalidToken)
 	}
-	s, issuedTo, err := m.flow.verify(ctx, access, m.clock.Now())
+	now := m.clock.Now()
+	s, issuedTo, err := m.flow.verify(ctx, access, now)
 	if err != nil {
 		m.noteUnknown(ctx, StageVerify, client, err)
+		m.noteExpired(ctx, StageVerify, &s, client, err, now)
 		return Verification{}, err
 	}
 	v := Verification{Session: s}
