@@ -123,6 +123,17 @@ function refreshLog(ctx) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// sessionCookiesSent returns the names of the app's session cookies in a
+// request's Cookie header (from request.allHeaders(), which has the
+// cookies the browser attached), whatever their prefix: a build with
+// Secure cookies names them __Host-sessiond and __Secure-sessiond-refresh.
+function sessionCookiesSent(headers) {
+  return (headers.cookie || "")
+    .split(";")
+    .map((c) => c.trim().split("=")[0])
+    .filter((name) => /^(?:__host-|__secure-)?sessiond(?:-refresh)?$/i.test(name));
+}
+
 // ---- scenarios
 
 test("login issues a brand-new session cookie (fixation)", { timeout: 30_000 }, async (t) => {
@@ -322,6 +333,11 @@ test("a cross-origin form POST is refused", { timeout: 90_000 }, async (t) => {
   const otherPage = await other.newPage();
   await login(otherPage);
 
+  // The control: this browser's own requests carry the session cookie, and
+  // allHeaders() shows it, so its absence below means something.
+  const [own] = await Promise.all([page.waitForRequest((r) => r.url() === BASE + "/api/me"), apiMe(page)]);
+  assert.equal(sessionCookiesSent(await own.allHeaders()).length, 1, "a same-origin request carries the session cookie");
+
   for (const [attack, target] of [["/others", "/devices/revoke-others"], ["/logout", "/logout"], ["/login", "/login"]]) {
     const attackPage = await ctx.newPage();
     const [res] = await Promise.all([
@@ -330,6 +346,10 @@ test("a cross-origin form POST is refused", { timeout: 90_000 }, async (t) => {
     ]);
     const sent = await res.request().allHeaders();
     assert.equal(sent["sec-fetch-site"], "cross-site", `the browser labels the ${target} POST cross-site`);
+    // SameSite=Lax: the browser leaves the session cookie off a cross-site
+    // POST (SameSite=None would send it, and only the CSRF check would be
+    // left between the attacker and the session).
+    assert.deepEqual(sessionCookiesSent(sent), [], `the cross-site POST ${target} carried no session cookie`);
     assert.equal(res.status(), 403, `cross-origin POST ${target} must be refused`);
     // The user sees a page that says what happened, not a JSON document.
     await attackPage.waitForSelector("#refused", { timeout: 10_000 });
@@ -340,6 +360,34 @@ test("a cross-origin form POST is refused", { timeout: 90_000 }, async (t) => {
   assert.equal((await apiMe(page)).status, 200, "the victim is still logged in");
   assert.equal((await apiMe(page)).body.subject, "alice", "and still as alice");
   assert.equal((await apiMe(otherPage)).status, 200, "the victim's other device was not signed out");
+});
+
+test("a cross-site link (top-level GET) carries the Lax session cookie", { timeout: 45_000 }, async (t) => {
+  // SameSite=Lax, not Strict: a link from another site opens the app signed
+  // in. The page on another origin (localhost is another site than
+  // 127.0.0.1) navigates the tab to the app as soon as it loads.
+  const evil = http.createServer((req, res) => {
+    res.writeHead(200, { "Content-Type": "text/html" });
+    res.end(`<!doctype html><script>location.href = ${JSON.stringify(BASE + "/")}</script>`);
+  });
+  await new Promise((r) => evil.listen(0, "localhost", r));
+  t.after(() => evil.close());
+  const evilOrigin = `http://localhost:${evil.address().port}`;
+
+  const ctx = await newContext(t);
+  const page = await ctx.newPage();
+  await login(page);
+  const linkPage = await ctx.newPage();
+  const [res] = await Promise.all([
+    linkPage.waitForResponse((r) => r.url() === BASE + "/" && r.request().isNavigationRequest()),
+    linkPage.goto(evilOrigin + "/"),
+  ]);
+  const sent = await res.request().allHeaders();
+  assert.equal(sent["sec-fetch-site"], "cross-site", "the browser labels the navigation cross-site");
+  assert.equal(sent["sec-fetch-mode"], "navigate", "a top-level navigation");
+  assert.deepEqual(sessionCookiesSent(sent), [ACCESS], "the cross-site GET carried the session cookie");
+  assert.equal(res.status(), 200, "the app answers the page, not a redirect to the login page");
+  await linkPage.waitForURL(BASE + "/");
 });
 
 // Issue 14 #9: next= must never send a signed-in user to another site,
