@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/netip"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -88,4 +89,35 @@ func CleanClient(c Client) (Client, error) {
 		c.UserAgent = c.UserAgent[:cut]
 	}
 	return c, nil
+}
+
+// CleanText makes text an unauthenticated client sent safe to store and
+// log: cut to max bytes at a rune boundary, with invalid UTF-8, control and
+// format characters (bidirectional overrides among them) replaced by U+FFFD.
+func CleanText(s string, max int) string {
+	bad := func(r rune) bool {
+		return r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
+	}
+	s = cutText(s, max)
+	if !utf8.ValidString(s) || strings.ContainsFunc(s, bad) {
+		s = cutText(strings.Map(func(r rune) rune {
+			if bad(r) {
+				return utf8.RuneError
+			}
+			return r
+		}, strings.ToValidUTF8(s, "\ufffd")), max)
+	}
+	return s
+}
+
+// cutText cuts s to at most max bytes at a rune boundary.
+func cutText(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
 }

@@ -107,6 +107,7 @@ type Manager struct {
 	fails   refreshLimit  // failed refreshes per subject
 	unknown eventThrottle // EventUnknownToken
 	expired eventThrottle // EventSessionExpired
+	csrf    eventThrottle // EventCSRFRejected
 }
 
 // New checks opts, rebuilds the revoked-session set from the store (hybrid)
@@ -135,6 +136,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		fails:    newRefreshLimit(o),
 		unknown:  eventThrottle{window: unknownTokenWindow, perKey: unknownTokenPerIP, max: unknownTokenMax},
 		expired:  eventThrottle{window: expiredWindow, perKey: expiredPerSession, max: expiredMax},
+		csrf:     eventThrottle{window: csrfRejectedWindow, perKey: csrfRejectedPerIP, max: csrfRejectedMax},
 	}
 	m.marks.meta, _ = o.Store.(MetaStore)
 	m.marks.keep = o.Lifetimes.Refresh

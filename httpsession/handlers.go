@@ -112,6 +112,7 @@ func (s *Sessions) CSRF(next http.Handler) http.Handler { return s.cop.Handler(n
 func (s *Sessions) denyCrossOrigin(w http.ResponseWriter, r *http.Request) {
 	s.log.InfoContext(r.Context(), "httpsession: cross-origin request refused", "method", r.Method, "path", r.URL.Path,
 		"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
+	s.m.ReportCSRFRejected(r.Context(), s.Client(r), r.Method, r.URL.Path, r.Header.Get("Origin"), r.Header.Get("Sec-Fetch-Site"))
 	writeProblem(w, http.StatusForbidden, "cross_origin_refused", "Forbidden", "cross-origin requests may not change state")
 }
 

@@ -315,6 +315,39 @@ func TestSessions_CSRF(t *testing.T) {
 	})
 }
 
+// TestSessions_CSRF_Event: a refused cross-origin request is recorded in
+// the security event log (request.csrf_rejected) with what the browser
+// said of it; an allowed one is not.
+func TestSessions_CSRF_Event(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	b := e.browser(t)
+	b.login("alice")
+	rejected := func() []sessiond.Event {
+		var out []sessiond.Event
+		for _, ev := range e.events.All() {
+			if ev.Type == sessiond.EventCSRFRejected {
+				out = append(out, ev)
+			}
+		}
+		return out
+	}
+	b.do(http.MethodPost, "/me", nil, "Sec-Fetch-Site", "same-origin")
+	if n := len(rejected()); n != 0 {
+		t.Fatalf("%d request.csrf_rejected events after a same-origin POST; want 0", n)
+	}
+	if resp := b.do(http.MethodPost, "/logout", nil, "Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("cross-site POST /logout = %d; want 403", resp.StatusCode)
+	}
+	got := rejected()
+	if len(got) != 1 {
+		t.Fatalf("%d request.csrf_rejected events after a cross-site POST; want 1", len(got))
+	}
+	if ev := got[0]; ev.Client.IP != "127.0.0.1" || ev.Details["method"] != "POST" || ev.Details["path"] != "/logout" ||
+		ev.Details["origin"] != "https://evil.example" || ev.Details["sec_fetch_site"] != "cross-site" {
+		t.Errorf("event = %+v; want the client, POST /logout, origin https://evil.example, cross-site", ev)
+	}
+}
+
 func TestSessions_Require_Credentials(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	b := e.browser(t)

@@ -24,7 +24,7 @@ import (
 var eventTypes = []sessiond.EventType{
 	sessiond.EventSessionCreated, sessiond.EventSessionRefreshed, sessiond.EventSessionRotated,
 	sessiond.EventSessionRevoked, sessiond.EventRefreshReused, sessiond.EventBulkRevoked,
-	sessiond.EventAnomaly, sessiond.EventRevokedByIncident, sessiond.EventUnknownToken, sessiond.EventSessionExpired,
+	sessiond.EventAnomaly, sessiond.EventRevokedByIncident, sessiond.EventUnknownToken, sessiond.EventSessionExpired, sessiond.EventCSRFRejected,
 	sessiond.EventDeviceBound, sessiond.EventDeviceRefreshed, sessiond.EventDeviceProofRefused,
 	server.EventAPIKeyAuthFailed, server.EventKeysRotated, server.EventAPIKeyCreated, server.EventAPIKeyRevoked,
 	server.EventAPIKeyScopes, server.EventIncident,

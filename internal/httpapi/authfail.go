@@ -4,11 +4,10 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
+
+	"github.com/sessiond/sessiond"
 )
 
 // A request without a valid API key costs its sender nothing, so what the
@@ -138,32 +137,7 @@ func peerIP(r *http.Request) string {
 	return host
 }
 
-// boundText cuts s to MaxAuthFailureText bytes at a rune boundary and
-// replaces invalid UTF-8, control and format characters with U+FFFD, so
-// what an unauthenticated client sent is stored and logged harmlessly.
-func boundText(s string) string {
-	s = cutText(s)
-	bad := func(r rune) bool {
-		return r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
-	}
-	if !utf8.ValidString(s) || strings.ContainsFunc(s, bad) {
-		s = cutText(strings.Map(func(r rune) rune {
-			if bad(r) {
-				return utf8.RuneError
-			}
-			return r
-		}, strings.ToValidUTF8(s, "\ufffd")))
-	}
-	return s
-}
-
-func cutText(s string) string {
-	if len(s) <= MaxAuthFailureText {
-		return s
-	}
-	cut := MaxAuthFailureText
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut]
-}
+// boundText cuts s to MaxAuthFailureText bytes and defuses it
+// (sessiond.CleanText), so what an unauthenticated client sent is stored
+// and logged harmlessly.
+func boundText(s string) string { return sessiond.CleanText(s, MaxAuthFailureText) }

@@ -137,6 +137,38 @@ func TestGateway_ClaimsTooLongForCookie(t *testing.T) {
 	}
 }
 
+// TestGateway_CSRFRejectedEvent: a cross-site POST to a browser route is
+// refused and lands in the security event log as request.csrf_rejected.
+func TestGateway_CSRFRejectedEvent(t *testing.T) {
+	base := runGateway(t, nil)
+	for range 2 {
+		req, _ := http.NewRequest(http.MethodPost, base+"/sessiond/logout", nil)
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		req.Header.Set("Origin", "https://evil.example")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusForbidden {
+			t.Fatalf("cross-site POST /sessiond/logout = %d; want 403", res.StatusCode)
+		}
+	}
+	var page struct {
+		Events []struct {
+			Client  map[string]string `json:"client"`
+			Details map[string]any    `json:"details"`
+		} `json:"events"`
+	}
+	apiGet(t, base+"/v1/events?type=request.csrf_rejected", &page)
+	if len(page.Events) != 1 {
+		t.Fatalf("%d request.csrf_rejected events for 2 cross-site POSTs from one client; want 1", len(page.Events))
+	}
+	if e := page.Events[0]; e.Client["ip"] == "" || e.Details["path"] != "/sessiond/logout" || e.Details["origin"] != "https://evil.example" {
+		t.Errorf("event = %+v; want the caller's IP, path /sessiond/logout, origin https://evil.example", e)
+	}
+}
+
 // TestGateway_Disabled: without gateway.enabled there is no browser route
 // and the handoff flags are refused.
 func TestGateway_Disabled(t *testing.T) {
