@@ -36,6 +36,23 @@ func QueuedWrites(s *Store) int { return s.groups.Len() }
 // GroupedWrites is how many writes committed in a group of two or more.
 func GroupedWrites(s *Store) int64 { return s.groupedWrites.Load() }
 
+// CloseIdleConn takes a connection from s's pool, puts it back and then
+// closes it while it sits idle there, as a connection can be closed by
+// the driver after its last use; the pool then holds a connection the
+// driver knows is closed.
+func CloseIdleConn(ctx context.Context, s *Store) error {
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	pc := c.Conn().PgConn()
+	c.Release()
+	return pc.Close(ctx)
+}
+
+// IdleConns is how many connections wait in s's pool.
+func IdleConns(s *Store) int32 { return s.pool.Stat().IdleConns() }
+
 // MaxConnsOf is the size of s's pool.
 func MaxConnsOf(s *Store) int32 { return s.pool.Config().MaxConns }
 

@@ -148,6 +148,12 @@ func New(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "sessiond"
 	}
+	// pgxpool pings only a connection idle for over a second, and hands
+	// out one the driver already knows is closed (it failed, or was closed
+	// while idle): its first statement then fails with "conn closed". Such
+	// a connection is destroyed instead and another taken; a status read,
+	// no round trip.
+	cfg.PrepareConn = func(_ context.Context, c *pgx.Conn) (bool, error) { return !c.IsClosed(), nil }
 	listen := cfg.ConnConfig.Copy()
 	listen.RuntimeParams["application_name"] = listenerAppName(schema)
 

@@ -3,6 +3,7 @@ package pgstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -117,4 +118,28 @@ func TestStore_OutageListener(t *testing.T) {
 		t.Fatalf("Revoke() after the outage = %v; want nil", err)
 	}
 	f.expect(t, sessiond.Revocation{SessionID: s.ID, Subject: "alice", RevokedAt: t0.Add(time.Minute), ExpiresAt: s.ExpiresAt, Reason: sessiond.ReasonAdmin})
+}
+
+// TestStore_ClosedIdleConn: a pooled connection the driver closed while it
+// sat idle is not handed out; calls right after get another connection
+// instead of failing with "conn closed" (ErrStoreUnavailable).
+func TestStore_ClosedIdleConn(t *testing.T) {
+	t.Parallel()
+	st, _ := newStore(t, pgstore.Options{MaxConns: 1})
+	ctx := t.Context()
+	for i := range 3 {
+		if err := pgstore.CloseIdleConn(ctx, st); err != nil {
+			t.Fatal(err)
+		}
+		if n := pgstore.IdleConns(st); n != 1 {
+			t.Fatalf("the pool holds %d idle connections; want the closed one", n)
+		}
+		s := newSession(fmt.Sprintf("alice-%d", i), t0)
+		if err := st.Create(ctx, s); err != nil {
+			t.Fatalf("Create() after a pooled connection was closed = %v; want nil", err)
+		}
+		if _, err := st.Get(ctx, s.ID); err != nil {
+			t.Fatalf("Get() = %v; want nil", err)
+		}
+	}
 }
