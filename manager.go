@@ -340,7 +340,10 @@ func (m *Manager) Rotate(ctx context.Context, id SessionID) (*Issued, error) {
 	return m.rotate(ctx, old, old.Claims)
 }
 
-// rotate replaces old with a new session holding claims.
+// rotate replaces old with a new session holding claims. old comes from
+// Get, which refuses a session an incident's watermark ended before the
+// store recorded it: its successor, dated after the watermark, would
+// outlive the incident.
 func (m *Manager) rotate(ctx context.Context, old Session, claims json.RawMessage) (*Issued, error) {
 	now := m.now()
 	// Revoke first: if creating the successor fails the user is logged
@@ -371,7 +374,8 @@ func (m *Manager) rotate(ctx context.Context, old Session, claims json.RawMessag
 }
 
 // Get returns a live session. Unknown, revoked and expired sessions are
-// ErrNotFound.
+// ErrNotFound, and so is one an incident's watermark ended before the
+// store recorded it (the store's bulk write may still run, or have failed).
 func (m *Manager) Get(ctx context.Context, id SessionID) (Session, error) {
 	if err := m.needSessions("get"); err != nil {
 		return Session{}, err
@@ -383,7 +387,7 @@ func (m *Manager) Get(ctx context.Context, id SessionID) (Session, error) {
 	if err != nil {
 		return Session{}, fmt.Errorf("sessiond: get: %w", err)
 	}
-	if !s.Live(m.now()) {
+	if !s.Live(m.now()) || m.marks.revoked(s.Subject, s.CreatedAt) {
 		return Session{}, fmt.Errorf("sessiond: get: %w", ErrNotFound)
 	}
 	return *s, nil
@@ -401,9 +405,11 @@ func (m *Manager) List(ctx context.Context, subject string) ([]Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sessiond: list: %w", err)
 	}
-	out := make([]Session, len(ss))
-	for i, s := range ss {
-		out[i] = *s
+	out := make([]Session, 0, len(ss))
+	for _, s := range ss {
+		if !m.marks.revoked(s.Subject, s.CreatedAt) { // ended by an incident the store has not caught up with
+			out = append(out, *s)
+		}
 	}
 	return out, nil
 }

@@ -1,0 +1,66 @@
+package sessiond_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/memstore"
+)
+
+// bulkPending is a memory store whose bulk revocation has not happened
+// yet: it fails, as a store does that went away in the middle of a kill
+// switch, or as another node sees it while the bulk write still runs.
+type bulkPending struct{ *memstore.Store }
+
+func (bulkPending) RevokeMatching(context.Context, sessiond.RevokeFilter, time.Time, sessiond.RevokeReason) (int, []string, error) {
+	return 0, nil, sessiond.ErrStoreUnavailable
+}
+
+// TestManager_WatermarkBeforeStore: once a kill switch has raised its
+// watermark, a session it covers is over everywhere the Manager answers,
+// before (or without) the store's own record of it: Verify, Get, List and
+// Rotate refuse it. Rotate must not turn it into a new session dated after
+// the watermark, which the incident would then never end.
+func TestManager_WatermarkBeforeStore(t *testing.T) {
+	for _, st := range []sessiond.Strategy{sessiond.StrategyDatabase, sessiond.StrategyHybrid} {
+		t.Run(string(st), func(t *testing.T) {
+			h := newHarness(t, st, func(o *sessiond.Options) { o.Store = bulkPending{memstore.New()} })
+			ctx := context.Background()
+			iss, err := h.m.Create(ctx, "alice", sessiond.CreateOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.clock.Advance(2 * time.Second)
+			if _, err := h.m.RevokeMatching(ctx, sessiond.RevokeFilter{All: true}, sessiond.ReasonIncident, false); !errors.Is(err, sessiond.ErrStoreUnavailable) {
+				t.Fatalf("RevokeMatching = %v; want the store's failure after the watermark", err)
+			}
+			if _, err := h.m.Verify(ctx, iss.AccessToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrRevoked) {
+				t.Fatalf("Verify = %v; want ErrRevoked from the watermark", err)
+			}
+			if _, err := h.m.Get(ctx, iss.Session.ID); !errors.Is(err, sessiond.ErrNotFound) {
+				t.Errorf("Get = %v; want ErrNotFound, as for any ended session", err)
+			}
+			if list, err := h.m.List(ctx, "alice"); err != nil || len(list) != 0 {
+				t.Errorf("List = %d sessions, %v; want none live", len(list), err)
+			}
+			next, err := h.m.Rotate(ctx, iss.Session.ID)
+			if err == nil {
+				_, verr := h.m.Verify(ctx, next.AccessToken, sessiond.Client{})
+				t.Fatalf("Rotate of a session the watermark ended = a new session (its verify: %v); want ErrNotFound", verr)
+			}
+			if !errors.Is(err, sessiond.ErrNotFound) {
+				t.Errorf("Rotate = %v; want ErrNotFound", err)
+			}
+			// A login after the incident is not caught by it.
+			if _, err := h.m.Create(ctx, "alice", sessiond.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if list, err := h.m.List(ctx, "alice"); err != nil || len(list) != 1 {
+				t.Errorf("List after a new login = %d sessions, %v; want 1", len(list), err)
+			}
+		})
+	}
+}
