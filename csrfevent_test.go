@@ -46,12 +46,7 @@ func TestManager_ReportCSRFRejected(t *testing.T) {
 	}
 	var got []sessiond.Event
 	count := func() int {
-		got = got[:0]
-		for _, e := range h.events.All() {
-			if e.Type == sessiond.EventCSRFRejected {
-				got = append(got, e)
-			}
-		}
+		got = h.events.OfType(sessiond.EventCSRFRejected)
 		return len(got)
 	}
 	if n := count(); n != 1 {

@@ -9,17 +9,6 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
-// expiredEvents returns the session.expired events h's sink recorded.
-func expiredEvents(h *harness) []sessiond.Event {
-	var out []sessiond.Event
-	for _, e := range h.events.All() {
-		if e.Type == sessiond.EventSessionExpired {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
 // TestManager_SessionExpiredEvent: a token of a session that timed out is
 // refused and reported as session.expired, naming the session, its
 // subject, the client, the stage and the timeout (idle or absolute), once a
@@ -73,7 +62,7 @@ func TestManager_SessionExpiredEvent(t *testing.T) {
 				} else {
 					h.clock.Advance(26 * time.Minute)
 				}
-				if n := len(expiredEvents(h)); n != 0 {
+				if n := len(h.events.OfType(sessiond.EventSessionExpired)); n != 0 {
 					t.Fatalf("%d session.expired events while the session was live; want 0", n)
 				}
 				wantErr := map[string]error{"idle": sessiond.ErrIdleTimeout, "absolute": sessiond.ErrAbsoluteTimeout}[reason]
@@ -85,7 +74,7 @@ func TestManager_SessionExpiredEvent(t *testing.T) {
 						t.Fatalf("use after the %s timeout = %v; want %v", reason, err, wantErr)
 					}
 				}
-				got := expiredEvents(h)
+				got := h.events.OfType(sessiond.EventSessionExpired)
 				if len(got) != 1 {
 					t.Fatalf("%d session.expired events after 3 uses; want 1", len(got))
 				}
@@ -95,7 +84,7 @@ func TestManager_SessionExpiredEvent(t *testing.T) {
 				}
 				h.clock.Advance(time.Minute)
 				_ = use()
-				if n := len(expiredEvents(h)); n != 2 {
+				if n := len(h.events.OfType(sessiond.EventSessionExpired)); n != 2 {
 					t.Errorf("%d session.expired events a minute later; want 2", n)
 				}
 			})
@@ -126,7 +115,7 @@ func TestManager_SessionExpiredEvent_NotForOthers(t *testing.T) {
 				}
 			}
 			_, _ = h.m.Verify(ctx, "sdat_forged", sessiond.Client{})
-			if n := len(expiredEvents(h)); n != 0 {
+			if n := len(h.events.OfType(sessiond.EventSessionExpired)); n != 0 {
 				t.Errorf("%d session.expired events for a revoked session and a forged token; want 0", n)
 			}
 		})
@@ -152,7 +141,7 @@ func TestManager_SessionExpiredEvent_Bounded(t *testing.T) {
 			t.Fatalf("Verify = %v; want ErrIdleTimeout", err)
 		}
 	}
-	if n := len(expiredEvents(h)); n != 600 {
+	if n := len(h.events.OfType(sessiond.EventSessionExpired)); n != 600 {
 		t.Errorf("%d session.expired events for 610 sessions in one minute; want 600", n)
 	}
 }

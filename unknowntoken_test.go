@@ -11,17 +11,6 @@ import (
 	"github.com/sessiond/sessiond/opaquetoken"
 )
 
-// unknownEvents returns the session.unknown_id events h's sink recorded.
-func unknownEvents(h *harness) []sessiond.Event {
-	var out []sessiond.Event
-	for _, e := range h.events.All() {
-		if e.Type == sessiond.EventUnknownToken {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
 // TestManager_UnknownTokenEvent: a token no session holds, presented to
 // verify or refresh, is refused and reported as session.unknown_id with the
 // client, the stage and the reason (forged, or not_found for a well-formed
@@ -43,7 +32,7 @@ func TestManager_UnknownTokenEvent(t *testing.T) {
 					t.Fatalf("Verify(%q) = %v; want ErrInvalidToken", tok, err)
 				}
 			}
-			got := unknownEvents(h)
+			got := h.events.OfType(sessiond.EventUnknownToken)
 			if len(got) != 1 {
 				t.Fatalf("%d session.unknown_id events for 3 forged tokens from one IP; want 1", len(got))
 			}
@@ -58,7 +47,7 @@ func TestManager_UnknownTokenEvent(t *testing.T) {
 			h.clock.Advance(time.Minute)
 			_, _ = h.m.Verify(ctx, forged[0], alice)
 			want := 3
-			if n := len(unknownEvents(h)); n != want {
+			if n := len(h.events.OfType(sessiond.EventUnknownToken)); n != want {
 				t.Fatalf("%d session.unknown_id events after another IP and a new minute; want %d", n, want)
 			}
 
@@ -74,7 +63,7 @@ func TestManager_UnknownTokenEvent(t *testing.T) {
 					t.Fatalf("Verify(well-formed, never issued) = %v; want ErrInvalidToken", err)
 				}
 				want++
-				if got := unknownEvents(h); len(got) != want || got[want-1].Details["reason"] != "not_found" {
+				if got := h.events.OfType(sessiond.EventUnknownToken); len(got) != want || got[want-1].Details["reason"] != "not_found" {
 					t.Fatalf("after a well-formed unknown token: %d events, last %+v; want %d, reason not_found", len(got), got[len(got)-1], want)
 				}
 			}
@@ -93,7 +82,7 @@ func TestManager_UnknownTokenEvent(t *testing.T) {
 			if _, err := h.m.Verify(ctx, iss.AccessToken, sessiond.Client{IP: "192.0.2.2"}); err == nil || errors.Is(err, sessiond.ErrInvalidToken) {
 				t.Fatalf("Verify(expired or revoked) = %v; want an error other than ErrInvalidToken", err)
 			}
-			if n := len(unknownEvents(h)); n != want {
+			if n := len(h.events.OfType(sessiond.EventUnknownToken)); n != want {
 				t.Errorf("%d session.unknown_id events after genuine tokens were refused; want still %d", n, want)
 			}
 
@@ -116,14 +105,14 @@ func TestManager_UnknownTokenEvent(t *testing.T) {
 					// too, and this IP has had its forged event.
 					tc.reason = "forged"
 					if i > 0 {
-						if n := len(unknownEvents(h)); n != want {
+						if n := len(h.events.OfType(sessiond.EventUnknownToken)); n != want {
 							t.Errorf("%d events after a second forged refresh token from one IP; want %d", n, want)
 						}
 						continue
 					}
 				}
 				want++
-				got = unknownEvents(h)
+				got = h.events.OfType(sessiond.EventUnknownToken)
 				if last := got[len(got)-1]; len(got) != want || last.Details["stage"] != "refresh" || last.Details["reason"] != tc.reason {
 					t.Errorf("after an unknown refresh token: %d events, last %+v; want %d, stage refresh, reason %s", len(got), last, want, tc.reason)
 				}
@@ -140,12 +129,12 @@ func TestManager_UnknownTokenEventBounded(t *testing.T) {
 	for i := range 200 {
 		_, _ = h.m.Verify(ctx, "forged", sessiond.Client{IP: fmt.Sprintf("10.0.%d.%d", i/256, i%256)})
 	}
-	if n := len(unknownEvents(h)); n != 60 {
+	if n := len(h.events.OfType(sessiond.EventUnknownToken)); n != 60 {
 		t.Fatalf("%d session.unknown_id events from 200 IPs in one minute; want 60", n)
 	}
 	h.clock.Advance(time.Minute)
 	_, _ = h.m.Verify(ctx, "forged", sessiond.Client{IP: "10.0.0.0"})
-	if n := len(unknownEvents(h)); n != 61 {
+	if n := len(h.events.OfType(sessiond.EventUnknownToken)); n != 61 {
 		t.Fatalf("%d events after the minute; want 61", n)
 	}
 }

@@ -61,8 +61,8 @@ func TestSessions_TokenTooLongForCookie(t *testing.T) {
 			// The session Login created, from its event: Login returns no
 			// Issued when it fails.
 			var id sessiond.SessionID
-			for _, ev := range e.events.All() {
-				if ev.Type == sessiond.EventSessionCreated && ev.Subject == "alice" {
+			for _, ev := range e.events.OfType(sessiond.EventSessionCreated) {
+				if ev.Subject == "alice" {
 					id = ev.SessionID
 				}
 			}

@@ -34,31 +34,6 @@ func (e *env) rawDo(t *testing.T, method, path string, hdr ...string) *http.Resp
 	return resp
 }
 
-// wantChallenge checks that resp is a 401 with exactly one WWW-Authenticate
-// header, want.
-func wantChallenge(t *testing.T, op string, resp *http.Response, want string) {
-	t.Helper()
-	if resp.StatusCode != http.StatusUnauthorized {
-		t.Errorf("%s = %d; want 401", op, resp.StatusCode)
-		return
-	}
-	if got := resp.Header.Values("WWW-Authenticate"); len(got) != 1 || got[0] != want {
-		t.Errorf("%s: WWW-Authenticate = %q; want exactly [%q]", op, got, want)
-	}
-}
-
-// noCORS checks that resp grants nothing to another origin: no
-// Access-Control-* header at all (Allow-Origin, Allow-Credentials,
-// Allow-Methods, Allow-Headers, Expose-Headers, Max-Age).
-func noCORS(t *testing.T, op string, h http.Header) {
-	t.Helper()
-	for name, v := range h {
-		if strings.HasPrefix(http.CanonicalHeaderKey(name), "Access-Control-") {
-			t.Errorf("%s: answered %s: %q to %s", op, name, v, evilOrigin)
-		}
-	}
-}
-
 // TestHeaders_WWWAuthenticate: RFC 6750 §3.1: a request without any
 // credential gets a bare Bearer challenge (no error code); one whose token
 // is there but bad gets error="invalid_token".
@@ -105,7 +80,7 @@ func TestHeaders_WWWAuthenticate(t *testing.T) {
 			[]string{"Cookie", httpsession.DefaultRefreshCookieName + "=garbage"}, invalid},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			wantChallenge(t, c.method+" "+c.path, e.rawDo(t, c.method, c.path, c.hdr...), c.want)
+			testenv.WantChallenge(t, c.method+" "+c.path, e.rawDo(t, c.method, c.path, c.hdr...), c.want)
 		})
 	}
 	t.Run("expired access token", func(t *testing.T) {
@@ -114,8 +89,8 @@ func TestHeaders_WWWAuthenticate(t *testing.T) {
 		b.login("carol")
 		at := b.cookie("/", name)
 		e.clock.Advance(61 * time.Minute)
-		wantChallenge(t, "GET /me with an expired bearer", e.rawDo(t, http.MethodGet, "/me", "Authorization", "Bearer "+at), invalid)
-		wantChallenge(t, "GET /me with an expired cookie", e.rawDo(t, http.MethodGet, "/me", "Cookie", name+"="+at), invalid)
+		testenv.WantChallenge(t, "GET /me with an expired bearer", e.rawDo(t, http.MethodGet, "/me", "Authorization", "Bearer "+at), invalid)
+		testenv.WantChallenge(t, "GET /me with an expired cookie", e.rawDo(t, http.MethodGet, "/me", "Cookie", name+"="+at), invalid)
 	})
 }
 
@@ -152,7 +127,7 @@ func TestHeaders_NoCORS(t *testing.T) {
 		for _, origin := range [][]string{fetchMeta, originOnly} {
 			hdr := append(append([]string{}, origin...), c.hdr...)
 			resp := b.do(c.method, c.path, nil, hdr...)
-			noCORS(t, fmt.Sprintf("%s %s %q", c.method, c.path, hdr), resp.Header)
+			testenv.NoCORS(t, fmt.Sprintf("%s %s %q", c.method, c.path, hdr), resp.Header)
 		}
 	}
 	// The challenge answer really was produced, so its headers were checked.
@@ -167,7 +142,7 @@ func TestHeaders_NoCORS(t *testing.T) {
 		for _, method := range []string{http.MethodPost, http.MethodDelete} {
 			resp := b.do(http.MethodOptions, path, nil, "Origin", evilOrigin, "Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "cors",
 				"Access-Control-Request-Method", method, "Access-Control-Request-Headers", "content-type, sec-secure-session-id")
-			noCORS(t, "OPTIONS "+path+" (preflight for "+method+")", resp.Header)
+			testenv.NoCORS(t, "OPTIONS "+path+" (preflight for "+method+")", resp.Header)
 		}
 	}
 	if r := b.do(http.MethodGet, "/me", nil); r.StatusCode != http.StatusOK {

@@ -322,15 +322,7 @@ func TestSessions_CSRF_Event(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	b := e.browser(t)
 	b.login("alice")
-	rejected := func() []sessiond.Event {
-		var out []sessiond.Event
-		for _, ev := range e.events.All() {
-			if ev.Type == sessiond.EventCSRFRejected {
-				out = append(out, ev)
-			}
-		}
-		return out
-	}
+	rejected := func() []sessiond.Event { return e.events.OfType(sessiond.EventCSRFRejected) }
 	b.do(http.MethodPost, "/me", nil, "Sec-Fetch-Site", "same-origin")
 	if n := len(rejected()); n != 0 {
 		t.Fatalf("%d request.csrf_rejected events after a same-origin POST; want 0", n)

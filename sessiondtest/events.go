@@ -35,6 +35,19 @@ func (r *Events) Count(typ sessiond.EventType) int {
 	return n
 }
 
+// OfType returns the recorded events of typ, in order.
+func (r *Events) OfType(typ sessiond.EventType) []sessiond.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []sessiond.Event
+	for _, e := range r.events {
+		if e.Type == typ {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // All returns a copy of the recorded events, in order.
 func (r *Events) All() []sessiond.Event {
 	r.mu.Lock()

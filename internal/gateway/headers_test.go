@@ -10,6 +10,7 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/httpsession"
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // The exact values of the headers the gateway's answers carry: the
@@ -17,28 +18,10 @@ import (
 
 const evilOrigin = "https://evil.example"
 
-// wantChallenge checks that r is a 401 with exactly one WWW-Authenticate
-// header, want.
+// wantChallenge is testenv.WantChallenge on a browser's response.
 func wantChallenge(t *testing.T, op string, r response, want string) {
 	t.Helper()
-	if r.StatusCode != http.StatusUnauthorized {
-		t.Errorf("%s = %d; want 401", op, r.StatusCode)
-		return
-	}
-	if got := r.Header.Values("WWW-Authenticate"); len(got) != 1 || got[0] != want {
-		t.Errorf("%s: WWW-Authenticate = %q; want exactly [%q]", op, got, want)
-	}
-}
-
-// noCORS checks that h grants nothing to another origin: no
-// Access-Control-* header at all.
-func noCORS(t *testing.T, op string, h http.Header) {
-	t.Helper()
-	for name, v := range h {
-		if strings.HasPrefix(http.CanonicalHeaderKey(name), "Access-Control-") {
-			t.Errorf("%s: answered %s: %q to %s", op, name, v, evilOrigin)
-		}
-	}
+	testenv.WantChallenge(t, op, r.Response, want)
 }
 
 // TestHeaders_CheckChallenge: RFC 6750 §3.1: a check without any
@@ -123,7 +106,7 @@ func TestHeaders_NoCORS(t *testing.T) {
 	} {
 		for _, hdr := range [][]string{fetchMeta, originOnly} {
 			r := b.do(c.method, c.path, "", hdr...)
-			noCORS(t, fmt.Sprintf("%s %s %q", c.method, c.path, hdr), r.Header)
+			testenv.NoCORS(t, fmt.Sprintf("%s %s %q", c.method, c.path, hdr), r.Header)
 		}
 	}
 	// The check and session answers above were the live session's.
@@ -134,13 +117,13 @@ func TestHeaders_NoCORS(t *testing.T) {
 		t.Errorf("cross-origin session = %d %q; want 200 alice", r.StatusCode, r.body)
 	}
 	// An anonymous answer is no different.
-	noCORS(t, "GET /sessiond/check without a session", e.browser(t).do(http.MethodGet, "/sessiond/check", "", fetchMeta...).Header)
+	testenv.NoCORS(t, "GET /sessiond/check without a session", e.browser(t).do(http.MethodGet, "/sessiond/check", "", fetchMeta...).Header)
 
 	for _, path := range []string{"/sessiond/check", "/sessiond/refresh", "/sessiond/session", "/sessiond/logout", "/sessiond/login"} {
 		for _, method := range []string{http.MethodPost, http.MethodGet} {
 			r := b.do(http.MethodOptions, path, "", "Origin", evilOrigin, "Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "cors",
 				"Access-Control-Request-Method", method, "Access-Control-Request-Headers", "authorization, content-type")
-			noCORS(t, "OPTIONS "+path+" (preflight for "+method+")", r.Header)
+			testenv.NoCORS(t, "OPTIONS "+path+" (preflight for "+method+")", r.Header)
 		}
 	}
 	if r := b.do(http.MethodGet, "/sessiond/check", ""); r.StatusCode != http.StatusOK {

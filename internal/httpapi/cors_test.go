@@ -11,6 +11,7 @@ import (
 	"github.com/sessiond/sessiond/httpsession"
 	"github.com/sessiond/sessiond/internal/gateway"
 	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/memstore"
 )
 
@@ -19,18 +20,6 @@ import (
 // does the browser gateway mounted inside the API's middleware.
 
 const evilOrigin = "https://evil.example"
-
-// noCORS checks that h grants nothing to another origin: no
-// Access-Control-* header at all (Allow-Origin, Allow-Credentials,
-// Allow-Methods, Allow-Headers, Expose-Headers, Max-Age).
-func noCORS(t *testing.T, op string, h http.Header) {
-	t.Helper()
-	for name, v := range h {
-		if strings.HasPrefix(http.CanonicalHeaderKey(name), "Access-Control-") {
-			t.Errorf("%s: answered %s: %q to %s", op, name, v, evilOrigin)
-		}
-	}
-}
 
 // withGateway mounts the browser gateway at /sessiond, as cmd/sessiond does.
 func withGateway(t *testing.T) func(*httpapi.Options) {
@@ -104,7 +93,7 @@ func TestCORS_API(t *testing.T) {
 			if r.status != c.status {
 				t.Errorf("%s = %d; want %d (body %s)", op, r.status, c.status, r.body)
 			}
-			noCORS(t, op, r.header)
+			testenv.NoCORS(t, op, r.header)
 		}
 	}
 	for _, path := range []string{"/v1/sessions/verify", "/v1/sessions", "/v1/sessions/refresh"} {
@@ -115,7 +104,7 @@ func TestCORS_API(t *testing.T) {
 			if r.status >= 200 && r.status < 300 {
 				t.Errorf("%s = %d; want a refusal", op, r.status)
 			}
-			noCORS(t, op, r.header)
+			testenv.NoCORS(t, op, r.header)
 		}
 	}
 
@@ -139,13 +128,13 @@ func TestCORS_API(t *testing.T) {
 			if r.status != c.status {
 				t.Errorf("%s = %d; want %d (body %s)", op, r.status, c.status, r.body)
 			}
-			noCORS(t, op, r.header)
+			testenv.NoCORS(t, op, r.header)
 		}
 	}
 	for _, path := range []string{"/sessiond/check", "/sessiond/refresh", "/sessiond/session", "/sessiond/logout"} {
 		r := e.rawDo(t, http.MethodOptions, path, map[string]string{"Origin": evilOrigin,
 			"Access-Control-Request-Method": http.MethodPost, "Access-Control-Request-Headers": "content-type"})
-		noCORS(t, "OPTIONS "+path+" (preflight for POST)", r.header)
+		testenv.NoCORS(t, "OPTIONS "+path+" (preflight for POST)", r.header)
 	}
 	// The check's challenge comes through the middleware unchanged.
 	if r := e.rawDo(t, http.MethodGet, "/sessiond/check", originOnly); r.header.Get("WWW-Authenticate") != "Bearer" {

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"strings"
 	"testing"
 )
 
@@ -37,4 +38,29 @@ func NewRequest(tb testing.TB, method, url string, body io.Reader, hdr ...string
 		req.Header.Add(hdr[i], hdr[i+1])
 	}
 	return req
+}
+
+// WantChallenge fails tb unless res is a 401 with exactly one
+// WWW-Authenticate header, want (RFC 6750 §3).
+func WantChallenge(tb testing.TB, op string, res *http.Response, want string) {
+	tb.Helper()
+	if res.StatusCode != http.StatusUnauthorized {
+		tb.Errorf("%s = %d; want 401", op, res.StatusCode)
+		return
+	}
+	if got := res.Header.Values("WWW-Authenticate"); len(got) != 1 || got[0] != want {
+		tb.Errorf("%s: WWW-Authenticate = %q; want exactly [%q]", op, got, want)
+	}
+}
+
+// NoCORS fails tb when h grants anything to another origin: any
+// Access-Control-* header (Allow-Origin, Allow-Credentials, Allow-Methods,
+// Allow-Headers, Expose-Headers, Max-Age).
+func NoCORS(tb testing.TB, op string, h http.Header) {
+	tb.Helper()
+	for name, v := range h {
+		if strings.HasPrefix(http.CanonicalHeaderKey(name), "Access-Control-") {
+			tb.Errorf("%s: answered %s: %q to another origin", op, name, v)
+		}
+	}
 }
