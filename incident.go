@@ -160,23 +160,30 @@ func (w *watermarks) sync(ctx context.Context) error {
 	if w.meta == nil {
 		return nil
 	}
+	w.mu.RLock()
+	had := w.version
+	w.mu.RUnlock()
 	raw, version, err := w.meta.GetMeta(ctx, watermarkDoc)
 	if errors.Is(err, ErrNotFound) {
 		return nil
 	} else if err != nil {
 		return fmt.Errorf("sessiond: load watermarks: %w", err)
 	}
-	w.mu.RLock()
-	same := version == w.version
-	w.mu.RUnlock()
-	if same {
+	if version == had {
 		return nil
 	}
 	var doc watermarkJSON
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return fmt.Errorf("sessiond: stored watermarks are corrupt: %w", err)
 	}
-	w.set(doc, version)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	// A raise on this node while the document was read has installed a
+	// newer one: what was read may predate it, and would lower the
+	// watermark this node just raised. The next sync reads it again.
+	if w.version == had {
+		w.all, w.subjects, w.version = doc.All, doc.Subjects, version
+	}
 	return nil
 }
 
