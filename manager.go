@@ -327,8 +327,11 @@ func (m *Manager) issueAndStore(ctx context.Context, s *Session, now time.Time, 
 }
 
 // Rotate replaces a live session with a new one (new ID, new tokens, same
-// subject, claims and absolute expiry) and revokes the old one: call it on
-// login over an existing session and on every privilege change.
+// subject, claims, creation time and absolute expiry) and revokes the old
+// one: call it on every privilege change. The successor keeps the time the
+// user authenticated (the tokens' auth_time), and an incident that ends
+// the old session ends the successor too; after a new authentication,
+// create a session instead.
 func (m *Manager) Rotate(ctx context.Context, id SessionID) (*Issued, error) {
 	if err := m.needSessions("rotate"); err != nil {
 		return nil, err
@@ -360,7 +363,10 @@ func (m *Manager) rotate(ctx context.Context, old Session, claims json.RawMessag
 	}
 	s := &Session{
 		ID: NewSessionID(), Subject: old.Subject, Strategy: m.strategy,
-		CreatedAt: m.marks.creationTime(old.Subject, now), LastActiveAt: now, ExpiresAt: old.ExpiresAt,
+		// CreatedAt is the authentication's, not the rotation's: a successor
+		// dated after a kill switch that raced this rotation (or that this
+		// node has not heard of yet) would outlive the incident.
+		CreatedAt: old.CreatedAt, LastActiveAt: now, ExpiresAt: old.ExpiresAt,
 		Persistent: old.Persistent, Client: old.Client, Claims: claims,
 	}
 	ev := m.prepareRecorded(ctx, Event{Type: EventSessionRotated, Subject: s.Subject, SessionID: s.ID, Client: s.Client,
