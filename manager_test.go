@@ -252,7 +252,9 @@ func TestManager_HybridRevocationAndCache(t *testing.T) {
 	}
 
 	// The revoked set forgets an entry once no access token can be live
-	// (access lifetime + leeway + a second of margin after the revocation).
+	// (sessiond.RevocationHorizon: the write margin, the access lifetime,
+	// the leeway and a second after the revocation).
+	h.clock.Advance(sessiond.RevokeWriteMargin)
 	if n := h.m.Stats().RevokedSetEntries; n != 1 {
 		t.Errorf("RevokedSetEntries = %d; want 1 before the access lifetime has passed", n)
 	}

@@ -24,15 +24,35 @@ func newRevokedSet(access, leeway time.Duration) *revokedSet {
 	return &revokedSet{access: access, leeway: leeway, m: make(map[SessionID]time.Time)}
 }
 
+// RevokeWriteMargin is how long a revocation may take to commit after the
+// time it is dated (Revocation.RevokedAt, stamped when it starts). A
+// refresh that commits before the revocation does issues an access token
+// dated after RevokedAt, so whatever remembers a revocation while its
+// session's access tokens live must remember it this much longer. A store
+// write that slow has timed out long before.
+const RevokeWriteMargin = time.Minute
+
+// RevocationHorizon is when no access token of a session revoked at
+// revokedAt can verify any more, for tokens living access and checked with
+// leeway: an access lifetime after the revocation could have committed,
+// capped by the session's own end (sessionExpires, when known), plus the
+// leeway and a second. Until then a verifier that checks signatures alone
+// must keep the revocation.
+func RevocationHorizon(revokedAt, sessionExpires time.Time, access, leeway time.Duration) time.Time {
+	u := revokedAt.Add(RevokeWriteMargin + access)
+	if !sessionExpires.IsZero() && sessionExpires.Before(u) {
+		u = sessionExpires
+	}
+	return u.Add(leeway + time.Second)
+}
+
 // note adds revocation r, unless every access token of its session has
 // already expired at now.
 func (r *revokedSet) note(rev Revocation, now time.Time) {
 	if r == nil {
 		return
 	}
-	// No access token of the session outlives drop.
-	drop := minTime(rev.RevokedAt.Add(r.access), rev.ExpiresAt).Add(r.leeway + time.Second)
-	if drop.After(now) {
+	if drop := RevocationHorizon(rev.RevokedAt, rev.ExpiresAt, r.access, r.leeway); drop.After(now) {
 		r.add(rev.SessionID, drop)
 	}
 }
@@ -40,7 +60,7 @@ func (r *revokedSet) note(rev Revocation, now time.Time) {
 // since is how far back revocations can still matter at now: what a node
 // reloads from the store to rebuild the set.
 func (r *revokedSet) since(now time.Time) time.Time {
-	return now.Add(-r.access - r.leeway - time.Second)
+	return now.Add(-RevokeWriteMargin - r.access - r.leeway - time.Second)
 }
 
 func (r *revokedSet) add(id SessionID, dropAt time.Time) {

@@ -123,14 +123,9 @@ func orDefault(d, def time.Duration) time.Duration {
 }
 
 // until is when no access token of a session revoked at `at` is valid any
-// more, with a second of margin, capped by the session's own expiry when
-// known.
+// more (sessiond.RevocationHorizon).
 func (rs *RevocationStream) until(at, sessionExpires time.Time) time.Time {
-	u := at.Add(rs.AccessLifetime)
-	if !sessionExpires.IsZero() && sessionExpires.Before(u) {
-		u = sessionExpires
-	}
-	return u.Add(rs.Leeway + time.Second)
+	return sessiond.RevocationHorizon(at, sessionExpires, rs.AccessLifetime, rs.Leeway)
 }
 
 func (s *server) streamConfigured() (*RevocationStream, error) {

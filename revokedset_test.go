@@ -1,0 +1,82 @@
+package sessiond_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/memstore"
+	"github.com/sessiond/sessiond/opaquetoken"
+)
+
+// slowRevoke is a memory store whose next single-session revocation takes
+// a while to commit: during runs before the revocation is written, as a
+// refresh that commits while a slow logout is still in flight.
+type slowRevoke struct {
+	*memstore.Store
+	during func()
+}
+
+func (s *slowRevoke) wait() {
+	if f := s.during; f != nil {
+		s.during = nil
+		f()
+	}
+}
+
+func (s *slowRevoke) Revoke(ctx context.Context, id sessiond.SessionID, at time.Time, r sessiond.RevokeReason) (*sessiond.Session, error) {
+	s.wait()
+	return s.Store.Revoke(ctx, id, at, r)
+}
+
+func (s *slowRevoke) RevokeRecorded(ctx context.Context, id sessiond.SessionID, at time.Time, r sessiond.RevokeReason,
+	rec func(*sessiond.Session) sessiond.ChangeRecords) (*sessiond.Session, bool, error) {
+	s.wait()
+	return s.Store.RevokeRecorded(ctx, id, at, r, rec)
+}
+
+// TestManager_RevokedSetCoversSlowRevocation: a revocation is dated when
+// it starts; an access token a refresh issued while it was still being
+// written is dated later. Neither this node's revoked set nor a node that
+// rebuilds it from the store may forget the revocation while that token is
+// unexpired (sessiond.RevokeWriteMargin).
+func TestManager_RevokedSetCoversSlowRevocation(t *testing.T) {
+	store := &slowRevoke{Store: memstore.New()}
+	h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) { o.Store = store })
+	ctx := context.Background()
+	iss, err := h.m.Create(ctx, "alice", sessiond.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	revokedAt := h.clock.Now()
+	var late *sessiond.Issued
+	store.during = func() {
+		h.clock.Advance(10 * time.Second) // the write is slow
+		if late, err = h.m.Refresh(ctx, iss.RefreshToken, sessiond.Client{}); err != nil {
+			t.Errorf("Refresh while the logout is written = %v; want it to commit first", err)
+		}
+	}
+	if err := h.m.Revoke(ctx, iss.Session.ID, sessiond.ReasonLogout); err != nil {
+		t.Fatal(err)
+	}
+	if late == nil {
+		t.Fatal("no refresh ran during the revocation")
+	}
+	// Past what an access token dated at the revocation could live, before
+	// the late token's own expiry.
+	h.clock.Set(revokedAt.Add(iss.AccessExpiresAt.Sub(revokedAt) + 8*time.Second))
+	if !h.clock.Now().Before(late.AccessExpiresAt) {
+		t.Fatalf("the late token expired at %v, before the check at %v", late.AccessExpiresAt, h.clock.Now())
+	}
+	h.m.CollectGarbage(ctx, 100)
+	if _, err := h.m.Verify(ctx, late.AccessToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrRevoked) {
+		t.Errorf("Verify(late access token) on the revoking node = %v; want ErrRevoked", err)
+	}
+	fresh := newManager(t, sessiond.Options{Strategy: sessiond.StrategyHybrid, Store: store, Signed: h.codec,
+		Opaque: opaquetoken.Codec{}, Clock: h.clock, GCInterval: -1}, nil)
+	if _, err := fresh.Verify(ctx, late.AccessToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrRevoked) {
+		t.Errorf("Verify(late access token) on a node that rebuilt its set from the store = %v; want ErrRevoked", err)
+	}
+}
