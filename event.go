@@ -76,6 +76,8 @@ type ChangeRecorder interface {
 	// one that revokes the session it also stores revoked(s), s the session
 	// as revoked, in the same transaction, and reports recorded true; a
 	// session already revoked is returned unchanged and nothing is stored.
+	// revoked may be nil: the call then only revokes, and still reports
+	// whether it was the one that did.
 	RevokeRecorded(ctx context.Context, id SessionID, at time.Time, reason RevokeReason,
 		revoked func(*Session) ChangeRecords) (s *Session, recorded bool, err error)
 }

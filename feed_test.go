@@ -45,6 +45,17 @@ func (f *feedStore) Revoke(ctx context.Context, id sessiond.SessionID, at time.T
 	return s, err
 }
 
+// RevokeRecorded is Revoke for the Manager's recorded path: it publishes
+// what it revokes too.
+func (f *feedStore) RevokeRecorded(ctx context.Context, id sessiond.SessionID, at time.Time, reason sessiond.RevokeReason,
+	rec func(*sessiond.Session) sessiond.ChangeRecords) (*sessiond.Session, bool, error) {
+	s, mine, err := f.Store.RevokeRecorded(ctx, id, at, reason, rec)
+	if err == nil && mine {
+		f.publish(sessiond.Revocation{SessionID: s.ID, Subject: s.Subject, RevokedAt: s.RevokedAt, ExpiresAt: s.ExpiresAt, Reason: s.RevokeReason})
+	}
+	return s, mine, err
+}
+
 func (f *feedStore) publish(r sessiond.Revocation) {
 	for _, s := range f.live() {
 		s.fn(r)

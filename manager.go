@@ -471,14 +471,20 @@ func (m *Manager) revoke(ctx context.Context, id SessionID, now time.Time, reaso
 		}
 		return s, recorded, nil
 	}
-	s, err = m.store.Revoke(ctx, id, now, reason)
+	if r, ok := m.store.(ChangeRecorder); ok {
+		// The store knows whether this call revoked it: two calls in one
+		// microsecond (a coarse or fake clock) cannot both think so.
+		s, mine, err = r.RevokeRecorded(ctx, id, now, reason, nil)
+	} else {
+		s, err = m.store.Revoke(ctx, id, now, reason)
+		// Store.Revoke returns a session revoked before as it was: the
+		// time and reason tell whether this call revoked it.
+		mine = err == nil && s.RevokedAt.Equal(now) && s.RevokeReason == reason
+	}
 	if err != nil {
 		return nil, false, fmt.Errorf("sessiond: revoke: %w", err)
 	}
 	m.NoteRevoked(Revocation{SessionID: s.ID, Subject: s.Subject, RevokedAt: s.RevokedAt, ExpiresAt: s.ExpiresAt, Reason: s.RevokeReason})
-	// Store.Revoke returns a session revoked before as it was: the time
-	// and reason tell whether this call revoked it.
-	mine = s.RevokedAt.Equal(now) && s.RevokeReason == reason
 	if mine {
 		m.emit(ctx, revokedEvent(s, reason))
 	}
