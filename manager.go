@@ -349,18 +349,6 @@ func (m *Manager) Rotate(ctx context.Context, id SessionID) (*Issued, error) {
 // outlive the incident.
 func (m *Manager) rotate(ctx context.Context, old Session, claims json.RawMessage) (*Issued, error) {
 	now := m.now()
-	// Revoke first: if creating the successor fails the user is logged
-	// out, never left with both sessions alive. Only the call that revokes
-	// old gets a successor: a session revoked since the caller read it (by
-	// an operator, the kill switch, theft detection or a concurrent
-	// rotation) is not replaced by a live one.
-	_, mine, err := m.revoke(ctx, old.ID, now, ReasonRotated)
-	if err != nil {
-		return nil, fmt.Errorf("sessiond: rotate: %w", err)
-	}
-	if !mine {
-		return nil, fmt.Errorf("sessiond: rotate: %w: revoked meanwhile", ErrNotFound)
-	}
 	s := &Session{
 		ID: NewSessionID(), Subject: old.Subject, Strategy: m.strategy,
 		// CreatedAt is the authentication's, not the rotation's: a successor
@@ -376,6 +364,24 @@ func (m *Manager) rotate(ctx context.Context, old Session, claims json.RawMessag
 		return nil, err
 	}
 	m.committed(ctx, &ev)
+	// The successor exists before the old session ends, and is kept only
+	// if this call is the one that ends it. Whatever ends the subject's
+	// sessions meanwhile (a revocation of all of them, a login under the
+	// single-session limit, a concurrent rotation, an operator) finds the
+	// successor live and ends it too, or ends the old session first, and
+	// then the successor is revoked here: it never outlives them.
+	_, mine, err := m.revoke(ctx, old.ID, now, ReasonRotated)
+	if err != nil || !mine {
+		// Its tokens have not left this call: revoking it is tidiness, and
+		// a failure leaves a session nobody holds until it times out.
+		if _, _, rerr := m.revoke(ctx, s.ID, now, ReasonRotated); rerr != nil {
+			m.log.WarnContext(ctx, "sessiond: rotate: revoke the successor of a failed rotation", "session_id", s.ID, "err", rerr)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sessiond: rotate: %w", err)
+		}
+		return nil, fmt.Errorf("sessiond: rotate: %w: revoked meanwhile", ErrNotFound)
+	}
 	return iss, nil
 }
 
