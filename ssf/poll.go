@@ -77,9 +77,7 @@ func (r *Receiver) NewPoller(o PollOptions) (*Poller, error) {
 	if o.MaxEvents <= 0 {
 		o.MaxEvents = DefaultPollMaxEvents
 	}
-	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{Timeout: 30 * time.Second}
-	}
+	o.HTTPClient = noRedirects(o.HTTPClient, 30*time.Second)
 	return &Poller{r: r, o: o, errs: map[string]setErr{}}, nil
 }
 

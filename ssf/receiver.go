@@ -102,9 +102,7 @@ func New(o Options) (*Receiver, error) {
 	if o.JWKSInterval <= 0 {
 		o.JWKSInterval = DefaultJWKSInterval
 	}
-	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{Timeout: 10 * time.Second}
-	}
+	o.HTTPClient = noRedirects(o.HTTPClient, 10*time.Second)
 	if o.Clock == nil {
 		o.Clock = sessiond.SystemClock{}
 	}
@@ -358,4 +356,20 @@ func audienceHolds(raw json.RawMessage, want string) bool {
 	}
 	var many []string
 	return json.Unmarshal(raw, &many) == nil && slices.Contains(many, want)
+}
+
+// noRedirects is a copy of c (a client with timeout when nil) that never
+// follows a redirect, whatever c's CheckRedirect: a provider's https
+// endpoint that answers 3xx must not lead the JWKS fetch, a poll (with its
+// Authorization header) or a push to plain http or an internal address.
+// The 3xx answer is an error like any other.
+func noRedirects(c *http.Client, timeout time.Duration) *http.Client {
+	var out http.Client
+	if c != nil {
+		out = *c
+	} else {
+		out.Timeout = timeout
+	}
+	out.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &out
 }

@@ -364,3 +364,59 @@ func TestKeyRotation(t *testing.T) {
 		t.Errorf("JWKS fetched %d times; want 2", n)
 	}
 }
+
+// TestRedirectsNotFollowed: a provider endpoint that answers with a
+// redirect (to plain http, or anywhere else) is not followed, neither for
+// the JWKS (where it would let a key served elsewhere verify SETs) nor for
+// a poll (where the poll's Authorization would go along).
+func TestRedirectsNotFollowed(t *testing.T) {
+	ctx := context.Background()
+	attacker := newTransmitter(t) // its JWKS: the attacker's key, as "tx-1"
+	var followed atomic.Int32
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		followed.Add(1)
+		http.Redirect(w, r, attacker.jwks.URL, http.StatusFound)
+	}))
+	t.Cleanup(elsewhere.Close)
+	redirecting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.URL+"/poll", http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(redirecting.Close)
+
+	st := memstore.New()
+	mgr, err := sessiond.New(ctx, sessiond.Options{Store: st, Strategy: sessiond.StrategyDatabase})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mgr.Close() })
+	rc, err := ssf.New(ssf.Options{Name: "idp", Issuer: testIss, Audience: testAud, JWKSURL: redirecting.URL,
+		Subject: ssf.SubjectRule{Format: ssf.FormatEmail}, Revoker: mgr, Replay: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, err := mgr.Create(ctx, "a@example.com", sessiond.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := sign(t, attacker.key, jose.ES256, "tx-1", "secevent+jwt",
+		claims("redirected", time.Now(), ssf.RISCAccountDisabled, map[string]any{"subject": emailSubject("a@example.com")}))
+	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(set))
+	req.Header.Set("Content-Type", "application/secevent+jwt")
+	w := httptest.NewRecorder()
+	rc.ServeHTTP(w, req)
+	if w.Code == http.StatusAccepted || followed.Load() != 0 || attacker.fetches.Load() != 0 {
+		t.Errorf("push verified against a redirected JWKS: %d, redirects followed %d, attacker's JWKS fetched %d; want refused, 0, 0",
+			w.Code, followed.Load(), attacker.fetches.Load())
+	}
+	if _, err := mgr.Get(ctx, alice.Session.ID); err != nil {
+		t.Errorf("alice's session after the push = %v; want it live", err)
+	}
+
+	p, err := rc.NewPoller(ssf.PollOptions{URL: redirecting.URL, Authorization: "Bearer poll-secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Poll(ctx); err == nil || followed.Load() != 0 {
+		t.Errorf("poll of a redirecting endpoint = %v, redirects followed %d; want an error and none", err, followed.Load())
+	}
+}

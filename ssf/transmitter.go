@@ -102,12 +102,7 @@ func NewTransmitter(o TransmitterOptions) (*Transmitter, error) {
 	if o.Meta == nil || o.Outbox == nil || o.Signer == nil {
 		return nil, errors.New("ssf: transmitter needs a meta store, an outbox and a signer")
 	}
-	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{Timeout: 10 * time.Second}
-	}
-	c := *o.HTTPClient
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	o.HTTPClient = &c
+	o.HTTPClient = noRedirects(o.HTTPClient, 10*time.Second)
 	if o.CacheFor <= 0 {
 		o.CacheFor = time.Second
 	}
