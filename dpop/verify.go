@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -274,8 +275,11 @@ func normalURL(s string) (string, bool) {
 	if (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
 		port = ""
 	}
-	if port != "" {
-		host += ":" + port
+	switch {
+	case port != "":
+		host = net.JoinHostPort(host, port) // brackets an IPv6 literal
+	case strings.Contains(host, ":"):
+		host = "[" + host + "]"
 	}
 	path := u.EscapedPath()
 	if path == "" {

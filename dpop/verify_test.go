@@ -241,3 +241,24 @@ func TestNew_RefusesSymmetricAlgorithms(t *testing.T) {
 		}
 	}
 }
+
+func TestSameURL(t *testing.T) {
+	tests := []struct {
+		htu, req string
+		want     bool
+	}{
+		{"https://api.example.com/v1", "https://API.example.com:443/v1?q=1", true},
+		{"https://api.example.com/v1", "https://api.example.com:8443/v1", false},
+		{"https://[2001:db8::1]:8443/api", "https://[2001:DB8::1]:8443/api", true},
+		{"https://[2001:db8::1]/api", "https://[2001:db8::1]:443/api", true},
+		// Without brackets in the normal form, these two were one URL:
+		// host 2001:db8::1:8443 on 443, and host 2001:db8::1 on 8443.
+		{"https://[2001:db8::1:8443]/api", "https://[2001:db8::1]:8443/api", false},
+		{"https://[::1]/", "https://[::1]:80/", false},
+	}
+	for _, tt := range tests {
+		if got := dpop.SameURL(tt.htu, tt.req); got != tt.want {
+			t.Errorf("SameURL(%q, %q) = %v; want %v", tt.htu, tt.req, got, tt.want)
+		}
+	}
+}
