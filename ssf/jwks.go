@@ -16,6 +16,9 @@ import (
 // maxJWKSBytes bounds a transmitter's JWKS document.
 const maxJWKSBytes = 1 << 20
 
+// jwksFetchTimeout bounds one fetch of the JWKS, whatever the HTTP client.
+const jwksFetchTimeout = 10 * time.Second
+
 // keySource caches a transmitter's JWKS; a kid it does not hold refetches
 // the set, at most once per minInterval.
 type keySource struct {
@@ -28,6 +31,7 @@ type keySource struct {
 	set       jose.JSONWebKeySet
 	fetchedAt time.Time
 	fetched   bool
+	failed    error // the last fetch's failure; nil after a good one
 }
 
 // keys returns the keys matching kid ("" matches a set of one key).
@@ -38,10 +42,15 @@ func (k *keySource) keys(ctx context.Context, kid string) ([]jose.JSONWebKey, er
 		return found, nil
 	}
 	if k.fetched && k.clock.Now().Sub(k.fetchedAt) < k.minInterval {
-		return nil, nil // rate limited: an unknown kid cannot force a fetch per request
+		// Rate limited: an unknown kid cannot force a fetch per request.
+		// After a failed fetch the key may well exist: a retryable error
+		// (503), not a final "no such key" that a transmitter would drop
+		// the SET for.
+		return nil, k.failed
 	}
-	if err := k.fetch(ctx); err != nil {
-		return nil, err
+	k.failed = k.fetch(ctx)
+	if k.failed != nil {
+		return nil, k.failed
 	}
 	return k.match(kid), nil
 }
@@ -56,8 +65,13 @@ func (k *keySource) match(kid string) []jose.JSONWebKey {
 	return k.set.Key(kid)
 }
 
+// fetch loads the set. It runs for every request waiting on the set, so it
+// does not end with the context of the one that started it (a client that
+// hangs up must not fail it for the others); jwksFetchTimeout bounds it.
 func (k *keySource) fetch(ctx context.Context) error {
 	k.fetchedAt, k.fetched = k.clock.Now(), true
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), jwksFetchTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, k.url, nil)
 	if err != nil {
 		return fmt.Errorf("ssf: jwks: %w", err)

@@ -420,3 +420,72 @@ func TestRedirectsNotFollowed(t *testing.T) {
 		t.Errorf("poll of a redirecting endpoint = %v, redirects followed %d; want an error and none", err, followed.Load())
 	}
 }
+
+// TestJWKSFailureRetryable: while the transmitter's JWKS cannot be fetched,
+// a SET is answered 503 (the transmitter retries it), not a final 400 that
+// would drop it, also within the minute between fetches; and a request
+// that gives up while the fetch runs does not fail the fetch for the
+// others (an unauthenticated push could otherwise keep a node's keys
+// empty).
+func TestJWKSFailureRetryable(t *testing.T) {
+	ctx := context.Background()
+	clock := sessiondtest.NewClock(time.Now().Truncate(time.Second))
+	st := memstore.New()
+	mgr, err := sessiond.New(ctx, sessiond.Options{Store: st, Strategy: sessiond.StrategyDatabase, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mgr.Close() })
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	var down atomic.Bool
+	var slow atomic.Int64 // ms each fetch takes
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		time.Sleep(time.Duration(slow.Load()) * time.Millisecond)
+		if down.Load() {
+			http.Error(w, "down", http.StatusBadGateway)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &k.PublicKey, KeyID: "k1", Algorithm: "ES256"}}})
+	}))
+	t.Cleanup(jwks.Close)
+	rc, err := ssf.New(ssf.Options{Name: "idp", Issuer: testIss, Audience: testAud, JWKSURL: jwks.URL,
+		Subject: ssf.SubjectRule{Format: ssf.FormatEmail}, Revoker: mgr, Clock: clock, JWKSInterval: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	push := func(ctx context.Context, jti string) int {
+		c := claims(jti, clock.Now(), ssf.RISCSessionsRevoked, map[string]any{"subject": emailSubject("a@example.com")})
+		req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/", strings.NewReader(sign(t, k, jose.ES256, "k1", "secevent+jwt", c)))
+		req.Header.Set("Content-Type", "application/secevent+jwt")
+		w := httptest.NewRecorder()
+		rc.ServeHTTP(w, req)
+		return w.Code
+	}
+
+	down.Store(true)
+	for i := range 3 { // the first fetches and fails; the others fall within its minute
+		if code := push(ctx, fmt.Sprint("down", i)); code != http.StatusServiceUnavailable {
+			t.Fatalf("push %d while the JWKS is down = %d; want 503", i, code)
+		}
+	}
+	down.Store(false)
+	clock.Advance(2 * time.Minute)
+	if code := push(ctx, "up"); code != http.StatusAccepted {
+		t.Fatalf("push once the JWKS is back = %d; want 202", code)
+	}
+
+	// A fresh receiver; the first request hangs up while the fetch runs.
+	rc, err = ssf.New(ssf.Options{Name: "idp", Issuer: testIss, Audience: testAud, JWKSURL: jwks.URL,
+		Subject: ssf.SubjectRule{Format: ssf.FormatEmail}, Revoker: mgr, Clock: clock, JWKSInterval: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow.Store(200)
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	push(short, "gave-up")
+	cancel()
+	slow.Store(0)
+	if code := push(ctx, "after"); code != http.StatusAccepted {
+		t.Errorf("push after another request gave up during the fetch = %d; want 202", code)
+	}
+}
