@@ -311,7 +311,7 @@ func (r *Receiver) process(ctx context.Context, set string, out *outcome) error 
 	// stale anyway. A SET whose revocation then fails on a store error is
 	// not acted upon when sent again: the store that failed it is the one
 	// that would have to forget it.
-	fresh, err := r.o.Replay.RememberOnce(ctx, replayKey(r.o.Name, c.Iss, c.Jti), now, iat.Add(r.o.MaxAge+time.Second))
+	fresh, err := r.o.Replay.RememberOnce(ctx, replayKey(c.Iss, c.Jti), now, iat.Add(r.o.MaxAge+time.Second))
 	if err != nil {
 		return fmt.Errorf("ssf: replay record: %w", err)
 	}

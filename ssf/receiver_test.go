@@ -489,3 +489,36 @@ func TestJWKSFailureRetryable(t *testing.T) {
 		t.Errorf("push after another request gave up during the fetch = %d; want 202", code)
 	}
 }
+
+// TestReplayAcrossReceivers: one SET acts once, also when two receivers
+// take the same issuer's SETs (a push and a poll one, say): its replay to
+// the other one is refused.
+func TestReplayAcrossReceivers(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	second, err := ssf.New(ssf.Options{Name: "idp-poll", Issuer: testIss, Audience: testAud, JWKSURL: f.tr.jwks.URL,
+		Subject: ssf.SubjectRule{Format: ssf.FormatEmail, Template: "user:{value}"}, Revoker: f.mgr,
+		Replay: f.store, Events: eventLog{f.store}, MaxBodyBytes: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := sign(t, f.tr.key, jose.ES256, "tx-1", "secevent+jwt",
+		claims("once", time.Now(), ssf.RISCAccountDisabled, map[string]any{"subject": emailSubject("alice@example.com")}))
+	if code, e := f.push(t, set); code != http.StatusAccepted {
+		t.Fatalf("push to the first receiver = %d %s; want 202", code, e)
+	}
+	// alice logs in again after the SET; its replay must not end that session.
+	if _, err := f.mgr.Create(ctx, "user:alice@example.com", sessiond.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(set))
+	req.Header.Set("Content-Type", "application/secevent+jwt")
+	w := httptest.NewRecorder()
+	second.ServeHTTP(w, req)
+	if w.Code != http.StatusBadRequest {
+		t.Errorf("the same SET to a second receiver of its issuer = %d; want 400 (a replay)", w.Code)
+	}
+	if n := f.live(t, "user:alice@example.com"); n != 1 {
+		t.Errorf("alice's live sessions after the replay: %d; want her new one", n)
+	}
+}
