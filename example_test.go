@@ -104,6 +104,24 @@ func ExampleManager_Refresh() {
 	// Output: true
 }
 
+// InspectChecked lets the caller refuse a session for what the token alone
+// does not show, before the Manager records the session's activity.
+func ExampleManager_InspectChecked() {
+	ctx := context.Background()
+	m, _ := sessiond.New(ctx, sessiond.Options{Strategy: sessiond.StrategyDatabase, Store: memstore.New(), Opaque: opaquetoken.Codec{}})
+	defer m.Close()
+	iss, _ := m.Create(ctx, "user-9", sessiond.CreateOptions{})
+	errNoProof := errors.New("this session needs a proof of its key")
+	_, err := m.InspectChecked(ctx, iss.AccessToken, sessiond.Client{}, func(s *sessiond.Session) error {
+		if s.Subject == "user-9" { // say, a session bound to a key the request did not prove
+			return errNoProof
+		}
+		return nil
+	})
+	fmt.Println(errors.Is(err, errNoProof))
+	// Output: true
+}
+
 // An Issued holds bearer tokens, so it has no JSON form of its own;
 // TokenResponse writes them, deliberately, for the client they belong to.
 func ExampleIssued_TokenResponse() {

@@ -25,8 +25,10 @@ type flow interface {
 	issue(s *Session, now time.Time) (*Issued, []Token, error)
 	// verify checks an access token at now and returns its session and
 	// the client the session was issued to (empty when unknown: a signed
-	// token does not carry it).
-	verify(ctx context.Context, access Secret, now time.Time) (Session, Client, error)
+	// token does not carry it). check, when not nil, runs on the session
+	// once the token is found valid and before verify writes anything (the
+	// database strategy's activity); its error is returned as is.
+	verify(ctx context.Context, access Secret, now time.Time, check func(*Session) error) (Session, Client, error)
 	// checkRefresh is the first phase of a refresh: it checks the token
 	// and its session and writes nothing. When it fails on a genuine token
 	// (a known session that is revoked or expired, say) the grant it

@@ -41,7 +41,7 @@ func (f *databaseFlow) issue(s *Session, now time.Time) (*Issued, []Token, error
 	return iss, []Token{{Hash: h, Kind: KindAccess, SessionID: s.ID, IssuedAt: now, ExpiresAt: s.ExpiresAt}}, nil
 }
 
-func (f *databaseFlow) verify(ctx context.Context, access Secret, now time.Time) (Session, Client, error) {
+func (f *databaseFlow) verify(ctx context.Context, access Secret, now time.Time, check func(*Session) error) (Session, Client, error) {
 	_, _, s, err := lookupOpaque(ctx, f.store, f.opaque, KindAccess, access, "verify")
 	if err != nil {
 		return Session{}, Client{}, err
@@ -55,6 +55,13 @@ func (f *databaseFlow) verify(ctx context.Context, access Secret, now time.Time)
 	}
 	if f.marks.revoked(s.Subject, s.CreatedAt) {
 		return Session{}, Client{}, fmt.Errorf("sessiond: verify: %w", ErrRevoked)
+	}
+	if check != nil {
+		// Before the touch: a token that fails it (a bound token without
+		// its proof) must not keep the session alive.
+		if err := check(s); err != nil {
+			return Session{}, Client{}, err
+		}
 	}
 	if now.Sub(s.LastActiveAt) >= f.touch {
 		// Written back at most once per touch interval, so a busy session

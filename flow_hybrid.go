@@ -60,8 +60,11 @@ func (f *hybridFlow) issue(s *Session, now time.Time) (*Issued, []Token, error) 
 	return iss, []Token{{Hash: h, Kind: KindRefresh, SessionID: s.ID, IssuedAt: now, ExpiresAt: s.IdleExpiresAt}}, nil
 }
 
-func (f *hybridFlow) verify(_ context.Context, access Secret, now time.Time) (Session, Client, error) {
+func (f *hybridFlow) verify(_ context.Context, access Secret, now time.Time, check func(*Session) error) (Session, Client, error) {
 	s, err := f.signedAccess.verify(access, now)
+	if err == nil && check != nil {
+		err = check(&s)
+	}
 	return s, Client{}, err
 }
 

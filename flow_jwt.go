@@ -45,8 +45,11 @@ func (f *jwtFlow) issue(s *Session, now time.Time) (*Issued, []Token, error) {
 	return iss, nil, nil
 }
 
-func (f *jwtFlow) verify(_ context.Context, access Secret, now time.Time) (Session, Client, error) {
+func (f *jwtFlow) verify(_ context.Context, access Secret, now time.Time, check func(*Session) error) (Session, Client, error) {
 	s, err := f.signedAccess.verify(access, now)
+	if err == nil && check != nil {
+		err = check(&s)
+	}
 	return s, Client{}, err
 }
 

@@ -24,23 +24,33 @@ func (m *Manager) Verify(ctx context.Context, access Secret, client Client) (Ses
 // Inspect is Verify plus what the anomaly rules found: an anomaly with
 // action revoke ends the session (ErrRevoked), step_up sets StepUp.
 func (m *Manager) Inspect(ctx context.Context, access Secret, client Client) (Verification, error) {
+	return m.InspectChecked(ctx, access, client, nil)
+}
+
+// InspectChecked is Inspect with check run on the session once the token
+// is found valid, before anything is written (the database strategy
+// records activity) and before the anomaly rules see the client; an error
+// from check is returned as is. A caller that must see more than the token
+// (a DPoP proof of a key-bound session, a device-bound cookie) checks it
+// here, so a request that fails it keeps no idle session alive.
+func (m *Manager) InspectChecked(ctx context.Context, access Secret, client Client, check func(*Session) error) (Verification, error) {
 	if m.onVerify == nil {
-		return m.inspect(ctx, access, client)
+		return m.inspect(ctx, access, client, check)
 	}
 	// The observer measures real elapsed time for metrics, so it reads the
 	// monotonic wall clock, not the injected Clock (a fake one stands still).
 	start := time.Now()
-	v, err := m.inspect(ctx, access, client)
+	v, err := m.inspect(ctx, access, client, check)
 	m.onVerify(err, time.Since(start))
 	return v, err
 }
 
-func (m *Manager) inspect(ctx context.Context, access Secret, client Client) (Verification, error) {
+func (m *Manager) inspect(ctx context.Context, access Secret, client Client, check func(*Session) error) (Verification, error) {
 	if len(access) == 0 || len(access) > MaxTokenBytes {
 		return Verification{}, fmt.Errorf("sessiond: verify: %w: empty or oversized", ErrInvalidToken)
 	}
 	now := m.clock.Now()
-	s, issuedTo, err := m.flow.verify(ctx, access, now)
+	s, issuedTo, err := m.flow.verify(ctx, access, now, check)
 	if err != nil {
 		m.noteUnknown(ctx, StageVerify, client, err)
 		m.noteExpired(ctx, StageVerify, &s, client, err, now)

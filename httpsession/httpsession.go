@@ -366,17 +366,24 @@ func (s *Sessions) authenticate(r *http.Request) (*sessiond.Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	sess, err := s.m.Verify(r.Context(), tok, s.Client(r))
+	v, err := s.m.InspectChecked(r.Context(), tok, s.Client(r), s.bindingCheck(r))
 	if err != nil {
 		return nil, err
 	}
-	if err := checkKeyBinding(&sess); err != nil {
-		return nil, err
+	return &v.Session, nil
+}
+
+// bindingCheck is what the Manager checks of a session beyond its token,
+// before it records the session's activity: a key-bound session is not
+// for this middleware, and a device-bound one needs its bound cookie. A
+// stolen cookie without the rest keeps no idle session alive.
+func (s *Sessions) bindingCheck(r *http.Request) func(*sessiond.Session) error {
+	return func(sess *sessiond.Session) error {
+		if err := checkKeyBinding(sess); err != nil {
+			return err
+		}
+		return s.checkDevice(r, sess)
 	}
-	if err := s.checkDevice(r, &sess); err != nil {
-		return nil, err
-	}
-	return &sess, nil
 }
 
 // Inspect verifies the request's credential (the Authorization: Bearer
@@ -388,17 +395,7 @@ func (s *Sessions) Inspect(r *http.Request) (sessiond.Verification, error) {
 	if err != nil {
 		return sessiond.Verification{}, err
 	}
-	v, err := s.m.Inspect(r.Context(), tok, s.Client(r))
-	if err != nil {
-		return v, err
-	}
-	if err := checkKeyBinding(&v.Session); err != nil {
-		return sessiond.Verification{}, err
-	}
-	if err := s.checkDevice(r, &v.Session); err != nil {
-		return sessiond.Verification{}, err
-	}
-	return v, nil
+	return s.m.InspectChecked(r.Context(), tok, s.Client(r), s.bindingCheck(r))
 }
 
 // Require lets a request through only with a valid session, which it puts

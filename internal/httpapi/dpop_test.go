@@ -255,3 +255,51 @@ func TestDPoP_Introspect(t *testing.T) {
 		}
 	})
 }
+
+// TestDPoP_NoProofKeepsNothingAlive: a copied token of a key-bound session
+// presented without a proof is refused before the session's activity is
+// recorded, so a thief holding only the token cannot keep the owner's
+// idle session alive (database strategy, where verify records activity).
+func TestDPoP_NoProofKeepsNothingAlive(t *testing.T) {
+	e := newEnv(t, sessiond.StrategyDatabase, nil)
+	k := newProofKey(t)
+	r := e.postJSON("/v1/sessions", jsonBody(t, map[string]any{"subject": "ann", "dpop_jkt": k.jkt()}))
+	if r.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	var tr struct {
+		AccessToken string `json:"access_token"`
+		Session     struct {
+			ID string `json:"id"`
+		} `json:"session"`
+	}
+	if err := json.Unmarshal(r.body, &tr); err != nil {
+		t.Fatal(err)
+	}
+	idle := func() time.Time {
+		s, err := e.m.Get(t.Context(), sessiond.SessionID(tr.Session.ID))
+		if err != nil {
+			t.Fatalf("Get = %v", err)
+		}
+		return s.IdleExpiresAt
+	}
+	before := idle()
+	for range 3 { // 24 minutes, within the 30-minute idle timeout
+		e.clock.Advance(8 * time.Minute)
+		wantProblem(t, "verify without a proof", e.postJSON("/v1/sessions/verify", jsonBody(t, map[string]any{"access_token": tr.AccessToken})),
+			http.StatusUnauthorized, "invalid_dpop_proof", "")
+	}
+	if after := idle(); !after.Equal(before) {
+		t.Errorf("idle expiry moved from %v to %v by verifies without a proof; want it unchanged", before, after)
+	}
+	// The owner, with the key, still gets in (and that does count).
+	k.at = e.clock.Now()
+	r = e.postJSON("/v1/sessions/verify", jsonBody(t, map[string]any{"access_token": tr.AccessToken,
+		"dpop_proof": k.proof("GET", appAPIURL, tr.AccessToken, ""), "htm": "GET", "htu": appAPIURL}))
+	if r.status != http.StatusOK {
+		t.Fatalf("verify with the proof: %d %s", r.status, r.body)
+	}
+	if after := idle(); !after.After(before) {
+		t.Errorf("idle expiry %v after the owner's verify; want it later than %v", after, before)
+	}
+}

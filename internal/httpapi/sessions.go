@@ -132,11 +132,13 @@ func (s *server) verifySession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v, err := s.m.Inspect(r.Context(), req.AccessToken, client)
+	// The proof of a key-bound session is checked before the session's
+	// activity is recorded: a copied token without the key keeps nothing
+	// alive.
+	v, err := s.m.InspectChecked(r.Context(), req.AccessToken, client, func(sess *sessiond.Session) error {
+		return s.checkBound(r.Context(), w, sess, req.AccessToken, &req.dpopProof)
+	})
 	if err != nil {
-		return err
-	}
-	if err := s.checkBound(r.Context(), w, &v.Session, req.AccessToken, &req.dpopProof); err != nil {
 		return err
 	}
 	out := apitype.SessionOf(&v.Session)
