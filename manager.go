@@ -343,10 +343,8 @@ func (m *Manager) Rotate(ctx context.Context, id SessionID) (*Issued, error) {
 	return m.rotate(ctx, old, old.Claims)
 }
 
-// rotate replaces old with a new session holding claims. old comes from
-// Get, which refuses a session an incident's watermark ended before the
-// store recorded it: its successor, dated after the watermark, would
-// outlive the incident.
+// rotate replaces old, read through Get (which refuses a session an
+// incident's watermark ended), with a new session holding claims.
 func (m *Manager) rotate(ctx context.Context, old Session, claims json.RawMessage) (*Issued, error) {
 	now := m.now()
 	s := &Session{
