@@ -470,3 +470,25 @@ func TestConsole_SessionEnds(t *testing.T) {
 		}
 	})
 }
+
+// TestConsole_OperatorNameDefused: the signed-in key's name in the page
+// header is defused like every other text an operator did not write here
+// (no bidirectional override, no terminal escape).
+func TestConsole_OperatorNameDefused(t *testing.T) {
+	f := newFixture(t)
+	secret, _, err := f.keys.Create(t.Context(), "ops\u202egpj.exe\x1b[31m", apikey.ScopeAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := f.browser()
+	if resp, body := f.do(c, "POST", "/console/signin", url.Values{"api_key": {string(secret)}}, "same-origin"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in: %d\n%s", resp.StatusCode, body)
+	}
+	resp, body := f.do(c, "GET", "/console/keys", nil, "same-origin")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "ops") {
+		t.Fatalf("keys page: %d", resp.StatusCode)
+	}
+	if strings.ContainsAny(body, "\u202e\x1b") {
+		t.Error("the operator's key name reached the page with its bidi override or terminal escape")
+	}
+}

@@ -113,8 +113,11 @@ func (c *Console) eventsPage(w http.ResponseWriter, r *http.Request, key apikey.
 // eventTail streams events as they are logged (server-sent events), each a
 // JSON eventRow whose text fields are already printable. It reads the
 // event log every TailPoll from the newest event on, so every node's
-// events appear, not only this one's.
-func (c *Console) eventTail(w http.ResponseWriter, r *http.Request, _ apikey.Key) {
+// events appear, not only this one's. At every read it checks that the
+// operator may still see them: a sign-out, the session's timeout or the
+// key's revocation ends the stream.
+func (c *Console) eventTail(w http.ResponseWriter, r *http.Request, key apikey.Key) {
+	sess, _ := sessiond.FromContext(r.Context())
 	if c.o.Events == nil {
 		http.Error(w, "no event log", http.StatusNotImplemented)
 		return
@@ -136,6 +139,9 @@ func (c *Console) eventTail(w http.ResponseWriter, r *http.Request, _ apikey.Key
 	poll := time.NewTicker(c.o.TailPoll)
 	defer poll.Stop()
 	for {
+		if !c.stillOperator(r.Context(), sess.ID, key.ID) {
+			return
+		}
 		for {
 			evs, next, err := c.o.Events.QueryEvents(r.Context(), eq)
 			if err != nil {

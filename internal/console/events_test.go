@@ -98,3 +98,52 @@ func TestConsole_EventTail(t *testing.T) {
 	}
 	t.Fatalf("tail ended without the event: %v", lines.Err())
 }
+
+// TestConsole_EventTailEnds: an open live tail stops when the operator may
+// no longer see the events: the key revoked, or the console session signed
+// out; nothing logged afterwards reaches it.
+func TestConsole_EventTailEnds(t *testing.T) {
+	for _, how := range []string{"key revoked", "signed out"} {
+		t.Run(how, func(t *testing.T) {
+			f := newFixture(t)
+			c := f.signedIn()
+			req, _ := http.NewRequestWithContext(t.Context(), "GET", f.srv.URL+"/console/events/tail", nil)
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("tail: %d", resp.StatusCode)
+			}
+			if how == "key revoked" {
+				if err := f.keys.Revoke(t.Context(), f.adminK.ID); err != nil {
+					t.Fatal(err)
+				}
+			} else if r, _ := f.do(c, "POST", "/console/signout", nil, "same-origin"); r.StatusCode != http.StatusSeeOther {
+				t.Fatalf("sign out: %d", r.StatusCode)
+			}
+			f.clock.Advance(time.Second)
+			f.logEvent("01JEVT0000000000000000000Z", sessiond.EventSessionCreated, "victim@example.com", "after the end", nil)
+			done := make(chan string, 1)
+			go func() {
+				var sent []string
+				lines := bufio.NewScanner(resp.Body)
+				for lines.Scan() {
+					if strings.HasPrefix(lines.Text(), "data: ") {
+						sent = append(sent, lines.Text())
+					}
+				}
+				done <- strings.Join(sent, "\n")
+			}()
+			select {
+			case sent := <-done:
+				if sent != "" {
+					t.Errorf("the tail sent after the %s: %s", how, sent)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("the tail still runs 10 s after the %s", how)
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -46,6 +47,19 @@ func (c *Console) operator(h func(http.ResponseWriter, *http.Request, apikey.Key
 		}
 		h(w, r, key)
 	}))
+}
+
+// stillOperator reports whether the console session sid, signed in with
+// the key keyID, may still act: the session is live (not signed out, not
+// idle or past its absolute end) and the key is neither revoked nor short
+// of the admin scope. A request that outlives its start (the live tail)
+// asks again as it goes.
+func (c *Console) stillOperator(ctx context.Context, sid sessiond.SessionID, keyID string) bool {
+	if _, err := c.own.Get(ctx, sid); err != nil {
+		return false
+	}
+	key, err := c.o.Keys.Get(ctx, keyID)
+	return err == nil && key.RevokedAt.IsZero() && key.Allows(apikey.ScopeAdmin)
 }
 
 func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {

@@ -159,10 +159,24 @@ func shownURL(raw string) string {
 	if err != nil {
 		return "(unparsable URL)"
 	}
-	hidden := u.RawQuery != "" || u.Fragment != "" || u.User != nil
+	queryHidden := u.RawQuery != "" || u.Fragment != "" || u.User != nil
 	u.RawQuery, u.Fragment, u.User, u.ForceQuery = "", "", nil, false
+	// Slack- and Discord-style URLs carry their secret in the path: only
+	// the first segment is shown.
+	pathHidden := false
+	if first, rest, ok := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/"); ok && rest != "" {
+		u.Path, u.RawPath, pathHidden = "/"+first, "", true
+	}
 	s := u.String()
-	if hidden {
+	if pathHidden {
+		s += "/…"
+	}
+	switch {
+	case pathHidden && queryHidden:
+		s += " (path and query hidden)"
+	case pathHidden:
+		s += " (path hidden)"
+	case queryHidden:
 		s += " (query hidden)"
 	}
 	return printable(strings.TrimSpace(s))

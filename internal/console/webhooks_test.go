@@ -19,6 +19,7 @@ func TestConsole_Webhooks(t *testing.T) {
 		o.Webhooks = []console.Endpoint{
 			{Name: "siem", URL: "https://hooks.example.com/in?token=s3cret#frag", Events: []string{"session.revoked"}, MaxAttempts: 3},
 			{Name: "all", URL: "https://other.example.com/", MaxAttempts: 8},
+			{Name: "chat", URL: "https://hooks.chat.example/services/T0AAA/B0BBB/XoXoSeCrEt", MaxAttempts: 8},
 		}
 	})
 	ctx := t.Context()
@@ -31,14 +32,14 @@ func TestConsole_Webhooks(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("webhooks page: %d\n%s", resp.StatusCode, body)
 	}
-	for _, want := range []string{"https://hooks.example.com/in (query hidden)", "every event", "session.revoked",
+	for _, want := range []string{"https://hooks.example.com/in (query hidden)", "https://hooks.chat.example/services/… (path hidden)", "every event", "session.revoked",
 		"Dead deliveries: 1", `aria-label="Retry delivery msg_dead"`, "backlog: 1", "msg_done", "msg_wait", "delivered",
 		`&lt;script&gt;alert(1)&lt;/script&gt;\x1b[2J`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("webhooks page lacks %q", want)
 		}
 	}
-	for _, bad := range []string{"s3cret", "frag", "<script>alert", "\x1b", `aria-label="Retry delivery msg_done"`} {
+	for _, bad := range []string{"s3cret", "frag", "XoXoSeCrEt", "B0BBB", "<script>alert", "\x1b", `aria-label="Retry delivery msg_done"`} {
 		if strings.Contains(body, bad) {
 			t.Errorf("webhooks page shows %q", bad)
 		}
