@@ -80,7 +80,8 @@ func (c *Console) createAPIKey(w http.ResponseWriter, r *http.Request, key apike
 		return
 	}
 	c.log.InfoContext(r.Context(), "console: API key created", "by", key.ID, "key_id", k.ID, "scopes", scopes)
-	c.record(r, sessiond.Event{Type: "api_key.created", Details: map[string]any{"key_id": k.ID, "by": key.ID, "via": "console"}})
+	c.record(r, sessiond.Event{Type: "api_key.created", Details: map[string]any{"key_id": k.ID, "name": k.Name,
+		"scopes": apikey.Join(k.Scopes), "by": key.ID, "via": "console"}})
 	v.Created, v.CreatedID = string(secret), k.ID
 	c.renderKeys(w, r, key, http.StatusOK, v, "", "")
 }

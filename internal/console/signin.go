@@ -11,6 +11,7 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/apikey"
+	"github.com/sessiond/sessiond/internal/httpapi"
 )
 
 // subjectPrefix marks the console session's subject: the ID (never the
@@ -45,7 +46,8 @@ func (c *Console) operator(h func(http.ResponseWriter, *http.Request, apikey.Key
 			toSignIn(w, r, err)
 			return
 		}
-		h(w, r, key)
+		// Every event this request causes names the key, as the API's do.
+		h(w, r.WithContext(httpapi.WithActingKey(r.Context(), key.ID)), key)
 	}))
 }
 

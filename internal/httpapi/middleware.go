@@ -289,10 +289,20 @@ func tooMany(w http.ResponseWriter, retry time.Duration, detail string) error {
 // request ctx belongs to, or "" (no request, or a public route). The
 // server's event sink records it in every event the request causes.
 func ActingKeyID(ctx context.Context) string {
-	if info, ok := ctx.Value(infoKey{}).(*requestInfo); ok {
+	if info, ok := ctx.Value(infoKey{}).(*requestInfo); ok && info.keyID != "" {
 		return info.keyID
 	}
-	return ""
+	id, _ := ctx.Value(actingKey{}).(string)
+	return id
+}
+
+type actingKey struct{}
+
+// WithActingKey names id as the API key acting in ctx, for a surface other
+// than the API whose requests act with a key (the console, signed in with
+// one): ActingKeyID then returns it, and the events they cause record it.
+func WithActingKey(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, actingKey{}, id)
 }
 
 // bearerKey returns the credentials of an `Authorization: Bearer` header

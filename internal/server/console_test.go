@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/sessiond/sessiond/internal/server"
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // TestRun_Console: the console answers on the API port without an admin
@@ -56,4 +57,56 @@ func TestRun_Console(t *testing.T) {
 			t.Errorf("disabled console: %d", got)
 		}
 	})
+}
+
+// TestRun_ConsoleActsAsItsKey: what an operator does in the console is
+// recorded, like an API call, with the key the console was signed in with.
+func TestRun_ConsoleActsAsItsKey(t *testing.T) {
+	n := start(t, server.Options{Config: devConfig(t)})
+	base := "http://" + n.addr
+	if code := testenv.CallAPI(t, http.MethodPost, base+"/v1/sessions", string(testKey), `{"subject":"alice"}`, nil); code != http.StatusCreated {
+		t.Fatalf("create: %d", code)
+	}
+	c, _ := testenv.CookieClient(nil)
+	form := func(path string, v url.Values) int {
+		req, _ := http.NewRequest("POST", base+path, strings.NewReader(v.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := form("/console/signin", url.Values{"api_key": {string(testKey)}}); code != http.StatusSeeOther {
+		t.Fatalf("console sign-in: %d", code)
+	}
+	if code := form("/console/sessions/revoke-all", url.Values{"subject": {"alice"}}); code != http.StatusSeeOther {
+		t.Fatalf("console revoke-all: %d", code)
+	}
+	var page struct {
+		Events []struct {
+			Type    string         `json:"type"`
+			Details map[string]any `json:"details"`
+		} `json:"events"`
+	}
+	testenv.CallAPI(t, http.MethodGet, base+"/v1/events?subject=alice", string(testKey), "", &page)
+	keyOf := map[string]any{}
+	for _, e := range page.Events {
+		keyOf[e.Type] = e.Details["api_key_id"]
+	}
+	if created := keyOf["session.created"]; created == nil || keyOf["session.revoked"] != created {
+		t.Errorf("acting keys by event: %v; want the console's revocation to name the key that created the session (%v)", keyOf, created)
+	}
+
+	// A key made in the console is recorded as one made through the API is.
+	if code := form("/console/keys/create", url.Values{"name": {"ci"}, "scope": {"verify", "sessions:read"}}); code != http.StatusOK && code != http.StatusSeeOther {
+		t.Fatalf("console create key: %d", code)
+	}
+	testenv.CallAPI(t, http.MethodGet, base+"/v1/events?type=api_key.created", string(testKey), "", &page)
+	if len(page.Events) != 1 || page.Events[0].Details["name"] != "ci" || page.Events[0].Details["scopes"] != "verify,sessions:read" ||
+		page.Events[0].Details["api_key_id"] == nil {
+		t.Errorf("api_key.created events: %+v; want one naming the key, its scopes and the acting key", page.Events)
+	}
 }
