@@ -136,6 +136,7 @@ func New(ctx context.Context, o Options) (*Console, error) {
 		Lifetimes: sessiond.Lifetimes{Access: o.Idle, Refresh: o.Absolute, Idle: o.Idle, Absolute: o.Absolute},
 		Clock:     o.Clock,
 		Logger:    o.Logger,
+		Events:    attacks{o.Record},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("console: session manager: %w", err)
@@ -214,3 +215,18 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // errNotOperator: the console session's API key was revoked or lost the
 // admin scope since sign-in.
 var errNotOperator = errors.New("console: the API key no longer has the admin scope")
+
+// attacks is the console's own session manager's event sink: of its
+// events, the ones that say the console was attacked (a cross-site request
+// refused, as request.csrf_rejected) go to the deployment's event log; the
+// console sessions' own lifecycle stays in memory with them.
+type attacks struct {
+	record func(context.Context, sessiond.Event)
+}
+
+func (a attacks) Record(ctx context.Context, e sessiond.Event) error {
+	if a.record != nil && e.Type == sessiond.EventCSRFRejected {
+		a.record(ctx, e)
+	}
+	return nil
+}

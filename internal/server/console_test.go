@@ -110,3 +110,31 @@ func TestRun_ConsoleActsAsItsKey(t *testing.T) {
 		t.Errorf("api_key.created events: %+v; want one naming the key, its scopes and the acting key", page.Events)
 	}
 }
+
+// TestRun_ConsoleCSRFRecorded: a cross-site request to the console is
+// refused and lands in the deployment's event log as request.csrf_rejected.
+func TestRun_ConsoleCSRFRecorded(t *testing.T) {
+	n := start(t, server.Options{Config: devConfig(t)})
+	base := "http://" + n.addr
+	req, _ := http.NewRequest("POST", base+"/console/keys/create", strings.NewReader("name=evil&scope=admin"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	req.Header.Set("Origin", "https://evil.example")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("cross-site POST to the console = %d; want 403", resp.StatusCode)
+	}
+	var page struct {
+		Events []struct {
+			Details map[string]any `json:"details"`
+		} `json:"events"`
+	}
+	testenv.CallAPI(t, http.MethodGet, base+"/v1/events?type=request.csrf_rejected", string(testKey), "", &page)
+	if len(page.Events) != 1 || page.Events[0].Details["path"] != "/console/keys/create" {
+		t.Errorf("request.csrf_rejected events: %+v; want one for /console/keys/create", page.Events)
+	}
+}
