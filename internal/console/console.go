@@ -98,7 +98,8 @@ type Options struct {
 // Console is the handler. Close ends its own session manager.
 type Console struct {
 	o        Options
-	own      *sessiond.Manager // the console's own sessions, in memory
+	own      *sessiond.Manager  // the console's own sessions, in memory
+	failures *ratelimit.Limiter // sign-in failures reported to the event log, over all addresses
 	sessions *httpsession.Sessions
 	pages    *pages
 	device   device
@@ -158,7 +159,8 @@ func New(ctx context.Context, o Options) (*Console, error) {
 		return nil, err
 	}
 	c := &Console{o: o, own: own, sessions: sess, pages: p, mux: http.NewServeMux(), log: o.Logger,
-		device: device{ua: useragent.NewParser()}}
+		device:   device{ua: useragent.NewParser()},
+		failures: ratelimit.New(ratelimit.Options{Rate: maxFailureReports / 60, Burst: maxFailureReports, Clock: o.Clock})}
 	c.routes()
 	return c, nil
 }

@@ -99,10 +99,12 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	case err != nil:
 		c.log.InfoContext(r.Context(), "console: sign-in refused: unknown or revoked key")
+		c.signInFailed(r, "")
 		refuse(http.StatusUnauthorized, "This API key is not valid.")
 		return
 	case !key.Allows(apikey.ScopeAdmin):
 		c.log.InfoContext(r.Context(), "console: sign-in refused: key lacks the admin scope", "key_id", key.ID)
+		c.signInFailed(r, key.ID)
 		refuse(http.StatusForbidden, "This API key does not carry the admin scope.")
 		return
 	}
@@ -113,6 +115,29 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	c.log.InfoContext(r.Context(), "console: signed in", "key_id", key.ID)
 	http.Redirect(w, r, Prefix+"/overview", http.StatusSeeOther)
+}
+
+// maxFailureReports bounds the sign-in failures recorded a minute over all
+// addresses (SignInLimit bounds each address's attempts): many addresses
+// guessing must not flood the durable log.
+const maxFailureReports = 100
+
+// signInFailed records a refused sign-in as the API records a refused key
+// (api_key.auth_failed, path /console/signin), with the peer's address and
+// User-Agent and, for a valid key without the admin scope, its ID.
+func (c *Console) signInFailed(r *http.Request, keyID string) {
+	if ok, _ := c.failures.Allow(""); !ok {
+		return
+	}
+	client, err := sessiond.CleanClient(sessiond.Client{IP: peerAddr(r), UserAgent: sessiond.CleanText(r.UserAgent(), 256)})
+	if err != nil {
+		client = sessiond.Client{}
+	}
+	d := map[string]any{"path": Prefix + "/signin", "had_credentials": true, "count": 1, "via": "console"}
+	if keyID != "" {
+		d["key_id"], d["reason"] = keyID, "not admin"
+	}
+	c.record(r, sessiond.Event{Type: "api_key.auth_failed", Client: client, Details: d})
 }
 
 func (c *Console) signOut(w http.ResponseWriter, r *http.Request, key apikey.Key) {

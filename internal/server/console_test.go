@@ -138,3 +138,31 @@ func TestRun_ConsoleCSRFRecorded(t *testing.T) {
 		t.Errorf("request.csrf_rejected events: %+v; want one for /console/keys/create", page.Events)
 	}
 }
+
+// TestRun_ConsoleSignInFailureRecorded: a refused console sign-in is
+// recorded as api_key.auth_failed, as a refused API key is.
+func TestRun_ConsoleSignInFailureRecorded(t *testing.T) {
+	n := start(t, server.Options{Config: devConfig(t)})
+	base := "http://" + n.addr
+	req, _ := http.NewRequest("POST", base+"/console/signin", strings.NewReader(url.Values{"api_key": {"sdak_not_a_key"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("console sign-in with a wrong key = %d; want 401", resp.StatusCode)
+	}
+	var page struct {
+		Events []struct {
+			Client  map[string]string `json:"client"`
+			Details map[string]any    `json:"details"`
+		} `json:"events"`
+	}
+	testenv.CallAPI(t, http.MethodGet, base+"/v1/events?type=api_key.auth_failed", string(testKey), "", &page)
+	if len(page.Events) != 1 || page.Events[0].Details["path"] != "/console/signin" || page.Events[0].Client["ip"] == "" {
+		t.Errorf("api_key.auth_failed events: %+v; want one for /console/signin with the peer's address", page.Events)
+	}
+}
