@@ -203,6 +203,10 @@ func (m *Manager) Close() error {
 // Strategy returns the configured strategy.
 func (m *Manager) Strategy() Strategy { return m.strategy }
 
+// Now is the time on the Manager's clock, for comparing with the times of
+// its sessions.
+func (m *Manager) Now() time.Time { return m.now() }
+
 // Lifetimes returns the effective lifetimes.
 func (m *Manager) Lifetimes() Lifetimes { return m.life }
 

@@ -3,6 +3,7 @@ package httpsession
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -49,6 +50,12 @@ func WriteUnauthorized(w http.ResponseWriter, r *http.Request, err error) {
 // document that does not say why (an attacker probing tokens learns
 // nothing), with the RFC 6750 challenge for API clients.
 func writeUnauthorized(w http.ResponseWriter, r *http.Request, err error) {
+	if re, ok := errors.AsType[*reauthError](err); ok {
+		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer error="insufficient_user_authentication", error_description="a more recent authentication is required", max_age="%d"`,
+			int(re.maxAge/time.Second)))
+		writeProblem(w, http.StatusUnauthorized, "reauthentication_required", "Authentication required", "log in again to continue")
+		return
+	}
 	if errors.Is(err, ErrNoCredentials) {
 		w.Header().Set("WWW-Authenticate", `Bearer`)
 	} else {
