@@ -11,39 +11,13 @@ import (
 	"github.com/sessiond/sessiond/opaquetoken"
 )
 
-// slowRevoke is a memory store whose next single-session revocation takes
-// a while to commit: during runs before the revocation is written, as a
-// refresh that commits while a slow logout is still in flight.
-type slowRevoke struct {
-	*memstore.Store
-	during func()
-}
-
-func (s *slowRevoke) wait() {
-	if f := s.during; f != nil {
-		s.during = nil
-		f()
-	}
-}
-
-func (s *slowRevoke) Revoke(ctx context.Context, id sessiond.SessionID, at time.Time, r sessiond.RevokeReason) (*sessiond.Session, error) {
-	s.wait()
-	return s.Store.Revoke(ctx, id, at, r)
-}
-
-func (s *slowRevoke) RevokeRecorded(ctx context.Context, id sessiond.SessionID, at time.Time, r sessiond.RevokeReason,
-	rec func(*sessiond.Session) sessiond.ChangeRecords) (*sessiond.Session, bool, error) {
-	s.wait()
-	return s.Store.RevokeRecorded(ctx, id, at, r, rec)
-}
-
 // TestManager_RevokedSetCoversSlowRevocation: a revocation is dated when
 // it starts; an access token a refresh issued while it was still being
 // written is dated later. Neither this node's revoked set nor a node that
 // rebuilds it from the store may forget the revocation while that token is
 // unexpired (sessiond.RevokeWriteMargin).
 func TestManager_RevokedSetCoversSlowRevocation(t *testing.T) {
-	store := &slowRevoke{Store: memstore.New()}
+	store := &raceStore{Store: memstore.New()}
 	h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) { o.Store = store })
 	ctx := context.Background()
 	iss, err := h.m.Create(ctx, "alice", sessiond.CreateOptions{})
@@ -52,7 +26,7 @@ func TestManager_RevokedSetCoversSlowRevocation(t *testing.T) {
 	}
 	revokedAt := h.clock.Now()
 	var late *sessiond.Issued
-	store.during = func() {
+	store.beforeRevoke = func() {
 		h.clock.Advance(10 * time.Second) // the write is slow
 		if late, err = h.m.Refresh(ctx, iss.RefreshToken, sessiond.Client{}); err != nil {
 			t.Errorf("Refresh while the logout is written = %v; want it to commit first", err)

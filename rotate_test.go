@@ -11,13 +11,64 @@ import (
 	"github.com/sessiond/sessiond/opaquetoken"
 )
 
-// bulkPending is a memory store whose bulk revocation has not happened
-// yet: it fails, as a store does that went away in the middle of a kill
-// switch, or as another node sees it while the bulk write still runs.
-type bulkPending struct{ *memstore.Store }
+// raceStore is a memory store that plays another caller acting in the
+// middle of the Manager's work: each hook runs once, at its point. With
+// bulkFails its bulk revocation fails, as a store does that went away in
+// the middle of a kill switch (or as another node sees it while the bulk
+// write still runs).
+type raceStore struct {
+	*memstore.Store
+	bulkFails                 bool
+	duringGet, afterCreate    func()
+	beforeRevoke, afterRevoke func()
+}
 
-func (bulkPending) RevokeMatching(context.Context, sessiond.RevokeFilter, time.Time, sessiond.RevokeReason) (int, []string, error) {
-	return 0, nil, sessiond.ErrStoreUnavailable
+func once(f *func()) {
+	if g := *f; g != nil {
+		*f = nil
+		g()
+	}
+}
+
+func (s *raceStore) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, at time.Time, r sessiond.RevokeReason) (int, []string, error) {
+	if s.bulkFails {
+		return 0, nil, sessiond.ErrStoreUnavailable
+	}
+	return s.Store.RevokeMatching(ctx, f, at, r)
+}
+
+func (s *raceStore) Get(ctx context.Context, id sessiond.SessionID) (*sessiond.Session, error) {
+	sess, err := s.Store.Get(ctx, id)
+	once(&s.duringGet)
+	return sess, err
+}
+
+func (s *raceStore) Create(ctx context.Context, sess *sessiond.Session, tokens ...sessiond.Token) error {
+	err := s.Store.Create(ctx, sess, tokens...)
+	once(&s.afterCreate)
+	return err
+}
+
+func (s *raceStore) CreateRecorded(ctx context.Context, sess *sessiond.Session, max int, evict bool, rec sessiond.ChangeRecords,
+	evicted func(sessiond.Revocation) sessiond.ChangeRecords, tokens ...sessiond.Token) ([]sessiond.Revocation, error) {
+	revs, err := s.Store.CreateRecorded(ctx, sess, max, evict, rec, evicted, tokens...)
+	once(&s.afterCreate)
+	return revs, err
+}
+
+func (s *raceStore) Revoke(ctx context.Context, id sessiond.SessionID, at time.Time, r sessiond.RevokeReason) (*sessiond.Session, error) {
+	once(&s.beforeRevoke)
+	sess, err := s.Store.Revoke(ctx, id, at, r)
+	once(&s.afterRevoke)
+	return sess, err
+}
+
+func (s *raceStore) RevokeRecorded(ctx context.Context, id sessiond.SessionID, at time.Time, r sessiond.RevokeReason,
+	rec func(*sessiond.Session) sessiond.ChangeRecords) (*sessiond.Session, bool, error) {
+	once(&s.beforeRevoke)
+	sess, ok, err := s.Store.RevokeRecorded(ctx, id, at, r, rec)
+	once(&s.afterRevoke)
+	return sess, ok, err
 }
 
 // TestManager_WatermarkBeforeStore: once a kill switch has raised its
@@ -28,7 +79,7 @@ func (bulkPending) RevokeMatching(context.Context, sessiond.RevokeFilter, time.T
 func TestManager_WatermarkBeforeStore(t *testing.T) {
 	for _, st := range []sessiond.Strategy{sessiond.StrategyDatabase, sessiond.StrategyHybrid} {
 		t.Run(string(st), func(t *testing.T) {
-			h := newHarness(t, st, func(o *sessiond.Options) { o.Store = bulkPending{memstore.New()} })
+			h := newHarness(t, st, func(o *sessiond.Options) { o.Store = &raceStore{Store: memstore.New(), bulkFails: true} })
 			ctx := context.Background()
 			iss, err := h.m.Create(ctx, "alice", sessiond.CreateOptions{})
 			if err != nil {
@@ -64,47 +115,6 @@ func TestManager_WatermarkBeforeStore(t *testing.T) {
 			}
 		})
 	}
-}
-
-// raceStore is a memory store that runs a hook, once, right after its next
-// session creation or single-session revocation: another caller acting in
-// the middle of a Rotate.
-type raceStore struct {
-	*memstore.Store
-	afterCreate, afterRevoke func()
-}
-
-func once(f *func()) {
-	if g := *f; g != nil {
-		*f = nil
-		g()
-	}
-}
-
-func (s *raceStore) Create(ctx context.Context, sess *sessiond.Session, tokens ...sessiond.Token) error {
-	err := s.Store.Create(ctx, sess, tokens...)
-	once(&s.afterCreate)
-	return err
-}
-
-func (s *raceStore) CreateRecorded(ctx context.Context, sess *sessiond.Session, max int, evict bool, rec sessiond.ChangeRecords,
-	evicted func(sessiond.Revocation) sessiond.ChangeRecords, tokens ...sessiond.Token) ([]sessiond.Revocation, error) {
-	revs, err := s.Store.CreateRecorded(ctx, sess, max, evict, rec, evicted, tokens...)
-	once(&s.afterCreate)
-	return revs, err
-}
-
-func (s *raceStore) Revoke(ctx context.Context, id sessiond.SessionID, at time.Time, r sessiond.RevokeReason) (*sessiond.Session, error) {
-	sess, err := s.Store.Revoke(ctx, id, at, r)
-	once(&s.afterRevoke)
-	return sess, err
-}
-
-func (s *raceStore) RevokeRecorded(ctx context.Context, id sessiond.SessionID, at time.Time, r sessiond.RevokeReason,
-	rec func(*sessiond.Session) sessiond.ChangeRecords) (*sessiond.Session, bool, error) {
-	sess, ok, err := s.Store.RevokeRecorded(ctx, id, at, r, rec)
-	once(&s.afterRevoke)
-	return sess, ok, err
 }
 
 // TestManager_RotateRaces: whatever ends a subject's sessions while one of
@@ -166,20 +176,6 @@ func TestManager_RotateRaces(t *testing.T) {
 	}
 }
 
-// unawareStore is a store whose bulk revocation has not reached the
-// sessions yet (bulkPending) and that runs a hook, once, inside its next
-// Get.
-type unawareStore struct {
-	bulkPending
-	during func()
-}
-
-func (s *unawareStore) Get(ctx context.Context, id sessiond.SessionID) (*sessiond.Session, error) {
-	sess, err := s.bulkPending.Get(ctx, id)
-	once(&s.during)
-	return sess, err
-}
-
 // TestManager_RotateOnUnawareNode: another node's kill switch lands while
 // this node rotates a session the incident ends, after this node read it
 // and before this node heard of the watermark. The successor keeps the old
@@ -188,7 +184,7 @@ func (s *unawareStore) Get(ctx context.Context, id sessiond.SessionID) (*session
 // the incident.
 func TestManager_RotateOnUnawareNode(t *testing.T) {
 	ctx := context.Background()
-	shared := &unawareStore{bulkPending: bulkPending{memstore.New()}}
+	shared := &raceStore{Store: memstore.New(), bulkFails: true} // the bulk write has not reached the session
 	a := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) {
 		o.Store, o.WatermarkPoll = shared, 20*time.Millisecond
 	})
@@ -199,7 +195,7 @@ func TestManager_RotateOnUnawareNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.clock.Advance(time.Minute)
-	shared.during = func() {
+	shared.duringGet = func() {
 		// The bulk write fails by design: the watermark alone ends the session.
 		if _, err := b.RevokeMatching(ctx, sessiond.RevokeFilter{Subjects: []string{"alice"}}, sessiond.ReasonIncident, false); !errors.Is(err, sessiond.ErrStoreUnavailable) {
 			t.Errorf("RevokeMatching on node B = %v; want the bulk write's failure", err)
@@ -246,29 +242,12 @@ func TestManager_RotateKeepsAuthTime(t *testing.T) {
 	}
 }
 
-// getHook is a memory store that runs during, once, inside its next Get:
-// another caller acting on the session between a Rotate's read and its
-// revocation.
-type getHook struct {
-	*memstore.Store
-	during func()
-}
-
-func (s *getHook) Get(ctx context.Context, id sessiond.SessionID) (*sessiond.Session, error) {
-	sess, err := s.Store.Get(ctx, id)
-	if f := s.during; f != nil {
-		s.during = nil
-		f()
-	}
-	return sess, err
-}
-
 // TestManager_ConcurrentRotateOneSuccessor: of two rotations of one
 // session in the same instant, one gets the successor; the other is
 // refused, even with a sink that does not write events with their change
 // (the Manager then asks the store which call revoked the session).
 func TestManager_ConcurrentRotateOneSuccessor(t *testing.T) {
-	store := &getHook{Store: memstore.New()}
+	store := &raceStore{Store: memstore.New()}
 	h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) { o.Store = store })
 	ctx := context.Background()
 	old, err := h.m.Create(ctx, "alice", sessiond.CreateOptions{})
@@ -276,7 +255,7 @@ func TestManager_ConcurrentRotateOneSuccessor(t *testing.T) {
 		t.Fatal(err)
 	}
 	var inner error
-	store.during = func() { _, inner = h.m.Rotate(ctx, old.Session.ID) }
+	store.duringGet = func() { _, inner = h.m.Rotate(ctx, old.Session.ID) }
 	_, outer := h.m.Rotate(ctx, old.Session.ID) // the clock stands still: both in one microsecond
 	if (inner == nil) == (outer == nil) {
 		t.Errorf("concurrent Rotates = %v and %v; want exactly one to succeed", inner, outer)
