@@ -20,20 +20,6 @@ import (
 
 const evilOrigin = "https://evil.example"
 
-// rawDo sends a request without a cookie jar (hdr carries any Cookie) and
-// returns the answer, redirects not followed.
-func (e *env) rawDo(t *testing.T, method, path string, hdr ...string) *http.Response {
-	t.Helper()
-	c := *e.srv.Client()
-	c.CheckRedirect = testenv.NoRedirect
-	resp, err := c.Do(testenv.NewRequest(t, method, e.srv.URL+path, nil, hdr...))
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	resp.Body.Close()
-	return resp
-}
-
 // TestHeaders_WWWAuthenticate: RFC 6750 §3.1: a request without any
 // credential gets a bare Bearer challenge (no error code); one whose token
 // is there but bad gets error="invalid_token".

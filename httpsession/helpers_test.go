@@ -176,8 +176,9 @@ func (b *browser) setCookie(name, value string) {
 	b.jar.SetCookies(u, []*http.Cookie{{Name: name, Value: value, Path: "/", Secure: strings.HasPrefix(b.e.srv.URL, "https")}})
 }
 
-// status sends a bare request (no jar) with the given headers and returns its status.
-func (e *env) status(t *testing.T, method, path string, hdr ...string) int {
+// rawDo sends a request without a cookie jar (hdr carries any Cookie) and
+// returns the answer, its body closed, redirects not followed.
+func (e *env) rawDo(t *testing.T, method, path string, hdr ...string) *http.Response {
 	t.Helper()
 	c := *e.srv.Client()
 	c.CheckRedirect = testenv.NoRedirect
@@ -186,7 +187,13 @@ func (e *env) status(t *testing.T, method, path string, hdr ...string) int {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	resp.Body.Close()
-	return resp.StatusCode
+	return resp
+}
+
+// status is rawDo's status.
+func (e *env) status(t *testing.T, method, path string, hdr ...string) int {
+	t.Helper()
+	return e.rawDo(t, method, path, hdr...).StatusCode
 }
 
 func readBody(t *testing.T, resp *http.Response) string {

@@ -1,14 +1,12 @@
 package gateway_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/httpsession"
 	"github.com/sessiond/sessiond/internal/testenv"
 )
@@ -29,13 +27,7 @@ func wantChallenge(t *testing.T, op string, r response, want string) {
 // is there but bad gets error="invalid_token".
 func TestHeaders_CheckChallenge(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	live := e.login(t, "alice")
-	revoked := e.login(t, "bob")
-	if err := e.m.Revoke(context.Background(), revoked.Session.ID, sessiond.ReasonAdmin); err != nil {
-		t.Fatal(err)
-	}
-	tampered := []byte(live.AccessToken)
-	tampered[len(tampered)-3] ^= 1
+	live, revoked, tampered := badTokens(t, e)
 	cookie := func(v string) []string { return []string{"Cookie", httpsession.DefaultCookieName + "=" + v} }
 	const (
 		bare    = `Bearer`
@@ -53,11 +45,11 @@ func TestHeaders_CheckChallenge(t *testing.T) {
 		{"empty session cookie", "/sessiond/check", cookie(""), bare},
 		{"wrong-case __host- cookie", "/sessiond/check", []string{"Cookie", "__host-sessiond=" + string(live.AccessToken)}, bare},
 		{"invalid bearer", "/sessiond/check", []string{"Authorization", "Bearer garbage"}, invalid},
-		{"tampered bearer", "/sessiond/check", []string{"Authorization", "Bearer " + string(tampered)}, invalid},
+		{"tampered bearer", "/sessiond/check", []string{"Authorization", "Bearer " + tampered}, invalid},
 		{"revoked bearer", "/sessiond/check", []string{"Authorization", "Bearer " + string(revoked.AccessToken)}, invalid},
 		{"empty bearer", "/sessiond/check", []string{"Authorization", "Bearer "}, invalid},
 		{"two Authorization headers", "/sessiond/check", []string{"Authorization", "Bearer " + string(live.AccessToken), "Authorization", "Bearer x"}, invalid},
-		{"tampered cookie", "/sessiond/check", cookie(string(tampered)), invalid},
+		{"tampered cookie", "/sessiond/check", cookie(tampered), invalid},
 		{"revoked cookie", "/sessiond/check", cookie(string(revoked.AccessToken)), invalid},
 		// NGINX auth_request: the navigation's 401 carries the challenge too.
 		{"NGINX navigation without credentials", "/sessiond/check", []string{navigate, "navigate", "X-Original-URI", "/orders"}, bare},

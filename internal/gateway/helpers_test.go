@@ -139,6 +139,19 @@ func (b *browser) cookie(name string) string {
 	return ""
 }
 
+// badTokens logs alice in (live) and bob in and out (revoked), and returns
+// a copy of alice's access token with one character changed (tampered).
+func badTokens(t *testing.T, e *env) (live, revoked *sessiond.Issued, tampered string) {
+	t.Helper()
+	live, revoked = e.login(t, "alice"), e.login(t, "bob")
+	if err := e.m.Revoke(context.Background(), revoked.Session.ID, sessiond.ReasonAdmin); err != nil {
+		t.Fatal(err)
+	}
+	b := []byte(live.AccessToken)
+	b[len(b)-3] ^= 1
+	return live, revoked, string(b)
+}
+
 func alive(t *testing.T, e *env, tok sessiond.Secret) bool {
 	t.Helper()
 	_, err := e.m.Verify(context.Background(), tok, sessiond.Client{})

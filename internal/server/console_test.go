@@ -59,6 +59,43 @@ func TestRun_Console(t *testing.T) {
 	})
 }
 
+// postForm posts v to url as a form from a page of site (Sec-Fetch-Site)
+// and returns the status; c keeps the console's cookie.
+func postForm(t *testing.T, c *http.Client, url string, v url.Values, site string) int {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, strings.NewReader(v.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", site)
+	if site == "cross-site" {
+		req.Header.Set("Origin", "https://evil.example")
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// loggedEvent is an event as GET /v1/events answers it.
+type loggedEvent struct {
+	Type    string            `json:"type"`
+	Client  map[string]string `json:"client"`
+	Details map[string]any    `json:"details"`
+}
+
+// eventsOf returns the events GET /v1/events?query answers.
+func eventsOf(t *testing.T, base, query string) []loggedEvent {
+	t.Helper()
+	var page struct {
+		Events []loggedEvent `json:"events"`
+	}
+	if code := testenv.CallAPI(t, http.MethodGet, base+"/v1/events?"+query, string(testKey), "", &page); code != http.StatusOK {
+		t.Fatalf("GET /v1/events?%s = %d", query, code)
+	}
+	return page.Events
+}
+
 // TestRun_ConsoleActsAsItsKey: what an operator does in the console is
 // recorded, like an API call, with the key the console was signed in with.
 func TestRun_ConsoleActsAsItsKey(t *testing.T) {
@@ -68,32 +105,14 @@ func TestRun_ConsoleActsAsItsKey(t *testing.T) {
 		t.Fatalf("create: %d", code)
 	}
 	c, _ := testenv.CookieClient(nil)
-	form := func(path string, v url.Values) int {
-		req, _ := http.NewRequest("POST", base+path, strings.NewReader(v.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Sec-Fetch-Site", "same-origin")
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	if code := form("/console/signin", url.Values{"api_key": {string(testKey)}}); code != http.StatusSeeOther {
+	if code := postForm(t, c, base+"/console/signin", url.Values{"api_key": {string(testKey)}}, "same-origin"); code != http.StatusSeeOther {
 		t.Fatalf("console sign-in: %d", code)
 	}
-	if code := form("/console/sessions/revoke-all", url.Values{"subject": {"alice"}}); code != http.StatusSeeOther {
+	if code := postForm(t, c, base+"/console/sessions/revoke-all", url.Values{"subject": {"alice"}}, "same-origin"); code != http.StatusSeeOther {
 		t.Fatalf("console revoke-all: %d", code)
 	}
-	var page struct {
-		Events []struct {
-			Type    string         `json:"type"`
-			Details map[string]any `json:"details"`
-		} `json:"events"`
-	}
-	testenv.CallAPI(t, http.MethodGet, base+"/v1/events?subject=alice", string(testKey), "", &page)
 	keyOf := map[string]any{}
-	for _, e := range page.Events {
+	for _, e := range eventsOf(t, base, "subject=alice") {
 		keyOf[e.Type] = e.Details["api_key_id"]
 	}
 	if created := keyOf["session.created"]; created == nil || keyOf["session.revoked"] != created {
@@ -101,13 +120,12 @@ func TestRun_ConsoleActsAsItsKey(t *testing.T) {
 	}
 
 	// A key made in the console is recorded as one made through the API is.
-	if code := form("/console/keys/create", url.Values{"name": {"ci"}, "scope": {"verify", "sessions:read"}}); code != http.StatusOK && code != http.StatusSeeOther {
+	if code := postForm(t, c, base+"/console/keys/create", url.Values{"name": {"ci"}, "scope": {"verify", "sessions:read"}}, "same-origin"); code != http.StatusOK && code != http.StatusSeeOther {
 		t.Fatalf("console create key: %d", code)
 	}
-	testenv.CallAPI(t, http.MethodGet, base+"/v1/events?type=api_key.created", string(testKey), "", &page)
-	if len(page.Events) != 1 || page.Events[0].Details["name"] != "ci" || page.Events[0].Details["scopes"] != "verify,sessions:read" ||
-		page.Events[0].Details["api_key_id"] == nil {
-		t.Errorf("api_key.created events: %+v; want one naming the key, its scopes and the acting key", page.Events)
+	if evs := eventsOf(t, base, "type=api_key.created"); len(evs) != 1 || evs[0].Details["name"] != "ci" ||
+		evs[0].Details["scopes"] != "verify,sessions:read" || evs[0].Details["api_key_id"] == nil {
+		t.Errorf("api_key.created events: %+v; want one naming the key, its scopes and the acting key", evs)
 	}
 }
 
@@ -116,26 +134,11 @@ func TestRun_ConsoleActsAsItsKey(t *testing.T) {
 func TestRun_ConsoleCSRFRecorded(t *testing.T) {
 	n := start(t, server.Options{Config: devConfig(t)})
 	base := "http://" + n.addr
-	req, _ := http.NewRequest("POST", base+"/console/keys/create", strings.NewReader("name=evil&scope=admin"))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Sec-Fetch-Site", "cross-site")
-	req.Header.Set("Origin", "https://evil.example")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	if code := postForm(t, http.DefaultClient, base+"/console/keys/create", url.Values{"name": {"evil"}, "scope": {"admin"}}, "cross-site"); code != http.StatusForbidden {
+		t.Fatalf("cross-site POST to the console = %d; want 403", code)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusForbidden {
-		t.Fatalf("cross-site POST to the console = %d; want 403", resp.StatusCode)
-	}
-	var page struct {
-		Events []struct {
-			Details map[string]any `json:"details"`
-		} `json:"events"`
-	}
-	testenv.CallAPI(t, http.MethodGet, base+"/v1/events?type=request.csrf_rejected", string(testKey), "", &page)
-	if len(page.Events) != 1 || page.Events[0].Details["path"] != "/console/keys/create" {
-		t.Errorf("request.csrf_rejected events: %+v; want one for /console/keys/create", page.Events)
+	if evs := eventsOf(t, base, "type=request.csrf_rejected"); len(evs) != 1 || evs[0].Details["path"] != "/console/keys/create" {
+		t.Errorf("request.csrf_rejected events: %+v; want one for /console/keys/create", evs)
 	}
 }
 
@@ -144,25 +147,10 @@ func TestRun_ConsoleCSRFRecorded(t *testing.T) {
 func TestRun_ConsoleSignInFailureRecorded(t *testing.T) {
 	n := start(t, server.Options{Config: devConfig(t)})
 	base := "http://" + n.addr
-	req, _ := http.NewRequest("POST", base+"/console/signin", strings.NewReader(url.Values{"api_key": {"sdak_not_a_key"}}.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Sec-Fetch-Site", "same-origin")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	if code := postForm(t, http.DefaultClient, base+"/console/signin", url.Values{"api_key": {"sdak_not_a_key"}}, "same-origin"); code != http.StatusUnauthorized {
+		t.Fatalf("console sign-in with a wrong key = %d; want 401", code)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("console sign-in with a wrong key = %d; want 401", resp.StatusCode)
-	}
-	var page struct {
-		Events []struct {
-			Client  map[string]string `json:"client"`
-			Details map[string]any    `json:"details"`
-		} `json:"events"`
-	}
-	testenv.CallAPI(t, http.MethodGet, base+"/v1/events?type=api_key.auth_failed", string(testKey), "", &page)
-	if len(page.Events) != 1 || page.Events[0].Details["path"] != "/console/signin" || page.Events[0].Client["ip"] == "" {
-		t.Errorf("api_key.auth_failed events: %+v; want one for /console/signin with the peer's address", page.Events)
+	if evs := eventsOf(t, base, "type=api_key.auth_failed"); len(evs) != 1 || evs[0].Details["path"] != "/console/signin" || evs[0].Client["ip"] == "" {
+		t.Errorf("api_key.auth_failed events: %+v; want one for /console/signin with the peer's address", evs)
 	}
 }
