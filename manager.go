@@ -108,6 +108,8 @@ type Manager struct {
 	unknown eventThrottle // EventUnknownToken
 	expired eventThrottle // EventSessionExpired
 	csrf    eventThrottle // EventCSRFRejected
+
+	concurrent *concurrentChecks // EventConcurrentLogin; nil in the jwt strategy
 }
 
 // New checks opts, rebuilds the revoked-session set from the store (hybrid)
@@ -155,6 +157,11 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	if o.GCInterval > 0 {
 		m.wg.Add(1)
 		go m.collect(bg, o.GCInterval, o.GCBatch)
+	}
+	if m.flow.keepsSessions() {
+		m.concurrent = newConcurrentChecks()
+		m.wg.Add(1)
+		go m.checkConcurrent(bg)
 	}
 	n, notifier := o.Store.(RevocationNotifier)
 	notifier = notifier && !o.NoRevocationFeed
@@ -258,6 +265,7 @@ func (m *Manager) Create(ctx context.Context, subject string, o CreateOptions) (
 		return nil, err
 	}
 	m.committed(ctx, &ev)
+	m.noteLogin(s)
 	return iss, nil
 }
 
@@ -650,6 +658,10 @@ type Stats struct {
 	RevokedSetEntries   int
 	VerifyCacheEntries  int
 	RefreshCacheEntries int // the hybrid grant cache (Options.RefreshCacheSize)
+	// ConcurrentChecksSkipped counts logins whose concurrent-login check
+	// (EventConcurrentLogin) was skipped: over 100 a second on this node,
+	// or 1,024 waiting for a slow store.
+	ConcurrentChecksSkipped int64
 }
 
 // Stats returns current in-process sizes.
@@ -660,6 +672,9 @@ func (m *Manager) Stats() Stats {
 	}
 	if m.grants != nil {
 		st.RefreshCacheEntries = m.grants.len()
+	}
+	if m.concurrent != nil {
+		st.ConcurrentChecksSkipped = m.concurrent.skipped.Load()
 	}
 	return st
 }

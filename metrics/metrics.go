@@ -392,7 +392,8 @@ var inProcessSets = []string{"verify_cache", "refresh_cache", "revoked_set"}
 
 // InProcess adds sessiond_inprocess_entries{set}, the entries this
 // process holds in memory (the verify cache, the refresh grant cache, the
-// revoked-session set), read from stats at every scrape; Manager.Stats
+// revoked-session set), and sessiond_concurrent_login_checks_skipped_total,
+// read from stats at every scrape; Manager.Stats
 // fits as is. It is separate from Options because the Manager is built
 // after the metrics it reports to. A second call fails.
 func (m *Metrics) InProcess(stats func() sessiond.Stats) error {
@@ -405,6 +406,14 @@ func (m *Metrics) InProcess(stats func() sessiond.Stats) error {
 		}
 	}}
 	if err := m.reg.Register(c); err != nil {
+		return fmt.Errorf("metrics: register: %w", err)
+	}
+	skipped := prometheus.NewDesc("sessiond_concurrent_login_checks_skipped_total",
+		"Logins whose concurrent-login check was skipped (over 100 a second, or a slow store): session.concurrent_login not reported for them.", nil, nil)
+	d := funcCollector{desc: skipped, collect: func(ch chan<- prometheus.Metric) {
+		ch <- prometheus.MustNewConstMetric(skipped, prometheus.CounterValue, float64(stats().ConcurrentChecksSkipped))
+	}}
+	if err := m.reg.Register(d); err != nil {
 		return fmt.Errorf("metrics: register: %w", err)
 	}
 	return nil

@@ -414,7 +414,7 @@ func TestMetrics_InProcess(t *testing.T) {
 	if _, ok := series(scrape(t, m.Handler()))[`sessiond_inprocess_entries{set="verify_cache"}`]; ok {
 		t.Fatal("sessiond_inprocess_entries present before InProcess")
 	}
-	st := sessiond.Stats{VerifyCacheEntries: 3, RefreshCacheEntries: 5, RevokedSetEntries: 7}
+	st := sessiond.Stats{VerifyCacheEntries: 3, RefreshCacheEntries: 5, RevokedSetEntries: 7, ConcurrentChecksSkipped: 11}
 	if err := m.InProcess(func() sessiond.Stats { return st }); err != nil {
 		t.Fatal(err)
 	}
@@ -422,9 +422,12 @@ func TestMetrics_InProcess(t *testing.T) {
 		t.Error("second InProcess: no error; want the duplicate refused")
 	}
 	// Read at scrape time: a change shows in the next scrape.
-	for _, want := range []sessiond.Stats{st, {VerifyCacheEntries: 1}} {
+	for _, want := range []sessiond.Stats{st, {VerifyCacheEntries: 1, ConcurrentChecksSkipped: 12}} {
 		st = want
 		s := series(scrape(t, m.Handler()))
+		if got := s["sessiond_concurrent_login_checks_skipped_total"]; got != float64(want.ConcurrentChecksSkipped) {
+			t.Errorf("sessiond_concurrent_login_checks_skipped_total = %v; want %d", got, want.ConcurrentChecksSkipped)
+		}
 		for set, n := range map[string]int{"verify_cache": want.VerifyCacheEntries, "refresh_cache": want.RefreshCacheEntries, "revoked_set": want.RevokedSetEntries} {
 			name := `sessiond_inprocess_entries{set="` + set + `"}`
 			if got, ok := s[name]; !ok || got != float64(n) {

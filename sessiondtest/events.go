@@ -3,6 +3,7 @@ package sessiondtest
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/sessiond/sessiond"
 )
@@ -53,4 +54,22 @@ func (r *Events) All() []sessiond.Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]sessiond.Event(nil), r.events...)
+}
+
+// Await waits until at least n events of typ are recorded and returns them,
+// for events a Manager emits off the request's path (such as
+// sessiond.EventConcurrentLogin); ctx's error if it ends first.
+func (r *Events) Await(ctx context.Context, typ sessiond.EventType, n int) ([]sessiond.Event, error) {
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		if got := r.OfType(typ); len(got) >= n {
+			return got, nil
+		}
+		select {
+		case <-ctx.Done():
+			return r.OfType(typ), ctx.Err()
+		case <-tick.C:
+		}
+	}
 }

@@ -57,13 +57,21 @@ func TestE2E_Flow(t *testing.T) {
 			if err != nil || next.RefreshToken == login.RefreshToken {
 				t.Fatalf("refresh = %v (rotated: %v)", err, next != nil && next.RefreshToken != login.RefreshToken)
 			}
-			other, err := c.CreateSession(ctx, client.CreateRequest{Subject: "alice"})
+			phone := sessiond.Client{IP: "198.51.100.7", UserAgent: "e2e-phone/1.0"}
+			other, err := c.CreateSession(ctx, client.CreateRequest{Subject: "alice", Client: phone})
 			if err != nil {
 				t.Fatal(err)
 			}
 			list, err := c.ListSessions(ctx, "alice")
 			if err != nil || len(list) != 2 {
 				t.Fatalf("list = %d sessions, %v; want 2", len(list), err)
+			}
+			// A login from a new device while another session lives is a
+			// security event (OWASP "Simultaneous Session Logons").
+			concurrent := awaitEvent(t, c, client.EventQuery{Type: sessiond.EventConcurrentLogin, Subject: "alice"})
+			if e := concurrent; e.SessionID != other.Session.ID || e.Client.IP != phone.IP ||
+				e.Details["new_device"] != true || e.Details["live_sessions"] != 2.0 {
+				t.Errorf("concurrent login event %+v; want the phone's session, new_device, 2 live", e)
 			}
 			rot, err := c.Rotate(ctx, other.Session.ID)
 			if err != nil || rot.Session.ID == other.Session.ID {
@@ -254,5 +262,25 @@ func TestE2E_LogsHaveNoTokens(t *testing.T) {
 				t.Fatalf("a token or key appears in the server log")
 			}
 		}
+	}
+}
+
+// awaitEvent polls the event log until an event matches q (10 s at most):
+// for events the server records off the request's path.
+func awaitEvent(t *testing.T, c *client.Client, q client.EventQuery) client.Event {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		evs, _, err := c.ListEvents(context.Background(), q)
+		if err != nil {
+			t.Fatalf("events: %v", err)
+		}
+		if len(evs) > 0 {
+			return evs[0]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s event within 10 s", q.Type)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -25,6 +25,7 @@ var eventTypes = []sessiond.EventType{
 	sessiond.EventSessionCreated, sessiond.EventSessionRefreshed, sessiond.EventSessionRotated,
 	sessiond.EventSessionRevoked, sessiond.EventRefreshReused, sessiond.EventBulkRevoked,
 	sessiond.EventAnomaly, sessiond.EventRevokedByIncident, sessiond.EventUnknownToken, sessiond.EventSessionExpired, sessiond.EventCSRFRejected,
+	sessiond.EventConcurrentLogin,
 	sessiond.EventDeviceBound, sessiond.EventDeviceRefreshed, sessiond.EventDeviceProofRefused,
 	server.EventAPIKeyAuthFailed, server.EventKeysRotated, server.EventAPIKeyCreated, server.EventAPIKeyRevoked,
 	server.EventAPIKeyScopes, server.EventIncident,
