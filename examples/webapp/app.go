@@ -48,6 +48,7 @@ type app struct {
 	events        *eventLog
 	log           *slog.Logger
 	refreshBefore time.Duration
+	reauthAfter   time.Duration // sudo mode: signing other devices out needs a login this recent
 	testEndpoints bool
 }
 
@@ -67,8 +68,11 @@ func (a *app) routes() http.Handler {
 
 	mux.Handle("GET /{$}", a.s.Require(http.HandlerFunc(a.home)))
 	mux.Handle("GET /devices", a.s.Require(http.HandlerFunc(a.devices)))
-	mux.Handle("POST /devices/revoke", a.csrf(a.s.Require(http.HandlerFunc(a.revokeDevice))))
-	mux.Handle("POST /devices/revoke-others", a.csrf(a.s.Require(http.HandlerFunc(a.revokeOthers))))
+	// Ending other sessions needs a recent sign-in (OWASP ASVS 7.5.2): a
+	// stolen session must not be able to sign its owner out everywhere.
+	// This device signs itself out at /logout, which needs none.
+	mux.Handle("POST /devices/revoke", a.csrf(a.s.RequireRecentAuth(a.reauthAfter, http.HandlerFunc(a.revokeDevice))))
+	mux.Handle("POST /devices/revoke-others", a.csrf(a.s.RequireRecentAuth(a.reauthAfter, http.HandlerFunc(a.revokeOthers))))
 	mux.Handle("GET /api/me", a.s.Require(http.HandlerFunc(a.me)))
 	if a.testEndpoints {
 		mux.HandleFunc("GET /debug/events", a.debugEvents)
@@ -163,8 +167,11 @@ func current(r *http.Request) *sessiond.Session {
 
 func (a *app) loginPage(w http.ResponseWriter, r *http.Request) {
 	d := pageData{Title: "Sign in", Page: "login", Next: localPath(r.URL.Query().Get("next"))}
-	if r.URL.Query().Get("reason") == "ended" {
+	switch r.URL.Query().Get("reason") {
+	case "ended":
 		d.Notice = "You were signed out: this session was ended from another device, or it expired. Sign in again to continue."
+	case "reauth":
+		d.Notice = "Confirm it's you: signing other devices out needs a recent sign-in. Sign in again, then try once more."
 	}
 	a.render(w, http.StatusOK, "login.html", d)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/sessiond/sessiond/jwttoken"
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/opaquetoken"
+	"github.com/sessiond/sessiond/sessiondtest"
 )
 
 func TestPassword(t *testing.T) {
@@ -74,18 +75,25 @@ func TestLocalPath(t *testing.T) {
 // newTestApp serves the demo on an httptest server with memstore.
 func newTestApp(t *testing.T) (*app, *httptest.Server) {
 	t.Helper()
+	return newTestAppClock(t, sessiond.SystemClock{})
+}
+
+// newTestAppClock is newTestApp on clock, with the demo's unauthenticated
+// handler and a sign-in needed within 10 minutes to sign devices out.
+func newTestAppClock(t *testing.T, clock sessiond.Clock) (*app, *httptest.Server) {
+	t.Helper()
 	ring, err := jwttoken.NewRing(time.Now(), jwttoken.RingOptions{MaxTokenLifetime: 7 * 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
 	signed, _ := jwttoken.New(ring, jwttoken.Options{Issuer: "http://test", Audience: "webapp"})
 	m, err := sessiond.New(context.Background(), sessiond.Options{Strategy: sessiond.StrategyHybrid, Store: memstore.New(),
-		Signed: signed, Opaque: opaquetoken.Codec{}, GCInterval: -1})
+		Signed: signed, Opaque: opaquetoken.Codec{}, GCInterval: -1, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	s, err := httpsession.New(httpsession.Options{Manager: m, InsecureDevCookies: true, Unauthenticated: httpsession.RedirectTo("/login")})
+	s, err := httpsession.New(httpsession.Options{Manager: m, InsecureDevCookies: true, Unauthenticated: unauthenticated})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +101,8 @@ func newTestApp(t *testing.T) (*app, *httptest.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &app{m: m, s: s, users: u, events: newEventLog(10), log: slog.New(slog.DiscardHandler), refreshBefore: time.Minute}
+	a := &app{m: m, s: s, users: u, events: newEventLog(10), log: slog.New(slog.DiscardHandler), refreshBefore: time.Minute,
+		reauthAfter: 10 * time.Minute}
 	srv := httptest.NewServer(a.routes())
 	t.Cleanup(srv.Close)
 	return a, srv
@@ -164,11 +173,11 @@ func TestApp_LoginAndDevices(t *testing.T) {
 }
 
 func TestParseFlags(t *testing.T) {
-	c, err := parseFlags([]string{"--access-ttl", "20s", "--reuse-interval=-1s", "--insecure-dev-cookies", "--store", "sqlite"}, io.Discard)
-	if err != nil || c.access != 20*time.Second || c.reuse != -time.Second || !c.insecure || c.store != "sqlite" {
+	c, err := parseFlags([]string{"--access-ttl", "20s", "--reuse-interval=-1s", "--insecure-dev-cookies", "--store", "sqlite", "--reauth-after", "3m"}, io.Discard)
+	if err != nil || c.access != 20*time.Second || c.reuse != -time.Second || !c.insecure || c.store != "sqlite" || c.reauthAfter != 3*time.Minute {
 		t.Errorf("parseFlags = %+v, %v", c, err)
 	}
-	for _, bad := range [][]string{{"--store", "postgres"}, {"--access-ttl", "0s"}, {"extra"}} {
+	for _, bad := range [][]string{{"--store", "postgres"}, {"--access-ttl", "0s"}, {"--reauth-after", "0s"}, {"extra"}} {
 		if _, err := parseFlags(bad, io.Discard); err == nil {
 			t.Errorf("parseFlags(%q) accepted", bad)
 		}
@@ -197,5 +206,91 @@ func TestApp_LoginRedirectStaysOnSite(t *testing.T) {
 		if strings.ContainsAny(loc, "\\\t") || strings.HasPrefix(loc, "//") {
 			t.Errorf("login with next=%q redirects to %q, which a browser may read as another host", next, loc)
 		}
+	}
+}
+
+// TestApp_SignOutOthersNeedsRecentLogin: a session older than reauthAfter
+// cannot sign the user's other devices out (a stolen one must not lock its
+// owner out); the user signs in again, lands back on the devices page, and
+// then can. Signing this device out needs no new sign-in.
+func TestApp_SignOutOthersNeedsRecentLogin(t *testing.T) {
+	ctx := context.Background()
+	clock := sessiondtest.NewClock(time.Now())
+	a, srv := newTestAppClock(t, clock)
+	laptop, phone := client(t), client(t)
+	creds := url.Values{"username": {"alice"}, "password": {"wonderland"}}
+	post(t, laptop, srv.URL+"/login", creds)
+	post(t, phone, srv.URL+"/login", creds)
+	live := func() []sessiond.Session {
+		t.Helper()
+		list, err := a.m.List(ctx, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return list
+	}
+	if n := len(live()); n != 2 {
+		t.Fatalf("%d sessions; want 2", n)
+	}
+	// A form post, as a browser sends it from the devices page.
+	form := func(c *http.Client, path string, v url.Values) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader(v.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Accept", "text/html")
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		req.Header.Set("Sec-Fetch-Mode", "navigate")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+
+	clock.Advance(11 * time.Minute) // within the access token's life: only the sign-in is old
+	laptopID := live()[0].ID
+	for _, tc := range []struct {
+		path string
+		form url.Values
+	}{{"/devices/revoke-others", nil}, {"/devices/revoke", url.Values{"id": {string(laptopID)}}}} {
+		resp := form(phone, tc.path, tc.form)
+		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/login?reason=reauth&next=%2Fdevices" {
+			t.Errorf("POST %s 11 minutes after sign-in = %d to %q; want 303 to sign in again", tc.path, resp.StatusCode, loc)
+		}
+		if n := len(live()); n != 2 {
+			t.Fatalf("after POST %s: %d sessions; want both still live", tc.path, n)
+		}
+	}
+	r, err := phone.Get(srv.URL + "/login?reason=reauth&next=%2Fdevices")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	if !strings.Contains(string(page), "Confirm it&#39;s you") || !strings.Contains(string(page), `value="/devices"`) {
+		t.Errorf("the sign-in page does not say why, or does not return to /devices:\n%s", page)
+	}
+
+	// Signed in again (a new session for the phone), it works.
+	resp := post(t, phone, srv.URL+"/login", url.Values{"username": {"alice"}, "password": {"wonderland"}, "next": {"/devices"}})
+	if resp.Header.Get("Location") != "/devices" {
+		t.Fatalf("sign-in again = %d to %q; want back to /devices", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp := form(phone, "/devices/revoke-others", nil); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/devices" {
+		t.Errorf("POST /devices/revoke-others after signing in again = %d to %q; want 303 to /devices", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	list := live()
+	if len(list) != 1 || list[0].ID == laptopID {
+		t.Fatalf("after signing the others out: %+v; want only the phone's new session", list)
+	}
+
+	// This device, however old its sign-in, signs itself out.
+	clock.Advance(11 * time.Minute)
+	if resp := form(phone, "/logout", nil); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
+		t.Errorf("POST /logout = %d to %q; want 303 to /login", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if n := len(live()); n != 0 {
+		t.Errorf("%d sessions after this device signed out; want none", n)
 	}
 }

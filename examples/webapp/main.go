@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -39,6 +40,7 @@ type config struct {
 	absolute      time.Duration
 	reuse         time.Duration
 	refreshBefore time.Duration
+	reauthAfter   time.Duration
 	testEndpoints bool
 	logLevel      slog.Level
 }
@@ -62,6 +64,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.absolute, "absolute-timeout", 8*time.Hour, "absolute session lifetime")
 	fs.DurationVar(&c.reuse, "reuse-interval", 5*time.Second, "how long a just-rotated refresh token is still accepted (negative: never; any reuse revokes the session)")
 	fs.DurationVar(&c.refreshBefore, "refresh-before", 5*time.Minute, "the JS client refreshes this long before the access token expires")
+	fs.DurationVar(&c.reauthAfter, "reauth-after", 10*time.Minute, "signing other devices out needs a sign-in within this long (sudo mode); older sessions are sent to sign in again")
 	fs.BoolVar(&c.testEndpoints, "test-endpoints", false, "expose GET /debug/events (the recorded security events) for the browser tests")
 	fs.TextVar(&c.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
@@ -73,8 +76,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if c.store != "memory" && c.store != "sqlite" {
 		return c, fmt.Errorf("--store must be memory or sqlite, got %q", c.store)
 	}
-	if c.access <= 0 || c.idle <= 0 || c.absolute <= 0 || c.refreshBefore < 0 {
-		return c, errors.New("--access-ttl, --idle-timeout and --absolute-timeout must be positive, --refresh-before not negative")
+	if c.access <= 0 || c.idle <= 0 || c.absolute <= 0 || c.reauthAfter <= 0 || c.refreshBefore < 0 {
+		return c, errors.New("--access-ttl, --idle-timeout, --absolute-timeout and --reauth-after must be positive, --refresh-before not negative")
 	}
 	return c, nil
 }
@@ -155,7 +158,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	a := &app{
 		m: m, s: sessions, users: users, events: events, log: log,
-		refreshBefore: cfg.refreshBefore, testEndpoints: cfg.testEndpoints,
+		refreshBefore: cfg.refreshBefore, reauthAfter: cfg.reauthAfter, testEndpoints: cfg.testEndpoints,
 	}
 	srv := &http.Server{
 		Handler:           a.routes(),
@@ -183,9 +186,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // unauthenticated sends a page navigation to the sign-in page, saying why
 // when a session existed but has ended (revoked from another device, timed
-// out): a user should not land on a bare sign-in form without a word.
+// out) or is too old for what the user asked (signing other devices out):
+// a user should not land on a bare sign-in form without a word.
 func unauthenticated(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
+	case errors.Is(err, httpsession.ErrReauthenticationRequired) && strings.Contains(r.Header.Get("Accept"), "text/html"):
+		// A form post from the devices page: back there once signed in
+		// again. (A script gets the 401 challenge.)
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, "/login?reason=reauth&next=%2Fdevices", http.StatusSeeOther)
 	case errors.Is(err, sessiond.ErrRevoked), errors.Is(err, sessiond.ErrIdleTimeout),
 		errors.Is(err, sessiond.ErrAbsoluteTimeout), errors.Is(err, sessiond.ErrRefreshReused):
 		httpsession.RedirectTo("/login?reason=ended")(w, r, err)
