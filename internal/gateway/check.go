@@ -76,7 +76,7 @@ func (g *Gateway) check(w http.ResponseWriter, r *http.Request) {
 	if !authRequest {
 		orig = r.Header.Get("X-Forwarded-Uri")
 	}
-	returnTo, rerr := CleanReturnTo(orig)
+	returnTo, rerr := g.ReturnTo(orig)
 	if rerr != nil {
 		returnTo = "" // nothing safe to come back to: the login page decides
 	}

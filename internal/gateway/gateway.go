@@ -132,7 +132,7 @@ func (g *Gateway) NewLoginCode(ctx context.Context, iss *sessiond.Issued, return
 	if returnTo == "" {
 		returnTo = "/"
 	}
-	if returnTo, err = CleanReturnTo(returnTo); err != nil {
+	if returnTo, err = g.ReturnTo(returnTo); err != nil {
 		return "", "", err
 	}
 	// Refused now, to the backend, rather than at redemption, when the

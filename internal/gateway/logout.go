@@ -39,7 +39,7 @@ func (g *Gateway) logout(w http.ResponseWriter, r *http.Request) {
 	} else {
 		values = r.URL.Query()["return_to"]
 	}
-	returnTo, ok := returnToParam(w, values, "")
+	returnTo, ok := g.returnToParam(w, values, "")
 	if !ok {
 		return
 	}

@@ -42,7 +42,7 @@ func (g *Gateway) refresh(post http.Handler) http.HandlerFunc {
 			post.ServeHTTP(w, r)
 			return
 		}
-		returnTo, ok := returnToParam(w, r.URL.Query()["return_to"], "/")
+		returnTo, ok := g.returnToParam(w, r.URL.Query()["return_to"], "/")
 		if !ok {
 			return
 		}

@@ -71,17 +71,72 @@ func checkReturnTo(s string) error {
 	return nil
 }
 
+// ReturnTo is CleanReturnTo for this gateway: it also refuses a path
+// into the gateway's own routes. The login route trusts a navigation that
+// Sec-Fetch-Site says comes from this origin, and the refresh page
+// navigates to its return_to from this origin, for any visitor a
+// cross-site link sends there: a return_to of <prefix>/login?code=<the
+// attacker's code> would log the visitor into the attacker's account
+// (login CSRF). No page of the app is under the prefix, so nothing is
+// lost. The path is compared once decoded, without dot segments, empty
+// segments or ";" parameters, and in any case, as a proxy in front may
+// read it.
+func (g *Gateway) ReturnTo(s string) (string, error) {
+	s, err := CleanReturnTo(s)
+	if err != nil {
+		return "", err
+	}
+	if underPrefix(s, g.prefix) {
+		return "", fmt.Errorf("%w: it points into the gateway's own routes (%s)", ErrBadReturnTo, g.prefix)
+	}
+	return s, nil
+}
+
+// underPrefix reports whether return_to s (as CleanReturnTo accepts it)
+// names prefix or a path below it.
+func underPrefix(s, prefix string) bool {
+	p := s
+	if i := strings.IndexAny(p, "?#"); i >= 0 {
+		p = p[:i]
+	}
+	for range 5 { // CleanReturnTo allows four rounds of encoding
+		next, err := url.PathUnescape(p)
+		if err != nil || next == p {
+			break
+		}
+		p = next
+	}
+	var segs []string
+	for _, seg := range strings.Split(p, "/") {
+		if i := strings.IndexByte(seg, ';'); i >= 0 {
+			seg = seg[:i]
+		}
+		switch seg {
+		case "", ".":
+		case "..":
+			if len(segs) > 0 {
+				segs = segs[:len(segs)-1]
+			}
+		default:
+			segs = append(segs, seg)
+		}
+	}
+	clean := strings.ToLower("/" + strings.Join(segs, "/"))
+	prefix = strings.ToLower(strings.TrimSuffix(prefix, "/"))
+	return clean == prefix || strings.HasPrefix(clean, prefix+"/")
+}
+
 // returnToParam reads a request's return_to values: none gives def, one
-// must pass CleanReturnTo. Anything else is answered with a 400 problem
-// and ok is false.
-func returnToParam(w http.ResponseWriter, values []string, def string) (returnTo string, ok bool) {
+// must pass ReturnTo. Anything else is answered with a 400 problem and ok
+// is false.
+func (g *Gateway) returnToParam(w http.ResponseWriter, values []string, def string) (returnTo string, ok bool) {
 	switch len(values) {
 	case 0:
 		return def, true
 	case 1:
-		to, err := CleanReturnTo(values[0])
+		to, err := g.ReturnTo(values[0])
 		if err != nil {
-			httpsession.WriteProblem(w, http.StatusBadRequest, "invalid_return_to", "Bad request", "return_to must be a same-origin relative path")
+			httpsession.WriteProblem(w, http.StatusBadRequest, "invalid_return_to", "Bad request", "return_to must be a same-origin relative path outside the gateway's routes")
 			return "", false
 		}
 		return to, true

@@ -102,7 +102,7 @@ func clientIP(header string) func(r *http.Request) string {
 type handoff struct{ g *gateway.Gateway }
 
 func (h handoff) CheckReturnTo(s string) error {
-	_, err := gateway.CleanReturnTo(s)
+	_, err := h.g.ReturnTo(s)
 	return err
 }
 
