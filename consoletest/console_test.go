@@ -35,7 +35,8 @@ import (
 const apiKey = "sdak_consoletest_0123456789abcdefghijklmnopqrstuvwxyz"
 
 // hostileStatus is the reason phrase the receiver answers with while it
-// is down: it ends up in the delivery's last error on the webhooks page.
+// is down: the delivery's last error keeps only the status code and its
+// standard text, so none of it may reach the webhooks page.
 const hostileStatus = "503 <img src=x onerror=window.__pwned=1>\x1b[31mdown"
 
 func TestConsoleInChromium(t *testing.T) {

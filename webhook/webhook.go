@@ -207,7 +207,11 @@ func New(opts Options) (*Dispatcher, error) {
 		c := *opts.Client
 		d.client = &c
 	} else {
-		d.client = &http.Client{Timeout: DefaultTimeout}
+		// A receiver's headers are bounded like its body: Go's default
+		// allows 10 MB.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxResponseHeaderBytes = maxResponseBytes
+		d.client = &http.Client{Timeout: DefaultTimeout, Transport: tr}
 	}
 	// A redirect would send a signed event somewhere nobody configured.
 	d.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -459,7 +463,10 @@ func (d *Dispatcher) post(ctx context.Context, ep *Endpoint, del sessiond.Delive
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return result{status: resp.StatusCode}
 	}
-	r := result{status: resp.StatusCode, err: fmt.Errorf("receiver answered %s", resp.Status)}
+	// The status code with its standard text, not the receiver's reason
+	// phrase: that is free text of any length, and the error is stored in
+	// the outbox on every attempt, logged and shown on the console.
+	r := result{status: resp.StatusCode, err: fmt.Errorf("receiver answered %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		r.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), now)
 	}
