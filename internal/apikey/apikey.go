@@ -184,8 +184,12 @@ func (k *Keys) Ensure(ctx context.Context, name string, secret sessiond.Secret) 
 }
 
 func (k *Keys) add(ctx context.Context, name string, secret sessiond.Secret, scopes []Scope) (Key, error) {
-	if name == "" || len(name) > 64 {
-		return Key{}, fmt.Errorf("apikey: %w", &sessiond.ArgumentError{Field: "name", Msg: "must be 1 to 64 characters"})
+	// A name goes into events, the event log and webhook payloads, which
+	// other programs print: printable text only, as for subjects (no
+	// control, format or bidi characters, no line separators).
+	if name == "" || sessiond.CleanText(name, 64) != name || strings.ContainsAny(name, "\u2028\u2029") {
+		return Key{}, fmt.Errorf("apikey: %w", &sessiond.ArgumentError{Field: "name",
+			Msg: "must be 1 to 64 bytes of printable UTF-8 text (no control, format or line-separator characters)"})
 	}
 	h := hashHex(secret)
 	var out Key

@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -473,20 +474,30 @@ func TestConsole_SessionEnds(t *testing.T) {
 
 // TestConsole_OperatorNameDefused: the signed-in key's name in the page
 // header is defused like every other text an operator did not write here
-// (no bidirectional override, no terminal escape).
+// (no bidirectional override, no terminal escape). Keys are refused such
+// names now, but one stored before that keeps it.
 func TestConsole_OperatorNameDefused(t *testing.T) {
 	f := newFixture(t)
-	secret, _, err := f.keys.Create(t.Context(), "ops\u202egpj.exe\x1b[31m", apikey.ScopeAdmin)
+	secret, _, err := f.keys.Create(t.Context(), "ops-legacy-name", apikey.ScopeAdmin)
 	if err != nil {
 		t.Fatal(err)
 	}
+	raw, version, err := f.store.GetMeta(t.Context(), apikey.DocName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw = bytes.Replace(raw, []byte("ops-legacy-name"), []byte(`ops\u202egpj.exe\u001b[31m`), 1)
+	if _, err := f.store.PutMeta(t.Context(), apikey.DocName, raw, version); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(2 * time.Second) // past the key set's cache
 	c := f.browser()
 	if resp, body := f.do(c, "POST", "/console/signin", url.Values{"api_key": {string(secret)}}, "same-origin"); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("sign in: %d\n%s", resp.StatusCode, body)
 	}
 	resp, body := f.do(c, "GET", "/console/keys", nil, "same-origin")
-	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "ops") {
-		t.Fatalf("keys page: %d", resp.StatusCode)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "gpj.exe") {
+		t.Fatalf("keys page: %d, without the stored name", resp.StatusCode)
 	}
 	if strings.ContainsAny(body, "\u202e\x1b") {
 		t.Error("the operator's key name reached the page with its bidi override or terminal escape")

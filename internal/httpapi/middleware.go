@@ -229,6 +229,9 @@ func saneRequestID(in string) bool {
 // errNoAPIKey: the request has no usable `Authorization: Bearer` header.
 var errNoAPIKey = errors.New("no bearer API key in the Authorization header")
 
+// errTwoAPIKeys: more than one Authorization header.
+var errTwoAPIKeys = errors.New("more than one Authorization header")
+
 // authenticate checks the API key and its scope and records its ID for
 // the log and the request's events. A refused key is 401 (unauthorized,
 // or invalid_client on /oauth2), a key without the route's scope 403
@@ -237,7 +240,11 @@ var errNoAPIKey = errors.New("no bearer API key in the Authorization header")
 func (s *server) authenticate(w http.ResponseWriter, r *http.Request, scope apikey.Scope) error {
 	info := infoFrom(r.Context())
 	err := errNoAPIKey
-	if secret, ok := bearerKey(r.Header.Get("Authorization")); ok {
+	// Exactly one Authorization header: with two, a proxy in front and
+	// sessiond could each authorize a different key.
+	if len(r.Header.Values("Authorization")) > 1 {
+		err = errTwoAPIKeys
+	} else if secret, ok := bearerKey(r.Header.Get("Authorization")); ok {
 		var key apikey.Key
 		if key, err = s.auth(r.Context(), sessiond.Secret(secret)); err == nil {
 			info.keyID, info.admin = key.ID, key.Allows(apikey.ScopeAdmin)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/verifier/stream"
 )
 
@@ -213,9 +214,21 @@ func (s *server) revocationStream(w http.ResponseWriter, r *http.Request) error 
 		_ = rc.Flush()
 		return nil
 	}
+	secret, _ := bearerKey(r.Header.Get("Authorization"))
 	t := &tail{rs: rs, w: w, rc: rc, from: from, sent: map[string]time.Time{}, settle: settle, log: s.log,
-		reqID: infoFrom(r.Context()).id}
-	if err := t.run(r.Context()); err != nil && r.Context().Err() == nil {
+		reqID: infoFrom(r.Context()).id,
+		// The key was checked when the stream opened; a stream outlives
+		// that check, so it asks again before each write: a revoked key,
+		// or one that lost the verify scope, ends the stream (the key
+		// set is cached, so this costs no store read).
+		allowed: func(ctx context.Context) bool {
+			key, err := s.auth(ctx, sessiond.Secret(secret))
+			return err == nil && key.Allows(apikey.ScopeVerify)
+		}}
+	if err := t.run(r.Context()); errors.Is(err, errKeyRefused) {
+		t.log.LogAttrs(r.Context(), slog.LevelInfo, "revocation stream ended: its API key is revoked or lost the verify scope",
+			slog.String("request_id", t.reqID))
+	} else if err != nil && r.Context().Err() == nil {
 		t.log.LogAttrs(r.Context(), slog.LevelWarn, "revocation stream ended", slog.String("request_id", t.reqID),
 			slog.String("err", err.Error()))
 	}
@@ -233,7 +246,12 @@ type tail struct {
 	log    *slog.Logger
 	reqID  string
 	seq    uint64 // the last feed revocation seen (RevocationStream.Recent)
+	// allowed reports whether the stream's API key may still read it.
+	allowed func(context.Context) bool
 }
+
+// errKeyRefused ends a stream whose API key no longer allows it.
+var errKeyRefused = errors.New("the stream's API key no longer allows it")
 
 // burst is when the stream reads the log again after a wake-up: the feed
 // can announce a revocation a moment before its event is in the log.
@@ -263,12 +281,34 @@ func (t *tail) run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
+		var tick bool
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-t.rs.Closing:
 			return nil
 		case <-wake:
+		case <-timer.C:
+			tick = true
+		case <-poll.C:
+			tick = true
+		case <-beat.C:
+			if !t.allowed(ctx) {
+				return errKeyRefused
+			}
+			if err := t.heartbeat(); err != nil {
+				return err
+			}
+			continue
+		}
+		if !t.allowed(ctx) {
+			return errKeyRefused
+		}
+		if tick {
+			if err := t.poll(ctx); err != nil {
+				return err
+			}
+		} else {
 			wake = t.rs.Wake()
 			if err := t.sendRecent(); err != nil {
 				return err
@@ -279,18 +319,6 @@ func (t *tail) run(ctx context.Context) error {
 				burstAt = append(burstAt, start.Add(d))
 			}
 			if err := t.poll(ctx); err != nil {
-				return err
-			}
-		case <-timer.C:
-			if err := t.poll(ctx); err != nil {
-				return err
-			}
-		case <-poll.C:
-			if err := t.poll(ctx); err != nil {
-				return err
-			}
-		case <-beat.C:
-			if err := t.heartbeat(); err != nil {
 				return err
 			}
 		}

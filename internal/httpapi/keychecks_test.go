@@ -1,0 +1,170 @@
+package httpapi_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/client"
+	"github.com/sessiond/sessiond/internal/apikey"
+	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/memstore"
+	"github.com/sessiond/sessiond/sessiondtest"
+	"github.com/sessiond/sessiond/verifier/stream"
+)
+
+// TestRevocationStream_EndsWithItsKey: GET /v1/revocations/stream checks
+// the API key when the stream opens, and again before each write: a
+// stream whose key is revoked ends, and sends nothing more (it carried
+// session IDs, subjects and reasons for as long as the connection lasted).
+func TestRevocationStream_EndsWithItsKey(t *testing.T) {
+	t.Parallel()
+	keys := apikey.New(memstore.New(), nil, time.Second)
+	secret, key, err := keys.Create(t.Context(), "resource-server", apikey.ScopeVerify)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := func(ctx context.Context, s sessiond.Secret) (apikey.Key, error) {
+		if s == apiKey { // the test's admin key, to create and revoke sessions
+			return authenticate(ctx, s)
+		}
+		return keys.Authenticate(ctx, s)
+	}
+
+	clock := sessiondtest.NewClock(t0)
+	store := memstore.New()
+	ring, signed := newSigned(t)
+	m := testenv.HybridManager(t.Context(), t, store, signed, clock, life)
+	closing := make(chan struct{})
+	rs := &httpapi.RevocationStream{
+		Log: store, Revocations: store.Revocations,
+		Watermarks:     func(context.Context) ([]stream.Watermark, error) { return nil, nil },
+		AccessLifetime: life.Access, Poll: 20 * time.Millisecond, Heartbeat: time.Hour,
+		Closing: closing, Now: clock.Now,
+	}
+	h, err := httpapi.New(httpapi.Options{Manager: m, Authenticate: auth, JWKS: ring.JWKS, Stream: rs,
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(closing) })
+	admin, err := client.New(srv.URL, apiKey, client.WithHTTPClient(srv.Client()))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The verify key opens the stream and reads the heartbeat that ends
+	// the catch-up.
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+stream.StreamPath, nil)
+	req.Header.Set("Authorization", "Bearer "+string(secret))
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("open stream = %d", resp.StatusCode)
+	}
+	blocks := make(chan stream.Block, 100)
+	go func() {
+		defer close(blocks)
+		d := stream.NewDecoder(resp.Body)
+		for {
+			b, err := d.Next()
+			if err != nil {
+				return
+			}
+			blocks <- b
+		}
+	}()
+	select {
+	case <-blocks:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no heartbeat")
+	}
+
+	// The key is revoked: every new request with it is refused at once.
+	if err := keys.Revoke(t.Context(), key.ID); err != nil {
+		t.Fatal(err)
+	}
+	r2, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+stream.SnapshotPath, nil)
+	r2.Header.Set("Authorization", "Bearer "+string(secret))
+	if resp2, err := srv.Client().Do(r2); err != nil || resp2.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("snapshot with the revoked key = %v %v; want 401", resp2.StatusCode, err)
+	} else {
+		resp2.Body.Close()
+	}
+
+	// A user's session is revoked after the key was.
+	tr, err := admin.CreateSession(t.Context(), client.CreateRequest{Subject: "alice@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.RevokeSession(t.Context(), tr.Session.ID); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(2 * time.Second)
+	for {
+		select {
+		case b, ok := <-blocks:
+			if !ok {
+				return // the stream ended with its key
+			}
+			if b.Name == stream.EventRevoked {
+				t.Fatalf("API key %s was revoked, yet its open revocation stream still received %s: %s",
+					key.ID, b.Name, strings.TrimSpace(string(b.Data)))
+			}
+		case <-deadline:
+			t.Fatal("the stream of a revoked key is still open 2 s later")
+		}
+	}
+}
+
+// TestAPI_TwoAuthorizationHeaders: a request with two Authorization
+// headers is refused (401), not served with the first one's authority: a
+// proxy in front that reads the other copy would authorize another key.
+func TestAPI_TwoAuthorizationHeaders(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sessiond.StrategyHybrid, nil)
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, e.srv.URL+"/v1/subjects/user-1/sessions", nil)
+	req.Header["Authorization"] = []string{"Bearer " + apiKey, "Bearer " + string(scopedKey(apikey.ScopeVerify))}
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("two Authorization headers (admin key, then a verify-only key) = %d; want 401", resp.StatusCode)
+	}
+}
+
+// TestAPI_KeyNamePrintable: POST /v1/api-keys refuses a name with control,
+// format (bidi) or line-separator characters, as the console's form does:
+// the name goes into the api_key.created event, the event log and webhook
+// payloads, which other programs print.
+func TestAPI_KeyNamePrintable(t *testing.T) {
+	t.Parallel()
+	keys := apikey.New(memstore.New(), nil, time.Second)
+	e := newEnv(t, sessiond.StrategyHybrid, func(o *httpapi.Options) { o.APIKeys = keys })
+	for _, name := range []string{`ops\u001b[2J\u001b[31mroot`, `admin\u202egnp.exe`, `a\u0000b`, `line1\nline2`, `a\u2028b`, `\u0085x`} {
+		r := e.postJSON("/v1/api-keys", `{"name":"`+name+`"}`)
+		if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "name") {
+			t.Errorf("create API key named %s = %d %s; want 400 naming name", name, r.status, r.body)
+		}
+	}
+	for _, name := range []string{"ops – café ☕", "resource-server-1"} {
+		if r := e.postJSON("/v1/api-keys", `{"name":"`+name+`"}`); r.status != http.StatusCreated {
+			t.Errorf("create API key named %q = %d %s; want 201", name, r.status, r.body)
+		}
+	}
+}
