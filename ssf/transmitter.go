@@ -60,6 +60,14 @@ type TransmitterOptions struct {
 	// management request (the server authenticates itself and calls
 	// Serve).
 	Authenticate func(ctx context.Context, bearer string) (owner string, admin bool, err error)
+	// OwnerActive, when set, reports whether the API key that created a
+	// stream (Stream.Owner) may still receive its events: a stream whose
+	// owner was revoked, or lost the ssf scope, gets no new SET and its
+	// queued ones are dropped, since nobody can manage or delete it any
+	// more but an admin. An error counts as active: a revocation signal
+	// is not withheld from a receiver because the key set could not be
+	// read. Nil: every owner is active.
+	OwnerActive func(ctx context.Context, owner string) (bool, error)
 	// Sealer, when set, seals each push stream's authorization header in
 	// the store; nil stores it in clear.
 	Sealer Sealer
@@ -198,7 +206,8 @@ func (t *Transmitter) Deliveries(ctx context.Context, e sessiond.Event) ([]sessi
 	}
 	var ds []sessiond.Delivery
 	for _, st := range list {
-		if st.Status == StatusDisabled || !slices.Contains(st.EventsDelivered, typ) || !st.about(e.Subject, e.SessionID) {
+		if st.Status == StatusDisabled || !slices.Contains(st.EventsDelivered, typ) || !st.about(e.Subject, e.SessionID) ||
+			!t.ownerActive(ctx, st) {
 			continue
 		}
 		d, err := t.delivery(st, e.ID, typ, sub, payload, now)
@@ -236,6 +245,19 @@ func (t *Transmitter) sign(claims []byte, now time.Time) (string, error) {
 	return t.o.Signer.SignJWS(now, "secevent+jwt", b)
 }
 
+// ownerActive is TransmitterOptions.OwnerActive for st.
+func (t *Transmitter) ownerActive(ctx context.Context, st Stream) bool {
+	if t.o.OwnerActive == nil || st.Owner == "" {
+		return true
+	}
+	ok, err := t.o.OwnerActive(ctx, st.Owner)
+	if err != nil {
+		t.o.Logger.WarnContext(ctx, "ssf: stream owner check", "stream_id", st.ID, "err", err)
+		return true
+	}
+	return ok
+}
+
 // Owns implements webhook.Sender: the outbox entries of streams.
 func (t *Transmitter) Owns(endpoint string) bool { return strings.HasPrefix(endpoint, endpointPrefix) }
 
@@ -254,6 +276,8 @@ func (t *Transmitter) Send(ctx context.Context, del sessiond.Delivery) (bool, er
 		return true, errors.New("stream disabled")
 	case st.Status == StatusPaused:
 		return false, errors.New("stream paused")
+	case !t.ownerActive(ctx, st):
+		return true, errors.New("the stream's owner key is revoked or lost the ssf scope")
 	case st.unsealErr != nil:
 		return false, st.unsealErr
 	}

@@ -3,8 +3,10 @@ package ssf_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,12 +22,19 @@ import (
 // "key-a", "key-b" (ssf scope), "admin" and "verify-only".
 func newTransmitterServer(t *testing.T) (*ssf.Transmitter, *httptest.Server, *memstore.Store) {
 	t.Helper()
+	return newTransmitterServerWith(t, nil)
+}
+
+// newTransmitterServerWith is newTransmitterServer with mod applied to
+// the options.
+func newTransmitterServerWith(t *testing.T, mod func(*ssf.TransmitterOptions)) (*ssf.Transmitter, *httptest.Server, *memstore.Store) {
+	t.Helper()
 	st := memstore.New()
 	ring, err := jwttoken.NewRing(time.Now(), jwttoken.RingOptions{MaxTokenLifetime: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tx, err := ssf.NewTransmitter(ssf.TransmitterOptions{Issuer: "https://sessiond.example.com", Meta: st, Outbox: st,
+	o := ssf.TransmitterOptions{Issuer: "https://sessiond.example.com", Meta: st, Outbox: st,
 		Signer: ring, AllowHTTP: true,
 		Authenticate: func(_ context.Context, bearer string) (string, bool, error) {
 			switch bearer {
@@ -37,7 +46,11 @@ func newTransmitterServer(t *testing.T) (*ssf.Transmitter, *httptest.Server, *me
 				return "", false, ssf.ErrForbidden
 			}
 			return "", false, ssf.ErrUnauthorized
-		}})
+		}}
+	if mod != nil {
+		mod(&o)
+	}
+	tx, err := ssf.NewTransmitter(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,5 +234,58 @@ func TestTransmitter_Poll(t *testing.T) {
 	txCall(t, http.MethodPost, pollURL, "key-a", `{"returnImmediately":true}`, &r4)
 	if len(r3.Sets) != 0 || len(r4.Sets) != 0 || r4.MoreAvailable {
 		t.Errorf("after setErrs: %+v then %+v; want an empty queue", r3, r4)
+	}
+}
+
+// TestTransmitter_OwnerRevoked: a stream whose owner key is revoked (or
+// lost the ssf scope) gets no new SET, and what was queued for it is
+// dropped at its next attempt; an error reading the key set withholds
+// nothing.
+func TestTransmitter_OwnerRevoked(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	owner := map[string]error{} // key ID → nil (active), errRevoked, or another error
+	errRevoked := errors.New("revoked")
+	tx, srv, _ := newTransmitterServerWith(t, func(o *ssf.TransmitterOptions) {
+		o.OwnerActive = func(_ context.Context, id string) (bool, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			switch err := owner[id]; {
+			case err == nil:
+				return true, nil
+			case errors.Is(err, errRevoked):
+				return false, nil
+			default:
+				return false, err
+			}
+		}
+	})
+	set := func(err error) {
+		mu.Lock()
+		owner["key-a"] = err
+		mu.Unlock()
+	}
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusAccepted) }))
+	t.Cleanup(rcv.Close)
+	body := `{"delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":"` + rcv.URL + `"}}`
+	if code := txCall(t, http.MethodPost, srv.URL+ssf.PathStreams, "key-a", body, nil); code != http.StatusCreated {
+		t.Fatalf("create = %d", code)
+	}
+	e := sessiond.Event{ID: "evt_1", Time: time.Now(), Type: sessiond.EventSessionRevoked, Subject: "alice", SessionID: "s1",
+		Details: map[string]any{"reason": "logout"}}
+	queued, err := tx.Deliveries(ctx, e)
+	if err != nil || len(queued) != 1 {
+		t.Fatalf("Deliveries with the owner active = %d, %v; want 1", len(queued), err)
+	}
+	set(errRevoked)
+	if ds, err := tx.Deliveries(ctx, e); err != nil || len(ds) != 0 {
+		t.Errorf("Deliveries with the owner revoked = %d, %v; want none", len(ds), err)
+	}
+	if perm, err := tx.Send(ctx, queued[0]); err == nil || !perm {
+		t.Errorf("Send of a SET queued before the owner was revoked = %v, %v; want a permanent failure", perm, err)
+	}
+	set(errors.New("key set unreadable"))
+	if ds, err := tx.Deliveries(ctx, e); err != nil || len(ds) != 1 {
+		t.Errorf("Deliveries when the key set cannot be read = %d, %v; want 1 (nothing withheld)", len(ds), err)
 	}
 }

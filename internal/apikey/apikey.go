@@ -299,6 +299,23 @@ func (k *Keys) Authenticate(ctx context.Context, secret sessiond.Secret) (Key, e
 	return key, nil
 }
 
+// Active reports whether key id is live and allows scope, from the same
+// cached set Authenticate reads (no store read within refreshEvery): for
+// what a key set up and that outlives its requests, such as a Shared
+// Signals stream it created.
+func (k *Keys) Active(ctx context.Context, id string, scope Scope) (bool, error) {
+	snap, err := k.current(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, key := range snap.byHash {
+		if key.ID == id {
+			return key.Allows(scope), nil
+		}
+	}
+	return false, nil
+}
+
 // current returns a snapshot no older than refreshEvery or, while the
 // store is unavailable, the last one read.
 func (k *Keys) current(ctx context.Context) (*snapshot, error) {

@@ -178,3 +178,22 @@ func TestKeys_LegacyKeysAreAdmin(t *testing.T) {
 		t.Errorf("legacy key = %+v, %v; want admin", got, err)
 	}
 }
+
+// TestKeys_Active: a live key that allows the scope (admin allows every
+// one); not a revoked key, one without the scope, or an unknown ID.
+func TestKeys_Active(t *testing.T) {
+	ctx := context.Background()
+	k := apikey.New(memstore.New(), nil, time.Second)
+	_, ssfKey, _ := k.Create(ctx, "siem", apikey.ScopeSSF)
+	_, admin, _ := k.Create(ctx, "ops", apikey.ScopeAdmin)
+	_, verify, _ := k.Create(ctx, "rs", apikey.ScopeVerify)
+	_, gone, _ := k.Create(ctx, "old", apikey.ScopeSSF)
+	if err := k.Revoke(ctx, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]bool{ssfKey.ID: true, admin.ID: true, verify.ID: false, gone.ID: false, "key_unknown": false} {
+		if got, err := k.Active(ctx, id, apikey.ScopeSSF); err != nil || got != want {
+			t.Errorf("Active(%s, ssf) = %v, %v; want %v", id, got, err, want)
+		}
+	}
+}

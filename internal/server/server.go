@@ -125,7 +125,8 @@ func Run(ctx context.Context, o Options) (err error) {
 	for _, ep := range endpoints {
 		mopts.WebhookEndpoints = append(mopts.WebhookEndpoints, ep.Name)
 	}
-	ssfTx, err := buildTransmitter(cfg, o, meta, outbox, clock, log)
+	apiKeys := apikey.New(meta, nil, time.Second)
+	ssfTx, err := buildTransmitter(cfg, o, meta, outbox, apiKeys, clock, log)
 	if err != nil {
 		return err
 	}
@@ -183,7 +184,6 @@ func Run(ctx context.Context, o Options) (err error) {
 	// sessiond.New subscribed the Manager to the store's revocation feed
 	// (hybrid on PostgreSQL or Redis); mgr.Close ends it.
 
-	apiKeys := apikey.New(meta, nil, time.Second)
 	if err := bootstrapAPIKey(ctx, cfg, o.APIKey, apiKeys, log); err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/httpapi"
 	"github.com/sessiond/sessiond/jwttoken/signing"
@@ -120,7 +122,8 @@ type ssfTransmitter struct {
 // stream's authorization header is sealed with the signing KEK when one is
 // configured, as the key ring is; a store with a feed carries notices of
 // stream list changes to every node.
-func buildTransmitter(cfg config.Config, o Options, meta sessiond.MetaStore, outbox sessiond.Outbox, clock sessiond.Clock, log *slog.Logger) (*ssfTransmitter, error) {
+func buildTransmitter(cfg config.Config, o Options, meta sessiond.MetaStore, outbox sessiond.Outbox, apiKeys *apikey.Keys,
+	clock sessiond.Clock, log *slog.Logger) (*ssfTransmitter, error) {
 	if !cfg.SSF.Transmitter.Enabled {
 		return nil, nil
 	}
@@ -144,6 +147,9 @@ func buildTransmitter(cfg config.Config, o Options, meta sessiond.MetaStore, out
 	tx, err := ssf.NewTransmitter(ssf.TransmitterOptions{
 		Issuer: cfg.SSF.Transmitter.Issuer, Meta: meta, Outbox: outbox, Signer: t, Sealer: sealer, Notifier: notifier,
 		CacheFor: o.SSFStreamCache, AllowHTTP: cfg.Environment == config.EnvDevelopment, Clock: clock, Logger: log,
+		OwnerActive: func(ctx context.Context, owner string) (bool, error) {
+			return apiKeys.Active(ctx, owner, apikey.ScopeSSF)
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ssf.transmitter: %w: %w", err, ErrInvalidConfig)
