@@ -56,6 +56,17 @@ func ParseScopes(names ...string) ([]Scope, error) {
 	return cleanScopes(out)
 }
 
+// ExactScopes reads scope names each given exactly, as the API's JSON
+// array declares them (an enum): "verify,admin" or " admin " is not a
+// scope there, although ParseScopes, for a command line, reads them.
+func ExactScopes(names ...string) ([]Scope, error) {
+	out := make([]Scope, len(names))
+	for i, n := range names {
+		out[i] = Scope(n)
+	}
+	return cleanScopes(out)
+}
+
 // cleanScopes checks scopes and returns them sorted and unique.
 func cleanScopes(scopes []Scope) ([]Scope, error) {
 	if len(scopes) == 0 {

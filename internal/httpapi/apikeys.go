@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/apitype"
 	"github.com/sessiond/sessiond/internal/apikey"
 )
 
@@ -92,7 +93,7 @@ func (s *server) createAPIKey(w http.ResponseWriter, r *http.Request) error {
 	scopes := apikey.DefaultScopes
 	if req.Scopes != nil {
 		var err error
-		if scopes, err = apikey.ParseScopes(req.Scopes...); err != nil {
+		if scopes, err = apikey.ExactScopes(req.Scopes...); err != nil {
 			return err
 		}
 	}
@@ -122,7 +123,7 @@ func (s *server) setAPIKeyScopes(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	scopes, err := apikey.ParseScopes(req.Scopes...)
+	scopes, err := apikey.ExactScopes(req.Scopes...)
 	if err != nil {
 		return err
 	}
@@ -130,7 +131,7 @@ func (s *server) setAPIKeyScopes(w http.ResponseWriter, r *http.Request) error {
 	if errors.Is(err, apikey.ErrKeyRevoked) {
 		return badRequest("the key is revoked; create a new one")
 	} else if err != nil {
-		return err
+		return keyError(err)
 	}
 	s.keyChanged(r.Context(), "scopes_changed", key)
 	writeJSON(w, http.StatusOK, "application/json", apiKeyOut(key))
@@ -144,11 +145,20 @@ func (s *server) revokeAPIKey(w http.ResponseWriter, r *http.Request) error {
 	}
 	id := r.PathValue("id")
 	if err := s.apiKeys.Revoke(r.Context(), id); err != nil {
-		return err
+		return keyError(err)
 	}
 	if key, err := s.apiKeys.Get(r.Context(), id); err == nil {
 		s.keyChanged(r.Context(), "revoked", key)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// keyError answers an unknown key as "no such API key": the table's
+// ErrNotFound speaks of sessions.
+func keyError(err error) error {
+	if errors.Is(err, sessiond.ErrNotFound) {
+		return &requestError{status: http.StatusNotFound, code: apitype.CodeNotFound, detail: "no such API key", cause: err}
+	}
+	return err
 }

@@ -168,3 +168,44 @@ func TestAPI_KeyNamePrintable(t *testing.T) {
 		}
 	}
 }
+
+// TestAPI_KeyScopesExact: the API's scopes are an array of exact scope
+// names (an enum in openapi.json): a comma-joined or padded name is
+// refused, not read as the scopes it spells, so a policy that checks the
+// array cannot be walked around. An unknown key is "no such API key".
+func TestAPI_KeyScopesExact(t *testing.T) {
+	t.Parallel()
+	keys := apikey.New(memstore.New(), nil, time.Second)
+	e := newEnv(t, sessiond.StrategyHybrid, func(o *httpapi.Options) { o.APIKeys = keys })
+	for _, body := range []string{`{"name":"a","scopes":["verify,admin"]}`, `{"name":"b","scopes":[" admin "]}`, `{"name":"c","scopes":["Admin"]}`} {
+		if r := e.postJSON("/v1/api-keys", body); r.status != http.StatusBadRequest {
+			t.Errorf("POST /v1/api-keys %s = %d %s; want 400", body, r.status, r.body)
+		}
+	}
+	r := e.postJSON("/v1/api-keys", `{"name":"d","scopes":["verify","events:read"]}`)
+	if r.status != http.StatusCreated {
+		t.Fatalf("exact scopes = %d %s; want 201", r.status, r.body)
+	}
+	list, _ := keys.List(t.Context())
+	var id string
+	for _, k := range list {
+		if k.Name == "d" {
+			id = k.ID
+		}
+	}
+	if r := e.do(http.MethodPut, "/v1/api-keys/"+id+"/scopes", "application/json", []byte(`{"scopes":["verify,admin"]}`), nil); r.status != http.StatusBadRequest {
+		t.Errorf("PUT scopes verify,admin = %d %s; want 400", r.status, r.body)
+	}
+	if k, _ := keys.Get(t.Context(), id); k.Allows(apikey.ScopeAdmin) {
+		t.Error("the key gained admin")
+	}
+	for _, method := range []string{http.MethodDelete, http.MethodPut} {
+		path, body := "/v1/api-keys/key_nosuchkey0000", ""
+		if method == http.MethodPut {
+			path, body = path+"/scopes", `{"scopes":["verify"]}`
+		}
+		if r := e.do(method, path, "application/json", []byte(body), nil); r.status != http.StatusNotFound || !strings.Contains(string(r.body), "no such API key") {
+			t.Errorf("%s %s = %d %s; want 404 no such API key", method, path, r.status, r.body)
+		}
+	}
+}
