@@ -455,7 +455,7 @@ func (t *Transmitter) Configuration() map[string]any {
 
 func (t *Transmitter) authenticate(r *http.Request) (Caller, error) {
 	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" || t.o.Authenticate == nil {
+	if !ok || len(r.Header.Values("Authorization")) != 1 || !strings.EqualFold(scheme, "Bearer") || tok == "" || t.o.Authenticate == nil {
 		return Caller{}, &RequestError{http.StatusUnauthorized, "authentication_failed", "an API key with the ssf scope is required as Bearer"}
 	}
 	owner, admin, err := t.o.Authenticate(r.Context(), tok)

@@ -289,3 +289,23 @@ func TestTransmitter_OwnerRevoked(t *testing.T) {
 		t.Errorf("Deliveries when the key set cannot be read = %d, %v; want 1 (nothing withheld)", len(ds), err)
 	}
 }
+
+// TestTransmitter_TwoAuthorizationHeaders: stream management refuses a
+// request with two Authorization headers (401) rather than serving the
+// first key: a proxy in front could read the other.
+func TestTransmitter_TwoAuthorizationHeaders(t *testing.T) {
+	_, srv, _ := newTransmitterServer(t)
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+ssf.PathStreams, nil)
+	req.Header["Authorization"] = []string{"Bearer admin", "Bearer key-a"}
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("two Authorization headers = %d; want 401", resp.StatusCode)
+	}
+	if code := txCall(t, http.MethodGet, srv.URL+ssf.PathStreams, "admin", "", nil); code != http.StatusOK {
+		t.Errorf("one = %d; want 200", code)
+	}
+}

@@ -37,7 +37,13 @@ const dpopAlgs = `algs="ES256 ES384 ES512 RS256 RS384 RS512 PS256 PS384 PS512 Ed
 // revocation state under RejectWhenStale answers 503 with Retry-After.
 func (v *Verifier) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		scheme, tok, ok := credentials(r.Header.Get("Authorization"))
+		// Exactly one Authorization header: with two, a proxy in front
+		// and this check could each read a different token.
+		auth := r.Header.Values("Authorization")
+		scheme, tok, ok := "", "", len(auth) == 1
+		if ok {
+			scheme, tok, ok = credentials(auth[0])
+		}
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="api"`)
 			w.Header().Add("WWW-Authenticate", `DPoP realm="api", `+dpopAlgs)

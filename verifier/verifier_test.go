@@ -343,6 +343,15 @@ func TestMiddleware(t *testing.T) {
 	if code, body := get(app, "bearer  "+tok); code != 200 || body != "henry" {
 		t.Errorf("lower-case scheme = %d %q", code, body)
 	}
+	// Two Authorization headers, even two good ones: a proxy in front
+	// could read the other.
+	req, _ := http.NewRequest(http.MethodGet, app.URL, nil)
+	req.Header["Authorization"] = []string{"Bearer " + tok, "Bearer " + tok}
+	if resp, err := app.Client().Do(req); err != nil || resp.StatusCode != 401 {
+		t.Errorf("two Authorization headers = %v, %v; want 401", resp.StatusCode, err)
+	} else {
+		resp.Body.Close()
+	}
 	for name, auth := range map[string]string{"none": "", "basic": "Basic dTpw", "garbage": "Bearer x.y.z", "two": "Bearer a b"} {
 		if code, _ := get(app, auth); code != 401 {
 			t.Errorf("%s: %d; want 401", name, code)

@@ -1390,11 +1390,18 @@ func isLoopback(host string) bool {
 	return err == nil && ip.IsLoopback()
 }
 
-// redactURL prints u without credentials or query, which may hold tokens.
+// redactURL prints u without credentials, query or more than its first
+// path segment, which may hold tokens (Slack- and Discord-style webhook
+// URLs keep the secret in the path), as the console does.
 func redactURL(u *url.URL) string {
 	c := *u
 	c.User = nil
 	c.RawQuery = ""
 	c.Fragment = ""
+	c.RawPath = ""
+	if first, rest, ok := strings.Cut(strings.TrimPrefix(c.Path, "/"), "/"); ok && rest != "" {
+		c.Path = "/" + first
+		return c.String() + "/…"
+	}
 	return c.String()
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -317,5 +318,26 @@ func TestSARIFSchema_RejectsInvalid(t *testing.T) {
 	}
 	if err := s.Validate(inst); err == nil {
 		t.Error("the SARIF schema accepted a result with level \"fatal\"")
+	}
+}
+
+// TestRedactURL: a finding names a URL without what may be a secret: its
+// credentials, query, fragment, or path past the first segment (Slack-
+// and Discord-style webhook URLs keep the secret in the path).
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://hooks.example.com/sessiond":                           "http://hooks.example.com/sessiond",
+		"http://hooks.example.com/services/T000/B000/XXXXsecret":      "http://hooks.example.com/services/…",
+		"http://u:pw@hooks.example.com/api/webhooks/1/XXXXsecret?x=y": "http://hooks.example.com/api/…",
+		"http://localhost:9000/hook?token=XXXXsecret#f":               "http://localhost:9000/hook",
+		"http://localhost:9000/":                                      "http://localhost:9000/",
+	} {
+		u, err := url.Parse(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := redactURL(u); got != want || strings.Contains(got, "XXXX") {
+			t.Errorf("redactURL(%q) = %q; want %q", in, got, want)
+		}
 	}
 }
