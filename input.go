@@ -67,20 +67,26 @@ func checkClaims(c json.RawMessage) (json.RawMessage, error) {
 	return append(json.RawMessage(nil), c...), nil
 }
 
-// CleanClient checks a client description: IP, when set, must parse; the
+// CleanClient checks a client description: IP, when set, must parse, and
+// loses any IPv6 zone ("fe80::1%eth0": the zone is any bytes the caller
+// sent, of any length, and names nothing outside the caller's host). The
 // User-Agent is cut to 512 bytes (at a rune boundary) rather than refused,
-// since the caller relays it from a browser it does not control.
+// since the caller relays it from a browser it does not control; invalid
+// UTF-8 is dropped and NUL replaced (U+FFFD), which every store can then
+// hold. Other control characters stay, as evidence of what was sent:
+// the console, the CLI and the logs escape them when they print it.
 func CleanClient(c Client) (Client, error) {
 	if c.IP != "" {
 		a, err := netip.ParseAddr(c.IP)
 		if err != nil {
 			return Client{}, argError("client.ip", "is not an IP address")
 		}
-		c.IP = a.Unmap().String()
+		c.IP = a.WithZone("").Unmap().String()
 	}
 	if !utf8.ValidString(c.UserAgent) {
 		c.UserAgent = strings.ToValidUTF8(c.UserAgent, "")
 	}
+	c.UserAgent = strings.ReplaceAll(c.UserAgent, "\x00", "\ufffd")
 	if len(c.UserAgent) > maxUserAgentBytes {
 		cut := maxUserAgentBytes
 		for cut > 0 && !utf8.RuneStart(c.UserAgent[cut]) {

@@ -116,10 +116,10 @@ func (s *Store) QueryEvents(ctx context.Context, q sessiond.EventQuery) ([]sessi
 		args = append(args, cleanText(string(q.Type)))
 	}
 	if f.since {
-		args = append(args, q.Since)
+		args = append(args, ceilMicro(q.Since))
 	}
 	if f.until {
-		args = append(args, q.Until)
+		args = append(args, ceilMicro(q.Until))
 	}
 	rows, err := s.pool.Query(ctx, s.q.queryEventsSQL(f), args...)
 	if err != nil {
@@ -164,5 +164,16 @@ func scanEvents(rows pgx.Rows) ([]sessiond.Event, error) {
 // steps over rows another collector holds. ErrInvalidArgument if limit is
 // not positive.
 func (s *Store) DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
-	return s.deleteBefore(ctx, "delete events", s.q.deleteEvents, before, limit)
+	return s.deleteBefore(ctx, "delete events", s.q.deleteEvents, ceilMicro(before), limit)
+}
+
+// ceilMicro is t rounded up to the microsecond, which is what PostgreSQL
+// keeps: an event at a stored e is at or after t exactly when
+// e >= ceilMicro(t), before t exactly when e < ceilMicro(t). Passed as is,
+// t would be cut (rounded down) by the driver.
+func ceilMicro(t time.Time) time.Time {
+	if f := t.Truncate(time.Microsecond); !f.Equal(t) {
+		return f.Add(time.Microsecond)
+	}
+	return t
 }

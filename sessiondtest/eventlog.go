@@ -154,6 +154,7 @@ func TestEventLog(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 		{"Limit", eventLogLimit},
 		{"DuplicateIDSkipped", eventLogDuplicateIDSkipped},
 		{"DeleteEventsBefore", eventLogDeleteEventsBefore},
+		{"SubMicrosecondBounds", eventLogSubMicrosecondBounds},
 		{"BadInput", eventLogBadInput},
 		{"Copies", eventLogCopies},
 		{"CanceledContext", eventLogCanceledContext},
@@ -379,6 +380,46 @@ func eventLogDeleteEventsBefore(t *testing.T, f *fixture, l sessiond.EventLog) {
 	}
 	if got := queryPages(f, l, sessiond.EventQuery{Limit: 100}); len(got) != len(kept) {
 		t.Errorf("after DeleteEventsBefore with a bad limit, %d events; want %d", len(got), len(kept))
+	}
+}
+
+// eventLogSubMicrosecondBounds: stores keep microseconds, but a query's
+// bounds are times at full precision (EventQuery.Matches): since is
+// inclusive and until and DeleteEventsBefore's before exclusive at that
+// precision, so an event a fraction of a microsecond before since is not
+// returned and one before until is.
+func eventLogSubMicrosecondBounds(t *testing.T, f *fixture, l sessiond.EventLog) {
+	var es []sessiond.Event
+	for i := 1; i <= 3; i++ {
+		es = append(es, newEvent(sessiond.EventSessionCreated, "alice", "", at(time.Minute).Add(time.Duration(i)*time.Microsecond)))
+	}
+	appendEvents(f, l, es...)
+	half := func(n int) time.Time {
+		return at(time.Minute).Add(time.Duration(n)*time.Microsecond + 500*time.Nanosecond)
+	}
+	for _, q := range []sessiond.EventQuery{
+		{Since: half(1)},
+		{Until: half(1)},
+		{Since: half(1), Until: half(2)},
+		{Until: half(2)},
+	} {
+		var want []sessiond.Event
+		for _, e := range es {
+			if q.Matches(&e) {
+				want = append(want, e)
+			}
+		}
+		q.Limit = maxEventLimit
+		got, _, err := l.QueryEvents(f.ctx, q)
+		if err != nil || !slices.Equal(eventIDs(got), eventIDs(want)) {
+			t.Errorf("QueryEvents(since %v, until %v) = %v, %v; want %v", q.Since, q.Until, eventIDs(got), err, eventIDs(want))
+		}
+	}
+	if n, err := l.DeleteEventsBefore(f.ctx, half(1), 10); n != 1 || err != nil {
+		t.Errorf("DeleteEventsBefore(1.5 µs) = %d, %v; want 1 (the event at 1 µs)", n, err)
+	}
+	if got := queryPages(f, l, sessiond.EventQuery{Limit: 100}); !slices.Equal(eventIDs(got), eventIDs(es[1:])) {
+		t.Errorf("after DeleteEventsBefore(1.5 µs): %v; want %v", eventIDs(got), eventIDs(es[1:]))
 	}
 }
 

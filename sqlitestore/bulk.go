@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sessiond/sessiond"
 )
@@ -31,12 +33,30 @@ func (s *Store) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, at 
 		WHERE +revoked_at IS NULL AND +expires_at > ? AND +idle_expires_at > ?`
 	args := []any{now, string(reason), now, now}
 	if len(f.Subjects) > 0 {
-		subjects, err := json.Marshal(f.Subjects)
+		// JSON carries the subjects in one parameter, but json.Marshal
+		// turns invalid UTF-8 into U+FFFD, which is another subject: those
+		// (which the Manager refuses, a direct caller may not) are bound
+		// one parameter each, byte for byte.
+		var valid []string
+		var odd []any
+		for _, sub := range f.Subjects {
+			if utf8.ValidString(sub) {
+				valid = append(valid, sub)
+			} else {
+				odd = append(odd, sub)
+			}
+		}
+		subjects, err := json.Marshal(valid)
 		if err != nil {
 			return 0, nil, fmt.Errorf("sqlitestore: %s: %w", op, err)
 		}
-		query += ` AND subject IN (SELECT value FROM json_each(?))`
+		cond := `subject IN (SELECT value FROM json_each(?))`
 		args = append(args, string(subjects))
+		if len(odd) > 0 {
+			cond = `(` + cond + ` OR subject IN (?` + strings.Repeat(`, ?`, len(odd)-1) + `))`
+			args = append(args, odd...)
+		}
+		query += ` AND ` + cond
 	}
 	if !f.IssuedBefore.IsZero() {
 		query += ` AND created_at < ?`

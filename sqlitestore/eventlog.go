@@ -81,10 +81,10 @@ func (s *Store) QueryEvents(ctx context.Context, q sessiond.EventQuery) ([]sessi
 		where("type = ?", string(q.Type))
 	}
 	if !q.Since.IsZero() {
-		where("time >= ?", micro(q.Since))
+		where("time >= ?", ceilMicro(q.Since))
 	}
 	if !q.Until.IsZero() {
-		where("time < ?", micro(q.Until))
+		where("time < ?", ceilMicro(q.Until))
 	}
 	// One more than asked for tells whether another page follows.
 	b.WriteString(" ORDER BY id LIMIT ?")
@@ -129,5 +129,15 @@ func (s *Store) QueryEvents(ctx context.Context, q sessiond.EventQuery) ([]sessi
 // is not positive.
 func (s *Store) DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
 	return s.deleteLimited(ctx, "delete events", limit, `DELETE FROM events WHERE id IN (
-		SELECT id FROM events WHERE time < ? ORDER BY time LIMIT ?)`, micro(before))
+		SELECT id FROM events WHERE time < ? ORDER BY time LIMIT ?)`, ceilMicro(before))
+}
+
+// ceilMicro is t in microseconds, rounded up: the store keeps microseconds,
+// and an event at a stored e is at or after t exactly when e >= ceilMicro(t),
+// before t exactly when e < ceilMicro(t), whatever t's nanoseconds.
+func ceilMicro(t time.Time) int64 {
+	if f := t.Truncate(time.Microsecond); !f.Equal(t) {
+		return f.UnixMicro() + 1
+	}
+	return t.UnixMicro()
 }

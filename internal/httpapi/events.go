@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/sessiond/sessiond"
@@ -42,10 +43,21 @@ func (s *server) listEvents(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
+		if strings.ContainsFunc(subject, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+			return badRequest("subject contains control characters, which no subject has")
+		}
 		eq.Subject = subject
 	}
 	if len(eq.Subject) > sessiond.MaxSubjectBytes || len(eq.Cursor) > 64 || len(eq.Type) > 128 || len(eq.SessionID) > 64 {
 		return badRequest("a query parameter is too long")
+	}
+	// Cursors, types and session IDs are ASCII words: anything else would
+	// reach each store as it can hold it (PostgreSQL replaces NUL and
+	// invalid UTF-8), matching other values than the one asked for.
+	for _, v := range []string{eq.Cursor, string(eq.Type), string(eq.SessionID)} {
+		if strings.ContainsFunc(v, func(r rune) bool { return r <= ' ' || r > '~' }) {
+			return badRequest("cursor, type and session_id must be printable ASCII")
+		}
 	}
 	events, next, err := s.events.QueryEvents(r.Context(), eq)
 	if err != nil {

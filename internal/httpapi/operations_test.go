@@ -65,6 +65,12 @@ func TestEvents_Route(t *testing.T) {
 		{"limit=ten", "limit"},
 		{"subject=" + strings.Repeat("s", 300), "too long"},
 		{"cursor=" + strings.Repeat("c", 100), "too long"},
+		// Not printable ASCII: PostgreSQL would match other values.
+		{"cursor=evt_%00", "printable ASCII"},
+		{"type=session.created%FF", "printable ASCII"},
+		{"session_id=abc%20def", "printable ASCII"},
+		{"type=session.%E2%80%AEcreated", "printable ASCII"},
+		{"subject=a%00b", "subject"},
 	} {
 		wantProblem(t, "GET /v1/events?"+tc.query[:min(len(tc.query), 20)], e.do(http.MethodGet, "/v1/events?"+tc.query, "", nil, nil),
 			http.StatusBadRequest, "invalid_request", tc.detail)
