@@ -2,20 +2,15 @@ package httpapi_test
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sessiond/sessiond"
-	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/httpapi"
-	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/memstore"
-	"github.com/sessiond/sessiond/sessiondtest"
 	"github.com/sessiond/sessiond/verifier/stream"
 )
 
@@ -30,93 +25,29 @@ func TestRevocationStream_EndsWithItsKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth := func(ctx context.Context, s sessiond.Secret) (apikey.Key, error) {
+	e := newStreamEnvAuth(t, func(ctx context.Context, s sessiond.Secret) (apikey.Key, error) {
 		if s == apiKey { // the test's admin key, to create and revoke sessions
 			return authenticate(ctx, s)
 		}
 		return keys.Authenticate(ctx, s)
-	}
-
-	clock := sessiondtest.NewClock(t0)
-	store := memstore.New()
-	ring, signed := newSigned(t)
-	m := testenv.HybridManager(t.Context(), t, store, signed, clock, life)
-	closing := make(chan struct{})
-	rs := &httpapi.RevocationStream{
-		Log: store, Revocations: store.Revocations,
-		Watermarks:     func(context.Context) ([]stream.Watermark, error) { return nil, nil },
-		AccessLifetime: life.Access, Poll: 20 * time.Millisecond, Heartbeat: time.Hour,
-		Closing: closing, Now: clock.Now,
-	}
-	h, err := httpapi.New(httpapi.Options{Manager: m, Authenticate: auth, JWKS: ring.JWKS, Stream: rs,
-		Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() { close(closing) })
-	admin, err := client.New(srv.URL, apiKey, client.WithHTTPClient(srv.Client()))
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	// The verify key opens the stream and reads the heartbeat that ends
-	// the catch-up.
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+stream.StreamPath, nil)
-	req.Header.Set("Authorization", "Bearer "+string(secret))
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("open stream = %d", resp.StatusCode)
-	}
-	blocks := make(chan stream.Block, 100)
-	go func() {
-		defer close(blocks)
-		d := stream.NewDecoder(resp.Body)
-		for {
-			b, err := d.Next()
-			if err != nil {
-				return
-			}
-			blocks <- b
-		}
-	}()
-	select {
-	case <-blocks:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no heartbeat")
-	}
+	}, nil)
+	c := e.openWith(string(secret), "")
+	c.next() // the heartbeat that ends the catch-up
 
 	// The key is revoked: every new request with it is refused at once.
 	if err := keys.Revoke(t.Context(), key.ID); err != nil {
 		t.Fatal(err)
 	}
-	r2, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+stream.SnapshotPath, nil)
-	r2.Header.Set("Authorization", "Bearer "+string(secret))
-	if resp2, err := srv.Client().Do(r2); err != nil || resp2.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("snapshot with the revoked key = %v %v; want 401", resp2.StatusCode, err)
-	} else {
-		resp2.Body.Close()
+	if r := e.openWith(string(secret), ""); r.resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a new stream with the revoked key = %d; want 401", r.resp.StatusCode)
 	}
-
-	// A user's session is revoked after the key was.
-	tr, err := admin.CreateSession(t.Context(), client.CreateRequest{Subject: "alice@example.com"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := admin.RevokeSession(t.Context(), tr.Session.ID); err != nil {
-		t.Fatal(err)
-	}
+	// A user's session is revoked after the key was: the open stream
+	// ends instead of telling it.
+	e.revoke(e.session("alice@example.com"))
 	deadline := time.After(2 * time.Second)
 	for {
 		select {
-		case b, ok := <-blocks:
+		case b, ok := <-c.blocks:
 			if !ok {
 				return // the stream ended with its key
 			}

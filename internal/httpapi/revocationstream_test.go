@@ -15,6 +15,7 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
+	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/httpapi"
 	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/memstore"
@@ -40,6 +41,13 @@ type streamEnv struct {
 
 func newStreamEnv(t *testing.T, edit func(*httpapi.RevocationStream)) *streamEnv {
 	t.Helper()
+	return newStreamEnvAuth(t, authenticate, edit)
+}
+
+// newStreamEnvAuth is newStreamEnv with the server's API keys checked by
+// auth (which must still know the test's admin key).
+func newStreamEnvAuth(t *testing.T, auth func(context.Context, sessiond.Secret) (apikey.Key, error), edit func(*httpapi.RevocationStream)) *streamEnv {
+	t.Helper()
 	e := &streamEnv{t: t, clock: sessiondtest.NewClock(t0), store: memstore.New(), waker: httpapi.NewWaker(), closer: make(chan struct{})}
 	ring, signed := newSigned(t)
 	e.m = testenv.HybridManager(t.Context(), t, e.store, signed, e.clock, life)
@@ -58,7 +66,7 @@ func newStreamEnv(t *testing.T, edit func(*httpapi.RevocationStream)) *streamEnv
 	if edit != nil {
 		edit(rs)
 	}
-	h, err := httpapi.New(httpapi.Options{Manager: e.m, Authenticate: authenticate, JWKS: ring.JWKS, Stream: rs,
+	h, err := httpapi.New(httpapi.Options{Manager: e.m, Authenticate: auth, JWKS: ring.JWKS, Stream: rs,
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -111,9 +119,15 @@ type conn struct {
 
 func (e *streamEnv) open(lastEventID string) *conn {
 	e.t.Helper()
+	return e.openWith(apiKey, lastEventID)
+}
+
+// openWith is open with the API key key.
+func (e *streamEnv) openWith(key, lastEventID string) *conn {
+	e.t.Helper()
 	ctx, cancel := context.WithCancel(e.t.Context())
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.srv.URL+stream.StreamPath, nil)
-	req.Header.Set("Authorization", "Bearer "+apiKey)
+	req.Header.Set("Authorization", "Bearer "+key)
 	if lastEventID != "" {
 		req.Header.Set("Last-Event-ID", lastEventID)
 	}
