@@ -99,7 +99,9 @@ type DBSCOptions struct {
 	// node knows and which a restart forgets (bound sessions then refresh
 	// their cookie once more).
 	Key []byte
-	// CookieName of the bound cookie. Default "__Host-sessiond-bound".
+	// CookieName of the bound cookie. Default "__Host-sessiond-bound", or
+	// "__Secure-sessiond-bound" when Options.Domain is set (a __Host- name
+	// with a Domain is refused: browsers drop such a cookie).
 	CookieName string
 	// CookieLifetime is the bound cookie's Max-Age: how long a stolen bound
 	// cookie works. Default 10 minutes.
@@ -142,7 +144,7 @@ const (
 	challengeRef  = "refresh"
 )
 
-func newDBSC(o DBSCOptions, secure bool, strategy sessiond.Strategy) (*dbsc, error) {
+func newDBSC(o DBSCOptions, secure bool, domain string, strategy sessiond.Strategy) (*dbsc, error) {
 	switch o.Policy {
 	case "", DBSCOff:
 		return nil, nil
@@ -162,8 +164,16 @@ func newDBSC(o DBSCOptions, secure bool, strategy sessiond.Strategy) (*dbsc, err
 	} else if len(d.key) < minDBSCKeyBytes {
 		return nil, fmt.Errorf("httpsession: DBSC key is %d bytes; at least %d are needed: %w", len(d.key), minDBSCKeyBytes, sessiond.ErrInvalidArgument)
 	}
-	if d.cookie.name == "" {
+	// RFC 6265bis §4.1.3.2: the browser drops a __Host- cookie with a
+	// Domain, and the bound cookie shares the others' Domain. Bound
+	// sessions would then fail on their first request after binding.
+	switch {
+	case d.cookie.name == "" && domain != "":
+		d.cookie.name = "__Secure-" + strings.TrimPrefix(DefaultBoundCookieName, hostPrefix)
+	case d.cookie.name == "":
 		d.cookie.name = DefaultBoundCookieName
+	case hasPrefixFold(d.cookie.name, hostPrefix) && domain != "":
+		return nil, fmt.Errorf("httpsession: DBSC cookie %q has the __Host- prefix, which needs no Domain (use __Secure-): %w", d.cookie.name, sessiond.ErrInvalidArgument)
 	}
 	if !secure {
 		d.cookie.name = stripPrefix(d.cookie.name)
@@ -248,6 +258,7 @@ var (
 	errChallengeUnknown = errors.New("challenge not issued for this session")
 	errChallengeExpired = errors.New("challenge expired")
 	errChallengeUsed    = errors.New("challenge already used")
+	errAlreadyBound     = errors.New("already bound")
 )
 
 // consumeChallenge checks c was issued for kind and bind and has not
@@ -258,7 +269,7 @@ func (d *dbsc) consumeChallenge(r *http.Request, c, kind, bind string) error {
 	if !ok1 || !ok2 || len(c) > 256 {
 		return errChallengeUnknown
 	}
-	got, err := base64.RawURLEncoding.DecodeString(mac)
+	got, err := base64.RawURLEncoding.Strict().DecodeString(mac)
 	if err != nil || !hmac.Equal(got, d.mac("sessiond dbsc challenge v1", kind, bind, nonce, exp)) {
 		return errChallengeUnknown
 	}
@@ -270,7 +281,11 @@ func (d *dbsc) consumeChallenge(r *http.Request, c, kind, bind string) error {
 	if now.Unix() >= until {
 		return errChallengeExpired
 	}
-	sum := sha256.Sum256([]byte(c))
+	// Remembered by what the MAC covers, not by the text sent: the
+	// base64 of the MAC can be written several ways (a line break, the
+	// unused low bits of its last character) that decode alike, and each
+	// would look unused.
+	sum := sha256.Sum256([]byte(kind + "\x00" + bind + "\x00" + nonce + "\x00" + exp))
 	fresh, err := d.replay.RememberOnce(r.Context(), "dbsc:"+b64(sum[:]), now, time.Unix(until, 0))
 	if err != nil {
 		return fmt.Errorf("httpsession: remember DBSC challenge: %w", err)
@@ -538,19 +553,32 @@ func (s *Sessions) RegistrationHandler() http.Handler {
 		// to register even when unbound sessions are refused elsewhere.
 		tok, err := s.credential(r)
 		var sess sessiond.Session
+		var bound *sessiond.Session
 		if err == nil {
-			sess, err = s.m.Verify(r.Context(), tok, s.Client(r))
+			// Checked before the session's activity is recorded: a
+			// copied cookie of a bound session, without the key, must
+			// not keep it from idling out by trying to register.
+			var v sessiond.Verification
+			v, err = s.m.InspectChecked(r.Context(), tok, s.Client(r), func(x *sessiond.Session) error {
+				if err := checkKeyBinding(x); err != nil {
+					return err
+				}
+				if x.DeviceBound() {
+					b := *x
+					bound = &b
+					return errAlreadyBound
+				}
+				return nil
+			})
+			sess = v.Session
 		}
-		if err == nil {
-			err = checkKeyBinding(&sess)
+		if bound != nil {
+			s.refused(r, bound, "registration", errAlreadyBound)
+			writeProblem(w, http.StatusForbidden, "device_proof_refused", "Forbidden", "the session is already bound to a device")
+			return
 		}
 		if err != nil {
 			s.dbscFailure(w, r, nil, "registration", err)
-			return
-		}
-		if sess.DeviceBound() {
-			s.refused(r, &sess, "registration", errors.New("already bound"))
-			writeProblem(w, http.StatusForbidden, "device_proof_refused", "Forbidden", "the session is already bound to a device")
 			return
 		}
 		p, err := parseProof(r, nil)

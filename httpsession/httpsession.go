@@ -229,7 +229,7 @@ func New(opts Options) (*Sessions, error) {
 			s.refresh.name, s.refresh.path, sessiond.ErrInvalidArgument)
 	}
 	var err error
-	if s.dbsc, err = newDBSC(opts.DBSC, s.secure, s.m.Strategy()); err != nil {
+	if s.dbsc, err = newDBSC(opts.DBSC, s.secure, s.domain, s.m.Strategy()); err != nil {
 		return nil, err
 	}
 	if s.dbsc != nil {
