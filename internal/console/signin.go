@@ -12,6 +12,7 @@ import (
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/internal/ratelimit"
 )
 
 // subjectPrefix marks the console session's subject: the ID (never the
@@ -75,7 +76,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	refuse := func(status int, msg string) {
 		c.pages.render(w, r, status, "signin", pageData{Title: "Sign in", Error: msg})
 	}
-	if ok, retry := c.o.SignInLimit.Allow(peerAddr(r)); !ok {
+	if ok, retry := c.o.SignInLimit.Allow(ratelimit.AddrKey(peerAddr(r))); !ok {
 		secs := strconv.Itoa(int(retry / time.Second))
 		c.log.WarnContext(r.Context(), "console: sign-in rate limited", "client_ip", peerAddr(r))
 		w.Header().Set("Retry-After", secs)

@@ -3,6 +3,8 @@ package httpapi
 import (
 	"net/http"
 	"strings"
+
+	"github.com/sessiond/sessiond/internal/ratelimit"
 )
 
 // mountBrowser routes Options.BrowserPrefix/… to Options.Browser (the
@@ -31,7 +33,7 @@ func (s *server) mountBrowser(mux *http.ServeMux, opts Options) {
 		switch rest := strings.TrimPrefix(r.URL.Path, prefix+"/"); rest {
 		case "dbsc/register", "dbsc/refresh":
 			info.pattern += rest
-			if ok, retry := s.browserLimit.Allow(addr(r)); !ok {
+			if ok, retry := s.browserLimit.Allow(ratelimit.AddrKey(addr(r))); !ok {
 				w.Header().Set("Cache-Control", "no-store")
 				s.writeError(w, r, tooMany(w, retry, "this address is over its request rate"))
 				return

@@ -15,6 +15,7 @@ import (
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/apitype"
 	"github.com/sessiond/sessiond/internal/apikey"
+	"github.com/sessiond/sessiond/internal/ratelimit"
 )
 
 // maxAPIKeyBytes bounds the key handed to Authenticate.
@@ -261,7 +262,7 @@ func (s *server) authenticate(w http.ResponseWriter, r *http.Request, scope apik
 		return err
 	}
 	s.authFailed(r.Context(), r)
-	if ok, retry := s.failLimit.Allow(peerIP(r)); !ok {
+	if ok, retry := s.failLimit.Allow(ratelimit.AddrKey(peerIP(r))); !ok {
 		return tooMany(w, retry, "too many requests without a valid API key from this address")
 	}
 	code := apitype.CodeUnauthorized
@@ -280,7 +281,7 @@ func (s *server) rateLimit(w http.ResponseWriter, r *http.Request) error {
 			return tooMany(w, retry, "this API key is over its request rate")
 		}
 	}
-	if ok, retry := s.ipLimit.Allow(peerIP(r)); !ok {
+	if ok, retry := s.ipLimit.Allow(ratelimit.AddrKey(peerIP(r))); !ok {
 		return tooMany(w, retry, "this address is over its request rate")
 	}
 	return nil

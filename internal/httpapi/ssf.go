@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/sessiond/sessiond/apitype"
+	"github.com/sessiond/sessiond/internal/ratelimit"
 	"github.com/sessiond/sessiond/ssf"
 )
 
@@ -95,7 +96,7 @@ func (s *server) receivers(push map[string]http.Handler, routes http.Handler) ht
 			return
 		}
 		infoFrom(r.Context()).pattern = r.URL.Path
-		if ok, retry := s.ipLimit.Allow(peerIP(r)); !ok {
+		if ok, retry := s.ipLimit.Allow(ratelimit.AddrKey(peerIP(r))); !ok {
 			s.writeError(w, r, tooMany(w, retry, "this address is over its request rate"))
 			return
 		}

@@ -6,6 +6,7 @@ package ratelimit
 
 import (
 	"math"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -17,6 +18,31 @@ import (
 // DefaultMaxKeys bounds the keys a Limiter remembers when Options.MaxKeys
 // is zero.
 const DefaultMaxKeys = 100_000
+
+// AddrPrefixV6 is the IPv6 network AddrKey keys a client by: one customer
+// is given a /64 (or more), and can send each request from another of its
+// 2^64 addresses.
+const AddrPrefixV6 = 64
+
+// AddrKey is the limiter key of a client address: an IPv4 address as it
+// is, an IPv6 address as its /64 network, so that a client cannot escape
+// a per-address limit by moving through the addresses it owns. Anything
+// that is not an address is returned as it is.
+func AddrKey(addr string) string {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	a = a.WithZone("").Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	p, err := a.Prefix(AddrPrefixV6)
+	if err != nil {
+		return addr
+	}
+	return p.String()
+}
 
 // Options configure a Limiter.
 type Options struct {

@@ -75,3 +75,23 @@ func ExampleLimiter() {
 	// true 0s
 	// false 1s
 }
+
+// TestAddrKey: IPv4 as it is; IPv6 by its /64, zone and IPv4 mapping
+// dropped, so a client cannot move through its own addresses; anything
+// else unchanged.
+func TestAddrKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.7":            "192.0.2.7",
+		"::ffff:192.0.2.7":     "192.0.2.7",
+		"2001:db8:1:2::1":      "2001:db8:1:2::/64",
+		"2001:db8:1:2:ffff::9": "2001:db8:1:2::/64",
+		"2001:db8:1:3::1":      "2001:db8:1:3::/64",
+		"fe80::1%eth0":         "fe80::/64",
+		"not-an-address":       "not-an-address",
+		"":                     "",
+	} {
+		if got := ratelimit.AddrKey(in); got != want {
+			t.Errorf("AddrKey(%q) = %q; want %q", in, got, want)
+		}
+	}
+}
