@@ -139,9 +139,6 @@ func (c *Console) eventTail(w http.ResponseWriter, r *http.Request, key apikey.K
 	poll := time.NewTicker(c.o.TailPoll)
 	defer poll.Stop()
 	for {
-		if !c.stillOperator(r.Context(), sess.ID, key.ID) {
-			return
-		}
 		for {
 			evs, next, err := c.o.Events.QueryEvents(r.Context(), eq)
 			if err != nil {
@@ -149,6 +146,12 @@ func (c *Console) eventTail(w http.ResponseWriter, r *http.Request, key apikey.K
 					c.log.WarnContext(r.Context(), "console: tail events", "err", err)
 				}
 				break
+			}
+			// Asked after the read, before the write: an event logged
+			// after the key was revoked or the operator signed out was
+			// read after that, so this check sees the change first.
+			if !c.stillOperator(r.Context(), sess.ID, key.ID) {
+				return
 			}
 			_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
 			for _, e := range evs {
