@@ -99,7 +99,7 @@ func (s *server) createAPIKey(w http.ResponseWriter, r *http.Request) error {
 	}
 	secret, key, err := s.apiKeys.Create(r.Context(), req.Name, scopes...)
 	if err != nil {
-		return err
+		return keyError(err)
 	}
 	s.keyChanged(r.Context(), "created", key)
 	w.Header().Set("Location", "/v1/api-keys/"+key.ID)
@@ -154,11 +154,17 @@ func (s *server) revokeAPIKey(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// keyError answers an unknown key as "no such API key": the table's
-// ErrNotFound speaks of sessions.
+// keyError answers the key set's errors in its own words: an unknown key
+// is "no such API key" (the table's ErrNotFound speaks of sessions), and a
+// set that kept changing under concurrent writes through all its retries
+// (ErrConflict) is a 503 to retry, not a 500.
 func keyError(err error) error {
-	if errors.Is(err, sessiond.ErrNotFound) {
+	switch {
+	case errors.Is(err, sessiond.ErrNotFound):
 		return &requestError{status: http.StatusNotFound, code: apitype.CodeNotFound, detail: "no such API key", cause: err}
+	case errors.Is(err, sessiond.ErrConflict):
+		return &requestError{status: http.StatusServiceUnavailable, code: apitype.CodeStoreUnavailable,
+			detail: "the API key set kept changing under concurrent writes; retry", cause: err}
 	}
 	return err
 }

@@ -140,3 +140,24 @@ func TestAPI_KeyScopesExact(t *testing.T) {
 		}
 	}
 }
+
+// conflictingMeta is a meta store whose writes always lose their
+// compare-and-swap, as under a storm of concurrent key changes.
+type conflictingMeta struct{ sessiond.MetaStore }
+
+func (conflictingMeta) PutMeta(context.Context, string, []byte, int64) (int64, error) {
+	return 0, sessiond.ErrConflict
+}
+
+// TestAPI_KeySetKeepsChanging: a key change whose compare-and-swap keeps
+// losing through all its retries answers 503 store_unavailable (retry),
+// not 500.
+func TestAPI_KeySetKeepsChanging(t *testing.T) {
+	t.Parallel()
+	keys := apikey.New(conflictingMeta{memstore.New()}, nil, time.Second)
+	e := newEnv(t, sessiond.StrategyHybrid, func(o *httpapi.Options) { o.APIKeys = keys })
+	r := e.postJSON("/v1/api-keys", `{"name":"a"}`)
+	if r.status != http.StatusServiceUnavailable || !strings.Contains(string(r.body), "store_unavailable") {
+		t.Errorf("POST /v1/api-keys with the key set always changing = %d %s; want 503 store_unavailable", r.status, r.body)
+	}
+}
