@@ -85,13 +85,15 @@ func TestAPI_TwoAuthorizationHeaders(t *testing.T) {
 // payloads, which other programs print.
 func TestAPI_KeyNamePrintable(t *testing.T) {
 	t.Parallel()
-	keys := apikey.New(memstore.New(), nil, time.Second)
-	e := newEnv(t, sessiond.StrategyHybrid, func(o *httpapi.Options) { o.APIKeys = keys })
+	e, keys := newKeysEnv(t, memstore.New())
 	for _, name := range []string{`ops\u001b[2J\u001b[31mroot`, `admin\u202egnp.exe`, `a\u0000b`, `line1\nline2`, `a\u2028b`, `\u0085x`} {
 		r := e.postJSON("/v1/api-keys", `{"name":"`+name+`"}`)
 		if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "name") {
 			t.Errorf("create API key named %s = %d %s; want 400 naming name", name, r.status, r.body)
 		}
+	}
+	if list, err := keys.List(t.Context()); err != nil || len(list) != 0 {
+		t.Errorf("after the refused names the key set holds %d keys, %v; want none", len(list), err)
 	}
 	for _, name := range []string{"ops – café ☕", "resource-server-1"} {
 		if r := e.postJSON("/v1/api-keys", `{"name":"`+name+`"}`); r.status != http.StatusCreated {
@@ -106,8 +108,7 @@ func TestAPI_KeyNamePrintable(t *testing.T) {
 // array cannot be walked around. An unknown key is "no such API key".
 func TestAPI_KeyScopesExact(t *testing.T) {
 	t.Parallel()
-	keys := apikey.New(memstore.New(), nil, time.Second)
-	e := newEnv(t, sessiond.StrategyHybrid, func(o *httpapi.Options) { o.APIKeys = keys })
+	e, keys := newKeysEnv(t, memstore.New())
 	for _, body := range []string{`{"name":"a","scopes":["verify,admin"]}`, `{"name":"b","scopes":[" admin "]}`, `{"name":"c","scopes":["Admin"]}`} {
 		if r := e.postJSON("/v1/api-keys", body); r.status != http.StatusBadRequest {
 			t.Errorf("POST /v1/api-keys %s = %d %s; want 400", body, r.status, r.body)
@@ -154,10 +155,15 @@ func (conflictingMeta) PutMeta(context.Context, string, []byte, int64) (int64, e
 // not 500.
 func TestAPI_KeySetKeepsChanging(t *testing.T) {
 	t.Parallel()
-	keys := apikey.New(conflictingMeta{memstore.New()}, nil, time.Second)
-	e := newEnv(t, sessiond.StrategyHybrid, func(o *httpapi.Options) { o.APIKeys = keys })
+	e, _ := newKeysEnv(t, conflictingMeta{memstore.New()})
 	r := e.postJSON("/v1/api-keys", `{"name":"a"}`)
 	if r.status != http.StatusServiceUnavailable || !strings.Contains(string(r.body), "store_unavailable") {
 		t.Errorf("POST /v1/api-keys with the key set always changing = %d %s; want 503 store_unavailable", r.status, r.body)
 	}
+}
+
+// newKeysEnv is a hybrid env whose API key routes keep their keys on meta.
+func newKeysEnv(t *testing.T, meta sessiond.MetaStore) (*env, *apikey.Keys) {
+	keys := apikey.New(meta, nil, time.Second)
+	return newEnv(t, sessiond.StrategyHybrid, func(o *httpapi.Options) { o.APIKeys = keys }), keys
 }
