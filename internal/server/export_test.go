@@ -15,3 +15,6 @@ func ManagerOptions(cfg config.Config) sessiond.Options {
 	}
 	return managerOptions(cfg, life, nil, 0, slog.New(slog.DiscardHandler))
 }
+
+// ClientIP exposes the gateway's reading of the browser's address.
+var ClientIP = clientIP

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -86,8 +87,8 @@ func covers(cookiePath, path string) bool {
 func clientIP(header string) func(r *http.Request) string {
 	return func(r *http.Request) string {
 		if header != "" {
-			if v := strings.TrimSpace(r.Header.Get(header)); v != "" {
-				return v
+			if ip, ok := headerIP(r.Header.Values(header)); ok {
+				return ip
 			}
 		}
 		host, _, err := net.SplitHostPort(r.RemoteAddr)
@@ -96,6 +97,32 @@ func clientIP(header string) func(r *http.Request) string {
 		}
 		return host
 	}
+}
+
+// headerIP is the address in the proxy's header: of a list (proxies append
+// to X-Forwarded-For, over as many lines as they like) only the last entry,
+// the one the nearest proxy wrote, since the client chose every other. A
+// value that is not an address is not used, so a client cannot key the
+// per-address limits by text of its own.
+func headerIP(values []string) (string, bool) {
+	if len(values) == 0 {
+		return "", false
+	}
+	v := values[len(values)-1]
+	if i := strings.LastIndexByte(v, ','); i >= 0 {
+		v = v[i+1:]
+	}
+	v = strings.TrimSpace(v)
+	a, err := netip.ParseAddr(v)
+	if err != nil {
+		// Some proxies write the peer's port too.
+		ap, perr := netip.ParseAddrPort(v)
+		if perr != nil {
+			return "", false
+		}
+		a = ap.Addr()
+	}
+	return a.WithZone("").Unmap().String(), true
 }
 
 // handoff adapts the gateway to httpapi.Handoff.

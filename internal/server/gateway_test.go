@@ -248,3 +248,44 @@ func TestGateway_UnknownCookieEvent(t *testing.T) {
 		t.Errorf("event = %+v; want no subject, the caller's IP, stage verify, reason forged", e)
 	}
 }
+
+// A client may send X-Forwarded-For itself, and proxies append to it: only
+// the entry the nearest proxy wrote is the browser's; text that is not an
+// address falls back to the peer rather than keying the limits by it.
+func TestGateway_ClientIPHeader(t *testing.T) {
+	cases := []struct {
+		name   string
+		header string
+		values []string
+		want   string
+	}{
+		{"no header configured", "", []string{"203.0.113.7"}, "192.0.2.1"},
+		{"header absent", "X-Real-IP", nil, "192.0.2.1"},
+		{"empty", "X-Real-IP", []string{""}, "192.0.2.1"},
+		{"one address", "X-Real-IP", []string{" 203.0.113.7 "}, "203.0.113.7"},
+		{"list: the last entry", "X-Forwarded-For", []string{"198.51.100.9, 203.0.113.7"}, "203.0.113.7"},
+		{"lines: the last line", "X-Forwarded-For", []string{"198.51.100.9", "10.0.0.1, 203.0.113.7"}, "203.0.113.7"},
+		{"client text", "X-Real-IP", []string{"attacker-chosen"}, "192.0.2.1"},
+		{"list ending in text", "X-Forwarded-For", []string{"203.0.113.7, unknown"}, "192.0.2.1"},
+		{"with a port", "X-Forwarded-For", []string{"203.0.113.7:4431"}, "203.0.113.7"},
+		{"IPv6 with a port", "X-Forwarded-For", []string{"[2001:db8::7]:4431"}, "2001:db8::7"},
+		{"IPv4-mapped", "X-Real-IP", []string{"::ffff:203.0.113.7"}, "203.0.113.7"},
+		{"zone dropped", "X-Real-IP", []string{"fe80::1%eth0"}, "fe80::1"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r, err := http.NewRequest(http.MethodGet, "http://app.example/", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.RemoteAddr = "192.0.2.1:55000"
+			for _, v := range c.values {
+				r.Header.Add("X-Real-IP", v)
+				r.Header.Add("X-Forwarded-For", v)
+			}
+			if got := server.ClientIP(c.header)(r); got != c.want {
+				t.Errorf("client IP = %q, want %q", got, c.want)
+			}
+		})
+	}
+}
