@@ -153,6 +153,32 @@ async function proxyTests(top, name, base) {
       assert.equal(refreshes.length, 1, "exactly one refresh");
     });
 
+    await t.test("the refresh page waits for another tab's refresh (one Web Lock)", async () => {
+      const holder = await ctx.newPage();
+      await holder.goto(base + "/app");
+      // Another tab is refreshing: it holds the lock sessiond.js refreshes under.
+      await holder.evaluate(() => new Promise((held) => {
+        navigator.locks.request("sessiond-refresh", () => { held(); return new Promise((r) => (window.releaseLock = r)); });
+      }));
+      const posts = [];
+      const onReq = (req) => {
+        if (req.method() === "POST" && req.url().endsWith("/sessiond/refresh")) posts.push(Date.now());
+      };
+      const resume = await ctx.newPage();
+      resume.on("request", onReq);
+      await resume.goto(base + "/sessiond/refresh?return_to=%2Fapp%3Fresumed%3D1");
+      await sleep(1000);
+      assert.deepEqual(posts, [], "the refresh page refreshed while another tab held the lock");
+      const released = Date.now();
+      await holder.evaluate(() => window.releaseLock());
+      await resume.waitForURL(base + "/app?resumed=1");
+      assert.equal(posts.length, 1);
+      assert.ok(posts[0] >= released, "the refresh went out before the lock was released");
+      assert.equal(await subject(resume), "alice");
+      await holder.close();
+      await resume.close();
+    });
+
     await t.test("cross-site POSTs to logout and refresh are refused", async () => {
       for (const route of ["/sessiond/logout", "/sessiond/refresh"]) {
         const p = await ctx.newPage();

@@ -30,6 +30,18 @@ const SETTLE_MS = 100; // fallback lock: time for a rival tab's write to land
 // own: two tabs asking within moments of each other share one refresh even
 // when the second asks after the first has landed.
 const RECENT_MS = 2000;
+// A token is refreshed no earlier than halfway through its life, and never
+// sooner than this after it arrived: with an access token shorter than
+// refreshBeforeSeconds, or a client clock ahead of the server's, "that long
+// before expiry" is already past and would refresh back to back.
+const MIN_REFRESH_GAP_MS = 1000;
+// A server Date this far from the client's clock is skew to correct for;
+// closer, it is the header's one-second resolution and the network.
+const SKEW_TOLERANCE_MS = 5000;
+// What counts as the user being there: a timed refresh runs only after some
+// activity, so an unattended tab lets the server's idle timeout end the
+// session (ASVS 7.3.1) rather than keeping it alive to the absolute end.
+const ACTIVITY_EVENTS = ["pointerdown", "keydown", "wheel", "touchstart"];
 
 /**
  * Creates the client of one origin's session. Nothing runs until start().
@@ -62,6 +74,9 @@ export function createSession(options = {}) {
   let stalledAt = 0; // an expiry a refresh could not move forward
   let channel = null;
   let emittedGen = null; // the generation onChange last reported
+  let lastActivity = Date.now(); // this tab's last sign of a user (a page load is one)
+  let idleWaiting = false; // a timed refresh came due with nobody there
+  let loggingOut = null; // the logout in progress
 
   // ---- shared state: {exp, rexp, gen} in localStorage, shared by every tab
 
@@ -75,11 +90,15 @@ export function createSession(options = {}) {
     return null;
   }
 
-  /** Records the expiry times of a login or refresh response body. */
-  function update(body) {
-    const exp = Date.parse(body && body.access_token_expires_at);
+  /**
+   * Records the expiry times of a login or refresh response body, on this
+   * client's clock: skewMs is how far the server's clock is ahead of it
+   * (serverSkew of the response's Date header).
+   */
+  function update(body, skewMs = 0) {
+    const exp = Date.parse(body && body.access_token_expires_at) - skewMs;
     if (!Number.isFinite(exp)) throw new TypeError("sessiond: no access_token_expires_at in the response");
-    const rexp = Date.parse(body.refresh_token_expires_at);
+    const rexp = Date.parse(body.refresh_token_expires_at) - skewMs;
     const prev = readState();
     const next = { exp, rexp: Number.isFinite(rexp) ? rexp : null, gen: (prev ? prev.gen : 0) + 1, at: Date.now(), by: tabId() };
     local.setItem(stateKey, JSON.stringify(next));
@@ -182,8 +201,10 @@ export function createSession(options = {}) {
 
   async function refreshNow(before) {
     const ctl = typeof AbortController === "function" ? new AbortController() : null;
+    // The timeout covers the body too: a response that stalls after its
+    // headers must not hold the cross-tab lock (which has no lease) forever.
     const t = ctl && setTimeout(() => ctl.abort(), opt.lockTimeoutSeconds * 1000);
-    let res;
+    let res, body;
     try {
       res = await doFetch(opt.refreshUrl, {
         method: "POST",
@@ -191,20 +212,24 @@ export function createSession(options = {}) {
         headers: { Accept: "application/json" },
         signal: ctl ? ctl.signal : undefined,
       });
+      // Only 401 ends the session; anything else (a 403 from a proxy, a
+      // 5xx) may pass, so it is an error to retry later.
+      if (res.status === 401) return false;
+      if (!res.ok) throw new Error("sessiond: refresh failed with HTTP " + res.status);
+      body = await res.json();
     } finally {
       if (t) clearTimeout(t);
     }
-    // Only 401 ends the session; anything else (a 403 from a proxy, a 5xx)
-    // may pass, so it is an error to retry later.
-    if (res.status === 401) return false;
-    if (!res.ok) throw new Error("sessiond: refresh failed with HTTP " + res.status);
-    const body = await res.json();
+    // Logged out while this was on the wire: the answer must not bring the
+    // state back.
+    if (ending) return false;
+    const skew = serverSkew(res);
     // Near the absolute end of a session the expiry stops moving: do not
     // refresh again and again, let it run out. (Set before update, which
     // reschedules.)
-    const exp = Date.parse(body && body.access_token_expires_at);
+    const exp = Date.parse(body && body.access_token_expires_at) - skew;
     stalledAt = before && exp <= before.exp ? exp : 0;
-    update(body);
+    update(body, skew);
     return true;
   }
 
@@ -247,6 +272,7 @@ export function createSession(options = {}) {
    * 401 response is returned.
    */
   async function sessionFetch(input, init = {}) {
+    noteActivity();
     const retry = typeof Request === "function" && input instanceof Request ? input.clone() : input;
     const s = readState();
     const seen = s ? s.gen : -1;
@@ -271,17 +297,36 @@ export function createSession(options = {}) {
   /**
    * Logs out: POSTs logoutUrl (which revokes the session and expires the
    * cookies), clears the localStorage and sessionStorage keys under
-   * storagePrefix, tells the other tabs, and goes to loginPage.
+   * storagePrefix, tells the other tabs, and goes to loginPage. If the
+   * server did not log out (unreachable, or an answer other than success
+   * or 401) it rejects and changes nothing: the HttpOnly cookies this
+   * script cannot clear are still there, and the user must not be told
+   * otherwise (on a shared computer the next person would be signed in).
    */
-  async function logout() {
-    if (ending) return;
-    stop();
-    try {
-      await doFetch(opt.logoutUrl, { method: "POST", credentials: "same-origin", headers: { Accept: "application/json" } });
-    } catch {
-      // the cookies may survive a network failure; the local state must not
+  function logout() {
+    if (ending) return Promise.resolve();
+    if (!loggingOut) {
+      // (then: the body runs once loggingOut is set, which the storage
+      // and channel handlers look at.)
+      loggingOut = Promise.resolve().then(async () => {
+        // A refresh on the wire lands first, so its answer cannot write the
+        // state back after the logout cleared it.
+        if (inflight) await inflight.catch(() => {});
+        let res;
+        try {
+          res = await doFetch(opt.logoutUrl, { method: "POST", credentials: "same-origin", headers: { Accept: "application/json" } });
+        } catch (e) {
+          throw new Error("sessiond: logout failed: the server could not be reached", { cause: e });
+        }
+        // 401: the session had already ended; the cookies are expired all the same.
+        if (!res.ok && res.status !== 401) throw new Error("sessiond: logout failed with HTTP " + res.status);
+        end({ redirect: true, next: false });
+      }).finally(() => {
+        loggingOut = null;
+        if (started) schedule();
+      });
     }
-    end({ redirect: true, next: false });
+    return loggingOut;
   }
 
   // end brings this tab (and, through the broadcast, the others) to the
@@ -319,14 +364,39 @@ export function createSession(options = {}) {
     clearTimeout(timer);
     timer = null;
     const s = readState();
-    if (!s || ending || !started) return; // stop() is final, even mid-refresh
+    if (!s || ending || !started || loggingOut) return; // stop() is final, even mid-refresh
     if (stalledAt && s.exp <= stalledAt) return; // nothing left to gain
-    const delay = s.exp - opt.refreshBeforeSeconds * 1000 - Date.now();
-    timer = setTimeout(() => tick(s.gen), Math.min(Math.max(delay, 0), MAX_TIMER_MS));
+    const at = typeof s.at === "number" ? s.at : 0;
+    // Expired on arrival (a clock far ahead, no Date to correct it by): no
+    // timer could help; the next request's 401 refreshes.
+    if (s.exp <= at) return;
+    const due = Math.max(s.exp - opt.refreshBeforeSeconds * 1000, at + Math.max((s.exp - at) / 2, MIN_REFRESH_GAP_MS));
+    const delay = due - Date.now();
+    timer = setTimeout(() => tick(s.gen, true), Math.min(Math.max(delay, 0), MAX_TIMER_MS));
   }
 
-  async function tick(seen) {
+  // noteActivity records a sign of the user; a timed refresh that came due
+  // while nobody was there runs now.
+  function noteActivity() {
+    lastActivity = Date.now();
+    if (idleWaiting) {
+      idleWaiting = false;
+      if (started) schedule();
+    }
+  }
+
+  async function tick(seen, timed = false) {
     timer = null;
+    if (timed) {
+      const s = readState();
+      // Nobody here since these tokens arrived: let the access token run
+      // out; the next request (a 401, one refresh) or sign of the user
+      // refreshes, and the server decides whether the session idled out.
+      if (s && lastActivity < (typeof s.at === "number" ? s.at : 0)) {
+        idleWaiting = true;
+        return;
+      }
+    }
     try {
       const ok = await refreshShared(seen);
       if (!ok) end({ redirect: true, reason: "ended" });
@@ -339,6 +409,10 @@ export function createSession(options = {}) {
 
   function onStorage(e) {
     if (e.storageArea && e.storageArea !== globalThis.localStorage) return;
+    // This tab's own logout: the response's Clear-Site-Data empties storage
+    // (a storage event here too) before the logout has its answer; it ends
+    // the session itself.
+    if (loggingOut) return;
     if (e.key === stateKey) {
       if (e.newValue == null) end({ redirect: true, broadcast: false }); // logged out in another tab
       else changed();
@@ -356,6 +430,7 @@ export function createSession(options = {}) {
 
   function onWake() {
     if (globalThis.document && document.visibilityState === "hidden") return;
+    noteActivity(); // a tab brought back to view has a user
     schedule(); // timers of background tabs are throttled: catch up
   }
 
@@ -385,6 +460,7 @@ export function createSession(options = {}) {
       addEventListener("storage", onStorage);
       addEventListener("online", onWake);
       addEventListener("pageshow", onWake);
+      for (const ev of ACTIVITY_EVENTS) addEventListener(ev, noteActivity, { capture: true, passive: true });
     }
     if (globalThis.document) document.addEventListener("visibilitychange", onWake);
     if (typeof BroadcastChannel === "function") {
@@ -408,6 +484,7 @@ export function createSession(options = {}) {
       removeEventListener("storage", onStorage);
       removeEventListener("online", onWake);
       removeEventListener("pageshow", onWake);
+      for (const ev of ACTIVITY_EVENTS) removeEventListener(ev, noteActivity, { capture: true });
     }
     if (globalThis.document) document.removeEventListener("visibilitychange", onWake);
     if (channel) {
@@ -445,6 +522,15 @@ function parse(s) {
   } catch {
     return null;
   }
+}
+
+// serverSkew is how far the server's clock (the response's Date header) is
+// ahead of this one, or 0 when within SKEW_TOLERANCE_MS or unknown.
+function serverSkew(res) {
+  const d = Date.parse(res && res.headers && typeof res.headers.get === "function" ? res.headers.get("Date") : "");
+  if (!Number.isFinite(d)) return 0;
+  const skew = d - Date.now();
+  return Math.abs(skew) > SKEW_TOLERANCE_MS ? skew : 0;
 }
 
 function sleep(ms) {

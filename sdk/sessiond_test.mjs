@@ -133,10 +133,11 @@ test("logout posts, clears only its keys and tells listeners", async () => {
 test("the client refreshes before the access token expires", async () => {
   const srv = fakeServer({ ttlMs: 60_000 });
   const s = tab(srv, { refreshBeforeSeconds: 1 });
-  s.update({ access_token_expires_at: new Date(Date.now() + 1300).toISOString() });
+  s.update({ access_token_expires_at: new Date(Date.now() + 2500).toISOString() });
   await s.start();
+  await s.fetch("/api"); // the user is there
   assert.equal(srv.count("POST /auth/refresh"), 0, "not due yet");
-  await new Promise((r) => setTimeout(r, 700));
+  await new Promise((r) => setTimeout(r, 1800));
   assert.equal(srv.count("POST /auth/refresh"), 1);
   assert.ok(s.expiresAt() - Date.now() > 50_000);
   s.stop();
@@ -222,4 +223,269 @@ test("another tab hears of a refresh once, not once per channel", async (t) => {
   win.dispatchEvent(ev);
   await new Promise((r) => setTimeout(r, 200));
   assert.deepEqual(heard, ["refreshed"]);
+});
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// busy is a user at the page for ms: a request every 50 ms.
+async function busy(s, ms) {
+  for (const end = Date.now() + ms; Date.now() < end; ) {
+    await s.fetch("/api");
+    await sleep(50);
+  }
+}
+
+// scripted answers /auth/refresh with an access expiry of expOf() and /logout
+// with logoutStatus (or a network error when logoutStatus is "network").
+function scripted({ expOf = () => Date.now() + 60_000, logoutStatus = 204 } = {}) {
+  const srv = {
+    calls: [],
+    count(c) {
+      return this.calls.filter((x) => x === c).length;
+    },
+    fetch: async (input, init = {}) => {
+      const path = typeof input === "string" ? input : input.url;
+      srv.calls.push((init.method || "GET") + " " + path);
+      await sleep(5);
+      if (path === "/auth/refresh") {
+        const exp = expOf();
+        return Response.json({ access_token_expires_at: new Date(exp).toISOString(), refresh_token_expires_at: new Date(exp + 1800_000).toISOString() });
+      }
+      if (path === "/logout") {
+        if (logoutStatus === "network") throw new TypeError("Failed to fetch");
+        return new Response(logoutStatus === 204 ? null : "{}", { status: logoutStatus });
+      }
+      return Response.json({ ok: true });
+    },
+  };
+  return srv;
+}
+
+
+
+// "refreshBeforeSeconds before expiry" is already past when the access
+// token (as the client's clock sees it) lives less than that: a short
+// lifetimes.access with the default 300 s, or a client clock minutes ahead
+// of the server. Each refresh would then ask for the next at once.
+test("access tokens shorter than refreshBeforeSeconds are refreshed halfway, not back to back", async (t) => {
+  const srv = scripted({ expOf: () => Date.now() + 60_000 }); // 1-minute access tokens, default refreshBeforeSeconds=300
+  const s = tab(srv);
+  t.after(() => s.stop());
+  await s.start();
+  await busy(s, 1000);
+  s.stop();
+  const n = srv.count("POST /auth/refresh");
+  assert.ok(n <= 2, `refreshed ${n} times in one second`);
+});
+
+test("a client clock 11 minutes ahead of the server does not refresh back to back", async (t) => {
+  const skew = 11 * 60_000; // server issues 15-minute access tokens (b2b preset)
+  const srv = scripted({ expOf: () => Date.now() - skew + 15 * 60_000 });
+  const s = tab(srv);
+  t.after(() => s.stop());
+  await s.start();
+  await busy(s, 1000);
+  s.stop();
+  const n = srv.count("POST /auth/refresh");
+  assert.ok(n <= 2, `refreshed ${n} times in one second`);
+});
+
+// Every refresh slides the server's idle expiry: a timer refreshing with
+// nobody at the page would keep an unattended tab's session alive until the
+// absolute timeout, and lifetimes.idle (ASVS 7.3.1) would never end it.
+test("an open tab with nobody there does not keep the session alive (idle timeout)", async (t) => {
+  const srv = scripted({ expOf: () => Date.now() + 1300 });
+  const s = tab(srv, { refreshBeforeSeconds: 1 });
+  t.after(() => s.stop());
+  s.update({ access_token_expires_at: new Date(Date.now() + 1300).toISOString() }); // login
+  await s.start();
+  // nobody calls session.fetch, nobody touches the page
+  await sleep(2500);
+  s.stop();
+  const n = srv.count("POST /auth/refresh");
+  assert.ok(n <= 1, `an idle tab refreshed ${n} times: its session never idles out`);
+});
+
+// A logout the server did not perform (unreachable, a 403 from the CSRF
+// check, a 5xx) leaves the HttpOnly cookies, which the script cannot clear,
+// and the server session alive: sending the user to the login page as if
+// signed out would leave the next person at a shared computer signed in.
+for (const status of ["network", 403]) {
+  test(`a logout the server did not perform (${status}) rejects and changes nothing`, async (t) => {
+    let went = null;
+    globalThis.location = { pathname: "/account", search: "", href: "http://app.test/account", origin: "http://app.test", assign: (u) => { went = u; } };
+    t.after(() => delete globalThis.location);
+    const srv = scripted({ logoutStatus: status });
+    const s = tab(srv);
+    await s.refresh();
+    const out = await s.logout().then((v) => v, () => "rejected");
+    assert.ok(srv.calls.includes("POST /logout"));
+    assert.ok(out === false || out === "rejected", `logout() resolved ${out}: the caller is not told the session survived`);
+    assert.equal(went, null, "the user was sent to the login page as if signed out");
+  });
+}
+
+// A refresh in flight when the session ends must not write sessiond:state
+// back when it lands, nor be heard of after "logout": a login page's
+// resume() would trust that state.
+test("logout waits for a refresh on the wire, which cannot bring the state back", async (t) => {
+  const srv = scripted();
+  let release;
+  const gate = new Promise((r) => (release = r));
+  const inner = srv.fetch;
+  let n = 0;
+  let asked;
+  const askedP = new Promise((r) => (asked = r));
+  srv.fetch = async (input, init) => {
+    if (input === "/auth/refresh" && ++n === 2) {
+      asked();
+      await gate; // the second refresh is on the wire
+    }
+    return inner(input, init);
+  };
+  const s = tab(srv);
+  await s.refresh();
+  const events = [];
+  s.onChange((e) => events.push(e.type));
+  const pending = s.refresh(); // e.g. the timer's
+  await askedP;
+  const out = s.logout();
+  await sleep(20);
+  release();
+  await out;
+  assert.equal(localStorage.getItem("sessiond:state"), null);
+  await pending.catch(() => {});
+  await sleep(50);
+  assert.equal(localStorage.getItem("sessiond:state"), null, "sessiond:state is back after logout");
+  assert.equal(events.at(-1), "logout", "listeners heard of a refresh after the logout");
+  assert.deepEqual(srv.calls.slice(-2), ["POST /auth/refresh", "POST /logout"], "the logout went out before the refresh had landed");
+});
+
+test("a refresh that lands after another tab logged out does not bring the state back", async (t) => {
+  const srv = scripted();
+  let release;
+  const gate = new Promise((r) => (release = r));
+  const inner = srv.fetch;
+  let asked;
+  const askedP = new Promise((r) => (asked = r));
+  let hold = false;
+  srv.fetch = async (input, init) => {
+    if (input === "/auth/refresh" && hold) {
+      asked();
+      await gate;
+    }
+    return inner(input, init);
+  };
+  const a = tab(srv);
+  await a.start();
+  const b = tab(srv);
+  await b.start();
+  t.after(() => { a.stop(); b.stop(); });
+  hold = true;
+  const pending = a.refresh();
+  await askedP;
+  await b.logout();
+  await sleep(50); // the broadcast reaches tab a
+  release();
+  assert.equal(await pending, false);
+  await sleep(50);
+  assert.equal(localStorage.getItem("sessiond:state"), null, "sessiond:state is back after the other tab's logout");
+});
+
+// lockTimeoutSeconds bounds the whole refresh, body included: a body that
+// never ends (a stalled proxy) would otherwise hold the cross-tab lock,
+// which has no lease, and with it every tab's refresh.
+test("a refresh whose body never arrives settles within lockTimeoutSeconds", async (t) => {
+  const fetch = async (input, init = {}) => {
+    const body = new ReadableStream({
+      start(c) {
+        c.enqueue(new TextEncoder().encode('{"access_token_expires_at":'));
+        init.signal?.addEventListener("abort", () => c.error(new DOMException("aborted", "AbortError")));
+      },
+    });
+    return new Response(body, { status: 200, headers: { "Content-Type": "application/json" } });
+  };
+  const s = createSession({ fetch, lockTimeoutSeconds: 0.1 });
+  t.after(() => s.stop());
+  const outcome = await Promise.race([
+    s.refresh().then(() => "resolved", () => "rejected"),
+    sleep(3000).then(() => "pending"),
+  ]);
+  assert.notEqual(outcome, "pending", "refresh() still pending 30x past lockTimeoutSeconds");
+});
+
+test("expiry times are read on the client's clock, corrected by the server's Date", async (t) => {
+  const skew = 20 * 60_000; // the client's clock is 20 minutes behind
+  const srv = scripted({ expOf: () => Date.now() + skew + 15 * 60_000 });
+  const inner = srv.fetch;
+  srv.fetch = async (input, init) => {
+    const res = await inner(input, init);
+    const h = new Headers(res.headers);
+    h.set("Date", new Date(Date.now() + skew).toUTCString());
+    return new Response(res.body, { status: res.status, headers: h });
+  };
+  const s = tab(srv);
+  assert.equal(await s.refresh(), true);
+  const left = s.expiresAt() - Date.now();
+  assert.ok(left > 14 * 60_000 && left < 16 * 60_000, `the access token expires in ${left} ms on this clock, want about 15 minutes`);
+});
+
+test("a timed refresh held back for want of a user runs at the next sign of one", async (t) => {
+  const srv = scripted({ expOf: () => Date.now() + 1300 });
+  const s = tab(srv, { refreshBeforeSeconds: 1 });
+  t.after(() => s.stop());
+  await sleep(5); // the page loaded before the login landed
+  s.update({ access_token_expires_at: new Date(Date.now() + 1300).toISOString() });
+  await s.start();
+  await sleep(1200); // due at 1 s, halfway through the token's life
+  assert.equal(srv.count("POST /auth/refresh"), 0, "refreshed with nobody there");
+  await s.fetch("/api"); // the user is back
+  await sleep(100);
+  assert.equal(srv.count("POST /auth/refresh"), 1);
+});
+
+test("after a failed logout the session goes on and a second logout can succeed", async (t) => {
+  let srv = scripted({ logoutStatus: 503 });
+  globalThis.sessionStorage = new MemStorage();
+  const s = createSession({ fetch: (input, init) => srv.fetch(input, init) });
+  t.after(() => s.stop());
+  await s.start();
+  await assert.rejects(s.logout(), /logout failed with HTTP 503/);
+  assert.notEqual(localStorage.getItem("sessiond:state"), null, "the state was cleared though the server kept the session");
+  srv = scripted();
+  await s.logout();
+  assert.deepEqual(srv.calls, ["POST /logout"]);
+  assert.equal(localStorage.getItem("sessiond:state"), null);
+});
+
+test("the logout response's Clear-Site-Data does not end the session before the logout does", async (t) => {
+  // Chromium fires a storage event in the logging-out tab itself when the
+  // response's Clear-Site-Data empties localStorage.
+  const win = new EventTarget();
+  globalThis.addEventListener = win.addEventListener.bind(win);
+  globalThis.removeEventListener = win.removeEventListener.bind(win);
+  let went = [];
+  globalThis.location = { pathname: "/account", search: "", href: "http://app.test/account", origin: "http://app.test", assign: (u) => went.push(u) };
+  t.after(() => {
+    delete globalThis.addEventListener;
+    delete globalThis.removeEventListener;
+    delete globalThis.location;
+  });
+  const srv = scripted();
+  const inner = srv.fetch;
+  srv.fetch = async (input, init) => {
+    if (input === "/logout") {
+      localStorage.clear();
+      const e = new Event("storage");
+      e.key = null;
+      e.storageArea = localStorage;
+      win.dispatchEvent(e);
+    }
+    return inner(input, init);
+  };
+  const s = tab(srv);
+  t.after(() => s.stop());
+  await s.start();
+  await s.logout();
+  assert.deepEqual(went, ["/login"], "the logout's own redirect, without next=, once");
 });

@@ -12,10 +12,14 @@ import (
 
 // resumeScript refreshes from the page it runs on (<prefix>/refresh, a
 // same-origin POST that passes the CSRF checks) and continues to the page
-// the user asked for, or to the login page if the session is over.
+// the user asked for, or to the login page if the session is over. It
+// holds the Web Lock sessiond.js refreshes under, so this page and another
+// tab never send the same rotating refresh token at once (the second would
+// look like theft); the one that waited sends the cookie the first left.
 const resumeScript = `(function(){var d=document.documentElement.dataset;` +
-	`fetch(location.pathname,{method:"POST",credentials:"same-origin",headers:{Accept:"application/json"}})` +
-	`.then(function(r){location.replace(r.ok?d.to:d.login)},function(){location.replace(d.login)})})();`
+	`function go(){return fetch(location.pathname,{method:"POST",credentials:"same-origin",headers:{Accept:"application/json"}})` +
+	`.then(function(r){location.replace(r.ok?d.to:d.login)},function(){location.replace(d.login)})}` +
+	`var l=navigator.locks;l&&l.request?l.request("sessiond-refresh",go):go()})();`
 
 var resumeCSP = "default-src 'none'; script-src 'sha256-" + scriptHash(resumeScript) +
 	"'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"

@@ -56,7 +56,9 @@ if (cfg.page === "login") {
 
   document.getElementById("logout-form")?.addEventListener("submit", (e) => {
     e.preventDefault();
-    session.logout();
+    // A logout the server did not confirm changes nothing in the page: post
+    // the form itself, so the user sees the server's answer (or the error).
+    session.logout().catch(() => e.target.submit());
   });
   document.getElementById("check")?.addEventListener("click", async () => {
     const out = document.getElementById("check-result");
