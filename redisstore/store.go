@@ -251,11 +251,12 @@ func (s *Store) sweepDue(n int) bool {
 }
 
 // urlErrorText describes a URL parse error without echoing the URL, which
-// may hold a password.
+// may hold a password: net/url's own messages quote the part it refused
+// ("invalid port \":<password>\" after host" for a password with a '?').
 func urlErrorText(err error) string {
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		err = ue.Err
+		return "invalid redis URL: it does not parse (percent-encode reserved characters such as '@', '?', '#', '/' or '%' in the password)"
 	}
 	return "invalid redis URL: " + err.Error()
 }

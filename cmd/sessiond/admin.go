@@ -179,7 +179,7 @@ func (a *app) apikeyCmd() *cobra.Command {
 			if len(scopes) > 0 {
 				var err error
 				if sc, err = apikey.ParseScopes(scopes...); err != nil {
-					return err
+					return fmt.Errorf("invalid argument: %w", err)
 				}
 			}
 			return a.withMeta(cmd.Context(), create, func(_ config.Config, meta sessiond.MetaStore) error {
@@ -204,7 +204,7 @@ func (a *app) apikeyCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sc, err := apikey.ParseScopes(args[1])
 			if err != nil {
-				return err
+				return fmt.Errorf("invalid argument: %w", err)
 			}
 			return a.withMeta(cmd.Context(), create, func(_ config.Config, meta sessiond.MetaStore) error {
 				key, err := apikey.New(meta, nil, 0).SetScopes(cmd.Context(), args[0], sc)

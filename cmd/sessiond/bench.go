@@ -71,6 +71,9 @@ body) on a loopback address until interrupted.`,
 			}
 			o.URL, o.APIKey = base, key
 			res, err := loadgen.Run(cmd.Context(), o)
+			if errors.Is(err, loadgen.ErrInvalidOptions) {
+				return fmt.Errorf("invalid argument: %w", err) // refused before any request: exit 2
+			}
 			if err != nil {
 				return err
 			}

@@ -169,3 +169,27 @@ func TestCLI_APIKeysAndSigningKeys(t *testing.T) {
 		t.Errorf("token signed before the rotation: %v", err)
 	}
 }
+
+// README.md and root.go promise exit status 2 for a usage error: a flag
+// value refused before any I/O is one, wherever it is checked.
+func TestCLI_BadFlagValuesExit2(t *testing.T) {
+	base := []string{"SESSIOND_API_KEY=sdak_probe", "SESSIOND_DATA=" + t.TempDir()}
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"bench concurrency over 10000", []string{"bench", "verify", "--url", "http://127.0.0.1:1", "--concurrency", "10001"}},
+		{"bench sessions over 1000000", []string{"bench", "verify", "--url", "http://127.0.0.1:1", "--sessions", "1000001"}},
+		{"bench rate over 1e7", []string{"bench", "verify", "--url", "http://127.0.0.1:1", "--rate", "1e8"}},
+		{"bench url without scheme", []string{"bench", "verify", "--url", "127.0.0.1:1"}},
+		{"apikey create unknown scope", []string{"apikey", "create", "--scope", "bogus"}},
+		{"apikey set-scopes unknown scope", []string{"apikey", "set-scopes", "key_abcdefghijklm", "bogus"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, errOut, code := runInProcess(base, tc.args...)
+			if code != exitUsage {
+				t.Errorf("sessiond %v = exit %d (%q); want %d, a usage error", tc.args, code, strings.TrimSpace(errOut), exitUsage)
+			}
+		})
+	}
+}

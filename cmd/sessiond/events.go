@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -92,7 +94,7 @@ func (a *app) eventsCmd() *cobra.Command {
 				}
 				details, _ := json.Marshal(e.Details)
 				_, err := fmt.Fprintf(a.stdout, "%s  %-34s  subject=%s session=%s ip=%s %s\n", e.Time.UTC().Format(time.RFC3339),
-					clean(string(e.Type)), clean(e.Subject), clean(string(e.SessionID)), clean(e.Client.IP), clean(string(details)))
+					fieldValue(string(e.Type)), fieldValue(e.Subject), fieldValue(string(e.SessionID)), fieldValue(e.Client.IP), clean(string(details)))
 				return err
 			}
 			if !oldestFirst && !all && q.Cursor == "" {
@@ -204,4 +206,15 @@ func newestEvents(ctx context.Context, c *client.Client, q client.EventQuery, no
 		upper = lower
 	}
 	return out, nil
+}
+
+// fieldValue is clean(s) for one key=value field of a text line, quoted
+// when it holds a space, '=' or '"': a subject is whoever registered it, and
+// "mallory session=sess_x subject=alice" must not read as other fields.
+func fieldValue(s string) string {
+	c := clean(s)
+	if strings.IndexFunc(c, func(r rune) bool { return unicode.IsSpace(r) || r == '=' || r == '"' }) >= 0 {
+		return strconv.Quote(c)
+	}
+	return c
 }

@@ -222,3 +222,11 @@ func eventually(t testing.TB, within time.Duration, what string, cond func() boo
 		}
 	}
 }
+
+// runInProcess runs the CLI in this process with exactly env as its
+// environment.
+func runInProcess(env []string, args ...string) (string, string, int) {
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb, env)
+	return out.String(), errb.String(), code
+}

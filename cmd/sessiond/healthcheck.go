@@ -53,7 +53,10 @@ func (a *app) healthcheckCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			resp, err := http.DefaultClient.Do(req)
+			// A redirect is an answer other than 200, whatever it points at
+			// (a proxy's login page, another service).
+			hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			resp, err := hc.Do(req)
 			if err != nil {
 				return fmt.Errorf("not ready: %w", err)
 			}

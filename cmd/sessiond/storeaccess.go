@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/config"
@@ -69,19 +70,33 @@ func sqlitePath(cfg config.Config) string {
 	return filepath.Join(cfg.Server.DataDir, "sessiond.db")
 }
 
-var keywordPassword = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+// keywordPassword is any password=… (sslpassword too) in a keyword DSN or
+// a query that did not parse.
+var keywordPassword = regexp.MustCompile(`(?i)(\w*password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
 
-// redactDSN hides a password in a URL (user:pw@ or ?password=) or in a
-// keyword DSN (password=…).
+// urlPassword is the password of a URL that url.Parse refuses: pgx, like
+// libpq, ends the user info at the last '@', so a password holding '#', '?',
+// '/' or a stray '%' is a working DSN that does not parse here.
+var urlPassword = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*://[^:/@]*:)(.*)@`)
+
+// redactDSN hides a password in a URL (user:pw@, ?password=,
+// ?sslpassword=) or in a keyword DSN (password=…).
 func redactDSN(dsn string) string {
 	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" {
 		q := u.Query()
-		if q.Has("password") {
-			q.Set("password", "xxxxx")
+		changed := false
+		for k := range q {
+			if strings.HasSuffix(strings.ToLower(k), "password") {
+				q.Set(k, "xxxxx")
+				changed = true
+			}
+		}
+		if changed {
 			u.RawQuery = q.Encode()
 		}
 		return u.Redacted()
 	}
+	dsn = urlPassword.ReplaceAllString(dsn, "${1}xxxxx@")
 	return keywordPassword.ReplaceAllString(dsn, "${1}xxxxx")
 }
 
