@@ -24,6 +24,18 @@ type Lifetimes struct {
 	Absolute time.Duration // absolute timeout of non-persistent sessions
 }
 
+// Signed is how long the longest-lived token strategy signs can live, so
+// how long its key ring must keep a retired key verifying: the access token
+// in hybrid (whose refresh tokens are opaque and stored), the refresh token
+// in jwt. The database strategy signs no session token; a ring it keeps
+// (for Shared Signals, signed when sent) gets Refresh, as before.
+func (l Lifetimes) Signed(s Strategy) time.Duration {
+	if s == StrategyHybrid {
+		return l.Access
+	}
+	return l.Refresh
+}
+
 // Preset names.
 const (
 	PresetB2B      = "b2b"

@@ -46,7 +46,8 @@ type Options struct {
 	// Leeway is the clock-skew allowance on JWT times; default none.
 	Leeway time.Duration
 	// Keys configures the shared key ring (algorithm, scheduled rotation,
-	// KEK sealing…). MaxTokenLifetime defaults to the refresh lifetime,
+	// KEK sealing…). MaxTokenLifetime defaults to the longest token the
+	// strategy signs (Lifetimes.Signed: the access lifetime in hybrid),
 	// Clock and Logger to the Manager's; OnChange is set by New (it purges
 	// the Manager's verify cache when a key is removed) and must be nil.
 	Keys signing.Options
@@ -145,7 +146,7 @@ func New(ctx context.Context, store sessiond.Store, opts Options) (*sessiond.Man
 func openRing(ctx context.Context, store sessiond.Store, opts Options, mo sessiond.Options, log *slog.Logger, onChange func(bool)) (*jwttoken.KeyRing, *signing.Keys, error) {
 	ko := opts.Keys
 	if ko.MaxTokenLifetime == 0 {
-		ko.MaxTokenLifetime = mo.Lifetimes.Refresh
+		ko.MaxTokenLifetime = mo.Lifetimes.Signed(mo.Strategy)
 	}
 	meta, ok := store.(sessiond.MetaStore)
 	if !ok {

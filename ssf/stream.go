@@ -268,3 +268,24 @@ func delivered(requested []string) []string {
 	}
 	return out
 }
+
+// ResealStreams seals every stream's stored authorization header again
+// with sealer's current key (and seals one stored in clear), so that the
+// key-encryption key that sealed it before can be destroyed: the server
+// runs it at start while old KEKs are configured (docs/operations.md,
+// rotating the KEK). A header no key opens stays as it is. It writes
+// nothing when no stream has a header.
+func ResealStreams(ctx context.Context, meta sessiond.MetaStore, sealer Sealer) error {
+	if sealer == nil {
+		return nil
+	}
+	s := &streams{meta: meta, clock: sessiond.SystemClock{}, sealer: sealer}
+	l, _, err := s.load(ctx)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(l, func(st Stream) bool { return st.unsealErr == nil && st.Delivery.AuthorizationHeader != "" }) {
+		return nil
+	}
+	return s.update(ctx, func(l []Stream) ([]Stream, error) { return l, nil })
+}

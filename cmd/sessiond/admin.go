@@ -43,7 +43,7 @@ func (a *app) keysCmd() *cobra.Command {
 			return signing.Options{}, err
 		}
 		return signing.Options{Algorithm: jwttoken.Algorithm(cfg.JWT.Algorithm),
-			HMACSecret: secret, MaxTokenLifetime: life.Refresh, KEK: kek, OldKEKs: oldKEKs,
+			HMACSecret: secret, MaxTokenLifetime: life.Signed(cfg.Strategy), KEK: kek, OldKEKs: oldKEKs,
 			PublishFor: cfg.JWT.KeyPublishPeriod.Std()}, nil
 	}
 	// withKeys runs fn on the store's signing keys, opened as a server

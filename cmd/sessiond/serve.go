@@ -61,6 +61,6 @@ func (a *app) serveCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&insecureDev, "insecure-dev", false,
-		"start despite configuration errors (loopback listen address only; every finding is logged)")
+		"start despite configuration errors (loopback listen and admin_listen addresses only; every finding is logged)")
 	return cmd
 }

@@ -67,7 +67,7 @@ func ApplyEnv(cfg *Config, environ []string) error {
 	var short, long [][2]string
 	for _, kv := range environ {
 		name, val, ok := strings.Cut(kv, "=")
-		if !ok || !strings.HasPrefix(name, EnvPrefix) || name == EnvAPIKey || name == EnvHS256Secret || name == EnvKEK {
+		if !ok || !strings.HasPrefix(name, EnvPrefix) || name == EnvAPIKey || name == EnvHS256Secret || name == EnvKEK || isPollAuthorization(name) {
 			continue
 		}
 		if _, ok := envShort[name]; ok {
@@ -189,4 +189,12 @@ func setString(v reflect.Value, s string) error {
 		return fmt.Errorf("cannot be set from the environment")
 	}
 	return nil
+}
+
+// isPollAuthorization: SESSIOND_SSF_<NAME>_POLL_AUTHORIZATION, a Shared
+// Signals receiver's poll credential, read by the server itself (like the
+// API key and the KEK) rather than a key of the file.
+func isPollAuthorization(name string) bool {
+	rest, ok := strings.CutPrefix(name, EnvPrefix+"SSF_")
+	return ok && len(rest) > len("_POLL_AUTHORIZATION") && strings.HasSuffix(rest, "_POLL_AUTHORIZATION")
 }

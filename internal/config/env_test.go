@@ -139,3 +139,18 @@ func TestEnvName_Unique(t *testing.T) {
 		t.Errorf("EnvName(cookie.same_site) = %q", got)
 	}
 }
+
+// SESSIOND_SSF_<NAME>_POLL_AUTHORIZATION is a receiver's poll credential,
+// read by the server (docs/configuration.md), not a mistyped ssf key.
+func TestApplyEnv_SSFPollAuthorization(t *testing.T) {
+	cfg := Default()
+	cfg.SSF.Receivers = []SSFReceiver{{Name: "idp-1", Issuer: "https://idp.example", Audience: "sessiond",
+		JWKSURL: "https://idp.example/jwks", SubjectFormat: "email", Delivery: SSFDeliveryPoll, PollURL: "https://idp.example/poll"}}
+	if err := ApplyEnv(&cfg, []string{"SESSIOND_SSF_IDP_1_POLL_AUTHORIZATION=Bearer poll-token"}); err != nil {
+		t.Errorf("the documented SESSIOND_SSF_<NAME>_POLL_AUTHORIZATION is refused: %v", err)
+	}
+	// Without a name it is no such variable.
+	if err := ApplyEnv(&cfg, []string{"SESSIOND_SSF_POLL_AUTHORIZATION=Bearer x"}); err == nil {
+		t.Error("SESSIOND_SSF_POLL_AUTHORIZATION (no receiver name) was accepted")
+	}
+}

@@ -19,6 +19,8 @@ const (
 	day = 24 * time.Hour
 
 	minHS256SecretBytes = 32
+	// minKeyPublishPeriod: the JWKS max-age plus the key ring's poll.
+	minKeyPublishPeriod = 5*time.Minute + 2*time.Second
 	maxCookieAge        = 400 * day // RFC 6265bis §5.5: user agents cap cookie lifetimes here
 	maxBodyWarn         = 1 << 20
 )
@@ -555,7 +557,7 @@ var rules = sortedByID([]Rule{
 	},
 	{
 		ID: "SD-JWT-003", Severity: SeverityError,
-		Title:     "HS256 secret shorter than 32 bytes",
+		Title:     "HS256 secret shorter than 32 bytes or not random",
 		Rationale: "HMAC keys must be at least as long as the hash output, 256 bits for HS256 (RFC 8725 §3.5; OWASP JWT cheat sheet); a short or password-like key falls to offline guessing from one captured token.",
 		Fix:       "generate a new key of 32 or more random bytes (e.g. `openssl rand -base64 48 > hs256.key`)",
 		Check: func(in Input) []Issue {
@@ -563,8 +565,13 @@ var rules = sortedByID([]Rule{
 			if !in.tokens() || j.Algorithm != "HS256" || j.HS256SecretFile == "" {
 				return nil
 			}
-			if n, ok := secretLen(j.HS256SecretFile); ok && n < minHS256SecretBytes {
-				return []Issue{issue("jwt.hs256_secret_file", "the HS256 secret in %s is %d bytes; at least %d are required", j.HS256SecretFile, n, minHS256SecretBytes)}
+			b, ok := readSecret(j.HS256SecretFile)
+			switch {
+			case !ok:
+			case len(b) < minHS256SecretBytes:
+				return []Issue{issue("jwt.hs256_secret_file", "the HS256 secret in %s is %d bytes; at least %d are required", j.HS256SecretFile, len(b), minHS256SecretBytes)}
+			case guessable(b):
+				return []Issue{issue("jwt.hs256_secret_file", "the HS256 secret in %s repeats too few characters to be random (a word, a phrase or a pattern)", j.HS256SecretFile)}
 			}
 			return nil
 		},
@@ -663,6 +670,19 @@ var rules = sortedByID([]Rule{
 		Check: func(in Input) []Issue {
 			if in.production() && (in.tokens() || in.Config.SSF.Transmitter.Enabled) && in.Config.Signing.KEKFile == "" {
 				return []Issue{issue("signing.kek_file", "signing.kek_file is not set: unless SESSIOND_KEK is, the signing keys are stored in clear in the store")}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-JWT-010", Severity: SeverityWarning,
+		Title:     "new signing keys sign before verifiers can know them",
+		Rationale: "A new key (scheduled rotation, keys rotate) is published for jwt.key_publish_period before it signs, so that verifiers holding the JWKS (cached up to five minutes, max-age=300) and the other nodes (polling every 2 s) know it first; shorter, the tokens it signs are refused by them until their cache expires. A negative value signs at once.",
+		Fix:       "leave jwt.key_publish_period at its default (10m, or 0s for the default), or set it above 5m02s",
+		Check: func(in Input) []Issue {
+			p := in.Config.JWT.KeyPublishPeriod.Std()
+			if (in.tokens() || in.Config.SSF.Transmitter.Enabled) && p != 0 && p < minKeyPublishPeriod {
+				return []Issue{issue("jwt.key_publish_period", "jwt.key_publish_period %s is shorter than the JWKS cache (5m) plus the nodes' poll (2s)", p)}
 			}
 			return nil
 		},
@@ -1105,18 +1125,25 @@ var rules = sortedByID([]Rule{
 	{
 		ID: "SD-SERVER-005", Severity: SeverityWarning,
 		Title:     "production listener beyond loopback without TLS",
-		Rationale: "Session tokens, refresh tokens and API keys cross this listener; on a network interface without TLS anyone on the path can read them (ASVS 12.1.1, 12.3.1). Behind a TLS-terminating proxy on the same host, keep the listener on loopback.",
-		Fix:       "set server.tls_cert_file and server.tls_key_file, or listen on 127.0.0.1 behind a TLS-terminating proxy",
+		Rationale: "Session tokens, refresh tokens and API keys cross this listener; on a network interface without TLS anyone on the path can read them (ASVS 12.1.1, 12.3.1). Behind a TLS-terminating proxy on the same host, keep the listener on loopback. The admin listener is always plain HTTP, and the operator console on it signs in with an admin API key.",
+		Fix:       "set server.tls_cert_file and server.tls_key_file, or listen on 127.0.0.1 behind a TLS-terminating proxy; keep server.admin_listen on loopback (or behind such a proxy), or set console.enabled: false where only /metrics must be reachable",
 		Check: func(in Input) []Issue {
 			s := in.Config.Server
-			if !in.production() || s.TLSCertFile != "" && s.TLSKeyFile != "" {
+			if !in.production() {
 				return nil
 			}
-			host, _, err := net.SplitHostPort(s.Listen)
-			if err != nil || isLoopback(host) {
-				return nil
+			var out []Issue
+			if host, _, err := net.SplitHostPort(s.Listen); err == nil && !isLoopback(host) && (s.TLSCertFile == "" || s.TLSKeyFile == "") {
+				out = append(out, issue("server.listen", "server.listen %q is reachable from other hosts and serves plain HTTP", s.Listen))
 			}
-			return []Issue{issue("server.listen", "server.listen %q is reachable from other hosts and serves plain HTTP", s.Listen)}
+			if host, _, err := net.SplitHostPort(s.AdminListen); err == nil && !isLoopback(host) {
+				what := "/metrics"
+				if in.Config.Console.Enabled {
+					what = "/metrics and the operator console (admin API key sign-in)"
+				}
+				out = append(out, issue("server.admin_listen", "server.admin_listen %q is reachable from other hosts and serves %s over plain HTTP", s.AdminListen, what))
+			}
+			return out
 		},
 	},
 	{

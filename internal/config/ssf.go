@@ -84,7 +84,7 @@ var ssfReceiverRule = Rule{
 				}
 				paths[r.Path] = true
 			case SSFDeliveryPoll:
-				if !httpsURL(r.PollURL, in.Config.Environment) {
+				if !httpsURL(r.PollURL, in.Env) {
 					out = append(out, issue(p("poll_url"), "ssf receiver %d poll_url is not an absolute https URL without credentials", i))
 				}
 				if r.PollInterval < 0 {
@@ -99,7 +99,7 @@ var ssfReceiverRule = Rule{
 			if r.Audience == "" {
 				out = append(out, issue(p("audience"), "ssf receiver %d has no audience", i))
 			}
-			if !httpsURL(r.JWKSURL, in.Config.Environment) {
+			if !httpsURL(r.JWKSURL, in.Env) {
 				out = append(out, issue(p("jwks_url"), "ssf receiver %d jwks_url is not an absolute https URL without credentials", i))
 			}
 			switch r.SubjectFormat {
@@ -133,7 +133,7 @@ var ssfTransmitterRule = Rule{
 		}
 		var out []Issue
 		u, err := url.Parse(t.Issuer)
-		if !httpsURL(t.Issuer, in.Config.Environment) || err != nil || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" {
+		if !httpsURL(t.Issuer, in.Env) || err != nil || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" {
 			out = append(out, issue("ssf.transmitter.issuer", "ssf.transmitter.issuer %q is not an https origin without a path", t.Issuer))
 		}
 		if strings.EqualFold(in.Config.JWT.Algorithm, "HS256") {

@@ -1,15 +1,15 @@
 package config
 
 import (
-	"github.com/sessiond/sessiond/webhook"
-
 	"bytes"
 	"io"
+	"math"
 	"os"
 	"sort"
 	"strings"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/webhook"
 )
 
 // Severity of a finding.
@@ -166,12 +166,24 @@ func Count(fs []Finding) (errs, warns, infos int) {
 	return errs, warns, infos
 }
 
-// secretLen returns the length of the secret in file, ignoring surrounding
-// whitespace (a trailing newline is common and not key material). ok is
-// false when the file cannot be read: its length is then not checked.
-func secretLen(file string) (n int, ok bool) {
-	b, ok := readSecret(file)
-	return len(b), ok
+// guessable: the bytes of b, counted by how often each occurs, carry under
+// 128 bits (Shannon entropy per byte times the length), so b is a word, a
+// phrase or a pattern rather than random bytes. By this measure 32 random
+// bytes carry about 150 bits raw and over 200 in base64 or hex;
+// "passwordpassword…" of the same length about 90.
+func guessable(b []byte) bool {
+	var count [256]int
+	for _, c := range b {
+		count[c]++
+	}
+	bits := 0.0
+	for _, n := range count {
+		if n > 0 {
+			p := float64(n) / float64(len(b))
+			bits -= float64(n) * math.Log2(p)
+		}
+	}
+	return bits < 128
 }
 
 // webhookKeyLen is the key length of a webhook secret file, which must

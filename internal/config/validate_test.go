@@ -341,3 +341,33 @@ func TestRedactURL(t *testing.T) {
 		}
 	}
 }
+
+// `config validate --env production` checks a file as production whatever
+// its environment key, the Shared Signals URLs included.
+func TestValidate_SSFRulesFollowEnvFlag(t *testing.T) {
+	cfg := Default()
+	cfg.Environment = EnvDevelopment
+	cfg.SSF.Receivers = []SSFReceiver{{
+		Name: "idp", Issuer: "https://idp.example", Audience: "sessiond",
+		JWKSURL: "http://idp.example/jwks", SubjectFormat: "email",
+		Delivery: SSFDeliveryPoll, PollURL: "http://idp.example/poll",
+	}}
+	cfg.SSF.Transmitter = SSFTransmitter{Enabled: true, Issuer: "http://sessiond.example"}
+	fs := Validate(cfg, nil, EnvProduction)
+	for _, path := range []string{"ssf.receivers.0.jwks_url", "ssf.receivers.0.poll_url", "ssf.transmitter.issuer"} {
+		if !hasFinding(fs, path, SeverityError) {
+			t.Errorf("--env production: plain-http %s not reported", path)
+		}
+	}
+}
+
+// hasFinding reports whether findings hold one at severity error (or, when
+// min is SeverityWarning, warning) for path.
+func hasFinding(fs []Finding, path string, min Severity) bool {
+	for _, f := range fs {
+		if f.Path == path && (f.Severity == SeverityError || min == SeverityWarning && f.Severity == SeverityWarning) {
+			return true
+		}
+	}
+	return false
+}

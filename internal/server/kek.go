@@ -1,11 +1,16 @@
 package server
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 
+	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/jwttoken/signing"
+	"github.com/sessiond/sessiond/ssf"
 )
 
 // SigningKEKs reads the key-encryption keys of the signing key ring:
@@ -39,4 +44,39 @@ func readKEK(path string) (*signing.KEK, error) {
 		return nil, err
 	}
 	return signing.ParseKEK(b)
+}
+
+// resealKEKDocuments seals again, with the current KEK, every shared secret
+// an old KEK sealed, whichever features use it today: the DPoP nonce
+// secret, the DBSC key and the Shared Signals streams' push secrets (the
+// signing ring reseals itself when it opens). Step 2 of a KEK rotation
+// restarts every node with the old KEK in signing.old_kek_files; once this
+// has run nothing needs that KEK, and a feature turned on after it is
+// destroyed still opens its secret.
+func resealKEKDocuments(ctx context.Context, cfg config.Config, getenv func(string) string, meta sessiond.MetaStore, log *slog.Logger) error {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	kek, old, err := SigningKEKs(cfg, getenv)
+	if err != nil || kek == nil || len(old) == 0 {
+		return err
+	}
+	for _, d := range []struct {
+		name string
+		bare bool
+	}{{NonceSecretDoc, false}, {DBSCKeyDoc, true}} {
+		if _, _, err := meta.GetMeta(ctx, d.name); errors.Is(err, sessiond.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return fmt.Errorf("reseal %s: %w", d.name, err)
+		}
+		if _, err := sealedSecret(ctx, meta, d.name, d.bare, kek, old); err != nil {
+			return fmt.Errorf("reseal %s: %w", d.name, err)
+		}
+	}
+	if err := ssf.ResealStreams(ctx, meta, kekSealer{kek: kek, old: old}); err != nil {
+		return fmt.Errorf("reseal the ssf streams: %w", err)
+	}
+	log.Info("shared secrets sealed with the current KEK", "kek", kek.ID)
+	return nil
 }

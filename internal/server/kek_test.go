@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"io"
+	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/sessiond/sessiond/internal/config"
@@ -101,5 +104,64 @@ func TestSigningKEKs(t *testing.T) {
 				t.Errorf("SigningKEKs = %q, %d old; want %q, %d", gotID, len(old), tc.wantKEK, tc.wantOld)
 			}
 		})
+	}
+}
+
+// Step 2 of a KEK rotation (docs/operations.md) restarts every node with
+// the old KEK as an old one; after it nothing may still need the old KEK,
+// whichever features are on: the Shared Signals streams' push secrets and
+// the DPoP nonce secret (made while dpop.require_nonce was on, off now)
+// are sealed again with the new KEK, as the signing ring is.
+func TestRun_KEKRotationResealsEverySecret(t *testing.T) {
+	dir := t.TempDir()
+	oldFile, newFile := testenv.WriteFile(t, dir, "kek", kekText(1)+"\n"), testenv.WriteFile(t, dir, "kek-new", kekText(2)+"\n")
+	oldKEK, err := signing.ParseKEK([]byte(kekText(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := devConfig(t)
+	cfg.SSF.Transmitter = config.SSFTransmitter{Enabled: true, Issuer: "https://sessiond.example.com"}
+	cfg.DPoP.RequireNonce = true
+	cfg.Signing.KEKFile = oldFile
+	n := start(t, server.Options{Config: cfg})
+	body := `{"delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":"http://127.0.0.1:9/ssf","authorization_header":"Bearer receiver-secret-5f0c2b7e9d8a4163"}}`
+	res := apiRequest(t, http.MethodPost, "http://"+n.addr+"/v1/ssf/streams", string(testKey), "application/json", strings.NewReader(body))
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("create stream = %d %s", res.StatusCode, b)
+	}
+	if err := n.stop(); err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range []string{signing.DocName, "ssf.streams", server.NonceSecretDoc} {
+		if !bytes.Contains(storedDoc(t, cfg, doc), []byte(oldKEK.ID)) {
+			t.Fatalf("%s is not sealed with the first KEK before the rotation", doc)
+		}
+	}
+
+	cfg.DPoP.RequireNonce = false
+	// Step 1: the new KEK as an old one; step 2: swapped.
+	cfg.Signing.OldKEKFiles = []string{newFile}
+	if err := start(t, server.Options{Config: cfg}).stop(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Signing.KEKFile, cfg.Signing.OldKEKFiles = newFile, []string{oldFile}
+	if err := start(t, server.Options{Config: cfg}).stop(); err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range []string{signing.DocName, "ssf.streams", server.NonceSecretDoc} {
+		if d := storedDoc(t, cfg, doc); bytes.Contains(d, []byte(oldKEK.ID)) || !bytes.Contains(d, []byte("sealed")) {
+			t.Errorf("after step 2 %s still needs the old KEK (or is not sealed): %.200s", doc, d)
+		}
+	}
+	// Step 3: the old KEK is gone; the stream's push secret still opens.
+	cfg.Signing.OldKEKFiles = nil
+	n = start(t, server.Options{Config: cfg})
+	res = apiRequest(t, http.MethodGet, "http://"+n.addr+"/v1/ssf/streams", string(testKey), "", nil)
+	b, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(b), "127.0.0.1:9/ssf") {
+		t.Errorf("streams after step 3 = %d %s", res.StatusCode, b)
 	}
 }

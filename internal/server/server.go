@@ -175,6 +175,9 @@ func Run(ctx context.Context, o Options) (err error) {
 		return err
 	}
 	down.mgr, down.keys = mgr, keys
+	if err := resealKEKDocuments(ctx, cfg, o.Getenv, meta, log); err != nil {
+		return err
+	}
 	if err := met.InProcess(mgr.Stats); err != nil {
 		return err
 	}
@@ -302,7 +305,9 @@ func checkConfig(o Options, log *slog.Logger) error {
 		o.Findings(findings)
 	}
 	nerr, _, _ := config.Count(findings)
-	dev := o.InsecureDev && loopback(cfg.Server.Listen)
+	// Insecure development is loopback only, the admin listener (console,
+	// /metrics) included.
+	dev := o.InsecureDev && loopback(cfg.Server.Listen) && (cfg.Server.AdminListen == "" || loopback(cfg.Server.AdminListen))
 	for _, f := range findings {
 		level := slog.LevelInfo
 		switch {
@@ -319,7 +324,7 @@ func checkConfig(o Options, log *slog.Logger) error {
 	}
 	if !dev {
 		if o.InsecureDev {
-			return fmt.Errorf("%w: --insecure-dev only applies to a loopback listen address", ErrInvalidConfig)
+			return fmt.Errorf("%w: --insecure-dev only applies when server.listen and server.admin_listen are loopback addresses", ErrInvalidConfig)
 		}
 		return fmt.Errorf("%w (%d)", ErrInvalidConfig, nerr)
 	}
@@ -406,7 +411,7 @@ func buildManager(ctx context.Context, cfg config.Config, o Options, store sessi
 			PublishFor:       cfg.JWT.KeyPublishPeriod.Std(),
 			Algorithm:        jwttoken.Algorithm(cfg.JWT.Algorithm),
 			HMACSecret:       o.HMACSecret,
-			MaxTokenLifetime: life.Refresh,
+			MaxTokenLifetime: life.Signed(cfg.Strategy),
 			RotateEvery:      cfg.JWT.KeyRotationInterval.Std(),
 			Logger:           log,
 			OnRotate:         onRotate,

@@ -8,7 +8,9 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -17,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
 	"github.com/sessiond/sessiond/internal/testenv"
 )
@@ -185,5 +188,24 @@ func TestRun_TLSBadFiles(t *testing.T) {
 				t.Fatal("Run started with a bad TLS configuration")
 			}
 		})
+	}
+}
+
+// --insecure-dev starts despite error findings only on loopback: the admin
+// listener (/metrics, the operator console and its admin API key sign-in,
+// always plain HTTP) included.
+func TestRun_InsecureDevNeedsLoopbackAdminListen(t *testing.T) {
+	cfg := devConfig(t)
+	cfg.Environment = config.EnvProduction
+	cfg.Cookie.Secure = false // an error finding in production
+	cfg.Server.AdminListen = "0.0.0.0:0"
+	err := server.Run(t.Context(), server.Options{Config: cfg, APIKey: testKey, InsecureDev: true, Logger: slog.New(slog.DiscardHandler)})
+	if !errors.Is(err, server.ErrInvalidConfig) {
+		t.Fatalf("--insecure-dev with server.admin_listen on 0.0.0.0 = %v; want ErrInvalidConfig", err)
+	}
+	cfg.Server.AdminListen = "127.0.0.1:0"
+	n := start(t, server.Options{Config: cfg, InsecureDev: true})
+	if err := n.stop(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -348,3 +348,22 @@ func TestSealDocument(t *testing.T) {
 		t.Error("a document in clear opened as sealed")
 	}
 }
+
+// A node given only old KEKs (its SESSIOND_KEK went missing, a half-done
+// rotation) could open a sealed ring, and its next change (the scheduled
+// rotation, a prune, keys rotate) would save every private key in clear:
+// Open refuses, and the stored ring stays sealed.
+func TestOpen_OldKEKsWithoutKEK(t *testing.T) {
+	ctx := context.Background()
+	store := metaStores(t)[0].reopen(t)
+	kek := newKEK(t)
+	if _, err := openKEK(ctx, store, kek); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := openKEK(ctx, store, nil, kek); !errors.Is(err, sessiond.ErrInvalidArgument) {
+		t.Fatalf("Open with only old KEKs = %v, want ErrInvalidArgument", err)
+	}
+	if got := sealedWith(t, stored(t, store)); got != kek.ID {
+		t.Errorf("the stored ring is sealed with %q after the refused Open, want %q", got, kek.ID)
+	}
+}

@@ -39,7 +39,7 @@ const (
 type Options struct {
 	Algorithm        jwttoken.Algorithm
 	HMACSecret       []byte        // HS256 only: the configured secret (see Open)
-	MaxTokenLifetime time.Duration // the longest token lifetime (the refresh lifetime)
+	MaxTokenLifetime time.Duration // the longest token signed (sessiond.Lifetimes.Signed)
 	RotateEvery      time.Duration // 0: never rotate on schedule
 	// PublishFor is how long a new key (Rotate, scheduled rotation) is
 	// published, and verifies, before it signs. 0 means DefaultPublishFor;
@@ -54,7 +54,8 @@ type Options struct {
 	// OldKEKs only open it, so the KEK can be rotated. A document sealed
 	// with a KEK not given here cannot be opened (ErrKEKRequired). A
 	// document in clear, or sealed with an old KEK, is rewritten sealed
-	// with KEK by Open.
+	// with KEK by Open. Open refuses OldKEKs without a KEK: its first change
+	// would store the ring in clear.
 	KEK     *KEK
 	OldKEKs []*KEK
 	Clock   sessiond.Clock
@@ -108,6 +109,12 @@ func (o *Options) publishFor() time.Duration {
 // node still configured with a superseded secret refuses to start
 // (ErrSecretSuperseded) rather than switch the cluster back.
 func Open(ctx context.Context, meta sessiond.MetaStore, opts Options) (*Keys, error) {
+	if opts.KEK == nil && len(opts.OldKEKs) > 0 {
+		// A node whose KEK went missing: it could open a sealed ring, and
+		// the next rotation or prune would write every private key back
+		// in clear.
+		return nil, fmt.Errorf("signing: old key-encryption keys (signing.old_kek_files) without a current one (signing.kek_file or SESSIOND_KEK): the ring's next change would store it in clear: %w", sessiond.ErrInvalidArgument)
+	}
 	if opts.Clock == nil {
 		opts.Clock = sessiond.SystemClock{}
 	}
