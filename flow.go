@@ -188,6 +188,10 @@ func (a *signedAccess) claims(access Secret, now time.Time) (*TokenClaims, error
 			return c, nil
 		}
 	}
+	var gen uint64
+	if a.cache != nil {
+		gen = a.cache.generation()
+	}
 	c, err := a.signed.Verify(KindAccess, access, now)
 	if err != nil {
 		return nil, fmt.Errorf("sessiond: verify: %w", err)
@@ -199,7 +203,7 @@ func (a *signedAccess) claims(access Secret, now time.Time) (*TokenClaims, error
 		return nil, err
 	}
 	if a.cache != nil {
-		a.cache.put(string(access), c, c.ExpiresAt.Add(a.signed.Leeway()))
+		a.cache.put(string(access), c, c.ExpiresAt.Add(a.signed.Leeway()), gen)
 	}
 	return &c, nil
 }

@@ -437,9 +437,13 @@ func (m *Manager) List(ctx context.Context, subject string) ([]Session, error) {
 }
 
 // Revoke ends a session at once. Revoking an unknown session is
-// ErrNotFound; revoking a revoked one is not an error.
+// ErrNotFound; revoking a revoked one is not an error. ReasonIncident is
+// RevokeMatching's alone (ErrInvalidArgument).
 func (m *Manager) Revoke(ctx context.Context, id SessionID, reason RevokeReason) error {
 	if err := m.needSessions("revoke"); err != nil {
+		return err
+	}
+	if err := notIncident(reason); err != nil {
 		return err
 	}
 	if !id.Valid() {
@@ -510,6 +514,17 @@ func (m *Manager) revoke(ctx context.Context, id SessionID, now time.Time, reaso
 	return s, mine, nil
 }
 
+// notIncident refuses ReasonIncident outside RevokeMatching: Resync leaves
+// incident revocations out of the revoked set because the incident's
+// watermark covers them, and a session revoked alone has no watermark, so
+// a node started later would accept its access tokens again.
+func notIncident(reason RevokeReason) error {
+	if reason == ReasonIncident {
+		return argError("reason", "%q is the kill switch's (RevokeMatching); revoke single sessions or subjects with another reason", reason)
+	}
+	return nil
+}
+
 // revokedEvent is the session.revoked event of s, revoked for reason.
 func revokedEvent(s *Session, reason RevokeReason) Event {
 	return Event{Type: EventSessionRevoked, Subject: s.Subject, SessionID: s.ID, Client: s.Client,
@@ -517,9 +532,13 @@ func revokedEvent(s *Session, reason RevokeReason) Event {
 }
 
 // RevokeSubject revokes every live session of subject except `except`
-// (which may be empty) and returns how many it revoked.
+// (which may be empty) and returns how many it revoked. ReasonIncident is
+// RevokeMatching's alone (ErrInvalidArgument).
 func (m *Manager) RevokeSubject(ctx context.Context, subject string, except SessionID, reason RevokeReason) (int, error) {
 	if err := m.needSessions("revoke subject"); err != nil {
+		return 0, err
+	}
+	if err := notIncident(reason); err != nil {
 		return 0, err
 	}
 	if err := checkSubject(subject); err != nil {

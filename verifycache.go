@@ -3,6 +3,7 @@ package sessiond
 import (
 	"crypto/subtle"
 	"hash/maphash"
+	"sync/atomic"
 	"time"
 )
 
@@ -14,6 +15,9 @@ import (
 type verifyCache struct {
 	seed    maphash.Seed
 	entries shardedMap[uint64, *cacheEntry]
+	// gen counts purges: a token whose signature was checked before a purge
+	// (keys retired meanwhile) must not be cached after it.
+	gen atomic.Uint64
 }
 
 type cacheEntry struct {
@@ -37,9 +41,19 @@ func (c *verifyCache) get(tok string, now time.Time) (*TokenClaims, bool) {
 	return &e.claims, true
 }
 
-func (c *verifyCache) put(tok string, claims TokenClaims, deadline time.Time) {
+// generation is read before a signature is checked and handed to put.
+func (c *verifyCache) generation() uint64 { return c.gen.Load() }
+
+// put caches a token verified in generation gen, unless a purge came since.
+func (c *verifyCache) put(tok string, claims TokenClaims, deadline time.Time, gen uint64) {
+	if c.gen.Load() != gen {
+		return
+	}
 	h := maphash.String(c.seed, tok)
 	c.entries.put(h, h, &cacheEntry{token: tok, claims: claims, deadline: deadline})
+	if c.gen.Load() != gen {
+		c.entries.take(h, h) // a purge ran between the check and the put
+	}
 }
 
 // prune drops entries past their deadline.
@@ -48,6 +62,9 @@ func (c *verifyCache) prune(now time.Time) {
 }
 
 // purge empties the cache (after a signing-key incident).
-func (c *verifyCache) purge() { c.entries.clear() }
+func (c *verifyCache) purge() {
+	c.gen.Add(1)
+	c.entries.clear()
+}
 
 func (c *verifyCache) len() int { return c.entries.len() }

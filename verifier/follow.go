@@ -129,8 +129,18 @@ func (v *Verifier) connect(ctx context.Context) error {
 	if v.cursor != "" {
 		req.Header.Set("Last-Event-ID", v.cursor)
 	}
+	// A connection on which nothing arrives (not the headers, not even a
+	// heartbeat) is dropped: a node whose store read hangs, or a half-open
+	// TCP connection, would otherwise look healthy, or hold this follower
+	// forever.
+	var idled atomic.Bool
+	idle := time.AfterFunc(v.opts.IdleTimeout, func() { idled.Store(true); cancel() })
+	defer idle.Stop()
 	resp, err := v.stream.Do(req)
 	if err != nil {
+		if idled.Load() {
+			return fmt.Errorf("stream: no answer for %s", v.opts.IdleTimeout)
+		}
 		return err
 	}
 	defer resp.Body.Close()
@@ -141,12 +151,7 @@ func (v *Verifier) connect(ctx context.Context) error {
 		return fmt.Errorf("%w: content type %q", errProtocol, mt)
 	}
 	v.connected.Store(true)
-
-	// A connection on which nothing arrives (not even a heartbeat) is
-	// dropped: a half-open TCP connection would otherwise look healthy.
-	var idled atomic.Bool
-	idle := time.AfterFunc(v.opts.IdleTimeout, func() { idled.Store(true); cancel() })
-	defer idle.Stop()
+	idle.Reset(v.opts.IdleTimeout)
 	err = v.consume(ctx, resp.Body, func() { idle.Reset(v.opts.IdleTimeout) })
 	if err != nil && idled.Load() {
 		return fmt.Errorf("stream: nothing received for %s", v.opts.IdleTimeout)
@@ -174,7 +179,10 @@ func (v *Verifier) consume(ctx context.Context, body io.Reader, received func())
 			return err
 		}
 		if now := v.clock.Now(); now.Sub(pruned) > time.Minute {
-			v.state.prune(now)
+			// Kept past its until by this verifier's leeway, which
+			// accepts tokens that long past their expiry (sessiond's
+			// until allows only its own).
+			v.state.prune(now.Add(-v.opts.Leeway))
 			pruned = now
 		}
 	}
@@ -192,9 +200,12 @@ func (v *Verifier) apply(ctx context.Context, b stream.Block) error {
 			return fmt.Errorf("%w: a block with data but no event name", errProtocol)
 		}
 		// A heartbeat: it follows the catch-up, so the state is current.
-		if b.ID != "" {
-			v.cursor = b.ID
+		// Only sessiond's, which carries a cursor: a comment a proxy adds
+		// to keep the connection open says nothing of the state.
+		if b.ID == "" {
+			return nil
 		}
+		v.cursor = b.ID
 		v.markSynced()
 		return nil
 	}

@@ -67,17 +67,24 @@ func (s *keySet) remove(kid string) {
 
 // refetchKeys fetches the JWKS again unless a fetch started less than
 // MinRefetchInterval ago; errors are logged (the token then fails as
-// signed by an unknown key).
+// signed by an unknown key). The fetch outlives ctx, a request's: a client
+// that hangs up must not abort it, or one token with a made-up kid per
+// interval would keep every new key from being learnt.
 func (v *Verifier) refetchKeys(ctx context.Context) {
 	v.keys.fetchMu.Lock()
 	defer v.keys.fetchMu.Unlock()
 	if time.Since(v.keys.fetched) < v.opts.MinRefetchInterval {
 		return
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refetchTimeout)
+	defer cancel()
 	if err := v.fetchKeysLocked(ctx); err != nil {
 		v.log.Warn("verifier: JWKS refetch", "err", err)
 	}
 }
+
+// refetchTimeout bounds a refetch that no request's context does.
+const refetchTimeout = 10 * time.Second
 
 // fetchKeys fetches the JWKS and installs it.
 func (v *Verifier) fetchKeys(ctx context.Context) error {

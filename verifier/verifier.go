@@ -364,11 +364,12 @@ func (v *Verifier) verify(ctx context.Context, token string) (Claims, error) {
 			return Claims{}, fmt.Errorf("verifier: %w", sessiond.ErrExpired)
 		}
 	} else {
+		gen := v.cache.generation()
 		var err error
 		if c, err = v.verifySignature(ctx, token); err != nil {
 			return Claims{}, err
 		}
-		v.cache.put(token, c)
+		v.cache.put(token, c, gen)
 	}
 	if !c.SessionExpiresAt.IsZero() && !now.Before(c.SessionExpiresAt.Add(v.opts.Leeway)) {
 		return Claims{}, fmt.Errorf("verifier: %w", sessiond.ErrAbsoluteTimeout)

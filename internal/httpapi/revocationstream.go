@@ -146,7 +146,9 @@ func (s *server) revocationSnapshot(w http.ResponseWriter, r *http.Request) erro
 	// The cursor comes first: whatever happens while the snapshot is read
 	// is after it, and arrives again on the stream.
 	out := stream.Snapshot{Cursor: stream.CursorAt(now), Revocations: []stream.Revoked{}}
-	revs, err := rs.Revocations(r.Context(), now.Add(-rs.AccessLifetime-rs.Leeway-time.Second))
+	// As far back as an entry's until reaches (sessiond.RevokeWriteMargin
+	// included, as the stream's and the Manager's revoked set's do).
+	revs, err := rs.Revocations(r.Context(), now.Add(-rs.AccessLifetime-rs.Leeway-sessiond.RevokeWriteMargin-time.Second))
 	if err != nil {
 		return err
 	}

@@ -559,12 +559,13 @@ func TestRevocationSnapshot(t *testing.T) {
 	for range 3 {
 		ids = append(ids, e.session("ivy"))
 	}
-	// One revoked long ago (its tokens are dead), one now, one by incident
-	// (a watermark covers it).
+	// One revoked long ago (its tokens are dead, those of a refresh that
+	// committed during the revocation's write margin too), one now, one by
+	// incident (a watermark covers it).
 	if err := e.m.Revoke(ctx, ids[0], sessiond.ReasonLogout); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Advance(life.Access + time.Minute)
+	e.clock.Advance(life.Access + sessiond.RevokeWriteMargin + time.Minute)
 	if err := e.m.Revoke(ctx, ids[1], sessiond.ReasonLogout); err != nil {
 		t.Fatal(err)
 	}

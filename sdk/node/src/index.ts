@@ -253,7 +253,11 @@ export class Verifier {
   /** Express/Connect middleware: 401 without a valid token, 503 when stale; sets req.sessiond to the claims. */
   middleware(): (req: any, res: any, next: (err?: unknown) => void) => void {
     return (req, res, next) => {
-      const h: unknown = req.headers?.authorization;
+      // Two Authorization headers are refused: a proxy in front and this
+      // app could each read a different one. (Node keeps the first of
+      // duplicates in req.headers; headersDistinct has them all.)
+      const all: unknown = req.headersDistinct?.authorization;
+      const h: unknown = Array.isArray(all) && all.length > 1 ? undefined : req.headers?.authorization;
       const m = typeof h === "string" ? /^bearer +([^\s]+)$/i.exec(h) : null;
       const deny = (status: number, headers: Record<string, string>, body: string) => {
         res.statusCode = status;
@@ -352,6 +356,11 @@ export class Verifier {
       (p.ext !== undefined && (typeof p.ext !== "object" || p.ext === null || Array.isArray(p.ext)))) {
       throw new VerifyError("invalid_token", "a required claim is missing or wrong");
     }
+    // jose checks iat only with maxTokenAge; the Go verifier refuses a token
+    // issued in the future (past the leeway), and so does this one.
+    if (iat > Math.floor(now / 1000) + this.#o.leewaySeconds) {
+      throw new VerifyError("invalid_token", "the token is issued in the future");
+    }
     if (p.cnf !== undefined) {
       // Bound to the client's DPoP key (RFC 9449): valid only with a proof,
       // which this verifier does not check yet. Fail closed.
@@ -379,10 +388,20 @@ export class Verifier {
     return fetch(this.#base + path, { headers, signal, redirect: "manual" });
   }
 
+  /** Reads a body of at most limit bytes, and stops reading past it. */
   async #readLimited(res: Response, limit: number): Promise<string> {
-    const text = await res.text();
-    if (text.length > limit) throw new Error(`answer over ${limit} bytes`);
-    return text;
+    if (!res.body) return "";
+    const chunks: Uint8Array[] = [];
+    let n = 0;
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      n += chunk.byteLength;
+      if (n > limit) {
+        await res.body.cancel().catch(() => {});
+        throw new Error(`answer over ${limit} bytes`);
+      }
+      chunks.push(chunk);
+    }
+    return new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks));
   }
 
   #fetchKeys(): Promise<void> {
@@ -526,8 +545,12 @@ export class Verifier {
     if (b.id !== "" && !isCursor(b.id)) throw new ProtocolError("id is not a cursor");
     if (b.name === "") {
       if (b.data !== null || !b.comment) throw new ProtocolError("a block with data but no event name");
-      if (b.id) this.#cursor = b.id;
-      this.#markSynced(); // heartbeats follow the catch-up
+      // sessiond's heartbeat follows the catch-up and carries a cursor; a
+      // comment a proxy adds to keep the connection open says nothing of
+      // the state.
+      if (!b.id) return;
+      this.#cursor = b.id;
+      this.#markSynced();
       return;
     }
     if (b.id === "") throw new ProtocolError(`event ${JSON.stringify(b.name.slice(0, 32))} has no id`);
@@ -577,7 +600,10 @@ export class Verifier {
     const now = this.#o.now();
     if (now - this.#pruned < 60_000) return;
     this.#pruned = now;
-    for (const [id, until] of this.#revoked) if (until < now) this.#revoked.delete(id);
+    // Kept past its until by this verifier's leeway, which accepts tokens
+    // that long past their expiry (sessiond's until allows only its own).
+    const horizon = now - this.#o.leewaySeconds * 1000;
+    for (const [id, until] of this.#revoked) if (until < horizon) this.#revoked.delete(id);
     for (const [kid, at] of this.#retired) if (at < now - 86_400_000) this.#retired.delete(kid);
   }
 }

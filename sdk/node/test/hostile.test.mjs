@@ -1,0 +1,223 @@
+// The Node verifier against hostile or odd input, as the Go verifier
+// treats it: future iat, oversized answers, two Authorization headers,
+// keep-alive comments, revocations at the edge of the leeway. No real
+// sessiond: a fake one in this process serves a JWKS of a key the test
+// holds, an empty snapshot and a stream the test writes to.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import crypto from "node:crypto";
+import http from "node:http";
+import net from "node:net";
+import { createVerifier, VerifyError } from "../dist/index.js";
+
+const apiKey = "sdak_probe_0123456789abcdefghijklmnopqrstu";
+const issuer = "https://sessiond.probe";
+const audience = "probe-app";
+const kid = "probe-key";
+const quiet = { warn() {}, error() {} };
+const cursor = "evt_00363echpdok7iur29n13uses0";
+
+const b64 = (b) => Buffer.from(b).toString("base64url");
+
+async function code(p) {
+  try {
+    await p;
+    return "ok";
+  } catch (e) {
+    if (e instanceof VerifyError) return e.code;
+    throw e;
+  }
+}
+
+async function eventually(what, cond) {
+  const deadline = Date.now() + 10_000;
+  while (!(await cond())) {
+    if (Date.now() > deadline) assert.fail(`${what}: not within 10s`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function listen(handler) {
+  const srv = http.createServer(handler);
+  await new Promise((r) => srv.listen(0, "127.0.0.1", r));
+  return { srv, url: `http://127.0.0.1:${srv.address().port}` };
+}
+
+// fakeSessiond: JWKS with the test's Ed25519 key, an empty snapshot, and a
+// stream that starts with a heartbeat (with an id, as sessiond sends it);
+// write() sends more to every open stream.
+async function fakeSessiond({ jwks, revocations = [] } = {}) {
+  const pair = crypto.generateKeyPairSync("ed25519");
+  const jwk = { ...pair.publicKey.export({ format: "jwk" }), kid, alg: "EdDSA", use: "sig" };
+  const streams = new Set();
+  const s = await listen((req, res) => {
+    switch (req.url) {
+      case "/.well-known/jwks.json":
+        if (jwks) return jwks(req, res);
+        res.writeHead(200, { "Content-Type": "application/json" });
+        res.end(JSON.stringify({ keys: [jwk] }));
+        return;
+      case "/v1/revocations/snapshot":
+        res.writeHead(200, { "Content-Type": "application/json" });
+        res.end(JSON.stringify({ revocations, watermarks: [], cursor }));
+        return;
+      case "/v1/revocations/stream":
+        res.writeHead(200, { "Content-Type": "text/event-stream" });
+        res.write(`: heartbeat\nid: ${cursor}\n\n`);
+        streams.add(res);
+        res.on("close", () => streams.delete(res));
+        return;
+      default:
+        res.writeHead(404).end();
+    }
+  });
+  const sign = (claims, header = { alg: "EdDSA", typ: "at+jwt", kid }) => {
+    const input = `${b64(JSON.stringify(header))}.${b64(JSON.stringify(claims))}`;
+    return `${input}.${b64(crypto.sign(null, Buffer.from(input), pair.privateKey))}`;
+  };
+  return {
+    url: s.url,
+    streams,
+    sign,
+    write: (text) => { for (const r of streams) r.write(text); },
+    close: () => { s.srv.closeAllConnections(); s.srv.close(); },
+  };
+}
+
+function claimsAt(nowSec, edit = () => {}) {
+  const c = {
+    iss: issuer, aud: audience, client_id: audience, sub: "mallory", sid: "ses_probe_" + crypto.randomUUID(),
+    jti: crypto.randomUUID(), iat: nowSec, exp: nowSec + 300, auth_time: nowSec, sst: "hybrid",
+  };
+  edit(c);
+  return c;
+}
+
+// jose checks iat only with maxTokenAge; like Go (golang-jwt's
+// WithIssuedAt) a token issued in the future is refused.
+test("a token with iat in the future is refused (as the Go verifier does)", async () => {
+  const fake = await fakeSessiond();
+  const v = await createVerifier({ url: fake.url, apiKey, issuer, audience, logger: quiet });
+  try {
+    const now = Math.floor(Date.now() / 1000);
+    assert.equal(await code(v.verify(fake.sign(claimsAt(now)))), "ok", "control: a current token");
+    const future = fake.sign(claimsAt(now, (c) => { c.iat = now + 3600; c.exp = now + 3900; }));
+    assert.equal(await code(v.verify(future)), "invalid_token", "iat an hour ahead was accepted");
+  } finally {
+    await v.close();
+    fake.close();
+  }
+});
+
+// The 1 MiB JWKS bound (64 MiB for the snapshot) must stop the reading,
+// as Go's LimitReader does, not be checked once the whole answer is in
+// memory. The fake JWKS sends 64 MiB with backpressure and counts what it
+// got rid of before the client hung up.
+test("the JWKS read stops at its size limit", async () => {
+  const total = 64 << 20, chunk = Buffer.alloc(64 << 10, 0x20);
+  let sent = 0;
+  let done;
+  const finished = new Promise((r) => { done = r; });
+  const fake = await fakeSessiond({
+    jwks: async (req, res) => {
+      res.on("close", () => done(sent));
+      res.writeHead(200, { "Content-Type": "application/json" });
+      res.write('{"keys":[');
+      while (sent < total && !res.destroyed) {
+        sent += chunk.length;
+        if (!res.write(chunk)) await new Promise((r) => { res.once("drain", r); res.once("close", r); });
+      }
+      if (!res.destroyed) res.end("]}");
+    },
+  });
+  try {
+    await assert.rejects(createVerifier({ url: fake.url, apiKey, issuer, audience, logger: quiet }), /over/);
+    const got = await finished;
+    assert.ok(got < total / 2, `the client read ${got >> 20} MiB of a JWKS limited to 1 MiB before giving up`);
+  } finally {
+    fake.close();
+  }
+});
+
+// A proxy in front and this app could each read a different one of two
+// Authorization headers; Node's req.headers keeps only the first.
+test("the middleware refuses two Authorization headers (as Go's does)", async () => {
+  const fake = await fakeSessiond();
+  const v = await createVerifier({ url: fake.url, apiKey, issuer, audience, logger: quiet });
+  const mw = v.middleware();
+  const app = await listen((req, res) => mw(req, res, () => { res.statusCode = 200; res.end("in"); }));
+  const raw = (headers) =>
+    new Promise((resolve, reject) => {
+      const sock = net.connect(app.srv.address().port, "127.0.0.1");
+      let out = "";
+      sock.on("data", (d) => { out += d; });
+      sock.on("end", () => resolve(Number(out.split(" ")[1])));
+      sock.on("error", reject);
+      sock.write(`GET /api HTTP/1.1\r\nHost: api.test\r\n${headers.join("\r\n")}\r\nConnection: close\r\n\r\n`);
+    });
+  try {
+    const token = fake.sign(claimsAt(Math.floor(Date.now() / 1000)));
+    assert.equal(await raw([`Authorization: Bearer ${token}`]), 200, "control: one header");
+    assert.equal(await raw([`Authorization: Bearer ${token}`, "Authorization: Bearer someone-elses-token"]), 401,
+      "two Authorization headers were admitted on the first");
+  } finally {
+    await v.close();
+    app.srv.closeAllConnections();
+    app.srv.close();
+    fake.close();
+  }
+});
+
+// Staleness measures sessiond's heartbeat, which always carries a cursor:
+// a keep-alive comment a proxy injects must not keep a stuck stream fresh
+// under whenStale "reject".
+test("an id-less comment does not mark the revocation state current", async () => {
+  const fake = await fakeSessiond();
+  let now = Date.now();
+  const v = await createVerifier({ url: fake.url, apiKey, issuer, audience, logger: quiet, now: () => now });
+  try {
+    await eventually("stream connected", () => v.status().connected && fake.streams.size > 0);
+    const token = fake.sign(claimsAt(Math.floor(now / 1000)));
+    assert.equal(await code(v.verify(token)), "ok", "control: fresh");
+    now += 60_000; // past maxStalenessMs (30 s) with no heartbeat
+    assert.equal(await code(v.verify(token)), "stale", "control: stale without heartbeats");
+    // A keep-alive comment, then an event that shows it was read.
+    const until = new Date(now + 3_600_000).toISOString();
+    fake.write(": keep-alive\n\n");
+    fake.write(`event: revoked\nid: ${cursor}.2\ndata: ${JSON.stringify({ session_id: "sentinel", subject: "x", until })}\n\n`);
+    await eventually("sentinel applied", () => v.status().revoked === 1);
+    assert.equal(await code(v.verify(token)), "stale", "an id-less comment counted as the server's heartbeat");
+  } finally {
+    await v.close();
+    fake.close();
+  }
+});
+
+// sessiond computes a revocation's until with its own leeway, but verify()
+// accepts a token up to leewaySeconds past exp and sess_exp: the entry is
+// kept that much longer.
+test("a revoked session stays revoked while its token is inside the verifier's leeway", async () => {
+  let now = Date.now();
+  const nowSec = Math.floor(now / 1000);
+  const sid = "ses_probe_leeway";
+  const exp = nowSec + 10; // the session ends with its token
+  const until = new Date((exp + 5 + 1) * 1000).toISOString(); // sessiond's horizon with jwt.leeway 5 s
+  const fake = await fakeSessiond({ revocations: [{ session_id: sid, subject: "mallory", revoked_at: new Date(now).toISOString(), reason: "logout", until }] });
+  const v = await createVerifier({ url: fake.url, apiKey, issuer, audience, logger: quiet, now: () => now, leewaySeconds: 60, maxStalenessMs: 3_600_000 });
+  try {
+    await eventually("stream connected", () => v.status().connected && fake.streams.size > 0);
+    const token = fake.sign(claimsAt(nowSec, (c) => { c.sid = sid; c.exp = exp; c.sess_exp = exp; }));
+    assert.equal(await code(v.verify(token)), "revoked", "control: revoked from the snapshot");
+    const sentinel = fake.sign(claimsAt(nowSec, (c) => { c.sid = "sentinel"; }));
+    now = (exp + 55) * 1000; // past until, inside exp + 60 s
+    const far = new Date(now + 3_600_000).toISOString();
+    fake.write(`event: revoked\nid: ${cursor}.2\ndata: ${JSON.stringify({ session_id: "sentinel", subject: "x", until: far })}\n\n`);
+    // apply() prunes in the same call that applies the sentinel: once its
+    // token is revoked, the prune has run.
+    await eventually("sentinel applied", async () => (await code(v.verify(sentinel))) === "revoked");
+    assert.equal(await code(v.verify(token)), "revoked", "the revoked session's token verified again inside the leeway");
+  } finally {
+    await v.close();
+    fake.close();
+  }
+});
