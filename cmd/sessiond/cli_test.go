@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -191,5 +193,23 @@ func TestCLI_BadFlagValuesExit2(t *testing.T) {
 				t.Errorf("sessiond %v = exit %d (%q); want %d, a usage error", tc.args, code, strings.TrimSpace(errOut), exitUsage)
 			}
 		})
+	}
+}
+
+// The server bounds --issued-before by its clock, so a time in the future
+// (a typo in the year) would revoke every session: the CLI refuses it
+// before asking anything.
+func TestCLI_IncidentIssuedBeforeInTheFuture(t *testing.T) {
+	asked := false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { asked = true }))
+	defer srv.Close()
+	future := time.Now().Add(365 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	_, errOut, code := runInProcess([]string{"SESSIOND_API_KEY=sdak_probe", "SESSIOND_URL=" + srv.URL},
+		"incident", "revoke", "--issued-before", future, "--reason", "bad deploy")
+	if code != exitUsage || !strings.Contains(errOut, "--all") {
+		t.Errorf("incident revoke --issued-before %s = exit %d %q; want 2 pointing at --all", future, code, errOut)
+	}
+	if asked {
+		t.Error("the server was asked")
 	}
 }

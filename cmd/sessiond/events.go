@@ -125,6 +125,11 @@ func (a *app) eventsCmd() *cobra.Command {
 					}
 					return nil
 				}
+				if next == q.Cursor {
+					// A page must move on; following the same one again
+					// would never end.
+					return fmt.Errorf("the server answered the same cursor %q again", clean(next))
+				}
 				q.Cursor = next
 			}
 		},

@@ -43,3 +43,25 @@ func TestEvents_TextFieldsCannotBeForged(t *testing.T) {
 		}
 	}
 }
+
+// --all follows pages until the last; a server that answers the same
+// cursor again would have it loop forever.
+func TestEvents_AllStopsOnARepeatedCursor(t *testing.T) {
+	pages := 0
+	cursor := "evt_00363ou4tv54pm6ss906f2t4rg"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pages++
+		page := apitype.EventPage{Events: []apitype.Event{{ID: "evt_1", Time: time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC), Type: "session.created"}},
+			NextCursor: &cursor}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(page)
+	}))
+	defer srv.Close()
+	_, errOut, code := runInProcess([]string{"SESSIOND_API_KEY=sdak_probe", "SESSIOND_URL=" + srv.URL}, "events", "--all")
+	if code != exitFailure || !strings.Contains(errOut, "same cursor") {
+		t.Fatalf("events --all against a server repeating its cursor = exit %d %q; want 1, the same cursor", code, errOut)
+	}
+	if pages != 2 {
+		t.Errorf("asked %d pages; want 2 (the first, then the repeat)", pages)
+	}
+}

@@ -31,6 +31,12 @@ func (a *app) incidentCmd() *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("invalid argument: --issued-before wants an RFC 3339 time, got %q", clean(issuedBefore))
 				}
+				// The server bounds it by its clock: a time ahead (a typo in
+				// the year) would quietly revoke every session. A minute
+				// covers the skew between this host and the server.
+				if time.Until(t) > time.Minute {
+					return fmt.Errorf("invalid argument: --issued-before %s is in the future, which means every session; say --all if that is meant", t.UTC().Format(time.RFC3339))
+				}
 				in.IssuedBefore = t
 			}
 			if !in.All && len(in.Subjects) == 0 && in.IssuedBefore.IsZero() {
