@@ -154,6 +154,24 @@ func (m *Manager) SessionOf(ctx context.Context, tok Secret) (Session, error) {
 	return m.Get(ctx, id)
 }
 
+// SessionIDOf names the session tok belongs to, as SessionOf does, without
+// reading the session: for a signed access token (expired ones too) the
+// token says it, for an opaque one its hash is looked up. ErrNotFound when
+// it names none, or in the jwt strategy, which keeps no sessions.
+func (m *Manager) SessionIDOf(ctx context.Context, tok Secret) (SessionID, error) {
+	if len(tok) == 0 || len(tok) > MaxTokenBytes {
+		return "", fmt.Errorf("sessiond: session of: %w", ErrNotFound)
+	}
+	id, err := m.flow.sessionOf(ctx, tok, m.clock.Now())
+	if err != nil {
+		return "", fmt.Errorf("sessiond: session of: %w", err)
+	}
+	if id == "" {
+		return "", fmt.Errorf("sessiond: session of: %w", ErrNotFound)
+	}
+	return id, nil
+}
+
 // Record hands an event produced outside the Manager (httpsession's DBSC
 // endpoints) to the Manager's log and EventSink, stamped with the
 // Manager's clock. Like the Manager's own events, a sink that fails is

@@ -199,7 +199,8 @@ func (s *Sessions) RefreshHandler() http.Handler {
 // LogoutHandler is a logout endpoint: POST only (behind CSRF), it calls
 // Logout, then sends a form submission (a page navigation) to redirect
 // with 303 and answers a script with 204. If the store could not be
-// reached it answers 503; the cookies are expired all the same.
+// reached it answers 503 and keeps the cookies, so that a retry can end
+// the session.
 func (s *Sessions) LogoutHandler(redirect string) http.Handler {
 	return s.CSRF(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {

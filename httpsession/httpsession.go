@@ -8,6 +8,7 @@
 package httpsession
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -374,11 +375,7 @@ func firstCookie(lines []string, name string) (string, bool) {
 
 // authenticate verifies the request's credential.
 func (s *Sessions) authenticate(r *http.Request) (*sessiond.Session, error) {
-	tok, err := s.credential(r)
-	if err != nil {
-		return nil, err
-	}
-	v, err := s.m.InspectChecked(r.Context(), tok, s.Client(r), s.bindingCheck(r))
+	v, err := s.Inspect(r)
 	if err != nil {
 		return nil, err
 	}
@@ -416,7 +413,7 @@ func (s *Sessions) Inspect(r *http.Request) (sessiond.Verification, error) {
 // Responses default to Cache-Control: no-store; the handler may override.
 func (s *Sessions) Require(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sess, err := s.authenticate(r)
+		v, err := s.Inspect(r)
 		if err != nil {
 			if errors.Is(err, sessiond.ErrStoreUnavailable) {
 				s.log.ErrorContext(r.Context(), "httpsession: verify", "err", err)
@@ -427,14 +424,16 @@ func (s *Sessions) Require(next http.Handler) http.Handler {
 			s.unauth(w, r, err)
 			return
 		}
-		serveSession(w, r, next, sess)
+		serveSession(w, r, next, &v)
 	})
 }
 
 // RequireRecentAuth is Require for sensitive actions (a password or e-mail
 // change, signing other devices out): it also needs the session's user to
-// have authenticated within maxAge. The time is the session's CreatedAt,
-// which Login sets and Rotate keeps. Otherwise the request gets the
+// have authenticated within maxAge, and no step-up asked by the anomaly
+// rules for this request (StepUpRequired: a session replayed from another
+// browser, say). The time is the session's CreatedAt, which Login sets
+// and Rotate keeps. Otherwise the request gets the
 // Unauthenticated handler with ErrReauthenticationRequired; by default a
 // 401 with the RFC 9470 challenge `Bearer
 // error="insufficient_user_authentication", max_age="…"` and problem code
@@ -443,7 +442,7 @@ func (s *Sessions) Require(next http.Handler) http.Handler {
 func (s *Sessions) RequireRecentAuth(maxAge time.Duration, next http.Handler) http.Handler {
 	return s.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sess, _ := sessiond.FromContext(r.Context())
-		if s.m.Now().Sub(sess.CreatedAt) > maxAge {
+		if StepUpRequired(r.Context()) || s.m.Now().Sub(sess.CreatedAt) > maxAge {
 			s.unauth(w, r, &reauthError{maxAge: maxAge})
 			return
 		}
@@ -455,7 +454,7 @@ func (s *Sessions) RequireRecentAuth(maxAge time.Duration, next http.Handler) ht
 // carries a valid one, and lets every request through.
 func (s *Sessions) Optional(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sess, err := s.authenticate(r)
+		v, err := s.Inspect(r)
 		if err != nil {
 			if errors.Is(err, sessiond.ErrStoreUnavailable) {
 				s.log.WarnContext(r.Context(), "httpsession: verify; serving anonymously", "err", err)
@@ -463,15 +462,30 @@ func (s *Sessions) Optional(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		serveSession(w, r, next, sess)
+		serveSession(w, r, next, &v)
 	})
 }
 
 // serveSession passes the request on with sess in its context. A response
 // for a session defaults to Cache-Control: no-store; next may override.
-func serveSession(w http.ResponseWriter, r *http.Request, next http.Handler, sess *sessiond.Session) {
+func serveSession(w http.ResponseWriter, r *http.Request, next http.Handler, v *sessiond.Verification) {
 	if w.Header().Get("Cache-Control") == "" {
 		w.Header().Set("Cache-Control", "no-store")
 	}
-	next.ServeHTTP(w, r.WithContext(sessiond.NewContext(r.Context(), sess)))
+	ctx := sessiond.NewContext(r.Context(), &v.Session)
+	if v.StepUp {
+		ctx = context.WithValue(ctx, stepUpKey{}, true)
+	}
+	next.ServeHTTP(w, r.WithContext(ctx))
+}
+
+type stepUpKey struct{}
+
+// StepUpRequired reports whether the anomaly rules asked for a new sign-in
+// before anything sensitive on this request (a step_up action: the session
+// came back from another browser, say), as Require and Optional found it.
+// The session stays valid for the rest; RequireRecentAuth refuses it.
+func StepUpRequired(ctx context.Context) bool {
+	up, _ := ctx.Value(stepUpKey{}).(bool)
+	return up
 }

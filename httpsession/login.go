@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/sessiond/sessiond"
@@ -92,15 +93,55 @@ func (s *Sessions) Rotate(w http.ResponseWriter, r *http.Request) (*sessiond.Iss
 // be resumed. ErrNoCredentials without a refresh cookie;
 // sessiond.ErrUnsupported in the database strategy, which has no refresh
 // token.
+//
+// The refresh cookie must belong to the session the access cookie names
+// (an expired access JWT still names it). The refresh cookie's name is
+// __Secure-, not __Host-, so a sibling subdomain can plant one with a
+// Domain attribute, which the browser sends first and login cannot
+// overwrite: taken blindly, it would swap the browser into the planter's
+// session. Of several refresh cookies the one of this session is used;
+// several and no access cookie to choose by are refused.
 func (s *Sessions) Refresh(w http.ResponseWriter, r *http.Request) (*sessiond.Issued, error) {
 	if s.m.Strategy() == sessiond.StrategyDatabase {
 		return nil, fmt.Errorf("httpsession: refresh: %w", sessiond.ErrUnsupported)
 	}
-	rt, err := cookieValue(r, s.refresh.name)
-	if err != nil {
-		return nil, err
+	rts := refreshValues(r, s.refresh.name)
+	if len(rts) == 0 {
+		return nil, ErrNoCredentials
 	}
-	iss, err := s.m.RefreshChecked(r.Context(), rt, s.Client(r), s.refreshCheck(r))
+	var own sessiond.SessionID
+	if at, err := cookieValue(r, s.access.name); err == nil {
+		own, _ = s.m.SessionIDOf(r.Context(), at)
+	}
+	var iss *sessiond.Issued
+	var err error
+	if own == "" && len(rts) > 1 {
+		err = fmt.Errorf("httpsession: refresh: %w: %d refresh cookies and no session to choose by", sessiond.ErrInvalidToken, len(rts))
+	} else {
+		check := s.refreshCheck(r)
+		mine := func(sess *sessiond.Session) error {
+			if own != "" && sess.ID != own {
+				return errOtherSession
+			}
+			if check != nil {
+				return check(sess)
+			}
+			// A check is passed, so the Manager's own refusal of a
+			// key-bound session without one does not apply: refuse here.
+			if sess.KeyThumbprint() != "" {
+				return fmt.Errorf("httpsession: refresh: %w: the session is bound to a DPoP key", sessiond.ErrInvalidToken)
+			}
+			return nil
+		}
+		for _, rt := range rts {
+			iss, err = s.m.RefreshChecked(r.Context(), rt, s.Client(r), mine)
+			// Another cookie of the name may be this session's: a planted
+			// one (another session's, or garbage) must not log it out.
+			if err == nil || errors.Is(err, sessiond.ErrStoreUnavailable) || errors.Is(err, ErrDeviceProof) || errors.Is(err, sessiond.ErrRateLimited) {
+				break
+			}
+		}
+	}
 	if err != nil {
 		// Without its bound cookie a device-bound session may still be the
 		// browser's own (its DBSC refresh comes first): keep the cookies.
@@ -118,9 +159,12 @@ func (s *Sessions) Refresh(w http.ResponseWriter, r *http.Request) (*sessiond.Is
 
 // Logout revokes the request's session server-side (even when its access
 // token has expired), expires every sessiond cookie with Max-Age=0 and
-// sends Clear-Site-Data: "cookies", "storage". The cookies are expired
-// whatever happens; the error says whether the revocation reached the
-// store (it is nil when the request carried no session).
+// sends Clear-Site-Data: "cookies", "storage". It returns nil when the
+// request carried no session. When the store could not be reached
+// (sessiond.ErrStoreUnavailable) it changes nothing in the browser and
+// returns the error: with the cookies gone the session would stay alive
+// with nothing left to end it, and the user would believe it ended; kept,
+// a retry can revoke it.
 func (s *Sessions) Logout(w http.ResponseWriter, r *http.Request) error {
 	var errs []error
 	if tok, err := s.credential(r); err == nil {
@@ -130,9 +174,13 @@ func (s *Sessions) Logout(w http.ResponseWriter, r *http.Request) error {
 	if rt, err := cookieValue(r, s.refresh.name); err == nil {
 		errs = append(errs, s.m.RevokeToken(r.Context(), rt))
 	}
+	err := errors.Join(errs...)
+	if errors.Is(err, sessiond.ErrStoreUnavailable) {
+		return err
+	}
 	s.expireCookies(w)
 	w.Header().Set("Clear-Site-Data", `"cookies", "storage"`)
-	return errors.Join(errs...)
+	return err
 }
 
 // revokeCarried revokes the session of the credential the request carries,
@@ -263,4 +311,20 @@ func (s *Sessions) maxAgeOf(now, until time.Time) int {
 func maxAge(now, until time.Time) int {
 	d := min(until.Sub(now), maxCookieAge)
 	return max(int(d/time.Second), 1)
+}
+
+// errOtherSession: a refresh cookie of another session than the access
+// cookie's.
+var errOtherSession = fmt.Errorf("httpsession: refresh: %w: the refresh cookie belongs to another session than the access cookie", sessiond.ErrInvalidToken)
+
+// refreshValues are the distinct non-empty values of the cookies named
+// name, in the order the browser sent them (one value is tried once).
+func refreshValues(r *http.Request, name string) []sessiond.Secret {
+	var out []sessiond.Secret
+	for _, c := range r.CookiesNamed(name) {
+		if v := sessiond.Secret(c.Value); v != "" && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }

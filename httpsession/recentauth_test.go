@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/anomaly"
+	"github.com/sessiond/sessiond/httpsession"
 	"github.com/sessiond/sessiond/internal/testenv"
 )
 
@@ -58,4 +60,58 @@ func TestSessions_RequireRecentAuth(t *testing.T) {
 		t.Errorf("after a new login = %d; want 204", res.StatusCode)
 	}
 	testenv.WantChallenge(t, "without a session", call(""), "Bearer")
+}
+
+// A step_up anomaly keeps the session valid but asks for a new sign-in
+// before anything sensitive (docs/anomaly.md): a cookie replayed from
+// another browser (user_agent_change, step_up by default) must not pass
+// the recent-auth guard, and the app can see the flag.
+func TestSessions_RequireRecentAuth_StepUp(t *testing.T) {
+	det, err := anomaly.New(anomaly.Options{Actions: anomaly.DefaultActions()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, envOptions{strategy: sessiond.StrategyDatabase, manager: func(o *sessiond.Options) { o.Anomalies = det }})
+	const (
+		chromeWin  = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
+		firefoxLin = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0"
+	)
+	lr := httptest.NewRequest(http.MethodPost, "https://app.example/login", nil)
+	lr.Header.Set("User-Agent", chromeWin)
+	iss, err := e.s.Login(httptest.NewRecorder(), lr, "alice", sessiond.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := e.s.RequireRecentAuth(10*time.Minute, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent) // e.g. sign every other device out
+	}))
+	r := httptest.NewRequest(http.MethodPost, "https://app.example/devices/revoke-others", nil)
+	r.Header.Set("User-Agent", firefoxLin)
+	r.Header.Set("Cookie", httpsession.DefaultCookieName+"="+string(iss.AccessToken))
+	v, err := e.s.Inspect(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.StepUp {
+		t.Fatalf("precondition: the Manager reports no step-up for a replay from another browser (anomalies %v)", v.Anomalies)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusUnauthorized || !strings.Contains(w.Header().Get("WWW-Authenticate"), "insufficient_user_authentication") {
+		t.Errorf("RequireRecentAuth on a session flagged for step-up (%v) = %d %q; want the reauthentication challenge", v.Anomalies, w.Code, w.Header().Get("WWW-Authenticate"))
+	}
+	// Require lets it through and tells the app.
+	var seen bool
+	e.s.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = httpsession.StepUpRequired(r.Context()) })).ServeHTTP(httptest.NewRecorder(), r)
+	if !seen {
+		t.Error("StepUpRequired is false in a request the anomaly rules flagged")
+	}
+	// The same browser as at login: no step-up, the action goes through.
+	same := r.Clone(r.Context())
+	same.Header.Set("User-Agent", chromeWin)
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, same)
+	if w.Code != http.StatusNoContent {
+		t.Errorf("RequireRecentAuth from the login's browser = %d, want 204", w.Code)
+	}
 }

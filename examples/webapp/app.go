@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -184,8 +185,16 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	}
 	name, password := r.PostForm.Get("username"), r.PostForm.Get("password")
 	next := localPath(r.PostForm.Get("next"))
-	if !a.users.authenticate(name, password) {
-		a.log.Info("login failed", "user", name, "ip", a.s.Client(r).IP)
+	ip := a.s.Client(r).IP
+	if a.users.limits.throttled(name, ip, time.Now()) {
+		a.log.Warn("login throttled", "user", name, "ip", ip)
+		w.Header().Set("Retry-After", strconv.Itoa(int(accountRefill/time.Second)))
+		a.render(w, http.StatusTooManyRequests, "login.html", pageData{Title: "Sign in", Page: "login", Next: next, Error: "Too many failed sign-ins. Wait a minute, then try again."})
+		return
+	}
+	if !a.users.authenticate(r.Context(), name, password) {
+		a.users.limits.failed(name, ip, time.Now())
+		a.log.Info("login failed", "user", name, "ip", ip)
 		a.render(w, http.StatusUnauthorized, "login.html", pageData{Title: "Sign in", Page: "login", Next: next, Error: "Wrong user name or password."})
 		return
 	}
@@ -299,6 +308,8 @@ func (a *app) revokeDevice(w http.ResponseWriter, r *http.Request) {
 	if id == s.ID {
 		if err := a.s.Logout(w, r); err != nil {
 			a.log.Error("logout", "err", err)
+			http.Error(w, "You could not be signed out; try again.", http.StatusServiceUnavailable)
+			return
 		}
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -66,11 +67,17 @@ func checkPassword(hash, password string) (bool, error) {
 type users struct {
 	hashes map[string]string
 	dummy  string // checked for unknown names, so timing does not tell who exists
+	limits *loginLimits
+	// checks bounds the password checks running at once: each argon2id
+	// check takes 19 MiB, and a burst of sign-ins must not take them all.
+	checks chan struct{}
 }
+
+const maxConcurrentChecks = 4
 
 // newUsers hashes the demo passwords at start; nothing in plain text is kept.
 func newUsers(plain map[string]string) (*users, error) {
-	u := &users{hashes: make(map[string]string, len(plain))}
+	u := &users{hashes: make(map[string]string, len(plain)), limits: newLoginLimits(), checks: make(chan struct{}, maxConcurrentChecks)}
 	for name, pw := range plain {
 		h, err := hashPassword(pw)
 		if err != nil {
@@ -83,8 +90,15 @@ func newUsers(plain map[string]string) (*users, error) {
 	return u, err
 }
 
-// authenticate reports whether name and password match a user.
-func (u *users) authenticate(name, password string) bool {
+// authenticate reports whether name and password match a user; false too
+// when ctx ends while it waits for its turn.
+func (u *users) authenticate(ctx context.Context, name, password string) bool {
+	select {
+	case u.checks <- struct{}{}:
+		defer func() { <-u.checks }()
+	case <-ctx.Done():
+		return false
+	}
 	h, ok := u.hashes[name]
 	if !ok {
 		h = u.dummy
