@@ -38,10 +38,10 @@ type decoded struct {
 }
 
 type decodedEntry struct {
-	key  string
-	tok  sessiond.Token
-	sess sessiond.Session
-	at   time.Time
+	key   string
+	tok   sessiond.Token
+	sess  sessiond.Session
+	until time.Time // served before this only
 }
 
 const decodedMax = 1 << 16
@@ -55,7 +55,7 @@ func (d *decoded) get(h sessiond.TokenHash, now time.Time) (sessiond.Token, *ses
 	d.mu.RLock()
 	e := d.byHash[h]
 	d.mu.RUnlock()
-	if e == nil || now.Sub(e.at) >= d.ttl {
+	if e == nil || !now.Before(e.until) {
 		return sessiond.Token{}, nil, false
 	}
 	s := e.sess
@@ -65,9 +65,17 @@ func (d *decoded) get(h sessiond.TokenHash, now time.Time) (sessiond.Token, *ses
 	return e.tok, &s, true
 }
 
-// put stores a decoded lookup read while gen was gen0.
-func (d *decoded) put(gen0 uint64, h sessiond.TokenHash, key string, tok sessiond.Token, s *sessiond.Session, now time.Time) {
-	e := &decodedEntry{key: key, tok: tok, sess: *s, at: now}
+// put stores a decoded lookup read while gen was gen0. cachedUntil is when
+// the client-side cache entry it was decoded from expires (zero: unknown):
+// the decoded entry expires no later, so that a reply that sat in that
+// cache for a while is not served for another ttl on top (ClientCache in
+// all bounds the staleness after a lost push).
+func (d *decoded) put(gen0 uint64, h sessiond.TokenHash, key string, tok sessiond.Token, s *sessiond.Session, now, cachedUntil time.Time) {
+	until := now.Add(d.ttl)
+	if !cachedUntil.IsZero() && cachedUntil.Before(until) {
+		until = cachedUntil
+	}
+	e := &decodedEntry{key: key, tok: tok, sess: *s, until: until}
 	if s.Claims != nil {
 		e.sess.Claims = bytes.Clone(s.Claims)
 	}

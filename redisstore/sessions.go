@@ -345,17 +345,20 @@ func (s *Store) Lookup(ctx context.Context, h sessiond.TokenHash) (sessiond.Toke
 	// Built from the stack copy: one allocation each.
 	tokKey := s.prefix + ":tok:" + string(hx[:])
 	tokField := tokenFieldPrefix + string(hx[:])
-	tok, sess, key, remembered, err := s.lookup(ctx, op, h, tokKey, tokField, false)
+	var cachedUntil time.Time
+	tok, sess, key, remembered, err := s.lookup(ctx, op, h, tokKey, tokField, false, &cachedUntil)
 	if err == errLookupNotFound && remembered {
-		tok, sess, key, _, err = s.lookup(ctx, op, h, tokKey, tokField, true)
+		tok, sess, key, _, err = s.lookup(ctx, op, h, tokKey, tokField, true, &cachedUntil)
 	}
 	if err == nil && s.dec != nil && key != "" {
-		s.dec.put(gen0, h, key, tok, sess, time.Now())
+		s.dec.put(gen0, h, key, tok, sess, time.Now(), cachedUntil)
 	}
 	return tok, sess, err
 }
 
-func (s *Store) lookup(ctx context.Context, op string, h sessiond.TokenHash, tokKey, tokField string, fresh bool) (sessiond.Token, *sessiond.Session, string, bool, error) {
+// lookup sets *cachedUntil to when the client-side cache entry the session
+// was read from expires (zero when it came from Redis itself).
+func (s *Store) lookup(ctx context.Context, op string, h sessiond.TokenHash, tokKey, tokField string, fresh bool, cachedUntil *time.Time) (sessiond.Token, *sessiond.Session, string, bool, error) {
 	v, remembered, err := s.route(ctx, tokKey, fresh)
 	if err != nil {
 		if rueidis.IsRedisNil(err) {
@@ -373,9 +376,14 @@ func (s *Store) lookup(ctx context.Context, op string, h sessiond.TokenHash, tok
 	// key is returned for them alone), or it would miss the invalidation of
 	// a later change.
 	tracked := s.cacheTTL > 0 && !s.recent.has(key)
-	f, err := s.read(ctx, key, s.lookupCmd(key, tokField)).ToArray()
+	res := s.read(ctx, key, s.lookupCmd(key, tokField))
+	f, err := res.ToArray()
 	if err != nil {
 		return sessiond.Token{}, nil, "", false, s.fail(op, err)
+	}
+	*cachedUntil = time.Time{}
+	if pxat := res.CachePXAT(); pxat > 0 {
+		*cachedUntil = time.UnixMilli(pxat)
 	}
 	if len(f) != nSessionFields+1 {
 		return sessiond.Token{}, nil, "", false, s.fail(op, errCorrupt)
