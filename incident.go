@@ -110,7 +110,15 @@ func raiseDoc(doc *watermarkJSON, f RevokeFilter, now time.Time) {
 		t = f.IssuedBefore
 	}
 	if len(f.Subjects) == 0 {
-		if nt := coverLogins(t, doc.All); nt.After(doc.All) {
+		// Logins after a subject's watermark in t's second were dated to
+		// the next second too: the new watermark must reach them.
+		old := doc.All
+		for _, st := range doc.Subjects {
+			if st.After(old) && st.Before(t) && st.Truncate(time.Second).Equal(t.Truncate(time.Second)) {
+				old = st
+			}
+		}
+		if nt := coverLogins(t, old); nt.After(doc.All) {
 			doc.All = nt
 		}
 		return

@@ -259,3 +259,59 @@ func TestManager_IssuedBeforeOlderThanAnySession(t *testing.T) {
 		t.Errorf("a session created after the cut: Verify = %v; want it valid", err)
 	}
 }
+
+// A subject incident at .300, a login of that subject at .500 (dated to
+// the next second, because its subject's watermark is in the current
+// second), then a kill switch of every session at .800, in the same
+// second: the login was made before the kill switch, which must end it
+// (docs/lifecycle.md: "A session created before the incident is always
+// revoked"), in its tokens and in the store.
+func TestRevokeMatching_AllAfterSubjectInTheSameSecond(t *testing.T) {
+	ctx := context.Background()
+	for _, st := range strategies {
+		for _, second := range []struct {
+			name string
+			f    func() sessiond.RevokeFilter
+		}{
+			{"all", func() sessiond.RevokeFilter { return sessiond.RevokeFilter{All: true} }},
+			// issued_before "now" (what recordIncident sends for --all)
+			{"issued_before_now", func() sessiond.RevokeFilter {
+				return sessiond.RevokeFilter{All: true, IssuedBefore: t0.Add(800 * time.Millisecond)}
+			}},
+		} {
+			t.Run(string(st)+"/"+second.name, func(t *testing.T) {
+				h := newHarness(t, st, nil)
+				at := func(ms int) { h.clock.Set(t0.Add(time.Duration(ms) * time.Millisecond)) }
+				at(300)
+				if _, err := h.m.RevokeMatching(ctx, sessiond.RevokeFilter{Subjects: []string{"alice"}}, sessiond.ReasonIncident, false); err != nil {
+					t.Fatal(err)
+				}
+				at(500)
+				between := h.create(t, "alice", sessiond.CreateOptions{})
+				at(800)
+				if _, err := h.m.RevokeMatching(ctx, second.f(), sessiond.ReasonIncident, false); err != nil {
+					t.Fatal(err)
+				}
+				at(5000)
+				if _, err := h.m.Verify(ctx, between.AccessToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrRevoked) {
+					t.Errorf("login at .500, before the kill switch at .800: Verify = %v; want ErrRevoked", err)
+				}
+				if st != sessiond.StrategyDatabase {
+					if _, err := h.m.Refresh(ctx, between.RefreshToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrRevoked) {
+						t.Errorf("login at .500, before the kill switch at .800: Refresh = %v; want ErrRevoked", err)
+					}
+				}
+				if st == sessiond.StrategyJWT {
+					return
+				}
+				s, err := h.store.Get(ctx, between.Session.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s.RevokedAt.IsZero() {
+					t.Errorf("login at .500 (created_at %s) is still live in the store after the kill switch at .800", s.CreatedAt.Format(time.RFC3339Nano))
+				}
+			})
+		}
+	}
+}

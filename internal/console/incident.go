@@ -89,6 +89,13 @@ func (c *Console) incident(w http.ResponseWriter, r *http.Request, key apikey.Ke
 		return
 	}
 	req, err := incidentForm(r, &v)
+	if err == nil {
+		err = httpapi.CheckIncident(&req, time.Now())
+		var ae *sessiond.ArgumentError
+		if errors.As(err, &ae) {
+			err = errors.New(ae.Field + " " + ae.Msg)
+		}
+	}
 	if err != nil {
 		d.Error = "Nothing was revoked: " + err.Error() + "."
 		c.pages.render(w, r, http.StatusBadRequest, "incident", d)

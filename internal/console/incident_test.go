@@ -73,3 +73,48 @@ func TestConsole_Incident(t *testing.T) {
 		t.Errorf("kill switch on all: %d", resp.StatusCode)
 	}
 }
+
+// The HTTP API stores every subject in NFC; the console's kill switch puts
+// a subject pasted in another form ("jose" + U+0301, as macOS and some IdPs
+// give it) in NFC too, or it would revoke nothing.
+func TestIncident_SubjectNormalized(t *testing.T) {
+	f := newFixture(t)
+	c := f.signedIn()
+	victim := f.create("jos\u00e9", "a") // as stored through the API (NFC)
+	form := url.Values{"scope": {"subjects"}, "subjects": {"jose\u0301"}, "reason": {"account takeover"}, "confirm": {"REVOKE"}}
+	resp, body := f.do(c, "POST", "/console/incident", form, "same-origin")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("kill switch: %d\n%s", resp.StatusCode, body)
+	}
+	if f.live(victim) {
+		t.Errorf("kill switch on subject %q (NFD) from the console left the session of %q (NFC, as the API stores it) live; the page says %q",
+			"jose\u0301", "jos\u00e9", between(body, "Revoked", "."))
+	}
+}
+
+// An issued_before more than a minute ahead would quietly end every
+// session (the server bounds it by its clock): refused, as by the CLI and
+// the API.
+func TestIncident_IssuedBeforeInTheFuture(t *testing.T) {
+	f := newFixture(t)
+	c := f.signedIn()
+	alice := f.create("alice", "a")
+	form := url.Values{"scope": {"issued_before"}, "issued_before": {"2099-12-03T12:00"}, "reason": {"bad deploy"}, "confirm": {"REVOKE"}}
+	resp, body := f.do(c, "POST", "/console/incident", form, "same-origin")
+	if resp.StatusCode != http.StatusBadRequest || !f.live(alice) {
+		t.Errorf("console kill switch with issued_before in 2099: status %d, alice live %v (%q); want 400 and nothing revoked, as the CLI does",
+			resp.StatusCode, f.live(alice), between(body, "Revoked", "."))
+	}
+}
+
+func between(s, from, to string) string {
+	i := strings.Index(s, from)
+	if i < 0 {
+		return ""
+	}
+	j := strings.Index(s[i:], to)
+	if j < 0 {
+		return s[i:]
+	}
+	return s[i : i+j]
+}

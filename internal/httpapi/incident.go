@@ -27,6 +27,24 @@ func (s *server) incident(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		return err
 	}
+	if err := CheckIncident(&req, time.Now()); err != nil {
+		return err
+	}
+	n, err := s.incidentFn(IncidentContext(w, r), req)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, "application/json", apitype.RevokedCount{Revoked: n})
+	return nil
+}
+
+// CheckIncident checks a kill switch request, for this API and the
+// console alike, and puts its subjects in the form sessions are stored
+// under (NFC: a subject pasted in another Unicode form would match no
+// session and revoke nothing). An issued_before more than a minute past
+// now is refused: the Manager bounds it by its clock, so it would quietly
+// mean every session (say all for that).
+func CheckIncident(req *IncidentRequest, now time.Time) error {
 	if !req.All && len(req.Subjects) == 0 && req.IssuedBefore.IsZero() {
 		return &sessiond.ArgumentError{Field: "all", Msg: "set all, subjects or issued_before"}
 	}
@@ -40,14 +58,12 @@ func (s *server) incident(w http.ResponseWriter, r *http.Request) error {
 		}
 		req.Subjects[i] = clean
 	}
+	if req.IssuedBefore.Sub(now) > time.Minute {
+		return &sessiond.ArgumentError{Field: "issued_before", Msg: "is in the future, which means every session; set all for that"}
+	}
 	if len(req.Reason) > 256 {
 		return &sessiond.ArgumentError{Field: "reason", Msg: "at most 256 bytes"}
 	}
-	n, err := s.incidentFn(IncidentContext(w, r), req)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, "application/json", apitype.RevokedCount{Revoked: n})
 	return nil
 }
 

@@ -149,6 +149,7 @@ func TestIncident_Route(t *testing.T) {
 		{"too many subjects", many, "subjects"},
 		{"long reason", `{"all":true,"reason":"` + strings.Repeat("r", 300) + `"}`, "reason"},
 		{"not json", `all=true`, ""},
+		{"issued_before in the future", `{"issued_before":"2099-01-01T00:00:00Z"}`, "issued_before"},
 	} {
 		wantProblem(t, tc.name, e.postJSON("/v1/revocations", tc.body), http.StatusBadRequest, "invalid_request", tc.detail)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/jwttoken"
 	"github.com/sessiond/sessiond/jwttoken/signing"
 	"github.com/sessiond/sessiond/verifier/stream"
 )
@@ -77,16 +78,17 @@ func recordIncident(next func(context.Context, httpapi.IncidentRequest) (int, er
 			}
 		}
 		n, err := next(ctx, req)
-		if err != nil {
-			return n, err
-		}
-		for _, d := range raisedWatermarks(ctx, meta, req, events) {
+		// Whatever the bulk write returned, the verifiers following the
+		// stream hear of what took effect: the watermarks the store holds
+		// (every sessiond node already refuses their tokens) and the keys
+		// retired.
+		for _, d := range raisedWatermarks(ctx, meta, req, events, err != nil) {
 			events.emit(ctx, sessiond.Event{Type: httpapi.EventWatermarkRaised, Details: d})
 		}
-		if len(kids) > 0 {
+		if len(kids) > 0 && !slices.ContainsFunc(keys.Ring().Keys(), func(k jwttoken.KeyInfo) bool { return slices.Contains(kids, k.ID) }) {
 			events.emit(ctx, sessiond.Event{Type: httpapi.EventKeysRetired, Details: map[string]any{"kids": kids, "reason": req.Reason}})
 		}
-		return n, nil
+		return n, err
 	}
 }
 
@@ -94,8 +96,10 @@ func recordIncident(next func(context.Context, httpapi.IncidentRequest) (int, er
 // events of an incident: one for all, or one per distinct watermark among
 // its subjects (usually one). A watermark is the stored one when that is
 // later than issued_before (never lower: a verifier would let through
-// logins sessiond refuses), else issued_before.
-func raisedWatermarks(ctx context.Context, meta sessiond.MetaStore, req httpapi.IncidentRequest, events *fanout) []map[string]any {
+// logins sessiond refuses), else issued_before. onlyStored (the incident
+// failed): only the watermarks the store holds at issued_before or later,
+// the ones that took effect.
+func raisedWatermarks(ctx context.Context, meta sessiond.MetaStore, req httpapi.IncidentRequest, events *fanout, onlyStored bool) []map[string]any {
 	var all time.Time
 	subjects := map[string]time.Time{}
 	stored, err := readWatermarks(ctx, meta)
@@ -118,11 +122,18 @@ func raisedWatermarks(ctx context.Context, meta sessiond.MetaStore, req httpapi.
 	detail := func(all bool, t time.Time) map[string]any {
 		return map[string]any{"all": all, "issued_before": t.Format(time.RFC3339Nano), "reason": req.Reason}
 	}
+	raised := func(t time.Time) bool { return !onlyStored || !t.Before(req.IssuedBefore) }
 	if len(req.Subjects) == 0 {
+		if !raised(all) {
+			return nil
+		}
 		return []map[string]any{detail(true, at(all))}
 	}
 	groups := map[time.Time][]string{}
 	for _, s := range req.Subjects {
+		if !raised(subjects[s]) {
+			continue
+		}
 		t := at(subjects[s])
 		groups[t] = append(groups[t], s)
 	}
