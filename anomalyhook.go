@@ -14,6 +14,10 @@ type Anomaly struct {
 	Rule   AnomalyRule   `json:"rule"`
 	Action AnomalyAction `json:"action"`
 	Detail string        `json:"detail"` // never a token
+	// Once: the checker reports this finding once per occurrence already
+	// (package anomaly's distinct_ips, once per crossing), so the Manager
+	// records every one rather than deduplicating repeats.
+	Once bool `json:"-"`
 }
 
 // AnomalyRule names a rule of the AnomalyChecker (package anomaly's are
@@ -123,7 +127,12 @@ func (m *Manager) anomalies(ctx context.Context, stage AnomalyStage, s *Session,
 	found := m.anomaly.Check(now, stage, s.ID, issued, cur)
 	stepUp, revoke := false, false
 	for _, a := range found {
-		if m.dedup.first(string(s.ID)+"\x00"+string(a.Rule), now) || a.Action == AnomalyRevoke {
+		// The dedup stops a rule that repeats on every request (the same
+		// change, request after request) from flooding the log; a
+		// different change (another network: a thief's) is recorded, and
+		// a finding reported once per occurrence already, always.
+		if a.Once || a.Action == AnomalyRevoke ||
+			m.dedup.first(string(s.ID)+"\x00"+string(a.Rule)+"\x00"+a.Detail, now) {
 			// Details hold plain strings, as events are read back from JSON.
 			m.emit(ctx, Event{Type: EventAnomaly, Subject: s.Subject, SessionID: s.ID, Client: cur,
 				Details: map[string]any{"rule": string(a.Rule), "action": string(a.Action), "detail": a.Detail, "stage": string(stage)}})

@@ -34,7 +34,7 @@ func (m *Manager) ReportCSRFRejected(ctx context.Context, client Client, method,
 	if err != nil {
 		client = Client{}
 	}
-	if !m.csrf.allow("", client.IP, m.clock.Now()) {
+	if !m.csrf.allow("", addrKey(client.IP), m.clock.Now()) {
 		return
 	}
 	m.emit(ctx, Event{Type: EventCSRFRejected, Client: client, Details: map[string]any{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -76,8 +77,23 @@ func (m *Manager) noteUnknown(ctx context.Context, stage AnomalyStage, client Cl
 	if errors.Is(err, errNotStored) {
 		reason = "not_found"
 	}
-	if !m.unknown.allow(reason, client.IP, m.clock.Now()) {
+	if !m.unknown.allow(reason, addrKey(client.IP), m.clock.Now()) {
 		return
 	}
 	m.emit(ctx, Event{Type: EventUnknownToken, Client: client, Details: map[string]any{"stage": string(stage), "reason": reason}})
+}
+
+// addrKey is the sender an event throttle counts a client address as: an
+// IPv6 address by its /64, which one host holds whole (each request from a
+// new address would otherwise be a new sender), an IPv4 one by itself.
+func addrKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || a.Unmap().Is4() {
+		return ip
+	}
+	p, err := a.WithZone("").Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
 }

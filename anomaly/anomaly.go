@@ -275,8 +275,9 @@ func (d *Detector) Check(now time.Time, stage Stage, sessionID sessiond.SessionI
 	if d.ips != nil && sessionID != "" {
 		if n, ok := d.network(current.IP); ok {
 			if count, crossed := d.ips.observe(string(sessionID), n, now); crossed {
-				fs = append(fs, d.finding(RuleDistinctIPs,
-					"reached "+strconv.Itoa(count)+" distinct networks within "+d.window.String()))
+				f := d.finding(RuleDistinctIPs, "reached "+strconv.Itoa(count)+" distinct networks within "+d.window.String())
+				f.Once = true // once per crossing: every one is recorded
+				fs = append(fs, f)
 			}
 		}
 	}

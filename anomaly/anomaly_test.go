@@ -772,3 +772,42 @@ func FuzzCheck(f *testing.F) {
 		}
 	})
 }
+
+// Once older networks leave the window and the count falls below the
+// threshold, the next crossing fires again (docs/anomaly.md), also when
+// the request that crosses it is the first after they left: a thief using
+// a stolen token while the owner is idle.
+func TestDistinctIPs_RefiresAfterPartialExpiry(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		threshold int
+		steps     []ipStep
+	}{
+		{name: "threshold 2", threshold: 2, steps: []ipStep{
+			{0, "s1", "203.0.113.5", false},
+			{time.Minute, "s1", "198.51.100.5", true},
+			// At 10m30s the first network has left the window (count 1);
+			// a new network brings it back to 2: a new crossing.
+			{10*time.Minute + 30*time.Second, "s1", "192.0.2.5", true},
+		}},
+		{name: "threshold 3 (default)", threshold: 3, steps: []ipStep{
+			{0, "s1", "203.0.113.5", false},
+			{time.Minute, "s1", "198.51.100.5", false},
+			{2 * time.Minute, "s1", "192.0.2.5", true},
+			// 203.0.113.0/24 left the window at 10m: count 2, then a
+			// fourth network makes it 3 again.
+			{10*time.Minute + 30*time.Second, "s1", "100.64.7.5", true},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDetector(t, Options{DistinctIPThreshold: tc.threshold, Actions: only(RuleDistinctIPs)})
+			for i, s := range tc.steps {
+				fs := d.Check(t0.Add(s.at), Verify, sessiond.SessionID(s.session), sessiond.Client{}, sessiond.Client{IP: s.ip})
+				got := len(fs) == 1 && fs[0].Rule == RuleDistinctIPs
+				if got != s.want {
+					t.Fatalf("step %d at %s from %s: fired=%v (%+v); want %v", i, s.at, s.ip, got, fs, s.want)
+				}
+			}
+		})
+	}
+}

@@ -115,6 +115,11 @@ func (t *tracker) observe(id string, net netip.Prefix, now time.Time) (count int
 		}
 	}
 	e.nets = kept
+	if len(e.nets) < t.threshold {
+		// Older networks left the window: the count fell below the
+		// threshold before this request, so this one may cross it anew.
+		e.fired = false
+	}
 	switch {
 	case found:
 	case len(e.nets) < cap(e.nets):

@@ -1,0 +1,109 @@
+package sessiond_test
+
+// Which findings and refusals become events, and how often.
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/anomaly"
+)
+
+// anomalyEventsOf returns the session.anomaly events of rule.
+func anomalyEventsOf(h *harness, rule string) []sessiond.Event {
+	var out []sessiond.Event
+	for _, e := range h.events.OfType(sessiond.EventAnomaly) {
+		if e.Details["rule"] == rule {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// distinct_ips reports once per crossing already: a second crossing (new
+// networks, a thief's) within the Manager's 10-minute dedup of repeats is
+// recorded too, as every finding is (docs/anomaly.md).
+func TestAnomalyEvents_EveryDistinctIPsCrossing(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, sessiond.StrategyDatabase, withAnomalies(map[anomaly.Rule]anomaly.Action{
+		anomaly.RuleDistinctIPs: anomaly.ActionAlert,
+	}))
+	iss := h.create(t, "quinn", sessiond.CreateOptions{Client: sessiond.Client{IP: "203.0.113.10", UserAgent: chromeWin}})
+	verify := func(at time.Duration, ip string) sessiond.Verification {
+		t.Helper()
+		h.clock.Set(t0.Add(at))
+		v, err := h.m.Inspect(ctx, iss.AccessToken, sessiond.Client{IP: ip, UserAgent: chromeWin})
+		if err != nil {
+			t.Fatalf("Inspect at %s from %s: %v", at, ip, err)
+		}
+		return v
+	}
+	verify(0, "198.51.100.7")
+	verify(time.Minute, "192.0.2.7")
+	if v := verify(2*time.Minute, "100.64.0.7"); len(v.Anomalies) != 1 {
+		t.Fatalf("third network: %+v; want the distinct_ips crossing", v.Anomalies)
+	}
+	// The owner is still on 100.64.0.0/24 after the first network left the
+	// window (count back to 2) ...
+	verify(10*time.Minute+15*time.Second, "100.64.0.7")
+	// ... and a new network makes a second crossing.
+	v := verify(10*time.Minute+30*time.Second, "203.0.114.9")
+	if len(v.Anomalies) != 1 || v.Anomalies[0].Rule != anomaly.RuleDistinctIPs {
+		t.Fatalf("second crossing: %+v; want distinct_ips returned to the caller", v.Anomalies)
+	}
+	if got := anomalyEventsOf(h, string(anomaly.RuleDistinctIPs)); len(got) != 2 {
+		t.Errorf("%d distinct_ips events for two crossings; want 2 (the second crossing was returned but not recorded)", len(got))
+	}
+}
+
+// The dedup drops repeats of the same change, not a different one: after
+// the owner's own network change is recorded, a request from a third,
+// unrelated network (the thief) is recorded too.
+func TestAnomalyEvents_AnotherNetworkIsRecorded(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, sessiond.StrategyDatabase, withAnomalies(map[anomaly.Rule]anomaly.Action{
+		anomaly.RuleIPChange: anomaly.ActionAlert,
+	}))
+	iss := h.create(t, "rhea", sessiond.CreateOptions{Client: sessiond.Client{IP: "203.0.113.10", UserAgent: chromeWin}})
+	if _, err := h.m.Inspect(ctx, iss.AccessToken, sessiond.Client{IP: "198.51.100.7", UserAgent: chromeWin}); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(time.Minute)
+	v, err := h.m.Inspect(ctx, iss.AccessToken, sessiond.Client{IP: "192.0.2.66", UserAgent: chromeWin})
+	if err != nil || len(v.Anomalies) != 1 {
+		t.Fatalf("third network: %+v, %v; want one ip_change", v.Anomalies, err)
+	}
+	found := false
+	for _, e := range anomalyEventsOf(h, string(anomaly.RuleIPChange)) {
+		if e.Client.IP == "192.0.2.66" || strings.Contains(e.Details["detail"].(string), "192.0.2.0/24") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no session.anomaly event names 192.0.2.0/24: a different network within 10 minutes is deduplicated with the first")
+	}
+}
+
+// session.unknown_id is limited to one event per sender a minute so that
+// no single sender spends the node's 60-a-minute budget: an IPv6 host
+// rotating through its own /64 is one sender.
+func TestUnknownToken_ThrottleIPv6Network(t *testing.T) {
+	h := newHarness(t, sessiond.StrategyHybrid, nil)
+	ctx := context.Background()
+	for i := range 200 {
+		_, _ = h.m.Verify(ctx, "forged", sessiond.Client{IP: fmt.Sprintf("2001:db8:7:7::%x", i+1)})
+	}
+	_, _ = h.m.Verify(ctx, "forged", sessiond.Client{IP: "198.51.100.200"})
+	var other bool
+	for _, e := range h.events.OfType(sessiond.EventUnknownToken) {
+		other = other || e.Client.IP == "198.51.100.200"
+	}
+	if !other {
+		t.Errorf("%d session.unknown_id events for one /64, none for the other sender: one IPv6 host used up the node's budget",
+			len(h.events.OfType(sessiond.EventUnknownToken)))
+	}
+}
