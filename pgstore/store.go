@@ -133,8 +133,20 @@ func New(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		// The parse error may quote the DSN; pgconn masks passwords in it.
-		return nil, fmt.Errorf("pgstore: open: %w", &sessiond.ArgumentError{Field: "dsn", Msg: err.Error()})
+		// pgconn's parse errors quote the DSN and mask the password only
+		// as far as it parsed it (a space in an unquoted keyword password
+		// shows the rest): say what is wrong without quoting anything.
+		return nil, fmt.Errorf("pgstore: open: %w", &sessiond.ArgumentError{Field: "dsn",
+			Msg: "does not parse as a PostgreSQL URL or keyword/value string (quote keyword values with spaces; percent-encode reserved characters in a URL's password)"})
+	}
+	for _, h := range append([]string{cfg.ConnConfig.Host}, fallbackHosts(cfg)...) {
+		if strings.Contains(h, "@") {
+			// An unencoded '@' in a URL's password: the rest of the
+			// password became the host name, which a connect error would
+			// print.
+			return nil, fmt.Errorf("pgstore: open: %w", &sessiond.ArgumentError{Field: "dsn",
+				Msg: "its host holds '@': percent-encode '@' in the password as %40"})
+		}
 	}
 	switch {
 	case opts.MaxConns > 0:
@@ -291,4 +303,13 @@ func cleanText(s string) string {
 		return s
 	}
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// fallbackHosts are the hosts of cfg's fallbacks (a multi-host DSN).
+func fallbackHosts(cfg *pgxpool.Config) []string {
+	var out []string
+	for _, f := range cfg.ConnConfig.Fallbacks {
+		out = append(out, f.Host)
+	}
+	return out
 }

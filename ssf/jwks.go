@@ -3,6 +3,7 @@ package ssf
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -72,14 +73,16 @@ func (k *keySource) fetch(ctx context.Context) error {
 	k.fetchedAt, k.fetched = k.clock.Now(), true
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), jwksFetchTimeout)
 	defer cancel()
+	// Neither error may quote the URL: its query may hold a credential,
+	// and these errors reach the log and the ssf.set_received event.
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, k.url, nil)
 	if err != nil {
-		return fmt.Errorf("ssf: jwks: %w", err)
+		return errors.New("ssf: jwks: the URL does not make a request")
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := k.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("ssf: jwks: %w", err)
+		return fmt.Errorf("ssf: jwks: %w", withoutURL(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

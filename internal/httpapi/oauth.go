@@ -91,6 +91,14 @@ func (s *server) oauthIntrospect(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err // store unavailable: the answer is unknown, not "inactive"
 	}
+	if _, bound := sess.DeviceBinding(); bound {
+		// A device-bound (DBSC) session's token authenticates only with
+		// the bound cookie its browser's key keeps fresh, which no resource
+		// server sees: presented as a bearer token it is a copied cookie.
+		infoFrom(r.Context()).err = errDeviceBoundBearer
+		writeJSON(w, http.StatusOK, "application/json", introspection{Active: false})
+		return nil
+	}
 	iat, exp := s.accessTimes(&sess)
 	out := introspection{
 		Active: true, TokenType: "Bearer", Subject: sess.Subject, SessionID: sess.ID,
@@ -126,3 +134,7 @@ func (s *server) accessTimes(sess *sessiond.Session) (iat, exp time.Time) {
 	}
 	return sess.LastActiveAt, exp
 }
+
+// errDeviceBoundBearer: why a device-bound session's token is inactive to
+// introspection (for the log only).
+var errDeviceBoundBearer = errors.New("the session is device-bound: its token alone does not authenticate")

@@ -172,3 +172,38 @@ func TestOAuth_Introspect(t *testing.T) {
 		}
 	})
 }
+
+// A device-bound (DBSC) session's cookie alone does not authenticate: to
+// introspection, which sees the token alone, it is inactive, or a cookie
+// copied by an infostealer would work as a bearer token at every resource
+// server that introspects.
+func TestIntrospect_DeviceBoundTokenInactive(t *testing.T) {
+	eachStrategy(t, []sessiond.Strategy{sessiond.StrategyDatabase, sessiond.StrategyHybrid}, func(t *testing.T, e *env) {
+		tr := e.create("sam")
+		b := sessiond.DeviceBinding{
+			ID:  "probe-device-1",
+			JKT: strings.Repeat("A", 43),
+			JWK: json.RawMessage(`{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}`),
+		}
+		iss, err := e.m.BindDevice(t.Context(), tr.Session.ID, b)
+		if err != nil {
+			t.Fatalf("BindDevice: %v", err)
+		}
+		if !iss.Session.DeviceBound() {
+			t.Fatal("the new session is not device bound")
+		}
+		r := e.postForm("/oauth2/introspect", url.Values{"token": {string(iss.AccessToken)}})
+		var got map[string]any
+		if err := json.Unmarshal(r.body, &got); err != nil {
+			t.Fatalf("introspect = %d %s", r.status, r.body)
+		}
+		if r.status != 200 || got["active"] != false || len(got) != 1 {
+			t.Errorf("introspection of a device-bound session's token = %d %s; want {\"active\":false}", r.status, r.body)
+		}
+		// The same session's token before binding was active.
+		r = e.postForm("/oauth2/introspect", url.Values{"token": {string(tr.AccessToken)}})
+		if err := json.Unmarshal(r.body, &got); err != nil || got["active"] != false {
+			t.Errorf("the pre-binding token (its session rotated away) = %s; want inactive", r.body)
+		}
+	})
+}
