@@ -2,9 +2,11 @@ package sessiond
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 )
@@ -34,6 +36,10 @@ type watermarks struct {
 	all      time.Time
 	subjects map[string]time.Time
 	version  int64
+	// sum is the hash of the document version was read or written as: a
+	// lost document written again starts over at version 1, which a node
+	// must not take for the one it holds.
+	sum [sha256.Size]byte
 }
 
 type watermarkJSON struct {
@@ -97,10 +103,10 @@ func (w *watermarks) creationTime(subject string, now time.Time) time.Time {
 	return mark.Truncate(time.Second).Add(time.Second)
 }
 
-func (w *watermarks) set(doc watermarkJSON, version int64) {
+func (w *watermarks) set(doc watermarkJSON, version int64, raw []byte) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.all, w.subjects, w.version = doc.All, doc.Subjects, version
+	w.all, w.subjects, w.version, w.sum = doc.All, doc.Subjects, version, sha256.Sum256(raw)
 }
 
 // raiseDoc merges f (applied at now) into doc; it never lowers a watermark.
@@ -177,7 +183,11 @@ func (w *watermarks) sync(ctx context.Context) error {
 	} else if err != nil {
 		return fmt.Errorf("sessiond: load watermarks: %w", err)
 	}
-	if version == had {
+	sum := sha256.Sum256(raw)
+	w.mu.RLock()
+	same := version == had && sum == w.sum
+	w.mu.RUnlock()
+	if same {
 		return nil
 	}
 	var doc watermarkJSON
@@ -186,11 +196,22 @@ func (w *watermarks) sync(ctx context.Context) error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	// A raise on this node while the document was read has installed a
-	// newer one: what was read may predate it, and would lower the
-	// watermark this node just raised. The next sync reads it again.
+	// Merged, never lowered: a raise on this node while the document was
+	// read may have installed a newer one, and a document the store lost
+	// and an incident wrote again holds only that incident.
+	w.all = maxTime(w.all, doc.All)
+	merged := maps.Clone(w.subjects)
+	if merged == nil {
+		merged = make(map[string]time.Time, len(doc.Subjects))
+	}
+	for s, t := range doc.Subjects {
+		if t.After(merged[s]) {
+			merged[s] = t
+		}
+	}
+	w.subjects = merged
 	if w.version == had {
-		w.all, w.subjects, w.version = doc.All, doc.Subjects, version
+		w.version, w.sum = version, sum
 	}
 	return nil
 }
@@ -211,7 +232,12 @@ func (w *watermarks) raise(ctx context.Context, f RevokeFilter, now time.Time) e
 		raw, version, err := w.meta.GetMeta(ctx, watermarkDoc)
 		switch {
 		case errors.Is(err, ErrNotFound):
+			// New, or lost by the store: start from what this node holds,
+			// so that the document written now lowers nothing.
 			version = 0
+			w.mu.RLock()
+			doc.All, doc.Subjects = w.all, maps.Clone(w.subjects)
+			w.mu.RUnlock()
 		case err != nil:
 			return fmt.Errorf("sessiond: load watermarks: %w", err)
 		default:
@@ -231,7 +257,7 @@ func (w *watermarks) raise(ctx context.Context, f RevokeFilter, now time.Time) e
 		} else if err != nil {
 			return fmt.Errorf("sessiond: save watermarks: %w", err)
 		}
-		w.set(doc, nv)
+		w.set(doc, nv, next)
 		return nil
 	}
 	return fmt.Errorf("sessiond: watermarks keep changing: %w", ErrConflict)
@@ -283,7 +309,11 @@ const EventRevokedByIncident EventType = "session.revoked_by_incident"
 // sessions created before the watermark stop verifying). It returns how many
 // stored sessions it revoked (always 0 in the jwt strategy, which stores
 // none). With notify it emits one EventRevokedByIncident per affected
-// subject. Running it twice is harmless.
+// subject. Running it twice is harmless. When the store fails half way
+// (ErrStoreUnavailable), the watermark already refuses every matching
+// token; it returns how many sessions the store ended before failing,
+// with the error, and records those (events, notifications) now, as a
+// re-run, which completes the durable record, does not report them again.
 //
 // Precision: watermarks are compared in whole seconds, as JWTs carry their
 // session's creation time; a session created before the incident is always
@@ -327,11 +357,25 @@ func (m *Manager) RevokeMatching(ctx context.Context, f RevokeFilter, reason Rev
 		sf.NoSubjects = !notify // only the per-subject events need them
 		n, subjects, err = br.RevokeMatching(ctx, sf, now, reason)
 		if err != nil {
-			return 0, fmt.Errorf("sessiond: revoke matching: %w", err)
+			// What the store ended before it failed stays ended, and a
+			// re-run does not report it again: record it now.
+			err = fmt.Errorf("sessiond: revoke matching: %w", err)
+			if n > 0 {
+				m.recordBulk(ctx, f, reason, notify, n, subjects, err)
+			}
+			return n, err
 		}
 	} else {
 		subjects = f.Subjects
 	}
+	m.recordBulk(ctx, f, reason, notify, n, subjects, nil)
+	return n, nil
+}
+
+// recordBulk emits session.bulk_revoked for n sessions of an incident (with
+// the error of one that stopped half way) and, when notify, one
+// session.revoked_by_incident per subject.
+func (m *Manager) recordBulk(ctx context.Context, f RevokeFilter, reason RevokeReason, notify bool, n int, subjects []string, failed error) {
 	details := map[string]any{"reason": string(reason), "count": n, "all": f.All}
 	if len(f.Subjects) > 0 {
 		details["subjects"] = len(f.Subjects)
@@ -339,11 +383,13 @@ func (m *Manager) RevokeMatching(ctx context.Context, f RevokeFilter, reason Rev
 	if !f.IssuedBefore.IsZero() {
 		details["issued_before"] = f.IssuedBefore.UTC().Format(time.RFC3339)
 	}
+	if failed != nil {
+		details["error"] = failed.Error()
+	}
 	m.emit(ctx, Event{Type: EventBulkRevoked, Details: details})
 	if notify {
 		for _, s := range subjects {
 			m.emit(ctx, Event{Type: EventRevokedByIncident, Subject: s, Details: map[string]any{"reason": string(reason)}})
 		}
 	}
-	return n, nil
 }

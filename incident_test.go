@@ -3,6 +3,8 @@ package sessiond_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -313,5 +315,72 @@ func TestRevokeMatching_AllAfterSubjectInTheSameSecond(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// halfwayStore is a memory store whose first RevokeMatching revokes the
+// sessions of `first` only and then fails, as pgstore and redisstore do
+// when the connection drops after some batches committed (their documented
+// answer: the committed batches stay revoked, "run it again to finish").
+type halfwayStore struct {
+	*memstore.Store
+	first string
+	calls int
+}
+
+func (s *halfwayStore) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, at time.Time, reason sessiond.RevokeReason) (int, []string, error) {
+	s.calls++
+	if s.calls == 1 {
+		part := f
+		part.All, part.Subjects = false, []string{s.first}
+		n, subjects, err := s.Store.RevokeMatching(ctx, part, at, reason)
+		if err != nil {
+			return n, subjects, err
+		}
+		return n, subjects, fmt.Errorf("connection lost after %d sessions: %w", n, sessiond.ErrStoreUnavailable)
+	}
+	return s.Store.RevokeMatching(ctx, f, at, reason)
+}
+
+// `incident revoke --all --notify` fails half way and the operator runs it
+// again, as the error and the docs say: every subject whose sessions the
+// incident ended gets its session.revoked_by_incident event, and the
+// session.bulk_revoked events count every session, though the re-run's
+// store call does not report again what the first ended.
+func TestRevokeMatching_PartialFailureRecordsWhatEnded(t *testing.T) {
+	ctx := context.Background()
+	var st *halfwayStore
+	h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) {
+		st = &halfwayStore{Store: o.Store.(*memstore.Store), first: "alice"}
+		o.Store = st
+	})
+	h.create(t, "alice", sessiond.CreateOptions{})
+	h.create(t, "bob", sessiond.CreateOptions{})
+	h.clock.Set(t0.Add(2 * time.Second))
+	all := sessiond.RevokeFilter{All: true}
+	if n, err := h.m.RevokeMatching(ctx, all, sessiond.ReasonIncident, true); !errors.Is(err, sessiond.ErrStoreUnavailable) || n != 1 {
+		t.Fatalf("the first call = %d, %v; want 1 (alice's) and ErrStoreUnavailable", n, err)
+	}
+	h.clock.Set(t0.Add(4 * time.Second))
+	if _, err := h.m.RevokeMatching(ctx, all, sessiond.ReasonIncident, true); err != nil {
+		t.Fatalf("the retry: %v", err)
+	}
+	var notified []string
+	for _, e := range h.events.OfType(sessiond.EventRevokedByIncident) {
+		notified = append(notified, e.Subject)
+	}
+	for _, sub := range []string{"alice", "bob"} {
+		if !slices.Contains(notified, sub) {
+			t.Errorf("%s's sessions were ended by the incident, but no session.revoked_by_incident was emitted for %s (notified: %v)", sub, sub, notified)
+		}
+	}
+	total := 0
+	for _, e := range h.events.OfType(sessiond.EventBulkRevoked) {
+		if c, ok := e.Details["count"].(int); ok {
+			total += c
+		}
+	}
+	if total != 2 {
+		t.Errorf("session.bulk_revoked events count %d sessions; the incident revoked 2", total)
 	}
 }

@@ -3,6 +3,7 @@ package sessiond_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -193,4 +194,101 @@ func TestManager_WatermarkFeed(t *testing.T) {
 			t.Errorf("%d notices made %d reloads; want them merged", notices, n)
 		}
 	})
+}
+
+// lossyMeta keeps the shared documents in a memory store that lose
+// replaces with an empty one: a Redis restarted without persistence
+// (internal/server/storecheck.go only warns about it), or a failover to a
+// replica that had not received the last writes.
+type lossyMeta struct {
+	*metaFeedStore
+	mu  sync.Mutex
+	doc *memstore.Store
+}
+
+func (l *lossyMeta) docs() *memstore.Store { l.mu.Lock(); defer l.mu.Unlock(); return l.doc }
+func (l *lossyMeta) lose()                 { l.mu.Lock(); l.doc = memstore.New(); l.mu.Unlock() }
+
+func (l *lossyMeta) GetMeta(ctx context.Context, name string) ([]byte, int64, error) {
+	return l.docs().GetMeta(ctx, name)
+}
+
+func (l *lossyMeta) PutMeta(ctx context.Context, name string, value []byte, version int64) (int64, error) {
+	return l.docs().PutMeta(ctx, name, value, version)
+}
+
+// countedLossy counts one node's reads of the shared documents.
+type countedLossy struct {
+	*lossyMeta
+	gets atomic.Int64
+}
+
+func (c *countedLossy) GetMeta(ctx context.Context, name string) ([]byte, int64, error) {
+	defer c.gets.Add(1)
+	return c.lossyMeta.GetMeta(ctx, name)
+}
+
+// A store that loses the watermarks document (Redis restarted without
+// persistence) has the next kill switch write version 1 again, the version
+// every node already holds after the first incident: a node must still
+// load it (by its content), and the node that writes it must not lower
+// what it held.
+func TestWatermarks_LostDocumentWrittenAgain(t *testing.T) {
+	ctx := context.Background()
+	lossy := &lossyMeta{metaFeedStore: newMetaFeedStore(), doc: memstore.New()}
+	h := newHarness(t, sessiond.StrategyJWT, func(o *sessiond.Options) { o.Store = lossy; o.WatermarkPoll = -1 })
+	bst := &countedLossy{lossyMeta: lossy}
+	b := h.node(t, bst, nil)
+	// waitReads waits (a guard against a hang, no measurement) until node b
+	// has read the watermarks n times.
+	waitReads := func(n int64) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); bst.gets.Load() < n; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("node b read the watermarks %d times; want %d", bst.gets.Load(), n)
+			}
+		}
+	}
+	// notice publishes a watermark notice and returns once b has finished
+	// the reload it causes (a second notice's read starts only after it).
+	notice := func() {
+		t.Helper()
+		for range 2 {
+			n := bst.gets.Load()
+			if err := lossy.PublishMeta(ctx, "revocation_watermarks"); err != nil {
+				t.Fatal(err)
+			}
+			waitReads(n + 1)
+		}
+	}
+	waitReads(2) // New's read and its reload after subscribing
+
+	first := h.create(t, "alice", sessiond.CreateOptions{})
+	h.clock.Advance(2 * time.Second)
+	if _, err := h.m.RevokeMatching(ctx, sessiond.RevokeFilter{All: true}, sessiond.ReasonIncident, false); err != nil {
+		t.Fatal(err)
+	}
+	notice()
+	if _, err := b.Verify(ctx, first.AccessToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrRevoked) {
+		t.Fatalf("precondition: first incident on node b: %v; want ErrRevoked", err)
+	}
+
+	h.clock.Advance(2 * time.Second)
+	second := h.create(t, "bob", sessiond.CreateOptions{})
+	lossy.lose()
+	notice() // b keeps its copy while the document is missing
+	h.clock.Advance(2 * time.Second)
+	if _, err := h.m.RevokeMatching(ctx, sessiond.RevokeFilter{All: true}, sessiond.ReasonIncident, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.m.Verify(ctx, second.AccessToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrRevoked) {
+		t.Fatalf("precondition: second incident on the node that ran it: %v; want ErrRevoked", err)
+	}
+	notice()
+	if _, err := b.Verify(ctx, second.AccessToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrRevoked) {
+		t.Errorf("node b after the second kill switch (stored as version 1 again): Verify = %v; want ErrRevoked", err)
+	}
+	if _, err := b.Refresh(ctx, second.RefreshToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrRevoked) {
+		t.Errorf("node b after the second kill switch: Refresh = %v; want ErrRevoked", err)
+	}
 }

@@ -80,7 +80,8 @@ func (s *Store) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, at 
 		// Without subjects every row is a candidate: walk the table once.
 		walkArgs := slices.Clip(args)
 		if err := s.revokeWalk(ctx, s.q.revokeRangeSQL(!f.IssuedBefore.IsZero()), walkArgs, batch, rev); err != nil {
-			return 0, nil, rev.failed(s.translate(op, err))
+			n, subjects := rev.result()
+			return n, subjects, rev.failed(s.translate(op, err))
 		}
 	}
 	// The sweep: batches in the table's order until one comes back short.
@@ -96,19 +97,30 @@ func (s *Store) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, at 
 				retries++
 				continue
 			}
-			return 0, nil, rev.failed(err)
+			// What the committed batches ended stays ended: report it, so
+			// the Manager records it (a re-run would not report it again).
+			total, subjects := rev.result()
+			return total, subjects, rev.failed(err)
 		}
 		if n < batch {
 			break
 		}
 	}
-	seen := rev.seen
-	subjects := make([]string, 0, len(seen))
-	for subject := range seen {
+	total, subjects := rev.result()
+	return total, subjects, nil
+}
+
+// result is how many sessions the committed batches revoked, and their
+// distinct subjects, sorted.
+func (r *revocation) result() (int, []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	subjects := make([]string, 0, len(r.seen))
+	for subject := range r.seen {
 		subjects = append(subjects, subject)
 	}
 	slices.Sort(subjects)
-	return rev.total, subjects, nil
+	return r.total, subjects
 }
 
 // revocation adds up what the batches of one RevokeMatching call
