@@ -28,7 +28,7 @@ type flow interface {
 	// token does not carry it). check, when not nil, runs on the session
 	// once the token is found valid and before verify writes anything (the
 	// database strategy's activity); its error is returned as is.
-	verify(ctx context.Context, access Secret, now time.Time, check func(*Session) error) (Session, Client, error)
+	verify(ctx context.Context, access Secret, now time.Time, check func(*Session) error) (verified, error)
 	// checkRefresh is the first phase of a refresh: it checks the token
 	// and its session and writes nothing. When it fails on a genuine token
 	// (a known session that is revoked or expired, say) the grant it
@@ -51,8 +51,20 @@ type flow interface {
 
 // refreshGrant is what the first phase of a refresh found: the session the
 // presented refresh token belongs to, as the second phase will continue it.
-type refreshGrant struct {
+// verified is what verify found: the session (with the error too, for
+// EventSessionExpired), the client it was issued to, and whether the
+// token asks for a step-up (a signed token a step-up refresh issued).
+type verified struct {
 	session  Session
+	issuedTo Client
+	stepUp   bool
+}
+
+type refreshGrant struct {
+	session Session
+	// stepUp: the anomaly rules asked for a new sign-in at this refresh;
+	// the signed access token it issues carries it.
+	stepUp   bool
 	issuedTo Client    // the client the session was issued to; empty when unknown
 	token    Secret    // the presented refresh token
 	hash     TokenHash // its storage hash (stored refresh tokens only)
@@ -142,14 +154,14 @@ func newSignedAccess(o Options, marks *watermarks, revoked *revokedSet, longest 
 
 // issueAccess signs s's access token, sets s's idle expiry, and returns
 // the Issued so far and the claims the refresh token starts from.
-func (a *signedAccess) issueAccess(s *Session, now time.Time) (*Issued, TokenClaims, error) {
+func (a *signedAccess) issueAccess(s *Session, now time.Time, stepUp bool) (*Issued, TokenClaims, error) {
 	atExp := a.life.accessEnd(now, s.ExpiresAt)
 	s.IdleExpiresAt = a.life.idleEnd(atExp, s.ExpiresAt, s.Persistent)
 	tc := TokenClaims{
 		SessionID: s.ID, Subject: s.Subject, Strategy: a.strategy,
 		IssuedAt: now, ExpiresAt: atExp, AuthTime: s.CreatedAt,
 		SessionExpiresAt: s.ExpiresAt, Persistent: s.Persistent, Claims: s.Claims,
-		KeyThumbprint: claimsThumbprint(s.Claims),
+		KeyThumbprint: claimsThumbprint(s.Claims), StepUp: stepUp,
 	}
 	at, err := a.signed.Sign(KindAccess, tc)
 	if err != nil {
@@ -160,10 +172,10 @@ func (a *signedAccess) issueAccess(s *Session, now time.Time) (*Issued, TokenCla
 
 // verify checks a signed access token and rebuilds its session from the
 // claims: its Client is empty and LastActiveAt is the token's issue time.
-func (a *signedAccess) verify(access Secret, now time.Time) (Session, error) {
+func (a *signedAccess) verify(access Secret, now time.Time) (verified, error) {
 	c, err := a.claims(access, now)
 	if err != nil {
-		return Session{}, err
+		return verified{}, err
 	}
 	s := Session{
 		ID: c.SessionID, Subject: c.Subject, Strategy: c.Strategy,
@@ -174,7 +186,7 @@ func (a *signedAccess) verify(access Secret, now time.Time) (Session, error) {
 	if len(c.Claims) > 0 {
 		s.Claims = append(json.RawMessage(nil), c.Claims...)
 	}
-	return s, nil
+	return verified{session: s, stepUp: c.StepUp}, nil
 }
 
 // claims returns the claims of a valid access token, from the cache when it

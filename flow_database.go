@@ -41,26 +41,26 @@ func (f *databaseFlow) issue(s *Session, now time.Time) (*Issued, []Token, error
 	return iss, []Token{{Hash: h, Kind: KindAccess, SessionID: s.ID, IssuedAt: now, ExpiresAt: s.ExpiresAt}}, nil
 }
 
-func (f *databaseFlow) verify(ctx context.Context, access Secret, now time.Time, check func(*Session) error) (Session, Client, error) {
+func (f *databaseFlow) verify(ctx context.Context, access Secret, now time.Time, check func(*Session) error) (verified, error) {
 	_, _, s, err := lookupOpaque(ctx, f.store, f.opaque, KindAccess, access, "verify")
 	if err != nil {
-		return Session{}, Client{}, err
+		return verified{}, err
 	}
 	if s.Strategy != StrategyDatabase {
-		return Session{}, Client{}, fmt.Errorf("sessiond: verify: %w", ErrInvalidToken)
+		return verified{}, fmt.Errorf("sessiond: verify: %w", ErrInvalidToken)
 	}
 	if err := s.Check(now); err != nil {
 		// The session comes back with the error for EventSessionExpired.
-		return *s, Client{}, fmt.Errorf("sessiond: verify: %w", err)
+		return verified{session: *s}, fmt.Errorf("sessiond: verify: %w", err)
 	}
 	if f.marks.revoked(s.Subject, s.CreatedAt) {
-		return Session{}, Client{}, fmt.Errorf("sessiond: verify: %w", ErrRevoked)
+		return verified{}, fmt.Errorf("sessiond: verify: %w", ErrRevoked)
 	}
 	if check != nil {
 		// Before the touch: a token that fails it (a bound token without
 		// its proof) must not keep the session alive.
 		if err := check(s); err != nil {
-			return Session{}, Client{}, err
+			return verified{}, err
 		}
 	}
 	if now.Sub(s.LastActiveAt) >= f.touch {
@@ -69,11 +69,11 @@ func (f *databaseFlow) verify(ctx context.Context, access Secret, now time.Time,
 		now = now.UTC().Truncate(time.Microsecond)
 		idle := f.life.idleEnd(now, s.ExpiresAt, s.Persistent)
 		if err := f.store.Touch(ctx, s.ID, now, idle); err != nil {
-			return Session{}, Client{}, fmt.Errorf("sessiond: verify: touch: %w", notFoundIsInvalid(err))
+			return verified{}, fmt.Errorf("sessiond: verify: touch: %w", notFoundIsInvalid(err))
 		}
 		s.LastActiveAt, s.IdleExpiresAt = now, idle
 	}
-	return *s, s.Client, nil
+	return verified{session: *s, issuedTo: s.Client}, nil
 }
 
 func (f *databaseFlow) checkRefresh(context.Context, Secret, time.Time) (refreshGrant, error) {

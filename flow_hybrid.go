@@ -48,7 +48,12 @@ func (f *hybridFlow) inProcess() (*verifyCache, *revokedSet, *grantCache) {
 }
 
 func (f *hybridFlow) issue(s *Session, now time.Time) (*Issued, []Token, error) {
-	iss, _, err := f.issueAccess(s, now)
+	return f.issueTokens(s, now, false)
+}
+
+// issueTokens is issue with stepUp carried in the access token.
+func (f *hybridFlow) issueTokens(s *Session, now time.Time, stepUp bool) (*Issued, []Token, error) {
+	iss, _, err := f.issueAccess(s, now, stepUp)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -60,12 +65,12 @@ func (f *hybridFlow) issue(s *Session, now time.Time) (*Issued, []Token, error) 
 	return iss, []Token{{Hash: h, Kind: KindRefresh, SessionID: s.ID, IssuedAt: now, ExpiresAt: s.IdleExpiresAt}}, nil
 }
 
-func (f *hybridFlow) verify(_ context.Context, access Secret, now time.Time, check func(*Session) error) (Session, Client, error) {
-	s, err := f.signedAccess.verify(access, now)
+func (f *hybridFlow) verify(_ context.Context, access Secret, now time.Time, check func(*Session) error) (verified, error) {
+	v, err := f.signedAccess.verify(access, now)
 	if err == nil && check != nil {
-		err = check(&s)
+		err = check(&v.session)
 	}
-	return s, Client{}, err
+	return v, err
 }
 
 // checkRefresh finds the stored refresh token and its session and checks
@@ -127,7 +132,7 @@ func (f *hybridFlow) cachedGrant(h TokenHash, refresh Secret, now time.Time) (re
 func (f *hybridFlow) issueRefresh(ctx context.Context, g refreshGrant, now, graceSince time.Time) (*Issued, error) {
 	s := &g.session
 	s.LastActiveAt = now
-	iss, tokens, err := f.issue(s, now)
+	iss, tokens, err := f.issueTokens(s, now, g.stepUp)
 	if err != nil {
 		return nil, err
 	}

@@ -31,7 +31,13 @@ func (f *jwtFlow) keepsSessions() bool { return false }
 func (f *jwtFlow) inProcess() (*verifyCache, *revokedSet, *grantCache) { return f.cache, nil, nil }
 
 func (f *jwtFlow) issue(s *Session, now time.Time) (*Issued, []Token, error) {
-	iss, tc, err := f.issueAccess(s, now)
+	return f.issueTokens(s, now, false)
+}
+
+// issueTokens is issue with stepUp carried in the access token (and the
+// refresh token made of the same claims).
+func (f *jwtFlow) issueTokens(s *Session, now time.Time, stepUp bool) (*Issued, []Token, error) {
+	iss, tc, err := f.issueAccess(s, now, stepUp)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -45,12 +51,12 @@ func (f *jwtFlow) issue(s *Session, now time.Time) (*Issued, []Token, error) {
 	return iss, nil, nil
 }
 
-func (f *jwtFlow) verify(_ context.Context, access Secret, now time.Time, check func(*Session) error) (Session, Client, error) {
-	s, err := f.signedAccess.verify(access, now)
+func (f *jwtFlow) verify(_ context.Context, access Secret, now time.Time, check func(*Session) error) (verified, error) {
+	v, err := f.signedAccess.verify(access, now)
 	if err == nil && check != nil {
-		err = check(&s)
+		err = check(&v.session)
 	}
-	return s, Client{}, err
+	return v, err
 }
 
 // checkRefresh verifies a signed refresh token; its session is rebuilt
@@ -86,7 +92,7 @@ func (f *jwtFlow) checkRefresh(_ context.Context, refresh Secret, now time.Time)
 
 // issueRefresh signs new tokens; there is nothing to persist.
 func (f *jwtFlow) issueRefresh(_ context.Context, g refreshGrant, now, _ time.Time) (*Issued, error) {
-	iss, _, err := f.issue(&g.session, now)
+	iss, _, err := f.issueTokens(&g.session, now, g.stepUp)
 	return iss, err
 }
 

@@ -73,6 +73,7 @@ func (m *Manager) RefreshChecked(ctx context.Context, refresh Secret, client Cli
 	}
 	ev := m.prepare(ctx, Event{Type: EventSessionRefreshed, Subject: s.Subject, SessionID: s.ID, Client: client})
 	g.event = &ev
+	g.stepUp = stepUp // the new access token carries it
 	iss, err := m.flow.issueRefresh(ctx, g, now, grace)
 	if errors.Is(err, ErrRefreshReused) {
 		// The token was retired before the swap, outside the grace: by a

@@ -264,6 +264,10 @@ type TokenClaims struct {
 	// section 6.1), "" when unbound. Verify need not return it: the binding
 	// also travels in Claims.
 	KeyThumbprint string
+	// StepUp: the anomaly rules asked for a new sign-in when the token was
+	// issued (a refresh from another browser); every verify of it reports
+	// Verification.StepUp.
+	StepUp bool
 }
 
 // SignedTokens issues and checks self-contained tokens (implemented by

@@ -50,7 +50,8 @@ func (m *Manager) inspect(ctx context.Context, access Secret, client Client, che
 		return Verification{}, fmt.Errorf("sessiond: verify: %w: empty or oversized", ErrInvalidToken)
 	}
 	now := m.clock.Now()
-	s, issuedTo, err := m.flow.verify(ctx, access, now, check)
+	got, err := m.flow.verify(ctx, access, now, check)
+	s, issuedTo := got.session, got.issuedTo
 	if err != nil {
 		m.noteUnknown(ctx, StageVerify, client, err)
 		m.noteExpired(ctx, StageVerify, &s, client, err, now)
@@ -62,5 +63,9 @@ func (m *Manager) inspect(ctx context.Context, access Secret, client Client, che
 			return Verification{}, err
 		}
 	}
+	// A token a step-up refresh issued asks for it on every verify: in the
+	// token strategies the rules that saw the other browser run only at
+	// refresh.
+	v.StepUp = v.StepUp || got.stepUp
 	return v, nil
 }

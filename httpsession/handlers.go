@@ -128,12 +128,15 @@ func (s *Sessions) denyCrossOrigin(w http.ResponseWriter, r *http.Request) {
 type Expiry struct {
 	AccessExpiresAt  time.Time  `json:"access_token_expires_at"`
 	RefreshExpiresAt *time.Time `json:"refresh_token_expires_at,omitempty"`
+	// StepUpRequired: the anomaly rules ask for a new sign-in before
+	// anything sensitive (the refresh came from another browser, say).
+	StepUpRequired bool `json:"step_up_required,omitempty"`
 }
 
 // ExpiryOf returns the Expiry of iss, for a login handler that answers a
 // script in JSON.
 func ExpiryOf(iss *sessiond.Issued) Expiry {
-	e := Expiry{AccessExpiresAt: iss.AccessExpiresAt.UTC()}
+	e := Expiry{AccessExpiresAt: iss.AccessExpiresAt.UTC(), StepUpRequired: iss.StepUp}
 	if !iss.RefreshExpiresAt.IsZero() {
 		t := iss.RefreshExpiresAt.UTC()
 		e.RefreshExpiresAt = &t

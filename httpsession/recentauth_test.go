@@ -72,16 +72,7 @@ func TestSessions_RequireRecentAuth_StepUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := newEnv(t, envOptions{strategy: sessiond.StrategyDatabase, manager: func(o *sessiond.Options) { o.Anomalies = det }})
-	const (
-		chromeWin  = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
-		firefoxLin = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0"
-	)
-	lr := httptest.NewRequest(http.MethodPost, "https://app.example/login", nil)
-	lr.Header.Set("User-Agent", chromeWin)
-	iss, err := e.s.Login(httptest.NewRecorder(), lr, "alice", sessiond.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	iss := loginFrom(t, e, chromeWin)
 	h := e.s.RequireRecentAuth(10*time.Minute, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent) // e.g. sign every other device out
 	}))
@@ -114,4 +105,82 @@ func TestSessions_RequireRecentAuth_StepUp(t *testing.T) {
 	if w.Code != http.StatusNoContent {
 		t.Errorf("RequireRecentAuth from the login's browser = %d, want 204", w.Code)
 	}
+}
+
+// In hybrid the client rules (user_agent_change, refresh_device_change)
+// run at refresh only. A step_up they find there reaches the browser's
+// refresh answer, and the access token it issues carries it: every verify
+// of that token reports the step-up (RequireRecentAuth refuses, the
+// gateway sends X-Sessiond-Step-Up), until a refresh from the login's
+// browser issues one without.
+func TestSessions_Refresh_HybridStepUpCarried(t *testing.T) {
+	det, err := anomaly.New(anomaly.Options{Actions: map[anomaly.Rule]anomaly.Action{
+		anomaly.RuleUserAgentChange:     anomaly.ActionStepUp,
+		anomaly.RuleRefreshDeviceChange: anomaly.ActionStepUp,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, envOptions{strategy: sessiond.StrategyHybrid, manager: func(o *sessiond.Options) { o.Anomalies = det }})
+	iss := loginFrom(t, e, chromeWin)
+	// The Manager itself reports step-up for this refresh ...
+	rr := httptest.NewRequest(http.MethodPost, "https://app.example"+httpsession.DefaultRefreshPath, nil)
+	rr.Header.Set("User-Agent", firefoxLin)
+	rr.Header.Set("Sec-Fetch-Site", "same-origin")
+	rr.Header.Set("Cookie", httpsession.DefaultRefreshCookieName+"="+string(iss.RefreshToken))
+	w := httptest.NewRecorder()
+	e.s.RefreshHandler().ServeHTTP(w, rr)
+	if w.Code != http.StatusOK {
+		t.Fatalf("refresh = %d %s", w.Code, w.Body)
+	}
+	body := w.Body.String()
+	stepUp := false
+	for _, ev := range e.events.OfType(sessiond.EventAnomaly) {
+		stepUp = stepUp || ev.Details["action"] == string(anomaly.ActionStepUp)
+	}
+	if !stepUp {
+		t.Fatal("precondition: the refresh recorded no step_up anomaly")
+	}
+	var access string
+	for _, c := range w.Result().Cookies() {
+		if c.Name == httpsession.DefaultCookieName {
+			access = c.Value
+		}
+	}
+	if access == "" {
+		t.Fatal("no access cookie after refresh")
+	}
+	// ... and the next request from that browser:
+	r := httptest.NewRequest(http.MethodGet, "https://app.example/account", nil)
+	r.Header.Set("User-Agent", firefoxLin)
+	r.Header.Set("Cookie", httpsession.DefaultCookieName+"="+access)
+	v, err := e.s.Inspect(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.StepUp || !strings.Contains(body, `"step_up_required":true`) {
+		t.Errorf("a refresh from another browser found step_up: refresh answer %s, next verify StepUp=%v; want both to say so", strings.TrimSpace(body), v.StepUp)
+	}
+	// A token issued without a step-up reports none.
+	if v, err := e.m.Inspect(t.Context(), iss.AccessToken, sessiond.Client{}); err != nil || v.StepUp {
+		t.Errorf("the login's own access token: Inspect = %v, StepUp %v; want no step-up", err, v.StepUp)
+	}
+}
+
+// Two browsers, as the anomaly rules tell them apart.
+const (
+	chromeWin  = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
+	firefoxLin = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0"
+)
+
+// loginFrom logs alice in from a browser sending userAgent.
+func loginFrom(t *testing.T, e *env, userAgent string) *sessiond.Issued {
+	t.Helper()
+	lr := httptest.NewRequest(http.MethodPost, "https://app.example/login", nil)
+	lr.Header.Set("User-Agent", userAgent)
+	iss, err := e.s.Login(httptest.NewRecorder(), lr, "alice", sessiond.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return iss
 }

@@ -33,6 +33,7 @@ type claims struct {
 	SessionExpiresAt int64           `json:"sess_exp,omitempty"`
 	Strategy         string          `json:"sst"`
 	Persistent       bool            `json:"persistent,omitempty"`
+	StepUp           bool            `json:"step_up,omitempty"`
 	Ext              json.RawMessage `json:"ext,omitempty"`
 	// Cnf is the RFC 7800 confirmation of a key-bound token (RFC 9449 cnf.jkt).
 	Cnf *confirmation `json:"cnf,omitempty"`
@@ -103,6 +104,7 @@ func (c *claims) tokenClaims() sessiond.TokenClaims {
 		AuthTime:         fromUnix(c.AuthTime),
 		SessionExpiresAt: fromUnix(c.SessionExpiresAt),
 		Persistent:       c.Persistent,
+		StepUp:           c.StepUp,
 		Claims:           c.Ext,
 		KeyThumbprint:    c.Cnf.thumbprint(),
 	}

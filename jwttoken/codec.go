@@ -126,6 +126,7 @@ func (c *Codec) Sign(kind sessiond.TokenKind, tc sessiond.TokenClaims) (sessiond
 		SessionExpiresAt: toUnix(tc.SessionExpiresAt),
 		Strategy:         string(tc.Strategy),
 		Persistent:       tc.Persistent,
+		StepUp:           tc.StepUp,
 		Ext:              extClaims(tc.Claims),
 		Cnf:              newConfirmation(tc.KeyThumbprint),
 	}

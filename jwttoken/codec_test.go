@@ -26,6 +26,7 @@ func TestCodec_RoundTrip(t *testing.T) {
 				in.IssuedAt = in.IssuedAt.Add(300 * time.Millisecond)
 				in.ExpiresAt = in.ExpiresAt.Add(700 * time.Millisecond).In(time.FixedZone("X", 3600))
 				in.Persistent = true
+				in.StepUp = true
 				in.Claims = json.RawMessage(`{"role":"admin","n":1}`)
 				tok := sign(t, c, kind, in)
 				got, err := c.Verify(kind, tok, t0)

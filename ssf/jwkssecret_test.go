@@ -1,7 +1,6 @@
 package ssf_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -11,32 +10,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/ssf"
 )
-
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (p *lockedBuf) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.b.Write(b)
-}
-
-func (p *lockedBuf) String() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.b.String()
-}
 
 // A receiver's jwks_url may carry a credential in its query (the
 // validator accepts it, as for poll_url): a failed JWKS fetch must not
@@ -55,7 +37,7 @@ func TestReceiver_JWKSURLCredentialNotInLogOrEvents(t *testing.T) {
 	jwksURL := down.URL + "/jwks?api_key=" + secret
 	down.Close()
 
-	var logBuf lockedBuf
+	var logBuf testenv.SyncBuffer
 	rc, err := ssf.New(ssf.Options{Name: "idp", Issuer: testIss, Audience: testAud, JWKSURL: jwksURL,
 		Subject: ssf.SubjectRule{Format: ssf.FormatEmail}, Revoker: mgr, Replay: st, Events: eventLog{st},
 		Logger: slog.New(slog.NewJSONHandler(&logBuf, nil))})

@@ -8,59 +8,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sessiond/sessiond"
-	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/httpapi"
-	"github.com/sessiond/sessiond/internal/testenv"
-	"github.com/sessiond/sessiond/jwttoken"
-	"github.com/sessiond/sessiond/memstore"
-	"github.com/sessiond/sessiond/sessiondtest"
 	"github.com/sessiond/sessiond/verifier"
 	"github.com/sessiond/sessiond/verifier/stream"
 )
-
-// newServerWith is newServer with other lifetimes and stream settings.
-func newServerWith(t testing.TB, lt sessiond.Lifetimes, edit func(*httpapi.RevocationStream)) *server {
-	t.Helper()
-	s := &server{t: t, clock: sessiondtest.NewClock(time.Now().UTC().Truncate(time.Second)), store: memstore.New()}
-	var err error
-	if s.ring, err = jwttoken.NewRing(s.clock.Now(), jwttoken.RingOptions{MaxTokenLifetime: lt.Refresh}); err != nil {
-		t.Fatal(err)
-	}
-	signed, err := jwttoken.New(s.ring, jwttoken.Options{Issuer: issuer, Audience: audience})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.m = testenv.HybridManager(context.Background(), t, s.store, signed, s.clock, lt)
-	rs := &httpapi.RevocationStream{
-		Log: s.store, Revocations: s.store.Revocations, AccessLifetime: lt.Access, Retention: 24 * time.Hour,
-		Watermarks: func(context.Context) ([]stream.Watermark, error) { return nil, nil },
-		Poll:       10 * time.Millisecond, Heartbeat: time.Hour, Now: s.clock.Now,
-	}
-	if edit != nil {
-		edit(rs)
-	}
-	h, err := httpapi.New(httpapi.Options{Manager: s.m, JWKS: s.ring.JWKS, Stream: rs, Logger: slog.New(slog.DiscardHandler),
-		Authenticate: func(_ context.Context, k sessiond.Secret) (apikey.Key, error) {
-			if k != apiKey {
-				return apikey.Key{}, sessiond.ErrInvalidToken
-			}
-			return apikey.Key{ID: "key", Scopes: []apikey.Scope{apikey.ScopeVerify}}, nil
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.srv = httptest.NewServer(h)
-	t.Cleanup(s.srv.Close)
-	return s
-}
 
 func revokeLogout(t *testing.T, s *server, sid sessiond.SessionID) {
 	t.Helper()
@@ -208,7 +165,7 @@ func TestVerify_CanceledRequestDoesNotAbortTheRefetch(t *testing.T) {
 	if err := s.ring.Rotate(s.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	_, fresh := s.token("zed") // signed by a kid the verifier has not seen
+	_, fresh := s.token("zed")                                            // signed by a kid the verifier has not seen
 	time.Sleep(verifier.DefaultMinRefetchInterval + 200*time.Millisecond) // New's fetch is past the limit
 
 	got, sawCancel, release := make(chan struct{}), make(chan struct{}), make(chan struct{})

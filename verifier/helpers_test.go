@@ -67,18 +67,24 @@ func (s *server) setMarks(m []stream.Watermark) {
 
 func newServer(t testing.TB, edit func(*httpapi.RevocationStream)) *server {
 	t.Helper()
+	return newServerWith(t, life, edit)
+}
+
+// newServerWith is newServer with other lifetimes.
+func newServerWith(t testing.TB, lt sessiond.Lifetimes, edit func(*httpapi.RevocationStream)) *server {
+	t.Helper()
 	s := &server{t: t, clock: sessiondtest.NewClock(time.Now().UTC().Truncate(time.Second)), store: memstore.New()}
 	var err error
-	if s.ring, err = jwttoken.NewRing(s.clock.Now(), jwttoken.RingOptions{MaxTokenLifetime: life.Refresh}); err != nil {
+	if s.ring, err = jwttoken.NewRing(s.clock.Now(), jwttoken.RingOptions{MaxTokenLifetime: lt.Refresh}); err != nil {
 		t.Fatal(err)
 	}
 	signed, err := jwttoken.New(s.ring, jwttoken.Options{Issuer: issuer, Audience: audience})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.m = testenv.HybridManager(context.Background(), t, s.store, signed, s.clock, life)
+	s.m = testenv.HybridManager(context.Background(), t, s.store, signed, s.clock, lt)
 	rs := &httpapi.RevocationStream{
-		Log: s.store, Revocations: s.store.Revocations, AccessLifetime: life.Access, Retention: 24 * time.Hour,
+		Log: s.store, Revocations: s.store.Revocations, AccessLifetime: lt.Access, Retention: 24 * time.Hour,
 		Watermarks: func(context.Context) ([]stream.Watermark, error) {
 			s.marksMu.Lock()
 			defer s.marksMu.Unlock()
