@@ -77,19 +77,82 @@ func recordIncident(next func(context.Context, httpapi.IncidentRequest) (int, er
 				kids = append(kids, k.ID)
 			}
 		}
-		n, err := next(ctx, req)
-		// Whatever the bulk write returned, the verifiers following the
-		// stream hear of what took effect: the watermarks the store holds
-		// (every sessiond node already refuses their tokens) and the keys
-		// retired.
-		for _, d := range raisedWatermarks(ctx, meta, req, events, err != nil) {
-			events.emit(ctx, sessiond.Event{Type: httpapi.EventWatermarkRaised, Details: d})
+		type result struct {
+			n   int
+			err error
 		}
-		if len(kids) > 0 && !slices.ContainsFunc(keys.Ring().Keys(), func(k jwttoken.KeyInfo) bool { return slices.Contains(kids, k.ID) }) {
+		done := make(chan result, 1)
+		go func() {
+			n, err := next(ctx, req)
+			done <- result{n, err}
+		}()
+		retired := func() bool {
+			return !slices.ContainsFunc(keys.Ring().Keys(), func(k jwttoken.KeyInfo) bool { return slices.Contains(kids, k.ID) })
+		}
+		marksSent, keysSent := false, len(kids) == 0
+		sendMarks := func(onlyStored bool) {
+			for _, d := range raisedWatermarks(ctx, meta, req, events, onlyStored) {
+				events.emit(ctx, sessiond.Event{Type: httpapi.EventWatermarkRaised, Details: d})
+			}
+			marksSent = true
+		}
+		sendKeys := func() {
 			events.emit(ctx, sessiond.Event{Type: httpapi.EventKeysRetired, Details: map[string]any{"kids": kids, "reason": req.Reason}})
+			keysSent = true
 		}
-		return n, err
+		// The bulk write can take minutes on a large store, and every
+		// sessiond node refuses the tokens as soon as the watermark is
+		// stored: the verifiers following the stream hear of it (and of
+		// the keys retired) then, not when the bulk write returns.
+		poll := time.NewTicker(incidentPoll)
+		defer poll.Stop()
+		var res result
+	wait:
+		for {
+			select {
+			case res = <-done:
+				break wait
+			case <-poll.C:
+				if !marksSent && watermarksStored(ctx, meta, req) {
+					sendMarks(true)
+				}
+				if !keysSent && retired() {
+					sendKeys()
+				}
+			}
+		}
+		// Whatever the bulk write returned: what took effect.
+		if !marksSent {
+			sendMarks(res.err != nil)
+		}
+		if !keysSent && retired() {
+			sendKeys()
+		}
+		return res.n, res.err
 	}
+}
+
+// incidentPoll is how often a running kill switch looks whether its
+// watermarks are stored, to tell the revocation stream.
+const incidentPoll = 100 * time.Millisecond
+
+// watermarksStored reports whether the store holds req's watermarks (at
+// issued_before or later). A raise writes all of an incident's in one
+// document, so one subject's tells for all.
+func watermarksStored(ctx context.Context, meta sessiond.MetaStore, req httpapi.IncidentRequest) bool {
+	stored, err := readWatermarks(ctx, meta)
+	if err != nil {
+		return false
+	}
+	for _, w := range stored {
+		if w.IssuedBefore.Before(req.IssuedBefore) {
+			continue
+		}
+		if len(req.Subjects) == 0 && w.All || len(req.Subjects) > 0 && !w.All && w.Subject == req.Subjects[0] {
+			return true
+		}
+	}
+	return false
 }
 
 // raisedWatermarks returns the details of the revocation.watermark_raised
