@@ -138,8 +138,11 @@ if max > 0 then
       return a.id < b.id
     end)
     if victims_ready and not victims_ready(found, #found - max + 1) then
+      -- Every live session, not only today's victims: a concurrent login
+      -- that commits before the caller's next call changes which are the
+      -- least recently active, and they must be prepared too.
       local ids = {'prepare'}
-      for i = 1, #found - max + 1 do
+      for i = 1, #found do
         ids[#ids + 1] = found[i].id
         ids[#ids + 1] = found[i].e
       end

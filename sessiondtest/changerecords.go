@@ -1,6 +1,8 @@
 package sessiondtest
 
 import (
+	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +27,7 @@ func TestChangeRecorder(t *testing.T, newStore func(t *testing.T) sessiond.Store
 		{"FailedCreateWritesNothing", recordFailedCreateWritesNothing},
 		{"BadCreateRecordsChangeNothing", recordBadCreateChangesNothing},
 		{"EvictionsWriteRecords", recordEvictionsWrite},
+		{"ConcurrentLoginsUnderALimit", recordConcurrentLimited},
 		{"LimitReachedWritesNothing", recordLimitReachedWritesNothing},
 		{"RevokeWritesRecordsOnce", recordRevokeWritesOnce},
 		{"RevokeUnknownWritesNothing", recordRevokeUnknownWritesNothing},
@@ -270,4 +273,50 @@ func recordBadRevokeChangesNothing(t *testing.T, f *fixture, st changeRecordStor
 	wantErr(t, "RevokeRecorded", err, sessiond.ErrInvalidArgument)
 	f.wantSession(s) // not revoked
 	wantNoRecords(t, f, st, "refused revoke", s.ID)
+}
+
+// recordConcurrentLimited: many logins of one subject at once, under a
+// limit, each with its records (the path of every login when events are
+// written with the change). Evicting, every one succeeds and exactly max
+// stay live; refusing, max succeed and the rest get ErrLimitReached. A
+// store that prepares its evictions' records in rounds must not give up on
+// logins whose victims a concurrent one changed.
+func recordConcurrentLimited(t *testing.T, f *fixture, st changeRecordStore) {
+	const n, max = 20, 3
+	for _, evict := range []bool{true, false} {
+		subject := "concurrent-" + map[bool]string{true: "evict", false: "refuse"}[evict]
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		created, refused := 0, 0
+		start := make(chan struct{})
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				s := NewSession(subject, at(time.Duration(i)*time.Millisecond))
+				_, err := st.CreateRecorded(f.ctx, s, max, evict, records(sessiond.EventSessionCreated, s, s.CreatedAt),
+					func(r sessiond.Revocation) sessiond.ChangeRecords {
+						return records(sessiond.EventSessionRevoked, &sessiond.Session{ID: r.SessionID, Subject: subject}, s.CreatedAt)
+					}, NewToken(sessiond.KindAccess, s.ID, s.CreatedAt))
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					created++
+				case !evict && errors.Is(err, sessiond.ErrLimitReached):
+					refused++
+				default:
+					t.Errorf("CreateRecorded (max %d, evict %v) = %v", max, evict, err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		live, err := st.List(f.ctx, subject, at(time.Second))
+		if err != nil || len(live) != max {
+			t.Errorf("evict %v: %d live after %d concurrent logins, %v; want %d", evict, len(live), n, err, max)
+		}
+		if evict && created != n || !evict && (created != max || refused != n-max) {
+			t.Errorf("evict %v: %d created, %d refused of %d; want %d created", evict, created, refused, n, map[bool]int{true: n, false: max}[evict])
+		}
+	}
 }

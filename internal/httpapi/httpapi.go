@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -331,6 +332,7 @@ func New(opts Options) (http.Handler, error) {
 		method, path, _ := strings.Cut(rt.pattern, " ")
 		allowed[path] = append(allowed[path], method)
 	}
+	s.shadowed(mux, allowed)
 	s.mountBrowser(mux, opts)
 	mux.Handle("/", s.fallback(allowed))
 	s.next = s.middleware(s.receivers(opts.Receivers, mux))
@@ -364,6 +366,39 @@ func (s *server) wrap(rt route) http.Handler {
 			s.writeError(w, r, err)
 		}
 	})
+}
+
+// shadowed answers 405 on a literal route path for the methods a wildcard
+// route of that method would otherwise take: "GET /v1/sessions/{id}"
+// matches GET /v1/sessions/verify, which must not read as a session ID.
+func (s *server) shadowed(mux *http.ServeMux, allowed map[string][]string) {
+	var methods []string
+	for _, rt := range routes {
+		if m, _, _ := strings.Cut(rt.pattern, " "); !slices.Contains(methods, m) {
+			methods = append(methods, m)
+		}
+	}
+	for path, own := range allowed {
+		if strings.Contains(path, "{") {
+			continue
+		}
+		for _, m := range methods {
+			if slices.Contains(own, m) {
+				continue
+			}
+			r := &http.Request{Method: m, URL: &url.URL{Path: path}, Host: "x"}
+			if _, pattern := mux.Handler(r); pattern == "" || strings.HasSuffix(pattern, " "+path) {
+				continue // nothing takes it, or the fallback will
+			}
+			allow := strings.Join(own, ", ")
+			mux.HandleFunc(m+" "+path, func(w http.ResponseWriter, r *http.Request) {
+				infoFrom(r.Context()).pattern = r.Pattern
+				w.Header().Set("Allow", allow)
+				s.writeError(w, r, &requestError{status: http.StatusMethodNotAllowed, code: apitype.CodeInvalidRequest,
+					detail: "method not allowed; allowed: " + allow})
+			})
+		}
+	}
 }
 
 // fallback answers requests no route matched: 405 with Allow when the path

@@ -309,3 +309,30 @@ func TestAPI_Log(t *testing.T) {
 		}
 	}
 }
+
+// GET, HEAD and DELETE on /v1/sessions/verify and /refresh answer 405
+// with Allow: POST, as openapi.json documents only POST there: the routes
+// GET and DELETE /v1/sessions/{id} must not take "verify" for a session ID.
+func TestRoutes_WrongMethodOnLiteralPaths(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sessiond.StrategyHybrid, nil)
+	for _, path := range []string{"/v1/sessions/verify", "/v1/sessions/refresh"} {
+		for _, method := range []string{http.MethodGet, http.MethodDelete} {
+			r := e.do(method, path, "", nil, nil)
+			if r.status != http.StatusMethodNotAllowed || r.header.Get("Allow") != "POST" {
+				t.Errorf("%s %s = %d Allow %q %s; want 405 Allow: POST", method, path, r.status, r.header.Get("Allow"), r.body)
+			}
+		}
+		// HEAD without the contract transport (a 405 to HEAD has no body).
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodHead, e.srv.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+apiKey)
+		resp, err := e.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "POST" {
+			t.Errorf("HEAD %s = %d Allow %q; want 405 Allow: POST", path, resp.StatusCode, resp.Header.Get("Allow"))
+		}
+	}
+}

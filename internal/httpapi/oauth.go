@@ -80,7 +80,23 @@ func (s *server) oauthIntrospect(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	sess, err := s.m.Verify(r.Context(), tok, sessiond.Client{})
+	// A device-bound (DBSC) session's token authenticates only with the
+	// bound cookie its browser's key keeps fresh, which no resource server
+	// sees: presented alone it is a copied cookie. Checked before the
+	// session's activity is recorded, so introspecting a copy keeps no
+	// idle session alive.
+	v, err := s.m.InspectChecked(r.Context(), tok, sessiond.Client{}, func(sess *sessiond.Session) error {
+		if _, bound := sess.DeviceBinding(); bound {
+			return errDeviceBoundBearer
+		}
+		return nil
+	})
+	sess := v.Session
+	if errors.Is(err, errDeviceBoundBearer) {
+		infoFrom(r.Context()).err = err
+		writeJSON(w, http.StatusOK, "application/json", introspection{Active: false})
+		return nil
+	}
 	if err != nil {
 		for _, target := range tokenErrors {
 			if errors.Is(err, target) {
@@ -90,14 +106,6 @@ func (s *server) oauthIntrospect(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 		return err // store unavailable: the answer is unknown, not "inactive"
-	}
-	if _, bound := sess.DeviceBinding(); bound {
-		// A device-bound (DBSC) session's token authenticates only with
-		// the bound cookie its browser's key keeps fresh, which no resource
-		// server sees: presented as a bearer token it is a copied cookie.
-		infoFrom(r.Context()).err = errDeviceBoundBearer
-		writeJSON(w, http.StatusOK, "application/json", introspection{Active: false})
-		return nil
 	}
 	iat, exp := s.accessTimes(&sess)
 	out := introspection{

@@ -207,3 +207,44 @@ func TestIntrospect_DeviceBoundTokenInactive(t *testing.T) {
 		}
 	})
 }
+
+// A device-bound session's token is refused by introspection without
+// keeping the owner's idle session alive (docs/bound-sessions.md): in the
+// database strategy a verify records activity, so the binding is checked
+// first, or every introspection of a stolen cookie would extend it.
+func TestIntrospect_DeviceBoundKeepsNothingAlive(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sessiond.StrategyDatabase, nil)
+	tr := e.create("sam")
+	iss, err := e.m.BindDevice(t.Context(), tr.Session.ID, sessiond.DeviceBinding{
+		ID:  "probe-device-1",
+		JKT: strings.Repeat("A", 43),
+		JWK: json.RawMessage(`{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}`),
+	})
+	if err != nil {
+		t.Fatalf("BindDevice: %v", err)
+	}
+	before, err := e.m.Get(t.Context(), iss.Session.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Past the touch interval (1 min), before the idle timeout.
+	e.clock.Advance(life.Idle - time.Minute)
+	r := e.postForm("/oauth2/introspect", url.Values{"token": {string(iss.AccessToken)}})
+	if r.status != http.StatusOK || string(r.body) != "{\"active\":false}\n" {
+		t.Fatalf("introspect of a device-bound token = %d %s; want 200 {\"active\":false}", r.status, r.body)
+	}
+	after, err := e.m.Get(t.Context(), iss.Session.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !after.IdleExpiresAt.Equal(before.IdleExpiresAt) || !after.LastActiveAt.Equal(before.LastActiveAt) {
+		t.Errorf("an introspection answered inactive moved the session's idle expiry %v → %v (last active %v → %v): a copied DBSC cookie keeps the owner's session alive",
+			before.IdleExpiresAt, after.IdleExpiresAt, before.LastActiveAt, after.LastActiveAt)
+	}
+	// The consequence: past the original idle timeout the session lives on.
+	e.clock.Advance(2 * time.Minute)
+	if _, err := e.m.Get(t.Context(), iss.Session.ID); err == nil {
+		t.Errorf("the session outlived its idle timeout on introspections of its copied cookie alone")
+	}
+}
