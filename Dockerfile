@@ -30,8 +30,9 @@ ENV SESSIOND_LISTEN=0.0.0.0:8420 \
     SESSIOND_DATA=/var/lib/sessiond
 VOLUME ["/var/lib/sessiond"]
 EXPOSE 8420
-# No shell in the image: the binary checks /readyz itself.
+# No shell in the image: the binary checks /readyz itself, at the address
+# server.listen gives (SESSIOND_LISTEN, or a mounted configuration).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
-  CMD ["/usr/local/bin/sessiond", "healthcheck", "--url", "http://127.0.0.1:8420"]
+  CMD ["/usr/local/bin/sessiond", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/sessiond"]
 CMD ["serve"]

@@ -43,7 +43,10 @@ func TestSystemdUnit(t *testing.T) {
 	}
 	for _, want := range []string{"DynamicUser=yes", "ProtectSystem=strict", "NoNewPrivileges=yes", "ProtectHome=yes",
 		"PrivateTmp=yes", "PrivateDevices=yes", "CapabilityBoundingSet=\n", "RestrictAddressFamilies=", "SystemCallFilter=@system-service",
-		"MemoryDenyWriteExecute=yes", "StateDirectory=sessiond", "RestartPreventExitStatus=78", "ExecStart=/usr/local/bin/sessiond serve"} {
+		"MemoryDenyWriteExecute=yes", "StateDirectory=sessiond", "RestartPreventExitStatus=78", "ExecStart=/usr/local/bin/sessiond serve",
+		// The transient user cannot read root's 0640 configuration: it
+		// comes as a credential.
+		"LoadCredential=sessiond.yaml:/etc/sessiond/sessiond.yaml", "--config ${CREDENTIALS_DIRECTORY}/sessiond.yaml"} {
 		if !bytes.Contains(unit, []byte(want)) {
 			t.Errorf("systemd/sessiond.service lacks %q", strings.TrimSpace(want))
 		}
@@ -99,6 +102,9 @@ func TestDockerfile(t *testing.T) {
 	hc := regexp.MustCompile(`(?m)^\s*CMD \["/usr/local/bin/sessiond", "healthcheck"`).MatchString(finalStage)
 	if !strings.Contains(finalStage, "HEALTHCHECK") || !hc {
 		t.Error("final stage: want HEALTHCHECK in exec form running `sessiond healthcheck` (there is no shell)")
+	}
+	if regexp.MustCompile(`"healthcheck"[^\n]*"--url"`).MatchString(finalStage) {
+		t.Error("HEALTHCHECK pins a URL; without --url it follows server.listen (SESSIOND_LISTEN, a mounted configuration)")
 	}
 	if strings.Contains(finalStage, "RUN ") {
 		t.Error("final stage has a RUN step, which needs a shell the image must not have")
@@ -312,7 +318,9 @@ func TestHelmChart(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"path: /readyz", "path: /healthz", "runAsNonRoot: true", "readOnlyRootFilesystem: true",
-		"allowPrivilegeEscalation: false", "requests:", "cpu: 100m", "secretRef:", "minAvailable: 1", "driver: postgres"} {
+		"allowPrivilegeEscalation: false", "requests:", "cpu: 100m", "secretRef:", "minAvailable: 1", "driver: postgres",
+		// Pods read the API key and DSN at start: a new one must restart them.
+		"checksum/secret:"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the rendered chart lacks %q", want)
 		}

@@ -1,0 +1,258 @@
+package gatewaytest
+
+// The example proxy configurations against requests a client crafts: forged
+// identity headers in other spellings, and request targets the proxy reads
+// as a public page while the app receives them as sent. A recording server
+// stands where the example app sits, so what reaches "the app" is seen.
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond/internal/testenv"
+)
+
+// rawGet sends one HTTP/1.1 request with a request target no Go client
+// would send as is, and returns the status line and the body.
+func rawGet(t *testing.T, base, target string, hdr ...string) (string, string) {
+	t.Helper()
+	addr := strings.TrimPrefix(base, "http://")
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	req := "GET " + target + " HTTP/1.1\r\nHost: " + addr + "\r\nConnection: close\r\n"
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req += hdr[i] + ": " + hdr[i+1] + "\r\n"
+	}
+	if _, err := conn.Write([]byte(req + "\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("GET %s: %v", target, err)
+	}
+	defer res.Body.Close()
+	b := new(strings.Builder)
+	_, _ = bufio.NewReader(res.Body).WriteTo(b)
+	return res.Status, b.String()
+}
+
+// A '#' or dot segments in the request target must not get the real
+// example backend (app.py) to serve a protected page without a session.
+func TestProxy_FragmentAndDotSegmentsWithApp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts NGINX and Caddy")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	st := startStack(t, ctx)
+	defer st.dump(t)
+	for _, proxy := range []string{"nginx", "caddy"} {
+		for _, target := range []string{"/app#/../login", "/app#/..", "/api/me#/../../login"} {
+			status, body := rawGet(t, st.proxies[proxy], target, navigation...)
+			if strings.HasPrefix(status, "200") && (strings.Contains(body, "Your page") || strings.Contains(body, `"session_id"`)) {
+				t.Errorf("%s: GET %s without a session = %s, the protected page: %.200q", proxy, target, status, body)
+			}
+		}
+	}
+}
+
+// recorder is a backend that keeps every request it receives.
+type recorder struct {
+	mu   sync.Mutex
+	reqs []recorded
+}
+
+type recorded struct {
+	uri    string
+	header http.Header
+}
+
+func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rc.mu.Lock()
+	rc.reqs = append(rc.reqs, recorded{r.RequestURI, r.Header.Clone()})
+	rc.mu.Unlock()
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(map[string]any{"uri": r.RequestURI, "header": r.Header})
+}
+
+func (rc *recorder) last(t *testing.T) recorded {
+	t.Helper()
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if len(rc.reqs) == 0 {
+		t.Fatal("the backend received no request")
+	}
+	return rc.reqs[len(rc.reqs)-1]
+}
+
+// recStack is sessiond and the two proxies with the shipped configurations,
+// the recorder in the app's place.
+type recStack struct {
+	*stack
+	rec *recorder
+}
+
+func startRecStack(t *testing.T, ctx context.Context, edits ...func(string) string) *recStack {
+	t.Helper()
+	edit := func(s string) string {
+		for _, e := range edits {
+			s = e(s)
+		}
+		return s
+	}
+	bins := need(t, "nginx", "caddy")
+	free := func() string { return testenv.FreePorts(t, 1)[0] }
+	dir := t.TempDir()
+	sd := free()
+	st := &stack{sessiond: "http://" + sd, proxies: map[string]string{}, logs: map[string]*testenv.SyncBuffer{}}
+	cfg := filepath.Join(dir, "sessiond.yaml")
+	writeFile(t, cfg, fmt.Sprintf(`environment: development
+strategy: hybrid
+server:
+  listen: %s
+  data_dir: %s
+store:
+  driver: memory
+cookie:
+  name: sessiond
+  refresh_name: sessiond-refresh
+  secure: false
+gateway:
+  enabled: true
+  login_url: /login
+  client_ip_header: X-Real-IP
+`, sd, filepath.Join(dir, "data")))
+	st.start(t, ctx, "sessiond", []string{"SESSIOND_API_KEY=" + apiKey}, testenv.Sessiond(t), "serve", "--config", cfg, "--insecure-dev")
+	waitHTTP(t, ctx, st, "sessiond", st.sessiond+"/healthz")
+
+	rec := &recorder{}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: rec}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	app := ln.Addr().String()
+
+	ngx := free()
+	st.proxies["nginx"] = "http://" + ngx
+	conf := strings.NewReplacer(exampleApp, app, exampleSessiond, sd, exampleNginx, ngx).Replace(readFile(t, "../examples/gateway/nginx.conf"))
+	st.start(t, ctx, "nginx", nil, bins["nginx"], testenv.NginxArgs(t, filepath.Join(dir, "nginx"), edit(conf))...)
+	waitHTTP(t, ctx, st, "nginx", st.proxies["nginx"]+"/")
+
+	cdyDir := filepath.Join(dir, "caddy")
+	if err := os.MkdirAll(cdyDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cdy := free()
+	st.proxies["caddy"] = "http://" + cdy
+	caddyfile := filepath.Join(cdyDir, "Caddyfile")
+	writeFile(t, caddyfile, edit(strings.NewReplacer(exampleApp, app, exampleSessiond, sd, exampleCaddy, cdy).Replace(readFile(t, "../examples/gateway/Caddyfile"))))
+	st.start(t, ctx, "caddy", []string{"HOME=" + cdyDir, "XDG_DATA_HOME=" + cdyDir, "XDG_CONFIG_HOME=" + cdyDir},
+		bins["caddy"], "run", "--config", caddyfile, "--adapter", "caddyfile")
+	waitHTTP(t, ctx, st, "caddy", st.proxies["caddy"]+"/")
+	return &recStack{st, rec}
+}
+
+// loginAPI signs subject in through the API's login code, redeemed through
+// the proxy, as the example app does.
+func (rs *recStack) loginAPI(t *testing.T, c *client, subject string) {
+	t.Helper()
+	var out map[string]any
+	body := fmt.Sprintf(`{"subject":%q,"login_code":true,"return_to":"/app"}`, subject)
+	if code := testenv.CallAPI(t, http.MethodPost, rs.sessiond+"/v1/sessions", apiKey, body, &out); code != 201 {
+		t.Fatalf("POST /v1/sessions = %d %v", code, out)
+	}
+	u, _ := out["login_url"].(string)
+	if r := c.do(http.MethodGet, u, "", navigation...); r.status != 303 {
+		t.Fatalf("GET %s = %d %s", u, r.status, r.body)
+	}
+}
+
+// identityHeaders lists the headers the backend received that a CGI/WSGI/
+// Rack/PHP server (HTTP_X_SESSIOND_SUBJECT: '-' and '_' both become '_')
+// would read as X-Sessiond-*, but that the proxy did not set itself.
+func smuggled(h http.Header) []string {
+	var out []string
+	for k, v := range h {
+		if strings.Contains(k, "_") && strings.HasPrefix(strings.ToLower(strings.ReplaceAll(k, "_", "-")), "x-sessiond-") {
+			out = append(out, k+": "+strings.Join(v, ","))
+		}
+	}
+	return out
+}
+
+// CGI-style backends (WSGI, PHP, Rack) read X_Sessiond_Subject as
+// X-Sessiond-Subject: no spelling of the identity headers a client sends
+// may reach the app, on a public page or beside a real session's.
+func TestProxy_UnderscoreIdentityHeaders(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts NGINX and Caddy")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	rs := startRecStack(t, ctx)
+	defer rs.dump(t)
+	forged := []string{"X_Sessiond_Subject", "alice", "X_Sessiond_Session_Id", "forged", "X_Sessiond_Step_Up", "true"}
+	for _, proxy := range []string{"nginx", "caddy"} {
+		c := newClient(t, rs.proxies[proxy])
+		// A public page, no session at all.
+		c.do(http.MethodGet, "/", "", append(navigation, forged...)...)
+		if s := smuggled(rs.rec.last(t).header); len(s) > 0 {
+			t.Errorf("%s: public page without a session: the backend received %q", proxy, s)
+		}
+		// A protected page, with bob's session: the forged subject rides along.
+		rs.loginAPI(t, c, "bob")
+		if r := c.do(http.MethodGet, "/app", "", append(navigation, forged...)...); r.status != 200 {
+			t.Fatalf("%s: /app with a session = %d", proxy, r.status)
+		}
+		if s := smuggled(rs.rec.last(t).header); len(s) > 0 {
+			t.Errorf("%s: protected page with bob's session: the backend received %q besides X-Sessiond-Subject %q", proxy, s, rs.rec.last(t).header.Get("X-Sessiond-Subject"))
+		}
+	}
+}
+
+// The proxies match locations on the normalised path but forward the
+// request target as sent: /app/%2e%2e/login must not pass as the public
+// /login and reach an app that routes it by its /app/ prefix unchecked.
+func TestProxy_RawPathIsChecked(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts NGINX and Caddy")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	rs := startRecStack(t, ctx)
+	defer rs.dump(t)
+	for _, proxy := range []string{"nginx", "caddy"} {
+		for _, target := range []string{"/app/%2e%2e/login", "/app/%2e./login", "/app/.%2E/", "/app/..", "/app;/../login", "/app%3F/../login", "/app%23/../login", "/app#/../login"} {
+			rs.rec.mu.Lock()
+			n := len(rs.rec.reqs)
+			rs.rec.mu.Unlock()
+			status, _ := rawGet(t, rs.proxies[proxy], target)
+			rs.rec.mu.Lock()
+			got := rs.rec.reqs[n:]
+			rs.rec.mu.Unlock()
+			for _, r := range got {
+				if strings.HasPrefix(r.uri, "/app") && r.header.Get("X-Sessiond-Subject") == "" {
+					t.Errorf("%s: GET %s without a session = %s; the backend received %q with no identity and no check", proxy, target, status, r.uri)
+				}
+			}
+		}
+	}
+}
+
