@@ -255,4 +255,3 @@ func TestProxy_RawPathIsChecked(t *testing.T) {
 		}
 	}
 }
-
