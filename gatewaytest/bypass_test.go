@@ -12,8 +12,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -106,66 +104,19 @@ type recStack struct {
 	rec *recorder
 }
 
-func startRecStack(t *testing.T, ctx context.Context, edits ...func(string) string) *recStack {
+func startRecStack(t *testing.T, ctx context.Context) *recStack {
 	t.Helper()
-	edit := func(s string) string {
-		for _, e := range edits {
-			s = e(s)
-		}
-		return s
-	}
-	bins := need(t, "nginx", "caddy")
-	free := func() string { return testenv.FreePorts(t, 1)[0] }
-	dir := t.TempDir()
-	sd := free()
-	st := &stack{sessiond: "http://" + sd, proxies: map[string]string{}, logs: map[string]*testenv.SyncBuffer{}}
-	cfg := filepath.Join(dir, "sessiond.yaml")
-	writeFile(t, cfg, fmt.Sprintf(`environment: development
-strategy: hybrid
-server:
-  listen: %s
-  data_dir: %s
-store:
-  driver: memory
-cookie:
-  name: sessiond
-  refresh_name: sessiond-refresh
-  secure: false
-gateway:
-  enabled: true
-  login_url: /login
-  client_ip_header: X-Real-IP
-`, sd, filepath.Join(dir, "data")))
-	st.start(t, ctx, "sessiond", []string{"SESSIOND_API_KEY=" + apiKey}, testenv.Sessiond(t), "serve", "--config", cfg, "--insecure-dev")
-	waitHTTP(t, ctx, st, "sessiond", st.sessiond+"/healthz")
-
 	rec := &recorder{}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: rec}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	app := ln.Addr().String()
-
-	ngx := free()
-	st.proxies["nginx"] = "http://" + ngx
-	conf := strings.NewReplacer(exampleApp, app, exampleSessiond, sd, exampleNginx, ngx).Replace(readFile(t, "../examples/gateway/nginx.conf"))
-	st.start(t, ctx, "nginx", nil, bins["nginx"], testenv.NginxArgs(t, filepath.Join(dir, "nginx"), edit(conf))...)
-	waitHTTP(t, ctx, st, "nginx", st.proxies["nginx"]+"/")
-
-	cdyDir := filepath.Join(dir, "caddy")
-	if err := os.MkdirAll(cdyDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cdy := free()
-	st.proxies["caddy"] = "http://" + cdy
-	caddyfile := filepath.Join(cdyDir, "Caddyfile")
-	writeFile(t, caddyfile, edit(strings.NewReplacer(exampleApp, app, exampleSessiond, sd, exampleCaddy, cdy).Replace(readFile(t, "../examples/gateway/Caddyfile"))))
-	st.start(t, ctx, "caddy", []string{"HOME=" + cdyDir, "XDG_DATA_HOME=" + cdyDir, "XDG_CONFIG_HOME=" + cdyDir},
-		bins["caddy"], "run", "--config", caddyfile, "--adapter", "caddyfile")
-	waitHTTP(t, ctx, st, "caddy", st.proxies["caddy"]+"/")
+	st := startStackWith(t, ctx, func(*stack, func() string) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &http.Server{Handler: rec}
+		go func() { _ = srv.Serve(ln) }()
+		t.Cleanup(func() { _ = srv.Close() })
+		return ln.Addr().String()
+	})
 	return &recStack{st, rec}
 }
 

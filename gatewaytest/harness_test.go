@@ -48,7 +48,22 @@ func need(t *testing.T, progs ...string) map[string]string {
 
 func startStack(t *testing.T, ctx context.Context) *stack {
 	t.Helper()
-	bins := need(t, "nginx", "caddy", "python3")
+	python := need(t, "python3")["python3"]
+	return startStackWith(t, ctx, func(st *stack, free func() string) string {
+		app := free()
+		st.start(t, ctx, "app", []string{"SESSIOND_URL=" + st.sessiond, "SESSIOND_API_KEY=" + apiKey, "APP_USERS=" + user + ":" + password + ",bob:builder,carol:pw-carol"},
+			python, "../examples/gateway/app.py", "--listen", app)
+		waitHTTP(t, ctx, st, "app", "http://"+app+"/")
+		return app
+	})
+}
+
+// startStackWith is sessiond and the two proxies with the shipped
+// configurations in front of the app startApp starts (given a way to take
+// a free port); it returns the app's host:port.
+func startStackWith(t *testing.T, ctx context.Context, startApp func(st *stack, free func() string) string) *stack {
+	t.Helper()
+	bins := need(t, "nginx", "caddy")
 	// Each port is taken just before the process that listens on it
 	// starts: the tests of other packages run alongside and take ports
 	// too, and a port handed out seconds earlier was once taken by one of
@@ -85,10 +100,7 @@ gateway:
 	st.start(t, ctx, "sessiond", []string{"SESSIOND_API_KEY=" + apiKey}, bin, "serve", "--config", cfg, "--insecure-dev")
 	waitHTTP(t, ctx, st, "sessiond", st.sessiond+"/healthz")
 
-	app := free()
-	st.start(t, ctx, "app", []string{"SESSIOND_URL=" + st.sessiond, "SESSIOND_API_KEY=" + apiKey, "APP_USERS=" + user + ":" + password + ",bob:builder,carol:pw-carol"},
-		bins["python3"], "../examples/gateway/app.py", "--listen", app)
-	waitHTTP(t, ctx, st, "app", "http://"+app+"/")
+	app := startApp(st, free)
 
 	ngx := free()
 	st.proxies["nginx"] = "http://" + ngx

@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import http from "node:http";
 import net from "node:net";
-import { createVerifier, VerifyError } from "../dist/index.js";
+import { createVerifier } from "../dist/index.js";
+import { code, eventually } from "./helpers.mjs";
 
 const apiKey = "sdak_probe_0123456789abcdefghijklmnopqrstu";
 const issuer = "https://sessiond.probe";
@@ -18,24 +19,6 @@ const quiet = { warn() {}, error() {} };
 const cursor = "evt_00363echpdok7iur29n13uses0";
 
 const b64 = (b) => Buffer.from(b).toString("base64url");
-
-async function code(p) {
-  try {
-    await p;
-    return "ok";
-  } catch (e) {
-    if (e instanceof VerifyError) return e.code;
-    throw e;
-  }
-}
-
-async function eventually(what, cond) {
-  const deadline = Date.now() + 10_000;
-  while (!(await cond())) {
-    if (Date.now() > deadline) assert.fail(`${what}: not within 10s`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 async function listen(handler) {
   const srv = http.createServer(handler);

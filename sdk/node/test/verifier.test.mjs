@@ -3,7 +3,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import { createVerifier, Verifier, VerifyError } from "../dist/index.js";
+import { createVerifier, Verifier } from "../dist/index.js";
+import { code, eventually } from "./helpers.mjs";
 
 const url = process.env.SESSIOND_URL;
 const apiKey = process.env.SESSIOND_API_KEY;
@@ -24,25 +25,6 @@ async function api(method, path, body) {
 }
 
 const login = (subject) => api("POST", "/v1/sessions", { subject });
-
-// eventually waits up to 10 s (a bound on waiting, not a measurement).
-async function eventually(what, cond) {
-  const deadline = Date.now() + 10_000;
-  while (!(await cond())) {
-    if (Date.now() > deadline) assert.fail(`${what}: not within 10s`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-async function code(p) {
-  try {
-    await p;
-    return "ok";
-  } catch (e) {
-    if (e instanceof VerifyError) return e.code;
-    throw e;
-  }
-}
 
 function logs() {
   const lines = [];
