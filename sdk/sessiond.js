@@ -24,7 +24,14 @@ const DEFAULTS = {
   lockTimeoutSeconds: 15, // fallback lock lease, and the refresh request's timeout
 };
 const MAX_TIMER_MS = 2 ** 31 - 1; // setTimeout's limit
-const RETRY_MS = 5000; // after a failed (network, 5xx) automatic refresh
+// After a failed (network, 5xx) automatic refresh: the first retry goes out
+// soon, the later ones every RETRY_MS. A refresh the server committed but
+// whose answer was lost left the cookie holding the token it retired, and
+// the server takes that token again only within its reuse interval
+// (refresh.reuse_interval, 5 s by default); later it is reuse, which ends
+// the session as theft. One second leaves the retry's own trip the rest.
+const FIRST_RETRY_MS = 1000;
+const RETRY_MS = 5000;
 const SETTLE_MS = 100; // fallback lock: time for a rival tab's write to land
 // A refresh another tab finished this recently is as good as this tab's
 // own: two tabs asking within moments of each other share one refresh even
@@ -70,6 +77,7 @@ export function createSession(options = {}) {
   let started = false;
   let ending = false;
   let timer = null;
+  let failures = 0; // automatic refreshes failed in a row (FIRST_RETRY_MS)
   let inflight = null; // this tab's refresh in progress
   let stalledAt = 0; // an expiry a refresh could not move forward
   let channel = null;
@@ -399,11 +407,12 @@ export function createSession(options = {}) {
     }
     try {
       const ok = await refreshShared(seen);
+      failures = 0;
       if (!ok) end({ redirect: true, reason: "ended" });
       else if (started) schedule();
     } catch {
       const s = readState();
-      if (s && s.exp > Date.now() && started) timer = setTimeout(() => tick(seen), RETRY_MS);
+      if (s && s.exp > Date.now() && started) timer = setTimeout(() => tick(seen), failures++ ? RETRY_MS : FIRST_RETRY_MS);
     }
   }
 

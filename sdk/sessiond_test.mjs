@@ -484,3 +484,45 @@ test("the logout response's Clear-Site-Data does not end the session before the 
   await s.logout();
   assert.deepEqual(went, ["/login"], "the logout's own redirect, without next=, once");
 });
+
+// A timed refresh the server committed, whose answer was lost on the way
+// back: the cookie still holds the refresh token the server retired, which
+// the server takes again only within its reuse interval (5 s by default);
+// after that it is reuse, and the session ends as stolen. The client's
+// retry must land inside that interval.
+test("a refresh whose answer was lost is retried within the server's reuse interval", async (t) => {
+  const reuseMs = 5000; // refresh.reuse_interval's default
+  let cookie = "rt0", retiredAt = new Map(), n = 0, lose = true;
+  const srv = {
+    calls: [],
+    fetch: async (input, init = {}) => {
+      const path = typeof input === "string" ? input : input.url;
+      srv.calls.push(path);
+      await sleep(5);
+      if (path !== "/auth/refresh") return Response.json({ ok: true });
+      const sent = cookie;
+      const at = retiredAt.get(sent);
+      if (at !== undefined && Date.now() - at > reuseMs) return new Response('{"code":"refresh_token_reused"}', { status: 401 });
+      if (at === undefined) retiredAt.set(sent, Date.now());
+      const next = "rt" + ++n;
+      if (lose) {
+        lose = false; // committed, then the connection dropped: no Set-Cookie reached the browser
+        throw new TypeError("Failed to fetch");
+      }
+      cookie = next;
+      const exp = Date.now() + 60_000;
+      return Response.json({ access_token_expires_at: new Date(exp).toISOString(), refresh_token_expires_at: new Date(exp + 1800_000).toISOString() });
+    },
+  };
+  const s = tab(srv, { refreshBeforeSeconds: 1 });
+  t.after(() => s.stop());
+  const events = [];
+  s.onChange((e) => events.push(e.type));
+  s.update({ access_token_expires_at: new Date(Date.now() + 1500).toISOString() });
+  await s.start();
+  await s.fetch("/api"); // the user is there
+  for (const end = Date.now() + 8000; Date.now() < end && cookie === "rt0"; ) await sleep(50);
+  assert.ok(!events.includes("logout"), `the session ended: ${events}`);
+  assert.equal(cookie, "rt2", "the retry did not rotate the cookie");
+  assert.ok(s.expiresAt() - Date.now() > 50_000);
+});
