@@ -77,7 +77,21 @@ type TransmitterOptions struct {
 	Notifier sessiond.MetaNotifier
 	// AllowHTTP lets a push endpoint_url be plain http (development).
 	AllowHTTP bool
+	// AllowPrivate lets pushes connect to addresses that are not public:
+	// loopback, private, link-local (cloud metadata), CGNAT and the other
+	// special-purpose ranges (egress.go). False (the default): a stream
+	// whose endpoint_url is such a literal address, or localhost, is
+	// refused with 400, and every connection is checked against the
+	// address it actually dials, so a name resolving to one fails the
+	// attempt with ErrPrivateAddress (retried like any failed push), and
+	// pushes go through no proxy (the check would see only the proxy's
+	// address). True: pushes connect anywhere, through the proxy of the
+	// environment (or HTTPClient's).
+	AllowPrivate bool
 	// HTTPClient pushes; default 10s timeout. Redirects are never followed.
+	// Unless AllowPrivate, its Transport must be nil or an *http.Transport
+	// without dial functions of its own: it is cloned to dial through the
+	// address check, without its proxy.
 	HTTPClient *http.Client
 	// CacheFor is how long the delivery path reuses the stream list read
 	// from the store; default 1s. A stream created on another node gets
@@ -110,7 +124,10 @@ func NewTransmitter(o TransmitterOptions) (*Transmitter, error) {
 	if o.Meta == nil || o.Outbox == nil || o.Signer == nil {
 		return nil, errors.New("ssf: transmitter needs a meta store, an outbox and a signer")
 	}
-	o.HTTPClient = noRedirects(o.HTTPClient, 10*time.Second)
+	o.HTTPClient, err = pushClient(o.HTTPClient, o.AllowPrivate)
+	if err != nil {
+		return nil, err
+	}
 	if o.CacheFor <= 0 {
 		o.CacheFor = time.Second
 	}
@@ -264,7 +281,9 @@ func (t *Transmitter) Owns(endpoint string) bool { return strings.HasPrefix(endp
 // Send implements webhook.Sender: a push stream's SET is signed and
 // POSTed (RFC 8935), a poll stream's is queued for its poll endpoint. A
 // deleted or disabled stream, or a receiver answering 400, ends the
-// delivery; a paused stream keeps it for later.
+// delivery; a paused stream keeps it for later, as does a push refused
+// because it would connect to a non-public address (ErrPrivateAddress: a
+// name may resolve elsewhere later).
 func (t *Transmitter) Send(ctx context.Context, del sessiond.Delivery) (bool, error) {
 	st, err := t.streams.get(ctx, strings.TrimPrefix(del.Endpoint, endpointPrefix))
 	switch {
@@ -557,6 +576,11 @@ func (t *Transmitter) apply(st *Stream, req streamRequest) error {
 		u, err := url.Parse(st.Delivery.EndpointURL)
 		if err != nil || u.Host == "" || u.User != nil || !(u.Scheme == "https" || u.Scheme == "http" && t.o.AllowHTTP) {
 			return badRequest("a push stream needs an https endpoint_url without credentials")
+		}
+		// Names are checked when connecting; this only answers early and
+		// clearly for the obvious cases.
+		if c := hostClass(u.Hostname()); c != "" && !t.o.AllowPrivate {
+			return badRequest("delivery.endpoint_url names a non-public address (" + c + "); push endpoints must be public")
 		}
 	case DeliveryPoll:
 		st.Delivery.EndpointURL, st.Delivery.AuthorizationHeader = "", "" // the transmitter supplies it

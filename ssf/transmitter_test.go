@@ -19,7 +19,8 @@ import (
 )
 
 // newTransmitter serves a Transmitter on memstore whose API keys are
-// "key-a", "key-b" (ssf scope), "admin" and "verify-only".
+// "key-a", "key-b" (ssf scope), "admin" and "verify-only". It pushes to
+// private addresses: the tests' receivers are httptest servers on loopback.
 func newTransmitterServer(t *testing.T) (*ssf.Transmitter, *httptest.Server, *memstore.Store) {
 	t.Helper()
 	return newTransmitterServerWith(t, nil)
@@ -35,7 +36,7 @@ func newTransmitterServerWith(t *testing.T, mod func(*ssf.TransmitterOptions)) (
 		t.Fatal(err)
 	}
 	o := ssf.TransmitterOptions{Issuer: "https://sessiond.example.com", Meta: st, Outbox: st,
-		Signer: ring, AllowHTTP: true,
+		Signer: ring, AllowHTTP: true, AllowPrivate: true,
 		Authenticate: func(_ context.Context, bearer string) (string, bool, error) {
 			switch bearer {
 			case "key-a", "key-b":

@@ -1314,6 +1314,7 @@ var rules = sortedByID([]Rule{
 	},
 	ssfReceiverRule, // internal/config/ssf.go
 	ssfTransmitterRule,
+	ssfPrivateEndpointsRule,
 	dpopRule, // internal/config/dpop.go
 })
 

@@ -23,6 +23,13 @@ type SSFTransmitter struct {
 	// Issuer is the iss of every SET and the public origin of sessiond
 	// (https://sessiond.example.com), where receivers reach it.
 	Issuer string `yaml:"issuer"`
+	// AllowPrivateEndpoints lets push streams deliver to loopback, private,
+	// link-local and other non-public addresses, through the environment's
+	// proxy. Off (the default outside development), such pushes are
+	// refused: the receiver chooses endpoint_url, and sessiond connects
+	// from inside the network. Development always allows them, as it
+	// allows http.
+	AllowPrivateEndpoints bool `yaml:"allow_private_endpoints"`
 }
 
 // SSFReceiver is one transmitter whose SETs end sessions.
@@ -140,5 +147,21 @@ var ssfTransmitterRule = Rule{
 			out = append(out, issue("jwt.algorithm", "the ssf transmitter cannot sign SETs with HS256: its secret is never published"))
 		}
 		return out
+	},
+}
+
+// ssfPrivateEndpointsRule warns of ssf.transmitter.allow_private_endpoints
+// outside development.
+var ssfPrivateEndpointsRule = Rule{
+	ID: "SD-SSF-003", Severity: SeverityWarning,
+	Title:     "Shared Signals push streams may reach internal addresses",
+	Rationale: "A push stream's endpoint_url is chosen by whoever holds an API key with the ssf scope, often another organisation, and sessiond connects to it from inside the network: allowed to reach loopback, private and link-local addresses, a stream makes sessiond send requests to internal services and to the cloud metadata endpoint (server-side request forgery: CWE-918, OWASP Server-Side Request Forgery Prevention Cheat Sheet).",
+	Fix:       "remove ssf.transmitter.allow_private_endpoints; keep it only when every receiver is internal and trusted, or an egress proxy or firewall limits where sessiond connects",
+	Check: func(in Input) []Issue {
+		if in.production() && in.Config.SSF.Transmitter.AllowPrivateEndpoints {
+			return []Issue{issue("ssf.transmitter.allow_private_endpoints",
+				"ssf.transmitter.allow_private_endpoints is true outside development: push streams may deliver to loopback, private and link-local addresses, cloud metadata included")}
+		}
+		return nil
 	},
 }

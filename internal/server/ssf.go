@@ -147,6 +147,9 @@ func buildTransmitter(cfg config.Config, o Options, meta sessiond.MetaStore, out
 	tx, err := ssf.NewTransmitter(ssf.TransmitterOptions{
 		Issuer: cfg.SSF.Transmitter.Issuer, Meta: meta, Outbox: outbox, Signer: t, Sealer: sealer, Notifier: notifier,
 		CacheFor: o.SSFStreamCache, AllowHTTP: cfg.Environment == config.EnvDevelopment, Clock: clock, Logger: log,
+		// Development pushes to receivers on the same machine, as it allows
+		// http; elsewhere only when the operator opts out (SD-SSF-003).
+		AllowPrivate: cfg.Environment == config.EnvDevelopment || cfg.SSF.Transmitter.AllowPrivateEndpoints,
 		OwnerActive: func(ctx context.Context, owner string) (bool, error) {
 			return apiKeys.Active(ctx, owner, apikey.ScopeSSF)
 		},
