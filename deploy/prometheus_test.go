@@ -1,0 +1,124 @@
+package deploy
+
+import (
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/goccy/go-yaml"
+
+	"github.com/sessiond/sessiond/internal/server"
+	"github.com/sessiond/sessiond/internal/servertest"
+)
+
+const alertRules = "prometheus/sessiond-alerts.yaml"
+
+// TestPrometheusRules_Promtool: Prometheus's own checker accepts the rules
+// file, and its unit tests (prometheus/sessiond-alerts_test.yaml) fire each
+// tested alert on the series it is meant for and not on calm ones.
+func TestPrometheusRules_Promtool(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		require(t, "promtool (apt-get install prometheus)")
+	}
+	for _, args := range [][]string{{"check", "rules", alertRules}, {"test", "rules", "prometheus/sessiond-alerts_test.yaml"}} {
+		out, err := exec.Command(promtool, args...).CombinedOutput()
+		if err != nil {
+			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+}
+
+// seriesRef matches a sessiond series in a PromQL expression, with its
+// label matchers if any.
+var seriesRef = regexp.MustCompile(`(sessiond_[a-z_]+)(\{[^}]*\})?`)
+
+// matcher is one label matcher: name, operator (= or =~), value.
+var matcher = regexp.MustCompile(`([a-z_]+)\s*(=~|=)\s*"([^"]*)"`)
+
+// TestPrometheusRules_SeriesExist: every series an alert names is in the
+// /metrics answer of a real server, with every label value it matches on.
+// An alert on a renamed metric or a label value that never occurs would
+// stay silent forever; promtool cannot tell.
+func TestPrometheusRules_SeriesExist(t *testing.T) {
+	b, err := os.ReadFile(alertRules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Groups []struct {
+			Rules []struct {
+				Alert string `yaml:"alert"`
+				Expr  string `yaml:"expr"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+
+	base := servertest.Run(t, server.Options{Config: servertest.Config(t)})
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("/metrics: %d %v", res.StatusCode, err)
+	}
+	var lines []string
+	for _, l := range strings.Split(string(body), "\n") {
+		if l != "" && !strings.HasPrefix(l, "#") {
+			lines = append(lines, l)
+		}
+	}
+	// exists reports whether a sample of name carries label=value.
+	exists := func(name, label, value string) bool {
+		for _, l := range lines {
+			if !strings.HasPrefix(l, name+"{") && !strings.HasPrefix(l, name+" ") {
+				continue
+			}
+			if label == "" || strings.Contains(l, label+`="`+value+`"`) {
+				return true
+			}
+		}
+		return false
+	}
+
+	n := 0
+	for _, g := range doc.Groups {
+		for _, r := range g.Rules {
+			refs := seriesRef.FindAllStringSubmatch(r.Expr, -1)
+			if len(refs) == 0 {
+				t.Errorf("%s names no sessiond series: %s", r.Alert, r.Expr)
+			}
+			for _, ref := range refs {
+				n++
+				name := ref[1]
+				if !exists(name, "", "") {
+					t.Errorf("%s: %s is not in /metrics", r.Alert, name)
+					continue
+				}
+				for _, m := range matcher.FindAllStringSubmatch(ref[2], -1) {
+					values := []string{m[3]}
+					if m[2] == "=~" {
+						values = strings.Split(m[3], "|")
+					}
+					for _, v := range values {
+						if !exists(name, m[1], v) {
+							t.Errorf("%s: %s has no series with %s=%q", r.Alert, name, m[1], v)
+						}
+					}
+				}
+			}
+		}
+	}
+	if n < 14 {
+		t.Fatalf("found %d series references in %s, want at least one per alert", n, alertRules)
+	}
+}
