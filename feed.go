@@ -61,7 +61,7 @@ func (m *Manager) publishWatermarks(ctx context.Context) {
 	if m.pub == nil {
 		return
 	}
-	if err := m.pub.PublishMeta(ctx, watermarkDoc); err != nil {
+	if err := m.storeErr.check("publish_meta", m.pub.PublishMeta(ctx, watermarkDoc)); err != nil {
 		m.log.WarnContext(ctx, "incident watermark notice not sent; other nodes learn of it at their next poll", "err", err)
 	}
 }

@@ -234,7 +234,7 @@ func (a *signedAccess) checkSession(c *TokenClaims, now time.Time) error {
 
 // opaqueSession returns the session of a stored opaque token of either
 // kind: "" when tok is not one or is unknown to the store.
-func opaqueSession(ctx context.Context, store Store, opaque OpaqueTokens, tok Secret) (SessionID, error) {
+func opaqueSession(ctx context.Context, store Store, fails storeFailures, opaque OpaqueTokens, tok Secret) (SessionID, error) {
 	var id SessionID
 	for _, kind := range []TokenKind{KindAccess, KindRefresh} {
 		if h, err := opaque.Parse(kind, tok); err == nil {
@@ -242,7 +242,7 @@ func opaqueSession(ctx context.Context, store Store, opaque OpaqueTokens, tok Se
 			if errors.Is(err, ErrNotFound) {
 				return "", nil
 			} else if err != nil {
-				return "", fmt.Errorf("sessiond: revoke token: %w", err)
+				return "", fmt.Errorf("sessiond: revoke token: %w", fails.check("lookup", err))
 			}
 			id = t.SessionID
 		}
@@ -252,22 +252,22 @@ func opaqueSession(ctx context.Context, store Store, opaque OpaqueTokens, tok Se
 
 // lookupOpaque parses an opaque token of kind and finds it and its session
 // in the store; op names the operation in errors.
-func lookupOpaque(ctx context.Context, store Store, opaque OpaqueTokens, kind TokenKind, tok Secret, op string) (TokenHash, Token, *Session, error) {
+func lookupOpaque(ctx context.Context, store Store, fails storeFailures, opaque OpaqueTokens, kind TokenKind, tok Secret, op string) (TokenHash, Token, *Session, error) {
 	h, err := opaque.Parse(kind, tok)
 	if err != nil {
 		return h, Token{}, nil, fmt.Errorf("sessiond: %s: %w", op, err)
 	}
-	t, s, err := lookupHash(ctx, store, kind, h, op)
+	t, s, err := lookupHash(ctx, store, fails, kind, h, op)
 	return h, t, s, err
 }
 
 // lookupHash is lookupOpaque for a token already parsed to its hash h.
-func lookupHash(ctx context.Context, store Store, kind TokenKind, h TokenHash, op string) (Token, *Session, error) {
+func lookupHash(ctx context.Context, store Store, fails storeFailures, kind TokenKind, h TokenHash, op string) (Token, *Session, error) {
 	t, s, err := store.Lookup(ctx, h)
 	if errors.Is(err, ErrNotFound) {
 		return Token{}, nil, fmt.Errorf("sessiond: %s: %w", op, errNotStored)
 	} else if err != nil {
-		return Token{}, nil, fmt.Errorf("sessiond: %s: %w", op, err)
+		return Token{}, nil, fmt.Errorf("sessiond: %s: %w", op, fails.check("lookup", err))
 	}
 	if t.Kind != kind || !t.Hash.Equal(h) {
 		return Token{}, nil, fmt.Errorf("sessiond: %s: %w", op, ErrInvalidToken)

@@ -11,6 +11,7 @@ import (
 // is no refresh token: activity extends the session (idle timeout) instead.
 type databaseFlow struct {
 	store  Store
+	fails  storeFailures
 	opaque OpaqueTokens
 	life   Lifetimes
 	touch  time.Duration
@@ -24,7 +25,8 @@ func newDatabaseFlow(o Options, limit sessionLimit, marks *watermarks) (*databas
 	if err := needStore(o); err != nil {
 		return nil, err
 	}
-	return &databaseFlow{store: o.Store, opaque: o.Opaque, life: o.Lifetimes, touch: o.TouchInterval, marks: marks}, nil
+	return &databaseFlow{store: o.Store, fails: o.StoreErrorObserver, opaque: o.Opaque, life: o.Lifetimes, touch: o.TouchInterval,
+		marks: marks}, nil
 }
 
 func (f *databaseFlow) keepsSessions() bool { return true }
@@ -42,7 +44,7 @@ func (f *databaseFlow) issue(s *Session, now time.Time) (*Issued, []Token, error
 }
 
 func (f *databaseFlow) verify(ctx context.Context, access Secret, now time.Time, check func(*Session) error) (verified, error) {
-	_, _, s, err := lookupOpaque(ctx, f.store, f.opaque, KindAccess, access, "verify")
+	_, _, s, err := lookupOpaque(ctx, f.store, f.fails, f.opaque, KindAccess, access, "verify")
 	if err != nil {
 		return verified{}, err
 	}
@@ -69,7 +71,7 @@ func (f *databaseFlow) verify(ctx context.Context, access Secret, now time.Time,
 		now = now.UTC().Truncate(time.Microsecond)
 		idle := f.life.idleEnd(now, s.ExpiresAt, s.Persistent)
 		if err := f.store.Touch(ctx, s.ID, now, idle); err != nil {
-			return verified{}, fmt.Errorf("sessiond: verify: touch: %w", notFoundIsInvalid(err))
+			return verified{}, fmt.Errorf("sessiond: verify: touch: %w", notFoundIsInvalid(f.fails.check("touch", err)))
 		}
 		s.LastActiveAt, s.IdleExpiresAt = now, idle
 	}
@@ -85,5 +87,5 @@ func (f *databaseFlow) issueRefresh(context.Context, refreshGrant, time.Time, ti
 }
 
 func (f *databaseFlow) sessionOf(ctx context.Context, tok Secret, _ time.Time) (SessionID, error) {
-	return opaqueSession(ctx, f.store, f.opaque, tok)
+	return opaqueSession(ctx, f.store, f.fails, f.opaque, tok)
 }

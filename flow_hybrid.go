@@ -14,6 +14,7 @@ import (
 type hybridFlow struct {
 	signedAccess
 	store  Store
+	fails  storeFailures
 	opaque OpaqueTokens
 	rotate bool
 	grants *grantCache // refresh tokens this node stored; nil when off or without rotation
@@ -32,7 +33,7 @@ func newHybridFlow(o Options, limit sessionLimit, marks *watermarks) (*hybridFlo
 	}
 	// The revoked set needs the signer's leeway, known only now.
 	a.revoked = newRevokedSet(o.Lifetimes.Access, o.Signed.Leeway())
-	f := &hybridFlow{signedAccess: a, store: o.Store, opaque: o.Opaque, rotate: !o.NoRotation}
+	f := &hybridFlow{signedAccess: a, store: o.Store, fails: o.StoreErrorObserver, opaque: o.Opaque, rotate: !o.NoRotation}
 	if f.rotate && o.RefreshCacheSize > 0 {
 		// Without rotation a token is presented many times, and the cache
 		// takes an entry out on its first use.
@@ -83,7 +84,7 @@ func (f *hybridFlow) checkRefresh(ctx context.Context, refresh Secret, now time.
 	if g, ok := f.cachedGrant(h, refresh, now); ok {
 		return g, nil
 	}
-	tok, s, err := lookupHash(ctx, f.store, KindRefresh, h, "refresh")
+	tok, s, err := lookupHash(ctx, f.store, f.fails, KindRefresh, h, "refresh")
 	if err != nil {
 		return refreshGrant{}, err
 	}
@@ -152,7 +153,7 @@ func (f *hybridFlow) issueRefresh(ctx context.Context, g refreshGrant, now, grac
 	if g.event != nil && g.event.ok {
 		sw.Events, sw.Deliveries = g.event.events, g.event.deliveries
 	}
-	err = f.store.SwapRefresh(ctx, sw)
+	err = f.fails.check("swap_refresh", f.store.SwapRefresh(ctx, sw))
 	if err == nil {
 		f.grants.keep(s, tokens, now)
 	}
@@ -174,19 +175,19 @@ func (f *hybridFlow) issueRefresh(ctx context.Context, g refreshGrant, now, grac
 func (f *hybridFlow) touch(ctx context.Context, g refreshGrant, now time.Time) error {
 	s := &g.session
 	if r, ok := f.store.(TouchRecorder); ok && g.event != nil && g.event.ok {
-		err := r.TouchRecorded(ctx, s.ID, now, s.IdleExpiresAt, g.event.records())
+		err := f.fails.check("touch", r.TouchRecorded(ctx, s.ID, now, s.IdleExpiresAt, g.event.records()))
 		if err == nil {
 			g.event.written = true
 		}
 		return err
 	}
-	return f.store.Touch(ctx, s.ID, now, s.IdleExpiresAt)
+	return f.fails.check("touch", f.store.Touch(ctx, s.ID, now, s.IdleExpiresAt))
 }
 
 // sessionOf: a stored opaque token, else an access JWT, even an expired one
 // (only a valid signature counts).
 func (f *hybridFlow) sessionOf(ctx context.Context, tok Secret, now time.Time) (SessionID, error) {
-	id, err := opaqueSession(ctx, f.store, f.opaque, tok)
+	id, err := opaqueSession(ctx, f.store, f.fails, f.opaque, tok)
 	if id != "" || err != nil {
 		return id, err
 	}

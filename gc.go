@@ -26,7 +26,7 @@ func (m *Manager) CollectGarbage(ctx context.Context, batch int) (int, error) {
 		n, err := m.store.DeleteExpired(ctx, now, batch)
 		total += n
 		if err != nil {
-			return total, fmt.Errorf("sessiond: collect garbage: %w", err)
+			return total, fmt.Errorf("sessiond: collect garbage: %w", m.storeErr.check("delete_expired", err))
 		}
 		if n < batch {
 			return total, nil

@@ -29,8 +29,9 @@ const watermarkDoc = "revocation_watermarks"
 // still in its second, gets the next second as its creation time
 // (creationTime), so it is never caught. See docs/lifecycle.md.
 type watermarks struct {
-	meta MetaStore     // where nodes share them; nil: this node only
-	keep time.Duration // a subject's watermark is dropped once no live session can be older
+	meta  MetaStore     // where nodes share them; nil: this node only
+	keep  time.Duration // a subject's watermark is dropped once no live session can be older
+	fails storeFailures // the Manager's
 
 	mu       sync.RWMutex
 	all      time.Time
@@ -181,7 +182,7 @@ func (w *watermarks) sync(ctx context.Context) error {
 	if errors.Is(err, ErrNotFound) {
 		return nil
 	} else if err != nil {
-		return fmt.Errorf("sessiond: load watermarks: %w", err)
+		return fmt.Errorf("sessiond: load watermarks: %w", w.fails.check("get_meta", err))
 	}
 	sum := sha256.Sum256(raw)
 	w.mu.RLock()
@@ -239,7 +240,7 @@ func (w *watermarks) raise(ctx context.Context, f RevokeFilter, now time.Time) e
 			doc.All, doc.Subjects = w.all, maps.Clone(w.subjects)
 			w.mu.RUnlock()
 		case err != nil:
-			return fmt.Errorf("sessiond: load watermarks: %w", err)
+			return fmt.Errorf("sessiond: load watermarks: %w", w.fails.check("get_meta", err))
 		default:
 			if err := json.Unmarshal(raw, &doc); err != nil {
 				return fmt.Errorf("sessiond: stored watermarks are corrupt: %w", err)
@@ -255,7 +256,7 @@ func (w *watermarks) raise(ctx context.Context, f RevokeFilter, now time.Time) e
 		if errors.Is(err, ErrConflict) {
 			continue
 		} else if err != nil {
-			return fmt.Errorf("sessiond: save watermarks: %w", err)
+			return fmt.Errorf("sessiond: save watermarks: %w", w.fails.check("put_meta", err))
 		}
 		w.set(doc, nv, next)
 		return nil
@@ -359,7 +360,7 @@ func (m *Manager) RevokeMatching(ctx context.Context, f RevokeFilter, reason Rev
 		if err != nil {
 			// What the store ended before it failed stays ended, and a
 			// re-run does not report it again: record it now.
-			err = fmt.Errorf("sessiond: revoke matching: %w", err)
+			err = fmt.Errorf("sessiond: revoke matching: %w", m.storeErr.check("revoke_matching", err))
 			if n > 0 {
 				m.recordBulk(ctx, f, reason, notify, n, subjects, err)
 			}

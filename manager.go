@@ -90,6 +90,7 @@ type Manager struct {
 	events   EventSink
 	anomaly  AnomalyChecker
 	onVerify func(error, time.Duration)
+	storeErr storeFailures // Options.StoreErrorObserver
 	dedup    anomalyDedup
 	log      *slog.Logger
 
@@ -134,6 +135,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		events:   o.Events,
 		anomaly:  o.Anomalies,
 		onVerify: o.VerifyObserver,
+		storeErr: o.StoreErrorObserver,
 		log:      o.Logger,
 		fails:    newRefreshLimit(o),
 		unknown:  eventThrottle{window: unknownTokenWindow, perKey: unknownTokenPerIP, max: unknownTokenMax},
@@ -142,6 +144,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	}
 	m.marks.meta, _ = o.Store.(MetaStore)
 	m.marks.keep = o.Lifetimes.Refresh
+	m.marks.fails = m.storeErr
 	if m.flow, err = newFlow(o, limit, &m.marks); err != nil {
 		return nil, err
 	}
@@ -312,16 +315,16 @@ func (m *Manager) issueAndStore(ctx context.Context, s *Session, now time.Time, 
 			}
 		}
 		if evicted, err = rec.CreateRecorded(ctx, s, limit, m.limit.evict, ev.records(), onEvict, tokens...); err != nil {
-			return nil, fmt.Errorf("sessiond: create session: %w", err)
+			return nil, fmt.Errorf("sessiond: create session: %w", m.storeErr.check(createOp(limit), err))
 		}
 		ev.written = ev.ok
 	case limit > 0:
 		if evicted, err = m.store.(Limiter).CreateLimited(ctx, s, limit, m.limit.evict, tokens...); err != nil {
-			return nil, fmt.Errorf("sessiond: create session: %w", err)
+			return nil, fmt.Errorf("sessiond: create session: %w", m.storeErr.check("create_limited", err))
 		}
 	default:
 		if err := m.store.Create(ctx, s, tokens...); err != nil {
-			return nil, fmt.Errorf("sessiond: create session: %w", err)
+			return nil, fmt.Errorf("sessiond: create session: %w", m.storeErr.check("create", err))
 		}
 	}
 	m.grants.keep(s, tokens, now)
@@ -407,7 +410,7 @@ func (m *Manager) Get(ctx context.Context, id SessionID) (Session, error) {
 	}
 	s, err := m.store.Get(ctx, id)
 	if err != nil {
-		return Session{}, fmt.Errorf("sessiond: get: %w", err)
+		return Session{}, fmt.Errorf("sessiond: get: %w", m.storeErr.check("get", err))
 	}
 	if !s.Live(m.now()) || m.marks.revoked(s.Subject, s.CreatedAt) {
 		return Session{}, fmt.Errorf("sessiond: get: %w", ErrNotFound)
@@ -425,7 +428,7 @@ func (m *Manager) List(ctx context.Context, subject string) ([]Session, error) {
 	}
 	ss, err := m.store.List(ctx, subject, m.now())
 	if err != nil {
-		return nil, fmt.Errorf("sessiond: list: %w", err)
+		return nil, fmt.Errorf("sessiond: list: %w", m.storeErr.check("list", err))
 	}
 	out := make([]Session, 0, len(ss))
 	for _, s := range ss {
@@ -470,7 +473,7 @@ func (m *Manager) revoke(ctx context.Context, id SessionID, now time.Time, reaso
 			return out
 		})
 		if err != nil {
-			return nil, false, fmt.Errorf("sessiond: revoke: %w", err)
+			return nil, false, fmt.Errorf("sessiond: revoke: %w", m.storeErr.check("revoke", err))
 		}
 		m.NoteRevoked(Revocation{SessionID: s.ID, Subject: s.Subject, RevokedAt: s.RevokedAt, ExpiresAt: s.ExpiresAt, Reason: s.RevokeReason})
 		switch {
@@ -502,7 +505,7 @@ func (m *Manager) revoke(ctx context.Context, id SessionID, now time.Time, reaso
 		mine = err == nil && s.RevokedAt.Equal(now) && s.RevokeReason == reason
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("sessiond: revoke: %w", err)
+		return nil, false, fmt.Errorf("sessiond: revoke: %w", m.storeErr.check("revoke", err))
 	}
 	m.NoteRevoked(Revocation{SessionID: s.ID, Subject: s.Subject, RevokedAt: s.RevokedAt, ExpiresAt: s.ExpiresAt, Reason: s.RevokeReason})
 	if mine {
@@ -552,7 +555,7 @@ func (m *Manager) RevokeSubject(ctx context.Context, subject string, except Sess
 	}
 	revs, err := m.store.RevokeSubject(ctx, subject, except, now, reason)
 	if err != nil {
-		return 0, fmt.Errorf("sessiond: revoke subject: %w", err)
+		return 0, fmt.Errorf("sessiond: revoke subject: %w", m.storeErr.check("revoke_subject", err))
 	}
 	for _, r := range revs {
 		m.NoteRevoked(r)
@@ -581,7 +584,7 @@ func (m *Manager) revokeSubjectRecorded(ctx context.Context, rec SubjectChangeRe
 		return out
 	})
 	if err != nil {
-		return 0, fmt.Errorf("sessiond: revoke subject: %w", err)
+		return 0, fmt.Errorf("sessiond: revoke subject: %w", m.storeErr.check("revoke_subject", err))
 	}
 	if len(revs) == 0 {
 		return 0, nil
@@ -653,7 +656,7 @@ func (m *Manager) Resync(ctx context.Context) error {
 	}
 	revs, err := m.store.Revocations(ctx, m.revoked.since(m.now()))
 	if err != nil {
-		return fmt.Errorf("sessiond: load revocations: %w", err)
+		return fmt.Errorf("sessiond: load revocations: %w", m.storeErr.check("revocations", err))
 	}
 	for _, r := range revs {
 		if r.Reason == ReasonIncident {

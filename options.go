@@ -100,6 +100,19 @@ type Options struct {
 	// VerifyObserver, if set, is called after every Verify with its error
 	// (nil on success) and duration: the hook for metrics.
 	VerifyObserver func(err error, elapsed time.Duration)
+	// StoreErrorObserver, if set, is called for every store call the
+	// Manager makes, its background loops' included, that fails with an
+	// error matching ErrStoreUnavailable: op is the Store method in
+	// snake_case (create, create_limited, get, lookup, touch,
+	// swap_refresh, revoke, revoke_subject, revoke_matching, list,
+	// revocations, delete_expired, get_meta, put_meta, publish_meta,
+	// incr; a ChangeRecorder or TouchRecorder method reports the method it
+	// stands for: create, create_limited, revoke, revoke_subject, touch).
+	// It is the hook for metrics. Other errors (ErrNotFound, ErrRevoked,
+	// ErrConflict…) are the store's answers, not failures of it, and are
+	// not reported. It runs on the caller's goroutine, so it must be safe
+	// for concurrent use and return promptly.
+	StoreErrorObserver func(op string, err error)
 	// Logger; nil discards.
 	Logger *slog.Logger
 	// Background loops the Manager starts at the end of New and joins in

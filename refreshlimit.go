@@ -83,6 +83,7 @@ func (m *Manager) refreshFailed(ctx context.Context, s *Session, err error, now 
 	}
 	n, reset, cerr := l.counter.Incr(ctx, refreshFailureKey(s.Subject), now, l.Window)
 	if cerr != nil {
+		m.storeErr.check("incr", cerr)
 		m.log.WarnContext(ctx, "failed refresh not counted", "err", cerr)
 		return err
 	}

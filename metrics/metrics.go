@@ -62,8 +62,8 @@ var (
 	// this package makes at scrape time.
 	storeOps = []string{
 		"create", "create_limited", "get", "lookup", "touch", "swap_refresh", "revoke", "revoke_subject",
-		"revoke_matching", "list", "revocations", "delete_expired", "ping", "get_meta", "put_meta",
-		"append_events", "query_events", "delete_events_before", "enqueue_deliveries", "claim_deliveries",
+		"revoke_matching", "list", "revocations", "delete_expired", "ping", "get_meta", "put_meta", "publish_meta",
+		"incr", "append_events", "query_events", "delete_events_before", "enqueue_deliveries", "claim_deliveries",
 		"finish_delivery", "list_deliveries", "count_deliveries", "delete_deliveries_before",
 		"subscribe_revocations", "count_sessions", other,
 	}
@@ -355,7 +355,9 @@ func (m *Metrics) WebhookObserver() func(endpoint, outcome string) {
 
 // StoreError counts a failed store operation. op is the store method in
 // snake_case (lookup, swap_refresh, claim_deliveries…); others count as
-// "other".
+// "other". The server calls it for every store call that fails because the
+// store is unavailable (sessiond.Options.StoreErrorObserver and its own
+// calls), and this package for the counts it makes at scrape time.
 func (m *Metrics) StoreError(op string) {
 	m.storeErrors[oneOf(storeOps, op, other)].Inc()
 }

@@ -93,7 +93,7 @@ func (a *app) keysCmd() *cobra.Command {
 	var asJSON bool
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List signing keys, the current signer first",
+		Short: "List signing keys: a published key that signs later (SIGNS FROM), the current signer, retired keys",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return readKeys(cmd.Context(), func(ring *jwttoken.KeyRing) error {
@@ -103,14 +103,16 @@ func (a *app) keysCmd() *cobra.Command {
 					CreatedAt time.Time `json:"created_at"`
 					RetiredAt time.Time `json:"retired_at,omitzero"`
 					Current   bool      `json:"current"`
+					SignsFrom time.Time `json:"signs_from,omitzero"` // the scheduled key only
 				}
-				return writeRows(a.stdout, asJSON, ring.Keys(),
+				return writeRows(a.stdout, asJSON, signingNow(ring.Keys(), time.Now()),
 					func(k jwttoken.KeyInfo) any {
-						return keyJSON{k.ID, string(k.Algorithm), k.CreatedAt.UTC(), k.RetiredAt.UTC(), k.Current}
+						return keyJSON{k.ID, string(k.Algorithm), k.CreatedAt.UTC(), k.RetiredAt.UTC(), k.Current, k.ActivatesAt.UTC()}
 					},
-					[]string{"KID", "ALG", "CREATED", "RETIRED", "CURRENT"},
+					[]string{"KID", "ALG", "CREATED", "RETIRED", "CURRENT", "SIGNS FROM"},
 					func(k jwttoken.KeyInfo) []string {
-						return []string{k.ID, string(k.Algorithm), stamp(k.CreatedAt), stamp(k.RetiredAt), fmt.Sprint(k.Current)}
+						return []string{k.ID, string(k.Algorithm), stamp(k.CreatedAt), stamp(k.RetiredAt), fmt.Sprint(k.Current),
+							stamp(k.ActivatesAt)}
 					})
 			})
 		},
@@ -119,20 +121,65 @@ func (a *app) keysCmd() *cobra.Command {
 	cmd.AddCommand(list)
 	cmd.AddCommand(&cobra.Command{
 		Use:   "rotate",
-		Short: "Make a new key the signer; the old one verifies until its tokens expire",
+		Short: "Publish a new key, which signs after jwt.key_publish_period; the old one verifies until its tokens expire",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withKeys(cmd.Context(), func(meta sessiond.MetaStore, keys *signing.Keys) error {
+				pending, _ := scheduledKey(keys.Ring().Keys())
 				if err := keys.Rotate(cmd.Context()); err != nil {
 					return err
 				}
-				fmt.Fprintln(a.stdout, "rotated; new signer", clean(keys.Ring().Keys()[0].ID))
-				a.record(cmd.Context(), meta, server.EventKeysRotated, map[string]any{"kid": keys.Ring().Keys()[0].ID})
+				next, signer := scheduledKey(keys.Ring().Keys())
+				if next.ID == "" { // the ring promoted it at once
+					fmt.Fprintf(a.stdout, "rotated; key %s signs now\n", clean(signer.ID))
+					a.record(cmd.Context(), meta, server.EventKeysRotated, map[string]any{"kid": signer.ID})
+					return nil
+				}
+				if next.ID == pending.ID {
+					// Rotate leaves a scheduled rotation as it is.
+					fmt.Fprintf(a.stdout, "a rotation is already scheduled: key %s signs from %s, key %s until then\n",
+						clean(next.ID), stamp(next.ActivatesAt), clean(signer.ID))
+					return nil
+				}
+				// Published now, every node signs with it only from then
+				// (jwt.key_publish_period), so that verifiers know it first.
+				fmt.Fprintf(a.stdout, "published key %s; it signs from %s, key %s until then\n",
+					clean(next.ID), stamp(next.ActivatesAt), clean(signer.ID))
+				a.record(cmd.Context(), meta, server.EventKeysRotated, map[string]any{"kid": next.ID})
 				return nil
 			})
 		},
 	})
 	return cmd
+}
+
+// scheduledKey returns the ring's next key (published, signing from its
+// ActivatesAt; zero when none is scheduled) and its current signer.
+func scheduledKey(keys []jwttoken.KeyInfo) (next, signer jwttoken.KeyInfo) {
+	for _, k := range keys {
+		switch {
+		case !k.ActivatesAt.IsZero():
+			next = k
+		case k.Current:
+			signer = k
+		}
+	}
+	return next, signer
+}
+
+// signingNow marks as current the key that signs at now: the scheduled
+// key once its time has come, although the ring records it as the signer
+// only at a node's next maintenance (every node signs with it from
+// ActivatesAt on).
+func signingNow(keys []jwttoken.KeyInfo, now time.Time) []jwttoken.KeyInfo {
+	next, _ := scheduledKey(keys)
+	if next.ID == "" || now.Before(next.ActivatesAt) {
+		return keys
+	}
+	for i := range keys {
+		keys[i].Current = keys[i].ID == next.ID
+	}
+	return keys
 }
 
 // record appends an operator action to the store's event log, when it

@@ -160,7 +160,7 @@ func TestCLI_APIKeysAndSigningKeys(t *testing.T) {
 	if code != 0 || strings.Count(out, "\n") != 2 {
 		t.Fatalf("keys list = %d %q; want one key", code, out)
 	}
-	if out, errOut, code := n.cli("keys", "rotate"); code != 0 || !strings.Contains(out, "rotated") {
+	if out, errOut, code := n.cli("keys", "rotate"); code != 0 || !strings.Contains(out, "published key") {
 		t.Fatalf("keys rotate = %d %q %q", code, out, errOut)
 	}
 	eventually(t, 10*time.Second, "JWKS with two keys", func() bool {

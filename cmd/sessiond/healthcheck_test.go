@@ -1,9 +1,26 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // healthcheck exits 0 only when the server itself answers /readyz with 200:
@@ -21,5 +38,91 @@ func TestHealthcheck_RedirectIsNotReady(t *testing.T) {
 	out, errOut, code := runInProcess(nil, "healthcheck", "--url", srv.URL)
 	if code != exitFailure {
 		t.Errorf("healthcheck against a /readyz that answers 302 = exit %d, %q %q; want 1 (not ready)", code, out, errOut)
+	}
+}
+
+// selfSigned writes a self-signed ECDSA certificate for hosts (DNS names
+// or IP addresses) and its key to dir, and returns their paths.
+func selfSigned(t *testing.T, dir string, hosts ...string) (certFile, keyFile string) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: hosts[0]},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile = testenv.WriteFile(t, dir, hosts[0]+".crt", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
+	keyFile = testenv.WriteFile(t, dir, hosts[0]+".key", string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})))
+	return certFile, keyFile
+}
+
+// TestHealthcheck_FollowsTLS: with server.tls_cert_file set, the listener
+// serves HTTPS only; healthcheck, run with the server's own configuration
+// (as the image's HEALTHCHECK is), asks it over HTTPS and exits 0.
+func TestHealthcheck_FollowsTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := selfSigned(t, dir, "localhost", "127.0.0.1")
+	cfg := testenv.WriteFile(t, dir, "sessiond.yaml", fmt.Sprintf(
+		"server:\n  tls_cert_file: %s\n  tls_key_file: %s\n", certFile, keyFile))
+	n := startNode(t, nodeConfig{args: []string{"--config", cfg}})
+	out, stderr, code := runCLI(t, []string{"SESSIOND_CONFIG=" + cfg, "SESSIOND_LISTEN=" + n.addr}, "healthcheck")
+	if code != 0 {
+		t.Errorf("healthcheck with the server's own configuration (TLS on) = exit %d, %q %q; want 0", code, out, strings.TrimSpace(stderr))
+	}
+}
+
+// TestHealthcheck_TLSPinsTheConfiguredCertificate: over TLS, healthcheck
+// accepts the certificate of server.tls_cert_file whatever names it covers
+// (one for the public name only, not the loopback address it asks), and
+// no other certificate, even one that covers the loopback address.
+func TestHealthcheck_TLSPinsTheConfiguredCertificate(t *testing.T) {
+	dir := t.TempDir()
+	publicCert, publicKey := selfSigned(t, dir, "sessiond.example.com")
+	otherCert, _ := selfSigned(t, dir, "127.0.0.1")
+	pair, err := tls.LoadX509KeyPair(publicCert, publicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/readyz" {
+			http.NotFound(w, r)
+		}
+	}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{pair}}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake's line
+	srv.StartTLS()
+	defer srv.Close()
+	for _, tc := range []struct {
+		name     string
+		certFile string
+		want     int
+	}{
+		{"TheServersCertificate", publicCert, 0},
+		{"AnotherCertificate", otherCert, exitFailure},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testenv.WriteFile(t, t.TempDir(), "sessiond.yaml", fmt.Sprintf(
+				"server:\n  tls_cert_file: %s\n  tls_key_file: %s\n", tc.certFile, publicKey))
+			env := []string{"SESSIOND_CONFIG=" + cfg, "SESSIOND_LISTEN=" + srv.Listener.Addr().String()}
+			if out, errOut, code := runInProcess(env, "healthcheck"); code != tc.want {
+				t.Errorf("healthcheck with tls_cert_file %s = exit %d, %q %q; want %d", filepath.Base(tc.certFile), code, out, errOut, tc.want)
+			}
+		})
 	}
 }

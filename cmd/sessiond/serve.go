@@ -7,8 +7,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
+	"github.com/sessiond/sessiond/jwttoken/signing"
 )
 
 func (a *app) serveCmd() *cobra.Command {
@@ -21,7 +23,9 @@ func (a *app) serveCmd() *cobra.Command {
 			"--listen/--data. Secrets come only from the environment or files: SESSIOND_API_KEY (else a key is\n" +
 			"created in <data>/api-key) and SESSIOND_JWT_HS256_SECRET (or jwt.hs256_secret_file).\n\n" +
 			"A configuration with errors is reported in full (every problem of the file and the environment\n" +
-			"at once) and serve exits with status 78 (EX_CONFIG), whatever the problem.",
+			"at once) and serve exits with status 78 (EX_CONFIG), whatever the problem. It exits 78 as well when\n" +
+			"SESSIOND_API_KEY names a revoked key, or when no key-encryption key it is given opens the stored\n" +
+			"signing key ring; 1 when it fails to start for another reason (the store does not answer, say).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, doc, err := a.serveConfig()
@@ -57,10 +61,30 @@ func (a *app) serveCmd() *cobra.Command {
 				fmt.Fprintln(a.stderr, "sessiond:", clean(err.Error()))
 				return exitError{exitConfig}
 			}
+			if msg := configFailure(err); msg != "" {
+				_ = closeLog() // the report is the last line
+				fmt.Fprintln(a.stderr, "sessiond:", clean(msg))
+				return exitError{exitConfig}
+			}
 			return err
 		},
 	}
 	cmd.Flags().BoolVar(&insecureDev, "insecure-dev", false,
 		"start despite configuration errors (loopback listen and admin_listen addresses only; every finding is logged)")
 	return cmd
+}
+
+// configFailure returns the report of err when serve failed to start on
+// what only a change of its settings fixes, so that it exits 78 and is not
+// restarted in a loop (systemd's RestartPreventExitStatus=78); "" for a
+// failure a restart may fix (the store does not answer, say).
+func configFailure(err error) string {
+	switch {
+	case errors.Is(err, apikey.ErrKeyRevoked):
+		return "SESSIOND_API_KEY: " + err.Error() + " (set SESSIOND_API_KEY to a key that was never revoked, or unset it)"
+	case errors.Is(err, signing.ErrKEKRequired):
+		return err.Error() + " (give this node that key-encryption key: signing.kek_file or SESSIOND_KEK, " +
+			"or signing.old_kek_files during a KEK rotation)"
+	}
+	return ""
 }

@@ -60,7 +60,7 @@ func (s *server) listEvents(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	events, next, err := s.events.QueryEvents(r.Context(), eq)
-	if err != nil {
+	if err := s.storeCall("query_events", err); err != nil {
 		return err
 	}
 	out := apitype.EventPage{Events: make([]apitype.Event, len(events))}

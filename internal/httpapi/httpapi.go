@@ -120,6 +120,12 @@ type Options struct {
 	// SSF serves the Shared Signals transmitter's routes (ssf.go); nil
 	// answers 404.
 	SSF SSF
+	// StoreErrorObserver, if set, is told of each store call the API makes
+	// itself (op query_events: GET /v1/events; list_deliveries: GET
+	// /v1/webhooks/deliveries) that fails with an error matching
+	// sessiond.ErrStoreUnavailable; the Manager reports its own calls
+	// (sessiond.Options.StoreErrorObserver).
+	StoreErrorObserver func(op string, err error)
 	// Receivers are the Shared Signals push endpoints (ssf.receivers[].path,
 	// an exact path, to its receiver). They are served ahead of the routes,
 	// with the request log, the security headers and the per-address rate
@@ -231,6 +237,7 @@ type server struct {
 	events       sessiond.EventLog
 	incidentFn   func(context.Context, IncidentRequest) (int, error)
 	outbox       sessiond.Outbox
+	storeErr     func(op string, err error) // Options.StoreErrorObserver; nil: nobody is told
 	metricsH     http.Handler
 	sdkH         http.Handler
 	handoff      Handoff
@@ -247,6 +254,16 @@ type server struct {
 	keyLimit     *ratelimit.Limiter // per API key, limited routes
 	ipLimit      *ratelimit.Limiter // per address, limited routes
 	browserLimit *ratelimit.Limiter // per browser address, the DBSC routes
+}
+
+// storeCall tells Options.StoreErrorObserver of op, a store call the API
+// makes itself, when err says the store is unavailable, and returns err as
+// it is.
+func (s *server) storeCall(op string, err error) error {
+	if err != nil && s.storeErr != nil && errors.Is(err, sessiond.ErrStoreUnavailable) {
+		s.storeErr(op, err)
+	}
+	return err
 }
 
 // New returns the API handler. It is safe for concurrent use. The caller
@@ -275,6 +292,7 @@ func New(opts Options) (http.Handler, error) {
 		events:      opts.Events,
 		incidentFn:  opts.Incident,
 		outbox:      opts.Outbox,
+		storeErr:    opts.StoreErrorObserver,
 		metricsH:    opts.Metrics,
 		sdkH:        opts.SDK,
 		handoff:     opts.Handoff,

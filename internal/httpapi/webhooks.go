@@ -24,7 +24,7 @@ func (s *server) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ds, err := s.outbox.ListDeliveries(r.Context(), state, limit)
-	if err != nil {
+	if err := s.storeCall("list_deliveries", err); err != nil {
 		return err
 	}
 	out := apitype.DeliveryPage{Deliveries: make([]apitype.Delivery, len(ds))}

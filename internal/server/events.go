@@ -115,12 +115,14 @@ func (f *fanout) Record(ctx context.Context, e sessiond.Event) error {
 	var errs []error
 	if f.log != nil {
 		if err := f.log.AppendEvents(ctx, e); err != nil {
+			f.storeError("append_events", err)
 			errs = append(errs, fmt.Errorf("event log: %w", err))
 		}
 	}
 	f.observe(e)
 	if f.alerted(e) {
 		if err := f.webhooks.Record(ctx, e); err != nil {
+			f.storeError("enqueue_deliveries", err)
 			errs = append(errs, fmt.Errorf("webhook outbox: %w", err))
 		}
 	}
@@ -133,6 +135,16 @@ func (f *fanout) Record(ctx context.Context, e sessiond.Event) error {
 		return fmt.Errorf("record event %s: %w", e.ID, errors.Join(errs...))
 	}
 	return nil
+}
+
+// storeError counts op, a store call made for a request or a background
+// loop, in sessiond_store_errors_total when err says the store is
+// unavailable (not when it answered: not found, conflict…). It is the
+// Manager's and the API's StoreErrorObserver.
+func (f *fanout) storeError(op string, err error) {
+	if errors.Is(err, sessiond.ErrStoreUnavailable) {
+		f.metrics.StoreError(op)
+	}
 }
 
 // emit records an event the server itself produces (not the Manager's).

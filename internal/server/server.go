@@ -161,6 +161,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		mo.Events = events
 		mo.Anomalies = checker
 		mo.VerifyObserver = func(err error, d time.Duration) { met.ObserveVerify(metrics.VerifyOutcome(err), d) }
+		mo.StoreErrorObserver = events.storeError
 	}
 	bgLoops.Go(func(ctx context.Context) { retain(ctx, cfg, clock, events.log, outbox, log) })
 	if o.GCHeadroom {
@@ -211,6 +212,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		APIKeys:              apiKeys,
 		APIKeyChanged:        apiKeyChangedHook(events),
 		SSF:                  ssfTx.routes(),
+		StoreErrorObserver:   events.storeError,
 	}
 	if keys != nil {
 		hopts.JWKS = keys.Ring().JWKS

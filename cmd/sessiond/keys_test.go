@@ -1,0 +1,123 @@
+package main
+
+import (
+	"encoding/json"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond/jwttoken"
+)
+
+// keyJSON is a line of `keys list --json`.
+type keyJSON struct {
+	Kid       string    `json:"kid"`
+	Current   bool      `json:"current"`
+	SignsFrom time.Time `json:"signs_from"`
+}
+
+func listKeys(t *testing.T, env []string) []keyJSON {
+	t.Helper()
+	out, errOut, code := runInProcess(env, "keys", "list", "--json")
+	if code != 0 {
+		t.Fatalf("keys list --json = exit %d, %q", code, errOut)
+	}
+	var keys []keyJSON
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var k keyJSON
+		if err := json.Unmarshal([]byte(line), &k); err != nil {
+			t.Fatalf("keys list --json line %q: %v", line, err)
+		}
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+var rotated = regexp.MustCompile(`^published key (\S+); it signs from (\S+), key (\S+) until then\n$`)
+
+// TestKeys_RotateSaysWhenTheKeySigns: a rotation publishes a key that
+// signs only jwt.key_publish_period later; `keys rotate` names it with
+// that time and the key that signs until then, and `keys list` shows the
+// time (SIGNS FROM, signs_from) and the key that signs now (CURRENT). A
+// second rotation meanwhile changes nothing and says so.
+func TestKeys_RotateSaysWhenTheKeySigns(t *testing.T) {
+	env := []string{"SESSIOND_DATA=" + t.TempDir()}
+	if _, errOut, code := runInProcess(env, "keys", "list", "--create"); code != 0 {
+		t.Fatalf("keys list --create = exit %d, %q", code, errOut)
+	}
+	first := listKeys(t, env)
+	start := time.Now()
+	out, errOut, code := runInProcess(env, "keys", "rotate")
+	m := rotated.FindStringSubmatch(out)
+	if code != 0 || m == nil {
+		t.Fatalf("keys rotate = exit %d, %q %q; want %q", code, out, errOut, rotated)
+	}
+	next, signer := m[1], m[3]
+	from, err := time.Parse(time.RFC3339, m[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// jwt.key_publish_period is 10 minutes by default; RFC 3339 keeps seconds.
+	if lo, hi := start.Add(10*time.Minute-time.Second), time.Now().Add(10*time.Minute); from.Before(lo) || from.After(hi) {
+		t.Errorf("keys rotate says the key signs from %v; want 10 minutes after the rotation (%v)", from, start)
+	}
+	if len(first) != 1 || signer != first[0].Kid || next == signer {
+		t.Errorf("keys rotate named %s as the signer until then, %s as the new key; want the one key before it, %s, and another", signer, next, first[0].Kid)
+	}
+
+	keys := listKeys(t, env)
+	want := []keyJSON{{Kid: next, SignsFrom: from}, {Kid: signer, Current: true}}
+	same := func(a, b keyJSON) bool { // keys rotate prints whole seconds
+		return a.Kid == b.Kid && a.Current == b.Current && a.SignsFrom.Truncate(time.Second).Equal(b.SignsFrom)
+	}
+	if !slices.EqualFunc(keys, want, same) {
+		t.Errorf("keys list --json after the rotation = %+v; want %+v", keys, want)
+	}
+	table, _, _ := runInProcess(env, "keys", "list")
+	var rows []string // each line's cells, one space apart
+	for _, line := range strings.Split(strings.TrimSpace(table), "\n") {
+		rows = append(rows, strings.Join(strings.Fields(line), " "))
+	}
+	if len(rows) != 3 || rows[0] != "KID ALG CREATED RETIRED CURRENT SIGNS FROM" ||
+		!strings.HasSuffix(rows[1], "- false "+m[2]) || !strings.HasSuffix(rows[2], "- true -") {
+		t.Errorf("keys list =\n%s\nwant the columns KID ALG CREATED RETIRED CURRENT SIGNS FROM, and %s on the new key", table, m[2])
+	}
+
+	again, _, code := runInProcess(env, "keys", "rotate")
+	if want := "a rotation is already scheduled: key " + next + " signs from " + m[2] + ", key " + signer + " until then\n"; code != 0 || again != want {
+		t.Errorf("second keys rotate = exit %d, %q; want %q", code, again, want)
+	}
+	if keys := listKeys(t, env); len(keys) != 2 {
+		t.Errorf("after a second rotation, %d keys; want the same two", len(keys))
+	}
+}
+
+// TestSigningNow: once the scheduled key's time has come it signs, on
+// every node, before any node records it as the signer; keys list says
+// so.
+func TestSigningNow(t *testing.T) {
+	at := time.Date(2026, 3, 1, 9, 10, 0, 0, time.UTC)
+	ring := func() []jwttoken.KeyInfo {
+		return []jwttoken.KeyInfo{{ID: "next", ActivatesAt: at}, {ID: "signer", Current: true}, {ID: "old", RetiredAt: at.Add(-time.Hour)}}
+	}
+	for _, tc := range []struct {
+		now  time.Time
+		want string
+	}{
+		{at.Add(-time.Second), "signer"},
+		{at, "next"},
+		{at.Add(time.Minute), "next"},
+	} {
+		var current []string
+		for _, k := range signingNow(ring(), tc.now) {
+			if k.Current {
+				current = append(current, k.ID)
+			}
+		}
+		if !slices.Equal(current, []string{tc.want}) {
+			t.Errorf("signingNow at %v: current %q; want [%s]", tc.now, current, tc.want)
+		}
+	}
+}

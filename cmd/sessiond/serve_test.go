@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// serveExit runs `sessiond serve` on a free loopback port with env and
+// returns its exit code and stderr; it fails t if serve is still running
+// after 30 s (it started instead of refusing).
+func serveExit(t *testing.T, env []string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(binary(t), "serve", "--listen", "127.0.0.1:0")
+	cmd.Env = append(cleanEnv(), env...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("serve did not exit within 30s; want a refusal to start\n%s", stderr.String())
+	}
+	return cmd.ProcessState.ExitCode(), stderr.String()
+}
+
+// lastLine is the last non-empty line of text.
+func lastLine(text string) string {
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	return lines[len(lines)-1]
+}
+
+// TestServe_RevokedEnvKeyIsAConfigError: SESSIOND_API_KEY naming a revoked
+// key is a configuration problem: serve exits 78 (EX_CONFIG), which the
+// systemd unit does not restart on, and its last line names the key.
+func TestServe_RevokedEnvKeyIsAConfigError(t *testing.T) {
+	env := []string{"SESSIOND_DATA=" + t.TempDir()}
+	if _, errOut, code := runCLI(t, env, "keys", "list", "--create"); code != 0 {
+		t.Fatalf("keys list --create = exit %d, %q", code, errOut)
+	}
+	key, errOut, code := runCLI(t, env, "apikey", "create", "--name", "ops")
+	id := regexp.MustCompile(`created (key_[a-z2-7]+)`).FindStringSubmatch(errOut)
+	if code != 0 || id == nil {
+		t.Fatalf("apikey create = exit %d, %q", code, errOut)
+	}
+	if _, errOut, code := runCLI(t, env, "apikey", "revoke", id[1]); code != 0 {
+		t.Fatalf("apikey revoke = exit %d, %q", code, errOut)
+	}
+	code, stderr := serveExit(t, append(env, "SESSIOND_API_KEY="+strings.TrimSpace(key)))
+	if last := lastLine(stderr); code != exitConfig || !strings.Contains(last, "SESSIOND_API_KEY") || !strings.Contains(last, id[1]) {
+		t.Errorf("serve with a revoked SESSIOND_API_KEY = exit %d, last line %q; want %d and a line naming SESSIOND_API_KEY and %s",
+			code, last, exitConfig, id[1])
+	}
+}
+
+// TestServe_SealedRingWithoutKEKIsAConfigError: a signing key ring sealed
+// with a key-encryption key the node is not given is a configuration
+// problem: serve exits 78 (EX_CONFIG) and says which settings give it.
+func TestServe_SealedRingWithoutKEKIsAConfigError(t *testing.T) {
+	env := []string{"SESSIOND_DATA=" + t.TempDir()}
+	kek := "SESSIOND_KEK=" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	if _, errOut, code := runCLI(t, append(env, kek), "keys", "list", "--create"); code != 0 {
+		t.Fatalf("keys list --create with a KEK = exit %d, %q", code, errOut)
+	}
+	code, stderr := serveExit(t, env)
+	if last := lastLine(stderr); code != exitConfig || !strings.Contains(last, "SESSIOND_KEK") || !strings.Contains(last, "signing.kek_file") {
+		t.Errorf("serve without the KEK that sealed the ring = exit %d, last line %q; want %d and a line naming signing.kek_file and SESSIOND_KEK",
+			code, last, exitConfig)
+	}
+}

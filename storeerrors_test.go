@@ -1,0 +1,202 @@
+package sessiond_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/sessiondtest"
+)
+
+// carryingSink is an AtomicSink that hands every event to the store (a
+// ChangeRecorder then writes it with its change) and keeps the events
+// recorded after their change, as sessiondtest.Events does.
+type carryingSink struct{ sessiondtest.Events }
+
+func (*carryingSink) Prepare(_ context.Context, e sessiond.Event) ([]sessiond.Event, []sessiond.Delivery, bool, error) {
+	return []sessiond.Event{e}, nil, true, nil
+}
+
+func (*carryingSink) Committed(context.Context, sessiond.Event) {}
+
+// storeOps collects what a Manager tells Options.StoreErrorObserver.
+type storeOps struct {
+	mu  sync.Mutex
+	ops []string
+}
+
+func (o *storeOps) observe(op string, err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !errors.Is(err, sessiond.ErrStoreUnavailable) {
+		op += " (with " + err.Error() + ")"
+	}
+	o.ops = append(o.ops, op)
+}
+
+func (o *storeOps) take() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := o.ops
+	o.ops = nil
+	return out
+}
+
+// TestManager_StoreErrorObserver: every store call of the Manager that
+// fails because the store is unavailable is reported once, named by the
+// Store method it is (a ChangeRecorder method by the one it stands for),
+// whichever optional interface made it; answers of a working store
+// (not found, revoked, reused) are not failures and are not reported.
+func TestManager_StoreErrorObserver(t *testing.T) {
+	limited := func(o *sessiond.Options) { o.MaxSessions = 5 }
+	noGrantCache := func(o *sessiond.Options) { o.RefreshCacheSize = -1 }
+	create := func(ctx context.Context, m *sessiond.Manager, _ *sessiond.Issued) error {
+		_, err := m.Create(ctx, "bob", sessiond.CreateOptions{})
+		return err
+	}
+	refresh := func(ctx context.Context, m *sessiond.Manager, first *sessiond.Issued) error {
+		_, err := m.Refresh(ctx, first.RefreshToken, sessiond.Client{})
+		return err
+	}
+	revokeSubject := func(ctx context.Context, m *sessiond.Manager, _ *sessiond.Issued) error {
+		_, err := m.RevokeSubject(ctx, "alice", "", sessiond.ReasonAdmin)
+		return err
+	}
+	for _, tc := range []struct {
+		name     string
+		strategy sessiond.Strategy
+		carried  bool // the sink hands events to the store: its ChangeRecorder methods are used
+		mod      func(*sessiond.Options)
+		// call runs with the store closed; first is the first of two
+		// sessions of alice made before.
+		call func(ctx context.Context, m *sessiond.Manager, first *sessiond.Issued) error
+		want []string
+	}{
+		{"Create", sessiond.StrategyHybrid, false, nil, create, []string{"create"}},
+		{"CreateCarried", sessiond.StrategyHybrid, true, nil, create, []string{"create"}},
+		{"CreateLimited", sessiond.StrategyDatabase, false, limited, create, []string{"create_limited"}},
+		{"CreateLimitedCarried", sessiond.StrategyHybrid, true, limited, create, []string{"create_limited"}},
+		{"RefreshFromGrantCache", sessiond.StrategyHybrid, false, nil, refresh, []string{"swap_refresh"}},
+		{"Refresh", sessiond.StrategyHybrid, false, noGrantCache, refresh, []string{"lookup"}},
+		{"VerifyDatabase", sessiond.StrategyDatabase, false, nil, func(ctx context.Context, m *sessiond.Manager, first *sessiond.Issued) error {
+			_, err := m.Verify(ctx, first.AccessToken, sessiond.Client{})
+			return err
+		}, []string{"lookup"}},
+		{"Get", sessiond.StrategyHybrid, false, nil, func(ctx context.Context, m *sessiond.Manager, first *sessiond.Issued) error {
+			_, err := m.Get(ctx, first.Session.ID)
+			return err
+		}, []string{"get"}},
+		{"Rotate", sessiond.StrategyHybrid, false, nil, func(ctx context.Context, m *sessiond.Manager, first *sessiond.Issued) error {
+			_, err := m.Rotate(ctx, first.Session.ID)
+			return err
+		}, []string{"get"}},
+		{"List", sessiond.StrategyDatabase, false, nil, func(ctx context.Context, m *sessiond.Manager, _ *sessiond.Issued) error {
+			_, err := m.List(ctx, "alice")
+			return err
+		}, []string{"list"}},
+		{"Revoke", sessiond.StrategyHybrid, false, nil, func(ctx context.Context, m *sessiond.Manager, first *sessiond.Issued) error {
+			return m.Revoke(ctx, first.Session.ID, sessiond.ReasonLogout)
+		}, []string{"revoke"}},
+		{"RevokeCarried", sessiond.StrategyDatabase, true, nil, func(ctx context.Context, m *sessiond.Manager, first *sessiond.Issued) error {
+			return m.Revoke(ctx, first.Session.ID, sessiond.ReasonLogout)
+		}, []string{"revoke"}},
+		{"RevokeToken", sessiond.StrategyDatabase, false, nil, func(ctx context.Context, m *sessiond.Manager, first *sessiond.Issued) error {
+			return m.RevokeToken(ctx, first.AccessToken)
+		}, []string{"lookup"}},
+		{"RevokeSubject", sessiond.StrategyHybrid, false, nil, revokeSubject, []string{"revoke_subject"}},
+		{"RevokeSubjectCarried", sessiond.StrategyHybrid, true, nil, revokeSubject, []string{"revoke_subject"}},
+		{"RevokeMatching", sessiond.StrategyHybrid, false, nil, func(ctx context.Context, m *sessiond.Manager, _ *sessiond.Issued) error {
+			_, err := m.RevokeMatching(ctx, sessiond.RevokeFilter{All: true}, sessiond.ReasonIncident, false)
+			return err
+		}, []string{"get_meta"}},
+		{"CollectGarbage", sessiond.StrategyDatabase, false, nil, func(ctx context.Context, m *sessiond.Manager, _ *sessiond.Issued) error {
+			_, err := m.CollectGarbage(ctx, 100)
+			return err
+		}, []string{"delete_expired"}},
+		{"Resync", sessiond.StrategyHybrid, false, nil, func(ctx context.Context, m *sessiond.Manager, _ *sessiond.Issued) error {
+			return m.Resync(ctx)
+		}, []string{"revocations"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ops := &storeOps{}
+			sink := &carryingSink{}
+			h := newHarness(t, tc.strategy, func(o *sessiond.Options) {
+				o.StoreErrorObserver = ops.observe
+				o.WatermarkPoll = -1 // no background read during the outage
+				if tc.carried {
+					o.Events = sink
+				}
+				if tc.mod != nil {
+					tc.mod(o)
+				}
+			})
+			ctx := context.Background()
+			first := h.create(t, "alice", sessiond.CreateOptions{})
+			h.clock.Advance(time.Second) // the second login is the later one: its check reports the first
+			h.create(t, "alice", sessiond.CreateOptions{})
+			// The concurrent-login checks read the store off the request's
+			// path, one after the other; the second one's event says both
+			// are done, so no read of theirs lands in the outage.
+			events := h.events
+			if tc.carried {
+				events = &sink.Events
+			}
+			wait, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if _, err := events.Await(wait, sessiond.EventConcurrentLogin, 1); err != nil {
+				t.Fatalf("the concurrent-login check of the second login: %v", err)
+			}
+			if got := ops.take(); len(got) > 0 {
+				t.Fatalf("with the store up, the observer was told of %q; want nothing", got)
+			}
+
+			h.store.Close() // every call fails with ErrStoreUnavailable from now on
+			err := tc.call(ctx, h.m, first)
+			if !errors.Is(err, sessiond.ErrStoreUnavailable) {
+				t.Fatalf("%s with the store closed = %v; want ErrStoreUnavailable", tc.name, err)
+			}
+			if got := ops.take(); !slices.Equal(got, tc.want) {
+				t.Errorf("%s with the store closed reported %q; want %q", tc.name, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestManager_StoreErrorObserverIgnoresAnswers: what a working store
+// answers (not found, revoked, reused, invalid) is not a store failure.
+func TestManager_StoreErrorObserverIgnoresAnswers(t *testing.T) {
+	ops := &storeOps{}
+	h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) { o.StoreErrorObserver = ops.observe })
+	ctx := context.Background()
+	iss := h.create(t, "alice", sessiond.CreateOptions{})
+	next, err := h.m.Refresh(ctx, iss.RefreshToken, sessiond.Client{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(time.Hour)
+	for _, c := range []struct {
+		name string
+		call func() error
+		want error
+	}{
+		{"RevokeUnknown", func() error { return h.m.Revoke(ctx, sessiond.NewSessionID(), sessiond.ReasonLogout) }, sessiond.ErrNotFound},
+		{"GetUnknown", func() error { _, err := h.m.Get(ctx, sessiond.NewSessionID()); return err }, sessiond.ErrNotFound},
+		{"RefreshUnknown", func() error {
+			_, err := h.m.Refresh(ctx, "sdrt_unknown", sessiond.Client{})
+			return err
+		}, sessiond.ErrInvalidToken},
+		{"RefreshReused", func() error { _, err := h.m.Refresh(ctx, iss.RefreshToken, sessiond.Client{}); return err }, sessiond.ErrRefreshReused},
+		{"RefreshRevoked", func() error { _, err := h.m.Refresh(ctx, next.RefreshToken, sessiond.Client{}); return err }, sessiond.ErrRevoked},
+	} {
+		if err := c.call(); !errors.Is(err, c.want) {
+			t.Errorf("%s = %v; want %v", c.name, err, c.want)
+		}
+	}
+	if got := ops.take(); len(got) > 0 {
+		t.Errorf("answers of a working store reported as store failures: %q", got)
+	}
+}
