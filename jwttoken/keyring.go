@@ -663,6 +663,48 @@ func (r *KeyRing) Replace(data []byte) (removed bool, err error) {
 	return removed, nil
 }
 
+// Merge adds to r the keys of a MarshalPrivate document that r lacks, each
+// retired (verifying until Prune drops it, never signing): a key retired
+// in the document keeps its time, its signer and next key are retired at
+// now. r's own signer and next key stay as they are. It is how a node
+// puts back the keys it signed with into a ring that replaced its own (a
+// store that lost the shared ring, recreated by another node). The
+// document must use only algorithms r already verifies. It returns how
+// many keys it added; the generation grows when any was.
+func (r *KeyRing) Merge(data []byte, now time.Time) (int, error) {
+	other, err := LoadRing(data, RingOptions{Algorithm: r.alg, MaxTokenLifetime: r.maxLifetime, HMACSecret: nil})
+	if err != nil {
+		return 0, err
+	}
+	for _, a := range other.algs {
+		if !slices.Contains(r.algs, a) {
+			return 0, fmt.Errorf("jwttoken: merge ring: %w", &sessiond.ArgumentError{Field: "keys", Msg: fmt.Sprintf("algorithm %s is not one this ring verifies", a)})
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	added := 0
+	for kid, k := range other.byKid {
+		if r.byKid[kid] != nil {
+			continue
+		}
+		nk := *k
+		nk.activates = time.Time{}
+		if nk.retired.IsZero() {
+			nk.retired = now.UTC()
+			if nk.retired.Before(nk.created) {
+				nk.retired = nk.created
+			}
+		}
+		r.byKid[kid] = &nk
+		added++
+	}
+	if added > 0 {
+		r.gen++
+	}
+	return added, nil
+}
+
 // HasHMACSecret reports whether one of the ring's HS256 keys is secret
 // (compared in constant time).
 func (r *KeyRing) HasHMACSecret(secret []byte) bool {

@@ -432,3 +432,45 @@ func TestKeyRing_Replace(t *testing.T) {
 		t.Error("Replace(garbage) = nil; want an error")
 	}
 }
+
+// TestKeyRing_Merge: a ring made anew (a store that lost the shared one)
+// takes in another node's keys as retired ones: tokens that node signed
+// verify, its own signer still signs, and nothing is added twice.
+func TestKeyRing_Merge(t *testing.T) {
+	mine := newRing(t, jwttoken.EdDSA)
+	if _, _, err := mine.Schedule(t0, at(10*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	mineDoc, _ := mine.MarshalPrivate()
+	old := sign(t, newCodec(t, mine, 0), sessiond.KindAccess, tokenClaims(t0))
+	theirs := newRing(t, jwttoken.EdDSA)
+	signer := currentKid(t, theirs)
+	gen := theirs.Generation()
+
+	n, err := theirs.Merge(mineDoc, at(time.Minute))
+	if err != nil || n != 2 {
+		t.Fatalf("Merge = %d, %v; want 2 keys added (the signer and the next key)", n, err)
+	}
+	if theirs.Generation() == gen {
+		t.Error("Merge added keys but the generation did not grow")
+	}
+	if got := currentKid(t, theirs); got != signer {
+		t.Errorf("signer after Merge = %s; want the ring's own %s", got, signer)
+	}
+	for _, k := range theirs.Keys() {
+		if k.ID != signer && (k.RetiredAt.IsZero() || !k.ActivatesAt.IsZero()) {
+			t.Errorf("merged key %s = %+v; want retired, not scheduled", k.ID, k)
+		}
+	}
+	if _, err := newCodec(t, theirs, 0).Verify(sessiond.KindAccess, old, at(2*time.Minute)); err != nil {
+		t.Errorf("a token of a merged key: %v", err)
+	}
+	if n, err := theirs.Merge(mineDoc, at(2*time.Minute)); err != nil || n != 0 {
+		t.Errorf("Merge again = %d, %v; want 0", n, err)
+	}
+	es := newRing(t, jwttoken.ES256)
+	esDoc, _ := es.MarshalPrivate()
+	if _, err := theirs.Merge(esDoc, at(time.Minute)); !errors.Is(err, sessiond.ErrInvalidArgument) {
+		t.Errorf("Merge with an algorithm the ring does not verify = %v; want ErrInvalidArgument", err)
+	}
+}

@@ -30,7 +30,7 @@ var eventTypes = []sessiond.EventType{
 	sessiond.EventConcurrentLogin,
 	sessiond.EventDeviceBound, sessiond.EventDeviceRefreshed, sessiond.EventDeviceProofRefused,
 	server.EventAPIKeyAuthFailed, server.EventKeysRotated, server.EventAPIKeyCreated, server.EventAPIKeyRevoked,
-	server.EventAPIKeyScopes, server.EventIncident,
+	server.EventAPIKeyScopes, server.EventIncident, server.EventStoreReset,
 	httpapi.EventWatermarkRaised, httpapi.EventKeysRetired,
 	ssf.EventSETReceived,
 }

@@ -2,12 +2,14 @@
 // Keys live hashed (SHA-256) in the store's shared meta document, so every
 // node of a cluster accepts the same keys; each node caches the set and
 // re-reads it at most once per RefreshEvery. While the store is
-// unavailable a node keeps authenticating with the last set it read.
+// unavailable a node keeps authenticating with the last set it read; when
+// the store lost the set (OnReset), the node can seed it again.
 package apikey
 
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base32"
 	"encoding/hex"
 	"encoding/json"
@@ -73,12 +75,37 @@ type Keys struct {
 	// under mu, one at a time.
 	snap atomic.Pointer[snapshot]
 	mu   sync.Mutex
+
+	// onReset re-creates a lost set (OnReset); lost is the loss it has
+	// yet to mend, with why its last try failed; healing is held by the
+	// one request trying.
+	onReset func(ctx context.Context, r Reset) error
+	lost    atomic.Pointer[lostSet]
+	healing sync.Mutex
 }
 
 type snapshot struct {
 	byHash  map[sessiond.TokenHash]Key
 	version int64
+	sum     [32]byte // SHA-256 of the stored document at version
 	loaded  time.Time
+}
+
+// Reset describes a stored key set found gone: the document is missing
+// where this node had read one, or it is another set than the one this
+// node read at the same or a later version. Versions only grow, so the
+// store lost its data (a Redis without persistence restarted empty, a
+// failover to an empty replica), and perhaps another node seeded a new
+// set since. The keys created through the API or the CLI are gone with
+// it.
+type Reset struct {
+	Was   int64 // the version this node last read or wrote
+	Found int64 // the version found; 0 when the document is missing
+}
+
+type lostSet struct {
+	reset Reset
+	err   error // of the last try to re-create the set; nil before one
 }
 
 // New returns a key set on meta. refreshEvery bounds how stale a node's
@@ -94,23 +121,39 @@ func New(meta sessiond.MetaStore, clock sessiond.Clock, refreshEvery time.Durati
 	return &Keys{meta: meta, clock: clock, refreshEvery: refreshEvery}
 }
 
+// OnReset sets fn to be called when a reload (Authenticate, Active,
+// Ready, at most once per refreshEvery) finds the stored set gone (see
+// Reset): fn re-creates what a fresh start would (Ensure the operator's
+// key), and the set is read again before the reload's caller is answered.
+// Until fn succeeds the node serves the set it found, fn is tried again at
+// each reload and Ready fails. One call at a time; concurrent requests
+// meanwhile are served the set found. fn must not be called for a store
+// that merely did not answer. Set it before the first request.
+func (k *Keys) OnReset(fn func(ctx context.Context, r Reset) error) { k.onReset = fn }
+
 func (k *Keys) load(ctx context.Context) (doc, int64, error) {
+	d, version, _, err := k.loadSum(ctx)
+	return d, version, err
+}
+
+// loadSum is load with the SHA-256 of the stored document.
+func (k *Keys) loadSum(ctx context.Context) (doc, int64, [32]byte, error) {
 	raw, version, err := k.meta.GetMeta(ctx, DocName)
 	if errors.Is(err, sessiond.ErrNotFound) {
-		return doc{}, 0, nil
+		return doc{}, 0, [32]byte{}, nil
 	} else if err != nil {
-		return doc{}, 0, fmt.Errorf("apikey: load: %w", err)
+		return doc{}, 0, [32]byte{}, fmt.Errorf("apikey: load: %w", err)
 	}
 	var d doc
 	if err := json.Unmarshal(raw, &d); err != nil {
-		return doc{}, 0, fmt.Errorf("apikey: stored key set is corrupt: %w", err)
+		return doc{}, 0, [32]byte{}, fmt.Errorf("apikey: stored key set is corrupt: %w", err)
 	}
 	for i := range d.Keys {
 		if d.Keys[i].Scopes == nil {
 			d.Keys[i].Scopes = []Scope{ScopeAdmin} // stored before scopes existed
 		}
 	}
-	return d, version, nil
+	return d, version, sha256.Sum256(raw), nil
 }
 
 // update applies fn to the stored set with a compare-and-swap, retrying
@@ -135,7 +178,7 @@ func (k *Keys) update(ctx context.Context, fn func(*doc) error) error {
 		if err != nil {
 			return fmt.Errorf("apikey: save: %w", err)
 		}
-		k.keep(d, saved)
+		k.keep(d, saved, sha256.Sum256(raw))
 		return nil
 	}
 	return fmt.Errorf("apikey: key set keeps changing: %w", sessiond.ErrConflict)
@@ -237,11 +280,11 @@ func (k *Keys) SetScopes(ctx context.Context, id string, scopes []Scope) (Key, e
 
 // List returns every key, revoked ones included, oldest first.
 func (k *Keys) List(ctx context.Context) ([]Key, error) {
-	d, version, err := k.load(ctx)
+	d, version, sum, err := k.loadSum(ctx)
 	if err != nil {
 		return nil, err
 	}
-	k.keep(d, version)
+	k.keep(d, version, sum)
 	return d.Keys, nil
 }
 
@@ -316,43 +359,95 @@ func (k *Keys) Active(ctx context.Context, id string, scope Scope) (bool, error)
 	return false, nil
 }
 
+// Ready reads the set as Authenticate does (at most once per
+// refreshEvery, re-creating it if the store lost it: OnReset) and reports
+// an error while a lost set is not re-created, or the set cannot be read.
+func (k *Keys) Ready(ctx context.Context) error {
+	if _, err := k.current(ctx); err != nil {
+		return err
+	}
+	if l := k.lost.Load(); l != nil {
+		err := l.err
+		if err == nil {
+			err = errors.New("being re-created")
+		}
+		return fmt.Errorf("apikey: the stored key set vanished (version %d, found %d) and is not re-created: %w",
+			l.reset.Was, l.reset.Found, err)
+	}
+	return nil
+}
+
 // current returns a snapshot no older than refreshEvery or, while the
-// store is unavailable, the last one read.
+// store is unavailable, the last one read. The request that reloads the
+// set also re-creates it if the store lost it (OnReset).
 func (k *Keys) current(ctx context.Context) (*snapshot, error) {
+	s, reloaded, err := k.refresh(ctx, false)
+	if err != nil || !reloaded || k.lost.Load() == nil {
+		return s, err
+	}
+	return k.heal(ctx, s)
+}
+
+// refresh is current without the re-creation: it reports whether it read
+// the store. force reads it whatever the snapshot's age.
+func (k *Keys) refresh(ctx context.Context, force bool) (*snapshot, bool, error) {
 	now := k.clock.Now()
 	prev := k.snap.Load()
-	if prev != nil && now.Sub(prev.loaded) < k.refreshEvery {
-		return prev, nil
+	if !force && prev != nil && now.Sub(prev.loaded) < k.refreshEvery {
+		return prev, false, nil
 	}
 	if !k.mu.TryLock() {
 		if prev != nil {
-			return prev, nil // another request is reloading; don't queue behind a slow store
+			return prev, false, nil // another request is reloading; don't queue behind a slow store
 		}
 		k.mu.Lock()
 	}
 	defer k.mu.Unlock()
 	prev = k.snap.Load()
-	if prev != nil && now.Sub(prev.loaded) < k.refreshEvery {
-		return prev, nil // another request reloaded it meanwhile
+	if !force && prev != nil && now.Sub(prev.loaded) < k.refreshEvery {
+		return prev, false, nil // another request reloaded it meanwhile
 	}
 	s, err := k.reload(ctx, prev)
 	if err != nil {
 		if prev == nil || !errors.Is(err, sessiond.ErrStoreUnavailable) {
-			return nil, err
+			return nil, false, err
 		}
 		// Keep the last known set and try the store again after
 		// refreshEvery, so an outage costs one slow request per period
 		// instead of every request.
-		s = &snapshot{byHash: prev.byHash, version: prev.version}
+		s = &snapshot{byHash: prev.byHash, version: prev.version, sum: prev.sum}
 	}
 	s.loaded = now
 	k.snap.Store(s)
-	return s, nil
+	return s, true, nil
+}
+
+// heal calls OnReset for the loss found and, once it succeeded, reads the
+// set again; s is the set found, served meanwhile and if it fails.
+func (k *Keys) heal(ctx context.Context, s *snapshot) (*snapshot, error) {
+	if !k.healing.TryLock() {
+		return s, nil // another request is at it
+	}
+	defer k.healing.Unlock()
+	l := k.lost.Load()
+	if l == nil {
+		return s, nil
+	}
+	if err := k.onReset(ctx, l.reset); err != nil {
+		k.lost.Store(&lostSet{reset: l.reset, err: err})
+		return s, nil
+	}
+	k.lost.CompareAndSwap(l, nil)
+	healed, _, err := k.refresh(ctx, true)
+	if err != nil {
+		return s, nil
+	}
+	return healed, nil
 }
 
 // keep makes d, just read or written at version, the node's snapshot
 // unless a newer one is already held.
-func (k *Keys) keep(d doc, version int64) {
+func (k *Keys) keep(d doc, version int64, sum [32]byte) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if prev := k.snap.Load(); prev != nil && prev.version > version {
@@ -361,18 +456,27 @@ func (k *Keys) keep(d doc, version int64) {
 	// Loaded at the zero time: the next request still re-reads the set
 	// (a key made by another process works at once); this one is the
 	// fallback should the store be unavailable by then.
-	k.snap.Store(index(d, version))
+	s := index(d, version)
+	s.sum = sum
+	k.snap.Store(s)
 }
 
+// reload reads the set. The caller holds k.mu.
 func (k *Keys) reload(ctx context.Context, prev *snapshot) (*snapshot, error) {
-	d, version, err := k.load(ctx)
+	d, version, sum, err := k.loadSum(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if prev != nil && version == prev.version {
-		return &snapshot{byHash: prev.byHash, version: version}, nil
+	if prev != nil && version == prev.version && sum == prev.sum {
+		return &snapshot{byHash: prev.byHash, version: version, sum: sum}, nil
 	}
-	return index(d, version), nil
+	if prev != nil && prev.version > 0 && version <= prev.version && k.onReset != nil {
+		// Versions only grow: the store lost the set this node read.
+		k.lost.Store(&lostSet{reset: Reset{Was: prev.version, Found: version}})
+	}
+	s := index(d, version)
+	s.sum = sum
+	return s, nil
 }
 
 // index builds the lookup of live keys by hash.

@@ -67,15 +67,16 @@ func loadDeployment(ctx context.Context, meta sessiond.MetaStore) (deployment, e
 }
 
 // issuerAudience resolves jwt.issuer and jwt.audience: configured values
-// win; empty ones default to names unique to the deployment.
-func issuerAudience(ctx context.Context, cfg config.Config, meta sessiond.MetaStore, log *slog.Logger) (string, string, error) {
+// win; empty ones default to names unique to the deployment, whose
+// document it returns (nil when both are configured).
+func issuerAudience(ctx context.Context, cfg config.Config, meta sessiond.MetaStore, log *slog.Logger) (string, string, *deployment, error) {
 	iss, aud := cfg.JWT.Issuer, cfg.JWT.Audience
 	if iss != "" && aud != "" {
-		return iss, aud, nil
+		return iss, aud, nil, nil
 	}
 	d, err := loadDeployment(ctx, meta)
 	if err != nil {
-		return "", "", err
+		return "", "", nil, err
 	}
 	defIss, defAud := "urn:sessiond:"+d.ID, "urn:sessiond:"+d.ID+":api"
 	if d.Issuer != "" {
@@ -89,5 +90,5 @@ func issuerAudience(ctx context.Context, cfg config.Config, meta sessiond.MetaSt
 		aud = defAud
 	}
 	log.Info("jwt issuer and audience", "issuer", iss, "audience", aud, "deployment", d.ID)
-	return iss, aud, nil
+	return iss, aud, &d, nil
 }

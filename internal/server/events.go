@@ -31,6 +31,10 @@ const (
 	EventAPIKeyRevoked    sessiond.EventType = "api_key.revoked"
 	EventIncident         sessiond.EventType = "incident.revoked"
 	EventAPIKeyScopes     sessiond.EventType = "api_key.scopes_changed"
+	// EventStoreReset: a node found a shared document (the API key set,
+	// the signing key ring) gone from a store that lost its data, and put
+	// it back (storereset.go).
+	EventStoreReset sessiond.EventType = "store.reset_detected"
 )
 
 // fanout is the server's EventSink: every event goes to the durable event

@@ -44,7 +44,7 @@ func killSwitch(t *testing.T, st *bulkStore) (func(context.Context, httpapi.Inci
 	cfg := config.Default()
 	cfg.Strategy = sessiond.StrategyHybrid
 	o := Options{Config: cfg, Getenv: func(string) string { return "" }}
-	mgr, keys, err := buildManager(ctx, cfg, o, st, st, slog.New(slog.DiscardHandler), func(*sessiond.Options) {}, nil)
+	mgr, keys, err := buildManager(ctx, cfg, o, st, st, slog.New(slog.DiscardHandler), func(*sessiond.Options) {}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

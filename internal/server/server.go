@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/sessiond/sessiond"
@@ -171,7 +170,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	onRotate := func(kid string) {
 		events.emit(bg, sessiond.Event{Type: EventKeysRotated, Details: map[string]any{"kid": kid, "by": "schedule"}})
 	}
-	mgr, keys, err := buildManager(ctx, cfg, o, store, meta, log, extra, onRotate)
+	mgr, keys, err := buildManager(ctx, cfg, o, store, meta, log, extra, onRotate, events)
 	if err != nil {
 		return err
 	}
@@ -191,12 +190,13 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err := bootstrapAPIKey(ctx, cfg, o.APIKey, apiKeys, log); err != nil {
 		return err
 	}
+	apiKeys.OnReset(apiKeysReset(cfg, o.APIKey, apiKeys, keys, events, log)) // storereset.go
 	ssfTx.bind(keys)
 
 	hopts := httpapi.Options{
 		Manager:              mgr,
 		Authenticate:         apiKeys.Authenticate,
-		Ready:                store.Ping,
+		Ready:                readiness(store, apiKeys, keys),
 		Logger:               log,
 		LogRequest:           requestFilter(cfg.Log),
 		MaxBodyBytes:         cfg.Server.MaxBodyBytes,
@@ -380,7 +380,7 @@ func managerOptions(cfg config.Config, life sessiond.Lifetimes, store sessiond.S
 	return mopts
 }
 
-func buildManager(ctx context.Context, cfg config.Config, o Options, store sessiond.Store, meta sessiond.MetaStore, log *slog.Logger, extra func(*sessiond.Options), onRotate func(kid string)) (*sessiond.Manager, *signing.Keys, error) {
+func buildManager(ctx context.Context, cfg config.Config, o Options, store sessiond.Store, meta sessiond.MetaStore, log *slog.Logger, extra func(*sessiond.Options), onRotate func(kid string), events *fanout) (*sessiond.Manager, *signing.Keys, error) {
 	life, err := cfg.Lifetimes()
 	if err != nil {
 		return nil, nil, err
@@ -396,7 +396,7 @@ func buildManager(ctx context.Context, cfg config.Config, o Options, store sessi
 		}
 		// Read before the key ring is made: a store with no ring yet is a
 		// new deployment.
-		issuer, audience, err := issuerAudience(ctx, cfg, meta, log)
+		issuer, audience, dep, err := issuerAudience(ctx, cfg, meta, log)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -417,6 +417,7 @@ func buildManager(ctx context.Context, cfg config.Config, o Options, store sessi
 			RotateEvery:      cfg.JWT.KeyRotationInterval.Std(),
 			Logger:           log,
 			OnRotate:         onRotate,
+			OnReset:          signingReset(meta, dep, events, log),
 			OnChange: func(removed bool) {
 				if removed && mgr != nil {
 					mgr.PurgeVerifyCache()
@@ -447,35 +448,15 @@ func buildManager(ctx context.Context, cfg config.Config, o Options, store sessi
 // if set, otherwise a generated key written to <data>/api-key (mode 0600)
 // on first start. The key itself is never logged.
 func bootstrapAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret, keys *apikey.Keys, log *slog.Logger) error {
-	if env != "" {
-		if _, err := keys.Ensure(ctx, "env", env); err != nil {
-			return err
-		}
+	file, err := seedAPIKey(ctx, cfg, env, keys)
+	switch {
+	case err != nil:
+		return err
+	case env != "":
 		log.Info("API key from SESSIOND_API_KEY accepted")
-		return nil
+	case file != "":
+		log.Warn("generated the first API key; backends send it as Authorization: Bearer <key>", "file", file)
 	}
-	list, err := keys.List(ctx)
-	if err != nil {
-		return err
-	}
-	for _, k := range list {
-		if k.RevokedAt.IsZero() {
-			return nil
-		}
-	}
-	secret, _, err := keys.Create(ctx, "generated", apikey.ScopeAdmin) // the first key administers the rest
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(cfg.Server.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data directory: %w", err)
-	}
-	path := filepath.Join(cfg.Server.DataDir, APIKeyFile)
-	if err := os.WriteFile(path, []byte(string(secret)+"\n"), 0o600); err != nil {
-		return fmt.Errorf("write API key: %w", err)
-	}
-	abs, _ := filepath.Abs(path)
-	log.Warn("generated the first API key; backends send it as Authorization: Bearer <key>", "file", abs)
 	return nil
 }
 

@@ -28,7 +28,7 @@ func TestBuildManager_RingKeepsRetiredKeysForTheSignedLifetime(t *testing.T) {
 			cfg.Strategy = tc.strategy
 			st := memstore.New()
 			o := Options{Config: cfg, Getenv: func(string) string { return "" }}
-			mgr, keys, err := buildManager(context.Background(), cfg, o, st, st, slog.New(slog.DiscardHandler), func(*sessiond.Options) {}, nil)
+			mgr, keys, err := buildManager(context.Background(), cfg, o, st, st, slog.New(slog.DiscardHandler), func(*sessiond.Options) {}, nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

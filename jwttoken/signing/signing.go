@@ -10,10 +10,12 @@ package signing
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -66,6 +68,23 @@ type Options struct {
 	// OnRotate is called after this node scheduled a rotation (Maintain),
 	// with the new key's ID: the security event log records it.
 	OnRotate func(kid string)
+	// OnReset is called once each time this node finds the stored ring
+	// gone (see Reset), before it writes its keys back: documents whose
+	// presence the ring's implies can be put back first, and the security
+	// event log records it.
+	OnReset func(ctx context.Context, r Reset)
+}
+
+// Reset describes a stored ring found gone: the document is missing, or
+// it is another ring than the one this node last read at the same or a
+// later version (versions only grow, so the store lost its data: a Redis
+// without persistence restarted empty, a failover to an empty replica,
+// and perhaps another node made a new ring since). The node then writes
+// its ring back, or merges its keys into the new one, so that every token
+// it signed keeps verifying everywhere and it keeps a signer.
+type Reset struct {
+	Was   int64 // the version this node last read or wrote
+	Found int64 // the version found; 0 when the document is missing
 }
 
 // Keys is the shared ring of one node. Safe for concurrent use.
@@ -75,6 +94,16 @@ type Keys struct {
 	opts    Options
 	ring    *jwttoken.KeyRing
 	version int64
+	// sum is the SHA-256 of the stored document at version: with version
+	// it tells a ring made anew after the store lost its data from the one
+	// this node read (see Reset). payload is that document's, without the
+	// ring, to write back.
+	sum     [32]byte
+	payload payload
+	// resetting: OnReset was called for a reset not yet mended;
+	// restoreErr is why the last try to mend it failed (Ready).
+	resetting  bool
+	restoreErr atomic.Pointer[error]
 
 	reload     singleflight.Group
 	reloadMu   sync.Mutex
@@ -190,7 +219,7 @@ func (k *Keys) open(ctx context.Context) error {
 				return err
 			}
 			if !replaced && !opts.needsRewrite(d) && next.HS256Secret == d.HS256Secret {
-				k.ring, k.version = ring, version
+				k.ring, k.version, k.sum, k.payload = ring, version, sha256.Sum256(doc), without(d.payload)
 				return nil
 			}
 			if replaced {
@@ -198,7 +227,7 @@ func (k *Keys) open(ctx context.Context) error {
 					return fmt.Errorf("signing: %w", err)
 				}
 			}
-			nv, err := k.save(ctx, ring, next, version)
+			nv, sum, err := k.save(ctx, ring, next, version)
 			if errors.Is(err, sessiond.ErrConflict) {
 				continue // another node wrote meanwhile: start over from theirs
 			} else if err != nil {
@@ -210,7 +239,7 @@ func (k *Keys) open(ctx context.Context) error {
 			case opts.needsRewrite(d):
 				opts.Logger.Info("rewrote the stored signing key ring", "sealed", opts.KEK != nil, "was_sealed_with", d.kek)
 			}
-			k.ring, k.version = ring, nv
+			k.ring, k.version, k.sum, k.payload = ring, nv, sum, without(next)
 			return nil
 		case !errors.Is(err, sessiond.ErrNotFound):
 			return fmt.Errorf("signing: load key ring: %w", err)
@@ -223,14 +252,14 @@ func (k *Keys) open(ctx context.Context) error {
 		if opts.Algorithm == jwttoken.HS256 {
 			p.HS256Secret = secretFingerprint(opts.HMACSecret)
 		}
-		version, err = k.save(ctx, ring, p, 0)
+		version, sum, err := k.save(ctx, ring, p, 0)
 		if errors.Is(err, sessiond.ErrConflict) {
 			continue // another node created it first: load theirs
 		} else if err != nil {
 			return err
 		}
 		opts.Logger.Info("created signing key ring", "algorithm", string(opts.ringOptions().Algorithm), "sealed", opts.KEK != nil)
-		k.ring, k.version = ring, version
+		k.ring, k.version, k.sum, k.payload = ring, version, sum, p
 		return nil
 	}
 	return fmt.Errorf("signing: key ring keeps changing under us: %w", sessiond.ErrConflict)
@@ -262,22 +291,29 @@ func (o *Options) checkSecret(ring *jwttoken.KeyRing, p payload) (payload, bool,
 	return next, true, nil
 }
 
-// save writes ring with the payload fields of p over version (0: create).
-func (k *Keys) save(ctx context.Context, ring *jwttoken.KeyRing, p payload, version int64) (int64, error) {
+// save writes ring with the payload fields of p over version (0: create)
+// and returns the new version and the SHA-256 of the document written.
+func (k *Keys) save(ctx context.Context, ring *jwttoken.KeyRing, p payload, version int64) (int64, [32]byte, error) {
 	raw, err := ring.MarshalPrivate()
 	if err != nil {
-		return 0, err
+		return 0, [32]byte{}, err
 	}
 	p.Ring = raw
 	doc, err := k.opts.encode(p)
 	if err != nil {
-		return 0, err
+		return 0, [32]byte{}, err
 	}
 	nv, err := k.meta.PutMeta(ctx, DocName, doc, version)
 	if err != nil && !errors.Is(err, sessiond.ErrConflict) {
-		return 0, fmt.Errorf("signing: save key ring: %w", err)
+		return 0, [32]byte{}, fmt.Errorf("signing: save key ring: %w", err)
 	}
-	return nv, err
+	return nv, sha256.Sum256(doc), err
+}
+
+// without is p without its ring: the fields kept to write a ring back.
+func without(p payload) payload {
+	p.Ring = nil
+	return p
 }
 
 // Close stops reloads in progress. The ring keeps working.
@@ -345,8 +381,10 @@ func (k *Keys) update(ctx context.Context, fn func(*jwttoken.KeyRing) (bool, err
 	defer k.mu.Unlock()
 	for attempt := 0; attempt < 5; attempt++ {
 		doc, version, err := k.meta.GetMeta(ctx, DocName)
-		if err != nil {
-			return fmt.Errorf("signing: load key ring: %w", err)
+		if lost, err := k.lost(ctx, doc, version, err); err != nil {
+			return err
+		} else if lost {
+			continue // written back: apply fn to that
 		}
 		d, r, err := k.opts.read(doc)
 		if err != nil {
@@ -357,9 +395,9 @@ func (k *Keys) update(ctx context.Context, fn func(*jwttoken.KeyRing) (bool, err
 			return fmt.Errorf("signing: %w", err)
 		}
 		if !changed && !k.opts.needsRewrite(d) {
-			return k.adopt(d, version)
+			return k.adopt(d, version, sha256.Sum256(doc))
 		}
-		nv, err := k.save(ctx, r, d.payload, version)
+		nv, sum, err := k.save(ctx, r, d.payload, version)
 		if errors.Is(err, sessiond.ErrConflict) {
 			continue
 		} else if err != nil {
@@ -370,38 +408,158 @@ func (k *Keys) update(ctx context.Context, fn func(*jwttoken.KeyRing) (bool, err
 			return err
 		}
 		d.Ring = raw
-		return k.adopt(d, nv)
+		return k.adopt(d, nv, sum)
 	}
 	return fmt.Errorf("signing: key ring keeps changing under us: %w", sessiond.ErrConflict)
 }
 
-// Sync adopts the stored ring if another node changed it.
+// Sync adopts the stored ring if another node changed it. If the store
+// lost it (see Reset), Sync writes this node's ring back, or merges this
+// node's keys into the ring another node made since.
 func (k *Keys) Sync(ctx context.Context) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	doc, version, err := k.meta.GetMeta(ctx, DocName)
-	if err != nil {
-		return fmt.Errorf("signing: load key ring: %w", err)
+	if lost, err := k.lost(ctx, doc, version, err); err != nil || lost {
+		return err
 	}
-	if version == k.version {
+	sum := sha256.Sum256(doc)
+	if version == k.version && sum == k.sum {
 		return nil
 	}
 	d, err := k.opts.decode(doc)
 	if err != nil {
 		return err
 	}
-	return k.adopt(d, version)
+	return k.adopt(d, version, sum)
 }
 
-func (k *Keys) adopt(d decoded, version int64) error {
-	if version == k.version {
+// Ready reports why the shared ring is not in the store when this node
+// found it gone (see Reset) and could not write it back: the error of its
+// last try, until one succeeds (Run tries again every PollEvery). Nil
+// otherwise. It reads nothing.
+func (k *Keys) Ready() error {
+	if p := k.restoreErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// lost takes the result of reading the stored ring and, when it shows the
+// store lost the ring this node holds (see Reset), writes that ring back
+// and reports true. The caller holds k.mu.
+func (k *Keys) lost(ctx context.Context, doc []byte, version int64, err error) (bool, error) {
+	switch {
+	case errors.Is(err, sessiond.ErrNotFound):
+		doc, version = nil, 0
+	case err != nil:
+		return false, fmt.Errorf("signing: load key ring: %w", err)
+	case version > k.version || (version == k.version && sha256.Sum256(doc) == k.sum):
+		return false, nil // the ring this node read, or a later change of it
+	}
+	if err := k.restore(ctx, doc, version); err != nil {
+		k.restoreErr.Store(&err)
+		return false, err
+	}
+	k.restoreErr.Store(nil)
+	return true, nil
+}
+
+// restore writes this node's ring back to a store that lost it: as it is
+// when the document is missing (doc nil), else merged, as retired keys,
+// into the ring found at version, which this node then adopts. Either way
+// every key this node holds verifies on every node again, and the signer
+// is one every node knows. The caller holds k.mu.
+func (k *Keys) restore(ctx context.Context, doc []byte, version int64) error {
+	r := Reset{Was: k.version, Found: version}
+	if !k.resetting && k.opts.OnReset != nil {
+		k.opts.OnReset(ctx, r)
+	}
+	k.resetting = true
+	mine, err := k.ring.MarshalPrivate()
+	if err != nil {
+		return err
+	}
+	for attempt := 0; attempt < 5; attempt++ {
+		ring, p, merged := k.ring, k.payload, 0
+		var d decoded
+		if doc != nil {
+			var theirs *jwttoken.KeyRing
+			if d, theirs, err = k.opts.read(doc); err != nil {
+				return err
+			}
+			if merged, err = theirs.Merge(mine, k.opts.Clock.Now()); err != nil {
+				return fmt.Errorf("signing: merge this node's keys into the stored ring: %w", err)
+			}
+			ring, p = theirs, without(d.payload)
+		}
+		var nv int64
+		var sum [32]byte
+		if doc != nil && merged == 0 {
+			// Another node wrote back a ring holding every key of this
+			// one: adopt it as it is.
+			nv, sum = version, sha256.Sum256(doc)
+		} else {
+			nv, sum, err = k.save(ctx, ring, p, version)
+		}
+		if errors.Is(err, sessiond.ErrConflict) {
+			// Another node wrote first: merge into theirs.
+			if doc, version, err = k.meta.GetMeta(ctx, DocName); errors.Is(err, sessiond.ErrNotFound) {
+				doc, version = nil, 0
+			} else if err != nil {
+				return fmt.Errorf("signing: load key ring: %w", err)
+			}
+			continue
+		} else if err != nil {
+			return err
+		}
+		what := "wrote this node's key ring back"
+		if doc != nil {
+			raw, err := ring.MarshalPrivate()
+			if err != nil {
+				return err
+			}
+			d.Ring = raw
+			if err := k.adopt(d, nv, sum); err != nil {
+				return err
+			}
+			what = fmt.Sprintf("merged this node's keys into the ring found (%d were missing from it)", merged)
+		}
+		k.version, k.sum, k.payload, k.resetting = nv, sum, p, false
+		vanished := "missing"
+		if r.Found != 0 {
+			vanished = fmt.Sprintf("replaced by another ring at version %d", r.Found)
+		}
+		kids := make([]string, 0, len(ring.Keys()))
+		for _, ki := range ring.Keys() {
+			kids = append(kids, ki.ID)
+		}
+		k.opts.Logger.Error("the shared signing key ring vanished from the store, which lost its data: "+what,
+			"document", DocName, "found", vanished, "was_version", r.Was, "version", nv, "kids", kids, "signer", currentKid(ring))
+		return nil
+	}
+	return fmt.Errorf("signing: key ring keeps changing under us: %w", sessiond.ErrConflict)
+}
+
+// currentKid is the ID of the key ring signs with now.
+func currentKid(ring *jwttoken.KeyRing) string {
+	for _, ki := range ring.Keys() {
+		if ki.Current {
+			return ki.ID
+		}
+	}
+	return ""
+}
+
+func (k *Keys) adopt(d decoded, version int64, sum [32]byte) error {
+	if version == k.version && sum == k.sum {
 		return nil
 	}
 	removed, err := k.ring.Replace(d.Ring)
 	if err != nil {
 		return fmt.Errorf("signing: adopt key ring: %w", err)
 	}
-	k.version = version
+	k.version, k.sum, k.payload = version, sum, without(d.payload)
 	k.opts.Logger.Info("signing key ring changed", "generation", k.ring.Generation(), "key_removed", removed)
 	if k.opts.OnChange != nil {
 		k.opts.OnChange(removed)

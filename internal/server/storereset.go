@@ -1,0 +1,151 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/apikey"
+	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/jwttoken/signing"
+)
+
+// A store can lose the shared documents under running nodes: a Redis
+// without persistence that restarts comes back empty, and so does a
+// failover to an empty replica. Each node then does what a fresh start
+// would, at the reload that finds the loss (the API key set's, at most
+// once a second on a request or /readyz; the signing ring's poll, every
+// 2 s, or a token naming a key it lacks): it seeds the API key set with its
+// SESSIOND_API_KEY, writes its signing ring back (or merges its keys into
+// a ring a node started since made) after the deployment identity, logs
+// one ERROR line per document and records a store.reset_detected event.
+// /readyz fails while a lost document cannot be written back.
+
+// apiKeysReset re-creates a lost API key set as bootstrapAPIKey does at
+// start (apikey.Keys.OnReset). The store lost the signing ring too, most
+// likely: the key set's reload comes first (a request or /readyz within a
+// second), so the ring is checked at once rather than at its next poll,
+// leaving a node started meanwhile less time to take the store for a new
+// one (its own ring, deployment and default issuer).
+func apiKeysReset(cfg config.Config, env sessiond.Secret, keys *apikey.Keys, signer *signing.Keys, events *fanout, log *slog.Logger) func(context.Context, apikey.Reset) error {
+	return func(ctx context.Context, r apikey.Reset) error {
+		if signer != nil {
+			if err := signer.Sync(ctx); err != nil {
+				log.Warn("signing key ring sync", "err", err)
+			}
+		}
+		file, err := seedAPIKey(ctx, cfg, env, keys)
+		if err != nil {
+			return err // tried again at the next reload; /readyz fails with it meanwhile
+		}
+		recreated := "SESSIOND_API_KEY"
+		switch {
+		case env != "":
+		case file != "":
+			recreated = "a generated key, written to " + file
+		default:
+			recreated = "nothing: another node seeded a key"
+		}
+		log.Error("the shared API key set vanished from the store, which lost its data: seeded it again as at start; keys made with `sessiond apikey create` or POST /v1/api-keys are gone and must be made again",
+			"document", apikey.DocName, "was_version", r.Was, "found_version", r.Found, "recreated", recreated)
+		events.emit(ctx, sessiond.Event{Type: EventStoreReset, Details: map[string]any{
+			"document": apikey.DocName, "was_version": r.Was, "found_version": r.Found, "recreated": recreated}})
+		return nil
+	}
+}
+
+// signingReset runs before a node writes its signing ring back to a store
+// that lost it (signing.Options.OnReset): the deployment identity goes
+// back first, so that a node starting meanwhile does not take the store
+// for one that predates it (loadDeployment) and pick other default
+// issuer and audience. dep is nil when both are configured.
+func signingReset(meta sessiond.MetaStore, dep *deployment, events *fanout, log *slog.Logger) func(context.Context, signing.Reset) {
+	return func(ctx context.Context, r signing.Reset) {
+		details := map[string]any{"document": signing.DocName, "was_version": r.Was, "found_version": r.Found}
+		if dep != nil {
+			if restored, err := restoreDeployment(ctx, meta, *dep); err != nil {
+				log.Error("the deployment document vanished from the store and could not be written back", "document", DeploymentDoc, "err", err)
+			} else if restored {
+				details["deployment"] = "restored"
+			}
+		}
+		if events != nil {
+			events.emit(ctx, sessiond.Event{Type: EventStoreReset, Details: details})
+		}
+	}
+}
+
+// restoreDeployment writes d back if the store has no deployment
+// document, and reports whether it did.
+func restoreDeployment(ctx context.Context, meta sessiond.MetaStore, d deployment) (bool, error) {
+	if _, _, err := meta.GetMeta(ctx, DeploymentDoc); err == nil {
+		return false, nil // another node put it back, or one started since made it
+	} else if !errors.Is(err, sessiond.ErrNotFound) {
+		return false, fmt.Errorf("load deployment: %w", err)
+	}
+	doc, err := json.Marshal(d)
+	if err != nil {
+		return false, err
+	}
+	if _, err := meta.PutMeta(ctx, DeploymentDoc, doc, 0); errors.Is(err, sessiond.ErrConflict) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("save deployment: %w", err)
+	}
+	return true, nil
+}
+
+// readiness is /readyz: the store answers, and neither shared document
+// this node needs is lost without being written back. The key set is read
+// at most once per its cache period (1 s), the ring not at all.
+func readiness(store sessiond.Store, apiKeys *apikey.Keys, keys *signing.Keys) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if err := store.Ping(ctx); err != nil {
+			return err
+		}
+		if err := apiKeys.Ready(ctx); err != nil {
+			return err
+		}
+		if keys != nil {
+			return keys.Ready()
+		}
+		return nil
+	}
+}
+
+// seedAPIKey makes sure at least one API key works, as bootstrapAPIKey
+// says, and returns the absolute path of the file it wrote a generated
+// key to, if it did.
+func seedAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret, keys *apikey.Keys) (string, error) {
+	if env != "" {
+		_, err := keys.Ensure(ctx, "env", env)
+		return "", err
+	}
+	list, err := keys.List(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, k := range list {
+		if k.RevokedAt.IsZero() {
+			return "", nil
+		}
+	}
+	secret, _, err := keys.Create(ctx, "generated", apikey.ScopeAdmin) // the first key administers the rest
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(cfg.Server.DataDir, 0o700); err != nil {
+		return "", fmt.Errorf("data directory: %w", err)
+	}
+	path := filepath.Join(cfg.Server.DataDir, APIKeyFile)
+	if err := os.WriteFile(path, []byte(string(secret)+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write API key: %w", err)
+	}
+	abs, _ := filepath.Abs(path)
+	return abs, nil
+}
