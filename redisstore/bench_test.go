@@ -138,6 +138,36 @@ func BenchmarkSwapRefresh(b *testing.B) {
 	}
 }
 
+// BenchmarkRevoke measures Store.Revoke of a live session whose route this
+// store remembers (it made the login): outside a Cluster one script that
+// revokes, records and publishes.
+func BenchmarkRevoke(b *testing.B) {
+	ctx := context.Background()
+	st := newStore(b, redisstore.Options{})
+	var ids []sessiond.SessionID
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		if len(ids) == 0 {
+			b.StopTimer()
+			for range 1000 {
+				s := benchSession(i)
+				i++
+				if err := st.Create(ctx, s); err != nil {
+					b.Fatal(err)
+				}
+				ids = append(ids, s.ID)
+			}
+			b.StartTimer()
+		}
+		id := ids[len(ids)-1]
+		ids = ids[:len(ids)-1]
+		if _, err := st.Revoke(ctx, id, benchNow.Add(time.Minute), sessiond.ReasonLogout); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // parallelism makes RunParallel use about 32 goroutines.
 func parallelism() int { return max(1, 32/runtime.GOMAXPROCS(0)) }
 

@@ -43,6 +43,15 @@ func OnCluster(s *Store) bool { return !s.crossSlot }
 // killed between its change and their move would.
 func HoldPending(s *Store) { s.holdPending = true }
 
+// KillAfterRevoke makes every change of s that revokes sessions (Revoke,
+// RevokeSubject, their Recorded forms, a login that evicts) return
+// ErrKilled as soon as its script answers, without another command, as a
+// node killed at that moment would. Call it before using s concurrently.
+func KillAfterRevoke(s *Store) { s.killAfterRevoke = true }
+
+// ErrKilled is what a change returns under KillAfterRevoke.
+var ErrKilled = errKilled
+
 // SweepPending moves the records pending for longer than age, as every
 // node does each minute, and returns how many changes' records it moved.
 func SweepPending(ctx context.Context, s *Store, age time.Duration) (int, error) {

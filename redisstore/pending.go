@@ -108,7 +108,7 @@ return r
 //	ARGV: revoked at, reason[, field, records]
 //	→ nil (not found) | the session's fields, in sessionFields order,
 //	  and "1" if this call revoked it
-var revokePendingScript = rueidis.NewLuaScript(pendLua + revokeLua(`if KEYS[2] then pend() end`))
+var revokePendingScript = rueidis.NewLuaScript(pendLua + revokeLua(`if KEYS[2] then pend() end`, ""))
 
 // revokeSubjectPendingScript is revokeSubjectRecordedScript on a Cluster:
 // the records go to the pending hash of the subject's slot.

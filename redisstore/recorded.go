@@ -125,19 +125,21 @@ end
 // block, it changes nothing and answers {"prepare", id, expiry, ...}: the
 // sessions to evict, for which the caller prepares blocks and calls
 // again. Whenever it does not store the session it deletes the route keys
-// it reserved.
+// it reserved. It records (recordFn) the sessions it evicts, and the
+// session when it is created revoked, as revocations: their index entries
+// and feed messages go with them.
 //
 //	KEYS: session key, subject index, the six record keys, GC index,
 //	      expiry index, revocation index, strategies, then the route keys:
 //	      the session ID's, then each token's
 //	ARGV: createScript's, then event log base, outbox base, maximum age
 //	      ("0": no sweep), victim records ("1": wanted), the number of
-//	      prepared victims, the session ID's route value, the tokens'
-//	      route value, live index base, member, earliest expiry (µs),
-//	      strategy, live ("1"/"0"), sweep dead sessions ("1"/"0"), per
-//	      prepared victim its ID and records block, then the records block
-//	      of the creation
-var createRecordedScript = rueidis.NewLuaScript(prelude + recordsLua + indexFn + `
+//	      prepared victims, the session ID's route value (its tag), the
+//	      tokens' route value, live index base, member, earliest expiry
+//	      (µs), strategy, live ("1"/"0"), sweep dead sessions ("1"/"0"),
+//	      channel, per prepared victim its ID and records block, then the
+//	      records block of the creation
+var createRecordedScript = rueidis.NewLuaScript(prelude + recordsLua + indexFn + recordFn + `
 local h = 10 + tonumber(ARGV[9])
 local evbase, obbase, maxage = ARGV[h], ARGV[h + 1], ARGV[h + 2]
 local reserved = {}
@@ -151,7 +153,7 @@ for k = 13, #KEYS do
   reserved[#reserved + 1] = KEYS[k]
 end
 local prepared = {}
-local i = h + 13
+local i = h + 14
 for _ = 1, tonumber(ARGV[h + 4]) do
   prepared[ARGV[i]] = i + 1
   i = skip_block(ARGV, i + 1)
@@ -169,25 +171,49 @@ if r[1] == 'ok' then
     for k = 2, #r, 2 do write_block(3, ARGV, prepared[r[k]], evbase, obbase, maxage) end
   end
   index_session(KEYS[9], KEYS[10], KEYS[11], KEYS[12], ARGV[h + 7], ARGV[h + 8], ARGV[h + 9], ARGV[5], ARGV[6], ARGV[h + 10], ARGV[h + 11], true, ARGV[h + 12] == '1')
+  local revoked = ARGV[h + 11] ~= '1'
+  if #r > 1 or revoked then
+    rec_open(KEYS[11], KEYS[9], KEYS[10], KEYS[12], ARGV[h + 13], ARGV[h + 7])
+    for k = 2, #r, 2 do rec_revoked(ARGV[h + 5], r[k], ARGV[2], ARGV[4], 'limit', r[k + 1]) end
+    if revoked then
+      local g = redis.call('HMGET', KEYS[1], 'ra', 'rr')
+      rec_revoked(ARGV[h + 5], ARGV[1], ARGV[2], g[1], g[2], ARGV[5])
+    end
+    rec_close()
+  end
 else
   redis.call('DEL', unpack(reserved))
 end
 return r
 `)
 
-// revokeRecordedScript is revokeScript that, when it revokes the session,
-// stores the records block and adds "1" to its answer.
+// revokeRecordedScript is revokeScript outside a Cluster, for Revoke (an
+// empty records block) and RevokeRecorded: when it revokes the session it
+// stores the records block and adds "1" to its answer; and it records the
+// revocation (recordFn), whether this call made it or found it made, so
+// that the revocation, its records, its index entries and its feed message
+// are one step, and a node that dies once it has run has told every other.
+// A revocation found made is published only if the revocation index lacks
+// it: its record was lost (a Cluster's path, or a redisstore from before
+// this script, killed between its two steps).
 //
-//	KEYS: session key, the six record keys
+//	KEYS: session key, the six record keys, revocation index, GC index,
+//	      expiry index, strategies
 //	ARGV: revoked at, reason, event log base, outbox base, maximum age,
-//	      records block
+//	      channel, live index base, tag, ID, records block
 //	→ nil (not found) | the session's fields, in sessionFields order,
 //	  and "1" if this call revoked it
-var revokeRecordedScript = rueidis.NewLuaScript(recordsLua + revokeLua(`write_block(2, ARGV, 6, ARGV[3], ARGV[4], ARGV[5])`))
+var revokeRecordedScript = rueidis.NewLuaScript(prelude + recordsLua + recordFn + revokeLua(
+	`write_block(2, ARGV, 10, ARGV[3], ARGV[4], ARGV[5])`, `
+rec_open(KEYS[8], KEYS[9], KEYS[10], KEYS[11], ARGV[6], ARGV[7])
+rec_revoked(ARGV[8], ARGV[9], f[1], f[11], f[12], f[6])
+rec_close()`))
 
 // revokeLua is the source of revokeRecordedScript and revokePendingScript:
-// store is the statement that stores the records when the call revokes.
-func revokeLua(store string) string {
+// store is the statement that stores the records when the call revokes,
+// record what runs next whenever the session is revoked (by this call or
+// before it), with its fields in f.
+func revokeLua(store, record string) string {
 	return `
 local f = redis.call('HMGET', KEYS[1], 'sub', 'str', 'c', 'la', 'ie', 'e', 'p', 'ip', 'ua', 'cl', 'ra', 'rr')
 if not f[6] then return false end
@@ -197,6 +223,7 @@ if f[11] == '0' then
   ` + store + `
   f[13] = '1'
 end
+` + record + `
 return f
 `
 }
@@ -388,8 +415,9 @@ func (s *Store) RevokeRecorded(ctx context.Context, id sessiond.SessionID, at ti
 			pend pending // on a Cluster, with records
 		)
 		if s.crossSlot {
-			args := append(s.recordsHeader([]string{encTime(at), string(reason)}, s.sweepDue(records(block))), block...)
-			f, err = revokeRecordedScript.Exec(ctx, s.client, append([]string{key}, s.recordKeys()...), args).ToArray()
+			// One script: the revocation, its records, its index entries
+			// and its feed message.
+			f, err = s.revokeRecorded(ctx, key, tag, id, at, reason, block, s.sweepDue(records(block)))
 		} else {
 			keys, args := []string{key}, []string{encTime(at), string(reason)}
 			if records(block) > 0 {
@@ -417,15 +445,31 @@ func (s *Store) RevokeRecorded(ctx context.Context, id sessiond.SessionID, at ti
 		case !ok:
 			return nil, false, fmt.Errorf("redisstore: %s: %w", op, sessiond.ErrNotFound)
 		}
+		if err := s.killedAfterRevoke(); err != nil {
+			return nil, false, err
+		}
 		recorded := len(f) > nSessionFields
 		if recorded && pend.key != "" {
 			s.settle(ctx, op, pend)
 		}
-		if err := s.record(ctx, []sessiond.Revocation{revocationOf(sess)}, true); err != nil {
-			return nil, false, s.fail(op+": record", err)
+		if !s.crossSlot {
+			if err := s.record(ctx, []sessiond.Revocation{revocationOf(sess)}, true); err != nil {
+				return nil, false, s.fail(op+": record", err)
+			}
 		}
 		return sess, recorded, nil
 	}
+}
+
+// revokeRecorded runs revokeRecordedScript (outside a Cluster) on session
+// id, whose key is key and tag tag, with the records block block (sweep:
+// with the safety-net sweeps of the records).
+func (s *Store) revokeRecorded(ctx context.Context, key, tag string, id sessiond.SessionID, at time.Time, reason sessiond.RevokeReason,
+	block []string, sweep bool) ([]rueidis.RedisMessage, error) {
+	keys := append(append(append(make([]string, 0, 11), key), s.recKeys...), s.recordIndexKeys()...)
+	args := s.recordsHeader(append(make([]string, 0, 9+len(block)), encTime(at), string(reason)), sweep)
+	args = append(append(args, s.channel, s.liveBase, tag, string(id)), block...)
+	return revokeRecordedScript.Exec(ctx, s.client, keys, args).ToArray()
 }
 
 var _ sessiond.TouchRecorder = (*Store)(nil)
@@ -446,19 +490,22 @@ func (s *Store) TouchRecorded(ctx context.Context, id sessiond.SessionID, lastAc
 
 var _ sessiond.SubjectChangeRecorder = (*Store)(nil)
 
-// revokeSubjectRecordedScript is revokeSubjectScript that stores the
+// revokeSubjectRecordedScript is revokeSubjectIndexedScript (outside a
+// Cluster: it records what it revokes, rec_subject) that stores the
 // records block of the revocation with it. The block names the sessions it
 // was prepared for: when the sessions to revoke are not exactly those, the
 // script changes nothing and answers {"prepare", id, expiry, created, ...}
 // with the sessions it would revoke, for which the caller prepares a block
 // and calls again. Otherwise it answers {"ok", id, expiry, created, ...}.
 //
-//	KEYS: subject index, the six record keys
+//	KEYS: subject index, the six record keys, revocation index, GC index,
+//	      expiry index, strategies
 //	ARGV: revokeSubjectScript's six, event log base, outbox base, maximum
 //	      age, the number n of prepared sessions, their n IDs, the records
-//	      block
-var revokeSubjectRecordedScript = rueidis.NewLuaScript(prelude + recordsLua +
-	revokeSubjectLua(`if n > 0 then write_block(2, ARGV, 11 + n, ARGV[7], ARGV[8], ARGV[9]) end`))
+//	      block, channel, live index base, tag
+var revokeSubjectRecordedScript = rueidis.NewLuaScript(prelude + recordsLua + recordFn + recordSubjectFn +
+	revokeSubjectLua(`if n > 0 then write_block(2, ARGV, 11 + n, ARGV[7], ARGV[8], ARGV[9]) end
+rec_subject(8, ARGV[#ARGV - 2], ARGV[#ARGV - 1], ARGV[#ARGV], out)`))
 
 // revokeSubjectLua is the source of revokeSubjectRecordedScript and
 // revokeSubjectPendingScript: store is the statement that stores the
@@ -502,7 +549,8 @@ func (s *Store) RevokeSubjectRecorded(ctx context.Context, subject string, excep
 		return nil, fmt.Errorf("redisstore: %s: %w", op, &sessiond.ArgumentError{Field: "at", Msg: "must be set"})
 	}
 	tag := tagOf(subject)
-	script, keys := revokeSubjectRecordedScript, append([]string{s.idxKey(tag)}, s.recordKeys()...)
+	// Outside a Cluster the script records the revocations too.
+	script, keys := revokeSubjectRecordedScript, append(append([]string{s.idxKey(tag)}, s.recordKeys()...), s.recordIndexKeys()...)
 	if !s.crossSlot {
 		// On a Cluster the records are kept pending in the subject's slot
 		// by the same script, then moved (settle).
@@ -517,7 +565,7 @@ func (s *Store) RevokeSubjectRecorded(ctx context.Context, subject string, excep
 	for range maxPrepare {
 		args := append(append(slices.Clip(head), itoa(int64(len(ids)))), ids...)
 		if s.crossSlot {
-			args = append(args, block...)
+			args = append(append(args, block...), s.channel, s.liveBase, tag)
 		} else {
 			args = append(args, pend.field, pend.payload)
 		}
@@ -534,11 +582,16 @@ func (s *Store) RevokeSubjectRecorded(ctx context.Context, subject string, excep
 			for _, r := range revs {
 				s.wrote(s.sessKey(tag, r.SessionID))
 			}
+			if err := s.killedAfterRevoke(); err != nil {
+				return nil, err
+			}
 			if len(revs) > 0 && pend.key != "" {
 				s.settle(ctx, op, pend)
 			}
-			if err := s.record(ctx, revs, true); err != nil {
-				return nil, s.fail(op+": record", err)
+			if !s.crossSlot {
+				if err := s.record(ctx, revs, true); err != nil {
+					return nil, s.fail(op+": record", err)
+				}
 			}
 			return revs, nil
 		}

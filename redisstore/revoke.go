@@ -50,9 +50,11 @@ func subjectRevocations(reply []rueidis.RedisMessage, subject string, at time.Ti
 // Revoke marks session id revoked at at for reason and returns it. A
 // session already revoked is returned unchanged. ErrNotFound. Every
 // revocation is recorded for Revocations and published on the revocation
-// channel before Revoke returns; if that fails Revoke returns
-// ErrStoreUnavailable, and calling it again records and publishes what the
-// first call could not.
+// channel before Revoke returns: outside a Redis Cluster by the script that
+// revokes it, on a Cluster by a second one (record); if that fails Revoke
+// returns ErrStoreUnavailable, and calling it again records and publishes
+// what the first call could not (a revocation already recorded is not
+// published again).
 func (s *Store) Revoke(ctx context.Context, id sessiond.SessionID, at time.Time, reason sessiond.RevokeReason) (*sessiond.Session, error) {
 	const op = "revoke session"
 	if err := ctxErr(ctx, op); err != nil {
@@ -67,7 +69,14 @@ func (s *Store) Revoke(ctx context.Context, id sessiond.SessionID, at time.Time,
 			return nil, s.fail(op, err)
 		}
 		key := s.sessKey(tag, id)
-		f, err := revokeScript.Exec(ctx, s.client, []string{key}, []string{encTime(at), string(reason)}).ToArray()
+		var f []rueidis.RedisMessage
+		if s.crossSlot {
+			// One script: the revocation (or the one found), its index
+			// entries and its feed message.
+			f, err = s.revokeRecorded(ctx, key, tag, id, at, reason, noRecords, false)
+		} else {
+			f, err = revokeScript.Exec(ctx, s.client, []string{key}, []string{encTime(at), string(reason)}).ToArray()
+		}
 		if err != nil {
 			if rueidis.IsRedisNil(err) && remembered {
 				continue
@@ -82,8 +91,13 @@ func (s *Store) Revoke(ctx context.Context, id sessiond.SessionID, at time.Time,
 		case !ok:
 			return nil, fmt.Errorf("redisstore: %s: %w", op, sessiond.ErrNotFound)
 		}
-		if err := s.record(ctx, []sessiond.Revocation{revocationOf(sess)}, true); err != nil {
-			return nil, s.fail(op+": record", err)
+		if err := s.killedAfterRevoke(); err != nil {
+			return nil, err
+		}
+		if !s.crossSlot {
+			if err := s.record(ctx, []sessiond.Revocation{revocationOf(sess)}, true); err != nil {
+				return nil, s.fail(op+": record", err)
+			}
 		}
 		return sess, nil
 	}
@@ -95,7 +109,9 @@ func revocationOf(s *sessiond.Session) sessiond.Revocation {
 
 // RevokeSubject revokes, in one script, every session of subject live at
 // at (not revoked, before both expiries) except the one with ID except,
-// and returns what it revoked, oldest session first (non-nil).
+// and returns what it revoked, oldest session first (non-nil). It records
+// and publishes them as Revoke does: outside a Cluster in the same
+// script.
 func (s *Store) RevokeSubject(ctx context.Context, subject string, except sessiond.SessionID, at time.Time, reason sessiond.RevokeReason) ([]sessiond.Revocation, error) {
 	const op = "revoke subject"
 	if err := ctxErr(ctx, op); err != nil {
@@ -105,10 +121,15 @@ func (s *Store) RevokeSubject(ctx context.Context, subject string, except sessio
 		return nil, fmt.Errorf("redisstore: %s: %w", op, &sessiond.ArgumentError{Field: "at", Msg: "must be set"})
 	}
 	tag := tagOf(subject)
-	hasExcept := boolArg(except != "")
-	reply, err := revokeSubjectScript.Exec(ctx, s.client, []string{s.idxKey(tag)}, []string{
-		s.sessBase(tag), subject, string(except), hasExcept, encTime(at), string(reason),
-	}).ToArray()
+	args := []string{s.sessBase(tag), subject, string(except), boolArg(except != ""), encTime(at), string(reason)}
+	var reply []rueidis.RedisMessage
+	var err error
+	if s.crossSlot {
+		keys := append([]string{s.idxKey(tag)}, s.recordIndexKeys()...)
+		reply, err = revokeSubjectIndexedScript.Exec(ctx, s.client, keys, append(args, s.channel, s.liveBase, tag)).ToArray()
+	} else {
+		reply, err = revokeSubjectScript.Exec(ctx, s.client, []string{s.idxKey(tag)}, args).ToArray()
+	}
 	if err != nil {
 		return nil, s.fail(op, err)
 	}
@@ -119,8 +140,13 @@ func (s *Store) RevokeSubject(ctx context.Context, subject string, except sessio
 	for _, r := range out {
 		s.wrote(s.sessKey(tag, r.SessionID))
 	}
-	if err := s.record(ctx, out, true); err != nil {
-		return nil, s.fail(op+": record", err)
+	if err := s.killedAfterRevoke(); err != nil {
+		return nil, err
+	}
+	if !s.crossSlot {
+		if err := s.record(ctx, out, true); err != nil {
+			return nil, s.fail(op+": record", err)
+		}
 	}
 	return out, nil
 }
@@ -142,10 +168,20 @@ const (
 	quietBatch  = 500
 )
 
+// noRecords is an empty records block: a change that writes no event.
+var noRecords = []string{"0", "0"}
+
+// recordIndexKeys are the global indexes a revocation is recorded in, in
+// the order recordScript and recordFn's rec_open take them: revocation,
+// GC, expiry, strategies.
+func (s *Store) recordIndexKeys() []string { return []string{s.revKey, s.gcKey, s.expKey, s.stratKey} }
+
 // record enters revocations in the revocation index, takes them out of
 // the live indexes and, with publish, publishes each new one, with a
 // context that outlives the caller's: the revocations already happened.
-// Chunks after the first are pipelined.
+// Chunks after the first are pipelined. Outside a Cluster only bulk
+// revocations need it: the scripts that revoke otherwise record in the
+// same step.
 func (s *Store) record(ctx context.Context, revs []sessiond.Revocation, publish bool) error {
 	if len(revs) == 0 {
 		return nil
@@ -156,7 +192,7 @@ func (s *Store) record(ctx context.Context, revs []sessiond.Revocation, publish 
 	if publish {
 		channel, batch = s.channel, recordBatch
 	}
-	keys := []string{s.revKey, s.gcKey, s.expKey, s.stratKey}
+	keys := s.recordIndexKeys()
 	var execs []rueidis.LuaExec
 	for chunk := range slices.Chunk(revs, batch) {
 		args := make([]string, 0, 2+5*len(chunk))

@@ -238,7 +238,9 @@ redis.call('HSET', KEYS[1], unpack(set))
 return {'ok', f[3], f[1], f[7]}
 `
 
-// revokeScript marks one session revoked unless it already is.
+// revokeScript marks one session revoked unless it already is (on a
+// Cluster; outside one Revoke runs revokeRecordedScript, which records the
+// revocation in the same step).
 //
 //	KEYS: session key
 //	ARGV: revoked at, reason
@@ -253,16 +255,49 @@ end
 return f
 `)
 
-// revokeSubjectScript revokes every live session of a subject.
+// revokeSubjectScript revokes every live session of a subject (on a
+// Cluster; outside one, revokeSubjectIndexedScript).
 //
 //	KEYS: subject index
 //	ARGV: base, subject, except id, has except ("1"/"0"), at, reason
 //	→ {id, expiry, created, ...} of the sessions it revoked
-var revokeSubjectScript = rueidis.NewLuaScript(prelude + `
-local keys, out = subject_live(KEYS[1], ARGV[1], ARGV[2], ARGV[4] == '1' and ARGV[3], tonumber(ARGV[5]))
-for _, k in ipairs(keys) do redis.call('HSET', k, 'ra', ARGV[5], 'rr', ARGV[6]) end
+var revokeSubjectScript = rueidis.NewLuaScript(prelude + revokeSubjectBody + `
 return out
 `)
+
+// revokeSubjectBody revokes the live sessions of a subject and leaves
+// {id, expiry, created, ...} of those it revoked in out.
+const revokeSubjectBody = `
+local keys, out = subject_live(KEYS[1], ARGV[1], ARGV[2], ARGV[4] == '1' and ARGV[3], tonumber(ARGV[5]))
+for _, k in ipairs(keys) do redis.call('HSET', k, 'ra', ARGV[5], 'rr', ARGV[6]) end
+`
+
+// revokeSubjectIndexedScript is revokeSubjectScript outside a Cluster: it
+// also records what it revokes (rec_subject), so the revocations, their
+// index entries and their feed messages are one step.
+//
+//	KEYS: subject index, revocation index, GC index, expiry index,
+//	      strategies
+//	ARGV: revokeSubjectScript's six, channel, live index base, tag
+//	→ as revokeSubjectScript
+var revokeSubjectIndexedScript = rueidis.NewLuaScript(prelude + recordFn + recordSubjectFn + revokeSubjectBody + `
+rec_subject(2, ARGV[7], ARGV[8], ARGV[9], out)
+return out
+`)
+
+// recordSubjectFn defines rec_subject, which records (recordFn), when
+// there are any, the revocations out lists ({id, expiry, created, ...}) of
+// sessions of the subject ARGV[2] under tag, revoked at ARGV[5] for
+// ARGV[6], as the subject scripts' arguments have them. The revocation,
+// GC and expiry indexes and the strategies are KEYS[j] to KEYS[j + 3].
+const recordSubjectFn = `
+local function rec_subject(j, channel, livebase, tag, out)
+  if #out == 0 then return end
+  rec_open(KEYS[j], KEYS[j + 1], KEYS[j + 2], KEYS[j + 3], channel, livebase)
+  for i = 1, #out, 3 do rec_revoked(tag, out[i], ARGV[2], ARGV[5], ARGV[6], out[i + 1]) end
+  rec_close()
+end
+`
 
 // listScript reads every session of a subject index (read-only).
 //
@@ -395,18 +430,65 @@ local function activity(gc, exp, strats, livebase, member, idle, strategy, expir
 end
 `
 
+// recordFn defines how a script records revocations: the record script,
+// and outside a Cluster every script that revokes, so that there a
+// revocation is never stored without its record and its feed message.
+// rec_open names the global indexes (one slot), the channel ("": publish
+// nothing) and the live index base; rec_add records one revocation: it
+// enters it in the revocation index and, when it was not there yet,
+// publishes payload (so a revocation recorded twice is published once,
+// and one whose record was lost is published when recorded again), enters
+// the session's absolute expiry in the expiry index and takes it out of
+// every strategy's live index; rec_close keeps the two indexes it wrote
+// until the latest expiry (ms) recorded and sweeps dead sessions.
+// rec_revoked is rec_add for a revocation of session id under tag, given
+// as the session hash holds it (times in µs): it builds the feed message
+// (feedMessage) and the member. It needs the prelude.
+const recordFn = `
+local R = nil
+local function rec_open(rev, gc, exp, strats, channel, livebase)
+  R = {rev = rev, gc = gc, exp = exp, strats = strats, channel = channel, live = livebase,
+    names = redis.call('SMEMBERS', strats), last = nil}
+end
+local function rec_until(ms)
+  if not R.last or tonumber(ms) > tonumber(R.last) then R.last = ms end
+end
+local function rec_add(at, member, payload, expires, expms)
+  if redis.call('ZADD', R.rev, 'NX', at, member) == 1 and R.channel ~= '' then
+    redis.call('PUBLISH', R.channel, payload)
+  end
+  redis.call('ZADD', R.exp, expires, member)
+  rec_until(expms)
+  for _, st in ipairs(R.names) do
+    redis.call('ZREM', R.live .. st, member)
+  end
+end
+local function rec_close()
+  if R.last then
+    keep_until(R.rev, R.last)
+    keep_until(R.exp, R.last)
+  end
+  sweep(R.gc, R.exp, R.rev, R.strats, R.live)
+end
+local function rec_revoked(tag, id, subject, at, reason, expires)
+  local payload = '{"id":' .. cjson.encode(id) .. ',"subject":' .. cjson.encode(subject or '') ..
+    ',"revoked_at":' .. at .. ',"expires_at":' .. expires .. ',"reason":' .. cjson.encode(reason or '') .. '}'
+  rec_add(at, tag .. id, payload, expires, string.format('%d', math.ceil(tonumber(expires) / 1000)))
+end
+`
+
 // recordScript adds revocations to the revocation index, takes them out of
 // the live indexes and, unless the channel is empty (bulk revocations),
-// publishes each one that was not there yet, so a retried revoke never
-// publishes twice but a revoke whose first recording failed still does.
+// publishes each one that was not there yet (recordFn). Outside a Cluster
+// only bulk revocations use it: the other scripts that revoke record
+// what they revoke themselves.
 //
 //	KEYS: revocation index, GC index, expiry index, strategies (one slot)
 //	ARGV: channel ("": do not publish), live index base, then per
 //	      revocation: revoked at (µs), member, payload, session expiry
 //	      (µs), (ms)
-var recordScript = rueidis.NewLuaScript(prelude + `
-local strats = redis.call('SMEMBERS', KEYS[4])
-local last = nil -- the latest expiry (ms), as given
+var recordScript = rueidis.NewLuaScript(prelude + recordFn + `
+rec_open(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2])
 if ARGV[1] == '' then
   -- Nothing to publish: one variadic command per index.
   local rev, exp, refs = {}, {}, {}
@@ -414,32 +496,21 @@ if ARGV[1] == '' then
     rev[#rev + 1], rev[#rev + 2] = ARGV[i], ARGV[i + 1]
     exp[#exp + 1], exp[#exp + 2] = ARGV[i + 3], ARGV[i + 1]
     refs[#refs + 1] = ARGV[i + 1]
-    if not last or tonumber(ARGV[i + 4]) > tonumber(last) then last = ARGV[i + 4] end
+    rec_until(ARGV[i + 4])
   end
   if #refs > 0 then
     redis.call('ZADD', KEYS[1], 'NX', unpack(rev))
     redis.call('ZADD', KEYS[3], 'NX', unpack(exp)) -- an absolute expiry never moves
-    for _, st in ipairs(strats) do
+    for _, st in ipairs(R.names) do
       redis.call('ZREM', ARGV[2] .. st, unpack(refs))
     end
   end
 else
   for i = 3, #ARGV, 5 do
-    if redis.call('ZADD', KEYS[1], 'NX', ARGV[i], ARGV[i + 1]) == 1 then
-      redis.call('PUBLISH', ARGV[1], ARGV[i + 2])
-    end
-    redis.call('ZADD', KEYS[3], ARGV[i + 3], ARGV[i + 1])
-    if not last or tonumber(ARGV[i + 4]) > tonumber(last) then last = ARGV[i + 4] end
-    for _, st in ipairs(strats) do
-      redis.call('ZREM', ARGV[2] .. st, ARGV[i + 1])
-    end
+    rec_add(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4])
   end
 end
-if last then
-  keep_until(KEYS[1], last)
-  keep_until(KEYS[3], last)
-end
-sweep(KEYS[2], KEYS[3], KEYS[1], KEYS[4], ARGV[2])
+rec_close()
 return 0
 `)
 

@@ -114,7 +114,7 @@ func (s *Store) create(ctx context.Context, op string, sess *sessiond.Session, m
 		}
 		sweep := s.sweepDue(1 + records(rec.mainArgs))
 		keys := append(append(append([]string{sk, s.idxKey(tag)}, s.recordKeys()...), s.gcKey, s.expKey, s.revKey, s.stratKey), reserve...)
-		fixed := []string{tag, tokVal, s.liveBase, ref(tag, sess.ID), encTime(earliest), string(sess.Strategy), boolArg(!sess.Revoked()), boolArg(sweep)}
+		fixed := []string{tag, tokVal, s.liveBase, ref(tag, sess.ID), encTime(earliest), string(sess.Strategy), boolArg(!sess.Revoked()), boolArg(sweep), s.channel}
 		reply, err = s.createExec(ctx, keys, args, fixed, sweep, sess, rec)
 	} else {
 		// Step 1, one round trip: reserve the session ID and every token
@@ -181,6 +181,11 @@ func (s *Store) create(ctx context.Context, op string, sess *sessiond.Session, m
 	status, _ := field(&reply[0])
 	switch status {
 	case "ok":
+		if len(reply) > 1 || sess.Revoked() {
+			if err := s.killedAfterRevoke(); err != nil {
+				return nil, err
+			}
+		}
 		for _, p := range pend {
 			s.settle(ctx, op, p)
 		}
@@ -218,6 +223,10 @@ func (s *Store) create(ctx context.Context, op string, sess *sessiond.Session, m
 			RevokedAt: sess.CreatedAt, ExpiresAt: exp, Reason: sessiond.ReasonLimit,
 		})
 		s.wrote(s.sessKey(tag, sessiond.SessionID(id)))
+	}
+	if s.crossSlot {
+		// createRecordedScript recorded them.
+		return evicted, nil
 	}
 	toRecord := evicted
 	if sess.Revoked() {

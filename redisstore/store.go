@@ -104,6 +104,10 @@ type Store struct {
 	// pending, as a node killed before it moved them would.
 	pendingTags []string
 	holdPending bool
+	// killAfterRevoke (tests only) makes every change that revokes return
+	// errKilled as soon as its script answers, sending nothing more, as a
+	// node killed at that moment would (killedAfterRevoke).
+	killAfterRevoke bool
 	// moved queues the pending fields whose records have moved, for
 	// deleteMovedLoop to delete (Cluster only).
 	moved chan pending
@@ -326,6 +330,19 @@ func ctxErr(ctx context.Context, op string, checks ...error) error {
 		if err != nil {
 			return wrap(op, err)
 		}
+	}
+	return nil
+}
+
+// errKilled is what a change returns, right after its script, in a test
+// that makes it stop there (killAfterRevoke).
+var errKilled = errors.New("redisstore: stopped after the revocation's script (test)")
+
+// killedAfterRevoke returns errKilled when a test makes changes stop right
+// after their script (killAfterRevoke), nil otherwise.
+func (s *Store) killedAfterRevoke() error {
+	if s.killAfterRevoke {
+		return errKilled
 	}
 	return nil
 }
