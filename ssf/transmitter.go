@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -339,7 +340,39 @@ func (t *Transmitter) Send(ctx context.Context, del sessiond.Delivery) (bool, er
 		_ = json.Unmarshal(body, &e)
 		return true, fmt.Errorf("receiver refused the SET: %q", cut(e.Err, 64))
 	}
-	return false, fmt.Errorf("receiver answered %s", resp.Status)
+	e := &pushStatus{code: resp.StatusCode}
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		e.retryAfter = retryAfter(resp.Header.Get("Retry-After"), t.o.Clock.Now())
+	}
+	return false, e
+}
+
+// pushStatus is a receiver's answer to a push other than 2xx or 400. Its
+// HTTPStatus method lets the webhook dispatcher, which carries the SETs,
+// cool down a receiver that answers 5xx or 429, as it does a webhook's.
+type pushStatus struct {
+	code       int
+	retryAfter time.Duration
+}
+
+// Error names the status with its standard text, not the receiver's reason
+// phrase: free text, stored in the outbox on every attempt and logged.
+func (e *pushStatus) Error() string {
+	return fmt.Sprintf("receiver answered %d %s", e.code, http.StatusText(e.code))
+}
+
+func (e *pushStatus) HTTPStatus() (int, time.Duration) { return e.code, e.retryAfter }
+
+// retryAfter reads a Retry-After header, delay-seconds or an HTTP date
+// (RFC 9110 §10.2.3), as a delay from now; 0 if it is neither.
+func retryAfter(v string, now time.Time) time.Duration {
+	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
+		return time.Duration(min(n, 366*24*3600)) * time.Second // the dispatcher caps it lower
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
 }
 
 func cut(s string, n int) string {

@@ -310,3 +310,60 @@ func TestTransmitter_TwoAuthorizationHeaders(t *testing.T) {
 		t.Errorf("one = %d; want 200", code)
 	}
 }
+
+// TestTransmitter_SendReceiverStatus: a receiver's 5xx or 429 comes back
+// as an error the webhook dispatcher reads (HTTPStatus, with Retry-After)
+// to cool the receiver down, and whose text is the standard status text.
+func TestTransmitter_SendReceiverStatus(t *testing.T) {
+	ctx := context.Background()
+	tx, srv, _ := newTransmitterServer(t)
+	var code int
+	var retry string
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if retry != "" {
+			w.Header().Set("Retry-After", retry)
+		}
+		w.WriteHeader(code)
+	}))
+	t.Cleanup(rcv.Close)
+	body := `{"delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":"` + rcv.URL + `"}}`
+	if c := txCall(t, http.MethodPost, srv.URL+ssf.PathStreams, "key-a", body, nil); c != http.StatusCreated {
+		t.Fatalf("create = %d", c)
+	}
+	ds, err := tx.Deliveries(ctx, sessiond.Event{ID: "evt_1", Time: time.Now(), Type: sessiond.EventSessionRevoked,
+		Subject: "alice", SessionID: "s1", Details: map[string]any{"reason": "logout"}})
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("Deliveries = %v, %v", ds, err)
+	}
+	type httpStatus interface {
+		HTTPStatus() (int, time.Duration)
+	}
+	for _, tc := range []struct {
+		code      int
+		retry     string
+		wantRetry time.Duration
+		wantText  string
+	}{
+		{http.StatusInternalServerError, "", 0, "receiver answered 500 Internal Server Error"},
+		{http.StatusServiceUnavailable, "120", 2 * time.Minute, "receiver answered 503 Service Unavailable"},
+		{http.StatusTooManyRequests, "30", 30 * time.Second, "receiver answered 429 Too Many Requests"},
+		{http.StatusTooManyRequests, "soon", 0, "receiver answered 429 Too Many Requests"},
+		{http.StatusBadGateway, "60", 0, "receiver answered 502 Bad Gateway"}, // Retry-After only means something on 429 and 503
+	} {
+		code, retry = tc.code, tc.retry
+		perm, err := tx.Send(ctx, ds[0])
+		if perm || err == nil {
+			t.Fatalf("%d: Send = %v, %v; want a temporary error", tc.code, perm, err)
+		}
+		var hs httpStatus
+		if !errors.As(err, &hs) {
+			t.Fatalf("%d: error %q carries no HTTPStatus: the dispatcher cannot tell the receiver is failing", tc.code, err)
+		}
+		if c, d := hs.HTTPStatus(); c != tc.code || d != tc.wantRetry {
+			t.Errorf("%d: HTTPStatus = %d, %v; want %d, %v", tc.code, c, d, tc.code, tc.wantRetry)
+		}
+		if err.Error() != tc.wantText {
+			t.Errorf("%d: error %q; want %q", tc.code, err, tc.wantText)
+		}
+	}
+}

@@ -11,3 +11,9 @@ func (d *Dispatcher) Backoff(n int) time.Duration { return d.backoff(n) }
 
 // Ceiling is the largest delay Backoff(n) may return.
 func (d *Dispatcher) Ceiling(n int) time.Duration { return d.ceiling(n) }
+
+// Limits of the dispatcher, for tests that fill them.
+const (
+	MaxInFlightPerEndpoint = maxInFlightPerEndpoint
+	MaxHeld                = maxHeld
+)

@@ -47,12 +47,22 @@ const (
 )
 
 const (
-	// batchSize is how many deliveries a pass claims. They are sent at
-	// once, so a pass lasts about one request timeout, well inside the
-	// lease: no other node re-claims a delivery that is still in flight.
+	// batchSize is how many deliveries one claim takes.
 	batchSize = 16
-	// maxPasses bounds the passes Run makes back to back on a full outbox
-	// before it waits for the next tick.
+	// maxHeld bounds the deliveries Run holds at once: in flight, or
+	// waiting for a slot of their endpoint. It is the node's total of
+	// concurrent requests.
+	maxHeld = 64
+	// maxInFlightPerEndpoint bounds one endpoint's concurrent requests, so
+	// a receiver that hangs holds at most these slots, never the node's.
+	maxInFlightPerEndpoint = 8
+	// stallAfter: an endpoint whose slots are all taken, the oldest by a
+	// request running this long, is stalled. The deliveries claimed for it
+	// then go back to the outbox, not attempted, instead of waiting for a
+	// slot (and holding claims other endpoints' deliveries could use).
+	stallAfter = time.Second
+	// maxPasses bounds the claims Run makes back to back on a full outbox
+	// before it waits for the next tick or a finished request.
 	maxPasses = 64
 	// storeTimeout bounds the store writes made after the caller's ctx is
 	// gone (an event already happened; a stopped pass releases its claims).
@@ -105,11 +115,15 @@ type Options struct {
 	// PollEvery is how often Run looks for due deliveries. 0 means 1s.
 	PollEvery time.Duration
 	// Lease is how long a claimed delivery is hidden from other nodes while
-	// this one tries it. 0 means 1m.
+	// this one tries it. 0 means 1m. An attempt is cut off half a lease
+	// after its claim, so that it and the write of its outcome (at most
+	// 10s) end while the lease holds; keep it above 20s.
 	Lease time.Duration
 	// Observer, when set, is called once per attempt with the endpoint's
-	// name and "delivered", "retry" or "dead" (for metrics). It is called
-	// from several goroutines at once.
+	// name and "delivered", "retry" or "dead" (for metrics). A delivery put
+	// back unsent because its endpoint is cooling down or busy is not an
+	// attempt and is not reported. It is called from several goroutines at
+	// once.
 	Observer func(endpoint, outcome string)
 	// Senders deliver outbox entries that are not webhooks (the ssf
 	// package's SETs), with the same claims, retries and dead state.
@@ -117,7 +131,12 @@ type Options struct {
 }
 
 // Sender delivers the outbox entries of endpoints it owns, in place of a
-// webhook POST. It must be safe for concurrent use.
+// webhook POST. It must be safe for concurrent use. Its endpoints are
+// isolated like webhooks (see Dispatcher): an error with a method
+// HTTPStatus() (int, time.Duration) giving a 5xx or 429, a net.Error
+// (timeout, connection refused or reset), context.DeadlineExceeded or an
+// unexpected EOF, wrapped or not, is the receiver's trouble and cools its
+// endpoint down.
 type Sender interface {
 	// Owns reports whether the endpoint name is one of the sender's.
 	Owns(endpoint string) bool
@@ -129,6 +148,16 @@ type Sender interface {
 // Dispatcher turns events into outbox deliveries (Record) and sends them
 // (Run, DeliverDue). It is safe for concurrent use, and several
 // dispatchers, on one node or many, may share an outbox.
+//
+// Endpoints are isolated from each other on each node: an endpoint has at
+// most 8 requests in flight, and one whose receiver fails an attempt
+// (timeout, refused or reset connection, 5xx, 429) cools down for the
+// retry delay of its consecutive failures, or its Retry-After. While it
+// cools, its deliveries are put back unsent, due when it ends, with their
+// attempts unchanged; then one request at a time probes it until one
+// succeeds. An endpoint whose requests hang without failing yet has its
+// further deliveries put back unsent after a second, rather than waiting
+// for its slots.
 type Dispatcher struct {
 	outbox      sessiond.Outbox
 	endpoints   []Endpoint
@@ -140,10 +169,19 @@ type Dispatcher struct {
 	maxBackoff  time.Duration
 	poll        time.Duration
 	lease       time.Duration
-	observe     func(endpoint, outcome string)
-	senders     []Sender
+	// reqTimeout bounds a request: the client's timeout, within half a
+	// lease. maxWait is how long a claimed delivery may wait for a slot
+	// and still have reqTimeout before its deadline (half a lease after
+	// the claim); 0: deliveries never wait.
+	reqTimeout time.Duration
+	maxWait    time.Duration
+	observe    func(endpoint, outcome string)
+	senders    []Sender
 	// jitter returns a uniform value in [0, n); tests replace it.
 	jitter func(n int64) int64
+
+	mu  sync.Mutex
+	eps map[string]*endpointState // by endpoint name; see breaker.go
 }
 
 // New checks opts and returns a Dispatcher. It starts nothing: call Run.
@@ -163,6 +201,7 @@ func New(opts Options) (*Dispatcher, error) {
 		observe:     opts.Observer,
 		senders:     slices.Clone(opts.Senders),
 		jitter:      rand.Int64N,
+		eps:         make(map[string]*endpointState),
 	}
 	if d.clock == nil {
 		d.clock = sessiond.SystemClock{}
@@ -215,6 +254,11 @@ func New(opts Options) (*Dispatcher, error) {
 	}
 	// A redirect would send a signed event somewhere nobody configured.
 	d.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	d.reqTimeout = d.lease / 2
+	if t := d.client.Timeout; t > 0 && t < d.reqTimeout {
+		d.reqTimeout = t
+	}
+	d.maxWait = d.lease/2 - d.reqTimeout
 	return d, nil
 }
 
@@ -321,59 +365,110 @@ func (d *Dispatcher) Deliveries(e sessiond.Event) ([]sessiond.Delivery, error) {
 	return ds, nil
 }
 
-// Run delivers due deliveries every PollEvery until ctx ends. Failures
-// are logged, never returned: the outbox keeps every delivery until it is
-// delivered or dead.
+// Run delivers due deliveries until ctx ends: it claims them every
+// PollEvery, and as soon as a request ends while more are due, so that a
+// slow receiver's requests never hold back other endpoints' deliveries;
+// it holds at most 64 claimed deliveries at once. Failures are logged,
+// never returned: the outbox keeps every delivery until it is delivered or
+// dead. When ctx ends, Run puts the deliveries it holds back in the outbox
+// (those in flight once their requests are cut short) and returns after
+// every request it started has ended.
 func (d *Dispatcher) Run(ctx context.Context) {
+	p := &pass{log: d.log, wake: make(chan struct{}, 1)}
 	t := time.NewTicker(d.poll)
 	defer t.Stop()
+	more := true // the outbox may hold more due deliveries than Run took
 	for {
-		for range maxPasses {
-			n, err := d.DeliverDue(ctx)
-			if err != nil && ctx.Err() == nil {
-				d.log.ErrorContext(ctx, "webhook delivery pass", "err", err)
-			}
-			if n < batchSize || err != nil || ctx.Err() != nil {
-				break
+		d.sweep()
+		if more {
+			more = false
+			for range maxPasses {
+				want := min(batchSize, maxHeld-int(p.held.Load()))
+				if want <= 0 {
+					more = true
+					break
+				}
+				n, err := d.claim(ctx, p, want)
+				if err != nil {
+					if ctx.Err() == nil {
+						d.log.ErrorContext(ctx, "webhook delivery pass", "err", err)
+					}
+					break
+				}
+				if n < want {
+					break
+				}
+				more = true
 			}
 		}
 		select {
 		case <-ctx.Done():
+			d.release(d.unqueue(p))
+			p.wg.Wait()
+			p.workers.Wait()
 			return
 		case <-t.C:
+			more = true
+		case <-p.wake:
 		}
 	}
 }
 
 // DeliverDue makes one pass: it claims up to a batch of due deliveries,
-// sends them concurrently, records each outcome, and returns how many it
-// attempted. An error means the claim or recording an outcome failed; an
-// unrecorded delivery is tried again once its lease runs out.
+// sends them concurrently (at most 8 at once to an endpoint, see
+// Dispatcher), records each outcome, and returns how many it claimed. A
+// delivery whose endpoint is cooling down is put back unsent, its attempts
+// unchanged, and still counted. An error means the claim or recording an
+// outcome failed; an unrecorded delivery is tried again once its lease
+// runs out.
 func (d *Dispatcher) DeliverDue(ctx context.Context) (int, error) {
-	ds, err := d.outbox.ClaimDeliveries(ctx, d.clock.Now(), batchSize, d.lease)
+	p := &pass{}
+	n, err := d.claim(ctx, p, batchSize)
+	if err != nil {
+		return 0, err
+	}
+	p.wg.Wait()
+	p.workers.Wait()
+	return n, errors.Join(p.errs...)
+}
+
+// claim takes up to limit due deliveries for p and dispatches them.
+func (d *Dispatcher) claim(ctx context.Context, p *pass, limit int) (int, error) {
+	ds, err := d.outbox.ClaimDeliveries(ctx, d.clock.Now(), limit, d.lease)
 	if err != nil {
 		return 0, fmt.Errorf("webhook: claim deliveries: %w", err)
 	}
-	errs := make([]error, len(ds))
-	var wg sync.WaitGroup
+	at := time.Now()
+	cs := make([]*claim, len(ds))
 	for i := range ds {
-		wg.Go(func() { errs[i] = d.attempt(ctx, ds[i]) })
+		p.add()
+		cs[i] = &claim{ctx: ctx, del: ds[i], at: at, pass: p}
 	}
-	wg.Wait()
-	return len(ds), errors.Join(errs...)
+	d.dispatch(cs)
+	return len(ds), nil
 }
 
-// attempt sends one delivery and records the outcome.
-func (d *Dispatcher) attempt(ctx context.Context, del sessiond.Delivery) error {
+// attempt sends one delivery, updates its endpoint's breaker and records
+// the outcome.
+func (d *Dispatcher) attempt(c *claim) error {
+	ctx, del := c.ctx, c.del
 	n := del.Attempts + 1
 	maxAttempts := DefaultMaxAttempts
+	// The client's timeout is the usual bound; this deadline, half a lease
+	// after the claim, is the hard one: the attempt and its recording end
+	// before another node may claim the delivery.
+	actx, cancel := context.WithDeadline(ctx, c.at.Add(d.lease/2))
+	defer cancel()
 	var res result
 	if ep, ok := d.byName[del.Endpoint]; ok {
 		maxAttempts = ep.MaxAttempts
-		res = d.post(ctx, ep, del)
+		res = d.post(actx, ep, del)
 	} else if s := d.sender(del.Endpoint); s != nil {
-		permanent, err := s.Send(ctx, del)
+		permanent, err := s.Send(actx, del)
 		res.err = err
+		if se, ok := errors.AsType[httpStatus](err); ok {
+			_, res.retryAfter = se.HTTPStatus()
+		}
 		if permanent && err != nil {
 			res.status = http.StatusGone
 		}
@@ -381,16 +476,18 @@ func (d *Dispatcher) attempt(ctx context.Context, del sessiond.Delivery) error {
 		// Configured on another node, or removed: count it as a failure so
 		// it ends dead and visible rather than pending forever.
 		res.err = errors.New("endpoint is not configured on this node")
+		res.local = true
 	}
 	now := d.clock.Now()
 	// The attempt was made: record it even if ctx has just ended.
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
-	defer cancel()
+	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	defer wcancel()
 	if res.err != nil && ctx.Err() != nil {
 		// Stopped mid-attempt: not the receiver's fault. Release the claim
 		// so the next run retries at once instead of after the lease.
 		return d.finish(wctx, del, sessiond.DeliveryPending, del.Attempts, now, "interrupted: dispatcher stopped", now)
 	}
+	d.settle(ctx, c, res, now)
 	attrs := []any{"endpoint", del.Endpoint, "webhook_id", del.ID, "event_id", del.EventID, "attempt", n}
 	switch {
 	case res.err == nil:
@@ -433,17 +530,41 @@ type result struct {
 	status     int
 	retryAfter time.Duration
 	err        error // nil: delivered
+	local      bool  // err is this node's, never the receiver's
+}
+
+// StatusError is a receiver's answer other than 2xx.
+type StatusError struct {
+	Code       int
+	RetryAfter time.Duration // of a 429 or 503 answer; 0 if none
+}
+
+// HTTPStatus returns the status and the Retry-After delay (httpStatus).
+func (e *StatusError) HTTPStatus() (int, time.Duration) { return e.Code, e.RetryAfter }
+
+// httpStatus is an error carrying a receiver's HTTP answer. A Sender's
+// error that has this method, wrapped or not, is read like a webhook's
+// answer: a 5xx or 429 cools the endpoint down, for at least the delay.
+// (A method, not a type to return, so that a Sender need not import this
+// package: adapters do not import each other.)
+type httpStatus interface {
+	error
+	HTTPStatus() (code int, retryAfter time.Duration)
+}
+
+// Error names the status with its standard text, not the receiver's
+// reason phrase: that is free text of any length, and the error is stored
+// in the outbox on every attempt, logged and shown on the console.
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("receiver answered %d %s", e.Code, http.StatusText(e.Code))
 }
 
 // post makes one signed attempt. Errors never contain the URL, which may
 // carry a credential in its query.
 func (d *Dispatcher) post(ctx context.Context, ep *Endpoint, del sessiond.Delivery) result {
-	// The client's timeout is the usual bound; the lease is the hard one.
-	ctx, cancel := context.WithTimeout(ctx, d.lease/2)
-	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(del.Payload))
 	if err != nil {
-		return result{err: errors.New("cannot build request")}
+		return result{err: errors.New("cannot build request"), local: true}
 	}
 	now := d.clock.Now()
 	req.Header.Set("Content-Type", "application/json")
@@ -463,14 +584,11 @@ func (d *Dispatcher) post(ctx context.Context, ep *Endpoint, del sessiond.Delive
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return result{status: resp.StatusCode}
 	}
-	// The status code with its standard text, not the receiver's reason
-	// phrase: that is free text of any length, and the error is stored in
-	// the outbox on every attempt, logged and shown on the console.
-	r := result{status: resp.StatusCode, err: fmt.Errorf("receiver answered %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))}
+	se := &StatusError{Code: resp.StatusCode}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-		r.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), now)
+		se.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), now)
 	}
-	return r
+	return result{status: resp.StatusCode, retryAfter: se.RetryAfter, err: se}
 }
 
 // parseRetryAfter reads delay-seconds or an HTTP date; 0 if neither.
