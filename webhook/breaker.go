@@ -86,6 +86,14 @@ type endpointState struct {
 	deferred  int       // deliveries put back unsent since then
 	inFlight  map[*claim]time.Time
 	waiting   []*claim // for a slot, in claim order
+	// took is the average time a request to the endpoint took (moving, by
+	// eighths); queuedUntil is when the deliveries put back for want of a
+	// slot (maxWaitingPerEndpoint) are due, the last of them: each one put
+	// back is due one request's share of its slots later, so the backlog
+	// comes back at the pace the receiver takes it and each delivery is
+	// rewritten about once.
+	took        time.Duration
+	queuedUntil time.Time
 }
 
 func (ep *endpointState) idle() bool { return len(ep.inFlight) == 0 && len(ep.waiting) == 0 }
@@ -197,7 +205,7 @@ func (d *Dispatcher) drainLocked(ep *endpointState, sends []*claim, backs []putB
 		default:
 			age := now.Sub(ep.oldest())
 			if age < stallAfter && d.maxWait > 0 {
-				return sends, backs // a slot frees soon: wait for it
+				return sends, d.trimLocked(ep, backs, clock) // a slot frees soon: wait for it
 			}
 			// The endpoint's requests are not coming back soon: put the
 			// claim back until about when one should have, at least
@@ -210,6 +218,25 @@ func (d *Dispatcher) drainLocked(ep *endpointState, sends []*claim, backs []putB
 	}
 	ep.waiting = nil // let the backing array go
 	return sends, backs
+}
+
+// trimLocked puts back, at the pace of ep's receiver (queuedUntil), the
+// claims waiting beyond maxWaitingPerEndpoint, the last claimed first.
+func (d *Dispatcher) trimLocked(ep *endpointState, backs []putBack, clock time.Time) []putBack {
+	if len(ep.waiting) <= maxWaitingPerEndpoint {
+		return backs
+	}
+	share := max(ep.took, 10*time.Millisecond) / time.Duration(ep.limit())
+	if ep.queuedUntil.Before(clock) {
+		ep.queuedUntil = clock.Add(stallAfter)
+	}
+	for _, c := range ep.waiting[maxWaitingPerEndpoint:] {
+		ep.queuedUntil = ep.queuedUntil.Add(share)
+		backs = append(backs, putBack{c, ep.queuedUntil})
+	}
+	clear(ep.waiting[maxWaitingPerEndpoint:])
+	ep.waiting = ep.waiting[:maxWaitingPerEndpoint]
+	return backs
 }
 
 // limit is how many requests ep may have in flight.
@@ -235,6 +262,11 @@ func (d *Dispatcher) work(c *claim) {
 		c.pass.done(d.attempt(c))
 		d.mu.Lock()
 		ep := d.eps[c.del.Endpoint] // kept: c was in flight
+		if took := time.Since(ep.inFlight[c]); ep.took == 0 {
+			ep.took = took
+		} else {
+			ep.took += (took - ep.took) / 8
+		}
 		delete(ep.inFlight, c)
 		sends, backs := d.drainLocked(ep, nil, nil)
 		if ep.idle() && ep.failures == 0 {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/sessiondtest"
 	"github.com/sessiond/sessiond/webhook"
 
@@ -402,5 +403,138 @@ func TestDispatcher_SlotsPerEndpoint(t *testing.T) {
 	}
 	if peak > webhook.MaxInFlightPerEndpoint {
 		t.Errorf("%d requests in flight at once; want at most %d", peak, webhook.MaxInFlightPerEndpoint)
+	}
+}
+
+// TestDispatcher_BusyReceiverDoesNotHoldOthers: a receiver that answers
+// every request, slowly but well inside the stall threshold, with a
+// backlog (revocation notices after a kill switch). Its claims must not
+// fill the node's held deliveries: another endpoint's alert, recorded
+// after the whole backlog, is delivered while most of the backlog is still
+// to go, and nothing of the backlog is lost or charged an attempt for
+// being put back.
+func TestDispatcher_BusyReceiverDoesNotHoldOthers(t *testing.T) {
+	const backlog = 200
+	var slowGot atomic.Int64
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(600 * time.Millisecond):
+			slowGot.Add(1)
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(slow.Close)
+	alert := make(chan int64, 1)
+	siem := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case alert <- slowGot.Load():
+		default:
+		}
+	}))
+	t.Cleanup(siem.Close)
+
+	st := memstore.New()
+	d, err := webhook.New(webhook.Options{Outbox: st, Endpoints: []webhook.Endpoint{
+		{Name: "slow", URL: slow.URL, Secret: secret, Events: []sessiond.EventType{sessiond.EventSessionRevoked}},
+		{Name: "siem", URL: siem.URL, Secret: secret, Events: []sessiond.EventType{sessiond.EventAnomaly}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for range backlog {
+		if err := d.Record(ctx, sessiond.Event{Type: sessiond.EventSessionRevoked, Time: time.Now().Add(-time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.Record(ctx, sessiond.Event{Type: sessiond.EventAnomaly}); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); d.Run(runCtx) }()
+	defer func() { stop(); <-done }()
+
+	select {
+	case n := <-alert:
+		// Before: the alert waited for the whole backlog, 8 slots at a time.
+		if n > backlog/4 {
+			t.Errorf("the other endpoint's alert went out after %d of the busy receiver's %d deliveries; want it before a quarter of them", n, backlog)
+		}
+	case <-time.After(time.Minute): // only turns a hang into a failure
+		t.Fatalf("the other endpoint's alert is not delivered (busy receiver answered %d)", slowGot.Load())
+	}
+	stop()
+	<-done
+	total := 0
+	for _, state := range []sessiond.DeliveryState{sessiond.DeliveryPending, sessiond.DeliveryDelivered, sessiond.DeliveryDead} {
+		ds, err := st.ListDeliveries(ctx, state, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += len(ds)
+		for _, del := range ds {
+			if state != sessiond.DeliveryDelivered && del.Attempts != 0 {
+				t.Errorf("delivery %s is %s with %d attempts; want 0 (it was never sent)", del.ID, state, del.Attempts)
+			}
+		}
+	}
+	if total != backlog+1 {
+		t.Errorf("the outbox holds %d deliveries; want %d", total, backlog+1)
+	}
+}
+
+// slowClaim is an outbox whose ClaimDeliveries takes a while (a loaded
+// store); it keeps the time the claim was asked at.
+type slowClaim struct {
+	sessiond.Outbox
+	mu    sync.Mutex
+	asked time.Time
+}
+
+func (o *slowClaim) ClaimDeliveries(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]sessiond.Delivery, error) {
+	o.mu.Lock()
+	o.asked = time.Now()
+	o.mu.Unlock()
+	ds, err := o.Outbox.ClaimDeliveries(ctx, now, limit, lease)
+	time.Sleep(400 * time.Millisecond)
+	return ds, err
+}
+
+type deadlineSender struct{ deadline chan time.Time }
+
+func (s deadlineSender) Owns(string) bool { return true }
+func (s deadlineSender) Send(ctx context.Context, _ sessiond.Delivery) (bool, error) {
+	dl, _ := ctx.Deadline()
+	s.deadline <- dl
+	return false, nil
+}
+
+// TestDispatcher_AttemptDeadlineFromClaim: the lease runs from the claim,
+// so the attempt's hard deadline (half a lease) counts from before the
+// store answered, not after: a slow claim must not push the attempt and
+// its outcome past the lease, when another node may send it again.
+func TestDispatcher_AttemptDeadlineFromClaim(t *testing.T) {
+	st := &slowClaim{Outbox: memstore.New()}
+	s := deadlineSender{deadline: make(chan time.Time, 1)}
+	const lease = 4 * time.Second
+	d, err := webhook.New(webhook.Options{Outbox: st, Senders: []webhook.Sender{s}, Lease: lease,
+		Client: &http.Client{Timeout: time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if err := st.EnqueueDeliveries(context.Background(), sessiond.Delivery{ID: "msg_x", Endpoint: "ssf:x", EventID: "e",
+		Payload: []byte(`{}`), State: sessiond.DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := d.DeliverDue(context.Background()); n != 1 || err != nil {
+		t.Fatalf("DeliverDue = %d, %v", n, err)
+	}
+	dl := <-s.deadline
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if limit := st.asked.Add(lease / 2); dl.After(limit) {
+		t.Errorf("the attempt's deadline is %v after the claim was asked; want at most half the lease, %v", dl.Sub(st.asked), lease/2)
 	}
 }

@@ -56,6 +56,11 @@ const (
 	// maxInFlightPerEndpoint bounds one endpoint's concurrent requests, so
 	// a receiver that hangs holds at most these slots, never the node's.
 	maxInFlightPerEndpoint = 8
+	// maxWaitingPerEndpoint bounds the claims one endpoint has waiting for
+	// a slot; more go back to the outbox, spread over the time its
+	// receiver takes for them, so that one busy endpoint cannot fill the
+	// node's maxHeld while others' deliveries are due.
+	maxWaitingPerEndpoint = maxInFlightPerEndpoint
 	// stallAfter: an endpoint whose slots are all taken, the oldest by a
 	// request running this long, is stalled. The deliveries claimed for it
 	// then go back to the outbox, not attempted, instead of waiting for a
@@ -434,11 +439,13 @@ func (d *Dispatcher) DeliverDue(ctx context.Context) (int, error) {
 
 // claim takes up to limit due deliveries for p and dispatches them.
 func (d *Dispatcher) claim(ctx context.Context, p *pass, limit int) (int, error) {
+	// The lease runs from before the claim: the store's answer may take a
+	// while, and that time comes out of the lease, not the attempt's.
+	at := time.Now()
 	ds, err := d.outbox.ClaimDeliveries(ctx, d.clock.Now(), limit, d.lease)
 	if err != nil {
 		return 0, fmt.Errorf("webhook: claim deliveries: %w", err)
 	}
-	at := time.Now()
 	cs := make([]*claim, len(ds))
 	for i := range ds {
 		p.add()
