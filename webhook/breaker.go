@@ -346,6 +346,12 @@ func (d *Dispatcher) settle(ctx context.Context, c *claim, res result, now time.
 // trouble (unreachable, too slow, overloaded), which cools its endpoint
 // down, rather than a refusal of this delivery.
 func receiverFault(err error) bool {
+	if errors.Is(err, sessiond.ErrStoreUnavailable) {
+		// A Sender's own store failed (the ssf package reads its streams
+		// there): not the receiver's trouble, though a driver's network
+		// error may sit in the chain.
+		return false
+	}
 	if se, ok := errors.AsType[httpStatus](err); ok {
 		code, _ := se.HTTPStatus()
 		return code >= 500 || code == http.StatusTooManyRequests

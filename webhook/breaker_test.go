@@ -3,6 +3,8 @@ package webhook_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -12,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -536,5 +539,38 @@ func TestDispatcher_AttemptDeadlineFromClaim(t *testing.T) {
 	defer st.mu.Unlock()
 	if limit := st.asked.Add(lease / 2); dl.After(limit) {
 		t.Errorf("the attempt's deadline is %v after the claim was asked; want at most half the lease, %v", dl.Sub(st.asked), lease/2)
+	}
+}
+
+// storeFailingSender fails its first Send as a Sender whose own store is
+// unreachable does: ErrStoreUnavailable with the driver's network error.
+type storeFailingSender struct{ calls atomic.Int64 }
+
+func (s *storeFailingSender) Owns(string) bool { return true }
+func (s *storeFailingSender) Send(context.Context, sessiond.Delivery) (bool, error) {
+	if s.calls.Add(1) == 1 {
+		return false, fmt.Errorf("ssf: read streams: %w", errors.Join(sessiond.ErrStoreUnavailable,
+			&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}))
+	}
+	return false, nil
+}
+
+// TestDispatcher_SenderStoreErrorIsNotTheReceivers: a Sender failing on
+// its own store says nothing of its receiver: the endpoint does not cool
+// down, and the next delivery is sent.
+func TestDispatcher_SenderStoreErrorIsNotTheReceivers(t *testing.T) {
+	ob := newOutbox(t)
+	s := &storeFailingSender{}
+	d := newDispatcher(t, webhook.Options{Outbox: ob, Clock: sessiondtest.NewClock(t0), Senders: []webhook.Sender{s}})
+	now := t0
+	for _, id := range []string{"msg_1", "msg_2"} {
+		if err := ob.EnqueueDeliveries(context.Background(), sessiond.Delivery{ID: id, Endpoint: "ssf:x", EventID: id,
+			Payload: []byte(`{}`), State: sessiond.DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		deliverDue(t, d)
+	}
+	if n := s.calls.Load(); n != 2 {
+		t.Errorf("Send called %d times; want 2: a store error of the sender's cooled its endpoint down", n)
 	}
 }
