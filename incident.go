@@ -172,25 +172,58 @@ func (doc *watermarkJSON) prune(oldest time.Time) {
 // sync reads the shared watermarks, if the store keeps them, unless this
 // node already has their current version.
 func (w *watermarks) sync(ctx context.Context) error {
+	_, err := w.syncAt(ctx, time.Time{})
+	return err
+}
+
+// watermarkLoss says that the store lost the watermarks document this
+// node had read or written (a Redis without persistence restarted empty,
+// a failover to an empty replica): it is missing (found 0), or another
+// document than the one this node had at the same or a later version
+// (versions only grow), written since by another node.
+type watermarkLoss struct {
+	was, found int64
+	// restored: this node wrote the watermarks it holds back; false when
+	// the document found already held them (another node put them back).
+	restored bool
+}
+
+// syncAt is sync which, when now is not zero, also puts back a document
+// the store lost: this node's watermarks, merged into whatever the store
+// holds now by compare-and-swap (restore). Otherwise a node started on the
+// empty store would accept every token an incident revoked, and so would
+// the revocation stream's verifiers.
+func (w *watermarks) syncAt(ctx context.Context, now time.Time) (*watermarkLoss, error) {
 	if w.meta == nil {
-		return nil
+		return nil, nil
 	}
 	w.mu.RLock()
-	had := w.version
+	had, hadSum := w.version, w.sum
 	w.mu.RUnlock()
 	raw, version, err := w.meta.GetMeta(ctx, watermarkDoc)
-	if errors.Is(err, ErrNotFound) {
-		return nil
-	} else if err != nil {
-		return fmt.Errorf("sessiond: load watermarks: %w", w.fails.check("get_meta", err))
+	missing := errors.Is(err, ErrNotFound)
+	if err != nil && !missing {
+		return nil, fmt.Errorf("sessiond: load watermarks: %w", w.fails.check("get_meta", err))
 	}
 	sum := sha256.Sum256(raw)
+	if !now.IsZero() && had > 0 && (missing || version < had || version == had && sum != hadSum) {
+		return w.restore(ctx, had, version, now)
+	}
+	if missing {
+		return nil, nil
+	}
 	w.mu.RLock()
 	same := version == had && sum == w.sum
 	w.mu.RUnlock()
 	if same {
-		return nil
+		return nil, nil
 	}
+	return nil, w.merge(raw, version, had, sum)
+}
+
+// merge takes the stored document raw (at version) into this node's
+// watermarks, and its version unless this node's changed from had since.
+func (w *watermarks) merge(raw []byte, version, had int64, sum [sha256.Size]byte) error {
 	var doc watermarkJSON
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return fmt.Errorf("sessiond: stored watermarks are corrupt: %w", err)
@@ -215,6 +248,66 @@ func (w *watermarks) sync(ctx context.Context) error {
 		w.version, w.sum = version, sum
 	}
 	return nil
+}
+
+// restore writes the watermarks this node holds (those still in force at
+// now) back into the document the store lost, merged with what it holds
+// now. A node holding none only forgets the version it had.
+func (w *watermarks) restore(ctx context.Context, was, found int64, now time.Time) (*watermarkLoss, error) {
+	w.mu.RLock()
+	held := watermarkJSON{All: w.all, Subjects: maps.Clone(w.subjects)}
+	w.mu.RUnlock()
+	held.prune(now.Add(-w.keep))
+	if held.All.IsZero() && len(held.Subjects) == 0 {
+		w.mu.Lock()
+		if w.version == was {
+			w.version, w.sum = 0, [sha256.Size]byte{}
+		}
+		w.mu.Unlock()
+		return nil, w.sync(ctx)
+	}
+	for attempt := 0; attempt < 10; attempt++ {
+		var doc watermarkJSON
+		raw, version, err := w.meta.GetMeta(ctx, watermarkDoc)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			version = 0
+		case err != nil:
+			return nil, fmt.Errorf("sessiond: load watermarks: %w", w.fails.check("get_meta", err))
+		default:
+			if err := json.Unmarshal(raw, &doc); err != nil {
+				return nil, fmt.Errorf("sessiond: stored watermarks are corrupt: %w", err)
+			}
+		}
+		changed := version == 0
+		if held.All.After(doc.All) {
+			doc.All, changed = held.All, true
+		}
+		for s, t := range held.Subjects {
+			if t.After(doc.Subjects[s]) {
+				if doc.Subjects == nil {
+					doc.Subjects = make(map[string]time.Time, len(held.Subjects))
+				}
+				doc.Subjects[s], changed = t, true
+			}
+		}
+		if !changed {
+			// Another node put back all this node holds.
+			return &watermarkLoss{was: was, found: found}, w.merge(raw, version, was, sha256.Sum256(raw))
+		}
+		next, err := json.Marshal(doc)
+		if err != nil {
+			return nil, err
+		}
+		nv, err := w.meta.PutMeta(ctx, watermarkDoc, next, version)
+		if errors.Is(err, ErrConflict) {
+			continue
+		} else if err != nil {
+			return nil, fmt.Errorf("sessiond: save watermarks: %w", w.fails.check("put_meta", err))
+		}
+		return &watermarkLoss{was: was, found: found, restored: true}, w.merge(next, nv, was, sha256.Sum256(next))
+	}
+	return nil, fmt.Errorf("sessiond: watermarks keep changing: %w", ErrConflict)
 }
 
 // raise applies f to the shared document (compare-and-swap), then to this
@@ -289,8 +382,12 @@ func (m *Manager) watchWatermarks(ctx context.Context, every time.Duration) {
 		case <-tick:
 		case <-m.kick:
 		}
-		if err := m.marks.sync(ctx); err != nil && ctx.Err() == nil {
+		loss, err := m.marks.syncAt(ctx, m.now())
+		if err != nil && ctx.Err() == nil {
 			m.log.Warn("incident watermark sync", "err", err)
+		}
+		if loss != nil {
+			m.watermarksLost(ctx, *loss)
 		}
 		gap.Reset(watermarkReloadGap)
 		select {
@@ -299,6 +396,28 @@ func (m *Manager) watchWatermarks(ctx context.Context, every time.Duration) {
 		case <-gap.C:
 		}
 	}
+}
+
+// EventStoreReset is emitted when a node finds a document it shares with
+// the others through the store gone, the store having lost its data, and
+// puts it back (details: document, was_version, found_version,
+// recreated). The server records it for its own documents too.
+const EventStoreReset EventType = "store.reset_detected"
+
+// watermarksLost says, once per loss, that the store lost the incident
+// watermarks and what this node did about it; the others hear of a
+// document written back at once.
+func (m *Manager) watermarksLost(ctx context.Context, l watermarkLoss) {
+	recreated := "the watermarks this node holds"
+	if !l.restored {
+		recreated = "nothing: another node put them back"
+	} else {
+		m.publishWatermarks(ctx)
+	}
+	m.log.ErrorContext(ctx, "the shared incident watermarks vanished from the store, which lost its data: put back those this node holds, so that tokens an incident revoked stay refused on every node",
+		"document", watermarkDoc, "was_version", l.was, "found_version", l.found, "recreated", recreated)
+	m.emit(ctx, Event{Type: EventStoreReset, Details: map[string]any{
+		"document": watermarkDoc, "was_version": l.was, "found_version": l.found, "recreated": recreated}})
 }
 
 // EventRevokedByIncident is emitted once per affected subject when an

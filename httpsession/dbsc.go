@@ -99,6 +99,12 @@ type DBSCOptions struct {
 	// node knows and which a restart forgets (bound sessions then refresh
 	// their cookie once more).
 	Key []byte
+	// CurrentKey, when set, returns the key in use, read at each use in
+	// place of Key: for a key shared through a store that can change under
+	// a running node (a store that lost it and had it written back by
+	// another node). Challenges and bound cookies MACed with the key it
+	// replaced are then refused; browsers register or refresh again.
+	CurrentKey func() []byte
 	// CookieName of the bound cookie. Default "__Host-sessiond-bound", or
 	// "__Secure-sessiond-bound" when Options.Domain is set (a __Host- name
 	// with a Domain is refused: browsers drop such a cookie).
@@ -125,6 +131,7 @@ type DBSCOptions struct {
 type dbsc struct {
 	policy      DBSCPolicy
 	key         []byte
+	currentKey  func() []byte // nil: key
 	cookie      cookieSpec
 	lifetime    time.Duration
 	challengeTT time.Duration
@@ -155,9 +162,12 @@ func newDBSC(o DBSCOptions, secure bool, domain string, strategy sessiond.Strate
 	if strategy == sessiond.StrategyJWT {
 		return nil, fmt.Errorf("httpsession: DBSC needs stored sessions (database or hybrid strategy), not jwt: %w", sessiond.ErrInvalidArgument)
 	}
-	d := &dbsc{policy: o.Policy, key: o.Key, cookie: cookieSpec{name: o.CookieName, path: "/"},
+	d := &dbsc{policy: o.Policy, key: o.Key, currentKey: o.CurrentKey, cookie: cookieSpec{name: o.CookieName, path: "/"},
 		lifetime: o.CookieLifetime, challengeTT: o.ChallengeLifetime,
 		regPath: o.RegistrationPath, refreshPath: o.RefreshPath, replay: o.Replay, clock: o.Clock}
+	if d.key == nil && d.currentKey != nil {
+		d.key = d.currentKey()
+	}
 	if d.key == nil {
 		d.key = make([]byte, minDBSCKeyBytes)
 		_, _ = rand.Read(d.key)
@@ -231,7 +241,13 @@ func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 // mac is HMAC-SHA256 under the DBSC key of the parts, each length-prefixed
 // so no two lists of parts give the same input.
 func (d *dbsc) mac(label string, parts ...string) []byte {
-	h := hmac.New(sha256.New, d.key)
+	key := d.key
+	if d.currentKey != nil {
+		if k := d.currentKey(); len(k) >= minDBSCKeyBytes {
+			key = k
+		}
+	}
+	h := hmac.New(sha256.New, key)
 	for _, p := range append([]string{label}, parts...) {
 		h.Write([]byte(strconv.Itoa(len(p)) + ":" + p))
 	}

@@ -32,9 +32,10 @@ const (
 	EventIncident         sessiond.EventType = "incident.revoked"
 	EventAPIKeyScopes     sessiond.EventType = "api_key.scopes_changed"
 	// EventStoreReset: a node found a shared document (the API key set,
-	// the signing key ring) gone from a store that lost its data, and put
+	// the signing key ring, the DPoP and DBSC secrets; the Manager's
+	// incident watermarks) gone from a store that lost its data, and put
 	// it back (storereset.go).
-	EventStoreReset sessiond.EventType = "store.reset_detected"
+	EventStoreReset = sessiond.EventStoreReset
 )
 
 // fanout is the server's EventSink: every event goes to the durable event

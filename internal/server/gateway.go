@@ -23,7 +23,7 @@ import (
 // handler's options: its routes under gateway.prefix and the login
 // handoff of POST /v1/sessions. The cookies follow cookie.*, the CSRF
 // checks csrf.trusted_origins.
-func addGateway(cfg config.Config, mgr *sessiond.Manager, store sessiond.Store, meta sessiond.MetaStore, getenv func(string) string, log *slog.Logger, hopts *httpapi.Options) error {
+func addGateway(cfg config.Config, mgr *sessiond.Manager, store sessiond.Store, meta sessiond.MetaStore, getenv func(string) string, secrets *sharedSecrets, log *slog.Logger, hopts *httpapi.Options) error {
 	if !cfg.Gateway.Enabled {
 		return nil
 	}
@@ -47,7 +47,7 @@ func addGateway(cfg config.Config, mgr *sessiond.Manager, store sessiond.Store, 
 		Logger:             log,
 	}
 	if cfg.Gateway.DBSC != "" && cfg.Gateway.DBSC != config.DBSCOff {
-		d, err := dbscOptions(cfg, store, meta, getenv)
+		d, err := dbscOptions(cfg, store, meta, getenv, secrets)
 		if err != nil {
 			return err
 		}
@@ -154,7 +154,7 @@ const DBSCKeyDoc = "gateway.dbsc_key"
 // with the signing KEK when one is configured), and used challenges
 // remembered in the store when it implements sessiond.ReplayGuard, so
 // every node refuses a replay; otherwise in this node's memory.
-func dbscOptions(cfg config.Config, store sessiond.Store, meta sessiond.MetaStore, getenv func(string) string) (httpsession.DBSCOptions, error) {
+func dbscOptions(cfg config.Config, store sessiond.Store, meta sessiond.MetaStore, getenv func(string) string, secrets *sharedSecrets) (httpsession.DBSCOptions, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if getenv == nil {
@@ -165,13 +165,15 @@ func dbscOptions(cfg config.Config, store sessiond.Store, meta sessiond.MetaStor
 		return httpsession.DBSCOptions{}, err
 	}
 	// Releases before the key was sealed stored its bare bytes: read them.
-	key, err := sealedSecret(ctx, meta, DBSCKeyDoc, true, kek, old)
+	key, err := newSharedSecret(ctx, meta, DBSCKeyDoc, true, kek, old)
 	if err != nil {
 		return httpsession.DBSCOptions{}, fmt.Errorf("gateway: DBSC key: %w", err)
 	}
+	secrets.add(key) // written back, or adopted, if the store loses it
 	o := httpsession.DBSCOptions{
 		Policy:           httpsession.DBSCPolicy(cfg.Gateway.DBSC),
-		Key:              key,
+		Key:              key.current(),
+		CurrentKey:       key.current,
 		CookieLifetime:   cfg.Gateway.DBSCCookieLifetime.Std(),
 		RegistrationPath: cfg.Gateway.Prefix + gateway.DBSCRegistrationRoute,
 		RefreshPath:      cfg.Gateway.Prefix + gateway.DBSCRefreshRoute,

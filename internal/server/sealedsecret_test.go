@@ -157,7 +157,7 @@ func TestReplayGuardWiring(t *testing.T) {
 	cfg := config.Default()
 	cfg.Gateway.DBSC = config.DBSCOptional
 	none := func(string) string { return "" }
-	o, err := dbscOptions(cfg, shared, shared, none)
+	o, err := dbscOptions(cfg, shared, shared, none, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestReplayGuardWiring(t *testing.T) {
 		t.Fatalf("DBSC Replay = %T; want the store", o.Replay)
 	}
 	plain := memstore.New()
-	if o, err = dbscOptions(cfg, plainStore{plain}, plain, none); err != nil || o.Replay != nil {
+	if o, err = dbscOptions(cfg, plainStore{plain}, plain, none, nil); err != nil || o.Replay != nil {
 		t.Fatalf("DBSC Replay on a store without ReplayGuard = %T, %v; want nil (the node's memory)", o.Replay, err)
 	}
 }

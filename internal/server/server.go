@@ -190,7 +190,10 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err := bootstrapAPIKey(ctx, cfg, o.APIKey, apiKeys, log); err != nil {
 		return err
 	}
-	apiKeys.OnReset(apiKeysReset(cfg, o.APIKey, apiKeys, keys, events, log)) // storereset.go
+	// The DPoP and DBSC secrets, registered as they are made, are put
+	// back with the key set when the store loses its data.
+	secrets := &sharedSecrets{}
+	apiKeys.OnReset(apiKeysReset(cfg, o.APIKey, apiKeys, keys, secrets, events, log)) // storereset.go
 	ssfTx.bind(keys)
 
 	hopts := httpapi.Options{
@@ -217,13 +220,13 @@ func Run(ctx context.Context, o Options) (err error) {
 	if keys != nil {
 		hopts.JWKS = keys.Ring().JWKS
 	}
-	if hopts.DPoP, err = dpopVerifier(ctx, cfg, store, meta, o.Getenv, clock, log); err != nil {
+	if hopts.DPoP, err = dpopVerifier(ctx, cfg, store, meta, o.Getenv, clock, secrets, log); err != nil {
 		return err
 	}
 	if cfg.Server.AdminListen != "" {
 		hopts.Metrics = nil // served on the admin listener only
 	}
-	if err := addGateway(cfg, mgr, store, meta, o.Getenv, log, &hopts); err != nil {
+	if err := addGateway(cfg, mgr, store, meta, o.Getenv, secrets, log, &hopts); err != nil {
 		return err
 	}
 	endStreams, err := attachRevocationStream(bg, &hopts, cfg, store, mgr, keys, events)

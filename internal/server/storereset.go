@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/apikey"
@@ -31,13 +35,20 @@ import (
 // likely: the key set's reload comes first (a request or /readyz within a
 // second), so the ring is checked at once rather than at its next poll,
 // leaving a node started meanwhile less time to take the store for a new
-// one (its own ring, deployment and default issuer).
-func apiKeysReset(cfg config.Config, env sessiond.Secret, keys *apikey.Keys, signer *signing.Keys, events *fanout, log *slog.Logger) func(context.Context, apikey.Reset) error {
+// one (its own ring, deployment and default issuer). So are the shared
+// secrets (secrets: the DPoP nonce secret, the DBSC key), put back or
+// adopted here.
+func apiKeysReset(cfg config.Config, env sessiond.Secret, keys *apikey.Keys, signer *signing.Keys, secrets *sharedSecrets, events *fanout, log *slog.Logger) func(context.Context, apikey.Reset) error {
 	return func(ctx context.Context, r apikey.Reset) error {
 		if signer != nil {
 			if err := signer.Sync(ctx); err != nil {
 				log.Warn("signing key ring sync", "err", err)
 			}
+		}
+		// The DPoP and DBSC secrets went with the key set: put them back
+		// before a node starting meanwhile makes its own.
+		if err := secrets.restore(ctx, events, log); err != nil {
+			return err // tried again at the next reload; /readyz fails meanwhile
 		}
 		file, err := seedAPIKey(ctx, cfg, env, keys)
 		if err != nil {
@@ -148,4 +159,126 @@ func seedAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret, key
 	}
 	abs, _ := filepath.Abs(path)
 	return abs, nil
+}
+
+// sharedSecret is a secret every node holds in memory from a meta
+// document (sealedSecret: the DPoP nonce secret, the DBSC key), read once
+// at start. When the store loses the document, a node started afterwards
+// would make a secret of its own, and refuse the nonces, challenges and
+// cookies of the running nodes (and they its own): check writes the held
+// secret back, or adopts the one another node wrote back first, so every
+// node ends with the stored one. Safe for concurrent use.
+type sharedSecret struct {
+	meta     sessiond.MetaStore
+	name     string
+	bare     bool
+	kek      *signing.KEK
+	old      []*signing.KEK
+	cur      atomic.Pointer[[]byte]
+	onChange func([]byte) // called with the adopted secret; may be nil
+	mu       sync.Mutex   // one check at a time
+}
+
+// newSharedSecret loads or makes the secret kept in name (sealedSecret).
+func newSharedSecret(ctx context.Context, meta sessiond.MetaStore, name string, bare bool, kek *signing.KEK, old []*signing.KEK) (*sharedSecret, error) {
+	secret, err := sealedSecret(ctx, meta, name, bare, kek, old)
+	if err != nil {
+		return nil, err
+	}
+	s := &sharedSecret{meta: meta, name: name, bare: bare, kek: kek, old: old}
+	s.cur.Store(&secret)
+	return s, nil
+}
+
+// current is the secret in use.
+func (s *sharedSecret) current() []byte { return *s.cur.Load() }
+
+// check puts the document back if the store lost it, and says what it did
+// ("" when the stored secret is the one held: nothing was lost).
+func (s *sharedSecret) check(ctx context.Context) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	held := s.current()
+	for range 3 {
+		raw, _, err := s.meta.GetMeta(ctx, s.name)
+		switch {
+		case errors.Is(err, sessiond.ErrNotFound):
+			doc, err := sealSecretDoc(s.name, held, s.kek)
+			if err != nil {
+				return "", err
+			}
+			if _, err := s.meta.PutMeta(ctx, s.name, doc, 0); errors.Is(err, sessiond.ErrConflict) {
+				continue // another node wrote one first: compare with it
+			} else if err != nil {
+				return "", fmt.Errorf("save %s: %w", s.name, err)
+			}
+			return "this node's secret", nil
+		case err != nil:
+			return "", fmt.Errorf("load %s: %w", s.name, err)
+		}
+		stored, _, _, err := openSecretDoc(s.name, raw, s.bare, s.kek, s.old)
+		if err != nil {
+			return "", err
+		}
+		if bytes.Equal(stored, held) {
+			return "", nil
+		}
+		// Written back by another node, or made by a node started on the
+		// empty store: every node takes the stored one.
+		s.cur.Store(&stored)
+		if s.onChange != nil {
+			s.onChange(stored)
+		}
+		return "adopted the secret another node wrote back", nil
+	}
+	return "", fmt.Errorf("%s keeps changing: %w", s.name, sessiond.ErrConflict)
+}
+
+// sharedSecrets are the node's sharedSecret documents, checked when the
+// store is found to have lost its data. Features register theirs as they
+// are built, before serving.
+type sharedSecrets struct {
+	mu   sync.Mutex
+	list []*sharedSecret
+}
+
+func (r *sharedSecrets) add(s *sharedSecret) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	r.list = append(r.list, s)
+	r.mu.Unlock()
+}
+
+// restore checks every secret (sharedSecret.check), logging one ERROR line
+// and recording one store.reset_detected event for each the store lost.
+// It returns the first error; the others are still checked.
+func (r *sharedSecrets) restore(ctx context.Context, events *fanout, log *slog.Logger) error {
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	list := slices.Clone(r.list)
+	r.mu.Unlock()
+	var first error
+	for _, s := range list {
+		recreated, err := s.check(ctx)
+		if err != nil {
+			log.Warn("shared secret check after the store lost its data", "document", s.name, "err", err)
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		if recreated == "" {
+			continue
+		}
+		log.Error("a shared secret vanished from the store, which lost its data: put it back so every node uses the same one",
+			"document", s.name, "recreated", recreated)
+		if events != nil {
+			events.emit(ctx, sessiond.Event{Type: EventStoreReset, Details: map[string]any{"document": s.name, "recreated": recreated}})
+		}
+	}
+	return first
 }
