@@ -668,10 +668,18 @@ func (r *KeyRing) Replace(data []byte) (removed bool, err error) {
 // in the document keeps its time, its signer and next key are retired at
 // now. r's own signer and next key stay as they are. It is how a node
 // puts back the keys it signed with into a ring that replaced its own (a
-// store that lost the shared ring, recreated by another node). The
-// document must use only algorithms r already verifies. It returns how
-// many keys it added; the generation grows when any was.
-func (r *KeyRing) Merge(data []byte, now time.Time) (int, error) {
+// store that lost the shared ring, recreated by another node).
+//
+// dropped, when not nil, names keys dropped on purpose (RetireAll, Prune)
+// whose tokens may not have expired yet: they are never added, and are
+// removed from r; if r's signer is one, the document's signer takes its
+// place (still signing), or if it is one too, a fresh key of r's
+// algorithm created at now. So a leaked key the kill switch dropped
+// cannot come back through a merge, least of all as the signer.
+//
+// The document must use only algorithms r already verifies. It returns
+// how many keys it added or removed; the generation grows when any was.
+func (r *KeyRing) Merge(data []byte, now time.Time, dropped func(kid string) bool) (int, error) {
 	other, err := LoadRing(data, RingOptions{Algorithm: r.alg, MaxTokenLifetime: r.maxLifetime, HMACSecret: nil})
 	if err != nil {
 		return 0, err
@@ -681,11 +689,40 @@ func (r *KeyRing) Merge(data []byte, now time.Time) (int, error) {
 			return 0, fmt.Errorf("jwttoken: merge ring: %w", &sessiond.ArgumentError{Field: "keys", Msg: fmt.Sprintf("algorithm %s is not one this ring verifies", a)})
 		}
 	}
+	if dropped == nil {
+		dropped = func(string) bool { return false }
+	}
+	var fresh *key
+	if dropped(r.currentKid()) && dropped(other.current.kid) {
+		if fresh, err = generateKey(r.alg, now); err != nil { // outside the lock
+			return 0, fmt.Errorf("jwttoken: merge ring: %w", err)
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	added := 0
+	changed := 0
+	for kid := range r.byKid {
+		if dropped(kid) {
+			delete(r.byKid, kid)
+			changed++
+		}
+	}
+	if r.next != nil && dropped(r.next.kid) {
+		r.next = nil
+	}
+	if dropped(r.current.kid) {
+		switch {
+		case fresh != nil:
+			r.current = fresh
+		default:
+			nk := *other.current
+			r.current = &nk
+		}
+		r.byKid[r.current.kid] = r.current
+		changed++
+	}
 	for kid, k := range other.byKid {
-		if r.byKid[kid] != nil {
+		if r.byKid[kid] != nil || dropped(kid) {
 			continue
 		}
 		nk := *k
@@ -697,12 +734,19 @@ func (r *KeyRing) Merge(data []byte, now time.Time) (int, error) {
 			}
 		}
 		r.byKid[kid] = &nk
-		added++
+		changed++
 	}
-	if added > 0 {
+	if changed > 0 {
 		r.gen++
 	}
-	return added, nil
+	return changed, nil
+}
+
+// currentKid is the signer's kid.
+func (r *KeyRing) currentKid() string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.current.kid
 }
 
 // HasHMACSecret reports whether one of the ring's HS256 keys is secret

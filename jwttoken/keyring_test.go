@@ -447,7 +447,7 @@ func TestKeyRing_Merge(t *testing.T) {
 	signer := currentKid(t, theirs)
 	gen := theirs.Generation()
 
-	n, err := theirs.Merge(mineDoc, at(time.Minute))
+	n, err := theirs.Merge(mineDoc, at(time.Minute), nil)
 	if err != nil || n != 2 {
 		t.Fatalf("Merge = %d, %v; want 2 keys added (the signer and the next key)", n, err)
 	}
@@ -465,12 +465,48 @@ func TestKeyRing_Merge(t *testing.T) {
 	if _, err := newCodec(t, theirs, 0).Verify(sessiond.KindAccess, old, at(2*time.Minute)); err != nil {
 		t.Errorf("a token of a merged key: %v", err)
 	}
-	if n, err := theirs.Merge(mineDoc, at(2*time.Minute)); err != nil || n != 0 {
+	if n, err := theirs.Merge(mineDoc, at(2*time.Minute), nil); err != nil || n != 0 {
 		t.Errorf("Merge again = %d, %v; want 0", n, err)
 	}
 	es := newRing(t, jwttoken.ES256)
 	esDoc, _ := es.MarshalPrivate()
-	if _, err := theirs.Merge(esDoc, at(time.Minute)); !errors.Is(err, sessiond.ErrInvalidArgument) {
+	if _, err := theirs.Merge(esDoc, at(time.Minute), nil); !errors.Is(err, sessiond.ErrInvalidArgument) {
 		t.Errorf("Merge with an algorithm the ring does not verify = %v; want ErrInvalidArgument", err)
+	}
+}
+
+// TestKeyRing_MergeDropped: keys dropped on purpose (the kill switch) are
+// never taken back by a merge, and a dropped signer never signs again:
+// the other ring's signer takes its place, or a fresh key if both were.
+func TestKeyRing_MergeDropped(t *testing.T) {
+	cases := []struct {
+		name string
+		// drop picks the dropped kids from the two signers.
+		drop       func(mine, theirs string) []string
+		wantSigner func(mine, theirs string) string // "" for a fresh key
+	}{
+		{"their signer dropped: mine signs", func(m, th string) []string { return []string{th} }, func(m, th string) string { return m }},
+		{"my signer dropped: theirs signs, mine not added", func(m, th string) []string { return []string{m} }, func(m, th string) string { return th }},
+		{"both dropped: a fresh key signs", func(m, th string) []string { return []string{m, th} }, func(string, string) string { return "" }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			mine, theirs := newRing(t, jwttoken.EdDSA), newRing(t, jwttoken.EdDSA)
+			mineDoc, _ := mine.MarshalPrivate()
+			m, th := currentKid(t, mine), currentKid(t, theirs)
+			dropped := tc.drop(m, th)
+			if _, err := theirs.Merge(mineDoc, at(time.Minute), func(kid string) bool { return slices.Contains(dropped, kid) }); err != nil {
+				t.Fatalf("Merge = %v", err)
+			}
+			got := currentKid(t, theirs)
+			if want := tc.wantSigner(m, th); (want == "" && (got == m || got == th)) || (want != "" && got != want) {
+				t.Errorf("signer after Merge = %s; want %q (mine %s, theirs %s)", got, want, m, th)
+			}
+			for _, k := range theirs.Keys() {
+				if slices.Contains(dropped, k.ID) {
+					t.Errorf("Merge kept or took back dropped key %s", k.ID)
+				}
+			}
+		})
 	}
 }

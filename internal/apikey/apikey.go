@@ -3,7 +3,9 @@
 // node of a cluster accepts the same keys; each node caches the set and
 // re-reads it at most once per RefreshEvery. While the store is
 // unavailable a node keeps authenticating with the last set it read; when
-// the store lost the set (OnReset), the node can seed it again.
+// the store lost the set (OnReset), the node can seed it again, and when it
+// came back as an older copy (a rollback) the node writes back what it
+// knows, revocations first.
 package apikey
 
 import (
@@ -62,7 +64,14 @@ func (k Key) Allows(scope Scope) bool {
 }
 
 type doc struct {
-	Keys []Key `json:"keys"`
+	// Lineage names the set from the write that made it: a set seeded
+	// anew after the store lost its data has another, an older copy of
+	// the same set (the store rolled back) the same. Absent from a set
+	// written by a release before it existed, or by a node of one: the
+	// next write adds one. Nodes of that release ignore it (the document
+	// is decoded leniently).
+	Lineage string `json:"lineage,omitempty"`
+	Keys    []Key  `json:"keys"`
 }
 
 // Keys manages the key set. Safe for concurrent use.
@@ -85,7 +94,10 @@ type Keys struct {
 }
 
 type snapshot struct {
-	byHash  map[sessiond.TokenHash]Key
+	byHash map[sessiond.TokenHash]Key
+	// set is the whole set, revoked keys included: what this node writes
+	// back if the store rolls back.
+	set     doc
 	version int64
 	sum     [32]byte // SHA-256 of the stored document at version
 	loaded  time.Time
@@ -98,14 +110,24 @@ type snapshot struct {
 // failover to an empty replica), and perhaps another node seeded a new
 // set since. The keys created through the API or the CLI are gone with
 // it.
+//
+// When the set found is an older copy of the one this node holds (same
+// lineage: the store rolled back, as a Redis restarted from its last RDB
+// snapshot or a failover to a lagging replica does), RolledBack is set and
+// the node first writes back the union of both (see union): a key revoked
+// in either stays revoked, and keys made since the copy are kept.
 type Reset struct {
-	Was   int64 // the version this node last read or wrote
-	Found int64 // the version found; 0 when the document is missing
+	Was        int64 // the version this node last read or wrote
+	Found      int64 // the version found; 0 when the document is missing
+	RolledBack bool  // the set found is an older copy of this node's
 }
 
 type lostSet struct {
 	reset Reset
-	err   error // of the last try to re-create the set; nil before one
+	// held is the set this node held when it found a rollback (nil
+	// otherwise): written back, joined with the stored one, before OnReset.
+	held *doc
+	err  error // of the last try to re-create the set; nil before one
 }
 
 // New returns a key set on meta. refreshEvery bounds how stale a node's
@@ -167,6 +189,9 @@ func (k *Keys) update(ctx context.Context, fn func(*doc) error) error {
 		if err := fn(&d); err != nil {
 			return err
 		}
+		if d.Lineage == "" {
+			d.Lineage = newLineage()
+		}
 		raw, err := json.Marshal(d)
 		if err != nil {
 			return err
@@ -182,6 +207,13 @@ func (k *Keys) update(ctx context.Context, fn func(*doc) error) error {
 		return nil
 	}
 	return fmt.Errorf("apikey: key set keeps changing: %w", sessiond.ErrConflict)
+}
+
+// newLineage returns a random ID for a set made anew.
+func newLineage() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func newID() string {
@@ -415,7 +447,7 @@ func (k *Keys) refresh(ctx context.Context, force bool) (*snapshot, bool, error)
 		// Keep the last known set and try the store again after
 		// refreshEvery, so an outage costs one slow request per period
 		// instead of every request.
-		s = &snapshot{byHash: prev.byHash, version: prev.version, sum: prev.sum}
+		s = &snapshot{byHash: prev.byHash, set: prev.set, version: prev.version, sum: prev.sum}
 	}
 	s.loaded = now
 	k.snap.Store(s)
@@ -433,8 +465,17 @@ func (k *Keys) heal(ctx context.Context, s *snapshot) (*snapshot, error) {
 	if l == nil {
 		return s, nil
 	}
+	if l.held != nil {
+		// Put back what the rollback undid before anything else writes:
+		// the revocations above all.
+		held := *l.held
+		if err := k.update(ctx, func(d *doc) error { *d = union(*d, held); return nil }); err != nil {
+			k.lost.Store(&lostSet{reset: l.reset, held: l.held, err: err})
+			return s, nil
+		}
+	}
 	if err := k.onReset(ctx, l.reset); err != nil {
-		k.lost.Store(&lostSet{reset: l.reset, err: err})
+		k.lost.Store(&lostSet{reset: l.reset, held: l.held, err: err})
 		return s, nil
 	}
 	k.lost.CompareAndSwap(l, nil)
@@ -468,15 +509,61 @@ func (k *Keys) reload(ctx context.Context, prev *snapshot) (*snapshot, error) {
 		return nil, err
 	}
 	if prev != nil && version == prev.version && sum == prev.sum {
-		return &snapshot{byHash: prev.byHash, version: version, sum: sum}, nil
+		return &snapshot{byHash: prev.byHash, set: prev.set, version: version, sum: sum}, nil
 	}
 	if prev != nil && prev.version > 0 && version <= prev.version && k.onReset != nil {
 		// Versions only grow: the store lost the set this node read.
-		k.lost.Store(&lostSet{reset: Reset{Was: prev.version, Found: version}})
+		l := &lostSet{reset: Reset{Was: prev.version, Found: version}}
+		if version > 0 && d.Lineage != "" && d.Lineage == prev.set.Lineage {
+			// An older copy of this very set: the store rolled back.
+			// Serve the union from now on, so that a key revoked since
+			// the copy stays refused here even before (or if never) it
+			// is written back.
+			held := prev.set
+			l.reset.RolledBack, l.held = true, &held
+			d = union(d, held)
+		}
+		k.lost.Store(l)
 	}
 	s := index(d, version)
 	s.sum = sum
 	return s, nil
+}
+
+// union joins found, an older copy of the set read from a store that
+// rolled back, with held, the newer set this node read before: a key
+// revoked in either is revoked (at the earlier time), keys only one knows
+// are kept (made since the copy, here or on a node that wrote to the copy),
+// and for a key both know this node's copy wins otherwise (its scopes and
+// name, changed since the copy; keys carry no time of change, and held is
+// the later state). Keys are matched by hash, the secret's identity, so a
+// key seeded again on the copy (SESSIOND_API_KEY) is not listed twice.
+// The lineage is found's, the same as held's.
+func union(found, held doc) doc {
+	out := doc{Lineage: found.Lineage, Keys: make([]Key, 0, len(held.Keys)+len(found.Keys))}
+	byHash := make(map[string]Key, len(found.Keys))
+	for _, key := range found.Keys {
+		byHash[key.Hash] = key
+	}
+	seen := make(map[string]bool, len(held.Keys))
+	for _, key := range held.Keys {
+		if seen[key.Hash] {
+			continue
+		}
+		seen[key.Hash] = true
+		if f, ok := byHash[key.Hash]; ok && !f.RevokedAt.IsZero() &&
+			(key.RevokedAt.IsZero() || f.RevokedAt.Before(key.RevokedAt)) {
+			key.RevokedAt = f.RevokedAt
+		}
+		out.Keys = append(out.Keys, key)
+	}
+	for _, key := range found.Keys {
+		if !seen[key.Hash] {
+			seen[key.Hash] = true
+			out.Keys = append(out.Keys, key)
+		}
+	}
+	return out
 }
 
 // index builds the lookup of live keys by hash.
@@ -491,5 +578,5 @@ func index(d doc, version int64) *snapshot {
 		}
 		m[h] = key
 	}
-	return &snapshot{byHash: m, version: version}
+	return &snapshot{byHash: m, set: d, version: version}
 }

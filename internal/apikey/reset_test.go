@@ -2,9 +2,13 @@ package apikey_test
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -42,26 +46,28 @@ func newResetNode(t *testing.T, meta sessiond.MetaStore, clock sessiond.Clock, e
 	return n
 }
 
+// resetStores are the stores the reset tests run on.
+var resetStores = []struct {
+	name string
+	open func(t *testing.T) sessiond.MetaStore
+}{
+	{"memory", func(*testing.T) sessiond.MetaStore { return memstore.New() }},
+	{"sqlite", func(t *testing.T) sessiond.MetaStore {
+		st, err := sqlitestore.New(t.Context(), filepath.Join(t.TempDir(), "sessiond.db"), sqlitestore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}},
+}
+
 // TestKeys_StoreLost: the store loses the key set under running nodes (a
 // Redis without persistence restarted empty). At its next reload each node
 // seeds the set again with its own key, through OnReset, whichever node
 // finds the loss first; keys made through the API stay lost; and Ready
 // fails while a node's key cannot be put back.
 func TestKeys_StoreLost(t *testing.T) {
-	stores := []struct {
-		name string
-		open func(t *testing.T) sessiond.MetaStore
-	}{
-		{"memory", func(*testing.T) sessiond.MetaStore { return memstore.New() }},
-		{"sqlite", func(t *testing.T) sessiond.MetaStore {
-			st, err := sqlitestore.New(t.Context(), filepath.Join(t.TempDir(), "sessiond.db"), sqlitestore.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			return st
-		}},
-	}
 	keyA, keyB := strings.Repeat("a", 40), strings.Repeat("b", 40)
 	cases := []struct {
 		name string
@@ -99,7 +105,7 @@ func TestKeys_StoreLost(t *testing.T) {
 			b.keys.Authenticate(ctx, b.env)
 		}},
 	}
-	for _, st := range stores {
+	for _, st := range resetStores {
 		for _, tc := range cases {
 			t.Run(st.name+"/"+tc.name, func(t *testing.T) {
 				ctx := t.Context()
@@ -167,5 +173,203 @@ func TestKeys_StoreLostWithoutOnReset(t *testing.T) {
 	}
 	if err := keys.Ready(ctx); err != nil {
 		t.Errorf("Ready = %v; want nil", err)
+	}
+}
+
+// TestKeys_StoreRolledBack: the store comes back as an older copy of the
+// set (a Redis restarted from its last RDB snapshot, a failover to a
+// lagging replica), at the version it had then. A node that read the
+// newer set writes back the union, where a revocation wins: a key revoked
+// since the copy stays revoked, a key made since keeps working, and so do
+// scopes narrowed since; keys made on the copy before a node noticed are
+// kept too.
+func TestKeys_StoreRolledBack(t *testing.T) {
+	keyA, keyB := strings.Repeat("a", 40), strings.Repeat("b", 40)
+	type fixture struct {
+		a, b                 *resetNode
+		revoked, made, other sessiond.Secret // other: made on the copy
+		narrowed             apikey.Key
+		copied               sessiond.Secret // made before the copy, untouched
+	}
+	cases := []struct {
+		name string
+		// after runs once the store rolled back and the cache period
+		// passed; the copy may already hold changes made by then.
+		after func(t *testing.T, ctx context.Context, f *fixture)
+	}{
+		{"the node that held the newer set writes it back", func(t *testing.T, ctx context.Context, f *fixture) {
+			_, _ = f.a.keys.Authenticate(ctx, f.a.env)
+			_, _ = f.b.keys.Authenticate(ctx, f.b.env)
+		}},
+		{"both nodes held it", func(t *testing.T, ctx context.Context, f *fixture) {
+			_, _ = f.b.keys.Authenticate(ctx, f.b.env)
+			_, _ = f.a.keys.Authenticate(ctx, f.a.env) // finds b's union: still older than its own
+		}},
+		{"a key made on the copy first", func(t *testing.T, ctx context.Context, f *fixture) {
+			other, _, err := f.b.keys.Create(ctx, "made on the copy") // b writes before it reloads
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.other = other
+			_, _ = f.a.keys.Authenticate(ctx, f.a.env)
+		}},
+		{"Ready reloads an idle node", func(t *testing.T, ctx context.Context, f *fixture) {
+			for _, n := range []*resetNode{f.a, f.b} {
+				if err := n.keys.Ready(ctx); err != nil {
+					t.Errorf("Ready = %v; want the set written back", err)
+				}
+			}
+		}},
+	}
+	for _, st := range resetStores {
+		for _, tc := range cases {
+			t.Run(st.name+"/"+tc.name, func(t *testing.T) {
+				ctx := t.Context()
+				meta := newRollbackMeta(st.open(t))
+				clock := sessiondtest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+				f := &fixture{a: newResetNode(t, meta, clock, keyA), b: newResetNode(t, meta, clock, keyB)}
+				var err error
+				if f.copied, _, err = f.a.keys.Create(ctx, "before the copy"); err != nil {
+					t.Fatal(err)
+				}
+				revoked, leaked, err := f.a.keys.Create(ctx, "leaked", apikey.ScopeAdmin)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.revoked = revoked
+				narrowed, narrowedKey, err := f.a.keys.Create(ctx, "narrowed", apikey.ScopeAdmin)
+				if err != nil {
+					t.Fatal(err)
+				}
+				meta.snapshot(t)
+
+				if err := f.a.keys.Revoke(ctx, leaked.ID); err != nil {
+					t.Fatal(err)
+				}
+				if f.narrowed, err = f.a.keys.SetScopes(ctx, narrowedKey.ID, []apikey.Scope{apikey.ScopeVerify}); err != nil {
+					t.Fatal(err)
+				}
+				if f.made, _, err = f.a.keys.Create(ctx, "made after the copy"); err != nil {
+					t.Fatal(err)
+				}
+				clock.Advance(time.Second)
+				for _, n := range []*resetNode{f.a, f.b} { // both read the newer set
+					if _, err := n.keys.Authenticate(ctx, f.made); err != nil {
+						t.Fatalf("before the rollback: Authenticate = %v", err)
+					}
+				}
+
+				meta.rollback(t)
+				clock.Advance(time.Second)
+				tc.after(t, ctx, f)
+				clock.Advance(time.Second)
+
+				for i, n := range []*resetNode{f.a, f.b} {
+					if _, err := n.keys.Authenticate(ctx, f.revoked); !errors.Is(err, apikey.ErrUnauthorized) {
+						t.Errorf("node %d: Authenticate(a key revoked after the copy) = %v; want ErrUnauthorized", i, err)
+					}
+					live := []sessiond.Secret{f.a.env, f.b.env, f.made, f.copied}
+					if f.other != "" {
+						live = append(live, f.other)
+					}
+					for j, key := range live {
+						if _, err := n.keys.Authenticate(ctx, key); err != nil {
+							t.Errorf("node %d: Authenticate(live key %d) after the rollback = %v; want it kept", i, j, err)
+						}
+					}
+					if got, err := n.keys.Authenticate(ctx, narrowed); err != nil || got.Allows(apikey.ScopeAdmin) {
+						t.Errorf("node %d: key narrowed after the copy = %v, %v; want verify only", i, got.Scopes, err)
+					}
+					if err := n.keys.Ready(ctx); err != nil {
+						t.Errorf("node %d: Ready = %v; want nil", i, err)
+					}
+				}
+				// What a node started now reads: the stored set.
+				fresh := apikey.New(meta, clock, time.Second)
+				if _, err := fresh.Authenticate(ctx, f.revoked); !errors.Is(err, apikey.ErrUnauthorized) {
+					t.Errorf("stored set: Authenticate(a key revoked after the copy) = %v; want ErrUnauthorized", err)
+				}
+				if _, err := fresh.Authenticate(ctx, f.made); err != nil {
+					t.Errorf("stored set: Authenticate(a key made after the copy) = %v; want it written back", err)
+				}
+				if got, err := fresh.Get(ctx, f.narrowed.ID); err != nil || !slices.Equal(got.Scopes, f.narrowed.Scopes) {
+					t.Errorf("stored set: narrowed key scopes = %v, %v; want %v", got.Scopes, err, f.narrowed.Scopes)
+				}
+			})
+		}
+	}
+}
+
+// rollbackMeta is a MetaStore over another that can go back to an earlier
+// state at the versions it had then, as a Redis restarted from its last
+// RDB snapshot (its default persistence) or a failover to a lagging
+// replica does. It works on any store: a rollback moves to fresh names and
+// writes each saved document there as many times as its version was.
+type rollbackMeta struct {
+	meta  sessiond.MetaStore
+	id    string // keeps its documents apart from others' on the store
+	mu    sync.Mutex
+	gen   int
+	names map[string]bool
+	saved map[string]savedDoc
+}
+
+type savedDoc struct {
+	value   []byte
+	version int64
+}
+
+func newRollbackMeta(meta sessiond.MetaStore) *rollbackMeta {
+	return &rollbackMeta{meta: meta, id: rand.Text(), names: map[string]bool{}}
+}
+
+func (m *rollbackMeta) name(name string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.names[name] = true
+	return m.stored(name)
+}
+
+// stored is the name name has in the store now. The caller holds m.mu.
+func (m *rollbackMeta) stored(name string) string { return fmt.Sprintf("%s~%s~%d", name, m.id, m.gen) }
+
+func (m *rollbackMeta) GetMeta(ctx context.Context, name string) ([]byte, int64, error) {
+	return m.meta.GetMeta(ctx, m.name(name))
+}
+
+func (m *rollbackMeta) PutMeta(ctx context.Context, name string, value []byte, version int64) (int64, error) {
+	return m.meta.PutMeta(ctx, m.name(name), value, version)
+}
+
+// snapshot saves every document as it is now.
+func (m *rollbackMeta) snapshot(t *testing.T) {
+	t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.saved = map[string]savedDoc{}
+	for name := range m.names {
+		v, version, err := m.meta.GetMeta(t.Context(), m.stored(name))
+		if errors.Is(err, sessiond.ErrNotFound) {
+			continue
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		m.saved[name] = savedDoc{v, version}
+	}
+}
+
+// rollback brings back the documents saved by snapshot, at their
+// versions; those made since are gone.
+func (m *rollbackMeta) rollback(t *testing.T) {
+	t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.gen++
+	for name, d := range m.saved {
+		for v := int64(0); v < d.version; v++ {
+			if _, err := m.meta.PutMeta(t.Context(), m.stored(name), d.value, v); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 }

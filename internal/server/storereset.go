@@ -62,10 +62,17 @@ func apiKeysReset(cfg config.Config, env sessiond.Secret, keys *apikey.Keys, sig
 		default:
 			recreated = "nothing: another node seeded a key"
 		}
-		log.Error("the shared API key set vanished from the store, which lost its data: seeded it again as at start; keys made with `sessiond apikey create` or POST /v1/api-keys are gone and must be made again",
-			"document", apikey.DocName, "was_version", r.Was, "found_version", r.Found, "recreated", recreated)
+		msg := "the shared API key set vanished from the store, which lost its data: seeded it again as at start; keys made with `sessiond apikey create` or POST /v1/api-keys are gone and must be made again"
+		if r.RolledBack {
+			// The set found was an older copy of this node's: its newer
+			// keys and revocations were written back (internal/apikey).
+			msg = "the shared API key set in the store was an older copy (a store restored from a snapshot, or a lagging replica): wrote this node's newer set back, revocations kept"
+		}
+		log.Error(msg, "document", apikey.DocName, "was_version", r.Was, "found_version", r.Found, "recreated", recreated,
+			"rolled_back", r.RolledBack)
 		events.emit(ctx, sessiond.Event{Type: EventStoreReset, Details: map[string]any{
-			"document": apikey.DocName, "was_version": r.Was, "found_version": r.Found, "recreated": recreated}})
+			"document": apikey.DocName, "was_version": r.Was, "found_version": r.Found, "recreated": recreated,
+			"rolled_back": r.RolledBack}})
 		return nil
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // formatVersion is the version of the stored document. Version-1 documents
@@ -45,6 +46,25 @@ type payload struct {
 	// checkSecret.
 	HS256Secret     string   `json:"hs256_secret,omitempty"`
 	HS256Superseded []string `json:"hs256_superseded,omitempty"`
+
+	// Lineage names the ring from the write that made it (a first start,
+	// or the first write by this release), Generation counts the writes
+	// since: an older copy of the ring a node holds (the store rolled back)
+	// has its lineage and a lower generation, a ring made anew after the
+	// store lost its data another lineage (see Keys.restore). Dropped maps
+	// the kids of keys dropped on purpose (RetireAll, Prune, a replaced
+	// HS256 ring) to when a token they signed has surely expired: until
+	// then no merge or adoption takes them back.
+	//
+	// These fields are in the payload, which every release decodes
+	// leniently (unknown fields ignored), and never in the stored
+	// envelope or the ring document, which are decoded strictly: a node
+	// of the previous release reads a document with them, and drops them
+	// when it writes; a document without them reads as one of an unknown
+	// lineage with nothing dropped.
+	Lineage    string               `json:"lineage,omitempty"`
+	Generation uint64               `json:"generation,omitempty"`
+	Dropped    map[string]time.Time `json:"dropped,omitempty"`
 }
 
 // decoded is a stored document opened.

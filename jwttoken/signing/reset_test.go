@@ -2,7 +2,10 @@ package signing_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -116,6 +119,109 @@ func TestKeys_StoreLost(t *testing.T) {
 	}
 }
 
+// TestKeys_StoreRolledBack: the kill switch (RetireAll) dropped every key,
+// then the store comes back as a copy taken before it, at the version it
+// had then (a Redis restarted from its last RDB snapshot, its default
+// persistence; a failover to a lagging replica). The dropped signer must
+// not sign again, nor its tokens (one forged with the leaked key) verify,
+// on any node, whoever wrote to the copy meanwhile.
+func TestKeys_StoreRolledBack(t *testing.T) {
+	cases := []struct {
+		name string
+		// after runs once the store rolled back: it may write to the copy
+		// and returns nodes opened since, which must agree too.
+		after func(t *testing.T, ctx context.Context, meta *rollbackMeta) []*signing.Keys
+	}{
+		{"nodes find the older copy", func(*testing.T, context.Context, *rollbackMeta) []*signing.Keys { return nil }},
+		{"a node opened on the copy rotated it", func(t *testing.T, ctx context.Context, meta *rollbackMeta) []*signing.Keys {
+			c := openFor(t, meta, nil) // holds the copy: the dropped signer
+			if err := c.Rotate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			return []*signing.Keys{c}
+		}},
+		{"the copy was written past the nodes' version", func(t *testing.T, ctx context.Context, meta *rollbackMeta) []*signing.Keys {
+			meta.rewrite(t, signing.DocName, 3, nil)
+			return nil
+		}},
+		{"a node of the previous release rewrote the copy", func(t *testing.T, ctx context.Context, meta *rollbackMeta) []*signing.Keys {
+			// It decodes the payload leniently and writes back only the
+			// fields it knows.
+			meta.rewrite(t, signing.DocName, 3, previousRelease(t))
+			return nil
+		}},
+	}
+	for _, st := range metaStores(t) {
+		for _, tc := range cases {
+			t.Run(st.name+"/"+tc.name, func(t *testing.T) {
+				ctx := context.Background()
+				meta := newRollbackMeta(st.reopen(t))
+				a := openFor(t, meta, nil)
+				b := openFor(t, meta, nil)
+				compromised := currentKid(t, a)
+				forged := sign(t, a) // stands for a token signed with the stolen key
+				meta.snapshot(t)     // the RDB snapshot, before the incident
+
+				if err := a.RetireAll(ctx); err != nil { // the kill switch
+					t.Fatal(err)
+				}
+				sync0(t, ctx, b)
+				signer := currentKid(t, a)
+				after := sign(t, a)
+
+				meta.rollback(t)
+				nodes := append([]*signing.Keys{a, b}, tc.after(t, ctx, meta)...)
+				sync0(t, ctx, nodes...)
+				nodes = append(nodes, openFor(t, meta, nil)) // reads what is stored
+
+				for i, k := range nodes {
+					if got := currentKid(t, k); got != signer {
+						t.Errorf("node %d: signer after the store rolled back = %s (the dropped one: %v); want %s, the kill switch's", i, got, got == compromised, signer)
+					}
+					if _, err := codec(t, k).Verify(sessiond.KindAccess, forged, t0); !errors.Is(err, sessiond.ErrInvalidToken) {
+						t.Errorf("node %d: Verify(token of the key the kill switch dropped) = %v; want ErrInvalidToken", i, err)
+					}
+					if _, err := codec(t, k).Verify(sessiond.KindAccess, after, t0); err != nil {
+						t.Errorf("node %d: Verify(token signed after the kill switch) = %v; want it valid", i, err)
+					}
+					if err := k.Ready(); err != nil {
+						t.Errorf("node %d: Ready = %v; want nil", i, err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// previousRelease returns a stored document as a node of the previous
+// release rewrites it: the payload with only the fields it knows.
+func previousRelease(t *testing.T) func([]byte) []byte {
+	return func(doc []byte) []byte {
+		t.Helper()
+		var s map[string]json.RawMessage
+		if err := json.Unmarshal(doc, &s); err != nil {
+			t.Fatal(err)
+		}
+		var p struct {
+			Ring            json.RawMessage `json:"ring"`
+			HS256Secret     string          `json:"hs256_secret,omitempty"`
+			HS256Superseded []string        `json:"hs256_superseded,omitempty"`
+		}
+		if err := json.Unmarshal(s["payload"], &p); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		if s["payload"], err = json.Marshal(p); err != nil {
+			t.Fatal(err)
+		}
+		out, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+}
+
 // TestKeys_StoreLostReadOnly: a node that finds the ring gone and cannot
 // write it back says so in Ready until it can.
 func TestKeys_StoreLostReadOnly(t *testing.T) {
@@ -182,4 +288,98 @@ func currentKid(t *testing.T, k *signing.Keys) string {
 	}
 	t.Fatal("no current key")
 	return ""
+}
+
+// rollbackMeta is a MetaStore over another that can go back to an earlier
+// state at the versions it had then, as a Redis restarted from its last
+// RDB snapshot (its default persistence) or a failover to a lagging
+// replica does. It works on any store: a rollback moves to fresh names and
+// writes each saved document there as many times as its version was.
+type rollbackMeta struct {
+	meta  sessiond.MetaStore
+	id    string // keeps its documents apart from others' on the store
+	mu    sync.Mutex
+	gen   int
+	names map[string]bool
+	saved map[string]savedDoc
+}
+
+type savedDoc struct {
+	value   []byte
+	version int64
+}
+
+func newRollbackMeta(meta sessiond.MetaStore) *rollbackMeta {
+	return &rollbackMeta{meta: meta, id: rand.Text(), names: map[string]bool{}}
+}
+
+func (m *rollbackMeta) name(name string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.names[name] = true
+	return m.stored(name)
+}
+
+// stored is the name name has in the store now. The caller holds m.mu.
+func (m *rollbackMeta) stored(name string) string { return fmt.Sprintf("%s~%s~%d", name, m.id, m.gen) }
+
+func (m *rollbackMeta) GetMeta(ctx context.Context, name string) ([]byte, int64, error) {
+	return m.meta.GetMeta(ctx, m.name(name))
+}
+
+func (m *rollbackMeta) PutMeta(ctx context.Context, name string, value []byte, version int64) (int64, error) {
+	return m.meta.PutMeta(ctx, m.name(name), value, version)
+}
+
+// snapshot saves every document as it is now.
+func (m *rollbackMeta) snapshot(t *testing.T) {
+	t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.saved = map[string]savedDoc{}
+	for name := range m.names {
+		v, version, err := m.meta.GetMeta(context.Background(), m.stored(name))
+		if errors.Is(err, sessiond.ErrNotFound) {
+			continue
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		m.saved[name] = savedDoc{v, version}
+	}
+}
+
+// rollback brings back the documents saved by snapshot, at their
+// versions; those made since are gone.
+func (m *rollbackMeta) rollback(t *testing.T) {
+	t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.gen++
+	for name, d := range m.saved {
+		for v := int64(0); v < d.version; v++ {
+			if _, err := m.meta.PutMeta(context.Background(), m.stored(name), d.value, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// rewrite writes document name n times over itself, through edit if not
+// nil: a node that changes nothing a reader would see (or one of the
+// previous release), moving the version on.
+func (m *rollbackMeta) rewrite(t *testing.T, name string, n int, edit func([]byte) []byte) {
+	t.Helper()
+	ctx := context.Background()
+	for range n {
+		v, version, err := m.GetMeta(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if edit != nil {
+			v = edit(v)
+		}
+		if _, err := m.PutMeta(ctx, name, v, version); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -10,7 +10,9 @@ package signing
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -79,9 +81,16 @@ type Options struct {
 // it is another ring than the one this node last read at the same or a
 // later version (versions only grow, so the store lost its data: a Redis
 // without persistence restarted empty, a failover to an empty replica,
-// and perhaps another node made a new ring since). The node then writes
-// its ring back, or merges its keys into the new one, so that every token
-// it signed keeps verifying everywhere and it keeps a signer.
+// and perhaps another node made a new ring since), or it holds a key this
+// node dropped. The node then writes its ring back, or merges its keys
+// into the new one, so that every token it signed keeps verifying
+// everywhere and it keeps a signer.
+//
+// When the ring found is an older copy of this node's (the store rolled
+// back: a Redis restarted from its last RDB snapshot, a failover to a
+// lagging replica), the node writes its own ring back over it, so that no
+// key it dropped (the kill switch) comes back. A ring merged never takes
+// back a dropped key either (see payload.Dropped).
 type Reset struct {
 	Was   int64 // the version this node last read or wrote
 	Found int64 // the version found; 0 when the document is missing
@@ -100,6 +109,10 @@ type Keys struct {
 	// ring, to write back.
 	sum     [32]byte
 	payload payload
+	// dropped is this node's record of keys dropped on purpose, with the
+	// documents' (payload.Dropped): kept even if a node of the previous
+	// release rewrote the document without it.
+	dropped map[string]time.Time
 	// resetting: OnReset was called for a reset not yet mended;
 	// restoreErr is why the last try to mend it failed (Ready).
 	resetting  bool
@@ -220,14 +233,17 @@ func (k *Keys) open(ctx context.Context) error {
 			}
 			if !replaced && !opts.needsRewrite(d) && next.HS256Secret == d.HS256Secret {
 				k.ring, k.version, k.sum, k.payload = ring, version, sha256.Sum256(doc), without(d.payload)
+				k.dropped = k.live(d.Dropped)
 				return nil
 			}
 			if replaced {
+				old := ring
 				if ring, err = jwttoken.NewRing(opts.Clock.Now(), opts.ringOptions()); err != nil {
 					return fmt.Errorf("signing: %w", err)
 				}
+				k.drop(&next, old, ring)
 			}
-			nv, sum, err := k.save(ctx, ring, next, version)
+			nv, sum, err := k.save(ctx, ring, &next, version)
 			if errors.Is(err, sessiond.ErrConflict) {
 				continue // another node wrote meanwhile: start over from theirs
 			} else if err != nil {
@@ -252,14 +268,14 @@ func (k *Keys) open(ctx context.Context) error {
 		if opts.Algorithm == jwttoken.HS256 {
 			p.HS256Secret = secretFingerprint(opts.HMACSecret)
 		}
-		version, sum, err := k.save(ctx, ring, p, 0)
+		version, sum, err := k.save(ctx, ring, &p, 0)
 		if errors.Is(err, sessiond.ErrConflict) {
 			continue // another node created it first: load theirs
 		} else if err != nil {
 			return err
 		}
 		opts.Logger.Info("created signing key ring", "algorithm", string(opts.ringOptions().Algorithm), "sealed", opts.KEK != nil)
-		k.ring, k.version, k.sum, k.payload = ring, version, sum, p
+		k.ring, k.version, k.sum, k.payload = ring, version, sum, without(p)
 		return nil
 	}
 	return fmt.Errorf("signing: key ring keeps changing under us: %w", sessiond.ErrConflict)
@@ -284,7 +300,8 @@ func (o *Options) checkSecret(ring *jwttoken.KeyRing, p payload) (payload, bool,
 		p.HS256Secret = fp
 		return p, false, nil
 	}
-	next := payload{HS256Secret: fp, HS256Superseded: p.HS256Superseded}
+	next := payload{HS256Secret: fp, HS256Superseded: p.HS256Superseded,
+		Lineage: p.Lineage, Generation: p.Generation, Dropped: p.Dropped}
 	if p.HS256Secret != "" {
 		next.HS256Superseded = append(next.HS256Superseded[:len(next.HS256Superseded):len(next.HS256Superseded)], p.HS256Secret)
 	}
@@ -292,14 +309,22 @@ func (o *Options) checkSecret(ring *jwttoken.KeyRing, p payload) (payload, bool,
 }
 
 // save writes ring with the payload fields of p over version (0: create)
-// and returns the new version and the SHA-256 of the document written.
-func (k *Keys) save(ctx context.Context, ring *jwttoken.KeyRing, p payload, version int64) (int64, [32]byte, error) {
+// and returns the new version and the SHA-256 of the document written. It
+// sets p's ring, lineage (a new one if p has none), generation (one more)
+// and dropped keys (p's with this node's, the expired ones left out) to
+// those written, and on success keeps the dropped keys as this node's.
+func (k *Keys) save(ctx context.Context, ring *jwttoken.KeyRing, p *payload, version int64) (int64, [32]byte, error) {
 	raw, err := ring.MarshalPrivate()
 	if err != nil {
 		return 0, [32]byte{}, err
 	}
 	p.Ring = raw
-	doc, err := k.opts.encode(p)
+	if p.Lineage == "" {
+		p.Lineage, p.Generation = newLineage(), 0
+	}
+	p.Generation++
+	p.Dropped = k.live(p.Dropped, k.dropped)
+	doc, err := k.opts.encode(*p)
 	if err != nil {
 		return 0, [32]byte{}, err
 	}
@@ -307,7 +332,74 @@ func (k *Keys) save(ctx context.Context, ring *jwttoken.KeyRing, p payload, vers
 	if err != nil && !errors.Is(err, sessiond.ErrConflict) {
 		return 0, [32]byte{}, fmt.Errorf("signing: save key ring: %w", err)
 	}
+	if err == nil {
+		k.dropped = p.Dropped
+	}
 	return nv, sha256.Sum256(doc), err
+}
+
+// newLineage returns a random ID for a ring made anew.
+func newLineage() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b[:])
+}
+
+// horizon is how long a token a dropped key signed may still verify by
+// its expiry: the longest token plus the largest clock-skew allowance.
+func (k *Keys) horizon() time.Duration { return k.opts.MaxTokenLifetime + jwttoken.MaxLeeway }
+
+// drop records in p the keys of before that after no longer holds,
+// dropped on purpose, until a token they signed has surely expired.
+func (k *Keys) drop(p *payload, before, after *jwttoken.KeyRing) {
+	kept := make(map[string]bool)
+	for _, ki := range after.Keys() {
+		kept[ki.ID] = true
+	}
+	until := k.opts.Clock.Now().Add(k.horizon()).UTC()
+	for _, ki := range before.Keys() {
+		if kept[ki.ID] {
+			continue
+		}
+		if p.Dropped == nil {
+			p.Dropped = make(map[string]time.Time)
+		}
+		if until.After(p.Dropped[ki.ID]) {
+			p.Dropped[ki.ID] = until
+		}
+	}
+}
+
+// live returns the union of sets of dropped keys without those expired
+// (nil when none is left); a kid in several keeps its latest time.
+func (k *Keys) live(sets ...map[string]time.Time) map[string]time.Time {
+	now := k.opts.Clock.Now()
+	var out map[string]time.Time
+	for _, set := range sets {
+		for kid, until := range set {
+			if !until.After(now) || !until.After(out[kid]) {
+				continue
+			}
+			if out == nil {
+				out = make(map[string]time.Time)
+			}
+			out[kid] = until
+		}
+	}
+	return out
+}
+
+// droppedIn returns whether a kid was dropped, by this node's record or
+// by also (a document's).
+func (k *Keys) droppedIn(also map[string]time.Time) func(kid string) bool {
+	now := k.opts.Clock.Now()
+	return func(kid string) bool {
+		if until, ok := k.dropped[kid]; ok && until.After(now) {
+			return true
+		}
+		until, ok := also[kid]
+		return ok && until.After(now)
+	}
 }
 
 // without is p without its ring: the fields kept to write a ring back.
@@ -390,6 +482,10 @@ func (k *Keys) update(ctx context.Context, fn func(*jwttoken.KeyRing) (bool, err
 		if err != nil {
 			return err
 		}
+		before, err := jwttoken.LoadRing(d.Ring, k.opts.ringOptions())
+		if err != nil {
+			return fmt.Errorf("signing: stored key ring: %w", err)
+		}
 		changed, err := fn(r)
 		if err != nil {
 			return fmt.Errorf("signing: %w", err)
@@ -397,7 +493,8 @@ func (k *Keys) update(ctx context.Context, fn func(*jwttoken.KeyRing) (bool, err
 		if !changed && !k.opts.needsRewrite(d) {
 			return k.adopt(d, version, sha256.Sum256(doc))
 		}
-		nv, sum, err := k.save(ctx, r, d.payload, version)
+		k.drop(&d.payload, before, r)
+		nv, sum, err := k.save(ctx, r, &d.payload, version)
 		if errors.Is(err, sessiond.ErrConflict) {
 			continue
 		} else if err != nil {
@@ -454,8 +551,15 @@ func (k *Keys) lost(ctx context.Context, doc []byte, version int64, err error) (
 		doc, version = nil, 0
 	case err != nil:
 		return false, fmt.Errorf("signing: load key ring: %w", err)
-	case version > k.version || (version == k.version && sha256.Sum256(doc) == k.sum):
-		return false, nil // the ring this node read, or a later change of it
+	case version == k.version && sha256.Sum256(doc) == k.sum:
+		return false, nil // the ring this node read
+	case version > k.version:
+		// A later change of it, unless it brings back a key this node
+		// dropped: a store rolled back, then written to until its
+		// version passed this node's.
+		if back, err := k.resurrects(doc); err != nil || !back {
+			return false, err
+		}
 	}
 	if err := k.restore(ctx, doc, version); err != nil {
 		k.restoreErr.Store(&err)
@@ -465,11 +569,41 @@ func (k *Keys) lost(ctx context.Context, doc []byte, version int64, err error) (
 	return true, nil
 }
 
+// resurrects reports whether the stored document holds a key this node,
+// or the document itself, records as dropped.
+func (k *Keys) resurrects(doc []byte) (bool, error) {
+	d, ring, err := k.opts.read(doc)
+	if err != nil {
+		return false, err
+	}
+	dropped := k.droppedIn(d.Dropped)
+	for _, ki := range ring.Keys() {
+		if dropped(ki.ID) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // restore writes this node's ring back to a store that lost it: as it is
-// when the document is missing (doc nil), else merged, as retired keys,
-// into the ring found at version, which this node then adopts. Either way
-// every key this node holds verifies on every node again, and the signer
-// is one every node knows. The caller holds k.mu.
+// when the document is missing (doc nil) or holds an older copy of it
+// (same lineage, lower generation: the store rolled back), else merged,
+// as retired keys, into the ring found at version, which this node then
+// adopts. Either way every key this node holds verifies on every node
+// again, the signer is one every node knows, and no key dropped on
+// purpose comes back.
+//
+// An older copy is overwritten rather than merged: the keys it holds and
+// this ring lacks are, but for a key another node made on the copy in the
+// moments before a node noticed (whose tokens then stop verifying, the
+// price of a rollback), keys dropped since, which must stay dropped even
+// once their record (Dropped) expired, as a copy may be older than that.
+// Another node that held the same newer ring finds it back at a higher
+// generation and adopts it, adding nothing (the merge's no-op). A ring of
+// another lineage is a new one (or of a node of the previous release) and
+// merged as before, less dropped keys; so is a copy at the same
+// generation with other contents (a fork: two nodes wrote to the copy).
+// The caller holds k.mu.
 func (k *Keys) restore(ctx context.Context, doc []byte, version int64) error {
 	r := Reset{Was: k.version, Found: version}
 	if !k.resetting && k.opts.OnReset != nil {
@@ -481,26 +615,31 @@ func (k *Keys) restore(ctx context.Context, doc []byte, version int64) error {
 		return err
 	}
 	for attempt := 0; attempt < 5; attempt++ {
-		ring, p, merged := k.ring, k.payload, 0
+		ring, p, merged, older := k.ring, k.payload, 0, false
 		var d decoded
 		if doc != nil {
 			var theirs *jwttoken.KeyRing
 			if d, theirs, err = k.opts.read(doc); err != nil {
 				return err
 			}
-			if merged, err = theirs.Merge(mine, k.opts.Clock.Now()); err != nil {
-				return fmt.Errorf("signing: merge this node's keys into the stored ring: %w", err)
+			older = d.Lineage != "" && d.Lineage == k.payload.Lineage && d.Generation < k.payload.Generation
+			if older {
+				p.Dropped = k.live(p.Dropped, d.Dropped)
+			} else {
+				if merged, err = theirs.Merge(mine, k.opts.Clock.Now(), k.droppedIn(d.Dropped)); err != nil {
+					return fmt.Errorf("signing: merge this node's keys into the stored ring: %w", err)
+				}
+				ring, p = theirs, without(d.payload)
 			}
-			ring, p = theirs, without(d.payload)
 		}
 		var nv int64
 		var sum [32]byte
-		if doc != nil && merged == 0 {
+		if doc != nil && !older && merged == 0 {
 			// Another node wrote back a ring holding every key of this
-			// one: adopt it as it is.
+			// one and none dropped: adopt it as it is.
 			nv, sum = version, sha256.Sum256(doc)
 		} else {
-			nv, sum, err = k.save(ctx, ring, p, version)
+			nv, sum, err = k.save(ctx, ring, &p, version)
 		}
 		if errors.Is(err, sessiond.ErrConflict) {
 			// Another node wrote first: merge into theirs.
@@ -514,7 +653,9 @@ func (k *Keys) restore(ctx context.Context, doc []byte, version int64) error {
 			return err
 		}
 		what := "wrote this node's key ring back"
-		if doc != nil {
+		if older {
+			what = "wrote this node's key ring back over an older copy of it (the store rolled back)"
+		} else if doc != nil {
 			raw, err := ring.MarshalPrivate()
 			if err != nil {
 				return err
@@ -523,9 +664,9 @@ func (k *Keys) restore(ctx context.Context, doc []byte, version int64) error {
 			if err := k.adopt(d, nv, sum); err != nil {
 				return err
 			}
-			what = fmt.Sprintf("merged this node's keys into the ring found (%d were missing from it)", merged)
+			what = fmt.Sprintf("merged this node's keys into the ring found (%d keys added or dropped)", merged)
 		}
-		k.version, k.sum, k.payload, k.resetting = nv, sum, p, false
+		k.version, k.sum, k.payload, k.resetting = nv, sum, without(p), false
 		vanished := "missing"
 		if r.Found != 0 {
 			vanished = fmt.Sprintf("replaced by another ring at version %d", r.Found)
@@ -560,6 +701,7 @@ func (k *Keys) adopt(d decoded, version int64, sum [32]byte) error {
 		return fmt.Errorf("signing: adopt key ring: %w", err)
 	}
 	k.version, k.sum, k.payload = version, sum, without(d.payload)
+	k.dropped = k.live(k.dropped, d.Dropped)
 	k.opts.Logger.Info("signing key ring changed", "generation", k.ring.Generation(), "key_removed", removed)
 	if k.opts.OnChange != nil {
 		k.opts.OnChange(removed)
