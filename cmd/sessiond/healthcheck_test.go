@@ -1,24 +1,15 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"log"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sessiond/sessiond/internal/testenv"
 )
@@ -41,35 +32,12 @@ func TestHealthcheck_RedirectIsNotReady(t *testing.T) {
 	}
 }
 
-// selfSigned writes a self-signed ECDSA certificate for hosts (DNS names
-// or IP addresses) and its key to dir, and returns their paths.
+// selfSigned writes a self-signed certificate for hosts (DNS names or IP
+// addresses) and its key to dir, and returns their paths.
 func selfSigned(t *testing.T, dir string, hosts ...string) (certFile, keyFile string) {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: hosts[0]},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	for _, h := range hosts {
-		if ip := net.ParseIP(h); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, h)
-		}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile = testenv.WriteFile(t, dir, hosts[0]+".crt", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
-	keyFile = testenv.WriteFile(t, dir, hosts[0]+".key", string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})))
-	return certFile, keyFile
+	cert, key := testenv.CertPEM(t, testenv.SelfSigned(t, 1, hosts...))
+	return testenv.WriteFile(t, dir, hosts[0]+".crt", string(cert)), testenv.WriteFile(t, dir, hosts[0]+".key", string(key))
 }
 
 // TestHealthcheck_FollowsTLS: with server.tls_cert_file set, the listener
