@@ -49,7 +49,9 @@ func warnConnectionBudget(ctx context.Context, pg *pgstore.Store, log *slog.Logg
 
 // warnRedisPersistence warns for each Redis node that neither snapshots
 // nor keeps an append-only file: its restart loses every session and the
-// signing and API keys, and every user must log in again.
+// signing and API keys, and every user must log in again. It warns too of
+// a node that only snapshots: its restart brings back the last snapshot,
+// minutes old, in which the sessions revoked since are live again.
 func warnRedisPersistence(ctx context.Context, rs *redisstore.Store, log *slog.Logger) {
 	nodes, err := rs.Persistence(ctx)
 	if err != nil {
@@ -57,6 +59,12 @@ func warnRedisPersistence(ctx context.Context, rs *redisstore.Store, log *slog.L
 		return
 	}
 	for _, n := range nodes {
+		if n.RDB && !n.AOF {
+			log.Warn("redisstore: Redis keeps only snapshots (appendonly no): a restart brings back the last snapshot, in which the sessions "+
+				"revoked since (logouts, refresh-token theft, anomalies, the kill switch) are live again and their refresh tokens work; "+
+				"turn on the append-only file (appendonly yes, appendfsync everysec) (docs/redisstore.md, \"Failure behaviour\")",
+				"addr", n.Addr)
+		}
 		if !n.Kept() {
 			log.Warn("redisstore: Redis keeps nothing across a restart (save is empty, appendonly no): a restart loses every session, "+
 				"the signing keys and the API keys; enable RDB snapshots or the append-only file (docs/redisstore.md, \"Failure behaviour\")",
