@@ -81,10 +81,12 @@ func TestRun_StoreErrorsCountFailedRequests(t *testing.T) {
 			t.Fatalf("%s %s with the store away = %d; want 503", req.method, req.path, code)
 		}
 	}
+	// At least: background reads may fail in the outage too (the
+	// concurrent-login check after the first login lists alice's sessions).
 	after := storeErrors(t, n)
 	for op, want := range map[string]float64{"create": 2, "swap_refresh": 1, "list": 1, "revoke": 1, "revoke_subject": 1, "query_events": 1} {
-		if got := after[op] - before[op]; got != want {
-			t.Errorf(`sessiond_store_errors_total{op=%q} rose by %v over the outage's failed requests; want %v`, op, got, want)
+		if got := after[op] - before[op]; got < want {
+			t.Errorf(`sessiond_store_errors_total{op=%q} rose by %v over the outage's failed requests; want at least %v`, op, got, want)
 		}
 	}
 }
