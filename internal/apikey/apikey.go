@@ -104,12 +104,14 @@ type snapshot struct {
 }
 
 // Reset describes a stored key set found gone: the document is missing
-// where this node had read one, or it is another set than the one this
-// node read at the same or a later version. Versions only grow, so the
-// store lost its data (a Redis without persistence restarted empty, a
-// failover to an empty replica), and perhaps another node seeded a new
-// set since. The keys created through the API or the CLI are gone with
-// it.
+// where this node had read one, it is another set than the one this node
+// read at the same or a later version, or a set of another lineage at any
+// version. Versions only grow, so the store lost its data (a Redis without
+// persistence restarted empty, a failover to an empty replica), and perhaps
+// another node seeded a new set since and changed it. The keys created
+// through the API or the CLI are gone with it; the revocations this node
+// knows of are written back first (as the rollback's union, below), so
+// that no node seeds a revoked key again.
 //
 // When the set found is an older copy of the one this node holds (same
 // lineage: the store rolled back, as a Redis restarted from its last RDB
@@ -124,8 +126,9 @@ type Reset struct {
 
 type lostSet struct {
 	reset Reset
-	// held is the set this node held when it found a rollback (nil
-	// otherwise): written back, joined with the stored one, before OnReset.
+	// held is the set this node held when it found a rollback, or only its
+	// revoked keys when it found a loss (nil when it knew of none):
+	// written back, joined with the stored one, before OnReset.
 	held *doc
 	err  error // of the last try to re-create the set; nil before one
 }
@@ -178,19 +181,26 @@ func (k *Keys) loadSum(ctx context.Context) (doc, int64, [32]byte, error) {
 	return d, version, sha256.Sum256(raw), nil
 }
 
+// errUnchanged, from an update's fn, leaves the stored set as it is.
+var errUnchanged = errors.New("unchanged")
+
 // update applies fn to the stored set with a compare-and-swap, retrying
-// when another node changed it meanwhile.
+// when another node changed it meanwhile. When fn returns errUnchanged
+// nothing is written and update returns nil.
 func (k *Keys) update(ctx context.Context, fn func(*doc) error) error {
 	for attempt := 0; attempt < 5; attempt++ {
-		d, version, err := k.load(ctx)
+		d, version, sum, err := k.loadSum(ctx)
 		if err != nil {
 			return err
 		}
-		if err := fn(&d); err != nil {
+		if err := fn(&d); errors.Is(err, errUnchanged) {
+			k.keep(d, version, sum)
+			return nil
+		} else if err != nil {
 			return err
 		}
 		if d.Lineage == "" {
-			d.Lineage = newLineage()
+			d.Lineage = k.lineage()
 		}
 		raw, err := json.Marshal(d)
 		if err != nil {
@@ -207,6 +217,17 @@ func (k *Keys) update(ctx context.Context, fn func(*doc) error) error {
 		return nil
 	}
 	return fmt.Errorf("apikey: key set keeps changing: %w", sessiond.ErrConflict)
+}
+
+// lineage is the one to give a stored set that has none: the set this node
+// holds, when a node of the previous release rewrote it (dropping the
+// field), so that other nodes do not take the next write for a new set; a
+// new one for a set made anew (after a loss the node holds none).
+func (k *Keys) lineage() string {
+	if s := k.snap.Load(); s != nil && s.set.Lineage != "" {
+		return s.set.Lineage
+	}
+	return newLineage()
 }
 
 // newLineage returns a random ID for a set made anew.
@@ -267,6 +288,16 @@ func (k *Keys) add(ctx context.Context, name string, secret sessiond.Secret, sco
 			Msg: "must be 1 to 64 bytes of printable UTF-8 text (no control, format or line-separator characters)"})
 	}
 	h := hashHex(secret)
+	if s := k.snap.Load(); s != nil {
+		// This node's record of a revocation counts even if the stored set
+		// lost it (the store lost its data): never add a revoked key again.
+		for _, held := range s.set.Keys {
+			if held.Hash == h && !held.RevokedAt.IsZero() {
+				return Key{}, fmt.Errorf("apikey: key %s was revoked on %s; choose a new one: %w",
+					held.ID, held.RevokedAt.Format(time.RFC3339), ErrKeyRevoked)
+			}
+		}
+	}
 	var out Key
 	err := k.update(ctx, func(d *doc) error {
 		for _, existing := range d.Keys {
@@ -469,7 +500,14 @@ func (k *Keys) heal(ctx context.Context, s *snapshot) (*snapshot, error) {
 		// Put back what the rollback undid before anything else writes:
 		// the revocations above all.
 		held := *l.held
-		if err := k.update(ctx, func(d *doc) error { *d = union(*d, held); return nil }); err != nil {
+		if err := k.update(ctx, func(d *doc) error {
+			u := union(*d, held)
+			if equal(u, *d) {
+				return errUnchanged // written back already, by this node or another
+			}
+			*d = u
+			return nil
+		}); err != nil {
 			k.lost.Store(&lostSet{reset: l.reset, held: l.held, err: err})
 			return s, nil
 		}
@@ -511,16 +549,34 @@ func (k *Keys) reload(ctx context.Context, prev *snapshot) (*snapshot, error) {
 	if prev != nil && version == prev.version && sum == prev.sum {
 		return &snapshot{byHash: prev.byHash, set: prev.set, version: version, sum: sum}, nil
 	}
-	if prev != nil && prev.version > 0 && version <= prev.version && k.onReset != nil {
-		// Versions only grow: the store lost the set this node read.
+	if d.Lineage == "" && prev != nil && version > prev.version {
+		// Rewritten by a node of the previous release, which drops the
+		// lineage: still this set (see lineage).
+		d.Lineage = prev.set.Lineage
+	}
+	// Versions only grow: a lower one means the store lost the set this
+	// node read; so does another lineage at any version (a node started
+	// on the emptied store seeded a new set and wrote it past this node's
+	// version before this node reloaded).
+	otherSet := d.Lineage != "" && prev != nil && prev.set.Lineage != "" && d.Lineage != prev.set.Lineage
+	if prev != nil && prev.version > 0 && (version <= prev.version || otherSet) && k.onReset != nil {
 		l := &lostSet{reset: Reset{Was: prev.version, Found: version}}
+		held := prev.set
 		if version > 0 && d.Lineage != "" && d.Lineage == prev.set.Lineage {
 			// An older copy of this very set: the store rolled back.
+			l.reset.RolledBack = true
+		} else {
+			// A set lost: the keys made since the start are gone with it,
+			// but not the revocations this node knows of, written back as
+			// tombstones so that no node seeds a revoked key again (its
+			// SESSIOND_API_KEY, say).
+			held = doc{Keys: revoked(prev.set.Keys)}
+		}
+		if len(held.Keys) > 0 {
 			// Serve the union from now on, so that a key revoked since
-			// the copy stays refused here even before (or if never) it
-			// is written back.
-			held := prev.set
-			l.reset.RolledBack, l.held = true, &held
+			// the copy (or before the loss) stays refused here even
+			// before (or if never) it is written back.
+			l.held = &held
 			d = union(d, held)
 		}
 		k.lost.Store(l)
@@ -530,40 +586,133 @@ func (k *Keys) reload(ctx context.Context, prev *snapshot) (*snapshot, error) {
 	return s, nil
 }
 
-// union joins found, an older copy of the set read from a store that
-// rolled back, with held, the newer set this node read before: a key
-// revoked in either is revoked (at the earlier time), keys only one knows
-// are kept (made since the copy, here or on a node that wrote to the copy),
-// and for a key both know this node's copy wins otherwise (its scopes and
-// name, changed since the copy; keys carry no time of change, and held is
-// the later state). Keys are matched by hash, the secret's identity, so a
-// key seeded again on the copy (SESSIOND_API_KEY) is not listed twice.
-// The lineage is found's, the same as held's.
+// union joins found, the set read from a store that rolled back (an older
+// copy) or lost its data (then held is only this node's revoked keys), with
+// held, the set this node read before: a key revoked in either is revoked
+// (at the earlier time), keys only one knows are kept (made since the copy,
+// here or on a node that wrote to the copy), and for a key both know with
+// other scopes the narrower wins (narrower). Keys are matched by hash, the
+// secret's identity, so a key seeded again on the copy (SESSIOND_API_KEY)
+// is not listed twice; found's ID, name and order are kept, held's keys
+// are added after, so that union(union(f, h), h) is union(f, h) and a set
+// already written back is not written again. The lineage is found's.
 func union(found, held doc) doc {
 	out := doc{Lineage: found.Lineage, Keys: make([]Key, 0, len(held.Keys)+len(found.Keys))}
-	byHash := make(map[string]Key, len(found.Keys))
-	for _, key := range found.Keys {
-		byHash[key.Hash] = key
-	}
-	seen := make(map[string]bool, len(held.Keys))
+	byHash := make(map[string]Key, len(held.Keys))
 	for _, key := range held.Keys {
+		if _, ok := byHash[key.Hash]; !ok {
+			byHash[key.Hash] = key
+		}
+	}
+	seen := make(map[string]bool, len(found.Keys)+len(held.Keys))
+	for _, key := range found.Keys {
 		if seen[key.Hash] {
 			continue
 		}
 		seen[key.Hash] = true
-		if f, ok := byHash[key.Hash]; ok && !f.RevokedAt.IsZero() &&
-			(key.RevokedAt.IsZero() || f.RevokedAt.Before(key.RevokedAt)) {
-			key.RevokedAt = f.RevokedAt
+		if h, ok := byHash[key.Hash]; ok {
+			if !h.RevokedAt.IsZero() && (key.RevokedAt.IsZero() || h.RevokedAt.Before(key.RevokedAt)) {
+				key.RevokedAt = h.RevokedAt
+			}
+			key.Scopes = narrower(key.Scopes, h.Scopes)
 		}
 		out.Keys = append(out.Keys, key)
 	}
-	for _, key := range found.Keys {
+	for _, key := range held.Keys {
 		if !seen[key.Hash] {
 			seen[key.Hash] = true
 			out.Keys = append(out.Keys, key)
 		}
 	}
 	return out
+}
+
+// narrower returns the narrower of a key's scopes in two copies of the set,
+// admin standing for every scope: a if it is within b, b if within a, else
+// what both grant. Keys carry no time of change, so a store that rolled
+// back cannot be told from a node holding a stale set but by content: the
+// node that mended the rollback and a node that had not reloaded yet both
+// take the other's copy for the older one. Narrowing is the safe direction,
+// as revoking is: a scope wrongly kept is a privilege an operator took away
+// coming back, one wrongly dropped is an operator's SetScopes away. When
+// the two grant nothing in common (a key moved from one scope to another),
+// the one granting fewer scopes wins, the less powerful on a tie.
+func narrower(a, b []Scope) []Scope {
+	if slices.Equal(a, b) {
+		return a
+	}
+	sa, sb := scopeSet(a), scopeSet(b)
+	within := func(x, y map[Scope]bool) bool {
+		for s := range x {
+			if !y[s] {
+				return false
+			}
+		}
+		return true
+	}
+	switch {
+	case within(sa, sb):
+		return a
+	case within(sb, sa):
+		return b
+	}
+	var both []Scope
+	for _, s := range Scopes {
+		if sa[s] && sb[s] && s != ScopeAdmin {
+			both = append(both, s)
+		}
+	}
+	if len(both) > 0 {
+		return both
+	}
+	// Never empty: a key stored without scopes reads as admin.
+	if len(sb) < len(sa) || len(sb) == len(sa) && slices.Compare(rank(b), rank(a)) < 0 {
+		return b
+	}
+	return a
+}
+
+// scopeSet is scopes as a set, admin expanded to every scope.
+func scopeSet(scopes []Scope) map[Scope]bool {
+	out := make(map[Scope]bool, len(Scopes))
+	for _, s := range scopes {
+		if s == ScopeAdmin {
+			for _, all := range Scopes {
+				out[all] = true
+			}
+		}
+		out[s] = true
+	}
+	return out
+}
+
+// rank is scopes as their positions in Scopes, least powerful first.
+func rank(scopes []Scope) []int {
+	out := make([]int, 0, len(scopes))
+	for _, s := range scopes {
+		out = append(out, slices.Index(Scopes, s))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// revoked returns the revoked keys of keys.
+func revoked(keys []Key) []Key {
+	var out []Key
+	for _, key := range keys {
+		if !key.RevokedAt.IsZero() {
+			out = append(out, key)
+		}
+	}
+	return out
+}
+
+// equal reports whether two sets hold the same keys in the same order.
+func equal(a, b doc) bool {
+	return a.Lineage == b.Lineage && slices.EqualFunc(a.Keys, b.Keys, func(x, y Key) bool {
+		return x.ID == y.ID && x.Name == y.Name && x.Hash == y.Hash && x.CreatedAt.Equal(y.CreatedAt) &&
+			x.RevokedAt.Equal(y.RevokedAt) && slices.Equal(x.Scopes, y.Scopes)
+	})
 }
 
 // index builds the lookup of live keys by hash.

@@ -155,6 +155,148 @@ func TestKeys_StoreLost(t *testing.T) {
 	}
 }
 
+// TestKeys_StoreLostToAnotherSet: the store loses the set and a node
+// started on the empty store seeds its own, perhaps changing it past the
+// version a running node last read before that node reloads (an idle
+// node, or one cut off from the store meanwhile). The running node tells
+// the loss by the set's other lineage, whatever the version: it seeds its
+// own key again (OnReset, once), and writes back the revocations it knew
+// of, so that a revoked key cannot be seeded again.
+func TestKeys_StoreLostToAnotherSet(t *testing.T) {
+	cases := []struct {
+		name   string
+		writes int // keys the new node makes before the running one reloads
+	}{
+		{"below the node's version", 0},
+		{"past the node's version", 3},
+	}
+	for _, st := range resetStores {
+		for _, tc := range cases {
+			t.Run(st.name+"/"+tc.name, func(t *testing.T) {
+				ctx := t.Context()
+				lost := sessiondtest.NewLosingMeta(st.open(t))
+				clock := sessiondtest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+				a := newResetNode(t, lost, clock, strings.Repeat("a", 40))
+				leaked, key, err := a.keys.Create(ctx, "leaked", apikey.ScopeAdmin)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := a.keys.Revoke(ctx, key.ID); err != nil {
+					t.Fatal(err)
+				}
+				clock.Advance(time.Second)
+				if _, err := a.keys.Authenticate(ctx, a.env); err != nil {
+					t.Fatal(err)
+				}
+
+				lost.Lose()
+				c := newResetNode(t, lost, clock, strings.Repeat("c", 40)) // started on the empty store
+				for range tc.writes {
+					if _, _, err := c.keys.Create(ctx, "made on the new set"); err != nil {
+						t.Fatal(err)
+					}
+				}
+				clock.Advance(time.Second)
+				_, err = a.keys.Authenticate(ctx, a.env)
+				if err != nil {
+					t.Errorf("Authenticate(the node's own key) after the loss = %v; want it seeded again", err)
+				}
+				if got := a.resets.Load(); got != 1 {
+					t.Errorf("OnReset calls = %d; want 1", got)
+				}
+				if err := a.keys.Ready(ctx); err != nil {
+					t.Errorf("Ready = %v; want nil", err)
+				}
+				clock.Advance(time.Second)
+				for i, n := range []*resetNode{a, c} {
+					if _, err := n.keys.Authenticate(ctx, leaked); !errors.Is(err, apikey.ErrUnauthorized) {
+						t.Errorf("node %d: Authenticate(a key revoked before the loss) = %v; want ErrUnauthorized", i, err)
+					}
+				}
+				fresh := apikey.New(lost, clock, time.Second) // a node started now
+				if _, err := fresh.Ensure(ctx, "seeded again", leaked); !errors.Is(err, apikey.ErrKeyRevoked) {
+					t.Errorf("Ensure(a key revoked before the loss) on the stored set = %v; want ErrKeyRevoked (its revocation written back)", err)
+				}
+			})
+		}
+	}
+}
+
+// TestKeys_StoreRolledBackStaleNode: the store rolls back; node a writes
+// the union back, then an operator changes a key's scopes through a. Node
+// b, which held a later pre-rollback set and had not reloaded yet, finds
+// the stored version at or below its own and takes it for the rollback:
+// its union must not undo a narrowing. For a key both copies know the
+// narrower scopes win (admin standing for all), their intersection when
+// neither is within the other.
+func TestKeys_StoreRolledBackStaleNode(t *testing.T) {
+	cases := []struct {
+		name          string
+		before, after []apikey.Scope // before the snapshot; set through a once mended
+		want          []apikey.Scope
+	}{
+		{"narrowed", []apikey.Scope{apikey.ScopeAdmin}, []apikey.Scope{apikey.ScopeVerify}, []apikey.Scope{apikey.ScopeVerify}},
+		{"narrowed from explicit scopes",
+			[]apikey.Scope{apikey.ScopeVerify, apikey.ScopeSessionsRead}, []apikey.Scope{apikey.ScopeSessionsRead},
+			[]apikey.Scope{apikey.ScopeSessionsRead}},
+		{"moved: the intersection",
+			[]apikey.Scope{apikey.ScopeVerify, apikey.ScopeSessionsRead}, []apikey.Scope{apikey.ScopeSessionsRead, apikey.ScopeEventsRead},
+			[]apikey.Scope{apikey.ScopeSessionsRead}},
+		{"widened: the stale copy's narrower scopes", []apikey.Scope{apikey.ScopeVerify}, []apikey.Scope{apikey.ScopeAdmin}, []apikey.Scope{apikey.ScopeVerify}},
+	}
+	for _, st := range resetStores {
+		for _, tc := range cases {
+			t.Run(st.name+"/"+tc.name, func(t *testing.T) {
+				ctx := t.Context()
+				meta := newRollbackMeta(st.open(t))
+				clock := sessiondtest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+				a := newResetNode(t, meta, clock, strings.Repeat("a", 40))
+				b := newResetNode(t, meta, clock, strings.Repeat("b", 40))
+				secret, key, err := a.keys.Create(ctx, "changed", tc.before...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				meta.snapshot(t)
+				for i := range 3 { // writes after the snapshot, that b reads
+					if _, _, err := a.keys.Create(ctx, fmt.Sprintf("later %d", i)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				clock.Advance(time.Second)
+				if _, err := b.keys.Authenticate(ctx, b.env); err != nil {
+					t.Fatal(err)
+				}
+
+				meta.rollback(t)
+				clock.Advance(time.Second)
+				if _, err := a.keys.Authenticate(ctx, a.env); err != nil { // a finds the rollback, writes the union back
+					t.Fatal(err)
+				}
+				if _, err := a.keys.SetScopes(ctx, key.ID, tc.after); err != nil {
+					t.Fatal(err)
+				}
+				clock.Advance(time.Second)
+				_, _ = b.keys.Authenticate(ctx, b.env) // b's first reload since the rollback
+				clock.Advance(time.Second)
+				_, _ = a.keys.Authenticate(ctx, a.env)
+
+				fresh := apikey.New(meta, clock, time.Second)
+				if got, err := fresh.Get(ctx, key.ID); err != nil || !slices.Equal(got.Scopes, tc.want) {
+					t.Errorf("stored scopes = %v, %v; want %v", got.Scopes, err, tc.want)
+				}
+				for i, n := range []*resetNode{a, b} {
+					if got, err := n.keys.Authenticate(ctx, secret); err != nil || !slices.Equal(got.Scopes, tc.want) {
+						t.Errorf("node %d: scopes = %v, %v; want %v", i, got.Scopes, err, tc.want)
+					}
+					if err := n.keys.Ready(ctx); err != nil {
+						t.Errorf("node %d: Ready = %v; want nil", i, err)
+					}
+				}
+			})
+		}
+	}
+}
+
 // TestKeys_StoreLostWithoutOnReset: with no OnReset (the CLI) a lost set
 // reads as the empty one it is, as before, and Ready has nothing to mend.
 func TestKeys_StoreLostWithoutOnReset(t *testing.T) {

@@ -55,10 +55,23 @@ func TestRun_DeploymentsRejectEachOthersTokens(t *testing.T) {
 	if _, err := apiClient(t, b).Verify(ctx, login.AccessToken, nil); !errors.Is(err, sessiond.ErrInvalidToken) {
 		t.Fatalf("deployment B on A's token = %v; want token_invalid", err)
 	}
+	// B holds A's keys (and, taking A's ring for a store that lost its
+	// own, its own as retired keys: storereset): what B refuses, it does
+	// not refuse for want of the key.
 	ja, _ := apiClient(t, a).JWKS(ctx)
 	jb, _ := apiClient(t, b).JWKS(ctx)
-	if !bytes.Equal(ja, jb) {
-		t.Fatal("the test failed to share A's signing keys with B")
+	var sa struct {
+		Keys []struct {
+			Kid string `json:"kid"`
+		} `json:"keys"`
+	}
+	if json.Unmarshal(ja, &sa) != nil || len(sa.Keys) == 0 {
+		t.Fatalf("A's JWKS unreadable: %s", ja)
+	}
+	for _, k := range sa.Keys {
+		if !bytes.Contains(jb, []byte(`"`+k.Kid+`"`)) {
+			t.Fatalf("the test failed to share A's signing key %s with B", k.Kid)
+		}
 	}
 
 	// A restarted is the same deployment.

@@ -28,7 +28,9 @@ import (
 // SESSIOND_API_KEY, writes its signing ring back (or merges its keys into
 // a ring a node started since made) after the deployment identity, logs
 // one ERROR line per document and records a store.reset_detected event.
-// /readyz fails while a lost document cannot be written back.
+// /readyz fails while a lost document cannot be written back; not for a
+// SESSIOND_API_KEY revoked meanwhile, which is never added again (see
+// apiKeysReset).
 
 // apiKeysReset re-creates a lost API key set as bootstrapAPIKey does at
 // start (apikey.Keys.OnReset). The store lost the signing ring too, most
@@ -51,11 +53,22 @@ func apiKeysReset(cfg config.Config, env sessiond.Secret, keys *apikey.Keys, sig
 			return err // tried again at the next reload; /readyz fails meanwhile
 		}
 		file, err := seedAPIKey(ctx, cfg, env, keys)
-		if err != nil {
+		revoked := env != "" && errors.Is(err, apikey.ErrKeyRevoked)
+		if err != nil && !revoked {
 			return err // tried again at the next reload; /readyz fails with it meanwhile
 		}
 		recreated := "SESSIOND_API_KEY"
 		switch {
+		case revoked:
+			// An operator revoked it while this node ran: the revocation
+			// outlives the loss (internal/apikey writes it back), and no
+			// try will ever add the key again. The repair ends here and
+			// /readyz passes: the node serves with the keys it has, as
+			// before the loss. Only a restart would fail (serve exits 78).
+			recreated = "nothing: SESSIOND_API_KEY is revoked"
+			log.Warn("SESSIOND_API_KEY is revoked: not seeded again; this node keeps serving with the keys it has, "+
+				"but set SESSIOND_API_KEY to a key that was never revoked (or unset it) before it restarts, or serve will exit 78",
+				"document", apikey.DocName)
 		case env != "":
 		case file != "":
 			recreated = "a generated key, written to " + file

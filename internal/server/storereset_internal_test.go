@@ -1,19 +1,28 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
+	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/jwttoken/signing"
 	"github.com/sessiond/sessiond/memstore"
+	"github.com/sessiond/sessiond/redisstore"
 	"github.com/sessiond/sessiond/sessiondtest"
 )
 
@@ -160,5 +169,284 @@ func TestSharedSecret_Restore(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// resetMetas are the stores the reset tests below run on: memory, and
+// Redis (the store that loses its data) when its test address is set.
+func resetMetas(t *testing.T) []struct {
+	name string
+	open func(t *testing.T) sessiond.MetaStore
+} {
+	out := []struct {
+		name string
+		open func(t *testing.T) sessiond.MetaStore
+	}{{"memory", func(*testing.T) sessiond.MetaStore { return memstore.New() }}}
+	if u := os.Getenv("SESSIOND_TEST_REDIS_URL"); u != "" {
+		out = append(out, struct {
+			name string
+			open func(t *testing.T) sessiond.MetaStore
+		}{"redis", func(t *testing.T) sessiond.MetaStore {
+			var b [6]byte
+			_, _ = rand.Read(b[:])
+			prefix := "storereset-test-" + hex.EncodeToString(b[:])
+			st, err := redisstore.New(context.Background(), u, redisstore.Options{Prefix: prefix})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close(); testenv.DeleteRedisPrefix(t, u, prefix) })
+			return st
+		}})
+	} else {
+		testenv.Unset(t, "SESSIOND_TEST_REDIS_URL", "that store is not tested here")
+	}
+	return out
+}
+
+// resetKeys is one node's API key set wired as Run wires it.
+func resetKeys(t *testing.T, meta sessiond.MetaStore, clock sessiond.Clock, env sessiond.Secret, secrets *sharedSecrets, log *slog.Logger) *apikey.Keys {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Server.DataDir = t.TempDir()
+	keys := apikey.New(meta, clock, time.Second)
+	if _, err := seedAPIKey(t.Context(), cfg, env, keys); err != nil {
+		t.Fatal(err)
+	}
+	keys.OnReset(apiKeysReset(cfg, env, keys, nil, secrets, &fanout{slog: log}, log))
+	return keys
+}
+
+// TestAPIKeysReset_RevokedEnvKey: an operator revoked the SESSIOND_API_KEY
+// the running nodes were started with (it leaked), then the store lost its
+// data or rolled back. The revocation this node holds is written back, the
+// key is not seeded again, and the repair ends there: /readyz passes, one
+// WARN says the key must change before a restart, and the key set is not
+// rewritten at every reload.
+func TestAPIKeysReset_RevokedEnvKey(t *testing.T) {
+	cases := []struct {
+		name  string
+		reset func(t *testing.T, meta *resetMeta)
+		// kept: the keys made before the snapshot outlive the reset.
+		kept bool
+	}{
+		{"the store lost its data", func(_ *testing.T, meta *resetMeta) { meta.lose() }, false},
+		{"the store rolled back", func(t *testing.T, meta *resetMeta) { meta.rollback(t) }, true},
+	}
+	for _, st := range resetMetas(t) {
+		for _, tc := range cases {
+			t.Run(st.name+"/"+tc.name, func(t *testing.T) {
+				ctx := t.Context()
+				meta := newResetMeta(st.open(t))
+				clock := sessiondtest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+				env := sessiond.Secret(strings.Repeat("e", 40))
+				var logs syncBuffer
+				keys := resetKeys(t, meta, clock, env, &sharedSecrets{}, slog.New(slog.NewTextHandler(&logs, nil)))
+				backend, _, err := keys.Create(ctx, "backend", apikey.ScopeAdmin)
+				if err != nil {
+					t.Fatal(err)
+				}
+				meta.snapshot(t)
+				list, err := keys.List(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, k := range list {
+					if k.Name == "env" {
+						if err := keys.Revoke(ctx, k.ID); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				clock.Advance(time.Second)
+				if _, err := keys.Authenticate(ctx, env); !errors.Is(err, apikey.ErrUnauthorized) {
+					t.Fatalf("Authenticate(revoked env key) = %v; want ErrUnauthorized", err)
+				}
+
+				tc.reset(t, meta)
+				meta.puts.Store(0)
+				for range 5 {
+					clock.Advance(time.Second)
+					err = keys.Ready(ctx)
+				}
+				if err != nil {
+					t.Errorf("Ready 5 s after the reset = %v; want nil: the node serves with the keys it has", err)
+				}
+				if got := meta.puts.Load(); got > 1 {
+					t.Errorf("writes of %s in the 5 reloads after the reset = %d; want at most 1", apikey.DocName, got)
+				}
+				if got, err := keys.Authenticate(ctx, env); !errors.Is(err, apikey.ErrUnauthorized) {
+					t.Errorf("Authenticate(revoked env key) after the reset = %v (scopes %v); want ErrUnauthorized", err, got.Scopes)
+				}
+				if _, err := keys.Authenticate(ctx, backend); (err == nil) != tc.kept {
+					t.Errorf("Authenticate(a key made before the snapshot) = %v; want it kept: %v", err, tc.kept)
+				}
+				fresh := apikey.New(meta, clock, time.Second) // a node started now
+				if _, err := fresh.Ensure(ctx, "env", env); !errors.Is(err, apikey.ErrKeyRevoked) {
+					t.Errorf("Ensure(revoked env key) on the stored set = %v; want ErrKeyRevoked", err)
+				}
+				if got := strings.Count(logs.String(), "SESSIOND_API_KEY is revoked: not seeded again"); got != 1 {
+					t.Errorf("WARN lines on the revoked env key = %d; want 1\n%s", got, logs.String())
+				}
+			})
+		}
+	}
+}
+
+// TestSharedSecret_RestoredWhenKeySetReplaced: the store loses its data;
+// a node started on the empty store makes its own DPoP nonce secret and
+// seeds a key set, perhaps changing it past the version the running node
+// read. The running node tells the loss by the set's other lineage and
+// adopts the stored secret, so the two accept each other's nonces.
+func TestSharedSecret_RestoredWhenKeySetReplaced(t *testing.T) {
+	cases := []struct {
+		name   string
+		writes int // keys the new node makes before the running one reloads
+	}{
+		{"below the node's version", 0},
+		{"past the node's version", 2},
+	}
+	for _, st := range resetMetas(t) {
+		for _, tc := range cases {
+			t.Run(st.name+"/"+tc.name, func(t *testing.T) {
+				ctx := t.Context()
+				log := slog.New(slog.DiscardHandler)
+				meta := sessiondtest.NewLosingMeta(st.open(t))
+				clock := sessiondtest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+				secretA, err := newSharedSecret(ctx, meta, NonceSecretDoc, false, nil, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				a := resetKeys(t, meta, clock, sessiond.Secret(strings.Repeat("a", 40)), &sharedSecrets{list: []*sharedSecret{secretA}}, log)
+				clock.Advance(time.Second)
+				if err := a.Ready(ctx); err != nil {
+					t.Fatal(err)
+				}
+
+				meta.Lose()
+				secretC, err := newSharedSecret(ctx, meta, NonceSecretDoc, false, nil, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c := resetKeys(t, meta, clock, sessiond.Secret(strings.Repeat("c", 40)), &sharedSecrets{list: []*sharedSecret{secretC}}, log)
+				for range tc.writes {
+					if _, _, err := c.Create(ctx, "backend"); err != nil {
+						t.Fatal(err)
+					}
+				}
+				for range 3 {
+					clock.Advance(time.Second)
+					if err := a.Ready(ctx); err != nil {
+						t.Fatalf("Ready = %v", err)
+					}
+				}
+				if !bytes.Equal(secretA.current(), secretC.current()) {
+					t.Error("the running node and the node started on the empty store hold different DPoP nonce secrets 3 s after the loss; want the stored one on both")
+				}
+			})
+		}
+	}
+}
+
+// syncBuffer is a log destination safe for concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// resetMeta is a MetaStore over another that can lose every document
+// (lose) or go back to an earlier state at the versions it had then
+// (snapshot, rollback), as a Redis restarted without persistence, or from
+// its last RDB snapshot, does; it counts the writes of the API key set.
+// A reset moves to fresh names and writes each saved document there as
+// many times as its version was.
+type resetMeta struct {
+	meta  sessiond.MetaStore
+	id    string
+	mu    sync.Mutex
+	gen   int
+	names map[string]bool
+	saved map[string]savedMeta
+	puts  atomic.Int32
+}
+
+type savedMeta struct {
+	value   []byte
+	version int64
+}
+
+func newResetMeta(meta sessiond.MetaStore) *resetMeta {
+	return &resetMeta{meta: meta, id: rand.Text(), names: map[string]bool{}}
+}
+
+func (m *resetMeta) name(name string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.names[name] = true
+	return m.stored(name)
+}
+
+// stored is the name name has in the store now. The caller holds m.mu.
+func (m *resetMeta) stored(name string) string { return fmt.Sprintf("%s~%s~%d", name, m.id, m.gen) }
+
+func (m *resetMeta) GetMeta(ctx context.Context, name string) ([]byte, int64, error) {
+	return m.meta.GetMeta(ctx, m.name(name))
+}
+
+func (m *resetMeta) PutMeta(ctx context.Context, name string, value []byte, version int64) (int64, error) {
+	if name == apikey.DocName {
+		m.puts.Add(1)
+	}
+	return m.meta.PutMeta(ctx, m.name(name), value, version)
+}
+
+// snapshot saves every document as it is now.
+func (m *resetMeta) snapshot(t *testing.T) {
+	t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.saved = map[string]savedMeta{}
+	for name := range m.names {
+		v, version, err := m.meta.GetMeta(t.Context(), m.stored(name))
+		if errors.Is(err, sessiond.ErrNotFound) {
+			continue
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		m.saved[name] = savedMeta{v, version}
+	}
+}
+
+// lose makes every document vanish.
+func (m *resetMeta) lose() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.gen++
+}
+
+// rollback brings back the documents saved by snapshot, at their
+// versions; those made since are gone.
+func (m *resetMeta) rollback(t *testing.T) {
+	t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.gen++
+	for name, d := range m.saved {
+		for v := int64(0); v < d.version; v++ {
+			if _, err := m.meta.PutMeta(t.Context(), m.stored(name), d.value, v); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 }

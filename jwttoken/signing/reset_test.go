@@ -34,26 +34,31 @@ func (m *readOnlyMeta) PutMeta(ctx context.Context, name string, value []byte, v
 // (a Redis without persistence restarted empty). Whoever finds it gone
 // first writes its ring back, or merges its keys into a ring a node
 // started since made, so that tokens signed before verify on every node,
-// tokens signed after too, and OnReset is told once per node.
+// tokens signed after too, and OnReset is told once per node; also when
+// that new ring was changed past the version the nodes read before they
+// polled (its other lineage tells it).
 func TestKeys_StoreLost(t *testing.T) {
 	cases := []struct {
 		name string
+		// newRing: a node started on the empty store made its own ring,
+		// whose signer may win.
+		newRing bool
 		// after runs once the store lost the ring: it returns the nodes
 		// that must agree (a and b held the ring before).
 		after func(t *testing.T, ctx context.Context, meta sessiond.MetaStore, a, b *signing.Keys) []*signing.Keys
 	}{
-		{"poll writes it back", func(t *testing.T, ctx context.Context, meta sessiond.MetaStore, a, b *signing.Keys) []*signing.Keys {
+		{"poll writes it back", false, func(t *testing.T, ctx context.Context, meta sessiond.MetaStore, a, b *signing.Keys) []*signing.Keys {
 			sync0(t, ctx, a, b)
 			return []*signing.Keys{a, b, openFor(t, meta, nil)}
 		}},
-		{"maintain writes it back", func(t *testing.T, ctx context.Context, meta sessiond.MetaStore, a, b *signing.Keys) []*signing.Keys {
+		{"maintain writes it back", false, func(t *testing.T, ctx context.Context, meta sessiond.MetaStore, a, b *signing.Keys) []*signing.Keys {
 			if err := a.Maintain(ctx); err != nil {
 				t.Fatalf("Maintain on a lost ring = %v; want it written back", err)
 			}
 			sync0(t, ctx, b)
 			return []*signing.Keys{a, b, openFor(t, meta, nil)}
 		}},
-		{"both nodes at once", func(t *testing.T, ctx context.Context, meta sessiond.MetaStore, a, b *signing.Keys) []*signing.Keys {
+		{"both nodes at once", false, func(t *testing.T, ctx context.Context, meta sessiond.MetaStore, a, b *signing.Keys) []*signing.Keys {
 			var wg sync.WaitGroup
 			for _, k := range []*signing.Keys{a, b} {
 				wg.Go(func() {
@@ -66,14 +71,24 @@ func TestKeys_StoreLost(t *testing.T) {
 			sync0(t, ctx, a, b)
 			return []*signing.Keys{a, b}
 		}},
-		{"a new node made a ring first", func(t *testing.T, ctx context.Context, meta sessiond.MetaStore, a, b *signing.Keys) []*signing.Keys {
+		{"a new node made a ring first", true, func(t *testing.T, ctx context.Context, meta sessiond.MetaStore, a, b *signing.Keys) []*signing.Keys {
 			c := openFor(t, meta, nil) // finds no ring: makes one
 			sync0(t, ctx, a, b, c)
 			return []*signing.Keys{a, b, c}
 		}},
+		{"a new node made a ring and changed it past the nodes' version", true, func(t *testing.T, ctx context.Context, meta sessiond.MetaStore, a, b *signing.Keys) []*signing.Keys {
+			c := openFor(t, meta, nil)
+			for range 3 { // its changes (the kill switch here): each a write
+				if err := c.RetireAll(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			sync0(t, ctx, a, b, c)
+			return []*signing.Keys{a, b, c, openFor(t, meta, nil)}
+		}},
 	}
-	for _, st := range metaStores(t) {
-		for _, tc := range cases {
+	for _, tc := range cases {
+		for _, st := range metaStores(t) { // fresh data for each case
 			t.Run(st.name+"/"+tc.name, func(t *testing.T) {
 				ctx := context.Background()
 				meta := sessiondtest.NewLosingMeta(st.reopen(t))
@@ -90,7 +105,7 @@ func TestKeys_StoreLost(t *testing.T) {
 				meta.Lose()
 				nodes := tc.after(t, ctx, meta, a, b)
 
-				if got := currentKid(t, a); got != signer && tc.name != "a new node made a ring first" {
+				if got := currentKid(t, a); got != signer && !tc.newRing {
 					t.Errorf("signer after the ring was written back = %s; want %s, unchanged", got, signer)
 				}
 				for i, k := range nodes {
@@ -124,32 +139,37 @@ func TestKeys_StoreLost(t *testing.T) {
 // had then (a Redis restarted from its last RDB snapshot, its default
 // persistence; a failover to a lagging replica). The dropped signer must
 // not sign again, nor its tokens (one forged with the leaked key) verify,
-// on any node, whoever wrote to the copy meanwhile.
+// on any node, whoever wrote to the copy meanwhile, and whichever release
+// ran the kill switch.
 func TestKeys_StoreRolledBack(t *testing.T) {
 	cases := []struct {
 		name string
+		// oldRelease: a node of the previous release ran the kill switch;
+		// its document records no dropped key.
+		oldRelease bool
 		// after runs once the store rolled back: it may write to the copy
 		// and returns nodes opened since, which must agree too.
 		after func(t *testing.T, ctx context.Context, meta *rollbackMeta) []*signing.Keys
 	}{
-		{"nodes find the older copy", func(*testing.T, context.Context, *rollbackMeta) []*signing.Keys { return nil }},
-		{"a node opened on the copy rotated it", func(t *testing.T, ctx context.Context, meta *rollbackMeta) []*signing.Keys {
+		{"nodes find the older copy", false, func(*testing.T, context.Context, *rollbackMeta) []*signing.Keys { return nil }},
+		{"a node opened on the copy rotated it", false, func(t *testing.T, ctx context.Context, meta *rollbackMeta) []*signing.Keys {
 			c := openFor(t, meta, nil) // holds the copy: the dropped signer
 			if err := c.Rotate(ctx); err != nil {
 				t.Fatal(err)
 			}
 			return []*signing.Keys{c}
 		}},
-		{"the copy was written past the nodes' version", func(t *testing.T, ctx context.Context, meta *rollbackMeta) []*signing.Keys {
+		{"the copy was written past the nodes' version", false, func(t *testing.T, ctx context.Context, meta *rollbackMeta) []*signing.Keys {
 			meta.rewrite(t, signing.DocName, 3, nil)
 			return nil
 		}},
-		{"a node of the previous release rewrote the copy", func(t *testing.T, ctx context.Context, meta *rollbackMeta) []*signing.Keys {
+		{"a node of the previous release rewrote the copy", false, func(t *testing.T, ctx context.Context, meta *rollbackMeta) []*signing.Keys {
 			// It decodes the payload leniently and writes back only the
 			// fields it knows.
 			meta.rewrite(t, signing.DocName, 3, previousRelease(t))
 			return nil
 		}},
+		{"a node of the previous release ran the kill switch", true, func(*testing.T, context.Context, *rollbackMeta) []*signing.Keys { return nil }},
 	}
 	for _, st := range metaStores(t) {
 		for _, tc := range cases {
@@ -162,10 +182,17 @@ func TestKeys_StoreRolledBack(t *testing.T) {
 				forged := sign(t, a) // stands for a token signed with the stolen key
 				meta.snapshot(t)     // the RDB snapshot, before the incident
 
-				if err := a.RetireAll(ctx); err != nil { // the kill switch
+				killer := a
+				if tc.oldRelease {
+					killer = openFor(t, &previousReleaseMeta{MetaStore: meta, strip: previousRelease(t)}, nil)
+				}
+				if err := killer.RetireAll(ctx); err != nil { // the kill switch
 					t.Fatal(err)
 				}
-				sync0(t, ctx, b)
+				if tc.oldRelease {
+					killer.Close()
+				}
+				sync0(t, ctx, a, b)
 				signer := currentKid(t, a)
 				after := sign(t, a)
 
@@ -220,6 +247,20 @@ func previousRelease(t *testing.T) func([]byte) []byte {
 		}
 		return out
 	}
+}
+
+// previousReleaseMeta writes the signing document as a node of the
+// previous release does (strip: previousRelease).
+type previousReleaseMeta struct {
+	sessiond.MetaStore
+	strip func([]byte) []byte
+}
+
+func (m *previousReleaseMeta) PutMeta(ctx context.Context, name string, value []byte, version int64) (int64, error) {
+	if name == signing.DocName {
+		value = m.strip(value)
+	}
+	return m.MetaStore.PutMeta(ctx, name, value, version)
 }
 
 // TestKeys_StoreLostReadOnly: a node that finds the ring gone and cannot

@@ -555,9 +555,11 @@ func (k *Keys) lost(ctx context.Context, doc []byte, version int64, err error) (
 		return false, nil // the ring this node read
 	case version > k.version:
 		// A later change of it, unless it brings back a key this node
-		// dropped: a store rolled back, then written to until its
-		// version passed this node's.
-		if back, err := k.resurrects(doc); err != nil || !back {
+		// dropped (a store rolled back, then written to until its version
+		// passed this node's), or it is another ring (the store lost its
+		// data, and a node started since made a ring and changed it
+		// before this node polled).
+		if replaced, err := k.replaced(doc); err != nil || !replaced {
 			return false, err
 		}
 	}
@@ -569,12 +571,16 @@ func (k *Keys) lost(ctx context.Context, doc []byte, version int64, err error) (
 	return true, nil
 }
 
-// resurrects reports whether the stored document holds a key this node,
-// or the document itself, records as dropped.
-func (k *Keys) resurrects(doc []byte) (bool, error) {
+// replaced reports whether the stored document is of another lineage than
+// this node's ring (both known), or holds a key this node, or the
+// document itself, records as dropped.
+func (k *Keys) replaced(doc []byte) (bool, error) {
 	d, ring, err := k.opts.read(doc)
 	if err != nil {
 		return false, err
+	}
+	if d.Lineage != "" && k.payload.Lineage != "" && d.Lineage != k.payload.Lineage {
+		return true, nil
 	}
 	dropped := k.droppedIn(d.Dropped)
 	for _, ki := range ring.Keys() {
@@ -696,12 +702,39 @@ func (k *Keys) adopt(d decoded, version int64, sum [32]byte) error {
 	if version == k.version && sum == k.sum {
 		return nil
 	}
+	had := k.ring.Keys()
 	removed, err := k.ring.Replace(d.Ring)
 	if err != nil {
 		return fmt.Errorf("signing: adopt key ring: %w", err)
 	}
-	k.version, k.sum, k.payload = version, sum, without(d.payload)
+	p := without(d.payload)
+	if p.Lineage == "" && k.payload.Lineage != "" {
+		// Written by a node of the previous release, which drops the
+		// lineage: still this ring, so a later write by this release
+		// does not read as a new ring to the other nodes.
+		p.Lineage, p.Generation = k.payload.Lineage, k.payload.Generation
+	}
+	k.version, k.sum, k.payload = version, sum, p
 	k.dropped = k.live(k.dropped, d.Dropped)
+	if removed {
+		// The writer dropped them on purpose (Prune, RetireAll, a replaced
+		// HS256 ring): a ring of another lineage is merged, not adopted.
+		// Recorded here too, as a node of the previous release writes no
+		// Dropped, so that a store rolling back to a copy holding them
+		// cannot bring them back.
+		kept := make(map[string]bool)
+		for _, ki := range k.ring.Keys() {
+			kept[ki.ID] = true
+		}
+		gone := make(map[string]time.Time)
+		until := k.opts.Clock.Now().Add(k.horizon()).UTC()
+		for _, ki := range had {
+			if !kept[ki.ID] {
+				gone[ki.ID] = until
+			}
+		}
+		k.dropped = k.live(k.dropped, gone)
+	}
 	k.opts.Logger.Info("signing key ring changed", "generation", k.ring.Generation(), "key_removed", removed)
 	if k.opts.OnChange != nil {
 		k.opts.OnChange(removed)
