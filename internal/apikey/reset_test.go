@@ -2,13 +2,11 @@ package apikey_test
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -248,7 +246,7 @@ func TestKeys_StoreRolledBackStaleNode(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(st.name+"/"+tc.name, func(t *testing.T) {
 				ctx := t.Context()
-				meta := newRollbackMeta(st.open(t))
+				meta := sessiondtest.NewRollbackMeta(st.open(t))
 				clock := sessiondtest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 				a := newResetNode(t, meta, clock, strings.Repeat("a", 40))
 				b := newResetNode(t, meta, clock, strings.Repeat("b", 40))
@@ -256,7 +254,7 @@ func TestKeys_StoreRolledBackStaleNode(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				meta.snapshot(t)
+				meta.Snapshot(t)
 				for i := range 3 { // writes after the snapshot, that b reads
 					if _, _, err := a.keys.Create(ctx, fmt.Sprintf("later %d", i)); err != nil {
 						t.Fatal(err)
@@ -267,7 +265,7 @@ func TestKeys_StoreRolledBackStaleNode(t *testing.T) {
 					t.Fatal(err)
 				}
 
-				meta.rollback(t)
+				meta.Rollback(t)
 				clock.Advance(time.Second)
 				if _, err := a.keys.Authenticate(ctx, a.env); err != nil { // a finds the rollback, writes the union back
 					t.Fatal(err)
@@ -367,7 +365,7 @@ func TestKeys_StoreRolledBack(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(st.name+"/"+tc.name, func(t *testing.T) {
 				ctx := t.Context()
-				meta := newRollbackMeta(st.open(t))
+				meta := sessiondtest.NewRollbackMeta(st.open(t))
 				clock := sessiondtest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 				f := &fixture{a: newResetNode(t, meta, clock, keyA), b: newResetNode(t, meta, clock, keyB)}
 				var err error
@@ -383,7 +381,7 @@ func TestKeys_StoreRolledBack(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				meta.snapshot(t)
+				meta.Snapshot(t)
 
 				if err := f.a.keys.Revoke(ctx, leaked.ID); err != nil {
 					t.Fatal(err)
@@ -401,7 +399,7 @@ func TestKeys_StoreRolledBack(t *testing.T) {
 					}
 				}
 
-				meta.rollback(t)
+				meta.Rollback(t)
 				clock.Advance(time.Second)
 				tc.after(t, ctx, f)
 				clock.Advance(time.Second)
@@ -438,80 +436,6 @@ func TestKeys_StoreRolledBack(t *testing.T) {
 					t.Errorf("stored set: narrowed key scopes = %v, %v; want %v", got.Scopes, err, f.narrowed.Scopes)
 				}
 			})
-		}
-	}
-}
-
-// rollbackMeta is a MetaStore over another that can go back to an earlier
-// state at the versions it had then, as a Redis restarted from its last
-// RDB snapshot (its default persistence) or a failover to a lagging
-// replica does. It works on any store: a rollback moves to fresh names and
-// writes each saved document there as many times as its version was.
-type rollbackMeta struct {
-	meta  sessiond.MetaStore
-	id    string // keeps its documents apart from others' on the store
-	mu    sync.Mutex
-	gen   int
-	names map[string]bool
-	saved map[string]savedDoc
-}
-
-type savedDoc struct {
-	value   []byte
-	version int64
-}
-
-func newRollbackMeta(meta sessiond.MetaStore) *rollbackMeta {
-	return &rollbackMeta{meta: meta, id: rand.Text(), names: map[string]bool{}}
-}
-
-func (m *rollbackMeta) name(name string) string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.names[name] = true
-	return m.stored(name)
-}
-
-// stored is the name name has in the store now. The caller holds m.mu.
-func (m *rollbackMeta) stored(name string) string { return fmt.Sprintf("%s~%s~%d", name, m.id, m.gen) }
-
-func (m *rollbackMeta) GetMeta(ctx context.Context, name string) ([]byte, int64, error) {
-	return m.meta.GetMeta(ctx, m.name(name))
-}
-
-func (m *rollbackMeta) PutMeta(ctx context.Context, name string, value []byte, version int64) (int64, error) {
-	return m.meta.PutMeta(ctx, m.name(name), value, version)
-}
-
-// snapshot saves every document as it is now.
-func (m *rollbackMeta) snapshot(t *testing.T) {
-	t.Helper()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.saved = map[string]savedDoc{}
-	for name := range m.names {
-		v, version, err := m.meta.GetMeta(t.Context(), m.stored(name))
-		if errors.Is(err, sessiond.ErrNotFound) {
-			continue
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		m.saved[name] = savedDoc{v, version}
-	}
-}
-
-// rollback brings back the documents saved by snapshot, at their
-// versions; those made since are gone.
-func (m *rollbackMeta) rollback(t *testing.T) {
-	t.Helper()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.gen++
-	for name, d := range m.saved {
-		for v := int64(0); v < d.version; v++ {
-			if _, err := m.meta.PutMeta(t.Context(), m.stored(name), d.value, v); err != nil {
-				t.Fatal(err)
-			}
 		}
 	}
 }

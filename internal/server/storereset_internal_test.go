@@ -7,12 +7,10 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -225,18 +223,18 @@ func resetKeys(t *testing.T, meta sessiond.MetaStore, clock sessiond.Clock, env 
 func TestAPIKeysReset_RevokedEnvKey(t *testing.T) {
 	cases := []struct {
 		name  string
-		reset func(t *testing.T, meta *resetMeta)
+		reset func(t *testing.T, meta *sessiondtest.RollbackMeta)
 		// kept: the keys made before the snapshot outlive the reset.
 		kept bool
 	}{
-		{"the store lost its data", func(_ *testing.T, meta *resetMeta) { meta.lose() }, false},
-		{"the store rolled back", func(t *testing.T, meta *resetMeta) { meta.rollback(t) }, true},
+		{"the store lost its data", func(_ *testing.T, meta *sessiondtest.RollbackMeta) { meta.Lose() }, false},
+		{"the store rolled back", func(t *testing.T, meta *sessiondtest.RollbackMeta) { meta.Rollback(t) }, true},
 	}
 	for _, st := range resetMetas(t) {
 		for _, tc := range cases {
 			t.Run(st.name+"/"+tc.name, func(t *testing.T) {
 				ctx := t.Context()
-				meta := newResetMeta(st.open(t))
+				meta := sessiondtest.NewRollbackMeta(st.open(t))
 				clock := sessiondtest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 				env := sessiond.Secret(strings.Repeat("e", 40))
 				var logs syncBuffer
@@ -245,7 +243,7 @@ func TestAPIKeysReset_RevokedEnvKey(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				meta.snapshot(t)
+				meta.Snapshot(t)
 				list, err := keys.List(ctx)
 				if err != nil {
 					t.Fatal(err)
@@ -263,7 +261,7 @@ func TestAPIKeysReset_RevokedEnvKey(t *testing.T) {
 				}
 
 				tc.reset(t, meta)
-				meta.puts.Store(0)
+				meta.ResetPuts()
 				for range 5 {
 					clock.Advance(time.Second)
 					err = keys.Ready(ctx)
@@ -271,7 +269,7 @@ func TestAPIKeysReset_RevokedEnvKey(t *testing.T) {
 				if err != nil {
 					t.Errorf("Ready 5 s after the reset = %v; want nil: the node serves with the keys it has", err)
 				}
-				if got := meta.puts.Load(); got > 1 {
+				if got := meta.Puts(apikey.DocName); got > 1 {
 					t.Errorf("writes of %s in the 5 reloads after the reset = %d; want at most 1", apikey.DocName, got)
 				}
 				if got, err := keys.Authenticate(ctx, env); !errors.Is(err, apikey.ErrUnauthorized) {
@@ -363,90 +361,4 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
-}
-
-// resetMeta is a MetaStore over another that can lose every document
-// (lose) or go back to an earlier state at the versions it had then
-// (snapshot, rollback), as a Redis restarted without persistence, or from
-// its last RDB snapshot, does; it counts the writes of the API key set.
-// A reset moves to fresh names and writes each saved document there as
-// many times as its version was.
-type resetMeta struct {
-	meta  sessiond.MetaStore
-	id    string
-	mu    sync.Mutex
-	gen   int
-	names map[string]bool
-	saved map[string]savedMeta
-	puts  atomic.Int32
-}
-
-type savedMeta struct {
-	value   []byte
-	version int64
-}
-
-func newResetMeta(meta sessiond.MetaStore) *resetMeta {
-	return &resetMeta{meta: meta, id: rand.Text(), names: map[string]bool{}}
-}
-
-func (m *resetMeta) name(name string) string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.names[name] = true
-	return m.stored(name)
-}
-
-// stored is the name name has in the store now. The caller holds m.mu.
-func (m *resetMeta) stored(name string) string { return fmt.Sprintf("%s~%s~%d", name, m.id, m.gen) }
-
-func (m *resetMeta) GetMeta(ctx context.Context, name string) ([]byte, int64, error) {
-	return m.meta.GetMeta(ctx, m.name(name))
-}
-
-func (m *resetMeta) PutMeta(ctx context.Context, name string, value []byte, version int64) (int64, error) {
-	if name == apikey.DocName {
-		m.puts.Add(1)
-	}
-	return m.meta.PutMeta(ctx, m.name(name), value, version)
-}
-
-// snapshot saves every document as it is now.
-func (m *resetMeta) snapshot(t *testing.T) {
-	t.Helper()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.saved = map[string]savedMeta{}
-	for name := range m.names {
-		v, version, err := m.meta.GetMeta(t.Context(), m.stored(name))
-		if errors.Is(err, sessiond.ErrNotFound) {
-			continue
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		m.saved[name] = savedMeta{v, version}
-	}
-}
-
-// lose makes every document vanish.
-func (m *resetMeta) lose() {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.gen++
-}
-
-// rollback brings back the documents saved by snapshot, at their
-// versions; those made since are gone.
-func (m *resetMeta) rollback(t *testing.T) {
-	t.Helper()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.gen++
-	for name, d := range m.saved {
-		for v := int64(0); v < d.version; v++ {
-			if _, err := m.meta.PutMeta(t.Context(), m.stored(name), d.value, v); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
 }

@@ -2,10 +2,8 @@ package signing_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -149,38 +147,38 @@ func TestKeys_StoreRolledBack(t *testing.T) {
 		oldRelease bool
 		// after runs once the store rolled back: it may write to the copy
 		// and returns nodes opened since, which must agree too.
-		after func(t *testing.T, ctx context.Context, meta *rollbackMeta) []*signing.Keys
+		after func(t *testing.T, ctx context.Context, meta *sessiondtest.RollbackMeta) []*signing.Keys
 	}{
-		{"nodes find the older copy", false, func(*testing.T, context.Context, *rollbackMeta) []*signing.Keys { return nil }},
-		{"a node opened on the copy rotated it", false, func(t *testing.T, ctx context.Context, meta *rollbackMeta) []*signing.Keys {
+		{"nodes find the older copy", false, func(*testing.T, context.Context, *sessiondtest.RollbackMeta) []*signing.Keys { return nil }},
+		{"a node opened on the copy rotated it", false, func(t *testing.T, ctx context.Context, meta *sessiondtest.RollbackMeta) []*signing.Keys {
 			c := openFor(t, meta, nil) // holds the copy: the dropped signer
 			if err := c.Rotate(ctx); err != nil {
 				t.Fatal(err)
 			}
 			return []*signing.Keys{c}
 		}},
-		{"the copy was written past the nodes' version", false, func(t *testing.T, ctx context.Context, meta *rollbackMeta) []*signing.Keys {
-			meta.rewrite(t, signing.DocName, 3, nil)
+		{"the copy was written past the nodes' version", false, func(t *testing.T, ctx context.Context, meta *sessiondtest.RollbackMeta) []*signing.Keys {
+			rewrite(t, meta, signing.DocName, 3, nil)
 			return nil
 		}},
-		{"a node of the previous release rewrote the copy", false, func(t *testing.T, ctx context.Context, meta *rollbackMeta) []*signing.Keys {
+		{"a node of the previous release rewrote the copy", false, func(t *testing.T, ctx context.Context, meta *sessiondtest.RollbackMeta) []*signing.Keys {
 			// It decodes the payload leniently and writes back only the
 			// fields it knows.
-			meta.rewrite(t, signing.DocName, 3, previousRelease(t))
+			rewrite(t, meta, signing.DocName, 3, previousRelease(t))
 			return nil
 		}},
-		{"a node of the previous release ran the kill switch", true, func(*testing.T, context.Context, *rollbackMeta) []*signing.Keys { return nil }},
+		{"a node of the previous release ran the kill switch", true, func(*testing.T, context.Context, *sessiondtest.RollbackMeta) []*signing.Keys { return nil }},
 	}
 	for _, st := range metaStores(t) {
 		for _, tc := range cases {
 			t.Run(st.name+"/"+tc.name, func(t *testing.T) {
 				ctx := context.Background()
-				meta := newRollbackMeta(st.reopen(t))
+				meta := sessiondtest.NewRollbackMeta(st.reopen(t))
 				a := openFor(t, meta, nil)
 				b := openFor(t, meta, nil)
 				compromised := currentKid(t, a)
 				forged := sign(t, a) // stands for a token signed with the stolen key
-				meta.snapshot(t)     // the RDB snapshot, before the incident
+				meta.Snapshot(t)     // the RDB snapshot, before the incident
 
 				killer := a
 				if tc.oldRelease {
@@ -196,7 +194,7 @@ func TestKeys_StoreRolledBack(t *testing.T) {
 				signer := currentKid(t, a)
 				after := sign(t, a)
 
-				meta.rollback(t)
+				meta.Rollback(t)
 				nodes := append([]*signing.Keys{a, b}, tc.after(t, ctx, meta)...)
 				sync0(t, ctx, nodes...)
 				nodes = append(nodes, openFor(t, meta, nil)) // reads what is stored
@@ -331,84 +329,10 @@ func currentKid(t *testing.T, k *signing.Keys) string {
 	return ""
 }
 
-// rollbackMeta is a MetaStore over another that can go back to an earlier
-// state at the versions it had then, as a Redis restarted from its last
-// RDB snapshot (its default persistence) or a failover to a lagging
-// replica does. It works on any store: a rollback moves to fresh names and
-// writes each saved document there as many times as its version was.
-type rollbackMeta struct {
-	meta  sessiond.MetaStore
-	id    string // keeps its documents apart from others' on the store
-	mu    sync.Mutex
-	gen   int
-	names map[string]bool
-	saved map[string]savedDoc
-}
-
-type savedDoc struct {
-	value   []byte
-	version int64
-}
-
-func newRollbackMeta(meta sessiond.MetaStore) *rollbackMeta {
-	return &rollbackMeta{meta: meta, id: rand.Text(), names: map[string]bool{}}
-}
-
-func (m *rollbackMeta) name(name string) string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.names[name] = true
-	return m.stored(name)
-}
-
-// stored is the name name has in the store now. The caller holds m.mu.
-func (m *rollbackMeta) stored(name string) string { return fmt.Sprintf("%s~%s~%d", name, m.id, m.gen) }
-
-func (m *rollbackMeta) GetMeta(ctx context.Context, name string) ([]byte, int64, error) {
-	return m.meta.GetMeta(ctx, m.name(name))
-}
-
-func (m *rollbackMeta) PutMeta(ctx context.Context, name string, value []byte, version int64) (int64, error) {
-	return m.meta.PutMeta(ctx, m.name(name), value, version)
-}
-
-// snapshot saves every document as it is now.
-func (m *rollbackMeta) snapshot(t *testing.T) {
-	t.Helper()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.saved = map[string]savedDoc{}
-	for name := range m.names {
-		v, version, err := m.meta.GetMeta(context.Background(), m.stored(name))
-		if errors.Is(err, sessiond.ErrNotFound) {
-			continue
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		m.saved[name] = savedDoc{v, version}
-	}
-}
-
-// rollback brings back the documents saved by snapshot, at their
-// versions; those made since are gone.
-func (m *rollbackMeta) rollback(t *testing.T) {
-	t.Helper()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.gen++
-	for name, d := range m.saved {
-		for v := int64(0); v < d.version; v++ {
-			if _, err := m.meta.PutMeta(context.Background(), m.stored(name), d.value, v); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-}
-
 // rewrite writes document name n times over itself, through edit if not
 // nil: a node that changes nothing a reader would see (or one of the
 // previous release), moving the version on.
-func (m *rollbackMeta) rewrite(t *testing.T, name string, n int, edit func([]byte) []byte) {
+func rewrite(t *testing.T, m sessiond.MetaStore, name string, n int, edit func([]byte) []byte) {
 	t.Helper()
 	ctx := context.Background()
 	for range n {
