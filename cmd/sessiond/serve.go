@@ -24,8 +24,9 @@ func (a *app) serveCmd() *cobra.Command {
 			"created in <data>/api-key) and SESSIOND_JWT_HS256_SECRET (or jwt.hs256_secret_file).\n\n" +
 			"A configuration with errors is reported in full (every problem of the file and the environment\n" +
 			"at once) and serve exits with status 78 (EX_CONFIG), whatever the problem. It exits 78 as well when\n" +
-			"SESSIOND_API_KEY names a revoked key, or when no key-encryption key it is given opens the stored\n" +
-			"signing key ring; 1 when it fails to start for another reason (the store does not answer, say).",
+			"SESSIOND_API_KEY names a revoked key, when no key-encryption key it is given opens the stored\n" +
+			"signing key ring, or when its HS256 secret is one the other nodes replaced; 1 when it fails to\n" +
+			"start for another reason (the store does not answer, say).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, doc, err := a.serveConfig()
@@ -82,6 +83,8 @@ func configFailure(err error) string {
 	switch {
 	case errors.Is(err, apikey.ErrKeyRevoked):
 		return "SESSIOND_API_KEY: " + err.Error() + " (set SESSIOND_API_KEY to a key that was never revoked, or unset it)"
+	case errors.Is(err, signing.ErrSecretSuperseded):
+		return err.Error()
 	case errors.Is(err, signing.ErrKEKRequired):
 		return err.Error() + " (give this node that key-encryption key: signing.kek_file or SESSIOND_KEK, " +
 			"or signing.old_kek_files during a KEK rotation)"

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // serveExit runs `sessiond serve` on a free loopback port with env and
@@ -75,6 +77,26 @@ func TestServe_SealedRingWithoutKEKIsAConfigError(t *testing.T) {
 	code, stderr := serveExit(t, env)
 	if last := lastLine(stderr); code != exitConfig || !strings.Contains(last, "SESSIOND_KEK") || !strings.Contains(last, "signing.kek_file") {
 		t.Errorf("serve without the KEK that sealed the ring = exit %d, last line %q; want %d and a line naming signing.kek_file and SESSIOND_KEK",
+			code, last, exitConfig)
+	}
+}
+
+// TestServe_SupersededHS256SecretIsAConfigError: a node started with an
+// HS256 secret the cluster has replaced refuses to start (it would switch
+// the cluster back); only a change of its settings fixes that, so serve
+// exits 78 (EX_CONFIG) and its last line says which settings.
+func TestServe_SupersededHS256SecretIsAConfigError(t *testing.T) {
+	dir := t.TempDir()
+	const yaml = "jwt:\n  algorithm: HS256\n"
+	secret := func(c string) string { return "SESSIOND_JWT_HS256_SECRET=" + strings.Repeat(c, 32) }
+	for _, s := range []string{secret("a"), secret("b")} { // b replaces a
+		n := startNode(t, nodeConfig{dataDir: dir, yaml: yaml, env: []string{s}})
+		n.stop()
+	}
+	cfg := testenv.WriteFile(t, t.TempDir(), "sessiond.yaml", yaml)
+	code, stderr := serveExit(t, []string{"SESSIOND_DATA=" + dir, "SESSIOND_CONFIG=" + cfg, secret("a")})
+	if last := lastLine(stderr); code != exitConfig || !strings.Contains(last, "SESSIOND_JWT_HS256_SECRET") {
+		t.Errorf("serve with a replaced HS256 secret = exit %d, last line %q; want %d and a line naming SESSIOND_JWT_HS256_SECRET",
 			code, last, exitConfig)
 	}
 }
