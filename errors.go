@@ -46,6 +46,13 @@ var (
 	ErrRateLimited = errors.New("rate limited")
 )
 
+// ErrKeyRetired: the token names a signing key this deployment dropped on
+// purpose (the kill switch's key rotation) while tokens it signed may still
+// be held. It matches ErrInvalidToken, and is refused as one, so every
+// caller keeps working; it exists so that clients still holding such tokens
+// after an incident are not counted, and alerted on, as forgers.
+var ErrKeyRetired = fmt.Errorf("%w: signed by a key that was dropped", ErrInvalidToken)
+
 // ArgumentError reports which caller-supplied field is invalid and why.
 // It matches ErrInvalidArgument with errors.Is.
 type ArgumentError struct {

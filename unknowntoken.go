@@ -13,10 +13,14 @@ import (
 // holds was presented to verify or refresh: someone guessing or forging
 // session IDs, or a client holding a token from elsewhere. Details:
 // "stage" (verify, refresh) and "reason": "forged" (malformed, a bad
-// checksum, a signature or form that does not check out) or "not_found" (a
+// checksum, a signature or form that does not check out), "not_found" (a
 // well-formed opaque token the store does not hold: never issued, or
 // issued and since collected, as a browser's refresh cookie is after its
-// session's idle timeout; the two cannot be told apart). No subject or
+// session's idle timeout; the two cannot be told apart) or "retired_key"
+// (a token naming a signing key this deployment dropped on purpose, within
+// the lifetime of the tokens it signed: ErrKeyRetired, a client still
+// holding a token from before a kill switch with key rotation; its
+// signature cannot be checked, the key being gone). No subject or
 // session: there is none. The OWASP Session Management Cheat Sheet asks
 // for an alert on never-issued IDs ("Strict Session Management", "Session
 // ID Guessing").
@@ -29,8 +33,9 @@ var errNotStored = fmt.Errorf("%w: no session holds it", ErrInvalidToken)
 // Bounds on EventUnknownToken, per node and per reason: a guesser sending
 // thousands of tokens a second must not become thousands of events (the
 // durable log, webhooks), and returning users' collected refresh cookies
-// (not_found) must not use up the budget of forged tokens.
-// sessiond_verify_total{outcome="token_invalid"} counts every one of them.
+// (not_found), nor clients' tokens after a kill switch (retired_key), use
+// up the budget of forged tokens. sessiond_verify_total counts every one of
+// them: outcome "retired_key" for ErrKeyRetired, "token_invalid" the rest.
 const (
 	unknownTokenWindow = time.Minute
 	unknownTokenPerIP  = 1  // events per client IP per reason per window
@@ -74,8 +79,11 @@ func (m *Manager) noteUnknown(ctx context.Context, stage AnomalyStage, client Cl
 		return
 	}
 	reason := "forged"
-	if errors.Is(err, errNotStored) {
+	switch {
+	case errors.Is(err, errNotStored):
 		reason = "not_found"
+	case errors.Is(err, ErrKeyRetired):
+		reason = "retired_key"
 	}
 	if !m.unknown.allow(reason, addrKey(client.IP), m.clock.Now()) {
 		return

@@ -41,6 +41,9 @@ type claims struct {
 	// What Validate checks against, set by Verify; never encoded.
 	kind     sessiond.TokenKind
 	clientID string
+	// now is the time Verify checks at; the keyfunc, which gets the claims
+	// but no time, tells with it whether a dropped key is still recent.
+	now time.Time
 	// dates backs the *jwt.NumericDate the Get methods return, so the
 	// validator's calls do not allocate.
 	dates [3]jwt.NumericDate

@@ -210,7 +210,7 @@ func (c *Codec) Verify(kind sessiond.TokenKind, tok sessiond.Secret, now time.Ti
 	var opts [numParserOpts + 1]jwt.ParserOption
 	copy(opts[:], c.parserOpts[:])
 	opts[numParserOpts] = jwt.WithTimeFunc(func() time.Time { return now })
-	cl := &claims{kind: kind, clientID: c.audience[0]}
+	cl := &claims{kind: kind, clientID: c.audience[0], now: now}
 	if _, err := jwt.NewParser(opts[:]...).ParseWithClaims(string(tok), cl, c.keyfuncs[kind]); err != nil {
 		err = verifyError(err)
 		if err == errExpired {
@@ -298,9 +298,13 @@ func (c *Codec) key(kind sessiond.TokenKind, t *jwt.Token) (any, error) {
 	if kid == "" {
 		return nil, errNoKid
 	}
-	k := c.ring.lookupOrReload(kid)
-	if k == nil {
-		return nil, errUnknownKid
+	var now time.Time
+	if cl, ok := t.Claims.(*claims); ok {
+		now = cl.now
+	}
+	k, err := c.ring.find(kid, now)
+	if err != nil {
+		return nil, err
 	}
 	if t.Method.Alg() != string(k.alg) {
 		return nil, errKeyAlg

@@ -43,6 +43,7 @@ var (
 	errType          = invalid("wrong typ for this token kind")
 	errNoKid         = invalid("missing kid")
 	errUnknownKid    = invalid("unknown kid")
+	errKeyRetired    = &tokenError{reason: "kid of a key dropped on purpose", sentinel: sessiond.ErrKeyRetired}
 	errKeyAlg        = invalid("alg does not match the key's algorithm")
 	errIssuer        = invalid("wrong issuer")
 	errAudience      = invalid("wrong audience")

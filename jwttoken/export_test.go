@@ -19,6 +19,7 @@ var (
 	ReasonType          = errType
 	ReasonNoKid         = errNoKid
 	ReasonUnknownKid    = errUnknownKid
+	ReasonKeyRetired    = errKeyRetired
 	ReasonKeyAlg        = errKeyAlg
 	ReasonIssuer        = errIssuer
 	ReasonAudience      = errAudience

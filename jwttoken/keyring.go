@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -117,6 +118,9 @@ type KeyRing struct {
 	next    *key // nil when no rotation is scheduled
 	byKid   map[string]*key
 	gen     uint64
+	// dropped maps the kids of keys dropped on purpose to when the last
+	// token they signed has surely expired (SetDropped).
+	dropped map[string]time.Time
 
 	// onMiss, when set, is called by Verify for a kid the ring lacks,
 	// before the token is rejected (see OnUnknownKID).
@@ -443,17 +447,47 @@ func (r *KeyRing) OnUnknownKID(f func(kid string)) {
 	r.onMiss.Store(&f)
 }
 
-// lookupOrReload is lookup, calling the OnUnknownKID hook once on a miss.
-func (r *KeyRing) lookupOrReload(kid string) *key {
-	if k := r.lookup(kid); k != nil {
-		return k
+// SetDropped tells the ring which keys were dropped on purpose (the kill
+// switch, Prune): each kid with the time until which a token it signed may
+// still be presented. Until then Verify refuses a token naming one with an
+// error matching sessiond.ErrKeyRetired (and so ErrInvalidToken) rather
+// than as an unknown kid, and does not call the OnUnknownKID hook for it: a
+// dropped key never comes back, and after a kill switch every client's
+// token names one. The ring copies dropped and replaces what it held; nil
+// clears it. It changes no key and not the generation.
+func (r *KeyRing) SetDropped(dropped map[string]time.Time) {
+	m := maps.Clone(dropped)
+	r.mu.Lock()
+	r.dropped = m
+	r.mu.Unlock()
+}
+
+// find returns the key with kid for a token verified at now. On a miss it
+// fails with errKeyRetired for a kid dropped on purpose not long before
+// now, else calls the OnUnknownKID hook once and looks again, failing with
+// errUnknownKid.
+func (r *KeyRing) find(kid string, now time.Time) (*key, error) {
+	r.mu.RLock()
+	k := r.byKid[kid]
+	var until time.Time
+	var dropped bool
+	if k == nil { // the usual case pays no second lookup
+		until, dropped = r.dropped[kid]
 	}
-	f := r.onMiss.Load()
-	if f == nil {
-		return nil
+	r.mu.RUnlock()
+	switch {
+	case k != nil:
+		return k, nil
+	case dropped && until.After(now):
+		return nil, errKeyRetired
 	}
-	(*f)(kid)
-	return r.lookup(kid)
+	if f := r.onMiss.Load(); f != nil {
+		(*f)(kid)
+		if k := r.lookup(kid); k != nil {
+			return k, nil
+		}
+	}
+	return nil, errUnknownKid
 }
 
 // lookup returns the key with the given kid, or nil. kid is untrusted

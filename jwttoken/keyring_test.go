@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -178,6 +179,48 @@ func TestKeyRing_RetireAll(t *testing.T) {
 	if _, err := c.Verify(sessiond.KindAccess, sign(t, c, sessiond.KindAccess, tokenClaims(t0)), t0); err != nil {
 		t.Errorf("Verify(new token) = %v; want nil", err)
 	}
+}
+
+// TestKeyRing_SetDropped: after the kill switch, a token of a key the ring
+// was told is dropped is refused as ErrKeyRetired (still ErrInvalidToken),
+// without the unknown-kid hook (a store read on every node, for every
+// client, after an incident); a kid never seen is not one, and neither is
+// a dropped one once its tokens have all expired.
+func TestKeyRing_SetDropped(t *testing.T) {
+	ring := newRing(t, jwttoken.EdDSA)
+	c := newCodec(t, ring, 0)
+	oldKid := currentKid(t, ring)
+	old := sign(t, c, sessiond.KindAccess, tokenClaims(t0))
+	if err := ring.RetireAll(t0); err != nil {
+		t.Fatal(err)
+	}
+	until := t0.Add(maxLifetime + jwttoken.MaxLeeway)
+	ring.SetDropped(map[string]time.Time{oldKid: until})
+	var calls atomic.Int64
+	ring.OnUnknownKID(func(string) { calls.Add(1) })
+
+	_, err := c.Verify(sessiond.KindAccess, old, t0)
+	wantErr(t, "Verify(token of a dropped key)", err, sessiond.ErrInvalidToken, jwttoken.ReasonKeyRetired)
+	if !errors.Is(err, sessiond.ErrKeyRetired) {
+		t.Errorf("Verify(token of a dropped key) = %v; want ErrKeyRetired", err)
+	}
+	if n := calls.Load(); n != 0 {
+		t.Errorf("a dropped kid called the unknown-kid hook %d times; want 0", n)
+	}
+
+	stranger := sign(t, newCodec(t, newRing(t, jwttoken.EdDSA), 0), sessiond.KindAccess, tokenClaims(t0))
+	_, err = c.Verify(sessiond.KindAccess, stranger, t0)
+	wantErr(t, "Verify(token of an unknown kid)", err, sessiond.ErrInvalidToken, jwttoken.ReasonUnknownKid)
+	if errors.Is(err, sessiond.ErrKeyRetired) || calls.Load() != 1 {
+		t.Errorf("Verify(token of an unknown kid) = %v after %d hook calls; want not ErrKeyRetired, 1 call", err, calls.Load())
+	}
+
+	_, err = c.Verify(sessiond.KindAccess, old, until)
+	wantErr(t, "Verify(token of a dropped key, past its horizon)", err, sessiond.ErrInvalidToken, jwttoken.ReasonUnknownKid)
+
+	ring.SetDropped(nil)
+	_, err = c.Verify(sessiond.KindAccess, old, t0)
+	wantErr(t, "Verify(token of a dropped key) after SetDropped(nil)", err, sessiond.ErrInvalidToken, jwttoken.ReasonUnknownKid)
 }
 
 func TestKeyRing_JWKS(t *testing.T) {

@@ -31,9 +31,14 @@ var _ sessiond.EventSink = (*Metrics)(nil)
 const EventAnomaly sessiond.EventType = "session.anomaly"
 
 // Verify outcomes, the values of sessiond_verify_total{outcome}.
+// VerifyRetiredKey is a token refused, as token_invalid on the wire, for
+// naming a signing key dropped on purpose (sessiond.ErrKeyRetired): the
+// tokens clients still hold after a kill switch with key rotation, kept
+// out of token_invalid so the token-guessing alert on it stays quiet.
 const (
 	VerifyOK               = "ok"
 	VerifyTokenInvalid     = "token_invalid"
+	VerifyRetiredKey       = "retired_key"
 	VerifyTokenExpired     = "token_expired"
 	VerifySessionRevoked   = "session_revoked"
 	VerifyIdleTimeout      = "idle_timeout"
@@ -50,7 +55,7 @@ const other = "other"
 var (
 	strategies     = []string{string(sessiond.StrategyDatabase), string(sessiond.StrategyJWT), string(sessiond.StrategyHybrid)}
 	revokeReasons  = []string{"logout", "admin", "rotated", "limit", "anomaly", "reuse", "incident", other}
-	verifyOutcomes = []string{VerifyOK, VerifyTokenInvalid, VerifyTokenExpired, VerifySessionRevoked, VerifyIdleTimeout,
+	verifyOutcomes = []string{VerifyOK, VerifyTokenInvalid, VerifyRetiredKey, VerifyTokenExpired, VerifySessionRevoked, VerifyIdleTimeout,
 		VerifyAbsoluteTimeout, VerifyStoreUnavailable, VerifyError}
 	anomalyRules   = []string{"ip_change", "user_agent_change", "distinct_ips", "refresh_device_change", other}
 	anomalyActions = []string{"log", "alert", "step_up", "revoke", other}
@@ -334,6 +339,8 @@ func VerifyOutcome(err error) string {
 		return VerifyAbsoluteTimeout
 	case errors.Is(err, sessiond.ErrExpired):
 		return VerifyTokenExpired
+	case errors.Is(err, sessiond.ErrKeyRetired):
+		return VerifyRetiredKey
 	case errors.Is(err, sessiond.ErrInvalidToken), errors.Is(err, sessiond.ErrNotFound):
 		return VerifyTokenInvalid
 	}

@@ -204,6 +204,7 @@ func TestMetrics_Scenario(t *testing.T) {
 		`sessiond_verify_total{outcome="token_expired"}`:                          1,
 		`sessiond_verify_total{outcome="error"}`:                                  1,
 		`sessiond_verify_total{outcome="token_invalid"}`:                          0,
+		`sessiond_verify_total{outcome="retired_key"}`:                            0,
 		`sessiond_verify_duration_seconds_count`:                                  5,
 		`sessiond_verify_duration_seconds_bucket{le="1e-06"}`:                     1, // the 0
 		`sessiond_verify_duration_seconds_bucket{le="5e-06"}`:                     2,
@@ -279,7 +280,7 @@ func TestMetrics_BoundedLabels(t *testing.T) {
 	mfs := scrape(t, m.Handler())
 	limits := map[string]map[string][]string{
 		"sessiond_sessions_revoked_total": {"reason": {"logout", "admin", "rotated", "limit", "anomaly", "reuse", "incident", "other"}},
-		"sessiond_verify_total": {"outcome": {"ok", "token_invalid", "token_expired", "session_revoked", "idle_timeout",
+		"sessiond_verify_total": {"outcome": {"ok", "token_invalid", "retired_key", "token_expired", "session_revoked", "idle_timeout",
 			"absolute_timeout", "store_unavailable", "error"}},
 		"sessiond_anomalies_total": {
 			"rule":   {"ip_change", "user_agent_change", "distinct_ips", "refresh_device_change", "other"},
@@ -372,6 +373,7 @@ func TestVerifyOutcome(t *testing.T) {
 		{nil, "ok"},
 		{fmt.Errorf("sessiond: verify: %w", sessiond.ErrInvalidToken), "token_invalid"},
 		{sessiond.ErrNotFound, "token_invalid"},
+		{fmt.Errorf("jwttoken: kid of a key dropped on purpose: %w", sessiond.ErrKeyRetired), "retired_key"},
 		{sessiond.ErrExpired, "token_expired"},
 		{sessiond.ErrRevoked, "session_revoked"},
 		{sessiond.ErrIdleTimeout, "idle_timeout"},

@@ -111,7 +111,8 @@ type Keys struct {
 	payload payload
 	// dropped is this node's record of keys dropped on purpose, with the
 	// documents' (payload.Dropped): kept even if a node of the previous
-	// release rewrote the document without it.
+	// release rewrote the document without it. The ring has a copy
+	// (setDropped).
 	dropped map[string]time.Time
 	// resetting: OnReset was called for a reset not yet mended;
 	// restoreErr is why the last try to mend it failed (Ready).
@@ -175,6 +176,7 @@ func Open(ctx context.Context, meta sessiond.MetaStore, opts Options) (*Keys, er
 		k.cancel()
 		return nil, err
 	}
+	k.ring.SetDropped(k.dropped) // open may have saved before it had the ring
 	k.ring.OnUnknownKID(k.reloadFor)
 	return k, nil
 }
@@ -233,7 +235,7 @@ func (k *Keys) open(ctx context.Context) error {
 			}
 			if !replaced && !opts.needsRewrite(d) && next.HS256Secret == d.HS256Secret {
 				k.ring, k.version, k.sum, k.payload = ring, version, sha256.Sum256(doc), without(d.payload)
-				k.dropped = k.live(d.Dropped)
+				k.setDropped(k.live(d.Dropped))
 				return nil
 			}
 			if replaced {
@@ -333,7 +335,7 @@ func (k *Keys) save(ctx context.Context, ring *jwttoken.KeyRing, p *payload, ver
 		return 0, [32]byte{}, fmt.Errorf("signing: save key ring: %w", err)
 	}
 	if err == nil {
-		k.dropped = p.Dropped
+		k.setDropped(p.Dropped)
 	}
 	return nv, sha256.Sum256(doc), err
 }
@@ -387,6 +389,17 @@ func (k *Keys) live(sets ...map[string]time.Time) map[string]time.Time {
 		}
 	}
 	return out
+}
+
+// setDropped keeps dropped as this node's record and gives it to the ring
+// (from Open on), so Verify tells a token of a key dropped on purpose from
+// a forged one, and makes no store read for it. The caller holds k.mu or
+// is opening.
+func (k *Keys) setDropped(dropped map[string]time.Time) {
+	k.dropped = dropped
+	if k.ring != nil {
+		k.ring.SetDropped(dropped)
+	}
 }
 
 // droppedIn returns whether a kid was dropped, by this node's record or
@@ -715,7 +728,7 @@ func (k *Keys) adopt(d decoded, version int64, sum [32]byte) error {
 		p.Lineage, p.Generation = k.payload.Lineage, k.payload.Generation
 	}
 	k.version, k.sum, k.payload = version, sum, p
-	k.dropped = k.live(k.dropped, d.Dropped)
+	k.setDropped(k.live(k.dropped, d.Dropped))
 	if removed {
 		// The writer dropped them on purpose (Prune, RetireAll, a replaced
 		// HS256 ring): a ring of another lineage is merged, not adopted.
@@ -733,7 +746,7 @@ func (k *Keys) adopt(d decoded, version int64, sum [32]byte) error {
 				gone[ki.ID] = until
 			}
 		}
-		k.dropped = k.live(k.dropped, gone)
+		k.setDropped(k.live(k.dropped, gone))
 	}
 	k.opts.Logger.Info("signing key ring changed", "generation", k.ring.Generation(), "key_removed", removed)
 	if k.opts.OnChange != nil {
