@@ -520,7 +520,7 @@ func (s deadlineSender) Send(ctx context.Context, _ sessiond.Delivery) (bool, er
 func TestDispatcher_AttemptDeadlineFromClaim(t *testing.T) {
 	st := &slowClaim{Outbox: memstore.New()}
 	s := deadlineSender{deadline: make(chan time.Time, 1)}
-	const lease = 4 * time.Second
+	const lease = webhook.MinLease
 	d, err := webhook.New(webhook.Options{Outbox: st, Senders: []webhook.Sender{s}, Lease: lease,
 		Client: &http.Client{Timeout: time.Hour}})
 	if err != nil {

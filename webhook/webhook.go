@@ -37,6 +37,10 @@ const (
 	DefaultMaxBackoff  = 10 * time.Minute
 	DefaultPollEvery   = time.Second
 	DefaultLease       = time.Minute
+	// MinLease is the shortest Options.Lease New takes: an attempt may run
+	// for half a lease and the write of its outcome for storeTimeout, and
+	// both must end before another node may claim the delivery again.
+	MinLease = 2 * storeTimeout
 )
 
 // Outcomes reported to Options.Observer, one per attempt.
@@ -122,7 +126,7 @@ type Options struct {
 	// Lease is how long a claimed delivery is hidden from other nodes while
 	// this one tries it. 0 means 1m. An attempt is cut off half a lease
 	// after its claim, so that it and the write of its outcome (at most
-	// 10s) end while the lease holds; keep it above 20s.
+	// 10s) end while the lease holds: New refuses one below MinLease (20s).
 	Lease time.Duration
 	// Observer, when set, is called once per attempt with the endpoint's
 	// name and "delivered", "retry" or "dead" (for metrics). A delivery put
@@ -225,6 +229,9 @@ func New(opts Options) (*Dispatcher, error) {
 		if v.d < 0 {
 			errs = append(errs, fmt.Errorf("webhook: options: %s is negative", v.name))
 		}
+	}
+	if opts.Lease > 0 && opts.Lease < MinLease {
+		errs = append(errs, fmt.Errorf("webhook: options: Lease %s is below %s: an attempt and the write of its outcome would outlast it, and another node could send the delivery again", opts.Lease, MinLease))
 	}
 	if d.baseBackoff > d.maxBackoff {
 		errs = append(errs, fmt.Errorf("webhook: options: BaseBackoff %s is above MaxBackoff %s", d.baseBackoff, d.maxBackoff))

@@ -182,6 +182,8 @@ func TestNew(t *testing.T) {
 		{"negative attempts", webhook.Options{Outbox: ob, Endpoints: []webhook.Endpoint{{Name: "a", URL: ok.URL, Secret: secret, MaxAttempts: -1}}}, "negative"},
 		{"base above max", webhook.Options{Outbox: ob, BaseBackoff: time.Hour, MaxBackoff: time.Minute}, "above MaxBackoff"},
 		{"negative lease", webhook.Options{Outbox: ob, Lease: -time.Second}, "Lease is negative"},
+		{"lease below the minimum", webhook.Options{Outbox: ob, Lease: webhook.MinLease - time.Millisecond}, "below 20s"},
+		{"lease at the minimum", webhook.Options{Outbox: ob, Lease: webhook.MinLease}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
