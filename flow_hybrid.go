@@ -100,9 +100,11 @@ func (f *hybridFlow) checkRefresh(ctx context.Context, refresh Secret, now time.
 	if f.marks.revoked(s.Subject, s.CreatedAt) {
 		return named, fmt.Errorf("sessiond: refresh: %w", ErrRevoked)
 	}
-	if f.rotate && !now.Before(tok.ExpiresAt) {
+	if f.rotate && tok.RetiredAt.IsZero() && !now.Before(tok.ExpiresAt) {
 		// Without rotation the one token lives as long as its session,
-		// which Check has just judged.
+		// which Check has just judged. A retired token goes on whatever
+		// its expiry: presented again it is a reuse (or the grace), and a
+		// thief replaying an old one late must still end the family.
 		return named, fmt.Errorf("sessiond: refresh: %w", ErrExpired)
 	}
 	return refreshGrant{session: *s, issuedTo: s.Client, token: refresh, hash: h, retiredAt: tok.RetiredAt}, nil

@@ -142,6 +142,32 @@ func testSwapRefresh(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 		f.mustSwap(fromSecond)
 		f.wantToken(fromSecond.Next)
 	})
+	t.Run("RetiredPastItsExpiry", func(t *testing.T) {
+		// A retired token stays known until its session is deleted, also
+		// past its own expiry, so that a thief replaying it late is caught
+		// as reuse (docs/lifecycle.md), not answered "unknown".
+		f := setup(t, newStore)
+		s := NewSession("alice", t0)
+		old := NewToken(sessiond.KindRefresh, s.ID, t0)
+		old.ExpiresAt = at(10 * time.Minute)
+		f.create(clone(s), old)
+		sf := &swapFixture{fixture: f, s: s, old: old}
+		first := sf.swap(at(5*time.Minute), 5*time.Second)
+		sf.mustSwap(first)
+		late := at(20 * time.Minute) // old expired; the session is idle until 35m
+		if _, err := f.st.DeleteExpired(f.ctx, late, 100); err != nil {
+			t.Fatalf("DeleteExpired = %v", err)
+		}
+		retired := old
+		retired.RetiredAt = first.Now
+		f.wantToken(retired)
+		replay := sessiond.RefreshSwap{
+			Old: old.Hash, Next: NewToken(sessiond.KindRefresh, s.ID, late),
+			Now: late, GraceSince: late.Add(-5 * time.Second), LastActiveAt: late, IdleExpiresAt: late.Add(30 * time.Minute),
+		}
+		wantErr(t, "SwapRefresh(retired and expired, after grace)", f.st.SwapRefresh(f.ctx, replay), sessiond.ErrRefreshReused)
+		f.wantNoToken(replay.Next.Hash)
+	})
 	t.Run("GraceBoundary", func(t *testing.T) {
 		f := setupSwap(t, newStore)
 		first := f.swap(at(time.Hour), 0)

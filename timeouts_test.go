@@ -1,0 +1,135 @@
+package sessiond_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/jwttest"
+	"github.com/sessiond/sessiond/jwttoken"
+	"github.com/sessiond/sessiond/memstore"
+	"github.com/sessiond/sessiond/opaquetoken"
+	"github.com/sessiond/sessiond/sessiondtest"
+)
+
+// newLeewayHarness is newHarness with the codec the server builds by
+// default (jwt.leeway 5s) and the given lifetimes (zero: b2c): the leeway
+// must not stretch a session's timeouts.
+func newLeewayHarness(t *testing.T, st sessiond.Strategy, life sessiond.Lifetimes) *harness {
+	t.Helper()
+	h := &harness{store: memstore.New(), clock: sessiondtest.NewClock(t0), events: &sessiondtest.Events{}}
+	_, h.ring = jwttest.Codec(t, t0, 90*24*time.Hour)
+	c, err := jwttoken.New(h.ring, jwttoken.Options{Issuer: jwttest.Issuer, Audience: jwttest.Audience, Leeway: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.codec = c
+	h.m = newManager(t, sessiond.Options{
+		Strategy: st, Store: h.store, Signed: h.codec, Opaque: opaquetoken.Codec{},
+		Clock: h.clock, Events: h.events, GCInterval: -1, Lifetimes: life,
+	}, nil)
+	return h
+}
+
+// TestManager_AbsoluteEndIgnoresLeeway: the absolute timeout ends a
+// session at its instant in every strategy (ASVS 7.3.2; docs/lifecycle.md,
+// "live while now < absolute_expires_at"). With the internal preset an
+// access token's exp is the absolute end, so only the session check stands
+// between it and the codec's leeway. (The database strategy reads the end
+// from the store: TestManager_AbsoluteTimeout.)
+func TestManager_AbsoluteEndIgnoresLeeway(t *testing.T) {
+	life, err := sessiond.Preset(sessiond.PresetInternal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range []sessiond.Strategy{sessiond.StrategyJWT, sessiond.StrategyHybrid} {
+		t.Run(string(st), func(t *testing.T) {
+			h := newLeewayHarness(t, st, life)
+			ctx := context.Background()
+			iss := h.create(t, "abs", sessiond.CreateOptions{})
+			if !iss.AccessExpiresAt.Equal(iss.Session.ExpiresAt) {
+				t.Fatalf("setup: access token until %v, session until %v; want the same", iss.AccessExpiresAt, iss.Session.ExpiresAt)
+			}
+			h.clock.Set(iss.Session.ExpiresAt.Add(-time.Second))
+			if _, err := h.m.Verify(ctx, iss.AccessToken, sessiond.Client{}); err != nil {
+				t.Fatalf("Verify 1s before the absolute end = %v", err)
+			}
+			for _, after := range []time.Duration{0, 2 * time.Second} {
+				h.clock.Set(iss.Session.ExpiresAt.Add(after))
+				if _, err := h.m.Verify(ctx, iss.AccessToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrAbsoluteTimeout) {
+					t.Errorf("Verify %v after the absolute end = %v; want ErrAbsoluteTimeout", after, err)
+				}
+			}
+		})
+	}
+}
+
+// TestManager_RefreshAtIdleEndIgnoresLeeway: a refresh token unused up to
+// its session's idle end no longer refreshes (RFC 9700 §4.14.2; ASVS
+// 7.3.1), in jwt as in hybrid: the jwt strategy's signed refresh token must
+// not live the codec's leeway longer and start a new idle window.
+func TestManager_RefreshAtIdleEndIgnoresLeeway(t *testing.T) {
+	for _, st := range []sessiond.Strategy{sessiond.StrategyHybrid, sessiond.StrategyJWT} {
+		t.Run(string(st), func(t *testing.T) {
+			h := newLeewayHarness(t, st, sessiond.Lifetimes{})
+			ctx := context.Background()
+			iss := h.create(t, "idle", sessiond.CreateOptions{})
+			h.clock.Set(iss.RefreshExpiresAt.Add(-time.Second))
+			next, err := h.m.Refresh(ctx, iss.RefreshToken, sessiond.Client{})
+			if err != nil {
+				t.Fatalf("Refresh 1s before the idle end = %v", err)
+			}
+			for _, after := range []time.Duration{0, 2 * time.Second} {
+				h.clock.Set(next.RefreshExpiresAt.Add(after))
+				// hybrid's stored session says idle timeout; jwt's token
+				// says expired.
+				if n, err := h.m.Refresh(ctx, next.RefreshToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrIdleTimeout) && !errors.Is(err, sessiond.ErrExpired) {
+					t.Errorf("Refresh %v after the idle end = %v (new idle end %v); want ErrIdleTimeout or ErrExpired", after, err, refreshEnd(n))
+				}
+			}
+		})
+	}
+}
+
+func refreshEnd(iss *sessiond.Issued) any {
+	if iss == nil {
+		return nil
+	}
+	return iss.RefreshExpiresAt
+}
+
+// TestManager_LateReuseOfExpiredRetiredToken: a retired refresh token is
+// a reuse whenever it comes back, also after its own expiry while its
+// session lives on (the victim kept refreshing): docs/lifecycle.md keeps
+// retired hashes until the session is deleted for exactly this, and RFC
+// 9700 §4.14.2 asks that presenting an invalidated refresh token revoke the
+// grant. Answering "expired" would drop the theft signal and leave the
+// family alive.
+func TestManager_LateReuseOfExpiredRetiredToken(t *testing.T) {
+	h := newLeewayHarness(t, sessiond.StrategyHybrid, sessiond.Lifetimes{}) // b2c: 1h access, 30m idle
+	ctx := context.Background()
+	iss := h.create(t, "late-thief", sessiond.CreateOptions{})
+	stolen, rt := iss.RefreshToken, iss.RefreshToken
+	for i := range 3 { // the victim refreshes every 50 minutes
+		h.clock.Advance(50 * time.Minute)
+		n, err := h.m.Refresh(ctx, rt, sessiond.Client{})
+		if err != nil {
+			t.Fatalf("victim's refresh %d: %v", i, err)
+		}
+		rt = n.RefreshToken
+	}
+	if !h.clock.Now().After(iss.RefreshExpiresAt) {
+		t.Fatal("setup: the stolen token has not expired yet")
+	}
+	if _, err := h.m.Refresh(ctx, stolen, sessiond.Client{IP: "198.51.100.66", UserAgent: "thief"}); !errors.Is(err, sessiond.ErrRefreshReused) {
+		t.Errorf("late replay of a retired refresh token = %v; want ErrRefreshReused", err)
+	}
+	if _, err := h.m.Refresh(ctx, rt, sessiond.Client{}); !errors.Is(err, sessiond.ErrRevoked) {
+		t.Errorf("the family's current refresh token after the replay = %v; want ErrRevoked", err)
+	}
+	if n := h.events.Count(sessiond.EventRefreshReused); n != 1 {
+		t.Errorf("%d %s events; want 1", n, sessiond.EventRefreshReused)
+	}
+}
