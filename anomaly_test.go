@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/anomaly"
@@ -74,4 +75,42 @@ func TestManager_Anomalies(t *testing.T) {
 			t.Fatalf("refresh from the same device = %+v, %v", next, err)
 		}
 	})
+}
+
+// TestAnomaly_ReuseFromAnotherDeviceIsReuse: a thief replaying a retired
+// refresh token from its own device, under the default rules (whose
+// refresh_device_change revokes), ends the session as reuse, with its
+// session.refresh_token_reused event (RFC 9700 §4.14.2; checklist items
+// 78 and 111), not as an anomaly with no word of the theft.
+func TestAnomaly_ReuseFromAnotherDeviceIsReuse(t *testing.T) {
+	ctx := context.Background()
+	victim := sessiond.Client{IP: "203.0.113.10", UserAgent: chromeWin}
+	thief := sessiond.Client{IP: "198.51.100.7", UserAgent: firefoxLin}
+	h := newHarness(t, sessiond.StrategyHybrid, withAnomalies(anomaly.DefaultActions()))
+	iss := h.create(t, "victor", sessiond.CreateOptions{Client: victim})
+	rt1 := iss.RefreshToken
+	next, err := h.m.Refresh(ctx, rt1, victim)
+	if err != nil {
+		t.Fatalf("victim's refresh = %v", err)
+	}
+	h.clock.Advance(time.Minute) // well past the 5s reuse interval
+
+	_, err = h.m.Refresh(ctx, rt1, thief)
+	if err == nil {
+		t.Fatal("thief's replay of RT1 succeeded")
+	}
+	if _, err := h.m.Refresh(ctx, next.RefreshToken, victim); err == nil {
+		t.Error("victim's RT2 still works after the replay of RT1")
+	}
+	if !errors.Is(err, sessiond.ErrRefreshReused) {
+		t.Errorf("thief's replay = %v; want ErrRefreshReused", err)
+	}
+	if n := h.events.Count(sessiond.EventRefreshReused); n != 1 {
+		var reasons []any
+		for _, e := range h.events.OfType(sessiond.EventSessionRevoked) {
+			reasons = append(reasons, e.Details["reason"])
+		}
+		t.Errorf("replay of a retired refresh token from another device: %d %s events (revoked with reasons %v, thief's error %v); want 1 (checklist 78/111)",
+			n, sessiond.EventRefreshReused, reasons, errors.Unwrap(err))
+	}
 }

@@ -60,16 +60,20 @@ func (m *Manager) RefreshChecked(ctx context.Context, refresh Secret, client Cli
 			return nil, m.refreshFailed(ctx, s, err, now)
 		}
 	}
+	// Reuse before the anomaly rules: a thief replaying a retired token
+	// from another device is the case reuse detection exists for, and a
+	// rule that revokes for the device change must not take its place
+	// (the session would end as "anomaly", with no reuse event).
+	grace := now.Add(-m.reuse)
+	if !g.retiredAt.IsZero() && g.retiredAt.Before(grace) {
+		return nil, m.refreshFailed(ctx, s, m.retired(ctx, s, client, now), now)
+	}
 	var found []Anomaly
 	var stepUp bool
 	if m.anomaly != nil && (client.IP != "" || client.UserAgent != "") {
 		if found, stepUp, err = m.anomalies(ctx, StageRefresh, s, g.issuedTo, client); err != nil {
 			return nil, err
 		}
-	}
-	grace := now.Add(-m.reuse)
-	if !g.retiredAt.IsZero() && g.retiredAt.Before(grace) {
-		return nil, m.refreshFailed(ctx, s, m.retired(ctx, s, client, now), now)
 	}
 	ev := m.prepare(ctx, Event{Type: EventSessionRefreshed, Subject: s.Subject, SessionID: s.ID, Client: client})
 	g.event = &ev
