@@ -133,13 +133,24 @@ func (s *Sessions) Refresh(w http.ResponseWriter, r *http.Request) (*sessiond.Is
 			}
 			return nil
 		}
+		var limited error
 		for _, rt := range rts {
 			iss, err = s.m.RefreshChecked(r.Context(), rt, s.Client(r), mine)
 			// Another cookie of the name may be this session's: a planted
-			// one (another session's, or garbage) must not log it out.
-			if err == nil || errors.Is(err, sessiond.ErrStoreUnavailable) || errors.Is(err, ErrDeviceProof) || errors.Is(err, sessiond.ErrRateLimited) {
+			// one (another session's, or garbage) must not log it out. Nor
+			// may its subject's refresh-failure limit, which a planted
+			// cookie of the planter's own (ended) session reaches: the limit
+			// refuses failures only, so the next cookie is still tried, and
+			// the 429 is the answer only if none refreshes.
+			if err == nil || errors.Is(err, sessiond.ErrStoreUnavailable) || errors.Is(err, ErrDeviceProof) {
 				break
 			}
+			if errors.Is(err, sessiond.ErrRateLimited) && limited == nil {
+				limited = err
+			}
+		}
+		if err != nil && limited != nil && !errors.Is(err, sessiond.ErrStoreUnavailable) && !errors.Is(err, ErrDeviceProof) {
+			err = limited
 		}
 	}
 	if err != nil {

@@ -81,3 +81,63 @@ func TestSessions_Refresh_PlantedRefreshCookie(t *testing.T) {
 		})
 	}
 }
+
+// A planted refresh cookie is tried first and fails against its owner's
+// subject. Once that subject is over its refresh-failure limit the answer
+// is 429, but it is the planter's limit: the victim's own cookie must still
+// be tried, rather than the victim being answered 429 with every cookie
+// expired on each refresh (logged out at will by a sibling subdomain).
+func TestSessions_Refresh_PlantedCookieOfARateLimitedSubject(t *testing.T) {
+	e := newEnv(t, envOptions{manager: func(o *sessiond.Options) {
+		o.RefreshFailures = sessiond.FailureLimit{Max: 2, Window: time.Minute}
+	}})
+	rtName, atName := httpsession.DefaultRefreshCookieName, httpsession.DefaultCookieName
+
+	// The attacker's own, genuine refresh token, of a session they end.
+	mallory := e.browser(t)
+	mallory.login("mallory")
+	planted := mallory.cookie(httpsession.DefaultRefreshPath, rtName)
+	if r := mallory.do(http.MethodPost, "/logout", nil, "Sec-Fetch-Site", "same-origin"); r.StatusCode != http.StatusNoContent {
+		t.Fatalf("mallory logout = %d", r.StatusCode)
+	}
+
+	alice := e.browser(t)
+	alice.login("alice")
+	at := alice.cookie("/", atName)
+	rt := alice.cookie(httpsession.DefaultRefreshPath, rtName)
+
+	// The victim's browser: the planted Domain cookie first, then its own.
+	victimRefresh := func() *http.Response {
+		return e.rawDo(t, http.MethodPost, httpsession.DefaultRefreshPath,
+			"Cookie", rtName+"="+planted+"; "+atName+"="+at+"; "+rtName+"="+rt,
+			"Sec-Fetch-Site", "same-origin")
+	}
+
+	// Control: the documented defence works while mallory is under the limit.
+	resp := victimRefresh()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("control: victim refresh with a planted cookie = %d; want 200", resp.StatusCode)
+	}
+	cs := setCookies(t, resp)
+	at, rt = cs[atName].Value, cs[rtName].Value
+
+	// Mallory pushes her own subject over the limit with her dead token.
+	for range 3 {
+		e.rawDo(t, http.MethodPost, httpsession.DefaultRefreshPath, "Cookie", rtName+"="+planted, "Sec-Fetch-Site", "same-origin")
+	}
+
+	resp = victimRefresh()
+	if resp.StatusCode != http.StatusOK {
+		expired := []string{}
+		for _, c := range resp.Cookies() {
+			if c.MaxAge < 0 {
+				expired = append(expired, c.Name)
+			}
+		}
+		t.Errorf("victim (alice) refresh with mallory's planted cookie after mallory hit her own rate limit = %d, expired cookies %v; "+
+			"want 200 with alice's own refresh cookie (the planted one must not decide alice's refresh)", resp.StatusCode, expired)
+	}
+	if list, err := e.m.List(t.Context(), "alice"); err != nil || len(list) != 1 {
+		t.Errorf("List(alice) = %d sessions, %v; want her one session", len(list), err)
+	}
+}
