@@ -84,6 +84,39 @@ async function subject(page) {
   return page.textContent("#subject");
 }
 
+// openRefreshPage opens the refresh page in a new tab of ctx, with
+// answer(route, n, tab) handling the POSTs its script sends to
+// /sessiond/refresh (n counts them from 1), and waits until the tab leaves
+// the page. It returns the tab and when each POST went out.
+async function openRefreshPage(ctx, base, returnTo, answer) {
+  const page = await ctx.newPage();
+  const posts = [];
+  await page.route(base + "/sessiond/refresh", (route) => {
+    if (route.request().method() !== "POST") return route.fallback();
+    posts.push(Date.now());
+    return answer(route, posts.length, page);
+  });
+  await page.goto(base + "/sessiond/refresh?return_to=" + encodeURIComponent(returnTo));
+  await page.waitForURL((u) => u.pathname !== "/sessiond/refresh", { timeout: 15_000 });
+  return { page, posts };
+}
+
+// heldLocks names the Web Locks held on page's origin.
+async function heldLocks(page) {
+  try {
+    return await page.evaluate(() => navigator.locks.query().then((s) => s.held.map((l) => l.name)));
+  } catch (err) {
+    return "none: " + err.message; // the page went on
+  }
+}
+
+// api GETs path from sessiond's API with the admin key.
+async function api(path) {
+  const r = await fetch(API + path, { headers: { Authorization: "Bearer " + API_KEY } });
+  assert.equal(r.status, 200, "GET " + path);
+  return r.json();
+}
+
 // The proxies are tested side by side (most of the time is spent waiting
 // for access tokens to expire).
 test("through each proxy", { concurrency: true }, async (top) => {
@@ -232,6 +265,92 @@ async function proxyTests(top, name, base) {
       assert.equal((await sessionCookies(ctx)).length, 0, "cookies left after logout");
       await page.goto(base + "/app");
       assert.match(page.url(), /\/login\?return_to=/);
+    });
+  });
+
+  await top.test(`${name}: the refresh page retries once after a network error or a 5xx`, { timeout: 90_000 }, async (t) => {
+    const ctx = await newContext(t);
+    const first = await ctx.newPage();
+    await login(first, base);
+    const { session_id: sid } = await first.evaluate(() => fetch("/sessiond/session").then((r) => r.json()));
+    await first.close();
+
+    for (const [what, fail] of [
+      ["the connection failed", (route) => route.abort("connectionreset")],
+      ["a 503", (route) => route.fulfill({ status: 503, contentType: "application/problem+json", body: '{"status":503}' })],
+    ]) {
+      await t.test(`${what}, then the retry goes through`, async () => {
+        let locks;
+        const { page, posts } = await openRefreshPage(ctx, base, "/app?retried=1", async (route, n, tab) => {
+          if (n > 1) return route.continue();
+          await fail(route);
+          await sleep(300);
+          locks = await heldLocks(tab);
+        });
+        assert.equal(page.url(), base + "/app?retried=1", `after ${what} the refresh page gave up`);
+        assert.equal(posts.length, 2);
+        assert.ok(posts[1] - posts[0] >= 900, `the retry went out ${posts[1] - posts[0]} ms after the failure`);
+        assert.deepEqual(locks, ["sessiond-refresh"], "the Web Lock was let go while waiting to retry");
+        assert.equal(await subject(page), "alice");
+        await page.close();
+      });
+    }
+
+    await t.test("the refresh succeeded but its answer was lost: the retry is within the reuse interval", async () => {
+      let committed, resent;
+      const { page, posts } = await openRefreshPage(ctx, base, "/app?lost=1", async (route, n) => {
+        if (n > 1) {
+          resent = (await ctx.cookies(base + "/sessiond/refresh")).find((c) => c.name === "sessiond-refresh")?.value;
+          return route.continue();
+        }
+        const before = await ctx.cookies();
+        const res = await route.fetch(); // the server rotates the refresh token...
+        committed = { status: res.status(), token: before.find((c) => c.name === "sessiond-refresh")?.value };
+        // ...but the browser never sees the answer: route.fetch stored its
+        // cookies in the context, so put back the ones the browser held.
+        await ctx.clearCookies();
+        await ctx.addCookies(before);
+        await route.abort("connectionreset");
+      });
+      assert.equal(committed.status, 200, "the server did not take the first refresh");
+      assert.equal(page.url(), base + "/app?lost=1", "the lost answer signed the user out");
+      assert.equal(posts.length, 2);
+      assert.ok(committed.token && resent === committed.token, "the retry did not resend the retired refresh token");
+      assert.equal(await subject(page), "alice");
+      await page.goto(base + "/app?later=1");
+      assert.equal(await subject(page), "alice", "the session did not survive the retry");
+      assert.equal((await api(`/v1/events?session_id=${sid}&type=session.refresh_token_reused`)).events.length, 0,
+        "the retry was recorded as refresh token reuse");
+      assert.ok((await api(`/v1/events?session_id=${sid}&type=session.refreshed`)).events.length >= 2,
+        "both refreshes reached the server");
+      await page.close();
+    });
+
+    await t.test("two failures in a row: the login page", async () => {
+      const { page, posts } = await openRefreshPage(ctx, base, "/app?twice=1", (route) => route.abort("connectionreset"));
+      assert.equal(page.url(), base + "/login?return_to=%2Fapp%3Ftwice%3D1");
+      assert.equal(posts.length, 2);
+      await page.close();
+    });
+
+    await t.test("a 4xx goes to the login page at once, without a retry", async (t) => {
+      const cases = [
+        // No refresh cookie: sessiond's own 401.
+        ["a 401 (no session)", 401, await newContext(t), async (route) => ({ response: await route.fetch() })],
+        ["a 403 (a CSRF refusal)", 403, ctx, () => ({ status: 403, contentType: "application/problem+json", body: '{"status":403}' })],
+      ];
+      for (const [what, want, c, answer] of cases) {
+        const statuses = [];
+        const { page, posts } = await openRefreshPage(c, base, "/app?over=1", async (route) => {
+          const res = await answer(route);
+          statuses.push(res.response ? res.response.status() : res.status);
+          await route.fulfill(res);
+        });
+        assert.deepEqual(statuses, [want], what);
+        assert.equal(page.url(), base + "/login?return_to=%2Fapp%3Fover%3D1", what);
+        assert.equal(posts.length, 1, `${what}: the refresh page retried`);
+        await page.close();
+      }
     });
   });
 

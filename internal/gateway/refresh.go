@@ -16,10 +16,20 @@ import (
 // holds the Web Lock sessiond.js refreshes under, so this page and another
 // tab never send the same rotating refresh token at once (the second would
 // look like theft); the one that waited sends the cookie the first left.
+//
+// A network error or a 5xx is retried once, a second later (as sessiond.js's
+// first retry) and still under the lock, rather than signing the user out
+// for a passing fault: a refresh the server committed but whose answer was
+// lost left the cookie holding the token it retired, which the server takes
+// again only within lifetimes.reuse_interval (5s by default). A 4xx (the
+// session is over, a CSRF refusal) is final.
 const resumeScript = `(function(){var d=document.documentElement.dataset;` +
-	`function go(){return fetch(location.pathname,{method:"POST",credentials:"same-origin",headers:{Accept:"application/json"}})` +
-	`.then(function(r){location.replace(r.ok?d.to:d.login)},function(){location.replace(d.login)})}` +
-	`var l=navigator.locks;l&&l.request?l.request("sessiond-refresh",go):go()})();`
+	`function go(retry){return fetch(location.pathname,{method:"POST",credentials:"same-origin",headers:{Accept:"application/json"}})` +
+	`.then(null,function(){}).then(function(r){` +
+	`if(retry&&!(r&&r.status<500))return new Promise(function(w){setTimeout(w,1000)}).then(function(){return go(false)});` +
+	`location.replace(r&&r.ok?d.to:d.login)})}` +
+	`function first(){return go(true)}` +
+	`var l=navigator.locks;l&&l.request?l.request("sessiond-refresh",first):first()})();`
 
 var resumeCSP = "default-src 'none'; script-src 'sha256-" + scriptHash(resumeScript) +
 	"'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"

@@ -2,6 +2,8 @@ package gateway_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -174,6 +176,14 @@ func TestRefreshPage(t *testing.T) {
 	csp := r.Header.Get("Content-Security-Policy")
 	if !strings.Contains(csp, "script-src 'sha256-") || !strings.Contains(csp, "default-src 'none'") {
 		t.Errorf("Content-Security-Policy = %q", csp)
+	}
+	// The browser runs the script only if the policy names its hash, and
+	// lets it POST the refresh only with connect-src 'self'.
+	_, script, _ := strings.Cut(r.body, "<script>")
+	script, _, _ = strings.Cut(script, "</script>")
+	sum := sha256.Sum256([]byte(script))
+	if want := "script-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "';"; script == "" || !strings.Contains(csp, want) || !strings.Contains(csp, "connect-src 'self';") {
+		t.Errorf("Content-Security-Policy = %q; want %q and connect-src 'self' for the page's script", csp, want)
 	}
 	if b.cookie(httpsession.DefaultRefreshCookieName) != string(iss.RefreshToken) {
 		t.Error("GET refresh rotated the refresh token")
