@@ -150,3 +150,52 @@ func TestVerifier_Reset(t *testing.T) {
 		return errors.Is(err, sessiond.ErrRevoked)
 	})
 }
+
+// TestVerifier_OneSpellingPerToken: a token has exactly one spelling, as
+// at the server (docs/jwt.md rules 2 and 3): line breaks, which
+// encoding/base64 skips even in strict mode, other whitespace, padding,
+// non-zero trailing bits and extra or empty segments make another string
+// that decodes to the same bytes, and each is refused, although the real
+// token is in the cache. The server refuses every one of them too; the
+// real token still verifies.
+func TestVerifier_OneSpellingPerToken(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil)
+	ctx := context.Background()
+	_, tok := s.token("lee")
+	v, _ := s.newVerifier(nil)
+	if _, err := v.Verify(ctx, tok); err != nil {
+		t.Fatalf("control: Verify(token) = %v", err)
+	}
+	i := strings.LastIndexByte(tok, '.')
+	at := i + 10 // inside the signature
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, tok[len(tok)-1])
+	for name, variant := range map[string]string{
+		"LF in the signature":    tok[:at] + "\n" + tok[at:],
+		"CR in the signature":    tok[:at] + "\r" + tok[at:],
+		"CRLF in the signature":  tok[:at] + "\r\n" + tok[at:],
+		"three LFs":              tok[:at] + "\n\n\n" + tok[at:],
+		"LF at the end":          tok + "\n",
+		"LF in the header":       tok[:20] + "\n" + tok[20:],
+		"space in the signature": tok[:at] + " " + tok[at:],
+		"tab in the signature":   tok[:at] + "\t" + tok[at:],
+		"padding":                tok + "==",
+		"non-zero trailing bits": tok[:len(tok)-1] + string(alphabet[last^1]),
+		"fourth segment":         tok + ".e30",
+		"empty signature":        tok[:i+1],
+		"empty payload":          tok[:strings.IndexByte(tok, '.')+1] + tok[i:],
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := s.m.Verify(ctx, sessiond.Secret(variant), sessiond.Client{}); !errors.Is(err, sessiond.ErrInvalidToken) {
+				t.Fatalf("harness: the server's Verify = %v; want ErrInvalidToken", err)
+			}
+			if c, err := v.Verify(ctx, variant); !errors.Is(err, sessiond.ErrInvalidToken) {
+				t.Errorf("Verify = %+v, %v; want ErrInvalidToken (the server refuses this spelling)", c, err)
+			}
+		})
+	}
+	if _, err := v.Verify(ctx, tok); err != nil {
+		t.Errorf("Verify(token) after its variants = %v", err)
+	}
+}

@@ -2,9 +2,12 @@ package verifier_test
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -73,12 +76,19 @@ func newServer(t testing.TB, edit func(*httpapi.RevocationStream)) *server {
 // newServerWith is newServer with other lifetimes.
 func newServerWith(t testing.TB, lt sessiond.Lifetimes, edit func(*httpapi.RevocationStream)) *server {
 	t.Helper()
+	return newServerLeeway(t, lt, 0, edit)
+}
+
+// newServerLeeway is newServerWith whose tokens have a leeway (the
+// server's jwt.leeway; none in the other tests).
+func newServerLeeway(t testing.TB, lt sessiond.Lifetimes, leeway time.Duration, edit func(*httpapi.RevocationStream)) *server {
+	t.Helper()
 	s := &server{t: t, clock: sessiondtest.NewClock(time.Now().UTC().Truncate(time.Second)), store: memstore.New()}
 	var err error
 	if s.ring, err = jwttoken.NewRing(s.clock.Now(), jwttoken.RingOptions{MaxTokenLifetime: lt.Refresh}); err != nil {
 		t.Fatal(err)
 	}
-	signed, err := jwttoken.New(s.ring, jwttoken.Options{Issuer: issuer, Audience: audience})
+	signed, err := jwttoken.New(s.ring, jwttoken.Options{Issuer: issuer, Audience: audience, Leeway: leeway})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,6 +136,31 @@ func (s *server) token(subject string) (sessiond.SessionID, string) {
 		s.t.Fatal(err)
 	}
 	return iss.Session.ID, string(iss.AccessToken)
+}
+
+// introspect asks the server's POST /oauth2/introspect (RFC 7662), what a
+// resource server that does not verify tokens itself would ask, whether
+// tok is active.
+func (s *server) introspect(tok string) bool {
+	s.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, s.srv.URL+"/oauth2/introspect", strings.NewReader(url.Values{"token": {tok}}.Encode()))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	resp, err := s.srv.Client().Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Active bool `json:"active"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK {
+		s.t.Fatalf("introspect: %d, %v", resp.StatusCode, err)
+	}
+	return out.Active
 }
 
 // appendEvent writes an event to the log as the server layer would.

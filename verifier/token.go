@@ -65,16 +65,19 @@ func (c *tokenClaims) GetAudience() (jwt.ClaimStrings, error)  { return c.Audien
 var errClaims = errors.New("a required claim is missing or wrong")
 
 // Validate runs after golang-jwt's own checks (signature, iss, aud, exp,
-// iat): the claims sessiond always writes must be there.
+// iat): the claims sessiond always writes must be there. sess_exp is
+// required as the server requires it (a token without it is past its
+// session's absolute expiry there), and ext, when present, must be an
+// object (the server refuses null).
 func (c *tokenClaims) Validate() error {
 	switch {
-	case c.Subject == "", c.SessionID == "", c.ID == "", c.IssuedAt == 0, c.AuthTime == 0:
+	case c.Subject == "", c.SessionID == "", c.ID == "", c.IssuedAt == 0, c.AuthTime == 0, c.SessionExpiresAt == 0:
 		return errClaims
-	case c.ClientID != c.audience:
+	case c.ClientID != c.audience, c.ExpiresAt < c.IssuedAt:
 		return errClaims
 	case c.Strategy != "hybrid" && c.Strategy != "jwt":
 		return errClaims
-	case len(c.Ext) > 0 && c.Ext[0] != '{' && string(c.Ext) != "null":
+	case len(c.Ext) > 0 && c.Ext[0] != '{':
 		return errClaims
 	case c.Cnf != nil && len(c.Cnf.JKT) != jktLen:
 		return errClaims // a confirmation this verifier cannot enforce is no token
@@ -98,8 +101,48 @@ func unix(s int64) time.Time {
 	return time.Unix(s, 0).UTC()
 }
 
-// verifySignature parses and checks a token the cache does not hold.
+var (
+	errSize     = errors.New("empty or oversized")
+	errCharset  = errors.New("not base64url and dots")
+	errSegments = errors.New("not three non-empty segments")
+)
+
+// checkShape admits only what sessiond's own codec does (jwttoken's
+// checkShape, docs/jwt.md rules 1 and 2): at most MaxTokenBytes of
+// base64url characters in three non-empty dot-separated segments.
+// encoding/base64 skips '\r' and '\n' even in strict mode, so without it a
+// token would verify here with line breaks the server refuses: another
+// spelling of the same token, and another cache entry.
+func checkShape(s string) error {
+	if len(s) == 0 || len(s) > MaxTokenBytes {
+		return errSize
+	}
+	dots, last := 0, -1
+	for i := 0; i < len(s); i++ {
+		switch b := s[i]; {
+		case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= '0' && b <= '9', b == '-', b == '_':
+		case b == '.':
+			if i == last+1 {
+				return errSegments // empty segment
+			}
+			dots, last = dots+1, i
+		default:
+			return errCharset
+		}
+	}
+	if dots != 2 || last == len(s)-1 {
+		return errSegments
+	}
+	return nil
+}
+
+// verifySignature parses and checks a token the cache does not hold. The
+// cache holds only tokens that passed checkShape, under their exact text,
+// so another spelling of a cached token misses it and is refused here.
 func (v *Verifier) verifySignature(ctx context.Context, token string) (Claims, error) {
+	if err := checkShape(token); err != nil {
+		return Claims{}, fmt.Errorf("verifier: %w: %v", sessiond.ErrInvalidToken, err)
+	}
 	tc := &tokenClaims{audience: v.opts.Audience}
 	var kid string
 	_, err := v.parser.ParseWithClaims(token, tc, func(t *jwt.Token) (any, error) {
@@ -113,13 +156,18 @@ func (v *Verifier) verifySignature(ctx context.Context, token string) (Claims, e
 		}
 		return Claims{}, fmt.Errorf("verifier: %w: %v", sessiond.ErrInvalidToken, err)
 	}
+	// The server's own test of a device binding, on the claims the token
+	// carries (the session's, signed in by issueAccess).
+	if (&sessiond.Session{Claims: tc.Ext}).DeviceBound() {
+		return Claims{}, fmt.Errorf("verifier: %w: %w", sessiond.ErrInvalidToken, ErrDeviceBound)
+	}
 	c := Claims{Subject: tc.Subject, SessionID: tc.SessionID, TokenID: tc.ID, Strategy: tc.Strategy,
 		IssuedAt: unix(tc.IssuedAt), ExpiresAt: unix(tc.ExpiresAt), AuthTime: unix(tc.AuthTime),
 		SessionExpiresAt: unix(tc.SessionExpiresAt), Persistent: tc.Persistent, kid: kid}
 	if tc.Cnf != nil {
 		c.KeyThumbprint = tc.Cnf.JKT
 	}
-	if len(tc.Ext) > 0 && string(tc.Ext) != "null" {
+	if len(tc.Ext) > 0 {
 		c.Custom = tc.Ext
 	}
 	return c, nil

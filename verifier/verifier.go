@@ -35,7 +35,8 @@ import (
 var ErrStale = errors.New("verifier: revocation state is stale")
 
 // Verify's other errors match the sessiond sentinels, as the server's do:
-// sessiond.ErrInvalidToken (bad signature, unknown key, wrong claims),
+// sessiond.ErrInvalidToken (bad shape or signature, unknown key, wrong
+// claims, a device-bound session's token: ErrDeviceBound too),
 // sessiond.ErrExpired, sessiond.ErrRevoked (revoked session, watermark),
 // sessiond.ErrAbsoluteTimeout.
 
@@ -124,7 +125,7 @@ type Claims struct {
 	IssuedAt         time.Time
 	ExpiresAt        time.Time
 	AuthTime         time.Time // when the session was created
-	SessionExpiresAt time.Time // the session's absolute expiry; zero if the token has none
+	SessionExpiresAt time.Time // the session's absolute expiry (sess_exp, which a token must carry)
 	Persistent       bool
 	// Custom holds the session's custom claims (the ext claim), a JSON
 	// object, or nil. Callers must not modify it.
@@ -292,6 +293,15 @@ var ErrDPoPRequired = errors.New("verifier: the token is bound to a key and need
 // together with sessiond.ErrInvalidToken.
 var ErrNotBound = errors.New("verifier: the token is not bound to a key")
 
+// ErrDeviceBound: the token is an access token of a browser session bound
+// to a device key (DBSC, sessiond.Manager.BindDevice; the binding is in
+// its ext claim). Such a session authenticates only with the short-lived
+// bound cookie its browser's key keeps fresh, which the gateway checks and
+// no resource server sees: presented as a Bearer token it is a copied
+// cookie, and POST /oauth2/introspect answers it inactive. It is wrapped
+// together with sessiond.ErrInvalidToken.
+var ErrDeviceBound = errors.New("verifier: the token belongs to a device-bound browser session and is not a bearer token")
+
 // VerifyOption adds a check to Verify.
 type VerifyOption func(*verifyOptions)
 
@@ -309,10 +319,15 @@ func WithDPoP(proof, method, url string) VerifyOption {
 	return func(o *verifyOptions) { o.dpop, o.proof, o.method, o.u = true, proof, method, url }
 }
 
-// Verify checks an access token: signature against the JWKS, the claims
-// (typ at+jwt, iss, aud, exp, iat, the session's expiry), then the revoked
-// sessions and watermarks the stream delivered, then staleness, then the
-// key binding. The token is never logged or quoted in an error.
+// Verify checks an access token: its shape (base64url in three segments,
+// one spelling), signature against the JWKS, the claims (typ at+jwt, iss,
+// aud, exp, iat, the session's expiry), then the revoked sessions and
+// watermarks the stream delivered, then staleness, then the key binding.
+// The token is never logged or quoted in an error.
+//
+// The access token of a device-bound browser session (DBSC) is refused
+// whatever comes with it (ErrDeviceBound): only the gateway, which sees
+// its bound cookie, can tell the browser from a thief.
 //
 // A token bound to a key (cnf.jkt) verifies only WithDPoP and a proof by
 // that key for this request: htm, htu, iat, ath (the hash of token), the
@@ -371,7 +386,7 @@ func (v *Verifier) verify(ctx context.Context, token string) (Claims, error) {
 		}
 		v.cache.put(token, c, gen)
 	}
-	if !c.SessionExpiresAt.IsZero() && !now.Before(c.SessionExpiresAt.Add(v.opts.Leeway)) {
+	if !now.Before(c.SessionExpiresAt.Add(v.opts.Leeway)) {
 		return Claims{}, fmt.Errorf("verifier: %w", sessiond.ErrAbsoluteTimeout)
 	}
 	if v.state.revoked(c.SessionID, c.Subject, c.AuthTime) {

@@ -2,6 +2,7 @@ package verifier_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -46,6 +47,71 @@ func TestVerifier_Verify(t *testing.T) {
 	_, other := s.token("alice")
 	if _, err := v.Verify(ctx, other); err != nil {
 		t.Errorf("Verify(other session) = %v", err)
+	}
+}
+
+// TestVerifier_DeviceBoundSession: the access token of a browser session
+// bound to a device key (DBSC, Manager.BindDevice) authenticates only with
+// the bound cookie that the gateway checks and no resource server sees.
+// Presented as a bearer token it is a copied cookie: the server's
+// introspection answers it inactive, and the verifier refuses it, as
+// Bearer, WithDPoP and through the middleware, every time (it is never
+// cached as valid). Tokens whose custom claims merely mention dbsc verify.
+func TestVerifier_DeviceBoundSession(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil)
+	ctx := context.Background()
+	iss, err := s.m.Create(ctx, "dana", sessiond.CreateOptions{Claims: json.RawMessage(`{"plan":"pro"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwk := json.RawMessage(`{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}`)
+	bound, err := s.m.BindDevice(ctx, iss.Session.ID, sessiond.DeviceBinding{ID: "dbsc-session-1", JKT: strings.Repeat("A", 43), JWK: jwk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := string(bound.AccessToken)
+	if s.introspect(tok) {
+		t.Fatal("harness: the server's introspection answers a device-bound session's token active")
+	}
+	v, _ := s.newVerifier(nil)
+	for range 2 {
+		if c, err := v.Verify(ctx, tok); !errors.Is(err, verifier.ErrDeviceBound) || !errors.Is(err, sessiond.ErrInvalidToken) {
+			t.Fatalf("Verify(device-bound session's token) = %+v, %v; want ErrDeviceBound and ErrInvalidToken", c, err)
+		}
+	}
+	if _, err := v.Verify(ctx, tok, verifier.WithDPoP("x.y.z", "GET", "https://api.example.test/")); !errors.Is(err, verifier.ErrDeviceBound) {
+		t.Errorf("Verify(device-bound, WithDPoP) = %v; want ErrDeviceBound", err)
+	}
+	h := v.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Error("the middleware let a device-bound session's token through")
+	}))
+	r := httptest.NewRequest(http.MethodGet, "/api", nil)
+	r.Header.Set("Authorization", "Bearer "+tok)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusUnauthorized || !strings.Contains(w.Header().Get("WWW-Authenticate"), `error="invalid_token"`) {
+		t.Errorf("middleware = %d, WWW-Authenticate %q; want 401 invalid_token", w.Code, w.Header().Get("WWW-Authenticate"))
+	}
+
+	// Controls: custom claims that name dbsc without a binding are no
+	// binding, for the server as for the verifier.
+	for name, claims := range map[string]string{
+		"dbsc as a value":         `{"feature":"dbsc"}`,
+		"dbsc without a key":      `{"dbsc":{"id":"x"}}`,
+		"dbsc nested in a claim":  `{"app":{"dbsc":{"id":"x","jkt":"y"}}}`,
+		"no custom claims at all": ``,
+	} {
+		iss, err := s.m.Create(ctx, "dana", sessiond.CreateOptions{Claims: json.RawMessage(claims)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if iss.Session.DeviceBound() || !s.introspect(string(iss.AccessToken)) {
+			t.Fatalf("%s: harness: the server takes the session as device-bound", name)
+		}
+		if _, err := v.Verify(ctx, string(iss.AccessToken)); err != nil {
+			t.Errorf("%s: Verify = %v; want the token valid", name, err)
+		}
 	}
 }
 

@@ -68,7 +68,8 @@ export interface Claims {
   issuedAt: Date;
   expiresAt: Date;
   authTime: Date;
-  sessionExpiresAt: Date | null;
+  /** The session's absolute expiry (sess_exp, which a token must carry). */
+  sessionExpiresAt: Date;
   persistent: boolean;
   /** The session's custom claims (ext), or null. */
   custom: Record<string, unknown> | null;
@@ -113,6 +114,59 @@ class ResetSignal extends Error {}
 const MAX_TOKEN_BYTES = 8 * 1024;
 const MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024;
 const ALLOWED_HEADERS = new Set(["alg", "typ", "kid"]);
+const SEGMENT = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * Whether token has the one spelling sessiond writes (docs/jwt.md rules 2
+ * and 3; RFC 7515 §2, RFC 4648 §3.5): three non-empty base64url segments
+ * without padding, whitespace or non-zero trailing bits, each of which
+ * re-encodes to itself. jose decodes with atob on Node 20, which skips
+ * whitespace and padding and ignores trailing bits: without this check a
+ * token would have many spellings, each a new cache entry and a way past
+ * any list keyed on the token's text.
+ */
+function canonical(token: string): boolean {
+  const segs = token.split(".");
+  return segs.length === 3 && segs.every((seg) => SEGMENT.test(seg) && Buffer.from(seg, "base64url").toString("base64url") === seg);
+}
+
+// The claims sessiond writes as whole seconds. The server and the Go
+// verifier decode them into integers, so 1700000000.0 or 17e8 is a
+// malformed token there, although JSON.parse reads the same number.
+const INTEGER_CLAIMS = new Set(["exp", "nbf", "iat", "auth_time", "sess_exp"]);
+const INTEGER = /^-?(?:0|[1-9][0-9]*)$/;
+
+/**
+ * Whether every top-level member of the JSON object text json (valid JSON:
+ * jose has parsed it) named as an integer claim, in any case (Go matches
+ * names case-insensitively), is written as a plain integer.
+ */
+function integerClaims(json: string): boolean {
+  const tokens = /\s*("(?:[^"\\]|\\.)*"|[{}[\]:,]|[^\s{}[\]:,"]+)/y;
+  let depth = 0, prev = "", name = "";
+  for (let m; (m = tokens.exec(json)) !== null;) {
+    const t = m[1]!;
+    if (depth === 1 && prev === ":" && INTEGER_CLAIMS.has(name) && !INTEGER.test(t)) return false;
+    if (t === "{" || t === "[") depth++;
+    else if (t === "}" || t === "]") depth--;
+    else if (depth === 1 && t[0] === '"' && (prev === "{" || prev === ",")) name = (JSON.parse(t) as string).toLowerCase();
+    prev = t;
+  }
+  return true;
+}
+
+/**
+ * Whether ext, a token's custom claims, binds its session to a device key
+ * (DBSC): a dbsc member with an id and a key thumbprint, as the server's
+ * Session.DeviceBinding reads it.
+ */
+function deviceBound(ext: unknown): boolean {
+  if (typeof ext !== "object" || ext === null) return false;
+  const d = (ext as Record<string, unknown>).dbsc;
+  if (typeof d !== "object" || d === null || Array.isArray(d)) return false;
+  const b = d as Record<string, unknown>;
+  return typeof b.id === "string" && b.id !== "" && typeof b.jkt === "string" && b.jkt !== "";
+}
 
 function parseTime(s: unknown): number {
   if (typeof s !== "string") return NaN;
@@ -146,7 +200,10 @@ export class Verifier {
   #revoked = new Map<string, number>(); // session ID → until (ms)
   #all = 0;
   #subjects = new Map<string, number>();
-  #cache = new Map<string, Claims>();
+  #cache = new Map<string, { claims: Claims; kid: string }>();
+  // Counts cache purges (a key retired or gone from the JWKS): a token
+  // whose signature check began before one is not cached after it.
+  #generation = 0;
   #cursor = "";
   #lastSync = 0;
   #broken = false;
@@ -213,9 +270,12 @@ export class Verifier {
   }
 
   /**
-   * Verifies an access token: signature (JWKS), claims (typ at+jwt, iss,
-   * aud, exp, iat, session expiry), then revoked sessions and watermarks,
-   * then staleness. Rejects with a VerifyError; never logs the token.
+   * Verifies an access token: its spelling (canonical base64url), signature
+   * (JWKS), claims (typ at+jwt, iss, aud, exp, iat, session expiry), then
+   * revoked sessions and watermarks, then staleness. Rejects with a
+   * VerifyError; never logs the token. The access token of a device-bound
+   * browser session (DBSC) is invalid_token: only the gateway, which sees
+   * its bound cookie, can tell the browser from a thief.
    */
   async verify(token: string): Promise<Claims> {
     if (typeof token !== "string" || token.length === 0 || token.length > MAX_TOKEN_BYTES) {
@@ -223,17 +283,29 @@ export class Verifier {
     }
     const now = this.#o.now();
     const leewayMs = this.#o.leewaySeconds * 1000;
-    let c = this.#cache.get(token);
-    if (c) {
-      if (now >= c.expiresAt.getTime() + leewayMs) {
+    let c: Claims;
+    const hit = this.#cache.get(token);
+    if (hit) {
+      // A purge clears the cache, but check the key too: the kill switch
+      // must end every token of a retired key, whatever got cached when.
+      if (this.#retired.has(hit.kid) || !this.#kids.has(hit.kid)) {
+        this.#cache.delete(token);
+        throw new VerifyError("invalid_token", "unknown or retired kid");
+      }
+      if (now >= hit.claims.expiresAt.getTime() + leewayMs) {
         this.#cache.delete(token);
         throw new VerifyError("expired", "the token has expired");
       }
+      c = hit.claims;
     } else {
-      c = await this.#verifySignature(token, now);
-      this.#remember(token, c);
+      const generation = this.#generation;
+      const checked = await this.#verifySignature(token, now);
+      // A purge during the check (key_retired, a JWKS without the key):
+      // the answer may stand for this call, but is not remembered.
+      if (generation === this.#generation) this.#remember(token, checked);
+      c = checked.claims;
     }
-    if (c.sessionExpiresAt && now >= c.sessionExpiresAt.getTime() + leewayMs) {
+    if (now >= c.sessionExpiresAt.getTime() + leewayMs) {
       throw new VerifyError("absolute_timeout", "the session has reached its absolute lifetime");
     }
     if (this.#isRevoked(c)) throw new VerifyError("revoked", "the session is revoked");
@@ -299,7 +371,7 @@ export class Verifier {
     return t !== undefined && auth <= t;
   }
 
-  #remember(token: string, c: Claims): void {
+  #remember(token: string, c: { claims: Claims; kid: string }): void {
     if (this.#o.cacheSize <= 0) return;
     if (this.#cache.size >= this.#o.cacheSize) {
       // Map keeps insertion order: drop the oldest eighth.
@@ -312,7 +384,13 @@ export class Verifier {
     this.#cache.set(token, c);
   }
 
-  async #verifySignature(token: string, now: number): Promise<Claims> {
+  #purge(): void {
+    this.#generation++;
+    this.#cache.clear();
+  }
+
+  async #verifySignature(token: string, now: number): Promise<{ claims: Claims; kid: string }> {
+    if (!canonical(token)) throw new VerifyError("invalid_token", "not a JWS in canonical base64url (three segments, no padding, whitespace or stray bits)");
     let header;
     try {
       header = decodeProtectedHeader(token);
@@ -321,6 +399,10 @@ export class Verifier {
     }
     for (const k of Object.keys(header)) {
       if (!ALLOWED_HEADERS.has(k)) throw new VerifyError("invalid_token", "header not accepted");
+    }
+    // Exactly as sessiond writes it: jose compares typ case-insensitively.
+    if (header.typ !== "at+jwt" && header.typ !== "application/at+jwt") {
+      throw new VerifyError("invalid_token", "not an access token (typ)");
     }
     const kid = header.kid;
     if (typeof kid !== "string" || kid === "" || this.#retired.has(kid)) {
@@ -350,10 +432,11 @@ export class Verifier {
     const num = (v: unknown) => (typeof v === "number" && Number.isInteger(v) && v > 0 ? v : null);
     const sid = str(p.sid), sub = str(p.sub), jti = str(p.jti), sst = str(p.sst);
     const iat = num(p.iat), exp = num(p.exp), authTime = num(p.auth_time);
-    const sessExp = p.sess_exp === undefined ? null : num(p.sess_exp);
-    if (!sid || !sub || !jti || !iat || !exp || !authTime || (p.sess_exp !== undefined && !sessExp) ||
+    const sessExp = num(p.sess_exp);
+    if (!sid || !sub || !jti || !iat || !exp || exp < iat || !authTime || !sessExp ||
       p.client_id !== this.#o.audience || (sst !== "hybrid" && sst !== "jwt") ||
-      (p.ext !== undefined && (typeof p.ext !== "object" || p.ext === null || Array.isArray(p.ext)))) {
+      (p.ext !== undefined && (typeof p.ext !== "object" || p.ext === null || Array.isArray(p.ext))) ||
+      !integerClaims(Buffer.from(token.split(".")[1]!, "base64url").toString("utf8"))) {
       throw new VerifyError("invalid_token", "a required claim is missing or wrong");
     }
     // jose checks iat only with maxTokenAge; the Go verifier refuses a token
@@ -366,7 +449,12 @@ export class Verifier {
       // which this verifier does not check yet. Fail closed.
       throw new VerifyError("invalid_token", "the token is bound to a key (DPoP); this verifier does not check DPoP proofs");
     }
-    return {
+    if (deviceBound(p.ext)) {
+      // The server's introspection answers it inactive: a copied cookie.
+      throw new VerifyError("invalid_token",
+        "the token belongs to a device-bound (DBSC) browser session: it authenticates only with its bound cookie, at the gateway, not as a bearer token");
+    }
+    const claims: Claims = {
       subject: sub,
       sessionId: sid,
       tokenId: jti,
@@ -374,11 +462,12 @@ export class Verifier {
       issuedAt: new Date(iat * 1000),
       expiresAt: new Date(exp * 1000),
       authTime: new Date(authTime * 1000),
-      sessionExpiresAt: sessExp ? new Date(sessExp * 1000) : null,
+      sessionExpiresAt: new Date(sessExp * 1000),
       persistent: p.persistent === true,
       custom: (p.ext as Record<string, unknown> | undefined) ?? null,
       stale: false,
     };
+    return { claims, kid };
   }
 
   async #request(path: string, accept: string, auth: boolean): Promise<Response> {
@@ -420,7 +509,7 @@ export class Verifier {
         );
         const kids = new Set(keys.map((k) => k.kid as string));
         for (const kid of this.#kids) {
-          if (!kids.has(kid)) this.#cache.clear();
+          if (!kids.has(kid)) this.#purge();
         }
         this.#keys = createLocalJWKSet({ keys });
         this.#kids = kids;
@@ -582,7 +671,7 @@ export class Verifier {
         }
         this.#retired.set(k.kid, this.#o.now());
         this.#kids.delete(k.kid);
-        this.#cache.clear();
+        this.#purge();
         this.#fetchKeys().catch((e: unknown) => this.#o.logger.warn("sessiond verifier: JWKS refetch", { err: String(e) }));
         break;
       }

@@ -1,8 +1,10 @@
 // The Node verifier against hostile or odd input, as the Go verifier
 // treats it: future iat, oversized answers, two Authorization headers,
-// keep-alive comments, revocations at the edge of the leeway. No real
-// sessiond: a fake one in this process serves a JWKS of a key the test
-// holds, an empty snapshot and a stream the test writes to.
+// keep-alive comments, revocations at the edge of the leeway, other
+// spellings of a token and claims the server refuses, a device-bound
+// session's token, a key retired while a token of it is being checked. No
+// real sessiond: a fake one in this process serves a JWKS of a key the
+// test holds, an empty snapshot and a stream the test writes to.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
@@ -26,19 +28,22 @@ async function listen(handler) {
   return { srv, url: `http://127.0.0.1:${srv.address().port}` };
 }
 
-// fakeSessiond: JWKS with the test's Ed25519 key, an empty snapshot, and a
+// fakeSessiond: JWKS with the test's Ed25519 key (none once state.serveKey
+// is false; state.jwksCalls counts the fetches), an empty snapshot, and a
 // stream that starts with a heartbeat (with an id, as sessiond sends it);
 // write() sends more to every open stream.
 async function fakeSessiond({ jwks, revocations = [] } = {}) {
   const pair = crypto.generateKeyPairSync("ed25519");
   const jwk = { ...pair.publicKey.export({ format: "jwk" }), kid, alg: "EdDSA", use: "sig" };
   const streams = new Set();
+  const state = { serveKey: true, jwksCalls: 0 };
   const s = await listen((req, res) => {
     switch (req.url) {
       case "/.well-known/jwks.json":
+        state.jwksCalls++;
         if (jwks) return jwks(req, res);
         res.writeHead(200, { "Content-Type": "application/json" });
-        res.end(JSON.stringify({ keys: [jwk] }));
+        res.end(JSON.stringify({ keys: state.serveKey ? [jwk] : [] }));
         return;
       case "/v1/revocations/snapshot":
         res.writeHead(200, { "Content-Type": "application/json" });
@@ -54,14 +59,18 @@ async function fakeSessiond({ jwks, revocations = [] } = {}) {
         res.writeHead(404).end();
     }
   });
-  const sign = (claims, header = { alg: "EdDSA", typ: "at+jwt", kid }) => {
-    const input = `${b64(JSON.stringify(header))}.${b64(JSON.stringify(claims))}`;
+  // signText signs payload, JSON text used as is; sign signs claims.
+  const signText = (payload, header = { alg: "EdDSA", typ: "at+jwt", kid }) => {
+    const input = `${b64(JSON.stringify(header))}.${b64(payload)}`;
     return `${input}.${b64(crypto.sign(null, Buffer.from(input), pair.privateKey))}`;
   };
+  const sign = (claims, header) => signText(JSON.stringify(claims), header);
   return {
     url: s.url,
     streams,
+    state,
     sign,
+    signText,
     write: (text) => { for (const r of streams) r.write(text); },
     close: () => { s.srv.closeAllConnections(); s.srv.close(); },
   };
@@ -70,7 +79,7 @@ async function fakeSessiond({ jwks, revocations = [] } = {}) {
 function claimsAt(nowSec, edit = () => {}) {
   const c = {
     iss: issuer, aud: audience, client_id: audience, sub: "mallory", sid: "ses_probe_" + crypto.randomUUID(),
-    jti: crypto.randomUUID(), iat: nowSec, exp: nowSec + 300, auth_time: nowSec, sst: "hybrid",
+    jti: crypto.randomUUID(), iat: nowSec, exp: nowSec + 300, auth_time: nowSec, sess_exp: nowSec + 3600, sst: "hybrid",
   };
   edit(c);
   return c;
@@ -200,6 +209,156 @@ test("a revoked session stays revoked while its token is inside the verifier's l
     await eventually("sentinel applied", async () => (await code(v.verify(sentinel))) === "revoked");
     assert.equal(await code(v.verify(token)), "revoked", "the revoked session's token verified again inside the leeway");
   } finally {
+    await v.close();
+    fake.close();
+  }
+});
+
+// What sessiond's codec refuses (docs/jwt.md), the verifier refuses too:
+// another spelling of a token (jose decodes with atob on Node 20, which
+// skips whitespace and padding and ignores trailing bits), times that are
+// not whole-second integers in the JSON text (JSON.parse reads 1.0 as 1),
+// a typ in another case (jose compares typ case-insensitively), no
+// sess_exp, exp before iat. And a device-bound (DBSC) browser session's
+// token, which the server's introspection answers inactive: only the
+// gateway, which sees its bound cookie, can tell the browser from a thief.
+test("spellings and claims the server refuses, and a device-bound session's token, are invalid_token", async () => {
+  const fake = await fakeSessiond();
+  const v = await createVerifier({ url: fake.url, apiKey, issuer, audience, logger: quiet });
+  try {
+    const now = Math.floor(Date.now() / 1000);
+    const tok = fake.sign(claimsAt(now));
+    const at = tok.lastIndexOf(".") + 10; // inside the signature
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const flipped = tok.slice(0, -1) + alphabet[alphabet.indexOf(tok.at(-1)) ^ 1]; // same bytes, another text
+    const text = (edit) => JSON.stringify(claimsAt(now)).replace(/"(iat|exp)":(\d+)/g, edit);
+    const wrong = [];
+    const binding = { id: "dbsc-session-1", jkt: "A".repeat(43), jwk: { kty: "EC", crv: "P-256", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0" } };
+    for (const [name, token, want] of [
+      ["control: the token", tok, "ok"],
+      ["control: typ application/at+jwt", fake.sign(claimsAt(now), { alg: "EdDSA", typ: "application/at+jwt", kid }), "ok"],
+      ["control: custom claims that name dbsc", fake.sign(claimsAt(now, (c) => { c.ext = { feature: "dbsc", app: { dbsc: binding } }; })), "ok"],
+      ["signature: non-zero trailing bits", flipped, "invalid_token"],
+      ["signature: padding", tok + "==", "invalid_token"],
+      ["signature: a space inside", tok.slice(0, at) + " " + tok.slice(at), "invalid_token"],
+      ["signature: a tab inside", tok.slice(0, at) + "\t" + tok.slice(at), "invalid_token"],
+      ["signature: LF inside", tok.slice(0, at) + "\n" + tok.slice(at), "invalid_token"],
+      ["signature: CRLF inside", tok.slice(0, at) + "\r\n" + tok.slice(at), "invalid_token"],
+      ["a fourth segment", tok + ".e30", "invalid_token"],
+      ["iat as a float", fake.signText(text((m, n, d) => (n === "iat" ? `"iat":${d}.0` : m))), "invalid_token"],
+      ["exp in exponent form", fake.signText(text((m, n, d) => (n === "exp" ? `"exp":${d}e0` : m))), "invalid_token"],
+      ["IAT as a float besides iat", fake.signText(text((m) => m).replace(/}$/, `,"IAT":${now}.0}`)), "invalid_token"],
+      ["typ AT+JWT", fake.sign(claimsAt(now), { alg: "EdDSA", typ: "AT+JWT", kid }), "invalid_token"],
+      ["typ Application/at+jwt", fake.sign(claimsAt(now), { alg: "EdDSA", typ: "Application/at+jwt", kid }), "invalid_token"],
+      ["sess_exp missing", fake.sign(claimsAt(now, (c) => { delete c.sess_exp; })), "invalid_token"],
+      ["exp before iat", fake.sign(claimsAt(now, (c) => { c.exp = now - 2; })), "invalid_token"],
+      ["a device-bound (DBSC) session's token", fake.sign(claimsAt(now, (c) => { c.ext = { plan: "pro", dbsc: binding }; })), "invalid_token"],
+    ]) {
+      for (const when of ["", ", again (cached?)"]) {
+        const got = await code(v.verify(token));
+        if (got !== want) wrong.push(`${name}${when}: ${got}, want ${want}`);
+      }
+    }
+    assert.deepEqual(wrong, []);
+  } finally {
+    await v.close();
+    fake.close();
+  }
+});
+
+// holdSignatureCheck makes the next signature check (crypto.subtle.verify,
+// which jose calls) wait until release(); entered resolves once it waits.
+// restore() puts the real function back.
+function holdSignatureCheck() {
+  const subtle = globalThis.crypto.subtle;
+  const real = subtle.verify;
+  let release, enter;
+  const gate = new Promise((r) => { release = r; });
+  const entered = new Promise((r) => { enter = r; });
+  subtle.verify = async function (...args) {
+    subtle.verify = real;
+    enter();
+    await gate;
+    return real.apply(subtle, args);
+  };
+  return { entered, release, restore: () => { subtle.verify = real; } };
+}
+
+// The kill switch ends every token of a retired key, also one whose
+// signature check was under way when the key went: its answer is not
+// cached after the purge, and a cached token's key is checked on every
+// hit (the Go verifier counts purges the same way, verifier/cache.go). The
+// key goes by key_retired on the stream, or by a JWKS fetched meanwhile
+// that lists it no more. Held at crypto.subtle.verify, so the order is
+// fixed.
+for (const [how, retire] of [
+  ["key_retired on the stream", async (fake) => {
+    const calls = fake.state.jwksCalls;
+    fake.write(`event: key_retired\nid: ${cursor}.2\ndata: ${JSON.stringify({ kid })}\n\n`);
+    // key_retired makes the verifier fetch the JWKS: the event is applied.
+    await eventually("key_retired applied", () => fake.state.jwksCalls > calls);
+  }],
+  ["a JWKS fetched meanwhile without the key", async (fake, v) => {
+    // A token of an unknown kid makes the verifier fetch the JWKS now.
+    const other = fake.sign(claimsAt(Math.floor(Date.now() / 1000)), { alg: "EdDSA", typ: "at+jwt", kid: "another-key" });
+    assert.equal(await code(v.verify(other)), "invalid_token");
+  }],
+]) {
+  test(`a token whose signature check overlaps its key's retirement does not verify after it (${how})`, async () => {
+    const fake = await fakeSessiond();
+    const v = await createVerifier({ url: fake.url, apiKey, issuer, audience, logger: quiet, minRefetchIntervalMs: 0 });
+    const hold = holdSignatureCheck();
+    try {
+      await eventually("stream connected", () => v.status().connected && fake.streams.size > 0);
+      const token = fake.sign(claimsAt(Math.floor(Date.now() / 1000)));
+      const first = code(v.verify(token)); // the check starts, then waits
+      await hold.entered;
+      fake.state.serveKey = false;
+      await retire(fake, v);
+      hold.release();
+      await first; // began before the retirement: either answer is defensible
+      assert.equal(await code(v.verify(token)), "invalid_token",
+        "the token verified after its key was retired: the check under way was cached after the purge");
+    } finally {
+      hold.restore();
+      await v.close();
+      fake.close();
+    }
+  });
+}
+
+// The same overlap, with the key back before the check ends (a JWKS
+// fetched meanwhile without it, then one with it again): the key is
+// valid, but the answer of the check that straddled the purge must not be
+// remembered, so the token's next verify checks its signature again.
+test("the answer of a signature check that overlapped a cache purge is not cached", async () => {
+  const fake = await fakeSessiond();
+  const v = await createVerifier({ url: fake.url, apiKey, issuer, audience, logger: quiet, minRefetchIntervalMs: 0 });
+  const subtle = globalThis.crypto.subtle;
+  const real = subtle.verify;
+  const hold = holdSignatureCheck();
+  try {
+    const now = Math.floor(Date.now() / 1000);
+    const token = fake.sign(claimsAt(now));
+    const unknownKid = () => fake.sign(claimsAt(now), { alg: "EdDSA", typ: "at+jwt", kid: "another-key" });
+    const first = code(v.verify(token));
+    await hold.entered;
+    fake.state.serveKey = false;
+    assert.equal(await code(v.verify(unknownKid())), "invalid_token"); // fetches the JWKS: the key goes, the cache is purged
+    fake.state.serveKey = true;
+    assert.equal(await code(v.verify(unknownKid())), "invalid_token"); // fetches it again: the key is back
+    hold.release();
+    assert.equal(await first, "ok");
+    let checks = 0;
+    subtle.verify = function (...args) {
+      checks++;
+      return real.apply(subtle, args);
+    };
+    assert.equal(await code(v.verify(token)), "ok");
+    assert.equal(checks, 1, "the token skipped its signature check: the answer given across the purge was cached");
+  } finally {
+    hold.restore();
+    subtle.verify = real;
     await v.close();
     fake.close();
   }
