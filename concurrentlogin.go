@@ -112,7 +112,11 @@ func (m *Manager) concurrentLogin(ctx context.Context, s *Session) {
 		others++
 		sameDevice = sameDevice || o.Client.UserAgent == s.Client.UserAgent
 	}
-	if others == 0 || !m.concurrent.throttle.allow("", s.Subject, m.clock.Now()) {
+	// Throttled by the login's time, not the check's: the checks run
+	// later, on their own goroutine, and a burst judged at whatever time
+	// each is reached could give a subject two alerts in a minute or miss
+	// one a minute apart.
+	if others == 0 || !m.concurrent.throttle.allow("", s.Subject, s.CreatedAt) {
 		return
 	}
 	m.emit(ctx, Event{Type: EventConcurrentLogin, Subject: s.Subject, SessionID: s.ID, Client: s.Client,
