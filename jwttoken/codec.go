@@ -9,6 +9,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/jwsshape"
 )
 
 var _ sessiond.SignedTokens = (*Codec)(nil)
@@ -224,35 +225,21 @@ func (c *Codec) Verify(kind sessiond.TokenKind, tok sessiond.Secret, now time.Ti
 	return cl.tokenClaims(), nil
 }
 
-// checkShape admits only the JWS compact serialisation: at most
-// MaxTokenSize bytes of base64url in three non-empty dot-separated
-// segments. golang-jwt alone would let through line breaks (ignored by
-// encoding/base64), and this rejects JSON serialisations and five-part JWEs
-// before any decoding.
+// checkShape admits only the JWS compact serialisation (jwsshape): the
+// verifier SDK runs the same check, so both refuse the same spellings.
 func checkShape(s string) error {
-	switch {
-	case len(s) == 0:
+	switch jwsshape.Check(s, MaxTokenSize) {
+	case jwsshape.OK:
+		return nil
+	case jwsshape.Empty:
 		return errEmpty
-	case len(s) > MaxTokenSize:
+	case jwsshape.TooLarge:
 		return errTooLarge
-	}
-	dots, last := 0, -1
-	for i := 0; i < len(s); i++ {
-		switch b := s[i]; {
-		case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= '0' && b <= '9', b == '-', b == '_':
-		case b == '.':
-			if i == last+1 {
-				return errSegments // empty segment
-			}
-			dots, last = dots+1, i
-		default:
-			return errCharset
-		}
-	}
-	if dots != 2 || last == len(s)-1 {
+	case jwsshape.Charset:
+		return errCharset
+	default:
 		return errSegments
 	}
-	return nil
 }
 
 // key is the keyfunc: it vets the JOSE header and returns the verification

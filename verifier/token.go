@@ -11,6 +11,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/jwsshape"
 )
 
 // supportedAlgs are the JWS algorithms of sessiond's asymmetric key rings
@@ -101,47 +102,14 @@ func unix(s int64) time.Time {
 	return time.Unix(s, 0).UTC()
 }
 
-var (
-	errSize     = errors.New("empty or oversized")
-	errCharset  = errors.New("not base64url and dots")
-	errSegments = errors.New("not three non-empty segments")
-)
-
-// checkShape admits only what sessiond's own codec does (jwttoken's
-// checkShape, docs/jwt.md rules 1 and 2): at most MaxTokenBytes of
-// base64url characters in three non-empty dot-separated segments.
-// encoding/base64 skips '\r' and '\n' even in strict mode, so without it a
-// token would verify here with line breaks the server refuses: another
-// spelling of the same token, and another cache entry.
-func checkShape(s string) error {
-	if len(s) == 0 || len(s) > MaxTokenBytes {
-		return errSize
-	}
-	dots, last := 0, -1
-	for i := 0; i < len(s); i++ {
-		switch b := s[i]; {
-		case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= '0' && b <= '9', b == '-', b == '_':
-		case b == '.':
-			if i == last+1 {
-				return errSegments // empty segment
-			}
-			dots, last = dots+1, i
-		default:
-			return errCharset
-		}
-	}
-	if dots != 2 || last == len(s)-1 {
-		return errSegments
-	}
-	return nil
-}
-
 // verifySignature parses and checks a token the cache does not hold. The
-// cache holds only tokens that passed checkShape, under their exact text,
+// cache holds only tokens of the one spelling (jwsshape), under their exact text,
 // so another spelling of a cached token misses it and is refused here.
 func (v *Verifier) verifySignature(ctx context.Context, token string) (Claims, error) {
-	if err := checkShape(token); err != nil {
-		return Claims{}, fmt.Errorf("verifier: %w: %v", sessiond.ErrInvalidToken, err)
+	// The one spelling the server's codec admits (docs/jwt.md rules 1
+	// and 2): encoding/base64 would skip line breaks.
+	if f := jwsshape.Check(token, MaxTokenBytes); f != jwsshape.OK {
+		return Claims{}, fmt.Errorf("verifier: %w: %v", sessiond.ErrInvalidToken, f)
 	}
 	tc := &tokenClaims{audience: v.opts.Audience}
 	var kid string
