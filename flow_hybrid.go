@@ -95,6 +95,12 @@ func (f *hybridFlow) checkRefresh(ctx context.Context, refresh Secret, now time.
 	// the failed-refresh limit).
 	named := refreshGrant{session: *s}
 	if err := s.Check(now); err != nil {
+		if s.RevokeReason == ReasonRotated && !tok.RetiredAt.IsZero() {
+			// A token retired before its session was rotated away: the
+			// successor holds the same grant, so this may be reuse.
+			named.retiredAt = tok.RetiredAt
+			return named, fmt.Errorf("sessiond: refresh: %w: %w", err, errRetiredOfRotated)
+		}
 		return named, fmt.Errorf("sessiond: refresh: %w", err)
 	}
 	if f.marks.revoked(s.Subject, s.CreatedAt) {

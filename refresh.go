@@ -43,6 +43,9 @@ func (m *Manager) RefreshChecked(ctx context.Context, refresh Secret, client Cli
 	}
 	now := m.now()
 	g, err := m.flow.checkRefresh(ctx, refresh, now)
+	if errors.Is(err, errRetiredOfRotated) && m.detect && g.retiredAt.Before(now.Add(-m.reuse)) {
+		return nil, m.refreshFailed(ctx, &g.session, m.reusedAcrossRotation(ctx, &g.session, client, now), now)
+	}
 	if err != nil {
 		if g.session.ID == "" {
 			// No session holds the token: not one issued here.
@@ -90,6 +93,47 @@ func (m *Manager) RefreshChecked(ctx context.Context, refresh Secret, client Cli
 	iss.Anomalies, iss.StepUp = found, stepUp
 	m.committed(ctx, &ev)
 	return iss, nil
+}
+
+// errRetiredOfRotated: the refresh token was retired, and its session then
+// rotated away (Manager.Rotate); the error also matches ErrRevoked.
+var errRetiredOfRotated = errors.New("retired before its session was rotated")
+
+// reusedAcrossRotation handles a retired refresh token of s, a session
+// rotated away since, presented outside the grace: a thief who refreshed
+// the token first and then had the session rotated (a privilege change)
+// must not keep a successor outside the family reuse detection ends. A
+// rotation keeps the authentication's time and the absolute end
+// (Manager.rotate), so s's live successors are the subject's live sessions
+// with both; they go with reason reuse, the first with the reuse event.
+func (m *Manager) reusedAcrossRotation(ctx context.Context, s *Session, client Client, now time.Time) error {
+	e := Event{Type: EventRefreshReused, Subject: s.Subject, SessionID: s.ID, Client: client,
+		Details: map[string]any{"issued_to": s.Client, "rotated": true}}
+	live, err := m.List(ctx, s.Subject)
+	if err != nil {
+		m.log.ErrorContext(ctx, "list the successors of a rotated session after refresh token reuse", "session_id", s.ID, "err", err)
+	}
+	recorded := false
+	for _, o := range live {
+		if !o.CreatedAt.Equal(s.CreatedAt) || !o.ExpiresAt.Equal(s.ExpiresAt) {
+			continue
+		}
+		var also []Event
+		if !recorded {
+			also = []Event{e}
+		}
+		if _, _, err := m.revoke(ctx, o.ID, now, ReasonReuse, also...); err != nil {
+			if !errors.Is(err, ErrNotFound) {
+				m.log.ErrorContext(ctx, "revoke a rotated session's successor after refresh token reuse", "session_id", o.ID, "err", err)
+			}
+			continue
+		}
+		recorded = true
+	}
+	if !recorded {
+		m.emit(ctx, e)
+	}
+	return fmt.Errorf("sessiond: refresh: %w", ErrRefreshReused)
 }
 
 // retired handles a retired refresh token presented outside the grace:

@@ -267,3 +267,42 @@ func TestManager_ConcurrentRotateOneSuccessor(t *testing.T) {
 		t.Errorf("List = %d live, %v; want the one successor", len(list), err)
 	}
 }
+
+// TestManager_ReuseAfterRotationEndsTheSuccessor: a thief who refreshed a
+// stolen refresh token first, then had the session rotated (a privilege
+// change), must not keep the successor when the victim's retired token
+// comes back: the successor holds the same grant (RFC 9700 §4.14.2;
+// docs/lifecycle.md "every token of the family stops working").
+func TestManager_ReuseAfterRotationEndsTheSuccessor(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, sessiond.StrategyHybrid, nil)
+	victim := h.create(t, "reuse-victim", sessiond.CreateOptions{})
+
+	// The thief uses the stolen refresh token first.
+	stolen, err := h.m.Refresh(ctx, victim.RefreshToken, sessiond.Client{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(10 * time.Second) // past the 5 s reuse interval
+	// A privilege change the thief triggers rotates the session.
+	succ, err := h.m.Rotate(ctx, stolen.Session.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(10 * time.Second)
+
+	// The victim's browser presents its (retired) refresh token.
+	_, err = h.m.Refresh(ctx, victim.RefreshToken, sessiond.Client{})
+	if !errors.Is(err, sessiond.ErrRefreshReused) {
+		t.Errorf("victim's retired refresh token after the thief's rotation = %v; want ErrRefreshReused", err)
+	}
+	if n := h.events.Count(sessiond.EventRefreshReused); n != 1 {
+		t.Errorf("%d %s events for the replay of a retired refresh token; want 1", n, sessiond.EventRefreshReused)
+	}
+	if _, err := h.m.Verify(ctx, succ.AccessToken, sessiond.Client{}); err == nil {
+		t.Errorf("the thief's rotated successor %s still verifies after the family's retired token was replayed; want ErrRevoked", succ.Session.ID)
+	}
+	if _, err := h.m.Refresh(ctx, succ.RefreshToken, sessiond.Client{}); err == nil {
+		t.Errorf("the thief's rotated successor still refreshes")
+	}
+}
