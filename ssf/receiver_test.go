@@ -522,3 +522,61 @@ func TestReplayAcrossReceivers(t *testing.T) {
 		t.Errorf("alice's live sessions after the replay: %d; want her new one", n)
 	}
 }
+
+// TestPushSubjectForms: a SET naming a user in another Unicode form than
+// the one its sessions are stored under (NFC, as POST /v1/sessions stores
+// them) ends those sessions, and a subject the API would refuse is refused
+// as one that does not map (400 invalid_request), acting on nothing.
+func TestPushSubjectForms(t *testing.T) {
+	const nfc = "zo\u00eb@example.com"
+	const nfd = "zo\u0065\u0308@example.com"
+	tests := []struct {
+		name    string
+		event   string
+		user    string
+		session bool // name the user's session in a complex identifier
+		want    int  // status
+		wantErr string
+		revoked bool
+	}{
+		{"account-disabled in NFD", ssf.RISCAccountDisabled, nfd, false, http.StatusAccepted, "", true},
+		{"account-disabled in NFC", ssf.RISCAccountDisabled, nfc, false, http.StatusAccepted, "", true},
+		{"session-revoked in NFD", ssf.CAEPSessionRevoked, nfd, true, http.StatusAccepted, "", true},
+		{"left-to-right mark", ssf.RISCAccountDisabled, "zo\u00eb\u200e@example.com", false, http.StatusBadRequest, ssf.CodeInvalidRequest, false},
+		{"session-revoked with a control character", ssf.CAEPSessionRevoked, "zo\u00eb\x7f@example.com", true, http.StatusBadRequest, ssf.CodeInvalidRequest, false},
+		{"too long", ssf.RISCAccountDisabled, strings.Repeat("z", sessiond.MaxSubjectBytes) + "@example.com", false, http.StatusBadRequest, ssf.CodeInvalidRequest, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			f := newFixture(t)
+			zoe, err := f.mgr.Create(ctx, "user:"+nfc, sessiond.CreateOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sub any = emailSubject(tc.user)
+			if tc.session {
+				sub = map[string]any{"format": "complex", "user": sub,
+					"session": map[string]any{"format": "opaque", "id": string(zoe.Session.ID)}}
+			}
+			c := claims("jti-"+tc.name, f.now, tc.event, map[string]any{})
+			c["sub_id"] = sub
+			code, e := f.push(t, sign(t, f.tr.key, jose.ES256, "tx-1", "secevent+jwt", c))
+			if code != tc.want || e != tc.wantErr {
+				t.Errorf("push = %d %q; want %d %q", code, e, tc.want, tc.wantErr)
+			}
+			if _, err := f.mgr.Get(ctx, zoe.Session.ID); (err != nil) != tc.revoked {
+				t.Errorf("Get(zoë's session) = %v; want revoked %v", err, tc.revoked)
+			}
+			evs := f.setEvents(t)
+			switch {
+			case len(evs) != 1:
+				t.Errorf("%d ssf.set_received events; want 1", len(evs))
+			case tc.revoked && (evs[0].Subject != "user:"+nfc || evs[0].Details["revoked"] != 1.0): // details kept as JSON
+				t.Errorf("event subject %q, details %v; want the NFC subject and 1 revoked", evs[0].Subject, evs[0].Details)
+			case !tc.revoked && evs[0].Details["outcome"] != "refused":
+				t.Errorf("event details %v; want refused", evs[0].Details)
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/subject"
 )
 
 // Subject formats a Receiver maps (RFC 9493 §3.2).
@@ -54,7 +55,11 @@ type identifier struct {
 }
 
 // Map returns the subject and the session ID (empty unless a complex
-// identifier names one) the identifier designates.
+// identifier names one) the identifier designates. The subject is in the
+// form the HTTP API stores subjects under (Unicode NFC), so a user named
+// in another form is still the same user; a subject the API would refuse
+// (control or bidirectional formatting characters, over
+// sessiond.MaxSubjectBytes) is an ErrSubject.
 func (r SubjectRule) Map(raw json.RawMessage) (string, sessiond.SessionID, error) {
 	var id identifier
 	if len(raw) == 0 || json.Unmarshal(raw, &id) != nil {
@@ -104,5 +109,9 @@ func (r SubjectRule) Map(raw json.RawMessage) (string, sessiond.SessionID, error
 	if tmpl == "" {
 		tmpl = DefaultTemplate
 	}
-	return strings.NewReplacer("{value}", value, "{iss}", iss).Replace(tmpl), session, nil
+	mapped, err := subject.Clean("mapped subject", strings.NewReplacer("{value}", value, "{iss}", iss).Replace(tmpl))
+	if err != nil {
+		return "", "", fmt.Errorf("%w: %w", ErrSubject, err)
+	}
+	return mapped, session, nil
 }

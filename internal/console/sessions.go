@@ -5,10 +5,10 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/apikey"
+	"github.com/sessiond/sessiond/internal/subject"
 )
 
 // maxSubject bounds the subject searched for (the API allows 256 bytes).
@@ -33,19 +33,23 @@ type sessionsView struct {
 
 func (c *Console) sessionsPage(w http.ResponseWriter, r *http.Request, key apikey.Key) {
 	d := pageData{Title: "Sessions", Nav: "sessions", Operator: operatorName(key)}
-	subject := strings.TrimSpace(r.URL.Query().Get("subject"))
+	// A subject is exact (" alice" is not "alice") and takes the form the
+	// API stores it under, whatever form it was pasted in.
+	raw := r.URL.Query().Get("subject")
 	if n, err := strconv.Atoi(r.URL.Query().Get("revoked")); err == nil && n >= 0 {
 		d.Notice = "Revoked " + strconv.Itoa(n) + " session(s)."
 	}
-	v := sessionsView{Subject: subject}
+	v := sessionsView{Subject: raw}
 	status := http.StatusOK
+	clean, err := subject.Clean("subject", raw)
+	var arg *sessiond.ArgumentError
 	switch {
-	case subject == "":
-	case len(subject) > maxSubject:
-		d.Error, status = "A subject has at most 256 bytes.", http.StatusBadRequest
+	case raw == "":
+	case errors.As(err, &arg):
+		d.Error, status = "That is not a valid subject: it "+arg.Msg+".", http.StatusBadRequest
 	default:
-		v.Searched = true
-		list, err := c.o.Manager.List(r.Context(), subject)
+		v.Subject, v.Searched = clean, true
+		list, err := c.o.Manager.List(r.Context(), clean)
 		if err != nil {
 			c.log.ErrorContext(r.Context(), "console: list sessions", "err", err)
 			d.Error, status = "Listing sessions failed; see the server log.", http.StatusServiceUnavailable
@@ -58,7 +62,7 @@ func (c *Console) sessionsPage(w http.ResponseWriter, r *http.Request, key apike
 			break
 		}
 		now := c.o.Clock.Now()
-		anomalies := c.anomalies(r, subject)
+		anomalies := c.anomalies(r, clean)
 		for _, s := range list {
 			row := sessionRow{Session: s, Device: c.device.describe(s.Client.UserAgent), State: "live", Anomalies: anomalies[s.ID], Bound: s.DeviceBound()}
 			switch err := s.Check(now); {
@@ -101,16 +105,17 @@ func (c *Console) anomalies(r *http.Request, subject string) map[sessiond.Sessio
 }
 
 // revokeForm reads and checks the subject and session ID of a revoke form.
-func revokeForm(r *http.Request, needID bool) (subject string, id sessiond.SessionID, ok bool) {
+// The subject is cleaned as the sessions page and the API clean it.
+func revokeForm(r *http.Request, needID bool) (string, sessiond.SessionID, bool) {
 	if err := r.ParseForm(); err != nil {
 		return "", "", false
 	}
-	subject = r.PostForm.Get("subject")
-	id = sessiond.SessionID(r.PostForm.Get("id"))
-	if subject == "" || len(subject) > maxSubject || (needID && (id == "" || len(id) > 128)) {
+	clean, err := subject.Clean("subject", r.PostForm.Get("subject"))
+	id := sessiond.SessionID(r.PostForm.Get("id"))
+	if err != nil || (needID && (id == "" || len(id) > 128)) {
 		return "", "", false
 	}
-	return subject, id, true
+	return clean, id, true
 }
 
 func (c *Console) back(w http.ResponseWriter, r *http.Request, subject string, n int) {
