@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/subject"
 )
 
 // MaxStreamSubjects is how many subjects one stream holds.
@@ -70,6 +71,12 @@ func (t *Transmitter) streamSubject(raw json.RawMessage) (StreamSubject, error) 
 		}
 		if v == "" || len(v) > maxSubjectValue {
 			return "", badRequest("subject identifier is empty or too long")
+		}
+		// Events carry subjects as the API stores them (NFC): a subject
+		// added in another form would match none of them.
+		v, err := subject.Normalize("subject", v)
+		if err != nil {
+			return "", badRequest("subject identifier: " + err.Error())
 		}
 		return v, nil
 	}

@@ -67,6 +67,7 @@ func TestTransmitter_StreamSubjects(t *testing.T) {
 		{"complex naming nothing", add, "key-a", body(`{"format":"complex"}`), http.StatusBadRequest},
 		{"complex session not opaque", add, "key-a", body(`{"format":"complex","session":{"format":"email","email":"a@b"}}`), http.StatusBadRequest},
 		{"id too long", add, "key-a", body(`{"format":"opaque","id":"` + strings.Repeat("x", 600) + `"}`), http.StatusBadRequest},
+		{"bidirectional override", add, "key-a", body(`{"format":"opaque","id":"bob\u202e"}`), http.StatusBadRequest},
 		{"unknown stream", add, "key-a", `{"stream_id":"nope","subject":` + bob + `}`, http.StatusNotFound},
 		{"another key's stream", add, "key-b", body(bob), http.StatusNotFound},
 		{"no ssf scope", add, "verify-only", body(bob), http.StatusForbidden},
@@ -87,7 +88,9 @@ func TestTransmitter_StreamSubjects(t *testing.T) {
 		t.Fatal("refused requests filtered the stream")
 	}
 
-	for _, sub := range []string{bob, carolSub, daveS9, onlySess7, bob} {
+	// Zoë in decomposed form: events carry the NFC form the API stores.
+	const zoeNFD = `{"format":"opaque","id":"zoe\u0308"}`
+	for _, sub := range []string{bob, carolSub, daveS9, onlySess7, bob, zoeNFD} {
 		if code := txCall(t, http.MethodPost, add, "key-a", body(sub), nil); code != http.StatusOK {
 			t.Fatalf("add %s = %d; want 200", sub, code)
 		}
@@ -105,6 +108,7 @@ func TestTransmitter_StreamSubjects(t *testing.T) {
 		{"complex: the user subject-wide", revokedAll("dave"), true},
 		{"session only: that session", revokedSession("erin", "s7"), true},
 		{"session only: subject-wide", revokedAll("erin"), false},
+		{"added in decomposed form, the stored form", revokedAll("zo\u00eb"), true},
 		{"not added", revokedSession("alice", "s1"), false},
 		{"not added, subject-wide", revokedAll("zed"), false},
 	} {
@@ -113,7 +117,7 @@ func TestTransmitter_StreamSubjects(t *testing.T) {
 		}
 	}
 
-	for _, sub := range []string{bob, carolSub, daveS9, onlySess7} {
+	for _, sub := range []string{bob, carolSub, daveS9, onlySess7, `{"format":"opaque","id":"zo\u00eb"}`} {
 		if code := txCall(t, http.MethodPost, remove, "key-a", body(sub), nil); code != http.StatusNoContent {
 			t.Fatalf("remove %s = %d; want 204", sub, code)
 		}

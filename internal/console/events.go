@@ -10,6 +10,7 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/apikey"
+	"github.com/sessiond/sessiond/internal/subject"
 )
 
 // DefaultTailPoll is how often the live tail reads the event log.
@@ -51,10 +52,19 @@ type eventsView struct {
 // eventQuery reads the filters of the events page and the live tail.
 func eventQuery(r *http.Request, now time.Time) (sessiond.EventQuery, eventsView, error) {
 	q := r.URL.Query()
-	v := eventsView{Type: strings.TrimSpace(q.Get("type")), Subject: strings.TrimSpace(q.Get("subject")), Since: strings.TrimSpace(q.Get("since"))}
-	eq := sessiond.EventQuery{Type: sessiond.EventType(v.Type), Subject: v.Subject, Cursor: q.Get("cursor"), Limit: sessiond.DefaultEventLimit}
+	// The subject is exact and in the form the API stores (NFC), as on
+	// the sessions page: " alice" is not "alice".
+	v := eventsView{Type: strings.TrimSpace(q.Get("type")), Subject: q.Get("subject"), Since: strings.TrimSpace(q.Get("since"))}
+	eq := sessiond.EventQuery{Type: sessiond.EventType(v.Type), Cursor: q.Get("cursor"), Limit: sessiond.DefaultEventLimit}
 	if len(v.Type) > 64 || len(v.Subject) > maxSubject || len(eq.Cursor) > 128 {
 		return eq, v, errors.New("a filter is too long")
+	}
+	if v.Subject != "" {
+		clean, err := subject.Clean("subject", v.Subject)
+		if err != nil {
+			return eq, v, errors.New("the subject is not a valid subject")
+		}
+		v.Subject, eq.Subject = clean, clean
 	}
 	switch v.Since {
 	case "":

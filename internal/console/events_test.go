@@ -25,9 +25,10 @@ func TestConsole_Events(t *testing.T) {
 	f.logEvent("01JEVT0000000000000000000A", sessiond.EventSessionCreated, "alice", hostileUA, nil)
 	f.logEvent("01JEVT0000000000000000000B", sessiond.EventSessionRevoked, "alice", "curl", map[string]any{"reason": "<script>x</script>\x1b[2J"})
 	f.logEvent("01JEVT0000000000000000000C", sessiond.EventSessionCreated, "bob", "curl", nil)
+	f.logEvent("01JEVT0000000000000000000D", sessiond.EventSessionCreated, "zo\u00eb", "curl", nil)
 
 	resp, body := f.do(c, "GET", "/console/events", nil, "same-origin")
-	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "3 event(s)") {
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "4 event(s)") {
 		t.Errorf("all events: %d\n%s", resp.StatusCode, body)
 	}
 	if strings.Contains(body, "<script>") || strings.ContainsAny(body, "\x1b\x07") {
@@ -37,18 +38,20 @@ func TestConsole_Events(t *testing.T) {
 		query string
 		want  string
 	}{
-		{"type=session.created", "2 event(s)"},
 		{"subject=alice", "2 event(s)"},
 		{"type=session.created&subject=bob", "1 event(s)"},
+		{"subject=" + url.QueryEscape("zoe\u0308"), "1 event(s)"}, // pasted decomposed
+		{"subject=" + url.QueryEscape(" alice"), "0 event(s)"},     // exact, as the API
+		{"type=session.created", "3 event(s)"},
 		{"since=" + url.QueryEscape(f.clock.Now().Add(time.Minute).Format(time.RFC3339)), "0 event(s)"},
-		{"since=" + f.clock.Now().Add(-time.Minute).Format("2006-01-02T15:04"), "3 event(s)"},
+		{"since=" + f.clock.Now().Add(-time.Minute).Format("2006-01-02T15:04"), "4 event(s)"},
 	} {
 		resp, body := f.do(c, "GET", "/console/events?"+tc.query, nil, "same-origin")
 		if resp.StatusCode != http.StatusOK || !strings.Contains(body, tc.want) {
 			t.Errorf("%s: %d; want %q", tc.query, resp.StatusCode, tc.want)
 		}
 	}
-	for _, bad := range []string{"since=yesterday", "subject=" + strings.Repeat("a", 300), "type=" + strings.Repeat("t", 100)} {
+	for _, bad := range []string{"since=yesterday", "subject=" + strings.Repeat("a", 300), "subject=" + url.QueryEscape("bob\u202e"), "type=" + strings.Repeat("t", 100)} {
 		if resp, _ := f.do(c, "GET", "/console/events?"+bad, nil, "same-origin"); resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("%.40s: %d; want 400", bad, resp.StatusCode)
 		}
