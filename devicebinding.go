@@ -124,7 +124,7 @@ func (m *Manager) BindDevice(ctx context.Context, id SessionID, b DeviceBinding)
 	if len(claims) > MaxClaimsBytes {
 		return nil, argError("claims", "are %d bytes with the device binding, over the limit of %d", len(claims), MaxClaimsBytes)
 	}
-	iss, err := m.rotate(ctx, old, claims)
+	iss, err := m.rotate(ctx, old, claims, false)
 	if err != nil {
 		return nil, err
 	}

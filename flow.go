@@ -21,8 +21,9 @@ type flow interface {
 	keepsSessions() bool
 	// issue mints the tokens of s (whose ID, subject, times and flags are
 	// set), sets its idle expiry and returns the opaque tokens to store
-	// with it.
-	issue(s *Session, now time.Time) (*Issued, []Token, error)
+	// with it. stepUp goes into a signed access token (a rotation of a
+	// session asked to step up); the database strategy finds it at verify.
+	issue(s *Session, now time.Time, stepUp bool) (*Issued, []Token, error)
 	// verify checks an access token at now and returns its session and
 	// the client the session was issued to (empty when unknown: a signed
 	// token does not carry it). check, when not nil, runs on the session

@@ -33,7 +33,7 @@ func (f *databaseFlow) keepsSessions() bool { return true }
 
 func (f *databaseFlow) inProcess() (*verifyCache, *revokedSet, *grantCache) { return nil, nil, nil }
 
-func (f *databaseFlow) issue(s *Session, now time.Time) (*Issued, []Token, error) {
+func (f *databaseFlow) issue(s *Session, now time.Time, _ bool) (*Issued, []Token, error) {
 	s.IdleExpiresAt = f.life.idleEnd(now, s.ExpiresAt, s.Persistent)
 	tok, h, err := f.opaque.New(KindAccess)
 	if err != nil {

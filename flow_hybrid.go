@@ -48,11 +48,11 @@ func (f *hybridFlow) inProcess() (*verifyCache, *revokedSet, *grantCache) {
 	return f.cache, f.revoked, f.grants
 }
 
-func (f *hybridFlow) issue(s *Session, now time.Time) (*Issued, []Token, error) {
-	return f.issueTokens(s, now, false)
+func (f *hybridFlow) issue(s *Session, now time.Time, stepUp bool) (*Issued, []Token, error) {
+	return f.issueTokens(s, now, stepUp)
 }
 
-// issueTokens is issue with stepUp carried in the access token.
+// issueTokens mints an access token carrying stepUp and a refresh token.
 func (f *hybridFlow) issueTokens(s *Session, now time.Time, stepUp bool) (*Issued, []Token, error) {
 	iss, _, err := f.issueAccess(s, now, stepUp)
 	if err != nil {

@@ -30,8 +30,8 @@ func (f *jwtFlow) keepsSessions() bool { return false }
 
 func (f *jwtFlow) inProcess() (*verifyCache, *revokedSet, *grantCache) { return f.cache, nil, nil }
 
-func (f *jwtFlow) issue(s *Session, now time.Time) (*Issued, []Token, error) {
-	return f.issueTokens(s, now, false)
+func (f *jwtFlow) issue(s *Session, now time.Time, stepUp bool) (*Issued, []Token, error) {
+	return f.issueTokens(s, now, stepUp)
 }
 
 // issueTokens is issue with stepUp carried in the access token (and the

@@ -263,7 +263,7 @@ func (m *Manager) Create(ctx context.Context, subject string, o CreateOptions) (
 	}
 	ev := m.prepareRecorded(ctx, Event{Type: EventSessionCreated, Subject: s.Subject, SessionID: s.ID, Client: s.Client,
 		Details: map[string]any{"persistent": s.Persistent, "strategy": string(s.Strategy)}})
-	iss, err := m.issueAndStore(ctx, s, now, m.limit.max, &ev)
+	iss, err := m.issueAndStore(ctx, s, now, m.limit.max, &ev, false)
 	if err != nil {
 		return nil, err
 	}
@@ -294,8 +294,8 @@ func evictedEvent(r Revocation, by SessionID) Event {
 // session limit when limit > 0. The store writes ev's records (and those of
 // the sessions the limit evicts) with the session when it is a
 // ChangeRecorder, and then marks ev written.
-func (m *Manager) issueAndStore(ctx context.Context, s *Session, now time.Time, limit int, ev *carried) (*Issued, error) {
-	iss, tokens, err := m.flow.issue(s, now)
+func (m *Manager) issueAndStore(ctx context.Context, s *Session, now time.Time, limit int, ev *carried, stepUp bool) (*Issued, error) {
+	iss, tokens, err := m.flow.issue(s, now, stepUp)
 	if err != nil {
 		return nil, err
 	}
@@ -355,12 +355,44 @@ func (m *Manager) Rotate(ctx context.Context, id SessionID) (*Issued, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sessiond: rotate: %w", err)
 	}
-	return m.rotate(ctx, old, old.Claims)
+	return m.rotate(ctx, old, old.Claims, false)
+}
+
+// RotateFrom is Rotate for a request from client. In hybrid, where a
+// step_up travels in the access token, the anomaly rules a refresh runs
+// check client against the client the session was issued to first, with
+// their actions (a revoke ends the session instead: ErrRevoked), and a
+// step_up they ask for goes into the successor's access token: rotating is
+// not signing in again, and must not clear it. Issued.Anomalies and StepUp
+// report the findings. In the database strategy every verify checks the
+// stored client, which the successor keeps, so RotateFrom is Rotate.
+func (m *Manager) RotateFrom(ctx context.Context, id SessionID, client Client) (*Issued, error) {
+	if err := m.needSessions("rotate"); err != nil {
+		return nil, err
+	}
+	old, err := m.Get(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("sessiond: rotate: %w", err)
+	}
+	var found []Anomaly
+	var stepUp bool
+	if m.anomaly != nil && m.strategy != StrategyDatabase && (client.IP != "" || client.UserAgent != "") {
+		if found, stepUp, err = m.anomalies(ctx, StageRefresh, &old, old.Client, client); err != nil {
+			return nil, err
+		}
+	}
+	iss, err := m.rotate(ctx, old, old.Claims, stepUp)
+	if err != nil {
+		return nil, err
+	}
+	iss.Anomalies, iss.StepUp = found, stepUp
+	return iss, nil
 }
 
 // rotate replaces old, read through Get (which refuses a session an
-// incident's watermark ended), with a new session holding claims.
-func (m *Manager) rotate(ctx context.Context, old Session, claims json.RawMessage) (*Issued, error) {
+// incident's watermark ended), with a new session holding claims; stepUp
+// goes into its access token.
+func (m *Manager) rotate(ctx context.Context, old Session, claims json.RawMessage, stepUp bool) (*Issued, error) {
 	now := m.now()
 	s := &Session{
 		ID: NewSessionID(), Subject: old.Subject, Strategy: m.strategy,
@@ -372,7 +404,7 @@ func (m *Manager) rotate(ctx context.Context, old Session, claims json.RawMessag
 	}
 	ev := m.prepareRecorded(ctx, Event{Type: EventSessionRotated, Subject: s.Subject, SessionID: s.ID, Client: s.Client,
 		Details: map[string]any{"previous_session_id": string(old.ID)}})
-	iss, err := m.issueAndStore(ctx, s, now, 0, &ev)
+	iss, err := m.issueAndStore(ctx, s, now, 0, &ev, stepUp)
 	if err != nil {
 		return nil, err
 	}

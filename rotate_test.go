@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/anomaly"
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/opaquetoken"
 )
@@ -304,5 +305,45 @@ func TestManager_ReuseAfterRotationEndsTheSuccessor(t *testing.T) {
 	}
 	if _, err := h.m.Refresh(ctx, succ.RefreshToken, sessiond.Client{}); err == nil {
 		t.Errorf("the thief's rotated successor still refreshes")
+	}
+}
+
+// TestManager_RotateFromKeepsStepUp: in hybrid a step_up travels in the
+// access token, so a rotation (a privilege change, not a new sign-in) from
+// the browser the rules flagged must carry it into the successor's token
+// (docs/anomaly.md; checklist items 24 and 86). Rotate, given no client,
+// cannot; RotateFrom, which httpsession uses, does.
+func TestManager_RotateFromKeepsStepUp(t *testing.T) {
+	ctx := context.Background()
+	issued := sessiond.Client{IP: "203.0.113.10", UserAgent: chromeWin}
+	other := sessiond.Client{IP: "203.0.113.10", UserAgent: firefoxLin} // same network, another browser
+	for _, tt := range []struct {
+		name   string
+		from   sessiond.Client
+		stepUp bool
+	}{
+		{"from the flagged browser", other, true},
+		{"from the issued browser", issued, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, sessiond.StrategyHybrid, withAnomalies(map[anomaly.Rule]anomaly.Action{
+				anomaly.RuleUserAgentChange: anomaly.ActionStepUp,
+			}))
+			iss := h.create(t, "stepup", sessiond.CreateOptions{Client: issued})
+			rot, err := h.m.RotateFrom(ctx, iss.Session.ID, tt.from)
+			if err != nil {
+				t.Fatalf("RotateFrom: %v", err)
+			}
+			v, err := h.m.Inspect(ctx, rot.AccessToken, tt.from)
+			if err != nil {
+				t.Fatalf("Inspect(rotated token): %v", err)
+			}
+			if rot.StepUp != tt.stepUp || v.StepUp != tt.stepUp {
+				t.Errorf("Issued.StepUp %v, the successor's token %v; want %v", rot.StepUp, v.StepUp, tt.stepUp)
+			}
+			if _, err := h.m.Verify(ctx, iss.AccessToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrRevoked) {
+				t.Errorf("the rotated-away session's token = %v; want ErrRevoked", err)
+			}
+		})
 	}
 }

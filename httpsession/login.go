@@ -76,7 +76,9 @@ func (s *Sessions) Rotate(w http.ResponseWriter, r *http.Request) (*sessiond.Iss
 	if err != nil {
 		return nil, err
 	}
-	iss, err := s.m.Rotate(r.Context(), cur.ID)
+	// From the request's client, so that the rotation keeps a step-up a
+	// refresh from it would ask for (rotating is not signing in again).
+	iss, err := s.m.RotateFrom(r.Context(), cur.ID, s.Client(r))
 	if err != nil {
 		return nil, err
 	}

@@ -167,6 +167,46 @@ func TestSessions_Refresh_HybridStepUpCarried(t *testing.T) {
 	}
 }
 
+// A rotation on a privilege change is not a new sign-in: in hybrid,
+// Sessions.Rotate from the browser the rules flag must issue a token that
+// still asks for the step-up (RequireRecentAuth refuses it), and from the
+// login's browser one that does not.
+func TestSessions_Rotate_HybridKeepsStepUp(t *testing.T) {
+	det, err := anomaly.New(anomaly.Options{Actions: map[anomaly.Rule]anomaly.Action{
+		anomaly.RuleUserAgentChange: anomaly.ActionStepUp,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, ua string
+		stepUp   bool
+	}{
+		{"another browser", firefoxLin, true},
+		{"the login's browser", chromeWin, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, envOptions{strategy: sessiond.StrategyHybrid, manager: func(o *sessiond.Options) { o.Anomalies = det }})
+			iss := loginFrom(t, e, chromeWin)
+			r := httptest.NewRequest(http.MethodPost, "https://app.example/account/role", nil)
+			r.Header.Set("User-Agent", tt.ua)
+			r.Header.Set("Cookie", httpsession.DefaultCookieName+"="+string(iss.AccessToken))
+			rot, err := e.s.Rotate(httptest.NewRecorder(), r)
+			if err != nil {
+				t.Fatalf("Rotate: %v", err)
+			}
+			next := httptest.NewRequest(http.MethodGet, "https://app.example/account", nil)
+			next.Header.Set("User-Agent", tt.ua)
+			next.Header.Set("Cookie", httpsession.DefaultCookieName+"="+string(rot.AccessToken))
+			w := httptest.NewRecorder()
+			e.s.RequireRecentAuth(time.Hour, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })).ServeHTTP(w, next)
+			if refused := w.Code != http.StatusNoContent; refused != tt.stepUp || rot.StepUp != tt.stepUp {
+				t.Errorf("after Rotate from %s: RequireRecentAuth = %d, Issued.StepUp %v; want step-up %v", tt.name, w.Code, rot.StepUp, tt.stepUp)
+			}
+		})
+	}
+}
+
 // Two browsers, as the anomaly rules tell them apart.
 const (
 	chromeWin  = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
