@@ -8,7 +8,6 @@ import (
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/internal/config"
-	"github.com/sessiond/sessiond/internal/server"
 )
 
 // TestMultiNode_RotateAndRevokeOthers: two nodes on one PostgreSQL or
@@ -22,11 +21,7 @@ func TestMultiNode_RotateAndRevokeOthers(t *testing.T) {
 		t.Run(st.name, func(t *testing.T) {
 			cfg := devConfig(t)
 			st.configure(t, &cfg)
-			na := start(t, server.Options{Config: cfg, WatermarkPoll: time.Hour})
-			cfgB := cfg
-			cfgB.Server.DataDir = t.TempDir()
-			nb := start(t, server.Options{Config: cfgB, WatermarkPoll: time.Hour})
-			ca, cb := apiClient(t, na), apiClient(t, nb)
+			ca, cb := twoNodes(t, cfg)
 			ctx := t.Context()
 			const subject = "Ünïcode-Probe/ß"
 
@@ -105,11 +100,7 @@ func TestMultiNode_ReuseAfterRotation(t *testing.T) {
 			cfg := devConfig(t)
 			st.configure(t, &cfg)
 			cfg.Lifetime.ReuseInterval = config.Duration(time.Second)
-			na := start(t, server.Options{Config: cfg, WatermarkPoll: time.Hour})
-			cfgB := cfg
-			cfgB.Server.DataDir = t.TempDir()
-			nb := start(t, server.Options{Config: cfgB, WatermarkPoll: time.Hour})
-			ca, cb := apiClient(t, na), apiClient(t, nb)
+			ca, cb := twoNodes(t, cfg)
 			ctx := t.Context()
 
 			victim, err := ca.CreateSession(ctx, client.CreateRequest{Subject: "rotated-thief"})

@@ -53,6 +53,19 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 	}
 }
 
+// twoNodes starts two nodes of cfg on its shared store, each with a data
+// directory of its own and an hour between watermark polls (only the
+// store's feed carries changes between them within a test), and returns
+// an API client of each.
+func twoNodes(t *testing.T, cfg config.Config) (a, b *client.Client) {
+	t.Helper()
+	na := start(t, server.Options{Config: cfg, WatermarkPoll: time.Hour})
+	cfgB := cfg
+	cfgB.Server.DataDir = t.TempDir()
+	nb := start(t, server.Options{Config: cfgB, WatermarkPoll: time.Hour})
+	return apiClient(t, na), apiClient(t, nb)
+}
+
 // TestKillSwitchByPush: the kill switch on node A reaches node B through
 // the store's feed. B's watermark poll is an hour, so only the push can make
 // B reject a token older than the incident within the test.
@@ -62,11 +75,7 @@ func TestKillSwitchByPush(t *testing.T) {
 			t.Parallel()
 			cfg := devConfig(t)
 			st.configure(t, &cfg)
-			na := start(t, server.Options{Config: cfg, WatermarkPoll: time.Hour})
-			cfgB := cfg
-			cfgB.Server.DataDir = t.TempDir()
-			nb := start(t, server.Options{Config: cfgB, WatermarkPoll: time.Hour})
-			ca, cb := apiClient(t, na), apiClient(t, nb)
+			ca, cb := twoNodes(t, cfg)
 			ctx := t.Context()
 
 			login, err := ca.CreateSession(ctx, client.CreateRequest{Subject: "mallory-victim"})
