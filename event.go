@@ -6,6 +6,8 @@ import (
 	"encoding/base32"
 	"encoding/binary"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -174,7 +176,20 @@ func (m *Manager) stamp(e Event) Event {
 func (m *Manager) logEvent(ctx context.Context, e Event) {
 	m.log.LogAttrs(ctx, slog.LevelInfo, "event", slog.String("event_id", e.ID), slog.String("type", string(e.Type)),
 		slog.String("subject", e.Subject), slog.String("session_id", string(e.SessionID)),
-		slog.String("client_ip", e.Client.IP), slog.Any("details", e.Details))
+		slog.String("client_ip", e.Client.IP), e.DetailsAttr())
+}
+
+// DetailsAttr is e's details for a log line: a group with one attribute
+// per key, in key order. As one value (a map) a text handler would quote
+// the whole map and not the values inside it, and a value a client chose
+// (an Origin header, a User-Agent) could then pass for other fields.
+func (e Event) DetailsAttr() slog.Attr {
+	keys := slices.Sorted(maps.Keys(e.Details))
+	attrs := make([]any, 0, len(keys))
+	for _, k := range keys {
+		attrs = append(attrs, slog.Any(k, e.Details[k]))
+	}
+	return slog.Group("details", attrs...)
 }
 
 // carried is an event whose durable writes go with a store change.

@@ -117,8 +117,11 @@ func IsNavigation(method string, h http.Header) bool {
 func (s *Sessions) CSRF(next http.Handler) http.Handler { return s.cop.Handler(next) }
 
 func (s *Sessions) denyCrossOrigin(w http.ResponseWriter, r *http.Request) {
-	s.log.InfoContext(r.Context(), "httpsession: cross-origin request refused", "method", r.Method, "path", r.URL.Path,
-		"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
+	// Cut as the event's fields are: the headers are the client's, and
+	// this line is not throttled.
+	s.log.InfoContext(r.Context(), "httpsession: cross-origin request refused", "method", sessiond.CleanText(r.Method, 16),
+		"path", sessiond.CleanText(r.URL.Path, 256), "origin", sessiond.CleanText(r.Header.Get("Origin"), 256),
+		"sec_fetch_site", sessiond.CleanText(r.Header.Get("Sec-Fetch-Site"), 32))
 	s.m.ReportCSRFRejected(r.Context(), s.Client(r), r.Method, r.URL.Path, r.Header.Get("Origin"), r.Header.Get("Sec-Fetch-Site"))
 	writeProblem(w, http.StatusForbidden, "cross_origin_refused", "Forbidden", "cross-origin requests may not change state")
 }

@@ -161,7 +161,7 @@ func (f *fanout) emit(ctx context.Context, e sessiond.Event) {
 		e.ID = sessiond.NewEventID(e.Time)
 	}
 	f.slog.LogAttrs(ctx, slog.LevelWarn, "event", slog.String("event_id", e.ID), slog.String("type", string(e.Type)),
-		slog.String("client_ip", e.Client.IP), slog.Any("details", e.Details))
+		slog.String("client_ip", e.Client.IP), e.DetailsAttr())
 	if err := f.Record(ctx, e); err != nil {
 		f.slog.ErrorContext(ctx, "record event", "err", err)
 	}
