@@ -16,10 +16,14 @@ type metaDoc struct {
 
 // GetMeta returns a shared document; see sessiond.MetaStore.
 func (s *Store) GetMeta(ctx context.Context, name string) ([]byte, int64, error) {
-	if err := s.rlock(ctx, "get meta"); err != nil {
+	if err := s.check(ctx, "get meta", nil); err != nil {
 		return nil, 0, err
 	}
-	defer s.mu.RUnlock()
+	s.metaMu.RLock()
+	defer s.metaMu.RUnlock()
+	if s.meta == nil {
+		return nil, 0, errClosed
+	}
 	d, ok := s.meta[name]
 	if !ok {
 		return nil, 0, fmt.Errorf("memstore: get meta %q: %w", name, sessiond.ErrNotFound)
@@ -29,10 +33,14 @@ func (s *Store) GetMeta(ctx context.Context, name string) ([]byte, int64, error)
 
 // PutMeta replaces a shared document if its version is still version.
 func (s *Store) PutMeta(ctx context.Context, name string, value []byte, version int64) (int64, error) {
-	if err := s.lock(ctx, "put meta"); err != nil {
+	if err := s.check(ctx, "put meta", nil); err != nil {
 		return 0, err
 	}
-	defer s.mu.Unlock()
+	s.metaMu.Lock()
+	defer s.metaMu.Unlock()
+	if s.meta == nil {
+		return 0, errClosed
+	}
 	if s.meta[name].version != version {
 		return 0, fmt.Errorf("memstore: put meta %q: version moved: %w", name, sessiond.ErrConflict)
 	}

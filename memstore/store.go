@@ -24,7 +24,12 @@ type Store struct {
 	tokens    map[sessiond.TokenHash]*tokenRecord
 	bySubject map[string]map[sessiond.SessionID]*record
 	revoked   map[sessiond.SessionID]*record // revoked sessions not yet deleted, for Revocations
-	meta      map[string]metaDoc
+
+	// metaMu guards meta (nil once closed), apart from mu: the callbacks
+	// of the Recorded writes run under mu and may read shared documents
+	// (the SSF transmitter's stream list, to make a change's deliveries).
+	metaMu sync.RWMutex
+	meta   map[string]metaDoc
 
 	events     []storedEvent // the security event log, in ID order
 	deliveries map[string]*sessiond.Delivery
@@ -158,7 +163,10 @@ func (s *Store) Close() error {
 	defer s.mu.Unlock()
 	s.closed = true
 	s.sessions, s.tokens, s.bySubject, s.revoked = nil, nil, nil, nil
-	s.meta, s.events, s.deliveries = nil, nil, nil
+	s.events, s.deliveries = nil, nil
+	s.metaMu.Lock()
+	s.meta = nil
+	s.metaMu.Unlock()
 	return nil
 }
 
