@@ -104,6 +104,10 @@ func unknownEnv(name string, paths map[string]string) string {
 	for n := range envShort {
 		names = append(names, n)
 	}
+	// The secrets are read elsewhere, but a mistyped one is the costliest
+	// to miss: SESSIOND_API_KY would start a server without the operator's
+	// key.
+	names = append(names, EnvAPIKey, EnvHS256Secret, EnvKEK)
 	best, bestDist := "", 0
 	for _, n := range names {
 		d := levenshtein(name, n)

@@ -76,10 +76,11 @@ func TestApplyEnv(t *testing.T) {
 			errs: []string{"SESSIOND_COOKIE_SECURE", "SESSIOND_LIFETIMES_IDLE", "SESSIOND_LIMITS_MAX_SESSIONS"},
 		},
 		{
-			name:    "typos are errors",
-			environ: []string{"SESSIOND_COOKIE_SECUR=false", "SESSIOND_STRATEGIE=jwt", "SESSIOND_WEBHOOKS_0_URL=http://x"},
-			check:   func(c Config) bool { return c.Cookie.Secure && c.Strategy == "hybrid" },
-			errs:    []string{"SESSIOND_COOKIE_SECUR", "SESSIOND_STRATEGIE", "SESSIOND_WEBHOOKS_0_URL"},
+			name: "typos are errors",
+			environ: []string{"SESSIOND_COOKIE_SECUR=false", "SESSIOND_STRATEGIE=jwt", "SESSIOND_WEBHOOKS_0_URL=http://x",
+				"SESSIOND_API_KY=sdak_x", "SESSIOND_KEKK=k", "SESSIOND_JWT_HS256_SECRT=s"},
+			check: func(c Config) bool { return c.Cookie.Secure && c.Strategy == "hybrid" },
+			errs:  []string{"SESSIOND_COOKIE_SECUR", "SESSIOND_STRATEGIE", "SESSIOND_WEBHOOKS_0_URL", "SESSIOND_API_KY", "SESSIOND_KEKK", "SESSIOND_JWT_HS256_SECRT"},
 		},
 	}
 	for _, tt := range tests {
