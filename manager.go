@@ -358,15 +358,18 @@ func (m *Manager) Rotate(ctx context.Context, id SessionID) (*Issued, error) {
 	return m.rotate(ctx, old, old.Claims, false)
 }
 
-// RotateFrom is Rotate for a request from client. In hybrid, where a
-// step_up travels in the access token, the anomaly rules a refresh runs
-// check client against the client the session was issued to first, with
-// their actions (a revoke ends the session instead: ErrRevoked), and a
-// step_up they ask for goes into the successor's access token: rotating is
-// not signing in again, and must not clear it. Issued.Anomalies and StepUp
-// report the findings. In the database strategy every verify checks the
-// stored client, which the successor keeps, so RotateFrom is Rotate.
-func (m *Manager) RotateFrom(ctx context.Context, id SessionID, client Client) (*Issued, error) {
+// RotateFrom is Rotate for a request from client whose token asked for a
+// step-up or not (stepUp: Verification.StepUp of the token the request
+// carried). In hybrid, where a step_up travels in the access token, the
+// anomaly rules a refresh runs check client against the client the
+// session was issued to first, with their actions (a revoke ends the
+// session instead: ErrRevoked), and the successor's access token carries
+// a step_up if they ask for one or stepUp is set: rotating is not signing
+// in again, and must not clear it (a rule that fires once, distinct_ips,
+// does not fire again here). Issued.Anomalies and StepUp report it. In the
+// database strategy every verify checks the stored client, which the
+// successor keeps, so RotateFrom is Rotate.
+func (m *Manager) RotateFrom(ctx context.Context, id SessionID, client Client, stepUp bool) (*Issued, error) {
 	if err := m.needSessions("rotate"); err != nil {
 		return nil, err
 	}
@@ -375,11 +378,12 @@ func (m *Manager) RotateFrom(ctx context.Context, id SessionID, client Client) (
 		return nil, fmt.Errorf("sessiond: rotate: %w", err)
 	}
 	var found []Anomaly
-	var stepUp bool
 	if m.anomaly != nil && m.strategy != StrategyDatabase && (client.IP != "" || client.UserAgent != "") {
-		if found, stepUp, err = m.anomalies(ctx, StageRefresh, &old, old.Client, client); err != nil {
+		var asked bool
+		if found, asked, err = m.anomalies(ctx, StageRefresh, &old, old.Client, client); err != nil {
 			return nil, err
 		}
+		stepUp = stepUp || asked
 	}
 	iss, err := m.rotate(ctx, old, old.Claims, stepUp)
 	if err != nil {

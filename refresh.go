@@ -44,7 +44,17 @@ func (m *Manager) RefreshChecked(ctx context.Context, refresh Secret, client Cli
 	now := m.now()
 	g, err := m.flow.checkRefresh(ctx, refresh, now)
 	if errors.Is(err, errRetiredOfRotated) && m.detect && g.retiredAt.Before(now.Add(-m.reuse)) {
-		return nil, m.refreshFailed(ctx, &g.session, m.reusedAcrossRotation(ctx, &g.session, client, now), now)
+		// As on the live path: no proof of a bound key (or the caller's
+		// check failing), no reuse; a thief without the key must not end
+		// the successor either.
+		if perr := checkProof(&g.session, check); perr != nil {
+			return nil, m.refreshFailed(ctx, &g.session, perr, now)
+		}
+		if m.reusedAcrossRotation(ctx, &g.session, client, now) {
+			return nil, m.refreshFailed(ctx, &g.session, fmt.Errorf("sessiond: refresh: %w", ErrRefreshReused), now)
+		}
+		// No successor lives (or the session was ended by a new login,
+		// which also records "rotated"): refused as any revoked session's.
 	}
 	if err != nil {
 		if g.session.ID == "" {
@@ -55,13 +65,11 @@ func (m *Manager) RefreshChecked(ctx context.Context, refresh Secret, client Cli
 		return nil, m.refreshFailed(ctx, &g.session, err, now)
 	}
 	s := &g.session
-	if check == nil && s.KeyThumbprint() != "" {
-		return nil, fmt.Errorf("sessiond: refresh: %w: the session is bound to a key and no proof was checked", ErrInvalidToken)
-	}
-	if check != nil {
-		if err := check(s); err != nil {
-			return nil, m.refreshFailed(ctx, s, err, now)
+	if err := checkProof(s, check); err != nil {
+		if check == nil {
+			return nil, err
 		}
+		return nil, m.refreshFailed(ctx, s, err, now)
 	}
 	// Reuse before the anomaly rules: a thief replaying a retired token
 	// from another device is the case reuse detection exists for, and a
@@ -99,14 +107,29 @@ func (m *Manager) RefreshChecked(ctx context.Context, refresh Secret, client Cli
 // rotated away (Manager.Rotate); the error also matches ErrRevoked.
 var errRetiredOfRotated = errors.New("retired before its session was rotated")
 
+// checkProof is what a refresh checks of s beyond its token: a session
+// bound to a key needs a check (a proof of the key), and the check passes.
+func checkProof(s *Session, check func(*Session) error) error {
+	if check == nil {
+		if s.KeyThumbprint() != "" {
+			return fmt.Errorf("sessiond: refresh: %w: the session is bound to a key and no proof was checked", ErrInvalidToken)
+		}
+		return nil
+	}
+	return check(s)
+}
+
 // reusedAcrossRotation handles a retired refresh token of s, a session
 // rotated away since, presented outside the grace: a thief who refreshed
 // the token first and then had the session rotated (a privilege change)
 // must not keep a successor outside the family reuse detection ends. A
 // rotation keeps the authentication's time and the absolute end
-// (Manager.rotate), so s's live successors are the subject's live sessions
-// with both; they go with reason reuse, the first with the reuse event.
-func (m *Manager) reusedAcrossRotation(ctx context.Context, s *Session, client Client, now time.Time) error {
+// (Manager.rotate), so s's successors are the subject's live sessions with
+// both (two logins of one subject in the same microsecond would be taken
+// for one family: the store keeps no link between them). They go with
+// reason reuse, the first with the reuse event; it reports whether any
+// did.
+func (m *Manager) reusedAcrossRotation(ctx context.Context, s *Session, client Client, now time.Time) bool {
 	e := Event{Type: EventRefreshReused, Subject: s.Subject, SessionID: s.ID, Client: client,
 		Details: map[string]any{"issued_to": s.Client, "rotated": true}}
 	live, err := m.List(ctx, s.Subject)
@@ -130,10 +153,7 @@ func (m *Manager) reusedAcrossRotation(ctx context.Context, s *Session, client C
 		}
 		recorded = true
 	}
-	if !recorded {
-		m.emit(ctx, e)
-	}
-	return fmt.Errorf("sessiond: refresh: %w", ErrRefreshReused)
+	return recorded
 }
 
 // retired handles a retired refresh token presented outside the grace:

@@ -330,7 +330,7 @@ func TestManager_RotateFromKeepsStepUp(t *testing.T) {
 				anomaly.RuleUserAgentChange: anomaly.ActionStepUp,
 			}))
 			iss := h.create(t, "stepup", sessiond.CreateOptions{Client: issued})
-			rot, err := h.m.RotateFrom(ctx, iss.Session.ID, tt.from)
+			rot, err := h.m.RotateFrom(ctx, iss.Session.ID, tt.from, false)
 			if err != nil {
 				t.Fatalf("RotateFrom: %v", err)
 			}
@@ -345,5 +345,138 @@ func TestManager_RotateFromKeepsStepUp(t *testing.T) {
 				t.Errorf("the rotated-away session's token = %v; want ErrRevoked", err)
 			}
 		})
+	}
+}
+
+// TestManager_ReuseAfterRotationNeedsTheKeysProof: a replay of a retired
+// refresh token of a key-bound (DPoP) session ends nothing without a proof
+// of the key, rotated or not: the keyless thief must not be able to end
+// the successor (RFC 9449 §5).
+func TestManager_ReuseAfterRotationNeedsTheKeysProof(t *testing.T) {
+	ctx := context.Background()
+	ok := func(*sessiond.Session) error { return nil }
+	errNoKey := errors.New("no proof of the key")
+	noKey := func(*sessiond.Session) error { return errNoKey }
+
+	t.Run("control/not-rotated", func(t *testing.T) {
+		h := newHarness(t, sessiond.StrategyHybrid, nil)
+		iss := h.create(t, "dpop", sessiond.CreateOptions{KeyThumbprint: testJKT})
+		if _, err := h.m.RefreshChecked(ctx, iss.RefreshToken, sessiond.Client{}, ok); err != nil {
+			t.Fatal(err)
+		}
+		h.clock.Advance(10 * time.Second)
+		_, err := h.m.RefreshChecked(ctx, iss.RefreshToken, sessiond.Client{}, noKey)
+		if !errors.Is(err, errNoKey) {
+			t.Fatalf("replay without the key = %v; want the check's error", err)
+		}
+		if _, err := h.m.Get(ctx, iss.Session.ID); err != nil {
+			t.Fatalf("session after a keyless replay: %v; want live", err)
+		}
+	})
+	t.Run("rotated", func(t *testing.T) {
+		h := newHarness(t, sessiond.StrategyHybrid, nil)
+		iss := h.create(t, "dpop", sessiond.CreateOptions{KeyThumbprint: testJKT})
+		r, err := h.m.RefreshChecked(ctx, iss.RefreshToken, sessiond.Client{}, ok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.clock.Advance(10 * time.Second)
+		succ, err := h.m.Rotate(ctx, r.Session.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.clock.Advance(10 * time.Second)
+		_, err = h.m.RefreshChecked(ctx, iss.RefreshToken, sessiond.Client{}, noKey)
+		if !errors.Is(err, errNoKey) {
+			t.Errorf("replay without the key after a rotation = %v; want the check's error, as without a rotation", err)
+		}
+		if _, err := h.m.Get(ctx, succ.Session.ID); err != nil {
+			t.Errorf("successor after a keyless replay: Get = %v; want live (the thief proved no key)", err)
+		}
+		// Plain Refresh (no check at all) of a key-bound session.
+		h2 := newHarness(t, sessiond.StrategyHybrid, nil)
+		iss2 := h2.create(t, "dpop", sessiond.CreateOptions{KeyThumbprint: testJKT})
+		r2, _ := h2.m.RefreshChecked(ctx, iss2.RefreshToken, sessiond.Client{}, ok)
+		h2.clock.Advance(10 * time.Second)
+		succ2, err := h2.m.Rotate(ctx, r2.Session.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h2.clock.Advance(10 * time.Second)
+		_, _ = h2.m.Refresh(ctx, iss2.RefreshToken, sessiond.Client{})
+		if _, err := h2.m.Get(ctx, succ2.Session.ID); err != nil {
+			t.Errorf("successor after plain Refresh (no proof) of a retired key-bound token: Get = %v; want live", err)
+		}
+	})
+}
+
+// TestManager_RetiredTokenAfterReLoginIsNotReuse: a new login ends the
+// carried session with reason rotated too (httpsession's Login), but
+// leaves no successor of it: a stale retired token of that session is
+// refused as revoked, with no theft alarm.
+func TestManager_RetiredTokenAfterReLoginIsNotReuse(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, sessiond.StrategyHybrid, nil)
+	old := h.create(t, "relogin", sessiond.CreateOptions{})
+	if _, err := h.m.Refresh(ctx, old.RefreshToken, sessiond.Client{}); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(10 * time.Second)
+	// httpsession.Login: revokeCarried(r, ReasonRotated), then Create.
+	if err := h.m.Revoke(ctx, old.Session.ID, sessiond.ReasonRotated); err != nil {
+		t.Fatal(err)
+	}
+	h.create(t, "relogin", sessiond.CreateOptions{})
+	h.clock.Advance(10 * time.Second)
+	_, err := h.m.Refresh(ctx, old.RefreshToken, sessiond.Client{})
+	if !errors.Is(err, sessiond.ErrRevoked) || errors.Is(err, sessiond.ErrRefreshReused) {
+		t.Errorf("stale tab's retired token after a new login = %v; want ErrRevoked, not ErrRefreshReused", err)
+	}
+	if n := h.events.Count(sessiond.EventRefreshReused); n != 0 {
+		t.Errorf("%d %s events after a re-login (no rotation, no theft); want 0", n, sessiond.EventRefreshReused)
+	}
+}
+
+// TestManager_RotateFromCarriesTheTokensStepUp: distinct_ips fires once
+// per crossing, so it does not fire again at the rotation; the step_up
+// the request's token carries must reach the successor all the same.
+func TestManager_RotateFromCarriesTheTokensStepUp(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) {
+		d, err := anomaly.New(anomaly.Options{DistinctIPThreshold: 2,
+			Actions: map[anomaly.Rule]anomaly.Action{anomaly.RuleDistinctIPs: anomaly.ActionStepUp}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Anomalies = d
+	})
+	a := sessiond.Client{IP: "203.0.113.10", UserAgent: chromeWin}
+	b := sessiond.Client{IP: "198.51.100.7", UserAgent: chromeWin}
+	iss := h.create(t, "hopper", sessiond.CreateOptions{Client: a})
+	r1, err := h.m.Refresh(ctx, iss.RefreshToken, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := h.m.Refresh(ctx, r1.RefreshToken, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r2.StepUp {
+		t.Fatalf("setup: distinct_ips did not ask for a step-up at the refresh (r1.StepUp=%v)", r1.StepUp)
+	}
+	cur, err := h.m.Inspect(ctx, r2.AccessToken, b)
+	if err != nil || !cur.StepUp {
+		t.Fatalf("refreshed token: step_up %v, %v", cur.StepUp, err)
+	}
+	rot, err := h.m.RotateFrom(ctx, r2.Session.ID, b, cur.StepUp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := h.m.Inspect(ctx, rot.AccessToken, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rot.StepUp || !v.StepUp {
+		t.Errorf("RotateFrom of a session whose access token carries step_up (distinct_ips): Issued.StepUp=%v, token step_up=%v; want both true", rot.StepUp, v.StepUp)
 	}
 }

@@ -72,13 +72,13 @@ func (s *Sessions) LoginIssued(w http.ResponseWriter, r *http.Request, iss *sess
 // ErrNoCredentials without a session; sessiond.ErrUnsupported in the jwt
 // strategy.
 func (s *Sessions) Rotate(w http.ResponseWriter, r *http.Request) (*sessiond.Issued, error) {
-	cur, err := s.authenticate(r)
+	cur, err := s.Inspect(r)
 	if err != nil {
 		return nil, err
 	}
-	// From the request's client, so that the rotation keeps a step-up a
-	// refresh from it would ask for (rotating is not signing in again).
-	iss, err := s.m.RotateFrom(r.Context(), cur.ID, s.Client(r))
+	// From the request's client and with its token's step-up, so that the
+	// rotation keeps a step-up (rotating is not signing in again).
+	iss, err := s.m.RotateFrom(r.Context(), cur.Session.ID, s.Client(r), cur.StepUp)
 	if err != nil {
 		return nil, err
 	}
