@@ -6,13 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/sessiond/sessiond/apitype"
 )
@@ -24,16 +27,33 @@ func hasMediaType(r *http.Request, want string) bool {
 	return err == nil && mt == want
 }
 
+// checkJSONType refuses a request Content-Type other than application/json,
+// or one declaring a charset other than utf-8: JSON between systems is
+// UTF-8 (RFC 8259 §8.1), and a body declared in another charset would be
+// read otherwise than its sender wrote it. The status is that of any other
+// wrong content type.
+func checkJSONType(ct string) error {
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/json" {
+		return badRequest("content type must be application/json")
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return badRequest("content type charset must be utf-8")
+	}
+	return nil
+}
+
 func (s *server) tooLarge() error {
 	return &requestError{status: http.StatusRequestEntityTooLarge, code: apitype.CodePayloadTooLarge,
 		detail: fmt.Sprintf("request body is over the limit of %d bytes", s.maxBody)}
 }
 
 // decodeJSON reads exactly one JSON object from the body into dst, strictly:
-// the content type must be application/json, unknown fields, trailing
-// data, invalid UTF-8, lone surrogate escapes, and duplicate or
-// case-variant keys are refused (checkJSON), and the body is cut at
-// MaxBodyBytes. Errors name the field at fault and never quote a value.
+// the content type must be application/json (in UTF-8), unknown fields,
+// null where dst holds no pointer, trailing data, invalid UTF-8, lone
+// surrogate escapes, and duplicate or case-variant keys are refused
+// (checkJSON), and the body is cut at MaxBodyBytes. Errors name the field
+// at fault and never quote a value.
 func (s *server) decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	bp := bodyPool.Get().(*[]byte)
 	defer bodyPool.Put(bp)
@@ -62,8 +82,10 @@ func (s *server) decodeVerify(w http.ResponseWriter, r *http.Request, req *verif
 // readJSON checks the content type and reads the body, cut at
 // MaxBodyBytes, into the pooled buffer bp.
 func (s *server) readJSON(w http.ResponseWriter, r *http.Request, bp *[]byte) ([]byte, error) {
-	if ct := r.Header.Get("Content-Type"); ct != "application/json" && !hasMediaType(r, "application/json") {
-		return nil, badRequest("content type must be application/json")
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+		if err := checkJSONType(ct); err != nil {
+			return nil, err
+		}
 	}
 	if r.ContentLength > s.maxBody {
 		return nil, s.tooLarge()
@@ -87,11 +109,12 @@ func (s *server) readJSON(w http.ResponseWriter, r *http.Request, bp *[]byte) ([
 
 // decodeStrict decodes body into dst with every check of decodeJSON.
 func (s *server) decodeStrict(body []byte, dst any) error {
-	err := checkJSON(body, shapeOf(reflect.TypeOf(dst)))
+	want := shapeOf(reflect.TypeOf(dst))
+	err := checkJSON(body, want)
 	if err == nil {
 		// checkJSON has refused unknown fields and trailing data already.
 		if err := json.Unmarshal(body, dst); err != nil {
-			return s.jsonError(err)
+			return s.unmarshalError(body, want, err)
 		}
 		return nil
 	}
@@ -168,6 +191,62 @@ func (s *server) jsonError(err error) error {
 		detail: "request body could not be read", cause: err}
 }
 
+// unmarshalError words err, what json.Unmarshal of body (of shape want)
+// returned. An error of a type's own UnmarshalJSON (time.Time's
+// *time.ParseError, say) names no field, so the value at fault is found by
+// reading each such value of body alone.
+func (s *server) unmarshalError(body []byte, want *shape, err error) error {
+	if _, ok := errors.AsType[*json.UnmarshalTypeError](err); !ok {
+		if path, own, ok := ownFault(body, want); ok {
+			return &requestError{status: http.StatusBadRequest, code: apitype.CodeInvalidRequest,
+				detail: fmt.Sprintf("invalid value for %q: want %s", strings.TrimPrefix(path, "."), ownKind(own)), cause: err}
+		}
+	}
+	return s.jsonError(err)
+}
+
+// ownFault returns the path (".a.b[2]") to the first value of data, a JSON
+// value of shape want, whose type's own UnmarshalJSON refuses it, and that
+// type.
+func ownFault(data []byte, want *shape) (path string, own reflect.Type, ok bool) {
+	switch {
+	case want == nil:
+	case want.own != nil:
+		if json.Unmarshal(data, reflect.New(want.own).Interface()) != nil {
+			return "", want.own, true
+		}
+	case want.fields != nil:
+		var members map[string]json.RawMessage
+		if json.Unmarshal(data, &members) != nil {
+			return "", nil, false
+		}
+		for _, name := range slices.Sorted(maps.Keys(members)) {
+			if path, own, ok := ownFault(members[name], want.fields[name]); ok {
+				return "." + name + path, own, true
+			}
+		}
+	case want.elem != nil:
+		var elems []json.RawMessage
+		if json.Unmarshal(data, &elems) != nil {
+			return "", nil, false
+		}
+		for i, e := range elems {
+			if path, own, ok := ownFault(e, want.elem); ok {
+				return fmt.Sprintf("[%d]%s", i, path), own, true
+			}
+		}
+	}
+	return "", nil, false
+}
+
+// ownKind names what a type with its own UnmarshalJSON reads.
+func ownKind(t reflect.Type) string {
+	if t == reflect.TypeFor[time.Time]() {
+		return "an RFC 3339 time"
+	}
+	return "a value of its documented format"
+}
+
 // jsonKind names the JSON type a Go type decodes from.
 func jsonKind(t reflect.Type) string {
 	if t == nil {
@@ -211,22 +290,28 @@ func (s *server) parseForm(w http.ResponseWriter, r *http.Request) (url.Values, 
 	return r.PostForm, nil
 }
 
-// formValue returns the one value of a form parameter: RFC 6749 §3.1 has
-// parameters sent at most once. Empty means absent.
-func formValue(form url.Values, name string) (string, error) {
-	switch v := form[name]; len(v) {
+// oneValue returns the one value of a query or form parameter, "" when it
+// is absent. A parameter given twice is refused on every route (RFC 6749
+// §3.1 has it so for /oauth2): a proxy or firewall that reads the last
+// value would see another request than the one served, which reads the
+// first.
+func oneValue(vals url.Values, name string) (string, error) {
+	switch v := vals[name]; len(v) {
 	case 0:
 		return "", nil
 	case 1:
 		return v[0], nil
 	}
-	return "", badRequest(fmt.Sprintf("%s: must be sent at most once", name))
+	return "", badRequest(fmt.Sprintf("%s: must be given at most once", name))
 }
 
 // queryLimit reads the limit parameter of a listing, def when it is
 // absent: the same bounds and message on every list route.
 func queryLimit(q url.Values, def int) (int, error) {
-	v := q.Get("limit")
+	v, err := oneValue(q, "limit")
+	if err != nil {
+		return 0, err
+	}
 	if v == "" {
 		return def, nil
 	}

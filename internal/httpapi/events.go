@@ -15,17 +15,26 @@ func (s *server) listEvents(w http.ResponseWriter, r *http.Request) error {
 		return notFound("this store keeps no event log")
 	}
 	q := r.URL.Query()
-	eq := sessiond.EventQuery{
-		Subject:   q.Get("subject"),
-		SessionID: sessiond.SessionID(q.Get("session_id")),
-		Type:      sessiond.EventType(q.Get("type")),
-		Cursor:    q.Get("cursor"),
+	var eq sessiond.EventQuery
+	for _, p := range []struct {
+		name string
+		dst  *string
+	}{{"subject", &eq.Subject}, {"session_id", (*string)(&eq.SessionID)}, {"type", (*string)(&eq.Type)}, {"cursor", &eq.Cursor}} {
+		v, err := oneValue(q, p.name)
+		if err != nil {
+			return err
+		}
+		*p.dst = v
 	}
 	for _, p := range []struct {
 		name string
 		dst  *time.Time
 	}{{"since", &eq.Since}, {"until", &eq.Until}} {
-		if v := q.Get(p.name); v != "" {
+		v, err := oneValue(q, p.name)
+		if err != nil {
+			return err
+		}
+		if v != "" {
 			t, err := time.Parse(time.RFC3339Nano, v)
 			if err != nil {
 				return badRequest(p.name + " must be an RFC 3339 time")

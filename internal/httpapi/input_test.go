@@ -3,10 +3,13 @@ package httpapi_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/memstore"
 )
 
 // TestAPI_BadInput sends bad bodies to every JSON route: each gets a 400
@@ -40,12 +43,20 @@ func TestAPI_BadInput(t *testing.T) {
 		{"no content type", "", `{"subject":"u"}`, 400, "invalid_request", "content type must be application/json"},
 		{"text/plain", "text/plain", `{"subject":"u"}`, 400, "invalid_request", "content type must be application/json"},
 		{"form", "application/x-www-form-urlencoded", `subject=u`, 400, "invalid_request", "content type must be application/json"},
+		{"null body", "application/json", `null`, 400, "invalid_request", "request body must be a JSON object"},
+		// JSON is UTF-8 (RFC 8259 §8.1): a body declared in another
+		// charset would be read otherwise than it was written.
+		{"charset utf-16", "application/json; charset=utf-16", `{"subject":"u"}`, 400, "invalid_request", "content type charset must be utf-8"},
+		{"charset iso-8859-1", "application/json; charset=iso-8859-1", `{"subject":"u"}`, 400, "invalid_request", "content type charset must be utf-8"},
+		{"charset utf8", "application/json;charset=utf8", `{"subject":"u"}`, 400, "invalid_request", "content type charset must be utf-8"},
+		{"charset empty", `application/json; charset=""`, `{"subject":"u"}`, 400, "invalid_request", "content type charset must be utf-8"},
 	}
 	routes := map[string][]tc{
 		"/v1/sessions": append(common[:len(common):len(common)],
 			tc{"charset param", "application/json; charset=utf-8", `{"subject":"u"}`, 201, "", ""},
+			tc{"charset param upper case", "application/json; charset=UTF-8", `{"subject":"u"}`, 201, "", ""},
+			tc{"charset param quoted", `Application/JSON;Charset="Utf-8"`, `{"subject":"u"}`, 201, "", ""},
 			tc{"missing subject", "application/json", `{}`, 400, "invalid_request", "subject: is required"},
-			tc{"null body", "application/json", `null`, 400, "invalid_request", "subject: is required"},
 			tc{"subject wrong type", "application/json", `{"subject": 42}`, 400, "invalid_request", `wrong type for "subject": want a string`},
 			tc{"persistent wrong type", "application/json", `{"subject": "u", "persistent": "yes"}`, 400, "invalid_request", `wrong type for "persistent": want a boolean`},
 			tc{"subject over 256 bytes", "application/json", `{"subject":"` + strings.Repeat("é", 129) + `"}`, 400, "invalid_request", "subject: is 258 bytes, over the limit of 256"},
@@ -87,6 +98,67 @@ func TestAPI_BadInput(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestAPI_RepeatedQueryParameter: every query parameter the document
+// lists, given twice, is refused with a 400 naming it, on every route, as
+// RFC 6749 §3.1 has it for /oauth2. Reading the first value instead would
+// serve another request than the one a proxy or firewall reading the last
+// one saw.
+func TestAPI_RepeatedQueryParameter(t *testing.T) {
+	t.Parallel()
+	ev := memstore.New()
+	e := newEnv(t, sessiond.StrategyHybrid, func(o *httpapi.Options) {
+		o.Events, o.Outbox = ev, ev
+		o.SSF = newSSF(t)
+	})
+	// Two values each parameter takes alone: the repetition is the only
+	// fault.
+	id1, id2 := string(sessiond.NewSessionID()), string(sessiond.NewSessionID())
+	values := map[string][2]string{
+		"reason":     {"logout", "admin"},
+		"except":     {id1, id2},
+		"subject":    {"alice", "mallory"},
+		"session_id": {id1, id2},
+		"type":       {"session.created", "session.revoked"},
+		"since":      {"2030-01-01T00:00:00Z", "2000-01-01T00:00:00Z"},
+		"until":      {"2030-01-01T00:00:00Z", "2040-01-01T00:00:00Z"},
+		"cursor":     {"", "x"},
+		"limit":      {"1", "1000"},
+		"state":      {"dead", "pending"},
+		"stream_id":  {"a", "b"},
+	}
+	var n int
+	for path, item := range loadDoc(t)["paths"].(map[string]any) {
+		for method, op := range item.(map[string]any) {
+			params, _ := mapOf(op)["parameters"].([]any)
+			for _, p := range params {
+				if mapOf(p)["in"] != "query" {
+					continue
+				}
+				name := mapOf(p)["name"].(string)
+				v, ok := values[name]
+				if !ok {
+					t.Errorf("%s %s: no test values for query parameter %q", method, path, name)
+					continue
+				}
+				n++
+				method, target := strings.ToUpper(method), samplePath(path)
+				t.Run(method+" "+path+"?"+name, func(t *testing.T) {
+					once := target + "?" + url.Values{name: {v[0]}}.Encode()
+					if r := e.do(method, once, "", nil, nil); r.status == http.StatusBadRequest {
+						t.Fatalf("%s %s = 400 %s; want the value taken", method, once, r.body)
+					}
+					twice := target + "?" + url.Values{name: v[:]}.Encode()
+					wantProblem(t, method+" "+twice, e.do(method, twice, "", nil, nil),
+						http.StatusBadRequest, "invalid_request", name+": must be given at most once")
+				})
+			}
+		}
+	}
+	if n < 12 {
+		t.Errorf("only %d query parameters documented", n)
 	}
 }
 

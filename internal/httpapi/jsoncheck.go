@@ -29,17 +29,31 @@ const maxJSONDepth = 64
 var errJSONSyntax = errors.New("json syntax")
 
 // shape is what checkJSON expects of a value: for a struct, the exact JSON
-// names of its fields; nil for anything else (a free object such as the
-// claims, a scalar, or a type with its own UnmarshalJSON).
+// names of its fields; for a slice or array, the shape of its elements;
+// and whether it may be null. Inside a value of no fields and no elem (a
+// map, the claims, a type that reads itself) anything goes: its members
+// are checked with a nil shape.
 type shape struct {
 	fields map[string]*shape // nil: not a struct
 	elem   *shape            // of a slice or array
+	// null: JSON null is a value of this type (a pointer or an
+	// interface). Elsewhere encoding/json would take null for absent, so
+	// checkJSON refuses it: a field the API documents as nullable is a
+	// pointer.
+	null bool
+	// own is the type, when it reads itself (UnmarshalJSON: time.Time,
+	// json.RawMessage); its errors name no field (ownFault finds it).
+	own reflect.Type
 }
 
 var shapes sync.Map // reflect.Type → *shape
 
-// shapeOf returns the shape of values decoded into t.
+// shapeOf returns the shape of values decoded into t, or into what t
+// points to: a request body is a value, never null.
 func shapeOf(t reflect.Type) *shape {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
 	if s, ok := shapes.Load(t); ok {
 		return s.(*shape)
 	}
@@ -50,23 +64,25 @@ func shapeOf(t reflect.Type) *shape {
 var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
 
 func buildShape(t reflect.Type, depth int) *shape {
+	null := t.Kind() == reflect.Pointer || t.Kind() == reflect.Interface
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if depth > 8 || reflect.PointerTo(t).Implements(unmarshalerType) {
+	if depth > 8 {
 		return nil
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) {
+		return &shape{null: null, own: t}
 	}
 	switch t.Kind() {
 	case reflect.Slice, reflect.Array:
-		if e := buildShape(t.Elem(), depth+1); e != nil {
-			return &shape{elem: e}
-		}
+		return &shape{elem: buildShape(t.Elem(), depth+1), null: null}
 	case reflect.Struct:
-		s := &shape{fields: map[string]*shape{}}
+		s := &shape{fields: map[string]*shape{}, null: null}
 		addFields(s, t, depth)
 		return s
 	}
-	return nil
+	return &shape{null: null} // a scalar, or a map: its members are free
 }
 
 func addFields(s *shape, t reflect.Type, depth int) {
@@ -93,9 +109,10 @@ func addFields(s *shape, t reflect.Type, depth int) {
 
 // checkJSON checks one JSON value in data against want: strings (keys
 // included) must be valid UTF-8 with no lone surrogate escape, no object
-// may hold two keys that are equal or differ only in case, and an object
-// decoded into a struct may only use its fields' exact names. It returns
-// a requestError, or errJSONSyntax when data is not JSON at all.
+// may hold two keys that are equal or differ only in case, an object
+// decoded into a struct may only use its fields' exact names, and null
+// stands only where want says it may (never for the value itself). It
+// returns a requestError, or errJSONSyntax when data is not JSON at all.
 func checkJSON(data []byte, want *shape) error {
 	c := checker{data: data}
 	c.skipSpace()
@@ -106,15 +123,50 @@ func checkJSON(data []byte, want *shape) error {
 	if c.pos != len(c.data) {
 		return errJSONSyntax
 	}
-	return c.unknown
+	return c.fault
 }
 
 type checker struct {
 	data []byte
 	pos  int
 	keys [][]byte // scratch for the keys of the objects being read, as a stack
-	// unknown is the first key that is no field of its struct.
-	unknown error
+	// path leads to the value being read, through the fields and
+	// elements of typed values: it names a null refused.
+	path []pathStep
+	// fault is the first key that is no field of its struct, or null
+	// where a value must be: reported once the whole body is known to be
+	// readable.
+	fault error
+}
+
+// pathStep is a field name, or with a nil name an element's index.
+type pathStep struct {
+	name  []byte
+	index int
+}
+
+// refuseNull notes a null at c.path where a value must be.
+func (c *checker) refuseNull() {
+	if c.fault != nil {
+		return
+	}
+	if len(c.path) == 0 {
+		c.fault = badRequest("request body must be a JSON object")
+		return
+	}
+	var b strings.Builder
+	for i, p := range c.path {
+		switch {
+		case p.name == nil:
+			fmt.Fprintf(&b, "[%d]", p.index)
+		case i > 0:
+			b.WriteByte('.')
+			fallthrough
+		default:
+			b.Write(p.name)
+		}
+	}
+	c.fault = badRequest(b.String() + ": must not be null")
 }
 
 func (c *checker) skipSpace() { c.pos = skipJSONSpace(c.data, c.pos) }
@@ -152,15 +204,13 @@ func (c *checker) value(want *shape, depth int) error {
 		if c.open(']') {
 			return nil
 		}
-		for {
-			c.skipSpace()
-			if err := c.value(elem, depth+1); err != nil {
-				return err
-			}
-			if more, err := c.next(']'); !more {
-				return err
-			}
+		if elem == nil {
+			return c.elements(nil, depth)
 		}
+		c.path = append(c.path, pathStep{})
+		err := c.elements(elem, depth)
+		c.path = c.path[:len(c.path)-1]
+		return err
 	case ch == '"':
 		_, _, err := c.str()
 		return err
@@ -181,7 +231,27 @@ func (c *checker) value(want *shape, depth int) error {
 		if c.pos == start {
 			return errJSONSyntax
 		}
+		if want != nil && !want.null && string(c.data[start:c.pos]) == "null" {
+			c.refuseNull()
+		}
 		return nil
+	}
+}
+
+// elements reads the elements of an array after its opening bracket;
+// with elem, the last step of c.path is theirs.
+func (c *checker) elements(elem *shape, depth int) error {
+	for i := 0; ; i++ {
+		if elem != nil {
+			c.path[len(c.path)-1].index = i
+		}
+		c.skipSpace()
+		if err := c.value(elem, depth+1); err != nil {
+			return err
+		}
+		if more, err := c.next(']'); !more {
+			return err
+		}
 	}
 }
 
@@ -233,9 +303,8 @@ func (c *checker) object(want *shape, depth int) error {
 		var sub *shape
 		if want != nil && want.fields != nil {
 			s, ok := want.fields[string(key)]
-			if !ok && c.unknown == nil {
-				// Reported once the whole body is known to be readable.
-				c.unknown = badRequest("unknown field " + quoteName(string(key)))
+			if !ok && c.fault == nil {
+				c.fault = badRequest("unknown field " + quoteName(string(key)))
 			}
 			sub = s
 		}
@@ -245,7 +314,14 @@ func (c *checker) object(want *shape, depth int) error {
 		}
 		c.pos++
 		c.skipSpace()
-		if err := c.value(sub, depth+1); err != nil {
+		if sub != nil {
+			c.path = append(c.path, pathStep{name: key})
+		}
+		err = c.value(sub, depth+1)
+		if sub != nil {
+			c.path = c.path[:len(c.path)-1]
+		}
+		if err != nil {
 			return err
 		}
 		more, err := c.next('}')

@@ -14,7 +14,7 @@ func (s *server) formToken(w http.ResponseWriter, r *http.Request) (sessiond.Sec
 	if err != nil {
 		return "", err
 	}
-	tok, err := formValue(form, "token")
+	tok, err := oneValue(form, "token")
 	if err != nil {
 		return "", err
 	}

@@ -58,6 +58,9 @@ func TestEvents_Route(t *testing.T) {
 	}
 
 	for _, tc := range []struct{ query, detail string }{
+		// Given twice: the first value is not taken (TestAPI_RepeatedQueryParameter).
+		{"limit=1&limit=5000", "limit: must be given at most once"},
+		{"subject=alice&subject=mallory", "subject: must be given at most once"},
 		{"since=yesterday", "since"},
 		{"until=2026-13-01T00:00:00Z", "until"},
 		{"limit=0", "limit"},
@@ -95,6 +98,8 @@ func TestEvents_Route(t *testing.T) {
 		http.StatusBadRequest, "invalid_request", "state")
 	wantProblem(t, "deliveries bad limit", e.do(http.MethodGet, "/v1/webhooks/deliveries?limit=-1", "", nil, nil),
 		http.StatusBadRequest, "invalid_request", "limit")
+	wantProblem(t, "deliveries state twice", e.do(http.MethodGet, "/v1/webhooks/deliveries?state=dead&state=pending", "", nil, nil),
+		http.StatusBadRequest, "invalid_request", "state: must be given at most once")
 }
 
 func TestOpsRoutes_NotConfigured(t *testing.T) {
@@ -145,7 +150,11 @@ func TestIncident_Route(t *testing.T) {
 		{"no scope", `{"reason":"x"}`, "all"},
 		{"unknown field", `{"all":true,"everything":true}`, "everything"},
 		{"wrong type", `{"all":"yes"}`, "all"},
-		{"bad time", `{"issued_before":"last week"}`, ""},
+		// A time's own UnmarshalJSON names no field: the detail does.
+		{"bad time", `{"issued_before":"last week"}`, `invalid value for "issued_before": want an RFC 3339 time`},
+		{"time a number", `{"issued_before":1700000000}`, `invalid value for "issued_before": want an RFC 3339 time`},
+		{"time without zone", `{"all":true,"issued_before":"2026-11-26T10:00:00"}`, `invalid value for "issued_before"`},
+		{"null time", `{"all":true,"issued_before":null}`, "issued_before: must not be null"},
 		{"too many subjects", many, "subjects"},
 		{"long reason", `{"all":true,"reason":"` + strings.Repeat("r", 300) + `"}`, "reason"},
 		{"not json", `all=true`, ""},

@@ -226,13 +226,18 @@ func (s *server) revokeSession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	q := r.URL.Query()
+	v, err := oneValue(q, "reason")
+	if err != nil {
+		return err
+	}
 	reason := sessiond.ReasonLogout
-	switch v := r.URL.Query()["reason"]; {
-	case len(v) == 0 || len(v) == 1 && v[0] == string(sessiond.ReasonLogout):
-	case len(v) == 1 && v[0] == string(sessiond.ReasonAdmin):
+	switch _, given := q["reason"]; {
+	case !given, v == string(sessiond.ReasonLogout):
+	case v == string(sessiond.ReasonAdmin):
 		reason = sessiond.ReasonAdmin
 	default:
-		return &sessiond.ArgumentError{Field: "reason", Msg: "must be logout or admin, given at most once"}
+		return &sessiond.ArgumentError{Field: "reason", Msg: "must be logout or admin"}
 	}
 	if err := s.m.Revoke(r.Context(), id, reason); err != nil {
 		return err
@@ -266,17 +271,16 @@ func (s *server) listSessions(w http.ResponseWriter, r *http.Request) error {
 // DELETE /v1/subjects/{subject}/sessions[?except=ID]: an administrative
 // revocation (reason admin) of every live session but one.
 func (s *server) revokeSubject(w http.ResponseWriter, r *http.Request) error {
-	var except sessiond.SessionID
-	switch v := r.URL.Query()["except"]; len(v) {
-	case 0:
-	case 1:
-		// A mistyped ID would match nothing and revoke the caller's own
-		// session too: refuse it.
-		if except = sessiond.SessionID(v[0]); !except.Valid() {
-			return &sessiond.ArgumentError{Field: "except", Msg: "is not a session ID"}
-		}
-	default:
-		return &sessiond.ArgumentError{Field: "except", Msg: "must be given at most once"}
+	q := r.URL.Query()
+	v, err := oneValue(q, "except")
+	if err != nil {
+		return err
+	}
+	except := sessiond.SessionID(v)
+	// A mistyped (or empty) ID would match nothing and revoke the
+	// caller's own session too: refuse it.
+	if _, given := q["except"]; given && !except.Valid() {
+		return &sessiond.ArgumentError{Field: "except", Msg: "is not a session ID"}
 	}
 	subject, err := cleanSubject("subject", r.PathValue("subject"))
 	if err != nil {

@@ -39,6 +39,11 @@ func (s *server) ssfManage(w http.ResponseWriter, r *http.Request) error {
 	if s.ssf == nil {
 		return errSSFOff
 	}
+	// The transmitter reads stream_id with url.Values.Get: it must be
+	// there at most once, as every query parameter of the API.
+	if _, err := oneValue(r.URL.Query(), "stream_id"); err != nil {
+		return err
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodDelete {
 		// The body passes the API's JSON checks (UTF-8, no lone
 		// surrogate, no duplicate or case-variant keys, depth, size)

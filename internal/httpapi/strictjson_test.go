@@ -59,6 +59,8 @@ func TestAPI_StrictJSON(t *testing.T) {
 		{"nested duplicate", `{"client":{"ip":"192.0.2.1","ip":"192.0.2.2"}}`, `duplicate field "ip"`},
 		{"case variant of a field alone", `{"Client":{}}`, `unknown field "Client"`},
 		{"deeply nested", strings.Repeat(`{"client":`, 100) + `{}` + strings.Repeat(`}`, 100), "nested more than"},
+		{"null body", `null`, "request body must be a JSON object"},
+		{"null body with space", " null\n", "request body must be a JSON object"},
 	}
 	for _, op := range jsonRoutes(t) {
 		method, path, _ := strings.Cut(op, " ")
@@ -127,4 +129,47 @@ func manyClaims(n int) string {
 		b.WriteString(`"k` + string(rune('0'+i/10)) + string(rune('0'+i%10)) + `":` + "1")
 	}
 	return b.String()
+}
+
+// TestAPI_NullRefused: openapi.json types no request field as nullable,
+// and encoding/json would read a null as the field left out, so a body
+// the documented schema refuses would be served. The strict decoder
+// refuses null for every field of every route, at any depth, naming the
+// field; null stays a value inside the free claims object.
+func TestAPI_NullRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sessiond.StrategyHybrid, func(o *httpapi.Options) {
+		o.Incident = func(context.Context, httpapi.IncidentRequest) (int, error) { return 0, nil }
+		o.APIKeys = apikey.New(memstore.New(), nil, time.Second)
+	})
+	for _, c := range []struct{ name, method, path, body, detail string }{
+		{"claims", http.MethodPost, "/v1/sessions", `{"subject":"alice","claims":null}`, "claims: must not be null"},
+		{"client", http.MethodPost, "/v1/sessions", `{"subject":"alice","client":null}`, "client: must not be null"},
+		{"client.ip", http.MethodPost, "/v1/sessions", `{"subject":"alice","client":{"ip":null}}`, "client.ip: must not be null"},
+		{"subject", http.MethodPost, "/v1/sessions", `{"subject":null}`, "subject: must not be null"},
+		{"persistent", http.MethodPost, "/v1/sessions", `{"subject":"alice","persistent":null}`, "persistent: must not be null"},
+		{"embedded field", http.MethodPost, "/v1/sessions", `{"subject":"alice","login_code":null}`, "login_code: must not be null"},
+		{"verify client", http.MethodPost, "/v1/sessions/verify", `{"access_token":"x","client":null}`, "client: must not be null"},
+		{"verify user_agent", http.MethodPost, "/v1/sessions/verify", `{"access_token":"x","client":{"user_agent":null}}`, "client.user_agent: must not be null"},
+		{"refresh_token", http.MethodPost, "/v1/sessions/refresh", `{"refresh_token":null}`, "refresh_token: must not be null"},
+		{"dpop_proof", http.MethodPost, "/v1/sessions/refresh", `{"refresh_token":"x","dpop_proof":null}`, "dpop_proof: must not be null"},
+		{"key scopes", http.MethodPost, "/v1/api-keys", `{"name":"x","scopes":null}`, "scopes: must not be null"},
+		{"key scope", http.MethodPost, "/v1/api-keys", `{"name":"x","scopes":["verify",null]}`, "scopes[1]: must not be null"},
+		{"new scopes", http.MethodPut, "/v1/api-keys/key_x/scopes", `{"scopes":null}`, "scopes: must not be null"},
+		{"incident subject", http.MethodPost, "/v1/revocations", `{"subjects":["alice",null]}`, "subjects[1]: must not be null"},
+		{"incident all", http.MethodPost, "/v1/revocations", `{"all":null,"subjects":["alice"]}`, "all: must not be null"},
+		{"first of two faults", http.MethodPost, "/v1/sessions", `{"subject":"alice","client":null,"bogus":1}`, "client: must not be null"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.do(c.method, c.path, "application/json", []byte(c.body), nil)
+			wantProblem(t, c.method+" "+c.path+" "+c.body, r, http.StatusBadRequest, "invalid_request", c.detail)
+		})
+	}
+	if ss, err := e.m.List(t.Context(), "alice"); err != nil || len(ss) != 0 {
+		t.Errorf("List(alice) = %d sessions, %v; want none", len(ss), err)
+	}
+	// Inside the claims, a free object, null is a value like any other.
+	if r := e.postJSON("/v1/sessions", `{"subject":"bob","claims":{"nickname":null,"tags":[null,"a"]}}`); r.status != http.StatusCreated {
+		t.Errorf("create with null claim values = %d %s; want 201", r.status, r.body)
+	}
 }

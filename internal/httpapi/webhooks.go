@@ -12,14 +12,19 @@ func (s *server) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 	if s.outbox == nil {
 		return notFound("no webhook outbox")
 	}
-	state := sessiond.DeliveryState(r.URL.Query().Get("state"))
+	q := r.URL.Query()
+	v, err := oneValue(q, "state")
+	if err != nil {
+		return err
+	}
+	state := sessiond.DeliveryState(v)
 	if state == "" {
 		state = sessiond.DeliveryDead
 	}
 	if state.Validate() != nil {
 		return badRequest("state must be pending, delivered or dead")
 	}
-	limit, err := queryLimit(r.URL.Query(), 100)
+	limit, err := queryLimit(q, 100)
 	if err != nil {
 		return err
 	}
