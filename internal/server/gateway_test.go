@@ -142,17 +142,7 @@ func TestGateway_ClaimsTooLongForCookie(t *testing.T) {
 func TestGateway_CSRFRejectedEvent(t *testing.T) {
 	base := runGateway(t, nil)
 	for range 2 {
-		req, _ := http.NewRequest(http.MethodPost, base+"/sessiond/logout", nil)
-		req.Header.Set("Sec-Fetch-Site", "cross-site")
-		req.Header.Set("Origin", "https://evil.example")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		if res.StatusCode != http.StatusForbidden {
-			t.Fatalf("cross-site POST /sessiond/logout = %d; want 403", res.StatusCode)
-		}
+		crossSiteLogout(t, base, "https://evil.example")
 	}
 	var page struct {
 		Events []struct {
