@@ -41,7 +41,7 @@ func TestConsole_Events(t *testing.T) {
 		{"subject=alice", "2 event(s)"},
 		{"type=session.created&subject=bob", "1 event(s)"},
 		{"subject=" + url.QueryEscape("zoe\u0308"), "1 event(s)"}, // pasted decomposed
-		{"subject=" + url.QueryEscape(" alice"), "0 event(s)"},     // exact, as the API
+		{"subject=" + url.QueryEscape(" alice"), "0 event(s)"},    // exact, as the API
 		{"type=session.created", "3 event(s)"},
 		{"since=" + url.QueryEscape(f.clock.Now().Add(time.Minute).Format(time.RFC3339)), "0 event(s)"},
 		{"since=" + f.clock.Now().Add(-time.Minute).Format("2006-01-02T15:04"), "4 event(s)"},
