@@ -44,10 +44,15 @@ func (k *keySource) keys(ctx context.Context, kid string) ([]jose.JSONWebKey, er
 	}
 	if k.fetched && k.clock.Now().Sub(k.fetchedAt) < k.minInterval {
 		// Rate limited: an unknown kid cannot force a fetch per request.
-		// After a failed fetch the key may well exist: a retryable error
-		// (503), not a final "no such key" that a transmitter would drop
-		// the SET for.
-		return nil, k.failed
+		// The key may well exist (a rotation at the provider since the
+		// last fetch, which anyone can spend with a forged kid): a
+		// retryable error (503), not a final "no such key" that the
+		// transmitter would drop the SET for. Only a fetch made for this
+		// kid can say it is not there.
+		if k.failed != nil {
+			return nil, k.failed
+		}
+		return nil, errKeyNotFetchedYet
 	}
 	k.failed = k.fetch(ctx)
 	if k.failed != nil {
@@ -95,10 +100,28 @@ func (k *keySource) fetch(ctx context.Context) error {
 	if len(body) > maxJWKSBytes {
 		return fmt.Errorf("ssf: jwks: larger than %d bytes", maxJWKSBytes)
 	}
-	var set jose.JSONWebKeySet
-	if err := json.Unmarshal(body, &set); err != nil {
+	// Key by key: a key go-jose cannot read (another algorithm family, a
+	// curve it lacks, a post-quantum key) must not take the others with it.
+	var doc struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
 		return fmt.Errorf("ssf: jwks: %w", err)
+	}
+	var set jose.JSONWebKeySet
+	for _, raw := range doc.Keys {
+		var key jose.JSONWebKey
+		if key.UnmarshalJSON(raw) == nil {
+			set.Keys = append(set.Keys, key)
+		}
+	}
+	if len(set.Keys) == 0 && len(doc.Keys) > 0 {
+		return fmt.Errorf("ssf: jwks: none of its %d keys could be read", len(doc.Keys))
 	}
 	k.set = set
 	return nil
 }
+
+// errKeyNotFetchedYet: the SET's kid is not in the set, which was fetched
+// too recently to be fetched again.
+var errKeyNotFetchedYet = errors.New("ssf: jwks: no key with this kid in the set fetched less than the refetch interval ago; try again later")

@@ -243,7 +243,9 @@ func (r *Receiver) process(ctx context.Context, set string, out *outcome) error 
 	}
 	var payload []byte
 	for _, k := range keys {
-		if k.Algorithm != "" && k.Algorithm != h.Algorithm {
+		// A key for another algorithm, or one the provider published for
+		// encryption (RFC 7517 §4.2), verifies nothing.
+		if k.Algorithm != "" && k.Algorithm != h.Algorithm || k.Use != "" && k.Use != "sig" {
 			continue
 		}
 		if p, err := jws.Verify(k.Key); err == nil {

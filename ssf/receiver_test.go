@@ -206,7 +206,6 @@ func TestPushRefused(t *testing.T) {
 	}{
 		{"bad signature", sign(t, other, jose.ES256, "tx-1", "secevent+jwt", good("badsig")), ssf.CodeAuthenticationFailed},
 		{"tampered payload", tamper(es(good("tamper"))), ssf.CodeAuthenticationFailed},
-		{"unknown kid", sign(t, other, jose.ES256, "tx-9", "secevent+jwt", good("kid")), ssf.CodeInvalidKey},
 		{"wrong audience", es(with("aud", "aud", "https://other.example/")), ssf.CodeInvalidAudience},
 		{"wrong issuer", es(with("iss", "iss", "https://evil.example/")), ssf.CodeInvalidIssuer},
 		{"stale iat", es(with("stale", "iat", f.now.Add(-time.Hour).Unix())), ssf.CodeInvalidRequest},
@@ -349,8 +348,10 @@ func TestKeyRotation(t *testing.T) {
 	}
 	current.Store(&jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &k2.PublicKey, KeyID: "k2", Algorithm: "ES256"}}})
 	for i := range 5 {
-		if code := push(k2, "k2", fmt.Sprint("early", i)); code != http.StatusBadRequest {
-			t.Fatalf("k2 within the interval = %d; want 400", code)
+		// Not final: the transmitter sends it again, and after the
+		// interval the new key is fetched.
+		if code := push(k2, "k2", fmt.Sprint("early", i)); code != http.StatusServiceUnavailable {
+			t.Fatalf("k2 within the interval = %d; want 503", code)
 		}
 	}
 	if n := fetches.Load(); n != 1 {
@@ -362,6 +363,12 @@ func TestKeyRotation(t *testing.T) {
 	}
 	if n := fetches.Load(); n != 2 {
 		t.Errorf("JWKS fetched %d times; want 2", n)
+	}
+	// A kid that a fetch made for it does not find is final: 400
+	// invalid_key (TestPushRefused's other refusals).
+	clock.Advance(2 * time.Minute)
+	if code := push(k2, "k9", "3"); code != http.StatusBadRequest {
+		t.Errorf("a kid not in a fresh fetch = %d; want 400", code)
 	}
 }
 
