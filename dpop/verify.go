@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -131,12 +133,12 @@ func (v *Verifier) Nonce(ctx context.Context) (string, error) {
 }
 
 type claims struct {
-	JTI   string      `json:"jti"`
-	HTM   string      `json:"htm"`
-	HTU   string      `json:"htu"`
-	IAT   json.Number `json:"iat"`
-	ATH   *string     `json:"ath"`
-	Nonce *string     `json:"nonce"`
+	JTI   string          `json:"jti"`
+	HTM   string          `json:"htm"`
+	HTU   string          `json:"htu"`
+	IAT   json.RawMessage `json:"iat"` // a JSON number (a NumericDate), never a string
+	ATH   *string         `json:"ath"`
+	Nonce *string         `json:"nonce"`
 }
 
 func invalid(reason error, detail string) error {
@@ -183,6 +185,11 @@ func (v *Verifier) check(ctx context.Context, proof string, req Request) (*Proof
 	if h.JSONWebKey == nil || !h.JSONWebKey.IsPublic() || !h.JSONWebKey.Valid() {
 		return nil, invalid(ErrSignature, "header jwk missing or not a public key")
 	}
+	// As the prover and DBSC require: no RSA key under 2048 bits (NIST SP
+	// 800-131A), and none so large that checking it is the cost.
+	if k, ok := h.JSONWebKey.Key.(*rsa.PublicKey); ok && (k.N.BitLen() < 2048 || k.N.BitLen() > 8192) {
+		return nil, invalid(ErrSignature, "RSA key not between 2048 and 8192 bits")
+	}
 	payload, err := jws.Verify(h.JSONWebKey.Key)
 	if err != nil {
 		return nil, invalid(ErrSignature, "")
@@ -208,7 +215,14 @@ func (v *Verifier) check(ctx context.Context, proof string, req Request) (*Proof
 	if !SameURL(c.HTU, req.URL) {
 		return nil, invalid(ErrURL, "")
 	}
-	iatf, err := c.IAT.Float64()
+	// json.Number would take a quoted number too; a NumericDate is a
+	// JSON number (RFC 7519 §2).
+	var iatf float64
+	if len(c.IAT) > 0 && c.IAT[0] != '"' {
+		iatf, err = json.Number(c.IAT).Float64()
+	} else {
+		err = errors.New("not a number")
+	}
 	if err != nil || math.IsNaN(iatf) || iatf < 0 || iatf > 1<<40 {
 		return nil, invalid(ErrMalformed, "iat missing or not a number")
 	}
