@@ -310,7 +310,10 @@ func TestBearerAndContentType(t *testing.T) {
 
 // TestKeyRotation: a SET signed by a key the cached JWKS lacks refetches
 // the set, but at most once per JWKSInterval, so forged kids cannot make
-// the receiver hammer the transmitter.
+// the receiver hammer the transmitter. Within the interval such a SET is
+// answered 503, not 400 invalid_key: anyone can spend the interval with a
+// forged kid (looked up before the signature), and a final 400 would make
+// the provider drop the SETs of its newly rotated key (RFC 8935 §2.3).
 func TestKeyRotation(t *testing.T) {
 	ctx := context.Background()
 	clock := sessiondtest.NewClock(time.Now().Truncate(time.Second))
