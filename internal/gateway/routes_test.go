@@ -218,8 +218,9 @@ func TestSession(t *testing.T) {
 	if r := e.browser(t).do(http.MethodGet, "/sessiond/session", ""); r.StatusCode != 401 {
 		t.Errorf("session without a cookie = %d; want 401", r.StatusCode)
 	}
-	if r := b.do(http.MethodPost, "/sessiond/session", ""); r.StatusCode != 405 {
-		t.Errorf("POST session = %d; want 405", r.StatusCode)
+	// RFC 9110 §15.5.6: Allow lists every method the route answers.
+	if r := b.do(http.MethodPost, "/sessiond/session", ""); r.StatusCode != 405 || r.Header.Get("Allow") != "GET, HEAD" {
+		t.Errorf("POST session = %d, Allow %q; want 405, Allow \"GET, HEAD\"", r.StatusCode, r.Header.Get("Allow"))
 	}
 	if r := b.do(http.MethodGet, "/sessiond/nope", ""); r.StatusCode != 404 {
 		t.Errorf("unknown route = %d; want 404", r.StatusCode)

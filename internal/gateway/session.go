@@ -26,7 +26,7 @@ type SessionInfo struct {
 // session is GET <prefix>/session: 200 with a SessionInfo, or 401.
 func (g *Gateway) session(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		methodNotAllowed(w, http.MethodGet)
+		methodNotAllowed(w, "GET, HEAD")
 		return
 	}
 	v, err := g.s.Inspect(r)
