@@ -306,6 +306,14 @@ func (r *Receiver) process(ctx context.Context, set string, out *outcome) error 
 	if err != nil {
 		return refuse(CodeInvalidRequest, err, err.Error())
 	}
+	if len(c.SubID) > 0 && len(inEvent.Subject) > 0 {
+		// Both given: they must name the same principal, or one reader of
+		// the SET (the transmitter's audit, another receiver) takes it for
+		// another user's than this one acts on.
+		if s2, sess2, err := r.o.Subject.Map(c.SubID); err != nil || s2 != subject || sess2 != session {
+			return refuse(CodeInvalidRequest, ErrSubject, "sub_id and the event's subject name different subjects")
+		}
+	}
 	out.subject, out.session = subject, session
 	// Remembered before acting, atomically on every node: of two copies
 	// racing (a push retried, a poll answered to two nodes) one acts. The

@@ -218,6 +218,7 @@ func TestPushRefused(t *testing.T) {
 		{"malformed subject", es(claims("subj", f.now, ssf.RISCAccountDisabled, map[string]any{"subject": map[string]any{"format": "email", "email": "no-at-sign"}})), ssf.CodeInvalidRequest},
 		{"wrong subject format", es(claims("fmt", f.now, ssf.RISCAccountDisabled, map[string]any{"subject": map[string]any{"format": "opaque", "id": "x"}})), ssf.CodeInvalidRequest},
 		{"no subject", es(claims("nosub", f.now, ssf.RISCAccountDisabled, map[string]any{})), ssf.CodeInvalidRequest},
+		{"sub_id and event subject differ", es(with("conflict", "sub_id", emailSubject("bob@example.com"))), ssf.CodeInvalidRequest},
 		{"wrong typ", sign(t, f.tr.key, jose.ES256, "tx-1", "JWT", good("typ")), ssf.CodeInvalidRequest},
 		{"no typ", sign(t, f.tr.key, jose.ES256, "tx-1", "", good("notyp")), ssf.CodeInvalidRequest},
 		{"alg none", none, ssf.CodeInvalidRequest},
