@@ -11,8 +11,10 @@ import (
 	"github.com/sessiond/sessiond/internal/subject"
 )
 
-// maxSubject bounds the subject searched for (the API allows 256 bytes).
-const maxSubject = 256
+// maxSubject bounds a subject in the event filter and the kill switch
+// form before it is cleaned (the API allows 256 bytes); the sessions page
+// and its forms rely on subject.Clean.
+const maxSubject = sessiond.MaxSubjectBytes
 
 // sessionRow is one live session on the sessions page (Manager.List
 // returns live sessions only; State still says why one has just ended).
