@@ -2,6 +2,7 @@ package sessiond
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -58,14 +59,17 @@ func (f *databaseFlow) verify(ctx context.Context, access Secret, now time.Time,
 	if f.marks.revoked(s.Subject, s.CreatedAt) {
 		return verified{}, fmt.Errorf("sessiond: verify: %w", ErrRevoked)
 	}
+	touch := now.Sub(s.LastActiveAt) >= f.touch
 	if check != nil {
 		// Before the touch: a token that fails it (a bound token without
 		// its proof) must not keep the session alive.
-		if err := check(s); err != nil {
+		if err := check(s); errors.Is(err, SkipActivity) {
+			touch = false
+		} else if err != nil {
 			return verified{}, err
 		}
 	}
-	if now.Sub(s.LastActiveAt) >= f.touch {
+	if touch {
 		// Written back at most once per touch interval, so a busy session
 		// costs one store write per interval, not one per request.
 		now = now.UTC().Truncate(time.Microsecond)

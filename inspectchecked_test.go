@@ -11,8 +11,9 @@ import (
 
 // TestManager_InspectChecked: check runs once the token is valid and before
 // anything is written; its error comes back as is and the session's
-// activity is not recorded, nor is an anomaly rule run. Without an error
-// the verification is Inspect's.
+// activity is not recorded, nor is an anomaly rule run. SkipActivity
+// verifies without the record. Without an error the verification is
+// Inspect's.
 func TestManager_InspectChecked(t *testing.T) {
 	errRefused := errors.New("refused by the caller")
 	for _, st := range []sessiond.Strategy{sessiond.StrategyDatabase, sessiond.StrategyHybrid, sessiond.StrategyJWT} {
@@ -38,7 +39,18 @@ func TestManager_InspectChecked(t *testing.T) {
 					t.Errorf("after a refused check the session was last active %v (%v); want still %v", s.LastActiveAt, err, iss.Session.LastActiveAt)
 				}
 			}
-			v, err := h.m.InspectChecked(ctx, iss.AccessToken, sessiond.Client{}, func(*sessiond.Session) error { return nil })
+			// SkipActivity: valid, answered, and nothing recorded.
+			v, err := h.m.InspectChecked(ctx, iss.AccessToken, sessiond.Client{}, func(*sessiond.Session) error { return sessiond.SkipActivity })
+			if err != nil || v.Session.ID != iss.Session.ID {
+				t.Fatalf("InspectChecked with SkipActivity = %v, %v; want the session, no error", v.Session.ID, err)
+			}
+			if st == sessiond.StrategyDatabase {
+				s, err := h.m.Get(ctx, iss.Session.ID)
+				if err != nil || !s.LastActiveAt.Equal(iss.Session.LastActiveAt) {
+					t.Errorf("after SkipActivity the session was last active %v (%v); want still %v", s.LastActiveAt, err, iss.Session.LastActiveAt)
+				}
+			}
+			v, err = h.m.InspectChecked(ctx, iss.AccessToken, sessiond.Client{}, func(*sessiond.Session) error { return nil })
 			if err != nil || v.Session.ID != iss.Session.ID {
 				t.Fatalf("InspectChecked with a passing check = %v, %v", v.Session.ID, err)
 			}

@@ -2,9 +2,17 @@ package sessiond
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
+
+// SkipActivity, returned by the check of InspectChecked, accepts the token
+// but records no activity: a caller that can check the rest of the request
+// only after the answer (introspection of a DPoP-bound token, RFC 9449
+// §6.2) must not keep an idle session alive for a copied token. Like
+// fs.SkipDir, it is a signal, never returned to the caller.
+var SkipActivity = errors.New("sessiond: valid, record no activity")
 
 // Verify checks an access token and returns its session. Failures match
 // ErrInvalidToken, ErrExpired, ErrRevoked, ErrIdleTimeout,
@@ -32,7 +40,8 @@ func (m *Manager) Inspect(ctx context.Context, access Secret, client Client) (Ve
 // records activity) and before the anomaly rules see the client; an error
 // from check is returned as is. A caller that must see more than the token
 // (a DPoP proof of a key-bound session, a device-bound cookie) checks it
-// here, so a request that fails it keeps no idle session alive.
+// here, so a request that fails it keeps no idle session alive; a check
+// that returns SkipActivity lets the token verify without that record.
 func (m *Manager) InspectChecked(ctx context.Context, access Secret, client Client, check func(*Session) error) (Verification, error) {
 	if m.onVerify == nil {
 		return m.inspect(ctx, access, client, check)

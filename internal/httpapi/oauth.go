@@ -22,7 +22,12 @@ func (s *server) formToken(w http.ResponseWriter, r *http.Request) (sessiond.Sec
 		return "", badRequest("token: is required")
 	}
 	// token_type_hint is only a hint (RFC 7009 §2.1): every kind is
-	// searched whatever it says, so it is neither read nor checked.
+	// searched whatever it says, so its value is not used. Given twice it
+	// is refused like any parameter (RFC 6749 §3.1): a proxy and sessiond
+	// must not read two different requests.
+	if _, err := oneValue(form, "token_type_hint"); err != nil {
+		return "", err
+	}
 	return sessiond.Secret(tok), nil
 }
 
@@ -85,15 +90,29 @@ func (s *server) oauthIntrospect(w http.ResponseWriter, r *http.Request) error {
 	// sees: presented alone it is a copied cookie. Checked before the
 	// session's activity is recorded, so introspecting a copy keeps no
 	// idle session alive.
+	//
+	// A DPoP-bound session's token is answered (the resource server checks
+	// the proof against cnf.jkt afterwards, RFC 9449 §6.2), but records no
+	// activity: a copied token without its key must not keep the owner's
+	// idle session alive either.
+	var refused *sessiond.Session
 	v, err := s.m.InspectChecked(r.Context(), tok, sessiond.Client{}, func(sess *sessiond.Session) error {
 		if _, bound := sess.DeviceBinding(); bound {
+			refused = sess
 			return errDeviceBoundBearer
+		}
+		if sess.KeyThumbprint() != "" {
+			return sessiond.SkipActivity
 		}
 		return nil
 	})
 	sess := v.Session
 	if errors.Is(err, errDeviceBoundBearer) {
 		infoFrom(r.Context()).err = err
+		// The infostealer signal DBSC exists for, as the gateway records it.
+		s.m.Record(r.Context(), sessiond.Event{Type: sessiond.EventDeviceProofRefused,
+			Subject: refused.Subject, SessionID: refused.ID,
+			Details: map[string]any{"stage": "request", "reason": "introspected without its bound cookie"}})
 		writeJSON(w, http.StatusOK, "application/json", introspection{Active: false})
 		return nil
 	}
@@ -108,6 +127,14 @@ func (s *server) oauthIntrospect(w http.ResponseWriter, r *http.Request) error {
 		return err // store unavailable: the answer is unknown, not "inactive"
 	}
 	iat, exp := s.accessTimes(&sess)
+	if !s.m.Now().Before(exp) {
+		// Inside jwt.leeway, which is for other clocks: this answer is
+		// read by this server's, and "active" with a past exp is neither
+		// (RFC 7662 §2.2).
+		infoFrom(r.Context()).err = sessiond.ErrExpired
+		writeJSON(w, http.StatusOK, "application/json", introspection{Active: false})
+		return nil
+	}
 	out := introspection{
 		Active: true, TokenType: "Bearer", Subject: sess.Subject, SessionID: sess.ID,
 		ExpiresAt: exp.Unix(), IssuedAt: iat.Unix(),

@@ -248,3 +248,19 @@ func TestIntrospect_DeviceBoundKeepsNothingAlive(t *testing.T) {
 		t.Errorf("the session outlived its idle timeout on introspections of its copied cookie alone")
 	}
 }
+
+// token_type_hint given twice is refused like any parameter (RFC 6749
+// §3.1, openapi.json's OAuthBadRequest), and the revoke does not happen.
+func TestOAuth_TokenTypeHintTwiceRefused(t *testing.T) {
+	eachStrategy(t, []sessiond.Strategy{sessiond.StrategyDatabase, sessiond.StrategyHybrid}, func(t *testing.T, e *env) {
+		for _, path := range []string{"/oauth2/introspect", "/oauth2/revoke"} {
+			live := e.create("dup")
+			body := "token=" + url.QueryEscape(string(live.AccessToken)) + "&token_type_hint=access_token&token_type_hint=refresh_token"
+			r := e.do(http.MethodPost, path, "application/x-www-form-urlencoded", []byte(body), nil)
+			wantOAuthError(t, path+" with token_type_hint twice", r, http.StatusBadRequest, "invalid_request")
+			if _, err := e.m.Get(t.Context(), live.Session.ID); err != nil {
+				t.Errorf("%s refused, yet the session is gone: %v", path, err)
+			}
+		}
+	})
+}
