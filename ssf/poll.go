@@ -122,7 +122,7 @@ func (p *Poller) Poll(ctx context.Context) (bool, error) {
 	}
 	for jti, set := range resp.Sets {
 		out := outcome{delivery: "poll"}
-		err := p.r.process(ctx, set, &out)
+		err := p.r.process(ctx, set, p.r.o.PollMaxAge, &out)
 		if out.jti == "" {
 			out.jti = jti
 		}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/ssf"
 )
@@ -116,7 +117,7 @@ func TestPollRevokesAndRefuses(t *testing.T) {
 	refused := map[string]string{
 		"bad-sig":   sign(t, other, jose.ES256, "tx-1", "secevent+jwt", carolDisabled("bad-sig")),
 		"wrong-aud": es(with(carolDisabled("wrong-aud"), "aud", "https://other.example/")),
-		"stale":     es(with(carolDisabled("stale"), "iat", f.now.Add(-time.Hour).Unix())),
+		"stale":     es(with(carolDisabled("stale"), "iat", f.now.Add(-ssf.DefaultPollMaxAge-time.Hour).Unix())), // older than the poll window
 		"unknown-event": es(claims("unknown-event", f.now, "https://schemas.openid.net/secevent/caep/event-type/token-claims-change",
 			map[string]any{"subject": emailSubject("carol@example.com")})),
 		"bad-subject": es(claims("bad-subject", f.now, ssf.RISCAccountDisabled, map[string]any{"subject": map[string]any{"format": "email", "email": "carol"}})),

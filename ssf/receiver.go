@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
 	"github.com/sessiond/sessiond"
 )
 
@@ -37,6 +38,7 @@ const ReasonSSF sessiond.RevokeReason = "ssf"
 // Defaults.
 const (
 	DefaultMaxAge       = 5 * time.Minute
+	DefaultPollMaxAge   = 7 * 24 * time.Hour
 	DefaultMaxBodyBytes = 64 << 10
 	DefaultJWKSInterval = time.Minute
 	futureSkew          = time.Minute
@@ -69,8 +71,16 @@ type Options struct {
 	Replay sessiond.ReplayGuard
 	Events sessiond.EventSink // nil records nothing
 	// BearerToken, when set, must be presented as Authorization: Bearer.
-	BearerToken  string
-	MaxAge       time.Duration // oldest iat accepted; default DefaultMaxAge
+	BearerToken string
+	MaxAge      time.Duration // oldest iat accepted on a pushed SET; default DefaultMaxAge
+	// PollMaxAge is the oldest iat accepted on a polled SET; default
+	// DefaultPollMaxAge. A transmitter signs a SET when the event happens
+	// and keeps it queued until acknowledged (RFC 8936), so after an
+	// outage of sessiond or of the network a poll hands over SETs signed
+	// long ago; refusing them would lose their revocations. Only the
+	// configured poll endpoint delivers them, and the jti record lasts as
+	// long as the longer window, so replays are still refused.
+	PollMaxAge   time.Duration
 	MaxBodyBytes int64         // default DefaultMaxBodyBytes
 	JWKSInterval time.Duration // least time between two JWKS fetches; default DefaultJWKSInterval
 	HTTPClient   *http.Client  // fetches the JWKS; default a client with a 10s timeout
@@ -93,8 +103,15 @@ func New(o Options) (*Receiver, error) {
 	if err := o.Subject.Validate(); err != nil {
 		return nil, err
 	}
+	if len(o.Subject.Issuers) == 0 {
+		// The usual case: the transmitter names its users by its own iss.
+		o.Subject.Issuers = []string{o.Issuer}
+	}
 	if o.MaxAge <= 0 {
 		o.MaxAge = DefaultMaxAge
+	}
+	if o.PollMaxAge <= 0 {
+		o.PollMaxAge = DefaultPollMaxAge
 	}
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = DefaultMaxBodyBytes
@@ -219,13 +236,14 @@ func (r *Receiver) receive(req *http.Request, out *outcome) error {
 	if int64(len(body)) > r.o.MaxBodyBytes {
 		return refuse(CodeInvalidRequest, ErrMalformed, fmt.Sprintf("body larger than %d bytes", r.o.MaxBodyBytes))
 	}
-	return r.process(req.Context(), strings.TrimSpace(string(body)), out)
+	return r.process(req.Context(), strings.TrimSpace(string(body)), r.o.MaxAge, out)
 }
 
-// process verifies one SET and acts on it, whichever way it came: nil when
+// process verifies one SET and acts on it, whichever way it came, refusing
+// it when its iat is older than maxAge (the delivery's window): nil when
 // acted upon, a *RefusedError when refused, another error when the JWKS or
 // the store failed (the transmitter should send it again).
-func (r *Receiver) process(ctx context.Context, set string, out *outcome) error {
+func (r *Receiver) process(ctx context.Context, set string, maxAge time.Duration, out *outcome) error {
 	if int64(len(set)) > r.o.MaxBodyBytes {
 		return refuse(CodeInvalidRequest, ErrMalformed, fmt.Sprintf("SET larger than %d bytes", r.o.MaxBodyBytes))
 	}
@@ -278,7 +296,7 @@ func (r *Receiver) process(ctx context.Context, set string, out *outcome) error 
 		return refuse(CodeInvalidRequest, ErrStale, "iat missing")
 	}
 	iat := time.Unix(*c.Iat, 0)
-	if iat.Before(now.Add(-r.o.MaxAge)) || iat.After(now.Add(futureSkew)) {
+	if iat.Before(now.Add(-maxAge)) || iat.After(now.Add(futureSkew)) {
 		return refuse(CodeInvalidRequest, ErrStale, "iat outside the accepted window")
 	}
 	if len(c.Events) != 1 {
@@ -320,8 +338,11 @@ func (r *Receiver) process(ctx context.Context, set string, out *outcome) error 
 	// record outlives the iat window, past which a copy is refused as
 	// stale anyway. A SET whose revocation then fails on a store error is
 	// not acted upon when sent again: the store that failed it is the one
-	// that would have to forget it.
-	fresh, err := r.o.Replay.RememberOnce(ctx, replayKey(c.Iss, c.Jti), now, iat.Add(r.o.MaxAge+time.Second))
+	// that would have to forget it. The record lasts for the longer of the
+	// push and poll windows, whichever way this copy came: a copy pushed
+	// and later polled (or polled by another receiver of the issuer,
+	// which shares the key) is still within it.
+	fresh, err := r.o.Replay.RememberOnce(ctx, replayKey(c.Iss, c.Jti), now, iat.Add(r.replayWindow()+time.Second))
 	if err != nil {
 		return fmt.Errorf("ssf: replay record: %w", err)
 	}
@@ -329,6 +350,12 @@ func (r *Receiver) process(ctx context.Context, set string, out *outcome) error 
 		return refuse(CodeInvalidRequest, ErrReplayed, "jti already received")
 	}
 	return r.act(ctx, typ, subject, session, out)
+}
+
+// replayWindow is how long after its iat a SET's jti is remembered: the
+// longest window in which any delivery accepts it.
+func (r *Receiver) replayWindow() time.Duration {
+	return max(r.o.MaxAge, r.o.PollMaxAge)
 }
 
 func (r *Receiver) act(ctx context.Context, typ, subject string, session sessiond.SessionID, out *outcome) error {

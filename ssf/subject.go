@@ -3,6 +3,7 @@ package ssf
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/sessiond/sessiond"
@@ -24,10 +25,21 @@ const DefaultTemplate = "{value}"
 // iss_sub or opaque); Template builds the subject from "{value}" (the
 // email, the sub of iss_sub, the id of opaque) and, for iss_sub, "{iss}".
 // A complex identifier's "user" member is mapped by the same rule, and its
-// "session" member (format opaque) names a sessiond session ID.
+// "session" member (format opaque) names a sessiond session ID; a
+// "session" member on a simple identifier is no RFC 9493 member and is
+// ignored, so the event covers all the user's sessions (more than asked,
+// never another user's).
 type SubjectRule struct {
 	Format   string
 	Template string // default DefaultTemplate
+	// Issuers are the iss an iss_sub identifier may carry when Template
+	// has no {iss}. A sub is unique only within its iss (RFC 9493 §3.2.3),
+	// so a subject mapped from the sub alone is another issuer's user's
+	// namesake: acting on it would end the wrong user's sessions. New
+	// sets it to Options.Issuer when empty; with Template holding {iss},
+	// every iss is accepted, the subject naming it. Empty (SubjectRule
+	// used alone) accepts no iss_sub unless Template holds {iss}.
+	Issuers []string
 }
 
 // Validate reports a rule that cannot map anything.
@@ -98,6 +110,9 @@ func (r SubjectRule) Map(raw json.RawMessage) (string, sessiond.SessionID, error
 		value, iss = id.Sub, id.Iss
 		if iss == "" {
 			return "", "", fmt.Errorf("%w: iss_sub without iss", ErrSubject)
+		}
+		if !strings.Contains(r.Template, "{iss}") && !slices.Contains(r.Issuers, iss) {
+			return "", "", fmt.Errorf("%w: iss_sub of an issuer the receiver does not map (its sub may name another user)", ErrSubject)
 		}
 	case FormatOpaque:
 		value = id.ID

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
+	"time"
 )
 
 // SSF configures sessiond as an OpenID Shared Signals receiver and
@@ -40,6 +42,9 @@ type SSFReceiver struct {
 	Audience        string `yaml:"audience"`
 	SubjectFormat   string `yaml:"subject_format"`
 	SubjectTemplate string `yaml:"subject_template"`
+	// SubjectIssuers are the iss an iss_sub subject may carry when
+	// SubjectTemplate has no {iss}; empty means Issuer alone.
+	SubjectIssuers []string `yaml:"subject_issuers"`
 	// Delivery is push (the transmitter POSTs to Path, RFC 8935; the
 	// default) or poll (sessiond polls PollURL, RFC 8936).
 	Delivery        string `yaml:"delivery"`
@@ -49,6 +54,9 @@ type SSFReceiver struct {
 	// PollInterval between polls once the transmitter has nothing more;
 	// 0 means 30s.
 	PollInterval Duration `yaml:"poll_interval"`
+	// PollMaxAge is the oldest SET a poll accepts (by its iat); 0 means
+	// ssf.DefaultPollMaxAge (7 days).
+	PollMaxAge Duration `yaml:"poll_max_age"`
 	// PollAuthorizationFile holds the Authorization header value sent with
 	// every poll ("Bearer …"); SESSIOND_SSF_<NAME>_POLL_AUTHORIZATION
 	// overrides it.
@@ -97,11 +105,19 @@ var ssfReceiverRule = Rule{
 				if r.PollInterval < 0 {
 					out = append(out, issue(p("poll_interval"), "ssf receiver %d poll_interval is negative", i))
 				}
+				// Under 5 minutes loses what an outage queued; over 30 days
+				// keeps every SET's replay record that long.
+				if r.PollMaxAge != 0 && (r.PollMaxAge < Duration(5*time.Minute) || r.PollMaxAge > Duration(30*24*time.Hour)) {
+					out = append(out, issue(p("poll_max_age"), "ssf receiver %d poll_max_age must be between 5m and 720h", i))
+				}
 			default:
 				out = append(out, issue(p("delivery"), "ssf receiver %d delivery %q is not push or poll", i, r.Delivery))
 			}
 			if r.Issuer == "" {
 				out = append(out, issue(p("issuer"), "ssf receiver %d has no issuer", i))
+			}
+			if slices.Contains(r.SubjectIssuers, "") || len(r.SubjectIssuers) > 0 && r.SubjectFormat != "iss_sub" {
+				out = append(out, issue(p("subject_issuers"), "ssf receiver %d subject_issuers holds an empty issuer, or subject_format is not iss_sub", i))
 			}
 			if r.Audience == "" {
 				out = append(out, issue(p("audience"), "ssf receiver %d has no audience", i))

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
@@ -358,6 +359,43 @@ func TestValidate_SSFRulesFollowEnvFlag(t *testing.T) {
 		if !hasFinding(fs, path, SeverityError) {
 			t.Errorf("--env production: plain-http %s not reported", path)
 		}
+	}
+}
+
+// poll_max_age and subject_issuers are checked with the other receiver keys.
+func TestValidate_SSFPollMaxAgeAndSubjectIssuers(t *testing.T) {
+	base := SSFReceiver{
+		Name: "idp", Issuer: "https://idp.example", Audience: "sessiond",
+		JWKSURL: "https://idp.example/jwks", SubjectFormat: "iss_sub",
+		Delivery: SSFDeliveryPoll, PollURL: "https://idp.example/poll",
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*SSFReceiver)
+		bad  string // the path reported, "" for none
+	}{
+		{"defaults", func(*SSFReceiver) {}, ""},
+		{"a day", func(r *SSFReceiver) { r.PollMaxAge = Duration(24 * time.Hour) }, ""},
+		{"under 5m", func(r *SSFReceiver) { r.PollMaxAge = Duration(time.Minute) }, "ssf.receivers.0.poll_max_age"},
+		{"over 30 days", func(r *SSFReceiver) { r.PollMaxAge = Duration(31 * 24 * time.Hour) }, "ssf.receivers.0.poll_max_age"},
+		{"issuers", func(r *SSFReceiver) { r.SubjectIssuers = []string{"https://idp.example/tenant-1"} }, ""},
+		{"an empty issuer", func(r *SSFReceiver) { r.SubjectIssuers = []string{""} }, "ssf.receivers.0.subject_issuers"},
+		{"issuers for email", func(r *SSFReceiver) {
+			r.SubjectFormat, r.SubjectIssuers = "email", []string{"https://idp.example"}
+		}, "ssf.receivers.0.subject_issuers"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Default()
+			r := base
+			tc.edit(&r)
+			cfg.SSF.Receivers = []SSFReceiver{r}
+			fs := Validate(cfg, nil, EnvProduction)
+			for _, path := range []string{"ssf.receivers.0.poll_max_age", "ssf.receivers.0.subject_issuers"} {
+				if got := hasFinding(fs, path, SeverityError); got != (path == tc.bad) {
+					t.Errorf("%s reported = %v; want %v (%v)", path, got, path == tc.bad, fs)
+				}
+			}
+		})
 	}
 }
 

@@ -51,8 +51,9 @@ func mountSSF(cfg config.Config, mgr *sessiond.Manager, store sessiond.Store, tx
 			bearer = strings.TrimSpace(string(b))
 		}
 		r, err := ssf.New(ssf.Options{Name: rc.Name, Issuer: rc.Issuer, Audience: rc.Audience, JWKSURL: rc.JWKSURL,
-			Subject: ssf.SubjectRule{Format: rc.SubjectFormat, Template: rc.SubjectTemplate},
-			Revoker: mgr, Replay: replayOrMemory(store), Events: events, BearerToken: bearer, Clock: clock, Logger: log})
+			Subject:    ssf.SubjectRule{Format: rc.SubjectFormat, Template: rc.SubjectTemplate, Issuers: rc.SubjectIssuers},
+			PollMaxAge: rc.PollMaxAge.Std(),
+			Revoker:    mgr, Replay: replayOrMemory(store), Events: events, BearerToken: bearer, Clock: clock, Logger: log})
 		if err != nil {
 			return nil, fmt.Errorf("ssf.receivers.%d: %w: %w", i, err, ErrInvalidConfig)
 		}
