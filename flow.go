@@ -222,10 +222,18 @@ func (a *signedAccess) claims(access Secret, now time.Time) (*TokenClaims, error
 }
 
 // checkSession applies what the signature cannot: revocation (the revoked
-// set, the incident watermarks) and the session's absolute expiry.
+// set, the incident watermarks), the session's absolute expiry, and the
+// configured access lifetime.
 func (a *signedAccess) checkSession(c *TokenClaims, now time.Time) error {
 	if a.revoked.has(c.SessionID) || a.marks.revoked(c.Subject, c.AuthTime) {
 		return fmt.Errorf("sessiond: verify: %w", ErrRevoked)
+	}
+	// A token signed under a longer lifetimes.access (before a restart or
+	// on a node not yet reconfigured) lives no longer than this node's:
+	// its revoked set is rebuilt over this lifetime only, so a revoked
+	// session's older token would otherwise verify again once it left.
+	if !now.Before(c.IssuedAt.Add(a.life.Access + a.signed.Leeway())) {
+		return fmt.Errorf("sessiond: verify: %w: older than the access lifetime", ErrExpired)
 	}
 	// No leeway: the absolute end is a time the session was given, not a
 	// clock reading of the node that signed, and the database strategy
