@@ -101,8 +101,9 @@ func (s *Sessions) Rotate(w http.ResponseWriter, r *http.Request) (*sessiond.Iss
 // __Secure-, not __Host-, so a sibling subdomain can plant one with a
 // Domain attribute, which the browser sends first and login cannot
 // overwrite: taken blindly, it would swap the browser into the planter's
-// session. Of several refresh cookies the one of this session is used;
-// several and no access cookie to choose by are refused.
+// session. Of several refresh cookies the one of this session is used
+// (of the first maxRefreshCookies, 4, only); several and no access cookie
+// to choose by are refused.
 func (s *Sessions) Refresh(w http.ResponseWriter, r *http.Request) (*sessiond.Issued, error) {
 	if s.m.Strategy() == sessiond.StrategyDatabase {
 		return nil, fmt.Errorf("httpsession: refresh: %w", sessiond.ErrUnsupported)
@@ -330,12 +331,28 @@ func maxAge(now, until time.Time) int {
 // cookie's.
 var errOtherSession = fmt.Errorf("httpsession: refresh: %w: the refresh cookie belongs to another session than the access cookie", sessiond.ErrInvalidToken)
 
-// refreshValues are the distinct non-empty values of the cookies named
-// name, in the order the browser sent them (one value is tried once).
+// maxRefreshCookies is how many refresh cookies one refresh tries, each a
+// store read: without a cap, a request carrying hundreds of them makes
+// hundreds of reads. The planted-cookie defence (Refresh) needs to look
+// past the few a sibling subdomain can put ahead of ours: a browser sends
+// the cookies with the longest Path first, then the oldest, so only a
+// cookie at our own RefreshPath can precede ours, and a sibling can set
+// one there per parent domain (Domain=example.com, Domain=eu.example.com…),
+// a cookie of the same name, domain and path replacing the last. Four
+// covers our own and three parent domains; a browser that sends more has
+// been stuffed, and what follows is not tried (as if not sent).
+const maxRefreshCookies = 4
+
+// refreshValues are the first maxRefreshCookies distinct non-empty values
+// of the cookies named name, in the order the browser sent them (one
+// value is tried once).
 func refreshValues(r *http.Request, name string) []sessiond.Secret {
 	var out []sessiond.Secret
 	for _, c := range r.CookiesNamed(name) {
 		if v := sessiond.Secret(c.Value); v != "" && !slices.Contains(out, v) {
+			if len(out) == maxRefreshCookies {
+				break
+			}
 			out = append(out, v)
 		}
 	}

@@ -43,6 +43,25 @@ func checkJSONType(ct string) error {
 	return nil
 }
 
+// checkContentCoding refuses a body sent with a content coding (gzip, br…),
+// which the API does not decode: read as it is, a compressed body would be
+// answered as malformed JSON (400), and one only declared compressed would
+// be read otherwise than a proxy that decodes it reads it. 415 with
+// Accept-Encoding: identity tells a coding problem from a media type one
+// (RFC 9110 §15.5.16, §12.5.3; RFC 7694). identity itself is no coding.
+func checkContentCoding(w http.ResponseWriter, r *http.Request) error {
+	for _, v := range r.Header["Content-Encoding"] {
+		for c := range strings.SplitSeq(v, ",") {
+			if c = strings.TrimSpace(c); c != "" && !strings.EqualFold(c, "identity") {
+				w.Header().Set("Accept-Encoding", "identity")
+				return &requestError{status: http.StatusUnsupportedMediaType, code: apitype.CodeInvalidRequest,
+					detail: "content codings are not supported: send the body without Content-Encoding"}
+			}
+		}
+	}
+	return nil
+}
+
 func (s *server) tooLarge() error {
 	return &requestError{status: http.StatusRequestEntityTooLarge, code: apitype.CodePayloadTooLarge,
 		detail: fmt.Sprintf("request body is over the limit of %d bytes", s.maxBody)}
@@ -79,9 +98,12 @@ func (s *server) decodeVerify(w http.ResponseWriter, r *http.Request, req *verif
 	return s.decodeStrict(body, req)
 }
 
-// readJSON checks the content type and reads the body, cut at
+// readJSON checks the content coding and type and reads the body, cut at
 // MaxBodyBytes, into the pooled buffer bp.
 func (s *server) readJSON(w http.ResponseWriter, r *http.Request, bp *[]byte) ([]byte, error) {
+	if err := checkContentCoding(w, r); err != nil {
+		return nil, err
+	}
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 		if err := checkJSONType(ct); err != nil {
 			return nil, err
@@ -273,6 +295,9 @@ func jsonKind(t reflect.Type) string {
 // routes). Only the body counts: a token in the query string is ignored,
 // as tokens never belong in URLs.
 func (s *server) parseForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
+	if err := checkContentCoding(w, r); err != nil {
+		return nil, err
+	}
 	if !hasMediaType(r, "application/x-www-form-urlencoded") {
 		return nil, badRequest("content type must be application/x-www-form-urlencoded")
 	}

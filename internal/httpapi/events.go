@@ -68,6 +68,9 @@ func (s *server) listEvents(w http.ResponseWriter, r *http.Request) error {
 			return badRequest("cursor, type and session_id must be printable ASCII")
 		}
 	}
+	if eq.Cursor != "" && !validCursor(eq.Cursor) {
+		return badRequest("cursor must be the next_cursor of a previous page")
+	}
 	events, next, err := s.events.QueryEvents(r.Context(), eq)
 	if err := s.storeCall("query_events", err); err != nil {
 		return err
@@ -86,4 +89,24 @@ func (s *server) listEvents(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, "application/json", out)
 	return nil
+}
+
+// validCursor reports whether c can be a next_cursor. Every store returns
+// the ID of a page's last event as the cursor, and every event the server
+// logs has an ID of sessiond.NewEventID ("evt_" and 26 characters of
+// lower-case base32hex), the only form since the log began. Anything else
+// is no cursor: the store would take it as a bound of its ID range ("a"
+// sorts before every ID: the whole log), so it is refused before it gets
+// there.
+func validCursor(c string) bool {
+	const prefix = "evt_"
+	if len(c) != len(prefix)+26 || !strings.HasPrefix(c, prefix) {
+		return false
+	}
+	for i := len(prefix); i < len(c); i++ {
+		if b := c[i]; !(b >= '0' && b <= '9' || b >= 'a' && b <= 'v') {
+			return false
+		}
+	}
+	return true
 }

@@ -444,6 +444,24 @@ func (s *server) fallback(allowed map[string][]string) http.Handler {
 	})
 }
 
+// Fallback returns the handler that another listener serving a few of
+// api's routes (the admin listener) mounts at "/", so that what none of
+// its routes takes is answered as api answers it: 405 with Allow when
+// allowed (path → methods, as ServeMux patterns: GET takes HEAD too) has
+// the path, else 404, each a problem document with api's security
+// headers, request ID and request log line. api must come from New.
+func Fallback(api http.Handler, allowed map[string][]string) http.Handler {
+	s, ok := api.(*server)
+	if !ok {
+		panic("httpapi: Fallback of a handler New did not make")
+	}
+	own := make(map[string][]string, len(allowed))
+	for path, methods := range allowed {
+		own[path] = slices.Clone(methods) // fallback sorts and appends
+	}
+	return s.middleware(s.fallback(own))
+}
+
 // documentWithVersion returns doc with info.version set to version (doc
 // itself when version is empty).
 func documentWithVersion(doc []byte, version string) ([]byte, error) {
