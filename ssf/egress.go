@@ -157,9 +157,17 @@ func refuseNonPublic(_, address string, _ syscall.RawConn) error {
 	return nil
 }
 
+// maxResponseHeaderBytes bounds a receiver's response headers, as the
+// webhook client does: Go's default allows 10 MB, the receiver is chosen by
+// whoever holds an ssf key, and each push in flight would hold them.
+const maxResponseHeaderBytes = 64 << 10
+
 // pushClient returns the client pushes go through: c, or one with a 10s
-// timeout, never following redirects, and unless allowPrivate connecting
-// only to public addresses and never through a proxy.
+// timeout, never following redirects, reading at most
+// maxResponseHeaderBytes of response headers, and unless allowPrivate
+// connecting only to public addresses and never through a proxy. With
+// allowPrivate, a transport that is not an *http.Transport is used as it
+// is: its bounds are its own.
 //
 // Why no proxy: through one, the address dialled is the proxy's, so the
 // check would see the proxy and not the receiver; and an egress proxy
@@ -169,9 +177,6 @@ func refuseNonPublic(_, address string, _ syscall.RawConn) error {
 // egress policy.
 func pushClient(c *http.Client, allowPrivate bool) (*http.Client, error) {
 	c = noRedirects(c, 10*time.Second)
-	if allowPrivate {
-		return c, nil
-	}
 	var tr *http.Transport
 	switch rt := c.Transport.(type) {
 	case nil:
@@ -182,16 +187,25 @@ func pushClient(c *http.Client, allowPrivate bool) (*http.Client, error) {
 		}
 	case *http.Transport:
 		// Any of the four dial hooks would connect without the check.
-		if rt.DialContext != nil || rt.Dial != nil || rt.DialTLSContext != nil || rt.DialTLS != nil {
+		if !allowPrivate && (rt.DialContext != nil || rt.Dial != nil || rt.DialTLSContext != nil || rt.DialTLS != nil) {
 			return nil, errors.New("ssf: the push HTTPClient has its own dial function, so its connections cannot be checked; set AllowPrivate or leave it unset")
 		}
 		tr = rt.Clone()
 	default:
+		if allowPrivate {
+			return c, nil
+		}
 		return nil, errors.New("ssf: the push HTTPClient's transport is not an *http.Transport, so its connections cannot be checked; set AllowPrivate or use one")
+	}
+	if tr.MaxResponseHeaderBytes <= 0 || tr.MaxResponseHeaderBytes > maxResponseHeaderBytes {
+		tr.MaxResponseHeaderBytes = maxResponseHeaderBytes
+	}
+	c.Transport = tr
+	if allowPrivate {
+		return c, nil // the environment's proxy (or the transport's) kept
 	}
 	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: refuseNonPublic}
 	tr.DialContext = d.DialContext
 	tr.Proxy = nil
-	c.Transport = tr
 	return c, nil
 }

@@ -152,8 +152,9 @@ func TestRefuseNonPublic(t *testing.T) {
 }
 
 // TestPushClient_Proxy: the guarded client uses no proxy (its check would
-// see only the proxy's address); with AllowPrivate the default transport,
-// and so the environment's proxy, is kept.
+// see only the proxy's address); with AllowPrivate a clone of the default
+// transport (bounded, see TestPushClient_ResponseHeaderBound), and so the
+// environment's proxy, is kept.
 func TestPushClient_Proxy(t *testing.T) {
 	c, err := pushClient(nil, false)
 	if err != nil {
@@ -170,8 +171,11 @@ func TestPushClient_Proxy(t *testing.T) {
 		t.Error("guarded client follows redirects or has no timeout")
 	}
 	open, err := pushClient(nil, true)
-	if err != nil || open.Transport != nil {
-		t.Errorf("pushClient(nil, allow private) = %#v, %v; want the default transport", open.Transport, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if otr, ok := open.Transport.(*http.Transport); !ok || otr.Proxy == nil {
+		t.Errorf("pushClient(nil, allow private) transport is a %T without a proxy; want a clone of the default transport, the environment's proxy kept", open.Transport)
 	}
 }
 

@@ -83,18 +83,34 @@ func (q pollQueue) add(ctx context.Context, stream string, s queued) error {
 	})
 }
 
-// remove drops the SETs whose jti is in jtis.
-func (q pollQueue) remove(ctx context.Context, stream string, jtis []string) error {
+// remove drops the SETs whose jti is in jtis and returns the jtis it
+// dropped (of those in jtis, the ones the queue held).
+func (q pollQueue) remove(ctx context.Context, stream string, jtis []string) (map[string]bool, error) {
 	if len(jtis) == 0 {
-		return nil
+		return nil, nil
 	}
-	return q.change(ctx, stream, func(sets []queued) ([]queued, bool, error) {
-		next := slices.DeleteFunc(slices.Clone(sets), func(x queued) bool { return slices.Contains(jtis, x.JTI) })
+	want := make(map[string]bool, len(jtis))
+	for _, j := range jtis {
+		want[j] = true
+	}
+	var removed map[string]bool
+	err := q.change(ctx, stream, func(sets []queued) ([]queued, bool, error) {
+		removed = map[string]bool{} // of this try: an earlier one lost its write
+		next := slices.DeleteFunc(slices.Clone(sets), func(x queued) bool {
+			if want[x.JTI] {
+				removed[x.JTI] = true
+			}
+			return want[x.JTI]
+		})
 		return next, len(next) != len(sets), nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return removed, nil
 }
 
-// clear empties the queue of a deleted stream.
+// clear empties the queue of a deleted or disabled stream.
 func (q pollQueue) clear(ctx context.Context, stream string) error {
 	return q.change(ctx, stream, func(sets []queued) ([]queued, bool, error) {
 		return []queued{}, len(sets) > 0, nil

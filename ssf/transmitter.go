@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sessiond/sessiond"
 )
@@ -39,6 +40,33 @@ const endpointPrefix = "ssf:"
 
 // ErrForbidden: the API key may not manage streams.
 var ErrForbidden = errors.New("ssf: api key lacks the ssf scope")
+
+// ErrPaused: Send was not attempted because the push stream is paused;
+// the SET is held for when it is enabled again (SSF 1.0 §8.1.2).
+var ErrPaused = errors.New("ssf: stream paused")
+
+// MaxText is the most characters (Unicode code points, as JSON Schema's
+// maxLength counts) of a stream's description and of a verification
+// state, both refused above it, and of a status reason, kept up to it.
+const MaxText = 256
+
+// pausedRecheck is how long a paused push stream's SET waits before Send
+// reads the stream's status again: how late, at most, the SETs held while
+// paused leave once it is enabled, against one store read per held SET
+// each time.
+const pausedRecheck = time.Minute
+
+// heldError is Send's answer for a paused push stream: not an attempt. Its
+// HoldFor method tells the webhook dispatcher, which carries the SETs, to
+// put the delivery back unsent, attempts unchanged, due again after the
+// delay, as it does for an endpoint cooling down; so a pause of any length
+// never makes a SET dead. (A method, not a type of that package, as its
+// HTTPStatus convention: adapters do not import each other.)
+type heldError struct{ after time.Duration }
+
+func (e *heldError) Error() string          { return "stream paused: SET held until it is enabled" }
+func (e *heldError) Unwrap() error          { return ErrPaused }
+func (e *heldError) HoldFor() time.Duration { return e.after }
 
 // Signer signs a SET with the deployment's signing key;
 // *jwttoken.KeyRing is one.
@@ -89,7 +117,10 @@ type TransmitterOptions struct {
 	// address). True: pushes connect anywhere, through the proxy of the
 	// environment (or HTTPClient's).
 	AllowPrivate bool
-	// HTTPClient pushes; default 10s timeout. Redirects are never followed.
+	// HTTPClient pushes; default 10s timeout. Redirects are never followed,
+	// and at most 64 KiB of response headers are read (an *http.Transport,
+	// or the default one, is cloned to bound them; another RoundTripper,
+	// allowed with AllowPrivate, keeps its own bounds).
 	// Unless AllowPrivate, its Transport must be nil or an *http.Transport
 	// without dial functions of its own: it is cloned to dial through the
 	// address check, without its proxy.
@@ -280,11 +311,13 @@ func (t *Transmitter) ownerActive(ctx context.Context, st Stream) bool {
 func (t *Transmitter) Owns(endpoint string) bool { return strings.HasPrefix(endpoint, endpointPrefix) }
 
 // Send implements webhook.Sender: a push stream's SET is signed and
-// POSTed (RFC 8935), a poll stream's is queued for its poll endpoint. A
+// POSTed (RFC 8935), a poll stream's is queued for its poll endpoint,
+// paused or not (the poll endpoint hands out none while it is paused). A
 // deleted or disabled stream, or a receiver answering 400, ends the
-// delivery; a paused stream keeps it for later, as does a push refused
-// because it would connect to a non-public address (ErrPrivateAddress: a
-// name may resolve elsewhere later).
+// delivery. A paused push stream keeps it: the error wraps ErrPaused and
+// is no attempt for the dispatcher (see heldError). A push refused because
+// it would connect to a non-public address (ErrPrivateAddress: a name may
+// resolve elsewhere later) is a failed attempt, retried.
 func (t *Transmitter) Send(ctx context.Context, del sessiond.Delivery) (bool, error) {
 	st, err := t.streams.get(ctx, strings.TrimPrefix(del.Endpoint, endpointPrefix))
 	switch {
@@ -294,12 +327,10 @@ func (t *Transmitter) Send(ctx context.Context, del sessiond.Delivery) (bool, er
 		return false, err
 	case st.Status == StatusDisabled:
 		return true, errors.New("stream disabled")
-	case st.Status == StatusPaused:
-		return false, errors.New("stream paused")
 	case !t.ownerActive(ctx, st):
+		// Before the pause: a SET held for a stream nobody may manage any
+		// more would wait for an enable that cannot come.
 		return true, errors.New("the stream's owner key is revoked or lost the ssf scope")
-	case st.unsealErr != nil:
-		return false, st.unsealErr
 	}
 	var c struct {
 		Jti string `json:"jti"`
@@ -309,6 +340,12 @@ func (t *Transmitter) Send(ctx context.Context, del sessiond.Delivery) (bool, er
 	}
 	if st.Delivery.Method == DeliveryPoll {
 		return false, t.queue.add(ctx, st.ID, queued{JTI: c.Jti, Claims: del.Payload})
+	}
+	switch {
+	case st.Status == StatusPaused:
+		return false, &heldError{after: pausedRecheck}
+	case st.unsealErr != nil:
+		return false, st.unsealErr
 	}
 	set, err := t.sign(del.Payload, t.o.Clock.Now())
 	if err != nil {
@@ -375,12 +412,22 @@ func retryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
+// cut shortens s to its first n characters (runes): a limit stated in
+// characters keeps that many whatever their encoded size, and a
+// multi-byte character is never split.
 func cut(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
+	i := 0
+	for j := range s {
+		if i == n {
+			return s[:j]
+		}
+		i++
 	}
 	return s
 }
+
+// tooLong reports whether s has more than n characters (runes).
+func tooLong(s string, n int) bool { return utf8.RuneCountInString(s) > n }
 
 // ---- HTTP ----
 
@@ -598,7 +645,10 @@ func (t *Transmitter) apply(st *Stream, req streamRequest) error {
 		st.EventsDelivered = delivered(st.EventsRequested)
 	}
 	if req.Description != nil {
-		st.Description = cut(*req.Description, 256)
+		if tooLong(*req.Description, MaxText) {
+			return badRequest("description is longer than " + strconv.Itoa(MaxText) + " characters")
+		}
+		st.Description = *req.Description
 	}
 	if req.Delivery != nil {
 		st.Delivery = *req.Delivery
@@ -658,7 +708,7 @@ func (t *Transmitter) serveStreams(w http.ResponseWriter, r *http.Request, c Cal
 		}
 		st := Stream{ID: newStreamID(), Owner: c.Owner, Status: StatusEnabled, CreatedAt: t.o.Clock.Now().UTC(),
 			EventsDelivered: delivered(nil), EventsRequested: []string{}}
-		st.Aud = []string{t.o.Issuer + PathStreams + "/" + st.ID}
+		st.Aud = t.defaultAud(st.ID)
 		if req.Delivery == nil {
 			return badRequest("delivery is required")
 		}
@@ -687,12 +737,19 @@ func (t *Transmitter) serveStreams(w http.ResponseWriter, r *http.Request, c Cal
 		}
 		out, err := t.updateSeen(ctx, c, req.StreamID, func(st *Stream) error {
 			if r.Method == http.MethodPut {
-				st.Description, st.Delivery = "", StreamDelivery{}
+				// What the receiver supplies returns to its default
+				// when a replacement leaves it out (SSF 1.0 §8.1.1.4).
+				st.Description, st.Delivery, st.Aud = "", StreamDelivery{}, t.defaultAud(st.ID)
 			}
 			return t.apply(st, req)
 		})
 		if err != nil {
 			return err
+		}
+		if out.Delivery.Method == DeliveryPush {
+			if err := t.pushQueued(ctx, out.ID); err != nil {
+				return err
+			}
 		}
 		writeJSON(w, http.StatusOK, t.streamConfig(out))
 		return nil
@@ -716,6 +773,46 @@ func (t *Transmitter) serveStreams(w http.ResponseWriter, r *http.Request, c Cal
 		return nil
 	}
 	return errMethodNotAllowed
+}
+
+// defaultAud is the aud of a stream that sets none.
+func (t *Transmitter) defaultAud(id string) []string {
+	return []string{t.o.Issuer + PathStreams + "/" + id}
+}
+
+// pushQueued hands the SETs still queued for polling to the outbox once
+// the stream pushes: nothing reads the queue of a push stream, and their
+// outbox entries were finished when they were queued, so they would be
+// lost. Each keeps its claims and jti, so a receiver that polled one
+// already drops the copy; its outbox ID is new, the first being taken. It
+// runs after every change that leaves a push stream, not only the switch
+// from poll: a change sent again after a failure here moves what is left.
+func (t *Transmitter) pushQueued(ctx context.Context, id string) error {
+	sets, _, err := t.queue.read(ctx, id)
+	if err != nil || len(sets) == 0 {
+		return err
+	}
+	now := t.o.Clock.Now()
+	suffix := "_" + newStreamID() // unique to this move: an ID taken before is skipped
+	ds := make([]sessiond.Delivery, 0, len(sets))
+	jtis := make([]string, 0, len(sets))
+	for _, q := range sets {
+		var c struct {
+			Txn string `json:"txn"`
+		}
+		_ = json.Unmarshal(q.Claims, &c) // Send refuses a SET it cannot read
+		ds = append(ds, sessiond.Delivery{ID: "ssf_" + q.JTI + suffix, Endpoint: endpointPrefix + id, EventID: c.Txn,
+			Payload: q.Claims, State: sessiond.DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now})
+		jtis = append(jtis, q.JTI)
+	}
+	if err := t.o.Outbox.EnqueueDeliveries(ctx, ds...); err != nil {
+		return err
+	}
+	if _, err := t.queue.remove(ctx, id, jtis); err != nil {
+		return err
+	}
+	t.o.Logger.InfoContext(ctx, "ssf: SETs queued for polling moved to push delivery", "stream_id", id, "count", len(ds))
+	return nil
 }
 
 func (t *Transmitter) serveStatus(w http.ResponseWriter, r *http.Request, c Caller) error {
@@ -751,11 +848,20 @@ func (t *Transmitter) serveStatus(w http.ResponseWriter, r *http.Request, c Call
 			return badRequest("status must be enabled, paused or disabled")
 		}
 		out, err := t.updateSeen(ctx, c, req.StreamID, func(st *Stream) error {
-			st.Status, st.Reason = req.Status, cut(req.Reason, 256)
+			st.Status, st.Reason = req.Status, cut(req.Reason, MaxText)
 			return nil
 		})
 		if err != nil {
 			return err
+		}
+		if out.Status == StatusDisabled {
+			// A disabled stream holds no SETs (SSF 1.0 §8.1.2): those
+			// queued for polling go, not to reappear once enabled. An
+			// error answers 503 with the status changed; the request,
+			// sent again, clears them.
+			if err := t.queue.clear(ctx, out.ID); err != nil {
+				return err
+			}
 		}
 		writeJSON(w, http.StatusOK, status(out))
 		return nil
@@ -773,6 +879,11 @@ func (t *Transmitter) serveVerify(w http.ResponseWriter, r *http.Request, c Call
 	if err := decode(r, &req); err != nil {
 		return err
 	}
+	// Cut, the state would match nothing the receiver sent (SSF 1.0
+	// §8.1.4.1), while 204 told it all was well.
+	if tooLong(req.State, MaxText) {
+		return badRequest("state is longer than " + strconv.Itoa(MaxText) + " characters")
+	}
 	st, err := t.streams.get(r.Context(), req.StreamID)
 	if errors.Is(err, sessiond.ErrNotFound) || err == nil && !c.sees(st) {
 		return errNoStream
@@ -783,7 +894,7 @@ func (t *Transmitter) serveVerify(w http.ResponseWriter, r *http.Request, c Call
 	now := t.o.Clock.Now()
 	payload := map[string]any{}
 	if req.State != "" {
-		payload["state"] = cut(req.State, 256)
+		payload["state"] = req.State
 	}
 	d, err := t.delivery(st, sessiond.NewEventID(now), SSFVerification,
 		map[string]any{"format": "opaque", "id": st.ID}, payload, now)
@@ -806,9 +917,10 @@ type pollRequestBody struct {
 }
 
 // servePoll is a poll stream's endpoint (RFC 8936): it forgets the SETs
-// acknowledged or reported in setErrs (logged), then returns up to
-// maxEvents queued SETs, signed now, holding the request up to LongPoll
-// while none is queued unless returnImmediately.
+// acknowledged or reported in setErrs (each one it held logged), then
+// returns up to maxEvents queued SETs, signed now, holding the request up
+// to LongPoll while none is queued unless returnImmediately. A paused or
+// disabled stream hands out none.
 func (t *Transmitter) servePoll(w http.ResponseWriter, r *http.Request, c Caller, id string) error {
 	ctx := r.Context()
 	st, err := t.streams.get(ctx, id)
@@ -822,18 +934,36 @@ func (t *Transmitter) servePoll(w http.ResponseWriter, r *http.Request, c Caller
 	if err := decode(r, &req); err != nil {
 		return err
 	}
+	if req.MaxEvents != nil && *req.MaxEvents < 0 {
+		return badRequest("maxEvents must not be negative")
+	}
 	done := slices.Clone(req.Ack)
-	for jti, e := range req.SetErrs {
-		t.o.Logger.WarnContext(ctx, "ssf: receiver refused a SET", "stream_id", id, "jti", cut(jti, 64),
-			"err", cut(e["err"], 64), "description", cut(e["description"], 256))
+	for jti := range req.SetErrs {
 		done = append(done, jti)
 	}
-	if err := t.queue.remove(ctx, id, done); err != nil {
+	removed, err := t.queue.remove(ctx, id, done)
+	if err != nil {
 		return err
+	}
+	// Only a refusal of a SET the stream held is logged, each on its own
+	// line: the receiver chooses the jtis, and one request could name
+	// thousands. The others (a report sent again after a lost answer, or
+	// made up) are one line.
+	unknown := 0
+	for jti, e := range req.SetErrs {
+		if !removed[jti] {
+			unknown++
+			continue
+		}
+		t.o.Logger.WarnContext(ctx, "ssf: receiver refused a SET", "stream_id", id, "jti", jti,
+			"err", cut(e["err"], 64), "description", cut(e["description"], MaxText))
+	}
+	if unknown > 0 {
+		t.o.Logger.InfoContext(ctx, "ssf: setErrs named SETs the stream does not hold", "stream_id", id, "count", unknown)
 	}
 	limit := 100
 	if req.MaxEvents != nil {
-		limit = min(max(*req.MaxEvents, 0), 1000)
+		limit = min(*req.MaxEvents, 1000)
 	}
 	wait := req.ReturnImmediately == nil || !*req.ReturnImmediately
 	deadline := time.Now().Add(t.o.LongPoll)
@@ -842,7 +972,7 @@ func (t *Transmitter) servePoll(w http.ResponseWriter, r *http.Request, c Caller
 		if err != nil {
 			return err
 		}
-		if st.Status == StatusPaused {
+		if st.Status != StatusEnabled {
 			sets = nil
 		}
 		if len(sets) > 0 || limit == 0 || !wait || !time.Now().Before(deadline) {

@@ -145,7 +145,11 @@ type Options struct {
 // HTTPStatus() (int, time.Duration) giving a 5xx or 429, a net.Error
 // (timeout, connection refused or reset), context.DeadlineExceeded or an
 // unexpected EOF, wrapped or not, is the receiver's trouble and cools its
-// endpoint down.
+// endpoint down. An error with a method HoldFor() time.Duration, wrapped or
+// not, says the sender holds the delivery without attempting it (the ssf
+// package's paused stream): it is put back unsent, its attempts unchanged,
+// due again after that delay (at most MaxBackoff), as when its endpoint
+// cools down; so holding it, however long, never makes it dead.
 type Sender interface {
 	// Owns reports whether the endpoint name is one of the sender's.
 	Owns(endpoint string) bool
@@ -479,6 +483,9 @@ func (d *Dispatcher) attempt(c *claim) error {
 		res = d.post(actx, ep, del)
 	} else if s := d.sender(del.Endpoint); s != nil {
 		permanent, err := s.Send(actx, del)
+		if h, ok := errors.AsType[held](err); ok && !permanent {
+			return d.holdBack(ctx, del, h)
+		}
 		res.err = err
 		if se, ok := errors.AsType[httpStatus](err); ok {
 			_, res.retryAfter = se.HTTPStatus()
@@ -522,6 +529,32 @@ func (d *Dispatcher) attempt(c *claim) error {
 		d.log.WarnContext(ctx, "webhook delivery failed; will retry", append(attrs, "retry_in", delay, "err", res.err.Error())...)
 		return d.finish(wctx, del, sessiond.DeliveryPending, n, now.Add(delay), res.err.Error(), now)
 	}
+}
+
+// held is a Sender's error for a delivery it holds without attempting it:
+// HoldFor is when to offer it again. (A method, as httpStatus, so that a
+// Sender need not import this package.)
+type held interface {
+	error
+	HoldFor() time.Duration
+}
+
+// holdBack puts a delivery its Sender holds back in the outbox: pending,
+// attempts unchanged, due after the Sender's delay (BaseBackoff if it
+// gives none, at most MaxBackoff), with the Sender's reason as last error
+// so an operator listing pending deliveries sees why it waits. It was no
+// attempt: neither the breaker nor the Observer hears of it.
+func (d *Dispatcher) holdBack(ctx context.Context, del sessiond.Delivery, h held) error {
+	delay := h.HoldFor()
+	if delay <= 0 {
+		delay = d.baseBackoff
+	}
+	now := d.clock.Now()
+	d.log.DebugContext(ctx, "webhook delivery held by its sender", "endpoint", del.Endpoint, "webhook_id", del.ID,
+		"event_id", del.EventID, "retry_in", min(delay, d.maxBackoff), "reason", h.Error())
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	defer cancel()
+	return d.finish(wctx, del, sessiond.DeliveryPending, del.Attempts, now.Add(min(delay, d.maxBackoff)), h.Error(), now)
 }
 
 func (d *Dispatcher) sender(endpoint string) Sender {
