@@ -4,8 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
 
+	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/migration"
 )
 
@@ -78,6 +83,36 @@ func (s *Store) checkCurrent(ctx context.Context) error {
 	}
 	if err := migration.Current(all, versions); err != nil {
 		return fmt.Errorf("sqlitestore: database %w", err)
+	}
+	return nil
+}
+
+// mustExist fails, matching sessiond.ErrNotFound, unless the file at abs
+// exists and holds sessiond's migration table (Options.MustExist). It only
+// reads, on a connection of its own without the store's pragmas (whose
+// journal_mode(WAL) would rewrite another application's database), and
+// creates nothing.
+func mustExist(ctx context.Context, abs string) error {
+	if _, err := os.Stat(abs); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("sqlitestore: open: %s does not exist: %w", abs, sessiond.ErrNotFound)
+	} else if err != nil {
+		return fmt.Errorf("sqlitestore: open: %w", err)
+	}
+	db, err := sql.Open("sqlite", fileURI(abs, url.Values{
+		"mode":    {"rw"}, // never create it
+		"_pragma": {fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS)},
+	}))
+	if err != nil {
+		return fmt.Errorf("sqlitestore: open: %w", err)
+	}
+	defer db.Close()
+	var tables int
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'").Scan(&tables); err != nil {
+		var none Store // fail needs no open store
+		return none.fail("open", err)
+	}
+	if tables == 0 {
+		return fmt.Errorf("sqlitestore: open: %s holds no sessiond tables: %w", abs, sessiond.ErrNotFound)
 	}
 	return nil
 }

@@ -36,6 +36,14 @@ type Options struct {
 	// must not change the schema under servers of an older build (the CLI's
 	// keys and apikey commands); `sessiond migrate` and serve migrate.
 	NoMigrate bool
+	// MustExist makes New refuse, with an error matching
+	// sessiond.ErrNotFound, a file that does not exist or holds no
+	// sessiond tables (no schema_migrations table: another application's
+	// database, an empty file), instead of migrating it: for tools that
+	// must never create a store by accident (a mistyped path). Such a file
+	// is left as it was. Migrations still bring a sessiond database up to
+	// date, unless NoMigrate.
+	MustExist bool
 }
 
 // maxConns bounds the pool: the writer's own connection (see wconn), the
@@ -88,9 +96,11 @@ type Store struct {
 	writes map[string]*sql.Stmt
 }
 
-// New opens (creating if missing, with its directory) the SQLite database
-// at path, applies pending migrations and returns the Store. Close it when
-// done.
+// New opens (creating if missing, with its directory, unless MustExist or
+// NoMigrate) the SQLite database at path, applies pending migrations and
+// returns the Store. It takes group and other access away from the file
+// and its -wal and -shm, logging a warning for each it changes. Close it
+// when done.
 func New(ctx context.Context, path string, opts Options) (*Store, error) {
 	return newStore(ctx, path, opts, checkpointing{every: checkpointEvery, restartFrames: restartFrames})
 }
@@ -108,6 +118,13 @@ func newStore(ctx context.Context, path string, opts Options, ckpt checkpointing
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: open: %w", err)
 	}
+	if opts.MustExist {
+		// Checked before anything is opened with this store's pragmas,
+		// which would switch another application's database to WAL.
+		if err := mustExist(ctx, abs); err != nil {
+			return nil, err
+		}
+	}
 	if opts.NoMigrate {
 		// Nothing may be created: a file that is not there has every
 		// migration pending.
@@ -119,7 +136,8 @@ func newStore(ctx context.Context, path string, opts Options, ckpt checkpointing
 		return nil, fmt.Errorf("sqlitestore: open: %w", err)
 	}
 	// Create the file ourselves so it (and the -wal and -shm files SQLite
-	// derives from it) is readable by the owner only: it holds token hashes.
+	// derives from it) is readable by the owner only: it holds token hashes,
+	// and signing private keys when no KEK seals them.
 	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: open: %w", err)
@@ -127,6 +145,9 @@ func newStore(ctx context.Context, path string, opts Options, ckpt checkpointing
 	if err := f.Close(); err != nil {
 		return nil, fmt.Errorf("sqlitestore: open: %w", err)
 	}
+	// A file that was already there keeps its mode, and SQLite gives it to
+	// the -wal and -shm it creates.
+	tightenModes(abs, log)
 
 	db, err := sql.Open("sqlite", dsn(abs))
 	if err != nil {
@@ -154,11 +175,7 @@ func newStore(ctx context.Context, path string, opts Options, ckpt checkpointing
 // every connection runs, and BEGIN IMMEDIATE for every write transaction so
 // a transaction never has to upgrade a read lock (which could deadlock).
 func dsn(abs string) string {
-	p := filepath.ToSlash(abs)
-	if !strings.HasPrefix(p, "/") {
-		p = "/" + p // Windows: C:/x → /C:/x
-	}
-	q := url.Values{
+	return fileURI(abs, url.Values{
 		"_pragma": {
 			fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS),
 			"journal_mode(WAL)",
@@ -170,6 +187,14 @@ func dsn(abs string) string {
 			"wal_autocheckpoint(0)",
 		},
 		"_txlock": {"immediate"},
+	})
+}
+
+// fileURI returns the file: URI of the file at abs with the query q.
+func fileURI(abs string, q url.Values) string {
+	p := filepath.ToSlash(abs)
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p // Windows: C:/x → /C:/x
 	}
 	return (&url.URL{Scheme: "file", Path: p, RawQuery: q.Encode()}).String()
 }

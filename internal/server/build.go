@@ -16,9 +16,9 @@ import (
 
 // OpenMode is how a caller of OpenStore may treat the store it opens.
 type OpenMode struct {
-	// MustExist: a PostgreSQL schema without sessiond's tables is refused
-	// (sessiond.ErrNotFound) instead of created; the caller checks a
-	// SQLite file itself, and Redis creates nothing on open.
+	// MustExist: a PostgreSQL schema, or a SQLite file, without sessiond's
+	// tables (or missing) is refused (sessiond.ErrNotFound) instead of
+	// created. Redis creates nothing on open.
 	MustExist bool
 	// NoMigrate: a SQL schema behind this build is refused
 	// (sessiond.ErrSchemaOutdated) instead of migrated. Redis has no schema.
@@ -38,8 +38,8 @@ func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, mode Op
 			path = filepath.Join(cfg.Server.DataDir, "sessiond.db")
 		}
 		// sqlitestore.New makes the file's directory, mode 0700, unless
-		// NoMigrate: then it creates nothing.
-		return sqlitestore.New(ctx, path, sqlitestore.Options{Logger: log, NoMigrate: mode.NoMigrate})
+		// MustExist or NoMigrate: then it creates nothing.
+		return sqlitestore.New(ctx, path, sqlitestore.Options{Logger: log, MustExist: mode.MustExist, NoMigrate: mode.NoMigrate})
 	case "postgres":
 		return pgstore.New(ctx, cfg.Store.DSN, pgstore.Options{Schema: cfg.Store.Namespace, Logger: log, WriteGroups: cfg.Store.WriteGroups,
 			MustExist: mode.MustExist, NoMigrate: mode.NoMigrate})

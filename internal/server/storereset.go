@@ -174,11 +174,32 @@ func seedAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret, key
 		return "", fmt.Errorf("data directory: %w", err)
 	}
 	path := filepath.Join(cfg.Server.DataDir, APIKeyFile)
-	if err := os.WriteFile(path, []byte(string(secret)+"\n"), 0o600); err != nil {
+	if err := writeOwnerOnly(path, []byte(string(secret)+"\n")); err != nil {
 		return "", fmt.Errorf("write API key: %w", err)
 	}
 	abs, _ := filepath.Abs(path)
 	return abs, nil
+}
+
+// writeOwnerOnly writes data to the file at path, readable by its owner
+// only. os.WriteFile keeps the mode of a file already there (a key file
+// of an earlier store, copied under umask 022), which would leave an
+// admin key readable by every local user; the mode is set before the
+// key is written.
+func writeOwnerOnly(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // sharedSecret is a secret every node holds in memory from a meta
