@@ -51,10 +51,12 @@ const (
 const other = "other"
 
 // Fixed label values. Each series is created at zero up front, so rate()
-// and alerts see it before the first event.
+// and alerts see it before the first event. The revoke reason "ssf" is
+// ssf.ReasonSSF (sessions a Shared Signals receiver ends), written out:
+// metrics imports no other adapter.
 var (
 	strategies     = []string{string(sessiond.StrategyDatabase), string(sessiond.StrategyJWT), string(sessiond.StrategyHybrid)}
-	revokeReasons  = []string{"logout", "admin", "rotated", "limit", "anomaly", "reuse", "incident", other}
+	revokeReasons  = []string{"logout", "admin", "rotated", "limit", "anomaly", "reuse", "incident", "ssf", other}
 	verifyOutcomes = []string{VerifyOK, VerifyTokenInvalid, VerifyRetiredKey, VerifyTokenExpired, VerifySessionRevoked, VerifyIdleTimeout,
 		VerifyAbsoluteTimeout, VerifyStoreUnavailable, VerifyError}
 	anomalyRules   = []string{"ip_change", "user_agent_change", "distinct_ips", "refresh_device_change", other}
@@ -168,7 +170,7 @@ func New(opts Options) (*Metrics, error) {
 		Name: "sessiond_verify_duration_seconds", Help: "Time to verify a token.", Buckets: verifyDurationBuckets,
 	})
 	m.sessionDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name: "sessiond_session_duration_seconds", Help: "Lifetime of sessions that ended (revoked or expired).", Buckets: sessionDurationBuckets,
+		Name: "sessiond_session_duration_seconds", Help: "Lifetime, from creation to revocation, of sessions revoked one at a time.", Buckets: sessionDurationBuckets,
 	})
 
 	cs := []prometheus.Collector{
@@ -347,8 +349,14 @@ func VerifyOutcome(err error) string {
 	return VerifyError
 }
 
-// ObserveSessionEnd records the lifetime of a session that was revoked or
-// expired: from its creation to its end.
+// ObserveSessionEnd records the lifetime of a session that was revoked:
+// from its creation to its revocation. The server feeds it from the
+// session.revoked events that carry details.lifetime_seconds, those of
+// sessions revoked one at a time (Manager.Revoke, and the Manager itself
+// on rotation, an anomaly or refresh-token reuse). A session that expires
+// has no event when it ends, and the events of a subject's bulk
+// revocation, of the session limit's evictions and of the kill switch
+// carry no lifetime, so none of those is counted.
 func (m *Metrics) ObserveSessionEnd(d time.Duration) {
 	m.sessionDuration.Observe(max(d, 0).Seconds())
 }

@@ -367,7 +367,7 @@ func Default() Config {
 			PerAPIKey:    RateRule{Requests: 50000, Per: Duration(time.Second), Burst: 100000},
 			PerClientIP:  RateRule{Requests: 50000, Per: Duration(time.Second), Burst: 100000},
 			// A client that keeps presenting dead refresh tokens of one
-			// user: ten a minute is far above any honest retry.
+			// user: a hundred a minute is far above any honest retry.
 			RefreshFailures: WindowRule{Requests: 100, Per: Duration(time.Minute)},
 		},
 		DPoP: DPoP{NoncePeriod: Duration(5 * time.Minute)},
