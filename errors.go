@@ -44,6 +44,12 @@ var (
 	// failed refreshes of one subject, Options.RefreshFailures). The
 	// concrete error is a *RateLimitError saying when to retry.
 	ErrRateLimited = errors.New("rate limited")
+	// ErrChallenge: a check (RefreshChecked's, InspectChecked's) asks the
+	// client to retry with something the server just sent it, as a DPoP
+	// nonce (RFC 9449 §8). A client doing everything right meets it at
+	// every nonce rotation, so it is no failed refresh
+	// (Options.RefreshFailures).
+	ErrChallenge = errors.New("retry with the server's challenge")
 )
 
 // ErrKeyRetired: the token names a signing key this deployment dropped on

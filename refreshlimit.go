@@ -102,8 +102,9 @@ func (m *Manager) refreshFailed(ctx context.Context, s *Session, err error, now 
 }
 
 // countsAsRefreshFailure: everything the client's token or proof decided,
-// not what the server failed at.
+// not what the server failed at, nor a challenge it asked the client to
+// meet.
 func countsAsRefreshFailure(err error) bool {
-	return err != nil && !errors.Is(err, ErrStoreUnavailable) && !errors.Is(err, ErrRateLimited) &&
+	return err != nil && !errors.Is(err, ErrStoreUnavailable) && !errors.Is(err, ErrRateLimited) && !errors.Is(err, ErrChallenge) &&
 		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }

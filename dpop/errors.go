@@ -1,6 +1,11 @@
 package dpop
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+
+	"github.com/sessiond/sessiond"
+)
 
 // ErrInvalidProof is wrapped by every rejection of a proof except a missing or
 // stale server nonce: the request must be answered with error invalid_dpop_proof.
@@ -8,8 +13,9 @@ var ErrInvalidProof = errors.New("dpop: invalid proof")
 
 // ErrUseNonce means the proof lacks the server nonce, or carries an old one.
 // The request must be answered with error use_dpop_nonce and a DPoP-Nonce
-// header holding Verifier.Nonce.
-var ErrUseNonce = errors.New("dpop: use_dpop_nonce")
+// header holding Verifier.Nonce. It matches sessiond.ErrChallenge: a
+// refresh refused for it is no failed refresh.
+var ErrUseNonce = fmt.Errorf("dpop: use_dpop_nonce: %w", sessiond.ErrChallenge)
 
 // Reasons, each wrapped together with ErrInvalidProof so that callers who only
 // care about "refuse" test ErrInvalidProof and tests can tell reasons apart.

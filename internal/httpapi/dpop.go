@@ -2,9 +2,7 @@ package httpapi
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/sessiond/sessiond"
@@ -22,9 +20,7 @@ import (
 //     htu: signature, htm/htu/iat, ath of the access token, the token's
 //     cnf.jkt, jti replay. Unbound tokens skip all of it.
 //   - POST /v1/sessions/refresh of a bound session requires a proof by the
-//     same key; it is checked before the refresh token is rotated. A
-//     use_dpop_nonce answer comes before the refresh token is looked at,
-//     and is no failed refresh (refreshCheck).
+//     same key; it is checked before the refresh token is rotated.
 //
 // A proof refused answers 401 invalid_dpop_proof; a missing or old server
 // nonce answers 401 use_dpop_nonce with the nonce to use in DPoP-Nonce. Both
@@ -62,12 +58,6 @@ func (s *server) checkDPoP(ctx context.Context, w http.ResponseWriter, p *dpopPr
 	}
 	req.Method, req.URL = p.HTM, p.HTU
 	proof, err := s.dpop.Verify(ctx, p.Proof, req)
-	return s.dpopAnswer(ctx, w, proof, err)
-}
-
-// dpopAnswer turns what Verify returned into the proof, or the error and
-// the headers of the answer that refuses it.
-func (s *server) dpopAnswer(ctx context.Context, w http.ResponseWriter, proof *dpop.Proof, err error) (*dpop.Proof, error) {
 	switch {
 	case errors.Is(err, dpop.ErrUseNonce):
 		w.Header().Set("WWW-Authenticate", `DPoP error="use_dpop_nonce"`)
@@ -120,46 +110,14 @@ func (s *server) checkBound(ctx context.Context, w http.ResponseWriter, sess *se
 
 // refreshCheck returns the check RefreshChecked runs on the session: a
 // bound session needs a proof by its key (no ath: the refresh token is not
-// an access token). Or it returns the use_dpop_nonce answer, before any
-// refresh: a refusal from the check counts against the subject's
-// failed-refresh limit, but a nonce challenge is the server asking for a
-// retry (RFC 9449 §8), met once per nonce rotation by a client that does
-// everything right, which must not drift toward a lockout (429).
-//
-// So a proof that comes with htm and htu is verified first, whatever the
-// session (the nonce is the last thing Verify checks, after the key, which
-// is all that depends on the session, so a challenge here is the one the
-// check would give a proof by the session's key). The check then compares
-// keys: the proof's jti is spent, a second Verify would refuse it as a
-// replay. An unbound session still ignores the proof, refused or not, as
-// it always has.
-func (s *server) refreshCheck(ctx context.Context, w http.ResponseWriter, p *dpopProof) (func(*sessiond.Session) error, error) {
-	var (
-		proof  *dpop.Proof
-		err    error
-		proved = p.Proof != "" && p.HTM != "" && p.HTU != ""
-	)
-	if proved {
-		proof, err = s.dpop.Verify(ctx, p.Proof, dpop.Request{Method: p.HTM, URL: p.HTU})
-		if errors.Is(err, dpop.ErrUseNonce) {
-			_, err = s.dpopAnswer(ctx, w, nil, err)
-			return nil, err
-		}
-	}
+// an access token).
+func (s *server) refreshCheck(ctx context.Context, w http.ResponseWriter, p *dpopProof) func(*sessiond.Session) error {
 	return func(sess *sessiond.Session) error {
 		jkt := sess.KeyThumbprint()
 		if jkt == "" {
 			return nil
 		}
-		if !proved {
-			_, err := s.checkDPoP(ctx, w, p, dpop.Request{JKT: jkt})
-			return err
-		}
-		verr := err
-		if verr == nil && subtle.ConstantTimeCompare([]byte(proof.JKT), []byte(jkt)) != 1 {
-			verr = fmt.Errorf("%w: %w", dpop.ErrInvalidProof, dpop.ErrKeyMismatch)
-		}
-		_, verr = s.dpopAnswer(ctx, w, proof, verr)
-		return verr
-	}, nil
+		_, err := s.checkDPoP(ctx, w, p, dpop.Request{JKT: jkt})
+		return err
+	}
 }

@@ -126,3 +126,36 @@ func TestDPoP_RefreshUnboundIgnoresRefusedProof(t *testing.T) {
 		}
 	}
 }
+
+// A proof is verified, and its jti spent, only for the session the refresh
+// token names: someone who saw a proof and sends it with a junk refresh
+// token must not make the owner's refresh with it fail as a replay.
+func TestDPoP_RefreshProofNotSpentByJunkToken(t *testing.T) {
+	e := newEnv(t, sessiond.StrategyHybrid, nil)
+	k := newProofKey(t)
+	r := e.postJSON("/v1/sessions", jsonBody(t, map[string]any{"subject": "ann", "dpop_jkt": k.jkt()}))
+	if r.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	var tr struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := json.Unmarshal(r.body, &tr); err != nil {
+		t.Fatal(err)
+	}
+	k.at = e.clock.Now()
+	proof := k.proof("POST", appTokenURL, "", "")
+	// Someone who saw the proof (not the refresh token) sends it first.
+	junk := e.postJSON("/v1/sessions/refresh", jsonBody(t, map[string]any{
+		"refresh_token": "not-a-refresh-token", "client": map[string]any{"ip": "192.0.2.9"},
+		"dpop_proof": proof, "htm": "POST", "htu": appTokenURL}))
+	if junk.status == http.StatusOK {
+		t.Fatalf("refresh with a junk token = 200")
+	}
+	own := e.postJSON("/v1/sessions/refresh", jsonBody(t, map[string]any{
+		"refresh_token": tr.RefreshToken, "client": map[string]any{"ip": "192.0.2.1"},
+		"dpop_proof": proof, "htm": "POST", "htu": appTokenURL}))
+	if own.status != http.StatusOK {
+		t.Errorf("the owner's refresh with its own fresh proof, after a request with a junk refresh token carried it = %d %s; want 200 (a refused request must not spend the proof)", own.status, own.body)
+	}
+}

@@ -173,11 +173,7 @@ func (s *server) refreshSession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	check, err := s.refreshCheck(r.Context(), w, &req.dpopProof)
-	if err != nil {
-		return err
-	}
-	iss, err := s.m.RefreshChecked(r.Context(), req.RefreshToken, client, check)
+	iss, err := s.m.RefreshChecked(r.Context(), req.RefreshToken, client, s.refreshCheck(r.Context(), w, &req.dpopProof))
 	if err != nil {
 		return err
 	}
