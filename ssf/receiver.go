@@ -103,9 +103,10 @@ func New(o Options) (*Receiver, error) {
 	if err := o.Subject.Validate(); err != nil {
 		return nil, err
 	}
-	if len(o.Subject.Issuers) == 0 {
-		// The usual case: the transmitter names its users by its own iss.
-		o.Subject.Issuers = []string{o.Issuer}
+	if !slices.Contains(o.Subject.Issuers, o.Issuer) {
+		// The transmitter names its users by its own iss (the usual
+		// case), and Issuers lists others beside it.
+		o.Subject.Issuers = append(slices.Clone(o.Subject.Issuers), o.Issuer)
 	}
 	if o.MaxAge <= 0 {
 		o.MaxAge = DefaultMaxAge

@@ -36,7 +36,7 @@ type SubjectRule struct {
 	// has no {iss}. A sub is unique only within its iss (RFC 9493 §3.2.3),
 	// so a subject mapped from the sub alone is another issuer's user's
 	// namesake: acting on it would end the wrong user's sessions. New
-	// sets it to Options.Issuer when empty; with Template holding {iss},
+	// adds Options.Issuer to it; with Template holding {iss},
 	// every iss is accepted, the subject naming it. Empty (SubjectRule
 	// used alone) accepts no iss_sub unless Template holds {iss}.
 	Issuers []string

@@ -122,3 +122,34 @@ func TestPush_SessionOutsideComplex(t *testing.T) {
 		t.Errorf("bob's session, named by the stray member, ended: %v", err)
 	}
 }
+
+// Listing more issuers adds to the receiver's own: an iss_sub of its own
+// issuer is still acted on.
+func TestPush_SubjectIssuersKeepOwnIssuer(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	rc, err := ssf.New(ssf.Options{Name: "idp", Issuer: testIss, Audience: testAud, JWKSURL: f.tr.jwks.URL,
+		Subject: ssf.SubjectRule{Format: ssf.FormatIssSub, Issuers: []string{"https://tenant-b.example.com/"}},
+		Revoker: f.mgr, Replay: f.store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := f.mgr.Create(ctx, "00u1", sessiond.CreateOptions{})
+	c := claims("own-issuer", f.now, ssf.RISCAccountDisabled, map[string]any{})
+	c["sub_id"] = map[string]any{"format": "iss_sub", "iss": testIss, "sub": "00u1"}
+	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(sign(t, f.tr.key, jose.ES256, "tx-1", "secevent+jwt", c)))
+	req.Header.Set("Content-Type", "application/secevent+jwt")
+	w := httptest.NewRecorder()
+	rc.ServeHTTP(w, req)
+	var e struct {
+		Err         string `json:"err"`
+		Description string `json:"description"`
+	}
+	_ = json.NewDecoder(w.Body).Decode(&e)
+	if w.Code != http.StatusAccepted {
+		t.Errorf("iss_sub of the receiver's own issuer, with subject_issuers listing another = %d %q %q; want 202 (the receiver's issuer is always accepted, as CHANGELOG says)", w.Code, e.Err, e.Description)
+	}
+	if _, err := f.mgr.Get(ctx, s.Session.ID); err == nil {
+		t.Error("the transmitter's own user's session is still live: the revocation was dropped")
+	}
+}

@@ -42,8 +42,8 @@ type SSFReceiver struct {
 	Audience        string `yaml:"audience"`
 	SubjectFormat   string `yaml:"subject_format"`
 	SubjectTemplate string `yaml:"subject_template"`
-	// SubjectIssuers are the iss an iss_sub subject may carry when
-	// SubjectTemplate has no {iss}; empty means Issuer alone.
+	// SubjectIssuers are the iss an iss_sub subject may carry, besides
+	// Issuer, when SubjectTemplate has no {iss}.
 	SubjectIssuers []string `yaml:"subject_issuers"`
 	// Delivery is push (the transmitter POSTs to Path, RFC 8935; the
 	// default) or poll (sessiond polls PollURL, RFC 8936).
