@@ -263,21 +263,9 @@ func TestDPoP_Introspect(t *testing.T) {
 func TestDPoP_NoProofKeepsNothingAlive(t *testing.T) {
 	e := newEnv(t, sessiond.StrategyDatabase, nil)
 	k := newProofKey(t)
-	r := e.postJSON("/v1/sessions", jsonBody(t, map[string]any{"subject": "ann", "dpop_jkt": k.jkt()}))
-	if r.status != http.StatusCreated {
-		t.Fatalf("create: %d %s", r.status, r.body)
-	}
-	var tr struct {
-		AccessToken string `json:"access_token"`
-		Session     struct {
-			ID string `json:"id"`
-		} `json:"session"`
-	}
-	if err := json.Unmarshal(r.body, &tr); err != nil {
-		t.Fatal(err)
-	}
+	tr := createBound(t, e, k, "ann")
 	idle := func() time.Time {
-		s, err := e.m.Get(t.Context(), sessiond.SessionID(tr.Session.ID))
+		s, err := e.m.Get(t.Context(), tr.Session.ID)
 		if err != nil {
 			t.Fatalf("Get = %v", err)
 		}
@@ -294,7 +282,7 @@ func TestDPoP_NoProofKeepsNothingAlive(t *testing.T) {
 	}
 	// The owner, with the key, still gets in (and that does count).
 	k.at = e.clock.Now()
-	r = e.postJSON("/v1/sessions/verify", jsonBody(t, map[string]any{"access_token": tr.AccessToken,
+	r := e.postJSON("/v1/sessions/verify", jsonBody(t, map[string]any{"access_token": tr.AccessToken,
 		"dpop_proof": k.proof("GET", appAPIURL, tr.AccessToken, ""), "htm": "GET", "htu": appAPIURL}))
 	if r.status != http.StatusOK {
 		t.Fatalf("verify with the proof: %d %s", r.status, r.body)
@@ -302,4 +290,27 @@ func TestDPoP_NoProofKeepsNothingAlive(t *testing.T) {
 	if after := idle(); !after.After(before) {
 		t.Errorf("idle expiry %v after the owner's verify; want it later than %v", after, before)
 	}
+}
+
+// boundTokens are the tokens of a session created bound to a DPoP key.
+type boundTokens struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	Session      struct {
+		ID sessiond.SessionID `json:"id"`
+	} `json:"session"`
+}
+
+// createBound creates subject's session bound to k through the API.
+func createBound(t *testing.T, e *env, k *proofKey, subject string) boundTokens {
+	t.Helper()
+	r := e.postJSON("/v1/sessions", jsonBody(t, map[string]any{"subject": subject, "dpop_jkt": k.jkt()}))
+	if r.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	var tr boundTokens
+	if err := json.Unmarshal(r.body, &tr); err != nil {
+		t.Fatal(err)
+	}
+	return tr
 }

@@ -40,16 +40,7 @@ func TestDPoP_NonceChallengeIsNoRefreshFailure(t *testing.T) {
 				}
 			})
 			k := newProofKey(t)
-			r := e.postJSON("/v1/sessions", jsonBody(t, map[string]any{"subject": "ann", "dpop_jkt": k.jkt()}))
-			if r.status != http.StatusCreated {
-				t.Fatalf("create: %d %s", r.status, r.body)
-			}
-			var tr struct {
-				RefreshToken string `json:"refresh_token"`
-			}
-			if err := json.Unmarshal(r.body, &tr); err != nil {
-				t.Fatal(err)
-			}
+			tr := createBound(t, e, k, "ann")
 			refresh := func(nonce string) *response {
 				k.at = e.clock.Now()
 				return e.postJSON("/v1/sessions/refresh", jsonBody(t, map[string]any{
@@ -133,16 +124,7 @@ func TestDPoP_RefreshUnboundIgnoresRefusedProof(t *testing.T) {
 func TestDPoP_RefreshProofNotSpentByJunkToken(t *testing.T) {
 	e := newEnv(t, sessiond.StrategyHybrid, nil)
 	k := newProofKey(t)
-	r := e.postJSON("/v1/sessions", jsonBody(t, map[string]any{"subject": "ann", "dpop_jkt": k.jkt()}))
-	if r.status != http.StatusCreated {
-		t.Fatalf("create: %d %s", r.status, r.body)
-	}
-	var tr struct {
-		RefreshToken string `json:"refresh_token"`
-	}
-	if err := json.Unmarshal(r.body, &tr); err != nil {
-		t.Fatal(err)
-	}
+	tr := createBound(t, e, k, "ann")
 	k.at = e.clock.Now()
 	proof := k.proof("POST", appTokenURL, "", "")
 	// Someone who saw the proof (not the refresh token) sends it first.

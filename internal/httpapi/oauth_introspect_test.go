@@ -26,18 +26,8 @@ func TestIntrospect_DPoPBoundKeepsNothingAlive(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sessiond.StrategyDatabase, nil)
 	k := newProofKey(t)
-	r := e.postJSON("/v1/sessions", jsonBody(t, map[string]any{"subject": "ann", "dpop_jkt": k.jkt()}))
-	if r.status != http.StatusCreated {
-		t.Fatalf("create: %d %s", r.status, r.body)
-	}
-	var tr struct {
-		AccessToken string              `json:"access_token"`
-		Session     struct{ ID string } `json:"session"`
-	}
-	if err := json.Unmarshal(r.body, &tr); err != nil {
-		t.Fatal(err)
-	}
-	id := sessiond.SessionID(tr.Session.ID)
+	tr := createBound(t, e, k, "ann")
+	id := tr.Session.ID
 	before, err := e.m.Get(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +35,7 @@ func TestIntrospect_DPoPBoundKeepsNothingAlive(t *testing.T) {
 	// Past the touch interval, before the idle timeout: still answered
 	// active, with its key, for the resource server to check.
 	e.clock.Advance(life.Idle - time.Minute)
-	r = e.postForm("/oauth2/introspect", url.Values{"token": {tr.AccessToken}})
+	r := e.postForm("/oauth2/introspect", url.Values{"token": {tr.AccessToken}})
 	var in struct {
 		Active bool              `json:"active"`
 		Type   string            `json:"token_type"`
