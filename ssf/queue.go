@@ -72,7 +72,22 @@ func (q pollQueue) change(ctx context.Context, stream string, fn func([]queued) 
 
 // add queues one SET; a jti already queued is not added twice.
 func (q pollQueue) add(ctx context.Context, stream string, s queued) error {
+	return q.addIf(ctx, stream, s, nil)
+}
+
+// addIf is add while open, when set, returns nil: it is called after
+// each read of the queue, before writing, and its error (the stream no
+// longer polls) stores nothing and is returned. So a change of the stream
+// that then writes the queue (clear, pushQueued: they write it even
+// empty) either sees the SET or makes this write conflict, and the next
+// try calls open again.
+func (q pollQueue) addIf(ctx context.Context, stream string, s queued, open func() error) error {
 	return q.change(ctx, stream, func(sets []queued) ([]queued, bool, error) {
+		if open != nil {
+			if err := open(); err != nil {
+				return nil, false, err
+			}
+		}
 		if slices.ContainsFunc(sets, func(x queued) bool { return x.JTI == s.JTI }) {
 			return nil, false, nil
 		}
@@ -110,9 +125,11 @@ func (q pollQueue) remove(ctx context.Context, stream string, jtis []string) (ma
 	return removed, nil
 }
 
-// clear empties the queue of a deleted or disabled stream.
+// clear empties the queue of a deleted or disabled stream. It writes even
+// an empty queue, so that an add that read the stream before it changed
+// conflicts and reads it again (see add).
 func (q pollQueue) clear(ctx context.Context, stream string) error {
-	return q.change(ctx, stream, func(sets []queued) ([]queued, bool, error) {
-		return []queued{}, len(sets) > 0, nil
+	return q.change(ctx, stream, func([]queued) ([]queued, bool, error) {
+		return []queued{}, true, nil
 	})
 }

@@ -212,6 +212,34 @@ func (s *streams) get(ctx context.Context, id string) (Stream, error) {
 	return Stream{}, fmt.Errorf("ssf: stream %q: %w", id, sessiond.ErrNotFound)
 }
 
+// pollOpen reports, from the store, whether stream id is still an enabled
+// or paused poll stream, one whose queue takes SETs: errStreamChanged if
+// it is not (or is gone). It decodes only what it needs, opening no
+// sealed header: it runs for every SET queued.
+func (s *streams) pollOpen(ctx context.Context, id string) error {
+	var l struct {
+		Streams []struct {
+			ID       string `json:"stream_id"`
+			Status   string `json:"status"`
+			Delivery struct {
+				Method string `json:"method"`
+			} `json:"delivery"`
+		} `json:"streams"`
+	}
+	if _, err := readDoc(ctx, s.meta, streamsDoc, "streams", &l); err != nil {
+		return err
+	}
+	for _, st := range l.Streams {
+		if st.ID == id {
+			if st.Delivery.Method == DeliveryPoll && (st.Status == StatusEnabled || st.Status == StatusPaused) {
+				return nil
+			}
+			break
+		}
+	}
+	return errStreamChanged
+}
+
 // update applies fn to the list and stores the result, retrying when
 // another writer came first.
 func (s *streams) update(ctx context.Context, fn func([]Stream) ([]Stream, error)) error {

@@ -56,12 +56,38 @@ const MaxText = 256
 // each time.
 const pausedRecheck = time.Minute
 
+// maxPausedHold is how long a paused push stream holds a SET, from when
+// its outbox entry was made (Delivery.CreatedAt): past it, Send ends the
+// delivery dead (errHeldTooLong) instead of holding it again. SSF 1.0
+// §8.1.2 lets a transmitter bound what it holds for a paused stream, and
+// without a bound whoever holds an ssf key could pause a stream that
+// covers every subject and keep every revocation of the deployment as an
+// outbox row re-read each minute, forever. Seven days is the receiver
+// side's poll window (DefaultPollMaxAge), the longest this package
+// otherwise expects a receiver to be away; a paused poll stream is bounded
+// by its queue instead (MaxQueued). An age, not a count: it costs nothing
+// per held SET (the entry carries its CreatedAt), where counting the SETs
+// a stream holds would take a store write per held SET.
+const maxPausedHold = 7 * 24 * time.Hour
+
+// errHeldTooLong: Send's answer for a SET a paused push stream has held
+// for maxPausedHold. Permanent: the stream is still paused, so trying it
+// again within the dispatcher's few minutes of retries could only cost
+// attempts and log lines (thousands of SETs, a pause being for everything
+// the stream covers).
+var errHeldTooLong = errors.New("stream paused: SET held for 7 days (the most a paused stream keeps) and dropped")
+
+// errStreamChanged: queuing a SET found its stream no longer an enabled or
+// paused poll stream (switched to push, disabled or deleted since Send read
+// it); Send reads the stream again and follows what it is now.
+var errStreamChanged = errors.New("ssf: stream changed while queuing its SET")
+
 // heldError is Send's answer for a paused push stream: not an attempt. Its
 // HoldFor method tells the webhook dispatcher, which carries the SETs, to
 // put the delivery back unsent, attempts unchanged, due again after the
-// delay, as it does for an endpoint cooling down; so a pause of any length
-// never makes a SET dead. (A method, not a type of that package, as its
-// HTTPStatus convention: adapters do not import each other.)
+// delay, as it does for an endpoint cooling down; so a pause never makes a
+// SET dead before maxPausedHold. (A method, not a type of that package,
+// as its HTTPStatus convention: adapters do not import each other.)
 type heldError struct{ after time.Duration }
 
 func (e *heldError) Error() string          { return "stream paused: SET held until it is enabled" }
@@ -315,10 +341,29 @@ func (t *Transmitter) Owns(endpoint string) bool { return strings.HasPrefix(endp
 // paused or not (the poll endpoint hands out none while it is paused). A
 // deleted or disabled stream, or a receiver answering 400, ends the
 // delivery. A paused push stream keeps it: the error wraps ErrPaused and
-// is no attempt for the dispatcher (see heldError). A push refused because
+// is no attempt for the dispatcher (see heldError), until it has held it
+// for maxPausedHold, then ends it (errHeldTooLong). A push refused because
 // it would connect to a non-public address (ErrPrivateAddress: a name may
 // resolve elsewhere later) is a failed attempt, retried.
+//
+// A poll stream switched to push, disabled or deleted while its SET is
+// being queued is read again and the SET follows what the stream is now
+// (pushed, or ended): the queue only takes a SET while the stream, read
+// within the queue's compare-and-swap, is still an enabled or paused poll
+// stream (see pollQueue.addIf, pushQueued).
 func (t *Transmitter) Send(ctx context.Context, del sessiond.Delivery) (bool, error) {
+	var err error
+	for range 3 { // each retry follows a change of the stream: a management request
+		var permanent bool
+		permanent, err = t.send(ctx, del)
+		if !errors.Is(err, errStreamChanged) {
+			return permanent, err
+		}
+	}
+	return false, err
+}
+
+func (t *Transmitter) send(ctx context.Context, del sessiond.Delivery) (bool, error) {
 	st, err := t.streams.get(ctx, strings.TrimPrefix(del.Endpoint, endpointPrefix))
 	switch {
 	case errors.Is(err, sessiond.ErrNotFound):
@@ -339,9 +384,12 @@ func (t *Transmitter) Send(ctx context.Context, del sessiond.Delivery) (bool, er
 		return true, errors.New("stored SET unreadable")
 	}
 	if st.Delivery.Method == DeliveryPoll {
-		return false, t.queue.add(ctx, st.ID, queued{JTI: c.Jti, Claims: del.Payload})
+		return false, t.queue.addIf(ctx, st.ID, queued{JTI: c.Jti, Claims: del.Payload},
+			func() error { return t.streams.pollOpen(ctx, st.ID) })
 	}
 	switch {
+	case st.Status == StatusPaused && t.o.Clock.Now().Sub(del.CreatedAt) >= maxPausedHold:
+		return true, errHeldTooLong
 	case st.Status == StatusPaused:
 		return false, &heldError{after: pausedRecheck}
 	case st.unsealErr != nil:
@@ -787,31 +835,41 @@ func (t *Transmitter) defaultAud(id string) []string {
 // already drops the copy; its outbox ID is new, the first being taken. It
 // runs after every change that leaves a push stream, not only the switch
 // from poll: a change sent again after a failure here moves what is left.
+//
+// The queue is emptied by compare-and-swap at the version whose SETs were
+// moved, and written even when it held none: a Send that read the stream
+// as poll before the change, and queues its SET now, either queued it
+// before this write (and it is moved) or conflicts with it, reads the
+// stream again and pushes.
 func (t *Transmitter) pushQueued(ctx context.Context, id string) error {
-	sets, _, err := t.queue.read(ctx, id)
-	if err != nil || len(sets) == 0 {
-		return err
-	}
 	now := t.o.Clock.Now()
-	suffix := "_" + newStreamID() // unique to this move: an ID taken before is skipped
-	ds := make([]sessiond.Delivery, 0, len(sets))
-	jtis := make([]string, 0, len(sets))
-	for _, q := range sets {
-		var c struct {
-			Txn string `json:"txn"`
+	suffix := "_" + newStreamID() // unique to this move: an ID taken before (a try that lost its write) is skipped
+	moved := 0
+	err := t.queue.change(ctx, id, func(sets []queued) ([]queued, bool, error) {
+		moved = len(sets)
+		if len(sets) == 0 {
+			return []queued{}, true, nil
 		}
-		_ = json.Unmarshal(q.Claims, &c) // Send refuses a SET it cannot read
-		ds = append(ds, sessiond.Delivery{ID: "ssf_" + q.JTI + suffix, Endpoint: endpointPrefix + id, EventID: c.Txn,
-			Payload: q.Claims, State: sessiond.DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now})
-		jtis = append(jtis, q.JTI)
-	}
-	if err := t.o.Outbox.EnqueueDeliveries(ctx, ds...); err != nil {
+		ds := make([]sessiond.Delivery, 0, len(sets))
+		for _, q := range sets {
+			var c struct {
+				Txn string `json:"txn"`
+			}
+			_ = json.Unmarshal(q.Claims, &c) // Send refuses a SET it cannot read
+			ds = append(ds, sessiond.Delivery{ID: "ssf_" + q.JTI + suffix, Endpoint: endpointPrefix + id, EventID: c.Txn,
+				Payload: q.Claims, State: sessiond.DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now})
+		}
+		// In the outbox before they leave the queue: a failure between
+		// the two leaves a copy in each, never none.
+		if err := t.o.Outbox.EnqueueDeliveries(ctx, ds...); err != nil {
+			return nil, false, err
+		}
+		return []queued{}, true, nil
+	})
+	if err != nil || moved == 0 {
 		return err
 	}
-	if _, err := t.queue.remove(ctx, id, jtis); err != nil {
-		return err
-	}
-	t.o.Logger.InfoContext(ctx, "ssf: SETs queued for polling moved to push delivery", "stream_id", id, "count", len(ds))
+	t.o.Logger.InfoContext(ctx, "ssf: SETs queued for polling moved to push delivery", "stream_id", id, "count", moved)
 	return nil
 }
 

@@ -1,0 +1,215 @@
+package ssf_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/sessiondtest"
+	"github.com/sessiond/sessiond/ssf"
+	"github.com/sessiond/sessiond/webhook"
+)
+
+// TestTransmitter_PausedPushHoldIsBounded: a paused push stream holds its
+// SETs (no attempt spent) for 7 days from when each was recorded, then
+// ends them dead: whoever holds an ssf key cannot pause a stream that
+// covers every subject and keep every revocation as an outbox row re-read
+// each minute for as long as the pause lasts. More SETs than a paused
+// poll stream may queue (MaxQueued), so neither bound hides the other.
+func TestTransmitter_PausedPushHoldIsBounded(t *testing.T) {
+	ctx := context.Background()
+	rcv, pushed := jtiServer(t)
+	clock := sessiondtest.NewClock(time.Now())
+	tx, srv, st := newTransmitterServerWith(t, func(o *ssf.TransmitterOptions) { o.Clock = clock })
+	id := createStream(t, srv, `{"delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":"`+rcv.URL+`"}}`)
+	setStatus(t, srv, id, ssf.StatusPaused)
+	const n = ssf.MaxQueued + 50
+	for i := range n {
+		ds, err := tx.Deliveries(ctx, revokedEvent(fmt.Sprintf("evt_hold%05d", i)))
+		if err != nil || len(ds) != 1 {
+			t.Fatalf("Deliveries = %v, %v", ds, err)
+		}
+		if err := st.EnqueueDeliveries(ctx, ds...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := webhook.New(webhook.Options{Outbox: st, Senders: []webhook.Sender{tx}, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	round := func() {
+		t.Helper()
+		for {
+			got, err := d.DeliverDue(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got == 0 {
+				return
+			}
+		}
+	}
+	count := func(state sessiond.DeliveryState) int {
+		t.Helper()
+		c, err := st.CountDeliveries(ctx, state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	round()
+	clock.Advance(6 * 24 * time.Hour) // within the hold: still kept, no attempt spent
+	round()
+	held, err := st.ListDeliveries(ctx, sessiond.DeliveryPending, 1)
+	if err != nil || len(held) != 1 || held[0].Attempts != 0 || count(sessiond.DeliveryPending) != n {
+		t.Fatalf("after 6 days paused: %d pending (%v, %v); want all %d held with 0 attempts", count(sessiond.DeliveryPending), held, err, n)
+	}
+	clock.Advance(24 * time.Hour) // 7 days
+	round()
+	if pending, dead := count(sessiond.DeliveryPending), count(sessiond.DeliveryDead); pending != 0 || dead != n {
+		t.Errorf("after 7 days paused: %d pending, %d dead; want none pending, all %d dead", pending, dead, n)
+	}
+	if l, err := st.ListDeliveries(ctx, sessiond.DeliveryDead, 1); err != nil || len(l) != 1 || !strings.Contains(l[0].LastError, "held for 7 days") {
+		t.Errorf("dead delivery = %v, %v; want its last error to say it was held 7 days", l, err)
+	}
+	if got := pushed(); len(got) != 0 {
+		t.Errorf("a paused stream pushed %d SETs", len(got))
+	}
+}
+
+// hookMeta is a MetaStore that runs a hook once, before the first read
+// (onGet) or write (onPut) of a document whose name has the prefix.
+type hookMeta struct {
+	sessiond.MetaStore
+	mu     sync.Mutex
+	onPut  bool
+	prefix string
+	before func()
+}
+
+func (h *hookMeta) arm(onPut bool, prefix string, before func()) {
+	h.mu.Lock()
+	h.onPut, h.prefix, h.before = onPut, prefix, before
+	h.mu.Unlock()
+}
+
+func (h *hookMeta) fire(put bool, name string) {
+	h.mu.Lock()
+	var run func()
+	if h.before != nil && h.onPut == put && strings.HasPrefix(name, h.prefix) {
+		run, h.before = h.before, nil
+	}
+	h.mu.Unlock()
+	if run != nil {
+		run()
+	}
+}
+
+func (h *hookMeta) GetMeta(ctx context.Context, name string) ([]byte, int64, error) {
+	h.fire(false, name)
+	return h.MetaStore.GetMeta(ctx, name)
+}
+
+func (h *hookMeta) PutMeta(ctx context.Context, name string, value []byte, version int64) (int64, error) {
+	h.fire(true, name)
+	return h.MetaStore.PutMeta(ctx, name, value, version)
+}
+
+// TestTransmitter_StreamChangeRacingQueuedSET: Send reads a poll stream,
+// then queues its SET. A switch to push (which moves the queue to the
+// outbox), a disable (which empties it) or a delete made in between,
+// whether before Send reads the queue or between that read and its write,
+// does not leave the SET in a queue: switched to push, Send pushes it;
+// disabled or deleted, Send ends it, and a stream enabled again hands out
+// none of it (a disabled stream drops its SETs, SSF 1.0 §8.1.2).
+func TestTransmitter_StreamChangeRacingQueuedSET(t *testing.T) {
+	tests := []struct {
+		name   string
+		onPut  bool   // the change comes between Send's read of the queue and its write; else before the read
+		change string // push, disable or delete
+	}{
+		{"switch to push before the queue read", false, "push"},
+		{"switch to push before the queue write", true, "push"},
+		{"disable before the queue read", false, "disable"},
+		{"disable before the queue write", true, "disable"},
+		{"delete before the queue write", true, "delete"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			rcv, pushed := jtiServer(t)
+			var hm *hookMeta
+			tx, srv, st := newTransmitterServerWith(t, func(o *ssf.TransmitterOptions) {
+				hm = &hookMeta{MetaStore: o.Meta}
+				o.Meta = hm
+			})
+			id := createStream(t, srv, `{"delivery":{"method":"urn:ietf:rfc:8936"}}`)
+			ds, err := tx.Deliveries(ctx, revokedEvent("evt_race"))
+			if err != nil || len(ds) != 1 {
+				t.Fatalf("Deliveries = %v, %v", ds, err)
+			}
+			hm.arm(tt.onPut, "ssf.poll.", func() {
+				switch tt.change {
+				case "push":
+					body := `{"stream_id":"` + id + `","delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":"` + rcv.URL + `"}}`
+					if code := txCall(t, http.MethodPatch, srv.URL+ssf.PathStreams, "key-a", body, nil); code != http.StatusOK {
+						t.Errorf("PATCH to push = %d", code)
+					}
+				case "disable":
+					setStatus(t, srv, id, ssf.StatusDisabled)
+				case "delete":
+					if code := txCall(t, http.MethodDelete, srv.URL+ssf.PathStreams+"?stream_id="+id, "key-a", "", nil); code != http.StatusNoContent {
+						t.Errorf("DELETE = %d", code)
+					}
+				}
+			})
+			permanent, err := tx.Send(ctx, ds[0])
+			if tt.change != "push" {
+				if !permanent || err == nil {
+					t.Errorf("Send to a stream %sd meanwhile = %v, %v; want a permanent error", tt.change, permanent, err)
+				}
+				if tt.change == "disable" {
+					setStatus(t, srv, id, ssf.StatusEnabled)
+					if got := pollNow(t, srv, id); len(got.Sets) != 0 {
+						t.Errorf("after disable and enable, the poll hands out %d SET(s) queued during the disable; want none", len(got.Sets))
+					}
+				}
+				var q struct {
+					Sets []json.RawMessage `json:"sets"`
+				}
+				b, _, err := st.GetMeta(ctx, "ssf.poll."+id)
+				if errors.Is(err, sessiond.ErrNotFound) {
+					return // no queue at all
+				}
+				if err != nil || json.Unmarshal(b, &q) != nil || len(q.Sets) != 0 {
+					t.Errorf("poll queue after the %s = %s, %v; want it empty", tt.change, b, err)
+				}
+				return
+			}
+			if err != nil || permanent {
+				t.Fatalf("Send = %v, %v; want the SET pushed", permanent, err)
+			}
+			// What is left to deliver is in the outbox: the dispatcher's
+			// passes push it, once in all.
+			d, err := webhook.New(webhook.Options{Outbox: st, Senders: []webhook.Sender{tx}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 3 {
+				if _, err := d.DeliverDue(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := pushed(); len(got) != 1 || "ssf_"+got[0] != ds[0].ID {
+				t.Errorf("pushed %v; want the SET queued while the stream switched to push, once", got)
+			}
+		})
+	}
+}
