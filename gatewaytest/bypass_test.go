@@ -135,13 +135,24 @@ func (rs *recStack) loginAPI(t *testing.T, c *client, subject string) {
 	}
 }
 
-// identityHeaders lists the headers the backend received that a CGI/WSGI/
-// Rack/PHP server (HTTP_X_SESSIOND_SUBJECT: '-' and '_' both become '_')
-// would read as X-Sessiond-*, but that the proxy did not set itself.
+// proxySet are the identity headers the proxy sets itself.
+var proxySet = map[string]bool{"X-Sessiond-Subject": true, "X-Sessiond-Session-Id": true, "X-Sessiond-Expires-At": true, "X-Sessiond-Step-Up": true}
+
+// phpName is the $_SERVER key PHP gives a request header: the web server's
+// CGI name (HTTP_, upper case, '-' as '_'), after which PHP's
+// php_register_variable_ex turns '.' and ' ' into '_' as well. WSGI and
+// Rack do the same for '-' and '_'.
+func phpName(h string) string {
+	return "HTTP_" + strings.NewReplacer("-", "_", ".", "_", " ", "_").Replace(strings.ToUpper(h))
+}
+
+// smuggled lists the headers the backend received that a CGI/WSGI/Rack/PHP
+// server would read as one of X-Sessiond-*, but that the proxy did not set
+// itself.
 func smuggled(h http.Header) []string {
 	var out []string
 	for k, v := range h {
-		if strings.Contains(k, "_") && strings.HasPrefix(strings.ToLower(strings.ReplaceAll(k, "_", "-")), "x-sessiond-") {
+		if strings.HasPrefix(phpName(k), "HTTP_X_SESSIOND_") && !proxySet[k] {
 			out = append(out, k+": "+strings.Join(v, ","))
 		}
 	}
@@ -149,9 +160,10 @@ func smuggled(h http.Header) []string {
 }
 
 // CGI-style backends (WSGI, PHP, Rack) read X_Sessiond_Subject as
-// X-Sessiond-Subject: no spelling of the identity headers a client sends
-// may reach the app, on a public page or beside a real session's.
-func TestProxy_UnderscoreIdentityHeaders(t *testing.T) {
+// X-Sessiond-Subject, and PHP reads X.Sessiond.Subject so too: no spelling
+// of the identity headers a client sends may reach the app, on a public
+// page or beside a real session's.
+func TestProxy_IdentityHeaderSpellings(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts NGINX and Caddy")
 	}
@@ -159,7 +171,12 @@ func TestProxy_UnderscoreIdentityHeaders(t *testing.T) {
 	defer cancel()
 	rs := startRecStack(t, ctx)
 	defer rs.dump(t)
-	forged := []string{"X_Sessiond_Subject", "alice", "X_Sessiond_Session_Id", "forged", "X_Sessiond_Step_Up", "true"}
+	forged := []string{
+		"X_Sessiond_Subject", "alice", "X_Sessiond_Session_Id", "forged", "X_Sessiond_Step_Up", "true",
+		"X-Sessiond_Subject", "alice", "X-Sessiond-Expires_At", "2099-01-01T00:00:00Z",
+		"X.Sessiond.Subject", "alice", "X-Sessiond.Subject", "alice", "x.sessiond-session-id", "forged",
+		"X-Sessiond-Step.Up", "true", "X_Sessiond.Expires-At", "2099-01-01T00:00:00Z",
+	}
 	for _, proxy := range []string{"nginx", "caddy"} {
 		c := newClient(t, rs.proxies[proxy])
 		// A public page, no session at all.

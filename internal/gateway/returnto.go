@@ -26,7 +26,16 @@ const MaxReturnToBytes = 2048
 // "//"), control characters and whitespace (browsers drop tabs and
 // newlines, so "/\t/evil.example" becomes "//evil.example"), and each of
 // these percent-encoded, once or several times ("/%2F%2Fevil.example",
-// "/%252F%252Fevil.example", "/%5Cevil.example", "%0a").
+// "/%252F%252Fevil.example", "/%5Cevil.example", "%0a"), and any dot
+// segment in the path ("." or "..", "%2e" in any case counting as a dot).
+// A browser resolves dot segments before it follows a redirect, so
+// "/.//evil.example" or "/x/..//evil.example" lands on the path
+// "//evil.example", which any route redirecting to its own path (a
+// trailing-slash or canonical-path redirect) sends on as a network-path
+// reference to another origin. Refusing every dot segment, rather than
+// resolving them as a browser would and checking the result, costs
+// nothing: browsers resolve them before sending a request, so neither
+// check's original path nor a page's location.pathname has one.
 func CleanReturnTo(s string) (string, error) {
 	if s == "" || len(s) > MaxReturnToBytes {
 		return "", fmt.Errorf("%w: empty or longer than %d bytes", ErrBadReturnTo, MaxReturnToBytes)
@@ -67,6 +76,16 @@ func checkReturnTo(s string) error {
 	}
 	if !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") {
 		return fmt.Errorf("%w: must start with a single /", ErrBadReturnTo)
+	}
+	path := s
+	if i := strings.IndexAny(path, "?#"); i >= 0 {
+		path = path[:i]
+	}
+	for seg := range strings.SplitSeq(path, "/") {
+		// The WHATWG URL parser's single- and double-dot segments.
+		if seg = strings.ReplaceAll(strings.ToLower(seg), "%2e", "."); seg == "." || seg == ".." {
+			return fmt.Errorf("%w: dot segment", ErrBadReturnTo)
+		}
 	}
 	return nil
 }
