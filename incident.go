@@ -80,6 +80,13 @@ func (w *watermarks) storeBound(f RevokeFilter) time.Time {
 	return mark.Truncate(time.Second).Add(time.Second)
 }
 
+// mark is the watermark that applies to subject (zero: none).
+func (w *watermarks) mark(subject string) time.Time {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	return w.markLocked(subject)
+}
+
 // markLocked is the watermark that applies to subject (zero: none).
 func (w *watermarks) markLocked(subject string) time.Time {
 	mark := w.all
@@ -490,6 +497,32 @@ func (m *Manager) RevokeMatching(ctx context.Context, f RevokeFilter, reason Rev
 	}
 	m.recordBulk(ctx, f, reason, notify, n, subjects, nil)
 	return n, nil
+}
+
+// endBehindMarks ends the stored sessions of subject that a watermark
+// already refuses, and reports how many it ended. The kill switch's store
+// pass cannot catch a login another node stored just after it, before that
+// node read the watermark: dated in the watermark's second, its tokens are
+// refused and it is not listed, but its record stays live and counts
+// against the subject's session limit, so under LimitReject every later
+// login of that user would be refused until it expired. Create calls this
+// when the limit refuses a login, then tries once more.
+func (m *Manager) endBehindMarks(ctx context.Context, subject string) int {
+	mark := m.marks.mark(subject)
+	br, ok := m.store.(BulkRevoker)
+	if mark.IsZero() || !ok {
+		return 0
+	}
+	f := RevokeFilter{Subjects: []string{subject}, IssuedBefore: mark.Truncate(time.Second).Add(time.Second), NoSubjects: true}
+	n, _, err := br.RevokeMatching(ctx, f, m.now(), ReasonIncident)
+	if err != nil {
+		m.log.WarnContext(ctx, "sessions behind the incident watermark not ended", "subject", subject, "err", err)
+		return 0
+	}
+	if n > 0 {
+		m.recordBulk(ctx, f, ReasonIncident, false, n, nil, nil)
+	}
+	return n
 }
 
 // recordBulk emits session.bulk_revoked for n sessions of an incident (with

@@ -246,6 +246,45 @@ func TestManager_IssuedBeforeFreesSessionLimit(t *testing.T) {
 	}
 }
 
+// TestManager_LoginStoredBehindTheWatermarkFreesTheLimit: another node
+// stored a login just after the kill switch's store pass, before it read
+// the watermark, so the session is dated in the watermark's second: its
+// tokens are refused and it is not listed, but its record is live and
+// counts against the limit. The next login of the subject (policy reject)
+// must end it and succeed, not be refused until it expires.
+func TestManager_LoginStoredBehindTheWatermarkFreesTheLimit(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) {
+		o.MaxSessions, o.LimitPolicy = 1, sessiond.LimitReject
+	})
+	h.clock.Set(t0.Add(400 * time.Millisecond))
+	if _, err := h.m.RevokeMatching(ctx, sessiond.RevokeFilter{Subjects: []string{"alice"}}, sessiond.ReasonIncident, false); err != nil {
+		t.Fatal(err)
+	}
+	// The other node's login, as it reached the store: created in the
+	// watermark's second.
+	at := t0.Add(700 * time.Millisecond)
+	zombie := &sessiond.Session{ID: sessiond.NewSessionID(), Subject: "alice", Strategy: sessiond.StrategyHybrid,
+		CreatedAt: at, LastActiveAt: at, IdleExpiresAt: at.Add(30 * time.Minute), ExpiresAt: at.Add(8 * time.Hour)}
+	if err := h.store.Create(ctx, zombie); err != nil {
+		t.Fatal(err)
+	}
+	if list, err := h.m.List(ctx, "alice"); err != nil || len(list) != 0 {
+		t.Fatalf("List = %d sessions, %v; want none (the watermark hides it)", len(list), err)
+	}
+	h.clock.Set(t0.Add(2 * time.Second))
+	iss, err := h.m.Create(ctx, "alice", sessiond.CreateOptions{})
+	if err != nil {
+		t.Fatalf("login after the incident, with only a session the watermark refuses stored: %v; want it to work", err)
+	}
+	if _, err := h.m.Verify(ctx, iss.AccessToken, sessiond.Client{}); err != nil {
+		t.Errorf("the new session: Verify = %v", err)
+	}
+	if got, err := h.store.Get(ctx, zombie.ID); err == nil && got.RevokedAt.IsZero() {
+		t.Errorf("the session behind the watermark is still live in the store: %+v", got)
+	}
+}
+
 // TestManager_IssuedBeforeOlderThanAnySession: an issued_before older than
 // any live session can be (its subject watermark is pruned at once)
 // revokes nothing and is no error.

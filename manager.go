@@ -264,6 +264,9 @@ func (m *Manager) Create(ctx context.Context, subject string, o CreateOptions) (
 	ev := m.prepareRecorded(ctx, Event{Type: EventSessionCreated, Subject: s.Subject, SessionID: s.ID, Client: s.Client,
 		Details: map[string]any{"persistent": s.Persistent, "strategy": string(s.Strategy)}})
 	iss, err := m.issueAndStore(ctx, s, now, m.limit.max, &ev, false)
+	if errors.Is(err, ErrLimitReached) && m.endBehindMarks(ctx, subject) > 0 {
+		iss, err = m.issueAndStore(ctx, s, now, m.limit.max, &ev, false)
+	}
 	if err != nil {
 		return nil, err
 	}
