@@ -136,6 +136,9 @@ type signedAccess struct {
 	marks    *watermarks
 	revoked  *revokedSet  // hybrid: sessions revoked in process; nil in jwt
 	cache    *verifyCache // nil when disabled
+	// maxAge is the access lifetime plus the codec's leeway: no access
+	// token verifies longer after its iat (checkSession).
+	maxAge time.Duration
 }
 
 // newSignedAccess: longest is the longest-lived token the flow signs.
@@ -146,7 +149,8 @@ func newSignedAccess(o Options, marks *watermarks, revoked *revokedSet, longest 
 	if err := checkSignable(o.Signed, longest); err != nil {
 		return signedAccess{}, err
 	}
-	a := signedAccess{strategy: o.Strategy, signed: o.Signed, life: o.Lifetimes, marks: marks, revoked: revoked}
+	a := signedAccess{strategy: o.Strategy, signed: o.Signed, life: o.Lifetimes, marks: marks, revoked: revoked,
+		maxAge: o.Lifetimes.Access + o.Signed.Leeway()}
 	if o.VerifyCacheSize > 0 {
 		a.cache = newVerifyCache(o.VerifyCacheSize)
 	}
@@ -232,7 +236,7 @@ func (a *signedAccess) checkSession(c *TokenClaims, now time.Time) error {
 	// on a node not yet reconfigured) lives no longer than this node's:
 	// its revoked set is rebuilt over this lifetime only, so a revoked
 	// session's older token would otherwise verify again once it left.
-	if !now.Before(c.IssuedAt.Add(a.life.Access + a.signed.Leeway())) {
+	if !now.Before(c.IssuedAt.Add(a.maxAge)) {
 		return fmt.Errorf("sessiond: verify: %w: older than the access lifetime", ErrExpired)
 	}
 	// No leeway: the absolute end is a time the session was given, not a
