@@ -15,9 +15,11 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/medama-io/go-useragent"
+
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/httpsession"
 	"github.com/sessiond/sessiond/internal/apikey"
@@ -40,6 +42,13 @@ const (
 	DefaultIdle     = 15 * time.Minute
 	DefaultAbsolute = 8 * time.Hour
 )
+
+// DefaultRecentAuth is how long after sign-in a console session may still
+// mint, revoke or rotate keys and run the kill switch: a console cookie
+// taken later (an infostealer, a desk left signed in) must not turn into
+// a lasting admin API key or a mass revocation without the key again
+// (OWASP ASVS 7.5.1).
+const DefaultRecentAuth = 15 * time.Minute
 
 // maxFormBytes bounds every console form body.
 const maxFormBytes = 16 << 10
@@ -65,6 +74,10 @@ type Options struct {
 	// Idle and Absolute timeouts of a console session; zero means
 	// DefaultIdle and DefaultAbsolute.
 	Idle, Absolute time.Duration
+	// RecentAuth is how recent the sign-in of a console session must be
+	// for the sensitive actions (API keys created or revoked, signing keys
+	// rotated, the kill switch); zero means DefaultRecentAuth.
+	RecentAuth time.Duration
 	// Incident, if set, is the kill switch behind POST /v1/revocations: it
 	// revokes what the request says and returns how many sessions.
 	Incident func(context.Context, httpapi.IncidentRequest) (int, error)
@@ -105,6 +118,10 @@ type Console struct {
 	device   device
 	mux      *http.ServeMux
 	log      *slog.Logger
+	// ending is closed by EndTails: open live tails end, new ones are
+	// refused.
+	ending  chan struct{}
+	endOnce sync.Once
 }
 
 // New checks o and builds the console.
@@ -117,6 +134,9 @@ func New(ctx context.Context, o Options) (*Console, error) {
 	}
 	if o.Absolute == 0 {
 		o.Absolute = DefaultAbsolute
+	}
+	if o.RecentAuth <= 0 {
+		o.RecentAuth = DefaultRecentAuth
 	}
 	if o.TailPoll <= 0 {
 		o.TailPoll = DefaultTailPoll
@@ -158,15 +178,25 @@ func New(ctx context.Context, o Options) (*Console, error) {
 		own.Close()
 		return nil, err
 	}
-	c := &Console{o: o, own: own, sessions: sess, pages: p, mux: http.NewServeMux(), log: o.Logger,
+	c := &Console{o: o, own: own, sessions: sess, pages: p, mux: http.NewServeMux(), log: o.Logger, ending: make(chan struct{}),
 		device:   device{ua: useragent.NewParser()},
 		failures: ratelimit.New(ratelimit.Options{Rate: maxFailureReports / 60, Burst: maxFailureReports, Clock: o.Clock})}
 	c.routes()
 	return c, nil
 }
 
-// Close ends the console's session manager.
-func (c *Console) Close() error { return c.own.Close() }
+// Close ends the live tails and the console's session manager.
+func (c *Console) Close() error {
+	c.EndTails()
+	return c.own.Close()
+}
+
+// EndTails ends every open live tail and refuses new ones. A graceful
+// shutdown calls it (http.Server.RegisterOnShutdown): Shutdown waits for
+// every request to end, and a tail ends only when its client goes away,
+// so an events page left open would hold the shutdown to its timeout.
+// The browser's EventSource reconnects to a node still serving.
+func (c *Console) EndTails() { c.endOnce.Do(func() { close(c.ending) }) }
 
 func (c *Console) routes() {
 	static, _ := fs.Sub(assets, "static")
@@ -187,11 +217,11 @@ func (c *Console) routes() {
 	c.mux.Handle("GET "+Prefix+"/events", c.operator(c.eventsPage))
 	c.mux.Handle("GET "+Prefix+"/incident", c.operator(c.incidentPage))
 	c.mux.Handle("GET "+Prefix+"/keys", c.operator(c.keysPage))
-	c.mux.Handle("POST "+Prefix+"/keys/create", c.operator(c.createAPIKey))
-	c.mux.Handle("POST "+Prefix+"/keys/revoke", c.operator(c.revokeAPIKey))
-	c.mux.Handle("POST "+Prefix+"/keys/rotate", c.operator(c.rotateSigning))
-	c.mux.Handle("POST "+Prefix+"/incident", c.operator(c.incident))
-	c.mux.Handle("GET "+Prefix+"/events/tail", c.operator(c.eventTail))
+	c.mux.Handle("POST "+Prefix+"/keys/create", c.recentOperator(c.createAPIKey))
+	c.mux.Handle("POST "+Prefix+"/keys/revoke", c.recentOperator(c.revokeAPIKey))
+	c.mux.Handle("POST "+Prefix+"/keys/rotate", c.recentOperator(c.rotateSigning))
+	c.mux.Handle("POST "+Prefix+"/incident", c.recentOperator(c.incident))
+	c.mux.Handle("GET "+Prefix+"/events/tail", c.tailOperator(c.eventTail))
 }
 
 // ServeHTTP serves every console path: security headers first, then

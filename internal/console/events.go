@@ -16,6 +16,11 @@ import (
 // DefaultTailPoll is how often the live tail reads the event log.
 const DefaultTailPoll = time.Second
 
+// tailHeartbeat is about how often the live tail sends a comment when no
+// event comes: well under the 60 s a proxy commonly waits for a response
+// to say something (NGINX's proxy_read_timeout).
+const tailHeartbeat = 15 * time.Second
+
 // maxTailEvents bounds one read of the event log by the live tail.
 const maxTailEvents = 100
 
@@ -56,13 +61,15 @@ func eventQuery(r *http.Request, now time.Time) (sessiond.EventQuery, eventsView
 	// the sessions page: " alice" is not "alice".
 	v := eventsView{Type: strings.TrimSpace(q.Get("type")), Subject: q.Get("subject"), Since: strings.TrimSpace(q.Get("since"))}
 	eq := sessiond.EventQuery{Type: sessiond.EventType(v.Type), Cursor: q.Get("cursor"), Limit: sessiond.DefaultEventLimit}
-	if len(v.Type) > 64 || len(v.Subject) > maxSubject || len(eq.Cursor) > 128 {
+	// The subject's raw bound is loose: NFC can shrink it (one pasted
+	// decomposed), and Clean holds it to 256 bytes in the form it is stored.
+	if len(v.Type) > 64 || len(v.Subject) > 4*maxSubject || len(eq.Cursor) > 128 {
 		return eq, v, errors.New("a filter is too long")
 	}
 	if v.Subject != "" {
 		clean, err := subject.Clean("subject", v.Subject)
 		if err != nil {
-			return eq, v, errors.New("the subject is not a valid subject")
+			return eq, v, errors.New("the subject is not a valid subject (at most 256 bytes, no control characters)")
 		}
 		v.Subject, eq.Subject = clean, clean
 	}
@@ -137,6 +144,12 @@ func (c *Console) eventTail(w http.ResponseWriter, r *http.Request, key apikey.K
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	select {
+	case <-c.ending:
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	default:
+	}
 	eq.Since, eq.Cursor, eq.Limit = c.o.Clock.Now(), "", maxTailEvents
 	rc := http.NewResponseController(w)
 	h := w.Header()
@@ -148,7 +161,16 @@ func (c *Console) eventTail(w http.ResponseWriter, r *http.Request, key apikey.K
 	_ = rc.Flush()
 	poll := time.NewTicker(c.o.TailPoll)
 	defer poll.Stop()
-	for {
+	// A comment line every heartbeatEvery polls keeps the stream from
+	// looking dead to a proxy's read timeout when no event comes.
+	heartbeatEvery := max(1, int(tailHeartbeat/c.o.TailPoll))
+	for polls := 1; ; polls++ {
+		if polls%heartbeatEvery == 0 {
+			_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			if _, err := fmt.Fprint(w, ":\n\n"); err != nil {
+				return
+			}
+		}
 		for {
 			evs, next, err := c.o.Events.QueryEvents(r.Context(), eq)
 			if err != nil {
@@ -180,6 +202,8 @@ func (c *Console) eventTail(w http.ResponseWriter, r *http.Request, key apikey.K
 		}
 		select {
 		case <-r.Context().Done():
+			return
+		case <-c.ending:
 			return
 		case <-poll.C:
 		}

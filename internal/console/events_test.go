@@ -2,11 +2,14 @@ package console_test
 
 import (
 	"bufio"
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/sessiond/sessiond"
 )
@@ -148,5 +151,66 @@ func TestConsole_EventTailEnds(t *testing.T) {
 				t.Fatalf("the tail still runs 10 s after the %s", how)
 			}
 		})
+	}
+}
+
+// TestConsole_EventFilterSubjectMeasuredAfterNFC: the events filter takes
+// a subject as the sessions page and the API do: NFC first, then at most
+// 256 bytes. A subject pasted decomposed (NFD) that is 300 bytes raw and
+// 200 stored finds its events.
+func TestConsole_EventFilterSubjectMeasuredAfterNFC(t *testing.T) {
+	f := newFixture(t)
+	c := f.signedIn()
+	stored := strings.Repeat("\u00e9", 100)
+	f.create(stored, "a")
+	f.logEvent("01JEVT0000000000000000000A", sessiond.EventSessionCreated, stored, "curl", nil)
+	pasted := norm.NFD.String(stored)
+	if resp, body := f.do(c, "GET", "/console/sessions?subject="+url.QueryEscape(pasted), nil, "same-origin"); resp.StatusCode != http.StatusOK || !strings.Contains(body, "1 session(s)") {
+		t.Fatalf("sessions page with the NFD subject: %d", resp.StatusCode)
+	}
+	if resp, body := f.do(c, "GET", "/console/events?subject="+url.QueryEscape(pasted), nil, "same-origin"); resp.StatusCode != http.StatusOK || !strings.Contains(body, "1 event(s)") {
+		t.Errorf("events of the subject pasted in NFD (%d bytes raw): %d %q; want 200 and its event", len(pasted), resp.StatusCode, between(body, "Bad filter", "."))
+	}
+	if resp, _ := f.do(c, "GET", "/console/events?subject="+url.QueryEscape(strings.Repeat("\u00e9", 129)), nil, "same-origin"); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("events of a 258-byte subject: %d; want 400", resp.StatusCode)
+	}
+}
+
+// TestConsole_EventTailRecordsNoActivity: the live tail's reconnects (the
+// browser's EventSource reconnects on its own whenever a proxy drops the
+// stream) are not operator activity: an events page left open with nobody
+// at it does not keep the console session from its idle timeout.
+func TestConsole_EventTailRecordsNoActivity(t *testing.T) {
+	f := newFixture(t)
+	c := f.signedIn()
+	reconnect := func() int {
+		t.Helper()
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel() // the stream drops
+		req, _ := http.NewRequestWithContext(ctx, "GET", f.srv.URL+"/console/events/tail", nil)
+		req.Header.Set("Accept", "text/event-stream")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			bufio.NewScanner(resp.Body).Scan() // retry: 3000
+		}
+		return resp.StatusCode
+	}
+	if got := reconnect(); got != http.StatusOK {
+		t.Fatalf("live tail of a fresh console session: %d", got)
+	}
+	// An hour of reconnects, one a minute, and no operator request.
+	ended := false
+	for range 60 {
+		f.clock.Advance(time.Minute)
+		if reconnect() != http.StatusOK {
+			ended = true
+		}
+	}
+	if resp, _ := f.do(c, "GET", "/console/keys", nil, "same-origin"); resp.StatusCode == http.StatusOK || !ended {
+		t.Errorf("after an hour of live tail reconnects and no operator request, the console session (idle timeout 15m) is still signed in (tail refused: %v)", ended)
 	}
 }

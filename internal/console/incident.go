@@ -7,10 +7,12 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/internal/subject"
 )
 
 // Confirmation is what the operator types to run the kill switch.
@@ -46,16 +48,33 @@ func incidentForm(r *http.Request, v *incidentView) (httpapi.IncidentRequest, er
 		req.All = true
 	case "subjects":
 		for line := range strings.Lines(v.Subjects) {
-			s := strings.TrimSpace(line)
-			if s == "" {
-				continue
+			// Each line is a subject exactly as the API takes it: only the
+			// line ending goes ("mallory " is not "mallory").
+			s := strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+			if strings.TrimSpace(s) == "" {
+				continue // a blank line, not the subject " "
 			}
-			if len(s) > maxSubject || strings.ContainsFunc(s, unicode.IsControl) {
-				return req, errors.New("a subject is longer than 256 bytes or holds control characters")
+			// A loose bound before NFC, which can shrink a subject (one
+			// pasted decomposed, from macOS): Clean holds the exact limit
+			// to the form the API stores.
+			n := strconv.Itoa(len(req.Subjects) + 1)
+			if len(s) > 4*maxSubject {
+				return req, errors.New("subject " + n + " is longer than 256 bytes")
 			}
-			req.Subjects = append(req.Subjects, s)
+			clean, err := subject.Clean("subject", s)
+			if err != nil {
+				var ae *sessiond.ArgumentError
+				if errors.As(err, &ae) {
+					return req, errors.New("subject " + n + " " + ae.Msg)
+				}
+				return req, errors.New("subject " + n + " is not valid")
+			}
+			req.Subjects = append(req.Subjects, clean)
+			if len(req.Subjects) > maxIncidentSubjects {
+				return req, errors.New("give between 1 and 1000 subjects, one per line")
+			}
 		}
-		if len(req.Subjects) == 0 || len(req.Subjects) > maxIncidentSubjects {
+		if len(req.Subjects) == 0 {
 			return req, errors.New("give between 1 and 1000 subjects, one per line")
 		}
 	case "issued_before":
@@ -97,6 +116,10 @@ func (c *Console) incident(w http.ResponseWriter, r *http.Request, key apikey.Ke
 		}
 	}
 	if err != nil {
+		// The form comes back as typed, for the operator to correct and
+		// send again; a field holding what no subject or reason may hold
+		// (a terminal escape, a bidi override) comes back empty instead.
+		v.Subjects, v.Reason = redisplay(v.Subjects, true), redisplay(v.Reason, false)
 		d.Error = "Nothing was revoked: " + err.Error() + "."
 		c.pages.render(w, r, http.StatusBadRequest, "incident", d)
 		return
@@ -121,4 +144,17 @@ func (c *Console) incident(w http.ResponseWriter, r *http.Request, key apikey.Ke
 	}
 	v.Subjects, v.Reason, v.IssuedBefore = "", "", ""
 	c.pages.render(w, r, http.StatusOK, "incident", d)
+}
+
+// redisplay is s to show again in a form field, or "" if s holds invalid
+// UTF-8, a control character (but line breaks when lines is set) or a
+// bidirectional formatting character: the field is sent back as shown, so
+// it is shown whole or not at all, never altered.
+func redisplay(s string, lines bool) string {
+	if !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool {
+		return (unicode.IsControl(r) && !(lines && (r == '\n' || r == '\r'))) || unicode.Is(unicode.Bidi_Control, r)
+	}) {
+		return ""
+	}
+	return s
 }

@@ -11,9 +11,9 @@ import (
 	"github.com/sessiond/sessiond/internal/subject"
 )
 
-// maxSubject bounds a subject in the event filter and the kill switch
-// form before it is cleaned (the API allows 256 bytes); the sessions page
-// and its forms rely on subject.Clean.
+// maxSubject is the API's bound of a subject, held by subject.Clean after
+// NFC; the event filter and the kill switch bound the raw text only
+// loosely (4×) before cleaning it.
 const maxSubject = sessiond.MaxSubjectBytes
 
 // sessionRow is one live session on the sessions page (Manager.List

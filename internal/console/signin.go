@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/httpsession"
 	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/httpapi"
 	"github.com/sessiond/sessiond/internal/ratelimit"
@@ -21,20 +22,39 @@ const subjectPrefix = "apikey:"
 
 // toSignIn answers a request without a usable console session: back to the
 // sign-in page, whatever the method (htmx follows HX-Redirect).
-func toSignIn(w http.ResponseWriter, r *http.Request, _ error) {
+// A session signed in too long ago for a sensitive action is sent there
+// with ?reauth=1, which says why.
+func toSignIn(w http.ResponseWriter, r *http.Request, err error) {
 	w.Header().Set("Cache-Control", "no-store")
+	to := Prefix + "/signin"
+	if errors.Is(err, httpsession.ErrReauthenticationRequired) {
+		to += "?reauth=1"
+	}
 	if r.Header.Get("HX-Request") == "true" {
-		w.Header().Set("HX-Redirect", Prefix+"/signin")
+		w.Header().Set("HX-Redirect", to)
 		w.WriteHeader(http.StatusUnauthorized)
 		return
 	}
-	http.Redirect(w, r, Prefix+"/signin", http.StatusSeeOther)
+	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
 // operator lets a request through with a live console session whose API
 // key is still unrevoked and admin-scoped; the key is handed to h.
 func (c *Console) operator(h func(http.ResponseWriter, *http.Request, apikey.Key)) http.Handler {
-	return c.sessions.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return c.sessions.Require(c.keyStillAdmin(h))
+}
+
+// recentOperator is operator for the sensitive actions: the console
+// session must also have signed in within Options.RecentAuth, or the
+// operator is sent to sign in again with the key.
+func (c *Console) recentOperator(h func(http.ResponseWriter, *http.Request, apikey.Key)) http.Handler {
+	return c.sessions.RequireRecentAuth(c.o.RecentAuth, c.keyStillAdmin(h))
+}
+
+// keyStillAdmin hands h the API key of the request's console session if
+// it is still unrevoked and admin-scoped, and ends the session otherwise.
+func (c *Console) keyStillAdmin(h func(http.ResponseWriter, *http.Request, apikey.Key)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sess, _ := sessiond.FromContext(r.Context())
 		id, ok := strings.CutPrefix(sess.Subject, subjectPrefix)
 		key, err := c.o.Keys.Get(r.Context(), id)
@@ -49,7 +69,37 @@ func (c *Console) operator(h func(http.ResponseWriter, *http.Request, apikey.Key
 		}
 		// Every event this request causes names the key, as the API's do.
 		h(w, r.WithContext(httpapi.WithActingKey(r.Context(), key.ID)), key)
-	}))
+	})
+}
+
+// tailOperator is operator for the live tail, which authenticates the
+// console session without recording activity: the browser's EventSource
+// reconnects on its own whenever the stream drops, and a tab left open
+// with nobody at it must not keep the session from its idle timeout. The
+// session cookie is the only credential taken, as for every console page.
+func (c *Console) tailOperator(h func(http.ResponseWriter, *http.Request, apikey.Key)) http.Handler {
+	next := c.keyStillAdmin(h)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok := ""
+		for _, ck := range r.Cookies() {
+			if ck.Name == CookieName { // exact: "__host-…" is not ours
+				tok = ck.Value
+				break
+			}
+		}
+		v, err := c.own.InspectChecked(r.Context(), sessiond.Secret(tok), c.sessions.Client(r),
+			func(*sessiond.Session) error { return sessiond.SkipActivity })
+		switch {
+		case errors.Is(err, sessiond.ErrStoreUnavailable):
+			http.Error(w, "the session store is unavailable", http.StatusServiceUnavailable)
+			return
+		case err != nil:
+			toSignIn(w, r, err)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r.WithContext(sessiond.NewContext(r.Context(), &v.Session)))
+	})
 }
 
 // stillOperator reports whether the console session sid, signed in with
@@ -66,7 +116,12 @@ func (c *Console) stillOperator(ctx context.Context, sid sessiond.SessionID, key
 }
 
 func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
-	c.pages.render(w, r, http.StatusOK, "signin", pageData{Title: "Sign in"})
+	d := pageData{Title: "Sign in"}
+	if r.URL.Query().Get("reauth") == "1" {
+		d.Notice = "Creating, revoking or rotating keys and the kill switch need a sign-in within the last " +
+			minutes(c.o.RecentAuth) + ": sign in again with your API key, then repeat the action."
+	}
+	c.pages.render(w, r, http.StatusOK, "signin", d)
 }
 
 // signIn exchanges an admin-scoped API key for a console session. The key
@@ -116,6 +171,17 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	c.log.InfoContext(r.Context(), "console: signed in", "key_id", key.ID)
 	http.Redirect(w, r, Prefix+"/overview", http.StatusSeeOther)
+}
+
+// minutes shows d as a person would say it ("15 minutes").
+func minutes(d time.Duration) string {
+	if d%time.Minute != 0 || d < time.Minute {
+		return d.String()
+	}
+	if d == time.Minute {
+		return "minute"
+	}
+	return strconv.Itoa(int(d/time.Minute)) + " minutes"
 }
 
 // maxFailureReports bounds the sign-in failures recorded a minute over all

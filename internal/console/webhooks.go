@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -27,6 +28,10 @@ const (
 	shownDeliveries = 50
 	maxRetryScan    = 1000
 )
+
+// deliveryIDShape is the form of every delivery ID (webhook.DeliveryID):
+// "msg_" and 32 lower-case base32 characters.
+var deliveryIDShape = regexp.MustCompile(`^msg_[a-z2-7]{32}$`)
 
 type deliveryRow struct {
 	ID, Endpoint, EventID, State, LastError string
@@ -56,8 +61,13 @@ type webhooksView struct {
 
 func (c *Console) webhooksPage(w http.ResponseWriter, r *http.Request, key apikey.Key) {
 	d := pageData{Title: "Webhooks", Nav: "webhooks", Operator: operatorName(key)}
-	if id := r.URL.Query().Get("retried"); id != "" && len(id) <= 128 {
-		d.Notice = "Delivery " + printable(id) + " is queued for a new series of attempts."
+	// retried names the delivery a retry just queued (retryDelivery's
+	// redirect). The banner speaks in the console's voice, so it names
+	// only an ID of the outbox's shape that the page found in the outbox,
+	// never free text from a link someone sent the operator.
+	retried := r.URL.Query().Get("retried")
+	if !deliveryIDShape.MatchString(retried) {
+		retried = ""
 	}
 	status := http.StatusOK
 	v := webhooksView{Enabled: c.o.Outbox != nil}
@@ -95,6 +105,10 @@ func (c *Console) webhooksPage(w http.ResponseWriter, r *http.Request, key apike
 	if err := errors.Join(errs...); err != nil {
 		c.log.ErrorContext(ctx, "console: read webhook outbox", "err", err)
 		d.Error, status = "Reading the webhook outbox failed; see the server log.", http.StatusServiceUnavailable
+	}
+	known := func(row deliveryRow) bool { return row.ID == retried }
+	if retried != "" && (slices.ContainsFunc(v.Recent, known) || slices.ContainsFunc(v.DeadRows, known)) {
+		d.Notice = "Delivery " + retried + " is queued for a new series of attempts."
 	}
 	c.pages.render(w, r, status, "webhooks", d)
 }

@@ -23,8 +23,8 @@ func TestConsole_Webhooks(t *testing.T) {
 		}
 	})
 	ctx := t.Context()
-	f.enqueue("msg_dead", "msg_done", "msg_wait")
-	f.finish("msg_dead", sessiond.DeliveryDead, 3, "POST: 500 <script>alert(1)</script>\x1b[2J")
+	f.enqueue("msg_deadaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "msg_done", "msg_wait")
+	f.finish("msg_deadaaaaaaaaaaaaaaaaaaaaaaaaaaaa", sessiond.DeliveryDead, 3, "POST: 500 <script>alert(1)</script>\x1b[2J")
 	f.finish("msg_done", sessiond.DeliveryDelivered, 1, "")
 	c := f.signedIn()
 
@@ -33,7 +33,7 @@ func TestConsole_Webhooks(t *testing.T) {
 		t.Fatalf("webhooks page: %d\n%s", resp.StatusCode, body)
 	}
 	for _, want := range []string{"https://hooks.example.com/in (query hidden)", "https://hooks.chat.example/services/… (path hidden)", "every event", "session.revoked",
-		"Dead deliveries: 1", `aria-label="Retry delivery msg_dead"`, "backlog: 1", "msg_done", "msg_wait", "delivered",
+		"Dead deliveries: 1", `aria-label="Retry delivery msg_deadaaaaaaaaaaaaaaaaaaaaaaaaaaaa"`, "backlog: 1", "msg_done", "msg_wait", "delivered",
 		`&lt;script&gt;alert(1)&lt;/script&gt;\x1b[2J`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("webhooks page lacks %q", want)
@@ -62,7 +62,7 @@ func TestConsole_Webhooks(t *testing.T) {
 				t.Errorf("%s: %d; want %d", tc.name, resp.StatusCode, tc.want)
 			}
 		}
-		if resp, _ := f.do(c, "POST", "/console/webhooks/retry", url.Values{"id": {"msg_dead"}}, "cross-site"); resp.StatusCode != http.StatusForbidden {
+		if resp, _ := f.do(c, "POST", "/console/webhooks/retry", url.Values{"id": {"msg_deadaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}}, "cross-site"); resp.StatusCode != http.StatusForbidden {
 			t.Errorf("cross-site retry: %d", resp.StatusCode)
 		}
 		if n, _ := f.store.CountDeliveries(ctx, sessiond.DeliveryDead); n != 1 {
@@ -75,8 +75,8 @@ func TestConsole_Webhooks(t *testing.T) {
 
 	t.Run("retry", func(t *testing.T) {
 		f.clock.Advance(time.Minute)
-		resp, _ := f.do(c, "POST", "/console/webhooks/retry", url.Values{"id": {"msg_dead"}}, "same-origin")
-		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/webhooks?retried=msg_dead" {
+		resp, _ := f.do(c, "POST", "/console/webhooks/retry", url.Values{"id": {"msg_deadaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}}, "same-origin")
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/webhooks?retried=msg_deadaaaaaaaaaaaaaaaaaaaaaaaaaaaa" {
 			t.Fatalf("retry: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 		}
 		// Due now, with a new series of attempts: the dispatcher claims it.
@@ -86,7 +86,7 @@ func TestConsole_Webhooks(t *testing.T) {
 		}
 		var got *sessiond.Delivery
 		for i := range claimed {
-			if claimed[i].ID == "msg_dead" {
+			if claimed[i].ID == "msg_deadaaaaaaaaaaaaaaaaaaaaaaaaaaaa" {
 				got = &claimed[i]
 			}
 		}
@@ -94,11 +94,11 @@ func TestConsole_Webhooks(t *testing.T) {
 			t.Fatalf("retried delivery is not pending and due with no attempts: %+v", claimed)
 		}
 		_, body := f.do(c, "GET", resp.Header.Get("Location"), nil, "same-origin")
-		if !strings.Contains(body, "Delivery msg_dead is queued") || !strings.Contains(body, "Dead deliveries: 0") {
+		if !strings.Contains(body, "Delivery msg_deadaaaaaaaaaaaaaaaaaaaaaaaaaaaa is queued") || !strings.Contains(body, "Dead deliveries: 0") {
 			t.Errorf("page after retry:\n%s", body)
 		}
 		// Retrying it again is refused: it is no longer dead.
-		if resp, _ := f.do(c, "POST", "/console/webhooks/retry", url.Values{"id": {"msg_dead"}}, "same-origin"); resp.StatusCode != http.StatusNotFound {
+		if resp, _ := f.do(c, "POST", "/console/webhooks/retry", url.Values{"id": {"msg_deadaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}}, "same-origin"); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("second retry: %d", resp.StatusCode)
 		}
 	})
@@ -162,25 +162,58 @@ func TestConsole_WebhookRetryLostRace(t *testing.T) {
 		o.Outbox = stale
 	})
 	ctx := t.Context()
-	f.enqueue("msg_dead")
-	f.finish("msg_dead", sessiond.DeliveryDead, 3, "POST: 500")
+	f.enqueue("msg_deadaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
+	f.finish("msg_deadaaaaaaaaaaaaaaaaaaaaaaaaaaaa", sessiond.DeliveryDead, 3, "POST: 500")
 	var err error
 	if stale.dead, err = f.store.ListDeliveries(ctx, sessiond.DeliveryDead, 10); err != nil || len(stale.dead) != 1 {
 		t.Fatalf("ListDeliveries(dead) = %v, %v", stale.dead, err)
 	}
 	// The other operator's retry, then a dispatcher claims it.
-	if err := f.store.RetryDelivery(ctx, "msg_dead", f.clock.Now()); err != nil {
+	if err := f.store.RetryDelivery(ctx, "msg_deadaaaaaaaaaaaaaaaaaaaaaaaaaaaa", f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := f.store.ClaimDeliveries(ctx, f.clock.Now(), 10, time.Hour); err != nil || len(got) != 1 {
 		t.Fatalf("ClaimDeliveries = %v, %v", got, err)
 	}
 	c := f.signedIn()
-	if resp, body := f.do(c, "POST", "/console/webhooks/retry", url.Values{"id": {"msg_dead"}}, "same-origin"); resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "retried already") {
+	if resp, body := f.do(c, "POST", "/console/webhooks/retry", url.Values{"id": {"msg_deadaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}}, "same-origin"); resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "retried already") {
 		t.Errorf("retry of a delivery retried meanwhile: %d\n%s", resp.StatusCode, body)
 	}
 	// Still held by the dispatcher: nothing is due, so nothing goes out twice.
 	if got, err := f.store.ClaimDeliveries(ctx, f.clock.Now(), 10, time.Minute); err != nil || len(got) != 0 {
 		t.Errorf("ClaimDeliveries after the lost race = %v, %v; want none (the held delivery was reset)", got, err)
+	}
+}
+
+// TestConsole_WebhooksRetriedNoticeNamesOnlyDeliveries: the webhooks
+// page's banner names the delivery in its `retried` parameter only when
+// it is a delivery ID the outbox holds: a link someone sent the operator
+// cannot make the console say what they wrote.
+func TestConsole_WebhooksRetriedNoticeNamesOnlyDeliveries(t *testing.T) {
+	f := newFixtureWith(t, func(f *fixture, o *console.Options) { o.Outbox = f.store })
+	known, unknown := "msg_"+strings.Repeat("b", 32), "msg_"+strings.Repeat("c", 32)
+	// A store takes any ID; the outbox's are all of one shape, and text of
+	// another is not named even if a store held it.
+	lure := "x. SECURITY: run the kill switch now"
+	f.enqueue(known, lure)
+	c := f.signedIn()
+	for _, tc := range []struct {
+		name, retried string
+		shown         bool
+	}{
+		{"free text", "x. SECURITY: run the kill switch now; details at https://evil.example/ir", false},
+		{"unknown delivery", unknown, false},
+		{"stored text of another shape", lure, false},
+		{"known delivery", known, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := f.do(c, "GET", "/console/webhooks?retried="+url.QueryEscape(tc.retried), nil, "none")
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("webhooks page: %d", resp.StatusCode)
+			}
+			if got := strings.Contains(body, "Delivery "+tc.retried+" is queued"); got != tc.shown || (!tc.shown && strings.Contains(body, `class="notice"`)) {
+				t.Errorf("banner for retried=%q shown %v; want %v (%q)", tc.retried, got, tc.shown, between(body, `class="notice"`, "</p>"))
+			}
+		})
 	}
 }

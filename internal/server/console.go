@@ -29,11 +29,14 @@ type consoleParts struct {
 }
 
 // buildConsole builds the operator console when console.enabled is set
-// (nil handler otherwise) and returns it with the function that closes it.
-func buildConsole(ctx context.Context, o Options, p consoleParts, log *slog.Logger) (http.Handler, func(), error) {
+// (nil handler otherwise) and returns it with the function that ends its
+// live tails, for RegisterOnShutdown of every server that serves it (a
+// graceful stop would otherwise wait for an events page left open), and
+// the function that closes it.
+func buildConsole(ctx context.Context, o Options, p consoleParts, log *slog.Logger) (h http.Handler, endTails, closeConsole func(), err error) {
 	cfg := o.Config
 	if !cfg.Console.Enabled {
-		return nil, func() {}, nil
+		return nil, func() {}, func() {}, nil
 	}
 	co := console.Options{Manager: p.mgr, Keys: p.keys, Events: p.events.log, Incident: p.incident,
 		Record: func(ctx context.Context, e sessiond.Event) { p.events.emit(ctx, e) },
@@ -72,9 +75,9 @@ func buildConsole(ctx context.Context, o Options, p consoleParts, log *slog.Logg
 	}
 	c, err := console.New(ctx, co)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return c, func() { _ = c.Close() }, nil
+	return c, c.EndTails, func() { _ = c.Close() }, nil
 }
 
 // withConsole serves the console at /console in front of the API handler

@@ -240,12 +240,14 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
-	con, closeConsole, err := buildConsole(ctx, o, consoleParts{mgr: mgr, keys: apiKeys, signer: keys, events: events, // served at /console
+	con, endConsoleTails, closeConsole, err := buildConsole(ctx, o, consoleParts{mgr: mgr, keys: apiKeys, signer: keys, events: events, // served at /console
 		incident: hopts.Incident, outbox: outbox, endpoints: endpoints, store: store, clock: clock}, log)
 	if err != nil {
 		return err
 	}
-	defer closeConsole()
+	// Closed once the servers have finished their requests, console ones
+	// included (a deferred close here would run before the teardown).
+	down.handlers = append(down.handlers, closeConsole)
 	apiHandler := handler
 	if cfg.Server.AdminListen == "" {
 		apiHandler = withConsole(handler, con)
@@ -261,6 +263,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		BaseContext:       func(net.Listener) context.Context { return bg },
 	}
 	srv.RegisterOnShutdown(endStreams)
+	srv.RegisterOnShutdown(endConsoleTails) // the console's live tails, as endStreams the API's streams
 	if srv.TLSConfig, err = tlsConfig(cfg, log); err != nil {
 		return err
 	}
@@ -285,6 +288,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		if err != nil {
 			return err
 		}
+		asrv.RegisterOnShutdown(endConsoleTails)
 		down.servers = append(down.servers, asrv)
 		go func() { errc <- serve(asrv, aln) }()
 		log.Info("sessiond admin routes serving", "addr", aln.Addr().String())

@@ -53,10 +53,13 @@ type shutdown struct {
 	log     *slog.Logger
 	grace   time.Duration
 	servers []*http.Server
-	bg      *background
-	mgr     *sessiond.Manager
-	keys    *signing.Keys
-	store   sessiond.Store
+	// handlers close what the servers' handlers hold (the console's own
+	// session manager), once the servers have finished their requests.
+	handlers []func()
+	bg       *background
+	mgr      *sessiond.Manager
+	keys     *signing.Keys
+	store    sessiond.Store
 }
 
 // run performs the teardown; every step runs even if an earlier one failed.
@@ -69,6 +72,9 @@ func (s *shutdown) run() {
 			}
 		}
 		cancel()
+	}
+	for _, closeHandler := range s.handlers {
+		closeHandler()
 	}
 	s.bg.stop()
 	if s.mgr != nil {
