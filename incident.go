@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 )
@@ -511,6 +512,12 @@ func (m *Manager) endBehindMarks(ctx context.Context, subject string) int {
 	mark := m.marks.mark(subject)
 	br, ok := m.store.(BulkRevoker)
 	if mark.IsZero() || !ok {
+		return 0
+	}
+	// Only when there is one: an "all" watermark stays, and a store pass
+	// costs more than this read (pgstore records every pass it makes).
+	live, err := m.store.List(ctx, subject, m.now())
+	if err != nil || !slices.ContainsFunc(live, func(s *Session) bool { return m.marks.revoked(subject, s.CreatedAt) }) {
 		return 0
 	}
 	f := RevokeFilter{Subjects: []string{subject}, IssuedBefore: mark.Truncate(time.Second).Add(time.Second), NoSubjects: true}
