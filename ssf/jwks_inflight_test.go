@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -79,12 +78,7 @@ func TestReceiver_JWKSFetchDoesNotBlockKnownKids(t *testing.T) {
 		t.Fatal(err)
 	}
 	push := func(key *ecdsa.PrivateKey, kid, jti string) int {
-		c := claims(jti, clock.Now(), ssf.RISCSessionsRevoked, map[string]any{"subject": emailSubject("a@example.com")})
-		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(sign(t, key, jose.ES256, kid, "secevent+jwt", c)))
-		req.Header.Set("Content-Type", "application/secevent+jwt")
-		w := httptest.NewRecorder()
-		rc.ServeHTTP(w, req)
-		return w.Code
+		return pushRevokeAll(t, rc, key, kid, jti, clock.Now())
 	}
 
 	if code := push(k1, "k1", "first"); code != http.StatusAccepted {

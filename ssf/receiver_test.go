@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/sessiondtest"
@@ -132,6 +133,18 @@ func (f *fixture) setEvents(t *testing.T) []sessiond.Event {
 
 func emailSubject(email string) map[string]any {
 	return map[string]any{"format": "email", "email": email}
+}
+
+// pushRevokeAll pushes to rc a RISC sessions-revoked SET for
+// a@example.com, signed by key under kid, and returns the status.
+func pushRevokeAll(t *testing.T, rc http.Handler, key *ecdsa.PrivateKey, kid, jti string, iat time.Time) int {
+	t.Helper()
+	c := claims(jti, iat, ssf.RISCSessionsRevoked, map[string]any{"subject": emailSubject("a@example.com")})
+	req := httptest.NewRequest(http.MethodPost, "/ssf/push", strings.NewReader(sign(t, key, jose.ES256, kid, "secevent+jwt", c)))
+	req.Header.Set("Content-Type", "application/secevent+jwt")
+	w := httptest.NewRecorder()
+	rc.ServeHTTP(w, req)
+	return w.Code
 }
 
 func claims(jti string, iat time.Time, event string, payload map[string]any) map[string]any {
@@ -340,12 +353,7 @@ func TestKeyRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	push := func(key *ecdsa.PrivateKey, kid, jti string) int {
-		c := claims(jti, clock.Now(), ssf.RISCSessionsRevoked, map[string]any{"subject": emailSubject("a@example.com")})
-		req := httptest.NewRequest(http.MethodPost, "/ssf/push", strings.NewReader(sign(t, key, jose.ES256, kid, "secevent+jwt", c)))
-		req.Header.Set("Content-Type", "application/secevent+jwt")
-		w := httptest.NewRecorder()
-		rc.ServeHTTP(w, req)
-		return w.Code
+		return pushRevokeAll(t, rc, key, kid, jti, clock.Now())
 	}
 	if code := push(k1, "k1", "1"); code != http.StatusAccepted {
 		t.Fatalf("k1 = %d; want 202", code)

@@ -66,15 +66,7 @@ func TestIntrospect_DPoPBoundKeepsNothingAlive(t *testing.T) {
 func TestIntrospect_DeviceBoundRecordsRefusal(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sessiond.StrategyDatabase, nil)
-	tr := e.create("sam")
-	iss, err := e.m.BindDevice(t.Context(), tr.Session.ID, sessiond.DeviceBinding{
-		ID:  "device-1",
-		JKT: strings.Repeat("A", 43),
-		JWK: json.RawMessage(`{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}`),
-	})
-	if err != nil {
-		t.Fatalf("BindDevice: %v", err)
-	}
+	iss := e.createDeviceBound(t, "sam")
 	r := e.postForm("/oauth2/introspect", url.Values{"token": {string(iss.AccessToken)}})
 	if r.status != http.StatusOK || string(r.body) != "{\"active\":false}\n" {
 		t.Fatalf("introspect of a device-bound token = %d %s; want 200 {\"active\":false}", r.status, r.body)

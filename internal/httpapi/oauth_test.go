@@ -180,12 +180,7 @@ func TestOAuth_Introspect(t *testing.T) {
 func TestIntrospect_DeviceBoundTokenInactive(t *testing.T) {
 	eachStrategy(t, []sessiond.Strategy{sessiond.StrategyDatabase, sessiond.StrategyHybrid}, func(t *testing.T, e *env) {
 		tr := e.create("sam")
-		b := sessiond.DeviceBinding{
-			ID:  "probe-device-1",
-			JKT: strings.Repeat("A", 43),
-			JWK: json.RawMessage(`{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}`),
-		}
-		iss, err := e.m.BindDevice(t.Context(), tr.Session.ID, b)
+		iss, err := e.bindDevice(t, tr.Session.ID)
 		if err != nil {
 			t.Fatalf("BindDevice: %v", err)
 		}
@@ -215,15 +210,7 @@ func TestIntrospect_DeviceBoundTokenInactive(t *testing.T) {
 func TestIntrospect_DeviceBoundKeepsNothingAlive(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sessiond.StrategyDatabase, nil)
-	tr := e.create("sam")
-	iss, err := e.m.BindDevice(t.Context(), tr.Session.ID, sessiond.DeviceBinding{
-		ID:  "probe-device-1",
-		JKT: strings.Repeat("A", 43),
-		JWK: json.RawMessage(`{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}`),
-	})
-	if err != nil {
-		t.Fatalf("BindDevice: %v", err)
-	}
+	iss := e.createDeviceBound(t, "sam")
 	before, err := e.m.Get(t.Context(), iss.Session.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -262,5 +249,25 @@ func TestOAuth_TokenTypeHintTwiceRefused(t *testing.T) {
 				t.Errorf("%s refused, yet the session is gone: %v", path, err)
 			}
 		}
+	})
+}
+
+// createDeviceBound creates subject's session and binds it to a device key
+// (DBSC), as the gateway's registration does; it returns the bound session.
+func (e *env) createDeviceBound(t *testing.T, subject string) *sessiond.Issued {
+	t.Helper()
+	iss, err := e.bindDevice(t, e.create(subject).Session.ID)
+	if err != nil {
+		t.Fatalf("BindDevice: %v", err)
+	}
+	return iss
+}
+
+// bindDevice binds session id to a fixed device key (DBSC).
+func (e *env) bindDevice(t *testing.T, id sessiond.SessionID) (*sessiond.Issued, error) {
+	return e.m.BindDevice(t.Context(), id, sessiond.DeviceBinding{
+		ID:  "device-1",
+		JKT: strings.Repeat("A", 43),
+		JWK: json.RawMessage(`{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}`),
 	})
 }
