@@ -3,9 +3,12 @@ package pgstore
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/migration"
@@ -77,12 +80,50 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("pgstore: migrate: %w", err)
 	}
+	var applied []migration.Migration
+	for attempt := 1; ; attempt++ {
+		applied, err = s.migrateOnce(ctx, all)
+		if !lockTimedOut(err) {
+			break
+		}
+		if attempt == migrationAttempts {
+			return fmt.Errorf("%w (schema %s, %d attempts of %s each; find the blocking transaction in pg_locks and pg_stat_activity): %w",
+				ErrMigrationLocked, s.schema, attempt, s.migrationLock, s.translate("migrate", err))
+		}
+		pause := s.migrationLock * time.Duration(min(1<<(attempt-1), 8))
+		s.log.Warn("pgstore: a migration waited too long for a table lock another session holds; rolled back, retrying",
+			"schema", s.schema, "attempt", attempt, "of", migrationAttempts, "retry_in", pause)
+		select {
+		case <-ctx.Done():
+			return s.translate("migrate", ctx.Err())
+		case <-time.After(pause):
+		}
+	}
+	if err != nil {
+		return s.translate("migrate", err)
+	}
+	for _, m := range applied {
+		s.log.Info("pgstore: applied migration", "schema", s.schema, "version", m.Version, "name", m.Name)
+	}
+	return nil
+}
+
+// lockTimedOut reports whether err is PostgreSQL's lock_timeout.
+func lockTimedOut(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == codeLockNotAvailable
+}
+
+// migrateOnce is one attempt at Migrate's transaction: the migrations it
+// applied, or its error untranslated.
+func (s *Store) migrateOnce(ctx context.Context, all []migration.Migration) ([]migration.Migration, error) {
 	schema := pgx.Identifier{s.schema}.Sanitize()
 	var applied []migration.Migration
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		applied = nil
 		// Held until commit. Everything below, CREATE SCHEMA included,
-		// happens under it, so concurrent starts cannot race on DDL.
+		// happens under it, so concurrent starts cannot race on DDL. It
+		// waits without a bound: only other migrating nodes hold it.
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext($2))", int32(lockClassMigrate), s.schema); err != nil {
 			return err
 		}
@@ -116,8 +157,14 @@ func (s *Store) Migrate(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("schema %s: %w", s.schema, err)
 		}
-		// Migration files name tables unqualified.
-		if _, err := tx.Exec(ctx, "SET LOCAL search_path TO "+schema); err != nil {
+		if len(pending) == 0 {
+			return nil
+		}
+		// Migration files name tables unqualified. The lock timeout keeps
+		// the queries of serving nodes from queueing behind a DDL statement
+		// that waits for a lock (Options.MigrationLockTimeout).
+		if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL search_path TO %s; SET LOCAL lock_timeout = %d",
+			schema, s.migrationLock.Milliseconds())); err != nil {
 			return err
 		}
 		for _, m := range pending {
@@ -131,11 +178,5 @@ func (s *Store) Migrate(ctx context.Context) error {
 		}
 		return nil
 	})
-	if err != nil {
-		return s.translate("migrate", err)
-	}
-	for _, m := range applied {
-		s.log.Info("pgstore: applied migration", "schema", s.schema, "version", m.Version, "name", m.Name)
-	}
-	return nil
+	return applied, err
 }

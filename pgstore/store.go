@@ -5,9 +5,11 @@
 package pgstore
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -59,7 +61,28 @@ type Options struct {
 	// must not change the schema under servers of an older build (the CLI's
 	// keys and apikey commands); `sessiond migrate` and serve migrate.
 	NoMigrate bool
+	// MigrationLockTimeout bounds how long one attempt at the pending
+	// migrations waits for a table lock. A migration's ALTER or DROP waits
+	// behind any open transaction that read the table, and every query of
+	// the nodes still serving queues behind that wait: unbounded, one long
+	// report stalls the whole service during a rolling upgrade. Past it the
+	// attempt is rolled back (the queue behind it drains) and retried
+	// after a pause, migrationAttempts times in all, then New fails with
+	// ErrMigrationLocked. Zero means 2 s.
+	MigrationLockTimeout time.Duration
 }
+
+// ErrMigrationLocked is New's and Migrate's error when every attempt at
+// the pending migrations timed out waiting for a table lock another
+// session held (see Options.MigrationLockTimeout).
+var ErrMigrationLocked = errors.New("pgstore: migration could not take its table locks: another session holds them")
+
+// Migrations retry a lock timeout this many times in all; the pause
+// between attempts grows from one lock timeout to eight.
+const (
+	migrationAttempts           = 8
+	defaultMigrationLockTimeout = 2 * time.Second
+)
 
 // defaultMaxConns is the pool size when neither Options nor the DSN sets
 // one. pgxpool's own (the greater of 4 and the CPUs) lets only that many
@@ -99,6 +122,8 @@ type Store struct {
 	revokeBatch int
 	// incrCalls counts Incr calls: one in counterSweepEvery sweeps.
 	incrCalls atomic.Int64
+	// migrationLock bounds one migration attempt's wait for a table lock.
+	migrationLock time.Duration
 
 	mu        sync.Mutex // orders SubscribeRevocations' wg.Add before Close's wg.Wait
 	closed    atomic.Bool
@@ -192,6 +217,8 @@ func New(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		pingEvery: listenPingInterval,
 		bg:        bg,
 		stop:      stop,
+
+		migrationLock: cmp.Or(opts.MigrationLockTimeout, defaultMigrationLockTimeout),
 	}
 	if opts.MustExist {
 		if err := s.mustExist(ctx); err != nil {

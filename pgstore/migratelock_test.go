@@ -1,0 +1,101 @@
+package pgstore_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sessiond/sessiond/pgstore"
+)
+
+// TestNew_MigrationLockTimeout holds a table lock a pending migration
+// needs (an open transaction that read the table, as a long report or an
+// idle-in-transaction client does) while a new node starts. Without a lock
+// timeout the migration waits for the lock, and every query of the
+// serving nodes queues behind that wait: the reader started during the
+// start would finish only after it. With one, each attempt gives the lock
+// up, the reader gets through between attempts, and the start ends with
+// ErrMigrationLocked while the blocker stays; once the blocker commits, a
+// start migrates.
+func TestNew_MigrationLockTimeout(t *testing.T) {
+	dsn := testDSN(t)
+	t.Parallel()
+	ctx := t.Context()
+	schema := testSchema(t, dsn)
+	migrateUpTo(t, dsn, schema, 8) // 0009 drops indexes on tokens
+	id := pgx.Identifier{schema}.Sanitize()
+
+	blocker, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer blocker.Close(context.Background())
+	tx, err := blocker.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "SELECT count(*) FROM "+id+".tokens"); err != nil {
+		t.Fatal(err)
+	}
+
+	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	started := make(chan error, 1)
+	go func() {
+		s, err := pgstore.New(startCtx, dsn, pgstore.Options{Schema: schema, MigrationLockTimeout: 200 * time.Millisecond})
+		if err == nil {
+			s.Close()
+		}
+		started <- err
+	}()
+
+	// A serving node's query, sent once the migration waits for its lock:
+	// it queues behind that wait.
+	reader, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close(context.Background())
+	for waiting := false; !waiting; {
+		err := reader.QueryRow(startCtx, `SELECT EXISTS (SELECT 1 FROM pg_locks
+			WHERE NOT granted AND relation = ($1 || '.tokens')::regclass)`, id).Scan(&waiting)
+		if err != nil {
+			t.Fatalf("waiting for the migration to wait for its lock: %v", err)
+		}
+	}
+	read := make(chan error, 1)
+	go func() {
+		_, err := reader.Exec(startCtx, "SELECT count(*) FROM "+id+".tokens")
+		read <- err
+	}()
+	select {
+	case err := <-read:
+		if err != nil {
+			t.Fatalf("reader: %v", err)
+		}
+	case err := <-started:
+		t.Fatalf("the start ended (%v) before a reader queued behind its migration got through", err)
+	}
+	if err := <-started; !errors.Is(err, pgstore.ErrMigrationLocked) {
+		t.Fatalf("start with the table locked = %v, want ErrMigrationLocked", err)
+	}
+	var version int
+	if err := blocker.QueryRow(ctx, "SELECT max(version) FROM "+id+".schema_migrations").Scan(&version); err != nil || version != 8 {
+		t.Fatalf("schema version after the refused start = %d (%v), want 8: a failed attempt must roll back", version, err)
+	}
+
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s, err := pgstore.New(ctx, dsn, pgstore.Options{Schema: schema, MigrationLockTimeout: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("start after the blocker committed: %v", err)
+	}
+	defer s.Close()
+	if err := blocker.QueryRow(ctx, "SELECT max(version) FROM "+id+".schema_migrations").Scan(&version); err != nil || version != 9 {
+		t.Fatalf("schema version = %d (%v), want 9", version, err)
+	}
+}
