@@ -88,8 +88,25 @@ async function subject(page) {
 // answer(route, n, tab) handling the POSTs its script sends to
 // /sessiond/refresh (n counts them from 1), and waits until the tab leaves
 // the page. It returns the tab and when each POST went out.
-async function openRefreshPage(ctx, base, returnTo, answer) {
+async function openRefreshPage(ctx, base, returnTo, answer, { onWaitLocks } = {}) {
   const page = await ctx.newPage();
+  if (onWaitLocks) {
+    // Reports the Web Locks held when the page starts a wait of 500 ms or
+    // more (the refresh page's pause before its retry) and when that wait
+    // ends, before the retry is sent: read in the page at those moments,
+    // so the answer does not depend on how fast this process samples it.
+    await page.exposeFunction("sessiondTestWaitLocks", onWaitLocks);
+    await page.addInitScript(() => {
+      const setTimeout = window.setTimeout;
+      const report = (when) =>
+        navigator.locks.query().then((s) => window.sessiondTestWaitLocks(when, s.held.map((l) => l.name)));
+      window.setTimeout = function (fn, ms, ...args) {
+        if (!(ms >= 500)) return setTimeout.call(window, fn, ms, ...args);
+        report("wait starts");
+        return setTimeout.call(window, () => report("wait ends").then(() => fn(...args)), ms);
+      };
+    });
+  }
   const posts = [];
   await page.route(base + "/sessiond/refresh", (route) => {
     if (route.request().method() !== "POST") return route.fallback();
@@ -99,15 +116,6 @@ async function openRefreshPage(ctx, base, returnTo, answer) {
   await page.goto(base + "/sessiond/refresh?return_to=" + encodeURIComponent(returnTo));
   await page.waitForURL((u) => u.pathname !== "/sessiond/refresh", { timeout: 15_000 });
   return { page, posts };
-}
-
-// heldLocks names the Web Locks held on page's origin.
-async function heldLocks(page) {
-  try {
-    return await page.evaluate(() => navigator.locks.query().then((s) => s.held.map((l) => l.name)));
-  } catch (err) {
-    return "none: " + err.message; // the page went on
-  }
 }
 
 // api GETs path from sessiond's API with the admin key.
@@ -280,17 +288,25 @@ async function proxyTests(top, name, base) {
       ["a 503", (route) => route.fulfill({ status: 503, contentType: "application/problem+json", body: '{"status":503}' })],
     ]) {
       await t.test(`${what}, then the retry goes through`, async () => {
-        let locks;
-        const { page, posts } = await openRefreshPage(ctx, base, "/app?retried=1", async (route, n, tab) => {
-          if (n > 1) return route.continue();
-          await fail(route);
-          await sleep(300);
-          locks = await heldLocks(tab);
-        });
+        const waits = [];
+        const { page, posts } = await openRefreshPage(
+          ctx,
+          base,
+          "/app?retried=1",
+          (route, n) => (n > 1 ? route.continue() : fail(route)),
+          { onWaitLocks: (when, names) => waits.push({ when, names }) },
+        );
         assert.equal(page.url(), base + "/app?retried=1", `after ${what} the refresh page gave up`);
         assert.equal(posts.length, 2);
         assert.ok(posts[1] - posts[0] >= 900, `the retry went out ${posts[1] - posts[0]} ms after the failure`);
-        assert.deepEqual(locks, ["sessiond-refresh"], "the Web Lock was let go while waiting to retry");
+        assert.deepEqual(
+          waits,
+          [
+            { when: "wait starts", names: ["sessiond-refresh"] },
+            { when: "wait ends", names: ["sessiond-refresh"] },
+          ],
+          "the Web Lock was let go while waiting to retry",
+        );
         assert.equal(await subject(page), "alice");
         await page.close();
       });
