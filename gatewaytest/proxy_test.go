@@ -107,6 +107,9 @@ func testProxy(t *testing.T, st *stack, base string) {
 		if r.status != 401 || !strings.Contains(r.h.Get("Content-Type"), "application/problem+json") || !strings.Contains(r.body, `"unauthorized"`) {
 			t.Errorf("fetch = %d %s %q; want 401 problem+json", r.status, r.h.Get("Content-Type"), r.body)
 		}
+		if got := r.h.Values("WWW-Authenticate"); len(got) != 1 || got[0] != "Bearer" {
+			t.Errorf("fetch's WWW-Authenticate = %q; want one Bearer challenge", got)
+		}
 	})
 
 	t.Run("forged identity headers", func(t *testing.T) {
