@@ -163,7 +163,8 @@ func TestTransmitter_PrivateEndpointNoProxy(t *testing.T) {
 // when connecting), and everything is accepted with AllowPrivate.
 func TestTransmitter_PrivateEndpointRefusedAtCreation(t *testing.T) {
 	_, guarded, _ := newTransmitterServerWith(t, func(o *ssf.TransmitterOptions) { o.AllowPrivate = false })
-	_, open, _ := newTransmitterServer(t)
+	// One stream per case on open, all of key-a's: more than a key's default limit.
+	_, open, _ := newTransmitterServerWith(t, func(o *ssf.TransmitterOptions) { o.MaxStreamsPerOwner = ssf.MaxStreams })
 	streams := guarded.URL + ssf.PathStreams
 	create := func(endpoint string) string {
 		return `{"delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":"` + endpoint + `"}}`

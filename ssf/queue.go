@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/sessiond/sessiond"
 )
@@ -14,6 +16,14 @@ import (
 // new ones wait in the outbox (and end dead if the receiver never polls).
 const MaxQueued = 2000
 
+// maxQueuedAge is how long a SET waits in a poll queue, from when its
+// outbox entry was made (queued.At): past it, it is dropped at the
+// queue's next change or poll, paused or not. The bound of a paused push
+// stream (maxPausedHold), for the same reason: without it whoever holds an
+// ssf key could pause a poll stream, or never poll one, and keep up to
+// MaxQueued revocations in the store for as long as the stream lasts.
+const maxQueuedAge = maxPausedHold
+
 // errQueueFull: the poll stream holds MaxQueued SETs already.
 var errQueueFull = errors.New("ssf: poll queue full")
 
@@ -21,6 +31,10 @@ var errQueueFull = errors.New("ssf: poll queue full")
 type queued struct {
 	JTI    string          `json:"jti"`
 	Claims json.RawMessage `json:"claims"`
+	// At is when the SET's outbox entry was made (Delivery.CreatedAt).
+	// A SET queued by an older version has none: it is read as queued
+	// now, and stored so by the queue's next write.
+	At time.Time `json:"at,omitzero"`
 }
 
 type queueDoc struct {
@@ -30,63 +44,113 @@ type queueDoc struct {
 func queueName(stream string) string { return "ssf.poll." + stream }
 
 // pollQueue keeps each poll stream's unacknowledged SETs in one MetaStore
-// document, changed by compare-and-swap.
-type pollQueue struct{ meta sessiond.MetaStore }
+// document, changed by compare-and-swap. The document is made by the
+// first SET queued and then kept for good (a MetaStore deletes nothing):
+// nothing else makes one, so a stream that never queued a SET leaves
+// none behind (see change).
+type pollQueue struct {
+	meta  sessiond.MetaStore
+	clock sessiond.Clock
+	log   *slog.Logger
+}
 
-func (q pollQueue) read(ctx context.Context, stream string) ([]queued, int64, error) {
+// read returns the SETs queued for less than maxQueuedAge, the queue's
+// version (0: no document), and how many older ones it left out.
+func (q pollQueue) read(ctx context.Context, stream string) ([]queued, int64, int, error) {
 	var d queueDoc
 	v, err := readDoc(ctx, q.meta, queueName(stream), "poll queue", &d)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
-	return d.Sets, v, nil
+	now := q.clock.Now()
+	sets := d.Sets[:0]
+	for _, s := range d.Sets {
+		if s.At.IsZero() {
+			s.At = now
+		} else if now.Sub(s.At) >= maxQueuedAge {
+			continue
+		}
+		sets = append(sets, s)
+	}
+	return sets, v, len(d.Sets) - len(sets), nil
 }
 
 // change applies fn to the queue and stores it; fn returning false stores
-// nothing.
-func (q pollQueue) change(ctx context.Context, stream string, fn func([]queued) ([]queued, bool, error)) error {
+// nothing but the drop of SETs past maxQueuedAge. It reports whether its
+// write made the document.
+//
+// It never makes an empty document: one that does not exist stays so.
+// (Clear and pushQueued write the queue even empty, for a racing addIf to
+// conflict with; when there is no document to write, that addIf makes it,
+// and Transmitter.queuePoll reads the stream again after.)
+func (q pollQueue) change(ctx context.Context, stream string, fn func([]queued) ([]queued, bool, error)) (bool, error) {
 	for range 16 {
-		sets, v, err := q.read(ctx, stream)
+		sets, v, expired, err := q.read(ctx, stream)
 		if err != nil {
-			return err
+			return false, err
 		}
 		next, write, err := fn(sets)
-		if err != nil || !write {
-			return err
+		if err != nil {
+			return false, err
+		}
+		if !write {
+			if expired == 0 {
+				return false, nil
+			}
+			next = sets
+		}
+		if v == 0 && len(next) == 0 {
+			return false, nil
 		}
 		b, err := json.Marshal(queueDoc{Sets: next})
 		if err != nil {
-			return err
+			return false, err
 		}
 		_, err = q.meta.PutMeta(ctx, queueName(stream), b, v)
 		if errors.Is(err, sessiond.ErrConflict) {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("ssf: write poll queue: %w", err)
+			return false, fmt.Errorf("ssf: write poll queue: %w", err)
 		}
-		return nil
+		if expired > 0 {
+			q.log.WarnContext(ctx, "ssf: SETs queued for polling 7 days dropped", "stream_id", stream, "count", expired)
+		}
+		return v == 0, nil
 	}
-	return fmt.Errorf("ssf: write poll queue: %w", sessiond.ErrConflict)
+	return false, fmt.Errorf("ssf: write poll queue: %w", sessiond.ErrConflict)
+}
+
+// prune stores the queue without its SETs past maxQueuedAge, if it has
+// any.
+func (q pollQueue) prune(ctx context.Context, stream string) error {
+	_, err := q.change(ctx, stream, func([]queued) ([]queued, bool, error) { return nil, false, nil })
+	return err
 }
 
 // add queues one SET; a jti already queued is not added twice.
 func (q pollQueue) add(ctx context.Context, stream string, s queued) error {
-	return q.addIf(ctx, stream, s, nil)
+	_, _, err := q.addIf(ctx, stream, s, nil)
+	return err
 }
 
 // addIf is add while open, when set, returns nil: it is called after
 // each read of the queue, before writing, and its error (the stream no
-// longer polls) stores nothing and is returned. So a change of the stream
-// that then writes the queue (clear, pushQueued: they write it even
-// empty) either sees the SET or makes this write conflict, and the next
-// try calls open again.
-func (q pollQueue) addIf(ctx context.Context, stream string, s queued, open func() error) error {
-	return q.change(ctx, stream, func(sets []queued) ([]queued, bool, error) {
+// longer polls) stores nothing and is returned; else addIf returns the
+// version of the stream list open read last (seen). So a change of the
+// stream that then writes the queue (clear, pushQueued: they write it
+// even empty, when it exists) either sees the SET or makes this write
+// conflict, and the next try calls open again. When this write made the
+// document (created), such a change may have found none and written none:
+// the caller reads the stream list again (Transmitter.queuePoll).
+func (q pollQueue) addIf(ctx context.Context, stream string, s queued, open func() (int64, error)) (created bool, seen int64, err error) {
+	created, err = q.change(ctx, stream, func(sets []queued) ([]queued, bool, error) {
 		if open != nil {
-			if err := open(); err != nil {
+			v, err := open()
+			if err != nil {
 				return nil, false, err
 			}
+			seen = v
 		}
 		if slices.ContainsFunc(sets, func(x queued) bool { return x.JTI == s.JTI }) {
 			return nil, false, nil
@@ -96,6 +160,7 @@ func (q pollQueue) addIf(ctx context.Context, stream string, s queued, open func
 		}
 		return append(sets, s), true, nil
 	})
+	return created, seen, err
 }
 
 // remove drops the SETs whose jti is in jtis and returns the jtis it
@@ -109,7 +174,7 @@ func (q pollQueue) remove(ctx context.Context, stream string, jtis []string) (ma
 		want[j] = true
 	}
 	var removed map[string]bool
-	err := q.change(ctx, stream, func(sets []queued) ([]queued, bool, error) {
+	_, err := q.change(ctx, stream, func(sets []queued) ([]queued, bool, error) {
 		removed = map[string]bool{} // of this try: an earlier one lost its write
 		next := slices.DeleteFunc(slices.Clone(sets), func(x queued) bool {
 			if want[x.JTI] {
@@ -126,10 +191,11 @@ func (q pollQueue) remove(ctx context.Context, stream string, jtis []string) (ma
 }
 
 // clear empties the queue of a deleted or disabled stream. It writes even
-// an empty queue, so that an add that read the stream before it changed
-// conflicts and reads it again (see add).
+// an empty queue, when there is one, so that an addIf that read the
+// stream before it changed conflicts and reads it again.
 func (q pollQueue) clear(ctx context.Context, stream string) error {
-	return q.change(ctx, stream, func([]queued) ([]queued, bool, error) {
+	_, err := q.change(ctx, stream, func([]queued) ([]queued, bool, error) {
 		return []queued{}, true, nil
 	})
+	return err
 }

@@ -36,6 +36,13 @@ var TransmittedEvents = []string{CAEPSessionRevoked, RISCSessionsRevoked}
 // MaxStreams is how many streams one deployment keeps.
 const MaxStreams = 100
 
+// DefaultMaxStreamsPerOwner is how many of them one API key may have
+// (TransmitterOptions.MaxStreamsPerOwner): a tenth, so ten receivers at
+// their limit still leave room, and more than a receiver needs (one
+// stream per delivery it wants; a stream's subjects, not more streams,
+// narrow what it gets).
+const DefaultMaxStreamsPerOwner = 10
+
 // streamsDoc is the MetaStore document holding every stream.
 const streamsDoc = "ssf.streams"
 
@@ -214,9 +221,10 @@ func (s *streams) get(ctx context.Context, id string) (Stream, error) {
 
 // pollOpen reports, from the store, whether stream id is still an enabled
 // or paused poll stream, one whose queue takes SETs: errStreamChanged if
-// it is not (or is gone). It decodes only what it needs, opening no
-// sealed header: it runs for every SET queued.
-func (s *streams) pollOpen(ctx context.Context, id string) error {
+// it is not (or is gone); else it returns the version of the stream list
+// it read. It decodes only what it needs, opening no sealed header: it
+// runs for every SET queued.
+func (s *streams) pollOpen(ctx context.Context, id string) (int64, error) {
 	var l struct {
 		Streams []struct {
 			ID       string `json:"stream_id"`
@@ -226,18 +234,32 @@ func (s *streams) pollOpen(ctx context.Context, id string) error {
 			} `json:"delivery"`
 		} `json:"streams"`
 	}
-	if _, err := readDoc(ctx, s.meta, streamsDoc, "streams", &l); err != nil {
-		return err
+	v, err := readDoc(ctx, s.meta, streamsDoc, "streams", &l)
+	if err != nil {
+		return 0, err
 	}
 	for _, st := range l.Streams {
 		if st.ID == id {
 			if st.Delivery.Method == DeliveryPoll && (st.Status == StatusEnabled || st.Status == StatusPaused) {
-				return nil
+				return v, nil
 			}
 			break
 		}
 	}
-	return errStreamChanged
+	return 0, errStreamChanged
+}
+
+// storedVersion returns the version of the stream list in the store (0:
+// none), without decoding it.
+func (s *streams) storedVersion(ctx context.Context) (int64, error) {
+	_, v, err := s.meta.GetMeta(ctx, streamsDoc)
+	if errors.Is(err, sessiond.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("ssf: read streams: %w", err)
+	}
+	return v, nil
 }
 
 // update applies fn to the list and stores the result, retrying when

@@ -64,10 +64,11 @@ const pausedRecheck = time.Minute
 // covers every subject and keep every revocation of the deployment as an
 // outbox row re-read each minute, forever. Seven days is the receiver
 // side's poll window (DefaultPollMaxAge), the longest this package
-// otherwise expects a receiver to be away; a paused poll stream is bounded
-// by its queue instead (MaxQueued). An age, not a count: it costs nothing
-// per held SET (the entry carries its CreatedAt), where counting the SETs
-// a stream holds would take a store write per held SET.
+// otherwise expects a receiver to be away; a poll stream's queue keeps a
+// SET as long at most (maxQueuedAge), and MaxQueued of them. An age, not
+// a count: it costs nothing per held SET (the entry carries its
+// CreatedAt), where counting the SETs a stream holds would take a store
+// write per held SET.
 const maxPausedHold = 7 * 24 * time.Hour
 
 // errHeldTooLong: Send's answer for a SET a paused push stream has held
@@ -130,6 +131,12 @@ type TransmitterOptions struct {
 	// notice of every change to the stream list, so every node subscribed
 	// (Subscribe) drops its cached copy at once.
 	Notifier sessiond.MetaNotifier
+	// MaxStreamsPerOwner is how many streams one API key (Stream.Owner)
+	// may have, of the deployment's MaxStreams; default
+	// DefaultMaxStreamsPerOwner. An admin key is not held to it. Without
+	// it one receiver's key could take every stream and lock the others
+	// out.
+	MaxStreamsPerOwner int
 	// AllowHTTP lets a push endpoint_url be plain http (development).
 	AllowHTTP bool
 	// AllowPrivate lets pushes connect to addresses that are not public:
@@ -189,6 +196,9 @@ func NewTransmitter(o TransmitterOptions) (*Transmitter, error) {
 	if o.CacheFor <= 0 {
 		o.CacheFor = time.Second
 	}
+	if o.MaxStreamsPerOwner <= 0 {
+		o.MaxStreamsPerOwner = DefaultMaxStreamsPerOwner
+	}
 	if o.LongPoll <= 0 {
 		o.LongPoll = 10 * time.Second
 	}
@@ -199,7 +209,7 @@ func NewTransmitter(o TransmitterOptions) (*Transmitter, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Transmitter{o: o, streams: &streams{meta: o.Meta, clock: o.Clock, cacheFor: o.CacheFor, sealer: o.Sealer,
-		notifier: o.Notifier}, queue: pollQueue{meta: o.Meta}}, nil
+		notifier: o.Notifier}, queue: pollQueue{meta: o.Meta, clock: o.Clock, log: o.Logger}}, nil
 }
 
 // Subscribe follows the Notifier's notices of stream list changes made
@@ -384,8 +394,7 @@ func (t *Transmitter) send(ctx context.Context, del sessiond.Delivery) (bool, er
 		return true, errors.New("stored SET unreadable")
 	}
 	if st.Delivery.Method == DeliveryPoll {
-		return false, t.queue.addIf(ctx, st.ID, queued{JTI: c.Jti, Claims: del.Payload},
-			func() error { return t.streams.pollOpen(ctx, st.ID) })
+		return false, t.queuePoll(ctx, st.ID, queued{JTI: c.Jti, Claims: del.Payload, At: del.CreatedAt})
 	}
 	switch {
 	case st.Status == StatusPaused && t.o.Clock.Now().Sub(del.CreatedAt) >= maxPausedHold:
@@ -430,6 +439,32 @@ func (t *Transmitter) send(ctx context.Context, del sessiond.Delivery) (bool, er
 		e.retryAfter = retryAfter(resp.Header.Get("Retry-After"), t.o.Clock.Now())
 	}
 	return false, e
+}
+
+// queuePoll queues s for poll stream id while it is still an enabled or
+// paused poll stream (errStreamChanged otherwise: see Send).
+func (t *Transmitter) queuePoll(ctx context.Context, id string, s queued) error {
+	created, seen, err := t.queue.addIf(ctx, id, s, func() (int64, error) { return t.streams.pollOpen(ctx, id) })
+	if err != nil || !created {
+		return err
+	}
+	// This SET made the queue's document. A change of the stream made
+	// between the check and this write found no document and wrote none
+	// (pollQueue.change), so it could not make the write conflict; but it
+	// wrote the stream list before reading the queue, and this reads the
+	// list after writing the queue: one of the two sees the other. A list
+	// changed since the check (this stream or another) takes the SET back
+	// out, for Send to follow the stream as it is now; a SET already gone
+	// was moved or dropped by that change.
+	v, err := t.streams.storedVersion(ctx)
+	if err != nil || v == seen {
+		return err
+	}
+	removed, err := t.queue.remove(ctx, id, []string{s.JTI})
+	if err != nil || !removed[s.JTI] {
+		return err
+	}
+	return errStreamChanged
 }
 
 // pushStatus is a receiver's answer to a push other than 2xx or 400. Its
@@ -767,6 +802,16 @@ func (t *Transmitter) serveStreams(w http.ResponseWriter, r *http.Request, c Cal
 			if len(l) >= MaxStreams {
 				return nil, &RequestError{http.StatusConflict, "invalid_request", "too many streams"}
 			}
+			mine := 0
+			for _, s := range l {
+				if s.Owner == c.Owner {
+					mine++
+				}
+			}
+			if !c.Admin && mine >= t.o.MaxStreamsPerOwner {
+				return nil, &RequestError{http.StatusConflict, "invalid_request",
+					"too many streams for this API key (at most " + strconv.Itoa(t.o.MaxStreamsPerOwner) + ")"}
+			}
 			return append(l, st), nil
 		})
 		if err != nil {
@@ -837,15 +882,17 @@ func (t *Transmitter) defaultAud(id string) []string {
 // from poll: a change sent again after a failure here moves what is left.
 //
 // The queue is emptied by compare-and-swap at the version whose SETs were
-// moved, and written even when it held none: a Send that read the stream
-// as poll before the change, and queues its SET now, either queued it
-// before this write (and it is moved) or conflicts with it, reads the
-// stream again and pushes.
+// moved, and written even when it held none (if it exists: a stream that
+// never queued a SET gets no document): a Send that read the stream as
+// poll before the change, and queues its SET now, either queued it before
+// this write (and it is moved) or conflicts with it, reads the stream
+// again and pushes; or, finding no queue, makes it and then reads the
+// stream again (queuePoll).
 func (t *Transmitter) pushQueued(ctx context.Context, id string) error {
 	now := t.o.Clock.Now()
 	suffix := "_" + newStreamID() // unique to this move: an ID taken before (a try that lost its write) is skipped
 	moved := 0
-	err := t.queue.change(ctx, id, func(sets []queued) ([]queued, bool, error) {
+	_, err := t.queue.change(ctx, id, func(sets []queued) ([]queued, bool, error) {
 		moved = len(sets)
 		if len(sets) == 0 {
 			return []queued{}, true, nil
@@ -1026,9 +1073,14 @@ func (t *Transmitter) servePoll(w http.ResponseWriter, r *http.Request, c Caller
 	wait := req.ReturnImmediately == nil || !*req.ReturnImmediately
 	deadline := time.Now().Add(t.o.LongPoll)
 	for {
-		sets, _, err := t.queue.read(ctx, id)
+		sets, _, expired, err := t.queue.read(ctx, id)
 		if err != nil {
 			return err
+		}
+		if expired > 0 { // stored without them, and logged
+			if err := t.queue.prune(ctx, id); err != nil {
+				return err
+			}
 		}
 		if st.Status != StatusEnabled {
 			sets = nil

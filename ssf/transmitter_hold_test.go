@@ -128,7 +128,9 @@ func (h *hookMeta) PutMeta(ctx context.Context, name string, value []byte, versi
 // whether before Send reads the queue or between that read and its write,
 // does not leave the SET in a queue: switched to push, Send pushes it;
 // disabled or deleted, Send ends it, and a stream enabled again hands out
-// none of it (a disabled stream drops its SETs, SSF 1.0 §8.1.2).
+// none of it (a disabled stream drops its SETs, SSF 1.0 §8.1.2). Whether
+// the SET makes the queue's document (the stream's first) or finds it
+// (emptied by a poll before), on each store.
 func TestTransmitter_StreamChangeRacingQueuedSET(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -141,75 +143,105 @@ func TestTransmitter_StreamChangeRacingQueuedSET(t *testing.T) {
 		{"disable before the queue write", true, "disable"},
 		{"delete before the queue write", true, "delete"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ctx := context.Background()
-			rcv, pushed := jtiServer(t)
-			var hm *hookMeta
-			tx, srv, st := newTransmitterServerWith(t, func(o *ssf.TransmitterOptions) {
-				hm = &hookMeta{MetaStore: o.Meta}
-				o.Meta = hm
-			})
-			id := createStream(t, srv, `{"delivery":{"method":"urn:ietf:rfc:8936"}}`)
-			ds, err := tx.Deliveries(ctx, revokedEvent("evt_race"))
-			if err != nil || len(ds) != 1 {
-				t.Fatalf("Deliveries = %v, %v", ds, err)
+	stores := append([]realStore{memStore}, realStores(t)...)
+	for _, rs := range stores {
+		for _, queueExists := range []bool{false, true} {
+			for _, tt := range tests {
+				name := rs.name + "/" + tt.name
+				if queueExists {
+					name += ", queue document made before"
+				}
+				t.Run(name, func(t *testing.T) {
+					st, _ := rs.open(t)
+					streamChangeRacingQueuedSET(t, st, queueExists, tt.onPut, tt.change)
+				})
 			}
-			hm.arm(tt.onPut, "ssf.poll.", func() {
-				switch tt.change {
-				case "push":
-					body := `{"stream_id":"` + id + `","delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":"` + rcv.URL + `"}}`
-					if code := txCall(t, http.MethodPatch, srv.URL+ssf.PathStreams, "key-a", body, nil); code != http.StatusOK {
-						t.Errorf("PATCH to push = %d", code)
-					}
-				case "disable":
-					setStatus(t, srv, id, ssf.StatusDisabled)
-				case "delete":
-					if code := txCall(t, http.MethodDelete, srv.URL+ssf.PathStreams+"?stream_id="+id, "key-a", "", nil); code != http.StatusNoContent {
-						t.Errorf("DELETE = %d", code)
-					}
-				}
-			})
-			permanent, err := tx.Send(ctx, ds[0])
-			if tt.change != "push" {
-				if !permanent || err == nil {
-					t.Errorf("Send to a stream %sd meanwhile = %v, %v; want a permanent error", tt.change, permanent, err)
-				}
-				if tt.change == "disable" {
-					setStatus(t, srv, id, ssf.StatusEnabled)
-					if got := pollNow(t, srv, id); len(got.Sets) != 0 {
-						t.Errorf("after disable and enable, the poll hands out %d SET(s) queued during the disable; want none", len(got.Sets))
-					}
-				}
-				var q struct {
-					Sets []json.RawMessage `json:"sets"`
-				}
-				b, _, err := st.GetMeta(ctx, "ssf.poll."+id)
-				if errors.Is(err, sessiond.ErrNotFound) {
-					return // no queue at all
-				}
-				if err != nil || json.Unmarshal(b, &q) != nil || len(q.Sets) != 0 {
-					t.Errorf("poll queue after the %s = %s, %v; want it empty", tt.change, b, err)
-				}
-				return
+		}
+	}
+}
+
+func streamChangeRacingQueuedSET(t *testing.T, st txStore, queueExists, onPut bool, change string) {
+	ctx := context.Background()
+	rcv, pushed := jtiServer(t)
+	var hm *hookMeta
+	tx, srv, _ := newTransmitterServerWith(t, func(o *ssf.TransmitterOptions) {
+		hm = &hookMeta{MetaStore: st}
+		o.Meta, o.Outbox = hm, st
+	})
+	id := createStream(t, srv, `{"delivery":{"method":"urn:ietf:rfc:8936"}}`)
+	if queueExists { // a SET queued and acknowledged: the document stays, empty
+		ds, err := tx.Deliveries(ctx, revokedEvent("evt_before"))
+		if err != nil || len(ds) != 1 {
+			t.Fatalf("Deliveries = %v, %v", ds, err)
+		}
+		if _, err := tx.Send(ctx, ds[0]); err != nil {
+			t.Fatal(err)
+		}
+		ack := `{"returnImmediately":true,"ack":["` + strings.TrimPrefix(ds[0].ID, "ssf_") + `"]}`
+		if code := txCall(t, http.MethodPost, srv.URL+ssf.PathPoll+id, "key-a", ack, nil); code != http.StatusOK {
+			t.Fatalf("poll = %d", code)
+		}
+		if b, _, err := st.GetMeta(ctx, "ssf.poll."+id); err != nil || !strings.Contains(string(b), `"sets":[]`) {
+			t.Fatalf("queue after the acknowledgement = %s, %v; want an empty document", b, err)
+		}
+	}
+	ds, err := tx.Deliveries(ctx, revokedEvent("evt_race"))
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("Deliveries = %v, %v", ds, err)
+	}
+	hm.arm(onPut, "ssf.poll.", func() {
+		switch change {
+		case "push":
+			body := `{"stream_id":"` + id + `","delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":"` + rcv.URL + `"}}`
+			if code := txCall(t, http.MethodPatch, srv.URL+ssf.PathStreams, "key-a", body, nil); code != http.StatusOK {
+				t.Errorf("PATCH to push = %d", code)
 			}
-			if err != nil || permanent {
-				t.Fatalf("Send = %v, %v; want the SET pushed", permanent, err)
+		case "disable":
+			setStatus(t, srv, id, ssf.StatusDisabled)
+		case "delete":
+			if code := txCall(t, http.MethodDelete, srv.URL+ssf.PathStreams+"?stream_id="+id, "key-a", "", nil); code != http.StatusNoContent {
+				t.Errorf("DELETE = %d", code)
 			}
-			// What is left to deliver is in the outbox: the dispatcher's
-			// passes push it, once in all.
-			d, err := webhook.New(webhook.Options{Outbox: st, Senders: []webhook.Sender{tx}})
-			if err != nil {
-				t.Fatal(err)
+		}
+	})
+	permanent, err := tx.Send(ctx, ds[0])
+	if change != "push" {
+		if !permanent || err == nil {
+			t.Errorf("Send to a stream %sd meanwhile = %v, %v; want a permanent error", change, permanent, err)
+		}
+		if change == "disable" {
+			setStatus(t, srv, id, ssf.StatusEnabled)
+			if got := pollNow(t, srv, id); len(got.Sets) != 0 {
+				t.Errorf("after disable and enable, the poll hands out %d SET(s) queued during the disable; want none", len(got.Sets))
 			}
-			for range 3 {
-				if _, err := d.DeliverDue(ctx); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if got := pushed(); len(got) != 1 || "ssf_"+got[0] != ds[0].ID {
-				t.Errorf("pushed %v; want the SET queued while the stream switched to push, once", got)
-			}
-		})
+		}
+		var q struct {
+			Sets []json.RawMessage `json:"sets"`
+		}
+		b, _, err := st.GetMeta(ctx, "ssf.poll."+id)
+		if errors.Is(err, sessiond.ErrNotFound) {
+			return // no queue at all
+		}
+		if err != nil || json.Unmarshal(b, &q) != nil || len(q.Sets) != 0 {
+			t.Errorf("poll queue after the %s = %s, %v; want it empty", change, b, err)
+		}
+		return
+	}
+	if err != nil || permanent {
+		t.Fatalf("Send = %v, %v; want the SET pushed", permanent, err)
+	}
+	// What is left to deliver is in the outbox: the dispatcher's
+	// passes push it, once in all.
+	d, err := webhook.New(webhook.Options{Outbox: st, Senders: []webhook.Sender{tx}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := d.DeliverDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := pushed(); len(got) != 1 || "ssf_"+got[0] != ds[0].ID {
+		t.Errorf("pushed %v; want the SET queued while the stream switched to push, once", got)
 	}
 }
