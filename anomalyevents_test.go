@@ -107,3 +107,47 @@ func TestUnknownToken_ThrottleIPv6Network(t *testing.T) {
 			len(h.events.OfType(sessiond.EventUnknownToken)))
 	}
 }
+
+// A finding's detail names the networks, so each new network is a new
+// finding the dedup does not hold back: one session moving through the
+// /64s of an IPv6 /48 (65,536 of them, one per request) must not record an
+// event per request. Each session records at most 10 findings in 10
+// minutes; every finding is still returned and its action applied, and
+// another session's are recorded as before.
+func TestAnomalyEvents_SessionBudget(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, sessiond.StrategyDatabase, withAnomalies(map[anomaly.Rule]anomaly.Action{
+		anomaly.RuleIPChange: anomaly.ActionStepUp,
+	}))
+	home := sessiond.Client{IP: "2001:db8:0:1::1", UserAgent: chromeWin}
+	mallory := h.create(t, "mallory", sessiond.CreateOptions{Client: home})
+	rhea := h.create(t, "rhea", sessiond.CreateOptions{Client: home})
+	const requests = 200
+	for i := range requests {
+		v, err := h.m.Inspect(ctx, mallory.AccessToken, sessiond.Client{IP: fmt.Sprintf("2001:db8:1:%x::1", i), UserAgent: chromeWin})
+		if err != nil {
+			t.Fatalf("Inspect from network %d: %v", i, err)
+		}
+		if len(v.Anomalies) != 1 || !v.StepUp {
+			t.Fatalf("Inspect from network %d = %+v, step up %v; want the ip_change finding and its step_up", i, v.Anomalies, v.StepUp)
+		}
+	}
+	if n := len(h.events.OfType(sessiond.EventAnomaly)); n != 10 {
+		t.Errorf("%d session.anomaly events for one session from %d networks in one instant; want 10", n, requests)
+	}
+	if _, err := h.m.Inspect(ctx, rhea.AccessToken, sessiond.Client{IP: "2001:db8:2::1", UserAgent: chromeWin}); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.events.OfType(sessiond.EventAnomaly); got[len(got)-1].SessionID != rhea.Session.ID {
+		t.Errorf("another session's network change was not recorded: the budget is per session")
+	}
+	// The next window records the session again.
+	h.clock.Advance(10 * time.Minute)
+	before := len(h.events.OfType(sessiond.EventAnomaly))
+	if _, err := h.m.Inspect(ctx, mallory.AccessToken, sessiond.Client{IP: "2001:db8:3::1", UserAgent: chromeWin}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(h.events.OfType(sessiond.EventAnomaly)) - before; n != 1 {
+		t.Errorf("%d events for a new network 10 minutes later; want 1", n)
+	}
+}

@@ -67,8 +67,10 @@ type AnomalyChecker interface {
 	Check(now time.Time, stage AnomalyStage, id SessionID, issued, current Client) []Anomaly
 }
 
-// EventAnomaly is recorded for every anomaly found (at most once per
-// session and rule per anomalyEventEvery).
+// EventAnomaly is recorded for every anomaly found: at most once per
+// session, rule and detail per anomalyEventEvery, and at most
+// anomalyPerSession a session in that time, except revoke and Once
+// findings, which are always recorded.
 const EventAnomaly EventType = "session.anomaly"
 
 // Verification is what Inspect returns: the session and what the anomaly
@@ -85,23 +87,48 @@ type Verification struct {
 // recorded, since a changed client keeps triggering it on every request.
 const anomalyEventEvery = 10 * time.Minute
 
-// anomalyDedup remembers when a (session, rule) finding was last recorded.
+// anomalyPerSession bounds the findings recorded per session in each
+// anomalyEventEvery window (beyond those recorded always: revoke, and
+// Once). A finding differs by its detail, the masked network among them,
+// so without it a holder of any session (their own) could record an event
+// per request by moving through networks: an IPv6 /48 holds 65,536 /64s.
+// The action of a finding not recorded still applies.
+const anomalyPerSession = 10
+
+// anomalyDedup remembers when a (session, rule, detail) finding was last
+// recorded, and how many findings each session recorded in the current
+// window.
 type anomalyDedup struct {
 	mu   sync.Mutex
 	seen map[string]time.Time
+	// start is the current window's; recorded counts per session in it.
+	start    time.Time
+	recorded map[SessionID]int
 }
 
 const anomalyDedupMax = 100000
 
-func (d *anomalyDedup) first(key string, now time.Time) bool {
+// first reports whether the finding key of session id is to be recorded
+// at now: not recorded within anomalyEventEvery, and the session within
+// anomalyPerSession for the window.
+func (d *anomalyDedup) first(id SessionID, key string, now time.Time) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.seen == nil {
 		d.seen = make(map[string]time.Time)
+		d.recorded = make(map[SessionID]int)
 	}
 	if t, ok := d.seen[key]; ok && now.Sub(t) < anomalyEventEvery {
 		return false
 	}
+	if now.Sub(d.start) >= anomalyEventEvery || now.Before(d.start) || len(d.recorded) >= anomalyDedupMax {
+		d.start = now
+		clear(d.recorded)
+	}
+	if d.recorded[id] >= anomalyPerSession {
+		return false
+	}
+	d.recorded[id]++
 	if len(d.seen) >= anomalyDedupMax {
 		for k, t := range d.seen {
 			if now.Sub(t) >= anomalyEventEvery {
@@ -129,10 +156,11 @@ func (m *Manager) anomalies(ctx context.Context, stage AnomalyStage, s *Session,
 	for _, a := range found {
 		// The dedup stops a rule that repeats on every request (the same
 		// change, request after request) from flooding the log; a
-		// different change (another network: a thief's) is recorded, and
-		// a finding reported once per occurrence already, always.
+		// different change (another network: a thief's) is recorded,
+		// within the session's budget, and a finding reported once per
+		// occurrence already, always.
 		if a.Once || a.Action == AnomalyRevoke ||
-			m.dedup.first(string(s.ID)+"\x00"+string(a.Rule)+"\x00"+a.Detail, now) {
+			m.dedup.first(s.ID, string(s.ID)+"\x00"+string(a.Rule)+"\x00"+a.Detail, now) {
 			// Details hold plain strings, as events are read back from JSON.
 			m.emit(ctx, Event{Type: EventAnomaly, Subject: s.Subject, SessionID: s.ID, Client: cur,
 				Details: map[string]any{"rule": string(a.Rule), "action": string(a.Action), "detail": a.Detail, "stage": string(stage)}})

@@ -26,6 +26,14 @@ const (
 	EventBulkRevoked      EventType = "session.bulk_revoked"
 )
 
+// Events of the operator console (internal/console): an operator signed
+// in with an admin API key, or signed out (ASVS 16.3.1). A refused
+// sign-in is the server's api_key.auth_failed.
+const (
+	EventConsoleSignedIn  EventType = "console.signed_in"
+	EventConsoleSignedOut EventType = "console.signed_out"
+)
+
 // Event is one entry of the security event log. It never holds a token.
 type Event struct {
 	ID        string         `json:"id"`
@@ -161,8 +169,13 @@ func (m *Manager) emit(ctx context.Context, e Event) {
 	}
 }
 
-// stamp gives e its time and ID when it has none.
+// stamp gives e its time and ID when it has none, and its client in the
+// form CleanClient gives: verify, refresh and Record take the client as a
+// caller passes it (httpsession relays a browser's User-Agent of up to
+// the server's header limit, invalid UTF-8 included), and the log keeps
+// every event for its retention.
 func (m *Manager) stamp(e Event) Event {
+	e.Client = eventClient(e.Client)
 	if e.Time.IsZero() {
 		e.Time = m.now()
 	}
@@ -170,6 +183,17 @@ func (m *Manager) stamp(e Event) Event {
 		e.ID = NewEventID(e.Time)
 	}
 	return e
+}
+
+// eventClient is c as CleanClient cleans it; an address that does not
+// parse is dropped rather than refused, since the event must still be
+// recorded.
+func eventClient(c Client) Client {
+	if cc, err := CleanClient(c); err == nil {
+		return cc
+	}
+	cc, _ := CleanClient(Client{UserAgent: c.UserAgent})
+	return cc
 }
 
 // logEvent writes e's log line.

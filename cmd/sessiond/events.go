@@ -29,6 +29,7 @@ var eventTypes = []sessiond.EventType{
 	sessiond.EventAnomaly, sessiond.EventRevokedByIncident, sessiond.EventUnknownToken, sessiond.EventSessionExpired, sessiond.EventCSRFRejected,
 	sessiond.EventConcurrentLogin,
 	sessiond.EventDeviceBound, sessiond.EventDeviceRefreshed, sessiond.EventDeviceProofRefused,
+	sessiond.EventConsoleSignedIn, sessiond.EventConsoleSignedOut,
 	server.EventAPIKeyAuthFailed, server.EventKeysRotated, server.EventAPIKeyCreated, server.EventAPIKeyRevoked,
 	server.EventAPIKeyScopes, server.EventIncident, server.EventStoreReset,
 	httpapi.EventWatermarkRaised, httpapi.EventKeysRetired,
@@ -162,7 +163,10 @@ func typeNames() []string {
 // (a minute, then eight times longer each time) until it has enough, the
 // window reaches q.Since, or nothing older exists: it reads about as many
 // events as a window eight times wider than needed holds, never the
-// whole log.
+// whole log. A window holding more than a page is halved, its older part
+// left to the next window, until one page holds it: a burst of events (an
+// incident, when an operator looks) costs a request per halving, not
+// every page of the burst.
 func newestEvents(ctx context.Context, c *client.Client, q client.EventQuery, now time.Time) ([]client.Event, error) {
 	want := q.Limit
 	upper := q.Until
@@ -171,19 +175,31 @@ func newestEvents(ctx context.Context, c *client.Client, q client.EventQuery, no
 	}
 	var out []client.Event // newest first
 	for width := time.Minute; len(out) < want; width *= 8 {
-		lower := upper.Add(-width)
-		last := false
-		if !q.Since.IsZero() && !lower.After(q.Since) {
-			lower, last = q.Since, true
+		var lower time.Time
+		var last bool
+		bound := func() {
+			lower, last = upper.Add(-width), false
+			if !q.Since.IsZero() && !lower.After(q.Since) {
+				lower, last = q.Since, true
+			}
 		}
+		bound()
 		wq := q
 		wq.Since, wq.Until, wq.Cursor, wq.Limit = lower, upper, "", sessiond.MaxEventLimit
-		var window []client.Event // oldest first, only the newest `want-len(out)` kept
-		for {
-			events, next, err := c.ListEvents(ctx, wq)
-			if err != nil {
+		events, next, err := c.ListEvents(ctx, wq)
+		if err != nil {
+			return nil, err
+		}
+		for next != "" && width > time.Microsecond {
+			width /= 2
+			bound()
+			wq.Since = lower
+			if events, next, err = c.ListEvents(ctx, wq); err != nil {
 				return nil, err
 			}
+		}
+		var window []client.Event // oldest first, only the newest `want-len(out)` kept
+		for {
 			window = append(window, events...)
 			if keep := want - len(out); len(window) > keep {
 				window = window[len(window)-keep:]
@@ -192,6 +208,9 @@ func newestEvents(ctx context.Context, c *client.Client, q client.EventQuery, no
 				break
 			}
 			wq.Cursor = next
+			if events, next, err = c.ListEvents(ctx, wq); err != nil {
+				return nil, err
+			}
 		}
 		for i := len(window) - 1; i >= 0; i-- {
 			out = append(out, window[i])
@@ -201,7 +220,7 @@ func newestEvents(ctx context.Context, c *client.Client, q client.EventQuery, no
 		}
 		older := q
 		older.Since, older.Until, older.Cursor, older.Limit = q.Since, lower, "", 1
-		events, _, err := c.ListEvents(ctx, older)
+		events, _, err = c.ListEvents(ctx, older)
 		if err != nil {
 			return nil, err
 		}
