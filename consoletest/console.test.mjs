@@ -42,8 +42,8 @@ async function createSession(subject, ua) {
 
 // axe-core, evaluated through the DevTools protocol (the page's CSP
 // governs the page's own scripts, not the test's).
-async function audit(name) {
-  const result = await page.evaluate(async (src) => {
+async function audit(name, on = page) {
+  const result = await on.evaluate(async (src) => {
     if (!window.axe) (0, eval)(src);
     const r = await window.axe.run(document, { resultTypes: ["violations"] });
     return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help }));
@@ -135,6 +135,53 @@ test("the kill switch needs its confirmation and reports the count", async () =>
   await page.click("button.danger");
   await page.getByText("Revoked 2 session(s).").waitFor();
   await shot("incident");
+});
+
+// The kill switch needs a sign-in within the last 15 minutes; a form sent
+// later goes to the sign-in page and is lost. The form says until when it
+// can be run and, once that has passed (the page's clock run forward), that
+// running it asks for a sign-in first, with a link to sign in again in a
+// new tab: the form keeps what was typed and runs once signed in there.
+test("the kill switch form warns before the sign-in is too old to run it", async () => {
+  const ctx = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+  try {
+    const p = await ctx.newPage();
+    p.on("pageerror", (e) => pageErrors.push(e.message + " at " + p.url()));
+    p.on("console", (m) => { if (/Content.Security.Policy|Refused to/i.test(m.text())) cspViolations.push(m.text() + " at " + p.url()); });
+    await p.clock.install();
+    await p.goto(base + "/console/signin");
+    await p.fill("#api_key", key);
+    await p.click("form.signin button[type=submit]");
+    await p.waitForURL(/\/console\/overview$/);
+    await p.getByRole("link", { name: "Incident" }).click(); // hx-boost: the swapped page is watched too
+    await p.waitForURL(/\/console\/incident$/);
+    const soon = p.locator("#reauth-soon"), due = p.locator("#reauth-due");
+    await soon.waitFor();
+    assert.match(await soon.textContent(), /^Run it by \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ, 15 minutes after you signed in/);
+    assert.equal(await due.isVisible(), false, "the sign-in is fresh but the form says it is too old");
+    await p.fill("#subjects", "nobody@example.com\nnobody-else@example.com");
+    await p.fill("#reason", "drill");
+    await p.clock.fastForward("14:00");
+    assert.equal(await due.isVisible(), false, "14 minutes after sign-in the form says it is too old");
+    await p.clock.fastForward("01:02");
+    await due.waitFor({ state: "visible" });
+    assert.equal(await soon.isVisible(), false);
+    assert.match(await due.textContent(), /You signed in more than 15 minutes ago: running the kill switch now first sends you to sign in again/);
+    await audit("incident (sign-in due)", p);
+    // Signing in again in a new tab keeps this form, which then runs.
+    const [tab] = await Promise.all([ctx.waitForEvent("page"), due.getByRole("link", { name: "Sign in again in a new tab" }).click()]);
+    await tab.waitForURL(/\/console\/signin\?reauth=1$/);
+    await tab.fill("#api_key", key);
+    await tab.click("form.signin button[type=submit]");
+    await tab.waitForURL(/\/console\/overview$/);
+    await tab.close();
+    assert.equal(await p.inputValue("#subjects"), "nobody@example.com\nnobody-else@example.com", "the form lost what was typed");
+    await p.fill("#confirm", "REVOKE");
+    await p.click("button.danger");
+    await p.getByText("Revoked 0 session(s).").waitFor();
+  } finally {
+    await ctx.close();
+  }
 });
 
 test("keys: rotate signing keys, create an API key shown once", async () => {

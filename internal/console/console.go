@@ -14,13 +14,16 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/medama-io/go-useragent"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/anomaly"
 	"github.com/sessiond/sessiond/httpsession"
 	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/config"
@@ -50,8 +53,15 @@ const (
 // (OWASP ASVS 7.5.1).
 const DefaultRecentAuth = 15 * time.Minute
 
-// maxFormBytes bounds every console form body.
+// maxFormBytes bounds every console form body but the kill switch's.
 const maxFormBytes = 16 << 10
+
+// maxIncidentFormBytes bounds the kill switch form's body: room for
+// maxIncidentSubjects subjects of the API's longest (256 bytes) with every
+// byte percent-encoded (%XX, as a browser sends a non-ASCII byte or an @)
+// and a CRLF (%0D%0A) each, plus maxFormBytes for the other fields:
+// 790,384 bytes. Only a recently signed-in operator's body is read.
+const maxIncidentFormBytes = maxIncidentSubjects*(3*maxSubject+len("%0D%0A")) + maxFormBytes
 
 // contentSecurityPolicy allows only the console's own scripts and styles:
 // no inline script or style, no eval, no framing.
@@ -147,6 +157,14 @@ func New(ctx context.Context, o Options) (*Console, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	// A console cookie works only from the browser and OS family that
+	// signed in: presented by another (copied into a script or another
+	// browser) it ends its console session. A thief who also copies the
+	// User-Agent passes; this stops the plain replay (docs/console.md).
+	bound, err := anomaly.New(anomaly.Options{Actions: map[anomaly.Rule]anomaly.Action{anomaly.RuleUserAgentChange: anomaly.ActionRevoke}})
+	if err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
 	// Console sessions live in memory on the node that signed the operator
 	// in: they are few, short, and must not mix with the application's
 	// sessions that the console lists.
@@ -158,6 +176,7 @@ func New(ctx context.Context, o Options) (*Console, error) {
 		Clock:     o.Clock,
 		Logger:    o.Logger,
 		Events:    attacks{o.Record},
+		Anomalies: bound,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("console: session manager: %w", err)
@@ -239,7 +258,11 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Body != nil {
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		limit := int64(maxFormBytes)
+		if r.URL.Path == Prefix+"/incident" {
+			limit = int64(maxIncidentFormBytes)
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 	}
 	c.sessions.CSRF(c.mux).ServeHTTP(w, r)
 }
@@ -250,14 +273,30 @@ var errNotOperator = errors.New("console: the API key no longer has the admin sc
 
 // attacks is the console's own session manager's event sink: of its
 // events, the ones that say the console was attacked (a cross-site request
-// refused, as request.csrf_rejected) go to the deployment's event log; the
+// refused, as request.csrf_rejected; a console cookie presented by another
+// browser, as session.anomaly) go to the deployment's event log; the
 // console sessions' own lifecycle stays in memory with them.
 type attacks struct {
 	record func(context.Context, sessiond.Event)
 }
 
 func (a attacks) Record(ctx context.Context, e sessiond.Event) error {
-	if a.record != nil && e.Type == sessiond.EventCSRFRejected {
+	if a.record == nil {
+		return nil
+	}
+	switch e.Type {
+	case sessiond.EventCSRFRejected:
+		a.record(ctx, e)
+	case sessiond.EventAnomaly:
+		// The console session is no application session: name its key
+		// instead, so that no application subject or session gets it.
+		d := maps.Clone(e.Details)
+		if d == nil {
+			d = map[string]any{}
+		}
+		d["key_id"], _ = strings.CutPrefix(e.Subject, subjectPrefix)
+		d["via"] = "console"
+		e.Subject, e.SessionID, e.Details = "", "", d
 		a.record(ctx, e)
 	}
 	return nil

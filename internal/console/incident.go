@@ -26,17 +26,52 @@ type incidentView struct {
 	RotateKeys, Notify                    bool
 	Confirmation                          string
 	Enabled                               bool
+	Reauth                                reauthView
+}
+
+// reauthView says on the kill switch form until when the operator's
+// sign-in is recent enough to run it (recentOperator): a form submitted
+// later is sent to the sign-in page first and what was typed is lost, so
+// the operator is told before typing rather than after.
+type reauthView struct {
+	Shown  bool
+	By     string // the last moment, UTC to the second
+	In     int    // seconds left when the page was made, for console.js
+	Due    bool   // the sign-in is already too old
+	Window string // Options.RecentAuth in words
+}
+
+// reauth is the reauthView of r's console session.
+func (c *Console) reauth(r *http.Request) reauthView {
+	sess, ok := sessiond.FromContext(r.Context())
+	if !ok {
+		return reauthView{}
+	}
+	// As httpsession.RequireRecentAuth decides: too old once more than
+	// RecentAuth has passed since the session was created.
+	by := sess.CreatedAt.Add(c.o.RecentAuth)
+	left := by.Sub(c.o.Clock.Now())
+	return reauthView{Shown: true, By: when(by), In: max(0, int(left/time.Second)), Due: left < 0, Window: minutes(c.o.RecentAuth)}
 }
 
 func (c *Console) incidentPage(w http.ResponseWriter, r *http.Request, key apikey.Key) {
 	c.pages.render(w, r, http.StatusOK, "incident", pageData{Title: "Incident kill switch", Nav: "incident",
-		Operator: operatorName(key), Data: incidentView{Scope: "subjects", Notify: true, Confirmation: Confirmation, Enabled: c.o.Incident != nil}})
+		Operator: operatorName(key), Data: incidentView{Scope: "subjects", Notify: true, Confirmation: Confirmation,
+			Enabled: c.o.Incident != nil, Reauth: c.reauth(r)}})
 }
+
+// errTooLarge: the kill switch form's body is over maxIncidentFormBytes.
+var errTooLarge = errors.New("the form is larger than " + strconv.Itoa(maxIncidentFormBytes>>10) +
+	" KiB; send at most " + strconv.Itoa(maxIncidentSubjects) + " subjects")
 
 // incidentForm reads and checks the kill switch form.
 func incidentForm(r *http.Request, v *incidentView) (httpapi.IncidentRequest, error) {
 	var req httpapi.IncidentRequest
 	if err := r.ParseForm(); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return req, errTooLarge
+		}
 		return req, errors.New("the form could not be read")
 	}
 	f := r.PostForm
@@ -100,7 +135,7 @@ func incidentForm(r *http.Request, v *incidentView) (httpapi.IncidentRequest, er
 // incident runs the kill switch (the one behind POST /v1/revocations) and
 // shows how many sessions it revoked.
 func (c *Console) incident(w http.ResponseWriter, r *http.Request, key apikey.Key) {
-	v := incidentView{Confirmation: Confirmation, Enabled: c.o.Incident != nil}
+	v := incidentView{Confirmation: Confirmation, Enabled: c.o.Incident != nil, Reauth: c.reauth(r)}
 	d := pageData{Title: "Incident kill switch", Nav: "incident", Operator: operatorName(key), Data: &v}
 	if c.o.Incident == nil {
 		d.Error = "The kill switch is not configured."
@@ -121,7 +156,11 @@ func (c *Console) incident(w http.ResponseWriter, r *http.Request, key apikey.Ke
 		// (a terminal escape, a bidi override) comes back empty instead.
 		v.Subjects, v.Reason = redisplay(v.Subjects, true), redisplay(v.Reason, false)
 		d.Error = "Nothing was revoked: " + err.Error() + "."
-		c.pages.render(w, r, http.StatusBadRequest, "incident", d)
+		status := http.StatusBadRequest
+		if errors.Is(err, errTooLarge) {
+			status = http.StatusRequestEntityTooLarge
+		}
+		c.pages.render(w, r, status, "incident", d)
 		return
 	}
 	req.Reason = "console (" + key.ID + "): " + req.Reason

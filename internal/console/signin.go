@@ -170,6 +170,10 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.log.InfoContext(r.Context(), "console: signed in", "key_id", key.ID)
+	// A sign-in is an authentication event: the durable log keeps it as
+	// it keeps a refused one (ASVS 16.3.1), naming the key, never holding it.
+	c.record(r.WithContext(httpapi.WithActingKey(r.Context(), key.ID)), sessiond.Event{Type: sessiond.EventConsoleSignedIn,
+		Client: peerClient(r), Details: map[string]any{"key_id": key.ID, "method": "api_key", "via": "console"}})
 	http.Redirect(w, r, Prefix+"/overview", http.StatusSeeOther)
 }
 
@@ -196,20 +200,30 @@ func (c *Console) signInFailed(r *http.Request, keyID string) {
 	if ok, _ := c.failures.Allow(""); !ok {
 		return
 	}
-	client, err := sessiond.CleanClient(sessiond.Client{IP: peerAddr(r), UserAgent: sessiond.CleanText(r.UserAgent(), 256)})
-	if err != nil {
-		client = sessiond.Client{}
-	}
 	d := map[string]any{"path": Prefix + "/signin", "had_credentials": true, "count": 1, "via": "console"}
 	if keyID != "" {
 		d["key_id"], d["reason"] = keyID, "not admin"
 	}
-	c.record(r, sessiond.Event{Type: "api_key.auth_failed", Client: client, Details: d})
+	c.record(r, sessiond.Event{Type: "api_key.auth_failed", Client: peerClient(r), Details: d})
+}
+
+// peerClient is the client of a sign-in or sign-out as the event log keeps
+// it: the connection's peer and its User-Agent, cut to 256 bytes with
+// control characters replaced, as for a refused API key.
+func peerClient(r *http.Request) sessiond.Client {
+	client, err := sessiond.CleanClient(sessiond.Client{IP: peerAddr(r), UserAgent: sessiond.CleanText(r.UserAgent(), 256)})
+	if err != nil {
+		return sessiond.Client{}
+	}
+	return client
 }
 
 func (c *Console) signOut(w http.ResponseWriter, r *http.Request, key apikey.Key) {
 	if err := c.sessions.Logout(w, r); err != nil {
 		c.log.WarnContext(r.Context(), "console: sign-out", "key_id", key.ID, "err", err)
+	} else {
+		c.record(r, sessiond.Event{Type: sessiond.EventConsoleSignedOut, Client: peerClient(r),
+			Details: map[string]any{"key_id": key.ID, "via": "console"}})
 	}
 	http.Redirect(w, r, Prefix+"/signin", http.StatusSeeOther)
 }

@@ -154,3 +154,41 @@ func TestRun_ConsoleSignInFailureRecorded(t *testing.T) {
 		t.Errorf("api_key.auth_failed events: %+v; want one for /console/signin with the peer's address", evs)
 	}
 }
+
+// TestRun_ConsoleSignInRecorded: a console sign-in and a sign-out land in
+// the deployment's durable event log (ASVS 16.3.1), naming the key by its
+// ID, with the peer's address, and never holding the key.
+func TestRun_ConsoleSignInRecorded(t *testing.T) {
+	n := start(t, server.Options{Config: devConfig(t)})
+	base := "http://" + n.addr
+	c, _ := testenv.CookieClient(nil)
+	if code := postForm(t, c, base+"/console/signin", url.Values{"api_key": {string(testKey)}}, "same-origin"); code != http.StatusSeeOther {
+		t.Fatalf("console sign-in: %d", code)
+	}
+	if code := postForm(t, c, base+"/console/signout", url.Values{}, "same-origin"); code != http.StatusSeeOther {
+		t.Fatalf("console sign-out: %d", code)
+	}
+	var list struct {
+		Keys []struct {
+			ID string `json:"id"`
+		} `json:"keys"`
+	}
+	if code := testenv.CallAPI(t, http.MethodGet, base+"/v1/api-keys", string(testKey), "", &list); code != http.StatusOK || len(list.Keys) != 1 {
+		t.Fatalf("GET /v1/api-keys = %d, %d keys; want the bootstrap key alone", code, len(list.Keys))
+	}
+	for _, typ := range []string{"console.signed_in", "console.signed_out"} {
+		evs := eventsOf(t, base, "type="+typ)
+		if len(evs) != 1 {
+			t.Errorf("%s events: %+v; want one", typ, evs)
+			continue
+		}
+		if evs[0].Details["key_id"] != list.Keys[0].ID || evs[0].Client["ip"] == "" {
+			t.Errorf("%s: %+v; want the key's ID (%s) and the peer's address", typ, evs[0], list.Keys[0].ID)
+		}
+		for k, v := range evs[0].Details {
+			if s, ok := v.(string); ok && s == string(testKey) {
+				t.Errorf("%s: details.%s holds the API key", typ, k)
+			}
+		}
+	}
+}

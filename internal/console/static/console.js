@@ -1,4 +1,5 @@
-// sessiond console: the events page's live tail and the overview's charts.
+// sessiond console: the events page's live tail, the overview's charts and
+// the kill switch form's sign-in deadline.
 // Served as a file (CSP script-src 'self'); every value is set with
 // textContent, never as HTML; chart data comes from the data-charts
 // attribute of the overview's #overview-data (no inline script).
@@ -84,6 +85,37 @@
       plots.push(new uPlot(opts, [xs].concat(w.series.map(function (s) { return s.counts; })), box));
     });
   }
+  // The kill switch form says until when the operator's sign-in is recent
+  // enough to run it (data-reauth-in: the seconds left when the page was
+  // made); once that has passed, show the warning that running it first
+  // asks for a sign-in, and loses what was typed. Checked every second and
+  // when the tab comes back, as a background tab's timers are slowed.
+  var reauthDeadline = 0;
+  var reauthTimer = null;
+  function checkReauth() {
+    var soon = document.getElementById("reauth-soon");
+    var due = document.getElementById("reauth-due");
+    if (!soon || !due) { clearInterval(reauthTimer); reauthTimer = null; return; }
+    if (Date.now() >= reauthDeadline) {
+      soon.hidden = true;
+      due.hidden = false;
+      clearInterval(reauthTimer);
+      reauthTimer = null;
+    }
+  }
+  function watchReauth() {
+    clearInterval(reauthTimer);
+    reauthTimer = null;
+    var soon = document.getElementById("reauth-soon");
+    if (!soon || soon.hidden) return;
+    var left = parseInt(soon.getAttribute("data-reauth-in"), 10);
+    if (!(left >= 0)) return;
+    // One second over: the server refuses only past the deadline.
+    reauthDeadline = Date.now() + (left + 1) * 1000;
+    reauthTimer = setInterval(checkReauth, 1000);
+  }
+  document.addEventListener("visibilitychange", function () { if (reauthTimer) checkReauth(); });
+
   var resizeTimer = null;
   window.addEventListener("resize", function () {
     clearTimeout(resizeTimer);
@@ -91,11 +123,12 @@
   });
   if (window.matchMedia) window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", drawCharts);
 
-  document.addEventListener("DOMContentLoaded", function () { wire(); drawCharts(); });
+  document.addEventListener("DOMContentLoaded", function () { wire(); drawCharts(); watchReauth(); });
   // hx-boost swaps the body: wire the new page, and end a tail left behind.
   document.addEventListener("htmx:afterSettle", function () {
     if (source && !document.getElementById("tail-toggle")) { source.close(); source = null; }
     wire();
     drawCharts();
+    watchReauth();
   });
 })();
