@@ -31,6 +31,7 @@ func TestChangeRecorder(t *testing.T, newStore func(t *testing.T) sessiond.Store
 		{"LimitReachedWritesNothing", recordLimitReachedWritesNothing},
 		{"RevokeWritesRecordsOnce", recordRevokeWritesOnce},
 		{"RevokeUnknownWritesNothing", recordRevokeUnknownWritesNothing},
+		{"RevokeWithoutRecordsReportsOnce", recordRevokeWithoutRecords},
 		{"BadRevokeRecordsChangeNothing", recordBadRevokeChangesNothing},
 	})
 }
@@ -248,6 +249,30 @@ func recordRevokeWritesOnce(t *testing.T, f *fixture, st changeRecordStore) {
 	}
 	checkSession(t, "second RevokeRecorded", got, want)
 	wantRecords(t, f, st, "second RevokeRecorded", s.ID, rec)
+}
+
+// recordRevokeWithoutRecords: with a nil callback RevokeRecorded only
+// revokes, and still reports whether this call was the one that did: the
+// Manager records the revocation's events after it by that answer.
+func recordRevokeWithoutRecords(t *testing.T, f *fixture, st changeRecordStore) {
+	s := NewSession("alice", t0)
+	f.create(clone(s))
+	when := at(time.Hour)
+	got, recorded, err := st.RevokeRecorded(f.ctx, s.ID, when, sessiond.ReasonLogout, nil)
+	if err != nil || !recorded {
+		t.Fatalf("RevokeRecorded(nil) = %v, %v; want recorded, nil", recorded, err)
+	}
+	want := clone(s)
+	want.RevokedAt, want.RevokeReason = when, sessiond.ReasonLogout
+	checkSession(t, "RevokeRecorded(nil)", got, want)
+	f.wantSession(want)
+	wantNoRecords(t, f, st, "RevokeRecorded(nil)", s.ID)
+
+	got, recorded, err = st.RevokeRecorded(f.ctx, s.ID, at(2*time.Hour), sessiond.ReasonAdmin, nil)
+	if err != nil || recorded {
+		t.Fatalf("second RevokeRecorded(nil) = %v, %v; want not recorded, nil", recorded, err)
+	}
+	checkSession(t, "second RevokeRecorded(nil)", got, want)
 }
 
 func recordRevokeUnknownWritesNothing(t *testing.T, f *fixture, st changeRecordStore) {

@@ -77,10 +77,15 @@ func (s *Store) RevokeRecorded(ctx context.Context, id sessiond.SessionID, at ti
 		if sess, err = scanSession(tx.QueryRowContext(ctx, getQuery, string(id))); err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 || revoked == nil {
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return err
 		}
+		// This call revoked it, with or without records to write: the
+		// Manager tells by this whether to record the revocation after.
 		recorded = true
+		if revoked == nil {
+			return nil
+		}
 		return s.insertRecords(ctx, tx, revoked(sess))
 	})
 	if err != nil {
