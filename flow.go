@@ -40,9 +40,12 @@ type flow interface {
 	// exchanged (ReuseInterval). An error matching ErrRefreshReused means
 	// a concurrent refresh retired the token first, outside that grace.
 	issueRefresh(ctx context.Context, g refreshGrant, now, graceSince time.Time) (*Issued, error)
-	// sessionOf names the session tok belongs to, whatever its kind, for
-	// RevokeToken: "" when tok is none of this flow's live tokens.
+	// sessionOf names the session tok belongs to, whatever its kind
+	// (SessionOf): "" when tok is none of this flow's live tokens.
 	sessionOf(ctx context.Context, tok Secret, now time.Time) (SessionID, error)
+	// ownerOf is sessionOf with what RevokeToken needs to treat a retired
+	// refresh token as Refresh would.
+	ownerOf(ctx context.Context, tok Secret, now time.Time) (tokenOwner, error)
 	// inProcess returns the in-process state the Manager prunes, purges
 	// and reports: the verify cache, the revoked set and the grant cache
 	// (refresh tokens stored by this node), each nil when the flow keeps
@@ -59,6 +62,9 @@ type verified struct {
 	session  Session
 	issuedTo Client
 	stepUp   bool
+	// refused: the error is the caller's check's, on a valid token of a
+	// known session (not an unknown or expired token to report).
+	refused bool
 }
 
 type refreshGrant struct {
@@ -248,22 +254,32 @@ func (a *signedAccess) checkSession(c *TokenClaims, now time.Time) error {
 	return nil
 }
 
-// opaqueSession returns the session of a stored opaque token of either
-// kind: "" when tok is not one or is unknown to the store.
-func opaqueSession(ctx context.Context, store Store, fails storeFailures, opaque OpaqueTokens, tok Secret) (SessionID, error) {
-	var id SessionID
+// tokenOwner is the session a token names (id "" for none) and, for a
+// stored token, the session as stored and the token's retirement (a
+// refresh token replaced by its successor; zero while it is current).
+type tokenOwner struct {
+	id        SessionID
+	session   *Session // nil for a signed token
+	refresh   bool     // a stored refresh token
+	retiredAt time.Time
+}
+
+// opaqueOwner returns the owner of a stored opaque token of either kind:
+// id "" when tok is not one or is unknown to the store.
+func opaqueOwner(ctx context.Context, store Store, fails storeFailures, opaque OpaqueTokens, tok Secret) (tokenOwner, error) {
+	var o tokenOwner
 	for _, kind := range []TokenKind{KindAccess, KindRefresh} {
 		if h, err := opaque.Parse(kind, tok); err == nil {
-			t, _, err := store.Lookup(ctx, h)
+			t, s, err := store.Lookup(ctx, h)
 			if errors.Is(err, ErrNotFound) {
-				return "", nil
+				return tokenOwner{}, nil
 			} else if err != nil {
-				return "", fmt.Errorf("sessiond: revoke token: %w", fails.check("lookup", err))
+				return tokenOwner{}, fmt.Errorf("sessiond: revoke token: %w", fails.check("lookup", err))
 			}
-			id = t.SessionID
+			o = tokenOwner{id: t.SessionID, session: s, refresh: kind == KindRefresh && t.Kind == KindRefresh, retiredAt: t.RetiredAt}
 		}
 	}
-	return id, nil
+	return o, nil
 }
 
 // lookupOpaque parses an opaque token of kind and finds it and its session

@@ -66,7 +66,7 @@ func (f *databaseFlow) verify(ctx context.Context, access Secret, now time.Time,
 		if err := check(s); errors.Is(err, SkipActivity) {
 			touch = false
 		} else if err != nil {
-			return verified{}, err
+			return verified{refused: true}, err
 		}
 	}
 	if touch {
@@ -90,6 +90,11 @@ func (f *databaseFlow) issueRefresh(context.Context, refreshGrant, time.Time, ti
 	return nil, fmt.Errorf("sessiond: refresh: %w", ErrUnsupported)
 }
 
-func (f *databaseFlow) sessionOf(ctx context.Context, tok Secret, _ time.Time) (SessionID, error) {
-	return opaqueSession(ctx, f.store, f.fails, f.opaque, tok)
+func (f *databaseFlow) sessionOf(ctx context.Context, tok Secret, now time.Time) (SessionID, error) {
+	o, err := f.ownerOf(ctx, tok, now)
+	return o.id, err
+}
+
+func (f *databaseFlow) ownerOf(ctx context.Context, tok Secret, _ time.Time) (tokenOwner, error) {
+	return opaqueOwner(ctx, f.store, f.fails, f.opaque, tok)
 }

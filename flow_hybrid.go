@@ -72,6 +72,7 @@ func (f *hybridFlow) verify(_ context.Context, access Secret, now time.Time, che
 		if err = check(&v.session); errors.Is(err, SkipActivity) {
 			err = nil // nothing is recorded on a signed token's verify anyway
 		}
+		v.refused = err != nil
 	}
 	return v, err
 }
@@ -197,13 +198,18 @@ func (f *hybridFlow) touch(ctx context.Context, g refreshGrant, now time.Time) e
 // sessionOf: a stored opaque token, else an access JWT, even an expired one
 // (only a valid signature counts).
 func (f *hybridFlow) sessionOf(ctx context.Context, tok Secret, now time.Time) (SessionID, error) {
-	id, err := opaqueSession(ctx, f.store, f.fails, f.opaque, tok)
-	if id != "" || err != nil {
-		return id, err
+	o, err := f.ownerOf(ctx, tok, now)
+	return o.id, err
+}
+
+func (f *hybridFlow) ownerOf(ctx context.Context, tok Secret, now time.Time) (tokenOwner, error) {
+	o, err := opaqueOwner(ctx, f.store, f.fails, f.opaque, tok)
+	if o.id != "" || err != nil {
+		return o, err
 	}
 	c, err := f.signed.Verify(KindAccess, tok, now)
 	if err != nil && !errors.Is(err, ErrExpired) {
-		return "", nil
+		return tokenOwner{}, nil
 	}
-	return c.SessionID, nil
+	return tokenOwner{id: c.SessionID}, nil
 }

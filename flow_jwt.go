@@ -57,6 +57,7 @@ func (f *jwtFlow) verify(_ context.Context, access Secret, now time.Time, check 
 		if err = check(&v.session); errors.Is(err, SkipActivity) {
 			err = nil // nothing is recorded on a signed token's verify anyway
 		}
+		v.refused = err != nil
 	}
 	return v, err
 }
@@ -107,3 +108,7 @@ func (f *jwtFlow) issueRefresh(_ context.Context, g refreshGrant, now, _ time.Ti
 
 // sessionOf: a stateless token names no session a store could revoke.
 func (f *jwtFlow) sessionOf(context.Context, Secret, time.Time) (SessionID, error) { return "", nil }
+
+func (f *jwtFlow) ownerOf(context.Context, Secret, time.Time) (tokenOwner, error) {
+	return tokenOwner{}, nil
+}

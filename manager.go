@@ -496,13 +496,14 @@ func (m *Manager) Revoke(ctx context.Context, id SessionID, reason RevokeReason)
 }
 
 // revoke revokes a session and records its session.revoked event and the
-// events in also. When this call is the one that revokes the session and
-// the store can, all of them are written in the revocation's transaction;
-// otherwise they are recorded after it (also even when the session was
-// already revoked, since those events report more than the change). On
-// error nothing is recorded: the caller decides about also. mine reports
-// whether this call is the one that revoked the session (false: revoked
-// already, by someone else or earlier).
+// events in also, only when this call is the one that revokes it: in the
+// revocation's transaction when the store can, otherwise after it. A
+// session revoked already (by someone else or earlier) records nothing:
+// the events in also report what the revocation is for (a theft), and a
+// storm of requests detecting the same theft on any number of nodes must
+// raise them once, which the store's answer settles atomically. On error
+// nothing is recorded: the caller decides about also. mine reports
+// whether this call is the one that revoked the session.
 func (m *Manager) revoke(ctx context.Context, id SessionID, now time.Time, reason RevokeReason, also ...Event) (s *Session, mine bool, err error) {
 	if rec, ok := m.recorder(); ok {
 		var evs []carried // session.revoked, then also
@@ -525,8 +526,6 @@ func (m *Manager) revoke(ctx context.Context, id SessionID, now time.Time, reaso
 			// The store broke its contract (revoked not called): record
 			// the events after the change rather than lose them.
 			m.emit(ctx, revokedEvent(s, reason))
-			fallthrough
-		default:
 			for _, e := range also {
 				m.emit(ctx, e)
 			}
@@ -535,12 +534,18 @@ func (m *Manager) revoke(ctx context.Context, id SessionID, now time.Time, reaso
 	}
 	if r, ok := m.store.(ChangeRecorder); ok {
 		// The store knows whether this call revoked it: two calls in one
-		// microsecond (a coarse or fake clock) cannot both think so.
-		s, mine, err = r.RevokeRecorded(ctx, id, now, reason, nil)
+		// microsecond (a coarse or fake clock) cannot both think so. The
+		// callback writes nothing; it is passed rather than nil because a
+		// store that reports the revocation only when it has records to
+		// write (sqlitestore's) would make every call "not mine", losing
+		// the events and failing every Rotate.
+		s, mine, err = r.RevokeRecorded(ctx, id, now, reason, noRecords)
 	} else {
 		s, err = m.store.Revoke(ctx, id, now, reason)
 		// Store.Revoke returns a session revoked before as it was: the
-		// time and reason tell whether this call revoked it.
+		// time and reason tell whether this call revoked it (two calls in
+		// one microsecond may both think so: such a store may record a
+		// theft twice).
 		mine = err == nil && s.RevokedAt.Equal(now) && s.RevokeReason == reason
 	}
 	if err != nil {
@@ -549,12 +554,16 @@ func (m *Manager) revoke(ctx context.Context, id SessionID, now time.Time, reaso
 	m.NoteRevoked(Revocation{SessionID: s.ID, Subject: s.Subject, RevokedAt: s.RevokedAt, ExpiresAt: s.ExpiresAt, Reason: s.RevokeReason})
 	if mine {
 		m.emit(ctx, revokedEvent(s, reason))
-	}
-	for _, e := range also {
-		m.emit(ctx, e)
+		for _, e := range also {
+			m.emit(ctx, e)
+		}
 	}
 	return s, mine, nil
 }
+
+// noRecords is the RevokeRecorded callback of a revocation whose events
+// are recorded after it.
+func noRecords(*Session) ChangeRecords { return ChangeRecords{} }
 
 // notIncident refuses ReasonIncident outside RevokeMatching: Resync leaves
 // incident revocations out of the revoked set because the incident's
@@ -665,15 +674,29 @@ func bulkRevokedEvent(subject string, except SessionID, reason RevokeReason, n i
 // RevokeToken revokes the session a token belongs to, whatever its kind, as
 // RFC 7009 asks: an unknown, invalid or expired token is not an error. It
 // returns ErrStoreUnavailable when the store cannot be asked.
+//
+// A refresh token retired outside the reuse interval is theft evidence
+// here as at Refresh: with reuse detection on, its session (or the
+// successor of a session rotated since) is revoked with reason reuse and
+// the reuse recorded, and nil is returned all the same. Like Refresh
+// without a proof, it ends nothing of a session bound to a key: the
+// token has been useless without the key since it was retired, and a
+// thief holding it must not end the owner's session.
 func (m *Manager) RevokeToken(ctx context.Context, tok Secret) error {
 	if len(tok) == 0 || len(tok) > MaxTokenBytes {
 		return nil
 	}
-	id, err := m.flow.sessionOf(ctx, tok, m.clock.Now())
-	if err != nil || id == "" {
+	o, err := m.flow.ownerOf(ctx, tok, m.clock.Now())
+	if err != nil || o.id == "" {
 		return err
 	}
-	if _, _, err := m.revoke(ctx, id, m.now(), ReasonLogout); err != nil && !errors.Is(err, ErrNotFound) {
+	now := m.now()
+	if o.refresh && m.detect && !o.retiredAt.IsZero() && o.retiredAt.Before(now.Add(-m.reuse)) {
+		if handled, err := m.revokeRetired(ctx, o.session, now); handled {
+			return err
+		}
+	}
+	if _, _, err := m.revoke(ctx, o.id, now, ReasonLogout); err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
 	return nil

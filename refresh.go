@@ -1,6 +1,7 @@
 package sessiond
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -50,7 +51,7 @@ func (m *Manager) RefreshChecked(ctx context.Context, refresh Secret, client Cli
 		if perr := checkProof(&g.session, check); perr != nil {
 			return nil, m.refreshFailed(ctx, &g.session, perr, now)
 		}
-		if m.reusedAcrossRotation(ctx, &g.session, client, now) {
+		if found, _ := m.reusedAcrossRotation(ctx, &g.session, client, now); found {
 			return nil, m.refreshFailed(ctx, &g.session, fmt.Errorf("sessiond: refresh: %w", ErrRefreshReused), now)
 		}
 		// No successor lives (or the session was ended by a new login,
@@ -127,16 +128,17 @@ func checkProof(s *Session, check func(*Session) error) error {
 // (Manager.rotate), so s's successors are the subject's live sessions with
 // both (two logins of one subject in the same microsecond would be taken
 // for one family: the store keeps no link between them). They go with
-// reason reuse, the first with the reuse event; it reports whether any
-// did.
-func (m *Manager) reusedAcrossRotation(ctx context.Context, s *Session, client Client, now time.Time) bool {
+// reason reuse, the first this call revokes with the reuse event (a
+// concurrent detection that revoked them first recorded it); it reports
+// whether any was found, and the first failure of the store (logged).
+func (m *Manager) reusedAcrossRotation(ctx context.Context, s *Session, client Client, now time.Time) (bool, error) {
 	e := Event{Type: EventRefreshReused, Subject: s.Subject, SessionID: s.ID, Client: client,
 		Details: map[string]any{"issued_to": s.Client, "rotated": true}}
-	live, err := m.List(ctx, s.Subject)
-	if err != nil {
-		m.log.ErrorContext(ctx, "list the successors of a rotated session after refresh token reuse", "session_id", s.ID, "err", err)
+	live, failed := m.List(ctx, s.Subject)
+	if failed != nil {
+		m.log.ErrorContext(ctx, "list the successors of a rotated session after refresh token reuse", "session_id", s.ID, "err", failed)
 	}
-	recorded := false
+	found, recorded := false, false
 	for _, o := range live {
 		if !o.CreatedAt.Equal(s.CreatedAt) || !o.ExpiresAt.Equal(s.ExpiresAt) {
 			continue
@@ -145,15 +147,17 @@ func (m *Manager) reusedAcrossRotation(ctx context.Context, s *Session, client C
 		if !recorded {
 			also = []Event{e}
 		}
-		if _, _, err := m.revoke(ctx, o.ID, now, ReasonReuse, also...); err != nil {
+		_, mine, err := m.revoke(ctx, o.ID, now, ReasonReuse, also...)
+		if err != nil {
 			if !errors.Is(err, ErrNotFound) {
 				m.log.ErrorContext(ctx, "revoke a rotated session's successor after refresh token reuse", "session_id", o.ID, "err", err)
+				failed = cmp.Or(failed, err)
 			}
 			continue
 		}
-		recorded = true
+		found, recorded = true, recorded || mine
 	}
-	return recorded
+	return found, failed
 }
 
 // retired handles a retired refresh token presented outside the grace:
@@ -168,15 +172,50 @@ func (m *Manager) retired(ctx context.Context, s *Session, client Client, now ti
 // reused handles a retired refresh token presented again: the thief and the
 // victim cannot be told apart, so the whole session goes.
 // The report of the reuse is written with the revocation, so a crash
-// cannot leave a session ended for theft without its reason on record.
+// cannot leave a session ended for theft without its reason on record,
+// and only by the call that revokes the session: the other requests of a
+// storm replaying the token, on any node, find it revoked and report
+// nothing more (one theft, one event).
 func (m *Manager) reused(ctx context.Context, s *Session, client Client, now time.Time) error {
+	m.revokeReused(ctx, s, client, now)
+	return fmt.Errorf("sessiond: refresh: %w", ErrRefreshReused)
+}
+
+// revokeReused revokes s for reuse as reused does, and returns the
+// store's failure (logged; the event is then recorded without the
+// revocation).
+func (m *Manager) revokeReused(ctx context.Context, s *Session, client Client, now time.Time) error {
 	e := Event{Type: EventRefreshReused, Subject: s.Subject, SessionID: s.ID, Client: client,
 		Details: map[string]any{"issued_to": s.Client}}
-	if _, _, err := m.revoke(ctx, s.ID, now, ReasonReuse, e); err != nil {
-		if !errors.Is(err, ErrNotFound) {
-			m.log.ErrorContext(ctx, "revoke after refresh token reuse", "session_id", s.ID, "err", err)
-		}
-		m.emit(ctx, e)
+	_, _, err := m.revoke(ctx, s.ID, now, ReasonReuse, e)
+	if err == nil {
+		return nil
 	}
-	return fmt.Errorf("sessiond: refresh: %w", ErrRefreshReused)
+	m.emit(ctx, e)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	m.log.ErrorContext(ctx, "revoke after refresh token reuse", "session_id", s.ID, "err", err)
+	return err
+}
+
+// revokeRetired is RevokeToken of s's refresh token retired outside the
+// reuse interval (with reuse detection): what Refresh does with it, short
+// of the proof of a bound key, which a revocation request cannot carry.
+// The client is unknown (RFC 7009 requests name none). handled false: s
+// has ended already, and Refresh would refuse the token as such, without
+// a reuse; the caller revokes it as any token's.
+func (m *Manager) revokeRetired(ctx context.Context, s *Session, now time.Time) (handled bool, err error) {
+	switch {
+	case s.KeyThumbprint() != "":
+		// Refresh needs the key's proof before a retired token counts as
+		// reuse (checkProof): without one it ends nothing.
+		return true, nil
+	case s.RevokeReason == ReasonRotated:
+		_, err := m.reusedAcrossRotation(ctx, s, Client{}, now)
+		return true, err
+	case s.Check(now) != nil || m.marks.revoked(s.Subject, s.CreatedAt):
+		return false, nil
+	}
+	return true, m.revokeReused(ctx, s, Client{}, now)
 }

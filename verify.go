@@ -62,8 +62,14 @@ func (m *Manager) inspect(ctx context.Context, access Secret, client Client, che
 	got, err := m.flow.verify(ctx, access, now, check)
 	s, issuedTo := got.session, got.issuedTo
 	if err != nil {
-		m.noteUnknown(ctx, StageVerify, client, err)
-		m.noteExpired(ctx, StageVerify, &s, client, err, now)
+		// A check's refusal (a bound token without its proof or its
+		// cookie) may wrap ErrInvalidToken, for the error table and the
+		// metrics, but the token is one of a known, live session: no
+		// unknown or expired token to report, as at refresh.
+		if !got.refused {
+			m.noteUnknown(ctx, StageVerify, client, err)
+			m.noteExpired(ctx, StageVerify, &s, client, err, now)
+		}
 		return Verification{}, err
 	}
 	v := Verification{Session: s}

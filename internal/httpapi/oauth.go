@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -171,5 +172,7 @@ func (s *server) accessTimes(sess *sessiond.Session) (iat, exp time.Time) {
 }
 
 // errDeviceBoundBearer: why a device-bound session's token is inactive to
-// introspection (for the log only).
-var errDeviceBoundBearer = errors.New("the session is device-bound: its token alone does not authenticate")
+// introspection (for the log). It matches ErrInvalidToken, so that the
+// verify metric counts a refused token (token_invalid), not a server
+// error; the Manager raises no unknown-token event for a check's refusal.
+var errDeviceBoundBearer = fmt.Errorf("%w: the session is device-bound: its token alone does not authenticate", sessiond.ErrInvalidToken)

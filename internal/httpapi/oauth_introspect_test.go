@@ -3,17 +3,22 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/jwttoken"
 	"github.com/sessiond/sessiond/memstore"
+	"github.com/sessiond/sessiond/metrics"
 	"github.com/sessiond/sessiond/opaquetoken"
 	"github.com/sessiond/sessiond/sessiondtest"
 )
@@ -85,6 +90,68 @@ func TestIntrospect_DeviceBoundRecordsRefusal(t *testing.T) {
 	if !found {
 		t.Errorf("no %s event for a device-bound token introspected alone", sessiond.EventDeviceProofRefused)
 	}
+}
+
+// A device-bound session's token introspected alone is a refused token,
+// not a server error: sessiond_verify_total counts it as token_invalid
+// (outcome "error" pages as a fault), and it raises no session.unknown_id
+// event, since its session is known (the refusal has its own event).
+func TestIntrospect_DeviceBoundCountsAsRefusal(t *testing.T) {
+	for _, strategy := range []sessiond.Strategy{sessiond.StrategyDatabase, sessiond.StrategyHybrid} {
+		t.Run(string(strategy), func(t *testing.T) {
+			t.Parallel()
+			var mu sync.Mutex
+			var outcomes []string
+			e := newObservedEnv(t, strategy, func(err error, _ time.Duration) {
+				mu.Lock()
+				defer mu.Unlock()
+				outcomes = append(outcomes, metrics.VerifyOutcome(err))
+			})
+			iss := e.createDeviceBound(t, "sam")
+			r := e.postForm("/oauth2/introspect", url.Values{"token": {string(iss.AccessToken)}})
+			if r.status != http.StatusOK || string(r.body) != "{\"active\":false}\n" {
+				t.Fatalf("introspect of a device-bound token = %d %s; want 200 {\"active\":false}", r.status, r.body)
+			}
+			mu.Lock()
+			got := slices.Clone(outcomes)
+			mu.Unlock()
+			if want := []string{metrics.VerifyTokenInvalid}; !slices.Equal(got, want) {
+				t.Errorf("verify outcomes = %q; want %q", got, want)
+			}
+			for _, l := range e.logLines() {
+				if l["type"] == string(sessiond.EventUnknownToken) {
+					t.Errorf("%s event for the token of a known session: %v", sessiond.EventUnknownToken, l)
+				}
+			}
+		})
+	}
+}
+
+// newObservedEnv is newEnv with the server's verify metric hook: observe
+// gets every verification's error, as metrics.VerifyOutcome reads it.
+func newObservedEnv(t *testing.T, strategy sessiond.Strategy, observe func(error, time.Duration)) *env {
+	t.Helper()
+	e := &env{t: t, strategy: strategy, clock: sessiondtest.NewClock(t0), store: memstore.New(), logs: &testenv.SyncBuffer{}}
+	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ring, signed := newSigned(t)
+	var err error
+	e.m, err = sessiond.New(t.Context(), sessiond.Options{
+		Strategy: strategy, Store: e.store, Signed: signed, Opaque: opaquetoken.Codec{},
+		Lifetimes: life, Clock: e.clock, GCInterval: -1, Logger: logger, VerifyObserver: observe,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.m.Close() })
+	if e.handler, err = httpapi.New(httpapi.Options{Manager: e.m, Authenticate: authenticate, Ready: func(context.Context) error { return nil },
+		Logger: logger, Version: "test", Clock: e.clock, JWKS: ring.JWKS}); err != nil {
+		t.Fatal(err)
+	}
+	e.srv = httptest.NewServer(e.handler)
+	t.Cleanup(e.srv.Close)
+	e.hc = &http.Client{Transport: &contractTransport{t: t, base: e.srv.Client().Transport}}
+	e.c = e.client(apiKey)
+	return e
 }
 
 // jwt.leeway is for other clocks; the introspecting server answers by its

@@ -127,6 +127,41 @@ func TestOAuth_Revoke(t *testing.T) {
 	})
 }
 
+// TestOAuth_RevokeRetiredIsReuse: a retired refresh token sent to
+// /oauth2/revoke is theft evidence, as it is at refresh: the session and
+// the rotation's successor end with reason reuse and the reuse event is
+// recorded, and the answer is still RFC 7009's 200 with an empty body.
+func TestOAuth_RevokeRetiredIsReuse(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sessiond.StrategyHybrid, nil)
+	ctx := t.Context()
+	login := e.create("stolen")
+	next, err := e.c.Refresh(ctx, login.RefreshToken, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Minute) // past the reuse interval
+	r := e.postForm("/oauth2/revoke", url.Values{"token": {string(login.RefreshToken)}})
+	if r.status != http.StatusOK || len(r.body) != 0 {
+		t.Fatalf("revoke of a retired refresh token = %d %q; want 200 with an empty body", r.status, r.body)
+	}
+	s, err := e.store.Get(ctx, login.Session.ID)
+	if err != nil || s.RevokeReason != sessiond.ReasonReuse {
+		t.Fatalf("session after revoking its retired refresh token = %+v, %v; want revoked with reason reuse", s, err)
+	}
+	_, err = e.c.Refresh(ctx, next.RefreshToken, nil)
+	wantCode(t, "Refresh(successor) after the retired token was revoked", err, 401, "session_revoked", sessiond.ErrRevoked)
+	reused := 0
+	for _, l := range e.logLines() {
+		if l["type"] == string(sessiond.EventRefreshReused) && l["session_id"] == string(login.Session.ID) {
+			reused++
+		}
+	}
+	if reused != 1 {
+		t.Errorf("%d %s events; want 1", reused, sessiond.EventRefreshReused)
+	}
+}
+
 // TestOAuth_Introspect covers RFC 7662 (checklist items 55-58).
 func TestOAuth_Introspect(t *testing.T) {
 	eachStrategy(t, strategies, func(t *testing.T, e *env) {
