@@ -168,6 +168,31 @@ func TestManager_RevokeMatchingNoSubjects(t *testing.T) {
 	}
 }
 
+// TestManager_RevokeMatchingAllWithSubjects: scopes combine with AND, so
+// all with subjects revokes the subjects' sessions only, in the store as
+// in the watermark (raiseDoc follows the subjects whatever all says; a
+// store that read all as everyone would end sessions whose tokens still
+// verify).
+func TestManager_RevokeMatchingAllWithSubjects(t *testing.T) {
+	h := newHarness(t, sessiond.StrategyHybrid, nil)
+	alice := h.create(t, "alice", sessiond.CreateOptions{})
+	bob := h.create(t, "bob", sessiond.CreateOptions{})
+	n, err := h.m.RevokeMatching(context.Background(), sessiond.RevokeFilter{All: true, Subjects: []string{"alice"}}, sessiond.ReasonIncident, false)
+	if err != nil || n != 1 {
+		t.Fatalf("RevokeMatching(all, subjects alice) = %d, %v; want 1, nil", n, err)
+	}
+	if _, err := h.m.Verify(context.Background(), alice.AccessToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrRevoked) {
+		t.Errorf("alice's token after the incident: %v; want ErrRevoked", err)
+	}
+	if _, err := h.m.Verify(context.Background(), bob.AccessToken, sessiond.Client{}); err != nil {
+		t.Errorf("bob's token after an incident naming alice: %v; want valid", err)
+	}
+	live, err := h.m.List(context.Background(), "bob")
+	if err != nil || len(live) != 1 {
+		t.Errorf("bob's stored sessions after an incident naming alice: %d, %v; want 1", len(live), err)
+	}
+}
+
 // TestManager_IssuedBeforeStoreMatchesWatermark: the watermark ends every
 // session created in its second or earlier (tokens carry whole seconds), so
 // the store must end the same ones. Before, with issued_before in the past,

@@ -16,6 +16,7 @@ import (
 	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
+	"github.com/sessiond/sessiond/internal/subject"
 	"github.com/sessiond/sessiond/jwttoken"
 	"github.com/sessiond/sessiond/jwttoken/signing"
 )
@@ -38,7 +39,7 @@ func (a *app) keysCmd() *cobra.Command {
 		if err != nil {
 			return signing.Options{}, err
 		}
-		kek, oldKEKs, err := server.SigningKEKs(cfg, os.Getenv) // a sealed ring needs the server's KEK
+		kek, oldKEKs, err := server.SigningKEKs(cfg, a.getenv) // a sealed ring needs the server's KEK
 		if err != nil {
 			return signing.Options{}, err
 		}
@@ -206,6 +207,17 @@ func stamp(t time.Time) string {
 // apiKeyID is the form of the IDs apikey.Create makes.
 var apiKeyID = regexp.MustCompile(`^key_[a-z2-7]{13}$`)
 
+// checkAPIKeyID refuses an argument that is not an API key ID. It may be a
+// key pasted by mistake: it is never printed, and only an ID's shape
+// reaches the store (whose errors quote the ID).
+func checkAPIKeyID(arg string) error {
+	if !apiKeyID.MatchString(arg) {
+		return fmt.Errorf("invalid argument: that is not an API key ID (IDs look like key_abcdefghijklm; " +
+			"`sessiond apikey list` shows them; the argument is not printed in case it is a key)")
+	}
+	return nil
+}
+
 func (a *app) apikeyCmd() *cobra.Command {
 	var create bool
 	cmd := &cobra.Command{
@@ -231,7 +243,9 @@ func (a *app) apikeyCmd() *cobra.Command {
 			}
 			return a.withMeta(cmd.Context(), create, func(_ config.Config, meta sessiond.MetaStore) error {
 				secret, key, err := apikey.New(meta, nil, 0).Create(cmd.Context(), name, sc...)
-				if err != nil {
+				if ae := (*sessiond.ArgumentError)(nil); errors.As(err, &ae) && ae.Field == "name" {
+					return fmt.Errorf("invalid argument: --name %s", ae.Msg) // a usage error; nothing was stored
+				} else if err != nil {
 					return err
 				}
 				fmt.Fprintf(a.stderr, "created %s (%s, scopes %s); the key is shown once:\n", key.ID, clean(key.Name), apikey.Join(key.Scopes))
@@ -249,6 +263,9 @@ func (a *app) apikeyCmd() *cobra.Command {
 		Short: "Replace the scopes of an API key (" + apikey.Join(apikey.Scopes) + ")",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkAPIKeyID(args[0]); err != nil {
+				return err
+			}
 			sc, err := apikey.ParseScopes(args[1])
 			if err != nil {
 				return fmt.Errorf("invalid argument: %w", err)
@@ -298,11 +315,8 @@ func (a *app) apikeyCmd() *cobra.Command {
 		Short: "Revoke an API key by its ID (every node stops accepting it within a second)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			// The argument may be a key pasted by mistake: it is never
-			// printed, and only an ID's shape reaches the store.
-			if !apiKeyID.MatchString(args[0]) {
-				return fmt.Errorf("invalid argument: that is not an API key ID (IDs look like key_abcdefghijklm; " +
-					"`sessiond apikey list` shows them; the argument is not printed in case it is a key)")
+			if err := checkAPIKeyID(args[0]); err != nil {
+				return err
 			}
 			return a.withMeta(cmd.Context(), create, func(_ config.Config, meta sessiond.MetaStore) error {
 				if err := apikey.New(meta, nil, 0).Revoke(cmd.Context(), args[0]); err != nil {
@@ -318,6 +332,27 @@ func (a *app) apikeyCmd() *cobra.Command {
 		},
 	})
 	return cmd
+}
+
+// checkSubject refuses, as a usage error and before anything is sent, a
+// subject the server would refuse (empty, too long, control characters,
+// invalid UTF-8). The subject is not repeated: it may be megabytes.
+func checkSubject(name, s string) error {
+	if _, err := subject.Clean(name, s); err != nil {
+		return fmt.Errorf("invalid argument: %w", err)
+	}
+	return nil
+}
+
+// checkSessionID refuses what is not a session ID before it is sent: the
+// argument may be a token pasted by mistake, which must not reach the
+// server's request log in a URL, nor this command's output.
+func checkSessionID(name, id string) error {
+	if !sessiond.SessionID(id).Valid() {
+		return fmt.Errorf("invalid argument: %s is not a session ID (IDs are 26 characters a-z and 2-7; "+
+			"`sessiond sessions list --subject S` shows them; the argument is not printed in case it is a token)", name)
+	}
+	return nil
 }
 
 // remoteHelp is appended to the help of the commands that talk to a
@@ -390,6 +425,9 @@ func (a *app) sessionsCmd() *cobra.Command {
 		Short: "List a subject's live sessions",
 		Args:  cobra.NoArgs,
 		RunE: a.withRemote(&url, func(ctx context.Context, c *client.Client, _ []string) error {
+			if err := checkSubject("--subject", subject); err != nil {
+				return err
+			}
 			ss, err := c.ListSessions(ctx, subject)
 			if err != nil {
 				return err
@@ -415,6 +453,9 @@ func (a *app) sessionsCmd() *cobra.Command {
 		Short: "Revoke one session",
 		Args:  cobra.ExactArgs(1),
 		RunE: a.withRemote(&url, func(ctx context.Context, c *client.Client, args []string) error {
+			if err := checkSessionID("ID", args[0]); err != nil {
+				return err
+			}
 			if err := c.RevokeSessionAsAdmin(ctx, sessiond.SessionID(args[0])); err != nil {
 				return err
 			}
@@ -429,6 +470,14 @@ func (a *app) sessionsCmd() *cobra.Command {
 		Short: "Revoke every session of a subject, optionally all but one",
 		Args:  cobra.ExactArgs(1),
 		RunE: a.withRemote(&url, func(ctx context.Context, c *client.Client, args []string) error {
+			if err := checkSubject("S", args[0]); err != nil {
+				return err
+			}
+			if except != "" {
+				if err := checkSessionID("--except", except); err != nil {
+					return err
+				}
+			}
 			n, err := c.RevokeSubject(ctx, args[0], sessiond.SessionID(except))
 			if err != nil {
 				return err

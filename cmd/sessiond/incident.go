@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sessiond/sessiond/client"
+	"github.com/sessiond/sessiond/internal/httpapi"
 )
 
 func (a *app) incidentCmd() *cobra.Command {
@@ -28,7 +29,10 @@ func (a *app) incidentCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if issuedBefore != "" {
 				t, err := time.Parse(time.RFC3339, issuedBefore)
-				if err != nil {
+				if err != nil || t.IsZero() {
+					// The zero time would travel as no time at all (an
+					// omitted issued_before), widening --subject to every
+					// session of the subject.
 					return fmt.Errorf("invalid argument: --issued-before wants an RFC 3339 time, got %q", clean(issuedBefore))
 				}
 				// The server bounds it by its clock: a time ahead (a typo in
@@ -39,11 +43,23 @@ func (a *app) incidentCmd() *cobra.Command {
 				}
 				in.IssuedBefore = t
 			}
+			// Checked here as the server checks them, so that a mistake is
+			// a usage error before anything is sent.
+			for _, s := range in.Subjects {
+				if err := checkSubject("--subject", s); err != nil {
+					return err
+				}
+			}
 			if !in.All && len(in.Subjects) == 0 && in.IssuedBefore.IsZero() {
 				return fmt.Errorf("invalid argument: say what to revoke: --all, --subject or --issued-before")
 			}
 			if strings.TrimSpace(in.Reason) == "" {
 				return fmt.Errorf("required flag(s) \"reason\" not set")
+			}
+			// The rest of what the server would refuse (a --reason over its
+			// limit, too many subjects), refused here as a usage error.
+			if err := httpapi.CheckIncident(&in, time.Now()); err != nil {
+				return fmt.Errorf("invalid argument: %w", err)
 			}
 			c, err := a.remote(url)
 			if err != nil {
@@ -74,6 +90,10 @@ func (a *app) incidentCmd() *cobra.Command {
 	f.StringVar(&in.Reason, "reason", "", "why (required; sent to the server for its event log)")
 	f.BoolVar(&in.RotateKeys, "rotate-keys", false, "also retire every signing key")
 	f.BoolVar(&in.Notify, "notify", false, "emit one session.revoked_by_incident event per affected subject")
+	// Scopes combine with AND, so --all with --subject means the subjects
+	// only: an operator who typed both may have meant everyone. Refused
+	// rather than guessed, in the middle of an incident.
+	revoke.MarkFlagsMutuallyExclusive("all", "subject")
 	cmd.AddCommand(revoke)
 	return cmd
 }

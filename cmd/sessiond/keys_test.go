@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"regexp"
 	"slices"
@@ -118,6 +120,35 @@ func TestSigningNow(t *testing.T) {
 		}
 		if !slices.Equal(current, []string{tc.want}) {
 			t.Errorf("signingNow at %v: current %q; want [%s]", tc.now, current, tc.want)
+		}
+	}
+}
+
+// TestKeys_KEKFromTheCommandEnvironment: keys reads SESSIOND_KEK from the
+// environment the command runs with, as serve does, so that the ring it
+// creates is sealed and a ring sealed with it opens.
+func TestKeys_KEKFromTheCommandEnvironment(t *testing.T) {
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	data := "SESSIOND_DATA=" + t.TempDir()
+	withKEK := []string{data, "SESSIOND_KEK=" + base64.StdEncoding.EncodeToString(raw)}
+	for _, step := range []struct {
+		name string
+		env  []string
+		args []string
+		ok   bool
+	}{
+		{"create sealed", withKEK, []string{"keys", "list", "--create"}, true},
+		{"list without the KEK", []string{data}, []string{"keys", "list"}, false},
+		{"list with a malformed KEK", []string{data, "SESSIOND_KEK=not-a-kek"}, []string{"keys", "list"}, false},
+		{"list with the KEK", withKEK, []string{"keys", "list"}, true},
+	} {
+		_, errOut, code := runInProcess(step.env, step.args...)
+		if (code == 0) != step.ok {
+			t.Errorf("%s: sessiond %v = exit %d, %q; want success %v", step.name, step.args, code, errOut, step.ok)
+		}
+		if strings.Contains(errOut, "not-a-kek") {
+			t.Errorf("%s: the KEK was printed: %q", step.name, errOut)
 		}
 	}
 }

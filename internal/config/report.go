@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"unicode"
 )
 
 // Report formats.
@@ -51,6 +52,7 @@ func Report(w io.Writer, format, file string, findings []Finding) error {
 
 func reportText(w io.Writer, file string, fs []Finding) error {
 	var b strings.Builder
+	file = oneLine(file)
 	for _, f := range fs {
 		b.WriteString(file)
 		if f.Line > 0 {
@@ -58,7 +60,7 @@ func reportText(w io.Writer, file string, fs []Finding) error {
 		}
 		fmt.Fprintf(&b, ": %s %s", f.Severity, f.RuleID)
 		if f.Path != "" {
-			fmt.Fprintf(&b, " %s", f.Path)
+			fmt.Fprintf(&b, " %s", oneLine(f.Path))
 		}
 		fmt.Fprintf(&b, ": %s", oneLine(f.Message))
 		if f.Fix != "" {
@@ -79,11 +81,14 @@ func plural(n int, word string) string {
 	return fmt.Sprintf("%d %ss", n, word)
 }
 
-// oneLine keeps a value read from the file from breaking the one-line
-// format (and from forging extra lines).
+// oneLine keeps a value read from the file (a key's name reaches the
+// path) from breaking the one-line format, forging extra lines or sending
+// terminal escapes: controls (C0, DEL, C1), invisible format characters
+// (bidi overrides, zero-width) and line separators become spaces, invalid
+// UTF-8 becomes U+FFFD.
 func oneLine(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\r' || r < 0x20 && r != '\t' || r == 0x7f {
+		if r != '\t' && (unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029') {
 			return ' '
 		}
 		return r

@@ -913,7 +913,9 @@ var rules = sortedByID([]Rule{
 			switch {
 			case g.LoginURL == "":
 				return []Issue{issue("gateway.login_url", "gateway.enabled is true but gateway.login_url is empty")}
-			case err != nil || strings.HasPrefix(g.LoginURL, "//") || u.Fragment != "" ||
+			// Browsers read a backslash in a path as a slash: /\host is
+			// //host, another origin.
+			case err != nil || strings.HasPrefix(g.LoginURL, "//") || strings.HasPrefix(g.LoginURL, "/\\") || u.Fragment != "" ||
 				(u.Scheme == "" && !strings.HasPrefix(u.Path, "/")) ||
 				(u.Scheme != "" && u.Scheme != "https" && !(u.Scheme == "http" && !in.production())):
 				return []Issue{issue("gateway.login_url", "gateway.login_url %q is neither a path such as /login nor an https URL", g.LoginURL)}
@@ -1239,11 +1241,17 @@ var rules = sortedByID([]Rule{
 					return []Issue{issue("store.dsn", "store.dsn contains a password (user:password@)")}
 				}
 				for k := range u.Query() {
-					if strings.EqualFold(k, "password") {
+					// password, and libpq's sslpassword (the client key's).
+					if strings.HasSuffix(strings.ToLower(k), "password") {
 						return []Issue{issue("store.dsn", "store.dsn contains a password (the %s query parameter)", k)}
 					}
 				}
 				return nil
+			}
+			// A URL that url.Parse refuses because its password holds '#',
+			// '/' or '?' still works: pgx ends the user info at the last '@'.
+			if dsnURLPassword.MatchString(dsn) {
+				return []Issue{issue("store.dsn", "store.dsn contains a password (user:password@)")}
 			}
 			// PostgreSQL keyword/value form: host=db user=app password=…
 			if dsnKeywordPassword.MatchString(dsn) {
@@ -1322,7 +1330,10 @@ var rules = sortedByID([]Rule{
 const redisRetentionNotice = 14 * 24 * time.Hour
 
 // dsnKeywordPassword finds password=… in a keyword/value DSN.
-var dsnKeywordPassword = regexp.MustCompile(`(?i)(^|\s)password\s*=`)
+var dsnKeywordPassword = regexp.MustCompile(`(?i)(^|\s)(ssl)?password\s*=`)
+
+// dsnURLPassword finds user:password@ in a URL DSN that url.Parse refuses.
+var dsnURLPassword = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://[^:/@]*:[^@]*@`)
 
 // sortedByID orders the rule table by ID, the order every report lists
 // rules in, so entries can be written next to the keys they check.

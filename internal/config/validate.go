@@ -7,6 +7,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/webhook"
@@ -204,7 +205,10 @@ func webhookKeyLen(file string) (n int, valid, ok bool) {
 
 // readSecret returns the trimmed content of a small regular file.
 func readSecret(file string) ([]byte, bool) {
-	f, err := os.Open(file)
+	// O_NONBLOCK: opening a FIFO for reading otherwise waits for a writer,
+	// which would hang validate (and serve) before the check below. It
+	// changes nothing for a regular file.
+	f, err := os.OpenFile(file, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, false
 	}

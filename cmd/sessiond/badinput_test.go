@@ -1,0 +1,128 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+)
+
+// TestCLI_BadInputRefusedBeforeAsking: the commands that ask the running
+// server refuse what is ambiguous or what the server would refuse as a
+// usage error (exit 2) without sending anything, and never repeat an
+// argument that may be a token. The good cases show the same commands do
+// reach the server.
+func TestCLI_BadInputRefusedBeforeAsking(t *testing.T) {
+	const token = "sds_0123456789abcdefghijklmnopqrstuvwxyzABCDEFGH" // pasted in place of an ID
+	id := string(sessiond.NewSessionID())
+	huge := strings.Repeat("a", 10<<20)
+	past := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	cases := []struct {
+		name  string
+		args  []string
+		asked bool // a good case: sent, exit 0
+	}{
+		{"incident all with subject", []string{"incident", "revoke", "--all", "--subject", "alice", "--reason", "r"}, false},
+		{"incident empty subject", []string{"incident", "revoke", "--subject", "", "--reason", "r"}, false},
+		{"incident subject with newline", []string{"incident", "revoke", "--subject", "a\nb", "--reason", "r"}, false},
+		{"incident subject invalid UTF-8", []string{"incident", "revoke", "--subject", "a\xffb", "--reason", "r"}, false},
+		{"incident subject 10 MB", []string{"incident", "revoke", "--subject", huge, "--reason", "r"}, false},
+		{"incident zero issued-before", []string{"incident", "revoke", "--subject", "alice", "--issued-before", "0001-01-01T00:00:00Z", "--reason", "r"}, false},
+		{"incident reason over 256 bytes", []string{"incident", "revoke", "--all", "--reason", strings.Repeat("r", 257)}, false},
+		{"sessions revoke empty ID", []string{"sessions", "revoke", ""}, false},
+		{"sessions revoke a token", []string{"sessions", "revoke", token}, false},
+		{"sessions revoke ID with newline", []string{"sessions", "revoke", id[:25] + "\n"}, false},
+		{"sessions revoke-subject empty", []string{"sessions", "revoke-subject", ""}, false},
+		{"sessions revoke-subject 10 MB", []string{"sessions", "revoke-subject", huge}, false},
+		{"sessions revoke-subject except a token", []string{"sessions", "revoke-subject", "alice", "--except", token}, false},
+		{"sessions list empty subject", []string{"sessions", "list", "--subject", ""}, false},
+		{"sessions list subject with escape", []string{"sessions", "list", "--subject", "a\x1b[2Jb"}, false},
+
+		{"incident subjects", []string{"incident", "revoke", "--subject", "alice", "--subject", "bob", "--reason", "r"}, true},
+		{"incident all issued before", []string{"incident", "revoke", "--all", "--issued-before", past, "--reason", "r"}, true},
+		{"incident subject issued before", []string{"incident", "revoke", "--subject", "alice", "--issued-before", past, "--reason", "r"}, true},
+		{"sessions revoke", []string{"sessions", "revoke", id}, true},
+		{"sessions revoke-subject except", []string{"sessions", "revoke-subject", "alice", "--except", id}, true},
+		{"sessions list", []string{"sessions", "list", "--subject", "alice"}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var (
+				mu    sync.Mutex
+				asked []string
+			)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				asked = append(asked, r.Method+" "+r.URL.Path)
+				mu.Unlock()
+				switch r.Method {
+				case http.MethodDelete:
+					if strings.HasPrefix(r.URL.Path, "/v1/sessions/") {
+						w.WriteHeader(http.StatusNoContent)
+						return
+					}
+					w.Write([]byte(`{"revoked":1}`))
+				case http.MethodGet:
+					w.Write([]byte(`{"sessions":[]}`))
+				default:
+					w.Write([]byte(`{"revoked":1}`))
+				}
+			}))
+			defer srv.Close()
+			out, errOut, code := runInProcess([]string{"SESSIOND_API_KEY=sdak_probe", "SESSIOND_URL=" + srv.URL}, tc.args...)
+			mu.Lock()
+			defer mu.Unlock()
+			short := errOut
+			if len(short) > 200 {
+				short = short[:200] + "…"
+			}
+			switch {
+			case tc.asked && (code != 0 || len(asked) != 1):
+				t.Errorf("exit %d (%q), requests %q; want exit 0 after one request", code, short, asked)
+			case !tc.asked && (code != exitUsage || len(asked) != 0):
+				t.Errorf("exit %d (%q), requests %q; want exit %d and no request", code, short, asked, exitUsage)
+			}
+			if strings.Contains(out+errOut, token) {
+				t.Errorf("the argument was printed: %q %q", out, errOut)
+			}
+		})
+	}
+}
+
+// TestCLI_APIKeyBadInput: a bad --name or a key pasted in place of an ID
+// is a usage error (exit 2) that stores nothing and never prints the key.
+func TestCLI_APIKeyBadInput(t *testing.T) {
+	const secret = "sdak_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"
+	env := []string{"SESSIOND_DATA=" + t.TempDir()}
+	if _, errOut, code := runInProcess(env, "keys", "list", "--create"); code != 0 { // a store as serve leaves it
+		t.Fatalf("keys list --create = exit %d, %q", code, errOut)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"create empty name", []string{"apikey", "create", "--name", ""}},
+		{"create name with escape", []string{"apikey", "create", "--name", "a\x1b[2Jb"}},
+		{"create name with newline", []string{"apikey", "create", "--name", "a\nb"}},
+		{"create name of 100 kB", []string{"apikey", "create", "--name", strings.Repeat("n", 100<<10)}},
+		{"set-scopes of a key", []string{"apikey", "set-scopes", secret, "verify"}},
+		{"revoke a key", []string{"apikey", "revoke", secret}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, code := runInProcess(env, tc.args...)
+			if code != exitUsage {
+				t.Errorf("sessiond %.60q = exit %d, %.200q; want %d", tc.args, code, errOut, exitUsage)
+			}
+			if strings.Contains(out+errOut, secret) {
+				t.Errorf("the key was printed: %q %q", out, errOut)
+			}
+			if list, _, _ := runInProcess(env, "apikey", "list", "--json"); list != "" {
+				t.Errorf("a key was stored: %q", list)
+			}
+		})
+	}
+}
