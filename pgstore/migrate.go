@@ -164,7 +164,7 @@ func (s *Store) migrateOnce(ctx context.Context, all []migration.Migration) ([]m
 		// the queries of serving nodes from queueing behind a DDL statement
 		// that waits for a lock (Options.MigrationLockTimeout).
 		if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL search_path TO %s; SET LOCAL lock_timeout = %d",
-			schema, s.migrationLock.Milliseconds())); err != nil {
+			schema, lockTimeoutMillis(s.migrationLock))); err != nil {
 			return err
 		}
 		for _, m := range pending {
@@ -179,4 +179,10 @@ func (s *Store) migrateOnce(ctx context.Context, all []migration.Migration) ([]m
 		return nil
 	})
 	return applied, err
+}
+
+// lockTimeoutMillis is d as lock_timeout's whole milliseconds, rounded up:
+// PostgreSQL reads 0 as no timeout at all.
+func lockTimeoutMillis(d time.Duration) int64 {
+	return max(1, (d + time.Millisecond - 1).Milliseconds())
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/pgstore"
 )
 
@@ -97,5 +98,53 @@ func TestNew_MigrationLockTimeout(t *testing.T) {
 	defer s.Close()
 	if err := blocker.QueryRow(ctx, "SELECT max(version) FROM "+id+".schema_migrations").Scan(&version); err != nil || version != 9 {
 		t.Fatalf("schema version = %d (%v), want 9", version, err)
+	}
+}
+
+// TestNew_MigrationLockTimeoutSubMillisecond: PostgreSQL counts
+// lock_timeout in whole milliseconds and reads 0 as no timeout, so a
+// positive MigrationLockTimeout under a millisecond must still time out
+// (rounded up), not wait for the blocker without bound.
+func TestNew_MigrationLockTimeoutSubMillisecond(t *testing.T) {
+	dsn := testDSN(t)
+	ctx := t.Context()
+	schema := testSchema(t, dsn)
+	migrateUpTo(t, dsn, schema, 8)
+	id := pgx.Identifier{schema}.Sanitize()
+	blocker, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer blocker.Close(context.Background())
+	tx, err := blocker.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(ctx, "SELECT count(*) FROM "+id+".tokens"); err != nil {
+		t.Fatal(err)
+	}
+	// A hang guard, not a threshold: 8 attempts of 0.5 ms and their
+	// pauses take a few milliseconds.
+	startCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	s, err := pgstore.New(startCtx, dsn, pgstore.Options{Schema: schema, MigrationLockTimeout: 500 * time.Microsecond})
+	if err == nil {
+		s.Close()
+	}
+	if !errors.Is(err, pgstore.ErrMigrationLocked) {
+		t.Errorf("start with the table locked and MigrationLockTimeout 0.5 ms = %v; want ErrMigrationLocked (lock_timeout 0 waited without bound)", err)
+	}
+}
+
+func TestNew_MigrationLockTimeoutNegative(t *testing.T) {
+	dsn := testDSN(t)
+	t.Parallel()
+	s, err := pgstore.New(t.Context(), dsn, pgstore.Options{Schema: testSchema(t, dsn), MigrationLockTimeout: -time.Second})
+	if err == nil {
+		s.Close()
+	}
+	if ae := (*sessiond.ArgumentError)(nil); !errors.As(err, &ae) || ae.Field != "migration_lock_timeout" {
+		t.Errorf("New(MigrationLockTimeout -1s) = %v; want an ArgumentError for migration_lock_timeout", err)
 	}
 }

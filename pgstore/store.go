@@ -68,7 +68,8 @@ type Options struct {
 	// report stalls the whole service during a rolling upgrade. Past it the
 	// attempt is rolled back (the queue behind it drains) and retried
 	// after a pause, migrationAttempts times in all, then New fails with
-	// ErrMigrationLocked. Zero means 2 s.
+	// ErrMigrationLocked. Zero means 2 s; PostgreSQL counts whole
+	// milliseconds, and less than one is one (its 0 means no timeout).
 	MigrationLockTimeout time.Duration
 }
 
@@ -155,6 +156,10 @@ func New(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if opts.WriteGroups < 0 {
 		return nil, fmt.Errorf("pgstore: open: %w", &sessiond.ArgumentError{
 			Field: "write_groups", Msg: fmt.Sprintf("must not be negative, got %d", opts.WriteGroups)})
+	}
+	if opts.MigrationLockTimeout < 0 {
+		return nil, fmt.Errorf("pgstore: open: %w", &sessiond.ArgumentError{
+			Field: "migration_lock_timeout", Msg: fmt.Sprintf("must not be negative, got %s", opts.MigrationLockTimeout)})
 	}
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
