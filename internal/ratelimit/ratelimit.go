@@ -5,8 +5,10 @@
 package ratelimit
 
 import (
+	"cmp"
 	"math"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -52,9 +54,11 @@ type Options struct {
 	// Burst is how many events a key may spend at once; below 1 means 1.
 	Burst int
 	// MaxKeys bounds the keys remembered. When full, keys whose bucket
-	// has refilled are forgotten (they are as good as new); if none has,
-	// an arbitrary half is, so a flood of new keys costs bounded memory
-	// and can at worst reset others' buckets. Zero means DefaultMaxKeys.
+	// has refilled are forgotten (they are as good as new), then the
+	// fullest buckets until half the keys are left: a flood of new keys
+	// costs bounded memory and evicts its own keys before those of
+	// clients their limit holds back, which would otherwise start again
+	// with a full burst. Zero means DefaultMaxKeys.
 	MaxKeys int
 	// Clock is the time source; nil means the system clock.
 	Clock sessiond.Clock
@@ -116,18 +120,31 @@ func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
 	return false, max(time.Duration(math.Ceil(delay))*time.Second, time.Second)
 }
 
-// evict makes room; l.mu is held.
+// evict makes room, fullest buckets first, so that a drained bucket (a
+// client over its limit) is the last to be forgotten; l.mu is held. It
+// runs once per maxKeys/2 new keys at most, so the sort is amortized.
 func (l *Limiter) evict(now time.Time) {
+	type held struct {
+		key    string
+		tokens float64
+	}
+	rest := make([]held, 0, len(l.buckets))
 	for k, b := range l.buckets {
-		if b.TokensAt(now) >= float64(l.burst) {
+		if t := b.TokensAt(now); t >= float64(l.burst) {
 			delete(l.buckets, k)
+		} else {
+			rest = append(rest, held{k, t})
 		}
 	}
-	for k := range l.buckets {
+	if len(l.buckets) < l.maxKeys/2 {
+		return
+	}
+	slices.SortFunc(rest, func(a, b held) int { return cmp.Compare(b.tokens, a.tokens) })
+	for _, h := range rest {
 		if len(l.buckets) < l.maxKeys/2 {
 			break
 		}
-		delete(l.buckets, k)
+		delete(l.buckets, h.key)
 	}
 }
 

@@ -64,6 +64,48 @@ func TestLimiter_Bounded(t *testing.T) {
 	}
 }
 
+// TestLimiter_EvictionKeepsSpentBuckets: a client held back by its limit
+// cannot start again with a full burst by flooding the Limiter with new
+// keys (addresses) until it evicts: the keys a flood adds, which spent one
+// event each, go before a bucket that spent more.
+func TestLimiter_EvictionKeepsSpentBuckets(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		burst, spent int
+	}{
+		{"drained, burst 2", 2, 2},
+		{"drained, burst 20", 20, 20},
+		{"partly spent", 5, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := sessiondtest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+			l := ratelimit.New(ratelimit.Options{Rate: 1.0 / 60, Burst: tc.burst, MaxKeys: 100, Clock: clock})
+			for range tc.spent {
+				l.Allow("held")
+			}
+			// Ten rounds of a full Limiter's worth of new keys, with no
+			// time passing: each round evicts.
+			for round := range 10 {
+				for i := range 100 {
+					l.Allow(fmt.Sprintf("flood-%d-%d", round, i))
+				}
+			}
+			if n := l.Len(); n > 100 {
+				t.Errorf("Len = %d after the floods; want at most 100", n)
+			}
+			allowed := 0
+			for range tc.burst {
+				if ok, _ := l.Allow("held"); ok {
+					allowed++
+				}
+			}
+			if want := tc.burst - tc.spent; allowed != want {
+				t.Errorf("after the floods the held key was allowed %d events; want the %d it had left", allowed, want)
+			}
+		})
+	}
+}
+
 func ExampleLimiter() {
 	l := ratelimit.New(ratelimit.Options{Rate: 1, Burst: 2})
 	for range 3 {

@@ -71,6 +71,9 @@ type Options struct {
 	// SSFStreamCache is how long a node reuses the Shared Signals stream
 	// list, as the fallback of the store's feed; 0 means ssf's default.
 	SSFStreamCache time.Duration
+	// MaxConns bounds the connections the API listener holds at once
+	// (connlimit.go); 0 means from the process's open-file limit.
+	MaxConns int
 }
 
 // Run serves until ctx ends (SIGTERM, SIGINT), then lets in-flight requests
@@ -274,6 +277,11 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	nconns := o.MaxConns
+	if nconns <= 0 {
+		nconns = maxConns(openFileLimit())
+	}
+	ln = limitConns(ln, nconns, log)
 	addr := ln.Addr().String()
 	log.Info("sessiond serving", "addr", addr, "strategy", string(cfg.Strategy), "preset", cfg.Preset,
 		"store", cfg.Store.Driver, "version", o.Version)

@@ -1,0 +1,114 @@
+package server
+
+import (
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+)
+
+// Each connection the server holds costs a file descriptor and about 20 KB
+// (its goroutine and buffers), and a client can hold one idle for
+// server.idle_timeout with one request. Without a bound, a client opening
+// connections exhausts the process's descriptors first: the store's
+// connections, the webhooks' and the data files then fail for every user.
+// The API listener so holds at most as many connections as the descriptor
+// limit allows, less a reserve for everything else; over it, new
+// connections wait in the kernel's accept queue until one closes.
+
+// defaultMaxConns bounds connections where the descriptor limit cannot be
+// read.
+const defaultMaxConns = 16384
+
+// maxConns is the connection bound for a descriptor limit of fds (0:
+// unknown): fds less an eighth of it, and at least 256, kept for the rest
+// of the process.
+func maxConns(fds uint64) int {
+	if fds == 0 {
+		return defaultMaxConns
+	}
+	reserve := max(fds/8, 256)
+	if fds < 2*reserve {
+		return int(max(fds/2, 1))
+	}
+	return int(min(fds-reserve, 1<<20))
+}
+
+// limitListener accepts at most cap(sem) connections at once: Accept waits
+// for one of them to close before it accepts another.
+type limitListener struct {
+	net.Listener
+	sem  chan struct{}
+	done chan struct{} // closed by Close: a waiting Accept returns
+	once sync.Once
+	log  *slog.Logger
+	// warned is when the last warning that the bound was reached was
+	// logged (at most one a minute); only the one goroutine calling Accept
+	// touches it.
+	warned time.Time
+}
+
+func limitConns(ln net.Listener, n int, log *slog.Logger) *limitListener {
+	return &limitListener{Listener: ln, sem: make(chan struct{}, n), done: make(chan struct{}), log: log}
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	select {
+	case l.sem <- struct{}{}:
+	default:
+		if now := time.Now(); now.Sub(l.warned) >= time.Minute {
+			l.warned = now
+			l.log.Warn("connection limit reached; new connections wait until one closes", "limit", cap(l.sem))
+		}
+		select {
+		case l.sem <- struct{}{}:
+		case <-l.done:
+			return nil, net.ErrClosed
+		}
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.sem
+		return nil, err
+	}
+	return &limitConn{Conn: c, release: func() { <-l.sem }}, nil
+}
+
+func (l *limitListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return l.Listener.Close()
+}
+
+// limitConn gives its slot back once, on the first Close.
+type limitConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
+}
+
+// CloseWrite half-closes the connection when it can: net/http does so
+// before closing one with unread request data (a 413, a 400), so that the
+// client reads the answer rather than a reset. It finds the method by type
+// assertion, which the embedded net.Conn would hide.
+func (c *limitConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// ReadFrom keeps the connection's own (sendfile on TCP), which net/http
+// also finds by type assertion.
+func (c *limitConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
+}

@@ -1,0 +1,75 @@
+package server
+
+import (
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+)
+
+func TestMaxConns(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		fds  uint64
+		want int
+	}{
+		{"unknown", 0, defaultMaxConns},
+		{"systemd unit", 65536, 65536 - 8192},
+		{"small limit keeps a reserve of 256", 1024, 1024 - 256},
+		{"tiny limit keeps half", 300, 150},
+		{"one", 1, 1},
+		{"unlimited is capped", 1<<64 - 1, 1 << 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := maxConns(tc.fds); got != tc.want {
+				t.Errorf("maxConns(%d) = %d; want %d", tc.fds, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestLimitConn_KeepsTCPMethods: net/http half-closes a connection it is
+// about to close with unread request data (CloseWrite, so the client reads
+// the 413 or 400 before the close) and sends files with the connection's
+// ReadFrom (sendfile), both found by type assertion on the accepted
+// connection, which the limit's wrapper must not hide.
+func TestLimitConn_KeepsTCPMethods(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := limitConns(raw, 4, slog.New(slog.DiscardHandler))
+	defer ln.Close()
+	dialed := make(chan net.Conn, 1)
+	go func() {
+		c, err := net.Dial("tcp", raw.Addr().String())
+		if err != nil {
+			t.Error(err)
+		}
+		dialed <- c
+	}()
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	d := <-dialed
+	if d == nil {
+		t.FailNow()
+	}
+	defer d.Close()
+	cw, ok := c.(interface{ CloseWrite() error })
+	if !ok {
+		t.Fatalf("the accepted %T has no CloseWrite", c)
+	}
+	if _, ok := c.(io.ReaderFrom); !ok {
+		t.Errorf("the accepted %T has no ReadFrom", c)
+	}
+	// The half-close reaches the peer: it reads the end of the stream.
+	if err := cw.CloseWrite(); err != nil {
+		t.Fatalf("CloseWrite: %v", err)
+	}
+	if n, err := d.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Errorf("peer read after CloseWrite = %d, %v; want 0, EOF", n, err)
+	}
+}
