@@ -37,10 +37,11 @@ var TransmittedEvents = []string{CAEPSessionRevoked, RISCSessionsRevoked}
 const MaxStreams = 100
 
 // DefaultMaxStreamsPerOwner is how many of them one API key may have
-// (TransmitterOptions.MaxStreamsPerOwner): a tenth, so ten receivers at
-// their limit still leave room, and more than a receiver needs (one
-// stream per delivery it wants; a stream's subjects, not more streams,
-// narrow what it gets).
+// (TransmitterOptions.MaxStreamsPerOwner): a tenth, so one key cannot take
+// more than that share, and more than a receiver needs (one stream per
+// delivery it wants; a stream's subjects, not more streams, narrow what it
+// gets). Ten keys at their limit fill MaxStreams: an admin key is not
+// held to it.
 const DefaultMaxStreamsPerOwner = 10
 
 // streamsDoc is the MetaStore document holding every stream.
