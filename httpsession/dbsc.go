@@ -83,12 +83,22 @@ const (
 var (
 	// ErrDeviceProof: the session is bound to a device and the request
 	// carries no valid bound cookie for it (a stolen session cookie, or an
-	// expired bound cookie).
-	ErrDeviceProof = errors.New("httpsession: device-bound session without a valid bound cookie")
+	// expired bound cookie). It matches sessiond.ErrInvalidToken too, as
+	// ErrKeyProofRequired does: a refused token, which
+	// sessiond_verify_total counts as token_invalid, not as a fault.
+	ErrDeviceProof error = &refusal{"httpsession: device-bound session without a valid bound cookie"}
 	// ErrDeviceBindingRequired: the policy is required and the session is
 	// not bound to a device.
 	ErrDeviceBindingRequired = errors.New("httpsession: session not bound to a device")
 )
+
+// refusal is a sentinel for a valid token refused by a check of the rest
+// of the request (its bound cookie, its registration). It matches sessiond.ErrInvalidToken while its text stays its own:
+// it is the reason session.device_proof_refused events record.
+type refusal struct{ msg string }
+
+func (e *refusal) Error() string { return e.msg }
+func (e *refusal) Unwrap() error { return sessiond.ErrInvalidToken }
 
 // DBSCOptions configure DBSC. Zero values take the documented defaults.
 type DBSCOptions struct {
@@ -274,7 +284,10 @@ var (
 	errChallengeUnknown = errors.New("challenge not issued for this session")
 	errChallengeExpired = errors.New("challenge expired")
 	errChallengeUsed    = errors.New("challenge already used")
-	errAlreadyBound     = errors.New("already bound")
+	// errAlreadyBound: registration with a bound session's cookie (a
+	// copied one, binding its own key); a refused token, like
+	// ErrDeviceProof.
+	errAlreadyBound error = &refusal{"already bound"}
 )
 
 // consumeChallenge checks c was issued for kind and bind and has not

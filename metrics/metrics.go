@@ -35,10 +35,15 @@ const EventAnomaly sessiond.EventType = "session.anomaly"
 // naming a signing key dropped on purpose (sessiond.ErrKeyRetired): the
 // tokens clients still hold after a kill switch with key rotation, kept
 // out of token_invalid so the token-guessing alert on it stays quiet.
+// VerifyChallenge is a valid token whose check asked the client to retry
+// with something the server just sent it (sessiond.ErrChallenge: a DPoP
+// nonce): a client doing everything right meets one at every nonce
+// rotation, so it is neither a refused token nor a fault.
 const (
 	VerifyOK               = "ok"
 	VerifyTokenInvalid     = "token_invalid"
 	VerifyRetiredKey       = "retired_key"
+	VerifyChallenge        = "challenge"
 	VerifyTokenExpired     = "token_expired"
 	VerifySessionRevoked   = "session_revoked"
 	VerifyIdleTimeout      = "idle_timeout"
@@ -57,8 +62,8 @@ const other = "other"
 var (
 	strategies     = []string{string(sessiond.StrategyDatabase), string(sessiond.StrategyJWT), string(sessiond.StrategyHybrid)}
 	revokeReasons  = []string{"logout", "admin", "rotated", "limit", "anomaly", "reuse", "incident", "ssf", other}
-	verifyOutcomes = []string{VerifyOK, VerifyTokenInvalid, VerifyRetiredKey, VerifyTokenExpired, VerifySessionRevoked, VerifyIdleTimeout,
-		VerifyAbsoluteTimeout, VerifyStoreUnavailable, VerifyError}
+	verifyOutcomes = []string{VerifyOK, VerifyTokenInvalid, VerifyRetiredKey, VerifyChallenge, VerifyTokenExpired, VerifySessionRevoked,
+		VerifyIdleTimeout, VerifyAbsoluteTimeout, VerifyStoreUnavailable, VerifyError}
 	anomalyRules   = []string{"ip_change", "user_agent_change", "distinct_ips", "refresh_device_change", other}
 	anomalyActions = []string{"log", "alert", "step_up", "revoke", other}
 	// dbscOutcomes: registrations, refreshes, and refused proofs by stage.
@@ -326,13 +331,19 @@ func (m *Metrics) ObserveVerify(outcome string, d time.Duration) {
 	m.verifyDuration.Observe(d.Seconds())
 }
 
-// VerifyOutcome names the outcome of a verify call from its error.
+// VerifyOutcome names the outcome of a verify call from its error. The
+// check of Manager.InspectChecked decides what its own refusals count as:
+// one that wraps sessiond.ErrInvalidToken (a bound token without its DPoP
+// proof or bound cookie) counts as token_invalid, sessiond.ErrChallenge as
+// challenge; anything not listed here counts as error.
 func VerifyOutcome(err error) string {
 	switch {
 	case err == nil:
 		return VerifyOK
 	case errors.Is(err, sessiond.ErrStoreUnavailable):
 		return VerifyStoreUnavailable
+	case errors.Is(err, sessiond.ErrChallenge):
+		return VerifyChallenge
 	case errors.Is(err, sessiond.ErrRevoked):
 		return VerifySessionRevoked
 	case errors.Is(err, sessiond.ErrIdleTimeout):

@@ -205,6 +205,7 @@ func TestMetrics_Scenario(t *testing.T) {
 		`sessiond_verify_total{outcome="error"}`:                                  1,
 		`sessiond_verify_total{outcome="token_invalid"}`:                          0,
 		`sessiond_verify_total{outcome="retired_key"}`:                            0,
+		`sessiond_verify_total{outcome="challenge"}`:                              0, // present before the first
 		`sessiond_verify_duration_seconds_count`:                                  5,
 		`sessiond_verify_duration_seconds_bucket{le="1e-06"}`:                     1, // the 0
 		`sessiond_verify_duration_seconds_bucket{le="5e-06"}`:                     2,
@@ -280,7 +281,7 @@ func TestMetrics_BoundedLabels(t *testing.T) {
 	mfs := scrape(t, m.Handler())
 	limits := map[string]map[string][]string{
 		"sessiond_sessions_revoked_total": {"reason": {"logout", "admin", "rotated", "limit", "anomaly", "reuse", "incident", "ssf", "other"}},
-		"sessiond_verify_total": {"outcome": {"ok", "token_invalid", "retired_key", "token_expired", "session_revoked", "idle_timeout",
+		"sessiond_verify_total": {"outcome": {"ok", "token_invalid", "retired_key", "challenge", "token_expired", "session_revoked", "idle_timeout",
 			"absolute_timeout", "store_unavailable", "error"}},
 		"sessiond_anomalies_total": {
 			"rule":   {"ip_change", "user_agent_change", "distinct_ips", "refresh_device_change", "other"},
@@ -379,6 +380,7 @@ func TestVerifyOutcome(t *testing.T) {
 		{sessiond.ErrIdleTimeout, "idle_timeout"},
 		{sessiond.ErrAbsoluteTimeout, "absolute_timeout"},
 		{fmt.Errorf("memstore: %w", sessiond.ErrStoreUnavailable), "store_unavailable"},
+		{fmt.Errorf("dpop: use_dpop_nonce: %w", sessiond.ErrChallenge), "challenge"},
 		{errors.New("boom"), "error"},
 	}
 	for _, tt := range tests {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/sessiond/sessiond"
@@ -99,12 +100,20 @@ func (s *server) bindKey(ctx context.Context, w http.ResponseWriter, b *dpopBind
 
 // checkBound checks the proof of a verified session's access token; the
 // fast path for unbound sessions is one bytes.Contains on their claims.
+// A proof refused (missing, invalid, or without htm and htu) also matches
+// sessiond.ErrInvalidToken, so that sessiond_verify_total counts a refused
+// token, not a server error; the answer is still the requestError's. A
+// nonce challenge matches sessiond.ErrChallenge (dpop.ErrUseNonce), and a
+// failure of the replay cache or nonce source stays a fault.
 func (s *server) checkBound(ctx context.Context, w http.ResponseWriter, sess *sessiond.Session, access sessiond.Secret, p *dpopProof) error {
 	jkt := sess.KeyThumbprint()
 	if jkt == "" {
 		return nil
 	}
 	_, err := s.checkDPoP(ctx, w, p, dpop.Request{AccessToken: access, JKT: jkt})
+	if _, refused := errors.AsType[*requestError](err); refused && !errors.Is(err, sessiond.ErrChallenge) {
+		return fmt.Errorf("%w: %w", err, sessiond.ErrInvalidToken)
+	}
 	return err
 }
 
