@@ -26,21 +26,8 @@ func TestNew_MigrationLockTimeout(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	schema := testSchema(t, dsn)
-	migrateUpTo(t, dsn, schema, 8) // 0009 drops indexes on tokens
+	blocker, tx := blockMigration(t, dsn, schema)
 	id := pgx.Identifier{schema}.Sanitize()
-
-	blocker, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer blocker.Close(context.Background())
-	tx, err := blocker.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(ctx, "SELECT count(*) FROM "+id+".tokens"); err != nil {
-		t.Fatal(err)
-	}
 
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -109,21 +96,7 @@ func TestNew_MigrationLockTimeoutSubMillisecond(t *testing.T) {
 	dsn := testDSN(t)
 	ctx := t.Context()
 	schema := testSchema(t, dsn)
-	migrateUpTo(t, dsn, schema, 8)
-	id := pgx.Identifier{schema}.Sanitize()
-	blocker, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer blocker.Close(context.Background())
-	tx, err := blocker.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(context.Background())
-	if _, err := tx.Exec(ctx, "SELECT count(*) FROM "+id+".tokens"); err != nil {
-		t.Fatal(err)
-	}
+	blockMigration(t, dsn, schema)
 	// A hang guard, not a threshold: 8 attempts of 0.5 ms and their
 	// pauses take a few milliseconds.
 	startCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -147,4 +120,28 @@ func TestNew_MigrationLockTimeoutNegative(t *testing.T) {
 	if ae := (*sessiond.ArgumentError)(nil); !errors.As(err, &ae) || ae.Field != "migration_lock_timeout" {
 		t.Errorf("New(MigrationLockTimeout -1s) = %v; want an ArgumentError for migration_lock_timeout", err)
 	}
+}
+
+// blockMigration brings a new schema to version 8 (0009 drops indexes on
+// tokens, so it needs the table's exclusive lock) and holds a read of
+// tokens in an open transaction, as a long report or a client idle in a
+// transaction does, until the test ends.
+func blockMigration(t *testing.T, dsn, schema string) (*pgx.Conn, pgx.Tx) {
+	t.Helper()
+	ctx := t.Context()
+	migrateUpTo(t, dsn, schema, 8)
+	blocker, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { blocker.Close(context.Background()) })
+	tx, err := blocker.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback(context.Background()) })
+	if _, err := tx.Exec(ctx, "SELECT count(*) FROM "+pgx.Identifier{schema}.Sanitize()+".tokens"); err != nil {
+		t.Fatal(err)
+	}
+	return blocker, tx
 }
