@@ -496,12 +496,15 @@ func (m *Manager) Revoke(ctx context.Context, id SessionID, reason RevokeReason)
 }
 
 // revoke revokes a session and records its session.revoked event and the
-// events in also, only when this call is the one that revokes it: in the
-// revocation's transaction when the store can, otherwise after it. A
-// session revoked already (by someone else or earlier) records nothing:
-// the events in also report what the revocation is for (a theft), and a
-// storm of requests detecting the same theft on any number of nodes must
-// raise them once, which the store's answer settles atomically. On error
+// events in also when this call is the one that revokes it: in the
+// revocation's transaction when the store can, otherwise after it. The
+// events in also report what the revocation is for (a theft): a session
+// revoked already for the same reason records nothing, since a storm of
+// requests detecting the same theft on any number of nodes must raise
+// them once, and the call that revoked it recorded them (the store's
+// answer settles which atomically); one revoked already for another
+// reason (a logout between the caller's check and this call) records
+// also after the change, as nobody reported what it reports. On error
 // nothing is recorded: the caller decides about also. mine reports
 // whether this call is the one that revoked the session.
 func (m *Manager) revoke(ctx context.Context, id SessionID, now time.Time, reason RevokeReason, also ...Event) (s *Session, mine bool, err error) {
@@ -526,6 +529,8 @@ func (m *Manager) revoke(ctx context.Context, id SessionID, now time.Time, reaso
 			// The store broke its contract (revoked not called): record
 			// the events after the change rather than lose them.
 			m.emit(ctx, revokedEvent(s, reason))
+			fallthrough
+		case s.RevokeReason != reason:
 			for _, e := range also {
 				m.emit(ctx, e)
 			}
@@ -554,6 +559,8 @@ func (m *Manager) revoke(ctx context.Context, id SessionID, now time.Time, reaso
 	m.NoteRevoked(Revocation{SessionID: s.ID, Subject: s.Subject, RevokedAt: s.RevokedAt, ExpiresAt: s.ExpiresAt, Reason: s.RevokeReason})
 	if mine {
 		m.emit(ctx, revokedEvent(s, reason))
+	}
+	if mine || s.RevokeReason != reason {
 		for _, e := range also {
 			m.emit(ctx, e)
 		}
@@ -679,9 +686,11 @@ func bulkRevokedEvent(subject string, except SessionID, reason RevokeReason, n i
 // here as at Refresh: with reuse detection on, its session (or the
 // successor of a session rotated since) is revoked with reason reuse and
 // the reuse recorded, and nil is returned all the same. Like Refresh
-// without a proof, it ends nothing of a session bound to a key: the
-// token has been useless without the key since it was retired, and a
-// thief holding it must not end the owner's session.
+// without a proof, a retired token ends nothing of a session bound to a
+// key, whatever the reuse interval and detection: the token has been
+// useless without the key since it was retired, and a thief holding it
+// must not end the owner's session. A live token ends its session, bound
+// or not.
 func (m *Manager) RevokeToken(ctx context.Context, tok Secret) error {
 	if len(tok) == 0 || len(tok) > MaxTokenBytes {
 		return nil
@@ -691,9 +700,17 @@ func (m *Manager) RevokeToken(ctx context.Context, tok Secret) error {
 		return err
 	}
 	now := m.now()
-	if o.refresh && m.detect && !o.retiredAt.IsZero() && o.retiredAt.Before(now.Add(-m.reuse)) {
-		if handled, err := m.revokeRetired(ctx, o.session, now); handled {
-			return err
+	if o.refresh && !o.retiredAt.IsZero() {
+		if o.session.KeyThumbprint() != "" {
+			// Refresh takes a retired token of a bound session, as reuse or
+			// within the interval, only with a proof of the key
+			// (checkProof), which a revocation request cannot carry.
+			return nil
+		}
+		if m.detect && o.retiredAt.Before(now.Add(-m.reuse)) {
+			if handled, err := m.revokeRetired(ctx, o.session, now); handled {
+				return err
+			}
 		}
 	}
 	if _, _, err := m.revoke(ctx, o.id, now, ReasonLogout); err != nil && !errors.Is(err, ErrNotFound) {

@@ -51,7 +51,7 @@ func (m *Manager) RefreshChecked(ctx context.Context, refresh Secret, client Cli
 		if perr := checkProof(&g.session, check); perr != nil {
 			return nil, m.refreshFailed(ctx, &g.session, perr, now)
 		}
-		if found, _ := m.reusedAcrossRotation(ctx, &g.session, client, now); found {
+		if reused, _ := m.reusedAcrossRotation(ctx, &g.session, client, now); reused {
 			return nil, m.refreshFailed(ctx, &g.session, fmt.Errorf("sessiond: refresh: %w", ErrRefreshReused), now)
 		}
 		// No successor lives (or the session was ended by a new login,
@@ -128,17 +128,22 @@ func checkProof(s *Session, check func(*Session) error) error {
 // (Manager.rotate), so s's successors are the subject's live sessions with
 // both (two logins of one subject in the same microsecond would be taken
 // for one family: the store keeps no link between them). They go with
-// reason reuse, the first this call revokes with the reuse event (a
-// concurrent detection that revoked them first recorded it); it reports
-// whether any was found, and the first failure of the store (logged).
-func (m *Manager) reusedAcrossRotation(ctx context.Context, s *Session, client Client, now time.Time) (bool, error) {
+// reason reuse, the first with the reuse event: revoke records it unless
+// the successor was revoked for reuse already, by a concurrent detection
+// that recorded it. It reports whether the token counts as reuse, and
+// the first failure of the store (logged). It counts when a successor was
+// found, and also when the store failed (listing the successors, or
+// revoking one) before the event was recorded: the event is then
+// recorded without the revocation, as revokeReused does, so an outage
+// cannot hide a theft.
+func (m *Manager) reusedAcrossRotation(ctx context.Context, s *Session, client Client, now time.Time) (reused bool, failed error) {
 	e := Event{Type: EventRefreshReused, Subject: s.Subject, SessionID: s.ID, Client: client,
 		Details: map[string]any{"issued_to": s.Client, "rotated": true}}
 	live, failed := m.List(ctx, s.Subject)
 	if failed != nil {
 		m.log.ErrorContext(ctx, "list the successors of a rotated session after refresh token reuse", "session_id", s.ID, "err", failed)
 	}
-	found, recorded := false, false
+	recorded := false
 	for _, o := range live {
 		if !o.CreatedAt.Equal(s.CreatedAt) || !o.ExpiresAt.Equal(s.ExpiresAt) {
 			continue
@@ -147,17 +152,22 @@ func (m *Manager) reusedAcrossRotation(ctx context.Context, s *Session, client C
 		if !recorded {
 			also = []Event{e}
 		}
-		_, mine, err := m.revoke(ctx, o.ID, now, ReasonReuse, also...)
-		if err != nil {
+		if _, _, err := m.revoke(ctx, o.ID, now, ReasonReuse, also...); err != nil {
 			if !errors.Is(err, ErrNotFound) {
 				m.log.ErrorContext(ctx, "revoke a rotated session's successor after refresh token reuse", "session_id", o.ID, "err", err)
 				failed = cmp.Or(failed, err)
 			}
 			continue
 		}
-		found, recorded = true, recorded || mine
+		// On record now: by this call, or by the detection that revoked
+		// the successor for reuse first.
+		recorded = true
 	}
-	return found, failed
+	if failed != nil && !recorded {
+		m.emit(ctx, e)
+		return true, failed
+	}
+	return recorded, failed
 }
 
 // retired handles a retired refresh token presented outside the grace:
@@ -200,17 +210,13 @@ func (m *Manager) revokeReused(ctx context.Context, s *Session, client Client, n
 }
 
 // revokeRetired is RevokeToken of s's refresh token retired outside the
-// reuse interval (with reuse detection): what Refresh does with it, short
-// of the proof of a bound key, which a revocation request cannot carry.
-// The client is unknown (RFC 7009 requests name none). handled false: s
-// has ended already, and Refresh would refuse the token as such, without
-// a reuse; the caller revokes it as any token's.
+// reuse interval (with reuse detection), s not bound to a key (the caller
+// ends nothing of a bound one): what Refresh does with it. The client is
+// unknown (RFC 7009 requests name none). handled false: s has ended
+// already, and Refresh would refuse the token as such, without a reuse;
+// the caller revokes it as any token's.
 func (m *Manager) revokeRetired(ctx context.Context, s *Session, now time.Time) (handled bool, err error) {
 	switch {
-	case s.KeyThumbprint() != "":
-		// Refresh needs the key's proof before a retired token counts as
-		// reuse (checkProof): without one it ends nothing.
-		return true, nil
 	case s.RevokeReason == ReasonRotated:
 		_, err := m.reusedAcrossRotation(ctx, s, Client{}, now)
 		return true, err

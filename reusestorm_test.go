@@ -9,6 +9,7 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/jwttest"
+	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/opaquetoken"
 	"github.com/sessiond/sessiond/sessiondtest"
 )
@@ -203,5 +204,112 @@ func TestManager_ReuseStormOneEvent(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// hookedStore is a store with none of the optional extensions, so the
+// Manager learns whether a call revoked a session from Store.Revoke's
+// answer alone; beforeRevoke runs once, before the first revocation.
+type hookedStore struct {
+	sessiond.Store
+	beforeRevoke func()
+}
+
+func (s *hookedStore) Revoke(ctx context.Context, id sessiond.SessionID, at time.Time, r sessiond.RevokeReason) (*sessiond.Session, error) {
+	once(&s.beforeRevoke)
+	return s.Store.Revoke(ctx, id, at, r)
+}
+
+// TestManager_ReuseRevokedMeanwhile: a retired refresh token replayed
+// outside the reuse interval is theft, and the session (or a rotation's
+// successor) it would end may be revoked between the refresh's check and
+// the reuse revocation. Revoked meanwhile for another reason (the owner's
+// logout), the theft is still recorded, once, and the session keeps its
+// reason; revoked meanwhile for reuse, the detection that revoked it
+// recorded the theft (the storm of TestManager_ReuseStormOneEvent) and
+// this one records nothing. Every way the Manager records a revocation's
+// events is covered: in the store's transaction, after it, and through a
+// store that says only what Store.Revoke says.
+func TestManager_ReuseRevokedMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	type storeKind struct {
+		name  string
+		carry bool
+		sink  func(*countingSink) sessiond.EventSink
+		// store returns the store, the memory store under it, and a
+		// setter of the hook that runs before the Manager's next
+		// revocation.
+		store func() (sessiond.Store, *memstore.Store, func(func()))
+	}
+	withRecorder := func() (sessiond.Store, *memstore.Store, func(func())) {
+		st := &raceStore{Store: memstore.New()}
+		return st, st.Store, func(f func()) { st.beforeRevoke = f }
+	}
+	var kinds []storeKind
+	for _, mode := range sinkModes {
+		kinds = append(kinds, storeKind{"change recorder/" + mode.name, mode.carry, mode.sink, withRecorder})
+	}
+	kinds = append(kinds, storeKind{"plain store", false, func(c *countingSink) sessiond.EventSink { return plainSink{c} },
+		func() (sessiond.Store, *memstore.Store, func(func())) {
+			mem := memstore.New()
+			st := &hookedStore{Store: mem}
+			return st, mem, func(f func()) { st.beforeRevoke = f }
+		}})
+	for _, kind := range kinds {
+		for _, tc := range []struct {
+			name      string
+			rotate    bool // the session was rotated before the replay: its successor is revoked
+			meanwhile sessiond.RevokeReason
+			reused    int // session.refresh_token_reused events this replay records
+		}{
+			{"logout", false, sessiond.ReasonLogout, 1},
+			{"reuse detected elsewhere", false, sessiond.ReasonReuse, 0},
+			{"successor's logout", true, sessiond.ReasonLogout, 1},
+			{"successor's reuse detected elsewhere", true, sessiond.ReasonReuse, 0},
+		} {
+			t.Run(kind.name+"/"+tc.name, func(t *testing.T) {
+				st, mem, hook := kind.store()
+				sink := &countingSink{carry: kind.carry}
+				h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) { o.Store, o.Events = st, kind.sink(sink) })
+				login := h.create(t, "reuse-meanwhile", sessiond.CreateOptions{})
+				next, err := h.m.Refresh(ctx, login.RefreshToken, sessiond.Client{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				h.clock.Advance(10 * time.Second) // past the 5 s reuse interval
+				ended := login.Session.ID
+				if tc.rotate {
+					succ, err := h.m.Rotate(ctx, next.Session.ID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					ended = succ.Session.ID
+					h.clock.Advance(10 * time.Second)
+				}
+				// A microsecond before this call's revocation: a store without
+				// ChangeRecorder tells them apart by the time alone.
+				at := h.clock.Now().UTC().Truncate(time.Microsecond).Add(-time.Microsecond)
+				hook(func() {
+					if _, err := mem.Revoke(ctx, ended, at, tc.meanwhile); err != nil {
+						t.Error(err)
+					}
+				})
+				_, err = h.m.Refresh(ctx, login.RefreshToken, sessiond.Client{IP: "192.0.2.66"})
+				if !errors.Is(err, sessiond.ErrRefreshReused) {
+					t.Errorf("Refresh(retired token) = %v; want ErrRefreshReused", err)
+				}
+				if n := sink.count(sessiond.EventRefreshReused, login.Session.ID); n != tc.reused {
+					t.Errorf("%d %s events after the session was revoked meanwhile (%s); want %d",
+						n, sessiond.EventRefreshReused, tc.meanwhile, tc.reused)
+				}
+				if n := sink.count(sessiond.EventSessionRevoked, ended); n != 0 {
+					t.Errorf("%d %s events for a revocation this call did not make; want 0", n, sessiond.EventSessionRevoked)
+				}
+				s, err := mem.Get(ctx, ended)
+				if err != nil || s.RevokeReason != tc.meanwhile {
+					t.Errorf("session after the replay = %+v, %v; want revoked with reason %s (the first revocation's)", s, err, tc.meanwhile)
+				}
+			})
+		}
 	}
 }

@@ -15,9 +15,10 @@ import (
 // and the reuse is recorded, and so does the successor of a session
 // rotated since; within the interval, without detection, or with the live
 // token, the revocation is the holder's logout as before. A retired token
-// of a key-bound session, which Refresh counts as reuse only with a proof
-// of the key that a revocation request cannot carry, ends nothing. Every
-// case answers nil.
+// of a key-bound session, which Refresh takes (as reuse or within the
+// interval) only with a proof of the key that a revocation request cannot
+// carry, ends nothing, whatever the interval and detection; the live
+// token of one still ends it. Every case answers nil.
 func TestManager_RevokeTokenRetiredIsReuse(t *testing.T) {
 	ctx := context.Background()
 	okProof := func(*sessiond.Session) error { return nil }
@@ -52,6 +53,13 @@ func TestManager_RevokeTokenRetiredIsReuse(t *testing.T) {
 				return login.RefreshToken, succ.Session.ID
 			}},
 		{name: "retired of a key-bound session", bind: true, after: 10 * time.Second, present: retiredToken},
+		{name: "retired of a key-bound session within the interval", bind: true, after: 2 * time.Second, present: retiredToken},
+		{name: "retired of a key-bound session, reuse detection off", bind: true, after: 10 * time.Second,
+			mod: func(o *sessiond.Options) { o.NoReuseDetection = true }, present: retiredToken},
+		{name: "current token of a key-bound session", bind: true, after: 10 * time.Second, reason: sessiond.ReasonLogout,
+			present: func(_ *testing.T, _ *harness, _, next *sessiond.Issued) (sessiond.Secret, sessiond.SessionID) {
+				return next.RefreshToken, next.Session.ID
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, sessiond.StrategyHybrid, tc.mod)
