@@ -212,7 +212,7 @@ var apiKeyID = regexp.MustCompile(`^key_[a-z2-7]{13}$`)
 // reaches the store (whose errors quote the ID).
 func checkAPIKeyID(arg string) error {
 	if !apiKeyID.MatchString(arg) {
-		return fmt.Errorf("invalid argument: that is not an API key ID (IDs look like key_abcdefghijklm; " +
+		return usageErr("invalid argument: that is not an API key ID (IDs look like key_abcdefghijklm; " +
 			"`sessiond apikey list` shows them; the argument is not printed in case it is a key)")
 	}
 	return nil
@@ -238,13 +238,13 @@ func (a *app) apikeyCmd() *cobra.Command {
 			if len(scopes) > 0 {
 				var err error
 				if sc, err = apikey.ParseScopes(scopes...); err != nil {
-					return fmt.Errorf("invalid argument: %w", err)
+					return usageErr("invalid argument: %w", err)
 				}
 			}
 			return a.withMeta(cmd.Context(), create, func(_ config.Config, meta sessiond.MetaStore) error {
 				secret, key, err := apikey.New(meta, nil, 0).Create(cmd.Context(), name, sc...)
 				if ae := (*sessiond.ArgumentError)(nil); errors.As(err, &ae) && ae.Field == "name" {
-					return fmt.Errorf("invalid argument: --name %s", ae.Msg) // a usage error; nothing was stored
+					return usageErr("invalid argument: --name %s", ae.Msg) // a usage error; nothing was stored
 				} else if err != nil {
 					return err
 				}
@@ -268,7 +268,7 @@ func (a *app) apikeyCmd() *cobra.Command {
 			}
 			sc, err := apikey.ParseScopes(args[1])
 			if err != nil {
-				return fmt.Errorf("invalid argument: %w", err)
+				return usageErr("invalid argument: %w", err)
 			}
 			return a.withMeta(cmd.Context(), create, func(_ config.Config, meta sessiond.MetaStore) error {
 				key, err := apikey.New(meta, nil, 0).SetScopes(cmd.Context(), args[0], sc)
@@ -339,7 +339,7 @@ func (a *app) apikeyCmd() *cobra.Command {
 // invalid UTF-8). The subject is not repeated: it may be megabytes.
 func checkSubject(name, s string) error {
 	if _, err := subject.Clean(name, s); err != nil {
-		return fmt.Errorf("invalid argument: %w", err)
+		return usageErr("invalid argument: %w", err)
 	}
 	return nil
 }
@@ -349,7 +349,7 @@ func checkSubject(name, s string) error {
 // server's request log in a URL, nor this command's output.
 func checkSessionID(name, id string) error {
 	if !sessiond.SessionID(id).Valid() {
-		return fmt.Errorf("invalid argument: %s is not a session ID (IDs are 26 characters a-z and 2-7; "+
+		return usageErr("invalid argument: %s is not a session ID (IDs are 26 characters a-z and 2-7; "+
 			"`sessiond sessions list --subject S` shows them; the argument is not printed in case it is a token)", name)
 	}
 	return nil
@@ -382,7 +382,7 @@ func (a *app) remote(urlFlag string) (*client.Client, error) {
 		base = "http://" + cfg.Server.Listen
 	}
 	if !strings.Contains(base, "://") {
-		return nil, fmt.Errorf("invalid argument: %s %q has no scheme; did you mean http://%s (or https://)?", from, clean(base), clean(base))
+		return nil, usageErr("invalid argument: %s %q has no scheme; did you mean http://%s (or https://)?", from, clean(base), clean(base))
 	}
 	key := a.getenv("SESSIOND_API_KEY")
 	if key == "" {

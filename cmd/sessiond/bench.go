@@ -62,7 +62,7 @@ body) on a loopback address until interrupted.`,
 				return a.serveBare(cmd.Context(), bareAdr)
 			}
 			if o.Concurrency < 1 || o.Duration <= 0 || o.Sessions < 1 || o.Timeout <= 0 || !(o.Rate >= 0) {
-				return errors.New("invalid argument: --concurrency, --duration, --sessions and --timeout must be positive, --rate at least 0")
+				return usageErr("invalid argument: --concurrency, --duration, --sessions and --timeout must be positive, --rate at least 0")
 			}
 			o.Scenario = loadgen.Scenario(args[0])
 			base, key, err := a.benchTarget(o.URL, apiKey)
@@ -72,7 +72,7 @@ body) on a loopback address until interrupted.`,
 			o.URL, o.APIKey = base, key
 			res, err := loadgen.Run(cmd.Context(), o)
 			if errors.Is(err, loadgen.ErrInvalidOptions) {
-				return fmt.Errorf("invalid argument: %w", err) // refused before any request: exit 2
+				return usageErr("invalid argument: %w", err) // refused before any request: exit 2
 			}
 			if err != nil {
 				return err
@@ -141,7 +141,7 @@ func (a *app) benchTarget(urlFlag, keyFlag string) (string, string, error) {
 func (a *app) serveBare(ctx context.Context, addr string) error {
 	host, _, err := net.SplitHostPort(addr)
 	if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
-		return fmt.Errorf("invalid argument: --bare-server wants a loopback host:port, got %q", addr)
+		return usageErr("invalid argument: --bare-server wants a loopback host:port, got %q", addr)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -3,11 +3,15 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,6 +35,21 @@ func TestCLI_Basics(t *testing.T) {
 		{"missing arg", []string{"sessions", "revoke"}, 2, "", "accepts 1 arg"},
 		{"validate missing file", []string{"config", "validate", "/nonexistent.yaml"}, 2, "", ""},
 		{"validate help", []string{"config", "validate", "--help"}, 0, "validate FILE", ""},
+		// What cobra refuses before a command runs is a usage error.
+		{"unknown shorthand", []string{"serve", "-z"}, 2, "", "unknown shorthand"},
+		{"flag without its value", []string{"sessions", "list", "--subject"}, 2, "", "flag needs an argument"},
+		{"flag value of the wrong type", []string{"events", "--limit", "many"}, 2, "", `invalid argument "many"`},
+		{"required flag missing", []string{"sessions", "list"}, 2, "", `required flag(s) "subject" not set`},
+		{"flags that exclude each other", []string{"migrate", "--check", "--create"}, 2, "", "none of the others can be"},
+		{"argument to a command that takes none", []string{"version", "extra"}, 2, "", "unknown command"},
+		{"scenario missing", []string{"bench"}, 2, "", "accepts 1 arg"},
+		{"unknown scenario", []string{"bench", "sideways"}, 2, "", `invalid argument "sideways"`},
+		// What a command refuses before doing anything, with usageErr.
+		{"incident without reason", []string{"incident", "revoke", "--all"}, 2, "", `required flag(s) "reason" not set`},
+		{"healthcheck URL without scheme", []string{"healthcheck", "--url", "127.0.0.1:1"}, 2, "", "invalid argument: URL"},
+		// A failure whose text says "invalid argument" is still a failure:
+		// connecting to a link-local address without a zone is EINVAL.
+		{"healthcheck connect EINVAL", []string{"healthcheck", "--url", "http://[fe80::1]:1"}, 1, "", "not ready"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -211,5 +230,40 @@ func TestCLI_IncidentIssuedBeforeInTheFuture(t *testing.T) {
 	}
 	if asked {
 		t.Error("the server was asked")
+	}
+}
+
+// TestExitCode: the exit status comes from the error's sentinels, never
+// its text: an OS error whose text is "invalid argument" (EINVAL) is a
+// failure, and usageErr keeps its message and its cause.
+func TestExitCode(t *testing.T) {
+	einval := &fs.PathError{Op: "open", Path: "/run/secrets/kek", Err: syscall.EINVAL}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"success", nil, 0},
+		{"exit status", exitError{exitConfig}, exitConfig},
+		{"usage", usageErr("invalid argument: --limit must be from 1 to %d, got %d", 1000, 0), exitUsage},
+		{"usage wrapped", fmt.Errorf("events: %w", usageErr("invalid argument: unknown event type %q", "x")), exitUsage},
+		{"usage wrapping an OS error", usageErr("invalid argument: %w", einval), exitUsage},
+		{"EINVAL from the OS", einval, exitFailure},
+		{"EINVAL wrapped", fmt.Errorf("not ready: %w", &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.EINVAL)}), exitFailure},
+		{"library ErrInvalidArgument", fmt.Errorf("stored deployment document is invalid: %w", sessiond.ErrInvalidArgument), exitFailure},
+		{"text of a cobra refusal from a command", errors.New(`unknown flag: --frob`), exitFailure},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.err != nil && tc.want == exitFailure && !strings.Contains(tc.err.Error(), "invalid argument") && !strings.Contains(tc.err.Error(), "unknown flag") {
+				t.Fatalf("case %q does not show what it is about: %q", tc.name, tc.err)
+			}
+			if got := exitCode(tc.err); got != tc.want {
+				t.Errorf("exitCode(%q) = %d; want %d", tc.err, got, tc.want)
+			}
+		})
+	}
+	err := usageErr("invalid argument: %w", sessiond.ErrNotFound)
+	if err.Error() != "invalid argument: not found" || !errors.Is(err, sessiond.ErrNotFound) {
+		t.Errorf("usageErr = %q (wraps ErrNotFound: %v); want the message as fmt.Errorf makes it and its cause", err, errors.Is(err, sessiond.ErrNotFound))
 	}
 }

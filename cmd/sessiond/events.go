@@ -44,7 +44,7 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 	if d, err := config.ParseDuration(s); err == nil && d > 0 {
 		return now.Add(-time.Duration(d)), nil
 	}
-	return time.Time{}, fmt.Errorf("invalid argument: want an RFC 3339 time (2026-11-01T00:00:00Z) or a duration back from now (90m, 1h, 7d), got %q", s)
+	return time.Time{}, usageErr("invalid argument: want an RFC 3339 time (2026-11-01T00:00:00Z) or a duration back from now (90m, 1h, 7d), got %q", s)
 }
 
 func (a *app) eventsCmd() *cobra.Command {
@@ -64,11 +64,11 @@ func (a *app) eventsCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			now := time.Now()
 			if q.Limit < 1 || q.Limit > sessiond.MaxEventLimit {
-				return fmt.Errorf("invalid argument: --limit must be from 1 to %d, got %d", sessiond.MaxEventLimit, q.Limit)
+				return usageErr("invalid argument: --limit must be from 1 to %d, got %d", sessiond.MaxEventLimit, q.Limit)
 			}
 			if typ != "" {
 				if !slices.Contains(eventTypes, sessiond.EventType(typ)) {
-					return fmt.Errorf("invalid argument: unknown event type %q; known: %s", clean(typ), strings.Join(typeNames(), ", "))
+					return usageErr("invalid argument: unknown event type %q; known: %s", clean(typ), strings.Join(typeNames(), ", "))
 				}
 				q.Type = sessiond.EventType(typ)
 			}

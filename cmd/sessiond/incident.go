@@ -33,13 +33,13 @@ func (a *app) incidentCmd() *cobra.Command {
 					// The zero time would travel as no time at all (an
 					// omitted issued_before), widening --subject to every
 					// session of the subject.
-					return fmt.Errorf("invalid argument: --issued-before wants an RFC 3339 time, got %q", clean(issuedBefore))
+					return usageErr("invalid argument: --issued-before wants an RFC 3339 time, got %q", clean(issuedBefore))
 				}
 				// The server bounds it by its clock: a time ahead (a typo in
 				// the year) would quietly revoke every session. A minute
 				// covers the skew between this host and the server.
 				if time.Until(t) > time.Minute {
-					return fmt.Errorf("invalid argument: --issued-before %s is in the future, which means every session; say --all if that is meant", t.UTC().Format(time.RFC3339))
+					return usageErr("invalid argument: --issued-before %s is in the future, which means every session; say --all if that is meant", t.UTC().Format(time.RFC3339))
 				}
 				in.IssuedBefore = t
 			}
@@ -51,15 +51,15 @@ func (a *app) incidentCmd() *cobra.Command {
 				}
 			}
 			if !in.All && len(in.Subjects) == 0 && in.IssuedBefore.IsZero() {
-				return fmt.Errorf("invalid argument: say what to revoke: --all, --subject or --issued-before")
+				return usageErr("invalid argument: say what to revoke: --all, --subject or --issued-before")
 			}
 			if strings.TrimSpace(in.Reason) == "" {
-				return fmt.Errorf("required flag(s) \"reason\" not set")
+				return usageErr("required flag(s) \"reason\" not set")
 			}
 			// The rest of what the server would refuse (a --reason over its
 			// limit, too many subjects), refused here as a usage error.
 			if err := httpapi.CheckIncident(&in, time.Now()); err != nil {
-				return fmt.Errorf("invalid argument: %w", err)
+				return usageErr("invalid argument: %w", err)
 			}
 			c, err := a.remote(url)
 			if err != nil {

@@ -22,6 +22,22 @@ type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
+// errUsage marks a usage error (exit status 2): a command line refused
+// before anything was done. Commands make them with usageErr; whatever
+// cobra refuses before a command's RunE runs is one too (see run).
+var errUsage = errors.New("usage error")
+
+// usageError is a usage error whose message is its cause's alone.
+type usageError struct{ err error }
+
+func (e usageError) Error() string   { return e.err.Error() }
+func (e usageError) Unwrap() []error { return []error{e.err, errUsage} }
+
+// usageErr formats a usage error as fmt.Errorf does (%w wraps).
+func usageErr(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
 // app holds what every command shares: its streams, environment and the
 // global flags.
 type app struct {
@@ -54,22 +70,53 @@ func run(args []string, stdout, stderr io.Writer, environ []string) int {
 	a := &app{stdout: stdout, stderr: stderr, environ: environ}
 	root := a.rootCmd()
 	root.SetArgs(args)
+	// cobra finds the command, parses its flags and checks its arguments,
+	// required flags and flag groups before it calls RunE: an error from
+	// before any RunE is a refused command line.
+	ran := false
+	eachCommand(root, func(c *cobra.Command) {
+		if runE := c.RunE; runE != nil {
+			c.RunE = func(cmd *cobra.Command, args []string) error {
+				ran = true
+				return runE(cmd, args)
+			}
+		}
+	})
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return 0
+	if err != nil && !ran {
+		err = usageError{err}
 	}
 	var ee exitError
-	if errors.As(err, &ee) {
-		return ee.code
+	if err != nil && !errors.As(err, &ee) {
+		fmt.Fprintln(stderr, "sessiond:", clean(err.Error()))
 	}
-	fmt.Fprintln(stderr, "sessiond:", clean(err.Error()))
-	if isUsage(err) {
+	return exitCode(err)
+}
+
+// exitCode is the exit status for the error a command returned: the code
+// of an exitError, exitUsage for errUsage, else exitFailure. Only the
+// sentinel decides: a failure's text may say "invalid argument" (EINVAL).
+func exitCode(err error) int {
+	var ee exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.Is(err, errUsage):
 		return exitUsage
 	}
 	return exitFailure
+}
+
+func eachCommand(c *cobra.Command, fn func(*cobra.Command)) {
+	fn(c)
+	for _, sub := range c.Commands() {
+		eachCommand(sub, fn)
+	}
 }
 
 // rootCmd builds the command tree.
@@ -109,17 +156,6 @@ func inheritHelp(cmd *cobra.Command, tail string) {
 	for _, c := range cmd.Commands() {
 		inheritHelp(c, tail)
 	}
-}
-
-func isUsage(err error) bool {
-	msg := err.Error()
-	for _, s := range []string{"unknown command", "unknown flag", "unknown shorthand", "accepts ", "requires at least",
-		"flag needs an argument", "invalid argument", "required flag", "none of the others can be"} {
-		if strings.Contains(msg, s) {
-			return true
-		}
-	}
-	return false
 }
 
 // loadConfig builds the effective configuration: defaults, then the file,
@@ -211,9 +247,12 @@ func (a *app) hmacSecret(cfg config.Config) ([]byte, error) {
 	if cfg.JWT.HS256SecretFile == "" {
 		return nil, fmt.Errorf("HS256 needs jwt.hs256_secret_file or SESSIOND_JWT_HS256_SECRET: %w", sessiond.ErrInvalidArgument)
 	}
-	b, err := os.ReadFile(cfg.JWT.HS256SecretFile)
+	// Read as a secret file: a FIFO there would otherwise hang serve (and
+	// the keys commands) at start, and a wrong path to a big file would be
+	// read whole.
+	b, err := config.ReadSecretFile(cfg.JWT.HS256SecretFile)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("jwt.hs256_secret_file: %w", err)
 	}
 	return []byte(strings.TrimRight(string(b), "\r\n")), nil
 }

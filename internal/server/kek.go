@@ -38,8 +38,11 @@ func SigningKEKs(cfg config.Config, getenv func(string) string) (kek *signing.KE
 	return kek, old, nil
 }
 
+// readKEK reads a KEK file as a secret file: a FIFO, a directory or a big
+// file is refused, not waited on or read whole, so serve cannot hang at
+// start on a wrong path.
 func readKEK(path string) (*signing.KEK, error) {
-	b, err := os.ReadFile(path)
+	b, err := config.ReadSecretFile(path)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -52,6 +53,12 @@ func TestRun_SealsSigningKeys(t *testing.T) {
 func TestSigningKEKs(t *testing.T) {
 	dir := t.TempDir()
 	good, other, short := testenv.WriteFile(t, dir, "good", kekText(1)), testenv.WriteFile(t, dir, "other", kekText(2)), testenv.WriteFile(t, dir, "short", "c2hvcnQ=")
+	// A KEK, then enough to pass the bound: the file is refused unread.
+	big := testenv.WriteFile(t, dir, "big", kekText(3)+"\n"+strings.Repeat("#", config.MaxSecretFileSize))
+	subdir := filepath.Join(dir, "subdir")
+	if err := os.Mkdir(subdir, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	envWith := func(v string) func(string) string {
 		return func(name string) string {
 			if name == config.EnvKEK {
@@ -75,6 +82,8 @@ func TestSigningKEKs(t *testing.T) {
 		wantKEK string // ID, "" for none
 		wantOld int
 		wantErr bool
+		wantIs  error  // with wantErr: the error it matches, if any
+		inErr   string // with wantErr: what the error names
 	}{
 		{name: "none"},
 		{name: "file", file: good, wantKEK: parse(kekText(1)).ID},
@@ -85,6 +94,9 @@ func TestSigningKEKs(t *testing.T) {
 		{name: "missing file", file: filepath.Join(dir, "nope"), wantErr: true},
 		{name: "bad env", env: "not base64!", wantErr: true},
 		{name: "bad old file", old: []string{short}, wantErr: true},
+		{name: "oversized file", file: big, wantErr: true, wantIs: config.ErrSecretTooLarge, inErr: "signing.kek_file: " + big},
+		{name: "directory", file: subdir, wantErr: true, wantIs: config.ErrSecretNotRegular, inErr: "signing.kek_file: " + subdir},
+		{name: "oversized old file", file: good, old: []string{other, big}, wantErr: true, wantIs: config.ErrSecretTooLarge, inErr: "signing.old_kek_files[1]: " + big},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := config.Default()
@@ -94,6 +106,9 @@ func TestSigningKEKs(t *testing.T) {
 				t.Fatalf("SigningKEKs = %v; want error %v", err, tc.wantErr)
 			}
 			if tc.wantErr {
+				if tc.wantIs != nil && !errors.Is(err, tc.wantIs) || !strings.Contains(err.Error(), tc.inErr) {
+					t.Errorf("SigningKEKs = %v; want %v naming %q", err, tc.wantIs, tc.inErr)
+				}
 				return
 			}
 			gotID := ""
