@@ -4,8 +4,11 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"net/netip"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -210,12 +213,70 @@ type Gateway struct {
 	// ClientIPHeader names the header in which the proxy reports the
 	// browser's address (X-Real-IP); empty: the connection's address.
 	ClientIPHeader string `yaml:"client_ip_header"`
+	// TrustedProxies are the proxies (IP addresses or CIDR prefixes) whose
+	// ClientIPHeader is believed; from any other peer the connection's
+	// address counts. Empty: loopback only (see TrustedProxyPrefixes).
+	TrustedProxies []string `yaml:"trusted_proxies"`
 	// DBSC is the Device Bound Session Credentials policy: off, optional
 	// (offered at login; bound sessions need their bound cookie) or
 	// required (unbound sessions are refused). See docs/bound-sessions.md.
 	DBSC string `yaml:"dbsc"`
 	// DBSCCookieLifetime is the bound cookie's Max-Age.
 	DBSCCookieLifetime Duration `yaml:"dbsc_cookie_lifetime"`
+}
+
+// loopbackProxies are the proxies trusted when gateway.trusted_proxies is
+// empty: a proxy on the same host. A proxy elsewhere must be listed, so that
+// whoever reaches the listener directly cannot choose the address.
+var loopbackProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
+// TrustedProxyPrefixes returns gateway.trusted_proxies as prefixes (an
+// address is a prefix of its full length; IPv4-mapped IPv6 addresses
+// become IPv4), or 127.0.0.0/8 and ::1 when the list is empty. The error
+// names every entry that is not an address or a CIDR prefix.
+func (g Gateway) TrustedProxyPrefixes() ([]netip.Prefix, error) {
+	if len(g.TrustedProxies) == 0 {
+		return slices.Clone(loopbackProxies), nil
+	}
+	out := make([]netip.Prefix, 0, len(g.TrustedProxies))
+	var errs []error
+	for _, s := range g.TrustedProxies {
+		p, err := parseProxy(s)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, p)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// parseProxy reads one entry of gateway.trusted_proxies.
+func parseProxy(s string) (netip.Prefix, error) {
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.Zone() != "" {
+			return netip.Prefix{}, fmt.Errorf("gateway.trusted_proxies entry %q is not an IP address or CIDR prefix", s)
+		}
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	switch {
+	case err != nil:
+		return netip.Prefix{}, fmt.Errorf("gateway.trusted_proxies entry %q is not an IP address or CIDR prefix", s)
+	case p.Addr().Is4In6():
+		// Peers are compared as IPv4, so such a prefix would never match.
+		return netip.Prefix{}, fmt.Errorf("gateway.trusted_proxies entry %q is IPv4-mapped: write it as IPv4", s)
+	case p != p.Masked():
+		// 10.0.0.1/8: a /32 with a typo, or the whole /8? Trusting more
+		// than meant hands the address to every host in it.
+		return netip.Prefix{}, fmt.Errorf("gateway.trusted_proxies entry %q has bits set past its length: write %s, or %s for the one address", s, p.Masked(), netip.PrefixFrom(p.Addr(), p.Addr().BitLen()))
+	}
+	return p, nil
 }
 
 // The DBSC policies of gateway.dbsc.
@@ -343,7 +404,7 @@ func Default() Config {
 			Path:        "/",
 		},
 		CSRF:    CSRF{TrustedOrigins: []string{}},
-		Gateway: Gateway{Prefix: "/sessiond", DBSC: DBSCOff, DBSCCookieLifetime: Duration(10 * time.Minute)},
+		Gateway: Gateway{Prefix: "/sessiond", TrustedProxies: []string{}, DBSC: DBSCOff, DBSCCookieLifetime: Duration(10 * time.Minute)},
 		Limits:  Limits{Policy: "evict_oldest"},
 		Anomaly: Anomaly{
 			IPv4Prefix:          24,

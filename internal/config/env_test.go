@@ -53,6 +53,14 @@ func TestApplyEnv(t *testing.T) {
 			},
 		},
 		{
+			name:    "trusted proxies",
+			environ: []string{"SESSIOND_GATEWAY_TRUSTED_PROXIES=10.0.0.5, 2001:db8::/32,"},
+			check: func(c Config) bool {
+				p := c.Gateway.TrustedProxies
+				return len(p) == 2 && p[0] == "10.0.0.5" && p[1] == "2001:db8::/32"
+			},
+		},
+		{
 			name:    "empty value clears a string",
 			environ: []string{"SESSIOND_COOKIE_DOMAIN="},
 			check:   func(c Config) bool { return c.Cookie.Domain == "" },

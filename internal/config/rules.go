@@ -1017,6 +1017,37 @@ var rules = sortedByID([]Rule{
 			return nil
 		},
 	},
+	{
+		ID: "SD-GATEWAY-007", Severity: SeverityError,
+		Title:     "gateway.trusted_proxies must be IP addresses or CIDR prefixes",
+		Rationale: "The gateway believes gateway.client_ip_header only from these peers; an entry it cannot read as an address or prefix matches no proxy, and a prefix with bits set past its length (10.0.0.1/8) may trust far more hosts than meant, each of which could then choose the address the anomaly rules and the event log see.",
+		Fix:       "list the proxies as addresses (10.0.0.5, 2001:db8::5) or prefixes (10.0.0.0/24), host bits zero; names are not resolved",
+		Check: func(in Input) []Issue {
+			var out []Issue
+			for i, s := range in.Config.Gateway.TrustedProxies {
+				if _, err := parseProxy(s); err != nil {
+					out = append(out, issue(fmt.Sprintf("gateway.trusted_proxies.%d", i), "%v", err))
+				}
+			}
+			return out
+		},
+	},
+	{
+		ID: "SD-GATEWAY-008", Severity: SeverityWarning,
+		Title:     "gateway.client_ip_header is believed from loopback only",
+		Rationale: "With gateway.trusted_proxies empty the gateway reads gateway.client_ip_header only on connections from loopback, since anyone reaching the listener directly could otherwise set it and choose the address the anomaly rules (ip_change, distinct_ips), the event log and the per-address limits see (ASVS 7.5.3). server.listen takes connections from other hosts: a proxy there has its own address recorded for every browser.",
+		Fix:       "list the proxy's address in gateway.trusted_proxies (e.g. [10.0.0.5] or [10.0.0.0/24]), or keep server.listen on 127.0.0.1 with the proxy on the same host",
+		Check: func(in Input) []Issue {
+			g, listen := in.Config.Gateway, in.Config.Server.Listen
+			if !g.Enabled || g.ClientIPHeader == "" || len(g.TrustedProxies) > 0 {
+				return nil
+			}
+			if host, _, err := net.SplitHostPort(listen); err != nil || isLoopback(host) {
+				return nil
+			}
+			return []Issue{issue("gateway.client_ip_header", "gateway.client_ip_header is set, gateway.trusted_proxies is empty and server.listen %q is not loopback: the header is read only from loopback peers", listen)}
+		},
+	},
 
 	// Logging.
 	{

@@ -31,6 +31,10 @@ func addGateway(cfg config.Config, mgr *sessiond.Manager, store sessiond.Store, 
 	if !c.HTTPOnly {
 		return fmt.Errorf("gateway: cookie.http_only: false is not supported: %w", ErrInvalidConfig)
 	}
+	proxies, err := cfg.Gateway.TrustedProxyPrefixes()
+	if err != nil {
+		return fmt.Errorf("gateway: %w: %w", err, ErrInvalidConfig)
+	}
 	sameSite := map[string]http.SameSite{"lax": http.SameSiteLaxMode, "strict": http.SameSiteStrictMode, "none": http.SameSiteNoneMode}[strings.ToLower(c.SameSite)]
 	sopts := httpsession.Options{
 		Manager:            mgr,
@@ -43,7 +47,7 @@ func addGateway(cfg config.Config, mgr *sessiond.Manager, store sessiond.Store, 
 		SameSite:           sameSite,
 		InsecureDevCookies: !c.Secure,
 		TrustedOrigins:     cfg.CSRF.TrustedOrigins,
-		ClientIP:           clientIP(cfg.Gateway.ClientIPHeader),
+		ClientIP:           clientIP(cfg.Gateway.ClientIPHeader, proxies, log),
 		Logger:             log,
 	}
 	if cfg.Gateway.DBSC != "" && cfg.Gateway.DBSC != config.DBSCOff {
@@ -83,12 +87,28 @@ func covers(cookiePath, path string) bool {
 }
 
 // clientIP reads the browser's address from the header the proxy sets
-// (gateway.client_ip_header), else from the connection.
-func clientIP(header string) func(r *http.Request) string {
+// (gateway.client_ip_header) on a connection from a trusted proxy
+// (gateway.trusted_proxies), else from the connection. Anyone who reaches
+// the listener directly could otherwise set the header and choose the
+// address the anomaly rules, the event log and the per-address limits see.
+// A nil log discards.
+func clientIP(header string, trusted []netip.Prefix, log *slog.Logger) func(r *http.Request) string {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	return func(r *http.Request) string {
 		if header != "" {
-			if ip, ok := headerIP(r.Header.Values(header)); ok {
-				return ip
+			if values := r.Header.Values(header); len(values) > 0 {
+				if trustedPeer(r.RemoteAddr, trusted) {
+					if ip, ok := headerIP(values); ok {
+						return ip
+					}
+				} else {
+					// Debug only, since any client past the proxy causes it;
+					// tells an operator with an unlisted proxy why.
+					log.DebugContext(r.Context(), "gateway: client IP header ignored from a peer not in gateway.trusted_proxies",
+						"header", header, "peer", r.RemoteAddr)
+				}
 			}
 		}
 		host, _, err := net.SplitHostPort(r.RemoteAddr)
@@ -97,6 +117,23 @@ func clientIP(header string) func(r *http.Request) string {
 		}
 		return host
 	}
+}
+
+// trustedPeer reports whether the connection's address (host:port) lies in
+// one of the trusted prefixes. IPv4-mapped peers (a dual-stack listener's
+// IPv4 clients) are compared as IPv4; an unreadable address is untrusted.
+func trustedPeer(remoteAddr string, trusted []netip.Prefix) bool {
+	ap, err := netip.ParseAddrPort(remoteAddr)
+	if err != nil {
+		return false
+	}
+	a := ap.Addr().WithZone("").Unmap()
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // headerIP is the address in the proxy's header: of a list (proxies append

@@ -177,16 +177,49 @@ func TestGateway_Disabled(t *testing.T) {
 }
 
 // TestGateway_Refused: a gateway configuration the validator rejects
-// stops serve in production.
+// stops serve in production; trusted proxies it cannot read stop it even
+// in insecure development, which starts despite the validator's errors,
+// since the gateway would not know whose header to believe.
 func TestGateway_Refused(t *testing.T) {
-	cfg := config.Default()
-	cfg.Store.Driver = "memory"
-	cfg.Server.Listen = "127.0.0.1:0"
-	cfg.Server.DataDir = t.TempDir()
-	cfg.Gateway.Enabled = true // no login_url: SD-GATEWAY-001
-	err := server.Run(context.Background(), server.Options{Config: cfg, APIKey: gatewayKey, Logger: slog.New(slog.DiscardHandler)})
-	if !errors.Is(err, server.ErrInvalidConfig) {
-		t.Errorf("Run = %v; want ErrInvalidConfig", err)
+	cases := []struct {
+		name        string
+		insecureDev bool
+		edit        func(*config.Gateway)
+	}{
+		{"no login_url (SD-GATEWAY-001)", false, func(g *config.Gateway) {}},
+		{"trusted_proxies not addresses, insecure development", true, func(g *config.Gateway) {
+			g.LoginURL, g.ClientIPHeader, g.TrustedProxies = "/login", "X-Real-IP", []string{"proxy.example"}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := config.Default()
+			cfg.Store.Driver = "memory"
+			cfg.Server.Listen = "127.0.0.1:0"
+			cfg.Server.DataDir = t.TempDir()
+			cfg.Gateway.Enabled = true
+			c.edit(&cfg.Gateway)
+			// A configuration wrongly accepted would serve until cancelled:
+			// stop it once it listens, so the test fails rather than hangs.
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			listening := make(chan struct{})
+			done := make(chan error, 1)
+			go func() {
+				done <- server.Run(ctx, server.Options{Config: cfg, APIKey: gatewayKey, InsecureDev: c.insecureDev,
+					Logger: slog.New(slog.DiscardHandler), Listening: func(string) { close(listening) }})
+			}()
+			select {
+			case err := <-done:
+				if !errors.Is(err, server.ErrInvalidConfig) {
+					t.Errorf("Run = %v; want ErrInvalidConfig", err)
+				}
+			case <-listening:
+				cancel()
+				<-done
+				t.Error("Run served; want ErrInvalidConfig")
+			}
+		})
 	}
 }
 
@@ -241,40 +274,120 @@ func TestGateway_UnknownCookieEvent(t *testing.T) {
 
 // A client may send X-Forwarded-For itself, and proxies append to it: only
 // the entry the nearest proxy wrote is the browser's; text that is not an
-// address falls back to the peer rather than keying the limits by it.
+// address falls back to the peer rather than keying the limits by it. The
+// header counts only from a trusted proxy (gateway.trusted_proxies, by
+// default loopback): a client that reaches the listener directly is taken
+// at its connection's address whatever it writes.
 func TestGateway_ClientIPHeader(t *testing.T) {
+	const proxy = "192.0.2.1:55000"
 	cases := []struct {
-		name   string
-		header string
-		values []string
-		want   string
+		name    string
+		header  string
+		trusted []string // gateway.trusted_proxies
+		peer    string   // RemoteAddr
+		values  []string
+		want    string
 	}{
-		{"no header configured", "", []string{"203.0.113.7"}, "192.0.2.1"},
-		{"header absent", "X-Real-IP", nil, "192.0.2.1"},
-		{"empty", "X-Real-IP", []string{""}, "192.0.2.1"},
-		{"one address", "X-Real-IP", []string{" 203.0.113.7 "}, "203.0.113.7"},
-		{"list: the last entry", "X-Forwarded-For", []string{"198.51.100.9, 203.0.113.7"}, "203.0.113.7"},
-		{"lines: the last line", "X-Forwarded-For", []string{"198.51.100.9", "10.0.0.1, 203.0.113.7"}, "203.0.113.7"},
-		{"client text", "X-Real-IP", []string{"attacker-chosen"}, "192.0.2.1"},
-		{"list ending in text", "X-Forwarded-For", []string{"203.0.113.7, unknown"}, "192.0.2.1"},
-		{"with a port", "X-Forwarded-For", []string{"203.0.113.7:4431"}, "203.0.113.7"},
-		{"IPv6 with a port", "X-Forwarded-For", []string{"[2001:db8::7]:4431"}, "2001:db8::7"},
-		{"IPv4-mapped", "X-Real-IP", []string{"::ffff:203.0.113.7"}, "203.0.113.7"},
-		{"zone dropped", "X-Real-IP", []string{"fe80::1%eth0"}, "fe80::1"},
+		{"no header configured", "", []string{"192.0.2.1"}, proxy, []string{"203.0.113.7"}, "192.0.2.1"},
+		{"header absent", "X-Real-IP", []string{"192.0.2.1"}, proxy, nil, "192.0.2.1"},
+		{"empty", "X-Real-IP", []string{"192.0.2.1"}, proxy, []string{""}, "192.0.2.1"},
+		{"one address", "X-Real-IP", []string{"192.0.2.1"}, proxy, []string{" 203.0.113.7 "}, "203.0.113.7"},
+		{"list: the last entry", "X-Forwarded-For", []string{"192.0.2.1"}, proxy, []string{"198.51.100.9, 203.0.113.7"}, "203.0.113.7"},
+		{"lines: the last line", "X-Forwarded-For", []string{"192.0.2.1"}, proxy, []string{"198.51.100.9", "10.0.0.1, 203.0.113.7"}, "203.0.113.7"},
+		{"client text", "X-Real-IP", []string{"192.0.2.1"}, proxy, []string{"attacker-chosen"}, "192.0.2.1"},
+		{"list ending in text", "X-Forwarded-For", []string{"192.0.2.1"}, proxy, []string{"203.0.113.7, unknown"}, "192.0.2.1"},
+		{"with a port", "X-Forwarded-For", []string{"192.0.2.1"}, proxy, []string{"203.0.113.7:4431"}, "203.0.113.7"},
+		{"IPv6 with a port", "X-Forwarded-For", []string{"192.0.2.1"}, proxy, []string{"[2001:db8::7]:4431"}, "2001:db8::7"},
+		{"IPv4-mapped", "X-Real-IP", []string{"192.0.2.1"}, proxy, []string{"::ffff:203.0.113.7"}, "203.0.113.7"},
+		{"zone dropped", "X-Real-IP", []string{"192.0.2.1"}, proxy, []string{"fe80::1%eth0"}, "fe80::1"},
+
+		// Who may set it.
+		{"trusted prefix", "X-Real-IP", []string{"192.0.2.0/24"}, proxy, []string{"203.0.113.7"}, "203.0.113.7"},
+		{"untrusted peer", "X-Real-IP", []string{"192.0.2.2", "10.0.0.0/8"}, proxy, []string{"203.0.113.7"}, "192.0.2.1"},
+		{"untrusted peer, list", "X-Forwarded-For", []string{"10.0.0.0/8"}, proxy, []string{"198.51.100.9, 203.0.113.7"}, "192.0.2.1"},
+		{"untrusted peer, malformed header", "X-Real-IP", []string{"10.0.0.0/8"}, proxy, []string{"attacker-chosen"}, "192.0.2.1"},
+		{"default: loopback peer", "X-Real-IP", nil, "127.0.0.1:55000", []string{"203.0.113.7"}, "203.0.113.7"},
+		{"default: another loopback address", "X-Real-IP", nil, "127.0.0.2:55000", []string{"203.0.113.7"}, "203.0.113.7"},
+		{"default: IPv6 loopback peer", "X-Real-IP", nil, "[::1]:55000", []string{"2001:db8::7"}, "2001:db8::7"},
+		{"default: remote peer", "X-Real-IP", nil, proxy, []string{"203.0.113.7"}, "192.0.2.1"},
+		{"default: remote IPv6 peer", "X-Real-IP", nil, "[2001:db8::1]:55000", []string{"203.0.113.7"}, "2001:db8::1"},
+		{"IPv6 peer in a trusted prefix", "X-Real-IP", []string{"2001:db8::/32"}, "[2001:db8::1]:55000", []string{"203.0.113.7"}, "203.0.113.7"},
+		{"IPv6 peer outside", "X-Real-IP", []string{"2001:db8::/32"}, "[2001:db9::1]:55000", []string{"203.0.113.7"}, "2001:db9::1"},
+		{"IPv4-mapped peer", "X-Real-IP", []string{"192.0.2.1"}, "[::ffff:192.0.2.1]:55000", []string{"203.0.113.7"}, "203.0.113.7"},
+		{"zoned peer", "X-Real-IP", []string{"fe80::/10"}, "[fe80::1%eth0]:55000", []string{"203.0.113.7"}, "203.0.113.7"},
+		{"unreadable peer", "X-Real-IP", []string{"0.0.0.0/0", "::/0"}, "pipe", []string{"203.0.113.7"}, "pipe"},
+		{"every peer trusted", "X-Real-IP", []string{"0.0.0.0/0"}, proxy, []string{"203.0.113.7"}, "203.0.113.7"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			trusted, err := config.Gateway{TrustedProxies: c.trusted}.TrustedProxyPrefixes()
+			if err != nil {
+				t.Fatal(err)
+			}
 			r, err := http.NewRequest(http.MethodGet, "http://app.example/", nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			r.RemoteAddr = "192.0.2.1:55000"
+			r.RemoteAddr = c.peer
 			for _, v := range c.values {
 				r.Header.Add("X-Real-IP", v)
 				r.Header.Add("X-Forwarded-For", v)
 			}
-			if got := server.ClientIP(c.header)(r); got != c.want {
-				t.Errorf("client IP = %q, want %q", got, c.want)
+			if got := server.ClientIP(c.header, trusted, nil)(r); got != c.want {
+				t.Errorf("client IP from %s = %q, want %q", c.peer, got, c.want)
+			}
+		})
+	}
+}
+
+// TestGateway_ClientIPHeaderFromTrustedProxiesOnly: a request that reaches
+// the listener directly, not through a proxy in gateway.trusted_proxies,
+// cannot choose the address the security event log records by sending
+// X-Real-IP; from a listed proxy the header is what is recorded.
+func TestGateway_ClientIPHeaderFromTrustedProxiesOnly(t *testing.T) {
+	cases := []struct {
+		name    string
+		trusted []string
+		want    string // client.ip of the event
+		debug   bool   // the ignored header is logged at debug level
+	}{
+		{"direct, past a proxy on another host", []string{"192.0.2.10", "10.0.0.0/8"}, "127.0.0.1", true},
+		{"through the listed proxy", []string{"127.0.0.1"}, "203.0.113.7", false},
+		{"through a proxy on loopback, the default", nil, "203.0.113.7", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := servertest.GatewayConfig(t)
+			cfg.Gateway.ClientIPHeader = "X-Real-IP"
+			cfg.Gateway.TrustedProxies = c.trusted
+			logs := &testenv.SyncBuffer{}
+			base := servertest.Run(t, server.Options{Config: cfg, APIKey: gatewayKey, InsecureDev: true,
+				Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+
+			req := testenv.NewRequest(t, http.MethodPost, base+"/sessiond/logout", nil,
+				"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site", "X-Real-IP", "203.0.113.7")
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusForbidden {
+				t.Fatalf("cross-site POST /sessiond/logout = %d; want 403", res.StatusCode)
+			}
+			var page struct {
+				Events []struct {
+					Client map[string]string `json:"client"`
+				} `json:"events"`
+			}
+			apiGet(t, base+"/v1/events?type=request.csrf_rejected", &page)
+			if len(page.Events) != 1 {
+				t.Fatalf("%d request.csrf_rejected events; want 1", len(page.Events))
+			}
+			if got := page.Events[0].Client["ip"]; got != c.want {
+				t.Errorf("event client.ip = %q with X-Real-IP: 203.0.113.7 and trusted_proxies %q; want %q", got, c.trusted, c.want)
+			}
+			if got := strings.Contains(logs.String(), "client IP header ignored"); got != c.debug {
+				t.Errorf("debug line for the ignored header logged = %v; want %v", got, c.debug)
 			}
 		})
 	}
