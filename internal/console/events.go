@@ -10,7 +10,9 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/apikey"
+	"github.com/sessiond/sessiond/internal/httpapi"
 	"github.com/sessiond/sessiond/internal/subject"
+	"github.com/sessiond/sessiond/verifier/stream"
 )
 
 // DefaultTailPoll is how often the live tail reads the event log.
@@ -23,6 +25,61 @@ const tailHeartbeat = 15 * time.Second
 
 // maxTailEvents bounds one read of the event log by the live tail.
 const maxTailEvents = 100
+
+// tailSettle is how late an event may reach the log after a later-stamped
+// one: an event gets its time and ID before its transaction commits, and
+// nodes' clocks differ, so resuming after the last ID shown would miss it
+// for good. Every read of the live tail looks this far back and skips what
+// it has shown. The revocation stream allows the same.
+const tailSettle = httpapi.DefaultStreamSettle
+
+// tailWindow is what the live tail has shown of the events that a read can
+// still return: only those, so its memory is bounded by the events of
+// about tailSettle. Not safe for concurrent use.
+type tailWindow struct {
+	start  time.Time            // the tail opened: older events were in the log or on the page
+	latest time.Time            // the newest event time seen, or start
+	from   time.Time            // where the next read starts; never moves back
+	shown  map[string]time.Time // IDs seen at or after from, with their time
+}
+
+func newTailWindow(start time.Time) *tailWindow {
+	return &tailWindow{start: start, latest: start, from: start.Add(-tailSettle), shown: map[string]time.Time{}}
+}
+
+// fresh records e and reports whether the tail should send it: not seen
+// yet, and stamped when the tail was open (one stamped earlier and already
+// in the log at the first read belongs to the events page, not the tail).
+func (w *tailWindow) fresh(e sessiond.Event, first bool) bool {
+	if _, ok := w.shown[e.ID]; ok {
+		return false
+	}
+	w.shown[e.ID] = e.Time
+	if e.Time.After(w.latest) {
+		w.latest = e.Time
+	}
+	return !first || !e.Time.Before(w.start)
+}
+
+// advance moves the window after a read: tailSettle before the newest
+// event seen, or before now when that is earlier (an event stamped by a
+// node whose clock runs ahead must not hide the others' for as long), and
+// forgets the IDs a read from there cannot return.
+func (w *tailWindow) advance(now time.Time) {
+	next := w.latest
+	if now.Before(next) {
+		next = now
+	}
+	if next = next.Add(-tailSettle); !next.After(w.from) {
+		return
+	}
+	w.from = next
+	for id, at := range w.shown {
+		if at.Before(w.from) {
+			delete(w.shown, id)
+		}
+	}
+}
 
 // eventRow is one event on the events page and in the live tail.
 type eventRow struct {
@@ -129,10 +186,11 @@ func (c *Console) eventsPage(w http.ResponseWriter, r *http.Request, key apikey.
 
 // eventTail streams events as they are logged (server-sent events), each a
 // JSON eventRow whose text fields are already printable. It reads the
-// event log every TailPoll from the newest event on, so every node's
-// events appear, not only this one's. At every read it checks that the
-// operator may still see them: a sign-out, the session's timeout or the
-// key's revocation ends the stream.
+// event log every TailPoll, so every node's events appear, not only this
+// one's: from tailSettle before the newest event seen, each event once
+// (tailWindow). At every read it checks that the operator may still see
+// them: a sign-out, the session's timeout or the key's revocation ends
+// the stream.
 func (c *Console) eventTail(w http.ResponseWriter, r *http.Request, key apikey.Key) {
 	sess, _ := sessiond.FromContext(r.Context())
 	if c.o.Events == nil {
@@ -150,7 +208,8 @@ func (c *Console) eventTail(w http.ResponseWriter, r *http.Request, key apikey.K
 		return
 	default:
 	}
-	eq.Since, eq.Cursor, eq.Limit = c.o.Clock.Now(), "", maxTailEvents
+	win := newTailWindow(c.o.Clock.Now())
+	eq.Limit = maxTailEvents
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -171,6 +230,10 @@ func (c *Console) eventTail(w http.ResponseWriter, r *http.Request, key apikey.K
 				return
 			}
 		}
+		// Not from the last ID shown: an event stamped before it can
+		// commit after it (tailSettle). Event IDs sort by time, so the
+		// cursor at from lets the store read its ID index from there.
+		eq.Since, eq.Cursor = win.from, stream.CursorAt(win.from)
 		for {
 			evs, next, err := c.o.Events.QueryEvents(r.Context(), eq)
 			if err != nil {
@@ -187,11 +250,13 @@ func (c *Console) eventTail(w http.ResponseWriter, r *http.Request, key apikey.K
 			}
 			_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
 			for _, e := range evs {
+				if !win.fresh(e, polls == 1) {
+					continue
+				}
 				b, _ := json.Marshal(toRow(e))
 				if _, err := fmt.Fprintf(w, "id: %s\ndata: %s\n\n", e.ID, b); err != nil {
 					return
 				}
-				eq.Cursor = e.ID
 			}
 			if err := rc.Flush(); err != nil {
 				return
@@ -199,7 +264,9 @@ func (c *Console) eventTail(w http.ResponseWriter, r *http.Request, key apikey.K
 			if next == "" {
 				break
 			}
+			eq.Cursor = next
 		}
+		win.advance(c.o.Clock.Now())
 		select {
 		case <-r.Context().Done():
 			return

@@ -67,7 +67,8 @@ func TestConsole_Events(t *testing.T) {
 func TestConsole_EventTail(t *testing.T) {
 	f := newFixture(t)
 	c := f.signedIn()
-	f.logEvent("01JEVT0000000000000000000A", sessiond.EventSessionCreated, "alice", "old", nil) // before the tail: not sent
+	// Real event IDs (they sort by time): the tail reads the log by time.
+	f.logEvent(sessiond.NewEventID(f.clock.Now()), sessiond.EventSessionCreated, "alice", "old", nil) // before the tail: not sent
 	f.clock.Advance(time.Second)
 
 	req, _ := http.NewRequestWithContext(t.Context(), "GET", f.srv.URL+"/console/events/tail?subject=alice", nil)
@@ -84,8 +85,9 @@ func TestConsole_EventTail(t *testing.T) {
 		t.Fatalf("first line %q", lines.Text())
 	}
 	f.clock.Advance(time.Second)
-	f.logEvent("01JEVT0000000000000000000B", sessiond.EventSessionCreated, "bob", "other subject", nil)
-	f.logEvent("01JEVT0000000000000000000C", sessiond.EventSessionRevoked, "alice", hostileUA, nil)
+	f.logEvent(sessiond.NewEventID(f.clock.Now()), sessiond.EventSessionCreated, "bob", "other subject", nil)
+	revoked := sessiond.NewEventID(f.clock.Now())
+	f.logEvent(revoked, sessiond.EventSessionRevoked, "alice", hostileUA, nil)
 	for lines.Scan() {
 		line := lines.Text()
 		if !strings.HasPrefix(line, "data: ") {
@@ -97,7 +99,7 @@ func TestConsole_EventTail(t *testing.T) {
 		if strings.Contains(line, "<script>") || strings.ContainsAny(line, "\x1b\x07") {
 			t.Errorf("tail sent raw client text: %q", line)
 		}
-		if !strings.Contains(line, `"id":"01JEVT0000000000000000000C"`) || !strings.Contains(line, `session.revoked`) {
+		if !strings.Contains(line, `"id":"`+revoked+`"`) || !strings.Contains(line, `session.revoked`) {
 			t.Errorf("tail event: %s", line)
 		}
 		return
@@ -130,7 +132,7 @@ func TestConsole_EventTailEnds(t *testing.T) {
 				t.Fatalf("sign out: %d", r.StatusCode)
 			}
 			f.clock.Advance(time.Second)
-			f.logEvent("01JEVT0000000000000000000Z", sessiond.EventSessionCreated, "victim@example.com", "after the end", nil)
+			f.logEvent(sessiond.NewEventID(f.clock.Now()), sessiond.EventSessionCreated, "victim@example.com", "after the end", nil)
 			done := make(chan string, 1)
 			go func() {
 				var sent []string
@@ -212,5 +214,78 @@ func TestConsole_EventTailRecordsNoActivity(t *testing.T) {
 	}
 	if resp, _ := f.do(c, "GET", "/console/keys", nil, "same-origin"); resp.StatusCode == http.StatusOK || !ended {
 		t.Errorf("after an hour of live tail reconnects and no operator request, the console session (idle timeout 15m) is still signed in (tail refused: %v)", ended)
+	}
+}
+
+// TestConsole_EventTailLateCommit: an event gets its time and ID before
+// its transaction commits, and nodes' clocks differ, so an event stamped
+// earlier can reach the log after one stamped later that the tail has
+// already sent. The tail still sends it, and sends every event once.
+func TestConsole_EventTailLateCommit(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		clock time.Duration // this node's clock when later is read, from when the tail opened
+		later time.Duration // the stamps, from when the tail opened
+		late  time.Duration
+	}{
+		{"a second late", 2 * time.Second, 2 * time.Second, time.Second},
+		{"nine seconds late", 10 * time.Second, 10 * time.Second, time.Second},
+		{"stamped before the tail opened", time.Second, time.Second, -5 * time.Second},
+		// A node whose clock runs a minute ahead must not hide the
+		// events of the others until theirs catch up.
+		{"after an event stamped a minute ahead", 2 * time.Second, time.Minute, time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			c := f.signedIn()
+			opened := f.clock.Now()
+			// Fail, not hang, when an event never comes.
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, "GET", f.srv.URL+"/console/events/tail", nil)
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("tail: %d", resp.StatusCode)
+			}
+			lines := bufio.NewScanner(resp.Body)
+			sent := map[string]int{}
+			// readUntil reads the stream until it sends id.
+			readUntil := func(id string) {
+				t.Helper()
+				for lines.Scan() {
+					if got, ok := strings.CutPrefix(lines.Text(), "id: "); ok {
+						sent[got]++
+						if got == id {
+							return
+						}
+					}
+				}
+				t.Fatalf("the tail ended before sending %s: %v", id, lines.Err())
+			}
+			logAt := func(at time.Time, subject string) string {
+				t.Helper()
+				id := sessiond.NewEventID(at)
+				if err := f.store.AppendEvents(t.Context(), sessiond.Event{ID: id, Time: at, Type: sessiond.EventSessionCreated, Subject: subject}); err != nil {
+					t.Fatal(err)
+				}
+				return id
+			}
+			f.clock.Advance(tc.clock)
+			later := logAt(opened.Add(tc.later), "later")
+			readUntil(later)
+			late := logAt(opened.Add(tc.late), "late") // commits after later
+			// A marker logged after late: the read that sends it sees late too.
+			marker := logAt(f.clock.Now().Add(time.Millisecond), "marker")
+			readUntil(marker)
+			for _, id := range []string{later, late, marker} {
+				if sent[id] != 1 {
+					t.Errorf("event %s sent %d times; want once (sent %v)", id, sent[id], sent)
+				}
+			}
+		})
 	}
 }
