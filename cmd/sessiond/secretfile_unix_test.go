@@ -7,52 +7,21 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 
 	"github.com/sessiond/sessiond/internal/config"
 )
 
-// mkfifo makes a FIFO no one writes to: opening it for reading, without
-// O_NONBLOCK, waits forever.
-func mkfifo(t *testing.T) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "secret")
-	if err := syscall.Mkfifo(p, 0o600); err != nil {
-		t.Skipf("mkfifo: %v", err)
-	}
-	return p
-}
-
-// notBlockedOn runs fn and fails the test if fn is still waiting on the
-// FIFO after 30 s (a hang, not a slow run): a writer then opens and closes
-// the FIFO, so that fn returns before the test ends.
-func notBlockedOn(t *testing.T, fifo string, fn func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() { defer close(done); fn() }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		// Non-blocking: if fn has just returned there is no reader and
-		// this fails rather than waiting.
-		if w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
-			w.Close()
-			<-done
-		}
-		t.Fatalf("still waiting on the FIFO %s after 30s", fifo)
-	}
-}
-
 // TestApp_HMACSecretFIFO: a FIFO as jwt.hs256_secret_file is refused at
 // once, naming it; it used to block the keys commands, and serve, at start.
 func TestApp_HMACSecretFIFO(t *testing.T) {
-	fifo := mkfifo(t)
+	fifo := testenv.FIFO(t)
 	cfg := config.Default()
 	cfg.JWT.Algorithm, cfg.JWT.HS256SecretFile = "HS256", fifo
 	var err error
-	notBlockedOn(t, fifo, func() { _, err = (&app{}).hmacSecret(cfg) })
+	testenv.NotBlockedOn(t, fifo, func() { _, err = (&app{}).hmacSecret(cfg) })
 	if !errors.Is(err, config.ErrSecretNotRegular) || !strings.Contains(err.Error(), fifo) || !strings.Contains(err.Error(), "named pipe") {
 		t.Fatalf("hmacSecret(FIFO) = %v; want ErrSecretNotRegular naming %s as a named pipe", err, fifo)
 	}
@@ -71,7 +40,7 @@ func TestServe_SecretFileIsFIFO(t *testing.T) {
 		{"signing.kek_file", "signing:\n  kek_file: %s\n", exitFailure},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fifo := mkfifo(t)
+			fifo := testenv.FIFO(t)
 			cfg := filepath.Join(t.TempDir(), "sessiond.yaml")
 			if err := os.WriteFile(cfg, []byte(strings.ReplaceAll(tc.yaml, "%s", fifo)), 0o600); err != nil {
 				t.Fatal(err)
@@ -80,7 +49,7 @@ func TestServe_SecretFileIsFIFO(t *testing.T) {
 				errOut string
 				code   int
 			)
-			notBlockedOn(t, fifo, func() {
+			testenv.NotBlockedOn(t, fifo, func() {
 				_, errOut, code = runInProcess([]string{"SESSIOND_API_KEY=" + testAPIKey},
 					"serve", "--config", cfg, "--listen", "127.0.0.1:0", "--data", t.TempDir())
 			})

@@ -3,21 +3,16 @@
 package config
 
 import (
-	"os"
-	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // TestValidate_SecretFileIsFIFO: the validator reads secret files only to
 // measure them, and only regular ones; a FIFO with no writer must not hang
 // it (nor serve, which runs it).
 func TestValidate_SecretFileIsFIFO(t *testing.T) {
-	fifo := filepath.Join(t.TempDir(), "secret")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Skipf("mkfifo: %v", err)
-	}
+	fifo := testenv.FIFO(t)
 	for _, tc := range []struct {
 		name string
 		set  func(*Config)
@@ -30,18 +25,7 @@ func TestValidate_SecretFileIsFIFO(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := Default()
 			tc.set(&cfg)
-			done := make(chan struct{})
-			go func() { Validate(cfg, nil, ""); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(30 * time.Second):
-				// Release the blocked open so the goroutine ends.
-				if w, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
-					w.Close()
-				}
-				<-done
-				t.Fatalf("Validate waited on the FIFO %s", tc.name)
-			}
+			testenv.NotBlockedOn(t, fifo, func() { Validate(cfg, nil, "") })
 		})
 	}
 }
