@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"net/http"
@@ -265,5 +266,24 @@ func TestExitCode(t *testing.T) {
 	err := usageErr("invalid argument: %w", sessiond.ErrNotFound)
 	if err.Error() != "invalid argument: not found" || !errors.Is(err, sessiond.ErrNotFound) {
 		t.Errorf("usageErr = %q (wraps ErrNotFound: %v); want the message as fmt.Errorf makes it and its cause", err, errors.Is(err, sessiond.ErrNotFound))
+	}
+}
+
+// failWriter refuses every write, as stdout on a full disk or a closed pipe.
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
+
+// TestCLI_CompletionFailureIsNoUsageError: cobra adds its default
+// `completion` commands inside Execute; run adds them first, so a
+// completion that fails while running (its script cannot be written)
+// exits 1, not 2 (usage) as a command that never ran.
+func TestCLI_CompletionFailureIsNoUsageError(t *testing.T) {
+	for _, shell := range []string{"bash", "zsh", "fish", "powershell"} {
+		t.Run(shell, func(t *testing.T) {
+			if code := run([]string{"completion", shell}, failWriter{}, io.Discard, nil); code != exitFailure {
+				t.Errorf("sessiond completion %s with an unwritable stdout exits %d; want %d (a failure, not usage %d)", shell, code, exitFailure, exitUsage)
+			}
+		})
 	}
 }

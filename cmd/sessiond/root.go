@@ -72,7 +72,11 @@ func run(args []string, stdout, stderr io.Writer, environ []string) int {
 	root.SetArgs(args)
 	// cobra finds the command, parses its flags and checks its arguments,
 	// required flags and flag groups before it calls RunE: an error from
-	// before any RunE is a refused command line.
+	// before any RunE is a refused command line. Its own help and
+	// completion commands are added now, as Execute would add them, so
+	// that they are wrapped too.
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd(args...)
 	ran := false
 	eachCommand(root, func(c *cobra.Command) {
 		if runE := c.RunE; runE != nil {
