@@ -92,6 +92,9 @@ type Manager struct {
 	onVerify func(error, time.Duration)
 	storeErr storeFailures // Options.StoreErrorObserver
 	dedup    anomalyDedup
+	// lateAlso: sessions whose revoke found them ended for another reason
+	// and recorded the events of also anyway (see revoke).
+	lateAlso recentOnce
 	log      *slog.Logger
 
 	revoked *revokedSet  // the flow's; nil unless hybrid
@@ -504,7 +507,9 @@ func (m *Manager) Revoke(ctx context.Context, id SessionID, reason RevokeReason)
 // them once, and the call that revoked it recorded them (the store's
 // answer settles which atomically); one revoked already for another
 // reason (a logout between the caller's check and this call) records
-// also after the change, as nobody reported what it reports. On error
+// also after the change, as nobody reported what it reports, once per
+// session on this node however many of a storm's requests find it so
+// (lateAlso; several nodes may each record it once). On error
 // nothing is recorded: the caller decides about also. mine reports
 // whether this call is the one that revoked the session.
 func (m *Manager) revoke(ctx context.Context, id SessionID, now time.Time, reason RevokeReason, also ...Event) (s *Session, mine bool, err error) {
@@ -530,7 +535,7 @@ func (m *Manager) revoke(ctx context.Context, id SessionID, now time.Time, reaso
 			// the events after the change rather than lose them.
 			m.emit(ctx, revokedEvent(s, reason))
 			fallthrough
-		case s.RevokeReason != reason:
+		case s.RevokeReason != reason && m.lateAlso.first(s.ID, now):
 			for _, e := range also {
 				m.emit(ctx, e)
 			}
@@ -560,7 +565,7 @@ func (m *Manager) revoke(ctx context.Context, id SessionID, now time.Time, reaso
 	if mine {
 		m.emit(ctx, revokedEvent(s, reason))
 	}
-	if mine || s.RevokeReason != reason {
+	if mine || s.RevokeReason != reason && m.lateAlso.first(s.ID, now) {
 		for _, e := range also {
 			m.emit(ctx, e)
 		}
@@ -571,6 +576,40 @@ func (m *Manager) revoke(ctx context.Context, id SessionID, now time.Time, reaso
 // noRecords is the RevokeRecorded callback of a revocation whose events
 // are recorded after it.
 func noRecords(*Session) ChangeRecords { return ChangeRecords{} }
+
+// recentOnce answers true for a session the first time in a minute. Its
+// memory is bounded: past recentOnceMax sessions it forgets those older
+// than a minute, then, if still full, all of them (a repeat then costs one
+// more event, never a lost one).
+type recentOnce struct {
+	mu   sync.Mutex
+	seen map[SessionID]time.Time
+}
+
+const recentOnceMax = 10000
+
+func (o *recentOnce) first(id SessionID, now time.Time) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if t, ok := o.seen[id]; ok && now.Sub(t) < time.Minute && !now.Before(t) {
+		return false
+	}
+	if o.seen == nil {
+		o.seen = make(map[SessionID]time.Time)
+	}
+	if len(o.seen) >= recentOnceMax {
+		for k, t := range o.seen {
+			if now.Sub(t) >= time.Minute {
+				delete(o.seen, k)
+			}
+		}
+		if len(o.seen) >= recentOnceMax {
+			clear(o.seen)
+		}
+	}
+	o.seen[id] = now
+	return true
+}
 
 // notIncident refuses ReasonIncident outside RevokeMatching: Resync leaves
 // incident revocations out of the revoked set because the incident's

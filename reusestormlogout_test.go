@@ -1,0 +1,92 @@
+package sessiond_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/memstore"
+)
+
+// logoutGateStore holds the first two revocations for reuse of one
+// session until both have arrived, then lets the owner's logout land
+// before them: two detections of one theft (a storm replaying a stolen
+// token) that both checked the session live, and a logout in between.
+type logoutGateStore struct {
+	*memstore.Store
+	id      sessiond.SessionID
+	mu      sync.Mutex
+	arrived int
+	release chan struct{}
+}
+
+func (s *logoutGateStore) gate(ctx context.Context, id sessiond.SessionID, r sessiond.RevokeReason, at time.Time) {
+	if id != s.id || r != sessiond.ReasonReuse {
+		return
+	}
+	s.mu.Lock()
+	s.arrived++
+	n := s.arrived
+	s.mu.Unlock()
+	switch {
+	case n == 2:
+		if _, err := s.Store.Revoke(ctx, id, at, sessiond.ReasonLogout); err != nil {
+			panic(err)
+		}
+		close(s.release)
+	case n < 2:
+		<-s.release
+	}
+}
+
+func (s *logoutGateStore) Revoke(ctx context.Context, id sessiond.SessionID, at time.Time, r sessiond.RevokeReason) (*sessiond.Session, error) {
+	s.gate(ctx, id, r, at)
+	return s.Store.Revoke(ctx, id, at, r)
+}
+
+func (s *logoutGateStore) RevokeRecorded(ctx context.Context, id sessiond.SessionID, at time.Time, r sessiond.RevokeReason,
+	rec func(*sessiond.Session) sessiond.ChangeRecords) (*sessiond.Session, bool, error) {
+	s.gate(ctx, id, r, at)
+	return s.Store.RevokeRecorded(ctx, id, at, r, rec)
+}
+
+// TestManager_ReuseStormWithLogoutOneEvent: revoke records the theft event
+// when the session was ended meanwhile for another reason (a logout
+// between the detection's check and its revocation), so that the logout
+// does not hide the theft; every detection of a storm that checked the
+// session before the logout finds it so, and one node must still record
+// the theft once, not once per replay.
+func TestManager_ReuseStormWithLogoutOneEvent(t *testing.T) {
+	ctx := context.Background()
+	st := &logoutGateStore{Store: memstore.New(), release: make(chan struct{})}
+	h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) { o.Store = st })
+	login := h.create(t, "storm-logout", sessiond.CreateOptions{})
+	if _, err := h.m.Refresh(ctx, login.RefreshToken, sessiond.Client{}); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(10 * time.Second) // past the 5 s reuse interval
+	st.id = login.Session.ID
+
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = h.m.Refresh(ctx, login.RefreshToken, sessiond.Client{IP: "192.0.2.66"})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if !errors.Is(err, sessiond.ErrRefreshReused) {
+			t.Errorf("replay %d = %v; want ErrRefreshReused", i, err)
+		}
+	}
+	if n := h.events.Count(sessiond.EventRefreshReused); n != 1 {
+		t.Errorf("%d %s events for one theft (two replays, the owner's logout between their checks and their revocations); want 1",
+			n, sessiond.EventRefreshReused)
+	}
+}
