@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -234,7 +235,7 @@ func (c *Console) eventTail(w http.ResponseWriter, r *http.Request, key apikey.K
 		// commit after it (tailSettle). Event IDs sort by time, so the
 		// cursor at from lets the store read its ID index from there.
 		eq.Since, eq.Cursor = win.from, stream.CursorAt(win.from)
-		for {
+		for checked := false; ; {
 			evs, next, err := c.o.Events.QueryEvents(r.Context(), eq)
 			if err != nil {
 				if r.Context().Err() == nil {
@@ -242,17 +243,20 @@ func (c *Console) eventTail(w http.ResponseWriter, r *http.Request, key apikey.K
 				}
 				break
 			}
+			fresh := slices.DeleteFunc(evs, func(e sessiond.Event) bool { return !win.fresh(e, polls == 1) })
 			// Asked after the read, before the write: an event logged
 			// after the key was revoked or the operator signed out was
-			// read after that, so this check sees the change first.
-			if !c.stillOperator(r.Context(), sess.ID, key.ID) {
-				return
+			// read after that, so this check sees the change first. Once
+			// a poll, and for every page with something to send: most
+			// pages of the settle window hold only events already sent.
+			if !checked || len(fresh) > 0 {
+				if !c.stillOperator(r.Context(), sess.ID, key.ID) {
+					return
+				}
+				checked = true
 			}
 			_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
-			for _, e := range evs {
-				if !win.fresh(e, polls == 1) {
-					continue
-				}
+			for _, e := range fresh {
 				b, _ := json.Marshal(toRow(e))
 				if _, err := fmt.Fprintf(w, "id: %s\ndata: %s\n\n", e.ID, b); err != nil {
 					return
