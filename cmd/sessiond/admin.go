@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -386,7 +385,7 @@ func (a *app) remote(urlFlag string) (*client.Client, error) {
 	}
 	key := a.getenv("SESSIOND_API_KEY")
 	if key == "" {
-		b, err := os.ReadFile(a.apiKeyFile(cfg))
+		b, err := config.ReadSecretFile(a.apiKeyFile(cfg))
 		if err != nil {
 			return nil, fmt.Errorf("no API key: set SESSIOND_API_KEY or run where %s is readable", a.apiKeyFile(cfg))
 		}

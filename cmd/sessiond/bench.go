@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/loadgen"
 )
 
@@ -127,7 +127,7 @@ func (a *app) benchTarget(urlFlag, keyFlag string) (string, string, error) {
 		key = a.getenv("SESSIOND_API_KEY")
 	}
 	if key == "" {
-		b, err := os.ReadFile(a.apiKeyFile(cfg))
+		b, err := config.ReadSecretFile(a.apiKeyFile(cfg))
 		if err != nil {
 			return "", "", fmt.Errorf("no API key: pass --api-key, set SESSIOND_API_KEY or run where %s is readable", a.apiKeyFile(cfg))
 		}

@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -134,7 +133,7 @@ var ssfReceiverRule = Rule{
 				out = append(out, issue(p("subject_template"), "ssf receiver %d subject_template has no {value}", i))
 			}
 			if r.BearerTokenFile != "" {
-				if b, err := os.ReadFile(r.BearerTokenFile); err != nil || len(strings.TrimSpace(string(b))) < 32 {
+				if b, ok := readSecret(r.BearerTokenFile); !ok || len(b) < 32 {
 					out = append(out, issue(p("bearer_token_file"), "ssf receiver %d bearer_token_file is unreadable or holds fewer than 32 characters", i))
 				}
 			}

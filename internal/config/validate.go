@@ -2,12 +2,9 @@ package config
 
 import (
 	"bytes"
-	"io"
 	"math"
-	"os"
 	"sort"
 	"strings"
-	"syscall"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/webhook"
@@ -203,22 +200,10 @@ func webhookKeyLen(file string) (n int, valid, ok bool) {
 	return len(key), true, true
 }
 
-// readSecret returns the trimmed content of a small regular file.
+// readSecret returns the trimmed content of a secret file, or false when
+// ReadSecretFile refuses it (missing, not a regular file, too large).
 func readSecret(file string) ([]byte, bool) {
-	// O_NONBLOCK: opening a FIFO for reading otherwise waits for a writer,
-	// which would hang validate (and serve) before the check below. It
-	// changes nothing for a regular file.
-	f, err := os.OpenFile(file, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, false
-	}
-	defer f.Close()
-	// Only regular files: a FIFO or device could block or never end.
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-		return nil, false
-	}
-	// A secret longer than this is long enough; don't read big files.
-	b, err := io.ReadAll(io.LimitReader(f, 4096))
+	b, err := ReadSecretFile(file)
 	if err != nil {
 		return nil, false
 	}

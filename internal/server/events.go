@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"maps"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -194,7 +193,7 @@ func buildWebhooks(cfg config.Config) ([]webhook.Endpoint, error) {
 	var out []webhook.Endpoint
 	seen := map[string]bool{}
 	for i, w := range cfg.Webhooks {
-		raw, err := os.ReadFile(w.SecretFile)
+		raw, err := config.ReadSecretFile(w.SecretFile)
 		if err != nil {
 			return nil, fmt.Errorf("webhooks[%d].secret_file: %w", i, err)
 		}

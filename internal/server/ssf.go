@@ -44,7 +44,7 @@ func mountSSF(cfg config.Config, mgr *sessiond.Manager, store sessiond.Store, tx
 	for i, rc := range cfg.SSF.Receivers {
 		var bearer string
 		if rc.BearerTokenFile != "" {
-			b, err := os.ReadFile(rc.BearerTokenFile)
+			b, err := config.ReadSecretFile(rc.BearerTokenFile)
 			if err != nil {
 				return nil, fmt.Errorf("ssf.receivers.%d.bearer_token_file: %w", i, err)
 			}
@@ -97,7 +97,7 @@ func pollAuthorization(rc config.SSFReceiver, getenv func(string) string) (strin
 	if rc.PollAuthorizationFile == "" {
 		return "", nil
 	}
-	b, err := os.ReadFile(rc.PollAuthorizationFile)
+	b, err := config.ReadSecretFile(rc.PollAuthorizationFile)
 	return strings.TrimSpace(string(b)), err
 }
 
