@@ -4,38 +4,16 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/httpsession"
 	"github.com/sessiond/sessiond/internal/dbscclient"
 	"github.com/sessiond/sessiond/metrics"
 )
-
-// verifyOutcomes records the outcome of every verification as the server
-// counts it in sessiond_verify_total (internal/server wires
-// sessiond.Options.VerifyObserver to metrics.VerifyOutcome).
-type verifyOutcomes struct {
-	mu  sync.Mutex
-	got []string
-}
-
-func (v *verifyOutcomes) observe(err error, _ time.Duration) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.got = append(v.got, metrics.VerifyOutcome(err))
-}
-
-// take returns the outcomes recorded since the last take.
-func (v *verifyOutcomes) take() []string {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	got := v.got
-	v.got = nil
-	return got
-}
 
 // TestDBSC_RefusalCountsAsRefusal: a device-bound session's cookie
 // refused for what the request lacks (no bound cookie, another session's,
@@ -44,7 +22,7 @@ func (v *verifyOutcomes) take() []string {
 // no session.unknown_id event (its session is known; the refusal has its
 // own event). The answers are those of any refused session.
 func TestDBSC_RefusalCountsAsRefusal(t *testing.T) {
-	type request func(t *testing.T, e *env, victim *browser, vd *dbscclient.Browser, outcomes *verifyOutcomes) *http.Response
+	type request func(t *testing.T, e *env, victim *browser, vd *dbscclient.Browser, outcomes *testenv.VerifyOutcomes) *http.Response
 	thief := func(t *testing.T, e *env, victim *browser, extra ...*browser) *browser {
 		th := e.browser(t)
 		steal(victim, th, httpsession.DefaultCookieName)
@@ -61,24 +39,24 @@ func TestDBSC_RefusalCountsAsRefusal(t *testing.T) {
 		wantCode   string // problem code, "" for no body to check
 		want       string // verify outcome
 	}{
-		{"OwnBoundCookie", func(t *testing.T, e *env, victim *browser, _ *dbscclient.Browser, _ *verifyOutcomes) *http.Response {
+		{"OwnBoundCookie", func(t *testing.T, e *env, victim *browser, _ *dbscclient.Browser, _ *testenv.VerifyOutcomes) *http.Response {
 			return victim.do(http.MethodGet, "/me", nil)
 		}, http.StatusOK, "", "", metrics.VerifyOK},
-		{"NoBoundCookie", func(t *testing.T, e *env, victim *browser, _ *dbscclient.Browser, _ *verifyOutcomes) *http.Response {
+		{"NoBoundCookie", func(t *testing.T, e *env, victim *browser, _ *dbscclient.Browser, _ *testenv.VerifyOutcomes) *http.Response {
 			return thief(t, e, victim).do(http.MethodGet, "/me", nil)
 		}, http.StatusUnauthorized, `Bearer error="invalid_token"`, "unauthorized", metrics.VerifyTokenInvalid},
-		{"AnotherSessionsBoundCookie", func(t *testing.T, e *env, victim *browser, _ *dbscclient.Browser, outcomes *verifyOutcomes) *http.Response {
+		{"AnotherSessionsBoundCookie", func(t *testing.T, e *env, victim *browser, _ *dbscclient.Browser, outcomes *testenv.VerifyOutcomes) *http.Response {
 			other, od := e.dbscBrowser(t, "ES256")
 			register(t, other, od, "mallory")
 			th := thief(t, e, victim, other)
-			outcomes.take()
+			outcomes.Take()
 			return th.do(http.MethodGet, "/me", nil)
 		}, http.StatusUnauthorized, `Bearer error="invalid_token"`, "unauthorized", metrics.VerifyTokenInvalid},
-		{"ExpiredBoundCookie", func(t *testing.T, e *env, victim *browser, _ *dbscclient.Browser, _ *verifyOutcomes) *http.Response {
+		{"ExpiredBoundCookie", func(t *testing.T, e *env, victim *browser, _ *dbscclient.Browser, _ *testenv.VerifyOutcomes) *http.Response {
 			e.clock.Advance(httpsession.DefaultBoundCookieLifetime + time.Minute)
 			return victim.do(http.MethodGet, "/me", nil)
 		}, http.StatusUnauthorized, `Bearer error="invalid_token"`, "unauthorized", metrics.VerifyTokenInvalid},
-		{"SecondRegistration", func(t *testing.T, e *env, victim *browser, vd *dbscclient.Browser, _ *verifyOutcomes) *http.Response {
+		{"SecondRegistration", func(t *testing.T, e *env, victim *browser, vd *dbscclient.Browser, _ *testenv.VerifyOutcomes) *http.Response {
 			p, err := vd.Proof("any-challenge", true, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -94,13 +72,13 @@ func TestDBSC_RefusalCountsAsRefusal(t *testing.T) {
 	for _, strategy := range []sessiond.Strategy{sessiond.StrategyDatabase, sessiond.StrategyHybrid} {
 		for _, tt := range tests {
 			t.Run(string(strategy)+"/"+tt.name, func(t *testing.T) {
-				outcomes := &verifyOutcomes{}
+				outcomes := &testenv.VerifyOutcomes{}
 				e := newEnv(t, envOptions{strategy: strategy,
 					opts:    httpsession.Options{DBSC: httpsession.DBSCOptions{Policy: httpsession.DBSCOptional}},
-					manager: func(o *sessiond.Options) { o.VerifyObserver = outcomes.observe }})
+					manager: func(o *sessiond.Options) { o.VerifyObserver = outcomes.Observe }})
 				victim, vd := e.dbscBrowser(t, "ES256")
 				register(t, victim, vd, "alice")
-				outcomes.take()
+				outcomes.Take()
 
 				r := tt.do(t, e, victim, vd, outcomes)
 				if r.StatusCode != tt.wantStatus {
@@ -117,7 +95,7 @@ func TestDBSC_RefusalCountsAsRefusal(t *testing.T) {
 						t.Errorf("problem code = %q, %v; want %q", p.Code, err, tt.wantCode)
 					}
 				}
-				if got, want := outcomes.take(), []string{tt.want}; !slices.Equal(got, want) {
+				if got, want := outcomes.Take(), []string{tt.want}; !slices.Equal(got, want) {
 					t.Errorf("verify outcomes = %q; want %q", got, want)
 				}
 				if n := e.events.Count(sessiond.EventUnknownToken); n != 0 {

@@ -3,9 +3,10 @@ package httpapi_test
 import (
 	"net/http"
 	"slices"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/dpop"
@@ -15,38 +16,15 @@ import (
 	"github.com/sessiond/sessiond/opaquetoken"
 )
 
-// verifyOutcomes records the outcome of every verification as the server
-// counts it in sessiond_verify_total (internal/server wires
-// sessiond.Options.VerifyObserver to metrics.VerifyOutcome).
-type verifyOutcomes struct {
-	mu  sync.Mutex
-	got []string
-}
-
-func (v *verifyOutcomes) observe(err error, _ time.Duration) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.got = append(v.got, metrics.VerifyOutcome(err))
-}
-
-// take returns the outcomes recorded since the last take.
-func (v *verifyOutcomes) take() []string {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	got := v.got
-	v.got = nil
-	return got
-}
-
 // newMeteredEnv is newEnv with the server's verify metric hook and, with
 // nonces, a DPoP verifier that asks for a server nonce.
-func newMeteredEnv(t *testing.T, st sessiond.Strategy, nonces bool, outcomes *verifyOutcomes) *env {
+func newMeteredEnv(t *testing.T, st sessiond.Strategy, nonces bool, outcomes *testenv.VerifyOutcomes) *env {
 	t.Helper()
 	return newEnv(t, st, func(o *httpapi.Options) {
 		ring, signed := newSigned(t)
 		m, err := sessiond.New(t.Context(), sessiond.Options{
 			Strategy: st, Store: memstore.New(), Signed: signed, Opaque: opaquetoken.Codec{},
-			Lifetimes: life, Clock: o.Clock, GCInterval: -1, Logger: o.Logger, VerifyObserver: outcomes.observe,
+			Lifetimes: life, Clock: o.Clock, GCInterval: -1, Logger: o.Logger, VerifyObserver: outcomes.Observe,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -103,11 +81,11 @@ func TestDPoP_VerifyRefusalCountsAsRefusal(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(string(st)+"/"+tt.name, func(t *testing.T) {
 				t.Parallel()
-				outcomes := &verifyOutcomes{}
+				outcomes := &testenv.VerifyOutcomes{}
 				e := newMeteredEnv(t, st, tt.nonces, outcomes)
 				k := newProofKey(t)
 				tr := createBound(t, e, k, "ann")
-				outcomes.take()
+				outcomes.Take()
 
 				r := e.postJSON("/v1/sessions/verify", jsonBody(t, tt.body(k, newProofKey(t), tr.AccessToken)))
 				if tt.code == "" {
@@ -121,7 +99,7 @@ func TestDPoP_VerifyRefusalCountsAsRefusal(t *testing.T) {
 				if tt.nonces && r.header.Get("DPoP-Nonce") == "" {
 					t.Error("use_dpop_nonce without a DPoP-Nonce header")
 				}
-				if got, want := outcomes.take(), []string{tt.want}; !slices.Equal(got, want) {
+				if got, want := outcomes.Take(), []string{tt.want}; !slices.Equal(got, want) {
 					t.Errorf("verify outcomes = %q; want %q", got, want)
 				}
 				for _, l := range e.logLines() {
