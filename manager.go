@@ -535,7 +535,7 @@ func (m *Manager) revoke(ctx context.Context, id SessionID, now time.Time, reaso
 			// the events after the change rather than lose them.
 			m.emit(ctx, revokedEvent(s, reason))
 			fallthrough
-		case s.RevokeReason != reason && m.lateAlso.first(s.ID, now):
+		case s.RevokeReason != reason && len(also) > 0 && m.lateAlso.first(s.ID, now):
 			for _, e := range also {
 				m.emit(ctx, e)
 			}
@@ -565,7 +565,7 @@ func (m *Manager) revoke(ctx context.Context, id SessionID, now time.Time, reaso
 	if mine {
 		m.emit(ctx, revokedEvent(s, reason))
 	}
-	if mine || s.RevokeReason != reason && m.lateAlso.first(s.ID, now) {
+	if mine || s.RevokeReason != reason && len(also) > 0 && m.lateAlso.first(s.ID, now) {
 		for _, e := range also {
 			m.emit(ctx, e)
 		}

@@ -90,3 +90,62 @@ func TestManager_ReuseStormWithLogoutOneEvent(t *testing.T) {
 			n, sessiond.EventRefreshReused)
 	}
 }
+
+// adminGateStore: at the first revocation for reuse of id, the
+// owner's logout lands, and then an operator (or an anomaly rule) revokes
+// the already-ended session for a third reason through the Manager, before
+// the theft's own revocation reaches the store.
+type adminGateStore struct {
+	*memstore.Store
+	id   sessiond.SessionID
+	m    *sessiond.Manager
+	done bool
+}
+
+func (s *adminGateStore) gate(ctx context.Context, id sessiond.SessionID, r sessiond.RevokeReason, at time.Time) {
+	if id != s.id || r != sessiond.ReasonReuse || s.done {
+		return
+	}
+	s.done = true
+	if _, err := s.Store.Revoke(ctx, id, at, sessiond.ReasonLogout); err != nil {
+		panic(err)
+	}
+	if err := s.m.Revoke(ctx, id, sessiond.ReasonAdmin); err != nil {
+		panic(err)
+	}
+}
+
+func (s *adminGateStore) Revoke(ctx context.Context, id sessiond.SessionID, at time.Time, r sessiond.RevokeReason) (*sessiond.Session, error) {
+	s.gate(ctx, id, r, at)
+	return s.Store.Revoke(ctx, id, at, r)
+}
+
+func (s *adminGateStore) RevokeRecorded(ctx context.Context, id sessiond.SessionID, at time.Time, r sessiond.RevokeReason,
+	rec func(*sessiond.Session) sessiond.ChangeRecords) (*sessiond.Session, bool, error) {
+	s.gate(ctx, id, r, at)
+	return s.Store.RevokeRecorded(ctx, id, at, r, rec)
+}
+
+// TestManager_LateTheftNotHiddenByEventlessRevoke: a revocation that has
+// no theft to record (Manager.Revoke of a session ended already, for
+// another reason) must not use the per-node once-a-minute memory of late
+// theft reports, or the theft detected right after finds it taken and
+// records nothing: the logout would hide it.
+func TestManager_LateTheftNotHiddenByEventlessRevoke(t *testing.T) {
+	ctx := context.Background()
+	st := &adminGateStore{Store: memstore.New()}
+	h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) { o.Store = st })
+	st.m = h.m
+	login := h.create(t, "probe-late", sessiond.CreateOptions{})
+	if _, err := h.m.Refresh(ctx, login.RefreshToken, sessiond.Client{}); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(10 * time.Second) // past the reuse interval
+	st.id = login.Session.ID
+	if _, err := h.m.Refresh(ctx, login.RefreshToken, sessiond.Client{IP: "192.0.2.66"}); !errors.Is(err, sessiond.ErrRefreshReused) {
+		t.Fatalf("replay = %v; want ErrRefreshReused", err)
+	}
+	if n := h.events.Count(sessiond.EventRefreshReused); n != 1 {
+		t.Errorf("%d %s events; want 1 (a revocation that recorded nothing must not use up the once-a-minute memory)", n, sessiond.EventRefreshReused)
+	}
+}

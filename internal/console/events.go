@@ -189,9 +189,9 @@ func (c *Console) eventsPage(w http.ResponseWriter, r *http.Request, key apikey.
 // JSON eventRow whose text fields are already printable. It reads the
 // event log every TailPoll, so every node's events appear, not only this
 // one's: from tailSettle before the newest event seen, each event once
-// (tailWindow). At every read it checks that the operator may still see
-// them: a sign-out, the session's timeout or the key's revocation ends
-// the stream.
+// (tailWindow). Once a poll, and after every read before it writes what
+// that read found, it checks that the operator may still see them: a
+// sign-out, the session's timeout or the key's revocation ends the stream.
 func (c *Console) eventTail(w http.ResponseWriter, r *http.Request, key apikey.Key) {
 	sess, _ := sessiond.FromContext(r.Context())
 	if c.o.Events == nil {
