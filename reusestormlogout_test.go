@@ -11,19 +11,37 @@ import (
 	"github.com/sessiond/sessiond/memstore"
 )
 
-// logoutGateStore holds the first two revocations for reuse of one
-// session until both have arrived, then lets the owner's logout land
-// before them: two detections of one theft (a storm replaying a stolen
-// token) that both checked the session live, and a logout in between.
-type logoutGateStore struct {
+// gatedStore is the memory store with gate run before each revocation
+// reaches it, for tests that land another revocation in between.
+type gatedStore struct {
 	*memstore.Store
+	gate func(ctx context.Context, id sessiond.SessionID, r sessiond.RevokeReason, at time.Time)
+}
+
+func (s *gatedStore) Revoke(ctx context.Context, id sessiond.SessionID, at time.Time, r sessiond.RevokeReason) (*sessiond.Session, error) {
+	s.gate(ctx, id, r, at)
+	return s.Store.Revoke(ctx, id, at, r)
+}
+
+func (s *gatedStore) RevokeRecorded(ctx context.Context, id sessiond.SessionID, at time.Time, r sessiond.RevokeReason,
+	rec func(*sessiond.Session) sessiond.ChangeRecords) (*sessiond.Session, bool, error) {
+	s.gate(ctx, id, r, at)
+	return s.Store.RevokeRecorded(ctx, id, at, r, rec)
+}
+
+// logoutGate holds the first two revocations for reuse of one session
+// until both have arrived, then lets the owner's logout land before them:
+// two detections of one theft (a storm replaying a stolen token) that both
+// checked the session live, and a logout in between.
+type logoutGate struct {
+	store   *memstore.Store
 	id      sessiond.SessionID
 	mu      sync.Mutex
 	arrived int
 	release chan struct{}
 }
 
-func (s *logoutGateStore) gate(ctx context.Context, id sessiond.SessionID, r sessiond.RevokeReason, at time.Time) {
+func (s *logoutGate) gate(ctx context.Context, id sessiond.SessionID, r sessiond.RevokeReason, at time.Time) {
 	if id != s.id || r != sessiond.ReasonReuse {
 		return
 	}
@@ -33,24 +51,13 @@ func (s *logoutGateStore) gate(ctx context.Context, id sessiond.SessionID, r ses
 	s.mu.Unlock()
 	switch {
 	case n == 2:
-		if _, err := s.Store.Revoke(ctx, id, at, sessiond.ReasonLogout); err != nil {
+		if _, err := s.store.Revoke(ctx, id, at, sessiond.ReasonLogout); err != nil {
 			panic(err)
 		}
 		close(s.release)
 	case n < 2:
 		<-s.release
 	}
-}
-
-func (s *logoutGateStore) Revoke(ctx context.Context, id sessiond.SessionID, at time.Time, r sessiond.RevokeReason) (*sessiond.Session, error) {
-	s.gate(ctx, id, r, at)
-	return s.Store.Revoke(ctx, id, at, r)
-}
-
-func (s *logoutGateStore) RevokeRecorded(ctx context.Context, id sessiond.SessionID, at time.Time, r sessiond.RevokeReason,
-	rec func(*sessiond.Session) sessiond.ChangeRecords) (*sessiond.Session, bool, error) {
-	s.gate(ctx, id, r, at)
-	return s.Store.RevokeRecorded(ctx, id, at, r, rec)
 }
 
 // TestManager_ReuseStormWithLogoutOneEvent: revoke records the theft event
@@ -61,14 +68,14 @@ func (s *logoutGateStore) RevokeRecorded(ctx context.Context, id sessiond.Sessio
 // the theft once, not once per replay.
 func TestManager_ReuseStormWithLogoutOneEvent(t *testing.T) {
 	ctx := context.Background()
-	st := &logoutGateStore{Store: memstore.New(), release: make(chan struct{})}
-	h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) { o.Store = st })
+	g := &logoutGate{store: memstore.New(), release: make(chan struct{})}
+	h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) { o.Store = &gatedStore{Store: g.store, gate: g.gate} })
 	login := h.create(t, "storm-logout", sessiond.CreateOptions{})
 	if _, err := h.m.Refresh(ctx, login.RefreshToken, sessiond.Client{}); err != nil {
 		t.Fatal(err)
 	}
 	h.clock.Advance(10 * time.Second) // past the 5 s reuse interval
-	st.id = login.Session.ID
+	g.id = login.Session.ID
 
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
@@ -91,39 +98,28 @@ func TestManager_ReuseStormWithLogoutOneEvent(t *testing.T) {
 	}
 }
 
-// adminGateStore: at the first revocation for reuse of id, the
+// adminGate: at the first revocation for reuse of id, the
 // owner's logout lands, and then an operator (or an anomaly rule) revokes
 // the already-ended session for a third reason through the Manager, before
 // the theft's own revocation reaches the store.
-type adminGateStore struct {
-	*memstore.Store
-	id   sessiond.SessionID
-	m    *sessiond.Manager
-	done bool
+type adminGate struct {
+	store *memstore.Store
+	id    sessiond.SessionID
+	m     *sessiond.Manager
+	done  bool
 }
 
-func (s *adminGateStore) gate(ctx context.Context, id sessiond.SessionID, r sessiond.RevokeReason, at time.Time) {
+func (s *adminGate) gate(ctx context.Context, id sessiond.SessionID, r sessiond.RevokeReason, at time.Time) {
 	if id != s.id || r != sessiond.ReasonReuse || s.done {
 		return
 	}
 	s.done = true
-	if _, err := s.Store.Revoke(ctx, id, at, sessiond.ReasonLogout); err != nil {
+	if _, err := s.store.Revoke(ctx, id, at, sessiond.ReasonLogout); err != nil {
 		panic(err)
 	}
 	if err := s.m.Revoke(ctx, id, sessiond.ReasonAdmin); err != nil {
 		panic(err)
 	}
-}
-
-func (s *adminGateStore) Revoke(ctx context.Context, id sessiond.SessionID, at time.Time, r sessiond.RevokeReason) (*sessiond.Session, error) {
-	s.gate(ctx, id, r, at)
-	return s.Store.Revoke(ctx, id, at, r)
-}
-
-func (s *adminGateStore) RevokeRecorded(ctx context.Context, id sessiond.SessionID, at time.Time, r sessiond.RevokeReason,
-	rec func(*sessiond.Session) sessiond.ChangeRecords) (*sessiond.Session, bool, error) {
-	s.gate(ctx, id, r, at)
-	return s.Store.RevokeRecorded(ctx, id, at, r, rec)
 }
 
 // TestManager_LateTheftNotHiddenByEventlessRevoke: a revocation that has
@@ -133,15 +129,15 @@ func (s *adminGateStore) RevokeRecorded(ctx context.Context, id sessiond.Session
 // records nothing: the logout would hide it.
 func TestManager_LateTheftNotHiddenByEventlessRevoke(t *testing.T) {
 	ctx := context.Background()
-	st := &adminGateStore{Store: memstore.New()}
-	h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) { o.Store = st })
-	st.m = h.m
+	g := &adminGate{store: memstore.New()}
+	h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) { o.Store = &gatedStore{Store: g.store, gate: g.gate} })
+	g.m = h.m
 	login := h.create(t, "probe-late", sessiond.CreateOptions{})
 	if _, err := h.m.Refresh(ctx, login.RefreshToken, sessiond.Client{}); err != nil {
 		t.Fatal(err)
 	}
 	h.clock.Advance(10 * time.Second) // past the reuse interval
-	st.id = login.Session.ID
+	g.id = login.Session.ID
 	if _, err := h.m.Refresh(ctx, login.RefreshToken, sessiond.Client{IP: "192.0.2.66"}); !errors.Is(err, sessiond.ErrRefreshReused) {
 		t.Fatalf("replay = %v; want ErrRefreshReused", err)
 	}
