@@ -83,14 +83,25 @@ func newSigned(t testing.TB) (*jwttoken.KeyRing, *jwttoken.Codec) {
 // handler's options before New.
 func newEnv(t testing.TB, strategy sessiond.Strategy, edit func(*httpapi.Options)) *env {
 	t.Helper()
+	return newEnvWith(t, strategy, nil, edit)
+}
+
+// newEnvWith is newEnv where manager, when not nil, also changes the
+// Manager's options before sessiond.New (a verify observer, say).
+func newEnvWith(t testing.TB, strategy sessiond.Strategy, manager func(*sessiond.Options), edit func(*httpapi.Options)) *env {
+	t.Helper()
 	e := &env{t: t, strategy: strategy, clock: sessiondtest.NewClock(t0), store: memstore.New(), logs: &testenv.SyncBuffer{}}
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ring, signed := newSigned(t)
 	var err error
-	e.m, err = sessiond.New(t.Context(), sessiond.Options{
+	mo := sessiond.Options{
 		Strategy: strategy, Store: e.store, Signed: signed, Opaque: opaquetoken.Codec{},
 		Lifetimes: life, Clock: e.clock, GCInterval: -1, Logger: logger,
-	})
+	}
+	if manager != nil {
+		manager(&mo)
+	}
+	e.m, err = sessiond.New(t.Context(), mo)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/httpapi"
-	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/jwttoken"
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/metrics"
@@ -131,27 +129,7 @@ func TestIntrospect_DeviceBoundCountsAsRefusal(t *testing.T) {
 // gets every verification's error, as metrics.VerifyOutcome reads it.
 func newObservedEnv(t *testing.T, strategy sessiond.Strategy, observe func(error, time.Duration)) *env {
 	t.Helper()
-	e := &env{t: t, strategy: strategy, clock: sessiondtest.NewClock(t0), store: memstore.New(), logs: &testenv.SyncBuffer{}}
-	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ring, signed := newSigned(t)
-	var err error
-	e.m, err = sessiond.New(t.Context(), sessiond.Options{
-		Strategy: strategy, Store: e.store, Signed: signed, Opaque: opaquetoken.Codec{},
-		Lifetimes: life, Clock: e.clock, GCInterval: -1, Logger: logger, VerifyObserver: observe,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.m.Close() })
-	if e.handler, err = httpapi.New(httpapi.Options{Manager: e.m, Authenticate: authenticate, Ready: func(context.Context) error { return nil },
-		Logger: logger, Version: "test", Clock: e.clock, JWKS: ring.JWKS}); err != nil {
-		t.Fatal(err)
-	}
-	e.srv = httptest.NewServer(e.handler)
-	t.Cleanup(e.srv.Close)
-	e.hc = &http.Client{Transport: &contractTransport{t: t, base: e.srv.Client().Transport}}
-	e.c = e.client(apiKey)
-	return e
+	return newEnvWith(t, strategy, func(o *sessiond.Options) { o.VerifyObserver = observe }, nil)
 }
 
 // jwt.leeway is for other clocks; the introspecting server answers by its

@@ -11,30 +11,20 @@ import (
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/dpop"
 	"github.com/sessiond/sessiond/internal/httpapi"
-	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/metrics"
-	"github.com/sessiond/sessiond/opaquetoken"
 )
 
 // newMeteredEnv is newEnv with the server's verify metric hook and, with
 // nonces, a DPoP verifier that asks for a server nonce.
 func newMeteredEnv(t *testing.T, st sessiond.Strategy, nonces bool, outcomes *testenv.VerifyOutcomes) *env {
 	t.Helper()
-	return newEnv(t, st, func(o *httpapi.Options) {
-		ring, signed := newSigned(t)
-		m, err := sessiond.New(t.Context(), sessiond.Options{
-			Strategy: st, Store: memstore.New(), Signed: signed, Opaque: opaquetoken.Codec{},
-			Lifetimes: life, Clock: o.Clock, GCInterval: -1, Logger: o.Logger, VerifyObserver: outcomes.Observe,
-		})
-		if err != nil {
-			t.Fatal(err)
+	return newEnvWith(t, st, func(o *sessiond.Options) { o.VerifyObserver = outcomes.Observe }, func(o *httpapi.Options) {
+		if !nonces {
+			return
 		}
-		t.Cleanup(func() { m.Close() })
-		o.Manager, o.JWKS = m, ring.JWKS
-		if nonces {
-			if o.DPoP, err = dpop.New(dpop.Options{Clock: o.Clock, Nonces: dpop.NewRotatingNonces(o.Clock, time.Minute)}); err != nil {
-				t.Fatal(err)
-			}
+		var err error
+		if o.DPoP, err = dpop.New(dpop.Options{Clock: o.Clock, Nonces: dpop.NewRotatingNonces(o.Clock, time.Minute)}); err != nil {
+			t.Fatal(err)
 		}
 	})
 }
