@@ -132,7 +132,7 @@ test("through each proxy", { concurrency: true }, async (top) => {
 });
 
 async function proxyTests(top, name, base) {
-  await top.test(`${name}: log in, identity, expiry, logout`, { timeout: 90_000 }, async (t) => {
+  await top.test(`${name}: log in, identity, expiry, logout`, { timeout: 240_000 }, async (t) => {
     const ctx = await newContext(t);
     const page = await ctx.newPage();
     const codeURL = await login(page, base);
@@ -268,7 +268,7 @@ async function proxyTests(top, name, base) {
         page.click("#logout"),
       ]);
       assert.equal(res.status(), 303);
-      assert.equal((await res.allHeaders())["clear-site-data"], '"cookies", "storage"');
+      assert.equal((await res.allHeaders())["clear-site-data"], '"cache", "cookies", "storage"');
       await page.waitForURL(base + "/");
       assert.equal((await sessionCookies(ctx)).length, 0, "cookies left after logout");
       await page.goto(base + "/app");
@@ -276,7 +276,7 @@ async function proxyTests(top, name, base) {
     });
   });
 
-  await top.test(`${name}: the refresh page retries once after a network error or a 5xx`, { timeout: 90_000 }, async (t) => {
+  await top.test(`${name}: the refresh page retries once after a network error or a 5xx`, { timeout: 240_000 }, async (t) => {
     const ctx = await newContext(t);
     const first = await ctx.newPage();
     await login(first, base);
@@ -370,7 +370,7 @@ async function proxyTests(top, name, base) {
     });
   });
 
-  await top.test(`${name}: an admin revocation logs the browser out on its next request`, { timeout: 30_000 }, async (t) => {
+  await top.test(`${name}: an admin revocation logs the browser out on its next request`, { timeout: 90_000 }, async (t) => {
     const ctx = await newContext(t);
     const page = await ctx.newPage();
     // One user per proxy: the proxies run side by side.
