@@ -251,8 +251,8 @@ func TestSessions_Logout(t *testing.T) {
 			if got := resp.Header.Values("Set-Cookie"); strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
 				t.Errorf("Set-Cookie =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
 			}
-			if got := resp.Header.Get("Clear-Site-Data"); got != `"cache", "cookies", "storage"` {
-				t.Errorf(`Clear-Site-Data = %q; want "cache", "cookies", "storage"`, got)
+			if got := resp.Header.Get("Clear-Site-Data"); got != `"cookies", "storage"` {
+				t.Errorf(`Clear-Site-Data = %q; want "cookies", "storage"`, got)
 			}
 			if got := resp.Header.Get("Cache-Control"); got != "no-store" {
 				t.Errorf("Cache-Control = %q; want no-store", got)

@@ -171,14 +171,9 @@ func (s *Sessions) Refresh(w http.ResponseWriter, r *http.Request) (*sessiond.Is
 	return iss, nil
 }
 
-// clearSiteData is what every logout asks the browser to forget.
-const clearSiteData = `"cache", "cookies", "storage"`
-
 // Logout revokes the request's session server-side (even when its access
 // token has expired), expires every sessiond cookie with Max-Age=0 and
-// sends Clear-Site-Data: "cache", "cookies", "storage" (ASVS 14.3.1: a
-// signed-in page the browser cached must not be shown from history once
-// the session ended, on a shared machine). It returns nil when the
+// sends Clear-Site-Data: "cookies", "storage". It returns nil when the
 // request carried no session. When the store could not be reached
 // (sessiond.ErrStoreUnavailable) it changes nothing in the browser and
 // returns the error: with the cookies gone the session would stay alive
@@ -198,7 +193,7 @@ func (s *Sessions) Logout(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.expireCookies(w)
-	w.Header().Set("Clear-Site-Data", clearSiteData)
+	w.Header().Set("Clear-Site-Data", `"cookies", "storage"`)
 	return err
 }
 

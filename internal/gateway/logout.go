@@ -11,7 +11,7 @@ const maxFormBytes = 8 << 10
 
 // logout is POST <prefix>/logout, behind the CSRF checks: it revokes the
 // session, expires every sessiond cookie (Max-Age=0) and sends
-// Clear-Site-Data: "cache", "cookies", "storage". A form post with a return_to
+// Clear-Site-Data: "cookies", "storage". A form post with a return_to
 // field (or query parameter) is answered 303 to it; anything else 204.
 // A return_to that is not a same-origin path is refused (400) before
 // anything is revoked.

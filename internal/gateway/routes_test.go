@@ -44,7 +44,7 @@ func TestLogout(t *testing.T) {
 			if alive(t, e, iss.AccessToken) {
 				t.Error("the session is alive after logout")
 			}
-			if got := r.Header.Get("Clear-Site-Data"); got != `"cache", "cookies", "storage"` {
+			if got := r.Header.Get("Clear-Site-Data"); got != `"cookies", "storage"` {
 				t.Errorf("Clear-Site-Data = %q", got)
 			}
 			sc := r.Header.Values("Set-Cookie")
