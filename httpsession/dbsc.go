@@ -88,9 +88,21 @@ var (
 	// sessiond_verify_total counts as token_invalid, not as a fault.
 	ErrDeviceProof error = &refusal{"httpsession: device-bound session without a valid bound cookie"}
 	// ErrDeviceBindingRequired: the policy is required and the session is
-	// not bound to a device.
-	ErrDeviceBindingRequired = errors.New("httpsession: session not bound to a device")
+	// not bound to a device. sessiond_verify_total counts it as
+	// binding_required: every browser without DBSC meets it, so it is
+	// neither a fault (error) nor a guessed token (token_invalid).
+	ErrDeviceBindingRequired error = &namedRefusal{"httpsession: session not bound to a device", "binding_required"}
 )
+
+// namedRefusal is a sentinel that names its verify outcome, a value of
+// metrics.VerifyOutcome's fixed set written out (this package may not
+// import metrics), as metrics.VerifyOutcome reads it.
+type namedRefusal struct{ msg, outcome string }
+
+func (e *namedRefusal) Error() string { return e.msg }
+
+// VerifyOutcome is the sessiond_verify_total outcome of the refusal.
+func (e *namedRefusal) VerifyOutcome() string { return e.outcome }
 
 // refusal is a sentinel for a valid token refused by a check of the rest
 // of the request (its bound cookie, its registration). It matches sessiond.ErrInvalidToken while its text stays its own:

@@ -7,11 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessiond/sessiond/internal/testenv"
-
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/httpsession"
 	"github.com/sessiond/sessiond/internal/dbscclient"
+	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/metrics"
 )
 
@@ -69,39 +68,72 @@ func TestDBSC_RefusalCountsAsRefusal(t *testing.T) {
 			return r
 		}, http.StatusForbidden, "", "device_proof_refused", metrics.VerifyTokenInvalid},
 	}
-	for _, strategy := range []sessiond.Strategy{sessiond.StrategyDatabase, sessiond.StrategyHybrid} {
-		for _, tt := range tests {
-			t.Run(string(strategy)+"/"+tt.name, func(t *testing.T) {
-				outcomes := &testenv.VerifyOutcomes{}
-				e := newEnv(t, envOptions{strategy: strategy,
-					opts:    httpsession.Options{DBSC: httpsession.DBSCOptions{Policy: httpsession.DBSCOptional}},
-					manager: func(o *sessiond.Options) { o.VerifyObserver = outcomes.Observe }})
-				victim, vd := e.dbscBrowser(t, "ES256")
-				register(t, victim, vd, "alice")
-				outcomes.Take()
+	// Under required too: its own refusal (binding_required) is for
+	// unbound sessions only, and these sessions are bound.
+	for _, policy := range []httpsession.DBSCPolicy{httpsession.DBSCOptional, httpsession.DBSCRequired} {
+		for _, strategy := range []sessiond.Strategy{sessiond.StrategyDatabase, sessiond.StrategyHybrid} {
+			for _, tt := range tests {
+				t.Run(string(policy)+"/"+string(strategy)+"/"+tt.name, func(t *testing.T) {
+					outcomes := &testenv.VerifyOutcomes{}
+					e := newEnv(t, envOptions{strategy: strategy,
+						opts:    httpsession.Options{DBSC: httpsession.DBSCOptions{Policy: policy}},
+						manager: func(o *sessiond.Options) { o.VerifyObserver = outcomes.Observe }})
+					victim, vd := e.dbscBrowser(t, "ES256")
+					register(t, victim, vd, "alice")
+					outcomes.Take()
 
-				r := tt.do(t, e, victim, vd, outcomes)
-				if r.StatusCode != tt.wantStatus {
-					t.Fatalf("status = %d; want %d", r.StatusCode, tt.wantStatus)
-				}
-				if got := r.Header.Get("WWW-Authenticate"); got != tt.wantAuth {
-					t.Errorf("WWW-Authenticate = %q; want %q", got, tt.wantAuth)
-				}
-				if tt.wantCode != "" {
-					var p struct {
-						Code string `json:"code"`
+					r := tt.do(t, e, victim, vd, outcomes)
+					if r.StatusCode != tt.wantStatus {
+						t.Fatalf("status = %d; want %d", r.StatusCode, tt.wantStatus)
 					}
-					if err := json.NewDecoder(r.Body).Decode(&p); err != nil || p.Code != tt.wantCode {
-						t.Errorf("problem code = %q, %v; want %q", p.Code, err, tt.wantCode)
+					if got := r.Header.Get("WWW-Authenticate"); got != tt.wantAuth {
+						t.Errorf("WWW-Authenticate = %q; want %q", got, tt.wantAuth)
 					}
-				}
-				if got, want := outcomes.Take(), []string{tt.want}; !slices.Equal(got, want) {
-					t.Errorf("verify outcomes = %q; want %q", got, want)
-				}
-				if n := e.events.Count(sessiond.EventUnknownToken); n != 0 {
-					t.Errorf("%d %s events for a known session's cookie; want 0", n, sessiond.EventUnknownToken)
-				}
-			})
+					if tt.wantCode != "" {
+						var p struct {
+							Code string `json:"code"`
+						}
+						if err := json.NewDecoder(r.Body).Decode(&p); err != nil || p.Code != tt.wantCode {
+							t.Errorf("problem code = %q, %v; want %q", p.Code, err, tt.wantCode)
+						}
+					}
+					if got, want := outcomes.Take(), []string{tt.want}; !slices.Equal(got, want) {
+						t.Errorf("verify outcomes = %q; want %q", got, want)
+					}
+					if n := e.events.Count(sessiond.EventUnknownToken); n != 0 {
+						t.Errorf("%d %s events for a known session's cookie; want 0", n, sessiond.EventUnknownToken)
+					}
+				})
+			}
 		}
+	}
+}
+
+// TestDBSC_BindingRequiredOutcome: under the required policy, a valid
+// session that is not bound to a device (any browser without DBSC) is
+// refused, and sessiond_verify_total counts it as binding_required: not
+// error, which means a server fault, nor token_invalid, which the
+// token-guessing alert watches.
+func TestDBSC_BindingRequiredOutcome(t *testing.T) {
+	for _, strategy := range []sessiond.Strategy{sessiond.StrategyDatabase, sessiond.StrategyHybrid} {
+		t.Run(string(strategy), func(t *testing.T) {
+			outcomes := &testenv.VerifyOutcomes{}
+			e := newEnv(t, envOptions{strategy: strategy,
+				opts:    httpsession.Options{DBSC: httpsession.DBSCOptions{Policy: httpsession.DBSCRequired}},
+				manager: func(o *sessiond.Options) { o.VerifyObserver = outcomes.Observe }})
+			plain := e.browser(t) // ignores Secure-Session-Registration
+			plain.login("alice")
+			outcomes.Take()
+
+			if r := plain.do(http.MethodGet, "/me", nil); r.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("GET /me of an unbound session under required = %d; want 401", r.StatusCode)
+			}
+			if got, want := outcomes.Take(), []string{metrics.VerifyBindingRequired}; !slices.Equal(got, want) {
+				t.Errorf("verify outcomes = %q; want %q", got, want)
+			}
+			if n := e.events.Count(sessiond.EventUnknownToken); n != 0 {
+				t.Errorf("%d %s events for a known session's cookie; want 0", n, sessiond.EventUnknownToken)
+			}
+		})
 	}
 }

@@ -39,11 +39,16 @@ const EventAnomaly sessiond.EventType = "session.anomaly"
 // with something the server just sent it (sessiond.ErrChallenge: a DPoP
 // nonce): a client doing everything right meets one at every nonce
 // rotation, so it is neither a refused token nor a fault.
+// VerifyBindingRequired is a valid session refused because the policy
+// requires a device binding it lacks (httpsession's
+// ErrDeviceBindingRequired, DBSC "required"): every browser without DBSC
+// meets it, so it is neither a guessed token nor a fault.
 const (
 	VerifyOK               = "ok"
 	VerifyTokenInvalid     = "token_invalid"
 	VerifyRetiredKey       = "retired_key"
 	VerifyChallenge        = "challenge"
+	VerifyBindingRequired  = "binding_required"
 	VerifyTokenExpired     = "token_expired"
 	VerifySessionRevoked   = "session_revoked"
 	VerifyIdleTimeout      = "idle_timeout"
@@ -62,8 +67,8 @@ const other = "other"
 var (
 	strategies     = []string{string(sessiond.StrategyDatabase), string(sessiond.StrategyJWT), string(sessiond.StrategyHybrid)}
 	revokeReasons  = []string{"logout", "admin", "rotated", "limit", "anomaly", "reuse", "incident", "ssf", other}
-	verifyOutcomes = []string{VerifyOK, VerifyTokenInvalid, VerifyRetiredKey, VerifyChallenge, VerifyTokenExpired, VerifySessionRevoked,
-		VerifyIdleTimeout, VerifyAbsoluteTimeout, VerifyStoreUnavailable, VerifyError}
+	verifyOutcomes = []string{VerifyOK, VerifyTokenInvalid, VerifyRetiredKey, VerifyChallenge, VerifyBindingRequired, VerifyTokenExpired,
+		VerifySessionRevoked, VerifyIdleTimeout, VerifyAbsoluteTimeout, VerifyStoreUnavailable, VerifyError}
 	anomalyRules   = []string{"ip_change", "user_agent_change", "distinct_ips", "refresh_device_change", other}
 	anomalyActions = []string{"log", "alert", "step_up", "revoke", other}
 	// dbscOutcomes: registrations, refreshes, and refused proofs by stage.
@@ -335,13 +340,26 @@ func (m *Metrics) ObserveVerify(outcome string, d time.Duration) {
 // check of Manager.InspectChecked decides what its own refusals count as:
 // one that wraps sessiond.ErrInvalidToken (a bound token without its DPoP
 // proof or bound cookie) counts as token_invalid, sessiond.ErrChallenge as
-// challenge; anything not listed here counts as error.
+// challenge. An error with a method VerifyOutcome() string naming a value
+// of the fixed set other than ok counts as that value, unless the store
+// was unavailable: how an adapter this package may not import names its
+// own refusal (httpsession's ErrDeviceBindingRequired, binding_required).
+// Anything not listed here counts as error.
 func VerifyOutcome(err error) string {
 	switch {
 	case err == nil:
 		return VerifyOK
 	case errors.Is(err, sessiond.ErrStoreUnavailable):
 		return VerifyStoreUnavailable
+	}
+	// After store_unavailable, which pages: a fault is never renamed.
+	var named outcomeNamer
+	if errors.As(err, &named) {
+		if o := named.VerifyOutcome(); o != VerifyOK && slices.Contains(verifyOutcomes, o) {
+			return o
+		}
+	}
+	switch {
 	case errors.Is(err, sessiond.ErrChallenge):
 		return VerifyChallenge
 	case errors.Is(err, sessiond.ErrRevoked):
@@ -358,6 +376,12 @@ func VerifyOutcome(err error) string {
 		return VerifyTokenInvalid
 	}
 	return VerifyError
+}
+
+// outcomeNamer is an error that names its own verify outcome.
+type outcomeNamer interface {
+	error
+	VerifyOutcome() string
 }
 
 // ObserveSessionEnd records the lifetime of a session that was revoked:

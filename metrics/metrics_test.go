@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/httpsession"
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/metrics"
 )
@@ -206,6 +207,7 @@ func TestMetrics_Scenario(t *testing.T) {
 		`sessiond_verify_total{outcome="token_invalid"}`:                          0,
 		`sessiond_verify_total{outcome="retired_key"}`:                            0,
 		`sessiond_verify_total{outcome="challenge"}`:                              0, // present before the first
+		`sessiond_verify_total{outcome="binding_required"}`:                       0,
 		`sessiond_verify_duration_seconds_count`:                                  5,
 		`sessiond_verify_duration_seconds_bucket{le="1e-06"}`:                     1, // the 0
 		`sessiond_verify_duration_seconds_bucket{le="5e-06"}`:                     2,
@@ -281,8 +283,8 @@ func TestMetrics_BoundedLabels(t *testing.T) {
 	mfs := scrape(t, m.Handler())
 	limits := map[string]map[string][]string{
 		"sessiond_sessions_revoked_total": {"reason": {"logout", "admin", "rotated", "limit", "anomaly", "reuse", "incident", "ssf", "other"}},
-		"sessiond_verify_total": {"outcome": {"ok", "token_invalid", "retired_key", "challenge", "token_expired", "session_revoked", "idle_timeout",
-			"absolute_timeout", "store_unavailable", "error"}},
+		"sessiond_verify_total": {"outcome": {"ok", "token_invalid", "retired_key", "challenge", "binding_required", "token_expired",
+			"session_revoked", "idle_timeout", "absolute_timeout", "store_unavailable", "error"}},
 		"sessiond_anomalies_total": {
 			"rule":   {"ip_change", "user_agent_change", "distinct_ips", "refresh_device_change", "other"},
 			"action": {"log", "alert", "step_up", "revoke", "other"},
@@ -366,6 +368,12 @@ func TestMetrics_PrivateRegistry(t *testing.T) {
 	}
 }
 
+// namedOutcome is an error naming its own verify outcome.
+type namedOutcome string
+
+func (n namedOutcome) Error() string         { return "named " + string(n) }
+func (n namedOutcome) VerifyOutcome() string { return string(n) }
+
 func TestVerifyOutcome(t *testing.T) {
 	tests := []struct {
 		err  error
@@ -382,6 +390,19 @@ func TestVerifyOutcome(t *testing.T) {
 		{fmt.Errorf("memstore: %w", sessiond.ErrStoreUnavailable), "store_unavailable"},
 		{fmt.Errorf("dpop: use_dpop_nonce: %w", sessiond.ErrChallenge), "challenge"},
 		{errors.New("boom"), "error"},
+		// DBSC under "required": a session without a device binding is
+		// neither a fault nor a guessed token; the other DBSC refusals
+		// stay refused tokens.
+		{httpsession.ErrDeviceBindingRequired, "binding_required"},
+		{fmt.Errorf("check: %w", httpsession.ErrDeviceBindingRequired), "binding_required"},
+		{fmt.Errorf("%w: none sent", httpsession.ErrDeviceProof), "token_invalid"},
+		{httpsession.ErrKeyProofRequired, "token_invalid"},
+		// A self-named outcome counts only if it is a failure of the set,
+		// and never hides an unavailable store.
+		{namedOutcome("ok"), "error"},
+		{namedOutcome("banana"), "error"},
+		{namedOutcome("binding_required"), "binding_required"},
+		{errors.Join(namedOutcome("binding_required"), sessiond.ErrStoreUnavailable), "store_unavailable"},
 	}
 	for _, tt := range tests {
 		if got := metrics.VerifyOutcome(tt.err); got != tt.want {

@@ -44,6 +44,8 @@ type envOptions struct {
 	strategy       sessiond.Strategy
 	trustedOrigins []string
 	anomalies      sessiond.AnomalyChecker
+	dbsc           httpsession.DBSCPolicy
+	verifyObserver func(error, time.Duration) // sessiond.Options.VerifyObserver
 }
 
 func newEnv(t *testing.T, eo envOptions) *env {
@@ -59,12 +61,14 @@ func newEnv(t *testing.T, eo envOptions) *env {
 	e.m, err = sessiond.New(context.Background(), sessiond.Options{
 		Strategy: eo.strategy, Store: e.store, Signed: codec, Opaque: opaquetoken.Codec{},
 		Lifetimes: life, Clock: e.clock, GCInterval: -1, WatermarkPoll: -1, Anomalies: eo.anomalies,
+		VerifyObserver: eo.verifyObserver,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.m.Close() })
-	e.s, err = httpsession.New(httpsession.Options{Manager: e.m, RefreshPath: "/sessiond/refresh", TrustedOrigins: eo.trustedOrigins})
+	e.s, err = httpsession.New(httpsession.Options{Manager: e.m, RefreshPath: "/sessiond/refresh", TrustedOrigins: eo.trustedOrigins,
+		DBSC: httpsession.DBSCOptions{Policy: eo.dbsc}})
 	if err != nil {
 		t.Fatal(err)
 	}
