@@ -151,3 +151,89 @@ func TestAnomalyEvents_SessionBudget(t *testing.T) {
 		t.Errorf("%d events for a new network 10 minutes later; want 1", n)
 	}
 }
+
+// The session budget is counted in a window of the session's own that
+// slides: at most 10 findings recorded in any 10 minutes. Counted in fixed
+// windows, global (started by whichever session first recorded) or the
+// session's own, a session could record up to twice its budget across an
+// edge: 10 just before it and 10 just after.
+func TestAnomalyEvents_SessionBudgetWindow(t *testing.T) {
+	type burst struct {
+		at       time.Duration // since t0
+		who      string        // "mallory", or "other" (another session)
+		networks int           // new networks, one finding each
+		want     int           // findings of this burst recorded
+	}
+	tests := []struct {
+		name   string
+		bursts []burst
+	}{
+		{"AcrossTheGlobalEdge", []burst{
+			{0, "other", 1, 1}, // starts what was the global window
+			{10*time.Minute - time.Second, "mallory", 10, 10},
+			{10*time.Minute + time.Second, "mallory", 10, 0},
+			// Mallory's own 10 minutes have passed.
+			{20*time.Minute - time.Second, "mallory", 10, 10},
+		}},
+		{"AcrossTheSessionsOwnEdge", []burst{
+			{0, "mallory", 1, 1},
+			{10*time.Minute - time.Second, "mallory", 9, 9},
+			// Only the finding at 0 has left the last 10 minutes.
+			{10 * time.Minute, "mallory", 10, 1},
+			{20*time.Minute - time.Second, "mallory", 10, 9},
+		}},
+		{"AnotherSessionUnaffected", []burst{
+			{0, "mallory", 10, 10},
+			{time.Minute, "other", 10, 10},
+			{2 * time.Minute, "mallory", 5, 0},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			h := newHarness(t, sessiond.StrategyDatabase, withAnomalies(map[anomaly.Rule]anomaly.Action{
+				anomaly.RuleIPChange: anomaly.ActionLog,
+			}))
+			home := sessiond.Client{IP: "2001:db8:0:1::1", UserAgent: chromeWin}
+			sessions := map[string]*sessiond.Issued{
+				"mallory": h.create(t, "mallory", sessiond.CreateOptions{Client: home}),
+				"other":   h.create(t, "other", sessiond.CreateOptions{Client: home}),
+			}
+			network := 0
+			for _, b := range tt.bursts {
+				h.clock.Set(t0.Add(b.at))
+				before := len(h.events.OfType(sessiond.EventAnomaly))
+				for range b.networks {
+					network++
+					client := sessiond.Client{IP: fmt.Sprintf("2001:db8:1:%x::1", network), UserAgent: chromeWin}
+					if _, err := h.m.Inspect(ctx, sessions[b.who].AccessToken, client); err != nil {
+						t.Fatalf("Inspect at %s from network %d: %v", b.at, network, err)
+					}
+				}
+				if got := len(h.events.OfType(sessiond.EventAnomaly)) - before; got != b.want {
+					t.Errorf("%s at %s, %d new networks: %d session.anomaly events; want %d", b.who, b.at, b.networks, got, b.want)
+				}
+			}
+			// Whatever the bursts, no 10 minutes hold more than 10 of a
+			// session's events.
+			times := map[sessiond.SessionID][]time.Time{}
+			for _, e := range h.events.OfType(sessiond.EventAnomaly) {
+				times[e.SessionID] = append(times[e.SessionID], e.Time)
+			}
+			for id, ts := range times {
+				for _, from := range ts {
+					n := 0
+					for _, at := range ts {
+						if !at.Before(from) && at.Sub(from) < 10*time.Minute {
+							n++
+						}
+					}
+					if n > 10 {
+						t.Errorf("session %s: %d session.anomaly events in the 10 minutes from %s; want at most 10", id, n, from.Sub(t0))
+						break
+					}
+				}
+			}
+		})
+	}
+}

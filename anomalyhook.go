@@ -87,48 +87,61 @@ type Verification struct {
 // recorded, since a changed client keeps triggering it on every request.
 const anomalyEventEvery = 10 * time.Minute
 
-// anomalyPerSession bounds the findings recorded per session in each
-// anomalyEventEvery window (beyond those recorded always: revoke, and
-// Once). A finding differs by its detail, the masked network among them,
-// so without it a holder of any session (their own) could record an event
+// anomalyPerSession bounds the findings recorded per session in any
+// anomalyEventEvery (beyond those recorded always: revoke, and Once). A
+// finding differs by its detail, the masked network among them, so
+// without it a holder of any session (their own) could record an event
 // per request by moving through networks: an IPv6 /48 holds 65,536 /64s.
 // The action of a finding not recorded still applies.
 const anomalyPerSession = 10
 
 // anomalyDedup remembers when a (session, rule, detail) finding was last
-// recorded, and how many findings each session recorded in the current
-// window.
+// recorded, and when each session recorded its latest findings.
 type anomalyDedup struct {
 	mu   sync.Mutex
 	seen map[string]time.Time
-	// start is the current window's; recorded counts per session in it.
-	start    time.Time
-	recorded map[SessionID]int
+	// recorded holds, per session, the times (Unix nanoseconds: 8 bytes,
+	// not a time.Time's 24) of its findings recorded within the last
+	// anomalyEventEvery, oldest first. A sliding window: no window edge,
+	// global or the session's own, lets a session record twice its budget
+	// in a row.
+	recorded map[SessionID][]int64
 }
 
 const anomalyDedupMax = 100000
 
 // first reports whether the finding key of session id is to be recorded
-// at now: not recorded within anomalyEventEvery, and the session within
-// anomalyPerSession for the window.
+// at now: not recorded within anomalyEventEvery, and the session with
+// fewer than anomalyPerSession findings recorded within the
+// anomalyEventEvery before now.
 func (d *anomalyDedup) first(id SessionID, key string, now time.Time) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.seen == nil {
 		d.seen = make(map[string]time.Time)
-		d.recorded = make(map[SessionID]int)
+		d.recorded = make(map[SessionID][]int64)
 	}
 	if t, ok := d.seen[key]; ok && now.Sub(t) < anomalyEventEvery {
 		return false
 	}
-	if now.Sub(d.start) >= anomalyEventEvery || now.Before(d.start) || len(d.recorded) >= anomalyDedupMax {
-		d.start = now
-		clear(d.recorded)
-	}
-	if d.recorded[id] >= anomalyPerSession {
+	at := now.UnixNano()
+	times, ok := d.recorded[id]
+	times = times[:copy(times, recentFindings(times, at))]
+	if len(times) >= anomalyPerSession {
+		d.recorded[id] = times
 		return false
 	}
-	d.recorded[id]++
+	if !ok && len(d.recorded) >= anomalyDedupMax {
+		for s, ts := range d.recorded {
+			if len(recentFindings(ts, at)) == 0 {
+				delete(d.recorded, s)
+			}
+		}
+		if len(d.recorded) >= anomalyDedupMax {
+			clear(d.recorded) // worst case: a burst of extra events, never a missed one
+		}
+	}
+	d.recorded[id] = append(times, at)
 	if len(d.seen) >= anomalyDedupMax {
 		for k, t := range d.seen {
 			if now.Sub(t) >= anomalyEventEvery {
@@ -141,6 +154,21 @@ func (d *anomalyDedup) first(id SessionID, key string, now time.Time) bool {
 	}
 	d.seen[key] = now
 	return true
+}
+
+// recentFindings returns the tail of times (oldest first) within
+// anomalyEventEvery before at. A time after at (the clock stepped back)
+// empties it: a session is not held silent for as long as the step.
+func recentFindings(times []int64, at int64) []int64 {
+	if len(times) > 0 && times[len(times)-1] > at {
+		return nil
+	}
+	for i, t := range times {
+		if at-t < int64(anomalyEventEvery) {
+			return times[i:]
+		}
+	}
+	return nil
 }
 
 // anomalies runs the checker, records what it finds, and applies the
