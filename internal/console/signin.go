@@ -219,13 +219,38 @@ func peerClient(r *http.Request) sessiond.Client {
 }
 
 func (c *Console) signOut(w http.ResponseWriter, r *http.Request, key apikey.Key) {
-	if err := c.sessions.Logout(w, r); err != nil {
+	err := c.sessions.Logout(w, r)
+	ownCookieOnly(w.Header())
+	if err != nil {
 		c.log.WarnContext(r.Context(), "console: sign-out", "key_id", key.ID, "err", err)
 	} else {
 		c.record(r, sessiond.Event{Type: sessiond.EventConsoleSignedOut, Client: peerClient(r),
 			Details: map[string]any{"key_id": key.ID, "via": "console"}})
 	}
 	http.Redirect(w, r, Prefix+"/signin", http.StatusSeeOther)
+}
+
+// ownCookieOnly narrows what httpsession's Logout asked of the browser to
+// the console's own cookie. Its Clear-Site-Data "cookies" reaches every
+// cookie of the registrable domain: an operator signing out of the
+// console lost the sessions of every app under that domain in this
+// browser, while the server kept them live. Its Set-Cookie lines also
+// expired the default refresh cookie, which the console never sets but an
+// app on the same host may. The console keeps nothing in browser storage
+// (htmx's history cache is off) and its pages are no-store, so expiring
+// its own cookie is all a sign-out needs.
+func ownCookieOnly(h http.Header) {
+	h.Del("Clear-Site-Data")
+	var keep []string
+	for _, c := range h.Values("Set-Cookie") {
+		if strings.HasPrefix(c, CookieName+"=") {
+			keep = append(keep, c)
+		}
+	}
+	h.Del("Set-Cookie")
+	for _, c := range keep {
+		h.Add("Set-Cookie", c)
+	}
 }
 
 // peerAddr is the connection's peer address: forwarded headers are not
