@@ -15,7 +15,9 @@ import (
 // GET /metrics, which then leaves the API port, and the operator console
 // at /console when it is enabled. Nothing else is routed: the rest is
 // answered 404 or 405 as the API port answers it.
-func adminServer(cfg config.Config, api, metrics, console http.Handler, log *slog.Logger) (*http.Server, net.Listener, error) {
+//
+// It holds at most nconns connections at once (connlimit.go).
+func adminServer(cfg config.Config, api, metrics, console http.Handler, nconns int, log *slog.Logger) (*http.Server, net.Listener, error) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", api)
 	mux.Handle("GET /readyz", api)
@@ -40,5 +42,5 @@ func adminServer(cfg config.Config, api, metrics, console http.Handler, log *slo
 	if err != nil {
 		return nil, nil, fmt.Errorf("server.admin_listen: %w", err)
 	}
-	return srv, ln, nil
+	return srv, limitConns(ln, nconns, "admin", log), nil
 }

@@ -15,7 +15,10 @@ import (
 // connections, the webhooks' and the data files then fail for every user.
 // The API listener so holds at most as many connections as the descriptor
 // limit allows, less a reserve for everything else; over it, new
-// connections wait in the kernel's accept queue until one closes.
+// connections wait in the kernel's accept queue until one closes. The
+// admin listener (server.admin_listen) is bounded too, with a small share
+// of the same budget: it is as reachable by a client that holds
+// connections open, and serves only scrapers, probes and operators.
 
 // defaultMaxConns bounds connections where the descriptor limit cannot be
 // read.
@@ -35,6 +38,28 @@ func maxConns(fds uint64) int {
 	return int(min(fds-reserve, 1<<20))
 }
 
+// adminMaxConns bounds the admin listener's connections: a few Prometheus
+// scrapers, health probes and console users need far fewer, and the API
+// listener keeps the rest of the budget.
+const adminMaxConns = 64
+
+// splitConns divides the budget of connections (maxConns) between the
+// API listener and, when there is one, the admin listener: the admin one
+// gets adminMaxConns (an eighth of a tiny budget), the API one the rest.
+// An api or adm over 0 (Options.MaxConns, Options.AdminMaxConns) is taken
+// as given.
+func splitConns(budget, api, adm int, admin bool) (int, int) {
+	if !admin {
+		adm = 0
+	} else if adm <= 0 {
+		adm = min(adminMaxConns, max(budget/8, 1))
+	}
+	if api <= 0 {
+		api = max(budget-adm, 1)
+	}
+	return api, adm
+}
+
 // limitListener accepts at most cap(sem) connections at once: Accept waits
 // for one of them to close before it accepts another.
 type limitListener struct {
@@ -42,6 +67,7 @@ type limitListener struct {
 	sem  chan struct{}
 	done chan struct{} // closed by Close: a waiting Accept returns
 	once sync.Once
+	name string // "api" or "admin", in the warning
 	log  *slog.Logger
 	// warned is when the last warning that the bound was reached was
 	// logged (at most one a minute); only the one goroutine calling Accept
@@ -49,8 +75,8 @@ type limitListener struct {
 	warned time.Time
 }
 
-func limitConns(ln net.Listener, n int, log *slog.Logger) *limitListener {
-	return &limitListener{Listener: ln, sem: make(chan struct{}, n), done: make(chan struct{}), log: log}
+func limitConns(ln net.Listener, n int, name string, log *slog.Logger) *limitListener {
+	return &limitListener{Listener: ln, sem: make(chan struct{}, n), done: make(chan struct{}), name: name, log: log}
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
@@ -59,7 +85,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 	default:
 		if now := time.Now(); now.Sub(l.warned) >= time.Minute {
 			l.warned = now
-			l.log.Warn("connection limit reached; new connections wait until one closes", "limit", cap(l.sem))
+			l.log.Warn("connection limit reached; new connections wait until one closes", "listener", l.name, "limit", cap(l.sem))
 		}
 		select {
 		case l.sem <- struct{}{}:

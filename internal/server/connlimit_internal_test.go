@@ -28,6 +28,32 @@ func TestMaxConns(t *testing.T) {
 	}
 }
 
+// TestSplitConns: with an admin listener its share comes out of the same
+// descriptor budget; an explicit bound is taken as given.
+func TestSplitConns(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		budget, api, adm int
+		admin            bool
+		wantAPI, wantAdm int
+	}{
+		{"no admin listener", 57344, 0, 0, false, 57344, 0},
+		{"admin takes its share", 57344, 0, 0, true, 57344 - adminMaxConns, adminMaxConns},
+		{"tiny budget: an eighth", 150, 0, 0, true, 150 - 18, 18},
+		{"budget of one", 1, 0, 0, true, 1, 1},
+		{"explicit API bound", 57344, 2, 0, true, 2, adminMaxConns},
+		{"explicit admin bound", 57344, 0, 3, true, 57344 - 3, 3},
+		{"admin bound ignored without admin listener", 57344, 0, 3, false, 57344, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			api, adm := splitConns(tc.budget, tc.api, tc.adm, tc.admin)
+			if api != tc.wantAPI || adm != tc.wantAdm {
+				t.Errorf("splitConns(%d, %d, %d, %v) = %d, %d; want %d, %d", tc.budget, tc.api, tc.adm, tc.admin, api, adm, tc.wantAPI, tc.wantAdm)
+			}
+		})
+	}
+}
+
 // TestLimitConn_KeepsTCPMethods: net/http half-closes a connection it is
 // about to close with unread request data (CloseWrite, so the client reads
 // the 413 or 400 before the close) and sends files with the connection's
@@ -38,7 +64,7 @@ func TestLimitConn_KeepsTCPMethods(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln := limitConns(raw, 4, slog.New(slog.DiscardHandler))
+	ln := limitConns(raw, 4, "api", slog.New(slog.DiscardHandler))
 	defer ln.Close()
 	dialed := make(chan net.Conn, 1)
 	go func() {

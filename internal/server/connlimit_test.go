@@ -16,14 +16,24 @@ import (
 )
 
 // limitLog passes on the messages of warnings that the connection limit
-// was reached.
-type limitLog struct{ c chan string }
+// was reached, on the listener named (any when empty).
+type limitLog struct {
+	c        chan string
+	listener string
+}
 
 func (h limitLog) Enabled(context.Context, slog.Level) bool { return true }
 func (h limitLog) WithAttrs([]slog.Attr) slog.Handler       { return h }
 func (h limitLog) WithGroup(string) slog.Handler            { return h }
 func (h limitLog) Handle(_ context.Context, r slog.Record) error {
-	if strings.Contains(r.Message, "connection limit") {
+	listener := ""
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "listener" {
+			listener = a.Value.String()
+		}
+		return true
+	})
+	if strings.Contains(r.Message, "connection limit") && (h.listener == "" || h.listener == listener) {
 		select {
 		case h.c <- r.Message:
 		default:
@@ -38,8 +48,29 @@ func TestRun_ConnectionLimit(t *testing.T) {
 	warned := make(chan string, 1)
 	base := servertest.Run(t, server.Options{Config: servertest.Config(t), InsecureDev: true, MaxConns: 2,
 		Logger: slog.New(limitLog{c: warned})})
-	addr := strings.TrimPrefix(base, "http://")
+	heldAndWaiting(t, strings.TrimPrefix(base, "http://"), 2, warned)
+}
 
+// TestRun_AdminConnectionLimit: the admin listener (server.admin_listen)
+// is bounded as well, by its own share: idle keep-alive connections to it
+// cannot take the descriptors the store needs. With AdminMaxConns 2, a
+// third connection waits until one of the two closes.
+func TestRun_AdminConnectionLimit(t *testing.T) {
+	cfg := servertest.Config(t)
+	cfg.Server.AdminListen = "127.0.0.1:0"
+	warned := make(chan string, 1)
+	admin := make(chan string, 1)
+	servertest.Run(t, server.Options{Config: cfg, InsecureDev: true, AdminMaxConns: 2,
+		AdminListening: func(a string) { admin <- a },
+		Logger:         slog.New(limitLog{c: warned, listener: "admin"})})
+	heldAndWaiting(t, <-admin, 2, warned)
+}
+
+// heldAndWaiting holds n keep-alive connections to addr, waits for the
+// warning that the listener is full, then shows that one more connection
+// is answered once one of the n closes.
+func heldAndWaiting(t *testing.T, addr string, n int, warned <-chan string) {
+	t.Helper()
 	// get sends GET /healthz on a new connection, left open.
 	get := func() (net.Conn, *bufio.Reader) {
 		t.Helper()
@@ -68,17 +99,21 @@ func TestRun_ConnectionLimit(t *testing.T) {
 			t.Fatalf("GET /healthz = %d; want 200", resp.StatusCode)
 		}
 	}
-	first, r1 := get()
-	answered(r1)
-	_, r2 := get()
-	answered(r2)
-	// Both stay open (keep-alive): the listener is full.
+	var first net.Conn
+	for i := range n {
+		c, r := get()
+		answered(r)
+		if i == 0 {
+			first = c
+		}
+	}
+	// All stay open (keep-alive): the listener is full.
 	select {
 	case <-warned:
 	case <-time.After(10 * time.Second):
-		t.Fatal("no warning that the connection limit was reached, with 2 connections held and MaxConns 2")
+		t.Fatalf("no warning that the connection limit was reached, with %d connections held and a limit of %d", n, n)
 	}
-	_, r3 := get()
+	_, r := get()
 	first.Close()
-	answered(r3)
+	answered(r)
 }

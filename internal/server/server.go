@@ -72,8 +72,13 @@ type Options struct {
 	// list, as the fallback of the store's feed; 0 means ssf's default.
 	SSFStreamCache time.Duration
 	// MaxConns bounds the connections the API listener holds at once
-	// (connlimit.go); 0 means from the process's open-file limit.
+	// (connlimit.go); 0 means from the process's open-file limit, less
+	// the admin listener's share.
 	MaxConns int
+	// AdminMaxConns bounds the connections the admin listener
+	// (server.admin_listen) holds at once; 0 means adminMaxConns, within
+	// the same budget.
+	AdminMaxConns int
 }
 
 // Run serves until ctx ends (SIGTERM, SIGINT), then lets in-flight requests
@@ -277,11 +282,8 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	nconns := o.MaxConns
-	if nconns <= 0 {
-		nconns = maxConns(openFileLimit())
-	}
-	ln = limitConns(ln, nconns, log)
+	nconns, adminConns := splitConns(maxConns(openFileLimit()), o.MaxConns, o.AdminMaxConns, cfg.Server.AdminListen != "")
+	ln = limitConns(ln, nconns, "api", log)
 	addr := ln.Addr().String()
 	log.Info("sessiond serving", "addr", addr, "strategy", string(cfg.Strategy), "preset", cfg.Preset,
 		"store", cfg.Store.Driver, "version", o.Version)
@@ -292,7 +294,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	errc := make(chan error, 2)
 	go func() { errc <- serve(srv, ln) }() // Shutdown makes it return
 	if cfg.Server.AdminListen != "" {
-		asrv, aln, err := adminServer(cfg, handler, met.Handler(), con, log)
+		asrv, aln, err := adminServer(cfg, handler, met.Handler(), con, adminConns, log)
 		if err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/apikey"
@@ -186,20 +187,40 @@ func seedAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret, key
 // of an earlier store, copied under umask 022), which would leave an
 // admin key readable by every local user; the mode is set before the
 // key is written.
+//
+// Only a regular file is written: a FIFO there would make a plain open
+// wait for a reader, forever if none comes (so it is opened without
+// blocking), and a symbolic link is not followed (a link to another file
+// of the server's user would have that file truncated and its mode
+// changed). Anything else is refused with config.ErrSecretNotRegular,
+// naming the file, before it is truncated.
 func writeOwnerOnly(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|syscall.O_NONBLOCK|openNoFollow, 0o600)
 	if err != nil {
-		return err
+		// A FIFO without a reader (ENXIO) and a symbolic link (ELOOP) fail
+		// here: say what is there rather than the errno.
+		if fi, lerr := os.Lstat(path); lerr == nil && !fi.Mode().IsRegular() {
+			return config.NotRegularError(path, fi.Mode())
+		}
+		return err // an *fs.PathError: names the file
 	}
-	if err := f.Chmod(0o600); err != nil {
-		_ = f.Close()
-		return err
+	st, err := f.Stat()
+	if err == nil && !st.Mode().IsRegular() {
+		err = config.NotRegularError(path, st.Mode())
 	}
-	if _, err := f.Write(data); err != nil {
-		_ = f.Close()
-		return err
+	if err == nil {
+		err = f.Truncate(0)
 	}
-	return f.Close()
+	if err == nil {
+		err = f.Chmod(0o600)
+	}
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // sharedSecret is a secret every node holds in memory from a meta
