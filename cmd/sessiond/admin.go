@@ -387,7 +387,9 @@ func (a *app) remote(urlFlag string) (*client.Client, error) {
 	if key == "" {
 		b, err := config.ReadSecretFile(a.apiKeyFile(cfg))
 		if err != nil {
-			return nil, fmt.Errorf("no API key: set SESSIOND_API_KEY or run where %s is readable", a.apiKeyFile(cfg))
+			// The reason (missing, unreadable, a FIFO) names the file;
+			// ReadSecretFile never quotes its content.
+			return nil, fmt.Errorf("no API key: %w (set SESSIOND_API_KEY, or run where that file is readable)", err)
 		}
 		key = strings.TrimSpace(string(b))
 	}

@@ -129,7 +129,8 @@ func (a *app) benchTarget(urlFlag, keyFlag string) (string, string, error) {
 	if key == "" {
 		b, err := config.ReadSecretFile(a.apiKeyFile(cfg))
 		if err != nil {
-			return "", "", fmt.Errorf("no API key: pass --api-key, set SESSIOND_API_KEY or run where %s is readable", a.apiKeyFile(cfg))
+			// The reason names the file, never its content (remote).
+			return "", "", fmt.Errorf("no API key: %w (pass --api-key, set SESSIOND_API_KEY, or run where that file is readable)", err)
 		}
 		key = strings.TrimSpace(string(b))
 	}

@@ -9,11 +9,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/sessiond/sessiond/internal/config"
 )
 
 // healthcheckCmd asks a running server's /readyz, for container health
@@ -102,7 +103,10 @@ func (a *app) healthcheckCmd() *cobra.Command {
 // secret. A certificate past its expiry still passes: a restart would not
 // renew it, so it is not for the health check to fail on.
 func ownCertificate(certFile string) (*tls.Config, error) {
-	text, err := os.ReadFile(certFile)
+	// Bounded and non-blocking, as the secret files: a FIFO there would
+	// hang the check past its --timeout (which covers only the request),
+	// and a wrong path to a big file would be read whole.
+	text, err := config.ReadFileLimit(certFile, config.MaxCertFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("server.tls_cert_file: %w", err)
 	}

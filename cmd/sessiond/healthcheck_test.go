@@ -7,10 +7,12 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/testenv"
 )
 
@@ -90,6 +92,70 @@ func TestHealthcheck_TLSPinsTheConfiguredCertificate(t *testing.T) {
 			env := []string{"SESSIOND_CONFIG=" + cfg, "SESSIOND_LISTEN=" + srv.Listener.Addr().String()}
 			if out, errOut, code := runInProcess(env, "healthcheck"); code != tc.want {
 				t.Errorf("healthcheck with tls_cert_file %s = exit %d, %q %q; want %d", filepath.Base(tc.certFile), code, out, errOut, tc.want)
+			}
+		})
+	}
+}
+
+// pinnedServer serves /readyz over TLS with a self-signed certificate for
+// sessiond.example.com and returns its address and the certificate and
+// key files.
+func pinnedServer(t *testing.T) (addr, certFile, keyFile string) {
+	t.Helper()
+	certFile, keyFile = selfSigned(t, t.TempDir(), "sessiond.example.com")
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{pair}}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv.Listener.Addr().String(), certFile, keyFile
+}
+
+// TestHealthcheck_CertificateFileSize: server.tls_cert_file is read
+// bounded, at config.MaxCertFileSize: a chain past the 64 KiB of a secret
+// file is read (its first certificate pinned), a file past the bound is
+// refused, naming it, rather than read whole.
+func TestHealthcheck_CertificateFileSize(t *testing.T) {
+	addr, certFile, keyFile := pinnedServer(t)
+	own, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := selfSigned(t, t.TempDir(), "intermediate.example.com")
+	filler, err := os.ReadFile(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// chain is the server's certificate followed by copies of another
+	// until the file is over size bytes.
+	chain := func(size int) string {
+		b := append([]byte(nil), own...)
+		for len(b) <= size {
+			b = append(b, filler...)
+		}
+		return string(b)
+	}
+	for _, tc := range []struct {
+		name   string
+		text   string
+		code   int
+		stderr string
+	}{
+		{"chain over 64 KiB", chain(config.MaxSecretFileSize), 0, ""},
+		{"file over the bound", chain(config.MaxCertFileSize), exitFailure, "file too large"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			bundle := testenv.WriteFile(t, dir, "chain.pem", tc.text)
+			cfg := testenv.WriteFile(t, dir, "sessiond.yaml", fmt.Sprintf(
+				"server:\n  tls_cert_file: %s\n  tls_key_file: %s\n", bundle, keyFile))
+			_, errOut, code := runInProcess([]string{"SESSIOND_CONFIG=" + cfg, "SESSIOND_LISTEN=" + addr}, "healthcheck")
+			if code != tc.code || !strings.Contains(errOut, tc.stderr) || (tc.stderr != "" && !strings.Contains(errOut, bundle)) {
+				t.Errorf("healthcheck with a %d-byte tls_cert_file = exit %d, stderr %.300q; want %d with %q naming the file", len(tc.text), code, errOut, tc.code, tc.stderr)
 			}
 		})
 	}

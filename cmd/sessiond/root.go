@@ -258,7 +258,9 @@ func (a *app) hmacSecret(cfg config.Config) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jwt.hs256_secret_file: %w", err)
 	}
-	return []byte(strings.TrimRight(string(b), "\r\n")), nil
+	// Trimmed as the validator trims it (SD-JWT-003): the key it checked
+	// is the key used.
+	return config.TrimLineEnds(b), nil
 }
 
 func (a *app) apiKeyFile(cfg config.Config) string {

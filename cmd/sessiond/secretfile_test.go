@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -47,6 +48,53 @@ func TestApp_HMACSecretFile(t *testing.T) {
 			}
 			if msg := err.Error(); !strings.Contains(msg, tc.path) || !strings.Contains(msg, "jwt.hs256_secret_file") || strings.Contains(msg, mark) {
 				t.Errorf("hmacSecret error %.300q; want one naming jwt.hs256_secret_file and %s, never the content", msg, tc.path)
+			}
+		})
+	}
+}
+
+// TestApp_HMACSecretAsValidated: the validator (SD-JWT-003) checks the
+// very bytes serve then uses as the HS256 key. Both drop the line breaks
+// that end the file and nothing else, so white space around the key
+// neither hides a short key from the validator nor changes the key serve
+// uses.
+func TestApp_HMACSecretAsValidated(t *testing.T) {
+	const (
+		k31 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcde" // 31 distinct bytes: random enough, one short
+		k32 = k31 + "f"
+	)
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, text, key string
+	}{
+		{"line break", k32 + "\n", k32},
+		{"CRLF", k31 + "\r\n", k31},
+		{"short key and a trailing space", k31 + " ", k31 + " "},
+		{"short key and a trailing tab", k31 + "\t\n", k31 + "\t"},
+		{"short key after a space", " " + k31 + "\n", " " + k31},
+		{"key and trailing spaces", k32 + "  \n", k32 + "  "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := config.Default()
+			cfg.Strategy = "jwt"
+			cfg.JWT.Algorithm = "HS256"
+			cfg.JWT.HS256SecretFile = testenv.WriteFile(t, dir, strings.ReplaceAll(tc.name, " ", "-"), tc.text)
+			key, err := (&app{}).hmacSecret(cfg)
+			if err != nil || string(key) != tc.key {
+				t.Fatalf("hmacSecret(%q) = %q, %v; want %q", tc.text, key, err, tc.key)
+			}
+			var finding string
+			for _, f := range config.Validate(cfg, nil, config.EnvProduction) {
+				if f.RuleID == "SD-JWT-003" {
+					finding = f.Message
+				}
+			}
+			short := len(key) < 32
+			switch {
+			case short && !strings.Contains(finding, fmt.Sprintf("is %d bytes", len(key))):
+				t.Errorf("serve uses a %d-byte key; validator SD-JWT-003 = %q, want it to report those %d bytes", len(key), finding, len(key))
+			case !short && finding != "":
+				t.Errorf("serve uses a %d-byte key; validator SD-JWT-003 = %q, want no finding", len(key), finding)
 			}
 		})
 	}

@@ -59,3 +59,24 @@ func TestServe_SecretFileIsFIFO(t *testing.T) {
 		})
 	}
 }
+
+// TestServe_APIKeyFileIsFIFO: serve, writing the API key it generates on
+// first start to <data>/api-key, refuses a FIFO there at once, naming it,
+// instead of waiting for a reader forever.
+func TestServe_APIKeyFileIsFIFO(t *testing.T) {
+	data := t.TempDir()
+	keyFile := filepath.Join(data, "api-key")
+	if err := os.Rename(testenv.FIFO(t), keyFile); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		errOut string
+		code   int
+	)
+	testenv.NotBlockedOn(t, keyFile, func() {
+		_, errOut, code = runInProcess(nil, "serve", "--listen", "127.0.0.1:0", "--data", data)
+	})
+	if code != exitFailure || !strings.Contains(errOut, "write API key: "+keyFile+": not a regular file (a named pipe)") {
+		t.Errorf("serve with a FIFO as %s = exit %d, stderr %.600q; want %d naming it", keyFile, code, errOut, exitFailure)
+	}
+}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"fmt"
 	"net/url"
 	"slices"
@@ -133,7 +134,9 @@ var ssfReceiverRule = Rule{
 				out = append(out, issue(p("subject_template"), "ssf receiver %d subject_template has no {value}", i))
 			}
 			if r.BearerTokenFile != "" {
-				if b, ok := readSecret(r.BearerTokenFile); !ok || len(b) < 32 {
+				// Trimmed of all white space, as the server trims the token
+				// it compares (internal/server/ssf.go): measured as used.
+				if b, ok := readSecret(r.BearerTokenFile); !ok || len(bytes.TrimSpace(b)) < 32 {
 					out = append(out, issue(p("bearer_token_file"), "ssf receiver %d bearer_token_file is unreadable or holds fewer than 32 characters", i))
 				}
 			}

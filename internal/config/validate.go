@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bytes"
 	"math"
 	"sort"
 	"strings"
@@ -192,7 +191,7 @@ func webhookKeyLen(file string) (n int, valid, ok bool) {
 	if !ok {
 		return 0, false, false
 	}
-	key, err := webhook.ParseSecret(string(b))
+	key, err := webhook.ParseSecret(string(b)) // which trims white space, as the server's call does
 	if err != nil {
 		// ParseSecret also refuses keys under 24 bytes: tell those apart.
 		return 0, false, true
@@ -200,14 +199,15 @@ func webhookKeyLen(file string) (n int, valid, ok bool) {
 	return len(key), true, true
 }
 
-// readSecret returns the trimmed content of a secret file, or false when
-// ReadSecretFile refuses it (missing, not a regular file, too large).
+// readSecret returns the content of a secret file less its final line
+// breaks (TrimLineEnds: the HS256 key exactly as serve uses it), or false
+// when ReadSecretFile refuses it (missing, not a regular file, too large).
 func readSecret(file string) ([]byte, bool) {
 	b, err := ReadSecretFile(file)
 	if err != nil {
 		return nil, false
 	}
-	return bytes.TrimSpace(b), true
+	return TrimLineEnds(b), true
 }
 
 func hasPrefixFold(s, prefix string) bool {
