@@ -64,7 +64,18 @@ func (c *certReloader) reload() error {
 	if c.cert != nil && c.seen == [2]fileStamp{cs, ks} {
 		return nil
 	}
-	pair, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
+	// Read as secret files are (bounded, regular files only, a FIFO not
+	// waited on): a reload runs under c.mu inside every TLS handshake, so
+	// a blocking open there would stall them all.
+	certPEM, err := config.ReadFileLimit(c.certFile, config.MaxCertFileSize)
+	if err != nil {
+		return fmt.Errorf("server.tls_cert_file: %w", err)
+	}
+	keyPEM, err := config.ReadSecretFile(c.keyFile)
+	if err != nil {
+		return fmt.Errorf("server.tls_key_file: %w", err)
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		return fmt.Errorf("server.tls_cert_file, server.tls_key_file: %w", err)
 	}
