@@ -25,8 +25,8 @@ import (
 //
 // TestStore checks the twelve methods of sessiond.Store, then runs the
 // suite of each optional interface the store implements (TestLimiter,
-// TestMetaStore, TestReplayGuard, TestWindowCounter, TestLiveCounter,
-// TestEventLog, TestOutbox,
+// TestMetaStore, TestMetaDeleter, TestReplayGuard, TestWindowCounter,
+// TestLiveCounter, TestEventLog, TestOutbox,
 // TestBulkRevoker, TestRevocationNotifier on one node), as testing/fstest
 // checks an optional interface only when it is there. A store with only
 // the twelve methods passes.
@@ -67,6 +67,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	probe := newStore(t)
 	runIfImplemented[sessiond.Limiter](t, "Limiter", probe, newStore, TestLimiter)
 	runIfImplemented[sessiond.MetaStore](t, "Meta", probe, newStore, TestMetaStore)
+	runIfImplemented[sessiond.MetaDeleter](t, "MetaDeleter", probe, newStore, TestMetaDeleter)
 	runIfImplemented[sessiond.ReplayGuard](t, "ReplayGuard", probe, newStore, TestReplayGuard)
 	runIfImplemented[sessiond.WindowCounter](t, "WindowCounter", probe, newStore, TestWindowCounter)
 	runIfImplemented[sessiond.LiveCounter](t, "LiveCounter", probe, newStore, TestLiveCounter)

@@ -45,11 +45,14 @@ func queueName(stream string) string { return "ssf.poll." + stream }
 
 // pollQueue keeps each poll stream's unacknowledged SETs in one MetaStore
 // document, changed by compare-and-swap. The document is made by the
-// first SET queued and then kept for good (a MetaStore deletes nothing):
-// nothing else makes one, so a stream that never queued a SET leaves
-// none behind (see change).
+// first SET queued: nothing else makes one, so a stream that never queued
+// a SET leaves none behind (see change). On a store that deletes
+// documents (del) the queue of a deleted stream is deleted once emptied
+// (see retire); otherwise, and for a stream disabled or switched to push
+// (which may take SETs again, under the same ID), it stays, empty.
 type pollQueue struct {
 	meta  sessiond.MetaStore
+	del   sessiond.MetaDeleter // nil: the store deletes no documents
 	clock sessiond.Clock
 	log   *slog.Logger
 }
@@ -84,6 +87,26 @@ func (q pollQueue) read(ctx context.Context, stream string) ([]queued, int64, in
 // conflict with; when there is no document to write, that addIf makes it,
 // and Transmitter.queuePoll reads the stream again after.)
 func (q pollQueue) change(ctx context.Context, stream string, fn func([]queued) ([]queued, bool, error)) (bool, error) {
+	return q.write(ctx, stream, false, fn)
+}
+
+// retire is change for a deleted stream, one that never takes SETs again
+// (its ID is never reused): a queue fn leaves empty is deleted, at the
+// version read, on a store that can, instead of written empty. A delete is a compare-and-swap
+// like the write: an addIf that read the queue before it conflicts, reads
+// it again and finds the stream changed (open) or, finding no queue, makes
+// it and reads the stream again (Transmitter.queuePoll), as when the
+// stream never had a queue. Only a deleted stream's queue is deleted:
+// versions start over once a document is deleted, so for a stream that
+// could queue again under the same name (disabled, switched to push, or
+// open) a write prepared before a delete could land on a queue made again
+// since, at the same version, and replace its SETs.
+func (q pollQueue) retire(ctx context.Context, stream string, fn func([]queued) ([]queued, bool, error)) error {
+	_, err := q.write(ctx, stream, true, fn)
+	return err
+}
+
+func (q pollQueue) write(ctx context.Context, stream string, retired bool, fn func([]queued) ([]queued, bool, error)) (bool, error) {
 	for range 16 {
 		sets, v, expired, err := q.read(ctx, stream)
 		if err != nil {
@@ -102,16 +125,26 @@ func (q pollQueue) change(ctx context.Context, stream string, fn func([]queued) 
 		if v == 0 && len(next) == 0 {
 			return false, nil
 		}
-		b, err := json.Marshal(queueDoc{Sets: next})
-		if err != nil {
-			return false, err
-		}
-		_, err = q.meta.PutMeta(ctx, queueName(stream), b, v)
-		if errors.Is(err, sessiond.ErrConflict) {
-			continue
-		}
-		if err != nil {
-			return false, fmt.Errorf("ssf: write poll queue: %w", err)
+		if retired && len(next) == 0 && q.del != nil {
+			err = q.del.DeleteMeta(ctx, queueName(stream), v)
+			if errors.Is(err, sessiond.ErrConflict) || errors.Is(err, sessiond.ErrNotFound) {
+				continue // read again: a write came first, or another delete
+			}
+			if err != nil {
+				return false, fmt.Errorf("ssf: delete poll queue: %w", err)
+			}
+		} else {
+			b, err := json.Marshal(queueDoc{Sets: next})
+			if err != nil {
+				return false, err
+			}
+			_, err = q.meta.PutMeta(ctx, queueName(stream), b, v)
+			if errors.Is(err, sessiond.ErrConflict) {
+				continue
+			}
+			if err != nil {
+				return false, fmt.Errorf("ssf: write poll queue: %w", err)
+			}
 		}
 		if expired > 0 {
 			q.log.WarnContext(ctx, "ssf: SETs queued for polling 7 days dropped", "stream_id", stream, "count", expired)
@@ -166,6 +199,16 @@ func (q pollQueue) addIf(ctx context.Context, stream string, s queued, open func
 // remove drops the SETs whose jti is in jtis and returns the jtis it
 // dropped (of those in jtis, the ones the queue held).
 func (q pollQueue) remove(ctx context.Context, stream string, jtis []string) (map[string]bool, error) {
+	return q.removeFrom(ctx, stream, jtis, false)
+}
+
+// removeRetired is remove for a deleted stream: a queue left empty is
+// deleted (see retire).
+func (q pollQueue) removeRetired(ctx context.Context, stream string, jtis []string) (map[string]bool, error) {
+	return q.removeFrom(ctx, stream, jtis, true)
+}
+
+func (q pollQueue) removeFrom(ctx context.Context, stream string, jtis []string, retired bool) (map[string]bool, error) {
 	if len(jtis) == 0 {
 		return nil, nil
 	}
@@ -174,7 +217,7 @@ func (q pollQueue) remove(ctx context.Context, stream string, jtis []string) (ma
 		want[j] = true
 	}
 	var removed map[string]bool
-	_, err := q.change(ctx, stream, func(sets []queued) ([]queued, bool, error) {
+	_, err := q.write(ctx, stream, retired, func(sets []queued) ([]queued, bool, error) {
 		removed = map[string]bool{} // of this try: an earlier one lost its write
 		next := slices.DeleteFunc(slices.Clone(sets), func(x queued) bool {
 			if want[x.JTI] {
@@ -190,12 +233,15 @@ func (q pollQueue) remove(ctx context.Context, stream string, jtis []string) (ma
 	return removed, nil
 }
 
-// clear empties the queue of a deleted or disabled stream. It writes even
-// an empty queue, when there is one, so that an addIf that read the
+// clear empties the queue of a deleted or disabled stream: a deleted
+// stream's is deleted, on a store that can (retire); otherwise it is
+// written even empty, when there is one. Either way an addIf that read the
 // stream before it changed conflicts and reads it again.
-func (q pollQueue) clear(ctx context.Context, stream string) error {
-	_, err := q.change(ctx, stream, func([]queued) ([]queued, bool, error) {
-		return []queued{}, true, nil
-	})
+func (q pollQueue) clear(ctx context.Context, stream string, deleted bool) error {
+	empty := func([]queued) ([]queued, bool, error) { return []queued{}, true, nil }
+	if deleted {
+		return q.retire(ctx, stream, empty)
+	}
+	_, err := q.change(ctx, stream, empty)
 	return err
 }

@@ -222,7 +222,7 @@ func (s *streams) get(ctx context.Context, id string) (Stream, error) {
 
 // pollOpen reports, from the store, whether stream id is still an enabled
 // or paused poll stream, one whose queue takes SETs: errStreamChanged if
-// it is not (or is gone); else it returns the version of the stream list
+// it is not, errStreamGone (which matches it) if it is gone; else it returns the version of the stream list
 // it read. It decodes only what it needs, opening no sealed header: it
 // runs for every SET queued.
 func (s *streams) pollOpen(ctx context.Context, id string) (int64, error) {
@@ -244,10 +244,10 @@ func (s *streams) pollOpen(ctx context.Context, id string) (int64, error) {
 			if st.Delivery.Method == DeliveryPoll && (st.Status == StatusEnabled || st.Status == StatusPaused) {
 				return v, nil
 			}
-			break
+			return 0, errStreamChanged
 		}
 	}
-	return 0, errStreamChanged
+	return 0, errStreamGone
 }
 
 // storedVersion returns the version of the stream list in the store (0:

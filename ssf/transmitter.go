@@ -83,6 +83,10 @@ var errHeldTooLong = errors.New("stream paused: SET held for 7 days (the most a 
 // it); Send reads the stream again and follows what it is now.
 var errStreamChanged = errors.New("ssf: stream changed while queuing its SET")
 
+// errStreamGone is errStreamChanged for a stream no longer in the list:
+// deleted, its ID never used again.
+var errStreamGone = fmt.Errorf("%w: stream deleted", errStreamChanged)
+
 // heldError is Send's answer for a paused push stream: not an attempt. Its
 // HoldFor method tells the webhook dispatcher, which carries the SETs, to
 // put the delivery back unsent, attempts unchanged, due again after the
@@ -208,8 +212,9 @@ func NewTransmitter(o TransmitterOptions) (*Transmitter, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	del, _ := o.Meta.(sessiond.MetaDeleter)
 	return &Transmitter{o: o, streams: &streams{meta: o.Meta, clock: o.Clock, cacheFor: o.CacheFor, sealer: o.Sealer,
-		notifier: o.Notifier}, queue: pollQueue{meta: o.Meta, clock: o.Clock, log: o.Logger}}, nil
+		notifier: o.Notifier}, queue: pollQueue{meta: o.Meta, del: del, clock: o.Clock, log: o.Logger}}, nil
 }
 
 // Subscribe follows the Notifier's notices of stream list changes made
@@ -455,12 +460,17 @@ func (t *Transmitter) queuePoll(ctx context.Context, id string, s queued) error 
 	// list after writing the queue: one of the two sees the other. A list
 	// changed since the check (this stream or another) takes the SET back
 	// out, for Send to follow the stream as it is now; a SET already gone
-	// was moved or dropped by that change.
+	// was moved or dropped by that change. The queue this SET made is
+	// deleted again if that leaves it empty and the stream is gone.
 	v, err := t.streams.storedVersion(ctx)
 	if err != nil || v == seen {
 		return err
 	}
-	removed, err := t.queue.remove(ctx, id, []string{s.JTI})
+	remove := t.queue.remove
+	if _, err := t.streams.pollOpen(ctx, id); errors.Is(err, errStreamGone) {
+		remove = t.queue.removeRetired
+	}
+	removed, err := remove(ctx, id, []string{s.JTI})
 	if err != nil || !removed[s.JTI] {
 		return err
 	}
@@ -858,7 +868,7 @@ func (t *Transmitter) serveStreams(w http.ResponseWriter, r *http.Request, c Cal
 		if err != nil {
 			return err
 		}
-		if err := t.queue.clear(ctx, id); err != nil {
+		if err := t.queue.clear(ctx, id, true); err != nil {
 			t.o.Logger.WarnContext(ctx, "ssf: clear poll queue of a deleted stream", "stream_id", id, "err", err)
 		}
 		t.o.Logger.InfoContext(ctx, "ssf stream deleted", "stream_id", id)
@@ -883,11 +893,12 @@ func (t *Transmitter) defaultAud(id string) []string {
 //
 // The queue is emptied by compare-and-swap at the version whose SETs were
 // moved, and written even when it held none (if it exists: a stream that
-// never queued a SET gets no document): a Send that read the stream as
-// poll before the change, and queues its SET now, either queued it before
-// this write (and it is moved) or conflicts with it, reads the stream
-// again and pushes; or, finding no queue, makes it and then reads the
-// stream again (queuePoll).
+// never queued a SET gets no document; it is not deleted, as the stream
+// may turn back to poll under the same queue name: pollQueue.retire). A Send that read the stream as poll before the
+// change, and queues its SET now, either queued it before this write (and
+// it is moved) or conflicts with it, reads the stream again and pushes;
+// or, finding no queue, makes it and then reads the stream again
+// (queuePoll).
 func (t *Transmitter) pushQueued(ctx context.Context, id string) error {
 	now := t.o.Clock.Now()
 	suffix := "_" + newStreamID() // unique to this move: an ID taken before (a try that lost its write) is skipped
@@ -964,7 +975,7 @@ func (t *Transmitter) serveStatus(w http.ResponseWriter, r *http.Request, c Call
 			// queued for polling go, not to reappear once enabled. An
 			// error answers 503 with the status changed; the request,
 			// sent again, clears them.
-			if err := t.queue.clear(ctx, out.ID); err != nil {
+			if err := t.queue.clear(ctx, out.ID, false); err != nil {
 				return err
 			}
 		}

@@ -145,28 +145,52 @@ func TestTransmitter_StreamChangeRacingQueuedSET(t *testing.T) {
 	}
 	stores := append([]realStore{memStore}, realStores(t)...)
 	for _, rs := range stores {
-		for _, queueExists := range []bool{false, true} {
-			for _, tt := range tests {
-				name := rs.name + "/" + tt.name
-				if queueExists {
-					name += ", queue document made before"
+		for _, deletes := range []bool{false, true} {
+			for _, queueExists := range []bool{false, true} {
+				for _, tt := range tests {
+					name := rs.name + "/" + tt.name
+					if queueExists {
+						name += ", queue document made before"
+					}
+					if deletes {
+						name += ", store deletes documents"
+					}
+					t.Run(name, func(t *testing.T) {
+						st, _ := rs.open(t)
+						streamChangeRacingQueuedSET(t, st, deletes, queueExists, tt.onPut, tt.change)
+					})
 				}
-				t.Run(name, func(t *testing.T) {
-					st, _ := rs.open(t)
-					streamChangeRacingQueuedSET(t, st, queueExists, tt.onPut, tt.change)
-				})
 			}
 		}
 	}
 }
 
-func streamChangeRacingQueuedSET(t *testing.T, st txStore, queueExists, onPut bool, change string) {
+// hookDeleter is hookMeta on a store that deletes documents; a delete
+// counts as a write.
+type hookDeleter struct {
+	*hookMeta
+	del sessiond.MetaDeleter
+}
+
+func (h hookDeleter) DeleteMeta(ctx context.Context, name string, version int64) error {
+	h.fire(true, name)
+	return h.del.DeleteMeta(ctx, name, version)
+}
+
+// streamChangeRacingQueuedSET plays one race. deletes: the transmitter's
+// store is a MetaDeleter, so the queue of a deleted stream must be gone at
+// the end; otherwise, and for a stream disabled or switched to push (which
+// may queue again under the same name), only empty.
+func streamChangeRacingQueuedSET(t *testing.T, st txStore, deletes, queueExists, onPut bool, change string) {
 	ctx := context.Background()
 	rcv, pushed := jtiServer(t)
 	var hm *hookMeta
 	tx, srv, _ := newTransmitterServerWith(t, func(o *ssf.TransmitterOptions) {
 		hm = &hookMeta{MetaStore: st}
 		o.Meta, o.Outbox = hm, st
+		if deletes {
+			o.Meta = hookDeleter{hm, st.(sessiond.MetaDeleter)}
+		}
 	})
 	id := createStream(t, srv, `{"delivery":{"method":"urn:ietf:rfc:8936"}}`)
 	if queueExists { // a SET queued and acknowledged: the document stays, empty
@@ -221,6 +245,9 @@ func streamChangeRacingQueuedSET(t *testing.T, st txStore, queueExists, onPut bo
 		b, _, err := st.GetMeta(ctx, "ssf.poll."+id)
 		if errors.Is(err, sessiond.ErrNotFound) {
 			return // no queue at all
+		}
+		if deletes && change == "delete" {
+			t.Errorf("poll queue after the %s = %s, %v; want it deleted", change, b, err)
 		}
 		if err != nil || json.Unmarshal(b, &q) != nil || len(q.Sets) != 0 {
 			t.Errorf("poll queue after the %s = %s, %v; want it empty", change, b, err)
