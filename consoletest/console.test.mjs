@@ -118,6 +118,72 @@ test("an event appears in the live tail", async () => {
   await page.getByRole("button", { name: "Stop live tail" }).click();
 });
 
+// cursorAt is the live tail's cursor for the time ms (verifier/stream's
+// CursorAt): "evt_" and base32hex of the unix µs and 8 zero bytes.
+function cursorAt(ms) {
+  const b = new Uint8Array(16);
+  let us = BigInt(ms) * 1000n;
+  for (let i = 7; i >= 0; i--) { b[i] = Number(us & 0xffn); us >>= 8n; }
+  const digits = "0123456789abcdefghijklmnopqrstuv";
+  let out = "", bits = 0, value = 0;
+  for (const x of b) {
+    value = ((value << 8) | x) & 0xffff;
+    bits += 8;
+    while (bits >= 5) { out += digits[(value >>> (bits - 5)) & 31]; bits -= 5; }
+  }
+  if (bits > 0) out += digits[(value << (5 - bits)) & 31];
+  return "evt_" + out;
+}
+
+// The live tail's first stream is answered by the test with lastID and
+// closed at once; the browser's own reconnect (with Last-Event-ID, which
+// Chromium adds out of Playwright's sight) then reaches the server.
+async function tailDroppingAt(lastID, run) {
+  let streams = 0;
+  const tail = /\/console\/events\/tail/;
+  await page.route(tail, async (route) => {
+    if (streams++ === 0) {
+      await route.fulfill({ status: 200, headers: { "content-type": "text/event-stream", "cache-control": "no-store" },
+        body: "retry: 50\nid: " + lastID + "\n\n" });
+      return;
+    }
+    await route.continue();
+  });
+  try {
+    await page.getByRole("button", { name: "Start live tail" }).click();
+    await run();
+  } finally {
+    await page.getByRole("button", { name: "Stop live tail" }).click();
+    await page.unroute(tail);
+  }
+  assert.ok(streams >= 2, "the live tail did not reconnect");
+}
+
+test("the live tail resumes where it dropped: an event logged meanwhile appears", async () => {
+  await page.goto(base + "/console/events");
+  const dropped = cursorAt(Date.now() - 1000);
+  // Logged before this tail started: a fresh tail leaves it to the events
+  // page; resumed from a second ago, the tail sends it.
+  await createSession("resumed@example.com", "curl/8.0");
+  await tailDroppingAt(dropped, async () => {
+    await page.locator("#tail-rows td", { hasText: "resumed@example.com" }).first().waitFor();
+  });
+  assert.equal(await page.locator("#tail-rows tr.missed").count(), 0, "a resume said events were missed");
+});
+
+test("the live tail says events may have been missed after a long drop", async () => {
+  await page.goto(base + "/console/events");
+  await tailDroppingAt(cursorAt(Date.now() - 10 * 60 * 1000), async () => {
+    const row = page.locator("#tail-rows tr.missed");
+    await row.waitFor();
+    assert.match(await row.textContent(), /^Events may have been missed between .* and .*: the live tail was disconnected for too long/);
+    await audit("events with a missed notice");
+    // Events still arrive after the notice.
+    await createSession("after-notice@example.com", "curl/8.0");
+    await page.locator("#tail-rows td", { hasText: "after-notice@example.com" }).first().waitFor();
+  });
+});
+
 test("the kill switch needs its confirmation and reports the count", async () => {
   await createSession("mallory@example.com", "a");
   await createSession("mallory@example.com", "b");

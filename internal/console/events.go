@@ -3,84 +3,14 @@ package console
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/apikey"
-	"github.com/sessiond/sessiond/internal/httpapi"
 	"github.com/sessiond/sessiond/internal/subject"
-	"github.com/sessiond/sessiond/verifier/stream"
 )
-
-// DefaultTailPoll is how often the live tail reads the event log.
-const DefaultTailPoll = time.Second
-
-// tailHeartbeat is about how often the live tail sends a comment when no
-// event comes: well under the 60 s a proxy commonly waits for a response
-// to say something (NGINX's proxy_read_timeout).
-const tailHeartbeat = 15 * time.Second
-
-// maxTailEvents bounds one read of the event log by the live tail.
-const maxTailEvents = 100
-
-// tailSettle is how late an event may reach the log after a later-stamped
-// one: an event gets its time and ID before its transaction commits, and
-// nodes' clocks differ, so resuming after the last ID shown would miss it
-// for good. Every read of the live tail looks this far back and skips what
-// it has shown. The revocation stream allows the same.
-const tailSettle = httpapi.DefaultStreamSettle
-
-// tailWindow is what the live tail has shown of the events that a read can
-// still return: only those, so its memory is bounded by the events of
-// about tailSettle. Not safe for concurrent use.
-type tailWindow struct {
-	start  time.Time            // the tail opened: older events were in the log or on the page
-	latest time.Time            // the newest event time seen, or start
-	from   time.Time            // where the next read starts; never moves back
-	shown  map[string]time.Time // IDs seen at or after from, with their time
-}
-
-func newTailWindow(start time.Time) *tailWindow {
-	return &tailWindow{start: start, latest: start, from: start.Add(-tailSettle), shown: map[string]time.Time{}}
-}
-
-// fresh records e and reports whether the tail should send it: not seen
-// yet, and stamped when the tail was open (one stamped earlier and already
-// in the log at the first read belongs to the events page, not the tail).
-func (w *tailWindow) fresh(e sessiond.Event, first bool) bool {
-	if _, ok := w.shown[e.ID]; ok {
-		return false
-	}
-	w.shown[e.ID] = e.Time
-	if e.Time.After(w.latest) {
-		w.latest = e.Time
-	}
-	return !first || !e.Time.Before(w.start)
-}
-
-// advance moves the window after a read: tailSettle before the newest
-// event seen, or before now when that is earlier (an event stamped by a
-// node whose clock runs ahead must not hide the others' for as long), and
-// forgets the IDs a read from there cannot return.
-func (w *tailWindow) advance(now time.Time) {
-	next := w.latest
-	if now.Before(next) {
-		next = now
-	}
-	if next = next.Add(-tailSettle); !next.After(w.from) {
-		return
-	}
-	w.from = next
-	for id, at := range w.shown {
-		if at.Before(w.from) {
-			delete(w.shown, id)
-		}
-	}
-}
 
 // eventRow is one event on the events page and in the live tail.
 type eventRow struct {
@@ -183,100 +113,4 @@ func (c *Console) eventsPage(w http.ResponseWriter, r *http.Request, key apikey.
 		v.Next = filters.Encode()
 	}
 	c.pages.render(w, r, http.StatusOK, "events", d)
-}
-
-// eventTail streams events as they are logged (server-sent events), each a
-// JSON eventRow whose text fields are already printable. It reads the
-// event log every TailPoll, so every node's events appear, not only this
-// one's: from tailSettle before the newest event seen, each event once
-// (tailWindow). Once a poll, and after every read before it writes what
-// that read found, it checks that the operator may still see them: a
-// sign-out, the session's timeout or the key's revocation ends the stream.
-func (c *Console) eventTail(w http.ResponseWriter, r *http.Request, key apikey.Key) {
-	sess, _ := sessiond.FromContext(r.Context())
-	if c.o.Events == nil {
-		http.Error(w, "no event log", http.StatusNotImplemented)
-		return
-	}
-	eq, _, err := eventQuery(r, c.o.Clock.Now())
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	select {
-	case <-c.ending:
-		http.Error(w, "shutting down", http.StatusServiceUnavailable)
-		return
-	default:
-	}
-	win := newTailWindow(c.o.Clock.Now())
-	eq.Limit = maxTailEvents
-	rc := http.NewResponseController(w)
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	_, _ = fmt.Fprint(w, "retry: 3000\n\n")
-	_ = rc.Flush()
-	poll := time.NewTicker(c.o.TailPoll)
-	defer poll.Stop()
-	// A comment line every heartbeatEvery polls keeps the stream from
-	// looking dead to a proxy's read timeout when no event comes.
-	heartbeatEvery := max(1, int(tailHeartbeat/c.o.TailPoll))
-	for polls := 1; ; polls++ {
-		if polls%heartbeatEvery == 0 {
-			_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
-			if _, err := fmt.Fprint(w, ":\n\n"); err != nil {
-				return
-			}
-		}
-		// Not from the last ID shown: an event stamped before it can
-		// commit after it (tailSettle). Event IDs sort by time, so the
-		// cursor at from lets the store read its ID index from there.
-		eq.Since, eq.Cursor = win.from, stream.CursorAt(win.from)
-		for checked := false; ; {
-			evs, next, err := c.o.Events.QueryEvents(r.Context(), eq)
-			if err != nil {
-				if r.Context().Err() == nil {
-					c.log.WarnContext(r.Context(), "console: tail events", "err", err)
-				}
-				break
-			}
-			fresh := slices.DeleteFunc(evs, func(e sessiond.Event) bool { return !win.fresh(e, polls == 1) })
-			// Asked after the read, before the write: an event logged
-			// after the key was revoked or the operator signed out was
-			// read after that, so this check sees the change first. Once
-			// a poll, and for every page with something to send: most
-			// pages of the settle window hold only events already sent.
-			if !checked || len(fresh) > 0 {
-				if !c.stillOperator(r.Context(), sess.ID, key.ID) {
-					return
-				}
-				checked = true
-			}
-			_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
-			for _, e := range fresh {
-				b, _ := json.Marshal(toRow(e))
-				if _, err := fmt.Fprintf(w, "id: %s\ndata: %s\n\n", e.ID, b); err != nil {
-					return
-				}
-			}
-			if err := rc.Flush(); err != nil {
-				return
-			}
-			if next == "" {
-				break
-			}
-			eq.Cursor = next
-		}
-		win.advance(c.o.Clock.Now())
-		select {
-		case <-r.Context().Done():
-			return
-		case <-c.ending:
-			return
-		case <-poll.C:
-		}
-	}
 }

@@ -6,6 +6,13 @@
 "use strict";
 (function () {
   var source = null;
+  // Why the live tail says events may have been missed (its `missed`
+  // event's reason).
+  var missedWhy = {
+    skipped: ": more match the filters than the live tail shows. Narrow the filters, or find them with the filters above.",
+    expired: ": the live tail was disconnected for too long to catch up. Find them with the filters above.",
+    invalid: ": the live tail could not resume where it left off. Find them with the filters above.",
+  };
   function cell(row, label, text, cls) {
     var td = document.createElement("td");
     td.setAttribute("data-label", label);
@@ -34,6 +41,32 @@
       seen++;
       status.textContent = seen + " new event(s).";
     };
+    // The server could not send every event: too many match, or a
+    // reconnect came too late or with an id it could not resume from. A
+    // row marks the place; back-to-back notices (a sustained flood) widen
+    // the one on top instead of filling the table.
+    source.addEventListener("missed", function (m) {
+      var n = JSON.parse(m.data);
+      var top = rows.firstChild;
+      var since = n.since;
+      if (top && top.className === "missed" && top.getAttribute("data-since")) {
+        since = since ? top.getAttribute("data-since") : "";
+      }
+      var text = "Events may have been missed";
+      if (since) text += " between " + since + " and " + n.until;
+      text += missedWhy[n.reason] || ".";
+      var tr = top && top.className === "missed" ? top : document.createElement("tr");
+      tr.className = "missed";
+      tr.setAttribute("data-since", since || "");
+      tr.textContent = "";
+      var td = document.createElement("td");
+      td.colSpan = 6;
+      td.setAttribute("data-label", "Notice");
+      td.textContent = text;
+      tr.appendChild(td);
+      if (tr !== top) rows.insertBefore(tr, rows.firstChild);
+      status.textContent = text;
+    });
     button.textContent = "Stop live tail";
   }
   function stop(button) {
