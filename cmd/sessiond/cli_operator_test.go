@@ -308,7 +308,7 @@ func TestCLI_KeysListWritesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := func(secret string) []string {
-		return []string{"SESSIOND_DATA=" + data, "SESSIOND_CONFIG=" + cfg, "SESSIOND_JWT_HS256_SECRET=" + strings.Repeat(secret, 32)}
+		return []string{"SESSIOND_DATA=" + data, "SESSIOND_CONFIG=" + cfg, "SESSIOND_JWT_HS256_SECRET=" + randomish(secret)}
 	}
 	kid := func(out string) string {
 		var key struct {

@@ -246,6 +246,12 @@ func (a *app) hmacSecret(cfg config.Config) ([]byte, error) {
 		return nil, nil
 	}
 	if s := a.getenv("SESSIOND_JWT_HS256_SECRET"); s != "" {
+		// The validator never reads the environment (SD-JWT-002): the key
+		// is held here to the rule a key file is held to, so a password
+		// there is refused as it would be in a file.
+		if p := config.HS256SecretProblem([]byte(s)); p != "" {
+			return nil, fmt.Errorf("SESSIOND_JWT_HS256_SECRET %s (SD-JWT-003): %w", p, sessiond.ErrInvalidArgument)
+		}
 		return []byte(s), nil
 	}
 	if cfg.JWT.HS256SecretFile == "" {

@@ -99,3 +99,39 @@ func TestApp_HMACSecretAsValidated(t *testing.T) {
 		})
 	}
 }
+
+// TestApp_HMACSecretFromEnv: a key from SESSIOND_JWT_HS256_SECRET, which
+// the validator never reads (SD-JWT-002), is held by serve to SD-JWT-003
+// as a key file is: short or password-like, it is refused, naming the
+// variable and the rule and never the key.
+func TestApp_HMACSecretFromEnv(t *testing.T) {
+	const random = "Kq3vZ8pLw2XyR7tN0bFj5HdMs9GcVaE1" // 32 bytes, 32 distinct
+	for _, tc := range []struct {
+		name, key string
+		ok        bool
+	}{
+		{"random 32 bytes", random, true},
+		{"31 bytes", random[:31], false},
+		{"a password repeated", "passwordpasswordpasswordpassword", false},
+		{"one byte repeated", strings.Repeat("a", 48), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := config.Default()
+			cfg.JWT.Algorithm = "HS256"
+			a := &app{environ: []string{"SESSIOND_JWT_HS256_SECRET=" + tc.key}}
+			got, err := a.hmacSecret(cfg)
+			if tc.ok {
+				if err != nil || string(got) != tc.key {
+					t.Fatalf("hmacSecret = %d bytes, %v; want the key", len(got), err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("hmacSecret accepted %q from the environment", tc.key)
+			}
+			if msg := err.Error(); !strings.Contains(msg, "SESSIOND_JWT_HS256_SECRET") || !strings.Contains(msg, "SD-JWT-003") || strings.Contains(msg, tc.key) {
+				t.Errorf("hmacSecret error %q; want one naming the variable and SD-JWT-003, never the key", msg)
+			}
+		})
+	}
+}

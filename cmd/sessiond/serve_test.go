@@ -88,7 +88,11 @@ func TestServe_SealedRingWithoutKEKIsAConfigError(t *testing.T) {
 func TestServe_SupersededHS256SecretIsAConfigError(t *testing.T) {
 	dir := t.TempDir()
 	const yaml = "jwt:\n  algorithm: HS256\n"
-	secret := func(c string) string { return "SESSIOND_JWT_HS256_SECRET=" + strings.Repeat(c, 32) }
+	// Two random-looking keys: serve holds a key from the environment to
+	// SD-JWT-003, which refuses one byte repeated.
+	secret := func(c string) string {
+		return "SESSIOND_JWT_HS256_SECRET=" + map[string]string{"a": "Kq3vZ8pLw2XyR7tN0bFj5HdMs9GcVaE1", "b": "Ut6yQm4Ws1Hx9Zc3Jv7Pk0Lb5Rn2Dg8F"}[c]
+	}
 	for _, s := range []string{secret("a"), secret("b")} { // b replaces a
 		n := startNode(t, nodeConfig{dataDir: dir, yaml: yaml, env: []string{s}})
 		n.stop()

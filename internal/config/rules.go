@@ -566,12 +566,11 @@ var rules = sortedByID([]Rule{
 				return nil
 			}
 			b, ok := readSecret(j.HS256SecretFile)
-			switch {
-			case !ok:
-			case len(b) < minHS256SecretBytes:
-				return []Issue{issue("jwt.hs256_secret_file", "the HS256 secret in %s is %d bytes; at least %d are required", j.HS256SecretFile, len(b), minHS256SecretBytes)}
-			case guessable(b):
-				return []Issue{issue("jwt.hs256_secret_file", "the HS256 secret in %s repeats too few characters to be random (a word, a phrase or a pattern)", j.HS256SecretFile)}
+			if !ok {
+				return nil
+			}
+			if p := HS256SecretProblem(b); p != "" {
+				return []Issue{issue("jwt.hs256_secret_file", "the HS256 secret in %s %s", j.HS256SecretFile, p)}
 			}
 			return nil
 		},

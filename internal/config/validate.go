@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"math"
 	"sort"
 	"strings"
@@ -168,6 +169,20 @@ func Count(fs []Finding) (errs, warns, infos int) {
 // phrase or a pattern rather than random bytes. By this measure 32 random
 // bytes carry about 150 bits raw and over 200 in base64 or hex;
 // "passwordpassword…" of the same length about 90.
+// HS256SecretProblem says what SD-JWT-003 finds wrong with the HS256 key
+// b ("is 12 bytes; at least 32 are required"), or "" when nothing: for
+// serve to hold a key from SESSIOND_JWT_HS256_SECRET, which the validator
+// never reads, to the rule a key file is held to.
+func HS256SecretProblem(b []byte) string {
+	switch {
+	case len(b) < minHS256SecretBytes:
+		return fmt.Sprintf("is %d bytes; at least %d are required", len(b), minHS256SecretBytes)
+	case guessable(b):
+		return "repeats too few characters to be random (a word, a phrase or a pattern)"
+	}
+	return ""
+}
+
 func guessable(b []byte) bool {
 	var count [256]int
 	for _, c := range b {
