@@ -22,7 +22,7 @@ func TestHS256KeyFromEnvironment(t *testing.T) {
 	os.WriteFile(cfg, []byte(yaml), 0o600)
 	_, errOut, code := runCLI(t, []string{"SESSIOND_JWT_HS256_SECRET=" + randomish("k")[:31]},
 		"serve", "--config", cfg, "--listen", "127.0.0.1:0", "--data", t.TempDir())
-	if code == 0 || !strings.Contains(errOut, "at least 32") {
+	if code != exitConfig || !strings.Contains(errOut, "at least 32") {
 		t.Errorf("serve with a 31-byte HS256 key = exit %d, %q; want a refusal naming 32 bytes", code, errOut)
 	}
 

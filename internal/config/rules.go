@@ -545,7 +545,7 @@ var rules = sortedByID([]Rule{
 	{
 		ID: "SD-JWT-002", Severity: SeverityWarning,
 		Title:     "HS256 without hs256_secret_file",
-		Rationale: "An HS256 key must be at least 256 bits from a CSPRNG (RFC 8725 §3.5). The validator can only check a key it can read: it does not read secrets from the environment, so a key given only as SESSIOND_JWT_HS256_SECRET cannot be checked here (sessiond serve still refuses to start without one, and checks its length).",
+		Rationale: "An HS256 key must be at least 256 bits from a CSPRNG (RFC 8725 §3.5). The validator can only check a key it can read: it does not read secrets from the environment, so a key given only as SESSIOND_JWT_HS256_SECRET cannot be checked here (sessiond serve still refuses to start without one, and holds it to SD-JWT-003 itself).",
 		Fix:       "put the key (32 or more random bytes, e.g. `openssl rand -base64 48`) in a file readable only by sessiond and set jwt.hs256_secret_file",
 		Check: func(in Input) []Issue {
 			j := in.Config.JWT

@@ -164,11 +164,6 @@ func Count(fs []Finding) (errs, warns, infos int) {
 	return errs, warns, infos
 }
 
-// guessable: the bytes of b, counted by how often each occurs, carry under
-// 128 bits (Shannon entropy per byte times the length), so b is a word, a
-// phrase or a pattern rather than random bytes. By this measure 32 random
-// bytes carry about 150 bits raw and over 200 in base64 or hex;
-// "passwordpassword…" of the same length about 90.
 // HS256SecretProblem says what SD-JWT-003 finds wrong with the HS256 key
 // b ("is 12 bytes; at least 32 are required"), or "" when nothing: for
 // serve to hold a key from SESSIOND_JWT_HS256_SECRET, which the validator
@@ -183,6 +178,11 @@ func HS256SecretProblem(b []byte) string {
 	return ""
 }
 
+// guessable: the bytes of b, counted by how often each occurs, carry under
+// 128 bits (Shannon entropy per byte times the length), so b is a word, a
+// phrase or a pattern rather than random bytes. By this measure 32 random
+// bytes carry about 150 bits raw and over 200 in base64 or hex;
+// "passwordpassword…" of the same length about 90.
 func guessable(b []byte) bool {
 	var count [256]int
 	for _, c := range b {

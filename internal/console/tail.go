@@ -107,6 +107,12 @@ type tailWindow struct {
 	// gap: re-reads start after it. Events at or before it may have been
 	// skipped unremembered, and must not come back as late ones.
 	gap string
+	// ceil: hw never moves past it, the cursor just after this node's
+	// clock at the current poll (unset: no bound). An event stamped by a
+	// node whose clock runs ahead would otherwise carry hw into the
+	// future, and a resume from there would take the other nodes' events
+	// logged meanwhile, stamped earlier, for sent.
+	ceil string
 }
 
 // newTailWindow starts a window at base, a cursor whose time is at, on a
@@ -160,6 +166,9 @@ func (w *tailWindow) take(e sessiond.Event, first bool) tailVerdict {
 	// sort after every real one and hide them from the next reads.
 	if _, ok := tailCursor(e.ID); ok && e.ID > w.hw {
 		w.hw = e.ID
+		if w.ceil != "" && w.hw > w.ceil {
+			w.hw = w.ceil // the ahead event is sent again after a resume, not the others lost
+		}
 	}
 	if before {
 		return tailSkip
@@ -251,6 +260,8 @@ func (t *tailer) poll(ctx context.Context, now time.Time, send func([]tailMessag
 	// first, or what it had not read would be taken for late events.
 	first := t.polls == 0
 	q := t.q
+	// Just after now: an event stamped in this microsecond sorts before it.
+	w.ceil = stream.CursorAt(now.Add(time.Microsecond))
 	q.Since, q.Limit, q.Cursor = w.from, maxTailEvents, w.hw
 	if t.polls%tailRereadEvery == 0 {
 		q.Cursor = max(stream.CursorAt(w.from), w.gap)
