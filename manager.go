@@ -513,11 +513,18 @@ func (m *Manager) Revoke(ctx context.Context, id SessionID, reason RevokeReason)
 // nothing is recorded: the caller decides about also. mine reports
 // whether this call is the one that revoked the session.
 func (m *Manager) revoke(ctx context.Context, id SessionID, now time.Time, reason RevokeReason, also ...Event) (s *Session, mine bool, err error) {
+	return m.revokeBy(ctx, id, now, reason, Client{}, also...)
+}
+
+// revokeBy is revoke at the request of by, the client that asked (a
+// browser logging out), which session.revoked records; the zero Client
+// when unknown.
+func (m *Manager) revokeBy(ctx context.Context, id SessionID, now time.Time, reason RevokeReason, by Client, also ...Event) (s *Session, mine bool, err error) {
 	if rec, ok := m.recorder(); ok {
 		var evs []carried // session.revoked, then also
 		s, recorded, err := rec.RevokeRecorded(ctx, id, now, reason, func(s *Session) ChangeRecords {
 			var out ChangeRecords
-			evs, out = m.prepareAll(ctx, append([]Event{revokedEvent(s, reason)}, also...))
+			evs, out = m.prepareAll(ctx, append([]Event{revokedEvent(s, reason, by)}, also...))
 			return out
 		})
 		if err != nil {
@@ -533,7 +540,7 @@ func (m *Manager) revoke(ctx context.Context, id SessionID, now time.Time, reaso
 		case recorded:
 			// The store broke its contract (revoked not called): record
 			// the events after the change rather than lose them.
-			m.emit(ctx, revokedEvent(s, reason))
+			m.emit(ctx, revokedEvent(s, reason, by))
 			fallthrough
 		case s.RevokeReason != reason && len(also) > 0 && m.lateAlso.first(s.ID, now):
 			for _, e := range also {
@@ -563,7 +570,7 @@ func (m *Manager) revoke(ctx context.Context, id SessionID, now time.Time, reaso
 	}
 	m.NoteRevoked(Revocation{SessionID: s.ID, Subject: s.Subject, RevokedAt: s.RevokedAt, ExpiresAt: s.ExpiresAt, Reason: s.RevokeReason})
 	if mine {
-		m.emit(ctx, revokedEvent(s, reason))
+		m.emit(ctx, revokedEvent(s, reason, by))
 	}
 	if mine || s.RevokeReason != reason && len(also) > 0 && m.lateAlso.first(s.ID, now) {
 		for _, e := range also {
@@ -622,10 +629,19 @@ func notIncident(reason RevokeReason) error {
 	return nil
 }
 
-// revokedEvent is the session.revoked event of s, revoked for reason.
-func revokedEvent(s *Session, reason RevokeReason) Event {
-	return Event{Type: EventSessionRevoked, Subject: s.Subject, SessionID: s.ID, Client: s.Client,
+// revokedEvent is the session.revoked event of s, revoked for reason at
+// the request of by. Its client is who ended the session when known (a
+// thief's logout must not read as the owner's), with the client the
+// session was issued to in issued_to, as a reuse event has it; otherwise
+// (by is the zero Client) the session's own client, as always.
+func revokedEvent(s *Session, reason RevokeReason, by Client) Event {
+	e := Event{Type: EventSessionRevoked, Subject: s.Subject, SessionID: s.ID, Client: s.Client,
 		Details: map[string]any{"reason": string(reason), "lifetime_seconds": s.RevokedAt.Sub(s.CreatedAt).Seconds()}}
+	if by != (Client{}) {
+		e.Client = by
+		e.Details["issued_to"] = s.Client
+	}
+	return e
 }
 
 // RevokeSubject revokes every live session of subject except `except`
@@ -731,12 +747,41 @@ func bulkRevokedEvent(subject string, except SessionID, reason RevokeReason, n i
 // must not end the owner's session. A live token ends its session, bound
 // or not.
 func (m *Manager) RevokeToken(ctx context.Context, tok Secret) error {
+	return m.RevokeTokenChecked(ctx, tok, Client{}, nil)
+}
+
+// RevokeTokenChecked is RevokeToken at the request of client, with check
+// run on the token's session (ended ones too: a retired refresh token's
+// may have been rotated away) before anything is revoked or recorded: an
+// error from check revokes nothing and is returned as is. It is for a
+// logout on a request that must prove more than the token, as a request
+// to a protected route would (httpsession checks a device-bound session's
+// bound cookie, and refuses a key-bound one): a copied token alone must
+// not end its owner's session. The session.revoked event records client
+// as who ended the session and the session's own client in
+// details.issued_to; the zero Client records the session's, as
+// RevokeToken does. A nil check checks nothing.
+func (m *Manager) RevokeTokenChecked(ctx context.Context, tok Secret, client Client, check func(*Session) error) error {
 	if len(tok) == 0 || len(tok) > MaxTokenBytes {
 		return nil
 	}
 	o, err := m.flow.ownerOf(ctx, tok, m.clock.Now())
 	if err != nil || o.id == "" {
 		return err
+	}
+	if check != nil {
+		if o.session == nil { // a signed access token names its session only
+			s, err := m.store.Get(ctx, o.id)
+			if errors.Is(err, ErrNotFound) {
+				return nil
+			} else if err != nil {
+				return fmt.Errorf("sessiond: revoke token: %w", m.storeErr.check("get", err))
+			}
+			o.session = s
+		}
+		if err := check(o.session); err != nil {
+			return err
+		}
 	}
 	now := m.now()
 	if o.refresh && !o.retiredAt.IsZero() {
@@ -752,7 +797,7 @@ func (m *Manager) RevokeToken(ctx context.Context, tok Secret) error {
 			}
 		}
 	}
-	if _, _, err := m.revoke(ctx, o.id, now, ReasonLogout); err != nil && !errors.Is(err, ErrNotFound) {
+	if _, _, err := m.revokeBy(ctx, o.id, now, ReasonLogout, client); err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
 	return nil

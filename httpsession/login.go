@@ -179,14 +179,28 @@ func (s *Sessions) Refresh(w http.ResponseWriter, r *http.Request) (*sessiond.Is
 // returns the error: with the cookies gone the session would stay alive
 // with nothing left to end it, and the user would believe it ended; kept,
 // a retry can revoke it.
+//
+// A bound session is revoked only on a request that proves what a
+// protected route asks (logoutCheck): a device-bound session's bound
+// cookie; a session bound to a DPoP key never, as httpsession checks no
+// proofs. A copied token alone logs out only the browser that sent it:
+// its cookies are expired and nil is returned, as for a request that
+// carried no session, while the owner's session lives on.
 func (s *Sessions) Logout(w http.ResponseWriter, r *http.Request) error {
 	var errs []error
+	check, client := s.logoutCheck(r), s.Client(r)
+	revoke := func(tok sessiond.Secret) {
+		err := s.m.RevokeTokenChecked(r.Context(), tok, client, check)
+		if !errors.Is(err, errNotProven) {
+			errs = append(errs, err)
+		}
+	}
 	if tok, err := s.credential(r); err == nil {
-		errs = append(errs, s.m.RevokeToken(r.Context(), tok))
+		revoke(tok)
 	}
 	// Logout mounted under the refresh path also sees the refresh cookie.
 	if rt, err := cookieValue(r, s.refresh.name); err == nil {
-		errs = append(errs, s.m.RevokeToken(r.Context(), rt))
+		revoke(rt)
 	}
 	err := errors.Join(errs...)
 	if errors.Is(err, sessiond.ErrStoreUnavailable) {
@@ -197,26 +211,61 @@ func (s *Sessions) Logout(w http.ResponseWriter, r *http.Request) error {
 	return err
 }
 
+// errNotProven: a logout's credential belongs to a bound session and the
+// request lacks what the binding asks; nothing is revoked.
+var errNotProven = errors.New("httpsession: logout: the bound session's proof is missing")
+
+// logoutCheck is bindingCheck for a logout: a session bound to a DPoP key,
+// or a device-bound one without its bound cookie (recorded as
+// session.device_proof_refused, stage request, as at any route), is not
+// the request's to end: errNotProven. A session the DBSC policy refuses
+// only for being unbound is ended: whoever holds its cookie is its owner
+// as much as anyone, and a browser that cannot bind must still sign out.
+// One check serves one request: a session met twice (the access and the
+// refresh cookie) is judged, and its refusal recorded, once.
+func (s *Sessions) logoutCheck(r *http.Request) func(*sessiond.Session) error {
+	var last sessiond.SessionID
+	var verdict error
+	return func(sess *sessiond.Session) error {
+		if sess.ID == last {
+			return verdict
+		}
+		last, verdict = sess.ID, nil
+		// Wrapped, the refusal still counts as a refused token (metrics).
+		if err := checkKeyBinding(sess); err != nil {
+			verdict = fmt.Errorf("%w: %w", errNotProven, err)
+		} else if err := s.checkDevice(r, sess); err != nil && !errors.Is(err, ErrDeviceBindingRequired) {
+			verdict = fmt.Errorf("%w: %w", errNotProven, err)
+		}
+		return verdict
+	}
+}
+
 // revokeCarried revokes the session of the credential the request carries,
 // if any: a live one with reason, an expired one through RevokeToken
-// (which accepts an expired access JWT whose signature is good).
+// (which accepts an expired access JWT whose signature is good). A bound
+// session is left alone unless the request proves it as Logout asks
+// (logoutCheck): a copied cookie alone must not end its owner's session.
 func (s *Sessions) revokeCarried(ctx context.Context, r *http.Request, reason sessiond.RevokeReason) error {
 	tok, err := s.credential(r)
 	if err != nil {
 		return nil // nothing (usable) carried: nothing to revoke
 	}
-	if sess, err := s.m.Verify(ctx, tok, s.Client(r)); err == nil {
-		err = s.m.Revoke(ctx, sess.ID, reason)
+	check, client := s.logoutCheck(r), s.Client(r)
+	if v, err := s.m.InspectChecked(ctx, tok, client, check); err == nil {
+		err = s.m.Revoke(ctx, v.Session.ID, reason)
 		switch {
 		case err == nil, errors.Is(err, sessiond.ErrNotFound), errors.Is(err, sessiond.ErrUnsupported):
 			return nil
 		default:
 			return fmt.Errorf("httpsession: revoke the previous session: %w", err)
 		}
+	} else if errors.Is(err, errNotProven) {
+		return nil
 	} else if errors.Is(err, sessiond.ErrStoreUnavailable) {
 		return fmt.Errorf("httpsession: check the previous session: %w", err)
 	}
-	if err := s.m.RevokeToken(ctx, tok); err != nil {
+	if err := s.m.RevokeTokenChecked(ctx, tok, client, check); err != nil && !errors.Is(err, errNotProven) {
 		return fmt.Errorf("httpsession: revoke the previous session: %w", err)
 	}
 	return nil

@@ -32,12 +32,13 @@ const (
 // env is a gateway on a memory store with a fake clock, behind an HTTPS
 // httptest server (the default __Host-/__Secure- cookies need Secure).
 type env struct {
-	m     *sessiond.Manager
-	s     *httpsession.Sessions
-	g     *gateway.Gateway
-	store *memstore.Store
-	clock *sessiondtest.Clock
-	srv   *httptest.Server
+	m      *sessiond.Manager
+	s      *httpsession.Sessions
+	g      *gateway.Gateway
+	store  *memstore.Store
+	clock  *sessiondtest.Clock
+	events *sessiondtest.Events
+	srv    *httptest.Server
 }
 
 type envOptions struct {
@@ -53,7 +54,7 @@ func newEnv(t *testing.T, eo envOptions) *env {
 	if eo.strategy == "" {
 		eo.strategy = sessiond.StrategyHybrid
 	}
-	e := &env{clock: sessiondtest.NewClock(t0), store: memstore.New()}
+	e := &env{clock: sessiondtest.NewClock(t0), store: memstore.New(), events: &sessiondtest.Events{}}
 	codec, _ := jwttest.Codec(t, t0, 600*24*time.Hour)
 	life, _ := sessiond.Preset(sessiond.PresetB2C)
 	life.Access = accessTTL
@@ -61,14 +62,15 @@ func newEnv(t *testing.T, eo envOptions) *env {
 	e.m, err = sessiond.New(context.Background(), sessiond.Options{
 		Strategy: eo.strategy, Store: e.store, Signed: codec, Opaque: opaquetoken.Codec{},
 		Lifetimes: life, Clock: e.clock, GCInterval: -1, WatermarkPoll: -1, Anomalies: eo.anomalies,
-		VerifyObserver: eo.verifyObserver,
+		VerifyObserver: eo.verifyObserver, Events: e.events,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.m.Close() })
 	e.s, err = httpsession.New(httpsession.Options{Manager: e.m, RefreshPath: "/sessiond/refresh", TrustedOrigins: eo.trustedOrigins,
-		DBSC: httpsession.DBSCOptions{Policy: eo.dbsc}})
+		DBSC: httpsession.DBSCOptions{Policy: eo.dbsc, Clock: e.clock,
+			RegistrationPath: gateway.DefaultPrefix + gateway.DBSCRegistrationRoute, RefreshPath: gateway.DefaultPrefix + gateway.DBSCRefreshRoute}})
 	if err != nil {
 		t.Fatal(err)
 	}
