@@ -61,11 +61,20 @@ func (g *Gateway) check(w http.ResponseWriter, r *http.Request) {
 		httpsession.WriteProblem(w, http.StatusServiceUnavailable, "store_unavailable", "Service unavailable", "the session store is unavailable; retry later")
 		return
 	}
+	// Over the failure limit check still answers its refusal, never 429
+	// (WithFailureLimit): its 401s carry Retry-After.
+	var retry time.Duration
+	if refusedCredential(err) {
+		retry = g.overLimit(r)
+	}
 	method := r.Header.Get("X-Forwarded-Method")
 	if method == "" {
 		method = r.Method
 	}
 	if !httpsession.IsNavigation(method, r.Header) {
+		if retry > 0 {
+			setRetryAfter(w, retry)
+		}
 		httpsession.WriteUnauthorized(w, r, err)
 		return
 	}
@@ -92,6 +101,9 @@ func (g *Gateway) check(w http.ResponseWriter, r *http.Request) {
 	g.log.DebugContext(r.Context(), "gateway: check: navigation without a valid session", "err", err)
 	h.Set("Location", target)
 	if authRequest {
+		if retry > 0 {
+			setRetryAfter(w, retry)
+		}
 		httpsession.WriteUnauthorized(w, r, err)
 		return
 	}

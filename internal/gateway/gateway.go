@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/httpsession"
@@ -57,6 +58,7 @@ type Gateway struct {
 	log      *slog.Logger
 	mux      *http.ServeMux
 	resumePg []byte
+	fails    func(*http.Request) (bool, time.Duration) // WithFailureLimit; nil: no limit
 }
 
 // New checks opts and returns the gateway.
@@ -85,21 +87,27 @@ func New(opts Options) (*Gateway, error) {
 	}
 	g.login = u
 
-	g.mux = http.NewServeMux()
-	g.mux.HandleFunc(g.prefix+"/check", g.check)
-	g.mux.HandleFunc(g.prefix+"/refresh", g.refresh(g.s.RefreshHandler()))
-	g.mux.Handle(g.prefix+"/logout", g.s.CSRF(http.HandlerFunc(g.logout)))
-	g.mux.HandleFunc(g.prefix+"/session", g.session)
-	g.mux.HandleFunc(g.prefix+"/login", g.exchange)
+	g.mux = g.routes()
+	return g, nil
+}
+
+// routes returns the mux of the routes, bound to g.
+func (g *Gateway) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc(g.prefix+"/check", g.check)
+	mux.HandleFunc(g.prefix+"/refresh", g.refresh(g.refreshPost()))
+	mux.Handle(g.prefix+"/logout", g.s.CSRF(http.HandlerFunc(g.logout)))
+	mux.HandleFunc(g.prefix+"/session", g.session)
+	mux.HandleFunc(g.prefix+"/login", g.exchange)
 	if g.s.DBSCPolicy() != httpsession.DBSCOff {
 		dbsc := g.s.DBSCHandler()
-		g.mux.Handle(g.prefix+DBSCRegistrationRoute, dbsc)
-		g.mux.Handle(g.prefix+DBSCRefreshRoute, dbsc)
+		mux.Handle(g.prefix+DBSCRegistrationRoute, dbsc)
+		mux.Handle(g.prefix+DBSCRefreshRoute, dbsc)
 	}
-	g.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		httpsession.WriteProblem(w, http.StatusNotFound, "not_found", "Not found", "no such route")
 	})
-	return g, nil
+	return mux
 }
 
 // CheckPrefix reports whether p can prefix the routes: "/" and a path

@@ -39,6 +39,10 @@ func (g *Gateway) exchange(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if errors.Is(err, ErrInvalidCode) {
 			g.log.InfoContext(r.Context(), "gateway: login code refused", "err", err)
+			if retry := g.overLimit(r); retry > 0 {
+				tooMany(w, retry)
+				return
+			}
 			httpsession.WriteProblem(w, http.StatusBadRequest, "invalid_login_code", "Bad request", "the login code is invalid, used or expired")
 			return
 		}

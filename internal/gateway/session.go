@@ -23,7 +23,8 @@ type SessionInfo struct {
 	StepUpRequired bool               `json:"step_up_required"`
 }
 
-// session is GET <prefix>/session: 200 with a SessionInfo, or 401.
+// session is GET <prefix>/session: 200 with a SessionInfo, or 401 (429
+// past the failure limit, WithFailureLimit).
 func (g *Gateway) session(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		methodNotAllowed(w, "GET, HEAD")
@@ -36,6 +37,12 @@ func (g *Gateway) session(w http.ResponseWriter, r *http.Request) {
 		httpsession.WriteProblem(w, http.StatusServiceUnavailable, "store_unavailable", "Service unavailable", "the session store is unavailable; retry later")
 		return
 	case err != nil:
+		if refusedCredential(err) {
+			if retry := g.overLimit(r); retry > 0 {
+				tooMany(w, retry)
+				return
+			}
+		}
 		httpsession.WriteUnauthorized(w, r, err)
 		return
 	}

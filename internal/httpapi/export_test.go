@@ -19,3 +19,7 @@ func ProblemCodes() []string { return apitype.Codes() }
 
 // Document is the embedded OpenAPI document.
 var Document = openapiDoc
+
+// FailureLimiter is the ability of a Browser handler to count refused
+// credentials, which the gateway must have.
+type FailureLimiter = failureLimiter

@@ -106,8 +106,9 @@ type Options struct {
 	// gateway, e.g. "/sessiond").
 	Browser       http.Handler
 	BrowserPrefix string
-	// BrowserClientIP returns the browser's address, the key of the DBSC
-	// routes' rate limit (browser.go); nil means the connection's peer.
+	// BrowserClientIP returns the browser's address, the key of the
+	// browser routes' rate limits (browser.go); nil means the
+	// connection's peer.
 	BrowserClientIP func(*http.Request) string
 	// Stream serves the revocation stream and its snapshot
 	// (revocationstream.go); nil answers 404.
@@ -139,12 +140,15 @@ type Options struct {
 type RateLimits struct {
 	// AuthFailures: failed API-key authentications per client address
 	// (the connection's peer). Over it, such requests answer 429 instead
-	// of 401.
+	// of 401. The browser routes count, in buckets of their own per
+	// browser address, the credentials they refuse as invalid or unknown
+	// (browser.go).
 	AuthFailures ratelimit.Options
 	// PerAPIKey: requests per API key to create, verify and refresh.
 	PerAPIKey ratelimit.Options
 	// PerClientIP: requests per client address (the connection's peer)
-	// to create, verify and refresh.
+	// to create, verify and refresh; and, in buckets of their own, to the
+	// browser routes per browser address (browser.go).
 	PerClientIP ratelimit.Options
 }
 
@@ -253,7 +257,8 @@ type server struct {
 	failLimit    *ratelimit.Limiter // per address, failed authentications
 	keyLimit     *ratelimit.Limiter // per API key, limited routes
 	ipLimit      *ratelimit.Limiter // per address, limited routes
-	browserLimit *ratelimit.Limiter // per browser address, the DBSC routes
+	browserLimit *ratelimit.Limiter // per browser address, the browser routes
+	browserFails *ratelimit.Limiter // per browser address, refused browser credentials
 }
 
 // storeCall tells Options.StoreErrorObserver of op, a store call the API
@@ -325,6 +330,7 @@ func New(opts Options) (http.Handler, error) {
 	s.keyLimit = limiter(opts.RateLimits.PerAPIKey)
 	s.ipLimit = limiter(opts.RateLimits.PerClientIP)
 	s.browserLimit = limiter(opts.RateLimits.PerClientIP)
+	s.browserFails = limiter(opts.RateLimits.AuthFailures)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -32,7 +32,9 @@ const AddrPrefixV6 = 64
 // that is not an address is returned as it is.
 func AddrKey(addr string) string {
 	a, err := netip.ParseAddr(addr)
-	if err != nil {
+	if err != nil || a.Is4() {
+		// ParseAddr takes IPv4 only in its canonical form: as it is, with
+		// no allocation on the busiest routes (check, verify).
 		return addr
 	}
 	a = a.WithZone("").Unmap()

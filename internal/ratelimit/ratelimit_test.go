@@ -137,3 +137,11 @@ func TestAddrKey(t *testing.T) {
 		}
 	}
 }
+
+// TestAddrKey_IPv4NoAllocation: keying an IPv4 browser costs no allocation,
+// as the gateway's check keys every request by its address.
+func TestAddrKey_IPv4NoAllocation(t *testing.T) {
+	if n := testing.AllocsPerRun(100, func() { _ = ratelimit.AddrKey("192.0.2.7") }); n != 0 {
+		t.Errorf("AddrKey of an IPv4 address: %v allocations; want 0", n)
+	}
+}
