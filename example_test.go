@@ -122,6 +122,27 @@ func ExampleManager_InspectChecked() {
 	// Output: true
 }
 
+// RevokeTokenChecked ends a token's session only if the check passes: a
+// logout that must prove more than the token (a bound session's proof)
+// revokes nothing without it, and records who logged out when it does.
+func ExampleManager_RevokeTokenChecked() {
+	ctx := context.Background()
+	m, _ := sessiond.New(ctx, sessiond.Options{Strategy: sessiond.StrategyDatabase, Store: memstore.New(), Opaque: opaquetoken.Codec{}})
+	defer m.Close()
+	iss, _ := m.Create(ctx, "user-7", sessiond.CreateOptions{})
+	errNoProof := errors.New("the request does not prove the session's binding")
+	from := sessiond.Client{IP: "198.51.100.7", UserAgent: "Example/1.0"}
+	err := m.RevokeTokenChecked(ctx, iss.AccessToken, from, func(*sessiond.Session) error { return errNoProof })
+	_, verr := m.Verify(ctx, iss.AccessToken, sessiond.Client{})
+	fmt.Println(errors.Is(err, errNoProof), verr == nil)
+	err = m.RevokeTokenChecked(ctx, iss.AccessToken, from, func(*sessiond.Session) error { return nil })
+	_, verr = m.Verify(ctx, iss.AccessToken, sessiond.Client{})
+	fmt.Println(err == nil, errors.Is(verr, sessiond.ErrRevoked))
+	// Output:
+	// true true
+	// true true
+}
+
 // An Issued holds bearer tokens, so it has no JSON form of its own;
 // TokenResponse writes them, deliberately, for the client they belong to.
 func ExampleIssued_TokenResponse() {
