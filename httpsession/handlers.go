@@ -152,7 +152,14 @@ func ExpiryOf(iss *sessiond.Issued) Expiry {
 // JSON, or 401 with a problem document and expired cookies. In the
 // database strategy, which has no refresh token, it checks the session
 // cookie (which counts as activity) and reports when the session ends.
-func (s *Sessions) RefreshHandler() http.Handler {
+func (s *Sessions) RefreshHandler() http.Handler { return s.RefreshHandlerWith(nil) }
+
+// RefreshHandlerWith is RefreshHandler with refused called on a refresh
+// refused for its credential (the 401 cases, after the cookies are
+// expired) before the handler answers: when refused writes the answer
+// itself it returns true, and the handler writes nothing more. The
+// gateway uses it to answer 429 past its failed-credential limit.
+func (s *Sessions) RefreshHandlerWith(refused func(http.ResponseWriter, *http.Request, error) bool) http.Handler {
 	return s.CSRF(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
@@ -192,6 +199,9 @@ func (s *Sessions) RefreshHandler() http.Handler {
 				s.log.WarnContext(r.Context(), "httpsession: refresh token reused; session revoked", "err", err)
 			} else {
 				s.log.DebugContext(r.Context(), "httpsession: refresh refused", "err", err)
+			}
+			if refused != nil && refused(w, r, err) {
+				return
 			}
 			writeUnauthorized(w, r, err)
 		default:

@@ -4,14 +4,9 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
-	"errors"
 	"html/template"
 	"net/http"
-	"strconv"
-	"time"
 
-	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/httpsession"
 )
 
@@ -84,65 +79,19 @@ func (g *Gateway) refresh(post http.Handler) http.HandlerFunc {
 	}
 }
 
-// refreshPost is httpsession's RefreshHandler, answering the same, except
-// that a refused refresh cookie that is invalid or unknown spends the
-// failure limit (WithFailureLimit), which RefreshHandler cannot tell from
-// its 401s: past it, 429 with Retry-After. The cookies are expired all the
-// same (Refresh), as for any failed refresh.
+// refreshPost is httpsession's RefreshHandler, except that a refused
+// refresh cookie that is invalid or unknown spends the failure limit
+// (WithFailureLimit): past it, 429 with Retry-After. The cookies are
+// expired all the same (Refresh), as for any failed refresh.
 func (g *Gateway) refreshPost() http.Handler {
-	return g.s.CSRF(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			httpsession.WriteProblem(w, http.StatusMethodNotAllowed, "method_not_allowed", "Method not allowed", "use POST")
-			return
+	return g.s.RefreshHandlerWith(func(w http.ResponseWriter, r *http.Request, err error) bool {
+		if !refusedCredential(err) {
+			return false
 		}
-		var (
-			body httpsession.Expiry
-			err  error
-		)
-		if g.s.Manager().Strategy() == sessiond.StrategyDatabase {
-			// No refresh token: the session cookie is checked (which counts
-			// as activity) and its end reported.
-			var v sessiond.Verification
-			if v, err = g.s.Inspect(r); err == nil {
-				body.AccessExpiresAt = v.Session.ExpiresAt.UTC()
-			}
-		} else {
-			var iss *sessiond.Issued
-			if iss, err = g.s.Refresh(w, r); err == nil {
-				body = httpsession.ExpiryOf(iss)
-			}
+		retry := g.overLimit(r)
+		if retry > 0 {
+			tooMany(w, retry)
 		}
-		switch {
-		case errors.Is(err, sessiond.ErrStoreUnavailable):
-			g.log.ErrorContext(r.Context(), "gateway: refresh", "err", err)
-			httpsession.WriteProblem(w, http.StatusServiceUnavailable, "store_unavailable", "Service unavailable", "the session store is unavailable; retry later")
-		case errors.Is(err, sessiond.ErrRateLimited):
-			// Too many failed refreshes of this user: the cookies are
-			// expired all the same (Refresh), the page goes to the login.
-			secs := 1
-			if rl, ok := errors.AsType[*sessiond.RateLimitError](err); ok {
-				secs = max(int(rl.RetryAfter/time.Second), 1)
-			}
-			w.Header().Set("Retry-After", strconv.Itoa(secs))
-			httpsession.WriteProblem(w, http.StatusTooManyRequests, "too_many_requests", "Too many requests", "too many failed refreshes; sign in again or retry later")
-		case err != nil:
-			if errors.Is(err, sessiond.ErrRefreshReused) {
-				g.log.WarnContext(r.Context(), "gateway: refresh token reused; session revoked", "err", err)
-			} else {
-				g.log.DebugContext(r.Context(), "gateway: refresh refused", "err", err)
-			}
-			if refusedCredential(err) {
-				if retry := g.overLimit(r); retry > 0 {
-					tooMany(w, retry)
-					return
-				}
-			}
-			httpsession.WriteUnauthorized(w, r, err)
-		default:
-			w.Header().Set("Cache-Control", "no-store")
-			w.Header().Set("Content-Type", "application/json")
-			_ = json.NewEncoder(w).Encode(body)
-		}
-	}))
+		return retry > 0
+	})
 }
