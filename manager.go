@@ -792,7 +792,7 @@ func (m *Manager) RevokeTokenChecked(ctx context.Context, tok Secret, client Cli
 			return nil
 		}
 		if m.detect && o.retiredAt.Before(now.Add(-m.reuse)) {
-			if handled, err := m.revokeRetired(ctx, o.session, now); handled {
+			if handled, err := m.revokeRetired(ctx, o.session, client, now); handled {
 				return err
 			}
 		}

@@ -211,17 +211,18 @@ func (m *Manager) revokeReused(ctx context.Context, s *Session, client Client, n
 
 // revokeRetired is RevokeToken of s's refresh token retired outside the
 // reuse interval (with reuse detection), s not bound to a key (the caller
-// ends nothing of a bound one): what Refresh does with it. The client is
-// unknown (RFC 7009 requests name none). handled false: s has ended
-// already, and Refresh would refuse the token as such, without a reuse;
-// the caller revokes it as any token's.
-func (m *Manager) revokeRetired(ctx context.Context, s *Session, now time.Time) (handled bool, err error) {
+// ends nothing of a bound one): what Refresh does with it. client is who
+// presented it (a browser's logout), the zero Client when unknown (RFC
+// 7009 requests name none). handled false: s has ended already, and
+// Refresh would refuse the token as such, without a reuse; the caller
+// revokes it as any token's.
+func (m *Manager) revokeRetired(ctx context.Context, s *Session, client Client, now time.Time) (handled bool, err error) {
 	switch {
 	case s.RevokeReason == ReasonRotated:
-		_, err := m.reusedAcrossRotation(ctx, s, Client{}, now)
+		_, err := m.reusedAcrossRotation(ctx, s, client, now)
 		return true, err
 	case s.Check(now) != nil || m.marks.revoked(s.Subject, s.CreatedAt):
 		return false, nil
 	}
-	return true, m.revokeReused(ctx, s, Client{}, now)
+	return true, m.revokeReused(ctx, s, client, now)
 }

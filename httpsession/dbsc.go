@@ -483,7 +483,7 @@ func (s *Sessions) refreshCheck(r *http.Request) func(*sessiond.Session) error {
 	}
 	return func(sess *sessiond.Session) error {
 		if sess.KeyThumbprint() != "" {
-			return fmt.Errorf("httpsession: refresh: %w: the session is bound to a DPoP key", sessiond.ErrInvalidToken)
+			return fmt.Errorf("httpsession: refresh: %w", ErrKeyProofRequired)
 		}
 		b, ok := sess.DeviceBinding()
 		if !ok {

@@ -50,7 +50,13 @@ func (s *Sessions) Login(w http.ResponseWriter, r *http.Request, subject string,
 // of iss. If they cannot be set, iss is revoked, as in Login.
 func (s *Sessions) LoginIssued(w http.ResponseWriter, r *http.Request, iss *sessiond.Issued) error {
 	if tok, err := s.credential(r); err == nil {
-		if cur, err := s.m.Verify(r.Context(), tok, s.Client(r)); err != nil || cur.ID != iss.Session.ID {
+		// Which session the cookie names, without verifying it: a verify
+		// would record the carried session's activity and run the anomaly
+		// rules with this request's client before the binding check
+		// (revokeCarried) decides whether the request may touch it, so a
+		// copied bound cookie alone kept the owner's session alive, or
+		// had it revoked as an anomaly.
+		if cur, err := s.m.SessionIDOf(r.Context(), tok); err != nil || cur != iss.Session.ID {
 			if err := s.revokeCarried(r.Context(), r, sessiond.ReasonRotated); err != nil {
 				return err
 			}
@@ -132,7 +138,7 @@ func (s *Sessions) Refresh(w http.ResponseWriter, r *http.Request) (*sessiond.Is
 			// A check is passed, so the Manager's own refusal of a
 			// key-bound session without one does not apply: refuse here.
 			if sess.KeyThumbprint() != "" {
-				return fmt.Errorf("httpsession: refresh: %w: the session is bound to a DPoP key", sessiond.ErrInvalidToken)
+				return fmt.Errorf("httpsession: refresh: %w", ErrKeyProofRequired)
 			}
 			return nil
 		}
