@@ -19,6 +19,7 @@ var envCases = map[string]func(*Config){
 	"SD-SERVER-005":  func(c *Config) { c.Server.Listen = "0.0.0.0:8420" },
 	"SD-STORE-003":   func(c *Config) { c.Store.Driver = "memory" },
 	"SD-JWT-009":     func(*Config) {}, // hybrid without a KEK: the defaults
+	"SD-GATEWAY-009": func(c *Config) { c.Gateway.Enabled, c.Gateway.LoginURL = true, "/login" },
 	"SD-GATEWAY-001": func(c *Config) {
 		c.Gateway.Enabled, c.Gateway.LoginURL = true, "http://id.example/login"
 	},

@@ -1047,6 +1047,18 @@ var rules = sortedByID([]Rule{
 			return []Issue{issue("gateway.client_ip_header", "gateway.client_ip_header is set, gateway.trusted_proxies is empty and server.listen %q is not loopback: the header is read only from loopback peers", listen)}
 		},
 	},
+	{
+		ID: "SD-GATEWAY-009", Severity: SeverityInfo,
+		Title:     "gateway without gateway.client_ip_header",
+		Rationale: "Behind NGINX or Caddy every browser request reaches the gateway from the proxy, so without the header the proxy's address is every browser's: the per-address limits (rate_limit.per_client_ip, and rate_limit.auth_failures on refused browser credentials) then hold all browsers together, so one client guessing cookies or codes gets every refused credential answered 429, the anomaly rules (ip_change, distinct_ips) see no change, and the event log records the proxy. Without a proxy (browsers reaching sessiond directly) the connection's peer is right and this does not apply.",
+		Fix:       "set gateway.client_ip_header to the header the proxy sets (X-Real-IP in the shipped NGINX and Caddy examples) and list the proxy in gateway.trusted_proxies unless it connects from loopback",
+		Check: func(in Input) []Issue {
+			if g := in.Config.Gateway; !g.Enabled || g.ClientIPHeader != "" || !in.production() {
+				return nil
+			}
+			return []Issue{issue("gateway.client_ip_header", "the gateway is enabled without gateway.client_ip_header: behind a proxy every browser has the proxy's address for the per-address limits, the anomaly rules and the event log")}
+		},
+	},
 
 	// Logging.
 	{
