@@ -61,6 +61,20 @@ func (g *Gateway) overLimit(r *http.Request) time.Duration {
 	return 0
 }
 
+// answeredOverLimit answers 429 when err refuses the credential itself
+// and r's sender is past its failure limit, and reports whether it did:
+// the answer of session and refresh past the limit.
+func (g *Gateway) answeredOverLimit(w http.ResponseWriter, r *http.Request, err error) bool {
+	if !refusedCredential(err) {
+		return false
+	}
+	retry := g.overLimit(r)
+	if retry > 0 {
+		tooMany(w, retry)
+	}
+	return retry > 0
+}
+
 func setRetryAfter(w http.ResponseWriter, retry time.Duration) {
 	w.Header().Set("Retry-After", strconv.Itoa(int(retry/time.Second)))
 }

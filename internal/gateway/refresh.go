@@ -84,14 +84,5 @@ func (g *Gateway) refresh(post http.Handler) http.HandlerFunc {
 // (WithFailureLimit): past it, 429 with Retry-After. The cookies are
 // expired all the same (Refresh), as for any failed refresh.
 func (g *Gateway) refreshPost() http.Handler {
-	return g.s.RefreshHandlerWith(func(w http.ResponseWriter, r *http.Request, err error) bool {
-		if !refusedCredential(err) {
-			return false
-		}
-		retry := g.overLimit(r)
-		if retry > 0 {
-			tooMany(w, retry)
-		}
-		return retry > 0
-	})
+	return g.s.RefreshHandlerWith(g.answeredOverLimit)
 }

@@ -37,11 +37,8 @@ func (g *Gateway) session(w http.ResponseWriter, r *http.Request) {
 		httpsession.WriteProblem(w, http.StatusServiceUnavailable, "store_unavailable", "Service unavailable", "the session store is unavailable; retry later")
 		return
 	case err != nil:
-		if refusedCredential(err) {
-			if retry := g.overLimit(r); retry > 0 {
-				tooMany(w, retry)
-				return
-			}
+		if g.answeredOverLimit(w, r, err) {
+			return
 		}
 		httpsession.WriteUnauthorized(w, r, err)
 		return
