@@ -173,7 +173,8 @@ func TestManager_SessionEventsWithChange(t *testing.T) {
 			})
 			ctx := context.Background()
 			first := h.create(t, "alice", sessiond.CreateOptions{})
-			second := h.create(t, "alice", sessiond.CreateOptions{}) // evicts first
+			by := sessiond.Client{IP: "203.0.113.9", UserAgent: "second login"}
+			second := h.create(t, "alice", sessiond.CreateOptions{Client: by}) // evicts first
 			rotated, err := h.m.Rotate(ctx, second.Session.ID)
 			if err != nil {
 				t.Fatal(err)
@@ -221,6 +222,14 @@ func TestManager_SessionEventsWithChange(t *testing.T) {
 					}
 				}
 				return n
+			}
+			// The eviction names the login that ended the session (its
+			// client and its session), as a logout names who logged out.
+			for _, e := range got {
+				if e.SessionID == first.Session.ID && e.Type == sessiond.EventSessionRevoked &&
+					(e.Client != by || e.Details["reason"] != "limit" || e.Details["replaced_by"] != string(second.Session.ID)) {
+					t.Errorf("eviction event: client %+v, details %v; want client %+v, reason limit, replaced_by %s", e.Client, e.Details, by, second.Session.ID)
+				}
 			}
 			for _, w := range want {
 				if n := count(w.sid, w.typ, got); n != 1 {

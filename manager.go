@@ -290,10 +290,11 @@ func (m *Manager) prepareRecorded(ctx context.Context, e Event) carried {
 }
 
 // evictedEvent is the session.revoked event of a session the limit evicted
-// to make room for the session by.
-func evictedEvent(r Revocation, by SessionID) Event {
-	return Event{Type: EventSessionRevoked, Subject: r.Subject, SessionID: r.SessionID,
-		Details: map[string]any{"reason": string(r.Reason), "replaced_by": string(by)}}
+// to make room for the session by: its client is the login's, who ended
+// it, as a logout's is who logged out.
+func evictedEvent(r Revocation, by *Session) Event {
+	return Event{Type: EventSessionRevoked, Subject: r.Subject, SessionID: r.SessionID, Client: by.Client,
+		Details: map[string]any{"reason": string(r.Reason), "replaced_by": string(by.ID)}}
 }
 
 // issueAndStore issues s's tokens and stores it, under the subject's
@@ -315,7 +316,7 @@ func (m *Manager) issueAndStore(ctx context.Context, s *Session, now time.Time, 
 		if limit > 0 {
 			evictedEvents = make(map[SessionID]*carried)
 			onEvict = func(r Revocation) ChangeRecords {
-				c := m.prepare(ctx, evictedEvent(r, s.ID))
+				c := m.prepare(ctx, evictedEvent(r, s))
 				evictedEvents[r.SessionID] = &c
 				return c.records()
 			}
@@ -340,7 +341,7 @@ func (m *Manager) issueAndStore(ctx context.Context, s *Session, now time.Time, 
 			c.written = c.ok
 			m.committed(ctx, c)
 		} else {
-			m.emit(ctx, evictedEvent(r, s.ID))
+			m.emit(ctx, evictedEvent(r, s))
 		}
 	}
 	iss.Session = *s
