@@ -110,6 +110,12 @@ type anomalyDedup struct {
 
 const anomalyDedupMax = 100000
 
+// anomalyDedupKeep is the most a scan for room may leave: a scan that
+// frees less than a quarter clears the map instead, so a map full of
+// recent entries is scanned at most once per anomalyDedupMax/4 new ones,
+// not on every one (a scan is 100,000 entries under the lock).
+const anomalyDedupKeep = anomalyDedupMax * 3 / 4
+
 // first reports whether the finding key of session id is to be recorded
 // at now: not recorded within anomalyEventEvery, and the session with
 // fewer than anomalyPerSession findings recorded within the
@@ -137,7 +143,7 @@ func (d *anomalyDedup) first(id SessionID, key string, now time.Time) bool {
 				delete(d.recorded, s)
 			}
 		}
-		if len(d.recorded) >= anomalyDedupMax {
+		if len(d.recorded) > anomalyDedupKeep {
 			clear(d.recorded) // worst case: a burst of extra events, never a missed one
 		}
 	}
@@ -148,7 +154,7 @@ func (d *anomalyDedup) first(id SessionID, key string, now time.Time) bool {
 				delete(d.seen, k)
 			}
 		}
-		if len(d.seen) >= anomalyDedupMax {
+		if len(d.seen) > anomalyDedupKeep {
 			clear(d.seen) // worst case: a burst of duplicate events, never a missed one
 		}
 	}

@@ -52,3 +52,32 @@ func TestAnomalyDedup_BudgetBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestAnomalyDedup_FullMapScannedRarely: when a scan for room frees only
+// a few entries (the map is full of recent findings, a few just expired),
+// the maps are cleared rather than left nearly full, so the next new
+// finding does not scan all of them again under the lock.
+func TestAnomalyDedup_FullMapScannedRarely(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	var d anomalyDedup
+	for i := range anomalyDedupMax {
+		at := t0.Add(5 * time.Minute)
+		if i < 10 {
+			at = t0 // these ten leave the window first
+		}
+		id := SessionID(fmt.Sprintf("s-%d", i))
+		if !d.first(id, string(id)+"\x00ip_change", at) {
+			t.Fatalf("finding %d was not recorded", i)
+		}
+	}
+	if len(d.recorded) != anomalyDedupMax || len(d.seen) != anomalyDedupMax {
+		t.Fatalf("maps hold %d sessions, %d findings; want %d each (full)", len(d.recorded), len(d.seen), anomalyDedupMax)
+	}
+	if !d.first("newcomer", "newcomer\x00ip_change", t0.Add(anomalyEventEvery+time.Second)) {
+		t.Fatal("a new session's finding was not recorded")
+	}
+	if len(d.recorded) > anomalyDedupKeep || len(d.seen) > anomalyDedupKeep {
+		t.Errorf("after a scan that freed 10 entries the maps hold %d sessions, %d findings; want at most %d, so the next finding does not scan again",
+			len(d.recorded), len(d.seen), anomalyDedupKeep)
+	}
+}
