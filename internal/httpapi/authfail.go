@@ -100,13 +100,24 @@ func (a *authFailures) note(now time.Time, ip string) (count, unreported int, ok
 }
 
 // prune forgets addresses quiet for an interval; their unreported
-// failures move to the shared count so none is lost.
+// failures move to the shared count so none is lost. When that leaves the
+// map more than three quarters full it forgets every address, so a map
+// full of recent addresses is scanned once per maxAuthTracked/4 new ones,
+// not on each (a client with many addresses, IPv6, would make every one
+// of its failures a scan of the whole map under the lock). A forgotten
+// address is reported again at its next failure, within the global budget.
 func (a *authFailures) prune(now time.Time) {
 	for ip, t := range a.byIP {
 		if now.Sub(t.reported) >= a.interval {
 			a.unreported += t.pending
 			delete(a.byIP, ip)
 		}
+	}
+	if len(a.byIP) > maxAuthTracked*3/4 {
+		for _, t := range a.byIP {
+			a.unreported += t.pending
+		}
+		clear(a.byIP)
 	}
 }
 
