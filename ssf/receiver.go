@@ -208,9 +208,16 @@ func (r *Receiver) authorized(req *http.Request) bool {
 	if r.o.BearerToken == "" {
 		return true
 	}
-	tok, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
-	got := sha256.Sum256([]byte(tok))
-	return ok && subtle.ConstantTimeCompare(got[:], r.bearer[:]) == 1
+	// One Authorization header, its scheme matched without regard to case
+	// (RFC 9110 §11.1), as the API reads its keys: with two, which one a
+	// proxy or the transmitter meant is a guess.
+	h := req.Header.Values("Authorization")
+	if len(h) != 1 {
+		return false
+	}
+	scheme, tok, ok := strings.Cut(h[0], " ")
+	got := sha256.Sum256([]byte(strings.TrimLeft(tok, " ")))
+	return ok && strings.EqualFold(scheme, "Bearer") && subtle.ConstantTimeCompare(got[:], r.bearer[:]) == 1
 }
 
 // claims are the members of a SET sessiond reads.
@@ -280,6 +287,12 @@ func (r *Receiver) process(ctx context.Context, set string, maxAge time.Duration
 	}
 	var c claims
 	if err := json.Unmarshal(payload, &c); err != nil {
+		// A claim of the wrong type (iat as a string, a fraction) is named:
+		// the field's name is sessiond's own, never the sender's text.
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return refuse(CodeInvalidRequest, ErrMalformed, "claim "+te.Field+" is not of its type")
+		}
 		return refuse(CodeInvalidRequest, ErrMalformed, "claims are not a JSON object")
 	}
 	out.iss, out.jti = c.Iss, c.Jti

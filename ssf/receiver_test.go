@@ -270,6 +270,30 @@ func TestPushRefused(t *testing.T) {
 	}
 }
 
+// TestPushClaimTypeNamed: a SET whose claim has the wrong JSON type is
+// refused as invalid_request with a description naming the claim, not as
+// claims that are not an object.
+func TestPushClaimTypeNamed(t *testing.T) {
+	f := newFixture(t)
+	for name, iat := range map[string]any{"string": fmt.Sprint(f.now.Unix()), "fraction": float64(f.now.Unix()) + 0.5} {
+		c := claims("type-"+name, f.now, ssf.RISCAccountDisabled, map[string]any{"subject": emailSubject("alice@example.com")})
+		c["iat"] = iat
+		resp, err := http.Post(f.srv.URL, "application/secevent+jwt", strings.NewReader(sign(t, f.tr.key, jose.ES256, "tx-1", "secevent+jwt", c)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e struct {
+			Err         string `json:"err"`
+			Description string `json:"description"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&e)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || e.Err != ssf.CodeInvalidRequest || e.Description != "claim iat is not of its type" {
+			t.Errorf("iat as a %s: %d %q %q; want 400 invalid_request naming iat", name, resp.StatusCode, e.Err, e.Description)
+		}
+	}
+}
+
 func TestForeignSessionRefused(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
@@ -297,21 +321,32 @@ func TestBearerAndContentType(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := sign(t, tr.key, jose.ES256, "tx-1", "secevent+jwt", claims("b", time.Now(), ssf.RISCAccountPurged, map[string]any{"subject": emailSubject("a@example.com")}))
-	for _, tc := range []struct {
-		name, auth, ctype string
-		want              int
+	const good = "Bearer s3cret-push-token-0123456789abcdef"
+	for i, tc := range []struct {
+		name  string
+		auth  []string
+		ctype string
+		want  int
 	}{
-		{"no token", "", "application/secevent+jwt", http.StatusUnauthorized},
-		{"wrong token", "Bearer nope", "application/secevent+jwt", http.StatusUnauthorized},
-		{"wrong content type", "Bearer s3cret-push-token-0123456789abcdef", "application/json", http.StatusBadRequest},
-		{"good", "Bearer s3cret-push-token-0123456789abcdef", "application/secevent+jwt", http.StatusAccepted},
+		{"no token", nil, "application/secevent+jwt", http.StatusUnauthorized},
+		{"wrong token", []string{"Bearer nope"}, "application/secevent+jwt", http.StatusUnauthorized},
+		{"another scheme", []string{"Basic s3cret-push-token-0123456789abcdef"}, "application/secevent+jwt", http.StatusUnauthorized},
+		{"no scheme", []string{"s3cret-push-token-0123456789abcdef"}, "application/secevent+jwt", http.StatusUnauthorized},
+		{"good, then a wrong one", []string{good, "Bearer nope"}, "application/secevent+jwt", http.StatusUnauthorized},
+		{"good twice", []string{good, good}, "application/secevent+jwt", http.StatusUnauthorized},
+		{"wrong content type", []string{good}, "application/json", http.StatusBadRequest},
+		{"good", []string{good}, "application/secevent+jwt", http.StatusAccepted},
+		// Auth schemes are case-insensitive (RFC 9110 §11.1).
+		{"lower-case scheme", []string{"bearer s3cret-push-token-0123456789abcdef"}, "application/secevent+jwt", http.StatusAccepted},
+		{"upper-case scheme", []string{"BEARER s3cret-push-token-0123456789abcdef"}, "application/secevent+jwt", http.StatusAccepted},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// A SET of its own: one accepted is a replay for the next.
+			body := sign(t, tr.key, jose.ES256, "tx-1", "secevent+jwt", claims(fmt.Sprintf("b-%d", i), time.Now(), ssf.RISCAccountPurged, map[string]any{"subject": emailSubject("a@example.com")}))
 			req := httptest.NewRequest(http.MethodPost, "/ssf/push", strings.NewReader(body))
 			req.Header.Set("Content-Type", tc.ctype)
-			if tc.auth != "" {
-				req.Header.Set("Authorization", tc.auth)
+			for _, a := range tc.auth {
+				req.Header.Add("Authorization", a)
 			}
 			w := httptest.NewRecorder()
 			rc.ServeHTTP(w, req)

@@ -121,6 +121,9 @@ func (t *Transmitter) serveSubject(w http.ResponseWriter, r *http.Request, c Cal
 	if err := decode(r, &req); err != nil {
 		return err
 	}
+	if req.StreamID == "" {
+		return errNoStreamID
+	}
 	ss, err := t.streamSubject(req.Subject)
 	if err != nil {
 		return err

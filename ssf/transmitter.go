@@ -541,6 +541,7 @@ func badRequest(detail string) error {
 
 var (
 	errNoStream         = &RequestError{http.StatusNotFound, "not_found", "no such stream"}
+	errNoStreamID       = &RequestError{http.StatusBadRequest, "invalid_request", "stream_id is required"}
 	errMethodNotAllowed = &RequestError{http.StatusMethodNotAllowed, "invalid_request", "method not allowed"}
 )
 
@@ -558,6 +559,9 @@ func (c Caller) sees(st Stream) bool { return c.Admin || st.Owner == c.Owner }
 // fails nothing is saved.
 func (t *Transmitter) updateSeen(ctx context.Context, c Caller, id string, f func(*Stream) error) (Stream, error) {
 	var out Stream
+	if id == "" {
+		return out, errNoStreamID
+	}
 	err := t.streams.update(ctx, func(l []Stream) ([]Stream, error) {
 		i := slices.IndexFunc(l, func(s Stream) bool { return s.ID == id && c.sees(s) })
 		if i < 0 {
@@ -692,6 +696,16 @@ func decode(r *http.Request, v any) error {
 }
 
 // streamConfig is a stream as the management API shows it.
+// nonNil is l, or an empty list for nil: SSF's stream configuration has
+// arrays there (a stream that requested no event sessiond sends has none
+// delivered), never null.
+func nonNil(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
+
 func (t *Transmitter) streamConfig(st Stream) map[string]any {
 	d := map[string]any{"method": st.Delivery.Method}
 	if st.Delivery.Method == DeliveryPoll {
@@ -701,8 +715,8 @@ func (t *Transmitter) streamConfig(st Stream) map[string]any {
 	}
 	out := map[string]any{
 		"stream_id": st.ID, "iss": t.o.Issuer, "aud": audClaim(st.Aud),
-		"events_supported": TransmittedEvents, "events_requested": st.EventsRequested,
-		"events_delivered": st.EventsDelivered, "delivery": d,
+		"events_supported": TransmittedEvents, "events_requested": nonNil(st.EventsRequested),
+		"events_delivered": nonNil(st.EventsDelivered), "delivery": d,
 	}
 	if st.Description != "" {
 		out["description"] = st.Description
@@ -858,6 +872,9 @@ func (t *Transmitter) serveStreams(w http.ResponseWriter, r *http.Request, c Cal
 		return nil
 	case http.MethodDelete:
 		id := r.URL.Query().Get("stream_id")
+		if id == "" {
+			return errNoStreamID
+		}
 		err := t.streams.update(ctx, func(l []Stream) ([]Stream, error) {
 			i := slices.IndexFunc(l, func(s Stream) bool { return s.ID == id && c.sees(s) })
 			if i < 0 {
@@ -942,7 +959,11 @@ func (t *Transmitter) serveStatus(w http.ResponseWriter, r *http.Request, c Call
 	}
 	switch r.Method {
 	case http.MethodGet:
-		st, err := t.streams.get(ctx, r.URL.Query().Get("stream_id"))
+		id := r.URL.Query().Get("stream_id")
+		if id == "" {
+			return errNoStreamID
+		}
+		st, err := t.streams.get(ctx, id)
 		if errors.Is(err, sessiond.ErrNotFound) || err == nil && !c.sees(st) {
 			return errNoStream
 		}
@@ -994,6 +1015,9 @@ func (t *Transmitter) serveVerify(w http.ResponseWriter, r *http.Request, c Call
 	}
 	if err := decode(r, &req); err != nil {
 		return err
+	}
+	if req.StreamID == "" {
+		return errNoStreamID
 	}
 	// Cut, the state would match nothing the receiver sent (SSF 1.0
 	// §8.1.4.1), while 204 told it all was well.

@@ -1,6 +1,7 @@
 package ssf_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -93,12 +94,54 @@ func TestTransmitter_StreamAccess(t *testing.T) {
 		{"bad method", http.MethodPost, streams, "key-a", `{"delivery":{"method":"smtp"}}`, http.StatusBadRequest},
 		{"not JSON", http.MethodPost, streams, "key-a", `{`, http.StatusBadRequest},
 		{"bad status", http.MethodPost, srv.URL + ssf.PathStatus, "key-a", `{"stream_id":"` + s.ID + `","status":"gone"}`, http.StatusBadRequest},
+		// A request naming no stream is malformed (400), not about a
+		// stream that is not there (404).
+		{"delete without stream_id", http.MethodDelete, streams, "key-a", "", http.StatusBadRequest},
+		{"status without stream_id", http.MethodGet, srv.URL + ssf.PathStatus, "key-a", "", http.StatusBadRequest},
+		{"set status without stream_id", http.MethodPost, srv.URL + ssf.PathStatus, "key-a", `{"status":"paused"}`, http.StatusBadRequest},
+		{"update without stream_id", http.MethodPatch, streams, "key-a", `{"description":"x"}`, http.StatusBadRequest},
+		{"verify without stream_id", http.MethodPost, srv.URL + ssf.PathVerify, "key-a", `{}`, http.StatusBadRequest},
+		{"add a subject without stream_id", http.MethodPost, srv.URL + ssf.PathAddSubject, "key-a", `{"subject":{"format":"opaque","id":"u1"}}`, http.StatusBadRequest},
 		{"owner deletes", http.MethodDelete, streams + "?stream_id=" + s.ID, "key-a", "", http.StatusNoContent},
 		{"deleted", http.MethodGet, streams + "?stream_id=" + s.ID, "key-a", "", http.StatusNotFound},
 	}
 	for _, tc := range tests {
 		if code := txCall(t, tc.method, tc.url, tc.key, tc.body, nil); code != tc.want {
 			t.Errorf("%s: %s = %d; want %d", tc.name, tc.method, code, tc.want)
+		}
+	}
+}
+
+// TestTransmitter_EventListsAreArrays: a stream that requested no event
+// sessiond sends has an empty events_delivered, an array as SSF 1.0
+// §8.1.1 and the OpenAPI document say, never null; so has a stream whose
+// events_requested was sent as null.
+func TestTransmitter_EventListsAreArrays(t *testing.T) {
+	_, srv, _ := newTransmitterServer(t)
+	streams := srv.URL + ssf.PathStreams
+	for _, body := range []string{
+		`{"delivery":{"method":"urn:ietf:rfc:8936"},"events_requested":["https://example.com/not-an-event"]}`,
+		`{"delivery":{"method":"urn:ietf:rfc:8936"},"events_requested":null}`,
+	} {
+		var created map[string]json.RawMessage
+		if code := txCall(t, http.MethodPost, streams, "key-a", body, &created); code != http.StatusCreated {
+			t.Fatalf("create %s = %d", body, code)
+		}
+		var id string
+		if err := json.Unmarshal(created["stream_id"], &id); err != nil {
+			t.Fatal(err)
+		}
+		var read map[string]json.RawMessage
+		if code := txCall(t, http.MethodGet, streams+"?stream_id="+id, "key-a", "", &read); code != http.StatusOK {
+			t.Fatalf("read = %d", code)
+		}
+		for _, doc := range []map[string]json.RawMessage{created, read} {
+			for _, k := range []string{"events_requested", "events_delivered", "events_supported"} {
+				var l []string
+				if v := doc[k]; !bytes.HasPrefix(v, []byte("[")) || json.Unmarshal(v, &l) != nil {
+					t.Errorf("stream created with %s: %s = %s; want an array", body, k, v)
+				}
+			}
 		}
 	}
 }

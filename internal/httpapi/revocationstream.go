@@ -185,6 +185,9 @@ func (s *server) revocationStream(w http.ResponseWriter, r *http.Request) error 
 	settle := orDefault(rs.Settle, DefaultStreamSettle)
 	from := now.Add(-settle)
 	reset := ""
+	if len(r.Header.Values("Last-Event-ID")) > 1 {
+		return badRequest("Last-Event-ID is given more than once")
+	}
 	if last := r.Header.Get("Last-Event-ID"); last != "" {
 		if len(last) > 64 {
 			return errStreamCursor

@@ -413,6 +413,22 @@ func TestRevocationStream_BadLastEventID(t *testing.T) {
 		r := &response{status: resp.StatusCode, header: resp.Header, body: body}
 		wantProblem(t, "Last-Event-ID "+name, r, 400, "invalid_request", "Last-Event-ID")
 	}
+	// Two cursors, each good: which one the client meant is a guess. (A
+	// stream opened for them would never end: the deadline keeps the
+	// test from waiting on it.)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.srv.URL+stream.StreamPath, nil)
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	req.Header.Add("Last-Event-ID", good)
+	req.Header.Add("Last-Event-ID", stream.CursorAt(e.clock.Now().Add(-time.Second)))
+	resp, err := e.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	wantProblem(t, "two Last-Event-ID headers", &response{status: resp.StatusCode, header: resp.Header, body: body}, 400, "invalid_request", "Last-Event-ID")
 }
 
 func TestRevocationStream_Auth(t *testing.T) {
