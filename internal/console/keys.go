@@ -106,7 +106,7 @@ func (c *Console) revokeAPIKey(w http.ResponseWriter, r *http.Request, key apike
 	c.log.InfoContext(r.Context(), "console: API key revoked", "by", key.ID, "key_id", id)
 	c.record(r, sessiond.Event{Type: "api_key.revoked", Details: map[string]any{"key_id": id, "by": key.ID, "via": "console"}})
 	if id == key.ID { // the operator revoked their own key: the console session ends with it
-		_ = c.sessions.Logout(w, r)
+		_ = c.logout(w, r)
 		http.Redirect(w, r, Prefix+"/signin", http.StatusSeeOther)
 		return
 	}

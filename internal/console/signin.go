@@ -63,7 +63,7 @@ func (c *Console) keyStillAdmin(h func(http.ResponseWriter, *http.Request, apike
 				err = errNotOperator
 			}
 			c.log.InfoContext(r.Context(), "console: session ended: API key no longer admin", "key_id", id, "err", err)
-			_ = c.sessions.Logout(w, r)
+			_ = c.logout(w, r)
 			toSignIn(w, r, err)
 			return
 		}
@@ -219,8 +219,7 @@ func peerClient(r *http.Request) sessiond.Client {
 }
 
 func (c *Console) signOut(w http.ResponseWriter, r *http.Request, key apikey.Key) {
-	err := c.sessions.Logout(w, r)
-	ownCookieOnly(w.Header())
+	err := c.logout(w, r)
 	if err != nil {
 		c.log.WarnContext(r.Context(), "console: sign-out", "key_id", key.ID, "err", err)
 	} else {
@@ -228,6 +227,15 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request, key apikey.Key
 			Details: map[string]any{"key_id": key.ID, "via": "console"}})
 	}
 	http.Redirect(w, r, Prefix+"/signin", http.StatusSeeOther)
+}
+
+// logout ends the request's console session: on the server, and in the
+// browser only its own cookie (ownCookieOnly). Every way a console
+// session ends goes through it.
+func (c *Console) logout(w http.ResponseWriter, r *http.Request) error {
+	err := c.sessions.Logout(w, r)
+	ownCookieOnly(w.Header())
+	return err
 }
 
 // ownCookieOnly narrows what httpsession's Logout asked of the browser to
