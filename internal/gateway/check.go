@@ -44,6 +44,16 @@ func (g *Gateway) check(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h["Cache-Control"] = noStoreValue
 	v, err := g.s.Inspect(r)
+	if err == nil && !headerSafe(v.Session.Subject) {
+		// HTTP trims a header value's outer spaces (Go on writing, and
+		// proxies on reading): " alice" would reach the app as "alice",
+		// another user, and " " as no subject on a valid session.
+		g.log.WarnContext(r.Context(), "gateway: check: the session's subject has leading or trailing spaces, which X-Sessiond-Subject cannot carry; refused",
+			"session_id", v.Session.ID)
+		httpsession.WriteProblem(w, http.StatusForbidden, "subject_not_header_safe", "Forbidden",
+			"the session's subject has leading or trailing spaces, which the identity header cannot carry")
+		return
+	}
 	if err == nil {
 		// The three values share one array: one allocation, not three.
 		vals := &[3]string{v.Session.Subject, string(v.Session.ID), v.Session.ExpiresAt.UTC().Format(time.RFC3339)}
@@ -108,4 +118,12 @@ func (g *Gateway) check(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusSeeOther)
+}
+
+// headerSafe reports whether subject reaches the app unchanged as a
+// header value. Subjects hold no control characters (the API refuses
+// them), so what HTTP changes is the spaces at either end, which header
+// parsing trims.
+func headerSafe(subject string) bool {
+	return subject != "" && subject[0] != ' ' && subject[len(subject)-1] != ' '
 }

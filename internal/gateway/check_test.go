@@ -58,6 +58,31 @@ func TestCheck_Valid(t *testing.T) {
 	}
 }
 
+// TestCheck_SubjectNotHeaderSafe: a subject with spaces at either end
+// would reach the app as another subject (HTTP trims a header value), so
+// check refuses its session with 403, through the cookie and Bearer alike,
+// while a subject with inner spaces passes unchanged.
+func TestCheck_SubjectNotHeaderSafe(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	for _, subject := range []string{" alice", "alice ", " ", "  bob  "} {
+		iss := e.login(t, subject)
+		for name, r := range map[string]response{
+			"cookie":                  e.loggedIn(t, iss).do(http.MethodGet, "/sessiond/check", ""),
+			"bearer":                  e.browser(t).do(http.MethodGet, "/sessiond/check", "", "Authorization", "Bearer "+string(iss.AccessToken)),
+			"auth_request navigation": e.loggedIn(t, iss).do(http.MethodGet, "/sessiond/check", "", navigate, "navigate", "X-Original-URI", "/app"),
+		} {
+			if r.StatusCode != http.StatusForbidden || !strings.Contains(r.body, "subject_not_header_safe") || r.Header.Get("X-Sessiond-Subject") != "" {
+				t.Errorf("check of subject %q (%s) = %d, subject header %q, %s; want 403 subject_not_header_safe and no identity headers",
+					subject, name, r.StatusCode, r.Header.Get("X-Sessiond-Subject"), r.body)
+			}
+		}
+	}
+	iss := e.login(t, "alice  smith")
+	if r := e.loggedIn(t, iss).do(http.MethodGet, "/sessiond/check", ""); r.StatusCode != 200 || r.Header.Get("X-Sessiond-Subject") != "alice  smith" {
+		t.Errorf("check of an inner-spaced subject = %d %q; want 200 with it unchanged", r.StatusCode, r.Header.Get("X-Sessiond-Subject"))
+	}
+}
+
 func TestCheck_Invalid(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	live, revoked, tampered := badTokens(t, e)
