@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/apitype"
 )
 
@@ -320,6 +321,25 @@ func (s *server) parseForm(w http.ResponseWriter, r *http.Request) (url.Values, 
 // §3.1 has it so for /oauth2): a proxy or firewall that reads the last
 // value would see another request than the one served, which reads the
 // first.
+// onlyParams refuses a query parameter other than those named: on a route
+// that revokes, a mistyped one (?exept=) would be ignored and the request
+// would end more than its caller meant.
+func onlyParams(vals url.Values, names ...string) error {
+	for k := range vals {
+		if !slices.Contains(names, k) {
+			return badRequest(fmt.Sprintf("unknown query parameter %q (this route takes %s)", sessiond.CleanText(k, 64), paramList(names)))
+		}
+	}
+	return nil
+}
+
+func paramList(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
 func oneValue(vals url.Values, name string) (string, error) {
 	switch v := vals[name]; len(v) {
 	case 0:

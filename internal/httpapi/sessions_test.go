@@ -465,3 +465,35 @@ func TestAPI_Recovery(t *testing.T) {
 		t.Error("no panic log line")
 	}
 }
+
+// TestRevoke_UnknownQueryParameter: the routes that revoke refuse a query
+// parameter they do not take, before revoking anything: a mistyped except
+// (?exept=ID) was ignored, and the session the caller meant to keep was
+// revoked with the rest; a mistyped reason recorded an admin's revocation
+// as the user's logout.
+func TestRevoke_UnknownQueryParameter(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sessiond.StrategyHybrid, nil)
+	keep, other := e.create("alice"), e.create("alice")
+	for _, target := range []string{
+		"/v1/subjects/alice/sessions?exept=" + string(keep.Session.ID),
+		"/v1/subjects/alice/sessions?except=" + string(keep.Session.ID) + "&all=1",
+		"/v1/sessions/" + string(other.Session.ID) + "?reasn=admin",
+	} {
+		r := e.do(http.MethodDelete, target, "", nil, nil)
+		if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "unknown query parameter") {
+			t.Errorf("DELETE %s = %d %s; want 400 naming the unknown parameter", target, r.status, r.body)
+		}
+	}
+	ss, err := e.c.ListSessions(t.Context(), "alice")
+	if err != nil || len(ss) != 2 {
+		t.Errorf("alice's live sessions after the refused requests: %d, %v; want 2", len(ss), err)
+	}
+	// The parameters they take still work.
+	if r := e.do(http.MethodDelete, "/v1/subjects/alice/sessions?except="+string(keep.Session.ID), "", nil, nil); r.status != http.StatusOK {
+		t.Errorf("DELETE with except = %d %s; want 200", r.status, r.body)
+	}
+	if r := e.do(http.MethodDelete, "/v1/sessions/"+string(keep.Session.ID)+"?reason=admin", "", nil, nil); r.status != http.StatusNoContent {
+		t.Errorf("DELETE with reason = %d %s; want 204", r.status, r.body)
+	}
+}
