@@ -153,6 +153,7 @@ func (f *fanout) storeError(op string, err error) {
 
 // emit records an event the server itself produces (not the Manager's).
 func (f *fanout) emit(ctx context.Context, e sessiond.Event) {
+	e = acting(ctx, e) // the log line names the key, as the stored event does
 	if e.Time.IsZero() {
 		e.Time = time.Now().UTC().Truncate(time.Microsecond)
 	}

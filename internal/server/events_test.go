@@ -1,13 +1,18 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/metrics"
 	"github.com/sessiond/sessiond/sqlitestore"
 )
@@ -42,5 +47,34 @@ func TestFanout_RecordKeepsErrorChain(t *testing.T) {
 	}
 	if !errors.Is(got, sessiond.ErrStoreUnavailable) {
 		t.Errorf("Record = %v; errors.Is(err, ErrStoreUnavailable) = false", got)
+	}
+}
+
+// TestFanout_EmitLogsActingKey: the WARN line of an event the server
+// emits itself (incident.revoked) names the API key that caused it, as the
+// stored event does: operations.md promises both.
+func TestFanout_EmitLogsActingKey(t *testing.T) {
+	met, err := metrics.New(metrics.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged bytes.Buffer
+	st := memstore.New()
+	f := &fanout{log: st, metrics: met, slog: slog.New(slog.NewJSONHandler(&logged, nil))}
+	ctx := httpapi.WithActingKey(context.Background(), "key_operator1")
+	f.emit(ctx, sessiond.Event{Type: EventIncident, Details: map[string]any{"reason": "drill", "revoked": 0}})
+	var line struct {
+		Level   string         `json:"level"`
+		Details map[string]any `json:"details"`
+	}
+	if err := json.Unmarshal(logged.Bytes(), &line); err != nil {
+		t.Fatalf("log line %q: %v", logged.String(), err)
+	}
+	if line.Level != "WARN" || line.Details["api_key_id"] != "key_operator1" || line.Details["reason"] != "drill" {
+		t.Errorf("log line %s; want WARN with details.api_key_id key_operator1 and the reason", logged.String())
+	}
+	evs, _, err := st.QueryEvents(ctx, sessiond.EventQuery{Type: EventIncident})
+	if err != nil || len(evs) != 1 || evs[0].Details["api_key_id"] != "key_operator1" {
+		t.Errorf("stored events %+v, %v; want one naming key_operator1", evs, err)
 	}
 }
