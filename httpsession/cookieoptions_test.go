@@ -109,6 +109,20 @@ func TestIsNavigation(t *testing.T) {
 		{"old browser page", "HEAD", map[string]string{"Accept": "text/html,*/*"}, true},
 		{"API client", "GET", map[string]string{"Accept": "text/html", "Authorization": "Bearer x"}, false},
 		{"no headers", "GET", nil, false},
+		// Without Sec-Fetch-Mode, Accept must prefer HTML (issue 12).
+		{"Firefox page", "GET", map[string]string{"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}, true},
+		{"Chrome page", "GET", map[string]string{"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7"}, true},
+		{"XHTML first", "GET", map[string]string{"Accept": "application/xhtml+xml, text/html;q=0.9"}, true},
+		{"upper case, spaces", "GET", map[string]string{"Accept": " Text/HTML ; q=1 , */*;q=0.1"}, true},
+		{"HTML tied with JSON", "GET", map[string]string{"Accept": "application/json, text/html"}, true},
+		{"HTML as a fallback", "GET", map[string]string{"Accept": "application/json, text/html;q=0.1"}, false},
+		{"HTML refused", "GET", map[string]string{"Accept": "text/html;q=0"}, false},
+		{"a longer name", "GET", map[string]string{"Accept": "text/htmlx"}, false},
+		{"a parameter named like it", "GET", map[string]string{"Accept": "application/json;x=text/html"}, false},
+		{"only */*", "GET", map[string]string{"Accept": "*/*"}, false},
+		{"q out of range", "GET", map[string]string{"Accept": "text/html;q=2, application/json;q=0.5"}, false},
+		{"garbage q", "GET", map[string]string{"Accept": "text/html;q=high"}, false},
+		{"empty", "GET", map[string]string{"Accept": ""}, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h := http.Header{}

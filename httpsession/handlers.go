@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -97,7 +98,9 @@ func isNavigation(r *http.Request) bool { return IsNavigation(r.Method, r.Header
 // a script (fetch, XHR) or an API client: a GET or HEAD with
 // Sec-Fetch-Mode: navigate, or, from a browser too old to send
 // Sec-Fetch-Mode, without Authorization and with an Accept header that
-// names text/html.
+// prefers text/html (or XHTML): no media range has a higher q. A script
+// that accepts HTML only as a fallback (application/json,
+// text/html;q=0.1) gets the script's answer.
 func IsNavigation(method string, h http.Header) bool {
 	if method != http.MethodGet && method != http.MethodHead {
 		return false
@@ -105,7 +108,37 @@ func IsNavigation(method string, h http.Header) bool {
 	if mode := h.Get("Sec-Fetch-Mode"); mode != "" {
 		return mode == "navigate"
 	}
-	return h.Get("Authorization") == "" && strings.Contains(h.Get("Accept"), "text/html")
+	return h.Get("Authorization") == "" && prefersHTML(h.Values("Accept"))
+}
+
+// prefersHTML reports whether the Accept header lines give text/html or
+// application/xhtml+xml a q above 0 that no other media range beats.
+// Ranges that do not parse are skipped, as RFC 9110 §12.5.1 lets a server
+// treat an invalid Accept.
+func prefersHTML(accept []string) bool {
+	best, html := 0.0, 0.0
+	for _, line := range accept {
+		for part := range strings.SplitSeq(line, ",") {
+			if strings.TrimSpace(part) == "" {
+				continue
+			}
+			mt, params, err := mime.ParseMediaType(part)
+			if err != nil {
+				continue
+			}
+			q := 1.0
+			if v, ok := params["q"]; ok {
+				if q, err = strconv.ParseFloat(v, 64); err != nil || q < 0 || q > 1 {
+					continue
+				}
+			}
+			best = max(best, q)
+			if mt == "text/html" || mt == "application/xhtml+xml" {
+				html = max(html, q)
+			}
+		}
+	}
+	return html > 0 && html >= best
 }
 
 // CSRF refuses unsafe-method requests (POST, PUT, DELETE…) that a browser
