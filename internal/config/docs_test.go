@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -77,6 +78,27 @@ func TestDocs_DefaultFile(t *testing.T) {
 	}
 }
 
+// TestDocs_DefaultFileValidates: the complete default file is a valid
+// configuration, and its findings are the ones the text after it lists.
+func TestDocs_DefaultFileValidates(t *testing.T) {
+	doc := readDoc(t, "configuration.md")
+	m := regexp.MustCompile("(?s)## Complete default file\n\n```yaml\n(.*?)```").FindStringSubmatch(doc)
+	if m == nil {
+		t.Fatal("docs/configuration.md has no complete default file")
+	}
+	cfg, d, err := Parse([]byte(m[1]), "configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range Validate(cfg, d, "") {
+		got = append(got, string(f.Severity)+" "+f.RuleID)
+	}
+	if want := []string{"info SD-JWT-009", "info SD-LIFE-005"}; !reflect.DeepEqual(slices.Sorted(slices.Values(got)), want) {
+		t.Errorf("the complete default file's findings = %q; want %q, as the text after it says", got, want)
+	}
+}
+
 // TestDocs_DefaultFileHasEveryKey: the complete default file names every
 // key (an omitted key would still parse to its default, so
 // TestDocs_DefaultFile alone cannot see it missing).
@@ -91,11 +113,18 @@ func TestDocs_DefaultFileHasEveryKey(t *testing.T) {
 	var stack []string
 	for _, line := range strings.Split(m[1], "\n") {
 		trimmed := strings.TrimLeft(line, " ")
+		depth := (len(line) - len(trimmed)) / 2
+		// A key shown in a comment ("# issuer: …"): one whose default
+		// cannot be written, named all the same.
+		if c, ok := strings.CutPrefix(trimmed, "# "); ok {
+			if k, _, ok := strings.Cut(c, ":"); ok && !strings.ContainsAny(k, " ,") {
+				trimmed = c
+			}
+		}
 		key, _, ok := strings.Cut(trimmed, ":")
 		if !ok || trimmed == "" || strings.HasPrefix(trimmed, "#") || strings.HasPrefix(trimmed, "-") {
 			continue
 		}
-		depth := (len(line) - len(trimmed)) / 2
 		if depth > len(stack) {
 			continue
 		}
