@@ -122,6 +122,7 @@ func TestIsNavigation(t *testing.T) {
 		{"only */*", "GET", map[string]string{"Accept": "*/*"}, false},
 		{"q out of range", "GET", map[string]string{"Accept": "text/html;q=2, application/json;q=0.5"}, false},
 		{"garbage q", "GET", map[string]string{"Accept": "text/html;q=high"}, false},
+		{"NaN q elsewhere", "GET", map[string]string{"Accept": "text/html, application/json;q=NaN"}, true},
 		{"empty", "GET", map[string]string{"Accept": ""}, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -290,7 +290,7 @@ func (r *Receiver) process(ctx context.Context, set string, maxAge time.Duration
 		// A claim of the wrong type (iat as a string, a fraction) is named:
 		// the field's name is sessiond's own, never the sender's text.
 		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
+		if errors.As(err, &te) && slices.Contains([]string{"iss", "aud", "iat", "jti", "sub_id", "events"}, te.Field) {
 			return refuse(CodeInvalidRequest, ErrMalformed, "claim "+te.Field+" is not of its type")
 		}
 		return refuse(CodeInvalidRequest, ErrMalformed, "claims are not a JSON object")

@@ -316,11 +316,6 @@ func (s *server) parseForm(w http.ResponseWriter, r *http.Request) (url.Values, 
 	return r.PostForm, nil
 }
 
-// oneValue returns the one value of a query or form parameter, "" when it
-// is absent. A parameter given twice is refused on every route (RFC 6749
-// §3.1 has it so for /oauth2): a proxy or firewall that reads the last
-// value would see another request than the one served, which reads the
-// first.
 // onlyParams refuses a query parameter other than those named: on a route
 // that revokes, a mistyped one (?exept=) would be ignored and the request
 // would end more than its caller meant.
@@ -340,6 +335,11 @@ func paramList(names []string) string {
 	return strings.Join(names, ", ")
 }
 
+// oneValue returns the one value of a query or form parameter, "" when it
+// is absent. A parameter given twice is refused on every route (RFC 6749
+// §3.1 has it so for /oauth2): a proxy or firewall that reads the last
+// value would see another request than the one served, which reads the
+// first.
 func oneValue(vals url.Values, name string) (string, error) {
 	switch v := vals[name]; len(v) {
 	case 0:
