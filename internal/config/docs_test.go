@@ -64,12 +64,8 @@ func TestDocs_RulesListsEveryRule(t *testing.T) {
 // TestDocs_DefaultFile checks that the complete default file shown in
 // docs/configuration.md is exactly Default().
 func TestDocs_DefaultFile(t *testing.T) {
-	doc := readDoc(t, "configuration.md")
-	m := regexp.MustCompile("(?s)## Complete default file\n\n```yaml\n(.*?)```").FindStringSubmatch(doc)
-	if m == nil {
-		t.Fatal("docs/configuration.md has no complete default file")
-	}
-	cfg, _, err := Parse([]byte(m[1]), "configuration.md")
+	file := defaultFile(t)
+	cfg, _, err := Parse([]byte(file), "configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,15 +74,22 @@ func TestDocs_DefaultFile(t *testing.T) {
 	}
 }
 
-// TestDocs_DefaultFileValidates: the complete default file is a valid
-// configuration, and its findings are the ones the text after it lists.
-func TestDocs_DefaultFileValidates(t *testing.T) {
-	doc := readDoc(t, "configuration.md")
-	m := regexp.MustCompile("(?s)## Complete default file\n\n```yaml\n(.*?)```").FindStringSubmatch(doc)
+// defaultFile is the YAML of docs/configuration.md's "Complete default
+// file".
+func defaultFile(t *testing.T) string {
+	t.Helper()
+	m := regexp.MustCompile("(?s)## Complete default file\n\n```yaml\n(.*?)```").FindStringSubmatch(readDoc(t, "configuration.md"))
 	if m == nil {
 		t.Fatal("docs/configuration.md has no complete default file")
 	}
-	cfg, d, err := Parse([]byte(m[1]), "configuration.md")
+	return m[1]
+}
+
+// TestDocs_DefaultFileValidates: the complete default file is a valid
+// configuration, and its findings are the ones the text after it lists.
+func TestDocs_DefaultFileValidates(t *testing.T) {
+	file := defaultFile(t)
+	cfg, d, err := Parse([]byte(file), "configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,15 +106,11 @@ func TestDocs_DefaultFileValidates(t *testing.T) {
 // key (an omitted key would still parse to its default, so
 // TestDocs_DefaultFile alone cannot see it missing).
 func TestDocs_DefaultFileHasEveryKey(t *testing.T) {
-	doc := readDoc(t, "configuration.md")
-	m := regexp.MustCompile("(?s)## Complete default file\n\n```yaml\n(.*?)```").FindStringSubmatch(doc)
-	if m == nil {
-		t.Fatal("docs/configuration.md has no complete default file")
-	}
+	file := defaultFile(t)
 	// Dotted paths of the file, from its indentation (two spaces a level).
 	have := map[string]bool{}
 	var stack []string
-	for _, line := range strings.Split(m[1], "\n") {
+	for _, line := range strings.Split(file, "\n") {
 		trimmed := strings.TrimLeft(line, " ")
 		depth := (len(line) - len(trimmed)) / 2
 		// A key shown in a comment ("# issuer: …"): one whose default
