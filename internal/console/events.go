@@ -9,6 +9,7 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/apikey"
+	"github.com/sessiond/sessiond/internal/httpapi"
 	"github.com/sessiond/sessiond/internal/subject"
 )
 
@@ -53,6 +54,11 @@ func eventQuery(r *http.Request, now time.Time) (sessiond.EventQuery, eventsView
 	// decomposed), and Clean holds it to 256 bytes in the form it is stored.
 	if len(v.Type) > 64 || len(v.Subject) > 4*maxSubject || len(eq.Cursor) > 128 {
 		return eq, v, errors.New("a filter is too long")
+	}
+	// A cursor the page did not give would be taken by the store as a
+	// bound of its ID range: a page of nothing, or of everything.
+	if eq.Cursor != "" && !httpapi.ValidEventCursor(eq.Cursor) {
+		return eq, v, errors.New("the page link is not one this page gave (cursor)")
 	}
 	if v.Subject != "" {
 		clean, err := subject.Clean("subject", v.Subject)

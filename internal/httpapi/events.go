@@ -68,7 +68,7 @@ func (s *server) listEvents(w http.ResponseWriter, r *http.Request) error {
 			return badRequest("cursor, type and session_id must be printable ASCII")
 		}
 	}
-	if eq.Cursor != "" && !validCursor(eq.Cursor) {
+	if eq.Cursor != "" && !ValidEventCursor(eq.Cursor) {
 		return badRequest("cursor must be the next_cursor of a previous page")
 	}
 	events, next, err := s.events.QueryEvents(r.Context(), eq)
@@ -91,14 +91,15 @@ func (s *server) listEvents(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// validCursor reports whether c can be a next_cursor. Every store returns
+// ValidEventCursor reports whether c can be a next_cursor (the API's, the
+// console's). Every store returns
 // the ID of a page's last event as the cursor, and every event the server
 // logs has an ID of sessiond.NewEventID ("evt_" and 26 characters of
 // lower-case base32hex), the only form since the log began. Anything else
 // is no cursor: the store would take it as a bound of its ID range ("a"
 // sorts before every ID: the whole log), so it is refused before it gets
 // there.
-func validCursor(c string) bool {
+func ValidEventCursor(c string) bool {
 	const prefix = "evt_"
 	if len(c) != len(prefix)+26 || !strings.HasPrefix(c, prefix) {
 		return false
