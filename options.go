@@ -108,7 +108,9 @@ type Options struct {
 	// revocations, delete_expired, get_meta, put_meta, publish_meta,
 	// incr; a ChangeRecorder or TouchRecorder method reports the method it
 	// stands for: create, create_limited, revoke, revoke_subject, touch).
-	// It is the hook for metrics. Other errors (ErrNotFound, ErrRevoked,
+	// A call the caller's deadline cut counts as one: the Manager returns
+	// it as ErrStoreUnavailable (still matching context.DeadlineExceeded)
+	// whatever the store said. It is the hook for metrics. Other errors (ErrNotFound, ErrRevoked,
 	// ErrConflict…) are the store's answers, not failures of it, and are
 	// not reported. It runs on the caller's goroutine, so it must be safe
 	// for concurrent use and return promptly.

@@ -1,6 +1,10 @@
 package sessiond
 
-import "errors"
+import (
+	"context"
+	"errors"
+	"fmt"
+)
 
 // storeFailures is Options.StoreErrorObserver: it is told of each store
 // call the Manager makes that fails because the store is unavailable. A
@@ -8,21 +12,30 @@ import "errors"
 type storeFailures func(op string, err error)
 
 // check tells f of err, the error of the store call op (the Store method
-// in snake_case), when it matches ErrStoreUnavailable, and returns err as
-// it is. Any other error (ErrNotFound, ErrRevoked, ErrConflict…) is an
-// answer from a store that works, not a failure of it. It is inlined: a
-// call that succeeds pays one comparison.
+// in snake_case), when it matches ErrStoreUnavailable, and returns err.
+// A call the caller's deadline cut is the store not answering in time:
+// a store that returns context.DeadlineExceeded alone (one that checks its
+// context before it asks the server, or waits its turn in the process)
+// has it returned as ErrStoreUnavailable too, and reported. Any other
+// error (ErrNotFound, ErrRevoked, ErrConflict…, a canceled context) is
+// returned as it is: an answer from a store that works, or a caller that
+// went away, not a failure of the store. It is inlined: a call that
+// succeeds pays one comparison.
 func (f storeFailures) check(op string, err error) error {
-	if err != nil && f != nil {
-		f.report(op, err)
+	if err != nil {
+		return f.report(op, err)
 	}
-	return err
+	return nil
 }
 
-func (f storeFailures) report(op string, err error) {
-	if errors.Is(err, ErrStoreUnavailable) {
+func (f storeFailures) report(op string, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, ErrStoreUnavailable) {
+		err = fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+	}
+	if f != nil && errors.Is(err, ErrStoreUnavailable) {
 		f(op, err)
 	}
+	return err
 }
 
 // createOp is the store method that stores a new session under limit:

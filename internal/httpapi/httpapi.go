@@ -127,6 +127,13 @@ type Options struct {
 	// sessiond.ErrStoreUnavailable; the Manager reports its own calls
 	// (sessiond.Options.StoreErrorObserver).
 	StoreErrorObserver func(op string, err error)
+	// WriteTimeout is the http.Server's WriteTimeout (server.write_timeout).
+	// Every request but those long by design (unboundedRoutes) runs under
+	// a deadline of RequestDeadline(WriteTimeout), so a store that stops
+	// answering (a frozen server, a black-holed network, a long lock) is
+	// answered 503 store_unavailable before the server would cut the
+	// connection without an answer. Zero sets no deadline.
+	WriteTimeout time.Duration
 	// Receivers are the Shared Signals push endpoints (ssf.receivers[].path,
 	// an exact path, to its receiver). They are served ahead of the routes,
 	// with the request log, the security headers and the per-address rate
@@ -242,6 +249,7 @@ type server struct {
 	incidentFn   func(context.Context, IncidentRequest) (int, error)
 	outbox       sessiond.Outbox
 	storeErr     func(op string, err error) // Options.StoreErrorObserver; nil: nobody is told
+	bound        time.Duration              // RequestDeadline(Options.WriteTimeout); 0: none
 	metricsH     http.Handler
 	sdkH         http.Handler
 	handoff      Handoff
@@ -298,6 +306,7 @@ func New(opts Options) (http.Handler, error) {
 		incidentFn:  opts.Incident,
 		outbox:      opts.Outbox,
 		storeErr:    opts.StoreErrorObserver,
+		bound:       RequestDeadline(opts.WriteTimeout),
 		metricsH:    opts.Metrics,
 		sdkH:        opts.SDK,
 		handoff:     opts.Handoff,
@@ -372,6 +381,9 @@ func (s *server) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info := infoFrom(r.Context())
 		info.pattern, info.oauth = r.Pattern, rt.auth == authClient
+		if unboundedRoutes[rt.pattern] && info.unbounded != nil {
+			r = r.WithContext(info.unbounded)
+		}
 		var err error
 		if rt.auth != authNone {
 			err = s.authenticate(w, r, rt.scope)
@@ -382,6 +394,7 @@ func (s *server) wrap(rt route) http.Handler {
 		if err == nil {
 			err = rt.handle(s, w, r)
 		}
+		err = storeDeadline(r.Context(), err)
 		switch {
 		case err == nil:
 		case info.oauth:

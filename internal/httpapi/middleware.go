@@ -32,6 +32,9 @@ type requestInfo struct {
 	code    string // problem or OAuth error code of an error reply
 	oauth   bool   // errors are answered in RFC 6749 form (the /oauth2 routes)
 	err     error  // cause of an error reply; never holds a token
+	// unbounded is the request's context without the store-call deadline
+	// (Options.WriteTimeout), for the routes that are long by design.
+	unbounded context.Context
 }
 
 type infoKey struct{}
@@ -103,7 +106,8 @@ func (st *requestState) Value(key any) any {
 }
 
 // middleware wraps every request: request ID, security headers, panic
-// recovery and the request log line.
+// recovery, the request log line, and the deadline of its store calls
+// (Options.WriteTimeout; the routes of unboundedRoutes do without).
 func (s *server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -118,7 +122,14 @@ func (s *server) middleware(next http.Handler) http.Handler {
 		// Everything but the JWKS (which overrides it) is private: token
 		// responses above all, and nothing else gains from caching.
 		h["Cache-Control"] = noStoreValue
-		r = r.WithContext(st)
+		info.unbounded = st
+		var ctx context.Context = st
+		if s.bound > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(st, s.bound)
+			defer cancel()
+		}
+		r = r.WithContext(ctx)
 
 		defer s.logRequest(r, rw, info, start)
 		defer func() {

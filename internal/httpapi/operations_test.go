@@ -189,6 +189,7 @@ func TestIncident_Long(t *testing.T) {
 	canceled := make(chan bool, 1)
 	var slow atomic.Bool
 	e := newEnv(t, sessiond.StrategyHybrid, func(o *httpapi.Options) {
+		o.WriteTimeout = 100 * time.Millisecond // as the server below: the request's deadline does not reach the kill switch
 		o.Incident = func(ctx context.Context, req httpapi.IncidentRequest) (int, error) {
 			if slow.Load() {
 				time.Sleep(300 * time.Millisecond) // three write timeouts

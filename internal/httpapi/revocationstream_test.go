@@ -48,6 +48,13 @@ func newStreamEnv(t *testing.T, edit func(*httpapi.RevocationStream)) *streamEnv
 // auth (which must still know the test's admin key).
 func newStreamEnvAuth(t *testing.T, auth func(context.Context, sessiond.Secret) (apikey.Key, error), edit func(*httpapi.RevocationStream)) *streamEnv {
 	t.Helper()
+	return newStreamEnvOpts(t, auth, edit, nil)
+}
+
+// newStreamEnvOpts is newStreamEnvAuth with the API's options edited by
+// opts (nil: none).
+func newStreamEnvOpts(t *testing.T, auth func(context.Context, sessiond.Secret) (apikey.Key, error), edit func(*httpapi.RevocationStream), opts func(*httpapi.Options)) *streamEnv {
+	t.Helper()
 	e := &streamEnv{t: t, clock: sessiondtest.NewClock(t0), store: memstore.New(), waker: httpapi.NewWaker(), closer: make(chan struct{})}
 	ring, signed := newSigned(t)
 	e.m = testenv.HybridManager(t.Context(), t, e.store, signed, e.clock, life)
@@ -66,8 +73,12 @@ func newStreamEnvAuth(t *testing.T, auth func(context.Context, sessiond.Secret) 
 	if edit != nil {
 		edit(rs)
 	}
-	h, err := httpapi.New(httpapi.Options{Manager: e.m, Authenticate: auth, JWKS: ring.JWKS, Stream: rs,
-		Logger: slog.New(slog.DiscardHandler)})
+	o := httpapi.Options{Manager: e.m, Authenticate: auth, JWKS: ring.JWKS, Stream: rs,
+		Logger: slog.New(slog.DiscardHandler)}
+	if opts != nil {
+		opts(&o)
+	}
+	h, err := httpapi.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -488,10 +499,13 @@ func TestRevocationStream_Heartbeat(t *testing.T) {
 
 // TestRevocationStream_OutlivesServerTimeouts: a stream lasts longer than
 // the http.Server's read and write timeouts (server.read_timeout and
-// write_timeout apply to requests, not to a stream).
+// write_timeout apply to requests, not to a stream), and than the
+// deadline the API derives from the write timeout for a request's store
+// calls (Options.WriteTimeout).
 func TestRevocationStream_OutlivesServerTimeouts(t *testing.T) {
 	t.Parallel()
-	e := newStreamEnv(t, func(rs *httpapi.RevocationStream) { rs.Heartbeat = 20 * time.Millisecond })
+	e := newStreamEnvOpts(t, authenticate, func(rs *httpapi.RevocationStream) { rs.Heartbeat = 20 * time.Millisecond },
+		func(o *httpapi.Options) { o.WriteTimeout = 100 * time.Millisecond })
 	srv := httptest.NewUnstartedServer(e.h)
 	srv.Config.ReadTimeout, srv.Config.WriteTimeout = 100*time.Millisecond, 100*time.Millisecond
 	srv.Start()

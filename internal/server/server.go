@@ -224,6 +224,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		APIKeyChanged:        apiKeyChangedHook(events),
 		SSF:                  ssfTx.routes(),
 		StoreErrorObserver:   events.storeError,
+		WriteTimeout:         cfg.Server.WriteTimeout.Std(),
 	}
 	if keys != nil {
 		hopts.JWKS = keys.Ring().JWKS
