@@ -64,6 +64,11 @@ func checkClaims(c json.RawMessage) (json.RawMessage, error) {
 	if len(obj) == 0 {
 		return nil, nil
 	}
+	// cnf is where a key binding lives (keybinding.go): given as a claim,
+	// it would bind the session to whatever key it names, unchecked.
+	if _, ok := obj["cnf"]; ok {
+		return nil, argError("claims", "must not hold cnf: bind the session to a key with KeyThumbprint (the API's dpop_proof or dpop_jkt)")
+	}
 	return append(json.RawMessage(nil), c...), nil
 }
 

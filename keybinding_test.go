@@ -95,6 +95,10 @@ func TestManager_KeyBindingBadInput(t *testing.T) {
 		{"padding", "", testJKT[:42] + "="},
 		{"standard base64", "", "+" + testJKT[1:]},
 		{"claims already hold cnf", `{"cnf":{"jkt":"x"}}`, testJKT},
+		// Without KeyThumbprint too: a cnf claim would bind the session to
+		// a key nobody checked (a made-up one: every verify refused).
+		{"claims hold cnf, no binding", `{"cnf":{"jkt":"x"}}`, ""},
+		{"claims hold a well-formed cnf, no binding", `{"cnf":{"jkt":"` + testJKT + `"}}`, ""},
 		{"oversized with the binding", `{"a":"` + strings.Repeat("x", sessiond.MaxClaimsBytes-8) + `"}`, testJKT},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
