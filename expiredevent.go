@@ -38,13 +38,6 @@ func (m *Manager) noteExpired(ctx context.Context, stage AnomalyStage, s *Sessio
 		reason = "absolute"
 	case errors.Is(err, ErrIdleTimeout):
 		reason = "idle"
-	case errors.Is(err, ErrExpired) && stage == StageRefresh && s.Strategy == StrategyJWT && !s.ExpiresAt.IsZero():
-		// A jwt refresh token lives until its session's idle end, or its
-		// absolute end if that comes first: its expiry is the session's.
-		reason = "idle"
-		if !now.Before(s.ExpiresAt) {
-			reason = "absolute"
-		}
 	default:
 		return
 	}

@@ -77,8 +77,15 @@ func (f *jwtFlow) checkRefresh(_ context.Context, refresh Secret, now time.Time)
 		var named refreshGrant
 		if errors.Is(err, ErrExpired) && c.Strategy == StrategyJWT {
 			// Expired, but signed by us: it names its session (for the
-			// failed-refresh limit and EventSessionExpired).
+			// failed-refresh limit and EventSessionExpired), and its exp
+			// is the session's idle end, or its absolute end if that came
+			// first: the error says which timeout ended it, as the
+			// hybrid strategy's does.
 			named.session = Session{ID: c.SessionID, Subject: c.Subject, Strategy: StrategyJWT, ExpiresAt: c.SessionExpiresAt}
+			err = ErrIdleTimeout
+			if !now.Before(c.SessionExpiresAt) {
+				err = ErrAbsoluteTimeout
+			}
 		}
 		return named, fmt.Errorf("sessiond: refresh: %w", err)
 	}

@@ -583,8 +583,8 @@ func TestManager_JWTStrategy(t *testing.T) {
 	}
 	// Idle: the refresh token dies idle-timeout after the access token.
 	h.clock.Advance(time.Hour + 31*time.Minute)
-	if _, err := h.m.Refresh(ctx, next.RefreshToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrExpired) {
-		t.Errorf("refresh after the idle window = %v; want ErrExpired", err)
+	if _, err := h.m.Refresh(ctx, next.RefreshToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrIdleTimeout) {
+		t.Errorf("refresh after the idle window = %v; want ErrIdleTimeout", err)
 	}
 	// Key rotation of the incident kind invalidates everything.
 	iss2 := h.create(t, "nia", sessiond.CreateOptions{})

@@ -314,7 +314,7 @@ func TestAPI_ErrorCodes(t *testing.T) {
 			return err
 		}, 401, "token_invalid", sessiond.ErrInvalidToken},
 		tc{"token_expired/hybrid access token", sessiond.StrategyHybrid, after(life.Access+time.Second, verify), 401, "token_expired", sessiond.ErrExpired},
-		tc{"token_expired/jwt refresh token", sessiond.StrategyJWT, after(life.Access+life.Idle+time.Second, refresh), 401, "token_expired", sessiond.ErrExpired},
+		tc{"idle_timeout/jwt refresh token", sessiond.StrategyJWT, after(life.Access+life.Idle+time.Second, refresh), 401, "idle_timeout", sessiond.ErrIdleTimeout},
 		tc{"idle_timeout/database verify", sessiond.StrategyDatabase, after(life.Idle+time.Second, verify), 401, "idle_timeout", sessiond.ErrIdleTimeout},
 		tc{"idle_timeout/hybrid refresh", sessiond.StrategyHybrid, after(life.Access+life.Idle+time.Second, refresh), 401, "idle_timeout", sessiond.ErrIdleTimeout},
 		tc{"absolute_timeout/database persistent", sessiond.StrategyDatabase, func(e *env) error {
