@@ -25,7 +25,8 @@ type Options struct {
 	// Lifetimes; the zero value means Preset("b2c").
 	Lifetimes Lifetimes
 	// TouchInterval: a database-strategy session is written back at most
-	// this often on verify. Default 1 minute.
+	// this often on verify. Default 1 minute; negative writes it back on
+	// every verify.
 	TouchInterval time.Duration
 	// ReuseInterval: a retired refresh token presented again within this
 	// window (two tabs refreshing at once) still succeeds, in the same
@@ -163,8 +164,11 @@ func (o Options) withDefaults() (Options, error) {
 	if err := o.Lifetimes.validate(); err != nil {
 		return o, err
 	}
-	if o.TouchInterval == 0 {
+	switch {
+	case o.TouchInterval == 0:
 		o.TouchInterval = defaultTouchInterval
+	case o.TouchInterval < 0:
+		o.TouchInterval = 0
 	}
 	switch {
 	case o.ReuseInterval == 0:

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
@@ -34,5 +35,20 @@ func TestManagerOptions_Caches(t *testing.T) {
 	}
 	if d := config.Default(); d.Refresh.CacheSize != 65536 {
 		t.Errorf("default refresh.cache_size = %d; want 65536 (docs/configuration.md)", d.Refresh.CacheSize)
+	}
+}
+
+// TestManagerOptions_ZeroIntervals: 0s written for touch_interval or
+// reuse_interval reaches the Manager as "none" (a negative interval), not
+// as 0, which the Manager reads as its default (1m and 5s): an idle
+// timeout under a minute would otherwise end sessions in use.
+func TestManagerOptions_ZeroIntervals(t *testing.T) {
+	cfg := config.Default()
+	if o := server.ManagerOptions(cfg); o.TouchInterval != time.Minute || o.ReuseInterval != 5*time.Second {
+		t.Errorf("defaults: TouchInterval, ReuseInterval = %v, %v; want 1m, 5s", o.TouchInterval, o.ReuseInterval)
+	}
+	cfg.Lifetime.TouchInterval, cfg.Lifetime.ReuseInterval = 0, 0
+	if o := server.ManagerOptions(cfg); o.TouchInterval >= 0 || o.ReuseInterval >= 0 {
+		t.Errorf("0s: TouchInterval, ReuseInterval = %v, %v; want both negative (none)", o.TouchInterval, o.ReuseInterval)
 	}
 }

@@ -389,6 +389,9 @@ func managerOptions(cfg config.Config, life sessiond.Lifetimes, store sessiond.S
 	if mopts.ReuseInterval == 0 {
 		mopts.ReuseInterval = -1 // an explicit 0s in the config means no grace
 	}
+	if mopts.TouchInterval == 0 {
+		mopts.TouchInterval = -1 // 0s in the config: every verify writes activity back
+	}
 	if mopts.VerifyCacheSize == 0 {
 		mopts.VerifyCacheSize = -1
 	}
