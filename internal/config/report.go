@@ -127,8 +127,12 @@ type (
 		Runs    []sarifRun `json:"runs"`
 	}
 	sarifRun struct {
-		Tool    sarifTool     `json:"tool"`
-		Results []sarifResult `json:"results"`
+		Tool sarifTool `json:"tool"`
+		// ColumnKind says how startColumn counts (SARIF 2.1.0 §3.14.27: a
+		// producer of text results SHALL say): the positions are counted
+		// in Unicode code points, as the YAML parser gives them.
+		ColumnKind string        `json:"columnKind"`
+		Results    []sarifResult `json:"results"`
 	}
 	sarifTool struct {
 		Driver sarifDriver `json:"driver"`
@@ -223,7 +227,7 @@ func reportSARIF(w io.Writer, file string, fs []Finding) error {
 	return writeJSON(w, sarifLog{
 		Schema:  sarifSchema,
 		Version: sarifVersion,
-		Runs:    []sarifRun{{Tool: sarifTool{Driver: driver}, Results: results}},
+		Runs:    []sarifRun{{Tool: sarifTool{Driver: driver}, ColumnKind: "unicodeCodePoints", Results: results}},
 	})
 }
 

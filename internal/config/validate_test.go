@@ -285,6 +285,7 @@ func validateSARIF(t *testing.T, s *jsonschema.Schema, out []byte) {
 					} `json:"rules"`
 				} `json:"driver"`
 			} `json:"tool"`
+			ColumnKind string `json:"columnKind"`
 		} `json:"runs"`
 	}
 	if err := json.Unmarshal(out, &log); err != nil {
@@ -292,6 +293,11 @@ func validateSARIF(t *testing.T, s *jsonschema.Schema, out []byte) {
 	}
 	if log.Version != "2.1.0" || len(log.Runs) != 1 || log.Runs[0].Tool.Driver.Name != "sessiond" {
 		t.Errorf("SARIF header: version %q, %d runs", log.Version, len(log.Runs))
+	}
+	// SARIF 2.1.0 §3.14.27: a tool reporting text positions SHALL say how
+	// it counts columns; the YAML parser counts code points.
+	if len(log.Runs) == 1 && log.Runs[0].ColumnKind != "unicodeCodePoints" {
+		t.Errorf("SARIF run.columnKind = %q; want unicodeCodePoints", log.Runs[0].ColumnKind)
 	}
 	if len(log.Runs) == 1 && len(log.Runs[0].Tool.Driver.Rules) != len(Rules()) {
 		t.Errorf("SARIF lists %d rules; want all %d", len(log.Runs[0].Tool.Driver.Rules), len(Rules()))
