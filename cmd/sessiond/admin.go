@@ -318,11 +318,16 @@ func (a *app) apikeyCmd() *cobra.Command {
 				return err
 			}
 			return a.withMeta(cmd.Context(), create, func(_ config.Config, meta sessiond.MetaStore) error {
-				if err := apikey.New(meta, nil, 0).Revoke(cmd.Context(), args[0]); err != nil {
+				changed, err := apikey.New(meta, nil, 0).RevokeChanged(cmd.Context(), args[0])
+				if err != nil {
 					if errors.Is(err, sessiond.ErrNotFound) {
 						return fmt.Errorf("no API key has the ID %s in this store", args[0])
 					}
 					return err
+				}
+				if !changed {
+					fmt.Fprintln(a.stdout, "already revoked", args[0])
+					return nil
 				}
 				fmt.Fprintln(a.stdout, "revoked", args[0])
 				a.record(cmd.Context(), meta, server.EventAPIKeyRevoked, map[string]any{"key_id": args[0]})

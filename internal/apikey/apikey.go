@@ -366,17 +366,30 @@ func (k *Keys) Get(ctx context.Context, id string) (Key, error) {
 
 // Revoke revokes key id. ErrNotFound if there is none. The key's hash
 // stays in the set, so the same secret can never be added again.
+// Revoking a revoked key changes nothing and succeeds.
 func (k *Keys) Revoke(ctx context.Context, id string) error {
-	return k.update(ctx, func(d *doc) error {
+	_, err := k.RevokeChanged(ctx, id)
+	return err
+}
+
+// RevokeChanged is Revoke, and reports whether this call revoked the key
+// (false: it was revoked already), so a caller records the revocation
+// once however often it is asked.
+func (k *Keys) RevokeChanged(ctx context.Context, id string) (changed bool, err error) {
+	err = k.update(ctx, func(d *doc) error {
+		changed = false // update may run f again after a conflict
 		i := slices.IndexFunc(d.Keys, func(x Key) bool { return x.ID == id })
 		if i < 0 {
 			return fmt.Errorf("apikey: revoke %q: %w", id, sessiond.ErrNotFound)
 		}
-		if d.Keys[i].RevokedAt.IsZero() {
-			d.Keys[i].RevokedAt = k.clock.Now().UTC().Truncate(time.Second)
+		if !d.Keys[i].RevokedAt.IsZero() {
+			return errUnchanged // revoked already, here or by another node
 		}
+		d.Keys[i].RevokedAt = k.clock.Now().UTC().Truncate(time.Second)
+		changed = true
 		return nil
 	})
+	return changed && err == nil, err
 }
 
 // Authenticate returns the live key secret is (ID and scopes, the hash

@@ -197,3 +197,31 @@ func TestKeys_Active(t *testing.T) {
 		}
 	}
 }
+
+// TestKeys_RevokeChanged: the first revocation of a key reports a change,
+// a second none (and writes nothing); an unknown key is ErrNotFound.
+func TestKeys_RevokeChanged(t *testing.T) {
+	ctx := context.Background()
+	st := memstore.New()
+	keys := apikey.New(st, nil, time.Second)
+	_, key, err := keys.Create(ctx, "ops", apikey.ScopeAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := keys.RevokeChanged(ctx, key.ID); err != nil || !changed {
+		t.Fatalf("first RevokeChanged = %v, %v; want true, nil", changed, err)
+	}
+	_, before, err := st.GetMeta(ctx, apikey.DocName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := keys.RevokeChanged(ctx, key.ID); err != nil || changed {
+		t.Errorf("second RevokeChanged = %v, %v; want false, nil", changed, err)
+	}
+	if _, after, err := st.GetMeta(ctx, apikey.DocName); err != nil || after != before {
+		t.Errorf("the key set's version went from %d to %d (%v); a revoked key's revocation writes nothing", before, after, err)
+	}
+	if _, err := keys.RevokeChanged(ctx, "key_unknown"); !errors.Is(err, sessiond.ErrNotFound) {
+		t.Errorf("RevokeChanged(unknown) = %v; want ErrNotFound", err)
+	}
+}

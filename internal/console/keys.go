@@ -93,7 +93,8 @@ func (c *Console) revokeAPIKey(w http.ResponseWriter, r *http.Request, key apike
 		return
 	}
 	id := r.PostForm.Get("id")
-	if err := c.o.Keys.Revoke(r.Context(), id); err != nil {
+	changed, err := c.o.Keys.RevokeChanged(r.Context(), id)
+	if err != nil {
 		status, msg := http.StatusServiceUnavailable, "Revoking the key failed; see the server log."
 		if errors.Is(err, sessiond.ErrNotFound) {
 			status, msg = http.StatusNotFound, "There is no such key."
@@ -103,8 +104,10 @@ func (c *Console) revokeAPIKey(w http.ResponseWriter, r *http.Request, key apike
 		c.renderKeys(w, r, key, status, v, msg, "")
 		return
 	}
-	c.log.InfoContext(r.Context(), "console: API key revoked", "by", key.ID, "key_id", id)
-	c.record(r, sessiond.Event{Type: "api_key.revoked", Details: map[string]any{"key_id": id, "by": key.ID, "via": "console"}})
+	if changed { // a key revoked already (a second click) is recorded once
+		c.log.InfoContext(r.Context(), "console: API key revoked", "by", key.ID, "key_id", id)
+		c.record(r, sessiond.Event{Type: "api_key.revoked", Details: map[string]any{"key_id": id, "by": key.ID, "via": "console"}})
+	}
 	if id == key.ID { // the operator revoked their own key: the console session ends with it
 		_ = c.logout(w, r)
 		http.Redirect(w, r, Prefix+"/signin", http.StatusSeeOther)

@@ -17,7 +17,7 @@ type APIKeys interface {
 	List(ctx context.Context) ([]apikey.Key, error)
 	Create(ctx context.Context, name string, scopes ...apikey.Scope) (sessiond.Secret, apikey.Key, error)
 	SetScopes(ctx context.Context, id string, scopes []apikey.Scope) (apikey.Key, error)
-	Revoke(ctx context.Context, id string) error
+	RevokeChanged(ctx context.Context, id string) (changed bool, err error)
 	Get(ctx context.Context, id string) (apikey.Key, error)
 }
 
@@ -144,10 +144,13 @@ func (s *server) revokeAPIKey(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id := r.PathValue("id")
-	if err := s.apiKeys.Revoke(r.Context(), id); err != nil {
+	changed, err := s.apiKeys.RevokeChanged(r.Context(), id)
+	if err != nil {
 		return keyError(err)
 	}
-	if key, err := s.apiKeys.Get(r.Context(), id); err == nil {
+	// Revoking a revoked key succeeds (204) and records nothing: one
+	// api_key.revoked per key, however often it is asked.
+	if key, err := s.apiKeys.Get(r.Context(), id); err == nil && changed {
 		s.keyChanged(r.Context(), "revoked", key)
 	}
 	w.WriteHeader(http.StatusNoContent)
