@@ -17,6 +17,18 @@ type Event struct {
 	Details   map[string]any     `json:"details"`
 }
 
+// EventOf is e as the API and the webhooks show it: every member present
+// (an empty subject, session ID or client as "", details as {}), the time
+// in UTC, so a receiver can hold both to one schema.
+func EventOf(e sessiond.Event) Event {
+	details := e.Details
+	if details == nil {
+		details = map[string]any{}
+	}
+	return Event{ID: e.ID, Time: e.Time.UTC(), Type: e.Type, Subject: e.Subject, SessionID: e.SessionID,
+		Client: e.Client, Details: details}
+}
+
 // EventPage is the answer of GET /v1/events: a page and the cursor of the
 // next one (null on the last).
 type EventPage struct {

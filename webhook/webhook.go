@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/apitype"
 )
 
 var _ sessiond.EventSink = (*Dispatcher)(nil)
@@ -325,7 +326,7 @@ var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 type payload struct {
 	Type      sessiond.EventType `json:"type"`
 	Timestamp string             `json:"timestamp"`
-	Data      sessiond.Event     `json:"data"`
+	Data      apitype.Event      `json:"data"` // as GET /v1/events shows it: every member present
 }
 
 // Record queues e for every endpoint that selects its type: one pending
@@ -368,7 +369,7 @@ func (d *Dispatcher) Deliveries(e sessiond.Event) ([]sessiond.Delivery, error) {
 		}
 		if body == nil {
 			var err error
-			body, err = json.Marshal(payload{Type: e.Type, Timestamp: e.Time.UTC().Format(time.RFC3339Nano), Data: e})
+			body, err = json.Marshal(payload{Type: e.Type, Timestamp: e.Time.UTC().Format(time.RFC3339Nano), Data: apitype.EventOf(e)})
 			if err != nil {
 				return nil, fmt.Errorf("webhook: encode event %s: %w", e.ID, err)
 			}

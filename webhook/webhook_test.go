@@ -242,6 +242,38 @@ func TestDispatcher_Deliver(t *testing.T) {
 	}
 }
 
+// TestDispatcher_DataHasEveryMember: an event without a subject, session
+// or details (an incident, a refused CSRF request) is delivered with every
+// member of the event as GET /v1/events shows it (docs/webhooks.md), so a
+// receiver can hold every delivery to one schema.
+func TestDispatcher_DataHasEveryMember(t *testing.T) {
+	clock := sessiondtest.NewClock(t0.Add(time.Second))
+	rcv := newReceiver(t, clock, nil)
+	_, _, d := observedDispatcher(t, clock, rcv.srv.URL)
+	e := event(sessiond.EventSessionRevoked)
+	e.Subject, e.SessionID, e.Details = "", "", nil
+	record(t, d, e)
+	if n := deliverDue(t, d); n != 1 {
+		t.Fatalf("DeliverDue = %d; want 1", n)
+	}
+	var body struct {
+		Data map[string]json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(rcv.requests()[0].body, &body); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{"id": `"` + e.ID + `"`, "subject": `""`, "session_id": `""`, "details": `{}`} {
+		if got := string(body.Data[k]); got != want {
+			t.Errorf("data.%s = %s; want %s", k, got, want)
+		}
+	}
+	for _, k := range []string{"time", "type", "client"} {
+		if _, ok := body.Data[k]; !ok {
+			t.Errorf("data has no %s", k)
+		}
+	}
+}
+
 func TestDispatcher_RetryThenDeliver(t *testing.T) {
 	clock := sessiondtest.NewClock(t0)
 	rcv := newReceiver(t, clock, func(n int) int {

@@ -77,12 +77,7 @@ func (s *server) listEvents(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := apitype.EventPage{Events: make([]apitype.Event, len(events))}
 	for i, e := range events {
-		details := e.Details
-		if details == nil {
-			details = map[string]any{}
-		}
-		out.Events[i] = apitype.Event{ID: e.ID, Time: e.Time.UTC(), Type: e.Type, Subject: e.Subject, SessionID: e.SessionID,
-			Client: sessiond.Client(e.Client), Details: details}
+		out.Events[i] = apitype.EventOf(e)
 	}
 	if next != "" {
 		out.NextCursor = &next
