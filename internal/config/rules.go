@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/webhook"
 )
 
 const (
@@ -763,7 +764,7 @@ var rules = sortedByID([]Rule{
 		ID: "SD-WEBHOOK-002", Severity: SeverityError,
 		Title:     "webhook without a signing secret of 32 bytes",
 		Rationale: "Without a signature the receiver cannot tell sessiond's events from forged ones, and a forged \"revoke\" or a suppressed alert is an attack in itself; the HMAC key needs at least 256 bits (RFC 8725 §3.5 applies to every HMAC key).",
-		Fix:       "set secret_file on every webhook to a file holding a Standard Webhooks secret: whsec_ followed by the base64 of 32 or more random bytes (e.g. echo whsec_$(openssl rand -base64 32))",
+		Fix:       "set secret_file on every webhook to a file holding a Standard Webhooks secret: whsec_ followed by the base64 of 32 to 64 random bytes (e.g. echo whsec_$(openssl rand -base64 32))",
 		Check: func(in Input) []Issue {
 			var out []Issue
 			for i, w := range in.Config.Webhooks {
@@ -776,7 +777,7 @@ var rules = sortedByID([]Rule{
 				switch {
 				case !ok: // unreadable here; sessiond serve will say so
 				case !valid:
-					out = append(out, issue(p, "webhook %d: %s does not hold a whsec_ secret of at least %d bytes", i, w.SecretFile, minHS256SecretBytes))
+					out = append(out, issue(p, "webhook %d: %s does not hold a whsec_ secret of %d to %d bytes", i, w.SecretFile, minHS256SecretBytes, webhook.MaxSecretBytes))
 				case n < minHS256SecretBytes:
 					out = append(out, issue(p, "webhook %d key in %s is %d bytes; at least %d are required", i, w.SecretFile, n, minHS256SecretBytes))
 				}
