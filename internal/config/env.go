@@ -67,7 +67,10 @@ func ApplyEnv(cfg *Config, environ []string) error {
 	var short, long [][2]string
 	for _, kv := range environ {
 		name, val, ok := strings.Cut(kv, "=")
-		if !ok || !strings.HasPrefix(name, EnvPrefix) || name == EnvAPIKey || name == EnvHS256Secret || name == EnvKEK || isPollAuthorization(name) {
+		// The prefix in any case: SESSIOND_lifetimes_absolute or
+		// sessiond_cookie_secure is a key written in the wrong case, which
+		// the environment keeps apart and unknownEnv names.
+		if !ok || !hasPrefixFold(name, EnvPrefix) || name == EnvAPIKey || name == EnvHS256Secret || name == EnvKEK || isPollAuthorization(name) {
 			continue
 		}
 		if _, ok := envShort[name]; ok {
@@ -108,17 +111,23 @@ func unknownEnv(name string, paths map[string]string) string {
 	// to miss: SESSIOND_API_KY would start a server without the operator's
 	// key.
 	names = append(names, EnvAPIKey, EnvHS256Secret, EnvKEK)
+	// Compared upper-cased: the variables are, and a name written in
+	// another case is a mistake to point out, not another tool's variable.
+	upper := strings.ToUpper(name)
 	best, bestDist := "", 0
 	for _, n := range names {
-		d := levenshtein(name, n)
+		d := levenshtein(upper, n)
 		if best == "" || d < bestDist || d == bestDist && n < best {
 			best, bestDist = n, d
 		}
 	}
+	if bestDist == 0 {
+		return fmt.Sprintf("unknown variable (did you mean %s? variable names are upper case)", best)
+	}
 	if bestDist <= 2 {
 		return fmt.Sprintf("unknown variable (did you mean %s?)", best)
 	}
-	rest := strings.TrimPrefix(name, EnvPrefix)
+	rest := strings.TrimPrefix(upper, EnvPrefix)
 	if strings.HasPrefix(rest, "WEBHOOKS_") {
 		return "webhooks cannot be set from the environment; use the config file"
 	}

@@ -124,6 +124,33 @@ func TestApplyEnv_Suggestion(t *testing.T) {
 	}
 }
 
+// TestApplyEnv_WrongCase: a key's variable written in another case is not
+// silently ignored (the environment tells SESSIOND_lifetimes_absolute from
+// SESSIOND_LIFETIMES_ABSOLUTE, and nothing reads the first): it is an
+// error naming the variable meant. A variable of another tool that merely
+// shares the prefix is still left alone.
+func TestApplyEnv_WrongCase(t *testing.T) {
+	for name, want := range map[string]string{
+		"SESSIOND_lifetimes_absolute": "SESSIOND_LIFETIMES_ABSOLUTE",
+		"SESSIOND_Cookie_Secure":      "SESSIOND_COOKIE_SECURE",
+		"sessiond_cookie_secure":      "SESSIOND_COOKIE_SECURE",
+		"Sessiond_Api_Key":            "SESSIOND_API_KEY",
+		"SESSIOND_cookie_secur":       "SESSIOND_COOKIE_SECURE",
+		"SESSIOND_lifetimes_nope":     "no such key in lifetimes",
+	} {
+		cfg := Default()
+		err := ApplyEnv(&cfg, []string{name + "=false"})
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Path != name || !strings.Contains(fe.Msg, want) {
+			t.Errorf("ApplyEnv(%s) = %v; want an error naming %q", name, err, want)
+		}
+	}
+	cfg := Default()
+	if err := ApplyEnv(&cfg, []string{"sessiond_build_number=42", "SESSIOND_url=http://x"}); err != nil {
+		t.Errorf("ApplyEnv(another tool's variables) = %v; want them left alone", err)
+	}
+}
+
 func TestEnvName_Unique(t *testing.T) {
 	seen := map[string]string{}
 	for _, k := range Keys() {
