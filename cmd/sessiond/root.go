@@ -15,6 +15,7 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/internal/server"
 )
 
 // exitError carries a specific exit code through cobra.
@@ -191,9 +192,14 @@ func (a *app) loadConfig() (config.Config, *config.Document, error) {
 }
 
 // serveConfig is loadConfig for serve: when the file, the environment or
-// the flags are wrong it reports every problem at once, naming the file,
-// and fails with exit status 78 (exitConfig), whatever the problem.
-func (a *app) serveConfig() (config.Config, *config.Document, error) {
+// the flags are wrong, or a file the configuration names (the HS256 key,
+// the KEKs, a webhook secret, the TLS pair…) or a secret of the
+// environment (SESSIOND_API_KEY, SESSIOND_KEK) cannot be used, it reports
+// every problem at once, naming the file, and fails with exit status 78
+// (exitConfig), whatever the problem, before anything is opened or
+// written. It also returns the HS256 key (nil unless jwt.algorithm is
+// HS256).
+func (a *app) serveConfig() (config.Config, *config.Document, []byte, error) {
 	path := a.configPath
 	if path == "" {
 		path = a.getenv("SESSIOND_CONFIG")
@@ -208,7 +214,7 @@ func (a *app) serveConfig() (config.Config, *config.Document, error) {
 		cfg, doc, loadErr = config.Load(path)
 		if doc == nil { // unreadable or not YAML
 			fmt.Fprintln(a.stderr, "sessiond:", clean(loadErr.Error()))
-			return cfg, nil, exitError{exitConfig}
+			return cfg, nil, nil, exitError{exitConfig}
 		}
 	}
 	envErr := config.ApplyEnv(&cfg, a.environ)
@@ -218,13 +224,16 @@ func (a *app) serveConfig() (config.Config, *config.Document, error) {
 	if a.dataDir != "" {
 		cfg.Server.DataDir = a.dataDir
 	}
-	if loadErr == nil && envErr == nil {
-		return cfg, doc, nil
+	secret, problems := a.startProblems(cfg)
+	if loadErr == nil && envErr == nil && len(problems) == 0 {
+		return cfg, doc, secret, nil
 	}
-	if loadErr != nil {
-		// The schema errors come back as SD-SCHEMA findings, beside what
-		// the rules say about the rest of the file.
-		_ = config.Report(a.stderr, "text", name, config.Validate(cfg, doc, ""))
+	// The schema errors come back as SD-SCHEMA findings, beside what the
+	// rules say about the rest of the file; the rules' errors are listed
+	// too, as serve would list them once the rest is fixed.
+	findings := config.Validate(cfg, doc, "")
+	if nerr, _, _ := config.Count(findings); loadErr != nil || nerr > 0 {
+		_ = config.Report(a.stderr, "text", name, findings)
 	}
 	if envErr != nil {
 		errs := []error{envErr}
@@ -235,8 +244,33 @@ func (a *app) serveConfig() (config.Config, *config.Document, error) {
 			fmt.Fprintln(a.stderr, "environment:", clean(e.Error()))
 		}
 	}
-	fmt.Fprintf(a.stderr, "sessiond: not starting: fix the configuration problems above (%s)\n", name)
-	return cfg, doc, exitError{exitConfig}
+	a.notStarting(name, problems)
+	return cfg, doc, nil, exitError{exitConfig}
+}
+
+// startProblems reads the HS256 key (hmacSecret) and checks every other
+// file the configuration names and the secrets of the environment
+// (server.CheckStart): every problem, in that order.
+func (a *app) startProblems(cfg config.Config) ([]byte, []error) {
+	var problems []error
+	secret, err := a.hmacSecret(cfg)
+	if err != nil {
+		problems = append(problems, err)
+	}
+	problems = append(problems, server.CheckStart(cfg, sessiond.Secret(a.getenv(config.EnvAPIKey)), a.getenv)...)
+	return secret, problems
+}
+
+// notStarting prints each problem on a line of its own, then the line
+// saying serve does not start because of the configuration name.
+func (a *app) notStarting(name string, problems []error) {
+	for _, p := range problems {
+		fmt.Fprintln(a.stderr, "sessiond:", clean(p.Error()))
+	}
+	if !strings.HasPrefix(name, "(") { // "(defaults)" is in brackets already
+		name = "(" + name + ")"
+	}
+	fmt.Fprintf(a.stderr, "sessiond: not starting: fix the configuration problems above %s\n", name)
 }
 
 // hmacSecret reads the HS256 secret from SESSIOND_JWT_HS256_SECRET or

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 
@@ -22,24 +23,21 @@ func (a *app) serveCmd() *cobra.Command {
 			"Configuration: defaults, then --config FILE (or SESSIOND_CONFIG), then SESSIOND_* variables, then\n" +
 			"--listen/--data. Secrets come only from the environment or files: SESSIOND_API_KEY (else a key is\n" +
 			"created in <data>/api-key) and SESSIOND_JWT_HS256_SECRET (or jwt.hs256_secret_file).\n\n" +
-			"A configuration with errors is reported in full (every problem of the file and the environment\n" +
-			"at once) and serve exits with status 78 (EX_CONFIG), whatever the problem. It exits 78 as well when\n" +
+			"A configuration with errors is reported in full (every problem of the file, of the files it names\n" +
+			"and of the environment at once, before the store is opened) and serve exits with status 78\n" +
+			"(EX_CONFIG), whatever the problem: a secret, KEK or TLS file missing, unreadable or malformed\n" +
+			"included, and a SESSIOND_API_KEY under 32 characters. It exits 78 as well when\n" +
 			"SESSIOND_API_KEY names a revoked key, when no key-encryption key it is given opens the stored\n" +
 			"signing key ring, or when its HS256 secret is one the other nodes replaced; 1 when it fails to\n" +
 			"start for another reason (the store does not answer, say).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, doc, err := a.serveConfig()
+			cfg, doc, secret, err := a.serveConfig()
 			if err != nil {
 				return err
 			}
 			log, closeLog := server.NewLogger(a.stderr, cfg.Log)
 			defer closeLog() // after Run: every line of a graceful stop is written
-			secret, err := a.hmacSecret(cfg)
-			if err != nil {
-				fmt.Fprintln(a.stderr, "sessiond:", clean(err.Error()))
-				return exitError{exitConfig}
-			}
 			var findings []config.Finding
 			err = server.Run(cmd.Context(), server.Options{
 				Config:      cfg,
@@ -50,16 +48,19 @@ func (a *app) serveCmd() *cobra.Command {
 				Logger:      log,
 				Version:     currentBuild().Version,
 				Findings:    func(f []config.Finding) { findings = f },
+				Getenv:      a.getenv, // SESSIOND_KEK, as serveConfig checked it
 				GCHeadroom:  a.getenv("GOGC") == "",
 			})
 			if errors.Is(err, server.ErrInvalidConfig) {
 				_ = closeLog() // the findings' log lines first, then the report
-				file := a.configPath
-				if file == "" {
-					file = "(defaults)"
-				}
+				file := cmp.Or(a.configPath, a.getenv("SESSIOND_CONFIG"), "(defaults)")
 				_ = config.Report(a.stderr, "text", file, findings)
-				fmt.Fprintln(a.stderr, "sessiond:", clean(err.Error()))
+				var se *server.StartError // a file changed since serveConfig read it
+				if errors.As(err, &se) {
+					a.notStarting(file, se.Problems)
+				} else {
+					fmt.Fprintln(a.stderr, "sessiond:", clean(err.Error()))
+				}
 				return exitError{exitConfig}
 			}
 			if msg := configFailure(err); msg != "" {

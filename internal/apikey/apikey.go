@@ -33,6 +33,10 @@ const DocName = "api_keys"
 // MinKeyLen is the shortest key accepted from an operator (SESSIOND_API_KEY).
 const MinKeyLen = 32
 
+// MaxKeyLen is the longest key Authenticate accepts: a longer
+// SESSIOND_API_KEY could never be used, so it is refused too.
+const MaxKeyLen = 512
+
 // ErrUnauthorized: the key is missing, unknown or revoked.
 var ErrUnauthorized = errors.New("unauthorized")
 
@@ -272,11 +276,27 @@ func (k *Keys) Create(ctx context.Context, name string, scopes ...Scope) (sessio
 // Keys shorter than MinKeyLen are refused, and so is a key that was
 // revoked (ErrKeyRevoked): a revocation outlives restarts.
 func (k *Keys) Ensure(ctx context.Context, name string, secret sessiond.Secret) (Key, error) {
-	if len(secret) < MinKeyLen {
-		return Key{}, fmt.Errorf("apikey: %w", &sessiond.ArgumentError{Field: "SESSIOND_API_KEY",
-			Msg: fmt.Sprintf("must be at least %d characters", MinKeyLen)})
+	if err := CheckOperatorKey(secret); err != nil {
+		return Key{}, err
 	}
 	return k.add(ctx, name, secret, []Scope{ScopeAdmin})
+}
+
+// CheckOperatorKey returns the error Ensure refuses secret with for its
+// length alone (shorter than MinKeyLen, or longer than MaxKeyLen, which
+// Authenticate would never accept), nil when it has none: serve checks
+// SESSIOND_API_KEY with it before it opens the store.
+func CheckOperatorKey(secret sessiond.Secret) error {
+	msg := ""
+	switch {
+	case len(secret) < MinKeyLen:
+		msg = fmt.Sprintf("must be at least %d characters", MinKeyLen)
+	case len(secret) > MaxKeyLen:
+		msg = fmt.Sprintf("must be at most %d characters", MaxKeyLen)
+	default:
+		return nil
+	}
+	return fmt.Errorf("apikey: %w", &sessiond.ArgumentError{Field: "SESSIOND_API_KEY", Msg: msg})
 }
 
 func (k *Keys) add(ctx context.Context, name string, secret sessiond.Secret, scopes []Scope) (Key, error) {
@@ -402,7 +422,7 @@ func (k *Keys) RevokeChanged(ctx context.Context, id string) (changed bool, err 
 // other store error, and an outage before any set was read, is returned
 // as is (fail closed).
 func (k *Keys) Authenticate(ctx context.Context, secret sessiond.Secret) (Key, error) {
-	if len(secret) < MinKeyLen || len(secret) > 512 {
+	if len(secret) < MinKeyLen || len(secret) > MaxKeyLen {
 		return Key{}, ErrUnauthorized
 	}
 	h := sessiond.HashToken(secret)

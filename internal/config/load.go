@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -132,21 +133,43 @@ func (d *Document) err() error {
 }
 
 // Load reads and parses the file at path. See Parse for the results; a
-// file that cannot be read gives an error wrapping the *os.PathError.
+// file that cannot be read gives an error wrapping the *os.PathError, and
+// one that is not a regular file (a FIFO, a device, a socket) an error
+// wrapping ErrSecretNotRegular, naming it.
 func Load(path string) (Config, *Document, error) {
-	f, err := os.Open(path)
+	data, err := readConfigFile(path)
 	if err != nil {
 		return Default(), nil, fmt.Errorf("config: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
-	if err != nil {
-		return Default(), nil, fmt.Errorf("config: %w", err)
-	}
-	if len(data) > MaxFileBytes {
-		return Default(), nil, fmt.Errorf("config: %s: larger than %d bytes", path, MaxFileBytes)
 	}
 	return Parse(data, path)
+}
+
+// readConfigFile reads the file at path, at most MaxFileBytes. It is
+// opened without blocking and refused unless it is a regular file: opening
+// a FIFO for reading otherwise waits for a writer, forever if none comes,
+// and serve would wait there with SIGTERM trapped. A directory is left to
+// the read, which fails as it always did ("is a directory").
+func readConfigFile(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err // an *fs.PathError: names the file
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if m := st.Mode(); !m.IsRegular() && !m.IsDir() {
+		return nil, NotRegularError(path, m)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileBytes {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, MaxFileBytes)
+	}
+	return data, nil
 }
 
 // Parse decodes data strictly on top of Default. name is used in messages.

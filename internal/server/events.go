@@ -191,27 +191,43 @@ func buildAnomaly(cfg config.Config) (sessiond.AnomalyChecker, error) {
 
 // buildWebhooks reads each endpoint's secret file and returns the endpoints.
 func buildWebhooks(cfg config.Config) ([]webhook.Endpoint, error) {
-	var out []webhook.Endpoint
+	out, errs := webhookEndpoints(cfg)
+	if len(errs) > 0 {
+		return nil, errs[0]
+	}
+	return out, nil
+}
+
+// webhookEndpoints is buildWebhooks returning every problem, in the order
+// of the list, not only the first: the start check lists them all
+// (startcheck.go).
+func webhookEndpoints(cfg config.Config) ([]webhook.Endpoint, []error) {
+	var (
+		out  []webhook.Endpoint
+		errs []error
+	)
 	seen := map[string]bool{}
 	for i, w := range cfg.Webhooks {
+		var secret []byte
 		raw, err := config.ReadSecretFile(w.SecretFile)
-		if err != nil {
-			return nil, fmt.Errorf("webhooks[%d].secret_file: %w", i, err)
+		if err == nil {
+			secret, err = webhook.ParseSecret(strings.TrimSpace(string(raw)))
 		}
-		secret, err := webhook.ParseSecret(strings.TrimSpace(string(raw)))
 		if err != nil {
-			return nil, fmt.Errorf("webhooks[%d].secret_file: %w", i, err)
+			errs = append(errs, fmt.Errorf("webhooks[%d].secret_file: %w", i, err))
 		}
 		u, err := url.Parse(w.URL)
 		if err != nil {
-			return nil, fmt.Errorf("webhooks[%d].url: %w", i, err)
+			errs = append(errs, fmt.Errorf("webhooks[%d].url: %w", i, err))
+			continue
 		}
 		name := w.Name
 		if name == "" {
 			name = fmt.Sprintf("%d-%s", i, u.Host)
 		}
 		if seen[name] {
-			return nil, fmt.Errorf("webhooks[%d].name: %q is used twice: %w", i, name, sessiond.ErrInvalidArgument)
+			errs = append(errs, fmt.Errorf("webhooks[%d].name: %q is used twice: %w", i, name, sessiond.ErrInvalidArgument))
+			continue
 		}
 		seen[name] = true
 		ep := webhook.Endpoint{Name: name, URL: w.URL, Secret: secret, MaxAttempts: w.MaxAttempts}
@@ -220,7 +236,7 @@ func buildWebhooks(cfg config.Config) ([]webhook.Endpoint, error) {
 		}
 		out = append(out, ep)
 	}
-	return out, nil
+	return out, errs
 }
 
 // liveCounts caches the store's live-session count between scrapes.

@@ -19,23 +19,35 @@ import (
 // nil when neither is set (the ring is stored in clear). The CLI's key
 // commands need the same keys as the server.
 func SigningKEKs(cfg config.Config, getenv func(string) string) (kek *signing.KEK, old []*signing.KEK, err error) {
+	kek, old, errs := signingKEKs(cfg, getenv)
+	if len(errs) > 0 {
+		return nil, nil, errs[0]
+	}
+	return kek, old, nil
+}
+
+// signingKEKs is SigningKEKs returning every problem, in that order, not
+// only the first: the start check lists them all (startcheck.go).
+func signingKEKs(cfg config.Config, getenv func(string) string) (kek *signing.KEK, old []*signing.KEK, errs []error) {
+	var err error
 	if f := cfg.Signing.KEKFile; f != "" {
 		if kek, err = readKEK(f); err != nil {
-			return nil, nil, fmt.Errorf("signing.kek_file: %w", err)
+			errs = append(errs, fmt.Errorf("signing.kek_file: %w", err))
 		}
 	} else if v := getenv(config.EnvKEK); v != "" {
 		if kek, err = signing.ParseKEK([]byte(v)); err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", config.EnvKEK, err)
+			errs = append(errs, fmt.Errorf("%s: %w", config.EnvKEK, err))
 		}
 	}
 	for i, f := range cfg.Signing.OldKEKFiles {
 		k, err := readKEK(f)
 		if err != nil {
-			return nil, nil, fmt.Errorf("signing.old_kek_files[%d]: %w", i, err)
+			errs = append(errs, fmt.Errorf("signing.old_kek_files[%d]: %w", i, err))
+			continue
 		}
 		old = append(old, k)
 	}
-	return kek, old, nil
+	return kek, old, errs
 }
 
 // readKEK reads a KEK file as a secret file: a FIFO, a directory or a big

@@ -96,6 +96,10 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err := checkConfig(o, log); err != nil {
 		return err
 	}
+	// Every file the configuration names, before anything is created.
+	if errs := CheckStart(cfg, o.APIKey, o.Getenv); len(errs) > 0 {
+		return &StartError{Problems: errs}
+	}
 
 	store, err := OpenStore(ctx, cfg, log, OpenMode{NoMigrate: cfg.Store.Migrate == config.MigrateManual})
 	if errors.Is(err, sessiond.ErrSchemaOutdated) {

@@ -42,13 +42,9 @@ func mountSSF(cfg config.Config, mgr *sessiond.Manager, store sessiond.Store, tx
 	push := map[string]http.Handler{}
 	var pollers []*ssf.Poller
 	for i, rc := range cfg.SSF.Receivers {
-		var bearer string
-		if rc.BearerTokenFile != "" {
-			b, err := config.ReadSecretFile(rc.BearerTokenFile)
-			if err != nil {
-				return nil, fmt.Errorf("ssf.receivers.%d.bearer_token_file: %w", i, err)
-			}
-			bearer = strings.TrimSpace(string(b))
+		bearer, err := receiverBearer(i, rc)
+		if err != nil {
+			return nil, err
 		}
 		r, err := ssf.New(ssf.Options{Name: rc.Name, Issuer: rc.Issuer, Audience: rc.Audience, JWKSURL: rc.JWKSURL,
 			Subject:    ssf.SubjectRule{Format: rc.SubjectFormat, Template: rc.SubjectTemplate, Issuers: rc.SubjectIssuers},
@@ -77,6 +73,19 @@ func mountSSF(cfg config.Config, mgr *sessiond.Manager, store sessiond.Store, tx
 		bg.Go(p.Run)
 	}
 	return push, nil
+}
+
+// receiverBearer is the bearer token the i-th receiver's push endpoint
+// requires (bearer_token_file), "" when none is set.
+func receiverBearer(i int, rc config.SSFReceiver) (string, error) {
+	if rc.BearerTokenFile == "" {
+		return "", nil
+	}
+	b, err := config.ReadSecretFile(rc.BearerTokenFile)
+	if err != nil {
+		return "", fmt.Errorf("ssf.receivers.%d.bearer_token_file: %w", i, err)
+	}
+	return strings.TrimSpace(string(b)), nil
 }
 
 // pollAuthorization is the Authorization header a poller sends:

@@ -64,20 +64,9 @@ func (c *certReloader) reload() error {
 	if c.cert != nil && c.seen == [2]fileStamp{cs, ks} {
 		return nil
 	}
-	// Read as secret files are (bounded, regular files only, a FIFO not
-	// waited on): a reload runs under c.mu inside every TLS handshake, so
-	// a blocking open there would stall them all.
-	certPEM, err := config.ReadFileLimit(c.certFile, config.MaxCertFileSize)
-	if err != nil {
-		return fmt.Errorf("server.tls_cert_file: %w", err)
-	}
-	keyPEM, err := config.ReadSecretFile(c.keyFile)
-	if err != nil {
-		return fmt.Errorf("server.tls_key_file: %w", err)
-	}
-	pair, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		return fmt.Errorf("server.tls_cert_file, server.tls_key_file: %w", err)
+	pair, errs := loadPair(c.certFile, c.keyFile)
+	if len(errs) > 0 {
+		return errs[0]
 	}
 	c.cert, c.seen = &pair, [2]fileStamp{cs, ks}
 	if pair.Leaf != nil {
@@ -85,6 +74,32 @@ func (c *certReloader) reload() error {
 			"not_after", pair.Leaf.NotAfter.UTC().Format(time.RFC3339), "serial", pair.Leaf.SerialNumber.String())
 	}
 	return nil
+}
+
+// loadPair reads and parses the certificate and key files, returning
+// every problem: a file that cannot be read, each named, or a pair that
+// does not parse or match. They are read as secret files are (bounded,
+// regular files only, a FIFO not waited on): a reload runs under c.mu
+// inside every TLS handshake, so a blocking open there would stall them
+// all, and the start check (startcheck.go) lists every problem at once.
+func loadPair(certFile, keyFile string) (tls.Certificate, []error) {
+	var errs []error
+	certPEM, err := config.ReadFileLimit(certFile, config.MaxCertFileSize)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("server.tls_cert_file: %w", err))
+	}
+	keyPEM, err := config.ReadSecretFile(keyFile)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("server.tls_key_file: %w", err))
+	}
+	if len(errs) > 0 {
+		return tls.Certificate{}, errs
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return tls.Certificate{}, []error{fmt.Errorf("server.tls_cert_file, server.tls_key_file: %w", err)}
+	}
+	return pair, nil
 }
 
 // GetCertificate is tls.Config.GetCertificate.
@@ -100,6 +115,8 @@ func (c *certReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, e
 	return c.cert, nil
 }
 
+var errTLSPair = errors.New("server.tls_cert_file and server.tls_key_file go together")
+
 // tlsConfig returns the API listener's TLS configuration, or nil when
 // server.tls_cert_file is not set (plain HTTP).
 func tlsConfig(cfg config.Config, log *slog.Logger) (*tls.Config, error) {
@@ -108,7 +125,7 @@ func tlsConfig(cfg config.Config, log *slog.Logger) (*tls.Config, error) {
 		return nil, nil
 	}
 	if s.TLSCertFile == "" || s.TLSKeyFile == "" {
-		return nil, fmt.Errorf("server.tls_cert_file and server.tls_key_file go together")
+		return nil, errTLSPair
 	}
 	r, err := newCertReloader(s.TLSCertFile, s.TLSKeyFile, log)
 	if err != nil {
