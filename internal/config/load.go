@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -184,6 +185,9 @@ func Parse(data []byte, name string) (Config, *Document, error) {
 	if len(data) > MaxFileBytes {
 		return cfg, nil, fmt.Errorf("%s: larger than %d bytes", name, MaxFileBytes)
 	}
+	// A byte order mark may start a YAML stream (YAML 1.2 §5.2); editors
+	// on Windows write one. Left in, it would join the first key's name.
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
 	if err := checkNesting(data); err != nil {
 		return cfg, nil, fmt.Errorf("%s: %w: %v", name, ErrSyntax, err)
 	}

@@ -33,6 +33,22 @@ func TestParse_EmptyIsDefault(t *testing.T) {
 	}
 }
 
+// TestParse_ByteOrderMark: a UTF-8 BOM before the first key (YAML 1.2
+// §5.2 allows one; Windows editors write it) is not part of the key's
+// name: the file means what it says, with positions as an editor shows.
+func TestParse_ByteOrderMark(t *testing.T) {
+	cfg, doc, err := Parse([]byte("\ufeffstrategy: database\nlifetimes:\n  idle: 10m\n"), "c.yaml")
+	if err != nil || doc == nil {
+		t.Fatalf("Parse = doc %v, err %v", doc, err)
+	}
+	if len(doc.Errors()) != 0 || cfg.Strategy != "database" || cfg.Lifetime.Idle.Std() != 10*time.Minute {
+		t.Errorf("with a BOM: strategy %q, idle %v, field errors %v; want database, 10m, none", cfg.Strategy, cfg.Lifetime.Idle, doc.Errors())
+	}
+	if line, col := doc.Position("strategy"); line != 1 || col != 11 { // the value, after "strategy: "
+		t.Errorf("strategy at %d:%d; want 1:11", line, col)
+	}
+}
+
 func TestParse_Values(t *testing.T) {
 	src := `
 environment: development
