@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -127,7 +128,26 @@ func (s *server) readJSON(w http.ResponseWriter, r *http.Request, bp *[]byte) ([
 	if err != nil {
 		return nil, s.jsonError(err)
 	}
+	if err := bodyInTime(r); err != nil {
+		return nil, err
+	}
 	return body, nil
+}
+
+// errBodyTooSlow: the request's body arrived after its deadline
+// (deadline.go) had passed, so its store calls could not run: answered
+// 408 before any is made, rather than 503 as if the store had not
+// answered.
+var errBodyTooSlow = &requestError{status: http.StatusRequestTimeout, code: apitype.CodeInvalidRequest,
+	detail: "the request body took too long to arrive; send it again"}
+
+// bodyInTime refuses a request whose body was read only after its
+// deadline passed (a slow client, not a slow store).
+func bodyInTime(r *http.Request) error {
+	if errors.Is(r.Context().Err(), context.DeadlineExceeded) {
+		return errBodyTooSlow
+	}
+	return nil
 }
 
 // decodeStrict decodes body into dst with every check of decodeJSON.
@@ -312,6 +332,9 @@ func (s *server) parseForm(w http.ResponseWriter, r *http.Request) (url.Values, 
 		}
 		return nil, &requestError{status: http.StatusBadRequest, code: apitype.CodeInvalidRequest,
 			detail: "request body is not a valid form", cause: err}
+	}
+	if err := bodyInTime(r); err != nil {
+		return nil, err
 	}
 	return r.PostForm, nil
 }
