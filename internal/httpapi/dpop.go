@@ -86,7 +86,12 @@ func (s *server) bindKey(ctx context.Context, w http.ResponseWriter, b *dpopBind
 		if b.HTM != "" || b.HTU != "" {
 			return "", badRequest("htm and htu go with dpop_proof")
 		}
-		return b.JKT, nil // checked by the Manager
+		if b.JKT != "" && !isThumbprint(b.JKT) {
+			// The Manager would refuse it too, naming its own field
+			// (key_thumbprint), which the client never sent.
+			return "", badRequest("dpop_jkt must be a base64url SHA-256 key thumbprint (43 characters)")
+		}
+		return b.JKT, nil
 	}
 	p, err := s.checkDPoP(ctx, w, &b.dpopProof, dpop.Request{})
 	if err != nil {
@@ -129,4 +134,19 @@ func (s *server) refreshCheck(ctx context.Context, w http.ResponseWriter, p *dpo
 		_, err := s.checkDPoP(ctx, w, p, dpop.Request{JKT: jkt})
 		return err
 	}
+}
+
+// isThumbprint reports whether s has the form of an RFC 7638 SHA-256
+// thumbprint in base64url: 43 characters of its alphabet.
+func isThumbprint(s string) bool {
+	if len(s) != 43 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }

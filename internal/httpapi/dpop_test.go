@@ -162,20 +162,22 @@ func TestDPoP_CreateBadInput(t *testing.T) {
 		body   map[string]any
 		status int
 		code   string
+		detail string
 	}{
-		{"jkt malformed", map[string]any{"dpop_jkt": "short"}, 400, "invalid_request"},
-		{"jkt and proof disagree", map[string]any{"dpop_proof": good(), "htm": "POST", "htu": appTokenURL, "dpop_jkt": newProofKey(t).jkt()}, 400, "invalid_request"},
-		{"htu without proof", map[string]any{"htu": appTokenURL}, 400, "invalid_request"},
-		{"proof without htu", map[string]any{"dpop_proof": good(), "htm": "POST"}, 400, "invalid_request"},
-		{"proof for another URL", map[string]any{"dpop_proof": good(), "htm": "POST", "htu": appAPIURL}, 401, "invalid_dpop_proof"},
-		{"alg none", map[string]any{"dpop_proof": "eyJhbGciOiJub25lIiwidHlwIjoiZHBvcCtqd3QifQ.e30.", "htm": "POST", "htu": appTokenURL}, 401, "invalid_dpop_proof"},
-		{"oversized", map[string]any{"dpop_proof": strings.Repeat("a", 9000), "htm": "POST", "htu": appTokenURL}, 401, "invalid_dpop_proof"},
-		{"claims hold cnf", map[string]any{"dpop_jkt": k.jkt(), "claims": map[string]any{"cnf": "x"}}, 400, "invalid_request"},
+		{"jkt malformed", map[string]any{"dpop_jkt": "short"}, 400, "invalid_request", "dpop_jkt"}, // the field the client sent, not the Manager's name for it
+		{"jkt not base64url", map[string]any{"dpop_jkt": strings.Repeat("+", 43)}, 400, "invalid_request", "dpop_jkt"},
+		{"jkt and proof disagree", map[string]any{"dpop_proof": good(), "htm": "POST", "htu": appTokenURL, "dpop_jkt": newProofKey(t).jkt()}, 400, "invalid_request", ""},
+		{"htu without proof", map[string]any{"htu": appTokenURL}, 400, "invalid_request", ""},
+		{"proof without htu", map[string]any{"dpop_proof": good(), "htm": "POST"}, 400, "invalid_request", ""},
+		{"proof for another URL", map[string]any{"dpop_proof": good(), "htm": "POST", "htu": appAPIURL}, 401, "invalid_dpop_proof", ""},
+		{"alg none", map[string]any{"dpop_proof": "eyJhbGciOiJub25lIiwidHlwIjoiZHBvcCtqd3QifQ.e30.", "htm": "POST", "htu": appTokenURL}, 401, "invalid_dpop_proof", ""},
+		{"oversized", map[string]any{"dpop_proof": strings.Repeat("a", 9000), "htm": "POST", "htu": appTokenURL}, 401, "invalid_dpop_proof", ""},
+		{"claims hold cnf", map[string]any{"dpop_jkt": k.jkt(), "claims": map[string]any{"cnf": "x"}}, 400, "invalid_request", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.body["subject"] = "cat"
 			r := e.do(http.MethodPost, "/v1/sessions", "application/json", []byte(jsonBody(t, tc.body)), nil)
-			wantProblem(t, tc.name, r, tc.status, tc.code, "")
+			wantProblem(t, tc.name, r, tc.status, tc.code, tc.detail)
 		})
 	}
 	t.Run("dpop_jkt binds", func(t *testing.T) {
