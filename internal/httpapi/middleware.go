@@ -157,6 +157,18 @@ func (s *server) middleware(next http.Handler) http.Handler {
 	})
 }
 
+// statusClientClosed is logged for a request whose client went away
+// before its answer (NGINX's 499); no client ever sees it.
+const statusClientClosed = 499
+
+// clientGone reports whether the request failed because its client went
+// away: the error is a canceled context and the request's own context,
+// without the store deadline, is canceled.
+func clientGone(info *requestInfo) bool {
+	return info.err != nil && errors.Is(info.err, context.Canceled) &&
+		info.unbounded != nil && info.unbounded.Err() != nil
+}
+
 func (s *server) logRequest(r *http.Request, rw *responseWriter, info *requestInfo, start time.Time) {
 	status := rw.status
 	if status == 0 {
@@ -168,6 +180,13 @@ func (s *server) logRequest(r *http.Request, rw *responseWriter, info *requestIn
 	level := slog.LevelInfo
 	if status >= 500 {
 		level = slog.LevelError
+		if clientGone(info) {
+			// The client went away mid-request and its canceled context
+			// failed the call: no answer reached anyone and nothing is
+			// wrong with the server, so no ERROR line to wake an operator.
+			// 499 is the status NGINX logs for the same thing.
+			status, level = statusClientClosed, slog.LevelInfo
+		}
 	}
 	ctx := r.Context()
 	if !s.log.Enabled(ctx, level) {
