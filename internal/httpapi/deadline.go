@@ -28,6 +28,14 @@ func RequestDeadline(writeTimeout time.Duration) time.Duration {
 	return writeTimeout - min(writeTimeout/4, time.Second)
 }
 
+// minStoreTime is the least of a request's deadline that must be left
+// once its body is in for its store calls to run: a quarter of it, at
+// most one second. A body that leaves less is the client's delay, and a
+// store call cut then would be counted as the store's.
+func minStoreTime(bound time.Duration) time.Duration {
+	return min(bound/4, time.Second)
+}
+
 // unboundedRoutes hold a request open by design and run without the
 // deadline (each sets its own write deadline, or has none to meet): the
 // revocation stream (SSE, as long as the client stays) and the Shared

@@ -128,23 +128,30 @@ func (s *server) readJSON(w http.ResponseWriter, r *http.Request, bp *[]byte) ([
 	if err != nil {
 		return nil, s.jsonError(err)
 	}
-	if err := bodyInTime(r); err != nil {
+	if err := s.bodyInTime(r); err != nil {
 		return nil, err
 	}
 	return body, nil
 }
 
 // errBodyTooSlow: the request's body arrived after its deadline
-// (deadline.go) had passed, so its store calls could not run: answered
-// 408 before any is made, rather than 503 as if the store had not
-// answered.
+// (deadline.go) had passed, or so close to it that its store calls would
+// have almost no time: answered 408 before any is made, rather than 503
+// as if the store had not answered.
 var errBodyTooSlow = &requestError{status: http.StatusRequestTimeout, code: apitype.CodeInvalidRequest,
 	detail: "the request body took too long to arrive; send it again"}
 
 // bodyInTime refuses a request whose body was read only after its
-// deadline passed (a slow client, not a slow store).
-func bodyInTime(r *http.Request) error {
-	if errors.Is(r.Context().Err(), context.DeadlineExceeded) {
+// deadline passed, or with less than minStoreTime of it left (a slow
+// client, not a slow store). The deadline cannot simply start once the
+// body is in: net/http's write timeout runs from the request's start, and
+// the answer has to be written before it.
+func (s *server) bodyInTime(r *http.Request) error {
+	ctx := r.Context()
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return errBodyTooSlow
+	}
+	if dl, ok := ctx.Deadline(); ok && s.bound > 0 && time.Until(dl) < minStoreTime(s.bound) {
 		return errBodyTooSlow
 	}
 	return nil
@@ -333,7 +340,7 @@ func (s *server) parseForm(w http.ResponseWriter, r *http.Request) (url.Values, 
 		return nil, &requestError{status: http.StatusBadRequest, code: apitype.CodeInvalidRequest,
 			detail: "request body is not a valid form", cause: err}
 	}
-	if err := bodyInTime(r); err != nil {
+	if err := s.bodyInTime(r); err != nil {
 		return nil, err
 	}
 	return r.PostForm, nil
