@@ -346,9 +346,8 @@ func (s *server) parseForm(w http.ResponseWriter, r *http.Request) (url.Values, 
 	return r.PostForm, nil
 }
 
-// onlyParams refuses a query parameter other than those named: on a route
-// that revokes, a mistyped one (?exept=) would be ignored and the request
-// would end more than its caller meant.
+// onlyParams refuses a query parameter other than those named
+// (queryparams.go says why).
 func onlyParams(vals url.Values, names ...string) error {
 	for k := range vals {
 		if !slices.Contains(names, k) {

@@ -241,8 +241,9 @@ type server struct {
 	log      *slog.Logger
 	logReq   func(status int) bool
 	maxBody  int64
-	doc      []byte   // openapi.json as served
-	patterns []string // as registered on the ServeMux, in order
+	doc      []byte              // openapi.json as served
+	params   map[string][]string // route pattern → the query parameters it takes (queryparams.go)
+	patterns []string            // as registered on the ServeMux, in order
 	next     http.Handler
 
 	events       sessiond.EventLog
@@ -351,6 +352,9 @@ func New(opts Options) (http.Handler, error) {
 		return nil, fmt.Errorf("httpapi: new: openapi document: %w", err)
 	}
 	s.doc = doc
+	if s.params, err = routeQueryParams(openapiDoc); err != nil {
+		return nil, fmt.Errorf("httpapi: new: openapi document: %w", err)
+	}
 
 	// The mux's own 404 and 405 replies are plain text; a catch-all routes
 	// every unmatched request to fallback, which answers with problems.
@@ -390,6 +394,9 @@ func (s *server) wrap(rt route) http.Handler {
 		}
 		if err == nil && rt.limited {
 			err = s.rateLimit(w, r)
+		}
+		if err == nil && r.URL.RawQuery != "" && rt.auth != authNone {
+			err = onlyParams(r.URL.Query(), s.params[rt.pattern]...)
 		}
 		if err == nil {
 			err = rt.handle(s, w, r)
