@@ -30,7 +30,7 @@ const (
 )
 
 // EventSETReceived is the security event recorded for every SET pushed.
-const EventSETReceived sessiond.EventType = "ssf.set_received"
+const EventSETReceived = sessiond.EventSETReceived
 
 // ReasonSSF is the revoke reason of sessions ended by a SET.
 const ReasonSSF sessiond.RevokeReason = "ssf"

@@ -15,26 +15,12 @@ import (
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/internal/config"
-	"github.com/sessiond/sessiond/internal/httpapi"
-	"github.com/sessiond/sessiond/internal/server"
-	"github.com/sessiond/sessiond/ssf"
 )
 
 // eventTypes is every type the event log can hold, for --type. A test
 // (TestEventTypes_Complete) fails when the module declares an EventType
 // this list lacks.
-var eventTypes = []sessiond.EventType{
-	sessiond.EventSessionCreated, sessiond.EventSessionRefreshed, sessiond.EventSessionRotated,
-	sessiond.EventSessionRevoked, sessiond.EventRefreshReused, sessiond.EventBulkRevoked,
-	sessiond.EventAnomaly, sessiond.EventRevokedByIncident, sessiond.EventUnknownToken, sessiond.EventSessionExpired, sessiond.EventCSRFRejected,
-	sessiond.EventConcurrentLogin,
-	sessiond.EventDeviceBound, sessiond.EventDeviceRefreshed, sessiond.EventDeviceProofRefused,
-	sessiond.EventConsoleSignedIn, sessiond.EventConsoleSignedOut,
-	server.EventAPIKeyAuthFailed, server.EventKeysRotated, server.EventAPIKeyCreated, server.EventAPIKeyRevoked,
-	server.EventAPIKeyScopes, server.EventIncident, server.EventStoreReset,
-	httpapi.EventWatermarkRaised, httpapi.EventKeysRetired,
-	ssf.EventSETReceived,
-}
+var eventTypes = sessiond.EventTypes()
 
 // parseSince reads an RFC 3339 time or a duration back from now (1h, 30m, 7d).
 func parseSince(s string, now time.Time) (time.Time, error) {

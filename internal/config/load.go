@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unicode/utf8"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -63,9 +64,10 @@ func (e *FieldError) Error() string {
 // with it. The validator uses it to give findings a line and column.
 // A nil *Document is valid and knows no positions.
 type Document struct {
-	name string
-	pos  map[string]position
-	errs []*FieldError
+	name    string
+	pos     map[string]position
+	errs    []*FieldError
+	refused map[string]bool // paths whose value was refused, not applied
 }
 
 type position struct {
@@ -112,6 +114,26 @@ func (d *Document) Position(path string) (line, col int) {
 		return p.line, p.col
 	}
 	return 0, 0
+}
+
+// Refused reports whether the value written at path, or at a key or list
+// item above it, was refused (of the wrong type or unparsable), so that
+// the default stands in its place. A finding about such a path would be
+// about the default, not the file: the field error already reports it.
+func (d *Document) Refused(path string) bool {
+	if d == nil || len(d.refused) == 0 {
+		return false
+	}
+	for {
+		if d.refused[path] {
+			return true
+		}
+		i := strings.LastIndexByte(path, '.')
+		if i < 0 {
+			return false
+		}
+		path = path[:i]
+	}
 }
 
 // Errors returns the field errors found while parsing, in file order.
@@ -188,6 +210,11 @@ func Parse(data []byte, name string) (Config, *Document, error) {
 	// A byte order mark may start a YAML stream (YAML 1.2 §5.2); editors
 	// on Windows write one. Left in, it would join the first key's name.
 	data = bytes.TrimPrefix(data, []byte("\ufeff"))
+	if line, col, c, ok := invalidUTF8(data); ok {
+		// The parser would turn the byte into U+FFFD and carry on, so a
+		// value would silently differ from what the file holds.
+		return cfg, nil, fmt.Errorf("%s:%d:%d: %w: byte 0x%02X is not UTF-8; save the file as UTF-8", name, line, col, ErrSyntax, c)
+	}
 	if err := checkNesting(data); err != nil {
 		return cfg, nil, fmt.Errorf("%s: %w: %v", name, ErrSyntax, err)
 	}
@@ -243,6 +270,29 @@ func Parse(data []byte, name string) (Config, *Document, error) {
 		return a.Column < b.Column
 	})
 	return cfg, doc, doc.err()
+}
+
+// invalidUTF8 finds the first byte of data that is not part of valid
+// UTF-8, with its 1-based line and column (in characters); ok is false
+// when data is valid UTF-8.
+func invalidUTF8(data []byte) (line, col int, c byte, ok bool) {
+	if utf8.Valid(data) {
+		return 0, 0, 0, false
+	}
+	line, col = 1, 1
+	for i := 0; i < len(data); {
+		r, n := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && n == 1 {
+			return line, col, data[i], true
+		}
+		if r == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+		i += n
+	}
+	return 0, 0, 0, false // unreachable: utf8.Valid said otherwise
 }
 
 // maxNesting bounds how deeply collections may nest. A config file needs
@@ -341,6 +391,17 @@ func (d *Document) fail(path string, tk *token.Token, unknown bool, format strin
 	})
 }
 
+// refuse records that the value at path could not be applied: the error,
+// and the path, so that the validator says nothing more about the default
+// left in its place (Document.Refused).
+func (dec *decoder) refuse(path string, tk *token.Token, format string, args ...any) {
+	dec.doc.fail(path, tk, false, format, args...)
+	if dec.doc.refused == nil {
+		dec.doc.refused = map[string]bool{}
+	}
+	dec.doc.refused[path] = true
+}
+
 // decoder walks the YAML tree against the Config type by reflection,
 // recording positions and collecting every error instead of stopping at the
 // first.
@@ -377,7 +438,7 @@ func (dec *decoder) resolve(path string, n ast.Node) (node ast.Node, asString, o
 				asString = true
 			case "!!map", "!!seq", "!!int", "!!bool", "!!null":
 			default:
-				dec.doc.fail(path, x.GetToken(), false, "YAML tag %s is not supported here", tag)
+				dec.refuse(path, x.GetToken(), "YAML tag %s is not supported here", tag)
 				return nil, false, false
 			}
 			if x.Value == nil {
@@ -385,7 +446,7 @@ func (dec *decoder) resolve(path string, n ast.Node) (node ast.Node, asString, o
 			}
 			n = x.Value
 		case *ast.AliasNode:
-			dec.doc.fail(path, x.GetToken(), false, "YAML aliases are not supported; write the value out")
+			dec.refuse(path, x.GetToken(), "YAML aliases are not supported; write the value out")
 			return nil, false, false
 		case nil:
 			return &ast.NullNode{}, false, true
@@ -414,7 +475,7 @@ func (dec *decoder) decode(path string, n ast.Node, v reflect.Value) {
 			dec.mapping(path, m, v)
 		case *ast.NullNode:
 		default:
-			dec.doc.fail(path, tk, false, "expected a mapping of keys, got %s", describe(n))
+			dec.refuse(path, tk, "expected a mapping of keys, got %s", describe(n))
 		}
 	case t.Kind() == reflect.Slice:
 		switch s := n.(type) {
@@ -434,7 +495,7 @@ func (dec *decoder) decode(path string, n ast.Node, v reflect.Value) {
 		case *ast.NullNode:
 			v.Set(reflect.MakeSlice(t, 0, 0))
 		default:
-			dec.doc.fail(path, tk, false, "expected a list, got %s", describe(n))
+			dec.refuse(path, tk, "expected a list, got %s", describe(n))
 		}
 	case t.Kind() == reflect.Bool:
 		b, ok := n.(*ast.BoolNode)
@@ -453,14 +514,14 @@ func (dec *decoder) decode(path string, n ast.Node, v reflect.Value) {
 					}
 				}
 			}
-			dec.doc.fail(path, tk, false, "expected true or false, got %s%s", describe(n), hint)
+			dec.refuse(path, tk, "expected true or false, got %s%s", describe(n), hint)
 			return
 		}
 		v.SetBool(b.Value)
 	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Int64:
 		in, ok := n.(*ast.IntegerNode)
 		if !ok || asString {
-			dec.doc.fail(path, tk, false, "expected an integer, got %s", describe(n))
+			dec.refuse(path, tk, "expected an integer, got %s", describe(n))
 			return
 		}
 		var i int64
@@ -469,23 +530,23 @@ func (dec *decoder) decode(path string, n ast.Node, v reflect.Value) {
 			i = x
 		case uint64:
 			if x > 1<<62 {
-				dec.doc.fail(path, tk, false, "integer %d is out of range", x)
+				dec.refuse(path, tk, "integer %d is out of range", x)
 				return
 			}
 			i = int64(x)
 		default:
-			dec.doc.fail(path, tk, false, "expected an integer, got %s", describe(n))
+			dec.refuse(path, tk, "expected an integer, got %s", describe(n))
 			return
 		}
 		if v.OverflowInt(i) {
-			dec.doc.fail(path, tk, false, "integer %d is out of range", i)
+			dec.refuse(path, tk, "integer %d is out of range", i)
 			return
 		}
 		v.SetInt(i)
 	case t.Kind() == reflect.String:
 		s, ok := scalarString(n, asString)
 		if !ok {
-			dec.doc.fail(path, tk, false, "expected a string, got %s (quote it if it is meant as text)", describe(n))
+			dec.refuse(path, tk, "expected a string, got %s (quote it if it is meant as text)", describe(n))
 			return
 		}
 		v.SetString(s)
@@ -513,15 +574,15 @@ func (dec *decoder) duration(path string, n ast.Node, asString bool, v reflect.V
 			v.SetInt(0)
 			return
 		}
-		dec.doc.fail(path, tk, false, "a duration needs a unit: write %q, %q or %q rather than %s", tk.Value+"s", tk.Value+"m", tk.Value+"h", tk.Value)
+		dec.refuse(path, tk, "a duration needs a unit: write %q, %q or %q rather than %s", tk.Value+"s", tk.Value+"m", tk.Value+"h", tk.Value)
 		return
 	default:
-		dec.doc.fail(path, tk, false, "expected a duration such as 15m, got %s", describe(n))
+		dec.refuse(path, tk, "expected a duration such as 15m, got %s", describe(n))
 		return
 	}
 	d, err := ParseDuration(text)
 	if err != nil {
-		dec.doc.fail(path, tk, false, "%v", err)
+		dec.refuse(path, tk, "%v", err)
 		return
 	}
 	v.SetInt(int64(d))

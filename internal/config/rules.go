@@ -23,7 +23,11 @@ const (
 	// minKeyPublishPeriod: the JWKS max-age plus the key ring's poll.
 	minKeyPublishPeriod = 5*time.Minute + 2*time.Second
 	maxCookieAge        = 400 * day // RFC 6265bis §5.5: user agents cap cookie lifetimes here
-	maxBodyWarn         = 1 << 20
+	// maxCookieNameBytes: browsers refuse a name and value over 4096 bytes
+	// together (RFC 6265bis §5.6); a longer name is a mistake that leaves
+	// the token too little room, and is sent with every request.
+	maxCookieNameBytes = 256
+	maxBodyWarn        = 1 << 20
 )
 
 // rules is the validator's table. Keep the IDs stable: CI baselines and
@@ -259,8 +263,8 @@ var rules = sortedByID([]Rule{
 	{
 		ID: "SD-COOKIE-013", Severity: SeverityError,
 		Title:     "cookie names must be valid and distinct",
-		Rationale: "An empty name or one with characters outside the RFC 9110 token set is rejected or mangled by browsers, and a refresh cookie with the session cookie's name overwrites it.",
-		Fix:       "use distinct names made of letters, digits and - _ . (e.g. __Host-sessiond and __Secure-sessiond-refresh)",
+		Rationale: "An empty name or one with characters outside the RFC 9110 token set (RFC 6265 §4.1.1) is rejected or mangled by browsers, a name over 256 bytes leaves the token too little of the 4096 bytes browsers allow a cookie (RFC 6265bis §5.6), and a refresh cookie with the session cookie's name overwrites it.",
+		Fix:       "use distinct names of at most 256 bytes made of letters, digits and - _ . (e.g. __Host-sessiond and __Secure-sessiond-refresh)",
 		Check: func(in Input) []Issue {
 			c := in.Config.Cookie
 			var out []Issue
@@ -269,7 +273,10 @@ var rules = sortedByID([]Rule{
 				names = append(names, [2]string{"cookie.refresh_name", c.RefreshName})
 			}
 			for _, n := range names {
-				if !validToken(n[1]) {
+				switch {
+				case len(n[1]) > maxCookieNameBytes:
+					out = append(out, issue(n[0], "%s is %d bytes long; at most %d are allowed", n[0], len(n[1]), maxCookieNameBytes))
+				case !validToken(n[1]):
 					out = append(out, issue(n[0], "%s %q is not a valid cookie name", n[0], n[1]))
 				}
 			}
@@ -818,6 +825,42 @@ var rules = sortedByID([]Rule{
 				}
 				if w.MaxAttempts < 1 {
 					out = append(out, issue(fmt.Sprintf("webhooks.%d.max_attempts", i), "webhook %d max_attempts %d is below 1", i, w.MaxAttempts))
+				}
+			}
+			return out
+		},
+	},
+	{
+		ID: "SD-WEBHOOK-004", Severity: SeverityError,
+		Title:     "webhook event type unknown",
+		Rationale: "An endpoint receives only the event types it lists, matched exactly: a misspelt type (session.revokd) matches no event, so the receiver silently never gets what it was set up for.",
+		Fix:       "write each type as sessiond names it (the message suggests the closest; `sessiond events --help` lists them all), or leave events empty to receive every event",
+		Check: func(in Input) []Issue {
+			var out []Issue
+			known := sessiond.EventTypes()
+			names := make([]string, len(known))
+			for i, t := range known {
+				names[i] = string(t)
+			}
+			for i, w := range in.Config.Webhooks {
+				for j, t := range w.Events {
+					if slices.Contains(names, t) {
+						continue
+					}
+					p := fmt.Sprintf("webhooks.%d.events.%d", i, j)
+					switch {
+					case t == "":
+						out = append(out, issue(p, "webhook %d lists an empty event type", i))
+					case t == "*" || strings.EqualFold(t, "all"):
+						// Not a pattern here: an empty list is what means all.
+						out = append(out, issue(p, "webhook %d event type %q is not a wildcard: leave events empty to receive every event", i, t))
+					default:
+						if s := suggest(t, names); s != "" {
+							out = append(out, issue(p, "webhook %d event type %q is unknown (did you mean %q?)", i, t, s))
+						} else {
+							out = append(out, issue(p, "webhook %d event type %q is unknown; known types: %s", i, t, strings.Join(names, ", ")))
+						}
+					}
 				}
 			}
 			return out

@@ -93,7 +93,13 @@ func Validate(cfg Config, doc *Document, env string) []Finding {
 	in := Input{Config: cfg, Env: env, Life: life, Doc: doc}
 	var out []Finding
 	for _, r := range rules {
+		schema := r.ID == "SD-SCHEMA-001" || r.ID == "SD-SCHEMA-002"
 		for _, is := range r.Check(in) {
+			if !schema && doc.Refused(is.Path) {
+				// SD-SCHEMA-002 reports the value once; the rule would
+				// only judge the default standing in for it.
+				continue
+			}
 			f := Finding{
 				RuleID: r.ID, Severity: r.Severity, Path: is.Path,
 				Line: is.Line, Column: is.Column, Message: is.Message, Fix: r.Fix,

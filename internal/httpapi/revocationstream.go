@@ -22,10 +22,10 @@ import (
 const (
 	// EventWatermarkRaised: details "all" (bool), "subjects" ([]string),
 	// "issued_before" (RFC 3339 with nanoseconds).
-	EventWatermarkRaised sessiond.EventType = "revocation.watermark_raised"
+	EventWatermarkRaised = sessiond.EventWatermarkRaised
 	// EventKeysRetired: details "kids" ([]string), the key IDs that no
 	// longer verify.
-	EventKeysRetired sessiond.EventType = "signing_keys.retired"
+	EventKeysRetired = sessiond.EventKeysRetired
 )
 
 // streamTypes are the event log entries the stream turns into events.

@@ -22,14 +22,15 @@ import (
 	"github.com/sessiond/sessiond/webhook"
 )
 
-// Event types the server adds to the Manager's.
+// Event types the server adds to the Manager's. They are declared in the
+// root package, which lists every type (sessiond.EventTypes).
 const (
-	EventAPIKeyAuthFailed sessiond.EventType = "api_key.auth_failed"
-	EventKeysRotated      sessiond.EventType = "signing_keys.rotated"
-	EventAPIKeyCreated    sessiond.EventType = "api_key.created"
-	EventAPIKeyRevoked    sessiond.EventType = "api_key.revoked"
-	EventIncident         sessiond.EventType = "incident.revoked"
-	EventAPIKeyScopes     sessiond.EventType = "api_key.scopes_changed"
+	EventAPIKeyAuthFailed = sessiond.EventAPIKeyAuthFailed
+	EventKeysRotated      = sessiond.EventKeysRotated
+	EventAPIKeyCreated    = sessiond.EventAPIKeyCreated
+	EventAPIKeyRevoked    = sessiond.EventAPIKeyRevoked
+	EventIncident         = sessiond.EventIncident
+	EventAPIKeyScopes     = sessiond.EventAPIKeyScopes
 	// EventStoreReset: a node found a shared document (the API key set,
 	// the signing key ring, the DPoP and DBSC secrets; the Manager's
 	// incident watermarks) gone from a store that lost its data, and put

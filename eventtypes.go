@@ -1,0 +1,36 @@
+package sessiond
+
+// Event types the server adds to the Manager's: internal/server,
+// internal/httpapi and ssf emit them under the same names (their
+// constants refer to these). They are declared here so that EventTypes can
+// list every type in one place.
+const (
+	EventAPIKeyAuthFailed EventType = "api_key.auth_failed"
+	EventAPIKeyCreated    EventType = "api_key.created"
+	EventAPIKeyRevoked    EventType = "api_key.revoked"
+	EventAPIKeyScopes     EventType = "api_key.scopes_changed"
+	EventKeysRotated      EventType = "signing_keys.rotated"
+	EventKeysRetired      EventType = "signing_keys.retired"
+	EventIncident         EventType = "incident.revoked"
+	EventWatermarkRaised  EventType = "revocation.watermark_raised"
+	EventSETReceived      EventType = "ssf.set_received"
+)
+
+// EventTypes returns every event type sessiond records, a new slice on
+// each call. The configuration validator refuses a webhook that asks for
+// any other type, and `sessiond events --type` accepts these; a test fails
+// when the module declares an EventType this list lacks.
+func EventTypes() []EventType {
+	return []EventType{
+		EventSessionCreated, EventSessionRefreshed, EventSessionRotated,
+		EventSessionRevoked, EventRefreshReused, EventBulkRevoked,
+		EventAnomaly, EventRevokedByIncident, EventUnknownToken, EventSessionExpired, EventCSRFRejected,
+		EventConcurrentLogin,
+		EventDeviceBound, EventDeviceRefreshed, EventDeviceProofRefused,
+		EventConsoleSignedIn, EventConsoleSignedOut,
+		EventAPIKeyAuthFailed, EventKeysRotated, EventAPIKeyCreated, EventAPIKeyRevoked,
+		EventAPIKeyScopes, EventIncident, EventStoreReset,
+		EventWatermarkRaised, EventKeysRetired,
+		EventSETReceived,
+	}
+}
