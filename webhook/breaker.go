@@ -312,7 +312,7 @@ func (d *Dispatcher) settle(ctx context.Context, c *claim, res result, now time.
 	case res.err == nil:
 		if ep.failures > 0 {
 			msg, level = "webhook endpoint delivers again", slog.LevelInfo
-			attrs = []any{"endpoint", ep.name, "failures", ep.failures, "down_for", now.Sub(ep.downSince), "deferred", ep.deferred}
+			attrs = []any{"endpoint", ep.name, "failures", ep.failures, "down_for", now.Sub(ep.downSince).String(), "deferred", ep.deferred}
 		}
 		ep.failures, ep.until, ep.deferred = 0, time.Time{}, 0
 	case !fault:
@@ -327,7 +327,7 @@ func (d *Dispatcher) settle(ctx context.Context, c *claim, res result, now time.
 		if ep.failures == 1 {
 			ep.downSince, ep.deferred = now, 0
 			msg, level = "webhook endpoint cooling down", slog.LevelWarn
-			attrs = []any{"endpoint", ep.name, "cool_for", cool, "err", res.err.Error()}
+			attrs = []any{"endpoint", ep.name, "cool_for", cool.String(), "err", res.err.Error()}
 		}
 	case res.retryAfter > 0:
 		// In flight when the endpoint started cooling: no new failure, but

@@ -527,7 +527,7 @@ func (d *Dispatcher) attempt(c *claim) error {
 			delay = min(res.retryAfter, d.maxBackoff)
 		}
 		d.observe(del.Endpoint, OutcomeRetry)
-		d.log.WarnContext(ctx, "webhook delivery failed; will retry", append(attrs, "retry_in", delay, "err", res.err.Error())...)
+		d.log.WarnContext(ctx, "webhook delivery failed; will retry", append(attrs, "retry_in", delay.String(), "err", res.err.Error())...)
 		return d.finish(wctx, del, sessiond.DeliveryPending, n, now.Add(delay), res.err.Error(), now)
 	}
 }
@@ -552,7 +552,7 @@ func (d *Dispatcher) holdBack(ctx context.Context, del sessiond.Delivery, h held
 	}
 	now := d.clock.Now()
 	d.log.DebugContext(ctx, "webhook delivery held by its sender", "endpoint", del.Endpoint, "webhook_id", del.ID,
-		"event_id", del.EventID, "retry_in", min(delay, d.maxBackoff), "reason", h.Error())
+		"event_id", del.EventID, "retry_in", min(delay, d.maxBackoff).String(), "reason", h.Error())
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()
 	return d.finish(wctx, del, sessiond.DeliveryPending, del.Attempts, now.Add(min(delay, d.maxBackoff)), h.Error(), now)
