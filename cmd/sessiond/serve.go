@@ -26,7 +26,8 @@ func (a *app) serveCmd() *cobra.Command {
 			"A configuration with errors is reported in full (every problem of the file, of the files it names\n" +
 			"and of the environment at once, before the store is opened) and serve exits with status 78\n" +
 			"(EX_CONFIG), whatever the problem: a secret, KEK or TLS file missing, unreadable or malformed\n" +
-			"included, and a SESSIOND_API_KEY under 32 characters. It exits 78 as well when\n" +
+			"included, and a SESSIOND_API_KEY under 32 characters. It exits 78 as well when the store refuses\n" +
+			"store.dsn or store.namespace (a DSN that does not parse, or another driver's scheme), when\n" +
 			"SESSIOND_API_KEY names a revoked key, when no key-encryption key it is given opens the stored\n" +
 			"signing key ring, or when its HS256 secret is one the other nodes replaced; 1 when it fails to\n" +
 			"start for another reason (the store does not answer, say).",
@@ -85,6 +86,8 @@ func configFailure(err error) string {
 	case errors.Is(err, apikey.ErrKeyRevoked):
 		return "SESSIOND_API_KEY: " + err.Error() + " (set SESSIOND_API_KEY to a key that was never revoked, or unset it)"
 	case errors.Is(err, signing.ErrSecretSuperseded):
+		return err.Error()
+	case errors.Is(err, server.ErrStoreSettings):
 		return err.Error()
 	case errors.Is(err, signing.ErrKEKRequired):
 		return err.Error() + " (give this node that key-encryption key: signing.kek_file or SESSIOND_KEK, " +

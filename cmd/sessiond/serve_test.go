@@ -104,3 +104,29 @@ func TestServe_SupersededHS256SecretIsAConfigError(t *testing.T) {
 			code, last, exitConfig)
 	}
 }
+
+// TestServe_StoreSettingsAreAConfigError: a store.dsn the driver cannot
+// parse (another driver's scheme, a malformed parameter) or a namespace
+// the store refuses is a configuration problem: no restart fixes it, so
+// serve exits 78 (EX_CONFIG), not 1 as for a store that does not answer,
+// and its last line names the settings. None of these reaches a server.
+func TestServe_StoreSettingsAreAConfigError(t *testing.T) {
+	for _, tc := range []struct {
+		name, driver, dsn, namespace string
+	}{
+		{"redis with a postgres DSN", "redis", "postgres://u@127.0.0.1:1/db", ""},
+		{"redis database not a number", "redis", "redis://127.0.0.1:1/abc", ""},
+		{"redis dial_timeout malformed", "redis", "redis://127.0.0.1:1/0?dial_timeout=soon", ""},
+		{"redis namespace with a brace", "redis", "redis://127.0.0.1:1/0", "a{b"},
+		{"postgres with a redis URL", "postgres", "redis://127.0.0.1:1/0", ""},
+		{"postgres sslmode unknown", "postgres", "postgres://u@127.0.0.1:1/db?sslmode=bogus", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stderr := serveExit(t, []string{"SESSIOND_DATA=" + t.TempDir(),
+				"SESSIOND_STORE_DRIVER=" + tc.driver, "SESSIOND_STORE_DSN=" + tc.dsn, "SESSIOND_STORE_NAMESPACE=" + tc.namespace})
+			if last := lastLine(stderr); code != exitConfig || !strings.Contains(last, "store.dsn") {
+				t.Errorf("serve = exit %d, last line %q; want %d and a line naming store.dsn", code, last, exitConfig)
+			}
+		})
+	}
+}

@@ -29,6 +29,12 @@ import (
 // ErrInvalidConfig: the configuration has error-level findings.
 var ErrInvalidConfig = errors.New("configuration has errors")
 
+// ErrStoreSettings: the store refused the settings it was opened with (a
+// DSN that does not parse or names another driver's scheme, a namespace it
+// cannot use) before it reached the server. Only a change of
+// configuration fixes that, unlike a store that does not answer.
+var ErrStoreSettings = errors.New("check store.driver, store.dsn (SESSIOND_STORE_DSN) and store.namespace")
+
 // APIKeyFile is the file, in the data directory, that receives the API key
 // generated on first start.
 const APIKeyFile = "api-key"
@@ -104,6 +110,9 @@ func Run(ctx context.Context, o Options) (err error) {
 	store, err := OpenStore(ctx, cfg, log, OpenMode{NoMigrate: cfg.Store.Migrate == config.MigrateManual})
 	if errors.Is(err, sessiond.ErrSchemaOutdated) {
 		return fmt.Errorf("open store: %w: store.migrate is manual; run `sessiond migrate` with this build first (with --create for a new store)", err)
+	}
+	if errors.Is(err, sessiond.ErrInvalidArgument) {
+		return fmt.Errorf("open store: %w: %w", err, ErrStoreSettings)
 	}
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
