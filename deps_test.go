@@ -43,19 +43,30 @@ func goList(t *testing.T, args ...string) []pkg {
 	}
 }
 
-// isAdapter reports whether path is an adapter: a package of the module one
-// level below the root (memstore, pgstore, jwttoken, httpsession, webhook,
-// client, sessiondtest…). The root, internal/, cmd/, examples/ and setup/
-// are not: internal/server and cmd/ wire adapters together for the server,
-// setup does the same for library users (docs/library.md).
-func isAdapter(path string) bool {
+// room returns the folder one level below the root that holds path (pgstore
+// for pgstore, jwttoken for jwttoken/signing), or "" for the root and
+// packages outside the module.
+func room(path string) string {
 	rest, ok := strings.CutPrefix(path, module+"/")
-	if !ok || strings.Contains(rest, "/") {
-		return false
+	if !ok {
+		return ""
 	}
+	first, _, _ := strings.Cut(rest, "/")
+	return first
+}
+
+// isAdapter reports whether path is an adapter: a package of the module in
+// a folder one level below the root (memstore, pgstore, jwttoken,
+// httpsession, webhook, client, sessiondtest…), sub-packages included
+// (jwttoken/signing, verifier/stream belong to their adapter's room). The
+// root, internal/, cmd/, examples/ and setup/ are not: internal/server and
+// cmd/ wire adapters together for the server, setup does the same for
+// library users (docs/library.md).
+func isAdapter(path string) bool {
+	r := room(path)
 	// apitype is the wire vocabulary both ends of the API share, like the
 	// root; setup exists to wire adapters together.
-	return rest != "internal" && rest != "cmd" && rest != "examples" && rest != "setup" && !isShared(path)
+	return r != "" && r != "internal" && r != "cmd" && r != "examples" && r != "setup" && !isShared(path)
 }
 
 // isShared reports whether path is a package adapters may import: the wire
@@ -70,7 +81,8 @@ func isShared(path string) bool {
 // transitive Deps) and the standard-library flag of every package std,
 // each break of the house rules: the root imports only the standard
 // library, and no adapter imports another adapter, directly or through an
-// internal package.
+// internal package (a sub-package may import its own adapter: signing
+// imports jwttoken).
 func importRuleViolations(pkgs []pkg, std map[string]bool) []string {
 	var out []string
 	for _, p := range pkgs {
@@ -83,7 +95,7 @@ func importRuleViolations(pkgs []pkg, std map[string]bool) []string {
 			}
 		case isAdapter(p.ImportPath), isShared(p.ImportPath):
 			for _, d := range p.Deps {
-				if isAdapter(d) {
+				if isAdapter(d) && room(d) != room(p.ImportPath) {
 					out = append(out, p.ImportPath+" imports the adapter "+d)
 				}
 			}
@@ -133,6 +145,12 @@ func TestImportRuleViolations(t *testing.T) {
 		{"AdapterImportsAdapter", []pkg{{ImportPath: module + "/webhook", Deps: []string{module, module + "/metrics"}}}, 1},
 		{"AdapterImportsShared", []pkg{{ImportPath: module + "/verifier", Deps: []string{module, module + "/dpop", module + "/apitype"}}}, 0},
 		{"SharedImportsAdapter", []pkg{{ImportPath: module + "/dpop", Deps: []string{module, module + "/jwttoken"}}}, 1},
+		{"SubPackageImportsItsAdapter", []pkg{
+			{ImportPath: module + "/jwttoken/signing", Deps: []string{module, module + "/jwttoken"}},
+			{ImportPath: module + "/verifier", Deps: []string{module, module + "/verifier/stream"}},
+		}, 0},
+		{"SubPackageImportsAdapter", []pkg{{ImportPath: module + "/jwttoken/signing", Deps: []string{module, module + "/jwttoken", module + "/memstore"}}}, 1},
+		{"AdapterImportsSubPackageOfAdapter", []pkg{{ImportPath: module + "/ssf", Deps: []string{module, module + "/jwttoken/signing", module + "/jwttoken"}}}, 2},
 		{"AdapterImportsAdapterThroughInternal", []pkg{
 			{ImportPath: module + "/jwttoken", Deps: []string{module + "/internal/server", module + "/memstore", module + "/pgstore"}},
 		}, 2},

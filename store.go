@@ -127,6 +127,16 @@ type Revocation struct {
 //     its next poll (Options.WatermarkPoll, default 1s).
 //   - WindowCounter (counters shared by every node): failed refreshes are
 //     counted in this process's memory only (Options.RefreshFailures).
+//   - ReplayGuard (one-time keys shared by every node): DPoP proof IDs,
+//     DBSC challenges and Shared Signals SET IDs are remembered in each
+//     node's memory only, so a replay to another node is not refused.
+//   - MetaDeleter (metadelete.go, deleting a shared document): nothing is
+//     deleted; the Shared Signals transmitter keeps the empty poll queue
+//     of every deleted stream.
+//   - ChangeEventWriter and its recorders (ChangeRecorder,
+//     SubjectChangeRecorder, TouchRecorder in event.go): a change's
+//     events and webhook deliveries are recorded after the change, not
+//     in its transaction, so a crash between the two can lose them.
 //
 // Every store sessiond ships implements all of them, except that memstore
 // and sqlitestore, which serve one process, have no feed (RevocationNotifier,

@@ -56,12 +56,6 @@ func (s *Store) appendEvents(events []sessiond.Event, details [][]byte) {
 	}
 }
 
-// WritesChangeEvents reports that SwapRefresh stores the events and
-// deliveries it carries with the swap; see sessiond.ChangeEventWriter.
-func (s *Store) WritesChangeEvents() bool { return true }
-
-var _ sessiond.ChangeEventWriter = (*Store)(nil)
-
 // findEvent returns where the event with ID id is, or would be, in
 // s.events (kept in ID order).
 func (s *Store) findEvent(id string) (int, bool) {

@@ -10,6 +10,12 @@ import (
 
 var _ sessiond.ChangeRecorder = (*Store)(nil)
 
+// WritesChangeEvents reports that SwapRefresh stores the events and
+// deliveries it carries with the swap; see sessiond.ChangeEventWriter.
+func (s *Store) WritesChangeEvents() bool { return true }
+
+var _ sessiond.ChangeEventWriter = (*Store)(nil)
+
 // CreateRecorded stores sess and its tokens as Create (max 0) or
 // CreateLimited (max > 0) does, and under the same lock rec and the records
 // evicted returns for each evicted session; see sessiond.ChangeRecorder.

@@ -76,13 +76,6 @@ func eventArgs(events []sessiond.Event) ([]any, error) {
 	return []any{ids, times, types, subjects, sessions, ips, uas, details}, nil
 }
 
-// WritesChangeEvents reports that SwapRefresh stores the events and
-// deliveries it carries in the swap's transaction (the same batch); see
-// sessiond.ChangeEventWriter.
-func (s *Store) WritesChangeEvents() bool { return true }
-
-var _ sessiond.ChangeEventWriter = (*Store)(nil)
-
 // QueryEvents returns the events q selects, in ID order, after q.Cursor,
 // and the cursor of the next page ("" when no more match); see
 // sessiond.EventLog. Limit 0 means 100, more than 1000 means 1000; a

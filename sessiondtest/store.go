@@ -26,10 +26,11 @@ import (
 // TestStore checks the twelve methods of sessiond.Store, then runs the
 // suite of each optional interface the store implements (TestLimiter,
 // TestMetaStore, TestMetaDeleter, TestReplayGuard, TestWindowCounter,
-// TestLiveCounter, TestEventLog, TestOutbox,
-// TestBulkRevoker, TestRevocationNotifier on one node), as testing/fstest
-// checks an optional interface only when it is there. A store with only
-// the twelve methods passes.
+// TestLiveCounter, TestEventLog, TestOutbox, TestBulkRevoker,
+// TestRevocationNotifier on one node, and, when WritesChangeEvents reports
+// true, TestChangeEvents, TestChangeRecorder, TestSubjectChangeRecorder and
+// TestTouchRecorder), as testing/fstest checks an optional interface only
+// when it is there. A store with only the twelve methods passes.
 //
 // Beyond the Store doc comments, the suite pins down these choices:
 //   - Create fails with ErrInvalidArgument if a token's SessionID is not the

@@ -45,13 +45,6 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []sessiond.
 	return nil
 }
 
-// WritesChangeEvents reports that SwapRefresh stores the events and
-// deliveries it carries in the swap's transaction; see
-// sessiond.ChangeEventWriter.
-func (s *Store) WritesChangeEvents() bool { return true }
-
-var _ sessiond.ChangeEventWriter = (*Store)(nil)
-
 // QueryEvents returns the events q selects, in ID order, after q.Cursor;
 // see sessiond.EventLog. Limit 0 means 100, more than 1000 means 1000.
 func (s *Store) QueryEvents(ctx context.Context, q sessiond.EventQuery) ([]sessiond.Event, string, error) {

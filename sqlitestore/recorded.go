@@ -10,6 +10,13 @@ import (
 
 var _ sessiond.ChangeRecorder = (*Store)(nil)
 
+// WritesChangeEvents reports that SwapRefresh stores the events and
+// deliveries it carries in the swap's transaction; see
+// sessiond.ChangeEventWriter.
+func (s *Store) WritesChangeEvents() bool { return true }
+
+var _ sessiond.ChangeEventWriter = (*Store)(nil)
+
 // CreateRecorded stores sess and its tokens as Create (max 0) or
 // CreateLimited (max > 0) does, and in the same transaction rec and the
 // records evicted returns for each evicted session; see
