@@ -83,6 +83,7 @@ type Keys struct {
 	meta         sessiond.MetaStore
 	clock        sessiond.Clock
 	refreshEvery time.Duration
+	reloadWait   time.Duration // BoundReloadWait; 0: the request's whole deadline
 
 	// snap is read on every API request without a lock; reloads swap it
 	// under mu, one at a time.
@@ -498,11 +499,58 @@ func (k *Keys) refresh(ctx context.Context, force bool) (*snapshot, bool, error)
 		}
 		k.mu.Lock()
 	}
-	defer k.mu.Unlock()
 	prev = k.snap.Load()
 	if !force && prev != nil && now.Sub(prev.loaded) < k.refreshEvery {
+		k.mu.Unlock()
 		return prev, false, nil // another request reloaded it meanwhile
 	}
+	if force || prev == nil || k.reloadWait <= 0 {
+		defer k.mu.Unlock()
+		return k.reloadAt(ctx, prev, now)
+	}
+	// With a set to fall back on, the read runs apart from the request and
+	// the request waits for it at most reloadWait (BoundReloadWait). The
+	// read keeps k.mu until it ends, so the others meanwhile are served the
+	// last set at once, as during an outage.
+	type result struct {
+		s   *snapshot
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer k.mu.Unlock()
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reloadTimeout)
+		defer cancel()
+		s, _, err := k.reloadAt(rctx, prev, now)
+		done <- result{s, err}
+	}()
+	wait := time.NewTimer(k.reloadWait)
+	defer wait.Stop()
+	select {
+	case r := <-done:
+		return r.s, r.err == nil, r.err
+	case <-wait.C:
+	case <-ctx.Done():
+	}
+	return prev, false, nil
+}
+
+// reloadTimeout bounds a reload a request stopped waiting for
+// (BoundReloadWait), which goes on without it.
+const reloadTimeout = 10 * time.Second
+
+// BoundReloadWait makes a request wait at most d for a reload of the set
+// when a set to fall back on is held, then be served that set while the
+// reload goes on: a store that hangs (frozen, black-holed) rather than
+// refusing then holds up one request for d, not for its whole deadline.
+// Without it a request waits for the reload until its context ends. Call
+// it before the first request.
+func (k *Keys) BoundReloadWait(d time.Duration) { k.reloadWait = d }
+
+// reloadAt reads the set as of now and keeps it as the node's snapshot, or,
+// when the store is unavailable, keeps prev (if any) as read at now. The
+// caller holds k.mu.
+func (k *Keys) reloadAt(ctx context.Context, prev *snapshot, now time.Time) (*snapshot, bool, error) {
 	s, err := k.reload(ctx, prev)
 	if err != nil {
 		if prev == nil || !errors.Is(err, sessiond.ErrStoreUnavailable) {

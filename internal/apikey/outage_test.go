@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -38,6 +39,31 @@ func (o *outageMeta) PutMeta(ctx context.Context, name string, value []byte, ver
 	}
 	return o.MetaStore.PutMeta(ctx, name, value, version)
 }
+
+// hangMeta is a real store whose reads, while hang is set, wait until
+// thawed or until their context ends (then failing as a driver does); it
+// counts the hung reads that ended.
+type hangMeta struct {
+	sessiond.MetaStore
+	hang     atomic.Bool
+	release  chan struct{}
+	once     sync.Once
+	answered atomic.Int64
+}
+
+func (h *hangMeta) GetMeta(ctx context.Context, name string) ([]byte, int64, error) {
+	if h.hang.Load() {
+		defer h.answered.Add(1)
+		select {
+		case <-h.release:
+		case <-ctx.Done():
+			return nil, 0, fmt.Errorf("hung: %w: %w", sessiond.ErrStoreUnavailable, ctx.Err())
+		}
+	}
+	return h.MetaStore.GetMeta(ctx, name)
+}
+
+func (h *hangMeta) thaw() { h.once.Do(func() { close(h.release) }) }
 
 // TestKeys_StoreOutage (issue 18, gap 1): while the store is unavailable
 // a node authenticates with the last key set it read or wrote, asks the
@@ -116,6 +142,38 @@ func TestKeys_StoreOutage(t *testing.T) {
 		clock.Advance(time.Hour)
 		if k, err := keys.Authenticate(ctx, envKey); err != nil || !k.Allows(apikey.ScopeAdmin) {
 			t.Errorf("Authenticate(env key) in an outage right after start = %+v, %v; want the admin key", k, err)
+		}
+	})
+
+	t.Run("a hanging store holds up no request", func(t *testing.T) {
+		// A frozen store or a black-holed network answers nothing rather
+		// than refusing: the reload of the set must not hold the request
+		// that started it for its whole deadline (issue 18, gap 1).
+		store := &hangMeta{MetaStore: memstore.New(), release: make(chan struct{})}
+		t.Cleanup(store.thaw)
+		clock := sessiondtest.NewClock(t0)
+		keys := apikey.New(store, clock, time.Second)
+		keys.BoundReloadWait(100 * time.Millisecond) // as serve does
+		if _, err := keys.Ensure(ctx, "env", envKey); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := keys.Authenticate(ctx, envKey); err != nil {
+			t.Fatal(err)
+		}
+		store.hang.Store(true)
+		clock.Advance(2 * time.Second)
+		// The deadline a request runs under; without a bound of its own
+		// the reload would wait for all of it.
+		reqCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if k, err := keys.Authenticate(reqCtx, envKey); err != nil || !k.Allows(apikey.ScopeAdmin) {
+			t.Errorf("Authenticate(env key) while the store hangs = %+v, %v; want the last known set's answer", k, err)
+		}
+		if store.answered.Load() != 0 || reqCtx.Err() != nil {
+			t.Errorf("Authenticate returned only once the hung read ended (request deadline passed: %v); want it answered while the store still hangs", reqCtx.Err())
+		}
+		if _, err := keys.Authenticate(reqCtx, sessiond.Secret(strings.Repeat("u", 40))); !errors.Is(err, apikey.ErrUnauthorized) {
+			t.Errorf("Authenticate(unknown key) while the store hangs = %v; want ErrUnauthorized", err)
 		}
 	})
 

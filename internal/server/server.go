@@ -146,6 +146,11 @@ func Run(ctx context.Context, o Options) (err error) {
 		mopts.WebhookEndpoints = append(mopts.WebhookEndpoints, ep.Name)
 	}
 	apiKeys := apikey.New(meta, nil, time.Second)
+	// A store that hangs must not hold an API request (a hybrid verify
+	// among them) for its whole deadline to re-read the key set: the last
+	// set read answers meanwhile (docs/operations.md, "When the store is
+	// unavailable").
+	apiKeys.BoundReloadWait(250 * time.Millisecond)
 	ssfTx, err := buildTransmitter(cfg, o, meta, outbox, apiKeys, clock, log)
 	if err != nil {
 		return err
