@@ -63,10 +63,12 @@ func TestKeys_UnknownKidReloads(t *testing.T) {
 func TestKeys_UnknownKidReloadIsBounded(t *testing.T) {
 	store := &countingMeta{MetaStore: memstore.New()}
 	clock := sessiondtest.NewClock(t0)
-	k, err := signing.Open(context.Background(), store, signing.Options{MaxTokenLifetime: 24 * time.Hour, Clock: clock})
+	const every = 100 * time.Millisecond
+	k, err := signing.Open(context.Background(), store, signing.Options{MaxTokenLifetime: 24 * time.Hour, Clock: clock, ReloadEvery: every})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(k.Close)
 	c := codec(t, k)
 	store.reads.Store(0)
 
@@ -77,24 +79,56 @@ func TestKeys_UnknownKidReloadIsBounded(t *testing.T) {
 		t.Errorf("an implausible kid caused %d store reads; want 0", n)
 	}
 
+	// The reads begin at least ReloadEvery apart, so over any span there
+	// are at most one more than the periods it holds.
+	start := time.Now()
 	var wg sync.WaitGroup
 	for i := range 64 {
 		wg.Go(func() {
-			kid := strings.Repeat(string(rune('A'+i%26)), 22)
-			if _, err := c.Verify(sessiond.KindAccess, forged(kid), t0); !errors.Is(err, sessiond.ErrInvalidToken) {
-				t.Errorf("Verify = %v; want ErrInvalidToken", err)
+			for j := range 4 {
+				kid := strings.Repeat(string(rune('A'+(i+j)%26)), 22)
+				if _, err := c.Verify(sessiond.KindAccess, forged(kid), t0); !errors.Is(err, sessiond.ErrInvalidToken) {
+					t.Errorf("Verify = %v; want ErrInvalidToken", err)
+				}
 			}
 		})
 	}
 	wg.Wait()
-	if n := store.reads.Load(); n != 1 {
-		t.Errorf("64 unknown kids at one instant caused %d store reads; want 1", n)
+	elapsed := time.Since(start)
+	if n, most := store.reads.Load(), int64(elapsed/every)+1; n > most {
+		t.Errorf("256 unknown kids from 64 callers over %v caused %d store reads; want at most %d (one per %v)", elapsed, n, most, every)
 	}
-	clock.Advance(signing.DefaultReloadEvery)
-	for range 8 {
-		c.Verify(sessiond.KindAccess, forged(strings.Repeat("Z", 22)), clock.Now())
+}
+
+// TestKeys_UnknownKidFloodKeepsNewKeys: made-up kids that keep the reloads
+// at their limit do not make a node refuse a token from a key another node
+// just made: that token waits for the next read instead of being refused
+// because the last one was too recent.
+func TestKeys_UnknownKidFloodKeepsNewKeys(t *testing.T) {
+	ctx := context.Background()
+	store := memstore.New()
+	clock := sessiondtest.NewClock(t0)
+	a := open(t, store, clock, nil)
+	b, err := signing.Open(ctx, store, signing.Options{MaxTokenLifetime: 24 * time.Hour, Clock: clock, ReloadEvery: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if n := store.reads.Load(); n != 2 {
-		t.Errorf("after ReloadEvery: %d store reads in all; want 2", n)
+	t.Cleanup(b.Close)
+	cb := codec(t, b)
+	for i := range 3 {
+		// A made-up kid takes the reload B may make now.
+		if _, err := cb.Verify(sessiond.KindAccess, forged(strings.Repeat(string(rune('a'+i)), 22)), t0); !errors.Is(err, sessiond.ErrInvalidToken) {
+			t.Fatalf("Verify(made-up kid) = %v; want ErrInvalidToken", err)
+		}
+		if err := a.RetireAll(ctx); err != nil { // signs with a new key at once
+			t.Fatal(err)
+		}
+		tok, err := codec(t, a).Sign(sessiond.KindAccess, claims(t0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cb.Verify(sessiond.KindAccess, tok, t0); err != nil {
+			t.Fatalf("round %d: B refuses A's new-key token right after a made-up kid's reload: %v", i, err)
+		}
 	}
 }

@@ -20,8 +20,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/jwttoken"
 )
@@ -119,9 +117,16 @@ type Keys struct {
 	resetting  bool
 	restoreErr atomic.Pointer[error]
 
-	reload     singleflight.Group
+	// Reloads on unknown kids (reloadFor), one at a time, under reloadMu:
+	// reading while one runs, scheduled while one waits for its turn;
+	// started and done count them; lastRead is when the last one began.
 	reloadMu   sync.Mutex
-	lastReload time.Time
+	reloadDone *sync.Cond
+	reading    bool
+	scheduled  bool
+	started    uint64
+	done       uint64
+	lastRead   time.Time
 	// ctx bounds reloads on unknown kids, which run inside Verify (no
 	// caller context); Close cancels it.
 	ctx    context.Context
@@ -171,6 +176,7 @@ func Open(ctx context.Context, meta sessiond.MetaStore, opts Options) (*Keys, er
 		opts.ReloadEvery = DefaultReloadEvery
 	}
 	k := &Keys{meta: meta, opts: opts}
+	k.reloadDone = sync.NewCond(&k.reloadMu)
 	k.ctx, k.cancel = context.WithCancel(context.Background())
 	if err := k.open(ctx); err != nil {
 		k.cancel()
@@ -756,29 +762,53 @@ func (k *Keys) adopt(d decoded, version int64, sum [32]byte) error {
 }
 
 // reloadFor is the ring's unknown-kid hook: a token names a key this node
-// does not hold, perhaps one another node just made. It syncs from the
-// store, at most once per ReloadEvery (the kid is attacker-chosen), with
-// concurrent callers sharing one read.
+// does not hold, perhaps one another node just made. It returns once a
+// read of the store that began after it was called has ended, so a new key
+// is found even while made-up kids (attacker-chosen) keep the reloads
+// busy; the reads, shared by every caller waiting meanwhile, begin at most
+// once per ReloadEvery, so such a caller waits up to that long.
 func (k *Keys) reloadFor(kid string) {
 	if !plausibleKid(kid) {
 		return
 	}
-	_, _, _ = k.reload.Do("", func() (any, error) {
-		now := k.opts.Clock.Now()
-		k.reloadMu.Lock()
-		if !k.lastReload.IsZero() && now.Sub(k.lastReload) < k.opts.ReloadEvery {
-			k.reloadMu.Unlock()
-			return nil, nil
+	k.reloadMu.Lock()
+	defer k.reloadMu.Unlock()
+	want := k.started + 1 // the first read to begin from now on
+	for k.done < want && k.ctx.Err() == nil {
+		if k.reading || k.scheduled {
+			k.reloadDone.Wait()
+			continue
 		}
-		k.lastReload = now
+		if wait := k.opts.ReloadEvery - time.Since(k.lastRead); !k.lastRead.IsZero() && wait > 0 {
+			k.scheduled = true
+			k.reloadMu.Unlock()
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-k.ctx.Done():
+				t.Stop()
+			}
+			k.reloadMu.Lock()
+			k.scheduled = false
+			if k.ctx.Err() != nil {
+				k.reloadDone.Broadcast()
+				return
+			}
+		}
+		k.reading = true
+		k.started++
+		k.lastRead = time.Now()
 		k.reloadMu.Unlock()
 		ctx, cancel := context.WithTimeout(k.ctx, 2*time.Second)
-		defer cancel()
 		if err := k.Sync(ctx); err != nil && ctx.Err() == nil {
 			k.opts.Logger.Warn("signing key ring reload for an unknown kid", "err", err)
 		}
-		return nil, nil
-	})
+		cancel()
+		k.reloadMu.Lock()
+		k.reading = false
+		k.done = k.started
+		k.reloadDone.Broadcast()
+	}
 }
 
 // plausibleKid: the kids jwttoken makes are 128 bits in base64url (22
