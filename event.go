@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/binary"
+	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
@@ -292,4 +293,23 @@ func (m *Manager) committed(ctx context.Context, c *carried) {
 	}
 	m.logEvent(ctx, c.event)
 	m.events.(AtomicSink).Committed(ctx, c.event)
+}
+
+// commitEvent is committed for the event of a login or refresh, which in
+// the jwt strategy is the only durable record of it (nothing else is
+// stored): there it is recorded before the tokens are handed out, and a
+// sink that fails (a store that is down) fails the login or refresh, as a
+// store that is down fails them in the other strategies, rather than
+// issue tokens no event log will ever show.
+func (m *Manager) commitEvent(ctx context.Context, c *carried) error {
+	if m.flow.keepsSessions() || m.events == nil {
+		m.committed(ctx, c)
+		return nil
+	}
+	m.logEvent(ctx, c.event)
+	if err := m.events.Record(ctx, c.event); err != nil {
+		m.log.ErrorContext(ctx, "record event", "event_id", c.event.ID, "type", string(c.event.Type), "err", err)
+		return fmt.Errorf("sessiond: record %s: %w", c.event.Type, err)
+	}
+	return nil
 }

@@ -273,7 +273,9 @@ func (m *Manager) Create(ctx context.Context, subject string, o CreateOptions) (
 	if err != nil {
 		return nil, err
 	}
-	m.committed(ctx, &ev)
+	if err := m.commitEvent(ctx, &ev); err != nil {
+		return nil, err
+	}
 	m.noteLogin(s)
 	return iss, nil
 }

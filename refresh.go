@@ -100,7 +100,9 @@ func (m *Manager) RefreshChecked(ctx context.Context, refresh Secret, client Cli
 		return nil, m.refreshFailed(ctx, s, err, now)
 	}
 	iss.Anomalies, iss.StepUp = found, stepUp
-	m.committed(ctx, &ev)
+	if err := m.commitEvent(ctx, &ev); err != nil {
+		return nil, err
+	}
 	return iss, nil
 }
 
