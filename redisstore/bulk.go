@@ -830,8 +830,14 @@ func (s *Store) livePages(ctx context.Context, at time.Time, count int, fn func(
 		err     error
 	}
 	fetch, cancel := context.WithCancel(ctx)
-	defer cancel()
 	pages := make(chan page, 1)
+	defer func() {
+		// Join the fetcher: once this returns, the caller may close the
+		// store, and a page read still in flight would use a closed client.
+		cancel()
+		for range pages {
+		}
+	}()
 	go func() {
 		defer close(pages)
 		atArg, countArg := encTime(at), strconv.Itoa(count)
