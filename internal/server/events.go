@@ -202,6 +202,10 @@ func buildWebhooks(cfg config.Config) ([]webhook.Endpoint, error) {
 // webhookEndpoints is buildWebhooks returning every problem, in the order
 // of the list, not only the first: the start check lists them all
 // (startcheck.go).
+// errNoSecretFile: a webhook without secret_file, which the validator
+// reports already (SD-WEBHOOK-002), so CheckStart leaves it out.
+var errNoSecretFile = errors.New("not set")
+
 func webhookEndpoints(cfg config.Config) ([]webhook.Endpoint, []error) {
 	var (
 		out  []webhook.Endpoint
@@ -210,9 +214,12 @@ func webhookEndpoints(cfg config.Config) ([]webhook.Endpoint, []error) {
 	seen := map[string]bool{}
 	for i, w := range cfg.Webhooks {
 		var secret []byte
-		raw, err := config.ReadSecretFile(w.SecretFile)
-		if err == nil {
-			secret, err = webhook.ParseSecret(strings.TrimSpace(string(raw)))
+		err := errNoSecretFile
+		if w.SecretFile != "" {
+			var raw []byte
+			if raw, err = config.ReadSecretFile(w.SecretFile); err == nil {
+				secret, err = webhook.ParseSecret(strings.TrimSpace(string(raw)))
+			}
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("webhooks[%d].secret_file: %w", i, err))

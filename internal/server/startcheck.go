@@ -38,7 +38,11 @@ func CheckStart(cfg config.Config, apiKey sessiond.Secret, getenv func(string) s
 	_, _, kekErrs := signingKEKs(cfg, getenv)
 	errs = append(errs, kekErrs...)
 	_, hookErrs := webhookEndpoints(cfg)
-	errs = append(errs, hookErrs...)
+	for _, err := range hookErrs {
+		if !errors.Is(err, errNoSecretFile) {
+			errs = append(errs, err)
+		}
+	}
 	if s := cfg.Server; s.TLSCertFile != "" || s.TLSKeyFile != "" {
 		if s.TLSCertFile == "" || s.TLSKeyFile == "" {
 			errs = append(errs, errTLSPair)

@@ -68,3 +68,14 @@ func TestRun_StartProblemsBeforeStore(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckStart_WebhookWithoutSecretFile: a webhook without secret_file
+// is the validator's to report (SD-WEBHOOK-002); CheckStart, which serve
+// runs beside it, adds no second, misleading "open : no such file" line.
+func TestCheckStart_WebhookWithoutSecretFile(t *testing.T) {
+	cfg := devConfig(t)
+	cfg.Webhooks = []config.Webhook{{Name: "w", URL: "https://hooks.example.com/x", MaxAttempts: 8}}
+	for _, p := range server.CheckStart(cfg, "", func(string) string { return "" }) {
+		t.Errorf("CheckStart = %v; want nothing (the validator reports the missing secret_file)", p)
+	}
+}
