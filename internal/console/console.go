@@ -93,9 +93,12 @@ type Options struct {
 	Incident func(context.Context, httpapi.IncidentRequest) (int, error)
 	// Signing, if set, are the signing keys (jwt and hybrid strategies).
 	Signing SigningKeys
-	// Record, if set, records the console's own actions (API key created
-	// or revoked, signing keys rotated) in the event log and webhooks.
-	Record func(context.Context, sessiond.Event)
+	// Record, if set, records the console's own actions (signed in or
+	// out, API key created or revoked, signing keys rotated) in the event
+	// log and webhooks. It returns an error when the event was not stored:
+	// a sign-in whose event is lost is undone (ASVS 16.3.1), the other
+	// actions are done already and only log it.
+	Record func(context.Context, sessiond.Event) error
 	// TailPoll is how often the live tail reads the event log; zero means
 	// DefaultTailPoll.
 	TailPoll time.Duration
@@ -276,8 +279,9 @@ var errNotOperator = errors.New("console: the API key no longer has the admin sc
 // refused, as request.csrf_rejected; a console cookie presented by another
 // browser, as session.anomaly) go to the deployment's event log; the
 // console sessions' own lifecycle stays in memory with them.
+// A sink that fails is returned to the console's manager, which logs it.
 type attacks struct {
-	record func(context.Context, sessiond.Event)
+	record func(context.Context, sessiond.Event) error
 }
 
 func (a attacks) Record(ctx context.Context, e sessiond.Event) error {
@@ -286,7 +290,7 @@ func (a attacks) Record(ctx context.Context, e sessiond.Event) error {
 	}
 	switch e.Type {
 	case sessiond.EventCSRFRejected:
-		a.record(ctx, e)
+		return a.record(ctx, e)
 	case sessiond.EventAnomaly:
 		// The console session is no application session: name its key
 		// instead, so that no application subject or session gets it.
@@ -297,7 +301,7 @@ func (a attacks) Record(ctx context.Context, e sessiond.Event) error {
 		d["key_id"], _ = strings.CutPrefix(e.Subject, subjectPrefix)
 		d["via"] = "console"
 		e.Subject, e.SessionID, e.Details = "", "", d
-		a.record(ctx, e)
+		return a.record(ctx, e)
 	}
 	return nil
 }

@@ -31,6 +31,7 @@ type fixture struct {
 	t      *testing.T
 	store  *memstore.Store
 	srv    *httptest.Server
+	con    *console.Console
 	mgr    *sessiond.Manager
 	keys   *apikey.Keys
 	clock  *sessiondtest.Clock
@@ -84,6 +85,7 @@ func newFixtureWith(t *testing.T, opt func(*fixture, *console.Options)) *fixture
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
+	f.con = c
 	f.srv = httptest.NewTLSServer(c)
 	t.Cleanup(f.srv.Close)
 	return f

@@ -80,7 +80,7 @@ func (c *Console) createAPIKey(w http.ResponseWriter, r *http.Request, key apike
 		return
 	}
 	c.log.InfoContext(r.Context(), "console: API key created", "by", key.ID, "key_id", k.ID, "scopes", scopes)
-	c.record(r, sessiond.Event{Type: "api_key.created", Details: map[string]any{"key_id": k.ID, "name": k.Name,
+	_ = c.record(r, sessiond.Event{Type: "api_key.created", Details: map[string]any{"key_id": k.ID, "name": k.Name,
 		"scopes": apikey.Join(k.Scopes), "by": key.ID, "via": "console"}})
 	v.Created, v.CreatedID = string(secret), k.ID
 	c.renderKeys(w, r, key, http.StatusOK, v, "", "")
@@ -106,7 +106,7 @@ func (c *Console) revokeAPIKey(w http.ResponseWriter, r *http.Request, key apike
 	}
 	if changed { // a key revoked already (a second click) is recorded once
 		c.log.InfoContext(r.Context(), "console: API key revoked", "by", key.ID, "key_id", id)
-		c.record(r, sessiond.Event{Type: "api_key.revoked", Details: map[string]any{"key_id": id, "by": key.ID, "via": "console"}})
+		_ = c.record(r, sessiond.Event{Type: "api_key.revoked", Details: map[string]any{"key_id": id, "by": key.ID, "via": "console"}})
 	}
 	if id == key.ID { // the operator revoked their own key: the console session ends with it
 		_ = c.logout(w, r)
@@ -128,13 +128,20 @@ func (c *Console) rotateSigning(w http.ResponseWriter, r *http.Request, key apik
 		return
 	}
 	c.log.InfoContext(r.Context(), "console: signing key rotation scheduled", "by", key.ID)
-	c.record(r, sessiond.Event{Type: "signing_keys.rotated", Details: map[string]any{"by": key.ID, "via": "console"}})
+	_ = c.record(r, sessiond.Event{Type: "signing_keys.rotated", Details: map[string]any{"by": key.ID, "via": "console"}})
 	c.renderKeys(w, r, key, http.StatusOK, c.keysView(), "", "A new signing key is published; it signs once every verifier can know it.")
 }
 
-// record sends an event of a console action to Options.Record, if set.
-func (c *Console) record(r *http.Request, e sessiond.Event) {
-	if c.o.Record != nil {
-		c.o.Record(r.Context(), e)
+// record sends an event of a console action to Options.Record, if set,
+// and logs and returns the error if the event was not stored. Only a
+// sign-in acts on it; the other actions are done by then.
+func (c *Console) record(r *http.Request, e sessiond.Event) error {
+	if c.o.Record == nil {
+		return nil
 	}
+	err := c.o.Record(r.Context(), e)
+	if err != nil {
+		c.log.ErrorContext(r.Context(), "console: record event", "type", string(e.Type), "err", err)
+	}
+	return err
 }

@@ -164,17 +164,41 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusForbidden, "This API key does not carry the admin scope.")
 		return
 	}
-	if _, err := c.sessions.Login(w, r, subjectPrefix+key.ID, sessiond.CreateOptions{}); err != nil {
+	iss, err := c.sessions.Login(w, r, subjectPrefix+key.ID, sessiond.CreateOptions{})
+	if err != nil {
 		c.log.ErrorContext(r.Context(), "console: create console session", "err", err)
 		refuse(http.StatusInternalServerError, "Signing in failed; see the server log.")
 		return
 	}
-	c.log.InfoContext(r.Context(), "console: signed in", "key_id", key.ID)
 	// A sign-in is an authentication event: the durable log keeps it as
-	// it keeps a refused one (ASVS 16.3.1), naming the key, never holding it.
-	c.record(r.WithContext(httpapi.WithActingKey(r.Context(), key.ID)), sessiond.Event{Type: sessiond.EventConsoleSignedIn,
-		Client: peerClient(r), Details: map[string]any{"key_id": key.ID, "method": "api_key", "via": "console"}})
+	// it keeps a refused one (ASVS 16.3.1), naming the key, never holding
+	// it. A sign-in the log cannot show does not happen: during a store
+	// outage the console session would otherwise leave no trace.
+	if err := c.record(r.WithContext(httpapi.WithActingKey(r.Context(), key.ID)), sessiond.Event{Type: sessiond.EventConsoleSignedIn,
+		Client: peerClient(r), Details: map[string]any{"key_id": key.ID, "method": "api_key", "via": "console"}}); err != nil {
+		c.undoSignIn(w, r, iss)
+		c.log.WarnContext(r.Context(), "console: sign-in undone: its event was not recorded", "key_id", key.ID)
+		refuse(http.StatusServiceUnavailable, "The sign-in could not be recorded: the store is unavailable; try again shortly.")
+		return
+	}
+	c.log.InfoContext(r.Context(), "console: signed in", "key_id", key.ID)
 	http.Redirect(w, r, Prefix+"/overview", http.StatusSeeOther)
+}
+
+// undoSignIn ends the console session Login just created and expires its
+// cookie in place of the one Login set. Login has already revoked the
+// session the request carried, so nothing of the browser's is lost.
+func (c *Console) undoSignIn(w http.ResponseWriter, r *http.Request, iss *sessiond.Issued) {
+	// The console's sessions are in memory: this fails only on a bug.
+	if err := c.own.Revoke(r.Context(), iss.Session.ID, sessiond.ReasonLogout); err != nil {
+		c.log.ErrorContext(r.Context(), "console: end an unrecorded console session", "err", err)
+	}
+	cookies, _ := c.sessions.Cookies(iss)
+	w.Header().Del("Set-Cookie")
+	for _, ck := range cookies {
+		ck.Value, ck.MaxAge = "", -1
+		http.SetCookie(w, ck)
+	}
 }
 
 // minutes shows d as a person would say it ("15 minutes").

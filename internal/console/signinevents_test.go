@@ -19,10 +19,11 @@ type recorded struct {
 	events []sessiond.Event
 }
 
-func (r *recorded) record(_ context.Context, e sessiond.Event) {
+func (r *recorded) record(_ context.Context, e sessiond.Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.events = append(r.events, e)
+	return nil
 }
 
 // take returns the events recorded since the last take.

@@ -39,7 +39,8 @@ func buildConsole(ctx context.Context, o Options, p consoleParts, log *slog.Logg
 		return nil, func() {}, func() {}, nil
 	}
 	co := console.Options{Manager: p.mgr, Keys: p.keys, Events: p.events.log, Incident: p.incident,
-		Record: func(ctx context.Context, e sessiond.Event) { p.events.emit(ctx, e) },
+		// The console logs a lost event and undoes a sign-in that has none.
+		Record: p.events.emitChecked,
 		Idle:   cfg.Console.IdleTimeout.Std(), Logger: log, Clock: p.clock,
 		Outbox:   p.outbox,
 		Findings: config.Validate(cfg, o.Doc, cfg.Environment),

@@ -153,7 +153,16 @@ func (f *fanout) storeError(op string, err error) {
 }
 
 // emit records an event the server itself produces (not the Manager's).
+// A sink that fails is logged: the action the event reports is done.
 func (f *fanout) emit(ctx context.Context, e sessiond.Event) {
+	if err := f.emitChecked(ctx, e); err != nil {
+		f.slog.ErrorContext(ctx, "record event", "err", err)
+	}
+}
+
+// emitChecked is emit for a caller that must not go on when the event is
+// not stored (a console sign-in): it returns the sink's error.
+func (f *fanout) emitChecked(ctx context.Context, e sessiond.Event) error {
 	e = acting(ctx, e) // the log line names the key, as the stored event does
 	if e.Time.IsZero() {
 		e.Time = time.Now().UTC().Truncate(time.Microsecond)
@@ -163,9 +172,7 @@ func (f *fanout) emit(ctx context.Context, e sessiond.Event) {
 	}
 	f.slog.LogAttrs(ctx, slog.LevelWarn, "event", slog.String("event_id", e.ID), slog.String("type", string(e.Type)),
 		slog.String("client_ip", e.Client.IP), e.DetailsAttr())
-	if err := f.Record(ctx, e); err != nil {
-		f.slog.ErrorContext(ctx, "record event", "err", err)
-	}
+	return f.Record(ctx, e)
 }
 
 // buildAnomaly turns the anomaly section of the config into a checker.
