@@ -62,7 +62,13 @@ func (c *Console) keyStillAdmin(h func(http.ResponseWriter, *http.Request, apike
 			if err == nil {
 				err = errNotOperator
 			}
-			c.log.InfoContext(r.Context(), "console: session ended: API key no longer admin", "key_id", id, "err", err)
+			msg := "console: session ended: API key no longer admin"
+			if errors.Is(err, sessiond.ErrStoreUnavailable) {
+				// Fails closed: a key that cannot be checked is not trusted,
+				// but the operator reading the log must see why.
+				msg = "console: session ended: its API key could not be checked (store unavailable)"
+			}
+			c.log.InfoContext(r.Context(), msg, "key_id", id, "err", err)
 			_ = c.logout(w, r)
 			toSignIn(w, r, err)
 			return
