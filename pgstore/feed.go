@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/feedwake"
 )
 
 var _ sessiond.MetaNotifier = (*Store)(nil)
@@ -214,19 +215,19 @@ func (s *Store) wait(ctx context.Context, conn *pgx.Conn, f sessiond.Feed) error
 }
 
 // reconnect returns a listening connection, retrying with backoff, or nil
-// once ctx ends.
+// once ctx ends. A wait is cut short when the pool sees the server answer
+// again (s.wake): revocations made during the outage are then caught up
+// one reconnect after it ends, not up to listenBackoffMax later.
 func (s *Store) reconnect(ctx context.Context) *pgx.Conn {
+	woken, stop := s.wake.Watch()
+	defer stop()
 	delay := time.Duration(0)
+	var tried time.Time
 	for {
-		if delay > 0 {
-			t := time.NewTimer(delay/2 + rand.N(delay/2+1))
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return nil
-			case <-t.C:
-			}
+		if delay > 0 && !feedwake.Wait(ctx, woken, delay/2+rand.N(delay/2+1), tried.Add(listenBackoffMin)) {
+			return nil
 		}
+		tried = time.Now()
 		conn, err := s.listenConn(ctx)
 		if err == nil {
 			return conn
@@ -235,7 +236,7 @@ func (s *Store) reconnect(ctx context.Context) *pgx.Conn {
 			return nil
 		}
 		delay = min(max(2*delay, listenBackoffMin), listenBackoffMax)
-		s.log.Warn("pgstore: revocation listener cannot reconnect", "schema", s.schema, "retry_in", delay, "err", err)
+		s.log.Warn("pgstore: revocation listener cannot reconnect", "schema", s.schema, "retry_in", delay.String(), "err", err)
 	}
 }
 

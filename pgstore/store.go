@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/feedwake"
 )
 
 var _ sessiond.Store = (*Store)(nil)
@@ -99,8 +100,11 @@ const defaultConnectTimeout = 5 * time.Second
 // Store is a sessiond.Store on PostgreSQL. It is safe for concurrent use.
 // Times come back in UTC with microsecond precision.
 type Store struct {
-	pool    *pgxpool.Pool
-	listen  *pgx.ConnConfig // for SubscribeRevocations' own connections
+	pool   *pgxpool.Pool
+	listen *pgx.ConnConfig // for SubscribeRevocations' own connections
+	// wake cuts short a listener's reconnect backoff once the server is
+	// seen answering (a new pooled connection, a Ping).
+	wake    *feedwake.Waker
 	log     *slog.Logger
 	schema  string
 	channel string
@@ -198,6 +202,14 @@ func New(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	cfg.PrepareConn = func(_ context.Context, c *pgx.Conn) (bool, error) { return !c.IsClosed(), nil }
 	listen := cfg.ConnConfig.Copy()
 	listen.RuntimeParams["application_name"] = listenerAppName(schema)
+	// A new pooled connection means the server answers again: a listener
+	// waiting out its backoff reconnects now (feedwake). Only new
+	// connections signal, so the hot path pays nothing.
+	wake := new(feedwake.Waker)
+	cfg.AfterConnect = func(context.Context, *pgx.Conn) error {
+		wake.Answered()
+		return nil
+	}
 
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -212,6 +224,7 @@ func New(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	s := &Store{
 		pool:    pool,
 		listen:  listen,
+		wake:    wake,
 		log:     log,
 		schema:  schema,
 		channel: channelName(schema),
@@ -308,6 +321,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err := s.pool.Ping(ctx); err != nil {
 		return s.translate("ping", err)
 	}
+	// A pooled connection that outlived the outage answers without a new
+	// one: /readyz passing must wake the listener too.
+	s.wake.Answered()
 	return nil
 }
 

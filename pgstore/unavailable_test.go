@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"testing"
@@ -71,6 +72,18 @@ func TestOutage(t *testing.T) {
 	sessiondtest.TestOutage(t, upstream(t), func(t *testing.T, addr string) sessiond.Store {
 		st, _ := newStoreDSN(t, proxied(t, dsn, addr))
 		return st
+	})
+}
+
+// TestFeedWake: the listener, whose backoff reaches listenBackoffMax (10
+// s), reconnects and resyncs as soon as the pool sees the server answer
+// again. 6.4 s is the backoff step before the largest.
+func TestFeedWake(t *testing.T) {
+	dsn := testDSN(t)
+	sessiondtest.TestFeedWake(t, upstream(t), 6400*time.Millisecond, func(t *testing.T, addr string, log *slog.Logger) (sessiond.Store, sessiond.Store) {
+		behind, schema := newStoreOpts(t, proxied(t, dsn, addr), pgstore.Options{Logger: log})
+		direct, _ := newStore(t, pgstore.Options{Schema: schema})
+		return behind, direct
 	})
 }
 

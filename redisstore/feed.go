@@ -8,6 +8,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/feedwake"
 )
 
 var _ sessiond.MetaNotifier = (*Store)(nil)
@@ -176,22 +177,27 @@ func (f *feed) run(ctx context.Context, conn feedConn) {
 }
 
 // reconnect subscribes again, retrying with backoff; false when ctx ends.
+// A wait is cut short when a command of the store's client is answered
+// (closeGuard): revocations published during the outage are then caught
+// up one resubscription after Redis is back, not up to feedMaxDelay later.
 func (f *feed) reconnect(ctx context.Context) (feedConn, bool) {
+	woken, stop := f.s.wake.Watch()
+	defer stop()
 	delay := time.Duration(0)
-	t := time.NewTimer(delay)
-	defer t.Stop()
+	var tried time.Time
 	for {
-		select {
-		case <-ctx.Done():
+		if delay > 0 && !feedwake.Wait(ctx, woken, delay, tried.Add(feedMinDelay)) {
 			return feedConn{}, false
-		case <-t.C:
 		}
+		if ctx.Err() != nil {
+			return feedConn{}, false
+		}
+		tried = time.Now()
 		conn, err := f.subscribe(ctx)
 		if err == nil {
 			return conn, true
 		}
 		delay = min(max(2*delay, feedMinDelay), feedMaxDelay)
-		f.s.log.Warn("redisstore: resubscribe revocation feed", "channel", f.s.channel, "err", err.Error(), "retry_in", delay)
-		t.Reset(delay)
+		f.s.log.Warn("redisstore: resubscribe revocation feed", "channel", f.s.channel, "err", err.Error(), "retry_in", delay.String())
 	}
 }

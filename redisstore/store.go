@@ -22,6 +22,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/feedwake"
 )
 
 var _ sessiond.Store = (*Store)(nil)
@@ -66,7 +67,10 @@ const defaultMaxEventAge = 400 * 24 * time.Hour
 // sessiond.LiveCounter. It is safe for concurrent use; every value it
 // returns is a fresh copy.
 type Store struct {
-	client   rueidis.Client
+	client rueidis.Client
+	// wake cuts short the feeds' reconnect backoff once the client sees
+	// Redis answer again (closeGuard).
+	wake     *feedwake.Waker
 	log      *slog.Logger
 	cacheTTL time.Duration
 	recent   *recentWrites // nil unless cacheTTL > 0
@@ -173,8 +177,10 @@ func New(ctx context.Context, url string, opts Options) (*Store, error) {
 	if opts.MaxEventAge > 0 && maxAge == 0 {
 		maxAge = 1
 	}
+	wake := new(feedwake.Waker)
 	s := &Store{
-		client:   &closeGuard{Client: client},
+		client:   &closeGuard{Client: client, wake: wake},
+		wake:     wake,
 		log:      log,
 		cacheTTL: opts.ClientCache,
 		prefix:   opts.Prefix,

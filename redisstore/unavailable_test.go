@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"errors"
+	"log/slog"
 	"net"
 	"net/url"
 	"strings"
@@ -50,6 +51,19 @@ func TestOutage(t *testing.T) {
 	singleRedis(t)
 	sessiondtest.TestOutage(t, redisUpstream(t), func(t *testing.T, addr string) sessiond.Store {
 		return openVia(t, addr, redisstore.Options{ClientCache: time.Minute})
+	})
+}
+
+// TestFeedWake: the feed, whose backoff reaches feedMaxDelay (2 s),
+// resubscribes and resyncs as soon as the store's client sees Redis
+// answer again.
+func TestFeedWake(t *testing.T) {
+	singleRedis(t)
+	sessiondtest.TestFeedWake(t, redisUpstream(t), 2*time.Second, func(t *testing.T, addr string, log *slog.Logger) (sessiond.Store, sessiond.Store) {
+		prefix := randomPrefix()
+		behind := openVia(t, addr, redisstore.Options{Prefix: prefix, Logger: log})
+		direct := newStore(t, redisstore.Options{Prefix: prefix})
+		return behind, direct
 	})
 }
 

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -226,3 +228,129 @@ func everyCall(st sessiond.Store, s *sessiond.Session, tok sessiond.Token) []sto
 	}
 	return calls
 }
+
+// TestFeedWake checks that a revocation feed cut off by an outage catches
+// up as soon as the store is seen answering again, not when its reconnect
+// backoff happens to end: the window in which a node still accepts a
+// session revoked elsewhere during the outage is one reconnect and one
+// catch-up after the store returns (docs/operations.md, "Revocations made
+// elsewhere during the outage reach this node when the store returns").
+//
+// open returns two nodes on the same fresh data: behind, which reaches its
+// server through addr (a Proxy to target) and logs through log, and
+// direct, which does not; both register their own cleanup. behind must
+// log each reconnect delay of its feed as the attribute "retry_in" (a
+// duration string, or anything whose String parses as one) and
+// wait at least half of it before its next attempt, as the stores' jittered
+// backoffs do. The outage lasts until behind logs a delay of at least
+// backoff; then the server comes back, direct revokes a session, and one
+// call of behind's is answered (Ping, as /readyz makes, or Get, as any
+// request or background loop makes). The feed must resync, and a catch-up
+// through behind find the revocation, before backoff/2 has passed since
+// that log line: before the old backoff could have let it.
+func TestFeedWake(t *testing.T, target string, backoff time.Duration, open func(t *testing.T, addr string, log *slog.Logger) (behind, direct sessiond.Store)) {
+	t.Parallel()
+	for _, c := range []struct {
+		name     string
+		answered func(ctx context.Context, st sessiond.Store, s *sessiond.Session) error
+	}{
+		{"Ping", func(ctx context.Context, st sessiond.Store, _ *sessiond.Session) error { return st.Ping(ctx) }},
+		{"Get", func(ctx context.Context, st sessiond.Store, s *sessiond.Session) error {
+			_, err := st.Get(ctx, s.ID)
+			return err
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			delays := make(chan time.Duration, 64)
+			p := NewProxy(t, target)
+			behind, direct := open(t, p.Addr(), slog.New(retryLog{delays}))
+			n, ok := behind.(sessiond.RevocationNotifier)
+			if !ok {
+				t.Fatalf("%T is no sessiond.RevocationNotifier", behind)
+			}
+			resynced := make(chan struct{}, 16)
+			if err := n.SubscribeRevocations(t.Context(), func(sessiond.Revocation) {}, func() { resynced <- struct{}{} }); err != nil {
+				t.Fatalf("SubscribeRevocations() = %v; want nil", err)
+			}
+			s := NewSession("alice", t0)
+			if err := direct.Create(t.Context(), clone(s)); err != nil {
+				t.Fatalf("Create() = %v; want nil", err)
+			}
+
+			p.Down()
+			var loggedAt time.Time
+			for wait := time.After(outageWait); loggedAt.IsZero(); {
+				select {
+				case d := <-delays:
+					if d >= backoff {
+						loggedAt = time.Now()
+					}
+				case <-wait:
+					t.Fatalf("the feed did not log a reconnect delay of %v within %v of the outage", backoff, outageWait)
+				}
+			}
+			// Whatever the feed does now, its backoff keeps it from
+			// reconnecting before this.
+			backoffEnds := loggedAt.Add(backoff / 2)
+
+			p.Up(t)
+			if _, err := direct.Revoke(t.Context(), s.ID, at(time.Minute), sessiond.ReasonAdmin); err != nil {
+				t.Fatalf("Revoke() on the other node = %v; want nil", err)
+			}
+			// The first call through a pool whose connections the outage
+			// cut may fail on one of them; the store answers the next.
+			var err error
+			for range 3 {
+				if err = c.answered(t.Context(), behind, s); err == nil {
+					break
+				}
+			}
+			if err != nil {
+				t.Fatalf("%s() after the server came back = %v; want nil", c.name, err)
+			}
+			select {
+			case <-resynced:
+			case <-time.After(outageWait):
+				t.Fatalf("resync not called within %v of the server coming back", outageWait)
+			}
+			revs, err := behind.Revocations(t.Context(), t0)
+			if err != nil {
+				t.Fatalf("Revocations() after the resync = %v; want nil", err)
+			}
+			if !slices.ContainsFunc(revs, func(r sessiond.Revocation) bool { return r.SessionID == s.ID }) {
+				t.Fatalf("the catch-up after the resync misses the session revoked during the outage: %+v", revs)
+			}
+			if late := time.Since(backoffEnds); late >= 0 {
+				t.Errorf("the feed caught up %v after its backoff could have ended; want it woken by the answered %s, before", late.Round(time.Millisecond), c.name)
+			}
+		})
+	}
+}
+
+// retryLog is a slog.Handler that passes on every "retry_in" a store logs
+// (the delay before its feed's next reconnect attempt) and drops the rest.
+type retryLog struct{ delays chan<- time.Duration }
+
+func (retryLog) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h retryLog) Handle(_ context.Context, r slog.Record) error {
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key != "retry_in" {
+			return true
+		}
+		// Logged as a duration string ("6.4s"), as the server's log lines
+		// give durations.
+		if d, err := time.ParseDuration(a.Value.String()); err == nil {
+			select {
+			case h.delays <- d:
+			default: // the test has what it needs
+			}
+		}
+		return true
+	})
+	return nil
+}
+
+func (h retryLog) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h retryLog) WithGroup(string) slog.Handler      { return h }
