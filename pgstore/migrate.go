@@ -92,7 +92,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 		}
 		pause := s.migrationLock * time.Duration(min(1<<(attempt-1), 8))
 		s.log.Warn("pgstore: a migration waited too long for a table lock another session holds; rolled back, retrying",
-			"schema", s.schema, "attempt", attempt, "of", migrationAttempts, "retry_in", pause)
+			"schema", s.schema, "attempt", attempt, "of", migrationAttempts, "retry_in", pause.String())
 		select {
 		case <-ctx.Done():
 			return s.translate("migrate", ctx.Err())

@@ -125,7 +125,7 @@ func (s *Store) checkPlans(ctx context.Context, k *planKeeper) (analyzed []strin
 		k.tried[t.name] = t.pages
 		analyzed = append(analyzed, t.name)
 		s.log.Info("pgstore: analyzed a table that outgrew its statistics, so that PostgreSQL replans its statements",
-			"table", t.name, "pages", t.pages, "statistics_pages", t.statPages, "took", time.Since(start).Round(time.Millisecond))
+			"table", t.name, "pages", t.pages, "statistics_pages", t.statPages, "took", time.Since(start).Round(time.Millisecond).String())
 	}
 	return analyzed, unanalyzed, nil
 }
