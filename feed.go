@@ -23,9 +23,7 @@ func (m *Manager) subscribe(ctx context.Context, n RevocationNotifier) error {
 		if m.feed.enter() {
 			defer m.feed.leave()
 			m.reloadWatermarks() // a watermark notice may have been lost too
-			if err := m.Resync(ctx); err != nil && ctx.Err() == nil {
-				m.log.Warn("revocation catch-up", "err", err)
-			}
+			m.catchUp(ctx)
 		}
 	}
 	var err error
@@ -42,6 +40,22 @@ func (m *Manager) subscribe(ctx context.Context, n RevocationNotifier) error {
 		return fmt.Errorf("sessiond: subscribe to revocations: %w", err)
 	}
 	return nil
+}
+
+// catchUp reloads the revocations made while the feed was away. One that
+// fails (the store dropped again just after the reconnect) is retried by
+// the watermark loop until it succeeds: the feed reconnects only after its
+// next disconnection, and until a catch-up succeeds a session revoked
+// during the outage would verify here for its access lifetime.
+func (m *Manager) catchUp(ctx context.Context) {
+	if err := m.Resync(ctx); err != nil {
+		m.resyncDue.Store(true)
+		if ctx.Err() == nil {
+			m.log.Warn("revocation catch-up; retried every watermark poll until it succeeds", "err", err)
+		}
+		return
+	}
+	m.resyncDue.Store(false)
 }
 
 // reloadWatermarks asks the watermark loop to read the shared watermarks

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -178,4 +179,51 @@ func TestManager_RevocationFeed(t *testing.T) {
 			}
 		}
 	})
+}
+
+// flakyRevocations is a feedStore whose Revocations fails while down is
+// set, as a store that drops again just after the feed reconnected.
+type flakyRevocations struct {
+	*feedStore
+	down atomic.Bool
+}
+
+func (f *flakyRevocations) Revocations(ctx context.Context, since time.Time) ([]sessiond.Revocation, error) {
+	if f.down.Load() {
+		return nil, sessiond.ErrStoreUnavailable
+	}
+	return f.feedStore.Revocations(ctx, since)
+}
+
+// TestManager_CatchUpRetried: a catch-up after a reconnect that fails (the
+// store dropped again) is retried until it succeeds, without waiting for
+// the feed's next reconnect: a session revoked while the feed was away
+// must not verify on this node for its whole access lifetime.
+func TestManager_CatchUpRetried(t *testing.T) {
+	ctx := context.Background()
+	st := &flakyRevocations{feedStore: &feedStore{Store: memstore.New()}}
+	h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) { o.Store = st.feedStore })
+	b := h.node(t, st, func(o *sessiond.Options) { o.WatermarkPoll = 10 * time.Millisecond })
+	iss := h.create(t, "dora", sessiond.CreateOptions{})
+	// Revoked behind the feed's back, as while it was disconnected.
+	if _, err := st.Store.Revoke(ctx, iss.Session.ID, h.clock.Now(), sessiond.ReasonAdmin); err != nil {
+		t.Fatal(err)
+	}
+	st.down.Store(true)
+	st.reconnect() // its catch-up fails
+	if _, err := b.Verify(ctx, iss.AccessToken, sessiond.Client{}); err != nil {
+		t.Fatalf("after the failed catch-up: %v; want still valid on this node", err)
+	}
+	st.down.Store(false)
+	deadline := time.Now().Add(10 * time.Second) // guards against a hang; measures nothing
+	for {
+		_, err := b.Verify(ctx, iss.AccessToken, sessiond.Client{})
+		if errors.Is(err, sessiond.ErrRevoked) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Verify once the store answers again = %v; want ErrRevoked (the catch-up was never retried)", err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

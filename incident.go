@@ -397,6 +397,9 @@ func (m *Manager) watchWatermarks(ctx context.Context, every time.Duration) {
 		if loss != nil {
 			m.watermarksLost(ctx, *loss)
 		}
+		if m.resyncDue.Load() {
+			m.catchUp(ctx)
+		}
 		gap.Reset(watermarkReloadGap)
 		select {
 		case <-ctx.Done():

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -104,9 +105,12 @@ type Manager struct {
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
-	feed feedGate      // the store's revocation feed calls in through it
-	pub  MetaNotifier  // tells other nodes the watermarks changed; nil: they poll
-	kick chan struct{} // asks the watermark loop to reload now (coalesced)
+	feed feedGate // the store's revocation feed calls in through it
+	// resyncDue: the catch-up after a feed reconnect failed (the store
+	// dropped again); the watermark loop retries it until it succeeds.
+	resyncDue atomic.Bool
+	pub       MetaNotifier  // tells other nodes the watermarks changed; nil: they poll
+	kick      chan struct{} // asks the watermark loop to reload now (coalesced)
 
 	fails   refreshLimit  // failed refreshes per subject
 	unknown eventThrottle // EventUnknownToken
