@@ -102,6 +102,13 @@ type Options struct {
 	// TailPoll is how often the live tail reads the event log; zero means
 	// DefaultTailPoll.
 	TailPoll time.Duration
+	// RequestDeadline bounds the store calls of a console request, the
+	// live tail excepted (it is held open by design; the kill switch runs
+	// detached, httpapi.IncidentContext): a store that hangs then gives
+	// the page's 503 instead of no answer until the server's write timeout
+	// cuts the connection. Zero: no bound. serve sets the API's
+	// (httpapi.RequestDeadline of server.write_timeout).
+	RequestDeadline time.Duration
 	// Outbox, if set, is the webhook outbox: the overview's backlog and
 	// dead counts, the webhooks page and its retry action.
 	Outbox sessiond.Outbox
@@ -259,6 +266,11 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == Prefix {
 		http.Redirect(w, r, Prefix+"/", http.StatusSeeOther)
 		return
+	}
+	if d := c.o.RequestDeadline; d > 0 && r.URL.Path != Prefix+"/events/tail" {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		r = r.WithContext(ctx)
 	}
 	if r.Body != nil {
 		limit := int64(maxFormBytes)

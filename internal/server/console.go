@@ -42,8 +42,9 @@ func buildConsole(ctx context.Context, o Options, p consoleParts, log *slog.Logg
 		// The console logs a lost event and undoes a sign-in that has none.
 		Record: p.events.emitChecked,
 		Idle:   cfg.Console.IdleTimeout.Std(), Logger: log, Clock: p.clock,
-		Outbox:   p.outbox,
-		Findings: config.Validate(cfg, o.Doc, cfg.Environment),
+		RequestDeadline: httpapi.RequestDeadline(cfg.Server.WriteTimeout.Std()),
+		Outbox:          p.outbox,
+		Findings:        config.Validate(cfg, o.Doc, cfg.Environment),
 		// Sign-in attempts are API-key authentications from one address:
 		// the same limit as the API's failed authentications.
 		SignInLimit: ratelimit.New(ratelimit.Options{Rate: cfg.RateLimit.AuthFailures.PerSecond(),
