@@ -396,7 +396,7 @@ func (s *server) wrap(rt route) http.Handler {
 			err = s.rateLimit(w, r)
 		}
 		if err == nil && r.URL.RawQuery != "" && rt.auth != authNone {
-			err = onlyParams(r.URL.Query(), s.params[rt.pattern]...)
+			err = checkQuery(r.URL.RawQuery, s.params[rt.pattern])
 		}
 		if err == nil {
 			err = rt.handle(s, w, r)

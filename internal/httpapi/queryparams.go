@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 )
 
@@ -76,4 +77,20 @@ func routeQueryParams(doc []byte) (map[string][]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// errBadQuery: url.Values drops a pair that does not parse (a bad
+// %-escape, a ';') without a word, so ?except=ID%zz would revoke the
+// session meant to be kept and ?subject=alice%zz would list every
+// subject's events: such a query is refused whole.
+var errBadQuery = badRequest("the query string is not valid: each parameter is name=value, percent-encoded, separated by &")
+
+// checkQuery refuses a query string that does not parse, then a parameter
+// other than names.
+func checkQuery(raw string, names []string) error {
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return errBadQuery
+	}
+	return onlyParams(q, names...)
 }

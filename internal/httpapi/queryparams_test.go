@@ -53,3 +53,33 @@ func TestUnknownQueryParameter(t *testing.T) {
 		}
 	}
 }
+
+// TestMalformedQuery: a query pair that does not parse is refused, not
+// dropped: dropped, ?except= on the subject's revocation was lost and the
+// session meant to be kept was revoked with the others.
+func TestMalformedQuery(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sessiond.StrategyHybrid, nil)
+	for _, c := range []struct{ name, method, query string }{
+		{"bad escape in except", http.MethodDelete, "?except={keep}%zz"},
+		{"semicolon after except", http.MethodDelete, "?except={keep};"},
+		{"bad escape in a filter", http.MethodGet, "?subject=alice%zz&limit=5"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			subject := "mq-" + strings.ReplaceAll(c.name, " ", "-")
+			keep := e.create(subject).Session.ID
+			e.create(subject)
+			path := "/v1/subjects/" + subject + "/sessions"
+			if c.method == http.MethodGet {
+				path = "/v1/events"
+			}
+			res := e.do(c.method, path+strings.ReplaceAll(c.query, "{keep}", string(keep)), "", nil, nil)
+			if res.status != http.StatusBadRequest || !strings.Contains(string(res.body), "query string is not valid") {
+				t.Errorf("%s %s = %d %s; want 400 query string is not valid", c.method, path, res.status, res.body)
+			}
+			if n := len(e.list(subject)); n != 2 {
+				t.Errorf("%d sessions of %s live after the refused request; want 2", n, subject)
+			}
+		})
+	}
+}
