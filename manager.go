@@ -55,9 +55,19 @@ type TokenResponse struct {
 	AccessTokenExpiresAt  time.Time `json:"access_token_expires_at"`
 	RefreshToken          string    `json:"refresh_token,omitempty"`           // empty when the strategy has none
 	RefreshTokenExpiresAt time.Time `json:"refresh_token_expires_at,omitzero"` // zero with it
-	TokenType             string    `json:"token_type"`                        // always "Bearer"
+	TokenType             string    `json:"token_type"`                        // Issued.TokenType: "Bearer", or "DPoP" for a session bound to a DPoP key
 	Anomalies             []Anomaly `json:"anomalies,omitempty"`               // found at refresh
 	StepUpRequired        bool      `json:"step_up_required,omitempty"`        // an anomaly asks to re-authenticate
+}
+
+// TokenType is the RFC 6749 §5.1 type of iss's access token: "DPoP" when
+// its session is bound to a DPoP key (RFC 9449 §5: it must be sent as
+// Authorization: DPoP with a proof), "Bearer" otherwise.
+func (iss *Issued) TokenType() string {
+	if iss.Session.KeyThumbprint() != "" {
+		return "DPoP"
+	}
+	return "Bearer"
 }
 
 // TokenResponse returns iss with its tokens in clear, ready to marshal: the
@@ -65,7 +75,7 @@ type TokenResponse struct {
 func (iss *Issued) TokenResponse() TokenResponse {
 	out := TokenResponse{
 		Session: iss.Session, AccessToken: string(iss.AccessToken), AccessTokenExpiresAt: iss.AccessExpiresAt,
-		TokenType: "Bearer", Anomalies: iss.Anomalies, StepUpRequired: iss.StepUp,
+		TokenType: iss.TokenType(), Anomalies: iss.Anomalies, StepUpRequired: iss.StepUp,
 	}
 	if iss.RefreshToken != "" {
 		out.RefreshToken, out.RefreshTokenExpiresAt = string(iss.RefreshToken), iss.RefreshExpiresAt

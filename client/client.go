@@ -110,7 +110,7 @@ type TokenResponse struct {
 	// strategy has no refresh tokens (database).
 	RefreshToken          sessiond.Secret
 	RefreshTokenExpiresAt time.Time
-	TokenType             string // "Bearer"
+	TokenType             string // "Bearer", or "DPoP" for a session bound to a DPoP key (RFC 9449 §5)
 
 	// Set when CreateRequest asked for a handoff (see
 	// apitype.HandoffRequest). LoginCode is the single-use code and

@@ -135,6 +135,8 @@ func TestDPoP_BoundSession(t *testing.T) {
 			wantProblem(t, "refresh by another key", refresh(other.proof("POST", appTokenURL, "", "")), http.StatusUnauthorized, "invalid_dpop_proof", "")
 			if r := refresh(k.proof("POST", appTokenURL, "", "")); r.status != http.StatusOK {
 				t.Fatalf("refresh with the bound key (after refused attempts): %d %s", r.status, r.body)
+			} else if !strings.Contains(string(r.body), `"token_type":"DPoP"`) {
+				t.Errorf("refresh of a bound session: %s; want token_type DPoP (RFC 9449 §5)", r.body)
 			}
 		})
 	}
@@ -184,6 +186,12 @@ func TestDPoP_CreateBadInput(t *testing.T) {
 		r := e.postJSON("/v1/sessions", jsonBody(t, map[string]any{"subject": "cat", "dpop_jkt": k.jkt()}))
 		if r.status != http.StatusCreated || !strings.Contains(string(r.body), k.jkt()) {
 			t.Fatalf("create with dpop_jkt: %d %s", r.status, r.body)
+		}
+		// RFC 9449 §5: the token response of a bound token says DPoP, so a
+		// client does not send it as Bearer (refused).
+		var tok map[string]any
+		if err := json.Unmarshal(r.body, &tok); err != nil || tok["token_type"] != "DPoP" {
+			t.Errorf("create with dpop_jkt: token_type = %v (%v); want DPoP", tok["token_type"], err)
 		}
 	})
 }

@@ -41,7 +41,7 @@ func tokenResponse(iss *sessiond.Issued) tokenJSON {
 		Session:              apitype.SessionOf(&iss.Session),
 		AccessToken:          string(iss.AccessToken),
 		AccessTokenExpiresAt: iss.AccessExpiresAt.UTC(),
-		TokenType:            "Bearer",
+		TokenType:            iss.TokenType(),
 	}
 	if iss.RefreshToken != "" {
 		rt, exp := string(iss.RefreshToken), iss.RefreshExpiresAt.UTC()
