@@ -96,6 +96,12 @@ type Keys struct {
 	onReset func(ctx context.Context, r Reset) error
 	lost    atomic.Pointer[lostSet]
 	healing sync.Mutex
+
+	// detached counts the reloads running apart from their request
+	// (BoundReloadWait); closing cancels them and Close waits for them.
+	detached sync.WaitGroup
+	closing  context.Context
+	shut     context.CancelFunc
 }
 
 type snapshot struct {
@@ -148,7 +154,18 @@ func New(meta sessiond.MetaStore, clock sessiond.Clock, refreshEvery time.Durati
 	if refreshEvery <= 0 {
 		refreshEvery = time.Second
 	}
-	return &Keys{meta: meta, clock: clock, refreshEvery: refreshEvery}
+	k := &Keys{meta: meta, clock: clock, refreshEvery: refreshEvery}
+	k.closing, k.shut = context.WithCancel(context.Background())
+	return k
+}
+
+// Close stops a reload still running apart from the request that started
+// it (BoundReloadWait) and waits for it: once Close returns, the key set
+// makes no more store calls of its own, so the store may close. Requests
+// after Close still authenticate against the set held.
+func (k *Keys) Close() {
+	k.shut()
+	k.detached.Wait()
 }
 
 // OnReset sets fn to be called when a reload (Authenticate, Active,
@@ -516,11 +533,18 @@ func (k *Keys) refresh(ctx context.Context, force bool) (*snapshot, bool, error)
 		s   *snapshot
 		err error
 	}
+	if k.closing.Err() != nil {
+		k.mu.Unlock()
+		return prev, false, nil // closed: no new store calls
+	}
 	done := make(chan result, 1)
+	k.detached.Add(1)
 	go func() {
+		defer k.detached.Done()
 		defer k.mu.Unlock()
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reloadTimeout)
 		defer cancel()
+		defer context.AfterFunc(k.closing, cancel)()
 		s, _, err := k.reloadAt(rctx, prev, now)
 		done <- result{s, err}
 	}()

@@ -175,6 +175,15 @@ func TestKeys_StoreOutage(t *testing.T) {
 		if _, err := keys.Authenticate(reqCtx, sessiond.Secret(strings.Repeat("u", 40))); !errors.Is(err, apikey.ErrUnauthorized) {
 			t.Errorf("Authenticate(unknown key) while the store hangs = %v; want ErrUnauthorized", err)
 		}
+		// Close stops the read still hanging and waits for it, so that
+		// the store can close after it (the server's teardown).
+		keys.Close()
+		if n := store.answered.Load(); n != 1 {
+			t.Errorf("after Close, %d hung reads returned; want 1 (Close must end and join it)", n)
+		}
+		if k, err := keys.Authenticate(ctx, envKey); err != nil || !k.Allows(apikey.ScopeAdmin) {
+			t.Errorf("Authenticate after Close = %+v, %v; want the set held", k, err)
+		}
 	})
 
 	t.Run("no set read yet fails closed", func(t *testing.T) {

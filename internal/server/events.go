@@ -206,13 +206,13 @@ func buildWebhooks(cfg config.Config) ([]webhook.Endpoint, error) {
 	return out, nil
 }
 
-// webhookEndpoints is buildWebhooks returning every problem, in the order
-// of the list, not only the first: the start check lists them all
-// (startcheck.go).
 // errNoSecretFile: a webhook without secret_file, which the validator
 // reports already (SD-WEBHOOK-002), so CheckStart leaves it out.
 var errNoSecretFile = errors.New("not set")
 
+// webhookEndpoints is buildWebhooks returning every problem, in the order
+// of the list, not only the first: the start check lists them all
+// (startcheck.go).
 func webhookEndpoints(cfg config.Config) ([]webhook.Endpoint, []error) {
 	var (
 		out  []webhook.Endpoint

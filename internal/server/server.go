@@ -146,6 +146,8 @@ func Run(ctx context.Context, o Options) (err error) {
 		mopts.WebhookEndpoints = append(mopts.WebhookEndpoints, ep.Name)
 	}
 	apiKeys := apikey.New(meta, nil, time.Second)
+	// Its detached reloads end before the store closes (shutdown.go).
+	down.handlers = append(down.handlers, apiKeys.Close)
 	// A store that hangs must not hold an API request (a hybrid verify
 	// among them) for its whole deadline to re-read the key set: the last
 	// set read answers meanwhile (docs/operations.md, "When the store is
