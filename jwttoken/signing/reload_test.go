@@ -132,3 +132,54 @@ func TestKeys_UnknownKidFloodKeepsNewKeys(t *testing.T) {
 		}
 	}
 }
+
+// panickyMeta is a store whose reads of the key ring panic while set.
+type panickyMeta struct {
+	sessiond.MetaStore
+	panics atomic.Bool
+}
+
+func (p *panickyMeta) GetMeta(ctx context.Context, name string) ([]byte, int64, error) {
+	if name == signing.DocName && p.panics.Load() {
+		panic("store bug")
+	}
+	return p.MetaStore.GetMeta(ctx, name)
+}
+
+// TestKeys_UnknownKidReloadPanics: a read for an unknown kid that panics
+// reaches its caller as a panic (the HTTP server recovers it), and leaves
+// the reloads working: no fatal unlock of an unlocked mutex, no waiter
+// left waiting for a read that will never end.
+func TestKeys_UnknownKidReloadPanics(t *testing.T) {
+	store := &panickyMeta{MetaStore: memstore.New()}
+	k, err := signing.Open(context.Background(), store, signing.Options{MaxTokenLifetime: 24 * time.Hour,
+		Clock: sessiondtest.NewClock(t0), ReloadEvery: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(k.Close)
+	c := codec(t, k)
+	store.panics.Store(true)
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("Verify of an unknown kid with a panicking store returned; want its panic")
+			}
+		}()
+		_, _ = c.Verify(sessiond.KindAccess, forged(strings.Repeat("P", 22)), t0)
+	}()
+	store.panics.Store(false)
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Verify(sessiond.KindAccess, forged(strings.Repeat("Q", 22)), t0)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, sessiond.ErrInvalidToken) {
+			t.Errorf("Verify after the panic = %v; want ErrInvalidToken", err)
+		}
+	case <-time.After(10 * time.Second): // guards against a hang; measures nothing
+		t.Fatal("Verify after a panicking reload never returned: the reloads are stuck")
+	}
+}

@@ -799,15 +799,24 @@ func (k *Keys) reloadFor(kid string) {
 		k.started++
 		k.lastRead = time.Now()
 		k.reloadMu.Unlock()
-		ctx, cancel := context.WithTimeout(k.ctx, 2*time.Second)
-		if err := k.Sync(ctx); err != nil && ctx.Err() == nil {
-			k.opts.Logger.Warn("signing key ring reload for an unknown kid", "err", err)
-		}
-		cancel()
+		k.readForKid()
+	}
+}
+
+// readForKid is reloadFor's read of the store, made without reloadMu,
+// which it takes back on the way out, a panic included: the caller's
+// deferred Unlock must find it held, and the waiters must be woken.
+func (k *Keys) readForKid() {
+	defer func() {
 		k.reloadMu.Lock()
 		k.reading = false
 		k.done = k.started
 		k.reloadDone.Broadcast()
+	}()
+	ctx, cancel := context.WithTimeout(k.ctx, 2*time.Second)
+	defer cancel()
+	if err := k.Sync(ctx); err != nil && ctx.Err() == nil {
+		k.opts.Logger.Warn("signing key ring reload for an unknown kid", "err", err)
 	}
 }
 
