@@ -60,16 +60,7 @@ func TestConsole_SignInUndoneWithoutItsEvent(t *testing.T) {
 			if !strings.Contains(body, "the store is unavailable; try again") || !strings.Contains(body, `name="api_key"`) {
 				t.Errorf("body does not say the store is unavailable on the sign-in page:\n%s", body)
 			}
-			cookies := resp.Header.Values("Set-Cookie")
-			if len(cookies) != 1 || !strings.HasPrefix(cookies[0], console.CookieName+"=;") || !strings.Contains(cookies[0], "Max-Age=0") {
-				t.Errorf("Set-Cookie = %q; want only the console cookie, expired", cookies)
-			}
-			u, _ := url.Parse(f.srv.URL)
-			for _, ck := range c.Jar.Cookies(u) {
-				if ck.Name == console.CookieName {
-					t.Errorf("the console cookie is in the jar")
-				}
-			}
+			f.wantConsoleCookieGone(c, resp)
 			if n, err := f.con.LiveSessionsOf(t.Context(), f.adminK.ID); err != nil || n != 0 {
 				t.Errorf("live console sessions = %d, %v; want 0 (the unrecorded one ended)", n, err)
 			}

@@ -49,16 +49,23 @@ func TestConsole_SignOutTouchesOnlyItsCookie(t *testing.T) {
 			if got := resp.Header.Values("Clear-Site-Data"); len(got) != 0 {
 				t.Errorf("Clear-Site-Data = %q; want none (it reaches the cookies of the whole registrable domain)", got)
 			}
-			cookies := resp.Header.Values("Set-Cookie")
-			if len(cookies) != 1 || !strings.HasPrefix(cookies[0], console.CookieName+"=;") || !strings.Contains(cookies[0], "Max-Age=0") {
-				t.Errorf("Set-Cookie = %q; want only the console cookie, expired", cookies)
-			}
-			u, _ := url.Parse(f.srv.URL)
-			for _, ck := range c.Jar.Cookies(u) {
-				if ck.Name == console.CookieName {
-					t.Errorf("the console cookie is still in the jar")
-				}
-			}
+			f.wantConsoleCookieGone(c, resp)
 		})
+	}
+}
+
+// wantConsoleCookieGone checks that resp expired the console's cookie and
+// set no other, and that browser c no longer holds it.
+func (f *fixture) wantConsoleCookieGone(c *http.Client, resp *http.Response) {
+	f.t.Helper()
+	cookies := resp.Header.Values("Set-Cookie")
+	if len(cookies) != 1 || !strings.HasPrefix(cookies[0], console.CookieName+"=;") || !strings.Contains(cookies[0], "Max-Age=0") {
+		f.t.Errorf("Set-Cookie = %q; want only the console cookie, expired", cookies)
+	}
+	u, _ := url.Parse(f.srv.URL)
+	for _, ck := range c.Jar.Cookies(u) {
+		if ck.Name == console.CookieName {
+			f.t.Errorf("the console cookie is still in the jar")
+		}
 	}
 }

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/internal/server"
-	"github.com/sessiond/sessiond/internal/testenv"
-	"github.com/sessiond/sessiond/sessiondtest"
 )
 
 // TestRun_ConsoleSignInNeedsItsEvent: while PostgreSQL does not answer (a
@@ -20,16 +18,7 @@ import (
 // console cookie (ASVS 16.3.1): no operator is signed in with no trace of
 // it. Once the store is back, the sign-in works and is recorded.
 func TestRun_ConsoleSignInNeedsItsEvent(t *testing.T) {
-	dsn := sessiondtest.RequireEnv(t, "SESSIOND_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := sessiondtest.NewProxy(t, u.Host)
-	through := *u
-	through.Host = proxy.Addr()
-	cfg := devConfig(t)
-	cfg.Store.Driver, cfg.Store.DSN, cfg.Store.Namespace = "postgres", through.String(), testenv.PostgresSchema(t, dsn, "consoleout")
+	cfg, proxy := behindProxy(t, "consoleout")
 	n := start(t, server.Options{Config: cfg, WatermarkPoll: -1})
 	base := "http://" + n.addr
 	signIn := func() *http.Response {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sessiond/sessiond/client"
+	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
 	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/sessiondtest"
@@ -45,16 +46,7 @@ func storeErrors(t *testing.T, n *node) map[string]float64 {
 // alert on it sees an outage's failed requests, not only the scrape's own
 // reads.
 func TestRun_StoreErrorsCountFailedRequests(t *testing.T) {
-	dsn := sessiondtest.RequireEnv(t, "SESSIOND_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := sessiondtest.NewProxy(t, u.Host)
-	through := *u
-	through.Host = proxy.Addr()
-	cfg := devConfig(t)
-	cfg.Store.Driver, cfg.Store.DSN, cfg.Store.Namespace = "postgres", through.String(), testenv.PostgresSchema(t, dsn, "storeerr")
+	cfg, proxy := behindProxy(t, "storeerr")
 	n := start(t, server.Options{Config: cfg, WatermarkPoll: -1}) // no background reads but the requests'
 	login, err := apiClient(t, n).CreateSession(context.Background(), client.CreateRequest{Subject: "alice"})
 	if err != nil {
@@ -89,4 +81,22 @@ func TestRun_StoreErrorsCountFailedRequests(t *testing.T) {
 			t.Errorf(`sessiond_store_errors_total{op=%q} rose by %v over the outage's failed requests; want at least %v`, op, got, want)
 		}
 	}
+}
+
+// behindProxy is a development config on PostgreSQL (its own schema,
+// named for the test) reached through a proxy the test can cut, to play a
+// store that stops answering.
+func behindProxy(t *testing.T, schema string) (config.Config, *sessiondtest.Proxy) {
+	t.Helper()
+	dsn := sessiondtest.RequireEnv(t, "SESSIOND_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := sessiondtest.NewProxy(t, u.Host)
+	through := *u
+	through.Host = proxy.Addr()
+	cfg := devConfig(t)
+	cfg.Store.Driver, cfg.Store.DSN, cfg.Store.Namespace = "postgres", through.String(), testenv.PostgresSchema(t, dsn, schema)
+	return cfg, proxy
 }
