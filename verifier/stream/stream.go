@@ -133,8 +133,10 @@ func ParseCursor(c string) (id string, t time.Time, err error) {
 	id = c
 	if i := strings.IndexByte(c, '.'); i >= 0 {
 		id = c[:i]
+		// Digits only: Atoi alone also takes a sign ("+2"), a second
+		// spelling of the same cursor that the Node verifier refuses.
 		n, err := strconv.Atoi(c[i+1:])
-		if err != nil || n < 2 || n > 1_000_000 || c[i+1] == '0' {
+		if err != nil || n < 2 || n > 1_000_000 || c[i+1] < '1' || c[i+1] > '9' {
 			return "", time.Time{}, ErrBadCursor
 		}
 	}

@@ -83,7 +83,7 @@ func TestParseCursor(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", "evt_", c[:29], c + "0", strings.ToUpper(c), "xyz_" + c[4:], c[:29] + "w", c + ".", c + ".1",
-		c + ".0", c + ".01", c + ".-2", c + ".2.3", c + ".10000000", "evt_vvvvvvvvvvvvvvvvvvvvvvvvvv"} {
+		c + ".0", c + ".01", c + ".-2", c + ".+2", c + ". 2", c + ".2 ", c + ".2.3", c + ".10000000", "evt_vvvvvvvvvvvvvvvvvvvvvvvvvv"} {
 		if _, _, err := stream.ParseCursor(bad); !errors.Is(err, stream.ErrBadCursor) {
 			t.Errorf("ParseCursor(%q) = %v; want ErrBadCursor", bad, err)
 		}
