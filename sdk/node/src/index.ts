@@ -168,8 +168,13 @@ function deviceBound(ext: unknown): boolean {
   return typeof b.id === "string" && b.id !== "" && typeof b.jkt === "string" && b.jkt !== "";
 }
 
+// RFC 3339 as Go's time.Time reads it from JSON. Date.parse alone takes
+// "2099", "Jan 1 2099" and times without a zone (read as local time), which
+// the Go verifier refuses: the two would apply different revocations.
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
+
 function parseTime(s: unknown): number {
-  if (typeof s !== "string") return NaN;
+  if (typeof s !== "string" || !RFC3339.test(s)) return NaN;
   return Date.parse(s);
 }
 

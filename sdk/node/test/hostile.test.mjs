@@ -363,3 +363,31 @@ test("the answer of a signature check that overlapped a cache purge is not cache
     fake.close();
   }
 });
+
+// The Go verifier reads times as RFC 3339 (encoding/json); Date.parse also
+// takes a year alone, words, or no zone (local time). Both verifiers must
+// apply the same revocations, so such a time is unreadable here too.
+test("a revocation time that is not RFC 3339 is unreadable (as in Go)", async () => {
+  for (const until of ["2099", "2099-01-01T00:00:00", "Jan 1 2099", "2099-01-01t00:00:00z", "2099-01-01 00:00:00Z"]) {
+    const fake = await fakeSessiond();
+    const errors = [];
+    const logger = { warn() {}, error: (m) => errors.push(m) };
+    const v = await createVerifier({ url: fake.url, apiKey, issuer, audience, logger });
+    try {
+      await eventually("stream connected", () => v.status().connected && fake.streams.size > 0);
+      fake.write(`event: revoked\nid: ${cursor}.2\ndata: ${JSON.stringify({ session_id: "s1", subject: "x", until })}\n\n`);
+      await eventually(`${until}: an answer`, () => errors.length > 0 || v.status().revoked > 0);
+      assert.equal(v.status().revoked, 0, `${until}: applied`);
+      assert.match(errors[0], /unreadable revocation stream/, until);
+    } finally {
+      await v.close();
+      fake.close();
+    }
+    const snap = await fakeSessiond({ revocations: [{ session_id: "s1", subject: "x", until }] });
+    try {
+      await assert.rejects(createVerifier({ url: snap.url, apiKey, issuer, audience, logger: quiet }), /not a revocation snapshot/, `${until}: snapshot`);
+    } finally {
+      snap.close();
+    }
+  }
+});
