@@ -2,6 +2,7 @@ package verifier_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -197,5 +198,38 @@ func TestVerifier_OneSpellingPerToken(t *testing.T) {
 	}
 	if _, err := v.Verify(ctx, tok); err != nil {
 		t.Errorf("Verify(token) after its variants = %v", err)
+	}
+}
+
+// TestVerifier_JWKSUnknownKeyType: a key of a type the verifier does not
+// know in the JWK set (a future key type, a proxy's addition) is skipped,
+// as the Node verifier skips it (RFC 7517 §5); it used to fail the whole
+// set, and with it New and every later token.
+func TestVerifier_JWKSUnknownKeyType(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil)
+	s.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/.well-known/jwks.json" {
+			return false
+		}
+		body, err := s.ring.JWKS()
+		if err != nil {
+			t.Error(err)
+			return false
+		}
+		var set map[string][]json.RawMessage
+		if err := json.Unmarshal(body, &set); err != nil {
+			t.Error(err)
+			return false
+		}
+		set["keys"] = append([]json.RawMessage{json.RawMessage(`{"kty":"XYZ","kid":"future","use":"sig"}`)}, set["keys"]...)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(set)
+		return true
+	})
+	_, tok := s.token("nina")
+	v, _ := s.newVerifier(nil) // fails the test if New fails
+	if _, err := v.Verify(context.Background(), tok); err != nil {
+		t.Errorf("Verify with an unknown key type beside the real key: %v", err)
 	}
 }

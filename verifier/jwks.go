@@ -118,12 +118,22 @@ func (v *Verifier) fetchKeysLocked(ctx context.Context) error {
 // Ed25519 and P-256 keys with a kid, an alg that fits them and use "sig"
 // (or none). Other keys are skipped; a document that is not a JWKS fails.
 func parseJWKS(body []byte) (map[string]publicKey, error) {
-	var set jose.JSONWebKeySet
+	// Each key is decoded on its own: one of a type go-jose does not know
+	// (a new key type, a proxy's addition) is skipped, as the Node
+	// verifier skips it, instead of failing the whole set and with it
+	// every token (RFC 7517 §5: ignore keys that cannot be used).
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
 	if err := json.Unmarshal(body, &set); err != nil {
 		return nil, fmt.Errorf("not a JWK set: %w", err)
 	}
 	out := map[string]publicKey{}
-	for _, k := range set.Keys {
+	for _, raw := range set.Keys {
+		var k jose.JSONWebKey
+		if json.Unmarshal(raw, &k) != nil {
+			continue
+		}
 		if k.KeyID == "" || (k.Use != "" && k.Use != "sig") {
 			continue
 		}
