@@ -138,6 +138,7 @@ func agreementRows(t *testing.T, s *server) []agreementRow {
 		refuse("sess_exp missing", claims(func(m map[string]any) { delete(m, "sess_exp") })),
 		refuse("sess_exp passed", claims(func(m map[string]any) { m["sess_exp"] = now - 10 })),
 		{name: "auth_time missing", token: claims(func(m map[string]any) { delete(m, "auth_time") }), server: true, why: whyAuthTime},
+		{name: "auth_time negative", token: claims(func(m map[string]any) { m["auth_time"] = -5 }), server: true, why: whyAuthTime},
 		{name: "sst jwt on a hybrid server", token: claims(func(m map[string]any) { m["sst"] = "jwt" }), verifiers: true, why: whyStrategy},
 		refuse("sst database", claims(func(m map[string]any) { m["sst"] = "database" })),
 		refuse("sub missing", claims(func(m map[string]any) { delete(m, "sub") })),

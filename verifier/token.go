@@ -72,7 +72,9 @@ var errClaims = errors.New("a required claim is missing or wrong")
 // object (the server refuses null).
 func (c *tokenClaims) Validate() error {
 	switch {
-	case c.Subject == "", c.SessionID == "", c.ID == "", c.IssuedAt == 0, c.AuthTime == 0, c.SessionExpiresAt == 0:
+	case c.Subject == "", c.SessionID == "", c.ID == "", c.IssuedAt <= 0, c.AuthTime <= 0, c.SessionExpiresAt <= 0:
+		// Before 1970 is no time sessiond issues; the Node verifier
+		// requires each above 0 too.
 		return errClaims
 	case c.ClientID != c.audience, c.ExpiresAt < c.IssuedAt:
 		return errClaims
