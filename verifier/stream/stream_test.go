@@ -163,3 +163,21 @@ func FuzzParseCursor(f *testing.F) {
 		}
 	})
 }
+
+// TestParseCursor_TimeBound: the cursors at and past 2^62 µs that the
+// Node verifier's isCursor (sdk/node/test/sse.test.mjs) is held to as
+// well, so the two accept the same cursors.
+func TestParseCursor_TimeBound(t *testing.T) {
+	for _, c := range []struct {
+		cursor string
+		ok     bool
+	}{
+		{"evt_8" + strings.Repeat("0", 25), true},
+		{"evt_g" + strings.Repeat("0", 25), false},
+		{"evt_" + strings.Repeat("v", 26), false},
+	} {
+		if _, _, err := stream.ParseCursor(c.cursor); (err == nil) != c.ok {
+			t.Errorf("ParseCursor(%q) = %v; want accepted %v", c.cursor, err, c.ok)
+		}
+	}
+}

@@ -100,10 +100,23 @@ export class SSEDecoder {
 
 const CURSOR = /^evt_[0-9a-v]{26}(\.[1-9][0-9]{0,6})?$/;
 
+const BASE32HEX = "0123456789abcdefghijklmnopqrstuv";
+const MAX_MICROS = 1n << 62n;
+
+// cursorMicros is the time an event ID holds, in microseconds: the first
+// 64 of the bits its 26 base32hex characters carry (the first 13 carry 65).
+function cursorMicros(s: string): bigint {
+  let v = 0n;
+  for (let i = 4; i < 17; i++) v = v * 32n + BigInt(BASE32HEX.indexOf(s.charAt(i)));
+  return v >> 1n;
+}
+
 /** Reports whether s is a cursor of the stream (an event log ID, maybe with an index). */
 export function isCursor(s: string): boolean {
   const m = CURSOR.exec(s);
   if (!m) return false;
   if (m[1] !== undefined && (m[1] === ".1" || Number(m[1].slice(1)) > 1_000_000)) return false;
-  return true;
+  // A time beyond 2^62 µs is none the server makes; the Go verifier
+  // refuses it too (stream.ParseCursor).
+  return cursorMicros(s) <= MAX_MICROS;
 }

@@ -37,8 +37,8 @@ test("SSEDecoder refuses input that ends inside a block or a line", () => {
 
 test("isCursor", () => {
   const c = "evt_00363echpdok7iur29n13uses0";
-  for (const ok of [c, c + ".2", c + ".1000000"]) assert.equal(isCursor(ok), true, ok);
-  for (const bad of ["", "evt_", c + ".1", c + ".0", c + ".01", c + "x", c.toUpperCase(), "abc_" + c.slice(4), c + ".10000000", c.slice(0, 29) + "w"]) {
+  for (const ok of [c, c + ".2", c + ".1000000", "evt_8" + "0".repeat(25)]) assert.equal(isCursor(ok), true, ok);
+  for (const bad of ["", "evt_", c + ".1", c + ".0", c + ".01", c + "x", c.toUpperCase(), "abc_" + c.slice(4), c + ".10000000", c.slice(0, 29) + "w", "evt_" + "v".repeat(26), "evt_g" + "0".repeat(25)]) {
     assert.equal(isCursor(bad), false, bad);
   }
 });
