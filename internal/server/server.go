@@ -117,6 +117,16 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
+	// SQLite serves one process: a second serve on its file is refused
+	// (sqlitelock.go). Taken once the store has opened, which creates
+	// what it needs; released after the teardown (deferred first, run
+	// last) has closed the store.
+	release, err := lockStore(cfg)
+	if err != nil {
+		store.Close()
+		return err
+	}
+	defer release()
 	warnStoreSettings(ctx, store, log)
 	// One ordered teardown for every way out of Run: see shutdown.go.
 	bgLoops := newBackground()

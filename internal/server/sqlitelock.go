@@ -1,0 +1,54 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/sessiond/sessiond/internal/config"
+)
+
+// ErrStoreInUse: another `sessiond serve` holds the SQLite file. SQLite
+// serves one process (it has no feed to tell another of a revocation): a
+// second one on the same file would verify a session the first revoked
+// until its access token expired. The first to start keeps it; a restart
+// of the second once the first has stopped succeeds.
+var ErrStoreInUse = errors.New("another sessiond serve uses this SQLite file; SQLite serves one process (use postgres or redis for several nodes)")
+
+// sqliteLockPath is the lock file of the SQLite file at db: beside it, as
+// SQLite's own -wal and -shm files are.
+func sqliteLockPath(db string) string { return db + "-serve.lock" }
+
+// sqliteDB is the file of the sqlite store of cfg, "" for another driver.
+func sqliteDB(cfg config.Config) string {
+	if cfg.Store.Driver != "sqlite" && cfg.Store.Driver != "" {
+		return ""
+	}
+	if cfg.Store.DSN != "" {
+		return cfg.Store.DSN
+	}
+	return filepath.Join(cfg.Server.DataDir, "sessiond.db")
+}
+
+// lockStore takes the lock of cfg's SQLite file for this process, until
+// release, or ErrStoreInUse when another process holds it. Other drivers,
+// and systems without flock, take nothing.
+func lockStore(cfg config.Config) (release func(), err error) {
+	db := sqliteDB(cfg)
+	if db == "" {
+		return func() {}, nil
+	}
+	f, err := os.OpenFile(sqliteLockPath(db), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock the SQLite file: %w", err)
+	}
+	if err := lockFile(f); err != nil {
+		f.Close()
+		if errors.Is(err, errLocked) {
+			return nil, fmt.Errorf("%s: %w", db, ErrStoreInUse)
+		}
+		return nil, fmt.Errorf("lock the SQLite file: %w", err)
+	}
+	return func() { f.Close() }, nil // closing the file releases the lock
+}
