@@ -516,7 +516,10 @@ func revokeSubjectLua(store string) string {
 local n = tonumber(ARGV[10])
 local prepared = {}
 for i = 11, 10 + n do prepared[ARGV[i]] = true end
-local found, out = subject_live(KEYS[1], ARGV[1], ARGV[2], ARGV[4] == '1' and ARGV[3], tonumber(ARGV[5]))
+-- Only the sessions created by the revocation's time: the ones logins
+-- create meanwhile would otherwise change the set on every try, and a
+-- subject that keeps logging in could hold its revocation off for good.
+local found, out = subject_live(KEYS[1], ARGV[1], ARGV[2], ARGV[4] == '1' and ARGV[3], tonumber(ARGV[5]), tonumber(ARGV[5]))
 local ready = #found == n
 for i = 1, #out, 3 do
   if not prepared[out[i]] then ready = false end

@@ -66,8 +66,9 @@ end
 -- subject_live trims a subject index (dropping the members whose session
 -- is gone) and returns the keys of the sessions of subject live at at,
 -- except the ID except (false: none), and {id, expiry, created, ...} of
--- the same sessions.
-local function subject_live(idx, base, subject, except, at)
+-- the same sessions. With born_by (nil: any), only the sessions created
+-- by then.
+local function subject_live(idx, base, subject, except, at, born_by)
   trim(idx)
   local keys, out = {}, {}
   for _, id in ipairs(redis.call('ZRANGE', idx, 0, -1)) do
@@ -76,7 +77,7 @@ local function subject_live(idx, base, subject, except, at)
       local f = redis.call('HMGET', k, 'sub', 'ra', 'ie', 'e', 'c')
       if not f[4] then
         redis.call('ZREM', idx, id)
-      elseif f[1] == subject and live(f[2], f[3], f[4], at) then
+      elseif f[1] == subject and live(f[2], f[3], f[4], at) and (not born_by or not f[5] or tonumber(f[5]) <= born_by) then
         keys[#keys + 1] = k
         out[#out + 1] = id
         out[#out + 1] = f[4]

@@ -82,3 +82,49 @@ func testRevokeSubjectRecordedSessionsChange(t *testing.T, st *redisstore.Store)
 		t.Errorf("pending deliveries = %d, %v; want the last call's %d", len(ds), err, len(last.Deliveries))
 	}
 }
+
+// TestStore_RevokeSubjectRecordedLoginStorm: a subject that logs in again
+// between every read of its sessions and their revocation (a script, or
+// whoever holds the password) cannot hold the revocation off: the
+// sessions created after its time are not the revocation's to end, so
+// they do not make the script refuse the records prepared. Every try used
+// to find a new session, and the call gave up with ErrConflict, revoking
+// nothing.
+func TestStore_RevokeSubjectRecordedLoginStorm(t *testing.T) {
+	eachBatching(t, func(t *testing.T, st *redisstore.Store, _ bool) {
+		ctx := t.Context()
+		t0 := now()
+		at := t0.Add(time.Minute)
+		session := func(created time.Time) *sessiond.Session {
+			return &sessiond.Session{
+				ID: sessiond.NewSessionID(), Subject: "storm", Strategy: sessiond.StrategyDatabase,
+				CreatedAt: created, LastActiveAt: created, IdleExpiresAt: created.Add(30 * time.Minute), ExpiresAt: created.Add(8 * time.Hour),
+			}
+		}
+		before := session(t0)
+		if err := st.Create(ctx, before); err != nil {
+			t.Fatal(err)
+		}
+		var after []sessiond.SessionID
+		revs, err := st.RevokeSubjectRecorded(ctx, "storm", "", at, sessiond.ReasonAdmin,
+			func(revs []sessiond.Revocation) sessiond.ChangeRecords {
+				s := session(at.Add(time.Second)) // a login after the revocation's time, on every try
+				if err := st.Create(ctx, s); err != nil {
+					t.Fatal(err)
+				}
+				after = append(after, s.ID)
+				return sessiond.ChangeRecords{}
+			})
+		if err != nil {
+			t.Fatalf("RevokeSubjectRecorded under a login storm = %v; want it done", err)
+		}
+		if len(revs) != 1 || revs[0].SessionID != before.ID {
+			t.Errorf("revoked %v; want only %s, the session created before the revocation's time", revs, before.ID)
+		}
+		for _, id := range after {
+			if s, err := st.Get(ctx, id); err != nil || !s.RevokedAt.IsZero() {
+				t.Errorf("session %s created after the revocation's time: %v, revoked at %v; want it live", id, err, s.RevokedAt)
+			}
+		}
+	})
+}

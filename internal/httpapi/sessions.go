@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -287,6 +288,13 @@ func (s *server) revokeSubject(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	n, err := s.m.RevokeSubject(r.Context(), subject, except, sessiond.ReasonAdmin)
+	if errors.Is(err, sessiond.ErrConflict) {
+		// The subject's sessions kept changing through every try (a
+		// store that must see the same set twice): nothing was revoked,
+		// and trying again is the answer, not a 500.
+		return &requestError{status: http.StatusServiceUnavailable, code: apitype.CodeStoreUnavailable,
+			detail: "the subject's sessions kept changing while they were revoked; retry", cause: err}
+	}
 	if err != nil {
 		return err
 	}
