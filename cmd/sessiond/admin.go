@@ -248,8 +248,17 @@ func (a *app) apikeyCmd() *cobra.Command {
 					return err
 				}
 				fmt.Fprintf(a.stderr, "created %s (%s, scopes %s); the key is shown once:\n", key.ID, clean(key.Name), apikey.Join(key.Scopes))
-				fmt.Fprintln(a.stdout, string(secret))
 				a.record(cmd.Context(), meta, server.EventAPIKeyCreated, map[string]any{"key_id": key.ID, "name": key.Name, "scopes": apikey.Join(key.Scopes)})
+				if _, err := fmt.Fprintln(a.stdout, string(secret)); err != nil {
+					// The key is shown only here: one that nobody received
+					// (a full disk, a closed pipe) must not stay live, nor
+					// the script that ran this believe it has a key.
+					if _, rerr := apikey.New(meta, nil, 0).RevokeChanged(cmd.Context(), key.ID); rerr != nil {
+						return fmt.Errorf("write the key: %w; revoking %s, which nobody received, failed too: %w", err, key.ID, rerr)
+					}
+					a.record(cmd.Context(), meta, server.EventAPIKeyRevoked, map[string]any{"key_id": key.ID})
+					return fmt.Errorf("write the key: %w (%s revoked: nobody received it)", err, key.ID)
+				}
 				return nil
 			})
 		},
@@ -383,7 +392,7 @@ func (a *app) remote(urlFlag string) (*client.Client, error) {
 		base, from = a.getenv("SESSIOND_URL"), "SESSIOND_URL"
 	}
 	if base == "" {
-		base = "http://" + cfg.Server.Listen
+		base, from = "http://"+cfg.Server.Listen, "" // from the configuration: not the command line
 	}
 	if !strings.Contains(base, "://") {
 		return nil, usageErr("invalid argument: %s %q has no scheme; did you mean http://%s (or https://)?", from, clean(base), clean(base))
@@ -398,7 +407,13 @@ func (a *app) remote(urlFlag string) (*client.Client, error) {
 		}
 		key = strings.TrimSpace(string(b))
 	}
-	return client.New(base, sessiond.Secret(key))
+	c, err := client.New(base, sessiond.Secret(key))
+	// A URL the client refuses is a mistake on the command line, as one
+	// without a scheme is (exit 2); not quoted: it may carry a password.
+	if ae := (*sessiond.ArgumentError)(nil); errors.As(err, &ae) && ae.Field == "baseURL" && from != "" {
+		return nil, usageErr("invalid argument: %s %s", from, ae.Msg)
+	}
+	return c, err
 }
 
 // withRemote is the RunE of a command that only asks the running server:

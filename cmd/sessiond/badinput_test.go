@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -41,6 +44,12 @@ func TestCLI_BadInputRefusedBeforeAsking(t *testing.T) {
 		{"sessions revoke-subject except a token", []string{"sessions", "revoke-subject", "alice", "--except", token}, false},
 		{"sessions list empty subject", []string{"sessions", "list", "--subject", ""}, false},
 		{"sessions list subject with escape", []string{"sessions", "list", "--subject", "a\x1b[2Jb"}, false},
+		{"sessions list url not http", []string{"sessions", "list", "--subject", "alice", "--url", "ftp://127.0.0.1:1"}, false},
+		{"events url without host", []string{"events", "--url", "http://"}, false},
+		{"events session-id a token", []string{"events", "--session-id", token}, false},
+		{"events cursor a token", []string{"events", "--cursor", token}, false},
+		{"events subject with escape", []string{"events", "--subject", "a\x1b[2Jb"}, false},
+		{"events subject 10 MB", []string{"events", "--subject", huge}, false},
 
 		{"incident subjects", []string{"incident", "revoke", "--subject", "alice", "--subject", "bob", "--reason", "r"}, true},
 		{"incident all issued before", []string{"incident", "revoke", "--all", "--issued-before", past, "--reason", "r"}, true},
@@ -48,6 +57,8 @@ func TestCLI_BadInputRefusedBeforeAsking(t *testing.T) {
 		{"sessions revoke", []string{"sessions", "revoke", id}, true},
 		{"sessions revoke-subject except", []string{"sessions", "revoke-subject", "alice", "--except", id}, true},
 		{"sessions list", []string{"sessions", "list", "--subject", "alice"}, true},
+		{"events of a session", []string{"events", "--oldest-first", "--session-id", id, "--subject", "alice"}, true},
+		{"events after a cursor", []string{"events", "--cursor", sessiond.NewEventID(time.Now())}, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -124,5 +135,99 @@ func TestCLI_APIKeyBadInput(t *testing.T) {
 				t.Errorf("a key was stored: %q", list)
 			}
 		})
+	}
+}
+
+// TestCLI_UnknownSubcommand: a group (sessions, apikey…) given a word
+// that names none of its commands is a usage error that does nothing,
+// not its help and exit 0: "apikey revok ID" must not pass for a
+// revocation. Alone, a group prints its help.
+func TestCLI_UnknownSubcommand(t *testing.T) {
+	const token = "sdak_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"
+	env := []string{"SESSIOND_DATA=" + t.TempDir()}
+	if _, errOut, code := runInProcess(env, "keys", "list", "--create"); code != 0 {
+		t.Fatalf("keys list --create = exit %d, %q", code, errOut)
+	}
+	keyID := func() string {
+		out, errOut, code := runInProcess(env, "apikey", "list", "--json")
+		if code != 0 {
+			t.Fatalf("apikey list = exit %d, %q", code, errOut)
+		}
+		return out
+	}
+	if _, errOut, code := runInProcess(env, "apikey", "create", "--name", "kept"); code != 0 {
+		t.Fatalf("apikey create = exit %d, %q", code, errOut)
+	}
+	before := keyID()
+	id := before[strings.Index(before, "key_") : strings.Index(before, "key_")+17]
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string // in stderr (exit 2) or stdout (help)
+	}{
+		{"apikey typo", []string{"apikey", "revok", id}, exitUsage, `did you mean revoke`},
+		{"sessions unknown", []string{"sessions", "bogus"}, exitUsage, `unknown command "bogus" for "sessiond sessions"`},
+		{"keys typo", []string{"keys", "rotat"}, exitUsage, "did you mean rotate"},
+		{"config unknown", []string{"config", "check", "f.yaml"}, exitUsage, "unknown command"},
+		{"incident typo", []string{"incident", "revok"}, exitUsage, "did you mean revoke"},
+		{"completion unknown", []string{"completion", "tcsh"}, exitUsage, "unknown command"},
+		{"token in place of a command", []string{"sessions", token}, exitUsage, `unknown command for "sessiond sessions"`},
+		{"apikey alone", []string{"apikey"}, 0, "Available Commands"},
+		{"sessions alone", []string{"sessions"}, 0, "Available Commands"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, code := runInProcess(env, tc.args...)
+			got := errOut
+			if tc.code == 0 {
+				got = out
+			}
+			if code != tc.code || !strings.Contains(got, tc.want) {
+				t.Errorf("sessiond %q = exit %d, stdout %.100q, stderr %.200q; want exit %d with %q", tc.args, code, out, errOut, tc.code, tc.want)
+			}
+			if strings.Contains(out+errOut, token) {
+				t.Errorf("the argument was printed: %q %q", out, errOut)
+			}
+			if use := "sessiond " + tc.args[0] + " [flags]"; strings.Contains(out, use) {
+				t.Errorf("the help shows %q, which runs nothing: %q", use, out)
+			}
+		})
+	}
+	if after := keyID(); after != before {
+		t.Errorf("the keys changed: %q, then %q", before, after)
+	}
+}
+
+// failingWriter is a stdout that cannot be written (a full disk, a closed
+// pipe).
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
+
+// TestCLI_APIKeyCreateUnwritten: a key shown once that could not be
+// written is revoked and the command fails, so that no live key exists
+// that nobody holds and no script believes it has one.
+func TestCLI_APIKeyCreateUnwritten(t *testing.T) {
+	env := []string{"SESSIOND_DATA=" + t.TempDir()}
+	if _, errOut, code := runInProcess(env, "keys", "list", "--create"); code != 0 {
+		t.Fatalf("keys list --create = exit %d, %q", code, errOut)
+	}
+	var errOut bytes.Buffer
+	if code := run([]string{"apikey", "create", "--name", "lost"}, failingWriter{}, &errOut, env); code != exitFailure {
+		t.Errorf("apikey create to a failing stdout = exit %d, %q; want %d", code, errOut.String(), exitFailure)
+	}
+	out, stderr, code := runInProcess(env, "apikey", "list", "--json")
+	if code != 0 {
+		t.Fatalf("apikey list = exit %d, %q", code, stderr)
+	}
+	var k struct {
+		Name      string    `json:"name"`
+		RevokedAt time.Time `json:"revoked_at"`
+	}
+	if err := json.Unmarshal([]byte(out), &k); err != nil || k.Name != "lost" {
+		t.Fatalf("apikey list = %q (%v); want the one key", out, err)
+	}
+	if k.RevokedAt.IsZero() {
+		t.Errorf("the key nobody received is live: %q", out)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/internal/httpapi"
 )
 
 // eventTypes is every type the event log can hold, for --type. A test
@@ -70,6 +71,23 @@ func (a *app) eventsCmd() *cobra.Command {
 					return err
 				}
 				*p.dst = t
+			}
+			// Checked as sessions and incident check them, before anything
+			// is sent: these travel in the URL's query, which proxies log,
+			// and a token pasted as --session-id must not land there.
+			if q.Subject != "" {
+				if err := checkSubject("--subject", q.Subject); err != nil {
+					return err
+				}
+			}
+			if q.SessionID != "" {
+				if err := checkSessionID("--session-id", string(q.SessionID)); err != nil {
+					return err
+				}
+			}
+			if q.Cursor != "" && !httpapi.ValidEventCursor(q.Cursor) {
+				return usageErr("invalid argument: --cursor is not a cursor (cursors are event IDs, evt_ and 26 characters, " +
+					"as printed after \"more: --cursor\"; the argument is not printed in case it is a token)")
 			}
 			c, err := a.remote(url)
 			if err != nil {

@@ -78,6 +78,8 @@ func run(args []string, stdout, stderr io.Writer, environ []string) int {
 	// that they are wrapped too.
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd(args...)
+	eachCommand(root, refuseUnknownSubcommands)
+	groupUsage(root)
 	ran := false
 	eachCommand(root, func(c *cobra.Command) {
 		if runE := c.RunE; runE != nil {
@@ -115,6 +117,43 @@ func exitCode(err error) int {
 		return exitUsage
 	}
 	return exitFailure
+}
+
+// refuseUnknownSubcommands makes a group (sessions, apikey, keys…) refuse
+// an argument that names none of its commands. cobra checks that only on
+// the root: below it, a group given "revok ID" prints its help and exits
+// 0, so a script with a typo would believe the key revoked. Alone, a group
+// still prints its help.
+func refuseUnknownSubcommands(c *cobra.Command) {
+	if !c.HasParent() || !c.HasSubCommands() || c.Runnable() {
+		return
+	}
+	c.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		// A long argument is no misspelt command but maybe a pasted
+		// token: not repeated.
+		msg := fmt.Sprintf("unknown command for %q", cmd.CommandPath())
+		if len(args[0]) <= 24 {
+			msg = fmt.Sprintf("unknown command %q for %q", clean(args[0]), cmd.CommandPath())
+		}
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += "; did you mean " + strings.Join(s, " or ") + "?"
+		}
+		return errors.New(msg)
+	}
+	c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+}
+
+// groupUsage keeps, in cobra's usage template, a group that
+// refuseUnknownSubcommands made runnable to the list of its commands,
+// without a "sessiond apikey [flags]" line that would run nothing.
+func groupUsage(root *cobra.Command) {
+	const useLine = "{{if .Runnable}}\n  {{.UseLine}}"
+	if t := root.UsageTemplate(); strings.Contains(t, useLine) {
+		root.SetUsageTemplate(strings.Replace(t, useLine, "{{if and .Runnable (not .HasAvailableSubCommands)}}\n  {{.UseLine}}", 1))
+	}
 }
 
 func eachCommand(c *cobra.Command, fn func(*cobra.Command)) {
