@@ -456,6 +456,24 @@ func (k *Keys) Authenticate(ctx context.Context, secret sessiond.Secret) (Key, e
 	return key, nil
 }
 
+// Known returns key id as the node knows it, from the set API requests are
+// authenticated against (read again at most once per refresh period;
+// during a store outage, the last set read): ErrNotFound if the set has
+// no such key.
+func (k *Keys) Known(ctx context.Context, id string) (Key, error) {
+	snap, err := k.current(ctx)
+	if err != nil {
+		return Key{}, err
+	}
+	for _, key := range snap.byHash {
+		if key.ID == id {
+			key.Hash = ""
+			return key, nil
+		}
+	}
+	return Key{}, fmt.Errorf("apikey: %q: %w", id, sessiond.ErrNotFound)
+}
+
 // Active reports whether key id is live and allows scope, from the same
 // cached set Authenticate reads (no store read within refreshEvery): for
 // what a key set up and that outlives its requests, such as a Shared

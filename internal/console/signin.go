@@ -57,15 +57,21 @@ func (c *Console) keyStillAdmin(h func(http.ResponseWriter, *http.Request, apike
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sess, _ := sessiond.FromContext(r.Context())
 		id, ok := strings.CutPrefix(sess.Subject, subjectPrefix)
-		key, err := c.o.Keys.Get(r.Context(), id)
+		// From the key set the API authenticates against: read again at
+		// most once a second, and during a store outage the last set read,
+		// so an outage does not sign every operator out (the pages that
+		// need the store answer 503 meanwhile), while a key revoked on any
+		// node ends its console sessions within that second.
+		key, err := c.o.Keys.Known(r.Context(), id)
 		if !ok || err != nil || !key.RevokedAt.IsZero() || !key.Allows(apikey.ScopeAdmin) {
 			if err == nil {
 				err = errNotOperator
 			}
 			msg := "console: session ended: API key no longer admin"
 			if errors.Is(err, sessiond.ErrStoreUnavailable) {
-				// Fails closed: a key that cannot be checked is not trusted,
-				// but the operator reading the log must see why.
+				// Fails closed: a key that cannot be checked is not trusted
+				// (no set read yet), but the operator reading the log must
+				// see why.
 				msg = "console: session ended: its API key could not be checked (store unavailable)"
 			}
 			c.log.InfoContext(r.Context(), msg, "key_id", id, "err", err)
@@ -117,7 +123,7 @@ func (c *Console) stillOperator(ctx context.Context, sid sessiond.SessionID, key
 	if _, err := c.own.Get(ctx, sid); err != nil {
 		return false
 	}
-	key, err := c.o.Keys.Get(ctx, keyID)
+	key, err := c.o.Keys.Known(ctx, keyID)
 	return err == nil && key.RevokedAt.IsZero() && key.Allows(apikey.ScopeAdmin)
 }
 
