@@ -130,3 +130,19 @@ func TestServe_StoreSettingsAreAConfigError(t *testing.T) {
 		})
 	}
 }
+
+// TestServe_OneProcessPerSQLiteFile: a second `sessiond serve` process on
+// the SQLite file a running one holds exits 1 (a restart once the first
+// has stopped may succeed), naming the cause: SQLite has no feed, so it
+// would verify a session the first one revoked for the rest of its access
+// lifetime. Once the first has stopped, it starts.
+func TestServe_OneProcessPerSQLiteFile(t *testing.T) {
+	dir := t.TempDir()
+	first := startNode(t, nodeConfig{dataDir: dir})
+	code, stderr := serveExit(t, []string{"SESSIOND_DATA=" + dir})
+	if code != 1 || !strings.Contains(stderr, "another sessiond serve uses this SQLite file") {
+		t.Errorf("a second serve on the same data directory = exit %d, stderr %q; want 1 and the reason", code, lastLine(stderr))
+	}
+	first.stop()
+	startNode(t, nodeConfig{dataDir: dir}) // fails the test if it does not start
+}

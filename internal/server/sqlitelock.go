@@ -9,11 +9,11 @@ import (
 	"github.com/sessiond/sessiond/internal/config"
 )
 
-// ErrStoreInUse: another `sessiond serve` holds the SQLite file. SQLite
-// serves one process (it has no feed to tell another of a revocation): a
-// second one on the same file would verify a session the first revoked
-// until its access token expired. The first to start keeps it; a restart
-// of the second once the first has stopped succeeds.
+// ErrStoreInUse: another process's `sessiond serve` holds the SQLite
+// file. SQLite serves one process (it has no feed to tell another of a
+// revocation): a second one on the same file would verify a session the
+// first revoked until its access token expired. The first to start keeps
+// it; a restart of the second once the first has stopped succeeds.
 var ErrStoreInUse = errors.New("another sessiond serve uses this SQLite file; SQLite serves one process (use postgres or redis for several nodes)")
 
 // sqliteLockPath is the lock file of the SQLite file at db: beside it, as
@@ -50,5 +50,7 @@ func lockStore(cfg config.Config) (release func(), err error) {
 		}
 		return nil, fmt.Errorf("lock the SQLite file: %w", err)
 	}
-	return func() { f.Close() }, nil // closing the file releases the lock
+	// Closing releases the lock (with any other Run of this process on
+	// the same file: only tests run several).
+	return func() { f.Close() }, nil
 }
