@@ -133,7 +133,12 @@ func raiseDoc(doc *watermarkJSON, f RevokeFilter, now time.Time) {
 				old = st
 			}
 		}
-		if nt := coverLogins(t, old); nt.After(doc.All) {
+		nt := coverLogins(t, old)
+		nt = maxTime(nt, pushedPast(t, doc.All, now))
+		for _, st := range doc.Subjects {
+			nt = maxTime(nt, pushedPast(t, st, now))
+		}
+		if nt.After(doc.All) {
 			doc.All = nt
 		}
 		return
@@ -143,7 +148,8 @@ func raiseDoc(doc *watermarkJSON, f RevokeFilter, now time.Time) {
 	}
 	for _, s := range f.Subjects {
 		old := doc.Subjects[s]
-		if nt := coverLogins(t, maxTime(old, doc.All)); nt.After(old) {
+		base := maxTime(old, doc.All)
+		if nt := maxTime(coverLogins(t, base), pushedPast(t, base, now)); nt.After(old) {
 			doc.Subjects[s] = nt
 		}
 	}
@@ -159,6 +165,22 @@ func coverLogins(t, old time.Time) time.Time {
 		return sec.Add(time.Second)
 	}
 	return t
+}
+
+// pushedPast is the watermark an incident at now (t its issued_before)
+// needs over mark when mark's second is now's or later: a second incident
+// in one second dates its watermark to the next second, so every login
+// since then was dated past that (creationTime), later than the incident
+// that is now running, and coverLogins, which only looks at marks in t's
+// second, misses them. Zero when nothing is needed, or when t is in an
+// earlier second than now: an issued_before in the past is not asked to
+// end the logins of the last moments.
+func pushedPast(t, mark, now time.Time) time.Time {
+	sec := now.Truncate(time.Second)
+	if mark.IsZero() || !t.Truncate(time.Second).Equal(sec) || sec.After(mark.Truncate(time.Second)) {
+		return time.Time{}
+	}
+	return mark.Truncate(time.Second).Add(time.Second)
 }
 
 func maxTime(a, b time.Time) time.Time {

@@ -448,3 +448,73 @@ func TestRevokeMatching_PartialFailureRecordsWhatEnded(t *testing.T) {
 		t.Errorf("session.bulk_revoked events count %d sessions; the incident revoked 2", total)
 	}
 }
+
+// Three or more kill switches in one wall-clock second: the second one
+// dates its watermark to the next second, so logins after it are dated
+// a second later still; a third incident in the same second must end
+// them too (docs/lifecycle.md: "A session created before the incident is
+// always revoked"), and a login after the last one must still work.
+// Found black-box: three POST /v1/revocations 120 ms apart, the third
+// answered {"revoked":0} and the session created before it kept verifying.
+func TestRevokeMatching_ManyIncidentsInOneSecond(t *testing.T) {
+	ctx := context.Background()
+	for _, st := range strategies {
+		for _, c := range []struct {
+			name string
+			f    func(ms int) sessiond.RevokeFilter
+		}{
+			{"all", func(int) sessiond.RevokeFilter { return sessiond.RevokeFilter{All: true} }},
+			// the server passes issued_before as its own clock read just
+			// before the Manager's
+			{"all_issued_before_just_before_now", func(ms int) sessiond.RevokeFilter {
+				return sessiond.RevokeFilter{All: true, IssuedBefore: t0.Add(time.Duration(ms)*time.Millisecond - time.Microsecond)}
+			}},
+			{"subject", func(int) sessiond.RevokeFilter { return sessiond.RevokeFilter{Subjects: []string{"alice"}} }},
+		} {
+			t.Run(string(st)+"/"+c.name, func(t *testing.T) {
+				h := newHarness(t, st, nil)
+				at := func(ms int) { h.clock.Set(t0.Add(time.Duration(ms) * time.Millisecond)) }
+				var between []*sessiond.Issued
+				for _, ms := range []int{100, 300, 500, 700} {
+					at(ms)
+					if _, err := h.m.RevokeMatching(ctx, c.f(ms), sessiond.ReasonIncident, false); err != nil {
+						t.Fatal(err)
+					}
+					at(ms + 50)
+					between = append(between, h.create(t, "alice", sessiond.CreateOptions{}))
+				}
+				at(900)
+				if _, err := h.m.RevokeMatching(ctx, c.f(900), sessiond.ReasonIncident, false); err != nil {
+					t.Fatal(err)
+				}
+				at(950)
+				last := h.create(t, "alice", sessiond.CreateOptions{})
+				at(3000)
+				for i, iss := range between {
+					if _, err := h.m.Verify(ctx, iss.AccessToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrRevoked) {
+						t.Errorf("login #%d (created_at %s), before the last incident: Verify = %v; want ErrRevoked",
+							i, iss.Session.CreatedAt.Format(time.RFC3339Nano), err)
+					}
+					if st == sessiond.StrategyJWT {
+						continue
+					}
+					s, err := h.store.Get(ctx, iss.Session.ID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if s.RevokedAt.IsZero() {
+						t.Errorf("login #%d is still live in the store after the last incident", i)
+					}
+				}
+				if _, err := h.m.Verify(ctx, last.AccessToken, sessiond.Client{}); err != nil {
+					t.Errorf("login after the last incident: Verify = %v; want it valid", err)
+				}
+				if st != sessiond.StrategyDatabase {
+					if _, err := h.m.Refresh(ctx, last.RefreshToken, sessiond.Client{}); err != nil {
+						t.Errorf("login after the last incident: Refresh = %v; want it valid", err)
+					}
+				}
+			})
+		}
+	}
+}
