@@ -47,15 +47,18 @@ func (m *Manager) subscribe(ctx context.Context, n RevocationNotifier) error {
 // the watermark loop until it succeeds: the feed reconnects only after its
 // next disconnection, and until a catch-up succeeds a session revoked
 // during the outage would verify here for its access lifetime.
+//
+// The retry is cleared before the reload, not after it succeeds: the feed
+// and the watermark loop catch up concurrently, and a reload that began
+// before another one failed covers nothing that failure missed.
 func (m *Manager) catchUp(ctx context.Context) {
+	m.resyncDue.Store(false)
 	if err := m.Resync(ctx); err != nil {
 		m.resyncDue.Store(true)
 		if ctx.Err() == nil {
 			m.log.Warn("revocation catch-up; retried every watermark poll until it succeeds", "err", err)
 		}
-		return
 	}
-	m.resyncDue.Store(false)
 }
 
 // reloadWatermarks asks the watermark loop to read the shared watermarks

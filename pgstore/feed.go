@@ -223,9 +223,14 @@ func (s *Store) reconnect(ctx context.Context) *pgx.Conn {
 	defer stop()
 	delay := time.Duration(0)
 	var tried time.Time
+	wake := woken // nil for one wait after a woken attempt failed
 	for {
-		if delay > 0 && !feedwake.Wait(ctx, woken, delay/2+rand.N(delay/2+1), tried.Add(listenBackoffMin)) {
-			return nil
+		wasWoken := false
+		if delay > 0 {
+			var live bool
+			if live, wasWoken = feedwake.Wait(ctx, wake, delay/2+rand.N(delay/2+1), tried.Add(listenBackoffMin)); !live {
+				return nil
+			}
 		}
 		tried = time.Now()
 		conn, err := s.listenConn(ctx)
@@ -234,6 +239,14 @@ func (s *Store) reconnect(ctx context.Context) *pgx.Conn {
 		}
 		if ctx.Err() != nil {
 			return nil
+		}
+		// Woken, and still refused (the server answers the pool but not
+		// a new listener: max_connections, say): the next wait is whole,
+		// or the listener would retry, and log, at the rate of the pool's
+		// new connections.
+		wake = woken
+		if wasWoken {
+			wake = nil
 		}
 		delay = min(max(2*delay, listenBackoffMin), listenBackoffMax)
 		s.log.Warn("pgstore: revocation listener cannot reconnect", "schema", s.schema, "retry_in", delay.String(), "err", err)

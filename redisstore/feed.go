@@ -185,9 +185,14 @@ func (f *feed) reconnect(ctx context.Context) (feedConn, bool) {
 	defer stop()
 	delay := time.Duration(0)
 	var tried time.Time
+	wake := woken // nil for one wait after a woken attempt failed
 	for {
-		if delay > 0 && !feedwake.Wait(ctx, woken, delay, tried.Add(feedMinDelay)) {
-			return feedConn{}, false
+		wasWoken := false
+		if delay > 0 {
+			var live bool
+			if live, wasWoken = feedwake.Wait(ctx, wake, delay, tried.Add(feedMinDelay)); !live {
+				return feedConn{}, false
+			}
 		}
 		if ctx.Err() != nil {
 			return feedConn{}, false
@@ -196,6 +201,14 @@ func (f *feed) reconnect(ctx context.Context) (feedConn, bool) {
 		conn, err := f.subscribe(ctx)
 		if err == nil {
 			return conn, true
+		}
+		// Woken, and still refused (Redis answers commands but not this
+		// subscription: maxclients, a failover of the feed's node): the
+		// next wait is whole, or the feed would retry, and log, at the
+		// rate of every command answered.
+		wake = woken
+		if wasWoken {
+			wake = nil
 		}
 		delay = min(max(2*delay, feedMinDelay), feedMaxDelay)
 		f.s.log.Warn("redisstore: resubscribe revocation feed", "channel", f.s.channel, "err", err.Error(), "retry_in", delay.String())

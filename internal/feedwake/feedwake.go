@@ -63,27 +63,35 @@ func (w *Waker) Watch() (woken <-chan struct{}, stop func()) {
 }
 
 // Wait waits d for a feed's next reconnect attempt, less if woken receives
-// first, and reports whether ctx is still live. A wake never brings the
-// attempt before notBefore: a store that answers calls but refuses the
-// feed's connection would otherwise have the feed retry at the rate of
-// the store's traffic.
-func Wait(ctx context.Context, woken <-chan struct{}, d time.Duration, notBefore time.Time) bool {
+// first, and reports whether ctx is still live and whether a wake cut the
+// wait short. A wake never brings the attempt before notBefore: a store
+// that answers calls but refuses the feed's connection would otherwise
+// have the feed retry at the rate of the store's traffic. Nor does it put
+// the attempt after the end of d. A feed whose woken attempt failed should
+// wait its next backoff step whole (a nil woken), for the same reason.
+func Wait(ctx context.Context, woken <-chan struct{}, d time.Duration, notBefore time.Time) (live, wasWoken bool) {
+	end := time.Now().Add(d)
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
-		return false
+		return false, false
 	case <-t.C:
-		return true
+		return true, false
 	case <-woken:
 	}
-	if rest := time.Until(notBefore); rest > 0 && rest < d {
+	// The time left until notBefore, or until d ends if that is sooner
+	// (a jittered d may be shorter than the floor).
+	if end.Before(notBefore) {
+		notBefore = end
+	}
+	if rest := time.Until(notBefore); rest > 0 {
 		t.Reset(rest)
 		select {
 		case <-ctx.Done():
-			return false
+			return false, true
 		case <-t.C:
 		}
 	}
-	return true
+	return true, true
 }

@@ -61,6 +61,9 @@ func TestWait(t *testing.T) {
 		{"Elapsed", context.Background(), false, 0, 0, true},
 		{"Woken", context.Background(), true, forever, 0, true},
 		{"WokenBeforeFloor", context.Background(), true, forever, 20 * time.Millisecond, true},
+		// A jittered backoff may be shorter than the floor: a wake then
+		// waits for the backoff's end, never returns at once.
+		{"WokenFloorPastBackoff", context.Background(), true, 20 * time.Millisecond, forever, true},
 		{"Canceled", canceled, false, forever, 0, false},
 	}
 	for _, c := range cases {
@@ -69,12 +72,21 @@ func TestWait(t *testing.T) {
 			if c.woken {
 				woken <- struct{}{}
 			}
-			notBefore := time.Now().Add(c.notBefore)
-			if got := Wait(c.ctx, woken, c.d, notBefore); got != c.want {
+			start := time.Now()
+			notBefore := start.Add(c.notBefore)
+			got, wasWoken := Wait(c.ctx, woken, c.d, notBefore)
+			if got != c.want {
 				t.Fatalf("Wait() = %t; want %t", got, c.want)
 			}
-			if c.want && time.Now().Before(notBefore) {
-				t.Errorf("Wait() returned before notBefore: a wake must not bring the attempt earlier")
+			// The caller learns of the wake, to wait whole after a woken
+			// attempt that failed.
+			if c.want && wasWoken != c.woken {
+				t.Errorf("Wait() woken = %t; want %t", wasWoken, c.woken)
+			}
+			// A wake brings the attempt to notBefore at the earliest, or
+			// to the end of d when that comes first.
+			if floor := min(c.notBefore, c.d); c.want && time.Since(start) < floor {
+				t.Errorf("Wait() returned after %v; want at least %v: a wake must not bring the attempt earlier", time.Since(start), floor)
 			}
 		})
 	}
