@@ -515,11 +515,23 @@ func revokeSubjectLua(store string) string {
 	return `
 local n = tonumber(ARGV[10])
 local prepared = {}
-for i = 11, 10 + n do prepared[ARGV[i]] = true end
--- Only the sessions created by the revocation's time: the ones logins
--- create meanwhile would otherwise change the set on every try, and a
--- subject that keeps logging in could hold its revocation off for good.
-local found, out = subject_live(KEYS[1], ARGV[1], ARGV[2], ARGV[4] == '1' and ARGV[3], tonumber(ARGV[5]), tonumber(ARGV[5]))
+-- The first try takes every live session. A later one takes those created
+-- by the revocation's time or by the latest of the sessions the try
+-- before found, whichever is later: the logins made meanwhile would
+-- otherwise change the set on every try (a subject that keeps logging in
+-- could hold its revocation off for good), while a session that existed
+-- when the revocation began is revoked even if it is dated after it (a
+-- login dated past a kill switch's watermark, a node whose clock is ahead).
+local born_by = nil
+if n > 0 then
+  born_by = tonumber(ARGV[5])
+  for i = 11, 10 + n do
+    prepared[ARGV[i]] = true
+    local c = tonumber(redis.call('HGET', ARGV[1] .. ARGV[i], 'c'))
+    if c and c > born_by then born_by = c end
+  end
+end
+local found, out = subject_live(KEYS[1], ARGV[1], ARGV[2], ARGV[4] == '1' and ARGV[3], tonumber(ARGV[5]), born_by)
 local ready = #found == n
 for i = 1, #out, 3 do
   if not prepared[out[i]] then ready = false end

@@ -102,13 +102,19 @@ func TestStore_RevokeSubjectRecordedLoginStorm(t *testing.T) {
 			}
 		}
 		before := session(t0)
-		if err := st.Create(ctx, before); err != nil {
-			t.Fatal(err)
+		// Dated after the revocation's time but there when it begins: a
+		// login dated past a kill switch's watermark, or made on a node
+		// whose clock is ahead. It is revoked.
+		dated := session(at.Add(time.Second))
+		for _, s := range []*sessiond.Session{before, dated} {
+			if err := st.Create(ctx, s); err != nil {
+				t.Fatal(err)
+			}
 		}
 		var after []sessiond.SessionID
 		revs, err := st.RevokeSubjectRecorded(ctx, "storm", "", at, sessiond.ReasonAdmin,
 			func(revs []sessiond.Revocation) sessiond.ChangeRecords {
-				s := session(at.Add(time.Second)) // a login after the revocation's time, on every try
+				s := session(at.Add(2 * time.Second)) // a login after the revocation began, on every try
 				if err := st.Create(ctx, s); err != nil {
 					t.Fatal(err)
 				}
@@ -118,8 +124,12 @@ func TestStore_RevokeSubjectRecordedLoginStorm(t *testing.T) {
 		if err != nil {
 			t.Fatalf("RevokeSubjectRecorded under a login storm = %v; want it done", err)
 		}
-		if len(revs) != 1 || revs[0].SessionID != before.ID {
-			t.Errorf("revoked %v; want only %s, the session created before the revocation's time", revs, before.ID)
+		got := map[sessiond.SessionID]bool{}
+		for _, r := range revs {
+			got[r.SessionID] = true
+		}
+		if len(revs) != 2 || !got[before.ID] || !got[dated.ID] {
+			t.Errorf("revoked %v; want %s and %s, the sessions there when the revocation began", revs, before.ID, dated.ID)
 		}
 		for _, id := range after {
 			if s, err := st.Get(ctx, id); err != nil || !s.RevokedAt.IsZero() {
