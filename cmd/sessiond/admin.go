@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/signal"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -240,6 +243,13 @@ func (a *app) apikeyCmd() *cobra.Command {
 					return usageErr("invalid argument: %w", err)
 				}
 			}
+			// Stdout closed (a pipe whose reader is gone) would kill the
+			// process with SIGPIPE at the key's write, before the key
+			// nobody received could be revoked: while this runs, such a
+			// write fails with EPIPE instead (os/signal).
+			pipe := make(chan os.Signal, 1)
+			signal.Notify(pipe, syscall.SIGPIPE)
+			defer signal.Stop(pipe)
 			return a.withMeta(cmd.Context(), create, func(_ config.Config, meta sessiond.MetaStore) error {
 				secret, key, err := apikey.New(meta, nil, 0).Create(cmd.Context(), name, sc...)
 				if ae := (*sessiond.ArgumentError)(nil); errors.As(err, &ae) && ae.Field == "name" {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -225,6 +227,46 @@ func TestCLI_APIKeyCreateUnwritten(t *testing.T) {
 		RevokedAt time.Time `json:"revoked_at"`
 	}
 	if err := json.Unmarshal([]byte(out), &k); err != nil || k.Name != "lost" {
+		t.Fatalf("apikey list = %q (%v); want the one key", out, err)
+	}
+	if k.RevokedAt.IsZero() {
+		t.Errorf("the key nobody received is live: %q", out)
+	}
+}
+
+// TestCLI_APIKeyCreateClosedPipe: the real binary with stdout on a pipe
+// whose reader is gone exits 1 and leaves the key it could not hand over
+// revoked; SIGPIPE used to kill it before it could revoke, leaving a live
+// admin-capable key nobody had.
+func TestCLI_APIKeyCreateClosedPipe(t *testing.T) {
+	env := []string{"SESSIOND_DATA=" + t.TempDir()}
+	if _, errOut, code := runInProcess(env, "keys", "list", "--create"); code != 0 {
+		t.Fatalf("keys list --create = exit %d, %q", code, errOut)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	cmd := exec.Command(binary(t), "apikey", "create", "--name", "piped")
+	cmd.Env = append(cleanEnv(), env...)
+	cmd.Stdout = w
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	_ = cmd.Run()
+	w.Close()
+	if code := cmd.ProcessState.ExitCode(); code != exitFailure {
+		t.Errorf("apikey create to a closed pipe = exit %d (%v), %q; want %d", code, cmd.ProcessState, errOut.String(), exitFailure)
+	}
+	out, stderr, code := runInProcess(env, "apikey", "list", "--json")
+	if code != 0 {
+		t.Fatalf("apikey list = exit %d, %q", code, stderr)
+	}
+	var k struct {
+		Name      string    `json:"name"`
+		RevokedAt time.Time `json:"revoked_at"`
+	}
+	if err := json.Unmarshal([]byte(out), &k); err != nil || k.Name != "piped" {
 		t.Fatalf("apikey list = %q (%v); want the one key", out, err)
 	}
 	if k.RevokedAt.IsZero() {
