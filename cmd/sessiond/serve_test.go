@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/base64"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -142,6 +144,16 @@ func TestServe_OneProcessPerSQLiteFile(t *testing.T) {
 	code, stderr := serveExit(t, []string{"SESSIOND_DATA=" + dir})
 	if code != 1 || !strings.Contains(stderr, "another sessiond serve uses this SQLite file") {
 		t.Errorf("a second serve on the same data directory = exit %d, stderr %q; want 1 and the reason", code, lastLine(stderr))
+	}
+	// The same file through a symbolic link is the same file.
+	other := t.TempDir()
+	link := filepath.Join(other, "linked.db")
+	if err := os.Symlink(filepath.Join(dir, "sessiond.db"), link); err != nil {
+		t.Fatal(err)
+	}
+	code, stderr = serveExit(t, []string{"SESSIOND_DATA=" + other, "SESSIOND_STORE_DSN=" + link})
+	if code != 1 || !strings.Contains(stderr, "another sessiond serve uses this SQLite file") {
+		t.Errorf("a second serve on the file through a link = exit %d, stderr %q; want 1 and the reason", code, lastLine(stderr))
 	}
 	first.stop()
 	startNode(t, nodeConfig{dataDir: dir}) // fails the test if it does not start

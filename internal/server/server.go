@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/sessiond/sessiond"
@@ -107,6 +108,18 @@ func Run(ctx context.Context, o Options) (err error) {
 		return &StartError{Problems: errs}
 	}
 
+	// SQLite serves one process: a second serve on its file is refused
+	// (sqlitelock.go), before it opens the store, which would migrate the
+	// schema under the running one; on a new data directory, once the
+	// store has made it. Released after the teardown (deferred first, run
+	// last) has closed the store.
+	release, locked, err := lockStore(cfg)
+	if err != nil {
+		return err
+	}
+	if locked {
+		defer release()
+	}
 	store, err := OpenStore(ctx, cfg, log, OpenMode{NoMigrate: cfg.Store.Migrate == config.MigrateManual})
 	if errors.Is(err, sessiond.ErrSchemaOutdated) {
 		return fmt.Errorf("open store: %w: store.migrate is manual; run `sessiond migrate` with this build first (with --create for a new store)", err)
@@ -117,16 +130,16 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
-	// SQLite serves one process: a second serve on its file is refused
-	// (sqlitelock.go). Taken once the store has opened, which creates
-	// what it needs; released after the teardown (deferred first, run
-	// last) has closed the store.
-	release, err := lockStore(cfg)
-	if err != nil {
-		store.Close()
-		return err
+	if !locked {
+		if release, locked, err = lockStore(cfg); err != nil || !locked {
+			store.Close()
+			if err == nil {
+				err = fmt.Errorf("lock the SQLite file: %s: no directory after the store opened", filepath.Dir(sqliteDB(cfg)))
+			}
+			return err
+		}
+		defer release()
 	}
-	defer release()
 	warnStoreSettings(ctx, store, log)
 	// One ordered teardown for every way out of Run: see shutdown.go.
 	bgLoops := newBackground()

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -33,24 +34,33 @@ func sqliteDB(cfg config.Config) string {
 
 // lockStore takes the lock of cfg's SQLite file for this process, until
 // release, or ErrStoreInUse when another process holds it. Other drivers,
-// and systems without flock, take nothing.
-func lockStore(cfg config.Config) (release func(), err error) {
+// and systems without record locks, take nothing; so does a file whose
+// directory does not exist yet (ok false: take it once the store has made
+// it). A file reached through a symbolic link is locked as the file it
+// names, so two paths to one file share a lock.
+func lockStore(cfg config.Config) (release func(), ok bool, err error) {
 	db := sqliteDB(cfg)
 	if db == "" {
-		return func() {}, nil
+		return func() {}, true, nil
+	}
+	if _, err := os.Stat(filepath.Dir(db)); errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	if real, err := filepath.EvalSymlinks(db); err == nil {
+		db = real
 	}
 	f, err := os.OpenFile(sqliteLockPath(db), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("lock the SQLite file: %w", err)
+		return nil, false, fmt.Errorf("lock the SQLite file: %w", err)
 	}
 	if err := lockFile(f); err != nil {
 		f.Close()
 		if errors.Is(err, errLocked) {
-			return nil, fmt.Errorf("%s: %w", db, ErrStoreInUse)
+			return nil, false, fmt.Errorf("%s: %w", db, ErrStoreInUse)
 		}
-		return nil, fmt.Errorf("lock the SQLite file: %w", err)
+		return nil, false, fmt.Errorf("lock the SQLite file: %w", err)
 	}
 	// Closing releases the lock (with any other Run of this process on
 	// the same file: only tests run several).
-	return func() { f.Close() }, nil
+	return func() { f.Close() }, true, nil
 }
