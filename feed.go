@@ -23,7 +23,9 @@ func (m *Manager) subscribe(ctx context.Context, n RevocationNotifier) error {
 		if m.feed.enter() {
 			defer m.feed.leave()
 			m.reloadWatermarks() // a watermark notice may have been lost too
-			m.catchUp(ctx)
+			if !m.catchUp(ctx) {
+				m.reloadWatermarks() // the loop retries it, from now on
+			}
 		}
 	}
 	var err error
@@ -44,21 +46,25 @@ func (m *Manager) subscribe(ctx context.Context, n RevocationNotifier) error {
 
 // catchUp reloads the revocations made while the feed was away. One that
 // fails (the store dropped again just after the reconnect) is retried by
-// the watermark loop until it succeeds: the feed reconnects only after its
+// the watermark loop until it succeeds (a Manager that runs no such loop,
+// on a store without MetaStore, or with neither a poll nor a MetaNotifier,
+// catches up again only on the feed's next reconnect): the feed reconnects only after its
 // next disconnection, and until a catch-up succeeds a session revoked
 // during the outage would verify here for its access lifetime.
 //
 // The retry is cleared before the reload, not after it succeeds: the feed
 // and the watermark loop catch up concurrently, and a reload that began
 // before another one failed covers nothing that failure missed.
-func (m *Manager) catchUp(ctx context.Context) {
+func (m *Manager) catchUp(ctx context.Context) (ok bool) {
 	m.resyncDue.Store(false)
 	if err := m.Resync(ctx); err != nil {
 		m.resyncDue.Store(true)
 		if ctx.Err() == nil {
-			m.log.Warn("revocation catch-up; retried every watermark poll until it succeeds", "err", err)
+			m.log.Warn("revocation catch-up; retried every second until it succeeds", "err", err)
 		}
+		return false
 	}
+	return true
 }
 
 // reloadWatermarks asks the watermark loop to read the shared watermarks

@@ -181,49 +181,92 @@ func TestManager_RevocationFeed(t *testing.T) {
 	})
 }
 
-// flakyRevocations is a feedStore whose Revocations fails while down is
+// flakyRevocations is a feed store whose Revocations fails while down is
 // set, as a store that drops again just after the feed reconnected.
 type flakyRevocations struct {
-	*feedStore
-	down atomic.Bool
+	sessiond.Store
+	down    atomic.Bool
+	refused atomic.Int64 // calls refused while down
 }
 
 func (f *flakyRevocations) Revocations(ctx context.Context, since time.Time) ([]sessiond.Revocation, error) {
 	if f.down.Load() {
+		f.refused.Add(1)
 		return nil, sessiond.ErrStoreUnavailable
 	}
-	return f.feedStore.Revocations(ctx, since)
+	return f.Store.Revocations(ctx, since)
+}
+
+// flakyMeta is flakyRevocations on a store whose feed carries meta
+// notices, so its Manager runs the watermark loop without a poll.
+type flakyMeta struct {
+	*metaFeedStore
+	flaky *flakyRevocations
+}
+
+func (f flakyMeta) Revocations(ctx context.Context, since time.Time) ([]sessiond.Revocation, error) {
+	return f.flaky.Revocations(ctx, since)
+}
+
+// flakyFeed is flakyRevocations on a plain feed store.
+type flakyFeed struct {
+	*feedStore
+	flaky *flakyRevocations
+}
+
+func (f flakyFeed) Revocations(ctx context.Context, since time.Time) ([]sessiond.Revocation, error) {
+	return f.flaky.Revocations(ctx, since)
 }
 
 // TestManager_CatchUpRetried: a catch-up after a reconnect that fails (the
 // store dropped again) is retried until it succeeds, without waiting for
-// the feed's next reconnect: a session revoked while the feed was away
-// must not verify on this node for its whole access lifetime.
+// the feed's next reconnect, with a watermark poll and without one: a
+// session revoked while the feed was away must not verify on this node for
+// its whole access lifetime.
 func TestManager_CatchUpRetried(t *testing.T) {
-	ctx := context.Background()
-	st := &flakyRevocations{feedStore: &feedStore{Store: memstore.New()}}
-	h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) { o.Store = st.feedStore })
-	b := h.node(t, st, func(o *sessiond.Options) { o.WatermarkPoll = 10 * time.Millisecond })
-	iss := h.create(t, "dora", sessiond.CreateOptions{})
-	// Revoked behind the feed's back, as while it was disconnected.
-	if _, err := st.Store.Revoke(ctx, iss.Session.ID, h.clock.Now(), sessiond.ReasonAdmin); err != nil {
-		t.Fatal(err)
-	}
-	st.down.Store(true)
-	st.reconnect() // its catch-up fails
-	if _, err := b.Verify(ctx, iss.AccessToken, sessiond.Client{}); err != nil {
-		t.Fatalf("after the failed catch-up: %v; want still valid on this node", err)
-	}
-	st.down.Store(false)
-	deadline := time.Now().Add(10 * time.Second) // guards against a hang; measures nothing
-	for {
-		_, err := b.Verify(ctx, iss.AccessToken, sessiond.Client{})
-		if errors.Is(err, sessiond.ErrRevoked) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Verify once the store answers again = %v; want ErrRevoked (the catch-up was never retried)", err)
-		}
-		time.Sleep(5 * time.Millisecond)
+	for _, c := range []struct {
+		name string
+		poll time.Duration
+	}{{"poll", 10 * time.Millisecond}, {"no poll", -1}} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			fs := newMetaFeedStore()
+			flaky := &flakyRevocations{Store: fs.Store}
+			var st sessiond.Store = flakyFeed{feedStore: fs.feedStore, flaky: flaky}
+			if c.poll < 0 {
+				st = flakyMeta{metaFeedStore: fs, flaky: flaky}
+			}
+			h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) { o.Store = fs.feedStore })
+			b := h.node(t, st, func(o *sessiond.Options) { o.WatermarkPoll = c.poll })
+			iss := h.create(t, "dora", sessiond.CreateOptions{})
+			// Revoked behind the feed's back, as while it was disconnected.
+			if _, err := fs.Store.Revoke(ctx, iss.Session.ID, h.clock.Now(), sessiond.ReasonAdmin); err != nil {
+				t.Fatal(err)
+			}
+			flaky.down.Store(true)
+			fs.reconnect() // its catch-up fails
+			if _, err := b.Verify(ctx, iss.AccessToken, sessiond.Client{}); err != nil {
+				t.Fatalf("after the failed catch-up: %v; want still valid on this node", err)
+			}
+			// The feed's catch-up and the loop's first retry both fail
+			// before the store comes back: what remains is the retry.
+			for wait := time.Now().Add(10 * time.Second); flaky.refused.Load() < 2; time.Sleep(time.Millisecond) {
+				if time.Now().After(wait) {
+					t.Fatalf("%d catch-ups refused while down; want the feed's and the loop's", flaky.refused.Load())
+				}
+			}
+			flaky.down.Store(false)
+			deadline := time.Now().Add(10 * time.Second) // guards against a hang; measures nothing
+			for {
+				_, err := b.Verify(ctx, iss.AccessToken, sessiond.Client{})
+				if errors.Is(err, sessiond.ErrRevoked) {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("Verify once the store answers again = %v; want ErrRevoked (the catch-up was never retried)", err)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
 	}
 }

@@ -395,6 +395,10 @@ const watermarkReloadGap = 50 * time.Millisecond
 // watchWatermarks reads the watermarks other nodes raised: at once when the
 // store's feed says they changed (reloadWatermarks), and every interval
 // (when positive) as the fallback for a lost notice, until ctx ends.
+// catchUpRetry is how soon a failed catch-up is tried again when no
+// watermark poll runs (the poll retries it otherwise).
+const catchUpRetry = time.Second
+
 func (m *Manager) watchWatermarks(ctx context.Context, every time.Duration) {
 	defer m.wg.Done()
 	var tick <-chan time.Time
@@ -405,12 +409,16 @@ func (m *Manager) watchWatermarks(ctx context.Context, every time.Duration) {
 	}
 	gap := time.NewTimer(0)
 	defer gap.Stop()
+	// Without a poll, a failed catch-up (resyncDue) is retried on a timer
+	// of its own, not only when another kick comes.
+	var retry <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick:
 		case <-m.kick:
+		case <-retry:
 		}
 		loss, err := m.marks.syncAt(ctx, m.now())
 		if err != nil && ctx.Err() == nil {
@@ -421,6 +429,10 @@ func (m *Manager) watchWatermarks(ctx context.Context, every time.Duration) {
 		}
 		if m.resyncDue.Load() {
 			m.catchUp(ctx)
+		}
+		retry = nil
+		if tick == nil && m.resyncDue.Load() {
+			retry = time.After(catchUpRetry)
 		}
 		gap.Reset(watermarkReloadGap)
 		select {
