@@ -218,20 +218,7 @@ func TestCLI_APIKeyCreateUnwritten(t *testing.T) {
 	if code := run([]string{"apikey", "create", "--name", "lost"}, failingWriter{}, &errOut, env); code != exitFailure {
 		t.Errorf("apikey create to a failing stdout = exit %d, %q; want %d", code, errOut.String(), exitFailure)
 	}
-	out, stderr, code := runInProcess(env, "apikey", "list", "--json")
-	if code != 0 {
-		t.Fatalf("apikey list = exit %d, %q", code, stderr)
-	}
-	var k struct {
-		Name      string    `json:"name"`
-		RevokedAt time.Time `json:"revoked_at"`
-	}
-	if err := json.Unmarshal([]byte(out), &k); err != nil || k.Name != "lost" {
-		t.Fatalf("apikey list = %q (%v); want the one key", out, err)
-	}
-	if k.RevokedAt.IsZero() {
-		t.Errorf("the key nobody received is live: %q", out)
-	}
+	wantOnlyKeyRevoked(t, env, "lost")
 }
 
 // TestCLI_APIKeyCreateClosedPipe: the real binary with stdout on a pipe
@@ -258,6 +245,13 @@ func TestCLI_APIKeyCreateClosedPipe(t *testing.T) {
 	if code := cmd.ProcessState.ExitCode(); code != exitFailure {
 		t.Errorf("apikey create to a closed pipe = exit %d (%v), %q; want %d", code, cmd.ProcessState, errOut.String(), exitFailure)
 	}
+	wantOnlyKeyRevoked(t, env, "piped")
+}
+
+// wantOnlyKeyRevoked checks that the store of env holds one API key, name,
+// and that it is revoked: the key an apikey create could not hand over.
+func wantOnlyKeyRevoked(t *testing.T, env []string, name string) {
+	t.Helper()
 	out, stderr, code := runInProcess(env, "apikey", "list", "--json")
 	if code != 0 {
 		t.Fatalf("apikey list = exit %d, %q", code, stderr)
@@ -266,7 +260,7 @@ func TestCLI_APIKeyCreateClosedPipe(t *testing.T) {
 		Name      string    `json:"name"`
 		RevokedAt time.Time `json:"revoked_at"`
 	}
-	if err := json.Unmarshal([]byte(out), &k); err != nil || k.Name != "piped" {
+	if err := json.Unmarshal([]byte(out), &k); err != nil || k.Name != name {
 		t.Fatalf("apikey list = %q (%v); want the one key", out, err)
 	}
 	if k.RevokedAt.IsZero() {
