@@ -392,13 +392,13 @@ func (w *watermarks) raise(ctx context.Context, f RevokeFilter, now time.Time) e
 // of kill switches costs each node a bounded number of reads.
 const watermarkReloadGap = 50 * time.Millisecond
 
-// watchWatermarks reads the watermarks other nodes raised: at once when the
-// store's feed says they changed (reloadWatermarks), and every interval
-// (when positive) as the fallback for a lost notice, until ctx ends.
 // catchUpRetry is how soon a failed catch-up is tried again when no
 // watermark poll runs (the poll retries it otherwise).
 const catchUpRetry = time.Second
 
+// watchWatermarks reads the watermarks other nodes raised: at once when the
+// store's feed says they changed (reloadWatermarks), and every interval
+// (when positive) as the fallback for a lost notice, until ctx ends.
 func (m *Manager) watchWatermarks(ctx context.Context, every time.Duration) {
 	defer m.wg.Done()
 	var tick <-chan time.Time

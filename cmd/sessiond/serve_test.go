@@ -158,3 +158,21 @@ func TestServe_OneProcessPerSQLiteFile(t *testing.T) {
 	first.stop()
 	startNode(t, nodeConfig{dataDir: dir}) // fails the test if it does not start
 }
+
+// TestServe_OneProcessPerSQLiteFileLinkedBeforeMade: a serve whose store
+// is a symbolic link to a file not made yet takes the lock of the file the
+// store then makes, not one beside the link, so a second serve on the
+// file's own path is refused.
+func TestServe_OneProcessPerSQLiteFileLinkedBeforeMade(t *testing.T) {
+	dir, target := t.TempDir(), filepath.Join(t.TempDir(), "real.db")
+	link := filepath.Join(dir, "linked.db")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	first := startNode(t, nodeConfig{dataDir: dir, env: []string{"SESSIOND_STORE_DSN=" + link}})
+	defer first.stop()
+	code, stderr := serveExit(t, []string{"SESSIOND_DATA=" + t.TempDir(), "SESSIOND_STORE_DSN=" + target})
+	if code != 1 || !strings.Contains(stderr, "another sessiond serve uses this SQLite file") {
+		t.Errorf("a second serve on the file a link named before it existed = exit %d, stderr %q; want 1 and the reason", code, lastLine(stderr))
+	}
+}

@@ -35,9 +35,10 @@ func sqliteDB(cfg config.Config) string {
 // lockStore takes the lock of cfg's SQLite file for this process, until
 // release, or ErrStoreInUse when another process holds it. Other drivers,
 // and systems without record locks, take nothing; so does a file whose
-// directory does not exist yet (ok false: take it once the store has made
-// it). A file reached through a symbolic link is locked as the file it
-// names, so two paths to one file share a lock.
+// directory does not exist yet, or that is a symbolic link to no file yet
+// (ok false: take it once the store has made it). A file reached through
+// a symbolic link is locked as the file it names, so two paths to one file
+// share a lock.
 func lockStore(cfg config.Config) (release func(), ok bool, err error) {
 	db := sqliteDB(cfg)
 	if db == "" {
@@ -48,6 +49,11 @@ func lockStore(cfg config.Config) (release func(), ok bool, err error) {
 	}
 	if real, err := filepath.EvalSymlinks(db); err == nil {
 		db = real
+	} else if fi, lerr := os.Lstat(db); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		// A link to a file not made yet: locked beside the link, the
+		// lock would not be the one a serve on the file's own path takes
+		// once the store has made it.
+		return nil, false, nil
 	}
 	f, err := os.OpenFile(sqliteLockPath(db), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
