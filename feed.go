@@ -60,7 +60,7 @@ func (m *Manager) catchUp(ctx context.Context) (ok bool) {
 	if err := m.Resync(ctx); err != nil {
 		m.resyncDue.Store(true)
 		if ctx.Err() == nil {
-			m.log.Warn("revocation catch-up; retried every second until it succeeds", "err", err)
+			m.log.Warn("revocation catch-up; retried until it succeeds", "err", err)
 		}
 		return false
 	}

@@ -134,9 +134,9 @@ func raiseDoc(doc *watermarkJSON, f RevokeFilter, now time.Time) {
 			}
 		}
 		nt := coverLogins(t, old)
-		nt = maxTime(nt, pushedPast(t, doc.All, now))
+		nt = maxTime(nt, pushedPast(t, doc.All))
 		for _, st := range doc.Subjects {
-			nt = maxTime(nt, pushedPast(t, st, now))
+			nt = maxTime(nt, pushedPast(t, st))
 		}
 		if nt.After(doc.All) {
 			doc.All = nt
@@ -149,7 +149,7 @@ func raiseDoc(doc *watermarkJSON, f RevokeFilter, now time.Time) {
 	for _, s := range f.Subjects {
 		old := doc.Subjects[s]
 		base := maxTime(old, doc.All)
-		if nt := maxTime(coverLogins(t, base), pushedPast(t, base, now)); nt.After(old) {
+		if nt := maxTime(coverLogins(t, base), pushedPast(t, base)); nt.After(old) {
 			doc.Subjects[s] = nt
 		}
 	}
@@ -167,17 +167,17 @@ func coverLogins(t, old time.Time) time.Time {
 	return t
 }
 
-// pushedPast is the watermark an incident at now (t its issued_before)
-// needs over mark when mark's second is now's or later: a second incident
-// in one second dates its watermark to the next second, so every login
-// since then was dated past that (creationTime), later than the incident
-// that is now running, and coverLogins, which only looks at marks in t's
-// second, misses them. Zero when nothing is needed, or when t is in an
-// earlier second than now: an issued_before in the past is not asked to
-// end the logins of the last moments.
-func pushedPast(t, mark, now time.Time) time.Time {
-	sec := now.Truncate(time.Second)
-	if mark.IsZero() || !t.Truncate(time.Second).Equal(sec) || sec.After(mark.Truncate(time.Second)) {
+// pushedPast is the watermark an incident with issued_before t needs over
+// mark when mark's second is t's or later. An incident in a mark's second
+// dates its watermark to the next second, and every login since then was
+// dated past that (creationTime): later than t although made before it,
+// which coverLogins, looking only at marks in t's second, misses. Such
+// logins can only be told from the ones made after t once the clock has
+// passed the mark, so all of them are ended: at most the seconds the mark
+// ran ahead of t of logins made after t, still before the incident.
+// Zero when mark's second is before t's: then nothing was dated past t.
+func pushedPast(t, mark time.Time) time.Time {
+	if mark.IsZero() || t.Truncate(time.Second).After(mark.Truncate(time.Second)) {
 		return time.Time{}
 	}
 	return mark.Truncate(time.Second).Add(time.Second)

@@ -518,3 +518,48 @@ func TestRevokeMatching_ManyIncidentsInOneSecond(t *testing.T) {
 		}
 	}
 }
+
+// TestRevokeMatching_PastIssuedBeforeOverPushedMark: two incidents in one
+// second push the watermark to the next second, and a login then is dated
+// a second past that; a later incident with issued_before after that
+// login's real time, in an earlier second than the watermark, still ends
+// it (it was made before issued_before: docs/lifecycle.md, "a session
+// created before the incident is always revoked"), and a login after the
+// incident is valid.
+func TestRevokeMatching_PastIssuedBeforeOverPushedMark(t *testing.T) {
+	ctx := context.Background()
+	for _, st := range strategies {
+		t.Run(string(st), func(t *testing.T) {
+			h := newHarness(t, st, nil)
+			at := func(ms int) { h.clock.Set(t0.Add(time.Duration(ms) * time.Millisecond)) }
+			for _, ms := range []int{100, 300} {
+				at(ms)
+				if _, err := h.m.RevokeMatching(ctx, sessiond.RevokeFilter{All: true}, sessiond.ReasonIncident, false); err != nil {
+					t.Fatal(err)
+				}
+			}
+			at(500)
+			before := h.create(t, "alice", sessiond.CreateOptions{})
+			at(1200)
+			if _, err := h.m.RevokeMatching(ctx, sessiond.RevokeFilter{All: true, IssuedBefore: t0.Add(900 * time.Millisecond)},
+				sessiond.ReasonIncident, false); err != nil {
+				t.Fatal(err)
+			}
+			at(1300)
+			after := h.create(t, "alice", sessiond.CreateOptions{})
+			at(4000)
+			if _, err := h.m.Verify(ctx, before.AccessToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrRevoked) {
+				t.Errorf("login at 0.5 s (created_at %s), before issued_before 0.9 s: Verify = %v; want ErrRevoked",
+					before.Session.CreatedAt.Format(time.RFC3339Nano), err)
+			}
+			if st != sessiond.StrategyJWT {
+				if s, err := h.store.Get(ctx, before.Session.ID); err != nil || s.RevokedAt.IsZero() {
+					t.Errorf("login at 0.5 s in the store: %+v, %v; want revoked", s, err)
+				}
+			}
+			if _, err := h.m.Verify(ctx, after.AccessToken, sessiond.Client{}); err != nil {
+				t.Errorf("login after the incident: Verify = %v; want it valid", err)
+			}
+		})
+	}
+}
