@@ -32,7 +32,8 @@ var ErrMalformed = errors.New("malformed event stream")
 // Decoder reads SSE blocks (the WHATWG "text/event-stream" format) from a
 // response body. It is not safe for concurrent use.
 type Decoder struct {
-	r *bufio.Reader
+	r      *bufio.Reader
+	inside bool // past the stream's first line
 }
 
 // NewDecoder returns a decoder reading r.
@@ -106,6 +107,13 @@ func (d *Decoder) line() ([]byte, error) {
 		switch {
 		case err == nil:
 			out = bytes.TrimSuffix(out[:len(out)-1], []byte("\r"))
+			if !d.inside {
+				// The format ignores one byte order mark at the start of the
+				// stream (WHATWG HTML, "Parsing an event stream"), as the
+				// Node verifier's decoder does; anywhere else it is text.
+				d.inside = true
+				out = bytes.TrimPrefix(out, []byte("\ufeff"))
+			}
 			if !utf8Valid(out) {
 				return nil, fmt.Errorf("%w: not UTF-8 text", ErrMalformed)
 			}

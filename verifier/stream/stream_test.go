@@ -37,6 +37,11 @@ func TestDecoder(t *testing.T) {
 		{"line too long", "data: " + strings.Repeat("x", stream.MaxLine) + "\n\n", nil, stream.ErrMalformed},
 		{"data too large", strings.Repeat("data: "+strings.Repeat("x", 60000)+"\n", 20) + "\n", nil, stream.ErrMalformed},
 		{"good then bad", ": ok\n\nnope\n\n", []stream.Block{{Comment: true}}, stream.ErrMalformed},
+		// One byte order mark at the very start is ignored (WHATWG), as the
+		// Node verifier ignores it; a second, or one later, is text.
+		{"BOM at the start", "\ufeffevent: x\ndata: 1\n\n", []stream.Block{{Name: "x", Data: []byte("1")}}, io.EOF},
+		{"two BOMs", "\ufeff\ufeffevent: x\n\n", nil, stream.ErrMalformed},
+		{"BOM later", ": a\n\n\ufeffevent: x\n\n", []stream.Block{{Comment: true}}, stream.ErrMalformed},
 	} {
 		d := stream.NewDecoder(strings.NewReader(c.in))
 		for i, want := range c.want {
