@@ -396,10 +396,14 @@ const watermarkReloadGap = 50 * time.Millisecond
 // watermark poll runs (the poll retries it otherwise).
 const catchUpRetry = time.Second
 
+// defaultWatermarkCallTimeout bounds the watermark loop's read of the
+// shared watermarks (a catch-up six times longer).
+const defaultWatermarkCallTimeout = 10 * time.Second
+
 // watchWatermarks reads the watermarks other nodes raised: at once when the
 // store's feed says they changed (reloadWatermarks), and every interval
 // (when positive) as the fallback for a lost notice, until ctx ends.
-func (m *Manager) watchWatermarks(ctx context.Context, every time.Duration) {
+func (m *Manager) watchWatermarks(ctx context.Context, every, callTimeout time.Duration) {
 	defer m.wg.Done()
 	var tick <-chan time.Time
 	if every > 0 {
@@ -420,15 +424,25 @@ func (m *Manager) watchWatermarks(ctx context.Context, every time.Duration) {
 		case <-m.kick:
 		case <-retry:
 		}
-		loss, err := m.marks.syncAt(ctx, m.now())
+		// Each pass is bounded: a store call lost in a black-holed network
+		// (a partition, a half-open connection) would otherwise hold the
+		// loop until TCP gave up, minutes after the store is back, and
+		// with it every kill switch another node raised meanwhile.
+		pass, cancel := context.WithTimeout(ctx, callTimeout)
+		loss, err := m.marks.syncAt(pass, m.now())
 		if err != nil && ctx.Err() == nil {
 			m.log.Warn("incident watermark sync", "err", err)
 		}
 		if loss != nil {
-			m.watermarksLost(ctx, *loss)
+			m.watermarksLost(pass, *loss)
 		}
+		cancel()
 		if m.resyncDue.Load() {
-			m.catchUp(ctx)
+			// The catch-up reads every revocation of the last access
+			// lifetime, which can be many: bounded more loosely.
+			pass, cancel := context.WithTimeout(ctx, 6*callTimeout)
+			m.catchUp(pass)
+			cancel()
 		}
 		retry = nil
 		if tick == nil && m.resyncDue.Load() {

@@ -1,6 +1,7 @@
 package sessiond
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -191,7 +192,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	m.kick = make(chan struct{}, 1)
 	if m.marks.meta != nil && (o.WatermarkPoll > 0 || m.pub != nil) {
 		m.wg.Add(1)
-		go m.watchWatermarks(bg, o.WatermarkPoll)
+		go m.watchWatermarks(bg, o.WatermarkPoll, cmp.Or(o.watermarkCallTimeout, defaultWatermarkCallTimeout))
 	}
 	if notifier && (m.revoked != nil || m.pub != nil) {
 		if err := m.subscribe(bg, n); err != nil {

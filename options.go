@@ -123,6 +123,10 @@ type Options struct {
 	// setup passes the shared key ring's poll loop here, so one Close stops
 	// everything the Manager depends on.
 	Background []func(ctx context.Context)
+
+	// watermarkCallTimeout bounds each store call of the watermark loop;
+	// zero means defaultWatermarkCallTimeout (tests set it shorter).
+	watermarkCallTimeout time.Duration
 }
 
 // LimitPolicy is what happens when a subject reaches MaxSessions.

@@ -1,0 +1,7 @@
+package sessiond
+
+import "time"
+
+// SetWatermarkCallTimeout sets the bound of the watermark loop's store
+// calls, for the external tests (sessiond_test) that use a real store.
+func SetWatermarkCallTimeout(o *Options, d time.Duration) { o.watermarkCallTimeout = d }
