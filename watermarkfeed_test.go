@@ -68,22 +68,6 @@ func (c *countedMeta) GetMeta(ctx context.Context, name string) ([]byte, int64, 
 func TestManager_WatermarkFeed(t *testing.T) {
 	ctx := context.Background()
 	noPoll := func(o *sessiond.Options) { o.WatermarkPoll = -1 }
-	// eventuallyRevoked waits (generously: it guards against a hang, it
-	// measures nothing) for m to reject tok as revoked.
-	eventuallyRevoked := func(t *testing.T, m *sessiond.Manager, tok sessiond.Secret) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			_, err := m.Verify(ctx, tok, sessiond.Client{})
-			if errors.Is(err, sessiond.ErrRevoked) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the other node still answers %v for a token older than the kill switch; want ErrRevoked", err)
-			}
-			time.Sleep(2 * time.Millisecond)
-		}
-	}
 
 	for _, strategy := range []sessiond.Strategy{sessiond.StrategyHybrid, sessiond.StrategyJWT} {
 		t.Run(string(strategy), func(t *testing.T) {
@@ -97,7 +81,7 @@ func TestManager_WatermarkFeed(t *testing.T) {
 			if _, err := h.m.RevokeMatching(ctx, sessiond.RevokeFilter{All: true}, sessiond.ReasonIncident, false); err != nil {
 				t.Fatal(err)
 			}
-			eventuallyRevoked(t, b, old.AccessToken)
+			eventuallyRevoked(t, b, old.AccessToken, "a token older than the kill switch")
 			h.clock.Advance(time.Second)
 			young, err := b.Create(ctx, "alice", sessiond.CreateOptions{})
 			if err != nil {
@@ -150,7 +134,7 @@ func TestManager_WatermarkFeed(t *testing.T) {
 			t.Fatalf("before the reconnect: %v; want still valid on this node", err)
 		}
 		st.reconnect()
-		eventuallyRevoked(t, b, old.AccessToken)
+		eventuallyRevoked(t, b, old.AccessToken, "a token older than the kill switch")
 	})
 
 	t.Run("a lost notice fails nothing", func(t *testing.T) {
@@ -290,5 +274,23 @@ func TestWatermarks_LostDocumentWrittenAgain(t *testing.T) {
 	}
 	if _, err := b.Refresh(ctx, second.RefreshToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrRevoked) {
 		t.Errorf("node b after the second kill switch: Refresh = %v; want ErrRevoked", err)
+	}
+}
+
+// eventuallyRevoked waits (generously: it guards against a hang, it
+// measures nothing) for m to reject tok as revoked; what names the token
+// in the failure.
+func eventuallyRevoked(t *testing.T, m *sessiond.Manager, tok sessiond.Secret, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := m.Verify(context.Background(), tok, sessiond.Client{})
+		if errors.Is(err, sessiond.ErrRevoked) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Verify of %s = %v; want ErrRevoked", what, err)
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
 }
