@@ -80,7 +80,7 @@ func (c *Console) createAPIKey(w http.ResponseWriter, r *http.Request, key apike
 		return
 	}
 	c.log.InfoContext(r.Context(), "console: API key created", "by", key.ID, "key_id", k.ID, "scopes", scopes)
-	_ = c.record(r, sessiond.Event{Type: "api_key.created", Details: map[string]any{"key_id": k.ID, "name": k.Name,
+	_ = c.record(r, sessiond.Event{Type: sessiond.EventAPIKeyCreated, Details: map[string]any{"key_id": k.ID, "name": k.Name,
 		"scopes": apikey.Join(k.Scopes), "by": key.ID, "via": "console"}})
 	v.Created, v.CreatedID = string(secret), k.ID
 	c.renderKeys(w, r, key, http.StatusOK, v, "", "")
@@ -106,7 +106,7 @@ func (c *Console) revokeAPIKey(w http.ResponseWriter, r *http.Request, key apike
 	}
 	if changed { // a key revoked already (a second click) is recorded once
 		c.log.InfoContext(r.Context(), "console: API key revoked", "by", key.ID, "key_id", id)
-		_ = c.record(r, sessiond.Event{Type: "api_key.revoked", Details: map[string]any{"key_id": id, "by": key.ID, "via": "console"}})
+		_ = c.record(r, sessiond.Event{Type: sessiond.EventAPIKeyRevoked, Details: map[string]any{"key_id": id, "by": key.ID, "via": "console"}})
 	}
 	if id == key.ID { // the operator revoked their own key: the console session ends with it
 		_ = c.logout(w, r)
@@ -128,7 +128,7 @@ func (c *Console) rotateSigning(w http.ResponseWriter, r *http.Request, key apik
 		return
 	}
 	c.log.InfoContext(r.Context(), "console: signing key rotation scheduled", "by", key.ID)
-	_ = c.record(r, sessiond.Event{Type: "signing_keys.rotated", Details: map[string]any{"by": key.ID, "via": "console"}})
+	_ = c.record(r, sessiond.Event{Type: sessiond.EventKeysRotated, Details: map[string]any{"by": key.ID, "via": "console"}})
 	c.renderKeys(w, r, key, http.StatusOK, c.keysView(), "", "A new signing key is published; it signs once every verifier can know it.")
 }
 

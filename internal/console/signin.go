@@ -240,7 +240,7 @@ func (c *Console) signInFailed(r *http.Request, keyID string) {
 	if keyID != "" {
 		d["key_id"], d["reason"] = keyID, "not admin"
 	}
-	c.record(r, sessiond.Event{Type: "api_key.auth_failed", Client: peerClient(r), Details: d})
+	c.record(r, sessiond.Event{Type: sessiond.EventAPIKeyAuthFailed, Client: peerClient(r), Details: d})
 }
 
 // peerClient is the client of a sign-in or sign-out as the event log keeps
