@@ -330,11 +330,11 @@ func (c *Client) RevokeSubject(ctx context.Context, subject string, except sessi
 	if except != "" {
 		q = url.Values{"except": {string(except)}}
 	}
-	var out apitype.RevokedCount
+	var out revokedCount
 	if err := c.do(ctx, "revoke subject", http.MethodDelete, path, q, nil, &out, http.StatusOK); err != nil {
 		return 0, err
 	}
-	return out.Revoked, nil
+	return out.get("revoke subject")
 }
 
 // RevokeToken revokes the session of a token of any kind (RFC 7009).

@@ -282,6 +282,44 @@ func TestClient_TransportError(t *testing.T) {
 	}
 }
 
+// TestClient_RevokedCountRequired: a 200 answer to a bulk revocation
+// without its count (a proxy's page, another service on the port) is an
+// error, not "revoked 0": an operator would read that nothing was live.
+func TestClient_RevokedCountRequired(t *testing.T) {
+	t.Parallel()
+	calls := map[string]func(*client.Client) (int, error){
+		"RevokeSubject": func(cl *client.Client) (int, error) {
+			return cl.RevokeSubject(t.Context(), "alice", "")
+		},
+		"RevokeIncident": func(cl *client.Client) (int, error) {
+			return cl.RevokeIncident(t.Context(), client.Incident{All: true, Reason: "test"})
+		},
+	}
+	for _, c := range []struct {
+		body    string
+		want    int
+		wantErr bool
+	}{
+		{`{"revoked":3}`, 3, false},
+		{`{"revoked":0}`, 0, false},
+		{`{}`, 0, true},
+		{`{"revoked":null}`, 0, true},
+		{`{"revoked":-1}`, 0, true},
+		{`{"count":3}`, 0, true},
+	} {
+		for name, call := range calls {
+			t.Run(name+" "+c.body, func(t *testing.T) {
+				srv, _ := fakeServer(t, http.StatusOK, "application/json", c.body)
+				cl, _ := client.New(srv.URL, "k")
+				n, err := call(cl)
+				if (err != nil) != c.wantErr || n != c.want {
+					t.Errorf("= %d, %v; want %d, error %v", n, err, c.want, c.wantErr)
+				}
+			})
+		}
+	}
+}
+
 // serveAPI serves the real API handler made with o, which takes every API
 // key as an admin's, under the path prefix /sessiond, and returns its base
 // URL.

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -23,9 +24,23 @@ const IncidentTimeout = 11 * time.Minute
 // revocation; running it again is harmless and reports the sessions that
 // were left.
 func (c *Client) RevokeIncident(ctx context.Context, in Incident) (int, error) {
-	var out apitype.RevokedCount
+	var out revokedCount
 	if err := c.sendWith(ctx, c.long, "incident revoke", http.MethodPost, "/v1/revocations", nil, jsonBody(in), &out, http.StatusOK, nil); err != nil {
 		return 0, err
 	}
-	return out.Revoked, nil
+	return out.get("incident revoke")
+}
+
+// revokedCount is apitype.RevokedCount as read: an answer without its
+// count is an error, not zero sessions revoked (an operator reading "0"
+// after a kill switch would believe nothing was live).
+type revokedCount struct {
+	Revoked *int `json:"revoked"`
+}
+
+func (r revokedCount) get(op string) (int, error) {
+	if r.Revoked == nil || *r.Revoked < 0 {
+		return 0, fmt.Errorf("client: %s: the answer has no count of revoked sessions", op)
+	}
+	return *r.Revoked, nil
 }
