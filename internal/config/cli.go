@@ -30,8 +30,10 @@ const (
 func RunValidate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sessiond config validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	env := fs.String("env", "", "check for `environment` development or production (default: the file's environment key)")
-	format := fs.String("format", FormatText, "output `format`: text, json or sarif")
+	var env, format onceFlag
+	format.value = FormatText
+	fs.Var(&env, "env", "check for `environment` development or production (default: the file's environment key)")
+	fs.Var(&format, "format", "output `format`: text, json or sarif (default text)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: sessiond config validate FILE [--env development|production] [--format text|json|sarif]")
 		fs.PrintDefaults()
@@ -55,16 +57,16 @@ func RunValidate(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return ExitUsage
 	}
-	switch *env {
+	switch env.value {
 	case "", EnvDevelopment, EnvProduction:
 	default:
-		fmt.Fprintf(stderr, "sessiond config validate: --env %q: want development or production\n", *env)
+		fmt.Fprintf(stderr, "sessiond config validate: --env %q: want development or production\n", env.value)
 		return ExitUsage
 	}
-	switch *format {
+	switch format.value {
 	case FormatText, FormatJSON, FormatSARIF:
 	default:
-		fmt.Fprintf(stderr, "sessiond config validate: --format %q: want text, json or sarif\n", *format)
+		fmt.Fprintf(stderr, "sessiond config validate: --format %q: want text, json or sarif\n", format.value)
 		return ExitUsage
 	}
 	file := files[0]
@@ -75,8 +77,8 @@ func RunValidate(args []string, stdout, stderr io.Writer) int {
 		return ExitUsage
 	}
 	// Field errors are in doc and come back as SD-SCHEMA findings.
-	findings := Validate(cfg, doc, *env)
-	if err := Report(stdout, *format, file, findings); err != nil {
+	findings := Validate(cfg, doc, env.value)
+	if err := Report(stdout, format.value, file, findings); err != nil {
 		fmt.Fprintf(stderr, "sessiond config validate: %v\n", err)
 		return ExitUsage
 	}
@@ -84,4 +86,22 @@ func RunValidate(args []string, stdout, stderr io.Writer) int {
 		return ExitFindings
 	}
 	return ExitOK
+}
+
+// onceFlag is a string flag given at most once: of "--format sarif ...
+// --format text" a CI job would get the last, a report its upload step
+// cannot read, so a second one is a usage error.
+type onceFlag struct {
+	value string
+	set   bool
+}
+
+func (f *onceFlag) String() string { return f.value }
+
+func (f *onceFlag) Set(v string) error {
+	if f.set {
+		return errors.New("given more than once")
+	}
+	f.value, f.set = v, true
+	return nil
 }

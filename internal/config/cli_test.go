@@ -31,6 +31,8 @@ func TestRunValidate_ExitCodes(t *testing.T) {
 		{"not a mapping", []string{notMapping}, ExitUsage, "invalid YAML"},
 		{"bad format", []string{"--format", "xml", "testdata/validate/good.yaml"}, ExitUsage, "--format"},
 		{"bad env", []string{"--env", "staging", "testdata/validate/good.yaml"}, ExitUsage, "--env"},
+		{"format twice", []string{"--format", "sarif", "testdata/validate/good.yaml", "--format", "text"}, ExitUsage, "given more than once"},
+		{"env twice", []string{"--env=production", "--env=development", "testdata/validate/good.yaml"}, ExitUsage, "given more than once"},
 		{"unknown flag", []string{"--verbose", "testdata/validate/good.yaml"}, ExitUsage, "flag provided but not defined"},
 		{"no file", nil, ExitUsage, "exactly one FILE"},
 		{"two files", []string{"testdata/validate/good.yaml", "testdata/validate/store.yaml"}, ExitUsage, "exactly one FILE"},
