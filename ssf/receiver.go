@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -42,6 +43,19 @@ const (
 	DefaultMaxBodyBytes = 64 << 10
 	DefaultJWKSInterval = time.Minute
 	futureSkew          = time.Minute
+)
+
+// Bounds on the events of pushes whose sender is not authenticated (a
+// wrong or missing bearer token, a body that is no SET signed by the
+// transmitter). Such a push costs its sender nothing, so what the event log
+// keeps of it must not grow with the number sent (as for refused API keys
+// and unknown tokens): at most unauthenticatedMax of them are recorded a
+// window per receiver, and the next one recorded counts those left out
+// ("unreported"). SETs the transmitter signed, accepted or refused, are
+// all recorded.
+const (
+	unauthenticatedWindow = time.Minute
+	unauthenticatedMax    = 60
 )
 
 var supported = []string{CAEPSessionRevoked, CAEPCredentialChange, RISCAccountDisabled, RISCAccountPurged, RISCSessionsRevoked}
@@ -93,6 +107,11 @@ type Receiver struct {
 	o      Options
 	keys   *keySource
 	bearer [sha256.Size]byte
+
+	mu         sync.Mutex // guards the three below
+	windowAt   time.Time  // start of the current unauthenticated window
+	recorded   int        // unauthenticated pushes recorded in it
+	unreported int        // unauthenticated pushes not recorded since the last one recorded
 }
 
 // New checks o and returns its Receiver.
@@ -142,6 +161,7 @@ func New(o Options) (*Receiver, error) {
 // outcome is what one push did, as recorded in the event log.
 type outcome struct {
 	delivery                 string // push or poll
+	authenticated            bool   // the bearer token matched, or the SET's signature verified
 	iss, jti, event, subject string
 	session                  sessiond.SessionID
 	revoked                  int
@@ -178,7 +198,14 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 }
 
 func (r *Receiver) record(ctx context.Context, out *outcome, err error) {
+	unreported, ok := r.allowRecord(out, err)
+	if !ok {
+		return
+	}
 	d := map[string]any{"receiver": r.o.Name, "outcome": "accepted", "delivery": out.delivery}
+	if unreported > 0 {
+		d["unreported"] = unreported
+	}
 	for k, v := range map[string]string{"iss": out.iss, "jti": out.jti, "event": out.event} {
 		if v != "" {
 			d[k] = v
@@ -202,6 +229,28 @@ func (r *Receiver) record(ctx context.Context, out *outcome, err error) {
 	if err := r.o.Events.Record(ctx, e); err != nil {
 		r.o.Logger.ErrorContext(ctx, "ssf: record event", "err", err)
 	}
+}
+
+// allowRecord reports whether the outcome of a push is recorded, within the
+// bounds on unauthenticated pushes above, and how many unauthenticated
+// pushes were not since the last event recorded.
+func (r *Receiver) allowRecord(out *outcome, err error) (unreported int, ok bool) {
+	limited := err != nil && !out.authenticated && out.delivery == "push"
+	now := r.o.Clock.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if limited {
+		if now.Sub(r.windowAt) >= unauthenticatedWindow || now.Before(r.windowAt) {
+			r.windowAt, r.recorded = now, 0
+		}
+		if r.recorded >= unauthenticatedMax {
+			r.unreported++
+			return 0, false
+		}
+		r.recorded++
+	}
+	unreported, r.unreported = r.unreported, 0
+	return unreported, true
 }
 
 func (r *Receiver) authorized(req *http.Request) bool {
@@ -234,6 +283,7 @@ func (r *Receiver) receive(req *http.Request, out *outcome) error {
 	if !r.authorized(req) {
 		return refuse(CodeAuthenticationFailed, ErrUnauthorized, "missing or wrong bearer token")
 	}
+	out.authenticated = r.o.BearerToken != ""
 	if mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type")); err != nil || mt != "application/secevent+jwt" {
 		return refuse(CodeInvalidRequest, ErrMalformed, "content type must be application/secevent+jwt")
 	}
@@ -285,6 +335,7 @@ func (r *Receiver) process(ctx context.Context, set string, maxAge time.Duration
 	case payload == nil:
 		return refuse(CodeAuthenticationFailed, ErrSignature, "signature does not verify with the transmitter's keys")
 	}
+	out.authenticated = true
 	var c claims
 	if err := json.Unmarshal(payload, &c); err != nil {
 		// A claim of the wrong type (iat as a string, a fraction) is named:
