@@ -385,7 +385,16 @@ func (t *tail) poll(ctx context.Context) error {
 	now := t.rs.now()
 	var events []sessiond.Event
 	for _, typ := range streamTypes {
-		cursor := stream.CursorAt(t.from)
+		from := t.from
+		if h := t.revokedHorizon(now); typ == sessiond.EventSessionRevoked && h.After(from) {
+			// A revocation from before h has no access token left to stop
+			// (send skips it): a client resuming from an old cursor must
+			// not make the stream load days of logouts only to drop them.
+			// Watermarks and retired keys stay in force, so they are read
+			// from the cursor.
+			from = h
+		}
+		cursor := stream.CursorAt(from)
 		for {
 			page, next, err := t.rs.Log.QueryEvents(ctx, sessiond.EventQuery{Type: typ, Cursor: cursor, Limit: sessiond.MaxEventLimit})
 			if err != nil {
@@ -433,6 +442,13 @@ func (t *tail) poll(ctx context.Context) error {
 		return t.rc.Flush()
 	}
 	return nil
+}
+
+// revokedHorizon is the time before which a session.revoked entry of the
+// log is no longer sent at now: every access token of its session has
+// expired (until, with no session expiry known).
+func (t *tail) revokedHorizon(now time.Time) time.Time {
+	return now.Add(-sessiond.RevokeWriteMargin - t.rs.AccessLifetime - t.rs.Leeway - time.Second)
 }
 
 // send writes the stream events of one log event and returns how many.
