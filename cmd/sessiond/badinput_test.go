@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -265,5 +266,38 @@ func wantOnlyKeyRevoked(t *testing.T, env []string, name string) {
 	}
 	if k.RevokedAt.IsZero() {
 		t.Errorf("the key nobody received is live: %q", out)
+	}
+}
+
+// TestCLI_OutputUnwritten: a command whose output could not be written
+// fails, so that a script redirecting it to a full disk does not take
+// exit 0 for a result it never got (version and help exited 0).
+// config validate keeps its own exit status for it.
+func TestCLI_OutputUnwritten(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "sessiond.yaml")
+	if err := os.WriteFile(conf, []byte("strategy: hybrid\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"SESSIOND_DATA=" + t.TempDir()}
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"version"}, exitFailure},
+		{[]string{"version", "--json"}, exitFailure},
+		{[]string{"--help"}, exitFailure},
+		{[]string{"apikey", "--help"}, exitFailure},
+		{[]string{"config", "validate", conf}, exitUsage},
+		{[]string{"config", "validate", conf, "--format", "json"}, exitUsage},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var errOut bytes.Buffer
+			if code := run(tc.args, failingWriter{}, &errOut, env); code != tc.want {
+				t.Errorf("exit %d, stderr %q; want %d", code, errOut.String(), tc.want)
+			}
+			if !strings.Contains(errOut.String(), "no space left on device") {
+				t.Errorf("stderr %q does not say why", errOut.String())
+			}
+		})
 	}
 }

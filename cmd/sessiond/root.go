@@ -68,7 +68,8 @@ const (
 
 // run executes the CLI and returns the process exit code.
 func run(args []string, stdout, stderr io.Writer, environ []string) int {
-	a := &app{stdout: stdout, stderr: stderr, environ: environ}
+	out := &outputWriter{w: stdout}
+	a := &app{stdout: out, stderr: stderr, environ: environ}
 	root := a.rootCmd()
 	root.SetArgs(args)
 	// cobra finds the command, parses its flags and checks its arguments,
@@ -96,11 +97,35 @@ func run(args []string, stdout, stderr io.Writer, environ []string) int {
 	if err != nil && !ran {
 		err = usageError{err}
 	}
+	if err == nil && out.err != nil {
+		// What a command printed is its result: output that did not
+		// arrive (a full disk, a closed pipe) is a failure, as for cat.
+		err = fmt.Errorf("write output: %w", out.err)
+	}
 	var ee exitError
 	if err != nil && !errors.As(err, &ee) {
 		fmt.Fprintln(stderr, "sessiond:", clean(err.Error()))
 	}
 	return exitCode(err)
+}
+
+// outputWriter is the commands' standard output. It remembers the first
+// write that failed, so that run can fail a command whose output was lost
+// although the command itself did not check every write.
+type outputWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (o *outputWriter) Write(p []byte) (int, error) {
+	if o.err != nil {
+		return 0, o.err
+	}
+	n, err := o.w.Write(p)
+	if err != nil {
+		o.err = err
+	}
+	return n, err
 }
 
 // exitCode is the exit status for the error a command returned: the code
