@@ -27,7 +27,7 @@ func (s *server) incident(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if err := CheckIncident(&req, time.Now()); err != nil {
+	if err := CheckIncident(&req, s.clock.Now()); err != nil {
 		return err
 	}
 	n, err := s.incidentFn(IncidentContext(w, r), req)

@@ -48,6 +48,7 @@ type fanout struct {
 	ssf      *ssf.Transmitter // nil when the transmitter is off
 	metrics  *metrics.Metrics
 	slog     *slog.Logger
+	clock    sessiond.Clock // nil: the system clock
 	// atomic: log is a store that writes a change's events and outbox
 	// deliveries in the change's transaction (sessiond.ChangeEventWriter),
 	// and the webhook outbox is that same store.
@@ -55,6 +56,15 @@ type fanout struct {
 }
 
 var _ sessiond.AtomicSink = (*fanout)(nil)
+
+// now is the server's clock, the one the Manager is given, so that the
+// events the server dates itself agree with the Manager's.
+func (f *fanout) now() time.Time {
+	if f.clock == nil {
+		return time.Now()
+	}
+	return f.clock.Now()
+}
 
 // acting adds the API key that caused e to its details.
 func acting(ctx context.Context, e sessiond.Event) sessiond.Event {
@@ -165,7 +175,7 @@ func (f *fanout) emit(ctx context.Context, e sessiond.Event) {
 func (f *fanout) emitChecked(ctx context.Context, e sessiond.Event) error {
 	e = acting(ctx, e) // the log line names the key, as the stored event does
 	if e.Time.IsZero() {
-		e.Time = time.Now().UTC().Truncate(time.Microsecond)
+		e.Time = f.now().UTC().Truncate(time.Microsecond)
 	}
 	if e.ID == "" {
 		e.ID = sessiond.NewEventID(e.Time)

@@ -67,7 +67,7 @@ func attachRevocationStream(bg context.Context, hopts *httpapi.Options, cfg conf
 func recordIncident(next func(context.Context, httpapi.IncidentRequest) (int, error), meta sessiond.MetaStore, keys *signing.Keys,
 	events *fanout) func(context.Context, httpapi.IncidentRequest) (int, error) {
 	return func(ctx context.Context, req httpapi.IncidentRequest) (int, error) {
-		now := time.Now().UTC().Truncate(time.Microsecond)
+		now := events.now().UTC().Truncate(time.Microsecond)
 		if req.IssuedBefore.IsZero() || req.IssuedBefore.After(now) {
 			req.IssuedBefore = now
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/metrics"
 	"github.com/sessiond/sessiond/opaquetoken"
+	"github.com/sessiond/sessiond/sessiondtest"
 	"github.com/sessiond/sessiond/verifier/stream"
 )
 
@@ -142,5 +143,46 @@ func TestRecordIncident(t *testing.T) {
 		if !got.Equal(want) || last["all"] != req.All {
 			t.Errorf("incident %+v: event issued_before %v all %v; the store has %v", req, got, last["all"], want)
 		}
+	}
+}
+
+// TestRecordIncident_ServerClock: an incident without issued_before ends
+// at the server's clock (the one the Manager is given), and the events
+// the server records are dated by it, not by the wall clock.
+func TestRecordIncident_ServerClock(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := memstore.New()
+	now := time.Now().Add(-3 * time.Hour).UTC().Truncate(time.Second)
+	clock := sessiondtest.NewClock(now)
+	ring, err := jwttoken.NewRing(now, jwttoken.RingOptions{MaxTokenLifetime: 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	codec, _ := jwttoken.New(ring, jwttoken.Options{Issuer: "i", Audience: "a"})
+	mgr, err := sessiond.New(ctx, sessiond.Options{Strategy: sessiond.StrategyHybrid, Store: st, Signed: codec, Opaque: opaquetoken.Codec{},
+		Clock: clock, Lifetimes: sessiond.Lifetimes{Access: time.Minute, Refresh: time.Hour, Idle: time.Hour, Absolute: time.Hour}, GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mgr.Close()
+	met, err := metrics.New(metrics.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := &fanout{log: st, metrics: met, slog: slog.New(slog.DiscardHandler), clock: clock}
+	run := recordIncident(func(ctx context.Context, req httpapi.IncidentRequest) (int, error) {
+		return mgr.RevokeMatching(ctx, sessiond.RevokeFilter{All: req.All, IssuedBefore: req.IssuedBefore}, sessiond.ReasonIncident, false)
+	}, st, nil, events)
+	if _, err := run(ctx, httpapi.IncidentRequest{All: true}); err != nil {
+		t.Fatal(err)
+	}
+	evs, _, err := st.QueryEvents(ctx, sessiond.EventQuery{Type: httpapi.EventWatermarkRaised, Limit: 10})
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("watermark events = %d, %v; want 1", len(evs), err)
+	}
+	got, _ := time.Parse(time.RFC3339Nano, evs[0].Details["issued_before"].(string))
+	if !got.Equal(now) || !evs[0].Time.Equal(now) {
+		t.Errorf("event at %v with issued_before %v; want both at the server clock's %v", evs[0].Time, got, now)
 	}
 }

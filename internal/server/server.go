@@ -184,7 +184,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
-	events := &fanout{metrics: met, slog: log}
+	events := &fanout{metrics: met, slog: log, clock: clock}
 	events.log, _ = store.(sessiond.EventLog)
 	// The event log and the outbox are this store: when it writes a
 	// change's events in the change's transaction, hand them over.
