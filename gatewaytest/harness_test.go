@@ -51,7 +51,7 @@ func startStack(t *testing.T, ctx context.Context) *stack {
 	python := need(t, "python3")["python3"]
 	return startStackWith(t, ctx, func(st *stack, free func() string) string {
 		app := free()
-		st.start(t, ctx, "app", []string{"SESSIOND_URL=" + st.sessiond, "SESSIOND_API_KEY=" + apiKey, "APP_USERS=" + user + ":" + password + ",bob:builder,carol:pw-carol"},
+		st.start(t, ctx, "app", []string{"SESSIOND_URL=" + st.sessiond, "SESSIOND_API_KEY=" + apiKey, "APP_USERS=" + user + ":" + password + ",bob:builder,carol:pw-carol,zoë:pw-zoe"},
 			python, "../examples/gateway/app.py", "--listen", app)
 		waitHTTP(t, ctx, st, "app", "http://"+app+"/")
 		return app

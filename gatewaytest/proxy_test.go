@@ -131,6 +131,48 @@ func testProxy(t *testing.T, st *stack, base string) {
 		}
 	})
 
+	t.Run("a subject beyond ASCII reaches the app as itself", func(t *testing.T) {
+		// X-Sessiond-Subject carries the subject's UTF-8 bytes; a server
+		// that reads header values as ISO-8859-1 (Python's http.server,
+		// WSGI) would see "zoë" as "zoÃ«", another name.
+		c := newClient(t, base)
+		c.login("zoë", "pw-zoe", "/app")
+		if s, m := c.me(); s != 200 || m["subject"] != "zoë" {
+			t.Errorf("/api/me = %d %q; want zoë", s, m["subject"])
+		}
+		if r := c.do(http.MethodGet, "/app", "", navigation...); !strings.Contains(r.body, `<strong id="subject">zoë</strong>`) {
+			t.Errorf("the page does not show zoë: %s", r.body)
+		}
+	})
+
+	t.Run("login CSRF from a browser without Sec-Fetch-Site", func(t *testing.T) {
+		// A browser too old for Fetch Metadata (Safari before 16.4) sends
+		// Origin on a form post but no Sec-Fetch-Site, and no
+		// Sec-Fetch-Site on the redirect to the login code either: the
+		// app's Origin check is all that stops an attacker's page from
+		// signing the visitor into the attacker's account.
+		self := strings.TrimPrefix(strings.TrimPrefix(base, "http://"), "https://")
+		form := url.Values{"username": {user}, "password": {password}, "return_to": {"/app"}}.Encode()
+		for _, tc := range []struct {
+			name   string
+			hdr    []string
+			status int
+		}{
+			{"another origin", []string{"Origin", "https://evil.example"}, 403},
+			{"an opaque origin", []string{"Origin", "null"}, 403},
+			{"a malformed Origin", []string{"Origin", "http://[x"}, 403},
+			{"the same host on another port", []string{"Origin", "http://127.0.0.1:1"}, 403},
+			{"this origin", []string{"Origin", "http://" + self}, 303},
+			{"no Origin (not a browser's form post)", nil, 303},
+			{"Sec-Fetch-Site decides when sent", []string{"Sec-Fetch-Site", "same-origin", "Origin", "https://evil.example"}, 303},
+		} {
+			hdr := append([]string{"Content-Type", "application/x-www-form-urlencoded"}, tc.hdr...)
+			if r := newClient(t, base).do(http.MethodPost, "/login", form, hdr...); r.status != tc.status {
+				t.Errorf("login POST from %s = %d %q; want %d", tc.name, r.status, r.h.Get("Location"), tc.status)
+			}
+		}
+	})
+
 	t.Run("login, code reuse, logout", func(t *testing.T) {
 		c := newClient(t, base)
 		code := c.login(user, password, "/app?x=1")

@@ -89,6 +89,16 @@ class App(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def identity(self, name):
+        """An identity header as sessiond wrote it: UTF-8. http.server (like
+        WSGI, PEP 3333) reads header values as ISO-8859-1, so the subject
+        "zoë" would read as "zoÃ«", another name. A value that is not UTF-8
+        (none the proxy passes on) counts as absent."""
+        try:
+            return self.headers.get(name, "").encode("latin-1").decode("utf-8")
+        except UnicodeError:
+            return ""
+
     def page(self, title, body, status=200):
         self.send(status, PAGE.format(title=html.escape(title), body=body))
 
@@ -126,9 +136,29 @@ class App(BaseHTTPRequestHandler):
             401 if error else 200,
         )
 
+    def cross_origin(self):
+        """Whether this request comes from another origin's page, as Go's
+        CrossOriginProtection (sessiond's own routes) decides: Sec-Fetch-Site
+        when the browser sends it; from a browser too old for it (Safari
+        before 16.4), which still sends Origin on a form post, Origin
+        against Host ("null", a sandboxed or opaque origin, never matches).
+        Neither header: not a browser's cross-site form post."""
+        site = self.headers.get("Sec-Fetch-Site")
+        if site is not None:
+            return site not in ("same-origin", "none")
+        origin = self.headers.get("Origin")
+        if origin is None:
+            return False
+        try:
+            return urllib.parse.urlsplit(origin).netloc != self.headers.get("Host", "")
+        except ValueError:  # not a URL ("http://[x"): not this origin
+            return True
+
     def login(self):
-        # Login CSRF: only this origin's own form may sign a browser in.
-        if self.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        # Login CSRF: only this origin's own form may sign a browser in. The
+        # code redemption that follows cannot tell: a browser without
+        # Sec-Fetch-Site sends none on the redirect either.
+        if self.cross_origin():
             return self.page("Forbidden", "", 403)
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_FORM:
@@ -153,7 +183,7 @@ class App(BaseHTTPRequestHandler):
     def protected_page(self):
         # The proxy let the request through only with a valid session and
         # set this header itself.
-        subject = self.headers.get("X-Sessiond-Subject", "")
+        subject = self.identity("X-Sessiond-Subject")
         step_up = self.headers.get("X-Sessiond-Step-Up") == "true"
         self.page(
             "Your page",
@@ -169,7 +199,7 @@ class App(BaseHTTPRequestHandler):
 
     def me(self):
         body = {
-            "subject": self.headers.get("X-Sessiond-Subject", ""),
+            "subject": self.identity("X-Sessiond-Subject"),
             "session_id": self.headers.get("X-Sessiond-Session-Id", ""),
         }
         self.send(200, json.dumps(body), "application/json")
