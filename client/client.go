@@ -35,8 +35,11 @@ const (
 // Client calls one sessiond server. It is safe for concurrent use.
 type Client struct {
 	base string // escaped, no trailing slash
-	key  sessiond.Secret
-	hc   *http.Client
+	// key is behind a pointer so that printing the Client (%v, %+v, a
+	// slog attribute) shows an address, never the API key: fmt cannot
+	// call Secret's String on an unexported field.
+	key *sessiond.Secret
+	hc  *http.Client
 	// long is hc for the kill switch, which may run for minutes: its
 	// Timeout is at least IncidentTimeout.
 	long *http.Client
@@ -82,9 +85,11 @@ func New(baseURL string, apiKey sessiond.Secret, opts ...Option) (*Client, error
 	case apiKey == "":
 		return nil, fmt.Errorf("client: %w", &sessiond.ArgumentError{Field: "apiKey", Msg: "is required"})
 	}
-	c := &Client{base: strings.TrimSuffix(u.String(), "/"), key: apiKey, hc: &http.Client{Timeout: 30 * time.Second}, ua: DefaultUserAgent}
+	c := &Client{base: strings.TrimSuffix(u.String(), "/"), key: &apiKey, hc: &http.Client{Timeout: 30 * time.Second}, ua: DefaultUserAgent}
 	for _, o := range opts {
-		o(c)
+		if o != nil {
+			o(c)
+		}
 	}
 	hc := *c.hc
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -460,7 +465,7 @@ func (c *Client) sendWith(ctx context.Context, hc *http.Client, op, method, path
 		req.Header.Set("Content-Type", in.contentType)
 	}
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Authorization", "Bearer "+string(c.key))
+	req.Header.Set("Authorization", "Bearer "+string(*c.key))
 	req.Header.Set("User-Agent", c.ua)
 	resp, err := hc.Do(req)
 	if err != nil {

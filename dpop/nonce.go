@@ -94,7 +94,9 @@ const MinNonceSecret = 32
 // deployment), an older bucket or any other string is refused. It is safe
 // for concurrent use.
 type SharedNonces struct {
-	secret []byte
+	// secret is behind a pointer so that printing the source (%v, %+v, a
+	// slog attribute) shows an address, never the secret.
+	secret *[]byte
 	period time.Duration
 	clock  sessiond.Clock
 }
@@ -115,7 +117,8 @@ func NewSharedNonces(secret []byte, period time.Duration, clock sessiond.Clock) 
 	if clock == nil {
 		clock = sessiond.SystemClock{}
 	}
-	return &SharedNonces{secret: bytes.Clone(secret), period: period, clock: clock}, nil
+	secret = bytes.Clone(secret)
+	return &SharedNonces{secret: &secret, period: period, clock: clock}, nil
 }
 
 // bucket is the number of the period that holds now.
@@ -127,7 +130,7 @@ func (s *SharedNonces) bucket() int64 {
 const nonceLen = 43
 
 func (s *SharedNonces) nonce(bucket int64) string {
-	m := hmac.New(sha256.New, s.secret)
+	m := hmac.New(sha256.New, *s.secret)
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], uint64(bucket))
 	m.Write([]byte("sessiond dpop nonce\x00")) // a label: the secret serves nothing else, but say so

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -147,6 +148,42 @@ type DBSCOptions struct {
 	Replay sessiond.ReplayGuard
 	// Clock for challenges and bound cookies. Default sessiond.SystemClock.
 	Clock sessiond.Clock
+}
+
+// redacted is o with its Key shown as REDACTED (empty when none), for the
+// ways DBSCOptions (or Options, which holds them) are printed: the key
+// forges bound cookies. The local type keeps the name
+// httpsession.DBSCOptions in %#v.
+func (o DBSCOptions) redacted() any {
+	type DBSCOptions struct {
+		Policy            DBSCPolicy
+		Key               string
+		CurrentKey        func() []byte
+		CookieName        string
+		CookieLifetime    time.Duration
+		ChallengeLifetime time.Duration
+		RegistrationPath  string
+		RefreshPath       string
+		Replay            sessiond.ReplayGuard
+		Clock             sessiond.Clock
+	}
+	out := DBSCOptions{Policy: o.Policy, CurrentKey: o.CurrentKey, CookieName: o.CookieName,
+		CookieLifetime: o.CookieLifetime, ChallengeLifetime: o.ChallengeLifetime,
+		RegistrationPath: o.RegistrationPath, RefreshPath: o.RefreshPath, Replay: o.Replay, Clock: o.Clock}
+	if len(o.Key) > 0 {
+		out.Key = "REDACTED"
+	}
+	return out
+}
+
+// Format prints o with its Key as REDACTED, whatever the verb.
+func (o DBSCOptions) Format(f fmt.State, verb rune) {
+	fmt.Fprintf(f, fmt.FormatString(f, verb), o.redacted())
+}
+
+// LogValue implements slog.LogValuer: o without its Key.
+func (o DBSCOptions) LogValue() slog.Value {
+	return slog.AnyValue(o.redacted())
 }
 
 // dbsc is the middleware's DBSC state; nil when the policy is off.

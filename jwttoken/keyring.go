@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -65,6 +66,32 @@ type RingOptions struct {
 	// keeps verifying for MaxTokenLifetime + MaxLeeway after it is
 	// retired. Required.
 	MaxTokenLifetime time.Duration
+}
+
+// redacted is o with its HMACSecret shown as REDACTED (empty when none),
+// for the ways RingOptions are printed. The local type keeps the name
+// jwttoken.RingOptions in %#v.
+func (o RingOptions) redacted() any {
+	type RingOptions struct {
+		Algorithm        Algorithm
+		HMACSecret       string
+		MaxTokenLifetime time.Duration
+	}
+	out := RingOptions{Algorithm: o.Algorithm, MaxTokenLifetime: o.MaxTokenLifetime}
+	if len(o.HMACSecret) > 0 {
+		out.HMACSecret = "REDACTED"
+	}
+	return out
+}
+
+// Format prints o with its HMACSecret as REDACTED, whatever the verb.
+func (o RingOptions) Format(f fmt.State, verb rune) {
+	fmt.Fprintf(f, fmt.FormatString(f, verb), o.redacted())
+}
+
+// LogValue implements slog.LogValuer: o without its HMACSecret.
+func (o RingOptions) LogValue() slog.Value {
+	return slog.AnyValue(o.redacted())
 }
 
 func (o *RingOptions) validate() error {

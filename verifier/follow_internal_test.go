@@ -14,7 +14,7 @@ import (
 
 // bare is a Verifier with no server behind it, for feeding streams.
 func bare() *Verifier {
-	v := &Verifier{opts: Options{MinRefetchInterval: time.Hour}, log: slog.New(slog.DiscardHandler),
+	v := &Verifier{opts: &Options{MinRefetchInterval: time.Hour}, log: slog.New(slog.DiscardHandler),
 		clock: sessiondtest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)),
 		keys:  newKeySet(), state: newState(), cache: newCache(8)}
 	v.keys.fetched = time.Now() // no refetch: there is no server

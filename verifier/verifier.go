@@ -142,7 +142,10 @@ type Claims struct {
 
 // Verifier verifies access tokens locally. Safe for concurrent use.
 type Verifier struct {
-	opts   Options
+	// opts is behind a pointer so that printing the Verifier (%v, %+v, a
+	// slog attribute) shows an address, never Options.APIKey: fmt cannot
+	// call Secret's String on a field reached through an unexported one.
+	opts   *Options
 	base   string // URL without a trailing slash
 	hc     *http.Client
 	stream *http.Client
@@ -173,7 +176,7 @@ func New(ctx context.Context, opts Options) (*Verifier, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
-	v := &Verifier{opts: opts, base: strings.TrimRight(opts.URL, "/"), hc: opts.HTTPClient, log: opts.Logger, clock: opts.Clock}
+	v := &Verifier{opts: &opts, base: strings.TrimRight(opts.URL, "/"), hc: opts.HTTPClient, log: opts.Logger, clock: opts.Clock}
 	streamClient := *v.hc
 	streamClient.Timeout = 0
 	v.stream = &streamClient
@@ -339,7 +342,9 @@ func WithDPoP(proof, method, url string) VerifyOption {
 func (v *Verifier) Verify(ctx context.Context, token string, opts ...VerifyOption) (Claims, error) {
 	var o verifyOptions
 	for _, opt := range opts {
-		opt(&o)
+		if opt != nil { // a nil option (an unset variable) is no option
+			opt(&o)
+		}
 	}
 	c, err := v.verify(ctx, token)
 	if err != nil {

@@ -97,6 +97,43 @@ type Endpoint struct {
 	MaxAttempts int
 }
 
+// redacted is ep with its Secret shown as REDACTED (empty when none), for
+// the ways an Endpoint is printed or marshalled: the HMAC key lets anyone
+// forge deliveries, so no log line or JSON document of an Endpoint (or of
+// Options, which holds them) carries it. The local type keeps the name
+// webhook.Endpoint in %#v.
+func (ep Endpoint) redacted() any {
+	type Endpoint struct {
+		Name        string
+		URL         string
+		Events      []sessiond.EventType
+		Secret      string
+		MaxAttempts int
+	}
+	out := Endpoint{Name: ep.Name, URL: ep.URL, Events: ep.Events, MaxAttempts: ep.MaxAttempts}
+	if len(ep.Secret) > 0 {
+		out.Secret = "REDACTED"
+	}
+	return out
+}
+
+// Format prints ep with its Secret as REDACTED, whatever the verb.
+func (ep Endpoint) Format(f fmt.State, verb rune) {
+	fmt.Fprintf(f, fmt.FormatString(f, verb), ep.redacted())
+}
+
+// LogValue implements slog.LogValuer: ep without its Secret.
+func (ep Endpoint) LogValue() slog.Value {
+	return slog.AnyValue(ep.redacted())
+}
+
+// MarshalJSON writes ep with its Secret as "REDACTED", like a
+// sessiond.Secret: write the key itself (FormatSecret) where it is meant
+// to go.
+func (ep Endpoint) MarshalJSON() ([]byte, error) {
+	return json.Marshal(ep.redacted())
+}
+
 func (ep *Endpoint) wants(t sessiond.EventType) bool {
 	return len(ep.Events) == 0 || slices.Contains(ep.Events, t)
 }
@@ -173,8 +210,10 @@ type Sender interface {
 // further deliveries put back unsent after a second, rather than waiting
 // for its slots.
 type Dispatcher struct {
-	outbox      sessiond.Outbox
-	endpoints   []Endpoint
+	outbox sessiond.Outbox
+	// endpoints are pointers so that printing the Dispatcher (%v, %+v, a
+	// slog attribute) shows addresses, never an endpoint's Secret.
+	endpoints   []*Endpoint
 	byName      map[string]*Endpoint
 	client      *http.Client
 	clock       sessiond.Clock
@@ -241,7 +280,7 @@ func New(opts Options) (*Dispatcher, error) {
 	if d.baseBackoff > d.maxBackoff {
 		errs = append(errs, fmt.Errorf("webhook: options: BaseBackoff %s is above MaxBackoff %s", d.baseBackoff, d.maxBackoff))
 	}
-	d.endpoints = make([]Endpoint, len(opts.Endpoints))
+	d.endpoints = make([]*Endpoint, len(opts.Endpoints))
 	for i, ep := range opts.Endpoints {
 		ep.Events = slices.Clone(ep.Events)
 		ep.Secret = bytes.Clone(ep.Secret)
@@ -253,8 +292,8 @@ func New(opts Options) (*Dispatcher, error) {
 		} else if _, dup := d.byName[ep.Name]; dup {
 			errs = append(errs, fmt.Errorf("webhook: endpoint %d: name %q is used twice", i, ep.Name))
 		}
-		d.endpoints[i] = ep
-		d.byName[ep.Name] = &d.endpoints[i]
+		d.endpoints[i] = &ep
+		d.byName[ep.Name] = &ep
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -363,7 +402,7 @@ func (d *Dispatcher) Deliveries(e sessiond.Event) ([]sessiond.Delivery, error) {
 	var ds []sessiond.Delivery
 	var body []byte
 	for i := range d.endpoints {
-		ep := &d.endpoints[i]
+		ep := d.endpoints[i]
 		if !ep.wants(e.Type) {
 			continue
 		}

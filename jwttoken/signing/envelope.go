@@ -24,8 +24,10 @@ type KEK struct {
 	// ID names the KEK in the stored document (a hash of the key, which
 	// reveals nothing of it), so a node holding several KEKs knows which
 	// one opens it.
-	ID  string
-	key []byte
+	ID string
+	// key is behind a pointer so that printing a KEK (%v, %+v, a slog
+	// attribute) shows an address, never the key.
+	key *[KEKSize]byte
 }
 
 // ParseKEK reads a KEK written as base64 (standard or URL alphabet,
@@ -47,7 +49,15 @@ func ParseKEK(text []byte) (*KEK, error) {
 		return nil, fmt.Errorf("signing: key-encryption key is %d bytes; want %d (openssl rand -base64 32)", len(raw), KEKSize)
 	}
 	sum := sha256.Sum256(append([]byte("sessiond kek id\x00"), raw...))
-	return &KEK{ID: hex.EncodeToString(sum[:8]), key: raw}, nil
+	return &KEK{ID: hex.EncodeToString(sum[:8]), key: (*[KEKSize]byte)(raw)}, nil
+}
+
+// aead is k's AES-256-GCM; a KEK not made by ParseKEK has no key.
+func (k *KEK) aead() (cipher.AEAD, error) {
+	if k.key == nil {
+		return nil, fmt.Errorf("signing: key-encryption key %q was not made by ParseKEK", k.ID)
+	}
+	return gcm(k.key[:])
 }
 
 // sealed is an envelope-encrypted payload.
@@ -81,7 +91,7 @@ func (k *KEK) seal(doc string, plain []byte) (*sealed, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signing: seal: %w", err)
 	}
-	kekAEAD, err := gcm(k.key)
+	kekAEAD, err := k.aead()
 	if err != nil {
 		return nil, fmt.Errorf("signing: seal: %w", err)
 	}
@@ -110,7 +120,7 @@ func openSealed(doc string, s *sealed, keks []*KEK) ([]byte, error) {
 	if k == nil {
 		return nil, fmt.Errorf("%w (it was sealed with key-encryption key %s)", ErrKEKRequired, s.KEK)
 	}
-	kekAEAD, err := gcm(k.key)
+	kekAEAD, err := k.aead()
 	if err != nil {
 		return nil, fmt.Errorf("signing: open: %w", err)
 	}

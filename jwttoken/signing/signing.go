@@ -75,6 +75,45 @@ type Options struct {
 	OnReset func(ctx context.Context, r Reset)
 }
 
+// redacted is o with its HMACSecret shown as REDACTED (empty when none),
+// for the ways Options are printed. The local type keeps the name
+// signing.Options in %#v.
+func (o Options) redacted() any {
+	type Options struct {
+		Algorithm        jwttoken.Algorithm
+		HMACSecret       string
+		MaxTokenLifetime time.Duration
+		RotateEvery      time.Duration
+		PublishFor       time.Duration
+		PollEvery        time.Duration
+		ReloadEvery      time.Duration
+		KEK              *KEK
+		OldKEKs          []*KEK
+		Clock            sessiond.Clock
+		Logger           *slog.Logger
+		OnChange         func(removed bool)
+		OnRotate         func(kid string)
+		OnReset          func(ctx context.Context, r Reset)
+	}
+	out := Options{Algorithm: o.Algorithm, MaxTokenLifetime: o.MaxTokenLifetime, RotateEvery: o.RotateEvery,
+		PublishFor: o.PublishFor, PollEvery: o.PollEvery, ReloadEvery: o.ReloadEvery, KEK: o.KEK, OldKEKs: o.OldKEKs,
+		Clock: o.Clock, Logger: o.Logger, OnChange: o.OnChange, OnRotate: o.OnRotate, OnReset: o.OnReset}
+	if len(o.HMACSecret) > 0 {
+		out.HMACSecret = "REDACTED"
+	}
+	return out
+}
+
+// Format prints o with its HMACSecret as REDACTED, whatever the verb.
+func (o Options) Format(f fmt.State, verb rune) {
+	fmt.Fprintf(f, fmt.FormatString(f, verb), o.redacted())
+}
+
+// LogValue implements slog.LogValuer: o without its HMACSecret.
+func (o Options) LogValue() slog.Value {
+	return slog.AnyValue(o.redacted())
+}
+
 // Reset describes a stored ring found gone: the document is missing, or
 // it is another ring than the one this node last read at the same or a
 // later version (versions only grow, so the store lost its data: a Redis
@@ -96,9 +135,11 @@ type Reset struct {
 
 // Keys is the shared ring of one node. Safe for concurrent use.
 type Keys struct {
-	mu      sync.Mutex // serialises updates and adoptions on this node
-	meta    sessiond.MetaStore
-	opts    Options
+	mu   sync.Mutex // serialises updates and adoptions on this node
+	meta sessiond.MetaStore
+	// opts is behind a pointer so that printing the Keys (%v, %+v, a slog
+	// attribute) shows an address, never the HS256 secret it holds.
+	opts    *Options
 	ring    *jwttoken.KeyRing
 	version int64
 	// sum is the SHA-256 of the stored document at version: with version
@@ -175,7 +216,7 @@ func Open(ctx context.Context, meta sessiond.MetaStore, opts Options) (*Keys, er
 	if opts.ReloadEvery <= 0 {
 		opts.ReloadEvery = DefaultReloadEvery
 	}
-	k := &Keys{meta: meta, opts: opts}
+	k := &Keys{meta: meta, opts: &opts}
 	k.reloadDone = sync.NewCond(&k.reloadMu)
 	k.ctx, k.cancel = context.WithCancel(context.Background())
 	if err := k.open(ctx); err != nil {
@@ -226,7 +267,7 @@ func (o *Options) read(doc []byte) (decoded, *jwttoken.KeyRing, error) {
 }
 
 func (k *Keys) open(ctx context.Context) error {
-	opts := &k.opts
+	opts := k.opts
 	for attempt := 0; attempt < 5; attempt++ {
 		doc, version, err := k.meta.GetMeta(ctx, DocName)
 		switch {
