@@ -117,6 +117,10 @@ type Manager struct {
 	stop context.CancelFunc
 	wg   sync.WaitGroup
 	feed feedGate // the store's revocation feed calls in through it
+	// closed: Close was called. Verify refuses from then on: the feed
+	// and the watermark poll have stopped, so a hybrid or jwt Manager
+	// would go on accepting tokens revoked elsewhere.
+	closed atomic.Bool
 	// resyncDue: the catch-up after a feed reconnect failed (the store
 	// dropped again); the watermark loop retries it until it succeeds.
 	resyncDue atomic.Bool
@@ -220,8 +224,11 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 
 // Close stops the background collector, the watermark poll, the
 // revocation feed and the loops of Options.Background, and returns once none of them runs any more. It does not
-// close the store.
+// close the store. From Close on, Verify, Inspect and InspectChecked fail
+// with ErrStoreUnavailable: without the feed and the poll this node would
+// no longer hear of revocations made elsewhere.
 func (m *Manager) Close() error {
+	m.closed.Store(true)
 	m.stop()
 	m.wg.Wait()
 	m.feed.close()

@@ -108,6 +108,32 @@ func TestManager_CreateVerify(t *testing.T) {
 	}
 }
 
+// TestManager_VerifyAfterClose: a closed Manager refuses every token.
+// Its feed and watermark poll have stopped, so a hybrid or jwt Manager
+// that kept verifying would accept a token revoked on another node (a
+// library user who closed it too early, a request outliving shutdown).
+func TestManager_VerifyAfterClose(t *testing.T) {
+	for _, st := range strategies {
+		t.Run(string(st), func(t *testing.T) {
+			h := newHarness(t, st, nil)
+			ctx := context.Background()
+			iss := h.create(t, "alice", sessiond.CreateOptions{})
+			if _, err := h.m.Verify(ctx, iss.AccessToken, sessiond.Client{}); err != nil {
+				t.Fatalf("Verify before Close: %v", err)
+			}
+			if err := h.m.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := h.m.Verify(ctx, iss.AccessToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrStoreUnavailable) {
+				t.Errorf("Verify after Close = %v; want ErrStoreUnavailable", err)
+			}
+			if _, err := h.m.Inspect(ctx, iss.AccessToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrStoreUnavailable) {
+				t.Errorf("Inspect after Close = %v; want ErrStoreUnavailable", err)
+			}
+		})
+	}
+}
+
 // TestManager_Expiry checks the formulas of docs/lifecycle.md on the b2c preset.
 func TestManager_Expiry(t *testing.T) {
 	b2c, _ := sessiond.Preset(sessiond.PresetB2C)

@@ -16,7 +16,8 @@ var SkipActivity = errors.New("sessiond: valid, record no activity")
 
 // Verify checks an access token and returns its session. Failures match
 // ErrInvalidToken, ErrExpired, ErrRevoked, ErrIdleTimeout,
-// ErrAbsoluteTimeout or ErrStoreUnavailable.
+// ErrAbsoluteTimeout or ErrStoreUnavailable (also once the Manager is
+// closed).
 //
 // In the jwt and hybrid strategies the session is rebuilt from the token's
 // claims (its Client is empty and LastActiveAt is the token's issue time);
@@ -57,6 +58,9 @@ func (m *Manager) InspectChecked(ctx context.Context, access Secret, client Clie
 func (m *Manager) inspect(ctx context.Context, access Secret, client Client, check func(*Session) error) (Verification, error) {
 	if len(access) == 0 || len(access) > MaxTokenBytes {
 		return Verification{}, fmt.Errorf("sessiond: verify: %w: empty or oversized", ErrInvalidToken)
+	}
+	if m.closed.Load() {
+		return Verification{}, fmt.Errorf("sessiond: verify: the Manager is closed and follows no revocations: %w", ErrStoreUnavailable)
 	}
 	now := m.clock.Now()
 	got, err := m.flow.verify(ctx, access, now, check)
