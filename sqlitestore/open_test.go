@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -140,6 +141,32 @@ func TestNew_CreatesFileAndDirectory(t *testing.T) {
 func TestNew_EmptyPath(t *testing.T) {
 	if _, err := sqlitestore.New(t.Context(), "", sqlitestore.Options{}); !errors.Is(err, sessiond.ErrInvalidArgument) {
 		t.Errorf(`New("") = %v; want ErrInvalidArgument`, err)
+	}
+}
+
+// TestNew_URLPath: a DSN of another store (store.driver left at sqlite,
+// store.dsn set to a PostgreSQL or Redis URL) is refused as an invalid
+// argument, creating nothing, instead of becoming a SQLite file at the
+// relative path "postgres:/…"; file paths that merely hold "://" later
+// or start otherwise still open.
+func TestNew_URLPath(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, path := range []string{"postgres://u:secret@db:5432/app", "postgresql://db/app", "redis://127.0.0.1:6379/0", "rediss://cache:6380"} {
+		_, err := sqlitestore.New(t.Context(), path, sqlitestore.Options{})
+		if !errors.Is(err, sessiond.ErrInvalidArgument) || strings.Contains(err.Error(), "secret") {
+			t.Errorf("New(%q) = %v; want ErrInvalidArgument, without the password", path, err)
+		}
+	}
+	if entries, _ := os.ReadDir("."); len(entries) != 0 {
+		t.Errorf("New with URLs left %d entries in the working directory; want none", len(entries))
+	}
+	for _, path := range []string{"./a://b.db", filepath.Join("dir", "x://y.db"), "1a://b.db"} {
+		st, err := sqlitestore.New(t.Context(), path, sqlitestore.Options{})
+		if err != nil {
+			t.Errorf("New(%q) = %v; want a file path opened", path, err)
+			continue
+		}
+		st.Close()
 	}
 }
 

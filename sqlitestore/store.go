@@ -100,7 +100,9 @@ type Store struct {
 // NoMigrate) the SQLite database at path, applies pending migrations and
 // returns the Store. It takes group and other access away from the file
 // and its -wal and -shm, logging a warning for each it changes. Close it
-// when done.
+// when done. A path written as a URL (postgres://…, redis://…) is refused
+// with sessiond.ErrInvalidArgument: it is another store's DSN, and would
+// otherwise become a SQLite file at the relative path "postgres:/…".
 func New(ctx context.Context, path string, opts Options) (*Store, error) {
 	return newStore(ctx, path, opts, checkpointing{every: checkpointEvery, restartFrames: restartFrames})
 }
@@ -109,6 +111,11 @@ func New(ctx context.Context, path string, opts Options) (*Store, error) {
 func newStore(ctx context.Context, path string, opts Options, ckpt checkpointing) (*Store, error) {
 	if path == "" {
 		return nil, fmt.Errorf("sqlitestore: open: %w", &sessiond.ArgumentError{Field: "path", Msg: "must not be empty"})
+	}
+	if scheme, ok := urlScheme(path); ok {
+		// Only the scheme is named: the rest may hold a password.
+		return nil, fmt.Errorf("sqlitestore: open: %w", &sessiond.ArgumentError{Field: "path",
+			Msg: "is a " + scheme + ":// URL, not a file path: another store's DSN given to the SQLite store"})
 	}
 	log := opts.Logger
 	if log == nil {
@@ -381,4 +388,20 @@ func (s *Store) deleteLimited(ctx context.Context, op string, limit int, query s
 		return 0, err
 	}
 	return int(n), nil
+}
+
+// urlScheme returns the scheme of path when it is written as a URL
+// (RFC 3986: a letter, then letters, digits, "+", "-" or ".", then "://").
+func urlScheme(path string) (string, bool) {
+	scheme, _, ok := strings.Cut(path, "://")
+	if !ok || scheme == "" {
+		return "", false
+	}
+	for i, c := range scheme {
+		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		if !letter && (i == 0 || !(c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return "", false
+		}
+	}
+	return scheme, true
 }

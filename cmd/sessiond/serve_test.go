@@ -122,6 +122,10 @@ func TestServe_StoreSettingsAreAConfigError(t *testing.T) {
 		{"redis namespace with a brace", "redis", "redis://127.0.0.1:1/0", "a{b"},
 		{"postgres with a redis URL", "postgres", "redis://127.0.0.1:1/0", ""},
 		{"postgres sslmode unknown", "postgres", "postgres://u@127.0.0.1:1/db?sslmode=bogus", ""},
+		// The DSN set and the driver left at sqlite: the URL once became
+		// a SQLite file at ./postgres:/… and serve ran on it.
+		{"sqlite with a postgres URL", "sqlite", "postgres://u@127.0.0.1:1/db", ""},
+		{"sqlite with a redis URL", "sqlite", "redis://127.0.0.1:1/0", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, stderr := serveExit(t, []string{"SESSIOND_DATA=" + t.TempDir(),

@@ -46,7 +46,12 @@ var errNoStore = errors.New("no store")
 func describeStore(cfg config.Config) string {
 	switch cfg.Store.Driver {
 	case "sqlite", "":
-		return "sqlite " + sqlitePath(cfg)
+		path := sqlitePath(cfg)
+		if strings.Contains(path, "://") {
+			// Another store's DSN, which the SQLite store refuses.
+			path = redactDSN(path)
+		}
+		return "sqlite " + path
 	case "postgres":
 		s := "postgres " + redactDSN(cfg.Store.DSN)
 		if cfg.Store.Namespace != "" {
@@ -138,9 +143,13 @@ func (a *app) openExisting(ctx context.Context, cfg config.Config, create, migra
 		return nil, errors.New("store.driver is memory: a memory store lives only inside one server process, " +
 			"so nothing done here would reach a server")
 	case "sqlite", "":
-		if _, err := os.Stat(sqlitePath(cfg)); errors.Is(err, fs.ErrNotExist) && !create {
-			return nil, fmt.Errorf("%w: %s does not exist; run where the server's data directory is "+
-				"(--data, SESSIOND_DATA, --config), or pass --create", errNoStore, sqlitePath(cfg))
+		// A URL (another store's DSN) is left to the store, which refuses
+		// it without naming it: it may hold a password.
+		if path := sqlitePath(cfg); !strings.Contains(path, "://") {
+			if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) && !create {
+				return nil, fmt.Errorf("%w: %s does not exist; run where the server's data directory is "+
+					"(--data, SESSIOND_DATA, --config), or pass --create", errNoStore, path)
+			}
 		}
 	}
 	fmt.Fprintln(a.stderr, "store:", describeStore(cfg))

@@ -16,6 +16,10 @@ func TestStoreLine_HidesPasswords(t *testing.T) {
 		{"postgres", "postgres://sessiond:Hunter2secret/x@127.0.0.1:1/sessiond", "Hunter2secret"},
 		{"postgres", "postgres://sessiond:Hunter2secret%zz@127.0.0.1:1/sessiond", "Hunter2secret"},
 		{"redis", "redis://default:Hunter2secret?x@127.0.0.1:1/0", "Hunter2secret"},
+		// store.driver left at sqlite: the SQLite store refuses the URL,
+		// and the line naming it hides its password too.
+		{"sqlite", "postgres://sessiond:Hunter2secret@127.0.0.1:1/sessiond", "Hunter2secret"},
+		{"sqlite", "redis://default:Hunter2secret@127.0.0.1:1/0", "Hunter2secret"},
 	} {
 		env := []string{"SESSIOND_STORE_DRIVER=" + tc.driver, "SESSIOND_STORE_DSN=" + tc.dsn, "SESSIOND_DATA=" + t.TempDir()}
 		out, errOut, code := runInProcess(env, "migrate", "--check")
