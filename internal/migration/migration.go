@@ -60,11 +60,13 @@ func Pending(all []Migration, applied []int) ([]Migration, error) {
 	if len(all) > 0 {
 		latest = all[len(all)-1].Version
 	}
+	newest := 0
 	for _, v := range applied {
-		if v > latest {
-			return nil, fmt.Errorf("schema version %d is newer than this build's %d", v, latest)
-		}
+		newest = max(newest, v)
 		done[v] = true
+	}
+	if newest > latest {
+		return nil, fmt.Errorf("schema version %d is newer than this build's %d", newest, latest)
 	}
 	var out []Migration
 	for _, m := range all {

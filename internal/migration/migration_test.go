@@ -58,6 +58,11 @@ func TestPending(t *testing.T) {
 	if _, err := migration.Pending(all, []int{1, 11}); err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Errorf("Pending(applied 11 of 10) = %v; want an error saying the schema is newer", err)
 	}
+	// The error names the schema's version, the newest applied, not the
+	// first one past this build's: the operator needs a build of that one.
+	if _, err := migration.Pending(all, []int{1, 2, 10, 11, 12}); err == nil || !strings.Contains(err.Error(), "schema version 12 is newer than this build's 10") {
+		t.Errorf("Pending(applied 11 and 12 of 10) = %v; want it to name version 12", err)
+	}
 }
 
 func TestCurrent(t *testing.T) {
