@@ -1,6 +1,7 @@
 package sessiond_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -84,4 +85,32 @@ func TestManager_BindDevice(t *testing.T) {
 			t.Errorf("BindDevice in the jwt strategy = %v; want ErrUnsupported", err)
 		}
 	})
+}
+
+// TestManager_DeviceBindingClaimsRefused: a device binding is made only by
+// BindDevice, after a DBSC registration proved the key. Claims holding a
+// dbsc member, in any spelling encoding/json (and so DeviceBinding and the
+// Go verifier) reads as dbsc, are refused at login: they would bind the
+// session to a key nobody proved, read as bound by some verifiers and not
+// by others (Node matches "dbsc" exactly).
+func TestManager_DeviceBindingClaimsRefused(t *testing.T) {
+	h := newHarness(t, sessiond.StrategyDatabase, nil)
+	binding := `{"id":"dev1","jkt":"` + testJKT + `","jwk":{"kty":"EC"}}`
+	for _, claims := range []string{
+		`{"dbsc":` + binding + `}`,
+		`{"DBSC":` + binding + `,"note":"dbsc"}`,
+		`{"Dbsc":` + binding + `}`,
+		`{"db\u017fc":` + binding + `,"note":"dbsc"}`, // ſ folds to s
+	} {
+		t.Run(claims[:8], func(t *testing.T) {
+			_, err := h.m.Create(context.Background(), "dee", sessiond.CreateOptions{Claims: json.RawMessage(claims)})
+			if !errors.Is(err, sessiond.ErrInvalidArgument) {
+				t.Fatalf("Create with claims %s = %v, want ErrInvalidArgument", claims, err)
+			}
+		})
+	}
+	// A claim that only mentions dbsc in a value is an ordinary claim.
+	if _, err := h.m.Create(context.Background(), "dee", sessiond.CreateOptions{Claims: json.RawMessage(`{"note":"dbsc"}`)}); err != nil {
+		t.Errorf("Create with a value mentioning dbsc = %v", err)
+	}
 }

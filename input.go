@@ -66,8 +66,17 @@ func checkClaims(c json.RawMessage) (json.RawMessage, error) {
 	}
 	// cnf is where a key binding lives (keybinding.go): given as a claim,
 	// it would bind the session to whatever key it names, unchecked.
-	if _, ok := obj["cnf"]; ok {
-		return nil, argError("claims", "must not hold cnf: bind the session to a key with KeyThumbprint (the API's dpop_proof or dpop_jkt)")
+	// KeyThumbprint reads it with encoding/json, which matches member
+	// names case-insensitively ("Cnf", "CNF"): every such spelling is cnf.
+	// dbsc is where a device binding lives (devicebinding.go), made only
+	// by a DBSC registration that proved the key, and read the same way.
+	for name := range obj {
+		switch {
+		case strings.EqualFold(name, "cnf"):
+			return nil, argError("claims", "must not hold cnf: bind the session to a key with KeyThumbprint (the API's dpop_proof or dpop_jkt)")
+		case strings.EqualFold(name, "dbsc"):
+			return nil, argError("claims", "must not hold dbsc: a session is bound to a device by its DBSC registration")
+		}
 	}
 	return append(json.RawMessage(nil), c...), nil
 }

@@ -99,6 +99,11 @@ func TestManager_KeyBindingBadInput(t *testing.T) {
 		// a key nobody checked (a made-up one: every verify refused).
 		{"claims hold cnf, no binding", `{"cnf":{"jkt":"x"}}`, ""},
 		{"claims hold a well-formed cnf, no binding", `{"cnf":{"jkt":"` + testJKT + `"}}`, ""},
+		// encoding/json matches member names case-insensitively, so
+		// KeyThumbprint reads any spelling of cnf as the binding.
+		{"claims hold Cnf, no binding", `{"Cnf":{"jkt":"` + testJKT + `"},"note":"cnf"}`, ""},
+		{"claims hold CNF, no binding", `{"CNF":{"JKT":"` + testJKT + `"},"note":"cnf"}`, ""},
+		{"claims hold Cnf with a binding", `{"Cnf":{"jkt":"` + testJKT + `"}}`, testJKT},
 		{"oversized with the binding", `{"a":"` + strings.Repeat("x", sessiond.MaxClaimsBytes-8) + `"}`, testJKT},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -175,6 +175,9 @@ func TestDPoP_CreateBadInput(t *testing.T) {
 		{"alg none", map[string]any{"dpop_proof": "eyJhbGciOiJub25lIiwidHlwIjoiZHBvcCtqd3QifQ.e30.", "htm": "POST", "htu": appTokenURL}, 401, "invalid_dpop_proof", ""},
 		{"oversized", map[string]any{"dpop_proof": strings.Repeat("a", 9000), "htm": "POST", "htu": appTokenURL}, 401, "invalid_dpop_proof", ""},
 		{"claims hold cnf", map[string]any{"dpop_jkt": k.jkt(), "claims": map[string]any{"cnf": "x"}}, 400, "invalid_request", ""},
+		// Go's JSON decoding matches names case-insensitively: Cnf would be
+		// read as the binding, to a key nobody checked.
+		{"claims hold Cnf, unbound", map[string]any{"claims": map[string]any{"Cnf": map[string]any{"jkt": k.jkt()}}}, 400, "invalid_request", "cnf"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.body["subject"] = "cat"
