@@ -118,6 +118,20 @@ test("an event appears in the live tail", async () => {
   await page.getByRole("button", { name: "Stop live tail" }).click();
 });
 
+// The tail's source is the page's filters as a query: html/template once
+// escaped it as one query value, and the tail showed every event.
+test("the live tail keeps the events page's filters", async () => {
+  await page.goto(base + "/console/events?type=session.created&subject=" + encodeURIComponent("filtered@example.com"));
+  await page.getByRole("button", { name: "Start live tail" }).click();
+  await page.getByText("Watching for new events.").waitFor();
+  await createSession("unfiltered@example.com", "curl/8.0"); // logged first: an unfiltered tail shows it first
+  await createSession("filtered@example.com", "curl/8.0");
+  await page.locator("#tail-rows td[data-label=Subject]", { hasText: /^filtered@example\.com$/ }).first().waitFor();
+  const shown = await page.locator("#tail-rows td[data-label=Subject]").allTextContents();
+  await page.getByRole("button", { name: "Stop live tail" }).click();
+  assert.deepEqual(shown, ["filtered@example.com"], "the live tail ignored its filters");
+});
+
 // cursorAt is the live tail's cursor for the time ms (verifier/stream's
 // CursorAt): "evt_" and base32hex of the unix µs and 8 zero bytes.
 function cursorAt(ms) {
@@ -263,6 +277,12 @@ test("keys: rotate signing keys, create an API key shown once", async () => {
   assert.equal(r.status, 200, "the new events:read key reads events");
   await audit("keys");
   await shot("keys");
+  // Shown under /console/keys, not the form's action (which answers GET
+  // with 405): a reload shows the keys page, and not the secret again.
+  await page.waitForURL(/\/console\/keys$/);
+  const reloaded = await page.reload();
+  assert.equal(reloaded.status(), 200, "reloading after creating a key");
+  assert.equal(await page.locator("#created").count(), 0, "a reload showed the new key again");
 });
 
 // Polls fn until it returns a truthy value (at most ~20 s).

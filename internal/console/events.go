@@ -3,6 +3,7 @@ package console
 import (
 	"encoding/json"
 	"errors"
+	"html/template"
 	"net/http"
 	"strings"
 	"time"
@@ -39,8 +40,13 @@ func toRow(e sessiond.Event) eventRow {
 type eventsView struct {
 	Type, Subject, Since string
 	Rows                 []eventRow
-	Next                 string // the query of the next page, "" when none
-	TailQuery            string
+	// Next is the query of the next page, "" when none, and TailQuery
+	// the live tail's. Both are url.Values.Encode'd: typed as URLs so
+	// that html/template, which escapes a string after the "?" of a URL
+	// attribute as one query value (= and & too), keeps them queries;
+	// as strings the tail and the next page lost every filter.
+	Next      template.URL
+	TailQuery template.URL
 }
 
 // eventQuery reads the filters of the events page and the live tail.
@@ -113,10 +119,10 @@ func (c *Console) eventsPage(w http.ResponseWriter, r *http.Request, key apikey.
 	}
 	filters := r.URL.Query()
 	filters.Del("cursor")
-	v.TailQuery = filters.Encode()
+	v.TailQuery = template.URL(filters.Encode())
 	if next != "" {
 		filters.Set("cursor", next)
-		v.Next = filters.Encode()
+		v.Next = template.URL(filters.Encode())
 	}
 	c.pages.render(w, r, http.StatusOK, "events", d)
 }

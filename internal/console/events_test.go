@@ -3,6 +3,7 @@ package console_test
 import (
 	"bufio"
 	"context"
+	"html"
 	"net/http"
 	"net/url"
 	"strings"
@@ -294,5 +295,52 @@ func TestConsole_EventTailLateCommit(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestConsole_EventsLinksKeepFilters: the events page's "Next page" link
+// and its live tail's source carry the filters (and the next page's
+// cursor) as a query the server reads back, not one escaped value: the
+// tail showed every event and the next page every subject.
+func TestConsole_EventsLinksKeepFilters(t *testing.T) {
+	f := newFixture(t)
+	c := f.signedIn()
+	for range sessiond.DefaultEventLimit + 5 {
+		f.logEvent(sessiond.NewEventID(f.clock.Now()), sessiond.EventSessionCreated, "alice&b=c", "curl", nil)
+	}
+	f.logEvent(sessiond.NewEventID(f.clock.Now()), sessiond.EventSessionCreated, "bob", "curl", nil)
+	filters := url.Values{"type": {"session.created"}, "subject": {"alice&b=c"}, "since": {f.clock.Now().Add(-time.Minute).Format("2006-01-02T15:04")}}
+	resp, body := f.do(c, "GET", "/console/events?"+filters.Encode(), nil, "same-origin")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("events: %d", resp.StatusCode)
+	}
+	attr := func(name string) *url.URL { // the first attribute name="…" whose value starts with /console/events
+		t.Helper()
+		_, rest, ok := strings.Cut(body, name+`="/console/events`)
+		if !ok {
+			t.Fatalf("no %s in the page", name)
+		}
+		raw, _, _ := strings.Cut(rest, `"`)
+		u, err := url.Parse("/console/events" + html.UnescapeString(raw))
+		if err != nil {
+			t.Fatalf("%s %s: %v", name, raw, err)
+		}
+		return u
+	}
+	tail, next := attr("data-src"), attr("<p><a href") // the next page, not the navigation
+	for name, u := range map[string]*url.URL{"tail": tail, "next page": next} {
+		q := u.Query()
+		for k := range filters {
+			if q.Get(k) != filters.Get(k) {
+				t.Errorf("%s %s: %s=%q; want %q", name, u, k, q.Get(k), filters.Get(k))
+			}
+		}
+	}
+	if tail.Path != "/console/events/tail" || tail.Query().Has("cursor") || next.Query().Get("cursor") == "" {
+		t.Errorf("tail %s, next page %s: want the tail without a cursor, the next page with one", tail, next)
+	}
+	resp, body = f.do(c, "GET", "/console/events?"+next.RawQuery, nil, "same-origin")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "5 event(s)") || strings.Contains(body, ">bob<") {
+		t.Errorf("next page: %d; want the 5 events of alice&b=c left\n%s", resp.StatusCode, body)
 	}
 }
