@@ -183,10 +183,16 @@ func New(ctx context.Context, o Options) (*Console, error) {
 		Store:     memstore.New(),
 		Opaque:    opaquetoken.Codec{},
 		Lifetimes: sessiond.Lifetimes{Access: o.Idle, Refresh: o.Absolute, Idle: o.Idle, Absolute: o.Absolute},
-		Clock:     o.Clock,
-		Logger:    o.Logger,
-		Events:    attacks{o.Record},
-		Anomalies: bound,
+		// Every request of the operator's is activity, written back at
+		// once (the sessions are few and in memory): with the default
+		// touch interval (1 minute) an idle timeout of a minute or less
+		// ended a console session in use, and a longer one came up to a
+		// minute early (SD-LIFE-010 for the application's sessions).
+		TouchInterval: -1,
+		Clock:         o.Clock,
+		Logger:        o.Logger,
+		Events:        attacks{o.Record},
+		Anomalies:     bound,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("console: session manager: %w", err)

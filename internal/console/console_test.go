@@ -452,6 +452,25 @@ func TestConsole_SessionEnds(t *testing.T) {
 			t.Errorf("idle past the timeout: %d", resp.StatusCode)
 		}
 	})
+	// Activity keeps a console session alive whatever console.idle_timeout
+	// is: with the session manager's default touch interval (1 minute) a
+	// session used every 45 s of a 1-minute idle timeout ended at 1 minute.
+	for _, idle := range []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, console.DefaultIdle} {
+		t.Run("active within idle timeout "+idle.String(), func(t *testing.T) {
+			f := newFixtureWith(t, func(_ *fixture, o *console.Options) { o.Idle = idle })
+			c := f.signedIn()
+			for i := range 4 {
+				f.clock.Advance(idle * 3 / 4)
+				if resp, _ := f.do(c, "GET", "/console/sessions", nil, "same-origin"); resp.StatusCode != http.StatusOK {
+					t.Fatalf("request %d, %s after the last: %d; want 200", i+1, idle*3/4, resp.StatusCode)
+				}
+			}
+			f.clock.Advance(idle + time.Second)
+			if resp, _ := f.do(c, "GET", "/console/sessions", nil, "same-origin"); resp.StatusCode != http.StatusSeeOther {
+				t.Errorf("idle past the timeout: %d", resp.StatusCode)
+			}
+		})
+	}
 	t.Run("key revoked", func(t *testing.T) {
 		f := newFixture(t)
 		c := f.signedIn()
