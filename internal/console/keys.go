@@ -47,6 +47,14 @@ func (c *Console) renderKeys(w http.ResponseWriter, r *http.Request, key apikey.
 		errMsg, status = "Listing API keys failed; see the server log.", http.StatusServiceUnavailable
 	}
 	v.APIKeys = list
+	if r.Method == http.MethodPost {
+		// htmx puts a boosted form's answer in the history under the
+		// form's action, which answers GET with 405: Back or a reload
+		// after creating, revoking or rotating showed "Method Not
+		// Allowed". Under /console/keys they show the keys (a new key's
+		// secret not again).
+		w.Header().Set("HX-Push-Url", Prefix+"/keys")
+	}
 	c.pages.render(w, r, status, "keys", pageData{Title: "Keys", Nav: "keys", Operator: operatorName(key), Data: v, Error: errMsg, Notice: notice})
 }
 

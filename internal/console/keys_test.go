@@ -74,3 +74,33 @@ func TestConsole_APIKeys(t *testing.T) {
 		t.Errorf("console session outlived its own revoked key: %d", resp.StatusCode)
 	}
 }
+
+// TestConsole_KeysActionsStayOnKeysURL: the keys page's actions answer
+// with the keys page, and tell htmx (which pushes a boosted form's answer
+// under its action) to show /console/keys: their own URLs answer GET
+// with 405, which Back or a reload showed.
+func TestConsole_KeysActionsStayOnKeysURL(t *testing.T) {
+	f := newFixture(t)
+	c := f.signedIn()
+	_, spare, err := f.keys.Create(t.Context(), "spare", apikey.ScopeVerify)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path string
+		form url.Values
+	}{
+		{"/console/keys/create", url.Values{"name": {"reporting"}, "scope": {"events:read"}}},
+		{"/console/keys/create", url.Values{"name": {""}}}, // refused: still the keys page
+		{"/console/keys/revoke", url.Values{"id": {spare.ID}}},
+		{"/console/keys/rotate", url.Values{}},
+	} {
+		resp, body := f.do(c, "POST", tc.path, tc.form, "same-origin")
+		if got := resp.Header.Get("HX-Push-Url"); got != "/console/keys" || !strings.Contains(body, "Create an API key") {
+			t.Errorf("%s %v: %d, HX-Push-Url %q; want the keys page under /console/keys", tc.path, tc.form, resp.StatusCode, got)
+		}
+		if resp, _ := f.do(c, "GET", tc.path, nil, "same-origin"); resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("GET %s: %d; want 405 (why the answer is pushed under /console/keys)", tc.path, resp.StatusCode)
+		}
+	}
+}
