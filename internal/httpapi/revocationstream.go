@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
 
@@ -81,6 +80,9 @@ type RevocationStream struct {
 	Closing <-chan struct{}
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
+
+	windowOnce sync.Once
+	shared     *logWindow // every stream's read of the recent log
 }
 
 // Waker is a RevocationStream.Wake: Next returns a channel that the
@@ -383,39 +385,29 @@ func (t *tail) heartbeat() error {
 // poll reads the log from t.from and sends what was not sent yet.
 func (t *tail) poll(ctx context.Context) error {
 	now := t.rs.now()
-	var events []sessiond.Event
+	from := make(map[sessiond.EventType]time.Time, len(streamTypes))
 	for _, typ := range streamTypes {
-		from := t.from
-		if h := t.revokedHorizon(now); typ == sessiond.EventSessionRevoked && h.After(from) {
-			// A revocation from before h has no access token left to stop
-			// (send skips it): a client resuming from an old cursor must
-			// not make the stream load days of logouts only to drop them.
-			// Watermarks and retired keys stay in force, so they are read
-			// from the cursor.
-			from = h
-		}
-		cursor := stream.CursorAt(from)
-		for {
-			page, next, err := t.rs.Log.QueryEvents(ctx, sessiond.EventQuery{Type: typ, Cursor: cursor, Limit: sessiond.MaxEventLimit})
-			if err != nil {
-				return fmt.Errorf("read event log: %w", err)
-			}
-			events = append(events, page...)
-			if next == "" {
-				break
-			}
-			cursor = next
+		from[typ] = t.from
+	}
+	if h := t.revokedHorizon(now); h.After(t.from) {
+		// A revocation from before h has no access token left to stop
+		// (send skips it): a client resuming from an old cursor must not
+		// make the stream load days of logouts only to drop them.
+		// Watermarks and retired keys stay in force, so they are read
+		// from the cursor.
+		from[sessiond.EventSessionRevoked] = h
+	}
+	// A stream following live shares this node's read of the recent log
+	// (revocationwindow.go); one catching up reads its own.
+	events, ok, err := t.rs.window().read(ctx, from)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if events, err = readLog(ctx, t.rs.Log, streamTypes, func(typ sessiond.EventType) time.Time { return from[typ] }); err != nil {
+			return err
 		}
 	}
-	slices.SortFunc(events, func(a, b sessiond.Event) int {
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
-		}
-		return 0
-	})
 	wrote := false
 	t.deadline()
 	for _, e := range events {
