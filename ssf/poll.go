@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"time"
@@ -35,6 +36,34 @@ type PollOptions struct {
 	HTTPClient *http.Client
 }
 
+// redacted is o with its Authorization shown as REDACTED (empty when
+// none), for the ways PollOptions are printed. The local type keeps the
+// name ssf.PollOptions in %#v.
+func (o PollOptions) redacted() any {
+	type PollOptions struct {
+		URL           string
+		Authorization string
+		Interval      time.Duration
+		MaxEvents     int
+		HTTPClient    *http.Client
+	}
+	out := PollOptions{URL: o.URL, Interval: o.Interval, MaxEvents: o.MaxEvents, HTTPClient: o.HTTPClient}
+	if o.Authorization != "" {
+		out.Authorization = "REDACTED"
+	}
+	return out
+}
+
+// Format prints o with its Authorization as REDACTED, whatever the verb.
+func (o PollOptions) Format(f fmt.State, verb rune) {
+	fmt.Fprintf(f, fmt.FormatString(f, verb), o.redacted())
+}
+
+// LogValue implements slog.LogValuer: o without its Authorization.
+func (o PollOptions) LogValue() slog.Value {
+	return slog.AnyValue(o.redacted())
+}
+
 // Poller fetches SETs for one Receiver from its transmitter's poll
 // endpoint (RFC 8936), acts on each as a pushed one, and acknowledges it
 // (ack) or reports why it was refused (setErrs) in the next poll. A SET
@@ -42,8 +71,10 @@ type PollOptions struct {
 // again. Several nodes may poll one stream: the jti replay record makes a
 // SET act once, and a copy seen again is acknowledged.
 type Poller struct {
-	r    *Receiver
-	o    PollOptions
+	r *Receiver
+	// o is behind a pointer so that printing the Poller shows an address,
+	// never PollOptions.Authorization.
+	o    *PollOptions
 	acks []string
 	errs map[string]setErr
 }
@@ -78,7 +109,7 @@ func (r *Receiver) NewPoller(o PollOptions) (*Poller, error) {
 		o.MaxEvents = DefaultPollMaxEvents
 	}
 	o.HTTPClient = noRedirects(o.HTTPClient, 30*time.Second)
-	return &Poller{r: r, o: o, errs: map[string]setErr{}}, nil
+	return &Poller{r: r, o: &o, errs: map[string]setErr{}}, nil
 }
 
 // Run polls until ctx ends, at once again while the transmitter has more

@@ -102,9 +102,49 @@ type Options struct {
 	Logger       *slog.Logger
 }
 
+// redacted is o with its BearerToken shown as REDACTED (empty when none),
+// for the ways Options are printed: the token lets anyone push SETs that
+// end sessions. The local type keeps the name ssf.Options in %#v.
+func (o Options) redacted() any {
+	type Options struct {
+		Name, Issuer, Audience, JWKSURL string
+		Subject                         SubjectRule
+		Revoker                         Revoker
+		Replay                          sessiond.ReplayGuard
+		Events                          sessiond.EventSink
+		BearerToken                     string
+		MaxAge, PollMaxAge              time.Duration
+		MaxBodyBytes                    int64
+		JWKSInterval                    time.Duration
+		HTTPClient                      *http.Client
+		Clock                           sessiond.Clock
+		Logger                          *slog.Logger
+	}
+	out := Options{Name: o.Name, Issuer: o.Issuer, Audience: o.Audience, JWKSURL: o.JWKSURL, Subject: o.Subject,
+		Revoker: o.Revoker, Replay: o.Replay, Events: o.Events, MaxAge: o.MaxAge, PollMaxAge: o.PollMaxAge,
+		MaxBodyBytes: o.MaxBodyBytes, JWKSInterval: o.JWKSInterval, HTTPClient: o.HTTPClient, Clock: o.Clock, Logger: o.Logger}
+	if o.BearerToken != "" {
+		out.BearerToken = "REDACTED"
+	}
+	return out
+}
+
+// Format prints o with its BearerToken as REDACTED, whatever the verb.
+func (o Options) Format(f fmt.State, verb rune) {
+	fmt.Fprintf(f, fmt.FormatString(f, verb), o.redacted())
+}
+
+// LogValue implements slog.LogValuer: o without its BearerToken.
+func (o Options) LogValue() slog.Value {
+	return slog.AnyValue(o.redacted())
+}
+
 // Receiver is the push endpoint of one transmitter (RFC 8935).
 type Receiver struct {
-	o      Options
+	// o is behind a pointer so that printing the Receiver (%v, %+v, a
+	// slog attribute) shows an address, never Options.BearerToken: fmt
+	// cannot call Options' Format on an unexported field.
+	o      *Options
 	keys   *keySource
 	bearer [sha256.Size]byte
 
@@ -149,7 +189,7 @@ func New(o Options) (*Receiver, error) {
 	if o.Replay == nil {
 		o.Replay = &sessiond.ReplayMemory{}
 	}
-	r := &Receiver{o: o,
+	r := &Receiver{o: &o,
 		keys: &keySource{url: o.JWKSURL, client: o.HTTPClient, clock: o.Clock, minInterval: o.JWKSInterval},
 	}
 	if o.BearerToken != "" {
