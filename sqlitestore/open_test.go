@@ -170,6 +170,43 @@ func TestNew_URLPath(t *testing.T) {
 	}
 }
 
+// TestNew_KeywordDSNPath: PostgreSQL's keyword/value DSN (host=… user=…
+// password=…, which pgx reads as well as a URL) given to the SQLite store
+// is refused as another store's DSN, creating nothing and naming none of
+// it, as a postgres:// URL is (TestNew_URLPath), instead of becoming a
+// SQLite file whose name holds the password. Paths that only hold "=" or
+// spaces still open.
+func TestNew_KeywordDSNPath(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, path := range []string{
+		"host=db user=app password=secret dbname=app",
+		"host=db port=5432 dbname=app sslmode=verify-full",
+		"user=app password='a secret' host=db",
+		"dbname=app",
+	} {
+		_, err := sqlitestore.New(t.Context(), path, sqlitestore.Options{})
+		if !errors.Is(err, sessiond.ErrInvalidArgument) || strings.Contains(err.Error(), "secret") || strings.Contains(err.Error(), "db") {
+			t.Errorf("New(%q) = %v; want ErrInvalidArgument, naming none of the DSN", path, err)
+		}
+	}
+	if entries, _ := os.ReadDir("."); len(entries) != 0 {
+		t.Errorf("New with keyword DSNs left %d entries in the working directory; want none", len(entries))
+	}
+	for _, path := range []string{"a=b.db", "my sessions.db", "run=1 copy.db", filepath.Join("dir", "host=db.db")} {
+		if dir := filepath.Dir(path); dir != "." {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}
+		st, err := sqlitestore.New(t.Context(), path, sqlitestore.Options{})
+		if err != nil {
+			t.Errorf("New(%q) = %v; want a file path opened", path, err)
+			continue
+		}
+		st.Close()
+	}
+}
+
 func TestNew_Pragmas(t *testing.T) {
 	st := open(t, filepath.Join(t.TempDir(), "sessions.db"))
 	db := st.DB()

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -100,22 +101,19 @@ type Store struct {
 // NoMigrate) the SQLite database at path, applies pending migrations and
 // returns the Store. It takes group and other access away from the file
 // and its -wal and -shm, logging a warning for each it changes. Close it
-// when done. A path written as a URL (postgres://…, redis://…) is refused
+// when done. A path written as a URL (postgres://…, redis://…) or as
+// PostgreSQL's keyword/value DSN (host=… user=… password=…) is refused
 // with sessiond.ErrInvalidArgument: it is another store's DSN, and would
-// otherwise become a SQLite file at the relative path "postgres:/…".
+// otherwise become a SQLite file at the relative path "postgres:/…", or
+// one named after the password.
 func New(ctx context.Context, path string, opts Options) (*Store, error) {
 	return newStore(ctx, path, opts, checkpointing{every: checkpointEvery, restartFrames: restartFrames})
 }
 
 // newStore is New with the checkpoints' timing, which tests set.
 func newStore(ctx context.Context, path string, opts Options, ckpt checkpointing) (*Store, error) {
-	if path == "" {
-		return nil, fmt.Errorf("sqlitestore: open: %w", &sessiond.ArgumentError{Field: "path", Msg: "must not be empty"})
-	}
-	if scheme, ok := urlScheme(path); ok {
-		// Only the scheme is named: the rest may hold a password.
-		return nil, fmt.Errorf("sqlitestore: open: %w", &sessiond.ArgumentError{Field: "path",
-			Msg: "is a " + scheme + ":// URL, not a file path: another store's DSN given to the SQLite store"})
+	if err := CheckPath(path); err != nil {
+		return nil, fmt.Errorf("sqlitestore: open: %w", err)
 	}
 	log := opts.Logger
 	if log == nil {
@@ -388,6 +386,45 @@ func (s *Store) deleteLimited(ctx context.Context, op string, limit int, query s
 		return 0, err
 	}
 	return int(n), nil
+}
+
+// CheckPath returns the sessiond.ErrInvalidArgument that New gives for
+// path before it creates anything (an empty path; another store's DSN,
+// written as a URL or as PostgreSQL's keyword/value form), naming none of
+// the DSN, or nil. What takes a lock or checks a file beside the database
+// before opening it asks first, so as not to make a file named after a
+// DSN and its password.
+func CheckPath(path string) error {
+	if path == "" {
+		return &sessiond.ArgumentError{Field: "path", Msg: "must not be empty"}
+	}
+	if scheme, ok := urlScheme(path); ok {
+		// Only the scheme is named: the rest may hold a password.
+		return &sessiond.ArgumentError{Field: "path",
+			Msg: "is a " + scheme + ":// URL, not a file path: another store's DSN given to the SQLite store"}
+	}
+	if keywordDSN(path) {
+		// Nothing of it is named: it may hold a password.
+		return &sessiond.ArgumentError{Field: "path",
+			Msg: "is a PostgreSQL keyword/value DSN (key=value …), not a file path: another store's DSN given to the SQLite store"}
+	}
+	return nil
+}
+
+// keywordDSNForm is PostgreSQL's keyword/value connection string (libpq,
+// and pgx alike): key=value settings apart by spaces, a value in single
+// quotes when it holds spaces.
+var keywordDSNForm = regexp.MustCompile(`^\s*(?:[A-Za-z_]+\s*=\s*(?:'(?:[^'\\]|\\.)*'|[^\s']+)\s*)+$`)
+
+// keywordDSNKey is a keyword/value setting that names a PostgreSQL server,
+// database or role.
+var keywordDSNKey = regexp.MustCompile(`(?i)(?:^|\s)(?:host|hostaddr|port|dbname|user|password)\s*=`)
+
+// keywordDSN reports whether path is written as a PostgreSQL keyword/value
+// DSN ("host=db user=app password=…"): nothing but key=value settings, one
+// of them naming the server, database or role.
+func keywordDSN(path string) bool {
+	return keywordDSNForm.MatchString(path) && keywordDSNKey.MatchString(path)
 }
 
 // urlScheme returns the scheme of path when it is written as a URL

@@ -16,6 +16,7 @@ import (
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
 	"github.com/sessiond/sessiond/jwttoken/signing"
+	"github.com/sessiond/sessiond/sqlitestore"
 )
 
 // storeHelp is appended to the help of every command that opens the store
@@ -46,12 +47,10 @@ var errNoStore = errors.New("no store")
 func describeStore(cfg config.Config) string {
 	switch cfg.Store.Driver {
 	case "sqlite", "":
-		path := sqlitePath(cfg)
-		if strings.Contains(path, "://") {
-			// Another store's DSN, which the SQLite store refuses.
-			path = redactDSN(path)
-		}
-		return "sqlite " + path
+		// A file path is shown as it is; another store's DSN, which the
+		// SQLite store refuses (a URL, or PostgreSQL's host=… password=…),
+		// without its password.
+		return "sqlite " + redactDSN(sqlitePath(cfg))
 	case "postgres":
 		s := "postgres " + redactDSN(cfg.Store.DSN)
 		if cfg.Store.Namespace != "" {
@@ -143,12 +142,12 @@ func (a *app) openExisting(ctx context.Context, cfg config.Config, create, migra
 		return nil, errors.New("store.driver is memory: a memory store lives only inside one server process, " +
 			"so nothing done here would reach a server")
 	case "sqlite", "":
-		// A URL (another store's DSN) is left to the store, which refuses
-		// it without naming it: it may hold a password.
-		if path := sqlitePath(cfg); !strings.Contains(path, "://") {
+		// Another store's DSN (a URL, host=… password=…) is left to the
+		// store, which refuses it without naming it: it may hold a password.
+		if path := sqlitePath(cfg); sqlitestore.CheckPath(path) == nil {
 			if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) && !create {
 				return nil, fmt.Errorf("%w: %s does not exist; run where the server's data directory is "+
-					"(--data, SESSIOND_DATA, --config), or pass --create", errNoStore, path)
+					"(--data, SESSIOND_DATA, --config), or pass --create", errNoStore, redactDSN(path))
 			}
 		}
 	}

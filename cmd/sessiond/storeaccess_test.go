@@ -20,6 +20,8 @@ func TestStoreLine_HidesPasswords(t *testing.T) {
 		// and the line naming it hides its password too.
 		{"sqlite", "postgres://sessiond:Hunter2secret@127.0.0.1:1/sessiond", "Hunter2secret"},
 		{"sqlite", "redis://default:Hunter2secret@127.0.0.1:1/0", "Hunter2secret"},
+		// PostgreSQL's keyword/value form, which pgx reads as well.
+		{"sqlite", "host=127.0.0.1 port=1 user=sessiond password=Hunter2secret dbname=sessiond", "Hunter2secret"},
 	} {
 		env := []string{"SESSIOND_STORE_DRIVER=" + tc.driver, "SESSIOND_STORE_DSN=" + tc.dsn, "SESSIOND_DATA=" + t.TempDir()}
 		out, errOut, code := runInProcess(env, "migrate", "--check")

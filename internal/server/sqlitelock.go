@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/sqlitestore"
 )
 
 // ErrStoreInUse: another process's `sessiond serve` holds the SQLite
@@ -36,13 +37,19 @@ func sqliteDB(cfg config.Config) string {
 // release, or ErrStoreInUse when another process holds it. Other drivers,
 // and systems without record locks, take nothing; so does a file whose
 // directory does not exist yet, or that is a symbolic link to no file yet
-// (ok false: take it once the store has made it). A file reached through
+// (ok false: take it once the store has made it); nor does a path the
+// SQLite store refuses (another store's DSN). A file reached through
 // a symbolic link is locked as the file it names, so two paths to one file
 // share a lock.
 func lockStore(cfg config.Config) (release func(), ok bool, err error) {
 	db := sqliteDB(cfg)
 	if db == "" {
 		return func() {}, true, nil
+	}
+	if sqlitestore.CheckPath(db) != nil {
+		// Another store's DSN: the store refuses it next, and a lock
+		// file beside it would be named after it, password included.
+		return nil, false, nil
 	}
 	if _, err := os.Stat(filepath.Dir(db)); errors.Is(err, fs.ErrNotExist) {
 		return nil, false, nil
