@@ -571,10 +571,40 @@ func (t *Transmitter) updateSeen(ctx context.Context, c Caller, id string, f fun
 		if err := f(&st); err != nil {
 			return nil, err
 		}
+		if !slices.Equal(st.Aud, l[i].Aud) {
+			if err := t.checkAud(l, st); err != nil {
+				return nil, err
+			}
+		}
 		l[i], out = st, st
 		return l, nil
 	})
 	return out, err
+}
+
+// checkAud refuses an aud that names another receiver: the default aud of
+// another stream (Issuer/v1/ssf/streams/<id>, an identifier this
+// transmitter assigns), or an aud a stream of another API key holds. Every
+// SET is signed with the deployment's key, and a receiver checks the aud
+// to know a SET was meant for it (RFC 8417 §2.2, RFC 8725 §3.9): were any
+// ssf key free to take another's aud, it would get genuine SETs addressed
+// to that receiver and could push them to it (SSF 1.0 §8.1.1: a
+// transmitter SHOULD know that the receivers of one aud are the same
+// entity).
+func (t *Transmitter) checkAud(l []Stream, st Stream) error {
+	own := t.defaultAud(st.ID)[0]
+	prefix := t.o.Issuer + PathStreams + "/"
+	for _, a := range st.Aud {
+		if a != own && strings.HasPrefix(a, prefix) {
+			return badRequest("aud names another stream of this transmitter")
+		}
+		for _, o := range l {
+			if o.ID != st.ID && o.Owner != st.Owner && slices.Contains(o.Aud, a) {
+				return badRequest("aud is held by a stream of another API key")
+			}
+		}
+	}
+	return nil
 }
 
 // ServeHTTP serves the configuration document and, authenticated with
@@ -835,6 +865,9 @@ func (t *Transmitter) serveStreams(w http.ResponseWriter, r *http.Request, c Cal
 			if !c.Admin && mine >= t.o.MaxStreamsPerOwner {
 				return nil, &RequestError{http.StatusConflict, "invalid_request",
 					"too many streams for this API key (at most " + strconv.Itoa(t.o.MaxStreamsPerOwner) + ")"}
+			}
+			if err := t.checkAud(l, st); err != nil {
+				return nil, err
 			}
 			return append(l, st), nil
 		})
