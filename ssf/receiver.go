@@ -415,13 +415,15 @@ func (r *Receiver) process(ctx context.Context, set string, maxAge time.Duration
 	if !slices.Contains(supported, typ) {
 		return refuse(CodeInvalidRequest, ErrEventType, "unsupported event type")
 	}
-	subj := c.SubID
 	var inEvent struct {
 		Subject json.RawMessage `json:"subject"`
 	}
 	if json.Unmarshal(ev, &inEvent) != nil {
 		return refuse(CodeInvalidRequest, ErrMalformed, "event payload is not a JSON object")
 	}
+	// A member set to null is one not given: a RawMessage holds "null".
+	c.SubID, inEvent.Subject = nonNull(c.SubID), nonNull(inEvent.Subject)
+	subj := c.SubID
 	if len(inEvent.Subject) > 0 { // CAEP and RISC drafts carry it in the event
 		subj = inEvent.Subject
 	}
@@ -489,6 +491,14 @@ func (r *Receiver) act(ctx context.Context, typ, subject string, session session
 	}
 	out.revoked = n
 	return err
+}
+
+// nonNull is raw, or nil when it is the JSON null.
+func nonNull(raw json.RawMessage) json.RawMessage {
+	if string(raw) == "null" {
+		return nil
+	}
+	return raw
 }
 
 func audienceHolds(raw json.RawMessage, want string) bool {
