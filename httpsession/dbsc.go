@@ -21,6 +21,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/jwsshape"
 )
 
 // Device Bound Session Credentials (DBSC, W3C WebAppSec draft): the browser
@@ -392,7 +393,14 @@ func parseProof(r *http.Request, bound *jose.JSONWebKey) (*proof, error) {
 	if len(vals) > 1 || len(vals[0]) > maxProofBytes {
 		return nil, errProofMalformed
 	}
-	jws, err := jose.ParseSigned(strings.TrimSpace(vals[0]), []jose.SignatureAlgorithm{jose.ES256, jose.RS256})
+	// A JWT, so the compact serialisation only (RFC 7519 §1), in the one
+	// spelling jwsshape admits: jose.ParseSigned would also take the JSON
+	// serialisation, and its base64 skips line breaks.
+	v := strings.TrimSpace(vals[0])
+	if jwsshape.Check(v, maxProofBytes) != jwsshape.OK {
+		return nil, errProofMalformed
+	}
+	jws, err := jose.ParseSignedCompact(v, []jose.SignatureAlgorithm{jose.ES256, jose.RS256})
 	if err != nil || len(jws.Signatures) != 1 {
 		return nil, errProofMalformed
 	}
