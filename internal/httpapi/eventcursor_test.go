@@ -142,6 +142,7 @@ func TestEvents_Cursor(t *testing.T) {
 				strings.ToUpper(valid),
 				"evt_" + strings.ToUpper(valid[4:]),
 				valid[:len(valid)-1] + "w", // not base32hex
+				valid[:len(valid)-1] + "1", // bits set past the ID's 16 bytes: a second spelling
 				"evx_" + valid[4:],
 				"msg_" + valid[4:],
 				"evt_" + strings.Repeat("-", 26),

@@ -100,7 +100,9 @@ func (d *Decoder) line() ([]byte, error) {
 	var out []byte
 	for {
 		chunk, err := d.r.ReadSlice('\n')
-		if len(out)+len(chunk) > MaxLine+2 {
+		// Room for the terminator and the first line's byte order mark;
+		// the line itself is measured once they are taken off.
+		if len(out)+len(chunk) > MaxLine+len("\ufeff\r\n") {
 			return nil, fmt.Errorf("%w: line over %d bytes", ErrMalformed, MaxLine)
 		}
 		out = append(out, chunk...)
@@ -114,6 +116,9 @@ func (d *Decoder) line() ([]byte, error) {
 				d.inside = true
 				out = bytes.TrimPrefix(out, []byte("\ufeff"))
 			}
+			if len(out) > MaxLine {
+				return nil, fmt.Errorf("%w: line over %d bytes", ErrMalformed, MaxLine)
+			}
 			if !utf8Valid(out) {
 				return nil, fmt.Errorf("%w: not UTF-8 text", ErrMalformed)
 			}
@@ -121,6 +126,9 @@ func (d *Decoder) line() ([]byte, error) {
 		case errors.Is(err, bufio.ErrBufferFull):
 			continue
 		case err == io.EOF:
+			if !d.inside {
+				out = bytes.TrimPrefix(out, []byte("\ufeff")) // a stream of only a byte order mark is empty
+			}
 			if len(out) > 0 {
 				return nil, fmt.Errorf("%w: input ends inside a line", ErrMalformed)
 			}

@@ -149,7 +149,11 @@ func ParseCursor(c string) (id string, t time.Time, err error) {
 		}
 	}
 	b, err := idEncoding.DecodeString(strings.ToUpper(id[4:]))
-	if err != nil || len(b) != 16 {
+	// The 26 characters carry 130 bits: the 2 past the 16 bytes must be
+	// zero, as every event ID has them, or each cursor would have four
+	// spellings (the decoder ignores them). The Node verifier's isCursor
+	// refuses the same.
+	if err != nil || len(b) != 16 || strings.ToLower(idEncoding.EncodeToString(b)) != id[4:] {
 		return "", time.Time{}, ErrBadCursor
 	}
 	us := binary.BigEndian.Uint64(b[:8])

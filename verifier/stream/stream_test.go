@@ -2,6 +2,7 @@ package stream_test
 
 import (
 	"bytes"
+	"encoding/base32"
 	"errors"
 	"io"
 	"strings"
@@ -123,6 +124,39 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// TestDecoder_LineLimit: a line is measured in bytes without its
+// terminator (LF or CRLF) and the stream's byte order mark, so MaxLine
+// bytes pass and one more is refused whatever ends the line; the Node
+// verifier's SSEDecoder is held to the same cases (sdk/node/test/sse.test.mjs).
+func TestDecoder_LineLimit(t *testing.T) {
+	data := func(n int, c string) string { // a data line of n bytes made of c
+		return "data: " + strings.Repeat(c, (n-6)/len(c)) + strings.Repeat("a", (n-6)%len(c))
+	}
+	for _, c := range []struct {
+		name, in string
+		ok       bool
+	}{
+		{"MaxLine, LF", data(stream.MaxLine, "a") + "\n\n", true},
+		{"MaxLine, CRLF", data(stream.MaxLine, "a") + "\r\n\r\n", true},
+		{"MaxLine after a BOM", "\ufeff" + data(stream.MaxLine, "a") + "\r\n\n", true},
+		{"MaxLine+1, LF", data(stream.MaxLine+1, "a") + "\n\n", false},
+		{"MaxLine+1, CRLF", data(stream.MaxLine+1, "a") + "\r\n\n", false},
+		{"MaxLine in 2-byte characters", data(stream.MaxLine, "é") + "\n\n", true},
+		{"MaxLine+1 in 2-byte characters", data(stream.MaxLine+1, "é") + "\n\n", false},
+		{"only a BOM", "\ufeff", true},
+		{"a BOM and a cut line", "\ufeffdata: x", false},
+	} {
+		d := stream.NewDecoder(strings.NewReader(c.in))
+		var err error
+		for err == nil {
+			_, err = d.Next()
+		}
+		if (err == io.EOF) != c.ok {
+			t.Errorf("%s: %v; want accepted %v", c.name, err, c.ok)
+		}
+	}
+}
+
 // FuzzDecoder: any input ends in blocks then EOF or ErrMalformed (or the
 // reader's own error), never a panic, and no block breaks the limits.
 func FuzzDecoder(f *testing.F) {
@@ -165,6 +199,16 @@ func FuzzParseCursor(f *testing.F) {
 		}
 		if _, at2, err := stream.ParseCursor(stream.CursorAt(at)); err != nil || !at2.Equal(at) {
 			t.Fatalf("CursorAt(%v) does not parse back: %v %v", at, at2, err)
+		}
+		// One spelling: the ID is its 16 bytes written again, and with no
+		// random bits it is CursorAt's.
+		enc := base32.HexEncoding.WithPadding(base32.NoPadding)
+		b, err := enc.DecodeString(strings.ToUpper(id[4:]))
+		if err != nil || "evt_"+strings.ToLower(enc.EncodeToString(b)) != id {
+			t.Fatalf("ParseCursor(%q) accepted a second spelling of %x", in, b)
+		}
+		if bytes.Equal(b[8:], make([]byte, 8)) && stream.CursorAt(at) != id {
+			t.Fatalf("ParseCursor(%q) = %v, but CursorAt writes %q", in, at, stream.CursorAt(at))
 		}
 	})
 }

@@ -34,9 +34,17 @@ export class MalformedStreamError extends Error {
   override name = "MalformedStreamError";
 }
 
+// overLine reports whether s is over MAX_LINE bytes in UTF-8, as the Go
+// decoder measures (stream.MaxLine), not in UTF-16 code units: each unit
+// is 1 to 3 bytes, so only a string over MAX_LINE / 3 units is encoded.
+function overLine(s: string): boolean {
+  return s.length > MAX_LINE || (s.length * 3 > MAX_LINE && Buffer.byteLength(s, "utf8") > MAX_LINE);
+}
+
 export class SSEDecoder {
   #buf = "";
   #block: Block | null = null;
+  #dataBytes = 0; // the block's data in UTF-8 bytes, "\n" joins included
 
   /** Feeds text and returns the blocks it completes. Throws MalformedStreamError. */
   push(text: string): Block[] {
@@ -45,13 +53,16 @@ export class SSEDecoder {
     for (;;) {
       const nl = this.#buf.indexOf("\n");
       if (nl < 0) {
-        if (this.#buf.length > MAX_LINE) throw new MalformedStreamError(`line over ${MAX_LINE} bytes`);
+        // A "\r" waiting for its "\n" is no part of the line.
+        if (overLine(this.#buf.endsWith("\r") ? this.#buf.slice(0, -1) : this.#buf)) {
+          throw new MalformedStreamError(`line over ${MAX_LINE} bytes`);
+        }
         return out;
       }
       let line = this.#buf.slice(0, nl);
       this.#buf = this.#buf.slice(nl + 1);
       if (line.endsWith("\r")) line = line.slice(0, -1);
-      if (line.length > MAX_LINE) throw new MalformedStreamError(`line over ${MAX_LINE} bytes`);
+      if (overLine(line)) throw new MalformedStreamError(`line over ${MAX_LINE} bytes`);
       const b = this.#line(line);
       if (b) out.push(b);
     }
@@ -66,6 +77,7 @@ export class SSEDecoder {
     if (line === "") {
       const b = this.#block;
       this.#block = null;
+      this.#dataBytes = 0;
       return b;
     }
     const b = (this.#block ??= { name: "", id: "", data: null, comment: false });
@@ -86,8 +98,9 @@ export class SSEDecoder {
         b.id = value;
         break;
       case "data":
+        this.#dataBytes += (b.data === null ? 0 : 1) + Buffer.byteLength(value, "utf8");
+        if (this.#dataBytes > MAX_DATA) throw new MalformedStreamError(`event data over ${MAX_DATA} bytes`);
         b.data = b.data === null ? value : b.data + "\n" + value;
-        if (b.data.length > MAX_DATA) throw new MalformedStreamError(`event data over ${MAX_DATA} bytes`);
         break;
       case "retry":
         break;
@@ -116,6 +129,10 @@ export function isCursor(s: string): boolean {
   const m = CURSOR.exec(s);
   if (!m) return false;
   if (m[1] !== undefined && (m[1] === ".1" || Number(m[1].slice(1)) > 1_000_000)) return false;
+  // The last character's 2 low bits are past the ID's 128: zero in every
+  // event ID, so a cursor has one spelling (stream.ParseCursor refuses
+  // the others too).
+  if ((BASE32HEX.indexOf(s.charAt(29)) & 3) !== 0) return false;
   // A time beyond 2^62 µs is none the server makes; the Go verifier
   // refuses it too (stream.ParseCursor).
   return cursorMicros(s) <= MAX_MICROS;

@@ -35,10 +35,37 @@ test("SSEDecoder refuses input that ends inside a block or a line", () => {
   }
 });
 
+test("SSEDecoder measures a line in UTF-8 bytes without its terminator, as the Go decoder (TestDecoder_LineLimit)", () => {
+  const data = (n, c) => "data: " + c.repeat(Math.floor((n - 6) / Buffer.byteLength(c))) + "a".repeat((n - 6) % Buffer.byteLength(c));
+  const cases = [
+    ["MaxLine, LF", data(MAX_LINE, "a") + "\n\n", true],
+    ["MaxLine, CRLF", data(MAX_LINE, "a") + "\r\n\r\n", true],
+    ["MaxLine+1, LF", data(MAX_LINE + 1, "a") + "\n\n", false],
+    ["MaxLine+1, CRLF", data(MAX_LINE + 1, "a") + "\r\n\n", false],
+    ["MaxLine in 2-byte characters", data(MAX_LINE, "é") + "\n\n", true],
+    ["MaxLine+1 in 2-byte characters", data(MAX_LINE + 1, "é") + "\n\n", false],
+  ];
+  for (const [name, input, ok] of cases) {
+    // Whole, and cut after every "\r": where the chunks end changes nothing.
+    for (const chunks of [[input], input.split(/(?<=\r)/)]) {
+      const d = new SSEDecoder();
+      let accepted = true;
+      try {
+        for (const c of chunks) d.push(c);
+        d.end();
+      } catch (e) {
+        if (!(e instanceof MalformedStreamError)) throw e;
+        accepted = false;
+      }
+      assert.equal(accepted, ok, `${name} in ${chunks.length} chunks`);
+    }
+  }
+});
+
 test("isCursor", () => {
   const c = "evt_00363echpdok7iur29n13uses0";
   for (const ok of [c, c + ".2", c + ".1000000", "evt_8" + "0".repeat(25)]) assert.equal(isCursor(ok), true, ok);
-  for (const bad of ["", "evt_", c + ".1", c + ".0", c + ".01", c + "x", c.toUpperCase(), "abc_" + c.slice(4), c + ".10000000", c.slice(0, 29) + "w", "evt_" + "v".repeat(26), "evt_g" + "0".repeat(25)]) {
+  for (const bad of ["", "evt_", c + ".1", c + ".0", c + ".01", c + "x", c.toUpperCase(), "abc_" + c.slice(4), c + ".10000000", c.slice(0, 29) + "w", "evt_" + "v".repeat(26), "evt_g" + "0".repeat(25), c.slice(0, 29) + "1", c.slice(0, 29) + "3" + ".2"]) {
     assert.equal(isCursor(bad), false, bad);
   }
 });
