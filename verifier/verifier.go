@@ -27,6 +27,7 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/dpop"
+	"github.com/sessiond/sessiond/verifier/stream"
 )
 
 // ErrStale: the revocation state is older than Options.MaxStaleness (the
@@ -230,7 +231,7 @@ func (o *Options) setDefaults() error {
 		return arg("Issuer", "is required")
 	case o.Audience == "":
 		return arg("Audience", "is required")
-	case o.Leeway < 0 || o.Leeway > time.Minute:
+	case o.Leeway < 0 || o.Leeway > stream.MaxLeeway:
 		return arg("Leeway", "must be between 0 and 1m")
 	case o.MaxStaleness < 0 || o.IdleTimeout < 0 || o.MinRefetchInterval < 0:
 		return arg("MaxStaleness", "durations must not be negative")

@@ -131,6 +131,19 @@ func (rs *RevocationStream) until(at, sessionExpires time.Time) time.Time {
 	return sessiond.RevocationHorizon(at, sessionExpires, rs.AccessLifetime, rs.Leeway)
 }
 
+// slack is how long past its until a revocation is still sent: a
+// verifier may accept tokens up to stream.MaxLeeway past their expiry,
+// more than this server's leeway that until allows for, and one that
+// connects in between must still learn of it.
+func (rs *RevocationStream) slack() time.Duration {
+	return max(stream.MaxLeeway-rs.Leeway, 0)
+}
+
+// sent reports whether a revocation with until is still sent at now.
+func (rs *RevocationStream) sent(until, now time.Time) bool {
+	return until.Add(rs.slack()).After(now)
+}
+
 func (s *server) streamConfigured() (*RevocationStream, error) {
 	if s.stream == nil {
 		return nil, notFound("this server has no revocation stream")
@@ -150,7 +163,7 @@ func (s *server) revocationSnapshot(w http.ResponseWriter, r *http.Request) erro
 	out := stream.Snapshot{Cursor: stream.CursorAt(now), Revocations: []stream.Revoked{}}
 	// As far back as an entry's until reaches (sessiond.RevokeWriteMargin
 	// included, as the stream's and the Manager's revoked set's do).
-	revs, err := rs.Revocations(r.Context(), now.Add(-rs.AccessLifetime-rs.Leeway-sessiond.RevokeWriteMargin-time.Second))
+	revs, err := rs.Revocations(r.Context(), now.Add(-rs.AccessLifetime-rs.Leeway-sessiond.RevokeWriteMargin-time.Second-rs.slack()))
 	if err != nil {
 		return err
 	}
@@ -160,7 +173,7 @@ func (s *server) revocationSnapshot(w http.ResponseWriter, r *http.Request) erro
 		}
 		ev := stream.Revoked{SessionID: string(rv.SessionID), Subject: rv.Subject, RevokedAt: rv.RevokedAt.UTC(),
 			Reason: string(rv.Reason), Until: rs.until(rv.RevokedAt, rv.ExpiresAt).UTC()}
-		if ev.Until.After(now) {
+		if rs.sent(ev.Until, now) {
 			out.Revocations = append(out.Revocations, ev)
 		}
 	}
@@ -358,7 +371,7 @@ func (t *tail) sendRecent() error {
 		}
 		ev := stream.Revoked{SessionID: string(rv.SessionID), Subject: rv.Subject, RevokedAt: rv.RevokedAt.UTC(),
 			Reason: string(rv.Reason), Until: t.rs.until(rv.RevokedAt, rv.ExpiresAt).UTC()}
-		if !ev.Until.After(now) {
+		if !t.rs.sent(ev.Until, now) {
 			continue
 		}
 		if err := stream.WriteEvent(t.w, stream.EventRevoked, stream.CursorAt(t.from.Add(t.settle)), ev); err != nil {
@@ -438,9 +451,10 @@ func (t *tail) poll(ctx context.Context) error {
 
 // revokedHorizon is the time before which a session.revoked entry of the
 // log is no longer sent at now: every access token of its session has
-// expired (until, with no session expiry known).
+// expired (until, with no session expiry known), a verifier's leeway
+// included (slack).
 func (t *tail) revokedHorizon(now time.Time) time.Time {
-	return now.Add(-sessiond.RevokeWriteMargin - t.rs.AccessLifetime - t.rs.Leeway - time.Second)
+	return now.Add(-sessiond.RevokeWriteMargin - t.rs.AccessLifetime - t.rs.Leeway - time.Second - t.rs.slack())
 }
 
 // send writes the stream events of one log event and returns how many.
@@ -461,8 +475,8 @@ func (t *tail) send(e sessiond.Event, now time.Time) (int, error) {
 		reason, _ := e.Details["reason"].(string)
 		ev := stream.Revoked{SessionID: string(e.SessionID), Subject: e.Subject, RevokedAt: e.Time.UTC(), Reason: reason,
 			Until: t.rs.until(e.Time, time.Time{}).UTC()}
-		if !ev.Until.After(now) {
-			return 0, nil // every token of the session has expired
+		if !t.rs.sent(ev.Until, now) {
+			return 0, nil // every token of the session has expired, leeways included
 		}
 		return 1, stream.WriteEvent(t.w, stream.EventRevoked, e.ID, ev)
 	case EventWatermarkRaised:

@@ -590,12 +590,13 @@ func TestRevocationSnapshot(t *testing.T) {
 		ids = append(ids, e.session("ivy"))
 	}
 	// One revoked long ago (its tokens are dead, those of a refresh that
-	// committed during the revocation's write margin too), one now, one by
-	// incident (a watermark covers it).
+	// committed during the revocation's write margin too, even at a
+	// verifier with the longest leeway), one now, one by incident (a
+	// watermark covers it).
 	if err := e.m.Revoke(ctx, ids[0], sessiond.ReasonLogout); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Advance(life.Access + sessiond.RevokeWriteMargin + time.Minute)
+	e.clock.Advance(life.Access + sessiond.RevokeWriteMargin + time.Second + stream.MaxLeeway + time.Millisecond)
 	if err := e.m.Revoke(ctx, ids[1], sessiond.ReasonLogout); err != nil {
 		t.Fatal(err)
 	}
@@ -628,6 +629,51 @@ func TestRevocationSnapshot(t *testing.T) {
 	// The cursor resumes the stream.
 	if b := e.open(snap.Cursor).next(); !b.Comment && b.Name != stream.EventRevoked {
 		t.Errorf("stream from the snapshot cursor starts with %+v", b)
+	}
+}
+
+// TestRevocationSnapshot_VerifierLeeway: a revocation is sent (snapshot
+// and stream) until a minute past its until, less the server's leeway: a
+// verifier may take up to stream.MaxLeeway and accept a token that long
+// past its expiry, and one connecting after until must still learn of it.
+func TestRevocationSnapshot_VerifierLeeway(t *testing.T) {
+	const leeway = 5 * time.Second
+	e := newStreamEnv(t, func(rs *httpapi.RevocationStream) { rs.Leeway = leeway })
+	ctx := t.Context()
+	id := e.session("jay")
+	if err := e.m.Revoke(ctx, id, sessiond.ReasonLogout); err != nil {
+		t.Fatal(err)
+	}
+	pastUntil := life.Access + sessiond.RevokeWriteMargin + leeway + time.Second
+	for _, c := range []struct {
+		after time.Duration
+		sent  bool
+	}{
+		{pastUntil + 10*time.Second, true}, // a verifier with a 60 s leeway still accepts the token
+		{pastUntil + stream.MaxLeeway - leeway - time.Millisecond, true},
+		{pastUntil + stream.MaxLeeway - leeway, false},
+	} {
+		e.clock.Set(t0.Add(c.after))
+		var snap stream.Snapshot
+		resp, err := e.hc.Do(mustRequest(t, e.srv.URL+stream.SnapshotPath))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = json.NewDecoder(resp.Body).Decode(&snap)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(snap.Revocations) == 1; got != c.sent {
+			t.Errorf("%v after the revocation: in the snapshot %v; want %v", c.after, got, c.sent)
+		}
+		// The stream from a cursor before the revocation agrees.
+		conn := e.open(stream.CursorAt(t0.Add(-time.Second)))
+		b := conn.next()
+		conn.close()
+		if got := b.Name == stream.EventRevoked; got != c.sent {
+			t.Errorf("%v after the revocation: sent on the stream %v (first block %+v); want %v", c.after, got, b, c.sent)
+		}
 	}
 }
 

@@ -19,6 +19,13 @@ const (
 	SnapshotPath = "/v1/revocations/snapshot"
 )
 
+// MaxLeeway is the largest clock-skew allowance a verifier may take (the
+// Go verifier's Options.Leeway, the Node verifier's leewaySeconds): it
+// accepts a token that long past its expiry, so the server goes on
+// sending a revocation that long past its until (an until is reckoned
+// with the server's own leeway), and the verifier keeps it that long.
+const MaxLeeway = time.Minute
+
 // Event names (the SSE `event:` field).
 const (
 	EventRevoked    = "revoked"
