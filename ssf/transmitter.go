@@ -35,8 +35,10 @@ const (
 // SpecVersion is the SSF version the configuration document declares.
 const SpecVersion = "1_0"
 
-// endpointPrefix names a stream's entries in the outbox.
-const endpointPrefix = "ssf:"
+// EndpointPrefix names a stream's entries in the outbox ("ssf:" and the
+// stream ID): no webhook may have a name that starts with it, or it
+// would take the stream's deliveries.
+const EndpointPrefix = "ssf:"
 
 // ErrForbidden: the API key may not manage streams.
 var ErrForbidden = errors.New("ssf: api key lacks the ssf scope")
@@ -317,7 +319,7 @@ func (t *Transmitter) delivery(st Stream, txn, typ string, sub, payload map[stri
 	if err != nil {
 		return sessiond.Delivery{}, fmt.Errorf("ssf: encode SET: %w", err)
 	}
-	return sessiond.Delivery{ID: "ssf_" + jti, Endpoint: endpointPrefix + st.ID, EventID: txn, Payload: b,
+	return sessiond.Delivery{ID: "ssf_" + jti, Endpoint: EndpointPrefix + st.ID, EventID: txn, Payload: b,
 		State: sessiond.DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}, nil
 }
 
@@ -349,7 +351,7 @@ func (t *Transmitter) ownerActive(ctx context.Context, st Stream) bool {
 }
 
 // Owns implements webhook.Sender: the outbox entries of streams.
-func (t *Transmitter) Owns(endpoint string) bool { return strings.HasPrefix(endpoint, endpointPrefix) }
+func (t *Transmitter) Owns(endpoint string) bool { return strings.HasPrefix(endpoint, EndpointPrefix) }
 
 // Send implements webhook.Sender: a push stream's SET is signed and
 // POSTed (RFC 8935), a poll stream's is queued for its poll endpoint,
@@ -379,7 +381,7 @@ func (t *Transmitter) Send(ctx context.Context, del sessiond.Delivery) (bool, er
 }
 
 func (t *Transmitter) send(ctx context.Context, del sessiond.Delivery) (bool, error) {
-	st, err := t.streams.get(ctx, strings.TrimPrefix(del.Endpoint, endpointPrefix))
+	st, err := t.streams.get(ctx, strings.TrimPrefix(del.Endpoint, EndpointPrefix))
 	switch {
 	case errors.Is(err, sessiond.ErrNotFound):
 		return true, errors.New("stream deleted")
@@ -964,7 +966,7 @@ func (t *Transmitter) pushQueued(ctx context.Context, id string) error {
 				Txn string `json:"txn"`
 			}
 			_ = json.Unmarshal(q.Claims, &c) // Send refuses a SET it cannot read
-			ds = append(ds, sessiond.Delivery{ID: "ssf_" + q.JTI + suffix, Endpoint: endpointPrefix + id, EventID: c.Txn,
+			ds = append(ds, sessiond.Delivery{ID: "ssf_" + q.JTI + suffix, Endpoint: EndpointPrefix + id, EventID: c.Txn,
 				Payload: q.Claims, State: sessiond.DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now})
 		}
 		// In the outbox before they leave the queue: a failure between

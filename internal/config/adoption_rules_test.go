@@ -82,6 +82,8 @@ func TestValidate_OperatorTraps(t *testing.T) {
 			"SD-STORE-005", "events.retention", "", ""},
 		{"duplicate webhook names", "webhooks:\n  - name: siem\n    url: https://a.example/h\n  - name: siem\n    url: https://b.example/h\n",
 			"SD-WEBHOOK-003", "webhooks.1.name", SeverityError, `"siem"`},
+		{"webhook named like a Shared Signals stream", "webhooks:\n  - name: ssf:3f2a\n    url: https://a.example/h\n",
+			"SD-WEBHOOK-003", "webhooks.0.name", SeverityError, `starts with "ssf:"`},
 		{"distinct webhook names", "webhooks:\n  - name: a\n    url: https://a.example/h\n  - url: https://a.example/h\n",
 			"SD-WEBHOOK-003", "webhooks.1.name", "", ""},
 		{"idle of hours on b2c", "preset: b2c\nlifetimes:\n  idle: 4h\n",

@@ -795,8 +795,8 @@ var rules = sortedByID([]Rule{
 	{
 		ID: "SD-WEBHOOK-003", Severity: SeverityError,
 		Title:     "webhook URL, name or retry count invalid",
-		Rationale: "A webhook needs an absolute http(s) URL without embedded credentials (they would end up in logs), at least one delivery attempt, and a name no other webhook has: pending deliveries refer to the endpoint by name, so sessiond serve refuses duplicates.",
-		Fix:       "write the URL as https://host/path without user:password (sign with secret_file instead), keep max_attempts ≥ 1 and give each webhook its own name",
+		Rationale: "A webhook needs an absolute http(s) URL without embedded credentials (they would end up in logs), at least one delivery attempt, and a name no other webhook has: pending deliveries refer to the endpoint by name, so sessiond serve refuses duplicates, and names starting with ssf:, which the outbox gives Shared Signals streams.",
+		Fix:       "write the URL as https://host/path without user:password (sign with secret_file instead), keep max_attempts ≥ 1 and give each webhook its own name, not starting with ssf:",
 		Check: func(in Input) []Issue {
 			var out []Issue
 			seen := map[string]int{}
@@ -812,6 +812,9 @@ var rules = sortedByID([]Rule{
 					out = append(out, issue(fmt.Sprintf("webhooks.%d.name", i), "webhook %d has the name %q of webhook %d; sessiond serve refuses duplicates", i, name, j))
 				} else {
 					seen[name] = i
+				}
+				if strings.HasPrefix(name, ssfEndpointPrefix) {
+					out = append(out, issue(fmt.Sprintf("webhooks.%d.name", i), "webhook %d name %q starts with %q, which names Shared Signals streams' deliveries; sessiond serve refuses it", i, name, ssfEndpointPrefix))
 				}
 				p := fmt.Sprintf("webhooks.%d.url", i)
 				u, err := url.Parse(w.URL)
@@ -1530,3 +1533,8 @@ func redactURL(u *url.URL) string {
 	}
 	return c.String()
 }
+
+// ssfEndpointPrefix is ssf.EndpointPrefix (a test in internal/server
+// keeps them equal): the outbox's name for a Shared Signals stream's
+// deliveries, which no webhook name may start with.
+const ssfEndpointPrefix = "ssf:"

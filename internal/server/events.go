@@ -254,6 +254,12 @@ func webhookEndpoints(cfg config.Config) ([]webhook.Endpoint, []error) {
 			errs = append(errs, fmt.Errorf("webhooks[%d].name: %q is used twice: %w", i, name, sessiond.ErrInvalidArgument))
 			continue
 		}
+		if strings.HasPrefix(name, ssf.EndpointPrefix) {
+			// The outbox names a Shared Signals stream's deliveries so: a
+			// webhook of that name would take them.
+			errs = append(errs, fmt.Errorf("webhooks[%d].name: %q starts with %q, kept for Shared Signals streams: %w", i, name, ssf.EndpointPrefix, sessiond.ErrInvalidArgument))
+			continue
+		}
 		seen[name] = true
 		ep := webhook.Endpoint{Name: name, URL: w.URL, Secret: secret, MaxAttempts: w.MaxAttempts}
 		for _, t := range w.Events {
