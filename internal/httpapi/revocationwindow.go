@@ -114,7 +114,20 @@ func (w *logWindow) lead(ctx context.Context) error {
 	w.inflight = done
 	from := w.now().Add(-w.span)
 	w.mu.Unlock()
+	returned := false
+	defer func() {
+		if !returned {
+			// The store panicked (the server recovers it for this one
+			// request): end the read, or every stream of the node would
+			// wait for it for ever instead of leading the next one.
+			w.mu.Lock()
+			w.inflight = nil
+			close(done)
+			w.mu.Unlock()
+		}
+	}()
 	events, err := readLog(ctx, w.log, streamTypes, func(sessiond.EventType) time.Time { return from })
+	returned = true
 	w.mu.Lock()
 	w.inflight = nil
 	close(done)

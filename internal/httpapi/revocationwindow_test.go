@@ -211,3 +211,41 @@ func TestLogWindow_OlderCursorReadsItsOwn(t *testing.T) {
 		t.Errorf("the refused shared read queried the log %d times", n)
 	}
 }
+
+// panickyLog panics on its first read, as a store driver with a bug
+// might; the server recovers that for the one request.
+type panickyLog struct {
+	sessiond.EventLog
+	panicked atomic.Bool
+}
+
+func (l *panickyLog) QueryEvents(ctx context.Context, q sessiond.EventQuery) ([]sessiond.Event, string, error) {
+	if l.panicked.CompareAndSwap(false, true) {
+		panic("store bug")
+	}
+	return l.EventLog.QueryEvents(ctx, q)
+}
+
+// TestLogWindow_PanicEndsTheRead: a read whose store panics does not
+// stay under way: the next stream leads a read of its own instead of
+// waiting for one that will never end.
+func TestLogWindow_PanicEndsTheRead(t *testing.T) {
+	now := time.Now()
+	log := &panickyLog{EventLog: memstore.New()}
+	rs := &RevocationStream{Log: log, Now: func() time.Time { return now }}
+	w := rs.window()
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("the store's panic did not reach the stream")
+			}
+		}()
+		_, _, _ = w.read(context.Background(), liveFrom(now.Add(-5*time.Second)))
+	}()
+	// Bounded only so that the failure is a message, not a hung test.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, ok, err := w.read(ctx, liveFrom(now.Add(-5*time.Second))); err != nil || !ok {
+		t.Fatalf("read after a panicked one: ok %v, %v; want a read of its own", ok, err)
+	}
+}
