@@ -183,6 +183,8 @@ func TestNew_KeywordDSNPath(t *testing.T) {
 		"host=db port=5432 dbname=app sslmode=verify-full",
 		"user=app password='a secret' host=db",
 		"dbname=app",
+		`host=db user=app password=a\ secret`, // pgx and libpq: backslash escapes outside quotes
+		`host=db password=o'secret user=app`,  // a quote inside an unquoted value
 	} {
 		_, err := sqlitestore.New(t.Context(), path, sqlitestore.Options{})
 		if !errors.Is(err, sessiond.ErrInvalidArgument) || strings.Contains(err.Error(), "secret") || strings.Contains(err.Error(), "db") {

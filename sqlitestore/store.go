@@ -413,8 +413,10 @@ func CheckPath(path string) error {
 
 // keywordDSNForm is PostgreSQL's keyword/value connection string (libpq,
 // and pgx alike): key=value settings apart by spaces, a value in single
-// quotes when it holds spaces.
-var keywordDSNForm = regexp.MustCompile(`^\s*(?:[A-Za-z_]+\s*=\s*(?:'(?:[^'\\]|\\.)*'|[^\s']+)\s*)+$`)
+// quotes when it holds spaces. An unquoted value may hold a quote after
+// its first character and backslash escapes ("password=it's",
+// "password=a\ b"), which pgx and libpq read as one value.
+var keywordDSNForm = regexp.MustCompile(`^\s*(?:[A-Za-z_]+\s*=\s*(?:'(?:[^'\\]|\\.)*'|(?:[^\s'\\]|\\.)(?:[^\s\\]|\\.)*)\s*)+$`)
 
 // keywordDSNKey is a keyword/value setting that names a PostgreSQL server,
 // database or role.
