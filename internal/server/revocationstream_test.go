@@ -91,33 +91,41 @@ func TestRetention(t *testing.T) {
 	}
 }
 
+// incidentRecorder is the kill switch of a hybrid Manager on a memory
+// store, wrapped by recordIncident with the server's event fanout; clock
+// (nil: the system's) is the Manager's and the fanout's.
+func incidentRecorder(t *testing.T, now time.Time, clock sessiond.Clock) (*memstore.Store, func(context.Context, httpapi.IncidentRequest) (int, error)) {
+	t.Helper()
+	st := memstore.New()
+	ring, err := jwttoken.NewRing(now, jwttoken.RingOptions{MaxTokenLifetime: 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	codec, _ := jwttoken.New(ring, jwttoken.Options{Issuer: "i", Audience: "a"})
+	mgr, err := sessiond.New(t.Context(), sessiond.Options{Strategy: sessiond.StrategyHybrid, Store: st, Signed: codec, Opaque: opaquetoken.Codec{},
+		Clock: clock, Lifetimes: sessiond.Lifetimes{Access: time.Minute, Refresh: time.Hour, Idle: time.Hour, Absolute: time.Hour}, GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mgr.Close() })
+	met, err := metrics.New(metrics.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := &fanout{log: st, metrics: met, slog: slog.New(slog.DiscardHandler), clock: clock}
+	return st, recordIncident(func(ctx context.Context, req httpapi.IncidentRequest) (int, error) {
+		return mgr.RevokeMatching(ctx, sessiond.RevokeFilter{All: req.All, Subjects: req.Subjects, IssuedBefore: req.IssuedBefore},
+			sessiond.ReasonIncident, false)
+	}, st, nil, events)
+}
+
 // TestRecordIncident: the events an incident records carry the watermark
 // the Manager stored, even when it is past the request's issued_before (two
 // incidents in one second), and the keys it retired.
 func TestRecordIncident(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st := memstore.New()
-	ring, err := jwttoken.NewRing(time.Now(), jwttoken.RingOptions{MaxTokenLifetime: 24 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	codec, _ := jwttoken.New(ring, jwttoken.Options{Issuer: "i", Audience: "a"})
-	mgr, err := sessiond.New(ctx, sessiond.Options{Strategy: sessiond.StrategyHybrid, Store: st, Signed: codec, Opaque: opaquetoken.Codec{},
-		Lifetimes: sessiond.Lifetimes{Access: time.Minute, Refresh: time.Hour, Idle: time.Hour, Absolute: time.Hour}, GCInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mgr.Close()
-	met, err := metrics.New(metrics.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	events := &fanout{log: st, metrics: met, slog: slog.New(slog.DiscardHandler)}
-	run := recordIncident(func(ctx context.Context, req httpapi.IncidentRequest) (int, error) {
-		return mgr.RevokeMatching(ctx, sessiond.RevokeFilter{All: req.All, Subjects: req.Subjects, IssuedBefore: req.IssuedBefore},
-			sessiond.ReasonIncident, false)
-	}, st, nil, events)
+	st, run := incidentRecorder(t, time.Now(), nil)
 	for _, req := range []httpapi.IncidentRequest{{All: true}, {All: true}, {Subjects: []string{"a", "b"}}, {Subjects: []string{"a"}}} {
 		if _, err := run(ctx, req); err != nil {
 			t.Fatal(err)
@@ -152,28 +160,8 @@ func TestRecordIncident(t *testing.T) {
 func TestRecordIncident_ServerClock(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st := memstore.New()
 	now := time.Now().Add(-3 * time.Hour).UTC().Truncate(time.Second)
-	clock := sessiondtest.NewClock(now)
-	ring, err := jwttoken.NewRing(now, jwttoken.RingOptions{MaxTokenLifetime: 24 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	codec, _ := jwttoken.New(ring, jwttoken.Options{Issuer: "i", Audience: "a"})
-	mgr, err := sessiond.New(ctx, sessiond.Options{Strategy: sessiond.StrategyHybrid, Store: st, Signed: codec, Opaque: opaquetoken.Codec{},
-		Clock: clock, Lifetimes: sessiond.Lifetimes{Access: time.Minute, Refresh: time.Hour, Idle: time.Hour, Absolute: time.Hour}, GCInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mgr.Close()
-	met, err := metrics.New(metrics.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	events := &fanout{log: st, metrics: met, slog: slog.New(slog.DiscardHandler), clock: clock}
-	run := recordIncident(func(ctx context.Context, req httpapi.IncidentRequest) (int, error) {
-		return mgr.RevokeMatching(ctx, sessiond.RevokeFilter{All: req.All, IssuedBefore: req.IssuedBefore}, sessiond.ReasonIncident, false)
-	}, st, nil, events)
+	st, run := incidentRecorder(t, now, sessiondtest.NewClock(now))
 	if _, err := run(ctx, httpapi.IncidentRequest{All: true}); err != nil {
 		t.Fatal(err)
 	}
