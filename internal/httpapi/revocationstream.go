@@ -278,7 +278,11 @@ var errKeyRefused = errors.New("the stream's API key no longer allows it")
 var burst = []time.Duration{0, 10 * time.Millisecond, 30 * time.Millisecond, 100 * time.Millisecond, 300 * time.Millisecond, 700 * time.Millisecond}
 
 func (t *tail) run(ctx context.Context) error {
-	poll := time.NewTicker(orDefault(t.rs.Poll, DefaultStreamPoll))
+	every := orDefault(t.rs.Poll, DefaultStreamPoll)
+	// The polls of every stream of this node fall on the same instants
+	// (multiples of every on the wall clock), so they share a read of the
+	// log (revocationwindow.go) instead of each reading at its own phase.
+	poll := time.NewTimer(untilAligned(time.Now(), every))
 	defer poll.Stop()
 	beat := time.NewTicker(orDefault(t.rs.Heartbeat, DefaultStreamHeartbeat))
 	defer beat.Stop()
@@ -312,6 +316,7 @@ func (t *tail) run(ctx context.Context) error {
 			tick = true
 		case <-poll.C:
 			tick = true
+			poll.Reset(untilAligned(time.Now(), every))
 		case <-beat.C:
 			if !t.allowed(ctx) {
 				return errKeyRefused
@@ -350,6 +355,13 @@ func (t *tail) run(ctx context.Context) error {
 			timer.Reset(time.Until(burstAt[0]))
 		}
 	}
+}
+
+// untilAligned is how long from now to the next multiple of every since
+// the Unix epoch (never zero: a poll that fires on the instant waits a
+// whole interval for the next).
+func untilAligned(now time.Time, every time.Duration) time.Duration {
+	return every - time.Duration(now.UnixNano()%int64(every))
 }
 
 // sendRecent sends what the store's feed announced since the last wake.

@@ -249,3 +249,27 @@ func TestLogWindow_PanicEndsTheRead(t *testing.T) {
 		t.Fatalf("read after a panicked one: ok %v, %v; want a read of its own", ok, err)
 	}
 }
+
+// TestUntilAligned: every stream's poll falls on the same instants, the
+// multiples of the interval, so the polls of a node's streams meet and
+// share a read.
+func TestUntilAligned(t *testing.T) {
+	for _, c := range []struct {
+		now   time.Time
+		every time.Duration
+		want  time.Duration
+	}{
+		{time.Unix(100, 250_000_000), time.Second, 750 * time.Millisecond},
+		{time.Unix(100, 0), time.Second, time.Second}, // on the instant: the next one
+		{time.Unix(100, 999_999_999), time.Second, time.Nanosecond},
+		{time.Unix(100, 30_000_000), 20 * time.Millisecond, 10 * time.Millisecond},
+	} {
+		got := untilAligned(c.now, c.every)
+		if got != c.want {
+			t.Errorf("untilAligned(%v, %v) = %v; want %v", c.now.UnixNano(), c.every, got, c.want)
+		}
+		if next := c.now.Add(got); next.UnixNano()%int64(c.every) != 0 {
+			t.Errorf("untilAligned(%v, %v) lands on %v, not a multiple", c.now.UnixNano(), c.every, next.UnixNano())
+		}
+	}
+}
