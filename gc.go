@@ -21,9 +21,17 @@ func (m *Manager) CollectGarbage(ctx context.Context, batch int) (int, error) {
 	if !m.flow.keepsSessions() {
 		return 0, nil
 	}
+	before := now
+	if m.revoked != nil {
+		// hybrid: a session's last access token may end at its absolute
+		// expiry, and a verifier may accept it up to MaxVerifierLeeway
+		// after; its revocation must stay in the store (and the snapshot
+		// verifiers load) until then.
+		before = now.Add(-MaxVerifierLeeway - m.revoked.leeway - time.Second)
+	}
 	total := 0
 	for {
-		n, err := m.store.DeleteExpired(ctx, now, batch)
+		n, err := m.store.DeleteExpired(ctx, before, batch)
 		total += n
 		if err != nil {
 			return total, fmt.Errorf("sessiond: collect garbage: %w", m.storeErr.check("delete_expired", err))

@@ -24,6 +24,13 @@ func newRevokedSet(access, leeway time.Duration) *revokedSet {
 	return &revokedSet{access: access, leeway: leeway, m: make(map[SessionID]time.Time)}
 }
 
+// MaxVerifierLeeway is the largest clock-skew allowance a token verifier
+// may take (the Go and Node verifiers refuse more; stream.MaxLeeway is the
+// same value in their wire format package): such a verifier accepts a
+// token that long past its expiry, so a revocation must stay known (in
+// the store, for the snapshot it loads) that long too.
+const MaxVerifierLeeway = time.Minute
+
 // RevokeWriteMargin is how long a revocation may take to commit after the
 // time it is dated (Revocation.RevokedAt, stamped when it starts). A
 // refresh that commits before the revocation does issues an access token

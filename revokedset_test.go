@@ -54,3 +54,46 @@ func TestManager_RevokedSetCoversSlowRevocation(t *testing.T) {
 		t.Errorf("Verify(late access token) on a node that rebuilt its set from the store = %v; want ErrRevoked", err)
 	}
 }
+
+// TestManager_GCGraceForVerifiers: a hybrid session's last access token
+// may end exactly at its absolute expiry, and a verifier with a leeway
+// above the server's (up to MaxVerifierLeeway) accepts it that long after.
+// Collecting the revoked session at its expiry took its revocation out of
+// the snapshot such a verifier loads; collection now waits that long.
+func TestManager_GCGraceForVerifiers(t *testing.T) {
+	h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) {
+		o.Lifetimes = sessiond.Lifetimes{Access: 15 * time.Minute, Refresh: 40 * time.Minute, Idle: 30 * time.Minute, Absolute: 40 * time.Minute}
+	})
+	ctx := context.Background()
+	iss := h.create(t, "hal", sessiond.CreateOptions{})
+	h.clock.Advance(30 * time.Minute)
+	last, err := h.m.Refresh(ctx, iss.RefreshToken, sessiond.Client{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := iss.Session.ExpiresAt
+	if !last.AccessExpiresAt.Equal(end) {
+		t.Fatalf("the last access token expires at %v; want the session's end %v", last.AccessExpiresAt, end)
+	}
+	if err := h.m.Revoke(ctx, iss.Session.ID, sessiond.ReasonLogout); err != nil {
+		t.Fatal(err)
+	}
+	revoked := func() bool {
+		revs, err := h.store.Revocations(ctx, h.clock.Now().Add(-2*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(revs) == 1
+	}
+	h.clock.Set(end.Add(sessiond.MaxVerifierLeeway / 2))
+	if _, err := h.m.CollectGarbage(ctx, 100); err != nil {
+		t.Fatal(err)
+	}
+	if !revoked() {
+		t.Errorf("%v after the session's end, within a verifier's leeway, the revocation was collected", sessiond.MaxVerifierLeeway/2)
+	}
+	h.clock.Set(end.Add(sessiond.MaxVerifierLeeway + time.Minute))
+	if n, err := h.m.CollectGarbage(ctx, 100); err != nil || n != 1 || revoked() {
+		t.Errorf("CollectGarbage past every leeway = %d, %v (revocation kept %v); want the session collected", n, err, revoked())
+	}
+}

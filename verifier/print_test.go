@@ -3,12 +3,16 @@ package verifier_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/verifier"
+	"github.com/sessiond/sessiond/verifier/stream"
 )
 
 // TestVerifier_PrintsNoAPIKey: a Verifier printed the ways a careless log
@@ -37,5 +41,18 @@ func TestVerify_NilOption(t *testing.T) {
 	c, err := v.Verify(context.Background(), tok, opt)
 	if err != nil || c.Subject != "alice" {
 		t.Fatalf("Verify with a nil option = %+v, %v; want alice's claims", c, err)
+	}
+}
+
+// TestMaxLeeway: the wire format's bound on a verifier's leeway is the
+// one the server keeps revocations for (sessiond.MaxVerifierLeeway), and
+// the one Options.Leeway accepts.
+func TestMaxLeeway(t *testing.T) {
+	if stream.MaxLeeway != sessiond.MaxVerifierLeeway {
+		t.Errorf("stream.MaxLeeway %v != sessiond.MaxVerifierLeeway %v", stream.MaxLeeway, sessiond.MaxVerifierLeeway)
+	}
+	_, err := verifier.New(context.Background(), verifier.Options{URL: "http://127.0.0.1:1", APIKey: "k", Issuer: "i", Audience: "a", Leeway: stream.MaxLeeway + time.Nanosecond})
+	if ae, ok := errors.AsType[*sessiond.ArgumentError](err); !ok || ae.Field != "Leeway" {
+		t.Errorf("New with a leeway past stream.MaxLeeway = %v; want an argument error on Leeway", err)
 	}
 }
