@@ -14,7 +14,9 @@ type Scope string
 
 const (
 	// ScopeVerify: verify access tokens (POST /v1/sessions/verify,
-	// /oauth2/introspect). What a resource server needs, and all.
+	// /oauth2/introspect) and follow revocations (GET
+	// /v1/revocations/stream and /snapshot, which name the session and
+	// subject of every revocation). What a resource server needs, and all.
 	ScopeVerify Scope = "verify"
 	// ScopeSessionsRead: read sessions (GET /v1/sessions/{id}, a
 	// subject's list).
