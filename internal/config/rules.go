@@ -972,17 +972,15 @@ var rules = sortedByID([]Rule{
 	{
 		ID: "SD-GATEWAY-002", Severity: SeverityError,
 		Title:     "gateway.prefix must be a plain path",
-		Rationale: "The prefix is matched by the proxy and the server alike and scopes the refresh cookie; a trailing slash, dots, empty segments or characters that need escaping make them disagree about which requests are the gateway's, and a prefix under the API's own paths (/v1, /oauth2, /sdk…) would take them over.",
+		Rationale: "The prefix is matched by the proxy and the server alike and scopes the refresh cookie; a trailing slash, dots, empty segments or characters that need escaping make them disagree about which requests are the gateway's, and a prefix under the server's own paths (/v1, /oauth2, /sdk, /console, /.well-known…) would take them over or be hidden by them.",
 		Fix:       "use a path such as /sessiond (letters, digits, - _ ~ and /, no trailing slash)",
 		Check: func(in Input) []Issue {
 			p := in.Config.Gateway.Prefix
 			if !gatewayPrefix.MatchString(p) {
 				return []Issue{issue("gateway.prefix", "gateway.prefix %q is not a plain path such as /sessiond", p)}
 			}
-			first, _, _ := strings.Cut(p[1:], "/")
-			switch first {
-			case "v1", "oauth2", "healthz", "readyz", "metrics", "sdk", "openapi.json":
-				return []Issue{issue("gateway.prefix", "gateway.prefix %q lies under the API's own /%s", p, first)}
+			if first, ok := serverPath(p); ok {
+				return []Issue{issue("gateway.prefix", "gateway.prefix %q lies under the server's own /%s", p, first)}
 			}
 			return nil
 		},
@@ -1538,3 +1536,17 @@ func redactURL(u *url.URL) string {
 // keeps them equal): the outbox's name for a Shared Signals stream's
 // deliveries, which no webhook name may start with.
 const ssfEndpointPrefix = "ssf:"
+
+// serverPaths are the first path segments of the server's own routes (the
+// API, the OAuth routes, health, metrics, the JS client, the OpenAPI
+// document, the console, the well-known documents): a gateway prefix or a
+// Shared Signals receiver path under one of them takes its routes over or
+// is hidden by them.
+var serverPaths = []string{"v1", "oauth2", "healthz", "readyz", "metrics", "sdk", "openapi.json", "console", ".well-known"}
+
+// serverPath returns the first segment of path when it is one of the
+// server's own.
+func serverPath(path string) (string, bool) {
+	first, _, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	return first, slices.Contains(serverPaths, first)
+}

@@ -82,7 +82,7 @@ var ssfReceiverRule = Rule{
 	ID: "SD-SSF-001", Severity: SeverityError,
 	Title:     "Shared Signals receiver incomplete or invalid",
 	Rationale: "A receiver acts on a SET only when it can verify who sent it and for whom: the issuer and audience it must carry, an https JWKS URL to verify its signature, a subject format to map its subject, and a push path of its own. A bearer token, when used, must be long enough not to be guessed.",
-	Fix:       "give each ssf.receivers item a unique name, issuer, audience, an https jwks_url, subject_format email, iss_sub or opaque (subject_template containing {value}), and either delivery push with a unique path (starting with /, outside /v1/) and optionally bearer_token_file holding 32 characters or more, or delivery poll with an https poll_url",
+	Fix:       "give each ssf.receivers item a unique name, issuer, audience, an https jwks_url, subject_format email, iss_sub or opaque (subject_template containing {value}), and either delivery push with a unique path (starting with /, outside the server's own /v1, /oauth2, /console, /.well-known, /sdk, /healthz, /readyz, /metrics, /openapi.json and the gateway's prefix, such as /ssf/push/<name>) and optionally bearer_token_file holding 32 characters or more, or delivery poll with an https poll_url",
 	Check: func(in Input) []Issue {
 		var out []Issue
 		names, paths := map[string]bool{}, map[string]bool{}
@@ -94,8 +94,18 @@ var ssfReceiverRule = Rule{
 			names[r.Name] = true
 			switch r.Delivery {
 			case "", SSFDeliveryPush:
-				if !strings.HasPrefix(r.Path, "/") || strings.HasPrefix(r.Path, "/v1/") || paths[r.Path] {
-					out = append(out, issue(p("path"), "ssf receiver %d path %q must start with /, stay outside /v1/ and be unique", i, r.Path))
+				first, taken := serverPath(r.Path)
+				gw := in.Config.Gateway
+				if gw.Enabled && (r.Path == gw.Prefix || strings.HasPrefix(r.Path, gw.Prefix+"/")) {
+					first, taken = strings.TrimPrefix(gw.Prefix, "/"), true
+				}
+				switch {
+				case !strings.HasPrefix(r.Path, "/") || paths[r.Path]:
+					out = append(out, issue(p("path"), "ssf receiver %d path %q must start with / and be unique", i, r.Path))
+				case taken:
+					// Receivers are routed ahead of every other route: this
+					// one would replace the server's own.
+					out = append(out, issue(p("path"), "ssf receiver %d path %q lies under the server's own /%s", i, r.Path, first))
 				}
 				paths[r.Path] = true
 			case SSFDeliveryPoll:
