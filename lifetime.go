@@ -67,6 +67,17 @@ func Preset(name string) (Lifetimes, error) {
 	return l, nil
 }
 
+// MaxLifetime is the longest access or refresh lifetime a Manager
+// accepts: a century. A Duration holds about 292 years, and those two are
+// added to other durations (the revoked set keeps an entry for
+// RevokeWriteMargin + Access + leeway; a signed token is checked against
+// its lifetime + leeway): near that limit the sum overflows to a negative
+// Duration, and a hybrid Manager forgot a revocation at once, the
+// session's access tokens verifying again. Idle and Absolute are only
+// added to times, and the refresh lifetime caps every session anyway, so
+// a larger value there (an idle timeout set out of reach) stays accepted.
+const MaxLifetime = 100 * 365 * 24 * time.Hour
+
 func (l Lifetimes) validate() error {
 	for _, d := range []struct {
 		name string
@@ -75,6 +86,9 @@ func (l Lifetimes) validate() error {
 		if d.v <= 0 {
 			return argError("lifetimes."+d.name, "must be positive, got %s", d.v)
 		}
+		if (d.name == "access" || d.name == "refresh") && d.v > MaxLifetime {
+			return argError("lifetimes."+d.name, "must be at most %s (100 years), got %s", MaxLifetime, d.v)
+		}
 	}
 	return nil
 }
@@ -82,9 +96,9 @@ func (l Lifetimes) validate() error {
 // sessionEnd is the absolute expiry of a session created at created.
 func (l Lifetimes) sessionEnd(created time.Time, persistent bool) time.Time {
 	if persistent {
-		return created.Add(l.Refresh)
+		return after(created, l.Refresh)
 	}
-	return created.Add(min(l.Absolute, l.Refresh))
+	return after(created, min(l.Absolute, l.Refresh))
 }
 
 // idleEnd is the idle expiry when the idle window starts at from.
@@ -92,12 +106,21 @@ func (l Lifetimes) idleEnd(from, absolute time.Time, persistent bool) time.Time 
 	if persistent {
 		return absolute
 	}
-	return minTime(from.Add(l.Idle), absolute)
+	return minTime(after(from, l.Idle), absolute)
 }
 
 // accessEnd is the expiry of an access token issued at issued.
 func (l Lifetimes) accessEnd(issued, absolute time.Time) time.Time {
-	return minTime(issued.Add(l.Access), absolute)
+	return minTime(after(issued, l.Access), absolute)
+}
+
+// after is t + d cut to the microsecond, the precision of every time a
+// store keeps: a lifetime with a fraction of a microsecond (a duration
+// such as 30m0.0000005s parses) would otherwise give an expiry that the
+// answer and the store state differently. Cut, not rounded: never later
+// than configured.
+func after(t time.Time, d time.Duration) time.Time {
+	return t.Add(d).Truncate(time.Microsecond)
 }
 
 func minTime(a, b time.Time) time.Time {

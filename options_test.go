@@ -3,6 +3,7 @@ package sessiond_test
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -133,5 +134,60 @@ func TestNew_Background(t *testing.T) {
 		Background: []func(context.Context){nil}})
 	if !errors.Is(err, sessiond.ErrInvalidArgument) {
 		t.Errorf("New(nil background loop) = %v; want ErrInvalidArgument", err)
+	}
+}
+
+// TestNew_LifetimeOverflow: a lifetime near the largest Duration (say
+// math.MaxInt64 for "never expires") overflowed the revoked set's horizon
+// (RevokeWriteMargin + Access + leeway) to a negative Duration: a hybrid
+// Manager forgot a revocation at once and the revoked session's access
+// token went on verifying. New refuses lifetimes past MaxLifetime; at it,
+// a revocation holds.
+func TestNew_LifetimeOverflow(t *testing.T) {
+	ctx := context.Background()
+	huge := time.Duration(math.MaxInt64)
+	cases := []struct {
+		name    string
+		life    sessiond.Lifetimes
+		wantErr bool
+	}{
+		{"access max", sessiond.Lifetimes{Access: huge, Refresh: huge, Idle: huge, Absolute: huge}, true},
+		{"access max-1m", sessiond.Lifetimes{Access: huge - time.Minute, Refresh: huge, Idle: huge, Absolute: huge}, true},
+		{"refresh past", sessiond.Lifetimes{Access: time.Hour, Refresh: sessiond.MaxLifetime + 1, Idle: time.Hour, Absolute: time.Hour}, true},
+		{"all at MaxLifetime", sessiond.Lifetimes{Access: sessiond.MaxLifetime, Refresh: sessiond.MaxLifetime,
+			Idle: sessiond.MaxLifetime, Absolute: sessiond.MaxLifetime}, false},
+		// Only added to times, and capped by the refresh lifetime: an idle
+		// timeout set out of reach still works.
+		{"idle and absolute max", sessiond.Lifetimes{Access: time.Hour, Refresh: 30 * 24 * time.Hour, Idle: huge, Absolute: huge}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			codec, _ := jwttest.Codec(t, t0, tc.life.Access)
+			m, err := sessiond.New(ctx, sessiond.Options{Strategy: sessiond.StrategyHybrid, Store: memstore.New(), Signed: codec,
+				Opaque: opaquetoken.Codec{}, Lifetimes: tc.life, Clock: sessiondtest.NewClock(t0), GCInterval: -1})
+			if tc.wantErr {
+				if !errors.Is(err, sessiond.ErrInvalidArgument) {
+					if m != nil {
+						m.Close()
+					}
+					t.Fatalf("New = %v; want ErrInvalidArgument", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("New = %v", err)
+			}
+			defer m.Close()
+			iss, err := m.Create(ctx, "alice", sessiond.CreateOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Revoke(ctx, iss.Session.ID, sessiond.ReasonLogout); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := m.Verify(ctx, iss.AccessToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrRevoked) {
+				t.Errorf("Verify after Revoke = %v; want ErrRevoked", err)
+			}
+		})
 	}
 }
