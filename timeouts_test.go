@@ -133,3 +133,58 @@ func TestManager_LateReuseOfExpiredRetiredToken(t *testing.T) {
 		t.Errorf("%d %s events; want 1", n, sessiond.EventRefreshReused)
 	}
 }
+
+// TestManager_SubMicrosecondLifetimes: times are microseconds
+// (docs/lifecycle.md), and every store keeps microseconds. A lifetime with
+// a fraction of a microsecond (lifetimes.idle: 30m0.0000005s parses) made
+// expiries with nanoseconds: the answer to a login said one idle end and
+// the store, cutting it, another, so the session's end depended on the
+// store (the memory store kept the nanoseconds). Each expiry is whole
+// microseconds, the same in the answer, in the store, and after a refresh.
+func TestManager_SubMicrosecondLifetimes(t *testing.T) {
+	life := sessiond.Lifetimes{Access: 15*time.Minute + 700, Refresh: 30*24*time.Hour + 300, Idle: 30*time.Minute + 500, Absolute: 8*time.Hour + 900}
+	for _, ms := range managerStores() {
+		for _, st := range []sessiond.Strategy{sessiond.StrategyDatabase, sessiond.StrategyHybrid} {
+			t.Run(ms.name+"/"+string(st), func(t *testing.T) {
+				ctx := context.Background()
+				store := ms.nodes(t, 1)[0]
+				// Now, not t0: Redis expires keys by its own clock.
+				start := time.Now().UTC().Truncate(time.Second)
+				clock := sessiondtest.NewClock(start)
+				codec, _ := jwttest.Codec(t, start, life.Refresh)
+				m := newManager(t, sessiond.Options{Strategy: st, Store: store, Signed: codec, Opaque: opaquetoken.Codec{},
+					Clock: clock, GCInterval: -1, Lifetimes: life}, nil)
+				iss, err := m.Create(ctx, "alice", sessiond.CreateOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				check := func(stage string, iss *sessiond.Issued) {
+					t.Helper()
+					for name, v := range map[string]time.Time{"idle_expires_at": iss.Session.IdleExpiresAt, "expires_at": iss.Session.ExpiresAt,
+						"access_token_expires_at": iss.AccessExpiresAt, "refresh_token_expires_at": iss.RefreshExpiresAt} {
+						if v.Nanosecond()%1000 != 0 {
+							t.Errorf("%s: %s = %v; want whole microseconds", stage, name, v)
+						}
+					}
+					got, err := m.Get(ctx, iss.Session.ID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !got.IdleExpiresAt.Equal(iss.Session.IdleExpiresAt) || !got.ExpiresAt.Equal(iss.Session.ExpiresAt) {
+						t.Errorf("%s: stored idle %v, absolute %v; answered %v, %v", stage, got.IdleExpiresAt, got.ExpiresAt,
+							iss.Session.IdleExpiresAt, iss.Session.ExpiresAt)
+					}
+				}
+				check("create", iss)
+				if st == sessiond.StrategyHybrid {
+					clock.Advance(time.Minute)
+					next, err := m.Refresh(ctx, iss.RefreshToken, sessiond.Client{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					check("refresh", next)
+				}
+			})
+		}
+	}
+}
