@@ -100,6 +100,10 @@ func TestDispatcher_Breaker(t *testing.T) {
 		{"503 with Retry-After", func(t *testing.T) string { return answering(t, 503, "120") }, 2 * time.Minute},
 		{"429 with Retry-After", func(t *testing.T) string { return answering(t, 429, "120") }, 2 * time.Minute},
 		{"429 with Retry-After beyond MaxBackoff", func(t *testing.T) string { return answering(t, 429, "36000") }, webhook.DefaultMaxBackoff},
+		// Seconds whose nanoseconds overflow a Duration: still "wait at
+		// least that long", capped, never wrapped to a short or negative delay.
+		{"429 with Retry-After overflowing a Duration", func(t *testing.T) string { return answering(t, 429, "18446744074") }, webhook.DefaultMaxBackoff},
+		{"503 with Retry-After overflowing to negative", func(t *testing.T) string { return answering(t, 503, "9300000000") }, webhook.DefaultMaxBackoff},
 		{"400", func(t *testing.T) string { return answering(t, 400, "") }, 0},
 		{"404", func(t *testing.T) string { return answering(t, 404, "") }, 0},
 		{"410", func(t *testing.T) string { return answering(t, 410, "") }, 0},

@@ -684,7 +684,10 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		return 0
 	}
 	if s, err := strconv.Atoi(v); err == nil && s > 0 {
-		return time.Duration(s) * time.Second
+		// Capped before the multiplication, which would overflow a
+		// Duration past about 292 years (to a short or negative delay);
+		// the caller caps it at MaxBackoff anyway.
+		return time.Duration(min(s, 366*24*3600)) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
 		return t.Sub(now)
