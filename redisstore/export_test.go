@@ -148,3 +148,7 @@ func LivePages(ctx context.Context, s *Store, at time.Time, count int, fn func(m
 
 // ExpKey is the store's expiry index.
 func ExpKey(s *Store) string { return s.expKey }
+
+// Linger is how long a session hash and its index entries outlive the
+// session's absolute expiry.
+const Linger = linger

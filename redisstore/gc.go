@@ -29,8 +29,8 @@ const (
 // many it deleted. ErrInvalidArgument if limit is not positive.
 //
 // Redis expires every session key by itself at the session's absolute
-// expiry; DeleteExpired deletes sessions at their idle expiry (or at an
-// absolute expiry on the caller's clock) and drops index entries whose
+// expiry (the session hash a linger later); DeleteExpired deletes sessions
+// at their idle expiry (or at an absolute expiry on the caller's clock) and drops index entries whose
 // session Redis already expired. Those drops do not count towards limit
 // or the result.
 func (s *Store) DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error) {

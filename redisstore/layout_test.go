@@ -138,8 +138,11 @@ func TestStore_KeysHaveTTL(t *testing.T) {
 func TestStore_IndexesForgetExpiredSessions(t *testing.T) {
 	t.Parallel()
 	// shortLived creates a revoked session of alice that Redis expires
-	// 100 ms from now, and waits until it has.
-	shortLived := func(t *testing.T, st *redisstore.Store) *sessiond.Session {
+	// 100 ms from now, and waits until it has. Redis keeps a session hash
+	// and its index entries redisstore.Linger past the absolute expiry
+	// (TestStore_RevocationOutlivesExpiry): the test moves them as if that
+	// long had passed.
+	shortLived := func(t *testing.T, st *redisstore.Store, prefix string, raw rueidis.Client) *sessiond.Session {
 		t.Helper()
 		ctx := t.Context()
 		t0 := now()
@@ -150,6 +153,14 @@ func TestStore_IndexesForgetExpiredSessions(t *testing.T) {
 		}
 		if _, err := st.Revoke(ctx, s.ID, t0, sessiond.ReasonLogout); err != nil {
 			t.Fatalf("Revoke() = %v", err)
+		}
+		for _, c := range []rueidis.Completed{
+			raw.B().Pexpireat().Key(prefix + ":{" + tagOf("alice") + "}:s:" + string(s.ID)).MillisecondsTimestamp(s.ExpiresAt.UnixMilli() + 1).Build(),
+			raw.B().Zadd().Key(globalKey(prefix, "exp")).Xx().ScoreMember().ScoreMember(float64(s.ExpiresAt.Add(-redisstore.Linger).UnixMicro()), ref("alice", s.ID)).Build(),
+		} {
+			if err := raw.Do(ctx, c).Error(); err != nil {
+				t.Fatalf("move the session a linger back: %v", err)
+			}
 		}
 		if !eventually(3*time.Second, func() bool {
 			_, err := st.Get(ctx, s.ID)
@@ -184,7 +195,7 @@ func TestStore_IndexesForgetExpiredSessions(t *testing.T) {
 	t.Run("NextWrites", func(t *testing.T) {
 		t.Parallel()
 		prefix, st, raw := layoutStore(t)
-		gone := shortLived(t, st)
+		gone := shortLived(t, st, prefix, raw)
 		live := newSession("alice", now())
 		if err := st.Create(t.Context(), live); err != nil {
 			t.Fatalf("Create() = %v", err)
@@ -200,7 +211,7 @@ func TestStore_IndexesForgetExpiredSessions(t *testing.T) {
 	t.Run("DeleteExpired", func(t *testing.T) {
 		t.Parallel()
 		prefix, st, raw := layoutStore(t)
-		gone := shortLived(t, st)
+		gone := shortLived(t, st, prefix, raw)
 		if n, err := st.DeleteExpired(t.Context(), now().Add(time.Minute), 10); n != 0 || err != nil {
 			t.Errorf("DeleteExpired() = %d, %v; want 0 (Redis deleted it), nil", n, err)
 		}
@@ -306,4 +317,51 @@ func layoutStore(t *testing.T) (string, *redisstore.Store, rueidis.Client) {
 	t.Helper()
 	prefix := randomPrefix()
 	return prefix, newStore(t, redisstore.Options{Prefix: prefix}), rawClient(t)
+}
+
+// TestStore_RevocationOutlivesExpiry: a hybrid Manager collects a session
+// only sessiond.MaxVerifierLeeway and its leeway past its absolute expiry,
+// since its last access token may end then and a verifier with a leeway of
+// up to a minute still accepts it: Revocations (the snapshot verifiers
+// load, the set a restarted node rebuilds) must list the revocation until
+// then. Redis expired the session hash, and with it the revocation, at the
+// expiry itself.
+func TestStore_RevocationOutlivesExpiry(t *testing.T) {
+	t.Parallel()
+	if redisstore.Linger < 2*sessiond.MaxVerifierLeeway+time.Second {
+		t.Errorf("Linger %v; want at least a verifier's and a node's leeway and a second, %v", redisstore.Linger, 2*sessiond.MaxVerifierLeeway+time.Second)
+	}
+	prefix, st, raw := layoutStore(t)
+	ctx := t.Context()
+	t0 := now()
+	s := newSession("alice", t0)
+	s.ExpiresAt, s.IdleExpiresAt = t0.Add(200*time.Millisecond), t0.Add(200*time.Millisecond)
+	if err := st.Create(ctx, s, newToken(sessiond.KindAccess, s.ID, t0)); err != nil {
+		t.Fatalf("Create() = %v", err)
+	}
+	if _, err := st.Revoke(ctx, s.ID, t0, sessiond.ReasonLogout); err != nil {
+		t.Fatalf("Revoke() = %v", err)
+	}
+	time.Sleep(time.Until(s.ExpiresAt.Add(300 * time.Millisecond)))
+	// Writes that sweep the global indexes.
+	for range redisstore.SweepEvery {
+		if err := st.Create(ctx, newSession("bob", now())); err != nil {
+			t.Fatalf("Create() = %v", err)
+		}
+	}
+	got, err := st.Revocations(ctx, t0.Add(-time.Hour))
+	if err != nil || len(got) != 1 || got[0].SessionID != s.ID {
+		t.Errorf("Revocations() 0.3s past the session's expiry = %v, %v; want its revocation", got, err)
+	}
+	ttl, err := raw.Do(ctx, raw.B().Pexpiretime().Key(prefix+":{"+tagOf("alice")+"}:s:"+string(s.ID)).Build()).AsInt64()
+	if want := s.ExpiresAt.Add(redisstore.Linger).UnixMilli(); err != nil || ttl < want {
+		t.Errorf("PEXPIRETIME session = %d, %v; want at least %d", ttl, err, want)
+	}
+	// The hybrid collector's time: deleted.
+	if n, err := st.DeleteExpired(ctx, s.ExpiresAt.Add(redisstore.Linger), 10); n != 1 || err != nil {
+		t.Errorf("DeleteExpired(a linger past the expiry) = %d, %v; want 1, nil", n, err)
+	}
+	if got, err := st.Revocations(ctx, t0.Add(-time.Hour)); err != nil || len(got) != 0 {
+		t.Errorf("Revocations() after DeleteExpired = %v, %v; want none", got, err)
+	}
 }

@@ -5,9 +5,12 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/redis/rueidis"
+
+	"github.com/sessiond/sessiond"
 )
 
 // The scripts. Each runs atomically on one slot: its declared keys share
@@ -19,8 +22,20 @@ import (
 //
 // Replies start with a status: ok, conflict, notfound, reused, limit.
 
+// linger is how long a session hash and its entries in the global indexes
+// outlive the session's absolute expiry. A hybrid Manager collects a
+// session only MaxVerifierLeeway and its own leeway (at most as much, the
+// signer's bound) and a second past its expiry: until then its revocation
+// must stay in Revocations (the snapshot verifiers load, the revoked set a
+// restarted node rebuilds), since the session's last access token may end
+// at its expiry and a verifier accepts it up to a minute later. The ID and
+// token keys still expire at the absolute expiry: Get and Lookup do not
+// find the session past it.
+const linger = 2*sessiond.MaxVerifierLeeway + time.Second
+
 // prelude holds helpers shared by the write scripts.
-const prelude = `
+var prelude = `
+local linger_ms = ` + strconv.FormatInt(linger.Milliseconds(), 10) + `
 -- cutoff is the exclusive ZREMRANGEBYSCORE bound below which a subject-index
 -- member's session key has certainly been expired by Redis: now - 1 ms, in µs.
 -- It reads TIME once per script.
@@ -38,10 +53,11 @@ end
 -- keep_until makes key live at least until ms (PEXPIREAT never shortens).
 -- When it must extend it, it gives an hour more: the next writes, whose
 -- sessions mostly end a little later, then only read the TTL.
+-- The linger is added: an index entry lives that long past its session.
 local function keep_until(key, ms)
   local cur = redis.call('PEXPIRETIME', key)
-  if cur == -1 or cur < tonumber(ms) then
-    redis.call('PEXPIREAT', key, string.format('%d', tonumber(ms) + 3600000))
+  if cur == -1 or cur < tonumber(ms) + linger_ms then
+    redis.call('PEXPIREAT', key, string.format('%d', tonumber(ms) + linger_ms + 3600000))
   end
 end
 -- unindex removes sessions (refs) from the global indexes: GC, expiries,
@@ -55,9 +71,11 @@ local function unindex(gc, exp, rev, strats, live, refs)
   end
 end
 -- sweep drops from the global indexes up to 100 sessions whose absolute
--- expiry has passed: Redis has expired their keys.
+-- expiry has passed a linger ago: Redis has expired their keys.
 local function sweep(gc, exp, rev, strats, live)
-  local dead = redis.call('ZRANGE', exp, '-inf', cutoff(), 'BYSCORE', 'LIMIT', 0, 100)
+  local t = redis.call('TIME')
+  local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - 1 - linger_ms
+  local dead = redis.call('ZRANGE', exp, '-inf', '(' .. string.format('%d', ms) .. '000', 'BYSCORE', 'LIMIT', 0, 100)
   if #dead > 0 then unindex(gc, exp, rev, strats, live, dead) end
 end
 local function live(f_ra, f_ie, f_e, now)
@@ -157,7 +175,7 @@ if max > 0 then
   end
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 10, 9 + tonumber(ARGV[9])))
-redis.call('PEXPIREAT', KEYS[1], ARGV[6])
+redis.call('PEXPIREAT', KEYS[1], string.format('%d', tonumber(ARGV[6]) + linger_ms))
 redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
 keep_until(KEYS[2], ARGV[6])
 trim(KEYS[2])
