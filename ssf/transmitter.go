@@ -498,7 +498,9 @@ func (e *pushStatus) HTTPStatus() (int, time.Duration) { return e.code, e.retryA
 // retryAfter reads a Retry-After header, delay-seconds or an HTTP date
 // (RFC 9110 §10.2.3), as a delay from now; 0 if it is neither.
 func retryAfter(v string, now time.Time) time.Duration {
-	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
+	// Past an int64, Atoi answers ErrRange with the largest int: still
+	// "wait that long", capped, not "no Retry-After".
+	if n, err := strconv.Atoi(strings.TrimSpace(v)); (err == nil || errors.Is(err, strconv.ErrRange)) && n > 0 {
 		return time.Duration(min(n, 366*24*3600)) * time.Second // the dispatcher caps it lower
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {

@@ -391,6 +391,8 @@ func TestTransmitter_SendReceiverStatus(t *testing.T) {
 		{http.StatusServiceUnavailable, "120", 2 * time.Minute, "receiver answered 503 Service Unavailable"},
 		{http.StatusTooManyRequests, "30", 30 * time.Second, "receiver answered 429 Too Many Requests"},
 		{http.StatusTooManyRequests, "soon", 0, "receiver answered 429 Too Many Requests"},
+		// Past an int64: still "wait long", capped, not "no Retry-After".
+		{http.StatusTooManyRequests, "9223372036854775808", 366 * 24 * time.Hour, "receiver answered 429 Too Many Requests"},
 		{http.StatusBadGateway, "60", 0, "receiver answered 502 Bad Gateway"}, // Retry-After only means something on 429 and 503
 	} {
 		code, retry = tc.code, tc.retry

@@ -104,6 +104,7 @@ func TestDispatcher_Breaker(t *testing.T) {
 		// least that long", capped, never wrapped to a short or negative delay.
 		{"429 with Retry-After overflowing a Duration", func(t *testing.T) string { return answering(t, 429, "18446744074") }, webhook.DefaultMaxBackoff},
 		{"503 with Retry-After overflowing to negative", func(t *testing.T) string { return answering(t, 503, "9300000000") }, webhook.DefaultMaxBackoff},
+		{"429 with Retry-After past an int64", func(t *testing.T) string { return answering(t, 429, "9223372036854775808") }, webhook.DefaultMaxBackoff},
 		{"400", func(t *testing.T) string { return answering(t, 400, "") }, 0},
 		{"404", func(t *testing.T) string { return answering(t, 404, "") }, 0},
 		{"410", func(t *testing.T) string { return answering(t, 410, "") }, 0},

@@ -683,7 +683,9 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if s, err := strconv.Atoi(v); err == nil && s > 0 {
+	// Past an int64, Atoi answers ErrRange with the largest int: still
+	// "wait that long", capped like the rest, not "no Retry-After".
+	if s, err := strconv.Atoi(v); (err == nil || errors.Is(err, strconv.ErrRange)) && s > 0 {
 		// Capped before the multiplication, which would overflow a
 		// Duration past about 292 years (to a short or negative delay);
 		// the caller caps it at MaxBackoff anyway.
