@@ -139,6 +139,14 @@ func (rs *RevocationStream) slack() time.Duration {
 	return max(stream.MaxLeeway-rs.Leeway, 0)
 }
 
+// revokedHorizon is the time before which a revocation is no longer sent
+// at now: every access token of its session has expired (until, with no
+// session expiry known), a verifier's leeway included (slack). The
+// snapshot reads the store and the stream the log from it.
+func (rs *RevocationStream) revokedHorizon(now time.Time) time.Time {
+	return now.Add(-sessiond.RevokeWriteMargin - rs.AccessLifetime - rs.Leeway - time.Second - rs.slack())
+}
+
 // sent reports whether a revocation with until is still sent at now.
 func (rs *RevocationStream) sent(until, now time.Time) bool {
 	return until.Add(rs.slack()).After(now)
@@ -163,7 +171,7 @@ func (s *server) revocationSnapshot(w http.ResponseWriter, r *http.Request) erro
 	out := stream.Snapshot{Cursor: stream.CursorAt(now), Revocations: []stream.Revoked{}}
 	// As far back as an entry's until reaches (sessiond.RevokeWriteMargin
 	// included, as the stream's and the Manager's revoked set's do).
-	revs, err := rs.Revocations(r.Context(), now.Add(-rs.AccessLifetime-rs.Leeway-sessiond.RevokeWriteMargin-time.Second-rs.slack()))
+	revs, err := rs.Revocations(r.Context(), rs.revokedHorizon(now))
 	if err != nil {
 		return err
 	}
@@ -414,7 +422,7 @@ func (t *tail) poll(ctx context.Context) error {
 	for _, typ := range streamTypes {
 		from[typ] = t.from
 	}
-	if h := t.revokedHorizon(now); h.After(t.from) {
+	if h := t.rs.revokedHorizon(now); h.After(t.from) {
 		// A revocation from before h has no access token left to stop
 		// (send skips it): a client resuming from an old cursor must not
 		// make the stream load days of logouts only to drop them.
@@ -459,14 +467,6 @@ func (t *tail) poll(ctx context.Context) error {
 		return t.rc.Flush()
 	}
 	return nil
-}
-
-// revokedHorizon is the time before which a session.revoked entry of the
-// log is no longer sent at now: every access token of its session has
-// expired (until, with no session expiry known), a verifier's leeway
-// included (slack).
-func (t *tail) revokedHorizon(now time.Time) time.Time {
-	return now.Add(-sessiond.RevokeWriteMargin - t.rs.AccessLifetime - t.rs.Leeway - time.Second - t.rs.slack())
 }
 
 // send writes the stream events of one log event and returns how many.
