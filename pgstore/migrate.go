@@ -83,7 +83,8 @@ func (s *Store) Migrate(ctx context.Context) error {
 	var applied []migration.Migration
 	for attempt := 1; ; attempt++ {
 		applied, err = s.migrateOnce(ctx, all)
-		if !lockTimedOut(err) {
+		why := lockLost(err)
+		if why == "" {
 			break
 		}
 		if attempt == migrationAttempts {
@@ -91,7 +92,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 				ErrMigrationLocked, s.schema, attempt, s.migrationLock, s.translate("migrate", err))
 		}
 		pause := s.migrationLock * time.Duration(min(1<<(attempt-1), 8))
-		s.log.Warn("pgstore: a migration waited too long for a table lock another session holds; rolled back, retrying",
+		s.log.Warn("pgstore: a migration "+why+"; rolled back, retrying",
 			"schema", s.schema, "attempt", attempt, "of", migrationAttempts, "retry_in", pause.String())
 		select {
 		case <-ctx.Done():
@@ -108,10 +109,26 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return nil
 }
 
-// lockTimedOut reports whether err is PostgreSQL's lock_timeout.
-func lockTimedOut(err error) bool {
+// lockLost says why the migration's transaction lost its table locks, or
+// "" when err is no such loss. Besides lock_timeout, a deadlock: during a
+// rolling upgrade the nodes still serving take sessions and tokens in
+// their own order (a token lookup reads tokens, then sessions), so a
+// migration holding one table and waiting for the other can close a cycle
+// with them, and PostgreSQL ends one of the two transactions. When it ends
+// the migration's, the schema is as it was, and a later attempt gets
+// through.
+func lockLost(err error) string {
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == codeLockNotAvailable
+	if !errors.As(err, &pgErr) {
+		return ""
+	}
+	switch pgErr.Code {
+	case codeLockNotAvailable:
+		return "waited too long for a table lock another session holds"
+	case codeDeadlock:
+		return "deadlocked with another session's transaction"
+	}
+	return ""
 }
 
 // migrateOnce is one attempt at Migrate's transaction: the migrations it

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/pgstore"
@@ -144,4 +145,116 @@ func blockMigration(t *testing.T, dsn, schema string) (*pgx.Conn, pgx.Tx) {
 		t.Fatal(err)
 	}
 	return blocker, tx
+}
+
+// TestNew_MigrationDeadlockRetried: during a rolling upgrade the nodes still
+// serving take the tables' locks in their own order (a token lookup reads
+// tokens, then sessions), so a pending migration can deadlock
+// with one of them: migration 0008 holds sessions' exclusive lock while
+// 0009 waits for tokens, which a serving transaction holds while it waits
+// for sessions. When PostgreSQL ends the migration's transaction, that is
+// a lost race, not a broken schema: the start retries, as after a lock
+// timeout, instead of failing (a node of the new version could not start
+// while old nodes served).
+func TestNew_MigrationDeadlockRetried(t *testing.T) {
+	dsn := testDSN(t)
+	t.Parallel()
+	// PostgreSQL ends the transaction of whichever waiter looks for a
+	// deadlock first (each looks once, deadlock_timeout after it began to
+	// wait): the migration, unless the serving transaction began to wait
+	// more than that after it (a loaded machine). Such a round tests
+	// nothing and is run again.
+	for round := 1; round <= 10; round++ {
+		migrationEnded, err := migrationDeadlock(t, dsn)
+		if !migrationEnded {
+			t.Logf("round %d: the deadlock ended the serving transaction, not the migration; again", round)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("start that deadlocked with a serving transaction = %v; want it retried and migrated", err)
+		}
+		return
+	}
+	t.Fatal("the deadlock never ended the migration's transaction in 10 rounds")
+}
+
+// migrationDeadlock starts a store on a new schema at version 7 while a
+// serving transaction deadlocks with its migration. It reports whether the
+// deadlock ended the migration's transaction rather than the serving one,
+// and the start's error.
+func migrationDeadlock(t *testing.T, dsn string) (migrationEnded bool, startErr error) {
+	t.Helper()
+	ctx := t.Context()
+	schema := testSchema(t, dsn)
+	migrateUpTo(t, dsn, schema, 7)
+	id := pgx.Identifier{schema}.Sanitize()
+
+	// The serving node's transaction: it has written tokens (no row
+	// needed: the statement holds the table's lock until commit).
+	serving, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer serving.Close(context.Background())
+	tx, err := serving.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(ctx, "UPDATE "+id+".tokens SET retired_at = now() WHERE false"); err != nil {
+		t.Fatal(err)
+	}
+
+	// A hang guard, not a threshold.
+	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	started := make(chan error, 1)
+	go func() {
+		// A lock timeout longer than PostgreSQL's deadlock_timeout (1 s
+		// by default), so the deadlock, not the timeout, ends the wait;
+		// the retry comes one lock timeout later.
+		s, err := pgstore.New(startCtx, dsn, pgstore.Options{Schema: schema, MigrationLockTimeout: 5 * time.Second})
+		if err == nil {
+			s.Close()
+		}
+		started <- err
+	}()
+
+	// Once the migration holds sessions and waits for tokens, the serving
+	// transaction reads sessions: a cycle.
+	watch, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Close(context.Background())
+	for waiting := false; !waiting; {
+		err := watch.QueryRow(startCtx, `SELECT EXISTS (SELECT 1 FROM pg_locks
+			WHERE NOT granted AND relation = ($1 || '.tokens')::regclass)`, id).Scan(&waiting)
+		if err != nil {
+			t.Fatalf("waiting for the migration to wait for tokens: %v", err)
+		}
+		if !waiting {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	var n int
+	err = tx.QueryRow(startCtx, "SELECT count(*) FROM "+id+".sessions").Scan(&n)
+	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "40P01" {
+		<-started
+		return false, nil
+	}
+	if err != nil {
+		t.Fatalf("the serving transaction's read: %v", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if startErr = <-started; startErr != nil {
+		return true, startErr
+	}
+	var version int
+	if err := watch.QueryRow(ctx, "SELECT max(version) FROM "+id+".schema_migrations").Scan(&version); err != nil || version != 9 {
+		t.Fatalf("schema version = %d (%v), want 9", version, err)
+	}
+	return true, nil
 }

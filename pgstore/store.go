@@ -76,10 +76,11 @@ type Options struct {
 
 // ErrMigrationLocked is New's and Migrate's error when every attempt at
 // the pending migrations timed out waiting for a table lock another
-// session held (see Options.MigrationLockTimeout).
+// session held (see Options.MigrationLockTimeout) or deadlocked with
+// another session.
 var ErrMigrationLocked = errors.New("pgstore: migration could not take its table locks: another session holds them")
 
-// Migrations retry a lock timeout this many times in all; the pause
+// Migrations retry a lock timeout or a deadlock this many times in all; the pause
 // between attempts grows from one lock timeout to eight.
 const (
 	migrationAttempts           = 8
