@@ -112,24 +112,33 @@ func TestServe_SupersededHS256SecretIsAConfigError(t *testing.T) {
 // the store refuses is a configuration problem: no restart fixes it, so
 // serve exits 78 (EX_CONFIG), not 1 as for a store that does not answer,
 // and its last line names the settings. None of these reaches a server.
+// A namespace the store refuses is the validator's already (SD-STORE-010):
+// its finding names the key.
 func TestServe_StoreSettingsAreAConfigError(t *testing.T) {
 	for _, tc := range []struct {
 		name, driver, dsn, namespace string
+		finding                      string // "": the last line names store.dsn
 	}{
-		{"redis with a postgres DSN", "redis", "postgres://u@127.0.0.1:1/db", ""},
-		{"redis database not a number", "redis", "redis://127.0.0.1:1/abc", ""},
-		{"redis dial_timeout malformed", "redis", "redis://127.0.0.1:1/0?dial_timeout=soon", ""},
-		{"redis namespace with a brace", "redis", "redis://127.0.0.1:1/0", "a{b"},
-		{"postgres with a redis URL", "postgres", "redis://127.0.0.1:1/0", ""},
-		{"postgres sslmode unknown", "postgres", "postgres://u@127.0.0.1:1/db?sslmode=bogus", ""},
+		{"redis with a postgres DSN", "redis", "postgres://u@127.0.0.1:1/db", "", ""},
+		{"redis database not a number", "redis", "redis://127.0.0.1:1/abc", "", ""},
+		{"redis dial_timeout malformed", "redis", "redis://127.0.0.1:1/0?dial_timeout=soon", "", ""},
+		{"redis namespace with a brace", "redis", "redis://127.0.0.1:1/0", "a{b", "SD-STORE-010"},
+		{"postgres with a redis URL", "postgres", "redis://127.0.0.1:1/0", "", ""},
+		{"postgres sslmode unknown", "postgres", "postgres://u@127.0.0.1:1/db?sslmode=bogus", "", ""},
 		// The DSN set and the driver left at sqlite: the URL once became
 		// a SQLite file at ./postgres:/… and serve ran on it.
-		{"sqlite with a postgres URL", "sqlite", "postgres://u@127.0.0.1:1/db", ""},
-		{"sqlite with a redis URL", "sqlite", "redis://127.0.0.1:1/0", ""},
+		{"sqlite with a postgres URL", "sqlite", "postgres://u@127.0.0.1:1/db", "", ""},
+		{"sqlite with a redis URL", "sqlite", "redis://127.0.0.1:1/0", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, stderr := serveExit(t, []string{"SESSIOND_DATA=" + t.TempDir(),
 				"SESSIOND_STORE_DRIVER=" + tc.driver, "SESSIOND_STORE_DSN=" + tc.dsn, "SESSIOND_STORE_NAMESPACE=" + tc.namespace})
+			if tc.finding != "" {
+				if code != exitConfig || !strings.Contains(stderr, tc.finding) || !strings.Contains(stderr, "store.namespace") {
+					t.Errorf("serve = exit %d, stderr %q; want %d and a %s finding naming store.namespace", code, stderr, exitConfig, tc.finding)
+				}
+				return
+			}
 			if last := lastLine(stderr); code != exitConfig || !strings.Contains(last, "store.dsn") {
 				t.Errorf("serve = exit %d, last line %q; want %d and a line naming store.dsn", code, last, exitConfig)
 			}

@@ -329,6 +329,18 @@ type Console struct {
 	IdleTimeout Duration `yaml:"idle_timeout"`
 }
 
+// ConsoleMaxIdle is the longest console.idle_timeout: a console session
+// ends 8 hours after sign-in whatever its activity (console.DefaultAbsolute;
+// a test in internal/server keeps them equal), so a longer idle timeout
+// would never apply.
+const ConsoleMaxIdle = 8 * time.Hour
+
+// MaxDistinctIPThreshold is the largest anomaly.distinct_ip_threshold, the
+// number of networks the detector remembers per session
+// (anomaly.MaxDistinctIPThreshold; a test in internal/server keeps them
+// equal).
+const MaxDistinctIPThreshold = 64
+
 // Log configures the server's own log: its level and format, and which
 // API requests get a line.
 type Log struct {

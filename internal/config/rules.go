@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/webhook"
@@ -481,6 +482,19 @@ var rules = sortedByID([]Rule{
 		},
 	},
 
+	{
+		ID: "SD-LIFE-014", Severity: SeverityError,
+		Title:     "access-token lifetime over 100 years",
+		Rationale: "sessiond refuses to start with an access lifetime over 100 years (sessiond.MaxLifetime), in every strategy and preset: it is added to other durations, and near the 292 years a duration holds the sum overflows and a revoked token would verify again (docs/lifecycle.md). The refresh lifetime is held to 90 days by SD-LIFE-003.",
+		Fix:       "set lifetimes.access to a realistic value (15m–1h; the internal preset uses 8h), or remove it to take the preset's",
+		Check: func(in Input) []Issue {
+			if a := in.Life.Access; a > sessiond.MaxLifetime {
+				return []Issue{issue("lifetimes.access", "access-token lifetime %s exceeds 100 years (%s); sessiond serve refuses it", human(a), human(sessiond.MaxLifetime))}
+			}
+			return nil
+		},
+	},
+
 	// Strategy and refresh tokens.
 	{
 		ID: "SD-STRAT-001", Severity: SeverityWarning,
@@ -610,7 +624,7 @@ var rules = sortedByID([]Rule{
 		Rationale: "Only allowlisted algorithms are accepted, never none (RFC 8725 §3.1–3.2; ASVS 9.1.2); sessiond signs with EdDSA, ES256 or HS256 and nothing else.",
 		Fix:       "set jwt.algorithm to EdDSA, ES256 or HS256 (spelled exactly so)",
 		Check: func(in Input) []Issue {
-			if !in.tokens() {
+			if !in.signs() {
 				return nil
 			}
 			switch a := in.Config.JWT.Algorithm; a {
@@ -627,7 +641,7 @@ var rules = sortedByID([]Rule{
 		Rationale: "exp and nbf are enforced with only a small leeway for clock skew (ASVS 9.2.1); a larger leeway silently extends every token and every revocation window.",
 		Fix:       "set jwt.leeway to a few seconds (default 5s), at most 60s; fix clock skew with NTP instead",
 		Check: func(in Input) []Issue {
-			if l := in.Config.JWT.Leeway.Std(); in.tokens() && l > time.Minute {
+			if l := in.Config.JWT.Leeway.Std(); in.signs() && l > time.Minute {
 				return []Issue{issue("jwt.leeway", "jwt.leeway %s exceeds 60s", human(l))}
 			}
 			return nil
@@ -684,12 +698,32 @@ var rules = sortedByID([]Rule{
 	{
 		ID: "SD-JWT-010", Severity: SeverityWarning,
 		Title:     "new signing keys sign before verifiers can know them",
-		Rationale: "A new key (scheduled rotation, keys rotate) is published for jwt.key_publish_period before it signs, so that verifiers holding the JWKS (cached up to five minutes, max-age=300) and the other nodes (polling every 2 s) know it first; shorter, the tokens it signs are refused by them until their cache expires. A negative value signs at once.",
+		Rationale: "A new key (scheduled rotation, keys rotate) is published for jwt.key_publish_period before it signs, so that verifiers holding the JWKS (cached up to five minutes, max-age=300) and the other nodes (polling every 2 s) know it first; shorter, the tokens it signs are refused by them until their cache expires.",
 		Fix:       "leave jwt.key_publish_period at its default (10m, or 0s for the default), or set it above 5m02s",
 		Check: func(in Input) []Issue {
 			p := in.Config.JWT.KeyPublishPeriod.Std()
 			if (in.tokens() || in.Config.SSF.Transmitter.Enabled) && p != 0 && p < minKeyPublishPeriod {
 				return []Issue{issue("jwt.key_publish_period", "jwt.key_publish_period %s is shorter than the JWKS cache (5m) plus the nodes' poll (2s)", p)}
+			}
+			return nil
+		},
+	},
+
+	{
+		ID: "SD-JWT-011", Severity: SeverityWarning,
+		Title:     "new signing keys wait over a day, or over the rotation interval, to sign",
+		Rationale: "A new key signs only once jwt.key_publish_period has passed, and while one waits no other rotation is scheduled, `sessiond keys rotate` included: a longer period silently stretches every rotation by that much, and one over the rotation interval makes the interval meaningless. Verifiers need the period to cover the JWKS cache (5m) and the nodes' poll, nothing more.",
+		Fix:       "set jwt.key_publish_period to 10m (the default), or at most 24h and below jwt.key_rotation_interval",
+		Check: func(in Input) []Issue {
+			if !in.signs() {
+				return nil
+			}
+			p, k := in.Config.JWT.KeyPublishPeriod.Std(), in.Config.JWT.KeyRotationInterval.Std()
+			switch {
+			case p > day:
+				return []Issue{issue("jwt.key_publish_period", "jwt.key_publish_period %s is over 24h: rotations, `sessiond keys rotate` included, take effect that late", human(p))}
+			case k > 0 && p > k:
+				return []Issue{issue("jwt.key_publish_period", "jwt.key_publish_period %s is longer than jwt.key_rotation_interval %s: each new key waits longer to sign than the interval it should rotate at", human(p), human(k))}
 			}
 			return nil
 		},
@@ -729,7 +763,7 @@ var rules = sortedByID([]Rule{
 		ID: "SD-ANOMALY-002", Severity: SeverityError,
 		Title:     "anomaly detector parameters out of range",
 		Rationale: "With an impossible prefix length or a threshold below 2, the IP detectors either never fire or fire on every session.",
-		Fix:       "keep anomaly.ipv4_prefix in 1–32, anomaly.ipv6_prefix in 1–128, anomaly.distinct_ip_threshold ≥ 2 and anomaly.distinct_ip_window positive",
+		Fix:       "keep anomaly.ipv4_prefix in 1–32, anomaly.ipv6_prefix in 1–128, anomaly.distinct_ip_threshold in 2–64 and anomaly.distinct_ip_window positive",
 		Check: func(in Input) []Issue {
 			a := in.Config.Anomaly
 			var out []Issue
@@ -739,8 +773,11 @@ var rules = sortedByID([]Rule{
 			if a.IPv6Prefix < 1 || a.IPv6Prefix > 128 {
 				out = append(out, issue("anomaly.ipv6_prefix", "anomaly.ipv6_prefix %d is not in 1–128", a.IPv6Prefix))
 			}
-			if a.DistinctIPThreshold < 2 {
+			switch {
+			case a.DistinctIPThreshold < 2:
 				out = append(out, issue("anomaly.distinct_ip_threshold", "anomaly.distinct_ip_threshold %d is below 2", a.DistinctIPThreshold))
+			case a.DistinctIPThreshold > MaxDistinctIPThreshold:
+				out = append(out, issue("anomaly.distinct_ip_threshold", "anomaly.distinct_ip_threshold %d is over %d, the networks remembered per session", a.DistinctIPThreshold, MaxDistinctIPThreshold))
 			}
 			if a.DistinctIPWindow <= 0 {
 				out = append(out, issue("anomaly.distinct_ip_window", "anomaly.distinct_ip_window is zero"))
@@ -1105,6 +1142,27 @@ var rules = sortedByID([]Rule{
 		},
 	},
 
+	// The operator console.
+	{
+		ID: "SD-CONSOLE-001", Severity: SeverityError,
+		Title:     "console idle timeout zero or over 8h",
+		Rationale: "A console session signs an operator in with admin rights, so it needs an inactivity timeout (ASVS 7.3.1): 0 does not turn it off (it would silently be 15m), and one longer than the 8 hours a console session lasts at most never applies.",
+		Fix:       "set console.idle_timeout to a positive duration of at most 8h (default 15m), or remove it",
+		Check: func(in Input) []Issue {
+			c := in.Config.Console
+			if !c.Enabled {
+				return nil
+			}
+			switch d := c.IdleTimeout.Std(); {
+			case d <= 0:
+				return []Issue{issue("console.idle_timeout", "console.idle_timeout is zero: a console session needs an idle timeout")}
+			case d > ConsoleMaxIdle:
+				return []Issue{issue("console.idle_timeout", "console.idle_timeout %s is longer than the %s a console session lasts at most", human(d), human(ConsoleMaxIdle))}
+			}
+			return nil
+		},
+	},
+
 	// Logging.
 	{
 		ID: "SD-LOG-001", Severity: SeverityError,
@@ -1161,13 +1219,16 @@ var rules = sortedByID([]Rule{
 	},
 	{
 		ID: "SD-SERVER-002", Severity: SeverityWarning,
-		Title:     "request body limit over 1 MiB or disabled",
-		Rationale: "sessiond's API bodies are small JSON documents; a large or missing limit lets a client make the server buffer megabytes per request.",
+		Title:     "request body limit over 1 MiB, or below 1",
+		Rationale: "sessiond's API bodies are small JSON documents; a large limit lets a client make the server buffer megabytes per request. The limit cannot be turned off: a negative value stops serve and 0 would silently mean 65536, so both are errors.",
 		Fix:       "keep server.max_body_bytes between 1 and 1048576 (default 65536)",
 		Check: func(in Input) []Issue {
-			b := in.Config.Server.MaxBodyBytes
-			if b > maxBodyWarn || b <= 0 {
+			switch b := in.Config.Server.MaxBodyBytes; {
+			case b > maxBodyWarn:
 				return []Issue{issue("server.max_body_bytes", "server.max_body_bytes %d is outside 1–1048576", b)}
+			case b <= 0:
+				return []Issue{{Path: "server.max_body_bytes", Severity: SeverityError,
+					Message: fmt.Sprintf("server.max_body_bytes %d is below 1: the limit cannot be turned off", b)}}
 			}
 			return nil
 		},
@@ -1396,12 +1457,52 @@ var rules = sortedByID([]Rule{
 		},
 	},
 	{
+		ID: "SD-STORE-010", Severity: SeverityError,
+		Title:     "store.namespace the store cannot use",
+		Rationale: "The namespace is the PostgreSQL schema, a name of at most 63 bytes without NUL, or the Redis key prefix, which goes inside {…} hash tags and so cannot hold a brace; the store refuses any other at start.",
+		Fix:       "use a short name of letters, digits and _ (e.g. sessiond_eu), or leave store.namespace empty for public (postgres) or sd (redis)",
+		Check: func(in Input) []Issue {
+			s := in.Config.Store
+			switch {
+			case s.Driver == "postgres" && (len(s.Namespace) > 63 || strings.ContainsRune(s.Namespace, 0) || !utf8.ValidString(s.Namespace)):
+				return []Issue{issue("store.namespace", "store.namespace is not a PostgreSQL schema name: at most 63 bytes of UTF-8 without NUL")}
+			case s.Driver == "redis" && strings.ContainsAny(s.Namespace, "{}"):
+				return []Issue{issue("store.namespace", "store.namespace %q holds a brace, which the Redis store refuses in its key prefix", s.Namespace)}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-STORE-011", Severity: SeverityWarning,
+		Title:     "store.namespace or store.client_cache set for a store that does not read it",
+		Rationale: "Only the PostgreSQL and Redis stores have a namespace, and only the Redis store a client-side cache; for another driver the key does nothing, though the operator who set it expects deployments kept apart or lookups cached.",
+		Fix:       "remove the key, or use the driver that reads it (namespace: postgres or redis; client_cache: redis)",
+		Check: func(in Input) []Issue {
+			s := in.Config.Store
+			var out []Issue
+			if s.Namespace != "" && s.Driver != "postgres" && s.Driver != "redis" {
+				out = append(out, issue("store.namespace", "store.namespace is set but store.driver is %s; only postgres and redis read it", s.Driver))
+			}
+			if s.ClientCache != 0 && s.Driver != "redis" {
+				out = append(out, issue("store.client_cache", "store.client_cache is set but store.driver is %s; only redis reads it", s.Driver))
+			}
+			return out
+		},
+	},
+	{
 		ID: "SD-STORE-005", Severity: SeverityInfo,
 		Title:     "the security event log held in Redis memory for weeks",
 		Rationale: "On Redis every event lives in memory for events.retention: about 1.8 KB for each refresh and 3.9 KB for each login from a browser (docs/redisstore.md, Memory), so a busy deployment's event log, not its sessions, sets how much memory Redis needs; a Redis that runs out refuses writes or evicts keys.",
 		Fix:       "size Redis for the events of the whole retention, or lower events.retention (e.g. 336h) and keep the long record elsewhere, fed by webhooks or GET /v1/events",
 		Check: func(in Input) []Issue {
-			if r := in.Config.Events.Retention.Std(); in.Config.Store.Driver == "redis" && r > redisRetentionNotice {
+			r := in.Config.Events.Retention.Std()
+			switch {
+			case in.Config.Store.Driver != "redis":
+			case r == 0:
+				// Retention off: only the Redis store's own safety net
+				// (redisstore's MaxEventAge) deletes events.
+				return []Issue{issue("events.retention", "events.retention is 0s (off) on the redis store: events are kept up to 400 days, about 1.8 KB of Redis memory per refresh")}
+			case r > redisRetentionNotice:
 				return []Issue{issue("events.retention", "events.retention %s on the redis store: about 1.8 KB of Redis memory per refresh, kept that long", human(r))}
 			}
 			return nil

@@ -63,6 +63,10 @@ type SSFReceiver struct {
 	PollAuthorizationFile string `yaml:"poll_authorization_file"`
 }
 
+// DefaultSSFPollMaxAge is the poll_max_age of a receiver that sets none
+// (ssf.DefaultPollMaxAge; a test in internal/server keeps them equal).
+const DefaultSSFPollMaxAge = 7 * 24 * time.Hour
+
 // SSFDeliveryPush and SSFDeliveryPoll are the values of delivery.
 const (
 	SSFDeliveryPush = "push"
@@ -82,7 +86,7 @@ var ssfReceiverRule = Rule{
 	ID: "SD-SSF-001", Severity: SeverityError,
 	Title:     "Shared Signals receiver incomplete or invalid",
 	Rationale: "A receiver acts on a SET only when it can verify who sent it and for whom: the issuer and audience it must carry, an https JWKS URL to verify its signature, a subject format to map its subject, and a push path of its own. A bearer token, when used, must be long enough not to be guessed.",
-	Fix:       "give each ssf.receivers item a unique name, issuer, audience, an https jwks_url, subject_format email, iss_sub or opaque (subject_template containing {value}), and either delivery push with a unique path (starting with /, outside the server's own /v1, /oauth2, /console, /.well-known, /sdk, /healthz, /readyz, /metrics, /openapi.json and the gateway's prefix, such as /ssf/push/<name>) and optionally bearer_token_file holding 32 characters or more, or delivery poll with an https poll_url",
+	Fix:       "give each ssf.receivers item a unique name, issuer, audience, an https jwks_url, subject_format email, iss_sub or opaque (subject_template containing {value}), and either delivery push with a unique path (starting with /, outside the server's own /v1, /oauth2, /console, /.well-known, /sdk, /healthz, /readyz, /metrics, /openapi.json and the gateway's prefix, such as /ssf/push/<name>) and optionally bearer_token_file holding 32 characters or more, or delivery poll with an https poll_url, a poll_interval shorter than poll_max_age and a poll_max_age (when set) between 5m and 720h",
 	Check: func(in Input) []Issue {
 		var out []Issue
 		names, paths := map[string]bool{}, map[string]bool{}
@@ -112,8 +116,17 @@ var ssfReceiverRule = Rule{
 				if !httpsURL(r.PollURL, in.Env) {
 					out = append(out, issue(p("poll_url"), "ssf receiver %d poll_url is not an absolute https URL without credentials", i))
 				}
-				if r.PollInterval < 0 {
+				maxAge := r.PollMaxAge.Std()
+				if maxAge == 0 {
+					maxAge = DefaultSSFPollMaxAge
+				}
+				switch {
+				case r.PollInterval < 0:
 					out = append(out, issue(p("poll_interval"), "ssf receiver %d poll_interval is negative", i))
+				case r.PollInterval.Std() >= maxAge:
+					// A SET issued just after a poll waits a whole interval
+					// for the next one, and is then refused as too old.
+					out = append(out, issue(p("poll_interval"), "ssf receiver %d poll_interval %s is not shorter than its poll_max_age %s: SETs issued between polls would be refused as too old", i, human(r.PollInterval.Std()), human(maxAge)))
 				}
 				// Under 5 minutes loses what an outage queued; over 30 days
 				// keeps every SET's replay record that long.

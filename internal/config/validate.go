@@ -69,6 +69,11 @@ func (in Input) production() bool { return in.Env != EnvDevelopment }
 
 func (in Input) tokens() bool { return in.Config.Strategy != sessiond.StrategyDatabase }
 
+// signs: serve keeps a signing key ring, for the strategy's tokens or the
+// Shared Signals transmitter's SETs, and builds a JWT codec with the jwt
+// section.
+func (in Input) signs() bool { return in.tokens() || in.Config.SSF.Transmitter.Enabled }
+
 // Validate checks cfg against every rule and returns the findings sorted by
 // position. doc, when not nil, supplies positions, and its field errors are
 // reported as SD-SCHEMA-001 (unknown key) and SD-SCHEMA-002 (wrong type or
