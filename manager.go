@@ -683,9 +683,10 @@ func (m *Manager) RevokeSubject(ctx context.Context, subject string, except Sess
 		return 0, err
 	}
 	now := m.now()
+	clients := m.subjectClients(ctx, subject, now)
 	if rec, ok := m.recorder(); ok {
 		if rec, ok := rec.(SubjectChangeRecorder); ok {
-			return m.revokeSubjectRecorded(ctx, rec, subject, except, now, reason)
+			return m.revokeSubjectRecorded(ctx, rec, subject, except, now, reason, clients)
 		}
 	}
 	revs, err := m.store.RevokeSubject(ctx, subject, except, now, reason)
@@ -694,7 +695,7 @@ func (m *Manager) RevokeSubject(ctx context.Context, subject string, except Sess
 	}
 	for _, r := range revs {
 		m.NoteRevoked(r)
-		m.emit(ctx, subjectRevokedEvent(r, reason))
+		m.emit(ctx, subjectRevokedEvent(r, reason, clients[r.SessionID]))
 	}
 	if len(revs) > 0 {
 		m.emit(ctx, bulkRevokedEvent(subject, except, reason, len(revs)))
@@ -706,12 +707,12 @@ func (m *Manager) RevokeSubject(ctx context.Context, subject string, except Sess
 // events of the revocations, and their outbox deliveries, in the
 // revocation's own transaction.
 func (m *Manager) revokeSubjectRecorded(ctx context.Context, rec SubjectChangeRecorder, subject string, except SessionID,
-	now time.Time, reason RevokeReason) (int, error) {
+	now time.Time, reason RevokeReason, clients map[SessionID]Client) (int, error) {
 	var evs []carried // one per revocation, then the bulk event
 	revs, err := rec.RevokeSubjectRecorded(ctx, subject, except, now, reason, func(revs []Revocation) ChangeRecords {
 		es := make([]Event, 0, len(revs)+1)
 		for _, r := range revs {
-			es = append(es, subjectRevokedEvent(r, reason))
+			es = append(es, subjectRevokedEvent(r, reason, clients[r.SessionID]))
 		}
 		es = append(es, bulkRevokedEvent(subject, except, reason, len(revs)))
 		var out ChangeRecords
@@ -730,7 +731,7 @@ func (m *Manager) revokeSubjectRecorded(ctx context.Context, rec SubjectChangeRe
 		m.log.ErrorContext(ctx, "revoke subject: store did not record the revocations it returned", "subject", subject)
 		evs = evs[:0]
 		for _, r := range revs {
-			evs = append(evs, carried{event: m.stamp(subjectRevokedEvent(r, reason))})
+			evs = append(evs, carried{event: m.stamp(subjectRevokedEvent(r, reason, clients[r.SessionID]))})
 		}
 		evs = append(evs, carried{event: m.stamp(bulkRevokedEvent(subject, except, reason, len(revs)))})
 	}
@@ -746,10 +747,29 @@ func (m *Manager) revokeSubjectRecorded(ctx context.Context, rec SubjectChangeRe
 }
 
 // subjectRevokedEvent is the session.revoked event of a session
-// RevokeSubject revoked.
-func subjectRevokedEvent(r Revocation, reason RevokeReason) Event {
-	return Event{Type: EventSessionRevoked, Subject: r.Subject, SessionID: r.SessionID,
+// RevokeSubject revoked, issued to client.
+func subjectRevokedEvent(r Revocation, reason RevokeReason, client Client) Event {
+	return Event{Type: EventSessionRevoked, Subject: r.Subject, SessionID: r.SessionID, Client: client,
 		Details: map[string]any{"reason": string(reason)}}
+}
+
+// subjectClients returns the clients of subject's live sessions, for the
+// session.revoked events of RevokeSubject to record each session's, as
+// Revoke's does: a store's Revocation carries none. It is one read before
+// the revocation, and best effort: a failed read leaves the events without
+// a client (the revocation that follows answers, and is reported to
+// Options.StoreErrorObserver, for the store), as does a login stored
+// between the read and the revocation.
+func (m *Manager) subjectClients(ctx context.Context, subject string, now time.Time) map[SessionID]Client {
+	ss, err := m.store.List(ctx, subject, now)
+	if err != nil {
+		return nil
+	}
+	out := make(map[SessionID]Client, len(ss))
+	for _, s := range ss {
+		out[s.ID] = s.Client
+	}
+	return out
 }
 
 // bulkRevokedEvent is the event of RevokeSubject revoking n sessions.

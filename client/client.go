@@ -499,9 +499,7 @@ func (c *Client) sendWith(ctx context.Context, hc *http.Client, op, method, path
 // document (/v1), an RFC 6749 error (/oauth2) or the bare status.
 func responseError(resp *http.Response) *Error {
 	e := &Error{Status: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id"), DPoPNonce: resp.Header.Get("DPoP-Nonce")}
-	if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && n > 0 {
-		e.RetryAfter = n
-	}
+	e.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), time.Now())
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	switch mt {
@@ -524,4 +522,29 @@ func responseError(resp *http.Response) *Error {
 		e.Title = http.StatusText(resp.StatusCode)
 	}
 	return e
+}
+
+// maxRetryAfter caps Error.RetryAfter, as the webhook dispatcher and the
+// Shared Signals transmitter cap the Retry-After they read: a year and a
+// day is "much later" for any caller, and time.Duration(RetryAfter) *
+// time.Second stays far from overflowing.
+const maxRetryAfter = 366 * 24 * 3600
+
+// retryAfter reads a Retry-After header, delay-seconds or an HTTP date
+// (RFC 9110 §10.2.3), as whole seconds from now, at most maxRetryAfter; 0
+// if it is neither (or in the past).
+func retryAfter(v string, now time.Time) int {
+	if v == "" {
+		return 0
+	}
+	// Past an int, Atoi answers ErrRange with the largest int: still
+	// "wait that long", capped, not "no Retry-After".
+	if n, err := strconv.Atoi(v); (err == nil || errors.Is(err, strconv.ErrRange)) && n > 0 {
+		return min(n, maxRetryAfter)
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		d := t.Sub(now)
+		return int(min((d+time.Second-1)/time.Second, maxRetryAfter)) // rounded up: never sooner than asked
+	}
+	return 0
 }

@@ -238,6 +238,51 @@ func TestError(t *testing.T) {
 	}
 }
 
+// TestError_RetryAfter: Error.RetryAfter reads Retry-After as delay-seconds
+// or an HTTP date (RFC 9110 §10.2.3), capped at 366 days, as the webhook
+// dispatcher and the Shared Signals transmitter read it: a delay too large
+// for an int is still "wait", the longest, not "no Retry-After" (0).
+func TestError_RetryAfter(t *testing.T) {
+	t.Parallel()
+	const maxWait = 366 * 24 * 3600
+	for _, c := range []struct {
+		header   string
+		min, max int // the wait reported is in [min, max]
+	}{
+		{"", 0, 0},
+		{"3", 3, 3},
+		{"0", 0, 0},
+		{"-1", 0, 0},
+		{"soon", 0, 0},
+		{"31622400", maxWait, maxWait},
+		{"31622401", maxWait, maxWait},
+		{"9223372036854775807", maxWait, maxWait},
+		{"99999999999999999999999", maxWait, maxWait},
+		{time.Now().Add(2 * time.Hour).UTC().Format(http.TimeFormat), 3600, 7200},
+		{time.Now().Add(-time.Hour).UTC().Format(http.TimeFormat), 0, 0},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			if c.header != "" {
+				w.Header().Set("Retry-After", c.header)
+			}
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(http.StatusTooManyRequests)
+			w.Write([]byte(`{"code":"too_many_requests"}`))
+		}))
+		cl, _ := client.New(srv.URL, "k")
+		err := cl.Health(t.Context())
+		srv.Close()
+		ce, ok := errors.AsType[*client.Error](err)
+		if !ok || !errors.Is(err, client.ErrRateLimited) {
+			t.Errorf("Retry-After %q: error %v; want a rate-limited *client.Error", c.header, err)
+			continue
+		}
+		if ce.RetryAfter < c.min || ce.RetryAfter > c.max {
+			t.Errorf("Retry-After %q: RetryAfter = %d; want from %d to %d", c.header, ce.RetryAfter, c.min, c.max)
+		}
+	}
+}
+
 // TestClient_NoRedirect: a redirect is an error, and the API key never
 // goes to the redirect's target.
 func TestClient_NoRedirect(t *testing.T) {

@@ -32,7 +32,9 @@ type Error struct {
 	Detail    string // for people; never a token
 	RequestID string // the X-Request-Id the server logged the request under
 	// RetryAfter is the Retry-After of a 429 or 503, in whole seconds
-	// (0 when absent).
+	// (0 when absent or unreadable): delay-seconds, or an HTTP date as
+	// seconds from now rounded up, at most 366 days (a larger delay,
+	// one too large for an int included, reads as 366 days).
 	RetryAfter int
 	// DPoPNonce is the DPoP-Nonce header: with ErrUseDPoPNonce, the nonce
 	// the next proof must carry.

@@ -38,6 +38,10 @@ func TestCLI_BadInputRefusedBeforeAsking(t *testing.T) {
 		{"incident subject invalid UTF-8", []string{"incident", "revoke", "--subject", "a\xffb", "--reason", "r"}, false},
 		{"incident subject 10 MB", []string{"incident", "revoke", "--subject", huge, "--reason", "r"}, false},
 		{"incident zero issued-before", []string{"incident", "revoke", "--subject", "alice", "--issued-before", "0001-01-01T00:00:00Z", "--reason", "r"}, false},
+		// Before the zero time the server's store saw none (every session of
+		// the subject); before 1970 no session is that old (a typo).
+		{"incident issued-before year 0", []string{"incident", "revoke", "--subject", "alice", "--issued-before", "0000-12-31T23:00:00Z", "--reason", "r"}, false},
+		{"incident issued-before 1969", []string{"incident", "revoke", "--subject", "alice", "--issued-before", "1969-07-20T20:17:40Z", "--reason", "r"}, false},
 		{"incident reason over 256 bytes", []string{"incident", "revoke", "--all", "--reason", strings.Repeat("r", 257)}, false},
 		{"sessions revoke empty ID", []string{"sessions", "revoke", ""}, false},
 		{"sessions revoke a token", []string{"sessions", "revoke", token}, false},
@@ -53,6 +57,9 @@ func TestCLI_BadInputRefusedBeforeAsking(t *testing.T) {
 		{"events cursor a token", []string{"events", "--cursor", token}, false},
 		{"events subject with escape", []string{"events", "--subject", "a\x1b[2Jb"}, false},
 		{"events subject 10 MB", []string{"events", "--subject", huge}, false},
+		// The zero time is sent as no bound: --until would list every event.
+		{"events until the zero time", []string{"events", "--until", "0001-01-01T00:00:00Z"}, false},
+		{"events since the zero time", []string{"events", "--since", "0001-01-01T01:00:00+01:00"}, false},
 
 		{"incident subjects", []string{"incident", "revoke", "--subject", "alice", "--subject", "bob", "--reason", "r"}, true},
 		{"incident all issued before", []string{"incident", "revoke", "--all", "--issued-before", past, "--reason", "r"}, true},

@@ -24,8 +24,13 @@ import (
 var eventTypes = sessiond.EventTypes()
 
 // parseSince reads an RFC 3339 time or a duration back from now (1h, 30m, 7d).
+// The zero time is refused, as the server refuses it: it is sent as no
+// bound at all, so --until would list every event rather than none.
 func parseSince(s string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		if t.IsZero() {
+			return time.Time{}, usageErr("invalid argument: the zero time 0001-01-01T00:00:00Z is no bound; leave the flag out for none")
+		}
 		return t, nil
 	}
 	if d, err := config.ParseDuration(s); err == nil && d > 0 {

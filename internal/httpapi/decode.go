@@ -379,6 +379,23 @@ func oneValue(vals url.Values, name string) (string, error) {
 	return "", badRequest(fmt.Sprintf("%s: must be given at most once", name))
 }
 
+// filterValue is oneValue for a filter of GET /v1/events, which is refused
+// when given empty: read as absent, ?subject= would list every subject's
+// events and ?until= every event, where the caller named a filter (a
+// template with an empty variable, say). An empty cursor, limit or state
+// stays the default (the first page), and the /oauth2 forms keep RFC 6749
+// §3.1's rule that an empty parameter is an omitted one.
+func filterValue(q url.Values, name string) (string, error) {
+	v, err := oneValue(q, name)
+	if err != nil {
+		return "", err
+	}
+	if _, given := q[name]; given && v == "" {
+		return "", badRequest(fmt.Sprintf("%s: must not be empty (leave it out for none)", name))
+	}
+	return v, nil
+}
+
 // queryLimit reads the limit parameter of a listing, def when it is
 // absent: the same bounds and message on every list route.
 func queryLimit(q url.Values, def int) (int, error) {

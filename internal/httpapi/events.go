@@ -19,18 +19,24 @@ func (s *server) listEvents(w http.ResponseWriter, r *http.Request) error {
 	for _, p := range []struct {
 		name string
 		dst  *string
-	}{{"subject", &eq.Subject}, {"session_id", (*string)(&eq.SessionID)}, {"type", (*string)(&eq.Type)}, {"cursor", &eq.Cursor}} {
-		v, err := oneValue(q, p.name)
+	}{{"subject", &eq.Subject}, {"session_id", (*string)(&eq.SessionID)}, {"type", (*string)(&eq.Type)}} {
+		v, err := filterValue(q, p.name)
 		if err != nil {
 			return err
 		}
 		*p.dst = v
 	}
+	// An empty cursor is the first page, as a paging loop starts.
+	cursor, err := oneValue(q, "cursor")
+	if err != nil {
+		return err
+	}
+	eq.Cursor = cursor
 	for _, p := range []struct {
 		name string
 		dst  *time.Time
 	}{{"since", &eq.Since}, {"until", &eq.Until}} {
-		v, err := oneValue(q, p.name)
+		v, err := filterValue(q, p.name)
 		if err != nil {
 			return err
 		}
@@ -38,6 +44,11 @@ func (s *server) listEvents(w http.ResponseWriter, r *http.Request) error {
 			t, err := time.Parse(time.RFC3339Nano, v)
 			if err != nil {
 				return badRequest(p.name + " must be an RFC 3339 time")
+			}
+			if t.IsZero() {
+				// The store would read it as no bound: until would
+				// answer every event rather than none.
+				return badRequest(p.name + " must not be the zero time 0001-01-01T00:00:00Z; leave it out for no bound")
 			}
 			*p.dst = t.UTC()
 		}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -24,8 +25,20 @@ func (s *server) incident(w http.ResponseWriter, r *http.Request) error {
 		return notFound("the kill switch is not configured")
 	}
 	var req IncidentRequest
-	if err := s.decodeJSON(w, r, &req); err != nil {
+	bp := bodyPool.Get().(*[]byte)
+	defer bodyPool.Put(bp)
+	body, err := s.readJSON(w, r, bp)
+	if err != nil {
 		return err
+	}
+	if err := s.decodeStrict(body, &req); err != nil {
+		return err
+	}
+	// The zero time decodes as no issued_before at all, which would widen
+	// the subjects given to every session of theirs: refused as the times
+	// before the epoch are (CheckIncident). null is refused already.
+	if req.IssuedBefore.IsZero() && hasMember(body, "issued_before") {
+		return errIssuedBeforeEpoch
 	}
 	if err := CheckIncident(&req, s.clock.Now()); err != nil {
 		return err
@@ -38,12 +51,18 @@ func (s *server) incident(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// CheckIncident checks a kill switch request, for this API and the
-// console alike, and puts its subjects in the form sessions are stored
+// errIssuedBeforeEpoch refuses an issued_before before the Unix epoch.
+var errIssuedBeforeEpoch = &sessiond.ArgumentError{Field: "issued_before",
+	Msg: "is before 1970-01-01T00:00:00Z, which no session is; check the year"}
+
+// CheckIncident checks a kill switch request, for this API, the console and
+// the CLI alike, and puts its subjects in the form sessions are stored
 // under (NFC: a subject pasted in another Unicode form would match no
 // session and revoke nothing). An issued_before more than a minute past
 // now is refused: the Manager bounds it by its clock, so it would quietly
-// mean every session (say all for that).
+// mean every session (say all for that). One before the Unix epoch is
+// refused too: no session is that old, so it is a typo, and one before Go's
+// zero time reached the store as the zero time, no bound at all.
 func CheckIncident(req *IncidentRequest, now time.Time) error {
 	if !req.All && len(req.Subjects) == 0 && req.IssuedBefore.IsZero() {
 		return &sessiond.ArgumentError{Field: "all", Msg: "set all, subjects or issued_before"}
@@ -57,6 +76,9 @@ func CheckIncident(req *IncidentRequest, now time.Time) error {
 			return err
 		}
 		req.Subjects[i] = clean
+	}
+	if !req.IssuedBefore.IsZero() && req.IssuedBefore.Before(time.Unix(0, 0)) {
+		return errIssuedBeforeEpoch
 	}
 	if req.IssuedBefore.Sub(now) > time.Minute {
 		return &sessiond.ArgumentError{Field: "issued_before", Msg: "is in the future, which means every session; set all for that"}
@@ -76,4 +98,15 @@ func CheckIncident(req *IncidentRequest, now time.Time) error {
 func IncidentContext(w http.ResponseWriter, r *http.Request) context.Context {
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(incidentWriteTime))
 	return context.WithoutCancel(r.Context())
+}
+
+// hasMember reports whether body, a JSON object decodeStrict accepted (no
+// duplicate or case-variant keys), has the member name.
+func hasMember(body []byte, name string) bool {
+	var members map[string]json.RawMessage
+	if json.Unmarshal(body, &members) != nil {
+		return false
+	}
+	_, ok := members[name]
+	return ok
 }

@@ -175,7 +175,9 @@ func TestErrorTable(t *testing.T) {
 		{wrap(sessiond.ErrLimitReached), 409, "session_limit_reached", ""},
 		{wrap(sessiond.ErrStoreUnavailable), 503, "store_unavailable", ""},
 		{errors.Join(sessiond.ErrInvalidToken, sessiond.ErrStoreUnavailable), 503, "store_unavailable", ""},
-		{wrap(sessiond.ErrConflict), 500, "internal", ""},
+		// A store that gave up on a lost race (PostgreSQL's lock_timeout,
+		// a serialization failure): nothing changed, retry.
+		{wrap(sessiond.ErrConflict), 503, "store_unavailable", "retry"},
 		{context.Canceled, 500, "internal", ""},
 		{errors.New("pgx: password authentication failed for user sessiond"), 500, "internal", ""},
 	} {

@@ -63,6 +63,16 @@ func TestEvents_Route(t *testing.T) {
 		{"subject=alice&subject=mallory", "subject: must be given at most once"},
 		{"since=yesterday", "since"},
 		{"until=2026-13-01T00:00:00Z", "until"},
+		// The zero time would read as no bound: every event.
+		{"until=0001-01-01T00:00:00Z", "until"},
+		{"since=0001-01-01T00:00:00Z", "since"},
+		// Given empty, a filter was read as absent: ?subject= listed every
+		// subject's events (an empty cursor stays the first page).
+		{"subject=", "subject: must not be empty"},
+		{"session_id=", "session_id: must not be empty"},
+		{"type=", "type: must not be empty"},
+		{"since=", "since: must not be empty"},
+		{"until=", "until: must not be empty"},
 		{"limit=0", "limit"},
 		{"limit=5000", "limit"},
 		{"limit=ten", "limit"},
@@ -175,6 +185,50 @@ func TestIncident_Route(t *testing.T) {
 	}
 	if r := e.do(http.MethodGet, "/sdk/sessiond.js", "", nil, map[string]string{"Authorization": ""}); r.status != 200 {
 		t.Errorf("/sdk/sessiond.js = %d", r.status)
+	}
+}
+
+// TestIncident_IssuedBefore: issued_before is any RFC 3339 time from the
+// Unix epoch to a minute past now, in any offset and to the nanosecond.
+// Before the epoch it is refused: no session is that old, so such a time
+// is a typo, and the zero time (0001-01-01T00:00:00Z) reads as no
+// issued_before at all, widening the subjects given to all their sessions;
+// a time before it (year 0) passed the store the zero time, the same.
+func TestIncident_IssuedBefore(t *testing.T) {
+	var got []httpapi.IncidentRequest
+	e := newEnv(t, sessiond.StrategyHybrid, func(o *httpapi.Options) {
+		o.Incident = func(_ context.Context, req httpapi.IncidentRequest) (int, error) {
+			got = append(got, req)
+			return 0, nil
+		}
+	})
+	for _, tc := range []struct {
+		name, issuedBefore string
+		want               time.Time // zero: refused
+	}{
+		{"zero time", "0001-01-01T00:00:00Z", time.Time{}},
+		{"zero time in another offset", "0001-01-01T01:00:00+01:00", time.Time{}},
+		{"before the zero time", "0000-12-31T23:00:00Z", time.Time{}},
+		{"year 0", "0000-01-01T00:00:00Z", time.Time{}},
+		{"before 1970", "1969-12-31T23:59:59Z", time.Time{}},
+		{"a nanosecond before 1970", "1969-12-31T23:59:59.999999999Z", time.Time{}},
+		{"epoch", "1970-01-01T00:00:00Z", time.Unix(0, 0)},
+		{"offset", "2026-11-26T11:00:00+01:00", time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)},
+		{"fraction", "2026-11-26T10:00:00.123456789Z", time.Date(2026, 11, 26, 10, 0, 0, 123456789, time.UTC)},
+		{"within the minute ahead", t0.Add(30 * time.Second).Format(time.RFC3339Nano), t0.Add(30 * time.Second)},
+	} {
+		got = nil
+		r := e.postJSON("/v1/revocations", `{"subjects":["alice"],"issued_before":"`+tc.issuedBefore+`","reason":"x"}`)
+		if tc.want.IsZero() {
+			wantProblem(t, tc.name, r, http.StatusBadRequest, "invalid_request", "issued_before")
+			if len(got) != 0 {
+				t.Errorf("%s: reached the kill switch as %+v", tc.name, got)
+			}
+			continue
+		}
+		if r.status != http.StatusOK || len(got) != 1 || !got[0].IssuedBefore.Equal(tc.want) {
+			t.Errorf("%s: POST /v1/revocations = %d %s, got %+v; want 200 with issued_before %v", tc.name, r.status, r.body, got, tc.want)
+		}
 	}
 }
 

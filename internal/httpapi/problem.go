@@ -14,8 +14,12 @@ import (
 
 // errorTable is the one place that maps the library's errors to a status
 // and a problem code. The first match wins, so store_unavailable comes
-// first: when the store did not answer, nothing was decided. Details are
-// fixed texts: they never quote a token or an internal error.
+// first: when the store did not answer, nothing was decided. A conflict
+// that reaches a route is a store that gave up on a lost race (PostgreSQL's
+// lock_timeout, a serialization failure or deadlock, a set that kept
+// changing): nothing changed and the same request may succeed, so it is
+// answered as the store to retry, not as a fault. Details are fixed texts:
+// they never quote a token or an internal error.
 var errorTable = []struct {
 	err    error
 	status int
@@ -23,6 +27,7 @@ var errorTable = []struct {
 	detail string
 }{
 	{sessiond.ErrStoreUnavailable, http.StatusServiceUnavailable, apitype.CodeStoreUnavailable, "the session store is unavailable; retry later"},
+	{sessiond.ErrConflict, http.StatusServiceUnavailable, apitype.CodeStoreUnavailable, "the session store gave up on concurrent changes; retry"},
 	{sessiond.ErrRateLimited, http.StatusTooManyRequests, apitype.CodeTooManyRequests, "too many failed refreshes of this subject; retry later"},
 	{sessiond.ErrInvalidToken, http.StatusUnauthorized, apitype.CodeTokenInvalid, "the token is not valid"},
 	{sessiond.ErrExpired, http.StatusUnauthorized, apitype.CodeTokenExpired, "the token has expired"},
@@ -115,7 +120,8 @@ type oauthError struct {
 
 // writeOAuthError answers an /oauth2 route's failure in RFC 6749 form:
 // the code of a requestError (invalid_request, unsupported_token_type;
-// 413 as invalid_request), temporarily_unavailable (503 + Retry-After)
+// 413 as invalid_request), temporarily_unavailable (503 + Retry-After:
+// the store did not answer, or gave up on a lost race, as errorTable says)
 // or server_error (500).
 func (s *server) writeOAuthError(w http.ResponseWriter, r *http.Request, err error) {
 	info := infoFrom(r.Context())
@@ -127,7 +133,7 @@ func (s *server) writeOAuthError(w http.ResponseWriter, r *http.Request, err err
 			body.Error = "invalid_request"
 			w.Header().Set("Connection", "close")
 		}
-	} else if errors.Is(err, sessiond.ErrStoreUnavailable) {
+	} else if errors.Is(err, sessiond.ErrStoreUnavailable) || errors.Is(err, sessiond.ErrConflict) {
 		status, body = http.StatusServiceUnavailable, oauthError{Error: "temporarily_unavailable"}
 		w.Header().Set("Retry-After", "1")
 	}

@@ -1,0 +1,86 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/client"
+	"github.com/sessiond/sessiond/internal/server"
+	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/sessiondtest"
+)
+
+// TestStoreConflict: a write the store refuses as a lost race (PostgreSQL's
+// lock_timeout, a serialization failure or a deadlock: pgstore's
+// ErrConflict, nothing changed) is answered as a store to retry, 503
+// store_unavailable with Retry-After (RFC 6749's temporarily_unavailable
+// on /oauth2), on every route that writes or reads sessions, never as a
+// 500 internal error.
+func TestStoreConflict(t *testing.T) {
+	t.Parallel()
+	dsn := sessiondtest.RequireEnv(t, "SESSIOND_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	ns := testenv.PostgresSchema(t, dsn, "conflict")
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	cfg := devConfig(t)
+	cfg.Strategy = sessiond.StrategyHybrid
+	// A statement waiting for a lock gives up after 50 ms (SQLSTATE 55P03),
+	// long before the request's deadline would answer for it.
+	cfg.Store.Driver, cfg.Store.DSN, cfg.Store.Namespace = "postgres", dsn+sep+"options=-c%20lock_timeout%3D50", ns
+	n := start(t, server.Options{Config: cfg, InsecureDev: true})
+	c, base := apiClient(t, n), "http://"+n.addr
+	iss, err := c.CreateSession(t.Context(), client.CreateRequest{Subject: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	tx, err := conn.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(t.Context(), "LOCK TABLE "+pgx.Identifier{ns, "sessions"}.Sanitize()+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+
+	sid := string(iss.Session.ID)
+	for _, tc := range []struct {
+		name, method, path, contentType, body string
+		code                                  string // the problem's code, or /oauth2's error
+	}{
+		{"create", http.MethodPost, "/v1/sessions", "application/json", `{"subject":"bob"}`, "store_unavailable"},
+		{"refresh", http.MethodPost, "/v1/sessions/refresh", "application/json", `{"refresh_token":"` + string(iss.RefreshToken) + `"}`, "store_unavailable"},
+		{"get", http.MethodGet, "/v1/sessions/" + sid, "", "", "store_unavailable"},
+		{"list", http.MethodGet, "/v1/subjects/alice/sessions", "", "", "store_unavailable"},
+		{"rotate", http.MethodPost, "/v1/sessions/" + sid + "/rotate", "", "", "store_unavailable"},
+		{"revoke", http.MethodDelete, "/v1/sessions/" + sid, "", "", "store_unavailable"},
+		{"revoke subject", http.MethodDelete, "/v1/subjects/alice/sessions", "", "", "store_unavailable"},
+		{"kill switch", http.MethodPost, "/v1/revocations", "application/json", `{"subjects":["alice"],"reason":"test"}`, "store_unavailable"},
+		{"oauth2 revoke", http.MethodPost, "/oauth2/revoke", "application/x-www-form-urlencoded", "token=" + string(iss.RefreshToken), "temporarily_unavailable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := apiRequest(t, tc.method, base+tc.path, string(testKey), tc.contentType, strings.NewReader(tc.body))
+			defer res.Body.Close()
+			raw, _ := io.ReadAll(res.Body)
+			var p struct{ Code, Error string }
+			_ = json.Unmarshal(raw, &p)
+			if res.StatusCode != http.StatusServiceUnavailable || p.Code+p.Error != tc.code || res.Header.Get("Retry-After") == "" {
+				t.Errorf("%s %s with the table locked = %d %s, Retry-After %q; want 503 %s with Retry-After",
+					tc.method, tc.path, res.StatusCode, raw, res.Header.Get("Retry-After"), tc.code)
+			}
+		})
+	}
+}
