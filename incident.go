@@ -498,10 +498,17 @@ const EventRevokedByIncident EventType = "session.revoked_by_incident"
 // session's creation time; a session created before the incident is always
 // revoked, and a login after it always works, also in the same second (it
 // is dated to the next second). With IssuedBefore, sessions created in
-// IssuedBefore's second just after it are revoked too.
+// IssuedBefore's second just after it are revoked too. An IssuedBefore
+// before 1970 is refused with ErrInvalidArgument.
 func (m *Manager) RevokeMatching(ctx context.Context, f RevokeFilter, reason RevokeReason, notify bool) (int, error) {
 	if !f.All && len(f.Subjects) == 0 && f.IssuedBefore.IsZero() {
 		return 0, argError("scope", "set all, subjects or issued_before")
+	}
+	// No session is older than the epoch, so such a time is a mistake; one
+	// before Go's zero time would reach the store as the zero time, which
+	// it reads as no bound at all.
+	if !f.IssuedBefore.IsZero() && f.IssuedBefore.Before(time.Unix(0, 0)) {
+		return 0, argError("issued_before", "is before 1970-01-01T00:00:00Z, which no session is")
 	}
 	for i, s := range f.Subjects {
 		if err := checkSubject(s); err != nil {

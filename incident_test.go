@@ -326,6 +326,28 @@ func TestManager_IssuedBeforeOlderThanAnySession(t *testing.T) {
 	}
 }
 
+// TestManager_IssuedBeforeBeforeTheEpoch: an issued_before before 1970 is
+// refused and revokes nothing. One before Go's zero time once reached the
+// store as the zero time, which the store reads as no bound: every session
+// of the subjects given ended.
+func TestManager_IssuedBeforeBeforeTheEpoch(t *testing.T) {
+	ctx := context.Background()
+	for _, before := range []time.Time{
+		time.Date(-1, 12, 31, 23, 0, 0, 0, time.UTC),
+		time.Date(1969, 12, 31, 23, 59, 59, 0, time.UTC),
+	} {
+		h := newHarness(t, sessiond.StrategyHybrid, nil)
+		live := h.create(t, "alice", sessiond.CreateOptions{})
+		n, err := h.m.RevokeMatching(ctx, sessiond.RevokeFilter{Subjects: []string{"alice"}, IssuedBefore: before}, sessiond.ReasonIncident, false)
+		if !errors.Is(err, sessiond.ErrInvalidArgument) || n != 0 {
+			t.Errorf("issued_before %s: RevokeMatching = %d, %v; want 0, ErrInvalidArgument", before, n, err)
+		}
+		if _, err := h.m.Verify(ctx, live.AccessToken, sessiond.Client{}); err != nil {
+			t.Errorf("issued_before %s: the live session: Verify = %v; want it untouched", before, err)
+		}
+	}
+}
+
 // A subject incident at .300, a login of that subject at .500 (dated to
 // the next second, because its subject's watermark is in the current
 // second), then a kill switch of every session at .800, in the same
