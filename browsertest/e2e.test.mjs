@@ -246,6 +246,32 @@ test("two tabs refreshing at once without Web Locks (localStorage fallback)", { 
   assert.deepEqual(await events(REUSED), [], "no refresh-token reuse was detected");
 });
 
+// A lease that ends further ahead than any holder writes (another script's
+// value, a clock set back since) is no tab's: three tabs still share one
+// refresh, at once, rather than each waiting the lease out.
+test("three tabs without Web Locks, a lease no tab holds: one refresh, at once", { timeout: 60_000 }, async (t) => {
+  const ctx = await newContext(t);
+  await ctx.addInitScript(() => {
+    Object.defineProperty(Navigator.prototype, "locks", { configurable: true, get: () => undefined });
+  });
+  const { log, tab1, tab2 } = await twoTabs(t, ctx);
+  const tab3 = await ctx.newPage();
+  await tab3.goto(BASE + "/");
+  await tab3.waitForFunction(() => globalThis.sessiond && globalThis.sessiond.expiresAt() !== null);
+  await tab1.evaluate(() => localStorage.setItem("sessiond:lock", '{"owner":"elsewhere","until":1e309}'));
+  const n = log.length;
+  const results = await Promise.all(
+    [tab1, tab2, tab3].map((p) =>
+      p.evaluate(() => Promise.race([globalThis.sessiond.refresh(), new Promise((r) => setTimeout(() => r("waiting"), 10_000))])),
+    ),
+  );
+  assert.deepEqual(results, [true, true, true]);
+  assert.equal(log.length - n, 1, "one refresh for the three tabs");
+  assert.equal(await tab1.evaluate(() => localStorage.getItem("sessiond:lock")), null, "the lock is released");
+  for (const tab of [tab1, tab2, tab3]) assert.equal((await apiMe(tab)).status, 200);
+  assert.deepEqual(await events(REUSED), [], "no refresh-token reuse was detected");
+});
+
 test("logout clears the cookies and the client's storage", { timeout: 30_000 }, async (t) => {
   const ctx = await newContext(t);
   const page = await ctx.newPage();

@@ -24,12 +24,14 @@ const DEFAULTS = {
   lockTimeoutSeconds: 15, // fallback lock lease, and the refresh request's timeout
 };
 const MAX_TIMER_MS = 2 ** 31 - 1; // setTimeout's limit
-// After a failed (network, 5xx) automatic refresh: the first retry goes out
-// soon, the later ones every RETRY_MS. A refresh the server committed but
-// whose answer was lost left the cookie holding the token it retired, and
-// the server takes that token again only within its reuse interval
-// (refresh.reuse_interval, 5 s by default); later it is reuse, which ends
-// the session as theft. One second leaves the retry's own trip the rest.
+// A refresh that failed without an answer from the server (the network, a
+// timeout, a 5xx), whatever asked for it, is sent again once after
+// FIRST_RETRY_MS, still under the cross-tab lock: the server may have
+// rotated the token before the answer was lost, leaving the cookie with
+// the token it retired, which it takes again only within its reuse
+// interval (refresh.reuse_interval, 5 s by default); later it is reuse,
+// which ends the session as theft. One second leaves the retry's own trip
+// the rest. A timed refresh that still fails is tried every RETRY_MS.
 const FIRST_RETRY_MS = 1000;
 const RETRY_MS = 5000;
 const SETTLE_MS = 100; // fallback lock: time for a rival tab's write to land
@@ -77,7 +79,6 @@ export function createSession(options = {}) {
   let started = false;
   let ending = false;
   let timer = null;
-  let failures = 0; // automatic refreshes failed in a row (FIRST_RETRY_MS)
   let inflight = null; // this tab's refresh in progress
   let stalledAt = 0; // an expiry a refresh could not move forward
   let channel = null;
@@ -91,7 +92,9 @@ export function createSession(options = {}) {
   function readState() {
     try {
       const s = JSON.parse(local.getItem(stateKey) || "null");
-      if (s && typeof s.exp === "number" && typeof s.gen === "number") return s;
+      // A generation that +1 cannot move (past 2^53, fractional) would hide
+      // every later refresh from the other tabs: as unreadable.
+      if (s && Number.isFinite(s.exp) && Number.isSafeInteger(s.gen)) return s;
     } catch {
       // unreadable: as if absent
     }
@@ -149,16 +152,25 @@ export function createSession(options = {}) {
 
   // Fallback where Web Locks are missing: a lease in localStorage. Write,
   // wait for a rival's write to land, and keep the lock only if ours is the
-  // value that stuck; a lease that outlives a crashed tab expires. This is
-  // best effort (localStorage has no compare-and-swap); the server's refresh
-  // reuse interval absorbs the rare double refresh it lets through.
+  // value that stuck; the holder renews the lease while it works, and a
+  // lease that outlives a crashed tab expires. A lease ending later than
+  // one lease from now was written by no holder (a clock set back, a
+  // tampered value) and counts as expired. This is best effort
+  // (localStorage has no compare-and-swap); the server's refresh reuse
+  // interval absorbs the rare double refresh it lets through.
   async function withStorageLock(fn) {
     const me = tabId() + ":" + Math.random().toString(36).slice(2);
     const lease = opt.lockTimeoutSeconds * 1000;
-    const giveUp = Date.now() + 2 * lease;
-    for (;;) {
+    // (A live holder renews its lease for up to two refresh attempts and
+    // the pause between them: wait that out before going ahead unlocked.)
+    const giveUp = Date.now() + 3 * lease;
+    const held = () => {
       const cur = parse(local.getItem(lockKey));
-      if (!cur || !(cur.until > Date.now())) {
+      const now = Date.now();
+      return cur && cur.until > now && cur.until <= now + lease ? cur : null;
+    };
+    for (;;) {
+      if (!held()) {
         local.setItem(lockKey, JSON.stringify({ owner: me, until: Date.now() + lease }));
         await sleep(SETTLE_MS);
         const won = parse(local.getItem(lockKey));
@@ -167,9 +179,14 @@ export function createSession(options = {}) {
       if (Date.now() > giveUp) break;
       await storageChangeOr(lockKey, 50 + Math.random() * 100);
     }
+    const renew = setInterval(() => {
+      const cur = parse(local.getItem(lockKey));
+      if (cur && cur.owner === me) local.setItem(lockKey, JSON.stringify({ owner: me, until: Date.now() + lease }));
+    }, lease / 3);
     try {
       return await fn();
     } finally {
+      clearInterval(renew);
       const cur = parse(local.getItem(lockKey));
       if (cur && cur.owner === me) local.removeItem(lockKey);
     }
@@ -192,10 +209,21 @@ export function createSession(options = {}) {
       inflight = withLock(async () => {
         const cur = readState();
         const now = Date.now();
-        if (cur && cur.exp > now && (cur.gen !== seen || (cur.by !== tabId() && now - cur.at < RECENT_MS))) {
+        // (An arrival in the future is no recent refresh: a clock set back
+        // since, or a tampered value, would skip every refresh until then.)
+        const recent = now - cur?.at >= 0 && now - cur?.at < RECENT_MS;
+        if (cur && cur.exp > now && (cur.gen !== seen || (cur.by !== tabId() && recent))) {
           return true; // another tab refreshed while we waited, or just before: use its cookies
         }
-        const ok = await refreshNow(cur);
+        let ok;
+        try {
+          ok = await refreshNow(cur);
+        } catch (e) {
+          if (!mayHaveRotated(e)) throw e;
+          await sleep(FIRST_RETRY_MS); // (FIRST_RETRY_MS: why once, and why soon)
+          if (ending) return false;
+          ok = await refreshNow(cur);
+        }
         // Hold the lock a moment: localStorage reaches other tabs
         // asynchronously, and the next holder must see the new generation.
         if (ok) await sleep(SETTLE_MS);
@@ -223,7 +251,7 @@ export function createSession(options = {}) {
       // Only 401 ends the session; anything else (a 403 from a proxy, a
       // 5xx) may pass, so it is an error to retry later.
       if (res.status === 401) return false;
-      if (!res.ok) throw new Error("sessiond: refresh failed with HTTP " + res.status);
+      if (!res.ok) throw Object.assign(new Error("sessiond: refresh failed with HTTP " + res.status), { status: res.status });
       body = await res.json();
     } finally {
       if (t) clearTimeout(t);
@@ -275,9 +303,10 @@ export function createSession(options = {}) {
 
   /**
    * fetch() with the session: same-origin credentials, and on a 401 from
-   * this origin one refresh and one retry. If the refresh is refused the
-   * session is over: the client cleans up and goes to loginPage, and the
-   * 401 response is returned.
+   * this origin one refresh and one retry (none for a ReadableStream body,
+   * which the first send used up: the 401 is returned after the refresh).
+   * If the refresh is refused the session is over: the client cleans up
+   * and goes to loginPage, and the 401 response is returned.
    */
   async function sessionFetch(input, init = {}) {
     noteActivity();
@@ -286,7 +315,8 @@ export function createSession(options = {}) {
     const seen = s ? s.gen : -1;
     const send = (what) => doFetch(what, { credentials: "same-origin", ...init });
     const res = await send(input);
-    if (res.status !== 401 || !sameOrigin(input)) return res;
+    // (res.url: where redirects took the request; its 401 is that origin's.)
+    if (res.status !== 401 || !sameOrigin(input) || (res.url && !sameOrigin(res.url))) return res;
     let ok;
     try {
       ok = await refreshShared(seen);
@@ -297,6 +327,7 @@ export function createSession(options = {}) {
       end({ redirect: true, reason: "ended" });
       return res;
     }
+    if (typeof ReadableStream === "function" && init && init.body instanceof ReadableStream) return res;
     return send(retry);
   }
 
@@ -407,12 +438,12 @@ export function createSession(options = {}) {
     }
     try {
       const ok = await refreshShared(seen);
-      failures = 0;
       if (!ok) end({ redirect: true, reason: "ended" });
       else if (started) schedule();
     } catch {
+      // (refreshShared has already sent a lost refresh again.)
       const s = readState();
-      if (s && s.exp > Date.now() && started) timer = setTimeout(() => tick(seen), failures++ ? RETRY_MS : FIRST_RETRY_MS);
+      if (s && s.exp > Date.now() && started) timer = setTimeout(() => tick(seen), RETRY_MS);
     }
   }
 
@@ -540,6 +571,13 @@ function serverSkew(res) {
   if (!Number.isFinite(d)) return 0;
   const skew = d - Date.now();
   return Math.abs(skew) > SKEW_TOLERANCE_MS ? skew : 0;
+}
+
+// mayHaveRotated reports whether a refresh that failed with err may have
+// rotated the token on the server: anything but an answer the server
+// itself refused with (a 4xx, where nothing was committed).
+function mayHaveRotated(err) {
+  return !(err && err.status >= 400 && err.status < 500);
 }
 
 function sleep(ms) {

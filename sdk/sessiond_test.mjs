@@ -526,3 +526,176 @@ test("a refresh whose answer was lost is retried within the server's reuse inter
   assert.equal(cookie, "rt2", "the retry did not rotate the cookie");
   assert.ok(s.expiresAt() - Date.now() > 50_000);
 });
+
+// rotatingServer is a refresh endpoint with rotation and a reuse interval:
+// cookie is the refresh token in the browser's jar. The first `lose`
+// refreshes are committed and then their answers lost (no Set-Cookie
+// reached the browser), as a connection dropped on the way back.
+function rotatingServer({ reuseMs = 5000, lose = 1 } = {}) {
+  const retiredAt = new Map();
+  let n = 0;
+  const srv = {
+    cookie: "rt0",
+    accessValid: false,
+    calls: [],
+    fetch: async (input, init = {}) => {
+      const path = typeof input === "string" ? input : input.url;
+      srv.calls.push((init.method || "GET") + " " + path);
+      await sleep(5);
+      if (path !== "/auth/refresh") return srv.accessValid ? Response.json({ ok: true }) : new Response("{}", { status: 401 });
+      const sent = srv.cookie;
+      const at = retiredAt.get(sent);
+      if (at !== undefined && Date.now() - at > reuseMs) return new Response('{"code":"refresh_token_reused"}', { status: 401 });
+      if (at === undefined) retiredAt.set(sent, Date.now());
+      const next = "rt" + ++n;
+      if (lose > 0) {
+        lose--;
+        throw new TypeError("Failed to fetch");
+      }
+      srv.cookie = next;
+      srv.accessValid = true;
+      const exp = Date.now() + 60_000;
+      return Response.json({ access_token_expires_at: new Date(exp).toISOString(), refresh_token_expires_at: new Date(exp + 1800_000).toISOString() });
+    },
+  };
+  return srv;
+}
+
+// Every refresh, not only the timed one, can lose its answer after the
+// server rotated the token: a 401 after an idle tab's access token ran
+// out, refresh(), start() learning the expiry. Unless it is sent again
+// while the server still takes the retired token, the next refresh (the
+// user's next click, maybe minutes later) is reuse and ends the session
+// as theft.
+for (const [name, run] of [
+  ["a 401 of session.fetch", async (s) => assert.equal((await s.fetch("/api")).status, 200, "the request was not retried")],
+  ["refresh()", async (s) => assert.equal(await s.refresh(), true)],
+  ["start() with no known expiry", async (s) => s.start()],
+]) {
+  test(`a refresh for ${name} whose answer was lost is sent again within the reuse interval`, async (t) => {
+    const srv = rotatingServer();
+    const s = tab(srv);
+    t.after(() => s.stop());
+    const events = [];
+    s.onChange((e) => events.push(e.type));
+    await run(s);
+    assert.equal(srv.cookie, "rt2", `the lost refresh was not sent again: ${srv.calls}`);
+    assert.ok(!events.includes("logout"), `the session ended: ${events}`);
+    assert.ok(s.expiresAt() - Date.now() > 50_000);
+  });
+}
+
+// The fallback lock's lease must last as long as its holder's refresh,
+// retry included: a rival that takes an expired lease meanwhile sends the
+// refresh token the holder's lost refresh may have retired.
+test("the fallback lock is held for the whole refresh, retry included", async (t) => {
+  const srv = rotatingServer();
+  const a = tab(srv, { lockTimeoutSeconds: 0.3 });
+  const b = tab(srv, { lockTimeoutSeconds: 0.3 });
+  t.after(() => { a.stop(); b.stop(); });
+  assert.equal(globalThis.navigator?.locks, undefined, "this test is about the localStorage lock");
+  const pa = a.refresh(); // its first answer is lost; it sends it again after 1 s
+  await sleep(600); // past a's first lease
+  const pb = b.refresh();
+  assert.deepEqual(await Promise.all([pa, pb]), [true, true]);
+  assert.deepEqual(srv.calls, ["POST /auth/refresh", "POST /auth/refresh"], "b refreshed while a held the lock");
+});
+
+// A lease is never longer than lockTimeoutSeconds from now: one further
+// off (a value written by a script or another origin's copy, a clock set
+// back) is no holder's, and must not make every refresh wait.
+for (const [name, value] of [
+  ["far in the future", () => JSON.stringify({ owner: "x", until: Date.now() + 1e12 })],
+  ["Infinity (1e309)", () => '{"owner":"x","until":1e309}'],
+]) {
+  test(`a fallback lease ${name} does not hold refreshes back`, async (t) => {
+    const srv = fakeServer();
+    const s = tab(srv);
+    t.after(() => s.stop());
+    localStorage.setItem("sessiond:lock", value());
+    const outcome = await Promise.race([s.refresh().then(String), sleep(3000).then(() => "pending")]);
+    assert.equal(outcome, "true");
+    assert.equal(localStorage.getItem("sessiond:lock"), null, "the lock is released");
+  });
+}
+
+// localStorage["sessiond:state"] is writable by any script of the origin
+// and survives from older versions: whatever it holds, the client must
+// neither break nor spin, and must come back to a state it can use.
+for (const [name, value] of [
+  ["not JSON", () => "{oops"],
+  ["an array", () => "[]"],
+  ["strings", () => JSON.stringify({ exp: String(Date.now() + 60_000), gen: "1" })],
+  ["an infinite expiry (1e309)", () => '{"exp":1e309,"gen":1,"at":0}'],
+  ["an infinite generation (1e309)", () => `{"exp":${Date.now() + 60_000},"gen":1e309,"at":${Date.now() - 10_000}}`],
+  ["a generation past 2^53", () => JSON.stringify({ exp: Date.now() + 60_000, gen: 2 ** 60, at: Date.now() - 10_000 })],
+  ["a fractional generation", () => JSON.stringify({ exp: Date.now() + 60_000, gen: 1.5, at: Date.now() - 10_000 })],
+  ["negative numbers", () => JSON.stringify({ exp: -1, gen: -5, at: -1e300 })],
+  ["an arrival far in the future", () => JSON.stringify({ exp: Date.now() + 60_000, gen: 3, at: 1e15 })],
+  ["an arrival far in the past", () => JSON.stringify({ exp: Date.now() + 60_000, gen: 3, at: -1e300 })],
+]) {
+  test(`a tampered sessiond:state (${name}) neither breaks the client nor makes it spin`, async (t) => {
+    const srv = fakeServer();
+    localStorage.setItem("sessiond:state", value());
+    const s = tab(srv);
+    t.after(() => s.stop());
+    const heard = [];
+    s.onChange((e) => heard.push(e.type));
+    await s.start();
+    await busy(s, 600);
+    assert.ok(srv.count("POST /auth/refresh") <= 2, `refreshed ${srv.count("POST /auth/refresh")} times`);
+    for (let i = 0; i < 2; i++) {
+      srv.accessValid = false;
+      assert.equal((await s.fetch("/api")).status, 200);
+    }
+    const left = s.expiresAt() - Date.now();
+    assert.ok(left > 50_000 && left <= 60_000, `expiresAt() is ${s.expiresAt()}`);
+    assert.ok(Number.isSafeInteger(JSON.parse(localStorage.getItem("sessiond:state")).gen), localStorage.getItem("sessiond:state"));
+    assert.ok(heard.filter((e) => e === "refreshed").length >= 2, `listeners heard ${heard}`);
+  });
+}
+
+// The fetch wrapper acts on a 401 of this origin only: a request to this
+// origin that a redirect took to another one got that origin's 401, which
+// says nothing about this session.
+test("a 401 from another origin after a redirect does not refresh", async (t) => {
+  globalThis.location = { pathname: "/", search: "", href: "http://app.test/", origin: "http://app.test", assign: () => {} };
+  t.after(() => delete globalThis.location);
+  const calls = [];
+  const fetch = async (input, init = {}) => {
+    const path = typeof input === "string" ? input : input.url;
+    calls.push((init.method || "GET") + " " + path);
+    if (path === "/auth/refresh") return Response.json({ access_token_expires_at: new Date(Date.now() + 60_000).toISOString() });
+    const res = new Response("{}", { status: 401 });
+    // what fetch reports after following /files/1 to a storage service
+    Object.defineProperty(res, "url", { value: "https://storage.example/bucket/1" });
+    return res;
+  };
+  globalThis.sessionStorage = new MemStorage();
+  const s = createSession({ fetch });
+  const res = await s.fetch("/files/1");
+  assert.equal(res.status, 401);
+  assert.deepEqual(calls, ["GET /files/1"]);
+});
+
+// A ReadableStream body is read by the first send and cannot be sent
+// again: after the refresh, the 401 is returned for the caller to send a
+// new body, rather than a TypeError from resending a used stream.
+test("a request with a stream body: one refresh, no resend of the used stream", async () => {
+  const srv = fakeServer();
+  srv.accessValid = false;
+  const inner = srv.fetch;
+  srv.fetch = async (input, init = {}) => {
+    if (init.body instanceof ReadableStream) {
+      if (init.body.locked) throw new TypeError("ReadableStream is locked");
+      await new Response(init.body).text(); // the upload reads the stream
+    }
+    return inner(input, init);
+  };
+  const s = tab(srv);
+  const body = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode("x")); c.close(); } });
+  const res = await s.fetch("/api", { method: "POST", body, duplex: "half" });
+  assert.equal(res.status, 401);
+  assert.deepEqual(srv.calls, ["POST /api", "POST /auth/refresh"]);
+  assert.equal((await s.fetch("/api", { method: "POST", body: "again" })).status, 200, "the caller's own resend works");
+});
