@@ -724,7 +724,7 @@ func (s *Sessions) DBSCRefreshHandler() http.Handler {
 		if err == nil {
 			sess, err = s.m.SessionOf(r.Context(), tok)
 		}
-		if errors.Is(err, sessiond.ErrStoreUnavailable) {
+		if StoreFailure(err) {
 			s.dbscFailure(w, r, nil, "refresh", err)
 			return
 		}
@@ -780,7 +780,7 @@ func isInternal(err error) bool {
 // dbscFailure answers a registration that cannot go on.
 func (s *Sessions) dbscFailure(w http.ResponseWriter, r *http.Request, sess *sessiond.Session, stage string, err error) {
 	switch {
-	case errors.Is(err, sessiond.ErrStoreUnavailable):
+	case StoreFailure(err):
 		s.log.ErrorContext(r.Context(), "httpsession: DBSC "+stage, "err", err)
 		writeProblem(w, http.StatusServiceUnavailable, "store_unavailable", "Service unavailable", "the session store is unavailable; retry later")
 	case sess == nil:

@@ -215,7 +215,7 @@ func (s *Sessions) RefreshHandlerWith(refused func(http.ResponseWriter, *http.Re
 			}
 		}
 		switch {
-		case errors.Is(err, sessiond.ErrStoreUnavailable):
+		case StoreFailure(err):
 			s.log.ErrorContext(r.Context(), "httpsession: refresh", "err", err)
 			writeProblem(w, http.StatusServiceUnavailable, "store_unavailable", "Service unavailable", "the session store is unavailable; retry later")
 		case errors.Is(err, sessiond.ErrRateLimited):

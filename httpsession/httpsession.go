@@ -64,6 +64,16 @@ var ErrCookieTooLarge = errors.New("httpsession: cookie larger than 4096 bytes")
 // again (which starts a new session) before going on.
 var ErrReauthenticationRequired = errors.New("httpsession: a more recent authentication is required")
 
+// StoreFailure reports whether err is the store not deciding: it did not
+// answer (sessiond.ErrStoreUnavailable) or gave up on a lost race
+// (sessiond.ErrConflict: a lock wait timed out, a serialization failure).
+// Nothing changed and the same request may succeed, so the browser's
+// cookies are kept and the answer is 503, never the 401 that sends a user
+// to the login page.
+func StoreFailure(err error) bool {
+	return errors.Is(err, sessiond.ErrStoreUnavailable) || errors.Is(err, sessiond.ErrConflict)
+}
+
 // reauthError is ErrReauthenticationRequired with the age allowed, for
 // the challenge's max_age (RFC 9470).
 type reauthError struct{ maxAge time.Duration }
@@ -415,7 +425,7 @@ func (s *Sessions) Require(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v, err := s.Inspect(r)
 		if err != nil {
-			if errors.Is(err, sessiond.ErrStoreUnavailable) {
+			if StoreFailure(err) {
 				s.log.ErrorContext(r.Context(), "httpsession: verify", "err", err)
 				writeProblem(w, http.StatusServiceUnavailable, "store_unavailable", "Service unavailable", "the session store is unavailable; retry later")
 				return
@@ -456,7 +466,7 @@ func (s *Sessions) Optional(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v, err := s.Inspect(r)
 		if err != nil {
-			if errors.Is(err, sessiond.ErrStoreUnavailable) {
+			if StoreFailure(err) {
 				s.log.WarnContext(r.Context(), "httpsession: verify; serving anonymously", "err", err)
 			}
 			next.ServeHTTP(w, r)

@@ -151,21 +151,21 @@ func (s *Sessions) Refresh(w http.ResponseWriter, r *http.Request) (*sessiond.Is
 			// cookie of the planter's own (ended) session reaches: the limit
 			// refuses failures only, so the next cookie is still tried, and
 			// the 429 is the answer only if none refreshes.
-			if err == nil || errors.Is(err, sessiond.ErrStoreUnavailable) || errors.Is(err, ErrDeviceProof) {
+			if err == nil || StoreFailure(err) || errors.Is(err, ErrDeviceProof) {
 				break
 			}
 			if errors.Is(err, sessiond.ErrRateLimited) && limited == nil {
 				limited = err
 			}
 		}
-		if err != nil && limited != nil && !errors.Is(err, sessiond.ErrStoreUnavailable) && !errors.Is(err, ErrDeviceProof) {
+		if err != nil && limited != nil && !StoreFailure(err) && !errors.Is(err, ErrDeviceProof) {
 			err = limited
 		}
 	}
 	if err != nil {
 		// Without its bound cookie a device-bound session may still be the
 		// browser's own (its DBSC refresh comes first): keep the cookies.
-		if !errors.Is(err, sessiond.ErrStoreUnavailable) && !errors.Is(err, ErrDeviceProof) {
+		if !StoreFailure(err) && !errors.Is(err, ErrDeviceProof) {
 			s.expireCookies(w)
 		}
 		return nil, err
@@ -209,7 +209,7 @@ func (s *Sessions) Logout(w http.ResponseWriter, r *http.Request) error {
 		revoke(rt)
 	}
 	err := errors.Join(errs...)
-	if errors.Is(err, sessiond.ErrStoreUnavailable) {
+	if StoreFailure(err) {
 		return err
 	}
 	s.expireCookies(w)
@@ -268,7 +268,7 @@ func (s *Sessions) revokeCarried(ctx context.Context, r *http.Request, reason se
 		}
 	} else if errors.Is(err, errNotProven) {
 		return nil
-	} else if errors.Is(err, sessiond.ErrStoreUnavailable) {
+	} else if StoreFailure(err) {
 		return fmt.Errorf("httpsession: check the previous session: %w", err)
 	}
 	if err := s.m.RevokeTokenChecked(ctx, tok, client, check); err != nil && !errors.Is(err, errNotProven) {

@@ -66,7 +66,7 @@ func (g *Gateway) check(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	if errors.Is(err, sessiond.ErrStoreUnavailable) {
+	if httpsession.StoreFailure(err) {
 		g.log.ErrorContext(r.Context(), "gateway: check", "err", err)
 		httpsession.WriteProblem(w, http.StatusServiceUnavailable, "store_unavailable", "Service unavailable", "the session store is unavailable; retry later")
 		return

@@ -40,7 +40,7 @@ func (g *Gateway) WithFailureLimit(limit func(r *http.Request) (ok bool, retryAf
 // end or a proof the request still owes.
 func refusedCredential(err error) bool {
 	switch {
-	case errors.Is(err, sessiond.ErrStoreUnavailable),
+	case httpsession.StoreFailure(err),
 		errors.Is(err, sessiond.ErrKeyRetired),          // a real token from before a key rotation
 		errors.Is(err, httpsession.ErrKeyProofRequired), // a live session's token, bound to a DPoP key
 		errors.Is(err, httpsession.ErrDeviceProof):      // a live session's token, its bound cookie to renew

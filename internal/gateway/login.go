@@ -59,7 +59,7 @@ func (g *Gateway) exchange(w http.ResponseWriter, r *http.Request) {
 	// admin, evicted by the session limit): never install a dead one. An
 	// access token that merely expired in the meantime is fine.
 	if _, err := g.s.Manager().Verify(r.Context(), iss.AccessToken, sessiond.Client{}); err != nil && !errors.Is(err, sessiond.ErrExpired) {
-		if errors.Is(err, sessiond.ErrStoreUnavailable) {
+		if httpsession.StoreFailure(err) {
 			g.log.ErrorContext(r.Context(), "gateway: login code: verify", "err", err)
 			httpsession.WriteProblem(w, http.StatusServiceUnavailable, "store_unavailable", "Service unavailable", "the login could not be completed; retry")
 			return
@@ -73,7 +73,7 @@ func (g *Gateway) exchange(w http.ResponseWriter, r *http.Request) {
 	if err := g.s.LoginIssued(w, r, iss); err != nil {
 		g.log.ErrorContext(r.Context(), "gateway: login code: set cookies", "err", err)
 		status, code := http.StatusInternalServerError, "internal"
-		if errors.Is(err, sessiond.ErrStoreUnavailable) {
+		if httpsession.StoreFailure(err) {
 			status, code = http.StatusServiceUnavailable, "store_unavailable"
 		}
 		httpsession.WriteProblem(w, status, code, "Login failed", "the session could not be started; log in again")

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"time"
 
@@ -32,7 +31,7 @@ func (g *Gateway) session(w http.ResponseWriter, r *http.Request) {
 	}
 	v, err := g.s.Inspect(r)
 	switch {
-	case errors.Is(err, sessiond.ErrStoreUnavailable):
+	case httpsession.StoreFailure(err):
 		g.log.ErrorContext(r.Context(), "gateway: session", "err", err)
 		httpsession.WriteProblem(w, http.StatusServiceUnavailable, "store_unavailable", "Service unavailable", "the session store is unavailable; retry later")
 		return

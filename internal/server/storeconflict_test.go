@@ -84,3 +84,70 @@ func TestStoreConflict(t *testing.T) {
 		})
 	}
 }
+
+// TestStoreConflict_Browser: the browser routes answer a lost race as the
+// API does, 503 to retry, and keep the browser's cookies. A refresh that
+// failed that way once expired them (the user signed out by a lock wait),
+// and the database strategy's check answered 401, which a gateway turns
+// into the login page.
+func TestStoreConflict_Browser(t *testing.T) {
+	t.Parallel()
+	dsn := sessiondtest.RequireEnv(t, "SESSIOND_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	for _, tc := range []struct {
+		strategy sessiond.Strategy
+		method   string
+		path     string
+		cookie   func(*client.TokenResponse) string
+	}{
+		{sessiond.StrategyDatabase, http.MethodGet, "/sessiond/check", func(iss *client.TokenResponse) string { return "sid=" + string(iss.AccessToken) }},
+		{sessiond.StrategyDatabase, http.MethodGet, "/sessiond/session", func(iss *client.TokenResponse) string { return "sid=" + string(iss.AccessToken) }},
+		{sessiond.StrategyHybrid, http.MethodPost, "/sessiond/refresh", func(iss *client.TokenResponse) string { return "rt=" + string(iss.RefreshToken) }},
+	} {
+		t.Run(string(tc.strategy)+" "+tc.method+" "+tc.path, func(t *testing.T) {
+			ns := testenv.PostgresSchema(t, dsn, "conflict")
+			cfg := devConfig(t)
+			cfg.Strategy = tc.strategy
+			cfg.Store.Driver, cfg.Store.DSN, cfg.Store.Namespace = "postgres", dsn+sep+"options=-c%20lock_timeout%3D50", ns
+			cfg.Cookie.Secure, cfg.Cookie.Name, cfg.Cookie.RefreshName = false, "sid", "rt"
+			cfg.Gateway.Enabled, cfg.Gateway.LoginURL = true, "/login"
+			n := start(t, server.Options{Config: cfg, InsecureDev: true})
+			iss, err := apiClient(t, n).CreateSession(t.Context(), client.CreateRequest{Subject: "carol"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn, err := pgx.Connect(t.Context(), dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = conn.Close(context.Background()) })
+			tx, err := conn.Begin(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.Exec(t.Context(), "LOCK TABLE "+pgx.Identifier{ns, "sessions"}.Sanitize()+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+
+			req := testenv.NewRequest(t, tc.method, "http://"+n.addr+tc.path, nil)
+			req.Header.Set("Cookie", tc.cookie(iss))
+			req.Header.Set("Sec-Fetch-Site", "same-origin")
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			raw, _ := io.ReadAll(res.Body)
+			if res.StatusCode != http.StatusServiceUnavailable {
+				t.Errorf("%s %s with the table locked = %d %s; want 503", tc.method, tc.path, res.StatusCode, raw)
+			}
+			if sc := res.Header.Values("Set-Cookie"); len(sc) > 0 {
+				t.Errorf("%s %s with the table locked set cookies %q; want the browser's kept", tc.method, tc.path, sc)
+			}
+		})
+	}
+}
