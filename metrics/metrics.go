@@ -121,6 +121,11 @@ type Options struct {
 	// sessiond_webhook_deliveries_total{endpoint} may take; any other name
 	// is counted as "other".
 	WebhookEndpoints []string
+	// UnackedRevocations counts the revocations whose wait for a replica
+	// timed out or failed (redisstore.Store.UnackedRevocations): each
+	// would be undone by a failover before the replica caught up. nil
+	// leaves sessiond_store_revocations_unacked_total out.
+	UnackedRevocations func() uint64
 	// Logger receives errors met while serving a scrape; nil discards them.
 	Logger *slog.Logger
 }
@@ -194,6 +199,11 @@ func New(opts Options) (*Metrics, error) {
 	}
 	if opts.OutboxDepth != nil {
 		cs = append(cs, m.outboxCollector(opts.OutboxDepth))
+	}
+	if f := opts.UnackedRevocations; f != nil {
+		cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sessiond_store_revocations_unacked_total",
+			Help: "Revocations no replica acknowledged within store.revocation_wait (Redis): a failover before the replica caught up would undo them."},
+			func() float64 { return float64(f()) }))
 	}
 	for _, c := range cs {
 		if err := m.reg.Register(c); err != nil {

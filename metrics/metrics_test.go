@@ -461,3 +461,21 @@ func TestMetrics_InProcess(t *testing.T) {
 		}
 	}
 }
+
+// TestMetrics_UnackedRevocations: the store's count of revocations no
+// replica acknowledged in time is read on every scrape, and the series is
+// absent when the store has none to report.
+func TestMetrics_UnackedRevocations(t *testing.T) {
+	const name = "sessiond_store_revocations_unacked_total"
+	var n uint64
+	m := newMetrics(t, metrics.Options{UnackedRevocations: func() uint64 { return n }})
+	for _, want := range []uint64{0, 3} {
+		n = want
+		if got, ok := series(scrape(t, m.Handler()))[name]; !ok || got != float64(want) {
+			t.Errorf("%s = %v (present %v); want %d", name, got, ok, want)
+		}
+	}
+	if _, ok := series(scrape(t, newMetrics(t, metrics.Options{}).Handler()))[name]; ok {
+		t.Errorf("%s present without UnackedRevocations; want absent", name)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/redisstore"
 
+	"github.com/sessiond/sessiond/internal/redisclustertest"
 	"github.com/sessiond/sessiond/internal/testenv"
 )
 
@@ -141,9 +142,30 @@ func BenchmarkSwapRefresh(b *testing.B) {
 // BenchmarkRevoke measures Store.Revoke of a live session whose route this
 // store remembers (it made the login): outside a Cluster one script that
 // revokes, records and publishes.
-func BenchmarkRevoke(b *testing.B) {
+func BenchmarkRevoke(b *testing.B) { benchRevoke(b, newStore(b, redisstore.Options{})) }
+
+// BenchmarkRevokeReplica is BenchmarkRevoke on a master with a replica
+// (both on this machine), with and without the wait for the replica
+// (WAIT 1 after the script, on its connection): what that wait costs.
+func BenchmarkRevokeReplica(b *testing.B) {
+	pair := redisclustertest.StartPair(b)
+	for _, bc := range []struct {
+		name     string
+		replicas int
+	}{{"nowait", -1}, {"wait", 1}} {
+		b.Run(bc.name, func(b *testing.B) {
+			st, err := redisstore.New(context.Background(), pair.URL(), redisstore.Options{Prefix: "bench" + bc.name, RevocationReplicas: bc.replicas})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			benchRevoke(b, st)
+		})
+	}
+}
+
+func benchRevoke(b *testing.B, st *redisstore.Store) {
 	ctx := context.Background()
-	st := newStore(b, redisstore.Options{})
 	var ids []sessiond.SessionID
 	i := 0
 	b.ReportAllocs()

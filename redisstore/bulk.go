@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -66,7 +67,7 @@ const (
 //	KEYS: session keys
 //	ARGV: at (µs), reason, issued before (µs, "": any)
 //	→ {id, subject, absolute expiry, ...} of the sessions it revoked
-var revokeRefsScript = rueidis.NewLuaScript(prelude + `
+var revokeRefsScript = newPairedScript(prelude + `
 local at = tonumber(ARGV[1])
 local ib = false
 if ARGV[3] ~= '' then ib = tonumber(ARGV[3]) end
@@ -98,7 +99,7 @@ return out
 //	→ {count revoked, count kept, then per kept session: member, strategy,
 //	  idle expiry, absolute expiry; then each distinct subject revoked
 //	  (none with no subjects)}
-var revokeAsideScript = rueidis.NewLuaScript(`
+var revokeAsideScript = newPairedScript(`
 local at, atn = ARGV[1], tonumber(ARGV[1])
 local ib = false
 if ARGV[3] ~= '' then ib = tonumber(ARGV[3]) end
@@ -172,7 +173,7 @@ return out
 //	      "1": no subjects
 //	→ {count revoked, "1" when the walk is over else "0", distinct
 //	  subject (none with no subjects), ...}
-var walkRevokeScript = rueidis.NewLuaScript(prelude + nextPageFn + `
+var walkRevokeScript = newPairedScript(prelude + nextPageFn + `
 local exp, walk, rev, gc, strats, bulk = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local at, ib = ARGV[1], ARGV[3]
 if ib == '' then ib = false end
@@ -355,7 +356,7 @@ return out
 //	ARGV: prefix, at (µs), reason, issued before (µs, "": any), then per
 //	      subject index: tag, subject
 //	→ {id, subject, absolute expiry, ...} of the sessions it revoked
-var revokeSubjectsScript = rueidis.NewLuaScript(prelude + `
+var revokeSubjectsScript = newPairedScript(prelude + `
 local at = tonumber(ARGV[2])
 local ib = false
 if ARGV[4] ~= '' then ib = tonumber(ARGV[4]) end
@@ -549,7 +550,7 @@ func (b *bulkRevocation) walkArgs(walk, issuedBefore string) (keys, args []strin
 // walkStep runs walkRevokeScript once and counts what it revoked. It
 // reports whether the walk is over.
 func (b *bulkRevocation) walkStep(ctx context.Context, keys, args []string) (bool, error) {
-	reply, err := walkRevokeScript.Exec(ctx, b.s.client, keys, args).ToArray()
+	reply, err := b.s.execAckedUnless(ctx, "revoke matching", &b.gaveUp, walkRevokeScript, rueidis.LuaExec{Keys: keys, Args: args})[0].ToArray()
 	if err == nil && len(reply) < 2 {
 		err = errCorrupt
 	}
@@ -579,6 +580,9 @@ type bulkRevocation struct {
 	reason     sessiond.RevokeReason
 	noSubjects bool // the caller does not need the subjects (RevokeFilter.NoSubjects)
 	aside      bool // the scripts are revokeAsideScript's: they answer counts
+	// gaveUp: a wait for replicas fell short; the rest of the run does
+	// not wait (execAckedUnless).
+	gaveUp atomic.Bool
 
 	mu       sync.Mutex
 	n        int
@@ -587,7 +591,7 @@ type bulkRevocation struct {
 
 // run calls produce, which emits batches of scripts (false: stop, the run
 // failed), and executes them on the workers. It returns the first error.
-func (b *bulkRevocation) run(ctx context.Context, script *rueidis.Lua, produce func(context.Context, func([]rueidis.LuaExec) bool) error) error {
+func (b *bulkRevocation) run(ctx context.Context, script pairedScript, produce func(context.Context, func([]rueidis.LuaExec) bool) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	work := make(chan []rueidis.LuaExec)
@@ -635,13 +639,8 @@ func (b *bulkRevocation) run(ctx context.Context, script *rueidis.Lua, produce f
 
 // exec runs one batch of scripts (pipelined) and records what they
 // revoked in the revocation index, without publishing.
-func (b *bulkRevocation) exec(ctx context.Context, script *rueidis.Lua, execs []rueidis.LuaExec) error {
-	var results []rueidis.RedisResult
-	if len(execs) == 1 {
-		results = []rueidis.RedisResult{script.Exec(ctx, b.s.client, execs[0].Keys, execs[0].Args)}
-	} else {
-		results = script.ExecMulti(ctx, b.s.client, execs...)
-	}
+func (b *bulkRevocation) exec(ctx context.Context, script pairedScript, execs []rueidis.LuaExec) error {
+	results := b.s.execAckedUnless(ctx, "revoke matching", &b.gaveUp, script, execs...)
 	if b.aside {
 		return b.counted(ctx, results)
 	}
@@ -670,7 +669,7 @@ func (b *bulkRevocation) exec(ctx context.Context, script *rueidis.Lua, execs []
 	}
 	// What a script revoked is revoked, whatever happened to the others:
 	// record it and count it.
-	if err := b.s.record(ctx, revs, false); err != nil && firstErr == nil {
+	if err := b.s.recordExec(ctx, "revoke matching", &b.gaveUp, revs, false); err != nil && firstErr == nil {
 		firstErr = err
 	}
 	b.mu.Lock()

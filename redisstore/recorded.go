@@ -203,7 +203,7 @@ return r
 //	      channel, live index base, tag, ID, records block
 //	→ nil (not found) | the session's fields, in sessionFields order,
 //	  and "1" if this call revoked it
-var revokeRecordedScript = rueidis.NewLuaScript(prelude + recordsLua + recordFn + revokeLua(
+var revokeRecordedScript = newPairedScript(prelude + recordsLua + recordFn + revokeLua(
 	`write_block(2, ARGV, 10, ARGV[3], ARGV[4], ARGV[5])`, `
 rec_open(KEYS[8], KEYS[9], KEYS[10], KEYS[11], ARGV[6], ARGV[7])
 rec_revoked(ARGV[8], ARGV[9], f[1], f[11], f[12], f[6])
@@ -426,7 +426,7 @@ func (s *Store) RevokeRecorded(ctx context.Context, id sessiond.SessionID, at ti
 				}
 				keys, args = append(keys, pend.key), append(args, pend.field, pend.payload)
 			}
-			f, err = revokePendingScript.Exec(ctx, s.client, keys, args).ToArray()
+			f, err = s.execAcked(ctx, op, revokePendingScript, rueidis.LuaExec{Keys: keys, Args: args})[0].ToArray()
 		}
 		if err != nil {
 			if rueidis.IsRedisNil(err) && remembered {
@@ -453,7 +453,7 @@ func (s *Store) RevokeRecorded(ctx context.Context, id sessiond.SessionID, at ti
 			s.settle(ctx, op, pend)
 		}
 		if !s.crossSlot {
-			if err := s.record(ctx, []sessiond.Revocation{revocationOf(sess)}, true); err != nil {
+			if err := s.recordAcked(ctx, op, []sessiond.Revocation{revocationOf(sess)}, true); err != nil {
 				return nil, false, s.fail(op+": record", err)
 			}
 		}
@@ -469,7 +469,7 @@ func (s *Store) revokeRecorded(ctx context.Context, key, tag string, id sessiond
 	keys := append(append(append(make([]string, 0, 11), key), s.recKeys...), s.recordIndexKeys()...)
 	args := s.recordsHeader(append(make([]string, 0, 9+len(block)), encTime(at), string(reason)), sweep)
 	args = append(append(args, s.channel, s.liveBase, tag, string(id)), block...)
-	return revokeRecordedScript.Exec(ctx, s.client, keys, args).ToArray()
+	return s.execAcked(ctx, "revoke session", revokeRecordedScript, rueidis.LuaExec{Keys: keys, Args: args})[0].ToArray()
 }
 
 var _ sessiond.TouchRecorder = (*Store)(nil)
@@ -503,7 +503,7 @@ var _ sessiond.SubjectChangeRecorder = (*Store)(nil)
 //	ARGV: revokeSubjectScript's six, event log base, outbox base, maximum
 //	      age, the number n of prepared sessions, their n IDs, the records
 //	      block, channel, live index base, tag
-var revokeSubjectRecordedScript = rueidis.NewLuaScript(prelude + recordsLua + recordFn + recordSubjectFn +
+var revokeSubjectRecordedScript = newPairedScript(prelude + recordsLua + recordFn + recordSubjectFn +
 	revokeSubjectLua(`if n > 0 then write_block(2, ARGV, 11 + n, ARGV[7], ARGV[8], ARGV[9]) end
 rec_subject(8, ARGV[#ARGV - 2], ARGV[#ARGV - 1], ARGV[#ARGV], out)`))
 
@@ -577,14 +577,23 @@ func (s *Store) RevokeSubjectRecorded(ctx context.Context, subject string, excep
 		block = []string{"0", "0"}
 		pend  pending // on a Cluster, once prepared with records
 	)
-	for range maxPrepare {
+	for try := range maxPrepare {
 		args := append(append(slices.Clip(head), itoa(int64(len(ids)))), ids...)
 		if s.crossSlot {
 			args = append(append(args, block...), s.channel, s.liveBase, tag)
 		} else {
 			args = append(args, pend.field, pend.payload)
 		}
-		reply, err := script.Exec(ctx, s.client, keys, args).ToArray()
+		// The first try, prepared for no session, revokes none: it does
+		// not wait for replicas, which would double the wait while they
+		// are down.
+		var res rueidis.RedisResult
+		if try == 0 {
+			res = script.Exec(ctx, s.client, keys, args)
+		} else {
+			res = s.execAcked(ctx, op, script, rueidis.LuaExec{Keys: keys, Args: args})[0]
+		}
+		reply, err := res.ToArray()
 		if err != nil {
 			return nil, s.fail(op, err)
 		}
@@ -604,7 +613,7 @@ func (s *Store) RevokeSubjectRecorded(ctx context.Context, subject string, excep
 				s.settle(ctx, op, pend)
 			}
 			if !s.crossSlot {
-				if err := s.record(ctx, revs, true); err != nil {
+				if err := s.recordAcked(ctx, op, revs, true); err != nil {
 					return nil, s.fail(op+": record", err)
 				}
 			}

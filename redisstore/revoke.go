@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -75,7 +76,7 @@ func (s *Store) Revoke(ctx context.Context, id sessiond.SessionID, at time.Time,
 			// entries and its feed message.
 			f, err = s.revokeRecorded(ctx, key, tag, id, at, reason, noRecords, false)
 		} else {
-			f, err = revokeScript.Exec(ctx, s.client, []string{key}, []string{encTime(at), string(reason)}).ToArray()
+			f, err = s.execAcked(ctx, op, revokeScript, rueidis.LuaExec{Keys: []string{key}, Args: []string{encTime(at), string(reason)}})[0].ToArray()
 		}
 		if err != nil {
 			if rueidis.IsRedisNil(err) && remembered {
@@ -95,7 +96,7 @@ func (s *Store) Revoke(ctx context.Context, id sessiond.SessionID, at time.Time,
 			return nil, err
 		}
 		if !s.crossSlot {
-			if err := s.record(ctx, []sessiond.Revocation{revocationOf(sess)}, true); err != nil {
+			if err := s.recordAcked(ctx, op, []sessiond.Revocation{revocationOf(sess)}, true); err != nil {
 				return nil, s.fail(op+": record", err)
 			}
 		}
@@ -126,9 +127,9 @@ func (s *Store) RevokeSubject(ctx context.Context, subject string, except sessio
 	var err error
 	if s.crossSlot {
 		keys := append([]string{s.idxKey(tag)}, s.recordIndexKeys()...)
-		reply, err = revokeSubjectIndexedScript.Exec(ctx, s.client, keys, append(args, s.channel, s.liveBase, tag)).ToArray()
+		reply, err = s.execAcked(ctx, op, revokeSubjectIndexedScript, rueidis.LuaExec{Keys: keys, Args: append(args, s.channel, s.liveBase, tag)})[0].ToArray()
 	} else {
-		reply, err = revokeSubjectScript.Exec(ctx, s.client, []string{s.idxKey(tag)}, args).ToArray()
+		reply, err = s.execAcked(ctx, op, revokeSubjectScript, rueidis.LuaExec{Keys: []string{s.idxKey(tag)}, Args: args})[0].ToArray()
 	}
 	if err != nil {
 		return nil, s.fail(op, err)
@@ -144,7 +145,7 @@ func (s *Store) RevokeSubject(ctx context.Context, subject string, except sessio
 		return nil, err
 	}
 	if !s.crossSlot {
-		if err := s.record(ctx, out, true); err != nil {
+		if err := s.recordAcked(ctx, op, out, true); err != nil {
 			return nil, s.fail(op+": record", err)
 		}
 	}
@@ -181,8 +182,21 @@ func (s *Store) recordIndexKeys() []string { return []string{s.revKey, s.gcKey, 
 // context that outlives the caller's: the revocations already happened.
 // Chunks after the first are pipelined. Outside a Cluster only bulk
 // revocations need it: the scripts that revoke otherwise record in the
-// same step.
+// same step. It does not wait for replicas: a login's evictions use it.
 func (s *Store) record(ctx context.Context, revs []sessiond.Revocation, publish bool) error {
+	return s.recordExec(ctx, "", nil, revs, publish)
+}
+
+// recordAcked is record for revocation op, waiting for replicas
+// (execAcked): a node that rebuilds its revoked set after a failover
+// reads the revocation index.
+func (s *Store) recordAcked(ctx context.Context, op string, revs []sessiond.Revocation, publish bool) error {
+	return s.recordExec(ctx, op, nil, revs, publish)
+}
+
+// recordExec is record; a non-empty op waits for replicas, unless gaveUp
+// (execAckedUnless).
+func (s *Store) recordExec(ctx context.Context, op string, gaveUp *atomic.Bool, revs []sessiond.Revocation, publish bool) error {
 	if len(revs) == 0 {
 		return nil
 	}
@@ -214,10 +228,16 @@ func (s *Store) record(ctx context.Context, revs []sessiond.Revocation, publish 
 		}
 		execs = append(execs, rueidis.LuaExec{Keys: keys, Args: args})
 	}
-	if len(execs) == 1 {
+	var res []rueidis.RedisResult
+	switch {
+	case op != "":
+		res = s.execAckedUnless(ctx, op, gaveUp, recordScript, execs...)
+	case len(execs) == 1:
 		return recordScript.Exec(ctx, s.client, execs[0].Keys, execs[0].Args).Error()
+	default:
+		res = recordScript.ExecMulti(ctx, s.client, execs...)
 	}
-	for _, r := range recordScript.ExecMulti(ctx, s.client, execs...) {
+	for _, r := range res {
 		if err := r.Error(); err != nil {
 			return err
 		}

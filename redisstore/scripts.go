@@ -264,7 +264,7 @@ return {'ok', f[3], f[1], f[7]}
 //	KEYS: session key
 //	ARGV: revoked at, reason
 //	→ nil (not found) | the session's fields, in sessionFields order
-var revokeScript = rueidis.NewLuaScript(`
+var revokeScript = newPairedScript(`
 local f = redis.call('HMGET', KEYS[1], 'sub', 'str', 'c', 'la', 'ie', 'e', 'p', 'ip', 'ua', 'cl', 'ra', 'rr')
 if not f[6] then return false end
 if f[11] == '0' then
@@ -280,7 +280,7 @@ return f
 //	KEYS: subject index
 //	ARGV: base, subject, except id, has except ("1"/"0"), at, reason
 //	→ {id, expiry, created, ...} of the sessions it revoked
-var revokeSubjectScript = rueidis.NewLuaScript(prelude + revokeSubjectBody + `
+var revokeSubjectScript = newPairedScript(prelude + revokeSubjectBody + `
 return out
 `)
 
@@ -299,7 +299,7 @@ for _, k in ipairs(keys) do redis.call('HSET', k, 'ra', ARGV[5], 'rr', ARGV[6]) 
 //	      strategies
 //	ARGV: revokeSubjectScript's six, channel, live index base, tag
 //	→ as revokeSubjectScript
-var revokeSubjectIndexedScript = rueidis.NewLuaScript(prelude + recordFn + recordSubjectFn + revokeSubjectBody + `
+var revokeSubjectIndexedScript = newPairedScript(prelude + recordFn + recordSubjectFn + revokeSubjectBody + `
 rec_subject(2, ARGV[7], ARGV[8], ARGV[9], out)
 return out
 `)
@@ -506,7 +506,7 @@ end
 //	ARGV: channel ("": do not publish), live index base, then per
 //	      revocation: revoked at (µs), member, payload, session expiry
 //	      (µs), (ms)
-var recordScript = rueidis.NewLuaScript(prelude + recordFn + `
+var recordScript = newPairedScript(prelude + recordFn + `
 rec_open(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2])
 if ARGV[1] == '' then
   -- Nothing to publish: one variadic command per index.
@@ -558,15 +558,17 @@ return v + 1
 `)
 
 // pairedScript is a script that can share a round trip with another
-// (execPair): EVALSHA with the SHA-1 Redis gives the script.
+// (execPair: EVALSHA with the SHA-1 Redis gives the script), or with WAIT
+// (execAcked: EVAL).
 type pairedScript struct {
 	*rueidis.Lua
 	sha string
+	src string // sent with EVAL by the revocations that wait for replicas (execAcked)
 }
 
 func newPairedScript(src string) pairedScript {
 	sum := sha1.Sum([]byte(src))
-	return pairedScript{Lua: rueidis.NewLuaScript(src), sha: hex.EncodeToString(sum[:])}
+	return pairedScript{Lua: rueidis.NewLuaScript(src), sha: hex.EncodeToString(sum[:]), src: src}
 }
 
 // execPair sends two scripts in one round trip (pipelined; each atomic on

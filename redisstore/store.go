@@ -55,6 +55,20 @@ type Options struct {
 	// DeleteEventsBefore and DeleteDeliveriesBefore; keep MaxEventAge
 	// above it. Default 400 days; negative turns the safety net off.
 	MaxEventAge time.Duration
+	// RevocationReplicas is how many replicas must have a revocation's
+	// writes before the call that revokes returns (WAIT after each script
+	// that revokes, on its connection): Redis replicates asynchronously,
+	// and a revocation lost in a failover brings the session back to life
+	// (docs/redisstore.md, "Revocations wait for a replica"). Zero (the
+	// default) is one when the master, or any master of a Cluster, reports
+	// a connected replica at New, else none; negative is none. Logins and
+	// refreshes never wait.
+	RevocationReplicas int
+	// RevocationWait bounds each wait for replicas. A wait that times out
+	// (or fails) does not fail the revocation, which holds on the master:
+	// it is logged as a warning and counted (UnackedRevocations). Default
+	// 1s; it must not be negative.
+	RevocationWait time.Duration
 }
 
 // defaultMaxEventAge is Options.MaxEventAge's default: above a year of
@@ -116,6 +130,13 @@ type Store struct {
 	// deleteMovedLoop to delete (Cluster only).
 	moved chan pending
 
+	// ackReplicas is how many replicas a revocation waits for (0: none),
+	// ackWait how long at most (execAcked); unacked counts the waits that
+	// fell short.
+	ackReplicas int64
+	ackWait     time.Duration
+	unacked     atomic.Uint64
+
 	// ctx is canceled by Close; it ends the revocation feeds.
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -136,6 +157,12 @@ func New(ctx context.Context, url string, opts Options) (*Store, error) {
 	}
 	if opts.ClientCache < 0 {
 		return nil, fmt.Errorf("redisstore: %w", &sessiond.ArgumentError{Field: "client_cache", Msg: fmt.Sprintf("must not be negative, got %s", opts.ClientCache)})
+	}
+	if err := checkRevocationWait(opts.RevocationWait); err != nil {
+		return nil, err
+	}
+	if opts.RevocationWait == 0 {
+		opts.RevocationWait = defaultRevocationWait
 	}
 	co, err := rueidis.ParseURL(url)
 	if err != nil {
@@ -196,6 +223,7 @@ func New(ctx context.Context, url string, opts Options) (*Store, error) {
 		evBase:      opts.Prefix + ":{" + opts.Prefix + ":ev}:",
 		obBase:      opts.Prefix + ":{" + opts.Prefix + ":ob}:",
 		maxEventAge: itoa(maxAge),
+		ackWait:     opts.RevocationWait,
 	}
 	s.recKeys = []string{s.evIDs(), s.evTime(), s.evOdd(), s.obDue(), s.obState(sessiond.DeliveryPending), s.obDone()}
 	if s.cacheTTL > 0 {
@@ -204,6 +232,10 @@ func New(ctx context.Context, url string, opts Options) (*Store, error) {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.Ping(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if s.ackReplicas, err = s.revocationReplicas(ctx, opts.RevocationReplicas); err != nil {
 		s.Close()
 		return nil, err
 	}

@@ -127,6 +127,36 @@ type Store struct {
 	// lacks one ("manual"), for deployments that migrate as a step of
 	// their own (`sessiond migrate`). Empty means auto.
 	Migrate string `yaml:"migrate"`
+	// RevocationReplicas: redis only, how many replicas must have a
+	// revocation before it returns (WAIT): "auto" (or empty) waits for one
+	// when Redis reports a connected replica at start, "0" never waits, a
+	// number waits for that many (redisstore.Options.RevocationReplicas).
+	RevocationReplicas string `yaml:"revocation_replicas"`
+	// RevocationWait: redis only, how long a revocation waits for its
+	// replicas at most; past it the revocation stands and a warning is
+	// logged.
+	RevocationWait Duration `yaml:"revocation_wait"`
+}
+
+// RevocationReplicasAuto is store.revocation_replicas's default.
+const RevocationReplicasAuto = "auto"
+
+// RevocationReplicasOption is store.revocation_replicas as
+// redisstore.Options.RevocationReplicas takes it: 0 for auto, -1 for "0",
+// else the number; ok is false for anything else.
+func (s Store) RevocationReplicasOption() (n int, ok bool) {
+	switch s.RevocationReplicas {
+	case "", RevocationReplicasAuto:
+		return 0, true
+	}
+	n, err := strconv.Atoi(s.RevocationReplicas)
+	switch {
+	case err != nil || n < 0:
+		return 0, false
+	case n == 0:
+		return -1, true
+	}
+	return n, true
 }
 
 // Store.Migrate values.
@@ -388,7 +418,7 @@ func Default() Config {
 			ShutdownTimeout:   Duration(20 * time.Second),
 			MaxBodyBytes:      65536,
 		},
-		Store: Store{Driver: "sqlite", Migrate: MigrateAuto},
+		Store: Store{Driver: "sqlite", Migrate: MigrateAuto, RevocationReplicas: RevocationReplicasAuto, RevocationWait: Duration(time.Second)},
 		Lifetime: LifetimeSettings{
 			Idle:          Duration(sessiond.DefaultIdle),
 			Absolute:      Duration(sessiond.DefaultAbsolute),

@@ -1490,6 +1490,22 @@ var rules = sortedByID([]Rule{
 		},
 	},
 	{
+		ID: "SD-STORE-012", Severity: SeverityError,
+		Title:     "invalid store.revocation_replicas or store.revocation_wait",
+		Rationale: "The Redis store waits after each revocation until that many replicas have it, at most revocation_wait, so a failover cannot bring a revoked session back; a value it cannot read, or a wait that is not positive, leaves that wait undefined.",
+		Fix:       "set store.revocation_replicas to auto (the default), 0 (never wait) or a number of replicas, and store.revocation_wait to a positive duration (default 1s)",
+		Check: func(in Input) []Issue {
+			var out []Issue
+			if _, ok := in.Config.Store.RevocationReplicasOption(); !ok {
+				out = append(out, issue("store.revocation_replicas", "store.revocation_replicas is %q; want auto, 0 or a positive number", in.Config.Store.RevocationReplicas))
+			}
+			if w := in.Config.Store.RevocationWait; w <= 0 {
+				out = append(out, issue("store.revocation_wait", "store.revocation_wait is %s; it must be positive (to never wait, set store.revocation_replicas to 0)", w.Std()))
+			}
+			return out
+		},
+	},
+	{
 		ID: "SD-STORE-005", Severity: SeverityInfo,
 		Title:     "the security event log held in Redis memory for weeks",
 		Rationale: "On Redis every event lives in memory for events.retention: about 1.8 KB for each refresh and 3.9 KB for each login from a browser (docs/redisstore.md, Memory), so a busy deployment's event log, not its sessions, sets how much memory Redis needs; a Redis that runs out refuses writes or evicts keys.",

@@ -44,8 +44,12 @@ func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, mode Op
 		return pgstore.New(ctx, cfg.Store.DSN, pgstore.Options{Schema: cfg.Store.Namespace, Logger: log, WriteGroups: cfg.Store.WriteGroups,
 			MustExist: mode.MustExist, NoMigrate: mode.NoMigrate})
 	case "redis":
+		replicas, ok := cfg.Store.RevocationReplicasOption()
+		if !ok {
+			return nil, fmt.Errorf("store.revocation_replicas %q: want auto, 0 or a positive number: %w", cfg.Store.RevocationReplicas, sessiond.ErrInvalidArgument)
+		}
 		return redisstore.New(ctx, cfg.Store.DSN, redisstore.Options{Prefix: cfg.Store.Namespace, Logger: log,
-			ClientCache: cfg.Store.ClientCache.Std()})
+			ClientCache: cfg.Store.ClientCache.Std(), RevocationReplicas: replicas, RevocationWait: cfg.Store.RevocationWait.Std()})
 	}
 	return nil, fmt.Errorf("store.driver %q: want memory, sqlite, postgres or redis: %w", cfg.Store.Driver, sessiond.ErrInvalidArgument)
 }

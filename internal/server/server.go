@@ -23,6 +23,7 @@ import (
 	"github.com/sessiond/sessiond/jwttoken/signing"
 	"github.com/sessiond/sessiond/metrics"
 	"github.com/sessiond/sessiond/opaquetoken"
+	"github.com/sessiond/sessiond/redisstore"
 	"github.com/sessiond/sessiond/sdk"
 	"github.com/sessiond/sessiond/webhook"
 )
@@ -160,6 +161,9 @@ func Run(ctx context.Context, o Options) (err error) {
 	outbox, _ := store.(sessiond.Outbox)
 	if outbox != nil {
 		mopts.OutboxDepth = outbox.CountDeliveries
+	}
+	if rs, ok := store.(*redisstore.Store); ok {
+		mopts.UnackedRevocations = rs.UnackedRevocations
 	}
 	endpoints, err := buildWebhooks(cfg)
 	if err != nil {

@@ -1,0 +1,229 @@
+package redisclustertest
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond/internal/testenv"
+)
+
+// Pair is a standalone Redis master with one replica, two server
+// processes on loopback: what a test needs to make a replica fall behind
+// and then promote it, as a failover would.
+type Pair struct {
+	t       testing.TB
+	c       *Cluster // reuses the process bookkeeping and redis-cli helpers
+	Master  int      // port
+	Replica int      // port
+	mu      sync.Mutex
+	stopped bool
+}
+
+// StartPair starts the master and its replica and waits until the replica
+// has finished its first sync. Skips or fails as Start does. The processes
+// are killed at cleanup.
+func StartPair(t testing.TB) *Pair {
+	t.Helper()
+	testenv.Programs(t, "a Redis master and replica", "", "redis-server", "redis-cli")
+	c := &Cluster{t: t, dir: t.TempDir(), procs: map[int]*exec.Cmd{}}
+	p := &Pair{t: t, c: c}
+	t.Cleanup(func() {
+		p.Continue()
+		c.killAll()
+	})
+	p.Master = testenv.FreePort(t)
+	for p.Replica = testenv.FreePort(t); p.Replica == p.Master; p.Replica = testenv.FreePort(t) {
+	}
+	// The master never drops a replica whose output buffer grows (limit
+	// 0): a test makes the replica fall behind by stopping it.
+	c.start(p.Master, "--client-output-buffer-limit", "replica 0 0 0")
+	c.start(p.Replica, "--replicaof", "127.0.0.1", strconv.Itoa(p.Master))
+	c.waitPing(p.Master)
+	c.waitPing(p.Replica)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		info, err := c.cli(p.Replica, "info")
+		if err == nil && synced(info) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replica on port %d did not sync: %v\n%s", p.Replica, err, info)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return p
+}
+
+// URL is the master's redisstore URL (database 0).
+func (p *Pair) URL() string { return "redis://127.0.0.1:" + strconv.Itoa(p.Master) + "/0" }
+
+// ReplicaURL is the replica's redisstore URL (database 0).
+func (p *Pair) ReplicaURL() string { return "redis://127.0.0.1:" + strconv.Itoa(p.Replica) + "/0" }
+
+// Stop stops the replica (SIGSTOP): it no longer reads its master's
+// stream, which piles up in the master's output buffer once the sockets'
+// buffers are full.
+func (p *Pair) Stop() { p.signal(syscall.SIGSTOP, true) }
+
+// Continue resumes a stopped replica (SIGCONT).
+func (p *Pair) Continue() { p.signal(syscall.SIGCONT, false) }
+
+func (p *Pair) signal(sig syscall.Signal, stopped bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.c.mu.Lock()
+	cmd := p.c.procs[p.Replica]
+	p.c.mu.Unlock()
+	if cmd == nil || p.stopped == stopped {
+		return
+	}
+	if err := cmd.Process.Signal(sig); err != nil {
+		p.t.Fatalf("signal replica: %v", err)
+	}
+	p.stopped = stopped
+}
+
+// KillMaster kills the master with SIGKILL, as a crash: what it had not
+// sent to the replica is lost.
+func (p *Pair) KillMaster() { p.c.Kill(p.Master) }
+
+// Promote makes the replica a master (REPLICAOF NO ONE), as a failover
+// does, and waits until it serves writes.
+func (p *Pair) Promote() {
+	p.t.Helper()
+	p.Continue()
+	if out, err := p.c.Run(p.Replica, "replicaof", "no", "one"); err != nil || out != "OK" {
+		p.t.Fatalf("REPLICAOF NO ONE = %q, %v", out, err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := p.c.Run(p.Replica, "role")
+		if err == nil && strings.HasPrefix(out, "master") {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("replica on port %d did not become a master: %q, %v", p.Replica, out, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Run runs one redis-cli command against the node on port.
+func (p *Pair) Run(port int, args ...string) (string, error) { return p.c.Run(port, args...) }
+
+// start starts a standalone node on port, without persistence, with
+// extra arguments.
+func (c *Cluster) start(port int, extra ...string) {
+	dir := filepath.Join(c.dir, strconv.Itoa(port))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		c.t.Fatal(err)
+	}
+	args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
+		"--appendonly", "no", "--save", "", "--repl-diskless-sync-delay", "0"}, extra...)
+	cmd := exec.Command("redis-server", args...)
+	if err := cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	c.mu.Lock()
+	c.procs[port] = cmd
+	c.ports = append(c.ports, port)
+	c.mu.Unlock()
+}
+
+// Stop stops the node on port (SIGSTOP): it neither answers nor reads
+// its master's stream until Continue. Cleanup kills it all the same.
+func (c *Cluster) Stop(port int) { c.signal(port, syscall.SIGSTOP) }
+
+// Continue resumes a node Stop stopped (SIGCONT).
+func (c *Cluster) Continue(port int) { c.signal(port, syscall.SIGCONT) }
+
+func (c *Cluster) signal(port int, sig syscall.Signal) {
+	c.mu.Lock()
+	cmd := c.procs[port]
+	c.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	if err := cmd.Process.Signal(sig); err != nil {
+		c.t.Fatalf("signal node %d: %v", port, err)
+	}
+}
+
+// SlotOwner returns the port of the master that serves key's slot now and
+// the port of its replica (0 if it has none), as CLUSTER NODES on a live
+// node reports them.
+func (c *Cluster) SlotOwner(key string) (master, replica int) {
+	c.t.Helper()
+	live := c.Live()
+	if len(live) == 0 {
+		c.t.Fatal("no live node")
+	}
+	out, err := c.Run(live[0], "cluster", "keyslot", key)
+	if err != nil {
+		c.t.Fatalf("CLUSTER KEYSLOT: %v", err)
+	}
+	slot, err := strconv.Atoi(out)
+	if err != nil {
+		c.t.Fatalf("CLUSTER KEYSLOT = %q", out)
+	}
+	nodes, err := c.Run(live[0], "cluster", "nodes")
+	if err != nil {
+		c.t.Fatalf("CLUSTER NODES: %v", err)
+	}
+	// <id> <ip:port@bus> <flags> <master id> <ping> <pong> <epoch> <link> <slot ranges…>
+	portOf := func(addr string) int {
+		addr, _, _ = strings.Cut(addr, "@")
+		_, p, _ := strings.Cut(addr, ":")
+		n, _ := strconv.Atoi(p)
+		return n
+	}
+	masterID := ""
+	for line := range strings.Lines(nodes) {
+		f := strings.Fields(line)
+		if len(f) < 8 || !strings.Contains(f[2], "master") {
+			continue
+		}
+		for _, r := range f[8:] {
+			lo, hi, isRange := strings.Cut(r, "-")
+			a, err1 := strconv.Atoi(lo)
+			b := a
+			var err2 error
+			if isRange {
+				b, err2 = strconv.Atoi(hi)
+			}
+			if err1 == nil && err2 == nil && a <= slot && slot <= b {
+				master, masterID = portOf(f[1]), f[0]
+			}
+		}
+	}
+	if master == 0 {
+		c.t.Fatalf("no master serves slot %d:\n%s", slot, nodes)
+	}
+	for line := range strings.Lines(nodes) {
+		if f := strings.Fields(line); len(f) >= 4 && f[3] == masterID && !strings.Contains(f[2], "fail") {
+			replica = portOf(f[1])
+		}
+	}
+	return master, replica
+}
+
+// StartServer starts one standalone Redis with extra arguments (such as
+// --rename-command) and returns its port once it answers PING. Skips or
+// fails as Start does; the process is killed at cleanup.
+func StartServer(t testing.TB, extra ...string) int {
+	t.Helper()
+	testenv.Programs(t, "a Redis server", "", "redis-server", "redis-cli")
+	c := &Cluster{t: t, dir: t.TempDir(), procs: map[int]*exec.Cmd{}}
+	t.Cleanup(c.killAll)
+	port := testenv.FreePort(t)
+	c.start(port, extra...)
+	c.waitPing(port)
+	return port
+}

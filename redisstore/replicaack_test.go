@@ -1,0 +1,370 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/redisclustertest"
+	"github.com/sessiond/sessiond/redisstore"
+)
+
+// revocationKinds are the store's ways to revoke a session, each revoking
+// sess (of subject) at at.
+var revocationKinds = []struct {
+	name   string
+	revoke func(ctx context.Context, st *redisstore.Store, sess *sessiond.Session, at time.Time) error
+	// bulk: several scripts, each waiting, may run at once (one wait
+	// otherwise).
+	bulk bool
+}{
+	{"Revoke", func(ctx context.Context, st *redisstore.Store, sess *sessiond.Session, at time.Time) error {
+		_, err := st.Revoke(ctx, sess.ID, at, sessiond.ReasonLogout)
+		return err
+	}, false},
+	{"RevokeRecorded", func(ctx context.Context, st *redisstore.Store, sess *sessiond.Session, at time.Time) error {
+		_, _, err := st.RevokeRecorded(ctx, sess.ID, at, sessiond.ReasonLogout, func(s *sessiond.Session) sessiond.ChangeRecords {
+			return sessiond.ChangeRecords{Events: []sessiond.Event{{ID: sessiond.NewEventID(at), Time: at,
+				Type: sessiond.EventSessionRevoked, Subject: s.Subject, SessionID: s.ID}}}
+		})
+		return err
+	}, false},
+	{"RevokeSubject", func(ctx context.Context, st *redisstore.Store, sess *sessiond.Session, at time.Time) error {
+		_, err := st.RevokeSubject(ctx, sess.Subject, "", at, sessiond.ReasonAdmin)
+		return err
+	}, false},
+	{"RevokeSubjectRecorded", func(ctx context.Context, st *redisstore.Store, sess *sessiond.Session, at time.Time) error {
+		_, err := st.RevokeSubjectRecorded(ctx, sess.Subject, "", at, sessiond.ReasonAdmin, nil)
+		return err
+	}, false},
+	{"RevokeMatching/all", func(ctx context.Context, st *redisstore.Store, sess *sessiond.Session, at time.Time) error {
+		_, _, err := st.RevokeMatching(ctx, sessiond.RevokeFilter{All: true}, at, sessiond.ReasonIncident)
+		return err
+	}, true},
+	{"RevokeMatching/subjects", func(ctx context.Context, st *redisstore.Store, sess *sessiond.Session, at time.Time) error {
+		_, _, err := st.RevokeMatching(ctx, sessiond.RevokeFilter{Subjects: []string{sess.Subject}}, at, sessiond.ReasonIncident)
+		return err
+	}, true},
+	{"RevokeMatching/issued-before", func(ctx context.Context, st *redisstore.Store, sess *sessiond.Session, at time.Time) error {
+		_, _, err := st.RevokeMatching(ctx, sessiond.RevokeFilter{IssuedBefore: sess.CreatedAt.Add(time.Second)}, at, sessiond.ReasonIncident)
+		return err
+	}, true},
+}
+
+// TestStore_RevocationSurvivesFailover: Redis replicates asynchronously,
+// so a revocation its master acknowledged and had not yet sent to the
+// replica was undone when the replica took over, and the revoked session
+// verified again. A revocation now returns only once a replica has it
+// (WAIT, on by default when the master has a replica). The replica is
+// stopped and the master's replication buffer filled, so the revocation
+// sits in the master's memory only; then either the revocation returns
+// (the defect: the master is killed at once, the replica promoted, and
+// the session must still be revoked there) or the master shows it
+// blocked waiting for a replica, and the replica is resumed first.
+func TestStore_RevocationSurvivesFailover(t *testing.T) {
+	for _, kind := range revocationKinds {
+		t.Run(kind.name, func(t *testing.T) {
+			pair := redisclustertest.StartPair(t)
+			ctx := context.Background()
+			// RevocationReplicas left at auto; a wait long enough for the
+			// resumed replica to catch up on the filler on a busy machine.
+			st, err := redisstore.New(ctx, pair.URL(), redisstore.Options{Prefix: "ack", RevocationWait: 10 * time.Minute})
+			if err != nil {
+				t.Fatalf("redisstore.New() = %v", err)
+			}
+			defer st.Close()
+			t0 := now()
+			sess := newSession("alice", t0)
+			tok := newToken(sessiond.KindAccess, sess.ID, t0)
+			if err := st.Create(ctx, sess, tok); err != nil {
+				t.Fatalf("Create() = %v", err)
+			}
+			master := rawURLClient(t, pair.URL())
+			// The replica has the session before it stops.
+			if n, err := master.Do(ctx, master.B().Wait().Numreplicas(1).Timeout(10000).Build()).AsInt64(); err != nil || n != 1 {
+				t.Fatalf("WAIT 1 = %d, %v; want 1", n, err)
+			}
+			pair.Stop()
+			fillReplicaBuffer(t, master)
+
+			done := make(chan error, 1)
+			go func() { done <- kind.revoke(ctx, st, sess, t0.Add(time.Second)) }()
+			returned := false
+			for !returned {
+				select {
+				case err := <-done:
+					if err != nil {
+						t.Fatalf("revoke = %v", err)
+					}
+					returned = true
+				default:
+				}
+				if !returned && waiting(t, master) {
+					break
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+			if returned {
+				t.Error("the revocation returned before a replica had it")
+			} else {
+				pair.Continue()
+				if err := <-done; err != nil {
+					t.Fatalf("revoke = %v", err)
+				}
+			}
+			if n := st.UnackedRevocations(); n != 0 {
+				t.Errorf("UnackedRevocations() = %d; want 0", n)
+			}
+			pair.KillMaster()
+			pair.Promote()
+
+			promoted, err := redisstore.New(ctx, pair.ReplicaURL(), redisstore.Options{Prefix: "ack"})
+			if err != nil {
+				t.Fatalf("redisstore.New(promoted replica) = %v", err)
+			}
+			defer promoted.Close()
+			got, err := promoted.Get(ctx, sess.ID)
+			if err != nil {
+				t.Fatalf("Get() on the promoted replica = %v", err)
+			}
+			if !got.Revoked() {
+				t.Errorf("after the failover the session is live again: an acknowledged revocation was lost")
+			}
+		})
+	}
+}
+
+// rawURLClient is a plain rueidis client on url, closed at cleanup.
+func rawURLClient(tb testing.TB, url string) rueidis.Client {
+	tb.Helper()
+	opt, err := rueidis.ParseURL(url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	opt.DisableCache = true
+	c, err := rueidis.NewClient(opt)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(c.Close)
+	return c
+}
+
+// fillReplicaBuffer writes to the master more than the sockets between
+// it and the (stopped) replica can buffer: what the master writes next
+// stays in its own memory, lost if it is killed. The most Linux buffers
+// is the largest receive plus send buffer (tcp_rmem and tcp_wmem's third
+// fields); 64 MiB where they cannot be read. One key is overwritten, so
+// the dataset stays small.
+func fillReplicaBuffer(tb testing.TB, master rueidis.Client) {
+	tb.Helper()
+	total := 0
+	for _, f := range []string{"/proc/sys/net/ipv4/tcp_rmem", "/proc/sys/net/ipv4/tcp_wmem"} {
+		b, err := os.ReadFile(f)
+		fs := strings.Fields(string(b))
+		if err != nil || len(fs) != 3 {
+			total = 48 << 20
+			break
+		}
+		n, _ := strconv.Atoi(fs[2])
+		total += n
+	}
+	total += 16 << 20
+	value := strings.Repeat("x", 1<<20)
+	for written := 0; written < total; written += len(value) {
+		if err := master.Do(context.Background(), master.B().Set().Key("filler").Value(value).Build()).Error(); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// waiting reports whether a client on the master is blocked (in WAIT).
+func waiting(tb testing.TB, master rueidis.Client) bool {
+	tb.Helper()
+	info, err := master.Do(context.Background(), master.B().Info().Section("clients").Build()).ToString()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	n := field(strings.ReplaceAll(info, ":", "="), "blocked_clients")
+	return n != "" && n != "0"
+}
+
+// field returns the value of name= in an INFO answer whose colons are
+// made equals signs.
+func field(text, name string) string {
+	for _, f := range strings.Fields(text) {
+		if v, ok := strings.CutPrefix(f, name+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// TestStore_RevocationWaitTimesOut: with its replica stopped, a revocation
+// whose wait for a replica times out still succeeds (it holds on the
+// master, and every node already enforces it), and is logged as a warning,
+// counted.
+func TestStore_RevocationWaitTimesOut(t *testing.T) {
+	for _, kind := range revocationKinds {
+		t.Run(kind.name, func(t *testing.T) {
+			pair := redisclustertest.StartPair(t)
+			ctx := context.Background()
+			var logs strings.Builder
+			var mu sync.Mutex
+			st, err := redisstore.New(ctx, pair.URL(), redisstore.Options{Prefix: "ack",
+				Logger:         slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, nil)),
+				RevocationWait: 10 * time.Millisecond})
+			if err != nil {
+				t.Fatalf("redisstore.New() = %v", err)
+			}
+			defer st.Close()
+			if got := st.RevocationReplicas(); got != 1 {
+				t.Fatalf("RevocationReplicas() = %d; want 1 (the master has a replica)", got)
+			}
+			t0 := now()
+			sess := newSession("bob", t0)
+			if err := st.Create(ctx, sess, newToken(sessiond.KindAccess, sess.ID, t0)); err != nil {
+				t.Fatalf("Create() = %v", err)
+			}
+			pair.Stop()
+			defer pair.Continue()
+			if err := kind.revoke(ctx, st, sess, t0.Add(time.Second)); err != nil {
+				t.Fatalf("revoke = %v; want nil: the revocation holds on the master", err)
+			}
+			if got, err := st.Get(ctx, sess.ID); err != nil || !got.Revoked() {
+				t.Fatalf("Get() = %+v, %v; want the session revoked", got, err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			n := st.UnackedRevocations()
+			if n == 0 || n != uint64(strings.Count(logs.String(), "level=WARN")) || !kind.bulk && n != 1 {
+				t.Errorf("UnackedRevocations() = %d; want one per warning, one for a single script (at least one for bulk):\n%s", n, logs.String())
+			}
+			if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "not on enough replicas") {
+				t.Errorf("log = %q; want a warning that the revocation is not on a replica", logs.String())
+			}
+		})
+	}
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// TestStore_RevocationReplicasOption: how New resolves RevocationReplicas
+// and refuses a negative RevocationWait.
+func TestStore_RevocationReplicasOption(t *testing.T) {
+	pair := redisclustertest.StartPair(t)
+	alone := redisclustertest.StartPair(t)
+	alone.KillMaster()
+	alone.Promote() // a master without replicas
+	// A server that refuses INFO, as some managed services do.
+	noInfo := "redis://127.0.0.1:" + strconv.Itoa(redisclustertest.StartServer(t, "--rename-command", "INFO", "")) + "/0"
+	tests := []struct {
+		name string
+		url  string
+		opts redisstore.Options
+		want int
+	}{
+		{"auto with a replica", pair.URL(), redisstore.Options{}, 1},
+		{"auto without replicas", alone.ReplicaURL(), redisstore.Options{}, 0},
+		{"off", pair.URL(), redisstore.Options{RevocationReplicas: -1}, 0},
+		{"explicit", pair.URL(), redisstore.Options{RevocationReplicas: 2}, 2},
+		{"explicit without replicas", alone.ReplicaURL(), redisstore.Options{RevocationReplicas: 1}, 1},
+		{"auto, INFO refused", noInfo, redisstore.Options{}, 1},
+		{"off, INFO refused", noInfo, redisstore.Options{RevocationReplicas: -1}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.opts.Prefix = "opt"
+			st, err := redisstore.New(context.Background(), tt.url, tt.opts)
+			if err != nil {
+				t.Fatalf("redisstore.New() = %v", err)
+			}
+			defer st.Close()
+			if got := st.RevocationReplicas(); got != tt.want {
+				t.Errorf("RevocationReplicas() = %d; want %d", got, tt.want)
+			}
+		})
+	}
+	t.Run("negative wait", func(t *testing.T) {
+		_, err := redisstore.New(context.Background(), pair.URL(), redisstore.Options{RevocationWait: -time.Second})
+		if !errors.Is(err, sessiond.ErrInvalidArgument) {
+			t.Errorf("redisstore.New(RevocationWait -1s) = %v; want ErrInvalidArgument", err)
+		}
+	})
+}
+
+// TestStore_RevocationWaitCluster: on a Redis Cluster each WAIT runs on the
+// master that took the revocation's writes. With one master's replica
+// stopped, a revocation of a session in that master's slots is
+// unacknowledged, and one of a session on another master (its record on a
+// third, or the same other) is acknowledged.
+func TestStore_RevocationWaitCluster(t *testing.T) {
+	cluster := redisclustertest.Start(t)
+	owner := func(tag string) (int, int) { return cluster.SlotOwner("{" + tag + "}") }
+	// Subject a's sessions are on master ma; the store's global indexes
+	// (the record script) and subject b's sessions elsewhere.
+	ma, ra := owner(tagOf("a"))
+	if ra == 0 {
+		t.Fatal("master without a replica")
+	}
+	// first returns the first base+i whose tag (tagOf) is on another
+	// master than ma.
+	first := func(base string, tagOf func(string) string) string {
+		for i := 0; ; i++ {
+			if m, _ := owner(tagOf(base + strconv.Itoa(i))); m != ma {
+				return base + strconv.Itoa(i)
+			}
+		}
+	}
+	prefix := first("ackc", func(p string) string { return p })
+	subjectB := first("b", tagOf)
+	ctx := context.Background()
+	st, err := redisstore.New(ctx, cluster.URL(), redisstore.Options{Prefix: prefix, RevocationWait: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("redisstore.New(cluster) = %v", err)
+	}
+	defer st.Close()
+	if got := st.RevocationReplicas(); got != 1 {
+		t.Fatalf("RevocationReplicas() = %d; want 1 (every master has a replica)", got)
+	}
+	t0 := now()
+	sa, sb := newSession("a", t0), newSession(subjectB, t0)
+	for _, s := range []*sessiond.Session{sa, sb} {
+		if err := st.Create(ctx, s); err != nil {
+			t.Fatalf("Create() = %v", err)
+		}
+	}
+	cluster.Stop(ra)
+	defer cluster.Continue(ra)
+	if _, err := st.Revoke(ctx, sb.ID, t0.Add(time.Second), sessiond.ReasonLogout); err != nil {
+		t.Fatalf("Revoke(b) = %v", err)
+	}
+	if n := st.UnackedRevocations(); n != 0 {
+		t.Errorf("after revoking a session whose master's replica runs: UnackedRevocations() = %d; want 0", n)
+	}
+	if _, err := st.Revoke(ctx, sa.ID, t0.Add(time.Second), sessiond.ReasonLogout); err != nil {
+		t.Fatalf("Revoke(a) = %v", err)
+	}
+	if n := st.UnackedRevocations(); n != 1 {
+		t.Errorf("after revoking a session whose master's replica is stopped: UnackedRevocations() = %d; want 1", n)
+	}
+}
