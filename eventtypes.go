@@ -14,6 +14,8 @@ const (
 	EventIncident         EventType = "incident.revoked"
 	EventWatermarkRaised  EventType = "revocation.watermark_raised"
 	EventSETReceived      EventType = "ssf.set_received"
+	EventSSFStreamCreated EventType = "ssf.stream_created"
+	EventSSFStreamDeleted EventType = "ssf.stream_deleted"
 )
 
 // EventTypes returns every event type sessiond records, a new slice on
@@ -31,6 +33,6 @@ func EventTypes() []EventType {
 		EventAPIKeyAuthFailed, EventKeysRotated, EventAPIKeyCreated, EventAPIKeyRevoked,
 		EventAPIKeyScopes, EventIncident, EventStoreReset,
 		EventWatermarkRaised, EventKeysRetired,
-		EventSETReceived,
+		EventSETReceived, EventSSFStreamCreated, EventSSFStreamDeleted,
 	}
 }

@@ -5,10 +5,16 @@
 //
 // A Receiver is an http.Handler for one transmitter. It verifies each SET
 // with go-jose (typ secevent+jwt, an RS256/ES256/EdDSA signature by a key
-// of the transmitter's JWKS, iss, aud, the iat window, a jti seen only
-// once), maps its subject identifier (RFC 9493) to a sessiond subject, and
-// revokes through the Manager: CAEP session-revoked naming a session ends
-// that session, every other supported event ends all the subject's
-// sessions. Every SET received, accepted or refused, becomes one event of
-// type EventSETReceived; the token's text is never logged.
+// of the transmitter's JWKS, iss, aud, the iat window, exp and nbf when
+// present, a jti seen only once), maps its subject identifier (RFC 9493)
+// to a sessiond subject, and revokes through the Manager: CAEP
+// session-revoked naming a session ends that session, every other
+// supported event ends all the subject's sessions. Every SET received
+// becomes one event of type EventSETReceived, but for refused pushes
+// beyond a bound per minute (counted in the next one); the token's text
+// is never logged.
+//
+// A Transmitter makes sessiond a transmitter too: streams managed by API
+// key, SETs for its revocations pushed or polled, each stream created or
+// deleted an event (EventStreamCreated, EventStreamDeleted).
 package ssf

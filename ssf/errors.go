@@ -20,6 +20,7 @@ var (
 	ErrIssuer       = errors.New("ssf: unexpected issuer")
 	ErrAudience     = errors.New("ssf: audience not accepted")
 	ErrStale        = errors.New("ssf: iat outside the accepted window")
+	ErrExpired      = errors.New("ssf: exp passed or nbf not reached")
 	ErrReplayed     = errors.New("ssf: jti already received")
 	ErrEventType    = errors.New("ssf: unsupported event type")
 	ErrSubject      = errors.New("ssf: subject identifier not mappable")

@@ -45,23 +45,32 @@ const (
 	futureSkew          = time.Minute
 )
 
-// Bounds on the events of pushes whose sender is not authenticated (a
-// wrong or missing bearer token, a body that is no SET signed by the
-// transmitter). Such a push costs its sender nothing, so what the event log
-// keeps of it must not grow with the number sent (as for refused API keys
-// and unknown tokens): at most unauthenticatedMax of them are recorded a
-// window per receiver, and the next one recorded counts those left out
-// ("unreported"). SETs the transmitter signed, accepted or refused, are
-// all recorded.
+// Bounds on the events of pushes refused whose sender is not
+// authenticated: a wrong or missing bearer token, a body that is no SET
+// signed by the transmitter, and also a SET the transmitter did sign when
+// no bearer token tells the transmitter from whoever else holds that SET
+// (it can be pushed again and again: refused as a replay, as stale, or for
+// the wrong audience). Such a push costs its sender nothing, so what the
+// event log keeps of it must not grow with the number sent (as for refused
+// API keys and unknown tokens): at most recordMax of each kind, unsigned
+// and signed, are recorded a window per receiver (two budgets, so a flood
+// of garbage cannot hide the transmitter's own refused SETs), and the next
+// event recorded counts those left out ("unreported"). Accepted SETs,
+// pushes that carried the bearer token, polled SETs and failures (the
+// store or the JWKS) are all recorded.
 const (
-	unauthenticatedWindow = time.Minute
-	unauthenticatedMax    = 60
+	recordWindow = time.Minute
+	recordMax    = 60
 )
 
 var supported = []string{CAEPSessionRevoked, CAEPCredentialChange, RISCAccountDisabled, RISCAccountPurged, RISCSessionsRevoked}
 
-// Algorithms accepted on a SET; none and HMAC never are.
-var Algorithms = []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA}
+// algorithms are those accepted on a SET; none and HMAC never are.
+var algorithms = []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA}
+
+// Algorithms returns the signature algorithms accepted on a SET, a new
+// slice on each call.
+func Algorithms() []jose.SignatureAlgorithm { return slices.Clone(algorithms) }
 
 // Revoker ends sessions; *sessiond.Manager is one.
 type Revoker interface {
@@ -148,10 +157,29 @@ type Receiver struct {
 	keys   *keySource
 	bearer [sha256.Size]byte
 
-	mu         sync.Mutex // guards the three below
-	windowAt   time.Time  // start of the current unauthenticated window
-	recorded   int        // unauthenticated pushes recorded in it
-	unreported int        // unauthenticated pushes not recorded since the last one recorded
+	mu         sync.Mutex   // guards the three below
+	unsigned   recordBudget // refused pushes of no SET the transmitter signed
+	signed     recordBudget // refused pushes of one it signed, without the bearer token
+	unreported int          // refused pushes not recorded since the last event recorded
+}
+
+// recordBudget counts the events of one kind recorded in the current
+// window (recordWindow).
+type recordBudget struct {
+	at time.Time // start of the window
+	n  int       // recorded in it
+}
+
+// take reports whether one more event fits the window at now, and counts it.
+func (b *recordBudget) take(now time.Time) bool {
+	if now.Sub(b.at) >= recordWindow || now.Before(b.at) {
+		b.at, b.n = now, 0
+	}
+	if b.n >= recordMax {
+		return false
+	}
+	b.n++
+	return true
 }
 
 // New checks o and returns its Receiver.
@@ -201,7 +229,8 @@ func New(o Options) (*Receiver, error) {
 // outcome is what one push did, as recorded in the event log.
 type outcome struct {
 	delivery                 string // push or poll
-	authenticated            bool   // the bearer token matched, or the SET's signature verified
+	bearer                   bool   // the configured bearer token matched
+	signed                   bool   // the SET's signature verified
 	iss, jti, event, subject string
 	session                  sessiond.SessionID
 	revoked                  int
@@ -272,22 +301,24 @@ func (r *Receiver) record(ctx context.Context, out *outcome, err error) {
 }
 
 // allowRecord reports whether the outcome of a push is recorded, within the
-// bounds on unauthenticated pushes above, and how many unauthenticated
-// pushes were not since the last event recorded.
+// bounds above, and how many refused pushes were not since the last event
+// recorded.
 func (r *Receiver) allowRecord(out *outcome, err error) (unreported int, ok bool) {
-	limited := err != nil && !out.authenticated && out.delivery == "push"
+	var budget *recordBudget
+	var refused *RefusedError
+	switch {
+	case err == nil || out.delivery != "push" || out.bearer:
+	case !out.signed:
+		budget = &r.unsigned
+	case errors.As(err, &refused): // not a failure of the store: that is recorded
+		budget = &r.signed
+	}
 	now := r.o.Clock.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if limited {
-		if now.Sub(r.windowAt) >= unauthenticatedWindow || now.Before(r.windowAt) {
-			r.windowAt, r.recorded = now, 0
-		}
-		if r.recorded >= unauthenticatedMax {
-			r.unreported++
-			return 0, false
-		}
-		r.recorded++
+	if budget != nil && !budget.take(now) {
+		r.unreported++
+		return 0, false
 	}
 	unreported, r.unreported = r.unreported, 0
 	return unreported, true
@@ -314,6 +345,8 @@ type claims struct {
 	Iss    string                     `json:"iss"`
 	Aud    json.RawMessage            `json:"aud"`
 	Iat    *int64                     `json:"iat"`
+	Exp    *int64                     `json:"exp"`
+	Nbf    *int64                     `json:"nbf"`
 	Jti    string                     `json:"jti"`
 	SubID  json.RawMessage            `json:"sub_id"`
 	Events map[string]json.RawMessage `json:"events"`
@@ -323,7 +356,7 @@ func (r *Receiver) receive(req *http.Request, out *outcome) error {
 	if !r.authorized(req) {
 		return refuse(CodeAuthenticationFailed, ErrUnauthorized, "missing or wrong bearer token")
 	}
-	out.authenticated = r.o.BearerToken != ""
+	out.bearer = r.o.BearerToken != ""
 	if mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type")); err != nil || mt != "application/secevent+jwt" {
 		return refuse(CodeInvalidRequest, ErrMalformed, "content type must be application/secevent+jwt")
 	}
@@ -345,7 +378,7 @@ func (r *Receiver) process(ctx context.Context, set string, maxAge time.Duration
 	if int64(len(set)) > r.o.MaxBodyBytes {
 		return refuse(CodeInvalidRequest, ErrMalformed, fmt.Sprintf("SET larger than %d bytes", r.o.MaxBodyBytes))
 	}
-	jws, err := jose.ParseSignedCompact(set, Algorithms)
+	jws, err := jose.ParseSignedCompact(set, algorithms)
 	if err != nil {
 		return refuse(CodeInvalidRequest, ErrMalformed, "not a compact JWS signed with RS256, ES256 or EdDSA")
 	}
@@ -375,13 +408,13 @@ func (r *Receiver) process(ctx context.Context, set string, maxAge time.Duration
 	case payload == nil:
 		return refuse(CodeAuthenticationFailed, ErrSignature, "signature does not verify with the transmitter's keys")
 	}
-	out.authenticated = true
+	out.signed = true
 	var c claims
 	if err := json.Unmarshal(payload, &c); err != nil {
 		// A claim of the wrong type (iat as a string, a fraction) is named:
 		// the field's name is sessiond's own, never the sender's text.
 		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && slices.Contains([]string{"iss", "aud", "iat", "jti", "sub_id", "events"}, te.Field) {
+		if errors.As(err, &te) && slices.Contains([]string{"iss", "aud", "iat", "exp", "nbf", "jti", "sub_id", "events"}, te.Field) {
 			return refuse(CodeInvalidRequest, ErrMalformed, "claim "+te.Field+" is not of its type")
 		}
 		return refuse(CodeInvalidRequest, ErrMalformed, "claims are not a JSON object")
@@ -403,6 +436,16 @@ func (r *Receiver) process(ctx context.Context, set string, maxAge time.Duration
 	iat := time.Unix(*c.Iat, 0)
 	if iat.Before(now.Add(-maxAge)) || iat.After(now.Add(futureSkew)) {
 		return refuse(CodeInvalidRequest, ErrStale, "iat outside the accepted window")
+	}
+	// SSF 1.0 (§4, the "exp" Claim) says a SET carries no exp, and none
+	// is needed to act on it; but a JWT whose exp has passed, or whose nbf
+	// is to come, MUST NOT be accepted (RFC 7519 §4.1.4, §4.1.5): a
+	// transmitter that sets them means it. The skew is iat's.
+	if c.Exp != nil && !now.Before(time.Unix(*c.Exp, 0).Add(futureSkew)) {
+		return refuse(CodeInvalidRequest, ErrExpired, "exp has passed")
+	}
+	if c.Nbf != nil && time.Unix(*c.Nbf, 0).After(now.Add(futureSkew)) {
+		return refuse(CodeInvalidRequest, ErrExpired, "nbf is in the future")
 	}
 	if len(c.Events) != 1 {
 		return refuse(CodeInvalidRequest, ErrEventType, "events must hold exactly one event")

@@ -25,7 +25,8 @@ import (
 // transmitter signed) costs its sender nothing, so the event log keeps a
 // bounded number of them a minute, whatever the number sent, and the next
 // one recorded counts those left out. SETs the transmitter signed, refused
-// ones included, are all recorded, flood or not.
+// ones included, are still recorded after such a flood: they have a budget
+// of their own (TestRefusedSignedPushesBounded).
 func TestUnauthenticatedPushesBounded(t *testing.T) {
 	ctx := context.Background()
 	const token = "s3cret-push-token-0123456789abcdef"
@@ -89,8 +90,8 @@ func TestUnauthenticatedPushesBounded(t *testing.T) {
 			if got := len(events()); got != budget {
 				t.Fatalf("%d unauthenticated pushes recorded %d events; want %d (a minute's budget)", flood, got, budget)
 			}
-			// The transmitter's own SETs are all recorded, refused ones
-			// (a wrong audience) included, though the budget is spent.
+			// The transmitter's own SETs are recorded, refused ones (a
+			// wrong audience) included, though the unsigned budget is spent.
 			auth := ""
 			if tc.bearer != "" {
 				auth = "Bearer " + token

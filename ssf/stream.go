@@ -30,8 +30,9 @@ const (
 	StatusDisabled = "disabled"
 )
 
-// TransmittedEvents are the event types the Transmitter sends.
-var TransmittedEvents = []string{CAEPSessionRevoked, RISCSessionsRevoked}
+// TransmittedEvents returns the event types the Transmitter sends, a new
+// slice on each call.
+func TransmittedEvents() []string { return []string{CAEPSessionRevoked, RISCSessionsRevoked} }
 
 // MaxStreams is how many streams one deployment keeps.
 const MaxStreams = 100
@@ -309,10 +310,10 @@ func newStreamID() string {
 // sends; nothing requested means everything.
 func delivered(requested []string) []string {
 	if len(requested) == 0 {
-		return slices.Clone(TransmittedEvents)
+		return TransmittedEvents()
 	}
 	var out []string
-	for _, e := range TransmittedEvents {
+	for _, e := range TransmittedEvents() {
 		if slices.Contains(requested, e) {
 			out = append(out, e)
 		}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -30,6 +31,12 @@ const (
 	PathRemoveSubject = "/v1/ssf/subjects/remove"
 	PathPoll          = "/v1/ssf/poll/" // followed by the stream ID
 	pathJWKS          = "/.well-known/jwks.json"
+)
+
+// Events recorded for the stream management API (TransmitterOptions.Events).
+const (
+	EventStreamCreated = sessiond.EventSSFStreamCreated
+	EventStreamDeleted = sessiond.EventSSFStreamDeleted
 )
 
 // SpecVersion is the SSF version the configuration document declares.
@@ -171,8 +178,15 @@ type TransmitterOptions struct {
 	CacheFor time.Duration
 	// LongPoll bounds a poll with returnImmediately false; default 10s.
 	LongPoll time.Duration
-	Clock    sessiond.Clock
-	Logger   *slog.Logger
+	// Events, when set, records each stream created or deleted
+	// (EventStreamCreated, EventStreamDeleted) with the caller's address
+	// and details stream_id, delivery, owner (the API key the stream
+	// belongs to), api_key_id (the one that acted) and, for push,
+	// endpoint_host: who subscribed to the deployment's revocations, and
+	// where they go. Nil records nothing.
+	Events sessiond.EventSink
+	Clock  sessiond.Clock
+	Logger *slog.Logger
 }
 
 // Transmitter is sessiond as an SSF transmitter: the configuration
@@ -575,11 +589,6 @@ func (t *Transmitter) updateSeen(ctx context.Context, c Caller, id string, f fun
 		if err := f(&st); err != nil {
 			return nil, err
 		}
-		if !slices.Equal(st.Aud, l[i].Aud) {
-			if err := t.checkAud(l, st); err != nil {
-				return nil, err
-			}
-		}
 		l[i], out = st, st
 		return l, nil
 	})
@@ -594,16 +603,20 @@ func (t *Transmitter) updateSeen(ctx context.Context, c Caller, id string, f fun
 // ssf key free to take another's aud, it would get genuine SETs addressed
 // to that receiver and could push them to it (SSF 1.0 §8.1.1: a
 // transmitter SHOULD know that the receivers of one aud are the same
-// entity).
+// entity). Both checks fold case: a receiver that follows RFC 7519 (§2,
+// StringOrURI) compares its aud exactly and would refuse a variant, but
+// one that compares URIs as RFC 3986 §6.2.2.1 allows (scheme and host
+// without regard to case) would take it as its own; refusing a variant
+// costs a receiver nothing it needs.
 func (t *Transmitter) checkAud(l []Stream, st Stream) error {
 	own := t.defaultAud(st.ID)[0]
 	prefix := t.o.Issuer + PathStreams + "/"
 	for _, a := range st.Aud {
-		if a != own && strings.HasPrefix(a, prefix) {
+		if a != own && len(a) >= len(prefix) && strings.EqualFold(a[:len(prefix)], prefix) {
 			return badRequest("aud names another stream of this transmitter")
 		}
 		for _, o := range l {
-			if o.ID != st.ID && o.Owner != st.Owner && slices.Contains(o.Aud, a) {
+			if o.ID != st.ID && o.Owner != st.Owner && slices.ContainsFunc(o.Aud, func(b string) bool { return strings.EqualFold(a, b) }) {
 				return badRequest("aud is held by a stream of another API key")
 			}
 		}
@@ -677,7 +690,7 @@ func (t *Transmitter) Configuration() map[string]any {
 		"add_subject_endpoint":       t.o.Issuer + PathAddSubject,
 		"remove_subject_endpoint":    t.o.Issuer + PathRemoveSubject,
 		"verification_endpoint":      t.o.Issuer + PathVerify,
-		"events_supported":           TransmittedEvents,
+		"events_supported":           TransmittedEvents(),
 		"authorization_schemes":      []map[string]string{{"spec_urn": "urn:ietf:rfc:6750"}},
 		"default_subjects":           "ALL",
 	}
@@ -749,7 +762,7 @@ func (t *Transmitter) streamConfig(st Stream) map[string]any {
 	}
 	out := map[string]any{
 		"stream_id": st.ID, "iss": t.o.Issuer, "aud": audClaim(st.Aud),
-		"events_supported": TransmittedEvents, "events_requested": nonNil(st.EventsRequested),
+		"events_supported": TransmittedEvents(), "events_requested": nonNil(st.EventsRequested),
 		"events_delivered": nonNil(st.EventsDelivered), "delivery": d,
 	}
 	if st.Description != "" {
@@ -767,18 +780,43 @@ type streamRequest struct {
 	Description     *string         `json:"description"`
 }
 
-// apply sets the request's members on st and checks the result.
-func (t *Transmitter) apply(st *Stream, req streamRequest) error {
+// parseAud reads a request's aud: a non-empty string or list of them.
+func parseAud(raw json.RawMessage) ([]string, error) {
+	var one string
+	var many []string
+	switch {
+	case json.Unmarshal(raw, &one) == nil && one != "":
+		return []string{one}, nil
+	case json.Unmarshal(raw, &many) == nil && len(many) > 0 && !slices.Contains(many, ""):
+		return many, nil
+	}
+	return nil, badRequest("aud must be a non-empty string or list of strings")
+}
+
+// sameAud reports whether a and b hold the same audiences, in any order.
+func sameAud(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(slices.Compact(a), slices.Compact(b))
+}
+
+// apply sets the request's members on st and checks the result. A
+// create may choose the aud (checkAud then vets it); an update or
+// replacement (created false) may only repeat it: aud is
+// Transmitter-Supplied and "cannot be updated" (SSF 1.0 §8.1.1), and a
+// Transmitter-Supplied property in a PATCH or PUT "MUST match the expected
+// value" (§8.1.1.3, §8.1.1.4), else 400.
+func (t *Transmitter) apply(st *Stream, req streamRequest, created bool) error {
 	if len(req.Aud) > 0 {
-		var one string
-		var many []string
+		aud, err := parseAud(req.Aud)
 		switch {
-		case json.Unmarshal(req.Aud, &one) == nil && one != "":
-			st.Aud = []string{one}
-		case json.Unmarshal(req.Aud, &many) == nil && len(many) > 0 && !slices.Contains(many, ""):
-			st.Aud = many
-		default:
-			return badRequest("aud must be a non-empty string or list of strings")
+		case err != nil:
+			return err
+		case created:
+			st.Aud = aud
+		case !sameAud(aud, st.Aud):
+			return badRequest("aud cannot be updated: it may only repeat the stream's aud")
 		}
 	}
 	if req.EventsRequested != nil {
@@ -853,7 +891,7 @@ func (t *Transmitter) serveStreams(w http.ResponseWriter, r *http.Request, c Cal
 		if req.Delivery == nil {
 			return badRequest("delivery is required")
 		}
-		if err := t.apply(&st, req); err != nil {
+		if err := t.apply(&st, req, true); err != nil {
 			return err
 		}
 		err := t.streams.update(ctx, func(l []Stream) ([]Stream, error) {
@@ -879,6 +917,7 @@ func (t *Transmitter) serveStreams(w http.ResponseWriter, r *http.Request, c Cal
 			return err
 		}
 		t.o.Logger.InfoContext(ctx, "ssf stream created", "stream_id", st.ID, "method", st.Delivery.Method, "owner", st.Owner)
+		t.record(r, EventStreamCreated, st, c)
 		writeJSON(w, http.StatusCreated, t.streamConfig(st))
 		return nil
 	case http.MethodPatch, http.MethodPut:
@@ -891,11 +930,12 @@ func (t *Transmitter) serveStreams(w http.ResponseWriter, r *http.Request, c Cal
 		}
 		out, err := t.updateSeen(ctx, c, req.StreamID, func(st *Stream) error {
 			if r.Method == http.MethodPut {
-				// What the receiver supplies returns to its default
-				// when a replacement leaves it out (SSF 1.0 §8.1.1.4).
-				st.Description, st.Delivery, st.Aud = "", StreamDelivery{}, t.defaultAud(st.ID)
+				// What the receiver supplies returns to its default when
+				// a replacement leaves it out; what the transmitter
+				// supplies (aud) is kept (SSF 1.0 §8.1.1.4).
+				st.Description, st.Delivery = "", StreamDelivery{}
 			}
-			return t.apply(st, req)
+			return t.apply(st, req, false)
 		})
 		if err != nil {
 			return err
@@ -912,11 +952,13 @@ func (t *Transmitter) serveStreams(w http.ResponseWriter, r *http.Request, c Cal
 		if id == "" {
 			return errNoStreamID
 		}
+		var gone Stream
 		err := t.streams.update(ctx, func(l []Stream) ([]Stream, error) {
 			i := slices.IndexFunc(l, func(s Stream) bool { return s.ID == id && c.sees(s) })
 			if i < 0 {
 				return nil, errNoStream
 			}
+			gone = l[i]
 			return slices.Delete(l, i, i+1), nil
 		})
 		if err != nil {
@@ -926,10 +968,39 @@ func (t *Transmitter) serveStreams(w http.ResponseWriter, r *http.Request, c Cal
 			t.o.Logger.WarnContext(ctx, "ssf: clear poll queue of a deleted stream", "stream_id", id, "err", err)
 		}
 		t.o.Logger.InfoContext(ctx, "ssf stream deleted", "stream_id", id)
+		t.record(r, EventStreamDeleted, gone, c)
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
 	return errMethodNotAllowed
+}
+
+// record adds a stream management event to TransmitterOptions.Events,
+// before the request is answered. The change is made either way: a
+// failure to record it is logged.
+func (t *Transmitter) record(r *http.Request, typ sessiond.EventType, st Stream, c Caller) {
+	if t.o.Events == nil {
+		return
+	}
+	ctx := r.Context()
+	d := map[string]any{"stream_id": st.ID, "delivery": st.Delivery.Method, "owner": st.Owner}
+	if c.Owner != "" {
+		d["api_key_id"] = c.Owner
+	}
+	// The host alone: the URL's path or query may carry a credential
+	// of the receiver's, as the authorization header does.
+	if u, err := url.Parse(st.Delivery.EndpointURL); err == nil && st.Delivery.Method == DeliveryPush && u.Host != "" {
+		d["endpoint_host"] = u.Hostname()
+	}
+	var client sessiond.Client
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		client, _ = sessiond.CleanClient(sessiond.Client{IP: host}) // not an address: none
+	}
+	now := t.o.Clock.Now().UTC()
+	e := sessiond.Event{ID: sessiond.NewEventID(now), Time: now, Type: typ, Client: client, Details: d}
+	if err := t.o.Events.Record(ctx, e); err != nil {
+		t.o.Logger.ErrorContext(ctx, "ssf: record event", "type", string(typ), "stream_id", st.ID, "err", err)
+	}
 }
 
 // defaultAud is the aud of a stream that sets none.

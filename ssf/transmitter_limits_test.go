@@ -3,6 +3,7 @@ package ssf_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -15,30 +16,55 @@ import (
 	"github.com/sessiond/sessiond/ssf"
 )
 
-// TestTransmitter_ReplaceResetsAud: PUT replaces the configuration (SSF
-// 1.0 §8.1.1.4): an aud set earlier and left out of the replacement
-// returns to the default, as the description does; PATCH keeps it.
-func TestTransmitter_ReplaceResetsAud(t *testing.T) {
+// TestTransmitter_AudReadOnly: aud is Transmitter-Supplied and "cannot be
+// updated" (SSF 1.0 §8.1.1): an update or replacement may repeat it (as a
+// string or a list) but not change it (400, the stream unchanged), and one
+// that leaves it out keeps it, a replacement included (Transmitter-Supplied
+// properties missing from a PUT are ignored, §8.1.1.4), while the
+// Receiver-Supplied description a replacement leaves out goes.
+func TestTransmitter_AudReadOnly(t *testing.T) {
 	_, srv, _ := newTransmitterServer(t)
-	id := createStream(t, srv, `{"aud":"https://custom.example","description":"d","delivery":{"method":"urn:ietf:rfc:8936"}}`)
+	streams := srv.URL + ssf.PathStreams
+	poll := `"delivery":{"method":"urn:ietf:rfc:8936"}`
+	custom := createStream(t, srv, `{"aud":"https://custom.example","description":"d",`+poll+`}`)
+	plain := createStream(t, srv, `{`+poll+`}`)
+	plainAud := "https://sessiond.example.com" + ssf.PathStreams + "/" + plain
 	type config struct {
 		Aud         any    `json:"aud"`
 		Description string `json:"description"`
 	}
-	var patched config
-	if code := txCall(t, http.MethodPatch, srv.URL+ssf.PathStreams, "key-a", `{"stream_id":"`+id+`","events_requested":[]}`, &patched); code != http.StatusOK {
-		t.Fatalf("update = %d", code)
+	tests := []struct {
+		name, method, id, body string
+		want                   int
+		wantAud                any
+	}{
+		{"update without aud", http.MethodPatch, custom, `"events_requested":[]`, http.StatusOK, "https://custom.example"},
+		{"update repeating aud", http.MethodPatch, custom, `"aud":"https://custom.example","description":"e"`, http.StatusOK, "https://custom.example"},
+		{"update repeating aud as a list", http.MethodPatch, custom, `"aud":["https://custom.example"]`, http.StatusOK, "https://custom.example"},
+		{"update changing aud", http.MethodPatch, custom, `"aud":"https://elsewhere.example"`, http.StatusBadRequest, "https://custom.example"},
+		{"update adding an aud", http.MethodPatch, custom, `"aud":["https://custom.example","https://b.example"]`, http.StatusBadRequest, "https://custom.example"},
+		{"update of a default aud", http.MethodPatch, plain, `"aud":"https://elsewhere.example"`, http.StatusBadRequest, plainAud},
+		{"replace changing aud", http.MethodPut, custom, `"aud":"https://elsewhere.example",` + poll + `,"events_requested":[]`, http.StatusBadRequest, "https://custom.example"},
+		{"replace without aud", http.MethodPut, custom, poll + `,"events_requested":[]`, http.StatusOK, "https://custom.example"},
+		{"replace repeating aud", http.MethodPut, custom, `"aud":"https://custom.example",` + poll + `,"events_requested":[]`, http.StatusOK, "https://custom.example"},
+		{"replace of a default aud without aud", http.MethodPut, plain, poll + `,"events_requested":[]`, http.StatusOK, plainAud},
 	}
-	if patched.Aud != "https://custom.example" {
-		t.Errorf("aud after an update without aud = %v; want the one set", patched.Aud)
+	for _, tc := range tests {
+		body := `{"stream_id":"` + tc.id + `",` + tc.body + `}`
+		if code := txCall(t, tc.method, streams, "key-a", body, nil); code != tc.want {
+			t.Errorf("%s: %s = %d; want %d", tc.name, tc.method, code, tc.want)
+		}
+		var read config
+		if code := txCall(t, http.MethodGet, streams+"?stream_id="+tc.id, "key-a", "", &read); code != http.StatusOK {
+			t.Fatalf("read = %d", code)
+		}
+		if read.Aud != tc.wantAud {
+			t.Errorf("%s: aud = %v; want %v", tc.name, read.Aud, tc.wantAud)
+		}
 	}
 	var replaced config
-	put := `{"stream_id":"` + id + `","delivery":{"method":"urn:ietf:rfc:8936"},"events_requested":[]}`
-	if code := txCall(t, http.MethodPut, srv.URL+ssf.PathStreams, "key-a", put, &replaced); code != http.StatusOK {
-		t.Fatalf("replace = %d", code)
-	}
-	if want := "https://sessiond.example.com" + ssf.PathStreams + "/" + id; replaced.Aud != want || replaced.Description != "" {
-		t.Errorf("after a replacement without aud or description: aud %v, description %q; want the default %q and none", replaced.Aud, replaced.Description, want)
+	if code := txCall(t, http.MethodGet, streams+"?stream_id="+custom, "key-a", "", &replaced); code != http.StatusOK || replaced.Description != "" {
+		t.Errorf("description after a replacement without it = %q (%d); want none", replaced.Description, code)
 	}
 }
 
@@ -212,5 +238,43 @@ func TestTransmitter_PushResponseHeadersBounded(t *testing.T) {
 	}
 	if perm, err := tx.Send(ctx, ds[0]); err == nil || perm {
 		t.Errorf("push answered with 2 MB of headers: Send = %v, %v; want a failed attempt, retried", perm, err)
+	}
+}
+
+// TestTransmitter_EventListsNotShared: the lists the configuration
+// document and a stream carry are the caller's own: changing one changes
+// neither what the transmitter sends nor what it tells the next caller.
+func TestTransmitter_EventListsNotShared(t *testing.T) {
+	tx, srv, _ := newTransmitterServer(t)
+	want := strings.Join(ssf.TransmittedEvents(), " ")
+	if l, ok := tx.Configuration()["events_supported"].([]string); ok && len(l) > 0 {
+		saved := l[0]
+		l[0] = "https://example.com/not-an-event"
+		t.Cleanup(func() { l[0] = saved }) // the package's own list, before the fix
+	}
+	ssf.TransmittedEvents()[0] = "https://example.com/changed"
+	var created struct {
+		Supported []string `json:"events_supported"`
+		Delivered []string `json:"events_delivered"`
+	}
+	if code := txCall(t, http.MethodPost, srv.URL+ssf.PathStreams, "key-a", `{"delivery":{"method":"urn:ietf:rfc:8936"}}`, &created); code != http.StatusCreated {
+		t.Fatalf("create = %d", code)
+	}
+	for name, got := range map[string][]string{
+		"configuration events_supported": tx.Configuration()["events_supported"].([]string),
+		"stream events_supported":        created.Supported,
+		"stream events_delivered":        created.Delivered,
+		"TransmittedEvents":              ssf.TransmittedEvents(),
+	} {
+		if strings.Join(got, " ") != want {
+			t.Errorf("%s = %v; want %s", name, got, want)
+		}
+	}
+	if got := fmt.Sprint(ssf.Algorithms()); got != "[RS256 ES256 EdDSA]" {
+		t.Errorf("Algorithms() = %s; want [RS256 ES256 EdDSA]", got)
+	}
+	ssf.Algorithms()[0] = "none"
+	if got := fmt.Sprint(ssf.Algorithms()); got != "[RS256 ES256 EdDSA]" {
+		t.Errorf("Algorithms() after changing a returned list = %s; want it unchanged", got)
 	}
 }

@@ -180,10 +180,6 @@ func Run(ctx context.Context, o Options) (err error) {
 	// set read answers meanwhile (docs/operations.md, "When the store is
 	// unavailable").
 	apiKeys.BoundReloadWait(250 * time.Millisecond)
-	ssfTx, err := buildTransmitter(cfg, o, meta, outbox, apiKeys, clock, log)
-	if err != nil {
-		return err
-	}
 	met, err := metrics.New(mopts)
 	if err != nil {
 		return err
@@ -194,6 +190,12 @@ func Run(ctx context.Context, o Options) (err error) {
 	// change's events in the change's transaction, hand them over.
 	if w, ok := store.(sessiond.ChangeEventWriter); ok && events.log != nil {
 		events.atomic = w.WritesChangeEvents()
+	}
+	// The transmitter records its stream changes through the fanout, and
+	// the fanout hands it every event for its SETs.
+	ssfTx, err := buildTransmitter(cfg, o, meta, outbox, apiKeys, events, clock, log)
+	if err != nil {
+		return err
 	}
 	events.ssf = ssfTx.sink()
 	if len(endpoints) > 0 || ssfTx != nil {

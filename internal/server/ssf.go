@@ -131,9 +131,10 @@ type ssfTransmitter struct {
 // buildTransmitter returns nil when ssf.transmitter is off. A push
 // stream's authorization header is sealed with the signing KEK when one is
 // configured, as the key ring is; a store with a feed carries notices of
-// stream list changes to every node.
+// stream list changes to every node; streams created and deleted go to
+// events.
 func buildTransmitter(cfg config.Config, o Options, meta sessiond.MetaStore, outbox sessiond.Outbox, apiKeys *apikey.Keys,
-	clock sessiond.Clock, log *slog.Logger) (*ssfTransmitter, error) {
+	events sessiond.EventSink, clock sessiond.Clock, log *slog.Logger) (*ssfTransmitter, error) {
 	if !cfg.SSF.Transmitter.Enabled {
 		return nil, nil
 	}
@@ -156,7 +157,7 @@ func buildTransmitter(cfg config.Config, o Options, meta sessiond.MetaStore, out
 	t := &ssfTransmitter{}
 	tx, err := ssf.NewTransmitter(ssf.TransmitterOptions{
 		Issuer: cfg.SSF.Transmitter.Issuer, Meta: meta, Outbox: outbox, Signer: t, Sealer: sealer, Notifier: notifier,
-		CacheFor: o.SSFStreamCache, AllowHTTP: cfg.Environment == config.EnvDevelopment, Clock: clock, Logger: log,
+		CacheFor: o.SSFStreamCache, AllowHTTP: cfg.Environment == config.EnvDevelopment, Events: events, Clock: clock, Logger: log,
 		// Development pushes to receivers on the same machine, as it allows
 		// http; elsewhere only when the operator opts out (SD-SSF-003).
 		AllowPrivate: cfg.Environment == config.EnvDevelopment || cfg.SSF.Transmitter.AllowPrivateEndpoints,

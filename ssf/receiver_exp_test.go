@@ -1,0 +1,71 @@
+package ssf_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/ssf"
+)
+
+// TestPushExpNbf: SSF 1.0 (§4, the "exp" Claim) says a SET carries no exp,
+// but a JWT whose exp has passed, or whose nbf has not come, "MUST NOT be
+// accepted for processing" (RFC 7519 §4.1.4, §4.1.5): a transmitter that
+// sets one is obeyed, within the minute of clock skew allowed for iat. An
+// exp still ahead, or an nbf passed, changes nothing.
+func TestPushExpNbf(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	tests := []struct {
+		name        string
+		claim       string
+		value       any
+		code        int
+		err, reason string
+	}{
+		{"exp passed", "exp", f.now.Add(-10 * time.Minute).Unix(), http.StatusBadRequest, ssf.CodeInvalidRequest, "exp has passed"},
+		{"exp passed beyond the skew", "exp", f.now.Add(-2 * time.Minute).Unix(), http.StatusBadRequest, ssf.CodeInvalidRequest, "exp has passed"},
+		{"exp within the skew", "exp", f.now.Add(-20 * time.Second).Unix(), http.StatusAccepted, "", ""},
+		{"exp ahead", "exp", f.now.Add(time.Hour).Unix(), http.StatusAccepted, "", ""},
+		{"nbf ahead", "nbf", f.now.Add(10 * time.Minute).Unix(), http.StatusBadRequest, ssf.CodeInvalidRequest, "nbf is in the future"},
+		{"nbf within the skew", "nbf", f.now.Add(20 * time.Second).Unix(), http.StatusAccepted, "", ""},
+		{"nbf passed", "nbf", f.now.Add(-time.Minute).Unix(), http.StatusAccepted, "", ""},
+		{"exp a string", "exp", "soon", http.StatusBadRequest, ssf.CodeInvalidRequest, "claim exp is not of its type"},
+		{"nbf a fraction", "nbf", float64(f.now.Unix()) + 0.5, http.StatusBadRequest, ssf.CodeInvalidRequest, "claim nbf is not of its type"},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			subject := "user:u" + string(rune('a'+i)) + "@example.com"
+			s, err := f.mgr.Create(ctx, subject, sessiond.CreateOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := claims("expnbf-"+tc.name, f.now, ssf.RISCAccountDisabled,
+				map[string]any{"subject": emailSubject(strings.TrimPrefix(subject, "user:"))})
+			c[tc.claim] = tc.value
+			resp, err := http.Post(f.srv.URL, "application/secevent+jwt", strings.NewReader(sign(t, f.tr.key, jose.ES256, "tx-1", "secevent+jwt", c)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var e struct {
+				Err         string `json:"err"`
+				Description string `json:"description"`
+			}
+			_ = json.NewDecoder(resp.Body).Decode(&e)
+			resp.Body.Close()
+			if resp.StatusCode != tc.code || e.Err != tc.err || e.Description != tc.reason {
+				t.Errorf("push = %d %q %q; want %d %q %q", resp.StatusCode, e.Err, e.Description, tc.code, tc.err, tc.reason)
+			}
+			_, err = f.mgr.Get(ctx, s.Session.ID)
+			if ended := err != nil; ended != (tc.code == http.StatusAccepted) {
+				t.Errorf("session ended = %v (%v); want %v", ended, err, tc.code == http.StatusAccepted)
+			}
+		})
+	}
+}
