@@ -72,6 +72,10 @@ func TestValidate_OperatorTraps(t *testing.T) {
 			"SD-STORE-012", "store.revocation_replicas", "", ""},
 		{"revocation wait zero", "store:\n  driver: redis\n  dsn: redis://db:6379/0\n  revocation_wait: 0s\n",
 			"SD-STORE-012", "store.revocation_wait", SeverityError, "must be positive"},
+		// Only Redis reads them: a store section built without them (a
+		// config.Store literal) for another driver is no error.
+		{"revocation wait zero, sqlite", "store:\n  driver: sqlite\n  revocation_wait: 0s\n  revocation_replicas: one\n",
+			"SD-STORE-012", "store.revocation_wait", "", ""},
 		{"revocation wait 200ms", "store:\n  driver: redis\n  dsn: redis://db:6379/0\n  revocation_wait: 200ms\n",
 			"SD-STORE-012", "store.revocation_wait", "", ""},
 		{"write groups on sqlite", "store:\n  driver: sqlite\n  write_groups: 2\n",

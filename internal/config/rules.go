@@ -1495,6 +1495,9 @@ var rules = sortedByID([]Rule{
 		Rationale: "The Redis store waits after each revocation until that many replicas have it, at most revocation_wait, so a failover cannot bring a revoked session back; a value it cannot read, or a wait that is not positive, leaves that wait undefined.",
 		Fix:       "set store.revocation_replicas to auto (the default), 0 (never wait) or a number of replicas, and store.revocation_wait to a positive duration (default 1s)",
 		Check: func(in Input) []Issue {
+			if in.Config.Store.Driver != "redis" {
+				return nil // only the Redis store reads them
+			}
 			var out []Issue
 			if _, ok := in.Config.Store.RevocationReplicasOption(); !ok {
 				out = append(out, issue("store.revocation_replicas", "store.revocation_replicas is %q; want auto, 0 or a positive number", in.Config.Store.RevocationReplicas))
