@@ -42,19 +42,7 @@ func TestStoreConflict(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	conn, err := pgx.Connect(t.Context(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close(context.Background()) })
-	tx, err := conn.Begin(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(t.Context(), "LOCK TABLE "+pgx.Identifier{ns, "sessions"}.Sanitize()+" IN ACCESS EXCLUSIVE MODE"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+	lockSessions(t, dsn, ns)
 
 	sid := string(iss.Session.ID)
 	for _, tc := range []struct {
@@ -119,19 +107,7 @@ func TestStoreConflict_Browser(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			conn, err := pgx.Connect(t.Context(), dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = conn.Close(context.Background()) })
-			tx, err := conn.Begin(t.Context())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := tx.Exec(t.Context(), "LOCK TABLE "+pgx.Identifier{ns, "sessions"}.Sanitize()+" IN ACCESS EXCLUSIVE MODE"); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+			lockSessions(t, dsn, ns)
 
 			req := testenv.NewRequest(t, tc.method, "http://"+n.addr+tc.path, nil)
 			req.Header.Set("Cookie", tc.cookie(iss))
@@ -150,4 +126,24 @@ func TestStoreConflict_Browser(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lockSessions holds ns's sessions table locked until the test ends, so
+// every statement that needs it waits for its lock_timeout and fails as a
+// lost race (pgstore's ErrConflict).
+func lockSessions(t *testing.T, dsn, ns string) {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	tx, err := conn.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(t.Context(), "LOCK TABLE "+pgx.Identifier{ns, "sessions"}.Sanitize()+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
 }
