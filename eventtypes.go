@@ -16,6 +16,7 @@ const (
 	EventSETReceived      EventType = "ssf.set_received"
 	EventSSFStreamCreated EventType = "ssf.stream_created"
 	EventSSFStreamDeleted EventType = "ssf.stream_deleted"
+	EventSSFStreamUpdated EventType = "ssf.stream_updated"
 )
 
 // EventTypes returns every event type sessiond records, a new slice on
@@ -34,5 +35,6 @@ func EventTypes() []EventType {
 		EventAPIKeyScopes, EventIncident, EventStoreReset,
 		EventWatermarkRaised, EventKeysRetired,
 		EventSETReceived, EventSSFStreamCreated, EventSSFStreamDeleted,
+		EventSSFStreamUpdated,
 	}
 }

@@ -15,6 +15,7 @@
 // is never logged.
 //
 // A Transmitter makes sessiond a transmitter too: streams managed by API
-// key, SETs for its revocations pushed or polled, each stream created or
-// deleted an event (EventStreamCreated, EventStreamDeleted).
+// key, SETs for its revocations pushed or polled, each stream created,
+// changed (its configuration or status) or deleted an event
+// (EventStreamCreated, EventStreamUpdated, EventStreamDeleted).
 package ssf

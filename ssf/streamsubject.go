@@ -3,6 +3,7 @@ package ssf
 import (
 	"encoding/json"
 	"net/http"
+	"reflect"
 	"slices"
 
 	"github.com/sessiond/sessiond"
@@ -56,6 +57,10 @@ func (t *Transmitter) streamSubject(raw json.RawMessage) (StreamSubject, error) 
 	if len(raw) == 0 || json.Unmarshal(raw, &id) != nil {
 		return StreamSubject{}, badRequest("subject must be a subject identifier object")
 	}
+	// Member names are matched exactly, as in decode.
+	if err := exactNames(raw, reflect.TypeFor[identifier]()); err != nil {
+		return StreamSubject{}, err
+	}
 	user := func(id identifier) (string, error) {
 		var v string
 		switch id.Format {
@@ -90,6 +95,9 @@ func (t *Transmitter) streamSubject(raw json.RawMessage) (StreamSubject, error) 
 		if json.Unmarshal(id.User, &u) != nil {
 			return StreamSubject{}, badRequest("complex subject's user must be a subject identifier object")
 		}
+		if err := exactNames(id.User, reflect.TypeFor[identifier]()); err != nil {
+			return StreamSubject{}, err
+		}
 		var err error
 		if out.Subject, err = user(u); err != nil {
 			return StreamSubject{}, err
@@ -97,6 +105,9 @@ func (t *Transmitter) streamSubject(raw json.RawMessage) (StreamSubject, error) 
 	}
 	if len(id.Session) > 0 {
 		var s identifier
+		if err := exactNames(id.Session, reflect.TypeFor[identifier]()); err != nil {
+			return StreamSubject{}, err
+		}
 		if json.Unmarshal(id.Session, &s) != nil || s.Format != FormatOpaque || s.ID == "" || len(s.ID) > maxSubjectValue {
 			return StreamSubject{}, badRequest("complex subject's session must be an opaque identifier")
 		}

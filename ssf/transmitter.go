@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -37,6 +38,7 @@ const (
 const (
 	EventStreamCreated = sessiond.EventSSFStreamCreated
 	EventStreamDeleted = sessiond.EventSSFStreamDeleted
+	EventStreamUpdated = sessiond.EventSSFStreamUpdated
 )
 
 // SpecVersion is the SSF version the configuration document declares.
@@ -178,12 +180,13 @@ type TransmitterOptions struct {
 	CacheFor time.Duration
 	// LongPoll bounds a poll with returnImmediately false; default 10s.
 	LongPoll time.Duration
-	// Events, when set, records each stream created or deleted
-	// (EventStreamCreated, EventStreamDeleted) with the caller's address
-	// and details stream_id, delivery, owner (the API key the stream
-	// belongs to), api_key_id (the one that acted) and, for push,
-	// endpoint_host: who subscribed to the deployment's revocations, and
-	// where they go. Nil records nothing.
+	// Events, when set, records each stream created, changed (PATCH, PUT
+	// or its status) or deleted (EventStreamCreated, EventStreamUpdated,
+	// EventStreamDeleted) with the caller's address and details
+	// stream_id, delivery, owner (the API key the stream belongs to),
+	// api_key_id (the one that acted) and, for push, endpoint_host: who
+	// subscribed to the deployment's revocations, and where they go. An
+	// update adds what changed (recordUpdate). Nil records nothing.
 	Events sessiond.EventSink
 	Clock  sessiond.Clock
 	Logger *slog.Logger
@@ -731,17 +734,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// decode reads the JSON object of a request body into v.
-func decode(r *http.Request, v any) error {
-	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return &RequestError{http.StatusRequestEntityTooLarge, "invalid_request", "body too large"}
-		}
-		return badRequest("body is not the expected JSON object")
-	}
-	return nil
-}
-
 // streamConfig is a stream as the management API shows it.
 // nonNil is l, or an empty list for nil: SSF's stream configuration has
 // arrays there (a stream that requested no event sessiond sends has none
@@ -773,8 +765,13 @@ func (t *Transmitter) streamConfig(st Stream) map[string]any {
 
 // streamRequest is a create, replace or update body.
 type streamRequest struct {
-	StreamID        string          `json:"stream_id"`
-	Aud             json.RawMessage `json:"aud"`
+	StreamID string          `json:"stream_id"`
+	Aud      json.RawMessage `json:"aud"`
+	// Transmitter-supplied members a receiver may send back (an update
+	// checks them: checkSupplied); a create ignores them.
+	Iss             json.RawMessage `json:"iss"`
+	EventsSupported json.RawMessage `json:"events_supported"`
+	EventsDelivered json.RawMessage `json:"events_delivered"`
 	EventsRequested *[]string       `json:"events_requested"`
 	Delivery        *StreamDelivery `json:"delivery"`
 	Description     *string         `json:"description"`
@@ -793,8 +790,8 @@ func parseAud(raw json.RawMessage) ([]string, error) {
 	return nil, badRequest("aud must be a non-empty string or list of strings")
 }
 
-// sameAud reports whether a and b hold the same audiences, in any order.
-func sameAud(a, b []string) bool {
+// sameSet reports whether a and b hold the same strings, in any order.
+func sameSet(a, b []string) bool {
 	a, b = slices.Clone(a), slices.Clone(b)
 	slices.Sort(a)
 	slices.Sort(b)
@@ -815,7 +812,7 @@ func (t *Transmitter) apply(st *Stream, req streamRequest, created bool) error {
 			return err
 		case created:
 			st.Aud = aud
-		case !sameAud(aud, st.Aud):
+		case !sameSet(aud, st.Aud):
 			return badRequest("aud cannot be updated: it may only repeat the stream's aud")
 		}
 	}
@@ -889,7 +886,9 @@ func (t *Transmitter) serveStreams(w http.ResponseWriter, r *http.Request, c Cal
 			EventsDelivered: delivered(nil), EventsRequested: []string{}}
 		st.Aud = t.defaultAud(st.ID)
 		if req.Delivery == nil {
-			return badRequest("delivery is required")
+			// SSF 1.0 §8.1.1.1: without delivery, the transmitter MUST
+			// assume poll, and answers with its endpoint_url.
+			req.Delivery = &StreamDelivery{Method: DeliveryPoll}
 		}
 		if err := t.apply(&st, req, true); err != nil {
 			return err
@@ -917,7 +916,7 @@ func (t *Transmitter) serveStreams(w http.ResponseWriter, r *http.Request, c Cal
 			return err
 		}
 		t.o.Logger.InfoContext(ctx, "ssf stream created", "stream_id", st.ID, "method", st.Delivery.Method, "owner", st.Owner)
-		t.record(r, EventStreamCreated, st, c)
+		t.record(r, EventStreamCreated, st, c, nil)
 		writeJSON(w, http.StatusCreated, t.streamConfig(st))
 		return nil
 	case http.MethodPatch, http.MethodPut:
@@ -928,18 +927,25 @@ func (t *Transmitter) serveStreams(w http.ResponseWriter, r *http.Request, c Cal
 		if r.Method == http.MethodPut && (req.Delivery == nil || req.EventsRequested == nil) {
 			return badRequest("a replacement needs delivery and events_requested")
 		}
+		var before Stream
 		out, err := t.updateSeen(ctx, c, req.StreamID, func(st *Stream) error {
+			before = *st
 			if r.Method == http.MethodPut {
 				// What the receiver supplies returns to its default when
 				// a replacement leaves it out; what the transmitter
 				// supplies (aud) is kept (SSF 1.0 §8.1.1.4).
 				st.Description, st.Delivery = "", StreamDelivery{}
 			}
-			return t.apply(st, req, false)
+			if err := t.apply(st, req, false); err != nil {
+				return err
+			}
+			return t.checkSupplied(before, *st, req)
 		})
 		if err != nil {
 			return err
 		}
+		t.o.Logger.InfoContext(ctx, "ssf stream updated", "stream_id", out.ID, "method", out.Delivery.Method, "owner", out.Owner)
+		t.recordUpdate(r, before, out, c)
 		if out.Delivery.Method == DeliveryPush {
 			if err := t.pushQueued(ctx, out.ID); err != nil {
 				return err
@@ -968,7 +974,7 @@ func (t *Transmitter) serveStreams(w http.ResponseWriter, r *http.Request, c Cal
 			t.o.Logger.WarnContext(ctx, "ssf: clear poll queue of a deleted stream", "stream_id", id, "err", err)
 		}
 		t.o.Logger.InfoContext(ctx, "ssf stream deleted", "stream_id", id)
-		t.record(r, EventStreamDeleted, gone, c)
+		t.record(r, EventStreamDeleted, gone, c, nil)
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
@@ -976,9 +982,9 @@ func (t *Transmitter) serveStreams(w http.ResponseWriter, r *http.Request, c Cal
 }
 
 // record adds a stream management event to TransmitterOptions.Events,
-// before the request is answered. The change is made either way: a
-// failure to record it is logged.
-func (t *Transmitter) record(r *http.Request, typ sessiond.EventType, st Stream, c Caller) {
+// before the request is answered, with details about st and, when given,
+// more. The change is made either way: a failure to record it is logged.
+func (t *Transmitter) record(r *http.Request, typ sessiond.EventType, st Stream, c Caller, more map[string]any) {
 	if t.o.Events == nil {
 		return
 	}
@@ -987,11 +993,10 @@ func (t *Transmitter) record(r *http.Request, typ sessiond.EventType, st Stream,
 	if c.Owner != "" {
 		d["api_key_id"] = c.Owner
 	}
-	// The host alone: the URL's path or query may carry a credential
-	// of the receiver's, as the authorization header does.
-	if u, err := url.Parse(st.Delivery.EndpointURL); err == nil && st.Delivery.Method == DeliveryPush && u.Host != "" {
-		d["endpoint_host"] = u.Hostname()
+	if h := endpointHost(st); h != "" {
+		d["endpoint_host"] = h
 	}
+	maps.Copy(d, more)
 	var client sessiond.Client
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		client, _ = sessiond.CleanClient(sessiond.Client{IP: host}) // not an address: none
@@ -1001,6 +1006,94 @@ func (t *Transmitter) record(r *http.Request, typ sessiond.EventType, st Stream,
 	if err := t.o.Events.Record(ctx, e); err != nil {
 		t.o.Logger.ErrorContext(ctx, "ssf: record event", "type", string(typ), "stream_id", st.ID, "err", err)
 	}
+}
+
+// endpointHost is the host of a push stream's endpoint_url, "" for poll.
+// The host alone goes to the event log: the URL's path or query may carry
+// a credential of the receiver's, as the authorization header does.
+func endpointHost(st Stream) string {
+	if u, err := url.Parse(st.Delivery.EndpointURL); err == nil && st.Delivery.Method == DeliveryPush {
+		return u.Hostname()
+	}
+	return ""
+}
+
+// recordUpdate records EventStreamUpdated for a stream changed from
+// before to after (PATCH, PUT, a status), naming in details.changed what
+// changed: delivery.method, delivery.endpoint_url (with
+// details.previous_endpoint_host, never the URL),
+// delivery.authorization_header (never its value), events_requested,
+// description, status (with details.status and previous_status). Where a
+// stream's SETs go is as sensitive as creating it: a new endpoint_url
+// redirects every revocation it carries, a disabled stream carries none.
+// A request that changed nothing records nothing.
+func (t *Transmitter) recordUpdate(r *http.Request, before, after Stream, c Caller) {
+	var changed []string
+	more := map[string]any{}
+	if before.Delivery.Method != after.Delivery.Method {
+		changed = append(changed, "delivery.method")
+	}
+	if before.Delivery.EndpointURL != after.Delivery.EndpointURL {
+		changed = append(changed, "delivery.endpoint_url")
+		if h := endpointHost(before); h != "" {
+			more["previous_endpoint_host"] = h
+		}
+	}
+	if before.Delivery.AuthorizationHeader != after.Delivery.AuthorizationHeader ||
+		len(before.AuthorizationSealed) > 0 && len(after.AuthorizationSealed) == 0 {
+		changed = append(changed, "delivery.authorization_header")
+	}
+	if !slices.Equal(before.EventsRequested, after.EventsRequested) {
+		changed = append(changed, "events_requested")
+	}
+	if before.Description != after.Description {
+		changed = append(changed, "description")
+	}
+	if before.Status != after.Status {
+		changed = append(changed, "status")
+		more["status"], more["previous_status"] = after.Status, before.Status
+	}
+	if len(changed) == 0 {
+		return
+	}
+	more["changed"] = changed
+	t.record(r, EventStreamUpdated, after, c, more)
+}
+
+// checkSupplied refuses a PATCH or PUT that repeats a transmitter-supplied
+// member (SSF 1.0 §8.1.1.3, §8.1.1.4: it MAY be present, but MUST match
+// the expected value; one left out is ignored) with another value than the
+// stream's, as apply does for aud: iss (exactly the issuer),
+// events_supported (what the transmitter sends) and events_delivered (the
+// stream's before the change, or after it when events_requested changes
+// it), each list in any order; and a poll stream's delivery.endpoint_url
+// (its poll endpoint, which the transmitter supplies). stream_id names the
+// stream changed: another is another stream (404).
+func (t *Transmitter) checkSupplied(before, after Stream, req streamRequest) error {
+	if len(req.Iss) > 0 {
+		var iss string
+		if json.Unmarshal(req.Iss, &iss) != nil || iss != t.o.Issuer {
+			return badRequest("iss cannot be updated: it may only repeat the transmitter's issuer")
+		}
+	}
+	if len(req.EventsSupported) > 0 {
+		var l []string
+		if json.Unmarshal(req.EventsSupported, &l) != nil || l == nil || !sameSet(l, TransmittedEvents()) {
+			return badRequest("events_supported cannot be updated: it may only repeat the events the transmitter supports")
+		}
+	}
+	if req.Delivery != nil && after.Delivery.Method == DeliveryPoll && req.Delivery.EndpointURL != "" &&
+		req.Delivery.EndpointURL != t.o.Issuer+PathPoll+after.ID {
+		return badRequest("a poll stream's endpoint_url is supplied by the transmitter: it may only repeat the stream's poll endpoint")
+	}
+	if len(req.EventsDelivered) > 0 {
+		var l []string
+		if json.Unmarshal(req.EventsDelivered, &l) != nil || l == nil ||
+			!sameSet(l, before.EventsDelivered) && !sameSet(l, after.EventsDelivered) {
+			return badRequest("events_delivered cannot be updated: it may only repeat the stream's events_delivered")
+		}
+	}
+	return nil
 }
 
 // defaultAud is the aud of a stream that sets none.
@@ -1092,13 +1185,16 @@ func (t *Transmitter) serveStatus(w http.ResponseWriter, r *http.Request, c Call
 		if !slices.Contains([]string{StatusEnabled, StatusPaused, StatusDisabled}, req.Status) {
 			return badRequest("status must be enabled, paused or disabled")
 		}
+		var before Stream
 		out, err := t.updateSeen(ctx, c, req.StreamID, func(st *Stream) error {
+			before = *st
 			st.Status, st.Reason = req.Status, cut(req.Reason, MaxText)
 			return nil
 		})
 		if err != nil {
 			return err
 		}
+		t.recordUpdate(r, before, out, c)
 		if out.Status == StatusDisabled {
 			// A disabled stream holds no SETs (SSF 1.0 §8.1.2): those
 			// queued for polling go, not to reappear once enabled. An

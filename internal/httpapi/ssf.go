@@ -46,10 +46,12 @@ func (s *server) ssfManage(w http.ResponseWriter, r *http.Request) error {
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodDelete {
 		// The body passes the API's JSON checks (UTF-8, no lone
-		// surrogate, no duplicate or case-variant keys, depth, size)
-		// before the transmitter reads it. Unknown members are let
-		// through: SSF 1.0 lets a receiver send back the members the
-		// transmitter supplied, and ignores those it does not know.
+		// surrogate, no two keys equal or differing only in case,
+		// depth, size) before the transmitter reads it. Unknown members
+		// are let through: SSF 1.0 lets a receiver send back the members
+		// the transmitter supplied, and ignores those it does not know;
+		// the transmitter refuses a member named like one it knows in
+		// other letters (ssf's unmarshalExact).
 		var body map[string]json.RawMessage
 		raw, err := s.readStrict(w, r, &body)
 		if err != nil {

@@ -71,3 +71,61 @@ func TestSSF_StreamEventsRecorded(t *testing.T) {
 		}
 	}
 }
+
+// TestSSF_StreamManagementSpec: through the server's API, a create without
+// delivery is a poll stream (SSF 1.0 §8.1.1.1); an update that gives a
+// transmitter-supplied member another value, or a member name in other
+// letters (STREAM_ID), is refused 400 and changes nothing; a change of the
+// stream's push endpoint is an ssf.stream_updated event naming the hosts.
+func TestSSF_StreamManagementSpec(t *testing.T) {
+	cfg := devConfig(t)
+	cfg.SSF.Transmitter = config.SSFTransmitter{Enabled: true, Issuer: "http://sessiond.example.com"}
+	n := start(t, server.Options{Config: cfg})
+	base := "http://" + n.addr
+	var s struct {
+		ID       string `json:"stream_id"`
+		Delivery struct {
+			Method      string `json:"method"`
+			EndpointURL string `json:"endpoint_url"`
+		} `json:"delivery"`
+	}
+	if code := apiCall(t, http.MethodPost, base+"/v1/ssf/streams", `{}`, &s); code != http.StatusCreated ||
+		s.Delivery.Method != "urn:ietf:rfc:8936" || s.Delivery.EndpointURL != "http://sessiond.example.com/v1/ssf/poll/"+s.ID {
+		t.Fatalf("create without delivery = %d, %+v; want 201, a poll stream", code, s)
+	}
+	sid := `"stream_id":"` + s.ID + `"`
+	for _, tc := range []struct {
+		name, body string
+		want       int
+	}{
+		{"another iss", `{` + sid + `,"iss":"http://evil.example","description":"x"}`, http.StatusBadRequest},
+		{"other events_delivered", `{` + sid + `,"events_delivered":[],"description":"x"}`, http.StatusBadRequest},
+		{"STREAM_ID", `{"STREAM_ID":"` + s.ID + `","description":"x"}`, http.StatusBadRequest},
+		{"to push", `{` + sid + `,"delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":"https://receiver.example/ssf?token=x"}}`, http.StatusOK},
+		{"redirected", `{` + sid + `,"iss":"http://sessiond.example.com","delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":"https://other.example/ssf"}}`, http.StatusOK},
+	} {
+		if code := apiCall(t, http.MethodPatch, base+"/v1/ssf/streams", tc.body, nil); code != tc.want {
+			t.Errorf("%s: PATCH = %d; want %d", tc.name, code, tc.want)
+		}
+	}
+	var out struct {
+		Events []struct {
+			Details map[string]any `json:"details"`
+		} `json:"events"`
+	}
+	if code := apiCall(t, http.MethodGet, base+"/v1/events?type=ssf.stream_updated", "", &out); code != http.StatusOK || len(out.Events) != 2 {
+		t.Fatalf("ssf.stream_updated: %d, %d events; want two (the refused requests changed nothing)", code, len(out.Events))
+	}
+	hosts := map[string]bool{}
+	for _, e := range out.Events {
+		if e.Details["stream_id"] != s.ID || e.Details["description"] != nil {
+			t.Errorf("event details %v; want stream %s", e.Details, s.ID)
+		}
+		h, _ := e.Details["endpoint_host"].(string)
+		p, _ := e.Details["previous_endpoint_host"].(string)
+		hosts[p+">"+h] = true
+	}
+	if !hosts[">receiver.example"] || !hosts["receiver.example>other.example"] {
+		t.Errorf("events name the hosts %v; want >receiver.example and receiver.example>other.example", hosts)
+	}
+}
