@@ -780,7 +780,10 @@ func isInternal(err error) bool {
 // dbscFailure answers a registration that cannot go on.
 func (s *Sessions) dbscFailure(w http.ResponseWriter, r *http.Request, sess *sessiond.Session, stage string, err error) {
 	switch {
-	case StoreFailure(err):
+	// Not StoreFailure: BindDevice's ErrConflict is a session already
+	// bound (a registration racing another), a refusal to record, not a
+	// store to retry.
+	case errors.Is(err, sessiond.ErrStoreUnavailable):
 		s.log.ErrorContext(r.Context(), "httpsession: DBSC "+stage, "err", err)
 		writeProblem(w, http.StatusServiceUnavailable, "store_unavailable", "Service unavailable", "the session store is unavailable; retry later")
 	case sess == nil:

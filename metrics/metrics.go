@@ -359,7 +359,10 @@ func VerifyOutcome(err error) string {
 	switch {
 	case err == nil:
 		return VerifyOK
-	case errors.Is(err, sessiond.ErrStoreUnavailable):
+	case errors.Is(err, sessiond.ErrStoreUnavailable), errors.Is(err, sessiond.ErrConflict):
+		// A conflict in a verification is the store giving up on a lost
+		// race (a lock wait, a deadlock): nothing decided, answered 503
+		// store_unavailable as an outage is.
 		return VerifyStoreUnavailable
 	}
 	// After store_unavailable, which pages: a fault is never renamed.

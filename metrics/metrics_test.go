@@ -388,6 +388,10 @@ func TestVerifyOutcome(t *testing.T) {
 		{sessiond.ErrIdleTimeout, "idle_timeout"},
 		{sessiond.ErrAbsoluteTimeout, "absolute_timeout"},
 		{fmt.Errorf("memstore: %w", sessiond.ErrStoreUnavailable), "store_unavailable"},
+		// A store that gave up on a lost race (PostgreSQL's lock_timeout, a
+		// deadlock) decided nothing: the API answers it 503
+		// store_unavailable, and so it counts, not as a fault of sessiond.
+		{fmt.Errorf("pgstore: touch: transaction lost a race, retry: %w", sessiond.ErrConflict), "store_unavailable"},
 		{fmt.Errorf("dpop: use_dpop_nonce: %w", sessiond.ErrChallenge), "challenge"},
 		{errors.New("boom"), "error"},
 		// DBSC under "required": a session without a device binding is

@@ -161,9 +161,12 @@ export function createSession(options = {}) {
   async function withStorageLock(fn) {
     const me = tabId() + ":" + Math.random().toString(36).slice(2);
     const lease = opt.lockTimeoutSeconds * 1000;
-    // (A live holder renews its lease for up to two refresh attempts and
-    // the pause between them: wait that out before going ahead unlocked.)
-    const giveUp = Date.now() + 3 * lease;
+    // (A live holder renews its lease for up to two refresh attempts, the
+    // pause between them and the settle time; one lease more for a holder
+    // that crashed: wait that out before going ahead unlocked. The pause is
+    // fixed, so it is added, not counted in leases: a short lease is
+    // shorter than it.)
+    const giveUp = Date.now() + 3 * lease + FIRST_RETRY_MS + SETTLE_MS;
     const held = () => {
       const cur = parse(local.getItem(lockKey));
       const now = Date.now();

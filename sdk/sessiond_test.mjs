@@ -699,3 +699,22 @@ test("a request with a stream body: one refresh, no resend of the used stream", 
   assert.deepEqual(srv.calls, ["POST /api", "POST /auth/refresh"]);
   assert.equal((await s.fetch("/api", { method: "POST", body: "again" })).status, 200, "the caller's own resend works");
 });
+
+// A rival waits for the fallback lock as long as its holder can keep it:
+// two refreshes of up to lockTimeoutSeconds each, the 1 s pause between
+// them and the settle time, plus one lease for a holder that crashed. With
+// a short lease (lockTimeoutSeconds under about 1 s) three leases were
+// shorter than the 1 s pause alone: the rival went ahead unlocked during
+// the holder's retry and sent the refresh token the lost refresh retired.
+test("a rival waits out a short-lease holder's retry pause", async (t) => {
+  const srv = rotatingServer();
+  const a = tab(srv, { lockTimeoutSeconds: 0.2 });
+  const b = tab(srv, { lockTimeoutSeconds: 0.2 });
+  t.after(() => { a.stop(); b.stop(); });
+  assert.equal(globalThis.navigator?.locks, undefined, "this test is about the localStorage lock");
+  const pa = a.refresh(); // its first answer is lost; it sends it again after 1 s
+  await sleep(150); // a holds the lock (written, settled) and waits to retry
+  const pb = b.refresh();
+  assert.deepEqual(await Promise.all([pa, pb]), [true, true]);
+  assert.deepEqual(srv.calls, ["POST /auth/refresh", "POST /auth/refresh"], "b refreshed while a held the lock");
+});

@@ -60,6 +60,13 @@ func TestCLI_BadInputRefusedBeforeAsking(t *testing.T) {
 		// The zero time is sent as no bound: --until would list every event.
 		{"events until the zero time", []string{"events", "--until", "0001-01-01T00:00:00Z"}, false},
 		{"events since the zero time", []string{"events", "--since", "0001-01-01T01:00:00+01:00"}, false},
+		// A filter given empty (a script's empty variable) is no filter:
+		// every subject's events, as the server refuses ?subject= for.
+		{"events empty subject", []string{"events", "--subject", ""}, false},
+		{"events empty session ID", []string{"events", "--session-id", ""}, false},
+		{"events empty type", []string{"events", "--type", ""}, false},
+		{"events empty since", []string{"events", "--since", ""}, false},
+		{"events empty until", []string{"events", "--until="}, false},
 
 		{"incident subjects", []string{"incident", "revoke", "--subject", "alice", "--subject", "bob", "--reason", "r"}, true},
 		{"incident all issued before", []string{"incident", "revoke", "--all", "--issued-before", past, "--reason", "r"}, true},

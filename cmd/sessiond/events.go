@@ -58,6 +58,14 @@ func (a *app) eventsCmd() *cobra.Command {
 			if q.Limit < 1 || q.Limit > sessiond.MaxEventLimit {
 				return usageErr("invalid argument: --limit must be from 1 to %d, got %d", sessiond.MaxEventLimit, q.Limit)
 			}
+			// A filter given empty (a script's empty variable) would be sent
+			// as none, every subject's events: refused, as the server refuses
+			// ?subject= (an empty --cursor stays the first page).
+			for _, name := range []string{"subject", "session-id", "type", "since", "until"} {
+				if cmd.Flags().Changed(name) && cmd.Flags().Lookup(name).Value.String() == "" {
+					return usageErr("invalid argument: --%s must not be empty; leave it out for none", name)
+				}
+			}
 			if typ != "" {
 				if !slices.Contains(eventTypes, sessiond.EventType(typ)) {
 					return usageErr("invalid argument: unknown event type %q; known: %s", clean(typ), strings.Join(typeNames(), ", "))

@@ -188,6 +188,12 @@ func (k *Keys) loadSum(ctx context.Context) (doc, int64, [32]byte, error) {
 	raw, version, err := k.meta.GetMeta(ctx, DocName)
 	if errors.Is(err, sessiond.ErrNotFound) {
 		return doc{}, 0, [32]byte{}, nil
+	} else if errors.Is(err, sessiond.ErrConflict) {
+		// A read has no compare-and-swap to lose: the store gave up on it
+		// (PostgreSQL's lock_timeout or a deadlock, a migration holding
+		// the table). Nothing was decided, as in an outage: the last set
+		// keeps answering, and a key is never refused as unknown for it.
+		return doc{}, 0, [32]byte{}, fmt.Errorf("apikey: load: %w: %w", sessiond.ErrStoreUnavailable, err)
 	} else if err != nil {
 		return doc{}, 0, [32]byte{}, fmt.Errorf("apikey: load: %w", err)
 	}
@@ -433,7 +439,8 @@ func (k *Keys) RevokeChanged(ctx context.Context, id string) (changed bool, err 
 // Authenticate returns the live key secret is (ID and scopes, the hash
 // left out), or an error matching ErrUnauthorized. The set is re-read
 // from the store when older than refreshEvery. When the store is
-// unavailable (sessiond.ErrStoreUnavailable) the last set this node read
+// unavailable (sessiond.ErrStoreUnavailable; a read it gave up on, its
+// ErrConflict, counts as such) the last set this node read
 // or wrote keeps answering, and the store is tried again once per
 // refreshEvery; so a key revoked through another node that still reaches
 // the store keeps working here until this node reaches it again. Any
