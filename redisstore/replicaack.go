@@ -134,6 +134,16 @@ func (s *Store) doAcked(ctx context.Context, op string, gaveUp *atomic.Bool, exe
 			}
 		}
 	}
+	// Once sent, the scripts revoke whatever the caller does; its
+	// cancellation must not discard their answers while WAIT blocks (the
+	// caller would see an error, and on a Cluster the revocation would go
+	// unrecorded). The wait is the store's, bounded by timeout and by the
+	// caller's deadline; a context that has already ended sends nothing.
+	if ctx.Err() == nil {
+		var cancel context.CancelFunc
+		ctx, cancel = waitContext(ctx, timeout)
+		defer cancel()
+	}
 	res := s.client.DoMulti(ctx, cmds...)
 	acked, failed := int64(-1), error(nil)
 	for _, r := range res[len(execs):] {
@@ -159,6 +169,18 @@ func (s *Store) doAcked(ctx context.Context, op string, gaveUp *atomic.Bool, exe
 		}
 	}
 	return res[:len(execs)]
+}
+
+// waitContext is ctx without its cancellation, with its deadline (if any)
+// and at most wait plus detached's bound, so a dead server cannot hold
+// the call forever.
+func waitContext(ctx context.Context, wait time.Duration) (context.Context, context.CancelFunc) {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), wait+5*time.Second)
+	if dl, ok := ctx.Deadline(); ok {
+		dctx, dcancel := context.WithDeadline(wctx, dl)
+		return dctx, func() { dcancel(); cancel() }
+	}
+	return wctx, cancel
 }
 
 // errWaitTimeout is what waitFailed reports when WAIT answered in time

@@ -56,8 +56,10 @@ const (
 // and signed, are recorded a window per receiver (two budgets, so a flood
 // of garbage cannot hide the transmitter's own refused SETs), and the next
 // event recorded counts those left out ("unreported"). Accepted SETs,
-// pushes that carried the bearer token, polled SETs and failures (the
-// store or the JWKS) are all recorded.
+// pushes that carried the bearer token, polled SETs and failures of the
+// store on a signed SET are all recorded; a JWKS failure comes before the
+// signature is verified (any sender can cause one with an unknown kid),
+// so it counts as unsigned.
 const (
 	recordWindow = time.Minute
 	recordMax    = 60

@@ -982,13 +982,17 @@ func (t *Transmitter) serveStreams(w http.ResponseWriter, r *http.Request, c Cal
 }
 
 // record adds a stream management event to TransmitterOptions.Events,
-// before the request is answered, with details about st and, when given,
-// more. The change is made either way: a failure to record it is logged.
+// before the request is answered, whether or not the caller is still
+// there, with details about st and, when given, more. The change is made
+// either way: a failure to record it is logged.
 func (t *Transmitter) record(r *http.Request, typ sessiond.EventType, st Stream, c Caller, more map[string]any) {
 	if t.o.Events == nil {
 		return
 	}
-	ctx := r.Context()
+	// The change is made: a caller that hangs up now must not take its
+	// event with it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
+	defer cancel()
 	d := map[string]any{"stream_id": st.ID, "delivery": st.Delivery.Method, "owner": st.Owner}
 	if c.Owner != "" {
 		d["api_key_id"] = c.Owner

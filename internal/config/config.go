@@ -131,12 +131,18 @@ type Store struct {
 	// revocation before it returns (WAIT): "auto" (or empty) waits for one
 	// when Redis reports a connected replica at start, "0" never waits, a
 	// number waits for that many (redisstore.Options.RevocationReplicas).
-	RevocationReplicas string `yaml:"revocation_replicas"`
+	RevocationReplicas ReplicaCount `yaml:"revocation_replicas"`
 	// RevocationWait: redis only, how long a revocation waits for its
 	// replicas at most; past it the revocation stands and a warning is
 	// logged.
 	RevocationWait Duration `yaml:"revocation_wait"`
 }
+
+// ReplicaCount is store.revocation_replicas: "auto" or a number, which a
+// file may write as a YAML integer (revocation_replicas: 0) as the docs do.
+type ReplicaCount string
+
+var replicaCountType = reflect.TypeFor[ReplicaCount]()
 
 // RevocationReplicasAuto is store.revocation_replicas's default.
 const RevocationReplicasAuto = "auto"
@@ -149,7 +155,7 @@ func (s Store) RevocationReplicasOption() (n int, ok bool) {
 	case "", RevocationReplicasAuto:
 		return 0, true
 	}
-	n, err := strconv.Atoi(s.RevocationReplicas)
+	n, err := strconv.Atoi(string(s.RevocationReplicas))
 	switch {
 	case err != nil || n < 0:
 		return 0, false

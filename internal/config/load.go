@@ -543,6 +543,15 @@ func (dec *decoder) decode(path string, n ast.Node, v reflect.Value) {
 			return
 		}
 		v.SetInt(i)
+	case t == replicaCountType:
+		// "auto" or a number: an unquoted integer is that number.
+		_, isInt := n.(*ast.IntegerNode)
+		s, ok := scalarString(n, asString || isInt)
+		if !ok {
+			dec.refuse(path, tk, "expected auto or a number, got %s", describe(n))
+			return
+		}
+		v.SetString(s)
 	case t.Kind() == reflect.String:
 		s, ok := scalarString(n, asString)
 		if !ok {

@@ -1146,7 +1146,7 @@ var rules = sortedByID([]Rule{
 	{
 		ID: "SD-CONSOLE-001", Severity: SeverityError,
 		Title:     "console idle timeout zero or over 8h",
-		Rationale: "A console session signs an operator in with admin rights, so it needs an inactivity timeout (ASVS 7.3.1): 0 does not turn it off (it would silently be 15m), and one longer than the 8 hours a console session lasts at most never applies.",
+		Rationale: "A console session signs an operator in with admin rights, so it needs an inactivity timeout (ASVS 7.3.1): 0 does not turn it off (it would silently be 15m), and serve refuses one over 100 years (sessiond.MaxLifetime). One longer than the 8 hours a console session lasts at most never applies: a warning, since serve runs with it as it always did.",
 		Fix:       "set console.idle_timeout to a positive duration of at most 8h (default 15m), or remove it",
 		Check: func(in Input) []Issue {
 			c := in.Config.Console
@@ -1156,8 +1156,11 @@ var rules = sortedByID([]Rule{
 			switch d := c.IdleTimeout.Std(); {
 			case d <= 0:
 				return []Issue{issue("console.idle_timeout", "console.idle_timeout is zero: a console session needs an idle timeout")}
+			case d > sessiond.MaxLifetime:
+				return []Issue{issue("console.idle_timeout", "console.idle_timeout %s exceeds 100 years (%s); sessiond serve refuses it", human(d), human(sessiond.MaxLifetime))}
 			case d > ConsoleMaxIdle:
-				return []Issue{issue("console.idle_timeout", "console.idle_timeout %s is longer than the %s a console session lasts at most", human(d), human(ConsoleMaxIdle))}
+				return []Issue{{Path: "console.idle_timeout", Severity: SeverityWarning,
+					Message: fmt.Sprintf("console.idle_timeout %s is longer than the %s a console session lasts at most: it never applies", human(d), human(ConsoleMaxIdle))}}
 			}
 			return nil
 		},

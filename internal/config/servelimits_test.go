@@ -26,7 +26,11 @@ func TestValidate_ServeLimits(t *testing.T) {
 		{"console idle 8h", "console: {idle_timeout: 8h}\n", "SD-CONSOLE-001", "console.idle_timeout", "", ""},
 		{"console idle zero", "console: {idle_timeout: 0s}\n", "SD-CONSOLE-001", "console.idle_timeout", SeverityError, "is zero"},
 		{"console idle empty", "console: {idle_timeout: \"\"}\n", "SD-CONSOLE-001", "console.idle_timeout", SeverityError, "is zero"},
-		{"console idle over 8h", "console: {idle_timeout: 8h1s}\n", "SD-CONSOLE-001", "console.idle_timeout", SeverityError, "longer than the 8h"},
+		// Over 8h the idle timeout never applies, but serve starts with it
+		// as it did before the rule: a warning, not a refusal.
+		{"console idle over 8h", "console: {idle_timeout: 8h1s}\n", "SD-CONSOLE-001", "console.idle_timeout", SeverityWarning, "longer than the 8h"},
+		{"console idle 100 years", "console: {idle_timeout: 876000h}\n", "SD-CONSOLE-001", "console.idle_timeout", SeverityWarning, "longer than the 8h"},
+		{"console idle over 100 years", "console: {idle_timeout: 876001h}\n", "SD-CONSOLE-001", "console.idle_timeout", SeverityError, "exceeds 100 years"},
 		{"console off idle zero", "console: {enabled: false, idle_timeout: 0s}\n", "SD-CONSOLE-001", "console.idle_timeout", "", ""},
 		{"threshold 64", "anomaly: {distinct_ip_threshold: 64}\n", "SD-ANOMALY-002", "anomaly.distinct_ip_threshold", "", ""},
 		{"threshold 65", "anomaly: {distinct_ip_threshold: 65}\n", "SD-ANOMALY-002", "anomaly.distinct_ip_threshold", SeverityError, "is over 64"},
