@@ -24,6 +24,9 @@ const DEFAULTS = {
   lockTimeoutSeconds: 15, // fallback lock lease, and the refresh request's timeout
 };
 const MAX_TIMER_MS = 2 ** 31 - 1; // setTimeout's limit
+// The RFC 9470 error of a 401 that asks for a more recent sign-in
+// (httpsession.RequireRecentAuth answers it), quoted or not.
+const STEP_UP = /(?:^|[\s,])error\s*=\s*"?insufficient_user_authentication"?(?:$|[\s,])/i;
 // A refresh that failed without an answer from the server (the network, a
 // timeout, a 5xx), whatever asked for it, is sent again once after
 // FIRST_RETRY_MS, still under the cross-tab lock: the server may have
@@ -62,6 +65,7 @@ const ACTIVITY_EVENTS = ["pointerdown", "keydown", "wheel", "touchstart"];
  * @param {number} [options.refreshBeforeSeconds=300] refresh this long before the access token expires
  * @param {string} [options.storagePrefix="sessiond:"] the localStorage/sessionStorage keys this client owns
  * @param {typeof fetch} [options.fetch] the fetch to use (default: the global one)
+ * @param {number} [options.lockTimeoutSeconds=15] how long a refresh request may take before it is abandoned, and the lease of the cross-tab lock where navigator.locks is missing
  */
 export function createSession(options = {}) {
   const base = options.basePath ? String(options.basePath).replace(/\/+$/, "") : "";
@@ -308,6 +312,9 @@ export function createSession(options = {}) {
    * fetch() with the session: same-origin credentials, and on a 401 from
    * this origin one refresh and one retry (none for a ReadableStream body,
    * which the first send used up: the 401 is returned after the refresh).
+   * A step-up 401 (WWW-Authenticate error="insufficient_user_authentication",
+   * RFC 9470) is returned as it is, without a refresh: the caller sends the
+   * user to sign in again.
    * If the refresh is refused the session is over: the client cleans up
    * and goes to loginPage, and the 401 response is returned.
    */
@@ -320,6 +327,9 @@ export function createSession(options = {}) {
     const res = await send(input);
     // (res.url: where redirects took the request; its 401 is that origin's.)
     if (res.status !== 401 || !sameOrigin(input) || (res.url && !sameOrigin(res.url))) return res;
+    // A step-up challenge (RFC 9470) asks the user to sign in again for this
+    // action on a valid session: a refresh would not satisfy it.
+    if (STEP_UP.test(res.headers.get("WWW-Authenticate") || "")) return res;
     let ok;
     try {
       ok = await refreshShared(seen);

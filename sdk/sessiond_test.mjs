@@ -718,3 +718,26 @@ test("a rival waits out a short-lease holder's retry pause", async (t) => {
   assert.deepEqual(await Promise.all([pa, pb]), [true, true]);
   assert.deepEqual(srv.calls, ["POST /auth/refresh", "POST /auth/refresh"], "b refreshed while a held the lock");
 });
+
+// A step-up 401 (RFC 9470: the session is valid, the user must sign in
+// again for this action) is not cured by a refresh: it is returned at once,
+// so a page calling a sensitive route does not rotate the tokens per call.
+for (const [name, challenge] of [
+  ["httpsession's challenge", 'Bearer error="insufficient_user_authentication", error_description="a more recent authentication is required", max_age="300"'],
+  ["a token68-free spelling", "Bearer realm=\"app\", error=insufficient_user_authentication"],
+]) {
+  test(`a step-up 401 (${name}) is returned without a refresh`, async () => {
+    const srv = fakeServer();
+    const inner = srv.fetch;
+    srv.fetch = async (input, init = {}) => {
+      if (input !== "/api/password") return inner(input, init);
+      srv.calls.push("POST /api/password");
+      return new Response('{"code":"reauthentication_required"}', { status: 401, headers: { "WWW-Authenticate": challenge } });
+    };
+    const s = tab(srv);
+    const res = await s.fetch("/api/password", { method: "POST", body: "x" });
+    assert.equal(res.status, 401);
+    assert.deepEqual(srv.calls, ["POST /api/password"]);
+    assert.equal(s.expiresAt(), null, "no refresh, no state");
+  });
+}

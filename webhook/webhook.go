@@ -44,6 +44,13 @@ const (
 	MinLease = 2 * storeTimeout
 )
 
+// MaxAttemptsLimit bounds Endpoint.MaxAttempts: with retries at most
+// MaxBackoff apart (10 minutes by default) that is about a week of trying.
+// A pending delivery is never purged, so without a bound one for a receiver
+// gone for good would stay pending, retried, instead of ending dead where
+// operators see it.
+const MaxAttemptsLimit = 1000
+
 // Outcomes reported to Options.Observer, one per attempt.
 const (
 	OutcomeDelivered = "delivered"
@@ -93,7 +100,8 @@ type Endpoint struct {
 	Events []sessiond.EventType
 	// Secret is the HMAC key, 24 to 64 bytes (see ParseSecret).
 	Secret []byte
-	// MaxAttempts before a delivery is declared dead; 0 means 8.
+	// MaxAttempts before a delivery is declared dead; 0 means 8, and at
+	// most MaxAttemptsLimit.
 	MaxAttempts int
 }
 
@@ -331,6 +339,9 @@ func checkEndpoint(ep *Endpoint) error {
 	}
 	if ep.MaxAttempts < 0 {
 		return fmt.Errorf("%s: max attempts %d is negative", ep.Name, ep.MaxAttempts)
+	}
+	if ep.MaxAttempts > MaxAttemptsLimit {
+		return fmt.Errorf("%s: max attempts %d is over %d", ep.Name, ep.MaxAttempts, MaxAttemptsLimit)
 	}
 	for _, t := range ep.Events {
 		if t == "" {

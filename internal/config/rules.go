@@ -603,7 +603,7 @@ var rules = sortedByID([]Rule{
 		Rationale: "Rotating the signing key bounds the damage of an undetected key leak and is the only way to end jwt-strategy sessions early; rotating more than hourly churns the key set clients cache, and beyond 90 days a leaked key stays useful for a long time.",
 		Fix:       "set jwt.key_rotation_interval between 1h and 2160h (default 720h, 30 days)",
 		Check: func(in Input) []Issue {
-			if !in.tokens() {
+			if !in.signs() {
 				return nil
 			}
 			k := in.Config.JWT.KeyRotationInterval.Std()
@@ -832,8 +832,8 @@ var rules = sortedByID([]Rule{
 	{
 		ID: "SD-WEBHOOK-003", Severity: SeverityError,
 		Title:     "webhook URL, name or retry count invalid",
-		Rationale: "A webhook needs an absolute http(s) URL without embedded credentials (they would end up in logs), at least one delivery attempt, and a name no other webhook has: pending deliveries refer to the endpoint by name, so sessiond serve refuses duplicates, and names starting with ssf:, which the outbox gives Shared Signals streams.",
-		Fix:       "write the URL as https://host/path without user:password (sign with secret_file instead), keep max_attempts ≥ 1 and give each webhook its own name, not starting with ssf:",
+		Rationale: "A webhook needs an absolute http(s) URL without embedded credentials (they would end up in logs), between 1 and 1000 delivery attempts, and a name no other webhook has: pending deliveries refer to the endpoint by name, so sessiond serve refuses duplicates, and names starting with ssf:, which the outbox gives Shared Signals streams. Retries are at most 10 minutes apart, so 1000 attempts are about a week; a pending delivery is never deleted, so with more a receiver that is gone for good keeps its deliveries pending (the outbox grows, none shows as dead) for years.",
+		Fix:       "write the URL as https://host/path without user:password (sign with secret_file instead), keep max_attempts between 1 and 1000 and give each webhook its own name, not starting with ssf:",
 		Check: func(in Input) []Issue {
 			var out []Issue
 			seen := map[string]int{}
@@ -863,8 +863,11 @@ var rules = sortedByID([]Rule{
 				case u.User != nil:
 					out = append(out, issue(p, "webhook %d url embeds credentials", i))
 				}
-				if w.MaxAttempts < 1 {
+				switch {
+				case w.MaxAttempts < 1:
 					out = append(out, issue(fmt.Sprintf("webhooks.%d.max_attempts", i), "webhook %d max_attempts %d is below 1", i, w.MaxAttempts))
+				case w.MaxAttempts > webhook.MaxAttemptsLimit:
+					out = append(out, issue(fmt.Sprintf("webhooks.%d.max_attempts", i), "webhook %d max_attempts %d is over %d: a delivery to a receiver that is gone would stay pending for years instead of ending dead", i, w.MaxAttempts, webhook.MaxAttemptsLimit))
 				}
 			}
 			return out
@@ -900,6 +903,28 @@ var rules = sortedByID([]Rule{
 						} else {
 							out = append(out, issue(p, "webhook %d event type %q is unknown; known types: %s", i, t, strings.Join(names, ", ")))
 						}
+					}
+				}
+			}
+			return out
+		},
+	},
+	{
+		ID: "SD-WEBHOOK-005", Severity: SeverityWarning,
+		Title:     "two webhooks deliver the same events to one URL",
+		Rationale: "Each webhook is its own endpoint in the outbox (an unnamed one is named after its position), so two at the same URL whose event types overlap send each such event there twice, under two webhook-ids the receiver cannot tell for the same event.",
+		Fix:       "keep one webhook per URL (list every type it needs in its events), or give the two disjoint events",
+		Check: func(in Input) []Issue {
+			var out []Issue
+			hooks := in.Config.Webhooks
+			for i, w := range hooks {
+				for j := range i {
+					if !sameWebhookURL(w.URL, hooks[j].URL) {
+						continue
+					}
+					if shared, ok := sharedEvents(w.Events, hooks[j].Events); ok {
+						out = append(out, issue(fmt.Sprintf("webhooks.%d.url", i), "webhook %d sends to the url of webhook %d, and %s: the receiver gets each such event twice", i, j, shared))
+						break
 					}
 				}
 			}
@@ -1317,8 +1342,8 @@ var rules = sortedByID([]Rule{
 	},
 	{
 		ID: "SD-SERVER-007", Severity: SeverityError,
-		Title:     "admin listen address is not host:port, or is the API's",
-		Rationale: "The admin listener keeps /metrics off the API port; it cannot start on an address it cannot parse, nor share the API's address.",
+		Title:     "admin listen address is not host:port, or takes the API's port",
+		Rationale: "The admin listener keeps /metrics off the API port; it cannot start on an address it cannot parse, nor bind the port the API listener holds: the same port on an overlapping host (the same address however spelt, localhost and a loopback address, or a wildcard such as 0.0.0.0, :: or an empty host, which overlaps every host).",
 		Fix:       "write server.admin_listen as host:port on its own port, e.g. 127.0.0.1:8421, or leave it empty",
 		Check: func(in Input) []Issue {
 			s := in.Config.Server
@@ -1330,8 +1355,8 @@ var rules = sortedByID([]Rule{
 			switch {
 			case err != nil || perr != nil || n < 0 || n > 65535:
 				return []Issue{issue("server.admin_listen", "server.admin_listen %q is not host:port", s.AdminListen)}
-			case s.AdminListen == s.Listen && n != 0:
-				return []Issue{issue("server.admin_listen", "server.admin_listen is the same address as server.listen")}
+			case n != 0 && listenersOverlap(s.Listen, s.AdminListen):
+				return []Issue{issue("server.admin_listen", "server.admin_listen %q would bind port %d where server.listen %q already listens (address already in use)", s.AdminListen, n, s.Listen)}
 			}
 			return nil
 		},
@@ -1629,6 +1654,74 @@ func validOrigin(s string) bool {
 		return false
 	}
 	return u.Path == "" && u.RawQuery == "" && u.Fragment == "" && !u.ForceQuery && !strings.HasSuffix(s, "#")
+}
+
+// listenersOverlap reports whether listeners on the host:port addresses a
+// and b would bind the same port on a shared address, so the second fails
+// with "address already in use": the same port, and hosts that overlap.
+// A wildcard host ("", 0.0.0.0, ::) overlaps every host (Go listens on
+// both families for either); localhost is 127.0.0.1 and ::1; other names
+// are compared as spelt, since the validator resolves nothing.
+func listenersOverlap(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	na, errNA := strconv.Atoi(pa)
+	nb, errNB := strconv.Atoi(pb)
+	if errA != nil || errB != nil || errNA != nil || errNB != nil || na != nb {
+		return false
+	}
+	xa, xb := listenHosts(ha), listenHosts(hb)
+	if xa == nil || xb == nil {
+		return true
+	}
+	return slices.ContainsFunc(xa, func(h string) bool { return slices.Contains(xb, h) })
+}
+
+// listenHosts returns the addresses a listen host binds, in one spelling
+// each; nil for a wildcard.
+func listenHosts(host string) []string {
+	if host == "" {
+		return nil
+	}
+	if strings.EqualFold(host, "localhost") {
+		return []string{"127.0.0.1", "::1"}
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if ip = ip.Unmap(); ip.IsUnspecified() {
+			return nil
+		}
+		return []string{ip.String()}
+	}
+	return []string{strings.ToLower(host)}
+}
+
+// sameWebhookURL: a and b are the same URL, scheme and host in any case.
+func sameWebhookURL(a, b string) bool {
+	ua, errA := url.Parse(a)
+	ub, errB := url.Parse(b)
+	if errA != nil || errB != nil {
+		return a == b
+	}
+	ua.Scheme, ua.Host = strings.ToLower(ua.Scheme), strings.ToLower(ua.Host)
+	ub.Scheme, ub.Host = strings.ToLower(ub.Scheme), strings.ToLower(ub.Host)
+	return ua.String() == ub.String()
+}
+
+// sharedEvents says which event types two webhooks' lists both deliver
+// (an empty list is every type), for a message; ok is false when none.
+func sharedEvents(a, b []string) (string, bool) {
+	switch {
+	case len(a) == 0 && len(b) == 0:
+		return "both receive every event", true
+	case len(a) == 0:
+		a, b = b, a
+	}
+	for _, t := range a {
+		if len(b) == 0 || slices.Contains(b, t) {
+			return fmt.Sprintf("both receive %s", t), true
+		}
+	}
+	return "", false
 }
 
 func isLoopback(host string) bool {

@@ -407,7 +407,9 @@ func queryLimit(q url.Values, def int) (int, error) {
 		return def, nil
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > 1000 {
+	// Only the canonical spelling: the OpenAPI type is integer, and +5 or
+	// 05 are strings another implementation of the API may refuse.
+	if err != nil || n < 1 || n > 1000 || strconv.Itoa(n) != v {
 		return 0, badRequest("limit must be an integer from 1 to 1000")
 	}
 	return n, nil

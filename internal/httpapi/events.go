@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -78,6 +80,11 @@ func (s *server) listEvents(w http.ResponseWriter, r *http.Request) error {
 		if strings.ContainsFunc(v, func(r rune) bool { return r <= ' ' || r > '~' }) {
 			return badRequest("cursor, type and session_id must be printable ASCII")
 		}
+	}
+	// A type sessiond never records would match nothing: a typo would read
+	// as "no such events" (the CLI's --type refuses it the same way).
+	if eq.Type != "" && !slices.Contains(sessiond.EventTypes(), eq.Type) {
+		return badRequest(fmt.Sprintf("type: unknown event type %q", eq.Type))
 	}
 	if eq.Cursor != "" && !ValidEventCursor(eq.Cursor) {
 		return badRequest("cursor must be the next_cursor of a previous page")

@@ -128,6 +128,23 @@ func TestOpenAPI_Document(t *testing.T) {
 		t.Errorf("Problem.code enum = %v; the handler answers %v", got, want)
 	}
 
+	// GET /v1/events refuses a type sessiond does not record: the
+	// parameter's enum is that list.
+	var typeEnum, known []string
+	for _, p := range sliceOf(doc["paths"].(map[string]any)["/v1/events"].(map[string]any)["get"].(map[string]any)["parameters"]) {
+		if p := p.(map[string]any); p["name"] == "type" {
+			for _, v := range sliceOf(p["schema"].(map[string]any)["enum"]) {
+				typeEnum = append(typeEnum, v.(string))
+			}
+		}
+	}
+	for _, et := range sessiond.EventTypes() {
+		known = append(known, string(et))
+	}
+	if !slices.Equal(typeEnum, known) {
+		t.Errorf("GET /v1/events type enum = %v; want sessiond.EventTypes() %v", typeEnum, known)
+	}
+
 	e := newEnv(t, sessiond.StrategyHybrid, nil)
 	r := e.do(http.MethodGet, "/openapi.json", "", nil, map[string]string{"Authorization": ""})
 	var served map[string]any

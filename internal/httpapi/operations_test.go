@@ -76,6 +76,14 @@ func TestEvents_Route(t *testing.T) {
 		{"limit=0", "limit"},
 		{"limit=5000", "limit"},
 		{"limit=ten", "limit"},
+		// Not the canonical spelling of an integer (the OpenAPI type).
+		{"limit=%2B5", "limit"},
+		{"limit=05", "limit"},
+		{"limit=-0", "limit"},
+		// A type sessiond never records matches nothing: a typo answered
+		// an empty list, read as "no such events".
+		{"type=nonsense", `type: unknown event type "nonsense"`},
+		{"type=session.revokd", `type: unknown event type "session.revokd"`},
 		{"subject=" + strings.Repeat("s", 300), "too long"},
 		{"cursor=" + strings.Repeat("c", 100), "too long"},
 		// Not printable ASCII: PostgreSQL would match other values.
@@ -108,6 +116,16 @@ func TestEvents_Route(t *testing.T) {
 		http.StatusBadRequest, "invalid_request", "state")
 	wantProblem(t, "deliveries bad limit", e.do(http.MethodGet, "/v1/webhooks/deliveries?limit=-1", "", nil, nil),
 		http.StatusBadRequest, "invalid_request", "limit")
+	wantProblem(t, "deliveries limit with a sign", e.do(http.MethodGet, "/v1/webhooks/deliveries?limit=%2B5", "", nil, nil),
+		http.StatusBadRequest, "invalid_request", "limit")
+	if r := e.do(http.MethodGet, "/v1/webhooks/deliveries?limit=5", "", nil, nil); r.status != 200 {
+		t.Errorf("deliveries limit=5 = %d %s; want 200", r.status, r.body)
+	}
+	for _, typ := range sessiond.EventTypes() {
+		if r := e.do(http.MethodGet, "/v1/events?limit=1&type="+string(typ), "", nil, nil); r.status != 200 {
+			t.Errorf("GET /v1/events?type=%s = %d %s; want 200", typ, r.status, r.body)
+		}
+	}
 	wantProblem(t, "deliveries state twice", e.do(http.MethodGet, "/v1/webhooks/deliveries?state=dead&state=pending", "", nil, nil),
 		http.StatusBadRequest, "invalid_request", "state: must be given at most once")
 }

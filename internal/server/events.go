@@ -195,7 +195,10 @@ func buildAnomaly(cfg config.Config) (sessiond.AnomalyChecker, error) {
 		anomaly.RuleDistinctIPs:         a.Rules.DistinctIPs,
 		anomaly.RuleRefreshDeviceChange: a.Rules.RefreshDeviceChange,
 	} {
-		if r.Action != "" && r.Action != "off" {
+		// A rule without an action (an SD-ANOMALY-001 error, so only
+		// under --insecure-dev) does nothing; anomaly.New refuses any
+		// action but log, alert, step_up and revoke, as SD-ANOMALY-001 does.
+		if r.Action != "" {
 			actions[rule] = anomaly.Action(r.Action)
 		}
 	}

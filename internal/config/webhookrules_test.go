@@ -1,0 +1,61 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestValidate_WebhookDuplicatesAndAttempts: two webhooks that would each
+// get the same event at the same URL are reported (every such event went
+// out twice), and max_attempts has an upper bound as well as a lower one.
+func TestValidate_WebhookDuplicatesAndAttempts(t *testing.T) {
+	const secret = "secret_file: testdata/validate/secrets/webhook.whsec"
+	hook := func(more string) string { return "  - {" + secret + ", " + more + "}\n" }
+	cases := []struct {
+		name     string
+		hooks    string
+		rule     string
+		path     string
+		severity Severity // "": the finding must be absent
+		msg      string
+	}{
+		{"same url, no names", hook("url: \"https://h.example/in\"") + hook("url: \"https://h.example/in\""),
+			"SD-WEBHOOK-005", "webhooks.1.url", SeverityWarning, "webhook 1 sends to the url of webhook 0"},
+		{"same url, host in capitals", hook("url: \"https://h.example/in\"") + hook("url: \"HTTPS://H.EXAMPLE/in\"") + hook("url: \"https://h.example/in\""),
+			"SD-WEBHOOK-005", "webhooks.1.url", SeverityWarning, "twice"},
+		{"same url, named, overlapping events", hook("url: \"https://h.example/in\", name: a, events: [session.revoked]") + hook("url: \"https://h.example/in\", name: b"),
+			"SD-WEBHOOK-005", "webhooks.1.url", SeverityWarning, "session.revoked"},
+		{"same url, disjoint events", hook("url: \"https://h.example/in\", events: [session.revoked]") + hook("url: \"https://h.example/in\", events: [session.created]"),
+			"SD-WEBHOOK-005", "webhooks.1.url", "", ""},
+		{"other path", hook("url: \"https://h.example/in\"") + hook("url: \"https://h.example/In\""),
+			"SD-WEBHOOK-005", "webhooks.1.url", "", ""},
+		{"max attempts at the cap", hook("url: \"https://h.example/in\", max_attempts: 1000"),
+			"SD-WEBHOOK-003", "webhooks.0.max_attempts", "", ""},
+		{"max attempts over the cap", hook("url: \"https://h.example/in\", max_attempts: 1001"),
+			"SD-WEBHOOK-003", "webhooks.0.max_attempts", SeverityError, "over 1000"},
+		{"max attempts huge", hook("url: \"https://h.example/in\", max_attempts: 4611686018427387904"),
+			"SD-WEBHOOK-003", "webhooks.0.max_attempts", SeverityError, "over 1000"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, doc, err := Parse([]byte("webhooks:\n"+c.hooks), "t.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got *Finding
+			for _, f := range Validate(cfg, doc, "") {
+				if f.RuleID == c.rule && f.Path == c.path {
+					got = &f
+				}
+			}
+			switch {
+			case c.severity == "" && got != nil:
+				t.Errorf("Validate = %s %s %q; want no such finding", got.Severity, got.RuleID, got.Message)
+			case c.severity != "" && got == nil:
+				t.Errorf("Validate has no %s finding at %s; want %s", c.rule, c.path, c.severity)
+			case c.severity != "" && (got.Severity != c.severity || !strings.Contains(got.Message, c.msg)):
+				t.Errorf("Validate = %s %q; want %s containing %q", got.Severity, got.Message, c.severity, c.msg)
+			}
+		})
+	}
+}
