@@ -239,6 +239,9 @@ func New(ctx context.Context, url string, opts Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	// Said once at start: auto decides here, and a replica added later
+	// counts only after a restart.
+	s.log.Info("redisstore: revocations wait for replicas", "replicas", s.ackReplicas, "wait", s.ackWait.String())
 	if !s.crossSlot {
 		s.pendingTags = pendingTags()
 		s.moved = make(chan pending, 4*movedBatch)
