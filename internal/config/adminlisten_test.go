@@ -17,7 +17,8 @@ func TestValidate_AdminListenOverlap(t *testing.T) {
 		{"127.0.0.1:8420", "127.0.0.1:8420", true},
 		{"localhost:8420", "127.0.0.1:8420", true},
 		{"127.0.0.1:8420", "LOCALHOST:8420", true},
-		{"[::1]:8420", "localhost:8420", true},
+		{"[::1]:8420", "localhost:8420", false}, // Go binds one address of a name: localhost's IPv4 one
+		{"localhost:8420", "[::1]:8420", false},
 		{"0.0.0.0:8420", "127.0.0.1:8420", true},
 		{"127.0.0.1:8420", "0.0.0.0:8420", true},
 		{":8420", "127.0.0.1:8420", true},

@@ -1343,7 +1343,7 @@ var rules = sortedByID([]Rule{
 	{
 		ID: "SD-SERVER-007", Severity: SeverityError,
 		Title:     "admin listen address is not host:port, or takes the API's port",
-		Rationale: "The admin listener keeps /metrics off the API port; it cannot start on an address it cannot parse, nor bind the port the API listener holds: the same port on an overlapping host (the same address however spelt, localhost and a loopback address, or a wildcard such as 0.0.0.0, :: or an empty host, which overlaps every host).",
+		Rationale: "The admin listener keeps /metrics off the API port; it cannot start on an address it cannot parse, nor bind the port the API listener holds: the same port on an overlapping host (the same address however spelt, localhost and 127.0.0.1, or a wildcard such as 0.0.0.0, :: or an empty host, which overlaps every host).",
 		Fix:       "write server.admin_listen as host:port on its own port, e.g. 127.0.0.1:8421, or leave it empty",
 		Check: func(in Input) []Issue {
 			s := in.Config.Server
@@ -1660,8 +1660,10 @@ func validOrigin(s string) bool {
 // and b would bind the same port on a shared address, so the second fails
 // with "address already in use": the same port, and hosts that overlap.
 // A wildcard host ("", 0.0.0.0, ::) overlaps every host (Go listens on
-// both families for either); localhost is 127.0.0.1 and ::1; other names
-// are compared as spelt, since the validator resolves nothing.
+// both families for either); localhost is 127.0.0.1, the one address Go
+// binds for it (a name's first IPv4 address), so localhost and ::1 can
+// share a port; other names are compared as spelt, since the validator
+// resolves nothing.
 func listenersOverlap(a, b string) bool {
 	ha, pa, errA := net.SplitHostPort(a)
 	hb, pb, errB := net.SplitHostPort(b)
@@ -1684,7 +1686,7 @@ func listenHosts(host string) []string {
 		return nil
 	}
 	if strings.EqualFold(host, "localhost") {
-		return []string{"127.0.0.1", "::1"}
+		return []string{"127.0.0.1"}
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
 		if ip = ip.Unmap(); ip.IsUnspecified() {
