@@ -939,6 +939,17 @@ func (t *Transmitter) serveStreams(w http.ResponseWriter, r *http.Request, c Cal
 			if err := t.apply(st, req, false); err != nil {
 				return err
 			}
+			// The header is never answered, so a receiver that reads its
+			// stream and sends the delivery back with PATCH cannot repeat
+			// it: what a PATCH leaves out stays (§8.1.1.3), while the
+			// delivery still goes to the same endpoint (never to another
+			// host, which would receive the old receiver's secret). A PUT
+			// replaces: what it leaves out goes (§8.1.1.4).
+			if r.Method == http.MethodPatch && req.Delivery != nil && req.Delivery.AuthorizationHeader == "" &&
+				st.Delivery.Method == DeliveryPush && st.Delivery == (StreamDelivery{Method: before.Delivery.Method, EndpointURL: before.Delivery.EndpointURL}) {
+				st.Delivery.AuthorizationHeader, st.AuthorizationSealed, st.unsealErr =
+					before.Delivery.AuthorizationHeader, before.AuthorizationSealed, before.unsealErr
+			}
 			return t.checkSupplied(before, *st, req)
 		})
 		if err != nil {
