@@ -123,30 +123,9 @@ func TestValidate_OperatorTraps(t *testing.T) {
 		{"survival below the absolute timeout", "lifetimes:\n  access: 1h\n  idle: 30m\n",
 			"SD-LIFE-005", "lifetimes.idle", SeverityInfo, "survives up to 1h30m"},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg, doc, err := Parse([]byte(tc.yaml), "t.yaml")
-			if doc == nil {
-				t.Fatalf("Parse: %v", err)
-			}
-			var got *Finding
-			all := Validate(cfg, doc, EnvProduction)
-			for i, f := range all {
-				if f.RuleID == tc.rule && f.Path == tc.path {
-					got = &all[i]
-				}
-			}
-			switch {
-			case tc.severity == "" && got != nil:
-				t.Errorf("Validate = %s %s %q; want no such finding", got.RuleID, got.Severity, got.Message)
-			case tc.severity != "" && got == nil:
-				t.Errorf("Validate has no %s at %s; findings: %+v", tc.rule, tc.path, all)
-			case got != nil:
-				msg := got.Message + "\x00"
-				if got.Severity != tc.severity || !strings.Contains(msg, tc.msg) {
-					t.Errorf("Validate = %s %q; want %s containing %q", got.Severity, got.Message, tc.severity, strings.TrimSuffix(tc.msg, "\x00"))
-				}
-			}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			wantFinding(t, c.yaml, EnvProduction, c.rule, c.path, c.severity, c.msg)
 		})
 	}
 }

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"strings"
 	"testing"
 )
 
@@ -38,24 +37,7 @@ func TestValidate_WebhookDuplicatesAndAttempts(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cfg, doc, err := Parse([]byte("webhooks:\n"+c.hooks), "t.yaml")
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got *Finding
-			for _, f := range Validate(cfg, doc, "") {
-				if f.RuleID == c.rule && f.Path == c.path {
-					got = &f
-				}
-			}
-			switch {
-			case c.severity == "" && got != nil:
-				t.Errorf("Validate = %s %s %q; want no such finding", got.Severity, got.RuleID, got.Message)
-			case c.severity != "" && got == nil:
-				t.Errorf("Validate has no %s finding at %s; want %s", c.rule, c.path, c.severity)
-			case c.severity != "" && (got.Severity != c.severity || !strings.Contains(got.Message, c.msg)):
-				t.Errorf("Validate = %s %q; want %s containing %q", got.Severity, got.Message, c.severity, c.msg)
-			}
+			wantFinding(t, "webhooks:\n"+c.hooks, "", c.rule, c.path, c.severity, c.msg)
 		})
 	}
 }
