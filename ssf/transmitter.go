@@ -1014,7 +1014,7 @@ func (t *Transmitter) record(r *http.Request, typ sessiond.EventType, st Stream,
 	maps.Copy(d, more)
 	var client sessiond.Client
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		client, _ = sessiond.CleanClient(sessiond.Client{IP: host}) // not an address: none
+		client, _ = sessiond.CleanClient(sessiond.Client{IP: host, UserAgent: r.UserAgent()}) // not an address: none
 	}
 	now := t.o.Clock.Now().UTC()
 	e := sessiond.Event{ID: sessiond.NewEventID(now), Time: now, Type: typ, Client: client, Details: d}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -60,6 +61,11 @@ func eventQuery(r *http.Request, now time.Time) (sessiond.EventQuery, eventsView
 	// decomposed), and Clean holds it to 256 bytes in the form it is stored.
 	if len(v.Type) > 64 || len(v.Subject) > 4*maxSubject || len(eq.Cursor) > 128 {
 		return eq, v, errors.New("a filter is too long")
+	}
+	// A mistyped type would list nothing, which reads as "no such events"
+	// (the API and the CLI refuse it too).
+	if v.Type != "" && !slices.Contains(sessiond.EventTypes(), eq.Type) {
+		return eq, v, errors.New("the type is not an event type sessiond records")
 	}
 	// A cursor the page did not give would be taken by the store as a
 	// bound of its ID range: a page of nothing, or of everything.

@@ -55,7 +55,7 @@ func TestConsole_Events(t *testing.T) {
 			t.Errorf("%s: %d; want %q", tc.query, resp.StatusCode, tc.want)
 		}
 	}
-	for _, bad := range []string{"since=yesterday", "subject=" + strings.Repeat("a", 300), "subject=" + url.QueryEscape("bob\u202e"), "type=" + strings.Repeat("t", 100), "cursor=zzz", "cursor=evt_" + strings.Repeat("Z", 26)} {
+	for _, bad := range []string{"since=yesterday", "subject=" + strings.Repeat("a", 300), "subject=" + url.QueryEscape("bob\u202e"), "type=" + strings.Repeat("t", 100), "type=session.creatd", "cursor=zzz", "cursor=evt_" + strings.Repeat("Z", 26)} {
 		if resp, _ := f.do(c, "GET", "/console/events?"+bad, nil, "same-origin"); resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("%.40s: %d; want 400", bad, resp.StatusCode)
 		}
