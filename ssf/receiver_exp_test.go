@@ -2,7 +2,6 @@ package ssf_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -49,18 +48,9 @@ func TestPushExpNbf(t *testing.T) {
 			c := claims("expnbf-"+tc.name, f.now, ssf.RISCAccountDisabled,
 				map[string]any{"subject": emailSubject(strings.TrimPrefix(subject, "user:"))})
 			c[tc.claim] = tc.value
-			resp, err := http.Post(f.srv.URL, "application/secevent+jwt", strings.NewReader(sign(t, f.tr.key, jose.ES256, "tx-1", "secevent+jwt", c)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var e struct {
-				Err         string `json:"err"`
-				Description string `json:"description"`
-			}
-			_ = json.NewDecoder(resp.Body).Decode(&e)
-			resp.Body.Close()
-			if resp.StatusCode != tc.code || e.Err != tc.err || e.Description != tc.reason {
-				t.Errorf("push = %d %q %q; want %d %q %q", resp.StatusCode, e.Err, e.Description, tc.code, tc.err, tc.reason)
+			code, e, desc := f.pushDescribed(t, sign(t, f.tr.key, jose.ES256, "tx-1", "secevent+jwt", c))
+			if code != tc.code || e != tc.err || desc != tc.reason {
+				t.Errorf("push = %d %q %q; want %d %q %q", code, e, desc, tc.code, tc.err, tc.reason)
 			}
 			_, err = f.mgr.Get(ctx, s.Session.ID)
 			if ended := err != nil; ended != (tc.code == http.StatusAccepted) {

@@ -101,16 +101,24 @@ func (l eventLog) Record(ctx context.Context, e sessiond.Event) error {
 
 func (f *fixture) push(t *testing.T, body string) (int, string) {
 	t.Helper()
-	resp, err := http.Post(f.srv.URL, "application/secevent+jwt", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
+	code, err, _ := f.pushDescribed(t, body)
+	return code, err
+}
+
+// pushDescribed is push that also returns the refusal's description.
+func (f *fixture) pushDescribed(t *testing.T, body string) (code int, err, description string) {
+	t.Helper()
+	resp, postErr := http.Post(f.srv.URL, "application/secevent+jwt", strings.NewReader(body))
+	if postErr != nil {
+		t.Fatal(postErr)
 	}
 	defer resp.Body.Close()
 	var e struct {
-		Err string `json:"err"`
+		Err         string `json:"err"`
+		Description string `json:"description"`
 	}
 	_ = json.NewDecoder(resp.Body).Decode(&e)
-	return resp.StatusCode, e.Err
+	return resp.StatusCode, e.Err, e.Description
 }
 
 func (f *fixture) live(t *testing.T, subject string) int {
@@ -278,18 +286,9 @@ func TestPushClaimTypeNamed(t *testing.T) {
 	for name, iat := range map[string]any{"string": fmt.Sprint(f.now.Unix()), "fraction": float64(f.now.Unix()) + 0.5} {
 		c := claims("type-"+name, f.now, ssf.RISCAccountDisabled, map[string]any{"subject": emailSubject("alice@example.com")})
 		c["iat"] = iat
-		resp, err := http.Post(f.srv.URL, "application/secevent+jwt", strings.NewReader(sign(t, f.tr.key, jose.ES256, "tx-1", "secevent+jwt", c)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var e struct {
-			Err         string `json:"err"`
-			Description string `json:"description"`
-		}
-		_ = json.NewDecoder(resp.Body).Decode(&e)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusBadRequest || e.Err != ssf.CodeInvalidRequest || e.Description != "claim iat is not of its type" {
-			t.Errorf("iat as a %s: %d %q %q; want 400 invalid_request naming iat", name, resp.StatusCode, e.Err, e.Description)
+		code, e, desc := f.pushDescribed(t, sign(t, f.tr.key, jose.ES256, "tx-1", "secevent+jwt", c))
+		if code != http.StatusBadRequest || e != ssf.CodeInvalidRequest || desc != "claim iat is not of its type" {
+			t.Errorf("iat as a %s: %d %q %q; want 400 invalid_request naming iat", name, code, e, desc)
 		}
 	}
 }
