@@ -40,7 +40,9 @@ func toRow(e sessiond.Event) eventRow {
 
 type eventsView struct {
 	Type, Subject, Since string
-	Rows                 []eventRow
+	// Types are the type filter's suggestions: every type the page takes.
+	Types []sessiond.EventType
+	Rows  []eventRow
 	// Next is the query of the next page, "" when none, and TailQuery
 	// the live tail's. Both are url.Values.Encode'd: typed as URLs so
 	// that html/template, which escapes a string after the "?" of a URL
@@ -55,7 +57,8 @@ func eventQuery(r *http.Request, now time.Time) (sessiond.EventQuery, eventsView
 	q := r.URL.Query()
 	// The subject is exact and in the form the API stores (NFC), as on
 	// the sessions page: " alice" is not "alice".
-	v := eventsView{Type: strings.TrimSpace(q.Get("type")), Subject: q.Get("subject"), Since: strings.TrimSpace(q.Get("since"))}
+	v := eventsView{Type: strings.TrimSpace(q.Get("type")), Subject: q.Get("subject"), Since: strings.TrimSpace(q.Get("since")),
+		Types: sessiond.EventTypes()}
 	eq := sessiond.EventQuery{Type: sessiond.EventType(v.Type), Cursor: q.Get("cursor"), Limit: sessiond.DefaultEventLimit}
 	// The subject's raw bound is loose: NFC can shrink it (one pasted
 	// decomposed), and Clean holds it to 256 bytes in the form it is stored.
@@ -127,6 +130,13 @@ func (c *Console) eventsPage(w http.ResponseWriter, r *http.Request, key apikey.
 	filters.Del("cursor")
 	v.TailQuery = template.URL(filters.Encode())
 	if next != "" {
+		// The default since is an hour before this page: the next page
+		// goes on from it (to the minute, which the cursor makes exact),
+		// not from an hour before the click, which skipped the events
+		// between.
+		if v.Since == "" {
+			filters.Set("since", eq.Since.UTC().Format("2006-01-02T15:04"))
+		}
 		filters.Set("cursor", next)
 		v.Next = template.URL(filters.Encode())
 	}

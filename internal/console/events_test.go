@@ -6,6 +6,7 @@ import (
 	"html"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -342,5 +343,58 @@ func TestConsole_EventsLinksKeepFilters(t *testing.T) {
 	resp, body = f.do(c, "GET", "/console/events?"+next.RawQuery, nil, "same-origin")
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "5 event(s)") || strings.Contains(body, ">bob<") {
 		t.Errorf("next page: %d; want the 5 events of alice&b=c left\n%s", resp.StatusCode, body)
+	}
+}
+
+// TestConsole_EventsNextPageKeepsDefaultSince: without a since filter the
+// page lists from an hour before it was made; its next page must go on
+// from the same moment, not from an hour before the click, or the events
+// between the two were skipped (an operator reading page 1 for ten
+// minutes lost ten minutes of events).
+func TestConsole_EventsNextPageKeepsDefaultSince(t *testing.T) {
+	f := newFixture(t)
+	c := f.signedIn()
+	start := f.clock.Now()
+	f.clock.Advance(-55 * time.Minute)
+	for range sessiond.DefaultEventLimit + 5 {
+		f.logEvent(sessiond.NewEventID(f.clock.Now()), sessiond.EventSessionCreated, "alice", "curl", nil)
+		f.clock.Advance(time.Second)
+	}
+	f.clock.Set(start)
+	resp, body := f.do(c, "GET", "/console/events", nil, "same-origin")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, strconv.Itoa(sessiond.DefaultEventLimit)+" event(s)") {
+		t.Fatalf("events: %d; want the first %d events\n%s", resp.StatusCode, sessiond.DefaultEventLimit, body)
+	}
+	// 100 is this page's, not the hour's: it says so.
+	if !strings.Contains(body, strconv.Itoa(sessiond.DefaultEventLimit)+" event(s) on this page; more on the next page") {
+		t.Errorf("page 1 does not say that more events follow\n%s", body)
+	}
+	_, rest, ok := strings.Cut(body, `<p><a href="/console/events?`)
+	if !ok {
+		t.Fatalf("no next page link\n%s", body)
+	}
+	next, _, _ := strings.Cut(rest, `"`)
+	f.clock.Advance(10 * time.Minute) // the operator reads page 1
+	resp, body = f.do(c, "GET", "/console/events?"+html.UnescapeString(next), nil, "same-origin")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "5 event(s)") {
+		t.Errorf("next page after 10 minutes: %d; want the 5 events left\n%s", resp.StatusCode, body)
+	}
+}
+
+// TestConsole_EventsTypeListComplete: the type filter suggests every type
+// sessiond records (the page refuses any other), so an operator can find
+// session.unknown_id or request.csrf_rejected without knowing the name;
+// the list was written by hand and lacked half of them.
+func TestConsole_EventsTypeListComplete(t *testing.T) {
+	f := newFixture(t)
+	c := f.signedIn()
+	resp, body := f.do(c, "GET", "/console/events", nil, "same-origin")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("events: %d", resp.StatusCode)
+	}
+	for _, typ := range sessiond.EventTypes() {
+		if !strings.Contains(body, `<option value="`+string(typ)+`">`) {
+			t.Errorf("the type filter does not suggest %s", typ)
+		}
 	}
 }
