@@ -126,8 +126,22 @@ func (c *Console) back(w http.ResponseWriter, r *http.Request, subject string, n
 }
 
 func (c *Console) badForm(w http.ResponseWriter, r *http.Request, key apikey.Key) {
-	c.pages.render(w, r, http.StatusBadRequest, "sessions", pageData{Title: "Sessions", Nav: "sessions",
-		Operator: operatorName(key), Error: "The form was incomplete or malformed.", Data: sessionsView{}})
+	c.refuseRevoke(w, r, key, http.StatusBadRequest, "The form was incomplete or malformed.", "")
+}
+
+// refuseRevoke answers a revoke form with the sessions page saying msg.
+// htmx puts a boosted form's answer in the history under the form's
+// action, which answers GET with 405: a reload or Back (once the store is
+// back) showed "Method Not Allowed". Under the subject's sessions page
+// they list its sessions again.
+func (c *Console) refuseRevoke(w http.ResponseWriter, r *http.Request, key apikey.Key, status int, msg, subject string) {
+	to := Prefix + "/sessions"
+	if subject != "" {
+		to += "?" + url.Values{"subject": {subject}}.Encode()
+	}
+	w.Header().Set("HX-Push-Url", to)
+	c.pages.render(w, r, status, "sessions", pageData{Title: "Sessions", Nav: "sessions",
+		Operator: operatorName(key), Error: msg, Data: sessionsView{Subject: subject}})
 }
 
 func (c *Console) revokeSession(w http.ResponseWriter, r *http.Request, key apikey.Key) {
@@ -138,17 +152,25 @@ func (c *Console) revokeSession(w http.ResponseWriter, r *http.Request, key apik
 	}
 	// The session must belong to the subject shown, so a stale page cannot
 	// revoke someone else's session by ID.
+	failed := func(err error) {
+		c.log.ErrorContext(r.Context(), "console: revoke", "err", err)
+		c.refuseRevoke(w, r, key, http.StatusServiceUnavailable, "Revoking failed; see the server log.", subject)
+	}
 	s, err := c.o.Manager.Get(r.Context(), id)
-	if err != nil || s.Subject != subject {
-		c.back(w, r, subject, 0)
+	switch {
+	case errors.Is(err, sessiond.ErrNotFound) || (err == nil && s.Subject != subject):
+		c.back(w, r, subject, 0) // ended already, or not this subject's
+		return
+	case err != nil:
+		// A store that did not answer decided nothing: "Revoked 0" would
+		// read as a session already ended.
+		failed(err)
 		return
 	}
 	n := 1
 	if err := c.o.Manager.Revoke(r.Context(), id, sessiond.ReasonAdmin); err != nil {
 		if !errors.Is(err, sessiond.ErrRevoked) && !errors.Is(err, sessiond.ErrNotFound) {
-			c.log.ErrorContext(r.Context(), "console: revoke", "err", err)
-			c.pages.render(w, r, http.StatusServiceUnavailable, "sessions", pageData{Title: "Sessions", Nav: "sessions",
-				Operator: operatorName(key), Error: "Revoking failed; see the server log.", Data: sessionsView{Subject: subject}})
+			failed(err)
 			return
 		}
 		n = 0
@@ -179,8 +201,7 @@ func (c *Console) revokeSubject(w http.ResponseWriter, r *http.Request, key apik
 	n, err := c.o.Manager.RevokeSubject(r.Context(), subject, id, sessiond.ReasonAdmin)
 	if err != nil {
 		c.log.ErrorContext(r.Context(), "console: revoke subject", "err", err)
-		c.pages.render(w, r, http.StatusServiceUnavailable, "sessions", pageData{Title: "Sessions", Nav: "sessions",
-			Operator: operatorName(key), Error: "Revoking failed; see the server log.", Data: sessionsView{Subject: subject}})
+		c.refuseRevoke(w, r, key, http.StatusServiceUnavailable, "Revoking failed; see the server log.", subject)
 		return
 	}
 	c.log.InfoContext(r.Context(), "console: revoked sessions of a subject", "key_id", key.ID, "count", n, "kept", id)

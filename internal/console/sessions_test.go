@@ -1,11 +1,17 @@
 package console_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/console"
+	"github.com/sessiond/sessiond/opaquetoken"
 )
 
 // TestConsole_SessionsSubjectForms: the Sessions page and its revoke forms
@@ -87,4 +93,94 @@ func TestConsole_SessionsSubjectForms(t *testing.T) {
 				nfd, resp.StatusCode, resp.Header.Get("Location"), f.live(laptop), f.live(tablet))
 		}
 	})
+}
+
+// downGet is a session store whose reads of one session fail, as a
+// PostgreSQL or Redis that stopped answering does.
+type downGet struct {
+	sessiond.Store
+	down atomic.Bool
+}
+
+func (d *downGet) Get(ctx context.Context, id sessiond.SessionID) (*sessiond.Session, error) {
+	if d.down.Load() {
+		return nil, fmt.Errorf("get: %w", sessiond.ErrStoreUnavailable)
+	}
+	return d.Store.Get(ctx, id)
+}
+
+// TestConsole_RevokeDuringOutage: revoking one session while the store
+// does not answer says that revoking failed (503), as revoke-all does; it
+// answered "Revoked 0 session(s)." as for a session already ended, and the
+// operator took the live session for handled.
+func TestConsole_RevokeDuringOutage(t *testing.T) {
+	var store *downGet
+	f := newFixtureWith(t, func(f *fixture, o *console.Options) {
+		store = &downGet{Store: f.store}
+		mgr, err := sessiond.New(t.Context(), sessiond.Options{Strategy: sessiond.StrategyDatabase, Store: store,
+			Opaque: opaquetoken.Codec{}, Clock: f.clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { mgr.Close() })
+		o.Manager = mgr
+	})
+	c := f.signedIn()
+	phone := f.create("alice", "phone")
+	store.down.Store(true)
+	resp, body := f.do(c, "POST", "/console/sessions/revoke", url.Values{"subject": {"alice"}, "id": {string(phone.Session.ID)}}, "same-origin")
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "Revoking failed") {
+		t.Errorf("revoke with the store down: %d Location %q; want 503 saying revoking failed\n%s",
+			resp.StatusCode, resp.Header.Get("Location"), body)
+	}
+	store.down.Store(false)
+	if !f.live(phone) {
+		t.Fatal("the session ended though the store was down")
+	}
+}
+
+// TestConsole_RefusedActionsStayOnGettableURL: htmx puts a boosted form's
+// answer in the history under the form's action, so an action that
+// answers with a page instead of a redirect (refused, or failed during an
+// outage) must name a URL that answers GET: the sessions and webhooks
+// actions' own answer GET with 405, which a reload or Back after the
+// outage showed (the keys page's actions were fixed before).
+func TestConsole_RefusedActionsStayOnGettableURL(t *testing.T) {
+	var store *downGet
+	f := newFixtureWith(t, func(f *fixture, o *console.Options) {
+		store = &downGet{Store: f.store}
+		mgr, err := sessiond.New(t.Context(), sessiond.Options{Strategy: sessiond.StrategyDatabase, Store: store,
+			Opaque: opaquetoken.Codec{}, Clock: f.clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { mgr.Close() })
+		o.Manager, o.Outbox = mgr, f.store
+	})
+	c := f.signedIn()
+	phone := f.create("alice", "phone")
+	for _, tc := range []struct {
+		name, path string
+		form       url.Values
+		down       bool
+		want       string // HX-Push-Url
+	}{
+		{"revoke, store down", "/console/sessions/revoke", url.Values{"subject": {"alice"}, "id": {string(phone.Session.ID)}}, true, "/console/sessions?subject=alice"},
+		{"revoke, no id", "/console/sessions/revoke", url.Values{"subject": {"alice"}}, false, "/console/sessions"},
+		{"revoke others, no id", "/console/sessions/revoke-others", url.Values{"subject": {"alice"}}, false, "/console/sessions"},
+		{"revoke all, bad subject", "/console/sessions/revoke-all", url.Values{"subject": {"al\x1bice"}}, false, "/console/sessions"},
+		{"retry, not a delivery", "/console/webhooks/retry", url.Values{"id": {"nope"}}, false, "/console/webhooks"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store.down.Store(tc.down)
+			resp, _ := f.do(c, "POST", tc.path, tc.form, "same-origin")
+			store.down.Store(false)
+			if resp.StatusCode < 400 || resp.Header.Get("HX-Push-Url") != tc.want {
+				t.Errorf("POST %s: %d, HX-Push-Url %q; want a refusal under %q", tc.path, resp.StatusCode, resp.Header.Get("HX-Push-Url"), tc.want)
+			}
+			if resp, _ := f.do(c, "GET", tc.want, nil, "same-origin"); resp.StatusCode != http.StatusOK {
+				t.Errorf("GET %s (a reload): %d; want 200", tc.want, resp.StatusCode)
+			}
+		})
+	}
 }

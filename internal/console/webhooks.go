@@ -120,6 +120,9 @@ func (c *Console) webhooksPage(w http.ResponseWriter, r *http.Request, key apike
 // neither a stale page nor two operators at once send one twice.
 func (c *Console) retryDelivery(w http.ResponseWriter, r *http.Request, key apikey.Key) {
 	refuse := func(status int, msg string) {
+		// Under the form's action a reload or Back would show 405 (htmx
+		// pushes a boosted form's answer under it).
+		w.Header().Set("HX-Push-Url", Prefix+"/webhooks")
 		c.pages.render(w, r, status, "webhooks", pageData{Title: "Webhooks", Nav: "webhooks", Operator: operatorName(key),
 			Error: msg, Data: &webhooksView{Enabled: c.o.Outbox != nil}})
 	}
