@@ -217,6 +217,44 @@ test("the kill switch needs its confirmation and reports the count", async () =>
   await shot("incident");
 });
 
+// The kill switch answers once every session is revoked (minutes for
+// millions): until then the form says that it runs and its button is
+// disabled; a connection lost before the answer says it may have run. The
+// answer is held back (or dropped) in the browser, so the wait is certain.
+test("the kill switch says it runs until it answers, and when no answer came", async () => {
+  await createSession("eve@example.com", "a");
+  await page.goto(base + "/console/incident");
+  const fill = async () => {
+    await page.fill("#subjects", "eve@example.com");
+    await page.fill("#reason", "phished");
+    await page.fill("#confirm", "REVOKE");
+  };
+  let release;
+  const held = new Promise((r) => { release = r; });
+  const hold = async (route) => {
+    if (route.request().method() !== "POST") return route.continue();
+    await held;
+    await route.continue();
+  };
+  await page.route("**/console/incident", hold);
+  await fill();
+  await page.click("button.danger");
+  await page.locator("#incident-running", { hasText: "Running the kill switch" }).waitFor();
+  assert.equal(await page.locator("button.danger").isDisabled(), true, "the button while the kill switch runs");
+  release();
+  await page.getByText("Revoked 1 session(s).").waitFor();
+  assert.equal(await page.locator("#incident-running").textContent(), "", "the running notice after the answer");
+  await page.unroute("**/console/incident", hold);
+
+  const drop = (route) => (route.request().method() === "POST" ? route.abort("connectionreset") : route.continue());
+  await page.route("**/console/incident", drop);
+  await fill();
+  await page.click("button.danger");
+  await page.locator("#incident-running", { hasText: "it may have run" }).waitFor();
+  assert.equal(await page.locator("button.danger").isDisabled(), false, "the button after the connection was lost");
+  await page.unroute("**/console/incident", drop);
+});
+
 // The kill switch needs a sign-in within the last 15 minutes; a form sent
 // later goes to the sign-in page and is lost. The form says until when it
 // can be run and, once that has passed (the page's clock run forward), that

@@ -1,5 +1,5 @@
 // sessiond console: the events page's live tail, the overview's charts and
-// the kill switch form's sign-in deadline.
+// the kill switch form's sign-in deadline and running notice.
 // Served as a file (CSP script-src 'self'); every value is set with
 // textContent, never as HTML; chart data comes from the data-charts
 // attribute of the overview's #overview-data (no inline script).
@@ -148,6 +148,24 @@
     reauthTimer = setInterval(checkReauth, 1000);
   }
   document.addEventListener("visibilitychange", function () { if (reauthTimer) checkReauth(); });
+
+  // The kill switch answers once every session is revoked: minutes for
+  // millions. Until then say that it runs (htmx disables its button), so
+  // the operator neither takes it for hung nor leaves before the count.
+  function incidentNotice(e, text) {
+    var form = e.detail.elt;
+    if (!form || !form.classList || !form.classList.contains("incident")) return;
+    var running = document.getElementById("incident-running");
+    if (running) running.textContent = text;
+  }
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    incidentNotice(e, "Running the kill switch: revoking many sessions can take minutes. Keep this page open to see how many were revoked.");
+  });
+  // No answer came (the connection dropped): the server runs the kill
+  // switch to its end regardless, so it may have revoked sessions.
+  document.addEventListener("htmx:sendError", function (e) {
+    incidentNotice(e, "The connection was lost before the kill switch answered: it may have run. Look for incident.revoked on the Events page before running it again.");
+  });
 
   var resizeTimer = null;
   window.addEventListener("resize", function () {
