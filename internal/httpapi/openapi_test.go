@@ -8,6 +8,8 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -57,6 +59,45 @@ func TestOpenAPI_Routes(t *testing.T) {
 	}
 	for id, p := range sent {
 		t.Errorf("no log line for the request %s to %q", id, p)
+	}
+}
+
+// TestOpenAPI_DocsNameRealRoutes: every API request the pages name
+// (`GET /v1/…` in prose or a table, a line of an http block) is an
+// operation of openapi.json, so a reader pasting one does not get a 404.
+// Path parameters match whatever their name (`{id}`, `<stream_id>`).
+func TestOpenAPI_DocsNameRealRoutes(t *testing.T) {
+	t.Parallel()
+	param := regexp.MustCompile(`\{[^}/]*\}|<[^>/]*>`)
+	documented := map[string]bool{}
+	for op := range operations(t) {
+		documented[param.ReplaceAllString(op, "{}")] = true
+	}
+	pages, err := filepath.Glob("../../docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages = append(pages, "../../README.md", "../../sdk/node/README.md")
+	named := regexp.MustCompile("(?m)(?:`|^\\s*)(GET|HEAD|POST|PUT|PATCH|DELETE) (/[^`\\s?]*)")
+	api := regexp.MustCompile(`^/(v1/|oauth2/|\.well-known/|openapi\.json$|healthz$|readyz$|metrics$|sdk/)`)
+	n := 0
+	for _, page := range pages {
+		b, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range named.FindAllStringSubmatch(string(b), -1) {
+			if !api.MatchString(m[2]) {
+				continue // the gateway's, the console's or an app's route
+			}
+			n++
+			if op := m[1] + " " + param.ReplaceAllString(m[2], "{}"); !documented[op] {
+				t.Errorf("%s names %s %s, which openapi.json does not describe", filepath.Base(page), m[1], m[2])
+			}
+		}
+	}
+	if n < 30 {
+		t.Fatalf("found only %d API requests in the pages; want more", n)
 	}
 }
 
