@@ -24,25 +24,37 @@ var errReset = errors.New("the server reset the stream")
 // errProtocol wraps everything that makes a stream unreadable.
 var errProtocol = errors.New("not a revocation stream")
 
+// Reconnection backoff: doubling from minBackoff to maxBackoff, jittered.
+const (
+	minBackoff = 100 * time.Millisecond
+	maxBackoff = 5 * time.Second
+)
+
 // follow keeps a stream connection open until ctx ends, reconnecting with
-// Last-Event-ID after any failure, with capped, jittered backoff.
+// Last-Event-ID after any failure, with capped, jittered backoff. The
+// backoff starts over only after a connection that brought a heartbeat: a
+// stream that ends before one (a reset, a proxy's empty answer) is a
+// failure to back off from, or a reset that repeats would reload the
+// snapshot ten times a second.
 func (v *Verifier) follow(ctx context.Context) {
 	defer v.wg.Done()
-	backoff := 100 * time.Millisecond
+	backoff := minBackoff
 	for ctx.Err() == nil {
+		beats := v.beats
 		err := v.connect(ctx)
 		v.connected.Store(false)
 		if ctx.Err() != nil {
 			return
+		}
+		if v.beats != beats {
+			backoff = minBackoff
 		}
 		switch {
 		case errors.Is(err, errReset):
 			v.log.Info("verifier: stream reset; loading the snapshot")
 			if err := v.reload(ctx); err != nil {
 				v.log.Error("verifier: snapshot after reset", "err", err)
-				break
 			}
-			backoff = 100 * time.Millisecond
 		case errors.Is(err, errProtocol):
 			// Fail closed: the state may miss what could not be read. The
 			// line is written first, so whoever sees ErrStale finds why.
@@ -51,16 +63,25 @@ func (v *Verifier) follow(ctx context.Context) {
 		case err != nil:
 			v.log.Warn("verifier: revocation stream interrupted", "err", err)
 		}
-		d := backoff/2 + rand.N(backoff/2+1)
-		select {
-		case <-ctx.Done():
+		if !v.sleep(ctx, backoff/2+rand.N(backoff/2+1)) {
 			return
-		case <-time.After(d):
 		}
-		backoff = min(2*backoff, 5*time.Second)
-		if err == nil {
-			backoff = 100 * time.Millisecond
-		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+// sleep waits d, or until ctx ends (false).
+func (v *Verifier) sleep(ctx context.Context, d time.Duration) bool {
+	if v.wait != nil {
+		return v.wait(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
@@ -161,7 +182,9 @@ func (v *Verifier) connect(ctx context.Context) error {
 
 // consume decodes and applies blocks from body until it ends (nil), the
 // server resets (errReset), the input is unreadable (errProtocol) or
-// reading fails. received is called after every block.
+// reading fails. received is called after every block that carries an id:
+// sessiond's events and heartbeats. A comment without one (a proxy's
+// keep-alive) is no sign that the node behind is alive.
 func (v *Verifier) consume(ctx context.Context, body io.Reader, received func()) error {
 	d := stream.NewDecoder(body)
 	pruned := v.clock.Now()
@@ -174,7 +197,9 @@ func (v *Verifier) consume(ctx context.Context, body io.Reader, received func())
 		} else if err != nil {
 			return err
 		}
-		received()
+		if b.ID != "" {
+			received()
+		}
 		if err := v.apply(ctx, b); err != nil {
 			return err
 		}
@@ -206,6 +231,7 @@ func (v *Verifier) apply(ctx context.Context, b stream.Block) error {
 			return nil
 		}
 		v.cursor = b.ID
+		v.beats++
 		v.markSynced()
 		return nil
 	}

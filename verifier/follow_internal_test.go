@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -106,5 +109,62 @@ func TestState(t *testing.T) {
 	s.prune(t0.Add(2 * time.Hour))
 	if s.revoked("s1", "x", t0.Add(time.Hour)) || !s.revoked("s2", "bob", t0) {
 		t.Error("prune: want the expired entry gone and the watermark kept")
+	}
+}
+
+// The reconnection backoff starts over only after a connection that
+// brought a heartbeat. A stream that ends before one is a failure: one
+// that answers reset every time (a cursor another node finds in its
+// future), or a proxy's empty answer, must be backed off from, not
+// retried (and, on a reset, the snapshot reloaded) ten times a second.
+func TestFollow_BacksOffFromStreamsThatBringNoHeartbeat(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name  string
+		write func(w http.ResponseWriter)
+	}{
+		{"reset every time", func(w http.ResponseWriter) {
+			stream.WriteEvent(w, stream.EventReset, stream.CursorAt(now), stream.Reset{Reason: "cursor_in_future"})
+		}},
+		{"empty stream", func(http.ResponseWriter) {}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch r.URL.Path {
+				case "/.well-known/jwks.json":
+					w.Header().Set("Content-Type", "application/json")
+					io.WriteString(w, `{"keys":[]}`)
+				case stream.SnapshotPath:
+					w.Header().Set("Content-Type", "application/json")
+					io.WriteString(w, `{"revocations":[],"watermarks":[],"cursor":"`+stream.CursorAt(now)+`"}`)
+				case stream.StreamPath:
+					w.Header().Set("Content-Type", "text/event-stream")
+					w.WriteHeader(http.StatusOK)
+					tc.write(w)
+				}
+			}))
+			defer srv.Close()
+			v := bare()
+			v.base, v.hc, v.stream = srv.URL, srv.Client(), srv.Client()
+			v.opts.IdleTimeout = time.Minute
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var waits []time.Duration
+			v.wait = func(ctx context.Context, d time.Duration) bool {
+				if waits = append(waits, d); len(waits) == 6 {
+					cancel()
+				}
+				return ctx.Err() == nil
+			}
+			v.wg.Add(1)
+			v.follow(ctx)
+			// Doubling from 100 ms, each wait at least half its backoff: the
+			// sixth at least 1.6 s.
+			if got := waits[len(waits)-1]; got < 1600*time.Millisecond {
+				t.Errorf("waits between connections = %v; want them to back off (the sixth at least 1.6s)", waits)
+			}
+		})
 	}
 }

@@ -27,7 +27,10 @@ type keySet struct {
 	mu      sync.RWMutex
 	keys    map[string]publicKey
 	fetchMu sync.Mutex // one fetch at a time
-	fetched time.Time  // when the last fetch started (rate limit)
+
+	flightMu sync.Mutex
+	fetched  time.Time     // when the last fetch started (rate limit)
+	flight   chan struct{} // closed when the refetch under way ends; nil when none
 }
 
 func newKeySet() *keySet { return &keySet{keys: map[string]publicKey{}} }
@@ -69,16 +72,37 @@ func (s *keySet) remove(kid string) {
 // MinRefetchInterval ago; errors are logged (the token then fails as
 // signed by an unknown key). The fetch outlives ctx, a request's: a client
 // that hangs up must not abort it, or one token with a made-up kid per
-// interval would keep every new key from being learnt.
+// interval would keep every new key from being learnt. A caller that finds
+// a refetch under way waits for it (or for ctx) instead of queueing to
+// start another: with the JWKS endpoint hanging, each would take up to
+// refetchTimeout.
 func (v *Verifier) refetchKeys(ctx context.Context) {
-	v.keys.fetchMu.Lock()
-	defer v.keys.fetchMu.Unlock()
-	if time.Since(v.keys.fetched) < v.opts.MinRefetchInterval {
+	s := v.keys
+	s.flightMu.Lock()
+	if flight := s.flight; flight != nil {
+		s.flightMu.Unlock()
+		select {
+		case <-flight:
+		case <-ctx.Done():
+		}
 		return
 	}
+	if time.Since(s.fetched) < v.opts.MinRefetchInterval {
+		s.flightMu.Unlock()
+		return
+	}
+	flight := make(chan struct{})
+	s.flight = flight
+	s.flightMu.Unlock()
+	defer func() {
+		s.flightMu.Lock()
+		s.flight = nil
+		s.flightMu.Unlock()
+		close(flight)
+	}()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refetchTimeout)
 	defer cancel()
-	if err := v.fetchKeysLocked(ctx); err != nil {
+	if err := v.fetchKeys(ctx); err != nil {
 		v.log.Warn("verifier: JWKS refetch", "err", err)
 	}
 }
@@ -94,7 +118,9 @@ func (v *Verifier) fetchKeys(ctx context.Context) error {
 }
 
 func (v *Verifier) fetchKeysLocked(ctx context.Context) error {
+	v.keys.flightMu.Lock()
 	v.keys.fetched = time.Now()
+	v.keys.flightMu.Unlock()
 	body, err := v.fetchDocument(ctx, "jwks", "/.well-known/jwks.json", false, maxJWKSBytes, "application/json", "application/jwk-set+json")
 	if err != nil {
 		return err

@@ -83,8 +83,9 @@ type Options struct {
 	MaxStaleness time.Duration
 	// WhenStale is the policy past MaxStaleness; the zero value rejects.
 	WhenStale StalePolicy
-	// IdleTimeout drops a stream connection on which nothing (not even a
-	// heartbeat) arrived for this long. Zero: DefaultIdleTimeout.
+	// IdleTimeout drops a stream connection on which no word from sessiond
+	// (an event or a heartbeat: a block with an id) arrived for this long;
+	// a proxy's keep-alive comments do not count. Zero: DefaultIdleTimeout.
 	IdleTimeout time.Duration
 	// MinRefetchInterval rate-limits JWKS fetches on an unknown kid.
 	// Zero: DefaultMinRefetchInterval.
@@ -165,6 +166,9 @@ type Verifier struct {
 	connected atomic.Bool
 	snapshots atomic.Int64 // snapshots loaded
 	cursor    string       // follower goroutine only
+	beats     int64        // heartbeats applied; follower goroutine only
+	// wait replaces the backoff's timer in tests; nil: a timer.
+	wait func(ctx context.Context, d time.Duration) bool
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup

@@ -45,7 +45,7 @@ export interface VerifierOptions {
   maxStalenessMs?: number;
   /** What to do past maxStaleness: "reject" (default) or "accept" with a warning. */
   whenStale?: StalePolicy;
-  /** Drop a stream connection silent for this long, in ms (default 30000). */
+  /** Drop a stream connection that brought no event or heartbeat (a block with an id) for this long, in ms (default 30000); a proxy's keep-alive comments do not count. */
   idleTimeoutMs?: number;
   /** Minimum ms between JWKS fetches on an unknown kid (default 1000). */
   minRefetchIntervalMs?: number;
@@ -215,6 +215,7 @@ export class Verifier {
   #lastWarn = 0;
   #connected = false;
   #snapshots = 0;
+  #beats = 0; // heartbeats applied
   #abort = new AbortController();
   #loop: Promise<void> | null = null;
 
@@ -413,7 +414,9 @@ export class Verifier {
     if (typeof kid !== "string" || kid === "" || this.#retired.has(kid)) {
       throw new VerifyError("invalid_token", "unknown or retired kid");
     }
-    if (!this.#kids.has(kid) && now - this.#lastFetch >= this.#o.minRefetchIntervalMs) {
+    // A fetch under way may bring the kid, however recently it started:
+    // wait for it (the Go verifier does), rather than refuse the token.
+    if (!this.#kids.has(kid) && (this.#fetching !== null || now - this.#lastFetch >= this.#o.minRefetchIntervalMs)) {
       await this.#fetchKeys().catch((err: unknown) => this.#o.logger.warn("sessiond verifier: JWKS refetch", { err: String(err) }));
     }
     if (!this.#kids.has(kid) || !this.#keys) throw new VerifyError("invalid_token", "unknown or retired kid");
@@ -558,10 +561,16 @@ export class Verifier {
     this.#broken = false;
   }
 
+  // Reconnects with backoff, doubling from 100 ms to 5 s, jittered. It
+  // starts over only after a connection that brought a heartbeat: a stream
+  // that ends before one (a reset, a proxy's empty answer) is a failure to
+  // back off from, or a reset that repeats would reload the snapshot ten
+  // times a second (as the Go verifier does).
   async #follow(): Promise<void> {
     let backoff = 100;
     while (!this.#abort.signal.aborted) {
       let err: unknown = null;
+      const beats = this.#beats;
       try {
         await this.#connect();
       } catch (e) {
@@ -569,11 +578,11 @@ export class Verifier {
       }
       this.#connected = false;
       if (this.#abort.signal.aborted) return;
+      if (this.#beats !== beats) backoff = 100;
       if (err instanceof ResetSignal) {
         try {
           await this.#fetchKeys();
           await this.#loadSnapshot();
-          backoff = 100;
         } catch (e) {
           this.#o.logger.error("sessiond verifier: snapshot after reset", { err: String(e) });
         }
@@ -588,7 +597,7 @@ export class Verifier {
         const t = setTimeout(resolve, delay);
         this.#abort.signal.addEventListener("abort", () => { clearTimeout(t); resolve(); }, { once: true });
       });
-      backoff = err === null ? 100 : Math.min(backoff * 2, 5000);
+      backoff = Math.min(backoff * 2, 5000);
     }
   }
 
@@ -620,8 +629,13 @@ export class Verifier {
       const dec = new SSEDecoder();
       const text = new UTF8Stream();
       for await (const chunk of res.body) {
-        resetIdle();
-        for (const b of dec.push(text.decode(chunk as Uint8Array))) this.#apply(b);
+        for (const b of dec.push(text.decode(chunk as Uint8Array))) {
+          // Only sessiond's words (events and heartbeats carry an id) keep
+          // the connection: a proxy's keep-alive comments, or bytes
+          // dripping in, say nothing of the node behind it.
+          if (b.id !== "") resetIdle();
+          this.#apply(b);
+        }
       }
       dec.push(text.decode());
       dec.end();
@@ -644,6 +658,7 @@ export class Verifier {
       // the state.
       if (!b.id) return;
       this.#cursor = b.id;
+      this.#beats++;
       this.#markSynced();
       return;
     }
