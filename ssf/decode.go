@@ -1,12 +1,16 @@
 package ssf
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"reflect"
 	"strings"
+	"unicode/utf8"
+
+	josejson "github.com/go-jose/go-jose/v4/json"
 )
 
 // decode reads the JSON object of a request body into v, with member
@@ -29,10 +33,23 @@ func decode(r *http.Request, v any) error {
 // "MAXEVENTS" for maxEvents, or "STREAM_ID" for stream_id, where a reader
 // that follows the specification ignores it as unknown: two readers of
 // one body would act differently, so the body is refused (400), as the
-// rest of the API refuses it. A member name sessiond does not know at all
-// is still ignored: SSF lets a receiver send back what the transmitter
-// supplied.
+// rest of the API refuses it. So is, for the same reason, a body that
+// holds one name twice in an object (distinctNames), is not valid UTF-8
+// (encoding/json reads each invalid byte as U+FFFD) or is not an object
+// (null would be read as an empty one): sessiond's API routes refuse all
+// of them before the Transmitter reads the body, and the Transmitter used
+// alone as an http.Handler must read no body they refuse. A member name
+// sessiond does not know at all is still ignored: SSF lets a receiver
+// send back what the transmitter supplied.
 func unmarshalExact(data []byte, v any) error {
+	switch {
+	case !utf8.Valid(data):
+		return badRequest("body is not valid UTF-8")
+	case !bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("{")):
+		return badRequest("body is not a JSON object")
+	case !distinctNames(data):
+		return badRequest("an object of the body holds a member name twice")
+	}
 	if err := exactNames(data, reflect.TypeOf(v)); err != nil {
 		return err
 	}
@@ -42,68 +59,124 @@ func unmarshalExact(data []byte, v any) error {
 	return nil
 }
 
+// distinctNames reports whether no object in data, at any depth, holds a
+// member name twice ("iss" and "\u0069ss" are one name), or data is not
+// valid JSON at all (left to json.Unmarshal to refuse). RFC 8259 §4 leaves
+// open which of two a reader takes: encoding/json keeps the last, others
+// the first or refuse. go-jose's JSON package, which reads every JOSE
+// header here, refuses them; with UseNumber it fails valid JSON for no
+// other reason.
+func distinctNames(data []byte) bool {
+	if !json.Valid(data) {
+		return true
+	}
+	d := josejson.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	var v any
+	return d.Decode(&v) == nil
+}
+
 // exactNames checks the member names of data, a JSON value decoded into
 // t, at every depth t describes (structs, and the elements of slices);
 // what does not parse is left to json.Unmarshal to refuse. A
 // json.RawMessage is checked where it is decoded.
 func exactNames(data []byte, t reflect.Type) error {
+	if name := caseVariant(data, t); name != "" {
+		// The known name, not the request's: a detail never quotes what
+		// the request holds.
+		return badRequest("a member name differs from " + name + " only in letter case (member names are case-sensitive)")
+	}
+	return nil
+}
+
+// caseVariant is exactNames' check: the known name that a member name of
+// data differs from only in letter case (as encoding/json folds it), or
+// "" when none does.
+func caseVariant(data []byte, t reflect.Type) string {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	switch {
 	case t == reflect.TypeFor[json.RawMessage]():
-		return nil
+		return ""
 	case t.Kind() == reflect.Slice:
 		e := t.Elem()
 		for e.Kind() == reflect.Pointer {
 			e = e.Elem()
 		}
 		if e.Kind() != reflect.Struct && e.Kind() != reflect.Slice {
-			return nil // a list of strings (ack, events_requested): no names in it
+			return "" // a list of strings (ack, events_requested): no names in it
 		}
 		var elems []json.RawMessage
 		if json.Unmarshal(data, &elems) != nil {
-			return nil
+			return ""
 		}
 		for _, x := range elems {
-			if err := exactNames(x, t.Elem()); err != nil {
-				return err
+			if name := caseVariant(x, t.Elem()); name != "" {
+				return name
 			}
 		}
-		return nil
+		return ""
 	case t.Kind() != reflect.Struct:
-		return nil
+		return ""
 	}
 	var members map[string]json.RawMessage
 	if json.Unmarshal(data, &members) != nil {
-		return nil
+		return ""
 	}
 	fields := map[string]reflect.Type{}
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if !f.IsExported() || name == "-" {
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
-		fields[name] = f.Type
-	}
+	jsonFields(t, fields)
 	for k, raw := range members {
 		if ft, ok := fields[k]; ok {
-			if err := exactNames(raw, ft); err != nil {
-				return err
+			if name := caseVariant(raw, ft); name != "" {
+				return name
 			}
 			continue
 		}
 		for name := range fields {
 			if strings.EqualFold(k, name) {
-				// The known name, not the request's: a detail never
-				// quotes what the request holds.
-				return badRequest("a member name differs from " + name + " only in letter case (member names are case-sensitive)")
+				return name
 			}
 		}
 	}
-	return nil
+	return ""
+}
+
+// jsonFields adds to fields the member names encoding/json reads into a
+// struct of type t, with their types: the fields of an embedded struct
+// without a name of its own are promoted (an unexported type's, or one
+// embedded by pointer, included), and never shadow a name t has itself.
+func jsonFields(t reflect.Type, fields map[string]reflect.Type) {
+	var embedded []reflect.Type
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		switch {
+		case f.Anonymous && name == "" && ft.Kind() == reflect.Struct:
+			embedded = append(embedded, ft)
+			continue
+		case !f.IsExported():
+			continue
+		case name == "":
+			name = f.Name
+		}
+		fields[name] = f.Type
+	}
+	for _, e := range embedded {
+		promoted := map[string]reflect.Type{}
+		jsonFields(e, promoted)
+		for name, ft := range promoted {
+			if _, ok := fields[name]; !ok {
+				fields[name] = ft
+			}
+		}
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -388,6 +389,12 @@ func (r *Receiver) process(ctx context.Context, set string, maxAge time.Duration
 	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, "secevent+jwt") && !strings.EqualFold(typ, "application/secevent+jwt") {
 		return refuse(CodeInvalidRequest, ErrMalformed, "typ header must be secevent+jwt")
 	}
+	if _, ok := h.ExtraHeaders["crit"]; ok {
+		// go-jose would refuse it at verification, reported as a
+		// signature that does not verify; the SET is at fault, not the
+		// key. No extension (RFC 7515 §4.1.11) is understood here.
+		return refuse(CodeInvalidRequest, ErrMalformed, "crit header names an extension sessiond does not understand")
+	}
 	keys, err := r.keys.keys(ctx, h.KeyID)
 	if err != nil {
 		return err
@@ -411,6 +418,18 @@ func (r *Receiver) process(ctx context.Context, set string, maxAge time.Duration
 		return refuse(CodeAuthenticationFailed, ErrSignature, "signature does not verify with the transmitter's keys")
 	}
 	out.signed = true
+	// Names are case-sensitive and a claim set holds each once (RFC 7519
+	// §4), where encoding/json takes "ISS" or "iſs" for iss and keeps the
+	// last of two: the transmitter's audit, another receiver, would read
+	// another claim than this one acts on. Such a SET is refused, at any
+	// depth for two of one name, and for the names sessiond reads (claims,
+	// the event's subject, the identifier's members) in other letters.
+	if !distinctNames(payload) {
+		return refuse(CodeInvalidRequest, ErrMalformed, "a name appears twice in one object of the claims")
+	}
+	if name := caseVariant(payload, reflect.TypeFor[claims]()); name != "" {
+		return refuse(CodeInvalidRequest, ErrMalformed, "a claim name differs from "+name+" only in letter case (names are case-sensitive)")
+	}
 	var c claims
 	if err := json.Unmarshal(payload, &c); err != nil {
 		// A claim of the wrong type (iat as a string, a fraction) is named:
@@ -465,6 +484,9 @@ func (r *Receiver) process(ctx context.Context, set string, maxAge time.Duration
 	}
 	if json.Unmarshal(ev, &inEvent) != nil {
 		return refuse(CodeInvalidRequest, ErrMalformed, "event payload is not a JSON object")
+	}
+	if name := caseVariant(ev, reflect.TypeOf(inEvent)); name != "" {
+		return refuse(CodeInvalidRequest, ErrMalformed, "a member name of the event differs from "+name+" only in letter case (names are case-sensitive)")
 	}
 	// A member set to null is one not given: a RawMessage holds "null".
 	c.SubID, inEvent.Subject = nonNull(c.SubID), nonNull(inEvent.Subject)

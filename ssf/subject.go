@@ -3,6 +3,7 @@ package ssf
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -71,11 +72,18 @@ type identifier struct {
 // form the HTTP API stores subjects under (Unicode NFC), so a user named
 // in another form is still the same user; a subject the API would refuse
 // (control or bidirectional formatting characters, over
-// sessiond.MaxSubjectBytes) is an ErrSubject.
+// sessiond.MaxSubjectBytes) is an ErrSubject, as is an identifier
+// holding a member name twice or one of its names in other letters.
 func (r SubjectRule) Map(raw json.RawMessage) (string, sessiond.SessionID, error) {
 	var id identifier
 	if len(raw) == 0 || json.Unmarshal(raw, &id) != nil {
 		return "", "", fmt.Errorf("%w: not a JSON object", ErrSubject)
+	}
+	// Member names are case-sensitive and unique (RFC 9493 spells each
+	// one; encoding/json takes "EMAIL" for email, and the last of two), as
+	// the Receiver reads the claims around it.
+	if err := identifierNames(raw); err != nil {
+		return "", "", err
 	}
 	var session sessiond.SessionID
 	if id.Format == "complex" {
@@ -84,16 +92,21 @@ func (r SubjectRule) Map(raw json.RawMessage) (string, sessiond.SessionID, error
 			if json.Unmarshal(id.Session, &s) != nil || s.Format != FormatOpaque || s.ID == "" {
 				return "", "", fmt.Errorf("%w: complex session must be an opaque identifier", ErrSubject)
 			}
+			if err := identifierNames(id.Session); err != nil {
+				return "", "", err
+			}
 			session = sessiond.SessionID(s.ID)
 		}
 		if len(id.User) == 0 {
 			return "", "", fmt.Errorf("%w: complex identifier without user", ErrSubject)
 		}
+		user := id.User
 		id = identifier{}
-		if json.Unmarshal(raw, &struct {
-			User *identifier `json:"user"`
-		}{&id}) != nil {
+		if json.Unmarshal(user, &id) != nil {
 			return "", "", fmt.Errorf("%w: complex user is not an object", ErrSubject)
+		}
+		if err := identifierNames(user); err != nil {
+			return "", "", err
 		}
 	}
 	if id.Format != r.Format {
@@ -129,4 +142,16 @@ func (r SubjectRule) Map(raw json.RawMessage) (string, sessiond.SessionID, error
 		return "", "", fmt.Errorf("%w: %w", ErrSubject, err)
 	}
 	return mapped, session, nil
+}
+
+// identifierNames refuses raw, a subject identifier, when one of its
+// objects holds a name twice or a name of identifier in other letters.
+func identifierNames(raw json.RawMessage) error {
+	if !distinctNames(raw) {
+		return fmt.Errorf("%w: a member name appears twice", ErrSubject)
+	}
+	if name := caseVariant(raw, reflect.TypeFor[identifier]()); name != "" {
+		return fmt.Errorf("%w: a member name differs from %s only in letter case (names are case-sensitive)", ErrSubject, name)
+	}
+	return nil
 }
