@@ -228,7 +228,7 @@ func (k *Keys) update(ctx context.Context, fn func(*doc) error) error {
 			return err
 		}
 		if d.Lineage == "" {
-			d.Lineage = k.lineage()
+			d.Lineage = k.lineage(version)
 		}
 		raw, err := json.Marshal(d)
 		if err != nil {
@@ -247,13 +247,21 @@ func (k *Keys) update(ctx context.Context, fn func(*doc) error) error {
 	return fmt.Errorf("apikey: key set keeps changing: %w", sessiond.ErrConflict)
 }
 
-// lineage is the one to give a stored set that has none: the set this node
-// holds, when a node of the previous release rewrote it (dropping the
-// field), so that other nodes do not take the next write for a new set; a
-// new one for a set made anew (after a loss the node holds none).
-func (k *Keys) lineage() string {
+// lineage is the one to give a stored set that has none, found at version
+// (0: none stored): the set this node holds, when a node of the previous
+// release rewrote it (dropping the field), so that other nodes do not take
+// the next write for a new set; a new one for a set made anew (after a loss
+// the node holds none). A stored set this node never read a lineage of (it
+// started after the previous release's rewrite) stays without one: a
+// lineage made up here would be another set, a lost store, to every node
+// that holds the real one (of this release or the previous); the next
+// write of such a node puts it back.
+func (k *Keys) lineage(version int64) string {
 	if s := k.snap.Load(); s != nil && s.set.Lineage != "" {
 		return s.set.Lineage
+	}
+	if version > 0 {
+		return ""
 	}
 	return newLineage()
 }

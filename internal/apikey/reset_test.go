@@ -2,6 +2,7 @@ package apikey_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -214,6 +215,74 @@ func TestKeys_StoreLostToAnotherSet(t *testing.T) {
 				fresh := apikey.New(lost, clock, time.Second) // a node started now
 				if _, err := fresh.Ensure(ctx, "seeded again", leaked); !errors.Is(err, apikey.ErrKeyRevoked) {
 					t.Errorf("Ensure(a key revoked before the loss) on the stored set = %v; want ErrKeyRevoked (its revocation written back)", err)
+				}
+			})
+		}
+	}
+}
+
+// TestKeys_PreviousReleaseRewrite: during a rolling upgrade a node of the
+// previous release rewrites the set without its lineage (it knows no such
+// field), then a node of this one starts and writes the set. The running
+// node must not take that write for another set (a store that lost its
+// data): seen with real builds, a new node restarting beside a 2d4cd1d one
+// made every running node log the loss and record store.reset_detected.
+func TestKeys_PreviousReleaseRewrite(t *testing.T) {
+	cases := []struct {
+		name  string
+		reads int // reloads of the running node between the rewrite and the started node's write
+	}{
+		{"rewrite not read yet", 0},
+		{"rewrite read", 1},
+		{"rewrite read, then unchanged", 2},
+	}
+	for _, st := range resetStores {
+		for _, tc := range cases {
+			t.Run(st.name+"/"+tc.name, func(t *testing.T) {
+				ctx := t.Context()
+				meta := st.open(t)
+				clock := sessiondtest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+				a := newResetNode(t, meta, clock, strings.Repeat("a", 40))
+
+				// The previous release's rewrite: the same set, no lineage.
+				raw, version, err := meta.GetMeta(ctx, apikey.DocName)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var d map[string]any
+				if err := json.Unmarshal(raw, &d); err != nil {
+					t.Fatal(err)
+				}
+				delete(d, "lineage")
+				if raw, err = json.Marshal(d); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := meta.PutMeta(ctx, apikey.DocName, raw, version); err != nil {
+					t.Fatal(err)
+				}
+				for range tc.reads {
+					clock.Advance(time.Second)
+					if _, err := a.keys.Authenticate(ctx, a.env); err != nil {
+						t.Fatal(err)
+					}
+				}
+
+				c := newResetNode(t, meta, clock, strings.Repeat("c", 40)) // started now: seeds its key
+				made, _, err := c.keys.Create(ctx, "made on the started node", apikey.ScopeVerify)
+				if err != nil {
+					t.Fatal(err)
+				}
+				clock.Advance(time.Second)
+				for _, secret := range []sessiond.Secret{a.env, c.env, made} {
+					if _, err := a.keys.Authenticate(ctx, secret); err != nil {
+						t.Errorf("running node: Authenticate(a key of the set) = %v; want nil", err)
+					}
+				}
+				if got := a.resets.Load(); got != 0 {
+					t.Errorf("running node: OnReset calls = %d; want 0 (the set was rewritten, not lost)", got)
+				}
+				if got := c.resets.Load(); got != 0 {
+					t.Errorf("started node: OnReset calls = %d; want 0", got)
 				}
 			})
 		}

@@ -348,3 +348,53 @@ func rewrite(t *testing.T, m sessiond.MetaStore, name string, n int, edit func([
 		}
 	}
 }
+
+// TestKeys_PreviousReleaseRewrite: during a rolling upgrade a node of the
+// previous release rewrites the ring without its lineage, then a node of
+// this one writes it (a rotation): the node that held the ring before the
+// rewrite, or one started after it. The other nodes must take the write
+// for a later change, not for a ring made anew on a store that lost its
+// data: seen with real builds, every other node logged the loss and
+// recorded store.reset_detected.
+func TestKeys_PreviousReleaseRewrite(t *testing.T) {
+	cases := []struct {
+		name    string
+		started bool // the writer started after the rewrite
+	}{
+		{"writer held the ring", false},
+		{"writer started after the rewrite", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, ms := range metaStores(t) { // fresh data for each case
+				t.Run(ms.name, func(t *testing.T) {
+					ctx := context.Background()
+					meta := ms.reopen(t)
+					var resets atomic.Int32
+					count := func(signing.Reset) { resets.Add(1) }
+					a, b := openFor(t, meta, count), openFor(t, meta, count)
+					rewrite(t, meta, signing.DocName, 1, previousRelease(t))
+					sync0(t, ctx, a, b)
+					nodes, writer := []*signing.Keys{a, b}, a
+					if tc.started {
+						writer = openFor(t, meta, count)
+						nodes = append(nodes, writer)
+					}
+					if err := writer.Rotate(ctx); err != nil {
+						t.Fatal(err)
+					}
+					sync0(t, ctx, nodes...)
+					if got := resets.Load(); got != 0 {
+						t.Errorf("OnReset calls = %d; want 0 (the ring was rotated, not lost)", got)
+					}
+					next := writer.Ring().Keys()[0].ID
+					for i, k := range nodes {
+						if got := k.Ring().Keys(); len(got) != 2 || got[0].ID != next {
+							t.Errorf("node %d: keys %v; want the rotation's key %s first, and the signer", i, got, next)
+						}
+					}
+				})
+			}
+		})
+	}
+}

@@ -359,16 +359,27 @@ func (o *Options) checkSecret(ring *jwttoken.KeyRing, p payload) (payload, bool,
 
 // save writes ring with the payload fields of p over version (0: create)
 // and returns the new version and the SHA-256 of the document written. It
-// sets p's ring, lineage (a new one if p has none), generation (one more)
-// and dropped keys (p's with this node's, the expired ones left out) to
-// those written, and on success keeps the dropped keys as this node's.
+// sets p's ring, lineage (see below), generation (one more) and dropped
+// keys (p's with this node's, the expired ones left out) to those written,
+// and on success keeps the dropped keys as this node's.
+//
+// When p has no lineage, a node of the previous release wrote the stored
+// ring (dropping the field), or there is none: the lineage written is this
+// node's (see adopt), else a new one for a ring made anew (version 0). A
+// stored ring this node never knew the lineage of (it started after the
+// previous release's write) keeps none: a lineage made up here would read
+// as a ring made anew to every node holding the real one.
 func (k *Keys) save(ctx context.Context, ring *jwttoken.KeyRing, p *payload, version int64) (int64, [32]byte, error) {
 	raw, err := ring.MarshalPrivate()
 	if err != nil {
 		return 0, [32]byte{}, err
 	}
 	p.Ring = raw
-	if p.Lineage == "" {
+	switch {
+	case p.Lineage != "":
+	case k.payload.Lineage != "":
+		p.Lineage, p.Generation = k.payload.Lineage, max(p.Generation, k.payload.Generation)
+	case version == 0:
 		p.Lineage, p.Generation = newLineage(), 0
 	}
 	p.Generation++
