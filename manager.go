@@ -757,12 +757,13 @@ func subjectRevokedEvent(r Revocation, reason RevokeReason, client Client) Event
 // session.revoked events of RevokeSubject to record each session's, as
 // Revoke's does: a store's Revocation carries none. It is one read before
 // the revocation, and best effort: a failed read leaves the events without
-// a client (the revocation that follows answers, and is reported to
-// Options.StoreErrorObserver, for the store), as does a login stored
-// between the read and the revocation.
+// a client (the revocation that follows answers for the store; the read's
+// failure is reported to Options.StoreErrorObserver as any store call's),
+// as does a login stored between the read and the revocation.
 func (m *Manager) subjectClients(ctx context.Context, subject string, now time.Time) map[SessionID]Client {
 	ss, err := m.store.List(ctx, subject, now)
 	if err != nil {
+		m.storeErr.check("list", err)
 		return nil
 	}
 	out := make(map[SessionID]Client, len(ss))

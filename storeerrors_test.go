@@ -107,8 +107,10 @@ func TestManager_StoreErrorObserver(t *testing.T) {
 		{"RevokeToken", sessiond.StrategyDatabase, false, nil, func(ctx context.Context, m *sessiond.Manager, first *sessiond.Issued) error {
 			return m.RevokeToken(ctx, first.AccessToken)
 		}, []string{"lookup"}},
-		{"RevokeSubject", sessiond.StrategyHybrid, false, nil, revokeSubject, []string{"revoke_subject"}},
-		{"RevokeSubjectCarried", sessiond.StrategyHybrid, true, nil, revokeSubject, []string{"revoke_subject"}},
+		// The list of the subject's sessions, for their clients in the
+		// events, is a store call of its own.
+		{"RevokeSubject", sessiond.StrategyHybrid, false, nil, revokeSubject, []string{"list", "revoke_subject"}},
+		{"RevokeSubjectCarried", sessiond.StrategyHybrid, true, nil, revokeSubject, []string{"list", "revoke_subject"}},
 		{"RevokeMatching", sessiond.StrategyHybrid, false, nil, func(ctx context.Context, m *sessiond.Manager, _ *sessiond.Issued) error {
 			_, err := m.RevokeMatching(ctx, sessiond.RevokeFilter{All: true}, sessiond.ReasonIncident, false)
 			return err

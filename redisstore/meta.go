@@ -42,13 +42,21 @@ func (s *Store) GetMeta(ctx context.Context, name string) ([]byte, int64, error)
 // PutMeta stores value as document name if its version is still version
 // (0: it must not exist yet) and returns the new version; otherwise it
 // changes nothing and fails with ErrConflict. One script makes it a
-// compare-and-swap.
+// compare-and-swap. A write of a document that revokes (RevokingMeta)
+// waits for replicas as a revocation does.
 func (s *Store) PutMeta(ctx context.Context, name string, value []byte, version int64) (int64, error) {
 	op := fmt.Sprintf("put meta %q", name)
 	if err := ctxErr(ctx, op); err != nil {
 		return 0, err
 	}
-	v, err := putMetaScript.Exec(ctx, s.client, []string{s.metaKey(name)}, []string{itoa(version), string(value)}).AsInt64()
+	keys, args := []string{s.metaKey(name)}, []string{itoa(version), string(value)}
+	var r rueidis.RedisResult
+	if RevokingMeta(name) {
+		r = s.execAcked(ctx, op, putMetaScript, rueidis.LuaExec{Keys: keys, Args: args})[0]
+	} else {
+		r = putMetaScript.Exec(ctx, s.client, keys, args)
+	}
+	v, err := r.AsInt64()
 	switch {
 	case rueidis.IsRedisNil(err):
 		return 0, fmt.Errorf("redisstore: %s: version moved: %w", op, sessiond.ErrConflict)
@@ -56,4 +64,20 @@ func (s *Store) PutMeta(ctx context.Context, name string, value []byte, version 
 		return 0, s.fail(op, err)
 	}
 	return v, nil
+}
+
+// RevokingMeta reports whether PutMeta of document name waits for
+// replicas (Options.RevocationReplicas) as a revocation does: the
+// Manager's incident watermarks, the API key set (a key revoked, or its
+// scopes narrowed) and the signing key ring (the keys the kill switch
+// dropped). A failover that lost such a write would bring back, for
+// every node started after it, what the write revoked. Other documents
+// (login codes, written per login; Shared Signals streams and queues;
+// shared secrets) revoke nothing and do not wait.
+func RevokingMeta(name string) bool {
+	switch name {
+	case "revocation_watermarks", "api_keys", "signing_keys":
+		return true
+	}
+	return false
 }

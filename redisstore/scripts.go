@@ -543,12 +543,13 @@ return 0
 `)
 
 // putMetaScript replaces a shared document if its version is still the
-// given one (0: it must not exist).
+// given one (0: it must not exist). Paired: a revoking document's write
+// goes out with WAIT (execAcked).
 //
 //	KEYS: meta key
 //	ARGV: expected version, value
 //	→ the new version | nil (version moved: conflict)
-var putMetaScript = rueidis.NewLuaScript(`
+var putMetaScript = newPairedScript(`
 local cur = redis.call('HGET', KEYS[1], 'ver')
 local v = 0
 if cur then v = tonumber(cur) end

@@ -61,7 +61,8 @@ type Options struct {
 	// and a revocation lost in a failover brings the session back to life
 	// (docs/redisstore.md, "Revocations wait for a replica"). Zero (the
 	// default) is one when the master, or any master of a Cluster, reports
-	// a connected replica at New, else none; negative is none. Logins and
+	// a connected replica at New, else none; negative is none. PutMeta of
+	// a document that revokes (RevokingMeta) waits too; logins and
 	// refreshes never wait.
 	RevocationReplicas int
 	// RevocationWait bounds each wait for replicas. A wait that times out
