@@ -574,14 +574,20 @@ func (m *Manager) endBehindMarks(ctx context.Context, subject string) int {
 	}
 	// Only when there is one: an "all" watermark stays, and a store pass
 	// costs more than this read (pgstore records every pass it makes).
+	// A failure of either call refuses the login as the limit does, and is
+	// reported as any store call's.
 	live, err := m.store.List(ctx, subject, m.now())
-	if err != nil || !slices.ContainsFunc(live, func(s *Session) bool { return m.marks.revoked(subject, s.CreatedAt) }) {
+	if err != nil {
+		m.storeErr.check("list", err)
+		return 0
+	}
+	if !slices.ContainsFunc(live, func(s *Session) bool { return m.marks.revoked(subject, s.CreatedAt) }) {
 		return 0
 	}
 	f := RevokeFilter{Subjects: []string{subject}, IssuedBefore: mark.Truncate(time.Second).Add(time.Second), NoSubjects: true}
 	n, _, err := br.RevokeMatching(ctx, f, m.now(), ReasonIncident)
 	if err != nil {
-		m.log.WarnContext(ctx, "sessions behind the incident watermark not ended", "subject", subject, "err", err)
+		m.log.WarnContext(ctx, "sessions behind the incident watermark not ended", "subject", subject, "err", m.storeErr.check("revoke_matching", err))
 		return 0
 	}
 	if n > 0 {

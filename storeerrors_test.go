@@ -3,12 +3,15 @@ package sessiond_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/sessiondtest"
 )
 
@@ -200,5 +203,72 @@ func TestManager_StoreErrorObserverIgnoresAnswers(t *testing.T) {
 	}
 	if got := ops.take(); len(got) > 0 {
 		t.Errorf("answers of a working store reported as store failures: %q", got)
+	}
+}
+
+// failingBulk is a memory store whose List or RevokeMatching fails, when
+// set, as a store that stopped answering does.
+type failingBulk struct {
+	*memstore.Store
+	list, bulk atomic.Bool
+}
+
+func (s *failingBulk) List(ctx context.Context, subject string, now time.Time) ([]*sessiond.Session, error) {
+	if s.list.Load() {
+		return nil, fmt.Errorf("list: %w", sessiond.ErrStoreUnavailable)
+	}
+	return s.Store.List(ctx, subject, now)
+}
+
+func (s *failingBulk) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, now time.Time, reason sessiond.RevokeReason) (int, []string, error) {
+	if s.bulk.Load() {
+		return 0, nil, fmt.Errorf("revoke matching: %w", sessiond.ErrStoreUnavailable)
+	}
+	return s.Store.RevokeMatching(ctx, f, now, reason)
+}
+
+// TestManager_StoreErrorObserverBehindMarks: a login refused by the
+// session limit makes the Manager list the subject's sessions and end
+// those behind an incident's watermark; a failure of either store call is
+// reported as any other, not only taken for "nothing to end".
+func TestManager_StoreErrorObserverBehindMarks(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		fail func(*failingBulk)
+		want []string
+	}{
+		{"list", func(s *failingBulk) { s.list.Store(true) }, []string{"list"}},
+		{"revoke matching", func(s *failingBulk) { s.bulk.Store(true) }, []string{"revoke_matching"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			var ops storeOps
+			var store *failingBulk
+			h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) {
+				store = &failingBulk{Store: o.Store.(*memstore.Store)}
+				o.Store, o.StoreErrorObserver = store, ops.observe
+				o.MaxSessions, o.LimitPolicy = 1, sessiond.LimitReject
+			})
+			h.clock.Set(t0.Add(400 * time.Millisecond))
+			if _, err := h.m.RevokeMatching(ctx, sessiond.RevokeFilter{Subjects: []string{"alice"}}, sessiond.ReasonIncident, false); err != nil {
+				t.Fatal(err)
+			}
+			// Another node's login, stored in the watermark's second.
+			at := t0.Add(700 * time.Millisecond)
+			zombie := &sessiond.Session{ID: sessiond.NewSessionID(), Subject: "alice", Strategy: sessiond.StrategyHybrid,
+				CreatedAt: at, LastActiveAt: at, IdleExpiresAt: at.Add(30 * time.Minute), ExpiresAt: at.Add(8 * time.Hour)}
+			if err := h.store.Create(ctx, zombie); err != nil {
+				t.Fatal(err)
+			}
+			h.clock.Set(t0.Add(2 * time.Second))
+			ops.take()
+			tc.fail(store)
+			if _, err := h.m.Create(ctx, "alice", sessiond.CreateOptions{}); err == nil {
+				t.Fatal("login with the store failing to end the session behind the watermark: nil; want it refused")
+			}
+			if got := ops.take(); !slices.Equal(got, tc.want) {
+				t.Errorf("StoreErrorObserver got %q; want %q", got, tc.want)
+			}
+		})
 	}
 }
