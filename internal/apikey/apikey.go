@@ -75,7 +75,12 @@ type doc struct {
 	// next write adds one. Nodes of that release ignore it (the document
 	// is decoded leniently).
 	Lineage string `json:"lineage,omitempty"`
-	Keys    []Key  `json:"keys"`
+	// LineageAdopted marks a lineage made up by a node that wrote over a
+	// stored set without one and held none (see lineage): the set existed
+	// before it, so a node holding another lineage of a lower version
+	// takes it for this set under a new name, not for a set made anew.
+	LineageAdopted bool  `json:"lineage_adopted,omitempty"`
+	Keys           []Key `json:"keys"`
 }
 
 // Keys manages the key set. Safe for concurrent use.
@@ -117,7 +122,8 @@ type snapshot struct {
 // Reset describes a stored key set found gone: the document is missing
 // where this node had read one, it is another set than the one this node
 // read at the same or a later version, or a set of another lineage at any
-// version. Versions only grow, so the store lost its data (a Redis without
+// version (but for an adopted one at a later version: see lineage).
+// Versions only grow, so the store lost its data (a Redis without
 // persistence restarted empty, a failover to an empty replica), and perhaps
 // another node seeded a new set since and changed it. The keys created
 // through the API or the CLI are gone with it; the revocations this node
@@ -228,7 +234,7 @@ func (k *Keys) update(ctx context.Context, fn func(*doc) error) error {
 			return err
 		}
 		if d.Lineage == "" {
-			d.Lineage = k.lineage(version)
+			d.Lineage, d.LineageAdopted = k.lineage(version)
 		}
 		raw, err := json.Marshal(d)
 		if err != nil {
@@ -248,22 +254,21 @@ func (k *Keys) update(ctx context.Context, fn func(*doc) error) error {
 }
 
 // lineage is the one to give a stored set that has none, found at version
-// (0: none stored): the set this node holds, when a node of the previous
-// release rewrote it (dropping the field), so that other nodes do not take
-// the next write for a new set; a new one for a set made anew (after a loss
-// the node holds none). A stored set this node never read a lineage of (it
-// started after the previous release's rewrite) stays without one: a
-// lineage made up here would be another set, a lost store, to every node
-// that holds the real one (of this release or the previous); the next
-// write of such a node puts it back.
-func (k *Keys) lineage(version int64) string {
+// (0: none stored), and whether it is adopted: the set this node holds,
+// when a node of the previous release rewrote it (dropping the field), so
+// that other nodes do not take the next write for a new set; a new one for
+// a set made anew (after a loss the node holds none). A stored set this
+// node never read a lineage of (it started after the previous release's
+// rewrite, or the whole cluster ran that release) gets a new one marked
+// adopted: unmarked it would be another set, a lost store, to every node
+// holding the real one, and without one no node would ever tell a lost
+// store by its lineage again. A node holding another lineage takes an
+// adopted one found at a later version for its set renamed (see reload).
+func (k *Keys) lineage(version int64) (string, bool) {
 	if s := k.snap.Load(); s != nil && s.set.Lineage != "" {
-		return s.set.Lineage
+		return s.set.Lineage, s.set.LineageAdopted
 	}
-	if version > 0 {
-		return ""
-	}
-	return newLineage()
+	return newLineage(), version > 0
 }
 
 // newLineage returns a random ID for a set made anew.
@@ -690,13 +695,15 @@ func (k *Keys) reload(ctx context.Context, prev *snapshot) (*snapshot, error) {
 	if d.Lineage == "" && prev != nil && version > prev.version {
 		// Rewritten by a node of the previous release, which drops the
 		// lineage: still this set (see lineage).
-		d.Lineage = prev.set.Lineage
+		d.Lineage, d.LineageAdopted = prev.set.Lineage, prev.set.LineageAdopted
 	}
 	// Versions only grow: a lower one means the store lost the set this
 	// node read; so does another lineage at any version (a node started
 	// on the emptied store seeded a new set and wrote it past this node's
-	// version before this node reloaded).
-	otherSet := d.Lineage != "" && prev != nil && prev.set.Lineage != "" && d.Lineage != prev.set.Lineage
+	// version before this node reloaded), unless it is adopted and later:
+	// a node that never read this set's lineage named it (see lineage).
+	otherSet := d.Lineage != "" && prev != nil && prev.set.Lineage != "" && d.Lineage != prev.set.Lineage &&
+		!(d.LineageAdopted && version > prev.version)
 	if prev != nil && prev.version > 0 && (version <= prev.version || otherSet) && k.onReset != nil {
 		l := &lostSet{reset: Reset{Was: prev.version, Found: version}}
 		held := prev.set
@@ -733,9 +740,10 @@ func (k *Keys) reload(ctx context.Context, prev *snapshot) (*snapshot, error) {
 // secret's identity, so a key seeded again on the copy (SESSIOND_API_KEY)
 // is not listed twice; found's ID, name and order are kept, held's keys
 // are added after, so that union(union(f, h), h) is union(f, h) and a set
-// already written back is not written again. The lineage is found's.
+// already written back is not written again. The lineage is found's
+// (adopted or not).
 func union(found, held doc) doc {
-	out := doc{Lineage: found.Lineage, Keys: make([]Key, 0, len(held.Keys)+len(found.Keys))}
+	out := doc{Lineage: found.Lineage, LineageAdopted: found.LineageAdopted, Keys: make([]Key, 0, len(held.Keys)+len(found.Keys))}
 	byHash := make(map[string]Key, len(held.Keys))
 	for _, key := range held.Keys {
 		if _, ok := byHash[key.Hash]; !ok {
@@ -847,7 +855,7 @@ func revoked(keys []Key) []Key {
 
 // equal reports whether two sets hold the same keys in the same order.
 func equal(a, b doc) bool {
-	return a.Lineage == b.Lineage && slices.EqualFunc(a.Keys, b.Keys, func(x, y Key) bool {
+	return a.Lineage == b.Lineage && a.LineageAdopted == b.LineageAdopted && slices.EqualFunc(a.Keys, b.Keys, func(x, y Key) bool {
 		return x.ID == y.ID && x.Name == y.Name && x.Hash == y.Hash && x.CreatedAt.Equal(y.CreatedAt) &&
 			x.RevokedAt.Equal(y.RevokedAt) && slices.Equal(x.Scopes, y.Scopes)
 	})

@@ -289,6 +289,148 @@ func TestKeys_PreviousReleaseRewrite(t *testing.T) {
 	}
 }
 
+// TestKeys_PreviousReleaseSetLost: a deployment upgraded from a release
+// without lineages stores its set without one and no node holds one. The
+// first write of this release names it (adopted), so that a store that
+// loses the set later is still told by its lineage: here node c, started
+// on the emptied store, writes its new set past node a's version before a
+// reloads, and a must still take it for a loss.
+func TestKeys_PreviousReleaseSetLost(t *testing.T) {
+	for _, st := range resetStores {
+		t.Run(st.name, func(t *testing.T) {
+			ctx := t.Context()
+			lost := sessiondtest.NewLosingMeta(st.open(t))
+			clock := sessiondtest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+			// The set as the previous release made it: no lineage.
+			if _, err := lost.PutMeta(ctx, apikey.DocName, []byte(`{"keys":[]}`), 0); err != nil {
+				t.Fatal(err)
+			}
+			a := newResetNode(t, lost, clock, strings.Repeat("a", 40))
+			for range 2 {
+				if _, _, err := a.keys.Create(ctx, "made before the loss"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			raw, _, err := lost.GetMeta(ctx, apikey.DocName)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stored struct {
+				Lineage string `json:"lineage"`
+				Adopted bool   `json:"lineage_adopted"`
+			}
+			if err := json.Unmarshal(raw, &stored); err != nil {
+				t.Fatal(err)
+			}
+			if stored.Lineage == "" || !stored.Adopted {
+				t.Errorf("stored set after this release's writes = %s; want a lineage marked adopted", raw)
+			}
+
+			lost.Lose()
+			c := newResetNode(t, lost, clock, strings.Repeat("c", 40)) // started on the empty store
+			for range 5 {
+				if _, _, err := c.keys.Create(ctx, "made on the new set"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			clock.Advance(time.Second)
+			if _, err := a.keys.Authenticate(ctx, a.env); err != nil {
+				t.Errorf("Authenticate(the node's own key) after the loss = %v; want it seeded again", err)
+			}
+			if got := a.resets.Load(); got != 1 {
+				t.Errorf("OnReset calls = %d; want 1 (the set was lost)", got)
+			}
+			if got := c.resets.Load(); got != 0 {
+				t.Errorf("started node: OnReset calls = %d; want 0", got)
+			}
+		})
+	}
+}
+
+// TestKeys_AdoptedLineage: a node holding the set's lineage finds another
+// one. Marked adopted at a later version, a node that never read the
+// set's lineage named it (TestKeys_PreviousReleaseSetLost): the same set,
+// taken as it is, and written on with that lineage. Unmarked, or at a
+// version not past the node's, the store lost the set.
+func TestKeys_AdoptedLineage(t *testing.T) {
+	cases := []struct {
+		name    string
+		adopted bool
+		ahead   int64 // the version found, from the node's
+		resets  int32
+	}{
+		{"adopted, later", true, 1, 0},
+		{"adopted, far later", true, 5, 0},
+		{"not adopted, later", false, 1, 1},
+		{"adopted, same version", true, 0, 1},
+		{"adopted, earlier", true, -1, 1},
+	}
+	for _, st := range resetStores {
+		for _, tc := range cases {
+			t.Run(st.name+"/"+tc.name, func(t *testing.T) {
+				ctx := t.Context()
+				lost := sessiondtest.NewLosingMeta(st.open(t))
+				clock := sessiondtest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+				a := newResetNode(t, lost, clock, strings.Repeat("a", 40))
+				for range 2 {
+					if _, _, err := a.keys.Create(ctx, "made"); err != nil {
+						t.Fatal(err)
+					}
+				}
+				raw, version, err := lost.GetMeta(ctx, apikey.DocName)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var d map[string]any
+				if err := json.Unmarshal(raw, &d); err != nil {
+					t.Fatal(err)
+				}
+				d["lineage"] = strings.Repeat("2", 32)
+				if tc.adopted {
+					d["lineage_adopted"] = true
+				}
+				if raw, err = json.Marshal(d); err != nil {
+					t.Fatal(err)
+				}
+				// The same keys under another lineage, stored at the
+				// version wanted (on an emptied store when not later).
+				want, put := version+tc.ahead, version
+				if tc.ahead <= 0 {
+					lost.Lose()
+					put = 0
+				}
+				for put < want {
+					if put, err = lost.PutMeta(ctx, apikey.DocName, raw, put); err != nil {
+						t.Fatal(err)
+					}
+				}
+				clock.Advance(time.Second)
+				if _, err := a.keys.Authenticate(ctx, a.env); err != nil {
+					t.Errorf("Authenticate(the node's own key) = %v; want nil", err)
+				}
+				if got := a.resets.Load(); got != tc.resets {
+					t.Errorf("OnReset calls = %d; want %d", got, tc.resets)
+				}
+				if tc.resets != 0 {
+					return
+				}
+				if _, _, err := a.keys.Create(ctx, "made after"); err != nil {
+					t.Fatal(err)
+				}
+				if raw, _, err = lost.GetMeta(ctx, apikey.DocName); err != nil {
+					t.Fatal(err)
+				}
+				if err := json.Unmarshal(raw, &d); err != nil {
+					t.Fatal(err)
+				}
+				if d["lineage"] != strings.Repeat("2", 32) || d["lineage_adopted"] != true {
+					t.Errorf("set written after = %s; want the adopted lineage kept", raw)
+				}
+			})
+		}
+	}
+}
+
 // TestKeys_StoreRolledBackStaleNode: the store rolls back; node a writes
 // the union back, then an operator changes a key's scopes through a. Node
 // b, which held a later pre-rollback set and had not reloaded yet, finds

@@ -62,9 +62,16 @@ type payload struct {
 	// of the previous release reads a document with them, and drops them
 	// when it writes; a document without them reads as one of an unknown
 	// lineage with nothing dropped.
-	Lineage    string               `json:"lineage,omitempty"`
-	Generation uint64               `json:"generation,omitempty"`
-	Dropped    map[string]time.Time `json:"dropped,omitempty"`
+	//
+	// LineageAdopted marks a lineage made up by a node that wrote over a
+	// stored ring without one and held none (see Keys.save): the ring
+	// existed before it, so a node holding another lineage of a lower
+	// version takes it for this ring under a new name, not for a ring
+	// made anew.
+	Lineage        string               `json:"lineage,omitempty"`
+	LineageAdopted bool                 `json:"lineage_adopted,omitempty"`
+	Generation     uint64               `json:"generation,omitempty"`
+	Dropped        map[string]time.Time `json:"dropped,omitempty"`
 }
 
 // decoded is a stored document opened.

@@ -398,3 +398,151 @@ func TestKeys_PreviousReleaseRewrite(t *testing.T) {
 		})
 	}
 }
+
+// storedLineage returns the lineage of the stored ring and whether it is
+// marked adopted.
+func storedLineage(t *testing.T, m sessiond.MetaStore) (string, bool) {
+	t.Helper()
+	doc, _, err := m.GetMeta(context.Background(), signing.DocName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s struct {
+		Payload struct {
+			Lineage string `json:"lineage"`
+			Adopted bool   `json:"lineage_adopted"`
+		} `json:"payload"`
+	}
+	if err := json.Unmarshal(doc, &s); err != nil {
+		t.Fatal(err)
+	}
+	return s.Payload.Lineage, s.Payload.Adopted
+}
+
+// TestKeys_PreviousReleaseRingLost: a deployment upgraded from a release
+// without lineages stores its ring without one and no node holds one. The
+// first write of this release names it (adopted), so that a store that
+// loses the ring later is still told by its lineage: here node c, started
+// on the emptied store, changes its new ring past node a's version before
+// a polls, and a must still take it for a loss and merge its keys back.
+func TestKeys_PreviousReleaseRingLost(t *testing.T) {
+	for _, ms := range metaStores(t) {
+		t.Run(ms.name, func(t *testing.T) {
+			ctx := context.Background()
+			meta := sessiondtest.NewLosingMeta(ms.reopen(t))
+			openFor(t, &previousReleaseMeta{MetaStore: meta, strip: previousRelease(t)}, nil) // the ring as the previous release made it
+			var resets atomic.Int32
+			a := openFor(t, meta, func(signing.Reset) { resets.Add(1) })
+			if err := a.Rotate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if lineage, adopted := storedLineage(t, meta); lineage == "" || !adopted {
+				t.Errorf("stored ring after this release's write: lineage %q, adopted %v; want a lineage marked adopted", lineage, adopted)
+			}
+			before := sign(t, a)
+
+			meta.Lose()
+			c := openFor(t, meta, nil) // started on the empty store: makes a ring
+			for range 3 {
+				if err := c.RetireAll(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			sync0(t, ctx, a, c)
+			if got := resets.Load(); got != 1 {
+				t.Errorf("OnReset calls = %d; want 1 (the ring was lost)", got)
+			}
+			for i, k := range []*signing.Keys{a, c} {
+				if _, err := codec(t, k).Verify(sessiond.KindAccess, before, t0); err != nil {
+					t.Errorf("node %d: a token signed before the loss: %v", i, err)
+				}
+			}
+		})
+	}
+}
+
+// TestKeys_AdoptedLineage: a node holding the ring's lineage finds another
+// one. Marked adopted at a later version, a node that never read the
+// ring's lineage named it (TestKeys_PreviousReleaseRingLost): the same
+// ring, adopted as it is and written on with that lineage. Unmarked, or at
+// a version not past the node's, the store lost the ring.
+func TestKeys_AdoptedLineage(t *testing.T) {
+	const other = "22222222222222222222222222222222"
+	cases := []struct {
+		name    string
+		adopted bool
+		lose    bool // the other lineage is on an emptied store, below the node's version
+		writes  int  // of the other lineage
+		resets  int32
+	}{
+		{"adopted, later", true, false, 1, 0},
+		{"adopted, far later", true, false, 4, 0},
+		{"not adopted, later", false, false, 1, 1},
+		{"adopted, earlier", true, true, 1, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, ms := range metaStores(t) { // fresh data for each case
+				t.Run(ms.name, func(t *testing.T) {
+					ctx := context.Background()
+					meta := sessiondtest.NewLosingMeta(ms.reopen(t))
+					var resets atomic.Int32
+					a := openFor(t, meta, func(signing.Reset) { resets.Add(1) })
+					for range 2 {
+						if err := a.RetireAll(ctx); err != nil {
+							t.Fatal(err)
+						}
+					}
+					doc, _, err := meta.GetMeta(ctx, signing.DocName)
+					if err != nil {
+						t.Fatal(err)
+					}
+					renamed := func([]byte) []byte {
+						var s map[string]json.RawMessage
+						if err := json.Unmarshal(doc, &s); err != nil {
+							t.Fatal(err)
+						}
+						var p map[string]any
+						if err := json.Unmarshal(s["payload"], &p); err != nil {
+							t.Fatal(err)
+						}
+						p["lineage"], p["generation"] = other, 1
+						if tc.adopted {
+							p["lineage_adopted"] = true
+						}
+						var err error
+						if s["payload"], err = json.Marshal(p); err != nil {
+							t.Fatal(err)
+						}
+						out, err := json.Marshal(s)
+						if err != nil {
+							t.Fatal(err)
+						}
+						return out
+					}
+					if tc.lose {
+						meta.Lose()
+						if _, err := meta.PutMeta(ctx, signing.DocName, renamed(nil), 0); err != nil {
+							t.Fatal(err)
+						}
+						tc.writes--
+					}
+					rewrite(t, meta, signing.DocName, tc.writes, renamed)
+					sync0(t, ctx, a)
+					if got := resets.Load(); got != tc.resets {
+						t.Errorf("OnReset calls = %d; want %d", got, tc.resets)
+					}
+					if tc.resets != 0 {
+						return
+					}
+					if err := a.Rotate(ctx); err != nil {
+						t.Fatal(err)
+					}
+					if lineage, adopted := storedLineage(t, meta); lineage != other || !adopted {
+						t.Errorf("stored ring after the node's write: lineage %q, adopted %v; want %q adopted, kept", lineage, adopted, other)
+					}
+				})
+			}
+		})
+	}
+}

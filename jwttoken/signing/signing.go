@@ -350,7 +350,7 @@ func (o *Options) checkSecret(ring *jwttoken.KeyRing, p payload) (payload, bool,
 		return p, false, nil
 	}
 	next := payload{HS256Secret: fp, HS256Superseded: p.HS256Superseded,
-		Lineage: p.Lineage, Generation: p.Generation, Dropped: p.Dropped}
+		Lineage: p.Lineage, LineageAdopted: p.LineageAdopted, Generation: p.Generation, Dropped: p.Dropped}
 	if p.HS256Secret != "" {
 		next.HS256Superseded = append(next.HS256Superseded[:len(next.HS256Superseded):len(next.HS256Superseded)], p.HS256Secret)
 	}
@@ -365,10 +365,14 @@ func (o *Options) checkSecret(ring *jwttoken.KeyRing, p payload) (payload, bool,
 //
 // When p has no lineage, a node of the previous release wrote the stored
 // ring (dropping the field), or there is none: the lineage written is this
-// node's (see adopt), else a new one for a ring made anew (version 0). A
-// stored ring this node never knew the lineage of (it started after the
-// previous release's write) keeps none: a lineage made up here would read
-// as a ring made anew to every node holding the real one.
+// node's (see adopt), else a new one: for a ring made anew (version 0), or
+// marked adopted for a stored ring this node never knew the lineage of (it
+// started after the previous release's write, or the whole cluster ran
+// that release). Unmarked, a lineage made up here would read as a ring
+// made anew to every node holding the real one; none at all, and no node
+// would ever tell a lost store by its lineage again. A node holding
+// another lineage takes an adopted one found at a later version for its
+// ring renamed (see replaced).
 func (k *Keys) save(ctx context.Context, ring *jwttoken.KeyRing, p *payload, version int64) (int64, [32]byte, error) {
 	raw, err := ring.MarshalPrivate()
 	if err != nil {
@@ -378,9 +382,10 @@ func (k *Keys) save(ctx context.Context, ring *jwttoken.KeyRing, p *payload, ver
 	switch {
 	case p.Lineage != "":
 	case k.payload.Lineage != "":
-		p.Lineage, p.Generation = k.payload.Lineage, max(p.Generation, k.payload.Generation)
-	case version == 0:
-		p.Lineage, p.Generation = newLineage(), 0
+		p.Lineage, p.LineageAdopted = k.payload.Lineage, k.payload.LineageAdopted
+		p.Generation = max(p.Generation, k.payload.Generation)
+	default:
+		p.Lineage, p.LineageAdopted, p.Generation = newLineage(), version > 0, 0
 	}
 	p.Generation++
 	p.Dropped = k.live(p.Dropped, k.dropped)
@@ -630,7 +635,7 @@ func (k *Keys) lost(ctx context.Context, doc []byte, version int64, err error) (
 		// passed this node's), or it is another ring (the store lost its
 		// data, and a node started since made a ring and changed it
 		// before this node polled).
-		if replaced, err := k.replaced(doc); err != nil || !replaced {
+		if replaced, err := k.replaced(doc, version); err != nil || !replaced {
 			return false, err
 		}
 	}
@@ -642,15 +647,17 @@ func (k *Keys) lost(ctx context.Context, doc []byte, version int64, err error) (
 	return true, nil
 }
 
-// replaced reports whether the stored document is of another lineage than
-// this node's ring (both known), or holds a key this node, or the
-// document itself, records as dropped.
-func (k *Keys) replaced(doc []byte) (bool, error) {
+// replaced reports whether the stored document, at version, is of another
+// lineage than this node's ring (both known; an adopted one at a later
+// version is this ring renamed, see save), or holds a key this node, or
+// the document itself, records as dropped.
+func (k *Keys) replaced(doc []byte, version int64) (bool, error) {
 	d, ring, err := k.opts.read(doc)
 	if err != nil {
 		return false, err
 	}
-	if d.Lineage != "" && k.payload.Lineage != "" && d.Lineage != k.payload.Lineage {
+	renamed := d.LineageAdopted && version > k.version
+	if d.Lineage != "" && k.payload.Lineage != "" && d.Lineage != k.payload.Lineage && !renamed {
 		return true, nil
 	}
 	dropped := k.droppedIn(d.Dropped)
@@ -783,7 +790,7 @@ func (k *Keys) adopt(d decoded, version int64, sum [32]byte) error {
 		// Written by a node of the previous release, which drops the
 		// lineage: still this ring, so a later write by this release
 		// does not read as a new ring to the other nodes.
-		p.Lineage, p.Generation = k.payload.Lineage, k.payload.Generation
+		p.Lineage, p.LineageAdopted, p.Generation = k.payload.Lineage, k.payload.LineageAdopted, k.payload.Generation
 	}
 	k.version, k.sum, k.payload = version, sum, p
 	k.setDropped(k.live(k.dropped, d.Dropped))
