@@ -219,8 +219,9 @@ test("the kill switch needs its confirmation and reports the count", async () =>
 
 // The kill switch answers once every session is revoked (minutes for
 // millions): until then the form says that it runs and its button is
-// disabled; a connection lost before the answer says it may have run. The
-// answer is held back (or dropped) in the browser, so the wait is certain.
+// disabled; a connection lost before the answer, or a proxy's 504, says it
+// may have run. The answer is held back (or dropped, or answered by the
+// "proxy") in the browser, so the wait is certain.
 test("the kill switch says it runs until it answers, and when no answer came", async () => {
   await createSession("eve@example.com", "a");
   await page.goto(base + "/console/incident");
@@ -253,6 +254,19 @@ test("the kill switch says it runs until it answers, and when no answer came", a
   await page.locator("#incident-running", { hasText: "it may have run" }).waitFor();
   assert.equal(await page.locator("button.danger").isDisabled(), false, "the button after the connection was lost");
   await page.unroute("**/console/incident", drop);
+
+  // A proxy that stops waiting answers 504 with its own page: the form
+  // stays, and says the kill switch may still be running.
+  const proxy = (route) => (route.request().method() === "POST"
+    ? route.fulfill({ status: 504, contentType: "text/html", body: "<html><body><h1>504 Gateway Time-out</h1></body></html>" })
+    : route.continue());
+  await page.route("**/console/incident", proxy);
+  await fill();
+  await page.click("button.danger");
+  await page.locator("#incident-running", { hasText: "may still be running" }).waitFor();
+  assert.equal(await page.locator("text=504 Gateway Time-out").count(), 0, "the proxy's page replaced the form");
+  assert.equal(await page.locator("form.incident").count(), 1, "the form after the proxy's 504");
+  await page.unroute("**/console/incident", proxy);
 });
 
 // The kill switch needs a sign-in within the last 15 minutes; a form sent

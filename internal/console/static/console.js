@@ -166,6 +166,18 @@
   document.addEventListener("htmx:sendError", function (e) {
     incidentNotice(e, "The connection was lost before the kill switch answered: it may have run. Look for incident.revoked on the Events page before running it again.");
   });
+  // A proxy in front of sessiond that stops waiting (nginx's default
+  // proxy_read_timeout is 60 s) answers 504 or 502 while the kill switch
+  // runs on: its error page would replace the form and say nothing of
+  // that. sessiond itself never answers the kill switch so.
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var status = e.detail.xhr && e.detail.xhr.status;
+    if (status !== 502 && status !== 504) return;
+    var form = e.detail.elt;
+    if (!form || !form.classList || !form.classList.contains("incident")) return;
+    e.detail.shouldSwap = false;
+    incidentNotice(e, "A proxy in front of sessiond stopped waiting for the kill switch (HTTP " + status + "): it may still be running. Look for incident.revoked on the Events page before running it again.");
+  });
 
   var resizeTimer = null;
   window.addEventListener("resize", function () {
