@@ -153,7 +153,7 @@
   // millions. Until then say that it runs (htmx disables its button), so
   // the operator neither takes it for hung nor leaves before the count.
   function incidentNotice(e, text) {
-    var form = e.detail.elt;
+    var form = (e.detail.requestConfig && e.detail.requestConfig.elt) || e.detail.elt;
     if (!form || !form.classList || !form.classList.contains("incident")) return;
     var running = document.getElementById("incident-running");
     if (running) running.textContent = text;
@@ -173,7 +173,8 @@
   document.addEventListener("htmx:beforeSwap", function (e) {
     var status = e.detail.xhr && e.detail.xhr.status;
     if (status !== 502 && status !== 504) return;
-    var form = e.detail.elt;
+    // This event fires on the swap's target: the form is the request's.
+    var form = e.detail.requestConfig && e.detail.requestConfig.elt;
     if (!form || !form.classList || !form.classList.contains("incident")) return;
     e.detail.shouldSwap = false;
     incidentNotice(e, "A proxy in front of sessiond stopped waiting for the kill switch (HTTP " + status + "): it may still be running. Look for incident.revoked on the Events page before running it again.");
