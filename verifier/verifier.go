@@ -161,12 +161,18 @@ type Verifier struct {
 	cache *cache
 
 	lastSync  atomic.Int64 // unix ns of the last proof that the state is current
+	syncTick  atomic.Int64 // tick at that proof: staleness is measured on ticks
 	broken    atomic.Bool  // the stream sent something unreadable since
 	lastWarn  atomic.Int64 // unix ns of the last stale warning
 	connected atomic.Bool
 	snapshots atomic.Int64 // snapshots loaded
 	cursor    string       // follower goroutine only
 	beats     int64        // heartbeats applied; follower goroutine only
+	// ticks is a clock that only moves forward, in ns; nil: the clock's
+	// time. With the system clock it is the process's monotonic clock, so
+	// that a wall clock stepped back (NTP, a restored VM) cannot keep a
+	// state whose stream is down looking current past MaxStaleness.
+	ticks func() int64
 	// wait replaces the backoff's timer in tests; nil: a timer.
 	wait func(ctx context.Context, d time.Duration) bool
 
@@ -178,10 +184,16 @@ type Verifier struct {
 // revocation stream in the background until Close. It fails when the
 // options are invalid or either first fetch fails.
 func New(ctx context.Context, opts Options) (*Verifier, error) {
+	system := opts.Clock == nil
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
 	v := &Verifier{opts: &opts, base: strings.TrimRight(opts.URL, "/"), hc: opts.HTTPClient, log: opts.Logger, clock: opts.Clock}
+	if system {
+		// SystemClock's times are UTC, which drops their monotonic reading.
+		start := time.Now()
+		v.ticks = func() int64 { return int64(time.Since(start)) }
+	}
 	streamClient := *v.hc
 	streamClient.Timeout = 0
 	v.stream = &streamClient
@@ -412,9 +424,17 @@ func (v *Verifier) verify(ctx context.Context, token string) (Claims, error) {
 	return c, nil
 }
 
+// tick is the ticks reading at now, the clock's time.
+func (v *Verifier) tick(now time.Time) int64 {
+	if v.ticks != nil {
+		return v.ticks()
+	}
+	return now.UnixNano()
+}
+
 // stale reports whether the revocation state may be missing revocations.
 func (v *Verifier) stale(now time.Time) bool {
-	return v.broken.Load() || now.UnixNano()-v.lastSync.Load() > int64(v.opts.MaxStaleness)
+	return v.broken.Load() || v.tick(now)-v.syncTick.Load() > int64(v.opts.MaxStaleness)
 }
 
 func (v *Verifier) warnStale(now time.Time) {
@@ -428,7 +448,9 @@ func (v *Verifier) warnStale(now time.Time) {
 
 // markSynced records proof that the state is current.
 func (v *Verifier) markSynced() {
-	v.lastSync.Store(v.clock.Now().UnixNano())
+	now := v.clock.Now()
+	v.lastSync.Store(now.UnixNano())
+	v.syncTick.Store(v.tick(now))
 	v.broken.Store(false)
 }
 

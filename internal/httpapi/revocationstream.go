@@ -418,6 +418,15 @@ func (t *tail) heartbeat() error {
 // poll reads the log from t.from and sends what was not sent yet.
 func (t *tail) poll(ctx context.Context) error {
 	now := t.rs.now()
+	if back := now.Add(-t.settle); back.Before(t.from) {
+		// A cursor stamped by a node whose clock runs ahead, or this
+		// node's clock stepped back: entries this clock stamps from now
+		// on would fall before the window and never be sent. Read from
+		// Settle before this clock instead (what comes again is skipped
+		// or, once forgotten, sent again: at least once), and the cursor
+		// follows this clock.
+		t.from = back
+	}
 	from := make(map[sessiond.EventType]time.Time, len(streamTypes))
 	for _, typ := range streamTypes {
 		from[typ] = t.from
