@@ -56,3 +56,43 @@ func TestMaxLeeway(t *testing.T) {
 		t.Errorf("New with a leeway past stream.MaxLeeway = %v; want an argument error on Leeway", err)
 	}
 }
+
+// TestVerifier_PrintsItsServerOnly: a Verifier printed any way names its
+// server's host and nothing else. The default formats walked every field
+// while the follower goroutine wrote some (its cursor on each revocation
+// and heartbeat): a data race, which -race reports here, and a torn
+// string could crash the printer.
+func TestVerifier_PrintsItsServerOnly(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil)
+	v, _ := s.newVerifier(nil)
+	want := "verifier.Verifier{" + strings.TrimPrefix(s.srv.URL, "http://") + "}"
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 20 {
+			id, _ := s.token("alice")
+			if err := s.m.Revoke(context.Background(), id, sessiond.ReasonAdmin); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for printing := true; printing; {
+		select {
+		case <-done:
+			printing = false
+		default:
+		}
+		var buf bytes.Buffer
+		fmt.Fprintf(&buf, "%v|%+v|%#v", v, v, v)
+		if got := buf.String(); got != strings.Repeat(want+"|", 2)+want {
+			t.Fatalf("printed %q; want %q three times", got, want)
+		}
+		buf.Reset()
+		slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "verifier", v)
+		if !strings.Contains(buf.String(), `"verifier":"`+want+`"`) {
+			t.Fatalf("slog printed %s; want %s", buf.String(), want)
+		}
+	}
+}
