@@ -106,7 +106,9 @@ type Options struct {
 	// live tail excepted (it is held open by design; the kill switch runs
 	// detached, httpapi.IncidentContext): a store that hangs then gives
 	// the page's 503 instead of no answer until the server's write timeout
-	// cuts the connection. Zero: no bound. serve sets the API's
+	// cuts the connection; a store call that outlives it (one that does not
+	// watch its context) is not waited for past answerGrace: the console
+	// answers 503 itself. Zero: no bound. serve sets the API's
 	// (httpapi.RequestDeadline of server.write_timeout).
 	RequestDeadline time.Duration
 	// Outbox, if set, is the webhook outbox: the overview's backlog and
@@ -142,6 +144,9 @@ type Console struct {
 	// refused.
 	ending  chan struct{}
 	endOnce sync.Once
+	// calls are the handlers still running whose requests answerBy
+	// answered without them (their store call outlived the deadline).
+	calls sync.WaitGroup
 }
 
 // New checks o and builds the console.
@@ -220,9 +225,11 @@ func New(ctx context.Context, o Options) (*Console, error) {
 	return c, nil
 }
 
-// Close ends the live tails and the console's session manager.
+// Close ends the live tails and the console's session manager, once the
+// handlers left running by requests answered without them have ended.
 func (c *Console) Close() error {
 	c.EndTails()
+	c.calls.Wait()
 	return c.own.Close()
 }
 
@@ -273,11 +280,6 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, Prefix+"/", http.StatusSeeOther)
 		return
 	}
-	if d := c.o.RequestDeadline; d > 0 && r.URL.Path != Prefix+"/events/tail" {
-		ctx, cancel := context.WithTimeout(r.Context(), d)
-		defer cancel()
-		r = r.WithContext(ctx)
-	}
 	if r.Body != nil {
 		limit := int64(maxFormBytes)
 		if r.URL.Path == Prefix+"/incident" {
@@ -285,7 +287,23 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 	}
-	c.sessions.CSRF(c.mux).ServeHTTP(w, r)
+	next := c.sessions.CSRF(c.mux)
+	d := c.o.RequestDeadline
+	if d <= 0 || r.URL.Path == Prefix+"/events/tail" {
+		next.ServeHTTP(w, r)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), d)
+	defer cancel()
+	r = r.WithContext(ctx)
+	// The kill switch sets its own write deadline and runs detached once
+	// its operator is checked (httpapi.IncidentContext): it answers
+	// itself, however long it takes.
+	if r.Method == http.MethodPost && r.URL.Path == Prefix+"/incident" {
+		next.ServeHTTP(w, r)
+		return
+	}
+	c.answerBy(w, r, answerGrace(d), next)
 }
 
 // errNotOperator: the console session's API key was revoked or lost the

@@ -75,8 +75,10 @@ func newFixtureWith(t *testing.T, opt func(*fixture, *console.Options)) *fixture
 		return mgr.RevokeMatching(ctx, sessiond.RevokeFilter{All: req.All, Subjects: req.Subjects, IssuedBefore: req.IssuedBefore},
 			sessiond.ReasonIncident, req.Notify)
 	}
+	// A request deadline as serve sets one, so that every test runs the
+	// handlers as serve does (apart, answered from a buffer).
 	o := console.Options{Incident: incident, Manager: mgr, Keys: keys, Events: store, Clock: clock,
-		TailPoll: 10 * time.Millisecond}
+		TailPoll: 10 * time.Millisecond, RequestDeadline: time.Minute}
 	if opt != nil {
 		opt(f, &o)
 	}

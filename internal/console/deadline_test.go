@@ -3,11 +3,16 @@ package console_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/console"
 )
 
@@ -43,5 +48,97 @@ func TestConsole_RequestDeadline(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("events page with the store hanging = %d; want 503", resp.StatusCode)
+	}
+}
+
+// stuck is a store call that does not end when its context does: a
+// client waiting for a connection another caller is opening (rueidis's
+// reconnect to a frozen Redis), a driver that does not watch its context.
+// It returns once the test is over.
+type stuck chan struct{}
+
+func (s stuck) wait(ctx context.Context) error {
+	<-s
+	return fmt.Errorf("stuck store: %w", ctx.Err())
+}
+
+type stuckEvents struct {
+	sessiond.EventLog
+	stuck
+}
+
+func (s stuckEvents) QueryEvents(ctx context.Context, _ sessiond.EventQuery) ([]sessiond.Event, string, error) {
+	return nil, "", s.wait(ctx)
+}
+
+type stuckMeta struct {
+	sessiond.MetaStore
+	stuck
+	on *atomic.Bool
+}
+
+func (s stuckMeta) GetMeta(ctx context.Context, name string) ([]byte, int64, error) {
+	if s.on.Load() {
+		return nil, 0, s.wait(ctx)
+	}
+	return s.MetaStore.GetMeta(ctx, name)
+}
+
+// TestConsole_RequestDeadlineStoreIgnoresContext: a store call that runs
+// past the request's deadline, ignoring its context, does not hold the
+// answer: the console answers 503, saying why, a moment after the
+// deadline, where it used to wait for the call and miss the server's write
+// timeout (an empty response; Chromium retried it silently, 30 s).
+func TestConsole_RequestDeadlineStoreIgnoresContext(t *testing.T) {
+	cases := []struct {
+		name, method, path string
+		set                func(s stuck, f *fixture, o *console.Options, on *atomic.Bool)
+	}{
+		{"events page", http.MethodGet, "/console/events", func(s stuck, f *fixture, o *console.Options, _ *atomic.Bool) {
+			o.Events = stuckEvents{EventLog: f.store, stuck: s}
+		}},
+		{"overview", http.MethodGet, "/console/overview", func(s stuck, _ *fixture, o *console.Options, _ *atomic.Bool) {
+			o.Live = func(ctx context.Context) (int, error) { return 0, s.wait(ctx) }
+		}},
+		{"operator's key check", http.MethodGet, "/console/incident", func(s stuck, f *fixture, o *console.Options, on *atomic.Bool) {
+			o.Keys = apikey.New(stuckMeta{MetaStore: f.store, stuck: s, on: on}, f.clock, time.Second)
+		}},
+		{"revoke form", http.MethodPost, "/console/sessions/revoke", func(s stuck, f *fixture, o *console.Options, on *atomic.Bool) {
+			o.Keys = apikey.New(stuckMeta{MetaStore: f.store, stuck: s, on: on}, f.clock, time.Second)
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := make(stuck)
+			var on atomic.Bool
+			f := newFixtureWith(t, func(f *fixture, o *console.Options) {
+				tc.set(s, f, o, &on)
+				o.RequestDeadline = 200 * time.Millisecond
+			})
+			t.Cleanup(func() { close(s) }) // before the console's Close, which waits for the call
+			c := f.signedIn()
+			on.Store(true)
+			f.clock.Advance(2 * time.Second) // past the key set's refresh period
+			// The client gives up long after the deadline; without the
+			// fix the answer waits for the stuck call, which outlives it.
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			form := url.Values{"subject": {"alice"}, "id": {"x"}}
+			req, _ := http.NewRequestWithContext(ctx, tc.method, f.srv.URL+tc.path, strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Sec-Fetch-Site", "same-origin")
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatalf("%s %s with a store call stuck past the deadline: %v; want the console's 503", tc.method, tc.path, err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+				t.Errorf("%s %s = %d (Retry-After %q); want 503 with Retry-After", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Retry-After"))
+			}
+			if !strings.Contains(string(body), "did not answer in time") {
+				t.Errorf("%s %s body does not say the store did not answer:\n%s", tc.method, tc.path, body)
+			}
+		})
 	}
 }
