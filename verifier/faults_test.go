@@ -308,3 +308,98 @@ func TestFaults_UnknownKidJoinsTheJWKSFetchUnderWay(t *testing.T) {
 		t.Errorf("Verify of an unknown kid while the JWKS hangs = %v; want ErrInvalidToken", err)
 	}
 }
+
+// A reset reloads the JWKS (keys may have been retired while events were
+// lost). A token of a key that fetch will bring, arriving while it is
+// under way, waits for it rather than being refused because a fetch
+// started within MinRefetchInterval: the fetch under way is not only one
+// an unknown kid started (the Node verifier waits for any, too).
+func TestFaults_UnknownKidWaitsForTheReloadUnderWay(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil)
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var streams, jwks atomic.Int64
+	s.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		switch {
+		case r.URL.Path == stream.StreamPath && streams.Add(1) == 1:
+			// The first connection is reset: the verifier reloads.
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.WriteHeader(http.StatusOK)
+			stream.WriteEvent(w, stream.EventReset, stream.CursorAt(s.clock.Now()), stream.Reset{Reason: "cursor_too_old"})
+			return true
+		case r.URL.Path == "/.well-known/jwks.json" && jwks.Add(1) == 2:
+			// The reload's fetch (New's was the first) hangs until
+			// released, then brings the keys as they are by then.
+			close(arrived)
+			<-release
+		}
+		return false
+	})
+	// No refetch of its own within the test: only the reload fetches.
+	v, _ := s.newVerifier(func(o *verifier.Options) { o.MinRefetchInterval = time.Hour })
+	<-arrived
+	if err := s.ring.Rotate(s.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	_, fresh := s.token("lou") // signed by a kid only the reload's fetch brings
+	go func() {
+		// However soon this releases the fetch, a Verify that waits for
+		// it succeeds; one that does not wait fails unless it reached
+		// the key lookup only after the fetch ended.
+		time.Sleep(300 * time.Millisecond)
+		close(release)
+	}()
+	if _, err := v.Verify(context.Background(), fresh); err != nil {
+		t.Errorf("a token of a key the reload's JWKS fetch under way brings: Verify = %v; want it verified once that fetch ends", err)
+	}
+}
+
+// A reload's JWKS fetch that hangs for longer than MinRefetchInterval is
+// joined too: a request with an unknown kid waits for it or for its own
+// context, and does not queue behind it to start a fetch of its own.
+func TestFaults_UnknownKidJoinsAHangingReload(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil)
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var streams, jwks atomic.Int64
+	var over atomic.Bool // the reload's fetch has ended
+	s.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		switch {
+		case r.URL.Path == stream.StreamPath && streams.Add(1) == 1:
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.WriteHeader(http.StatusOK)
+			stream.WriteEvent(w, stream.EventReset, stream.CursorAt(s.clock.Now()), stream.Reset{Reason: "cursor_too_old"})
+			return true
+		case r.URL.Path == "/.well-known/jwks.json" && jwks.Add(1) == 2:
+			defer over.Store(true)
+			close(arrived)
+			<-release
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return true
+		}
+		return false
+	})
+	v, _ := s.newVerifier(func(o *verifier.Options) { o.MinRefetchInterval = time.Millisecond })
+	<-arrived
+	// Ends the hanging fetch should the Verify below queue behind it.
+	stop := time.AfterFunc(5*time.Second, func() { close(release) })
+	defer func() {
+		if stop.Stop() {
+			close(release)
+		}
+	}()
+	if err := s.ring.Rotate(s.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	_, fresh := s.token("mo")
+	time.Sleep(2 * time.Millisecond) // past MinRefetchInterval since the reload's fetch began
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // a client that has given up
+	_, err := v.Verify(ctx, fresh)
+	if over.Load() {
+		t.Fatal("Verify of an unknown kid returned only after the reload's JWKS fetch had ended: it queued behind it")
+	}
+	if !errors.Is(err, sessiond.ErrInvalidToken) {
+		t.Errorf("Verify of an unknown kid while the reload's fetch hangs = %v; want ErrInvalidToken", err)
+	}
+}

@@ -31,6 +31,7 @@ type keySet struct {
 	flightMu sync.Mutex
 	fetched  time.Time     // when the last fetch started (rate limit)
 	flight   chan struct{} // closed when the refetch under way ends; nil when none
+	fetching chan struct{} // closed when the fetch under way (any) ends; nil when none
 }
 
 func newKeySet() *keySet { return &keySet{keys: map[string]publicKey{}} }
@@ -73,16 +74,21 @@ func (s *keySet) remove(kid string) {
 // signed by an unknown key). The fetch outlives ctx, a request's: a client
 // that hangs up must not abort it, or one token with a made-up kid per
 // interval would keep every new key from being learnt. A caller that finds
-// a refetch under way waits for it (or for ctx) instead of queueing to
-// start another: with the JWKS endpoint hanging, each would take up to
-// refetchTimeout.
+// a fetch under way (a refetch, or a reload's after a reset, which may
+// bring the kid however recently it started) waits for it (or for ctx)
+// instead of queueing to start another: with the JWKS endpoint hanging,
+// each would take up to refetchTimeout.
 func (v *Verifier) refetchKeys(ctx context.Context) {
 	s := v.keys
 	s.flightMu.Lock()
-	if flight := s.flight; flight != nil {
+	wait := s.flight
+	if wait == nil {
+		wait = s.fetching // not a refetch: a reload's, after a reset
+	}
+	if wait != nil {
 		s.flightMu.Unlock()
 		select {
-		case <-flight:
+		case <-wait:
 		case <-ctx.Done():
 		}
 		return
@@ -118,9 +124,17 @@ func (v *Verifier) fetchKeys(ctx context.Context) error {
 }
 
 func (v *Verifier) fetchKeysLocked(ctx context.Context) error {
-	v.keys.flightMu.Lock()
-	v.keys.fetched = time.Now()
-	v.keys.flightMu.Unlock()
+	s := v.keys
+	done := make(chan struct{})
+	s.flightMu.Lock()
+	s.fetched, s.fetching = time.Now(), done
+	s.flightMu.Unlock()
+	defer func() {
+		s.flightMu.Lock()
+		s.fetching = nil
+		s.flightMu.Unlock()
+		close(done)
+	}()
 	body, err := v.fetchDocument(ctx, "jwks", "/.well-known/jwks.json", false, maxJWKSBytes, "application/json", "application/jwk-set+json")
 	if err != nil {
 		return err

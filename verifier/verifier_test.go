@@ -176,11 +176,31 @@ func TestVerifier_KeyRetired(t *testing.T) {
 	kid := s.ring.Keys()[0].ID
 	// The event arrives before the JWKS changes: the verifier must not
 	// take the key back from a JWKS that still lists it.
+	fetches := s.jwksCalls.Load()
 	s.appendEvent(httpapi.EventKeysRetired, map[string]any{"kids": []string{kid}})
 	eventually(t, "token of a retired key rejected", func() bool {
 		_, err := v.Verify(ctx, old)
 		return errors.Is(err, sessiond.ErrInvalidToken)
 	})
+	// The event's own refetch may still be under way, and a token of a
+	// new kid joins a fetch under way rather than start another
+	// (docs/verifier.md): one that began before the new signer appeared
+	// cannot bring it. A token of a made-up kid waits for it to end.
+	eventually(t, "the event's refetch reached the server", func() bool { return s.jwksCalls.Load() > fetches })
+	foreign, err := jwttoken.NewRing(s.clock.Now(), jwttoken.RingOptions{MaxTokenLifetime: life.Refresh})
+	if err != nil {
+		t.Fatal(err)
+	}
+	codec, _ := jwttoken.New(foreign, jwttoken.Options{Issuer: issuer, Audience: audience})
+	now := s.clock.Now()
+	barrier, err := codec.Sign(sessiond.KindAccess, sessiond.TokenClaims{SessionID: "sess-foreign", Subject: "eve", Strategy: sessiond.StrategyHybrid,
+		IssuedAt: now, ExpiresAt: now.Add(time.Minute), AuthTime: now, SessionExpiresAt: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(ctx, string(barrier)); !errors.Is(err, sessiond.ErrInvalidToken) {
+		t.Fatalf("token of a made-up kid: Verify = %v; want ErrInvalidToken", err)
+	}
 	// A new signer appears in the JWKS and is fetched on first sight.
 	if err := s.ring.RetireAll(s.clock.Now()); err != nil {
 		t.Fatal(err)
