@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	josejson "github.com/go-jose/go-jose/v4/json"
@@ -35,7 +36,7 @@ func decode(r *http.Request, v any) error {
 // one body would act differently, so the body is refused (400), as the
 // rest of the API refuses it. So is, for the same reason, a body that
 // holds one name twice in an object (distinctNames), is not valid UTF-8
-// (encoding/json reads each invalid byte as U+FFFD) or is not an object
+// or holds a lone surrogate escape (wellFormed) or is not an object
 // (null would be read as an empty one): sessiond's API routes refuse all
 // of them before the Transmitter reads the body, and the Transmitter used
 // alone as an http.Handler must read no body they refuse. A member name
@@ -43,8 +44,8 @@ func decode(r *http.Request, v any) error {
 // send back what the transmitter supplied.
 func unmarshalExact(data []byte, v any) error {
 	switch {
-	case !utf8.Valid(data):
-		return badRequest("body is not valid UTF-8")
+	case !wellFormed(data):
+		return badRequest("body is not valid UTF-8 (an invalid byte sequence or a lone surrogate escape)")
 	case !bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("{")):
 		return badRequest("body is not a JSON object")
 	case !distinctNames(data):
@@ -57,6 +58,62 @@ func unmarshalExact(data []byte, v any) error {
 		return badRequest("body is not the expected JSON object")
 	}
 	return nil
+}
+
+// wellFormed reports whether data, JSON text, is valid UTF-8 and holds no
+// lone surrogate escape ("\ud800" without its pair, or "\udc00" alone).
+// encoding/json reads both as U+FFFD, so "\ud800bob", "\udfffbob" and
+// "\xffbob" are one string to it and three, or a refusal, to another
+// reader (RFC 8259 §8.2; RFC 7493 §2.1 forbids them). A backslash outside
+// a string makes data invalid JSON, refused anyway.
+func wellFormed(data []byte) bool {
+	if !utf8.Valid(data) {
+		return false
+	}
+	for i := 0; i < len(data); i++ {
+		if data[i] != '\\' {
+			continue
+		}
+		i++ // the escaped character: "\\" is skipped whole
+		r, ok := hex4(data[i:])
+		switch {
+		case !ok:
+		case utf16.IsSurrogate(r) && r >= 0xdc00:
+			return false // a low surrogate that follows no high one
+		case utf16.IsSurrogate(r):
+			low, ok := hex4(data[min(i+6, len(data)):])
+			if !ok || i+5 >= len(data) || data[i+5] != '\\' || !utf16.IsSurrogate(low) || low < 0xdc00 {
+				return false
+			}
+			i += 10
+		default:
+			i += 4
+		}
+	}
+	return true
+}
+
+// hex4 is the code unit of an escape "u" followed by four hex digits at the
+// start of b.
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 5 || b[0] != 'u' {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[1:5] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
 }
 
 // distinctNames reports whether no object in data, at any depth, holds a

@@ -52,3 +52,38 @@ func TestExactNames_Embedded(t *testing.T) {
 		})
 	}
 }
+
+// TestWellFormed: a lone surrogate escape is found wherever it stands in a
+// string, and nothing else is taken for one (an escaped backslash before
+// "u", a pair, other escapes).
+func TestWellFormed(t *testing.T) {
+	tests := []struct {
+		name, data string
+		want       bool
+	}{
+		{"plain", `{"a":"b"}`, true},
+		{"other escapes", `{"a":"\n\t\"\\\/\b\f\r\u0041"}`, true},
+		{"pair", `{"a":"\ud83d\ude00"}`, true},
+		{"pair, upper-case hex", `{"a":"\uD83D\uDE00x"}`, true},
+		{"pair in a name", `{"\ud83d\ude00":1}`, true},
+		{"escaped backslash before u", `{"a":"\\ud800"}`, true},
+		{"three backslashes", `{"a":"\\\ud83d\ude00"}`, true},
+		{"replacement character escaped", `{"a":"\ufffd"}`, true},
+		{"high alone", `{"a":"\ud800"}`, false},
+		{"high then text", `{"a":"\ud800x"}`, false},
+		{"high then another escape", `{"a":"\ud800\n"}`, false},
+		{"high then high", `{"a":"\ud800\ud800"}`, false},
+		{"low alone", `{"a":"\udc00"}`, false},
+		{"low then high", `{"a":"\udc00\ud800"}`, false},
+		{"high at the end of the data", `"\ud800`, false},
+		{"three backslashes, lone", `{"a":"\\\ud800"}`, false},
+		{"in a name", `{"\udfff":1}`, false},
+		{"invalid UTF-8", "{\"a\":\"\xff\"}", false},
+		{"surrogate encoded in UTF-8", "{\"a\":\"\xed\xa0\x80\"}", false},
+	}
+	for _, tc := range tests {
+		if got := wellFormed([]byte(tc.data)); got != tc.want {
+			t.Errorf("%s: wellFormed(%s) = %v; want %v", tc.name, tc.data, got, tc.want)
+		}
+	}
+}

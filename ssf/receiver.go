@@ -423,7 +423,11 @@ func (r *Receiver) process(ctx context.Context, set string, maxAge time.Duration
 	// last of two: the transmitter's audit, another receiver, would read
 	// another claim than this one acts on. Such a SET is refused, at any
 	// depth for two of one name, and for the names sessiond reads (claims,
-	// the event's subject, the identifier's members) in other letters.
+	// the event's subject, the identifier's members) in other letters; so
+	// is one whose strings encoding/json would repair (wellFormed).
+	if !wellFormed(payload) {
+		return refuse(CodeInvalidRequest, ErrMalformed, "the claims are not valid UTF-8 (an invalid byte sequence or a lone surrogate escape)")
+	}
 	if !distinctNames(payload) {
 		return refuse(CodeInvalidRequest, ErrMalformed, "a name appears twice in one object of the claims")
 	}

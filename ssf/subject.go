@@ -73,7 +73,9 @@ type identifier struct {
 // in another form is still the same user; a subject the API would refuse
 // (control or bidirectional formatting characters, over
 // sessiond.MaxSubjectBytes) is an ErrSubject, as is an identifier
-// holding a member name twice or one of its names in other letters.
+// holding a member name twice or one of its names in other letters, or
+// invalid UTF-8 or a lone surrogate escape (read as U+FFFD, another
+// subject).
 func (r SubjectRule) Map(raw json.RawMessage) (string, sessiond.SessionID, error) {
 	var id identifier
 	if len(raw) == 0 || json.Unmarshal(raw, &id) != nil {
@@ -145,8 +147,12 @@ func (r SubjectRule) Map(raw json.RawMessage) (string, sessiond.SessionID, error
 }
 
 // identifierNames refuses raw, a subject identifier, when one of its
-// objects holds a name twice or a name of identifier in other letters.
+// objects holds a name twice or a name of identifier in other letters, or
+// a string encoding/json would repair (wellFormed).
 func identifierNames(raw json.RawMessage) error {
+	if !wellFormed(raw) {
+		return fmt.Errorf("%w: not valid UTF-8 (an invalid byte sequence or a lone surrogate escape)", ErrSubject)
+	}
 	if !distinctNames(raw) {
 		return fmt.Errorf("%w: a member name appears twice", ErrSubject)
 	}

@@ -65,3 +65,39 @@ func TestSubjectRule_Map_Normalises(t *testing.T) {
 		})
 	}
 }
+
+// TestSubjectRule_Map_IllFormedStrings: encoding/json reads an invalid
+// UTF-8 byte or a lone surrogate escape as U+FFFD, so a library caller's
+// identifier for "\ud800bob" would map to the subject "\ufffdbob", another
+// user than the transmitter named; Map refuses it, as the Receiver does.
+func TestSubjectRule_Map_IllFormedStrings(t *testing.T) {
+	t.Parallel()
+	rule := ssf.SubjectRule{Format: ssf.FormatOpaque}
+	tests := []struct {
+		name, raw string
+		want      string // "" when refused
+	}{
+		{"lone high surrogate", `{"format":"opaque","id":"\ud800bob"}`, ""},
+		{"lone low surrogate", `{"format":"opaque","id":"bob\udfff"}`, ""},
+		{"invalid UTF-8", "{\"format\":\"opaque\",\"id\":\"\xffbob\"}", ""},
+		{"in a complex user", `{"format":"complex","user":{"format":"opaque","id":"\ud800bob"}}`, ""},
+		{"in a member not read", `{"format":"opaque","id":"bob","x":"\udc00"}`, ""},
+		{"a surrogate pair", `{"format":"opaque","id":"\ud83d\ude00bob"}`, "\U0001F600bob"},
+		{"an escaped backslash before u", `{"format":"opaque","id":"\\ud800bob"}`, `\ud800bob`},
+		{"the replacement character", `{"format":"opaque","id":"\ufffdbob"}`, "\ufffdbob"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _, err := rule.Map(json.RawMessage(tc.raw))
+			if tc.want == "" {
+				if !errors.Is(err, ssf.ErrSubject) {
+					t.Errorf("Map(%s) = %q, %v; want ErrSubject", tc.raw, got, err)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Errorf("Map(%s) = %q, %v; want %q", tc.raw, got, err, tc.want)
+			}
+		})
+	}
+}

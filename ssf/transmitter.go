@@ -660,6 +660,12 @@ func (t *Transmitter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // limit of an http.MaxBytesReader is 413), another error when the store
 // failed; nil once it has answered.
 func (t *Transmitter) Serve(w http.ResponseWriter, r *http.Request, c Caller) error {
+	// stream_id is read with url.Values.Get, the first of two, where a
+	// proxy or a log in front may take the last: sessiond's API refuses
+	// two before it calls Serve, and so does ServeHTTP used alone.
+	if len(r.URL.Query()["stream_id"]) > 1 {
+		return badRequest("stream_id must be given at most once")
+	}
 	switch {
 	case r.URL.Path == PathStreams:
 		return t.serveStreams(w, r, c)

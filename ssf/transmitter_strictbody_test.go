@@ -34,6 +34,16 @@ func TestTransmitter_StrictBodies(t *testing.T) {
 		{"null create", http.MethodPost, streams, `null`, http.StatusBadRequest},
 		{"array create", http.MethodPost, streams, `[]`, http.StatusBadRequest},
 		{"invalid UTF-8 in description", http.MethodPatch, streams, `{"stream_id":"` + a + `","description":"x` + "\xff" + `"}`, http.StatusBadRequest},
+		// encoding/json reads a lone surrogate escape as U+FFFD, as it does
+		// an invalid byte: "\ud800bob" and "\udfffbob" would be one subject.
+		{"lone surrogate in description", http.MethodPatch, streams, `{"stream_id":"` + a + `","description":"x\ud800"}`, http.StatusBadRequest},
+		{"lone low surrogate in a subject", http.MethodPost, srv.URL + ssf.PathAddSubject, `{"stream_id":"` + a + `","subject":{"format":"opaque","id":"\udfffbob"}}`, http.StatusBadRequest},
+		{"surrogates reversed in a name", http.MethodPost, streams, `{"delivery":{"method":"urn:ietf:rfc:8936"},"\ude00\ud83d":1}`, http.StatusBadRequest},
+		// url.Values.Get reads the first of two, another reader the last.
+		{"stream_id twice in the query of DELETE", http.MethodDelete, streams + "?stream_id=" + a + "&stream_id=" + b, "", http.StatusBadRequest},
+		{"stream_id twice in the query of GET status", http.MethodGet, srv.URL + ssf.PathStatus + "?stream_id=" + a + "&stream_id=" + b, "", http.StatusBadRequest},
+		{"stream_id twice in the query of GET", http.MethodGet, streams + "?stream_id=" + a + "&stream_id=" + b, "", http.StatusBadRequest},
+		{"a surrogate pair, escaped", http.MethodPost, srv.URL + ssf.PathPoll + a, `{"maxEvents":0,"returnImmediately":true,"x\ud83d\ude00":"\\ud800"}`, http.StatusOK},
 		{"exact and distinct names", http.MethodPost, srv.URL + ssf.PathPoll + a, `{"maxEvents":0,"returnImmediately":true}`, http.StatusOK},
 	}
 	for _, tc := range tests {

@@ -22,7 +22,8 @@ import (
 // (ssf.Transmitter.ServeHTTP) accepts and refuses the same bodies as the
 // API's SSF routes, which check them before the Transmitter reads them:
 // a name twice in one object, at any depth, a body that is not an object,
-// invalid UTF-8, a known name in other letters.
+// invalid UTF-8 or a lone surrogate escape, a known name in other
+// letters; and stream_id twice in the query.
 func TestSSF_StandaloneTransmitterAgrees(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sessiond.StrategyHybrid, func(o *httpapi.Options) { o.SSF = newSSF(t) })
@@ -84,6 +85,9 @@ func TestSSF_StandaloneTransmitterAgrees(t *testing.T) {
 		{"maxEvents twice", http.MethodPost, ssf.PathPoll + "{id}", `{"maxEvents":1,"maxEvents":0}`, http.StatusBadRequest},
 		{"null", http.MethodPost, ssf.PathStreams, `null`, http.StatusBadRequest},
 		{"invalid UTF-8", http.MethodPatch, ssf.PathStreams, `{"stream_id":"{id}","description":"` + "\xff" + `"}`, http.StatusBadRequest},
+		{"lone surrogate escape", http.MethodPatch, ssf.PathStreams, `{"stream_id":"{id}","description":"\ud800"}`, http.StatusBadRequest},
+		{"stream_id twice in the query", http.MethodGet, ssf.PathStatus + "?stream_id={id}&stream_id={id}", ``, http.StatusBadRequest},
+		{"stream_id twice in the query of DELETE", http.MethodDelete, ssf.PathStreams + "?stream_id={id}&stream_id=x", ``, http.StatusBadRequest},
 		{"known name in other letters", http.MethodPatch, ssf.PathStreams, `{"STREAM_ID":"{id}","description":"x"}`, http.StatusBadRequest},
 		{"exact and distinct", http.MethodPatch, ssf.PathStreams, `{"stream_id":"{id}","description":"x","min_verification_interval":60}`, http.StatusOK},
 	}
