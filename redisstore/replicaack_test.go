@@ -89,44 +89,7 @@ func TestStore_RevocationSurvivesFailover(t *testing.T) {
 			if err := st.Create(ctx, sess, tok); err != nil {
 				t.Fatalf("Create() = %v", err)
 			}
-			master := rawURLClient(t, pair.URL())
-			// The replica has the session before it stops.
-			if n, err := master.Do(ctx, master.B().Wait().Numreplicas(1).Timeout(10000).Build()).AsInt64(); err != nil || n != 1 {
-				t.Fatalf("WAIT 1 = %d, %v; want 1", n, err)
-			}
-			pair.Stop()
-			fillReplicaBuffer(t, master)
-
-			done := make(chan error, 1)
-			go func() { done <- kind.revoke(ctx, st, sess, t0.Add(time.Second)) }()
-			returned := false
-			for !returned {
-				select {
-				case err := <-done:
-					if err != nil {
-						t.Fatalf("revoke = %v", err)
-					}
-					returned = true
-				default:
-				}
-				if !returned && waiting(t, master) {
-					break
-				}
-				time.Sleep(2 * time.Millisecond)
-			}
-			if returned {
-				t.Error("the revocation returned before a replica had it")
-			} else {
-				pair.Continue()
-				if err := <-done; err != nil {
-					t.Fatalf("revoke = %v", err)
-				}
-			}
-			if n := st.UnackedRevocations(); n != 0 {
-				t.Errorf("UnackedRevocations() = %d; want 0", n)
-			}
-			pair.KillMaster()
-			pair.Promote()
+			writeThenFailover(t, pair, st, "the revocation", func() error { return kind.revoke(ctx, st, sess, t0.Add(time.Second)) })
 
 			promoted, err := redisstore.New(ctx, pair.ReplicaURL(), redisstore.Options{Prefix: "ack"})
 			if err != nil {
@@ -142,6 +105,54 @@ func TestStore_RevocationSurvivesFailover(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writeThenFailover makes write on st, the store of pair's master, while
+// the replica cannot take it (stopped, the master's replication buffer
+// full), then kills the master and promotes the replica. Either write
+// returns first (an error: it did not wait for the replica, whose copy
+// then lacks it) or the master shows it blocked in WAIT, and the replica
+// is resumed so that write can end before the failover.
+func writeThenFailover(t *testing.T, pair *redisclustertest.Pair, st *redisstore.Store, what string, write func() error) {
+	t.Helper()
+	ctx := context.Background()
+	master := rawURLClient(t, pair.URL())
+	// The replica has everything so far before it stops.
+	if n, err := master.Do(ctx, master.B().Wait().Numreplicas(1).Timeout(10000).Build()).AsInt64(); err != nil || n != 1 {
+		t.Fatalf("WAIT 1 = %d, %v; want 1", n, err)
+	}
+	pair.Stop()
+	fillReplicaBuffer(t, master)
+	done := make(chan error, 1)
+	go func() { done <- write() }()
+	returned := false
+	for !returned {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("%s = %v", what, err)
+			}
+			returned = true
+		default:
+		}
+		if !returned && waiting(t, master) {
+			break
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if returned {
+		t.Errorf("%s returned before a replica had it", what)
+	} else {
+		pair.Continue()
+		if err := <-done; err != nil {
+			t.Fatalf("%s = %v", what, err)
+		}
+	}
+	if n := st.UnackedRevocations(); n != 0 {
+		t.Errorf("UnackedRevocations() = %d; want 0", n)
+	}
+	pair.KillMaster()
+	pair.Promote()
 }
 
 // rawURLClient is a plain rueidis client on url, closed at cleanup.

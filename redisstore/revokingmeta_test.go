@@ -101,45 +101,7 @@ func TestStore_RevokingMetaSurvivesFailover(t *testing.T) {
 			if issued, err = jwtManager(t, st).Create(ctx, "alice", sessiond.CreateOptions{}); err != nil {
 				t.Fatalf("Create() = %v", err)
 			}
-			master := rawURLClient(t, pair.URL())
-			// The replica has everything so far before it stops.
-			if n, err := master.Do(ctx, master.B().Wait().Numreplicas(1).Timeout(10000).Build()).AsInt64(); err != nil || n != 1 {
-				t.Fatalf("WAIT 1 = %d, %v; want 1", n, err)
-			}
-			pair.Stop()
-			fillReplicaBuffer(t, master)
-
-			write := c.write(ctx, t, st)
-			done := make(chan error, 1)
-			go func() { done <- write() }()
-			returned := false
-			for !returned {
-				select {
-				case err := <-done:
-					if err != nil {
-						t.Fatalf("write = %v", err)
-					}
-					returned = true
-				default:
-				}
-				if !returned && waiting(t, master) {
-					break
-				}
-				time.Sleep(2 * time.Millisecond)
-			}
-			if returned {
-				t.Error("the write returned before a replica had it")
-			} else {
-				pair.Continue()
-				if err := <-done; err != nil {
-					t.Fatalf("write = %v", err)
-				}
-			}
-			if n := st.UnackedRevocations(); n != 0 {
-				t.Errorf("UnackedRevocations() = %d; want 0", n)
-			}
-			pair.KillMaster()
-			pair.Promote()
+			writeThenFailover(t, pair, st, "the write", c.write(ctx, t, st))
 
 			promoted, err := redisstore.New(ctx, pair.ReplicaURL(), redisstore.Options{Prefix: "ackmeta"})
 			if err != nil {
