@@ -163,7 +163,7 @@ type Verifier struct {
 	lastSync  atomic.Int64 // unix ns of the last proof that the state is current
 	syncTick  atomic.Int64 // tick at that proof: staleness is measured on ticks
 	broken    atomic.Bool  // the stream sent something unreadable since
-	lastWarn  atomic.Int64 // unix ns of the last stale warning
+	lastWarn  atomic.Int64 // tick of the last stale warning; 0: none yet
 	connected atomic.Bool
 	snapshots atomic.Int64 // snapshots loaded
 	cursor    string       // follower goroutine only
@@ -438,8 +438,10 @@ func (v *Verifier) stale(now time.Time) bool {
 }
 
 func (v *Verifier) warnStale(now time.Time) {
-	last := v.lastWarn.Load()
-	if now.UnixNano()-last < int64(time.Minute) || !v.lastWarn.CompareAndSwap(last, now.UnixNano()) {
+	// Throttled on ticks, as staleness is measured: on the wall clock, one
+	// stepped back by N silenced the warning for N more.
+	last, tick := v.lastWarn.Load(), v.tick(now)
+	if (last != 0 && tick-last < int64(time.Minute)) || !v.lastWarn.CompareAndSwap(last, tick) {
 		return
 	}
 	v.log.Warn("verifier: revocation state is stale; accepting tokens as configured (AcceptWhenStale)",
