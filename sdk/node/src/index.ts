@@ -55,7 +55,12 @@ export interface VerifierOptions {
   requestTimeoutMs?: number;
   /** Where connection trouble and stale warnings go (default: console). */
   logger?: Logger;
-  /** The clock, in ms since the epoch (default Date.now). */
+  /**
+   * The clock, in ms since the epoch (default Date.now). When set, it also
+   * measures staleness and the JWKS refetch interval; by default those run
+   * on performance.now, which a wall clock stepped by NTP or a restored VM
+   * does not move.
+   */
   now?: () => number;
 }
 
@@ -196,6 +201,11 @@ function validWatermark(w: unknown): w is Watermark {
 /** Verifies sessiond access tokens locally. Create it with createVerifier. */
 export class Verifier {
   readonly #o: Required<Omit<VerifierOptions, "logger" | "now">> & { logger: Logger; now: () => number };
+  // A clock that only moves forward, in ms, for intervals: now when the
+  // caller set it (tests), else the monotonic clock, so that a wall clock
+  // stepped back cannot keep a state whose stream is down looking current
+  // past maxStalenessMs (as the Go verifier's ticks).
+  readonly #ticks: () => number;
   readonly #base: string;
   #keys: ReturnType<typeof createLocalJWKSet> | null = null;
   #kids = new Set<string>();
@@ -210,7 +220,8 @@ export class Verifier {
   // whose signature check began before one is not cached after it.
   #generation = 0;
   #cursor = "";
-  #lastSync = 0;
+  #lastSync = 0; // wall clock, for status() and logs
+  #syncTick = -Infinity; // #ticks at the last proof that the state is current (none: stale)
   #broken = false;
   #lastWarn = 0;
   #connected = false;
@@ -255,6 +266,7 @@ export class Verifier {
       },
       now: opts.now ?? Date.now,
     };
+    this.#ticks = opts.now ?? (() => performance.now());
     this.#base = opts.url.replace(/\/+$/, "");
   }
 
@@ -272,7 +284,7 @@ export class Verifier {
   }
 
   status(): Status {
-    return { connected: this.#connected, lastSync: new Date(this.#lastSync), stale: this.#stale(this.#o.now()), revoked: this.#revoked.size, snapshots: this.#snapshots };
+    return { connected: this.#connected, lastSync: new Date(this.#lastSync), stale: this.#stale(), revoked: this.#revoked.size, snapshots: this.#snapshots };
   }
 
   /**
@@ -315,7 +327,7 @@ export class Verifier {
       throw new VerifyError("absolute_timeout", "the session has reached its absolute lifetime");
     }
     if (this.#isRevoked(c)) throw new VerifyError("revoked", "the session is revoked");
-    if (this.#stale(now)) {
+    if (this.#stale()) {
       if (this.#o.whenStale === "reject") throw new VerifyError("stale", "revocation state is stale");
       if (now - this.#lastWarn >= 60_000) {
         this.#lastWarn = now;
@@ -365,8 +377,8 @@ export class Verifier {
     };
   }
 
-  #stale(now: number): boolean {
-    return this.#broken || now - this.#lastSync > this.#o.maxStalenessMs;
+  #stale(): boolean {
+    return this.#broken || this.#ticks() - this.#syncTick > this.#o.maxStalenessMs;
   }
 
   #isRevoked(c: Claims): boolean {
@@ -416,7 +428,7 @@ export class Verifier {
     }
     // A fetch under way may bring the kid, however recently it started:
     // wait for it (the Go verifier does), rather than refuse the token.
-    if (!this.#kids.has(kid) && (this.#fetching !== null || now - this.#lastFetch >= this.#o.minRefetchIntervalMs)) {
+    if (!this.#kids.has(kid) && (this.#fetching !== null || this.#ticks() - this.#lastFetch >= this.#o.minRefetchIntervalMs)) {
       await this.#fetchKeys().catch((err: unknown) => this.#o.logger.warn("sessiond verifier: JWKS refetch", { err: String(err) }));
     }
     if (!this.#kids.has(kid) || !this.#keys) throw new VerifyError("invalid_token", "unknown or retired kid");
@@ -504,7 +516,7 @@ export class Verifier {
   #fetchKeys(): Promise<void> {
     this.#fetching ??= (async () => {
       try {
-        this.#lastFetch = this.#o.now();
+        this.#lastFetch = this.#ticks();
         const res = await this.#request("/.well-known/jwks.json", "application/json", false);
         if (res.status !== 200) throw new Error(`jwks: status ${res.status}`);
         const ct = (res.headers.get("content-type") ?? "").split(";")[0]!.trim();
@@ -558,6 +570,7 @@ export class Verifier {
 
   #markSynced(): void {
     this.#lastSync = this.#o.now();
+    this.#syncTick = this.#ticks();
     this.#broken = false;
   }
 
