@@ -81,8 +81,10 @@ type RevocationStream struct {
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
 
-	windowOnce sync.Once
-	shared     *logWindow // every stream's read of the recent log
+	windowOnce  sync.Once
+	shared      *logWindow // every stream's read of the recent log
+	marksOnce   sync.Once
+	sharedMarks *markReads // every stream's read of the watermark document
 }
 
 // Waker is a RevocationStream.Wake: Next returns a channel that the
@@ -274,6 +276,9 @@ type tail struct {
 	log    *slog.Logger
 	reqID  string
 	seq    uint64 // the last feed revocation seen (RevocationStream.Recent)
+	// marks are the highest watermarks this stream has seen, in the store's
+	// document (from its first poll) or the log; nil before the first poll.
+	marks map[markKey]time.Time
 	// allowed reports whether the stream's API key may still read it.
 	allowed func(context.Context) bool
 }
@@ -463,6 +468,13 @@ func (t *tail) poll(ctx context.Context) error {
 		}
 		wrote = wrote || n > 0
 	}
+	// Entries stamped more than Settle behind this clock are never in the
+	// window: their watermarks come from the store's document.
+	n, err := t.sendMarks(ctx)
+	if err != nil {
+		return err
+	}
+	wrote = wrote || n > 0
 	// Move the window: what is older than Settle is final.
 	if next := now.Add(-t.settle); next.After(t.from) {
 		t.from = next
@@ -517,6 +529,7 @@ func (t *tail) send(e sessiond.Event, now time.Time) (int, error) {
 			return bad("neither all nor subjects")
 		}
 		for i, m := range marks {
+			t.sawMark(m)
 			if err := stream.WriteEvent(t.w, stream.EventWatermark, stream.SubID(e.ID, i+1), m); err != nil {
 				return i, err
 			}

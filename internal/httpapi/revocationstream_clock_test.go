@@ -1,6 +1,9 @@
 package httpapi_test
 
 import (
+	"context"
+	"encoding/json"
+	"sync"
 	"testing"
 	"time"
 
@@ -90,4 +93,39 @@ func TestRevocationStream_ClockSkew(t *testing.T) {
 			t.Errorf("heartbeat id %s (%v, %v) after a cursor 30 s ahead; want one not after this node's clock %v", b.ID, at, err, e.clock.Now())
 		}
 	})
+}
+
+// A node whose clock lags this one's by more than Settle stamps its
+// watermark_raised entry before every window this node reads: the stream
+// sends the watermark anyway, from the store's watermark document, which
+// it compares at every poll independently of clocks.
+func TestRevocationStream_LaggingWatermark(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var marks []stream.Watermark
+	e := newStreamEnv(t, func(rs *httpapi.RevocationStream) {
+		rs.Watermarks = func(context.Context) ([]stream.Watermark, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return append([]stream.Watermark(nil), marks...), nil
+		}
+	})
+	mu.Lock()
+	marks = []stream.Watermark{{Subject: "erin", IssuedBefore: e.clock.Now().Add(-time.Hour)}}
+	mu.Unlock()
+	c := e.live()
+	// The lagging node stores the watermark, then logs it 30 s in the past.
+	lag := e.clock.Now().Add(-30 * time.Second)
+	mu.Lock()
+	marks = []stream.Watermark{{Subject: "erin", IssuedBefore: e.clock.Now().Add(-time.Hour)}, {Subject: "frank", IssuedBefore: lag.Add(-time.Second)}}
+	mu.Unlock()
+	e.watermarkAt("frank", lag)
+	b := c.event()
+	var w stream.Watermark
+	if err := json.Unmarshal(b.Data, &w); b.Name != stream.EventWatermark || err != nil || w.Subject != "frank" || !w.IssuedBefore.Equal(lag.Add(-time.Second)) {
+		t.Fatalf("event %q %s (%v); want frank's watermark at %v, logged by a node 30 s behind", b.Name, b.Data, err, lag.Add(-time.Second))
+	}
+	if _, _, err := stream.ParseCursor(b.ID); err != nil {
+		t.Errorf("watermark id %q is not a cursor: %v", b.ID, err)
+	}
 }

@@ -1,0 +1,110 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/sessiond/sessiond/verifier/stream"
+)
+
+// markKey names one watermark: all, or a subject's.
+type markKey struct {
+	all     bool
+	subject string
+}
+
+// markReads is one node's read of the store's watermark document, shared
+// by every revocation stream it serves. A watermark_raised log entry
+// stamped by a node whose clock lags this one's by more than Settle falls
+// before every window the streams read; comparing the document at each
+// poll sends it anyway, whatever the clocks. A read is reused for a poll
+// interval (on the monotonic clock), so that a thousand streams make one
+// store read a second, not a thousand.
+type markReads struct {
+	read func(ctx context.Context) ([]stream.Watermark, error)
+	keep time.Duration
+
+	mu    sync.Mutex // held during a read: callers meanwhile wait and share it
+	began time.Time  // when the kept read began; zero: none
+	marks map[markKey]time.Time
+}
+
+// marks returns rs's shared read, made at first use.
+func (rs *RevocationStream) marks() *markReads {
+	rs.marksOnce.Do(func() {
+		rs.sharedMarks = &markReads{read: rs.Watermarks, keep: orDefault(rs.Poll, DefaultStreamPoll)}
+	})
+	return rs.sharedMarks
+}
+
+// get returns the watermarks of a read begun less than keep ago. The map
+// is shared: callers must not change it.
+func (m *markReads) get(ctx context.Context) (map[markKey]time.Time, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.began.IsZero() && time.Since(m.began) < m.keep {
+		return m.marks, nil
+	}
+	began := time.Now()
+	list, err := m.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	marks := make(map[markKey]time.Time, len(list))
+	for _, w := range list {
+		marks[markKey{w.All, w.Subject}] = w.IssuedBefore
+	}
+	m.began, m.marks = began, marks
+	return marks, nil
+}
+
+// sendMarks sends the watermarks of the store's document that are higher
+// than the stream has seen (in the log or the document) since its first
+// poll, whose read is the baseline. A watermark that reached the client in
+// its log entry as well comes twice: verifiers apply it idempotently. A
+// failed read is logged and skipped: the next poll compares again.
+func (t *tail) sendMarks(ctx context.Context) (int, error) {
+	cur, err := t.rs.marks().get(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			t.log.LogAttrs(ctx, slog.LevelWarn, "revocation stream: read watermarks", slog.String("request_id", t.reqID),
+				slog.String("err", err.Error()))
+		}
+		return 0, nil
+	}
+	if t.marks == nil {
+		t.marks = make(map[markKey]time.Time, len(cur))
+		for k, at := range cur {
+			t.marks[k] = at
+		}
+		return 0, nil
+	}
+	n := 0
+	for k, at := range cur {
+		if !at.After(t.marks[k]) {
+			continue
+		}
+		t.marks[k] = at
+		// The heartbeat's cursor: a client resuming from it reads the log
+		// from where this stream has.
+		w := stream.Watermark{All: k.all, Subject: k.subject, IssuedBefore: at.UTC()}
+		if err := stream.WriteEvent(t.w, stream.EventWatermark, stream.CursorAt(t.from.Add(t.settle)), w); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// sawMark records a watermark sent from the log, so that the document's
+// copy of it is not sent again.
+func (t *tail) sawMark(w stream.Watermark) {
+	if t.marks == nil {
+		return // the baseline, read at the first poll, holds it
+	}
+	if k := (markKey{w.All, w.Subject}); w.IssuedBefore.After(t.marks[k]) {
+		t.marks[k] = w.IssuedBefore
+	}
+}
