@@ -15,9 +15,11 @@ import (
 // A store call does not always end when its context does: rueidis makes a
 // call wait, whatever its context, while another caller opens the
 // connection it needs (up to the dial timeout, 5 s, against a frozen
-// Redis), and a driver may not watch its context at all. The console's
-// answer then came after the server's write timeout, which cut the
-// connection: an empty response, which Chromium retried silently. So a
+// Redis; redisstore now cuts such calls at their deadline, but only once
+// one call has gone unanswered), and a driver may not watch its context
+// at all. The console's answer then came after the server's write
+// timeout, which cut the connection: an empty response, which Chromium
+// retried silently. So a
 // request under Options.RequestDeadline runs its handler apart, into a
 // buffer, and once the deadline has passed (and a grace for the handler's
 // own 503 to arrive) the console answers for it and stops waiting.
