@@ -144,9 +144,10 @@ type Console struct {
 	// refused.
 	ending  chan struct{}
 	endOnce sync.Once
-	// calls are the handlers still running whose requests answerBy
-	// answered without them (their store call outlived the deadline).
-	calls sync.WaitGroup
+	// calls are the handlers answerBy runs, those whose requests it
+	// answered without them (their store call outlived the deadline)
+	// included.
+	calls handlers
 }
 
 // New checks o and builds the console.
@@ -226,11 +227,21 @@ func New(ctx context.Context, o Options) (*Console, error) {
 }
 
 // Close ends the live tails and the console's session manager, once the
-// handlers left running by requests answered without them have ended.
-func (c *Console) Close() error {
+// handlers left running by requests answered without them have ended:
+// Shutdown with no bound.
+func (c *Console) Close() error { return c.Shutdown(context.Background()) }
+
+// Shutdown is Close waiting for the handlers left running until ctx ends:
+// a store call that never returns must not hold the server's shutdown.
+// It then closes the session manager anyway and returns an error naming
+// the requests whose handlers still run.
+func (c *Console) Shutdown(ctx context.Context) error {
 	c.EndTails()
-	c.calls.Wait()
-	return c.own.Close()
+	var err error
+	if left := c.calls.wait(ctx); len(left) > 0 {
+		err = fmt.Errorf("console: shutdown: handlers still in a store call: %s", strings.Join(left, ", "))
+	}
+	return errors.Join(err, c.own.Close())
 }
 
 // EndTails ends every open live tail and refuses new ones. A graceful

@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 )
@@ -39,7 +40,7 @@ const unavailableMessage = "The store did not answer in time; see the server log
 // answerBy serves r with h, answering 503 itself if h has not answered
 // within grace of r's deadline (and nothing if r's client went away). h
 // runs in its own goroutine, on a copy of the body read beforehand (a
-// handler may not read the body once ServeHTTP returned); c.Close waits
+// handler may not read the body once ServeHTTP returned); c.Shutdown waits
 // for the ones still running.
 func (c *Console) answerBy(w http.ResponseWriter, r *http.Request, grace time.Duration, h http.Handler) {
 	if r.Body != nil && r.Body != http.NoBody {
@@ -49,9 +50,9 @@ func (c *Console) answerBy(w http.ResponseWriter, r *http.Request, grace time.Du
 	bw := &bufferedWriter{header: w.Header().Clone()}
 	done := make(chan struct{})
 	var panicked any
-	c.calls.Add(1)
+	end := c.calls.start(r.Method + " " + r.URL.Path)
 	go func() {
-		defer c.calls.Done()
+		defer end()
 		defer close(done)
 		// A panic here would end the process: hand it to net/http's
 		// recovery in ServeHTTP's goroutine instead.
@@ -177,4 +178,52 @@ func (b *bufferedWriter) flushTo(w http.ResponseWriter) {
 	}
 	w.WriteHeader(b.status)
 	_, _ = w.Write(b.body.Bytes())
+}
+
+// handlers are the handlers answerBy runs, by the request each serves.
+type handlers struct {
+	mu      sync.Mutex
+	next    uint64
+	running map[uint64]string // method and path
+	ended   chan struct{}     // closed, and replaced, when one ends
+}
+
+// start records a handler for what and returns the func that ends it.
+func (h *handlers) start(what string) (end func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.running == nil {
+		h.running, h.ended = map[uint64]string{}, make(chan struct{})
+	}
+	h.next++
+	id := h.next
+	h.running[id] = what
+	return func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		delete(h.running, id)
+		close(h.ended)
+		h.ended = make(chan struct{})
+	}
+}
+
+// wait returns once no handler runs (nil), or when ctx ends with what
+// those still running serve, sorted.
+func (h *handlers) wait(ctx context.Context) []string {
+	for {
+		h.mu.Lock()
+		if len(h.running) == 0 {
+			h.mu.Unlock()
+			return nil
+		}
+		ended := h.ended
+		h.mu.Unlock()
+		select {
+		case <-ended:
+		case <-ctx.Done():
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			return slices.Sorted(maps.Values(h.running))
+		}
+	}
 }

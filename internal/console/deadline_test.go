@@ -142,3 +142,31 @@ func TestConsole_RequestDeadlineStoreIgnoresContext(t *testing.T) {
 		})
 	}
 }
+
+// TestConsole_ShutdownStuckCall: a handler answered for, whose store call
+// never ends, does not hold the server's shutdown: Shutdown stops waiting
+// for it when its context ends and says what is still running (Close,
+// which serve used, waited for it without a bound).
+func TestConsole_ShutdownStuckCall(t *testing.T) {
+	s := make(stuck)
+	f := newFixtureWith(t, func(f *fixture, o *console.Options) {
+		o.Live = func(ctx context.Context) (int, error) { return 0, s.wait(ctx) }
+		o.RequestDeadline = 200 * time.Millisecond
+	})
+	t.Cleanup(func() { close(s) })
+	c := f.signedIn()
+	resp, err := c.Get(f.srv.URL + "/console/overview")
+	if err != nil {
+		t.Fatalf("overview with a stuck store call: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("overview with a stuck store call = %d; want 503", resp.StatusCode)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel() // the shutdown grace is over
+	err = f.con.Shutdown(ctx)
+	if err == nil || !strings.Contains(err.Error(), "/console/overview") {
+		t.Errorf("Shutdown with a handler stuck in the store = %v; want an error naming GET /console/overview", err)
+	}
+}

@@ -33,10 +33,10 @@ type consoleParts struct {
 // live tails, for RegisterOnShutdown of every server that serves it (a
 // graceful stop would otherwise wait for an events page left open), and
 // the function that closes it.
-func buildConsole(ctx context.Context, o Options, p consoleParts, log *slog.Logger) (h http.Handler, endTails, closeConsole func(), err error) {
+func buildConsole(ctx context.Context, o Options, p consoleParts, log *slog.Logger) (h http.Handler, endTails func(), closeConsole func(context.Context) error, err error) {
 	cfg := o.Config
 	if !cfg.Console.Enabled {
-		return nil, func() {}, func() {}, nil
+		return nil, func() {}, func(context.Context) error { return nil }, nil
 	}
 	co := console.Options{Manager: p.mgr, Keys: p.keys, Events: p.events.log, Incident: p.incident,
 		// The console logs a lost event and undoes a sign-in that has none.
@@ -79,7 +79,7 @@ func buildConsole(ctx context.Context, o Options, p consoleParts, log *slog.Logg
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return c, c.EndTails, func() { _ = c.Close() }, nil
+	return c, c.EndTails, c.Shutdown, nil
 }
 
 // withConsole serves the console at /console in front of the API handler

@@ -54,8 +54,9 @@ type shutdown struct {
 	grace   time.Duration
 	servers []*http.Server
 	// handlers close what the servers' handlers hold (the console's own
-	// session manager), once the servers have finished their requests.
-	handlers []func()
+	// session manager), once the servers have finished their requests;
+	// each waits for what is still running at most until its ctx ends.
+	handlers []func(ctx context.Context) error
 	bg       *background
 	mgr      *sessiond.Manager
 	keys     *signing.Keys
@@ -73,8 +74,14 @@ func (s *shutdown) run() {
 		}
 		cancel()
 	}
+	// A handler whose store call never returns must not hold the
+	// teardown: the store's Close, at the end, is what can free it.
 	for _, closeHandler := range s.handlers {
-		closeHandler()
+		ctx, cancel := context.WithTimeout(context.Background(), s.grace)
+		if err := closeHandler(ctx); err != nil {
+			s.log.Error("close handlers", "err", err)
+		}
+		cancel()
 	}
 	s.bg.stop()
 	if s.mgr != nil {
