@@ -57,9 +57,9 @@ export interface VerifierOptions {
   logger?: Logger;
   /**
    * The clock, in ms since the epoch (default Date.now). When set, it also
-   * measures staleness and the JWKS refetch interval; by default those run
-   * on performance.now, which a wall clock stepped by NTP or a restored VM
-   * does not move.
+   * measures staleness, the minute between stale warnings and the JWKS
+   * refetch interval; by default those run on performance.now, which a
+   * wall clock stepped by NTP or a restored VM does not move.
    */
   now?: () => number;
 }
@@ -223,7 +223,7 @@ export class Verifier {
   #lastSync = 0; // wall clock, for status() and logs
   #syncTick = -Infinity; // #ticks at the last proof that the state is current (none: stale)
   #broken = false;
-  #lastWarn = 0;
+  #lastWarn = -Infinity; // #ticks at the last stale warning
   #connected = false;
   #snapshots = 0;
   #beats = 0; // heartbeats applied
@@ -329,8 +329,11 @@ export class Verifier {
     if (this.#isRevoked(c)) throw new VerifyError("revoked", "the session is revoked");
     if (this.#stale()) {
       if (this.#o.whenStale === "reject") throw new VerifyError("stale", "revocation state is stale");
-      if (now - this.#lastWarn >= 60_000) {
-        this.#lastWarn = now;
+      // Spaced on #ticks, as staleness is measured: on the wall clock, one
+      // stepped back by N silenced the warning for N more.
+      const tick = this.#ticks();
+      if (tick - this.#lastWarn >= 60_000) {
+        this.#lastWarn = tick;
         this.#o.logger.warn("sessiond verifier: revocation state is stale; accepting tokens as configured (whenStale: accept)", {
           lastSync: new Date(this.#lastSync).toISOString(),
         });

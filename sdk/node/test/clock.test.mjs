@@ -135,3 +135,32 @@ test("the JWKS refetch rate limit is measured on the monotonic clock", async () 
     fake.close();
   }
 });
+
+// The minute between two stale warnings is on the monotonic clock too (the
+// Go verifier's warnStale): a wall clock stepped back by N silenced the
+// only sign that stale tokens are being accepted for N more, and the first
+// warning must not wait for the process to be a minute old.
+test("stale warnings are spaced on the monotonic clock", async () => {
+  const fake = await fakeSessiond();
+  const c = clocks();
+  const warnings = [];
+  const logger = { warn(msg) { if (msg.includes("stale")) warnings.push(msg); }, error() {} };
+  try {
+    const v = await createVerifier({ url: fake.url, apiKey, issuer, audience, logger, whenStale: "accept", idleTimeoutMs: 3_600_000 });
+    try {
+      await eventually("the heartbeat", () => v.status().connected && !v.status().stale);
+      c.tick += 31_000;
+      assert.equal(await code(v.verify(fake.sign("k1"))), "ok", "verify while stale (accept)");
+      assert.equal(warnings.length, 1, "stale warnings once stale");
+      c.wall -= 600_000;
+      c.tick += 61_000;
+      assert.equal(await code(v.verify(fake.sign("k1"))), "ok", "verify while stale (accept), a minute later");
+      assert.equal(warnings.length, 2, "stale warnings a minute later, the wall clock stepped back 10 min");
+    } finally {
+      await v.close();
+    }
+  } finally {
+    c.restore();
+    fake.close();
+  }
+});
