@@ -129,3 +129,30 @@ func TestRevocationStream_LaggingWatermark(t *testing.T) {
 		t.Errorf("watermark id %q is not a cursor: %v", b.ID, err)
 	}
 }
+
+// A watermark raised between the snapshot a client loaded and its
+// stream's first poll is in that poll's baseline of the store's document,
+// so the document does not send it: by a node in step with this one, its
+// log entry falls in the window the resume reads, and that sends it.
+func TestRevocationStream_WatermarkBeforeFirstPoll(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var marks []stream.Watermark
+	e := newStreamEnv(t, func(rs *httpapi.RevocationStream) {
+		rs.Watermarks = func(context.Context) ([]stream.Watermark, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return append([]stream.Watermark(nil), marks...), nil
+		}
+	})
+	cursor := stream.CursorAt(e.clock.Now()) // the snapshot's
+	e.clock.Advance(2 * time.Second)
+	ev := e.watermarkAt("frank", e.clock.Now())
+	mu.Lock()
+	marks = []stream.Watermark{{Subject: "frank", IssuedBefore: e.clock.Now().Add(-time.Second)}}
+	mu.Unlock()
+	e.clock.Advance(2 * time.Second)
+	if got := e.open(cursor).catchUp(); !got[stream.SubID(ev.ID, 1)] {
+		t.Errorf("catch-up from the snapshot's cursor sent %v; want frank's watermark %s", got, stream.SubID(ev.ID, 1))
+	}
+}
