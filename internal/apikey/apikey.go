@@ -169,9 +169,25 @@ func New(meta sessiond.MetaStore, clock sessiond.Clock, refreshEvery time.Durati
 // it (BoundReloadWait) and waits for it: once Close returns, the key set
 // makes no more store calls of its own, so the store may close. Requests
 // after Close still authenticate against the set held.
-func (k *Keys) Close() {
+func (k *Keys) Close() { _ = k.Shutdown(context.Background()) }
+
+// Shutdown is Close waiting for the reload still running at most until
+// ctx ends: a store call that ignores its context must not hold the
+// server's shutdown, whose last step (closing the store) may free it.
+// It then returns an error, and the reload ends in the background.
+func (k *Keys) Shutdown(ctx context.Context) error {
 	k.shut()
-	k.detached.Wait()
+	joined := make(chan struct{})
+	go func() {
+		k.detached.Wait()
+		close(joined)
+	}()
+	select {
+	case <-joined:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("apikey: shutdown: a reload of the key set is still in a store call: %w", ctx.Err())
+	}
 }
 
 // OnReset sets fn to be called when a reload (Authenticate, Active,

@@ -219,3 +219,60 @@ func TestKeys_StoreOutage(t *testing.T) {
 		}
 	})
 }
+
+// deafMeta is a real store whose reads, once hang is closed, wait until
+// release is closed whatever their context: a driver that does not watch
+// it, or a call stuck behind another caller's reconnect.
+type deafMeta struct {
+	sessiond.MetaStore
+	hang, release chan struct{}
+}
+
+func (d *deafMeta) GetMeta(ctx context.Context, name string) ([]byte, int64, error) {
+	select {
+	case <-d.hang:
+		<-d.release
+	default:
+	}
+	return d.MetaStore.GetMeta(ctx, name)
+}
+
+// TestKeys_ShutdownStuckReload: a reload left running apart from its
+// request, in a store call that ignores its context, does not hold the
+// server's shutdown: Shutdown stops waiting for it when its context ends
+// and says so (Close, which serve used, waited for it without a bound).
+func TestKeys_ShutdownStuckReload(t *testing.T) {
+	ctx := context.Background()
+	envKey := sessiond.Secret(strings.Repeat("e", 40))
+	store := &deafMeta{MetaStore: memstore.New(), hang: make(chan struct{}), release: make(chan struct{})}
+	clock := sessiondtest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	keys := apikey.New(store, clock, time.Second)
+	keys.BoundReloadWait(100 * time.Millisecond) // as serve does
+	if _, err := keys.Ensure(ctx, "env", envKey); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keys.Authenticate(ctx, envKey); err != nil {
+		t.Fatal(err)
+	}
+	close(store.hang)
+	clock.Advance(2 * time.Second)
+	if _, err := keys.Authenticate(ctx, envKey); err != nil { // starts the reload that hangs
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	cancel() // the shutdown grace is over
+	shut := make(chan error, 1)
+	go func() { shut <- keys.Shutdown(sctx) }()
+	select {
+	case err := <-shut:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Shutdown with a reload stuck in the store = %v; want an error wrapping its context's", err)
+		}
+	case <-time.After(10 * time.Second): // the store never answers: only a hang gets here
+		t.Error("Shutdown with an ended context still waits for a reload stuck in the store")
+	}
+	close(store.release) // the store's Close, at the end of the teardown
+	if err := keys.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown once the store answered = %v; want nil", err)
+	}
+}

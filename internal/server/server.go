@@ -174,7 +174,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	apiKeys := apikey.New(meta, nil, time.Second)
 	// Its detached reloads end before the store closes (shutdown.go).
-	down.handlers = append(down.handlers, func(context.Context) error { apiKeys.Close(); return nil })
+	down.handlers = append(down.handlers, apiKeys.Shutdown)
 	// A store that hangs must not hold an API request (a hybrid verify
 	// among them) for its whole deadline to re-read the key set: the last
 	// set read answers meanwhile (docs/operations.md, "When the store is

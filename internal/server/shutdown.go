@@ -75,14 +75,16 @@ func (s *shutdown) run() {
 		cancel()
 	}
 	// A handler whose store call never returns must not hold the
-	// teardown: the store's Close, at the end, is what can free it.
+	// teardown: the store's Close, at the end, is what can free it. One
+	// grace for them all, so that the teardown stays within two graces
+	// (an orchestrator's kill deadline is often 30 s).
+	hctx, hcancel := context.WithTimeout(context.Background(), s.grace)
 	for _, closeHandler := range s.handlers {
-		ctx, cancel := context.WithTimeout(context.Background(), s.grace)
-		if err := closeHandler(ctx); err != nil {
+		if err := closeHandler(hctx); err != nil {
 			s.log.Error("close handlers", "err", err)
 		}
-		cancel()
 	}
+	hcancel()
 	s.bg.stop()
 	if s.mgr != nil {
 		s.mgr.Close()
