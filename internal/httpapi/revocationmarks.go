@@ -61,10 +61,13 @@ func (m *markReads) get(ctx context.Context) (map[markKey]time.Time, error) {
 }
 
 // sendMarks sends the watermarks of the store's document that are higher
-// than the stream has seen (in the log or the document) since its first
-// poll, whose read is the baseline. A watermark that reached the client in
-// its log entry as well comes twice: verifiers apply it idempotently. A
-// failed read is logged and skipped: the next poll compares again.
+// than the stream has sent or seen (in the log or the document). A
+// connection that resumed from a cursor starts from none, so its first
+// poll sends every watermark the log did not; one without a cursor starts
+// at the present, and its first poll's read is the baseline. A watermark
+// that reached the client in its log entry as well comes twice: verifiers
+// apply it idempotently. A failed read is logged and skipped: the next
+// poll compares again.
 func (t *tail) sendMarks(ctx context.Context) (int, error) {
 	cur, err := t.rs.marks().get(ctx)
 	if err != nil {

@@ -210,6 +210,7 @@ func (s *server) revocationStream(w http.ResponseWriter, r *http.Request) error 
 	settle := orDefault(rs.Settle, DefaultStreamSettle)
 	from := now.Add(-settle)
 	reset := ""
+	resume := false
 	if len(r.Header.Values("Last-Event-ID")) > 1 {
 		return badRequest("Last-Event-ID is given more than once")
 	}
@@ -228,6 +229,7 @@ func (s *server) revocationStream(w http.ResponseWriter, r *http.Request) error 
 			reset = "cursor_in_future" // no node wrote it: the client's state is not ours
 		}
 		from = t.Add(-settle)
+		resume = true
 	}
 
 	rc := http.NewResponseController(w)
@@ -255,6 +257,13 @@ func (s *server) revocationStream(w http.ResponseWriter, r *http.Request) error 
 			key, err := s.auth(ctx, sessiond.Secret(secret))
 			return err == nil && key.Allows(apikey.ScopeVerify)
 		}}
+	if resume {
+		// The client's state is as old as its cursor: a watermark raised
+		// since by a node whose clock lags by more than Settle is in no
+		// window this stream reads, so the first poll sends the whole
+		// document (sendMarks) rather than taking it as the baseline.
+		t.marks = map[markKey]time.Time{}
+	}
 	if err := t.run(r.Context()); errors.Is(err, errKeyRefused) {
 		t.log.LogAttrs(r.Context(), slog.LevelInfo, "revocation stream ended: its API key is revoked or lost the verify scope",
 			slog.String("request_id", t.reqID))
@@ -276,8 +285,9 @@ type tail struct {
 	log    *slog.Logger
 	reqID  string
 	seq    uint64 // the last feed revocation seen (RevocationStream.Recent)
-	// marks are the highest watermarks this stream has seen, in the store's
-	// document (from its first poll) or the log; nil before the first poll.
+	// marks are the highest watermarks this stream has sent or seen, in
+	// the store's document or the log. Nil before the first poll of a
+	// connection without a cursor: that poll's document is its baseline.
 	marks map[markKey]time.Time
 	// allowed reports whether the stream's API key may still read it.
 	allowed func(context.Context) bool

@@ -131,9 +131,9 @@ func TestRevocationStream_LaggingWatermark(t *testing.T) {
 }
 
 // A watermark raised between the snapshot a client loaded and its
-// stream's first poll is in that poll's baseline of the store's document,
-// so the document does not send it: by a node in step with this one, its
-// log entry falls in the window the resume reads, and that sends it.
+// stream's first poll, by a node in step with this one, has its log entry
+// in the window the resume reads, and that sends it (the document's copy
+// is then not sent again: TestRevocationStream_LaggingWatermarkOnResume).
 func TestRevocationStream_WatermarkBeforeFirstPoll(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
@@ -155,4 +155,107 @@ func TestRevocationStream_WatermarkBeforeFirstPoll(t *testing.T) {
 	if got := e.open(cursor).catchUp(); !got[stream.SubID(ev.ID, 1)] {
 		t.Errorf("catch-up from the snapshot's cursor sent %v; want frank's watermark %s", got, stream.SubID(ev.ID, 1))
 	}
+}
+
+// A watermark raised by a node whose clock lags by more than Settle while
+// a verifier is between connections (after its snapshot, or after its last
+// connection's last poll) is in no window a resume reads: a connection
+// that resumes sends the whole watermark document at its first poll, so
+// it still arrives, once. A connection without a cursor starts at the
+// present: the document is only its baseline.
+func TestRevocationStream_LaggingWatermarkOnResume(t *testing.T) {
+	t.Parallel()
+	erin := stream.Watermark{Subject: "erin", IssuedBefore: t0.Add(-time.Hour)}
+	for name, tc := range map[string]struct {
+		// cursor returns the Last-Event-ID to connect with ("": none),
+		// read before the lagging node raises frank's watermark.
+		cursor func(e *streamEnv) string
+		// inStep logs frank's watermark with this node's clock instead.
+		inStep bool
+		want   map[string]int // watermark events per subject in the catch-up
+	}{
+		"FromSnapshot": {cursor: snapshotCursor, want: map[string]int{"erin": 1, "frank": 1}},
+		"AfterDrop": {cursor: func(e *streamEnv) string {
+			// The heartbeat that ends the catch-up carries the cursor a
+			// verifier applied last.
+			c := e.open(snapshotCursor(e))
+			b := c.next()
+			for b.Name != "" || !b.Comment {
+				b = c.next()
+			}
+			c.close()
+			return b.ID
+		}, want: map[string]int{"erin": 1, "frank": 1}},
+		"InStepSentOnce":       {cursor: snapshotCursor, inStep: true, want: map[string]int{"erin": 1, "frank": 1}},
+		"FreshStartsAtPresent": {cursor: func(*streamEnv) string { return "" }, want: map[string]int{}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var mu sync.Mutex
+			marks := []stream.Watermark{erin}
+			e := newStreamEnv(t, func(rs *httpapi.RevocationStream) {
+				rs.Watermarks = func(context.Context) ([]stream.Watermark, error) {
+					mu.Lock()
+					defer mu.Unlock()
+					return append([]stream.Watermark(nil), marks...), nil
+				}
+			})
+			cursor := tc.cursor(e)
+			e.clock.Advance(2 * time.Second)
+			at := e.clock.Now()
+			if !tc.inStep {
+				at = at.Add(-30 * time.Second)
+			}
+			frank := stream.Watermark{Subject: "frank", IssuedBefore: at.Add(-time.Second)}
+			mu.Lock()
+			marks = append(marks, frank)
+			mu.Unlock()
+			e.watermarkAt("frank", at)
+			e.clock.Advance(2 * time.Second)
+			got := map[string]int{}
+			count := func(b stream.Block) {
+				t.Helper()
+				if b.Name != stream.EventWatermark {
+					return
+				}
+				var w stream.Watermark
+				if err := json.Unmarshal(b.Data, &w); err != nil {
+					t.Fatalf("watermark data %s: %v", b.Data, err)
+				}
+				if want := map[string]stream.Watermark{"erin": erin, "frank": frank}[w.Subject]; !w.IssuedBefore.Equal(want.IssuedBefore) {
+					t.Errorf("watermark %+v; want %+v", w, want)
+				}
+				got[w.Subject]++
+			}
+			c := e.open(cursor)
+			for b := c.next(); b.Name != "" || !b.Comment; b = c.next() {
+				count(b)
+			}
+			// A node's streams share a read of the document for a poll
+			// interval: one the dropped connection made may still serve
+			// the catch-up, and the next read sends what it lacked.
+			for got["frank"] < tc.want["frank"] {
+				count(c.event())
+			}
+			if len(got) != len(tc.want) || got["erin"] != tc.want["erin"] || got["frank"] != tc.want["frank"] {
+				t.Errorf("catch-up from %q sent watermarks %v; want %v", cursor, got, tc.want)
+			}
+		})
+	}
+}
+
+// snapshotCursor loads the snapshot, as a verifier does at start, and
+// returns its cursor.
+func snapshotCursor(e *streamEnv) string {
+	e.t.Helper()
+	resp, err := e.hc.Do(mustRequest(e.t, e.srv.URL+stream.SnapshotPath))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var snap stream.Snapshot
+	if err := json.NewDecoder(resp.Body).Decode(&snap); err != nil || resp.StatusCode != 200 {
+		e.t.Fatalf("snapshot = %d %v", resp.StatusCode, err)
+	}
+	return snap.Cursor
 }
