@@ -4,25 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import { createVerifier, Verifier } from "../dist/index.js";
-import { code, eventually } from "./helpers.mjs";
-
-const url = process.env.SESSIOND_URL;
-const apiKey = process.env.SESSIOND_API_KEY;
-const issuer = process.env.SESSIOND_ISSUER;
-const audience = process.env.SESSIOND_AUDIENCE;
-const skip = !url && "SESSIOND_URL is not set (node_test.go sets it)";
-const quiet = { warn() {}, error() {} };
-
-async function api(method, path, body) {
-  const res = await fetch(url + path, {
-    method,
-    headers: { Authorization: `Bearer ${apiKey}`, "Content-Type": "application/json" },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
+import { api, apiKey, audience, code, eventually, issuer, quiet, skip, url } from "./helpers.mjs";
 
 const login = (subject) => api("POST", "/v1/sessions", { subject });
 
