@@ -3,7 +3,6 @@ package redisstore_test
 import (
 	"context"
 	"errors"
-	"os/exec"
 	"strconv"
 	"syscall"
 	"testing"
@@ -22,18 +21,7 @@ import (
 // call's context: redis/rueidis#683). Serve's requests rely on it to
 // answer 503 before server.write_timeout cuts their connection.
 func TestStore_DeadlineWhileReconnecting(t *testing.T) {
-	progs := testenv.Programs(t, "a frozen Redis", " (apt-get install redis-server)", "redis-server")
-	port := testenv.FreePort(t)
-	cmd := exec.Command(progs["redis-server"], "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGCONT)
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
+	port, redis := testenv.PrivateRedis(t, "a frozen Redis")
 	// Through a proxy, so that the test can cut the store's connection.
 	p := sessiondtest.NewProxy(t, "127.0.0.1:"+strconv.Itoa(port))
 	url := "redis://" + p.Addr() + "/0"
@@ -51,7 +39,7 @@ func TestStore_DeadlineWhileReconnecting(t *testing.T) {
 
 	// Redis freezes and the store's connection breaks: the next call
 	// reopens it, to a server that accepts it and never answers.
-	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+	if err := redis.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	p.Down()
@@ -81,7 +69,7 @@ func TestStore_DeadlineWhileReconnecting(t *testing.T) {
 			t.Errorf("call %d: Ping(frozen, reconnecting) = %v; want ErrStoreUnavailable", i, err)
 		}
 	}
-	if err := cmd.Process.Signal(syscall.SIGCONT); err != nil {
+	if err := redis.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
 	<-opened

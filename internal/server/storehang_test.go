@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -41,18 +39,7 @@ const hangWriteTimeout = 2 * time.Second
 func TestStoreHang(t *testing.T) {
 	t.Run("redis", func(t *testing.T) {
 		t.Parallel()
-		progs := testenv.Programs(t, "a frozen Redis", " (apt-get install redis-server)", "redis-server")
-		port := testenv.FreePort(t)
-		cmd := exec.Command(progs["redis-server"], "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-			"--save", "", "--appendonly", "no", "--dir", t.TempDir())
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_ = cmd.Process.Signal(syscall.SIGCONT)
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		})
+		port, redis := testenv.PrivateRedis(t, "a frozen Redis")
 		url := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
 		waitRedis(t, url)
 		configure := func(cfg *config.Config) {
@@ -60,12 +47,12 @@ func TestStoreHang(t *testing.T) {
 		}
 		hangRound(t, configure,
 			func() { // freeze
-				if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+				if err := redis.Signal(syscall.SIGSTOP); err != nil {
 					t.Fatal(err)
 				}
 			},
 			func() { // thaw
-				if err := cmd.Process.Signal(syscall.SIGCONT); err != nil {
+				if err := redis.Signal(syscall.SIGCONT); err != nil {
 					t.Fatal(err)
 				}
 			})
