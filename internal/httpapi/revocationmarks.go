@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sessiond/sessiond/verifier/stream"
@@ -29,6 +30,14 @@ type markReads struct {
 	mu    sync.Mutex // held during a read: callers meanwhile wait and share it
 	began time.Time  // when the kept read began; zero: none
 	marks map[markKey]time.Time
+	// ended and err are the last read's end and failure: a caller that
+	// asked before it ended shares its outcome, even when the read took
+	// longer than keep (else a slow store would be read once per stream,
+	// one after the other, each stream's poll and heartbeats waiting).
+	ended time.Time
+	err   error
+
+	waiting atomic.Int32 // callers waiting for mu (tests)
 }
 
 // marks returns rs's shared read, made at first use.
@@ -39,19 +48,33 @@ func (rs *RevocationStream) marks() *markReads {
 	return rs.sharedMarks
 }
 
-// get returns the watermarks of a read begun less than keep ago. The map
-// is shared: callers must not change it.
+// get returns the watermarks of a read begun less than keep ago, or of
+// (or the error of) the read under way when it was called, however long
+// that took. The map is shared: callers must not change it.
 func (m *markReads) get(ctx context.Context) (map[markKey]time.Time, error) {
+	asked := time.Now()
+	m.waiting.Add(1)
 	m.mu.Lock()
+	m.waiting.Add(-1)
 	defer m.mu.Unlock()
+	if m.ended.After(asked) { // a read under way when this caller asked
+		if m.err != nil {
+			return nil, m.err
+		}
+		return m.marks, nil
+	}
 	if !m.began.IsZero() && time.Since(m.began) < m.keep {
 		return m.marks, nil
 	}
 	began := time.Now()
 	list, err := m.read(ctx)
 	if err != nil {
+		if ctx.Err() == nil { // this caller going away is not the store's answer
+			m.ended, m.err = time.Now(), err
+		}
 		return nil, err
 	}
+	m.ended, m.err = time.Now(), nil
 	marks := make(map[markKey]time.Time, len(list))
 	for _, w := range list {
 		marks[markKey{w.All, w.Subject}] = w.IssuedBefore
