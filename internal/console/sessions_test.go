@@ -109,11 +109,9 @@ func (d *downGet) Get(ctx context.Context, id sessiond.SessionID) (*sessiond.Ses
 	return d.Store.Get(ctx, id)
 }
 
-// TestConsole_RevokeDuringOutage: revoking one session while the store
-// does not answer says that revoking failed (503), as revoke-all does; it
-// answered "Revoked 0 session(s)." as for a session already ended, and the
-// operator took the live session for handled.
-func TestConsole_RevokeDuringOutage(t *testing.T) {
+// newDownGetFixture is a console whose Manager reads sessions through a
+// downGet over the fixture's store (the webhook outbox on it too).
+func newDownGetFixture(t *testing.T) (*fixture, *downGet) {
 	var store *downGet
 	f := newFixtureWith(t, func(f *fixture, o *console.Options) {
 		store = &downGet{Store: f.store}
@@ -123,8 +121,17 @@ func TestConsole_RevokeDuringOutage(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { mgr.Close() })
-		o.Manager = mgr
+		o.Manager, o.Outbox = mgr, f.store
 	})
+	return f, store
+}
+
+// TestConsole_RevokeDuringOutage: revoking one session while the store
+// does not answer says that revoking failed (503), as revoke-all does; it
+// answered "Revoked 0 session(s)." as for a session already ended, and the
+// operator took the live session for handled.
+func TestConsole_RevokeDuringOutage(t *testing.T) {
+	f, store := newDownGetFixture(t)
 	c := f.signedIn()
 	phone := f.create("alice", "phone")
 	store.down.Store(true)
@@ -146,17 +153,7 @@ func TestConsole_RevokeDuringOutage(t *testing.T) {
 // actions' own answer GET with 405, which a reload or Back after the
 // outage showed (the keys page's actions were fixed before).
 func TestConsole_RefusedActionsStayOnGettableURL(t *testing.T) {
-	var store *downGet
-	f := newFixtureWith(t, func(f *fixture, o *console.Options) {
-		store = &downGet{Store: f.store}
-		mgr, err := sessiond.New(t.Context(), sessiond.Options{Strategy: sessiond.StrategyDatabase, Store: store,
-			Opaque: opaquetoken.Codec{}, Clock: f.clock})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { mgr.Close() })
-		o.Manager, o.Outbox = mgr, f.store
-	})
+	f, store := newDownGetFixture(t)
 	c := f.signedIn()
 	phone := f.create("alice", "phone")
 	for _, tc := range []struct {

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -101,24 +102,14 @@ func TestRevocationStream_ClockSkew(t *testing.T) {
 // it compares at every poll independently of clocks.
 func TestRevocationStream_LaggingWatermark(t *testing.T) {
 	t.Parallel()
-	var mu sync.Mutex
-	var marks []stream.Watermark
-	e := newStreamEnv(t, func(rs *httpapi.RevocationStream) {
-		rs.Watermarks = func(context.Context) ([]stream.Watermark, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			return append([]stream.Watermark(nil), marks...), nil
-		}
-	})
-	mu.Lock()
-	marks = []stream.Watermark{{Subject: "erin", IssuedBefore: e.clock.Now().Add(-time.Hour)}}
-	mu.Unlock()
+	doc := &markDoc{}
+	e := newStreamEnv(t, doc.serve)
+	erin := stream.Watermark{Subject: "erin", IssuedBefore: e.clock.Now().Add(-time.Hour)}
+	doc.set(erin)
 	c := e.live()
 	// The lagging node stores the watermark, then logs it 30 s in the past.
 	lag := e.clock.Now().Add(-30 * time.Second)
-	mu.Lock()
-	marks = []stream.Watermark{{Subject: "erin", IssuedBefore: e.clock.Now().Add(-time.Hour)}, {Subject: "frank", IssuedBefore: lag.Add(-time.Second)}}
-	mu.Unlock()
+	doc.set(erin, stream.Watermark{Subject: "frank", IssuedBefore: lag.Add(-time.Second)})
 	e.watermarkAt("frank", lag)
 	b := c.event()
 	var w stream.Watermark
@@ -136,21 +127,12 @@ func TestRevocationStream_LaggingWatermark(t *testing.T) {
 // is then not sent again: TestRevocationStream_LaggingWatermarkOnResume).
 func TestRevocationStream_WatermarkBeforeFirstPoll(t *testing.T) {
 	t.Parallel()
-	var mu sync.Mutex
-	var marks []stream.Watermark
-	e := newStreamEnv(t, func(rs *httpapi.RevocationStream) {
-		rs.Watermarks = func(context.Context) ([]stream.Watermark, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			return append([]stream.Watermark(nil), marks...), nil
-		}
-	})
+	doc := &markDoc{}
+	e := newStreamEnv(t, doc.serve)
 	cursor := stream.CursorAt(e.clock.Now()) // the snapshot's
 	e.clock.Advance(2 * time.Second)
 	ev := e.watermarkAt("frank", e.clock.Now())
-	mu.Lock()
-	marks = []stream.Watermark{{Subject: "frank", IssuedBefore: e.clock.Now().Add(-time.Second)}}
-	mu.Unlock()
+	doc.set(stream.Watermark{Subject: "frank", IssuedBefore: e.clock.Now().Add(-time.Second)})
 	e.clock.Advance(2 * time.Second)
 	if got := e.open(cursor).catchUp(); !got[stream.SubID(ev.ID, 1)] {
 		t.Errorf("catch-up from the snapshot's cursor sent %v; want frank's watermark %s", got, stream.SubID(ev.ID, 1))
@@ -191,15 +173,9 @@ func TestRevocationStream_LaggingWatermarkOnResume(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			var mu sync.Mutex
-			marks := []stream.Watermark{erin}
-			e := newStreamEnv(t, func(rs *httpapi.RevocationStream) {
-				rs.Watermarks = func(context.Context) ([]stream.Watermark, error) {
-					mu.Lock()
-					defer mu.Unlock()
-					return append([]stream.Watermark(nil), marks...), nil
-				}
-			})
+			doc := &markDoc{}
+			doc.set(erin)
+			e := newStreamEnv(t, doc.serve)
 			cursor := tc.cursor(e)
 			e.clock.Advance(2 * time.Second)
 			at := e.clock.Now()
@@ -207,9 +183,7 @@ func TestRevocationStream_LaggingWatermarkOnResume(t *testing.T) {
 				at = at.Add(-30 * time.Second)
 			}
 			frank := stream.Watermark{Subject: "frank", IssuedBefore: at.Add(-time.Second)}
-			mu.Lock()
-			marks = append(marks, frank)
-			mu.Unlock()
+			doc.set(erin, frank)
 			e.watermarkAt("frank", at)
 			e.clock.Advance(2 * time.Second)
 			got := map[string]int{}
@@ -258,4 +232,25 @@ func snapshotCursor(e *streamEnv) string {
 		e.t.Fatalf("snapshot = %d %v", resp.StatusCode, err)
 	}
 	return snap.Cursor
+}
+
+// markDoc is the store's watermark document as the tests set it, served
+// as RevocationStream.Watermarks.
+type markDoc struct {
+	mu    sync.Mutex
+	marks []stream.Watermark
+}
+
+func (d *markDoc) set(marks ...stream.Watermark) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.marks = marks
+}
+
+func (d *markDoc) serve(rs *httpapi.RevocationStream) {
+	rs.Watermarks = func(context.Context) ([]stream.Watermark, error) {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return slices.Clone(d.marks), nil
+	}
 }
