@@ -106,6 +106,11 @@ type Keys struct {
 	// (BoundReloadWait); closing cancels them and Close waits for them.
 	detached sync.WaitGroup
 	closing  context.Context
+	// detachMu orders a detached reload's start (the closing check and
+	// detached.Add) before Shutdown's cancel: without it a reload could
+	// pass the check, Shutdown find no reload and return, and the reload
+	// start after it. Not k.mu, which a reload holds during its store call.
+	detachMu sync.Mutex
 	shut     context.CancelFunc
 }
 
@@ -176,7 +181,9 @@ func (k *Keys) Close() { _ = k.Shutdown(context.Background()) }
 // server's shutdown, whose last step (closing the store) may free it.
 // It then returns an error, and the reload ends in the background.
 func (k *Keys) Shutdown(ctx context.Context) error {
+	k.detachMu.Lock()
 	k.shut()
+	k.detachMu.Unlock()
 	joined := make(chan struct{})
 	go func() {
 		k.detached.Wait()
@@ -587,12 +594,15 @@ func (k *Keys) refresh(ctx context.Context, force bool) (*snapshot, bool, error)
 		s   *snapshot
 		err error
 	}
+	k.detachMu.Lock()
 	if k.closing.Err() != nil {
+		k.detachMu.Unlock()
 		k.mu.Unlock()
 		return prev, false, nil // closed: no new store calls
 	}
-	done := make(chan result, 1)
 	k.detached.Add(1)
+	k.detachMu.Unlock()
+	done := make(chan result, 1)
 	go func() {
 		defer k.detached.Done()
 		defer k.mu.Unlock()

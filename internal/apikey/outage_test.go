@@ -48,11 +48,13 @@ type hangMeta struct {
 	hang     atomic.Bool
 	release  chan struct{}
 	once     sync.Once
-	answered atomic.Int64
+	entered  atomic.Int64 // reads that began hanging
+	answered atomic.Int64 // reads that hung and returned
 }
 
 func (h *hangMeta) GetMeta(ctx context.Context, name string) ([]byte, int64, error) {
 	if h.hang.Load() {
+		h.entered.Add(1)
 		defer h.answered.Add(1)
 		select {
 		case <-h.release:
@@ -176,7 +178,14 @@ func TestKeys_StoreOutage(t *testing.T) {
 			t.Errorf("Authenticate(unknown key) while the store hangs = %v; want ErrUnauthorized", err)
 		}
 		// Close stops the read still hanging and waits for it, so that
-		// the store can close after it (the server's teardown).
+		// the store can close after it (the server's teardown). On a busy
+		// machine the reload may not have reached the store yet: a Close
+		// before then ends it before it reads, and nothing hangs.
+		for begin := time.Now(); store.entered.Load() == 0; time.Sleep(time.Millisecond) {
+			if time.Since(begin) > 10*time.Second {
+				t.Fatal("the reload never reached the store")
+			}
+		}
 		keys.Close()
 		if n := store.answered.Load(); n != 1 {
 			t.Errorf("after Close, %d hung reads returned; want 1 (Close must end and join it)", n)
