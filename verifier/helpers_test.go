@@ -201,3 +201,24 @@ func eventually(t testing.TB, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// foreignToken is an access token with the right claims signed by a key
+// sessiond never had (a kid no JWKS of s lists).
+func (s *server) foreignToken() string {
+	s.t.Helper()
+	foreign, err := jwttoken.NewRing(s.clock.Now(), jwttoken.RingOptions{MaxTokenLifetime: life.Refresh})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	codec, err := jwttoken.New(foreign, jwttoken.Options{Issuer: issuer, Audience: audience})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	now := s.clock.Now()
+	tok, err := codec.Sign(sessiond.KindAccess, sessiond.TokenClaims{SessionID: "sess-foreign", Subject: "eve", Strategy: sessiond.StrategyHybrid,
+		IssuedAt: now, ExpiresAt: now.Add(time.Minute), AuthTime: now, SessionExpiresAt: now.Add(time.Hour)})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return string(tok)
+}

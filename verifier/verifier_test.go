@@ -187,18 +187,7 @@ func TestVerifier_KeyRetired(t *testing.T) {
 	// (docs/verifier.md): one that began before the new signer appeared
 	// cannot bring it. A token of a made-up kid waits for it to end.
 	eventually(t, "the event's refetch reached the server", func() bool { return s.jwksCalls.Load() > fetches })
-	foreign, err := jwttoken.NewRing(s.clock.Now(), jwttoken.RingOptions{MaxTokenLifetime: life.Refresh})
-	if err != nil {
-		t.Fatal(err)
-	}
-	codec, _ := jwttoken.New(foreign, jwttoken.Options{Issuer: issuer, Audience: audience})
-	now := s.clock.Now()
-	barrier, err := codec.Sign(sessiond.KindAccess, sessiond.TokenClaims{SessionID: "sess-foreign", Subject: "eve", Strategy: sessiond.StrategyHybrid,
-		IssuedAt: now, ExpiresAt: now.Add(time.Minute), AuthTime: now, SessionExpiresAt: now.Add(time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := v.Verify(ctx, string(barrier)); !errors.Is(err, sessiond.ErrInvalidToken) {
+	if _, err := v.Verify(ctx, s.foreignToken()); !errors.Is(err, sessiond.ErrInvalidToken) {
 		t.Fatalf("token of a made-up kid: Verify = %v; want ErrInvalidToken", err)
 	}
 	// A new signer appears in the JWKS and is fetched on first sight.
@@ -218,21 +207,10 @@ func TestVerifier_RefetchRateLimited(t *testing.T) {
 	t.Parallel()
 	s := newServer(t, nil)
 	v, _ := s.newVerifier(func(o *verifier.Options) { o.MinRefetchInterval = time.Hour })
-	// A token signed by a key sessiond never had, with the right claims.
-	foreign, err := jwttoken.NewRing(s.clock.Now(), jwttoken.RingOptions{MaxTokenLifetime: life.Refresh})
-	if err != nil {
-		t.Fatal(err)
-	}
-	codec, _ := jwttoken.New(foreign, jwttoken.Options{Issuer: issuer, Audience: audience})
-	now := s.clock.Now()
-	tok, err := codec.Sign(sessiond.KindAccess, sessiond.TokenClaims{SessionID: "sess-foreign", Subject: "eve", Strategy: sessiond.StrategyHybrid,
-		IssuedAt: now, ExpiresAt: now.Add(time.Minute), AuthTime: now, SessionExpiresAt: now.Add(time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := s.foreignToken()
 	before := s.jwksCalls.Load()
 	for range 50 {
-		if _, err := v.Verify(context.Background(), string(tok)); !errors.Is(err, sessiond.ErrInvalidToken) {
+		if _, err := v.Verify(context.Background(), tok); !errors.Is(err, sessiond.ErrInvalidToken) {
 			t.Fatalf("foreign token: Verify = %v; want ErrInvalidToken", err)
 		}
 	}
@@ -242,7 +220,7 @@ func TestVerifier_RefetchRateLimited(t *testing.T) {
 	// With the limit passed, an unknown kid fetches once.
 	v2, _ := s.newVerifier(func(o *verifier.Options) { o.MinRefetchInterval = time.Nanosecond })
 	before = s.jwksCalls.Load()
-	v2.Verify(context.Background(), string(tok))
+	v2.Verify(context.Background(), tok)
 	if n := s.jwksCalls.Load() - before; n != 1 {
 		t.Errorf("unknown kid past the limit fetched the JWKS %d times; want 1", n)
 	}
