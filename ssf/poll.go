@@ -197,8 +197,20 @@ func (p *Poller) exchange(ctx context.Context, maxEvents int) (pollResponse, err
 		return pollResponse{}, fmt.Errorf("ssf: poll: transmitter answered %s", res.Status)
 	}
 	p.acks, p.errs = nil, map[string]setErr{}
+	body, err = io.ReadAll(io.LimitReader(res.Body, maxPollResponse+1))
+	if err != nil {
+		return pollResponse{}, fmt.Errorf("ssf: poll: read response: %w", err)
+	}
+	if len(body) > maxPollResponse {
+		return pollResponse{}, fmt.Errorf("ssf: poll: response larger than %d bytes", maxPollResponse)
+	}
+	// Read as strictly as a request to sessiond's own endpoints: a jti
+	// twice in "sets" would otherwise drop the first SET, and
+	// acknowledging the jti would remove both from the transmitter's
+	// queue. Refused whole, nothing in it is acknowledged and the
+	// transmitter delivers it again.
 	var out pollResponse
-	if err := json.NewDecoder(io.LimitReader(res.Body, maxPollResponse)).Decode(&out); err != nil {
+	if err := unmarshalExact(body, &out); err != nil {
 		return pollResponse{}, fmt.Errorf("ssf: poll: response is not an RFC 8936 object: %w", err)
 	}
 	return out, nil
