@@ -31,7 +31,8 @@ const (
 )
 
 // follow keeps a stream connection open until ctx ends, reconnecting with
-// Last-Event-ID after any failure, with capped, jittered backoff. The
+// Last-Event-ID after any failure, with capped, jittered backoff, or
+// after the Retry-After of a 429 or 503 when that is longer. The
 // backoff starts over only after a connection that brought a heartbeat: a
 // stream that ends before one (a reset, a proxy's empty answer) is a
 // failure to back off from, or a reset that repeats would reload the
@@ -55,6 +56,8 @@ func (v *Verifier) follow(ctx context.Context) {
 			if err := v.reload(ctx); err != nil {
 				v.log.Error("verifier: snapshot after reset", "err", err)
 			}
+		case errors.Is(err, errBehind):
+			v.log.Warn("verifier: revocation stream falls behind the server's log; reconnecting", "err", err)
 		case errors.Is(err, errProtocol):
 			// Fail closed: the state may miss what could not be read. The
 			// line is written first, so whoever sees ErrStale finds why.
@@ -63,7 +66,13 @@ func (v *Verifier) follow(ctx context.Context) {
 		case err != nil:
 			v.log.Warn("verifier: revocation stream interrupted", "err", err)
 		}
-		if !v.sleep(ctx, backoff/2+rand.N(backoff/2+1)) {
+		wait := backoff/2 + rand.N(backoff/2+1)
+		if re, ok := errors.AsType[*refusedError](err); ok && re.retryAfter > wait {
+			// No sooner than the server asked; the jitter keeps verifiers
+			// it refused together from returning at the same instant.
+			wait = re.retryAfter + rand.N(backoff/2+1)
+		}
+		if !v.sleep(ctx, wait) {
 			return
 		}
 		backoff = min(2*backoff, maxBackoff)
@@ -166,7 +175,7 @@ func (v *Verifier) connect(ctx context.Context) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("stream: status %d", resp.StatusCode)
+		return refused(resp, v.clock.Now())
 	}
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "text/event-stream" {
 		return fmt.Errorf("%w: content type %q", errProtocol, mt)
@@ -187,6 +196,7 @@ func (v *Verifier) connect(ctx context.Context) error {
 // keep-alive) is no sign that the node behind is alive.
 func (v *Verifier) consume(ctx context.Context, body io.Reader, received func()) error {
 	d := stream.NewDecoder(body)
+	v.lag = lagMeter{} // measured per connection: another node has another clock
 	pruned := v.clock.Now()
 	for {
 		b, err := d.Next()
@@ -215,8 +225,10 @@ func (v *Verifier) consume(ctx context.Context, body io.Reader, received func())
 
 // apply applies one block; the cursor moves only past what was applied.
 func (v *Verifier) apply(ctx context.Context, b stream.Block) error {
+	var at time.Time // the cursor's time
 	if b.ID != "" {
-		if _, _, err := stream.ParseCursor(b.ID); err != nil {
+		var err error
+		if _, at, err = stream.ParseCursor(b.ID); err != nil {
 			return fmt.Errorf("%w: id: %v", errProtocol, err)
 		}
 	}
@@ -229,6 +241,14 @@ func (v *Verifier) apply(ctx context.Context, b stream.Block) error {
 		// to keep the connection open says nothing of the state.
 		if b.ID == "" {
 			return nil
+		}
+		// A heartbeat that arrives much further behind the server's log
+		// than this connection's fastest proves only that the path is slow:
+		// it is not taken, and the connection is dropped as a silent one
+		// would be (IdleTimeout).
+		if behind := v.lag.behind(v.tick(v.clock.Now()), at); behind > v.opts.IdleTimeout {
+			return fmt.Errorf("%w: a heartbeat arrived %s further behind it than this connection's fastest (IdleTimeout %s)",
+				errBehind, behind, v.opts.IdleTimeout)
 		}
 		v.cursor = b.ID
 		v.beats++

@@ -85,7 +85,11 @@ type Options struct {
 	WhenStale StalePolicy
 	// IdleTimeout drops a stream connection on which no word from sessiond
 	// (an event or a heartbeat: a block with an id) arrived for this long;
-	// a proxy's keep-alive comments do not count. Zero: DefaultIdleTimeout.
+	// a proxy's keep-alive comments do not count. It also drops one whose
+	// heartbeats arrive this much further behind the server's log than the
+	// connection's fastest one did (a proxy buffering, a congested link),
+	// without taking that heartbeat as proof that the state is current.
+	// Zero: DefaultIdleTimeout.
 	IdleTimeout time.Duration
 	// MinRefetchInterval rate-limits JWKS fetches on an unknown kid.
 	// Zero: DefaultMinRefetchInterval.
@@ -168,6 +172,7 @@ type Verifier struct {
 	snapshots atomic.Int64 // snapshots loaded
 	cursor    string       // follower goroutine only
 	beats     int64        // heartbeats applied; follower goroutine only
+	lag       lagMeter     // the connection's heartbeats; follower goroutine only
 	// ticks is a clock that only moves forward, in ns; nil: the clock's
 	// time. With the system clock it is the process's monotonic clock, so
 	// that a wall clock stepped back (NTP, a restored VM) cannot keep a

@@ -8,7 +8,9 @@
 
 import { createLocalJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify } from "jose";
 import type { JSONWebKeySet, JWTPayload } from "jose";
-import { SSEDecoder, MalformedStreamError, UTF8Stream, isCursor } from "./sse.js";
+import { SSEDecoder, MalformedStreamError, UTF8Stream, cursorMillis, isCursor } from "./sse.js";
+import { LagMeter } from "./lag.js";
+import { retryAfterMs } from "./retryafter.js";
 import type { Block } from "./sse.js";
 
 export { SSEDecoder, MalformedStreamError, UTF8Stream, isCursor } from "./sse.js";
@@ -45,7 +47,14 @@ export interface VerifierOptions {
   maxStalenessMs?: number;
   /** What to do past maxStaleness: "reject" (default) or "accept" with a warning. */
   whenStale?: StalePolicy;
-  /** Drop a stream connection that brought no event or heartbeat (a block with an id) for this long, in ms (default 30000); a proxy's keep-alive comments do not count. */
+  /**
+   * Drop a stream connection that brought no event or heartbeat (a block
+   * with an id) for this long, in ms (default 30000); a proxy's keep-alive
+   * comments do not count. Also drop one whose heartbeats arrive this much
+   * further behind the server's log than the connection's fastest one did
+   * (a proxy buffering, a congested link), without taking that heartbeat as
+   * proof that the state is current.
+   */
   idleTimeoutMs?: number;
   /** Minimum ms between JWKS fetches on an unknown kid (default 1000). */
   minRefetchIntervalMs?: number;
@@ -115,6 +124,18 @@ class ProtocolError extends Error {
   override name = "ProtocolError";
 }
 class ResetSignal extends Error {}
+// The stream's heartbeats arrive further behind the server's log than
+// idleTimeoutMs, compared with the connection's fastest one.
+class BehindError extends Error {
+  override name = "BehindError";
+}
+// The server (or a proxy) answered the stream 429 or 503.
+class RefusedError extends Error {
+  override name = "RefusedError";
+  constructor(message: string, readonly retryAfterMs: number) {
+    super(message);
+  }
+}
 
 const MAX_TOKEN_BYTES = 8 * 1024;
 const MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024;
@@ -577,8 +598,9 @@ export class Verifier {
     this.#broken = false;
   }
 
-  // Reconnects with backoff, doubling from 100 ms to 5 s, jittered. It
-  // starts over only after a connection that brought a heartbeat: a stream
+  // Reconnects with backoff, doubling from 100 ms to 5 s, jittered, or
+  // after the Retry-After of a 429 or 503 when that is longer. It starts
+  // over only after a connection that brought a heartbeat: a stream
   // that ends before one (a reset, a proxy's empty answer) is a failure to
   // back off from, or a reset that repeats would reload the snapshot ten
   // times a second (as the Go verifier does).
@@ -602,13 +624,20 @@ export class Verifier {
         } catch (e) {
           this.#o.logger.error("sessiond verifier: snapshot after reset", { err: String(e) });
         }
+      } else if (err instanceof BehindError) {
+        this.#o.logger.warn("sessiond verifier: revocation stream falls behind the server's log; reconnecting", { err: err.message });
       } else if (err instanceof ProtocolError || err instanceof MalformedStreamError) {
         this.#broken = true; // fail closed: the state may miss what could not be read
         this.#o.logger.error("sessiond verifier: unreadable revocation stream; revocation state is stale until it recovers", { err: err.message });
       } else if (err) {
         this.#o.logger.warn("sessiond verifier: revocation stream interrupted", { err: String(err) });
       }
-      const delay = backoff / 2 + Math.random() * (backoff / 2);
+      let delay = backoff / 2 + Math.random() * (backoff / 2);
+      if (err instanceof RefusedError && err.retryAfterMs > delay) {
+        // No sooner than the server asked; the jitter keeps verifiers it
+        // refused together from returning at the same instant.
+        delay = err.retryAfterMs + Math.random() * (backoff / 2);
+      }
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, delay);
         this.#abort.signal.addEventListener("abort", () => { clearTimeout(t); resolve(); }, { once: true });
@@ -633,6 +662,10 @@ export class Verifier {
       const res = await fetch(this.#base + "/v1/revocations/stream", { headers, signal: conn.signal, redirect: "manual" });
       if (res.status !== 200) {
         await res.body?.cancel();
+        if (res.status === 429 || res.status === 503) {
+          const ms = retryAfterMs(res.headers.get("retry-after"), this.#o.now());
+          throw new RefusedError(`stream: status ${res.status}${ms > 0 ? `, retry after ${ms / 1000} s` : ""}`, ms);
+        }
         throw new Error(`stream: status ${res.status}`);
       }
       const ct = (res.headers.get("content-type") ?? "").split(";")[0]!.trim();
@@ -644,13 +677,14 @@ export class Verifier {
       this.#connected = true;
       const dec = new SSEDecoder();
       const text = new UTF8Stream();
+      const lag = new LagMeter(); // per connection: another node has another clock
       for await (const chunk of res.body) {
         for (const b of dec.push(text.decode(chunk as Uint8Array))) {
           // Only sessiond's words (events and heartbeats carry an id) keep
           // the connection: a proxy's keep-alive comments, or bytes
           // dripping in, say nothing of the node behind it.
           if (b.id !== "") resetIdle();
-          this.#apply(b);
+          this.#apply(b, lag);
         }
       }
       dec.push(text.decode());
@@ -665,7 +699,7 @@ export class Verifier {
   }
 
   /** Applies one block; the cursor moves only past what was applied. */
-  #apply(b: Block): void {
+  #apply(b: Block, lag: LagMeter): void {
     if (b.id !== "" && !isCursor(b.id)) throw new ProtocolError("id is not a cursor");
     if (b.name === "") {
       if (b.data !== null || !b.comment) throw new ProtocolError("a block with data but no event name");
@@ -673,6 +707,13 @@ export class Verifier {
       // comment a proxy adds to keep the connection open says nothing of
       // the state.
       if (!b.id) return;
+      // A heartbeat that arrives much further behind the server's log than
+      // this connection's fastest proves only that the path is slow: it is
+      // not taken, and the connection is dropped as a silent one would be.
+      const behind = lag.behind(this.#ticks(), cursorMillis(b.id));
+      if (behind > this.#o.idleTimeoutMs) {
+        throw new BehindError(`stream: a heartbeat arrived ${Math.round(behind)} ms further behind the server's log than this connection's fastest (idleTimeoutMs ${this.#o.idleTimeoutMs})`);
+      }
       this.#cursor = b.id;
       this.#beats++;
       this.#markSynced();

@@ -124,6 +124,11 @@ function cursorMicros(s: string): bigint {
   return v >> 1n;
 }
 
+/** The time a cursor (isCursor) holds, in ms since the epoch. */
+export function cursorMillis(s: string): number {
+  return Number(cursorMicros(s)) / 1000;
+}
+
 /** Reports whether s is a cursor of the stream (an event log ID, maybe with an index). */
 export function isCursor(s: string): boolean {
   const m = CURSOR.exec(s);

@@ -1,6 +1,7 @@
 // Helpers the verifier's tests share (not a test file: node --test runs
 // only *.test.mjs).
 import assert from "node:assert/strict";
+import http from "node:http";
 import { VerifyError } from "../dist/index.js";
 
 // The real `sessiond serve` the Go test (node_test.go) starts, and an API
@@ -41,4 +42,38 @@ export async function code(p) {
     if (e instanceof VerifyError) return e.code;
     throw e;
   }
+}
+
+// cursorAt is the stream cursor of time ms (stream.CursorAt in Go): the
+// time in µs and 64 zero bits, in 26 characters of base32hex.
+export function cursorAt(ms) {
+  const bits = ((BigInt(ms) * 1000n) << 64n) << 2n; // 26 characters carry 130 bits
+  let s = "";
+  for (let i = 25; i >= 0; i--) s += "0123456789abcdefghijklmnopqrstuv"[Number((bits >> BigInt(5 * i)) & 31n)];
+  return "evt_" + s;
+}
+
+// fakeStream is a sessiond with an empty JWKS, an empty snapshot at
+// cursor and a stream that stream(req, res, n) answers (n counts the
+// stream requests from 1). No token verifies against it: for following
+// the stream only.
+export async function fakeStream(cursor, stream) {
+  let n = 0;
+  const srv = http.createServer((req, res) => {
+    switch (req.url) {
+      case "/.well-known/jwks.json":
+        return void res.writeHead(200, { "Content-Type": "application/json" }).end('{"keys":[]}');
+      case "/v1/revocations/snapshot":
+        return void res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ revocations: [], watermarks: [], cursor }));
+      case "/v1/revocations/stream":
+        return void stream(req, res, ++n);
+      default:
+        res.writeHead(404).end();
+    }
+  });
+  await new Promise((r) => srv.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${srv.address().port}`,
+    close: () => { srv.closeAllConnections(); srv.close(); },
+  };
 }
