@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -126,12 +128,20 @@ func TestSigningNow(t *testing.T) {
 
 // TestKeys_KEKFromTheCommandEnvironment: keys reads SESSIOND_KEK from the
 // environment the command runs with, as serve does, so that the ring it
-// creates is sealed and a ring sealed with it opens.
+// creates is sealed and a ring sealed with it opens. Given the KEK only as
+// an old one (step 1 of introducing a KEK), it rotates and the ring stays
+// sealed; without it, it changes nothing.
 func TestKeys_KEKFromTheCommandEnvironment(t *testing.T) {
 	raw := make([]byte, 32)
 	rand.Read(raw)
-	data := "SESSIOND_DATA=" + t.TempDir()
+	dir := t.TempDir()
+	data := "SESSIOND_DATA=" + dir
+	kekFile := filepath.Join(dir, "kek")
+	if err := os.WriteFile(kekFile, []byte(base64.StdEncoding.EncodeToString(raw)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	withKEK := []string{data, "SESSIOND_KEK=" + base64.StdEncoding.EncodeToString(raw)}
+	oldOnly := []string{data, "SESSIOND_SIGNING_OLD_KEK_FILES=" + kekFile}
 	for _, step := range []struct {
 		name string
 		env  []string
@@ -140,6 +150,10 @@ func TestKeys_KEKFromTheCommandEnvironment(t *testing.T) {
 	}{
 		{"create sealed", withKEK, []string{"keys", "list", "--create"}, true},
 		{"list without the KEK", []string{data}, []string{"keys", "list"}, false},
+		{"rotate without the KEK", []string{data}, []string{"keys", "rotate"}, false},
+		{"rotate with the KEK as an old one", oldOnly, []string{"keys", "rotate"}, true},
+		{"list with the KEK as an old one", oldOnly, []string{"keys", "list"}, true},
+		{"list without the KEK after the rotation", []string{data}, []string{"keys", "list"}, false},
 		{"list with a malformed KEK", []string{data, "SESSIOND_KEK=not-a-kek"}, []string{"keys", "list"}, false},
 		{"list with the KEK", withKEK, []string{"keys", "list"}, true},
 	} {

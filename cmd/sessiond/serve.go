@@ -91,7 +91,7 @@ func configFailure(err error) string {
 		return err.Error()
 	case errors.Is(err, signing.ErrKEKRequired):
 		return err.Error() + " (give this node that key-encryption key: signing.kek_file or SESSIOND_KEK, " +
-			"or signing.old_kek_files during a KEK rotation)"
+			"or signing.old_kek_files while a KEK is rotated or introduced)"
 	}
 	return ""
 }

@@ -176,3 +176,21 @@ func TestValidate_KEKInDevelopment(t *testing.T) {
 		}
 	}
 }
+
+// TestValidate_OldKEKFilesAlone: step 1 of introducing a KEK gives every
+// node the KEK in signing.old_kek_files only (docs/operations.md). The
+// validator accepts it: nothing about signing.* above info, and SD-JWT-009
+// still says the ring is in clear, which it is until step 2.
+func TestValidate_OldKEKFilesAlone(t *testing.T) {
+	cfg, doc, err := Parse([]byte("environment: production\nsigning:\n  old_kek_files: [/etc/sessiond/kek-new]\n"), "t.yaml")
+	if err != nil || doc == nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	for _, f := range Validate(cfg, doc, EnvProduction) {
+		if strings.HasPrefix(f.Path, "signing.") && f.Severity != SeverityInfo {
+			t.Errorf("Validate = %s %s at %s: %q; want nothing above info", f.RuleID, f.Severity, f.Path, f.Message)
+		}
+	}
+	wantFinding(t, "environment: production\nsigning:\n  old_kek_files: [/etc/sessiond/kek-new]\n", EnvProduction,
+		"SD-JWT-009", "signing.kek_file", SeverityInfo, "stored in clear")
+}

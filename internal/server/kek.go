@@ -50,6 +50,21 @@ func signingKEKs(cfg config.Config, getenv func(string) string) (kek *signing.KE
 	return kek, old, errs
 }
 
+// servedJWKS is GET /.well-known/jwks.json: the ring's public keys, or 503
+// store_unavailable while this node cannot read the stored ring (a KEK it
+// is not given sealed it): the keys it holds may include one the kill
+// switch dropped, which verifiers must not learn from it (/readyz fails
+// meanwhile too).
+func servedJWKS(keys *signing.Keys) func() ([]byte, error) {
+	return func() ([]byte, error) {
+		doc, err := keys.JWKS()
+		if errors.Is(err, signing.ErrRingUnreadable) {
+			return nil, fmt.Errorf("%w: %w", sessiond.ErrStoreUnavailable, err)
+		}
+		return doc, err
+	}
+}
+
 // readKEK reads a KEK file as a secret file: a FIFO, a directory or a big
 // file is refused, not waited on or read whole, so serve cannot hang at
 // start on a wrong path.

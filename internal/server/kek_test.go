@@ -6,12 +6,15 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
 	"github.com/sessiond/sessiond/internal/testenv"
@@ -178,5 +181,241 @@ func TestRun_KEKRotationResealsEverySecret(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK || !strings.Contains(string(b), "127.0.0.1:9/ssf") {
 		t.Errorf("streams after step 3 = %d %s", res.StatusCode, b)
+	}
+}
+
+// notReady reports whether GET /readyz on n answers 503 store_unavailable
+// (the shape of every readiness failure); it fails t on another answer
+// than that or 200.
+func notReady(t *testing.T, n *node) bool {
+	t.Helper()
+	res := apiRequest(t, http.MethodGet, "http://"+n.addr+"/readyz", "", "", nil)
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	switch {
+	case res.StatusCode == http.StatusOK:
+		return false
+	case res.StatusCode == http.StatusServiceUnavailable && strings.Contains(string(b), `"code":"store_unavailable"`):
+		return true
+	}
+	t.Fatalf("GET /readyz = %d %s; want 200 or 503 store_unavailable", res.StatusCode, b)
+	return false
+}
+
+// jwksStatus is the status of GET /.well-known/jwks.json on n.
+func jwksStatus(t *testing.T, n *node) int {
+	t.Helper()
+	res := apiRequest(t, http.MethodGet, "http://"+n.addr+"/.well-known/jwks.json", "", "", nil)
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// noEnv is a Getenv without SESSIOND_KEK (or anything else).
+func noEnv(string) string { return "" }
+
+// TestRun_NotReadyWithoutTheRingsKEK: node A, given a KEK, seals the ring
+// that node B, started before without it, reads; then A's kill switch
+// drops the key B signs with. B keeps its keys, and would sign with and
+// accept the dropped key: it answers /readyz 503 from its next read of the
+// ring (a load balancer takes it out), serves no JWKS (which would publish
+// the dropped key) and says why in its log. Restarted with the KEK only as
+// an old one, it is ready and follows the ring again.
+func TestRun_NotReadyWithoutTheRingsKEK(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { notReadyWithoutTheRingsKEK(t, devConfig(t)) }) // both nodes on one file
+	t.Run("shared", func(t *testing.T) {
+		for _, st := range sharedStores(t) { // skipped without their addresses
+			t.Run(st.name, func(t *testing.T) {
+				cfg := devConfig(t)
+				st.configure(t, &cfg)
+				notReadyWithoutTheRingsKEK(t, cfg)
+			})
+		}
+	})
+}
+
+func notReadyWithoutTheRingsKEK(t *testing.T, cfg config.Config) {
+	ctx := context.Background()
+	logs := &testenv.SyncBuffer{}
+	b := start(t, server.Options{Config: cfg, Getenv: noEnv, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	cb := apiClient(t, b)
+	stolen, err := cb.CreateSession(ctx, client.CreateRequest{Subject: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	kekFile := testenv.WriteFile(t, t.TempDir(), "kek", kekText(9)+"\n")
+	sealing := cfg
+	sealing.Signing.KEKFile = kekFile
+	if cfg.Store.Driver != "sqlite" {
+		sealing.Server.DataDir = t.TempDir()
+	}
+	a := start(t, server.Options{Config: sealing, Getenv: noEnv})
+	ca := apiClient(t, a)
+	if _, err := ca.RevokeIncident(ctx, client.Incident{Subjects: []string{"mallory"}, RotateKeys: true, Reason: "key leak"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ca.Verify(ctx, stolen.AccessToken, nil); err == nil {
+		t.Fatal("node A accepts a token of the key its kill switch dropped")
+	}
+	eventually(t, 10*time.Second, "node B answers /readyz 503", func() bool { return notReady(t, b) })
+	if got := jwksStatus(t, b); got != http.StatusServiceUnavailable {
+		t.Errorf("GET /.well-known/jwks.json on node B = %d; want 503 (it would publish the dropped key)", got)
+	}
+	if notReady(t, a) {
+		t.Error("node A, which holds the KEK, is not ready")
+	}
+	if got := jwksStatus(t, a); got != http.StatusOK {
+		t.Errorf("GET /.well-known/jwks.json on node A = %d; want 200", got)
+	}
+	for _, want := range []string{`"level":"WARN","msg":"signing key ring sync: this node cannot read the stored ring and is not ready`,
+		"no configured key-encryption key opens it"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("node B's log lacks %q:\n%s", want, logs.String())
+		}
+	}
+	named := false // the request log names why /readyz failed
+	for line := range strings.Lines(logs.String()) {
+		named = named || strings.Contains(line, `"GET /readyz"`) && strings.Contains(line, "cannot read the stored key ring")
+	}
+	if !named {
+		t.Errorf("node B's log has no /readyz line naming the unreadable ring:\n%s", logs.String())
+	}
+
+	if err := b.stop(); err != nil {
+		t.Fatal(err)
+	}
+	oldOnly := cfg
+	oldOnly.Signing.OldKEKFiles = []string{kekFile}
+	b = start(t, server.Options{Config: oldOnly, Getenv: noEnv})
+	cb = apiClient(t, b)
+	if notReady(t, b) {
+		t.Error("node B restarted with the KEK as an old one is not ready")
+	}
+	if _, err := cb.Verify(ctx, stolen.AccessToken, nil); err == nil {
+		t.Error("node B, restarted with the KEK, accepts a token of the dropped key")
+	}
+	login, err := ca.CreateSession(ctx, client.CreateRequest{Subject: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cb.Verify(ctx, login.AccessToken, nil); err != nil {
+		t.Errorf("node B rejects node A's token: %v", err)
+	}
+}
+
+// TestRun_KEKIntroducedInTwoSteps: the documented introduction of a KEK
+// into a running cluster (docs/operations.md, "Signing keys at rest").
+// Step 1 restarts every node with the KEK as an old one (nothing is
+// sealed); step 2 makes it the KEK, one node at a time: the first seals,
+// and the node still on step 1 follows, stays ready, and keeps the ring
+// sealed when its own kill switch rewrites it. Both nodes stay ready
+// throughout and end on a sealed ring both sign and verify with.
+func TestRun_KEKIntroducedInTwoSteps(t *testing.T) {
+	ctx := context.Background()
+	cfg := devConfig(t) // both nodes on one SQLite database
+	kekFile := testenv.WriteFile(t, t.TempDir(), "kek", kekText(5)+"\n")
+	kek, err := signing.ParseKEK([]byte(kekText(5)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := map[string]*testenv.SyncBuffer{"a": {}, "b": {}}
+	run := func(name string, c config.Config) (*node, *client.Client) {
+		t.Helper()
+		n := start(t, server.Options{Config: c, Getenv: noEnv, Logger: slog.New(slog.NewJSONHandler(logs[name], nil))})
+		return n, apiClient(t, n)
+	}
+	sealedWith := func() string {
+		t.Helper()
+		doc := storedDoc(t, cfg, signing.DocName)
+		if bytes.Contains(doc, []byte(`"jwk"`)) {
+			return ""
+		}
+		if !bytes.Contains(doc, []byte(`"sealed"`)) {
+			t.Fatalf("stored ring neither in clear nor sealed: %.200s", doc)
+		}
+		return string(doc)
+	}
+	// agree checks both nodes are ready and accept each other's tokens,
+	// once both publish the same keys (a node adopts another's kill
+	// switch at its next poll; until then it signs with the dropped key).
+	agree := func(step string, na, nb *node, ca, cb *client.Client) {
+		t.Helper()
+		eventually(t, 10*time.Second, step+": both nodes publish the same keys", func() bool {
+			ja, erra := ca.JWKS(ctx)
+			jb, errb := cb.JWKS(ctx)
+			return erra == nil && errb == nil && bytes.Equal(ja, jb)
+		})
+		for name, n := range map[string]*node{"a": na, "b": nb} {
+			if notReady(t, n) {
+				t.Fatalf("%s: node %s is not ready", step, name)
+			}
+		}
+		for _, pair := range []struct {
+			from, to *client.Client
+			what     string
+		}{{ca, cb, "a's token on b"}, {cb, ca, "b's token on a"}} {
+			login, err := pair.from.CreateSession(ctx, client.CreateRequest{Subject: "alice"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := pair.to.Verify(ctx, login.AccessToken, nil); err != nil {
+				t.Errorf("%s: %s: %v", step, pair.what, err)
+			}
+		}
+	}
+
+	a, ca := run("a", cfg)
+	b, cb := run("b", cfg)
+	agree("in clear", a, b, ca, cb)
+
+	// Step 1: the KEK as an old one, every node restarted.
+	step1 := cfg
+	step1.Signing.OldKEKFiles = []string{kekFile}
+	for _, n := range []*node{a, b} {
+		if err := n.stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, ca = run("a", step1)
+	b, cb = run("b", step1)
+	agree("step 1", a, b, ca, cb)
+	if sealedWith() != "" {
+		t.Fatal("step 1 sealed the ring; want it in clear until a node has the KEK as its KEK")
+	}
+
+	// Step 2: a first. It seals; b, still on step 1, follows a rotation.
+	step2 := cfg
+	step2.Signing.KEKFile = kekFile
+	if err := a.stop(); err != nil {
+		t.Fatal(err)
+	}
+	a, ca = run("a", step2)
+	if !strings.Contains(sealedWith(), kek.ID) {
+		t.Fatalf("step 2's first start did not seal the ring with the KEK %s", kek.ID)
+	}
+	if _, err := ca.RevokeIncident(ctx, client.Incident{Subjects: []string{"mallory"}, RotateKeys: true, Reason: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	agree("step 2 on a, kill switch on a", a, b, ca, cb)
+	if _, err := cb.RevokeIncident(ctx, client.Incident{Subjects: []string{"mallory"}, RotateKeys: true, Reason: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(sealedWith(), kek.ID) {
+		t.Fatal("the kill switch on the node still on step 1 did not keep the ring sealed with the KEK")
+	}
+	agree("step 2 on a, kill switch on b", a, b, ca, cb)
+
+	if err := b.stop(); err != nil {
+		t.Fatal(err)
+	}
+	b, cb = run("b", step2)
+	agree("step 2 done", a, b, ca, cb)
+	if !strings.Contains(sealedWith(), kek.ID) {
+		t.Error("after step 2 the ring is not sealed with the KEK")
+	}
+	for name, l := range logs {
+		if strings.Contains(l.String(), "cannot read the stored ring") {
+			t.Errorf("node %s could not read the ring at some point:\n%s", name, l.String())
+		}
 	}
 }

@@ -276,7 +276,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		WriteTimeout:         cfg.Server.WriteTimeout.Std(),
 	}
 	if keys != nil {
-		hopts.JWKS = keys.Ring().JWKS
+		hopts.JWKS = servedJWKS(keys) // kek.go
 	}
 	if hopts.DPoP, err = dpopVerifier(ctx, cfg, store, meta, o.Getenv, clock, secrets, log); err != nil {
 		return err
@@ -474,7 +474,11 @@ func buildManager(ctx context.Context, cfg config.Config, o Options, store sessi
 		if err != nil {
 			return nil, nil, err
 		}
-		if kek == nil {
+		switch {
+		case kek == nil && len(oldKEKs) > 0:
+			// Step 1 of introducing a KEK (docs/operations.md).
+			log.Warn("only signing.old_kek_files, no signing.kek_file or SESSIOND_KEK: a signing key ring in clear stays in clear (one sealed with an old KEK stays sealed with it); once every node has the KEK, set it as signing.kek_file to seal the ring")
+		case kek == nil:
 			log.Warn("signing keys are stored in clear: set signing.kek_file or SESSIOND_KEK to seal them")
 		}
 		keys, err = signing.Open(ctx, meta, signing.Options{

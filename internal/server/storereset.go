@@ -132,9 +132,12 @@ func restoreDeployment(ctx context.Context, meta sessiond.MetaStore, d deploymen
 	return true, nil
 }
 
-// readiness is /readyz: the store answers, and neither shared document
-// this node needs is lost without being written back. The key set is read
-// at most once per its cache period (1 s), the ring not at all.
+// readiness is /readyz: the store answers, neither shared document this
+// node needs is lost without being written back, and this node's last
+// read of the signing ring could open it (signing.ErrRingUnreadable: a
+// node without the KEK another sealed it with misses rotations and the
+// kill switch). The key set is read at most once per its cache period
+// (1 s), the ring not at all.
 func readiness(store sessiond.Store, apiKeys *apikey.Keys, keys *signing.Keys) func(context.Context) error {
 	return func(ctx context.Context) error {
 		if err := store.Ping(ctx); err != nil {

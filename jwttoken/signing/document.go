@@ -21,6 +21,13 @@ const formatVersion = 2
 // key given can open it.
 var ErrKEKRequired = errors.New("signing: the stored key ring is encrypted and no configured key-encryption key opens it")
 
+// ErrRingUnreadable: a running node read the stored key ring and could
+// not open or decode it (Keys.Ready), most often because it is sealed with
+// a KEK this node is not given (the error then matches ErrKEKRequired too).
+// The node still holds the keys it read before, but misses every change
+// made since: a rotation, the kill switch dropping a key.
+var ErrRingUnreadable = errors.New("signing: this node cannot read the stored key ring: it misses every rotation and kill switch made since, signing and verifying with the keys it read before")
+
 // ErrSecretDiffers: the configured HS256 secret is not the one the stored
 // key ring was made from (Load; Open replaces the ring instead).
 var ErrSecretDiffers = errors.New("signing: the configured HS256 secret is not the one the stored key ring was made from")
@@ -123,16 +130,16 @@ func (o *Options) decode(doc []byte) (decoded, error) {
 	return d, nil
 }
 
-// encode makes the stored document: sealed with the current KEK when one
-// is configured, in clear otherwise.
-func (o *Options) encode(p payload) ([]byte, error) {
+// encode makes the stored document: sealed with kek (Keys.sealer), in
+// clear when it is nil.
+func encode(p payload, kek *KEK) ([]byte, error) {
 	plain, err := json.Marshal(p)
 	if err != nil {
 		return nil, fmt.Errorf("signing: encode key ring: %w", err)
 	}
 	s := stored{Format: formatVersion}
-	if o.KEK != nil {
-		if s.Sealed, err = o.KEK.seal(DocName, plain); err != nil {
+	if kek != nil {
+		if s.Sealed, err = kek.seal(DocName, plain); err != nil {
 			return nil, err
 		}
 	} else {

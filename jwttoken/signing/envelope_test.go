@@ -349,21 +349,168 @@ func TestSealDocument(t *testing.T) {
 	}
 }
 
-// A node given only old KEKs (its SESSIOND_KEK went missing, a half-done
-// rotation) could open a sealed ring, and its next change (the scheduled
-// rotation, a prune, keys rotate) would save every private key in clear:
-// Open refuses, and the stored ring stays sealed.
-func TestOpen_OldKEKsWithoutKEK(t *testing.T) {
+// noMaterial fails t when the stored document shows a private key of the
+// ring in clear.
+func noMaterial(t *testing.T, meta sessiond.MetaStore, r *jwttoken.KeyRing) {
+	t.Helper()
+	doc := stored(t, meta)
+	for _, m := range secrets(t, r) {
+		if bytes.Contains(doc, []byte(m)) {
+			t.Fatalf("the stored document holds key material in clear: %.200s", doc)
+		}
+	}
+}
+
+// TestKeys_OldKEKsOnly: a node given KEKs only as old ones (step 1 of
+// introducing a KEK, or one whose current KEK went missing) opens a ring
+// sealed with one of them, and its changes keep it sealed with that KEK:
+// none writes private keys back in clear, and a ring in clear is not
+// sealed by it (no node seals before every node can open). A ring sealed
+// with a KEK it is not given is refused, and stays as it is.
+func TestKeys_OldKEKsOnly(t *testing.T) {
 	ctx := context.Background()
-	store := metaStores(t)[0].reopen(t)
 	kek := newKEK(t)
-	if _, err := openKEK(ctx, store, kek); err != nil {
-		t.Fatal(err)
+	cases := []struct {
+		name   string
+		sealer *signing.KEK // the KEK the ring is stored under at first; nil in clear
+		want   string       // the KEK ID the ring stays sealed with; "" in clear
+		err    error        // Open's error
+	}{
+		{"in clear", nil, "", nil},
+		{"sealed with it", kek, kek.ID, nil},
+		{"sealed with another", newKEK(t), "", signing.ErrKEKRequired},
 	}
-	if _, err := openKEK(ctx, store, nil, kek); !errors.Is(err, sessiond.ErrInvalidArgument) {
-		t.Fatalf("Open with only old KEKs = %v, want ErrInvalidArgument", err)
+	for _, tc := range cases {
+		for _, st := range metaStores(t) {
+			t.Run(tc.name+"/"+st.name, func(t *testing.T) {
+				meta := sessiondtest.NewLosingMeta(st.reopen(t))
+				first, err := openKEK(ctx, meta, tc.sealer)
+				if err != nil {
+					t.Fatal(err)
+				}
+				before := stored(t, meta)
+				k, err := openKEK(ctx, meta, nil, kek)
+				if tc.err != nil {
+					if !errors.Is(err, tc.err) {
+						t.Errorf("Open with only old KEKs = %v; want %v", err, tc.err)
+					}
+					if got := stored(t, meta); !bytes.Equal(got, before) {
+						t.Error("the refused Open changed the stored ring")
+					}
+					return
+				}
+				if err != nil {
+					t.Fatalf("Open with only old KEKs = %v; want the ring opened", err)
+				}
+				if got, want := currentKid(t, k), currentKid(t, first); got != want {
+					t.Errorf("signer = %s; want the stored one, %s", got, want)
+				}
+				if got := stored(t, meta); !bytes.Equal(got, before) {
+					t.Error("Open with only old KEKs rewrote the stored ring")
+				}
+				changes := []struct {
+					name string
+					fn   func() error
+				}{
+					{"Rotate", func() error { return k.Rotate(ctx) }},
+					{"RetireAll", func() error { return k.RetireAll(ctx) }},
+					{"a lost store written back", func() error { meta.Lose(); return k.Sync(ctx) }},
+				}
+				for _, c := range changes {
+					if err := c.fn(); err != nil {
+						t.Fatalf("%s: %v", c.name, err)
+					}
+					if got := sealedWith(t, stored(t, meta)); got != tc.want {
+						t.Errorf("after %s the ring is sealed with %q; want %q", c.name, got, tc.want)
+					}
+					if tc.want != "" {
+						noMaterial(t, meta, k.Ring())
+					}
+					if err := k.Ready(); err != nil {
+						t.Errorf("after %s: Ready = %v", c.name, err)
+					}
+				}
+			})
+		}
 	}
-	if got := sealedWith(t, stored(t, store)); got != kek.ID {
-		t.Errorf("the stored ring is sealed with %q after the refused Open, want %q", got, kek.ID)
+}
+
+// TestKeys_KEKIntroduction: the documented way to introduce a KEK into a
+// running cluster (docs/operations.md, "Signing keys at rest"). Step 1
+// gives every node the KEK as an old one: nothing is sealed. Step 2 makes
+// it the KEK, node by node: the first to start seals, and the nodes still
+// on step 1 follow the sealed ring (ready throughout), sign and verify
+// with the others, and keep it sealed when they change it.
+func TestKeys_KEKIntroduction(t *testing.T) {
+	ctx := context.Background()
+	for _, st := range metaStores(t) {
+		t.Run(st.name, func(t *testing.T) {
+			meta := st.reopen(t)
+			kek := newKEK(t)
+			open := func(kek *signing.KEK, old ...*signing.KEK) *signing.Keys {
+				t.Helper()
+				k, err := openKEK(ctx, meta, kek, old...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return k
+			}
+			ready := func(step string, nodes ...*signing.Keys) {
+				t.Helper()
+				for i, k := range nodes {
+					if err := k.Sync(ctx); err != nil {
+						t.Fatalf("%s: node %d: Sync = %v", step, i, err)
+					}
+					if err := k.Ready(); err != nil {
+						t.Fatalf("%s: node %d: Ready = %v", step, i, err)
+					}
+				}
+				for i, k := range nodes {
+					for j, other := range nodes {
+						if _, err := codec(t, other).Verify(sessiond.KindAccess, sign(t, k), t0); err != nil {
+							t.Errorf("%s: node %d rejects a token node %d signed: %v", step, j, i, err)
+						}
+					}
+				}
+			}
+			a, b := open(nil), open(nil) // a cluster in clear
+			ready("before", a, b)
+
+			// Step 1: every node restarted with the KEK as an old one.
+			a, b = open(nil, kek), open(nil, kek)
+			if err := a.Rotate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			ready("step 1", a, b)
+			if got := sealedWith(t, stored(t, meta)); got != "" {
+				t.Fatalf("step 1 sealed the ring with %s; want it in clear until step 2", got)
+			}
+
+			// Step 2: a restarts with it as the KEK and seals; b, still on
+			// step 1, follows.
+			a = open(kek)
+			if got := sealedWith(t, stored(t, meta)); got != kek.ID {
+				t.Fatalf("step 2's first start left the ring sealed with %q; want %s", got, kek.ID)
+			}
+			ready("step 2, b on step 1", a, b)
+			if err := a.RetireAll(ctx); err != nil { // the kill switch on the sealing node
+				t.Fatal(err)
+			}
+			ready("kill switch on a", a, b)
+			if err := b.RetireAll(ctx); err != nil { // and on the node still on step 1
+				t.Fatal(err)
+			}
+			if got := sealedWith(t, stored(t, meta)); got != kek.ID {
+				t.Fatalf("a change by a node on step 1 left the ring sealed with %q; want %s", got, kek.ID)
+			}
+			noMaterial(t, meta, b.Ring())
+			ready("kill switch on b", a, b)
+
+			b = open(kek)
+			ready("step 2 done", a, b)
+			if got := sealedWith(t, stored(t, meta)); got != kek.ID {
+				t.Errorf("after step 2 the ring is sealed with %q; want %s", got, kek.ID)
+			}
+		})
 	}
 }

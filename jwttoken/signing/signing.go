@@ -53,11 +53,12 @@ type Options struct {
 	// DefaultReloadEvery.
 	ReloadEvery time.Duration
 	// KEK, when set, seals the stored document (envelope encryption);
-	// OldKEKs only open it, so the KEK can be rotated. A document sealed
-	// with a KEK not given here cannot be opened (ErrKEKRequired). A
-	// document in clear, or sealed with an old KEK, is rewritten sealed
-	// with KEK by Open. Open refuses OldKEKs without a KEK: its first change
-	// would store the ring in clear.
+	// OldKEKs only open it, so the KEK can be rotated or introduced. A
+	// document sealed with a KEK not given here cannot be opened
+	// (ErrKEKRequired). A document in clear, or sealed with an old KEK, is
+	// rewritten sealed with KEK by Open. Without a KEK, OldKEKs seal
+	// nothing anew: a ring in clear stays in clear, and a ring sealed with
+	// one of them is written back sealed with it, never in clear.
 	KEK     *KEK
 	OldKEKs []*KEK
 	Clock   sessiond.Clock
@@ -157,6 +158,13 @@ type Keys struct {
 	// restoreErr is why the last try to mend it failed (Ready).
 	resetting  bool
 	restoreErr atomic.Pointer[error]
+	// unreadable is why this node's last read of the stored ring failed
+	// to open or decode it (ErrRingUnreadable), nil once one succeeds.
+	unreadable atomic.Pointer[error]
+	// oldSeal is the old KEK that opened the last sealed document this
+	// node read, which seals its writes when no KEK is configured (see
+	// sealer). The caller holds k.mu or is opening.
+	oldSeal *KEK
 
 	// Reloads on unknown kids (reloadFor), one at a time, under reloadMu:
 	// reading while one runs, scheduled while one waits for its turn;
@@ -198,12 +206,6 @@ func (o *Options) publishFor() time.Duration {
 // node still configured with a superseded secret refuses to start
 // (ErrSecretSuperseded) rather than switch the cluster back.
 func Open(ctx context.Context, meta sessiond.MetaStore, opts Options) (*Keys, error) {
-	if opts.KEK == nil && len(opts.OldKEKs) > 0 {
-		// A node whose KEK went missing: it could open a sealed ring, and
-		// the next rotation or prune would write every private key back
-		// in clear.
-		return nil, fmt.Errorf("signing: old key-encryption keys (signing.old_kek_files) without a current one (signing.kek_file or SESSIOND_KEK): the ring's next change would store it in clear: %w", sessiond.ErrInvalidArgument)
-	}
 	if opts.Clock == nil {
 		opts.Clock = sessiond.SystemClock{}
 	}
@@ -276,6 +278,7 @@ func (k *Keys) open(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
+			k.keepSealed(d)
 			next, replaced, err := opts.checkSecret(ring, d.payload)
 			if err != nil {
 				return err
@@ -389,7 +392,7 @@ func (k *Keys) save(ctx context.Context, ring *jwttoken.KeyRing, p *payload, ver
 	}
 	p.Generation++
 	p.Dropped = k.live(p.Dropped, k.dropped)
-	doc, err := k.opts.encode(*p)
+	doc, err := encode(*p, k.sealer())
 	if err != nil {
 		return 0, [32]byte{}, err
 	}
@@ -554,7 +557,7 @@ func (k *Keys) update(ctx context.Context, fn func(*jwttoken.KeyRing) (bool, err
 		} else if lost {
 			continue // written back: apply fn to that
 		}
-		d, r, err := k.opts.read(doc)
+		d, r, err := k.read(doc)
 		if err != nil {
 			return err
 		}
@@ -600,22 +603,81 @@ func (k *Keys) Sync(ctx context.Context) error {
 	if version == k.version && sum == k.sum {
 		return nil
 	}
-	d, err := k.opts.decode(doc)
+	d, _, err := k.read(doc)
 	if err != nil {
 		return err
 	}
 	return k.adopt(d, version, sum)
 }
 
-// Ready reports why the shared ring is not in the store when this node
-// found it gone (see Reset) and could not write it back: the error of its
-// last try, until one succeeds (Run tries again every PollEvery). Nil
-// otherwise. It reads nothing.
+// Ready reports why this node does not share the cluster's ring: it found
+// the ring gone from the store (see Reset) and could not write it back
+// (the error of its last try), or its last read of the stored ring could
+// not open or decode it (an error matching ErrRingUnreadable, and
+// ErrKEKRequired when the ring is sealed with a KEK it is not given), until
+// a try or a read succeeds (Run reads every PollEvery). Nil otherwise; a
+// store that does not answer is not reported here. It reads nothing.
 func (k *Keys) Ready() error {
 	if p := k.restoreErr.Load(); p != nil {
 		return *p
 	}
+	if p := k.unreadable.Load(); p != nil {
+		return *p
+	}
 	return nil
+}
+
+// JWKS is the public JWKS of the ring (jwttoken.KeyRing.JWKS), except
+// while this node cannot read the stored ring: the keys it holds may then
+// include one the kill switch dropped, which no verifier must learn from
+// it. It fails with Ready's error (ErrRingUnreadable) meanwhile.
+func (k *Keys) JWKS() ([]byte, error) {
+	if p := k.unreadable.Load(); p != nil {
+		return nil, *p
+	}
+	return k.ring.JWKS()
+}
+
+// read opens a stored document, as Options.read does, for a running node:
+// it records for Ready whether it could, and for sealer which old KEK
+// sealed it. A failure matches ErrRingUnreadable. The caller holds k.mu.
+func (k *Keys) read(doc []byte) (decoded, *jwttoken.KeyRing, error) {
+	d, ring, err := k.opts.read(doc)
+	if err != nil {
+		err = fmt.Errorf("%w: %w", ErrRingUnreadable, err)
+		k.unreadable.Store(&err)
+		return decoded{}, nil, err
+	}
+	k.unreadable.Store(nil)
+	k.keepSealed(d)
+	return d, ring, nil
+}
+
+// keepSealed records the old KEK that sealed d, if one did and no KEK is
+// configured: a node given a KEK only as an old one (while a KEK is
+// introduced, or its current KEK went missing) must not write a sealed
+// ring back in clear. The caller holds k.mu or is opening.
+func (k *Keys) keepSealed(d decoded) {
+	if k.opts.KEK != nil || d.kek == "" {
+		return
+	}
+	for _, old := range k.opts.OldKEKs {
+		if old != nil && old.ID == d.kek {
+			k.oldSeal = old
+			return
+		}
+	}
+}
+
+// sealer is the KEK this node seals its writes with: the configured KEK,
+// else the old KEK of the last sealed document it read (a ring once
+// sealed stays sealed, even over a copy in clear a store rolled back to),
+// else none: with no KEK configured, nothing is sealed anew.
+func (k *Keys) sealer() *KEK {
+	if k.opts.KEK != nil {
+		return k.opts.KEK
+	}
+	return k.oldSeal
 }
 
 // lost takes the result of reading the stored ring and, when it shows the
@@ -628,6 +690,7 @@ func (k *Keys) lost(ctx context.Context, doc []byte, version int64, err error) (
 	case err != nil:
 		return false, fmt.Errorf("signing: load key ring: %w", err)
 	case version == k.version && sha256.Sum256(doc) == k.sum:
+		k.unreadable.Store(nil)
 		return false, nil // the ring this node read
 	case version > k.version:
 		// A later change of it, unless it brings back a key this node
@@ -644,6 +707,7 @@ func (k *Keys) lost(ctx context.Context, doc []byte, version int64, err error) (
 		return false, err
 	}
 	k.restoreErr.Store(nil)
+	k.unreadable.Store(nil) // the store holds a ring this node wrote
 	return true, nil
 }
 
@@ -652,7 +716,7 @@ func (k *Keys) lost(ctx context.Context, doc []byte, version int64, err error) (
 // version is this ring renamed, see save), or holds a key this node, or
 // the document itself, records as dropped.
 func (k *Keys) replaced(doc []byte, version int64) (bool, error) {
-	d, ring, err := k.opts.read(doc)
+	d, ring, err := k.read(doc)
 	if err != nil {
 		return false, err
 	}
@@ -703,7 +767,7 @@ func (k *Keys) restore(ctx context.Context, doc []byte, version int64) error {
 		var d decoded
 		if doc != nil {
 			var theirs *jwttoken.KeyRing
-			if d, theirs, err = k.opts.read(doc); err != nil {
+			if d, theirs, err = k.read(doc); err != nil {
 				return err
 			}
 			older = d.Lineage != "" && d.Lineage == k.payload.Lineage && d.Generation < k.payload.Generation
@@ -916,7 +980,11 @@ func (k *Keys) Run(ctx context.Context) {
 			err = k.Sync(ctx)
 		}
 		if err != nil && ctx.Err() == nil {
-			k.opts.Logger.Warn("signing key ring sync", "err", err)
+			msg := "signing key ring sync"
+			if errors.Is(err, ErrRingUnreadable) {
+				msg = "signing key ring sync: this node cannot read the stored ring and is not ready (Keys.Ready) until it can; give it the key-encryption key the ring is sealed with"
+			}
+			k.opts.Logger.Warn(msg, "err", err)
 		}
 	}
 }

@@ -1,0 +1,177 @@
+package signing_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/jwttoken/signing"
+)
+
+// downMeta fails every read while down is set: a store that does not
+// answer for a moment.
+type downMeta struct {
+	sessiond.MetaStore
+	down atomic.Bool
+}
+
+func (m *downMeta) GetMeta(ctx context.Context, name string) ([]byte, int64, error) {
+	if m.down.Load() {
+		return nil, 0, sessiond.ErrStoreUnavailable
+	}
+	return m.MetaStore.GetMeta(ctx, name)
+}
+
+// TestKeys_NotReadyWhileRingUnreadable: a node that can no longer read the
+// stored ring (resealed with a KEK it is not given, or a document it
+// cannot decode) keeps its keys but misses every later change, a kill
+// switch included: Ready fails, naming why, from its first read of that
+// ring (a poll, or the maintenance a scheduled rotation rides on) until a
+// read succeeds again. A store that does not answer is not this (the
+// store's Ping covers it).
+func TestKeys_NotReadyWhileRingUnreadable(t *testing.T) {
+	ctx := context.Background()
+	mine, other := newKEK(t), newKEK(t)
+	cases := []struct {
+		name string
+		// spoil makes the stored ring one the node (given the KEK mine)
+		// cannot read; mend makes it readable again, good being the
+		// document stored before spoil.
+		spoil func(t *testing.T, meta *downMeta)
+		mend  func(t *testing.T, meta *downMeta, good []byte)
+		// unready: Ready fails in between, matching ErrRingUnreadable
+		// and, if set, wantIs.
+		unready bool
+		wantIs  error
+	}{
+		{
+			name: "resealed with a KEK the node lacks",
+			spoil: func(t *testing.T, meta *downMeta) {
+				if _, err := openKEK(ctx, meta, other, mine); err != nil { // reseals with other
+					t.Fatal(err)
+				}
+			},
+			mend: func(t *testing.T, meta *downMeta, _ []byte) {
+				if _, err := openKEK(ctx, meta, mine, other); err != nil { // reseals with mine
+					t.Fatal(err)
+				}
+			},
+			unready: true, wantIs: signing.ErrKEKRequired,
+		},
+		{
+			name: "a document it cannot decode",
+			spoil: func(t *testing.T, meta *downMeta) {
+				rewrite(t, meta, signing.DocName, 1, func([]byte) []byte { return []byte(`{"format": 9}`) })
+			},
+			mend: func(t *testing.T, meta *downMeta, good []byte) {
+				rewrite(t, meta, signing.DocName, 1, func([]byte) []byte { return good })
+			},
+			unready: true,
+		},
+		{
+			name:  "the store does not answer",
+			spoil: func(t *testing.T, meta *downMeta) { meta.down.Store(true) },
+			mend:  func(t *testing.T, meta *downMeta, _ []byte) { meta.down.Store(false) },
+		},
+	}
+	notice := map[string]func(*signing.Keys) error{
+		"sync":     func(k *signing.Keys) error { return k.Sync(ctx) },
+		"maintain": func(k *signing.Keys) error { return k.Maintain(ctx) },
+	}
+	for _, tc := range cases {
+		for how, read := range notice {
+			t.Run(tc.name+"/"+how, func(t *testing.T) {
+				meta := &downMeta{MetaStore: metaStores(t)[1].reopen(t)} // sqlite
+				k, err := openKEK(ctx, meta, mine)
+				if err != nil {
+					t.Fatal(err)
+				}
+				good, signer := stored(t, meta), currentKid(t, k)
+
+				tc.spoil(t, meta)
+				for i := range 2 { // a second read of the same ring changes nothing
+					if err := read(k); err == nil {
+						t.Fatalf("%s %d of a ring the node cannot read = nil; want the error", how, i)
+					}
+					err = k.Ready()
+					switch {
+					case !tc.unready && err != nil:
+						t.Errorf("Ready = %v; want nil (the store's Ping says it does not answer)", err)
+					case tc.unready && !errors.Is(err, signing.ErrRingUnreadable):
+						t.Errorf("Ready after %s %d of a ring it cannot open = %v; want ErrRingUnreadable", how, i, err)
+					case tc.wantIs != nil && !errors.Is(err, tc.wantIs):
+						t.Errorf("Ready = %v; want it to match %v", err, tc.wantIs)
+					}
+				}
+				if got := currentKid(t, k); got != signer {
+					t.Errorf("signer while unreadable = %s; want the one held, %s", got, signer)
+				}
+
+				tc.mend(t, meta, good)
+				if err := read(k); err != nil {
+					t.Fatalf("%s once the ring is readable again = %v", how, err)
+				}
+				if err := k.Ready(); err != nil {
+					t.Errorf("Ready once the ring is readable again = %v; want nil", err)
+				}
+			})
+		}
+	}
+}
+
+// TestKeys_NotReadyUntilGivenTheKEK: a node without the KEK another node
+// sealed the ring with is not ready, and publishes no JWKS: the kill
+// switch run on the other node dropped a key it still holds. The same
+// node restarted with that KEK, even only as an old one, opens the ring,
+// is ready and publishes the ring without the dropped key.
+func TestKeys_NotReadyUntilGivenTheKEK(t *testing.T) {
+	ctx := context.Background()
+	meta := metaStores(t)[1].reopen(t) // sqlite
+	b, err := openKEK(ctx, meta, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropped := currentKid(t, b)
+	kek := newKEK(t)
+	a, err := openKEK(ctx, meta, kek) // seals the ring
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.RetireAll(ctx); err != nil { // the kill switch
+		t.Fatal(err)
+	}
+	if err := b.Sync(ctx); !errors.Is(err, signing.ErrKEKRequired) {
+		t.Fatalf("Sync of a ring sealed with a KEK the node lacks = %v; want ErrKEKRequired", err)
+	}
+	if err := b.Ready(); !errors.Is(err, signing.ErrRingUnreadable) || !errors.Is(err, signing.ErrKEKRequired) {
+		t.Fatalf("Ready = %v; want ErrRingUnreadable and ErrKEKRequired", err)
+	}
+	if doc, err := b.JWKS(); !errors.Is(err, signing.ErrRingUnreadable) {
+		t.Errorf("JWKS of the node that cannot read the ring = %s, %v; want ErrRingUnreadable", doc, err)
+	}
+	if err := a.Ready(); err != nil {
+		t.Errorf("Ready of the node that sealed it = %v; want nil", err)
+	}
+	for _, restart := range []struct {
+		name string
+		kek  *signing.KEK
+		old  []*signing.KEK
+	}{{"as the KEK", kek, nil}, {"as an old KEK", nil, []*signing.KEK{kek}}} {
+		restarted, err := openKEK(ctx, meta, restart.kek, restart.old...)
+		if err != nil {
+			t.Fatalf("restart with the KEK %s: %v", restart.name, err)
+		}
+		if err := restarted.Sync(ctx); err != nil {
+			t.Errorf("restart with the KEK %s: Sync = %v", restart.name, err)
+		}
+		if err := restarted.Ready(); err != nil {
+			t.Errorf("restart with the KEK %s: Ready = %v; want nil", restart.name, err)
+		}
+		if doc, err := restarted.JWKS(); err != nil || bytes.Contains(doc, []byte(dropped)) {
+			t.Errorf("restart with the KEK %s: JWKS = %s, %v; want it without the dropped key %s", restart.name, doc, err, dropped)
+		}
+	}
+}
