@@ -2,6 +2,8 @@ package redisstore
 
 import (
 	"context"
+	"crypto/tls"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,14 +30,17 @@ import (
 // against a frozen Redis (redis/rueidis#683, not fixed in v1.0.80), which
 // put serve's answer past server.write_timeout. Such a call runs in a
 // goroutine of its own, left to end by itself (Close waits for it); only
-// after a call went unanswered, until the next answer, so a healthy
+// after a call went unanswered or a connection began to open (dialer:
+// rueidis's keepalive may have closed a silent connection to a frozen
+// Redis, with no call to see it), until the next answer, so a healthy
 // Redis costs one more atomic load per command.
 type closeGuard struct {
 	rueidis.Client
 	closed atomic.Bool
 	wake   *feedwake.Waker
 	// unanswered: the last call to end ended without Redis's answer (a
-	// broken connection, a deadline).
+	// broken connection, a deadline), or a connection began to open
+	// since.
 	unanswered atomic.Bool
 	// abandoned are the calls run apart (bounded), which may outlive
 	// their caller; mu orders their Add before Close's Wait.
@@ -69,6 +74,31 @@ func (g *closeGuard) note(answered bool) {
 	}
 	if !g.unanswered.Load() {
 		g.unanswered.Store(true)
+	}
+}
+
+// dialFn is rueidis's ClientOption.DialCtxFn.
+type dialFn = func(ctx context.Context, dst string, d *net.Dialer, tc *tls.Config) (net.Conn, error)
+
+// dialer returns the ClientOption.DialCtxFn that opens each connection with
+// next (the URL's own: unix:// has one), or as rueidis itself would, and
+// first notes that Redis has not answered on it yet: until it does, a
+// call that needs the connection waits for its opener, whose handshake
+// may wait up to the dial timeout. Dials are rare on a healthy Redis (at
+// start, a connection for a blocking command); the call answered next
+// clears the note.
+func (g *closeGuard) dialer(next dialFn) dialFn {
+	if next == nil {
+		next = func(ctx context.Context, dst string, d *net.Dialer, tc *tls.Config) (net.Conn, error) {
+			if tc != nil {
+				return (&tls.Dialer{NetDialer: d, Config: tc}).DialContext(ctx, "tcp", dst)
+			}
+			return d.DialContext(ctx, "tcp", dst)
+		}
+	}
+	return func(ctx context.Context, dst string, d *net.Dialer, tc *tls.Config) (net.Conn, error) {
+		g.note(false)
+		return next(ctx, dst, d, tc)
 	}
 }
 

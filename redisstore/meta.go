@@ -45,13 +45,26 @@ func (s *Store) GetMeta(ctx context.Context, name string) ([]byte, int64, error)
 // compare-and-swap. A write of a document that revokes (RevokingMeta)
 // waits for replicas as a revocation does.
 func (s *Store) PutMeta(ctx context.Context, name string, value []byte, version int64) (int64, error) {
+	return s.putMeta(ctx, name, value, version, RevokingMeta(name))
+}
+
+// PutRevokingMeta is PutMeta for a write that revokes something in a
+// document whose other writes do not (a login code spent, in a shard of
+// codes that every login writes): it waits for replicas as a revocation
+// does, whatever the document. A failover that lost the write would undo
+// what it revoked.
+func (s *Store) PutRevokingMeta(ctx context.Context, name string, value []byte, version int64) (int64, error) {
+	return s.putMeta(ctx, name, value, version, true)
+}
+
+func (s *Store) putMeta(ctx context.Context, name string, value []byte, version int64, acked bool) (int64, error) {
 	op := fmt.Sprintf("put meta %q", name)
 	if err := ctxErr(ctx, op); err != nil {
 		return 0, err
 	}
 	keys, args := []string{s.metaKey(name)}, []string{itoa(version), string(value)}
 	var r rueidis.RedisResult
-	if RevokingMeta(name) {
+	if acked {
 		r = s.execAcked(ctx, op, putMetaScript, rueidis.LuaExec{Keys: keys, Args: args})[0]
 	} else {
 		r = putMetaScript.Exec(ctx, s.client, keys, args)
@@ -72,8 +85,9 @@ func (s *Store) PutMeta(ctx context.Context, name string, value []byte, version 
 // scopes narrowed) and the signing key ring (the keys the kill switch
 // dropped). A failover that lost such a write would bring back, for
 // every node started after it, what the write revoked. Other documents
-// (login codes, written per login; Shared Signals streams and queues;
-// shared secrets) revoke nothing and do not wait.
+// (Shared Signals streams and queues; shared secrets) revoke nothing and
+// do not wait, nor do login codes, written per login: the gateway writes
+// a code's spend with PutRevokingMeta.
 func RevokingMeta(name string) bool {
 	switch name {
 	case "revocation_watermarks", "api_keys", "signing_keys":

@@ -71,9 +71,9 @@ func infoField(info, name string) string {
 // none), as New resolved Options.RevocationReplicas.
 func (s *Store) RevocationReplicas() int { return int(s.ackReplicas) }
 
-// UnackedRevocations counts the revocations (script calls, and writes of
-// the documents RevokingMeta names) whose wait for replicas timed out or
-// failed since New.
+// UnackedRevocations counts the revocations (script calls, writes of the
+// documents RevokingMeta names, PutRevokingMeta) whose wait for replicas
+// timed out or failed since New.
 func (s *Store) UnackedRevocations() uint64 { return s.unacked.Load() }
 
 // execAcked runs sc once per exec, pipelined, and, when revocations wait

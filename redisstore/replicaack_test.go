@@ -5,14 +5,11 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/redis/rueidis"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/redisclustertest"
@@ -107,118 +104,15 @@ func TestStore_RevocationSurvivesFailover(t *testing.T) {
 	}
 }
 
-// writeThenFailover makes write on st, the store of pair's master, while
-// the replica cannot take it (stopped, the master's replication buffer
-// full), then kills the master and promotes the replica. Either write
-// returns first (an error: it did not wait for the replica, whose copy
-// then lacks it) or the master shows it blocked in WAIT, and the replica
-// is resumed so that write can end before the failover.
+// writeThenFailover makes write on st, the store of pair's master, then
+// fails over (redisclustertest.Pair.WriteThenFailover): a write that waits
+// for the replica is on it, and counted as acknowledged.
 func writeThenFailover(t *testing.T, pair *redisclustertest.Pair, st *redisstore.Store, what string, write func() error) {
 	t.Helper()
-	ctx := context.Background()
-	master := rawURLClient(t, pair.URL())
-	// The replica has everything so far before it stops.
-	if n, err := master.Do(ctx, master.B().Wait().Numreplicas(1).Timeout(10000).Build()).AsInt64(); err != nil || n != 1 {
-		t.Fatalf("WAIT 1 = %d, %v; want 1", n, err)
-	}
-	pair.Stop()
-	fillReplicaBuffer(t, master)
-	done := make(chan error, 1)
-	go func() { done <- write() }()
-	returned := false
-	for !returned {
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("%s = %v", what, err)
-			}
-			returned = true
-		default:
-		}
-		if !returned && waiting(t, master) {
-			break
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	if returned {
-		t.Errorf("%s returned before a replica had it", what)
-	} else {
-		pair.Continue()
-		if err := <-done; err != nil {
-			t.Fatalf("%s = %v", what, err)
-		}
-	}
+	pair.WriteThenFailover(what, write)
 	if n := st.UnackedRevocations(); n != 0 {
 		t.Errorf("UnackedRevocations() = %d; want 0", n)
 	}
-	pair.KillMaster()
-	pair.Promote()
-}
-
-// rawURLClient is a plain rueidis client on url, closed at cleanup.
-func rawURLClient(tb testing.TB, url string) rueidis.Client {
-	tb.Helper()
-	opt, err := rueidis.ParseURL(url)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	opt.DisableCache = true
-	c, err := rueidis.NewClient(opt)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(c.Close)
-	return c
-}
-
-// fillReplicaBuffer writes to the master more than the sockets between
-// it and the (stopped) replica can buffer: what the master writes next
-// stays in its own memory, lost if it is killed. The most Linux buffers
-// is the largest receive plus send buffer (tcp_rmem and tcp_wmem's third
-// fields); 64 MiB where they cannot be read. One key is overwritten, so
-// the dataset stays small.
-func fillReplicaBuffer(tb testing.TB, master rueidis.Client) {
-	tb.Helper()
-	total := 0
-	for _, f := range []string{"/proc/sys/net/ipv4/tcp_rmem", "/proc/sys/net/ipv4/tcp_wmem"} {
-		b, err := os.ReadFile(f)
-		fs := strings.Fields(string(b))
-		if err != nil || len(fs) != 3 {
-			total = 48 << 20
-			break
-		}
-		n, _ := strconv.Atoi(fs[2])
-		total += n
-	}
-	total += 16 << 20
-	value := strings.Repeat("x", 1<<20)
-	for written := 0; written < total; written += len(value) {
-		if err := master.Do(context.Background(), master.B().Set().Key("filler").Value(value).Build()).Error(); err != nil {
-			tb.Fatal(err)
-		}
-	}
-}
-
-// waiting reports whether a client on the master is blocked (in WAIT).
-func waiting(tb testing.TB, master rueidis.Client) bool {
-	tb.Helper()
-	info, err := master.Do(context.Background(), master.B().Info().Section("clients").Build()).ToString()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	n := field(strings.ReplaceAll(info, ":", "="), "blocked_clients")
-	return n != "" && n != "0"
-}
-
-// field returns the value of name= in an INFO answer whose colons are
-// made equals signs.
-func field(text, name string) string {
-	for _, f := range strings.Fields(text) {
-		if v, ok := strings.CutPrefix(f, name+"="); ok {
-			return v
-		}
-	}
-	return ""
 }
 
 // TestStore_RevocationWaitTimesOut: with its replica stopped, a revocation

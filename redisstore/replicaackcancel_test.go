@@ -3,7 +3,6 @@ package redisstore_test
 import (
 	"context"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -38,8 +37,7 @@ func TestStore_RevocationOutlivesCancel(t *testing.T) {
 				t.Fatalf("redisstore.New() = %v", err)
 			}
 			t.Cleanup(func() { st.Close() })
-			master := rawURLClient(t, pair.URL())
-			return setup{st: st, sess: newSession("carol", now()), stop: pair.Stop, resume: pair.Continue, waiting: func() bool { return waiting(t, master) }}
+			return setup{st: st, sess: newSession("carol", now()), stop: pair.Stop, resume: pair.Continue, waiting: pair.Blocked}
 		}},
 		{"cluster", func(t *testing.T) setup {
 			cluster := redisclustertest.Start(t)
@@ -62,16 +60,9 @@ func TestStore_RevocationOutlivesCancel(t *testing.T) {
 			}
 			t.Cleanup(func() { st.Close() })
 			return setup{st: st, sess: newSession("carol", now()),
-				stop:   func() { cluster.Stop(ra); t.Cleanup(func() { cluster.Continue(ra) }) },
-				resume: func() { cluster.Continue(ra) },
-				waiting: func() bool {
-					info, err := cluster.Run(ma, "info", "clients")
-					if err != nil {
-						t.Fatal(err)
-					}
-					n := field(strings.ReplaceAll(info, ":", "="), "blocked_clients")
-					return n != "" && n != "0"
-				}}
+				stop:    func() { cluster.Stop(ra); t.Cleanup(func() { cluster.Continue(ra) }) },
+				resume:  func() { cluster.Continue(ra) },
+				waiting: func() bool { return cluster.Blocked(ma) }}
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -28,8 +28,9 @@ var otherMeta = []string{"gateway.login_codes.3", "ssf.streams", "ssf.poll.x", "
 // received it yet undid a kill switch's watermark, an API key's
 // revocation or the key ring without the keys the kill switch dropped;
 // a node started after it (before a running node wrote them back, if any
-// does) accepted what they had revoked. The writes of those documents
-// now wait for a replica as revocations do. The replica is stopped and
+// does) accepted what they had revoked. The writes of those documents,
+// and PutRevokingMeta of any (a login code spent), now wait for a replica
+// as revocations do. The replica is stopped and
 // the master's replication buffer filled, so the write sits in the
 // master's memory only; then either the call returns (the defect: the
 // master is killed at once and the replica promoted) or the master shows
@@ -60,6 +61,25 @@ func TestStore_RevokingMetaSurvivesFailover(t *testing.T) {
 				return ""
 			}})
 	}
+	// A login code spent (gateway), in a document whose other writes (the
+	// codes issued) do not wait.
+	changes = append(changes, change{"PutRevokingMeta/gateway.login_codes.3",
+		func(ctx context.Context, t *testing.T, st *redisstore.Store) func() error {
+			if _, err := st.PutMeta(ctx, "gateway.login_codes.3", []byte("issued"), 0); err != nil {
+				t.Fatalf("PutMeta() = %v", err)
+			}
+			return func() error {
+				_, err := st.PutRevokingMeta(ctx, "gateway.login_codes.3", []byte("spent"), 1)
+				return err
+			}
+		},
+		func(ctx context.Context, t *testing.T, st *redisstore.Store) string {
+			val, ver, err := st.GetMeta(ctx, "gateway.login_codes.3")
+			if err != nil || string(val) != "spent" || ver != 2 {
+				return "GetMeta() = " + string(val) + ", " + errString(err) + "; want the spend acknowledged before the failover"
+			}
+			return ""
+		}})
 	// The kill switch of a jwt Manager (which keeps no sessions: the
 	// watermark is all it writes), and a Manager started after the
 	// failover verifying a token issued before it.
@@ -123,10 +143,11 @@ func errString(err error) string {
 }
 
 // TestStore_MetaWait: with the replica stopped and a short wait, a write
-// of a revoking document still succeeds (it holds on the master), is
-// logged as a warning and counted like an unacknowledged revocation;
-// a write of any other document (login codes, Shared Signals queues,
-// secrets) does not wait, so it is neither.
+// of a revoking document, or any write through PutRevokingMeta, still
+// succeeds (it holds on the master), is logged as a warning and counted
+// like an unacknowledged revocation; a PutMeta of any other document
+// (login codes, Shared Signals queues, secrets) does not wait, so it is
+// neither.
 func TestStore_MetaWait(t *testing.T) {
 	pair := redisclustertest.StartPair(t)
 	ctx := context.Background()
@@ -161,10 +182,20 @@ func TestStore_MetaWait(t *testing.T) {
 			t.Errorf("PutMeta(%q) at a moved version = %v; want ErrConflict", doc, err)
 		}
 	}
+	// PutRevokingMeta waits whatever the document.
+	if v, err := st.PutRevokingMeta(ctx, otherMeta[0], []byte("v"), 1); err != nil || v != 2 {
+		t.Fatalf("PutRevokingMeta(%q) = %d, %v; want 2, nil: the write holds on the master", otherMeta[0], v, err)
+	}
+	if n := st.UnackedRevocations(); n != uint64(len(revokingMeta)+1) {
+		t.Errorf("after PutRevokingMeta(%q): UnackedRevocations() = %d; want %d", otherMeta[0], n, len(revokingMeta)+1)
+	}
+	if _, err := st.PutRevokingMeta(ctx, otherMeta[0], []byte("v"), 1); !errors.Is(err, sessiond.ErrConflict) {
+		t.Errorf("PutRevokingMeta(%q) at a moved version = %v; want ErrConflict", otherMeta[0], err)
+	}
 	mu.Lock()
 	defer mu.Unlock()
-	if n := strings.Count(logs.String(), "not on enough replicas"); n != len(revokingMeta) {
-		t.Errorf("%d warnings; want %d, one per revoking write:\n%s", n, len(revokingMeta), logs.String())
+	if n := strings.Count(logs.String(), "not on enough replicas"); n != len(revokingMeta)+1 {
+		t.Errorf("%d warnings; want %d, one per revoking write:\n%s", n, len(revokingMeta)+1, logs.String())
 	}
 }
 
@@ -179,7 +210,6 @@ func TestStore_MetaWaitOutlivesCancel(t *testing.T) {
 		t.Fatalf("redisstore.New() = %v", err)
 	}
 	defer st.Close()
-	master := rawURLClient(t, pair.URL())
 	pair.Stop()
 	defer pair.Continue()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -200,7 +230,7 @@ func TestStore_MetaWaitOutlivesCancel(t *testing.T) {
 			t.Fatalf("PutMeta() = %d, %v before a replica had it; want it to wait", a.v, a.err)
 		default:
 		}
-		waited = waiting(t, master)
+		waited = pair.Blocked()
 		time.Sleep(2 * time.Millisecond)
 	}
 	cancel()

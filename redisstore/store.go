@@ -62,8 +62,8 @@ type Options struct {
 	// (docs/redisstore.md, "Revocations wait for a replica"). Zero (the
 	// default) is one when the master, or any master of a Cluster, reports
 	// a connected replica at New, else none; negative is none. PutMeta of
-	// a document that revokes (RevokingMeta) waits too; logins and
-	// refreshes never wait.
+	// a document that revokes (RevokingMeta) waits too, as does
+	// PutRevokingMeta; logins and refreshes never wait.
 	RevocationReplicas int
 	// RevocationWait bounds each wait for replicas. A wait that times out
 	// (or fails) does not fail the revocation, which holds on the master:
@@ -187,10 +187,14 @@ func New(ctx context.Context, url string, opts Options) (*Store, error) {
 		dec = newDecoded(opts.ClientCache)
 		co.OnInvalidations = dec.onInvalidations
 	}
+	wake := new(feedwake.Waker)
+	guard := &closeGuard{wake: wake}
+	co.DialCtxFn = guard.dialer(co.DialCtxFn)
 	client, err := connect(ctx, co)
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: connect: %w: %s", sessiond.ErrStoreUnavailable, err)
 	}
+	guard.Client = client
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -205,9 +209,8 @@ func New(ctx context.Context, url string, opts Options) (*Store, error) {
 	if opts.MaxEventAge > 0 && maxAge == 0 {
 		maxAge = 1
 	}
-	wake := new(feedwake.Waker)
 	s := &Store{
-		client:   &closeGuard{Client: client, wake: wake},
+		client:   guard,
 		wake:     wake,
 		log:      log,
 		cacheTTL: opts.ClientCache,

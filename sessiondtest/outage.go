@@ -70,9 +70,25 @@ func (p *Proxy) serve(ln net.Listener) {
 		p.mu.Lock()
 		p.conns[c], p.conns[up] = struct{}{}, struct{}{}
 		p.mu.Unlock()
-		go func() { _, _ = io.Copy(up, c); up.Close() }()
+		go func() {
+			_, _ = io.Copy(up, c) // until the client closes c (or Down does)
+			up.Close()
+			p.mu.Lock()
+			delete(p.conns, c)
+			delete(p.conns, up)
+			p.mu.Unlock()
+		}()
 		go func() { _, _ = io.Copy(c, up); c.Close() }()
 	}
+}
+
+// Open is how many connections through the proxy are open: each counts
+// from when the proxy accepts it (and has dialled the server) until the
+// client or Down closes it.
+func (p *Proxy) Open() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.conns) / 2
 }
 
 // Down closes the listener and every connection through it: the server

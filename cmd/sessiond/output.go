@@ -2,10 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
+	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"unicode"
 	"unicode/utf16"
@@ -137,4 +141,86 @@ func plural(n int, word string) string {
 		return fmt.Sprintf("%d %s", n, word)
 	}
 	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// warnings is the slog.Handler of a store a command opens itself (keys,
+// apikey): a record at Warn or above (Redis replicas that did not take a
+// change, a database file others could read) is one line of text on
+// stderr, "warning: " and the message, then its attributes as key=value,
+// every part cleaned. Records below Warn are a server's log, not for an
+// operator at a shell. Safe for concurrent use (a store's goroutines log).
+type warnings struct {
+	mu    *sync.Mutex
+	w     io.Writer
+	group string // the open groups, "a.b."
+	attrs string // WithAttrs's, formatted
+}
+
+func newWarnings(w io.Writer) *slog.Logger {
+	return slog.New(&warnings{mu: new(sync.Mutex), w: w})
+}
+
+func (h *warnings) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+
+func (h *warnings) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	if r.Level >= slog.LevelError {
+		b.WriteString("error: ")
+	} else {
+		b.WriteString("warning: ")
+	}
+	b.WriteString(clean(r.Message))
+	b.WriteString(h.attrs)
+	r.Attrs(func(a slog.Attr) bool {
+		writeAttr(&b, h.group, a)
+		return true
+	})
+	b.WriteByte('\n')
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, err := io.WriteString(h.w, b.String())
+	return err
+}
+
+func (h *warnings) WithAttrs(as []slog.Attr) slog.Handler {
+	var b strings.Builder
+	for _, a := range as {
+		writeAttr(&b, h.group, a)
+	}
+	c := *h
+	c.attrs += b.String()
+	return &c
+}
+
+func (h *warnings) WithGroup(name string) slog.Handler {
+	if name == "" {
+		return h
+	}
+	c := *h
+	c.group += name + "."
+	return &c
+}
+
+// writeAttr writes " key=value" for a, a group's attributes each with the
+// group's name before their key; a value with a space, a quote or an
+// equals sign is quoted.
+func writeAttr(b *strings.Builder, group string, a slog.Attr) {
+	a.Value = a.Value.Resolve()
+	if a.Equal(slog.Attr{}) {
+		return
+	}
+	if a.Value.Kind() == slog.KindGroup {
+		if a.Key != "" {
+			group += a.Key + "."
+		}
+		for _, g := range a.Value.Group() {
+			writeAttr(b, group, g)
+		}
+		return
+	}
+	v := a.Value.String()
+	if v == "" || strings.ContainsAny(v, " \"=") || !isClean(v) {
+		v = strconv.Quote(v)
+	}
+	fmt.Fprintf(b, " %s=%s", clean(group+a.Key), clean(v))
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"log/slog"
 	"testing"
 )
 
@@ -36,5 +37,34 @@ func TestWriteJSON_EscapesControls(t *testing.T) {
 	var back map[string]string
 	if err := json.Unmarshal(b.Bytes(), &back); err != nil || back["ua"] != in["ua"] {
 		t.Errorf("writeJSON does not round-trip: %q, %v", back["ua"], err)
+	}
+}
+
+// TestWarnings: the store's log on the CLI's stderr is its warnings and
+// errors only, one line each, attributes as key=value (groups named
+// before their keys), a terminal control in a message or value escaped.
+func TestWarnings(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		log  func(*slog.Logger)
+		want string
+	}{
+		{"info is left out", func(l *slog.Logger) { l.Info("redisstore: revocations wait for replicas", "replicas", 1) }, ""},
+		{"warning", func(l *slog.Logger) {
+			l.Warn("redisstore: not on enough replicas", "op", `put meta "api_keys"`, "replicas", 0, "err", "timed out")
+		}, `warning: redisstore: not on enough replicas op="put meta \"api_keys\"" replicas=0 err="timed out"` + "\n"},
+		{"error", func(l *slog.Logger) { l.Error("x") }, "error: x\n"},
+		{"attrs and groups", func(l *slog.Logger) {
+			l.With("store", "redis").WithGroup("g").Warn("m", slog.Group("h", "k", "v"), "e", "")
+		}, `warning: m store=redis g.h.k=v g.e=""` + "\n"},
+		{"controls escaped", func(l *slog.Logger) { l.Warn("a\x1b[2Jb\nc", "err", "x\ny") }, `warning: a\x1b[2Jb\x0ac err="x\ny"` + "\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			tc.log(newWarnings(&b))
+			if b.String() != tc.want {
+				t.Errorf("stderr = %q; want %q", b.String(), tc.want)
+			}
+		})
 	}
 }

@@ -26,7 +26,8 @@ These commands open the store directly, the one the server's configuration
 names: --config FILE (or SESSIOND_CONFIG), then SESSIOND_STORE_DRIVER,
 SESSIOND_STORE_DSN, SESSIOND_STORE_NAMESPACE and --data (or SESSIOND_DATA;
 the SQLite default is ./sessiond-data/sessiond.db). The store opened is
-printed on stderr.
+printed on stderr, and so are its warnings (on Redis: a change its
+replicas did not take within store.revocation_wait).
 
 They refuse to create a store: a SQLite file that does not exist, or a
 PostgreSQL schema or Redis prefix no server has initialised (no signing
@@ -106,13 +107,16 @@ func redactDSN(dsn string) string {
 
 // withMeta opens the configured store for a command that manages shared
 // documents (signing keys, API keys) directly, without a running server.
-// Unless create is set, it refuses a store that does not exist yet.
+// Unless create is set, it refuses a store that does not exist yet. The
+// store's warnings go to stderr, a line each: on Redis, a change that
+// replicas did not take in time (store.revocation_wait) holds on the
+// master only, and a failover would undo it.
 func (a *app) withMeta(ctx context.Context, create bool, fn func(cfg config.Config, meta sessiond.MetaStore) error) error {
 	cfg, _, err := a.loadConfig()
 	if err != nil {
 		return err
 	}
-	store, err := a.openExisting(ctx, cfg, create, create, slog.New(slog.DiscardHandler))
+	store, err := a.openExisting(ctx, cfg, create, create, newWarnings(a.stderr))
 	if err != nil {
 		return err
 	}

@@ -78,11 +78,31 @@ func newEnv(t *testing.T, eo envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.srv = httptest.NewUnstartedServer(e.g)
-	e.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // TLS handshakes cut short by Close
-	e.srv.StartTLS()
-	t.Cleanup(e.srv.Close)
+	e.srv = startTLS(t, e.g)
 	return e
+}
+
+// startTLS serves h over HTTPS until the test ends.
+func startTLS(t *testing.T, h http.Handler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // TLS handshakes cut short by Close
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// onMeta is e with a gateway of its own, behind a server of its own, that
+// keeps the login codes in meta rather than in e's memory store.
+func (e *env) onMeta(t *testing.T, meta sessiond.MetaStore) *env {
+	t.Helper()
+	g, err := gateway.New(gateway.Options{Sessions: e.s, Meta: meta, LoginURL: loginPage, Clock: e.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := *e
+	o.g, o.srv = g, startTLS(t, g)
+	return &o
 }
 
 // login creates a session through the Manager, as POST /v1/sessions does.

@@ -27,9 +27,11 @@ import (
 // the code (HKDF-SHA256): the code itself is never stored, and what is
 // stored opens only with it. Codes live in the store's MetaStore, so any
 // node can redeem a code another node issued; a redemption removes the
-// code with a compare-and-swap, so exactly one wins. The codes are spread
-// over codeShards documents, each pruned of expired codes on every write,
-// so storage stays bounded by the codes alive at once.
+// code with a compare-and-swap, so exactly one wins, and on a store that
+// replicates asynchronously waits for a replica (RevokingMetaStore). The
+// codes are spread over codeShards documents, each pruned of expired
+// codes on every write, so storage stays bounded by the codes alive at
+// once.
 
 const (
 	// CodeLifetime is how long a login code can be redeemed.
@@ -68,6 +70,18 @@ type codeEntry struct {
 }
 
 type codeDoc map[string]codeEntry // hex SHA-256 of the code → entry
+
+// RevokingMetaStore is a MetaStore that can make a write that revokes
+// wait until a failover could no longer undo it (redisstore: WAIT for
+// replicas, as its revocations do). When Options.Meta is one, a code's
+// spend is written with PutRevokingMeta: a spend lost in a failover made
+// the code redeemable again. Issuing a code does not wait: a code lost in
+// a failover is refused, and its user logs in again, as after a login
+// lost in it.
+type RevokingMetaStore interface {
+	sessiond.MetaStore
+	PutRevokingMeta(ctx context.Context, name string, value []byte, version int64) (int64, error)
+}
 
 // codes keeps login codes in a MetaStore.
 type codes struct {
@@ -122,7 +136,7 @@ func (c *codes) issue(ctx context.Context, p *pending) (sessiond.Secret, error) 
 		return "", fmt.Errorf("gateway: login code: %w", err)
 	}
 	entry := codeEntry{ExpiresAt: c.clock.Now().Add(CodeLifetime).Unix(), Sealed: a.Seal(nil, nil, plain, []byte(hash))}
-	err = c.update(ctx, shardOf(hash), func(doc codeDoc) error {
+	err = c.update(ctx, shardOf(hash), false, func(doc codeDoc) error {
 		if len(doc) >= maxCodesPerShard {
 			return ErrTooManyCodes
 		}
@@ -144,7 +158,7 @@ func (c *codes) redeem(ctx context.Context, s string) (*pending, error) {
 	}
 	hash := codeHash(code)
 	var found codeEntry
-	err = c.update(ctx, shardOf(hash), func(doc codeDoc) error {
+	err = c.update(ctx, shardOf(hash), true, func(doc codeDoc) error {
 		e, ok := doc[hash]
 		if !ok {
 			return fmt.Errorf("%w: unknown or used", ErrInvalidCode)
@@ -175,8 +189,13 @@ func (c *codes) redeem(ctx context.Context, s string) (*pending, error) {
 }
 
 // update applies fn to a shard document, after pruning expired codes,
-// with compare-and-swap retries; an error from fn changes nothing.
-func (c *codes) update(ctx context.Context, name string, fn func(codeDoc) error) error {
+// with compare-and-swap retries; an error from fn changes nothing. A
+// spend is written with PutRevokingMeta where Meta has it.
+func (c *codes) update(ctx context.Context, name string, spend bool, fn func(codeDoc) error) error {
+	put := c.meta.PutMeta
+	if r, ok := c.meta.(RevokingMetaStore); ok && spend {
+		put = r.PutRevokingMeta
+	}
 	for range casAttempts {
 		value, version, err := c.meta.GetMeta(ctx, name)
 		switch {
@@ -204,7 +223,7 @@ func (c *codes) update(ctx context.Context, name string, fn func(codeDoc) error)
 		if err != nil {
 			return fmt.Errorf("gateway: login codes: %w", err)
 		}
-		_, err = c.meta.PutMeta(ctx, name, out, version)
+		_, err = put(ctx, name, out, version)
 		if errors.Is(err, sessiond.ErrConflict) {
 			continue // another node wrote the shard: read it again
 		}

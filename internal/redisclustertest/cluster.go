@@ -203,6 +203,22 @@ func (c *Cluster) Kill(port int) {
 	}
 }
 
+// Blocked reports whether a client on the node on port is blocked (in
+// WAIT).
+func (c *Cluster) Blocked(port int) bool {
+	c.t.Helper()
+	info, err := c.Run(port, "info", "clients")
+	if err != nil {
+		c.t.Fatalf("INFO clients on port %d: %v", port, err)
+	}
+	for line := range strings.Lines(info) {
+		if n, ok := strings.CutPrefix(strings.TrimSpace(line), "blocked_clients:"); ok {
+			return n != "0"
+		}
+	}
+	return false
+}
+
 // Run runs one redis-cli command against the node on port.
 func (c *Cluster) Run(port int, args ...string) (string, error) {
 	out, err := c.cli(port, args...)

@@ -1,6 +1,7 @@
 package redisclustertest
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/redis/rueidis"
 
 	"github.com/sessiond/sessiond/internal/testenv"
 )
@@ -117,6 +120,86 @@ func (p *Pair) Promote() {
 
 // Run runs one redis-cli command against the node on port.
 func (p *Pair) Run(port int, args ...string) (string, error) { return p.c.Run(port, args...) }
+
+// WriteThenFailover makes write while the replica cannot take it (stopped,
+// the master's replication buffer full), then kills the master and
+// promotes the replica. Either write returns first (an error: it did not
+// wait for the replica, whose copy then lacks it) or the master shows it
+// blocked in WAIT, and the replica is resumed so that write can end
+// before the failover. An error from write fails the test.
+func (p *Pair) WriteThenFailover(what string, write func() error) {
+	p.t.Helper()
+	// The replica has everything so far before it stops.
+	if out, err := p.Run(p.Master, "wait", "1", "10000"); err != nil || out != "1" {
+		p.t.Fatalf("WAIT 1 = %q, %v; want 1", out, err)
+	}
+	p.Stop()
+	p.fillReplicaBuffer()
+	done := make(chan error, 1)
+	go func() { done <- write() }()
+	returned := false
+	for !returned && !p.Blocked() {
+		select {
+		case err := <-done:
+			if err != nil {
+				p.t.Fatalf("%s = %v", what, err)
+			}
+			returned = true
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	if returned {
+		p.t.Errorf("%s returned before a replica had it", what)
+	} else {
+		p.Continue()
+		if err := <-done; err != nil {
+			p.t.Fatalf("%s = %v", what, err)
+		}
+	}
+	p.KillMaster()
+	p.Promote()
+}
+
+// Blocked reports whether a client on the master is blocked (in WAIT).
+func (p *Pair) Blocked() bool { return p.c.Blocked(p.Master) }
+
+// fillReplicaBuffer writes to the master more than the sockets between
+// it and the (stopped) replica can buffer: what the master writes next
+// stays in its own memory, lost if it is killed. The most Linux buffers
+// is the largest receive plus send buffer (tcp_rmem and tcp_wmem's third
+// fields); 48 MiB where they cannot be read. One key is overwritten, so
+// the dataset stays small.
+func (p *Pair) fillReplicaBuffer() {
+	p.t.Helper()
+	total := 0
+	for _, f := range []string{"/proc/sys/net/ipv4/tcp_rmem", "/proc/sys/net/ipv4/tcp_wmem"} {
+		b, err := os.ReadFile(f)
+		fs := strings.Fields(string(b))
+		if err != nil || len(fs) != 3 {
+			total = 48 << 20
+			break
+		}
+		n, _ := strconv.Atoi(fs[2])
+		total += n
+	}
+	total += 16 << 20
+	opt, err := rueidis.ParseURL(p.URL())
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	opt.DisableCache = true
+	master, err := rueidis.NewClient(opt)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer master.Close()
+	value := strings.Repeat("x", 1<<20)
+	for written := 0; written < total; written += len(value) {
+		if err := master.Do(context.Background(), master.B().Set().Key("filler").Value(value).Build()).Error(); err != nil {
+			p.t.Fatal(err)
+		}
+	}
+}
 
 // start starts a standalone node on port, without persistence, with
 // extra arguments.

@@ -4,9 +4,15 @@ import (
 	"testing"
 
 	"github.com/sessiond/sessiond/internal/apikey"
+	"github.com/sessiond/sessiond/internal/gateway"
 	"github.com/sessiond/sessiond/jwttoken/signing"
 	"github.com/sessiond/sessiond/redisstore"
 )
+
+// The gateway's login codes are written per login and wait only when
+// spent, through redisstore's PutRevokingMeta; the gateway finds it by
+// this interface, so a rename on either side must not build.
+var _ gateway.RevokingMetaStore = (*redisstore.Store)(nil)
 
 // TestRevokingMeta: the Redis store makes the writes of the documents
 // that revoke wait for a replica, by name (redisstore.RevokingMeta); a
