@@ -63,6 +63,9 @@ type RateLimit struct {
 	// RefreshFailures: failed refreshes of one subject, counted in the
 	// store (every node on PostgreSQL or Redis together).
 	RefreshFailures WindowRule `yaml:"refresh_failures"`
+	// RevocationStreamsPerAPIKey: revocation streams one API key holds
+	// open at once on each node; 0 turns the bound off.
+	RevocationStreamsPerAPIKey int `yaml:"revocation_streams_per_api_key"`
 }
 
 // WindowRule is a limit counted in fixed windows: at most Requests per
@@ -478,6 +481,11 @@ func Default() Config {
 			// A client that keeps presenting dead refresh tokens of one
 			// user: a hundred a minute is far above any honest retry.
 			RefreshFailures: WindowRule{Requests: 100, Per: Duration(time.Minute)},
+			// Each verifier instance holds one stream: a thousand of one
+			// key on one node is several thousand pods behind a few
+			// nodes, or a client leaking streams; it costs the node a
+			// few percent of a core (docs/PERFORMANCE.md).
+			RevocationStreamsPerAPIKey: 1000,
 		},
 		DPoP: DPoP{NoncePeriod: Duration(5 * time.Minute)},
 	}

@@ -981,6 +981,9 @@ var rules = sortedByID([]Rule{
 					out = append(out, issue(p+".burst", "%s.burst %d must be at least 1", p, r.Burst))
 				}
 			}
+			if n := in.Config.RateLimit.RevocationStreamsPerAPIKey; n < 0 {
+				out = append(out, issue("rate_limit.revocation_streams_per_api_key", "rate_limit.revocation_streams_per_api_key %d is negative", n))
+			}
 			if r := in.Config.RateLimit.RefreshFailures; r.Requests < 0 {
 				out = append(out, issue("rate_limit.refresh_failures.requests", "rate_limit.refresh_failures.requests %d is negative", r.Requests))
 			} else if r.Requests > 0 && r.Per <= 0 {

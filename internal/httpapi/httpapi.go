@@ -141,9 +141,9 @@ type Options struct {
 	Receivers map[string]http.Handler
 }
 
-// RateLimits are the request limits of the API, each a token bucket per
-// key (see ratelimit.Options; a zero Rate disables one). Their Clock is
-// Options.Clock.
+// RateLimits are the request limits of the API: token buckets per key
+// (see ratelimit.Options; a zero Rate disables one), whose Clock is
+// Options.Clock, and a bound on open revocation streams per API key.
 type RateLimits struct {
 	// AuthFailures: failed API-key authentications per client address
 	// (the connection's peer). Over it, such requests answer 429 instead
@@ -157,6 +157,11 @@ type RateLimits struct {
 	// to create, verify and refresh; and, in buckets of their own, to the
 	// browser routes per browser address (browser.go).
 	PerClientIP ratelimit.Options
+	// StreamsPerAPIKey: revocation streams (GET /v1/revocations/stream)
+	// one API key holds open at once on this node, admin keys included
+	// (streamlimit.go). Past it a new stream answers 429
+	// too_many_requests with Retry-After. Zero limits nothing.
+	StreamsPerAPIKey int
 }
 
 // authMode says how a route authenticates and how it reports failure.
@@ -268,6 +273,7 @@ type server struct {
 	ipLimit      *ratelimit.Limiter // per address, limited routes
 	browserLimit *ratelimit.Limiter // per browser address, the browser routes
 	browserFails *ratelimit.Limiter // per browser address, refused browser credentials
+	streams      *streamLimit       // open revocation streams per API key
 }
 
 // storeCall tells Options.StoreErrorObserver of op, a store call the API
@@ -290,6 +296,8 @@ func New(opts Options) (http.Handler, error) {
 		return nil, fmt.Errorf("httpapi: new: %w", &sessiond.ArgumentError{Field: "Authenticate", Msg: "is required"})
 	case opts.MaxBodyBytes < 0:
 		return nil, fmt.Errorf("httpapi: new: %w", &sessiond.ArgumentError{Field: "MaxBodyBytes", Msg: "must not be negative"})
+	case opts.RateLimits.StreamsPerAPIKey < 0:
+		return nil, fmt.Errorf("httpapi: new: %w", &sessiond.ArgumentError{Field: "RateLimits.StreamsPerAPIKey", Msg: "must not be negative"})
 	}
 	if err := opts.Stream.validate(); err != nil {
 		return nil, err
@@ -344,6 +352,7 @@ func New(opts Options) (http.Handler, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.streams = newStreamLimit(opts.RateLimits.StreamsPerAPIKey, s.clock, s.log)
 	if s.maxBody == 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}

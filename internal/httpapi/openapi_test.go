@@ -257,6 +257,8 @@ func TestNew_Options(t *testing.T) {
 		"no manager":        {Authenticate: authenticate},
 		"no authenticate":   {Manager: e.m},
 		"negative max body": {Manager: e.m, Authenticate: authenticate, MaxBodyBytes: -1},
+		"negative streams per key": {Manager: e.m, Authenticate: authenticate,
+			RateLimits: httpapi.RateLimits{StreamsPerAPIKey: -1}},
 	} {
 		if _, err := httpapi.New(o); !errors.Is(err, sessiond.ErrInvalidArgument) {
 			t.Errorf("New(%s) = %v; want ErrInvalidArgument", name, err)

@@ -231,6 +231,14 @@ func (s *server) revocationStream(w http.ResponseWriter, r *http.Request) error 
 		from = t.Add(-settle)
 		resume = true
 	}
+	// A client over its key's limit learns it before the stream starts,
+	// as a problem it can act on; a stream that ends, however it ends,
+	// gives its slot back.
+	info := infoFrom(r.Context())
+	if !s.streams.acquire(r.Context(), info.keyID, info.id) {
+		return tooMany(w, streamRetryAfter, s.streams.refusal())
+	}
+	defer s.streams.release(info.keyID)
 
 	rc := http.NewResponseController(w)
 	// A stream outlives server.read_timeout and write_timeout: the request
@@ -248,7 +256,7 @@ func (s *server) revocationStream(w http.ResponseWriter, r *http.Request) error 
 	}
 	secret, _ := bearerKey(r.Header.Get("Authorization"))
 	t := &tail{rs: rs, w: w, rc: rc, from: from, sent: map[string]time.Time{}, settle: settle, log: s.log,
-		reqID: infoFrom(r.Context()).id,
+		reqID: info.id,
 		// The key was checked when the stream opened; a stream outlives
 		// that check, so it asks again before each write: a revoked key,
 		// or one that lost the verify scope, ends the stream (the key

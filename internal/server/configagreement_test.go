@@ -50,6 +50,8 @@ func TestRun_AgreesWithValidate(t *testing.T) {
 		{"body limit of one byte", "server: {max_body_bytes: 1}\n", true, ""},
 		{"body limit zero", "server: {max_body_bytes: 0}\n", false, "SD-SERVER-002"},
 		{"body limit negative", "server: {max_body_bytes: -1}\n", false, "SD-SERVER-002"},
+		{"revocation streams per key off", "rate_limit: {revocation_streams_per_api_key: 0}\n", true, ""},
+		{"revocation streams per key negative", "rate_limit: {revocation_streams_per_api_key: -1}\n", false, "SD-RATE-001"},
 		{"leeway 60s for the ssf transmitter", "strategy: database\njwt: {leeway: 60s}\nssf: {transmitter: {enabled: true, issuer: \"https://sessiond.example.com\"}}\n", true, ""},
 		{"leeway over 60s for the ssf transmitter", "strategy: database\njwt: {leeway: 61s}\nssf: {transmitter: {enabled: true, issuer: \"https://sessiond.example.com\"}}\n", false, "SD-JWT-006"},
 		{"unknown algorithm for the ssf transmitter", "strategy: database\njwt: {algorithm: RS256}\nssf: {transmitter: {enabled: true, issuer: \"https://sessiond.example.com\"}}\n", false, "SD-JWT-005"},

@@ -316,7 +316,8 @@ func rateLimits(c config.RateLimit) httpapi.RateLimits {
 	opts := func(r config.RateRule) ratelimit.Options {
 		return ratelimit.Options{Rate: r.PerSecond(), Burst: r.Burst}
 	}
-	return httpapi.RateLimits{AuthFailures: opts(c.AuthFailures), PerAPIKey: opts(c.PerAPIKey), PerClientIP: opts(c.PerClientIP)}
+	return httpapi.RateLimits{AuthFailures: opts(c.AuthFailures), PerAPIKey: opts(c.PerAPIKey), PerClientIP: opts(c.PerClientIP),
+		StreamsPerAPIKey: c.RevocationStreamsPerAPIKey}
 }
 
 // apiKeyChangedHook records changes made through /v1/api-keys; the acting
