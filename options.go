@@ -30,7 +30,10 @@ type Options struct {
 	TouchInterval time.Duration
 	// ReuseInterval: a retired refresh token presented again within this
 	// window (two tabs refreshing at once) still succeeds, in the same
-	// family. Default 5 seconds; negative disables it.
+	// family. Default 5 seconds; negative disables it. It is judged by the
+	// clock of the Manager serving the second use against the retirement
+	// time another Manager's clock stamped, so with several Managers on
+	// one store it must exceed the skew between their clocks.
 	ReuseInterval time.Duration
 	// NoRotation keeps a hybrid refresh token for the session's life
 	// instead of replacing it on every refresh. Weaker: a stolen refresh

@@ -76,6 +76,9 @@ func (m *Manager) RefreshChecked(ctx context.Context, refresh Secret, client Cli
 	// from another device is the case reuse detection exists for, and a
 	// rule that revokes for the device change must not take its place
 	// (the session would end as "anomaly", with no reuse event).
+	// The interval is judged by this node's clock against the retiring
+	// node's stamp, here and in the swap, so it must exceed the skew
+	// between the nodes' clocks (SD-LIFE-015, docs/operations.md).
 	grace := now.Add(-m.reuse)
 	if !g.retiredAt.IsZero() && g.retiredAt.Before(grace) {
 		return nil, m.refreshFailed(ctx, s, m.retired(ctx, s, client, now), now)

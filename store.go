@@ -154,14 +154,17 @@ type Store interface {
 	// ErrNotFound if it does not exist; ErrRevoked if it is revoked,
 	// decided atomically with the write (nothing is written), so that a
 	// revocation landing between the caller's check and the touch still
-	// wins.
+	// wins. Activity never moves back: LastActiveAt and IdleExpiresAt
+	// each keep the later of the stored and the given time, decided in
+	// the same atomic step, so a node whose clock is behind cannot
+	// shorten a session that a node ahead has just extended.
 	Touch(ctx context.Context, id SessionID, lastActive, idleExpires time.Time) error
 	// SwapRefresh atomically retires sw.Old (if current) and stores
 	// sw.Next as the session's only current refresh token: any other
 	// current refresh token of the session (a sibling issued by an earlier
 	// swap within the grace window) is retired at sw.Now too, so one token
 	// never forks into several live chains. It also writes the session's
-	// activity. It fails, and then nothing changes (no token retired or
+	// activity, never moving it back (as Touch). It fails, and then nothing changes (no token retired or
 	// stored, no activity, none of sw.Events or sw.Deliveries written),
 	// with the first of these that applies:
 	//   - ErrNotFound: Old is not a stored refresh token;

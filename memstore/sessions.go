@@ -112,9 +112,20 @@ func (s *Store) touch(id sessiond.SessionID, lastActive, idleExpires time.Time) 
 	if rec.s.Revoked() {
 		return fmt.Errorf("memstore: touch session: %w", sessiond.ErrRevoked)
 	}
-	rec.s.LastActiveAt = lastActive
-	rec.s.IdleExpiresAt = idleExpires
+	rec.activity(lastActive, idleExpires)
 	return nil
+}
+
+// activity records activity at last, idle until idle, never moving either
+// back: a node whose clock is behind must not shorten a session that a
+// node ahead has just extended.
+func (r *record) activity(last, idle time.Time) {
+	if last.After(r.s.LastActiveAt) {
+		r.s.LastActiveAt = last
+	}
+	if idle.After(r.s.IdleExpiresAt) {
+		r.s.IdleExpiresAt = idle
+	}
 }
 
 // SwapRefresh retires sw.Old and stores sw.Next in one step, and writes the
@@ -157,8 +168,7 @@ func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error 
 	}
 	rec.current = rec.current[:0]
 	s.addToken(rec, sw.Next)
-	rec.s.LastActiveAt = sw.LastActiveAt
-	rec.s.IdleExpiresAt = sw.IdleExpiresAt
+	rec.activity(sw.LastActiveAt, sw.IdleExpiresAt)
 	s.appendEvents(sw.Events, details)
 	s.enqueue(sw.Deliveries)
 	return nil

@@ -48,7 +48,8 @@ func insertAsOldNode(t *testing.T, dsn, schema string, s *sessiond.Session) {
 
 // TestStore_DeleteExpiredGCAt: gc_at does not move when a session is
 // refreshed, so the collector must look at the expiry itself before it
-// deletes. Each case stores one session (idle expiry at t0+30m, absolute
+// deletes. A touch with an earlier idle expiry (from a node whose clock is
+// behind) moves neither the session's nor gc_at. Each case stores one session (idle expiry at t0+30m, absolute
 // at t0+8h), changes it, collects at `at` and checks what is left.
 func TestStore_DeleteExpiredGCAt(t *testing.T) {
 	dsn := testDSN(t)
@@ -67,7 +68,8 @@ func TestStore_DeleteExpiredGCAt(t *testing.T) {
 		{name: "TouchedAfterGCAt", change: touch(t0.Add(time.Hour)), at: idle.Add(time.Second), gcAt: t0.Add(time.Hour)},
 		{name: "RefreshedAfterGCAt", change: swap(t0.Add(time.Hour)), at: idle.Add(time.Second), gcAt: t0.Add(time.Hour)},
 		{name: "TouchedThenIdle", change: touch(t0.Add(time.Hour)), at: t0.Add(time.Hour + time.Second), deleted: true},
-		{name: "TouchedEarlier", change: touch(t0.Add(10 * time.Minute)), at: t0.Add(10*time.Minute + time.Second), deleted: true},
+		{name: "TouchedFromBehind", change: touch(t0.Add(10 * time.Minute)), at: t0.Add(10*time.Minute + time.Second), gcAt: idle},
+		{name: "TouchedFromBehindThenIdle", change: touch(t0.Add(10 * time.Minute)), at: idle.Add(time.Second), deleted: true},
 		{name: "TouchedPastAbsolute", change: touch(abs.Add(time.Hour)), at: abs.Add(time.Second), deleted: true},
 		{name: "RevokedTouched", change: revokeThenTouch(t0.Add(time.Hour)), at: idle.Add(time.Second), deleted: true},
 		{name: "OldNodeLive", old: true, at: t0.Add(time.Minute), gcAt: idle},

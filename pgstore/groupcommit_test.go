@@ -551,6 +551,17 @@ func TestGroupCommit_SwapSetAsOneByOne(t *testing.T) {
 			sw := swapOf(chain{sess, acc})
 			return sw, []sessiond.TokenHash{acc.Hash, sw.Next.Hash}
 		}},
+		{"activity behind the stored one", func(t *testing.T, st *pgstore.Store) (sessiond.RefreshSwap, []sessiond.TokenHash) {
+			// A node whose clock is 10 s ahead touched the session: this
+			// swap's earlier activity does not move it back.
+			c := newChain(t, st, "judy")
+			ahead := now.Add(10 * time.Second)
+			if err := st.Touch(t.Context(), c.sess.ID, ahead, ahead.Add(30*time.Minute)); err != nil {
+				t.Fatalf("Touch = %v", err)
+			}
+			sw := swapOf(c)
+			return sw, []sessiond.TokenHash{sw.Old, sw.Next.Hash}
+		}},
 		{"another session's token", func(t *testing.T, st *pgstore.Store) (sessiond.RefreshSwap, []sessiond.TokenHash) {
 			victim, thief := newChain(t, st, "heidi"), newChain(t, st, "ivan")
 			sw := swapOf(thief)

@@ -61,6 +61,11 @@ func withRecords(events, deliveries bool) int {
 const sessionCols = `s.id, s.subject, s.strategy, s.created_at, s.last_active_at, s.idle_expires_at,
 	s.expires_at, s.persistent, s.client_ip, s.client_ua, s.claims, s.revoked_at, s.revoke_reason`
 
+// activitySet is Touch's activity, $2 last active and $3 idle expiry,
+// each kept at the later of the stored and the given time (the swaps
+// write theirs the same way).
+const activitySet = `last_active_at = greatest(last_active_at, $2), idle_expires_at = greatest(idle_expires_at, $3)`
+
 // eventCols are the columns scanEvents reads, in its order.
 const eventCols = `id, time, type, subject, session_id, client_ip, client_ua, details`
 
@@ -116,11 +121,11 @@ func newQueries(schema string) queries {
 		FROM {schema}.tokens t JOIN {schema}.sessions s ON s.id = t.session_id
 		WHERE t.hash = ANY ($1::bytea[])`,
 
-		// gc_at only ever moves earlier here (an idle expiry shorter
-		// than before): otherwise it keeps its value, and PostgreSQL,
-		// which compares the indexed columns' values, still makes the
-		// update heap-only (migration 0008).
-		touch: `UPDATE {schema}.sessions SET last_active_at = $2, idle_expires_at = $3, gc_at = least(gc_at, $3)
+		// Activity never moves back (greatest), so a node whose clock is
+		// behind cannot shorten a session a node ahead extended; nor,
+		// then, can an idle expiry get shorter than gc_at, which is left
+		// alone and keeps the update heap-only (migration 0008).
+		touch: `UPDATE {schema}.sessions SET ` + activitySet + `
 		WHERE id = $1 AND revoked_at IS NULL`,
 
 		touchExists: `SELECT EXISTS (SELECT 1 FROM {schema}.sessions WHERE id = $1)`,
@@ -163,7 +168,7 @@ func newQueries(schema string) queries {
 			INSERT INTO {schema}.tokens (hash, session_id, kind, issued_at, expires_at)
 			SELECT $2, session_id, 2, $4, $5 FROM ok
 		), activity AS (
-			UPDATE {schema}.sessions SET last_active_at = $8, idle_expires_at = $9, gc_at = least(gc_at, $9)
+			UPDATE {schema}.sessions SET last_active_at = greatest(last_active_at, $8), idle_expires_at = greatest(idle_expires_at, $9)
 			WHERE id = $3 AND EXISTS (SELECT 1 FROM ok)
 		){records}
 		SELECT cur.kind, cur.session_id, cur.revoked_at IS NOT NULL, EXISTS (SELECT 1 FROM ok) FROM cur`,
@@ -354,7 +359,7 @@ func newQueries(schema string) queries {
 	// when it does and was not touched).
 	//   $1 session ID, $2 last active, $3 idle expires.
 	touchRec := `WITH t AS (
-			UPDATE {schema}.sessions SET last_active_at = $2, idle_expires_at = $3, gc_at = least(gc_at, $3)
+			UPDATE {schema}.sessions SET ` + activitySet + `
 			WHERE id = $1 AND revoked_at IS NULL
 			RETURNING 1
 		){records}

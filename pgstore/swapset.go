@@ -50,7 +50,7 @@ func swapSetSQL(rec int) string {
 		SELECT next, sid, 2, issued, expires FROM ok
 	), activity AS (
 		UPDATE {schema}.sessions s
-		SET last_active_at = ok.last_active, idle_expires_at = ok.idle_expires, gc_at = least(s.gc_at, ok.idle_expires)
+		SET last_active_at = greatest(s.last_active_at, ok.last_active), idle_expires_at = greatest(s.idle_expires_at, ok.idle_expires)
 		FROM ok WHERE s.id = ok.sid
 	)`
 	first := 10

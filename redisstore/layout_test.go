@@ -222,8 +222,10 @@ func TestStore_IndexesForgetExpiredSessions(t *testing.T) {
 	})
 	t.Run("Refreshed", func(t *testing.T) {
 		// A refresh moves the live entry to the earliest of the new idle
-		// expiry and the absolute expiry, and the GC entry there too when
-		// that is earlier (DeleteExpired moves an early one).
+		// expiry and the absolute expiry, and the GC entry there only when
+		// that is earlier (DeleteExpired moves an early one): from a node
+		// whose clock is behind, whose idle expiry the session does not
+		// take.
 		t.Parallel()
 		prefix, st, raw := layoutStore(t)
 		ctx := t.Context()
@@ -235,8 +237,9 @@ func TestStore_IndexesForgetExpiredSessions(t *testing.T) {
 			t.Fatalf("Create() = %v", err)
 		}
 		for i, c := range []struct{ idle, live, gc time.Time }{
-			{t0.Add(10 * time.Minute), t0.Add(10 * time.Minute), t0.Add(10 * time.Minute)}, // earlier
-			{t0.Add(2 * time.Hour), t0.Add(time.Hour), t0.Add(10 * time.Minute)},           // past the absolute expiry
+			{t0.Add(40 * time.Minute), t0.Add(40 * time.Minute), t0.Add(30 * time.Minute)}, // later
+			{t0.Add(2 * time.Hour), t0.Add(time.Hour), t0.Add(30 * time.Minute)},           // past the absolute expiry
+			{t0.Add(10 * time.Minute), t0.Add(time.Hour), t0.Add(10 * time.Minute)},        // earlier: from a node behind
 		} {
 			at := t0.Add(time.Duration(i+1) * time.Minute)
 			next := newToken(sessiond.KindRefresh, s.ID, at)
@@ -273,12 +276,16 @@ func TestStore_IndexesForgetExpiredSessions(t *testing.T) {
 		if want := t0.Add(50 * time.Minute).UnixMicro(); err != nil || score != want {
 			t.Errorf("GC score = %d, %v; want %d (the new idle expiry)", score, err, want)
 		}
-		// Touch bringing the idle expiry earlier moves the entry earlier.
-		if err := st.Touch(ctx, s.ID, t0.Add(21*time.Minute), t0.Add(35*time.Minute)); err != nil {
+		// A touch with an earlier idle expiry (a node whose clock is
+		// behind) leaves the session's: it is still kept.
+		if err := st.Touch(ctx, s.ID, t0.Add(19*time.Minute), t0.Add(35*time.Minute)); err != nil {
 			t.Fatalf("Touch() = %v", err)
 		}
-		if n, err := st.DeleteExpired(ctx, t0.Add(40*time.Minute), 10); n != 1 || err != nil {
-			t.Errorf("DeleteExpired(after the earlier idle expiry) = %d, %v; want 1, nil", n, err)
+		if n, err := st.DeleteExpired(ctx, t0.Add(40*time.Minute), 10); n != 0 || err != nil {
+			t.Errorf("DeleteExpired(after the earlier idle expiry given) = %d, %v; want 0, nil", n, err)
+		}
+		if n, err := st.DeleteExpired(ctx, t0.Add(51*time.Minute), 10); n != 1 || err != nil {
+			t.Errorf("DeleteExpired(after the idle expiry) = %d, %v; want 1, nil", n, err)
 		}
 	})
 }

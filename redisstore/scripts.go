@@ -191,12 +191,23 @@ var touchScript = newPairedScript(touchBody)
 
 // touchBody is touchScript's source, which touchRecordedScript shares. It
 // answers the strategy too, which that script's activity call needs.
-const touchBody = `
-local f = redis.call('HMGET', KEYS[1], 'e', 'ra', 'ie', 'str')
+const touchBody = laterLua + `
+local f = redis.call('HMGET', KEYS[1], 'e', 'ra', 'ie', 'str', 'la')
 if not f[1] then return {'notfound'} end
 if f[2] ~= '0' then return {'revoked'} end
-redis.call('HSET', KEYS[1], 'la', ARGV[1], 'ie', ARGV[2])
+redis.call('HSET', KEYS[1], 'la', later(f[5], ARGV[1]), 'ie', later(f[3], ARGV[2]))
 return {'ok', f[3], f[1], f[4]}
+`
+
+// laterLua defines later, which the activity writes (touch, swap) store
+// instead of the time given: the later of it and the stored one (a
+// string of µs, nil when absent). Activity never moves back, so a node
+// whose clock is behind cannot shorten a session a node ahead extended.
+const laterLua = `
+local function later(stored, given)
+  if stored and tonumber(stored) > tonumber(given) then return stored end
+  return given
+end
 `
 
 // swapScript is the refresh compare-and-swap.
@@ -215,8 +226,8 @@ var swapScript = newPairedScript(swapBody)
 
 // swapBody is swapScript's source, which swapReservedScript shares. It
 // reads what it needs in one HMGET and writes in one HSET.
-const swapBody = `
-local f = redis.call('HMGET', KEYS[1], 'e', 'ra', 'ie', ARGV[1], ARGV[2], 'cr', 'str')
+const swapBody = laterLua + `
+local f = redis.call('HMGET', KEYS[1], 'e', 'ra', 'ie', ARGV[1], ARGV[2], 'cr', 'str', 'la')
 if not f[1] or not f[4] then return {'notfound'} end
 local kind, issued, expires, retired = string.match(f[4], '^([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
 if kind ~= '2' then return {'notfound'} end
@@ -252,7 +263,7 @@ else
   end
 end
 set[#set + 1], set[#set + 2], set[#set + 3], set[#set + 4] = ARGV[2], ARGV[3], 'cr', ARGV[2]
-set[#set + 1], set[#set + 2], set[#set + 3], set[#set + 4] = 'la', ARGV[6], 'ie', ARGV[7]
+set[#set + 1], set[#set + 2], set[#set + 3], set[#set + 4] = 'la', later(f[8], ARGV[6]), 'ie', later(f[3], ARGV[7])
 redis.call('HSET', KEYS[1], unpack(set))
 return {'ok', f[3], f[1], f[7]}
 `
@@ -425,7 +436,8 @@ return 0
 // in the global indexes: the GC index only ever moves earlier
 // (DeleteExpired finds an entry that is early and moves it), the live
 // index of the session's strategy (that of strategy when known, else each
-// one's), if it is there (not revoked), to the new earliest expiry. A
+// one's), if it is there (not revoked), to the new earliest expiry, only
+// ever later, as the session's own (later in touchBody). A
 // session without an expiry entry is gone and left alone. expires is the
 // session's absolute expiry when the caller read it from the session hash
 // in the same script (the session exists: no ZSCORE of the expiry index
@@ -440,11 +452,11 @@ local function activity(gc, exp, strats, livebase, member, idle, strategy, expir
   if tonumber(e) < tonumber(m) then m = e end
   redis.call('ZADD', gc, 'XX', 'LT', m, member)
   if strategy then
-    redis.call('ZADD', livebase .. strategy, 'XX', m, member)
+    redis.call('ZADD', livebase .. strategy, 'XX', 'GT', m, member)
     return
   end
   for _, st in ipairs(redis.call('SMEMBERS', strats)) do
-    redis.call('ZADD', livebase .. st, 'XX', m, member)
+    redis.call('ZADD', livebase .. st, 'XX', 'GT', m, member)
   end
 end
 `

@@ -40,3 +40,15 @@ func (c *Clock) Set(t time.Time) {
 	c.now = t
 	c.mu.Unlock()
 }
+
+// Offset returns a clock that reads c's time plus d and moves with c:
+// the clock of another node, d ahead of c (behind when d is negative),
+// for tests of what nodes whose clocks disagree write to one store.
+func (c *Clock) Offset(d time.Duration) sessiond.Clock { return offsetClock{c, d} }
+
+type offsetClock struct {
+	c *Clock
+	d time.Duration
+}
+
+func (o offsetClock) Now() time.Time { return o.c.Now().Add(o.d) }

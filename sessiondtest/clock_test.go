@@ -40,3 +40,22 @@ func TestClock_Concurrent(t *testing.T) {
 		t.Errorf("after 100 concurrent Advance(1s), Now() = %v; want %v", got, want)
 	}
 }
+
+func TestClock_Offset(t *testing.T) {
+	start := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := sessiondtest.NewClock(start)
+	ahead, behind := c.Offset(3*time.Second), c.Offset(-time.Minute)
+	c.Advance(time.Hour)
+	for _, tc := range []struct {
+		name string
+		got  time.Time
+		want time.Time
+	}{
+		{"ahead", ahead.Now(), start.Add(time.Hour + 3*time.Second)},
+		{"behind", behind.Now(), start.Add(time.Hour - time.Minute)},
+	} {
+		if !tc.got.Equal(tc.want) {
+			t.Errorf("%s: Now() after Advance(1h) = %v; want %v", tc.name, tc.got, tc.want)
+		}
+	}
+}

@@ -7,7 +7,8 @@
 // and TestChangeEvents, TestChangeRecorder, TestSubjectChangeRecorder,
 // TestTouchRecorder for stores that write a change's events with it),
 // TestOutage for a store behind a network (with its Proxy), RequireEnv for
-// tests that need a server, a fake Clock, a recording EventSink, and
+// tests that need a server, a fake Clock (with Offset, the clock of a node
+// ahead or behind it), a recording EventSink, and
 // MetaStores that lose or roll back their documents (LosingMeta,
 // RollbackMeta).
 package sessiondtest

@@ -50,6 +50,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	t.Run("Lookup", func(t *testing.T) { testLookup(t, newStore) })
 	t.Run("Touch", func(t *testing.T) { testTouch(t, newStore) })
 	t.Run("SwapRefresh", func(t *testing.T) { testSwapRefresh(t, newStore) })
+	t.Run("ActivityNeverBack", func(t *testing.T) { testActivityNeverBack(t, newStore) })
 	t.Run("Revoke", func(t *testing.T) { testRevoke(t, newStore) })
 	t.Run("RevokeSubject", func(t *testing.T) { testRevokeSubject(t, newStore) })
 	t.Run("List", func(t *testing.T) { testList(t, newStore) })

@@ -22,6 +22,7 @@ type touchRecordStore interface {
 func TestTouchRecorder(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	runSuite(t, newStore, []subtest[touchRecordStore]{
 		{"WritesActivityAndRecords", recordTouchWrites},
+		{"BehindKeepsLaterActivity", recordTouchBehind},
 		{"RevokedWritesNothing", recordTouchRevokedWritesNothing},
 		{"UnknownWritesNothing", recordTouchUnknownWritesNothing},
 		{"BadRecordsChangeNothing", recordTouchBadChangesNothing},
@@ -43,6 +44,30 @@ func recordTouchWrites(t *testing.T, f *fixture, st touchRecordStore) {
 	wantRecords(t, f, st, "TouchRecorded", s.ID, rec)
 	if events, _ := carried(t, f, st, other.ID); len(events) != 0 {
 		t.Errorf("TouchRecorded stored %d events of another session; want none", len(events))
+	}
+}
+
+// recordTouchBehind: activity recorded by a node whose clock is behind
+// the one that touched the session last stores its records, and leaves
+// the later activity in place.
+func recordTouchBehind(t *testing.T, f *fixture, st touchRecordStore) {
+	s := NewSession("alice", t0)
+	f.create(clone(s))
+	last, idle := at(10*time.Minute), at(40*time.Minute)
+	if err := st.Touch(f.ctx, s.ID, last.Add(10*time.Second), idle.Add(10*time.Second)); err != nil {
+		t.Fatalf("Touch = %v; want nil", err)
+	}
+	rec := records(sessiond.EventSessionRefreshed, s, last)
+	if err := st.TouchRecorded(f.ctx, s.ID, last, idle, rec); err != nil {
+		t.Fatalf("TouchRecorded(10s behind) = %v; want nil", err)
+	}
+	s.LastActiveAt, s.IdleExpiresAt = last.Add(10*time.Second), idle.Add(10*time.Second)
+	f.wantSession(s)
+	wantRecords(t, f, st, "TouchRecorded", s.ID, rec)
+	if lc, ok := st.(sessiond.LiveCounter); ok {
+		if got, err := lc.CountLive(f.ctx, idle.Add(5*time.Second)); err != nil || got[s.Strategy] != 1 {
+			t.Errorf("CountLive(before the later idle expiry) = %v, %v; want %s 1", got, err, s.Strategy)
+		}
 	}
 }
 

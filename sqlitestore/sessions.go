@@ -141,7 +141,9 @@ const (
 		WHERE session_id = ? AND kind = ? AND retired_at IS NULL`
 	insertTokenQuery = `INSERT INTO tokens (hash, session_id, kind, issued_at, expires_at, retired_at)
 		VALUES (?, ?, ?, ?, ?, ?)`
-	swapActivityQuery = `UPDATE sessions SET last_active_at = ?, idle_expires_at = ?
+	// Touch's and the swap's: activity never moves back, so a node whose
+	// clock is behind cannot shorten a session a node ahead extended.
+	activityQuery = `UPDATE sessions SET last_active_at = max(last_active_at, ?), idle_expires_at = max(idle_expires_at, ?)
 		WHERE id = ? AND revoked_at IS NULL`
 	insertEventQuery = `INSERT INTO events
 		(id, time, type, subject, session_id, client_ip, client_ua, details)
@@ -150,7 +152,7 @@ const (
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
 )
 
-var writeQueries = []string{insertSessionQuery, swapRetireQuery, swapOldQuery, swapSiblingsQuery, insertTokenQuery, swapActivityQuery,
+var writeQueries = []string{insertSessionQuery, swapRetireQuery, swapOldQuery, swapSiblingsQuery, insertTokenQuery, activityQuery,
 	insertEventQuery, insertDeliveryQuery, savepointQuery, rollbackToQuery, releaseQuery}
 
 func (s *Store) insertToken(ctx context.Context, tx *sql.Tx, t sessiond.Token) error {
@@ -207,8 +209,7 @@ func (s *Store) Touch(ctx context.Context, id sessiond.SessionID, lastActive, id
 // a second look tells revoked from absent (sql.ErrNoRows, which write
 // turns into ErrNotFound).
 func touch(ctx context.Context, tx *sql.Tx, id sessiond.SessionID, lastActive, idleExpires time.Time) error {
-	res, err := tx.ExecContext(ctx, `UPDATE sessions SET last_active_at = ?, idle_expires_at = ?
-		WHERE id = ? AND revoked_at IS NULL`, micro(lastActive), micro(idleExpires), string(id))
+	res, err := tx.ExecContext(ctx, activityQuery, micro(lastActive), micro(idleExpires), string(id))
 	if err != nil {
 		return err
 	}
@@ -271,7 +272,7 @@ func (s *Store) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error 
 		// the session is revoked, in this transaction, so a revocation
 		// between the caller's check and this swap refuses it, at no extra
 		// statement.
-		res, err := s.exec(ctx, tx, swapActivityQuery, micro(sw.LastActiveAt), micro(sw.IdleExpiresAt), sid)
+		res, err := s.exec(ctx, tx, activityQuery, micro(sw.LastActiveAt), micro(sw.IdleExpiresAt), sid)
 		if err != nil {
 			return err
 		}

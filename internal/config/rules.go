@@ -494,6 +494,22 @@ var rules = sortedByID([]Rule{
 			return nil
 		},
 	},
+	{
+		ID: "SD-LIFE-015", Severity: SeverityWarning,
+		Title:     "refresh reuse interval within the clock skew between nodes",
+		Rationale: "The reuse interval is judged by the clock of the node that serves a retired token's second use, against the time another node's clock stamped on it: a concurrent retry served by a node whose clock runs ahead of the retiring node's by more than the interval is taken for theft and ends the session, and one behind lengthens the interval by its lag. Nodes sharing a PostgreSQL or Redis store must keep their clocks closer than the interval; docs/operations.md alerts at a 1s offset from true time, so two nodes may be 2s apart before anyone is paged.",
+		Fix:       "set lifetimes.reuse_interval above twice the largest clock offset a node may reach (over 2s; default 5s), or to 0s for no grace at all (every second use is reuse, whatever the clocks)",
+		Check: func(in Input) []Issue {
+			c := in.Config
+			r := c.Lifetime.ReuseInterval.Std()
+			shared := c.Store.Driver == "postgres" || c.Store.Driver == "redis"
+			if c.Strategy == sessiond.StrategyHybrid && c.Refresh.Rotation && c.Refresh.ReuseDetection && shared &&
+				r > 0 && r <= 2*time.Second {
+				return []Issue{issue("lifetimes.reuse_interval", "reuse interval %s: a retry served by a node whose clock runs more than %s ahead of the retiring node's is taken for theft and ends the session", human(r), human(r))}
+			}
+			return nil
+		},
+	},
 
 	// Strategy and refresh tokens.
 	{
