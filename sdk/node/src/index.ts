@@ -11,6 +11,7 @@ import type { JSONWebKeySet, JWTPayload } from "jose";
 import { SSEDecoder, MalformedStreamError, UTF8Stream, cursorMillis, isCursor } from "./sse.js";
 import { LagMeter } from "./lag.js";
 import { retryAfterMs } from "./retryafter.js";
+import { sleep } from "./sleep.js";
 import type { Block } from "./sse.js";
 
 export { SSEDecoder, MalformedStreamError, UTF8Stream, isCursor } from "./sse.js";
@@ -638,10 +639,7 @@ export class Verifier {
         // refused together from returning at the same instant.
         delay = err.retryAfterMs + Math.random() * (backoff / 2);
       }
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, delay);
-        this.#abort.signal.addEventListener("abort", () => { clearTimeout(t); resolve(); }, { once: true });
-      });
+      await sleep(delay, this.#abort.signal);
       backoff = Math.min(backoff * 2, 5000);
     }
   }
