@@ -67,9 +67,11 @@ before(async () => {
 });
 after(async () => { await browser?.close(); });
 
+// Signing in returns to the page asked for (here the sessions page),
+// through a refused attempt too.
 test("sign-in refuses a bad key and accepts the admin key", async () => {
   await page.goto(base + "/console/sessions");
-  assert.match(page.url(), /\/console\/signin$/);
+  assert.match(page.url(), /\/console\/signin\?next=%2Fconsole%2Fsessions$/);
   await audit("sign-in");
   await shot("signin");
   await page.fill("#api_key", "sdak_not_a_key");
@@ -77,7 +79,7 @@ test("sign-in refuses a bad key and accepts the admin key", async () => {
   await page.getByRole("alert").waitFor();
   await page.fill("#api_key", key);
   await page.click("form.signin button[type=submit]");
-  await page.waitForURL(/\/console\/overview$/);
+  await page.waitForURL(/\/console\/sessions$/);
   const cookies = await page.context().cookies();
   const c = cookies.find((c) => c.name === "__Host-sessiond-console");
   assert.ok(c, "console cookie set");
@@ -104,6 +106,70 @@ test("find a subject and revoke a device: its next verify fails", async () => {
   await page.getByText("Revoked 1 session(s).").waitFor();
   const v = await api("POST", "/v1/sessions/verify", { access_token: phone.access_token });
   assert.notEqual(v.status, 200, "the revoked device still verifies");
+  // The notice is shown once: the URL the browser keeps does not carry
+  // it, so a reload (or Back later) does not report the revocation again.
+  await page.waitForURL((u) => u.pathname === "/console/sessions" && !u.searchParams.has("revoked"));
+  assert.equal(new URL(page.url()).searchParams.get("subject"), "alice@example.com");
+  await page.reload();
+  await page.getByText("1 session(s) of").waitFor();
+  assert.equal(await page.getByText("Revoked 1 session(s).").count(), 0, "a reload showed the revocation notice again");
+  // Loaded as a whole page (a link, no htmx), console.js replaces the URL.
+  await page.goto(base + "/console/sessions?subject=alice%40example.com&revoked=1");
+  await page.getByText("Revoked 1 session(s).").waitFor();
+  await page.waitForURL((u) => !u.searchParams.has("revoked"));
+  await page.reload();
+  await page.getByText("1 session(s) of").waitFor();
+  assert.equal(await page.getByText("Revoked 1 session(s).").count(), 0, "a reload of a loaded notice showed it again");
+});
+
+// An IP address narrows the subject's sessions, and the page says it is
+// no search over every subject.
+test("sessions: narrow a subject's sessions by IP address and device", async () => {
+  await createSession("ip@example.com", "curl/8.0");
+  const r = await api("POST", "/v1/sessions", { subject: "ip@example.com", client: { ip: "198.51.100.77", user_agent: "Mozilla/5.0 (Android 14; Mobile; rv:133.0) Gecko/133.0 Firefox/133.0" } });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  await page.goto(base + "/console/sessions");
+  await page.fill("#subject", "ip@example.com");
+  await page.fill("#ip", "198.51.100.0/24");
+  await page.fill("#device", "android");
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.getByText("1 of the 2 session(s) of").waitFor();
+  assert.ok((await page.textContent("main")).includes("no index of sessions by IP address"));
+  assert.equal(await page.locator(`tr[data-id="${r.body.session.id}"]`).count(), 1, "the matching session is listed");
+  assert.ok((await page.textContent("button.danger")).includes("Revoke all of this subject's sessions (2, not only the 1 shown)"));
+  await audit("sessions filtered");
+});
+
+// Newest first, as `sessiond events`: an operator looks for what just
+// happened.
+test("events: newest first", async () => {
+  await createSession("older@example.com", "curl/8.0");
+  await createSession("newer@example.com", "curl/8.0");
+  await page.goto(base + "/console/events?type=session.created");
+  const subjects = await page.locator("section[aria-labelledby=found] td[data-label=Subject]").allTextContents();
+  assert.ok(subjects.length >= 2, "events listed: " + subjects);
+  assert.deepEqual(subjects.slice(0, 2), ["newer@example.com", "older@example.com"], "the events page does not list the newest first");
+  assert.ok((await page.textContent("#found")).includes("newest first"));
+});
+
+// The since field is text in UTC on a 24-hour clock: a datetime-local
+// field labelled UTC showed the locale's 12-hour clock (en-US: 03:00 PM).
+test("events: since is typed and shown in UTC on a 24-hour clock", async () => {
+  await page.goto(base + "/console/events");
+  assert.equal(await page.getAttribute("#since", "type"), "text");
+  assert.equal(await page.getAttribute("#since", "placeholder"), "2026-12-06T15:04Z");
+  const since = new Date(Date.now() - 2 * 3600_000).toISOString().slice(0, 16) + "Z";
+  await page.fill("#since", since);
+  await page.getByRole("button", { name: "Filter" }).click();
+  await page.waitForURL(/since=/);
+  await page.locator("#found").waitFor();
+  assert.equal(await page.inputValue("#since"), since, "the since shown is not the one typed");
+  assert.equal(await page.getByRole("alert").count(), 0, "a UTC since was refused");
+  await page.fill("#since", "03:00 PM");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await page.getByRole("alert").filter({ hasText: "write it as 2026-12-06T15:04Z, in UTC on a 24-hour clock" }).waitFor();
+  assert.equal(await page.inputValue("#since"), "03:00 PM", "the field lost what was typed");
+  await audit("events with a bad since");
 });
 
 test("an event appears in the live tail", async () => {
@@ -196,6 +262,22 @@ test("the live tail says events may have been missed after a long drop", async (
     await createSession("after-notice@example.com", "curl/8.0");
     await page.locator("#tail-rows td", { hasText: "after-notice@example.com" }).first().waitFor();
   });
+});
+
+// The console session ends (timed out; here its cookie is gone): the
+// next click goes to the sign-in page, and signing in returns to the page
+// asked for, filters and all.
+test("signing in again returns to the page the operator was on", async () => {
+  await page.goto(base + "/console/events?type=session.revoked");
+  await page.context().clearCookies();
+  await page.getByRole("link", { name: "Sessions" }).click(); // hx-boost: htmx follows HX-Redirect
+  await page.waitForURL(/\/console\/signin\?next=%2Fconsole%2Fsessions$/);
+  await page.goto(base + "/console/events?type=session.revoked"); // a reload, a bookmark
+  await page.waitForURL(/\/console\/signin\?next=%2Fconsole%2Fevents%3Ftype%3Dsession\.revoked$/);
+  await page.fill("#api_key", key);
+  await page.click("form.signin button[type=submit]");
+  await page.waitForURL(/\/console\/events\?type=session\.revoked$/);
+  assert.equal(await page.inputValue("#type"), "session.revoked");
 });
 
 test("the kill switch needs its confirmation and reports the count", async () => {
@@ -472,21 +554,23 @@ test("overview: charts drawn, figures as the API has them", async () => {
 });
 
 test("readable on a phone and in the dark theme", { skip: !layoutRun && "layout is checked on the SQLite run" }, async () => {
-  await page.setViewportSize({ width: 390, height: 844 });
+  await page.setViewportSize({ width: 360, height: 800 });
   await page.goto(base + "/console/sessions?subject=alice%40example.com");
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
-  assert.equal(overflow, false, "the page scrolls sideways at 390px");
+  assert.equal(overflow, false, "the page scrolls sideways at 360px");
   await shot("sessions-phone");
   await page.emulateMedia({ colorScheme: "dark" });
   await audit("sessions (dark)");
   await shot("sessions-phone-dark");
-  for (const [path, name] of [["/console/overview", "overview"], ["/console/webhooks", "webhooks"]]) {
+  for (const [path, name] of [["/console/overview", "overview"], ["/console/webhooks", "webhooks"],
+    ["/console/events?since=2026-12-01T00:00Z", "events"], ["/console/sessions?subject=ip%40example.com&ip=198.51.100.0%2F24", "sessions-filtered"],
+    ["/console/incident", "incident"]]) {
     await page.goto(base + path);
     if (name === "overview") await page.locator("#chart-day canvas").waitFor();
     const wide = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
-    assert.equal(wide, false, name + " scrolls sideways at 390px");
+    assert.equal(wide, false, name + " scrolls sideways at 360px");
     await audit(name + " (phone, dark)");
-    await shot(name + "-phone-dark");
+    if (name === "overview" || name === "webhooks") await shot(name + "-phone-dark"); // the ones docs/console.md shows
   }
   await page.emulateMedia({ colorScheme: "light" });
 });
@@ -496,7 +580,7 @@ test("sign out", async () => {
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.waitForURL(/\/console\/signin$/);
   await page.goto(base + "/console/sessions");
-  assert.match(page.url(), /\/console\/signin$/);
+  assert.match(page.url(), /\/console\/signin\?next=%2Fconsole%2Fsessions$/);
   assert.deepEqual(cspViolations, [], "CSP violations");
   assert.deepEqual(pageErrors, [], "script errors in the page");
 });

@@ -16,6 +16,7 @@ import (
 	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/internal/newestfirst"
 )
 
 // eventTypes is every type the event log can hold, for --type. A test
@@ -175,78 +176,20 @@ func typeNames() []string {
 	return names
 }
 
-// newestEvents returns the newest q.Limit events matching q, newest first.
-// The API pages oldest first, so it reads windows going back from the end
-// (a minute, then eight times longer each time) until it has enough, the
-// window reaches q.Since, or nothing older exists: it reads about as many
-// events as a window eight times wider than needed holds, never the
-// whole log. A window holding more than a page is halved, its older part
-// left to the next window, until one page holds it: a burst of events (an
-// incident, when an operator looks) costs a request per halving, not
-// every page of the burst.
+// newestEvents returns the newest q.Limit events matching q, newest first,
+// reading windows back from q.Until or now (newestfirst.Read), never the
+// whole log.
 func newestEvents(ctx context.Context, c *client.Client, q client.EventQuery, now time.Time) ([]client.Event, error) {
-	want := q.Limit
-	upper := q.Until
-	if upper.IsZero() {
-		upper = now.Add(time.Minute) // clocks of other nodes may run ahead
+	until := q.Until
+	if until.IsZero() {
+		until = now.Add(time.Minute) // clocks of other nodes may run ahead
 	}
-	var out []client.Event // newest first
-	for width := time.Minute; len(out) < want; width *= 8 {
-		var lower time.Time
-		var last bool
-		bound := func() {
-			lower, last = upper.Add(-width), false
-			if !q.Since.IsZero() && !lower.After(q.Since) {
-				lower, last = q.Since, true
-			}
-		}
-		bound()
+	page := func(ctx context.Context, since, until time.Time, cursor string, limit int) ([]client.Event, string, error) {
 		wq := q
-		wq.Since, wq.Until, wq.Cursor, wq.Limit = lower, upper, "", sessiond.MaxEventLimit
-		events, next, err := c.ListEvents(ctx, wq)
-		if err != nil {
-			return nil, err
-		}
-		for next != "" && width > time.Microsecond {
-			width /= 2
-			bound()
-			wq.Since = lower
-			if events, next, err = c.ListEvents(ctx, wq); err != nil {
-				return nil, err
-			}
-		}
-		var window []client.Event // oldest first, only the newest `want-len(out)` kept
-		for {
-			window = append(window, events...)
-			if keep := want - len(out); len(window) > keep {
-				window = window[len(window)-keep:]
-			}
-			if next == "" {
-				break
-			}
-			wq.Cursor = next
-			if events, next, err = c.ListEvents(ctx, wq); err != nil {
-				return nil, err
-			}
-		}
-		for i := len(window) - 1; i >= 0; i-- {
-			out = append(out, window[i])
-		}
-		if last || len(out) >= want {
-			break
-		}
-		older := q
-		older.Since, older.Until, older.Cursor, older.Limit = q.Since, lower, "", 1
-		events, _, err = c.ListEvents(ctx, older)
-		if err != nil {
-			return nil, err
-		}
-		if len(events) == 0 {
-			break
-		}
-		upper = lower
+		wq.Since, wq.Until, wq.Cursor, wq.Limit = since, until, cursor, limit
+		return c.ListEvents(ctx, wq)
 	}
-	return out, nil
+	return newestfirst.Read(ctx, page, q.Since, until, q.Limit)
 }
 
 // fieldValue is clean(s) for one key=value field of a text line, quoted

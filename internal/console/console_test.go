@@ -248,7 +248,9 @@ func TestConsole_SecurityHeaders(t *testing.T) {
 	c := f.signedIn()
 	f.create("alice", "Mozilla/5.0")
 	inline := regexp.MustCompile(`<script[^>]*>[^<]|<style|\sstyle=|\son[a-z]+=|javascript:`)
-	for _, path := range []string{"/console/signin", "/console/sessions?subject=alice", "/console/overview", "/console/webhooks"} {
+	for _, path := range []string{"/console/signin", "/console/signin?next=%2Fconsole%2Fevents", "/console/sessions?subject=alice",
+		"/console/sessions?subject=alice&ip=203.0.113.0%2F24&revoked=1", "/console/overview", "/console/webhooks", "/console/events",
+		"/console/incident"} {
 		resp, body := f.do(c, "GET", path, nil, "same-origin")
 		csp := resp.Header.Get("Content-Security-Policy")
 		if resp.StatusCode != http.StatusOK || !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe") ||
@@ -272,21 +274,21 @@ func TestConsole_RequiresSignIn(t *testing.T) {
 	f := newFixture(t)
 	iss := f.create("alice", "Mozilla/5.0")
 	c := f.browser()
-	for _, tc := range []struct{ method, path string }{
-		{"GET", "/console/"},
-		{"GET", "/console/sessions?subject=alice"},
-		{"GET", "/console/overview"},
-		{"GET", "/console/webhooks"},
-		{"POST", "/console/sessions/revoke-all"},
-		{"POST", "/console/webhooks/retry"},
-		{"POST", "/console/signout"},
+	for _, tc := range []struct{ method, path, to string }{
+		{"GET", "/console/", "/console/signin"},
+		{"GET", "/console/sessions?subject=alice", "/console/signin?next=%2Fconsole%2Fsessions%3Fsubject%3Dalice"},
+		{"GET", "/console/overview", "/console/signin"},
+		{"GET", "/console/webhooks", "/console/signin?next=%2Fconsole%2Fwebhooks"},
+		{"POST", "/console/sessions/revoke-all", "/console/signin"},
+		{"POST", "/console/webhooks/retry", "/console/signin"},
+		{"POST", "/console/signout", "/console/signin"},
 	} {
 		var form url.Values
 		if tc.method == "POST" {
 			form = url.Values{"subject": {"alice"}}
 		}
 		resp, body := f.do(c, tc.method, tc.path, form, "same-origin")
-		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/signin" {
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != tc.to {
 			t.Errorf("%s %s: %d %q\n%s", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Location"), body)
 		}
 	}

@@ -94,7 +94,22 @@ func (c *Console) answerBy(w http.ResponseWriter, r *http.Request, grace time.Du
 	c.log.ErrorContext(r.Context(), "console: answered without the store: a store call outlived the request's deadline",
 		"method", r.Method, "path", r.URL.Path)
 	w.Header().Set("Retry-After", "1")
-	c.pages.render(w, r, http.StatusServiceUnavailable, "unavailable", pageData{Title: "Store unavailable", Error: unavailableMessage})
+	c.pages.render(w, r, http.StatusServiceUnavailable, "unavailable", pageData{Title: "Store unavailable", Error: unavailableMessage,
+		Navigation: true, Data: unavailableView{Retry: retryLink(r)}})
+}
+
+// unavailableView is the page answered without the store: a link to load
+// the page asked for again, "" for an action.
+type unavailableView struct{ Retry string }
+
+// retryLink is the page r asked for, if a page of the console's: an
+// action (a form sent) is not sent again from a link, as it may have been
+// done.
+func retryLink(r *http.Request) string {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return ""
+	}
+	return consolePage(r.URL.RequestURI())
 }
 
 // readBack is a request body read beforehand, with the error its reading

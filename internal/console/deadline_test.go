@@ -170,3 +170,58 @@ func TestConsole_ShutdownStuckCall(t *testing.T) {
 		t.Errorf("Shutdown with a handler stuck in the store = %v; want an error naming GET /console/overview", err)
 	}
 }
+
+// TestConsole_UnavailablePageNavigates: the page the console answers
+// itself when a store call outlives the deadline ("Store unavailable")
+// carries the console's navigation and, for a page, a link to load it
+// again, made without the store (the operator's name is not read); it
+// had a link to the overview only. A form's action gets no such link:
+// it may have been done, and is looked at before it is repeated.
+func TestConsole_UnavailablePageNavigates(t *testing.T) {
+	for _, tc := range []struct {
+		name, method, path, retry string
+		set                       func(s stuck, f *fixture, o *console.Options, on *atomic.Bool)
+	}{
+		{"events page", http.MethodGet, "/console/events?subject=a%26b&type=session.created", "/console/events?subject=a%26b&amp;type=session.created",
+			func(s stuck, f *fixture, o *console.Options, _ *atomic.Bool) {
+				o.Events = stuckEvents{EventLog: f.store, stuck: s}
+			}},
+		{"revoke form", http.MethodPost, "/console/sessions/revoke", "", func(s stuck, f *fixture, o *console.Options, on *atomic.Bool) {
+			o.Keys = apikey.New(stuckMeta{MetaStore: f.store, stuck: s, on: on}, f.clock, time.Second)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := make(stuck)
+			var on atomic.Bool
+			f := newFixtureWith(t, func(f *fixture, o *console.Options) {
+				tc.set(s, f, o, &on)
+				o.RequestDeadline = 200 * time.Millisecond
+			})
+			t.Cleanup(func() { close(s) })
+			c := f.signedIn()
+			on.Store(true)
+			f.clock.Advance(2 * time.Second) // past the key set's refresh period
+			var form url.Values
+			if tc.method == http.MethodPost {
+				form = url.Values{"subject": {"alice"}, "id": {"x"}}
+			}
+			resp, body := f.do(c, tc.method, tc.path, form, "same-origin")
+			if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "did not answer in time") {
+				t.Fatalf("%s %s = %d; want the console's 503\n%s", tc.method, tc.path, resp.StatusCode, body)
+			}
+			nav := between(body, `<nav aria-label="Console">`, "</nav>")
+			for _, page := range []string{"overview", "sessions", "events", "webhooks", "keys", "incident"} {
+				if !strings.Contains(nav, `href="/console/`+page+`"`) {
+					t.Errorf("%s %s: the 503 page's navigation lacks %s: %q", tc.method, tc.path, page, nav)
+				}
+			}
+			retry := between(body, `<a class="retry"`, "</a>")
+			switch {
+			case tc.retry == "" && retry != "":
+				t.Errorf("%s %s: the 503 page offers to send the form again: %s", tc.method, tc.path, retry)
+			case tc.retry != "" && !strings.Contains(retry, `href="`+tc.retry+`"`):
+				t.Errorf("%s %s: the 503 page's retry link %q; want one to %s", tc.method, tc.path, retry, tc.retry)
+			}
+		})
+	}
+}

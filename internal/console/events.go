@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"html/template"
@@ -12,6 +13,7 @@ import (
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/internal/newestfirst"
 	"github.com/sessiond/sessiond/internal/subject"
 )
 
@@ -42,64 +44,88 @@ type eventsView struct {
 	Type, Subject, Since string
 	// Types are the type filter's suggestions: every type the page takes.
 	Types []sessiond.EventType
-	Rows  []eventRow
-	// Next is the query of the next page, "" when none, and TailQuery
-	// the live tail's. Both are url.Values.Encode'd: typed as URLs so
-	// that html/template, which escapes a string after the "?" of a URL
-	// attribute as one query value (= and & too), keeps them queries;
-	// as strings the tail and the next page lost every filter.
-	Next      template.URL
+	Rows  []eventRow // newest first
+	// Older is the query of the page of the events before these, "" when
+	// none; Newest the first page's, "" on the first page; TailQuery the
+	// live tail's. Each is url.Values.Encode'd: typed as URLs so that
+	// html/template, which escapes a string after the "?" of a URL
+	// attribute as one query value (= and & too), keeps them queries; as
+	// strings the tail and the next page lost every filter.
+	Older     template.URL
+	Newest    template.URL
 	TailQuery template.URL
 }
 
+// eventsPageSize is how many events the events page shows.
+const eventsPageSize = sessiond.DefaultEventLimit
+
+// eventsFilter is what the events page and the live tail read from a
+// request: the query's filters, and where an older page starts.
+type eventsFilter struct {
+	sessiond.EventQuery
+	// before: the page lists events before this one (by ID, which
+	// orders them by time), stamped at or before beforeAt; "": the
+	// newest.
+	before   string
+	beforeAt time.Time
+}
+
 // eventQuery reads the filters of the events page and the live tail.
-func eventQuery(r *http.Request, now time.Time) (sessiond.EventQuery, eventsView, error) {
+func eventQuery(r *http.Request, now time.Time) (eventsFilter, eventsView, error) {
 	q := r.URL.Query()
 	// The subject is exact and in the form the API stores (NFC), as on
 	// the sessions page: " alice" is not "alice".
-	v := eventsView{Type: strings.TrimSpace(q.Get("type")), Subject: q.Get("subject"), Since: strings.TrimSpace(q.Get("since")),
+	v := eventsView{Type: strings.TrimSpace(q.Get("type")), Subject: q.Get("subject"), Since: q.Get("since"),
 		Types: sessiond.EventTypes()}
-	eq := sessiond.EventQuery{Type: sessiond.EventType(v.Type), Cursor: q.Get("cursor"), Limit: sessiond.DefaultEventLimit}
+	f := eventsFilter{EventQuery: sessiond.EventQuery{Type: sessiond.EventType(v.Type)}, before: q.Get("before")}
 	// The subject's raw bound is loose: NFC can shrink it (one pasted
 	// decomposed), and Clean holds it to 256 bytes in the form it is stored.
-	if len(v.Type) > 64 || len(v.Subject) > 4*maxSubject || len(eq.Cursor) > 128 {
-		return eq, v, errors.New("a filter is too long")
+	if len(v.Type) > 64 || len(v.Subject) > 4*maxSubject || len(f.before) > 128 || len(v.Since) > 64 {
+		return f, v, errors.New("a filter is too long")
 	}
 	// A mistyped type would list nothing, which reads as "no such events"
 	// (the API and the CLI refuse it too).
-	if v.Type != "" && !slices.Contains(sessiond.EventTypes(), eq.Type) {
-		return eq, v, errors.New("the type is not an event type sessiond records")
+	if v.Type != "" && !slices.Contains(sessiond.EventTypes(), f.Type) {
+		return f, v, errors.New("the type is not an event type sessiond records")
 	}
-	// A cursor the page did not give would be taken by the store as a
-	// bound of its ID range: a page of nothing, or of everything.
-	if eq.Cursor != "" && !httpapi.ValidEventCursor(eq.Cursor) {
-		return eq, v, errors.New("the page link is not one this page gave (cursor)")
+	if f.before != "" {
+		// An event ID the page gave: anything else would bound the page's
+		// ID range where no event is, or nowhere.
+		at, ok := tailCursor(f.before)
+		if !ok {
+			return f, v, errors.New("the page link is not one this page gave (before)")
+		}
+		f.beforeAt = at
 	}
 	if v.Subject != "" {
 		clean, err := subject.Clean("subject", v.Subject)
 		if err != nil {
-			return eq, v, errors.New("the subject is not a valid subject (at most 256 bytes, no control characters)")
+			return f, v, errors.New("the subject is not a valid subject (at most 256 bytes, no control characters)")
 		}
-		v.Subject, eq.Subject = clean, clean
+		v.Subject, f.Subject = clean, clean
 	}
-	switch v.Since {
-	case "":
-		eq.Since = now.Add(-time.Hour)
-	default:
-		var err error
-		// <input type="datetime-local"> sends minutes; RFC 3339 is accepted too.
-		if eq.Since, err = time.ParseInLocation("2006-01-02T15:04", v.Since, time.UTC); err != nil {
-			if eq.Since, err = time.Parse(time.RFC3339, v.Since); err != nil {
-				return eq, v, errors.New("since is not a date and time")
-			}
-		}
+	if v.Since = strings.TrimSpace(v.Since); v.Since == "" {
+		// To the second: the older pages carry it in their links.
+		f.Since = now.Add(-time.Hour).Truncate(time.Second)
+		return f, v, nil
 	}
-	return eq, v, nil
+	since, err := parseTime("since", v.Since, now)
+	if err != nil {
+		return f, v, err
+	}
+	f.Since, v.Since = since, showTime(since)
+	return f, v, nil
 }
 
+// eventsPage lists the newest events matching the filters, newest first,
+// as `sessiond events` does; its link to the older ones lists those before
+// the last event shown, so that events logged while the operator reads are
+// neither on the older pages nor make one repeat or skip an event (they
+// are on the first page, and in the live tail).
 func (c *Console) eventsPage(w http.ResponseWriter, r *http.Request, key apikey.Key) {
 	d := pageData{Title: "Events", Nav: "events", Operator: operatorName(key)}
-	eq, v, err := eventQuery(r, c.o.Clock.Now())
+	now := c.o.Clock.Now()
+	f, v, err := eventQuery(r, now)
 	d.Data = &v
 	if err != nil {
 		d.Error = "Bad filter: " + err.Error() + "."
@@ -111,7 +137,7 @@ func (c *Console) eventsPage(w http.ResponseWriter, r *http.Request, key apikey.
 		c.pages.render(w, r, http.StatusNotImplemented, "events", d)
 		return
 	}
-	evs, next, err := c.o.Events.QueryEvents(r.Context(), eq)
+	evs, err := c.newestEvents(r.Context(), f, now, eventsPageSize+1)
 	if err != nil {
 		status := http.StatusServiceUnavailable
 		d.Error = "Reading the event log failed; see the server log."
@@ -123,22 +149,53 @@ func (c *Console) eventsPage(w http.ResponseWriter, r *http.Request, key apikey.
 		c.pages.render(w, r, status, "events", d)
 		return
 	}
+	more := len(evs) > eventsPageSize
+	if more {
+		evs = evs[:eventsPageSize]
+	}
 	for _, e := range evs {
 		v.Rows = append(v.Rows, toRow(e))
 	}
 	filters := r.URL.Query()
-	filters.Del("cursor")
+	filters.Del("before")
+	filters.Del("cursor") // the oldest-first pages' links before
 	v.TailQuery = template.URL(filters.Encode())
-	if next != "" {
-		// The default since is an hour before this page: the next page
-		// goes on from it (to the minute, which the cursor makes exact),
-		// not from an hour before the click, which skipped the events
-		// between.
+	if f.before != "" {
+		v.Newest = template.URL(filters.Encode())
+	}
+	if more {
+		// The default since is an hour before the first page: the older
+		// pages stop there too, not an hour before each click, which
+		// left out the oldest events of the hour read.
 		if v.Since == "" {
-			filters.Set("since", eq.Since.UTC().Format("2006-01-02T15:04"))
+			filters.Set("since", showTime(f.Since))
 		}
-		filters.Set("cursor", next)
-		v.Next = template.URL(filters.Encode())
+		// Every event ID the server writes is a cursor; another (none it
+		// writes) would make a link the page refuses.
+		if last := evs[len(evs)-1].ID; httpapi.ValidEventCursor(last) {
+			filters.Set("before", last)
+			v.Older = template.URL(filters.Encode())
+		}
 	}
 	c.pages.render(w, r, http.StatusOK, "events", d)
+}
+
+// newestEvents returns the newest n events matching f, newest first, with
+// the event log's paging from the oldest (newestfirst.Read).
+func (c *Console) newestEvents(ctx context.Context, f eventsFilter, now time.Time, n int) ([]sessiond.Event, error) {
+	until := now.Add(time.Minute) // other nodes' clocks may run ahead
+	if f.before != "" {
+		// Events of before's microsecond sort either side of it.
+		until = f.beforeAt.Add(time.Microsecond)
+	}
+	page := func(ctx context.Context, since, until time.Time, cursor string, limit int) ([]sessiond.Event, string, error) {
+		q := f.EventQuery
+		q.Since, q.Until, q.Cursor, q.Limit = since, until, cursor, limit
+		evs, next, err := c.o.Events.QueryEvents(ctx, q)
+		if f.before != "" {
+			evs = slices.DeleteFunc(evs, func(e sessiond.Event) bool { return e.ID >= f.before })
+		}
+		return evs, next, err
+	}
+	return newestfirst.Read(ctx, page, f.Since, until, n)
 }

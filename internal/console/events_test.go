@@ -56,7 +56,7 @@ func TestConsole_Events(t *testing.T) {
 			t.Errorf("%s: %d; want %q", tc.query, resp.StatusCode, tc.want)
 		}
 	}
-	for _, bad := range []string{"since=yesterday", "subject=" + strings.Repeat("a", 300), "subject=" + url.QueryEscape("bob\u202e"), "type=" + strings.Repeat("t", 100), "type=session.creatd", "cursor=zzz", "cursor=evt_" + strings.Repeat("Z", 26)} {
+	for _, bad := range []string{"since=yesterday", "subject=" + strings.Repeat("a", 300), "subject=" + url.QueryEscape("bob\u202e"), "type=" + strings.Repeat("t", 100), "type=session.creatd", "before=zzz", "before=evt_" + strings.Repeat("Z", 26)} {
 		if resp, _ := f.do(c, "GET", "/console/events?"+bad, nil, "same-origin"); resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("%.40s: %d; want 400", bad, resp.StatusCode)
 		}
@@ -299,9 +299,9 @@ func TestConsole_EventTailLateCommit(t *testing.T) {
 	}
 }
 
-// TestConsole_EventsLinksKeepFilters: the events page's "Next page" link
-// and its live tail's source carry the filters (and the next page's
-// cursor) as a query the server reads back, not one escaped value: the
+// TestConsole_EventsLinksKeepFilters: the events page's "Older events"
+// link and its live tail's source carry the filters (and the older page's
+// start) as a query the server reads back, not one escaped value: the
 // tail showed every event and the next page every subject.
 func TestConsole_EventsLinksKeepFilters(t *testing.T) {
 	f := newFixture(t)
@@ -337,8 +337,8 @@ func TestConsole_EventsLinksKeepFilters(t *testing.T) {
 			}
 		}
 	}
-	if tail.Path != "/console/events/tail" || tail.Query().Has("cursor") || next.Query().Get("cursor") == "" {
-		t.Errorf("tail %s, next page %s: want the tail without a cursor, the next page with one", tail, next)
+	if tail.Path != "/console/events/tail" || tail.Query().Has("before") || next.Query().Get("before") == "" {
+		t.Errorf("tail %s, older page %s: want the tail without a start, the older page with one", tail, next)
 	}
 	resp, body = f.do(c, "GET", "/console/events?"+next.RawQuery, nil, "same-origin")
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "5 event(s)") || strings.Contains(body, ">bob<") {
@@ -347,9 +347,9 @@ func TestConsole_EventsLinksKeepFilters(t *testing.T) {
 }
 
 // TestConsole_EventsNextPageKeepsDefaultSince: without a since filter the
-// page lists from an hour before it was made; its next page must go on
-// from the same moment, not from an hour before the click, or the events
-// between the two were skipped (an operator reading page 1 for ten
+// page lists back to an hour before it was made; its older pages must stop
+// at the same moment, not at an hour before the click, or the oldest
+// events of that hour were left out (an operator reading page 1 for ten
 // minutes lost ten minutes of events).
 func TestConsole_EventsNextPageKeepsDefaultSince(t *testing.T) {
 	f := newFixture(t)
@@ -363,10 +363,10 @@ func TestConsole_EventsNextPageKeepsDefaultSince(t *testing.T) {
 	f.clock.Set(start)
 	resp, body := f.do(c, "GET", "/console/events", nil, "same-origin")
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, strconv.Itoa(sessiond.DefaultEventLimit)+" event(s)") {
-		t.Fatalf("events: %d; want the first %d events\n%s", resp.StatusCode, sessiond.DefaultEventLimit, body)
+		t.Fatalf("events: %d; want the newest %d events\n%s", resp.StatusCode, sessiond.DefaultEventLimit, body)
 	}
 	// 100 is this page's, not the hour's: it says so.
-	if !strings.Contains(body, strconv.Itoa(sessiond.DefaultEventLimit)+" event(s) on this page; there may be more on the next page") {
+	if !strings.Contains(body, strconv.Itoa(sessiond.DefaultEventLimit)+" event(s), newest first; older ones on the next page") {
 		t.Errorf("page 1 does not say that more events follow\n%s", body)
 	}
 	_, rest, ok := strings.Cut(body, `<p><a href="/console/events?`)

@@ -65,7 +65,7 @@ var errTooLarge = errors.New("the form is larger than " + strconv.Itoa(maxIncide
 	" KiB; send at most " + strconv.Itoa(maxIncidentSubjects) + " subjects")
 
 // incidentForm reads and checks the kill switch form.
-func incidentForm(r *http.Request, v *incidentView) (httpapi.IncidentRequest, error) {
+func incidentForm(r *http.Request, v *incidentView, now time.Time) (httpapi.IncidentRequest, error) {
 	var req httpapi.IncidentRequest
 	if err := r.ParseForm(); err != nil {
 		var tooLarge *http.MaxBytesError
@@ -113,9 +113,9 @@ func incidentForm(r *http.Request, v *incidentView) (httpapi.IncidentRequest, er
 			return req, errors.New("give between 1 and 1000 subjects, one per line")
 		}
 	case "issued_before":
-		t, err := time.ParseInLocation("2006-01-02T15:04", v.IssuedBefore, time.UTC)
+		t, err := parseTime("issued before", strings.TrimSpace(v.IssuedBefore), now)
 		if err != nil {
-			return req, errors.New("issued before is not a date and time")
+			return req, err
 		}
 		req.IssuedBefore = t
 	default:
@@ -142,9 +142,10 @@ func (c *Console) incident(w http.ResponseWriter, r *http.Request, key apikey.Ke
 		c.pages.render(w, r, http.StatusNotImplemented, "incident", d)
 		return
 	}
-	req, err := incidentForm(r, &v)
+	now := c.o.Clock.Now()
+	req, err := incidentForm(r, &v, now)
 	if err == nil {
-		err = httpapi.CheckIncident(&req, time.Now())
+		err = httpapi.CheckIncident(&req, now)
 		var ae *sessiond.ArgumentError
 		if errors.As(err, &ae) {
 			err = errors.New(ae.Field + " " + ae.Msg)

@@ -16,9 +16,32 @@ type pageData struct {
 	Title    string
 	Nav      string // the active navigation entry
 	Operator string // the signed-in API key's name and ID
-	Error    string
-	Notice   string
-	Data     any
+	// Navigation shows the console's navigation without an operator: on
+	// the page answered without the store, which does not know who it is.
+	Navigation bool
+	Error      string
+	Notice     string
+	// ReplaceURL, if set, is the URL the browser keeps for the page
+	// (replaceNoticeURL).
+	ReplaceURL string
+	Data       any
+}
+
+// replaceNoticeURL returns r's URL without the query parameter param,
+// which carried the notice of an action's result (?revoked=, ?retried=),
+// and asks htmx to keep that URL for the page (HX-Replace-Url); set as
+// pageData.ReplaceURL, console.js does the same on a full page load
+// (history.replaceState). In the URL the notice came back with every
+// reload, hours later; now it is shown once.
+func replaceNoticeURL(w http.ResponseWriter, r *http.Request, param string) string {
+	q := r.URL.Query()
+	q.Del(param)
+	u := r.URL.Path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	w.Header().Set("HX-Replace-Url", u)
+	return u
 }
 
 type pages struct {
@@ -89,10 +112,13 @@ func printable(s string) string {
 	return b.String()
 }
 
+// shownLayout is how the console's pages show a time: UTC, to the second.
+const shownLayout = "2006-01-02 15:04:05Z"
+
 // when shows a time in UTC to the second; zero shows as a dash.
 func when(t time.Time) string {
 	if t.IsZero() {
 		return "—"
 	}
-	return t.UTC().Format("2006-01-02 15:04:05Z")
+	return t.UTC().Format(shownLayout)
 }

@@ -2,9 +2,13 @@ package console
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
+	"strings"
+	"unicode"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/apikey"
@@ -27,10 +31,83 @@ type sessionRow struct {
 }
 
 type sessionsView struct {
-	Subject  string
-	Searched bool
-	Rows     []sessionRow
-	Live     int
+	Subject    string
+	IP, Device string // the filters, as typed
+	Searched   bool
+	Filtered   bool         // IP or device narrowed the subject's sessions
+	Rows       []sessionRow // the ones matching the filters
+	Total      int          // the subject's sessions
+	Live       int          // of Rows
+}
+
+// sessionFilter narrows a subject's sessions on the sessions page to an
+// address or a network, and to a device. The store keeps no index of
+// sessions by address or device, and reading every session on each
+// request would not do on a large deployment: it filters the sessions of
+// one subject, which the page reads anyway.
+type sessionFilter struct {
+	network netip.Prefix // valid when set
+	device  string       // lower case; "" matches every device
+}
+
+// Bounds of the sessions page's filters.
+const (
+	maxIPFilter     = 64
+	maxDeviceFilter = 256
+)
+
+// parseSessionFilter reads the IP filter (an address, or a network in
+// CIDR notation; an IPv4 address also matches its IPv4-mapped IPv6 form)
+// and the device filter (a word of the device shown or the User-Agent,
+// in any case).
+func parseSessionFilter(ip, dev string) (sessionFilter, error) {
+	var f sessionFilter
+	if ip = strings.TrimSpace(ip); ip != "" {
+		bad := fmt.Errorf("%.*q is not an IP address or network (198.51.100.7, 198.51.100.0/24, 2001:db8::/32)", maxIPFilter, ip)
+		if len(ip) > maxIPFilter {
+			return f, bad
+		}
+		if strings.Contains(ip, "/") {
+			p, err := netip.ParsePrefix(ip)
+			if err != nil {
+				return f, bad
+			}
+			if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+				p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+			}
+			f.network = p.Masked()
+		} else {
+			a, err := netip.ParseAddr(ip)
+			if err != nil || a.Zone() != "" {
+				return f, bad
+			}
+			a = a.Unmap()
+			f.network = netip.PrefixFrom(a, a.BitLen())
+		}
+	}
+	dev = strings.TrimSpace(dev)
+	switch {
+	case len(dev) > maxDeviceFilter:
+		return f, fmt.Errorf("the device filter is at most %d bytes", maxDeviceFilter)
+	case strings.ContainsFunc(dev, func(r rune) bool { return unicode.IsControl(r) || unicode.In(r, unicode.Cf) }):
+		return f, errors.New("the device filter holds control or formatting characters")
+	}
+	f.device = strings.ToLower(dev)
+	return f, nil
+}
+
+func (f sessionFilter) set() bool { return f.network.IsValid() || f.device != "" }
+
+// matches reports whether the session from ip, on the device shown as
+// device with the User-Agent ua, passes f.
+func (f sessionFilter) matches(ip, device, ua string) bool {
+	if f.network.IsValid() {
+		a, err := netip.ParseAddr(ip)
+		if err != nil || !f.network.Contains(a.Unmap()) {
+			return false
+		}
+	}
+	return f.device == "" || strings.Contains(strings.ToLower(device), f.device) || strings.Contains(strings.ToLower(ua), f.device)
 }
 
 func (c *Console) sessionsPage(w http.ResponseWriter, r *http.Request, key apikey.Key) {
@@ -38,14 +115,23 @@ func (c *Console) sessionsPage(w http.ResponseWriter, r *http.Request, key apike
 	// A subject is exact (" alice" is not "alice") and takes the form the
 	// API stores it under, whatever form it was pasted in.
 	raw := r.URL.Query().Get("subject")
-	if n, err := strconv.Atoi(r.URL.Query().Get("revoked")); err == nil && n >= 0 {
-		d.Notice = "Revoked " + strconv.Itoa(n) + " session(s)."
+	if r.URL.Query().Has("revoked") {
+		if n, err := strconv.Atoi(r.URL.Query().Get("revoked")); err == nil && n >= 0 {
+			d.Notice = "Revoked " + strconv.Itoa(n) + " session(s)."
+		}
+		d.ReplaceURL = replaceNoticeURL(w, r, "revoked")
 	}
-	v := sessionsView{Subject: raw}
+	v := sessionsView{Subject: raw, IP: r.URL.Query().Get("ip"), Device: r.URL.Query().Get("device")}
 	status := http.StatusOK
 	clean, err := subject.Clean("subject", raw)
 	var arg *sessiond.ArgumentError
+	filter, ferr := parseSessionFilter(v.IP, v.Device)
 	switch {
+	case ferr != nil:
+		d.Error, status = "Bad filter: "+ferr.Error()+".", http.StatusBadRequest
+	case raw == "" && filter.set():
+		d.Error, status = "The IP address and the device narrow a subject's sessions: enter the subject too. "+
+			"The Events page shows each event's address.", http.StatusBadRequest
 	case raw == "":
 	case errors.As(err, &arg):
 		d.Error, status = "That is not a valid subject: it "+arg.Msg+".", http.StatusBadRequest
@@ -65,8 +151,12 @@ func (c *Console) sessionsPage(w http.ResponseWriter, r *http.Request, key apike
 		}
 		now := c.o.Clock.Now()
 		anomalies := c.anomalies(r, clean)
+		v.Total, v.Filtered = len(list), filter.set()
 		for _, s := range list {
 			row := sessionRow{Session: s, Device: c.device.describe(s.Client.UserAgent), State: "live", Anomalies: anomalies[s.ID], Bound: s.DeviceBound()}
+			if !filter.matches(s.Client.IP, row.Device, s.Client.UserAgent) {
+				continue
+			}
 			switch err := s.Check(now); {
 			case errors.Is(err, sessiond.ErrRevoked):
 				row.State = "revoked (" + string(s.RevokeReason) + ")"
@@ -120,8 +210,15 @@ func revokeForm(r *http.Request, needID bool) (string, sessiond.SessionID, bool)
 	return clean, id, true
 }
 
+// back answers a revoke form with the subject's sessions page, under the
+// form's filters, saying how many sessions were revoked.
 func (c *Console) back(w http.ResponseWriter, r *http.Request, subject string, n int) {
 	q := url.Values{"subject": {subject}, "revoked": {strconv.Itoa(n)}}
+	for _, k := range []string{"ip", "device"} {
+		if v := r.PostForm.Get(k); v != "" {
+			q.Set(k, v)
+		}
+	}
 	http.Redirect(w, r, Prefix+"/sessions?"+q.Encode(), http.StatusSeeOther)
 }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,14 +23,22 @@ import (
 const subjectPrefix = "apikey:"
 
 // toSignIn answers a request without a usable console session: back to the
-// sign-in page, whatever the method (htmx follows HX-Redirect).
+// sign-in page, whatever the method (htmx follows HX-Redirect), with the
+// console page to return to once signed in (returnTo).
 // A session signed in too long ago for a sensitive action is sent there
 // with ?reauth=1, which says why.
 func toSignIn(w http.ResponseWriter, r *http.Request, err error) {
 	w.Header().Set("Cache-Control", "no-store")
-	to := Prefix + "/signin"
+	q := url.Values{}
+	if next := returnTo(r); next != "" {
+		q.Set("next", next)
+	}
 	if errors.Is(err, httpsession.ErrReauthenticationRequired) {
-		to += "?reauth=1"
+		q.Set("reauth", "1")
+	}
+	to := Prefix + "/signin"
+	if len(q) > 0 {
+		to += "?" + q.Encode()
 	}
 	if r.Header.Get("HX-Request") == "true" {
 		w.Header().Set("HX-Redirect", to)
@@ -36,6 +46,58 @@ func toSignIn(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// returnTo is the console page that signing in returns to after r was
+// sent to sign in: the page r asked for, or the one htmx sent r's form
+// from (HX-Current-URL); "" for none (the overview). A form sent without
+// htmx names no page.
+func returnTo(r *http.Request) string {
+	var page string
+	switch {
+	case r.Method == http.MethodGet || r.Method == http.MethodHead:
+		page = consolePage(r.URL.RequestURI())
+	case r.Header.Get("HX-Current-URL") != "":
+		u, err := url.Parse(r.Header.Get("HX-Current-URL"))
+		if err != nil {
+			return ""
+		}
+		// Its path and query only: the sign-in sends the operator to this
+		// host whatever the header names.
+		page = consolePage(u.RequestURI())
+	}
+	if page == Prefix+"/overview" {
+		return "" // where a sign-in goes anyway
+	}
+	return page
+}
+
+// consolePages are the console's pages: where a sign-in may return to.
+var consolePages = []string{"/overview", "/sessions", "/events", "/webhooks", "/keys", "/incident"}
+
+// maxReturn bounds the page a sign-in returns to, query included.
+const maxReturn = 2048
+
+// consolePage returns s if a sign-in may send the operator there, else
+// "": the path of one of the console's pages (consolePages, spelled
+// exactly: no dot segment or escape), with its query, in printable ASCII,
+// with no scheme, host, fragment, "//" or backslash anywhere. Anything
+// more could send an operator who just signed in to another site: an open
+// redirect lends the console's name to a phishing link.
+func consolePage(s string) string {
+	if s == "" || len(s) > maxReturn || strings.Contains(s, "//") || strings.ContainsAny(s, "\\#") ||
+		strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r > '~' }) {
+		return ""
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return ""
+	}
+	page, ok := strings.CutPrefix(u.Path, Prefix)
+	if !ok || !slices.Contains(consolePages, page) || !strings.HasPrefix(s, u.Path) {
+		return ""
+	}
+	return s
 }
 
 // operator lets a request through with a live console session whose API
@@ -127,8 +189,11 @@ func (c *Console) stillOperator(ctx context.Context, sid sessiond.SessionID, key
 	return err == nil && key.RevokedAt.IsZero() && key.Allows(apikey.ScopeAdmin)
 }
 
+// signInView is the sign-in form's: the console page to return to.
+type signInView struct{ Next string }
+
 func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
-	d := pageData{Title: "Sign in"}
+	d := pageData{Title: "Sign in", Data: signInView{Next: consolePage(r.URL.Query().Get("next"))}}
 	if r.URL.Query().Get("reauth") == "1" {
 		d.Notice = "Creating, revoking or rotating keys and the kill switch need a sign-in within the last " +
 			minutes(c.o.RecentAuth) + ": sign in again with your API key, then repeat the action."
@@ -140,8 +205,11 @@ func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
 // travels once, in the form body; the browser keeps only the console
 // session's cookie.
 func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
+	// Where to go once signed in, kept by a refusal: the form's field,
+	// a page of the console's only (consolePage).
+	var next string
 	refuse := func(status int, msg string) {
-		c.pages.render(w, r, status, "signin", pageData{Title: "Sign in", Error: msg})
+		c.pages.render(w, r, status, "signin", pageData{Title: "Sign in", Error: msg, Data: signInView{Next: next}})
 	}
 	if ok, retry := c.o.SignInLimit.Allow(ratelimit.AddrKey(peerAddr(r))); !ok {
 		secs := strconv.Itoa(int(retry / time.Second))
@@ -154,6 +222,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusBadRequest, "The form could not be read.")
 		return
 	}
+	next = consolePage(r.PostForm.Get("next"))
 	secret := strings.TrimSpace(r.PostForm.Get("api_key"))
 	if secret == "" {
 		refuse(http.StatusBadRequest, "Enter an API key.")
@@ -194,7 +263,10 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.log.InfoContext(r.Context(), "console: signed in", "key_id", key.ID)
-	http.Redirect(w, r, Prefix+"/overview", http.StatusSeeOther)
+	if next == "" {
+		next = Prefix + "/overview"
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 // undoSignIn ends the console session Login just created and expires its

@@ -94,7 +94,7 @@ func tailCursor(c string) (time.Time, bool) {
 // maxTailShown. Not safe for concurrent use.
 type tailWindow struct {
 	latest time.Time            // the newest event time seen, or where the tail started
-	from   time.Time            // re-reads start here; never moves back
+	from   time.Time            // re-reads start here; moves back only with this node's clock (stepBack)
 	back   time.Duration        // how far from stays behind latest (or now)
 	shown  map[string]time.Time // IDs read at or after from, with their time
 	// hw is the high-water cursor, each message's SSE id: every event at
@@ -210,6 +210,24 @@ func (w *tailWindow) advance(now time.Time, complete bool) {
 	}
 }
 
+// stepBack moves the window back to from, back before this node's clock,
+// which is behind the window: it stepped back (NTP corrected a clock that
+// ran ahead). The events it stamps from now on, and those of the nodes in
+// step with it, would fall before the window and the cursor, hidden until
+// the clock caught up with where it was. The cursor moves back with the
+// window, so that a resume from it does not take them for sent either.
+// What a read from there returns again is skipped while remembered, and
+// sent again once forgotten: at least once, as the revocation stream does
+// after a step (the page shows an event once).
+func (w *tailWindow) stepBack(from time.Time) {
+	w.from = from
+	c := stream.CursorAt(from)
+	w.hw = min(w.hw, c)
+	if w.gap > c {
+		w.gap = c
+	}
+}
+
 func earlier(a, b time.Time) time.Time {
 	if b.Before(a) {
 		return b
@@ -259,6 +277,9 @@ func (t *tailer) poll(ctx context.Context, now time.Time, send func([]tailMessag
 	// Counted when done: a first read that failed is made again as the
 	// first, or what it had not read would be taken for late events.
 	first := t.polls == 0
+	if back := now.Add(-w.back); back.Before(w.from) {
+		w.stepBack(back) // never otherwise: from trails the clock by back at least
+	}
 	q := t.q
 	// Just after now: an event stamped in this microsecond sorts before it.
 	w.ceil = stream.CursorAt(now.Add(time.Microsecond))

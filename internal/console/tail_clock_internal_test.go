@@ -64,3 +64,82 @@ func TestTailer_ClockAheadEventHidesNoResume(t *testing.T) {
 		t.Errorf("event %s, logged while the tail was disconnected, was never sent after resuming from %s", missed, lastID)
 	}
 }
+
+// TestTailer_ClockStepBack: this node's clock steps back (NTP corrects a
+// clock that ran ahead) by more than the window reaches back (12 s with
+// one-second polls). The events stamped from then on, by this node and by
+// the nodes in step with it, are sent at the next polls, where they were
+// hidden until the clock caught up with where it had been; and the id the
+// tail gives for a resume does not stay ahead, so that a reconnect sends
+// what was logged meanwhile.
+func TestTailer_ClockStepBack(t *testing.T) {
+	for _, step := range []time.Duration{13 * time.Second, 30 * time.Second, 4 * time.Minute} {
+		t.Run(step.String(), func(t *testing.T) {
+			ctx := t.Context()
+			store := memstore.New()
+			start := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+			tl := &tailer{log: store, win: newTailWindow(start, stream.CursorAt(start), start, time.Second)}
+			sent := map[string]int{}
+			lastID := tl.win.hw
+			send := func(ms []tailMessage) error {
+				for _, m := range ms {
+					if m.event == "" {
+						sent[m.data.(eventRow).ID]++
+					}
+					lastID = m.id
+				}
+				return nil
+			}
+			logAt := func(at time.Time) string {
+				id := sessiond.NewEventID(at)
+				if err := store.AppendEvents(ctx, sessiond.Event{ID: id, Time: at, Type: sessiond.EventSessionCreated}); err != nil {
+					t.Fatal(err)
+				}
+				return id
+			}
+			poll := func(now time.Time) {
+				t.Helper()
+				if err := tl.poll(ctx, now, send); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// A minute of polls, an event each.
+			var before []string
+			for i := range 60 {
+				at := start.Add(time.Duration(i) * time.Second)
+				before = append(before, logAt(at))
+				poll(at)
+			}
+			stepped := start.Add(60*time.Second - step)
+			after := logAt(stepped)
+			for i := range 2 {
+				poll(stepped.Add(time.Duration(i) * time.Second))
+			}
+			if sent[after] != 1 {
+				t.Errorf("an event stamped after the clock stepped back %v was sent %d times in the two polls after; want once", step, sent[after])
+			}
+			for _, id := range before {
+				if sent[id] == 0 {
+					t.Errorf("event %s, logged before the step, was never sent", id)
+				}
+			}
+			// The stream drops; an event is logged meanwhile.
+			meanwhile := logAt(stepped.Add(2 * time.Second))
+			later := stepped.Add(3 * time.Second)
+			at, ok := tailCursor(lastID)
+			if !ok {
+				t.Fatalf("id %q is no cursor", lastID)
+			}
+			if at.After(later) {
+				t.Errorf("the tail's id %s (%v) is ahead of the clock, %v, after it stepped back", lastID, at, later)
+			}
+			tl = &tailer{log: store, win: newTailWindow(at, lastID, later, time.Second)}
+			for i := range 3 {
+				poll(later.Add(time.Duration(i) * time.Second))
+			}
+			if sent[meanwhile] == 0 {
+				t.Errorf("event %s, logged while the tail was disconnected after the step, was never sent after resuming from %s", meanwhile, lastID)
+			}
+		})
+	}
+}

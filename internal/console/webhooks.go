@@ -69,6 +69,9 @@ func (c *Console) webhooksPage(w http.ResponseWriter, r *http.Request, key apike
 	if !deliveryIDShape.MatchString(retried) {
 		retried = ""
 	}
+	if r.URL.Query().Has("retried") {
+		d.ReplaceURL = replaceNoticeURL(w, r, "retried")
+	}
 	status := http.StatusOK
 	v := webhooksView{Enabled: c.o.Outbox != nil}
 	for _, ep := range c.o.Webhooks {

@@ -1,11 +1,13 @@
-// sessiond console: the events page's live tail, the overview's charts and
-// the kill switch form's sign-in deadline and running notice.
+// sessiond console: the events page's live tail, the overview's charts,
+// the kill switch form's sign-in deadline and running notice, and the URL
+// kept for a page showing an action's result.
 // Served as a file (CSP script-src 'self'); every value is set with
 // textContent, never as HTML; chart data comes from the data-charts
 // attribute of the overview's #overview-data (no inline script).
 "use strict";
 (function () {
   var source = null;
+  var tailIDs = Object.create(null); // the IDs of the live tail's rows
   // Why the live tail says events may have been missed (its `missed`
   // event's reason).
   var missedWhy = {
@@ -29,7 +31,12 @@
     source.onerror = function () { status.textContent = "Connection lost; retrying."; };
     source.onmessage = function (m) {
       var e = JSON.parse(m.data);
+      // At least once: after this node's clock stepped back the server
+      // may send an event again; it is shown once.
+      if (tailIDs[e.id]) return;
+      tailIDs[e.id] = true;
       var tr = document.createElement("tr");
+      tr.setAttribute("data-id", e.id);
       cell(tr, "Time", e.time);
       cell(tr, "Type", e.type);
       cell(tr, "Subject", e.subject);
@@ -37,7 +44,11 @@
       cell(tr, "Client", e.ip + " " + e.user_agent, "ua");
       cell(tr, "Details", e.details, "ua");
       rows.insertBefore(tr, rows.firstChild);
-      while (rows.children.length > 200) rows.removeChild(rows.lastChild);
+      while (rows.children.length > 200) {
+        var id = rows.lastChild.getAttribute("data-id");
+        if (id) delete tailIDs[id];
+        rows.removeChild(rows.lastChild);
+      }
       seen++;
       status.textContent = seen + " new event(s).";
     };
@@ -79,6 +90,7 @@
     var button = document.getElementById("tail-toggle");
     if (!button || button.getAttribute("data-wired")) return;
     button.setAttribute("data-wired", "1");
+    tailIDs = Object.create(null); // a new page: no rows yet
     button.addEventListener("click", function () { if (source) stop(button); else start(button); });
   }
   // The overview's charts (uPlot, vendored): one per window, a line per
@@ -180,6 +192,15 @@
     incidentNotice(e, "A proxy in front of sessiond stopped waiting for the kill switch (HTTP " + status + "): it may still be running. Look for incident.revoked on the Events page before running it again.");
   });
 
+  // A page showing an action's result notice (?revoked=, ?retried=) names
+  // its URL without it (data-replace-url): keep that one, so that a
+  // reload does not report the action again. htmx does the same from the
+  // answer's HX-Replace-Url; this is for a full page load.
+  function replaceURL() {
+    var el = document.querySelector("[data-replace-url]");
+    if (el && window.history && history.replaceState) history.replaceState(history.state, "", el.getAttribute("data-replace-url"));
+  }
+
   var resizeTimer = null;
   window.addEventListener("resize", function () {
     clearTimeout(resizeTimer);
@@ -187,10 +208,11 @@
   });
   if (window.matchMedia) window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", drawCharts);
 
-  document.addEventListener("DOMContentLoaded", function () { wire(); drawCharts(); watchReauth(); });
+  document.addEventListener("DOMContentLoaded", function () { replaceURL(); wire(); drawCharts(); watchReauth(); });
   // hx-boost swaps the body: wire the new page, and end a tail left behind.
   document.addEventListener("htmx:afterSettle", function () {
     if (source && !document.getElementById("tail-toggle")) { source.close(); source = null; }
+    replaceURL();
     wire();
     drawCharts();
     watchReauth();
