@@ -68,9 +68,10 @@ func (v *Verifier) follow(ctx context.Context) {
 		}
 		wait := backoff/2 + rand.N(backoff/2+1)
 		if re, ok := errors.AsType[*refusedError](err); ok && re.retryAfter > wait {
-			// No sooner than the server asked; the jitter keeps verifiers
-			// it refused together from returning at the same instant.
-			wait = re.retryAfter + rand.N(backoff/2+1)
+			// No sooner than the server asked, within retryCap; the jitter
+			// keeps verifiers it refused together from returning at the
+			// same instant.
+			wait = min(re.retryAfter, v.retryCap()) + rand.N(backoff/2+1)
 		}
 		if !v.sleep(ctx, wait) {
 			return
@@ -306,4 +307,13 @@ func decodeEvent[T interface{ Validate() error }](data []byte) (T, error) {
 		return ev, fmt.Errorf("%w: %v", errProtocol, err)
 	}
 	return ev, nil
+}
+
+// retryCap bounds how long a Retry-After holds the follower off: half of
+// MaxStaleness (at least the longest backoff, at most maxRetryAfter). A
+// proxy's maintenance page asking for minutes would otherwise keep the
+// verifier stale, refusing every token, long after the server is back;
+// sessiond itself asks for seconds.
+func (v *Verifier) retryCap() time.Duration {
+	return min(maxRetryAfter, max(maxBackoff, v.opts.MaxStaleness/2))
 }

@@ -3,6 +3,7 @@ package verifier
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -57,8 +58,23 @@ func retryAfter(v string, now time.Time) time.Duration {
 	if digits {
 		return time.Duration(secs) * time.Second
 	}
-	if t, err := time.Parse(http.TimeFormat, v); err == nil && t.After(now) {
+	if t, ok := imfFixdate(v); ok && t.After(now) {
 		return min(t.Sub(now), maxRetryAfter)
 	}
 	return 0
+}
+
+var dayNames = []string{"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"}
+
+// imfFixdate reads an IMF-fixdate (RFC 9110 §5.6.7) to the letter, as the
+// Node verifier's pattern does: time.Parse alone also takes names in
+// another case, runs of spaces and a fraction of a second. The day name
+// is checked for its spelling only (time.Parse and the Node verifier
+// ignore whether it is the date's).
+func imfFixdate(v string) (time.Time, bool) {
+	t, err := time.Parse(http.TimeFormat, v)
+	if err != nil || !slices.Contains(dayNames, v[:3]) || t.Format(http.TimeFormat)[3:] != v[3:] {
+		return time.Time{}, false
+	}
+	return t, true
 }

@@ -40,6 +40,13 @@ func TestFollow_HonoursRetryAfter(t *testing.T) {
 		{"503, an RFC 850 date", http.StatusServiceUnavailable, []string{"Tuesday, 01-Jan-30 00:01:30 GMT"}, minBackoff / 2, minBackoff},
 		{"503, an asctime date", http.StatusServiceUnavailable, []string{"Tue Jan  1 00:01:30 2030"}, minBackoff / 2, minBackoff},
 		{"503, a date in UTC, not GMT", http.StatusServiceUnavailable, []string{"Tue, 01 Jan 2030 00:01:30 UTC"}, minBackoff / 2, minBackoff},
+		// IMF-fixdate to the letter, as the Node verifier's pattern reads it:
+		// time.Parse alone also takes names in another case, runs of spaces
+		// and a fraction of a second.
+		{"503, an HTTP date in lower case", http.StatusServiceUnavailable, []string{"tue, 01 jan 2030 00:01:30 GMT"}, minBackoff / 2, minBackoff},
+		{"503, an HTTP date with two spaces", http.StatusServiceUnavailable, []string{"Tue,  01 Jan 2030 00:01:30 GMT"}, minBackoff / 2, minBackoff},
+		{"503, an HTTP date with a fraction of a second", http.StatusServiceUnavailable, []string{"Tue, 01 Jan 2030 00:01:30.5 GMT"}, minBackoff / 2, minBackoff},
+		{"503, an HTTP date with a one-digit day", http.StatusServiceUnavailable, []string{"Tue, 1 Jan 2030 00:01:30 GMT"}, minBackoff / 2, minBackoff},
 		{"503 without Retry-After", http.StatusServiceUnavailable, nil, minBackoff / 2, minBackoff},
 		{"503, Retry-After twice", http.StatusServiceUnavailable, []string{"120", "120"}, minBackoff / 2, minBackoff},
 		{"500 with Retry-After", http.StatusInternalServerError, []string{"120"}, minBackoff / 2, minBackoff},
@@ -61,6 +68,7 @@ func TestFollow_HonoursRetryAfter(t *testing.T) {
 			v.clock.(interface{ Set(time.Time) }).Set(now)
 			v.base, v.hc, v.stream = srv.URL, srv.Client(), srv.Client()
 			v.opts.IdleTimeout = time.Minute
+			v.opts.MaxStaleness = time.Hour // retryCap: maxRetryAfter
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			var waits []time.Duration
@@ -73,6 +81,51 @@ func TestFollow_HonoursRetryAfter(t *testing.T) {
 			v.follow(ctx)
 			if len(waits) != 1 || waits[0] < tc.min || waits[0] > tc.max {
 				t.Errorf("wait after a %d with Retry-After %q = %v; want one between %v and %v", tc.status, tc.retryAfter, waits, tc.min, tc.max)
+			}
+		})
+	}
+}
+
+// TestFollow_RetryAfterWithinStaleness: a Retry-After longer than half of
+// MaxStaleness holds the follower off for half of MaxStaleness only (at
+// least the longest backoff): a proxy's maintenance page asking for five
+// minutes must not keep a verifier stale, refusing every token, for
+// minutes after the server is back.
+func TestFollow_RetryAfterWithinStaleness(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name         string
+		maxStaleness time.Duration
+		retryAfter   string
+		min, max     time.Duration
+	}{
+		{"the default staleness, a proxy's five minutes", DefaultMaxStaleness, "300", 15 * time.Second, 15*time.Second + minBackoff},
+		{"the default staleness, sessiond's five seconds", DefaultMaxStaleness, "5", 5 * time.Second, 5*time.Second + minBackoff},
+		{"a short staleness: still the longest backoff", 2 * time.Second, "300", maxBackoff, maxBackoff + minBackoff},
+		{"an hour's staleness: at most maxRetryAfter", time.Hour, "86400", maxRetryAfter, maxRetryAfter + minBackoff},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Retry-After", tc.retryAfter)
+				w.WriteHeader(http.StatusServiceUnavailable)
+			}))
+			defer srv.Close()
+			v := bare()
+			v.base, v.hc, v.stream = srv.URL, srv.Client(), srv.Client()
+			v.opts.IdleTimeout, v.opts.MaxStaleness = time.Minute, tc.maxStaleness
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var waits []time.Duration
+			v.wait = func(ctx context.Context, d time.Duration) bool {
+				waits = append(waits, d)
+				cancel()
+				return false
+			}
+			v.wg.Add(1)
+			v.follow(ctx)
+			if len(waits) != 1 || waits[0] < tc.min || waits[0] > tc.max {
+				t.Errorf("wait after Retry-After %s with MaxStaleness %v = %v; want one between %v and %v", tc.retryAfter, tc.maxStaleness, waits, tc.min, tc.max)
 			}
 		})
 	}

@@ -10,7 +10,7 @@ import { createLocalJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVeri
 import type { JSONWebKeySet, JWTPayload } from "jose";
 import { SSEDecoder, MalformedStreamError, UTF8Stream, cursorMillis, isCursor } from "./sse.js";
 import { LagMeter } from "./lag.js";
-import { retryAfterMs } from "./retryafter.js";
+import { retryAfterMs, retryCapMs } from "./retryafter.js";
 import { sleep } from "./sleep.js";
 import type { Block } from "./sse.js";
 
@@ -138,6 +138,8 @@ class RefusedError extends Error {
   }
 }
 
+// The reconnection backoff doubles from 100 ms up to this.
+const MAX_BACKOFF_MS = 5000;
 const MAX_TOKEN_BYTES = 8 * 1024;
 const MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024;
 const ALLOWED_HEADERS = new Set(["alg", "typ", "kid"]);
@@ -637,10 +639,10 @@ export class Verifier {
       if (err instanceof RefusedError && err.retryAfterMs > delay) {
         // No sooner than the server asked; the jitter keeps verifiers it
         // refused together from returning at the same instant.
-        delay = err.retryAfterMs + Math.random() * (backoff / 2);
+        delay = Math.min(err.retryAfterMs, retryCapMs(this.#o.maxStalenessMs, MAX_BACKOFF_MS)) + Math.random() * (backoff / 2);
       }
       await sleep(delay, this.#abort.signal);
-      backoff = Math.min(backoff * 2, 5000);
+      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
     }
   }
 

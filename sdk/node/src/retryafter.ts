@@ -32,3 +32,15 @@ export function retryAfterMs(v: string | null, now: number): number {
   }
   return t.getTime() > now ? Math.min(t.getTime() - now, MAX_RETRY_AFTER_MS) : 0;
 }
+
+/**
+ * How long a Retry-After may hold the follower off: half of
+ * maxStalenessMs, at least the longest backoff, at most
+ * MAX_RETRY_AFTER_MS. A proxy's maintenance page asking for minutes would
+ * otherwise keep the verifier stale, refusing every token, long after the
+ * server is back; sessiond itself asks for seconds. As the Go verifier's
+ * retryCap.
+ */
+export function retryCapMs(maxStalenessMs: number, maxBackoffMs: number): number {
+  return Math.min(MAX_RETRY_AFTER_MS, Math.max(maxBackoffMs, maxStalenessMs / 2));
+}

@@ -7,7 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createVerifier } from "../dist/index.js";
-import { MAX_RETRY_AFTER_MS, retryAfterMs } from "../dist/retryafter.js";
+import { MAX_RETRY_AFTER_MS, retryAfterMs, retryCapMs } from "../dist/retryafter.js";
 import { cursorAt, eventually, fakeStream } from "./helpers.mjs";
 
 const now = Date.UTC(2030, 0, 1);
@@ -32,6 +32,11 @@ for (const [value, want] of [
   ["0x10", 0],
   ["Tue, 01 Jan 2030 00:01:30 UTC", 0], // GMT only
   ["Tue, 31 Feb 2030 00:01:30 GMT", 0], // no such day
+  // IMF-fixdate to the letter, as the Go verifier reads it too.
+  ["tue, 01 jan 2030 00:01:30 GMT", 0],
+  ["Tue,  01 Jan 2030 00:01:30 GMT", 0],
+  ["Tue, 01 Jan 2030 00:01:30.5 GMT", 0],
+  ["Tue, 1 Jan 2030 00:01:30 GMT", 0],
   ["Tue, 01 Jan 2030 24:01:30 GMT", 0],
   ["Tuesday, 01-Jan-30 00:01:30 GMT", 0], // RFC 850, which senders must not use
   ["Tue Jan  1 00:01:30 2030", 0], // asctime, read as local time by Date.parse
@@ -42,6 +47,20 @@ for (const [value, want] of [
 }
 
 assert.equal(MAX_RETRY_AFTER_MS, 300_000, "the documented cap: 5 minutes");
+
+// A Retry-After holds the follower off for half of maxStalenessMs at most
+// (at least the longest backoff, at most MAX_RETRY_AFTER_MS): a proxy's
+// five minutes must not keep a verifier stale, refusing every token, long
+// after the server is back. As the Go verifier's retryCap.
+for (const [maxStalenessMs, want] of [
+  [30_000, 15_000], // the default
+  [2_000, 5_000], // the longest backoff
+  [3_600_000, MAX_RETRY_AFTER_MS],
+]) {
+  test(`retryCapMs(${maxStalenessMs}) = ${want}`, () => {
+    assert.equal(retryCapMs(maxStalenessMs, 5_000), want);
+  });
+}
 
 // The wait between the refused connection and the next is the verifier's
 // own (computed from Retry-After, not a measurement of the machine: a slow
