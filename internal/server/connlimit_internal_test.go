@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net"
 	"testing"
+
+	"github.com/sessiond/sessiond/internal/config"
 )
 
 func TestMaxConns(t *testing.T) {
@@ -97,5 +99,32 @@ func TestLimitConn_KeepsTCPMethods(t *testing.T) {
 	}
 	if n, err := d.Read(make([]byte, 1)); n != 0 || err != io.EOF {
 		t.Errorf("peer read after CloseWrite = %d, %v; want 0, EOF", n, err)
+	}
+}
+
+// TestRateLimits_StreamsWithinConnectionBudget: one API key's revocation
+// streams never take more than a quarter of the API listener's connection
+// budget, whatever rate_limit.revocation_streams_per_api_key says: with a
+// descriptor limit of 1024 (768 connections) the default of 1000 would let
+// one key hold every connection the node accepts.
+func TestRateLimits_StreamsWithinConnectionBudget(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		configured, api int
+		want            int
+	}{
+		{"the default within a large budget", 1000, 57344, 1000},
+		{"the default past a quarter of a small budget", 1000, 768, 192},
+		{"a setting under the share", 100, 768, 100},
+		{"off stays off", 0, 768, 0},
+		{"a tiny budget still lets one stream in", 1000, 2, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := config.Default().RateLimit
+			c.RevocationStreamsPerAPIKey = tc.configured
+			if got := rateLimits(c, tc.api, slog.New(slog.DiscardHandler)).StreamsPerAPIKey; got != tc.want {
+				t.Errorf("streams per key with %d configured and %d connections = %d; want %d", tc.configured, tc.api, got, tc.want)
+			}
+		})
 	}
 }

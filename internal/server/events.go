@@ -311,13 +311,23 @@ func authFailedHook(events *fanout) func(context.Context, httpapi.AuthFailure) {
 	}
 }
 
-// rateLimits turns the rate_limit section into the API's limits.
-func rateLimits(c config.RateLimit) httpapi.RateLimits {
+// rateLimits turns the rate_limit section into the API's limits. One
+// key's revocation streams are held to a quarter of conns, the API
+// listener's connection budget, at most: the bound is there so that one
+// key cannot spend that budget, and a descriptor limit of 1024 leaves 768
+// connections, under the default of 1000.
+func rateLimits(c config.RateLimit, conns int, log *slog.Logger) httpapi.RateLimits {
 	opts := func(r config.RateRule) ratelimit.Options {
 		return ratelimit.Options{Rate: r.PerSecond(), Burst: r.Burst}
 	}
+	streams := c.RevocationStreamsPerAPIKey
+	if share := max(conns/4, 1); streams > share {
+		log.Warn("rate_limit.revocation_streams_per_api_key lowered to a quarter of the connections this node accepts (raise the open-file limit to allow more)",
+			"configured", streams, "lowered_to", share, "connections", conns)
+		streams = share
+	}
 	return httpapi.RateLimits{AuthFailures: opts(c.AuthFailures), PerAPIKey: opts(c.PerAPIKey), PerClientIP: opts(c.PerClientIP),
-		StreamsPerAPIKey: c.RevocationStreamsPerAPIKey}
+		StreamsPerAPIKey: streams}
 }
 
 // apiKeyChangedHook records changes made through /v1/api-keys; the acting

@@ -253,6 +253,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	apiKeys.OnReset(apiKeysReset(cfg, o.APIKey, apiKeys, keys, secrets, events, log)) // storereset.go
 	ssfTx.bind(keys)
 
+	nconns, adminConns := splitConns(maxConns(openFileLimit()), o.MaxConns, o.AdminMaxConns, cfg.Server.AdminListen != "")
 	hopts := httpapi.Options{
 		Manager:              mgr,
 		Authenticate:         apiKeys.Authenticate,
@@ -267,7 +268,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		Metrics:              met.Handler(),
 		SDK:                  sdk.Handler(),
 		AuthFailed:           authFailedHook(events),
-		RateLimits:           rateLimits(cfg.RateLimit),
+		RateLimits:           rateLimits(cfg.RateLimit, nconns, log),
 		RefreshWithoutClient: met.RefreshWithoutClient,
 		APIKeys:              apiKeys,
 		APIKeyChanged:        apiKeyChangedHook(events),
@@ -332,7 +333,6 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	nconns, adminConns := splitConns(maxConns(openFileLimit()), o.MaxConns, o.AdminMaxConns, cfg.Server.AdminListen != "")
 	ln = limitConns(ln, nconns, "api", log)
 	addr := ln.Addr().String()
 	log.Info("sessiond serving", "addr", addr, "strategy", string(cfg.Strategy), "preset", cfg.Preset,
