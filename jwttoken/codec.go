@@ -104,9 +104,13 @@ func (c *Codec) MaxTokenLifetime() time.Duration { return c.ring.MaxTokenLifetim
 // whole seconds. Errors match sessiond.ErrInvalidArgument when tc cannot
 // make a valid token: a required field is missing, the lifetime exceeds the
 // ring's MaxTokenLifetime, Claims is not a JSON object, or the token would
-// be larger than MaxTokenSize.
+// be larger than MaxTokenSize. While the ring's signing is held
+// (KeyRing.HoldSigning) it fails with the error given there.
 func (c *Codec) Sign(kind sessiond.TokenKind, tc sessiond.TokenClaims) (sessiond.Secret, error) {
 	typ, err := c.checkClaims(kind, tc)
+	if err == nil {
+		err = c.ring.signingHeld()
+	}
 	if err != nil {
 		return "", fmt.Errorf("jwttoken: sign %s token: %w", kind, err)
 	}

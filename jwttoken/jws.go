@@ -14,8 +14,12 @@ import (
 // typ: for JWTs that are not sessiond's session tokens, such as the
 // Security Event Tokens of the ssf package, which receivers verify against
 // the published JWKS. It fails with sessiond.ErrUnsupported on an HS256
-// ring, whose secret is never published.
+// ring, whose secret is never published, and with HoldSigning's error
+// while signing is held.
 func (r *KeyRing) SignJWS(now time.Time, typ string, payload []byte) (string, error) {
+	if err := r.signingHeld(); err != nil {
+		return "", fmt.Errorf("jwttoken: sign jws: %w", err)
+	}
 	k := r.signerAt(now)
 	if k.alg == HS256 {
 		return "", fmt.Errorf("jwttoken: sign jws: an HS256 key cannot be verified from the JWKS: %w", sessiond.ErrUnsupported)

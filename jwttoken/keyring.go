@@ -152,6 +152,8 @@ type KeyRing struct {
 	// onMiss, when set, is called by Verify for a kid the ring lacks,
 	// before the token is rejected (see OnUnknownKID).
 	onMiss atomic.Pointer[func(kid string)]
+	// held, when set, is why the ring signs nothing (HoldSigning).
+	held atomic.Pointer[error]
 }
 
 // NewRing returns a ring with one fresh key of opts.Algorithm, created at
@@ -472,6 +474,27 @@ func (r *KeyRing) OnUnknownKID(f func(kid string)) {
 		return
 	}
 	r.onMiss.Store(&f)
+}
+
+// HoldSigning makes every signature with the ring (Codec.Sign, SignJWS)
+// fail with an error wrapping err, until it is called with nil: its owner
+// knows the keys it holds may be out of date (signing.Keys cannot read the
+// stored ring, where one of them may have been dropped), so no token must
+// be signed with them meanwhile. Verify is not affected.
+func (r *KeyRing) HoldSigning(err error) {
+	if err == nil {
+		r.held.Store(nil)
+		return
+	}
+	r.held.Store(&err)
+}
+
+// signingHeld is HoldSigning's error, nil when the ring signs.
+func (r *KeyRing) signingHeld() error {
+	if p := r.held.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // SetDropped tells the ring which keys were dropped on purpose (the kill

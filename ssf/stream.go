@@ -85,7 +85,10 @@ type Stream struct {
 }
 
 // Sealer seals a secret the Transmitter keeps in the store, bound to a
-// name, and opens it again; the server's is its signing KEK.
+// name, and opens it again; the server's is its signing KEK. Seal may
+// return nil and no error: the secret is then stored in clear (a server
+// given KEKs only as old ones opens with them and seals nothing anew
+// until it has read a secret sealed with one).
 type Sealer interface {
 	Seal(name string, secret []byte) ([]byte, error)
 	Open(name string, sealed []byte) ([]byte, error)
@@ -180,6 +183,9 @@ func (s *streams) stored(l []Stream) ([]byte, error) {
 		sealed, err := s.sealer.Seal(sealName(st.ID), []byte(st.Delivery.AuthorizationHeader))
 		if err != nil {
 			return nil, fmt.Errorf("ssf: seal authorization header: %w", err)
+		}
+		if sealed == nil {
+			continue // the Sealer seals nothing anew: kept in clear
 		}
 		st.AuthorizationSealed, st.Delivery.AuthorizationHeader = sealed, ""
 	}
@@ -319,6 +325,25 @@ func delivered(requested []string) []string {
 		}
 	}
 	return out
+}
+
+// SealStreamsInClear seals with sealer the authorization headers stored
+// in clear (kept so while no KEK was configured), so that a KEK introduced
+// since protects them too: the server runs it at start with a KEK and no
+// old one (docs/operations.md, signing keys at rest). It writes nothing,
+// and reports false, when no header is in clear.
+func SealStreamsInClear(ctx context.Context, meta sessiond.MetaStore, sealer Sealer) (bool, error) {
+	if sealer == nil {
+		return false, nil
+	}
+	var l streamList
+	if _, err := readDoc(ctx, meta, streamsDoc, "streams", &l); err != nil {
+		return false, err
+	}
+	if !slices.ContainsFunc(l.Streams, func(st Stream) bool { return st.Delivery.AuthorizationHeader != "" }) {
+		return false, nil
+	}
+	return true, ResealStreams(ctx, meta, sealer)
 }
 
 // ResealStreams seals every stream's stored authorization header again

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -106,5 +107,56 @@ func TestTransmitter_SealedAuthorization(t *testing.T) {
 	}
 	if perm, err := sealed.Send(ctx, ds[0]); err != nil || perm || len(got) != 2 || got[1] != header {
 		t.Errorf("after an update without the KEK: Send = %v, %v, receiver got %q; want the header again", perm, err, got)
+	}
+}
+
+// clearSealer seals nothing anew (Seal returns nil): a server given KEKs
+// only as old ones, before it has read a secret sealed with one.
+type clearSealer struct{}
+
+func (clearSealer) Seal(string, []byte) ([]byte, error) { return nil, nil }
+func (clearSealer) Open(string, []byte) ([]byte, error) {
+	return nil, errors.New("clearSealer opens nothing")
+}
+
+// TestTransmitter_SealerSealsNothing: a Sealer whose Seal returns nil
+// leaves the push authorization header in clear, as without a Sealer: it
+// is stored and sent, not dropped.
+func TestTransmitter_SealerSealsNothing(t *testing.T) {
+	ctx := context.Background()
+	st := memstore.New()
+	ring, err := jwttoken.NewRing(time.Now(), jwttoken.RingOptions{MaxTokenLifetime: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := func(_ context.Context, bearer string) (string, bool, error) { return bearer, false, nil }
+	tx, err := ssf.NewTransmitter(ssf.TransmitterOptions{Issuer: "https://sessiond.example.com", Meta: st, Outbox: st,
+		Signer: ring, AllowHTTP: true, AllowPrivate: true, Authenticate: auth, Sealer: clearSealer{}}) // the receiver is on loopback
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.Header.Get("Authorization"))
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(rcv.Close)
+	srv := httptest.NewServer(tx)
+	t.Cleanup(srv.Close)
+	const header = "Bearer push-secret-5d21"
+	body := `{"delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":"` + rcv.URL + `","authorization_header":"` + header + `"}}`
+	if code := txCall(t, http.MethodPost, srv.URL+ssf.PathStreams, "key-a", body, nil); code != http.StatusCreated {
+		t.Fatalf("create = %d", code)
+	}
+	if doc, _, err := st.GetMeta(ctx, "ssf.streams"); err != nil || !strings.Contains(string(doc), "push-secret-5d21") {
+		t.Fatalf("stored stream list %s, %v; want the header in clear", doc, err)
+	}
+	e := sessiond.Event{ID: "evt_1", Time: time.Now(), Type: sessiond.EventSessionRevoked, Subject: "alice", SessionID: "s1"}
+	ds, err := tx.Deliveries(ctx, e)
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("Deliveries = %v, %v", ds, err)
+	}
+	if perm, err := tx.Send(ctx, ds[0]); err != nil || perm || len(got) != 1 || got[0] != header {
+		t.Errorf("Send = %v, %v, receiver got %q; want the stream's header", perm, err, got)
 	}
 }

@@ -82,31 +82,54 @@ func readKEK(path string) (*signing.KEK, error) {
 // signing ring reseals itself when it opens). Step 2 of a KEK rotation
 // restarts every node with the old KEK in signing.old_kek_files; once this
 // has run nothing needs that KEK, and a feature turned on after it is
-// destroyed still opens its secret.
+// destroyed still opens its secret. With a KEK and no old one (a KEK
+// introduced, or a rotation finished) it seals only the secrets still in
+// clear, made before the KEK, and writes nothing once none is.
 func resealKEKDocuments(ctx context.Context, cfg config.Config, getenv func(string) string, meta sessiond.MetaStore, log *slog.Logger) error {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
 	kek, old, err := SigningKEKs(cfg, getenv)
-	if err != nil || kek == nil || len(old) == 0 {
+	if err != nil || kek == nil {
 		return err
 	}
+	var sealed []string
 	for _, d := range []struct {
 		name string
 		bare bool
 	}{{NonceSecretDoc, false}, {DBSCKeyDoc, true}} {
-		if _, _, err := meta.GetMeta(ctx, d.name); errors.Is(err, sessiond.ErrNotFound) {
+		raw, _, err := meta.GetMeta(ctx, d.name)
+		if errors.Is(err, sessiond.ErrNotFound) {
 			continue
 		} else if err != nil {
 			return fmt.Errorf("reseal %s: %w", d.name, err)
 		}
-		if _, err := sealedSecret(ctx, meta, d.name, d.bare, kek, old); err != nil {
+		if len(old) == 0 {
+			// Only one in clear: one sealed with a KEK not given is its
+			// feature's to report, when it is on.
+			if _, kekID, _, err := openSecretDoc(d.name, raw, d.bare, kek, nil); err != nil || kekID != "" {
+				continue
+			}
+		}
+		if _, _, err := sealedSecret(ctx, meta, d.name, d.bare, kek, old); err != nil {
 			return fmt.Errorf("reseal %s: %w", d.name, err)
 		}
+		sealed = append(sealed, d.name)
 	}
-	if err := ssf.ResealStreams(ctx, meta, kekSealer{kek: kek, old: old}); err != nil {
-		return fmt.Errorf("reseal the ssf streams: %w", err)
+	if len(old) > 0 {
+		if err := ssf.ResealStreams(ctx, meta, newKEKSealer(kek, old)); err != nil {
+			return fmt.Errorf("reseal the ssf streams: %w", err)
+		}
+	} else if inClear, err := ssf.SealStreamsInClear(ctx, meta, newKEKSealer(kek, nil)); err != nil {
+		return fmt.Errorf("seal the ssf streams: %w", err)
+	} else if inClear {
+		sealed = append(sealed, "ssf.streams")
 	}
-	log.Info("shared secrets sealed with the current KEK", "kek", kek.ID)
+	switch {
+	case len(old) > 0:
+		log.Info("shared secrets sealed with the current KEK", "kek", kek.ID)
+	case len(sealed) > 0:
+		log.Info("shared secrets kept in clear sealed with the KEK", "kek", kek.ID, "documents", sealed)
+	}
 	return nil
 }

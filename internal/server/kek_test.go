@@ -4,16 +4,21 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
@@ -184,6 +189,67 @@ func TestRun_KEKRotationResealsEverySecret(t *testing.T) {
 	}
 }
 
+// TestRun_KEKIntroductionSealsEverySecret: once a KEK is introduced (two
+// steps, docs/operations.md; step 2 empties signing.old_kek_files) every
+// secret kept in the store before it, in clear, is sealed with it,
+// whichever features are on: the Shared Signals streams' push secrets (in
+// clear "only when no KEK is configured", docs/shared-signals.md) and the
+// DPoP nonce secret (made while dpop.require_nonce was on, off now), as
+// the signing ring is. A later start writes nothing more.
+func TestRun_KEKIntroductionSealsEverySecret(t *testing.T) {
+	kekFile := testenv.WriteFile(t, t.TempDir(), "kek", kekText(4)+"\n")
+	kek, err := signing.ParseKEK([]byte(kekText(4)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := devConfig(t)
+	cfg.SSF.Transmitter = config.SSFTransmitter{Enabled: true, Issuer: "https://sessiond.example.com"}
+	cfg.DPoP.RequireNonce = true
+	n := start(t, server.Options{Config: cfg, Getenv: noEnv})
+	body := `{"delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":"http://127.0.0.1:9/ssf","authorization_header":"Bearer receiver-secret-7c2e9a4b1d3f6058"}}`
+	res := apiRequest(t, http.MethodPost, "http://"+n.addr+"/v1/ssf/streams", string(testKey), "application/json", strings.NewReader(body))
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("create stream = %d %s", res.StatusCode, b)
+	}
+	if err := n.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(storedDoc(t, cfg, "ssf.streams"), []byte("receiver-secret")) {
+		t.Fatal("the push secret is not in clear before the KEK is introduced")
+	}
+
+	cfg.DPoP.RequireNonce = false
+	step1 := cfg
+	step1.Signing.OldKEKFiles = []string{kekFile}
+	if err := start(t, server.Options{Config: step1, Getenv: noEnv}).stop(); err != nil {
+		t.Fatal(err)
+	}
+	step2 := cfg
+	step2.Signing.KEKFile = kekFile
+	if err := start(t, server.Options{Config: step2, Getenv: noEnv}).stop(); err != nil {
+		t.Fatal(err)
+	}
+	docs := []string{signing.DocName, "ssf.streams", server.NonceSecretDoc}
+	sealed := map[string][]byte{}
+	for _, doc := range docs {
+		d := storedDoc(t, cfg, doc)
+		if bytes.Contains(d, []byte("receiver-secret")) || bytes.Contains(d, []byte(`"secret"`)) || !bytes.Contains(d, []byte(kek.ID)) {
+			t.Errorf("after step 2 %s is not sealed with the KEK %s: %.300s", doc, kek.ID, d)
+		}
+		sealed[doc] = d
+	}
+	if err := start(t, server.Options{Config: step2, Getenv: noEnv}).stop(); err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range docs[1:] {
+		if d := storedDoc(t, cfg, doc); !bytes.Equal(d, sealed[doc]) {
+			t.Errorf("a later start rewrote %s", doc)
+		}
+	}
+}
+
 // notReady reports whether GET /readyz on n answers 503 store_unavailable
 // (the shape of every readiness failure); it fails t on another answer
 // than that or 200.
@@ -260,6 +326,17 @@ func notReadyWithoutTheRingsKEK(t *testing.T, cfg config.Config) {
 	eventually(t, 10*time.Second, "node B answers /readyz 503", func() bool { return notReady(t, b) })
 	if got := jwksStatus(t, b); got != http.StatusServiceUnavailable {
 		t.Errorf("GET /.well-known/jwks.json on node B = %d; want 503 (it would publish the dropped key)", got)
+	}
+	// A caller that reaches B directly gets no token of the dropped key,
+	// which B alone would accept: 503, as /readyz, nothing created.
+	var apiErr *client.Error
+	if s, err := cb.CreateSession(ctx, client.CreateRequest{Subject: "carol"}); !errors.As(err, &apiErr) ||
+		apiErr.Status != http.StatusServiceUnavailable || !errors.Is(err, sessiond.ErrStoreUnavailable) {
+		t.Errorf("login on node B while it cannot read the ring = %+v, %v; want 503 store_unavailable", s, err)
+	}
+	if r, err := cb.Refresh(ctx, stolen.RefreshToken, nil); !errors.As(err, &apiErr) ||
+		apiErr.Status != http.StatusServiceUnavailable || !errors.Is(err, sessiond.ErrStoreUnavailable) {
+		t.Errorf("refresh on node B while it cannot read the ring = %+v, %v; want 503 store_unavailable", r, err)
 	}
 	if notReady(t, a) {
 		t.Error("node A, which holds the KEK, is not ready")
@@ -418,4 +495,82 @@ func TestRun_KEKIntroducedInTwoSteps(t *testing.T) {
 			t.Errorf("node %s could not read the ring at some point:\n%s", name, l.String())
 		}
 	}
+}
+
+// TestRun_SSFStreamsOldKEKsOnly: a node given the KEK only as an old one
+// (step 1 of introducing it while another node already runs step 2, or a
+// node whose current KEK went missing) opens the push secrets a node with
+// the KEK sealed, as it opens the ring: its pushes carry the stream's
+// Authorization header rather than failing, and a header changed on it
+// stays sealed with that KEK, never stored in clear.
+func TestRun_SSFStreamsOldKEKsOnly(t *testing.T) {
+	kekFile := testenv.WriteFile(t, t.TempDir(), "kek", kekText(6)+"\n")
+	kek, err := signing.ParseKEK([]byte(kekText(6)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var got []string
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Header.Get("Authorization"))
+		mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(rcv.Close)
+	pushed := func(header string) func() bool {
+		return func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return slices.Contains(got, header)
+		}
+	}
+	call := func(n *node, method, path, body string) (int, map[string]any) {
+		t.Helper()
+		res := apiRequest(t, method, "http://"+n.addr+path, string(testKey), "application/json", strings.NewReader(body))
+		defer res.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(res.Body).Decode(&out)
+		return res.StatusCode, out
+	}
+
+	cfg := devConfig(t)
+	cfg.SSF.Transmitter = config.SSFTransmitter{Enabled: true, Issuer: "https://sessiond.example.com"}
+	sealing := cfg
+	sealing.Signing.KEKFile = kekFile
+	a := start(t, server.Options{Config: sealing, Getenv: noEnv})
+	const first, second = "Bearer first-secret-4a7c1e9b0d2f", "Bearer second-secret-8e3b5a6c1f7d"
+	code, st := call(a, http.MethodPost, "/v1/ssf/streams",
+		`{"delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":"`+rcv.URL+`/ssf","authorization_header":"`+first+`"}}`)
+	id, _ := st["stream_id"].(string)
+	if code != http.StatusCreated || id == "" {
+		t.Fatalf("create stream = %d %v", code, st)
+	}
+	if err := a.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	oldOnly := cfg
+	oldOnly.Signing.OldKEKFiles = []string{kekFile}
+	b := start(t, server.Options{Config: oldOnly, Getenv: noEnv})
+	if code, out := call(b, http.MethodPost, "/v1/ssf/verify", `{"stream_id":"`+id+`","state":"s1"}`); code != http.StatusNoContent {
+		t.Fatalf("verify on the node with only old KEKs = %d %v", code, out)
+	}
+	eventually(t, 10*time.Second, "the node with only old KEKs pushes with the stream's header", pushed(first))
+
+	if code, out := call(b, http.MethodPatch, "/v1/ssf/streams",
+		`{"stream_id":"`+id+`","delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":"`+rcv.URL+`/ssf","authorization_header":"`+second+`"}}`); code != http.StatusOK {
+		t.Fatalf("update stream on the node with only old KEKs = %d %v", code, out)
+	}
+	if err := b.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if doc := storedDoc(t, cfg, "ssf.streams"); bytes.Contains(doc, []byte("second-secret")) || !bytes.Contains(doc, []byte(kek.ID)) {
+		t.Errorf("stream list after the update on the node with only old KEKs = %s; want the header sealed with %s", doc, kek.ID)
+	}
+	a = start(t, server.Options{Config: sealing, Getenv: noEnv})
+	if code, out := call(a, http.MethodPost, "/v1/ssf/verify", `{"stream_id":"`+id+`","state":"s2"}`); code != http.StatusNoContent {
+		t.Fatalf("verify = %d %v", code, out)
+	}
+	eventually(t, 10*time.Second, "the node with the KEK pushes with the header changed on the other", pushed(second))
 }

@@ -28,39 +28,57 @@ type secretDoc struct {
 // compare-and-swap of PutMeta. A secret stored in clear, or sealed with an
 // old KEK, is sealed again with kek and stays the same secret. bare: the
 // document may hold the bare bytes an earlier release stored (in clear);
-// they are read and rewritten in the current form.
-func sealedSecret(ctx context.Context, meta sessiond.MetaStore, name string, bare bool, kek *signing.KEK, old []*signing.KEK) ([]byte, error) {
+// they are read and rewritten in the current form. sealedWith is the ID
+// of the KEK the stored secret is sealed with ("" in clear).
+func sealedSecret(ctx context.Context, meta sessiond.MetaStore, name string, bare bool, kek *signing.KEK, old []*signing.KEK) (secret []byte, sealedWith string, err error) {
 	for range 3 {
 		raw, version, err := meta.GetMeta(ctx, name)
-		var secret []byte
 		switch {
 		case errors.Is(err, sessiond.ErrNotFound):
 			secret, version = make([]byte, secretSize), 0
 			_, _ = rand.Read(secret) // crypto/rand.Read never fails on supported platforms
 		case err != nil:
-			return nil, fmt.Errorf("load %s: %w", name, err)
+			return nil, "", fmt.Errorf("load %s: %w", name, err)
 		default:
 			var kekID string
 			var rewrite bool
 			if secret, kekID, rewrite, err = openSecretDoc(name, raw, bare, kek, old); err != nil {
-				return nil, err
+				return nil, "", err
 			}
 			if !rewrite && (kek == nil || kekID == kek.ID) {
-				return secret, nil
+				return secret, kekID, nil
 			}
 		}
 		out, err := sealSecretDoc(name, secret, kek)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if _, err := meta.PutMeta(ctx, name, out, version); errors.Is(err, sessiond.ErrConflict) {
 			continue // another node wrote it first: read theirs
 		} else if err != nil {
-			return nil, fmt.Errorf("save %s: %w", name, err)
+			return nil, "", fmt.Errorf("save %s: %w", name, err)
 		}
-		return secret, nil
+		if kek != nil {
+			sealedWith = kek.ID
+		}
+		return secret, sealedWith, nil
 	}
-	return nil, fmt.Errorf("%s keeps changing: %w", name, sessiond.ErrConflict)
+	return nil, "", fmt.Errorf("%s keeps changing: %w", name, sessiond.ErrConflict)
+}
+
+// writeBackKEK is the KEK a node seals a secret it writes back with: its
+// KEK, else the old KEK sealedWith names (a node given KEKs only as old
+// ones writes a sealed secret back sealed, never in clear), else none.
+func writeBackKEK(kek *signing.KEK, old []*signing.KEK, sealedWith string) *signing.KEK {
+	if kek != nil || sealedWith == "" {
+		return kek
+	}
+	for _, k := range old {
+		if k != nil && k.ID == sealedWith {
+			return k
+		}
+	}
+	return nil
 }
 
 func sealSecretDoc(name string, secret []byte, kek *signing.KEK) ([]byte, error) {

@@ -43,15 +43,15 @@ func TestSealedSecret(t *testing.T) {
 
 	t.Run("MadeOnceSealedLater", func(t *testing.T) {
 		s := memstore.New()
-		first, err := sealedSecret(ctx, s, doc, false, nil, nil)
+		first, _, err := sealedSecret(ctx, s, doc, false, nil, nil)
 		if err != nil || len(first) != secretSize {
 			t.Fatalf("first = %d bytes, %v", len(first), err)
 		}
 		if raw := stored(t, s); !bytes.Contains(raw, []byte(`"secret"`)) {
 			t.Fatalf("without a KEK: %s; want in clear", raw)
 		}
-		again, _ := sealedSecret(ctx, s, doc, false, nil, nil)
-		withKEK, err := sealedSecret(ctx, s, doc, false, k1, nil)
+		again, _, _ := sealedSecret(ctx, s, doc, false, nil, nil)
+		withKEK, _, err := sealedSecret(ctx, s, doc, false, k1, nil)
 		if err != nil || !bytes.Equal(again, first) || !bytes.Equal(withKEK, first) {
 			t.Fatalf("the secret changed: %x %x %x, %v", first, again, withKEK, err)
 		}
@@ -59,18 +59,18 @@ func TestSealedSecret(t *testing.T) {
 			t.Fatalf("with a KEK: %s; want sealed", raw)
 		}
 		// Rotated: sealed again with the new KEK, the old one still opens it.
-		rotated, err := sealedSecret(ctx, s, doc, false, k2, []*signing.KEK{k1})
+		rotated, _, err := sealedSecret(ctx, s, doc, false, k2, []*signing.KEK{k1})
 		if err != nil || !bytes.Equal(rotated, first) {
 			t.Fatalf("after rotation = %x, %v; want %x", rotated, err, first)
 		}
-		if got, err := sealedSecret(ctx, s, doc, false, k2, nil); err != nil || !bytes.Equal(got, first) {
+		if got, _, err := sealedSecret(ctx, s, doc, false, k2, nil); err != nil || !bytes.Equal(got, first) {
 			t.Fatalf("sealed with the new KEK only = %x, %v", got, err)
 		}
 		// Without the KEK it cannot be opened: an error, never a new secret.
-		if _, err := sealedSecret(ctx, s, doc, false, nil, nil); err == nil {
+		if _, _, err := sealedSecret(ctx, s, doc, false, nil, nil); err == nil {
 			t.Fatal("a sealed secret opened without a KEK")
 		}
-		if _, err := sealedSecret(ctx, s, doc, false, k1, nil); err == nil {
+		if _, _, err := sealedSecret(ctx, s, doc, false, k1, nil); err == nil {
 			t.Fatal("a sealed secret opened with the wrong KEK")
 		}
 	})
@@ -81,17 +81,17 @@ func TestSealedSecret(t *testing.T) {
 		if _, err := s.PutMeta(ctx, doc, old, 0); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := sealedSecret(ctx, s, doc, false, k1, nil); !errors.Is(err, sessiond.ErrInvalidArgument) {
+		if _, _, err := sealedSecret(ctx, s, doc, false, k1, nil); !errors.Is(err, sessiond.ErrInvalidArgument) {
 			t.Fatalf("bare bytes where none are expected = %v; want ErrInvalidArgument", err)
 		}
-		got, err := sealedSecret(ctx, s, doc, true, k1, nil)
+		got, _, err := sealedSecret(ctx, s, doc, true, k1, nil)
 		if err != nil || !bytes.Equal(got, old) {
 			t.Fatalf("bare bytes = %x, %v; want %x", got, err, old)
 		}
 		if raw := stored(t, s); !sealed(raw) {
 			t.Fatalf("bare bytes not rewritten sealed: %q", raw)
 		}
-		if got, _ := sealedSecret(ctx, s, doc, true, k1, nil); !bytes.Equal(got, old) {
+		if got, _, _ := sealedSecret(ctx, s, doc, true, k1, nil); !bytes.Equal(got, old) {
 			t.Fatalf("after the rewrite = %x; want %x", got, old)
 		}
 	})
@@ -109,7 +109,7 @@ func TestSealedSecret(t *testing.T) {
 				if _, err := s.PutMeta(ctx, doc, []byte(raw), 0); err != nil {
 					t.Fatal(err)
 				}
-				if got, err := sealedSecret(ctx, s, doc, true, k1, nil); err == nil {
+				if got, _, err := sealedSecret(ctx, s, doc, true, k1, nil); err == nil {
 					t.Fatalf("sealedSecret(%s) = %x; want an error", raw, got)
 				}
 			})
@@ -123,7 +123,7 @@ func TestSealedSecret(t *testing.T) {
 		for i := range got {
 			wg.Go(func() {
 				var err error
-				if got[i], err = sealedSecret(ctx, s, doc, false, k1, nil); err != nil {
+				if got[i], _, err = sealedSecret(ctx, s, doc, false, k1, nil); err != nil {
 					t.Error(err)
 				}
 			})

@@ -150,8 +150,8 @@ func buildTransmitter(cfg config.Config, o Options, meta sessiond.MetaStore, out
 		return nil, err
 	}
 	var sealer ssf.Sealer
-	if kek != nil {
-		sealer = kekSealer{kek: kek, old: old}
+	if kek != nil || len(old) > 0 {
+		sealer = newKEKSealer(kek, old)
 	}
 	notifier, _ := meta.(sessiond.MetaNotifier)
 	t := &ssfTransmitter{}
@@ -180,17 +180,36 @@ func (t *ssfTransmitter) bind(keys *signing.Keys) {
 }
 
 // kekSealer seals with the signing KEK and opens with it or an old one.
+// Given only old KEKs it seals as the signing ring does (signing.Options):
+// with the old KEK that opened the last sealed secret it read, else not
+// at all (ssf.Sealer: kept in clear), so that a secret once sealed is
+// never written back in clear and nothing is sealed before every node can
+// open it.
 type kekSealer struct {
-	kek *signing.KEK
-	old []*signing.KEK
+	kek  *signing.KEK
+	old  []*signing.KEK
+	seen atomic.Pointer[signing.KEK] // without kek: the old KEK last opened with
 }
 
-func (k kekSealer) Seal(name string, secret []byte) ([]byte, error) {
-	return k.kek.SealDocument(name, secret)
+func newKEKSealer(kek *signing.KEK, old []*signing.KEK) *kekSealer {
+	return &kekSealer{kek: kek, old: old}
 }
 
-func (k kekSealer) Open(name string, sealed []byte) ([]byte, error) {
-	plain, _, err := signing.OpenDocument(name, sealed, append([]*signing.KEK{k.kek}, k.old...)...)
+func (k *kekSealer) Seal(name string, secret []byte) ([]byte, error) {
+	kek := k.kek
+	if kek == nil {
+		if kek = k.seen.Load(); kek == nil {
+			return nil, nil
+		}
+	}
+	return kek.SealDocument(name, secret)
+}
+
+func (k *kekSealer) Open(name string, sealed []byte) ([]byte, error) {
+	plain, id, err := signing.OpenDocument(name, sealed, append([]*signing.KEK{k.kek}, k.old...)...)
+	if old := writeBackKEK(k.kek, k.old, id); err == nil && k.kek == nil && old != nil {
+		k.seen.Store(old)
+	}
 	return plain, err
 }
 

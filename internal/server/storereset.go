@@ -234,11 +234,15 @@ func writeOwnerOnly(path string, data []byte) error {
 // secret back, or adopts the one another node wrote back first, so every
 // node ends with the stored one. Safe for concurrent use.
 type sharedSecret struct {
-	meta     sessiond.MetaStore
-	name     string
-	bare     bool
-	kek      *signing.KEK
-	old      []*signing.KEK
+	meta sessiond.MetaStore
+	name string
+	bare bool
+	kek  *signing.KEK
+	old  []*signing.KEK
+	// seal is what check seals the secret it writes back with
+	// (writeBackKEK): kek, else the old KEK that sealed the last sealed
+	// copy it read. Under mu.
+	seal     *signing.KEK
 	cur      atomic.Pointer[[]byte]
 	onChange func([]byte) // called with the adopted secret; may be nil
 	mu       sync.Mutex   // one check at a time
@@ -246,11 +250,11 @@ type sharedSecret struct {
 
 // newSharedSecret loads or makes the secret kept in name (sealedSecret).
 func newSharedSecret(ctx context.Context, meta sessiond.MetaStore, name string, bare bool, kek *signing.KEK, old []*signing.KEK) (*sharedSecret, error) {
-	secret, err := sealedSecret(ctx, meta, name, bare, kek, old)
+	secret, sealedWith, err := sealedSecret(ctx, meta, name, bare, kek, old)
 	if err != nil {
 		return nil, err
 	}
-	s := &sharedSecret{meta: meta, name: name, bare: bare, kek: kek, old: old}
+	s := &sharedSecret{meta: meta, name: name, bare: bare, kek: kek, old: old, seal: writeBackKEK(kek, old, sealedWith)}
 	s.cur.Store(&secret)
 	return s, nil
 }
@@ -268,7 +272,7 @@ func (s *sharedSecret) check(ctx context.Context) (string, error) {
 		raw, _, err := s.meta.GetMeta(ctx, s.name)
 		switch {
 		case errors.Is(err, sessiond.ErrNotFound):
-			doc, err := sealSecretDoc(s.name, held, s.kek)
+			doc, err := sealSecretDoc(s.name, held, s.seal)
 			if err != nil {
 				return "", err
 			}
@@ -281,9 +285,12 @@ func (s *sharedSecret) check(ctx context.Context) (string, error) {
 		case err != nil:
 			return "", fmt.Errorf("load %s: %w", s.name, err)
 		}
-		stored, _, _, err := openSecretDoc(s.name, raw, s.bare, s.kek, s.old)
+		stored, sealedWith, _, err := openSecretDoc(s.name, raw, s.bare, s.kek, s.old)
 		if err != nil {
 			return "", err
+		}
+		if k := writeBackKEK(s.kek, s.old, sealedWith); k != nil {
+			s.seal = k // once sealed, stays sealed (as the signing ring)
 		}
 		if bytes.Equal(stored, held) {
 			return "", nil

@@ -170,6 +170,53 @@ func TestSharedSecret_Restore(t *testing.T) {
 	}
 }
 
+// TestSharedSecret_RestoreOldKEKsOnly: a node given the KEK only as an
+// old one (step 1 of introducing it, while other nodes already run step
+// 2; or one whose current KEK went missing) opens a secret sealed with it.
+// When the store loses the document it writes the secret back sealed with
+// that KEK, never in clear: a secret kept sealed at rest must not land in
+// the store, or its backups, readable. One it read in clear it writes back
+// in clear (nothing is sealed before every node can open it).
+func TestSharedSecret_RestoreOldKEKsOnly(t *testing.T) {
+	ctx := context.Background()
+	kek := testKEK(t, 3)
+	for _, tc := range []struct {
+		name   string
+		sealer *signing.KEK // the KEK of the node that made the secret; nil: in clear
+	}{{"sealed with it", kek}, {"in clear", nil}} {
+		t.Run(tc.name, func(t *testing.T) {
+			meta := sessiondtest.NewLosingMeta(memstore.New())
+			for _, doc := range []struct {
+				name string
+				bare bool
+			}{{NonceSecretDoc, false}, {DBSCKeyDoc, true}} {
+				if _, err := newSharedSecret(ctx, meta, doc.name, doc.bare, tc.sealer, nil); err != nil {
+					t.Fatal(err)
+				}
+				s, err := newSharedSecret(ctx, meta, doc.name, doc.bare, nil, []*signing.KEK{kek})
+				if err != nil {
+					t.Fatalf("%s: open with the KEK as an old one: %v", doc.name, err)
+				}
+				meta.Lose()
+				if got, err := s.check(ctx); err != nil || got != "this node's secret" {
+					t.Fatalf("%s: check after the loss = %q, %v; want this node's secret written back", doc.name, got, err)
+				}
+				raw, _, err := meta.GetMeta(ctx, doc.name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				inClear := bytes.Contains(raw, []byte(base64.StdEncoding.EncodeToString(s.current())))
+				if sealed := bytes.Contains(raw, []byte(kek.ID)); sealed != (tc.sealer != nil) || inClear == (tc.sealer != nil) {
+					t.Errorf("%s written back = %s; want sealed with %s: %v", doc.name, raw, kek.ID, tc.sealer != nil)
+				}
+				if got, _, err := sealedSecret(ctx, meta, doc.name, doc.bare, kek, nil); err != nil || !bytes.Equal(got, s.current()) {
+					t.Errorf("%s: the secret written back opens as %x, %v; want %x", doc.name, got, err, s.current())
+				}
+			}
+		})
+	}
+}
+
 // resetMetas are the stores the reset tests below run on: memory, and
 // Redis (the store that loses its data) when its test address is set.
 func resetMetas(t *testing.T) []struct {

@@ -25,8 +25,9 @@ var ErrKEKRequired = errors.New("signing: the stored key ring is encrypted and n
 // not open or decode it (Keys.Ready), most often because it is sealed with
 // a KEK this node is not given (the error then matches ErrKEKRequired too).
 // The node still holds the keys it read before, but misses every change
-// made since: a rotation, the kill switch dropping a key.
-var ErrRingUnreadable = errors.New("signing: this node cannot read the stored key ring: it misses every rotation and kill switch made since, signing and verifying with the keys it read before")
+// made since: a rotation, the kill switch dropping a key. It verifies with
+// them and signs nothing meanwhile (Keys.Ring: jwttoken.KeyRing.HoldSigning).
+var ErrRingUnreadable = errors.New("signing: this node cannot read the stored key ring: it misses every rotation and kill switch made since, verifying with the keys it read before and signing nothing")
 
 // ErrSecretDiffers: the configured HS256 secret is not the one the stored
 // key ring was made from (Load; Open replaces the ring instead).

@@ -490,7 +490,8 @@ func without(p payload) payload {
 // Close stops reloads in progress. The ring keeps working.
 func (k *Keys) Close() { k.cancel() }
 
-// Ring is the node's ring; codecs built on it follow every change.
+// Ring is the node's ring; codecs built on it follow every change, and
+// sign nothing while this node cannot read the stored ring (Ready).
 func (k *Keys) Ring() *jwttoken.KeyRing { return k.ring }
 
 // Rotate schedules a new key, everywhere: it is published (JWKS) and
@@ -645,12 +646,32 @@ func (k *Keys) read(doc []byte) (decoded, *jwttoken.KeyRing, error) {
 	d, ring, err := k.opts.read(doc)
 	if err != nil {
 		err = fmt.Errorf("%w: %w", ErrRingUnreadable, err)
-		k.unreadable.Store(&err)
+		k.setUnreadable(err)
 		return decoded{}, nil, err
 	}
-	k.unreadable.Store(nil)
+	k.setUnreadable(nil)
 	k.keepSealed(d)
 	return d, ring, nil
+}
+
+// setUnreadable records why this node cannot read the stored ring (nil
+// once it can), for Ready and JWKS, and holds the ring's signing
+// meanwhile (jwttoken.KeyRing.HoldSigning): a key it holds may be one the
+// kill switch dropped, and a token it signed would verify here alone. It
+// still verifies with them, so the users it served are not logged out;
+// /readyz takes it out of a load balancer. Signing fails with err and
+// sessiond.ErrStoreUnavailable: nothing was decided, retry (on another
+// node).
+func (k *Keys) setUnreadable(err error) {
+	if err == nil {
+		if k.unreadable.Load() != nil {
+			k.unreadable.Store(nil)
+			k.ring.HoldSigning(nil)
+		}
+		return
+	}
+	k.unreadable.Store(&err)
+	k.ring.HoldSigning(fmt.Errorf("%w: %w", sessiond.ErrStoreUnavailable, err))
 }
 
 // keepSealed records the old KEK that sealed d, if one did and no KEK is
@@ -683,15 +704,24 @@ func (k *Keys) sealer() *KEK {
 // lost takes the result of reading the stored ring and, when it shows the
 // store lost the ring this node holds (see Reset), writes that ring back
 // and reports true. The caller holds k.mu.
+//
+// A node that could not read the last stored ring (Ready) writes nothing
+// back: its ring may hold a key the kill switch dropped since, which would
+// come back, in the store and on every node that adopts it. It takes any
+// ring it can read for a later change, and stays not ready while the
+// store holds none.
 func (k *Keys) lost(ctx context.Context, doc []byte, version int64, err error) (bool, error) {
+	stale := k.unreadable.Load()
 	switch {
 	case errors.Is(err, sessiond.ErrNotFound):
 		doc, version = nil, 0
 	case err != nil:
 		return false, fmt.Errorf("signing: load key ring: %w", err)
 	case version == k.version && sha256.Sum256(doc) == k.sum:
-		k.unreadable.Store(nil)
+		k.setUnreadable(nil)
 		return false, nil // the ring this node read
+	case stale != nil:
+		return false, nil // the caller reads it: adopted if it can
 	case version > k.version:
 		// A later change of it, unless it brings back a key this node
 		// dropped (a store rolled back, then written to until its version
@@ -702,12 +732,15 @@ func (k *Keys) lost(ctx context.Context, doc []byte, version int64, err error) (
 			return false, err
 		}
 	}
+	if stale != nil {
+		return false, fmt.Errorf("signing: the store lost the key ring, and this node's copy is out of date: not written back: %w", *stale)
+	}
 	if err := k.restore(ctx, doc, version); err != nil {
 		k.restoreErr.Store(&err)
 		return false, err
 	}
 	k.restoreErr.Store(nil)
-	k.unreadable.Store(nil) // the store holds a ring this node wrote
+	k.setUnreadable(nil) // the store holds a ring this node wrote
 	return true, nil
 }
 

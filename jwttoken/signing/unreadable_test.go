@@ -9,6 +9,8 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/jwttoken/signing"
+	"github.com/sessiond/sessiond/memstore"
+	"github.com/sessiond/sessiond/sessiondtest"
 )
 
 // downMeta fails every read while down is set: a store that does not
@@ -173,5 +175,141 @@ func TestKeys_NotReadyUntilGivenTheKEK(t *testing.T) {
 		if doc, err := restarted.JWKS(); err != nil || bytes.Contains(doc, []byte(dropped)) {
 			t.Errorf("restart with the KEK %s: JWKS = %s, %v; want it without the dropped key %s", restart.name, doc, err, dropped)
 		}
+	}
+}
+
+// TestKeys_NoSigningWhileRingUnreadable: a node that cannot read the
+// stored ring may still hold a key the kill switch dropped elsewhere, and
+// a direct caller (one that does not ask /readyz first, the library) would
+// get tokens, and Security Event Tokens, that every other node refuses and
+// that it alone accepts. It signs nothing meanwhile: Sign and SignJWS fail
+// with an error matching ErrRingUnreadable and sessiond.ErrStoreUnavailable
+// (nothing was decided: retry, on another node). It still verifies with
+// the keys it holds, so the users it served are not logged out. Once it
+// reads the ring again it signs again.
+func TestKeys_NoSigningWhileRingUnreadable(t *testing.T) {
+	ctx := context.Background()
+	mine, other := newKEK(t), newKEK(t)
+	meta := metaStores(t)[0].reopen(t) // memory
+	k, err := openKEK(ctx, meta, mine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := codec(t, k)
+	held := sign(t, k)
+
+	if _, err := openKEK(ctx, meta, other, mine); err != nil { // reseals with other
+		t.Fatal(err)
+	}
+	if err := k.Sync(ctx); !errors.Is(err, signing.ErrRingUnreadable) {
+		t.Fatalf("Sync of a ring sealed with a KEK the node lacks = %v; want ErrRingUnreadable", err)
+	}
+	signs := map[string]func() error{
+		"Sign": func() error { _, err := c.Sign(sessiond.KindAccess, claims(t0)); return err },
+		"SignJWS": func() error {
+			_, err := k.Ring().SignJWS(t0, "secevent+jwt", []byte(`{"iss":"i"}`))
+			return err
+		},
+	}
+	for name, fn := range signs {
+		if err := fn(); !errors.Is(err, signing.ErrRingUnreadable) || !errors.Is(err, sessiond.ErrStoreUnavailable) {
+			t.Errorf("%s while the ring is unreadable = %v; want ErrRingUnreadable and ErrStoreUnavailable", name, err)
+		}
+	}
+	if _, err := c.Verify(sessiond.KindAccess, held, t0); err != nil {
+		t.Errorf("Verify of a token the node signed before, while the ring is unreadable = %v; want it verified", err)
+	}
+
+	if _, err := openKEK(ctx, meta, mine, other); err != nil { // reseals with mine
+		t.Fatal(err)
+	}
+	if err := k.Sync(ctx); err != nil {
+		t.Fatalf("Sync once the ring is readable again = %v", err)
+	}
+	for name, fn := range signs {
+		if err := fn(); err != nil {
+			t.Errorf("%s once the ring is readable again = %v; want it signed", name, err)
+		}
+	}
+}
+
+// TestKeys_UnreadableNodeWritesNothingBack: a node that cannot read the
+// stored ring holds keys that may be out of date: the kill switch may have
+// dropped one. When the store then loses its data it must not write that
+// ring back, as a node that read the ring last does (Reset): it would put
+// the dropped key back in the store, in clear, publish it and sign with it
+// again, ready, and a node with the KEK started afterwards would adopt it
+// as the signer. It stays not ready and writes nothing; a node that can
+// read the ring writes the cluster's back; a ring made anew on the empty
+// store, which it can read, it adopts without merging its keys into it.
+func TestKeys_UnreadableNodeWritesNothingBack(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name string
+		// after the loss, before the stale node reads the store again:
+		// what the other nodes do; want is whether the stale node is
+		// ready afterwards.
+		then func(t *testing.T, meta sessiond.MetaStore, kek *signing.KEK)
+		want bool
+	}{
+		{"nothing", func(*testing.T, sessiond.MetaStore, *signing.KEK) {}, false},
+		{"a node with the KEK writes the ring back", func(t *testing.T, meta sessiond.MetaStore, kek *signing.KEK) {
+			if _, err := openKEK(ctx, meta, kek); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
+		{"a node without a KEK makes a new ring", func(t *testing.T, meta sessiond.MetaStore, _ *signing.KEK) {
+			if _, err := openKEK(ctx, meta, nil); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			meta := sessiondtest.NewLosingMeta(memstore.New())
+			stale, err := openKEK(ctx, meta, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dropped := currentKid(t, stale)
+			kek := newKEK(t)
+			a, err := openKEK(ctx, meta, kek) // seals the ring
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := a.RetireAll(ctx); err != nil { // the kill switch
+				t.Fatal(err)
+			}
+			if err := stale.Sync(ctx); !errors.Is(err, signing.ErrRingUnreadable) {
+				t.Fatalf("Sync of a ring sealed with a KEK the node lacks = %v; want ErrRingUnreadable", err)
+			}
+
+			meta.Lose()
+			if err := stale.Sync(ctx); !errors.Is(err, signing.ErrRingUnreadable) {
+				t.Errorf("Sync of the stale node on a store that lost the ring = %v; want ErrRingUnreadable", err)
+			}
+			if _, _, err := meta.GetMeta(ctx, signing.DocName); !errors.Is(err, sessiond.ErrNotFound) {
+				t.Fatalf("the stale node wrote its ring back (GetMeta = %v); want nothing written", err)
+			}
+			tc.then(t, meta, kek)
+			for i := range 2 {
+				err := stale.Sync(ctx)
+				if ready := stale.Ready() == nil; ready != tc.want || (err == nil) != tc.want {
+					t.Errorf("read %d after the loss: Sync = %v, Ready = %v; want ready %v", i, err, stale.Ready(), tc.want)
+				}
+			}
+			if doc, _, err := meta.GetMeta(ctx, signing.DocName); err == nil && bytes.Contains(doc, []byte(dropped)) {
+				t.Errorf("the stored ring holds the key the kill switch dropped, %s", dropped)
+			}
+			if doc, err := stale.JWKS(); err == nil && bytes.Contains(doc, []byte(dropped)) {
+				t.Errorf("the stale node publishes the key the kill switch dropped, %s", dropped)
+			}
+			if _, err := stale.Ring().SignJWS(t0, "secevent+jwt", []byte(`{}`)); (err == nil) != tc.want {
+				t.Errorf("SignJWS on the stale node = %v; want it to sign only once ready (%v)", err, tc.want)
+			}
+			if b, err := openKEK(ctx, meta, kek); err == nil && currentKid(t, b) == dropped {
+				t.Errorf("a node with the KEK started now signs with the key the kill switch dropped")
+			}
+		})
 	}
 }
