@@ -759,8 +759,19 @@ func subjectRevokedEvent(r Revocation, reason RevokeReason, client Client) Event
 // the revocation, and best effort: a failed read leaves the events without
 // a client (the revocation that follows answers for the store; the read's
 // failure is reported to Options.StoreErrorObserver as any store call's),
-// as does a login stored between the read and the revocation.
+// as does a login stored between the read and the revocation. A
+// SubjectClientLister reads the clients alone; another store is read with
+// List, every session in full. Either read is reported as op "list", the
+// read it always was.
 func (m *Manager) subjectClients(ctx context.Context, subject string, now time.Time) map[SessionID]Client {
+	if l, ok := m.store.(SubjectClientLister); ok {
+		out, err := l.SubjectClients(ctx, subject, now)
+		if err != nil {
+			m.storeErr.check("list", err)
+			return nil
+		}
+		return out
+	}
 	ss, err := m.store.List(ctx, subject, now)
 	if err != nil {
 		m.storeErr.check("list", err)

@@ -11,7 +11,7 @@ import (
 type queries struct {
 	create, get, lookup, lookupMany, touch, touchExists, swapLock, swap string
 	revoke, revokeSubject, evict, notify, limitLock, liveBySubject      string
-	list, revocations, deleteExpired, markBulk                          string
+	list, subjectClients, revocations, deleteExpired, markBulk          string
 	bulkSince, revocationsLogged                                        string
 	getMeta, insertMeta, updateMeta                                     string
 	incr, sweepCounters                                                 string
@@ -221,6 +221,10 @@ func newQueries(schema string) queries {
 		WHERE s.subject = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND s.idle_expires_at > $2
 		ORDER BY s.created_at, s.id`,
 
+		// What list selects, without the rest of each session (subjectclients.go).
+		subjectClients: `SELECT id, client_ip, client_ua FROM {schema}.sessions
+		WHERE subject = $1 AND revoked_at IS NULL AND expires_at > $2 AND idle_expires_at > $2`,
+
 		// No index names revoked_at, so that revoking is a heap-only
 		// update (migration 0007, docs/pgstore.md). Revocations reads the
 		// sessions revocation_log names (its index on revoked_at, then
@@ -375,7 +379,7 @@ func newQueries(schema string) queries {
 	for _, p := range []*string{
 		&q.create, &q.get, &q.lookup, &q.lookupMany, &q.touch, &q.touchExists, &q.swapLock, &q.swap,
 		&q.revoke, &q.revokeSubject, &q.evict, &q.notify, &q.limitLock, &q.liveBySubject,
-		&q.list, &q.revocations, &q.deleteExpired, &q.markBulk, &q.bulkSince, &q.revocationsLogged,
+		&q.list, &q.subjectClients, &q.revocations, &q.deleteExpired, &q.markBulk, &q.bulkSince, &q.revocationsLogged,
 		&q.getMeta, &q.insertMeta, &q.updateMeta, &q.incr, &q.sweepCounters,
 		&q.appendEvents, &q.deleteEvents,
 		&q.enqueue, &q.claim, &q.finish, &q.retryDead, &q.listDeliveries, &q.countDeliveries, &q.deleteDel,

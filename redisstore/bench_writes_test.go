@@ -14,12 +14,9 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/redis/rueidis"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/redisstore"
@@ -27,34 +24,13 @@ import (
 	"github.com/sessiond/sessiond/internal/testenv"
 )
 
-// redisCPU returns the CPU time Redis has used (user + system).
-func redisCPU(b *testing.B, c rueidis.Client) time.Duration {
-	b.Helper()
-	info, err := c.Do(context.Background(), c.B().Info().Section("cpu").Build()).ToString()
-	if err != nil {
-		b.Fatal(err)
-	}
-	var total float64
-	for line := range strings.SplitSeq(info, "\r\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if ok && (k == "used_cpu_user" || k == "used_cpu_sys") {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				b.Fatal(err)
-			}
-			total += f
-		}
-	}
-	return time.Duration(total * float64(time.Second))
-}
-
 // reportRedisCPU measures Redis's CPU time from now until the benchmark
 // ends and reports it per operation.
 func reportRedisCPU(b *testing.B) func() {
 	c := rawClient(b)
-	start := redisCPU(b, c)
+	start := testenv.RedisCPU(b, c)
 	return func() {
-		b.ReportMetric(float64(redisCPU(b, c)-start)/float64(time.Microsecond)/float64(b.N), "redis-µs/op")
+		b.ReportMetric(float64(testenv.RedisCPU(b, c)-start)/float64(time.Microsecond)/float64(b.N), "redis-µs/op")
 	}
 }
 

@@ -24,6 +24,8 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/redisstore"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // BenchmarkRevokeMatchingAll1M measures the incident kill switch over a
@@ -66,14 +68,14 @@ func benchRevokeMatchingAll1M(b *testing.B, noSubjects bool) {
 			b.Fatalf("CountLive = %v, %v; want %d database sessions", live, err, sessions)
 		}
 
-		cpu := redisCPU(b, raw)
+		cpu := testenv.RedisCPU(b, raw)
 		stop := pingProbe(b, raw)
 		b.StartTimer()
 		f := sessiond.RevokeFilter{All: true, IssuedBefore: benchNow.Add(time.Microsecond), NoSubjects: noSubjects}
 		n, subs, err := st.RevokeMatching(ctx, f, benchNow, sessiond.ReasonIncident)
 		b.StopTimer()
 		pings := stop()
-		b.ReportMetric((redisCPU(b, raw) - cpu).Seconds(), "redis-cpu-s")
+		b.ReportMetric((testenv.RedisCPU(b, raw) - cpu).Seconds(), "redis-cpu-s")
 		reportLatency(b, pings, "ping")
 		wantSubs := subjects
 		if noSubjects {

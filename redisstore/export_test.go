@@ -152,3 +152,22 @@ func ExpKey(s *Store) string { return s.expKey }
 // Linger is how long a session hash and its index entries outlive the
 // session's absolute expiry.
 const Linger = linger
+
+// ListPaged is List reading page sessions a script.
+func ListPaged(ctx context.Context, s *Store, subject string, now time.Time, page int) ([]*sessiond.Session, error) {
+	return s.list(ctx, subject, now, page)
+}
+
+// SubjectClientsPaged walks subject's sessions live at now as
+// SubjectClients does, page a script, and calls fn with the ID and client
+// of each, in the order of the index, as each script's reply is read
+// (before the next script runs).
+func SubjectClientsPaged(ctx context.Context, s *Store, subject string, now time.Time, page int, fn func(sessiond.SessionID, sessiond.Client)) error {
+	return s.subjectClients(ctx, subject, now, page, fn)
+}
+
+// Page sizes of the walks through a subject's index.
+const (
+	ListPage    = listPage
+	ClientsPage = clientsPage
+)

@@ -329,21 +329,47 @@ local function rec_subject(j, channel, livebase, tag, out)
 end
 `
 
-// listScript reads every session of a subject index (read-only).
+// subjectPageFn defines subject_page, one step of a walk through a
+// subject's index that reads a page of its live sessions (List,
+// SubjectClients): the next page of the index KEYS[1] (next_page: ARGV[6]
+// members after the position ARGV[4], ARGV[5], or from the first whose
+// absolute expiry is after ARGV[3]). It returns how many members it read
+// and the position of the last (member, score; false when none), then
+// what take(session key) returns for each session of the page that is of
+// subject ARGV[2] and live at ARGV[3] (µs); take returns the session's
+// fields, which start sub, ra, ie, e. A session that is gone is skipped:
+// the write scripts drop it from the index.
+const subjectPageFn = `
+local function subject_page(take)
+  local batch = next_page(KEYS[1], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]))
+  local out = {#batch, false, false}
+  if #batch > 0 then
+    out[2] = batch[#batch]
+    out[3] = redis.call('ZSCORE', KEYS[1], batch[#batch])
+  end
+  local now = tonumber(ARGV[3])
+  for _, id in ipairs(batch) do
+    local f = take(ARGV[1] .. id)
+    if f[4] and f[1] == ARGV[2] and live(f[2], f[3], f[4], now) then
+      out[#out + 1] = id
+      for i = 5, #f do out[#out + 1] = f[i] end
+    end
+  end
+  return out
+end
+`
+
+// listScript reads a page of a subject's live sessions (subject_page), the
+// whole of each. It is not read-only: next_page may put the position's
+// member back for a moment (and take it out again) to find its rank.
 //
 //	KEYS: subject index
-//	ARGV: base
-//	→ {id, sessionFields values..., id, ...}
-var listScript = rueidis.NewLuaScriptReadOnly(`
-local out = {}
-for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  local f = redis.call('HMGET', ARGV[1] .. id, 'sub', 'str', 'c', 'la', 'ie', 'e', 'p', 'ip', 'ua', 'cl', 'ra', 'rr')
-  if f[6] then
-    out[#out + 1] = id
-    for i = 1, 12 do out[#out + 1] = f[i] end
-  end
-end
-return out
+//	ARGV: base, subject, now (µs), last member ("": none yet), its score, count
+//	→ {members read, last member, its score, id, sessionFields values..., id, ...}
+var listScript = rueidis.NewLuaScript(prelude + nextPageFn + subjectPageFn + `
+return subject_page(function(k)
+  return redis.call('HMGET', k, 'sub', 'ra', 'ie', 'e', 'sub', 'str', 'c', 'la', 'ie', 'e', 'p', 'ip', 'ua', 'cl', 'ra', 'rr')
+end)
 `)
 
 // gcScript deletes the given sessions of one subject that expired (idle or

@@ -226,6 +226,12 @@ func everyCall(st sessiond.Store, s *sessiond.Session, tok sessiond.Token) []sto
 	if lc, ok := st.(sessiond.LiveCounter); ok {
 		calls = append(calls, storeCall{"CountLive", func(ctx context.Context) error { _, err := lc.CountLive(ctx, later); return err }})
 	}
+	if l, ok := st.(sessiond.SubjectClientLister); ok {
+		calls = append(calls, storeCall{"SubjectClients", func(ctx context.Context) error {
+			_, err := l.SubjectClients(ctx, "alice", later)
+			return err
+		}})
+	}
 	if n, ok := st.(sessiond.RevocationNotifier); ok {
 		calls = append(calls, storeCall{"SubscribeRevocations", func(ctx context.Context) error {
 			return n.SubscribeRevocations(ctx, func(sessiond.Revocation) {}, func() {})

@@ -217,6 +217,41 @@ func testList(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 			t.Errorf("List(nobody) = %v (nil: %t), %v; want an empty slice and nil", ids(got), got == nil, err)
 		}
 	})
+	t.Run("ExactSubject", func(t *testing.T) {
+		f := setup(t, newStore)
+		for subject, id := range createOddSubjects(f) {
+			got, err := f.st.List(f.ctx, subject, t0)
+			if err != nil || len(got) != 1 || got[0].ID != id {
+				t.Errorf("List(%q) = %v, %v; want only %s", subject, ids(got), err, id)
+			}
+		}
+	})
+}
+
+// oddSubjects are subjects that mean something to a store's query
+// language or key layout: SQL LIKE's wildcards, Redis glob patterns and
+// hash tags, quotes. Several would match another as a pattern ("a%" and
+// "a_c" match "abc", "*" matches them all), so each must be matched as the
+// exact string it is.
+var oddSubjects = []string{"abc", "a%", "a_c", "%", "_", "*", "?", "a*", "[a]", "{", "}", "{abc}", "a{b}c",
+	`\`, "'", `"`, "ünïcödé", " abc", "ABC"}
+
+// unknownSubjects have no session: the suite creates none of them, and
+// some no store could keep (PostgreSQL's text holds no NUL byte and only
+// UTF-8). Reading one finds nothing.
+var unknownSubjects = []string{"nobody", "", "\x00\xff\xfe", "%", "*", "alice*", "{alice}", strings.Repeat("a", 4096)}
+
+// createOddSubjects creates one session, created at t0, for each of
+// oddSubjects and returns their IDs by subject.
+func createOddSubjects(f *fixture) map[string]sessiond.SessionID {
+	f.t.Helper()
+	out := make(map[string]sessiond.SessionID, len(oddSubjects))
+	for _, subject := range oddSubjects {
+		s := NewSession(subject, t0)
+		f.create(s)
+		out[subject] = s.ID
+	}
+	return out
 }
 
 func testDeleteExpired(t *testing.T, newStore func(t *testing.T) sessiond.Store) {

@@ -26,11 +26,12 @@ import (
 // TestStore checks the twelve methods of sessiond.Store, then runs the
 // suite of each optional interface the store implements (TestLimiter,
 // TestMetaStore, TestMetaDeleter, TestReplayGuard, TestWindowCounter,
-// TestLiveCounter, TestEventLog, TestOutbox, TestBulkRevoker,
-// TestRevocationNotifier on one node, and, when WritesChangeEvents reports
-// true, TestChangeEvents, TestChangeRecorder, TestSubjectChangeRecorder and
-// TestTouchRecorder), as testing/fstest checks an optional interface only
-// when it is there. A store with only the twelve methods passes.
+// TestLiveCounter, TestSubjectClientLister, TestEventLog, TestOutbox,
+// TestBulkRevoker, TestRevocationNotifier on one node, and, when
+// WritesChangeEvents reports true, TestChangeEvents, TestChangeRecorder,
+// TestSubjectChangeRecorder and TestTouchRecorder), as testing/fstest
+// checks an optional interface only when it is there. A store with only
+// the twelve methods passes.
 //
 // Beyond the Store doc comments, the suite pins down these choices:
 //   - Create fails with ErrInvalidArgument if a token's SessionID is not the
@@ -41,7 +42,9 @@ import (
 //     Old is ErrNotFound, an existing Next hash is ErrConflict, and a swap
 //     within grace keeps Old's first RetiredAt.
 //   - RevokeSubject and List treat a session as live as Session.Live does
-//     (neither expiry reached); List returns a non-nil slice.
+//     (neither expiry reached); List returns a non-nil slice, and matches
+//     a subject as the exact string it is (no wildcard or hash tag in it
+//     means anything).
 //   - DeleteExpired fails with ErrInvalidArgument if limit is not positive.
 //   - Close is harmless a second time; after it, every method (those of
 //     the optional interfaces included) fails with ErrStoreUnavailable.
@@ -73,6 +76,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	runIfImplemented[sessiond.ReplayGuard](t, "ReplayGuard", probe, newStore, TestReplayGuard)
 	runIfImplemented[sessiond.WindowCounter](t, "WindowCounter", probe, newStore, TestWindowCounter)
 	runIfImplemented[sessiond.LiveCounter](t, "LiveCounter", probe, newStore, TestLiveCounter)
+	runIfImplemented[sessiond.SubjectClientLister](t, "SubjectClientLister", probe, newStore, TestSubjectClientLister)
 	runIfImplemented[sessiond.EventLog](t, "EventLog", probe, newStore, TestEventLog)
 	runIfImplemented[sessiond.Outbox](t, "Outbox", probe, newStore, TestOutbox)
 	if w, ok := probe.(sessiond.ChangeEventWriter); ok && w.WritesChangeEvents() {

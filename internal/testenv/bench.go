@@ -2,6 +2,8 @@ package testenv
 
 import (
 	"fmt"
+	"runtime"
+	"runtime/metrics"
 	"testing"
 	"time"
 
@@ -50,5 +52,40 @@ func ReportClientCPU(b *testing.B) func() {
 	start := processCPU(b)
 	return func() {
 		b.ReportMetric(float64(processCPU(b)-start)/float64(time.Microsecond)/float64(b.N), "client-µs/op")
+	}
+}
+
+// HeapPeak starts watching the heap and returns the function that stops
+// and reports its highest point since, above where it started: the bytes
+// of heap objects (runtime/metrics /memory/classes/heap/objects:bytes,
+// live ones and those not yet swept), sampled every 100 µs after a
+// collection. A sample misses a peak shorter than that.
+func HeapPeak() (stop func() uint64) {
+	const name = "/memory/classes/heap/objects:bytes"
+	sample := []metrics.Sample{{Name: name}}
+	read := func() uint64 {
+		metrics.Read(sample)
+		return sample[0].Value.Uint64()
+	}
+	runtime.GC()
+	base := read()
+	done, peak := make(chan struct{}), make(chan uint64)
+	go func() {
+		top := base
+		t := time.NewTicker(100 * time.Microsecond)
+		defer t.Stop()
+		for {
+			top = max(top, read())
+			select {
+			case <-t.C:
+			case <-done:
+				peak <- max(top, read()) - base
+				return
+			}
+		}
+	}()
+	return func() uint64 {
+		close(done)
+		return <-peak
 	}
 }

@@ -5,8 +5,10 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/redis/rueidis"
 )
@@ -70,4 +72,28 @@ func PrivateRedis(tb testing.TB, what string) (port int, proc *os.Process) {
 		_ = cmd.Wait()
 	})
 	return port, cmd.Process
+}
+
+// RedisCPU returns the CPU time the Redis that c talks to has used, user
+// and system (INFO cpu), for a benchmark to report Redis's own cost beside
+// its own. It counts every client of that Redis, so run such benchmarks on
+// a Redis nothing else uses.
+func RedisCPU(tb testing.TB, c rueidis.Client) time.Duration {
+	tb.Helper()
+	info, err := c.Do(context.Background(), c.B().Info().Section("cpu").Build()).ToString()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var total float64
+	for line := range strings.SplitSeq(info, "\r\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if ok && (k == "used_cpu_user" || k == "used_cpu_sys") {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			total += f
+		}
+	}
+	return time.Duration(total * float64(time.Second))
 }
