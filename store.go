@@ -130,6 +130,10 @@ type Revocation struct {
 //   - ReplayGuard (one-time keys shared by every node): DPoP proof IDs,
 //     DBSC challenges and Shared Signals SET IDs are remembered in each
 //     node's memory only, so a replay to another node is not refused.
+//   - AckedReplayGuard (replayacked.go, a one-time key that waits for
+//     replicas): DBSC challenges and Shared Signals SET IDs are recorded
+//     with RememberOnce, so a failover to a lagging replica can forget the
+//     last of them and let each be used once more.
 //   - MetaDeleter (metadelete.go, deleting a shared document): nothing is
 //     deleted; the Shared Signals transmitter keeps the empty poll queue
 //     of every deleted stream.
@@ -144,7 +148,8 @@ type Revocation struct {
 //
 // Every store sessiond ships implements all of them, except that memstore
 // and sqlitestore, which serve one process, have no feed (RevocationNotifier,
-// MetaNotifier).
+// MetaNotifier), and that only redisstore, whose replicas lag, is an
+// AckedReplayGuard.
 type Store interface {
 	// Create stores a new session with its tokens, all or nothing.
 	// ErrConflict if the session ID or a token hash already exists.

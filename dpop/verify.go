@@ -155,7 +155,11 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (*Proo
 	if err != nil {
 		return nil, err
 	}
-	// Replay last, so that an invalid proof cannot burn a jti.
+	// Replay last, so that an invalid proof cannot burn a jti. Not
+	// sessiond.RememberAcked: every bound request checks a proof, and a
+	// wait for a replica on each would cost every request (and, while a
+	// replica is down, RevocationWait each); a failover may forget the
+	// last proofs, each then taken once more until its iat window ends.
 	key := replayKey(p.JKT, p.JTI)
 	fresh, err := v.replay.RememberOnce(ctx, key, v.clock.Now(), p.IssuedAt.Add(v.maxAge+v.leeway))
 	if err != nil {

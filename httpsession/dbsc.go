@@ -72,6 +72,12 @@ const (
 	DefaultDBSCChallengeLifetime = 5 * time.Minute
 )
 
+// dbscRecordSkew is how long a used challenge is remembered past its
+// expiry: a node whose clock is behind the store's (Redis expires the
+// record by its own) or the issuing node's by up to that much still
+// refuses its replay.
+const dbscRecordSkew = time.Minute
+
 // DBSC header names.
 const (
 	HeaderSessionRegistration = "Secure-Session-Registration"
@@ -145,7 +151,9 @@ type DBSCOptions struct {
 	RegistrationPath string
 	RefreshPath      string
 	// Replay remembers used challenges; share one across nodes (a Store
-	// that implements sessiond.ReplayGuard). Default: this process's memory.
+	// that implements sessiond.ReplayGuard). A sessiond.AckedReplayGuard
+	// (redisstore) records them with RememberOnceAcked, so a failover
+	// cannot forget one. Default: this process's memory.
 	Replay sessiond.ReplayGuard
 	// Clock for challenges and bound cookies. Default sessiond.SystemClock.
 	Clock sessiond.Clock
@@ -365,7 +373,11 @@ func (d *dbsc) consumeChallenge(r *http.Request, c, kind, bind string) error {
 	// unused low bits of its last character) that decode alike, and each
 	// would look unused.
 	sum := sha256.Sum256([]byte(kind + "\x00" + bind + "\x00" + nonce + "\x00" + exp))
-	fresh, err := d.replay.RememberOnce(r.Context(), "dbsc:"+b64(sum[:]), now, time.Unix(until, 0))
+	// Acked: a record a failover loses would take the proof again. It
+	// lasts dbscRecordSkew past the challenge, as the store (Redis) may
+	// expire it by a clock ahead of this node's, which takes the
+	// challenge until its own reaches until.
+	fresh, err := sessiond.RememberAcked(r.Context(), d.replay, "dbsc:"+b64(sum[:]), now, time.Unix(until, 0).Add(dbscRecordSkew))
 	if err != nil {
 		return fmt.Errorf("httpsession: remember DBSC challenge: %w", err)
 	}

@@ -42,6 +42,9 @@ type envOptions struct {
 	opts     httpsession.Options
 	manager  func(*sessiond.Options)
 	store    sessiond.Store
+	// start is the fake clock's first reading; zero is t0. A test whose
+	// store expires keys by its own clock (Redis) starts at the real time.
+	start time.Time
 }
 
 func newEnv(t *testing.T, eo envOptions) *env {
@@ -49,8 +52,11 @@ func newEnv(t *testing.T, eo envOptions) *env {
 	if eo.strategy == "" {
 		eo.strategy = sessiond.StrategyHybrid
 	}
-	e := &env{clock: sessiondtest.NewClock(t0), events: &sessiondtest.Events{}, logs: &testenv.SyncBuffer{}}
-	codec, _ := jwttest.Codec(t, t0, 600*24*time.Hour)
+	if eo.start.IsZero() {
+		eo.start = t0
+	}
+	e := &env{clock: sessiondtest.NewClock(eo.start), events: &sessiondtest.Events{}, logs: &testenv.SyncBuffer{}}
+	codec, _ := jwttest.Codec(t, eo.start, 600*24*time.Hour)
 	store := eo.store
 	if store == nil {
 		store = memstore.New()

@@ -12,7 +12,9 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -187,6 +189,52 @@ func benchRevoke(b *testing.B, st *redisstore.Store) {
 		if _, err := st.Revoke(ctx, id, benchNow.Add(time.Minute), sessiond.ReasonLogout); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkRememberOnceReplica is what a wait for a replica would cost each
+// one-time key, on a master with a replica: RememberOnce (DPoP proofs, on
+// every bound request, do not wait) and RememberOnceAcked (DBSC
+// challenges, Shared Signals SETs), one caller at a time and from about
+// 32 goroutines. Keys are new on every call, as a proof's jti is.
+func BenchmarkRememberOnceReplica(b *testing.B) {
+	pair := redisclustertest.StartPair(b)
+	st, err := redisstore.New(context.Background(), pair.URL(), redisstore.Options{Prefix: "benchonce"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	if st.RevocationReplicas() != 1 {
+		b.Fatalf("RevocationReplicas() = %d; want 1", st.RevocationReplicas())
+	}
+	ctx := context.Background()
+	now := time.Now()
+	for _, bc := range []struct {
+		name     string
+		remember func(ctx context.Context, key string, now, until time.Time) (bool, error)
+	}{{"plain", st.RememberOnce}, {"acked", st.RememberOnceAcked}} {
+		op := func(prefix string, i int) error {
+			_, err := bc.remember(ctx, prefix+strconv.Itoa(i), now, now.Add(5*time.Minute+30*time.Second))
+			return err
+		}
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			prefix := testenv.UniqueName(bc.name)
+			i := 0
+			for b.Loop() {
+				if err := op(prefix, i); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+		b.Run(bc.name+"/parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetParallelism(parallelism())
+			prefix := testenv.UniqueName(bc.name)
+			var n atomic.Int64
+			testenv.ParallelOps(b, func(int) error { return op(prefix, int(n.Add(1))) })
+		})
 	}
 }
 

@@ -17,10 +17,11 @@ import (
 // Redis replicates asynchronously: a write its master acknowledged and
 // had not yet sent to a replica is gone when that replica takes over. For
 // a login or a refresh that costs the session or the refresh; for a
-// revocation it brings a revoked session back to life. So every script
-// that revokes is followed, on the same connection, by WAIT: the call
-// returns once Options.RevocationReplicas replicas have the revocation,
-// or RevocationWait has passed.
+// revocation it brings a revoked session back to life, and for a one-time
+// key (RememberOnceAcked) it lets the key be used again. So every script
+// that revokes, and every such key, is followed, on the same connection,
+// by WAIT: the call returns once Options.RevocationReplicas replicas have
+// the write, or RevocationWait has passed.
 
 // defaultRevocationWait is Options.RevocationWait's default.
 const defaultRevocationWait = time.Second
@@ -72,8 +73,9 @@ func infoField(info, name string) string {
 func (s *Store) RevocationReplicas() int { return int(s.ackReplicas) }
 
 // UnackedRevocations counts the revocations (script calls, writes of the
-// documents RevokingMeta names, PutRevokingMeta) whose wait for replicas
-// timed out or failed since New.
+// documents RevokingMeta names, PutRevokingMeta, the one-time keys
+// RememberOnceAcked records) whose wait for replicas timed out or failed
+// since New.
 func (s *Store) UnackedRevocations() uint64 { return s.unacked.Load() }
 
 // execAcked runs sc once per exec, pipelined, and, when revocations wait

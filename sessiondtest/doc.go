@@ -3,7 +3,7 @@
 // interface (TestStore, which runs the suite of each optional interface a
 // store implements, and TestLimiter, TestMetaStore, TestMetaDeleter, TestEventLog,
 // TestOutbox, TestBulkRevoker, TestLiveCounter, TestReplayGuard,
-// TestWindowCounter, TestRevocationNotifier with the MetaNotifier cases,
+// TestAckedReplayGuard, TestWindowCounter, TestRevocationNotifier with the MetaNotifier cases,
 // and TestChangeEvents, TestChangeRecorder, TestSubjectChangeRecorder,
 // TestTouchRecorder for stores that write a change's events with it),
 // TestOutage for a store behind a network (with its Proxy), RequireEnv for

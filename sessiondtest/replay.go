@@ -1,6 +1,7 @@
 package sessiondtest
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -76,6 +77,56 @@ func replayExpires(t *testing.T, f *fixture, g sessiond.ReplayGuard) {
 		fresh, err := g.RememberOnce(f.ctx, "jti-exp", now.Add(st.at), now.Add(st.until))
 		if err != nil || fresh != st.want {
 			t.Fatalf("step %d: RememberOnce(jti-exp, now%+v, until now%+v) = %v, %v; want %v", i+1, st.at, st.until, fresh, err, st.want)
+		}
+	}
+}
+
+// TestAckedReplayGuard checks sessiond.AckedReplayGuard, failing at once
+// if newStore's stores do not implement it. TestStore runs it when they
+// do. RememberOnceAcked keeps RememberOnce's contract, on the same keys;
+// its wait for replicas is the store's own tests' to check.
+func TestAckedReplayGuard(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
+	acked := func(run func(*testing.T, *fixture, sessiond.ReplayGuard)) func(*testing.T, *fixture, sessiond.AckedReplayGuard) {
+		return func(t *testing.T, f *fixture, g sessiond.AckedReplayGuard) { run(t, f, ackedOnly{g}) }
+	}
+	runSuite(t, newStore, []subtest[sessiond.AckedReplayGuard]{
+		{"Once", acked(replayOnce)},
+		{"ConcurrentOnce", acked(replayConcurrentOnce)},
+		{"Expires", acked(replayExpires)},
+		{"SameKeys", replayAckedSameKeys},
+	})
+}
+
+// ackedOnly is g with RememberOnce answered by RememberOnceAcked, for the
+// ReplayGuard subtests.
+type ackedOnly struct{ g sessiond.AckedReplayGuard }
+
+func (a ackedOnly) RememberOnce(ctx context.Context, key string, now, until time.Time) (bool, error) {
+	return a.g.RememberOnceAcked(ctx, key, now, until)
+}
+
+// replayAckedSameKeys: a key recorded by either method is a replay to the
+// other.
+func replayAckedSameKeys(t *testing.T, f *fixture, g sessiond.AckedReplayGuard) {
+	now := time.Now()
+	until := now.Add(time.Hour)
+	steps := []struct {
+		key   string
+		acked bool
+		want  bool
+	}{
+		{"jti-acked", true, true},
+		{"jti-acked", false, false},
+		{"jti-plain", false, true},
+		{"jti-plain", true, false},
+	}
+	for i, st := range steps {
+		remember, name := g.RememberOnce, "RememberOnce"
+		if st.acked {
+			remember, name = g.RememberOnceAcked, "RememberOnceAcked"
+		}
+		if fresh, err := remember(f.ctx, st.key, now, until); err != nil || fresh != st.want {
+			t.Fatalf("step %d: %s(%s) = %v, %v; want %v", i+1, name, st.key, fresh, err, st.want)
 		}
 	}
 }

@@ -25,9 +25,9 @@ import (
 //
 // TestStore checks the twelve methods of sessiond.Store, then runs the
 // suite of each optional interface the store implements (TestLimiter,
-// TestMetaStore, TestMetaDeleter, TestReplayGuard, TestWindowCounter,
-// TestLiveCounter, TestSubjectClientLister, TestEventLog, TestOutbox,
-// TestBulkRevoker, TestRevocationNotifier on one node, and, when
+// TestMetaStore, TestMetaDeleter, TestReplayGuard, TestAckedReplayGuard,
+// TestWindowCounter, TestLiveCounter, TestSubjectClientLister, TestEventLog,
+// TestOutbox, TestBulkRevoker, TestRevocationNotifier on one node, and, when
 // WritesChangeEvents reports true, TestChangeEvents, TestChangeRecorder,
 // TestSubjectChangeRecorder and TestTouchRecorder), as testing/fstest
 // checks an optional interface only when it is there. A store with only
@@ -74,6 +74,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	runIfImplemented[sessiond.MetaStore](t, "Meta", probe, newStore, TestMetaStore)
 	runIfImplemented[sessiond.MetaDeleter](t, "MetaDeleter", probe, newStore, TestMetaDeleter)
 	runIfImplemented[sessiond.ReplayGuard](t, "ReplayGuard", probe, newStore, TestReplayGuard)
+	runIfImplemented[sessiond.AckedReplayGuard](t, "AckedReplayGuard", probe, newStore, TestAckedReplayGuard)
 	runIfImplemented[sessiond.WindowCounter](t, "WindowCounter", probe, newStore, TestWindowCounter)
 	runIfImplemented[sessiond.LiveCounter](t, "LiveCounter", probe, newStore, TestLiveCounter)
 	runIfImplemented[sessiond.SubjectClientLister](t, "SubjectClientLister", probe, newStore, TestSubjectClientLister)

@@ -92,8 +92,10 @@ type Options struct {
 	Revoker  Revoker
 	// Replay remembers the jti of every verified SET until its iat
 	// window has passed, shared by every node on the store (every store
-	// sessiond ships implements sessiond.ReplayGuard); nil remembers them
-	// in this node's memory only.
+	// sessiond ships implements sessiond.ReplayGuard; a
+	// sessiond.AckedReplayGuard, redisstore, records them with
+	// RememberOnceAcked, so a failover cannot forget one); nil remembers
+	// them in this node's memory only.
 	Replay sessiond.ReplayGuard
 	Events sessiond.EventSink // nil records nothing
 	// BearerToken, when set, must be presented as Authorization: Bearer.
@@ -519,8 +521,9 @@ func (r *Receiver) process(ctx context.Context, set string, maxAge time.Duration
 	// that would have to forget it. The record lasts for the longer of the
 	// push and poll windows, whichever way this copy came: a copy pushed
 	// and later polled (or polled by another receiver of the issuer,
-	// which shares the key) is still within it.
-	fresh, err := r.o.Replay.RememberOnce(ctx, replayKey(c.Iss, c.Jti), now, iat.Add(r.replayWindow()+time.Second))
+	// which shares the key) is still within it. Acked: a record a
+	// failover loses would act on the SET again.
+	fresh, err := sessiond.RememberAcked(ctx, r.o.Replay, replayKey(c.Iss, c.Jti), now, iat.Add(r.replayWindow()+time.Second))
 	if err != nil {
 		return fmt.Errorf("ssf: replay record: %w", err)
 	}

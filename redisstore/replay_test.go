@@ -1,0 +1,149 @@
+package redisstore_test
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/redisclustertest"
+	"github.com/sessiond/sessiond/redisstore"
+	"github.com/sessiond/sessiond/sessiondtest"
+)
+
+// TestStore_AckedReplayGuardWaiting runs the AckedReplayGuard suite on a
+// master with a replica, where RememberOnceAcked waits (the shared test
+// Redis has none, so TestStore runs it without the wait).
+func TestStore_AckedReplayGuardWaiting(t *testing.T) {
+	pair := redisclustertest.StartPair(t)
+	sessiondtest.TestAckedReplayGuard(t, func(t *testing.T) sessiond.Store {
+		st, err := redisstore.New(context.Background(), pair.URL(), redisstore.Options{Prefix: randomPrefix()})
+		if err != nil {
+			t.Fatalf("redisstore.New() = %v", err)
+		}
+		t.Cleanup(func() { st.Close() })
+		if n := st.RevocationReplicas(); n != 1 {
+			t.Fatalf("RevocationReplicas() = %d; want 1 (the master has a replica)", n)
+		}
+		return st
+	})
+}
+
+// TestStore_RememberOnceAckedSurvivesFailover: a one-time key recorded
+// with RememberOnceAcked is on the replica when the call returns, so a
+// failover cannot forget it and let the key be used once more (a DBSC
+// challenge answered twice, a Shared Signals SET acted on twice). The
+// replica is stopped and the master's replication buffer filled, so the
+// record sits in the master's memory only; either the call returns at
+// once (the defect: the master is killed and the replica promoted) or the
+// master shows it blocked waiting, and the replica is resumed first.
+func TestStore_RememberOnceAckedSurvivesFailover(t *testing.T) {
+	pair := redisclustertest.StartPair(t)
+	ctx := context.Background()
+	st, err := redisstore.New(ctx, pair.URL(), redisstore.Options{Prefix: "ackonce", RevocationWait: 10 * time.Minute})
+	if err != nil {
+		t.Fatalf("redisstore.New() = %v", err)
+	}
+	defer st.Close()
+	at := time.Now()
+	writeThenFailover(t, pair, st, "RememberOnceAcked", func() error {
+		fresh, err := st.RememberOnceAcked(ctx, "dbsc:challenge", at, at.Add(time.Hour))
+		if err == nil && !fresh {
+			t.Error("RememberOnceAcked() of a new key = false; want true")
+		}
+		return err
+	})
+
+	promoted, err := redisstore.New(ctx, pair.ReplicaURL(), redisstore.Options{Prefix: "ackonce"})
+	if err != nil {
+		t.Fatalf("redisstore.New(promoted replica) = %v", err)
+	}
+	defer promoted.Close()
+	if fresh, err := promoted.RememberOnce(ctx, "dbsc:challenge", at, at.Add(time.Hour)); err != nil || fresh {
+		t.Errorf("after the failover: RememberOnce(the key) = %v, %v; want false, nil (a replay)", fresh, err)
+	}
+}
+
+// TestStore_RememberOnceWait: with the replica stopped and a short wait,
+// RememberOnce does not wait (DPoP proofs, on every bound request), so it
+// is neither logged nor counted; RememberOnceAcked records the key all the
+// same (it holds on the master), logs a warning and counts it as a
+// revocation whose wait fell short; a replay answers false either way.
+func TestStore_RememberOnceWait(t *testing.T) {
+	pair := redisclustertest.StartPair(t)
+	ctx := context.Background()
+	var logs strings.Builder
+	var mu sync.Mutex
+	st, err := redisstore.New(ctx, pair.URL(), redisstore.Options{Prefix: "ackoncewait",
+		Logger:         slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, nil)),
+		RevocationWait: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("redisstore.New() = %v", err)
+	}
+	defer st.Close()
+	pair.Stop()
+	defer pair.Continue()
+	at := time.Now()
+	steps := []struct {
+		name     string
+		remember func(ctx context.Context, key string, now, until time.Time) (bool, error)
+		key      string
+		fresh    bool
+		unacked  uint64 // after the step
+	}{
+		{"RememberOnce", st.RememberOnce, "dpop", true, 0},
+		{"RememberOnceAcked", st.RememberOnceAcked, "dbsc", true, 1},
+		{"RememberOnceAcked", st.RememberOnceAcked, "dbsc", false, 1},
+		{"RememberOnce", st.RememberOnce, "dbsc", false, 1},
+	}
+	for i, s := range steps {
+		if fresh, err := s.remember(ctx, s.key, at, at.Add(time.Hour)); err != nil || fresh != s.fresh {
+			t.Fatalf("step %d: %s(%s) = %v, %v; want %v, nil", i+1, s.name, s.key, fresh, err, s.fresh)
+		}
+		if n := st.UnackedRevocations(); n != s.unacked {
+			t.Errorf("step %d: after %s(%s): UnackedRevocations() = %d; want %d", i+1, s.name, s.key, n, s.unacked)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n := strings.Count(logs.String(), "not on enough replicas"); n != 1 {
+		t.Errorf("%d warnings; want 1, for the key recorded:\n%s", n, logs.String())
+	}
+}
+
+// TestStore_RememberOnceAckedCluster: on a Redis Cluster the WAIT after
+// RememberOnceAcked runs on the master of the key's slot.
+func TestStore_RememberOnceAckedCluster(t *testing.T) {
+	cluster := redisclustertest.Start(t)
+	ctx := context.Background()
+	st, err := redisstore.New(ctx, cluster.URL(), redisstore.Options{Prefix: "ackoncec", RevocationWait: 2 * time.Second})
+	if err != nil {
+		t.Fatalf("redisstore.New(cluster) = %v", err)
+	}
+	defer st.Close()
+	at := time.Now()
+	if fresh, err := st.RememberOnceAcked(ctx, "ssf.jti.x", at, at.Add(time.Hour)); err != nil || !fresh {
+		t.Fatalf("RememberOnceAcked() = %v, %v; want true, nil", fresh, err)
+	}
+	if n := st.UnackedRevocations(); n != 0 {
+		t.Errorf("with every replica running: %d unacknowledged; want 0", n)
+	}
+	_, replica := cluster.SlotOwner("ackoncec:once:ssf.jti.y")
+	if replica == 0 {
+		t.Fatal("master without a replica")
+	}
+	cluster.Stop(replica)
+	defer cluster.Continue(replica)
+	if fresh, err := st.RememberOnceAcked(ctx, "ssf.jti.y", at, at.Add(time.Hour)); err != nil || !fresh {
+		t.Fatalf("RememberOnceAcked() = %v, %v; want true, nil: the record holds on the master", fresh, err)
+	}
+	if n := st.UnackedRevocations(); n != 1 {
+		t.Errorf("with the replica of the key's master stopped: %d unacknowledged; want 1", n)
+	}
+	if fresh, err := st.RememberOnceAcked(ctx, "ssf.jti.y", at, at.Add(time.Hour)); err != nil || fresh {
+		t.Errorf("RememberOnceAcked() of a recorded key = %v, %v; want false, nil", fresh, err)
+	}
+}
