@@ -202,7 +202,7 @@ func New(opts Options) (*Metrics, error) {
 	}
 	if f := opts.UnackedRevocations; f != nil {
 		cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sessiond_store_revocations_unacked_total",
-			Help: "Revocations, and writes of the documents that revoke (incident watermarks, API keys, signing keys), no replica acknowledged within store.revocation_wait (Redis): a failover before the replica caught up would undo them."},
+			Help: "Revocations, writes of the documents that revoke (incident watermarks, API keys, signing keys), spent login codes and one-time records (DBSC challenges, Shared Signals SETs) no replica acknowledged within store.revocation_wait (Redis): a failover before the replica caught up would undo them."},
 			func() float64 { return float64(f()) }))
 	}
 	for _, c := range cs {
