@@ -6,4 +6,5 @@
 // The package imports only the standard library. Token formats, JWT signing
 // and storage live in their own packages (opaquetoken, jwttoken, memstore,
 // sqlitestore, pgstore, redisstore) and are handed to New through Options.
+// Package setup wires them from a store alone (setup.New): start there.
 package sessiond

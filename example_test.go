@@ -44,7 +44,9 @@ func Example() {
 	fmt.Println("refreshed, same session:", err == nil && next.Session.ID == iss.Session.ID)
 
 	// Logout: the session is revoked and its access tokens stop verifying at once.
-	_ = m.Revoke(ctx, s.ID, sessiond.ReasonLogout)
+	if err := m.Revoke(ctx, s.ID, sessiond.ReasonLogout); err != nil {
+		log.Fatal(err) // not logged out: the session lives on (errors.Is(err, sessiond.ErrStoreUnavailable): retry)
+	}
 	_, err = m.Verify(ctx, next.AccessToken, sessiond.Client{})
 	fmt.Println("after logout:", errors.Is(err, sessiond.ErrRevoked))
 	// Output:

@@ -3,15 +3,15 @@ package pgstore_test
 import (
 	"context"
 	"log"
-	"time"
 
-	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/pgstore"
+	"github.com/sessiond/sessiond/setup"
 )
 
-// A store for one deployment: its own schema, migrated on start, and a
-// revocation feed that keeps this node's revoked set in step with the
-// others. (Not run: it needs a server.)
+// A store for one deployment: its own schema, migrated on start. A
+// Manager on it subscribes to its revocation feed in New, so a session
+// revoked on another node stops verifying here at once; its Close ends
+// the subscription. (Not run: it needs a server.)
 func ExampleNew() {
 	ctx := context.Background()
 	st, err := pgstore.New(ctx, "postgres://sessiond@db.internal:5432/app?sslmode=verify-full", pgstore.Options{
@@ -23,19 +23,9 @@ func ExampleNew() {
 	}
 	defer st.Close()
 
-	m, err := sessiond.New(ctx, sessiond.Options{Strategy: sessiond.StrategyHybrid, Store: st /* Signed, Opaque… */})
+	m, err := setup.New(ctx, st, setup.Options{}) // hybrid, signing keys shared through the store
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer m.Close()
-	err = st.SubscribeRevocations(ctx, m.NoteRevoked, func() {
-		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		if err := m.Resync(rctx); err != nil {
-			log.Print(err)
-		}
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
+	defer m.Close() // before st.Close
 }

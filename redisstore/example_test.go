@@ -11,7 +11,9 @@ import (
 
 // A store for a cluster of sessiond nodes: lookups served from the
 // client-side cache (stale for at most 30s if an invalidation is lost) and
-// revocations made on other nodes fed to this one.
+// revocations made on other nodes fed to this one. A Manager on the store
+// subscribes in New (sessiond.Options.NoRevocationFeed); this is how a
+// program that only watches follows them.
 func ExampleNew() {
 	ctx := context.Background()
 	st, err := redisstore.New(ctx, "redis://127.0.0.1:6379/0", redisstore.Options{

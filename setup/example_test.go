@@ -2,10 +2,15 @@ package setup_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log"
+	"net/http"
+	"net/http/httptest"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/jwttoken/signing"
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/setup"
 )
@@ -57,4 +62,43 @@ func ExampleNew_options() {
 	defer m.Close()
 	fmt.Println(m.Strategy(), m.Lifetimes() == b2b)
 	// Output: jwt true
+}
+
+// Open gives the Manager in a Node, with what an app serving other
+// services needs of the key ring: the JWKS for the verifiers of its access
+// tokens, and readiness as the server reports it. Both fail while another
+// process has sealed the stored ring with a KEK this one is not given: it
+// would miss every rotation and kill switch, and could publish a key the
+// kill switch dropped.
+func ExampleOpen() {
+	ctx := context.Background()
+	n, err := setup.Open(ctx, memstore.New(), setup.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer n.Close() // closes n.Manager, the one to give httpsession.Options.Manager
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /.well-known/jwks.json", n.JWKSHandler())
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := n.Ready(r.Context()); err != nil {
+			if errors.Is(err, signing.ErrRingUnreadable) {
+				log.Printf("not ready: give this process the KEK the signing ring is sealed with: %v", err)
+			}
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+
+	for _, path := range []string{"/readyz", "/.well-known/jwks.json"} {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		var jwks struct{ Keys []json.RawMessage }
+		_ = json.Unmarshal(rec.Body.Bytes(), &jwks)
+		fmt.Println(path, rec.Code, rec.Header().Get("Cache-Control"), len(jwks.Keys))
+	}
+	// Output:
+	// /readyz 200  0
+	// /.well-known/jwks.json 200 public, max-age=300 1
 }

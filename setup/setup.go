@@ -2,8 +2,10 @@
 // a store: the hybrid strategy on the b2c lifetimes, opaque refresh tokens,
 // JWT access tokens signed by a key ring that persists in the store and is
 // shared by every Manager on it (package jwttoken/signing, the server's own
-// key ring), and anomaly detection (package anomaly) on its default rules.
-// Every part can be overridden through Options.
+// key ring, rotated every DefaultRotateEvery), and anomaly detection
+// (package anomaly) on its default rules. Every part can be overridden
+// through Options. Open returns the Manager in a Node, with the ring's
+// JWKS and readiness for an app that publishes its keys.
 //
 // It is a wiring package, like the server: it imports several adapters, so
 // the root package and each adapter stay independent of one another.
@@ -32,6 +34,14 @@ const (
 	DefaultAudience = "urn:sessiond:library:app"
 )
 
+// DefaultRotateEvery is how often the key ring introduces a new signing
+// key when Options.Keys.RotateEvery is zero: the server's default
+// (jwt.key_rotation_interval). A rotation bounds what an undetected leak
+// of a key is worth; verifiers see no break, as a new key is published for
+// Keys.PublishFor before it signs and the old one verifies until its
+// tokens have expired. A negative RotateEvery never rotates.
+const DefaultRotateEvery = 30 * 24 * time.Hour
+
 // Options adjust what New wires. The zero value is the documented default
 // of every field.
 type Options struct {
@@ -48,8 +58,9 @@ type Options struct {
 	// Keys configures the shared key ring (algorithm, scheduled rotation,
 	// KEK sealing…). MaxTokenLifetime defaults to the longest token the
 	// strategy signs (Lifetimes.Signed: the access lifetime in hybrid),
-	// Clock and Logger to the Manager's; OnChange is set by New (it purges
-	// the Manager's verify cache when a key is removed) and must be nil.
+	// RotateEvery to DefaultRotateEvery (negative: never), Clock and
+	// Logger to the Manager's; OnChange is set by New (it purges the
+	// Manager's verify cache when a key is removed) and must be nil.
 	Keys signing.Options
 	// Anomaly configures the default detector. A nil Actions map means
 	// anomaly.DefaultActions().
@@ -69,7 +80,21 @@ var ErrOnChangeSet = errors.New("setup: Keys.OnChange is set by New")
 // If store is not a sessiond.MetaStore, the key ring lives in this process
 // only: tokens stop verifying when it restarts and other processes cannot
 // verify them. New logs a warning then.
+//
+// New is Open without the Node: an app that publishes its JWKS, reports
+// readiness or rotates keys calls Open.
 func New(ctx context.Context, store sessiond.Store, opts Options) (*sessiond.Manager, error) {
+	n, err := Open(ctx, store, opts)
+	if err != nil {
+		return nil, err
+	}
+	return n.Manager, nil
+}
+
+// Open is New returning the Manager in a Node, with the key ring it wired:
+// the JWKS to publish, readiness as the server reports it, rotation and
+// the kill switch (Node.Keys). Close the Node (or its Manager) when done.
+func Open(ctx context.Context, store sessiond.Store, opts Options) (*Node, error) {
 	if store == nil {
 		return nil, fmt.Errorf("setup: store is required: %w", sessiond.ErrInvalidArgument)
 	}
@@ -103,10 +128,10 @@ func New(ctx context.Context, store sessiond.Store, opts Options) (*sessiond.Man
 		mo.Anomalies = d
 	}
 
-	var mgr atomic.Pointer[sessiond.Manager] // set once New returns; the key ring's loop may read it before
-	var keys *signing.Keys
+	n := &Node{store: store}
+	var mgr atomic.Pointer[sessiond.Manager] // set once sessiond.New returns; the key ring's loop may read it before
 	if mo.Signed == nil && mo.Strategy != sessiond.StrategyDatabase {
-		ring, k, err := openRing(ctx, store, opts, mo, log, func(removed bool) {
+		ring, keys, err := openRing(ctx, store, opts, mo, log, func(removed bool) {
 			if m := mgr.Load(); removed && m != nil {
 				m.PurgeVerifyCache()
 			}
@@ -114,7 +139,6 @@ func New(ctx context.Context, store sessiond.Store, opts Options) (*sessiond.Man
 		if err != nil {
 			return nil, err
 		}
-		keys = k
 		codec, err := jwttoken.New(ring, jwttoken.Options{
 			Issuer:   cmp.Or(opts.Issuer, DefaultIssuer),
 			Audience: cmp.Or(opts.Audience, DefaultAudience),
@@ -125,6 +149,7 @@ func New(ctx context.Context, store sessiond.Store, opts Options) (*sessiond.Man
 			return nil, fmt.Errorf("setup: %w", err)
 		}
 		mo.Signed = codec
+		n.ring, n.Keys = ring, keys
 		if keys != nil {
 			mo.Background = append(append([]func(context.Context){}, mo.Background...), func(ctx context.Context) {
 				keys.Run(ctx)
@@ -134,11 +159,12 @@ func New(ctx context.Context, store sessiond.Store, opts Options) (*sessiond.Man
 	}
 	m, err := sessiond.New(ctx, mo)
 	if err != nil {
-		closeKeys(keys)
+		closeKeys(n.Keys)
 		return nil, err
 	}
 	mgr.Store(m)
-	return m, nil
+	n.Manager = m
+	return n, nil
 }
 
 // openRing opens the key ring shared through store, or, when store cannot
@@ -147,6 +173,9 @@ func openRing(ctx context.Context, store sessiond.Store, opts Options, mo sessio
 	ko := opts.Keys
 	if ko.MaxTokenLifetime == 0 {
 		ko.MaxTokenLifetime = mo.Lifetimes.Signed(mo.Strategy)
+	}
+	if ko.RotateEvery == 0 {
+		ko.RotateEvery = DefaultRotateEvery
 	}
 	meta, ok := store.(sessiond.MetaStore)
 	if !ok {

@@ -2,6 +2,7 @@ package setup_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -329,5 +330,45 @@ func TestNew_StoreWithoutMeta(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "level=WARN") || !strings.Contains(log.String(), "MetaStore") {
 		t.Fatalf("no warning about per-process keys; log:\n%s", log.String())
+	}
+}
+
+// TestNew_RotatesKeysByDefault: as the server does by default
+// (jwt.key_rotation_interval 720h; the validator warns when it is zero),
+// the ring schedules a new signing key once the signer is
+// DefaultRotateEvery old; a negative RotateEvery never rotates.
+func TestNew_RotatesKeysByDefault(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name   string
+		every  time.Duration
+		rotate bool
+	}{
+		{"Default", 0, true},
+		{"Never", -1, false},
+		{"Own", 48 * time.Hour, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			clock := sessiondtest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+			n := openNode(t, memstore.New(), setup.Options{
+				Manager: sessiond.Options{Clock: clock},
+				Keys:    signing.Options{RotateEvery: c.every},
+			})
+			every := cmp.Or(max(c.every, 0), setup.DefaultRotateEvery)
+			clock.Advance(every - time.Minute)
+			if err := n.Keys.Maintain(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if got := len(n.Keys.Ring().Keys()); got != 1 {
+				t.Fatalf("keys before the signer is %s old = %d; want 1", every, got)
+			}
+			clock.Advance(time.Minute)
+			if err := n.Keys.Maintain(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if got := len(n.Keys.Ring().Keys()) == 2; got != c.rotate {
+				t.Fatalf("a key scheduled once the signer is %s old: %v; want %v (keys %+v)", every, got, c.rotate, n.Keys.Ring().Keys())
+			}
+		})
 	}
 }
