@@ -50,8 +50,9 @@ func (rs *RevocationStream) marks() *markReads {
 
 // get returns the watermarks of a read begun less than keep ago, or of
 // (or the error of) the read under way when it was called, however long
-// that took. The map is shared: callers must not change it.
-func (m *markReads) get(ctx context.Context) (map[markKey]time.Time, error) {
+// that took, with when that read began. The map is shared: callers must
+// not change it.
+func (m *markReads) get(ctx context.Context) (map[markKey]time.Time, time.Time, error) {
 	asked := time.Now()
 	m.waiting.Add(1)
 	m.mu.Lock()
@@ -59,12 +60,12 @@ func (m *markReads) get(ctx context.Context) (map[markKey]time.Time, error) {
 	defer m.mu.Unlock()
 	if m.ended.After(asked) { // a read under way when this caller asked
 		if m.err != nil {
-			return nil, m.err
+			return nil, time.Time{}, m.err
 		}
-		return m.marks, nil
+		return m.marks, m.began, nil
 	}
 	if !m.began.IsZero() && time.Since(m.began) < m.keep {
-		return m.marks, nil
+		return m.marks, m.began, nil
 	}
 	began := time.Now()
 	list, err := m.read(ctx)
@@ -72,7 +73,7 @@ func (m *markReads) get(ctx context.Context) (map[markKey]time.Time, error) {
 		if ctx.Err() == nil { // this caller going away is not the store's answer
 			m.ended, m.err = time.Now(), err
 		}
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	m.ended, m.err = time.Now(), nil
 	marks := make(map[markKey]time.Time, len(list))
@@ -80,7 +81,7 @@ func (m *markReads) get(ctx context.Context) (map[markKey]time.Time, error) {
 		marks[markKey{w.All, w.Subject}] = w.IssuedBefore
 	}
 	m.began, m.marks = began, marks
-	return marks, nil
+	return marks, began, nil
 }
 
 // sendMarks sends the watermarks of the store's document that are higher
@@ -92,7 +93,7 @@ func (m *markReads) get(ctx context.Context) (map[markKey]time.Time, error) {
 // apply it idempotently. A failed read is logged and skipped: the next
 // poll compares again.
 func (t *tail) sendMarks(ctx context.Context) (int, error) {
-	cur, err := t.rs.marks().get(ctx)
+	cur, began, err := t.rs.marks().get(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			t.log.LogAttrs(ctx, slog.LevelWarn, "revocation stream: read watermarks", slog.String("request_id", t.reqID),
@@ -121,6 +122,17 @@ func (t *tail) sendMarks(ctx context.Context) (int, error) {
 		}
 		n++
 	}
+	// A subject's watermark the document dropped (no live session can be
+	// older) is forgotten here too, or a connection open for weeks would
+	// hold every one it ever saw. Not on a read begun before the last
+	// watermark taken from the log: it may predate that one.
+	if len(t.marks) > len(cur) && began.After(t.sawAt) {
+		for k := range t.marks {
+			if _, ok := cur[k]; !ok {
+				delete(t.marks, k)
+			}
+		}
+	}
 	return n, nil
 }
 
@@ -133,4 +145,5 @@ func (t *tail) sawMark(w stream.Watermark) {
 	if k := (markKey{w.All, w.Subject}); w.IssuedBefore.After(t.marks[k]) {
 		t.marks[k] = w.IssuedBefore
 	}
+	t.sawAt = time.Now()
 }

@@ -3,10 +3,15 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/sessiond/sessiond/verifier/stream"
 )
@@ -34,7 +39,7 @@ func TestMarkReads_SlowReadShared(t *testing.T) {
 			var wg sync.WaitGroup
 			get := func() {
 				defer wg.Done()
-				marks, err := m.get(context.Background())
+				marks, _, err := m.get(context.Background())
 				if err == nil && len(marks) != 1 {
 					t.Errorf("get = %v; want erin's watermark", marks)
 				}
@@ -62,5 +67,87 @@ func TestMarkReads_SlowReadShared(t *testing.T) {
 				t.Errorf("%d callers during one read made %d reads; want 1", waiters+1, n)
 			}
 		})
+	}
+}
+
+// marksDoc is a watermark document that tests change between reads.
+type marksDoc struct {
+	mu    sync.Mutex
+	marks []stream.Watermark
+}
+
+func (d *marksDoc) set(w ...stream.Watermark) {
+	d.mu.Lock()
+	d.marks = w
+	d.mu.Unlock()
+}
+
+func (d *marksDoc) read(context.Context) ([]stream.Watermark, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]stream.Watermark(nil), d.marks...), nil
+}
+
+func marksTail(doc *marksDoc, poll time.Duration) *tail {
+	rec := httptest.NewRecorder()
+	return &tail{rs: &RevocationStream{Watermarks: doc.read, Poll: poll}, w: rec, rc: http.NewResponseController(rec),
+		log: slog.New(slog.DiscardHandler)}
+}
+
+// TestTail_MarksForgetPrunedWatermarks: a stream remembers the watermarks
+// of the store's document it has sent, to send each once; the document
+// drops a subject's watermark once no live session can be older (incident.go,
+// prune), and the stream must forget it too. It kept every subject's it
+// had ever seen, so a verifier's connection open for weeks held more
+// entries each subject incident, past what the document held.
+func TestTail_MarksForgetPrunedWatermarks(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	doc := &marksDoc{}
+	doc.set(stream.Watermark{All: true, IssuedBefore: t0})
+	tl := marksTail(doc, time.Nanosecond)        // every poll reads the document again
+	if _, err := tl.sendMarks(ctx); err != nil { // the baseline
+		t.Fatal(err)
+	}
+	const rounds = 1000
+	for i := range rounds {
+		// One subject's incident at a time; the previous one's watermark
+		// has been pruned from the document meanwhile.
+		doc.set(stream.Watermark{All: true, IssuedBefore: t0},
+			stream.Watermark{Subject: fmt.Sprintf("user-%d", i), IssuedBefore: t0.Add(time.Duration(i+1) * time.Second)})
+		n, err := tl.sendMarks(ctx)
+		if err != nil || n != 1 {
+			t.Fatalf("round %d: sendMarks = %d, %v; want the new subject's watermark sent once", i, n, err)
+		}
+	}
+	if got := len(tl.marks); got != 2 {
+		t.Errorf("after %d subject incidents, each pruned from the document by the next, the stream remembers %d watermarks; want 2 (all and the last subject's)",
+			rounds, got)
+	}
+}
+
+// TestTail_MarksKeepWhatTheLogSentFirst: a watermark the stream took from
+// the log before its (shared, cached) read of the document had it is not
+// forgotten as pruned, or the next read would send it a second time.
+func TestTail_MarksKeepWhatTheLogSentFirst(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	doc := &marksDoc{}
+	doc.set(stream.Watermark{All: true, IssuedBefore: t0})
+	tl := marksTail(doc, time.Hour) // the document's read is reused until the test forces another
+	if _, err := tl.sendMarks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	erin := stream.Watermark{Subject: "erin", IssuedBefore: t0.Add(time.Second)}
+	doc.set(stream.Watermark{All: true, IssuedBefore: t0}, erin)
+	tl.sawMark(erin) // from the log, while the kept read predates erin's incident
+	if n, err := tl.sendMarks(ctx); err != nil || n != 0 {
+		t.Fatalf("sendMarks on the old read = %d, %v; want 0", n, err)
+	}
+	tl.rs.marks().began = time.Time{} // the next poll reads the document again
+	if n, err := tl.sendMarks(ctx); err != nil || n != 0 {
+		t.Errorf("sendMarks on a read holding erin's watermark, already sent from the log = %d, %v; want 0 (sent once)", n, err)
 	}
 }

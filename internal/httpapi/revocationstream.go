@@ -297,6 +297,9 @@ type tail struct {
 	// the store's document or the log. Nil before the first poll of a
 	// connection without a cursor: that poll's document is its baseline.
 	marks map[markKey]time.Time
+	// sawAt is when sawMark last took a watermark from the log: a read of
+	// the document begun before it may not hold that one yet.
+	sawAt time.Time
 	// allowed reports whether the stream's API key may still read it.
 	allowed func(context.Context) bool
 }

@@ -534,14 +534,14 @@ func bootstrapAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret
 	return nil
 }
 
-// retain enforces events.retention: every hour it deletes older events,
-// and finished webhook deliveries, in bounded batches.
+// retain enforces events.retention: every retentionEvery it deletes older
+// events, and finished webhook deliveries, in bounded batches.
 func retain(ctx context.Context, cfg config.Config, clock sessiond.Clock, log sessiond.EventLog, outbox sessiond.Outbox, l *slog.Logger) {
 	keep := cfg.Events.Retention.Std()
 	if keep <= 0 {
 		return
 	}
-	t := time.NewTicker(time.Hour)
+	t := time.NewTicker(retentionEvery(keep))
 	defer t.Stop()
 	for {
 		cut := clock.Now().Add(-keep)
@@ -557,6 +557,15 @@ func retain(ctx context.Context, cfg config.Config, clock sessiond.Clock, log se
 		case <-t.C:
 		}
 	}
+}
+
+// retentionEvery is how often retain runs for a retention of keep: hourly,
+// or a tenth of a shorter retention, at least a minute apart, so that
+// nothing is kept much past keep (an hourly pass kept a one-hour
+// retention's events for up to two hours: twice the Redis memory sized for
+// them). A pass that finds nothing is one indexed query.
+func retentionEvery(keep time.Duration) time.Duration {
+	return min(time.Hour, max(time.Minute, keep/10))
 }
 
 // deleteInBatches calls del for what is older than cut, 1000 at a time,
