@@ -8,6 +8,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"time"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/jwttoken/signing"
@@ -81,7 +82,11 @@ func ExampleOpen() {
 	mux := http.NewServeMux()
 	mux.Handle("GET /.well-known/jwks.json", n.JWKSHandler())
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := n.Ready(r.Context()); err != nil {
+		// Ready waits for the store's Ping as long as ctx lets it: a store
+		// that hangs must not hang the probe (the server gives it 5 s).
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		if err := n.Ready(ctx); err != nil {
 			if errors.Is(err, signing.ErrRingUnreadable) {
 				log.Printf("not ready: give this process the KEK the signing ring is sealed with: %v", err)
 			}

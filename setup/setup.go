@@ -39,7 +39,10 @@ const (
 // (jwt.key_rotation_interval). A rotation bounds what an undetected leak
 // of a key is worth; verifiers see no break, as a new key is published for
 // Keys.PublishFor before it signs and the old one verifies until its
-// tokens have expired. A negative RotateEvery never rotates.
+// tokens have expired (a verifier must cache the JWKS for less than
+// PublishFor, or fetch it again on an unknown kid). With HS256 the new key
+// is random, not Keys.HMACSecret: a service checking tokens with that
+// secret refuses them from then on. A negative RotateEvery never rotates.
 const DefaultRotateEvery = 30 * 24 * time.Hour
 
 // Options adjust what New wires. The zero value is the documented default

@@ -74,6 +74,7 @@ func TestMarkReads_SlowReadShared(t *testing.T) {
 type marksDoc struct {
 	mu    sync.Mutex
 	marks []stream.Watermark
+	err   error // the next reads fail with it
 }
 
 func (d *marksDoc) set(w ...stream.Watermark) {
@@ -82,9 +83,18 @@ func (d *marksDoc) set(w ...stream.Watermark) {
 	d.mu.Unlock()
 }
 
+func (d *marksDoc) fail(err error) {
+	d.mu.Lock()
+	d.err = err
+	d.mu.Unlock()
+}
+
 func (d *marksDoc) read(context.Context) ([]stream.Watermark, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.err != nil {
+		return nil, d.err
+	}
 	return append([]stream.Watermark(nil), d.marks...), nil
 }
 
@@ -149,5 +159,68 @@ func TestTail_MarksKeepWhatTheLogSentFirst(t *testing.T) {
 	tl.rs.marks().began = time.Time{} // the next poll reads the document again
 	if n, err := tl.sendMarks(ctx); err != nil || n != 0 {
 		t.Errorf("sendMarks on a read holding erin's watermark, already sent from the log = %d, %v; want 0 (sent once)", n, err)
+	}
+}
+
+// TestTail_MarksAfterForgetting: forgetting a watermark the document
+// dropped only ever makes the stream send more, never less: the stream's
+// record decides what is "higher", and a forgotten subject's next raise
+// (even one lower than the forgotten watermark) is sent; a read that fails
+// forgets nothing; a document the store lost and got back is sent again
+// (verifiers apply a watermark idempotently).
+func TestTail_MarksAfterForgetting(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	all := stream.Watermark{All: true, IssuedBefore: t0}
+	erin := func(d time.Duration) stream.Watermark {
+		return stream.Watermark{Subject: "erin", IssuedBefore: t0.Add(d)}
+	}
+	type step struct {
+		doc  []stream.Watermark // the document this read finds
+		fail bool               // the read fails instead
+		sent int
+	}
+	for _, tc := range []struct {
+		name  string
+		steps []step
+	}{
+		{"a raise after the document dropped the subject", []step{
+			{doc: []stream.Watermark{all, erin(5 * time.Second)}, sent: 1},
+			{doc: []stream.Watermark{all}, sent: 0},
+			{doc: []stream.Watermark{all, erin(time.Second)}, sent: 1},
+			{doc: []stream.Watermark{all, erin(time.Second)}, sent: 0},
+		}},
+		{"a failed read forgets nothing", []step{
+			{doc: []stream.Watermark{all, erin(time.Second)}, sent: 1},
+			{fail: true, sent: 0},
+			{doc: []stream.Watermark{all, erin(time.Second)}, sent: 0},
+		}},
+		{"a document lost and written back", []step{
+			{doc: []stream.Watermark{all, erin(time.Second)}, sent: 1},
+			{doc: nil, sent: 0},
+			{doc: []stream.Watermark{all, erin(time.Second)}, sent: 2},
+			{doc: []stream.Watermark{all, erin(2 * time.Second)}, sent: 1},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			doc := &marksDoc{}
+			doc.set(all)
+			tl := marksTail(doc, time.Nanosecond) // every poll reads the document again
+			if _, err := tl.sendMarks(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			for i, s := range tc.steps {
+				doc.fail(nil)
+				if s.fail {
+					doc.fail(errors.New("store unavailable"))
+				} else {
+					doc.set(s.doc...)
+				}
+				if n, err := tl.sendMarks(t.Context()); err != nil || n != s.sent {
+					t.Fatalf("step %d: sendMarks = %d, %v; want %d sent (stream's record %v)", i, n, err, s.sent, tl.marks)
+				}
+			}
+		})
 	}
 }

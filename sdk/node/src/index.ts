@@ -140,6 +140,8 @@ class RefusedError extends Error {
 
 // The reconnection backoff doubles from 100 ms up to this.
 const MAX_BACKOFF_MS = 5000;
+// The longest delay setTimeout keeps; a longer one fires after 1 ms.
+const MAX_TIMER_MS = 2 ** 31 - 1;
 const MAX_TOKEN_BYTES = 8 * 1024;
 const MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024;
 const ALLOWED_HEADERS = new Set(["alg", "typ", "kid"]);
@@ -271,6 +273,15 @@ export class Verifier {
     if (!(leeway >= 0 && leeway <= 60)) throw new TypeError("leewaySeconds: must be between 0 and 60");
     if (opts.whenStale !== undefined && opts.whenStale !== "reject" && opts.whenStale !== "accept") {
       throw new TypeError('whenStale: must be "reject" or "accept"');
+    }
+    for (const f of ["maxStalenessMs", "idleTimeoutMs", "minRefetchIntervalMs", "requestTimeoutMs"] as const) {
+      // NaN (a Number() of "30s") compares false: never stale, a Retry-After
+      // waited for no time. setTimeout fires at once past 2^31-1 ms.
+      const v: unknown = opts[f];
+      const most = f === "idleTimeoutMs" ? MAX_TIMER_MS : Number.MAX_SAFE_INTEGER;
+      if (v !== undefined && !(typeof v === "number" && v >= 0 && v <= most)) {
+        throw new TypeError(`${f}: must be a number of milliseconds between 0 and ${most}`);
+      }
     }
     this.#o = {
       url: opts.url,

@@ -179,7 +179,18 @@ test("options are checked", () => {
     { url: "http://h", apiKey: "", issuer: "i", audience: "a" },
     { url: "http://h", apiKey: "k", issuer: "i", audience: "a", leewaySeconds: 3600 },
     { url: "http://h", apiKey: "k", issuer: "i", audience: "a", whenStale: "maybe" },
+    // Durations the Go verifier refuses (negative) or cannot hold: NaN
+    // (Number("30s") from an environment variable) made the state never
+    // stale and a Retry-After's wait NaN, a reconnection at once; an
+    // idleTimeoutMs past setTimeout's 2^31-1 ms fires after 1 ms.
+    ...["maxStalenessMs", "idleTimeoutMs", "minRefetchIntervalMs", "requestTimeoutMs"].flatMap((f) =>
+      [NaN, -1, Infinity, "30000"].map((v) => ({ url: "http://h", apiKey: "k", issuer: "i", audience: "a", [f]: v }))),
+    { url: "http://h", apiKey: "k", issuer: "i", audience: "a", idleTimeoutMs: 2 ** 31 },
   ]) {
-    assert.throws(() => new Verifier(o), TypeError, JSON.stringify(o));
+    assert.throws(() => new Verifier(o), TypeError, JSON.stringify(o, (k, v) => (typeof v === "number" && !Number.isFinite(v) ? String(v) : v)));
+  }
+  // What the defaults and the tests use stays accepted.
+  for (const o of [{}, { maxStalenessMs: 0, minRefetchIntervalMs: 0 }, { maxStalenessMs: 3_600_000, idleTimeoutMs: 2 ** 31 - 1, requestTimeoutMs: 1 }]) {
+    assert.doesNotThrow(() => new Verifier({ url: "http://h", apiKey: "k", issuer: "i", audience: "a", ...o }), JSON.stringify(o));
   }
 });
