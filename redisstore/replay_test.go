@@ -2,9 +2,7 @@ package redisstore_test
 
 import (
 	"context"
-	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -75,15 +73,7 @@ func TestStore_RememberOnceAckedSurvivesFailover(t *testing.T) {
 func TestStore_RememberOnceWait(t *testing.T) {
 	pair := redisclustertest.StartPair(t)
 	ctx := context.Background()
-	var logs strings.Builder
-	var mu sync.Mutex
-	st, err := redisstore.New(ctx, pair.URL(), redisstore.Options{Prefix: "ackoncewait",
-		Logger:         slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, nil)),
-		RevocationWait: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatalf("redisstore.New() = %v", err)
-	}
-	defer st.Close()
+	st, logs := waitingStore(t, pair, "ackoncewait")
 	pair.Stop()
 	defer pair.Continue()
 	at := time.Now()
@@ -107,10 +97,8 @@ func TestStore_RememberOnceWait(t *testing.T) {
 			t.Errorf("step %d: after %s(%s): UnackedRevocations() = %d; want %d", i+1, s.name, s.key, n, s.unacked)
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if n := strings.Count(logs.String(), "not on enough replicas"); n != 1 {
-		t.Errorf("%d warnings; want 1, for the key recorded:\n%s", n, logs.String())
+	if log := logs(); strings.Count(log, "not on enough replicas") != 1 {
+		t.Errorf("%d warnings; want 1, for the key recorded:\n%s", strings.Count(log, "not on enough replicas"), log)
 	}
 }
 

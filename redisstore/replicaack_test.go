@@ -124,15 +124,7 @@ func TestStore_RevocationWaitTimesOut(t *testing.T) {
 		t.Run(kind.name, func(t *testing.T) {
 			pair := redisclustertest.StartPair(t)
 			ctx := context.Background()
-			var logs strings.Builder
-			var mu sync.Mutex
-			st, err := redisstore.New(ctx, pair.URL(), redisstore.Options{Prefix: "ack",
-				Logger:         slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, nil)),
-				RevocationWait: 10 * time.Millisecond})
-			if err != nil {
-				t.Fatalf("redisstore.New() = %v", err)
-			}
-			defer st.Close()
+			st, logs := waitingStore(t, pair, "ack")
 			if got := st.RevocationReplicas(); got != 1 {
 				t.Fatalf("RevocationReplicas() = %d; want 1 (the master has a replica)", got)
 			}
@@ -149,14 +141,13 @@ func TestStore_RevocationWaitTimesOut(t *testing.T) {
 			if got, err := st.Get(ctx, sess.ID); err != nil || !got.Revoked() {
 				t.Fatalf("Get() = %+v, %v; want the session revoked", got, err)
 			}
-			mu.Lock()
-			defer mu.Unlock()
+			log := logs()
 			n := st.UnackedRevocations()
-			if n == 0 || n != uint64(strings.Count(logs.String(), "level=WARN")) || !kind.bulk && n != 1 {
-				t.Errorf("UnackedRevocations() = %d; want one per warning, one for a single script (at least one for bulk):\n%s", n, logs.String())
+			if n == 0 || n != uint64(strings.Count(log, "level=WARN")) || !kind.bulk && n != 1 {
+				t.Errorf("UnackedRevocations() = %d; want one per warning, one for a single script (at least one for bulk):\n%s", n, log)
 			}
-			if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "not on enough replicas") {
-				t.Errorf("log = %q; want a warning that the revocation is not on a replica", logs.String())
+			if !strings.Contains(log, "level=WARN") || !strings.Contains(log, "not on enough replicas") {
+				t.Errorf("log = %q; want a warning that the revocation is not on a replica", log)
 			}
 		})
 	}
@@ -171,6 +162,26 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// waitingStore opens a store on pair's master under prefix that waits
+// 10 ms for its replica, and returns it with what it has logged so far.
+func waitingStore(t *testing.T, pair *redisclustertest.Pair, prefix string) (*redisstore.Store, func() string) {
+	t.Helper()
+	var logs strings.Builder
+	var mu sync.Mutex
+	st, err := redisstore.New(context.Background(), pair.URL(), redisstore.Options{Prefix: prefix,
+		Logger:         slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, nil)),
+		RevocationWait: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("redisstore.New() = %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st, func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.String()
+	}
 }
 
 // TestStore_RevocationReplicasOption: how New resolves RevocationReplicas

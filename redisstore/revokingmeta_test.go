@@ -3,9 +3,7 @@ package redisstore_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -151,15 +149,7 @@ func errString(err error) string {
 func TestStore_MetaWait(t *testing.T) {
 	pair := redisclustertest.StartPair(t)
 	ctx := context.Background()
-	var logs strings.Builder
-	var mu sync.Mutex
-	st, err := redisstore.New(ctx, pair.URL(), redisstore.Options{Prefix: "ackmetawait",
-		Logger:         slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, nil)),
-		RevocationWait: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatalf("redisstore.New() = %v", err)
-	}
-	defer st.Close()
+	st, logs := waitingStore(t, pair, "ackmetawait")
 	pair.Stop()
 	defer pair.Continue()
 	for _, doc := range otherMeta {
@@ -192,10 +182,8 @@ func TestStore_MetaWait(t *testing.T) {
 	if _, err := st.PutRevokingMeta(ctx, otherMeta[0], []byte("v"), 1); !errors.Is(err, sessiond.ErrConflict) {
 		t.Errorf("PutRevokingMeta(%q) at a moved version = %v; want ErrConflict", otherMeta[0], err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if n := strings.Count(logs.String(), "not on enough replicas"); n != len(revokingMeta)+1 {
-		t.Errorf("%d warnings; want %d, one per revoking write:\n%s", n, len(revokingMeta)+1, logs.String())
+	if log := logs(); strings.Count(log, "not on enough replicas") != len(revokingMeta)+1 {
+		t.Errorf("%d warnings; want %d, one per revoking write:\n%s", strings.Count(log, "not on enough replicas"), len(revokingMeta)+1, log)
 	}
 }
 
