@@ -53,32 +53,7 @@ func TestFollow_HonoursRetryAfter(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if r.URL.Path != stream.StreamPath {
-					http.NotFound(w, r)
-					return
-				}
-				w.Header()["Retry-After"] = tc.retryAfter
-				w.Header().Set("Content-Type", "application/problem+json")
-				w.WriteHeader(tc.status)
-				io.WriteString(w, `{"code":"store_unavailable"}`)
-			}))
-			defer srv.Close()
-			v := bare()
-			v.clock.(interface{ Set(time.Time) }).Set(now)
-			v.base, v.hc, v.stream = srv.URL, srv.Client(), srv.Client()
-			v.opts.IdleTimeout = time.Minute
-			v.opts.MaxStaleness = time.Hour // retryCap: maxRetryAfter
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			var waits []time.Duration
-			v.wait = func(ctx context.Context, d time.Duration) bool {
-				waits = append(waits, d)
-				cancel()
-				return false
-			}
-			v.wg.Add(1)
-			v.follow(ctx)
+			waits := firstWait(t, tc.status, tc.retryAfter, now, time.Hour) // retryCap: maxRetryAfter
 			if len(waits) != 1 || waits[0] < tc.min || waits[0] > tc.max {
 				t.Errorf("wait after a %d with Retry-After %q = %v; want one between %v and %v", tc.status, tc.retryAfter, waits, tc.min, tc.max)
 			}
@@ -106,27 +81,44 @@ func TestFollow_RetryAfterWithinStaleness(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Retry-After", tc.retryAfter)
-				w.WriteHeader(http.StatusServiceUnavailable)
-			}))
-			defer srv.Close()
-			v := bare()
-			v.base, v.hc, v.stream = srv.URL, srv.Client(), srv.Client()
-			v.opts.IdleTimeout, v.opts.MaxStaleness = time.Minute, tc.maxStaleness
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			var waits []time.Duration
-			v.wait = func(ctx context.Context, d time.Duration) bool {
-				waits = append(waits, d)
-				cancel()
-				return false
-			}
-			v.wg.Add(1)
-			v.follow(ctx)
+			waits := firstWait(t, http.StatusServiceUnavailable, []string{tc.retryAfter}, time.Now(), tc.maxStaleness)
 			if len(waits) != 1 || waits[0] < tc.min || waits[0] > tc.max {
 				t.Errorf("wait after Retry-After %s with MaxStaleness %v = %v; want one between %v and %v", tc.retryAfter, tc.maxStaleness, waits, tc.min, tc.max)
 			}
 		})
 	}
+}
+
+// firstWait follows a stream that answers status with the Retry-After
+// headers given, on a verifier whose clock reads now and whose
+// MaxStaleness is maxStaleness, and returns the wait the follower chose
+// before its second connection (it stops there).
+func firstWait(t *testing.T, status int, retryAfter []string, now time.Time, maxStaleness time.Duration) []time.Duration {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != stream.StreamPath {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header()["Retry-After"] = retryAfter
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(status)
+		io.WriteString(w, `{"code":"store_unavailable"}`)
+	}))
+	defer srv.Close()
+	v := bare()
+	v.clock.(interface{ Set(time.Time) }).Set(now)
+	v.base, v.hc, v.stream = srv.URL, srv.Client(), srv.Client()
+	v.opts.IdleTimeout, v.opts.MaxStaleness = time.Minute, maxStaleness
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var waits []time.Duration
+	v.wait = func(ctx context.Context, d time.Duration) bool {
+		waits = append(waits, d)
+		cancel()
+		return false
+	}
+	v.wg.Add(1)
+	v.follow(ctx)
+	return waits
 }
