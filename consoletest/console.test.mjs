@@ -174,7 +174,11 @@ test("events: since is typed and shown in UTC on a 24-hour clock", async () => {
 
 test("an event appears in the live tail", async () => {
   await page.getByRole("link", { name: "Events" }).click();
-  await page.waitForURL(/\/console\/events/);
+  // The page before is an events page too (/console/events?since=…): a
+  // wait for /console\/events/ let the test start the old page's tail,
+  // whose table the new one then replaced (under load, now and then).
+  await page.waitForURL((u) => u.pathname === "/console/events" && u.search === "");
+  await page.locator("#tail-toggle[data-wired]").waitFor();
   await page.getByRole("button", { name: "Start live tail" }).click();
   await page.getByText("Watching for new events.").waitFor();
   await createSession("tail@example.com", "curl/8.0");
@@ -196,6 +200,25 @@ test("the live tail keeps the events page's filters", async () => {
   const shown = await page.locator("#tail-rows td[data-label=Subject]").allTextContents();
   await page.getByRole("button", { name: "Stop live tail" }).click();
   assert.deepEqual(shown, ["filtered@example.com"], "the live tail ignored its filters");
+});
+
+// A boosted navigation replaces the page, the live tail's table with it:
+// the tail ends with its page. Left running, it streamed into the table
+// gone, and the new page's Start button stopped it instead of starting one.
+test("the live tail ends with its page", async () => {
+  await page.goto(base + "/console/events");
+  await page.getByRole("button", { name: "Start live tail" }).click();
+  await page.getByText("Watching for new events.").waitFor();
+  await page.fill("#subject", "next-page@example.com");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await page.waitForURL(/subject=next-page%40example\.com/);
+  await page.locator("#tail-toggle[data-wired]").waitFor();
+  await page.getByRole("button", { name: "Start live tail" }).click();
+  await page.getByRole("button", { name: "Stop live tail" }).waitFor();
+  await page.getByText("Watching for new events.").waitFor();
+  await createSession("next-page@example.com", "curl/8.0");
+  await page.locator("#tail-rows td", { hasText: "next-page@example.com" }).first().waitFor();
+  await page.getByRole("button", { name: "Stop live tail" }).click();
 });
 
 // cursorAt is the live tail's cursor for the time ms (verifier/stream's

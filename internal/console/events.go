@@ -185,8 +185,10 @@ func (c *Console) eventsPage(w http.ResponseWriter, r *http.Request, key apikey.
 func (c *Console) newestEvents(ctx context.Context, f eventsFilter, now time.Time, n int) ([]sessiond.Event, error) {
 	until := now.Add(time.Minute) // other nodes' clocks may run ahead
 	if f.before != "" {
-		// Events of before's microsecond sort either side of it.
-		until = f.beforeAt.Add(time.Microsecond)
+		// Events of before's microsecond sort either side of it. A
+		// cursor ahead of that (forged: the page's links are not) must
+		// not make the page read windows back from centuries ahead.
+		until = earlier(until, f.beforeAt.Add(time.Microsecond))
 	}
 	page := func(ctx context.Context, since, until time.Time, cursor string, limit int) ([]sessiond.Event, string, error) {
 		q := f.EventQuery

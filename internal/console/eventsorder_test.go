@@ -1,15 +1,19 @@
 package console_test
 
 import (
+	"context"
 	"html"
 	"net/http"
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/console"
+	"github.com/sessiond/sessiond/verifier/stream"
 )
 
 // eventRowIDs are the IDs of the events page's rows, top to bottom.
@@ -98,5 +102,60 @@ func TestConsole_EventsNewestFirst(t *testing.T) {
 					len(got), got[:n], len(want), want[:min(3, len(want))])
 			}
 		})
+	}
+}
+
+// countedLog counts the reads of the event log it wraps.
+type countedLog struct {
+	sessiond.EventLog
+	reads *atomic.Int64
+}
+
+func (l countedLog) QueryEvents(ctx context.Context, q sessiond.EventQuery) ([]sessiond.Event, string, error) {
+	l.reads.Add(1)
+	return l.EventLog.QueryEvents(ctx, q)
+}
+
+// TestConsole_EventsBeforeAhead: a before cursor ahead of every clock
+// (the page gives none: its pages end a minute past now) reads no more of
+// the log than the first page does, and one before the page's start lists
+// nothing. Read from there, the page read windows
+// back from the year 148,000 (the furthest a cursor reaches): without end
+// until Read's window width stopped wrapping around, then about a thousand
+// reads a request.
+func TestConsole_EventsBeforeAhead(t *testing.T) {
+	var reads atomic.Int64
+	f := newFixtureWith(t, func(f *fixture, o *console.Options) {
+		o.Events = countedLog{EventLog: f.store, reads: &reads}
+	})
+	c := f.signedIn()
+	var want []string
+	for range 3 {
+		f.clock.Advance(-10 * time.Minute)
+		id := sessiond.NewEventID(f.clock.Now())
+		f.logEvent(id, sessiond.EventSessionCreated, "alice", "curl", nil)
+		want = append(want, id)
+	}
+	f.clock.Advance(30 * time.Minute)
+	for _, tc := range []struct {
+		at   time.Time
+		want []string
+	}{
+		{f.clock.Now().AddDate(1000, 0, 0), want},
+		{time.UnixMicro(1 << 62), want}, // the furthest a cursor reaches
+		{time.Unix(1, 0), nil},          // before the page's since: nothing
+	} {
+		at := tc.at
+		reads.Store(0)
+		resp, body := f.do(c, "GET", "/console/events?before="+stream.CursorAt(at), nil, "same-origin")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("events?before=%v: %d\n%s", at, resp.StatusCode, body)
+		}
+		if got := eventRowIDs(body); !slices.Equal(got, tc.want) {
+			t.Errorf("events?before=%v lists %v; want %v", at, got, tc.want)
+		}
+		if n := reads.Load(); n > 20 {
+			t.Errorf("events?before=%v read the log %d times; want at most 20", at, n)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -141,5 +142,66 @@ func TestTailer_ClockStepBack(t *testing.T) {
 				t.Errorf("event %s, logged while the tail was disconnected after the step, was never sent after resuming from %s", meanwhile, lastID)
 			}
 		})
+	}
+}
+
+// TestTailer_NoStepBackWithoutStep: stepBack moves the window back only
+// when this node's clock went back. With a clock that only goes forward,
+// at irregular intervals (a busy machine), and events stamped up to a
+// minute ahead (another node's clock) or up to 5 s behind (a late
+// commit), the window's start and the cursor never move back, and every
+// event stamped after the tail started is sent exactly once.
+func TestTailer_NoStepBackWithoutStep(t *testing.T) {
+	for seed := range uint64(50) {
+		r := rand.New(rand.NewPCG(seed, 1))
+		ctx := t.Context()
+		store := memstore.New()
+		start := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+		now := start
+		tl := &tailer{log: store, win: newTailWindow(now, stream.CursorAt(now), now, time.Second)}
+		sent := map[string]int{}
+		send := func(ms []tailMessage) error {
+			for _, m := range ms {
+				if m.event != "" {
+					t.Fatalf("seed %d: %s notice %v", seed, m.event, m.data)
+				}
+				sent[m.data.(eventRow).ID]++
+			}
+			return nil
+		}
+		var logged []string
+		from, hw := tl.win.from, tl.win.hw
+		for i := range 200 {
+			for range r.IntN(4) {
+				at := now.Add(time.Duration(r.IntN(65_000_000)-5_000_000) * time.Microsecond)
+				id := sessiond.NewEventID(at)
+				if err := store.AppendEvents(ctx, sessiond.Event{ID: id, Time: at, Type: sessiond.EventSessionCreated}); err != nil {
+					t.Fatal(err)
+				}
+				if at.After(start) {
+					logged = append(logged, id)
+				}
+			}
+			if err := tl.poll(ctx, now, send); err != nil {
+				t.Fatal(err)
+			}
+			if tl.win.from.Before(from) || tl.win.hw < hw {
+				t.Fatalf("seed %d, poll %d at %v: the window moved back (from %v to %v, cursor %s to %s) with no clock step",
+					seed, i, now, from, tl.win.from, hw, tl.win.hw)
+			}
+			from, hw = tl.win.from, tl.win.hw
+			now = now.Add(time.Duration(r.IntN(3000)) * time.Millisecond)
+		}
+		for range 70 { // past the newest event stamped ahead
+			now = now.Add(time.Second)
+			if err := tl.poll(ctx, now, send); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, id := range logged {
+			if sent[id] != 1 {
+				t.Errorf("seed %d: event %s sent %d times; want once", seed, id, sent[id])
+			}
+		}
 	}
 }

@@ -34,6 +34,8 @@ func parseTime(name, s string, now time.Time) (time.Time, error) {
 				name, strings.TrimPrefix(pe.Message, ": "))
 		}
 	}
+	// In UTC: 1970-01-01T00:30+01:00 is before 1970.
+	t = t.UTC()
 	switch {
 	case err != nil:
 		return t, fmt.Errorf("%s is no date and time; write it as 2026-12-06T15:04Z, in UTC on a 24-hour clock", name)
@@ -42,14 +44,15 @@ func parseTime(name, s string, now time.Time) (time.Time, error) {
 	case t.After(now.Add(time.Minute)):
 		return t, fmt.Errorf("%s is ahead of now, %s (times are in UTC)", name, now.UTC().Format(timeLayout))
 	}
-	return t.UTC(), nil
+	return t, nil
 }
 
 // showTime writes t as the console's time fields show it: timeLayout, or
-// RFC 3339 when it has seconds.
+// RFC 3339 when it has seconds, with their fraction if any (a since typed
+// so: shown without it, the field sent back another time).
 func showTime(t time.Time) string {
 	if t.Truncate(time.Minute).Equal(t) {
 		return t.UTC().Format(timeLayout)
 	}
-	return t.UTC().Format(time.RFC3339)
+	return t.UTC().Format(time.RFC3339Nano)
 }

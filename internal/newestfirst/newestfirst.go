@@ -5,6 +5,7 @@ package newestfirst
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"github.com/sessiond/sessiond"
@@ -29,7 +30,7 @@ type Page[E any] func(ctx context.Context, since, until time.Time, cursor string
 func Read[E any](ctx context.Context, page Page[E], since, until time.Time, want int) ([]E, error) {
 	upper := until
 	var out []E // newest first
-	for width := time.Minute; len(out) < want; width *= 8 {
+	for width := time.Minute; len(out) < want; width = wider(width) {
 		var lower time.Time
 		var last bool
 		bound := func() {
@@ -79,4 +80,15 @@ func Read[E any](ctx context.Context, page Page[E], since, until time.Time, want
 		upper = lower
 	}
 	return out, nil
+}
+
+// wider is the width of the window after one of width w: eight times w,
+// at most the longest Duration (292 years). Multiplied on, a width that far
+// back wraps around: to zero after a few more windows, and Read read the
+// same empty window forever (an until centuries ahead of the log).
+func wider(w time.Duration) time.Duration {
+	if w > math.MaxInt64/8 {
+		return math.MaxInt64
+	}
+	return w * 8
 }

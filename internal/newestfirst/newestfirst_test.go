@@ -2,6 +2,7 @@ package newestfirst_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 // sparse (days apart) or many in one second, and the newest of a burst
 // take a few reads, not one per page of the burst.
 func TestRead(t *testing.T) {
+	const maxTestReads = 10_000 // an endless Read fails instead of hanging
 	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
 	log := memstore.New()
 	var all []sessiond.Event
@@ -58,11 +60,19 @@ func TestRead(t *testing.T) {
 		{"since", now.Add(-10 * time.Second), until, 10_000, 20},
 		{"none in bounds", now.Add(2 * time.Minute), now.Add(3 * time.Minute), 10, 5},
 		{"past the burst", time.Time{}, now.Add(-time.Minute), 20, 0},
+		// The windows grow past the longest Duration on the way back: a
+		// width that wrapped around to zero read one empty window forever.
+		// Halving a window of centuries down to the burst costs a read per
+		// halving: bounded, if not few.
+		{"until centuries ahead", time.Time{}, now.AddDate(1000, 0, 0), 100, 150},
+		{"until centuries ahead, since", now.Add(-40 * 24 * time.Hour), now.AddDate(1000, 0, 0), 100, 150},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			reads := 0
 			page := func(ctx context.Context, since, until time.Time, cursor string, limit int) ([]sessiond.Event, string, error) {
-				reads++
+				if reads++; reads > maxTestReads {
+					return nil, "", fmt.Errorf("more than %d reads", maxTestReads)
+				}
 				return log.QueryEvents(ctx, sessiond.EventQuery{Since: since, Until: until, Cursor: cursor, Limit: limit})
 			}
 			got, err := newestfirst.Read(t.Context(), page, tc.since, tc.until, tc.want)

@@ -7,6 +7,7 @@
 "use strict";
 (function () {
   var source = null;
+  var sourceRows = null; // the table source fills
   var tailIDs = Object.create(null); // the IDs of the live tail's rows
   // Why the live tail says events may have been missed (its `missed`
   // event's reason).
@@ -27,6 +28,7 @@
     var status = document.getElementById("tail-status");
     var seen = 0;
     source = new EventSource(button.getAttribute("data-src"));
+    sourceRows = rows;
     source.onopen = function () { status.textContent = "Watching for new events."; };
     source.onerror = function () { status.textContent = "Connection lost; retrying."; };
     source.onmessage = function (m) {
@@ -209,9 +211,11 @@
   if (window.matchMedia) window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", drawCharts);
 
   document.addEventListener("DOMContentLoaded", function () { replaceURL(); wire(); drawCharts(); watchReauth(); });
-  // hx-boost swaps the body: wire the new page, and end a tail left behind.
+  // hx-boost swaps the body: wire the new page, and end a tail left behind
+  // with the table it filled, also when the new page is an events page
+  // (its Start button then stopped the old tail instead of starting one).
   document.addEventListener("htmx:afterSettle", function () {
-    if (source && !document.getElementById("tail-toggle")) { source.close(); source = null; }
+    if (source && !document.contains(sourceRows)) { source.close(); source = null; }
     replaceURL();
     wire();
     drawCharts();
