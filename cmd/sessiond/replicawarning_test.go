@@ -18,17 +18,22 @@ import (
 // without it.
 func TestCLI_ReplicaWarning(t *testing.T) {
 	pair := redisclustertest.StartPair(t)
-	env := []string{"SESSIOND_STORE_DRIVER=redis", "SESSIOND_STORE_DSN=" + pair.URL(),
-		"SESSIOND_STORE_NAMESPACE=clireplica", "SESSIOND_STORE_REVOCATION_WAIT=20ms"}
-	// The store made with the replica running: nothing to warn of.
+	withWait := func(wait string) []string {
+		return []string{"SESSIOND_STORE_DRIVER=redis", "SESSIOND_STORE_DSN=" + pair.URL(),
+			"SESSIOND_STORE_NAMESPACE=clireplica", "SESSIOND_STORE_REVOCATION_WAIT=" + wait}
+	}
+	// The store made with the replica running: nothing to warn of. A wait
+	// long enough for a replica on a busy machine: with 20 ms one that was
+	// slow to answer was warned of.
 	for _, args := range [][]string{{"keys", "list", "--create"}, {"apikey", "create", "--name", "first"}} {
-		if out, errOut, code := runInProcess(env, args...); code != 0 || strings.Contains(errOut, "warning") {
+		if out, errOut, code := runInProcess(withWait("10s"), args...); code != 0 || strings.Contains(errOut, "warning") {
 			t.Fatalf("sessiond %v with the replica running = exit %d, %q %q; want 0 and no warning", args, code, out, errOut)
 		}
 	}
 
 	pair.Stop()
 	defer pair.Continue()
+	env := withWait("20ms") // the replica stopped: each wait times out
 	_, errOut, code := runInProcess(env, "apikey", "create", "--name", "second")
 	m := regexp.MustCompile(`created (\S+) `).FindStringSubmatch(errOut)
 	if code != 0 || m == nil {
