@@ -110,8 +110,25 @@ func (e *heldError) Error() string          { return "stream paused: SET held un
 func (e *heldError) Unwrap() error          { return ErrPaused }
 func (e *heldError) HoldFor() time.Duration { return e.after }
 
+// signHeldError is Send's answer for a SET this node cannot sign now: its
+// Signer failed with sessiond.ErrStoreUnavailable, as a key ring does
+// while its node cannot read the stored ring (jwttoken.KeyRing.HoldSigning).
+// Held as a paused stream's SET is, no attempt spent, due again after the
+// dispatcher's BaseBackoff: another node, or this one once it reads the
+// ring, pushes it. Spent as attempts, a node left unable to read the ring
+// ended every SET it claimed dead.
+type signHeldError struct{ err error }
+
+func (e *signHeldError) Error() string {
+	return "SET held: this node cannot sign now: " + e.err.Error()
+}
+func (e *signHeldError) Unwrap() error          { return e.err }
+func (e *signHeldError) HoldFor() time.Duration { return 0 }
+
 // Signer signs a SET with the deployment's signing key;
-// *jwttoken.KeyRing is one.
+// *jwttoken.KeyRing is one. An error matching sessiond.ErrStoreUnavailable
+// says it cannot sign for now: a push is then held, not attempted
+// (signHeldError).
 type Signer interface {
 	SignJWS(now time.Time, typ string, payload []byte) (string, error)
 }
@@ -429,7 +446,9 @@ func (t *Transmitter) send(ctx context.Context, del sessiond.Delivery) (bool, er
 		return false, st.unsealErr
 	}
 	set, err := t.sign(del.Payload, t.o.Clock.Now())
-	if err != nil {
+	if errors.Is(err, sessiond.ErrStoreUnavailable) {
+		return false, &signHeldError{err}
+	} else if err != nil {
 		return false, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, st.Delivery.EndpointURL, strings.NewReader(set))

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/jwttoken"
 	"github.com/sessiond/sessiond/sessiondtest"
 	"github.com/sessiond/sessiond/ssf"
 	"github.com/sessiond/sessiond/webhook"
@@ -82,6 +83,66 @@ func TestTransmitter_PausedPushHoldIsBounded(t *testing.T) {
 	if got := pushed(); len(got) != 0 {
 		t.Errorf("a paused stream pushed %d SETs", len(got))
 	}
+}
+
+// TestTransmitter_SigningHeldIsNoAttempt: a node whose key ring signs
+// nothing (jwttoken.KeyRing.HoldSigning: it cannot read the stored ring)
+// still runs the dispatcher that claims the cluster's SETs. Each SET it
+// cannot sign is held back, no attempt spent, for another node (or this
+// one, once it reads the ring) to push: counted as attempts, a node left
+// unable to read the ring ended every SET it claimed DefaultMaxAttempts
+// times dead, never pushed.
+func TestTransmitter_SigningHeldIsNoAttempt(t *testing.T) {
+	ctx := context.Background()
+	rcv, pushed := jtiServer(t)
+	clock := sessiondtest.NewClock(time.Now())
+	ring, err := jwttoken.NewRing(clock.Now(), jwttoken.RingOptions{MaxTokenLifetime: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, srv, st := newTransmitterServerWith(t, func(o *ssf.TransmitterOptions) { o.Clock, o.Signer = clock, ring })
+	id := createStream(t, srv, `{"delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":"`+rcv.URL+`"}}`)
+	ds, err := tx.Deliveries(ctx, revokedEvent("evt_held_signing"))
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("Deliveries = %v, %v", ds, err)
+	}
+	if err := st.EnqueueDeliveries(ctx, ds...); err != nil {
+		t.Fatal(err)
+	}
+	d, err := webhook.New(webhook.Options{Outbox: st, Senders: []webhook.Sender{tx}, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring.HoldSigning(fmt.Errorf("%w: this node cannot read the stored ring", sessiond.ErrStoreUnavailable))
+	for range 2 * webhook.DefaultMaxAttempts {
+		if _, err := d.DeliverDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(webhook.DefaultMaxBackoff)
+	}
+	l, err := st.ListDeliveries(ctx, sessiond.DeliveryPending, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dead, err := st.CountDeliveries(ctx, sessiond.DeliveryDead); err != nil || dead != 0 || len(l) != 1 || l[0].Attempts != 0 {
+		t.Fatalf("while signing is held: %d pending (attempts %v), %d dead (%v); want the SET pending, no attempt spent", len(l), attempts(l), dead, err)
+	}
+	ring.HoldSigning(nil)
+	if _, err := d.DeliverDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := pushed(); len(got) != 1 {
+		t.Errorf("once the ring signs again: %d SETs pushed to stream %s; want 1", len(got), id)
+	}
+}
+
+// attempts lists the attempts of each delivery.
+func attempts(l []sessiond.Delivery) []int {
+	out := make([]int, 0, len(l))
+	for _, d := range l {
+		out = append(out, d.Attempts)
+	}
+	return out
 }
 
 // hookMeta is a MetaStore that runs a hook once, before the first read

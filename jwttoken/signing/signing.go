@@ -616,8 +616,9 @@ func (k *Keys) Sync(ctx context.Context) error {
 // (the error of its last try), or its last read of the stored ring could
 // not open or decode it (an error matching ErrRingUnreadable, and
 // ErrKEKRequired when the ring is sealed with a KEK it is not given), until
-// a try or a read succeeds (Run reads every PollEvery). Nil otherwise; a
-// store that does not answer is not reported here. It reads nothing.
+// a try succeeds or it holds a ring it read (Run reads every PollEvery).
+// Nil otherwise; a store that does not answer is not reported here. It
+// reads nothing.
 func (k *Keys) Ready() error {
 	if p := k.restoreErr.Load(); p != nil {
 		return *p
@@ -640,8 +641,11 @@ func (k *Keys) JWKS() ([]byte, error) {
 }
 
 // read opens a stored document, as Options.read does, for a running node:
-// it records for Ready whether it could, and for sealer which old KEK
-// sealed it. A failure matches ErrRingUnreadable. The caller holds k.mu.
+// it records for Ready when it could not, and for sealer which old KEK
+// sealed it. A failure matches ErrRingUnreadable. A success clears that
+// record only once this node holds the ring it read (adopt, lost): until
+// then the ring it signs with is still the out-of-date one, and a write
+// between (update's save) may fail. The caller holds k.mu.
 func (k *Keys) read(doc []byte) (decoded, *jwttoken.KeyRing, error) {
 	d, ring, err := k.opts.read(doc)
 	if err != nil {
@@ -649,19 +653,18 @@ func (k *Keys) read(doc []byte) (decoded, *jwttoken.KeyRing, error) {
 		k.setUnreadable(err)
 		return decoded{}, nil, err
 	}
-	k.setUnreadable(nil)
 	k.keepSealed(d)
 	return d, ring, nil
 }
 
 // setUnreadable records why this node cannot read the stored ring (nil
-// once it can), for Ready and JWKS, and holds the ring's signing
-// meanwhile (jwttoken.KeyRing.HoldSigning): a key it holds may be one the
-// kill switch dropped, and a token it signed would verify here alone. It
-// still verifies with them, so the users it served are not logged out;
-// /readyz takes it out of a load balancer. Signing fails with err and
-// sessiond.ErrStoreUnavailable: nothing was decided, retry (on another
-// node).
+// once it holds one it read: adopt, lost), for Ready and JWKS, and holds
+// the ring's signing meanwhile (jwttoken.KeyRing.HoldSigning): a key it
+// holds may be one the kill switch dropped, and a token it signed would
+// verify here alone. It still verifies with them, so the users it served
+// are not logged out; /readyz takes it out of a load balancer. Signing
+// fails with err and sessiond.ErrStoreUnavailable: nothing was decided,
+// retry (on another node).
 func (k *Keys) setUnreadable(err error) {
 	if err == nil {
 		if k.unreadable.Load() != nil {
@@ -873,8 +876,11 @@ func currentKid(ring *jwttoken.KeyRing) string {
 	return ""
 }
 
+// adopt makes the document read at version this node's ring, and
+// releases signing held while it could not read one (setUnreadable).
 func (k *Keys) adopt(d decoded, version int64, sum [32]byte) error {
 	if version == k.version && sum == k.sum {
+		k.setUnreadable(nil)
 		return nil
 	}
 	had := k.ring.Keys()
@@ -882,6 +888,7 @@ func (k *Keys) adopt(d decoded, version int64, sum [32]byte) error {
 	if err != nil {
 		return fmt.Errorf("signing: adopt key ring: %w", err)
 	}
+	k.setUnreadable(nil) // only now: a Sign meanwhile used the old keys
 	p := without(d.payload)
 	if p.Lineage == "" && k.payload.Lineage != "" {
 		// Written by a node of the previous release, which drops the

@@ -313,3 +313,67 @@ func TestKeys_UnreadableNodeWritesNothingBack(t *testing.T) {
 		})
 	}
 }
+
+// TestKeys_HeldUntilTheReadRingIsAdopted: a node that could not read the
+// stored ring signs again only once the ring it holds is the stored one.
+// Reading the ring again is not enough: a change it then makes itself
+// (Rotate, RetireAll, Maintain's scheduled rotation) writes before it
+// adopts, and a write that fails (the store refusing writes, a timeout)
+// left it signing, and publishing, with its out-of-date ring, a key the
+// kill switch dropped included, until its next poll.
+func TestKeys_HeldUntilTheReadRingIsAdopted(t *testing.T) {
+	ctx := context.Background()
+	mine, other := newKEK(t), newKEK(t)
+	meta := &readOnlyMeta{MetaStore: memstore.New()}
+	stale, err := openKEK(ctx, meta, mine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropped := currentKid(t, stale)
+	b, err := openKEK(ctx, meta, other, mine) // reseals with other
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.RetireAll(ctx); err != nil { // the kill switch drops dropped
+		t.Fatal(err)
+	}
+	if err := stale.Sync(ctx); !errors.Is(err, signing.ErrRingUnreadable) {
+		t.Fatalf("Sync of a ring sealed with a KEK the node lacks = %v; want ErrRingUnreadable", err)
+	}
+	if _, err := openKEK(ctx, meta, mine, other); err != nil { // reseals with mine: readable again
+		t.Fatal(err)
+	}
+
+	meta.on.Store(true)
+	if err := stale.Rotate(ctx); err == nil {
+		t.Fatal("Rotate on a store refusing writes = nil; want an error")
+	}
+	c := codec(t, stale)
+	if _, err := c.Sign(sessiond.KindAccess, claims(t0)); err == nil {
+		if kid := currentKid(t, stale); kid == dropped {
+			t.Errorf("after a failed write, the node signs with %s, the key the kill switch dropped; want signing held until it adopts the stored ring", kid)
+		}
+	} else if !errors.Is(err, signing.ErrRingUnreadable) {
+		t.Errorf("Sign after a failed write = %v; want ErrRingUnreadable while held", err)
+	}
+	if doc, err := stale.JWKS(); err == nil && bytes.Contains(doc, []byte(dropped)) {
+		t.Errorf("after a failed write, the node publishes %s, the key the kill switch dropped", dropped)
+	}
+	if err := stale.Ready(); !errors.Is(err, signing.ErrRingUnreadable) {
+		t.Errorf("Ready after a failed write = %v; want ErrRingUnreadable until the stored ring is adopted", err)
+	}
+
+	meta.on.Store(false)
+	if err := stale.Sync(ctx); err != nil {
+		t.Fatalf("Sync once the store takes writes = %v", err)
+	}
+	if err := stale.Ready(); err != nil {
+		t.Errorf("Ready once the stored ring is adopted = %v; want nil", err)
+	}
+	if _, err := c.Sign(sessiond.KindAccess, claims(t0)); err != nil {
+		t.Errorf("Sign once the stored ring is adopted = %v; want it signed", err)
+	}
+	if kid := currentKid(t, stale); kid == dropped {
+		t.Errorf("the node signs with %s, the key the kill switch dropped", kid)
+	}
+}
