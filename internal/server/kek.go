@@ -84,7 +84,8 @@ func readKEK(path string) (*signing.KEK, error) {
 // has run nothing needs that KEK, and a feature turned on after it is
 // destroyed still opens its secret. With a KEK and no old one (a KEK
 // introduced, or a rotation finished) it seals only the secrets still in
-// clear, made before the KEK, and writes nothing once none is.
+// clear, made before the KEK, and writes nothing once none is; that is
+// best effort (a failure is logged and tried again at the next start).
 func resealKEKDocuments(ctx context.Context, cfg config.Config, getenv func(string) string, meta sessiond.MetaStore, log *slog.Logger) error {
 	if getenv == nil {
 		getenv = os.Getenv
@@ -112,6 +113,12 @@ func resealKEKDocuments(ctx context.Context, cfg config.Config, getenv func(stri
 			}
 		}
 		if _, _, err := sealedSecret(ctx, meta, d.name, d.bare, kek, old); err != nil {
+			if len(old) == 0 {
+				// Best effort on every start of a sealed deployment:
+				// tried again at the next one.
+				log.Warn("could not seal a shared secret kept in clear", "document", d.name, "err", err)
+				continue
+			}
 			return fmt.Errorf("reseal %s: %w", d.name, err)
 		}
 		sealed = append(sealed, d.name)
@@ -121,7 +128,10 @@ func resealKEKDocuments(ctx context.Context, cfg config.Config, getenv func(stri
 			return fmt.Errorf("reseal the ssf streams: %w", err)
 		}
 	} else if inClear, err := ssf.SealStreamsInClear(ctx, meta, newKEKSealer(kek, nil)); err != nil {
-		return fmt.Errorf("seal the ssf streams: %w", err)
+		// A document this node cannot read (another release's, a hand
+		// edit) is the transmitter's to report when it is on; it must
+		// not stop a node whose transmitter is off from starting.
+		log.Warn("could not seal the Shared Signals push secrets kept in clear", "err", err)
 	} else if inClear {
 		sealed = append(sealed, "ssf.streams")
 	}
