@@ -132,22 +132,8 @@ func TestKeys_NotReadyWhileRingUnreadable(t *testing.T) {
 func TestKeys_NotReadyUntilGivenTheKEK(t *testing.T) {
 	ctx := context.Background()
 	meta := metaStores(t)[1].reopen(t) // sqlite
-	b, err := openKEK(ctx, meta, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dropped := currentKid(t, b)
 	kek := newKEK(t)
-	a, err := openKEK(ctx, meta, kek) // seals the ring
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.RetireAll(ctx); err != nil { // the kill switch
-		t.Fatal(err)
-	}
-	if err := b.Sync(ctx); !errors.Is(err, signing.ErrKEKRequired) {
-		t.Fatalf("Sync of a ring sealed with a KEK the node lacks = %v; want ErrKEKRequired", err)
-	}
+	b, a, dropped := killedWhileUnreadable(t, meta, nil, kek)
 	if err := b.Ready(); !errors.Is(err, signing.ErrRingUnreadable) || !errors.Is(err, signing.ErrKEKRequired) {
 		t.Fatalf("Ready = %v; want ErrRingUnreadable and ErrKEKRequired", err)
 	}
@@ -267,22 +253,8 @@ func TestKeys_UnreadableNodeWritesNothingBack(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			meta := sessiondtest.NewLosingMeta(memstore.New())
-			stale, err := openKEK(ctx, meta, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			dropped := currentKid(t, stale)
 			kek := newKEK(t)
-			a, err := openKEK(ctx, meta, kek) // seals the ring
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := a.RetireAll(ctx); err != nil { // the kill switch
-				t.Fatal(err)
-			}
-			if err := stale.Sync(ctx); !errors.Is(err, signing.ErrRingUnreadable) {
-				t.Fatalf("Sync of a ring sealed with a KEK the node lacks = %v; want ErrRingUnreadable", err)
-			}
+			stale, _, dropped := killedWhileUnreadable(t, meta, nil, kek)
 
 			meta.Lose()
 			if err := stale.Sync(ctx); !errors.Is(err, signing.ErrRingUnreadable) {
@@ -325,21 +297,7 @@ func TestKeys_HeldUntilTheReadRingIsAdopted(t *testing.T) {
 	ctx := context.Background()
 	mine, other := newKEK(t), newKEK(t)
 	meta := &readOnlyMeta{MetaStore: memstore.New()}
-	stale, err := openKEK(ctx, meta, mine)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dropped := currentKid(t, stale)
-	b, err := openKEK(ctx, meta, other, mine) // reseals with other
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.RetireAll(ctx); err != nil { // the kill switch drops dropped
-		t.Fatal(err)
-	}
-	if err := stale.Sync(ctx); !errors.Is(err, signing.ErrRingUnreadable) {
-		t.Fatalf("Sync of a ring sealed with a KEK the node lacks = %v; want ErrRingUnreadable", err)
-	}
+	stale, _, dropped := killedWhileUnreadable(t, meta, mine, other, mine)
 	if _, err := openKEK(ctx, meta, mine, other); err != nil { // reseals with mine: readable again
 		t.Fatal(err)
 	}
@@ -376,4 +334,29 @@ func TestKeys_HeldUntilTheReadRingIsAdopted(t *testing.T) {
 	if kid := currentKid(t, stale); kid == dropped {
 		t.Errorf("the node signs with %s, the key the kill switch dropped", kid)
 	}
+}
+
+// killedWhileUnreadable opens a node on meta with kek (nil: none), then
+// another node that seals the ring with sealer (opening it with olds) and
+// runs the kill switch, which drops the first node's signing key; the
+// first node's Sync then finds the ring unreadable (a KEK it lacks). It
+// returns the first node, the other, and the kid the kill switch dropped.
+func killedWhileUnreadable(t *testing.T, meta sessiond.MetaStore, kek, sealer *signing.KEK, olds ...*signing.KEK) (stale, other *signing.Keys, dropped string) {
+	t.Helper()
+	ctx := context.Background()
+	stale, err := openKEK(ctx, meta, kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropped = currentKid(t, stale)
+	if other, err = openKEK(ctx, meta, sealer, olds...); err != nil { // seals the ring with sealer
+		t.Fatal(err)
+	}
+	if err := other.RetireAll(ctx); err != nil { // the kill switch
+		t.Fatal(err)
+	}
+	if err := stale.Sync(ctx); !errors.Is(err, signing.ErrRingUnreadable) || !errors.Is(err, signing.ErrKEKRequired) {
+		t.Fatalf("Sync of a ring sealed with a KEK the node lacks = %v; want ErrRingUnreadable and ErrKEKRequired", err)
+	}
+	return stale, other, dropped
 }
