@@ -12,7 +12,6 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/httpsession"
-	"github.com/sessiond/sessiond/internal/dbscclient"
 	"github.com/sessiond/sessiond/internal/redisclustertest"
 	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/redisstore"
@@ -46,13 +45,8 @@ func TestDBSC_ChallengeSurvivesFailover(t *testing.T) {
 	e := newEnv(t, envOptions{strategy: sessiond.StrategyDatabase, start: time.Now(), opts: httpsession.Options{DBSC: dbsc}})
 	b, d := e.dbscBrowser(t, "ES256")
 	register(t, b, d, "alice")
-	sid := `"` + d.Instructions.SessionIdentifier + `"`
-	r := b.do(http.MethodPost, httpsession.DefaultDBSCRefreshPath, nil, "Sec-Secure-Session-Id", sid)
-	chs, err := dbscclient.ParseChallenges(r.Header)
-	if r.StatusCode != http.StatusForbidden || err != nil || chs[d.Instructions.SessionIdentifier] == "" {
-		t.Fatalf("refresh without proof = %d, challenge %q, %v; want 403 with a challenge", r.StatusCode, r.Header.Values(httpsession.HeaderSessionChallenge), err)
-	}
-	proof, err := d.Proof(chs[d.Instructions.SessionIdentifier], false, nil)
+	sid, challenge := refreshChallenge(t, b, d)
+	proof, err := d.Proof(challenge, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,13 +108,8 @@ func TestDBSC_ChallengeRecordOutlivesSkew(t *testing.T) {
 		opts: httpsession.Options{DBSC: httpsession.DBSCOptions{Policy: httpsession.DBSCOptional, Replay: st, ChallengeLifetime: time.Second}}})
 	b, d := e.dbscBrowser(t, "ES256")
 	register(t, b, d, "alice")
-	sid := `"` + d.Instructions.SessionIdentifier + `"`
-	r := b.do(http.MethodPost, httpsession.DefaultDBSCRefreshPath, nil, "Sec-Secure-Session-Id", sid)
-	chs, err := dbscclient.ParseChallenges(r.Header)
-	if r.StatusCode != http.StatusForbidden || err != nil || chs[d.Instructions.SessionIdentifier] == "" {
-		t.Fatalf("refresh without proof = %d, challenge %q, %v; want 403 with a challenge", r.StatusCode, r.Header.Values(httpsession.HeaderSessionChallenge), err)
-	}
-	proof, err := d.Proof(chs[d.Instructions.SessionIdentifier], false, nil)
+	sid, challenge := refreshChallenge(t, b, d)
+	proof, err := d.Proof(challenge, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,14 +25,7 @@ func TestDBSC_ChallengeOnceHoweverSpelled(t *testing.T) {
 	e := dbscEnv(t, sessiond.StrategyDatabase, httpsession.DBSCOptional)
 	b, d := e.dbscBrowser(t, "ES256")
 	register(t, b, d, "alice")
-	sid := `"` + d.Instructions.SessionIdentifier + `"`
-
-	r := b.do(http.MethodPost, httpsession.DefaultDBSCRefreshPath, nil, "Sec-Secure-Session-Id", sid)
-	chs, err := dbscclient.ParseChallenges(r.Header)
-	c := chs[d.Instructions.SessionIdentifier]
-	if r.StatusCode != http.StatusForbidden || err != nil || c == "" {
-		t.Fatalf("refresh without proof = %d, challenge %q, %v", r.StatusCode, c, err)
-	}
+	sid, c := refreshChallenge(t, b, d)
 	refresh := func(jti string) *http.Response {
 		t.Helper()
 		p, err := d.Proof(jti, false, nil)

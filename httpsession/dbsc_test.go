@@ -53,6 +53,21 @@ func register(t *testing.T, b *browser, d *dbscclient.Browser, user string) *htt
 	return resp
 }
 
+// refreshChallenge asks for a bound refresh without a proof, as Chrome
+// does first, and returns the session's quoted identifier (the
+// Sec-Secure-Session-Id value) and the challenge the 403 carries.
+func refreshChallenge(t *testing.T, b *browser, d *dbscclient.Browser) (sid, challenge string) {
+	t.Helper()
+	sid = `"` + d.Instructions.SessionIdentifier + `"`
+	r := b.do(http.MethodPost, httpsession.DefaultDBSCRefreshPath, nil, "Sec-Secure-Session-Id", sid)
+	chs, err := dbscclient.ParseChallenges(r.Header)
+	challenge = chs[d.Instructions.SessionIdentifier]
+	if r.StatusCode != http.StatusForbidden || err != nil || challenge == "" {
+		t.Fatalf("refresh without proof = %d, challenge %q, %v; want 403 with a challenge", r.StatusCode, r.Header.Values(httpsession.HeaderSessionChallenge), err)
+	}
+	return sid, challenge
+}
+
 // steal copies the named cookies from victim's jar into thief's.
 func steal(victim, thief *browser, names ...string) {
 	for _, n := range names {
