@@ -963,7 +963,8 @@ var crc16Table = func() (t [256]uint16) {
 }()
 
 // countLiveScript counts, per strategy, the live index's sessions whose
-// absolute expiry is after a time (read-only).
+// earliest expiry (idle or absolute: the index's score) is after a time
+// (read-only).
 //
 //	KEYS: strategies
 //	ARGV: live index base, exclusive lower bound ("(" µs)

@@ -10,13 +10,12 @@ import (
 var _ sessiond.LiveCounter = (*Store)(nil)
 
 // CountLive returns how many sessions are neither revoked nor past their
-// absolute expiry at now, by strategy, with one ZCOUNT per strategy on the
-// live indexes: O(log n), whatever the number of sessions. A session whose
-// idle expiry has passed is counted until DeleteExpired deletes it (the
-// Manager collects every GCInterval, a minute by default), so the count
-// can run ahead by the sessions that went idle since the last collection.
-// Sessions created before the live indexes existed (an older redisstore)
-// are not counted.
+// idle or absolute expiry at now, by strategy, with one ZCOUNT per
+// strategy on the live indexes: O(log n), whatever the number of
+// sessions. A live index scores each session by the earlier of its two
+// expiries (activity moves it later), so a session that went idle is not
+// counted even before DeleteExpired deletes it. Sessions created before
+// the live indexes existed (an older redisstore) are not counted.
 func (s *Store) CountLive(ctx context.Context, now time.Time) (map[sessiond.Strategy]int, error) {
 	const op = "count live sessions"
 	if err := ctxErr(ctx, op); err != nil {
