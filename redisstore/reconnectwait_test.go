@@ -30,18 +30,7 @@ func TestStore_DeadlineWhileReconnecting(t *testing.T) {
 	// The opener's handshake gives up after a minute, far past the hang
 	// guard below: a call that waits for it is caught by order, not time.
 	p := sessiondtest.NewProxy(t, "127.0.0.1:"+strconv.Itoa(port))
-	url := "redis://" + p.Addr() + "/0?dial_timeout=1m&write_timeout=1m"
-	var st *redisstore.Store
-	for begin := time.Now(); ; time.Sleep(50 * time.Millisecond) {
-		var err error
-		if st, err = redisstore.New(t.Context(), url, redisstore.Options{Prefix: randomPrefix()}); err == nil {
-			break
-		}
-		if time.Since(begin) > 10*time.Second {
-			t.Fatalf("private redis-server: %v", err)
-		}
-	}
-	defer st.Close()
+	st := openWhenUp(t, "redis://"+p.Addr()+"/0?dial_timeout=1m&write_timeout=1m")
 
 	// Redis freezes and the store's connection breaks: the next call
 	// reopens it, to a server that accepts it and never answers.
@@ -114,24 +103,14 @@ func TestStore_DeadlineWhileReconnectingQuietly(t *testing.T) {
 	// The keepalive gives up on a silent connection after write_timeout,
 	// which also bounds a handshake with the frozen Redis: far longer than
 	// the calls below may take.
-	url := "redis://" + p.Addr() + "/0?write_timeout=3s"
 	// One pipelined connection, as rueidis opens with one CPU (a container
 	// limited to one): with n, a call waits for the opener only when it
 	// picks the opener's connection, one chance in n.
 	procs := runtime.GOMAXPROCS(1)
-	var st *redisstore.Store
-	for begin := time.Now(); ; time.Sleep(50 * time.Millisecond) {
-		var err error
-		if st, err = redisstore.New(t.Context(), url, redisstore.Options{Prefix: randomPrefix()}); err == nil {
-			break
-		}
-		if time.Since(begin) > 10*time.Second {
-			runtime.GOMAXPROCS(procs)
-			t.Fatalf("private redis-server: %v", err)
-		}
-	}
-	runtime.GOMAXPROCS(procs)
-	defer st.Close()
+	st := func() *redisstore.Store {
+		defer runtime.GOMAXPROCS(procs) // on a Fatal too
+		return openWhenUp(t, "redis://"+p.Addr()+"/0?write_timeout=3s")
+	}()
 	// until polls cond, bounded so that a hang fails rather than blocks.
 	until := func(what string, cond func() bool) {
 		t.Helper()
@@ -215,5 +194,22 @@ func TestNew_DialsAsTheURLSays(t *testing.T) {
 				t.Fatalf("Ping() = %v", err)
 			}
 		})
+	}
+}
+
+// openWhenUp opens a store at url, trying again while the private
+// redis-server behind it is still starting (up to 10 s); the store is
+// closed when the test ends.
+func openWhenUp(t *testing.T, url string) *redisstore.Store {
+	t.Helper()
+	for begin := time.Now(); ; time.Sleep(50 * time.Millisecond) {
+		st, err := redisstore.New(t.Context(), url, redisstore.Options{Prefix: randomPrefix()})
+		if err == nil {
+			t.Cleanup(func() { st.Close() })
+			return st
+		}
+		if time.Since(begin) > 10*time.Second {
+			t.Fatalf("private redis-server: %v", err)
+		}
 	}
 }
