@@ -143,20 +143,8 @@ func TestRun_KEKRotationResealsEverySecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := devConfig(t)
-	cfg.SSF.Transmitter = config.SSFTransmitter{Enabled: true, Issuer: "https://sessiond.example.com"}
-	cfg.DPoP.RequireNonce = true
 	cfg.Signing.KEKFile = oldFile
-	n := start(t, server.Options{Config: cfg})
-	body := `{"delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":"http://127.0.0.1:9/ssf","authorization_header":"Bearer receiver-secret-5f0c2b7e9d8a4163"}}`
-	res := apiRequest(t, http.MethodPost, "http://"+n.addr+"/v1/ssf/streams", string(testKey), "application/json", strings.NewReader(body))
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != http.StatusCreated {
-		t.Fatalf("create stream = %d %s", res.StatusCode, b)
-	}
-	if err := n.stop(); err != nil {
-		t.Fatal(err)
-	}
+	cfg = secretsStored(t, server.Options{Config: cfg}, "receiver-secret-5f0c2b7e9d8a4163")
 	for _, doc := range []string{signing.DocName, "ssf.streams", server.NonceSecretDoc} {
 		if !bytes.Contains(storedDoc(t, cfg, doc), []byte(oldKEK.ID)) {
 			t.Fatalf("%s is not sealed with the first KEK before the rotation", doc)
@@ -180,9 +168,9 @@ func TestRun_KEKRotationResealsEverySecret(t *testing.T) {
 	}
 	// Step 3: the old KEK is gone; the stream's push secret still opens.
 	cfg.Signing.OldKEKFiles = nil
-	n = start(t, server.Options{Config: cfg})
-	res = apiRequest(t, http.MethodGet, "http://"+n.addr+"/v1/ssf/streams", string(testKey), "", nil)
-	b, _ = io.ReadAll(res.Body)
+	n := start(t, server.Options{Config: cfg})
+	res := apiRequest(t, http.MethodGet, "http://"+n.addr+"/v1/ssf/streams", string(testKey), "", nil)
+	b, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK || !strings.Contains(string(b), "127.0.0.1:9/ssf") {
 		t.Errorf("streams after step 3 = %d %s", res.StatusCode, b)
@@ -202,20 +190,7 @@ func TestRun_KEKIntroductionSealsEverySecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := devConfig(t)
-	cfg.SSF.Transmitter = config.SSFTransmitter{Enabled: true, Issuer: "https://sessiond.example.com"}
-	cfg.DPoP.RequireNonce = true
-	n := start(t, server.Options{Config: cfg, Getenv: noEnv})
-	body := `{"delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":"http://127.0.0.1:9/ssf","authorization_header":"Bearer receiver-secret-7c2e9a4b1d3f6058"}}`
-	res := apiRequest(t, http.MethodPost, "http://"+n.addr+"/v1/ssf/streams", string(testKey), "application/json", strings.NewReader(body))
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != http.StatusCreated {
-		t.Fatalf("create stream = %d %s", res.StatusCode, b)
-	}
-	if err := n.stop(); err != nil {
-		t.Fatal(err)
-	}
+	cfg := secretsStored(t, server.Options{Config: devConfig(t), Getenv: noEnv}, "receiver-secret-7c2e9a4b1d3f6058")
 	if !bytes.Contains(storedDoc(t, cfg, "ssf.streams"), []byte("receiver-secret")) {
 		t.Fatal("the push secret is not in clear before the KEK is introduced")
 	}
@@ -596,4 +571,26 @@ func TestRun_StartsOverAnUnreadableStreamsDocument(t *testing.T) {
 	if err := start(t, server.Options{Config: cfg, Getenv: noEnv}).stop(); err != nil {
 		t.Fatalf("a start over an unreadable ssf.streams document = %v; want it to start", err)
 	}
+}
+
+// secretsStored starts a node of o with the Shared Signals transmitter and
+// DPoP nonces on, so that both keep a shared secret in the store, creates
+// a push stream whose authorization header carries secret, stops the node
+// and returns its configuration.
+func secretsStored(t *testing.T, o server.Options, secret string) config.Config {
+	t.Helper()
+	o.Config.SSF.Transmitter = config.SSFTransmitter{Enabled: true, Issuer: "https://sessiond.example.com"}
+	o.Config.DPoP.RequireNonce = true
+	n := start(t, o)
+	body := `{"delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":"http://127.0.0.1:9/ssf","authorization_header":"Bearer ` + secret + `"}}`
+	res := apiRequest(t, http.MethodPost, "http://"+n.addr+"/v1/ssf/streams", string(testKey), "application/json", strings.NewReader(body))
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("create stream = %d %s", res.StatusCode, b)
+	}
+	if err := n.stop(); err != nil {
+		t.Fatal(err)
+	}
+	return o.Config
 }
