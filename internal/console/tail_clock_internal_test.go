@@ -16,53 +16,27 @@ import (
 // is disconnected (stamped by their correct clocks, so before it) would
 // be taken on resume for ones already shown and never sent.
 func TestTailer_ClockAheadEventHidesNoResume(t *testing.T) {
-	ctx := t.Context()
-	store := memstore.New()
 	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
-	tl := &tailer{log: store, win: newTailWindow(now, stream.CursorAt(now), now, time.Second)}
-	sent := map[string]bool{}
-	lastID := tl.win.hw
-	send := func(ms []tailMessage) error {
-		for _, m := range ms {
-			if m.event == "" {
-				sent[m.data.(eventRow).ID] = true
-			}
-			lastID = m.id
-		}
-		return nil
-	}
-	logAt := func(at time.Time) string {
-		id := sessiond.NewEventID(at)
-		if err := store.AppendEvents(ctx, sessiond.Event{ID: id, Time: at, Type: sessiond.EventSessionCreated}); err != nil {
-			t.Fatal(err)
-		}
-		return id
-	}
-	if err := tl.poll(ctx, now, send); err != nil {
-		t.Fatal(err)
-	}
-	ahead := logAt(now.Add(30 * time.Second)) // the node whose clock runs ahead
-	if err := tl.poll(ctx, now.Add(time.Second), send); err != nil {
-		t.Fatal(err)
-	}
-	if !sent[ahead] {
+	c := newClockTail(t, now)
+	c.poll(now)
+	ahead := c.logAt(now.Add(30 * time.Second)) // the node whose clock runs ahead
+	c.poll(now.Add(time.Second))
+	if c.sent[ahead] == 0 {
 		t.Fatal("the ahead node's event was not sent")
 	}
 	// The stream drops; meanwhile a node with a right clock logs.
-	missed := logAt(now.Add(3 * time.Second))
+	missed := c.logAt(now.Add(3 * time.Second))
 	later := now.Add(4 * time.Second)
-	at, ok := tailCursor(lastID)
+	at, ok := tailCursor(c.lastID)
 	if !ok || at.After(later.Add(tailResumeAhead)) {
-		t.Fatalf("id %q would not be resumed from", lastID)
+		t.Fatalf("id %q would not be resumed from", c.lastID)
 	}
-	tl = &tailer{log: store, win: newTailWindow(at, lastID, later, time.Second)}
+	c.resume(at, later)
 	for i := range 6 {
-		if err := tl.poll(ctx, later.Add(time.Duration(i)*time.Second), send); err != nil {
-			t.Fatal(err)
-		}
+		c.poll(later.Add(time.Duration(i) * time.Second))
 	}
-	if !sent[missed] {
-		t.Errorf("event %s, logged while the tail was disconnected, was never sent after resuming from %s", missed, lastID)
+	if c.sent[missed] == 0 {
+		t.Errorf("event %s, logged while the tail was disconnected, was never sent after resuming from %s", missed, c.lastID)
 	}
 }
 
@@ -76,34 +50,9 @@ func TestTailer_ClockAheadEventHidesNoResume(t *testing.T) {
 func TestTailer_ClockStepBack(t *testing.T) {
 	for _, step := range []time.Duration{13 * time.Second, 30 * time.Second, 4 * time.Minute} {
 		t.Run(step.String(), func(t *testing.T) {
-			ctx := t.Context()
-			store := memstore.New()
 			start := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
-			tl := &tailer{log: store, win: newTailWindow(start, stream.CursorAt(start), start, time.Second)}
-			sent := map[string]int{}
-			lastID := tl.win.hw
-			send := func(ms []tailMessage) error {
-				for _, m := range ms {
-					if m.event == "" {
-						sent[m.data.(eventRow).ID]++
-					}
-					lastID = m.id
-				}
-				return nil
-			}
-			logAt := func(at time.Time) string {
-				id := sessiond.NewEventID(at)
-				if err := store.AppendEvents(ctx, sessiond.Event{ID: id, Time: at, Type: sessiond.EventSessionCreated}); err != nil {
-					t.Fatal(err)
-				}
-				return id
-			}
-			poll := func(now time.Time) {
-				t.Helper()
-				if err := tl.poll(ctx, now, send); err != nil {
-					t.Fatal(err)
-				}
-			}
+			c := newClockTail(t, start)
+			logAt, poll, sent := c.logAt, c.poll, c.sent
 			// A minute of polls, an event each.
 			var before []string
 			for i := range 60 {
@@ -127,19 +76,19 @@ func TestTailer_ClockStepBack(t *testing.T) {
 			// The stream drops; an event is logged meanwhile.
 			meanwhile := logAt(stepped.Add(2 * time.Second))
 			later := stepped.Add(3 * time.Second)
-			at, ok := tailCursor(lastID)
+			at, ok := tailCursor(c.lastID)
 			if !ok {
-				t.Fatalf("id %q is no cursor", lastID)
+				t.Fatalf("id %q is no cursor", c.lastID)
 			}
 			if at.After(later) {
-				t.Errorf("the tail's id %s (%v) is ahead of the clock, %v, after it stepped back", lastID, at, later)
+				t.Errorf("the tail's id %s (%v) is ahead of the clock, %v, after it stepped back", c.lastID, at, later)
 			}
-			tl = &tailer{log: store, win: newTailWindow(at, lastID, later, time.Second)}
+			c.resume(at, later)
 			for i := range 3 {
 				poll(later.Add(time.Duration(i) * time.Second))
 			}
 			if sent[meanwhile] == 0 {
-				t.Errorf("event %s, logged while the tail was disconnected after the step, was never sent after resuming from %s", meanwhile, lastID)
+				t.Errorf("event %s, logged while the tail was disconnected after the step, was never sent after resuming from %s", meanwhile, c.lastID)
 			}
 		})
 	}
@@ -154,36 +103,22 @@ func TestTailer_ClockStepBack(t *testing.T) {
 func TestTailer_NoStepBackWithoutStep(t *testing.T) {
 	for seed := range uint64(50) {
 		r := rand.New(rand.NewPCG(seed, 1))
-		ctx := t.Context()
-		store := memstore.New()
 		start := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 		now := start
-		tl := &tailer{log: store, win: newTailWindow(now, stream.CursorAt(now), now, time.Second)}
-		sent := map[string]int{}
-		send := func(ms []tailMessage) error {
-			for _, m := range ms {
-				if m.event != "" {
-					t.Fatalf("seed %d: %s notice %v", seed, m.event, m.data)
-				}
-				sent[m.data.(eventRow).ID]++
-			}
-			return nil
-		}
+		c := newClockTail(t, now)
+		tl, sent := c.tl, c.sent
 		var logged []string
 		from, hw := tl.win.from, tl.win.hw
 		for i := range 200 {
 			for range r.IntN(4) {
 				at := now.Add(time.Duration(r.IntN(65_000_000)-5_000_000) * time.Microsecond)
-				id := sessiond.NewEventID(at)
-				if err := store.AppendEvents(ctx, sessiond.Event{ID: id, Time: at, Type: sessiond.EventSessionCreated}); err != nil {
-					t.Fatal(err)
-				}
-				if at.After(start) {
+				if id := c.logAt(at); at.After(start) {
 					logged = append(logged, id)
 				}
 			}
-			if err := tl.poll(ctx, now, send); err != nil {
-				t.Fatal(err)
+			c.poll(now)
+			if c.notices > 0 {
+				t.Fatalf("seed %d: %d notices from the tail", seed, c.notices)
 			}
 			if tl.win.from.Before(from) || tl.win.hw < hw {
 				t.Fatalf("seed %d, poll %d at %v: the window moved back (from %v to %v, cursor %s to %s) with no clock step",
@@ -194,9 +129,7 @@ func TestTailer_NoStepBackWithoutStep(t *testing.T) {
 		}
 		for range 70 { // past the newest event stamped ahead
 			now = now.Add(time.Second)
-			if err := tl.poll(ctx, now, send); err != nil {
-				t.Fatal(err)
-			}
+			c.poll(now)
 		}
 		for _, id := range logged {
 			if sent[id] != 1 {
@@ -204,4 +137,61 @@ func TestTailer_NoStepBackWithoutStep(t *testing.T) {
 			}
 		}
 	}
+}
+
+// clockTail is a tailer over a memory store's event log, polled on the
+// clock a test gives: sent counts each event row it sent, notices the
+// other messages, and lastID is the id of the last message (what a
+// browser resumes from).
+type clockTail struct {
+	t       *testing.T
+	store   *memstore.Store
+	tl      *tailer
+	sent    map[string]int
+	notices int
+	lastID  string
+}
+
+// newClockTail starts a tail at now, from the log's position at now.
+func newClockTail(t *testing.T, now time.Time) *clockTail {
+	c := &clockTail{t: t, store: memstore.New(), sent: map[string]int{}}
+	c.tl = &tailer{log: c.store, win: newTailWindow(now, stream.CursorAt(now), now, time.Second)}
+	c.lastID = c.tl.win.hw
+	return c
+}
+
+// logAt logs an event stamped at (by whichever node's clock) and returns
+// its ID.
+func (c *clockTail) logAt(at time.Time) string {
+	c.t.Helper()
+	id := sessiond.NewEventID(at)
+	if err := c.store.AppendEvents(c.t.Context(), sessiond.Event{ID: id, Time: at, Type: sessiond.EventSessionCreated}); err != nil {
+		c.t.Fatal(err)
+	}
+	return id
+}
+
+// poll polls the tail with this node's clock at now.
+func (c *clockTail) poll(now time.Time) {
+	c.t.Helper()
+	err := c.tl.poll(c.t.Context(), now, func(ms []tailMessage) error {
+		for _, m := range ms {
+			if m.event == "" {
+				c.sent[m.data.(eventRow).ID]++
+			} else {
+				c.notices++
+			}
+			c.lastID = m.id
+		}
+		return nil
+	})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// resume starts the tail again as a browser reconnecting with lastID
+// (whose time is at) does, on a node whose clock says now.
+func (c *clockTail) resume(at, now time.Time) {
+	c.tl = &tailer{log: c.store, win: newTailWindow(at, c.lastID, now, time.Second)}
 }
