@@ -28,7 +28,8 @@ func (s *Store) RememberOnce(ctx context.Context, key string, now, until time.Ti
 // of RememberOnce followed, on the same connection, by the WAIT a
 // revocation waits (Options.RevocationReplicas, RevocationWait). A wait
 // that falls short is logged and counted (UnackedRevocations), not an
-// error: the record holds on the master.
+// error: the record holds on the master. A key already recorded is
+// answered false after one EXISTS, without the SET and its wait.
 func (s *Store) RememberOnceAcked(ctx context.Context, key string, now, until time.Time) (bool, error) {
 	return s.rememberOnce(ctx, "remember once acked", key, now, until, true)
 }
@@ -46,6 +47,18 @@ func (s *Store) rememberOnce(ctx context.Context, op, key string, now, until tim
 	}
 	var err error
 	if acked && s.ackReplicas > 0 {
+		// A replay writes nothing, so it has nothing to wait for; but the
+		// WAIT goes out with the SET, before its answer. Look first: while
+		// a replica is down each replayed key would otherwise hold a
+		// connection for the whole wait. A key that appears between the
+		// look and the SET is still refused by SET NX (and then waits).
+		n, lookErr := s.client.Do(ctx, s.client.B().Exists().Key(k).Build()).AsInt64()
+		if lookErr != nil {
+			return false, s.fail(op, lookErr)
+		}
+		if n > 0 {
+			return false, nil
+		}
 		err = s.doAcked(ctx, op, nil, []rueidis.LuaExec{{Keys: []string{k}}}, set)[0].Error()
 	} else {
 		err = s.client.Do(ctx, set(rueidis.LuaExec{})).Error()

@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -69,7 +70,9 @@ func TestStore_RememberOnceAckedSurvivesFailover(t *testing.T) {
 // RememberOnce does not wait (DPoP proofs, on every bound request), so it
 // is neither logged nor counted; RememberOnceAcked records the key all the
 // same (it holds on the master), logs a warning and counts it as a
-// revocation whose wait fell short; a replay answers false either way.
+// revocation whose wait fell short; a replay answers false either way,
+// and RememberOnceAcked's replay sends no WAIT (counted by the master),
+// so replays cannot hold connections while a replica is down.
 func TestStore_RememberOnceWait(t *testing.T) {
 	pair := redisclustertest.StartPair(t)
 	ctx := context.Background()
@@ -83,18 +86,38 @@ func TestStore_RememberOnceWait(t *testing.T) {
 		key      string
 		fresh    bool
 		unacked  uint64 // after the step
+		waits    int    // WAITs the master has run after the step
 	}{
-		{"RememberOnce", st.RememberOnce, "dpop", true, 0},
-		{"RememberOnceAcked", st.RememberOnceAcked, "dbsc", true, 1},
-		{"RememberOnceAcked", st.RememberOnceAcked, "dbsc", false, 1},
-		{"RememberOnce", st.RememberOnce, "dbsc", false, 1},
+		{"RememberOnce", st.RememberOnce, "dpop", true, 0, 0},
+		{"RememberOnceAcked", st.RememberOnceAcked, "dbsc", true, 1, 1},
+		{"RememberOnceAcked", st.RememberOnceAcked, "dbsc", false, 1, 1},
+		{"RememberOnce", st.RememberOnce, "dbsc", false, 1, 1},
 	}
+	waits := func() int {
+		out, err := pair.Run(pair.Master, "INFO", "commandstats")
+		if err != nil {
+			t.Fatalf("INFO commandstats = %v", err)
+		}
+		_, rest, found := strings.Cut(out, "cmdstat_wait:calls=")
+		if !found {
+			return 0
+		}
+		n, err := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+		if err != nil {
+			t.Fatalf("cmdstat_wait in %q: %v", out, err)
+		}
+		return n
+	}
+	base := waits()
 	for i, s := range steps {
 		if fresh, err := s.remember(ctx, s.key, at, at.Add(time.Hour)); err != nil || fresh != s.fresh {
 			t.Fatalf("step %d: %s(%s) = %v, %v; want %v, nil", i+1, s.name, s.key, fresh, err, s.fresh)
 		}
 		if n := st.UnackedRevocations(); n != s.unacked {
 			t.Errorf("step %d: after %s(%s): UnackedRevocations() = %d; want %d", i+1, s.name, s.key, n, s.unacked)
+		}
+		if n := waits() - base; n != s.waits {
+			t.Errorf("step %d: after %s(%s): the master ran %d WAITs; want %d", i+1, s.name, s.key, n, s.waits)
 		}
 	}
 	if log := logs(); strings.Count(log, "not on enough replicas") != 1 {
