@@ -12,10 +12,10 @@ import (
 	"github.com/sessiond/sessiond/jwttoken/signing"
 )
 
-// JWKSMaxAge is how long JWKSHandler lets a verifier cache the JWKS, as
-// the server does: shorter than signing.DefaultPublishFor, so a verifier's
-// cached copy knows a new key before the key signs. Keep
-// Options.Keys.PublishFor above it plus a poll.
+// JWKSMaxAge is the longest JWKSHandler lets a verifier cache the JWKS, as
+// the server does. With a Keys.PublishFor shorter than it plus a poll
+// (signing.Keys.Lead), the handler allows only Lead, so that a verifier's
+// cached copy still knows a new key before the key signs.
 const JWKSMaxAge = 5 * time.Minute
 
 // Node is this process's share of a deployment, as Open wired it: the
@@ -73,9 +73,9 @@ func (n *Node) JWKS() ([]byte, error) {
 }
 
 // JWKSHandler serves JWKS as the server serves /.well-known/jwks.json:
-// GET and HEAD, cacheable for JWKSMaxAge; 503 while the stored
-// ring is unreadable and 404 without a ring, neither cacheable. Mount it
-// at GET /.well-known/jwks.json.
+// GET and HEAD, cacheable for JWKSMaxAge, or for Keys.Lead when that is
+// shorter; 503 while the stored ring is unreadable and 404 without a ring,
+// neither cacheable. Mount it at GET /.well-known/jwks.json.
 func (n *Node) JWKSHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -98,12 +98,21 @@ func (n *Node) JWKSHandler() http.Handler {
 			return
 		}
 		h.Set("Content-Type", "application/json")
-		h.Set("Cache-Control", fmt.Sprintf("public, max-age=%d", JWKSMaxAge/time.Second))
+		h.Set("Cache-Control", fmt.Sprintf("public, max-age=%d", n.jwksMaxAge()/time.Second))
 		if r.Method == http.MethodHead {
 			return
 		}
 		_, _ = w.Write(doc)
 	})
+}
+
+// jwksMaxAge is JWKSMaxAge, shortened to the ring's Lead: a longer cache
+// makes verifiers refuse a new key's tokens until it expires.
+func (n *Node) jwksMaxAge() time.Duration {
+	if n.Keys == nil {
+		return JWKSMaxAge
+	}
+	return min(JWKSMaxAge, n.Keys.Lead())
 }
 
 // Close closes the Manager (Manager.Close): its loops stop, the key

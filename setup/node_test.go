@@ -264,6 +264,35 @@ func TestNode_JWKSHandler(t *testing.T) {
 	}
 }
 
+// TestNode_JWKSHandlerMaxAge: the JWKS is cached no longer than a new key
+// is published on every node before it signs (Keys.PublishFor less a
+// poll), at most JWKSMaxAge: a longer cache makes verifiers refuse the new
+// key's tokens after a rotation until their copy expires.
+func TestNode_JWKSHandlerMaxAge(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		keys signing.Options
+		want string
+	}{
+		{"default", signing.Options{}, "public, max-age=300"},
+		{"publish for 20m", signing.Options{PublishFor: 20 * time.Minute}, "public, max-age=300"},
+		{"publish for 5m02s", signing.Options{PublishFor: 5*time.Minute + 2*time.Second}, "public, max-age=300"},
+		{"publish for 5m", signing.Options{PublishFor: 5 * time.Minute}, "public, max-age=298"},
+		{"publish for 1m", signing.Options{PublishFor: time.Minute}, "public, max-age=58"},
+		{"publish for 1m, poll 10s", signing.Options{PublishFor: time.Minute, PollEvery: 10 * time.Second}, "public, max-age=50"},
+		{"poll longer than the publication", signing.Options{PublishFor: time.Second, PollEvery: time.Minute}, "public, max-age=0"},
+		{"signs at once", signing.Options{PublishFor: -1}, "public, max-age=0"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			n := openNode(t, memstore.New(), setup.Options{Keys: c.keys})
+			rec := get(n.JWKSHandler(), http.MethodGet)
+			if got := rec.Header().Get("Cache-Control"); rec.Code != http.StatusOK || got != c.want {
+				t.Errorf("JWKSHandler = %d, Cache-Control %q; want 200, %q", rec.Code, got, c.want)
+			}
+		})
+	}
+}
+
 // TestNode_Close: Close closes the Manager, whose Verify then refuses.
 func TestNode_Close(t *testing.T) {
 	n := openNode(t, memstore.New(), setup.Options{})

@@ -97,6 +97,16 @@ func New(ctx context.Context, store sessiond.Store, opts Options) (*sessiond.Man
 // Open is New returning the Manager in a Node, with the key ring it wired:
 // the JWKS to publish, readiness as the server reports it, rotation and
 // the kill switch (Node.Keys). Close the Node (or its Manager) when done.
+//
+// Open (and New) reads or writes the shared key ring before it checks the
+// Manager's options, so a failed call may have left the write behind: a
+// ring created, or the stored one resealed with Keys.KEK or, with HS256,
+// replaced for a new Keys.HMACSecret. It is the write a successful call
+// with the same Keys makes, which the next call with them reads back (a
+// call without that KEK fails with signing.ErrKEKRequired, as after any
+// start with it); other processes on the store follow it from their next
+// poll. A changed KEK or secret is thus rolled out by the first call that
+// reaches the store, failed or not.
 func Open(ctx context.Context, store sessiond.Store, opts Options) (*Node, error) {
 	if store == nil {
 		return nil, fmt.Errorf("setup: store is required: %w", sessiond.ErrInvalidArgument)

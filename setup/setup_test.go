@@ -318,6 +318,45 @@ func TestNew_BadOptions(t *testing.T) {
 	}
 }
 
+// TestOpen_FailureLeavesRing: an Open that fails on the Manager's options
+// (here a leeway over the limit) has already written the key ring, sealed
+// with its KEK. Nothing harmful is left: the next Open with the same Keys
+// reads that ring back and signs with its key, and one without the KEK is
+// refused at once (ErrKEKRequired), as after a start that succeeded.
+func TestOpen_FailureLeavesRing(t *testing.T) {
+	ctx := context.Background()
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			st, reopen := b.open(t)
+			kek := newKEK(t)
+			keys := signing.Options{KEK: kek}
+			if n, err := setup.Open(ctx, st, setup.Options{Keys: keys, Leeway: 24 * time.Hour}); !errors.Is(err, sessiond.ErrInvalidArgument) {
+				if err == nil {
+					n.Close()
+				}
+				t.Fatalf("Open with a 24h leeway = %v; want ErrInvalidArgument", err)
+			}
+			st = reopen(t)
+			left, err := signing.Load(ctx, st.(sessiond.MetaStore), signing.Options{KEK: kek, MaxTokenLifetime: time.Hour})
+			if err != nil {
+				t.Fatalf("Load after the failed Open = %v; want the ring it wrote", err)
+			}
+			leftDoc, err := left.JWKS()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := setup.Open(ctx, st, setup.Options{}); !errors.Is(err, signing.ErrKEKRequired) {
+				t.Errorf("Open without the KEK = %v; want ErrKEKRequired", err)
+			}
+			n := openNode(t, st, setup.Options{Keys: keys})
+			iss := create(t, n.Manager, laptop)
+			if kid := kidOf(t, iss.AccessToken); !slices.Equal(kids(t, leftDoc), []string{kid}) {
+				t.Errorf("the next Open signs with %s; the failed one left %v", kid, kids(t, leftDoc))
+			}
+		})
+	}
+}
+
 // TestNew_StoreWithoutMeta: a store that cannot share keys still gets a
 // working Manager, with a warning in the log saying tokens are per process.
 func TestNew_StoreWithoutMeta(t *testing.T) {

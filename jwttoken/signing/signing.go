@@ -640,6 +640,14 @@ func (k *Keys) JWKS() ([]byte, error) {
 	return k.ring.JWKS()
 }
 
+// Lead is how long every node surely publishes a new key before it signs:
+// PublishFor less one PollEvery (a node serving the JWKS learns of the key
+// within a poll), zero when keys sign at once. A verifier caching the JWKS
+// for no longer knows a key before the first token it signs.
+func (k *Keys) Lead() time.Duration {
+	return max(k.opts.publishFor()-k.opts.PollEvery, 0)
+}
+
 // read opens a stored document, as Options.read does, for a running node:
 // it records for Ready when it could not, and for sealer which old KEK
 // sealed it. A failure matches ErrRingUnreadable. A success clears that
