@@ -106,7 +106,9 @@ type Options struct {
 	VerifyObserver func(err error, elapsed time.Duration)
 	// StoreErrorObserver, if set, is called for every store call the
 	// Manager makes, its background loops' included, that fails with an
-	// error matching ErrStoreUnavailable: op is the Store method in
+	// error matching ErrStoreUnavailable, or ErrConflict (the store gave
+	// up on concurrent changes, or found a duplicate; tell the two apart
+	// with errors.Is): op is the Store method in
 	// snake_case (create, create_limited, get, lookup, touch,
 	// swap_refresh, revoke, revoke_subject, revoke_matching, list,
 	// revocations, delete_expired, get_meta, put_meta, publish_meta,
@@ -114,10 +116,12 @@ type Options struct {
 	// stands for: create, create_limited, revoke, revoke_subject, touch).
 	// A call the caller's deadline cut counts as one: the Manager returns
 	// it as ErrStoreUnavailable (still matching context.DeadlineExceeded)
-	// whatever the store said. It is the hook for metrics. Other errors (ErrNotFound, ErrRevoked,
-	// ErrConflict…) are the store's answers, not failures of it, and are
-	// not reported. It runs on the caller's goroutine, so it must be safe
-	// for concurrent use and return promptly.
+	// whatever the store said. It is the hook for metrics. A conflict the
+	// Manager settles itself (a lost compare-and-swap of a shared document,
+	// tried again) is not reported. Other errors (ErrNotFound, ErrRevoked…)
+	// are the store's answers, not failures of it, and are not reported.
+	// It runs on the caller's goroutine, so it must be safe for concurrent
+	// use and return promptly.
 	StoreErrorObserver func(op string, err error)
 	// Logger; nil discards.
 	Logger *slog.Logger

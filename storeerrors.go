@@ -7,20 +7,25 @@ import (
 )
 
 // storeFailures is Options.StoreErrorObserver: it is told of each store
-// call the Manager makes that fails because the store is unavailable. A
-// nil one is told nothing.
+// call the Manager makes that fails because the store is unavailable, or
+// that the store refused with ErrConflict. A nil one is told nothing.
 type storeFailures func(op string, err error)
 
 // check tells f of err, the error of the store call op (the Store method
-// in snake_case), when it matches ErrStoreUnavailable, and returns err.
-// A call the caller's deadline cut is the store not answering in time:
-// a store that returns context.DeadlineExceeded alone (one that checks its
-// context before it asks the server, or waits its turn in the process)
-// has it returned as ErrStoreUnavailable too, and reported. Any other
-// error (ErrNotFound, ErrRevoked, ErrConflict…, a canceled context) is
-// returned as it is: an answer from a store that works, or a caller that
-// went away, not a failure of the store. It is inlined: a call that
-// succeeds pays one comparison.
+// in snake_case), when it matches ErrStoreUnavailable or ErrConflict, and
+// returns err. A call the caller's deadline cut is the store not
+// answering in time: a store that returns context.DeadlineExceeded alone
+// (one that checks its context before it asks the server, or waits its
+// turn in the process) has it returned as ErrStoreUnavailable too, and
+// reported. A conflict that reaches check fails the Manager's call (a
+// lost compare-and-swap the Manager retries never gets here): the store
+// gave up on concurrent changes (a deadlock, a lost serialization, a set
+// that kept changing) or found a duplicate, which the API answers as the
+// store being unavailable and an operator must be able to see. Any other
+// error (ErrNotFound, ErrRevoked…, a canceled context) is returned as it
+// is: an answer from a store that works, or a caller that went away, not
+// a failure of the store. It is inlined: a call that succeeds pays one
+// comparison.
 func (f storeFailures) check(op string, err error) error {
 	if err != nil {
 		return f.report(op, err)
@@ -32,7 +37,7 @@ func (f storeFailures) report(op string, err error) error {
 	if errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, ErrStoreUnavailable) {
 		err = fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 	}
-	if f != nil && errors.Is(err, ErrStoreUnavailable) {
+	if f != nil && (errors.Is(err, ErrStoreUnavailable) || errors.Is(err, ErrConflict)) {
 		f(op, err)
 	}
 	return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -270,5 +271,63 @@ func TestManager_StoreErrorObserverBehindMarks(t *testing.T) {
 				t.Errorf("StoreErrorObserver got %q; want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// conflicting is a memory store whose Create fails with ErrConflict while
+// create is set, as a store that gave up on concurrent changes does, and
+// whose PutMeta loses its compare-and-swap casLosses times first.
+type conflicting struct {
+	*memstore.Store
+	create    atomic.Bool
+	casLosses atomic.Int32
+}
+
+func (s *conflicting) Create(ctx context.Context, sess *sessiond.Session, tokens ...sessiond.Token) error {
+	if s.create.Load() {
+		return fmt.Errorf("create: transaction lost a race, retry: %w", sessiond.ErrConflict)
+	}
+	return s.Store.Create(ctx, sess, tokens...)
+}
+
+func (s *conflicting) PutMeta(ctx context.Context, name string, value []byte, version int64) (int64, error) {
+	if s.casLosses.Add(-1) >= 0 {
+		return 0, fmt.Errorf("put meta: version moved: %w", sessiond.ErrConflict)
+	}
+	return s.Store.PutMeta(ctx, name, value, version)
+}
+
+// TestManager_StoreErrorObserverConflict: a store call that fails the
+// Manager's call with ErrConflict (the API answers it 503, as an outage)
+// is reported, with an error matching ErrConflict and not
+// ErrStoreUnavailable; a lost compare-and-swap the Manager tries again
+// and wins is not.
+func TestManager_StoreErrorObserverConflict(t *testing.T) {
+	ctx := context.Background()
+	var ops storeOps
+	var store *conflicting
+	h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) {
+		store = &conflicting{Store: o.Store.(*memstore.Store)}
+		o.Store, o.StoreErrorObserver = store, ops.observe
+		o.WatermarkPoll = -1
+	})
+	store.casLosses.Store(2)
+	if _, err := h.m.RevokeMatching(ctx, sessiond.RevokeFilter{Subjects: []string{"alice"}}, sessiond.ReasonIncident, false); err != nil {
+		t.Fatalf("RevokeMatching after two lost compare-and-swaps = %v; want nil", err)
+	}
+	if n := store.casLosses.Load(); n >= 0 {
+		t.Fatalf("PutMeta lost %d compare-and-swaps of 2; want both lost and one more won", 2-n)
+	}
+	if got := ops.take(); len(got) > 0 {
+		t.Errorf("lost compare-and-swaps the Manager won on retry reported as %q; want nothing", got)
+	}
+
+	store.create.Store(true)
+	_, err := h.m.Create(ctx, "bob", sessiond.CreateOptions{})
+	if !errors.Is(err, sessiond.ErrConflict) || errors.Is(err, sessiond.ErrStoreUnavailable) {
+		t.Fatalf("Create with the store in conflict = %v; want ErrConflict alone", err)
+	}
+	if got := ops.take(); len(got) != 1 || !strings.HasPrefix(got[0], "create (with ") || !strings.Contains(got[0], "lost a race") {
+		t.Errorf("StoreErrorObserver got %q; want create, with the store's conflict", got)
 	}
 }

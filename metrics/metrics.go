@@ -84,6 +84,15 @@ var (
 		"finish_delivery", "list_deliveries", "count_deliveries", "delete_deliveries_before",
 		"subscribe_revocations", "count_sessions", other,
 	}
+	// storeErrorKinds: the store did not answer, or it answered with a
+	// conflict it gave up on (sessiond.ErrConflict).
+	storeErrorKinds = []string{StoreUnavailable, StoreConflict}
+)
+
+// The error label values of sessiond_store_errors_total.
+const (
+	StoreUnavailable = "unavailable"
+	StoreConflict    = "conflict"
 )
 
 // Histogram buckets, in seconds.
@@ -145,7 +154,7 @@ type Metrics struct {
 	verifyDuration, sessionDuration    prometheus.Histogram
 	anomalies                          map[[2]string]prometheus.Counter
 	webhooks                           map[[2]string]prometheus.Counter
-	storeErrors                        map[string]prometheus.Counter
+	storeErrors                        map[[2]string]prometheus.Counter
 	endpoints                          []string // allowed endpoint label values
 }
 
@@ -178,8 +187,8 @@ func New(opts Options) (*Metrics, error) {
 	m.endpoints = append(uniq(opts.WebhookEndpoints), other)
 	webhooks := vec("sessiond_webhook_deliveries_total", "Webhook delivery attempts, by endpoint and outcome (delivered, retry, dead).", "endpoint", "outcome")
 	m.webhooks = curry2(webhooks, m.endpoints, webhookOutcomes)
-	storeErrors := vec("sessiond_store_errors_total", "Store operations that failed, by operation.", "op")
-	m.storeErrors = curry1(storeErrors, storeOps)
+	storeErrors := vec("sessiond_store_errors_total", "Store operations that failed, by operation and error (unavailable, conflict).", "op", "error")
+	m.storeErrors = curry2(storeErrors, storeOps, storeErrorKinds)
 
 	m.verifyDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "sessiond_verify_duration_seconds", Help: "Time to verify a token.", Buckets: verifyDurationBuckets,
@@ -416,13 +425,24 @@ func (m *Metrics) WebhookObserver() func(endpoint, outcome string) {
 	}
 }
 
-// StoreError counts a failed store operation. op is the store method in
-// snake_case (lookup, swap_refresh, claim_deliveries…); others count as
-// "other". The server calls it for every store call that fails because the
-// store is unavailable (sessiond.Options.StoreErrorObserver and its own
-// calls), and this package for the counts it makes at scrape time.
+// StoreError counts a store operation that failed because the store is
+// unavailable (error="unavailable"). op is the store method in snake_case
+// (lookup, swap_refresh, claim_deliveries…); others count as "other". The
+// server calls it for every store call that fails so
+// (sessiond.Options.StoreErrorObserver and its own calls), and this
+// package for the counts it makes at scrape time.
 func (m *Metrics) StoreError(op string) {
-	m.storeErrors[oneOf(storeOps, op, other)].Inc()
+	m.storeErrors[[2]string{oneOf(storeOps, op, other), StoreUnavailable}].Inc()
+}
+
+// StoreConflict counts a store operation that failed with
+// sessiond.ErrConflict (error="conflict"): the store gave up on concurrent
+// changes (a deadlock, a lost serialization, a set that kept changing) or
+// found a duplicate. The call's request failed as if the store were
+// unavailable (the API answers 503), so it counts beside those; op as in
+// StoreError.
+func (m *Metrics) StoreConflict(op string) {
+	m.storeErrors[[2]string{oneOf(storeOps, op, other), StoreConflict}].Inc()
 }
 
 // funcCollector collects through a function, for values read at scrape

@@ -117,7 +117,8 @@ func TestMetrics_Scenario(t *testing.T) {
 	for _, name := range []string{
 		`sessiond_sessions_created_total`, `sessiond_sessions_revoked_total{reason="incident"}`,
 		`sessiond_verify_total{outcome="store_unavailable"}`, `sessiond_anomalies_total{action="revoke",rule="distinct_ips"}`,
-		`sessiond_webhook_deliveries_total{endpoint="pager",outcome="dead"}`, `sessiond_store_errors_total{op="lookup"}`,
+		`sessiond_webhook_deliveries_total{endpoint="pager",outcome="dead"}`, `sessiond_store_errors_total{error="unavailable",op="lookup"}`,
+		`sessiond_store_errors_total{error="conflict",op="create"}`,
 		`sessiond_refresh_reuse_total`, `sessiond_session_duration_seconds_count`, `sessiond_verify_duration_seconds_count`,
 		`sessiond_webhook_outbox_depth{state="pending"}`, `sessiond_webhook_outbox_depth{state="dead"}`,
 	} {
@@ -173,6 +174,7 @@ func TestMetrics_Scenario(t *testing.T) {
 	m.StoreError("lookup")
 	m.StoreError("lookup")
 	m.StoreError("DROP TABLE sessions")
+	m.StoreConflict("create")
 
 	now := time.Now()
 	if err := st.EnqueueDeliveries(ctx,
@@ -233,8 +235,11 @@ func TestMetrics_Scenario(t *testing.T) {
 		`sessiond_sessions_active{strategy="hybrid"}`:                             7,
 		`sessiond_sessions_active{strategy="database"}`:                           2,
 		`sessiond_sessions_active{strategy="jwt"}`:                                0,
-		`sessiond_store_errors_total{op="lookup"}`:                                2,
-		`sessiond_store_errors_total{op="other"}`:                                 1,
+		`sessiond_store_errors_total{error="unavailable",op="lookup"}`:            2,
+		`sessiond_store_errors_total{error="conflict",op="lookup"}`:               0,
+		`sessiond_store_errors_total{error="unavailable",op="other"}`:             1,
+		`sessiond_store_errors_total{error="conflict",op="create"}`:               1,
+		`sessiond_store_errors_total{error="unavailable",op="create"}`:            0,
 	}
 	for name, w := range want {
 		got, ok := after[name]
@@ -279,6 +284,7 @@ func TestMetrics_BoundedLabels(t *testing.T) {
 		m.ObserveVerify(junk, time.Millisecond)
 		obs(junk, junk)
 		m.StoreError(junk)
+		m.StoreConflict(junk)
 	}
 	mfs := scrape(t, m.Handler())
 	limits := map[string]map[string][]string{
@@ -305,17 +311,21 @@ func TestMetrics_BoundedLabels(t *testing.T) {
 			}
 		}
 	}
-	if n := len(mfs["sessiond_store_errors_total"].GetMetric()); n > 30 {
-		t.Errorf("sessiond_store_errors_total has %d series; want a fixed set of under 30", n)
+	if n := len(mfs["sessiond_store_errors_total"].GetMetric()); n > 60 {
+		t.Errorf("sessiond_store_errors_total has %d series; want a fixed set of under 60", n)
 	}
 	for _, metric := range mfs["sessiond_store_errors_total"].GetMetric() {
-		if v := metric.GetLabel()[0].GetValue(); strings.HasPrefix(v, "junk") {
-			t.Errorf("sessiond_store_errors_total{op=%q}: junk reached a label", v)
+		for _, l := range metric.GetLabel() {
+			if v := l.GetValue(); strings.HasPrefix(v, "junk") {
+				t.Errorf("sessiond_store_errors_total{%s=%q}: junk reached a label", l.GetName(), v)
+			}
 		}
 	}
 	s := series(mfs)
-	if got := s[`sessiond_store_errors_total{op="other"}`]; got != 500 {
-		t.Errorf(`sessiond_store_errors_total{op="other"} = %v; want 500`, got)
+	for _, name := range []string{`sessiond_store_errors_total{error="unavailable",op="other"}`, `sessiond_store_errors_total{error="conflict",op="other"}`} {
+		if got := s[name]; got != 500 {
+			t.Errorf(`%s = %v; want 500`, name, got)
+		}
 	}
 }
 
@@ -337,7 +347,7 @@ func TestMetrics_CallbackErrors(t *testing.T) {
 	if got := s[`sessiond_webhook_outbox_depth{state="pending"}`]; got != 4 {
 		t.Errorf(`sessiond_webhook_outbox_depth{state="pending"} = %v; want 4`, got)
 	}
-	for _, name := range []string{`sessiond_store_errors_total{op="count_sessions"}`, `sessiond_store_errors_total{op="count_deliveries"}`} {
+	for _, name := range []string{`sessiond_store_errors_total{error="unavailable",op="count_sessions"}`, `sessiond_store_errors_total{error="unavailable",op="count_deliveries"}`} {
 		if got := s[name]; got != 1 && got != 2 {
 			t.Errorf("%s = %v after two scrapes; want 1 or 2", name, got)
 		}
@@ -363,7 +373,7 @@ func TestMetrics_PrivateRegistry(t *testing.T) {
 	a := newMetrics(t, metrics.Options{})
 	b := newMetrics(t, metrics.Options{})
 	a.StoreError("ping")
-	if got := series(scrape(t, b.Handler()))[`sessiond_store_errors_total{op="ping"}`]; got != 0 {
+	if got := series(scrape(t, b.Handler()))[`sessiond_store_errors_total{error="unavailable",op="ping"}`]; got != 0 {
 		t.Errorf("b sees a's store error: %v; want 0", got)
 	}
 }

@@ -154,11 +154,15 @@ func (f *fanout) Record(ctx context.Context, e sessiond.Event) error {
 
 // storeError counts op, a store call made for a request or a background
 // loop, in sessiond_store_errors_total when err says the store is
-// unavailable (not when it answered: not found, conflict…). It is the
-// Manager's and the API's StoreErrorObserver.
+// unavailable, or gave up on a conflict (error="conflict"); not when it
+// answered otherwise (not found, revoked…). It is the Manager's and the
+// API's StoreErrorObserver.
 func (f *fanout) storeError(op string, err error) {
-	if errors.Is(err, sessiond.ErrStoreUnavailable) {
+	switch {
+	case errors.Is(err, sessiond.ErrStoreUnavailable):
 		f.metrics.StoreError(op)
+	case errors.Is(err, sessiond.ErrConflict):
+		f.metrics.StoreConflict(op)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/internal/server"
 	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/metrics"
 	"github.com/sessiond/sessiond/sessiondtest"
 )
 
@@ -21,7 +22,9 @@ import (
 // ErrConflict, nothing changed) is answered as a store to retry, 503
 // store_unavailable with Retry-After (RFC 6749's temporarily_unavailable
 // on /oauth2), on every route that writes or reads sessions, never as a
-// 500 internal error.
+// 500 internal error. Each such call counts in
+// sessiond_store_errors_total{error="conflict"} under its op, so the
+// operator sees why those requests failed, and not as unavailable.
 func TestStoreConflict(t *testing.T) {
 	t.Parallel()
 	dsn := sessiondtest.RequireEnv(t, "SESSIOND_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
@@ -42,6 +45,7 @@ func TestStoreConflict(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	conflicts, outages := storeErrors(t, n, metrics.StoreConflict), storeErrors(t, n, metrics.StoreUnavailable)
 	lockSessions(t, dsn, ns)
 
 	sid := string(iss.Session.ID)
@@ -70,6 +74,16 @@ func TestStoreConflict(t *testing.T) {
 					tc.method, tc.path, res.StatusCode, raw, res.Header.Get("Retry-After"), tc.code)
 			}
 		})
+	}
+	// At least: the background loops may meet the lock too.
+	conflictsAfter, outagesAfter := storeErrors(t, n, metrics.StoreConflict), storeErrors(t, n, metrics.StoreUnavailable)
+	for op, want := range map[string]float64{"create": 1, "swap_refresh": 1, "get": 2, "list": 1, "revoke": 1, "lookup": 1} {
+		if got := conflictsAfter[op] - conflicts[op]; got < want {
+			t.Errorf(`sessiond_store_errors_total{error="conflict",op=%q} rose by %v over the failed requests; want at least %v`, op, got, want)
+		}
+		if got := outagesAfter[op] - outages[op]; got != 0 {
+			t.Errorf(`sessiond_store_errors_total{error="unavailable",op=%q} rose by %v; want 0: the store answered`, op, got)
+		}
 	}
 }
 

@@ -13,15 +13,17 @@ import (
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
 	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/metrics"
 	"github.com/sessiond/sessiond/sessiondtest"
 )
 
 // storeErrorLine is one series of sessiond_store_errors_total in /metrics.
-var storeErrorLine = regexp.MustCompile(`(?m)^sessiond_store_errors_total\{op="([a-z_]+)"\} ([0-9.e+]+)$`)
+var storeErrorLine = regexp.MustCompile(`(?m)^sessiond_store_errors_total\{error="([a-z]+)",op="([a-z_]+)"\} ([0-9.e+]+)$`)
 
-// storeErrors returns sessiond_store_errors_total by op, as node n's
+// storeErrors returns sessiond_store_errors_total of one error value
+// (metrics.StoreUnavailable, metrics.StoreConflict) by op, as node n's
 // /metrics reports it.
-func storeErrors(t *testing.T, n *node) map[string]float64 {
+func storeErrors(t *testing.T, n *node, kind string) map[string]float64 {
 	t.Helper()
 	res, err := http.Get("http://" + n.addr + "/metrics")
 	if err != nil {
@@ -34,7 +36,12 @@ func storeErrors(t *testing.T, n *node) map[string]float64 {
 	}
 	out := map[string]float64{}
 	for _, m := range storeErrorLine.FindAllStringSubmatch(string(b), -1) {
-		out[m[1]], _ = strconv.ParseFloat(m[2], 64)
+		if m[1] == kind {
+			out[m[2]], _ = strconv.ParseFloat(m[3], 64)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("/metrics has no sessiond_store_errors_total{error=%q}:\n%s", kind, b)
 	}
 	return out
 }
@@ -52,7 +59,7 @@ func TestRun_StoreErrorsCountFailedRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := storeErrors(t, n)
+	before := storeErrors(t, n, metrics.StoreUnavailable)
 
 	proxy.Down()
 	base, key := "http://"+n.addr, string(testKey)
@@ -75,7 +82,7 @@ func TestRun_StoreErrorsCountFailedRequests(t *testing.T) {
 	}
 	// At least: background reads may fail in the outage too (the
 	// concurrent-login check after the first login lists alice's sessions).
-	after := storeErrors(t, n)
+	after := storeErrors(t, n, metrics.StoreUnavailable)
 	for op, want := range map[string]float64{"create": 2, "swap_refresh": 1, "list": 1, "revoke": 1, "revoke_subject": 1, "query_events": 1} {
 		if got := after[op] - before[op]; got < want {
 			t.Errorf(`sessiond_store_errors_total{op=%q} rose by %v over the outage's failed requests; want at least %v`, op, got, want)
