@@ -11,12 +11,13 @@ import (
 
 // warnStoreSettings warns at start about settings of the store's server
 // that work until the day they do not: a PostgreSQL that cannot give every
-// node its pool, a Redis that keeps nothing across a restart. It only
-// reads; a setting it cannot read is skipped.
+// node its pool or never vacuums, a Redis that keeps nothing across a
+// restart. It only reads; a setting it cannot read is skipped.
 func warnStoreSettings(ctx context.Context, store sessiond.Store, log *slog.Logger) {
 	switch st := store.(type) {
 	case *pgstore.Store:
 		warnConnectionBudget(ctx, st, log)
+		warnAutovacuum(ctx, st, log)
 	case *redisstore.Store:
 		warnRedisPersistence(ctx, st, log)
 	}
@@ -44,6 +45,26 @@ func warnConnectionBudget(ctx context.Context, pg *pgstore.Store, log *slog.Logg
 			"max_connections", b.MaxConnections, "reserved", b.Reserved, "other_clients", b.Others,
 			"role_limit", b.RoleLimit, "role_others", b.RoleOthers, "database_limit", b.DatabaseLimit, "database_others", b.DatabaseOthers,
 			"room", b.Room(), "pool_max_conns", b.Pool, "listeners", listenerConns)
+	}
+}
+
+// warnAutovacuum warns when PostgreSQL's autovacuum does not look after
+// the store's tables: nothing fails at first, but the dead rows of every
+// refresh and revocation pile up, the tables and indexes bloat and the
+// planner's statistics go stale, and requests slow down week by week.
+func warnAutovacuum(ctx context.Context, pg *pgstore.Store, log *slog.Logger) {
+	a, err := pg.Autovacuum(ctx)
+	if err != nil {
+		log.Debug("pgstore: autovacuum not checked", "err", err)
+		return
+	}
+	if !a.Runs() {
+		log.Warn("pgstore: PostgreSQL's autovacuum does not look after sessiond's tables: the dead rows every refresh, touch and revocation "+
+			"leaves are never reclaimed, so the tables and indexes bloat and the planner's statistics go stale; turn it on "+
+			"(autovacuum = on and track_counts = on in postgresql.conf, or ALTER SYSTEM SET … and SELECT pg_reload_conf(); "+
+			"ALTER TABLE … RESET (autovacuum_enabled) for the tables listed), or run VACUUM (ANALYZE) on the store's tables on a schedule "+
+			"(docs/pgstore.md, \"Autovacuum\")",
+			"autovacuum", a.Enabled, "track_counts", a.TrackCounts, "tables_off", a.Off)
 	}
 }
 

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"os/exec"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/testenv"
@@ -46,6 +49,47 @@ func TestWarnStoreSettings(t *testing.T) {
 			if got != c.warn {
 				t.Errorf("pool %d: warned %v (%q); want %v", c.pool, got, out, c.warn)
 			}
+		}
+	})
+	t.Run("PostgreSQL autovacuum", func(t *testing.T) {
+		dsn := sessiondtest.RequireEnv(t, "SESSIOND_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+		conn, err := pgx.Connect(t.Context(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(context.Background())
+		// This machine's server runs with autovacuum off, others with it
+		// on: read what this one does and expect the warning to follow.
+		var serverOn bool
+		if err := conn.QueryRow(t.Context(), "SELECT current_setting('autovacuum')::bool AND current_setting('track_counts')::bool").Scan(&serverOn); err != nil {
+			t.Fatal(err)
+		}
+		schema := testenv.PostgresSchema(t, dsn, "autovacuum")
+		st, err := pgstore.New(t.Context(), dsn, pgstore.Options{Schema: schema, MaxConns: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		avWarnings := func(out string) int {
+			n := 0
+			for line := range strings.Lines(out) {
+				if strings.Contains(line, "level=WARN") && strings.Contains(line, "autovacuum") {
+					n++
+				}
+			}
+			return n
+		}
+		out := warned(st)
+		if want := map[bool]int{true: 0, false: 1}[serverOn]; avWarnings(out) != want {
+			t.Errorf("autovacuum and track_counts on: %v; warned %q; want %d autovacuum warning", serverOn, out, want)
+		}
+		// One of its tables turning autovacuum off is warned about on any
+		// server, naming the table.
+		if _, err := conn.Exec(t.Context(), "ALTER TABLE "+pgx.Identifier{schema, "tokens"}.Sanitize()+" SET (autovacuum_enabled = off)"); err != nil {
+			t.Fatal(err)
+		}
+		if out := warned(st); avWarnings(out) != 1 || !strings.Contains(out, "tables_off=[tokens]") {
+			t.Errorf("with tokens' autovacuum_enabled off: warned %q; want one autovacuum warning naming tokens", out)
 		}
 	})
 	t.Run("Redis", func(t *testing.T) {
