@@ -47,12 +47,24 @@ func readmeBlock(t *testing.T, marker string) string {
 }
 
 // copyTree copies the repository's files (tracked, and untracked but not
-// ignored) into dst, as a fresh clone would have them.
+// ignored) into dst, as a fresh clone would have them: no binary, data
+// directory or node_modules a build left. git says which they are, by the
+// repository's .gitignore files; in a copy without its .git (an unpacked
+// archive, a work tree copied alone) it reads them through an empty
+// repository of its own, so that every file not ignored is copied.
 func copyTree(t *testing.T, root, dst string) map[string]bool {
 	t.Helper()
-	out, err := exec.Command("git", "-C", root, "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output()
+	args := []string{"-C", root, "ls-files", "-z", "--cached", "--others", "--exclude-standard"}
+	if top, err := exec.Command("git", "-C", root, "rev-parse", "--show-toplevel").Output(); err != nil || !sameDir(strings.TrimSpace(string(top)), root) {
+		empty := t.TempDir()
+		if out, err := exec.Command("git", "init", "-q", "--bare", empty).CombinedOutput(); err != nil {
+			t.Fatalf("git init: %v\n%s", err, out)
+		}
+		args = []string{"--git-dir", empty, "--work-tree", root, "-C", root, "ls-files", "-z", "--others", "--exclude-standard"}
+	}
+	out, err := exec.Command("git", args...).Output()
 	if err != nil {
-		t.Skipf("copying the repository needs git: %v", err)
+		t.Fatalf("git %s: %v", strings.Join(args, " "), err)
 	}
 	files := map[string]bool{}
 	for _, name := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
@@ -74,6 +86,16 @@ func copyTree(t *testing.T, root, dst string) map[string]bool {
 		files[filepath.ToSlash(name)] = true
 	}
 	return files
+}
+
+// sameDir reports whether a and b name the same directory.
+func sameDir(a, b string) bool {
+	ai, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	bi, err := os.Stat(b)
+	return err == nil && os.SameFile(ai, bi)
 }
 
 // TestREADME_QuickStart runs the README's "server in five requests" block,
