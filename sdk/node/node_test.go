@@ -4,8 +4,15 @@
 package node_test
 
 import (
+	"archive/tar"
+	"compress/gzip"
+	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/sessiond/sessiond"
@@ -40,5 +47,146 @@ func TestNodeVerifier(t *testing.T) {
 	t.Logf("node --test:\n%s", out)
 	if err != nil {
 		t.Fatalf("node --test: %v", err)
+	}
+}
+
+// TestNodeVerifier_Pack: what docs/verifier.md tells a Node.js user to run
+// in a checkout (npm ci, npm pack, then npm install of the tarball) gives a
+// package that imports: npm pack on a fresh copy, without dist/, builds it
+// first and packs the JavaScript and declarations that main, types and
+// exports name, and neither the tests nor node_modules. The tarball's
+// package is then imported as a service would, with jose beside it (from
+// this checkout's node_modules: the test needs no registry). The docs name
+// the tarball npm writes.
+func TestNodeVerifier_Pack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs npm")
+	}
+	node := testenv.Node(t, "the Node.js verifier's package", "sdk/node", "typescript", "jose")
+	npm := testenv.Programs(t, "the Node.js verifier's package", " (apt-get install -y npm)", "npm")["npm"]
+	modules, err := filepath.Abs("node_modules")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A fresh clone's sdk/node: no dist/, the dev dependencies npm ci
+	// would install.
+	src := t.TempDir()
+	entries, err := os.ReadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		switch name := e.Name(); {
+		case name == "dist" || name == "node_modules" || strings.HasPrefix(name, "."): // built, installed, or ignored
+		case e.IsDir():
+			if err := os.CopyFS(filepath.Join(src, name), os.DirFS(name)); err != nil {
+				t.Fatal(err)
+			}
+		default:
+			b, err := os.ReadFile(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(src, name), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := os.Symlink(modules, filepath.Join(src, "node_modules")); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	cmd := exec.Command(npm, "pack", "--pack-destination", out)
+	cmd.Dir = src
+	cmd.Env = append(os.Environ(), "npm_config_ignore_scripts=false", "npm_config_offline=true", "npm_config_update_notifier=false")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("npm pack: %v\n%s", err, b)
+	}
+
+	var pkg struct{ Name, Version string }
+	b, err := os.ReadFile("package.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &pkg); err != nil {
+		t.Fatal(err)
+	}
+	tarball := strings.TrimPrefix(strings.ReplaceAll(pkg.Name, "/", "-"), "@") + "-" + pkg.Version + ".tgz"
+	app := t.TempDir()
+	dst := filepath.Join(app, "node_modules", filepath.FromSlash(pkg.Name))
+	files := untar(t, filepath.Join(out, tarball), dst)
+	for _, want := range []string{"package.json", "dist/index.js", "dist/index.d.ts", "dist/sse.js"} {
+		if !slices.Contains(files, want) {
+			t.Errorf("%s lacks %s; it holds %q", tarball, want, files)
+		}
+	}
+	for _, f := range files {
+		if strings.HasPrefix(f, "test/") || strings.HasPrefix(f, "node_modules/") || strings.HasSuffix(f, ".go") {
+			t.Errorf("%s ships %s", tarball, f)
+		}
+	}
+
+	if err := os.Symlink(filepath.Join(modules, "jose"), filepath.Join(app, "node_modules", "jose")); err != nil {
+		t.Fatal(err)
+	}
+	script := `import { createVerifier, VerifyError } from "` + pkg.Name + `"; console.log(typeof createVerifier, typeof VerifyError);`
+	if err := os.WriteFile(filepath.Join(app, "service.mjs"), []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := exec.Command(node, "service.mjs")
+	run.Dir = app
+	if b, err := run.CombinedOutput(); err != nil || strings.TrimSpace(string(b)) != "function function" {
+		t.Errorf("importing the packed %s: %v\n%s; want function function", pkg.Name, err, b)
+	}
+
+	doc, err := os.ReadFile("../../docs/verifier.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), "npm install /tmp/"+tarball) {
+		t.Errorf("docs/verifier.md does not install %s, the tarball npm pack writes", tarball)
+	}
+}
+
+// untar unpacks the npm tarball at path (its files under package/) into
+// dst and returns their names.
+func untar(t *testing.T, path, dst string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("npm pack wrote no %s: %v", filepath.Base(path), err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(zr)
+	var names []string
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return names
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		name, ok := strings.CutPrefix(h.Name, "package/")
+		if !ok || h.Typeflag != tar.TypeReg || !filepath.IsLocal(name) {
+			t.Fatalf("unexpected entry %q in %s", h.Name, filepath.Base(path))
+		}
+		names = append(names, name)
+		p := filepath.Join(dst, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
