@@ -25,7 +25,13 @@ func TestGateway_TrustedProxyPrefixes(t *testing.T) {
 		{"prefix too long", []string{"10.0.0.0/33"}, nil, []string{"10.0.0.0/33"}},
 		{"host bits set", []string{"10.0.0.1/8"}, nil, []string{"10.0.0.1/8"}},
 		{"zone", []string{"fe80::1%eth0"}, nil, []string{"fe80::1%eth0"}},
-		{"IPv4-mapped prefix", []string{"::ffff:10.0.0.0/104"}, nil, []string{"::ffff:10.0.0.0/104"}},
+		{"IPv4-mapped prefix", []string{"::ffff:10.0.0.0/104"}, nil, []string{"::ffff:10.0.0.0/104", "write it as IPv4, 10.0.0.0/8"}},
+		{"IPv4-mapped prefix, host bits set", []string{"::ffff:10.0.0.1/104"}, nil, []string{"write it as IPv4, 10.0.0.1/8"}},
+		{"IPv4-mapped range, shorter than /96", []string{"::ffff:0:0/95"}, nil, []string{"::ffff:0:0/95", "IPv4-mapped range"}},
+		{"IPv6 prefix over the IPv4-mapped range", []string{"::fffe:0:0/95"}, nil, []string{"::fffe:0:0/95", "IPv4-mapped range"}},
+		{"IPv6 prefix over the IPv4-mapped range, shorter", []string{"::/80"}, nil, []string{"::/80", "IPv4-mapped range"}},
+		{"every IPv6 peer", []string{"::/0", "0.0.0.0/0"}, []string{"::/0", "0.0.0.0/0"}, nil},
+		{"IPv6 prefix beside the IPv4-mapped range", []string{"::fffe:0:0/96", "64:ff9b::/96"}, []string{"::fffe:0:0/96", "64:ff9b::/96"}, nil},
 		{"every bad entry named", []string{"10.0.0.5", "x", "10.0.0.0/24", "y/8"}, nil, []string{`"x"`, `"y/8"`}},
 	}
 	for _, c := range cases {
@@ -98,6 +104,9 @@ func TestRules_GatewayTrustedProxies(t *testing.T) {
 		{"malformed entries", func(c *Config) {
 			c.Gateway.TrustedProxies = []string{"10.0.0.5", "10.0.0.1/8", "proxy.example"}
 		}, []string{"SD-GATEWAY-007 gateway.trusted_proxies.1", "SD-GATEWAY-007 gateway.trusted_proxies.2"}},
+		{"IPv6 prefix over the IPv4-mapped range", func(c *Config) {
+			c.Gateway.TrustedProxies = []string{"::/0", "0.0.0.0/0", "::ffff:0:0/95"}
+		}, []string{"SD-GATEWAY-007 gateway.trusted_proxies.2"}},
 		{"malformed with the gateway disabled", func(c *Config) {
 			c.Gateway.Enabled, c.Gateway.TrustedProxies = false, []string{"proxy.example"}
 		}, []string{"SD-GATEWAY-007 gateway.trusted_proxies.0"}},

@@ -57,7 +57,8 @@ const (
 )
 
 // parseSessionFilter reads the IP filter (an address, or a network in
-// CIDR notation; an IPv4 address also matches its IPv4-mapped IPv6 form)
+// CIDR notation; an IPv4 address is the same as its IPv4-mapped IPv6 form,
+// so an IPv6 network holding that form matches it)
 // and the device filter (a word of the device shown or the User-Agent,
 // in any case).
 func parseSessionFilter(ip, dev string) (sessionFilter, error) {
@@ -103,7 +104,12 @@ func (f sessionFilter) set() bool { return f.network.IsValid() || f.device != ""
 func (f sessionFilter) matches(ip, device, ua string) bool {
 	if f.network.IsValid() {
 		a, err := netip.ParseAddr(ip)
-		if err != nil || !f.network.Contains(a.Unmap()) {
+		if err != nil {
+			return false
+		}
+		// An IPv6 network shorter than /96 (::ffff:0:0/95, ::/0) may hold
+		// the IPv4-mapped range, where an IPv4 address is too.
+		if a = a.Unmap(); !f.network.Contains(a) && !(a.Is4() && f.network.Contains(netip.AddrFrom16(a.As16()))) {
 			return false
 		}
 	}
