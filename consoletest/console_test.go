@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,17 +46,26 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 	node, chromium := requirements(t)
 	t.Run("sqlite", func(t *testing.T) {
-		runConsole(t, node, chromium, config.Store{Driver: "sqlite"}, true)
+		runConsole(t, node, chromium, config.Store{Driver: "sqlite"}, nil, true)
 	})
 	t.Run("postgres", func(t *testing.T) {
 		dsn := sessiondtest.RequireEnv(t, "SESSIOND_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
-		runConsole(t, node, chromium, config.Store{Driver: "postgres", DSN: dsn, Namespace: testenv.PostgresSchema(t, dsn, "console_")}, false)
+		// Through a proxy the scenarios can cut: a store outage.
+		u, err := url.Parse(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxy := sessiondtest.NewProxy(t, u.Host)
+		through := *u
+		through.Host = proxy.Addr()
+		runConsole(t, node, chromium, config.Store{Driver: "postgres", DSN: through.String(), Namespace: testenv.PostgresSchema(t, dsn, "console_")}, proxy, false)
 	})
 }
 
 // runConsole serves sessiond on store and runs the browser scenarios
-// against it; shots says whether this run saves screenshots.
-func runConsole(t *testing.T, node, chromium string, store config.Store, shots bool) {
+// against it; shots says whether this run saves screenshots. With proxy
+// (the store's way in) the scenarios may stop the store and bring it back.
+func runConsole(t *testing.T, node, chromium string, store config.Store, proxy *sessiondtest.Proxy, shots bool) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	recv := newReceiver(t)
@@ -80,17 +90,70 @@ func runConsole(t *testing.T, node, chromium string, store config.Store, shots b
 	if shots {
 		results = testenv.ResultsDir()
 	}
-	err := testenv.NodeTest(t, ctx, node, "console.test.mjs",
-		"SESSIOND_URL="+base,
-		"SESSIOND_API_KEY="+apiKey,
-		"SESSIOND_CHROMIUM="+chromium,
-		"SESSIOND_TEST_RESULTS="+results,
-		"SESSIOND_RECEIVER_URL="+recv.URL,
-		"SESSIOND_STORE="+store.Driver,
-	)
-	if err != nil {
-		t.Errorf("console browser tests failed: %v", err)
+	control, ops := "", make(chan storeOp)
+	if proxy != nil {
+		control = newStoreControl(t, ops).URL
 	}
+	done := make(chan error, 1)
+	go func() {
+		done <- testenv.NodeTest(t, ctx, node, "console.test.mjs",
+			"SESSIOND_URL="+base,
+			"SESSIOND_API_KEY="+apiKey,
+			"SESSIOND_CHROMIUM="+chromium,
+			"SESSIOND_TEST_RESULTS="+results,
+			"SESSIOND_RECEIVER_URL="+recv.URL,
+			"SESSIOND_STORE="+store.Driver,
+			"SESSIOND_STORE_CONTROL="+control,
+		)
+	}()
+	// The store is stopped and brought back here, on the test's goroutine
+	// (Proxy.Up fails the test if it cannot listen again).
+	for {
+		select {
+		case op := <-ops:
+			if op.up {
+				proxy.Up(t)
+			} else {
+				proxy.Down()
+			}
+			close(op.done)
+		case err := <-done:
+			if err != nil {
+				t.Errorf("console browser tests failed: %v", err)
+			}
+			return
+		}
+	}
+}
+
+// storeOp asks the test to stop the store (up false) or bring it back.
+type storeOp struct {
+	up   bool
+	done chan struct{}
+}
+
+// newStoreControl lets the browser scenarios stop the store (POST /down)
+// and bring it back (POST /up): each answers once it is done.
+func newStoreControl(t *testing.T, ops chan<- storeOp) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || (r.URL.Path != "/up" && r.URL.Path != "/down") {
+			http.NotFound(w, r)
+			return
+		}
+		op := storeOp{up: r.URL.Path == "/up", done: make(chan struct{})}
+		select {
+		case ops <- op:
+		case <-r.Context().Done():
+			return
+		}
+		select {
+		case <-op.done:
+			w.WriteHeader(http.StatusNoContent)
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 // newReceiver is a webhook receiver that answers 503 (with a hostile

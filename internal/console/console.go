@@ -102,14 +102,15 @@ type Options struct {
 	// TailPoll is how often the live tail reads the event log; zero means
 	// DefaultTailPoll.
 	TailPoll time.Duration
-	// RequestDeadline bounds the store calls of a console request, the
-	// live tail excepted (it is held open by design; the kill switch runs
-	// detached, httpapi.IncidentContext): a store that hangs then gives
-	// the page's 503 instead of no answer until the server's write timeout
-	// cuts the connection; a store call that outlives it (one that does not
-	// watch its context) is not waited for past answerGrace: the console
-	// answers 503 itself. Zero: no bound. serve sets the API's
-	// (httpapi.RequestDeadline of server.write_timeout).
+	// RequestDeadline bounds the store calls of a console request: a store
+	// that hangs then gives the page's 503 instead of no answer until the
+	// server's write timeout cuts the connection; a store call that
+	// outlives it (one that does not watch its context) is not waited for
+	// past answerGrace: the console answers 503 itself. The live tail's
+	// stream is held open by design: each of its polls is bounded instead,
+	// and one cut says the store is unavailable and tries again. The kill
+	// switch runs detached (httpapi.IncidentContext). Zero: no bound.
+	// serve sets the API's (httpapi.RequestDeadline of server.write_timeout).
 	RequestDeadline time.Duration
 	// Outbox, if set, is the webhook outbox: the overview's backlog and
 	// dead counts, the webhooks page and its retry action.

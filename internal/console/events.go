@@ -54,6 +54,25 @@ type eventsView struct {
 	Older     template.URL
 	Newest    template.URL
 	TailQuery template.URL
+	// Refused names the filters refused ("type", "subject", "since",
+	// "before"): the page marks their fields, and the live tail goes
+	// without them.
+	Refused []string
+}
+
+// Bad reports whether the filter field was refused.
+func (v *eventsView) Bad(field string) bool { return slices.Contains(v.Refused, field) }
+
+// RefusedFields names the refused filters that have a field, for the
+// live tail's note ("type and since").
+func (v *eventsView) RefusedFields() string {
+	var fields []string
+	for _, k := range v.Refused {
+		if k != "before" {
+			fields = append(fields, k)
+		}
+	}
+	return strings.Join(fields, " and ")
 }
 
 // eventsPageSize is how many events the events page shows.
@@ -70,7 +89,10 @@ type eventsFilter struct {
 	beforeAt time.Time
 }
 
-// eventQuery reads the filters of the events page and the live tail.
+// eventQuery reads the filters of the events page and the live tail. Each
+// filter is checked, and every one refused is named in the view (Refused)
+// and the error, so that the page can say which and give the live tail
+// the others.
 func eventQuery(r *http.Request, now time.Time) (eventsFilter, eventsView, error) {
 	q := r.URL.Query()
 	// The subject is exact and in the form the API stores (NFC), as on
@@ -78,43 +100,70 @@ func eventQuery(r *http.Request, now time.Time) (eventsFilter, eventsView, error
 	v := eventsView{Type: strings.TrimSpace(q.Get("type")), Subject: q.Get("subject"), Since: q.Get("since"),
 		Types: sessiond.EventTypes()}
 	f := eventsFilter{EventQuery: sessiond.EventQuery{Type: sessiond.EventType(v.Type)}, before: q.Get("before")}
-	// The subject's raw bound is loose: NFC can shrink it (one pasted
-	// decomposed), and Clean holds it to 256 bytes in the form it is stored.
-	if len(v.Type) > 64 || len(v.Subject) > 4*maxSubject || len(f.before) > 128 || len(v.Since) > 64 {
-		return f, v, errors.New("a filter is too long")
+	var msgs []string
+	refuse := func(field, msg string) {
+		v.Refused = append(v.Refused, field)
+		msgs = append(msgs, msg)
 	}
 	// A mistyped type would list nothing, which reads as "no such events"
 	// (the API and the CLI refuse it too).
-	if v.Type != "" && !slices.Contains(sessiond.EventTypes(), f.Type) {
-		return f, v, errors.New("the type is not an event type sessiond records")
+	switch {
+	case len(v.Type) > 64:
+		refuse("type", "the type is too long")
+	case v.Type != "" && !slices.Contains(sessiond.EventTypes(), f.Type):
+		refuse("type", "the type is not an event type sessiond records")
+	}
+	// The subject's raw bound is loose: NFC can shrink it (one pasted
+	// decomposed), and Clean holds it to 256 bytes in the form it is stored.
+	if v.Subject != "" {
+		const bad = "the subject is not a valid subject (at most 256 bytes, no control characters)"
+		if len(v.Subject) > 4*maxSubject {
+			refuse("subject", bad) // not normalised first: it may be as long as a URL
+		} else if clean, err := subject.Clean("subject", v.Subject); err != nil {
+			refuse("subject", bad)
+		} else {
+			v.Subject, f.Subject = clean, clean
+		}
+	}
+	long := len(v.Since) > 64
+	if v.Since = strings.TrimSpace(v.Since); long {
+		refuse("since", "since is too long; write it as 2026-12-06T15:04Z, in UTC on a 24-hour clock")
+	} else if v.Since != "" {
+		since, err := parseTime("since", v.Since, now)
+		if err != nil {
+			refuse("since", err.Error())
+		} else {
+			f.Since, v.Since = since, showTime(since)
+		}
+	} else {
+		// To the second: the older pages carry it in their links.
+		f.Since = now.Add(-time.Hour).Truncate(time.Second)
 	}
 	if f.before != "" {
 		// An event ID the page gave: anything else would bound the page's
 		// ID range where no event is, or nowhere.
 		at, ok := tailCursor(f.before)
-		if !ok {
-			return f, v, errors.New("the page link is not one this page gave (before)")
+		if len(f.before) > 128 || !ok {
+			refuse("before", "the page link is not one this page gave (before)")
 		}
 		f.beforeAt = at
 	}
-	if v.Subject != "" {
-		clean, err := subject.Clean("subject", v.Subject)
-		if err != nil {
-			return f, v, errors.New("the subject is not a valid subject (at most 256 bytes, no control characters)")
-		}
-		v.Subject, f.Subject = clean, clean
+	if len(msgs) > 0 {
+		return f, v, errors.New(strings.Join(msgs, "; "))
 	}
-	if v.Since = strings.TrimSpace(v.Since); v.Since == "" {
-		// To the second: the older pages carry it in their links.
-		f.Since = now.Add(-time.Hour).Truncate(time.Second)
-		return f, v, nil
-	}
-	since, err := parseTime("since", v.Since, now)
-	if err != nil {
-		return f, v, err
-	}
-	f.Since, v.Since = since, showTime(since)
 	return f, v, nil
+}
+
+// tailQuery is the live tail's query on the events page of r: its
+// filters but the refused ones and where an older page starts.
+func tailQuery(r *http.Request, refused []string) template.URL {
+	q := r.URL.Query()
+	q.Del("before")
+	q.Del("cursor") // the oldest-first pages' links before
+	for _, k := range refused {
+		q.Del(k)
+	}
+	return template.URL(q.Encode())
 }
 
 // eventsPage lists the newest events matching the filters, newest first,
@@ -128,7 +177,10 @@ func (c *Console) eventsPage(w http.ResponseWriter, r *http.Request, key apikey.
 	f, v, err := eventQuery(r, now)
 	d.Data = &v
 	if err != nil {
+		// The live tail goes on with the filters taken: without them it
+		// followed every event.
 		d.Error = "Bad filter: " + err.Error() + "."
+		v.TailQuery = tailQuery(r, v.Refused)
 		c.pages.render(w, r, http.StatusBadRequest, "events", d)
 		return
 	}
@@ -159,7 +211,7 @@ func (c *Console) eventsPage(w http.ResponseWriter, r *http.Request, key apikey.
 	filters := r.URL.Query()
 	filters.Del("before")
 	filters.Del("cursor") // the oldest-first pages' links before
-	v.TailQuery = template.URL(filters.Encode())
+	v.TailQuery = tailQuery(r, nil)
 	if f.before != "" {
 		v.Newest = template.URL(filters.Encode())
 	}

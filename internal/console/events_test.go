@@ -398,3 +398,85 @@ func TestConsole_EventsTypeListComplete(t *testing.T) {
 		}
 	}
 }
+
+// TestConsole_EventsBadFilterTailKeepsValid: an events page whose query
+// is refused (400) still gives the live tail the filters that were taken,
+// and says which one was refused: its tail followed every event. The
+// tail's source it gives is one the tail takes.
+func TestConsole_EventsBadFilterTailKeepsValid(t *testing.T) {
+	f := newFixture(t)
+	c := f.signedIn()
+	since := f.clock.Now().Add(-time.Minute).Format("2006-01-02T15:04Z")
+	for _, tc := range []struct {
+		name    string
+		query   url.Values
+		refused string     // the field refused
+		tail    url.Values // the tail's filters
+	}{
+		{"mistyped type", url.Values{"type": {"session.creatd"}, "subject": {"alice"}, "since": {since}},
+			"type", url.Values{"subject": {"alice"}, "since": {since}}},
+		{"oversized type", url.Values{"type": {strings.Repeat("t", 100)}, "subject": {"alice"}},
+			"type", url.Values{"subject": {"alice"}}},
+		{"12-hour since", url.Values{"type": {"session.created"}, "subject": {"alice"}, "since": {"03:00 PM"}},
+			"since", url.Values{"type": {"session.created"}, "subject": {"alice"}}},
+		{"since ahead", url.Values{"type": {"session.created"}, "since": {f.clock.Now().Add(time.Hour).Format("2006-01-02T15:04Z")}},
+			"since", url.Values{"type": {"session.created"}}},
+		{"subject with a control character", url.Values{"type": {"session.revoked"}, "subject": {"bob\x1b[2J"}},
+			"subject", url.Values{"type": {"session.revoked"}}},
+		{"oversized subject", url.Values{"type": {"session.revoked"}, "subject": {strings.Repeat("a", 300)}},
+			"subject", url.Values{"type": {"session.revoked"}}},
+		{"forged page link", url.Values{"type": {"session.created"}, "subject": {"alice"}, "before": {"zzz"}},
+			"before", url.Values{"type": {"session.created"}, "subject": {"alice"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := f.do(c, "GET", "/console/events?"+tc.query.Encode(), nil, "same-origin")
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Fatalf("events?%s: %d; want 400", tc.query.Encode(), resp.StatusCode)
+			}
+			_, rest, ok := strings.Cut(body, `data-src="/console/events/tail`)
+			if !ok {
+				t.Fatalf("no live tail on the refused page\n%s", body)
+			}
+			raw, _, _ := strings.Cut(rest, `"`)
+			src, err := url.Parse("/console/events/tail" + html.UnescapeString(raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := src.Query(); got.Encode() != tc.tail.Encode() {
+				t.Errorf("the live tail's filters %q; want %q", got.Encode(), tc.tail.Encode())
+			}
+			if msg := between(body, `class="error"`, "</p>"); !strings.Contains(msg, tc.refused) {
+				t.Errorf("the error %q does not name the refused filter %s", msg, tc.refused)
+			}
+			if tc.refused != "before" && !strings.Contains(body, `id="`+tc.refused+`" name="`+tc.refused+`"`) {
+				t.Fatalf("no %s field", tc.refused)
+			}
+			if tc.refused != "before" {
+				field := between(body, `id="`+tc.refused+`"`, ">")
+				if !strings.Contains(field, `aria-invalid="true"`) {
+					t.Errorf("the refused %s field is not marked invalid: %q", tc.refused, field)
+				}
+			}
+			for k := range tc.tail {
+				if field := between(body, `id="`+k+`"`, ">"); strings.Contains(field, "aria-invalid") {
+					t.Errorf("the %s field taken is marked invalid: %q", k, field)
+				}
+			}
+			if tc.refused != "before" && !strings.Contains(between(body, `id="tail-h"`, "</p>"), "without the refused "+tc.refused) {
+				t.Errorf("the live tail does not say it goes without the refused %s: %q", tc.refused, between(body, `id="tail-h"`, "</p>"))
+			}
+			// The tail takes the source the page gives it.
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, "GET", f.srv.URL+src.String(), nil)
+			tresp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tresp.Body.Close()
+			if tresp.StatusCode != http.StatusOK {
+				t.Errorf("the tail at %s: %d; want 200", src, tresp.StatusCode)
+			}
+		})
+	}
+}

@@ -38,6 +38,19 @@ type sessionsView struct {
 	Rows       []sessionRow // the ones matching the filters
 	Total      int          // the subject's sessions
 	Live       int          // of Rows
+	// Hidden: the subject's sessions the filters leave out. Revoke others
+	// and revoke all end them too, and their buttons say so (OthersLabel).
+	Hidden int
+}
+
+// OthersLabel is the text of a row's "revoke others" button: under
+// filters that hide some of the subject's sessions it says that it ends
+// those too, which "Revoke others" beside the rows shown did not.
+func (v sessionsView) OthersLabel() string {
+	if v.Hidden == 0 {
+		return "Revoke others"
+	}
+	return fmt.Sprintf("Revoke all others (%d, including %d not shown)", v.Total-1, v.Hidden)
 }
 
 // sessionFilter narrows a subject's sessions on the sessions page to an
@@ -175,6 +188,7 @@ func (c *Console) sessionsPage(w http.ResponseWriter, r *http.Request, key apike
 			}
 			v.Rows = append(v.Rows, row)
 		}
+		v.Hidden = v.Total - len(v.Rows)
 	}
 	d.Data = v
 	c.pages.render(w, r, status, "sessions", d)

@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -95,12 +96,25 @@ func TestConsole_SessionsFilterByIPAndDevice(t *testing.T) {
 			if !strings.Contains(body, "Revoke all of this subject's sessions ("+strconv.Itoa(all)+", not only the "+strconv.Itoa(len(want))+" shown)") {
 				t.Errorf("sessions?%s: the revoke-all button does not say it revokes all %d: %q", q.Encode(), all, between(body, `class="danger"`, "</button>"))
 			}
+			// Revoke others ends the sessions the filters hide too: its
+			// text says so, not only its accessible name.
+			others := fmt.Sprintf("Revoke all others (%d, including %d not shown)", all-1, all-len(want))
+			if len(want) == all {
+				others = "Revoke others" // a filter that hides none
+			}
+			if n := strings.Count(body, ">"+others+"</button>"); n != len(want) {
+				t.Errorf("sessions?%s: %d revoke-others buttons say %q; want %d (one a row), got %q", q.Encode(), n, others, len(want),
+					between(body, `action="/console/sessions/revoke-others"`, "</form>"))
+			}
 		})
 	}
 	t.Run("unfiltered", func(t *testing.T) {
 		resp, body := f.do(c, "GET", "/console/sessions?subject=alice&ip=&device=", nil, "same-origin")
 		if resp.StatusCode != http.StatusOK || !strings.Contains(body, ">4 session(s) of <code>alice</code>") || len(sessionRowIDs(body)) != all {
 			t.Errorf("sessions of alice with empty filters: %d %q", resp.StatusCode, between(body, `<h2 id="found">`, "</h2>"))
+		}
+		if n := strings.Count(body, ">Revoke others</button>"); n != all {
+			t.Errorf("sessions of alice with empty filters: %d buttons say Revoke others; want %d", n, all)
 		}
 	})
 	t.Run("revoking keeps the filters", func(t *testing.T) {

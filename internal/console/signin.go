@@ -165,7 +165,9 @@ func (c *Console) tailOperator(h func(http.ResponseWriter, *http.Request, apikey
 			func(*sessiond.Session) error { return sessiond.SkipActivity })
 		switch {
 		case errors.Is(err, sessiond.ErrStoreUnavailable):
-			http.Error(w, "the session store is unavailable", http.StatusServiceUnavailable)
+			// Not an error status: the browser's EventSource would stop
+			// for good. It reconnects after the retry instead.
+			tailLater(w, unavailableStore, c.o.Clock.Now())
 			return
 		case err != nil:
 			toSignIn(w, r, err)
@@ -211,18 +213,26 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	refuse := func(status int, msg string) {
 		c.pages.render(w, r, status, "signin", pageData{Title: "Sign in", Error: msg, Data: signInView{Next: next}})
 	}
-	if ok, retry := c.o.SignInLimit.Allow(ratelimit.AddrKey(peerAddr(r))); !ok {
+	ok, retry := c.o.SignInLimit.Allow(ratelimit.AddrKey(peerAddr(r)))
+	// The form is read (at most maxFormBytes) before a refusal by the
+	// limit too, for the page to return to: the 429 form came back without
+	// it, and the sign-in after the wait landed on the overview. The key
+	// is not looked at.
+	formErr := r.ParseForm()
+	if formErr == nil {
+		next = consolePage(r.PostForm.Get("next"))
+	}
+	if !ok {
 		secs := strconv.Itoa(int(retry / time.Second))
 		c.log.WarnContext(r.Context(), "console: sign-in rate limited", "client_ip", peerAddr(r))
 		w.Header().Set("Retry-After", secs)
 		refuse(http.StatusTooManyRequests, "Too many sign-in attempts from this address; try again in "+secs+" s.")
 		return
 	}
-	if err := r.ParseForm(); err != nil {
+	if formErr != nil {
 		refuse(http.StatusBadRequest, "The form could not be read.")
 		return
 	}
-	next = consolePage(r.PostForm.Get("next"))
 	secret := strings.TrimSpace(r.PostForm.Get("api_key"))
 	if secret == "" {
 		refuse(http.StatusBadRequest, "Enter an API key.")

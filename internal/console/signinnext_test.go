@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/console"
+	"github.com/sessiond/sessiond/internal/ratelimit"
 )
 
 // signInNext is the next field of the sign-in page's form, "" when none.
@@ -167,6 +170,53 @@ func TestConsole_SignInNextStaysInConsole(t *testing.T) {
 			resp, _ := f.do(c, "POST", "/console/signin", url.Values{"api_key": {string(f.admin)}, "next": {next}}, "same-origin")
 			if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/overview" {
 				t.Errorf("sign-in with next %q: %d to %q; want 303 to /console/overview", next, resp.StatusCode, resp.Header.Get("Location"))
+			}
+		})
+	}
+}
+
+// TestConsole_SignInRateLimitedKeepsNext: a sign-in refused by the limit
+// on attempts (429) comes back with the page to return to, as any other
+// refusal does, and still only a console page: the form came back without
+// it, and the sign-in after the wait landed on the overview.
+func TestConsole_SignInRateLimitedKeepsNext(t *testing.T) {
+	f := newFixtureWith(t, func(f *fixture, o *console.Options) {
+		o.SignInLimit = ratelimit.New(ratelimit.Options{Rate: 1.0 / 60, Burst: 1, Clock: f.clock})
+	})
+	const events = "/console/events?subject=a%26b&type=session.created"
+	for _, tc := range []struct {
+		name, next, want string
+		pad              int // bytes of another field
+	}{
+		{"a console page", events, events, 0},
+		{"another site", "https://evil.example/console/events", "", 0},
+		{"scheme-relative", "//evil.example/console/events", "", 0},
+		{"not a page", "/console/events/tail", "", 0},
+		{"oversized", "/console/events?since=" + strings.Repeat("1", 4096), "", 0},
+		{"form over 16 KiB", events, "", 20 << 10}, // not read: still refused by the limit
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := f.browser()
+			f.clock.Advance(time.Minute) // a fresh attempt
+			if resp, _ := f.do(c, "POST", "/console/signin", url.Values{"api_key": {"sdak_wrong"}, "next": {tc.next}}, "same-origin"); resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("first attempt: %d; want 401", resp.StatusCode)
+			}
+			form := url.Values{"api_key": {string(f.admin)}, "next": {tc.next}}
+			if tc.pad > 0 {
+				form.Set("pad", strings.Repeat("a", tc.pad))
+			}
+			resp, body := f.do(c, "POST", "/console/signin", form, "same-origin")
+			if resp.StatusCode != http.StatusTooManyRequests || signInNext(body) != tc.want {
+				t.Fatalf("over the limit: %d, next %q; want 429 keeping %q", resp.StatusCode, signInNext(body), tc.want)
+			}
+			f.clock.Advance(time.Minute)
+			landing := tc.want
+			if landing == "" {
+				landing = "/console/overview"
+			}
+			resp, _ = f.do(c, "POST", "/console/signin", url.Values{"api_key": {string(f.admin)}, "next": {signInNext(body)}}, "same-origin")
+			if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != landing {
+				t.Errorf("sign-in after the wait: %d to %q; want 303 to %q", resp.StatusCode, resp.Header.Get("Location"), landing)
 			}
 		})
 	}

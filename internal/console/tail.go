@@ -78,6 +78,41 @@ type missedNotice struct {
 	Until  string `json:"until"`
 }
 
+// Why the live tail cannot send events now (the "reason" of an
+// `event: unavailable`). The stream goes on, or ends with a retry: never
+// an error status, after which the browser's EventSource stops for good.
+const (
+	unavailableStore    = "store"    // the store does not answer: polls go on, and say when it is back
+	unavailableRead     = "read"     // reading the log failed otherwise: polls go on
+	unavailableShutdown = "shutdown" // this node is shutting down: the browser reconnects, to a node still serving
+)
+
+// unavailableNotice is the data of an `event: unavailable`, from since;
+// `event: available` (with until) says the tail reads the log again.
+type unavailableNotice struct {
+	Reason string `json:"reason,omitempty"`
+	Since  string `json:"since,omitempty"`
+	Until  string `json:"until,omitempty"`
+}
+
+// tailRetryMillis is the SSE retry: how long the browser waits before it
+// reconnects a live tail that ended.
+const tailRetryMillis = 3000
+
+// tailLater answers a live tail that cannot run now with a stream that
+// says why and ends: the browser's EventSource reconnects after the retry
+// with its Last-Event-ID (the answer carries no id), where an error status
+// (503) ended it for good, and the page kept saying it was retrying.
+func tailLater(w http.ResponseWriter, reason string, now time.Time) {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	b, _ := json.Marshal(unavailableNotice{Reason: reason, Since: when(now)})
+	_, _ = fmt.Fprintf(w, "retry: %d\nevent: unavailable\ndata: %s\n\n", tailRetryMillis, b)
+}
+
 // tailCursor reports whether c is a cursor of the live tail: an event ID
 // (sessiond.NewEventID) or stream.CursorAt, the form of the events API's
 // cursor and the revocation stream's Last-Event-ID without its ".n".
@@ -218,11 +253,15 @@ func (w *tailWindow) advance(now time.Time, complete bool) {
 // window, so that a resume from it does not take them for sent either.
 // What a read from there returns again is skipped while remembered, and
 // sent again once forgotten: at least once, as the revocation stream does
-// after a step (the page shows an event once).
+// after a step (the page shows an event once). base moves back too: before
+// the first poll the events stamped after the step fall at or before it,
+// and the first read would take them for ones shown before the tail
+// started; what it then finds there that was shown before is sent again.
 func (w *tailWindow) stepBack(from time.Time) {
 	w.from = from
 	c := stream.CursorAt(from)
 	w.hw = min(w.hw, c)
+	w.base = min(w.base, c)
 	if w.gap > c {
 		w.gap = c
 	}
@@ -393,7 +432,7 @@ func (c *Console) eventTail(w http.ResponseWriter, r *http.Request, key apikey.K
 	}
 	select {
 	case <-c.ending:
-		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		tailLater(w, unavailableShutdown, c.o.Clock.Now())
 		return
 	default:
 	}
@@ -408,7 +447,7 @@ func (c *Console) eventTail(w http.ResponseWriter, r *http.Request, key apikey.K
 	w.WriteHeader(http.StatusOK)
 	// The id at once: a stream that drops before its first event resumes
 	// from here too.
-	_, _ = fmt.Fprintf(w, "retry: 3000\nid: %s\n\n", win.hw)
+	_, _ = fmt.Fprintf(w, "retry: %d\nid: %s\n\n", tailRetryMillis, win.hw)
 	if notice != nil {
 		_ = tailMessage{id: win.hw, event: "missed", data: notice}.writeTo(w)
 	}
@@ -420,6 +459,19 @@ func (c *Console) eventTail(w http.ResponseWriter, r *http.Request, key apikey.K
 	// looking dead to a proxy's read timeout when no event comes; it
 	// carries the cursor when that moved without an event.
 	heartbeatEvery := max(1, int(tailHeartbeat/c.o.TailPoll))
+	// down: since when the log could not be read (nil: it could). The page
+	// hears of it once, and again when a read succeeds: a tail that went
+	// quiet said "Watching for new events." all through a store outage.
+	var down *unavailableNotice
+	// say writes a notice that no event comes with; its id is the last one
+	// sent, so that a resume from it loses nothing written after.
+	say := func(event string, n unavailableNotice) error {
+		_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		if err := (tailMessage{id: sentID, event: event, data: n}).writeTo(w); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
 	for polls := 1; ; polls++ {
 		if polls%heartbeatEvery == 0 {
 			beat := ":\n\n"
@@ -432,7 +484,16 @@ func (c *Console) eventTail(w http.ResponseWriter, r *http.Request, key apikey.K
 			}
 		}
 		checked := false
-		err := t.poll(r.Context(), c.o.Clock.Now(), func(msgs []tailMessage) error {
+		now := c.o.Clock.Now()
+		// Each poll's reads are bounded as a page's are: a store that
+		// hangs (a failover, a partition) is then said to be unavailable,
+		// where the tail waited on it in silence. The stream itself is
+		// not bounded.
+		ctx, cancel := r.Context(), context.CancelFunc(func() {})
+		if c.o.RequestDeadline > 0 {
+			ctx, cancel = context.WithTimeout(ctx, c.o.RequestDeadline)
+		}
+		err := t.poll(ctx, now, func(msgs []tailMessage) error {
 			// Asked after the read, before the write: an event logged
 			// after the key was revoked or the operator signed out was
 			// read after that, so this check sees the change first. Once
@@ -444,6 +505,13 @@ func (c *Console) eventTail(w http.ResponseWriter, r *http.Request, key apikey.K
 				}
 				checked = true
 			}
+			if down != nil {
+				// Before this read's rows: they come after it.
+				if err := say("available", unavailableNotice{Since: down.Since, Until: when(now)}); err != nil {
+					return err
+				}
+				down = nil
+			}
 			_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
 			for _, m := range msgs {
 				if err := m.writeTo(w); err != nil {
@@ -453,10 +521,36 @@ func (c *Console) eventTail(w http.ResponseWriter, r *http.Request, key apikey.K
 			}
 			return rc.Flush()
 		})
+		cancel()
 		switch {
 		case errors.Is(err, errTailRead):
-			if r.Context().Err() == nil {
+			if r.Context().Err() != nil {
+				return
+			}
+			// The stream stays open (the next poll reads again): only
+			// the operator's end ends it meanwhile.
+			if !c.stillOperator(r.Context(), sess.ID, key.ID) {
+				return
+			}
+			reason := unavailableRead
+			if errors.Is(err, sessiond.ErrStoreUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+				reason = unavailableStore
+			}
+			if down == nil || down.Reason != reason {
+				// Logged once an outage a tail, not once a poll: every
+				// open tail polls each second.
 				c.log.WarnContext(r.Context(), "console: tail events", "err", err)
+				down = &unavailableNotice{Reason: reason, Since: when(now)}
+				if say("unavailable", *down) != nil {
+					return
+				}
+			} else {
+				// A comment each failed poll: polls that wait out their
+				// bound come too seldom for the heartbeat's count.
+				_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+				if _, err := fmt.Fprint(w, ":\n\n"); err != nil || rc.Flush() != nil {
+					return
+				}
 			}
 		case err != nil:
 			return
@@ -465,6 +559,7 @@ func (c *Console) eventTail(w http.ResponseWriter, r *http.Request, key apikey.K
 		case <-r.Context().Done():
 			return
 		case <-c.ending:
+			_ = say("unavailable", unavailableNotice{Reason: unavailableShutdown, Since: when(c.o.Clock.Now())})
 			return
 		case <-poll.C:
 		}

@@ -94,6 +94,62 @@ func TestTailer_ClockStepBack(t *testing.T) {
 	}
 }
 
+// TestTailer_ClockStepBackBeforeFirstPoll: this node's clock steps back
+// between the tail's start (a fresh one, or one resumed from an id) and
+// its first poll. The first read takes what it finds at or before where
+// the tail started for shown already (on the events page, or by the
+// connection resumed from); the events stamped after the step fall there
+// too, and were never sent: the step moved the window and the cursor back
+// but not that mark.
+func TestTailer_ClockStepBackBeforeFirstPoll(t *testing.T) {
+	for _, step := range []time.Duration{2 * time.Second, 13 * time.Second, 30 * time.Second, 4 * time.Minute} {
+		for _, resumed := range []bool{false, true} {
+			name := step.String() + "/fresh"
+			if resumed {
+				name = step.String() + "/resumed"
+			}
+			t.Run(name, func(t *testing.T) {
+				start := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+				c := newClockTail(t, start)
+				if resumed {
+					// A tail that sent events for a while, then dropped; the
+					// browser reconnects with its id.
+					for i := range 5 {
+						at := start.Add(time.Duration(i) * time.Second)
+						c.logAt(at)
+						c.poll(at)
+					}
+					at, ok := tailCursor(c.lastID)
+					if !ok {
+						t.Fatalf("id %q is no cursor", c.lastID)
+					}
+					start = start.Add(5 * time.Second)
+					c.resume(at, start)
+				}
+				stepped := start.Add(-step)
+				after := c.logAt(stepped.Add(250 * time.Millisecond))
+				// Still behind where the tail started, or the last event the
+				// resumed connection sent: the step is seen.
+				first := stepped.Add(500 * time.Millisecond)
+				c.poll(first)
+				if c.sent[after] != 1 {
+					t.Errorf("an event stamped after the clock stepped back %v, before the first poll, was sent %d times by it; want once", step, c.sent[after])
+				}
+				if at, ok := tailCursor(c.lastID); !ok || at.After(first.Add(time.Microsecond)) {
+					t.Errorf("the tail's id %s is ahead of the clock, %v, after it stepped back", c.lastID, first)
+				}
+				next := c.logAt(first.Add(500 * time.Millisecond))
+				for i := range 3 {
+					c.poll(first.Add(time.Duration(i+1) * time.Second))
+				}
+				if c.sent[next] != 1 || c.sent[after] != 1 {
+					t.Errorf("after three more polls: sent %d and %d times; want once each", c.sent[after], c.sent[next])
+				}
+			})
+		}
+	}
+}
+
 // TestTailer_NoStepBackWithoutStep: stepBack moves the window back only
 // when this node's clock went back. With a clock that only goes forward,
 // at irregular intervals (a busy machine), and events stamped up to a

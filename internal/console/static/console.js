@@ -16,6 +16,13 @@
     expired: ": the live tail was disconnected for too long to catch up. Find them with the filters above.",
     invalid: ": the live tail could not resume where it left off. Find them with the filters above.",
   };
+  // Why the live tail cannot send events now (its `unavailable` event's
+  // reason): it goes on, or reconnects, by itself.
+  var unavailableWhy = {
+    store: "The store is unavailable: the live tail goes on when it is back.",
+    read: "Reading the event log failed (see the server log): the live tail tries again every second.",
+    shutdown: "This server is shutting down: the live tail reconnects.",
+  };
   function cell(row, label, text, cls) {
     var td = document.createElement("td");
     td.setAttribute("data-label", label);
@@ -27,11 +34,35 @@
     var rows = document.getElementById("tail-rows");
     var status = document.getElementById("tail-status");
     var seen = 0;
-    source = new EventSource(button.getAttribute("data-src"));
+    var held = false; // an unavailable notice says why no event comes: keep it
+    var es = new EventSource(button.getAttribute("data-src"));
+    source = es;
     sourceRows = rows;
-    source.onopen = function () { status.textContent = "Watching for new events."; };
-    source.onerror = function () { status.textContent = "Connection lost; retrying."; };
-    source.onmessage = function (m) {
+    es.onopen = function () { held = false; status.textContent = "Watching for new events."; };
+    es.onerror = function () {
+      // An answer that is no stream (a proxy's error page, the sign-in
+      // page once the console session ended) ends an EventSource for
+      // good: say so, and let the button start it again.
+      if (es.readyState === EventSource.CLOSED) {
+        es.close();
+        if (source === es) source = null;
+        button.textContent = "Start live tail";
+        status.textContent = "The live tail stopped: the server did not answer with a stream (a proxy's error, or the console session ended). Start it again, or reload the page.";
+        return;
+      }
+      if (!held) status.textContent = "Connection lost; retrying.";
+    };
+    es.addEventListener("unavailable", function (m) {
+      var n = JSON.parse(m.data);
+      held = true;
+      status.textContent = unavailableWhy[n.reason] || "The live tail cannot read events now; it tries again.";
+    });
+    es.addEventListener("available", function () {
+      held = false;
+      status.textContent = "Watching for new events.";
+    });
+    es.onmessage = function (m) {
+      held = false;
       var e = JSON.parse(m.data);
       // At least once: after this node's clock stepped back the server
       // may send an event again; it is shown once.
@@ -58,7 +89,7 @@
     // reconnect came too late or with an id it could not resume from. A
     // row marks the place; back-to-back notices (a sustained flood) widen
     // the one on top instead of filling the table.
-    source.addEventListener("missed", function (m) {
+    es.addEventListener("missed", function (m) {
       var n = JSON.parse(m.data);
       var top = rows.firstChild;
       var since = n.since;
