@@ -66,9 +66,10 @@ func TestMetrics_SessionDurationHelp(t *testing.T) {
 // metric served; so a reader's query or alert does not match nothing.
 func TestMetrics_DocsNameRealMetrics(t *testing.T) {
 	m := newMetrics(t, metrics.Options{
-		ActiveSessions:     func(context.Context) (map[sessiond.Strategy]int, error) { return nil, nil },
-		OutboxDepth:        func(context.Context, sessiond.DeliveryState) (int, error) { return 0, nil },
-		UnackedRevocations: func() uint64 { return 0 },
+		ActiveSessions:      func(context.Context) (map[sessiond.Strategy]int, error) { return nil, nil },
+		OutboxDepth:         func(context.Context, sessiond.DeliveryState) (int, error) { return 0, nil },
+		UnackedRevocations:  func() uint64 { return 0 },
+		OutOfMemoryRefusals: func() uint64 { return 0 },
 	})
 	if err := m.InProcess(func() sessiond.Stats { return sessiond.Stats{} }); err != nil {
 		t.Fatal(err)

@@ -135,6 +135,11 @@ type Options struct {
 	// would be undone by a failover before the replica caught up. nil
 	// leaves sessiond_store_revocations_unacked_total out.
 	UnackedRevocations func() uint64
+	// OutOfMemoryRefusals counts the store calls Redis refused for want of
+	// memory (redisstore.Store.OutOfMemoryRefusals): logins, refreshes and
+	// other writes failing while verifies go on. nil leaves
+	// sessiond_store_out_of_memory_total out.
+	OutOfMemoryRefusals func() uint64
 	// Logger receives errors met while serving a scrape; nil discards them.
 	Logger *slog.Logger
 }
@@ -212,6 +217,11 @@ func New(opts Options) (*Metrics, error) {
 	if f := opts.UnackedRevocations; f != nil {
 		cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sessiond_store_revocations_unacked_total",
 			Help: "Revocations, writes of the documents that revoke (incident watermarks, API keys, signing keys), spent login codes and one-time records (DBSC challenges, Shared Signals SETs) no replica acknowledged within store.revocation_wait (Redis): a failover before the replica caught up would undo them."},
+			func() float64 { return float64(f()) }))
+	}
+	if f := opts.OutOfMemoryRefusals; f != nil {
+		cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sessiond_store_out_of_memory_total",
+			Help: "Store calls Redis refused because it was out of memory (maxmemory reached under noeviction): logins, refreshes, events and one-time keys fail until memory is freed; verifies, listings and revocations go on."},
 			func() float64 { return float64(f()) }))
 	}
 	for _, c := range cs {

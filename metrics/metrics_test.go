@@ -476,20 +476,28 @@ func TestMetrics_InProcess(t *testing.T) {
 	}
 }
 
-// TestMetrics_UnackedRevocations: the store's count of revocations no
-// replica acknowledged in time is read on every scrape, and the series is
-// absent when the store has none to report.
-func TestMetrics_UnackedRevocations(t *testing.T) {
-	const name = "sessiond_store_revocations_unacked_total"
-	var n uint64
-	m := newMetrics(t, metrics.Options{UnackedRevocations: func() uint64 { return n }})
-	for _, want := range []uint64{0, 3} {
-		n = want
-		if got, ok := series(scrape(t, m.Handler()))[name]; !ok || got != float64(want) {
-			t.Errorf("%s = %v (present %v); want %d", name, got, ok, want)
+// TestMetrics_StoreCounters: the Redis store's counts (revocations no
+// replica acknowledged in time, calls refused for want of memory) are
+// read on every scrape, and each series is absent when the store has none
+// to report.
+func TestMetrics_StoreCounters(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		opts func(f func() uint64) metrics.Options
+	}{
+		{"sessiond_store_revocations_unacked_total", func(f func() uint64) metrics.Options { return metrics.Options{UnackedRevocations: f} }},
+		{"sessiond_store_out_of_memory_total", func(f func() uint64) metrics.Options { return metrics.Options{OutOfMemoryRefusals: f} }},
+	} {
+		var n uint64
+		m := newMetrics(t, c.opts(func() uint64 { return n }))
+		for _, want := range []uint64{0, 3} {
+			n = want
+			if got, ok := series(scrape(t, m.Handler()))[c.name]; !ok || got != float64(want) {
+				t.Errorf("%s = %v (present %v); want %d", c.name, got, ok, want)
+			}
 		}
-	}
-	if _, ok := series(scrape(t, newMetrics(t, metrics.Options{}).Handler()))[name]; ok {
-		t.Errorf("%s present without UnackedRevocations; want absent", name)
+		if _, ok := series(scrape(t, newMetrics(t, metrics.Options{}).Handler()))[c.name]; ok {
+			t.Errorf("%s present without its function; want absent", c.name)
+		}
 	}
 }

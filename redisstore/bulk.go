@@ -67,7 +67,7 @@ const (
 //	KEYS: session keys
 //	ARGV: at (µs), reason, issued before (µs, "": any)
 //	→ {id, subject, absolute expiry, ...} of the sessions it revoked
-var revokeRefsScript = newPairedScript(prelude + `
+var revokeRefsScript = newPairedScript(allowOOM + prelude + `
 local at = tonumber(ARGV[1])
 local ib = false
 if ARGV[3] ~= '' then ib = tonumber(ARGV[3]) end
@@ -99,7 +99,7 @@ return out
 //	→ {count revoked, count kept, then per kept session: member, strategy,
 //	  idle expiry, absolute expiry; then each distinct subject revoked
 //	  (none with no subjects)}
-var revokeAsideScript = newPairedScript(`
+var revokeAsideScript = newPairedScript(allowOOM + `
 local at, atn = ARGV[1], tonumber(ARGV[1])
 local ib = false
 if ARGV[3] ~= '' then ib = tonumber(ARGV[3]) end
@@ -173,7 +173,7 @@ return out
 //	      "1": no subjects
 //	→ {count revoked, "1" when the walk is over else "0", distinct
 //	  subject (none with no subjects), ...}
-var walkRevokeScript = newPairedScript(prelude + nextPageFn + `
+var walkRevokeScript = newPairedScript(allowOOM + prelude + nextPageFn + `
 local exp, walk, rev, gc, strats, bulk = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local at, ib = ARGV[1], ARGV[3]
 if ib == '' then ib = false end
@@ -263,10 +263,23 @@ return subs
 // at. The index is ordered by (score, member) and a member's score never
 // moves, so a walk that goes on from its last member returns every member
 // present for the whole walk once. When the last member has left the
-// index meanwhile (swept, deleted), it is put back for as long as a ZRANK
-// takes (the script is atomic: nobody sees it), which gives the rank to go
-// on from.
+// index meanwhile (swept, deleted), its rank is found without it: the
+// members scored below sc, then a binary search among those scored sc
+// (usually none) for the first that sorts after m. It writes nothing, so
+// the scripts that only read (List, SubjectClients, the Cluster's page)
+// run read-only, on a Redis out of memory too; it used to put m back for
+// a moment, a write Redis refuses then.
 const nextPageFn = `
+-- sorts_after reports whether member a sorts after member b among members
+-- of one score: bytes compared as unsigned, as Redis does, which Lua's
+-- string comparison (strcoll, the server's locale) need not do.
+local function sorts_after(a, b)
+  for i = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x > y end
+  end
+  return #a > #b
+end
 local function next_page(exp, at, m, sc, n)
   if not m or m == '' then
     return redis.call('ZRANGE', exp, '(' .. at, '+inf', 'BYSCORE', 'LIMIT', 0, n)
@@ -275,9 +288,13 @@ local function next_page(exp, at, m, sc, n)
   if from then
     from = from + 1
   else
-    redis.call('ZADD', exp, sc, m)
-    from = redis.call('ZRANK', exp, m)
-    redis.call('ZREM', exp, m)
+    local lo = redis.call('ZCOUNT', exp, '-inf', '(' .. sc)
+    local hi = lo + redis.call('ZCOUNT', exp, sc, sc)
+    while lo < hi do
+      local mid = math.floor((lo + hi) / 2)
+      if sorts_after(redis.call('ZRANGE', exp, mid, mid)[1], m) then hi = mid else lo = mid + 1 end
+    end
+    from = lo
   end
   return redis.call('ZRANGE', exp, from, from + n - 1)
 end
@@ -292,7 +309,7 @@ end
 //	KEYS: expiry index
 //	ARGV: at (µs), last member ("": none yet), its score, count
 //	→ {members, score of the last (nil when none)}
-var pageScript = rueidis.NewLuaScript(nextPageFn + `
+var pageScript = rueidis.NewLuaScriptReadOnly(nextPageFn + `
 local batch = next_page(KEYS[1], ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]))
 local last = false
 if #batch > 0 then last = redis.call('ZSCORE', KEYS[1], batch[#batch]) end
@@ -320,7 +337,7 @@ return {batch, last}
 //	ARGV: at (µs), incident member, live index base, "1": set aside,
 //	      walk TTL (ms)
 //	→ the names the live indexes now have
-var bulkBeginScript = rueidis.NewLuaScript(prelude + `
+var bulkBeginScript = rueidis.NewLuaScript(allowOOM + prelude + `
 local bulk, strats, exp = KEYS[1], KEYS[2], KEYS[3]
 redis.call('ZADD', bulk, ARGV[1], ARGV[2])
 local t = redis.call('PEXPIRETIME', exp)
@@ -356,7 +373,7 @@ return out
 //	ARGV: prefix, at (µs), reason, issued before (µs, "": any), then per
 //	      subject index: tag, subject
 //	→ {id, subject, absolute expiry, ...} of the sessions it revoked
-var revokeSubjectsScript = newPairedScript(prelude + `
+var revokeSubjectsScript = newPairedScript(allowOOM + prelude + `
 local at = tonumber(ARGV[2])
 local ib = false
 if ARGV[4] ~= '' then ib = tonumber(ARGV[4]) end

@@ -130,12 +130,22 @@ func (d *decoded) onInvalidations(ms []rueidis.RedisMessage) {
 // read sends a read of key through the client-side cache when it is on and
 // this store has not just written the key (Redis pushes the invalidation
 // of a write after the write's own reply, so a read right after a write
-// from the same store could otherwise see the old value).
-func (s *Store) read(ctx context.Context, key string, cmd rueidis.Cacheable) rueidis.RedisResult {
+// from the same store could otherwise see the old value). A cached read
+// that Redis refuses for want of memory is sent again uncached: rueidis
+// sends a cache miss inside MULTI, whose commands Redis refuses when it is
+// out of memory, reads included, which failed every verify of the
+// database strategy that missed the cache.
+// cmd builds the command afresh for each send (rueidis recycles a sent
+// one). tracked reports whether the answer came through the cache, which
+// leaves Redis tracking the key for this client.
+func (s *Store) read(ctx context.Context, key string, cmd func() rueidis.Cacheable) (r rueidis.RedisResult, tracked bool) {
 	if s.cacheTTL > 0 && !s.recent.has(key) {
-		return s.client.DoCache(ctx, cmd, s.cacheTTL)
+		r = s.client.DoCache(ctx, cmd(), s.cacheTTL)
+		if !isOOM(r.Error()) {
+			return r, true
+		}
 	}
-	return s.client.Do(ctx, rueidis.Completed(cmd))
+	return s.client.Do(ctx, rueidis.Completed(cmd())), false
 }
 
 // wrote notes keys this store just changed; see read.

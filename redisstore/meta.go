@@ -65,7 +65,7 @@ func (s *Store) putMeta(ctx context.Context, name string, value []byte, version 
 	keys, args := []string{s.metaKey(name)}, []string{itoa(version), string(value)}
 	var r rueidis.RedisResult
 	if acked {
-		r = s.execAcked(ctx, op, putMetaScript, rueidis.LuaExec{Keys: keys, Args: args})[0]
+		r = s.execAcked(ctx, op, putRevokingMetaScript, rueidis.LuaExec{Keys: keys, Args: args})[0]
 	} else {
 		r = putMetaScript.Exec(ctx, s.client, keys, args)
 	}

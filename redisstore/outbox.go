@@ -94,7 +94,7 @@ end
 //	KEYS: due
 //	ARGV: base, now (µs, inclusive), limit, lease end (µs)
 //	→ {id, fields in FIELDS order, id, ...}
-var claimScript = rueidis.NewLuaScript(outboxPrelude + `
+var claimScript = rueidis.NewLuaScript(allowOOM + outboxPrelude + `
 local out = {}
 for _, id in ipairs(redis.call('ZRANGE', KEYS[1], '-inf', ARGV[2], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[3]))) do
   local f = read(ARGV[1], id)
@@ -116,7 +116,7 @@ return out
 //	KEYS: the delivery, due, done
 //	ARGV: base, id, state, attempts, next attempt (µs), last error, at (µs)
 //	→ 1 | 0 (not found)
-var finishScript = rueidis.NewLuaScript(`
+var finishScript = rueidis.NewLuaScript(allowOOM + `
 local f = redis.call('HMGET', KEYS[1], 'st', 'c')
 if not f[1] then return 0 end
 local base, id, state = ARGV[1], ARGV[2], ARGV[3]
@@ -141,7 +141,7 @@ return 1
 //	KEYS: the delivery, due, done
 //	ARGV: base, id, at (µs)
 //	→ 1 | 0 (no dead delivery with that ID)
-var retryScript = rueidis.NewLuaScript(`
+var retryScript = rueidis.NewLuaScript(allowOOM + `
 local f = redis.call('HMGET', KEYS[1], 'st', 'c')
 if f[1] ~= 'dead' then return 0 end
 local base, id = ARGV[1], ARGV[2]

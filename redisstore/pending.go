@@ -108,7 +108,7 @@ return r
 //	ARGV: revoked at, reason[, field, records]
 //	→ nil (not found) | the session's fields, in sessionFields order,
 //	  and "1" if this call revoked it
-var revokePendingScript = newPairedScript(pendLua + revokeLua(`if KEYS[2] then pend() end`, ""))
+var revokePendingScript = newPairedScript(allowOOM + pendLua + revokeLua(`if KEYS[2] then pend() end`, ""))
 
 // revokeSubjectPendingScript is revokeSubjectRecordedScript on a Cluster:
 // the records go to the pending hash of the subject's slot.
@@ -116,7 +116,7 @@ var revokePendingScript = newPairedScript(pendLua + revokeLua(`if KEYS[2] then p
 //	KEYS: subject index, pending hash
 //	ARGV: as revokeSubjectRecordedScript's up to the prepared IDs, then
 //	      the field and the records ("": none; ignored when n is 0)
-var revokeSubjectPendingScript = newPairedScript(prelude + pendLua +
+var revokeSubjectPendingScript = newPairedScript(allowOOM + prelude + pendLua +
 	revokeSubjectLua(`if n > 0 and ARGV[#ARGV] ~= '' then pend() end`))
 
 // pending is one change's records on their way to the event log and the

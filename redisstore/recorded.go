@@ -203,7 +203,7 @@ return r
 //	      channel, live index base, tag, ID, records block
 //	→ nil (not found) | the session's fields, in sessionFields order,
 //	  and "1" if this call revoked it
-var revokeRecordedScript = newPairedScript(prelude + recordsLua + recordFn + revokeLua(
+var revokeRecordedScript = newPairedScript(allowOOM + prelude + recordsLua + recordFn + revokeLua(
 	`write_block(2, ARGV, 10, ARGV[3], ARGV[4], ARGV[5])`, `
 rec_open(KEYS[8], KEYS[9], KEYS[10], KEYS[11], ARGV[6], ARGV[7])
 rec_revoked(ARGV[8], ARGV[9], f[1], f[11], f[12], f[6])
@@ -503,7 +503,7 @@ var _ sessiond.SubjectChangeRecorder = (*Store)(nil)
 //	ARGV: revokeSubjectScript's six, event log base, outbox base, maximum
 //	      age, the number n of prepared sessions, their n IDs, the records
 //	      block, channel, live index base, tag
-var revokeSubjectRecordedScript = newPairedScript(prelude + recordsLua + recordFn + recordSubjectFn +
+var revokeSubjectRecordedScript = newPairedScript(allowOOM + prelude + recordsLua + recordFn + recordSubjectFn +
 	revokeSubjectLua(`if n > 0 then write_block(2, ARGV, 11 + n, ARGV[7], ARGV[8], ARGV[9]) end
 rec_subject(8, ARGV[#ARGV - 2], ARGV[#ARGV - 1], ARGV[#ARGV], out)`))
 

@@ -33,6 +33,21 @@ import (
 // find the session past it.
 const linger = 2*sessiond.MaxVerifierLeeway + time.Second
 
+// allowOOM is the first line of the scripts Redis runs even when it is
+// out of memory (maxmemory reached under noeviction): those that revoke
+// (a refused logout or kill switch would leave sessions live), and those
+// that only rewrite what a session or a delivery already holds (touch and
+// activity, on which the database strategy's verify depends; claiming and
+// finishing webhook deliveries, which carry revocations out). A revocation
+// adds 1.2-1.6 KB (its index entry and events; docs/redisstore.md,
+// "Memory"), and each session is revoked once.
+// Without the flag Redis refuses a script at its first write that may
+// need memory unless an earlier write ran, after which nothing stops it:
+// what failed at OOM followed the order of each script's commands
+// (RevokeSubject ran, Revoke did not). Logins, refreshes, events and
+// one-time keys stay refused: they are what fills Redis.
+const allowOOM = "#!lua flags=allow-oom\n"
+
 // prelude holds helpers shared by the write scripts.
 var prelude = `
 local linger_ms = ` + strconv.FormatInt(linger.Milliseconds(), 10) + `
@@ -187,7 +202,7 @@ return out
 //	KEYS: session key
 //	ARGV: last active, idle expiry
 //	→ {"notfound"} | {"revoked"} | {"ok", old idle expiry, expiry, strategy}
-var touchScript = newPairedScript(touchBody)
+var touchScript = newPairedScript(allowOOM + touchBody)
 
 // touchBody is touchScript's source, which touchRecordedScript shares. It
 // answers the strategy too, which that script's activity call needs.
@@ -275,7 +290,7 @@ return {'ok', f[3], f[1], f[7]}
 //	KEYS: session key
 //	ARGV: revoked at, reason
 //	→ nil (not found) | the session's fields, in sessionFields order
-var revokeScript = newPairedScript(`
+var revokeScript = newPairedScript(allowOOM + `
 local f = redis.call('HMGET', KEYS[1], 'sub', 'str', 'c', 'la', 'ie', 'e', 'p', 'ip', 'ua', 'cl', 'ra', 'rr')
 if not f[6] then return false end
 if f[11] == '0' then
@@ -291,7 +306,7 @@ return f
 //	KEYS: subject index
 //	ARGV: base, subject, except id, has except ("1"/"0"), at, reason
 //	→ {id, expiry, created, ...} of the sessions it revoked
-var revokeSubjectScript = newPairedScript(prelude + revokeSubjectBody + `
+var revokeSubjectScript = newPairedScript(allowOOM + prelude + revokeSubjectBody + `
 return out
 `)
 
@@ -310,7 +325,7 @@ for _, k in ipairs(keys) do redis.call('HSET', k, 'ra', ARGV[5], 'rr', ARGV[6]) 
 //	      strategies
 //	ARGV: revokeSubjectScript's six, channel, live index base, tag
 //	→ as revokeSubjectScript
-var revokeSubjectIndexedScript = newPairedScript(prelude + recordFn + recordSubjectFn + revokeSubjectBody + `
+var revokeSubjectIndexedScript = newPairedScript(allowOOM + prelude + recordFn + recordSubjectFn + revokeSubjectBody + `
 rec_subject(2, ARGV[7], ARGV[8], ARGV[9], out)
 return out
 `)
@@ -360,13 +375,13 @@ end
 `
 
 // listScript reads a page of a subject's live sessions (subject_page), the
-// whole of each. It is not read-only: next_page may put the position's
-// member back for a moment (and take it out again) to find its rank.
+// whole of each. It is read-only (EVALSHA_RO), so Redis runs it when it
+// is out of memory: an operator lists a subject's sessions to end them.
 //
 //	KEYS: subject index
 //	ARGV: base, subject, now (µs), last member ("": none yet), its score, count
 //	→ {members read, last member, its score, id, sessionFields values..., id, ...}
-var listScript = rueidis.NewLuaScript(prelude + nextPageFn + subjectPageFn + `
+var listScript = rueidis.NewLuaScriptReadOnly(prelude + nextPageFn + subjectPageFn + `
 return subject_page(function(k)
   return redis.call('HMGET', k, 'sub', 'ra', 'ie', 'e', 'sub', 'str', 'c', 'la', 'ie', 'e', 'p', 'ip', 'ua', 'cl', 'ra', 'rr')
 end)
@@ -453,7 +468,7 @@ end
 //
 //	KEYS: GC index, expiry index, strategies (one slot)
 //	ARGV: live index base, member, idle expiry (µs)
-var activityScript = newPairedScript(activityFn + `
+var activityScript = newPairedScript(allowOOM + activityFn + `
 activity(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], false, false)
 return 0
 `)
@@ -544,7 +559,7 @@ end
 //	ARGV: channel ("": do not publish), live index base, then per
 //	      revocation: revoked at (µs), member, payload, session expiry
 //	      (µs), (ms)
-var recordScript = newPairedScript(prelude + recordFn + `
+var recordScript = newPairedScript(allowOOM + prelude + recordFn + `
 rec_open(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2])
 if ARGV[1] == '' then
   -- Nothing to publish: one variadic command per index.
@@ -587,14 +602,22 @@ return 0
 //	KEYS: meta key
 //	ARGV: expected version, value
 //	→ the new version | nil (version moved: conflict)
-var putMetaScript = newPairedScript(`
+var putMetaScript = newPairedScript(putMetaBody)
+
+// putRevokingMetaScript is putMetaScript for the documents that revoke
+// (RevokingMeta, PutRevokingMeta): Redis runs it when it is out of memory,
+// as it does the scripts that revoke sessions; the kill switch writes its
+// watermarks with it before it revokes anything.
+var putRevokingMetaScript = newPairedScript(allowOOM + putMetaBody)
+
+const putMetaBody = `
 local cur = redis.call('HGET', KEYS[1], 'ver')
 local v = 0
 if cur then v = tonumber(cur) end
 if v ~= tonumber(ARGV[1]) then return false end
 redis.call('HSET', KEYS[1], 'val', ARGV[2], 'ver', v + 1)
 return v + 1
-`)
+`
 
 // pairedScript is a script that can share a round trip with another
 // (execPair: EVALSHA with the SHA-1 Redis gives the script), or with WAIT

@@ -385,8 +385,7 @@ func (s *Store) lookup(ctx context.Context, op string, h sessiond.TokenHash, tok
 	// key for this client; the decoded cache may keep only such reads (the
 	// key is returned for them alone), or it would miss the invalidation of
 	// a later change.
-	tracked := s.cacheTTL > 0 && !s.recent.has(key)
-	res := s.read(ctx, key, s.lookupCmd(key, tokField))
+	res, tracked := s.read(ctx, key, func() rueidis.Cacheable { return s.lookupCmd(key, tokField) })
 	f, err := res.ToArray()
 	if err != nil {
 		return sessiond.Token{}, nil, "", false, s.fail(op, err)

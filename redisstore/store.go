@@ -137,6 +137,12 @@ type Store struct {
 	ackReplicas int64
 	ackWait     time.Duration
 	unacked     atomic.Uint64
+	// oomRefused counts the calls Redis refused for want of memory;
+	// oomLogged (unix ns) and oomReported space and number the log lines
+	// that say so (noteOOM).
+	oomRefused  atomic.Uint64
+	oomReported atomic.Uint64
+	oomLogged   atomic.Int64
 
 	// ctx is canceled by Close; it ends the revocation feeds.
 	ctx       context.Context
@@ -354,6 +360,9 @@ func (s *Store) fail(op string, err error) error {
 		return fmt.Errorf("redisstore: %s: %w", op, context.Canceled)
 	case errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("redisstore: %s: %w: %w", op, sessiond.ErrStoreUnavailable, context.DeadlineExceeded)
+	}
+	if isOOM(err) {
+		s.noteOOM(op)
 	}
 	return fmt.Errorf("redisstore: %s: %w: %s", op, sessiond.ErrStoreUnavailable, err.Error())
 }

@@ -17,7 +17,7 @@ var _ sessiond.SubjectClientLister = (*Store)(nil)
 //	KEYS: subject index
 //	ARGV: base, subject, now (µs), last member ("": none yet), its score, count
 //	→ {members read, last member, its score, id, ip, user agent, id, ...}
-var subjectClientsScript = rueidis.NewLuaScript(prelude + nextPageFn + subjectPageFn + `
+var subjectClientsScript = rueidis.NewLuaScriptReadOnly(prelude + nextPageFn + subjectPageFn + `
 return subject_page(function(k)
   return redis.call('HMGET', k, 'sub', 'ra', 'ie', 'e', 'ip', 'ua')
 end)

@@ -164,6 +164,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	if rs, ok := store.(*redisstore.Store); ok {
 		mopts.UnackedRevocations = rs.UnackedRevocations
+		mopts.OutOfMemoryRefusals = rs.OutOfMemoryRefusals
 	}
 	endpoints, err := buildWebhooks(cfg)
 	if err != nil {

@@ -12,7 +12,8 @@ import (
 // warnStoreSettings warns at start about settings of the store's server
 // that work until the day they do not: a PostgreSQL that cannot give every
 // node its pool or never vacuums, a Redis that keeps nothing across a
-// restart. It only reads; a setting it cannot read is skipped.
+// restart or deletes keys when it is full. It only reads; a setting it
+// cannot read is skipped.
 func warnStoreSettings(ctx context.Context, store sessiond.Store, log *slog.Logger) {
 	switch st := store.(type) {
 	case *pgstore.Store:
@@ -20,6 +21,7 @@ func warnStoreSettings(ctx context.Context, store sessiond.Store, log *slog.Logg
 		warnAutovacuum(ctx, st, log)
 	case *redisstore.Store:
 		warnRedisPersistence(ctx, st, log)
+		warnRedisEviction(ctx, st, log)
 	}
 }
 
@@ -90,6 +92,33 @@ func warnRedisPersistence(ctx context.Context, rs *redisstore.Store, log *slog.L
 			log.Warn("redisstore: Redis keeps nothing across a restart (save is empty, appendonly no): a restart loses every session, "+
 				"the signing keys and the API keys; enable RDB snapshots or the append-only file (docs/redisstore.md, \"Failure behaviour\")",
 				"addr", n.Addr)
+		}
+	}
+}
+
+// warnRedisEviction warns for each Redis node that deletes keys when it
+// reaches maxmemory (a maxmemory-policy other than noeviction). sessiond's
+// keys are records, not a cache: an evicted session record, revocation
+// index entry or one-time key brings back what it refused (a revoked
+// session verifying on a node that rebuilds its revoked set, a DPoP proof
+// or DBSC challenge accepted twice), and allkeys-* policies can evict the
+// signing key ring, the API keys and the incident watermarks. It warns
+// rather than refuses, as the persistence check does: many managed
+// services ship an eviction policy by default and refuse CONFIG (where
+// nothing can be checked either), and nothing is evicted until Redis is
+// full, which the operator can watch (docs/redisstore.md, "Memory").
+func warnRedisEviction(ctx context.Context, rs *redisstore.Store, log *slog.Logger) {
+	nodes, err := rs.Memory(ctx)
+	if err != nil {
+		log.Debug("redisstore: eviction policy not checked (CONFIG GET refused?)", "err", err)
+		return
+	}
+	for _, n := range nodes {
+		if n.Evicts() {
+			log.Warn("redisstore: Redis evicts keys when it is full (maxmemory-policy is not noeviction): evicted revocations, "+
+				"sessions and one-time keys let revoked sessions and replayed proofs through; set maxmemory-policy noeviction "+
+				"and size maxmemory for the sessions and events you keep (docs/redisstore.md, \"Memory\")",
+				"addr", n.Addr, "maxmemory", n.MaxMemory, "policy", n.Policy)
 		}
 	}
 }

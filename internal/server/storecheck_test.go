@@ -22,8 +22,10 @@ import (
 )
 
 // TestWarnStoreSettings: a pool larger than PostgreSQL's remaining
-// connections, and a Redis that keeps nothing on disk, are warned about at
-// start with their numbers; a small pool and the memory store are not.
+// connections, a Redis that keeps nothing on disk and one that evicts keys
+// when full are warned about at start with their numbers; a small pool, a
+// Redis that refuses writes when full or has no limit, and the memory
+// store are not.
 func TestWarnStoreSettings(t *testing.T) {
 	warned := func(st sessiond.Store) string {
 		var out bytes.Buffer
@@ -104,6 +106,11 @@ func TestWarnStoreSettings(t *testing.T) {
 			{"snapshots only", []string{"--save", "3600 1", "--appendonly", "no"}, "keeps only snapshots"},
 			{"append-only file", []string{"--save", "", "--appendonly", "yes"}, ""},
 			{"both", []string{"--save", "3600 1", "--appendonly", "yes"}, ""},
+			// full, it deletes keys: revocations and one-time keys among them
+			{"evicts", []string{"--appendonly", "yes", "--maxmemory", "100mb", "--maxmemory-policy", "volatile-lru"}, "evicts keys"},
+			{"evicts all", []string{"--appendonly", "yes", "--maxmemory", "100mb", "--maxmemory-policy", "allkeys-lru"}, "evicts keys"},
+			{"refuses writes when full", []string{"--appendonly", "yes", "--maxmemory", "100mb", "--maxmemory-policy", "noeviction"}, ""},
+			{"no limit", []string{"--appendonly", "yes", "--maxmemory", "0", "--maxmemory-policy", "allkeys-lru"}, ""},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				port := testenv.FreePort(t)
