@@ -2,6 +2,7 @@ package sessiond
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"time"
 )
@@ -20,6 +21,15 @@ import (
 // follows its session.created by the time one store read takes. At most
 // one per subject a minute and concurrentMax a minute per node. The jwt
 // strategy keeps no sessions to compare, so it has none.
+//
+// On a SubjectPager store the check reads the subject's newest
+// concurrentRead stored sessions (live or not; newest in the store's page
+// order, by creation or by absolute expiry) at most, so that a subject
+// with very many sessions costs no more than one with a few hundred. When
+// it had more, the event's details add "partial": true: live_sessions
+// counts the live ones among those read (a lower bound), and new_device
+// compares with their User-Agents only; a subject with no live session
+// among them has no event.
 const EventConcurrentLogin EventType = "session.concurrent_login"
 
 const (
@@ -39,6 +49,10 @@ const (
 	concurrentQueue = 1024
 	// concurrentTimeout bounds one check's read.
 	concurrentTimeout = 5 * time.Second
+	// concurrentRead bounds the sessions one check reads (two pages of
+	// subjectPage): at 100 checks a second, reading every session of a
+	// subject with 100,000 of them would occupy any store.
+	concurrentRead = 2 * subjectPage
 )
 
 // concurrentChecks runs the concurrent-login check of each login, one at a
@@ -94,23 +108,23 @@ func (m *Manager) checkConcurrent(ctx context.Context) {
 func (m *Manager) concurrentLogin(ctx context.Context, s *Session) {
 	ctx, cancel := context.WithTimeout(ctx, concurrentTimeout)
 	defer cancel()
-	live, err := m.List(ctx, s.Subject)
-	if err != nil {
-		if ctx.Err() == nil {
-			m.log.WarnContext(ctx, "concurrent login check", "session_id", string(s.ID), "err", err)
-		}
-		return
-	}
 	others, sameDevice := 0, false
-	for _, o := range live {
+	complete, err := m.walkSubject(ctx, s.Subject, m.now(), concurrentRead, func(o *Session) bool {
 		// Only sessions from before this login: a later one has its own
 		// check, which sees this one. Two logins in one microsecond are
 		// ordered by ID, so exactly one of them reports the other.
-		if !o.CreatedAt.Before(s.CreatedAt) && (!o.CreatedAt.Equal(s.CreatedAt) || o.ID >= s.ID) {
-			continue
+		// Sessions an incident ended are not listed (List leaves them out).
+		if (o.CreatedAt.Before(s.CreatedAt) || o.CreatedAt.Equal(s.CreatedAt) && o.ID < s.ID) && !m.marks.revoked(o.Subject, o.CreatedAt) {
+			others++
+			sameDevice = sameDevice || o.Client.UserAgent == s.Client.UserAgent
 		}
-		others++
-		sameDevice = sameDevice || o.Client.UserAgent == s.Client.UserAgent
+		return true
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			m.log.WarnContext(ctx, "concurrent login check", "session_id", string(s.ID), "err", fmt.Errorf("sessiond: list: %w", err))
+		}
+		return
 	}
 	// Throttled by the login's time, not the check's: the checks run
 	// later, on their own goroutine, and a burst judged at whatever time
@@ -119,6 +133,9 @@ func (m *Manager) concurrentLogin(ctx context.Context, s *Session) {
 	if others == 0 || !m.concurrent.throttle.allow("", s.Subject, s.CreatedAt) {
 		return
 	}
-	m.emit(ctx, Event{Type: EventConcurrentLogin, Subject: s.Subject, SessionID: s.ID, Client: s.Client,
-		Details: map[string]any{"live_sessions": others + 1, "new_device": !sameDevice}})
+	details := map[string]any{"live_sessions": others + 1, "new_device": !sameDevice}
+	if !complete {
+		details["partial"] = true
+	}
+	m.emit(ctx, Event{Type: EventConcurrentLogin, Subject: s.Subject, SessionID: s.ID, Client: s.Client, Details: details})
 }

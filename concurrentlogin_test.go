@@ -132,20 +132,34 @@ func TestManager_ConcurrentLoginThrottled(t *testing.T) {
 	}
 }
 
-// blockingList is a store whose List waits until released (or its ctx
-// ends): a check that cannot keep up.
+// blockingList is a store whose reads of a subject (List, ListPage) wait
+// until released (or their ctx ends): a check that cannot keep up.
 type blockingList struct {
 	*memstore.Store
 	release chan struct{}
 }
 
-func (b blockingList) List(ctx context.Context, subject string, now time.Time) ([]*sessiond.Session, error) {
+func (b blockingList) wait(ctx context.Context) error {
 	select {
 	case <-b.release:
+		return nil
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
+	}
+}
+
+func (b blockingList) List(ctx context.Context, subject string, now time.Time) ([]*sessiond.Session, error) {
+	if err := b.wait(ctx); err != nil {
+		return nil, err
 	}
 	return b.Store.List(ctx, subject, now)
+}
+
+func (b blockingList) ListPage(ctx context.Context, q sessiond.PageQuery) (sessiond.Page, error) {
+	if err := b.wait(ctx); err != nil {
+		return sessiond.Page{}, err
+	}
+	return b.Store.ListPage(ctx, q)
 }
 
 // A login never waits for its check: over the rate, or with the queue

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"slices"
 	"sync"
 	"time"
 )
@@ -558,6 +557,11 @@ func (m *Manager) RevokeMatching(ctx context.Context, f RevokeFilter, reason Rev
 	return n, nil
 }
 
+// behindRead is how many stored sessions of a subject, beyond its
+// session limit, endBehindMarks reads at most to find one behind a
+// watermark.
+const behindRead = 1024
+
 // endBehindMarks ends the stored sessions of subject that a watermark
 // already refuses, and reports how many it ended. The kill switch's store
 // pass cannot catch a login another node stored just after it, before that
@@ -575,13 +579,16 @@ func (m *Manager) endBehindMarks(ctx context.Context, subject string) int {
 	// Only when there is one: an "all" watermark stays, and a store pass
 	// costs more than this read (pgstore records every pass it makes).
 	// A failure of either call refuses the login as the limit does, and is
-	// reported as any store call's.
-	live, err := m.store.List(ctx, subject, m.now())
-	if err != nil {
-		m.storeErr.check("list", err)
-		return 0
-	}
-	if !slices.ContainsFunc(live, func(s *Session) bool { return m.marks.revoked(subject, s.CreatedAt) }) {
+	// reported as any store call's. The limit bounds the subject's live
+	// sessions, not its revoked ones (each logout leaves one until it
+	// expires), nor those stored before the limit was set or lowered: so
+	// the read is bounded too, newest first, where such a session is
+	// (dated in the watermark's second, older than the logins since).
+	behind := false
+	if _, err := m.walkSubject(ctx, subject, m.now(), behindRead+m.limit.max, func(s *Session) bool {
+		behind = m.marks.revoked(subject, s.CreatedAt)
+		return !behind
+	}); err != nil || !behind {
 		return 0
 	}
 	f := RevokeFilter{Subjects: []string{subject}, IssuedBefore: mark.Truncate(time.Second).Add(time.Second), NoSubjects: true}

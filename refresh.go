@@ -144,14 +144,18 @@ func checkProof(s *Session, check func(*Session) error) error {
 func (m *Manager) reusedAcrossRotation(ctx context.Context, s *Session, client Client, now time.Time) (reused bool, failed error) {
 	e := Event{Type: EventRefreshReused, Subject: s.Subject, SessionID: s.ID, Client: client,
 		Details: map[string]any{"issued_to": s.Client, "rotated": true}}
-	live, failed := m.List(ctx, s.Subject)
+	// Read as the successors alone (SubjectPager.ListSpan) where the store
+	// can: the replays, and the subject's other sessions, are the caller's
+	// to multiply.
+	live, failed := m.listSpan(ctx, s.Subject, s.CreatedAt, s.ExpiresAt, now)
 	if failed != nil {
+		failed = fmt.Errorf("sessiond: list: %w", failed)
 		m.log.ErrorContext(ctx, "list the successors of a rotated session after refresh token reuse", "session_id", s.ID, "err", failed)
 	}
 	recorded := false
 	for _, o := range live {
-		if !o.CreatedAt.Equal(s.CreatedAt) || !o.ExpiresAt.Equal(s.ExpiresAt) {
-			continue
+		if m.marks.revoked(o.Subject, o.CreatedAt) {
+			continue // ended by an incident the store has not caught up with, as List leaves it out
 		}
 		var also []Event
 		if !recorded {

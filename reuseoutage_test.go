@@ -11,7 +11,8 @@ import (
 )
 
 // outageStore fails, as a store gone away in the middle of the reuse
-// handling, the revocation of one session or the listing of sessions.
+// handling, the revocation of one session or the listing of sessions
+// (List, ListSpan).
 type outageStore struct {
 	*memstore.Store
 	failRevoke sessiond.SessionID
@@ -38,6 +39,13 @@ func (s *outageStore) List(ctx context.Context, subject string, now time.Time) (
 		return nil, sessiond.ErrStoreUnavailable
 	}
 	return s.Store.List(ctx, subject, now)
+}
+
+func (s *outageStore) ListSpan(ctx context.Context, subject string, created, expires, now time.Time) ([]*sessiond.Session, error) {
+	if s.failList {
+		return nil, sessiond.ErrStoreUnavailable
+	}
+	return s.Store.ListSpan(ctx, subject, created, expires, now)
 }
 
 // TestManager_ReuseStoreOutageRecorded: a retired refresh token replayed

@@ -141,6 +141,12 @@ type Revocation struct {
 //     without the rest of them): Manager.RevokeSubject reads them with
 //     List, every session in full (claims included) at once, so a subject
 //     with very many sessions costs that much memory.
+//   - SubjectPager (subjectpage.go, a subject's sessions a bounded page at
+//     a time): the concurrent-login check after every login, a login the
+//     session limit refuses under an incident watermark, and a replayed
+//     refresh token of a rotated session read the subject's sessions with
+//     List, all of them in full, so their cost grows with the subject's
+//     sessions.
 //   - ChangeEventWriter and its recorders (ChangeRecorder,
 //     SubjectChangeRecorder, TouchRecorder in event.go): a change's
 //     events and webhook deliveries are recorded after the change, not

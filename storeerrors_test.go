@@ -207,8 +207,8 @@ func TestManager_StoreErrorObserverIgnoresAnswers(t *testing.T) {
 	}
 }
 
-// failingBulk is a memory store whose List or RevokeMatching fails, when
-// set, as a store that stopped answering does.
+// failingBulk is a memory store whose reads of a subject (List, ListPage)
+// or RevokeMatching fail, when set, as a store that stopped answering does.
 type failingBulk struct {
 	*memstore.Store
 	list, bulk atomic.Bool
@@ -219,6 +219,13 @@ func (s *failingBulk) List(ctx context.Context, subject string, now time.Time) (
 		return nil, fmt.Errorf("list: %w", sessiond.ErrStoreUnavailable)
 	}
 	return s.Store.List(ctx, subject, now)
+}
+
+func (s *failingBulk) ListPage(ctx context.Context, q sessiond.PageQuery) (sessiond.Page, error) {
+	if s.list.Load() {
+		return sessiond.Page{}, fmt.Errorf("list page: %w", sessiond.ErrStoreUnavailable)
+	}
+	return s.Store.ListPage(ctx, q)
 }
 
 func (s *failingBulk) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, now time.Time, reason sessiond.RevokeReason) (int, []string, error) {

@@ -42,6 +42,9 @@ type queries struct {
 	// records (swapset.go), indexed by withRecords.
 	swapSet [4]string
 	schema  string
+
+	// pageAfter, pageBefore, span: SubjectPager's (subjectpage.go).
+	pageAfter, pageBefore, span string
 }
 
 // withRecords indexes swapRec and createRec: whether the change carries
@@ -392,6 +395,7 @@ func newQueries(schema string) queries {
 			*p = r.Replace(*p)
 		}
 	}
+	pageQueries(&q)
 	return q
 }
 

@@ -257,19 +257,14 @@ subs[1] = #refs
 return subs
 `)
 
-// nextPageFn defines next_page, a walk's step through the expiry index:
-// the n members after the position (member m, score sc), or, with no
-// position (m false or ""), the first n whose absolute expiry is after
-// at. The index is ordered by (score, member) and a member's score never
-// moves, so a walk that goes on from its last member returns every member
-// present for the whole walk once. When the last member has left the
-// index meanwhile (swept, deleted), its rank is found without it: the
-// members scored below sc, then a binary search among those scored sc
-// (usually none) for the first that sorts after m. It writes nothing, so
-// the scripts that only read (List, SubjectClients, the Cluster's page)
-// run read-only, on a Redis out of memory too; it used to put m back for
-// a moment, a write Redis refuses then.
-const nextPageFn = `
+// rankAfterFn defines rank_after, where a member that has left a sorted
+// set would rank in it: the members scored below sc, then a binary search
+// among those scored sc (usually none) for the first that sorts after m.
+// It writes nothing, so that the scripts that only read (List,
+// SubjectClients, ListPage, the Cluster's page) run read-only, on a Redis
+// out of memory too; the walks used to put m back for a moment, a write
+// Redis refuses then.
+const rankAfterFn = `
 -- sorts_after reports whether member a sorts after member b among members
 -- of one score: bytes compared as unsigned, as Redis does, which Lua's
 -- string comparison (strcoll, the server's locale) need not do.
@@ -280,6 +275,25 @@ local function sorts_after(a, b)
   end
   return #a > #b
 end
+local function rank_after(idx, m, sc)
+  local lo = redis.call('ZCOUNT', idx, '-inf', '(' .. sc)
+  local hi = lo + redis.call('ZCOUNT', idx, sc, sc)
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    if sorts_after(redis.call('ZRANGE', idx, mid, mid)[1], m) then hi = mid else lo = mid + 1 end
+  end
+  return lo
+end
+`
+
+// nextPageFn defines next_page, a walk's step through the expiry index:
+// the n members after the position (member m, score sc), or, with no
+// position (m false or ""), the first n whose absolute expiry is after
+// at. The index is ordered by (score, member) and a member's score never
+// moves, so a walk that goes on from its last member returns every member
+// present for the whole walk once. When the last member has left the
+// index meanwhile (swept, deleted), rank_after finds where it was.
+const nextPageFn = rankAfterFn + `
 local function next_page(exp, at, m, sc, n)
   if not m or m == '' then
     return redis.call('ZRANGE', exp, '(' .. at, '+inf', 'BYSCORE', 'LIMIT', 0, n)
@@ -288,13 +302,7 @@ local function next_page(exp, at, m, sc, n)
   if from then
     from = from + 1
   else
-    local lo = redis.call('ZCOUNT', exp, '-inf', '(' .. sc)
-    local hi = lo + redis.call('ZCOUNT', exp, sc, sc)
-    while lo < hi do
-      local mid = math.floor((lo + hi) / 2)
-      if sorts_after(redis.call('ZRANGE', exp, mid, mid)[1], m) then hi = mid else lo = mid + 1 end
-    end
-    from = lo
+    from = rank_after(exp, m, sc)
   end
   return redis.call('ZRANGE', exp, from, from + n - 1)
 end

@@ -171,3 +171,7 @@ const (
 	ListPage    = listPage
 	ClientsPage = clientsPage
 )
+
+// PageScriptSessions is how many sessions a ListPage or ListSpan script
+// reads at most.
+const PageScriptSessions = pageScriptSessions

@@ -2,7 +2,8 @@
 // _test.go files (like net/http/httptest): one conformance suite per store
 // interface (TestStore, which runs the suite of each optional interface a
 // store implements, and TestLimiter, TestMetaStore, TestMetaDeleter, TestEventLog,
-// TestOutbox, TestBulkRevoker, TestLiveCounter, TestReplayGuard,
+// TestOutbox, TestBulkRevoker, TestLiveCounter, TestSubjectClientLister,
+// TestSubjectPager, TestReplayGuard,
 // TestAckedReplayGuard, TestWindowCounter, TestRevocationNotifier with the MetaNotifier cases,
 // and TestChangeEvents, TestChangeRecorder, TestSubjectChangeRecorder,
 // TestTouchRecorder for stores that write a change's events with it),

@@ -232,6 +232,17 @@ func everyCall(st sessiond.Store, s *sessiond.Session, tok sessiond.Token) []sto
 			return err
 		}})
 	}
+	if p, ok := st.(sessiond.SubjectPager); ok {
+		calls = append(calls,
+			storeCall{"ListPage", func(ctx context.Context) error {
+				_, err := p.ListPage(ctx, sessiond.PageQuery{Subject: "alice", Now: later, Limit: 10})
+				return err
+			}},
+			storeCall{"ListSpan", func(ctx context.Context) error {
+				_, err := p.ListSpan(ctx, "alice", s.CreatedAt, s.ExpiresAt, later)
+				return err
+			}})
+	}
 	if n, ok := st.(sessiond.RevocationNotifier); ok {
 		calls = append(calls, storeCall{"SubscribeRevocations", func(ctx context.Context) error {
 			return n.SubscribeRevocations(ctx, func(sessiond.Revocation) {}, func() {})

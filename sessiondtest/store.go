@@ -26,8 +26,9 @@ import (
 // TestStore checks the twelve methods of sessiond.Store, then runs the
 // suite of each optional interface the store implements (TestLimiter,
 // TestMetaStore, TestMetaDeleter, TestReplayGuard, TestAckedReplayGuard,
-// TestWindowCounter, TestLiveCounter, TestSubjectClientLister, TestEventLog,
-// TestOutbox, TestBulkRevoker, TestRevocationNotifier on one node, and, when
+// TestWindowCounter, TestLiveCounter, TestSubjectClientLister,
+// TestSubjectPager, TestEventLog, TestOutbox, TestBulkRevoker,
+// TestRevocationNotifier on one node, and, when
 // WritesChangeEvents reports true, TestChangeEvents, TestChangeRecorder,
 // TestSubjectChangeRecorder and TestTouchRecorder), as testing/fstest
 // checks an optional interface only when it is there. A store with only
@@ -78,6 +79,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	runIfImplemented[sessiond.WindowCounter](t, "WindowCounter", probe, newStore, TestWindowCounter)
 	runIfImplemented[sessiond.LiveCounter](t, "LiveCounter", probe, newStore, TestLiveCounter)
 	runIfImplemented[sessiond.SubjectClientLister](t, "SubjectClientLister", probe, newStore, TestSubjectClientLister)
+	runIfImplemented[sessiond.SubjectPager](t, "SubjectPager", probe, newStore, TestSubjectPager)
 	runIfImplemented[sessiond.EventLog](t, "EventLog", probe, newStore, TestEventLog)
 	runIfImplemented[sessiond.Outbox](t, "Outbox", probe, newStore, TestOutbox)
 	if w, ok := probe.(sessiond.ChangeEventWriter); ok && w.WritesChangeEvents() {
