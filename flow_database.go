@@ -74,10 +74,19 @@ func (f *databaseFlow) verify(ctx context.Context, access Secret, now time.Time,
 		// costs one store write per interval, not one per request.
 		now = now.UTC().Truncate(time.Microsecond)
 		idle := f.life.idleEnd(now, s.ExpiresAt, s.Persistent)
-		if err := f.store.Touch(ctx, s.ID, now, idle); err != nil {
-			return verified{}, fmt.Errorf("sessiond: verify: touch: %w", notFoundIsInvalid(f.fails.check("touch", err)))
+		err := f.fails.check("touch", f.store.Touch(ctx, s.ID, now, idle))
+		switch {
+		case err == nil:
+			s.LastActiveAt, s.IdleExpiresAt = now, idle
+		case errors.Is(err, ErrStoreUnavailable):
+			// A store that reads but cannot write (a full or read-only
+			// disk) has just found the session live: answer from that,
+			// rather than refuse every session whose touch is due. The
+			// activity is lost, so the idle timeout comes no later than
+			// stored; the failure is counted (StoreErrorObserver).
+		default:
+			return verified{}, fmt.Errorf("sessiond: verify: touch: %w", notFoundIsInvalid(err))
 		}
-		s.LastActiveAt, s.IdleExpiresAt = now, idle
 	}
 	return verified{session: *s, issuedTo: s.Client}, nil
 }

@@ -26,7 +26,9 @@ type Options struct {
 	Lifetimes Lifetimes
 	// TouchInterval: a database-strategy session is written back at most
 	// this often on verify. Default 1 minute; negative writes it back on
-	// every verify.
+	// every verify. A write-back the store fails as unavailable (it reads
+	// but cannot write: a full disk) does not fail the verify; the
+	// session keeps its stored idle expiry.
 	TouchInterval time.Duration
 	// ReuseInterval: a retired refresh token presented again within this
 	// window (two tabs refreshing at once) still succeeds, in the same

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -51,7 +52,14 @@ type checkpointing struct {
 	// restartFrames is the log size, in frames (pages), from which a
 	// checkpoint also restarts the log.
 	restartFrames int
+	// run runs PRAGMA wal_checkpoint(mode) on c; nil is walCheckpoint.
+	// Tests make it fail.
+	run func(ctx context.Context, c *sql.Conn, mode string) (busy bool, frames int, err error)
 }
+
+// checkpointRemind: while checkpoints keep failing the same way, how often
+// the failure is logged again.
+const checkpointRemind = 10 * time.Minute
 
 // checkpointEvery: under a steady write load the log is copied back in
 // runs of a tenth of a second of writes, each page once however often it
@@ -93,6 +101,7 @@ func (s *Store) checkpoints(ctx context.Context) {
 		}
 	}()
 	restartAt := s.ckptCfg.restartFrames
+	var failing checkpointFailures
 	for {
 		select {
 		case <-ctx.Done():
@@ -106,12 +115,16 @@ func (s *Store) checkpoints(ctx context.Context) {
 		if err == nil {
 			restartAt, err = s.checkpoint(ctx, c, restartAt)
 		}
-		if errors.Is(err, sql.ErrConnDone) {
+		if errors.Is(err, sql.ErrConnDone) && c != nil {
 			_ = c.Close()
 			c = nil // the next kick takes another
 		}
-		if err != nil && ctx.Err() == nil {
-			s.log.Warn("sqlitestore: checkpoint", "err", err)
+		switch {
+		case err == nil:
+			failing.succeeded(s.log)
+		case ctx.Err() == nil && failing.failed(err, time.Now()):
+			s.log.Warn("sqlitestore: checkpoint failed; until one succeeds every commit stays in the -wal file, which grows",
+				"err", s.fail("checkpoint", err), "failures", failing.n)
 		}
 		select {
 		case <-ctx.Done():
@@ -146,14 +159,14 @@ func (s *Store) checkpointConn(ctx context.Context) (*sql.Conn, error) {
 // the longer it lasts, for a -wal file that ends up at most twice as
 // large as the log grew meanwhile.
 func (s *Store) checkpoint(ctx context.Context, c *sql.Conn, restartAt int) (next int, err error) {
-	_, frames, err := walCheckpoint(ctx, c, "PASSIVE")
+	_, frames, err := s.walCheckpoint(ctx, c, "PASSIVE")
 	if err != nil || frames < restartAt {
 		return restartAt, err
 	}
 	// Once more before taking the slot: it copies back what was written
 	// while the first ran, so the RESTART, which stalls the writes, has
 	// only the last few frames left to copy.
-	if _, _, err := walCheckpoint(ctx, c, "PASSIVE"); err != nil {
+	if _, _, err := s.walCheckpoint(ctx, c, "PASSIVE"); err != nil {
 		return restartAt, err
 	}
 	if err := s.lockWrite(ctx, "checkpoint"); err != nil {
@@ -163,7 +176,7 @@ func (s *Store) checkpoint(ctx context.Context, c *sql.Conn, restartAt int) (nex
 	// Busy while a reader is still on the log; one that outlives
 	// restartWait makes this restart give up, nothing to report.
 	for deadline := time.Now().Add(restartWait); ; time.Sleep(restartPoll) {
-		busy, _, err := walCheckpoint(ctx, c, "RESTART")
+		busy, _, err := s.walCheckpoint(ctx, c, "RESTART")
 		switch {
 		case err != nil:
 			return restartAt, err
@@ -173,6 +186,47 @@ func (s *Store) checkpoint(ctx context.Context, c *sql.Conn, restartAt int) (nex
 			return 2 * frames, nil
 		}
 	}
+}
+
+// walCheckpoint runs PRAGMA wal_checkpoint(mode) on c (or what the tests
+// put in its place) and returns whether it could not finish (busy) and the
+// size of the log, in frames.
+func (s *Store) walCheckpoint(ctx context.Context, c *sql.Conn, mode string) (busy bool, frames int, err error) {
+	if s.ckptCfg.run != nil {
+		return s.ckptCfg.run(ctx, c, mode)
+	}
+	return walCheckpoint(ctx, c, mode)
+}
+
+// checkpointFailures keeps checkpoints that fail from flooding the log: a
+// checkpoint runs after every burst of writes, up to ten times a second,
+// and one that fails (a full or read-only disk) fails every time. The
+// first failure is logged, then a different one, or the same one again
+// after checkpointRemind, each with the count so far; the first success
+// after them is logged too, so the log says when it ended.
+type checkpointFailures struct {
+	n      int       // failures since the last success
+	last   string    // the error last logged
+	logged time.Time // when it was
+}
+
+// failed counts a failure with err at now and reports whether to log it.
+func (f *checkpointFailures) failed(err error, now time.Time) bool {
+	f.n++
+	msg := err.Error()
+	if f.n > 1 && msg == f.last && now.Sub(f.logged) < checkpointRemind {
+		return false
+	}
+	f.last, f.logged = msg, now
+	return true
+}
+
+func (f *checkpointFailures) succeeded(log *slog.Logger) {
+	if f.n == 0 {
+		return
+	}
+	log.Info("sqlitestore: checkpoints succeed again", "failures", f.n)
+	*f = checkpointFailures{}
 }
 
 // walCheckpoint runs PRAGMA wal_checkpoint(mode) on c and returns whether

@@ -1,12 +1,17 @@
 package sqlitestore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/binary"
+	"encoding/json"
+	"errors"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -234,5 +239,99 @@ func TestCheckpoint_RestartBacksOff(t *testing.T) {
 	write(restartAt)
 	if got, err := s.checkpoint(ctx, c, restartAt); err != nil || got != restartAt {
 		t.Fatalf("checkpoint after the reader left = %d, %v; want %d, nil", got, err, restartAt)
+	}
+}
+
+// TestCheckpoint_FailuresLogged: checkpoints that keep failing (on a full
+// disk every one does, up to ten a second under writes) are logged once,
+// and the first success after them once, with how many failed; before,
+// every failure was a line.
+func TestCheckpoint_FailuresLogged(t *testing.T) {
+	const failures = 5
+	var logBuf bytes.Buffer
+	ctx := t.Context()
+	runs := make(chan int) // each checkpoint's number, sent while it runs
+	n := 0
+	run := func(ctx context.Context, _ *sql.Conn, _ string) (bool, int, error) {
+		n++
+		select {
+		case runs <- n:
+		case <-ctx.Done():
+			return false, 0, ctx.Err()
+		}
+		if n <= failures {
+			return false, 0, errors.New("database or disk is full")
+		}
+		return false, 0, nil
+	}
+	s, err := newStore(ctx, filepath.Join(t.TempDir(), "f.db"), Options{Logger: slog.New(slog.NewJSONHandler(&logBuf, nil))},
+		checkpointing{restartFrames: restartFrames, run: run})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each write kicks a checkpoint; one may already be pending from New.
+	for last := 0; last <= failures; {
+		if err := s.write(ctx, "kick", func(*sql.Tx) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		last = <-runs
+	}
+	if err := s.Close(); err != nil { // joins the checkpoint goroutine: its lines are written
+		t.Fatal(err)
+	}
+	var failed, recovered []map[string]any
+	for line := range bytes.Lines(logBuf.Bytes()) {
+		var rec map[string]any
+		if err := json.Unmarshal(line, &rec); err != nil {
+			t.Fatal(err)
+		}
+		switch msg, _ := rec["msg"].(string); {
+		case strings.HasPrefix(msg, "sqlitestore: checkpoint failed"):
+			failed = append(failed, rec)
+		case msg == "sqlitestore: checkpoints succeed again":
+			recovered = append(recovered, rec)
+		}
+	}
+	if len(failed) != 1 || failed[0]["failures"] != 1.0 {
+		t.Errorf("checkpoint failure lines = %v; want one, for the first of %d failures", failed, failures)
+	}
+	if len(recovered) != 1 || recovered[0]["failures"] != float64(failures) {
+		t.Errorf("recovery lines = %v; want one, counting %d failures", recovered, failures)
+	}
+}
+
+// TestCheckpointFailures: which failures are logged: the first, one that
+// differs from the last logged, and the same one again checkpointRemind
+// after it was last logged; a success starts over.
+func TestCheckpointFailures(t *testing.T) {
+	full, ro := errors.New("database or disk is full"), errors.New("disk I/O error")
+	t0 := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
+	type step struct {
+		err    error // nil: a success
+		after  time.Duration
+		logged bool
+	}
+	for _, tc := range []struct {
+		name  string
+		steps []step
+	}{
+		{"same failure repeated", []step{{full, 0, true}, {full, time.Second, false}, {full, time.Minute, false}}},
+		{"a different failure", []step{{full, 0, true}, {ro, time.Second, true}, {ro, 2 * time.Second, false}, {full, 3 * time.Second, true}}},
+		{"reminder", []step{{full, 0, true}, {full, checkpointRemind - time.Second, false}, {full, checkpointRemind, true}, {full, checkpointRemind + time.Second, false}}},
+		{"success starts over", []step{{full, 0, true}, {nil, time.Second, false}, {full, 2 * time.Second, true}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var f checkpointFailures
+			log := slog.New(slog.DiscardHandler)
+			for i, st := range tc.steps {
+				if st.err == nil {
+					f.succeeded(log)
+					continue
+				}
+				if got := f.failed(st.err, t0.Add(st.after)); got != st.logged {
+					t.Errorf("step %d: failed(%v, +%v) = %v; want %v", i, st.err, st.after, got, st.logged)
+				}
+			}
+		})
 	}
 }

@@ -60,8 +60,9 @@ const busyTimeoutMS = 5000
 // Times are stored as unix microseconds, so they come back in UTC with
 // microsecond precision.
 type Store struct {
-	db  *sql.DB
-	log *slog.Logger
+	db   *sql.DB
+	log  *slog.Logger
+	path string // the database file, absolute
 
 	// wsem serialises this process's writes before they reach SQLite, so
 	// they queue in Go (honouring ctx) instead of polling SQLite's lock in
@@ -161,7 +162,7 @@ func newStore(ctx context.Context, path string, opts Options, ckpt checkpointing
 	db.SetMaxOpenConns(maxConns)
 	db.SetMaxIdleConns(maxConns) // reopening a connection reruns the pragmas
 
-	s := &Store{db: db, log: log, wsem: make(chan struct{}, 1), ckpt: make(chan struct{}, 1), ckptCfg: ckpt}
+	s := &Store{db: db, log: log, path: abs, wsem: make(chan struct{}, 1), ckpt: make(chan struct{}, 1), ckptCfg: ckpt}
 	if err := s.init(ctx, abs, opts.NoMigrate); err != nil {
 		if s.wconn != nil {
 			_ = s.wconn.Close()
@@ -331,8 +332,9 @@ func (s *Store) unlockWrite() { <-s.wsem }
 // fail translates err, from the operation op, into the errors callers test
 // for: sql.ErrNoRows → ErrNotFound, a PRIMARY KEY or UNIQUE violation →
 // ErrConflict, a locked, full, unreadable or closed database →
-// ErrStoreUnavailable. Errors already carrying a sessiond sentinel (or a
-// context error) are only prefixed.
+// ErrStoreUnavailable, with the file system's free space or read-only
+// state when the disk is at fault. Errors already carrying a sessiond
+// sentinel (or a context error) are only prefixed.
 func (s *Store) fail(op string, err error) error {
 	prefix := "sqlitestore: " + op
 	switch {
@@ -353,8 +355,14 @@ func (s *Store) fail(op string, err error) error {
 			return fmt.Errorf("%s: %w", prefix, sessiond.ErrConflict)
 		default:
 			switch code & 0xff {
-			case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR,
-				sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL,
+			case sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN:
+				// The disk's errors name the file system's state, which
+				// SQLite's own message may not (see diskHint).
+				if hint := s.diskHint(); hint != "" {
+					return fmt.Errorf("%s: %w (%s; %s)", prefix, sessiond.ErrStoreUnavailable, se.Error(), hint)
+				}
+				return fmt.Errorf("%s: %w (%s)", prefix, sessiond.ErrStoreUnavailable, se.Error())
+			case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_PROTOCOL,
 				sqlite3.SQLITE_NOTADB:
 				return fmt.Errorf("%s: %w (%s)", prefix, sessiond.ErrStoreUnavailable, se.Error())
 			}
