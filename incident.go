@@ -336,7 +336,9 @@ func (w *watermarks) restore(ctx context.Context, was, found int64, now time.Tim
 		}
 		return &watermarkLoss{was: was, found: found, restored: true}, w.merge(next, nv, was, sha256.Sum256(next))
 	}
-	return nil, fmt.Errorf("sessiond: watermarks keep changing: %w", ErrConflict)
+	// Every try lost to other nodes' writes: the call fails as a store
+	// that gave up on a conflict does, and is reported as one.
+	return nil, fmt.Errorf("sessiond: save watermarks: %w", w.fails.check("put_meta", errWatermarksChanging))
 }
 
 // raise applies f to the shared document (compare-and-swap), then to this
@@ -383,8 +385,12 @@ func (w *watermarks) raise(ctx context.Context, f RevokeFilter, now time.Time) e
 		w.set(doc, nv, next)
 		return nil
 	}
-	return fmt.Errorf("sessiond: watermarks keep changing: %w", ErrConflict)
+	return fmt.Errorf("sessiond: save watermarks: %w", w.fails.check("put_meta", errWatermarksChanging))
 }
+
+// errWatermarksChanging: every compare-and-swap of the shared watermarks
+// lost to another node's write.
+var errWatermarksChanging = fmt.Errorf("watermarks changed on every try: %w", ErrConflict)
 
 // watermarkReloadGap is the least time between two reloads of the
 // watermarks: notices arriving meanwhile merge into one reload, so a burst

@@ -120,7 +120,8 @@ type Options struct {
 	// it as ErrStoreUnavailable (still matching context.DeadlineExceeded)
 	// whatever the store said. It is the hook for metrics. A conflict the
 	// Manager settles itself (a lost compare-and-swap of a shared document,
-	// tried again) is not reported. Other errors (ErrNotFound, ErrRevoked…)
+	// tried again) is not reported; one it gives up on after its tries (the
+	// incident watermarks, put_meta) is, once. Other errors (ErrNotFound, ErrRevoked…)
 	// are the store's answers, not failures of it, and are not reported.
 	// It runs on the caller's goroutine, so it must be safe for concurrent
 	// use and return promptly.

@@ -308,7 +308,7 @@ func (s *conflicting) PutMeta(ctx context.Context, name string, value []byte, ve
 // Manager's call with ErrConflict (the API answers it 503, as an outage)
 // is reported, with an error matching ErrConflict and not
 // ErrStoreUnavailable; a lost compare-and-swap the Manager tries again
-// and wins is not.
+// and wins is not, and one it gives up on after every try is, once.
 func TestManager_StoreErrorObserverConflict(t *testing.T) {
 	ctx := context.Background()
 	var ops storeOps
@@ -328,6 +328,14 @@ func TestManager_StoreErrorObserverConflict(t *testing.T) {
 	if got := ops.take(); len(got) > 0 {
 		t.Errorf("lost compare-and-swaps the Manager won on retry reported as %q; want nothing", got)
 	}
+	store.casLosses.Store(1000)
+	if _, err := h.m.RevokeMatching(ctx, sessiond.RevokeFilter{Subjects: []string{"carol"}}, sessiond.ReasonIncident, false); !errors.Is(err, sessiond.ErrConflict) {
+		t.Fatalf("RevokeMatching with every compare-and-swap lost = %v; want ErrConflict", err)
+	}
+	if got := ops.take(); len(got) != 1 || !strings.HasPrefix(got[0], "put_meta (with ") {
+		t.Errorf("a kill switch given up on lost compare-and-swaps reported as %q; want put_meta once, with the conflict", got)
+	}
+	store.casLosses.Store(0)
 
 	store.create.Store(true)
 	_, err := h.m.Create(ctx, "bob", sessiond.CreateOptions{})

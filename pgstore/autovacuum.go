@@ -23,6 +23,15 @@ type Autovacuum struct {
 // Runs reports whether autovacuum looks after every table of the store.
 func (a Autovacuum) Runs() bool { return a.Enabled && a.TrackCounts && len(a.Off) == 0 }
 
+// storeTables are the tables the migrations create that rows churn
+// through (schema_migrations aside). The schema may hold other
+// applications' tables (public, the default, is shared): their settings
+// are not sessiond's to warn about.
+var storeTables = []string{
+	"bulk_revocations", "counters", "deliveries", "events", "meta",
+	"once_keys", "revocation_log", "sessions", "tokens",
+}
+
 // autovacuumQuery reads the two settings and the store's tables that turn
 // autovacuum off for themselves. The parameter is kept as written ("off",
 // "0", "no"…); the cast to bool reads it as PostgreSQL does.
@@ -30,7 +39,7 @@ const autovacuumQuery = `SELECT current_setting('autovacuum')::bool, current_set
 	coalesce(array_agg(c.relname::text ORDER BY c.relname) FILTER (WHERE NOT o.option_value::bool), '{}')
 FROM pg_class c CROSS JOIN LATERAL pg_options_to_table(c.reloptions) o
 WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1)
-	AND c.relkind IN ('r', 'p') AND o.option_name = 'autovacuum_enabled'`
+	AND c.relname = ANY($2) AND c.relkind IN ('r', 'p') AND o.option_name = 'autovacuum_enabled'`
 
 // Autovacuum reads whether PostgreSQL's autovacuum looks after the store's
 // tables, for a server to warn at start when it does not. It changes
@@ -40,7 +49,7 @@ func (s *Store) Autovacuum(ctx context.Context) (Autovacuum, error) {
 		return Autovacuum{}, errClosed
 	}
 	var a Autovacuum
-	if err := s.pool.QueryRow(ctx, autovacuumQuery, s.schema).Scan(&a.Enabled, &a.TrackCounts, &a.Off); err != nil {
+	if err := s.pool.QueryRow(ctx, autovacuumQuery, s.schema, storeTables).Scan(&a.Enabled, &a.TrackCounts, &a.Off); err != nil {
 		return Autovacuum{}, s.translate("autovacuum", err)
 	}
 	return a, nil

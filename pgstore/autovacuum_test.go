@@ -12,7 +12,9 @@ import (
 // TestStore_Autovacuum: the store reports the server's autovacuum and
 // track_counts as PostgreSQL shows them (off on some test servers, on on
 // others: both are read, neither assumed), and its own tables that turn
-// autovacuum off for themselves, however the parameter is spelled.
+// autovacuum off for themselves, however the parameter is spelled; not
+// another application's table in the same schema (the default, public,
+// is shared), which sessiond has no say over.
 func TestStore_Autovacuum(t *testing.T) {
 	dsn := testDSN(t)
 	st, schema := newStore(t, pgstore.Options{})
@@ -35,6 +37,7 @@ func TestStore_Autovacuum(t *testing.T) {
 		"ALTER TABLE " + table("tokens") + " SET (autovacuum_enabled = 0)",
 		"ALTER TABLE " + table("sessions") + " SET (autovacuum_enabled = off)",
 		"ALTER TABLE " + table("events") + " SET (autovacuum_enabled = on, fillfactor = 90)",
+		"CREATE TABLE " + table("app_audit") + " (id bigint) WITH (autovacuum_enabled = off)",
 	} {
 		if err := exec(ctx, dsn, sql); err != nil {
 			t.Fatal(err)
@@ -45,6 +48,13 @@ func TestStore_Autovacuum(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("sessions reset", []string{"tokens"})
+	// Every table the migrations create is looked at, however many
+	// migrations come.
+	created := queryOne[[]string](t, dsn, `SELECT array_agg(table_name::text ORDER BY table_name COLLATE "C") FROM information_schema.tables
+		WHERE table_schema = $1 AND table_name NOT IN ('schema_migrations', 'app_audit')`, schema)
+	if !slices.Equal(created, pgstore.StoreTables) {
+		t.Errorf("the migrations create %q; Autovacuum looks at %q", created, pgstore.StoreTables)
+	}
 	st.Close()
 	if _, err := st.Autovacuum(ctx); err == nil {
 		t.Error("Autovacuum() on a closed store = nil; want an error")

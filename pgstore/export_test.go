@@ -6,6 +6,9 @@ import "context"
 // revokes, so tests can cross batch boundaries with few sessions.
 func SetRevokeBatch(s *Store, n int) { s.revokeBatch = n }
 
+// StoreTables are the tables Autovacuum looks at.
+var StoreTables = storeTables
+
 // SchemaOf is the schema s keeps its tables in.
 func SchemaOf(s *Store) string { return s.schema }
 

@@ -93,21 +93,7 @@ func TestStore_RememberOnceWait(t *testing.T) {
 		{"RememberOnceAcked", st.RememberOnceAcked, "dbsc", false, 1, 1},
 		{"RememberOnce", st.RememberOnce, "dbsc", false, 1, 1},
 	}
-	waits := func() int {
-		out, err := pair.Run(pair.Master, "INFO", "commandstats")
-		if err != nil {
-			t.Fatalf("INFO commandstats = %v", err)
-		}
-		_, rest, found := strings.Cut(out, "cmdstat_wait:calls=")
-		if !found {
-			return 0
-		}
-		n, err := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
-		if err != nil {
-			t.Fatalf("cmdstat_wait in %q: %v", out, err)
-		}
-		return n
-	}
+	waits := func() int { return waitCalls(t, pair.Run, pair.Master) }
 	base := waits()
 	for i, s := range steps {
 		if fresh, err := s.remember(ctx, s.key, at, at.Add(time.Hour)); err != nil || fresh != s.fresh {
@@ -125,8 +111,28 @@ func TestStore_RememberOnceWait(t *testing.T) {
 	}
 }
 
+// waitCalls is how many WAITs the Redis on port has run (INFO
+// commandstats), through run.
+func waitCalls(t *testing.T, run func(port int, args ...string) (string, error), port int) int {
+	t.Helper()
+	out, err := run(port, "INFO", "commandstats")
+	if err != nil {
+		t.Fatalf("INFO commandstats = %v", err)
+	}
+	_, rest, found := strings.Cut(out, "cmdstat_wait:calls=")
+	if !found {
+		return 0
+	}
+	n, err := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+	if err != nil {
+		t.Fatalf("cmdstat_wait in %q: %v", out, err)
+	}
+	return n
+}
+
 // TestStore_RememberOnceAckedCluster: on a Redis Cluster the WAIT after
-// RememberOnceAcked runs on the master of the key's slot.
+// RememberOnceAcked runs on the master of the key's slot, and a replay
+// sends none.
 func TestStore_RememberOnceAckedCluster(t *testing.T) {
 	cluster := redisclustertest.Start(t)
 	ctx := context.Background()
@@ -142,7 +148,7 @@ func TestStore_RememberOnceAckedCluster(t *testing.T) {
 	if n := st.UnackedRevocations(); n != 0 {
 		t.Errorf("with every replica running: %d unacknowledged; want 0", n)
 	}
-	_, replica := cluster.SlotOwner("ackoncec:once:ssf.jti.y")
+	master, replica := cluster.SlotOwner("ackoncec:once:ssf.jti.y")
 	if replica == 0 {
 		t.Fatal("master without a replica")
 	}
@@ -154,7 +160,13 @@ func TestStore_RememberOnceAckedCluster(t *testing.T) {
 	if n := st.UnackedRevocations(); n != 1 {
 		t.Errorf("with the replica of the key's master stopped: %d unacknowledged; want 1", n)
 	}
+	base := waitCalls(t, cluster.Run, master)
 	if fresh, err := st.RememberOnceAcked(ctx, "ssf.jti.y", at, at.Add(time.Hour)); err != nil || fresh {
 		t.Errorf("RememberOnceAcked() of a recorded key = %v, %v; want false, nil", fresh, err)
+	}
+	// The replay looked on the key's master and wrote nothing: no WAIT
+	// held a connection for the stopped replica.
+	if n := waitCalls(t, cluster.Run, master) - base; n != 0 {
+		t.Errorf("a replay with the replica stopped: the key's master ran %d WAITs; want 0", n)
 	}
 }

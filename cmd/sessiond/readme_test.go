@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -181,6 +183,101 @@ func TestREADME_QuickStart(t *testing.T) {
 		if !strings.Contains("\n"+string(ignore)+"\n", "\n"+want+"\n") {
 			t.Errorf(".gitignore does not list %s", want)
 		}
+	}
+}
+
+// TestCopyTree: the quick start's copy holds what a clean clone holds,
+// wherever the repository is: no file a .gitignore of its own ignores
+// (the root's, or a package's), every other file, tracked or not; in a
+// clone, a tracked file even if ignored, and not one deleted from the work
+// tree. A copy without .git is asked through an empty repository, so it
+// neither skips nor takes the ignore rules of a repository it happens to
+// sit in.
+func TestCopyTree(t *testing.T) {
+	testenv.Programs(t, "the README quick start's copy", "", "git")
+	// No user's global excludes or identity: only the tree's own rules.
+	t.Setenv("GIT_CONFIG_GLOBAL", os.DevNull)
+	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
+	git := func(dir string, args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.com"}, args...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	tree := func(root string) {
+		t.Helper()
+		for name, body := range map[string]string{
+			".gitignore":                "/sessiond\nsessiond-data/\nnode_modules/\n",
+			"README.md":                 "readme",
+			"sessiond":                  "a built binary",
+			"sessiond-data/sessiond.db": "data",
+			"sdk/node/.gitignore":       "dist/\n",
+			"sdk/node/src/index.ts":     "source",
+			"sdk/node/dist/index.js":    "built",
+			"sdk/node/node_modules/x":   "installed",
+			"zz_probe_x.go":             "untracked, not ignored",
+		} {
+			p := filepath.Join(root, filepath.FromSlash(name))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	kept := []string{".gitignore", "README.md", "sdk/node/.gitignore", "sdk/node/src/index.ts", "zz_probe_x.go"}
+	for _, c := range []struct {
+		name  string
+		setup func(t *testing.T) string // returns the tree's root
+		want  []string
+	}{
+		{"copy without .git", func(t *testing.T) string {
+			root := t.TempDir()
+			tree(root)
+			return root
+		}, kept},
+		{"copy inside another repository", func(t *testing.T) string {
+			outer := t.TempDir()
+			git(outer, "init", "-q")
+			if err := os.WriteFile(filepath.Join(outer, ".gitignore"), []byte("*.md\n*.go\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			root := filepath.Join(outer, "sessiond")
+			tree(root)
+			return root
+		}, kept},
+		{"clone", func(t *testing.T) string {
+			root := t.TempDir()
+			tree(root)
+			git(root, "init", "-q")
+			if err := os.WriteFile(filepath.Join(root, "gone.txt"), []byte("deleted"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			git(root, "add", ".gitignore", "README.md", "sdk", "gone.txt")
+			git(root, "add", "-f", "sdk/node/dist/index.js") // tracked though ignored
+			git(root, "commit", "-q", "-m", "tree")
+			if err := os.Remove(filepath.Join(root, "gone.txt")); err != nil {
+				t.Fatal(err)
+			}
+			return root
+		}, append(slices.Clone(kept), "sdk/node/dist/index.js")},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			root, dst := c.setup(t), t.TempDir()
+			files := copyTree(t, root, dst)
+			got := slices.Sorted(maps.Keys(files))
+			want := slices.Sorted(slices.Values(c.want))
+			if !slices.Equal(got, want) {
+				t.Errorf("copyTree copied %q; want %q", got, want)
+			}
+			for _, name := range want {
+				if b, err := os.ReadFile(filepath.Join(dst, filepath.FromSlash(name))); err != nil || len(b) == 0 {
+					t.Errorf("the copy's %s: %q, %v", name, b, err)
+				}
+			}
+		})
 	}
 }
 

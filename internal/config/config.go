@@ -296,6 +296,12 @@ func (g Gateway) TrustedProxyPrefixes() ([]netip.Prefix, error) {
 // mappedFirst is the first IPv4-mapped IPv6 address (::ffff:0.0.0.0).
 var mappedFirst = netip.AddrFrom16([16]byte{10: 0xff, 11: 0xff})
 
+// minMappedBits: an IPv6 prefix at least this long that holds IPv4-mapped
+// addresses (::/80 and within) holds, beside the IPv4 forms (::/96,
+// ::ffff:0:0/96), only ::1 and unassigned addresses; a shorter one holds
+// IPv6 peers too.
+const minMappedBits = 80
+
 // parseProxy reads one entry of gateway.trusted_proxies.
 func parseProxy(s string) (netip.Prefix, error) {
 	if !strings.Contains(s, "/") {
@@ -313,10 +319,11 @@ func parseProxy(s string) (netip.Prefix, error) {
 	case p.Addr().Is4In6() && p.Bits() >= 96:
 		// Peers are compared as IPv4, so such a prefix would never match.
 		return netip.Prefix{}, fmt.Errorf("gateway.trusted_proxies entry %q is IPv4-mapped: write it as IPv4, %s", s, netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96))
-	case p.Bits() > 0 && p.Bits() < 96 && p.Masked().Contains(mappedFirst):
-		// ::ffff:0:0/95, ::/80: the IPv4-mapped part of the range never
-		// matches (peers are compared as IPv4), so the entry cannot mean
-		// what it says. ::/0 stays: every IPv6 peer, beside 0.0.0.0/0.
+	case p.Bits() >= minMappedBits && p.Bits() < 96 && p.Masked().Contains(mappedFirst):
+		// ::ffff:0:0/95, ::/80: nothing but IPv4 forms is there to trust,
+		// so the entry is meant for IPv4 peers, which it never matches
+		// (peers are compared as IPv4). A wider prefix (::/0, ::/1, ::/8
+		// with NAT64's 64:ff9b::/96) is taken for its IPv6 peers.
 		return netip.Prefix{}, fmt.Errorf("gateway.trusted_proxies entry %q holds the IPv4-mapped range ::ffff:0:0/96, which matches no peer as peers are compared as IPv4: list IPv4 proxies as IPv4 (10.0.0.0/8, 0.0.0.0/0)", s)
 	case p != p.Masked():
 		// 10.0.0.1/8: a /32 with a typo, or the whole /8? Trusting more

@@ -31,6 +31,11 @@ func TestGateway_TrustedProxyPrefixes(t *testing.T) {
 		{"IPv6 prefix over the IPv4-mapped range", []string{"::fffe:0:0/95"}, nil, []string{"::fffe:0:0/95", "IPv4-mapped range"}},
 		{"IPv6 prefix over the IPv4-mapped range, shorter", []string{"::/80"}, nil, []string{"::/80", "IPv4-mapped range"}},
 		{"every IPv6 peer", []string{"::/0", "0.0.0.0/0"}, []string{"::/0", "0.0.0.0/0"}, nil},
+		// Wider than /80 a prefix holds IPv6 peers beside the IPv4 forms
+		// (::/1 global unicast, ::/8 NAT64's 64:ff9b::/96): taken for
+		// those, as ::/0 is, and as the release before took it.
+		{"IPv6 prefix wider than /80 over the IPv4-mapped range", []string{"::/1", "8000::/1", "::/8", "::/64", "::/79"},
+			[]string{"::/1", "8000::/1", "::/8", "::/64", "::/79"}, nil},
 		{"IPv6 prefix beside the IPv4-mapped range", []string{"::fffe:0:0/96", "64:ff9b::/96"}, []string{"::fffe:0:0/96", "64:ff9b::/96"}, nil},
 		{"every bad entry named", []string{"10.0.0.5", "x", "10.0.0.0/24", "y/8"}, nil, []string{`"x"`, `"y/8"`}},
 	}

@@ -71,7 +71,9 @@ const (
 
 // parseSessionFilter reads the IP filter (an address, or a network in
 // CIDR notation; an IPv4 address is the same as its IPv4-mapped IPv6 form,
-// so an IPv6 network holding that form matches it)
+// so an IPv6 network of /80 or longer holding that form matches it; a
+// wider one, ::/0 say, means IPv6 addresses, as gateway.trusted_proxies
+// takes it)
 // and the device filter (a word of the device shown or the User-Agent,
 // in any case).
 func parseSessionFilter(ip, dev string) (sessionFilter, error) {
@@ -120,9 +122,9 @@ func (f sessionFilter) matches(ip, device, ua string) bool {
 		if err != nil {
 			return false
 		}
-		// An IPv6 network shorter than /96 (::ffff:0:0/95, ::/0) may hold
-		// the IPv4-mapped range, where an IPv4 address is too.
-		if a = a.Unmap(); !f.network.Contains(a) && !(a.Is4() && f.network.Contains(netip.AddrFrom16(a.As16()))) {
+		// An IPv6 network of /80 to /95 (::ffff:0:0/95, ::/80) may hold
+		// IPv4-mapped addresses, and nothing else a session comes from.
+		if a = a.Unmap(); !f.network.Contains(a) && !(a.Is4() && f.network.Bits() >= 80 && f.network.Contains(netip.AddrFrom16(a.As16()))) {
 			return false
 		}
 	}

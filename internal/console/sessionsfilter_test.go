@@ -63,11 +63,15 @@ func TestConsole_SessionsFilterByIPAndDevice(t *testing.T) {
 		{"IPv6 network", "2001:db8::/32", "", []string{script}},
 		{"IPv4-mapped", "::ffff:198.51.100.8", "", []string{desktop}},
 		{"IPv4-mapped network", "::ffff:198.51.100.0/120", "", []string{phone, desktop}},
-		// Shorter than /96, an IPv6 network holds the whole IPv4-mapped
-		// range, every IPv4 address included.
+		// From /80 to /95, an IPv6 network holding the IPv4-mapped range
+		// holds nothing else to match: every IPv4 address. A wider one is
+		// about IPv6 addresses, as gateway.trusted_proxies takes it: ::/0
+		// narrows to the IPv6 sessions.
 		{"IPv6 network over the IPv4-mapped range", "::ffff:0:0/95", "", []string{phone, desktop, mac}},
 		{"IPv4-mapped network shorter than /96", "::ffff:198.51.100.0/90", "", []string{phone, desktop, mac}},
-		{"every IPv6 address", "::/0", "", []string{phone, desktop, script, mac}},
+		{"IPv6 /80 over the IPv4-mapped range", "::/80", "", []string{phone, desktop, mac}},
+		{"every IPv6 address", "::/0", "", []string{script}},
+		{"half of IPv6", "::/1", "", []string{script}},
 		{"IPv6 network beside the IPv4-mapped range", "::fffe:0:0/96", "", nil},
 		{"no match", "192.0.2.1", "", nil},
 		{"device as shown, any case", "", "chrome", []string{desktop, mac}},

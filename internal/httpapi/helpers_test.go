@@ -115,7 +115,7 @@ func newEnvWith(t testing.TB, strategy sessiond.Strategy, manager func(*sessiond
 		Clock:        e.clock,
 	}
 	if strategy != sessiond.StrategyDatabase {
-		opts.JWKS = ring.JWKS
+		opts.JWKS, opts.JWKSMaxAge = ring.JWKS, httpapi.JWKSMaxAge
 	}
 	if edit != nil {
 		edit(&opts)

@@ -44,6 +44,12 @@ type Options struct {
 	// /.well-known/jwks.json. Nil when the strategy issues no JWTs: the
 	// route then answers 404.
 	JWKS func() ([]byte, error)
+	// JWKSMaxAge is how long a verifier may cache the JWKS
+	// (Cache-Control: public, max-age, in whole seconds; zero: max-age=0).
+	// The server gives the shorter of JWKSMaxAge and the key ring's
+	// signing.Keys.Lead, so that a cached copy knows a new key before the
+	// key signs.
+	JWKSMaxAge time.Duration
 	// Ready reports whether the server can serve (store ping and the
 	// like); /readyz answers 503 store_unavailable while it fails. Nil
 	// means always ready.
@@ -124,7 +130,8 @@ type Options struct {
 	// StoreErrorObserver, if set, is told of each store call the API makes
 	// itself (op query_events: GET /v1/events; list_deliveries: GET
 	// /v1/webhooks/deliveries) that fails with an error matching
-	// sessiond.ErrStoreUnavailable; the Manager reports its own calls
+	// sessiond.ErrStoreUnavailable or sessiond.ErrConflict (a lock wait
+	// given up: both answer 503); the Manager reports its own calls
 	// (sessiond.Options.StoreErrorObserver).
 	StoreErrorObserver func(op string, err error)
 	// WriteTimeout is the http.Server's WriteTimeout (server.write_timeout).
@@ -242,6 +249,7 @@ type server struct {
 	m        *sessiond.Manager
 	auth     func(context.Context, sessiond.Secret) (apikey.Key, error)
 	jwksFn   func() ([]byte, error)
+	jwksAge  time.Duration // Options.JWKSMaxAge
 	readyFn  func(context.Context) error
 	log      *slog.Logger
 	logReq   func(status int) bool
@@ -277,10 +285,11 @@ type server struct {
 }
 
 // storeCall tells Options.StoreErrorObserver of op, a store call the API
-// makes itself, when err says the store is unavailable, and returns err as
-// it is.
+// makes itself, when err says the store is unavailable or gave up on a
+// conflict (both answered 503, as the Manager's calls report them), and
+// returns err as it is.
 func (s *server) storeCall(op string, err error) error {
-	if err != nil && s.storeErr != nil && errors.Is(err, sessiond.ErrStoreUnavailable) {
+	if err != nil && s.storeErr != nil && (errors.Is(err, sessiond.ErrStoreUnavailable) || errors.Is(err, sessiond.ErrConflict)) {
 		s.storeErr(op, err)
 	}
 	return err
@@ -306,6 +315,7 @@ func New(opts Options) (http.Handler, error) {
 		m:       opts.Manager,
 		auth:    opts.Authenticate,
 		jwksFn:  opts.JWKS,
+		jwksAge: opts.JWKSMaxAge,
 		readyFn: opts.Ready,
 		log:     opts.Logger,
 		logReq:  opts.LogRequest,

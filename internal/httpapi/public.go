@@ -18,8 +18,12 @@ type status struct {
 	Status string `json:"status"`
 }
 
-// GET /.well-known/jwks.json: public and cacheable for five minutes,
-// shorter than any key's overlap in the ring.
+// JWKSMaxAge is the longest the server lets a verifier cache the JWKS
+// (Options.JWKSMaxAge): shorter than the default key_publish_period, so a
+// verifier's cached copy knows a new key before it signs.
+const JWKSMaxAge = 5 * time.Minute
+
+// GET /.well-known/jwks.json: public and cacheable for Options.JWKSMaxAge.
 func (s *server) jwks(w http.ResponseWriter, r *http.Request) error {
 	if s.jwksFn == nil {
 		return notFound(fmt.Sprintf("the %s strategy issues no JWTs", s.m.Strategy()))
@@ -29,7 +33,7 @@ func (s *server) jwks(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("httpapi: jwks: %w", err)
 	}
 	h := w.Header()
-	h.Set("Cache-Control", "public, max-age=300")
+	h.Set("Cache-Control", "public, max-age="+strconv.FormatInt(int64(max(s.jwksAge, 0)/time.Second), 10))
 	writeRaw(w, "application/json", doc)
 	return nil
 }

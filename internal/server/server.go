@@ -279,6 +279,9 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	if keys != nil {
 		hopts.JWKS = servedJWKS(keys) // kek.go
+		// A verifier's cached copy must know a new key before it signs:
+		// under a key_publish_period of 5m02s, a shorter cache.
+		hopts.JWKSMaxAge = min(httpapi.JWKSMaxAge, keys.Lead())
 	}
 	if hopts.DPoP, err = dpopVerifier(ctx, cfg, store, meta, o.Getenv, clock, secrets, log); err != nil {
 		return err

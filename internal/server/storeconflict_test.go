@@ -46,7 +46,7 @@ func TestStoreConflict(t *testing.T) {
 	}
 
 	conflicts, outages := storeErrors(t, n, metrics.StoreConflict), storeErrors(t, n, metrics.StoreUnavailable)
-	lockSessions(t, dsn, ns)
+	lockTable(t, dsn, ns, "sessions")
 
 	sid := string(iss.Session.ID)
 	for _, tc := range []struct {
@@ -85,6 +85,20 @@ func TestStoreConflict(t *testing.T) {
 			t.Errorf(`sessiond_store_errors_total{error="unavailable",op=%q} rose by %v; want 0: the store answered`, op, got)
 		}
 	}
+
+	// The API's own store calls count the same way: GET /v1/events
+	// reads the event log itself (query_events).
+	lockTable(t, dsn, ns, "events")
+	before := storeErrors(t, n, metrics.StoreConflict)["query_events"]
+	res := apiRequest(t, http.MethodGet, base+"/v1/events", string(testKey), "", nil)
+	raw, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("GET /v1/events with the event log locked = %d %s; want 503", res.StatusCode, raw)
+	}
+	if got := storeErrors(t, n, metrics.StoreConflict)["query_events"] - before; got != 1 {
+		t.Errorf(`sessiond_store_errors_total{error="conflict",op="query_events"} rose by %v over GET /v1/events; want 1`, got)
+	}
 }
 
 // TestStoreConflict_Browser: the browser routes answer a lost race as the
@@ -121,7 +135,7 @@ func TestStoreConflict_Browser(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			lockSessions(t, dsn, ns)
+			lockTable(t, dsn, ns, "sessions")
 
 			req := testenv.NewRequest(t, tc.method, "http://"+n.addr+tc.path, nil)
 			req.Header.Set("Cookie", tc.cookie(iss))
@@ -142,10 +156,10 @@ func TestStoreConflict_Browser(t *testing.T) {
 	}
 }
 
-// lockSessions holds ns's sessions table locked until the test ends, so
-// every statement that needs it waits for its lock_timeout and fails as a
-// lost race (pgstore's ErrConflict).
-func lockSessions(t *testing.T, dsn, ns string) {
+// lockTable holds ns's table locked until the test ends, so every
+// statement that needs it waits for its lock_timeout and fails as a lost
+// race (pgstore's ErrConflict).
+func lockTable(t *testing.T, dsn, ns, table string) {
 	t.Helper()
 	conn, err := pgx.Connect(t.Context(), dsn)
 	if err != nil {
@@ -156,7 +170,7 @@ func lockSessions(t *testing.T, dsn, ns string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tx.Exec(t.Context(), "LOCK TABLE "+pgx.Identifier{ns, "sessions"}.Sanitize()+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+	if _, err := tx.Exec(t.Context(), "LOCK TABLE "+pgx.Identifier{ns, table}.Sanitize()+" IN ACCESS EXCLUSIVE MODE"); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })

@@ -54,7 +54,8 @@ func TestNodeVerifier(t *testing.T) {
 // in a checkout (npm ci, npm pack, then npm install of the tarball) gives a
 // package that imports: npm pack on a fresh copy, without dist/, builds it
 // first and packs the JavaScript and declarations that main, types and
-// exports name, and neither the tests nor node_modules. The tarball's
+// exports name, the repository's licence (its text, and its SPDX name in
+// package.json), and neither the tests nor node_modules. The tarball's
 // package is then imported as a service would, with jose beside it (from
 // this checkout's node_modules: the test needs no registry). The docs name
 // the tarball npm writes.
@@ -116,10 +117,24 @@ func TestNodeVerifier_Pack(t *testing.T) {
 	app := t.TempDir()
 	dst := filepath.Join(app, "node_modules", filepath.FromSlash(pkg.Name))
 	files := untar(t, filepath.Join(out, tarball), dst)
-	for _, want := range []string{"package.json", "dist/index.js", "dist/index.d.ts", "dist/sse.js"} {
+	for _, want := range []string{"package.json", "dist/index.js", "dist/index.d.ts", "dist/sse.js", "LICENSE"} {
 		if !slices.Contains(files, want) {
 			t.Errorf("%s lacks %s; it holds %q", tarball, want, files)
 		}
+	}
+	license, err := os.ReadFile("../../LICENSE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if packed, err := os.ReadFile(filepath.Join(dst, "LICENSE")); err == nil && string(packed) != string(license) {
+		t.Errorf("%s's LICENSE is not the repository's", tarball)
+	}
+	var packedPkg struct{ License string }
+	if b, err := os.ReadFile(filepath.Join(dst, "package.json")); err != nil || json.Unmarshal(b, &packedPkg) != nil {
+		t.Fatalf("%s's package.json: %v", tarball, err)
+	}
+	if !strings.Contains(string(license), "Apache License") || packedPkg.License != "Apache-2.0" {
+		t.Errorf("%s's package.json says license %q; the repository's LICENSE is Apache-2.0", tarball, packedPkg.License)
 	}
 	for _, f := range files {
 		if strings.HasPrefix(f, "test/") || strings.HasPrefix(f, "node_modules/") || strings.HasSuffix(f, ".go") {
