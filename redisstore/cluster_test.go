@@ -2,6 +2,8 @@ package redisstore_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -70,4 +72,92 @@ func TestStore_RedisCluster(t *testing.T) {
 				return open(t, redisstore.Options{Prefix: redisstore.PrefixOf(st.(*redisstore.Store))})
 			})
 	})
+	// Last: it leaves every master out of memory.
+	t.Run("OutOfMemory", func(t *testing.T) { testClusterOutOfMemory(t, cluster, open) })
+}
+
+// testClusterOutOfMemory: on a real Cluster whose masters are all out of
+// memory, the scripts flagged allow-oom run as on one Redis: a script
+// with flags may touch the keys of one slot only (Redis checks it on a
+// Cluster alone, for declared and undeclared keys), and each of these
+// stays in its slot. Revocations, touches, listings, a cache miss and the
+// collection work; a login is refused. Memory reads every master.
+func testClusterOutOfMemory(t *testing.T, cluster *redisclustertest.Cluster, open func(*testing.T, redisstore.Options) *redisstore.Store) {
+	st := open(t, redisstore.Options{})
+	cached := open(t, redisstore.Options{Prefix: redisstore.PrefixOf(st), ClientCache: time.Minute})
+	ctx := t.Context()
+	t0 := now()
+	subjects := []string{"alice", "bob", "carol", "dave", "erin", "frank"} // several slots
+	var all []*sessiond.Session
+	var toks []sessiond.Token
+	for _, sub := range subjects {
+		for range 2 {
+			s := newSession(sub, t0)
+			tok := newToken(sessiond.KindAccess, s.ID, t0)
+			if err := st.Create(ctx, s, tok); err != nil {
+				t.Fatal(err)
+			}
+			all, toks = append(all, s), append(toks, tok)
+		}
+	}
+	for _, port := range cluster.Masters() {
+		outOfMemory(t, rawOn(t, strconv.Itoa(port)))
+	}
+	t1 := t0.Add(time.Minute)
+	if err := st.Create(ctx, newSession("grace", t1)); !errors.Is(err, sessiond.ErrStoreUnavailable) {
+		t.Fatalf("Create at OOM = %v; want ErrStoreUnavailable (the masters are not out of memory)", err)
+	}
+	revoked := func(id sessiond.SessionID) error {
+		if s, err := st.Get(ctx, id); err != nil || !s.Revoked() {
+			return fmt.Errorf("session %s not revoked (%v)", id, err)
+		}
+		return nil
+	}
+	for _, c := range []struct {
+		name string
+		run  func() error
+	}{
+		{"Lookup with ClientCache", func() error { _, _, err := cached.Lookup(ctx, toks[1].Hash); return err }},
+		{"List", func() error { _, err := st.List(ctx, "bob", t0); return err }},
+		{"Touch", func() error { return st.Touch(ctx, all[3].ID, t1, t1.Add(time.Hour)) }},
+		{"Revoke", func() error {
+			if _, err := st.Revoke(ctx, all[0].ID, t1, sessiond.ReasonLogout); err != nil {
+				return err
+			}
+			return revoked(all[0].ID)
+		}},
+		{"RevokeSubject", func() error {
+			if _, err := st.RevokeSubject(ctx, "carol", "", t1, sessiond.ReasonAdmin); err != nil {
+				return err
+			}
+			return revoked(all[4].ID)
+		}},
+		{"RevokeMatching subjects", func() error {
+			if _, _, err := st.RevokeMatching(ctx, sessiond.RevokeFilter{Subjects: []string{"dave", "erin"}}, t1, sessiond.ReasonIncident); err != nil {
+				return err
+			}
+			return revoked(all[8].ID)
+		}},
+		{"RevokeMatching all", func() error {
+			if _, _, err := st.RevokeMatching(ctx, sessiond.RevokeFilter{All: true}, t1, sessiond.ReasonIncident); err != nil {
+				return err
+			}
+			return revoked(all[11].ID)
+		}},
+		{"DeleteExpired", func() error { _, err := st.DeleteExpired(ctx, t1.Add(time.Hour), 100); return err }},
+	} {
+		if err := c.run(); err != nil {
+			t.Errorf("%s on a Cluster at OOM = %v; want it to work", c.name, err)
+		}
+	}
+	mem, err := st.Memory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, port := range cluster.Masters() {
+		i := slices.IndexFunc(mem, func(m redisstore.Memory) bool { return strings.HasSuffix(m.Addr, ":"+strconv.Itoa(port)) })
+		if i < 0 || mem[i].MaxMemory == 0 || mem[i].Policy != "noeviction" || mem[i].Evicts() {
+			t.Errorf("Memory() = %+v; want master :%d with its maxmemory, noeviction", mem, port)
+		}
+	}
 }

@@ -118,6 +118,7 @@ func (s *Store) collect(ctx context.Context, before time.Time, members []string)
 	b := s.client.B()
 	drop := malformed // leave the GC and revocation indexes
 	var cmds rueidis.Commands
+	var moves []string // score, member, ...: gcMoveScript's
 	deleted := 0
 	var firstErr error
 	for _, g := range groups {
@@ -151,7 +152,7 @@ func (s *Store) collect(ctx context.Context, before time.Time, members []string)
 			case "g":
 				drop = append(drop, r)
 			case "a": // not expired: move its GC entry to its real earliest expiry
-				cmds = append(cmds, b.Arbitrary("ZADD").Keys(s.gcKey).Args("XX", val, r).Build())
+				moves = append(moves, val, r)
 			}
 		}
 	}
@@ -160,6 +161,11 @@ func (s *Store) collect(ctx context.Context, before time.Time, members []string)
 			if err := r.Error(); err != nil && firstErr == nil {
 				firstErr = err
 			}
+		}
+	}
+	for chunk := range slices.Chunk(moves, 2*dropBatch) {
+		if err := gcMoveScript.Exec(dctx, s.client, []string{s.gcKey}, chunk).Error(); err != nil && firstErr == nil {
+			firstErr = err
 		}
 	}
 	if err := s.drop(dctx, drop); err != nil && firstErr == nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/redisclustertest"
 	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/redisstore"
 )
@@ -31,7 +32,24 @@ func privateRedis(t *testing.T, args ...string) (string, rueidis.Client) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
-	opt := rueidis.ClientOption{InitAddress: []string{"127.0.0.1:" + port}, DisableCache: true}
+	return "redis://127.0.0.1:" + port + "/0", rawOn(t, port)
+}
+
+// privatePair is privateRedis with a replica (redisclustertest.StartPair):
+// the store's revocations wait for it, sent with EVAL and WAIT
+// (execAcked).
+func privatePair(t *testing.T) (string, rueidis.Client) {
+	t.Helper()
+	redisURL(t)
+	pair := redisclustertest.StartPair(t)
+	return pair.URL(), rawOn(t, strconv.Itoa(pair.Master))
+}
+
+// rawOn is a client on the Redis at port of 127.0.0.1, once it answers.
+func rawOn(t *testing.T, port string) rueidis.Client {
+	t.Helper()
+	// ForceSingleClient: a Cluster node's own, not the Cluster's.
+	opt := rueidis.ClientOption{InitAddress: []string{"127.0.0.1:" + port}, DisableCache: true, ForceSingleClient: true}
 	raw, err := rueidis.NewClient(opt)
 	for deadline := time.Now().Add(10 * time.Second); err != nil && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)
@@ -41,12 +59,13 @@ func privateRedis(t *testing.T, args ...string) (string, rueidis.Client) {
 		t.Fatalf("private redis-server: %v", err)
 	}
 	t.Cleanup(raw.Close)
-	return "redis://127.0.0.1:" + port + "/0", raw
+	return raw
 }
 
 // outOfMemory sets Redis's maxmemory below the memory it uses: from then
 // on, under the default policy (noeviction), it refuses every command that
-// may need memory.
+// may need memory. Redis leaves the replication backlog and the replicas'
+// buffers out of that count (mem_not_counted_for_evict).
 func outOfMemory(t *testing.T, raw rueidis.Client) {
 	t.Helper()
 	info, err := raw.Do(t.Context(), raw.B().Info().Section("memory").Build()).ToString()
@@ -57,8 +76,12 @@ func outOfMemory(t *testing.T, raw rueidis.Client) {
 	if err != nil {
 		t.Fatalf("used_memory: %v", err)
 	}
+	uncounted, err := strconv.ParseInt(infoValue(info, "mem_not_counted_for_evict"), 10, 64)
+	if err != nil {
+		t.Fatalf("mem_not_counted_for_evict: %v", err)
+	}
 	if err := raw.Do(t.Context(), raw.B().ConfigSet().ParameterValue().
-		ParameterValue("maxmemory", strconv.FormatInt(used-200_000, 10)).Build()).Error(); err != nil {
+		ParameterValue("maxmemory", strconv.FormatInt(used-uncounted-200_000, 10)).Build()).Error(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -96,11 +119,25 @@ func dumpAll(t *testing.T, raw rueidis.Client, prefix string) map[string]string 
 // per call. Before allow-oom, a logout (Revoke), the kill switch and the
 // database strategy's touch were refused while RevokeSubject, whose
 // script happens to delete before it adds, went through; and a Lookup
-// that missed the client-side cache was refused.
+// that missed the client-side cache was refused. With a replica the
+// revocations go out as EVAL with the script's source, then WAIT
+// (execAcked): the source must carry its flags too.
 func TestStore_OutOfMemory(t *testing.T) {
-	for _, cluster := range []bool{false, true} {
-		t.Run(map[bool]string{false: "Single", true: "ClusterPaths"}[cluster], func(t *testing.T) {
-			url, raw := privateRedis(t)
+	for _, tc := range []struct {
+		name             string
+		cluster, replica bool
+	}{
+		{"Single", false, false},
+		{"ClusterPaths", true, false},
+		{"WaitingForReplica", false, true},
+	} {
+		cluster := tc.cluster
+		t.Run(tc.name, func(t *testing.T) {
+			open := privateRedis
+			if tc.replica {
+				open = func(t *testing.T, _ ...string) (string, rueidis.Client) { return privatePair(t) }
+			}
+			url, raw := open(t)
 			var logs testenv.SyncBuffer
 			prefix := randomPrefix()
 			st, err := redisstore.New(t.Context(), url, redisstore.Options{Prefix: prefix, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
@@ -110,6 +147,9 @@ func TestStore_OutOfMemory(t *testing.T) {
 			defer st.Close()
 			if cluster {
 				redisstore.BatchBySlot(st)
+			}
+			if want := map[bool]int{false: 0, true: 1}[tc.replica]; st.RevocationReplicas() != want {
+				t.Fatalf("RevocationReplicas() = %d; want %d", st.RevocationReplicas(), want)
 			}
 			ctx := t.Context()
 			t0 := now()
@@ -147,6 +187,12 @@ func TestStore_OutOfMemory(t *testing.T) {
 			}
 			defer cached.Close()
 			outOfMemory(t, raw)
+			// Redis has forgotten the scripts (a restart, SCRIPT FLUSH):
+			// each goes out again with its source, which must carry its
+			// flags as the SHA-1's script did.
+			if err := raw.Do(ctx, raw.B().ScriptFlush().Build()).Error(); err != nil {
+				t.Fatal(err)
+			}
 
 			t1 := t0.Add(time.Minute)
 			alice, bob := logins["alice"], logins["bob"]
@@ -253,6 +299,9 @@ func TestStore_OutOfMemory(t *testing.T) {
 				if err := c.run(); err != nil {
 					t.Errorf("%s at OOM = %v; want it to work", c.name, err)
 				}
+			}
+			if n := st.UnackedRevocations(); n != 0 {
+				t.Errorf("UnackedRevocations() = %d after the revocations at OOM; want 0 (WAIT answers at OOM)", n)
 			}
 
 			s := newSession("erin", t1)
@@ -361,5 +410,65 @@ func TestStore_SubjectPagesOutOfMemory(t *testing.T) {
 		if err != nil || len(list) != len(want) {
 			t.Errorf("page %d: List at OOM = %d sessions, %v; want %d", page, len(list), err, len(want))
 		}
+	}
+}
+
+// TestStore_DeleteExpiredOutOfMemory: on a Redis out of memory the
+// collection of expired sessions goes on past the GC entries of live
+// sessions whose activity moved their idle expiry later (entries only
+// ever move earlier, so they come first). Moving such an entry to the
+// session's real expiry was a plain ZADD, which Redis refuses then: every
+// DeleteExpired failed on them and deleted nothing behind them, when
+// freeing memory is what Redis needs.
+func TestStore_DeleteExpiredOutOfMemory(t *testing.T) {
+	url, raw := privateRedis(t)
+	prefix := randomPrefix()
+	st, err := redisstore.New(t.Context(), url, redisstore.Options{Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := t.Context()
+	t0 := now().Add(-time.Hour)
+	idle := t0.Add(2 * time.Hour)
+	var live []sessiond.SessionID
+	for i := range 3 {
+		s := newSession("alice", t0)
+		s.IdleExpiresAt = t0.Add(time.Duration(i+1) * time.Minute) // before the expired one's
+		if err := st.Create(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Touch(ctx, s.ID, t0.Add(50*time.Minute), idle); err != nil {
+			t.Fatal(err)
+		}
+		live = append(live, s.ID)
+	}
+	gone := newSession("bob", t0)
+	gone.IdleExpiresAt = t0.Add(10 * time.Minute)
+	if err := st.Create(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	outOfMemory(t, raw)
+
+	// A limit no larger than the live entries ahead: the first round
+	// fetches only those, as a full batch of them does in production.
+	n, err := st.DeleteExpired(ctx, t0.Add(55*time.Minute), len(live))
+	if err != nil || n != 1 {
+		t.Fatalf("DeleteExpired at OOM = %d, %v; want 1, nil", n, err)
+	}
+	if _, err := st.Get(ctx, gone.ID); !errors.Is(err, sessiond.ErrNotFound) {
+		t.Errorf("Get(expired session) after DeleteExpired at OOM = %v; want ErrNotFound", err)
+	}
+	for _, id := range live {
+		if _, err := st.Get(ctx, id); err != nil {
+			t.Errorf("Get(live session %s) after DeleteExpired at OOM = %v; want it kept", id, err)
+		}
+		score, err := raw.Do(ctx, raw.B().Zscore().Key(prefix+":{"+prefix+"}:gc").Member(ref("alice", id)).Build()).AsFloat64()
+		if err != nil || int64(score) != idle.UnixMicro() {
+			t.Errorf("GC entry of live session %s = %v, %v; want moved to its idle expiry %d", id, score, err, idle.UnixMicro())
+		}
+	}
+	if n := st.OutOfMemoryRefusals(); n != 0 {
+		t.Errorf("OutOfMemoryRefusals() = %d; want 0", n)
 	}
 }

@@ -427,6 +427,20 @@ end
 return out
 `)
 
+// gcMoveScript moves GC index entries to their sessions' real earliest
+// expiry (gcScript's "a" answers). It only moves members already there
+// (XX), so it runs when Redis is out of memory (allowOOM), where a plain
+// ZADD is refused: the collection stalled then behind the early entries
+// of sessions kept alive by their activity, and freed nothing at the time
+// Redis most needed it.
+//
+//	KEYS: GC index
+//	ARGV: score, member, ... (at most dropBatch members)
+var gcMoveScript = rueidis.NewLuaScript(allowOOM + `
+redis.call('ZADD', KEYS[1], 'XX', unpack(ARGV))
+return 0
+`)
+
 // indexScript enters a new session in the global indexes (index_session).
 //
 //	KEYS: GC index, expiry index, revocation index, strategies (one slot)
