@@ -96,9 +96,10 @@ type ChangeRecorder interface {
 // SubjectChangeRecorder is implemented by a ChangeRecorder that also writes
 // the records of a subject's bulk revocation in the revocation's own
 // transaction (while WritesChangeEvents reports true). The Manager uses it
-// for RevokeSubject; without it those events are recorded after the change.
-// It is an interface of its own so that a ChangeRecorder written before it
-// keeps working.
+// for RevokeSubject, unless the store is a SubjectBatchRevoker (which
+// writes each batch's records with the batch); without either those
+// events are recorded after the change. It is an interface of its own so
+// that a ChangeRecorder written before it keeps working.
 type SubjectChangeRecorder interface {
 	ChangeRecorder
 	// RevokeSubjectRecorded revokes as Store.RevokeSubject does. When it

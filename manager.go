@@ -671,7 +671,10 @@ func revokedEvent(s *Session, reason RevokeReason, by Client) Event {
 
 // RevokeSubject revokes every live session of subject except `except`
 // (which may be empty) and returns how many it revoked. ReasonIncident is
-// RevokeMatching's alone (ErrInvalidArgument).
+// RevokeMatching's alone (ErrInvalidArgument). On a SubjectBatchRevoker it
+// revokes a batch at a time, each with its events: an error part way
+// returns how many the batches before it revoked, which stay revoked and
+// are not counted again by a second call.
 func (m *Manager) RevokeSubject(ctx context.Context, subject string, except SessionID, reason RevokeReason) (int, error) {
 	if err := m.needSessions("revoke subject"); err != nil {
 		return 0, err
@@ -683,6 +686,9 @@ func (m *Manager) RevokeSubject(ctx context.Context, subject string, except Sess
 		return 0, err
 	}
 	now := m.now()
+	if br, ok := m.store.(SubjectBatchRevoker); ok {
+		return m.revokeSubjectBatches(ctx, br, subject, except, now, reason)
+	}
 	clients := m.subjectClients(ctx, subject, now)
 	if rec, ok := m.recorder(); ok {
 		if rec, ok := rec.(SubjectChangeRecorder); ok {
@@ -755,7 +761,8 @@ func subjectRevokedEvent(r Revocation, reason RevokeReason, client Client) Event
 
 // subjectClients returns the clients of subject's live sessions, for the
 // session.revoked events of RevokeSubject to record each session's, as
-// Revoke's does: a store's Revocation carries none. It is one read before
+// Revoke's does: a store's Revocation carries none (a SubjectBatchRevoker
+// returns them with each batch, and is not read). It is one read before
 // the revocation, and best effort: a failed read leaves the events without
 // a client (the revocation that follows answers for the store; the read's
 // failure is reported to Options.StoreErrorObserver as any store call's),

@@ -147,6 +147,10 @@ type Revocation struct {
 //     refresh token of a rotated session read the subject's sessions with
 //     List, all of them in full, so their cost grows with the subject's
 //     sessions.
+//   - SubjectBatchRevoker (subjectbatches.go, a subject's sessions revoked
+//     a batch at a time, each with its records): Manager.RevokeSubject
+//     revokes them in one call (RevokeSubject, or RevokeSubjectRecorded),
+//     after reading their clients.
 //   - ChangeEventWriter and its recorders (ChangeRecorder,
 //     SubjectChangeRecorder, TouchRecorder in event.go): a change's
 //     events and webhook deliveries are recorded after the change, not
@@ -154,8 +158,9 @@ type Revocation struct {
 //
 // Every store sessiond ships implements all of them, except that memstore
 // and sqlitestore, which serve one process, have no feed (RevocationNotifier,
-// MetaNotifier), and that only redisstore, whose replicas lag, is an
-// AckedReplayGuard.
+// MetaNotifier), that only redisstore, whose replicas lag, is an
+// AckedReplayGuard, and that only redisstore, which runs one script at a
+// time, is a SubjectBatchRevoker.
 type Store interface {
 	// Create stores a new session with its tokens, all or nothing.
 	// ErrConflict if the session ID or a token hash already exists.
@@ -200,7 +205,11 @@ type Store interface {
 	Revoke(ctx context.Context, id SessionID, at time.Time, reason RevokeReason) (*Session, error)
 	// RevokeSubject revokes every session of subject that is not revoked
 	// and not yet expired at `at`, except the one with ID except (may be
-	// empty), and returns what it revoked.
+	// empty), and returns what it revoked. A store may revoke them in
+	// batches (redisstore does, so that no script holds Redis for long),
+	// so the call need not be one step: a session live for the whole call
+	// is revoked, one created or revoked during the call may or may not
+	// be, and on an error part way the batches before it stay revoked.
 	RevokeSubject(ctx context.Context, subject string, except SessionID, at time.Time, reason RevokeReason) ([]Revocation, error)
 	// List returns the subject's live sessions at now (not revoked, not
 	// past either expiry), oldest first. A store may read them in
@@ -362,7 +371,8 @@ type MetaStore interface {
 
 // SubjectClientLister is an optional Store extension: the client of each
 // of a subject's live sessions, read without the rest of the session.
-// Manager.RevokeSubject reads them before it revokes, so that the
+// Manager.RevokeSubject reads them before it revokes (unless the store is
+// a SubjectBatchRevoker, whose batches name their clients), so that the
 // session.revoked event of each session names the client it was issued
 // to. Without it the Manager reads them with List: every session in full,
 // claims included, at once (for 100,000 sessions with 4 KB of claims, a

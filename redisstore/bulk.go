@@ -375,7 +375,7 @@ return out
 
 // revokeSubjectsScript revokes the sessions of the given subjects that are
 // live at a time and, with an issued-before bound, were created before it.
-// It trims each subject index as revokeSubjectScript does.
+// It trims each subject index as revokeSubjectRecordedScript does.
 //
 //	KEYS: subject indexes
 //	ARGV: prefix, at (µs), reason, issued before (µs, "": any), then per

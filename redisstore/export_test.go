@@ -175,3 +175,12 @@ const (
 // PageScriptSessions is how many sessions a ListPage or ListSpan script
 // reads at most.
 const PageScriptSessions = pageScriptSessions
+
+// SubjectBatch bounds the sessions one script of a subject's walk
+// revokes (RevokeSubject, RevokeSubjectBatch).
+const SubjectBatch = subjectBatch
+
+// ObserveSubjectBatches makes s call fn with the number of sessions each
+// script of a subject's walk revoked, as the script's reply names them.
+// Call it before using s concurrently.
+func ObserveSubjectBatches(s *Store, fn func(revoked int)) { s.observeBatch = fn }

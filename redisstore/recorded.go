@@ -490,9 +490,12 @@ func (s *Store) TouchRecorded(ctx context.Context, id sessiond.SessionID, lastAc
 
 var _ sessiond.SubjectChangeRecorder = (*Store)(nil)
 
-// revokeSubjectRecordedScript is revokeSubjectIndexedScript (outside a
-// Cluster: it records what it revokes, rec_subject) that stores the
-// records block of the revocation with it. The block names the sessions it
+// revokeSubjectRecordedScript revokes every live session of a subject
+// (outside a Cluster: it records what it revokes, rec_subject, so the
+// revocations, their index entries and their feed messages are one step)
+// and stores the records block of the revocation with it, in one script
+// over the whole subject index (the Manager walks a subject with
+// RevokeSubjectBatch instead). The block names the sessions it
 // was prepared for: when the sessions to revoke are not exactly those, the
 // script changes nothing and answers {"prepare", id, expiry, created, ...}
 // with the sessions it would revoke, for which the caller prepares a block
@@ -500,9 +503,10 @@ var _ sessiond.SubjectChangeRecorder = (*Store)(nil)
 //
 //	KEYS: subject index, the six record keys, revocation index, GC index,
 //	      expiry index, strategies
-//	ARGV: revokeSubjectScript's six, event log base, outbox base, maximum
-//	      age, the number n of prepared sessions, their n IDs, the records
-//	      block, channel, live index base, tag
+//	ARGV: base, subject, except id, has except ("1"/"0"), at, reason,
+//	      event log base, outbox base, maximum age, the number n of
+//	      prepared sessions, their n IDs, the records block, channel, live
+//	      index base, tag
 var revokeSubjectRecordedScript = newPairedScript(allowOOM + prelude + recordsLua + recordFn + recordSubjectFn +
 	revokeSubjectLua(`if n > 0 then write_block(2, ARGV, 11 + n, ARGV[7], ARGV[8], ARGV[9]) end
 rec_subject(8, ARGV[#ARGV - 2], ARGV[#ARGV - 1], ARGV[#ARGV], out)`))
@@ -547,13 +551,16 @@ return out
 `
 }
 
-// RevokeSubjectRecorded revokes as RevokeSubject does and, when it revokes
-// a session, stores revoked(revocations) in the same script (not on a
-// Cluster: there, after it); see sessiond.SubjectChangeRecorder. The
+// RevokeSubjectRecorded revokes what RevokeSubject would and, when it
+// revokes a session, stores revoked(revocations) in the same script (not
+// on a Cluster: there, after it); see sessiond.SubjectChangeRecorder. The
 // script refuses a block prepared for other sessions than it would revoke
 // (a concurrent login or revocation of the subject), and revoked is then
 // called again with the sessions it named; in the usual case that is two
-// round trips, the first finding the sessions.
+// round trips, the first finding the sessions. Unlike RevokeSubject it is
+// one script over every session of the subject (the interface wants the
+// records of all of them in one step), which on a subject with very many
+// sessions holds Redis for seconds: the Manager uses RevokeSubjectBatch.
 func (s *Store) RevokeSubjectRecorded(ctx context.Context, subject string, except sessiond.SessionID, at time.Time,
 	reason sessiond.RevokeReason, revoked func([]sessiond.Revocation) sessiond.ChangeRecords) ([]sessiond.Revocation, error) {
 	const op = "revoke subject"

@@ -40,6 +40,19 @@ var revocationKinds = []struct {
 		_, err := st.RevokeSubject(ctx, sess.Subject, "", at, sessiond.ReasonAdmin)
 		return err
 	}, false},
+	{"RevokeSubjectBatch", func(ctx context.Context, st *redisstore.Store, sess *sessiond.Session, at time.Time) error {
+		return walkSubject(ctx, st, sess.Subject, at, nil)
+	}, false},
+	{"RevokeSubjectBatch/records", func(ctx context.Context, st *redisstore.Store, sess *sessiond.Session, at time.Time) error {
+		return walkSubject(ctx, st, sess.Subject, at, func(revs []sessiond.Revocation, _ []sessiond.Client, _ bool) sessiond.ChangeRecords {
+			var rec sessiond.ChangeRecords
+			for _, r := range revs {
+				rec.Events = append(rec.Events, sessiond.Event{ID: sessiond.NewEventID(at), Time: at,
+					Type: sessiond.EventSessionRevoked, Subject: r.Subject, SessionID: r.SessionID})
+			}
+			return rec
+		})
+	}, false},
 	{"RevokeSubjectRecorded", func(ctx context.Context, st *redisstore.Store, sess *sessiond.Session, at time.Time) error {
 		_, err := st.RevokeSubjectRecorded(ctx, sess.Subject, "", at, sessiond.ReasonAdmin, nil)
 		return err
@@ -56,6 +69,50 @@ var revocationKinds = []struct {
 		_, _, err := st.RevokeMatching(ctx, sessiond.RevokeFilter{IssuedBefore: sess.CreatedAt.Add(time.Second)}, at, sessiond.ReasonIncident)
 		return err
 	}, true},
+}
+
+// walkSubject revokes subject's sessions with RevokeSubjectBatch, batch
+// after batch, as the Manager does.
+func walkSubject(ctx context.Context, st *redisstore.Store, subject string, at time.Time,
+	revoked func([]sessiond.Revocation, []sessiond.Client, bool) sessiond.ChangeRecords) error {
+	for cursor := ""; ; {
+		_, _, next, err := st.RevokeSubjectBatch(ctx, subject, "", at, sessiond.ReasonAdmin, cursor, 128, revoked)
+		if err != nil || next == "" {
+			return err
+		}
+		cursor = next
+	}
+}
+
+// TestStore_SubjectWalkWaitsOnce: with its replica stopped, a walk of a
+// subject in batches (RevokeSubject, and RevokeSubjectBatch from one
+// cursor to the next) waits for the replica once, not once a batch: with
+// the default RevocationWait of 1 s, a walk of 100,000 sessions (782
+// batches) would otherwise take 13 minutes while the replica is down.
+func TestStore_SubjectWalkWaitsOnce(t *testing.T) {
+	pair := redisclustertest.StartPair(t)
+	ctx := context.Background()
+	st, logs := waitingStore(t, pair, "walk")
+	t0 := now()
+	for _, subject := range []string{"store", "batches"} {
+		createSubject(t, st, subject, 3*redisstore.SubjectBatch, t0)
+	}
+	pair.Stop()
+	defer pair.Continue()
+	before := st.UnackedRevocations()
+	if revs, err := st.RevokeSubject(ctx, "store", "", t0.Add(time.Second), sessiond.ReasonAdmin); err != nil || len(revs) != 3*redisstore.SubjectBatch {
+		t.Fatalf("RevokeSubject() = %d revocations, %v; want %d", len(revs), err, 3*redisstore.SubjectBatch)
+	}
+	if n := st.UnackedRevocations() - before; n != 1 {
+		t.Errorf("RevokeSubject of 3 batches: %d waits fell short; want 1, then no more waits\n%s", n, logs())
+	}
+	before = st.UnackedRevocations()
+	if err := walkSubject(ctx, st, "batches", t0.Add(time.Second), nil); err != nil {
+		t.Fatalf("a walk of RevokeSubjectBatch = %v", err)
+	}
+	if n := st.UnackedRevocations() - before; n != 1 {
+		t.Errorf("a walk of 3 batches: %d waits fell short; want 1, then no more waits\n%s", n, logs())
+	}
 }
 
 // TestStore_RevocationSurvivesFailover: Redis replicates asynchronously,

@@ -108,11 +108,16 @@ func revocationOf(s *sessiond.Session) sessiond.Revocation {
 	return sessiond.Revocation{SessionID: s.ID, Subject: s.Subject, RevokedAt: s.RevokedAt, ExpiresAt: s.ExpiresAt, Reason: s.RevokeReason}
 }
 
-// RevokeSubject revokes, in one script, every session of subject live at
-// at (not revoked, before both expiries) except the one with ID except,
-// and returns what it revoked, oldest session first (non-nil). It records
-// and publishes them as Revoke does: outside a Cluster in the same
-// script.
+// RevokeSubject revokes every session of subject live at at (not
+// revoked, before both expiries) except the one with ID except, and
+// returns what it revoked, oldest session first (non-nil). It walks the
+// subject a batch of at most 128 sessions a script (revokeSubjectBatch),
+// so that no script holds Redis for long: a session live for the whole
+// call is revoked, one created or revoked during it may or may not be.
+// It records and publishes them as Revoke does: outside a Cluster in each
+// batch's script. Each batch waits for replicas until a wait falls short;
+// the rest of the walk does not. On an error part way, the batches before
+// it stay revoked.
 func (s *Store) RevokeSubject(ctx context.Context, subject string, except sessiond.SessionID, at time.Time, reason sessiond.RevokeReason) ([]sessiond.Revocation, error) {
 	const op = "revoke subject"
 	if err := ctxErr(ctx, op); err != nil {
@@ -122,32 +127,36 @@ func (s *Store) RevokeSubject(ctx context.Context, subject string, except sessio
 		return nil, fmt.Errorf("redisstore: %s: %w", op, &sessiond.ArgumentError{Field: "at", Msg: "must be set"})
 	}
 	tag := tagOf(subject)
-	args := []string{s.sessBase(tag), subject, string(except), boolArg(except != ""), encTime(at), string(reason)}
-	var reply []rueidis.RedisMessage
-	var err error
-	if s.crossSlot {
-		keys := append([]string{s.idxKey(tag)}, s.recordIndexKeys()...)
-		reply, err = s.execAcked(ctx, op, revokeSubjectIndexedScript, rueidis.LuaExec{Keys: keys, Args: append(args, s.channel, s.liveBase, tag)})[0].ToArray()
-	} else {
-		reply, err = s.execAcked(ctx, op, revokeSubjectScript, rueidis.LuaExec{Keys: []string{s.idxKey(tag)}, Args: args})[0].ToArray()
+	type revoked struct {
+		r       sessiond.Revocation
+		created time.Time
 	}
-	if err != nil {
-		return nil, s.fail(op, err)
-	}
-	out, err := subjectRevocations(reply, subject, at, reason)
-	if err != nil {
-		return nil, s.fail(op, err)
-	}
-	for _, r := range out {
-		s.wrote(s.sessKey(tag, r.SessionID))
-	}
-	if err := s.killedAfterRevoke(); err != nil {
-		return nil, err
-	}
-	if !s.crossSlot {
-		if err := s.recordAcked(ctx, op, out, true); err != nil {
-			return nil, s.fail(op+": record", err)
+	var (
+		rs     []revoked
+		gaveUp atomic.Bool // a wait for replicas fell short: the rest of the walk does not wait
+	)
+	for cur := (batchCursor{}); ; {
+		b, err := s.revokeSubjectBatch(ctx, op, tag, subject, except, at, reason, cur, subjectBatch, &gaveUp, nil)
+		if err != nil {
+			return nil, err
 		}
+		for i, r := range b.revs {
+			rs = append(rs, revoked{r: r, created: b.created[i]})
+		}
+		if !b.more {
+			break
+		}
+		cur = b.pos
+	}
+	slices.SortFunc(rs, func(a, b revoked) int {
+		if c := a.created.Compare(b.created); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.r.SessionID, b.r.SessionID)
+	})
+	out := make([]sessiond.Revocation, len(rs))
+	for i, r := range rs {
+		out[i] = r.r
 	}
 	return out, nil
 }

@@ -300,36 +300,6 @@ end
 return f
 `)
 
-// revokeSubjectScript revokes every live session of a subject (on a
-// Cluster; outside one, revokeSubjectIndexedScript).
-//
-//	KEYS: subject index
-//	ARGV: base, subject, except id, has except ("1"/"0"), at, reason
-//	→ {id, expiry, created, ...} of the sessions it revoked
-var revokeSubjectScript = newPairedScript(allowOOM + prelude + revokeSubjectBody + `
-return out
-`)
-
-// revokeSubjectBody revokes the live sessions of a subject and leaves
-// {id, expiry, created, ...} of those it revoked in out.
-const revokeSubjectBody = `
-local keys, out = subject_live(KEYS[1], ARGV[1], ARGV[2], ARGV[4] == '1' and ARGV[3], tonumber(ARGV[5]))
-for _, k in ipairs(keys) do redis.call('HSET', k, 'ra', ARGV[5], 'rr', ARGV[6]) end
-`
-
-// revokeSubjectIndexedScript is revokeSubjectScript outside a Cluster: it
-// also records what it revokes (rec_subject), so the revocations, their
-// index entries and their feed messages are one step.
-//
-//	KEYS: subject index, revocation index, GC index, expiry index,
-//	      strategies
-//	ARGV: revokeSubjectScript's six, channel, live index base, tag
-//	→ as revokeSubjectScript
-var revokeSubjectIndexedScript = newPairedScript(allowOOM + prelude + recordFn + recordSubjectFn + revokeSubjectBody + `
-rec_subject(2, ARGV[7], ARGV[8], ARGV[9], out)
-return out
-`)
-
 // recordSubjectFn defines rec_subject, which records (recordFn), when
 // there are any, the revocations out lists ({id, expiry, created, ...}) of
 // sessions of the subject ARGV[2] under tag, revoked at ARGV[5] for

@@ -78,9 +78,10 @@ const defaultMaxEventAge = 400 * 24 * time.Hour
 
 // Store is a sessiond.Store on Redis. It also implements
 // sessiond.RevocationNotifier, sessiond.Limiter, sessiond.MetaStore,
-// sessiond.EventLog, sessiond.Outbox, sessiond.BulkRevoker and
-// sessiond.LiveCounter. It is safe for concurrent use; every value it
-// returns is a fresh copy.
+// sessiond.EventLog, sessiond.Outbox, sessiond.BulkRevoker,
+// sessiond.LiveCounter and sessiond.SubjectBatchRevoker (a subject's
+// sessions revoked a batch a script: subjectbatches.go). It is safe for
+// concurrent use; every value it returns is a fresh copy.
 type Store struct {
 	client rueidis.Client
 	// wake cuts short the feeds' reconnect backoff once the client sees
@@ -127,6 +128,9 @@ type Store struct {
 	// errKilled as soon as its script answers, sending nothing more, as a
 	// node killed at that moment would (killedAfterRevoke).
 	killAfterRevoke bool
+	// observeBatch (tests only), when set, is told how many sessions each
+	// script of a subject's walk revoked (revokeSubjectBatch).
+	observeBatch func(revoked int)
 	// moved queues the pending fields whose records have moved, for
 	// deleteMovedLoop to delete (Cluster only).
 	moved chan pending

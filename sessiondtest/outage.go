@@ -243,6 +243,12 @@ func everyCall(st sessiond.Store, s *sessiond.Session, tok sessiond.Token) []sto
 				return err
 			}})
 	}
+	if br, ok := st.(sessiond.SubjectBatchRevoker); ok {
+		calls = append(calls, storeCall{"RevokeSubjectBatch", func(ctx context.Context) error {
+			_, _, _, err := br.RevokeSubjectBatch(ctx, "alice", "", later, sessiond.ReasonAdmin, "", 10, nil)
+			return err
+		}})
+	}
 	if n, ok := st.(sessiond.RevocationNotifier); ok {
 		calls = append(calls, storeCall{"SubscribeRevocations", func(ctx context.Context) error {
 			return n.SubscribeRevocations(ctx, func(sessiond.Revocation) {}, func() {})

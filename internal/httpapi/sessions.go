@@ -290,8 +290,9 @@ func (s *server) revokeSubject(w http.ResponseWriter, r *http.Request) error {
 	n, err := s.m.RevokeSubject(r.Context(), subject, except, sessiond.ReasonAdmin)
 	if errors.Is(err, sessiond.ErrConflict) {
 		// The subject's sessions kept changing through every try (a
-		// store that must see the same set twice): nothing was revoked,
-		// and trying again is the answer, not a 500.
+		// store that must see the same set twice): nothing of that step
+		// was revoked (on a store that revokes in batches, those before
+		// it were), and trying again is the answer, not a 500.
 		return &requestError{status: http.StatusServiceUnavailable, code: apitype.CodeStoreUnavailable,
 			detail: "the subject's sessions kept changing while they were revoked; retry", cause: err}
 	}

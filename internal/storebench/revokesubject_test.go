@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/opaquetoken"
 	"github.com/sessiond/sessiond/sqlitestore"
 
 	"github.com/sessiond/sessiond/internal/testenv"
@@ -58,8 +60,16 @@ var hugeClaims = []byte(`{"blob":"` + strings.Repeat("x", 4096-11) + `"}`)
 // same client), a service account's or an attacker's. Each iteration
 // creates them again (timer stopped) and revokes them all; peak-heap-MB
 // is the heap's highest point during the revocation, above where it
-// started (testenv.HeapPeak). On Redis, the longest command is in the
-// server's SLOWLOG (docs/PERFORMANCE.md, "Revoking a huge subject's
+// started (testenv.HeapPeak). On Redis, median-script-ms and
+// longest-script-ms are those of the revocation's scripts in the server's
+// SLOWLOG, which it resets first: run it on a Redis of its own started with
+// --slowlog-log-slower-than below a millisecond. With
+// SESSIOND_BENCH_GET_PROBE=1 another client sends a GET each millisecond
+// throughout the revocation (get-p99-ms, get-max-ms: what every other
+// caller of Redis waited); its garbage counts in peak-heap-MB, so take
+// the heap from a run without it. longest-other-ms is the slowest other
+// command in the SLOWLOG meanwhile: one as slow as a script means the
+// host descheduled Redis (docs/PERFORMANCE.md, "Revoking a huge subject's
 // sessions").
 func BenchmarkRevokeSubjectHuge(b *testing.B) {
 	n := hugeSessions(b)
@@ -68,22 +78,227 @@ func BenchmarkRevokeSubjectHuge(b *testing.B) {
 			st := newStore(b)
 			m := manager(b, sessiond.StrategyDatabase, st)
 			ctx := context.Background()
+			var probe *redisProbe
+			if label == "redis" {
+				probe = newRedisProbe(b, os.Getenv("SESSIOND_BENCH_GET_PROBE") == "1")
+			}
 			b.ReportAllocs()
 			var peak uint64
 			for b.Loop() {
 				b.StopTimer()
 				createSubject(b, st, "huge-subject", n)
+				probe.start(b)
 				b.StartTimer()
 				stop := testenv.HeapPeak()
 				got, err := m.RevokeSubject(ctx, "huge-subject", "", sessiond.ReasonAdmin)
 				peak = max(peak, stop())
+				b.StopTimer()
+				probe.stop(b)
 				if err != nil || got != n {
 					b.Fatalf("RevokeSubject = %d, %v; want %d", got, err, n)
 				}
+				b.StartTimer()
 			}
 			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+			probe.report(b)
 		})
 	}
+}
+
+// BenchmarkRevokeSubjectHugeEvents is BenchmarkRevokeSubjectHuge on Redis
+// with the events written with the change, as the server writes them with
+// a webhook endpoint: each event and one outbox delivery of it go to the
+// store with the revocation (an AtomicSink).
+func BenchmarkRevokeSubjectHugeEvents(b *testing.B) {
+	n := hugeSessions(b)
+	newStore, ok := hugeStores(b)["redis"]
+	if !ok {
+		b.Skip("SESSIOND_TEST_REDIS_URL is not set")
+	}
+	st := newStore(b)
+	m, err := sessiond.New(context.Background(), sessiond.Options{Strategy: sessiond.StrategyDatabase, Store: st,
+		Opaque: opaquetoken.Codec{}, GCInterval: -1, WatermarkPoll: -1, Events: carriedEvents{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { m.Close() })
+	probe := newRedisProbe(b, os.Getenv("SESSIOND_BENCH_GET_PROBE") == "1")
+	ctx := context.Background()
+	b.ReportAllocs()
+	var peak uint64
+	for b.Loop() {
+		b.StopTimer()
+		createSubject(b, st, "huge-subject", n)
+		probe.start(b)
+		b.StartTimer()
+		stop := testenv.HeapPeak()
+		got, err := m.RevokeSubject(ctx, "huge-subject", "", sessiond.ReasonAdmin)
+		peak = max(peak, stop())
+		b.StopTimer()
+		probe.stop(b)
+		if err != nil || got != n {
+			b.Fatalf("RevokeSubject = %d, %v; want %d", got, err, n)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+	probe.report(b)
+}
+
+// BenchmarkRedisGetsIdle is the GETs of SESSIOND_BENCH_GET_PROBE for five
+// seconds with nothing else sent: what get-p99-ms and get-max-ms are on
+// the same host without a revocation, and the slowest single command
+// meanwhile (longest-other-ms: the host descheduling Redis).
+func BenchmarkRedisGetsIdle(b *testing.B) {
+	if os.Getenv("SESSIOND_TEST_REDIS_URL") == "" {
+		b.Skip("SESSIOND_TEST_REDIS_URL is not set")
+	}
+	p := newRedisProbe(b, true)
+	for b.Loop() {
+		p.start(b)
+		time.Sleep(5 * time.Second) // the time measured, not a wait for anything
+		p.stop(b)
+	}
+	p.report(b)
+}
+
+// carriedEvents hands each event to the store with one outbox delivery, as
+// the server's sink does with one webhook endpoint.
+type carriedEvents struct{}
+
+func (carriedEvents) Record(context.Context, sessiond.Event) error { return nil }
+
+func (carriedEvents) Prepare(_ context.Context, e sessiond.Event) ([]sessiond.Event, []sessiond.Delivery, bool, error) {
+	d := sessiond.Delivery{ID: "msg_" + e.ID, Endpoint: "ops", EventID: e.ID, Payload: []byte(`{"type":"` + string(e.Type) + `"}`),
+		State: sessiond.DeliveryPending, NextAttemptAt: e.Time, CreatedAt: e.Time, UpdatedAt: e.Time}
+	return []sessiond.Event{e}, []sessiond.Delivery{d}, true, nil
+}
+
+func (carriedEvents) Committed(context.Context, sessiond.Event) {}
+
+// redisProbe watches the Redis at SESSIOND_TEST_REDIS_URL during a
+// revocation: the longest script in SLOWLOG and, with gets, the latencies
+// of GETs another client sends each millisecond. A nil probe does
+// nothing.
+type redisProbe struct {
+	c       rueidis.Client
+	probe   bool // send the GETs
+	done    chan struct{}
+	wg      sync.WaitGroup
+	gets    []time.Duration // every GET of every revocation
+	scripts []time.Duration // every script in the SLOWLOG, of every revocation
+	other   time.Duration   // the slowest other command in it
+}
+
+func newRedisProbe(b *testing.B, gets bool) *redisProbe {
+	opt, err := rueidis.ParseURL(os.Getenv("SESSIOND_TEST_REDIS_URL"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	opt.DisableCache = true
+	c, err := rueidis.NewClient(opt)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(c.Close)
+	// Room for every GET up front: the slice must not grow during the
+	// revocation.
+	return &redisProbe{c: c, probe: gets, gets: make([]time.Duration, 0, 1<<21)}
+}
+
+// start resets the SLOWLOG and starts the GETs.
+func (p *redisProbe) start(b *testing.B) {
+	if p == nil {
+		return
+	}
+	ctx := context.Background()
+	if err := p.c.Do(ctx, p.c.B().SlowlogReset().Build()).Error(); err != nil {
+		b.Fatal(err)
+	}
+	p.done = make(chan struct{})
+	if !p.probe {
+		return
+	}
+	// Open loop, a GET each millisecond whether the last has been answered
+	// or not, as independent callers send them: a script that holds Redis
+	// for a second delays the thousand sent meanwhile, not one.
+	p.wg.Go(func() {
+		get := p.c.B().Get().Key("storebench-probe").Build().Pin()
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		var (
+			sent sync.WaitGroup
+			mu   sync.Mutex
+		)
+		defer sent.Wait()
+		for {
+			select {
+			case <-p.done:
+				return
+			case <-tick.C:
+			}
+			sent.Go(func() {
+				t := time.Now()
+				if err := p.c.Do(ctx, get).Error(); err != nil && !rueidis.IsRedisNil(err) {
+					b.Error(err)
+					return
+				}
+				d := time.Since(t)
+				mu.Lock()
+				p.gets = append(p.gets, d)
+				mu.Unlock()
+			})
+		}
+	})
+}
+
+// stop ends the GETs and reads the SLOWLOG's scripts.
+func (p *redisProbe) stop(b *testing.B) {
+	if p == nil {
+		return
+	}
+	close(p.done)
+	p.wg.Wait()
+	entries, err := p.c.Do(context.Background(), p.c.B().SlowlogGet().Count(-1).Build()).ToArray()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, e := range entries {
+		f, err := e.ToArray()
+		if err != nil || len(f) < 4 {
+			b.Fatalf("SLOWLOG entry %v: %v", e, err)
+		}
+		us, _ := f[2].AsInt64()
+		args, _ := f[3].AsStrSlice()
+		if len(args) == 0 || !strings.HasPrefix(strings.ToUpper(args[0]), "EVAL") {
+			p.other = max(p.other, time.Duration(us)*time.Microsecond)
+			continue
+		}
+		p.scripts = append(p.scripts, time.Duration(us)*time.Microsecond)
+	}
+}
+
+// report reports the GETs' p99 and maximum and the longest script.
+func (p *redisProbe) report(b *testing.B) {
+	if p == nil {
+		return
+	}
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	if len(p.gets) > 0 {
+		slices.Sort(p.gets)
+		b.ReportMetric(ms(p.gets[len(p.gets)*99/100]), "get-p99-ms")
+		b.ReportMetric(ms(p.gets[len(p.gets)-1]), "get-max-ms")
+		b.ReportMetric(float64(len(p.gets))/float64(b.N), "gets/op")
+	}
+	if len(p.scripts) > 0 {
+		slices.Sort(p.scripts)
+		b.ReportMetric(ms(p.scripts[len(p.scripts)/2]), "median-script-ms")
+		b.ReportMetric(ms(p.scripts[len(p.scripts)-1]), "longest-script-ms")
+	}
+	b.ReportMetric(float64(len(p.scripts))/float64(b.N), "slow-scripts/op")
+	// A single command as slow as a script says the host descheduled
+	// Redis, not that the script's work took that long.
+	b.ReportMetric(ms(p.other), "longest-other-ms")
 }
 
 // createSubject stores n live sessions of subject, straight into st, from
