@@ -11,9 +11,13 @@ import (
 
 var _ sessiond.SubjectPager = (*Store)(nil)
 
-// order compares two positions in the page order: CreatedAt, then ID.
+// order compares two positions in the page order: CreatedAt to the
+// microsecond, then ID. A cursor holds whole microseconds (PageCursor),
+// and this store keeps the times it is given, which may be finer: ordered
+// by the exact time, the sessions of one microsecond would sort apart from
+// their cursor, and a walk would read them again, or skip them.
 func order(at time.Time, id sessiond.SessionID, bt time.Time, bid sessiond.SessionID) int {
-	if c := at.Compare(bt); c != 0 {
+	if c := at.Truncate(time.Microsecond).Compare(bt.Truncate(time.Microsecond)); c != 0 {
 		return c
 	}
 	return cmp.Compare(id, bid)

@@ -32,6 +32,7 @@ const (
 	codeAdminShutdown       = "57P01"
 	codeCrashShutdown       = "57P02"
 	codeCannotConnectNow    = "57P03"
+	codeReadOnly            = "25006" // read_only_sql_transaction: a hot standby, default_transaction_read_only
 	codeProgramLimit        = "54000" // e.g. an index row too large
 )
 
@@ -43,7 +44,8 @@ const (
 //     changed; retrying is safe);
 //   - a value PostgreSQL cannot store (class 22, 54000) → ErrInvalidArgument;
 //   - no connection, a broken one, an acquire or statement that ran out of
-//     time, a server shutting down → ErrStoreUnavailable;
+//     time, a server shutting down, a server that only reads (a standby
+//     after a failover, default_transaction_read_only) → ErrStoreUnavailable;
 //   - a caller's cancellation stays context.Canceled.
 func translate(op string, err error) error {
 	if err == nil {
@@ -66,7 +68,7 @@ func translate(op string, err error) error {
 			return fmt.Errorf("pgstore: %s: %w", op, &sessiond.ArgumentError{Field: "value", Msg: pgErr.Message})
 		case strings.HasPrefix(code, "08") || strings.HasPrefix(code, "53") ||
 			code == codeAdminShutdown || code == codeCrashShutdown || code == codeCannotConnectNow ||
-			code == codeQueryCanceled:
+			code == codeQueryCanceled || code == codeReadOnly:
 			return fmt.Errorf("pgstore: %s: %w: %s (SQLSTATE %s)", op, sessiond.ErrStoreUnavailable, pgErr.Message, code)
 		}
 		return fmt.Errorf("pgstore: %s: %s (SQLSTATE %s)", op, pgErr.Message, pgErr.Code)

@@ -156,3 +156,37 @@ func TestStore_ClosedIdleConn(t *testing.T) {
 		}
 	}
 }
+
+// TestStore_ReadOnlyIsUnavailable: a server that reads but refuses every
+// write (SQLSTATE 25006: a hot standby the pool reached after a failover,
+// or default_transaction_read_only) is ErrStoreUnavailable, as a full
+// disk (53100) is: reported to the operator, answered 503, and a
+// database-strategy verify whose touch it refuses still answers from the
+// read. Before, it was an untyped error: 500, not counted as the store's.
+func TestStore_ReadOnlyIsUnavailable(t *testing.T) {
+	t.Parallel()
+	st, schema := newStore(t, pgstore.Options{})
+	ctx := t.Context()
+	s := sessiondtest.NewSession("alice", time.Now().UTC().Truncate(time.Microsecond))
+	if err := st.Create(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := pgstore.New(ctx, testDSN(t)+"&default_transaction_read_only=on", pgstore.Options{Schema: schema, NoMigrate: true})
+	if err != nil {
+		t.Fatalf("New(read-only) = %v; want nil (it reads)", err)
+	}
+	t.Cleanup(func() { ro.Close() })
+	if got, err := ro.Get(ctx, s.ID); err != nil || got.ID != s.ID {
+		t.Fatalf("Get on a read-only server = %v, %v; want the session", got, err)
+	}
+	later := s.LastActiveAt.Add(time.Minute)
+	for name, call := range map[string]func() error{
+		"Touch":  func() error { return ro.Touch(ctx, s.ID, later, s.IdleExpiresAt.Add(time.Minute)) },
+		"Revoke": func() error { _, err := ro.Revoke(ctx, s.ID, later, sessiond.ReasonLogout); return err },
+		"Create": func() error { return ro.Create(ctx, sessiondtest.NewSession("alice", later)) },
+	} {
+		if err := call(); !errors.Is(err, sessiond.ErrStoreUnavailable) {
+			t.Errorf("%s on a read-only server = %v; want ErrStoreUnavailable", name, err)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,13 +26,17 @@ import (
 // walk being the other's reverse; that a page returns only the live ones
 // of the Limit sessions it read (so a walk takes no more pages than the
 // subject has sessions stored, over Limit); that a cursor still leads on
-// once its session is gone; and that a subject is matched as an exact
-// string.
+// once its session is gone, and a walk during other writes returns each
+// session live throughout exactly once, cursors inside ties included;
+// that times finer than a cursor's microsecond walk as any; and that a
+// subject is matched as an exact string.
 func TestSubjectPager(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	runSuite(t, newStore, []subtest[sessiond.SubjectPager]{
 		{"WalkIsList", pagerWalkIsList},
 		{"ReadsAtMostLimit", pagerReadsAtMostLimit},
 		{"CursorOfGoneSession", pagerCursorOfGoneSession},
+		{"WalkDuringChanges", pagerWalkDuringChanges},
+		{"SubMicrosecondTimes", pagerSubMicrosecond},
 		{"BadInput", pagerBadInput},
 		{"Empty", pagerEmpty},
 		{"ExactSubject", pagerExactSubject},
@@ -245,6 +250,148 @@ func pagerCursorOfGoneSession(t *testing.T, f *fixture, p sessiond.SubjectPager)
 			t.Errorf("%s: the walk (newest %t) after the deleted session's cursor = %v (next %q); want %v", tc.subject, tc.newest, ids(rest), q.After, ids(want))
 		}
 		f.wantGone(all[tc.gone].ID)
+	}
+}
+
+// pagerWalkDuringChanges: a walk in either direction while the subject's
+// other sessions are created, revoked and deleted, concurrently and at its
+// cursor, returns each session live for the whole walk exactly once, and
+// nothing twice. The sessions tie in groups on CreatedAt and on ExpiresAt
+// (a rotation's family shares both), so cursors fall inside a tie, and
+// the walker deletes the session its cursor names before going on.
+func pagerWalkDuringChanges(t *testing.T, f *fixture, p sessiond.SubjectPager) {
+	// created and expires give session i its place in a tie of both orders.
+	created := func(i int) time.Time { return at(time.Duration(i%6) * time.Minute) }
+	expires := func(i int) time.Time { return at(8*time.Hour + time.Duration(i%4)*time.Minute) }
+	stable := map[sessiond.SessionID]bool{}
+	for i := range 36 {
+		s := NewSession("alice", created(i))
+		s.ExpiresAt = expires(i)
+		f.create(s)
+		stable[s.ID] = true
+	}
+	f.create(NewSession("bob", created(0)))
+	// gone is when each churn session stops being live for DeleteExpired
+	// (its idle expiry), after pagerNow; each walk's get later ones.
+	gone := map[sessiond.SessionID]time.Time{}
+	tick := 0
+	churn := func(n int) {
+		for i := range n {
+			tick++
+			s := NewSession("alice", created(i))
+			s.ExpiresAt = expires(i + 1)
+			s.IdleExpiresAt = pagerNow.Add(time.Duration(tick) * time.Microsecond)
+			f.create(s)
+			gone[s.ID] = s.IdleExpiresAt
+		}
+	}
+	for _, limit := range []int{1, 2, 3, 7} {
+		for _, newest := range []bool{false, true} {
+			churn(24)
+			// The other writer: one step (a revocation, and every other
+			// step a new session in a tie) per page, run while the walker
+			// reads the next.
+			steps, done := make(chan int, 1), make(chan struct{})
+			var revocable []sessiond.SessionID
+			for id := range gone {
+				revocable = append(revocable, id)
+			}
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				for k := range steps {
+					s := NewSession("alice", created(k))
+					s.ExpiresAt = expires(k)
+					s.IdleExpiresAt = pagerNow.Add(time.Microsecond) // swept with the churn
+					if k%2 == 0 {
+						if err := f.st.Create(f.ctx, s); err != nil {
+							t.Errorf("Create during the walk = %v", err)
+						}
+					}
+					if k < len(revocable) {
+						if _, err := f.st.Revoke(f.ctx, revocable[k], at(9*time.Minute), sessiond.ReasonLogout); err != nil && !errors.Is(err, sessiond.ErrNotFound) {
+							t.Errorf("Revoke during the walk = %v", err)
+						}
+					}
+				}
+				close(done)
+			})
+			seen := map[sessiond.SessionID]int{}
+			q := sessiond.PageQuery{Subject: "alice", Now: pagerNow, Limit: limit, Newest: newest}
+			for pages := 0; ; pages++ {
+				if pages > 4*(36+24)+10 { // a page reads at least one, the other writer adds one every other page
+					t.Fatalf("walk (limit %d, newest %t): no end after %d pages", limit, newest, pages)
+				}
+				page, err := p.ListPage(f.ctx, q)
+				if err != nil {
+					t.Fatalf("ListPage(limit %d, newest %t, after %q) = %v", limit, newest, q.After, err)
+				}
+				for _, s := range page.Sessions {
+					seen[s.ID]++
+				}
+				if q.After = page.Next; q.After == "" {
+					break
+				}
+				steps <- pages
+				// The cursor's session goes, with the churn sessions
+				// before it, as a sweep of the idle-expired would.
+				c, err := sessiond.CheckPageQuery(q)
+				if err != nil {
+					t.Fatalf("Next %q: %v", q.After, err)
+				}
+				if end, ok := gone[c.ID]; ok {
+					if _, err := f.st.DeleteExpired(f.ctx, end.Add(time.Microsecond), 1000); err != nil {
+						t.Fatalf("DeleteExpired = %v", err)
+					}
+				}
+			}
+			close(steps)
+			wg.Wait()
+			<-done
+			for id, n := range seen {
+				if n > 1 {
+					t.Errorf("walk (limit %d, newest %t) returned %s %d times; want once", limit, newest, id, n)
+				}
+			}
+			for id := range stable {
+				if seen[id] != 1 {
+					t.Errorf("walk (limit %d, newest %t) returned live session %s %d times; want once", limit, newest, id, seen[id])
+				}
+			}
+			// The churn left is swept before the next walk.
+			if _, err := f.st.DeleteExpired(f.ctx, pagerNow.Add(time.Duration(tick+1)*time.Microsecond), 1000); err != nil {
+				t.Fatalf("DeleteExpired = %v", err)
+			}
+		}
+	}
+}
+
+// pagerSubMicrosecond: sessions created within one microsecond, at
+// times finer than a cursor holds (a Store is given any time.Time; the
+// Manager's are whole microseconds, a direct caller's need not be), are
+// walked each once in both directions, with every limit.
+func pagerSubMicrosecond(t *testing.T, f *fixture, p sessiond.SubjectPager) {
+	base := at(time.Minute).Truncate(time.Microsecond)
+	want := map[sessiond.SessionID]bool{}
+	for i := range 5 {
+		s := NewSession("alice", base.Add(time.Duration(100*(5-i))*time.Nanosecond))
+		s.ExpiresAt = at(8 * time.Hour).Add(time.Duration(100*i+1) * time.Nanosecond)
+		f.create(s)
+		want[s.ID] = true
+	}
+	for _, limit := range []int{1, 2, 4} {
+		for _, newest := range []bool{false, true} {
+			got := walk(t, f, p, "alice", pagerNow, limit, newest, 5/limit+1)
+			seen := map[sessiond.SessionID]bool{}
+			for _, s := range got {
+				if seen[s.ID] || !want[s.ID] {
+					t.Errorf("walk(limit %d, newest %t) = %v; want each of the %d sessions once", limit, newest, ids(got), len(want))
+				}
+				seen[s.ID] = true
+			}
+			if len(seen) != len(want) {
+				t.Errorf("walk(limit %d, newest %t) = %v; want all %d sessions", limit, newest, ids(got), len(want))
+			}
+		}
 	}
 }
 
