@@ -386,8 +386,14 @@ func (s *Store) revokeSubject(ctx context.Context, subject string, except sessio
 // List returns subject's sessions live at now, oldest first; an empty,
 // non-nil slice when there are none.
 func (s *Store) List(ctx context.Context, subject string, now time.Time) ([]*sessiond.Session, error) {
-	const op = "list sessions"
-	rows, err := s.db.QueryContext(ctx, listQuery, subject, micro(now), micro(now))
+	return s.querySessions(ctx, "list sessions", listQuery, subject, micro(now), micro(now))
+}
+
+// querySessions runs query, whose rows are whole sessions (scanSession),
+// and returns them in its order: an empty, non-nil slice when there are
+// none.
+func (s *Store) querySessions(ctx context.Context, op, query string, args ...any) ([]*sessiond.Session, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, s.fail(op, err)
 	}

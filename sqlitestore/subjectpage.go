@@ -90,22 +90,5 @@ func (s *Store) ListPage(ctx context.Context, q sessiond.PageQuery) (sessiond.Pa
 // and ending at expires: through sessions_subject, the rows of the subject
 // created in that microsecond.
 func (s *Store) ListSpan(ctx context.Context, subject string, created, expires, now time.Time) ([]*sessiond.Session, error) {
-	const op = "list span"
-	rows, err := s.db.QueryContext(ctx, spanQuery, subject, micro(created), micro(expires), micro(now), micro(now))
-	if err != nil {
-		return nil, s.fail(op, err)
-	}
-	defer rows.Close()
-	out := []*sessiond.Session{}
-	for rows.Next() {
-		sess, err := scanSession(rows)
-		if err != nil {
-			return nil, s.fail(op, err)
-		}
-		out = append(out, sess)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.fail(op, err)
-	}
-	return out, nil
+	return s.querySessions(ctx, "list span", spanQuery, subject, micro(created), micro(expires), micro(now), micro(now))
 }
