@@ -17,10 +17,6 @@ import (
 // subjectRevocations decodes the {id, expiry, created, ...} answer of a
 // subject revocation script: the revocations, oldest session first.
 func subjectRevocations(reply []rueidis.RedisMessage, subject string, at time.Time, reason sessiond.RevokeReason) ([]sessiond.Revocation, error) {
-	type revoked struct {
-		r       sessiond.Revocation
-		created time.Time
-	}
 	rs := make([]revoked, 0, len(reply)/3)
 	for i := 0; i+2 < len(reply); i += 3 {
 		id, _ := field(&reply[i])
@@ -35,17 +31,7 @@ func subjectRevocations(reply []rueidis.RedisMessage, subject string, at time.Ti
 			SessionID: sessiond.SessionID(id), Subject: subject, RevokedAt: at, ExpiresAt: exp, Reason: reason,
 		}})
 	}
-	slices.SortFunc(rs, func(a, b revoked) int {
-		if c := a.created.Compare(b.created); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.r.SessionID, b.r.SessionID)
-	})
-	out := make([]sessiond.Revocation, len(rs))
-	for i, r := range rs {
-		out[i] = r.r
-	}
-	return out, nil
+	return oldestFirst(rs), nil
 }
 
 // Revoke marks session id revoked at at for reason and returns it. A
@@ -127,10 +113,6 @@ func (s *Store) RevokeSubject(ctx context.Context, subject string, except sessio
 		return nil, fmt.Errorf("redisstore: %s: %w", op, &sessiond.ArgumentError{Field: "at", Msg: "must be set"})
 	}
 	tag := tagOf(subject)
-	type revoked struct {
-		r       sessiond.Revocation
-		created time.Time
-	}
 	var (
 		rs     []revoked
 		gaveUp atomic.Bool // a wait for replicas fell short: the rest of the walk does not wait
@@ -148,17 +130,7 @@ func (s *Store) RevokeSubject(ctx context.Context, subject string, except sessio
 		}
 		cur = b.pos
 	}
-	slices.SortFunc(rs, func(a, b revoked) int {
-		if c := a.created.Compare(b.created); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.r.SessionID, b.r.SessionID)
-	})
-	out := make([]sessiond.Revocation, len(rs))
-	for i, r := range rs {
-		out[i] = r.r
-	}
-	return out, nil
+	return oldestFirst(rs), nil
 }
 
 // feedMessage is the JSON payload published on <prefix>:revocations. Times
@@ -320,4 +292,26 @@ func (s *Store) Revocations(ctx context.Context, since time.Time) ([]sessiond.Re
 		return cmp.Compare(a.SessionID, b.SessionID)
 	})
 	return out, nil
+}
+
+// revoked is a revocation with its session's creation, its order.
+type revoked struct {
+	r       sessiond.Revocation
+	created time.Time
+}
+
+// oldestFirst is the revocations of rs, oldest session first (by
+// creation, then ID).
+func oldestFirst(rs []revoked) []sessiond.Revocation {
+	slices.SortFunc(rs, func(a, b revoked) int {
+		if c := a.created.Compare(b.created); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.r.SessionID, b.r.SessionID)
+	})
+	out := make([]sessiond.Revocation, len(rs))
+	for i, r := range rs {
+		out[i] = r.r
+	}
+	return out
 }
