@@ -376,7 +376,11 @@ func BenchmarkSubjectReadsHuge(b *testing.B) {
 // reportRedisCPU measures the CPU time of the Redis at
 // SESSIOND_TEST_REDIS_URL from now until the benchmark ends, and reports
 // it a session of the n each operation reads.
-func reportRedisCPU(b *testing.B, n int) func() {
+func reportRedisCPU(b *testing.B, n int) func() { return reportRedisCPUUnit(b, n, "redis-µs/session") }
+
+// reportRedisCPUUnit is reportRedisCPU's measure, reported a unit of the
+// n each operation handles, named unit.
+func reportRedisCPUUnit(b *testing.B, n int, unit string) func() {
 	opt, err := rueidis.ParseURL(os.Getenv("SESSIOND_TEST_REDIS_URL"))
 	if err != nil {
 		b.Fatal(err)
@@ -388,6 +392,6 @@ func reportRedisCPU(b *testing.B, n int) func() {
 	start := testenv.RedisCPU(b, c)
 	return func() {
 		defer c.Close()
-		b.ReportMetric(float64(testenv.RedisCPU(b, c)-start)/float64(time.Microsecond)/float64(b.N*n), "redis-µs/session")
+		b.ReportMetric(float64(testenv.RedisCPU(b, c)-start)/float64(time.Microsecond)/float64(b.N*n), unit)
 	}
 }

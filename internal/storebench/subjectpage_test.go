@@ -2,15 +2,11 @@ package storebench
 
 import (
 	"context"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/redis/rueidis"
-
 	"github.com/sessiond/sessiond"
-	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // BenchmarkSubjectPagesHuge: the store reads behind the two request-driven
@@ -124,21 +120,5 @@ func createSpread(b *testing.B, st sessiond.Store, subject string, n int, now ti
 	return mid
 }
 
-// reportRedisCPUPerOp measures the CPU time of the Redis at
-// SESSIOND_TEST_REDIS_URL from now until the benchmark ends, and reports
-// it an operation.
-func reportRedisCPUPerOp(b *testing.B) func() {
-	opt, err := rueidis.ParseURL(os.Getenv("SESSIOND_TEST_REDIS_URL"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	c, err := rueidis.NewClient(opt)
-	if err != nil {
-		b.Fatal(err)
-	}
-	start := testenv.RedisCPU(b, c)
-	return func() {
-		defer c.Close()
-		b.ReportMetric(float64(testenv.RedisCPU(b, c)-start)/float64(time.Microsecond)/float64(b.N), "redis-µs/op")
-	}
-}
+// reportRedisCPUPerOp is reportRedisCPU an operation (a "session" of one).
+func reportRedisCPUPerOp(b *testing.B) func() { return reportRedisCPUUnit(b, 1, "redis-µs/op") }
