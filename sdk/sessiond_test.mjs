@@ -713,7 +713,10 @@ test("a rival waits out a short-lease holder's retry pause", async (t) => {
   t.after(() => { a.stop(); b.stop(); });
   assert.equal(globalThis.navigator?.locks, undefined, "this test is about the localStorage lock");
   const pa = a.refresh(); // its first answer is lost; it sends it again after 1 s
-  await sleep(150); // a holds the lock (written, settled) and waits to retry
+  // a sends its first refresh holding the lock (written, settled), then
+  // waits to retry: start b once it has (a fixed sleep lost the race to a
+  // loaded machine's timers).
+  while (srv.calls.length === 0) await sleep(5);
   const pb = b.refresh();
   assert.deepEqual(await Promise.all([pa, pb]), [true, true]);
   assert.deepEqual(srv.calls, ["POST /auth/refresh", "POST /auth/refresh"], "b refreshed while a held the lock");
