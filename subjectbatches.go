@@ -46,7 +46,11 @@ type SubjectBatchRevoker interface {
 	// none.
 	//
 	// ErrInvalidArgument, and nothing changes, for a limit below 1 or a
-	// cursor the store did not return for this subject; on any error
+	// cursor that is not of the store's form or not for this subject. A
+	// cursor is trusted beyond that (the store need not tell one it
+	// returned from one made to look like it: a made-up position skips
+	// sessions), so it must come from the previous call of the same walk,
+	// as the Manager's loop passes it, never from a client. On any error
 	// nothing of this batch is stored, records included.
 	RevokeSubjectBatch(ctx context.Context, subject string, except SessionID, at time.Time, reason RevokeReason,
 		cursor string, limit int, revoked func(revs []Revocation, clients []Client, more bool) ChangeRecords) (

@@ -60,6 +60,10 @@ const (
 // On a try after the first (n > 0) it takes only the sessions created by
 // at or by the latest of the prepared ones, whichever is later, as
 // revokeSubjectLua does: logins made meanwhile cannot hold the batch off.
+// It stops at a live session created later, as at the one more, rather
+// than pass it: the next batch, prepared afresh, takes it. Passing it
+// would leave it behind the position for good, and "created later" may be
+// only a clock running ahead on the server that made it.
 // n = -1 revokes what it finds, with no records.
 //
 //	KEYS: subject index, then the script's own
@@ -120,8 +124,10 @@ while not more and r < stop and r - from < budget do
       local f = redis.call('HMGET', base .. id, 'sub', 'ra', 'ie', 'e', 'c', 'ip', 'ua')
       if not f[4] then
         gone[#gone + 1] = id
-      elseif f[1] == subject and live(f[2], f[3], f[4], at) and (not born_by or not f[5] or tonumber(f[5]) <= born_by) then
-        if #found == limit then
+      elseif f[1] == subject and live(f[2], f[3], f[4], at) then
+        -- The position never passes a live session it leaves: one created
+        -- after the prepared ones ends the batch as the one more does.
+        if #found == limit or (born_by and f[5] and tonumber(f[5]) > born_by) then
           more = true
           break
         end

@@ -465,3 +465,56 @@ func TestManager_RevokeSubjectBatchRecordsIgnored(t *testing.T) {
 		t.Errorf("Committed got %d events; want none (the store wrote none)", n)
 	}
 }
+
+// TestStore_RevokeSubjectBatchKeepsSkewedSession: a session stamped as
+// created after the walk's at (by a server whose clock runs ahead) but
+// present before the walk began is revoked by it. The try that revokes a
+// prepared batch takes only sessions created by the latest of them, and it
+// must not move the position past a live session it leaves: the next
+// batch goes on after the position, and that session would outlive the
+// walk.
+func TestStore_RevokeSubjectBatchKeepsSkewedSession(t *testing.T) {
+	eachBatching(t, func(t *testing.T, st *redisstore.Store, _ bool) {
+		ctx := t.Context()
+		t0 := now()
+		at := t0.Add(time.Second)
+		session := func(created time.Time, expires time.Duration) *sessiond.Session {
+			s := newSession("carol", created)
+			s.ExpiresAt = t0.Add(expires)
+			if err := st.Create(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		// In the index's order: L0 … L2, the skewed one (the one more a
+		// batch of 3 finds), then L4.
+		var all []*sessiond.Session
+		for i := range 3 {
+			all = append(all, session(t0, 8*time.Hour+time.Duration(i)*time.Minute))
+		}
+		all = append(all, session(at.Add(time.Second), 8*time.Hour+3*time.Minute))
+		all = append(all, session(t0, 8*time.Hour+4*time.Minute))
+		revoked := func(revs []sessiond.Revocation, _ []sessiond.Client, _ bool) sessiond.ChangeRecords {
+			return sessiond.ChangeRecords{}
+		}
+		got := map[sessiond.SessionID]bool{}
+		cursor := ""
+		for range 10 {
+			revs, _, next, err := st.RevokeSubjectBatch(ctx, "carol", "", at, sessiond.ReasonAdmin, cursor, 3, revoked)
+			if err != nil {
+				t.Fatalf("RevokeSubjectBatch() = %v", err)
+			}
+			for _, r := range revs {
+				got[r.SessionID] = true
+			}
+			if cursor = next; cursor == "" {
+				break
+			}
+		}
+		for i, s := range all {
+			if !got[s.ID] {
+				t.Errorf("session %d (created %v after at) not revoked by the walk", i, s.CreatedAt.Sub(at))
+			}
+		}
+	})
+}
