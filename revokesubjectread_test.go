@@ -49,9 +49,10 @@ func TestManager_RevokeSubjectReadsOnlyClients(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			st := &listCounter{Store: memstore.New()}
 			events := &sessiondtest.Events{}
+			clock := sessiondtest.NewClock(t0)
 			m := newManager(t, sessiond.Options{
 				Strategy: sessiond.StrategyDatabase, Store: tc.wrap(st), Opaque: opaquetoken.Codec{},
-				Clock: sessiondtest.NewClock(t0), Events: events, GCInterval: -1,
+				Clock: clock, Events: events, GCInterval: -1,
 			}, nil)
 			ctx := context.Background()
 			want := map[sessiond.SessionID]sessiond.Client{}
@@ -61,6 +62,17 @@ func TestManager_RevokeSubjectReadsOnlyClients(t *testing.T) {
 					t.Fatal(err)
 				}
 				want[iss.Session.ID] = cl
+				clock.Advance(time.Second) // the second login is the later one, and its check reports the first
+			}
+			// Each login queues a concurrent-login check, which reads the
+			// subject (with List on a store without SubjectPager) on the
+			// Manager's own goroutine, in order: the second login's event
+			// (it is the later one) says both checks are done, so none of
+			// their reads is counted below as RevokeSubject's.
+			wait, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if _, err := events.Await(wait, sessiond.EventConcurrentLogin, 1); err != nil {
+				t.Fatalf("the second login's concurrent-login check: %v", err)
 			}
 			st.lists.Store(0)
 			if n, err := m.RevokeSubject(ctx, "erin", "", sessiond.ReasonAdmin); err != nil || n != len(want) {
