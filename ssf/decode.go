@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"reflect"
@@ -12,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	josejson "github.com/go-jose/go-jose/v4/json"
+	"github.com/sessiond/sessiond/internal/jsonbody"
 )
 
 // decode reads the JSON object of a request body into v, with member
@@ -24,7 +26,61 @@ func decode(r *http.Request, v any) error {
 		}
 		return badRequest("body could not be read")
 	}
+	if err := requestNames(body); err != nil {
+		return err
+	}
 	return unmarshalExact(body, v)
+}
+
+// maxDepth is the nesting sessiond's API takes in a request body (the
+// body itself is level 0), and so the Transmitter used alone.
+const maxDepth = 64
+
+// requestNames refuses a request body that sessiond's API routes refuse
+// before they hand it to the Transmitter, beyond what unmarshalExact
+// checks: two member names of one object that differ only in letter case
+// (as encoding/json folds them), names it does not read included, and
+// nesting deeper than maxDepth. Invalid JSON is left to unmarshalExact.
+func requestNames(data []byte) error {
+	d := json.NewDecoder(bytes.NewReader(data))
+	type frame struct {
+		object bool
+		key    bool // an object's next string is a member name
+		names  map[string]bool
+	}
+	var stack []frame
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return nil // the end, or not JSON: unmarshalExact says which
+		}
+		top := len(stack) - 1
+		if delim, ok := tok.(json.Delim); ok && (delim == '}' || delim == ']') {
+			stack = stack[:top]
+			if top > 0 && stack[top-1].object {
+				stack[top-1].key = true
+			}
+			continue
+		}
+		if top >= 0 && stack[top].object && stack[top].key {
+			name := jsonbody.Key(tok.(string))
+			if stack[top].names[name] {
+				return badRequest("two member names of an object differ only in letter case (member names are case-sensitive)")
+			}
+			stack[top].names[name] = true
+			stack[top].key = false
+			continue
+		}
+		delim, open := tok.(json.Delim)
+		switch {
+		case open && len(stack) >= maxDepth+1:
+			return badRequest(fmt.Sprintf("body is nested more than %d levels deep", maxDepth))
+		case open:
+			stack = append(stack, frame{object: delim == '{', key: delim == '{', names: map[string]bool{}})
+		case top >= 0 && stack[top].object:
+			stack[top].key = true // a member's value read
+		}
+	}
 }
 
 // unmarshalExact is json.Unmarshal of one JSON object into v, refusing a

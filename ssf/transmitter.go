@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/jsonbody"
 )
 
 // Transmitter paths, under Issuer.
@@ -666,10 +667,34 @@ func (t *Transmitter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		t.fail(w, r, err)
 		return
 	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodDelete {
+		if err := jsonBody(w, r); err != nil {
+			t.fail(w, r, err)
+			return
+		}
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := t.Serve(w, r, c); err != nil {
 		t.fail(w, r, err)
 	}
+}
+
+// jsonBody refuses, as sessiond's API routes do before they call Serve, a
+// body not declared JSON in UTF-8 (JSON between systems is UTF-8, RFC
+// 8259 §8.1: one declared otherwise would be read otherwise than it was
+// written) and a body sent with a content coding, which the Transmitter
+// does not decode (415 with Accept-Encoding: identity, RFC 9110 §15.5.16):
+// a compressed body would be refused as malformed, and one only declared
+// compressed read otherwise by a proxy that decodes it.
+func jsonBody(w http.ResponseWriter, r *http.Request) error {
+	if jsonbody.Coded(r.Header) {
+		w.Header().Set("Accept-Encoding", "identity")
+		return &RequestError{http.StatusUnsupportedMediaType, "invalid_request", "content codings are not supported: send the body without Content-Encoding"}
+	}
+	if err := jsonbody.CheckType(r.Header.Get("Content-Type")); err != nil {
+		return badRequest(err.Error())
+	}
+	return nil
 }
 
 // Serve answers one request, already authenticated as c, to a management

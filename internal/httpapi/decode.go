@@ -20,6 +20,7 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/apitype"
+	"github.com/sessiond/sessiond/internal/jsonbody"
 )
 
 // hasMediaType reports whether the request's Content-Type is want
@@ -35,12 +36,8 @@ func hasMediaType(r *http.Request, want string) bool {
 // read otherwise than its sender wrote it. The status is that of any other
 // wrong content type.
 func checkJSONType(ct string) error {
-	mt, params, err := mime.ParseMediaType(ct)
-	if err != nil || mt != "application/json" {
-		return badRequest("content type must be application/json")
-	}
-	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-		return badRequest("content type charset must be utf-8")
+	if err := jsonbody.CheckType(ct); err != nil {
+		return badRequest(err.Error())
 	}
 	return nil
 }
@@ -52,14 +49,10 @@ func checkJSONType(ct string) error {
 // Accept-Encoding: identity tells a coding problem from a media type one
 // (RFC 9110 §15.5.16, §12.5.3; RFC 7694). identity itself is no coding.
 func checkContentCoding(w http.ResponseWriter, r *http.Request) error {
-	for _, v := range r.Header["Content-Encoding"] {
-		for c := range strings.SplitSeq(v, ",") {
-			if c = strings.TrimSpace(c); c != "" && !strings.EqualFold(c, "identity") {
-				w.Header().Set("Accept-Encoding", "identity")
-				return &requestError{status: http.StatusUnsupportedMediaType, code: apitype.CodeInvalidRequest,
-					detail: "content codings are not supported: send the body without Content-Encoding"}
-			}
-		}
+	if jsonbody.Coded(r.Header) {
+		w.Header().Set("Accept-Encoding", "identity")
+		return &requestError{status: http.StatusUnsupportedMediaType, code: apitype.CodeInvalidRequest,
+			detail: "content codings are not supported: send the body without Content-Encoding"}
 	}
 	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/sessiond/sessiond/internal/jsonbody"
 )
 
 // encoding/json (v1) is lenient where an API must not be: it replaces
@@ -283,11 +285,11 @@ func (c *checker) object(want *shape, depth int) error {
 		if folded == nil && len(c.keys)-base >= 16 {
 			folded = make(map[string]string, 64)
 			for _, k := range c.keys[base:] {
-				folded[foldCase(k)] = string(k)
+				folded[jsonbody.Key(string(k))] = string(k)
 			}
 		}
 		if folded != nil {
-			f := foldCase(key)
+			f := jsonbody.Key(string(key))
 			if prev, ok := folded[f]; ok {
 				return sameKey(prev, string(key))
 			}
@@ -461,19 +463,4 @@ func sameKey(prev, key string) error {
 		return badRequest("duplicate field " + quoteName(key))
 	}
 	return badRequest("fields " + quoteName(prev) + " and " + quoteName(key) + " differ only in case")
-}
-
-// foldCase maps s to one representative of its case-fold class: two
-// strings are strings.EqualFold exactly when their foldCase are equal.
-func foldCase(s []byte) string {
-	var b strings.Builder
-	b.Grow(len(s))
-	for _, r := range string(s) {
-		m := r
-		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-			m = min(m, f)
-		}
-		b.WriteRune(m)
-	}
-	return b.String()
 }
