@@ -212,13 +212,19 @@ func New(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil
 	}
 
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, translate("open", err)
-	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	// Said before connecting, so that a store that cannot be reached yet
+	// is reported too. Never the DSN: it may hold the password.
+	if host, risk := transportRisk(cfg.ConnConfig); risk != "" {
+		log.Warn("pgstore: the connection to PostgreSQL is not protected by verified TLS: anyone on the network path can read and alter sessions, token hashes, API key hashes and the signing keys; set sslmode=verify-full (with sslrootcert) in the DSN",
+			"host", host, "risk", risk)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, translate("open", err)
 	}
 	bg, stop := context.WithCancel(context.Background())
 	groups := newGroupQueue(cfg.MaxConns, opts.WriteGroups)

@@ -197,6 +197,16 @@ func New(ctx context.Context, url string, opts Options) (*Store, error) {
 		dec = newDecoded(opts.ClientCache)
 		co.OnInvalidations = dec.onInvalidations
 	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	// Said before connecting, so that a store that cannot be reached yet
+	// is reported too. Never the URL: it may hold the password.
+	if host, risk := transportRisk(co); risk != "" {
+		log.Warn("redisstore: the connection to Redis is not protected by verified TLS: anyone on the network path can read and alter sessions, token hashes, API key hashes and the signing keys; use rediss:// without skip_verify",
+			"host", host, "risk", risk)
+	}
 	wake := new(feedwake.Waker)
 	guard := &closeGuard{wake: wake}
 	co.DialCtxFn = guard.dialer(co.DialCtxFn)
@@ -205,10 +215,6 @@ func New(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("redisstore: connect: %w: %s", sessiond.ErrStoreUnavailable, err)
 	}
 	guard.Client = client
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	switch {
 	case opts.MaxEventAge == 0:
 		opts.MaxEventAge = defaultMaxEventAge

@@ -1,0 +1,60 @@
+package redisstore_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond/redisstore"
+)
+
+// A store reached over the network in plaintext (redis://), or over TLS
+// whose certificate is not checked (rediss://…?skip_verify=true, which
+// rueidis maps to InsecureSkipVerify), lets anyone on the path read and
+// alter sessions, token hashes, API key hashes and the signing key ring.
+// New says so in its log: 192.0.2.2 is this machine's non-loopback
+// address, where nothing listens on the port, so New fails fast after the
+// warning and the test needs no server.
+func TestNew_WarnsOfUnverifiedTransport(t *testing.T) {
+	const password = "S3cretRedisPassw0rd"
+	for _, tc := range []struct {
+		name, url, want string // want "": no warning
+	}{
+		{"plaintext", "redis://app:" + password + "@192.0.2.2:20512/0", "plaintext"},
+		{"skip_verify", "rediss://app:" + password + "@192.0.2.2:20512/0?skip_verify=true", "TLS certificate not verified"},
+		{"second address plaintext", "redis://:" + password + "@127.0.0.1:20512/0?addr=192.0.2.2:20513", "plaintext"},
+		{"verified TLS", "rediss://app:" + password + "@192.0.2.2:20512/0", ""},
+		{"skip_verify false", "rediss://app:" + password + "@192.0.2.2:20512/0?skip_verify=false", ""},
+		{"loopback", "redis://app:" + password + "@127.0.0.1:20512/0", ""},
+		{"unix socket", "unix:///tmp/zz_cryptoaudit_no.sock?password=" + password, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			s, err := redisstore.New(ctx, tc.url, redisstore.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			if s != nil {
+				s.Close()
+			}
+			if err == nil {
+				t.Fatal("New reached a server; the test needs nothing listening there")
+			}
+			got := logs.String()
+			if strings.Contains(got, password) {
+				t.Errorf("the log holds the password:\n%s", got)
+			}
+			if tc.want == "" {
+				if strings.Contains(got, "level=WARN") {
+					t.Errorf("logged a warning:\n%s", got)
+				}
+				return
+			}
+			if !strings.Contains(got, "level=WARN") || !strings.Contains(got, tc.want) || !strings.Contains(got, "192.0.2.2") {
+				t.Errorf("no warning naming the host and %q; the log:\n%s", tc.want, got)
+			}
+		})
+	}
+}
