@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -225,6 +226,12 @@ func New(ctx context.Context, opts Options) (*Verifier, error) {
 		jwt.WithStrictDecoding(),
 		jwt.WithTimeFunc(v.clock.Now),
 	)
+	// Before the first fetch, so that a server not reachable yet is
+	// reported too.
+	if u, _ := url.Parse(opts.URL); u.Scheme == "http" && !loopback(u.Hostname()) {
+		v.log.Warn("verifier: sessiond is reached over plain HTTP: anyone on the network path can read the API key and swap the JWKS for keys of their own, whose tokens this verifier would accept; use https, or a loopback address",
+			"host", u.Host)
+	}
 	if err := v.fetchKeys(ctx); err != nil {
 		return nil, err
 	}
@@ -478,4 +485,13 @@ func (v *Verifier) Status() Status {
 	now := v.clock.Now()
 	return Status{Connected: v.connected.Load(), LastSync: time.Unix(0, v.lastSync.Load()).UTC(), Stale: v.stale(now),
 		Revoked: v.state.len(), Keys: v.keys.len(), Snapshots: int(v.snapshots.Load())}
+}
+
+// loopback reports whether host (a URL's Hostname) is this machine.
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }

@@ -147,6 +147,12 @@ const MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024;
 const ALLOWED_HEADERS = new Set(["alg", "typ", "kid"]);
 const SEGMENT = /^[A-Za-z0-9_-]+$/;
 
+/** Whether hostname (a URL's, IPv6 in brackets) is this machine: localhost or a loopback address. */
+function loopback(hostname: string): boolean {
+  const h = hostname.toLowerCase();
+  return h === "localhost" || h === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
 /**
  * Whether token has the one spelling sessiond writes (docs/jwt.md rules 2
  * and 3; RFC 7515 §2, RFC 4648 §3.5): three non-empty base64url segments
@@ -303,6 +309,12 @@ export class Verifier {
     };
     this.#ticks = opts.now ?? (() => performance.now());
     this.#base = opts.url.replace(/\/+$/, "");
+    if (u.protocol === "http:" && !loopback(u.hostname)) {
+      this.#o.logger.warn(
+        "sessiond verifier: sessiond is reached over plain HTTP: anyone on the network path can read the API key and swap the JWKS for keys of their own, whose tokens this verifier would accept; use https, or a loopback address",
+        { host: u.host },
+      );
+    }
   }
 
   /** Fetches the JWKS and the snapshot, then follows the stream until close(). */
