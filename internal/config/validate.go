@@ -189,6 +189,11 @@ func HS256SecretProblem(b []byte) string {
 	return ""
 }
 
+// Guessable reports whether a secret an operator chose (SESSIOND_API_KEY)
+// fails the measure the HS256 secret is held to (see guessable): a word, a
+// phrase or a pattern rather than random bytes.
+func Guessable(b []byte) bool { return guessable(b) }
+
 // guessable: the bytes of b, counted by how often each occurs, carry under
 // 128 bits (Shannon entropy per byte times the length), so b is a word, a
 // phrase or a pattern rather than random bytes. By this measure 32 random
