@@ -337,6 +337,13 @@ func TestLoadRing_Errors(t *testing.T) {
 	otherEC, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	// A P-256 key whose scalar belongs to another key.
 	mismatched := &ecdsa.PrivateKey{PublicKey: ec.PublicKey, D: otherEC.D}
+	// An Ed25519 key whose seed belongs to another key: crypto/ed25519
+	// signs with the public half as given (it enters the hash), so a seed
+	// used with two public keys gives its scalar away. go-jose (v4.1.9)
+	// refuses x that does not match d; this keeps it so.
+	otherEd, _, _ := ed25519.GenerateKey(rand.Reader)
+	edMismatched := append(ed25519.PrivateKey(nil), ed.Seed()...)
+	edMismatched = append(edMismatched, otherEd...)
 	edJWK := mkJWK(ed, "ed", "EdDSA", "sig")
 	entry := func(jwk string, retired string) string {
 		s := `{"jwk":` + jwk + `,"created_at":"2030-01-01T00:00:00Z"`
@@ -374,6 +381,7 @@ func TestLoadRing_Errors(t *testing.T) {
 		{"alg does not fit the key", doc(entry(mkJWK(ed, "ed", "ES256", "sig"), "")), eddsa, "keys[0].jwk"},
 		{"P-384 key", doc(entry(mkJWK(ec384, "ec", "ES256", "sig"), "")), eddsa, "keys[0].jwk"},
 		{"ECDSA scalar of another key", doc(entry(mkJWK(mismatched, "ec", "ES256", "sig"), "")), eddsa, "keys[0].jwk"},
+		{"Ed25519 seed of another key", doc(entry(mkJWK(edMismatched, "ed", "EdDSA", "sig"), "")), eddsa, "keys[0].jwk"},
 		{"HS256 key in an EdDSA ring", doc(entry(mkJWK(hmacSecret, "hs", "HS256", "sig"), "")), eddsa, "keys[0].jwk.alg"},
 		{"EdDSA key in an HS256 ring", doc(entry(edJWK, "")), hs, "keys[0].jwk.alg"},
 		{"short HS256 secret", doc(entry(mkJWK(hmacSecret[:31], "hs", "HS256", "sig"), "")), hs, "keys[0].jwk"},

@@ -2,6 +2,7 @@ package ssf
 
 import (
 	"context"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -70,6 +71,9 @@ var supported = []string{CAEPSessionRevoked, CAEPCredentialChange, RISCAccountDi
 
 // algorithms are those accepted on a SET; none and HMAC never are.
 var algorithms = []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA}
+
+// minRSABits is the smallest RSA key a SET is verified with.
+const minRSABits = 2048
 
 // Algorithms returns the signature algorithms accepted on a SET, a new
 // slice on each call.
@@ -402,10 +406,17 @@ func (r *Receiver) process(ctx context.Context, set string, maxAge time.Duration
 		return err
 	}
 	var payload []byte
+	weak := false // a key of the kid skipped for its size
 	for _, k := range keys {
 		// A key for another algorithm, or one the provider published for
 		// encryption (RFC 7517 §4.2), verifies nothing.
 		if k.Algorithm != "" && k.Algorithm != h.Algorithm || k.Use != "" && k.Use != "sig" {
+			continue
+		}
+		// Nor does an RSA key under 2048 bits (NIST SP 800-131A), the floor
+		// DPoP and DBSC hold client keys to.
+		if rk, ok := k.Key.(*rsa.PublicKey); ok && rk.N.BitLen() < minRSABits {
+			weak = true
 			continue
 		}
 		if p, err := jws.Verify(k.Key); err == nil {
@@ -416,6 +427,8 @@ func (r *Receiver) process(ctx context.Context, set string, maxAge time.Duration
 	switch {
 	case len(keys) == 0:
 		return refuse(CodeInvalidKey, ErrKey, "no key of the transmitter's JWKS has this kid")
+	case payload == nil && weak:
+		return refuse(CodeAuthenticationFailed, ErrSignature, "the transmitter's key for this kid is RSA under 2048 bits, which verifies nothing")
 	case payload == nil:
 		return refuse(CodeAuthenticationFailed, ErrSignature, "signature does not verify with the transmitter's keys")
 	}
