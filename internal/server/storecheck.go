@@ -12,8 +12,10 @@ import (
 // warnStoreSettings warns at start about settings of the store's server
 // that work until the day they do not: a PostgreSQL that cannot give every
 // node its pool or never vacuums, a Redis that keeps nothing across a
-// restart or deletes keys when it is full. It only reads; a setting it
-// cannot read is skipped.
+// restart or deletes keys when it is full. It only reads. A PostgreSQL
+// setting it cannot read is skipped; a Redis one is warned of once, as
+// not checked, since managed Redis refuses CONFIG and its defaults
+// (volatile-lru) are the ones that bring revoked sessions back.
 func warnStoreSettings(ctx context.Context, store sessiond.Store, log *slog.Logger) {
 	switch st := store.(type) {
 	case *pgstore.Store:
@@ -78,7 +80,13 @@ func warnAutovacuum(ctx context.Context, pg *pgstore.Store, log *slog.Logger) {
 func warnRedisPersistence(ctx context.Context, rs *redisstore.Store, log *slog.Logger) {
 	nodes, err := rs.Persistence(ctx)
 	if err != nil {
-		log.Debug("redisstore: persistence not checked (CONFIG GET refused?)", "err", err)
+		// Managed services (ElastiCache, Memorystore…) refuse CONFIG:
+		// the operator must then check by hand what this could not.
+		log.Warn("redisstore: Redis persistence not checked (CONFIG GET failed; managed services refuse it): verify by hand that "+
+			"every node keeps the append-only file (appendonly yes, appendfsync everysec); a Redis that keeps nothing loses every "+
+			"session, the signing keys and the API keys when it restarts, and one restored from a snapshot brings revoked "+
+			"sessions back (docs/redisstore.md, \"Failure behaviour\")",
+			"err", err)
 		return
 	}
 	for _, n := range nodes {
@@ -105,12 +113,16 @@ func warnRedisPersistence(ctx context.Context, rs *redisstore.Store, log *slog.L
 // signing key ring, the API keys and the incident watermarks. It warns
 // rather than refuses, as the persistence check does: many managed
 // services ship an eviction policy by default and refuse CONFIG (where
-// nothing can be checked either), and nothing is evicted until Redis is
+// the operator is told to check by hand), and nothing is evicted until Redis is
 // full, which the operator can watch (docs/redisstore.md, "Memory").
 func warnRedisEviction(ctx context.Context, rs *redisstore.Store, log *slog.Logger) {
 	nodes, err := rs.Memory(ctx)
 	if err != nil {
-		log.Debug("redisstore: eviction policy not checked (CONFIG GET refused?)", "err", err)
+		log.Warn("redisstore: Redis eviction policy not checked (CONFIG GET failed; managed services refuse it): verify by hand "+
+			"that every node runs maxmemory-policy noeviction (managed services often default to volatile-lru); a Redis that "+
+			"evicts when full deletes revocations, sessions and one-time keys, and revoked sessions verify again "+
+			"(docs/redisstore.md, \"Memory\")",
+			"err", err)
 		return
 	}
 	for _, n := range nodes {
