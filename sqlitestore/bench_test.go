@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -131,5 +132,47 @@ func BenchmarkSwapRefresh(b *testing.B) {
 			b.Fatal(err)
 		}
 		old = next.Hash
+	}
+}
+
+// BenchmarkCreateSynchronous is Store.Create on a fresh store with each
+// synchronous mode (Options.FullSync), one writer at a time and 32 at once
+// (a group commit shares one fsync among the writes it carries): the
+// price of store.synchronous full, which is the disk's fsync.
+func BenchmarkCreateSynchronous(b *testing.B) {
+	for _, full := range []bool{false, true} {
+		for _, writers := range []int{1, 32} {
+			b.Run(fmt.Sprintf("%s/writers=%d", map[bool]string{false: "normal", true: "full"}[full], writers), func(b *testing.B) {
+				st, err := sqlitestore.New(context.Background(), filepath.Join(b.TempDir(), "bench.db"), sqlitestore.Options{FullSync: full})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer st.Close()
+				create := func() {
+					s := &sessiond.Session{
+						ID: sessiond.NewSessionID(), Subject: "alice", Strategy: sessiond.StrategyDatabase,
+						CreatedAt: t0, LastActiveAt: t0, IdleExpiresAt: t0.Add(30 * time.Minute), ExpiresAt: t0.Add(8 * time.Hour),
+						Client: sessiond.Client{IP: "203.0.113.7", UserAgent: "Mozilla/5.0"}, Claims: []byte(`{"role":"admin"}`),
+					}
+					a, r := token(sessiond.KindAccess, s.ID, "a"+string(s.ID)), token(sessiond.KindRefresh, s.ID, "r"+string(s.ID))
+					if err := st.Create(context.Background(), s, a, r); err != nil {
+						b.Error(err)
+					}
+				}
+				b.ReportAllocs()
+				if writers == 1 {
+					for b.Loop() {
+						create()
+					}
+					return
+				}
+				b.SetParallelism((writers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						create()
+					}
+				})
+			})
+		}
 	}
 }

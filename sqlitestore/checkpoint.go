@@ -40,9 +40,10 @@ import (
 //
 // Durability does not change: a commit is in the -wal file (in the
 // operating system's page cache, as before) when write returns, so it
-// survives the process being killed; with synchronous=NORMAL the -wal file
-// is synced at checkpoints, not at each commit, so a power loss can take
-// the last commits, as it could before.
+// survives the process being killed; with synchronous=NORMAL (the
+// default) the -wal file is synced at checkpoints, not at each commit, so
+// a power loss can take the last commits, as it could before. With
+// Options.FullSync each commit syncs it.
 
 // checkpointing says when checkpoints run; New uses the constants below,
 // tests their own.

@@ -1,6 +1,19 @@
 package sqlitestore
 
-import "database/sql"
+import (
+	"context"
+	"database/sql"
+)
 
 // DB exposes the pool to tests and benchmarks in package sqlitestore_test.
 func (s *Store) DB() *sql.DB { return s.db }
+
+// WriterPragma reads PRAGMA name on the connection every write runs on,
+// holding the write slot meanwhile.
+func (s *Store) WriterPragma(ctx context.Context, name string) (string, error) {
+	s.wsem <- struct{}{}
+	defer func() { <-s.wsem }()
+	var v string
+	err := s.wconn.QueryRowContext(ctx, "PRAGMA "+name).Scan(&v)
+	return v, err
+}

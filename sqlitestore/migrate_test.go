@@ -22,7 +22,7 @@ import (
 func TestMigrate_0007_0008(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "old.db")
-	old, err := sql.Open("sqlite", dsn(path))
+	old, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestNew_NoMigrate(t *testing.T) {
 	st.Close()
 	count := func() int {
 		t.Helper()
-		db, err := sql.Open("sqlite", dsn(path))
+		db, err := sql.Open("sqlite", dsn(path, false))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -185,7 +185,7 @@ func TestNew_NoMigrate(t *testing.T) {
 	st.Close()
 
 	// As if an older build had migrated it: its last migration not recorded.
-	db, err := sql.Open("sqlite", dsn(path))
+	db, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func TestNew_NoMigrate(t *testing.T) {
 	if _, err := New(ctx, empty, Options{NoMigrate: true}); !errors.Is(err, sessiond.ErrSchemaOutdated) {
 		t.Errorf("New(NoMigrate) on an empty file = %v; want ErrSchemaOutdated", err)
 	}
-	db, err = sql.Open("sqlite", dsn(empty))
+	db, err = sql.Open("sqlite", dsn(empty, false))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package sqlitestore_test
 
 import (
+	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -226,6 +227,49 @@ func TestNew_Pragmas(t *testing.T) {
 		if err := db.QueryRowContext(t.Context(), "PRAGMA "+c.pragma).Scan(&got); err != nil || got != c.want {
 			t.Errorf("PRAGMA %s = %q, %v; want %q", c.pragma, got, err, c.want)
 		}
+	}
+}
+
+// TestNew_Synchronous: every connection, the writer's and the readers',
+// runs with the synchronous mode Options ask for: NORMAL (1) by default,
+// FULL (2) with FullSync, where a commit waits for the -wal to reach the
+// disk and a power cut loses no acknowledged logout.
+func TestNew_Synchronous(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		opts sqlitestore.Options
+		want string
+	}{
+		{"default", sqlitestore.Options{}, "1"},
+		{"full", sqlitestore.Options{FullSync: true}, "2"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st, err := sqlitestore.New(t.Context(), filepath.Join(t.TempDir(), "sessions.db"), c.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			if got, err := st.WriterPragma(t.Context(), "synchronous"); err != nil || got != c.want {
+				t.Errorf("writer: PRAGMA synchronous = %q, %v; want %q", got, err, c.want)
+			}
+			// Several readers at once, so each is a connection of its own.
+			const readers = 3
+			var conns []*sql.Conn
+			for range readers {
+				conn, err := st.DB().Conn(t.Context())
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer conn.Close()
+				conns = append(conns, conn)
+			}
+			for i, conn := range conns {
+				var got string
+				if err := conn.QueryRowContext(t.Context(), "PRAGMA synchronous").Scan(&got); err != nil || got != c.want {
+					t.Errorf("reader %d: PRAGMA synchronous = %q, %v; want %q", i, got, err, c.want)
+				}
+			}
+		})
 	}
 }
 

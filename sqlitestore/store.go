@@ -45,6 +45,14 @@ type Options struct {
 	// is left as it was. Migrations still bring a sessiond database up to
 	// date, unless NoMigrate.
 	MustExist bool
+	// FullSync makes every commit wait until the -wal file is on disk
+	// (PRAGMA synchronous=FULL): a power cut or kernel crash then loses no
+	// commit the store acknowledged, logouts and revocations included.
+	// The default (synchronous=NORMAL) loses nothing when the process
+	// crashes, but a power cut can take the last commits, which are in the
+	// operating system's page cache until the next checkpoint syncs them.
+	// FULL costs an fsync per write transaction (a group commit shares one).
+	FullSync bool
 }
 
 // maxConns bounds the pool: the writer's own connection (see wconn), the
@@ -155,7 +163,7 @@ func newStore(ctx context.Context, path string, opts Options, ckpt checkpointing
 	// the -wal and -shm it creates.
 	tightenModes(abs, log)
 
-	db, err := sql.Open("sqlite", dsn(abs))
+	db, err := sql.Open("sqlite", dsn(abs, opts.FullSync))
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: open: %w", err)
 	}
@@ -180,12 +188,17 @@ func newStore(ctx context.Context, path string, opts Options, ckpt checkpointing
 // a file: URI (so any character in the path is escaped) with the pragmas
 // every connection runs, and BEGIN IMMEDIATE for every write transaction so
 // a transaction never has to upgrade a read lock (which could deadlock).
-func dsn(abs string) string {
+// fullSync: synchronous FULL instead of NORMAL (Options.FullSync).
+func dsn(abs string, fullSync bool) string {
+	synchronous := "synchronous(NORMAL)"
+	if fullSync {
+		synchronous = "synchronous(FULL)"
+	}
 	return fileURI(abs, url.Values{
 		"_pragma": {
 			fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS),
 			"journal_mode(WAL)",
-			"synchronous(NORMAL)",
+			synchronous,
 			"foreign_keys(ON)",
 			// A savepoint's journal (group commit) in memory, not a file.
 			"temp_store(MEMORY)",

@@ -139,7 +139,17 @@ type Store struct {
 	// replicas at most; past it the revocation stands and a warning is
 	// logged.
 	RevocationWait Duration `yaml:"revocation_wait"`
+	// Synchronous: sqlite only, when a commit reaches the disk: "normal"
+	// (or empty) at checkpoints, so a power cut can lose the last commits;
+	// "full" at every commit (sqlitestore.Options.FullSync).
+	Synchronous string `yaml:"synchronous"`
 }
+
+// Store.Synchronous values.
+const (
+	SynchronousNormal = "normal"
+	SynchronousFull   = "full"
+)
 
 // ReplicaCount is store.revocation_replicas: "auto" or a number, which a
 // file may write as a YAML integer (revocation_replicas: 0) as the docs do.
@@ -442,7 +452,8 @@ func Default() Config {
 			ShutdownTimeout:   Duration(20 * time.Second),
 			MaxBodyBytes:      65536,
 		},
-		Store: Store{Driver: "sqlite", Migrate: MigrateAuto, RevocationReplicas: RevocationReplicasAuto, RevocationWait: Duration(time.Second)},
+		Store: Store{Driver: "sqlite", Migrate: MigrateAuto, RevocationReplicas: RevocationReplicasAuto, RevocationWait: Duration(time.Second),
+			Synchronous: SynchronousNormal},
 		Lifetime: LifetimeSettings{
 			Idle:          Duration(sessiond.DefaultIdle),
 			Absolute:      Duration(sessiond.DefaultAbsolute),

@@ -1556,6 +1556,30 @@ var rules = sortedByID([]Rule{
 		},
 	},
 	{
+		ID: "SD-STORE-013", Severity: SeverityError,
+		Title:     "unknown store.synchronous",
+		Rationale: "The SQLite store either syncs its log to disk at checkpoints (normal) or at every commit (full); any other value is a typo, and off, which would let a crash of the machine corrupt the file, is not offered.",
+		Fix:       "set store.synchronous to normal (the default: a power cut can lose the last commits) or full (every commit waits for the disk)",
+		Check: func(in Input) []Issue {
+			if v := in.Config.Store.Synchronous; v != "" && v != SynchronousNormal && v != SynchronousFull {
+				return []Issue{issue("store.synchronous", "store.synchronous is %q; want normal or full", v)}
+			}
+			return nil
+		},
+	},
+	{
+		ID: "SD-STORE-014", Severity: SeverityWarning,
+		Title:     "store.synchronous full for a store that is not sqlite",
+		Rationale: "Only the SQLite store reads store.synchronous; for another driver the key does nothing, though the operator who set it expects every commit on disk: that durability is the database server's setting.",
+		Fix:       "remove store.synchronous; on PostgreSQL keep synchronous_commit on (its default), on Redis set appendfsync always (docs/redisstore.md)",
+		Check: func(in Input) []Issue {
+			if s := in.Config.Store; s.Synchronous == SynchronousFull && s.Driver != "sqlite" {
+				return []Issue{issue("store.synchronous", "store.synchronous is full but store.driver is %s; only sqlite reads it", s.Driver)}
+			}
+			return nil
+		},
+	},
+	{
 		ID: "SD-STORE-005", Severity: SeverityInfo,
 		Title:     "the security event log held in Redis memory for weeks",
 		Rationale: "On Redis every event lives in memory for events.retention: about 1.8 KB for each refresh and 3.9 KB for each login from a browser (docs/redisstore.md, Memory), so a busy deployment's event log, not its sessions, sets how much memory Redis needs; a Redis that runs out refuses writes or evicts keys.",

@@ -37,9 +37,12 @@ func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, mode Op
 		if path == "" {
 			path = filepath.Join(cfg.Server.DataDir, "sessiond.db")
 		}
+		if s := cfg.Store.Synchronous; s != "" && s != config.SynchronousNormal && s != config.SynchronousFull {
+			return nil, fmt.Errorf("store.synchronous %q: want normal or full: %w", s, sessiond.ErrInvalidArgument)
+		}
 		// sqlitestore.New makes the file's directory, mode 0700, unless
 		// MustExist or NoMigrate: then it creates nothing.
-		return sqlitestore.New(ctx, path, sqlitestore.Options{Logger: log, MustExist: mode.MustExist, NoMigrate: mode.NoMigrate})
+		return sqlitestore.New(ctx, path, sqliteOptions(cfg, log, mode))
 	case "postgres":
 		return pgstore.New(ctx, cfg.Store.DSN, pgstore.Options{Schema: cfg.Store.Namespace, Logger: log, WriteGroups: cfg.Store.WriteGroups,
 			MustExist: mode.MustExist, NoMigrate: mode.NoMigrate})
@@ -52,4 +55,10 @@ func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, mode Op
 			ClientCache: cfg.Store.ClientCache.Std(), RevocationReplicas: replicas, RevocationWait: cfg.Store.RevocationWait.Std()})
 	}
 	return nil, fmt.Errorf("store.driver %q: want memory, sqlite, postgres or redis: %w", cfg.Store.Driver, sessiond.ErrInvalidArgument)
+}
+
+// sqliteOptions are the SQLite store's options from cfg and mode.
+func sqliteOptions(cfg config.Config, log *slog.Logger, mode OpenMode) sqlitestore.Options {
+	return sqlitestore.Options{Logger: log, MustExist: mode.MustExist, NoMigrate: mode.NoMigrate,
+		FullSync: cfg.Store.Synchronous == config.SynchronousFull}
 }
