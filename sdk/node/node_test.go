@@ -52,9 +52,10 @@ func TestNodeVerifier(t *testing.T) {
 
 // TestNodeVerifier_Pack: what docs/verifier.md tells a Node.js user to run
 // in a checkout (npm ci, npm pack, then npm install of the tarball) gives a
-// package that imports: npm pack on a fresh copy, without dist/, builds it
-// first and packs the JavaScript and declarations that main, types and
-// exports name, the repository's licence (its text, and its SPDX name in
+// package that imports: npm pack on a fresh copy, whose dist/ holds only
+// what an older build left, builds dist/ afresh and packs the JavaScript
+// and declarations that main, types and exports name (not the stale
+// files), the repository's licence (its text, and its SPDX name in
 // package.json), and neither the tests nor node_modules. The tarball's
 // package is then imported as a service would, with jose beside it (from
 // this checkout's node_modules: the test needs no registry). The docs name
@@ -97,6 +98,17 @@ func TestNodeVerifier_Pack(t *testing.T) {
 	if err := os.Symlink(modules, filepath.Join(src, "node_modules")); err != nil {
 		t.Fatal(err)
 	}
+	// A dist/ an older build left, with a module since removed from src/:
+	// the pack must not ship it ("files" packs all of dist/).
+	stale := []string{"dist/removed.js", "dist/removed.d.ts"}
+	if err := os.Mkdir(filepath.Join(src, "dist"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range stale {
+		if err := os.WriteFile(filepath.Join(src, filepath.FromSlash(name)), []byte("export const removed = 1;\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	out := t.TempDir()
 	cmd := exec.Command(npm, "pack", "--pack-destination", out)
 	cmd.Dir = src
@@ -120,6 +132,11 @@ func TestNodeVerifier_Pack(t *testing.T) {
 	for _, want := range []string{"package.json", "dist/index.js", "dist/index.d.ts", "dist/sse.js", "LICENSE"} {
 		if !slices.Contains(files, want) {
 			t.Errorf("%s lacks %s; it holds %q", tarball, want, files)
+		}
+	}
+	for _, name := range stale {
+		if slices.Contains(files, name) {
+			t.Errorf("%s holds %s, left in dist/ by an older build; want dist/ built afresh", tarball, name)
 		}
 	}
 	license, err := os.ReadFile("../../LICENSE")
