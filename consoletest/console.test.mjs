@@ -337,6 +337,51 @@ test("the live tail says when it stopped for good, and starts again", async () =
   await page.getByRole("button", { name: "Stop live tail" }).click();
 });
 
+// The node the live tail is connected to shuts down: each reconnect (every
+// 3 s) is answered with the shutdown notice and ends until the node is
+// gone, as the server answers then (TestConsole_EventTailLaterNotError;
+// here with a short retry). The status said "Watching for new events." at
+// each reconnect and the notice again after it, and aria-live announced
+// both every 3 s. It says the notice once, and "Watching" once a server
+// really serves the tail again.
+test("the live tail says once that its server shuts down, until one serves it again", async () => {
+  await page.goto(base + "/console/events");
+  await page.locator("#tail-toggle[data-wired]").waitFor();
+  // Every change of the status region, as a screen reader is told of it:
+  // its text replaced, even by the same text.
+  await page.evaluate(() => {
+    const el = document.getElementById("tail-status");
+    window.__tailSaid = [];
+    new MutationObserver(() => window.__tailSaid.push(el.textContent)).observe(el, { childList: true, characterData: true, subtree: true });
+  });
+  const tail = /\/console\/events\/tail/;
+  const reconnects = 6;
+  let streams = 0, enough;
+  const answered = new Promise((res) => { enough = res; });
+  await page.route(tail, async (route) => {
+    if (++streams > reconnects) { enough(); await route.continue(); return; }
+    await route.fulfill({ status: 200, headers: { "content-type": "text/event-stream", "cache-control": "no-store" },
+      body: "retry: 100\nevent: unavailable\ndata: " + JSON.stringify({ reason: "shutdown", since: new Date().toISOString() }) + "\n\n" });
+  });
+  const shutting = "This server is shutting down: the live tail reconnects.";
+  const watching = "Watching for new events.";
+  try {
+    await page.getByRole("button", { name: "Start live tail" }).click();
+    await answered; // the next reconnect reaches the server, which serves it
+    await page.locator("#tail-status", { hasText: watching }).waitFor();
+  } finally {
+    await page.unroute(tail);
+  }
+  const said = await page.evaluate(() => window.__tailSaid);
+  // The first stream's opening may say it watches before its notice comes.
+  const from = said.indexOf(shutting);
+  assert.ok(from >= 0, "the shutdown was never said: " + JSON.stringify(said));
+  assert.deepEqual(said.slice(from), [shutting, watching], "the status changed other than once each way over " + reconnects + " reconnects");
+  await createSession("after-shutdown@example.com", "curl/8.0");
+  await page.locator("#tail-rows td", { hasText: "after-shutdown@example.com" }).first().waitFor();
+  await page.getByRole("button", { name: "Stop live tail" }).click();
+});
+
 // The store stops answering while the live tail runs (PostgreSQL behind a
 // proxy the Go test cuts; the SQLite run has no store to stop): the tail
 // says so, and when the store is back it goes on, without a reload.

@@ -86,6 +86,12 @@ func TestConsole_EventTail(t *testing.T) {
 	if !lines.Scan() || lines.Text() != "retry: 3000" {
 		t.Fatalf("first line %q", lines.Text())
 	}
+	// The opening (its id, then event: available) says the tail reads.
+	for lines.Scan() && lines.Text() != "event: available" {
+	}
+	if !lines.Scan() || lines.Text() != "data: {}" {
+		t.Fatalf("the tail's opening: %q after event: available; want data: {}", lines.Text())
+	}
 	f.clock.Advance(time.Second)
 	f.logEvent(sessiond.NewEventID(f.clock.Now()), sessiond.EventSessionCreated, "bob", "other subject", nil)
 	revoked := sessiond.NewEventID(f.clock.Now())
@@ -126,6 +132,7 @@ func TestConsole_EventTailEnds(t *testing.T) {
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("tail: %d", resp.StatusCode)
 			}
+			tail := tailOpened(t, resp.Body) // sent as it opened, before the end
 			if how == "key revoked" {
 				if err := f.keys.Revoke(t.Context(), f.adminK.ID); err != nil {
 					t.Fatal(err)
@@ -138,11 +145,12 @@ func TestConsole_EventTailEnds(t *testing.T) {
 			done := make(chan string, 1)
 			go func() {
 				var sent []string
-				lines := bufio.NewScanner(resp.Body)
-				for lines.Scan() {
-					if strings.HasPrefix(lines.Text(), "data: ") {
-						sent = append(sent, lines.Text())
+				for {
+					m, ok := tail.next()
+					if !ok {
+						break
 					}
+					sent = append(sent, "data: "+m.Data)
 				}
 				done <- strings.Join(sent, "\n")
 			}()
@@ -253,7 +261,7 @@ func TestConsole_EventTailLateCommit(t *testing.T) {
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("tail: %d", resp.StatusCode)
 			}
-			tail := newSSEReader(resp.Body)
+			tail := tailOpened(t, resp.Body)
 			sent := map[string]int{}
 			// readUntil reads the stream until it has sent every event of ids.
 			readUntil := func(ids ...string) {

@@ -88,7 +88,9 @@ const (
 )
 
 // unavailableNotice is the data of an `event: unavailable`, from since;
-// `event: available` (with until) says the tail reads the log again.
+// `event: available` (with since and until) says the tail reads the log
+// again. A tail also opens with `event: available` (no fields): it reads
+// the log, where a tail this node cannot serve says unavailable.
 type unavailableNotice struct {
 	Reason string `json:"reason,omitempty"`
 	Since  string `json:"since,omitempty"`
@@ -448,6 +450,12 @@ func (c *Console) eventTail(w http.ResponseWriter, r *http.Request, key apikey.K
 	// The id at once: a stream that drops before its first event resumes
 	// from here too.
 	_, _ = fmt.Fprintf(w, "retry: %d\nid: %s\n\n", tailRetryMillis, win.hw)
+	// Then that this tail reads the log: a stream opening says nothing of
+	// that, since a node that cannot serve the tail opens one too (and
+	// says unavailable). The page, which said "Watching" at every open,
+	// alternated with the shutdown notice at each reconnect while its
+	// node shut down; now it keeps a notice until this.
+	_ = tailMessage{id: win.hw, event: "available", data: unavailableNotice{}}.writeTo(w)
 	if notice != nil {
 		_ = tailMessage{id: win.hw, event: "missed", data: notice}.writeTo(w)
 	}

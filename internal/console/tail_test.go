@@ -131,7 +131,20 @@ func (f *fixture) openTail(c *http.Client, lastID string) (*sseReader, context.C
 		f.t.Fatalf("tail (Last-Event-ID %q): %d %s", lastID, resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	f.t.Cleanup(func() { resp.Body.Close() })
-	return newSSEReader(resp.Body), func() { cancel(); resp.Body.Close() }
+	return tailOpened(f.t, resp.Body), func() { cancel(); resp.Body.Close() }
+}
+
+// tailOpened reads the opening of a live tail's stream r and returns the
+// reader for what follows. Every tail opens saying that it reads the log
+// (event: available, no fields), before any row or notice: the page keeps
+// a notice it showed (the node shutting down) until then.
+func tailOpened(t *testing.T, r io.Reader) *sseReader {
+	t.Helper()
+	s := newSSEReader(r)
+	if m, ok := s.next(); !ok || m.Event != "available" || m.Data != "{}" || m.ID == "" {
+		t.Fatalf("the tail opened with %+v (open: %v, %v); want event available, data {}, with an id", m, ok, s.err())
+	}
+	return s
 }
 
 // logAt logs an event of subject stamped at and returns its ID.
@@ -272,7 +285,7 @@ func TestConsole_EventTailBadLastEventID(t *testing.T) {
 			if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
 				t.Fatalf("tail with Last-Event-ID %.40q: %d %s; want 200 text/event-stream", tc.lastID, resp.StatusCode, resp.Header.Get("Content-Type"))
 			}
-			s := newSSEReader(resp.Body)
+			s := tailOpened(t, resp.Body)
 			m, ok := s.next()
 			var n struct{ Reason, Since, Until string }
 			if ok {

@@ -34,11 +34,19 @@
     var rows = document.getElementById("tail-rows");
     var status = document.getElementById("tail-status");
     var seen = 0;
-    var held = false; // an unavailable notice says why no event comes: keep it
+    // An unavailable notice says why no event comes: keep it until the
+    // server says the tail reads again (event: available, which a tail
+    // also opens with) or sends an event. A stream's opening does not
+    // clear it: a node shutting down opens one to say so, and the status
+    // alternated with "Watching" at each reconnect.
+    var held = false;
+    // say changes the status only when its text changes: aria-live
+    // announces every replacement, the same text too.
+    function say(text) { if (status.textContent !== text) status.textContent = text; }
     var es = new EventSource(button.getAttribute("data-src"));
     source = es;
     sourceRows = rows;
-    es.onopen = function () { held = false; status.textContent = "Watching for new events."; };
+    es.onopen = function () { if (!held) say("Watching for new events."); };
     es.onerror = function () {
       // An answer that is no stream (a proxy's error page, the sign-in
       // page once the console session ended) ends an EventSource for
@@ -50,16 +58,16 @@
         status.textContent = "The live tail stopped: the server did not answer with a stream (a proxy's error, or the console session ended). Start it again, or reload the page.";
         return;
       }
-      if (!held) status.textContent = "Connection lost; retrying.";
+      if (!held) say("Connection lost; retrying.");
     };
     es.addEventListener("unavailable", function (m) {
       var n = JSON.parse(m.data);
       held = true;
-      status.textContent = unavailableWhy[n.reason] || "The live tail cannot read events now; it tries again.";
+      say(unavailableWhy[n.reason] || "The live tail cannot read events now; it tries again.");
     });
     es.addEventListener("available", function () {
       held = false;
-      status.textContent = "Watching for new events.";
+      say("Watching for new events.");
     });
     es.onmessage = function (m) {
       held = false;
@@ -109,7 +117,7 @@
       td.textContent = text;
       tr.appendChild(td);
       if (tr !== top) rows.insertBefore(tr, rows.firstChild);
-      status.textContent = text;
+      say(text);
     });
     button.textContent = "Stop live tail";
   }
