@@ -124,6 +124,35 @@ func ExampleManager_InspectChecked() {
 	// Output: true
 }
 
+// ListPage walks a subject's sessions a bounded page at a time, however
+// many sessions the subject has: follow Next until it is "".
+func ExampleManager_ListPage() {
+	ctx := context.Background()
+	m, _ := sessiond.New(ctx, sessiond.Options{Strategy: sessiond.StrategyDatabase, Store: memstore.New(), Opaque: opaquetoken.Codec{}})
+	defer m.Close()
+	for range 5 {
+		if _, err := m.Create(ctx, "user-3", sessiond.CreateOptions{}); err != nil {
+			log.Fatal(err)
+		}
+	}
+	r := sessiond.PageRequest{Limit: 2}
+	for {
+		page, err := m.ListPage(ctx, "user-3", r)
+		if err != nil {
+			log.Fatal(err) // a cursor not from a page of user-3: errors.Is(err, sessiond.ErrInvalidArgument)
+		}
+		fmt.Println(len(page.Sessions), "sessions, more:", page.Next != "")
+		if page.Next == "" {
+			break
+		}
+		r.After = page.Next
+	}
+	// Output:
+	// 2 sessions, more: true
+	// 2 sessions, more: true
+	// 1 sessions, more: false
+}
+
 // RevokeTokenChecked ends a token's session only if the check passes: a
 // logout that must prove more than the token (a bound session's proof)
 // revokes nothing without it, and records who logged out when it does.

@@ -14,7 +14,9 @@ import (
 // the paths a request drives go through it: the concurrent-login check
 // after each login (EventConcurrentLogin), a login the session limit
 // refuses under an incident watermark, and the successors of a rotated
-// session whose retired refresh token comes back (ListSpan). Without it
+// session whose retired refresh token comes back (ListSpan); and
+// Manager.ListPage, the API's, the CLI's and the console's pages of a
+// subject's sessions. Without it
 // the Manager reads them with List: every session of the subject in full,
 // claims included, at once (for 100,000 sessions with 4 KB of claims,
 // about 910 MB allocated a read).

@@ -76,3 +76,12 @@ type DPoPProof struct {
 	HTM   string `json:"htm,omitempty"`
 	HTU   string `json:"htu,omitempty"`
 }
+
+// SessionList is the answer of GET /v1/subjects/{subject}/sessions:
+// every live session of the subject without limit, or one page with it
+// and, when the walk goes on, the cursor of the next page (absent on the
+// last page and without limit).
+type SessionList struct {
+	Sessions   []Session `json:"sessions"`
+	NextCursor string    `json:"next_cursor,omitempty"`
+}

@@ -306,15 +306,15 @@ func subjectPath(subject string) (string, error) {
 	return "/v1/subjects/" + pathSegment(subject) + "/sessions", nil
 }
 
-// ListSessions returns the live sessions of subject, oldest first.
+// ListSessions returns the live sessions of subject, oldest first: every
+// one at once, however many there are (ListSessionsPage reads a bounded
+// page).
 func (c *Client) ListSessions(ctx context.Context, subject string) ([]Session, error) {
 	path, err := subjectPath(subject)
 	if err != nil {
 		return nil, fmt.Errorf("client: list sessions: %w", err)
 	}
-	var out struct {
-		Sessions []Session `json:"sessions"`
-	}
+	var out apitype.SessionList
 	if err := c.do(ctx, "list sessions", http.MethodGet, path, nil, nil, &out, http.StatusOK); err != nil {
 		return nil, err
 	}
@@ -322,6 +322,38 @@ func (c *Client) ListSessions(ctx context.Context, subject string) ([]Session, e
 		out.Sessions = []Session{}
 	}
 	return out.Sessions, nil
+}
+
+// ListSessionsPage returns one page of the live sessions of subject and
+// the cursor of the next page, "" on the last: the server reads at most
+// limit (1 to 1000) of the subject's sessions for it, and answers the
+// live ones among them, so a page may hold fewer, even none, before the
+// last. cursor is "" for the first page, then the one the page before
+// returned, of the same subject (another is ErrInvalidArgument, a 400).
+// The order is the store's page order (by creation, or by expiry on
+// Redis), and a walk of the pages is not one snapshot: see the API's
+// description of GET /v1/subjects/{subject}/sessions.
+func (c *Client) ListSessionsPage(ctx context.Context, subject, cursor string, limit int) ([]Session, string, error) {
+	path, err := subjectPath(subject)
+	if err != nil {
+		return nil, "", fmt.Errorf("client: list sessions page: %w", err)
+	}
+	if limit < 1 || limit > sessiond.MaxPageLimit {
+		return nil, "", fmt.Errorf("client: list sessions page: %w",
+			&sessiond.ArgumentError{Field: "limit", Msg: fmt.Sprintf("must be 1 to %d, got %d", sessiond.MaxPageLimit, limit)})
+	}
+	q := url.Values{"limit": {strconv.Itoa(limit)}}
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	var out apitype.SessionList
+	if err := c.do(ctx, "list sessions page", http.MethodGet, path, q, nil, &out, http.StatusOK); err != nil {
+		return nil, "", err
+	}
+	if out.Sessions == nil {
+		out.Sessions = []Session{}
+	}
+	return out.Sessions, out.NextCursor, nil
 }
 
 // RevokeSubject revokes every live session of subject except `except`

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -129,6 +130,17 @@ func TestClient_Requests(t *testing.T) {
 			_, err := c.ListSessions(t.Context(), "a/b c.d?e")
 			return err
 		}, "GET", "/v1/subjects/a%2Fb%20c%2Ed%3Fe/sessions", "", "", "", ""},
+		{"ListSessionsPage", 200, `{"sessions":[],"next_cursor":"n"}`, func(c *client.Client) error {
+			_, next, err := c.ListSessionsPage(t.Context(), "u", "1.c&=", 50)
+			if err == nil && next != "n" {
+				err = fmt.Errorf("next = %q; want n", next)
+			}
+			return err
+		}, "GET", "/v1/subjects/u/sessions", "cursor=1.c%26%3D&limit=50", "", "", ""},
+		{"ListSessionsPage first", 200, `{"sessions":[]}`, func(c *client.Client) error {
+			_, _, err := c.ListSessionsPage(t.Context(), "u", "", 1000)
+			return err
+		}, "GET", "/v1/subjects/u/sessions", "limit=1000", "", "", ""},
 		{"RevokeSubject", 200, `{"revoked":2}`, func(c *client.Client) error {
 			_, err := c.RevokeSubject(t.Context(), "u", id)
 			return err
@@ -413,6 +425,69 @@ func TestClient_RealServer(t *testing.T) {
 	}
 	if _, err := cl.GetSession(t.Context(), ".."); !errors.Is(err, sessiond.ErrNotFound) {
 		t.Errorf("GetSession(\"..\") = %v; want ErrNotFound", err)
+	}
+}
+
+// TestClient_ListSessionsPage walks a subject's sessions page by page on
+// the real handler: each live session once, oldest first (memstore's
+// order), the last page with no cursor; a bad limit is refused before
+// anything is sent, a cursor of another subject by the server, as
+// ErrInvalidArgument.
+func TestClient_ListSessionsPage(t *testing.T) {
+	t.Parallel()
+	m, err := sessiond.New(t.Context(), sessiond.Options{Strategy: sessiond.StrategyDatabase, Store: memstore.New(),
+		Opaque: opaquetoken.Codec{}, GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	cl, _ := client.New(serveAPI(t, httpapi.Options{Manager: m}), "k")
+	for range 7 {
+		if _, err := cl.CreateSession(t.Context(), client.CreateRequest{Subject: "a/b"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cl.CreateSession(t.Context(), client.CreateRequest{Subject: "other"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	whole, err := cl.ListSessions(t.Context(), "a/b")
+	if err != nil || len(whole) != 7 {
+		t.Fatalf("ListSessions = %d sessions, %v; want 7", len(whole), err)
+	}
+	var walked []sessiond.SessionID
+	cursor, pages := "", 0
+	for {
+		ss, next, err := cl.ListSessionsPage(t.Context(), "a/b", cursor, 3)
+		if err != nil {
+			t.Fatalf("page %d: %v", pages+1, err)
+		}
+		pages++
+		for _, s := range ss {
+			walked = append(walked, s.ID)
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	var want []sessiond.SessionID
+	for _, s := range whole {
+		want = append(want, s.ID)
+	}
+	if pages != 3 || !slices.Equal(walked, want) {
+		t.Errorf("walk by 3: %d pages, %v; want 3 pages, %v", pages, walked, want)
+	}
+	_, other, err := cl.ListSessionsPage(t.Context(), "other", "", 1)
+	if err != nil || other == "" {
+		t.Fatalf("other's first page: %q, %v", other, err)
+	}
+	if _, _, err := cl.ListSessionsPage(t.Context(), "a/b", other, 3); !errors.Is(err, sessiond.ErrInvalidArgument) {
+		t.Errorf("a/b's page after other's cursor: %v; want ErrInvalidArgument", err)
+	}
+	for _, limit := range []int{0, -1, 1001} {
+		if _, _, err := cl.ListSessionsPage(t.Context(), "a/b", "", limit); !errors.Is(err, sessiond.ErrInvalidArgument) {
+			t.Errorf("limit %d: %v; want ErrInvalidArgument", limit, err)
+		}
 	}
 }
 

@@ -146,6 +146,29 @@ test("sessions: narrow a subject's sessions by IP address and device", async () 
   await audit("sessions filtered");
 });
 
+// A subject with more sessions than a page shows: the newest 100, a
+// link to the older ones (keeping the filters), and the page says its
+// counts are not the subject's total.
+test("sessions: a subject with many sessions is paged", async () => {
+  for (let i = 0; i < 105; i++) await createSession("pages@example.com", "curl/8.0");
+  await page.goto(base + "/console/sessions?subject=pages%40example.com&device=curl");
+  const heading = await page.textContent("#found");
+  assert.match(heading, /^100 of 1\d\d session\(s\) of pages@example\.com match the filters, 100 live: the newest, not all of the subject's$/);
+  assert.equal(await page.locator("tbody tr").count(), 100);
+  assert.ok((await page.textContent("#page-hint")).includes("not of every session of the subject"));
+  assert.ok((await page.textContent("button.danger")).includes("(every one, not only the 100 shown)"));
+  await audit("sessions paged");
+  await page.getByRole("link", { name: "Older sessions" }).click();
+  await page.waitForURL((u) => u.searchParams.has("cursor") && u.searchParams.get("device") === "curl");
+  await page.getByText("5 of 5 session(s) of").waitFor();
+  assert.equal(await page.locator("tbody tr").count(), 5);
+  assert.equal(await page.getByRole("link", { name: "Older sessions" }).count(), 0);
+  await audit("sessions older page");
+  await page.getByRole("link", { name: "Newest sessions" }).click();
+  await page.waitForURL((u) => !u.searchParams.has("cursor"));
+  await page.getByText("100 of").waitFor();
+});
+
 // Newest first, as `sessiond events`: an operator looks for what just
 // happened.
 test("events: newest first", async () => {

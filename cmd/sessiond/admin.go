@@ -448,21 +448,56 @@ func (a *app) sessionsCmd() *cobra.Command {
 	cmd.PersistentFlags().StringVar(&url, "url", "", "server URL (env SESSIOND_URL; default http://<server.listen>)")
 
 	var (
-		subject string
-		asJSON  bool
+		subject, cursor string
+		limit           int
+		asJSON          bool
 	)
 	list := &cobra.Command{
-		Use:   "list --subject S",
+		Use:   "list --subject S [--limit N [--cursor C]]",
 		Short: "List a subject's live sessions",
-		Args:  cobra.NoArgs,
-		RunE: a.withRemote(&url, func(ctx context.Context, c *client.Client, _ []string) error {
+		Long: "List a subject's live sessions: every one, oldest first, or with --limit one page of them.\n" +
+			"A page reads at most N of the subject's sessions and shows the live ones; when more follow,\n" +
+			"\"more: --cursor C\" on stderr gives the next page's --cursor. Pages are in creation order\n" +
+			"(expiry order on Redis), and a walk of them is not one snapshot.\n" + remoteHelp,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkSubject("--subject", subject); err != nil {
 				return err
 			}
-			ss, err := c.ListSessions(ctx, subject)
+			paged := cmd.Flags().Changed("limit")
+			switch {
+			case paged && (limit < 1 || limit > sessiond.MaxPageLimit):
+				return usageErr("invalid argument: --limit must be from 1 to %d, got %d", sessiond.MaxPageLimit, limit)
+			case cursor != "" && !paged:
+				return usageErr("invalid argument: --cursor needs --limit")
+			case cursor != "" && !sessiond.ValidPageCursor(cursor):
+				// Checked before anything is sent: it travels in the URL's
+				// query, which proxies log, and a token pasted as --cursor
+				// must not land there.
+				return usageErr("invalid argument: --cursor is not a cursor (as printed after \"more: --cursor\"; " +
+					"the argument is not printed in case it is a token)")
+			}
+			c, err := a.remote(url)
 			if err != nil {
 				return err
 			}
+			var (
+				ss   []client.Session
+				next string
+			)
+			if paged {
+				ss, next, err = c.ListSessionsPage(cmd.Context(), subject, cursor, limit)
+			} else {
+				ss, err = c.ListSessions(cmd.Context(), subject)
+			}
+			if err != nil {
+				return err
+			}
+			defer func() {
+				if next != "" {
+					fmt.Fprintln(a.stderr, "more: --cursor", clean(next))
+				}
+			}()
 			return writeRows(a.stdout, asJSON, ss,
 				func(s client.Session) any { return s },
 				[]string{"ID", "CREATED", "LAST ACTIVE", "EXPIRES", "DEVICE-BOUND", "IP", "USER AGENT"},
@@ -473,9 +508,11 @@ func (a *app) sessionsCmd() *cobra.Command {
 					}
 					return []string{string(s.ID), stamp(s.CreatedAt), stamp(s.LastActiveAt), stamp(s.ExpiresAt), bound, s.Client.IP, s.Client.UserAgent}
 				})
-		}),
+		},
 	}
 	list.Flags().StringVar(&subject, "subject", "", "the subject (user) whose sessions to list")
+	list.Flags().IntVar(&limit, "limit", 0, fmt.Sprintf("one page: read at most this many of the subject's sessions (1-%d; default every session)", sessiond.MaxPageLimit))
+	list.Flags().StringVar(&cursor, "cursor", "", "the page after this cursor (as printed after \"more: --cursor\"; with --limit)")
 	list.Flags().BoolVar(&asJSON, "json", false, "one JSON object per session")
 	_ = list.MarkFlagRequired("subject")
 

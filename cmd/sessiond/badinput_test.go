@@ -25,6 +25,7 @@ import (
 func TestCLI_BadInputRefusedBeforeAsking(t *testing.T) {
 	const token = "sds_0123456789abcdefghijklmnopqrstuvwxyzABCDEFGH" // pasted in place of an ID
 	id := string(sessiond.NewSessionID())
+	cursor := "1733500000000000." + id + ".abcdefgh" // the form of a page's next cursor
 	huge := strings.Repeat("a", 10<<20)
 	past := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
 	cases := []struct {
@@ -52,6 +53,12 @@ func TestCLI_BadInputRefusedBeforeAsking(t *testing.T) {
 		{"sessions list empty subject", []string{"sessions", "list", "--subject", ""}, false},
 		{"sessions list subject with escape", []string{"sessions", "list", "--subject", "a\x1b[2Jb"}, false},
 		{"sessions list url not http", []string{"sessions", "list", "--subject", "alice", "--url", "ftp://127.0.0.1:1"}, false},
+		{"sessions list limit 0", []string{"sessions", "list", "--subject", "alice", "--limit", "0"}, false},
+		{"sessions list limit over 1000", []string{"sessions", "list", "--subject", "alice", "--limit", "1001"}, false},
+		{"sessions list limit not a number", []string{"sessions", "list", "--subject", "alice", "--limit", "ten"}, false},
+		{"sessions list cursor without limit", []string{"sessions", "list", "--subject", "alice", "--cursor", cursor}, false},
+		{"sessions list cursor a token", []string{"sessions", "list", "--subject", "alice", "--limit", "10", "--cursor", token}, false},
+		{"sessions list cursor without its subject tag", []string{"sessions", "list", "--subject", "alice", "--limit", "10", "--cursor", cursor[:strings.LastIndexByte(cursor, '.')]}, false},
 		{"events url without host", []string{"events", "--url", "http://"}, false},
 		{"events session-id a token", []string{"events", "--session-id", token}, false},
 		{"events cursor a token", []string{"events", "--cursor", token}, false},
@@ -74,6 +81,8 @@ func TestCLI_BadInputRefusedBeforeAsking(t *testing.T) {
 		{"sessions revoke", []string{"sessions", "revoke", id}, true},
 		{"sessions revoke-subject except", []string{"sessions", "revoke-subject", "alice", "--except", id}, true},
 		{"sessions list", []string{"sessions", "list", "--subject", "alice"}, true},
+		{"sessions list a page", []string{"sessions", "list", "--subject", "alice", "--limit", "10"}, true},
+		{"sessions list the next page", []string{"sessions", "list", "--subject", "alice", "--limit", "1000", "--cursor", cursor}, true},
 		{"events of a session", []string{"events", "--oldest-first", "--session-id", id, "--subject", "alice"}, true},
 		{"events after a cursor", []string{"events", "--cursor", sessiond.NewEventID(time.Now())}, true},
 	}

@@ -3,6 +3,7 @@ package console
 import (
 	"errors"
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -20,7 +21,7 @@ import (
 // loosely (4×) before cleaning it.
 const maxSubject = sessiond.MaxSubjectBytes
 
-// sessionRow is one live session on the sessions page (Manager.List
+// sessionRow is one live session on the sessions page (Manager.ListPage
 // returns live sessions only; State still says why one has just ended).
 type sessionRow struct {
 	sessiond.Session
@@ -30,28 +31,56 @@ type sessionRow struct {
 	Bound     bool // bound to a device key (DBSC)
 }
 
+// The sessions page reads a subject's sessions newest first, a page of
+// sessionsPageRead at a time, until it has sessionsPageRows rows to show
+// (the filters may leave some out) or it has read sessionsPageBudget
+// sessions, whichever comes first: a request's cost is bounded however many
+// sessions the subject has (100,000 of them read at once allocated about
+// 910 MB). Older sessions are on the next page (?cursor=).
+const (
+	sessionsPageRows   = 100
+	sessionsPageRead   = 100
+	sessionsPageBudget = 1000
+)
+
 type sessionsView struct {
 	Subject    string
 	IP, Device string // the filters, as typed
+	Cursor     string // where this page starts; "" for the newest
 	Searched   bool
 	Filtered   bool         // IP or device narrowed the subject's sessions
 	Rows       []sessionRow // the ones matching the filters
-	Total      int          // the subject's sessions
-	Live       int          // of Rows
-	// Hidden: the subject's sessions the filters leave out. Revoke others
-	// and revoke all end them too, and their buttons say so (OthersLabel).
+	// Read: the subject's live sessions this page read. When Whole, they
+	// are every one of them and Read is the subject's total.
+	Read  int
+	Whole bool
+	Live  int // of Rows
+	// Hidden: the subject's sessions the filters leave out (when Whole).
+	// Revoke others and revoke all end them too, and their buttons say
+	// so (OthersLabel), as they end the sessions of other pages.
 	Hidden int
+	// Older is the query of the page of older sessions, Newest of the
+	// first page ("" when there is none: this is the last, or the first).
+	Older, Newest template.URL
 }
 
-// OthersLabel is the text of a row's "revoke others" button: under
-// filters that hide some of the subject's sessions it says that it ends
-// those too, which "Revoke others" beside the rows shown did not.
+// OthersLabel is the text of a row's "revoke others" button: when the page
+// does not show every other session of the subject (filters hide some,
+// or they are on other pages) it says that it ends those too, which
+// "Revoke others" beside the rows shown did not.
 func (v sessionsView) OthersLabel() string {
-	if v.Hidden == 0 {
+	switch {
+	case !v.Whole:
+		return "Revoke all others (including those not shown)"
+	case v.Hidden == 0:
 		return "Revoke others"
 	}
-	return fmt.Sprintf("Revoke all others (%d, including %d not shown)", v.Total-1, v.Hidden)
+	return fmt.Sprintf("Revoke all others (%d, including %d not shown)", v.Read-1, v.Hidden)
 }
+
+// Budget and RowsWanted are the page's bounds, for its text.
+func (sessionsView) Budget() int     { return sessionsPageBudget }
+func (sessionsView) RowsWanted() int { return sessionsPageRows }
 
 // sessionFilter narrows a subject's sessions on the sessions page to an
 // address or a network, and to a device. The store keeps no index of
@@ -157,26 +186,17 @@ func (c *Console) sessionsPage(w http.ResponseWriter, r *http.Request, key apike
 	case errors.As(err, &arg):
 		d.Error, status = "That is not a valid subject: it "+arg.Msg+".", http.StatusBadRequest
 	default:
-		v.Subject, v.Searched = clean, true
-		list, err := c.o.Manager.List(r.Context(), clean)
-		if err != nil {
-			c.log.ErrorContext(r.Context(), "console: list sessions", "err", err)
-			d.Error, status = "Listing sessions failed; see the server log.", http.StatusServiceUnavailable
-			switch {
-			case errors.Is(err, sessiond.ErrUnsupported):
-				d.Error, status = "This strategy keeps no sessions to list.", http.StatusNotImplemented
-			case errors.Is(err, sessiond.ErrInvalidArgument):
-				d.Error, status = "That is not a valid subject.", http.StatusBadRequest
-			}
-			break
-		}
+		v.Subject, v.Searched, v.Filtered = clean, true, filter.set()
+		v.Cursor = r.URL.Query().Get("cursor")
 		now := c.o.Clock.Now()
-		anomalies := c.anomalies(r, clean)
-		v.Total, v.Filtered = len(list), filter.set()
-		for _, s := range list {
+		var anomalies map[sessiond.SessionID][]string
+		read, next, err := c.readSessions(r, clean, v.Cursor, func(s sessiond.Session) bool {
+			if anomalies == nil { // once there is a session to show them on
+				anomalies = c.anomalies(r, clean)
+			}
 			row := sessionRow{Session: s, Device: c.device.describe(s.Client.UserAgent), State: "live", Anomalies: anomalies[s.ID], Bound: s.DeviceBound()}
 			if !filter.matches(s.Client.IP, row.Device, s.Client.UserAgent) {
-				continue
+				return false
 			}
 			switch err := s.Check(now); {
 			case errors.Is(err, sessiond.ErrRevoked):
@@ -189,11 +209,72 @@ func (c *Console) sessionsPage(w http.ResponseWriter, r *http.Request, key apike
 				v.Live++
 			}
 			v.Rows = append(v.Rows, row)
+			return true
+		})
+		if err != nil {
+			v.Rows, v.Live = nil, 0
+			d.Error, status = "Listing sessions failed; see the server log.", http.StatusServiceUnavailable
+			switch {
+			case errors.Is(err, sessiond.ErrUnsupported):
+				d.Error, status = "This strategy keeps no sessions to list.", http.StatusNotImplemented
+			case errors.Is(err, sessiond.ErrInvalidArgument):
+				// The cursor: the subject has passed subject.Clean.
+				d.Error, status = "That page of sessions does not exist: the link was not made by this page for this subject. "+
+					"Start again from the newest sessions.", http.StatusBadRequest
+				v.Searched = false
+			default:
+				c.log.ErrorContext(r.Context(), "console: list sessions", "err", err)
+			}
+			break
 		}
-		v.Hidden = v.Total - len(v.Rows)
+		v.Read, v.Whole = read, v.Cursor == "" && next == ""
+		v.Hidden = v.Read - len(v.Rows)
+		link := func(cursor string) template.URL {
+			q := url.Values{"subject": {clean}}
+			for k, val := range map[string]string{"ip": v.IP, "device": v.Device, "cursor": cursor} {
+				if val != "" {
+					q.Set(k, val)
+				}
+			}
+			return template.URL(q.Encode())
+		}
+		if next != "" {
+			v.Older = link(next)
+		}
+		if v.Cursor != "" {
+			v.Newest = link("")
+		}
 	}
 	d.Data = v
 	c.pages.render(w, r, status, "sessions", d)
+}
+
+// readSessions reads the page of subject's live sessions that starts at
+// cursor ("" for the newest), newest first, as the constants above bound
+// it, giving each to add, which reports whether it is a row to show. It
+// returns how many it read and the cursor of the next page ("" when none
+// is left).
+func (c *Console) readSessions(r *http.Request, subject, cursor string, add func(sessiond.Session) bool) (n int, next string, err error) {
+	rows, read := 0, 0
+	req := sessiond.PageRequest{After: cursor, Newest: true}
+	for {
+		req.Limit = min(sessionsPageRead, sessionsPageBudget-read)
+		page, err := c.o.Manager.ListPage(r.Context(), subject, req)
+		if err != nil {
+			return 0, "", err
+		}
+		read += req.Limit
+		n += len(page.Sessions)
+		for _, s := range page.Sessions {
+			if add(s) {
+				rows++
+			}
+		}
+		if page.Next == "" || rows >= sessionsPageRows || read >= sessionsPageBudget {
+			return n, page.Next, nil
+		}
+		req.After = page.Next
+	}
 }
 
 // anomalies returns the anomaly rules that fired per session of subject,
@@ -233,10 +314,10 @@ func revokeForm(r *http.Request, needID bool) (string, sessiond.SessionID, bool)
 }
 
 // back answers a revoke form with the subject's sessions page, under the
-// form's filters, saying how many sessions were revoked.
+// form's filters and on its page, saying how many sessions were revoked.
 func (c *Console) back(w http.ResponseWriter, r *http.Request, subject string, n int) {
 	q := url.Values{"subject": {subject}, "revoked": {strconv.Itoa(n)}}
-	for _, k := range []string{"ip", "device"} {
+	for _, k := range []string{"ip", "device", "cursor"} {
 		if v := r.PostForm.Get(k); v != "" {
 			q.Set(k, v)
 		}

@@ -247,27 +247,63 @@ func (s *server) revokeSession(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-type sessionList struct {
-	Sessions []apitype.Session `json:"sessions"`
-}
-
-// GET /v1/subjects/{subject}/sessions
+// GET /v1/subjects/{subject}/sessions[?limit=N[&cursor=C]]: without limit,
+// every live session of the subject (Manager.List, as before paging
+// existed); with it, one page (Manager.ListPage).
 func (s *server) listSessions(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	limit, err := queryLimit(q, 0)
+	if err != nil {
+		return err
+	}
+	// An empty cursor is the first page, as a paging loop starts.
+	cursor, err := oneValue(q, "cursor")
+	if err != nil {
+		return err
+	}
+	switch {
+	case cursor != "" && limit == 0:
+		// Without limit the answer is every session: a cursor there
+		// would be ignored, and a client paging without a limit would
+		// read the whole list again and again.
+		return badRequest("cursor needs limit")
+	case len(cursor) > maxSessionCursor:
+		return badRequest("a query parameter is too long")
+	}
 	subject, err := cleanSubject("subject", r.PathValue("subject"))
 	if err != nil {
 		return err
 	}
-	ss, err := s.m.List(r.Context(), subject)
+	if limit == 0 {
+		ss, err := s.m.List(r.Context(), subject)
+		if err != nil {
+			return err
+		}
+		out := apitype.SessionList{Sessions: make([]apitype.Session, len(ss))}
+		for i := range ss {
+			out.Sessions[i] = apitype.SessionOf(&ss[i])
+		}
+		writeJSON(w, http.StatusOK, "application/json", out)
+		return nil
+	}
+	page, err := s.m.ListPage(r.Context(), subject, sessiond.PageRequest{After: cursor, Limit: limit})
+	if ae, ok := errors.AsType[*sessiond.ArgumentError](err); ok && ae.Field == "after" {
+		return badRequest("cursor must be the next_cursor of a previous page of this subject's sessions")
+	}
 	if err != nil {
 		return err
 	}
-	out := sessionList{Sessions: make([]apitype.Session, len(ss))}
-	for i := range ss {
-		out.Sessions[i] = apitype.SessionOf(&ss[i])
+	out := apitype.SessionList{Sessions: make([]apitype.Session, len(page.Sessions)), NextCursor: page.Next}
+	for i := range page.Sessions {
+		out.Sessions[i] = apitype.SessionOf(&page.Sessions[i])
 	}
 	writeJSON(w, http.StatusOK, "application/json", out)
 	return nil
 }
+
+// maxSessionCursor bounds the cursor of a session page before it is
+// parsed: the server writes at most 52 characters.
+const maxSessionCursor = 64
 
 // DELETE /v1/subjects/{subject}/sessions[?except=ID]: an administrative
 // revocation (reason admin) of every live session but one.
