@@ -109,6 +109,11 @@ type SubjectChangeRecorder interface {
 	// which sessions it revokes only as it revokes them may call revoked
 	// more than once (with the sessions of the moment) and stores what the
 	// last call returned. On error nothing is stored, records included.
+	// A store whose one transaction over a very large subject would hold
+	// up its other clients for long may refuse such a subject with
+	// ErrUnsupported (redisstore: over 128 sessions in the subject's
+	// index); such a store is a SubjectBatchRevoker, which the Manager
+	// uses instead.
 	RevokeSubjectRecorded(ctx context.Context, subject string, except SessionID, at time.Time, reason RevokeReason,
 		revoked func(revs []Revocation) ChangeRecords) ([]Revocation, error)
 }

@@ -49,9 +49,16 @@ type SubjectBatchRevoker interface {
 	// cursor that is not of the store's form or not for this subject. A
 	// cursor is trusted beyond that (the store need not tell one it
 	// returned from one made to look like it: a made-up position skips
-	// sessions), so it must come from the previous call of the same walk,
-	// as the Manager's loop passes it, never from a client. On any error
-	// nothing of this batch is stored, records included.
+	// sessions; redisstore's are signed and it refuses one it did not
+	// return), so it must come from the previous call of the same walk,
+	// as the Manager's loop passes it, never from a client. On an error
+	// nothing of this batch is stored, records included, and it returns no
+	// revocations; except when the batch was committed with its records
+	// and a later step of it failed (redisstore on a Cluster: recording
+	// the revocations for the other nodes, in another slot, which it then
+	// does with a later call): then it returns the batch's revocations,
+	// clients and cursor with the error, and the caller counts them as
+	// revoked and stops the walk.
 	RevokeSubjectBatch(ctx context.Context, subject string, except SessionID, at time.Time, reason RevokeReason,
 		cursor string, limit int, revoked func(revs []Revocation, clients []Client, more bool) ChangeRecords) (
 		revs []Revocation, clients []Client, next string, err error)
@@ -97,17 +104,12 @@ func (m *Manager) revokeSubjectBatches(ctx context.Context, br SubjectBatchRevok
 			}
 		}
 		revs, clients, next, err := br.RevokeSubjectBatch(ctx, subject, except, now, reason, cursor, subjectBatch, revoked)
-		if err != nil {
-			err = fmt.Errorf("sessiond: revoke subject: %w", m.storeErr.check("revoke_subject", err))
-			if n > 0 && !bulkDone {
-				// The batches before stay revoked, and a second call does
-				// not report them again: record them now.
-				e := bulkRevokedEvent(subject, except, reason, n)
-				e.Details["error"] = err.Error()
-				m.emit(ctx, e)
-			}
-			return n, err
+		if err != nil && len(revs) == 0 {
+			return n, m.batchesFailed(ctx, subject, except, reason, n, bulkDone, err)
 		}
+		// With an error too: the batch is revoked and its records stored
+		// (a later step of it failed), and a second call does not report
+		// it again.
 		if len(revs) > 0 {
 			if recorded && (evs == nil || len(evs) != len(revs)+btoi(withBulk)) {
 				// The store broke its contract (revoked not called with
@@ -134,6 +136,9 @@ func (m *Manager) revokeSubjectBatches(ctx context.Context, br SubjectBatchRevok
 				bulkDone = true
 			}
 		}
+		if err != nil {
+			return n, m.batchesFailed(ctx, subject, except, reason, n, bulkDone, err)
+		}
 		if next == "" {
 			break
 		}
@@ -145,6 +150,20 @@ func (m *Manager) revokeSubjectBatches(ctx context.Context, br SubjectBatchRevok
 		m.emit(ctx, bulkRevokedEvent(subject, except, reason, n))
 	}
 	return n, nil
+}
+
+// batchesFailed is the error of a walk that failed after revoking n
+// sessions: the batches before stay revoked, and a second call does not
+// report them again, so the bulk event records them now, with the error,
+// unless it went with a batch.
+func (m *Manager) batchesFailed(ctx context.Context, subject string, except SessionID, reason RevokeReason, n int, bulkDone bool, err error) error {
+	err = fmt.Errorf("sessiond: revoke subject: %w", m.storeErr.check("revoke_subject", err))
+	if n > 0 && !bulkDone {
+		e := bulkRevokedEvent(subject, except, reason, n)
+		e.Details["error"] = err.Error()
+		m.emit(ctx, e)
+	}
+	return err
 }
 
 // clientAt is clients[i], or the zero Client when a store returned fewer.

@@ -373,51 +373,87 @@ end
 return out
 `)
 
-// revokeSubjectsScript revokes the sessions of the given subjects that are
-// live at a time and, with an issued-before bound, were created before it.
-// It trims each subject index as revokeSubjectRecordedScript does.
+// revokeSubjectsLua is the source of the kill switch's subject scripts:
+// they revoke the sessions of the given subjects that are live at a time
+// and, with an issued-before bound, were created before it, one step of
+// each subject's walk through its index (walk_subject, as a subject batch
+// walks it), the steps of one script sharing a bound of subjectBatch
+// sessions revoked and four times as many members read, so that no
+// script holds Redis for long however many sessions a subject has (one
+// over a subject's whole index held it for seconds). A subject the script
+// reaches with nothing left of its bounds is answered as it came, with
+// more, for a later script. record is what runs once a step has revoked
+// sessions (found, their keys; out, their rows; tag, subject), and
+// finish what runs after the last step.
 //
-//	KEYS: subject indexes
-//	ARGV: prefix, at (µs), reason, issued before (µs, "": any), then per
-//	      subject index: tag, subject
-//	→ {id, subject, absolute expiry, ...} of the sessions it revoked
-var revokeSubjectsScript = newPairedScript(allowOOM + prelude + `
-local at = tonumber(ARGV[2])
-local ib = false
-if ARGV[4] ~= '' then ib = tonumber(ARGV[4]) end
-local out = {}
-for i = 1, #KEYS do
-  trim(KEYS[i])
-  local subject = ARGV[4 + 2 * i]
-  local base = ARGV[1] .. ':{' .. ARGV[3 + 2 * i] .. '}:s:'
-  for _, id in ipairs(redis.call('ZRANGE', KEYS[i], 0, -1)) do
-    local k = base .. id
-    local f = redis.call('HMGET', k, 'sub', 'ra', 'ie', 'e', 'c')
-    if not f[4] then
-      redis.call('ZREM', KEYS[i], id)
-    elseif f[1] == subject and live(f[2], f[3], f[4], at) and (not ib or tonumber(f[5]) < ib) then
-      redis.call('HSET', k, 'ra', ARGV[2], 'rr', ARGV[3])
-      out[#out + 1] = id
-      out[#out + 1] = subject
-      out[#out + 1] = f[4]
-    end
+//	KEYS: subject indexes, then the script's own
+//	ARGV: prefix, at (µs), reason, issued before (µs, "": any), limit,
+//	      budget, live index base, then per subject index: tag, subject,
+//	      position member ("": none), its score, end member ("": none
+//	      yet), its score
+//	→ per subject: more ("1"/"0"), position member, its score, end
+//	  member, its score, the number k of sessions revoked, then k × {id,
+//	  absolute expiry}
+func revokeSubjectsLua(record, finish string) string {
+	return allowOOM + prelude + recordFn + walkSubjectFn + `
+local at = ARGV[2]
+local ib = ARGV[4] ~= '' and tonumber(ARGV[4])
+local limit, budget = tonumber(ARGV[5]), tonumber(ARGV[6])
+local reply = {}
+for i = 1, (#ARGV - 7) / 6 do
+  local a = 1 + 6 * i
+  local tag, subject = ARGV[a + 1], ARGV[a + 2]
+  local found, out, more, pm, ps, em, es, read = {}, {}, true, ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], 0
+  if limit > 0 and budget > 0 then
+    found, out, more, pm, ps, em, es, read = walk_subject(KEYS[i], ARGV[1] .. ':{' .. tag .. '}:s:', subject,
+      false, at, ib, nil, pm, ps, em, es, limit, budget)
+  end
+  if #found > 0 then
+    for _, k in ipairs(found) do redis.call('HSET', k, 'ra', at, 'rr', ARGV[3]) end
+` + record + `
+  end
+  limit, budget = limit - #found, budget - read
+  local n = #reply
+  reply[n + 1], reply[n + 2], reply[n + 3], reply[n + 4], reply[n + 5], reply[n + 6] = more and '1' or '0', pm, ps, em, es, tostring(#found)
+  for k = 1, #out, 5 do
+    reply[#reply + 1] = out[k]
+    reply[#reply + 1] = out[k + 1]
   end
 end
-return out
-`)
+` + finish + `
+return reply
+`
+}
+
+// revokeSubjectsScript is the kill switch's subject script on a Cluster:
+// the store records what it revoked after it (record, without
+// publishing).
+var revokeSubjectsScript = newPairedScript(revokeSubjectsLua("", ""))
+
+// revokeSubjectsRecordScript is the kill switch's subject script outside
+// a Cluster: it also records what it revokes (the revocation index, out
+// of the live indexes; no feed message), so each step is revoked and
+// recorded in one script, one round trip.
+//
+//	KEYS: subject indexes, then revocation index, GC index, expiry
+//	      index, strategies
+var revokeSubjectsRecordScript = newPairedScript(revokeSubjectsLua(`
+    if not R then rec_open(KEYS[#KEYS - 3], KEYS[#KEYS - 2], KEYS[#KEYS - 1], KEYS[#KEYS], '', ARGV[7]) end
+    for k = 1, #out, 5 do rec_revoked(tag, out[k], subject, at, ARGV[3], out[k + 1]) end`, `
+if R then rec_close() end`))
 
 // RevokeMatching revokes every session live at at that f selects, with
 // reason; see sessiond.BulkRevoker. It returns how many it revoked and
 // their distinct subjects, in no order, or none with f.NoSubjects.
 // ErrInvalidArgument if f sets nothing.
 //
-// With Subjects it reads those subjects' indexes; otherwise it walks the
-// global expiry index from the first session whose absolute expiry is
-// after at: on a single Redis inside Redis, walkBatch sessions a script
-// (walkRevokeScript, its position kept in a walk hash), on a Cluster
-// from here (pageScript), up to bulkBatch sessions of one slot a script,
-// several at once (revokeAsideScript with All, else revokeRefsScript).
-// Subjects go bulkSubjects to a script. Unlike Revoke it publishes
+// With Subjects it walks those subjects' indexes, a bounded step of each
+// a script (revokeSubjects); otherwise it walks the global expiry index
+// from the first session whose absolute expiry is after at: on a single
+// Redis inside Redis, walkBatch sessions a script (walkRevokeScript, its
+// position kept in a walk hash), on a Cluster from here (pageScript), up
+// to bulkBatch sessions of one slot a script, several at once
+// (revokeAsideScript with All, else revokeRefsScript). Unlike Revoke it publishes
 // nothing: the revocations go to the revocation index (Revocations) only,
 // and the Manager's incident watermark is what stops the sessions' tokens
 // on every node. When it fails part way (ErrStoreUnavailable, a canceled
@@ -439,9 +475,7 @@ func (s *Store) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, at 
 	}
 	var err error
 	if len(f.Subjects) > 0 {
-		err = b.run(ctx, revokeSubjectsScript, func(ctx context.Context, emit func([]rueidis.LuaExec) bool) error {
-			return s.subjectBatches(ctx, f.Subjects, at, reason, issuedBefore, emit)
-		})
+		err = b.revokeSubjects(ctx, f.Subjects, issuedBefore)
 	} else {
 		// Every session created before at is revoked (the Manager's
 		// bound is just after at): the live indexes can be set aside.
@@ -458,7 +492,7 @@ func (s *Store) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, at 
 				// leave the global indexes alone, as walkRevokeScript does.
 				b.aside = true
 				head := []string{encTime(at), string(reason), issuedBefore, boolArg(f.NoSubjects)}
-				err = b.run(ctx, revokeAsideScript, func(ctx context.Context, emit func([]rueidis.LuaExec) bool) error {
+				err = b.run(ctx, b.script(revokeAsideScript), func(ctx context.Context, emit func([]rueidis.LuaExec) bool) error {
 					return s.sessionBatches(ctx, at, head, emit)
 				})
 			}
@@ -471,7 +505,7 @@ func (s *Store) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, at 
 			}
 		} else {
 			head := []string{encTime(at), string(reason), issuedBefore}
-			err = b.run(ctx, revokeRefsScript, func(ctx context.Context, emit func([]rueidis.LuaExec) bool) error {
+			err = b.run(ctx, b.script(revokeRefsScript), func(ctx context.Context, emit func([]rueidis.LuaExec) bool) error {
 				return s.sessionBatches(ctx, at, head, emit)
 			})
 		}
@@ -615,8 +649,9 @@ type bulkRevocation struct {
 }
 
 // run calls produce, which emits batches of scripts (false: stop, the run
-// failed), and executes them on the workers. It returns the first error.
-func (b *bulkRevocation) run(ctx context.Context, script pairedScript, produce func(context.Context, func([]rueidis.LuaExec) bool) error) error {
+// failed), and has exec run each batch on the workers. It returns the
+// first error.
+func (b *bulkRevocation) run(ctx context.Context, exec func(context.Context, []rueidis.LuaExec) error, produce func(context.Context, func([]rueidis.LuaExec) bool) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	work := make(chan []rueidis.LuaExec)
@@ -637,7 +672,7 @@ func (b *bulkRevocation) run(ctx context.Context, script pairedScript, produce f
 				if ctx.Err() != nil {
 					continue // drain
 				}
-				if err := b.exec(ctx, script, execs); err != nil {
+				if err := exec(ctx, execs); err != nil {
 					failed(err)
 				}
 			}
@@ -660,6 +695,11 @@ func (b *bulkRevocation) run(ctx context.Context, script pairedScript, produce f
 		err = ctx.Err()
 	}
 	return err
+}
+
+// script is run's exec for script: b.exec.
+func (b *bulkRevocation) script(script pairedScript) func(context.Context, []rueidis.LuaExec) error {
+	return func(ctx context.Context, execs []rueidis.LuaExec) error { return b.exec(ctx, script, execs) }
 }
 
 // exec runs one batch of scripts (pipelined) and records what they
@@ -692,20 +732,29 @@ func (b *bulkRevocation) exec(ctx context.Context, script pairedScript, execs []
 			})
 		}
 	}
-	// What a script revoked is revoked, whatever happened to the others:
-	// record it and count it.
-	if err := b.s.recordExec(ctx, "revoke matching", &b.gaveUp, revs, false); err != nil && firstErr == nil {
+	if err := b.tally(ctx, revs, true); err != nil && firstErr == nil {
 		firstErr = err
 	}
+	return firstErr
+}
+
+// tally counts revs with their subjects and, with record (the scripts did
+// not), records them in the revocation index, without publishing: what a
+// script revoked is revoked, whatever happened to the others.
+func (b *bulkRevocation) tally(ctx context.Context, revs []sessiond.Revocation, record bool) error {
+	var err error
+	if record {
+		err = b.s.recordExec(ctx, "revoke matching", &b.gaveUp, revs, false)
+	}
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.n += len(revs)
 	if !b.noSubjects {
 		for _, r := range revs {
 			b.subjects[r.Subject] = struct{}{}
 		}
 	}
-	b.mu.Unlock()
-	return firstErr
+	return err
 }
 
 // counted adds up what revokeAsideScript calls revoked and puts the
@@ -904,42 +953,152 @@ func (s *Store) livePages(ctx context.Context, at time.Time, count int, fn func(
 	return ctx.Err()
 }
 
-// subjectBatches emits revokeSubjectsScript batches for the distinct
-// subjects.
-func (s *Store) subjectBatches(ctx context.Context, subjects []string, at time.Time, reason sessiond.RevokeReason, issuedBefore string, emit func([]rueidis.LuaExec) bool) error {
-	type subj struct{ tag, subject string }
+// subjectWalk is a subject of a kill switch and where the walk through its
+// index is.
+type subjectWalk struct {
+	tag, subject string
+	pos          batchCursor
+}
+
+// revokeSubjects revokes the sessions of the distinct subjects that are
+// live at b.at and created before issuedBefore (µs, "": any): rounds of
+// revokeSubjectsScript, each taking one step of every subject whose walk
+// is not over, bulkSubjects subjects a script (of one slot on a Cluster),
+// the scripts of a round run as run runs them. A round records what it
+// revoked (exec) before the next.
+func (b *bulkRevocation) revokeSubjects(ctx context.Context, subjects []string, issuedBefore string) error {
 	seen := make(map[string]struct{}, len(subjects))
-	var all []subj
+	var walks []subjectWalk
 	for _, sub := range subjects {
 		if _, ok := seen[sub]; !ok {
 			seen[sub] = struct{}{}
-			all = append(all, subj{tagOf(sub), sub})
+			walks = append(walks, subjectWalk{tag: tagOf(sub), subject: sub})
 		}
 	}
-	head := []string{s.prefix, encTime(at), string(reason), issuedBefore}
-	execOf := func(ss []subj) rueidis.LuaExec {
-		keys := make([]string, 0, len(ss))
-		args := make([]string, 0, len(head)+2*len(ss))
+	s := b.s
+	head := []string{s.prefix, encTime(b.at), string(b.reason), issuedBefore,
+		strconv.Itoa(subjectBatch), strconv.Itoa(subjectBatch * subjectBatchScan), s.liveBase}
+	for len(walks) > 0 {
+		var (
+			mu   sync.Mutex
+			next []subjectWalk
+		)
+		exec := func(ctx context.Context, execs []rueidis.LuaExec) error {
+			more, err := b.execSubjects(ctx, execs, len(head))
+			mu.Lock()
+			next = append(next, more...)
+			mu.Unlock()
+			return err
+		}
+		if err := b.run(ctx, exec, func(ctx context.Context, emit func([]rueidis.LuaExec) bool) error {
+			return s.subjectScripts(ctx, walks, head, emit)
+		}); err != nil {
+			return err
+		}
+		walks = next
+	}
+	return nil
+}
+
+// execSubjects runs one batch of revokeSubjectsScript calls (pipelined),
+// whose arguments start with head of headLen, records and counts what
+// they revoked as exec does, and returns the walks they did not finish,
+// each at its new position.
+func (b *bulkRevocation) execSubjects(ctx context.Context, execs []rueidis.LuaExec, headLen int) ([]subjectWalk, error) {
+	var (
+		revs     []sessiond.Revocation
+		more     []subjectWalk
+		firstErr error
+	)
+	script := revokeSubjectsScript
+	if b.s.crossSlot {
+		script = revokeSubjectsRecordScript
+	}
+	for i, res := range b.s.execAckedUnless(ctx, "revoke matching", &b.gaveUp, script, execs...) {
+		reply, err := res.ToArray()
+		if err == nil {
+			before := len(revs)
+			revs, more, err = decodeSubjectSteps(reply, execs[i].Args[headLen:], b.at, b.reason, revs, more)
+			if b.s.observeBatch != nil {
+				b.s.observeBatch(len(revs) - before)
+			}
+		}
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	if err := b.tally(ctx, revs, !b.s.crossSlot); err != nil && firstErr == nil {
+		firstErr = err
+	}
+	return more, firstErr
+}
+
+// decodeSubjectSteps reads one revokeSubjectsScript reply for the walks
+// args names (6 arguments each: tag, subject, position, end bound), and
+// appends what it revoked to revs and the walks not over to more.
+func decodeSubjectSteps(reply []rueidis.RedisMessage, args []string, at time.Time, reason sessiond.RevokeReason,
+	revs []sessiond.Revocation, more []subjectWalk) ([]sessiond.Revocation, []subjectWalk, error) {
+	i := 0
+	for w := 0; w+6 <= len(args); w += 6 {
+		if i+6 > len(reply) {
+			return revs, more, errCorrupt
+		}
+		var head [6]string
+		for k := range head {
+			head[k], _ = field(&reply[i+k])
+		}
+		k, err := strconv.Atoi(head[5])
+		i += 6
+		if err != nil || k < 0 || i+2*k > len(reply) {
+			return revs, more, errCorrupt
+		}
+		subject := args[w+1]
+		for ; k > 0; k-- {
+			id, _ := field(&reply[i])
+			e, _ := field(&reply[i+1])
+			exp, err := decTime(e)
+			if err != nil {
+				return revs, more, errCorrupt
+			}
+			revs = append(revs, sessiond.Revocation{SessionID: sessiond.SessionID(id), Subject: subject, RevokedAt: at, ExpiresAt: exp, Reason: reason})
+			i += 2
+		}
+		if head[0] == "1" {
+			more = append(more, subjectWalk{tag: args[w], subject: subject, pos: batchCursor{m: head[1], s: head[2], em: head[3], es: head[4]}})
+		}
+	}
+	return revs, more, nil
+}
+
+// subjectScripts emits revokeSubjectsScript calls for walks: one step of
+// each, bulkSubjects subjects a script, grouped by slot on a Cluster.
+func (s *Store) subjectScripts(ctx context.Context, walks []subjectWalk, head []string, emit func([]rueidis.LuaExec) bool) error {
+	execOf := func(ws []subjectWalk) rueidis.LuaExec {
+		keys := make([]string, 0, len(ws))
+		args := make([]string, 0, len(head)+6*len(ws))
 		args = append(args, head...)
-		for _, x := range ss {
-			keys = append(keys, s.idxKey(x.tag))
-			args = append(args, x.tag, x.subject)
+		for _, w := range ws {
+			keys = append(keys, s.idxKey(w.tag))
+			args = append(args, w.tag, w.subject, w.pos.m, w.pos.s, w.pos.em, w.pos.es)
+		}
+		if s.crossSlot {
+			keys = append(keys, s.recordIndexKeys()...)
 		}
 		return rueidis.LuaExec{Keys: keys, Args: args}
 	}
 	if s.crossSlot {
-		for chunk := range slices.Chunk(all, bulkSubjects) {
+		for chunk := range slices.Chunk(walks, bulkSubjects) {
 			if !emit([]rueidis.LuaExec{execOf(chunk)}) {
 				return ctx.Err()
 			}
 		}
 		return nil
 	}
-	for window := range slices.Chunk(all, bulkWindow) {
-		groups := make(map[uint16][]subj)
-		for _, x := range window {
-			slot := slotOf(x.tag)
-			groups[slot] = append(groups[slot], x)
+	for window := range slices.Chunk(walks, bulkWindow) {
+		groups := make(map[uint16][]subjectWalk)
+		for _, w := range window {
+			slot := slotOf(w.tag)
+			groups[slot] = append(groups[slot], w)
 		}
 		var execs []rueidis.LuaExec
 		for _, g := range groups {

@@ -184,3 +184,12 @@ const SubjectBatch = subjectBatch
 // script of a subject's walk revoked, as the script's reply names them.
 // Call it before using s concurrently.
 func ObserveSubjectBatches(s *Store, fn func(revoked int)) { s.observeBatch = fn }
+
+// FailSubjectRecord makes the nth record step from now of a subject batch
+// on a Cluster's path fail, once, as one whose script committed before
+// the node holding the revocation index was cut off.
+func FailSubjectRecord(s *Store, nth int) { s.failRecordAt.Store(int32(nth)) }
+
+// SubjectRecordedMax bounds the subject index RevokeSubjectRecorded
+// revokes in its one script.
+const SubjectRecordedMax = subjectRecordedMax

@@ -399,7 +399,9 @@ func (s *Store) sweepPending(ctx context.Context, age time.Duration) (int, error
 
 // sweepPendingLoop sweeps once pendingAge after the store opens (records
 // a node killed before its restart left behind), then every
-// pendingSweepEvery, until the store closes.
+// pendingSweepEvery, until the store closes; each time it also records
+// the revocations of subject batches whose record step failed
+// (recordUnrecorded).
 func (s *Store) sweepPendingLoop() {
 	defer s.wg.Done()
 	t := time.NewTimer(pendingAge)
@@ -410,6 +412,7 @@ func (s *Store) sweepPendingLoop() {
 			return
 		case <-t.C:
 		}
+		s.recordUnrecorded(s.ctx, "record revocations", nil)
 		if n, err := s.sweepPending(s.ctx, pendingAge); err != nil && s.ctx.Err() == nil {
 			s.log.Warn("redisstore: sweep of pending records failed", "err", err)
 		} else if n > 0 {

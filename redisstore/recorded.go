@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -511,12 +512,25 @@ var revokeSubjectRecordedScript = newPairedScript(allowOOM + prelude + recordsLu
 	revokeSubjectLua(`if n > 0 then write_block(2, ARGV, 11 + n, ARGV[7], ARGV[8], ARGV[9]) end
 rec_subject(8, ARGV[#ARGV - 2], ARGV[#ARGV - 1], ARGV[#ARGV], out)`))
 
+// subjectRecordedMax bounds the members of a subject index (after its
+// trim: sessions not yet past their absolute expiry, live or revoked)
+// that RevokeSubjectRecorded revokes in its one script: a subject batch's
+// sessions, so that the script, which reads every member and writes its
+// records with each session it revokes, holds Redis about as long as a
+// batch does: 4.1–5.2 ms with an event and a delivery a session, where
+// 256 took 6.5–21 ms (docs/PERFORMANCE.md).
+const subjectRecordedMax = subjectBatch
+
 // revokeSubjectLua is the source of revokeSubjectRecordedScript and
 // revokeSubjectPendingScript: store is the statement that stores the
 // records (n the number of prepared sessions) once the sessions are
-// revoked.
+// revoked. A subject index of more than subjectRecordedMax members is
+// not read: the script changes nothing and answers {"too_many", count}.
 func revokeSubjectLua(store string) string {
 	return `
+trim(KEYS[1])
+local size = redis.call('ZCARD', KEYS[1])
+if size > ` + strconv.Itoa(subjectRecordedMax) + ` then return {'too_many', tostring(size)} end
 local n = tonumber(ARGV[10])
 local prepared = {}
 -- The first try takes every live session. A later one takes those created
@@ -558,9 +572,14 @@ return out
 // (a concurrent login or revocation of the subject), and revoked is then
 // called again with the sessions it named; in the usual case that is two
 // round trips, the first finding the sessions. Unlike RevokeSubject it is
-// one script over every session of the subject (the interface wants the
-// records of all of them in one step), which on a subject with very many
-// sessions holds Redis for seconds: the Manager uses RevokeSubjectBatch.
+// one script over every session of the subject: the interface wants every
+// revocation and its records in one step, all or nothing, which a walk
+// in batches cannot give (a failure part way leaves the batches before
+// revoked). So that script is bounded instead: a subject whose index
+// holds more than 128 sessions not yet past their absolute expiry (live
+// or revoked) is refused with ErrUnsupported, nothing changed; one script
+// over 100,000 held Redis for seconds. RevokeSubjectBatch, which the
+// Manager uses, walks a subject of any size.
 func (s *Store) RevokeSubjectRecorded(ctx context.Context, subject string, except sessiond.SessionID, at time.Time,
 	reason sessiond.RevokeReason, revoked func([]sessiond.Revocation) sessiond.ChangeRecords) ([]sessiond.Revocation, error) {
 	const op = "revoke subject"
@@ -605,6 +624,11 @@ func (s *Store) RevokeSubjectRecorded(ctx context.Context, subject string, excep
 			return nil, s.fail(op, err)
 		}
 		status, _ := field(&reply[0])
+		if status == "too_many" {
+			size, _ := field(&reply[1])
+			return nil, fmt.Errorf("redisstore: %s: %s sessions in the subject index, more than the %d one script revokes with their records (it would hold Redis for long); RevokeSubjectBatch walks any number: %w",
+				op, size, subjectRecordedMax, sessiond.ErrUnsupported)
+		}
 		revs, err := subjectRevocations(reply[1:], subject, at, reason)
 		if err != nil {
 			return nil, s.fail(op, err)
@@ -621,6 +645,7 @@ func (s *Store) RevokeSubjectRecorded(ctx context.Context, subject string, excep
 			}
 			if !s.crossSlot {
 				if err := s.recordAcked(ctx, op, revs, true); err != nil {
+					s.keepUnrecorded(revs) // for the next batch or sweep to record
 					return nil, s.fail(op+": record", err)
 				}
 			}

@@ -10,6 +10,7 @@ package redisstore
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -129,8 +130,24 @@ type Store struct {
 	// node killed at that moment would (killedAfterRevoke).
 	killAfterRevoke bool
 	// observeBatch (tests only), when set, is told how many sessions each
-	// script of a subject's walk revoked (revokeSubjectBatch).
+	// script of a subject's walk revoked (revokeSubjectBatch, and the kill
+	// switch's revokeSubjectsScript).
 	observeBatch func(revoked int)
+	// failRecordAt (tests only): the record step of a subject batch on a
+	// Cluster (revokeSubjectBatch) that brings it to zero fails, as one
+	// whose Redis node is cut off after the batch's script would.
+	failRecordAt atomic.Int32
+	// cursorKey signs the cursors RevokeSubjectBatch returns (random, the
+	// store's own: a cursor is for the walk of the store that returned it).
+	cursorKey [32]byte
+	// unrecorded holds the revocations of subject batches committed whose
+	// record step failed (on a Cluster, the revocation index and the feed
+	// are in another slot than the batch): the next batch, or the pending
+	// sweep, records them (recordUnrecorded).
+	unrecorded struct {
+		mu   sync.Mutex
+		revs []sessiond.Revocation
+	}
 	// moved queues the pending fields whose records have moved, for
 	// deleteMovedLoop to delete (Cluster only).
 	moved chan pending
@@ -245,6 +262,7 @@ func New(ctx context.Context, url string, opts Options) (*Store, error) {
 		maxEventAge: itoa(maxAge),
 		ackWait:     opts.RevocationWait,
 	}
+	rand.Read(s.cursorKey[:])
 	s.recKeys = []string{s.evIDs(), s.evTime(), s.evOdd(), s.obDue(), s.obState(sessiond.DeliveryPending), s.obDone()}
 	if s.cacheTTL > 0 {
 		s.recent = newRecentWrites(time.Second)

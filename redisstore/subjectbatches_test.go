@@ -2,9 +2,12 @@ package redisstore_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -517,4 +520,196 @@ func TestStore_RevokeSubjectBatchKeepsSkewedSession(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestStore_KillSwitchSubjectsBounded: the kill switch with subjects
+// (RevokeMatching{Subjects}) walks each subject's index in scripts of at
+// most SubjectBatch sessions, as the scripts' own replies count them, and
+// revokes exactly the sessions created before IssuedBefore of the
+// subjects named, counting each once, with every one in Revocations: one
+// script over a subject's whole index held Redis for seconds on a subject
+// of 100,000. Many small subjects share scripts, a huge one spans many.
+func TestStore_KillSwitchSubjectsBounded(t *testing.T) {
+	eachBatching(t, func(t *testing.T, st *redisstore.Store, _ bool) { testKillSwitchSubjectsBounded(t, st) })
+}
+
+func testKillSwitchSubjectsBounded(t *testing.T, st *redisstore.Store) {
+	var (
+		mu      sync.Mutex
+		scripts []int
+	)
+	redisstore.ObserveSubjectBatches(st, func(revoked int) {
+		mu.Lock()
+		defer mu.Unlock()
+		scripts = append(scripts, revoked)
+	})
+	ctx := t.Context()
+	t0 := now()
+	huge := createSubject(t, st, "huge", 300, t0)
+	var small []*sessiond.Session
+	var subjects []string
+	for i := range 40 {
+		sub := fmt.Sprintf("small%d", i)
+		subjects = append(subjects, sub)
+		small = append(small, createSubject(t, st, sub, 3, t0)...)
+	}
+	// Created after the bound: live, and left so.
+	late := createSubject(t, st, "huge", 5, t0.Add(2*time.Second))
+	other := createSubject(t, st, "other", 4, t0)
+	f := sessiond.RevokeFilter{Subjects: append([]string{"huge", "huge"}, subjects...), IssuedBefore: t0.Add(time.Second)}
+	n, subs, err := st.RevokeMatching(ctx, f, t0.Add(3*time.Second), sessiond.ReasonIncident)
+	want := len(huge) + len(small)
+	if err != nil || n != want || len(subs) != 1+len(subjects) {
+		t.Fatalf("RevokeMatching() = %d, %d subjects, %v; want %d, %d subjects", n, len(subs), err, want, 1+len(subjects))
+	}
+	mu.Lock()
+	sum := 0
+	for _, k := range scripts {
+		sum += k
+		if k > redisstore.SubjectBatch {
+			t.Errorf("a script revoked %d sessions; want at most %d", k, redisstore.SubjectBatch)
+		}
+	}
+	if sum != want || len(scripts) < (want+redisstore.SubjectBatch-1)/redisstore.SubjectBatch {
+		t.Errorf("scripts revoked %v (%d in all); want %d, at most %d a script", scripts, sum, want, redisstore.SubjectBatch)
+	}
+	mu.Unlock()
+	for _, group := range []struct {
+		ss      []*sessiond.Session
+		revoked bool
+	}{{huge, true}, {small, true}, {late, false}, {other, false}} {
+		for _, s := range group.ss {
+			g, err := st.Get(ctx, s.ID)
+			if err != nil || g.Revoked() != group.revoked {
+				t.Fatalf("Get(%s of %s) = revoked %t, %v; want revoked %t", s.ID, s.Subject, g.Revoked(), err, group.revoked)
+			}
+		}
+	}
+	revs, err := st.Revocations(ctx, t0)
+	if err != nil || len(revs) != want {
+		t.Errorf("Revocations() = %d, %v; want %d", len(revs), err, want)
+	}
+	if n, _, err := st.RevokeMatching(ctx, f, t0.Add(4*time.Second), sessiond.ReasonIncident); err != nil || n != 0 {
+		t.Errorf("RevokeMatching() again = %d, %v; want 0", n, err)
+	}
+}
+
+// TestManager_RevokeSubjectRecordCut: on a Cluster's path, a batch whose
+// script committed but whose record step (the revocation index and the
+// feed, in another slot) fails is revoked with its events stored: the
+// walk stops with the error, and the batch counts (the caller is told, its
+// events committed, its sessions noted), and the retry records it, so
+// that other nodes find every revocation (Revocations, the feed).
+func TestManager_RevokeSubjectRecordCut(t *testing.T) {
+	t.Parallel()
+	st := newStore(t, redisstore.Options{})
+	redisstore.BatchBySlot(st)
+	testRevokeSubjectRecordCut(t, st)
+}
+
+func testRevokeSubjectRecordCut(t *testing.T, st *redisstore.Store) {
+	const n = 300
+	ctx := t.Context()
+	t0 := now()
+	feed := make(chan sessiond.Revocation, 2*n)
+	if err := st.SubscribeRevocations(ctx, func(r sessiond.Revocation) { feed <- r }, func() {}); err != nil {
+		t.Fatalf("SubscribeRevocations() = %v", err)
+	}
+	sessions := createSubject(t, st, "hank", n, t0)
+	sink := &carrySink{}
+	m := batchManager(t, st, sink)
+	redisstore.FailSubjectRecord(st, 2)
+	got, err := m.RevokeSubject(ctx, "hank", "", sessiond.ReasonAdmin)
+	if err == nil || !errors.Is(err, sessiond.ErrStoreUnavailable) {
+		t.Fatalf("RevokeSubject() error = %v; want ErrStoreUnavailable", err)
+	}
+	revoked := 0
+	for _, s := range sessions {
+		g, err := st.Get(ctx, s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g.Revoked() {
+			revoked++
+		}
+	}
+	sink.mu.Lock()
+	committed := len(ofType(sink.committed, sessiond.EventSessionRevoked))
+	bulk := ofType(sink.recorded, sessiond.EventBulkRevoked)
+	sink.mu.Unlock()
+	if revoked != 2*redisstore.SubjectBatch || got != revoked || committed != revoked {
+		t.Errorf("RevokeSubject() = %d, %d session.revoked committed, %d sessions revoked; want %d of each", got, committed, revoked, 2*redisstore.SubjectBatch)
+	}
+	if len(bulk) != 1 || bulk[0].Details["count"] != revoked {
+		t.Errorf("bulk events recorded %+v; want one, count %d", bulk, revoked)
+	}
+	if got, err := m.RevokeSubject(ctx, "hank", "", sessiond.ReasonAdmin); err != nil || got != n-revoked {
+		t.Fatalf("RevokeSubject() again = %d, %v; want %d", got, err, n-revoked)
+	}
+	revs, err := st.Revocations(ctx, t0)
+	if err != nil || len(revs) != n {
+		t.Errorf("Revocations() = %d, %v; want %d: every revocation recorded", len(revs), err, n)
+	}
+	heard := map[sessiond.SessionID]bool{}
+	for len(heard) < n {
+		select {
+		case r := <-feed:
+			heard[r.SessionID] = true
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the feed published %d revocations; want %d", len(heard), n)
+		}
+	}
+}
+
+// TestStore_RevokeSubjectBatchForgedCursor: a cursor RevokeSubjectBatch did
+// not return (a made-up position, which would skip the sessions before
+// it, or one of another Store) is ErrInvalidArgument, and nothing
+// changes: the cursor is signed with the store's own key.
+func TestStore_RevokeSubjectBatchForgedCursor(t *testing.T) {
+	t.Parallel()
+	st := newStore(t, redisstore.Options{})
+	ctx := t.Context()
+	t0 := now()
+	at := t0.Add(time.Second)
+	sessions := createSubject(t, st, "ivan", 5, t0)
+	_, _, cursor, err := st.RevokeSubjectBatch(ctx, "ivan", "", at, sessiond.ReasonAdmin, "", 1, nil)
+	if err != nil || cursor == "" {
+		t.Fatalf("RevokeSubjectBatch(limit 1) = cursor %q, %v; want a cursor", cursor, err)
+	}
+	body, _, _ := strings.Cut(cursor, ".")
+	raw, err := base64.RawURLEncoding.DecodeString(body)
+	var f []string
+	if err != nil || json.Unmarshal(raw, &f) != nil || len(f) != 6 {
+		t.Fatalf("cursor %q: %v; want base64 of a JSON array of 6", cursor, err)
+	}
+	// Past every session: the end bound as the position.
+	f[1], f[2] = f[3], f[4]
+	forgedJSON, _ := json.Marshal(f)
+	forged := base64.RawURLEncoding.EncodeToString(forgedJSON)
+	other := newStore(t, redisstore.Options{Prefix: redisstore.PrefixOf(st)})
+	for _, tc := range []struct {
+		name   string
+		st     *redisstore.Store
+		cursor string
+	}{
+		{"MadeUp", st, forged},
+		{"MadeUpWithMAC", st, forged + cursor[len(body):]},
+		{"AnotherStores", other, cursor},
+	} {
+		revs, _, next, err := tc.st.RevokeSubjectBatch(ctx, "ivan", "", at, sessiond.ReasonAdmin, tc.cursor, 5, nil)
+		if !errors.Is(err, sessiond.ErrInvalidArgument) || len(revs) != 0 || next != "" {
+			t.Errorf("%s: RevokeSubjectBatch = %d revoked, cursor %q, %v; want ErrInvalidArgument", tc.name, len(revs), next, err)
+		}
+	}
+	revoked := 0
+	for _, s := range sessions {
+		if g, err := st.Get(ctx, s.ID); err != nil {
+			t.Fatal(err)
+		} else if g.Revoked() {
+			revoked++
+		}
+	}
+	if revoked != 1 {
+		t.Errorf("%d sessions revoked; want the first batch's 1", revoked)
+	}
 }

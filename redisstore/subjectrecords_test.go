@@ -1,6 +1,7 @@
 package redisstore_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -134,6 +135,37 @@ func TestStore_RevokeSubjectRecordedLoginStorm(t *testing.T) {
 		for _, id := range after {
 			if s, err := st.Get(ctx, id); err != nil || !s.RevokedAt.IsZero() {
 				t.Errorf("session %s created after the revocation's time: %v, revoked at %v; want it live", id, err, s.RevokedAt)
+			}
+		}
+	})
+}
+
+// TestStore_RevokeSubjectRecordedBounded: RevokeSubjectRecorded, one
+// script over the whole subject (its contract: every revocation and its
+// records in one step), refuses a subject whose index holds more than
+// SubjectRecordedMax sessions with ErrUnsupported, changing nothing and
+// calling revoked never, rather than hold Redis for seconds; it revokes a
+// subject of SubjectRecordedMax as before, on both paths.
+func TestStore_RevokeSubjectRecordedBounded(t *testing.T) {
+	eachBatching(t, func(t *testing.T, st *redisstore.Store, _ bool) {
+		ctx := t.Context()
+		t0 := now()
+		revoked := func(revs []sessiond.Revocation) sessiond.ChangeRecords { return sessiond.ChangeRecords{} }
+		fits := createSubject(t, st, "fits", redisstore.SubjectRecordedMax, t0)
+		revs, err := st.RevokeSubjectRecorded(ctx, "fits", "", t0.Add(time.Second), sessiond.ReasonAdmin, revoked)
+		if err != nil || len(revs) != len(fits) {
+			t.Fatalf("RevokeSubjectRecorded(%d sessions) = %d, %v; want %d", len(fits), len(revs), err, len(fits))
+		}
+		over := createSubject(t, st, "over", redisstore.SubjectRecordedMax+1, t0)
+		calls := 0
+		revs, err = st.RevokeSubjectRecorded(ctx, "over", "", t0.Add(time.Second), sessiond.ReasonAdmin,
+			func(revs []sessiond.Revocation) sessiond.ChangeRecords { calls++; return sessiond.ChangeRecords{} })
+		if !errors.Is(err, sessiond.ErrUnsupported) || len(revs) != 0 || calls != 0 {
+			t.Fatalf("RevokeSubjectRecorded(%d sessions) = %d, %v, revoked called %d times; want ErrUnsupported, none", len(over), len(revs), err, calls)
+		}
+		for _, s := range over {
+			if g, err := st.Get(ctx, s.ID); err != nil || g.Revoked() {
+				t.Fatalf("Get(%s) = revoked %t, %v; want live", s.ID, g.Revoked(), err)
 			}
 		}
 	})

@@ -133,6 +133,40 @@ func revokeHuge(b *testing.B, ctx context.Context, m *sessiond.Manager, st sessi
 	probe.report(b)
 }
 
+// BenchmarkKillSwitchSubjectHuge is BenchmarkRevokeSubjectHuge for the
+// kill switch with a subject (sessiond incident revoke --subject):
+// RevokeMatching{Subjects} of the one subject of
+// SESSIOND_BENCH_SUBJECT_SESSIONS sessions on Redis, store-level, with
+// the same probe (SLOWLOG, and the GETs with SESSIOND_BENCH_GET_PROBE=1).
+func BenchmarkKillSwitchSubjectHuge(b *testing.B) {
+	n := hugeSessions(b)
+	newStore, ok := hugeStores(b)["redis"]
+	if !ok {
+		b.Skip("SESSIOND_TEST_REDIS_URL is not set")
+	}
+	st := newStore(b)
+	br := st.(sessiond.BulkRevoker)
+	probe := newRedisProbe(b, os.Getenv("SESSIOND_BENCH_GET_PROBE") == "1")
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		createSubject(b, st, "huge-subject", n)
+		probe.start(b)
+		at := time.Now()
+		b.StartTimer()
+		got, _, err := br.RevokeMatching(ctx, sessiond.RevokeFilter{Subjects: []string{"huge-subject"}, IssuedBefore: at.Add(time.Microsecond), NoSubjects: true},
+			at, sessiond.ReasonIncident)
+		b.StopTimer()
+		probe.stop(b)
+		if err != nil || got != n {
+			b.Fatalf("RevokeMatching = %d, %v; want %d", got, err, n)
+		}
+		b.StartTimer()
+	}
+	probe.report(b)
+}
+
 // BenchmarkRedisGetsIdle is the GETs of SESSIOND_BENCH_GET_PROBE for five
 // seconds with nothing else sent: what get-p99-ms and get-max-ms are on
 // the same host without a revocation, and the slowest single command
