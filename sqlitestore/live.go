@@ -11,8 +11,7 @@ var _ sessiond.LiveCounter = (*Store)(nil)
 
 // CountLive counts live sessions by strategy.
 func (s *Store) CountLive(ctx context.Context, now time.Time) (map[sessiond.Strategy]int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT strategy, count(*) FROM sessions
-		WHERE revoked_at IS NULL AND expires_at > ? AND idle_expires_at > ? GROUP BY strategy`, micro(now), micro(now))
+	rows, err := s.db.QueryContext(ctx, countLiveQuery, micro(now), micro(now))
 	if err != nil {
 		return nil, s.fail("count live", err)
 	}
@@ -31,3 +30,11 @@ func (s *Store) CountLive(ctx context.Context, now time.Time) (map[sessiond.Stra
 	}
 	return out, nil
 }
+
+// countLiveQuery counts by reading the table in order: between two garbage
+// collections nearly every row is live, and through sessions_idle_expires_at
+// each would be looked up in the table one at a time, two to three times
+// slower (4.3-8.5 s against 2.6 s for 1,625,362 live of 2,240,714). The
+// unary + keeps SQLite off the expiry indexes.
+const countLiveQuery = `SELECT strategy, count(*) FROM sessions
+	WHERE revoked_at IS NULL AND +expires_at > ? AND +idle_expires_at > ? GROUP BY strategy`

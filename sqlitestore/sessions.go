@@ -445,8 +445,32 @@ func (s *Store) Revocations(ctx context.Context, since time.Time) ([]sessiond.Re
 // DeleteExpired deletes up to limit sessions, with their tokens, whose
 // absolute or idle expiry is before before, and returns how many it
 // deleted. ErrInvalidArgument if limit is not positive.
+//
+// It deletes them gcTxRows at a time, each its own write transaction:
+// every session deleted changes a page of each of its five indexes and its
+// tokens' two, in places unrelated to one another, so on a large file a
+// transaction of a thousand held the one writer about a second, and every
+// login and refresh waited behind it.
 func (s *Store) DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error) {
-	// Tokens go with their session (ON DELETE CASCADE).
-	return s.deleteLimited(ctx, "delete expired sessions", limit, `DELETE FROM sessions WHERE id IN (
-		SELECT id FROM sessions WHERE expires_at < ? OR idle_expires_at < ? LIMIT ?)`, micro(before), micro(before))
+	if err := sessiond.CheckLimit(limit); err != nil {
+		return 0, wrap("delete expired sessions", err)
+	}
+	total := 0
+	for total < limit {
+		want := min(limit-total, gcTxRows)
+		// Tokens go with their session (ON DELETE CASCADE).
+		n, err := s.deleteLimited(ctx, "delete expired sessions", want, `DELETE FROM sessions WHERE id IN (
+			SELECT id FROM sessions WHERE expires_at < ? OR idle_expires_at < ? LIMIT ?)`, micro(before), micro(before))
+		total += n
+		if s.onDeleteExpired != nil && err == nil {
+			s.onDeleteExpired(n)
+		}
+		if err != nil || n < want {
+			return total, err
+		}
+	}
+	return total, nil
 }
+
+// gcTxRows bounds the sessions one of DeleteExpired's transactions deletes.
+const gcTxRows = 100

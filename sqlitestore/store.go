@@ -104,6 +104,10 @@ type Store struct {
 	// compiled statement of its connection instead of compiling the SQL
 	// on every call.
 	writes map[string]*sql.Stmt
+
+	// onDeleteExpired, set by tests, is told how many sessions each of
+	// DeleteExpired's transactions deleted.
+	onDeleteExpired func(n int)
 }
 
 // New opens (creating if missing, with its directory, unless MustExist or
