@@ -359,6 +359,12 @@ func (m *Manager) issueAndStore(ctx context.Context, s *Session, now time.Time, 
 		}
 	}
 	m.grants.keep(s, tokens, now)
+	if len(evicted) >= MaxLimitEvictions {
+		// A subject far over its limit (lowered under it) comes down a
+		// batch a login; the operator may revoke the rest at once.
+		m.log.WarnContext(ctx, "sessiond: session limit: a login evicted the most one login evicts; the subject may still be over its limit",
+			"subject", s.Subject, "evicted", len(evicted), "max_sessions", limit)
+	}
 	for _, r := range evicted {
 		m.NoteRevoked(r)
 		if c := evictedEvents[r.SessionID]; c != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -827,6 +828,38 @@ func TestManager_SessionLimit(t *testing.T) {
 		}
 		if _, err := h.m.Verify(ctx, b.AccessToken, sessiond.Client{}); err != nil {
 			t.Errorf("new session: %v", err)
+		}
+	})
+	t.Run("lowered", func(t *testing.T) {
+		// A limit set where a subject already has far more sessions: a
+		// login evicts a batch, logs that more may remain, and the next
+		// logins evict the rest.
+		h := newHarness(t, sessiond.StrategyDatabase, nil)
+		total := sessiond.MaxLimitEvictions + 20
+		for range total {
+			h.create(t, "uma", sessiond.CreateOptions{})
+		}
+		var logs strings.Builder
+		m := newManager(t, sessiond.Options{Strategy: sessiond.StrategyDatabase, Store: h.store, Opaque: opaquetoken.Codec{},
+			Clock: h.clock, GCInterval: -1, MaxSessions: 5, Logger: slog.New(slog.NewTextHandler(&logs, nil))}, nil)
+		if _, err := m.Create(ctx, "uma", sessiond.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if live, _ := h.store.List(ctx, "uma", h.clock.Now()); len(live) != total+1-sessiond.MaxLimitEvictions {
+			t.Errorf("%d live after the first login; want %d", len(live), total+1-sessiond.MaxLimitEvictions)
+		}
+		if !strings.Contains(logs.String(), "may still be over its limit") || !strings.Contains(logs.String(), "evicted=128") {
+			t.Errorf("log = %q; want the warning that the subject may still be over its limit", logs.String())
+		}
+		logs.Reset()
+		if _, err := m.Create(ctx, "uma", sessiond.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if live, _ := h.store.List(ctx, "uma", h.clock.Now()); len(live) != 5 {
+			t.Errorf("%d live after the second login; want 5", len(live))
+		}
+		if strings.Contains(logs.String(), "may still be over its limit") {
+			t.Errorf("log after a login that evicted the rest = %q; want no warning", logs.String())
 		}
 	})
 	t.Run("bad options", func(t *testing.T) {

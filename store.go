@@ -342,8 +342,32 @@ type Limiter interface {
 	// evict it stores nothing and fails with ErrLimitReached. With max 1 and
 	// evict, a login revokes every other session ("single" mode). Under any
 	// number of concurrent calls for one subject the limit holds.
+	//
+	// One call evicts at most MaxLimitEvictions sessions: a subject far
+	// over max (the limit was lowered, or set where there was none) comes
+	// down by that many per login, and a login never leaves it with more
+	// live sessions than it found. While the subject has more than
+	// LimitRead(max) live sessions a store may choose the evicted among
+	// LimitRead(max) of them rather than among all (redisstore: those that
+	// end first; sqlitestore: those stored first; pgstore: those created
+	// first; memstore: any), so that such a login does not read them all
+	// (docs/PERFORMANCE.md, "Session limits").
 	CreateLimited(ctx context.Context, s *Session, max int, evict bool, tokens ...Token) ([]Revocation, error)
 }
+
+// MaxLimitEvictions bounds the sessions one Limiter.CreateLimited evicts,
+// so that a login of a subject far over its limit is not one script or
+// transaction revoking (and recording) all of them, which on Redis holds
+// every client meanwhile. 128 is the batch RevokeSubject revokes a script.
+const MaxLimitEvictions = 128
+
+// LimitRead is how many of a subject's live sessions a limited login
+// with limit lim needs to read at most: enough to see the limit reached
+// and to evict a full batch, and 1,024 at least. A store without an index
+// by activity, which would read all of a subject far over a lowered limit
+// to find its least recently active, reads this many in an order of its
+// own and evicts the least recently active of those (see Limiter).
+func LimitRead(lim int) int { return max(1024, lim-1+MaxLimitEvictions) }
 
 // ReplayGuard is an optional Store extension: one-time keys with an expiry,
 // shared by every node on the store. The dpop package keeps DPoP proof

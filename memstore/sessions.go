@@ -197,6 +197,16 @@ func (s *Store) revoke(rec *record, at time.Time, reason sessiond.RevokeReason) 
 	s.revoked[rec.s.ID] = rec
 }
 
+// unindex drops rec from its subject's sessions; s.mu is held for writing.
+func (s *Store) unindex(rec *record) {
+	if sub := s.bySubject[rec.s.Subject]; sub != nil {
+		delete(sub, rec.s.ID)
+		if len(sub) == 0 {
+			delete(s.bySubject, rec.s.Subject)
+		}
+	}
+}
+
 // liveOfSubjectLocked returns subject's sessions live at at, except the one
 // with ID except, oldest first; s.mu is held.
 func (s *Store) liveOfSubjectLocked(subject string, except sessiond.SessionID, at time.Time) []*record {
@@ -292,12 +302,7 @@ func (s *Store) DeleteExpired(ctx context.Context, before time.Time, limit int) 
 		}
 		delete(s.sessions, id)
 		delete(s.revoked, id)
-		if sub := s.bySubject[rec.s.Subject]; sub != nil {
-			delete(sub, id)
-			if len(sub) == 0 {
-				delete(s.bySubject, rec.s.Subject)
-			}
-		}
+		s.unindex(rec)
 		n++
 	}
 	return n, nil

@@ -18,8 +18,8 @@ var _ sessiond.Limiter = (*Store)(nil)
 // transaction holds an advisory lock on the subject, so concurrent calls
 // for one subject (on any node) take turns and the limit holds. With evict
 // it revokes the least recently active sessions (reason limit, at
-// sess.CreatedAt, notified like Revoke) until max-1 remain and returns
-// them in that order; without, it stores nothing and fails with
+// sess.CreatedAt, notified like Revoke) until max-1 remain, at most
+// sessiond.MaxLimitEvictions, and returns them in that order; without, it stores nothing and fails with
 // ErrLimitReached. ErrInvalidArgument if max is less than 1. If the
 // insert fails (ErrConflict), the evictions are rolled back too.
 func (s *Store) CreateLimited(ctx context.Context, sess *sessiond.Session, max int, evict bool, tokens ...sessiond.Token) ([]sessiond.Revocation, error) {
@@ -68,19 +68,26 @@ func (s *Store) createLimited(ctx context.Context, tx pgx.Tx, sess *sessiond.Ses
 		}
 		// A new statement, so a new snapshot: it sees every session the
 		// previous holder of the lock committed.
-		rows, err := tx.Query(ctx, s.q.liveBySubject, sess.Subject, sess.CreatedAt)
+		rows, err := tx.Query(ctx, s.q.liveBySubject, sess.Subject, sess.CreatedAt, sessiond.MaxLimitEvictions, sessiond.LimitRead(max))
 		if err != nil {
 			return err
 		}
-		live, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
+		// live: the least recently active, at most as many as one login
+		// evicts; n: how many there are, up to sessiond.LimitRead(max).
+		var live []string
+		var id string
+		var n int
+		if _, err := pgx.ForEachRow(rows, []any{&id, &n}, func() error {
+			live = append(live, id)
+			return nil
+		}); err != nil {
 			return err
 		}
-		if n := len(live); n >= max {
+		if n >= max {
 			if !evict {
 				return sessiond.ErrLimitReached
 			}
-			victims := live[:n-(max-1)]
+			victims := live[:min(n-(max-1), len(live))]
 			r, err := tx.Query(ctx, s.q.evict, victims, sess.CreatedAt, string(sessiond.ReasonLimit))
 			if err != nil {
 				return err

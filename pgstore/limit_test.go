@@ -175,3 +175,39 @@ func TestStore_CreateLimited(t *testing.T) {
 		}
 	})
 }
+
+// TestStore_CreateLimitedReadBound: a login of a subject far over a
+// lowered limit reads sessiond.LimitRead of its sessions (the first
+// created), not all of them, and evicts the least recently active of
+// those: the least recently active of all, created last, is left to a
+// later login.
+func TestStore_CreateLimitedReadBound(t *testing.T) {
+	testDSN(t)
+	t.Parallel()
+	st, _ := newStore(t, pgstore.Options{})
+	ctx := t.Context()
+	const max = 5
+	total := sessiond.LimitRead(max) + 100
+	var last *sessiond.Session
+	for i := range total {
+		s := newSession("alice", t0.Add(time.Duration(i)*time.Microsecond))
+		s.LastActiveAt = t0.Add(time.Duration(i) * time.Millisecond)
+		if i == total-1 {
+			s.LastActiveAt = t0.Add(-time.Hour)
+			last = s
+		}
+		if err := st.Create(ctx, s); err != nil {
+			t.Fatalf("Create() = %v", err)
+		}
+	}
+	n := newSession("alice", t0.Add(time.Minute))
+	evicted, err := st.CreateLimited(ctx, n, max, true)
+	if err != nil || len(evicted) != sessiond.MaxLimitEvictions {
+		t.Fatalf("CreateLimited(max %d) over %d live = %d evicted, %v; want %d", max, total, len(evicted), err, sessiond.MaxLimitEvictions)
+	}
+	for _, r := range evicted {
+		if r.SessionID == last.ID {
+			t.Fatalf("CreateLimited evicted %s, the last of %d sessions created; want it unread (%d read)", last.ID, total, sessiond.LimitRead(max))
+		}
+	}
+}

@@ -214,11 +214,17 @@ func newQueries(schema string) queries {
 
 		limitLock: `SELECT pg_advisory_xact_lock(` + strconv.Itoa(lockClassLimit) + `, hashtext($1))`,
 
-		// Live sessions of a subject, least recently active first: the
-		// order CreateLimited evicts in.
-		liveBySubject: `SELECT id FROM {schema}.sessions
-		WHERE subject = $1 AND revoked_at IS NULL AND expires_at > $2 AND idle_expires_at > $2
-		ORDER BY last_active_at, created_at, id`,
+		// The $3 least recently active (the order CreateLimited evicts
+		// in) of the first $4 live sessions of a subject by creation
+		// (sessiond.LimitRead), each with how many of those there are: a
+		// login of a subject far over a lowered limit reads $4 of its
+		// sessions, not all, and sends back no more than it evicts.
+		liveBySubject: `SELECT id, count(*) OVER () FROM (
+			SELECT id, last_active_at, created_at FROM {schema}.sessions
+			WHERE subject = $1 AND revoked_at IS NULL AND expires_at > $2 AND idle_expires_at > $2
+			ORDER BY created_at LIMIT $4
+		) s
+		ORDER BY last_active_at, created_at, id LIMIT $3`,
 
 		list: `SELECT {cols} FROM {schema}.sessions s
 		WHERE s.subject = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND s.idle_expires_at > $2

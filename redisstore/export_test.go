@@ -193,3 +193,7 @@ func FailSubjectRecord(s *Store, nth int) { s.failRecordAt.Store(int32(nth)) }
 // SubjectRecordedMax bounds the subject index RevokeSubjectRecorded
 // revokes in its one script.
 const SubjectRecordedMax = subjectRecordedMax
+
+// LimitRead is how many members of a subject index a limited login reads
+// at least before it may stop (createBody).
+const LimitRead = limitRead

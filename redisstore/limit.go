@@ -8,6 +8,16 @@ import (
 
 var _ sessiond.Limiter = (*Store)(nil)
 
+// limitRead is how many members of the subject index a limited login reads
+// before it may stop, once it has found enough live sessions to evict a
+// full batch (sessiond.LimitRead): a subject far over its limit (a lowered
+// limit) does not make every one of its logins read all of its sessions.
+// The read goes in chunks of limitChunk.
+const (
+	limitRead  = 1024
+	limitChunk = 512
+)
+
 // CreateLimited stores s and its tokens like Create, after making room as
 // sessiond.Limiter describes: one script counts the subject's live
 // sessions at s.CreatedAt, evicts the least recently active ones (reason

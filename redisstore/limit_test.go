@@ -156,3 +156,81 @@ func TestStore_CreateLimited(t *testing.T) {
 		}
 	})
 }
+
+// TestStore_CreateLimitedWork checks that what a limited login reads does
+// not grow with the subject's history, nor without bound with its live
+// sessions: the script reads the subject index, so its size after many
+// logins, and which sessions a login can evict, show the work.
+func TestStore_CreateLimitedWork(t *testing.T) {
+	t.Parallel()
+	const logins = 300
+	for _, tc := range []struct {
+		name   string
+		max    int
+		logout bool
+	}{
+		{"HistoryEvicted", 5, false},
+		{"HistoryLoggedOut", 5, true},
+		{"HistorySingle", 1, false},
+	} {
+		max, logout := tc.max, tc.logout
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			prefix := randomPrefix()
+			st := newStore(t, redisstore.Options{Prefix: prefix})
+			ctx := t.Context()
+			t0 := now()
+			for i := range logins {
+				s := newSession("alice", t0.Add(time.Duration(i)*time.Millisecond))
+				if _, err := st.CreateLimited(ctx, s, max, true); err != nil {
+					t.Fatalf("CreateLimited() = %v", err)
+				}
+				if logout {
+					if _, err := st.Revoke(ctx, s.ID, s.CreatedAt, sessiond.ReasonLogout); err != nil {
+						t.Fatalf("Revoke() = %v", err)
+					}
+				}
+			}
+			raw := rawClient(t)
+			n, err := raw.Do(ctx, raw.B().Zcard().Key(idxKey(prefix, "alice")).Build()).AsInt64()
+			// max live, and the one the last login evicted or logged out.
+			if err != nil || n > int64(max+1) {
+				t.Errorf("subject index after %d limited logins (max %d) = %d members, %v; want at most %d: each login reads them all", logins, max, n, err, max+1)
+			}
+		})
+	}
+	const max = 5
+	t.Run("ReadBound", func(t *testing.T) {
+		// A lowered limit: far more live sessions than the script reads.
+		// The least recently active session is the last in the index
+		// (latest expiry), past what a login reads, so it is not evicted.
+		t.Parallel()
+		st := newStore(t, redisstore.Options{})
+		ctx := t.Context()
+		t0 := now()
+		total := redisstore.LimitRead + 100
+		var last *sessiond.Session
+		for i := range total {
+			s := newSession("alice", t0)
+			s.ExpiresAt = t0.Add(8*time.Hour + time.Duration(i)*time.Millisecond)
+			s.LastActiveAt = t0.Add(time.Duration(i) * time.Millisecond)
+			if i == total-1 {
+				s.LastActiveAt = t0.Add(-time.Hour)
+				last = s
+			}
+			if err := st.Create(ctx, s); err != nil {
+				t.Fatalf("Create() = %v", err)
+			}
+		}
+		n := newSession("alice", t0.Add(time.Minute))
+		evicted, err := st.CreateLimited(ctx, n, max, true)
+		if err != nil || len(evicted) != sessiond.MaxLimitEvictions {
+			t.Fatalf("CreateLimited(max %d) over %d live = %d evicted, %v; want %d", max, total, len(evicted), err, sessiond.MaxLimitEvictions)
+		}
+		for _, r := range evicted {
+			if r.SessionID == last.ID {
+				t.Fatalf("CreateLimited evicted %s, the last of %d sessions in the index; want it unread (at most %d read)", last.ID, total, redisstore.LimitRead)
+			}
+		}
+	})
+}

@@ -291,10 +291,11 @@ type createRecords struct {
 }
 
 // maxPrepare bounds the calls of createRecordedScript that find sessions
-// to evict it has no records for. The script asks for every live session
-// of the subject, so a call after the first finds one unprepared only when
-// a concurrent login of the same subject committed in between: the bound
-// is how many such logins one may lose to.
+// to evict it has no records for. The script asks for its victims and the
+// sessiond.MaxLimitEvictions live sessions after them (all of the
+// subject's unless it is far over its limit), so a call after the first
+// finds one unprepared only when a concurrent login of the same subject
+// committed in between: the bound is how many such logins one may lose to.
 const maxPrepare = 64
 
 // errBadRecords marks a record CreateRecorded's evicted returned that the

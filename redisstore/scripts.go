@@ -148,21 +148,40 @@ local victims_ready = nil
 
 // createBody is createScript's source, which createRecordedScript shares:
 // it calls victims_ready (when not nil) before evicting anything.
-const createBody = `
+//
+// With a limit it reads the subject index in its order (absolute expiry)
+// limitChunk members at a time, and stops once it has read limitRead and
+// found max-1+MaxLimitEvictions live sessions (sessiond.LimitRead): a
+// subject far over its limit is not read whole by each of its logins. It
+// drops the revoked sessions it reads from the index (a revocation is
+// final, and every reader of the index wants live sessions), so a
+// subject's history is read once, not by every login. It evicts at most
+// sessiond.MaxLimitEvictions, the least recently active of the live
+// sessions read. When victims_ready is not ready, it answers the victims
+// and the MaxLimitEvictions sessions after them.
+var createBody = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'conflict'} end
 local out = {'ok'}
 local max = tonumber(ARGV[7])
 if max > 0 then
   trim(KEYS[2])
   local now = tonumber(ARGV[4])
-  local found = {}
-  for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-    local f = redis.call('HMGET', ARGV[3] .. id, 'sub', 'ra', 'ie', 'e', 'la', 'c')
-    if not f[4] then
-      redis.call('ZREM', KEYS[2], id)
-    elseif f[1] == ARGV[2] and live(f[2], f[3], f[4], now) then
-      found[#found + 1] = {id = id, e = f[4], la = tonumber(f[5]), c = tonumber(f[6])}
+  local found, pos, read = {}, 0, 0
+  while true do
+    local ids = redis.call('ZRANGE', KEYS[2], pos, pos + ` + strconv.Itoa(limitChunk-1) + `)
+    for _, id in ipairs(ids) do
+      local f = redis.call('HMGET', ARGV[3] .. id, 'sub', 'ra', 'ie', 'e', 'la', 'c')
+      if not f[4] or f[2] ~= '0' then
+        redis.call('ZREM', KEYS[2], id)
+      else
+        pos = pos + 1
+        if f[1] == ARGV[2] and live(f[2], f[3], f[4], now) then
+          found[#found + 1] = {id = id, e = f[4], la = tonumber(f[5]), c = tonumber(f[6])}
+        end
+      end
     end
+    read = read + #ids
+    if #ids < ` + strconv.Itoa(limitChunk) + ` or (read >= ` + strconv.Itoa(limitRead) + ` and #found >= max - 1 + ` + strconv.Itoa(sessiond.MaxLimitEvictions) + `) then break end
   end
   if #found >= max then
     if ARGV[8] ~= '1' then return {'limit'} end
@@ -171,18 +190,19 @@ if max > 0 then
       if a.c ~= b.c then return a.c < b.c end
       return a.id < b.id
     end)
-    if victims_ready and not victims_ready(found, #found - max + 1) then
-      -- Every live session, not only today's victims: a concurrent login
-      -- that commits before the caller's next call changes which are the
-      -- least recently active, and they must be prepared too.
+    local n = math.min(#found - max + 1, ` + strconv.Itoa(sessiond.MaxLimitEvictions) + `)
+    if victims_ready and not victims_ready(found, n) then
+      -- The next sessions too, not only today's victims: a concurrent
+      -- login that commits before the caller's next call changes which
+      -- are the least recently active, and they must be prepared too.
       local ids = {'prepare'}
-      for i = 1, #found do
+      for i = 1, math.min(#found, n + ` + strconv.Itoa(sessiond.MaxLimitEvictions) + `) do
         ids[#ids + 1] = found[i].id
         ids[#ids + 1] = found[i].e
       end
       return ids
     end
-    for i = 1, #found - max + 1 do
+    for i = 1, n do
       redis.call('HSET', ARGV[3] .. found[i].id, 'ra', ARGV[4], 'rr', 'limit')
       out[#out + 1] = found[i].id
       out[#out + 1] = found[i].e

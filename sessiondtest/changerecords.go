@@ -27,6 +27,7 @@ func TestChangeRecorder(t *testing.T, newStore func(t *testing.T) sessiond.Store
 		{"FailedCreateWritesNothing", recordFailedCreateWritesNothing},
 		{"BadCreateRecordsChangeNothing", recordBadCreateChangesNothing},
 		{"EvictionsWriteRecords", recordEvictionsWrite},
+		{"LoweredLimitEvictsABatch", recordLoweredLimit},
 		{"ConcurrentLoginsUnderALimit", recordConcurrentLimited},
 		{"LimitReachedWritesNothing", recordLimitReachedWritesNothing},
 		{"RevokeWritesRecordsOnce", recordRevokeWritesOnce},
@@ -190,6 +191,36 @@ func recordEvictionsWrite(t *testing.T, f *fixture, st changeRecordStore) {
 		wantRecords(t, f, st, "evicted session", o.ID, evictedRecs[o.ID])
 	}
 	wantRecords(t, f, st, "kept session", old[2].ID, sessiond.ChangeRecords{})
+}
+
+// recordLoweredLimit: a subject far over a lowered limit loses at most
+// sessiond.MaxLimitEvictions sessions a login, each with its records.
+func recordLoweredLimit(t *testing.T, f *fixture, st changeRecordStore) {
+	old := limited(f, sessiond.MaxLimitEvictions+10)
+	s := NewSession("alice", at(10*time.Minute))
+	rec := records(sessiond.EventSessionCreated, s, s.CreatedAt)
+	asked := 0
+	evicted, err := st.CreateRecorded(f.ctx, clone(s), 2, true, rec, func(r sessiond.Revocation) sessiond.ChangeRecords {
+		asked++
+		// An event only: the test reads pending deliveries a page at a time.
+		return sessiond.ChangeRecords{Events: []sessiond.Event{newEvent(sessiond.EventSessionRevoked, r.Subject, r.SessionID, s.CreatedAt)}}
+	})
+	if err != nil || len(evicted) != sessiond.MaxLimitEvictions {
+		t.Fatalf("CreateRecorded(max 2) over %d live = %d evicted, %v; want %d", len(old), len(evicted), err, sessiond.MaxLimitEvictions)
+	}
+	if asked > 2*sessiond.MaxLimitEvictions {
+		t.Errorf("evicted called for %d sessions; want at most %d", asked, 2*sessiond.MaxLimitEvictions)
+	}
+	for i, r := range evicted {
+		if r.SessionID != old[i].ID {
+			t.Fatalf("eviction %d = %s; want the least recently active %s", i, r.SessionID, old[i].ID)
+		}
+		if events, _ := carried(t, f, st, r.SessionID); len(events) != 1 {
+			t.Fatalf("evicted session %s has %d events; want 1", r.SessionID, len(events))
+		}
+	}
+	wantRecords(t, f, st, "new session", s.ID, rec)
+	wantRecords(t, f, st, "kept session", old[sessiond.MaxLimitEvictions].ID, sessiond.ChangeRecords{})
 }
 
 func recordLimitReachedWritesNothing(t *testing.T, f *fixture, st changeRecordStore) {

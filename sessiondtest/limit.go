@@ -19,6 +19,8 @@ func TestLimiter(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 		{"Reject", limitReject},
 		{"IgnoresDeadSessions", limitIgnoresDeadSessions},
 		{"Single", limitSingle},
+		{"Lowered", func(t *testing.T, f *fixture, l sessiond.Limiter) { limitLowered(t, f, l, 5) }},
+		{"LoweredSingle", func(t *testing.T, f *fixture, l sessiond.Limiter) { limitLowered(t, f, l, 1) }},
 	}
 	for _, evict := range []bool{true, false} {
 		tests = append(tests, subtest[sessiond.Limiter]{fmt.Sprintf("Concurrent20Max3Evict=%v", evict), func(t *testing.T, f *fixture, l sessiond.Limiter) {
@@ -140,5 +142,46 @@ func limitConcurrent(t *testing.T, f *fixture, l sessiond.Limiter, evict bool) {
 	}
 	if evict && created != 20 {
 		t.Errorf("created=%d; want all 20 (evicting)", created)
+	}
+}
+
+// limitLowered is a limit lowered under a subject that has far more live
+// sessions: one login evicts at most sessiond.MaxLimitEvictions (the least
+// recently active), and the next ones the rest, until max remain.
+func limitLowered(t *testing.T, f *fixture, l sessiond.Limiter, max int) {
+	const extra = 10
+	total := sessiond.MaxLimitEvictions + max + extra
+	var ss []*sessiond.Session
+	for i := range total {
+		s := NewSession("alice", t0)
+		s.LastActiveAt = at(time.Duration(i) * time.Millisecond)
+		f.create(clone(s))
+		ss = append(ss, s)
+	}
+	login := at(time.Minute)
+	n := NewSession("alice", login)
+	n.LastActiveAt = login
+	revs, err := l.CreateLimited(f.ctx, clone(n), max, true)
+	if err != nil || len(revs) != sessiond.MaxLimitEvictions {
+		t.Fatalf("CreateLimited(max %d) with %d live = %d evicted, %v; want %d", max, total, len(revs), err, sessiond.MaxLimitEvictions)
+	}
+	for i, r := range revs {
+		if r.SessionID != ss[i].ID || r.Reason != sessiond.ReasonLimit {
+			t.Fatalf("eviction %d = %s (%q); want the least recently active %s (limit)", i, r.SessionID, r.Reason, ss[i].ID)
+		}
+	}
+	live, _ := f.st.List(f.ctx, "alice", login)
+	if want := total + 1 - sessiond.MaxLimitEvictions; len(live) != want {
+		t.Fatalf("%d live after the first login; want %d", len(live), want)
+	}
+	n2 := NewSession("alice", login.Add(time.Second))
+	n2.LastActiveAt = n2.CreatedAt
+	revs, err = l.CreateLimited(f.ctx, clone(n2), max, true)
+	if want := extra + 2; err != nil || len(revs) != want {
+		t.Fatalf("second CreateLimited = %d evicted, %v; want %d", len(revs), err, want)
+	}
+	live, _ = f.st.List(f.ctx, "alice", n2.CreatedAt)
+	if len(live) != max {
+		t.Errorf("%d live after the second login; want %d", len(live), max)
 	}
 }

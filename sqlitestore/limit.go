@@ -32,21 +32,38 @@ func (s *Store) CreateLimited(ctx context.Context, sess *sessiond.Session, max i
 	return out, nil
 }
 
-// createLimited is CreateLimited in tx.
+// countLiveOfSubject counts a subject's sessions live at a time, up to a
+// bound (sessiond.LimitRead).
+const countLiveOfSubject = `SELECT count(*) FROM (SELECT 1 FROM sessions INDEXED BY sessions_subject_live
+	WHERE subject = ? AND revoked_at IS NULL AND expires_at > ? AND idle_expires_at > ? LIMIT ?)`
+
+// evictLeastActive revokes the least recently active of a subject's first
+// live sessions (in the index's order: rowid, the order they were stored),
+// so that a subject far over a lowered limit is not read whole.
+const evictLeastActive = `UPDATE sessions SET revoked_at = ?, revoke_reason = ?
+	WHERE id IN (SELECT id FROM (SELECT id, last_active_at FROM sessions INDEXED BY sessions_subject_live
+			WHERE subject = ? AND id != ? AND revoked_at IS NULL AND expires_at > ? AND idle_expires_at > ? LIMIT ?)
+		ORDER BY last_active_at, id LIMIT ?)
+	RETURNING id, expires_at`
+
+// createLimited is CreateLimited in tx. It evicts at most
+// sessiond.MaxLimitEvictions.
 func (s *Store) createLimited(ctx context.Context, tx *sql.Tx, sess *sessiond.Session, max int, evict bool, tokens []sessiond.Token) ([]sessiond.Revocation, error) {
 	var out []sessiond.Revocation
 	now := micro(sess.CreatedAt)
 	err := func() error {
+		// Through the index of sessions not revoked: the subject's
+		// revoked sessions, kept until collected, are not read.
+		read := sessiond.LimitRead(max)
 		var live int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sessions
-			WHERE subject = ? AND revoked_at IS NULL AND expires_at > ? AND idle_expires_at > ?`,
-			sess.Subject, now, now).Scan(&live); err != nil {
+		if err := tx.QueryRowContext(ctx, countLiveOfSubject, sess.Subject, now, now, read).Scan(&live); err != nil {
 			return err
 		}
 		excess := live - (max - 1)
 		if excess > 0 && !evict {
 			return sessiond.ErrLimitReached
 		}
+		excess = min(excess, sessiond.MaxLimitEvictions)
 		// Insert first: a conflict must fail the whole step before anyone is evicted.
 		if err := s.insertSession(ctx, tx, sess, tokens); err != nil {
 			return err
@@ -54,12 +71,8 @@ func (s *Store) createLimited(ctx context.Context, tx *sql.Tx, sess *sessiond.Se
 		if excess <= 0 {
 			return nil
 		}
-		rows, err := tx.QueryContext(ctx, `UPDATE sessions SET revoked_at = ?, revoke_reason = ?
-			WHERE id IN (SELECT id FROM sessions
-				WHERE subject = ? AND id != ? AND revoked_at IS NULL AND expires_at > ? AND idle_expires_at > ?
-				ORDER BY last_active_at, id LIMIT ?)
-			RETURNING id, expires_at`,
-			now, string(sessiond.ReasonLimit), sess.Subject, string(sess.ID), now, now, excess)
+		rows, err := tx.QueryContext(ctx, evictLeastActive,
+			now, string(sessiond.ReasonLimit), sess.Subject, string(sess.ID), now, now, read, excess)
 		if err != nil {
 			return err
 		}

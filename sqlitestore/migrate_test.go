@@ -94,7 +94,7 @@ func TestMigrate_0007_0008(t *testing.T) {
 	}
 	for table, want := range map[string][]string{
 		"events":   {"events_irregular", "events_session_id", "events_subject", "events_time", "events_type"},
-		"sessions": {"sessions_expires_at", "sessions_idle_expires_at", "sessions_revoked_at", "sessions_subject"},
+		"sessions": {"sessions_expires_at", "sessions_idle_expires_at", "sessions_revoked_at", "sessions_subject", "sessions_subject_live"},
 	} {
 		var got []string
 		for _, r := range dump(t, s.db, `SELECT name FROM pragma_index_list(?) WHERE origin = 'c' ORDER BY name`, table) {

@@ -1,0 +1,48 @@
+package sqlitestore
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestCreateLimitedPlans: a limited login counts and evicts through
+// sessions_subject_live, which holds no revoked session, so its work does
+// not grow with the subject's history (through sessions_subject it read
+// every session of the subject not yet collected: 18 ms a login after
+// 10,000 logins and logouts, docs/PERFORMANCE.md).
+func TestCreateLimitedPlans(t *testing.T) {
+	ctx := context.Background()
+	st, err := New(ctx, filepath.Join(t.TempDir(), "plans.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, tc := range []struct {
+		name  string
+		query string
+		args  []any
+	}{
+		{"count", countLiveOfSubject, []any{"alice", 0, 0, 1024}},
+		{"evict", evictLeastActive, []any{0, "limit", "alice", "s", 0, 0, 1024, 1}},
+	} {
+		rows, err := st.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+tc.query, tc.args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		if got := strings.Join(plan, "; "); !strings.Contains(got, "sessions_subject_live") {
+			t.Errorf("%s: plan %q; want sessions_subject_live", tc.name, got)
+		}
+	}
+}

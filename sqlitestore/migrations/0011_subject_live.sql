@@ -1,0 +1,11 @@
+-- A limited login counts the subject's live sessions and evicts the least
+-- recently active (CreateLimited). Through sessions_subject it read every
+-- row of the subject, revoked ones included until they are collected (at
+-- their idle or absolute expiry), so each login of a subject that logs in
+-- and out, or is evicted, often cost more than the one before: 0.6 ms with
+-- no history, 18 ms after 10,000 logins (docs/PERFORMANCE.md, "Session
+-- limits"). This index holds only the sessions not revoked, so the count
+-- reads those. It names no column a touch or a refresh writes, so they
+-- write no entry of it; a login writes one more entry, a revocation deletes
+-- one.
+CREATE INDEX sessions_subject_live ON sessions (subject) WHERE revoked_at IS NULL;
