@@ -40,6 +40,10 @@ func TestQueryEventsPlans(t *testing.T) {
 		{"subject and type in a window", sessiond.EventQuery{Subject: "alice", Type: "session.created", Since: now.Add(-time.Hour), Until: now}, "events_subject (subject=? AND id>? AND id<?)"},
 		{"session and type", sessiond.EventQuery{SessionID: sessiond.NewSessionID(), Type: "session.created"}, "events_session_id (session_id=?)"},
 		{"type alone", sessiond.EventQuery{Type: "session.created"}, "events_type (type=?)"},
+		// No ID made from a time encodes one before 1970: the range is empty,
+		// not the whole table read for none.
+		{"until before 1970", sessiond.EventQuery{Until: time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC)}, "PRIMARY KEY (id<?)"},
+		{"type until 1970", sessiond.EventQuery{Type: "session.created", Until: time.Unix(0, 0)}, "events_type (type=? AND id<?)"},
 	} {
 		stmts := eventStatements(tc.q, 101)
 		for i, s := range stmts {
