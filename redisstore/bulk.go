@@ -990,11 +990,27 @@ func (b *bulkRevocation) revokeSubjects(ctx context.Context, subjects []string, 
 			mu.Unlock()
 			return err
 		}
+		was := make(map[string]batchCursor, len(walks))
+		for _, w := range walks {
+			was[w.subject] = w.pos
+		}
 		if err := b.run(ctx, exec, func(ctx context.Context, emit func([]rueidis.LuaExec) bool) error {
 			return s.subjectScripts(ctx, walks, head, emit)
 		}); err != nil {
 			return err
 		}
+		// A script spends its bounds on its subjects in order, and one it
+		// reached has moved on (it reads at least one member): those it
+		// did not reach go first in the next round, so that a huge
+		// subject does not hold back the others of its scripts until its
+		// walk ends, nor leave them unrevoked when the run stops part way.
+		moved := func(w subjectWalk) int {
+			if w.pos != was[w.subject] {
+				return 1
+			}
+			return 0
+		}
+		slices.SortStableFunc(next, func(x, y subjectWalk) int { return moved(x) - moved(y) })
 		walks = next
 	}
 	return nil

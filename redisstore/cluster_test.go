@@ -73,6 +73,7 @@ func TestStore_RedisCluster(t *testing.T) {
 			})
 	})
 	t.Run("KillSwitchSubjects", func(t *testing.T) { testKillSwitchSubjectsBounded(t, open(t, redisstore.Options{})) })
+	t.Run("KillSwitchSubjectsTakeTurns", func(t *testing.T) { testKillSwitchSubjectsTakeTurns(t, open(t, redisstore.Options{})) })
 	t.Run("RevokeSubjectRecordCut", func(t *testing.T) { testRevokeSubjectRecordCut(t, open(t, redisstore.Options{})) })
 	// Last: it leaves every master out of memory.
 	t.Run("OutOfMemory", func(t *testing.T) { testClusterOutOfMemory(t, cluster, open) })

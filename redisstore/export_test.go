@@ -197,3 +197,6 @@ const SubjectRecordedMax = subjectRecordedMax
 // LimitRead is how many members of a subject index a limited login reads
 // at least before it may stop (createBody).
 const LimitRead = limitRead
+
+// SlotOf is the Cluster slot of subject's keys.
+func SlotOf(subject string) uint16 { return slotOf(tagOf(subject)) }

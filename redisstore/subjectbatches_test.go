@@ -594,6 +594,50 @@ func testKillSwitchSubjectsBounded(t *testing.T, st *redisstore.Store) {
 	}
 }
 
+// TestStore_KillSwitchSubjectsTakeTurns: a huge subject does not hold
+// back the subjects that share its scripts (a round's bound of sessions
+// is spent on the first subject of a script) until its walk ends: those a
+// round did not reach go first in the next, so a kill switch stopped
+// after its second script (a canceled context, a failure) has revoked
+// the small subjects named after the huge one, as one script over every
+// subject did.
+func TestStore_KillSwitchSubjectsTakeTurns(t *testing.T) {
+	eachBatching(t, func(t *testing.T, st *redisstore.Store, _ bool) { testKillSwitchSubjectsTakeTurns(t, st) })
+}
+
+func testKillSwitchSubjectsTakeTurns(t *testing.T, st *redisstore.Store) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	t0 := now()
+	createSubject(t, st, "huge", 5*redisstore.SubjectBatch, t0)
+	// Subjects of huge's slot, so that they share its scripts on a Cluster too.
+	subjects := []string{"huge"}
+	var small []*sessiond.Session
+	for i := 0; len(subjects) < 6; i++ {
+		sub := fmt.Sprintf("turn%d", i)
+		if redisstore.SlotOf(sub) == redisstore.SlotOf("huge") {
+			subjects = append(subjects, sub)
+			small = append(small, createSubject(t, st, sub, 2, t0)...)
+		}
+	}
+	var scripts atomic.Int32
+	redisstore.ObserveSubjectBatches(st, func(int) {
+		if scripts.Add(1) == 2 {
+			cancel()
+		}
+	})
+	_, _, err := st.RevokeMatching(ctx, sessiond.RevokeFilter{Subjects: subjects, IssuedBefore: t0.Add(time.Second)},
+		t0.Add(2*time.Second), sessiond.ReasonIncident)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("RevokeMatching(canceled after its second script) = %v; want context.Canceled", err)
+	}
+	for _, s := range small {
+		if g, err := st.Get(t.Context(), s.ID); err != nil || !g.Revoked() {
+			t.Errorf("Get(%s of %s) = revoked %t, %v; want revoked by the second script", s.ID, s.Subject, g.Revoked(), err)
+		}
+	}
+}
+
 // TestManager_RevokeSubjectRecordCut: on a Cluster's path, a batch whose
 // script committed but whose record step (the revocation index and the
 // feed, in another slot) fails is revoked with its events stored: the
