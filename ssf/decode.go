@@ -18,11 +18,16 @@ import (
 
 // decode reads the JSON object of a request body into v, with member
 // names matched exactly (exactNames).
+//
+// A body ServeHTTP refused by its headers (refusedBody) is that refusal.
 func decode(r *http.Request, v any) error {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return &RequestError{http.StatusRequestEntityTooLarge, "invalid_request", "body too large"}
+		}
+		if re, ok := errors.AsType[*RequestError](err); ok {
+			return re
 		}
 		return badRequest("body could not be read")
 	}
@@ -71,10 +76,13 @@ func requestNames(data []byte) error {
 			stack[top].key = false
 			continue
 		}
+		// A value's level is len(stack), a scalar's as a container's: the
+		// API refuses a number inside the 64th level as it does an array.
+		if len(stack) > maxDepth {
+			return badRequest(fmt.Sprintf("body is nested more than %d levels deep", maxDepth))
+		}
 		delim, open := tok.(json.Delim)
 		switch {
-		case open && len(stack) >= maxDepth+1:
-			return badRequest(fmt.Sprintf("body is nested more than %d levels deep", maxDepth))
 		case open:
 			stack = append(stack, frame{object: delim == '{', key: delim == '{', names: map[string]bool{}})
 		case top >= 0 && stack[top].object:

@@ -667,13 +667,13 @@ func (t *Transmitter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		t.fail(w, r, err)
 		return
 	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodDelete {
-		if err := jsonBody(w, r); err != nil {
-			t.fail(w, r, err)
-			return
-		}
-	}
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := jsonBody(r); err != nil {
+		// Refused when an endpoint reads the body, so that a request
+		// none reads one for is answered 404 or 405 whatever its
+		// headers, as the API's router answers it.
+		r.Body = refusedBody{err}
+	}
 	if err := t.Serve(w, r, c); err != nil {
 		t.fail(w, r, err)
 	}
@@ -683,12 +683,14 @@ func (t *Transmitter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // body not declared JSON in UTF-8 (JSON between systems is UTF-8, RFC
 // 8259 §8.1: one declared otherwise would be read otherwise than it was
 // written) and a body sent with a content coding, which the Transmitter
-// does not decode (415 with Accept-Encoding: identity, RFC 9110 §15.5.16):
-// a compressed body would be refused as malformed, and one only declared
-// compressed read otherwise by a proxy that decodes it.
-func jsonBody(w http.ResponseWriter, r *http.Request) error {
+// does not decode (415, which fail answers with Accept-Encoding: identity,
+// RFC 9110 §15.5.16): a compressed body would be refused as malformed, and
+// one only declared compressed read otherwise by a proxy that decodes it.
+func jsonBody(r *http.Request) error {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodDelete {
+		return nil // no body read
+	}
 	if jsonbody.Coded(r.Header) {
-		w.Header().Set("Accept-Encoding", "identity")
 		return &RequestError{http.StatusUnsupportedMediaType, "invalid_request", "content codings are not supported: send the body without Content-Encoding"}
 	}
 	if err := jsonbody.CheckType(r.Header.Get("Content-Type")); err != nil {
@@ -696,6 +698,13 @@ func jsonBody(w http.ResponseWriter, r *http.Request) error {
 	}
 	return nil
 }
+
+// refusedBody is a request body jsonBody refused: reading it is the
+// refusal, which decode answers.
+type refusedBody struct{ err error }
+
+func (b refusedBody) Read([]byte) (int, error) { return 0, b.err }
+func (refusedBody) Close() error               { return nil }
 
 // Serve answers one request, already authenticated as c, to a management
 // endpoint (PathStreams, PathStatus, PathVerify, PathAddSubject,
@@ -772,8 +781,11 @@ func (t *Transmitter) fail(w http.ResponseWriter, r *http.Request, err error) {
 		t.o.Logger.ErrorContext(r.Context(), "ssf transmitter", "path", r.URL.Path, "err", err)
 		ae = &RequestError{http.StatusServiceUnavailable, "temporarily_unavailable", "try again later"}
 	}
-	if ae.Status == http.StatusUnauthorized {
+	switch ae.Status {
+	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ssf"`)
+	case http.StatusUnsupportedMediaType: // jsonBody's: a content coding
+		w.Header().Set("Accept-Encoding", "identity")
 	}
 	writeJSON(w, ae.Status, map[string]string{"err": ae.Code, "description": ae.Detail})
 }

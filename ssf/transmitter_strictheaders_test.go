@@ -25,7 +25,8 @@ func TestTransmitter_StrictAsTheAPI(t *testing.T) {
 	patch := func(extra string) string {
 		return `{"stream_id":"` + a + `","description":"x"` + extra + `}`
 	}
-	deep := func(n int) string { return strings.Repeat(`[`, n) + strings.Repeat(`]`, n) }
+	deepWith := func(n int, in string) string { return strings.Repeat(`[`, n) + in + strings.Repeat(`]`, n) }
+	deep := func(n int) string { return deepWith(n, "") }
 	tests := []struct {
 		name, method, url, ctype, coding, body string
 		want                                   int
@@ -34,6 +35,10 @@ func TestTransmitter_StrictAsTheAPI(t *testing.T) {
 		{"two unknown names in other letters, deeper", http.MethodPatch, streams, "application/json", "", patch(`,"x":[{"Kelvin":1,"kelvin":2}]`), http.StatusBadRequest},
 		{"two unknown names folding to one (long s)", http.MethodPatch, streams, "application/json", "", patch(`,"xs":1,"xſ":2`), http.StatusBadRequest},
 		{"nested 65 levels below the body", http.MethodPatch, streams, "application/json", "", patch(`,"x":` + deep(65)), http.StatusBadRequest},
+		// The API counts every value's level, not only a container's: a
+		// number or a member inside the 64th level is at the 65th.
+		{"a number 65 levels below the body", http.MethodPatch, streams, "application/json", "", patch(`,"x":` + deepWith(64, "1")), http.StatusBadRequest},
+		{"a member 65 levels below the body", http.MethodPatch, streams, "application/json", "", patch(`,"x":` + deepWith(63, `{"a":"b"}`)), http.StatusBadRequest},
 		{"no content type", http.MethodPatch, streams, "", "", patch(""), http.StatusBadRequest},
 		{"text/plain", http.MethodPatch, streams, "text/plain", "", patch(""), http.StatusBadRequest},
 		{"JSON in latin-1", http.MethodPatch, streams, "application/json; charset=iso-8859-1", "", patch(""), http.StatusBadRequest},
@@ -41,7 +46,14 @@ func TestTransmitter_StrictAsTheAPI(t *testing.T) {
 		{"gzip declared", http.MethodPatch, streams, "application/json", "gzip", patch(""), http.StatusUnsupportedMediaType},
 		// What the API takes, the Transmitter alone takes too.
 		{"nested 63 levels below the body", http.MethodPost, srv.URL + ssf.PathPoll + a, "application/json", "", `{"maxEvents":0,"returnImmediately":true,"x":` + deep(63) + `}`, http.StatusOK},
+		{"empty, nested 64 levels below the body", http.MethodPost, srv.URL + ssf.PathPoll + a, "application/json", "", `{"maxEvents":0,"returnImmediately":true,"x":` + deep(64) + `}`, http.StatusOK},
+		// A request that reads no body is answered as before, whatever its
+		// headers: the API's router answers it before any body check.
+		{"a method no endpoint takes", http.MethodOptions, streams, "", "", "", http.StatusMethodNotAllowed},
+		{"a method the endpoint does not take", http.MethodPut, srv.URL + ssf.PathStatus, "", "", "", http.StatusMethodNotAllowed},
+		{"no such endpoint", http.MethodPost, srv.URL + "/v1/ssf/nothing", "", "gzip", "", http.StatusNotFound},
 		{"JSON in UTF-8, said", http.MethodPost, srv.URL + ssf.PathPoll + a, "application/json; charset=UTF-8", "identity", `{"maxEvents":0,"returnImmediately":true}`, http.StatusOK},
+		{"values equal to names, names of other objects", http.MethodPost, srv.URL + ssf.PathPoll + a, "application/json", "", `{"maxEvents":0,"returnImmediately":true,"x":{"a":"A","b":{},"c":[]},"y":[{"a":1},{"A":[{"a":{}},{"A":{}}]}],"z":["k","K"],"w":"z"}`, http.StatusOK},
 		{"distinct unknown names", http.MethodPost, srv.URL + ssf.PathPoll + a, "application/json", "", `{"maxEvents":0,"returnImmediately":true,"foo":1,"fooo":2}`, http.StatusOK},
 	}
 	for _, tc := range tests {
