@@ -2,10 +2,10 @@ package pgstore
 
 import (
 	"crypto/tls"
-	"net/netip"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/sessiond/sessiond/internal/loopback"
 )
 
 // transportRisk names the first host cfg may reach over the network
@@ -49,10 +49,7 @@ func transportRisk(cfg *pgx.ConnConfig) (host, risk string) {
 	return "", ""
 }
 
+// local: "localhost." is localhost fully qualified (RFC 6761 §6.3).
 func local(host string) bool {
-	if strings.HasPrefix(host, "/") || strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
+	return strings.HasPrefix(host, "/") || loopback.Host(host) // a Unix socket's path, or this machine
 }

@@ -15,6 +15,10 @@ func TestTransportRisk(t *testing.T) {
 	}{
 		{"postgres://app@127.0.0.1:5432/db?sslmode=disable", ""},
 		{"postgres://app@localhost/db", ""},
+		// The fully qualified spelling is the same name (RFC 6761 §6.3).
+		{"postgres://app@localhost./db?sslmode=disable", ""},
+		{"host=LocalHost. dbname=db sslmode=disable", ""},
+		{"postgres://app@[::ffff:127.0.0.1]:5432/db?sslmode=disable", ""},
 		{"postgres://app@[::1]:5432/db?sslmode=disable", ""},
 		{"host=/var/run/postgresql dbname=db sslmode=disable", ""},
 		{"postgres://app@db.internal/db?sslmode=verify-full", ""},

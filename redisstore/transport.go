@@ -2,10 +2,10 @@ package redisstore
 
 import (
 	"net"
-	"net/netip"
 	"strings"
 
 	"github.com/redis/rueidis"
+	"github.com/sessiond/sessiond/internal/loopback"
 )
 
 // transportRisk names the first address co reaches over the network
@@ -33,10 +33,7 @@ func transportRisk(co rueidis.ClientOption) (host, risk string) {
 	return "", ""
 }
 
+// local: "localhost." is localhost fully qualified (RFC 6761 §6.3).
 func local(host string) bool {
-	if strings.HasPrefix(host, "/") || strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
+	return strings.HasPrefix(host, "/") || loopback.Host(host) // a Unix socket's path, or this machine
 }

@@ -29,6 +29,8 @@ func TestNew_WarnsOfUnverifiedTransport(t *testing.T) {
 		{"verified TLS", "rediss://app:" + password + "@192.0.2.2:20512/0", ""},
 		{"skip_verify false", "rediss://app:" + password + "@192.0.2.2:20512/0?skip_verify=false", ""},
 		{"loopback", "redis://app:" + password + "@127.0.0.1:20512/0", ""},
+		{"loopback IPv6", "redis://app:" + password + "@[::1]:20712/0", ""},
+		{"localhost, fully qualified", "redis://app:" + password + "@localhost.:20712/0", ""},
 		{"unix socket", "unix:///tmp/zz_cryptoaudit_no.sock?password=" + password, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -31,6 +31,8 @@ func TestNew_WarnsOfPlainHTTP(t *testing.T) {
 		{"http://127.0.0.1:20514", false},
 		{"http://[::1]:20514", false},
 		{"http://localhost:20514", false},
+		{"http://localhost.:20714", false}, // the same name, fully qualified (RFC 6761 §6.3)
+		{"http://LOCALHOST.:20714", false},
 	} {
 		t.Run(tc.url, func(t *testing.T) {
 			t.Parallel()

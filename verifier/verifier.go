@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -28,6 +27,7 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/dpop"
+	"github.com/sessiond/sessiond/internal/loopback"
 	"github.com/sessiond/sessiond/verifier/stream"
 )
 
@@ -228,7 +228,7 @@ func New(ctx context.Context, opts Options) (*Verifier, error) {
 	)
 	// Before the first fetch, so that a server not reachable yet is
 	// reported too.
-	if u, _ := url.Parse(opts.URL); u.Scheme == "http" && !loopback(u.Hostname()) {
+	if u, _ := url.Parse(opts.URL); u.Scheme == "http" && !loopback.Host(u.Hostname()) {
 		v.log.Warn("verifier: sessiond is reached over plain HTTP: anyone on the network path can read the API key and swap the JWKS for keys of their own, whose tokens this verifier would accept; use https, or a loopback address",
 			"host", u.Host)
 	}
@@ -485,13 +485,4 @@ func (v *Verifier) Status() Status {
 	now := v.clock.Now()
 	return Status{Connected: v.connected.Load(), LastSync: time.Unix(0, v.lastSync.Load()).UTC(), Stale: v.stale(now),
 		Revoked: v.state.len(), Keys: v.keys.len(), Snapshots: int(v.snapshots.Load())}
-}
-
-// loopback reports whether host (a URL's Hostname) is this machine.
-func loopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
 }

@@ -147,10 +147,15 @@ const MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024;
 const ALLOWED_HEADERS = new Set(["alg", "typ", "kid"]);
 const SEGMENT = /^[A-Za-z0-9_-]+$/;
 
-/** Whether hostname (a URL's, IPv6 in brackets) is this machine: localhost or a loopback address. */
+/**
+ * Whether hostname (a URL's, IPv6 in brackets, as the WHATWG parser writes
+ * it) is this machine: localhost (also fully qualified, "localhost.", RFC
+ * 6761 §6.3) or a loopback address, IPv4-mapped ones included.
+ */
 function loopback(hostname: string): boolean {
   const h = hostname.toLowerCase();
-  return h === "localhost" || h === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+  return h === "localhost" || h === "localhost." || h === "[::1]" ||
+    /^(\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]|127\.\d{1,3}\.\d{1,3}\.\d{1,3})$/.test(h);
 }
 
 /**

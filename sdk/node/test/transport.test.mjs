@@ -17,6 +17,9 @@ test("plain HTTP beyond loopback is warned of", () => {
     ["http://127.0.0.1:20515", false],
     ["http://[::1]:20515", false],
     ["http://localhost:20515", false],
+    ["http://localhost.:20715", false], // the same name, fully qualified (RFC 6761 §6.3)
+    ["http://[::ffff:127.0.0.1]:20715", false],
+    ["http://127.1:20715", false],
   ]) {
     const warnings = [];
     new Verifier({
