@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"sort"
@@ -189,17 +190,39 @@ func HS256SecretProblem(b []byte) string {
 	return ""
 }
 
-// Guessable reports whether a secret an operator chose (SESSIOND_API_KEY)
-// fails the measure the HS256 secret is held to (see guessable): a word, a
-// phrase or a pattern rather than random bytes.
-func Guessable(b []byte) bool { return guessable(b) }
+// GuessableKey reports whether an API key an operator chose
+// (SESSIOND_API_KEY) looks like a word, a short phrase or a repeated
+// pattern rather than random bytes: its bytes, counted by how often each
+// occurs, carry under 80 bits, or under 128 with a run of eight characters
+// that comes back later. The HS256 secret's measure (guessable, under 128
+// bits alone) reads short random keys low: it flagged every 128-bit key in
+// hex (about 96 to 125 bits by this count) and one UUID in ten.
+func GuessableKey(b []byte) bool {
+	bits := entropyBits(b)
+	return bits < 80 || bits < 128 && repeatsRun(b, 8)
+}
+
+// repeatsRun reports whether some n bytes of b occur again later in b,
+// not overlapping.
+func repeatsRun(b []byte, n int) bool {
+	for i := 0; i+2*n <= len(b); i++ {
+		if bytes.Contains(b[i+n:], b[i:i+n]) {
+			return true
+		}
+	}
+	return false
+}
 
 // guessable: the bytes of b, counted by how often each occurs, carry under
 // 128 bits (Shannon entropy per byte times the length), so b is a word, a
 // phrase or a pattern rather than random bytes. By this measure 32 random
 // bytes carry about 150 bits raw and over 200 in base64 or hex;
 // "passwordpassword…" of the same length about 90.
-func guessable(b []byte) bool {
+func guessable(b []byte) bool { return entropyBits(b) < 128 }
+
+// entropyBits is the Shannon entropy of b's bytes, counted by how often
+// each occurs, times its length.
+func entropyBits(b []byte) float64 {
 	var count [256]int
 	for _, c := range b {
 		count[c]++
@@ -211,7 +234,7 @@ func guessable(b []byte) bool {
 			bits -= float64(n) * math.Log2(p)
 		}
 	}
-	return bits < 128
+	return bits
 }
 
 // webhookKeyLen is the key length of a webhook secret file, which must

@@ -530,10 +530,10 @@ func bootstrapAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret
 	switch {
 	case err != nil:
 		return err
-	case env != "" && config.Guessable([]byte(env)):
+	case env != "" && config.GuessableKey([]byte(env)):
 		// Kept as an unsalted SHA-256, which only a random key makes safe:
 		// a copy of the store would give this one to offline guessing.
-		log.Warn("API key from SESSIOND_API_KEY accepted, but it repeats too few characters to be random (a word, a phrase or a pattern): it is stored as an unsalted SHA-256, so a copy of the store lets it be guessed offline, with the admin scope; replace it with 32 or more random bytes (openssl rand -base64 32) and revoke it")
+		log.Warn("API key from SESSIOND_API_KEY accepted, but it looks like a word, a short phrase or a repeated pattern rather than random bytes: it is stored as an unsalted SHA-256, so a copy of the store lets it be guessed offline, with the admin scope; replace it with 32 or more random bytes (openssl rand -base64 32) and revoke it")
 	case env != "":
 		log.Info("API key from SESSIOND_API_KEY accepted")
 	case file != "":
