@@ -2,6 +2,7 @@ package sessiond
 
 import (
 	"context"
+	"math"
 	"time"
 )
 
@@ -27,17 +28,30 @@ const (
 
 // PageSize is q.Limit as every store applies it: 0 becomes
 // DefaultEventLimit, more than MaxEventLimit becomes MaxEventLimit, and a
-// negative limit is an *ArgumentError.
+// negative limit is an *ArgumentError. So is a Since or Until that whole
+// microseconds since 1970 in an int64 cannot hold (beyond about 292,000
+// years either way): the stores bound times in microseconds, where such a
+// time would wrap around and match every event, or none.
 func (q EventQuery) PageSize() (int, error) {
 	switch {
 	case q.Limit < 0:
 		return 0, argError("limit", "must not be negative, got %d", q.Limit)
+	case !q.Since.IsZero() && !microRange(q.Since):
+		return 0, argError("since", "is out of range")
+	case !q.Until.IsZero() && !microRange(q.Until):
+		return 0, argError("until", "is out of range")
 	case q.Limit == 0:
 		return DefaultEventLimit, nil
 	case q.Limit > MaxEventLimit:
 		return MaxEventLimit, nil
 	}
 	return q.Limit, nil
+}
+
+// microRange reports whether t, rounded up to a whole microsecond, is a
+// count of microseconds since 1970 an int64 holds.
+func microRange(t time.Time) bool {
+	return !t.Before(time.UnixMicro(math.MinInt64)) && t.Before(time.UnixMicro(math.MaxInt64))
 }
 
 // Matches reports whether e is in q's result before the page limit: it
