@@ -2,8 +2,13 @@ package pgstore
 
 import (
 	"context"
+	"encoding/base32"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -81,7 +86,9 @@ func eventArgs(events []sessiond.Event) ([]any, error) {
 // sessiond.EventLog. Limit 0 means 100, more than 1000 means 1000; a
 // negative Limit is ErrInvalidArgument. One statement, built with only the
 // filters q sets; it reads one more row than the page to know whether
-// another follows.
+// another follows. With Since or Until it reads a range of IDs and the
+// events whose ID does not encode their time (see queryEventsSQL): about a
+// page either way, not every event of a type or the whole log.
 func (s *Store) QueryEvents(ctx context.Context, q sessiond.EventQuery) ([]sessiond.Event, string, error) {
 	if s.closed.Load() {
 		return nil, "", errClosed
@@ -91,6 +98,50 @@ func (s *Store) QueryEvents(ctx context.Context, q sessiond.EventQuery) ([]sessi
 	if err != nil {
 		return nil, "", err
 	}
+	f, args := eventQueryArgs(q, limit)
+	rows, err := s.pool.Query(ctx, s.q.queryEventsSQL(f), args...)
+	if err != nil {
+		return nil, "", s.translate(op, err)
+	}
+	out, err := scanEvents(rows)
+	if err != nil {
+		return nil, "", s.translate(op, err)
+	}
+	// An irregular ID inside the range came from both SELECTs.
+	out = slices.CompactFunc(out, func(a, b sessiond.Event) bool { return a.ID == b.ID })
+	if len(out) > limit {
+		out = out[:limit]
+		return out, out[limit-1].ID, nil
+	}
+	return out, "", nil
+}
+
+// maxEventMicro is the last microsecond an ID can encode; events at it or
+// later are irregular (migration 0010).
+const maxEventMicro = math.MaxInt64
+
+// firstEventID is the smallest ID sessiond.NewEventID gives an event at or
+// after t, for an ID bound: the event's microseconds from ceilMicro(t),
+// held to [0, maxEventMicro] (no regular ID lies outside), big-endian in 8
+// bytes, then 8 zero bytes, in lower-case base32hex.
+func firstEventID(t time.Time) string {
+	var us int64
+	switch c := ceilMicro(t); {
+	case c.Before(time.Unix(0, 0)):
+		us = 0
+	case c.After(time.UnixMicro(maxEventMicro)):
+		us = maxEventMicro
+	default:
+		us = c.UnixMicro()
+	}
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(us))
+	return "evt_" + strings.ToLower(base32.HexEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
+
+// eventQueryArgs says which filters q sets and gives the arguments of
+// queryEventsSQL for them, $1 being limit + 1.
+func eventQueryArgs(q sessiond.EventQuery, limit int) (eventFilter, []any) {
 	f := eventFilter{
 		cursor: q.Cursor != "", subject: q.Subject != "", sessionID: q.SessionID != "", typ: q.Type != "",
 		since: !q.Since.IsZero(), until: !q.Until.IsZero(),
@@ -114,19 +165,13 @@ func (s *Store) QueryEvents(ctx context.Context, q sessiond.EventQuery) ([]sessi
 	if f.until {
 		args = append(args, ceilMicro(q.Until))
 	}
-	rows, err := s.pool.Query(ctx, s.q.queryEventsSQL(f), args...)
-	if err != nil {
-		return nil, "", s.translate(op, err)
+	if f.since {
+		args = append(args, firstEventID(q.Since))
 	}
-	out, err := scanEvents(rows)
-	if err != nil {
-		return nil, "", s.translate(op, err)
+	if f.until {
+		args = append(args, firstEventID(q.Until))
 	}
-	if len(out) > limit {
-		out = out[:limit]
-		return out, out[limit-1].ID, nil
-	}
-	return out, "", nil
+	return f, args
 }
 
 func scanEvents(rows pgx.Rows) ([]sessiond.Event, error) {

@@ -461,7 +461,8 @@ func where(cond string) string {
 }
 
 // eventFilter says which filters a QueryEvents call sets, in the order
-// their arguments follow $1 (the limit).
+// their arguments follow $1 (the limit); with since or until the ID range's
+// bounds follow them (lower with since, upper with until).
 type eventFilter struct {
 	cursor, subject, sessionID, typ, since, until bool
 }
@@ -471,9 +472,15 @@ type eventFilter struct {
 // of "$2 is empty OR subject = $2" could use no index). Rows come in id order,
 // after the cursor: keyset pagination. $1 is the limit; the filters'
 // arguments follow in eventFilter's field order.
+//
+// With since or until it is two SELECTs of up to $1 rows each, in id
+// order: the range of IDs the bounds give (an event's ID begins with its
+// time), and the events whose ID does not encode their time, from their
+// partial index (migration 0010); the predicate is the index's, word for
+// word. An irregular ID inside the range comes back from both, next to
+// itself: QueryEvents drops the second.
 func (q *queries) queryEventsSQL(f eventFilter) string {
-	var b strings.Builder
-	b.WriteString("SELECT " + eventCols + " FROM " + q.schema + ".events WHERE true")
+	var conds strings.Builder
 	n := 1
 	for _, c := range []struct {
 		set  bool
@@ -488,11 +495,24 @@ func (q *queries) queryEventsSQL(f eventFilter) string {
 	} {
 		if c.set {
 			n++
-			b.WriteString(c.cond + strconv.Itoa(n))
+			conds.WriteString(c.cond + strconv.Itoa(n))
 		}
 	}
-	b.WriteString(" ORDER BY id LIMIT $1")
-	return b.String()
+	sel := "SELECT " + eventCols + " FROM " + q.schema + ".events WHERE "
+	if !f.since && !f.until {
+		return sel + "true" + conds.String() + " ORDER BY id LIMIT $1"
+	}
+	idRange := "true"
+	if f.since {
+		n++
+		idRange += " AND id >= $" + strconv.Itoa(n)
+	}
+	if f.until {
+		n++
+		idRange += " AND id < $" + strconv.Itoa(n)
+	}
+	return "(" + sel + idRange + conds.String() + " ORDER BY id LIMIT $1) UNION ALL (" +
+		sel + q.schema + ".event_id_irregular(id, time)" + conds.String() + " ORDER BY id LIMIT $1) ORDER BY id"
 }
 
 // revokeMatchingSQL returns one batch of RevokeMatching: lock up to batch

@@ -2,6 +2,8 @@ package sessiondtest
 
 import (
 	"context"
+	"encoding/base32"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -158,6 +160,7 @@ func TestEventLog(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 		{"BadInput", eventLogBadInput},
 		{"Copies", eventLogCopies},
 		{"CanceledContext", eventLogCanceledContext},
+		{"Random", eventLogRandom},
 	})
 }
 
@@ -472,5 +475,140 @@ func eventLogCanceledContext(t *testing.T, f *fixture, l sessiond.EventLog) {
 	}
 	if got := queryPages(f, l, sessiond.EventQuery{}); !slices.Equal(eventIDs(got), []string{e.ID}) {
 		t.Errorf("after calls with a canceled context, QueryEvents = %v; want %v", eventIDs(got), []string{e.ID})
+	}
+}
+
+// eventLogRandom compares QueryEvents, page by page, with a plain filter
+// and sort of every stored event (EventQuery.Matches), on random logs and
+// queries: IDs made from the event's time and IDs of other shapes (a
+// caller's own, another time's, exactly at the bounds of its time's range,
+// a prefix), times at and around the query bounds, before 1970, and every
+// combination of filters, cursor and page size. A store that reads time
+// bounds as ranges of IDs must still return what a scan would, each event
+// once, in ID order, with a cursor exactly when more follow.
+func eventLogRandom(t *testing.T, f *fixture, l sessiond.EventLog) {
+	rng := rand.New(rand.NewPCG(20900, 7)) // fixed: a failure reproduces
+	base := t0.UnixMicro()
+	base -= base % 16 // base + 15 and + 16 carry into the ID's 13th character
+	// Times every store holds exactly (Redis scores are doubles: below 2^53).
+	times := []int64{-1 << 40, -16, -1, 0, 1, 15, 16, 17,
+		base - 17, base - 16, base - 1, base, base + 1, base + 15, base + 16, base + 31, base + 32,
+		base + 1_000_000, 1 << 52}
+	pick := func() int64 { return times[rng.IntN(len(times))] }
+	encode := func(us int64, tail byte) string {
+		var b [16]byte
+		binary.BigEndian.PutUint64(b[:8], uint64(us))
+		for i := 8; i < 16; i++ {
+			b[i] = tail
+		}
+		return "evt_" + strings.ToLower(base32.HexEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+	}
+	idFor := func(us int64) string {
+		switch rng.IntN(12) {
+		case 0:
+			return fmt.Sprintf("custom-%03d", rng.IntN(1000)) // before every regular ID
+		case 1:
+			return fmt.Sprintf("zz-%03d", rng.IntN(1000)) // after every regular ID
+		case 2:
+			return sessiond.NewEventID(time.UnixMicro(pick())) // another time's (or, rarely, its own)
+		case 3:
+			if us >= 0 {
+				return encode(us, 0) // the smallest ID of its time
+			}
+		case 4:
+			if us >= 0 {
+				return encode(us+1, 0) // just past its time's IDs
+			}
+		case 5:
+			if us >= 0 {
+				return encode(us, 0xff) // the largest ID of its time
+			}
+		case 6:
+			return "evt_" + strings.ToUpper(sessiond.NewEventID(time.UnixMicro(us))[4:])
+		case 7:
+			if us >= 0 {
+				return encode(us, 0)[:10] // a prefix of the IDs near its time
+			}
+		}
+		return sessiond.NewEventID(time.UnixMicro(us)) // before 1970: cannot encode its time
+	}
+	subjects := []string{"alice", "bob", ""}
+	sessions := []sessiond.SessionID{"s1", "s2", ""}
+	types := []sessiond.EventType{sessiond.EventSessionCreated, sessiond.EventSessionRevoked, "custom.type"}
+	bound := func() time.Time {
+		if rng.IntN(3) == 0 {
+			return time.Time{}
+		}
+		tm := time.UnixMicro(pick())
+		if rng.IntN(2) == 0 {
+			tm = time.UnixMicro(base + rng.Int64N(64) - 32)
+		}
+		switch rng.IntN(4) {
+		case 0:
+			tm = tm.Add(time.Duration(rng.IntN(999)+1) * time.Nanosecond)
+		case 1:
+			tm = tm.Add(-time.Duration(rng.IntN(999)+1) * time.Nanosecond)
+		}
+		return tm
+	}
+	for round := range 3 {
+		if round > 0 {
+			l = f.newStore(t).(sessiond.EventLog)
+		}
+		var all []sessiond.Event
+		seen := map[string]bool{}
+		for range 40 + rng.IntN(120) {
+			us := pick()
+			if rng.IntN(3) == 0 {
+				us = base + rng.Int64N(64) - 32
+			}
+			e := sessiond.Event{
+				ID: idFor(us), Time: time.UnixMicro(us).UTC(),
+				Type: types[rng.IntN(len(types))], Subject: subjects[rng.IntN(len(subjects))],
+				SessionID: sessions[rng.IntN(len(sessions))],
+			}
+			if !seen[e.ID] { // a repeated ID is stored once, as first given
+				seen[e.ID] = true
+				all = append(all, e)
+			}
+		}
+		appendEvents(f, l, all...)
+		// The reference is the log as stored, read without bounds: Redis's
+		// safety net (MaxEventAge) may drop the events long past, never
+		// those from base on.
+		stored := queryPages(f, l, sessiond.EventQuery{Limit: maxEventLimit})
+		for _, e := range sortedByID(all) {
+			if !e.Time.Before(time.UnixMicro(base-32)) && !slices.Contains(eventIDs(stored), e.ID) {
+				t.Errorf("round %d: event %s at %v not stored", round, e.ID, e.Time)
+			}
+		}
+		all = stored
+		for range 150 {
+			q := sessiond.EventQuery{Since: bound(), Until: bound(), Limit: 1 + rng.IntN(7)}
+			if rng.IntN(3) == 0 {
+				q.Subject = subjects[rng.IntN(2)]
+			}
+			if rng.IntN(4) == 0 {
+				q.SessionID = sessions[rng.IntN(2)]
+			}
+			if rng.IntN(3) == 0 {
+				q.Type = types[rng.IntN(len(types))]
+			}
+			switch rng.IntN(4) {
+			case 0:
+				q.Cursor = all[rng.IntN(len(all))].ID
+			case 1:
+				q.Cursor = idFor(pick())
+			}
+			var want []string
+			for i := range all {
+				if q.Matches(&all[i]) {
+					want = append(want, all[i].ID)
+				}
+			}
+			if got := eventIDs(queryPages(f, l, q)); !slices.Equal(got, want) {
+				t.Errorf("round %d: QueryEvents(%+v) in pages = %v; want %v", round, q, got, want)
+			}
+		}
 	}
 }
