@@ -63,7 +63,9 @@ type Options struct {
 	// LimitPolicy says what a login over MaxSessions does: LimitEvictOldest
 	// (default) revokes the least recently active session, LimitReject
 	// fails with ErrLimitReached, LimitSingle revokes every other session
-	// of the subject whatever MaxSessions says.
+	// of the subject whatever MaxSessions says. A login evicts at most
+	// MaxLimitEvictions: a subject far over the limit (lowered, or set
+	// where there was none) comes down that many a login.
 	LimitPolicy LimitPolicy
 	// WatermarkPoll: how often a node reads incident watermarks set by
 	// other nodes (stores implementing MetaStore). Default 1s; negative

@@ -338,9 +338,10 @@ type Limiter interface {
 	// CreateLimited stores s and its tokens like Create, after making room:
 	// when the subject already has max or more live sessions at s.CreatedAt,
 	// with evict it revokes (reason ReasonLimit, at s.CreatedAt) the least
-	// recently active ones until max-1 remain and returns them; without
-	// evict it stores nothing and fails with ErrLimitReached. With max 1 and
-	// evict, a login revokes every other session ("single" mode). Under any
+	// recently active ones until max-1 remain (at most MaxLimitEvictions,
+	// below) and returns them; without evict it stores nothing and fails
+	// with ErrLimitReached. With max 1 and evict, a login revokes every
+	// other session ("single" mode), that many at most. Under any
 	// number of concurrent calls for one subject the limit holds.
 	//
 	// One call evicts at most MaxLimitEvictions sessions: a subject far

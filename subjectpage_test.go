@@ -101,15 +101,20 @@ func subjectReadsManager(t *testing.T, ms managerStore, strategy sessiond.Strate
 
 // plant stores n live sessions of subject straight into st (no login, no
 // check), created a millisecond apart before start, each ending at end,
-// all issued to client; then revokes the first revoked of them. Eight at
-// a time: a few hundred logins one by one take PostgreSQL seconds.
-func plant(t *testing.T, st sessiond.Store, subject string, n, revoked int, start, end time.Time, client sessiond.Client) []*sessiond.Session {
+// all issued to client, after adjust (if any) changes each; then revokes
+// the first revoked of them. Eight at a time: a few hundred logins one by
+// one take PostgreSQL seconds.
+func plant(t *testing.T, st sessiond.Store, subject string, n, revoked int, start, end time.Time, client sessiond.Client,
+	adjust ...func(i int, s *sessiond.Session)) []*sessiond.Session {
 	t.Helper()
 	out := make([]*sessiond.Session, n)
 	for i := range out {
 		created := start.Add(-time.Duration(n-i) * time.Millisecond)
 		s := sessiondtest.NewSession(subject, created)
 		s.ExpiresAt, s.Client = end, client
+		for _, f := range adjust {
+			f(i, s)
+		}
 		out[i] = s
 	}
 	var (
@@ -333,14 +338,21 @@ func TestManager_BehindMarksReadsBounded(t *testing.T) {
 				t.Errorf("alice's refused login: %d List calls, %d sessions asked of ListPage; want no List, 1 to %d", c.lists, c.asked, budget+256)
 			}
 
-			// carol's zombie lies behind 1,100 newer live sessions. (Revoked
-			// ones would hide it too on the SQL stores, but on memory and
-			// Redis the refused login's CreateLimited drops the revoked
-			// sessions it reads from the subject's index before this check
-			// pages through it.)
+			// carol's zombie lies behind 1,100 newer sessions, all but one
+			// past their idle expiry: the read is bounded by the sessions
+			// it reads, live or not, not by the live ones it finds. (Not
+			// revoked ones: on memory and Redis the refused login's
+			// CreateLimited drops the revoked sessions it reads from the
+			// subject's index before this check pages through it; no store
+			// drops an idle-expired session before it is collected.)
 			zc := zombie("carol")
 			clock.Set(start.Add(3 * time.Second))
-			plant(t, st, "carol", 1100, 0, start.Add(3*time.Second), start.Add(time.Hour), sessiond.Client{})
+			plant(t, st, "carol", 1100, 0, start.Add(3*time.Second), start.Add(time.Hour), sessiond.Client{},
+				func(i int, s *sessiond.Session) {
+					if i < 1099 {
+						s.IdleExpiresAt = s.CreatedAt.Add(time.Millisecond) // before the login
+					}
+				})
 			st.reset()
 			if _, err := m.Create(ctx, "carol", sessiond.CreateOptions{}); !errors.Is(err, sessiond.ErrLimitReached) {
 				t.Errorf("carol's login with her zombie out of reach = %v; want ErrLimitReached", err)

@@ -47,21 +47,7 @@ func TestQueryEventsPlans(t *testing.T) {
 	} {
 		stmts := eventStatements(tc.q, 101)
 		for i, s := range stmts {
-			rows, err := st.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+s.query, s.args...)
-			if err != nil {
-				t.Fatalf("%s: statement %d: %v", tc.name, i, err)
-			}
-			var plan []string
-			for rows.Next() {
-				var id, parent, unused int
-				var detail string
-				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, detail)
-			}
-			rows.Close()
-			got := strings.Join(plan, "; ")
+			got := queryPlan(t, st, s.query, s.args...)
 			// The irregular IDs' index holds them alone: reading it
 			// whole reads them, not the log.
 			if strings.Contains(strings.ReplaceAll(got, "SCAN events USING INDEX events_irregular", ""), "SCAN") || strings.Contains(got, "TEMP B-TREE") {

@@ -27,21 +27,7 @@ func TestCreateLimitedPlans(t *testing.T) {
 		{"count", countLiveOfSubject, []any{"alice", 0, 0, 1024}},
 		{"evict", evictLeastActive, []any{0, "limit", "alice", "s", 0, 0, 1024, 1}},
 	} {
-		rows, err := st.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+tc.query, tc.args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		if got := strings.Join(plan, "; "); !strings.Contains(got, "sessions_subject_live") {
+		if got := queryPlan(t, st, tc.query, tc.args...); !strings.Contains(got, "sessions_subject_live") {
 			t.Errorf("%s: plan %q; want sessions_subject_live", tc.name, got)
 		}
 	}

@@ -19,21 +19,7 @@ func TestCountLivePlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	rows, err := st.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+countLiveQuery, 1, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
-	}
-	got := strings.Join(plan, "; ")
+	got := queryPlan(t, st, countLiveQuery, 1, 1)
 	if !strings.Contains(got, "SCAN sessions") || strings.Contains(got, "INDEX sessions_") {
 		t.Errorf("CountLive plan %q; want a scan of sessions, no index", got)
 	}

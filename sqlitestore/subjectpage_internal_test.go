@@ -29,21 +29,7 @@ func TestListPagePlans(t *testing.T) {
 		{"before", pageBeforeQuery, []any{"alice", int64(math.MaxInt64), "", 129, 0}},
 		{"span", spanQuery, []any{"alice", 1, 2, 0, 0}},
 	} {
-		rows, err := st.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+tc.query, tc.args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		got := strings.Join(plan, "; ")
+		got := queryPlan(t, st, tc.query, tc.args...)
 		if !strings.Contains(got, "USING INDEX sessions_subject (subject=? AND ") || strings.Contains(got, "TEMP B-TREE") {
 			t.Errorf("%s: plan %q; want a range of sessions_subject on subject and created_at, no temporary B-tree", tc.name, got)
 		}
