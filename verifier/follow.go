@@ -15,9 +15,6 @@ import (
 	"github.com/sessiond/sessiond/verifier/stream"
 )
 
-// maxSnapshotBytes bounds the snapshot document read.
-const maxSnapshotBytes = 64 << 20
-
 // errReset: the server said the cursor is too old; load the snapshot.
 var errReset = errors.New("the server reset the stream")
 
@@ -105,45 +102,24 @@ func (v *Verifier) reload(ctx context.Context) error {
 }
 
 // loadSnapshot replaces the revocation state with the server's snapshot
-// and resumes the stream from its cursor.
+// and resumes the stream from its cursor. The document is decoded as it
+// arrives (snapshot.go); the state changes only once all of it is read and
+// valid.
 func (v *Verifier) loadSnapshot(ctx context.Context) error {
-	body, err := v.fetchDocument(ctx, "snapshot", stream.SnapshotPath, true, maxSnapshotBytes, "application/json")
+	body, err := v.openDocument(ctx, "snapshot", stream.SnapshotPath, true, "application/json")
 	if err != nil {
 		return err
 	}
-	snap, err := decodeSnapshot(body)
+	defer body.Close()
+	snap, err := decodeSnapshot(body, v.opts.MaxSnapshotEntries)
 	if err != nil {
 		return fmt.Errorf("verifier: snapshot: %w", err)
 	}
 	v.state.load(snap)
 	v.snapshots.Add(1)
-	v.cursor = snap.Cursor
+	v.cursor = snap.cursor
 	v.markSynced()
 	return nil
-}
-
-func decodeSnapshot(body []byte) (stream.Snapshot, error) {
-	var snap stream.Snapshot
-	if err := json.Unmarshal(body, &snap); err != nil {
-		return snap, err
-	}
-	if snap.Revocations == nil || snap.Watermarks == nil {
-		return snap, errors.New("revocations or watermarks missing")
-	}
-	if _, _, err := stream.ParseCursor(snap.Cursor); err != nil {
-		return snap, fmt.Errorf("cursor: %w", err)
-	}
-	for _, r := range snap.Revocations {
-		if err := r.Validate(); err != nil {
-			return snap, err
-		}
-	}
-	for _, w := range snap.Watermarks {
-		if err := w.Validate(); err != nil {
-			return snap, err
-		}
-	}
-	return snap, nil
 }
 
 // connect follows one stream connection until it fails. A clean end of

@@ -75,17 +75,11 @@ func (s *state) keyRetired(kid string) bool {
 
 // load replaces the revoked sessions with a snapshot's and raises the
 // watermarks to its own (a watermark never goes down).
-func (s *state) load(snap stream.Snapshot) {
-	sessions := make(map[string]time.Time, len(snap.Revocations))
-	for _, r := range snap.Revocations {
-		if old, ok := sessions[r.SessionID]; !ok || r.Until.After(old) {
-			sessions[r.SessionID] = r.Until
-		}
-	}
+func (s *state) load(snap snapshotState) {
 	s.mu.Lock()
-	s.sessions = sessions
+	s.sessions = snap.sessions
 	s.mu.Unlock()
-	for _, w := range snap.Watermarks {
+	for _, w := range snap.marks {
 		s.raise(w)
 	}
 }

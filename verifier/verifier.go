@@ -60,6 +60,9 @@ const (
 	DefaultIdleTimeout        = 30 * time.Second
 	DefaultMinRefetchInterval = time.Second
 	DefaultCacheSize          = 10000
+	// DefaultMaxSnapshotEntries is five times the 390,000 revocations at
+	// which the 64 MiB cap of earlier versions refused the snapshot.
+	DefaultMaxSnapshotEntries = 2_000_000
 	DefaultLeeway             = 5 * time.Second
 )
 
@@ -92,6 +95,13 @@ type Options struct {
 	// without taking that heartbeat as proof that the state is current.
 	// Zero: DefaultIdleTimeout.
 	IdleTimeout time.Duration
+	// MaxSnapshotEntries bounds the revocations and watermarks a snapshot
+	// may hold; a larger one is refused, as from a broken or hostile
+	// server (each entry is also at most 64 KiB of JSON). Zero:
+	// DefaultMaxSnapshotEntries. About 80 bytes of heap are kept per
+	// revocation (docs/verifier.md, "How many revocations a snapshot
+	// holds").
+	MaxSnapshotEntries int
 	// MinRefetchInterval rate-limits JWKS fetches on an unknown kid.
 	// Zero: DefaultMinRefetchInterval.
 	MinRefetchInterval time.Duration
@@ -261,6 +271,8 @@ func (o *Options) setDefaults() error {
 		return arg("Audience", "is required")
 	case o.Leeway < 0 || o.Leeway > stream.MaxLeeway:
 		return arg("Leeway", "must be between 0 and 1m")
+	case o.MaxSnapshotEntries < 0:
+		return arg("MaxSnapshotEntries", "must not be negative")
 	case o.MaxStaleness < 0 || o.IdleTimeout < 0 || o.MinRefetchInterval < 0:
 		return arg("MaxStaleness", "durations must not be negative")
 	case o.WhenStale > AcceptWhenStale:
@@ -287,6 +299,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.CacheSize == 0 {
 		o.CacheSize = DefaultCacheSize
+	}
+	if o.MaxSnapshotEntries == 0 {
+		o.MaxSnapshotEntries = DefaultMaxSnapshotEntries
 	}
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: 10 * time.Second}

@@ -12,6 +12,7 @@ import { SSEDecoder, MalformedStreamError, UTF8Stream, cursorMillis, isCursor } 
 import { LagMeter } from "./lag.js";
 import { retryAfterMs, retryCapMs } from "./retryafter.js";
 import { sleep } from "./sleep.js";
+import { DEFAULT_MAX_SNAPSHOT_ENTRIES, SnapshotSplitter, splitBody } from "./snapshot.js";
 import type { Block } from "./sse.js";
 
 export { SSEDecoder, MalformedStreamError, UTF8Stream, isCursor } from "./sse.js";
@@ -61,6 +62,13 @@ export interface VerifierOptions {
   minRefetchIntervalMs?: number;
   /** Verified tokens kept to skip the signature check (default 10000, 0 disables). */
   cacheSize?: number;
+  /**
+   * Bound on a snapshot's revocations and watermarks (0 or unset: 2000000); a
+   * larger one is refused, as from a broken or hostile server. Each entry
+   * is also at most 64 KiB of JSON. About 100 bytes of heap are kept per
+   * revocation.
+   */
+  maxSnapshotEntries?: number;
   /** Timeout of JWKS and snapshot requests in ms (default 10000). */
   requestTimeoutMs?: number;
   /** Where connection trouble and stale warnings go (default: console). */
@@ -143,7 +151,6 @@ const MAX_BACKOFF_MS = 5000;
 // The longest delay setTimeout keeps; a longer one fires after 1 ms.
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const MAX_TOKEN_BYTES = 8 * 1024;
-const MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024;
 const ALLOWED_HEADERS = new Set(["alg", "typ", "kid"]);
 const SEGMENT = /^[A-Za-z0-9_-]+$/;
 
@@ -294,6 +301,10 @@ export class Verifier {
         throw new TypeError(`${f}: must be a number of milliseconds between 0 and ${most}`);
       }
     }
+    const maxEntries: unknown = opts.maxSnapshotEntries ?? 0;
+    if (!(typeof maxEntries === "number" && Number.isSafeInteger(maxEntries) && maxEntries >= 0)) {
+      throw new TypeError("maxSnapshotEntries: must be a whole number, 0 for the default");
+    }
     this.#o = {
       url: opts.url,
       apiKey: opts.apiKey,
@@ -306,6 +317,7 @@ export class Verifier {
       minRefetchIntervalMs: opts.minRefetchIntervalMs ?? 1000,
       cacheSize: opts.cacheSize ?? 10_000,
       requestTimeoutMs: opts.requestTimeoutMs ?? 10_000,
+      maxSnapshotEntries: maxEntries || DEFAULT_MAX_SNAPSHOT_ENTRIES,
       logger: opts.logger ?? {
         warn: (m, a) => console.warn(m, a ?? {}),
         error: (m, a) => console.error(m, a ?? {}),
@@ -600,16 +612,37 @@ export class Verifier {
     if (res.status !== 200) throw new Error(`snapshot: status ${res.status}`);
     const ct = (res.headers.get("content-type") ?? "").split(";")[0]!.trim();
     if (ct !== "application/json") throw new Error(`snapshot: content type ${JSON.stringify(ct)}`);
-    const snap = JSON.parse(await this.#readLimited(res, MAX_SNAPSHOT_BYTES)) as Snapshot;
+    // Entry by entry as the body arrives (snapshot.ts); the state changes
+    // only once all of it is read and valid.
+    let revoked = new Map<string, number>();
+    let marks: Watermark[] = [];
+    const splitter = new SnapshotSplitter(this.#o.maxSnapshotEntries, (list) => {
+      if (list === "revocations") revoked = new Map();
+      else marks = [];
+    }, (list, v) => {
+      if (list === "revocations") {
+        if (!validRevoked(v)) throw new Error("snapshot: not a revocation snapshot");
+        revoked.set(v.session_id, Math.max(revoked.get(v.session_id) ?? 0, parseTime(v.until)));
+      } else {
+        if (!validWatermark(v)) throw new Error("snapshot: not a revocation snapshot");
+        marks.push(v);
+      }
+    });
+    let snap: Snapshot;
+    try {
+      snap = (res.body ? await splitBody(res.body as unknown as AsyncIterable<Uint8Array>, splitter) : null) as Snapshot;
+    } catch (e) {
+      await res.body?.cancel().catch(() => {});
+      if (e instanceof SyntaxError || e instanceof TypeError) throw new Error("snapshot: not a revocation snapshot");
+      throw e;
+    }
     if (typeof snap !== "object" || snap === null || !Array.isArray(snap.revocations) || !Array.isArray(snap.watermarks) ||
-      typeof snap.cursor !== "string" || !isCursor(snap.cursor) || !snap.revocations.every(validRevoked) || !snap.watermarks.every(validWatermark)) {
+      typeof snap.cursor !== "string" || !isCursor(snap.cursor)) {
       throw new Error("snapshot: not a revocation snapshot");
     }
-    const revoked = new Map<string, number>();
-    for (const r of snap.revocations) revoked.set(r.session_id, Math.max(revoked.get(r.session_id) ?? 0, parseTime(r.until)));
     this.#revoked = revoked;
     this.#snapshots++;
-    for (const w of snap.watermarks) this.#raise(w);
+    for (const w of marks) this.#raise(w);
     this.#cursor = snap.cursor;
     this.#markSynced();
   }

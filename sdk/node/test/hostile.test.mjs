@@ -101,7 +101,7 @@ test("a token with iat in the future is refused (as the Go verifier does)", asyn
   }
 });
 
-// The 1 MiB JWKS bound (64 MiB for the snapshot) must stop the reading,
+// The 1 MiB JWKS bound must stop the reading (snapshot.test.mjs: the snapshot's),
 // as Go's LimitReader does, not be checked once the whole answer is in
 // memory. The fake JWKS sends 64 MiB with backpressure and counts what it
 // got rid of before the client hung up.

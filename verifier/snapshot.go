@@ -1,0 +1,179 @@
+package verifier
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/sessiond/sessiond/verifier/stream"
+)
+
+// maxSnapshotElement bounds the JSON of one snapshot entry (a revocation
+// is about 170 bytes, and at most 1.8 KiB with a 256-byte subject all
+// escaped), of the cursor, and of whatever lies between two entries: the
+// decoder holds no more than this of the document at a time.
+const maxSnapshotElement = 64 << 10
+
+// errSnapshotTooLarge: the snapshot has more entries than
+// Options.MaxSnapshotEntries.
+var errSnapshotTooLarge = errors.New("more entries than MaxSnapshotEntries")
+
+// snapshotState is a decoded snapshot: revoked session IDs with their
+// until (the latest when one repeats), the watermarks, the cursor.
+type snapshotState struct {
+	sessions map[string]time.Time
+	marks    []stream.Watermark
+	cursor   string
+}
+
+// window is a reader that lets the decoder read at most max bytes past
+// mark, which the decoder moves to where each entry starts: one
+// entry, or a run of whitespace, over that is refused before it is read,
+// and an endless document ends at maxEntries entries.
+type window struct {
+	r    io.Reader
+	read int64 // bytes read so far
+	end  int64 // no reading past this
+	max  int64
+}
+
+func (w *window) Read(p []byte) (int, error) {
+	if w.read >= w.end {
+		return 0, fmt.Errorf("an element over %d bytes", w.max)
+	}
+	if rest := w.end - w.read; int64(len(p)) > rest {
+		p = p[:rest]
+	}
+	n, err := w.r.Read(p)
+	w.read += int64(n)
+	return n, err
+}
+
+// decodeSnapshot reads a snapshot document (stream.Snapshot) entry by
+// entry from r, keeping for each revocation only its session ID and
+// until. It checks what stream.Snapshot's decoding and Validate check:
+// each of revocations, watermarks and cursor present, every entry valid,
+// nothing after the document; unknown members are skipped.
+func decodeSnapshot(r io.Reader, maxEntries int) (snapshotState, error) {
+	win := &window{r: r, max: maxSnapshotElement}
+	dec := json.NewDecoder(win)
+	// Called where each element starts: the decoder may read up to one
+	// element past it (what it has read ahead counts).
+	next := func() { win.end = dec.InputOffset() + win.max }
+	next()
+	out := snapshotState{}
+	entries := 0
+	delim := func(want json.Delim) error {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		if d, ok := tok.(json.Delim); !ok || d != want {
+			return fmt.Errorf("want %v, have %v", want, tok)
+		}
+		return nil
+	}
+	if err := delim('{'); err != nil {
+		return out, err
+	}
+	var haveRevs, haveMarks, haveCursor bool
+	for dec.More() {
+		next()
+		tok, err := dec.Token()
+		if err != nil {
+			return out, err
+		}
+		key, _ := tok.(string)
+		switch key {
+		case "revocations":
+			// A member repeated: the last one counts, as in json.Unmarshal.
+			haveRevs, out.sessions = true, map[string]time.Time{}
+			entries = len(out.marks)
+			if err := decodeArray(dec, next, func() error {
+				var rv stream.Revoked
+				if err := dec.Decode(&rv); err != nil {
+					return err
+				}
+				if err := rv.Validate(); err != nil {
+					return err
+				}
+				if entries++; entries > maxEntries {
+					return errSnapshotTooLarge
+				}
+				if old, ok := out.sessions[rv.SessionID]; !ok || rv.Until.After(old) {
+					out.sessions[rv.SessionID] = rv.Until
+				}
+				return nil
+			}); err != nil {
+				return out, err
+			}
+		case "watermarks":
+			haveMarks, out.marks = true, []stream.Watermark{}
+			entries = len(out.sessions)
+			if err := decodeArray(dec, next, func() error {
+				var w stream.Watermark
+				if err := dec.Decode(&w); err != nil {
+					return err
+				}
+				if err := w.Validate(); err != nil {
+					return err
+				}
+				if entries++; entries > maxEntries {
+					return errSnapshotTooLarge
+				}
+				out.marks = append(out.marks, w)
+				return nil
+			}); err != nil {
+				return out, err
+			}
+		case "cursor":
+			haveCursor = true
+			if err := dec.Decode(&out.cursor); err != nil {
+				return out, err
+			}
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return out, err
+			}
+		}
+	}
+	next()
+	if err := delim('}'); err != nil {
+		return out, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return out, errors.New("data after the document")
+	}
+	if !haveRevs || !haveMarks || out.sessions == nil || out.marks == nil {
+		return out, errors.New("revocations or watermarks missing")
+	}
+	if _, _, err := stream.ParseCursor(out.cursor); !haveCursor || err != nil {
+		return out, fmt.Errorf("cursor: %w", stream.ErrBadCursor)
+	}
+	return out, nil
+}
+
+// decodeArray reads a JSON array with each element read by elem; null
+// is refused, as an array the snapshot must have.
+func decodeArray(dec *json.Decoder, next func(), elem func() error) error {
+	next()
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '[' {
+		return fmt.Errorf("want an array, have %v", tok)
+	}
+	for dec.More() {
+		next()
+		if err := elem(); err != nil {
+			return err
+		}
+	}
+	next()
+	_, err = dec.Token() // ']'
+	return err
+}
