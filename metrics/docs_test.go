@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/sessiond/sessiond"
@@ -66,7 +67,7 @@ func TestMetrics_SessionDurationHelp(t *testing.T) {
 // metric served; so a reader's query or alert does not match nothing.
 func TestMetrics_DocsNameRealMetrics(t *testing.T) {
 	m := newMetrics(t, metrics.Options{
-		ActiveSessions:      func(context.Context) (map[sessiond.Strategy]int, error) { return nil, nil },
+		ActiveSessions:      func(context.Context) (map[sessiond.Strategy]int, time.Duration, error) { return nil, 0, nil },
 		OutboxDepth:         func(context.Context, sessiond.DeliveryState) (int, error) { return 0, nil },
 		UnackedRevocations:  func() uint64 { return 0 },
 		OutOfMemoryRefusals: func() uint64 { return 0 },

@@ -116,12 +116,15 @@ const callbackTimeout = 5 * time.Second
 
 // Options configure Metrics. Zero fields take the documented defaults.
 type Options struct {
-	// ActiveSessions returns the number of live sessions per strategy. It
-	// is called on every scrape with a 5s timeout, so it should be cheap
-	// (or cached by the caller). The three strategies are always reported,
-	// missing ones as 0; other keys are ignored. nil leaves
-	// sessiond_sessions_active out.
-	ActiveSessions func(ctx context.Context) (map[sessiond.Strategy]int, error)
+	// ActiveSessions returns the number of live sessions per strategy and
+	// how old that count is (the time since it was read from the store),
+	// reported as sessiond_sessions_active and
+	// sessiond_sessions_active_age_seconds. It is called on every scrape
+	// with a 5s timeout, so it should be cheap (or cached by the caller,
+	// hence the age). The three strategies are always reported, missing
+	// ones as 0; other keys are ignored. On an error both are left out of
+	// the scrape. nil leaves them out.
+	ActiveSessions func(ctx context.Context) (map[sessiond.Strategy]int, time.Duration, error)
 	// OutboxDepth counts webhook deliveries in a state; Outbox.CountDeliveries
 	// fits as is. It is called for "pending" and "dead" on every scrape.
 	// nil leaves sessiond_webhook_outbox_depth out.
@@ -465,21 +468,36 @@ type funcCollector struct {
 func (c funcCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 func (c funcCollector) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }
 
-func (m *Metrics) activeCollector(fn func(context.Context) (map[sessiond.Strategy]int, error)) prometheus.Collector {
-	desc := prometheus.NewDesc("sessiond_sessions_active", "Live sessions, by strategy.", []string{"strategy"}, nil)
-	return funcCollector{desc: desc, collect: func(ch chan<- prometheus.Metric) {
-		ctx, cancel := context.WithTimeout(context.Background(), callbackTimeout)
-		defer cancel()
-		counts, err := fn(ctx)
-		if err != nil {
-			m.StoreError("count_sessions")
-			m.log.Error("metrics: count active sessions", "err", err)
-			return
-		}
-		for _, s := range strategies {
-			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(counts[sessiond.Strategy(s)]), s)
-		}
-	}}
+// activeCollector reports the counts and their age from one call, so that
+// the age is that of the counts beside it.
+type activeCollector struct {
+	m         *Metrics
+	desc, age *prometheus.Desc
+	fn        func(context.Context) (map[sessiond.Strategy]int, time.Duration, error)
+}
+
+func (m *Metrics) activeCollector(fn func(context.Context) (map[sessiond.Strategy]int, time.Duration, error)) prometheus.Collector {
+	return activeCollector{m: m, fn: fn,
+		desc: prometheus.NewDesc("sessiond_sessions_active", "Live sessions, by strategy.", []string{"strategy"}, nil),
+		age: prometheus.NewDesc("sessiond_sessions_active_age_seconds",
+			"Seconds since sessiond_sessions_active was counted in the store (it is reused for 30 s or more).", nil, nil)}
+}
+
+func (c activeCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc; ch <- c.age }
+
+func (c activeCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), callbackTimeout)
+	defer cancel()
+	counts, age, err := c.fn(ctx)
+	if err != nil {
+		c.m.StoreError("count_sessions")
+		c.m.log.Error("metrics: count active sessions", "err", err)
+		return
+	}
+	for _, s := range strategies {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[sessiond.Strategy(s)]), s)
+	}
+	ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, age.Seconds())
 }
 
 // inProcessSets are the values of sessiond_inprocess_entries{set}.

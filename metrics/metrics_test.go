@@ -108,7 +108,9 @@ func TestMetrics_Scenario(t *testing.T) {
 	t.Cleanup(func() { st.Close() })
 	active := map[sessiond.Strategy]int{sessiond.StrategyHybrid: 7}
 	m := newMetrics(t, metrics.Options{
-		ActiveSessions:   func(context.Context) (map[sessiond.Strategy]int, error) { return active, nil },
+		ActiveSessions: func(context.Context) (map[sessiond.Strategy]int, time.Duration, error) {
+			return active, 42 * time.Second, nil
+		},
 		OutboxDepth:      st.CountDeliveries,
 		WebhookEndpoints: []string{"siem", "pager"},
 	})
@@ -235,6 +237,7 @@ func TestMetrics_Scenario(t *testing.T) {
 		`sessiond_sessions_active{strategy="hybrid"}`:                             7,
 		`sessiond_sessions_active{strategy="database"}`:                           2,
 		`sessiond_sessions_active{strategy="jwt"}`:                                0,
+		`sessiond_sessions_active_age_seconds`:                                    42,
 		`sessiond_store_errors_total{error="unavailable",op="lookup"}`:            2,
 		`sessiond_store_errors_total{error="conflict",op="lookup"}`:               0,
 		`sessiond_store_errors_total{error="unavailable",op="other"}`:             1,
@@ -332,7 +335,7 @@ func TestMetrics_BoundedLabels(t *testing.T) {
 func TestMetrics_CallbackErrors(t *testing.T) {
 	fail := errors.New("database is locked")
 	m := newMetrics(t, metrics.Options{
-		ActiveSessions: func(context.Context) (map[sessiond.Strategy]int, error) { return nil, fail },
+		ActiveSessions: func(context.Context) (map[sessiond.Strategy]int, time.Duration, error) { return nil, 0, fail },
 		OutboxDepth: func(_ context.Context, st sessiond.DeliveryState) (int, error) {
 			if st == sessiond.DeliveryDead {
 				return 0, fail
@@ -352,7 +355,7 @@ func TestMetrics_CallbackErrors(t *testing.T) {
 			t.Errorf("%s = %v after two scrapes; want 1 or 2", name, got)
 		}
 	}
-	for _, name := range []string{`sessiond_webhook_outbox_depth{state="dead"}`, `sessiond_sessions_active{strategy="hybrid"}`} {
+	for _, name := range []string{`sessiond_webhook_outbox_depth{state="dead"}`, `sessiond_sessions_active{strategy="hybrid"}`, `sessiond_sessions_active_age_seconds`} {
 		if _, ok := s[name]; ok {
 			t.Errorf("%s present; want it left out when its count fails", name)
 		}

@@ -117,8 +117,10 @@ type Options struct {
 	Outbox sessiond.Outbox
 	// Webhooks are the configured endpoints, shown on the webhooks page.
 	Webhooks []Endpoint
-	// Live, if set, counts the live sessions now (the overview).
-	Live func(context.Context) (int, error)
+	// Live, if set, counts the live sessions (the overview): how many, and
+	// the time they were counted at, which may be before now when the
+	// count is shared and reused (serve shares the metrics' count).
+	Live func(context.Context) (n int, at time.Time, err error)
 	// Findings are the running configuration's validator findings.
 	Findings []config.Finding
 	// SignInLimit, if set, bounds sign-in attempts per client address

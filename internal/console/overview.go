@@ -83,6 +83,7 @@ type Series struct {
 type Overview struct {
 	Live        int              `json:"live"`
 	LiveKnown   bool             `json:"live_known"`
+	LiveAt      time.Time        `json:"live_at"` // when Live was counted
 	Backlog     int              `json:"backlog"`
 	Dead        int              `json:"dead"`
 	OutboxKnown bool             `json:"outbox_known"`
@@ -92,6 +93,12 @@ type Overview struct {
 	AsOf        time.Time        `json:"as_of"`
 	Findings    []config.Finding `json:"-"`
 	Errors      []string         `json:"-"`
+}
+
+// LiveAge is how long before AsOf the live sessions were counted, to the
+// second; 0 when they were counted for this view.
+func (v *Overview) LiveAge() time.Duration {
+	return max(v.AsOf.Sub(v.LiveAt).Truncate(time.Second), 0)
 }
 
 func (c *Console) overviewPage(w http.ResponseWriter, r *http.Request, key apikey.Key) {
@@ -109,12 +116,12 @@ func (c *Console) overview(ctx context.Context) *Overview {
 	now := c.o.Clock.Now().UTC()
 	v := &Overview{AsOf: now, Findings: c.o.Findings}
 	if c.o.Live != nil {
-		n, err := c.o.Live(ctx)
+		n, at, err := c.o.Live(ctx)
 		if err != nil {
 			c.log.WarnContext(ctx, "console: count live sessions", "err", err)
 			v.Errors = append(v.Errors, "live sessions")
 		} else {
-			v.Live, v.LiveKnown = n, true
+			v.Live, v.LiveAt, v.LiveKnown = n, at.UTC(), true
 		}
 	}
 	if c.o.Outbox != nil {

@@ -24,7 +24,7 @@ type consoleParts struct {
 	incident  func(context.Context, httpapi.IncidentRequest) (int, error)
 	outbox    sessiond.Outbox
 	endpoints []webhook.Endpoint
-	store     sessiond.Store // counts live sessions if it is a LiveCounter
+	live      *liveCount // nil when the store counts no live sessions
 	clock     sessiond.Clock
 }
 
@@ -53,17 +53,10 @@ func buildConsole(ctx context.Context, o Options, p consoleParts, log *slog.Logg
 	if p.signer != nil {
 		co.Signing = p.signer
 	}
-	// The overview counts live sessions when it is shown, not through the
-	// metrics' 15-second cache: an operator wants the figure of now.
-	if lc, ok := p.store.(sessiond.LiveCounter); ok {
-		co.Live = func(ctx context.Context) (int, error) {
-			m, err := lc.CountLive(ctx, p.clock.Now())
-			n := 0
-			for _, v := range m {
-				n += v
-			}
-			return n, err
-		}
+	// The overview shares the metrics' count: a console left refreshing
+	// must not add a scan of the sessions table per view.
+	if p.live != nil {
+		co.Live = p.live.total
 	}
 	for _, ep := range p.endpoints {
 		e := console.Endpoint{Name: ep.Name, URL: ep.URL, MaxAttempts: ep.MaxAttempts}

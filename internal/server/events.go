@@ -8,7 +8,6 @@ import (
 	"maps"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/sessiond/sessiond"
@@ -275,30 +274,6 @@ func webhookEndpoints(cfg config.Config) ([]webhook.Endpoint, []error) {
 		out = append(out, ep)
 	}
 	return out, errs
-}
-
-// liveCounts caches the store's live-session count between scrapes.
-type liveCounts struct {
-	mu      sync.Mutex
-	counter sessiond.LiveCounter
-	clock   sessiond.Clock
-	at      time.Time
-	last    map[sessiond.Strategy]int
-}
-
-func (l *liveCounts) get(ctx context.Context) (map[sessiond.Strategy]int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.clock.Now()
-	if l.last != nil && now.Sub(l.at) < 15*time.Second {
-		return l.last, nil
-	}
-	m, err := l.counter.CountLive(ctx, now)
-	if err != nil {
-		return nil, err
-	}
-	l.last, l.at = m, now
-	return m, nil
 }
 
 // authFailedHook records failed API-key authentications as httpapi reports

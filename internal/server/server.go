@@ -155,8 +155,10 @@ func Run(ctx context.Context, o Options) (err error) {
 
 	// Operations: metrics, the durable event log, webhooks, anomalies.
 	mopts := metrics.Options{Logger: log}
+	var live *liveCount
 	if lc, ok := store.(sessiond.LiveCounter); ok {
-		mopts.ActiveSessions = (&liveCounts{counter: lc, clock: clock}).get
+		live = newLiveCount(lc, clock, bgLoops)
+		mopts.ActiveSessions = live.get
 	}
 	outbox, _ := store.(sessiond.Outbox)
 	if outbox != nil {
@@ -304,7 +306,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		return err
 	}
 	con, endConsoleTails, closeConsole, err := buildConsole(ctx, o, consoleParts{mgr: mgr, keys: apiKeys, signer: keys, events: events, // served at /console
-		incident: hopts.Incident, outbox: outbox, endpoints: endpoints, store: store, clock: clock}, log)
+		incident: hopts.Incident, outbox: outbox, endpoints: endpoints, live: live, clock: clock}, log)
 	if err != nil {
 		return err
 	}
