@@ -12,8 +12,10 @@ import (
 
 // maxSnapshotElement bounds the JSON of one snapshot entry (a revocation
 // is about 170 bytes, and at most 1.8 KiB with a 256-byte subject all
-// escaped), of the cursor, and of whatever lies between two entries: the
-// decoder holds no more than this of the document at a time.
+// escaped), and of the rest of the document in all (the cursor, the
+// brackets, unknown or repeated members), as the Node SDK's: the decoder
+// holds no more than this of the document at a time, and an endless run
+// of members ends.
 const maxSnapshotElement = 64 << 10
 
 // errSnapshotTooLarge: the snapshot has more entries than
@@ -28,10 +30,11 @@ type snapshotState struct {
 	cursor   string
 }
 
-// window is a reader that lets the decoder read at most max bytes past
-// mark, which the decoder moves to where each entry starts: one
-// entry, or a run of whitespace, over that is refused before it is read,
-// and an endless document ends at maxEntries entries.
+// window is a reader that lets the decoder read no further than end,
+// which the decoder moves to max bytes past where each entry starts, and
+// outside the arrays to max bytes past what the arrays hold: one entry, a
+// run of whitespace, or the rest of the document over that is refused
+// before it is read, and an endless document ends at maxEntries entries.
 type window struct {
 	r    io.Reader
 	read int64 // bytes read so far
@@ -62,8 +65,15 @@ func decodeSnapshot(r io.Reader, maxEntries int) (snapshotState, error) {
 	// Called where each element starts: the decoder may read up to one
 	// element past it (what it has read ahead counts).
 	next := func() { win.end = dec.InputOffset() + win.max }
-	next()
+	// inner is how many bytes lie inside the arrays read so far, between
+	// their brackets; rest is called where a part of the document outside
+	// them starts: all of those parts together are at most max bytes.
+	var inner int64
+	rest := func() { win.end = inner + win.max }
+	rest()
 	out := snapshotState{}
+	// Entries of a repeated member count with the earlier ones', as in
+	// the Node SDK: no run of members is endless.
 	entries := 0
 	delim := func(want json.Delim) error {
 		tok, err := dec.Token()
@@ -80,7 +90,6 @@ func decodeSnapshot(r io.Reader, maxEntries int) (snapshotState, error) {
 	}
 	var haveRevs, haveMarks, haveCursor bool
 	for dec.More() {
-		next()
 		tok, err := dec.Token()
 		if err != nil {
 			return out, err
@@ -90,8 +99,7 @@ func decodeSnapshot(r io.Reader, maxEntries int) (snapshotState, error) {
 		case "revocations":
 			// A member repeated: the last one counts, as in json.Unmarshal.
 			haveRevs, out.sessions = true, map[string]time.Time{}
-			entries = len(out.marks)
-			if err := decodeArray(dec, next, func() error {
+			if err := decodeArray(dec, next, rest, &inner, func() error {
 				var rv stream.Revoked
 				if err := dec.Decode(&rv); err != nil {
 					return err
@@ -111,8 +119,7 @@ func decodeSnapshot(r io.Reader, maxEntries int) (snapshotState, error) {
 			}
 		case "watermarks":
 			haveMarks, out.marks = true, []stream.Watermark{}
-			entries = len(out.sessions)
-			if err := decodeArray(dec, next, func() error {
+			if err := decodeArray(dec, next, rest, &inner, func() error {
 				var w stream.Watermark
 				if err := dec.Decode(&w); err != nil {
 					return err
@@ -140,7 +147,6 @@ func decodeSnapshot(r io.Reader, maxEntries int) (snapshotState, error) {
 			}
 		}
 	}
-	next()
 	if err := delim('}'); err != nil {
 		return out, err
 	}
@@ -156,10 +162,11 @@ func decodeSnapshot(r io.Reader, maxEntries int) (snapshotState, error) {
 	return out, nil
 }
 
-// decodeArray reads a JSON array with each element read by elem; null
-// is refused, as an array the snapshot must have.
-func decodeArray(dec *json.Decoder, next func(), elem func() error) error {
-	next()
+// decodeArray reads a JSON array with each element read by elem, and adds
+// the bytes between its brackets to inner; null is refused, as an array
+// the snapshot must have. next is called where each element starts, rest
+// where the array ends.
+func decodeArray(dec *json.Decoder, next, rest func(), inner *int64, elem func() error) error {
 	tok, err := dec.Token()
 	if err != nil {
 		return err
@@ -167,13 +174,15 @@ func decodeArray(dec *json.Decoder, next func(), elem func() error) error {
 	if d, ok := tok.(json.Delim); !ok || d != '[' {
 		return fmt.Errorf("want an array, have %v", tok)
 	}
+	start := dec.InputOffset()
 	for dec.More() {
 		next()
 		if err := elem(); err != nil {
 			return err
 		}
 	}
-	next()
+	*inner += dec.InputOffset() - start
+	rest()
 	_, err = dec.Token() // ']'
 	return err
 }

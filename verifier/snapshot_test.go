@@ -126,17 +126,35 @@ func TestVerifier_HostileSnapshot(t *testing.T) {
 		name, start string
 		repeat      func(i int) string
 		want        string
+		limit       int // repeats before the server ends the document; 0: none
 	}{
 		{"endless entries", `{"revocations":[`, func(i int) string {
 			if i == 0 {
 				return fmt.Sprintf(entry, i)
 			}
 			return "," + fmt.Sprintf(entry, i)
-		}, "more entries than MaxSnapshotEntries"},
-		{"endless session ID", `{"revocations":[{"session_id":"`, func(int) string { return strings.Repeat("a", 4096) }, "an element over 65536 bytes"},
-		{"endless whitespace", `{"revocations":[`, func(int) string { return strings.Repeat(" ", 4096) }, "an element over 65536 bytes"},
-		{"endless unknown member", `{"padding":[`, func(int) string { return strings.Repeat("1,", 2048) }, "an element over 65536 bytes"},
-		{"endless cursor", `{"revocations":[],"watermarks":[],"cursor":"`, func(int) string { return strings.Repeat("a", 4096) }, "an element over 65536 bytes"},
+		}, "more entries than MaxSnapshotEntries", 0},
+		{"endless session ID", `{"revocations":[{"session_id":"`, func(int) string { return strings.Repeat("a", 4096) }, "an element over 65536 bytes", 0},
+		{"endless whitespace", `{"revocations":[`, func(int) string { return strings.Repeat(" ", 4096) }, "an element over 65536 bytes", 0},
+		{"endless unknown member", `{"padding":[`, func(int) string { return strings.Repeat("1,", 2048) }, "an element over 65536 bytes", 0},
+		{"endless cursor", `{"revocations":[],"watermarks":[],"cursor":"`, func(int) string { return strings.Repeat("a", 4096) }, "an element over 65536 bytes", 0},
+		// The members besides the entries are 64 KiB in all, not each (a
+		// limit: without the bound the document ends, unexpectedly).
+		{"endless members", `{`, func(i int) string { return fmt.Sprintf(`"padding%d":0,`, i) }, "an element over 65536 bytes", 100_000},
+		{"endless repeated member", `{`, func(int) string { return `"revocations":[],` }, "an element over 65536 bytes", 100_000},
+		// A repeated member's entries count with the earlier ones'.
+		{"repeated entries", `{`, func(i int) string {
+			var b strings.Builder
+			b.WriteString(`"revocations":[`)
+			for j := range 4000 {
+				if j > 0 {
+					b.WriteByte(',')
+				}
+				fmt.Fprintf(&b, entry, j)
+			}
+			b.WriteString(`],`)
+			return b.String()
+		}, "more entries than MaxSnapshotEntries", 20},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -150,7 +168,7 @@ func TestVerifier_HostileSnapshot(t *testing.T) {
 					return true
 				}
 				// Until the verifier hangs up.
-				for i := 0; r.Context().Err() == nil; i++ {
+				for i := 0; r.Context().Err() == nil && (c.limit == 0 || i < c.limit); i++ {
 					if _, err := w.Write([]byte(c.repeat(i))); err != nil {
 						break
 					}
