@@ -59,9 +59,12 @@ func newLiveCount(counter sessiond.LiveCounter, clock sessiond.Clock, bg *backgr
 func (l *liveCount) get(ctx context.Context) (map[sessiond.Strategy]int, time.Duration, error) {
 	l.mu.Lock()
 	now := l.clock.Now()
-	if l.last != nil && l.err == nil && now.Sub(l.at) < max(liveCountEvery, 10*l.took) {
+	// A count from the future is one the clock (the wall clock) stepped
+	// back past: its age is unknown, so it is counted again rather than
+	// reused for the step as well, with a negative age.
+	if age := now.Sub(l.at); l.last != nil && l.err == nil && age >= 0 && age < max(liveCountEvery, 10*l.took) {
 		defer l.mu.Unlock()
-		return maps.Clone(l.last), now.Sub(l.at), nil
+		return maps.Clone(l.last), age, nil
 	}
 	running := l.running
 	if running == nil {
@@ -89,7 +92,7 @@ func (l *liveCount) get(ctx context.Context) (map[sessiond.Strategy]int, time.Du
 	if l.err != nil {
 		return nil, 0, l.err
 	}
-	return maps.Clone(l.last), l.clock.Now().Sub(l.at), nil
+	return maps.Clone(l.last), max(l.clock.Now().Sub(l.at), 0), nil
 }
 
 // start runs a count as of now in the background; the caller holds l.mu.

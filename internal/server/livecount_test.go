@@ -31,7 +31,13 @@ func (c *countingLive) CountLive(ctx context.Context, now time.Time) (map[sessio
 	c.asked = now
 	c.mu.Unlock()
 	if hold != nil {
-		<-hold
+		// ctx too: a test that fails while a count is held must not hang
+		// in its cleanup, where the background group waits for the count.
+		select {
+		case <-hold:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	return c.lc.CountLive(ctx, now)
 }
@@ -281,5 +287,83 @@ func TestLiveCount_StoreDown(t *testing.T) {
 	f.fail.Store(false)
 	if got, age, err := l.ask(ctx); err != nil || got[sessiond.StrategyHybrid] != 1 || age != 0 {
 		t.Fatalf("ask with the store back = %v, %v, %v; want hybrid 1 counted now", got, age, err)
+	}
+}
+
+// TestLiveCount_ClockStepsBack: the reuse interval is measured on the
+// server's clock, which is the wall clock (SystemClock's UTC time carries
+// no monotonic reading); after it steps back a count can no longer be
+// aged, so it is counted again rather than reused for the step plus 30 s
+// with a negative age on the gauge.
+func TestLiveCount_ClockStepsBack(t *testing.T) {
+	clock := sessiondtest.NewClock(liveT0)
+	c, _ := liveFixture(t, liveT0, 1)
+	l := newTestLive(t, c, clock, time.Minute)
+	ctx := context.Background()
+	if _, _, err := l.ask(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(-time.Hour)
+	got, age, err := l.ask(ctx)
+	if err != nil || got[sessiond.StrategyHybrid] != 1 {
+		t.Fatalf("ask after the clock stepped back = %v, %v; want hybrid 1", got, err)
+	}
+	if age < 0 || c.calls.Load() != 2 {
+		t.Fatalf("after the clock stepped back 1h: age %v, %d store calls; want a new count (age 0, 2 calls)", age, c.calls.Load())
+	}
+}
+
+// TestLiveCount_AfterBackgroundStopped: an ask that comes after the
+// server's background group stopped (a scrape the shutdown's grace did not
+// wait for) returns, with or without an earlier count, instead of waiting
+// for a count that cannot run.
+func TestLiveCount_AfterBackgroundStopped(t *testing.T) {
+	for _, known := range []bool{false, true} {
+		clock := sessiondtest.NewClock(liveT0)
+		c, _ := liveFixture(t, liveT0, 1)
+		bg := newBackground()
+		l := newLiveCount(c, clock, bg)
+		l.wait = time.Minute
+		if known {
+			if _, _, err := l.get(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			clock.Advance(time.Minute)
+		}
+		bg.stop()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if _, _, err := l.get(context.Background()); err == nil && !known {
+				t.Errorf("ask with no count after the background stopped: no error")
+			}
+		}()
+		hung(t, "an ask after shutdown", done)
+	}
+}
+
+// TestLiveCount_ManyAskers: concurrent askers across reuse intervals (run
+// with -race) all return and share one count per interval.
+func TestLiveCount_ManyAskers(t *testing.T) {
+	clock := sessiondtest.NewClock(liveT0)
+	c, _ := liveFixture(t, liveT0, 1)
+	l := newTestLive(t, c, clock, time.Millisecond)
+	ctx := context.Background()
+	for round := range 5 {
+		var wg sync.WaitGroup
+		for range 50 {
+			wg.Go(func() {
+				if _, age, err := l.ask(ctx); err != nil || age < 0 {
+					t.Errorf("round %d: age %v, %v", round, age, err)
+				}
+			})
+		}
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		hung(t, "an asker", done)
+		clock.Advance(liveCountEvery)
+	}
+	if n := c.calls.Load(); n < 1 || n > 5 {
+		t.Errorf("%d store calls in 5 intervals; want 1 to 5", n)
 	}
 }
