@@ -20,12 +20,7 @@ import (
 // and a time range walked events_type from the oldest: over a minute for
 // the console's newest events of one type.
 func TestQueryEventsPlans(t *testing.T) {
-	ctx := context.Background()
-	st, err := New(ctx, filepath.Join(t.TempDir(), "plans.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := planStore(t)
 	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		name string

@@ -1,8 +1,6 @@
 package sqlitestore
 
 import (
-	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -13,12 +11,7 @@ import (
 // every session of the subject not yet collected: 18 ms a login after
 // 10,000 logins and logouts, docs/PERFORMANCE.md).
 func TestCreateLimitedPlans(t *testing.T) {
-	ctx := context.Background()
-	st, err := New(ctx, filepath.Join(t.TempDir(), "plans.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := planStore(t)
 	for _, tc := range []struct {
 		name  string
 		query string

@@ -1,9 +1,22 @@
 package sqlitestore
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 )
+
+// planStore is an empty store, closed when the test ends, whose query
+// plans the plan tests read.
+func planStore(t *testing.T) *Store {
+	t.Helper()
+	st, err := New(t.Context(), filepath.Join(t.TempDir(), "plans.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
 
 // queryPlan returns the steps of query's plan in st (EXPLAIN QUERY PLAN
 // with args), joined by "; ".

@@ -1,9 +1,7 @@
 package sqlitestore
 
 import (
-	"context"
 	"math"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -14,12 +12,7 @@ import (
 // which through the index on subject alone (before migration 0009) read
 // every session of the subject for each page, 2–3 s for 100,000.
 func TestListPagePlans(t *testing.T) {
-	ctx := context.Background()
-	st, err := New(ctx, filepath.Join(t.TempDir(), "plans.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := planStore(t)
 	for _, tc := range []struct {
 		name  string
 		query string
