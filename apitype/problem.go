@@ -36,6 +36,12 @@ type Problem struct {
 	Status int    `json:"status"`
 	Detail string `json:"detail"`
 	Code   string `json:"code"`
+	// Revoked is, on the failure of a revocation that ends sessions a
+	// batch at a time (POST /v1/revocations, DELETE
+	// /v1/subjects/{subject}/sessions), how many sessions it had revoked
+	// before the failure: they stay revoked, and the same request again
+	// revokes the rest. Absent when none were.
+	Revoked int `json:"revoked,omitzero"`
 }
 
 // codes holds each code's fixed title and the library sentinel it stands

@@ -357,7 +357,10 @@ func (c *Client) ListSessionsPage(ctx context.Context, subject, cursor string, l
 }
 
 // RevokeSubject revokes every live session of subject except `except`
-// (empty: none kept) and returns how many it revoked.
+// (empty: none kept) and returns how many it revoked. When it fails part
+// way, it returns with the *Error how many the server had revoked
+// (Error.Revoked); they stay revoked, and calling it again revokes the
+// rest.
 func (c *Client) RevokeSubject(ctx context.Context, subject string, except sessiond.SessionID) (int, error) {
 	path, err := subjectPath(subject)
 	if err != nil {
@@ -369,7 +372,7 @@ func (c *Client) RevokeSubject(ctx context.Context, subject string, except sessi
 	}
 	var out revokedCount
 	if err := c.do(ctx, "revoke subject", http.MethodDelete, path, q, nil, &out, http.StatusOK); err != nil {
-		return 0, err
+		return revokedBefore(err), err
 	}
 	return out.get("revoke subject")
 }
@@ -542,9 +545,11 @@ func responseError(resp *http.Response) *Error {
 			Code        string `json:"code"`
 			Error       string `json:"error"`
 			Description string `json:"error_description"`
+			Revoked     int    `json:"revoked"`
 		}
 		if json.Unmarshal(data, &p) == nil {
 			e.Code, e.Title, e.Detail = p.Code, p.Title, p.Detail
+			e.Revoked = max(p.Revoked, 0)
 			if e.Code == "" && p.Error != "" {
 				e.Code, e.Detail = p.Error, p.Description
 			}

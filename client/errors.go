@@ -39,6 +39,11 @@ type Error struct {
 	// DPoPNonce is the DPoP-Nonce header: with ErrUseDPoPNonce, the nonce
 	// the next proof must carry.
 	DPoPNonce string
+	// Revoked is the problem's revoked member: how many sessions a
+	// revocation that failed part way (the kill switch, a subject's
+	// sessions) had revoked before the failure; they stay revoked. 0 when
+	// the answer has none.
+	Revoked int
 }
 
 func (e *Error) Error() string {

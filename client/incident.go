@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -22,13 +23,24 @@ const IncidentTimeout = 11 * time.Minute
 // revoked. It waits up to IncidentTimeout, or until ctx ends. If it gives
 // up after the server had the request, the server still finishes the
 // revocation; running it again is harmless and reports the sessions that
-// were left.
+// were left. When the server answers that it failed part way, it returns
+// with the *Error how many sessions were revoked before the failure
+// (Error.Revoked), which stay revoked.
 func (c *Client) RevokeIncident(ctx context.Context, in Incident) (int, error) {
 	var out revokedCount
 	if err := c.sendWith(ctx, c.long, "incident revoke", http.MethodPost, "/v1/revocations", nil, jsonBody(in), &out, http.StatusOK, nil); err != nil {
-		return 0, err
+		return revokedBefore(err), err
 	}
 	return out.get("incident revoke")
+}
+
+// revokedBefore is the count of sessions an *Error says a revocation that
+// failed part way had revoked, 0 for any other error.
+func revokedBefore(err error) int {
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e.Revoked
+	}
+	return 0
 }
 
 // revokedCount is apitype.RevokedCount as read: an answer without its

@@ -387,15 +387,25 @@ These commands ask the running server. They read:
   SESSIOND_API_KEY   the API key; without it, the file <data>/api-key that
                      the first start wrote (./sessiond-data/api-key by default;
                      --data, SESSIOND_DATA or --config choose <data>)
-  SESSIOND_CONFIG    the configuration file (or --config)`
+  SESSIOND_CONFIG    the configuration file (or --config)
+The commands that revoke print on stderr which server they ask, and where
+its URL and API key came from.`
 
 // remote returns a client for the running server: --url (or SESSIOND_URL,
 // else http://<server.listen>) and the API key from SESSIOND_API_KEY or
 // <data>/api-key.
 func (a *app) remote(urlFlag string) (*client.Client, error) {
+	c, _, err := a.remoteFrom(urlFlag)
+	return c, err
+}
+
+// remoteFrom is remote that also says which server the client asks and
+// where its URL and API key came from, for the commands that change
+// something to print (announce).
+func (a *app) remoteFrom(urlFlag string) (*client.Client, string, error) {
 	cfg, _, err := a.loadConfig()
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	base, from := urlFlag, "--url"
 	if base == "" {
@@ -405,15 +415,16 @@ func (a *app) remote(urlFlag string) (*client.Client, error) {
 		base, from = "http://"+cfg.Server.Listen, "" // from the configuration: not the command line
 	}
 	if !strings.Contains(base, "://") {
-		return nil, usageErr("invalid argument: %s %q has no scheme; did you mean http://%s (or https://)?", from, clean(base), clean(base))
+		return nil, "", usageErr("invalid argument: %s %q has no scheme; did you mean http://%s (or https://)?", from, clean(base), clean(base))
 	}
-	key := a.getenv("SESSIOND_API_KEY")
+	key, keyFrom := a.getenv("SESSIOND_API_KEY"), "SESSIOND_API_KEY"
 	if key == "" {
-		b, err := config.ReadSecretFile(a.apiKeyFile(cfg))
+		keyFrom = a.apiKeyFile(cfg)
+		b, err := config.ReadSecretFile(keyFrom)
 		if err != nil {
 			// The reason (missing, unreadable, a FIFO) names the file;
 			// ReadSecretFile never quotes its content.
-			return nil, fmt.Errorf("no API key: %w (set SESSIOND_API_KEY, or run where that file is readable)", err)
+			return nil, "", fmt.Errorf("no API key: %w (set SESSIOND_API_KEY, or run where that file is readable)", err)
 		}
 		key = strings.TrimSpace(string(b))
 	}
@@ -421,21 +432,24 @@ func (a *app) remote(urlFlag string) (*client.Client, error) {
 	// A URL the client refuses is a mistake on the command line, as one
 	// without a scheme is (exit 2); not quoted: it may carry a password.
 	if ae := (*sessiond.ArgumentError)(nil); errors.As(err, &ae) && ae.Field == "baseURL" && from != "" {
-		return nil, usageErr("invalid argument: %s %s", from, ae.Msg)
+		return nil, "", usageErr("invalid argument: %s %s", from, ae.Msg)
+	} else if err != nil {
+		return nil, "", err
 	}
-	return c, err
+	if from == "" {
+		from = "server.listen"
+	}
+	// The client refuses a URL with user info: base holds no password.
+	return c, fmt.Sprintf("%s (from %s; API key from %s)", strings.TrimSuffix(base, "/"), from, keyFrom), nil
 }
 
-// withRemote is the RunE of a command that only asks the running server:
-// fn runs with a client for it (remote, with the --url flag *urlFlag).
-func (a *app) withRemote(urlFlag *string, fn func(ctx context.Context, c *client.Client, args []string) error) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, args []string) error {
-		c, err := a.remote(*urlFlag)
-		if err != nil {
-			return err
-		}
-		return fn(cmd.Context(), c, args)
-	}
+// announce prints on stderr which server a command that changes something
+// asks, before it asks, as the commands that open the store print the
+// store: an operator who reached another deployment than meant (a stale
+// SESSIOND_URL, another data directory's key) sees it beside the result
+// or the refusal, whichever comes.
+func (a *app) announce(where string) {
+	fmt.Fprintln(a.stderr, "server:", clean(where))
 }
 
 func (a *app) sessionsCmd() *cobra.Command {
@@ -520,16 +534,21 @@ func (a *app) sessionsCmd() *cobra.Command {
 		Use:   "revoke ID",
 		Short: "Revoke one session",
 		Args:  cobra.ExactArgs(1),
-		RunE: a.withRemote(&url, func(ctx context.Context, c *client.Client, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkSessionID("ID", args[0]); err != nil {
 				return err
 			}
-			if err := c.RevokeSessionAsAdmin(ctx, sessiond.SessionID(args[0])); err != nil {
+			c, where, err := a.remoteFrom(url)
+			if err != nil {
+				return err
+			}
+			a.announce(where)
+			if err := c.RevokeSessionAsAdmin(cmd.Context(), sessiond.SessionID(args[0])); err != nil {
 				return err
 			}
 			fmt.Fprintln(a.stdout, "revoked", clean(args[0]))
 			return nil
-		}),
+		},
 	}
 
 	var except string
@@ -537,7 +556,12 @@ func (a *app) sessionsCmd() *cobra.Command {
 		Use:   "revoke-subject S [--except ID]",
 		Short: "Revoke every session of a subject, optionally all but one",
 		Args:  cobra.ExactArgs(1),
-		RunE: a.withRemote(&url, func(ctx context.Context, c *client.Client, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) error {
+			// --except "" would be sent as none and revoke the session
+			// meant to be kept; given twice, the first would be revoked.
+			if err := checkSelectors(cmd, "except"); err != nil {
+				return err
+			}
 			if err := checkSubject("S", args[0]); err != nil {
 				return err
 			}
@@ -546,15 +570,21 @@ func (a *app) sessionsCmd() *cobra.Command {
 					return err
 				}
 			}
-			n, err := c.RevokeSubject(ctx, args[0], sessiond.SessionID(except))
+			noteSpaces(a.stderr, "subject", args[0])
+			c, where, err := a.remoteFrom(url)
 			if err != nil {
 				return err
 			}
+			a.announce(where)
+			n, err := c.RevokeSubject(cmd.Context(), args[0], sessiond.SessionID(except))
+			if err != nil {
+				return revokedBefore(n, err)
+			}
 			fmt.Fprintf(a.stdout, "revoked %s\n", plural(n, "session"))
 			return nil
-		}),
+		},
 	}
-	revokeSubject.Flags().StringVar(&except, "except", "", "a session ID to keep")
+	onceVar(revokeSubject.Flags(), &except, "except", "a session ID to keep")
 	cmd.AddCommand(list, revoke, revokeSubject)
 	return cmd
 }

@@ -50,6 +50,17 @@ func TestCLI_BadInputRefusedBeforeAsking(t *testing.T) {
 		{"sessions revoke-subject empty", []string{"sessions", "revoke-subject", ""}, false},
 		{"sessions revoke-subject 10 MB", []string{"sessions", "revoke-subject", huge}, false},
 		{"sessions revoke-subject except a token", []string{"sessions", "revoke-subject", "alice", "--except", token}, false},
+		// A selector given empty (a script's empty variable) would be sent
+		// as none and widen the revocation: --except "" would revoke the
+		// session meant to be kept, --issued-before "" every session of
+		// the subjects whatever their age. Given twice, the last would
+		// win and the first be dropped without a word.
+		{"sessions revoke-subject empty except", []string{"sessions", "revoke-subject", "alice", "--except", ""}, false},
+		{"sessions revoke-subject except given twice", []string{"sessions", "revoke-subject", "alice", "--except", id, "--except", string(sessiond.NewSessionID())}, false},
+		{"sessions revoke-subject same except twice", []string{"sessions", "revoke-subject", "alice", "--except", id, "--except=" + id}, false},
+		{"incident subject empty issued-before", []string{"incident", "revoke", "--subject", "alice", "--issued-before", "", "--reason", "r"}, false},
+		{"incident all empty issued-before", []string{"incident", "revoke", "--all", "--issued-before=", "--reason", "r"}, false},
+		{"incident issued-before given twice", []string{"incident", "revoke", "--subject", "alice", "--issued-before", past, "--issued-before", time.Now().Add(-2 * time.Hour).UTC().Format(time.RFC3339), "--reason", "r"}, false},
 		{"sessions list empty subject", []string{"sessions", "list", "--subject", ""}, false},
 		{"sessions list subject with escape", []string{"sessions", "list", "--subject", "a\x1b[2Jb"}, false},
 		{"sessions list url not http", []string{"sessions", "list", "--subject", "alice", "--url", "ftp://127.0.0.1:1"}, false},

@@ -59,13 +59,11 @@ func (a *app) eventsCmd() *cobra.Command {
 			if q.Limit < 1 || q.Limit > sessiond.MaxEventLimit {
 				return usageErr("invalid argument: --limit must be from 1 to %d, got %d", sessiond.MaxEventLimit, q.Limit)
 			}
-			// A filter given empty (a script's empty variable) would be sent
-			// as none, every subject's events: refused, as the server refuses
-			// ?subject= (an empty --cursor stays the first page).
-			for _, name := range []string{"subject", "session-id", "type", "since", "until"} {
-				if cmd.Flags().Changed(name) && cmd.Flags().Lookup(name).Value.String() == "" {
-					return usageErr("invalid argument: --%s must not be empty; leave it out for none", name)
-				}
+			// A filter given empty would be sent as none, every subject's
+			// events: refused, as the server refuses ?subject= (an empty
+			// --cursor stays the first page).
+			if err := checkSelectors(cmd, "subject", "session-id", "type", "since", "until"); err != nil {
+				return err
 			}
 			if typ != "" {
 				if !slices.Contains(eventTypes, sessiond.EventType(typ)) {

@@ -27,6 +27,11 @@ func (a *app) incidentCmd() *cobra.Command {
 		Short: "Revoke matching sessions and their refresh tokens on every node",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// --issued-before "" would travel as no bound, every session of
+			// the subjects (of every subject with --all).
+			if err := checkSelectors(cmd, "issued-before"); err != nil {
+				return err
+			}
 			if issuedBefore != "" {
 				t, err := time.Parse(time.RFC3339, issuedBefore)
 				if err != nil || t.IsZero() {
@@ -61,10 +66,14 @@ func (a *app) incidentCmd() *cobra.Command {
 			if err := httpapi.CheckIncident(&in, time.Now()); err != nil {
 				return usageErr("invalid argument: %w", err)
 			}
-			c, err := a.remote(url)
+			for _, s := range in.Subjects {
+				noteSpaces(a.stderr, "--subject", s)
+			}
+			c, where, err := a.remoteFrom(url)
 			if err != nil {
 				return err
 			}
+			a.announce(where)
 			start := time.Now()
 			n, err := c.RevokeIncident(cmd.Context(), in)
 			if ae := (*client.Error)(nil); err != nil && !errors.As(err, &ae) {
@@ -72,7 +81,7 @@ func (a *app) incidentCmd() *cobra.Command {
 				// server runs a revocation it has started to its end.
 				return fmt.Errorf("%w (a revocation the server started goes on without this command; the same command again is harmless and reports what was left)", err)
 			} else if err != nil {
-				return err
+				return revokedBefore(n, err)
 			}
 			fmt.Fprintf(a.stdout, "revoked %s in %v (reason: %s)\n", plural(n, "session"),
 				time.Since(start).Round(time.Millisecond), clean(in.Reason))
@@ -86,7 +95,7 @@ func (a *app) incidentCmd() *cobra.Command {
 	f.StringVar(&url, "url", "", "server URL (env SESSIOND_URL; default http://<server.listen>)")
 	f.BoolVar(&in.All, "all", false, "every session")
 	f.StringArrayVar(&in.Subjects, "subject", nil, "a subject whose sessions to revoke (repeatable)")
-	f.StringVar(&issuedBefore, "issued-before", "", "sessions created before this time (RFC 3339)")
+	onceVar(f, &issuedBefore, "issued-before", "sessions created before this time (RFC 3339)")
 	f.StringVar(&in.Reason, "reason", "", "why (required; sent to the server for its event log)")
 	f.BoolVar(&in.RotateKeys, "rotate-keys", false, "also retire every signing key")
 	f.BoolVar(&in.Notify, "notify", false, "emit one session.revoked_by_incident event per affected subject")

@@ -400,8 +400,14 @@ func (c *Console) revokeSubject(w http.ResponseWriter, r *http.Request, key apik
 	}
 	n, err := c.o.Manager.RevokeSubject(r.Context(), subject, id, sessiond.ReasonAdmin)
 	if err != nil {
-		c.log.ErrorContext(r.Context(), "console: revoke subject", "err", err)
-		c.refuseRevoke(w, r, key, http.StatusServiceUnavailable, "Revoking failed; see the server log.", subject)
+		c.log.ErrorContext(r.Context(), "console: revoke subject", "key_id", key.ID, "revoked", n, "err", err)
+		msg := "Revoking failed; see the server log."
+		if n > 0 {
+			// A store that revokes in batches (Redis) failed after some:
+			// those stay revoked, as the kill switch's page says of its own.
+			msg = "Revoking failed after " + strconv.Itoa(n) + " session(s) were revoked (they stay revoked; revoking again ends the rest); see the server log."
+		}
+		c.refuseRevoke(w, r, key, http.StatusServiceUnavailable, msg, subject)
 		return
 	}
 	c.log.InfoContext(r.Context(), "console: revoked sessions of a subject", "key_id", key.ID, "count", n, "kept", id)

@@ -45,7 +45,7 @@ func (s *server) incident(w http.ResponseWriter, r *http.Request) error {
 	}
 	n, err := s.incidentFn(IncidentContext(w, r), req)
 	if err != nil {
-		return err
+		return failedAfter(n, err)
 	}
 	writeJSON(w, http.StatusOK, "application/json", apitype.RevokedCount{Revoked: n})
 	return nil

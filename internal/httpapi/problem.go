@@ -107,9 +107,34 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case http.StatusRequestEntityTooLarge:
 		h.Set("Connection", "close") // the rest of the body is not worth reading
 	}
-	writeJSON(w, status, "application/problem+json", apitype.Problem{
-		Type: apitype.ProblemTypeBase + code, Title: apitype.Title(code), Status: status, Detail: detail, Code: code,
-	})
+	p := apitype.Problem{Type: apitype.ProblemTypeBase + code, Title: apitype.Title(code), Status: status, Detail: detail, Code: code}
+	if rp, ok := errors.AsType[*revokedPartly](err); ok {
+		p.Revoked = rp.n
+	}
+	writeJSON(w, status, "application/problem+json", p)
+}
+
+// revokedPartly is the error of a revocation that failed after it had
+// revoked n sessions (n > 0), which stay revoked: its problem carries n as
+// the revoked member, so that the operator learns what was done and not
+// only that it failed.
+type revokedPartly struct {
+	n   int
+	err error
+}
+
+func (e *revokedPartly) Error() string {
+	return fmt.Sprintf("%v (%d sessions revoked before the failure)", e.err, e.n)
+}
+func (e *revokedPartly) Unwrap() error { return e.err }
+
+// failedAfter is err, of a revocation that had revoked n sessions, as a
+// *revokedPartly when n > 0.
+func failedAfter(n int, err error) error {
+	if n <= 0 {
+		return err
+	}
+	return &revokedPartly{n: n, err: err}
 }
 
 // oauthError is the RFC 6749 §5.2 error response the /oauth2 routes use.

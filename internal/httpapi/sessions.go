@@ -329,11 +329,11 @@ func (s *server) revokeSubject(w http.ResponseWriter, r *http.Request) error {
 		// store that must see the same set twice): nothing of that step
 		// was revoked (on a store that revokes in batches, those before
 		// it were), and trying again is the answer, not a 500.
-		return &requestError{status: http.StatusServiceUnavailable, code: apitype.CodeStoreUnavailable,
-			detail: "the subject's sessions kept changing while they were revoked; retry", cause: err}
+		return failedAfter(n, &requestError{status: http.StatusServiceUnavailable, code: apitype.CodeStoreUnavailable,
+			detail: "the subject's sessions kept changing while they were revoked; retry", cause: err})
 	}
 	if err != nil {
-		return err
+		return failedAfter(n, err)
 	}
 	writeJSON(w, http.StatusOK, "application/json", apitype.RevokedCount{Revoked: n})
 	return nil

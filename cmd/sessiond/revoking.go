@@ -1,0 +1,77 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"unicode"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// What the commands that revoke check of their input and say of their
+// result, beyond what the server checks: a flag given empty or twice, a
+// subject with spaces at its ends, a revocation that failed part way.
+
+// onceValue is a string flag that counts how often it was given. pflag
+// keeps the last value of a flag given twice; for a flag that selects what
+// a command revokes, that would drop the first without a word
+// (`--except A --except B` revoking A), so checkSelectors refuses it, as
+// the API refuses a query parameter given twice.
+type onceValue struct {
+	p *string
+	n int
+}
+
+func (v *onceValue) Set(s string) error { *v.p = s; v.n++; return nil }
+func (v *onceValue) String() string     { return *v.p }
+func (v *onceValue) Type() string       { return "string" }
+
+// onceVar defines a string flag as StringVar does, which checkSelectors
+// refuses when given more than once.
+func onceVar(f *pflag.FlagSet, p *string, name, usage string) {
+	f.Var(&onceValue{p: p}, name, usage)
+}
+
+// checkSelectors refuses, as a usage error before anything is sent, a flag
+// of names given empty (a script's empty variable), which would be read as
+// the flag left out and so widen what the command selects (every subject's
+// events, every session of a subject whatever its age, the session meant
+// to be kept), or an onceVar flag given more than once.
+func checkSelectors(cmd *cobra.Command, names ...string) error {
+	for _, name := range names {
+		f := cmd.Flags().Lookup(name)
+		if f == nil || !f.Changed {
+			continue
+		}
+		if v, ok := f.Value.(*onceValue); ok && v.n > 1 {
+			return usageErr("invalid argument: --%s given %d times; give it once", name, v.n)
+		}
+		if f.Value.String() == "" {
+			return usageErr("invalid argument: --%s must not be empty; leave it out for none", name)
+		}
+	}
+	return nil
+}
+
+// noteSpaces notes on stderr that subject s, given as name, begins or ends
+// with white space. Such a subject is valid and may be stored (the API
+// takes subjects exactly), so it is sent as typed; but it is more often a
+// paste that caught a space, which matches no session of the subject meant.
+func noteSpaces(w io.Writer, name, s string) {
+	if strings.TrimFunc(s, unicode.IsSpace) != s {
+		fmt.Fprintf(w, "note: %s %q begins or ends with white space; subjects match exactly, so only sessions of that very subject are revoked\n", name, s)
+	}
+}
+
+// revokedBefore is err of a revocation that failed, saying how many
+// sessions the server had revoked before the failure (client.Error's
+// Revoked): they stay revoked, and the same command again revokes the rest
+// (revoked sessions are not selected twice).
+func revokedBefore(n int, err error) error {
+	if n <= 0 {
+		return err
+	}
+	return fmt.Errorf("%w; revoked %s before the failure (they stay revoked; the same command again revokes the rest)", err, plural(n, "session"))
+}

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sessiond/sessiond"
+)
+
+// TestCLI_RevokeNamesServer: the commands that revoke through the running
+// server say on stderr which server they asked and where the API key came
+// from, whatever it answered, so that an operator who reached the wrong
+// deployment (a stale SESSIOND_URL, another data directory's key) sees it
+// on the line that reports the result or the refusal. Stdout is unchanged.
+func TestCLI_RevokeNamesServer(t *testing.T) {
+	id := string(sessiond.NewSessionID())
+	commands := []struct {
+		name string
+		args []string
+		out  string // stdout when the server agrees
+	}{
+		{"incident", []string{"incident", "revoke", "--subject", "alice", "--reason", "r"}, "revoked 1 session in "},
+		{"revoke-subject", []string{"sessions", "revoke-subject", "alice"}, "revoked 1 session\n"},
+		{"revoke", []string{"sessions", "revoke", id}, "revoked " + id + "\n"},
+	}
+	for _, status := range []int{http.StatusOK, http.StatusUnauthorized} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if status != http.StatusOK {
+				w.Header().Set("Content-Type", "application/problem+json")
+				w.WriteHeader(status)
+				w.Write([]byte(`{"type":"https://sessiond.dev/problems/unauthorized","title":"Unauthorized","status":401,"detail":"a valid API key is required","code":"unauthorized"}`))
+				return
+			}
+			if r.Method == http.MethodDelete && strings.HasPrefix(r.URL.Path, "/v1/sessions/") {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+			w.Write([]byte(`{"revoked":1}`))
+		}))
+		data := t.TempDir()
+		keyFile := filepath.Join(data, "api-key")
+		if err := os.WriteFile(keyFile, []byte("sdak_probe\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range commands {
+			for _, src := range []struct {
+				env        []string
+				url, where string
+			}{
+				{[]string{"SESSIOND_URL=" + srv.URL, "SESSIOND_API_KEY=sdak_probe"}, srv.URL, "SESSIOND_URL; API key from SESSIOND_API_KEY"},
+				{[]string{"SESSIOND_DATA=" + data}, srv.URL, "--url; API key from " + keyFile},
+			} {
+				args := tc.args
+				if !strings.Contains(src.where, "SESSIOND_URL") {
+					args = append(append([]string(nil), args...), "--url", srv.URL)
+				}
+				out, errOut, code := runInProcess(src.env, args...)
+				want := "server: " + src.url + " (from " + src.where + ")\n"
+				if !strings.HasPrefix(errOut, want) {
+					t.Errorf("%s answered %d: stderr %q; want it to start with %q", tc.name, status, errOut, want)
+				}
+				switch {
+				case status == http.StatusOK && (code != 0 || !strings.HasPrefix(out, tc.out)):
+					t.Errorf("%s answered 200: exit %d, stdout %q; want 0 and %q", tc.name, code, out, tc.out)
+				case status != http.StatusOK && (code != exitFailure || out != ""):
+					t.Errorf("%s answered %d: exit %d, stdout %q; want %d and nothing", tc.name, status, code, out, exitFailure)
+				}
+			}
+		}
+		srv.Close()
+	}
+}
+
+// TestCLI_RevokePartialFailure: a revocation that fails part way (a store
+// error after some batches committed) exits 1, and says on stderr how many
+// sessions the server had revoked, which stay revoked, and that the same
+// command again revokes the rest; stdout stays empty, as for any failure.
+func TestCLI_RevokePartialFailure(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		want       string // on stderr; "" for no count at all
+	}{
+		{"part way", `{"type":"https://sessiond.dev/problems/store_unavailable","title":"Store unavailable","status":503,"detail":"the session store is unavailable; retry later","code":"store_unavailable","revoked":256}`,
+			"revoked 256 sessions before the failure (they stay revoked; the same command again revokes the rest)"},
+		{"nothing done", `{"type":"https://sessiond.dev/problems/store_unavailable","title":"Store unavailable","status":503,"detail":"the session store is unavailable; retry later","code":"store_unavailable"}`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/problem+json")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				w.Write([]byte(tc.body))
+			}))
+			defer srv.Close()
+			env := []string{"SESSIOND_URL=" + srv.URL, "SESSIOND_API_KEY=sdak_probe"}
+			for _, args := range [][]string{
+				{"incident", "revoke", "--all", "--reason", "r"},
+				{"sessions", "revoke-subject", "alice"},
+			} {
+				out, errOut, code := runInProcess(env, args...)
+				if code != exitFailure || out != "" {
+					t.Errorf("%v = exit %d, stdout %q; want %d and nothing", args, code, out, exitFailure)
+				}
+				if tc.want != "" && !strings.Contains(errOut, tc.want) {
+					t.Errorf("%v: stderr %q; want it to say %q", args, errOut, tc.want)
+				}
+				if tc.want == "" && strings.Contains(errOut, "before the failure") {
+					t.Errorf("%v: stderr %q; want no count when the server gave none", args, errOut)
+				}
+			}
+		})
+	}
+}
+
+// TestCLI_RevokeNotesSpaces: a subject with white space at an end is
+// valid and sent exactly as typed (the API takes subjects exactly), but
+// the commands that revoke note on stderr that only that very subject
+// matches: " alice" pasted with its space revokes none of alice's
+// sessions. A subject without such spaces gets no note.
+func TestCLI_RevokeNotesSpaces(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		subject string // as the server received it
+		note    bool
+	}{
+		{"incident leading space", []string{"incident", "revoke", "--subject", " alice", "--reason", "r"}, " alice", true},
+		{"incident trailing no-break space", []string{"incident", "revoke", "--subject", "bob", "--subject", "alice\u00a0", "--reason", "r"}, "alice\u00a0", true},
+		{"incident plain", []string{"incident", "revoke", "--subject", "alice", "--reason", "r"}, "alice", false},
+		{"revoke-subject trailing tab", []string{"sessions", "revoke-subject", "alice\t"}, "", false}, // a control character: refused before
+		{"revoke-subject trailing space", []string{"sessions", "revoke-subject", "alice "}, "alice ", true},
+		{"revoke-subject inner space", []string{"sessions", "revoke-subject", "alice smith"}, "alice smith", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodDelete {
+					got = append(got, strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/v1/subjects/"), "/sessions"))
+				} else {
+					var in struct{ Subjects []string }
+					_ = json.NewDecoder(r.Body).Decode(&in)
+					got = append(got, in.Subjects[len(in.Subjects)-1])
+				}
+				w.Write([]byte(`{"revoked":0}`))
+			}))
+			defer srv.Close()
+			_, errOut, code := runInProcess([]string{"SESSIOND_URL=" + srv.URL, "SESSIOND_API_KEY=sdak_probe"}, tc.args...)
+			if tc.subject == "" {
+				if code != exitUsage || len(got) != 0 {
+					t.Fatalf("exit %d, sent %q; want %d and nothing sent", code, got, exitUsage)
+				}
+				return
+			}
+			if code != 0 || len(got) != 1 || got[0] != tc.subject {
+				t.Fatalf("exit %d, sent %q; want 0 and the subject %q as typed", code, got, tc.subject)
+			}
+			if noted := strings.Contains(errOut, "begins or ends with white space"); noted != tc.note {
+				t.Errorf("stderr %q; want a note of the spaces: %v", errOut, tc.note)
+			}
+		})
+	}
+}
