@@ -68,7 +68,7 @@ func TestMetrics_SessionDurationHelp(t *testing.T) {
 func TestMetrics_DocsNameRealMetrics(t *testing.T) {
 	m := newMetrics(t, metrics.Options{
 		ActiveSessions:      func(context.Context) (map[sessiond.Strategy]int, time.Duration, error) { return nil, 0, nil },
-		OutboxDepth:         func(context.Context, sessiond.DeliveryState) (int, error) { return 0, nil },
+		OutboxDepth:         func(context.Context) (map[sessiond.DeliveryState]int, time.Duration, error) { return nil, 0, nil },
 		UnackedRevocations:  func() uint64 { return 0 },
 		OutOfMemoryRefusals: func() uint64 { return 0 },
 	})

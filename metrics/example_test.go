@@ -17,7 +17,7 @@ import (
 func ExampleMetrics() {
 	store := memstore.New()
 	m, err := metrics.New(metrics.Options{
-		OutboxDepth:      store.CountDeliveries,
+		OutboxDepth:      metrics.CountOutbox(store),
 		WebhookEndpoints: []string{"siem"},
 	})
 	if err != nil {

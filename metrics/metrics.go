@@ -65,7 +65,7 @@ const other = "other"
 // ssf.ReasonSSF (sessions a Shared Signals receiver ends), written out:
 // metrics imports no other adapter.
 var (
-	strategies     = []string{string(sessiond.StrategyDatabase), string(sessiond.StrategyJWT), string(sessiond.StrategyHybrid)}
+	strategies     = []sessiond.Strategy{sessiond.StrategyDatabase, sessiond.StrategyJWT, sessiond.StrategyHybrid}
 	revokeReasons  = []string{"logout", "admin", "rotated", "limit", "anomaly", "reuse", "incident", "ssf", other}
 	verifyOutcomes = []string{VerifyOK, VerifyTokenInvalid, VerifyRetiredKey, VerifyChallenge, VerifyBindingRequired, VerifyTokenExpired,
 		VerifySessionRevoked, VerifyIdleTimeout, VerifyAbsoluteTimeout, VerifyStoreUnavailable, VerifyError}
@@ -114,6 +114,13 @@ var (
 // callbackTimeout bounds each store count made during a scrape.
 const callbackTimeout = 5 * time.Second
 
+// ErrReported, wrapped in an error that ActiveSessions or OutboxDepth
+// returns, leaves the figure out of the scrape without counting the error
+// in sessiond_store_errors_total or logging it: the caller reads the
+// store in the background for every scrape and reports each failed read
+// itself, once (StoreError), not once a scrape.
+var ErrReported = errors.New("metrics: reported by the reader")
+
 // Options configure Metrics. Zero fields take the documented defaults.
 type Options struct {
 	// ActiveSessions returns the number of live sessions per strategy and
@@ -123,12 +130,17 @@ type Options struct {
 	// with a 5s timeout, so it should be cheap (or cached by the caller,
 	// hence the age). The three strategies are always reported, missing
 	// ones as 0; other keys are ignored. On an error both are left out of
-	// the scrape. nil leaves them out.
+	// the scrape, and the error is counted as a store error
+	// (op="count_sessions") and logged unless it wraps ErrReported. nil
+	// leaves them out.
 	ActiveSessions func(ctx context.Context) (map[sessiond.Strategy]int, time.Duration, error)
-	// OutboxDepth counts webhook deliveries in a state; Outbox.CountDeliveries
-	// fits as is. It is called for "pending" and "dead" on every scrape.
-	// nil leaves sessiond_webhook_outbox_depth out.
-	OutboxDepth func(ctx context.Context, state sessiond.DeliveryState) (int, error)
+	// OutboxDepth returns the number of webhook deliveries pending and
+	// dead, and how old that count is, reported as
+	// sessiond_webhook_outbox_depth and
+	// sessiond_webhook_outbox_depth_age_seconds, as ActiveSessions is
+	// (op="count_deliveries"); other states are ignored. CountOutbox
+	// counts an Outbox at every call. nil leaves them out.
+	OutboxDepth func(ctx context.Context) (map[sessiond.DeliveryState]int, time.Duration, error)
 	// WebhookEndpoints are the configured endpoint names, the values
 	// sessiond_webhook_deliveries_total{endpoint} may take; any other name
 	// is counted as "other".
@@ -212,10 +224,16 @@ func New(opts Options) (*Metrics, error) {
 		m.verifyDuration, m.sessionDuration,
 	}
 	if opts.ActiveSessions != nil {
-		cs = append(cs, m.activeCollector(opts.ActiveSessions))
+		cs = append(cs, countCollector[sessiond.Strategy]{m: m, fn: opts.ActiveSessions, keys: strategies, op: "count_sessions", msg: "metrics: count active sessions",
+			desc: prometheus.NewDesc("sessiond_sessions_active", "Live sessions, by strategy.", []string{"strategy"}, nil),
+			age: prometheus.NewDesc("sessiond_sessions_active_age_seconds",
+				"Seconds since sessiond_sessions_active was counted in the store (it is reused for 30 s or more).", nil, nil)})
 	}
 	if opts.OutboxDepth != nil {
-		cs = append(cs, m.outboxCollector(opts.OutboxDepth))
+		cs = append(cs, countCollector[sessiond.DeliveryState]{m: m, fn: opts.OutboxDepth, keys: outboxStates, op: "count_deliveries", msg: "metrics: count webhook deliveries",
+			desc: prometheus.NewDesc("sessiond_webhook_outbox_depth", "Webhook deliveries in the outbox, by state (pending, dead).", []string{"state"}, nil),
+			age: prometheus.NewDesc("sessiond_webhook_outbox_depth_age_seconds",
+				"Seconds since sessiond_webhook_outbox_depth was counted in the store (it is reused for 30 s or more).", nil, nil)})
 	}
 	if f := opts.UnackedRevocations; f != nil {
 		cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sessiond_store_revocations_unacked_total",
@@ -468,36 +486,52 @@ type funcCollector struct {
 func (c funcCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 func (c funcCollector) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }
 
-// activeCollector reports the counts and their age from one call, so that
-// the age is that of the counts beside it.
-type activeCollector struct {
+// countCollector reports counts by key and their age from one call, so
+// that the age is that of the counts beside it.
+type countCollector[K ~string] struct {
 	m         *Metrics
 	desc, age *prometheus.Desc
-	fn        func(context.Context) (map[sessiond.Strategy]int, time.Duration, error)
+	fn        func(context.Context) (map[K]int, time.Duration, error)
+	keys      []K    // the label values, each reported (0 when missing)
+	op        string // the store error's op label
+	msg       string // the log line of an error
 }
 
-func (m *Metrics) activeCollector(fn func(context.Context) (map[sessiond.Strategy]int, time.Duration, error)) prometheus.Collector {
-	return activeCollector{m: m, fn: fn,
-		desc: prometheus.NewDesc("sessiond_sessions_active", "Live sessions, by strategy.", []string{"strategy"}, nil),
-		age: prometheus.NewDesc("sessiond_sessions_active_age_seconds",
-			"Seconds since sessiond_sessions_active was counted in the store (it is reused for 30 s or more).", nil, nil)}
-}
+func (c countCollector[K]) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc; ch <- c.age }
 
-func (c activeCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc; ch <- c.age }
-
-func (c activeCollector) Collect(ch chan<- prometheus.Metric) {
+func (c countCollector[K]) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), callbackTimeout)
 	defer cancel()
 	counts, age, err := c.fn(ctx)
 	if err != nil {
-		c.m.StoreError("count_sessions")
-		c.m.log.Error("metrics: count active sessions", "err", err)
+		if !errors.Is(err, ErrReported) {
+			c.m.StoreError(c.op)
+			c.m.log.Error(c.msg, "err", err)
+		}
 		return
 	}
-	for _, s := range strategies {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[sessiond.Strategy(s)]), s)
+	for _, k := range c.keys {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[k]), string(k))
 	}
 	ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, age.Seconds())
+}
+
+// CountOutbox returns an Options.OutboxDepth that counts ob's pending and
+// dead deliveries at every call (age 0): one read of the store per state
+// and scrape, a scan of its index on the SQL stores. sessiond's server
+// shares one count among its scrapes instead.
+func CountOutbox(ob sessiond.Outbox) func(context.Context) (map[sessiond.DeliveryState]int, time.Duration, error) {
+	return func(ctx context.Context) (map[sessiond.DeliveryState]int, time.Duration, error) {
+		m := make(map[sessiond.DeliveryState]int, len(outboxStates))
+		for _, st := range outboxStates {
+			n, err := ob.CountDeliveries(ctx, st)
+			if err != nil {
+				return nil, 0, err
+			}
+			m[st] = n
+		}
+		return m, 0, nil
+	}
 }
 
 // inProcessSets are the values of sessiond_inprocess_entries{set}.
@@ -530,21 +564,4 @@ func (m *Metrics) InProcess(stats func() sessiond.Stats) error {
 		return fmt.Errorf("metrics: register: %w", err)
 	}
 	return nil
-}
-
-func (m *Metrics) outboxCollector(fn func(context.Context, sessiond.DeliveryState) (int, error)) prometheus.Collector {
-	desc := prometheus.NewDesc("sessiond_webhook_outbox_depth", "Webhook deliveries in the outbox, by state (pending, dead).", []string{"state"}, nil)
-	return funcCollector{desc: desc, collect: func(ch chan<- prometheus.Metric) {
-		ctx, cancel := context.WithTimeout(context.Background(), callbackTimeout)
-		defer cancel()
-		for _, st := range outboxStates {
-			n, err := fn(ctx, st)
-			if err != nil {
-				m.StoreError("count_deliveries")
-				m.log.Error("metrics: count webhook deliveries", "state", string(st), "err", err)
-				continue
-			}
-			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(n), string(st))
-		}
-	}}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -111,7 +114,7 @@ func TestMetrics_Scenario(t *testing.T) {
 		ActiveSessions: func(context.Context) (map[sessiond.Strategy]int, time.Duration, error) {
 			return active, 42 * time.Second, nil
 		},
-		OutboxDepth:      st.CountDeliveries,
+		OutboxDepth:      metrics.CountOutbox(st),
 		WebhookEndpoints: []string{"siem", "pager"},
 	})
 
@@ -336,29 +339,101 @@ func TestMetrics_CallbackErrors(t *testing.T) {
 	fail := errors.New("database is locked")
 	m := newMetrics(t, metrics.Options{
 		ActiveSessions: func(context.Context) (map[sessiond.Strategy]int, time.Duration, error) { return nil, 0, fail },
-		OutboxDepth: func(_ context.Context, st sessiond.DeliveryState) (int, error) {
-			if st == sessiond.DeliveryDead {
-				return 0, fail
-			}
-			return 4, nil
+		OutboxDepth: func(context.Context) (map[sessiond.DeliveryState]int, time.Duration, error) {
+			return nil, 0, fail
 		},
 	})
 	// The registry collects concurrently, so a scrape may or may not show
 	// the error its own callbacks met; the next one does.
 	scrape(t, m.Handler())
 	s := series(scrape(t, m.Handler()))
-	if got := s[`sessiond_webhook_outbox_depth{state="pending"}`]; got != 4 {
-		t.Errorf(`sessiond_webhook_outbox_depth{state="pending"} = %v; want 4`, got)
-	}
 	for _, name := range []string{`sessiond_store_errors_total{error="unavailable",op="count_sessions"}`, `sessiond_store_errors_total{error="unavailable",op="count_deliveries"}`} {
 		if got := s[name]; got != 1 && got != 2 {
 			t.Errorf("%s = %v after two scrapes; want 1 or 2", name, got)
 		}
 	}
-	for _, name := range []string{`sessiond_webhook_outbox_depth{state="dead"}`, `sessiond_sessions_active{strategy="hybrid"}`, `sessiond_sessions_active_age_seconds`} {
+	for _, name := range []string{`sessiond_webhook_outbox_depth{state="pending"}`, `sessiond_webhook_outbox_depth{state="dead"}`, `sessiond_webhook_outbox_depth_age_seconds`,
+		`sessiond_sessions_active{strategy="hybrid"}`, `sessiond_sessions_active_age_seconds`} {
 		if _, ok := s[name]; ok {
 			t.Errorf("%s present; want it left out when its count fails", name)
 		}
+	}
+}
+
+// TestMetrics_ErrReported: a count that its reader reports itself (one
+// count shared by every scrape, reported once when it fails) is left out
+// of the scrape without being counted or logged again at each scrape.
+func TestMetrics_ErrReported(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		err       error
+		wantCount bool
+	}{
+		{"reported", fmt.Errorf("%w: %w", metrics.ErrReported, sessiond.ErrStoreUnavailable), false},
+		{"reported, wrapped again", fmt.Errorf("server: %w", fmt.Errorf("%w: timeout", metrics.ErrReported)), false},
+		{"not reported", fmt.Errorf("sqlitestore: count: %w", sessiond.ErrStoreUnavailable), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logged strings.Builder
+			m := newMetrics(t, metrics.Options{
+				ActiveSessions: func(context.Context) (map[sessiond.Strategy]int, time.Duration, error) { return nil, 0, tc.err },
+				OutboxDepth:    func(context.Context) (map[sessiond.DeliveryState]int, time.Duration, error) { return nil, 0, tc.err },
+				Logger:         slog.New(slog.NewTextHandler(&syncWriter{w: &logged}, nil)),
+			})
+			var s map[string]float64
+			for range 3 {
+				s = series(scrape(t, m.Handler()))
+			}
+			for _, op := range []string{"count_sessions", "count_deliveries"} {
+				name := `sessiond_store_errors_total{error="unavailable",op="` + op + `"}`
+				if got := s[name]; (got > 0) != tc.wantCount {
+					t.Errorf("%s = %v after three scrapes; want counted: %v", name, got, tc.wantCount)
+				}
+			}
+			if got := logged.Len() > 0; got != tc.wantCount {
+				t.Errorf("logged %q; want a log line: %v", logged.String(), tc.wantCount)
+			}
+			for name := range s {
+				if strings.HasPrefix(name, "sessiond_sessions_active") || strings.HasPrefix(name, "sessiond_webhook_outbox_depth") {
+					t.Errorf("%s present; want it left out when its count fails", name)
+				}
+			}
+		})
+	}
+}
+
+// syncWriter serializes the writes of collectors that run concurrently.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// TestMetrics_OutboxDepthAge: the outbox depth and its age come from one
+// call; states other than pending and dead are ignored, a missing one is
+// 0.
+func TestMetrics_OutboxDepthAge(t *testing.T) {
+	m := newMetrics(t, metrics.Options{
+		OutboxDepth: func(context.Context) (map[sessiond.DeliveryState]int, time.Duration, error) {
+			return map[sessiond.DeliveryState]int{sessiond.DeliveryPending: 4, sessiond.DeliveryDelivered: 9}, 42 * time.Second, nil
+		},
+	})
+	s := series(scrape(t, m.Handler()))
+	for name, want := range map[string]float64{
+		`sessiond_webhook_outbox_depth{state="pending"}`: 4, `sessiond_webhook_outbox_depth{state="dead"}`: 0,
+		`sessiond_webhook_outbox_depth_age_seconds`: 42,
+	} {
+		if got, ok := s[name]; !ok || got != want {
+			t.Errorf("%s = %v (present %v); want %v", name, got, ok, want)
+		}
+	}
+	if _, ok := s[`sessiond_webhook_outbox_depth{state="delivered"}`]; ok {
+		t.Error(`sessiond_webhook_outbox_depth{state="delivered"} present; want only pending and dead`)
 	}
 }
 

@@ -165,6 +165,20 @@ func (f *fanout) storeError(op string, err error) {
 	}
 }
 
+// countFailed returns the function a shared count (sharedcount.go) tells
+// of each count of op that failed: logged, and counted in
+// sessiond_store_errors_total once, not at every scrape served without
+// it. A count its deadline cut is the store not answering in time.
+func (f *fanout) countFailed(op string) func(err error, retry time.Duration) {
+	return func(err error, retry time.Duration) {
+		if errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, sessiond.ErrStoreUnavailable) {
+			err = fmt.Errorf("%w: %w", sessiond.ErrStoreUnavailable, err)
+		}
+		f.slog.Error("count for metrics", "op", op, "err", err, "retry_in", retry.String())
+		f.storeError(op, err)
+	}
+}
+
 // emit records an event the server itself produces (not the Manager's).
 // A sink that fails is logged: the action the event reports is done.
 func (f *fanout) emit(ctx context.Context, e sessiond.Event) {

@@ -154,15 +154,20 @@ func Run(ctx context.Context, o Options) (err error) {
 	bg := bgLoops.ctx
 
 	// Operations: metrics, the durable event log, webhooks, anomalies.
+	// The counts read from the store for /metrics are each one count per
+	// node, shared by every scrape (and the console's overview), which
+	// reports its own failures (sharedcount.go).
 	mopts := metrics.Options{Logger: log}
 	var live *liveCount
 	if lc, ok := store.(sessiond.LiveCounter); ok {
 		live = newLiveCount(lc, clock, bgLoops)
-		mopts.ActiveSessions = live.get
+		mopts.ActiveSessions = reported(live.get)
 	}
 	outbox, _ := store.(sessiond.Outbox)
+	var depth *outboxDepth
 	if outbox != nil {
-		mopts.OutboxDepth = outbox.CountDeliveries
+		depth = newOutboxDepth(outbox, clock, bgLoops)
+		mopts.OutboxDepth = reported(depth.get)
 	}
 	if rs, ok := store.(*redisstore.Store); ok {
 		mopts.UnackedRevocations = rs.UnackedRevocations
@@ -188,6 +193,12 @@ func Run(ctx context.Context, o Options) (err error) {
 		return err
 	}
 	events := &fanout{metrics: met, slog: log, clock: clock}
+	if live != nil {
+		live.failed = events.countFailed("count_sessions")
+	}
+	if depth != nil {
+		depth.failed = events.countFailed("count_deliveries")
+	}
 	events.log, _ = store.(sessiond.EventLog)
 	// The event log and the outbox are this store: when it writes a
 	// change's events in the change's transaction, hand them over.
