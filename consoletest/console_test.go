@@ -13,6 +13,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -71,7 +72,9 @@ func runConsole(t *testing.T, node, chromium string, store config.Store, proxy *
 	recv := newReceiver(t)
 	dir := t.TempDir()
 	secretFile := filepath.Join(dir, "webhook.secret")
-	if err := os.WriteFile(secretFile, []byte(webhook.FormatSecret([]byte(strings.Repeat("k", 32)))), 0o600); err != nil {
+	key := make([]byte, 32)
+	_, _ = rand.Read(key) // a key of one letter is refused (SD-WEBHOOK-006)
+	if err := os.WriteFile(secretFile, []byte(webhook.FormatSecret(key)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 

@@ -218,15 +218,14 @@ func New(ctx context.Context, url string, opts Options) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	// Said before connecting, so that a store that cannot be reached yet
-	// is reported too. Never the URL: it may hold the password.
-	if host, risk := transportRisk(co); risk != "" {
-		log.Warn("redisstore: the connection to Redis is not protected by verified TLS: anyone on the network path can read and alter sessions, token hashes, API key hashes and the signing keys; use rediss:// without skip_verify",
-			"host", host, "risk", risk)
-	}
+	// The URL's hosts before connecting, so that a store that cannot be
+	// reached yet is reported too; then every host the client dials (a
+	// Cluster's announced nodes).
+	watch := newTransportWatch(log)
+	watch.checkURL(co)
 	wake := new(feedwake.Waker)
 	guard := &closeGuard{wake: wake}
-	co.DialCtxFn = guard.dialer(co.DialCtxFn)
+	co.DialCtxFn = watch.dialer(guard.dialer(co.DialCtxFn))
 	client, err := connect(ctx, co)
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: connect: %w: %s", sessiond.ErrStoreUnavailable, err)

@@ -368,5 +368,5 @@ func (a *app) hmacSecret(cfg config.Config) ([]byte, error) {
 }
 
 func (a *app) apiKeyFile(cfg config.Config) string {
-	return filepath.Join(cfg.Server.DataDir, "api-key")
+	return filepath.Join(cfg.Server.DataDir, config.APIKeyFile)
 }

@@ -40,6 +40,10 @@ func TestGuessableKey(t *testing.T) {
 	for _, k := range []string{
 		"changeme", "admin", "Tr0ub4dor&3", strings.Repeat("k", 40), "sdak_e2e_" + strings.Repeat("k", 40),
 		strings.Repeat("password", 5), "secretsecretsecretsecretsecret12",
+		// A phrase repeated to length: its characters, counted, look
+		// varied, but the repeats add nothing.
+		strings.Repeat("Summer2024!", 4), strings.Repeat("correct horse battery staple ", 3),
+		"0123456789abcdef0123456789abcdef",
 	} {
 		if !config.GuessableKey([]byte(k)) {
 			t.Errorf("GuessableKey(%q) = false; want true (typed, not random)", k)
@@ -51,4 +55,39 @@ func rand32() []byte {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	return b
+}
+
+// TestHS256SecretProblem_Repetition: the HS256 key measure (SD-JWT-003,
+// and the webhook and KEK keys held to it) refuses a phrase repeated to
+// length, whose characters alone look varied enough, and never a random
+// key in the usual spellings (raw bytes, base64, hex), each drawn many
+// times: a refusal of a sound key would stop serve.
+func TestHS256SecretProblem_Repetition(t *testing.T) {
+	random := map[string]func() []byte{
+		"raw, 32 bytes":    rand32,
+		"base64, 32 bytes": func() []byte { return []byte(base64.StdEncoding.EncodeToString(rand32())) },
+		"hex, 32 bytes":    func() []byte { return []byte(hex.EncodeToString(rand32())) },
+		"raw, 64 bytes":    func() []byte { return append(rand32(), rand32()...) },
+	}
+	for name, gen := range random {
+		for range 2000 {
+			if k := gen(); config.HS256SecretProblem(k) != "" {
+				t.Errorf("%s: HS256SecretProblem(%q) = %q; want none (random)", name, k, config.HS256SecretProblem(k))
+				break
+			}
+		}
+	}
+	for _, k := range []string{
+		strings.Repeat("Summer2024!", 4),
+		strings.Repeat("correct horse battery staple ", 3),
+		strings.Repeat("my-webhook-secret!", 2),
+		"0123456789abcdef0123456789abcdef",
+		"passwordpasswordpasswordpassword",
+		// A random start does not make up for a pattern after it.
+		"Kq3vZ8pLw2XyR7tN" + strings.Repeat("0123456789", 6),
+	} {
+		if p := config.HS256SecretProblem([]byte(k)); !strings.Contains(p, "random") {
+			t.Errorf("HS256SecretProblem(%q) = %q; want it refused as not random", k, p)
+		}
+	}
 }

@@ -745,6 +745,28 @@ var rules = sortedByID([]Rule{
 		},
 	},
 
+	{
+		ID: "SD-JWT-012", Severity: SeverityWarning,
+		Title:     "signing KEK not random",
+		Rationale: "The KEK is all that keeps the signing keys sealed in the store, and it is used as the AES-256 key as it is, without a key derivation: a KEK typed by hand (the base64 of a phrase or a pattern) falls to offline guessing from a copy of the store (a backup, a replica), and its finder can mint tokens for any user (NIST SP 800-57 Part 1 §6; RFC 8725 §3.5 for keys from a CSPRNG). A warning: changing it is a KEK rotation (docs/operations.md).",
+		Fix:       "rotate to a new KEK (`openssl rand -base64 32`, mode 0600): put it in signing.kek_file and the old one in signing.old_kek_files until every node runs with it",
+		Check: func(in Input) []Issue {
+			var out []Issue
+			check := func(path, file string) {
+				if key, ok := kekKey(file); ok && guessable(key) {
+					out = append(out, issue(path, "the KEK in %s %s", file, notRandom))
+				}
+			}
+			if f := in.Config.Signing.KEKFile; f != "" {
+				check("signing.kek_file", f)
+			}
+			for i, f := range in.Config.Signing.OldKEKFiles {
+				check(fmt.Sprintf("signing.old_kek_files.%d", i), f)
+			}
+			return out
+		},
+	},
+
 	// Security operations.
 	{
 		ID: "SD-ANOMALY-001", Severity: SeverityError,
@@ -833,13 +855,13 @@ var rules = sortedByID([]Rule{
 					out = append(out, issue(p, "webhook %d has no secret_file", i))
 					continue
 				}
-				n, valid, ok := webhookKeyLen(w.SecretFile)
+				key, valid, ok := webhookKey(w.SecretFile)
 				switch {
 				case !ok: // unreadable here; sessiond serve will say so
 				case !valid:
 					out = append(out, issue(p, "webhook %d: %s does not hold a whsec_ secret of %d to %d bytes", i, w.SecretFile, minHS256SecretBytes, webhook.MaxSecretBytes))
-				case n < minHS256SecretBytes:
-					out = append(out, issue(p, "webhook %d key in %s is %d bytes; at least %d are required", i, w.SecretFile, n, minHS256SecretBytes))
+				case len(key) < minHS256SecretBytes:
+					out = append(out, issue(p, "webhook %d key in %s is %d bytes; at least %d are required", i, w.SecretFile, len(key), minHS256SecretBytes))
 				}
 			}
 			return out
@@ -942,6 +964,22 @@ var rules = sortedByID([]Rule{
 						out = append(out, issue(fmt.Sprintf("webhooks.%d.url", i), "webhook %d sends to the url of webhook %d, and %s: the receiver gets each such event twice", i, j, shared))
 						break
 					}
+				}
+			}
+			return out
+		},
+	},
+	{
+		ID: "SD-WEBHOOK-006", Severity: SeverityError,
+		Title:     "webhook signing key not random",
+		Rationale: "The receiver trusts an event because its HMAC verifies, so the key is all that stands between it and forged events (a forged session.revoked, a suppressed alert); a key typed by hand (a word, a phrase, a pattern repeated to length) falls to offline guessing from one captured delivery. HMAC keys come from a CSPRNG (RFC 8725 §3.5); the HS256 key is held to the same measure (SD-JWT-003).",
+		Fix:       "generate a new key: echo whsec_$(openssl rand -base64 32) > the secret file, and give it to the receiver",
+		Check: func(in Input) []Issue {
+			var out []Issue
+			for i, w := range in.Config.Webhooks {
+				// A key SD-WEBHOOK-002 refuses is reported there alone.
+				if key, valid, ok := webhookKey(w.SecretFile); ok && valid && len(key) >= minHS256SecretBytes && guessable(key) {
+					out = append(out, issue(fmt.Sprintf("webhooks.%d.secret_file", i), "webhook %d key in %s %s", i, w.SecretFile, notRandom))
 				}
 			}
 			return out
@@ -1601,7 +1639,9 @@ var rules = sortedByID([]Rule{
 	ssfReceiverRule, // internal/config/ssf.go
 	ssfTransmitterRule,
 	ssfPrivateEndpointsRule,
-	dpopRule, // internal/config/dpop.go
+	ssfGuessableRule,
+	dpopRule,       // internal/config/dpop.go
+	secretModeRule, // internal/config/secretmode.go
 })
 
 // redisRetentionNotice: SD-STORE-005 speaks up above two weeks of events.

@@ -206,3 +206,31 @@ var ssfPrivateEndpointsRule = Rule{
 		return nil
 	},
 }
+
+// ssfGuessableRule is SD-SSF-004: a receiver's push token or poll
+// credential that looks typed rather than random.
+var ssfGuessableRule = Rule{
+	ID: "SD-SSF-004", Severity: SeverityWarning,
+	Title:     "Shared Signals credential looks typed, not random",
+	Rationale: "A push token that can be guessed lets anyone reach the receiver's endpoint with SETs, and a poll credential that can be guessed lets anyone read the transmitter's queue and acknowledge SETs, which then never end the sessions they were sent for; a word, a phrase or a pattern repeated to length falls to guessing however long it is (RFC 6750 §5.2: bearer tokens unguessable). A warning: the SETs themselves are still verified with the transmitter's keys, and a poll credential is the transmitter's to issue.",
+	Fix:       "set a random push token (openssl rand -base64 32) in bearer_token_file and at the transmitter; ask the transmitter for a random poll credential",
+	Check: func(in Input) []Issue {
+		var out []Issue
+		for i, r := range in.Config.SSF.Receivers {
+			// Trimmed as serve trims them (internal/server/ssf.go); a
+			// token SD-SSF-001 finds short is reported there alone.
+			if b, ok := readSecret(r.BearerTokenFile); r.BearerTokenFile != "" && ok {
+				if tok := bytes.TrimSpace(b); len(tok) >= 32 && GuessableKey(tok) {
+					out = append(out, issue(fmt.Sprintf("ssf.receivers.%d.bearer_token_file", i), "ssf receiver %d bearer_token_file %s looks like a word, a phrase or a repeated pattern, not random", i, r.BearerTokenFile))
+				}
+			}
+			if r.Delivery != SSFDeliveryPoll || r.PollAuthorizationFile == "" {
+				continue
+			}
+			if b, ok := readSecret(r.PollAuthorizationFile); ok && GuessableKey(credential(string(b))) {
+				out = append(out, issue(fmt.Sprintf("ssf.receivers.%d.poll_authorization_file", i), "ssf receiver %d poll_authorization_file %s holds a credential that looks like a word, a phrase or a repeated pattern, not random", i, r.PollAuthorizationFile))
+			}
+		}
+		return out
+	},
+}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"math"
 	"sort"
@@ -81,8 +82,10 @@ func (in Input) signs() bool { return in.tokens() || in.Config.SSF.Transmitter.E
 // bad value). env is "development" or "production"; "" takes
 // cfg.Environment, and anything but "development" is checked as production.
 //
-// Validate does no I/O except reading jwt.hs256_secret_file and webhook
-// secret files, only to check their length. It is safe for concurrent use.
+// Validate does no I/O except reading the secret files the configuration
+// names, only to judge the keys they hold (length, whether they look
+// random), and looking up the mode of each (SecretFiles). It is safe for
+// concurrent use.
 func Validate(cfg Config, doc *Document, env string) []Finding {
 	if env == "" {
 		env = cfg.Environment
@@ -185,20 +188,26 @@ func HS256SecretProblem(b []byte) string {
 	case len(b) < minHS256SecretBytes:
 		return fmt.Sprintf("is %d bytes; at least %d are required", len(b), minHS256SecretBytes)
 	case guessable(b):
-		return "repeats too few characters to be random (a word, a phrase or a pattern)"
+		return notRandom
 	}
 	return ""
 }
 
+// notRandom is the finding's words for a key guessable takes for typed
+// rather than random.
+const notRandom = "repeats too few characters to be random (a word, a phrase or a pattern)"
+
 // GuessableKey reports whether an API key an operator chose
-// (SESSIOND_API_KEY) looks like a word, a short phrase or a repeated
-// pattern rather than random bytes: its bytes, counted by how often each
-// occurs, carry under 80 bits, or under 128 with a run of eight characters
-// that comes back later. The HS256 secret's measure (guessable, under 128
-// bits alone) reads short random keys low: it flagged every 128-bit key in
-// hex (about 96 to 125 bits by this count) and one UUID in ten.
+// (SESSIOND_API_KEY), or a bearer token sessiond is given (a Shared
+// Signals receiver's), looks like a word, a short phrase or a repeated
+// pattern rather than random bytes: its bytes that repeat nothing before
+// them (drawn), counted by how often each occurs, carry under 80 bits, or
+// under 128 with a run of eight characters that comes back later. The
+// HS256 secret's measure (guessable, under 128 bits alone) reads short
+// random keys low: it flagged every 128-bit key in hex (about 96 to 125
+// bits by this count) and one UUID in ten.
 func GuessableKey(b []byte) bool {
-	bits := entropyBits(b)
+	bits := entropyBits(drawn(b))
 	return bits < 80 || bits < 128 && repeatsRun(b, 8)
 }
 
@@ -213,12 +222,58 @@ func repeatsRun(b []byte, n int) bool {
 	return false
 }
 
-// guessable: the bytes of b, counted by how often each occurs, carry under
-// 128 bits (Shannon entropy per byte times the length), so b is a word, a
-// phrase or a pattern rather than random bytes. By this measure 32 random
-// bytes carry about 150 bits raw and over 200 in base64 or hex;
-// "passwordpassword…" of the same length about 90.
-func guessable(b []byte) bool { return entropyBits(b) < 128 }
+// guessable: the bytes of b that repeat nothing before them (drawn),
+// counted by how often each occurs, carry under 128 bits (Shannon entropy
+// per byte times their number), so b is a word, a phrase or a pattern
+// rather than random bytes. By this measure 32 random bytes carry about
+// 150 bits raw and over 200 in base64 or hex; "passwordpassword…" of the
+// same length about 90, and a phrase repeated to length what the phrase
+// carries once.
+func guessable(b []byte) bool { return entropyBits(drawn(b)) < 128 }
+
+// minRepeat is the shortest run of bytes drawn takes for a copy of an
+// earlier one: random keys in the usual spellings repeat one with odds
+// under one in a million (64 hex digits: about 2^-21), and then lose only
+// those few bytes of their count.
+const minRepeat = 8
+
+// drawn returns the bytes of b less every run of minRepeat or more bytes
+// that copies bytes before it (the copy may overlap its source, as in
+// "abcabcabcabc"), as a compressor would encode them: a phrase typed
+// again and again counts once. For a random key it is b.
+func drawn(b []byte) []byte {
+	if len(b) <= minRepeat {
+		return b
+	}
+	// The first place each run of minRepeat bytes starts at.
+	first := make(map[[minRepeat]byte]int, len(b))
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); {
+		if i+minRepeat > len(b) {
+			out = append(out, b[i:]...)
+			break
+		}
+		j, seen := first[[minRepeat]byte(b[i:i+minRepeat])]
+		if !seen {
+			first[[minRepeat]byte(b[i:i+minRepeat])] = i
+			out = append(out, b[i])
+			i++
+			continue
+		}
+		n := minRepeat
+		for i+n < len(b) && b[j+n] == b[i+n] {
+			n++
+		}
+		// A later copy may take its source in this one.
+		for k := i; k < i+n && k+minRepeat <= len(b); k++ {
+			if _, ok := first[[minRepeat]byte(b[k:k+minRepeat])]; !ok {
+				first[[minRepeat]byte(b[k:k+minRepeat])] = k
+			}
+		}
+		i += n
+	}
+	return out
+}
 
 // entropyBits is the Shannon entropy of b's bytes, counted by how often
 // each occurs, times its length.
@@ -237,20 +292,60 @@ func entropyBits(b []byte) float64 {
 	return bits
 }
 
-// webhookKeyLen is the key length of a webhook secret file, which must
-// hold a Standard Webhooks secret (whsec_ and base64). valid is false when
-// the file is readable but holds no such secret.
-func webhookKeyLen(file string) (n int, valid, ok bool) {
+// webhookKey is the key of a webhook secret file, which must hold a
+// Standard Webhooks secret (whsec_ and base64). valid is false when the
+// file is readable but holds no such secret.
+func webhookKey(file string) (key []byte, valid, ok bool) {
 	b, ok := readSecret(file)
 	if !ok {
-		return 0, false, false
+		return nil, false, false
 	}
 	key, err := webhook.ParseSecret(string(b)) // which trims white space, as the server's call does
 	if err != nil {
 		// ParseSecret also refuses keys under 24 bytes: tell those apart.
-		return 0, false, true
+		return nil, false, true
 	}
-	return len(key), true, true
+	return key, true, true
+}
+
+// kekKey is the key of a KEK file as signing.ParseKEK reads it (base64,
+// standard or URL alphabet, padded or not, of exactly 32 bytes, white
+// space around it ignored); ok is false when the file is unreadable or
+// holds no such key (serve refuses it, naming the file).
+func kekKey(file string) ([]byte, bool) {
+	b, ok := readSecret(file)
+	if !ok {
+		return nil, false
+	}
+	s := strings.TrimSpace(string(b))
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if k, err := enc.DecodeString(s); err == nil {
+			return k, len(k) == kekBytes
+		}
+	}
+	return nil, false
+}
+
+// kekBytes is signing.KEKSize (a test keeps them equal).
+const kekBytes = 32
+
+// credential is the secret of an Authorization header value, as a
+// Shared Signals receiver sends it when it polls: what follows the scheme
+// ("Bearer …"), and of Basic credentials the password.
+func credential(header string) []byte {
+	scheme, rest, ok := strings.Cut(strings.TrimSpace(header), " ")
+	if !ok {
+		return []byte(scheme) // no scheme: the value is the credential
+	}
+	rest = strings.TrimSpace(rest)
+	if strings.EqualFold(scheme, "Basic") {
+		if b, err := base64.StdEncoding.DecodeString(rest); err == nil {
+			if _, pass, ok := strings.Cut(string(b), ":"); ok {
+				return []byte(pass)
+			}
+		}
+	}
+	return []byte(rest)
 }
 
 // readSecret returns the content of a secret file less its final line

@@ -38,8 +38,8 @@ var ErrInvalidConfig = errors.New("configuration has errors")
 var ErrStoreSettings = errors.New("check store.driver, store.dsn (SESSIOND_STORE_DSN) and store.namespace")
 
 // APIKeyFile is the file, in the data directory, that receives the API key
-// generated on first start.
-const APIKeyFile = "api-key"
+// generated on first start (the validator checks its mode: SD-SECRET-001).
+const APIKeyFile = config.APIKeyFile
 
 // Options configure Run.
 type Options struct {

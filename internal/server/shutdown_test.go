@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"crypto/rand"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -32,7 +33,9 @@ func TestRun_ShutdownRecordsWebhookAttempt(t *testing.T) {
 	release := sync.OnceFunc(func() { close(shuttingDown) })
 	defer receiver.Close()
 	defer release()
-	secretFile := testenv.WriteFile(t, t.TempDir(), "whsec", webhook.FormatSecret(make([]byte, 32)))
+	key := make([]byte, 32)
+	_, _ = rand.Read(key) // 32 zero bytes are no key: serve refuses them (SD-WEBHOOK-006)
+	secretFile := testenv.WriteFile(t, t.TempDir(), "whsec", webhook.FormatSecret(key))
 	cfg.Webhooks = []config.Webhook{{Name: "hold", URL: receiver.URL, SecretFile: secretFile, MaxAttempts: 3}}
 
 	n := start(t, server.Options{Config: cfg})

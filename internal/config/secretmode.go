@@ -1,0 +1,78 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// APIKeyFile is the file, in server.data_dir, that serve writes the first
+// API key to when SESSIOND_API_KEY is not set, and the CLI reads it from.
+const APIKeyFile = "api-key"
+
+// SecretFile is a file the configuration names that holds a secret:
+// Setting is the dotted path of the key naming it, File the file.
+type SecretFile struct {
+	Setting string
+	File    string
+}
+
+// SecretFiles lists every file holding a secret that sessiond reads as
+// the configuration c says, in the order of the file's sections:
+// server.tls_key_file, <server.data_dir>/api-key (under the path
+// server.data_dir), jwt.hs256_secret_file, signing.kek_file and
+// signing.old_kek_files, each webhook's secret_file, each Shared Signals
+// receiver's bearer_token_file and poll_authorization_file. Keys left
+// empty are skipped; the files need not exist.
+func (c Config) SecretFiles() []SecretFile {
+	var out []SecretFile
+	add := func(setting, file string) {
+		if file != "" {
+			out = append(out, SecretFile{Setting: setting, File: file})
+		}
+	}
+	add("server.tls_key_file", c.Server.TLSKeyFile)
+	if c.Server.DataDir != "" {
+		add("server.data_dir", filepath.Join(c.Server.DataDir, APIKeyFile))
+	}
+	add("jwt.hs256_secret_file", c.JWT.HS256SecretFile)
+	add("signing.kek_file", c.Signing.KEKFile)
+	for i, f := range c.Signing.OldKEKFiles {
+		add(fmt.Sprintf("signing.old_kek_files.%d", i), f)
+	}
+	for i, w := range c.Webhooks {
+		add(fmt.Sprintf("webhooks.%d.secret_file", i), w.SecretFile)
+	}
+	for i, r := range c.SSF.Receivers {
+		add(fmt.Sprintf("ssf.receivers.%d.bearer_token_file", i), r.BearerTokenFile)
+		add(fmt.Sprintf("ssf.receivers.%d.poll_authorization_file", i), r.PollAuthorizationFile)
+	}
+	return out
+}
+
+// secretModeRule is SD-SECRET-001: a secret file other users may read or
+// change. A warning, not a refusal: Kubernetes mounts a Secret's keys
+// 0644 unless the volume sets defaultMode, Docker's secrets are 0444, and
+// in a container no other user may exist; refusing would stop deployments
+// that run. sessiond does not change the mode either (sqlitestore does
+// for its own database): the file is the operator's, often on a read-only
+// mount.
+var secretModeRule = Rule{
+	ID: "SD-SECRET-001", Severity: SeverityWarning,
+	Title:     "secret file readable or writable by other users",
+	Rationale: "A key that other local users (or processes of other users) can read is as good as published to them: an HS256 key or a KEK lets its reader mint tokens for any user, a TLS key lets them impersonate the server, a webhook key lets them forge events; one they can change lets them put their own key in place. OpenSSH refuses such a private key, PostgreSQL such a server key (CWE-276, CWE-732; ASVS 13.3.1).",
+	Fix:       "make the file readable by sessiond's user alone: chmod 0600 (or 0400), or 0640 with the file owned by root and the service's group; in Kubernetes set the Secret volume's defaultMode to 0400 (0440 with an fsGroup)",
+	Check: func(in Input) []Issue {
+		var out []Issue
+		for _, s := range in.Config.SecretFiles() {
+			fi, err := os.Stat(s.File) // through symbolic links: the file read
+			if err != nil || !fi.Mode().IsRegular() {
+				continue // missing or not a file: serve reports it, the validator need not
+			}
+			if who := exposure(fi); who != "" {
+				out = append(out, issue(s.Setting, "%s %s has mode %04o: %s", s.Setting, s.File, fi.Mode().Perm(), who))
+			}
+		}
+		return out
+	},
+}
