@@ -545,11 +545,16 @@ func responseError(resp *http.Response) *Error {
 			Code        string `json:"code"`
 			Error       string `json:"error"`
 			Description string `json:"error_description"`
-			Revoked     int    `json:"revoked"`
+			// Read apart: a member of another type must not cost the
+			// code, which every caller's errors.Is depends on.
+			Revoked json.RawMessage `json:"revoked"`
 		}
 		if json.Unmarshal(data, &p) == nil {
 			e.Code, e.Title, e.Detail = p.Code, p.Title, p.Detail
-			e.Revoked = max(p.Revoked, 0)
+			var n int
+			if json.Unmarshal(p.Revoked, &n) == nil {
+				e.Revoked = max(n, 0)
+			}
 			if e.Code == "" && p.Error != "" {
 				e.Code, e.Detail = p.Error, p.Description
 			}

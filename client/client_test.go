@@ -250,6 +250,53 @@ func TestError(t *testing.T) {
 	}
 }
 
+// TestError_Revoked: the problem's revoked member (a revocation that
+// failed part way) is read into Error.Revoked and returned as the count of
+// RevokeSubject and RevokeIncident. A member that is not a whole number
+// from 0 up (a string, a fraction, one too large for an int, a negative)
+// reads as 0 and costs nothing else: the code, title and detail are read,
+// and the error matches its sentinel, as they did before the member
+// existed.
+func TestError_Revoked(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		revoked string // the member's JSON; "" for none
+		want    int
+	}{
+		{"", 0},
+		{`256`, 256},
+		{`1`, 1},
+		{`0`, 0},
+		{`-4`, 0},
+		{`null`, 0},
+		{`"3"`, 0},
+		{`1.5`, 0},
+		{`1e30`, 0},
+		{`true`, 0},
+		{`{"n":3}`, 0},
+	} {
+		body := `{"type":"https://sessiond.dev/problems/store_unavailable","title":"Store unavailable","status":503,` +
+			`"detail":"the session store is unavailable; retry later","code":"store_unavailable"`
+		if c.revoked != "" {
+			body += `,"revoked":` + c.revoked
+		}
+		body += "}"
+		srv, _ := fakeServer(t, http.StatusServiceUnavailable, "application/problem+json", body)
+		cl, _ := client.New(srv.URL, "k")
+		for name, call := range map[string]func() (int, error){
+			"RevokeSubject":  func() (int, error) { return cl.RevokeSubject(t.Context(), "alice", "") },
+			"RevokeIncident": func() (int, error) { return cl.RevokeIncident(t.Context(), client.Incident{All: true, Reason: "r"}) },
+		} {
+			n, err := call()
+			ce, ok := errors.AsType[*client.Error](err)
+			if !ok || n != c.want || ce.Revoked != c.want || ce.Code != "store_unavailable" || ce.Title != "Store unavailable" ||
+				!errors.Is(err, sessiond.ErrStoreUnavailable) {
+				t.Errorf("%s, revoked %s: = %d, %+v; want %d with the problem's code, title and sentinel", name, c.revoked, n, err, c.want)
+			}
+		}
+	}
+}
+
 // TestError_RetryAfter: Error.RetryAfter reads Retry-After as delay-seconds
 // or an HTTP date (RFC 9110 §10.2.3), capped at 366 days, as the webhook
 // dispatcher and the Shared Signals transmitter read it: a delay too large

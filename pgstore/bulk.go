@@ -220,10 +220,13 @@ func (s *Store) revokeWalk(ctx context.Context, query string, args []any, batch 
 	chunk := max(1, int64(float64(batch)/perPage))
 	workers := min(walkWorkers, max(1, int(s.pool.Config().MaxConns)/2))
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// After a failure no chunk starts, but one in flight runs to its end
+	// rather than be canceled: canceled after its commit, its sessions
+	// would be revoked and not counted, and the count is what the
+	// operator is told was revoked (the problem's revoked member).
 	var (
 		next     atomic.Int64
+		stop     atomic.Bool
 		wg       sync.WaitGroup
 		once     sync.Once
 		firstErr error
@@ -232,12 +235,13 @@ func (s *Store) revokeWalk(ctx context.Context, query string, args []any, batch 
 		wg.Go(func() {
 			for {
 				from := next.Add(chunk) - chunk
-				if from >= pages || ctx.Err() != nil {
+				if from >= pages || stop.Load() || ctx.Err() != nil {
 					return
 				}
 				to := min(from+chunk, pages)
 				if err := s.revokeChunk(ctx, query, args, from, to, rev); err != nil {
-					once.Do(func() { firstErr = err; cancel() })
+					once.Do(func() { firstErr = err })
+					stop.Store(true)
 					return
 				}
 			}

@@ -1,6 +1,7 @@
 package pgstore_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/pgstore"
 )
@@ -186,5 +188,108 @@ func TestStore_RevokeMatchingNoNotify(t *testing.T) {
 	revs, err := st.Revocations(t.Context(), t0)
 	if err != nil || len(revs) != 21 {
 		t.Errorf("Revocations(%v) = %d, %v; want 21 (the bulk ones listed), nil", t0, len(revs), err)
+	}
+}
+
+// TestStore_RevokeMatchingFailsPartWay: a RevokeMatching that fails after
+// some of its batches committed returns, with the error, exactly how many
+// sessions those batches revoked (the kill switch's answer carries it as
+// the problem's revoked member, and its bulk event records it): never one
+// of the batch that failed, which rolled back, and every one of a batch
+// that committed. A trigger refuses to revoke one session; in the table
+// walk, whose two workers each revoke a chunk of heap pages, another chunk
+// is held in flight (on an advisory lock) until that failure has happened:
+// it was canceled, and a chunk canceled after it committed went uncounted
+// (18 revoked, 36 in the table). Once the trigger is gone, the same call
+// revokes the rest and the two counts add up.
+func TestStore_RevokeMatchingFailsPartWay(t *testing.T) {
+	t.Parallel()
+	const sessions, batch = 60, 7
+	at := t0.Add(time.Minute)
+	for _, c := range []struct {
+		name   string
+		filter sessiond.RevokeFilter
+		walk   bool // the table walk, two chunks at a time; else the sweep, one batch at a time
+	}{
+		{"All", sessiond.RevokeFilter{All: true}, true},
+		{"Subjects", sessiond.RevokeFilter{Subjects: []string{"user00", "user01", "user02", "user03", "user04", "user05"}}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			st, schema := newStore(t, pgstore.Options{})
+			dsn := testDSN(t)
+			pgstore.SetRevokeBatch(st, batch) // the walk: a chunk of one heap page
+			createMany(t, st, sessions, 6)
+			q := pgx.Identifier{schema}.Sanitize()
+			key := rand.Int32() // this test's advisory locks: (key, 1) holds a chunk, (key, 2) its failure
+			onPage := func(page int) string {
+				return queryOne[string](t, dsn, fmt.Sprintf(`SELECT id FROM %s.sessions WHERE (ctid::text::point)[0] = %d ORDER BY id LIMIT 1`, q, page))
+			}
+			held, poisoned := onPage(0), onPage(1)
+			if !c.walk {
+				held = ""
+			}
+			for _, sql := range []string{
+				fmt.Sprintf(`CREATE FUNCTION %s.hold() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock_shared(%d, 1); RETURN NEW; END $$`, q, key),
+				fmt.Sprintf(`CREATE FUNCTION %s.poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock_shared(%d, 2); RAISE EXCEPTION 'poisoned'; END $$`, q, key),
+				fmt.Sprintf(`CREATE TRIGGER hold BEFORE UPDATE ON %s.sessions FOR EACH ROW WHEN (OLD.id = '%s') EXECUTE FUNCTION %s.hold()`, q, held, q),
+				fmt.Sprintf(`CREATE TRIGGER poison BEFORE UPDATE ON %s.sessions FOR EACH ROW WHEN (OLD.id = '%s') EXECUTE FUNCTION %s.poison()`, q, poisoned, q),
+			} {
+				if err := exec(t.Context(), dsn, sql); err != nil {
+					t.Fatal(err)
+				}
+			}
+			locks, err := pgx.Connect(t.Context(), dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer locks.Close(context.Background())
+			if _, err := locks.Exec(t.Context(), `SELECT pg_advisory_lock($1, 1), pg_advisory_lock($1, 2)`, key); err != nil {
+				t.Fatal(err)
+			}
+			waiting := func(which int) bool { // a chunk waits on the lock (key, which)
+				return queryInt(t, dsn, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::oid AND objid = $2 AND NOT granted`,
+					uint32(key), which) > 0
+			}
+			type result struct {
+				n   int
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				n, _, err := st.RevokeMatching(t.Context(), c.filter, at, sessiond.ReasonIncident)
+				done <- result{n, err}
+			}()
+			until := func(cond func() bool) {
+				for !cond() {
+					select {
+					case <-t.Context().Done():
+						t.Fatal("RevokeMatching never got there")
+					case <-time.After(10 * time.Millisecond):
+					}
+				}
+			}
+			// Both chunks in flight (the walk), then the poisoned one fails.
+			until(func() bool { return waiting(2) && (!c.walk || waiting(1)) })
+			if _, err := locks.Exec(t.Context(), `SELECT pg_advisory_unlock($1, 2)`, key); err != nil {
+				t.Fatal(err)
+			}
+			until(func() bool { return !waiting(2) })
+			if _, err := locks.Exec(t.Context(), `SELECT pg_advisory_unlock($1, 1)`, key); err != nil {
+				t.Fatal(err)
+			}
+			r := <-done
+			revoked := queryInt(t, dsn, `SELECT count(*) FROM `+q+`.sessions WHERE revoked_at IS NOT NULL`)
+			if r.err == nil || r.n != revoked || r.n >= sessions || c.walk && r.n == 0 {
+				t.Fatalf("RevokeMatching with a poisoned session = %d, %v; want an error and %d, the sessions revoked (the held chunk's among them)", r.n, r.err, revoked)
+			}
+			if err := exec(t.Context(), dsn, `DROP TRIGGER poison ON `+q+`.sessions`); err != nil {
+				t.Fatal(err)
+			}
+			rest, _, err := st.RevokeMatching(t.Context(), c.filter, at, sessiond.ReasonIncident)
+			if err != nil || r.n+rest != sessions {
+				t.Errorf("RevokeMatching again = %d, %v after %d; want the other %d", rest, err, r.n, sessions-r.n)
+			}
+		})
 	}
 }

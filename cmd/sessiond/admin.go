@@ -459,7 +459,7 @@ func (a *app) sessionsCmd() *cobra.Command {
 		Short: "List and revoke sessions through the running server",
 		Long:  "List and revoke sessions through the running server.\n" + remoteHelp,
 	}
-	cmd.PersistentFlags().StringVar(&url, "url", "", "server URL (env SESSIOND_URL; default http://<server.listen>)")
+	urlVar(cmd.PersistentFlags(), &url)
 
 	var (
 		subject, cursor string
@@ -535,6 +535,9 @@ func (a *app) sessionsCmd() *cobra.Command {
 		Short: "Revoke one session",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkSelectors(cmd, "url"); err != nil {
+				return err
+			}
 			if err := checkSessionID("ID", args[0]); err != nil {
 				return err
 			}
@@ -559,7 +562,8 @@ func (a *app) sessionsCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// --except "" would be sent as none and revoke the session
 			// meant to be kept; given twice, the first would be revoked.
-			if err := checkSelectors(cmd, "except"); err != nil {
+			// --url "" would revoke on the default server.
+			if err := checkSelectors(cmd, "except", "url"); err != nil {
 				return err
 			}
 			if err := checkSubject("S", args[0]); err != nil {

@@ -28,8 +28,9 @@ func (a *app) incidentCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// --issued-before "" would travel as no bound, every session of
-			// the subjects (of every subject with --all).
-			if err := checkSelectors(cmd, "issued-before"); err != nil {
+			// the subjects (of every subject with --all); --url "" would
+			// revoke on the default server.
+			if err := checkSelectors(cmd, "issued-before", "url"); err != nil {
 				return err
 			}
 			if issuedBefore != "" {
@@ -92,7 +93,7 @@ func (a *app) incidentCmd() *cobra.Command {
 		},
 	}
 	f := revoke.Flags()
-	f.StringVar(&url, "url", "", "server URL (env SESSIOND_URL; default http://<server.listen>)")
+	urlVar(f, &url)
 	f.BoolVar(&in.All, "all", false, "every session")
 	f.StringArrayVar(&in.Subjects, "subject", nil, "a subject whose sessions to revoke (repeatable)")
 	onceVar(f, &issuedBefore, "issued-before", "sessions created before this time (RFC 3339)")

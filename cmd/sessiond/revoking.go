@@ -20,8 +20,9 @@ import (
 // (`--except A --except B` revoking A), so checkSelectors refuses it, as
 // the API refuses a query parameter given twice.
 type onceValue struct {
-	p *string
-	n int
+	p      *string
+	n      int
+	absent string // what leaving the flag out means, for checkSelectors' message ("": none)
 }
 
 func (v *onceValue) Set(s string) error { *v.p = s; v.n++; return nil }
@@ -34,11 +35,21 @@ func onceVar(f *pflag.FlagSet, p *string, name, usage string) {
 	f.Var(&onceValue{p: p}, name, usage)
 }
 
+// urlVar defines --url as onceVar does. For a command that revokes, it
+// selects the deployment: given empty it would be read as left out, and
+// the command would revoke on SESSIOND_URL's server or the
+// configuration's; given twice, on the last one named.
+func urlVar(f *pflag.FlagSet, p *string) {
+	f.Var(&onceValue{p: p, absent: "SESSIOND_URL or http://<server.listen>"}, "url",
+		"server URL (env SESSIOND_URL; default http://<server.listen>)")
+}
+
 // checkSelectors refuses, as a usage error before anything is sent, a flag
 // of names given empty (a script's empty variable), which would be read as
 // the flag left out and so widen what the command selects (every subject's
 // events, every session of a subject whatever its age, the session meant
-// to be kept), or an onceVar flag given more than once.
+// to be kept, another deployment's sessions), or an onceVar flag given
+// more than once.
 func checkSelectors(cmd *cobra.Command, names ...string) error {
 	for _, name := range names {
 		f := cmd.Flags().Lookup(name)
@@ -49,7 +60,11 @@ func checkSelectors(cmd *cobra.Command, names ...string) error {
 			return usageErr("invalid argument: --%s given %d times; give it once", name, v.n)
 		}
 		if f.Value.String() == "" {
-			return usageErr("invalid argument: --%s must not be empty; leave it out for none", name)
+			absent := "none"
+			if v, ok := f.Value.(*onceValue); ok && v.absent != "" {
+				absent = v.absent
+			}
+			return usageErr("invalid argument: --%s must not be empty; leave it out for %s", name, absent)
 		}
 	}
 	return nil

@@ -164,3 +164,97 @@ func TestCLI_RevokeNotesSpaces(t *testing.T) {
 		})
 	}
 }
+
+// TestCLI_RevokeURLOnce: --url chooses the deployment a revoking command
+// ends sessions on. Given empty (a script's empty variable) it was read as
+// left out, and the command revoked on SESSIOND_URL's server or the
+// configuration's instead; given twice, on the last one named. Both are
+// now usage errors (exit 2) with nothing sent to any server, as an empty
+// or repeated selector is. Given once, it is used as before.
+func TestCLI_RevokeURLOnce(t *testing.T) {
+	id := string(sessiond.NewSessionID())
+	var asked []string
+	serve := func(name string) *httptest.Server {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			asked = append(asked, name)
+			if r.Method == http.MethodDelete && strings.HasPrefix(r.URL.Path, "/v1/sessions/") {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+			w.Write([]byte(`{"revoked":1}`))
+		}))
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	fromEnv, meant, other := serve("SESSIOND_URL"), serve("meant"), serve("other")
+	env := []string{"SESSIOND_URL=" + fromEnv.URL, "SESSIOND_API_KEY=sdak_probe"}
+	for _, cmd := range [][]string{
+		{"incident", "revoke", "--all", "--reason", "r"},
+		{"sessions", "revoke-subject", "alice"},
+		{"sessions", "revoke", id},
+	} {
+		for _, tc := range []struct {
+			name string
+			url  []string
+			code int
+			want string // the server asked; "" for none
+		}{
+			{"empty", []string{"--url", ""}, exitUsage, ""},
+			{"empty with =", []string{"--url="}, exitUsage, ""},
+			{"twice", []string{"--url", other.URL, "--url", meant.URL}, exitUsage, ""},
+			{"same twice", []string{"--url", meant.URL, "--url=" + meant.URL}, exitUsage, ""},
+			{"once", []string{"--url", meant.URL}, 0, "meant"},
+			{"left out", nil, 0, "SESSIOND_URL"},
+		} {
+			asked = nil
+			args := append(append([]string(nil), cmd...), tc.url...)
+			_, errOut, code := runInProcess(env, args...)
+			if code != tc.code || tc.want == "" && len(asked) != 0 || tc.want != "" && (len(asked) != 1 || asked[0] != tc.want) {
+				t.Errorf("%v: exit %d, asked %q (stderr %q); want exit %d and %q asked", args, code, asked, errOut, tc.code, tc.want)
+			}
+		}
+	}
+}
+
+// TestCLI_RevokeNamesNoSecret: a server URL carrying a credential (a
+// password, a token in the query or the fragment, percent-encoded or not)
+// is refused as a usage error before anything is sent, and neither the
+// refusal nor the "server:" line, which is not printed, repeats it.
+func TestCLI_RevokeNamesNoSecret(t *testing.T) {
+	const secret = "Hunter2secret"
+	asked := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		asked++
+		w.Write([]byte(`{"revoked":1}`))
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	for _, u := range []string{
+		"http://operator:" + secret + "@" + host,
+		"http://operator:" + secret + "%40x@" + host,
+		"http://" + secret + "@" + host,
+		srv.URL + "/?token=" + secret,
+		srv.URL + "/#" + secret,
+	} {
+		for _, args := range [][]string{
+			{"incident", "revoke", "--all", "--reason", "r"},
+			{"sessions", "revoke-subject", "alice"},
+			{"sessions", "revoke", string(sessiond.NewSessionID())},
+		} {
+			for _, viaEnv := range []bool{false, true} {
+				env, args := []string{"SESSIOND_API_KEY=sdak_probe"}, args
+				if viaEnv {
+					env = append(env, "SESSIOND_URL="+u)
+				} else {
+					args = append(append([]string(nil), args...), "--url", u)
+				}
+				asked = 0
+				out, errOut, code := runInProcess(env, args...)
+				if code != exitUsage || asked != 0 || strings.Contains(out+errOut, secret) || strings.Contains(errOut, "server:") {
+					t.Errorf("%v (SESSIOND_URL %v): exit %d, %d asked, stdout %q, stderr %q; want exit %d, nothing asked or printed of the URL",
+						args, viaEnv, code, asked, out, errOut, exitUsage)
+				}
+			}
+		}
+	}
+}

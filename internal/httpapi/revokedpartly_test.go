@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/internal/httpapi"
+	"github.com/sessiond/sessiond/memstore"
 )
 
 // TestIncident_FailedPartWay: a kill switch whose store failed after some
@@ -48,6 +51,112 @@ func TestIncident_FailedPartWay(t *testing.T) {
 			ce, ok := errors.AsType[*client.Error](err)
 			if !ok || n != tc.n || ce.Revoked != tc.n || ce.Status != tc.status {
 				t.Errorf("RevokeIncident = %d, %v; want %d with an *Error of status %d and Revoked %d", n, err, tc.n, tc.status, tc.n)
+			}
+		})
+	}
+}
+
+// failingBatches revokes a subject's sessions one a batch, as redisstore
+// does 128 a script, and fails with err from batch failAt on (0: the
+// first); its cursor counts the batches of the walk.
+type failingBatches struct {
+	*memstore.Store
+	failAt int
+	err    error
+}
+
+func (s *failingBatches) RevokeSubjectBatch(ctx context.Context, subject string, except sessiond.SessionID, at time.Time,
+	reason sessiond.RevokeReason, cursor string, _ int, _ func([]sessiond.Revocation, []sessiond.Client, bool) sessiond.ChangeRecords) (
+	[]sessiond.Revocation, []sessiond.Client, string, error) {
+	done, _ := strconv.Atoi(cursor)
+	if done >= s.failAt {
+		return nil, nil, "", s.err
+	}
+	live, err := s.List(ctx, subject, at)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	for _, sess := range live {
+		if sess.ID == except {
+			continue
+		}
+		if _, err := s.Revoke(ctx, sess.ID, at, reason); err != nil {
+			return nil, nil, "", err
+		}
+		return []sessiond.Revocation{{SessionID: sess.ID, Subject: subject, RevokedAt: at, ExpiresAt: sess.ExpiresAt, Reason: reason}},
+			[]sessiond.Client{sess.Client}, strconv.Itoa(done + 1), nil
+	}
+	return nil, nil, "", nil
+}
+
+// oneTransaction is a store that revokes a subject in one transaction, as
+// SQLite and PostgreSQL do, and whose RevokeSubject fails whole: nothing
+// stays revoked.
+type oneTransaction struct {
+	*memstore.Store
+	err error
+}
+
+func (s oneTransaction) RevokeSubject(context.Context, string, sessiond.SessionID, time.Time, sessiond.RevokeReason) ([]sessiond.Revocation, error) {
+	return nil, s.err
+}
+
+// TestRevokeSubject_FailedPartWay: DELETE /v1/subjects/{subject}/sessions
+// on a store that revokes in batches and fails after some answers the
+// error's problem (503 for a store gone or a set that kept changing, 500
+// otherwise) with the revoked member counting the batches that committed;
+// one that failed in its first batch, or a store that revokes in one
+// transaction (whose failure revokes nothing), answers without it. The
+// client returns the count with its *Error. Each answer is checked against
+// openapi.json.
+func TestRevokeSubject_FailedPartWay(t *testing.T) {
+	unavailable := fmt.Errorf("batch store: %w", sessiond.ErrStoreUnavailable)
+	for _, tc := range []struct {
+		name   string
+		store  func(*memstore.Store) sessiond.Store
+		status int
+		code   string
+		detail string
+		want   int // the revoked member; 0: absent
+	}{
+		{"store gone after two batches", func(m *memstore.Store) sessiond.Store { return &failingBatches{m, 2, unavailable} },
+			http.StatusServiceUnavailable, "store_unavailable", "the session store is unavailable", 2},
+		{"set kept changing after one batch", func(m *memstore.Store) sessiond.Store {
+			return &failingBatches{m, 1, fmt.Errorf("batch store: kept changing: %w", sessiond.ErrConflict)}
+		}, http.StatusServiceUnavailable, "store_unavailable", "kept changing while they were revoked", 1},
+		{"internal error after one batch", func(m *memstore.Store) sessiond.Store {
+			return &failingBatches{m, 1, errors.New("batch store: disk full")}
+		},
+			http.StatusInternalServerError, "internal", "", 1},
+		{"first batch failed", func(m *memstore.Store) sessiond.Store { return &failingBatches{m, 0, unavailable} },
+			http.StatusServiceUnavailable, "store_unavailable", "", 0},
+		{"one transaction failed", func(m *memstore.Store) sessiond.Store { return oneTransaction{m, unavailable} },
+			http.StatusServiceUnavailable, "store_unavailable", "", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnvWith(t, sessiond.StrategyDatabase, func(o *sessiond.Options) {
+				o.Store = tc.store(o.Store.(*memstore.Store))
+			}, nil)
+			for range 5 {
+				if _, err := e.m.Create(t.Context(), "alice", sessiond.CreateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := e.do(http.MethodDelete, "/v1/subjects/alice/sessions", "", nil, nil)
+			wantProblem(t, "DELETE /v1/subjects/alice/sessions", r, tc.status, tc.code, tc.detail)
+			got, present := r.problem(t)["revoked"]
+			if tc.want == 0 && present || tc.want > 0 && got != float64(tc.want) {
+				t.Errorf("problem %s: revoked = %v (present %v); want %d (0: absent)", r.body, got, present, tc.want)
+			}
+			live, err := e.store.List(t.Context(), "alice", e.clock.Now())
+			if err != nil || len(live) != 5-tc.want {
+				t.Errorf("%d sessions live, %v; want %d: the count is what the store revoked", len(live), err, 5-tc.want)
+			}
+			// Again: the walk starts over and fails after as many batches.
+			n, err := e.c.RevokeSubject(t.Context(), "alice", "")
+			ce, ok := errors.AsType[*client.Error](err)
+			if !ok || n != tc.want || ce.Revoked != tc.want || ce.Status != tc.status {
+				t.Errorf("RevokeSubject = %d, %v; want %d with an *Error of status %d and Revoked %d", n, err, tc.want, tc.status, tc.want)
 			}
 		})
 	}
