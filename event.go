@@ -180,9 +180,11 @@ func (m *Manager) emit(ctx context.Context, e Event) {
 // form CleanClient gives: verify, refresh and Record take the client as a
 // caller passes it (httpsession relays a browser's User-Agent of up to
 // the server's header limit, invalid UTF-8 included), and the log keeps
-// every event for its retention.
+// every event for its retention; with Options.EventIPPrefixes, its
+// addresses cut to them.
 func (m *Manager) stamp(e Event) Event {
 	e.Client = eventClient(e.Client)
+	e = m.eventIP.MaskEvent(e)
 	if e.Time.IsZero() {
 		e.Time = m.now()
 	}

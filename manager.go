@@ -101,6 +101,7 @@ type Manager struct {
 	clock    Clock
 	events   EventSink
 	anomaly  AnomalyChecker
+	eventIP  IPPrefixes // Options.EventIPPrefixes
 	onVerify func(error, time.Duration)
 	storeErr storeFailures // Options.StoreErrorObserver
 	dedup    anomalyDedup
@@ -156,6 +157,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		clock:    o.Clock,
 		events:   o.Events,
 		anomaly:  o.Anomalies,
+		eventIP:  o.EventIPPrefixes,
 		onVerify: o.VerifyObserver,
 		storeErr: o.StoreErrorObserver,
 		log:      o.Logger,

@@ -96,6 +96,12 @@ type Options struct {
 	// is never refused, so a client looping on a dead token cannot lock its
 	// user out. The zero value limits nothing.
 	RefreshFailures FailureLimit
+	// EventIPPrefixes: how many leading bits of a client's address the
+	// events keep (their client and details.issued_to, in the EventSink
+	// and in the log line of each); the zero value keeps whole addresses.
+	// Sessions keep theirs whole while they live: the anomaly rules and
+	// a subject's list of devices compare with it.
+	EventIPPrefixes IPPrefixes
 	// Clock; default SystemClock.
 	Clock Clock
 	// Events receives lifecycle and security events; nil records nothing
@@ -217,6 +223,9 @@ func (o Options) withDefaults() (Options, error) {
 		o.WatermarkPoll = defaultWatermarkPoll
 	}
 	if err := o.RefreshFailures.validate("refresh_failures"); err != nil {
+		return o, err
+	}
+	if err := o.EventIPPrefixes.validate(); err != nil {
 		return o, err
 	}
 	for _, run := range o.Background {

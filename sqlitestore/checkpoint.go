@@ -38,6 +38,20 @@ import (
 // fsyncs and the readers' wait, which restartWait bounds (21-28 ms on
 // average, once or twice a second, under that load).
 //
+// Erasing. What garbage collection and retention delete (sessions, events,
+// webhook deliveries: subjects, addresses, User-Agents) must not stay
+// readable in the files past the bound the operator set. secure_delete(ON)
+// (dsn) overwrites a deleted row, and a page freed, with zeros, so the
+// checkpoint that copies those pages back clears the database file; but
+// the log's frames written before the deletion still hold the rows, and
+// RESTART leaves them in the file until later commits happen to overwrite
+// them, which on a quiet deployment may be never. So after a deletion
+// (Store.erased) the next checkpoint takes the write slot and runs a
+// TRUNCATE checkpoint, which also empties the -wal file. It runs after
+// the collector's and retention's passes that deleted something (once a
+// minute at most by default), off the request path: one more stall of the
+// writes like a restart's, and the log grows its file again from nothing.
+//
 // Durability does not change: a commit is in the -wal file (in the
 // operating system's page cache, as before) when write returns, so it
 // survives the process being killed; with synchronous=NORMAL (the
@@ -151,7 +165,9 @@ func (s *Store) checkpointConn(ctx context.Context) (*sql.Conn, error) {
 }
 
 // checkpoint runs a PASSIVE checkpoint on c and, when the log has reached
-// restartAt frames, a RESTART one holding the write slot. It returns the
+// restartAt frames, a RESTART one holding the write slot; after a
+// deletion (s.erased), a TRUNCATE one holding it, whatever the log's size
+// (Erasing, above). It returns the
 // log size at which the next checkpoint should restart: restartFrames
 // again, or, when a reader kept this restart from finishing, twice the
 // log's size now. A reader that holds its snapshot for long (another
@@ -160,8 +176,9 @@ func (s *Store) checkpointConn(ctx context.Context) (*sql.Conn, error) {
 // the longer it lasts, for a -wal file that ends up at most twice as
 // large as the log grew meanwhile.
 func (s *Store) checkpoint(ctx context.Context, c *sql.Conn, restartAt int) (next int, err error) {
+	erase := s.erased.Load()
 	_, frames, err := s.walCheckpoint(ctx, c, "PASSIVE")
-	if err != nil || frames < restartAt {
+	if err != nil || frames < restartAt && !erase {
 		return restartAt, err
 	}
 	// Once more before taking the slot: it copies back what was written
@@ -174,14 +191,24 @@ func (s *Store) checkpoint(ctx context.Context, c *sql.Conn, restartAt int) (nex
 		return restartAt, err
 	}
 	defer s.unlockWrite()
+	mode := "RESTART"
+	if erase {
+		mode = "TRUNCATE"
+	}
 	// Busy while a reader is still on the log; one that outlives
-	// restartWait makes this restart give up, nothing to report.
+	// restartWait makes this restart give up, nothing to report (a
+	// truncation is then tried again at the next checkpoint).
 	for deadline := time.Now().Add(restartWait); ; time.Sleep(restartPoll) {
-		busy, _, err := s.walCheckpoint(ctx, c, "RESTART")
+		busy, _, err := s.walCheckpoint(ctx, c, mode)
 		switch {
 		case err != nil:
 			return restartAt, err
 		case !busy:
+			if erase {
+				// Still holding the write slot: no deletion can
+				// have committed since the truncation.
+				s.erased.Store(false)
+			}
 			return s.ckptCfg.restartFrames, nil
 		case time.Now().After(deadline):
 			return 2 * frames, nil

@@ -17,3 +17,15 @@ func (s *Store) WriterPragma(ctx context.Context, name string) (string, error) {
 	err := s.wconn.QueryRowContext(ctx, "PRAGMA "+name).Scan(&v)
 	return v, err
 }
+
+// checkpointNow runs, on a connection of its own, the checkpoint the
+// store's goroutine runs after a commit.
+func (s *Store) checkpointNow(ctx context.Context) error {
+	c, err := s.checkpointConn(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_, err = s.checkpoint(ctx, c, s.ckptCfg.restartFrames)
+	return err
+}

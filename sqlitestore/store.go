@@ -94,8 +94,11 @@ type Store struct {
 	// ends and bg joins.
 	ckpt    chan struct{}
 	ckptCfg checkpointing
-	stop    context.CancelFunc
-	bg      sync.WaitGroup
+	// erased: rows were deleted since the log was last truncated, so the
+	// next checkpoint truncates it (checkpoint.go, erasing).
+	erased atomic.Bool
+	stop   context.CancelFunc
+	bg     sync.WaitGroup
 
 	lookupStmt *sql.Stmt
 	getStmt    *sql.Stmt
@@ -208,6 +211,10 @@ func dsn(abs string, fullSync bool) string {
 			"temp_store(MEMORY)",
 			// Checkpoints run beside the writes (checkpoint.go).
 			"wal_autocheckpoint(0)",
+			// What is deleted is overwritten with zeros, free pages
+			// included, rather than left readable in the file
+			// (checkpoint.go, erasing).
+			"secure_delete(ON)",
 		},
 		"_txlock": {"immediate"},
 	})
@@ -392,7 +399,8 @@ func (s *Store) fail(op string, err error) error {
 func wrap(op string, err error) error { return fmt.Errorf("sqlitestore: %s: %w", op, err) }
 
 // deleteLimited runs the DELETE query, whose last parameter is limit, in a
-// write transaction and returns how many rows it deleted.
+// write transaction and returns how many rows it deleted; when it deleted
+// any, the next checkpoint truncates the log (checkpoint.go, erasing).
 // ErrInvalidArgument if limit is not positive.
 func (s *Store) deleteLimited(ctx context.Context, op string, limit int, query string, args ...any) (int, error) {
 	if err := sessiond.CheckLimit(limit); err != nil {
@@ -409,6 +417,12 @@ func (s *Store) deleteLimited(ctx context.Context, op string, limit int, query s
 	})
 	if err != nil {
 		return 0, err
+	}
+	if n > 0 {
+		// After the commit, which kicked the checkpoint: one that
+		// truncated the log before it cannot clear this (it holds the
+		// write slot from its truncation to clearing the flag).
+		s.erased.Store(true)
 	}
 	return int(n), nil
 }

@@ -383,6 +383,23 @@ type AnomalyRule struct {
 // Events configures the security event log.
 type Events struct {
 	Retention Duration `yaml:"retention"`
+	// IPv4Prefix and IPv6Prefix: the leading bits of a client's address
+	// every event keeps (32 and 128: the whole address).
+	IPv4Prefix int `yaml:"ipv4_prefix"`
+	IPv6Prefix int `yaml:"ipv6_prefix"`
+}
+
+// IPPrefixes are IPv4Prefix and IPv6Prefix as the Manager takes them: a
+// whole address is 0, so that the default cuts nothing.
+func (e Events) IPPrefixes() sessiond.IPPrefixes {
+	p := sessiond.IPPrefixes{V4: e.IPv4Prefix, V6: e.IPv6Prefix}
+	if p.V4 == 32 {
+		p.V4 = 0
+	}
+	if p.V6 == 128 {
+		p.V6 = 0
+	}
+	return p
 }
 
 // Console configures the operator console at /console (docs/console.md),
@@ -495,7 +512,7 @@ func Default() Config {
 				RefreshDeviceChange: AnomalyRule{Action: "revoke"},
 			},
 		},
-		Events:   Events{Retention: Duration(2160 * time.Hour)},
+		Events:   Events{Retention: Duration(2160 * time.Hour), IPv4Prefix: 32, IPv6Prefix: 128},
 		Console:  Console{Enabled: true, IdleTimeout: Duration(15 * time.Minute)},
 		Log:      Log{Level: "info", Format: "json", Requests: "all", SampleEvery: 100},
 		Webhooks: []Webhook{},

@@ -1636,6 +1636,29 @@ var rules = sortedByID([]Rule{
 			return nil
 		},
 	},
+	{
+		ID: "SD-EVENTS-001", Severity: SeverityError,
+		Title:     "event address prefixes out of range, or finer in anomaly details",
+		Rationale: "events.ipv4_prefix and events.ipv6_prefix say how much of a client's address the security events keep for events.retention (GDPR Art. 5(1)(c), data minimisation); a length the address does not have is refused at start. The anomaly events' details name the networks the anomaly rules compare (anomaly.ipv4_prefix, anomaly.ipv6_prefix), so a longer anomaly prefix keeps more of the address there than the events' own field.",
+		Fix:       "keep events.ipv4_prefix in 1–32 and events.ipv6_prefix in 1–128 (the whole address: 32, 128), and the anomaly prefixes no longer than them",
+		Check: func(in Input) []Issue {
+			e, a := in.Config.Events, in.Config.Anomaly
+			var out []Issue
+			if e.IPv4Prefix < 1 || e.IPv4Prefix > 32 {
+				out = append(out, issue("events.ipv4_prefix", "events.ipv4_prefix %d is not in 1–32", e.IPv4Prefix))
+			} else if a.IPv4Prefix > e.IPv4Prefix && a.IPv4Prefix <= 32 {
+				out = append(out, Issue{Path: "events.ipv4_prefix", Severity: SeverityWarning, Message: fmt.Sprintf(
+					"events keep /%d of an IPv4 address, but anomaly events name /%d networks in their details", e.IPv4Prefix, a.IPv4Prefix)})
+			}
+			if e.IPv6Prefix < 1 || e.IPv6Prefix > 128 {
+				out = append(out, issue("events.ipv6_prefix", "events.ipv6_prefix %d is not in 1–128", e.IPv6Prefix))
+			} else if a.IPv6Prefix > e.IPv6Prefix && a.IPv6Prefix <= 128 {
+				out = append(out, Issue{Path: "events.ipv6_prefix", Severity: SeverityWarning, Message: fmt.Sprintf(
+					"events keep /%d of an IPv6 address, but anomaly events name /%d networks in their details", e.IPv6Prefix, a.IPv6Prefix)})
+			}
+			return out
+		},
+	},
 	ssfReceiverRule, // internal/config/ssf.go
 	ssfTransmitterRule,
 	ssfPrivateEndpointsRule,

@@ -48,6 +48,10 @@ type fanout struct {
 	metrics  *metrics.Metrics
 	slog     *slog.Logger
 	clock    sessiond.Clock // nil: the system clock
+	// ip cuts the client addresses of every event (events.ipv4_prefix,
+	// events.ipv6_prefix); the Manager's own events are cut already, the
+	// server's are cut here.
+	ip sessiond.IPPrefixes
 	// atomic: log is a store that writes a change's events and outbox
 	// deliveries in the change's transaction (sessiond.ChangeEventWriter),
 	// and the webhook outbox is that same store.
@@ -100,7 +104,7 @@ func (f *fanout) Prepare(ctx context.Context, e sessiond.Event) ([]sessiond.Even
 	if !f.atomic {
 		return nil, nil, false, nil
 	}
-	e = acting(ctx, e)
+	e = f.ip.MaskEvent(acting(ctx, e))
 	var ds []sessiond.Delivery
 	if f.alerted(e) {
 		var err error
@@ -125,7 +129,7 @@ func (f *fanout) Committed(ctx context.Context, e sessiond.Event) {
 }
 
 func (f *fanout) Record(ctx context.Context, e sessiond.Event) error {
-	e = acting(ctx, e)
+	e = f.ip.MaskEvent(acting(ctx, e))
 	var errs []error
 	if f.log != nil {
 		if err := f.log.AppendEvents(ctx, e); err != nil {
@@ -190,7 +194,9 @@ func (f *fanout) emit(ctx context.Context, e sessiond.Event) {
 // emitChecked is emit for a caller that must not go on when the event is
 // not stored (a console sign-in): it returns the sink's error.
 func (f *fanout) emitChecked(ctx context.Context, e sessiond.Event) error {
-	e = acting(ctx, e) // the log line names the key, as the stored event does
+	// The log line names the key, and keeps no more of the address, as
+	// the stored event does.
+	e = f.ip.MaskEvent(acting(ctx, e))
 	if e.Time.IsZero() {
 		e.Time = f.now().UTC().Truncate(time.Microsecond)
 	}

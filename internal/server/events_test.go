@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,5 +77,41 @@ func TestFanout_EmitLogsActingKey(t *testing.T) {
 	evs, _, err := st.QueryEvents(ctx, sessiond.EventQuery{Type: EventIncident})
 	if err != nil || len(evs) != 1 || evs[0].Details["api_key_id"] != "key_operator1" {
 		t.Errorf("stored events %+v, %v; want one naming key_operator1", evs, err)
+	}
+}
+
+// TestFanout_MasksEventIPs: with events.ipv4_prefix and ipv6_prefix, the
+// events the server records itself (a refused API key, through emit; a
+// Shared Signals SET, through Record) keep only the leading bits of the
+// client's address, in the store and the log line (webhook payloads are
+// made from the same event).
+func TestFanout_MasksEventIPs(t *testing.T) {
+	met, err := metrics.New(metrics.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged bytes.Buffer
+	st := memstore.New()
+	f := &fanout{log: st, metrics: met, slog: slog.New(slog.NewJSONHandler(&logged, nil)),
+		ip: sessiond.IPPrefixes{V4: 24, V6: 48}}
+	ctx := context.Background()
+	f.emit(ctx, sessiond.Event{Type: EventAPIKeyAuthFailed, Client: sessiond.Client{IP: "198.51.100.77"}})
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	if err := f.Record(ctx, sessiond.Event{ID: sessiond.NewEventID(now), Time: now, Type: sessiond.EventSessionRevoked,
+		Client: sessiond.Client{IP: "2001:db8:1234:5678::9"}}); err != nil {
+		t.Fatal(err)
+	}
+	evs, _, err := st.QueryEvents(ctx, sessiond.EventQuery{})
+	if err != nil || len(evs) != 2 {
+		t.Fatalf("stored events %+v, %v; want 2", evs, err)
+	}
+	want := map[sessiond.EventType]string{EventAPIKeyAuthFailed: "198.51.100.0", sessiond.EventSessionRevoked: "2001:db8:1234::"}
+	for _, e := range evs {
+		if e.Client.IP != want[e.Type] {
+			t.Errorf("stored %s: client.ip %q; want %q", e.Type, e.Client.IP, want[e.Type])
+		}
+	}
+	if strings.Contains(logged.String(), "198.51.100.77") || !strings.Contains(logged.String(), `"client_ip":"198.51.100.0"`) {
+		t.Errorf("log %s; want client_ip 198.51.100.0 and not the whole address", logged.String())
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
 )
@@ -50,5 +51,32 @@ func TestManagerOptions_ZeroIntervals(t *testing.T) {
 	cfg.Lifetime.TouchInterval, cfg.Lifetime.ReuseInterval = 0, 0
 	if o := server.ManagerOptions(cfg); o.TouchInterval >= 0 || o.ReuseInterval >= 0 {
 		t.Errorf("0s: TouchInterval, ReuseInterval = %v, %v; want both negative (none)", o.TouchInterval, o.ReuseInterval)
+	}
+}
+
+// TestManagerOptions_EventIPPrefixes: events.ipv4_prefix and ipv6_prefix
+// reach the Manager, and the whole address (32, 128, the defaults) is
+// the Manager's zero value, which cuts nothing.
+func TestManagerOptions_EventIPPrefixes(t *testing.T) {
+	cases := []struct {
+		name   string
+		v4, v6 int
+		want   sessiond.IPPrefixes
+	}{
+		{"defaults", 32, 128, sessiond.IPPrefixes{}},
+		{"networks", 24, 48, sessiond.IPPrefixes{V4: 24, V6: 48}},
+		{"IPv4 only", 24, 128, sessiond.IPPrefixes{V4: 24}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := config.Default()
+			cfg.Events.IPv4Prefix, cfg.Events.IPv6Prefix = tc.v4, tc.v6
+			if got := server.ManagerOptions(cfg).EventIPPrefixes; got != tc.want {
+				t.Errorf("EventIPPrefixes = %+v; want %+v", got, tc.want)
+			}
+		})
+	}
+	if d := config.Default().Events; d.IPv4Prefix != 32 || d.IPv6Prefix != 128 {
+		t.Errorf("default events.ipv4_prefix, ipv6_prefix = %d, %d; want 32, 128 (docs/configuration.md)", d.IPv4Prefix, d.IPv6Prefix)
 	}
 }

@@ -192,7 +192,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
-	events := &fanout{metrics: met, slog: log, clock: clock}
+	events := &fanout{metrics: met, slog: log, clock: clock, ip: cfg.Events.IPPrefixes()}
 	if live != nil {
 		live.failed = events.countFailed("count_sessions")
 	}
@@ -450,7 +450,8 @@ func managerOptions(cfg config.Config, life sessiond.Lifetimes, store sessiond.S
 		WatermarkPoll:    poll,
 		RefreshFailures: sessiond.FailureLimit{Max: cfg.RateLimit.RefreshFailures.Requests,
 			Window: cfg.RateLimit.RefreshFailures.Per.Std()},
-		Logger: log,
+		EventIPPrefixes: cfg.Events.IPPrefixes(),
+		Logger:          log,
 	}
 	if mopts.ReuseInterval == 0 {
 		mopts.ReuseInterval = -1 // an explicit 0s in the config means no grace

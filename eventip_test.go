@@ -1,0 +1,128 @@
+package sessiond_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/memstore"
+)
+
+func TestIPPrefixes_Mask(t *testing.T) {
+	tests := []struct {
+		name string
+		p    sessiond.IPPrefixes
+		ip   string
+		want string
+	}{
+		{"zero keeps an IPv4 address", sessiond.IPPrefixes{}, "198.51.100.77", "198.51.100.77"},
+		{"zero keeps an IPv6 address", sessiond.IPPrefixes{}, "2001:db8:1234:5678::9", "2001:db8:1234:5678::9"},
+		{"IPv4 to /24", sessiond.IPPrefixes{V4: 24, V6: 48}, "198.51.100.77", "198.51.100.0"},
+		{"IPv4 to /16", sessiond.IPPrefixes{V4: 16}, "198.51.100.77", "198.51.0.0"},
+		{"IPv4 to /32 is the address", sessiond.IPPrefixes{V4: 32}, "198.51.100.77", "198.51.100.77"},
+		{"IPv6 to /48", sessiond.IPPrefixes{V4: 24, V6: 48}, "2001:db8:1234:5678::9", "2001:db8:1234::"},
+		{"IPv6 left whole by V6 0", sessiond.IPPrefixes{V4: 24}, "2001:db8:1234:5678::9", "2001:db8:1234:5678::9"},
+		{"IPv4-mapped IPv6 is an IPv4 address", sessiond.IPPrefixes{V4: 24, V6: 48}, "::ffff:198.51.100.77", "198.51.100.0"},
+		{"zone dropped", sessiond.IPPrefixes{V6: 64}, "fe80::1:2:3:4%eth0", "fe80::"},
+		{"empty stays empty", sessiond.IPPrefixes{V4: 24, V6: 48}, "", ""},
+		{"not an address is dropped", sessiond.IPPrefixes{V4: 24, V6: 48}, "198.51.100.77:443", ""},
+		{"garbage is dropped", sessiond.IPPrefixes{V4: 24}, "alice@example.com", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.p.Mask(tt.ip); got != tt.want {
+				t.Errorf("%+v.Mask(%q) = %q; want %q", tt.p, tt.ip, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestManager_EventIPPrefixes: with Options.EventIPPrefixes, every event
+// keeps only the leading bits of a client's address, in the event, in its
+// details (issued_to) and in its log line, while the session itself keeps
+// the whole address (the anomaly rules compare with it).
+func TestManager_EventIPPrefixes(t *testing.T) {
+	var logged bytes.Buffer
+	h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) {
+		o.EventIPPrefixes = sessiond.IPPrefixes{V4: 24, V6: 48}
+		o.Logger = slog.New(slog.NewJSONHandler(&logged, nil))
+	})
+	ctx := context.Background()
+	v4 := sessiond.Client{IP: "198.51.100.77", UserAgent: "Mozilla/5.0"}
+	v6 := sessiond.Client{IP: "2001:db8:1234:5678::9", UserAgent: "Mozilla/5.0"}
+	iss := h.create(t, "alice", sessiond.CreateOptions{Client: v4})
+	h.create(t, "bob", sessiond.CreateOptions{Client: v6})
+
+	// A stolen refresh token replayed: the reuse event names the client
+	// the session was issued to in details.issued_to.
+	if _, err := h.m.Refresh(ctx, iss.RefreshToken, v4); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(6 * time.Second)
+	if _, err := h.m.Refresh(ctx, iss.RefreshToken, sessiond.Client{IP: "192.0.2.66"}); !errors.Is(err, sessiond.ErrRefreshReused) {
+		t.Fatalf("Refresh(replayed) = %v; want ErrRefreshReused", err)
+	}
+
+	want := map[string]string{"alice": "198.51.100.0", "bob": "2001:db8:1234::"}
+	for _, e := range h.events.OfType(sessiond.EventSessionCreated) {
+		if e.Client.IP != want[e.Subject] {
+			t.Errorf("%s event of %s: client.ip %q; want %q", e.Type, e.Subject, e.Client.IP, want[e.Subject])
+		}
+	}
+	reused := h.events.OfType(sessiond.EventRefreshReused)
+	if len(reused) != 1 {
+		t.Fatalf("%d refresh_token_reused events; want 1", len(reused))
+	}
+	if got := reused[0].Client.IP; got != "192.0.2.0" {
+		t.Errorf("reuse event client.ip %q; want 192.0.2.0", got)
+	}
+	if to, _ := reused[0].Details["issued_to"].(sessiond.Client); to.IP != "198.51.100.0" || to.UserAgent != v4.UserAgent {
+		t.Errorf("reuse event details.issued_to %+v; want ip 198.51.100.0 and the User-Agent", reused[0].Details["issued_to"])
+	}
+
+	// The log lines of the events say no more than the events.
+	for line := range strings.Lines(logged.String()) {
+		var l struct {
+			Msg      string `json:"msg"`
+			ClientIP string `json:"client_ip"`
+		}
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if l.Msg == "event" && l.ClientIP != "" && !strings.HasSuffix(l.ClientIP, ".0") && !strings.HasSuffix(l.ClientIP, "::") {
+			t.Errorf("event log line with client_ip %q: %s", l.ClientIP, line)
+		}
+	}
+	for _, whole := range []string{"198.51.100.77", "2001:db8:1234:5678", "192.0.2.66"} {
+		if strings.Contains(logged.String(), whole) {
+			t.Errorf("the log holds %q", whole)
+		}
+	}
+
+	// The session keeps the whole address.
+	s, err := h.store.Get(ctx, iss.Session.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Client.IP != v4.IP {
+		t.Errorf("stored session's client.ip %q; want %q", s.Client.IP, v4.IP)
+	}
+}
+
+// TestNew_EventIPPrefixesRange: a prefix longer than the address, or
+// negative, is refused.
+func TestNew_EventIPPrefixesRange(t *testing.T) {
+	for _, p := range []sessiond.IPPrefixes{{V4: 33}, {V4: -1}, {V6: 129}, {V6: -8}} {
+		_, err := sessiond.New(context.Background(), sessiond.Options{Strategy: sessiond.StrategyDatabase,
+			Store: memstore.New(), EventIPPrefixes: p, GCInterval: -1})
+		if !errors.Is(err, sessiond.ErrInvalidArgument) {
+			t.Errorf("New with EventIPPrefixes %+v = %v; want ErrInvalidArgument", p, err)
+		}
+	}
+}
