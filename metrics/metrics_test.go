@@ -579,3 +579,54 @@ func TestMetrics_StoreCounters(t *testing.T) {
 		}
 	}
 }
+
+// failingOutbox fails CountDeliveries for one state.
+type failingOutbox struct {
+	sessiond.Outbox
+	fail sessiond.DeliveryState
+}
+
+func (f failingOutbox) CountDeliveries(ctx context.Context, state sessiond.DeliveryState) (int, error) {
+	if state == f.fail {
+		return 0, fmt.Errorf("count deliveries: %w", sessiond.ErrStoreUnavailable)
+	}
+	return f.Outbox.CountDeliveries(ctx, state)
+}
+
+// TestCountOutbox: both states in one map; when either count fails, the
+// error and no map, so that the failed state is left out of the scrape
+// rather than reported as 0.
+func TestCountOutbox(t *testing.T) {
+	st := memstore.New()
+	t.Cleanup(func() { st.Close() })
+	ctx := context.Background()
+	now := time.Now()
+	for i, state := range []sessiond.DeliveryState{sessiond.DeliveryPending, sessiond.DeliveryPending, sessiond.DeliveryPending, sessiond.DeliveryDead} {
+		id := fmt.Sprintf("d%d", i)
+		if err := st.EnqueueDeliveries(ctx, sessiond.Delivery{ID: id, Endpoint: "siem", EventID: id, Payload: []byte("{}"), State: sessiond.DeliveryPending,
+			NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		if state == sessiond.DeliveryDead {
+			if err := st.FinishDelivery(ctx, id, sessiond.DeliveryDead, 8, now, "refused", now); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		fail sessiond.DeliveryState
+		want map[sessiond.DeliveryState]int
+	}{
+		{"both counted", "", map[sessiond.DeliveryState]int{sessiond.DeliveryPending: 3, sessiond.DeliveryDead: 1}},
+		{"pending fails", sessiond.DeliveryPending, nil},
+		{"dead fails", sessiond.DeliveryDead, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, age, err := metrics.CountOutbox(failingOutbox{Outbox: st, fail: tc.fail})(ctx)
+			if (err != nil) != (tc.want == nil) || !maps.Equal(got, tc.want) || age != 0 {
+				t.Errorf("CountOutbox = %v, age %v, %v; want %v (an error: %v), age 0", got, age, err, tc.want, tc.want == nil)
+			}
+		})
+	}
+}

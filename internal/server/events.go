@@ -172,14 +172,18 @@ func (f *fanout) storeError(op string, err error) {
 // countFailed returns the function a shared count (sharedcount.go) tells
 // of each count of op that failed: logged, and counted in
 // sessiond_store_errors_total once, not at every scrape served without
-// it. A count its deadline cut is the store not answering in time.
+// it. Every failure is counted, as metrics counted each failed count
+// before the counts were shared: a conflict as one, anything else (a
+// deadline, an error the store does not classify, such as a missing
+// table) as the store not answering.
 func (f *fanout) countFailed(op string) func(err error, retry time.Duration) {
 	return func(err error, retry time.Duration) {
-		if errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, sessiond.ErrStoreUnavailable) {
-			err = fmt.Errorf("%w: %w", sessiond.ErrStoreUnavailable, err)
-		}
 		f.slog.Error("count for metrics", "op", op, "err", err, "retry_in", retry.String())
-		f.storeError(op, err)
+		if errors.Is(err, sessiond.ErrConflict) {
+			f.metrics.StoreConflict(op)
+		} else {
+			f.metrics.StoreError(op)
+		}
 	}
 }
 

@@ -170,8 +170,9 @@ func reported[K comparable](get func(context.Context) (map[K]int, time.Duration,
 	}
 }
 
-// errNotCounted is served when no count has ended yet, which only an
-// asker that stopped waiting can see.
+// errNotCounted would be served were no count ended yet; get never gets
+// there (an asker waits for the first count or returns its ctx's error),
+// it only keeps served total.
 var errNotCounted = errors.New("not counted yet")
 
 // start runs a count as of now in the background; the caller holds c.mu.
@@ -193,6 +194,12 @@ func (c *sharedCount[K]) start(now time.Time) {
 		c.mu.Lock()
 		if err != nil {
 			c.err, c.errAt, c.errTook = err, end, end.Sub(now)
+			// The clock stepped back past the last count (the reason for
+			// this one): its age is unknown, and served it would read 0 s
+			// for as long as the step while it ages. Left out instead.
+			if now.Before(c.at) || end.Before(c.at) {
+				c.last = nil
+			}
 		} else {
 			if m == nil {
 				m = map[K]int{} // nil is no count yet

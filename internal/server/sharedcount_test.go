@@ -362,6 +362,10 @@ func TestFanout_CountFailed(t *testing.T) {
 		{sessiond.ErrStoreUnavailable, `error="unavailable"`},
 		{fmt.Errorf("sqlitestore: count live: %w", context.DeadlineExceeded), `error="unavailable"`},
 		{fmt.Errorf("pgstore: count live: %w", sessiond.ErrConflict), `error="conflict"`},
+		// An error the store does not classify (a table renamed or not
+		// readable: pgstore's SQLSTATE 42P01, 42501) fails the count all
+		// the same, and ErrReported keeps metrics from counting it.
+		{errors.New(`pgstore: count deliveries: relation "deliveries" does not exist (SQLSTATE 42P01)`), `error="unavailable"`},
 	} {
 		met, err := metrics.New(metrics.Options{})
 		if err != nil {
@@ -374,6 +378,107 @@ func TestFanout_CountFailed(t *testing.T) {
 		line := `sessiond_store_errors_total{` + tc.want + `,op="count_sessions"} 1`
 		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(line) + `$`).Match(b) {
 			t.Errorf("countFailed(%v): no %s in the scrape", tc.err, line)
+		}
+	}
+}
+
+// TestSharedCount_ClockStepsDuringAnOutage: a failure stands on the
+// clock, like a count, so a step either way ends it (the next ask tries
+// again, never waits out the step); after a step back the last good count
+// is from the clock's future and its age unknown, so when the count meant
+// to replace it fails too it is no longer served (as 0 s old for as long
+// as the step, out of SessiondLiveCountStale's reach) but left out.
+func TestSharedCount_ClockStepsDuringAnOutage(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		step     time.Duration
+		during   bool // the step comes during the retry's count, at its time
+		wantLast bool // served the last good count, aged by the clock
+	}{
+		{"back an hour", -time.Hour, false, false},
+		{"back just past the last count", -2*countEvery - time.Second, false, false},
+		{"back an hour during the next count", -time.Hour, true, false},
+		{"forward a day", 24 * time.Hour, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := sessiondtest.NewClock(liveT0)
+			c, _ := liveFixture(t, liveT0, 1)
+			f := &downLive{LiveCounter: c, clock: clock, err: fmt.Errorf("pgstore: count live: %w", sessiond.ErrStoreUnavailable)}
+			bg := newBackground()
+			t.Cleanup(bg.stop)
+			l := newLiveCount(f, clock, bg)
+			l.wait = time.Minute
+			ctx := context.Background()
+			if _, _, err := l.get(ctx); err != nil {
+				t.Fatal(err)
+			}
+			f.down.Store(true)
+			clock.Advance(2 * countEvery) // past the reuse, to the failure
+			if m, age, err := l.get(ctx); err != nil || m[sessiond.StrategyHybrid] != 1 || age != 2*countEvery {
+				t.Fatalf("ask at the failure = %v, age %v, %v; want the last count, 1m0s old", m, age, err)
+			}
+			if tc.during {
+				clock.Advance(countEvery) // to the retry
+				f.d = tc.step
+			} else {
+				clock.Advance(tc.step)
+			}
+			m, age, err := l.get(ctx)
+			if n := f.tries.Load(); n != 3 {
+				t.Fatalf("%d counts after the clock stepped %v during the failure; want 3 (a new try)", n, tc.step)
+			}
+			if tc.wantLast {
+				if want := clock.Now().Sub(liveT0); err != nil || m[sessiond.StrategyHybrid] != 1 || age != want {
+					t.Fatalf("ask after the step = %v, age %v, %v; want the last count, %v old", m, age, err, want)
+				}
+				return
+			}
+			if !errors.Is(err, sessiond.ErrStoreUnavailable) {
+				t.Fatalf("ask after the step = %v, age %v, %v; want the failure (the last count's age is unknown)", m, age, err)
+			}
+			// Nor once the clock is back past the last count: its age
+			// would be short by the step.
+			f.d = 0
+			clock.Advance(-tc.step + countRetryMax)
+			if m, age, err := l.get(ctx); !errors.Is(err, sessiond.ErrStoreUnavailable) {
+				t.Fatalf("ask once the clock passed the last count again = %v, age %v, %v; want the failure", m, age, err)
+			}
+		})
+	}
+}
+
+// TestSharedCount_ScrapesBeforeAnyCount: /metrics wired as serve wires it,
+// the store failing from start: both gauges are left out of every scrape,
+// and each failed count is counted once in sessiond_store_errors_total,
+// not once more at every scrape that finds it standing.
+func TestSharedCount_ScrapesBeforeAnyCount(t *testing.T) {
+	clock := sessiondtest.NewClock(liveT0)
+	st := &downStore{Store: memstore.New()}
+	t.Cleanup(func() { st.Close() })
+	st.down.Store(true)
+	bg := newBackground()
+	t.Cleanup(bg.stop)
+	live, depth := newLiveCount(st, clock, bg), newOutboxDepth(st, clock, bg)
+	met, err := metrics.New(metrics.Options{ActiveSessions: reported(live.get), OutboxDepth: reported(depth.get)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := &fanout{metrics: met, slog: slog.New(slog.DiscardHandler), clock: clock}
+	live.failed, depth.failed = events.countFailed("count_sessions"), events.countFailed("count_deliveries")
+	var body string
+	for i := range 40 { // 10 minutes, every 15 s
+		rec := httptest.NewRecorder()
+		met.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		body = rec.Body.String()
+		if m := regexp.MustCompile(`(?m)^sessiond_(sessions_active|webhook_outbox_depth)\S*`).FindString(body); m != "" {
+			t.Fatalf("scrape %d: %s present; want it left out, nothing counted yet", i, m)
+		}
+		clock.Advance(15 * time.Second)
+	}
+	for op, calls := range map[string]int32{"count_sessions": st.live.Load(), "count_deliveries": st.outbox.Load()} {
+		line := `sessiond_store_errors_total{error="unavailable",op="` + op + `"} ` + strconv.Itoa(int(calls))
+		if calls != 20 || !regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(line)+`$`).MatchString(body) {
+			t.Errorf("%d failed counts of %s; want 20 (one a 30 s), and %s in the last scrape", calls, op, line)
 		}
 	}
 }
