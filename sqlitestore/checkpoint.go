@@ -47,10 +47,14 @@ import (
 // RESTART leaves them in the file until later commits happen to overwrite
 // them, which on a quiet deployment may be never. So after a deletion
 // (Store.erased) the next checkpoint takes the write slot and runs a
-// TRUNCATE checkpoint, which also empties the -wal file. It runs after
-// the collector's and retention's passes that deleted something (once a
-// minute at most by default), off the request path: one more stall of the
-// writes like a restart's, and the log grows its file again from nothing.
+// TRUNCATE checkpoint, which also empties the -wal file; when a reader
+// outlasts restartWait it gives up and the next tries back off (1, 2, 4…
+// checkpoints skipped, at most maxEraseBackoff), as restarts do. It runs after
+// the collector's and retention's passes that deleted something (the
+// collector runs once a minute by default; during a long pass each of its
+// transactions marks the store again, so every checkpoint truncates), off
+// the request path: one more stall of the writes like a restart's, and the
+// log grows its file again from nothing.
 //
 // Durability does not change: a commit is in the -wal file (in the
 // operating system's page cache, as before) when write returns, so it
@@ -91,6 +95,11 @@ const restartFrames = 8192
 // few milliseconds; one that holds its snapshot longer makes that restart
 // give up, and the next try waits until the log has doubled.
 const restartWait = 100 * time.Millisecond
+
+// maxEraseBackoff bounds how many checkpoints skip a truncation after one
+// that a reader outlasted: under writes up to ten a second, so a pending
+// truncation is tried again within seconds of the reader leaving.
+const maxEraseBackoff = 32
 
 // restartPoll is how often a restart looks again whether the readers have
 // left the log. SQLite's own busy handler would wait 1, 2, 5, 10, 15 ms…
@@ -170,13 +179,21 @@ func (s *Store) checkpointConn(ctx context.Context) (*sql.Conn, error) {
 // (Erasing, above). It returns the
 // log size at which the next checkpoint should restart: restartFrames
 // again, or, when a reader kept this restart from finishing, twice the
-// log's size now. A reader that holds its snapshot for long (another
+// log's size now (never less than restartAt: a truncation also runs on a
+// small log). A reader that holds its snapshot for long (another
 // process's long query) would otherwise stall the writes for restartWait
 // at every checkpoint while it lasts; doubling makes those stalls rarer
 // the longer it lasts, for a -wal file that ends up at most twice as
 // large as the log grew meanwhile.
 func (s *Store) checkpoint(ctx context.Context, c *sql.Conn, restartAt int) (next int, err error) {
-	erase := s.erased.Load()
+	pending := s.erased.Load()
+	erase := pending
+	if pending && s.eraseSkip.Load() > 0 {
+		// A reader outlasted the last truncation: this one does not take
+		// the write slot for it (a restart still truncates).
+		s.eraseSkip.Add(-1)
+		erase = false
+	}
 	_, frames, err := s.walCheckpoint(ctx, c, "PASSIVE")
 	if err != nil || frames < restartAt && !erase {
 		return restartAt, err
@@ -192,7 +209,7 @@ func (s *Store) checkpoint(ctx context.Context, c *sql.Conn, restartAt int) (nex
 	}
 	defer s.unlockWrite()
 	mode := "RESTART"
-	if erase {
+	if pending {
 		mode = "TRUNCATE"
 	}
 	// Busy while a reader is still on the log; one that outlives
@@ -204,14 +221,26 @@ func (s *Store) checkpoint(ctx context.Context, c *sql.Conn, restartAt int) (nex
 		case err != nil:
 			return restartAt, err
 		case !busy:
-			if erase {
+			if pending {
 				// Still holding the write slot: no deletion can
 				// have committed since the truncation.
 				s.erased.Store(false)
+				s.eraseSkip.Store(0)
+				s.eraseBackoff.Store(0)
 			}
 			return s.ckptCfg.restartFrames, nil
 		case time.Now().After(deadline):
-			return 2 * frames, nil
+			if pending {
+				// Skip the next tries, twice as many each time: a
+				// long reader (a VACUUM INTO backup) would otherwise
+				// stall the writes at every checkpoint it outlasts.
+				b := min(max(2*s.eraseBackoff.Load(), 1), maxEraseBackoff)
+				s.eraseBackoff.Store(b)
+				s.eraseSkip.Store(b)
+			}
+			// A truncation runs below restartAt too: back off from
+			// the threshold, never below it.
+			return max(restartAt, 2*frames), nil
 		}
 	}
 }

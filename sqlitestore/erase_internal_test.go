@@ -3,6 +3,7 @@ package sqlitestore
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -123,9 +124,10 @@ func traces(t *testing.T, path, mark string) []string {
 }
 
 // TestStore_DeletedTruncationRetried: a reader still on the log when the
-// checkpoint after a deletion runs makes its truncation give up; the next
-// checkpoint, once the reader has gone, truncates the log, even though
-// nothing was deleted in between.
+// checkpoint after a deletion runs makes its truncation give up; a later
+// checkpoint (the second: the first after a give-up backs off), once the
+// reader has gone, truncates the log, even though nothing was deleted in
+// between.
 func TestStore_DeletedTruncationRetried(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "retry.db")
@@ -167,6 +169,12 @@ func TestStore_DeletedTruncationRetried(t *testing.T) {
 	if err := s.checkpointNow(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if !s.erased.Load() {
+		t.Fatalf("the first checkpoint after a truncation gave up did not back off: erased = false; want true")
+	}
+	if err := s.checkpointNow(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if s.erased.Load() {
 		t.Errorf("after the reader left and a checkpoint ran, erased = true; want false")
 	}
@@ -175,5 +183,138 @@ func TestStore_DeletedTruncationRetried(t *testing.T) {
 	}
 	if got := traces(t, path, mark); len(got) > 0 {
 		t.Errorf("%q is still in %v", mark, got)
+	}
+}
+
+// TestStore_DeletionKicksTruncation: on a quiet store, the deletion alone
+// (no write after it) is followed by a truncating checkpoint. The commit
+// kicks the checkpoint goroutine before deleteLimited marks the store
+// erased, so a goroutine quick to wake read erased = false, ran a passive
+// checkpoint, and the deleted rows stayed in the -wal until the next
+// write, on a quiet deployment for hours (1 deletion in about 20 on the
+// 2-vCPU VM). Each round waits, with no timing, for a checkpoint on an
+// idle goroutine before deleting.
+func TestStore_DeletionKicksTruncation(t *testing.T) {
+	ctx := t.Context()
+	modes := make(chan string, 64)
+	run := func(ctx context.Context, c *sql.Conn, mode string) (bool, int, error) {
+		busy, frames, err := walCheckpoint(ctx, c, mode)
+		select {
+		case modes <- mode:
+		default: // the test is not listening: a round's leftovers
+		}
+		return busy, frames, err
+	}
+	s, err := newStore(ctx, filepath.Join(t.TempDir(), "kick.db"), Options{}, checkpointing{restartFrames: restartFrames, run: run})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	at := time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC)
+	// Long enough for a liveness bound, never reached when the code is
+	// right: each round's truncation follows its deletion at once.
+	const stuck = 10 * time.Second
+	for round := range 100 {
+		if err := s.AppendEvents(ctx, sessiond.Event{ID: sessiond.NewEventID(at), Time: at, Type: sessiond.EventSessionCreated,
+			Subject: "zz-forget-kick"}); err != nil {
+			t.Fatal(err)
+		}
+		// The append's checkpoint ran: the goroutine waits for a kick.
+		for mode := ""; mode != "PASSIVE"; {
+			mode = <-modes
+		}
+		for len(modes) > 0 {
+			<-modes
+		}
+		if n, err := s.DeleteEventsBefore(ctx, at.Add(time.Second), 10); err != nil || n != 1 {
+			t.Fatalf("round %d: DeleteEventsBefore = %d, %v; want 1, nil", round, n, err)
+		}
+		timeout := time.After(stuck)
+		for mode := ""; mode != "TRUNCATE"; {
+			select {
+			case mode = <-modes:
+			case <-timeout:
+				t.Fatalf("round %d: no truncating checkpoint after a deletion with no write after it (erased = %v)", round, s.erased.Load())
+			}
+		}
+	}
+}
+
+// TestCheckpoint_TruncationBackOffKeepsThreshold: a truncation after a
+// deletion runs whatever the log's size; when a reader keeps it from
+// finishing, the restart threshold it returns backs off from the current
+// one, never below it. Twice a small log was returned instead, so after a
+// collector's pass beside a long reader every checkpoint restarted (each
+// stalling the writes for restartWait) until the threshold had doubled
+// its way back up.
+func TestCheckpoint_TruncationBackOffKeepsThreshold(t *testing.T) {
+	ctx := t.Context()
+	const small = 10 // frames in the log, far below restartFrames
+	run := func(_ context.Context, _ *sql.Conn, mode string) (bool, int, error) {
+		return mode != "PASSIVE", small, nil // a reader on the log
+	}
+	s, err := newStore(ctx, filepath.Join(t.TempDir(), "backoff.db"), Options{}, checkpointing{restartFrames: restartFrames, run: run})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.stop() // the test runs the checkpoints
+	s.bg.Wait()
+	for _, at := range []int{restartFrames, 4 * restartFrames} {
+		s.erased.Store(true)
+		s.eraseSkip.Store(0) // not backing off from the last round
+		next, err := s.checkpoint(ctx, nil, at)
+		if err != nil || next < at {
+			t.Errorf("checkpoint(restart at %d) with a truncation kept busy at %d frames = %d, %v; want at least %d, nil", at, small, next, err, at)
+		}
+		if !s.erased.Load() {
+			t.Errorf("erased = false after a truncation that did not finish; want true")
+		}
+	}
+}
+
+// TestCheckpoint_TruncationBacksOff: while a reader outlasts every
+// truncation (a VACUUM INTO backup holds its snapshot for the whole
+// copy), the checkpoints after a deletion do not each take the write slot
+// and wait restartWait for it: after one gives up, the next tries are
+// skipped, more of them each time (a restart backs off the same way, by
+// the log's size). Before, every checkpoint, up to ten a second, stalled
+// the writes for restartWait, half of the time, for as long as the
+// reader lasted. Counted in checkpoints, not time.
+func TestCheckpoint_TruncationBacksOff(t *testing.T) {
+	ctx := t.Context()
+	var truncating bool
+	run := func(_ context.Context, _ *sql.Conn, mode string) (bool, int, error) {
+		if mode == "TRUNCATE" {
+			truncating = true
+			return true, 10, nil // a reader on the log
+		}
+		return false, 10, nil
+	}
+	s, err := newStore(ctx, filepath.Join(t.TempDir(), "backoff.db"), Options{}, checkpointing{restartFrames: restartFrames, run: run})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.stop() // the test runs the checkpoints
+	s.bg.Wait()
+	s.erased.Store(true)
+	const checkpoints = 40
+	var tried []int
+	for i := range checkpoints {
+		truncating = false
+		if _, err := s.checkpoint(ctx, nil, restartFrames); err != nil {
+			t.Fatal(err)
+		}
+		if truncating {
+			tried = append(tried, i)
+		}
+	}
+	// 1, 2, 4, 8, 16 skipped after each try: tries 0, 2, 5, 10, 19, 36.
+	if len(tried) > 7 || len(tried) < 2 || tried[0] != 0 {
+		t.Errorf("of %d checkpoints with a truncation pending and a reader on the log, %d took the write slot (%v); want the first and a few backing off", checkpoints, len(tried), tried)
+	}
+	if !s.erased.Load() {
+		t.Errorf("erased = false after truncations that did not finish; want true")
 	}
 }

@@ -97,8 +97,11 @@ type Store struct {
 	// erased: rows were deleted since the log was last truncated, so the
 	// next checkpoint truncates it (checkpoint.go, erasing).
 	erased atomic.Bool
-	stop   context.CancelFunc
-	bg     sync.WaitGroup
+	// eraseSkip: how many checkpoints still skip the truncation after one
+	// a reader outlasted; eraseBackoff: how many the last one skipped.
+	eraseSkip, eraseBackoff atomic.Int32
+	stop                    context.CancelFunc
+	bg                      sync.WaitGroup
 
 	lookupStmt *sql.Stmt
 	getStmt    *sql.Stmt
@@ -419,10 +422,13 @@ func (s *Store) deleteLimited(ctx context.Context, op string, limit int, query s
 		return 0, err
 	}
 	if n > 0 {
-		// After the commit, which kicked the checkpoint: one that
-		// truncated the log before it cannot clear this (it holds the
-		// write slot from its truncation to clearing the flag).
+		// After the commit: one that truncated the log before it cannot
+		// clear this (it holds the write slot from its truncation to
+		// clearing the flag). The commit's own kick may already have
+		// been taken by a checkpoint that read the flag unset, and on a
+		// quiet store no other write may follow, so kick again.
 		s.erased.Store(true)
+		s.kickCheckpoint()
 	}
 	return int(n), nil
 }
