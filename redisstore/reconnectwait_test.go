@@ -25,7 +25,7 @@ import (
 // call's context: redis/rueidis#683). Serve's requests rely on it to
 // answer 503 before server.write_timeout cuts their connection.
 func TestStore_DeadlineWhileReconnecting(t *testing.T) {
-	port, redis := testenv.PrivateRedis(t, "a frozen Redis")
+	port, redis := redisclustertest.StartProcess(t)
 	// Through a proxy, so that the test can cut the store's connection.
 	// The opener's handshake gives up after a minute, far past the hang
 	// guard below: a call that waits for it is caught by order, not time.
@@ -97,7 +97,7 @@ func TestStore_DeadlineWhileReconnecting(t *testing.T) {
 // calls only after one had gone unanswered. They now return by their
 // deadline from the moment a connection begins to open.
 func TestStore_DeadlineWhileReconnectingQuietly(t *testing.T) {
-	port, redis := testenv.PrivateRedis(t, "a frozen Redis")
+	port, redis := redisclustertest.StartProcess(t)
 	// Through a proxy, which shows the store's connections open and close.
 	p := sessiondtest.NewProxy(t, "127.0.0.1:"+strconv.Itoa(port))
 	// The keepalive gives up on a silent connection after write_timeout,
@@ -116,7 +116,7 @@ func TestStore_DeadlineWhileReconnectingQuietly(t *testing.T) {
 		t.Helper()
 		for begin := time.Now(); !cond(); time.Sleep(10 * time.Millisecond) {
 			if time.Since(begin) > 30*time.Second {
-				t.Fatalf("%s: not within 30s", what)
+				t.Fatalf("%s: not within 30s (%d connections open)", what, p.Open())
 			}
 		}
 	}

@@ -287,9 +287,12 @@ func TestStore_RevocationReplicasOption(t *testing.T) {
 
 // TestStore_RevocationWaitCluster: on a Redis Cluster each WAIT runs on the
 // master that took the revocation's writes. With one master's replica
-// stopped, a revocation of a session in that master's slots is
-// unacknowledged, and one of a session on another master (its record on a
-// third, or the same other) is acknowledged.
+// stopped, a revocation of a session in that master's slots waits there
+// (a client of that master blocks) until the replica is resumed, and one
+// of a session on another master (its record on a third, or the same
+// other) never waits there and is acknowledged. Seen by the master's
+// blocked client rather than by a short wait timing out: the running
+// replicas overran a 10 ms wait on a loaded machine.
 func TestStore_RevocationWaitCluster(t *testing.T) {
 	cluster := redisclustertest.Start(t)
 	owner := func(tag string) (int, int) { return cluster.SlotOwner("{" + tag + "}") }
@@ -311,7 +314,9 @@ func TestStore_RevocationWaitCluster(t *testing.T) {
 	prefix := first("ackc", func(p string) string { return p })
 	subjectB := first("b", tagOf)
 	ctx := context.Background()
-	st, err := redisstore.New(ctx, cluster.URL(), redisstore.Options{Prefix: prefix, RevocationWait: 10 * time.Millisecond})
+	// Each wait lasts until the replica acknowledges: the minute only
+	// keeps a lost replica from hanging the test.
+	st, err := redisstore.New(ctx, cluster.URL(), redisstore.Options{Prefix: prefix, RevocationWait: time.Minute})
 	if err != nil {
 		t.Fatalf("redisstore.New(cluster) = %v", err)
 	}
@@ -328,16 +333,50 @@ func TestStore_RevocationWaitCluster(t *testing.T) {
 	}
 	cluster.Stop(ra)
 	defer cluster.Continue(ra)
-	if _, err := st.Revoke(ctx, sb.ID, t0.Add(time.Second), sessiond.ReasonLogout); err != nil {
+	blocked, err := blocksOn(t, cluster, ma, func() error {
+		_, err := st.Revoke(ctx, sb.ID, t0.Add(time.Second), sessiond.ReasonLogout)
+		return err
+	}, func() { cluster.Continue(ra) })
+	if err != nil {
 		t.Fatalf("Revoke(b) = %v", err)
+	}
+	if blocked {
+		t.Fatal("revoking a session of another master waited on a's master, whose replica is stopped")
 	}
 	if n := st.UnackedRevocations(); n != 0 {
 		t.Errorf("after revoking a session whose master's replica runs: UnackedRevocations() = %d; want 0", n)
 	}
-	if _, err := st.Revoke(ctx, sa.ID, t0.Add(time.Second), sessiond.ReasonLogout); err != nil {
+	blocked, err = blocksOn(t, cluster, ma, func() error {
+		_, err := st.Revoke(ctx, sa.ID, t0.Add(time.Second), sessiond.ReasonLogout)
+		return err
+	}, func() { cluster.Continue(ra) })
+	if err != nil {
 		t.Fatalf("Revoke(a) = %v", err)
 	}
-	if n := st.UnackedRevocations(); n != 1 {
-		t.Errorf("after revoking a session whose master's replica is stopped: UnackedRevocations() = %d; want 1", n)
+	if !blocked {
+		t.Error("revoking a session of a's master, whose replica is stopped, returned without waiting there")
+	}
+	if n := st.UnackedRevocations(); n != 0 {
+		t.Errorf("after revoking a session whose master's replica was resumed during the wait: UnackedRevocations() = %d; want 0", n)
+	}
+}
+
+// blocksOn runs call and reports whether a client of the node on port
+// blocked (in WAIT) before call returned; if one did, release (which lets
+// the WAIT end) is called and call awaited.
+func blocksOn(t *testing.T, cluster *redisclustertest.Cluster, port int, call func() error, release func()) (bool, error) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- call() }()
+	for {
+		select {
+		case err := <-done:
+			return false, err
+		case <-time.After(2 * time.Millisecond):
+		}
+		if cluster.Blocked(port) {
+			release()
+			return true, <-done
+		}
 	}
 }

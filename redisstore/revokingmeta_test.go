@@ -229,21 +229,37 @@ func TestStore_MetaWaitOutlivesCancel(t *testing.T) {
 }
 
 // TestStore_MetaWaitCluster: on a Redis Cluster the WAIT after a
-// revoking document's write runs on the master of the document's slot.
+// revoking document's write runs on the master of the document's slot:
+// with every replica running the write is acknowledged, and with that
+// master's replica stopped it waits there (a client of that master
+// blocks) until the replica is resumed. Seen by the master's blocked
+// client rather than by a wait timing out, which a running replica on a
+// loaded machine could overrun as well.
 func TestStore_MetaWaitCluster(t *testing.T) {
 	cluster := redisclustertest.Start(t)
 	ctx := context.Background()
-	st, err := redisstore.New(ctx, cluster.URL(), redisstore.Options{Prefix: "ackmetac", RevocationWait: 2 * time.Second})
+	// Each wait lasts until the replica acknowledges: the minute only
+	// keeps a lost replica from hanging the test.
+	st, err := redisstore.New(ctx, cluster.URL(), redisstore.Options{Prefix: "ackmetac", RevocationWait: time.Minute})
 	if err != nil {
 		t.Fatalf("redisstore.New(cluster) = %v", err)
 	}
 	defer st.Close()
+	// Each document's master and replica, read before any replica stops:
+	// a node that has not heard from a resumed replica yet reports it
+	// failing, without its master.
+	type nodes struct{ master, replica int }
+	owners := map[string]nodes{}
+	for _, doc := range revokingMeta {
+		master, replica := cluster.SlotOwner("ackmetac:meta:" + doc)
+		if replica == 0 {
+			t.Fatalf("%s: master without a replica", doc)
+		}
+		owners[doc] = nodes{master, replica}
+	}
 	for _, doc := range revokingMeta {
 		t.Run(doc, func(t *testing.T) {
-			_, replica := cluster.SlotOwner("ackmetac:meta:" + doc)
-			if replica == 0 {
-				t.Fatal("master without a replica")
-			}
+			o := owners[doc]
 			before := st.UnackedRevocations()
 			if _, err := st.PutMeta(ctx, doc, []byte("v"), 0); err != nil {
 				t.Fatalf("PutMeta() = %v", err)
@@ -251,13 +267,20 @@ func TestStore_MetaWaitCluster(t *testing.T) {
 			if n := st.UnackedRevocations() - before; n != 0 {
 				t.Errorf("with every replica running: %d unacknowledged; want 0", n)
 			}
-			cluster.Stop(replica)
-			defer cluster.Continue(replica)
-			if _, err := st.PutMeta(ctx, doc, []byte("v"), 1); err != nil {
-				t.Fatalf("PutMeta() = %v; want nil: the write holds on the master", err)
+			cluster.Stop(o.replica)
+			defer cluster.Continue(o.replica)
+			blocked, err := blocksOn(t, cluster, o.master, func() error {
+				_, err := st.PutMeta(ctx, doc, []byte("v"), 1)
+				return err
+			}, func() { cluster.Continue(o.replica) })
+			if err != nil {
+				t.Fatalf("PutMeta() = %v", err)
 			}
-			if n := st.UnackedRevocations() - before; n != 1 {
-				t.Errorf("with the replica of the document's master stopped: %d unacknowledged; want 1", n)
+			if !blocked {
+				t.Error("with the replica of the document's master stopped, PutMeta returned without waiting on that master")
+			}
+			if n := st.UnackedRevocations() - before; n != 0 {
+				t.Errorf("with the replica resumed during the wait: %d unacknowledged; want 0", n)
 			}
 		})
 	}

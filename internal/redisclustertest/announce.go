@@ -1,7 +1,6 @@
 package redisclustertest
 
 import (
-	"os/exec"
 	"strconv"
 	"testing"
 
@@ -17,17 +16,15 @@ import (
 func StartAnnouncing(t testing.TB, announce string) *Cluster {
 	t.Helper()
 	testenv.Programs(t, "a Redis Cluster", "", "redis-server", "redis-cli")
-	c := &Cluster{t: t, dir: t.TempDir(), procs: map[int]*exec.Cmd{}}
+	c := &Cluster{t: t, dir: t.TempDir(), procs: map[int]*node{}}
 	t.Cleanup(c.killAll)
-	port := testenv.FreePort(t)
 	extra := []string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"}
 	if announce != "" {
 		// Protected mode would refuse clients from that address: no
 		// password is set.
 		extra = append(extra, "--bind", "127.0.0.1", announce, "--cluster-announce-ip", announce, "--protected-mode", "no")
 	}
-	c.start(port, extra...)
-	c.waitPing(port)
+	port := c.launch(func(port int) { c.start(port, extra...) })
 	if out, err := c.Run(port, "cluster", "addslotsrange", "0", "16383"); err != nil || out != "OK" {
 		t.Fatalf("CLUSTER ADDSLOTSRANGE on port %s = %q, %v", strconv.Itoa(port), out, err)
 	}

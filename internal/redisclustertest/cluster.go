@@ -5,10 +5,9 @@ package redisclustertest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,8 +23,16 @@ type Cluster struct {
 	t     testing.TB
 	dir   string
 	mu    sync.Mutex
-	procs map[int]*exec.Cmd // by port; nil once killed
+	procs map[int]*node // by port; nil once killed
 	ports []int
+}
+
+// node is one redis-server process.
+type node struct {
+	cmd    *exec.Cmd
+	dir    string             // its working directory, its own
+	out    testenv.SyncBuffer // what it printed: why it exited
+	exited chan struct{}      // closed once it has
 }
 
 // Start starts the cluster and waits until every node reports it ok. It
@@ -34,21 +41,10 @@ type Cluster struct {
 func Start(t testing.TB) *Cluster {
 	t.Helper()
 	testenv.Programs(t, "a Redis Cluster", "", "redis-server", "redis-cli")
-	c := &Cluster{t: t, dir: t.TempDir(), procs: map[int]*exec.Cmd{}}
+	c := &Cluster{t: t, dir: t.TempDir(), procs: map[int]*node{}}
 	t.Cleanup(c.killAll)
-	for len(c.ports) < 6 {
-		// A port freed a moment ago may come back before the node started
-		// on it has bound it (seen in CI: two nodes given one port); each
-		// node also takes its port + 10000 for the cluster bus.
-		port := testenv.FreePort(t)
-		if slices.ContainsFunc(c.ports, func(p int) bool { return p == port || p+10000 == port || p == port+10000 }) {
-			continue
-		}
-		c.ports = append(c.ports, port)
-		c.startNode(port)
-	}
-	for _, p := range c.ports {
-		c.waitPing(p)
+	for range 6 {
+		c.launch(c.startNode)
 	}
 	args := []string{"--cluster", "create"}
 	for _, p := range c.ports {
@@ -62,42 +58,122 @@ func Start(t testing.TB) *Cluster {
 	return c
 }
 
+// startNode starts a cluster node on port.
 func (c *Cluster) startNode(port int) {
-	dir := filepath.Join(c.dir, strconv.Itoa(port))
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		c.t.Fatal(err)
-	}
 	// A short node timeout makes failover quick; no persistence: the
 	// replicas are the copies this cluster keeps.
-	cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--dir", dir, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+	c.start(port, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
 		"--cluster-node-timeout", "1000",
 		// A replica of a busy test machine may have lost its link for a
 		// while; it must still take over.
-		"--cluster-replica-validity-factor", "0", "--appendonly", "no", "--save", "",
-		// Replicas sync at once rather than after the default 5 s, so
-		// WaitHealthy can wait for their first sync to end; DEBUG lets a
-		// test make a node load a dataset.
-		"--repl-diskless-sync-delay", "0", "--enable-debug-command", "local")
-	if err := cmd.Start(); err != nil {
-		c.t.Fatal(err)
-	}
-	c.mu.Lock()
-	c.procs[port] = cmd
-	c.mu.Unlock()
+		"--cluster-replica-validity-factor", "0",
+		// DEBUG lets a test make a node load a dataset.
+		"--enable-debug-command", "local")
 }
 
-func (c *Cluster) waitPing(port int) {
+// launch starts a node with start on a free port and returns the port
+// once the node answers. A port free a moment ago (testenv.FreePort) may
+// be taken before the node binds it, and a cluster node also binds its
+// port + 10000 for the bus, which nothing checked: another test's server
+// or the local end of any connection may hold either (seen under load:
+// a node exited at start, and its cluster never formed). The node then
+// exits at once, or another server answers on its port: up tells, and
+// launch tries another port.
+func (c *Cluster) launch(start func(port int)) int {
+	c.t.Helper()
+	const tries = 5
+	for i := 1; ; i++ {
+		port := c.freePort()
+		start(port)
+		err := c.up(port)
+		if err == nil {
+			return port
+		}
+		if i == tries {
+			c.t.Fatalf("redis-server: %v (%d ports tried)", err, tries)
+		}
+		c.t.Logf("redis-server: %v; trying another port", err)
+		c.Kill(port)
+		c.mu.Lock()
+		delete(c.procs, port)
+		c.ports = slices.DeleteFunc(c.ports, func(p int) bool { return p == port })
+		c.mu.Unlock()
+	}
+}
+
+// freePort is a port free a moment ago that is neither a port of c's
+// nodes nor a cluster bus port of one (port + 10000), nor one whose bus
+// port Redis refuses (above 65535).
+func (c *Cluster) freePort() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		port := testenv.FreePort(c.t)
+		if port+10000 <= 65535 && !slices.ContainsFunc(c.ports, func(p int) bool { return p == port || p+10000 == port || p == port+10000 }) {
+			return port
+		}
+	}
+}
+
+// up waits until the node started on port answers, and that it is the
+// process answering on port; it returns an error if the node exited
+// first (with the last of what it printed), or no process of its own
+// answers there within 20 s.
+func (c *Cluster) up(port int) error {
+	c.mu.Lock()
+	n := c.procs[port]
+	c.mu.Unlock()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if out, err := c.cli(port, "ping"); err == nil && strings.TrimSpace(out) == "PONG" {
-			return
+		select {
+		case <-n.exited:
+			out := strings.Split(strings.TrimSpace(n.out.String()), "\n")
+			return fmt.Errorf("on port %d exited at start: %s", port, strings.Join(out[max(len(out)-2, 0):], "\n"))
+		default:
+		}
+		ours, err := n.answers(port)
+		if ours {
+			return nil
 		}
 		if time.Now().After(deadline) {
-			c.t.Fatalf("redis on port %d does not answer", port)
+			return fmt.Errorf("on port %d: no answer of its own within 20s: %v", port, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// answers reports whether the server answering on port is n: the one
+// whose process ID INFO gives, or, where INFO is renamed away, whose
+// directory CONFIG gives; where both are, any that answers PING.
+func (n *node) answers(port int) (bool, error) {
+	// Bounded: whatever holds the port may accept and never answer; up
+	// asks again.
+	ask := func(args ...string) (string, error) { return askBounded(port, 2*time.Second, args...) }
+	info, err := ask("info", "server")
+	if err != nil {
+		return false, err
+	}
+	if pid := infoValue(info, "process_id"); pid != "" {
+		return pid == strconv.Itoa(n.cmd.Process.Pid), fmt.Errorf("process %s answers", pid)
+	}
+	dir, err := ask("config", "get", "dir")
+	if err != nil {
+		return false, err
+	}
+	if name, value, ok := strings.Cut(dir, "\n"); ok && name == "dir" {
+		return value == n.dir, fmt.Errorf("a server in %s answers", value)
+	}
+	pong, err := ask("ping")
+	return err == nil && pong == "PONG", err
+}
+
+// askBounded runs one redis-cli command against the server on port, for
+// at most timeout, and returns its output trimmed.
+func askBounded(port int, timeout time.Duration, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "redis-cli", append([]string{"-h", "127.0.0.1", "-p", strconv.Itoa(port)}, args...)...).Output()
+	return strings.TrimSpace(string(out)), err
 }
 
 func (c *Cluster) cli(port int, args ...string) (string, error) {
@@ -129,6 +205,16 @@ func (c *Cluster) WaitHealthy() {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
+}
+
+// infoValue is the value of name in an INFO answer, "" without it.
+func infoValue(info, name string) string {
+	for line := range strings.Lines(info) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":"); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // synced reports whether an INFO answer shows a node not loading and, if
@@ -194,12 +280,12 @@ func (c *Cluster) withRole(role string) []int {
 // Kill kills the node on port with SIGKILL, as a crash.
 func (c *Cluster) Kill(port int) {
 	c.mu.Lock()
-	cmd := c.procs[port]
+	n := c.procs[port]
 	c.procs[port] = nil
 	c.mu.Unlock()
-	if cmd != nil {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+	if n != nil {
+		_ = n.cmd.Process.Kill()
+		<-n.exited
 	}
 }
 

@@ -35,21 +35,16 @@ type Pair struct {
 func StartPair(t testing.TB) *Pair {
 	t.Helper()
 	testenv.Programs(t, "a Redis master and replica", "", "redis-server", "redis-cli")
-	c := &Cluster{t: t, dir: t.TempDir(), procs: map[int]*exec.Cmd{}}
+	c := &Cluster{t: t, dir: t.TempDir(), procs: map[int]*node{}}
 	p := &Pair{t: t, c: c}
 	t.Cleanup(func() {
 		p.Continue()
 		c.killAll()
 	})
-	p.Master = testenv.FreePort(t)
-	for p.Replica = testenv.FreePort(t); p.Replica == p.Master; p.Replica = testenv.FreePort(t) {
-	}
 	// The master never drops a replica whose output buffer grows (limit
 	// 0): a test makes the replica fall behind by stopping it.
-	c.start(p.Master, "--client-output-buffer-limit", "replica 0 0 0")
-	c.start(p.Replica, "--replicaof", "127.0.0.1", strconv.Itoa(p.Master))
-	c.waitPing(p.Master)
-	c.waitPing(p.Replica)
+	p.Master = c.launch(func(port int) { c.start(port, "--client-output-buffer-limit", "replica 0 0 0") })
+	p.Replica = c.launch(func(port int) { c.start(port, "--replicaof", "127.0.0.1", strconv.Itoa(p.Master)) })
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		info, err := c.cli(p.Replica, "info")
@@ -82,12 +77,12 @@ func (p *Pair) signal(sig syscall.Signal, stopped bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.c.mu.Lock()
-	cmd := p.c.procs[p.Replica]
+	n := p.c.procs[p.Replica]
 	p.c.mu.Unlock()
-	if cmd == nil || p.stopped == stopped {
+	if n == nil || p.stopped == stopped {
 		return
 	}
-	if err := cmd.Process.Signal(sig); err != nil {
+	if err := n.cmd.Process.Signal(sig); err != nil {
 		p.t.Fatalf("signal replica: %v", err)
 	}
 	p.stopped = stopped
@@ -201,8 +196,9 @@ func (p *Pair) fillReplicaBuffer() {
 	}
 }
 
-// start starts a standalone node on port, without persistence, with
-// extra arguments.
+// start starts a node on port, without persistence, with extra
+// arguments. Replicas sync at once rather than after the default 5 s, so
+// that a test can wait for their first sync to end (WaitHealthy).
 func (c *Cluster) start(port int, extra ...string) {
 	dir := filepath.Join(c.dir, strconv.Itoa(port))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -210,12 +206,17 @@ func (c *Cluster) start(port int, extra ...string) {
 	}
 	args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
 		"--appendonly", "no", "--save", "", "--repl-diskless-sync-delay", "0"}, extra...)
-	cmd := exec.Command("redis-server", args...)
-	if err := cmd.Start(); err != nil {
+	n := &node{cmd: exec.Command("redis-server", args...), dir: dir, exited: make(chan struct{})}
+	n.cmd.Stdout, n.cmd.Stderr = &n.out, &n.out
+	if err := n.cmd.Start(); err != nil {
 		c.t.Fatal(err)
 	}
+	go func() {
+		_ = n.cmd.Wait()
+		close(n.exited)
+	}()
 	c.mu.Lock()
-	c.procs[port] = cmd
+	c.procs[port] = n
 	c.ports = append(c.ports, port)
 	c.mu.Unlock()
 }
@@ -229,19 +230,23 @@ func (c *Cluster) Continue(port int) { c.signal(port, syscall.SIGCONT) }
 
 func (c *Cluster) signal(port int, sig syscall.Signal) {
 	c.mu.Lock()
-	cmd := c.procs[port]
+	n := c.procs[port]
 	c.mu.Unlock()
-	if cmd == nil {
+	if n == nil {
 		return
 	}
-	if err := cmd.Process.Signal(sig); err != nil {
+	if err := n.cmd.Process.Signal(sig); err != nil {
 		c.t.Fatalf("signal node %d: %v", port, err)
 	}
 }
 
 // SlotOwner returns the port of the master that serves key's slot now and
 // the port of its replica (0 if it has none), as CLUSTER NODES on a live
-// node reports them.
+// node reports the master, and the replica itself (ROLE) its replica: the
+// other nodes' view of a replica lags, as gossip spreads, and flags it
+// failing once it has missed the pings of a second, which it does on a
+// busy machine (seen: "master without a replica" right after Start). A
+// node stopped (Stop) does not answer: its replica is not found then.
 func (c *Cluster) SlotOwner(key string) (master, replica int) {
 	c.t.Helper()
 	live := c.Live()
@@ -267,7 +272,6 @@ func (c *Cluster) SlotOwner(key string) (master, replica int) {
 		n, _ := strconv.Atoi(p)
 		return n
 	}
-	masterID := ""
 	for line := range strings.Lines(nodes) {
 		f := strings.Fields(line)
 		if len(f) < 8 || !strings.Contains(f[2], "master") {
@@ -282,31 +286,42 @@ func (c *Cluster) SlotOwner(key string) (master, replica int) {
 				b, err2 = strconv.Atoi(hi)
 			}
 			if err1 == nil && err2 == nil && a <= slot && slot <= b {
-				master, masterID = portOf(f[1]), f[0]
+				master = portOf(f[1])
 			}
 		}
 	}
 	if master == 0 {
 		c.t.Fatalf("no master serves slot %d:\n%s", slot, nodes)
 	}
-	for line := range strings.Lines(nodes) {
-		if f := strings.Fields(line); len(f) >= 4 && f[3] == masterID && !strings.Contains(f[2], "fail") {
-			replica = portOf(f[1])
+	for _, p := range live {
+		// slave, its master's host and port, the link's state, the offset
+		if role, err := askBounded(p, 10*time.Second, "role"); err == nil {
+			if f := strings.Fields(role); len(f) >= 3 && f[0] == "slave" && f[2] == strconv.Itoa(master) {
+				replica = p
+			}
 		}
 	}
 	return master, replica
 }
 
 // StartServer starts one standalone Redis with extra arguments (such as
-// --rename-command) and returns its port once it answers PING. Skips or
-// fails as Start does; the process is killed at cleanup.
+// --rename-command) and returns its port once it answers, and is the
+// server answering there. Skips or fails as Start does; the process is
+// killed at cleanup.
 func StartServer(t testing.TB, extra ...string) int {
+	port, _ := StartProcess(t, extra...)
+	return port
+}
+
+// StartProcess is StartServer that also returns the server's process, for
+// a test that freezes it (SIGSTOP) or kills it itself: the process a
+// signal reaches is the one the test's clients talk to. Killed at cleanup,
+// stopped or not.
+func StartProcess(t testing.TB, extra ...string) (port int, proc *os.Process) {
 	t.Helper()
 	testenv.Programs(t, "a Redis server", "", "redis-server", "redis-cli")
-	c := &Cluster{t: t, dir: t.TempDir(), procs: map[int]*exec.Cmd{}}
+	c := &Cluster{t: t, dir: t.TempDir(), procs: map[int]*node{}}
 	t.Cleanup(c.killAll)
-	port := testenv.FreePort(t)
-	c.start(port, extra...)
-	c.waitPing(port)
-	return port
+	port = c.launch(func(port int) { c.start(port, extra...) })
+	return port, c.procs[port].cmd.Process
 }

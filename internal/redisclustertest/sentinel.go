@@ -32,30 +32,33 @@ const sentinelMaster = "sd"
 func StartSentinel(t testing.TB, at string) *Sentinel {
 	t.Helper()
 	testenv.Programs(t, "a Redis Sentinel", "", "redis-server", "redis-cli")
-	c := &Cluster{t: t, dir: t.TempDir(), procs: map[int]*exec.Cmd{}}
+	c := &Cluster{t: t, dir: t.TempDir(), procs: map[int]*node{}}
 	t.Cleanup(c.killAll)
-	s := &Sentinel{c: c, Master: testenv.FreePort(t)}
-	for s.Sentinel = testenv.FreePort(t); s.Sentinel == s.Master; s.Sentinel = testenv.FreePort(t) {
-	}
+	s := &Sentinel{c: c}
 	if at == "127.0.0.1" {
-		c.start(s.Master)
+		s.Master = c.launch(func(port int) { c.start(port) })
 	} else {
 		// Protected mode would refuse clients from at: no password is set.
-		c.start(s.Master, "--bind", "127.0.0.1", at, "--protected-mode", "no")
+		s.Master = c.launch(func(port int) { c.start(port, "--bind", "127.0.0.1", at, "--protected-mode", "no") })
 	}
-	c.waitPing(s.Master)
+	s.Sentinel = c.freePort()
 	// A Sentinel rewrites its configuration file, so it must have one.
 	conf := filepath.Join(c.dir, "sentinel.conf")
 	text := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor %s %s %d 1\n", s.Sentinel, c.dir, sentinelMaster, at, s.Master)
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("redis-server", conf, "--sentinel")
-	if err := cmd.Start(); err != nil {
+	n := &node{cmd: exec.Command("redis-server", conf, "--sentinel"), dir: c.dir, exited: make(chan struct{})}
+	n.cmd.Stdout, n.cmd.Stderr = &n.out, &n.out
+	if err := n.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	go func() {
+		_ = n.cmd.Wait()
+		close(n.exited)
+	}()
 	c.mu.Lock()
-	c.procs[s.Sentinel] = cmd
+	c.procs[s.Sentinel] = n
 	c.ports = append(c.ports, s.Sentinel)
 	c.mu.Unlock()
 	deadline := time.Now().Add(20 * time.Second)

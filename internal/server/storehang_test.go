@@ -16,6 +16,7 @@ import (
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/internal/redisclustertest"
 	"github.com/sessiond/sessiond/internal/server"
 	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/redisstore"
@@ -39,7 +40,7 @@ const hangWriteTimeout = 2 * time.Second
 func TestStoreHang(t *testing.T) {
 	t.Run("redis", func(t *testing.T) {
 		t.Parallel()
-		port, redis := testenv.PrivateRedis(t, "a frozen Redis")
+		port, redis := redisclustertest.StartProcess(t)
 		url := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
 		waitRedis(t, url)
 		configure := func(cfg *config.Config) {

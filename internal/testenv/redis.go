@@ -2,11 +2,8 @@ package testenv
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -50,28 +47,6 @@ func DeleteRedisPrefix(tb testing.TB, url, prefix string) {
 			}
 		}
 	}
-}
-
-// PrivateRedis starts a redis-server of the test's own on a free loopback
-// port, without persistence, for a test that freezes it (SIGSTOP) or
-// kills it; it is resumed and killed at cleanup. It skips (or fails under
-// SESSIOND_TEST_REQUIRE) without redis-server. The server may not answer
-// yet when PrivateRedis returns.
-func PrivateRedis(tb testing.TB, what string) (port int, proc *os.Process) {
-	tb.Helper()
-	progs := Programs(tb, what, " (apt-get install redis-server)", "redis-server")
-	port = FreePort(tb)
-	cmd := exec.Command(progs["redis-server"], "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", tb.TempDir())
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGCONT)
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	return port, cmd.Process
 }
 
 // RedisCPU returns the CPU time the Redis that c talks to has used, user
