@@ -3,6 +3,7 @@ package webhook_test
 import (
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
@@ -41,5 +42,39 @@ func TestDocs_ExampleDelivery(t *testing.T) {
 	}
 	if p := config.HS256SecretProblem(key); p != "" {
 		t.Errorf("the example secret would be refused by serve: it %s", p)
+	}
+}
+
+// TestDocs_ExampleKeysAccepted: every webhook secret the documentation
+// shows (README, docs/, this package's examples, which pkg.go.dev
+// publishes) is one serve accepts, so that a reader who pastes it into a
+// secret_file is not refused (SD-WEBHOOK-006). Keys under 32 bytes are
+// SD-WEBHOOK-002's: ExampleSign keeps the Standard Webhooks test vector.
+func TestDocs_ExampleKeysAccepted(t *testing.T) {
+	files, err := filepath.Glob("../docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, "../README.md", "example_test.go")
+	re := regexp.MustCompile(`whsec_[A-Za-z0-9+/]+=*`)
+	found := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range re.FindAllString(string(b), -1) {
+			key, err := webhook.ParseSecret(s)
+			if err != nil || len(key) < 32 {
+				continue
+			}
+			found++
+			if p := config.HS256SecretProblem(key); p != "" {
+				t.Errorf("%s shows the webhook secret %s, which serve refuses: the key %s", f, s, p)
+			}
+		}
+	}
+	if found == 0 {
+		t.Error("no webhook secret of 32 bytes or more found in the docs; the pattern is wrong")
 	}
 }

@@ -22,7 +22,7 @@ func ExampleSign() {
 
 // A receiver checks every request before it trusts the event.
 func ExampleVerify() {
-	key, _ := webhook.ParseSecret("whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+	key, _ := webhook.ParseSecret("whsec_LXkri46MJ3V78GgoVqoIyNa+w81bLdKn7e8M0yf2USc=")
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		if err != nil {
@@ -60,7 +60,7 @@ func ExampleDispatcher() {
 	}))
 	defer receiver.Close()
 
-	key, _ := webhook.ParseSecret("whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+	key, _ := webhook.ParseSecret("whsec_LXkri46MJ3V78GgoVqoIyNa+w81bLdKn7e8M0yf2USc=")
 	store := memstore.New() // any store sessiond ships is an Outbox
 	d, err := webhook.New(webhook.Options{
 		Outbox: store,

@@ -19,10 +19,12 @@ import (
 // whose key is sound would teach them to ignore it.
 func TestGuessableKey(t *testing.T) {
 	random := map[string]func() string{
-		"hex, 16 bytes":      func() string { return hex.EncodeToString(rand32()[:16]) },
-		"hex, 32 bytes":      func() string { return hex.EncodeToString(rand32()) },
-		"base64, 32 bytes":   func() string { return base64.StdEncoding.EncodeToString(rand32()) },
-		"base32 text, twice": func() string { return rand.Text() + rand.Text() },
+		"hex, 16 bytes":    func() string { return hex.EncodeToString(rand32()[:16]) },
+		"hex, 32 bytes":    func() string { return hex.EncodeToString(rand32()) },
+		"base64, 32 bytes": func() string { return base64.StdEncoding.EncodeToString(rand32()) },
+		// 32 characters, the shortest push token SD-SSF-001 takes.
+		"unpadded base64url, 24 bytes": func() string { return base64.RawURLEncoding.EncodeToString(rand32()[:24]) },
+		"base32 text, twice":           func() string { return rand.Text() + rand.Text() },
 		"UUID v4": func() string {
 			b := rand32()[:16]
 			b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80

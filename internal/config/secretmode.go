@@ -61,7 +61,7 @@ var secretModeRule = Rule{
 	ID: "SD-SECRET-001", Severity: SeverityWarning,
 	Title:     "secret file readable or writable by other users",
 	Rationale: "A key that other local users (or processes of other users) can read is as good as published to them: an HS256 key or a KEK lets its reader mint tokens for any user, a TLS key lets them impersonate the server, a webhook key lets them forge events; one they can change lets them put their own key in place. OpenSSH refuses such a private key, PostgreSQL such a server key (CWE-276, CWE-732; ASVS 13.3.1).",
-	Fix:       "make the file readable by sessiond's user alone: chmod 0600 (or 0400), or 0640 with the file owned by root and the service's group; in Kubernetes set the Secret volume's defaultMode to 0400 (0440 with an fsGroup)",
+	Fix:       "make the file readable by sessiond's user alone: chmod 0600 (or 0400), or 0640 with the file owned by root and the service's group; in Kubernetes set the Secret volume's defaultMode to 0440 and the pod's fsGroup (a Secret's files are root's: a pod not run as root reads them through that group)",
 	Check: func(in Input) []Issue {
 		var out []Issue
 		for _, s := range in.Config.SecretFiles() {

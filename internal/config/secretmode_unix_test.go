@@ -3,10 +3,13 @@
 package config
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestValidate_SecretFileModes: SD-SECRET-001 warns of each secret file
@@ -112,3 +115,54 @@ func TestValidate_SecretFileModes(t *testing.T) {
 		wantFinding(t, "signing:\n  kek_file: /nonexistent/zz-kek\n", "", "SD-SECRET-001", "signing.kek_file", "", "")
 	})
 }
+
+// TestExposure: the words of SD-SECRET-001 for each mode, whoever owns the
+// file (the tests above can only make files of the user running them: as
+// root the group's read is always excused). What every user may do its
+// group may too, so the group is named only for more than that: a 0644
+// file is "every user can read it" whether sessiond's user or root owns
+// it, as the docs say.
+func TestExposure(t *testing.T) {
+	for _, tc := range []struct {
+		mode fs.FileMode
+		uid  uint32
+		want string
+	}{
+		{0o600, 1000, ""},
+		{0o400, 1000, ""},
+		{0o700, 1000, ""}, // execute gives no access to the content
+		{0o611, 1000, ""},
+		{0o640, 1000, "its group can read it"},
+		{0o640, 0, ""},
+		{0o440, 0, ""}, // systemd's credentials, a Kubernetes Secret with fsGroup
+		{0o644, 1000, "every user can read it"},
+		{0o644, 0, "every user can read it"},
+		{0o604, 1000, "every user can read it"},
+		{0o660, 1000, "its group can change it"},
+		{0o660, 0, "its group can change it"},
+		{0o620, 0, "its group can change it"},
+		{0o664, 1000, "its group can change it, every user can read it"},
+		{0o664, 0, "its group can change it, every user can read it"},
+		{0o646, 1000, "every user can change it"},
+		{0o666, 1000, "every user can change it"},
+		{0o602, 0, "every user can change it"},
+		{0o642, 0, "every user can change it"},
+	} {
+		fi := fakeFileInfo{mode: tc.mode, sys: &syscall.Stat_t{Uid: tc.uid}}
+		if got := exposure(fi); got != tc.want {
+			t.Errorf("exposure(%04o, uid %d) = %q; want %q", tc.mode, tc.uid, got, tc.want)
+		}
+	}
+}
+
+type fakeFileInfo struct {
+	mode fs.FileMode
+	sys  any
+}
+
+func (f fakeFileInfo) Name() string       { return "secret" }
+func (f fakeFileInfo) Size() int64        { return 32 }
+func (f fakeFileInfo) Mode() fs.FileMode  { return f.mode }
+func (f fakeFileInfo) ModTime() time.Time { return time.Time{} }
+func (f fakeFileInfo) IsDir() bool        { return false }
+func (f fakeFileInfo) Sys() any           { return f.sys }

@@ -18,7 +18,7 @@ import (
 // the stream's SETs. The validator's rule uses the same prefix.
 func TestBuildWebhooks_SSFNames(t *testing.T) {
 	secret := filepath.Join(t.TempDir(), "secret")
-	if err := os.WriteFile(secret, []byte("whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n"), 0o600); err != nil {
+	if err := os.WriteFile(secret, []byte("whsec_LXkri46MJ3V78GgoVqoIyNa+w81bLdKn7e8M0yf2USc=\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
