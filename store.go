@@ -147,6 +147,11 @@ type Revocation struct {
 //     refresh token of a rotated session read the subject's sessions with
 //     List, all of them in full, so their cost grows with the subject's
 //     sessions.
+//   - RevocationPager (revocationpage.go, what Revocations returns read a
+//     bounded page at a time): the revocation stream's snapshot reads
+//     Revocations whole, every revocation since the access lifetime
+//     held in memory while the document is written (after a mass logout
+//     of 1,000,000 sessions, 330–590 MB per snapshot answered).
 //   - SubjectBatchRevoker (subjectbatches.go, a subject's sessions revoked
 //     a batch at a time, each with its records): Manager.RevokeSubject
 //     revokes them in one call (RevokeSubject, or RevokeSubjectRecorded),

@@ -48,6 +48,7 @@ func (s *Store) createLocked(sess *sessiond.Session, tokens []sessiond.Token) er
 	sub[rec.s.ID] = rec
 	if rec.s.Revoked() {
 		s.revoked[rec.s.ID] = rec
+		s.revOrder.add(rec.revocation())
 	}
 	for _, t := range tokens {
 		s.addToken(rec, t)
@@ -195,6 +196,7 @@ func (s *Store) revoke(rec *record, at time.Time, reason sessiond.RevokeReason) 
 	rec.s.RevokedAt = at
 	rec.s.RevokeReason = reason
 	s.revoked[rec.s.ID] = rec
+	s.revOrder.add(rec.revocation())
 }
 
 // unindex drops rec from its subject's sessions; s.mu is held for writing.
@@ -272,12 +274,7 @@ func (s *Store) Revocations(ctx context.Context, since time.Time) ([]sessiond.Re
 			out = append(out, rec.revocation())
 		}
 	}
-	slices.SortFunc(out, func(a, b sessiond.Revocation) int {
-		if c := a.RevokedAt.Compare(b.RevokedAt); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.SessionID, b.SessionID)
-	})
+	slices.SortFunc(out, sessiond.CompareRevocations)
 	return out, nil
 }
 
@@ -301,9 +298,13 @@ func (s *Store) DeleteExpired(ctx context.Context, before time.Time, limit int) 
 			delete(s.tokens, h)
 		}
 		delete(s.sessions, id)
-		delete(s.revoked, id)
+		if _, ok := s.revoked[id]; ok {
+			delete(s.revoked, id)
+			s.revOrder.stale++
+		}
 		s.unindex(rec)
 		n++
 	}
+	s.revOrder.compact(s.revoked)
 	return n, nil
 }

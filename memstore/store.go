@@ -24,6 +24,7 @@ type Store struct {
 	tokens    map[sessiond.TokenHash]*tokenRecord
 	bySubject map[string]map[sessiond.SessionID]*record
 	revoked   map[sessiond.SessionID]*record // revoked sessions not yet deleted, for Revocations
+	revOrder  revocationOrder                // the same in PageRevocations' order
 
 	// metaMu guards meta (nil once closed), apart from mu: the callbacks
 	// of the Recorded writes run under mu and may read shared documents
@@ -163,6 +164,7 @@ func (s *Store) Close() error {
 	defer s.mu.Unlock()
 	s.closed = true
 	s.sessions, s.tokens, s.bySubject, s.revoked = nil, nil, nil, nil
+	s.revOrder = revocationOrder{}
 	s.events, s.deliveries = nil, nil
 	s.metaMu.Lock()
 	s.meta = nil

@@ -45,6 +45,9 @@ type queries struct {
 
 	// pageAfter, pageBefore, span: SubjectPager's (subjectpage.go).
 	pageAfter, pageBefore, span string
+	// revPageLogged, revPageMerged, bulkInstants: RevocationPager's
+	// (revocationpage.go).
+	revPageLogged, revPageMerged, bulkInstants string
 }
 
 // withRecords indexes swapRec and createRec: whether the change carries
@@ -402,6 +405,7 @@ func newQueries(schema string) queries {
 		}
 	}
 	pageQueries(&q)
+	revocationPageQueries(&q)
 	return q
 }
 

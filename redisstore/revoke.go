@@ -230,9 +230,10 @@ func (s *Store) recordExec(ctx context.Context, op string, gaveUp *atomic.Bool, 
 const revocationsBatch = 512
 
 // Revocations returns the sessions revoked at or after since whose absolute
-// expiry is after since, in order of revocation. It reads the revocation
-// index, then each session (the session hash is the truth); entries whose
-// session is gone are dropped from the index on the way.
+// expiry is after since, in order of revocation (sessiond.CompareRevocations).
+// It reads the revocation index, then what each session needs of its hash
+// (readRevoked: the session hash is the truth); entries whose session is
+// gone are dropped from the index on the way.
 func (s *Store) Revocations(ctx context.Context, since time.Time) ([]sessiond.Revocation, error) {
 	const op = "list revocations"
 	if err := ctxErr(ctx, op); err != nil {
@@ -242,42 +243,11 @@ func (s *Store) Revocations(ctx context.Context, since time.Time) ([]sessiond.Re
 	if err != nil {
 		return nil, s.fail(op, err)
 	}
-	out := []sessiond.Revocation{}
-	var gone []string
-	for chunk := range slices.Chunk(members, revocationsBatch) {
-		cmds := make(rueidis.Commands, 0, len(chunk))
-		refs := make([]string, 0, len(chunk))
-		for _, m := range chunk {
-			tag, id, ok := parseRef(m)
-			if !ok {
-				gone = append(gone, m)
-				continue
-			}
-			refs = append(refs, m)
-			cmds = append(cmds, s.client.B().Hmget().Key(s.sessKey(tag, id)).Field(sessionFields[:]...).Build())
-		}
-		if len(cmds) == 0 {
-			continue
-		}
-		for i, r := range s.client.DoMulti(ctx, cmds...) {
-			f, err := r.ToArray()
-			if err != nil {
-				return nil, s.fail(op, err)
-			}
-			_, id, _ := parseRef(refs[i])
-			sess, ok, err := decSession(id, f)
-			if err != nil {
-				return nil, s.fail(op, err)
-			}
-			if !ok {
-				gone = append(gone, refs[i])
-				continue
-			}
-			if sess.Revoked() && !sess.RevokedAt.Before(since) && sess.ExpiresAt.After(since) {
-				out = append(out, revocationOf(sess))
-			}
-		}
+	revs, gone, err := s.readRevoked(ctx, members)
+	if err != nil {
+		return nil, s.fail(op, err)
 	}
+	out := slices.DeleteFunc(revs, func(r sessiond.Revocation) bool { return r.RevokedAt.Before(since) || !r.ExpiresAt.After(since) })
 	if len(gone) > 0 {
 		dctx, cancel := detached(ctx)
 		if err := s.drop(dctx, gone); err != nil {
@@ -285,12 +255,7 @@ func (s *Store) Revocations(ctx context.Context, since time.Time) ([]sessiond.Re
 		}
 		cancel()
 	}
-	slices.SortFunc(out, func(a, b sessiond.Revocation) int {
-		if c := a.RevokedAt.Compare(b.RevokedAt); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.SessionID, b.SessionID)
-	})
+	slices.SortFunc(out, sessiond.CompareRevocations)
 	return out, nil
 }
 

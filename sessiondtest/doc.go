@@ -3,7 +3,7 @@
 // interface (TestStore, which runs the suite of each optional interface a
 // store implements, and TestLimiter, TestMetaStore, TestMetaDeleter, TestEventLog,
 // TestOutbox, TestBulkRevoker, TestLiveCounter, TestSubjectClientLister,
-// TestSubjectPager, TestSubjectBatchRevoker, TestReplayGuard,
+// TestSubjectPager, TestRevocationPager, TestSubjectBatchRevoker, TestReplayGuard,
 // TestAckedReplayGuard, TestWindowCounter, TestRevocationNotifier with the MetaNotifier cases,
 // and TestChangeEvents, TestChangeRecorder, TestSubjectChangeRecorder,
 // TestTouchRecorder for stores that write a change's events with it),

@@ -232,6 +232,12 @@ func everyCall(st sessiond.Store, s *sessiond.Session, tok sessiond.Token) []sto
 			return err
 		}})
 	}
+	if p, ok := st.(sessiond.RevocationPager); ok {
+		calls = append(calls, storeCall{"PageRevocations", func(ctx context.Context) error {
+			_, err := p.PageRevocations(ctx, sessiond.RevocationQuery{Since: t0, Limit: 10})
+			return err
+		}})
+	}
 	if p, ok := st.(sessiond.SubjectPager); ok {
 		calls = append(calls,
 			storeCall{"ListPage", func(ctx context.Context) error {

@@ -27,7 +27,7 @@ import (
 // suite of each optional interface the store implements (TestLimiter,
 // TestMetaStore, TestMetaDeleter, TestReplayGuard, TestAckedReplayGuard,
 // TestWindowCounter, TestLiveCounter, TestSubjectClientLister,
-// TestSubjectPager, TestSubjectBatchRevoker, TestEventLog, TestOutbox, TestBulkRevoker,
+// TestSubjectPager, TestRevocationPager, TestSubjectBatchRevoker, TestEventLog, TestOutbox, TestBulkRevoker,
 // TestRevocationNotifier on one node, and, when
 // WritesChangeEvents reports true, TestChangeEvents, TestChangeRecorder,
 // TestSubjectChangeRecorder and TestTouchRecorder), as testing/fstest
@@ -80,6 +80,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	runIfImplemented[sessiond.LiveCounter](t, "LiveCounter", probe, newStore, TestLiveCounter)
 	runIfImplemented[sessiond.SubjectClientLister](t, "SubjectClientLister", probe, newStore, TestSubjectClientLister)
 	runIfImplemented[sessiond.SubjectPager](t, "SubjectPager", probe, newStore, TestSubjectPager)
+	runIfImplemented[sessiond.RevocationPager](t, "RevocationPager", probe, newStore, TestRevocationPager)
 	runIfImplemented[sessiond.SubjectBatchRevoker](t, "SubjectBatchRevoker", probe, newStore, TestSubjectBatchRevoker)
 	runIfImplemented[sessiond.EventLog](t, "EventLog", probe, newStore, TestEventLog)
 	runIfImplemented[sessiond.Outbox](t, "Outbox", probe, newStore, TestOutbox)

@@ -2,40 +2,119 @@ package verifier
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"slices"
+	"time"
 )
+
+// errNoProgress: nothing arrived for the request timeout (progress).
+var errNoProgress = errors.New("no progress")
 
 // openDocument GETs one JSON document from the server (the snapshot or
 // the JWKS) and returns its body for the caller to read and close. Both
 // documents are fetched and checked the same way; what names the document
 // in errors. The request leaves Accept-Encoding to the transport, which
 // asks for gzip and decompresses (unless DisableCompression is set).
+//
+// The timeout (Options.HTTPClient's Timeout) bounds the wait for the
+// answer's headers, then the wait for each read of the body, not the
+// whole transfer: a large snapshot over a slow link loads so long as its
+// bytes keep coming, and one whose bytes stop fails about the timeout
+// later.
 func (v *Verifier) openDocument(ctx context.Context, what, path string, auth bool, types ...string) (io.ReadCloser, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.base+path, nil)
 	if err != nil {
+		cancel(nil)
 		return nil, fmt.Errorf("verifier: %s: %w", what, err)
 	}
 	if auth {
 		req.Header.Set("Authorization", "Bearer "+string(v.opts.APIKey))
 	}
 	req.Header.Set("Accept", "application/json")
+	p := newProgress(v.timeout, cancel)
 	resp, err := v.hc.Do(req)
 	if err != nil {
+		p.stop()
+		cancel(nil)
+		if errors.Is(context.Cause(ctx), errNoProgress) {
+			return nil, fmt.Errorf("verifier: %s: no answer for %s", what, v.timeout)
+		}
 		return nil, fmt.Errorf("verifier: %s: %w", what, err)
 	}
-	if resp.StatusCode != http.StatusOK {
+	fail := func(err error) (io.ReadCloser, error) {
+		p.stop()
 		resp.Body.Close()
-		return nil, fmt.Errorf("verifier: %s: status %d", what, resp.StatusCode)
+		cancel(nil)
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fail(fmt.Errorf("verifier: %s: status %d", what, resp.StatusCode))
 	}
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); !slices.Contains(types, mt) {
-		resp.Body.Close()
-		return nil, fmt.Errorf("verifier: %s: content type %q is not JSON", what, mt)
+		return fail(fmt.Errorf("verifier: %s: content type %q is not JSON", what, mt))
 	}
-	return resp.Body, nil
+	p.reset()
+	return &progressBody{body: resp.Body, p: p, ctx: ctx, cancel: cancel, timeout: v.timeout}, nil
+}
+
+// progress cancels a request when its timer fires: the timeout from its
+// start, or from the last bytes read (reset). A zero timeout never fires.
+type progress struct {
+	timer *time.Timer
+	d     time.Duration
+}
+
+func newProgress(d time.Duration, cancel context.CancelCauseFunc) *progress {
+	p := &progress{d: d}
+	if d > 0 {
+		p.timer = time.AfterFunc(d, func() { cancel(errNoProgress) })
+	}
+	return p
+}
+
+func (p *progress) reset() {
+	if p.timer != nil {
+		p.timer.Reset(p.d)
+	}
+}
+
+func (p *progress) stop() {
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+}
+
+// progressBody is a document's body whose reads move its progress timer
+// on; a read cut by the timer says so.
+type progressBody struct {
+	body    io.ReadCloser
+	p       *progress
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	timeout time.Duration
+}
+
+func (b *progressBody) Read(buf []byte) (int, error) {
+	n, err := b.body.Read(buf)
+	if n > 0 {
+		b.p.reset()
+	}
+	if err != nil && err != io.EOF && errors.Is(context.Cause(b.ctx), errNoProgress) {
+		err = fmt.Errorf("no bytes for %s", b.timeout)
+	}
+	return n, err
+}
+
+func (b *progressBody) Close() error {
+	b.p.stop()
+	err := b.body.Close()
+	b.cancel(nil)
+	return err
 }
 
 // fetchDocument is openDocument reading the whole body, at most limit

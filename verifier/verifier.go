@@ -108,8 +108,13 @@ type Options struct {
 	// CacheSize bounds the cache of verified tokens (so a repeated token
 	// skips the signature check). Zero: DefaultCacheSize; negative: none.
 	CacheSize int
-	// HTTPClient makes every request; the stream uses its Transport
-	// without its Timeout. Nil: a client with a 10-second timeout.
+	// HTTPClient makes every request. Its Timeout bounds, for the JWKS and
+	// the snapshot, the wait for the answer's headers and then the wait
+	// for each read of its body (no bytes for that long fails the fetch),
+	// not the whole transfer: a large snapshot over a slow link loads so
+	// long as its bytes keep coming. The stream uses its Transport without
+	// its Timeout (IdleTimeout bounds it). Nil: a client with a 10-second
+	// timeout.
 	HTTPClient *http.Client
 	// Logger receives connection trouble and the stale warnings. Nil
 	// discards.
@@ -162,14 +167,15 @@ type Verifier struct {
 	// opts is behind a pointer so that printing the Verifier (%v, %+v, a
 	// slog attribute) shows an address, never Options.APIKey: fmt cannot
 	// call Secret's String on a field reached through an unexported one.
-	opts   *Options
-	base   string // URL without a trailing slash
-	hc     *http.Client
-	stream *http.Client
-	log    *slog.Logger
-	clock  sessiond.Clock
-	parser *jwt.Parser
-	dpop   *dpop.Verifier
+	opts    *Options
+	base    string        // URL without a trailing slash
+	hc      *http.Client  // the JWKS and the snapshot, without a timeout of its own
+	timeout time.Duration // HTTPClient's Timeout: for each wait of those (fetch.go)
+	stream  *http.Client
+	log     *slog.Logger
+	clock   sessiond.Clock
+	parser  *jwt.Parser
+	dpop    *dpop.Verifier
 
 	keys  *keySet
 	state *state
@@ -210,9 +216,12 @@ func New(ctx context.Context, opts Options) (*Verifier, error) {
 		start := time.Now()
 		v.ticks = func() int64 { return int64(time.Since(start)) }
 	}
-	streamClient := *v.hc
-	streamClient.Timeout = 0
-	v.stream = &streamClient
+	// The timeout bounds each wait of a document (openDocument), not its
+	// whole transfer; the stream has IdleTimeout.
+	v.timeout = v.hc.Timeout
+	docClient := *v.hc
+	docClient.Timeout = 0
+	v.hc, v.stream = &docClient, &docClient
 	v.keys = newKeySet()
 	v.state = newState()
 	if opts.CacheSize > 0 {

@@ -38,18 +38,31 @@ func minStoreTime(bound time.Duration) time.Duration {
 
 // unboundedRoutes hold a request open by design and run without the
 // deadline (each sets its own write deadline, or has none to meet): the
-// revocation stream (SSE, as long as the client stays) and the Shared
-// Signals poll (held up to ssf's LongPoll, 10 s, while no event is
+// revocation stream (SSE, as long as the client stays), its snapshot (as
+// long as the client takes to read it) and the Shared Signals poll (held up to ssf's LongPoll, 10 s, while no event is
 // queued). The kill switch keeps the deadline for its authentication and
 // body, then runs detached from the request (IncidentContext), with its
 // own write deadline.
 var unboundedRoutes = map[string]bool{
-	"GET /v1/revocations/stream":    true,
+	"GET /v1/revocations/stream": true,
+	// The snapshot's writes last as long as the client reads; each read
+	// of the store gets the deadline of its own (storeContext).
+	"GET /v1/revocations/snapshot":  true,
 	"POST /v1/ssf/poll/{stream_id}": true,
 	// A subject's sessions are revoked in one transaction with their
 	// events and deliveries: cut by the deadline, a subject with very many
 	// sessions would roll back on every try, where it used to finish.
 	"DELETE /v1/subjects/{subject}/sessions": true,
+}
+
+// storeContext is ctx with the deadline of a request's store calls
+// (RequestDeadline), for a store call of a route that runs without it
+// (unboundedRoutes).
+func (s *server) storeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.bound <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, s.bound)
 }
 
 // storeDeadline returns err, the error of a request run under ctx, as

@@ -264,6 +264,7 @@ type server struct {
 	outbox       sessiond.Outbox
 	storeErr     func(op string, err error) // Options.StoreErrorObserver; nil: nobody is told
 	bound        time.Duration              // RequestDeadline(Options.WriteTimeout); 0: none
+	writeTimeout time.Duration              // Options.WriteTimeout
 	metricsH     http.Handler
 	sdkH         http.Handler
 	handoff      Handoff
@@ -321,21 +322,22 @@ func New(opts Options) (http.Handler, error) {
 		logReq:  opts.LogRequest,
 		maxBody: opts.MaxBodyBytes,
 
-		events:      opts.Events,
-		incidentFn:  opts.Incident,
-		outbox:      opts.Outbox,
-		storeErr:    opts.StoreErrorObserver,
-		bound:       RequestDeadline(opts.WriteTimeout),
-		metricsH:    opts.Metrics,
-		sdkH:        opts.SDK,
-		handoff:     opts.Handoff,
-		stream:      opts.Stream,
-		ssf:         opts.SSF,
-		clock:       opts.Clock,
-		noClient:    opts.RefreshWithoutClient,
-		apiKeys:     opts.APIKeys,
-		onKeyChange: opts.APIKeyChanged,
-		authFails:   &authFailures{interval: opts.AuthFailureInterval, report: opts.AuthFailed, byIP: map[string]*authTrack{}},
+		events:       opts.Events,
+		incidentFn:   opts.Incident,
+		outbox:       opts.Outbox,
+		storeErr:     opts.StoreErrorObserver,
+		bound:        RequestDeadline(opts.WriteTimeout),
+		writeTimeout: opts.WriteTimeout,
+		metricsH:     opts.Metrics,
+		sdkH:         opts.SDK,
+		handoff:      opts.Handoff,
+		stream:       opts.Stream,
+		ssf:          opts.SSF,
+		clock:        opts.Clock,
+		noClient:     opts.RefreshWithoutClient,
+		apiKeys:      opts.APIKeys,
+		onKeyChange:  opts.APIKeyChanged,
+		authFails:    &authFailures{interval: opts.AuthFailureInterval, report: opts.AuthFailed, byIP: map[string]*authTrack{}},
 	}
 	if s.clock == nil {
 		s.clock = sessiond.SystemClock{}

@@ -46,6 +46,11 @@ type RevocationStream struct {
 	// Revocations returns revocations made at or after since whose session
 	// had not expired by then (sessiond.Store.Revocations). Required.
 	Revocations func(ctx context.Context, since time.Time) ([]sessiond.Revocation, error)
+	// Page returns them a page at a time, in the order Revocations
+	// returns them (sessiond.RevocationPager), so that a snapshot holds a
+	// page of them at a time rather than all. Nil: the snapshot reads
+	// Revocations whole.
+	Page func(ctx context.Context, q sessiond.RevocationQuery) (sessiond.RevocationPage, error)
 	// Watermarks returns the current incident watermarks. Required.
 	Watermarks func(ctx context.Context) ([]stream.Watermark, error)
 	// Wake returns a channel closed at the next revocation made on any
@@ -165,8 +170,14 @@ func (s *server) streamConfigured() (*RevocationStream, error) {
 //
 // The document is written entry by entry as it is encoded, gzipped when
 // the client accepts it (snapshotbody.go), never held whole: 200,000
-// revocations are 34 MB of JSON. The store and the watermarks are read
-// before the status is sent, so a failed read is still a problem answer.
+// revocations are 34 MB of JSON. The store is read a page at a time
+// (snapshotpages.go), the next page while one is written. The first page
+// and the watermarks are read before the status is sent, so a failed read
+// there is still a problem answer; one after it cuts the connection, and
+// the client sees a truncated document, which no verifier applies. The
+// document outlives server.read_timeout and write_timeout, as a stream
+// does: each write to the client has write_timeout of its own, so a slow
+// client gets all of it and one that stops reading is dropped.
 func (s *server) revocationSnapshot(w http.ResponseWriter, r *http.Request) error {
 	rs, err := s.streamConfigured()
 	if err != nil {
@@ -178,27 +189,49 @@ func (s *server) revocationSnapshot(w http.ResponseWriter, r *http.Request) erro
 	cursor := stream.CursorAt(now)
 	// As far back as an entry's until reaches (sessiond.RevokeWriteMargin
 	// included, as the stream's and the Manager's revoked set's do).
-	revs, err := rs.Revocations(r.Context(), rs.revokedHorizon(now))
-	if err != nil {
-		return err
+	pages := &snapshotPages{s: s, rs: rs, ctx: r.Context(), q: sessiond.RevocationQuery{Since: rs.revokedHorizon(now),
+		Except: sessiond.ReasonIncident, Limit: snapshotPage}}
+	defer pages.stop()
+	page, err := pages.next()
+	var marks []stream.Watermark
+	if err == nil {
+		ctx, cancel := s.storeContext(r.Context())
+		marks, err = rs.Watermarks(ctx)
+		err = storeDeadline(ctx, err)
+		cancel()
 	}
-	marks, err := rs.Watermarks(r.Context())
 	if err != nil {
 		return err
 	}
 	if marks == nil {
 		marks = []stream.Watermark{}
 	}
-	sw := newSnapshotWriter(w, r)
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{}) // the request has been read
+	sw := newSnapshotWriter(w, r, rc, s.writeTimeout)
 	sw.begin()
-	for _, rv := range revs {
-		if rv.Reason == sessiond.ReasonIncident {
-			continue // covered by a watermark, at a constant size
+	for {
+		for _, rv := range page {
+			if rv.Reason == sessiond.ReasonIncident {
+				continue // covered by a watermark, at a constant size
+			}
+			ev := stream.Revoked{SessionID: string(rv.SessionID), Subject: rv.Subject, RevokedAt: rv.RevokedAt.UTC(),
+				Reason: string(rv.Reason), Until: rs.until(rv.RevokedAt, rv.ExpiresAt).UTC()}
+			if rs.sent(ev.Until, now) {
+				sw.revoked(ev)
+			}
 		}
-		ev := stream.Revoked{SessionID: string(rv.SessionID), Subject: rv.Subject, RevokedAt: rv.RevokedAt.UTC(),
-			Reason: string(rv.Reason), Until: rs.until(rv.RevokedAt, rv.ExpiresAt).UTC()}
-		if rs.sent(ev.Until, now) {
-			sw.revoked(ev)
+		if pages.over || sw.err != nil {
+			break
+		}
+		if page, err = pages.next(); err != nil {
+			if r.Context().Err() == nil {
+				s.log.LogAttrs(r.Context(), slog.LevelWarn, "revocation snapshot: read a page of the store; the connection is cut",
+					slog.String("request_id", infoFrom(r.Context()).id), slog.String("err", err.Error()))
+			}
+			// The status is sent: only a cut connection tells the client
+			// that the document is not whole.
+			panic(http.ErrAbortHandler)
 		}
 	}
 	if err := sw.end(marks, cursor); err != nil && r.Context().Err() == nil {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sessiond/sessiond/verifier/stream"
 )
@@ -28,7 +29,10 @@ type snapshotWriter struct {
 // the connection (or gzip) every couple of hundred entries, not each.
 const snapshotBuffer = 32 << 10
 
-func newSnapshotWriter(w http.ResponseWriter, r *http.Request) *snapshotWriter {
+// newSnapshotWriter sends the status and returns the writer of the body.
+// With a positive timeout each write to the connection gets that long
+// from its start (progressWriter).
+func newSnapshotWriter(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, timeout time.Duration) *snapshotWriter {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	// Caches in between must not hand a gzipped body to a client that did
@@ -36,16 +40,48 @@ func newSnapshotWriter(w http.ResponseWriter, r *http.Request) *snapshotWriter {
 	h.Add("Vary", "Accept-Encoding")
 	sw := &snapshotWriter{w: w, first: true}
 	var out io.Writer = w
+	if timeout > 0 {
+		out = progressWriter{w: w, rc: rc, timeout: timeout}
+	}
 	if acceptsGzip(r.Header.Values("Accept-Encoding")) {
 		h.Set("Content-Encoding", "gzip")
 		// BestSpeed: a tenth of the JSON at a fraction of the CPU of the
 		// default level (docs/PERFORMANCE.md, "A large store").
-		sw.z, _ = gzip.NewWriterLevel(w, gzip.BestSpeed)
+		sw.z, _ = gzip.NewWriterLevel(out, gzip.BestSpeed)
 		out = sw.z
 	}
 	sw.buf = bufio.NewWriterSize(out, snapshotBuffer)
 	w.WriteHeader(http.StatusOK)
 	return sw
+}
+
+// progressWriter writes to the connection progressChunk bytes at a time,
+// each with a deadline timeout from its start: the whole document may
+// take as long as the client takes to read it, so long as it reads that
+// much each timeout.
+type progressWriter struct {
+	w       io.Writer
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+// progressChunk is the most a client must read each write timeout (4 KiB
+// each 15 s by default: a link of 273 bytes a second).
+const progressChunk = 4 << 10
+
+func (p progressWriter) Write(b []byte) (int, error) {
+	n := 0
+	for len(b) > 0 {
+		c := b[:min(len(b), progressChunk)]
+		_ = p.rc.SetWriteDeadline(time.Now().Add(p.timeout))
+		m, err := p.w.Write(c)
+		n += m
+		if err != nil {
+			return n, err
+		}
+		b = b[m:]
+	}
+	return n, nil
 }
 
 func (sw *snapshotWriter) write(b []byte) {

@@ -44,9 +44,14 @@ func attachRevocationStream(bg context.Context, hopts *httpapi.Options, cfg conf
 		}
 	}
 	closing := make(chan struct{})
+	var page func(context.Context, sessiond.RevocationQuery) (sessiond.RevocationPage, error)
+	if p, ok := store.(sessiond.RevocationPager); ok {
+		page = p.PageRevocations
+	}
 	hopts.Stream = &httpapi.RevocationStream{
 		Log:            events.log,
 		Revocations:    store.Revocations,
+		Page:           page,
 		Watermarks:     func(ctx context.Context) ([]stream.Watermark, error) { return readWatermarks(ctx, meta) },
 		Wake:           hub.Next,
 		Recent:         hub.recent,

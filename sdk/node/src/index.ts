@@ -12,6 +12,7 @@ import { SSEDecoder, MalformedStreamError, UTF8Stream, cursorMillis, isCursor } 
 import { LagMeter } from "./lag.js";
 import { retryAfterMs, retryCapMs } from "./retryafter.js";
 import { sleep } from "./sleep.js";
+import { MAX_TIMER_MS, Progress } from "./progress.js";
 import { DEFAULT_MAX_SNAPSHOT_ENTRIES, SnapshotSplitter, splitBody } from "./snapshot.js";
 import type { Block } from "./sse.js";
 
@@ -69,7 +70,12 @@ export interface VerifierOptions {
    * revocation.
    */
   maxSnapshotEntries?: number;
-  /** Timeout of JWKS and snapshot requests in ms (default 10000). */
+  /**
+   * Timeout of JWKS and snapshot requests in ms (default 10000): how long
+   * to wait for the answer's headers, then for each chunk of its body (no
+   * bytes for that long fails the request), not the whole transfer, so a
+   * large snapshot over a slow link loads while its bytes keep coming.
+   */
   requestTimeoutMs?: number;
   /** Where connection trouble and stale warnings go (default: console). */
   logger?: Logger;
@@ -149,7 +155,6 @@ class RefusedError extends Error {
 // The reconnection backoff doubles from 100 ms up to this.
 const MAX_BACKOFF_MS = 5000;
 // The longest delay setTimeout keeps; a longer one fires after 1 ms.
-const MAX_TIMER_MS = 2 ** 31 - 1;
 const MAX_TOKEN_BYTES = 8 * 1024;
 const ALLOWED_HEADERS = new Set(["alg", "typ", "kid"]);
 const SEGMENT = /^[A-Za-z0-9_-]+$/;
@@ -557,24 +562,43 @@ export class Verifier {
     return { claims, kid };
   }
 
-  async #request(path: string, accept: string, auth: boolean): Promise<Response> {
+  /**
+   * GETs a JSON document, the JWKS or the snapshot (what names it in
+   * errors). requestTimeoutMs bounds the wait for the headers, then for
+   * each chunk of body (Progress), not the whole transfer. The caller reads
+   * body to its end, or calls done.
+   */
+  async #request(path: string, accept: string, auth: boolean, what: string):
+    Promise<{ res: Response; body: AsyncIterable<Uint8Array>; done: () => void }> {
     const headers: Record<string, string> = { Accept: accept };
     if (auth) headers.Authorization = `Bearer ${this.#o.apiKey}`;
-    const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#o.requestTimeoutMs)]);
-    return fetch(this.#base + path, { headers, signal, redirect: "manual" });
+    const p = new Progress(this.#o.requestTimeoutMs, this.#abort.signal, what);
+    let res: Response;
+    try {
+      res = await fetch(this.#base + path, { headers, signal: p.signal, redirect: "manual" });
+    } catch (e) {
+      p.stop();
+      throw p.signal.aborted && p.signal.reason instanceof Error ? p.signal.reason : e;
+    }
+    p.started();
+    const raw = (res.body ?? []) as unknown as AsyncIterable<Uint8Array>;
+    return {
+      res,
+      body: p.body(raw),
+      done: () => {
+        p.stop();
+        void res.body?.cancel().catch(() => {});
+      },
+    };
   }
 
   /** Reads a body of at most limit bytes, and stops reading past it. */
-  async #readLimited(res: Response, limit: number): Promise<string> {
-    if (!res.body) return "";
+  async #readLimited(body: AsyncIterable<Uint8Array>, limit: number): Promise<string> {
     const chunks: Uint8Array[] = [];
     let n = 0;
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    for await (const chunk of body) {
       n += chunk.byteLength;
-      if (n > limit) {
-        await res.body.cancel().catch(() => {});
-        throw new Error(`answer over ${limit} bytes`);
-      }
+      if (n > limit) throw new Error(`answer over ${limit} bytes`);
       chunks.push(chunk);
     }
     return new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks));
@@ -584,11 +608,17 @@ export class Verifier {
     this.#fetching ??= (async () => {
       try {
         this.#lastFetch = this.#ticks();
-        const res = await this.#request("/.well-known/jwks.json", "application/json", false);
-        if (res.status !== 200) throw new Error(`jwks: status ${res.status}`);
-        const ct = (res.headers.get("content-type") ?? "").split(";")[0]!.trim();
-        if (ct !== "application/json" && ct !== "application/jwk-set+json") throw new Error(`jwks: content type ${JSON.stringify(ct)}`);
-        const doc = JSON.parse(await this.#readLimited(res, 1 << 20)) as unknown;
+        const { res, body, done } = await this.#request("/.well-known/jwks.json", "application/json", false, "jwks");
+        let text: string;
+        try {
+          if (res.status !== 200) throw new Error(`jwks: status ${res.status}`);
+          const ct = (res.headers.get("content-type") ?? "").split(";")[0]!.trim();
+          if (ct !== "application/json" && ct !== "application/jwk-set+json") throw new Error(`jwks: content type ${JSON.stringify(ct)}`);
+          text = await this.#readLimited(body, 1 << 20);
+        } finally {
+          done();
+        }
+        const doc = JSON.parse(text) as unknown;
         if (typeof doc !== "object" || doc === null || !Array.isArray((doc as { keys?: unknown }).keys)) throw new Error("jwks: not a JWK set");
         const keys = ((doc as JSONWebKeySet).keys).filter(
           (k) => typeof k.kid === "string" && k.kid !== "" && !this.#retired.has(k.kid) && (k.use === undefined || k.use === "sig") &&
@@ -608,10 +638,12 @@ export class Verifier {
   }
 
   async #loadSnapshot(): Promise<void> {
-    const res = await this.#request("/v1/revocations/snapshot", "application/json", true);
-    if (res.status !== 200) throw new Error(`snapshot: status ${res.status}`);
+    const { res, body, done } = await this.#request("/v1/revocations/snapshot", "application/json", true, "snapshot");
     const ct = (res.headers.get("content-type") ?? "").split(";")[0]!.trim();
-    if (ct !== "application/json") throw new Error(`snapshot: content type ${JSON.stringify(ct)}`);
+    if (res.status !== 200 || ct !== "application/json") {
+      done();
+      throw new Error(res.status !== 200 ? `snapshot: status ${res.status}` : `snapshot: content type ${JSON.stringify(ct)}`);
+    }
     // Entry by entry as the body arrives (snapshot.ts); the state changes
     // only once all of it is read and valid.
     let revoked = new Map<string, number>();
@@ -630,11 +662,12 @@ export class Verifier {
     });
     let snap: Snapshot;
     try {
-      snap = (res.body ? await splitBody(res.body as unknown as AsyncIterable<Uint8Array>, splitter) : null) as Snapshot;
+      snap = (res.body ? await splitBody(body, splitter) : null) as Snapshot;
     } catch (e) {
-      await res.body?.cancel().catch(() => {});
       if (e instanceof SyntaxError || e instanceof TypeError) throw new Error("snapshot: not a revocation snapshot");
       throw e;
+    } finally {
+      done();
     }
     if (typeof snap !== "object" || snap === null || !Array.isArray(snap.revocations) || !Array.isArray(snap.watermarks) ||
       typeof snap.cursor !== "string" || !isCursor(snap.cursor)) {

@@ -2,6 +2,7 @@
 // only *.test.mjs).
 import assert from "node:assert/strict";
 import http from "node:http";
+import { once } from "node:events";
 import { VerifyError } from "../dist/index.js";
 
 // The real `sessiond serve` the Go test (node_test.go) starts, and an API
@@ -76,4 +77,31 @@ export async function fakeStream(cursor, stream) {
     url: `http://127.0.0.1:${srv.address().port}`,
     close: () => { srv.closeAllConnections(); srv.close(); },
   };
+}
+
+// fakeSnapshot is a sessiond whose JWKS is empty, whose stream only
+// sends a heartbeat, and whose snapshot snap(req, res) answers;
+// accept lists the Accept-Encoding of the snapshot requests.
+export async function fakeSnapshot(snap, cursor = cursorAt(Date.now())) {
+  const accept = [];
+  const srv = http.createServer((req, res) => {
+    switch (req.url) {
+      case "/.well-known/jwks.json":
+        res.writeHead(200, { "Content-Type": "application/json" }).end('{"keys":[]}');
+        return;
+      case "/v1/revocations/snapshot":
+        accept.push(req.headers["accept-encoding"] ?? "");
+        snap(req, res);
+        return;
+      case "/v1/revocations/stream":
+        res.writeHead(200, { "Content-Type": "text/event-stream" });
+        res.write(`: heartbeat\nid: ${cursor}\n\n`);
+        return;
+      default:
+        res.writeHead(404).end();
+    }
+  });
+  srv.listen(0, "127.0.0.1");
+  await once(srv, "listening");
+  return { url: `http://127.0.0.1:${srv.address().port}`, accept, close: () => { srv.closeAllConnections(); srv.close(); } };
 }

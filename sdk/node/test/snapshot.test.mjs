@@ -9,39 +9,12 @@ import zlib from "node:zlib";
 import { once } from "node:events";
 import { createVerifier } from "../dist/index.js";
 import { SnapshotSplitter, MAX_SNAPSHOT_ELEMENT } from "../dist/snapshot.js";
-import { url, apiKey, issuer, audience, skip, quiet, cursorAt } from "./helpers.mjs";
+import { url, apiKey, issuer, audience, skip, quiet, cursorAt, fakeSnapshot } from "./helpers.mjs";
 
 const cursor = cursorAt(Date.now());
 const entry = (i) =>
   JSON.stringify({ session_id: `mass-${String(i).padStart(7, "0")}`, subject: "user-12345678", revoked_at: "2026-01-01T00:00:00Z",
     reason: "logout", until: "2099-01-01T00:00:00Z" });
-
-// fakeSnapshot is a sessiond whose JWKS is empty, whose stream only
-// sends a heartbeat, and whose snapshot snap(req, res) answers;
-// accept lists the Accept-Encoding of the snapshot requests.
-async function fakeSnapshot(snap) {
-  const accept = [];
-  const srv = http.createServer((req, res) => {
-    switch (req.url) {
-      case "/.well-known/jwks.json":
-        res.writeHead(200, { "Content-Type": "application/json" }).end('{"keys":[]}');
-        return;
-      case "/v1/revocations/snapshot":
-        accept.push(req.headers["accept-encoding"] ?? "");
-        snap(req, res);
-        return;
-      case "/v1/revocations/stream":
-        res.writeHead(200, { "Content-Type": "text/event-stream" });
-        res.write(`: heartbeat\nid: ${cursor}\n\n`);
-        return;
-      default:
-        res.writeHead(404).end();
-    }
-  });
-  srv.listen(0, "127.0.0.1");
-  await once(srv, "listening");
-  return { url: `http://127.0.0.1:${srv.address().port}`, accept, close: () => { srv.closeAllConnections(); srv.close(); } };
-}
 
 // drained waits until out takes more or closes.
 function drained(out) {
@@ -91,7 +64,7 @@ function serveDocument(n, identity = false) {
 for (const identity of [false, true]) {
   test(`a snapshot of 500,000 revocations (85 MB, over the old 64 MiB cap) loads, ${identity ? "identity" : "gzipped"}`, async () => {
     const n = 500_000;
-    const fake = await fakeSnapshot(serveDocument(n, identity));
+    const fake = await fakeSnapshot(serveDocument(n, identity), cursor);
     try {
       // No request timeout: how long 85 MB takes on a loaded machine is not tested.
       const v = await createVerifier({ url: fake.url, apiKey: "k", issuer: "i", audience: "a", logger: quiet, requestTimeoutMs: 0x7fffffff });
@@ -105,7 +78,7 @@ for (const identity of [false, true]) {
 }
 
 test("maxSnapshotEntries bounds revocations and watermarks together", async () => {
-  const fake = await fakeSnapshot(serveDocument(999));
+  const fake = await fakeSnapshot(serveDocument(999), cursor);
   try {
     const v = await createVerifier({ url: fake.url, apiKey: "k", issuer: "i", audience: "a", logger: quiet, maxSnapshotEntries: 1000 });
     assert.equal(v.status().revoked, 999);
@@ -139,7 +112,7 @@ test("an endless snapshot is refused at the bound", async () => {
       for (let i = 0; !res.destroyed; i++) {
         if (!res.write(more(i))) await drained(res);
       }
-    });
+    }, cursor);
     try {
       await assert.rejects(createVerifier({ url: fake.url, apiKey: "k", issuer: "i", audience: "a", logger: quiet, maxSnapshotEntries: 10_000 }),
         want, name);
