@@ -317,7 +317,12 @@ func kekKey(file string) ([]byte, bool) {
 	if !ok {
 		return nil, false
 	}
-	s := strings.TrimSpace(string(b))
+	return kekDecode(string(b))
+}
+
+// kekDecode is kekKey of a KEK given as text.
+func kekDecode(text string) ([]byte, bool) {
+	s := strings.TrimSpace(text)
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
 		if k, err := enc.DecodeString(s); err == nil {
 			return k, len(k) == kekBytes
@@ -325,6 +330,19 @@ func kekKey(file string) ([]byte, bool) {
 	}
 	return nil, false
 }
+
+// GuessableKEK reports whether a KEK given as text (SESSIOND_KEK, the
+// base64 of 32 bytes) decodes to a key that looks typed, by SD-JWT-012's
+// measure; false for text that is not such a key (serve refuses it).
+func GuessableKEK(text string) bool {
+	k, ok := kekDecode(text)
+	return ok && guessable(k)
+}
+
+// GuessableCredential reports whether the secret of an Authorization
+// header value (SESSIOND_SSF_<NAME>_POLL_AUTHORIZATION) looks typed, by
+// SD-SSF-004's measure.
+func GuessableCredential(header string) bool { return GuessableKey(credential(header)) }
 
 // kekBytes is signing.KEKSize (a test keeps them equal).
 const kekBytes = 32

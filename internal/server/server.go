@@ -108,6 +108,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	if errs := CheckStart(cfg, o.APIKey, o.Getenv); len(errs) > 0 {
 		return &StartError{Problems: errs}
 	}
+	warnTypedEnvSecrets(cfg, o.Getenv, log)
 
 	// SQLite serves one process: a second serve on its file is refused
 	// (sqlitelock.go), before it opens the store, which would migrate the

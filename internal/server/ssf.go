@@ -91,6 +91,20 @@ func receiverBearer(i int, rc config.SSFReceiver) (string, error) {
 // pollAuthorization is the Authorization header a poller sends:
 // SESSIOND_SSF_<NAME>_POLL_AUTHORIZATION, else poll_authorization_file.
 func pollAuthorization(rc config.SSFReceiver, getenv func(string) string) (string, error) {
+	if v := getenv(pollAuthorizationEnv(rc)); v != "" {
+		return strings.TrimSpace(v), nil
+	}
+	if rc.PollAuthorizationFile == "" {
+		return "", nil
+	}
+	b, err := config.ReadSecretFile(rc.PollAuthorizationFile)
+	return strings.TrimSpace(string(b)), err
+}
+
+// pollAuthorizationEnv is the variable that gives a receiver's poll
+// credential: SESSIOND_SSF_<NAME>_POLL_AUTHORIZATION, the name upper-cased
+// and every other character than A–Z and 0–9 an underscore.
+func pollAuthorizationEnv(rc config.SSFReceiver) string {
 	name := strings.Map(func(r rune) rune {
 		switch {
 		case r >= 'a' && r <= 'z':
@@ -100,14 +114,7 @@ func pollAuthorization(rc config.SSFReceiver, getenv func(string) string) (strin
 		}
 		return '_'
 	}, rc.Name)
-	if v := getenv("SESSIOND_SSF_" + name + "_POLL_AUTHORIZATION"); v != "" {
-		return strings.TrimSpace(v), nil
-	}
-	if rc.PollAuthorizationFile == "" {
-		return "", nil
-	}
-	b, err := config.ReadSecretFile(rc.PollAuthorizationFile)
-	return strings.TrimSpace(string(b)), err
+	return "SESSIOND_SSF_" + name + "_POLL_AUTHORIZATION"
 }
 
 // replayOrMemory is the store's shared one-time keys, or this node's memory
