@@ -2,8 +2,11 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 )
 
 // APIKeyFile is the file, in server.data_dir, that serve writes the first
@@ -22,8 +25,10 @@ type SecretFile struct {
 // server.tls_key_file, <server.data_dir>/api-key (under the path
 // server.data_dir), jwt.hs256_secret_file, signing.kek_file and
 // signing.old_kek_files, each webhook's secret_file, each Shared Signals
-// receiver's bearer_token_file and poll_authorization_file. Keys left
-// empty are skipped; the files need not exist.
+// receiver's bearer_token_file and poll_authorization_file, and the
+// client key and password file a PostgreSQL store.dsn names (sslkey,
+// passfile: libpq refuses either readable by others, pgx reads them
+// as they are). Keys left empty are skipped; the files need not exist.
 func (c Config) SecretFiles() []SecretFile {
 	var out []SecretFile
 	add := func(setting, file string) {
@@ -47,8 +52,46 @@ func (c Config) SecretFiles() []SecretFile {
 		add(fmt.Sprintf("ssf.receivers.%d.bearer_token_file", i), r.BearerTokenFile)
 		add(fmt.Sprintf("ssf.receivers.%d.poll_authorization_file", i), r.PollAuthorizationFile)
 	}
+	if c.Store.Driver == "postgres" {
+		for _, f := range dsnFiles(c.Store.DSN) {
+			add("store.dsn", f)
+		}
+	}
 	return out
 }
+
+// dsnFiles is the files a PostgreSQL DSN names that hold secrets: its
+// sslkey and passfile parameters, in a URL's query or in the
+// keyword/value form (a value quoted with '…', backslash escaping, as
+// libpq reads it).
+func dsnFiles(dsn string) []string {
+	var out []string
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		q := u.Query()
+		for _, k := range []string{"sslkey", "passfile"} {
+			if v := q.Get(k); v != "" {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	for _, m := range dsnKeywordFile.FindAllStringSubmatch(dsn, -1) {
+		v := m[2]
+		if strings.HasPrefix(v, "'") {
+			v = dsnUnescape.ReplaceAllString(strings.TrimSuffix(v[1:], "'"), "$1")
+		}
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+var (
+	// dsnKeywordFile finds sslkey=… and passfile=… in a keyword/value DSN.
+	dsnKeywordFile = regexp.MustCompile(`(?:^|\s)(sslkey|passfile)\s*=\s*('(?:[^'\\]|\\.)*'|[^\s']+)`)
+	dsnUnescape    = regexp.MustCompile(`\\(.)`)
+)
 
 // secretModeRule is SD-SECRET-001: a secret file other users may read or
 // change. A warning, not a refusal: Kubernetes mounts a Secret's keys

@@ -14,7 +14,8 @@ import (
 
 // TestValidate_SecretFileModes: SD-SECRET-001 warns of each secret file
 // (the TLS private key, the HS256 key, the KEKs, the webhook keys, the
-// Shared Signals credentials, the generated API key in server.data_dir)
+// Shared Signals credentials, the generated API key in server.data_dir,
+// a PostgreSQL DSN's client key and password file)
 // whose mode lets another user than its owner read or change it, naming
 // the setting, the file and its mode and never its content, as PostgreSQL
 // judges its server key: a file root owns may be read by its group (a
@@ -45,6 +46,14 @@ func TestValidate_SecretFileModes(t *testing.T) {
 			return "ssf:\n  receivers:\n    - {name: idp, delivery: poll, poll_authorization_file: " + f + "}\n"
 		}, ""},
 		{"server.data_dir", func(d string) string { return "server:\n  data_dir: " + d + "\n" }, APIKeyFile},
+		// pgx reads a client key and a password file whatever their mode,
+		// where libpq refuses them.
+		{"store.dsn", func(f string) string {
+			return "store:\n  driver: postgres\n  dsn: \"postgres://db.example/app?sslmode=verify-full&sslkey=" + f + "\"\n"
+		}, ""},
+		{"store.dsn", func(f string) string {
+			return "store:\n  driver: postgres\n  dsn: \"host=db.example passfile='" + f + "' dbname=app\"\n"
+		}, ""},
 	}
 	for _, m := range []struct {
 		name  string

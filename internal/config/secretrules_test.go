@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -158,6 +159,36 @@ func TestSecretFiles_EveryFileKey(t *testing.T) {
 		}
 		if !listed[k] {
 			t.Errorf("SecretFiles() does not list %s", k)
+		}
+	}
+}
+
+// TestDSNFiles: the secret files a PostgreSQL DSN names, in either form
+// libpq and pgx read, and none in a DSN without them.
+func TestDSNFiles(t *testing.T) {
+	for _, tc := range []struct {
+		dsn  string
+		want []string
+	}{
+		{"postgres://app@db/app?sslmode=verify-full&sslkey=/k/client.key&passfile=/k/pgpass", []string{"/k/client.key", "/k/pgpass"}},
+		{"postgresql://db/app?sslkey=%2Fk%2Fa%20b.key", []string{"/k/a b.key"}},
+		{"postgres://db/app?sslmode=require", nil},
+		{"host=db sslkey=/k/client.key passfile = /k/pgpass", []string{"/k/client.key", "/k/pgpass"}},
+		{`host=db sslkey='/k/it\'s a key' dbname=app`, []string{"/k/it's a key"}},
+		{"host=db mysslkey=/k/x dbname=app", nil},
+		{"host=db sslkey='' dbname=app", nil},
+		{"", nil},
+	} {
+		if got := dsnFiles(tc.dsn); !slices.Equal(got, tc.want) {
+			t.Errorf("dsnFiles(%q) = %q; want %q", tc.dsn, got, tc.want)
+		}
+	}
+	// Only for the PostgreSQL driver: a Redis URL's query means other things.
+	cfg := Default()
+	cfg.Store.Driver, cfg.Store.DSN = "redis", "redis://db:6379/0?sslkey=/k/x"
+	for _, s := range cfg.SecretFiles() {
+		if s.Setting == "store.dsn" {
+			t.Errorf("SecretFiles() of a Redis DSN lists %s", s.File)
 		}
 	}
 }
