@@ -61,6 +61,11 @@ type Options struct {
 	// gets its log line (log.requests: all, errors or a sample); nil logs
 	// every request. It must be safe for concurrent use.
 	LogRequest func(status int) bool
+	// LogIPPrefixes cuts each request line's remote_addr as events cut a
+	// client's address (events.ipv4_prefix, events.ipv6_prefix): the
+	// port is dropped and the address cut to the network. Zero logs the
+	// peer as it is, host and port.
+	LogIPPrefixes sessiond.IPPrefixes
 	// MaxBodyBytes limits request bodies; larger ones answer 413.
 	// Zero means DefaultMaxBodyBytes (64 KiB); negative is an error.
 	MaxBodyBytes int64
@@ -253,6 +258,7 @@ type server struct {
 	readyFn  func(context.Context) error
 	log      *slog.Logger
 	logReq   func(status int) bool
+	logIP    sessiond.IPPrefixes
 	maxBody  int64
 	doc      []byte              // openapi.json as served
 	params   map[string][]string // route pattern → the query parameters it takes (queryparams.go)
@@ -320,6 +326,7 @@ func New(opts Options) (http.Handler, error) {
 		readyFn: opts.Ready,
 		log:     opts.Logger,
 		logReq:  opts.LogRequest,
+		logIP:   opts.LogIPPrefixes,
 		maxBody: opts.MaxBodyBytes,
 
 		events:       opts.Events,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -205,7 +206,7 @@ func (s *server) logRequest(r *http.Request, rw *responseWriter, info *requestIn
 		slog.Int("status", status),
 		slog.Float64("duration_ms", float64(now.Sub(start).Microseconds())/1000),
 		slog.Int64("bytes", rw.bytes),
-		slog.String("remote_addr", r.RemoteAddr),
+		slog.String("remote_addr", s.remoteAddr(r)),
 		slog.String("api_key_id", info.keyID),
 	)
 	if info.code != "" {
@@ -355,4 +356,18 @@ func bearerKey(h string) (string, bool) {
 		return "", false
 	}
 	return key, true
+}
+
+// remoteAddr is the request line's remote_addr: the peer as it is, or,
+// with LogIPPrefixes, its address cut to the network without the port
+// (a port beside a network would single the client out again).
+func (s *server) remoteAddr(r *http.Request) string {
+	if s.logIP == (sessiond.IPPrefixes{}) {
+		return r.RemoteAddr
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	return s.logIP.Mask(host)
 }

@@ -275,6 +275,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		Ready:                readiness(store, apiKeys, keys),
 		Logger:               log,
 		LogRequest:           requestFilter(cfg.Log),
+		LogIPPrefixes:        cfg.Events.IPPrefixes(),
 		MaxBodyBytes:         cfg.Server.MaxBodyBytes,
 		Version:              o.Version,
 		Events:               events.log,
