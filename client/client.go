@@ -182,7 +182,9 @@ type CreateRequest struct {
 	apitype.HandoffRequest
 }
 
-// CreateSession starts a session (login) and returns its tokens.
+// CreateSession starts a session (login) and returns its tokens. It is not
+// retried: sent again after a lost answer it makes a second session
+// (docs/lifecycle.md, "Clients on unreliable networks").
 func (c *Client) CreateSession(ctx context.Context, req CreateRequest) (*TokenResponse, error) {
 	relayed := req.DPoP
 	if relayed == nil && req.DPoPJKT != "" {
@@ -249,7 +251,10 @@ func (c *Client) verify(ctx context.Context, token sessiond.Secret, relayed *DPo
 
 // Refresh exchanges a refresh token for new tokens of the same session. A
 // session bound to a key needs a proof: RefreshBound, or a Client made
-// WithDPoP.
+// WithDPoP. It is not retried: after an error without an answer, send
+// the same token once more at once, within the server's
+// lifetimes.reuse_interval of the lost rotation; later it ends the session
+// as reuse (docs/lifecycle.md, "Clients on unreliable networks").
 func (c *Client) Refresh(ctx context.Context, token sessiond.Secret, client *sessiond.Client) (*TokenResponse, error) {
 	return c.refresh(ctx, token, nil, client)
 }

@@ -23,13 +23,23 @@ import (
 // lost left the cookie holding the token it retired, which the server takes
 // again only within lifetimes.reuse_interval (5s by default). A 4xx (the
 // session is over, a CSRF refusal) is final.
+//
+// Each attempt gives up after resumeTimeout, as sessiond.js's refresh
+// does (lockTimeoutSeconds): an answer lost on a connection that went
+// silent would otherwise hold the Web Lock, and so every tab's refresh,
+// for as long as the browser keeps the connection, with this page blank.
 const resumeScript = `(function(){var d=document.documentElement.dataset;` +
-	`function go(retry){return fetch(location.pathname,{method:"POST",credentials:"same-origin",headers:{Accept:"application/json"}})` +
-	`.then(null,function(){}).then(function(r){` +
+	`function go(retry){var c=typeof AbortController=="function"?new AbortController():null,t=c&&setTimeout(function(){c.abort()},` + resumeTimeoutMS + `);` +
+	`return fetch(location.pathname,{method:"POST",credentials:"same-origin",headers:{Accept:"application/json"},signal:c?c.signal:void 0})` +
+	`.then(null,function(){}).then(function(r){clearTimeout(t);` +
 	`if(retry&&!(r&&r.status<500))return new Promise(function(w){setTimeout(w,1000)}).then(function(){return go(false)});` +
 	`location.replace(r&&r.ok?d.to:d.login)})}` +
 	`function first(){return go(true)}` +
 	`var l=navigator.locks;l&&l.request?l.request("sessiond-refresh",first):first()})();`
+
+// resumeTimeoutMS bounds one refresh attempt of the page, sessiond.js's
+// default lockTimeoutSeconds (docs/browser.md).
+const resumeTimeoutMS = "15000"
 
 var resumeCSP = "default-src 'none'; script-src 'sha256-" + scriptHash(resumeScript) +
 	"'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
