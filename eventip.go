@@ -43,9 +43,32 @@ func (p IPPrefixes) Mask(ip string) string {
 		bits = p.V4
 	}
 	if bits == 0 {
-		return a.String()
+		bits = a.BitLen()
+	}
+	if a.Is6() && p.V4 != 0 {
+		// An IPv6 address that carries an IPv4 address keeps no more of
+		// it than V4 bits: at 48 bits a 6to4 address would keep its
+		// client's IPv4 address whole.
+		for _, x := range embedsV4 {
+			if x.prefix.Contains(a) {
+				bits = min(bits, x.at+p.V4)
+			}
+		}
 	}
 	return netip.PrefixFrom(a, bits).Masked().Addr().String()
+}
+
+// embedsV4 are the IPv6 prefixes whose addresses carry a client's IPv4
+// address, and the bit it starts at: 6to4 (RFC 3056), Teredo (RFC 4380,
+// the client's address inverted in the last 32 bits) and the NAT64
+// well-known prefix (RFC 6052).
+var embedsV4 = []struct {
+	prefix netip.Prefix
+	at     int
+}{
+	{netip.MustParsePrefix("2002::/16"), 16},
+	{netip.MustParsePrefix("2001::/32"), 96},
+	{netip.MustParsePrefix("64:ff9b::/96"), 96},
 }
 
 // MaskEvent returns e with the client addresses it holds cut to p: its
