@@ -12,4 +12,23 @@
 // ahead or behind it), a recording EventSink, and
 // MetaStores that lose or roll back their documents (LosingMeta,
 // RollbackMeta).
+//
+// The suites check what the doc comments of sessiond.Store and its
+// extensions promise, and the choices TestStore's comment lists: among
+// them that a refresh token never forks (a swap is a compare-and-swap,
+// and a swap within grace retires its siblings), that every way a store
+// revokes (Revoke, RevokeSubject, evictions, the recorders, the batches,
+// the kill switch) reaches Revocations and the feed, that subjects and
+// one-time keys are matched byte for byte, that expiries are exclusive,
+// that times keep their microseconds, that copies are returned and kept,
+// and that a call cut by its context fails with that context's error.
+//
+// The suites are themselves tested against mutants (mutants_test.go):
+// memory stores that each break one documented rule the way an
+// implementer might (a rotation checked then written in two steps, a
+// revocation missing from the log, a page boundary that skips a tie, a
+// case-insensitive collation, an error reported as "not found", times in
+// milliseconds…). TestStore must fail on every one of them, with the
+// check meant to catch it; a rule no mutant breaks yet is a place to add
+// one.
 package sessiondtest

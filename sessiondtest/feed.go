@@ -26,6 +26,8 @@ const feedWait = 10 * time.Second
 //
 // Beyond the RevocationNotifier doc comment it pins down: every Revoke,
 // RevokeSubject and Limiter eviction that changes a session is delivered,
+// and so is each made through the ways the Manager uses in their place
+// (the recorders, a SubjectBatchRevoker's batches),
 // with times in UTC; nothing is delivered for a revocation that changed
 // nothing, for one rolled back, or for another store's data; delivery may
 // repeat a revocation (at least once). SubscribeRevocations fails with a
@@ -50,6 +52,7 @@ func TestRevocationNotifier(t *testing.T, newStore func(t *testing.T) sessiond.S
 		{"Revoke", func(t *testing.T, f *fixture, _ sessiond.RevocationNotifier) { feedRevoke(t, f, join) }},
 		{"RevokeSubject", func(t *testing.T, f *fixture, _ sessiond.RevocationNotifier) { feedRevokeSubject(t, f, join) }},
 		{"Evictions", func(t *testing.T, f *fixture, _ sessiond.RevocationNotifier) { feedEvictions(t, f, join) }},
+		{"EveryWayOfRevoking", func(t *testing.T, f *fixture, _ sessiond.RevocationNotifier) { feedEveryWay(t, f, join) }},
 		{"NothingFromOtherData", func(t *testing.T, f *fixture, _ sessiond.RevocationNotifier) { feedOtherData(t, f, join) }},
 		{"CanceledContext", feedCanceledContext},
 		{"Close", feedClose},

@@ -31,6 +31,11 @@ func replayOnce(t *testing.T, f *fixture, g sessiond.ReplayGuard) {
 	if fresh, err := g.RememberOnce(f.ctx, "jti-b", now, until); err != nil || !fresh {
 		t.Fatalf("RememberOnce(jti-b) = %v, %v; keys are not independent", fresh, err)
 	}
+	// Keys are compared byte for byte: callers pass base64url, where case
+	// matters (a case-insensitive collation would refuse a fresh key).
+	if fresh, err := g.RememberOnce(f.ctx, "JTI-A", now, until); err != nil || !fresh {
+		t.Fatalf("RememberOnce(JTI-A) after jti-a = %v, %v; keys that differ only in case are not independent", fresh, err)
+	}
 }
 
 func replayConcurrentOnce(t *testing.T, f *fixture, g sessiond.ReplayGuard) {

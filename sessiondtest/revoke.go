@@ -141,6 +141,18 @@ func testRevokeSubject(t *testing.T, newStore func(t *testing.T) sessiond.Store)
 		}
 		checkRevocations(t, "second RevokeSubject(alice)", got, nil)
 	})
+	t.Run("ExactSubject", func(t *testing.T) {
+		// Each subject revokes its own session only: not one that differs
+		// in case (a case-insensitive collation), nor one its characters
+		// match as a pattern (LIKE, a Redis glob), nor one it is a prefix of.
+		f := setup(t, newStore)
+		for subject, id := range createOddSubjects(f) {
+			got, err := f.st.RevokeSubject(f.ctx, subject, "", now, sessiond.ReasonAdmin)
+			if err != nil || len(got) != 1 || got[0].SessionID != id {
+				t.Errorf("RevokeSubject(%q) = %v, %v; want only %s", subject, revokedIDs(got), err, id)
+			}
+		}
+	})
 	t.Run("UnknownSubject", func(t *testing.T) {
 		f := setup(t, newStore)
 		w := populate(f)
@@ -194,6 +206,7 @@ func testRevocations(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 		}
 		checkRevocations(t, fmt.Sprintf("Revocations(%v)", since), got, want)
 	})
+	t.Run("EveryWayOfRevoking", func(t *testing.T) { testRevocationsEveryWay(t, newStore) })
 	t.Run("None", func(t *testing.T) {
 		f := setup(t, newStore)
 		f.create(NewSession("alice", t0))
@@ -202,4 +215,12 @@ func testRevocations(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 			t.Errorf("Revocations() = %v, %v; want none and nil", got, err)
 		}
 	})
+}
+
+func revokedIDs(revs []sessiond.Revocation) []sessiond.SessionID {
+	out := make([]sessiond.SessionID, len(revs))
+	for i, r := range revs {
+		out[i] = r.SessionID
+	}
+	return out
 }

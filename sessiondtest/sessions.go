@@ -428,8 +428,29 @@ func testCanceledContext(t *testing.T, newStore func(t *testing.T) sessiond.Stor
 	tok := NewToken(sessiond.KindRefresh, s.ID, t0)
 	f.create(clone(s), tok)
 
-	ctx, cancel := context.WithCancel(f.ctx)
+	// A call its context cut fails with that context's error (or
+	// ErrStoreUnavailable), never with an answer such as ErrNotFound: the
+	// Manager reports a deadline as the store not answering in time, and
+	// would report "not found" as an unknown token, which makes a client
+	// drop a session that is fine.
+	canceled, cancel := context.WithCancel(f.ctx)
 	cancel()
+	expired, stop := context.WithDeadline(f.ctx, time.Now().Add(-time.Second))
+	defer stop()
+	for _, c := range []struct {
+		name string
+		ctx  context.Context
+		want error
+	}{{"canceled context", canceled, context.Canceled}, {"past deadline", expired, context.DeadlineExceeded}} {
+		canceledCalls(c.ctx, t, f, s, tok, c.name, c.want)
+	}
+}
+
+// canceledCalls makes every base call with ctx, which has ended with
+// want, on f's store, which holds s and its refresh token tok, and checks
+// that each fails with want or ErrStoreUnavailable and changes nothing.
+func canceledCalls(ctx context.Context, t *testing.T, f *fixture, s *sessiond.Session, tok sessiond.Token, name string, want error) {
+	t.Helper()
 	fresh := NewSession("alice", t0)
 	calls := []struct {
 		name string
@@ -457,7 +478,9 @@ func testCanceledContext(t *testing.T, newStore func(t *testing.T) sessiond.Stor
 	}
 	for _, c := range calls {
 		if err := c.call(); err == nil {
-			t.Errorf("%s(canceled context) = nil error; want an error", c.name)
+			t.Errorf("%s(%s) = nil error; want an error", c.name, name)
+		} else if !errors.Is(err, want) && !errors.Is(err, sessiond.ErrStoreUnavailable) {
+			t.Errorf("%s(%s) = %v; want %v or ErrStoreUnavailable", c.name, name, err, want)
 		}
 	}
 	// Nothing the calls above would have changed did change.

@@ -43,10 +43,20 @@ import (
 //     Old is ErrNotFound, an existing Next hash is ErrConflict, and a swap
 //     within grace keeps Old's first RetiredAt.
 //   - RevokeSubject and List treat a session as live as Session.Live does
-//     (neither expiry reached); List returns a non-nil slice, and matches
-//     a subject as the exact string it is (no wildcard or hash tag in it
-//     means anything).
+//     (neither expiry reached); List returns a non-nil slice, and both
+//     match a subject as the exact string it is (no wildcard or hash tag
+//     in it means anything, and case matters).
+//   - Revocations returns a revocation whichever way the store made it:
+//     Revoke, RevokeSubject, and those of the extensions the Manager uses
+//     in their place (a Limiter's evictions, the recorders'
+//     RevokeRecorded, RevokeSubjectRecorded and evictions, a
+//     SubjectBatchRevoker's batches, the kill switch); so does
+//     PageRevocations on a RevocationPager.
 //   - DeleteExpired fails with ErrInvalidArgument if limit is not positive.
+//   - A call whose context is canceled or past its deadline fails with
+//     that context's error (or ErrStoreUnavailable) and changes nothing;
+//     never with an answer such as ErrNotFound, which the Manager would
+//     take for an unknown token.
 //   - Close is harmless a second time; after it, every method (those of
 //     the optional interfaces included) fails with ErrStoreUnavailable.
 func TestStore(t *testing.T, newStore func(t *testing.T) sessiond.Store) {

@@ -1,0 +1,810 @@
+package sessiondtest_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/memstore"
+	"github.com/sessiond/sessiond/sessiondtest"
+)
+
+// The conformance suite is tested against mutants: memory stores each
+// breaking one documented rule the way a real implementer might. Each runs
+// through TestStore in a child process (a suite fails its *testing.T, which
+// only a process of its own can watch fail), and the child must fail with
+// the check that names the rule. A mutant of the base contract hides every
+// optional interface, so the base suite alone must catch it: a third
+// party's store may have only the twelve methods.
+
+// mutantEnv names the mutant a child process runs TestStore on.
+const mutantEnv = "SESSIONDTEST_MUTANT"
+
+type mutant struct {
+	name string
+	// wrap makes the wrong store from a fresh memory store.
+	wrap func(st *memstore.Store) sessiond.Store
+	// want is a piece of the failure the suite must report.
+	want string
+}
+
+var mutants = []mutant{
+	// The base contract (the twelve methods only).
+	{"SwapCheckThenAct", func(st *memstore.Store) sessiond.Store { return &swapCheckThenAct{Store: base(st)} },
+		"concurrent SwapRefresh calls with zero grace succeeded"},
+	{"SwapSiblingStaysCurrent", func(st *memstore.Store) sessiond.Store { return newSwapSibling(st) },
+		"successors are current after concurrent swaps within grace"},
+	{"SwapReuseBeforeRevoked", func(st *memstore.Store) sessiond.Store { return swapReuseFirst{base(st)} },
+		"SwapRefresh(revoked session) error = refresh token reused; want session revoked"},
+	{"SwapNotFoundGeneric", func(st *memstore.Store) sessiond.Store { return swapNotFoundGeneric{base(st)} },
+		"SwapRefresh(unknown old) error = no rows in result set"},
+	{"LookupErrorAsNotFound", func(st *memstore.Store) sessiond.Store { return lookupAnyNotFound{base(st)} },
+		"Lookup after Close = not found; want ErrStoreUnavailable"},
+	{"GetCanceledAsNotFound", func(st *memstore.Store) sessiond.Store { return getCanceledNotFound{base(st)} },
+		"Get(canceled context) = not found"},
+	{"TouchRevokedAccepted", func(st *memstore.Store) sessiond.Store { return touchRevokedOK{base(st)} },
+		"Touch(revoked) error = <nil>"},
+	{"TouchUnknownAccepted", func(st *memstore.Store) sessiond.Store { return touchUnknownOK{base(st)} },
+		"Touch(unknown) error = <nil>"},
+	{"RevokeTwiceNotFound", func(st *memstore.Store) sessiond.Store { return revokeOnce{base(st)} },
+		"second Revoke"},
+	{"RevocationsSinceExclusive", func(st *memstore.Store) sessiond.Store { return revocationsAfter{base(st)} },
+		"is missing session"},
+	{"RevocationsMissRevokeSubject", func(st *memstore.Store) sessiond.Store { return newRevSubjectUnlogged(st) },
+		"Revocations after RevokeSubject"},
+	{"RevokeSubjectFoldsCase", func(st *memstore.Store) sessiond.Store { return newFoldSubjects(st, false) },
+		"RevokeSubject(\"ABC\")"},
+	{"ListFoldsCase", func(st *memstore.Store) sessiond.Store { return newFoldSubjects(st, true) },
+		"List(\"ABC\")"},
+	{"ListExpiryInclusive", func(st *memstore.Store) sessiond.Store { return listLate{base(st)} },
+		"want [", /* List(alice) = [...]; want [...] */
+	},
+	{"ListNewestFirst", func(st *memstore.Store) sessiond.Store { return listReversed{base(st)} },
+		"(first, second, third)"},
+	{"RevokeSubjectRevokesExpired", func(st *memstore.Store) sessiond.Store { return newRevokeEvery(st) },
+		"RevokeReason = incident; want"},
+	{"CreateKeepsCallerSession", func(st *memstore.Store) sessiond.Store { return newAliasing(st) },
+		"Subject = mallory"},
+	{"GetSharesOneCopy", func(st *memstore.Store) sessiond.Store { return newGetCache(st) },
+		"Subject = mallory"},
+	{"TimesInMilliseconds", func(st *memstore.Store) sessiond.Store { return millis{base(st)} },
+		".CreatedAt = "},
+	{"DeleteExpiredInclusive", func(st *memstore.Store) sessiond.Store { return deleteInclusive{base(st)} },
+		"(total 9); want a total of 8"},
+	{"DeleteExpiredCountOffByOne", func(st *memstore.Store) sessiond.Store { return deleteCountOff{base(st)} },
+		"first DeleteExpired"},
+	{"ContextIgnored", func(st *memstore.Store) sessiond.Store { return ctxIgnored{base(st)} },
+		"(canceled context) = nil error"},
+	{"CloseDoesNothing", func(st *memstore.Store) sessiond.Store { return closeNoop{base(st)} },
+		"after Close = <nil>"},
+
+	// Optional interfaces (the whole memory store, one method wrong).
+	{"LimiterOffByOne", func(st *memstore.Store) sessiond.Store { return limitOffByOne{st} },
+		"Limiter/"},
+	{"LimiterCheckThenAct", func(st *memstore.Store) sessiond.Store { return limitCheckThenAct{st} },
+		"after 20 concurrent logins with max 3"},
+	{"EvictionsNotLogged", func(st *memstore.Store) sessiond.Store { return evictionsUnlogged{st} },
+		"Revocations after CreateLimited"},
+	{"RecordedRevokeNotLogged", func(st *memstore.Store) sessiond.Store { return newRecordedUnlogged(st) },
+		"Revocations after RevokeRecorded"},
+	{"ReplayForgetsEarly", func(st *memstore.Store) sessiond.Store { return replayEarly{st} },
+		"RememberOnce(jti-exp"},
+	{"ReplayFoldsCase", func(st *memstore.Store) sessiond.Store { return replayFold{st} },
+		"differ only in case"},
+	{"OutboxClaimNoLease", func(st *memstore.Store) sessiond.Store { return claimNoLease{st} },
+		"Outbox/"},
+	{"OutboxClaimDropsOne", func(st *memstore.Store) sessiond.Store { return claimDrops{st} },
+		"Outbox/"},
+	{"PagerSkipsAtBoundary", func(st *memstore.Store) sessiond.Store { return pagerSkip{st} },
+		"SubjectPager/"},
+	{"PagerTiesByTimeOnly", func(st *memstore.Store) sessiond.Store { return pagerTies{st} },
+		"SubjectPager/"},
+	{"RevocationPagerTiesByTimeOnly", func(st *memstore.Store) sessiond.Store { return revPagerTies{st} },
+		"RevocationPager/"},
+	{"MetaPutNotCAS", func(st *memstore.Store) sessiond.Store { return metaNoCAS{st} },
+		"Meta/"},
+	{"BulkRevocationsNotLogged", func(st *memstore.Store) sessiond.Store { return newBulkUnlogged(st) },
+		"BulkRevoker/"},
+}
+
+// TestMutants: the conformance suite fails on every mutant, with the check
+// meant to catch it, and passes the memory store wrapped as the mutants
+// are (so a failure is the mutant's, not the harness's).
+func TestMutants(t *testing.T) {
+	if os.Getenv(mutantEnv) != "" {
+		t.Skip("in a mutant's child process")
+	}
+	run := func(t *testing.T, name string) (string, error) {
+		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestMutantSuite$", "-test.count=1", "-test.timeout=2m")
+		cmd.Env = append(os.Environ(), mutantEnv+"="+name)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	t.Run("Controls", func(t *testing.T) {
+		for _, name := range []string{"Base", "Whole"} {
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				if out, err := run(t, name); err != nil || !strings.Contains(out, "\nok") && !strings.Contains(out, "PASS") {
+					t.Fatalf("TestStore on the unchanged memory store (%s) = %v; want it to pass:\n%s", name, err, tail(out))
+				}
+			})
+		}
+	})
+	for _, m := range mutants {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			out, err := run(t, m.name)
+			if err == nil {
+				t.Fatalf("TestStore passed the mutant %s; want a failure:\n%s", m.name, tail(out))
+			}
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || !strings.Contains(out, "--- FAIL: TestMutantSuite") {
+				t.Fatalf("TestStore on %s = %v; want a failing test:\n%s", m.name, err, tail(out))
+			}
+			if !strings.Contains(out, m.want) {
+				t.Errorf("TestStore failed on %s, but not with %q:\n%s", m.name, m.want, tail(out))
+			}
+		})
+	}
+}
+
+func tail(out string) string {
+	if len(out) > 4000 {
+		return "…" + out[len(out)-4000:]
+	}
+	return out
+}
+
+// TestMutantSuite is the child process's test: TestStore on the mutant
+// named in the environment.
+func TestMutantSuite(t *testing.T) {
+	name := os.Getenv(mutantEnv)
+	wrap := map[string]func(*memstore.Store) sessiond.Store{
+		"Base":  func(st *memstore.Store) sessiond.Store { return base(st) },
+		"Whole": func(st *memstore.Store) sessiond.Store { return st },
+	}[name]
+	for _, m := range mutants {
+		if m.name == name {
+			wrap = m.wrap
+		}
+	}
+	if wrap == nil {
+		t.Skipf("%s names no mutant (set by TestMutants)", mutantEnv)
+	}
+	sessiondtest.TestStore(t, func(t *testing.T) sessiond.Store {
+		st := memstore.New()
+		t.Cleanup(func() { st.Close() })
+		return wrap(st)
+	})
+}
+
+// base is st with its twelve base methods only.
+func base(st *memstore.Store) sessiond.Store { return struct{ sessiond.Store }{st} }
+
+// swapCheckThenAct decides reuse from a Lookup, then swaps in a second
+// step that no longer checks: two concurrent rotations both pass the check.
+type swapCheckThenAct struct{ sessiond.Store }
+
+func (m *swapCheckThenAct) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error {
+	tok, s, err := m.Lookup(ctx, sw.Old)
+	if err == nil && !s.Revoked() && !tok.RetiredAt.IsZero() && (tok.RetiredAt.Before(sw.GraceSince) || !sw.GraceSince.Before(sw.Now)) {
+		return sessiond.ErrRefreshReused
+	}
+	runtime.Gosched()
+	sw.GraceSince = time.Time{} // "already checked"
+	return m.Store.SwapRefresh(ctx, sw)
+}
+
+// swapSibling leaves a successor current when a later swap within grace
+// stores another: one token forks into two live chains.
+type swapSibling struct {
+	sessiond.Store
+	mu     sync.Mutex
+	cur    map[sessiond.SessionID]sessiond.TokenHash
+	forked map[sessiond.TokenHash]bool // retired by the memory store, current to callers
+}
+
+func newSwapSibling(st *memstore.Store) *swapSibling {
+	return &swapSibling{Store: base(st), cur: map[sessiond.SessionID]sessiond.TokenHash{}, forked: map[sessiond.TokenHash]bool{}}
+}
+
+func (m *swapSibling) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.forked[sw.Old] {
+		sw.GraceSince = time.Time{}
+	}
+	if err := m.Store.SwapRefresh(ctx, sw); err != nil {
+		return err
+	}
+	if prev, ok := m.cur[sw.Next.SessionID]; ok && prev != sw.Old {
+		m.forked[prev] = true
+	}
+	delete(m.forked, sw.Old)
+	m.cur[sw.Next.SessionID] = sw.Next.Hash
+	return nil
+}
+
+func (m *swapSibling) Lookup(ctx context.Context, h sessiond.TokenHash) (sessiond.Token, *sessiond.Session, error) {
+	tok, s, err := m.Store.Lookup(ctx, h)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.forked[h] {
+		tok.RetiredAt = time.Time{}
+	}
+	return tok, s, err
+}
+
+// swapReuseFirst reports reuse before revocation.
+type swapReuseFirst struct{ sessiond.Store }
+
+func (m swapReuseFirst) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error {
+	if tok, _, err := m.Lookup(ctx, sw.Old); err == nil && !tok.RetiredAt.IsZero() && tok.RetiredAt.Before(sw.GraceSince) {
+		return sessiond.ErrRefreshReused
+	}
+	return m.Store.SwapRefresh(ctx, sw)
+}
+
+// swapNotFoundGeneric lets the driver's "no rows" through untranslated.
+type swapNotFoundGeneric struct{ sessiond.Store }
+
+func (m swapNotFoundGeneric) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error {
+	err := m.Store.SwapRefresh(ctx, sw)
+	if errors.Is(err, sessiond.ErrNotFound) {
+		return errors.New("no rows in result set")
+	}
+	return err
+}
+
+// lookupAnyNotFound answers every failed Lookup "not found".
+type lookupAnyNotFound struct{ sessiond.Store }
+
+func (m lookupAnyNotFound) Lookup(ctx context.Context, h sessiond.TokenHash) (sessiond.Token, *sessiond.Session, error) {
+	tok, s, err := m.Store.Lookup(ctx, h)
+	if err != nil {
+		return sessiond.Token{}, nil, sessiond.ErrNotFound
+	}
+	return tok, s, nil
+}
+
+// getCanceledNotFound answers "not found" when the caller's context ends,
+// as a store does that maps every error of its query to "no such row".
+type getCanceledNotFound struct{ sessiond.Store }
+
+func (m getCanceledNotFound) Get(ctx context.Context, id sessiond.SessionID) (*sessiond.Session, error) {
+	s, err := m.Store.Get(ctx, id)
+	if ctx.Err() != nil {
+		return nil, sessiond.ErrNotFound
+	}
+	return s, err
+}
+
+// touchRevokedOK writes nothing to a revoked session but reports success.
+type touchRevokedOK struct{ sessiond.Store }
+
+func (m touchRevokedOK) Touch(ctx context.Context, id sessiond.SessionID, last, idle time.Time) error {
+	if err := m.Store.Touch(ctx, id, last, idle); !errors.Is(err, sessiond.ErrRevoked) {
+		return err
+	}
+	return nil
+}
+
+// touchUnknownOK ignores that its UPDATE changed no row.
+type touchUnknownOK struct{ sessiond.Store }
+
+func (m touchUnknownOK) Touch(ctx context.Context, id sessiond.SessionID, last, idle time.Time) error {
+	if err := m.Store.Touch(ctx, id, last, idle); !errors.Is(err, sessiond.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// revokeOnce refuses to revoke a revoked session ("UPDATE … WHERE
+// revoked_at IS NULL" changed no row).
+type revokeOnce struct{ sessiond.Store }
+
+func (m revokeOnce) Revoke(ctx context.Context, id sessiond.SessionID, at time.Time, reason sessiond.RevokeReason) (*sessiond.Session, error) {
+	if s, err := m.Get(ctx, id); err == nil && s.Revoked() {
+		return nil, sessiond.ErrNotFound
+	}
+	return m.Store.Revoke(ctx, id, at, reason)
+}
+
+// revocationsAfter reads revocations after since, not at or after it.
+type revocationsAfter struct{ sessiond.Store }
+
+func (m revocationsAfter) Revocations(ctx context.Context, since time.Time) ([]sessiond.Revocation, error) {
+	revs, err := m.Store.Revocations(ctx, since)
+	return slices.DeleteFunc(revs, func(r sessiond.Revocation) bool { return r.RevokedAt.Equal(since) }), err
+}
+
+// revSubjectUnlogged revokes a subject's sessions without writing them to
+// the log Revocations reads.
+type revSubjectUnlogged struct {
+	sessiond.Store
+	mu       sync.Mutex
+	unlogged map[sessiond.SessionID]bool
+}
+
+func newRevSubjectUnlogged(st *memstore.Store) *revSubjectUnlogged {
+	return &revSubjectUnlogged{Store: base(st), unlogged: map[sessiond.SessionID]bool{}}
+}
+
+func (m *revSubjectUnlogged) RevokeSubject(ctx context.Context, subject string, except sessiond.SessionID, at time.Time, reason sessiond.RevokeReason) ([]sessiond.Revocation, error) {
+	revs, err := m.Store.RevokeSubject(ctx, subject, except, at, reason)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, r := range revs {
+		m.unlogged[r.SessionID] = true
+	}
+	return revs, err
+}
+
+func (m *revSubjectUnlogged) Revocations(ctx context.Context, since time.Time) ([]sessiond.Revocation, error) {
+	revs, err := m.Store.Revocations(ctx, since)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.DeleteFunc(revs, func(r sessiond.Revocation) bool { return m.unlogged[r.SessionID] }), err
+}
+
+// subjects remembers the sessions created by subject, for mutants that
+// match subjects their own (wrong) way.
+type subjects struct {
+	sessiond.Store
+	mu  sync.Mutex
+	ids map[string][]sessiond.SessionID
+}
+
+func newSubjects(st sessiond.Store) subjects {
+	return subjects{Store: st, ids: map[string][]sessiond.SessionID{}}
+}
+
+func (m *subjects) Create(ctx context.Context, s *sessiond.Session, tokens ...sessiond.Token) error {
+	if err := m.Store.Create(ctx, s, tokens...); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ids[s.Subject] = append(m.ids[s.Subject], s.ID)
+	return nil
+}
+
+// matching returns the subjects known that match fits.
+func (m *subjects) matching(fits func(string) bool) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for s := range m.ids {
+		if fits(s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// foldSubjects matches subjects case-insensitively (a collation such as
+// MySQL's utf8mb4_0900_ai_ci): in List, or in RevokeSubject.
+type foldSubjects struct {
+	subjects
+	list bool
+}
+
+func newFoldSubjects(st *memstore.Store, list bool) *foldSubjects {
+	return &foldSubjects{subjects: newSubjects(base(st)), list: list}
+}
+
+func (m *foldSubjects) List(ctx context.Context, subject string, now time.Time) ([]*sessiond.Session, error) {
+	if !m.list {
+		return m.Store.List(ctx, subject, now)
+	}
+	out := []*sessiond.Session{}
+	for _, s := range m.matching(func(s string) bool { return strings.EqualFold(s, subject) }) {
+		got, err := m.Store.List(ctx, s, now)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, got...)
+	}
+	slices.SortFunc(out, func(a, b *sessiond.Session) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	return out, nil
+}
+
+func (m *foldSubjects) RevokeSubject(ctx context.Context, subject string, except sessiond.SessionID, at time.Time, reason sessiond.RevokeReason) ([]sessiond.Revocation, error) {
+	if m.list {
+		return m.Store.RevokeSubject(ctx, subject, except, at, reason)
+	}
+	out := []sessiond.Revocation{}
+	for _, s := range m.matching(func(s string) bool { return strings.EqualFold(s, subject) }) {
+		got, err := m.Store.RevokeSubject(ctx, s, except, at, reason)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, got...)
+	}
+	return out, nil
+}
+
+// revokeEvery revokes every unrevoked session of the subject, expired ones
+// included.
+type revokeEvery struct{ subjects }
+
+func newRevokeEvery(st *memstore.Store) *revokeEvery { return &revokeEvery{newSubjects(base(st))} }
+
+func (m *revokeEvery) RevokeSubject(ctx context.Context, subject string, except sessiond.SessionID, at time.Time, reason sessiond.RevokeReason) ([]sessiond.Revocation, error) {
+	m.mu.Lock()
+	ids := slices.Clone(m.ids[subject])
+	m.mu.Unlock()
+	out := []sessiond.Revocation{}
+	for _, id := range ids {
+		s, err := m.Get(ctx, id)
+		if err != nil || s.Revoked() || id == except {
+			continue
+		}
+		if s, err = m.Revoke(ctx, id, at, reason); err != nil {
+			return nil, err
+		}
+		out = append(out, sessiond.Revocation{SessionID: id, Subject: s.Subject, RevokedAt: at, ExpiresAt: s.ExpiresAt, Reason: reason})
+	}
+	return out, nil
+}
+
+// listLate treats a session whose expiry is now as still live.
+type listLate struct{ sessiond.Store }
+
+func (m listLate) List(ctx context.Context, subject string, now time.Time) ([]*sessiond.Session, error) {
+	return m.Store.List(ctx, subject, now.Add(-time.Microsecond))
+}
+
+// listReversed returns the newest first.
+type listReversed struct{ sessiond.Store }
+
+func (m listReversed) List(ctx context.Context, subject string, now time.Time) ([]*sessiond.Session, error) {
+	got, err := m.Store.List(ctx, subject, now)
+	slices.Reverse(got)
+	return got, err
+}
+
+// aliasing keeps the caller's *Session and answers Get with it.
+type aliasing struct {
+	sessiond.Store
+	mu   sync.Mutex
+	kept map[sessiond.SessionID]*sessiond.Session
+}
+
+func newAliasing(st *memstore.Store) *aliasing {
+	return &aliasing{Store: base(st), kept: map[sessiond.SessionID]*sessiond.Session{}}
+}
+
+func (m *aliasing) Create(ctx context.Context, s *sessiond.Session, tokens ...sessiond.Token) error {
+	if err := m.Store.Create(ctx, s, tokens...); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.kept[s.ID] = s
+	return nil
+}
+
+func (m *aliasing) Get(ctx context.Context, id sessiond.SessionID) (*sessiond.Session, error) {
+	s, err := m.Store.Get(ctx, id)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if k := m.kept[id]; err == nil && k != nil && !s.Revoked() {
+		c := *k
+		return &c, nil
+	}
+	return s, err
+}
+
+// getCache answers Get with one cached session per ID, shared by callers.
+type getCache struct {
+	sessiond.Store
+	mu    sync.Mutex
+	cache map[sessiond.SessionID]*sessiond.Session
+}
+
+func newGetCache(st *memstore.Store) *getCache {
+	return &getCache{Store: base(st), cache: map[sessiond.SessionID]*sessiond.Session{}}
+}
+
+func (m *getCache) Get(ctx context.Context, id sessiond.SessionID) (*sessiond.Session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s := m.cache[id]; s != nil {
+		return s, nil
+	}
+	s, err := m.Store.Get(ctx, id)
+	if err == nil && !s.Revoked() {
+		m.cache[id] = s
+	}
+	return s, err
+}
+
+// millis keeps times to the millisecond (a DATETIME(3) column).
+type millis struct{ sessiond.Store }
+
+func truncSession(s *sessiond.Session) {
+	if s == nil {
+		return
+	}
+	for _, p := range []*time.Time{&s.CreatedAt, &s.LastActiveAt, &s.IdleExpiresAt, &s.ExpiresAt, &s.RevokedAt} {
+		*p = p.Truncate(time.Millisecond)
+	}
+}
+
+func (m millis) Get(ctx context.Context, id sessiond.SessionID) (*sessiond.Session, error) {
+	s, err := m.Store.Get(ctx, id)
+	truncSession(s)
+	return s, err
+}
+
+func (m millis) Lookup(ctx context.Context, h sessiond.TokenHash) (sessiond.Token, *sessiond.Session, error) {
+	tok, s, err := m.Store.Lookup(ctx, h)
+	truncSession(s)
+	for _, p := range []*time.Time{&tok.IssuedAt, &tok.ExpiresAt, &tok.RetiredAt} {
+		*p = p.Truncate(time.Millisecond)
+	}
+	return tok, s, err
+}
+
+// deleteInclusive deletes sessions expiring at `before` too.
+type deleteInclusive struct{ sessiond.Store }
+
+func (m deleteInclusive) DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error) {
+	return m.Store.DeleteExpired(ctx, before.Add(time.Microsecond), limit)
+}
+
+// deleteCountOff reports one fewer than it deleted.
+type deleteCountOff struct{ sessiond.Store }
+
+func (m deleteCountOff) DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error) {
+	n, err := m.Store.DeleteExpired(ctx, before, limit)
+	return max(0, n-1), err
+}
+
+// ctxIgnored runs every call to the end whatever its context.
+type ctxIgnored struct{ sessiond.Store }
+
+func bg(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
+func (m ctxIgnored) Create(ctx context.Context, s *sessiond.Session, tokens ...sessiond.Token) error {
+	return m.Store.Create(bg(ctx), s, tokens...)
+}
+func (m ctxIgnored) Get(ctx context.Context, id sessiond.SessionID) (*sessiond.Session, error) {
+	return m.Store.Get(bg(ctx), id)
+}
+func (m ctxIgnored) Lookup(ctx context.Context, h sessiond.TokenHash) (sessiond.Token, *sessiond.Session, error) {
+	return m.Store.Lookup(bg(ctx), h)
+}
+func (m ctxIgnored) Touch(ctx context.Context, id sessiond.SessionID, last, idle time.Time) error {
+	return m.Store.Touch(bg(ctx), id, last, idle)
+}
+func (m ctxIgnored) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error {
+	return m.Store.SwapRefresh(bg(ctx), sw)
+}
+func (m ctxIgnored) Revoke(ctx context.Context, id sessiond.SessionID, at time.Time, reason sessiond.RevokeReason) (*sessiond.Session, error) {
+	return m.Store.Revoke(bg(ctx), id, at, reason)
+}
+func (m ctxIgnored) RevokeSubject(ctx context.Context, subject string, except sessiond.SessionID, at time.Time, reason sessiond.RevokeReason) ([]sessiond.Revocation, error) {
+	return m.Store.RevokeSubject(bg(ctx), subject, except, at, reason)
+}
+func (m ctxIgnored) List(ctx context.Context, subject string, now time.Time) ([]*sessiond.Session, error) {
+	return m.Store.List(bg(ctx), subject, now)
+}
+func (m ctxIgnored) Revocations(ctx context.Context, since time.Time) ([]sessiond.Revocation, error) {
+	return m.Store.Revocations(bg(ctx), since)
+}
+func (m ctxIgnored) DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error) {
+	return m.Store.DeleteExpired(bg(ctx), before, limit)
+}
+func (m ctxIgnored) Ping(ctx context.Context) error { return m.Store.Ping(bg(ctx)) }
+
+// closeNoop never closes (the factory's cleanup closes the memory store).
+type closeNoop struct{ sessiond.Store }
+
+func (closeNoop) Close() error { return nil }
+
+// limitOffByOne lets one session more than max live.
+type limitOffByOne struct{ *memstore.Store }
+
+func (m limitOffByOne) CreateLimited(ctx context.Context, s *sessiond.Session, max int, evict bool, tokens ...sessiond.Token) ([]sessiond.Revocation, error) {
+	return m.Store.CreateLimited(ctx, s, max+1, evict, tokens...)
+}
+
+// limitCheckThenAct counts with List, then creates in another step.
+type limitCheckThenAct struct{ *memstore.Store }
+
+func (m limitCheckThenAct) CreateLimited(ctx context.Context, s *sessiond.Session, max int, evict bool, tokens ...sessiond.Token) ([]sessiond.Revocation, error) {
+	live, err := m.List(ctx, s.Subject, s.CreatedAt)
+	if err != nil {
+		return nil, err
+	}
+	runtime.Gosched()
+	var revs []sessiond.Revocation
+	if len(live) >= max {
+		if !evict {
+			return nil, sessiond.ErrLimitReached
+		}
+		slices.SortFunc(live, func(a, b *sessiond.Session) int { return a.LastActiveAt.Compare(b.LastActiveAt) })
+		for _, old := range live[:min(len(live)-max+1, sessiond.MaxLimitEvictions)] {
+			if _, err := m.Revoke(ctx, old.ID, s.CreatedAt, sessiond.ReasonLimit); err != nil {
+				return nil, err
+			}
+			revs = append(revs, sessiond.Revocation{SessionID: old.ID, Subject: old.Subject, RevokedAt: s.CreatedAt, ExpiresAt: old.ExpiresAt, Reason: sessiond.ReasonLimit})
+		}
+	}
+	runtime.Gosched()
+	return revs, m.Create(ctx, s, tokens...)
+}
+
+// evictionsUnlogged leaves a limit's evictions out of the revocation log.
+type evictionsUnlogged struct{ *memstore.Store }
+
+func (m evictionsUnlogged) Revocations(ctx context.Context, since time.Time) ([]sessiond.Revocation, error) {
+	revs, err := m.Store.Revocations(ctx, since)
+	return slices.DeleteFunc(revs, func(r sessiond.Revocation) bool { return r.Reason == sessiond.ReasonLimit }), err
+}
+
+func (m evictionsUnlogged) PageRevocations(ctx context.Context, q sessiond.RevocationQuery) (sessiond.RevocationPage, error) {
+	p, err := m.Store.PageRevocations(ctx, q)
+	p.Revocations = slices.DeleteFunc(p.Revocations, func(r sessiond.Revocation) bool { return r.Reason == sessiond.ReasonLimit })
+	return p, err
+}
+
+// recordedUnlogged leaves what RevokeRecorded revokes out of the
+// revocation log (the Manager revokes single sessions through it).
+type recordedUnlogged struct {
+	*memstore.Store
+	mu       sync.Mutex
+	unlogged map[sessiond.SessionID]bool
+}
+
+func newRecordedUnlogged(st *memstore.Store) *recordedUnlogged {
+	return &recordedUnlogged{Store: st, unlogged: map[sessiond.SessionID]bool{}}
+}
+
+func (m *recordedUnlogged) RevokeRecorded(ctx context.Context, id sessiond.SessionID, at time.Time, reason sessiond.RevokeReason,
+	revoked func(*sessiond.Session) sessiond.ChangeRecords) (*sessiond.Session, bool, error) {
+	s, recorded, err := m.Store.RevokeRecorded(ctx, id, at, reason, revoked)
+	if recorded {
+		m.mu.Lock()
+		m.unlogged[id] = true
+		m.mu.Unlock()
+	}
+	return s, recorded, err
+}
+
+func (m *recordedUnlogged) drop(r sessiond.Revocation) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.unlogged[r.SessionID]
+}
+
+func (m *recordedUnlogged) Revocations(ctx context.Context, since time.Time) ([]sessiond.Revocation, error) {
+	revs, err := m.Store.Revocations(ctx, since)
+	return slices.DeleteFunc(revs, m.drop), err
+}
+
+func (m *recordedUnlogged) PageRevocations(ctx context.Context, q sessiond.RevocationQuery) (sessiond.RevocationPage, error) {
+	p, err := m.Store.PageRevocations(ctx, q)
+	p.Revocations = slices.DeleteFunc(p.Revocations, m.drop)
+	return p, err
+}
+
+// replayEarly keeps a key for half of its time.
+type replayEarly struct{ *memstore.Store }
+
+func (m replayEarly) RememberOnce(ctx context.Context, key string, now, until time.Time) (bool, error) {
+	return m.Store.RememberOnce(ctx, key, now, now.Add(until.Sub(now)/2))
+}
+
+// replayFold keeps keys case-insensitively (a case-insensitive collation).
+type replayFold struct{ *memstore.Store }
+
+func (m replayFold) RememberOnce(ctx context.Context, key string, now, until time.Time) (bool, error) {
+	return m.Store.RememberOnce(ctx, strings.ToLower(key), now, until)
+}
+
+// claimNoLease claims without holding: another claim gets them again.
+type claimNoLease struct{ *memstore.Store }
+
+func (m claimNoLease) ClaimDeliveries(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]sessiond.Delivery, error) {
+	return m.Store.ClaimDeliveries(ctx, now, limit, time.Nanosecond)
+}
+
+// claimDrops claims a batch but returns all of it but its last.
+type claimDrops struct{ *memstore.Store }
+
+func (m claimDrops) ClaimDeliveries(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]sessiond.Delivery, error) {
+	ds, err := m.Store.ClaimDeliveries(ctx, now, limit, lease)
+	if len(ds) > 1 {
+		ds = ds[:len(ds)-1]
+	}
+	return ds, err
+}
+
+// pagerSkip loses the first session of every page after the first (its
+// cursor is read as "at or after" one too far).
+type pagerSkip struct{ *memstore.Store }
+
+func (m pagerSkip) ListPage(ctx context.Context, q sessiond.PageQuery) (sessiond.Page, error) {
+	p, err := m.Store.ListPage(ctx, q)
+	if q.After != "" && len(p.Sessions) > 0 {
+		p.Sessions = p.Sessions[1:]
+	}
+	return p, err
+}
+
+// pagerTies orders by time alone: after a cursor it leaves out every
+// session of the cursor's instant.
+type pagerTies struct{ *memstore.Store }
+
+func (m pagerTies) ListPage(ctx context.Context, q sessiond.PageQuery) (sessiond.Page, error) {
+	p, err := m.Store.ListPage(ctx, q)
+	if from, cerr := sessiond.CheckPageQuery(q); cerr == nil && !from.IsZero() {
+		p.Sessions = slices.DeleteFunc(p.Sessions, func(s *sessiond.Session) bool { return s.CreatedAt.Equal(from.At) })
+	}
+	return p, err
+}
+
+// revPagerTies leaves out, after a cursor, every revocation of its instant.
+type revPagerTies struct{ *memstore.Store }
+
+func (m revPagerTies) PageRevocations(ctx context.Context, q sessiond.RevocationQuery) (sessiond.RevocationPage, error) {
+	p, err := m.Store.PageRevocations(ctx, q)
+	if q.After.ID != "" {
+		p.Revocations = slices.DeleteFunc(p.Revocations, func(r sessiond.Revocation) bool { return r.RevokedAt.Equal(q.After.At) })
+	}
+	return p, err
+}
+
+// metaNoCAS writes over whatever version is stored.
+type metaNoCAS struct{ *memstore.Store }
+
+func (m metaNoCAS) PutMeta(ctx context.Context, name string, value []byte, version int64) (int64, error) {
+	if _, cur, err := m.GetMeta(ctx, name); err == nil {
+		version = cur
+	}
+	return m.Store.PutMeta(ctx, name, value, version)
+}
+
+// bulkUnlogged leaves the kill switch's revocations out of the log.
+type bulkUnlogged struct {
+	*memstore.Store
+	mu    sync.Mutex
+	times []time.Time
+}
+
+func newBulkUnlogged(st *memstore.Store) *bulkUnlogged { return &bulkUnlogged{Store: st} }
+
+func (m *bulkUnlogged) RevokeMatching(ctx context.Context, f sessiond.RevokeFilter, at time.Time, reason sessiond.RevokeReason) (int, []string, error) {
+	m.mu.Lock()
+	m.times = append(m.times, at)
+	m.mu.Unlock()
+	return m.Store.RevokeMatching(ctx, f, at, reason)
+}
+
+func (m *bulkUnlogged) drop(r sessiond.Revocation) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.ContainsFunc(m.times, r.RevokedAt.Equal)
+}
+
+func (m *bulkUnlogged) Revocations(ctx context.Context, since time.Time) ([]sessiond.Revocation, error) {
+	revs, err := m.Store.Revocations(ctx, since)
+	return slices.DeleteFunc(revs, m.drop), err
+}
+
+func (m *bulkUnlogged) PageRevocations(ctx context.Context, q sessiond.RevocationQuery) (sessiond.RevocationPage, error) {
+	p, err := m.Store.PageRevocations(ctx, q)
+	p.Revocations = slices.DeleteFunc(p.Revocations, m.drop)
+	return p, err
+}
