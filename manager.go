@@ -21,6 +21,11 @@ type CreateOptions struct {
 	// (its RFC 7638 SHA-256 thumbprint, base64url): see Session.KeyThumbprint.
 	// Claims must then not hold a cnf member of their own.
 	KeyThumbprint string
+	// Retry, when its Key is set, makes this login one its client may
+	// send again (LoginRetry): a login with the same key, scope and
+	// request replaces the session the earlier one made. The jwt
+	// strategy keeps no sessions and ignores it.
+	Retry LoginRetry
 }
 
 // Issued is what Create, Refresh and Rotate hand back: the session and its
@@ -247,6 +252,12 @@ func (m *Manager) Now() time.Time { return m.now() }
 // Lifetimes returns the effective lifetimes.
 func (m *Manager) Lifetimes() Lifetimes { return m.life }
 
+// ReuseInterval returns the effective Options.ReuseInterval (0 when
+// disabled): how long after a rotation the retired refresh token is still
+// taken, which bounds how long a client may wait on a refresh before it
+// sends it again.
+func (m *Manager) ReuseInterval() time.Duration { return m.reuse }
+
 // now is the clock's time at the microsecond precision every store keeps.
 func (m *Manager) now() time.Time { return m.clock.Now().UTC().Truncate(time.Microsecond) }
 
@@ -276,6 +287,9 @@ func (m *Manager) Create(ctx context.Context, subject string, o CreateOptions) (
 	if err != nil {
 		return nil, err
 	}
+	if err := checkLoginRetry(o.Retry); err != nil {
+		return nil, err
+	}
 	now := m.now()
 	s := &Session{
 		ID:           NewSessionID(),
@@ -290,9 +304,14 @@ func (m *Manager) Create(ctx context.Context, subject string, o CreateOptions) (
 	}
 	ev := m.prepareRecorded(ctx, Event{Type: EventSessionCreated, Subject: s.Subject, SessionID: s.ID, Client: s.Client,
 		Details: map[string]any{"persistent": s.Persistent, "strategy": string(s.Strategy)}})
-	iss, err := m.issueAndStore(ctx, s, now, m.limit.max, &ev, false)
-	if errors.Is(err, ErrLimitReached) && m.endBehindMarks(ctx, subject) > 0 {
+	var iss *Issued
+	if o.Retry.Key != "" && m.flow.keepsSessions() {
+		iss, err = m.createRetried(ctx, s, now, &ev, o.Retry)
+	} else {
 		iss, err = m.issueAndStore(ctx, s, now, m.limit.max, &ev, false)
+		if errors.Is(err, ErrLimitReached) && m.endBehindMarks(ctx, subject) > 0 {
+			iss, err = m.issueAndStore(ctx, s, now, m.limit.max, &ev, false)
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -326,11 +345,15 @@ func evictedEvent(r Revocation, by *Session) Event {
 // issueAndStore issues s's tokens and stores it, under the subject's
 // session limit when limit > 0. The store writes ev's records (and those of
 // the sessions the limit evicts) with the session when it is a
-// ChangeRecorder, and then marks ev written.
-func (m *Manager) issueAndStore(ctx context.Context, s *Session, now time.Time, limit int, ev *carried, stepUp bool) (*Issued, error) {
+// ChangeRecorder, and then marks ev written. extra are stored with the
+// session's tokens (a login's key, LoginRetry).
+func (m *Manager) issueAndStore(ctx context.Context, s *Session, now time.Time, limit int, ev *carried, stepUp bool, extra ...Token) (*Issued, error) {
 	iss, tokens, err := m.flow.issue(s, now, stepUp)
 	if err != nil {
 		return nil, err
+	}
+	if len(extra) > 0 {
+		tokens = append(tokens, extra...)
 	}
 	rec, recording := m.recorder()
 	var evicted []Revocation

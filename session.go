@@ -108,6 +108,7 @@ const (
 	ReasonAnomaly  RevokeReason = "anomaly"  // an anomaly rule with action revoke
 	ReasonReuse    RevokeReason = "reuse"    // refresh-token reuse (theft) detected
 	ReasonIncident RevokeReason = "incident" // the incident kill switch
+	ReasonRetried  RevokeReason = "retried"  // replaced by a login sent again with its idempotency key (LoginRetry)
 )
 
 // Session is one authenticated session of a subject. Times are UTC.

@@ -16,6 +16,9 @@ const (
 	KindAccess  TokenKind = 1 // an access token (opaque session token in the database strategy)
 	KindRefresh TokenKind = 2
 	KindAPIKey  TokenKind = 3 // a server API key (never stored as a Token)
+	// KindLoginKey is a login's idempotency key, hashed, stored with the
+	// session it made (LoginRetry); never presented, never a credential.
+	KindLoginKey TokenKind = 4
 )
 
 func (k TokenKind) String() string {
@@ -26,6 +29,8 @@ func (k TokenKind) String() string {
 		return "refresh"
 	case KindAPIKey:
 		return "api key"
+	case KindLoginKey:
+		return "login key"
 	}
 	return "unknown"
 }

@@ -18,8 +18,11 @@ const (
 	CodeAbsoluteTimeout   = "absolute_timeout"
 	CodeRefreshReused     = "refresh_token_reused"
 	CodeLimitReached      = "session_limit_reached"
-	CodeStoreUnavailable  = "store_unavailable"
-	CodeInternal          = "internal"
+	// CodeIdempotencyKeyReused (422): the Idempotency-Key of a login came
+	// with another subject or body than the login it was first sent with.
+	CodeIdempotencyKeyReused = "idempotency_key_reused"
+	CodeStoreUnavailable     = "store_unavailable"
+	CodeInternal             = "internal"
 	// DPoP (RFC 9449; docs/bound-sessions.md): a proof was required or given
 	// and is not valid, or it lacks the server nonce sent in DPoP-Nonce.
 	CodeInvalidDPoPProof = "invalid_dpop_proof"
@@ -50,23 +53,24 @@ var codes = map[string]struct {
 	title    string
 	sentinel error
 }{
-	CodeInvalidRequest:    {"Invalid request", sessiond.ErrInvalidArgument},
-	CodeUnauthorized:      {"Unauthorized", nil},
-	CodeInsufficientScope: {"Insufficient scope", nil},
-	CodeTooManyRequests:   {"Too many requests", sessiond.ErrRateLimited},
-	CodeNotFound:          {"Not found", sessiond.ErrNotFound},
-	CodePayloadTooLarge:   {"Payload too large", sessiond.ErrInvalidArgument},
-	CodeTokenInvalid:      {"Invalid token", sessiond.ErrInvalidToken},
-	CodeTokenExpired:      {"Token expired", sessiond.ErrExpired},
-	CodeSessionRevoked:    {"Session revoked", sessiond.ErrRevoked},
-	CodeIdleTimeout:       {"Session idle timeout", sessiond.ErrIdleTimeout},
-	CodeAbsoluteTimeout:   {"Session absolute timeout", sessiond.ErrAbsoluteTimeout},
-	CodeRefreshReused:     {"Refresh token reused", sessiond.ErrRefreshReused},
-	CodeLimitReached:      {"Session limit reached", sessiond.ErrLimitReached},
-	CodeStoreUnavailable:  {"Store unavailable", sessiond.ErrStoreUnavailable},
-	CodeInternal:          {"Internal error", nil},
-	CodeInvalidDPoPProof:  {"Invalid DPoP proof", nil},
-	CodeUseDPoPNonce:      {"DPoP nonce required", nil},
+	CodeInvalidRequest:       {"Invalid request", sessiond.ErrInvalidArgument},
+	CodeUnauthorized:         {"Unauthorized", nil},
+	CodeInsufficientScope:    {"Insufficient scope", nil},
+	CodeTooManyRequests:      {"Too many requests", sessiond.ErrRateLimited},
+	CodeNotFound:             {"Not found", sessiond.ErrNotFound},
+	CodePayloadTooLarge:      {"Payload too large", sessiond.ErrInvalidArgument},
+	CodeTokenInvalid:         {"Invalid token", sessiond.ErrInvalidToken},
+	CodeTokenExpired:         {"Token expired", sessiond.ErrExpired},
+	CodeSessionRevoked:       {"Session revoked", sessiond.ErrRevoked},
+	CodeIdleTimeout:          {"Session idle timeout", sessiond.ErrIdleTimeout},
+	CodeAbsoluteTimeout:      {"Session absolute timeout", sessiond.ErrAbsoluteTimeout},
+	CodeRefreshReused:        {"Refresh token reused", sessiond.ErrRefreshReused},
+	CodeLimitReached:         {"Session limit reached", sessiond.ErrLimitReached},
+	CodeIdempotencyKeyReused: {"Idempotency key reused", sessiond.ErrIdempotencyKeyReused},
+	CodeStoreUnavailable:     {"Store unavailable", sessiond.ErrStoreUnavailable},
+	CodeInternal:             {"Internal error", nil},
+	CodeInvalidDPoPProof:     {"Invalid DPoP proof", nil},
+	CodeUseDPoPNonce:         {"DPoP nonce required", nil},
 }
 
 // Title returns the fixed, human-readable summary of code ("" if unknown).

@@ -7,6 +7,8 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -180,21 +182,41 @@ type CreateRequest struct {
 	// thumbprint (base64url), without a proof.
 	DPoPJKT string `json:"dpop_jkt,omitempty"`
 	apitype.HandoffRequest
+	// IdempotencyKey, sent as the Idempotency-Key header, makes the login
+	// one to send again when its answer is lost: the same request with the
+	// same key (from the same API key, within a day) replaces the session
+	// the lost answer carried instead of adding a second one. Set it once
+	// per login, from NewIdempotencyKey or a unique value of your own (at
+	// most 255 printable ASCII characters), and keep it for that login's
+	// retries; "" sends none. A key sent with another subject or body is
+	// refused with 422 idempotency_key_reused.
+	IdempotencyKey string `json:"-"`
+}
+
+// NewIdempotencyKey returns a fresh key for CreateRequest.IdempotencyKey:
+// 128 random bits, base64url.
+func NewIdempotencyKey() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // CreateSession starts a session (login) and returns its tokens. It is not
-// retried: sent again after a lost answer it makes a second session
-// (docs/lifecycle.md, "Clients on unreliable networks").
+// retried: sent again after a lost answer it makes a second session,
+// unless req carries an IdempotencyKey (docs/lifecycle.md, "Clients on
+// unreliable networks").
 func (c *Client) CreateSession(ctx context.Context, req CreateRequest) (*TokenResponse, error) {
 	relayed := req.DPoP
 	if relayed == nil && req.DPoPJKT != "" {
 		relayed = &DPoPProof{} // bound by thumbprint: no proof of our own
 	}
 	return c.issue(ctx, "create session", "/v1/sessions", relayed, http.StatusCreated, func(p *DPoPProof) *body {
-		return jsonBody(struct {
+		b := jsonBody(struct {
 			CreateRequest
 			*DPoPProof
 		}{req, p})
+		b.idempotencyKey = req.IdempotencyKey
+		return b
 	})
 }
 
@@ -461,6 +483,9 @@ type body struct {
 	contentType string
 	data        []byte
 	err         error
+	// idempotencyKey is sent as Idempotency-Key, a Structured Field
+	// String (the IETF draft's form), when not "".
+	idempotencyKey string
 }
 
 func jsonBody(v any) *body {
@@ -503,6 +528,9 @@ func (c *Client) sendWith(ctx context.Context, hc *http.Client, op, method, path
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", in.contentType)
+		if in.idempotencyKey != "" {
+			req.Header.Set("Idempotency-Key", strconv.Quote(in.idempotencyKey))
+		}
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("Authorization", "Bearer "+string(*c.key))

@@ -66,7 +66,7 @@ const other = "other"
 // metrics imports no other adapter.
 var (
 	strategies     = []sessiond.Strategy{sessiond.StrategyDatabase, sessiond.StrategyJWT, sessiond.StrategyHybrid}
-	revokeReasons  = []string{"logout", "admin", "rotated", "limit", "anomaly", "reuse", "incident", "ssf", other}
+	revokeReasons  = []string{"logout", "admin", "rotated", "limit", "anomaly", "reuse", "incident", "ssf", "retried", other}
 	verifyOutcomes = []string{VerifyOK, VerifyTokenInvalid, VerifyRetiredKey, VerifyChallenge, VerifyBindingRequired, VerifyTokenExpired,
 		VerifySessionRevoked, VerifyIdleTimeout, VerifyAbsoluteTimeout, VerifyStoreUnavailable, VerifyError}
 	anomalyRules   = []string{"ip_change", "user_agent_change", "distinct_ips", "refresh_device_change", other}

@@ -294,7 +294,7 @@ func TestMetrics_BoundedLabels(t *testing.T) {
 	}
 	mfs := scrape(t, m.Handler())
 	limits := map[string]map[string][]string{
-		"sessiond_sessions_revoked_total": {"reason": {"logout", "admin", "rotated", "limit", "anomaly", "reuse", "incident", "ssf", "other"}},
+		"sessiond_sessions_revoked_total": {"reason": {"logout", "admin", "rotated", "limit", "anomaly", "reuse", "incident", "ssf", "retried", "other"}},
 		"sessiond_verify_total": {"outcome": {"ok", "token_invalid", "retired_key", "challenge", "binding_required", "token_expired",
 			"session_revoked", "idle_timeout", "absolute_timeout", "store_unavailable", "error"}},
 		"sessiond_anomalies_total": {

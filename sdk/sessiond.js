@@ -22,6 +22,7 @@ const DEFAULTS = {
   storagePrefix: "sessiond:",
   fetch: undefined,
   lockTimeoutSeconds: 15, // fallback lock lease, and the refresh request's timeout
+  reuseIntervalSeconds: 5, // the server's lifetimes.reuse_interval: bounds the first attempt
 };
 const MAX_TIMER_MS = 2 ** 31 - 1; // setTimeout's limit
 // The RFC 9470 error of a 401 that asks for a more recent sign-in
@@ -34,7 +35,12 @@ const STEP_UP = /(?:^|[\s,])error\s*=\s*"?insufficient_user_authentication"?(?:$
 // the token it retired, which it takes again only within its reuse
 // interval (refresh.reuse_interval, 5 s by default); later it is reuse,
 // which ends the session as theft. One second leaves the retry's own trip
-// the rest. A timed refresh that still fails is tried every RETRY_MS.
+// the rest. So the first attempt is abandoned after firstAttemptMs
+// (reuseIntervalSeconds less the pause and a second), not
+// lockTimeoutSeconds: a retry 16 s after a rotation whose answer went
+// silent would be taken for theft. The retry, after which nothing is
+// sent, waits lockTimeoutSeconds, so that a slow link's answer arrives.
+// A timed refresh that still fails is tried every RETRY_MS.
 const FIRST_RETRY_MS = 1000;
 const RETRY_MS = 5000;
 const SETTLE_MS = 100; // fallback lock: time for a rival tab's write to land
@@ -66,6 +72,7 @@ const ACTIVITY_EVENTS = ["pointerdown", "keydown", "wheel", "touchstart"];
  * @param {string} [options.storagePrefix="sessiond:"] the localStorage/sessionStorage keys this client owns
  * @param {typeof fetch} [options.fetch] the fetch to use (default: the global one)
  * @param {number} [options.lockTimeoutSeconds=15] how long a refresh request may take before it is abandoned, and the lease of the cross-tab lock where navigator.locks is missing
+ * @param {number} [options.reuseIntervalSeconds=5] the server's lifetimes.reuse_interval: the first refresh attempt is abandoned (and sent again a second later) after this less two seconds, at least one, so that the retry still finds the token the first may have retired in its grace; 0 when the server has none
  */
 export function createSession(options = {}) {
   const base = options.basePath ? String(options.basePath).replace(/\/+$/, "") : "";
@@ -224,12 +231,12 @@ export function createSession(options = {}) {
         }
         let ok;
         try {
-          ok = await refreshNow(cur);
+          ok = await refreshNow(cur, firstAttemptMs());
         } catch (e) {
           if (!mayHaveRotated(e)) throw e;
           await sleep(FIRST_RETRY_MS); // (FIRST_RETRY_MS: why once, and why soon)
           if (ending) return false;
-          ok = await refreshNow(cur);
+          ok = await refreshNow(cur, opt.lockTimeoutSeconds * 1000);
         }
         // Hold the lock a moment: localStorage reaches other tabs
         // asynchronously, and the next holder must see the new generation.
@@ -242,11 +249,20 @@ export function createSession(options = {}) {
     return inflight;
   }
 
-  async function refreshNow(before) {
+  // firstAttemptMs bounds the first attempt of a refresh (FIRST_RETRY_MS:
+  // why), as the gateway's refresh page does (FirstAttemptTimeout).
+  function firstAttemptMs() {
+    const lock = opt.lockTimeoutSeconds * 1000;
+    const reuse = Number(opt.reuseIntervalSeconds) * 1000;
+    if (!(reuse > 0)) return lock;
+    return Math.min(Math.max(reuse - FIRST_RETRY_MS - 1000, 1000), lock);
+  }
+
+  async function refreshNow(before, timeoutMs) {
     const ctl = typeof AbortController === "function" ? new AbortController() : null;
     // The timeout covers the body too: a response that stalls after its
     // headers must not hold the cross-tab lock (which has no lease) forever.
-    const t = ctl && setTimeout(() => ctl.abort(), opt.lockTimeoutSeconds * 1000);
+    const t = ctl && setTimeout(() => ctl.abort(), timeoutMs);
     let res, body;
     try {
       res = await doFetch(opt.refreshUrl, {

@@ -409,6 +409,34 @@ test("a refresh whose body never arrives settles within lockTimeoutSeconds", asy
   assert.notEqual(outcome, "pending", "refresh() still pending 30x past lockTimeoutSeconds");
 });
 
+// A refresh whose answer went silent is sent again while the server still
+// takes the token the first attempt may have retired (reuse_interval, 5 s
+// by default): the first attempt is abandoned after 3 s, not after
+// lockTimeoutSeconds (15 s), whose retry the server would take for theft
+// and end the session. The retry itself gets the whole lockTimeoutSeconds.
+test("a refresh whose answer went silent is sent again within the server's reuse interval", async (t) => {
+  const attempts = [];
+  const fetch = async (input, init = {}) => {
+    attempts.push(init.signal);
+    if (attempts.length === 1) {
+      return new Promise((_, reject) => {
+        init.signal?.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError")));
+      });
+    }
+    const exp = Date.now() + 60_000;
+    return Response.json({ access_token_expires_at: new Date(exp).toISOString(), refresh_token_expires_at: new Date(exp + 1800_000).toISOString() });
+  };
+  const s = createSession({ fetch });
+  t.after(() => s.stop());
+  const outcome = await Promise.race([
+    s.refresh().then((ok) => (ok ? "refreshed" : "ended"), () => "rejected"),
+    sleep(10_000).then(() => "pending"),
+  ]);
+  assert.equal(outcome, "refreshed", "the retry did not come in time for the server's reuse interval");
+  assert.equal(attempts.length, 2);
+  assert.equal(attempts[0]?.aborted, true, "the silent first attempt was not abandoned");
+});
+
 test("expiry times are read on the client's clock, corrected by the server's Date", async (t) => {
   const skew = 20 * 60_000; // the client's clock is 20 minutes behind
   const srv = scripted({ expOf: () => Date.now() + skew + 15 * 60_000 });

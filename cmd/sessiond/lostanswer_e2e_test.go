@@ -12,6 +12,7 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
+	"github.com/sessiond/sessiond/internal/gateway"
 )
 
 // dropProxy forwards each connection to the server; while drop is set it
@@ -21,6 +22,10 @@ import (
 type dropProxy struct {
 	ln   net.Listener
 	drop atomic.Bool
+	// stall: while set (with drop), the client's connection is kept open
+	// and silent instead of closed, as a link that went dead does: the
+	// client learns of it only at its own timeout.
+	stall atomic.Bool
 }
 
 func newDropProxy(t testing.TB, upstream string) *dropProxy {
@@ -58,6 +63,10 @@ func (p *dropProxy) serve(c net.Conn, upstream string) {
 	var b [1]byte
 	_ = u.SetReadDeadline(time.Now().Add(10 * time.Second))
 	_, _ = u.Read(b[:])
+	if p.stall.Load() {
+		_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		_, _ = io.Copy(io.Discard, c) // until the client gives up
+	}
 }
 
 // TestE2E_LostAnswers: a client whose answers are lost after the server
@@ -68,7 +77,8 @@ func (p *dropProxy) serve(c net.Conn, upstream string) {
 func TestE2E_LostAnswers(t *testing.T) {
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
-			n := startNode(t, nodeConfig{env: append(b.env(t), "SESSIOND_LIFETIMES_REUSE_INTERVAL=1s")})
+			n := startNode(t, nodeConfig{env: append(b.env(t), "SESSIOND_LIFETIMES_REUSE_INTERVAL=1s",
+				"SESSIOND_LIMITS_MAX_SESSIONS=1", "SESSIOND_LIMITS_POLICY=reject")})
 			px := newDropProxy(t, n.addr)
 			ctx := context.Background()
 			hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
@@ -135,6 +145,73 @@ func TestE2E_LostAnswers(t *testing.T) {
 			if err != nil || len(evs) != 1 {
 				t.Errorf("session.revoked events = %d, %v; want 1", len(evs), err)
 			}
+
+			// A login sent again with its Idempotency-Key, under reject
+			// with max_sessions 1: the retry gets a session, and the one
+			// the lost answer carried is gone instead of locking carol out.
+			login := client.CreateRequest{Subject: "carol", IdempotencyKey: client.NewIdempotencyKey()}
+			lost("login", func() error { _, err := flaky.CreateSession(ctx, login); return err })
+			got, err := flaky.CreateSession(ctx, login)
+			if err != nil {
+				t.Fatalf("login sent again with its key = %v; want a session", err)
+			}
+			if ss, err := direct.ListSessions(ctx, "carol"); err != nil || len(ss) != 1 || ss[0].ID != got.Session.ID {
+				t.Errorf("carol's sessions after a retried login = %v, %v; want the retry's alone", ss, err)
+			}
+			evs, _, err = direct.ListEvents(ctx, client.EventQuery{Subject: "carol", Type: "session.revoked"})
+			if err != nil || len(evs) != 1 || evs[0].Details["reason"] != "retried" {
+				t.Errorf("carol's session.revoked events = %v, %v; want one, reason retried", evs, err)
+			}
 		})
+	}
+}
+
+// TestE2E_StalledRefresh: on the default configuration (reuse_interval
+// 5s), a refresh whose answer is lost on a connection that goes silent,
+// sent again as the browser clients do (the first attempt given up after
+// gateway.FirstAttemptTimeout, the retry a second later), keeps the
+// session; a replay of the token after the interval is still theft.
+func TestE2E_StalledRefresh(t *testing.T) {
+	n := startNode(t, nodeConfig{})
+	px := newDropProxy(t, n.addr)
+	ctx := context.Background()
+	direct := n.client()
+	viaProxy := func(timeout time.Duration) *client.Client {
+		hc := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
+		c, err := client.New("http://"+px.ln.Addr().String(), n.apiKey(), client.WithHTTPClient(hc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	tok, err := direct.CreateSession(ctx, client.CreateRequest{Subject: "dana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := gateway.FirstAttemptTimeout(5 * time.Second) // the default reuse_interval
+	px.drop.Store(true)
+	px.stall.Store(true)
+	_, err = viaProxy(first).Refresh(ctx, tok.RefreshToken, nil)
+	px.drop.Store(false)
+	px.stall.Store(false)
+	var e *client.Error
+	if err == nil || errors.As(err, &e) {
+		t.Fatalf("refresh on a silent connection = %v; want a timeout", err)
+	}
+	time.Sleep(time.Second) // the clients' pause before the retry
+	retried, err := viaProxy(15*time.Second).Refresh(ctx, tok.RefreshToken, nil)
+	if err != nil {
+		t.Fatalf("refresh sent again after a silent answer = %v; want new tokens", err)
+	}
+	if ss, err := direct.ListSessions(ctx, "dana"); err != nil || len(ss) != 1 {
+		t.Fatalf("dana's sessions after a stalled refresh = %d, %v; want 1", len(ss), err)
+	}
+	if _, err := direct.Refresh(ctx, retried.RefreshToken, nil); err != nil {
+		t.Errorf("refresh of the retry's token = %v; want new tokens", err)
+	}
+	// Past the interval the first token is theft, as before.
+	time.Sleep(5*time.Second - first)
+	if _, err := direct.Refresh(ctx, tok.RefreshToken, nil); !errors.Is(err, sessiond.ErrRefreshReused) {
+		t.Errorf("replay of the first token past reuse_interval = %v; want %v", err, sessiond.ErrRefreshReused)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"html/template"
 	"net/http"
+	"time"
 
 	"github.com/sessiond/sessiond/httpsession"
 )
@@ -24,12 +25,16 @@ import (
 // again only within lifetimes.reuse_interval (5s by default). A 4xx (the
 // session is over, a CSRF refusal) is final.
 //
-// Each attempt gives up after resumeTimeout, as sessiond.js's refresh
-// does (lockTimeoutSeconds): an answer lost on a connection that went
-// silent would otherwise hold the Web Lock, and so every tab's refresh,
-// for as long as the browser keeps the connection, with this page blank.
+// Each attempt gives up after a time: an answer lost on a connection that
+// went silent would otherwise hold the Web Lock, and so every tab's
+// refresh, for as long as the browser keeps the connection, with this page
+// blank. The first gives up after data-first milliseconds
+// (FirstAttemptTimeout of the server's reuse interval), so that its retry
+// reaches the server while a rotation the first made is still in the
+// grace and is not taken for theft; the retry, after which nothing is
+// sent, after resumeTimeoutMS, so a slow link's answer still arrives.
 const resumeScript = `(function(){var d=document.documentElement.dataset;` +
-	`function go(retry){var c=typeof AbortController=="function"?new AbortController():null,t=c&&setTimeout(function(){c.abort()},` + resumeTimeoutMS + `);` +
+	`function go(retry){var c=typeof AbortController=="function"?new AbortController():null,t=c&&setTimeout(function(){c.abort()},retry&&+d.first||` + resumeTimeoutMS + `);` +
 	`return fetch(location.pathname,{method:"POST",credentials:"same-origin",headers:{Accept:"application/json"},signal:c?c.signal:void 0})` +
 	`.then(null,function(){}).then(function(r){clearTimeout(t);` +
 	`if(retry&&!(r&&r.status<500))return new Promise(function(w){setTimeout(w,1000)}).then(function(){return go(false)});` +
@@ -37,9 +42,25 @@ const resumeScript = `(function(){var d=document.documentElement.dataset;` +
 	`function first(){return go(true)}` +
 	`var l=navigator.locks;l&&l.request?l.request("sessiond-refresh",first):first()})();`
 
-// resumeTimeoutMS bounds one refresh attempt of the page, sessiond.js's
+// resumeTimeoutMS bounds the page's last refresh attempt, sessiond.js's
 // default lockTimeoutSeconds (docs/browser.md).
 const resumeTimeoutMS = "15000"
+
+// FirstAttemptTimeout is how long the refresh page (and sessiond.js by
+// default, reuseIntervalSeconds) waits on its first refresh attempt when
+// the server takes a retired refresh token again for reuse after its
+// rotation: the retry, sent a second after the first gives up, must
+// arrive within reuse of a rotation the first attempt made on its way,
+// with a second to spare for its own trip. 3s with the default 5s. At
+// least a second; without a grace (0) there is none to aim at, and the
+// first attempt gets the whole 15s.
+func FirstAttemptTimeout(reuse time.Duration) time.Duration {
+	const pause, margin = time.Second, time.Second
+	if reuse <= 0 {
+		return 15 * time.Second
+	}
+	return min(max(reuse-pause-margin, time.Second), 15*time.Second)
+}
 
 var resumeCSP = "default-src 'none'; script-src 'sha256-" + scriptHash(resumeScript) +
 	"'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -50,7 +71,7 @@ func scriptHash(s string) string {
 }
 
 var resumePage = template.Must(template.New("resume").Parse(`<!doctype html>
-<html lang="en" data-to="{{.To}}" data-login="{{.Login}}"><head><meta charset="utf-8"><meta name="referrer" content="no-referrer"><title>Resuming your session</title>
+<html lang="en" data-to="{{.To}}" data-login="{{.Login}}" data-first="{{.First}}"><head><meta charset="utf-8"><meta name="referrer" content="no-referrer"><title>Resuming your session</title>
 <script>{{.Script}}</script></head>
 <body><noscript><p>Your session needs JavaScript to resume. <a href="{{.Login}}">Sign in</a></p></noscript></body></html>
 `))
@@ -73,8 +94,9 @@ func (g *Gateway) refresh(post http.Handler) http.HandlerFunc {
 		var buf bytes.Buffer
 		if err := resumePage.Execute(&buf, struct {
 			To, Login string
+			First     int64
 			Script    template.JS
-		}{returnTo, g.loginURL(returnTo), template.JS(resumeScript)}); err != nil {
+		}{returnTo, g.loginURL(returnTo), FirstAttemptTimeout(g.s.Manager().ReuseInterval()).Milliseconds(), template.JS(resumeScript)}); err != nil {
 			g.log.ErrorContext(r.Context(), "gateway: resume page", "err", err)
 			httpsession.WriteProblem(w, http.StatusInternalServerError, "internal", "Internal error", "the page could not be rendered")
 			return

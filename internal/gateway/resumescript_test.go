@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +25,7 @@ const script = fs.readFileSync(0, "utf8");
 const answers = JSON.parse(process.argv[1]);
 const out = { replaced: null, fetches: 0, lockReleased: false, delays: [] };
 const ctx = {
-  document: { documentElement: { dataset: { to: "/app", login: "/login" } } },
+  document: { documentElement: { dataset: { to: "/app", login: "/login", first: process.argv[2] } } },
   location: { pathname: "/sessiond/refresh", replace(u) { out.replaced = u; } },
   navigator: { locks: { request(name, fn) { return Promise.resolve(fn()).finally(() => { out.lockReleased = true; }); } } },
   fetch(url, init) {
@@ -55,6 +56,13 @@ func TestResumeScript(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	b := e.loggedIn(t, e.login(t, "alice"))
 	r := b.do(http.MethodGet, "/sessiond/refresh?return_to=/app", "")
+	// The first attempt's bound, as the server rendered it for its reuse
+	// interval (the default 5s).
+	_, first, _ := strings.Cut(r.body, `data-first="`)
+	first, _, _ = strings.Cut(first, `"`)
+	if first != "3000" {
+		t.Errorf("data-first = %q; want 3000 (the default reuse interval less the pause and a second)", first)
+	}
 	_, script, _ := strings.Cut(r.body, "<script>")
 	script, _, _ = strings.Cut(script, "</script>")
 	if script == "" {
@@ -65,20 +73,24 @@ func TestResumeScript(t *testing.T) {
 		answers     []string // per fetch: a status, "error" or "stall"
 		wantTo      string
 		wantFetches int
+		wantDelays  []int // the attempts' bounds and the pause before the retry
 	}{
-		{"answered", []string{"200"}, "/app", 1},
-		{"refused", []string{"401"}, "/login", 1},
-		{"network error, then answered", []string{"error", "200"}, "/app", 2},
-		{"5xx twice", []string{"503", "503"}, "/login", 2},
-		{"stalled, then answered", []string{"stall", "200"}, "/app", 2},
-		{"stalled twice", []string{"stall", "stall"}, "/login", 2},
+		{"answered", []string{"200"}, "/app", 1, []int{3000}},
+		{"refused", []string{"401"}, "/login", 1, []int{3000}},
+		{"network error, then answered", []string{"error", "200"}, "/app", 2, []int{3000, 1000, 15000}},
+		{"5xx twice", []string{"503", "503"}, "/login", 2, []int{3000, 1000, 15000}},
+		// Given up after 3s, the retry is sent 4s after the first, within
+		// the 5s the server takes the token the first may have retired;
+		// the retry itself waits 15s, for a slow link's answer.
+		{"stalled, then answered", []string{"stall", "200"}, "/app", 2, []int{3000, 1000, 15000}},
+		{"stalled twice", []string{"stall", "stall"}, "/login", 2, []int{3000, 1000, 15000}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			answers, _ := json.Marshal(tt.answers)
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, node, "-e", resumeHarness, string(answers))
+			cmd := exec.CommandContext(ctx, node, "-e", resumeHarness, string(answers), first)
 			cmd.Stdin = strings.NewReader(script)
 			raw, err := cmd.Output()
 			if err != nil {
@@ -100,6 +112,9 @@ func TestResumeScript(t *testing.T) {
 				}
 				t.Errorf("page went to %s after %d fetches, lock released %v (timers %v); want %s after %d, released",
 					to, got.Fetches, got.LockReleased, got.Delays, tt.wantTo, tt.wantFetches)
+			}
+			if !slices.Equal(got.Delays, tt.wantDelays) {
+				t.Errorf("timers = %v; want %v", got.Delays, tt.wantDelays)
 			}
 		})
 	}

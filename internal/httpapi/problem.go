@@ -39,6 +39,7 @@ var errorTable = []struct {
 	{sessiond.ErrInvalidArgument, http.StatusBadRequest, apitype.CodeInvalidRequest, "the request is invalid"},
 	{sessiond.ErrUnsupported, http.StatusBadRequest, apitype.CodeInvalidRequest, "the configured strategy cannot do this"},
 	{sessiond.ErrLimitReached, http.StatusConflict, apitype.CodeLimitReached, "the subject already has the most live sessions allowed"},
+	{sessiond.ErrIdempotencyKeyReused, http.StatusUnprocessableEntity, apitype.CodeIdempotencyKeyReused, "the Idempotency-Key was sent with another login; use a new key for a new login"},
 }
 
 // requestError is an error the handler itself decides on (bad input, no

@@ -74,13 +74,17 @@ func (s *server) createSession(w http.ResponseWriter, r *http.Request) error {
 	if err := s.checkHandoff(&req.handoffRequest); err != nil {
 		return err
 	}
+	retry, err := loginRetry(r, &req.handoffRequest)
+	if err != nil {
+		return err
+	}
 	jkt, err := s.bindKey(r.Context(), w, &req.dpopBinding)
 	if err != nil {
 		return err
 	}
 	iss, err := s.m.Create(r.Context(), req.Subject, sessiond.CreateOptions{
 		Claims: compact(req.Claims), Persistent: req.Persistent, Client: sessiond.Client(req.Client),
-		KeyThumbprint: jkt,
+		KeyThumbprint: jkt, Retry: retry,
 	})
 	if err != nil {
 		return err

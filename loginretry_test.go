@@ -1,0 +1,183 @@
+package sessiond_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/jwttest"
+	"github.com/sessiond/sessiond/opaquetoken"
+	"github.com/sessiond/sessiond/sessiondtest"
+)
+
+// TestManager_LoginRetry: a login sent again with its idempotency key
+// (its answer was lost) replaces the session the first one made, under a
+// limit that would refuse a second; a key sent with another request is
+// refused; without a key nothing changes.
+func TestManager_LoginRetry(t *testing.T) {
+	ctx := context.Background()
+	key := func(k string) sessiond.LoginRetry { return sessiond.LoginRetry{Key: k, Scope: "app"} }
+	first := sessiond.CreateOptions{Client: desktop, Claims: json.RawMessage(`{"role":"user"}`), Persistent: true, Retry: key("k1")}
+	tests := []struct {
+		name    string
+		subject string
+		retry   sessiond.CreateOptions
+		advance time.Duration
+		wantErr error
+		live    int  // ann's live sessions after the second login
+		replace bool // the first session was revoked as retried
+	}{
+		{name: "sent again", subject: "ann", retry: first, live: 1, replace: true},
+		{name: "without a key", subject: "ann", retry: sessiond.CreateOptions{Client: desktop, Persistent: true}, wantErr: sessiond.ErrLimitReached, live: 1},
+		{name: "another key", subject: "ann", retry: with(first, func(o *sessiond.CreateOptions) { o.Retry = key("k2") }), wantErr: sessiond.ErrLimitReached, live: 1},
+		{name: "another scope", subject: "ann", retry: with(first, func(o *sessiond.CreateOptions) { o.Retry.Scope = "other app" }), wantErr: sessiond.ErrLimitReached, live: 1},
+		{name: "another subject", subject: "bob", retry: first, wantErr: sessiond.ErrIdempotencyKeyReused, live: 1},
+		{name: "other claims", subject: "ann", retry: with(first, func(o *sessiond.CreateOptions) { o.Claims = json.RawMessage(`{"role":"admin"}`) }), wantErr: sessiond.ErrIdempotencyKeyReused, live: 1},
+		{name: "another client", subject: "ann", retry: with(first, func(o *sessiond.CreateOptions) { o.Client = phone }), wantErr: sessiond.ErrIdempotencyKeyReused, live: 1},
+		{name: "another request", subject: "ann", retry: with(first, func(o *sessiond.CreateOptions) { o.Retry.Request = []byte("login_code") }), wantErr: sessiond.ErrIdempotencyKeyReused, live: 1},
+		{name: "past the window", subject: "ann", retry: with(first, func(o *sessiond.CreateOptions) { o.Claims = nil }), advance: sessiond.LoginRetryWindow + time.Second, wantErr: sessiond.ErrLimitReached, live: 1},
+		{name: "oversized key", subject: "ann", retry: with(first, func(o *sessiond.CreateOptions) { o.Retry = key(strings.Repeat("k", sessiond.MaxLoginRetryKey+1)) }), wantErr: sessiond.ErrInvalidArgument, live: 1},
+		{name: "control character", subject: "ann", retry: with(first, func(o *sessiond.CreateOptions) { o.Retry = key("k\n") }), wantErr: sessiond.ErrInvalidArgument, live: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) {
+				o.MaxSessions, o.LimitPolicy = 1, sessiond.LimitReject
+			})
+			orphan := h.create(t, "ann", first)
+			h.clock.Advance(tt.advance)
+			iss, err := h.m.Create(ctx, tt.subject, tt.retry)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("second login = %v; want %v", err, tt.wantErr)
+			}
+			live, err := h.m.List(ctx, "ann")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(live) != tt.live {
+				t.Fatalf("ann's live sessions = %d; want %d", len(live), tt.live)
+			}
+			got, err := h.store.Get(ctx, orphan.Session.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if replaced := got.RevokeReason == sessiond.ReasonRetried; replaced != tt.replace {
+				t.Fatalf("first session revoked as %q; want replaced %v", got.RevokeReason, tt.replace)
+			}
+			if !tt.replace {
+				return
+			}
+			if live[0].ID != iss.Session.ID || iss.Session.ID == orphan.Session.ID {
+				t.Errorf("live session = %s; want the retry's new one %s", live[0].ID, iss.Session.ID)
+			}
+			if _, err := h.m.Refresh(ctx, iss.RefreshToken, desktop); err != nil {
+				t.Errorf("refresh of the retry's token = %v", err)
+			}
+			if _, err := h.m.Refresh(ctx, orphan.RefreshToken, desktop); !errors.Is(err, sessiond.ErrRevoked) {
+				t.Errorf("refresh of the replaced session's token = %v; want ErrRevoked", err)
+			}
+			var reasons []any
+			for _, e := range h.events.OfType(sessiond.EventSessionRevoked) {
+				if e.SessionID == orphan.Session.ID {
+					reasons = append(reasons, e.Details["reason"])
+				}
+			}
+			if !slices.Equal(reasons, []any{"retried"}) {
+				t.Errorf("session.revoked reasons of the replaced session = %v; want [retried]", reasons)
+			}
+			// And again: each retry replaces the one before.
+			third, err := h.m.Create(ctx, "ann", first)
+			if err != nil {
+				t.Fatalf("third login with the key = %v", err)
+			}
+			if live, _ := h.m.List(ctx, "ann"); len(live) != 1 || live[0].ID != third.Session.ID {
+				t.Errorf("ann's live sessions after a third login = %v; want only %s", sessionIDs(live), third.Session.ID)
+			}
+		})
+	}
+}
+
+func with(o sessiond.CreateOptions, f func(*sessiond.CreateOptions)) sessiond.CreateOptions {
+	f(&o)
+	return o
+}
+
+func sessionIDs(ss []sessiond.Session) []sessiond.SessionID {
+	var out []sessiond.SessionID
+	for _, s := range ss {
+		out = append(out, s.ID)
+	}
+	return out
+}
+
+// TestManager_LoginRetryRace: logins sent again with one key at once, on
+// several nodes of one store, leave exactly one of their sessions live,
+// under a limit of one that refuses a second login.
+func TestManager_LoginRetryRace(t *testing.T) {
+	for _, ms := range managerStores() {
+		t.Run(ms.name, func(t *testing.T) {
+			ctx := context.Background()
+			start := time.Now().UTC().Truncate(time.Second) // Redis expires keys by the session's times
+			clock := sessiondtest.NewClock(start)
+			codec, _ := jwttest.Codec(t, start, 90*24*time.Hour)
+			var nodes []*sessiond.Manager
+			for _, st := range ms.nodes(t, 3) {
+				nodes = append(nodes, newManager(t, sessiond.Options{
+					Strategy: sessiond.StrategyHybrid, Store: st, Signed: codec, Opaque: opaquetoken.Codec{},
+					Clock: clock, GCInterval: -1, MaxSessions: 1, LimitPolicy: sessiond.LimitReject,
+				}, nil))
+			}
+			o := sessiond.CreateOptions{Client: desktop, Retry: sessiond.LoginRetry{Key: "race", Scope: "app"}}
+			if _, err := nodes[0].Create(ctx, "ann", o); err != nil {
+				t.Fatal(err)
+			}
+			const n = 6
+			got := make([]*sessiond.Issued, n)
+			errs := make([]error, n)
+			begin := make(chan struct{})
+			done := make(chan int)
+			for i := range n {
+				go func() {
+					<-begin
+					got[i], errs[i] = nodes[i%len(nodes)].Create(ctx, "ann", o)
+					done <- i
+				}()
+			}
+			close(begin)
+			for range n {
+				<-done
+			}
+			var answered []sessiond.SessionID
+			for i, err := range errs {
+				switch {
+				case err == nil:
+					answered = append(answered, got[i].Session.ID)
+				case errors.Is(err, sessiond.ErrLimitReached), errors.Is(err, sessiond.ErrConflict):
+					// A race lost to the others: the client may send it again.
+				default:
+					t.Errorf("login %d = %v", i, err)
+				}
+			}
+			live, err := nodes[1].List(ctx, "ann")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(live) != 1 || !slices.Contains(answered, live[0].ID) {
+				t.Fatalf("ann's live sessions = %v; want one of the answered %v", sessionIDs(live), answered)
+			}
+			// The race settled, a retry still replaces the survivor.
+			iss, err := nodes[2].Create(ctx, "ann", o)
+			if err != nil {
+				t.Fatalf("login after the race = %v", err)
+			}
+			if live, _ := nodes[0].List(ctx, "ann"); len(live) != 1 || live[0].ID != iss.Session.ID {
+				t.Errorf("ann's live sessions after the race = %v; want only %s", sessionIDs(live), iss.Session.ID)
+			}
+		})
+	}
+}
