@@ -498,6 +498,9 @@ const EventRevokedByIncident EventType = "session.revoked_by_incident"
 // token; it returns how many sessions the store ended before failing,
 // with the error, and records those (events, notifications) now, as a
 // re-run, which completes the durable record, does not report them again.
+// A failure once it has begun is a *RevokeMatchingError naming the bound
+// to re-run with: without IssuedBefore, a re-run is a new incident at its
+// own time.
 //
 // Precision: watermarks are compared in whole seconds, as JWTs carry their
 // session's creation time; a session created before the incident is always
@@ -528,8 +531,16 @@ func (m *Manager) RevokeMatching(ctx context.Context, f RevokeFilter, reason Rev
 	if f.IssuedBefore.IsZero() || f.IssuedBefore.After(now) {
 		f.IssuedBefore = now.Add(time.Microsecond)
 	}
+	// The bound a re-run must give to mean what this call means, for the
+	// error: without one, a re-run takes its own time.
+	bound := now
+	if f.IssuedBefore.Before(now) {
+		bound = f.IssuedBefore
+	}
 	if err := m.marks.raise(ctx, f, now); err != nil {
-		return 0, err
+		// The document may have been written (a reply lost): the re-run
+		// should raise the same watermark.
+		return 0, &RevokeMatchingError{IssuedBefore: bound, Err: err}
 	}
 	m.publishWatermarks(ctx)
 	m.PurgeVerifyCache()
@@ -554,7 +565,7 @@ func (m *Manager) RevokeMatching(ctx context.Context, f RevokeFilter, reason Rev
 			if n > 0 {
 				m.recordBulk(ctx, f, reason, notify, n, subjects, err)
 			}
-			return n, err
+			return n, &RevokeMatchingError{IssuedBefore: bound, Err: err}
 		}
 	} else {
 		subjects = f.Subjects
@@ -562,6 +573,22 @@ func (m *Manager) RevokeMatching(ctx context.Context, f RevokeFilter, reason Rev
 	m.recordBulk(ctx, f, reason, notify, n, subjects, nil)
 	return n, nil
 }
+
+// RevokeMatchingError is the error of a Manager.RevokeMatching that
+// failed once it had begun: raising the watermarks (their document may or
+// may not have been written) or revoking in the store (what it revoked
+// stays revoked). IssuedBefore is the bound it applied, the filter's
+// IssuedBefore or else the time it ran: the same call again with that
+// IssuedBefore finishes what this one meant and ends no session created
+// since, where a re-run without it takes its own time as the bound and
+// ends every login made in between. It matches what Err matches.
+type RevokeMatchingError struct {
+	IssuedBefore time.Time
+	Err          error
+}
+
+func (e *RevokeMatchingError) Error() string { return e.Err.Error() }
+func (e *RevokeMatchingError) Unwrap() error { return e.Err }
 
 // behindRead is how many stored sessions of a subject, beyond its
 // session limit, endBehindMarks reads at most to find one behind a

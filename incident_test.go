@@ -471,6 +471,43 @@ func TestRevokeMatching_PartialFailureRecordsWhatEnded(t *testing.T) {
 	}
 }
 
+// A kill switch without issued_before that fails part way names, in its
+// error, the bound it applied: the same kill switch again with that bound
+// finishes the job and ends no login made since, where a re-run without it
+// takes its own time as the bound and ends every login since the first.
+func TestRevokeMatching_FailureNamesTheRerunBound(t *testing.T) {
+	ctx := context.Background()
+	var st *halfwayStore
+	h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) {
+		st = &halfwayStore{Store: o.Store.(*memstore.Store), first: "alice"}
+		o.Store = st
+	})
+	h.create(t, "alice", sessiond.CreateOptions{})
+	bob := h.create(t, "bob", sessiond.CreateOptions{})
+	at := t0.Add(2 * time.Second)
+	h.clock.Set(at)
+	n, err := h.m.RevokeMatching(ctx, sessiond.RevokeFilter{All: true}, sessiond.ReasonIncident, false)
+	re, ok := errors.AsType[*sessiond.RevokeMatchingError](err)
+	if !ok || !re.IssuedBefore.Equal(at) || !errors.Is(err, sessiond.ErrStoreUnavailable) || n != 1 {
+		t.Fatalf("RevokeMatching half way = %d, %v; want 1 and a *RevokeMatchingError with IssuedBefore %v matching ErrStoreUnavailable", n, err, at)
+	}
+	h.clock.Set(t0.Add(10 * time.Second))
+	carol := h.create(t, "carol", sessiond.CreateOptions{})
+	if n, err := h.m.RevokeMatching(ctx, sessiond.RevokeFilter{All: true, IssuedBefore: re.IssuedBefore}, sessiond.ReasonIncident, false); err != nil || n != 1 {
+		t.Fatalf("the re-run with IssuedBefore %v = %d, %v; want 1 (bob's)", re.IssuedBefore, n, err)
+	}
+	for _, c := range []struct {
+		who     string
+		iss     *sessiond.Issued
+		revoked bool
+	}{{"bob", bob, true}, {"carol", carol, false}} {
+		s, err := st.Get(ctx, c.iss.Session.ID)
+		if err != nil || s.Revoked() != c.revoked {
+			t.Errorf("Get(%s) after the re-run = revoked %t, %v; want revoked %t", c.who, s != nil && s.Revoked(), err, c.revoked)
+		}
+	}
+}
+
 // Three or more kill switches in one wall-clock second: the second one
 // dates its watermark to the next second, so logins after it are dated
 // a second later still; a third incident in the same second must end

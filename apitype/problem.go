@@ -1,6 +1,10 @@
 package apitype
 
-import "github.com/sessiond/sessiond"
+import (
+	"time"
+
+	"github.com/sessiond/sessiond"
+)
 
 // Problem codes: the `code` member of every problem document (RFC 9457)
 // the /v1 routes answer with. They are part of the API contract.
@@ -45,6 +49,13 @@ type Problem struct {
 	// before the failure: they stay revoked, and the same request again
 	// revokes the rest. Absent when none were.
 	Revoked int `json:"revoked,omitzero"`
+	// IssuedBefore is, on the failure of the kill switch (POST
+	// /v1/revocations) once it had begun, the bound it applied: the
+	// request's issued_before, or else the time it ran. The same request
+	// with this issued_before finishes it; without one, a re-run is a new
+	// incident at its own time and also ends every session created since
+	// the first. Absent on other problems.
+	IssuedBefore time.Time `json:"issued_before,omitzero"`
 }
 
 // codes holds each code's fixed title and the library sentinel it stands

@@ -580,13 +580,18 @@ func responseError(resp *http.Response) *Error {
 			Description string `json:"error_description"`
 			// Read apart: a member of another type must not cost the
 			// code, which every caller's errors.Is depends on.
-			Revoked json.RawMessage `json:"revoked"`
+			Revoked      json.RawMessage `json:"revoked"`
+			IssuedBefore json.RawMessage `json:"issued_before"`
 		}
 		if json.Unmarshal(data, &p) == nil {
 			e.Code, e.Title, e.Detail = p.Code, p.Title, p.Detail
 			var n int
 			if json.Unmarshal(p.Revoked, &n) == nil {
 				e.Revoked = max(n, 0)
+			}
+			var t time.Time
+			if json.Unmarshal(p.IssuedBefore, &t) == nil {
+				e.IssuedBefore = t
 			}
 			if e.Code == "" && p.Error != "" {
 				e.Code, e.Detail = p.Error, p.Description

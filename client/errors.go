@@ -3,6 +3,7 @@ package client
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/apitype"
@@ -44,6 +45,11 @@ type Error struct {
 	// sessions) had revoked before the failure; they stay revoked. 0 when
 	// the answer has none.
 	Revoked int
+	// IssuedBefore is the problem's issued_before member: the bound a kill
+	// switch that failed once it had begun applied, which the same request
+	// again should give as its IssuedBefore (without one, a re-run is a new
+	// incident at its own time). Zero when the answer has none.
+	IssuedBefore time.Time
 }
 
 func (e *Error) Error() string {

@@ -455,6 +455,21 @@ func TestGroupCommit_CreateSetKeepsEveryField(t *testing.T) {
 				len(g.toks), len(g.events), len(group[i].toks), len(group[i].rec.Events))
 		}
 	}
+	// bob is stored revoked, alone and in the group: both are revocations
+	// Revocations lists (revocation_log), as the revocation stream must.
+	revs, err := st.Revocations(ctx, t0)
+	if err != nil {
+		t.Fatalf("Revocations = %v", err)
+	}
+	var logged []sessiond.SessionID
+	for _, r := range revs {
+		logged = append(logged, r.SessionID)
+	}
+	for _, m := range []made{alone[1], group[1]} {
+		if !slices.Contains(logged, m.sess.ID) {
+			t.Errorf("Revocations(%v) = %v; want bob's session %s, stored revoked", t0, logged, m.sess.ID)
+		}
+	}
 	pending, err := st.ListDeliveries(ctx, sessiond.DeliveryPending, 10)
 	if err != nil {
 		t.Fatalf("ListDeliveries = %v", err)

@@ -106,7 +106,14 @@ func newQueries(schema string) queries {
 			INSERT INTO {schema}.sessions (id, subject, strategy, created_at, last_active_at, idle_expires_at,
 				expires_at, persistent, client_ip, client_ua, claims, revoked_at, revoke_reason, gc_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, least($6::timestamptz, $7::timestamptz))
-			RETURNING id
+			RETURNING id, revoked_at
+		), logged AS (
+			-- A session stored revoked (an import, a login racing a
+			-- revocation) is logged as a revocation, which Revocations
+			-- reads: else the revocation stream never carried it.
+			INSERT INTO {schema}.revocation_log (session_id, revoked_at)
+			SELECT id, revoked_at FROM s WHERE revoked_at IS NOT NULL
+			{logconflict}
 		){records}
 		INSERT INTO {schema}.tokens (hash, session_id, kind, issued_at, expires_at, retired_at)
 		SELECT t.hash, (SELECT id FROM s), t.kind, t.issued_at, t.expires_at, t.retired_at

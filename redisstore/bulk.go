@@ -563,25 +563,23 @@ func (s *Store) walkKey(at time.Time, issuedBefore string) string {
 
 // walk runs walkRevokeScript until the walk is over, walkInFlight calls
 // at a time, and adds up what they revoked. It returns the first error.
+// After it no call starts, but one already sent is waited for: Redis runs
+// it whatever happens here, and its sessions must be counted.
 func (b *bulkRevocation) walk(ctx context.Context, walk, issuedBefore string) error {
 	keys, args := b.walkArgs(walk, issuedBefore)
-	parent := ctx
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var (
 		wg       sync.WaitGroup
 		once     sync.Once
+		stop     atomic.Bool
 		firstErr error
 	)
 	for range walkInFlight {
 		wg.Go(func() {
-			for ctx.Err() == nil {
+			for !stop.Load() && ctx.Err() == nil {
 				done, err := b.walkStep(ctx, keys, args)
 				if err != nil {
-					once.Do(func() {
-						firstErr = err
-						cancel()
-					})
+					once.Do(func() { firstErr = err })
+					stop.Store(true)
 					return
 				}
 				if done {
@@ -593,7 +591,7 @@ func (b *bulkRevocation) walk(ctx context.Context, walk, issuedBefore string) er
 	wg.Wait()
 	if firstErr == nil {
 		// Canceled between two scripts: the walk is not over.
-		firstErr = parent.Err()
+		firstErr = ctx.Err()
 	}
 	return firstErr
 }
@@ -650,10 +648,13 @@ type bulkRevocation struct {
 
 // run calls produce, which emits batches of scripts (false: stop, the run
 // failed), and has exec run each batch on the workers. It returns the
-// first error.
+// first error. After it no batch starts, but exec runs with ctx, not with
+// the run's cancellation: a batch already sent runs in Redis whatever
+// happens here, and a reply dropped would leave its sessions revoked and
+// not counted (the count is what the operator is told was revoked).
 func (b *bulkRevocation) run(ctx context.Context, exec func(context.Context, []rueidis.LuaExec) error, produce func(context.Context, func([]rueidis.LuaExec) bool) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	stopped, stop := context.WithCancel(ctx)
+	defer stop()
 	work := make(chan []rueidis.LuaExec)
 	var (
 		wg       sync.WaitGroup
@@ -663,13 +664,13 @@ func (b *bulkRevocation) run(ctx context.Context, exec func(context.Context, []r
 	failed := func(err error) {
 		once.Do(func() {
 			firstErr = err
-			cancel()
+			stop()
 		})
 	}
 	for range bulkWorkers {
 		wg.Go(func() {
 			for execs := range work {
-				if ctx.Err() != nil {
+				if stopped.Err() != nil {
 					continue // drain
 				}
 				if err := exec(ctx, execs); err != nil {
@@ -678,11 +679,11 @@ func (b *bulkRevocation) run(ctx context.Context, exec func(context.Context, []r
 			}
 		})
 	}
-	err := produce(ctx, func(execs []rueidis.LuaExec) bool {
+	err := produce(stopped, func(execs []rueidis.LuaExec) bool {
 		select {
 		case work <- execs:
 			return true
-		case <-ctx.Done():
+		case <-stopped.Done():
 			return false
 		}
 	})
@@ -692,7 +693,7 @@ func (b *bulkRevocation) run(ctx context.Context, exec func(context.Context, []r
 		return firstErr
 	}
 	if err == nil {
-		err = ctx.Err()
+		err = stopped.Err()
 	}
 	return err
 }

@@ -207,6 +207,24 @@ func testRevocations(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 		checkRevocations(t, fmt.Sprintf("Revocations(%v)", since), got, want)
 	})
 	t.Run("EveryWayOfRevoking", func(t *testing.T) { testRevocationsEveryWay(t, newStore) })
+	t.Run("CreatedRevoked", func(t *testing.T) {
+		// A session stored already revoked (an import, a migration, a
+		// Create racing a revocation that the Manager stores revoked) is
+		// a revocation like any other: verifiers fed from Revocations must
+		// learn it, or its tokens verify where the revocation stream is
+		// the only news.
+		f := setup(t, newStore)
+		s := NewSession("alice", t0)
+		s.RevokedAt, s.RevokeReason = at(time.Minute), sessiond.ReasonIncident
+		f.create(clone(s), NewToken(sessiond.KindAccess, s.ID, t0))
+		f.wantSession(s)
+		got, err := f.st.Revocations(f.ctx, t0)
+		if err != nil {
+			t.Fatalf("Revocations(%v) = %v; want nil", t0, err)
+		}
+		checkRevocations(t, fmt.Sprintf("Revocations(%v) after Create(revoked)", t0), got,
+			[]sessiond.Revocation{revocation(s, at(time.Minute), sessiond.ReasonIncident)})
+	})
 	t.Run("None", func(t *testing.T) {
 		f := setup(t, newStore)
 		f.create(NewSession("alice", t0))

@@ -82,6 +82,9 @@ func (a *app) incidentCmd() *cobra.Command {
 				// server runs a revocation it has started to its end.
 				return fmt.Errorf("%w (a revocation the server started goes on without this command; the same command again is harmless and reports what was left)", err)
 			} else if err != nil {
+				if !ae.IssuedBefore.IsZero() {
+					return incidentFailed(n, err, rerunCommand(in, ae.IssuedBefore, url))
+				}
 				return revokedBefore(n, err)
 			}
 			fmt.Fprintf(a.stdout, "revoked %s in %v (reason: %s)\n", plural(n, "session"),

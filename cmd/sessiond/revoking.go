@@ -4,10 +4,13 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/sessiond/sessiond/client"
 )
 
 // What the commands that revoke check of their input and say of their
@@ -78,6 +81,50 @@ func noteSpaces(w io.Writer, name, s string) {
 	if strings.TrimFunc(s, unicode.IsSpace) != s {
 		fmt.Fprintf(w, "note: %s %q begins or ends with white space; subjects match exactly, so only sessions of that very subject are revoked\n", name, s)
 	}
+}
+
+// incidentFailed is err of a kill switch that failed once it had begun,
+// with the command that finishes it: the same one bound to the first
+// run's time (the problem's issued_before), since without a bound a re-run
+// is a new incident that also revokes every session created since.
+func incidentFailed(n int, err error, rerun string) error {
+	done := "its watermark may already refuse the matching tokens"
+	if n > 0 {
+		done = "revoked " + plural(n, "session") + " before the failure; they stay revoked"
+	}
+	return fmt.Errorf("%w; %s; to finish it, run: %s (the same command without --issued-before would also revoke every session created since)", err, done, rerun)
+}
+
+// rerunCommand is the incident revoke command that finishes in, a kill
+// switch that failed, bounded by issuedBefore, its arguments quoted for a
+// POSIX shell. --rotate-keys is left out: the keys were retired before the
+// revocation began, and retiring them again would end the tokens signed
+// since.
+func rerunCommand(in client.Incident, issuedBefore time.Time, url string) string {
+	args := []string{"sessiond", "incident", "revoke"}
+	if in.All {
+		args = append(args, "--all")
+	}
+	for _, s := range in.Subjects {
+		args = append(args, "--subject", shellQuote(s))
+	}
+	args = append(args, "--issued-before", issuedBefore.UTC().Format(time.RFC3339Nano), "--reason", shellQuote(in.Reason))
+	if in.Notify {
+		args = append(args, "--notify")
+	}
+	if url != "" {
+		args = append(args, "--url", shellQuote(url))
+	}
+	return strings.Join(args, " ")
+}
+
+// shellQuote is s as one word of a POSIX shell: as it is when it holds only
+// characters no shell treats specially, else in single quotes.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.,:/@%+=") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(clean(s), "'", `'\''`) + "'"
 }
 
 // revokedBefore is err of a revocation that failed, saying how many

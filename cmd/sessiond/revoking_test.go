@@ -258,3 +258,46 @@ func TestCLI_RevokeNamesNoSecret(t *testing.T) {
 		}
 	}
 }
+
+// TestCLI_IncidentFailureNamesRerun: a kill switch that failed once it had
+// begun (the problem's issued_before) exits 1 as before and prints the
+// command that finishes it, bounded by that time, each argument quoted
+// for the shell and --rotate-keys left out (the keys are retired); a
+// problem without issued_before keeps the message it had.
+func TestCLI_IncidentFailureNamesRerun(t *testing.T) {
+	const problem = `{"type":"https://sessiond.dev/problems/store_unavailable","title":"Store unavailable","status":503,"detail":"the session store is unavailable; retry later","code":"store_unavailable"`
+	for _, tc := range []struct {
+		name, body string
+		args       []string
+		want       []string // on stderr
+	}{
+		{"part way", problem + `,"revoked":7,"issued_before":"2026-03-04T05:06:07.123456Z"}`,
+			[]string{"--all", "--reason", "leak", "--rotate-keys", "--notify"},
+			[]string{"revoked 7 sessions before the failure; they stay revoked; to finish it, run: sessiond incident revoke --all --issued-before 2026-03-04T05:06:07.123456Z --reason leak --notify --url ",
+				"without --issued-before would also revoke every session created since"}},
+		{"nothing revoked", problem + `,"issued_before":"2026-03-04T05:06:07Z"}`,
+			[]string{"--subject", "o'brien", "--subject", "bob", "--reason", "key leak"},
+			[]string{"its watermark may already refuse the matching tokens; to finish it, run: sessiond incident revoke --subject 'o'\\''brien' --subject bob --issued-before 2026-03-04T05:06:07Z --reason 'key leak' --url "}},
+		{"no bound", problem + `,"revoked":3}`, []string{"--all", "--reason", "r"},
+			[]string{"revoked 3 sessions before the failure (they stay revoked; the same command again revokes the rest)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/problem+json")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				w.Write([]byte(tc.body))
+			}))
+			defer srv.Close()
+			args := append([]string{"incident", "revoke", "--url", srv.URL}, tc.args...)
+			out, errOut, code := runInProcess([]string{"SESSIOND_API_KEY=sdak_probe"}, args...)
+			if code != exitFailure || out != "" {
+				t.Errorf("%v = exit %d, stdout %q; want %d and nothing", args, code, out, exitFailure)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(errOut, w) {
+					t.Errorf("%v: stderr %q; want it to say %q", args, errOut, w)
+				}
+			}
+		})
+	}
+}

@@ -173,6 +173,12 @@ func (c *Console) incident(w http.ResponseWriter, r *http.Request, key apikey.Ke
 			status = http.StatusBadRequest
 		}
 		d.Error = "The kill switch failed after revoking " + strconv.Itoa(n) + " session(s); see the server log."
+		if re, ok := errors.AsType[*sessiond.RevokeMatchingError](err); ok {
+			// Sent again without a bound, it would be a new incident that
+			// also revokes every session created since this one.
+			d.Error += " To finish it, run it again with issued before " + re.IssuedBefore.UTC().Format(time.RFC3339Nano) +
+				" (sessiond incident revoke … --issued-before); without that bound it would also revoke every session created since."
+		}
 		c.pages.render(w, r, status, "incident", d)
 		return
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/console"
+	"github.com/sessiond/sessiond/internal/httpapi"
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/opaquetoken"
 )
@@ -75,5 +76,35 @@ func TestConsole_RevokeFailsPartWay(t *testing.T) {
 	}
 	if live, _ := store.List(t.Context(), "alice", f.clock.Now()); len(live) != 1 {
 		t.Errorf("%d sessions live after two walks that each revoked one; want 1", len(live))
+	}
+}
+
+// TestConsole_IncidentFailureNamesTheRerunBound: a kill switch that failed
+// once it had begun says, beside its count, the bound to run it again
+// with, since sent again as it was it would be a new incident at its own
+// time; one that failed before it began does not.
+func TestConsole_IncidentFailureNamesTheRerunBound(t *testing.T) {
+	bound := time.Date(2026, 12, 7, 3, 4, 5, 123456000, time.UTC)
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"begun", &sessiond.RevokeMatchingError{IssuedBefore: bound, Err: sessiond.ErrStoreUnavailable}, true},
+		{"not begun", sessiond.ErrStoreUnavailable, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixtureWith(t, func(_ *fixture, o *console.Options) {
+				o.Incident = func(context.Context, httpapi.IncidentRequest) (int, error) { return 3, tc.err }
+			})
+			c := f.signedIn()
+			form := url.Values{"scope": {"all"}, "reason": {"leak"}, "confirm": {"REVOKE"}}
+			resp, body := f.do(c, "POST", "/console/incident", form, "same-origin")
+			const want = "run it again with issued before 2026-12-07T03:04:05.123456Z"
+			if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "failed after revoking 3 session(s)") ||
+				strings.Contains(body, want) != tc.want {
+				t.Errorf("failed kill switch: %d, names the bound %t; want 503, %t\n%s", resp.StatusCode, strings.Contains(body, want), tc.want, body)
+			}
+		})
 	}
 }

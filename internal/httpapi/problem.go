@@ -112,6 +112,9 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if rp, ok := errors.AsType[*revokedPartly](err); ok {
 		p.Revoked = rp.n
 	}
+	if re, ok := errors.AsType[*sessiond.RevokeMatchingError](err); ok {
+		p.IssuedBefore = re.IssuedBefore.UTC()
+	}
 	writeJSON(w, status, "application/problem+json", p)
 }
 

@@ -161,3 +161,42 @@ func TestRevokeSubject_FailedPartWay(t *testing.T) {
 		})
 	}
 }
+
+// TestIncident_FailedNamesTheRerunBound: a kill switch that failed once it
+// had begun answers, beside its revoked member, the bound it applied as
+// issued_before (RFC 3339, to the nanosecond the Manager gave), which the
+// client returns with its *Error; a failure before it began (the signing
+// keys not retired) has none.
+func TestIncident_FailedNamesTheRerunBound(t *testing.T) {
+	bound := time.Date(2026, 3, 4, 5, 6, 7, 890123000, time.FixedZone("x", 3600))
+	unavailable := fmt.Errorf("sessiond: revoke matching: %w", sessiond.ErrStoreUnavailable)
+	for _, tc := range []struct {
+		name string
+		n    int
+		err  error
+		want string // the issued_before member; "": absent
+	}{
+		{"part way", 12, &sessiond.RevokeMatchingError{IssuedBefore: bound, Err: unavailable}, "2026-03-04T04:06:07.890123Z"},
+		{"watermark not raised", 0, &sessiond.RevokeMatchingError{IssuedBefore: bound, Err: unavailable}, "2026-03-04T04:06:07.890123Z"},
+		{"before it began", 0, unavailable, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, sessiond.StrategyHybrid, func(o *httpapi.Options) {
+				o.Incident = func(context.Context, httpapi.IncidentRequest) (int, error) { return tc.n, tc.err }
+			})
+			r := e.postJSON("/v1/revocations", `{"all":true,"reason":"leak"}`)
+			wantProblem(t, "POST /v1/revocations", r, http.StatusServiceUnavailable, "store_unavailable", "")
+			if got, _ := r.problem(t)["issued_before"].(string); got != tc.want {
+				t.Errorf("problem %s: issued_before = %q; want %q", r.body, got, tc.want)
+			}
+			n, err := e.c.RevokeIncident(t.Context(), client.Incident{All: true, Reason: "leak"})
+			ce, ok := errors.AsType[*client.Error](err)
+			if tc.want != "" && (!ok || n != tc.n || !ce.IssuedBefore.Equal(bound)) {
+				t.Errorf("RevokeIncident = %d, %v; want %d with an *Error of IssuedBefore %v", n, err, tc.n, bound)
+			}
+			if tc.want == "" && (!ok || !ce.IssuedBefore.IsZero()) {
+				t.Errorf("RevokeIncident = %d, %v; want an *Error without IssuedBefore", n, err)
+			}
+		})
+	}
+}
