@@ -112,15 +112,23 @@ type Options struct {
 	// switch runs detached (httpapi.IncidentContext). Zero: no bound.
 	// serve sets the API's (httpapi.RequestDeadline of server.write_timeout).
 	RequestDeadline time.Duration
-	// Outbox, if set, is the webhook outbox: the overview's backlog and
-	// dead counts, the webhooks page and its retry action.
+	// Outbox, if set, is the webhook outbox: the webhooks page and its
+	// retry action, and, without OutboxDepth, the overview's and the
+	// webhooks page's backlog and dead counts, counted at every view.
 	Outbox sessiond.Outbox
+	// OutboxDepth, if set, counts the outbox's pending and dead
+	// deliveries for the overview and the webhooks page, with how fresh
+	// the count is: serve shares the metrics' count, so that views do not
+	// each scan the outbox. Its error means there is no count to show
+	// (Counted.FailedAt says when counting failed, if it did).
+	OutboxDepth func(context.Context) (pending, dead int, c Counted, err error)
 	// Webhooks are the configured endpoints, shown on the webhooks page.
 	Webhooks []Endpoint
 	// Live, if set, counts the live sessions (the overview): how many, and
-	// the time they were counted at, which may be before now when the
-	// count is shared and reused (serve shares the metrics' count).
-	Live func(context.Context) (n int, at time.Time, err error)
+	// how fresh the count is, which may be older than the view when the
+	// count is shared and reused (serve shares the metrics' count). Its
+	// error means there is no count to show.
+	Live func(context.Context) (n int, c Counted, err error)
 	// Findings are the running configuration's validator findings.
 	Findings []config.Finding
 	// SignInLimit, if set, bounds sign-in attempts per client address

@@ -409,7 +409,7 @@ func TestConsole_Revoke(t *testing.T) {
 		}
 	})
 	t.Run("others", func(t *testing.T) {
-		resp, _ := f.do(c, "POST", "/console/sessions/revoke-others", url.Values{"subject": {"alice"}, "id": {string(laptop.Session.ID)}}, "same-origin")
+		resp, _ := f.do(c, "POST", "/console/sessions/revoke-others", url.Values{"subject": {"alice"}, "id": {string(laptop.Session.ID)}, "confirm": {"yes"}}, "same-origin")
 		if resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Location"), "revoked=1") {
 			t.Errorf("revoke others: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 		}
@@ -418,7 +418,7 @@ func TestConsole_Revoke(t *testing.T) {
 		}
 	})
 	t.Run("all", func(t *testing.T) {
-		resp, _ := f.do(c, "POST", "/console/sessions/revoke-all", url.Values{"subject": {"alice"}}, "same-origin")
+		resp, _ := f.do(c, "POST", "/console/sessions/revoke-all", url.Values{"subject": {"alice"}, "confirm": {"yes"}}, "same-origin")
 		if resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Location"), "revoked=1") {
 			t.Errorf("revoke all: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 		}

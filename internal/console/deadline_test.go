@@ -98,7 +98,7 @@ func TestConsole_RequestDeadlineStoreIgnoresContext(t *testing.T) {
 			o.Events = stuckEvents{EventLog: f.store, stuck: s}
 		}},
 		{"overview", http.MethodGet, "/console/overview", func(s stuck, _ *fixture, o *console.Options, _ *atomic.Bool) {
-			o.Live = func(ctx context.Context) (int, time.Time, error) { return 0, time.Time{}, s.wait(ctx) }
+			o.Live = func(ctx context.Context) (int, console.Counted, error) { return 0, console.Counted{}, s.wait(ctx) }
 		}},
 		{"operator's key check", http.MethodGet, "/console/incident", func(s stuck, f *fixture, o *console.Options, on *atomic.Bool) {
 			o.Keys = apikey.New(stuckMeta{MetaStore: f.store, stuck: s, on: on}, f.clock, time.Second)
@@ -150,7 +150,7 @@ func TestConsole_RequestDeadlineStoreIgnoresContext(t *testing.T) {
 func TestConsole_ShutdownStuckCall(t *testing.T) {
 	s := make(stuck)
 	f := newFixtureWith(t, func(f *fixture, o *console.Options) {
-		o.Live = func(ctx context.Context) (int, time.Time, error) { return 0, time.Time{}, s.wait(ctx) }
+		o.Live = func(ctx context.Context) (int, console.Counted, error) { return 0, console.Counted{}, s.wait(ctx) }
 		o.RequestDeadline = 200 * time.Millisecond
 	})
 	t.Cleanup(func() { close(s) })

@@ -101,6 +101,12 @@ func (c *Console) revokeAPIKey(w http.ResponseWriter, r *http.Request, key apike
 		return
 	}
 	id := r.PostForm.Get("id")
+	// One click cut off every application using the key: it is revoked
+	// only with the word typed on the confirmation page.
+	if r.PostForm.Get("confirm") != Confirmation {
+		c.confirmRevokeAPIKey(w, r, key, v, id)
+		return
+	}
 	changed, err := c.o.Keys.RevokeChanged(r.Context(), id)
 	if err != nil {
 		status, msg := http.StatusServiceUnavailable, "Revoking the key failed; see the server log."
@@ -122,6 +128,45 @@ func (c *Console) revokeAPIKey(w http.ResponseWriter, r *http.Request, key apike
 		return
 	}
 	c.renderKeys(w, r, key, http.StatusOK, v, "", "API key "+id+" revoked.")
+}
+
+// confirmRevokeAPIKey shows the key that revoking would cut off and asks
+// for Confirmation typed; a word typed wrong comes back refused (400).
+func (c *Console) confirmRevokeAPIKey(w http.ResponseWriter, r *http.Request, key apikey.Key, v keysView, id string) {
+	k, err := c.o.Keys.Get(r.Context(), id)
+	switch {
+	case errors.Is(err, sessiond.ErrNotFound):
+		c.renderKeys(w, r, key, http.StatusNotFound, v, "There is no such key.", "")
+		return
+	case err != nil:
+		c.log.ErrorContext(r.Context(), "console: read API key", "err", err)
+		c.renderKeys(w, r, key, http.StatusServiceUnavailable, v, "Reading the key failed; see the server log.", "")
+		return
+	case !k.RevokedAt.IsZero():
+		c.renderKeys(w, r, key, http.StatusOK, v, "", "API key "+k.ID+" is revoked already.")
+		return
+	}
+	scopes := apikey.Join(k.Scopes)
+	if scopes == "" {
+		scopes = "none recorded (read as admin)"
+	}
+	cv := confirmView{
+		Heading: "Revoke API key " + k.ID + "?",
+		Lines: []string{"Name: " + printable(k.Name) + ". Scopes: " + scopes + ". Created " + when(k.CreatedAt) + ".",
+			"Every application and service that uses this key is refused from its next request. Revoking cannot be undone: they need a new key."},
+		Action: Prefix + "/keys/revoke", Hidden: []field{{"id", k.ID}},
+		Typed: Confirmation, Button: "Revoke API key " + k.ID, Cancel: Prefix + "/keys",
+	}
+	if k.ID == key.ID {
+		cv.Lines = append(cv.Lines, "It is the key you signed in with: revoking it also signs you out of the console.")
+	}
+	d := pageData{Title: "Keys", Nav: "keys", Operator: operatorName(key)}
+	status := http.StatusOK
+	if r.PostForm.Has("confirm") {
+		cv.Refused, status = true, http.StatusBadRequest
+		d.Error = "Type " + Confirmation + " to confirm: the key was not revoked."
+	}
+	c.renderConfirm(w, r, status, d, cv)
 }
 
 func (c *Console) rotateSigning(w http.ResponseWriter, r *http.Request, key apikey.Key) {

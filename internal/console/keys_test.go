@@ -9,6 +9,7 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/apikey"
+	"github.com/sessiond/sessiond/internal/console"
 )
 
 func TestConsole_APIKeys(t *testing.T) {
@@ -58,7 +59,7 @@ func TestConsole_APIKeys(t *testing.T) {
 			t.Errorf("revoke %v: %d", bad, resp.StatusCode)
 		}
 	}
-	resp, body = f.do(c, "POST", "/console/keys/revoke", url.Values{"id": {k.ID}}, "same-origin")
+	resp, body = f.do(c, "POST", "/console/keys/revoke", url.Values{"id": {k.ID}, "confirm": {console.Confirmation}}, "same-origin")
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "revoked") {
 		t.Errorf("revoke: %d", resp.StatusCode)
 	}
@@ -66,7 +67,7 @@ func TestConsole_APIKeys(t *testing.T) {
 		t.Error("a revoked key still authenticates")
 	}
 	// Revoking one's own key ends the console session.
-	resp, _ = f.do(c, "POST", "/console/keys/revoke", url.Values{"id": {f.adminK.ID}}, "same-origin")
+	resp, _ = f.do(c, "POST", "/console/keys/revoke", url.Values{"id": {f.adminK.ID}, "confirm": {console.Confirmation}}, "same-origin")
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("revoke own key: %d", resp.StatusCode)
 	}
@@ -92,7 +93,7 @@ func TestConsole_KeysActionsStayOnKeysURL(t *testing.T) {
 	}{
 		{"/console/keys/create", url.Values{"name": {"reporting"}, "scope": {"events:read"}}},
 		{"/console/keys/create", url.Values{"name": {""}}}, // refused: still the keys page
-		{"/console/keys/revoke", url.Values{"id": {spare.ID}}},
+		{"/console/keys/revoke", url.Values{"id": {spare.ID}, "confirm": {console.Confirmation}}},
 		{"/console/keys/rotate", url.Values{}},
 	} {
 		resp, body := f.do(c, "POST", tc.path, tc.form, "same-origin")

@@ -24,7 +24,7 @@ func TestConsole_ResultNoticeShownOnce(t *testing.T) {
 	c := f.signedIn()
 	f.create("alice&b", "phone")
 	f.create("alice&b", "laptop")
-	resp, _ := f.do(c, "POST", "/console/sessions/revoke-all", url.Values{"subject": {"alice&b"}}, "same-origin")
+	resp, _ := f.do(c, "POST", "/console/sessions/revoke-all", url.Values{"subject": {"alice&b"}, "confirm": {"yes"}}, "same-origin")
 	revoked := resp.Header.Get("Location")
 	for _, tc := range []struct {
 		name, path, notice, clean string

@@ -3,7 +3,6 @@ package console
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -82,23 +81,15 @@ type Series struct {
 // same JSON, embedded in the page as <script type="application/json">.
 type Overview struct {
 	Live        int              `json:"live"`
-	LiveKnown   bool             `json:"live_known"`
-	LiveAt      time.Time        `json:"live_at"` // when Live was counted
-	Backlog     int              `json:"backlog"`
-	Dead        int              `json:"dead"`
-	OutboxKnown bool             `json:"outbox_known"`
+	LiveCount   Figure           `json:"-"` // whether Live is known, and how fresh
+	Outbox      outboxCounts     `json:"-"`
+	OutboxShown bool             `json:"-"` // the store keeps an outbox
 	EventsKnown bool             `json:"events_known"`
 	Hour        Window           `json:"hour"`
 	Day         Window           `json:"day"`
 	AsOf        time.Time        `json:"as_of"`
 	Findings    []config.Finding `json:"-"`
 	Errors      []string         `json:"-"`
-}
-
-// LiveAge is how long before AsOf the live sessions were counted, to the
-// second; 0 when they were counted for this view.
-func (v *Overview) LiveAge() time.Duration {
-	return max(v.AsOf.Sub(v.LiveAt).Truncate(time.Second), 0)
 }
 
 func (c *Console) overviewPage(w http.ResponseWriter, r *http.Request, key apikey.Key) {
@@ -115,24 +106,24 @@ func (c *Console) overviewPage(w http.ResponseWriter, r *http.Request, key apike
 func (c *Console) overview(ctx context.Context) *Overview {
 	now := c.o.Clock.Now().UTC()
 	v := &Overview{AsOf: now, Findings: c.o.Findings}
+	v.LiveCount.AsOf = now
 	if c.o.Live != nil {
-		n, at, err := c.o.Live(ctx)
+		n, counted, err := c.o.Live(ctx)
+		v.LiveCount.Counted = counted
 		if err != nil {
-			c.log.WarnContext(ctx, "console: count live sessions", "err", err)
+			// A failed shared count was logged once, when it failed.
+			if counted.FailedAt.IsZero() {
+				c.log.WarnContext(ctx, "console: count live sessions", "err", err)
+			}
 			v.Errors = append(v.Errors, "live sessions")
 		} else {
-			v.Live, v.LiveAt, v.LiveKnown = n, at.UTC(), true
+			v.Live, v.LiveCount.Known = n, true
 		}
 	}
-	if c.o.Outbox != nil {
-		var err1, err2 error
-		v.Backlog, err1 = c.o.Outbox.CountDeliveries(ctx, sessiond.DeliveryPending)
-		v.Dead, err2 = c.o.Outbox.CountDeliveries(ctx, sessiond.DeliveryDead)
-		if err := errors.Join(err1, err2); err != nil {
-			c.log.WarnContext(ctx, "console: count webhook deliveries", "err", err)
+	if v.OutboxShown = c.outboxEnabled(); v.OutboxShown {
+		var err error
+		if v.Outbox, err = c.outboxDepth(ctx, now); err != nil {
 			v.Errors = append(v.Errors, "webhook deliveries")
-		} else {
-			v.OutboxKnown = true
 		}
 	}
 	// Buckets end at now: the hour in 5-minute steps, the day in hours.

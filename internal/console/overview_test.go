@@ -21,9 +21,9 @@ func TestConsole_Overview(t *testing.T) {
 	f := newFixtureWith(t, func(f *fixture, o *console.Options) {
 		o.Outbox = f.store
 		o.Findings = []config.Finding{finding}
-		o.Live = func(ctx context.Context) (int, time.Time, error) {
+		o.Live = func(ctx context.Context) (int, console.Counted, error) {
 			m, err := f.store.CountLive(ctx, f.clock.Now())
-			return m[sessiond.StrategyDatabase], f.clock.Now(), err
+			return m[sessiond.StrategyDatabase], console.Counted{At: f.clock.Now()}, err
 		}
 	})
 	ctx := t.Context()

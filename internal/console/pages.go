@@ -56,7 +56,7 @@ var funcs = template.FuncMap{
 // newPages parses each page together with the shared layout.
 func newPages() (*pages, error) {
 	p := &pages{set: map[string]*template.Template{}}
-	for _, name := range []string{"signin", "overview", "sessions", "events", "webhooks", "incident", "keys", "unavailable"} {
+	for _, name := range []string{"signin", "overview", "sessions", "events", "webhooks", "incident", "keys", "confirm", "unavailable"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console: template %s: %w", name, err)

@@ -69,7 +69,7 @@ func TestConsole_RevokeFailsPartWay(t *testing.T) {
 	// Twice: each walk revokes one session before its store fails.
 	for range 2 {
 		const want = "Revoking failed after 1 session(s) were revoked (they stay revoked; revoking again ends the rest); see the server log."
-		resp, body := f.do(c, "POST", "/console/sessions/revoke-all", url.Values{"subject": {"alice"}}, "same-origin")
+		resp, body := f.do(c, "POST", "/console/sessions/revoke-all", url.Values{"subject": {"alice"}, "confirm": {"yes"}}, "same-origin")
 		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, want) {
 			t.Errorf("revoke-all failing part way: %d; want 503 and %q in:\n%s", resp.StatusCode, want, body)
 		}

@@ -398,6 +398,13 @@ func (c *Console) revokeSubject(w http.ResponseWriter, r *http.Request, key apik
 	if !keepOne {
 		id = ""
 	}
+	// One click signed the subject out on every device: the sessions
+	// page's buttons lead to the confirmation, whose form sends this again
+	// with confirm.
+	if r.PostForm.Get("confirm") != confirmed {
+		c.confirmRevokeSubject(w, r, key, subject, id)
+		return
+	}
 	n, err := c.o.Manager.RevokeSubject(r.Context(), subject, id, sessiond.ReasonAdmin)
 	if err != nil {
 		c.log.ErrorContext(r.Context(), "console: revoke subject", "key_id", key.ID, "revoked", n, "err", err)
@@ -412,6 +419,87 @@ func (c *Console) revokeSubject(w http.ResponseWriter, r *http.Request, key apik
 	}
 	c.log.InfoContext(r.Context(), "console: revoked sessions of a subject", "key_id", key.ID, "count", n, "kept", id)
 	c.back(w, r, subject, n)
+}
+
+// confirmRevokeSubject asks to confirm revoking the subject's sessions,
+// all of them or all but keep, saying how many it will end, read as the
+// sessions page reads them (at most sessionsPageBudget, without the
+// page's filters, which revoking does not apply).
+func (c *Console) confirmRevokeSubject(w http.ResponseWriter, r *http.Request, key apikey.Key, subject string, keep sessiond.SessionID) {
+	var kept *sessiond.Session
+	read, next, err := c.readSessions(r, subject, "", func(s sessiond.Session) bool {
+		if s.ID == keep {
+			kept = &s
+		}
+		return false // a row to show: none, so that it reads up to the budget
+	})
+	who := printable(subject)
+	back := url.Values{"subject": {subject}}
+	hidden := []field{{"subject", subject}}
+	if keep != "" {
+		hidden = append(hidden, field{"id", string(keep)})
+	}
+	for _, k := range []string{"ip", "device", "cursor"} {
+		if v := r.PostForm.Get(k); v != "" {
+			back.Set(k, v)
+			hidden = append(hidden, field{k, v})
+		}
+	}
+	d := pageData{Title: "Sessions", Nav: "sessions", Operator: operatorName(key)}
+	v := confirmView{Action: r.URL.Path, Hidden: hidden, Cancel: Prefix + "/sessions?" + back.Encode()}
+	everywhere := "The subject is signed out on every device, including the sessions that the sessions page's filters or other pages hide."
+	count := read
+	if kept != nil {
+		count--
+	}
+	switch {
+	case err != nil:
+		c.log.ErrorContext(r.Context(), "console: count sessions to revoke", "err", err)
+		d.Error = "The subject's sessions could not be counted; see the server log."
+		if keep == "" {
+			v.Heading, v.Button = "Revoke every session of "+who+"?", "Revoke every session"
+			v.Lines = []string{"This ends every live session of " + who + ".", everywhere}
+		} else {
+			v.Heading, v.Button = "Revoke every other session of "+who+"?", "Revoke all others"
+			v.Lines = []string{"This ends every live session of " + who + " but session " + printable(string(keep)) + "."}
+		}
+	case count == 0 && next == "":
+		v.Heading, v.Action = who+" has no other live session", ""
+		if keep == "" {
+			v.Heading = who + " has no live session"
+		}
+		v.Lines = []string{"There is nothing to revoke."}
+	case keep == "":
+		v.Heading = "Revoke every session of " + who + "?"
+		if next == "" {
+			v.Button = fmt.Sprintf("Revoke %d session(s)", count)
+			v.Lines = []string{fmt.Sprintf("This ends all %d live session(s) of %s.", count, who), everywhere}
+		} else {
+			v.Button = "Revoke every session"
+			v.Lines = []string{fmt.Sprintf("This ends every live session of %s: more than %d (this page counts no further).", who, sessionsPageBudget), everywhere}
+		}
+	default:
+		v.Heading = "Revoke every other session of " + who + "?"
+		but := " but session " + printable(string(keep))
+		if kept != nil {
+			but += " (" + printable(c.device.describe(kept.Client.UserAgent)) + ")"
+		}
+		switch {
+		case next == "" && kept == nil:
+			// Ended meanwhile, or not this subject's: "others" is all.
+			v.Button = fmt.Sprintf("Revoke %d session(s)", count)
+			v.Lines = []string{fmt.Sprintf("Session %s is no longer one of %s's live sessions: this ends all %d live session(s) of %s.",
+				printable(string(keep)), who, count, who), everywhere}
+		case next == "":
+			v.Button = fmt.Sprintf("Revoke %d other session(s)", count)
+			v.Lines = []string{fmt.Sprintf("This ends %d live session(s) of %s, every one%s.", count, who, but),
+				"The subject is signed out on every other device, including the sessions that the sessions page's filters or other pages hide."}
+		default:
+			v.Button = "Revoke all others"
+			v.Lines = []string{fmt.Sprintf("This ends every live session of %s%s: more than %d (this page counts no further).", who, but, sessionsPageBudget-1)}
+		}
+	}
+	c.renderConfirm(w, r, http.StatusOK, d, v)
 }
 
 func operatorName(k apikey.Key) string {

@@ -55,7 +55,7 @@ func TestConsole_SessionsSubjectForms(t *testing.T) {
 				t.Errorf("search for %q: %d; want 200 listing %d session(s)\n%s", tc.typed, resp.StatusCode, tc.listed, body)
 			}
 
-			resp, _ = f.do(c, "POST", "/console/sessions/revoke-all", url.Values{"subject": {tc.typed}}, "same-origin")
+			resp, _ = f.do(c, "POST", "/console/sessions/revoke-all", url.Values{"subject": {tc.typed}, "confirm": {"yes"}}, "same-origin")
 			ended := 0
 			for _, e := range tc.ended {
 				if e {
@@ -87,7 +87,7 @@ func TestConsole_SessionsSubjectForms(t *testing.T) {
 		if resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Location"), "revoked=1") || f.live(phone) {
 			t.Errorf("revoke %q's phone: %d %s, live %v; want revoked=1", nfd, resp.StatusCode, resp.Header.Get("Location"), f.live(phone))
 		}
-		resp, _ = f.do(c, "POST", "/console/sessions/revoke-others", url.Values{"subject": {nfd}, "id": {string(laptop.Session.ID)}}, "same-origin")
+		resp, _ = f.do(c, "POST", "/console/sessions/revoke-others", url.Values{"subject": {nfd}, "id": {string(laptop.Session.ID)}, "confirm": {"yes"}}, "same-origin")
 		if resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Location"), "revoked=1") || !f.live(laptop) || f.live(tablet) {
 			t.Errorf("revoke %q's others: %d %s, laptop live %v, tablet live %v; want revoked=1, laptop only",
 				nfd, resp.StatusCode, resp.Header.Get("Location"), f.live(laptop), f.live(tablet))

@@ -164,7 +164,7 @@ func TestConsole_SessionsPaged(t *testing.T) {
 	second := olderSessions(t, body)
 	q, _ := url.ParseQuery(second)
 	keep := ids[150]
-	resp, _ = f.do(c, "POST", "/console/sessions/revoke-others", url.Values{"subject": {"many"}, "id": {keep}, "cursor": {q.Get("cursor")}}, "same-origin")
+	resp, _ = f.do(c, "POST", "/console/sessions/revoke-others", url.Values{"subject": {"many"}, "id": {keep}, "cursor": {q.Get("cursor")}, "confirm": {"yes"}}, "same-origin")
 	want := "/console/sessions?" + url.Values{"subject": {"many"}, "revoked": {"249"}, "cursor": {q.Get("cursor")}}.Encode()
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != want {
 		t.Errorf("revoke others from page 2: %d to %q; want 303 to %q", resp.StatusCode, resp.Header.Get("Location"), want)

@@ -27,7 +27,7 @@ func TestConsole_SignOutTouchesOnlyItsCookie(t *testing.T) {
 			return resp
 		}},
 		{"revoke own key", func(f *fixture, c *http.Client) *http.Response {
-			resp, _ := f.do(c, "POST", "/console/keys/revoke", url.Values{"id": {f.adminK.ID}}, "same-origin")
+			resp, _ := f.do(c, "POST", "/console/keys/revoke", url.Values{"id": {f.adminK.ID}, "confirm": {console.Confirmation}}, "same-origin")
 			return resp
 		}},
 		{"key revoked elsewhere", func(f *fixture, c *http.Client) *http.Response {

@@ -53,8 +53,7 @@ func toDeliveryRow(d sessiond.Delivery) deliveryRow {
 type webhooksView struct {
 	Enabled   bool // the store keeps an outbox
 	Endpoints []Endpoint
-	Backlog   int
-	Dead      int
+	Counts    outboxCounts // the backlog (pending) and dead deliveries
 	DeadRows  []deliveryRow
 	Recent    []deliveryRow // pending and delivered, newest first
 }
@@ -94,10 +93,11 @@ func (c *Console) webhooksPage(w http.ResponseWriter, r *http.Request, key apike
 		}
 		return rows
 	}
+	// Shared with the overview and /metrics (Options.OutboxDepth): a
+	// page refreshed often does not scan the outbox each time. A count
+	// whose latest try failed is shown with its age and that failure.
 	var err error
-	v.Backlog, err = c.o.Outbox.CountDeliveries(ctx, sessiond.DeliveryPending)
-	errs = append(errs, err)
-	v.Dead, err = c.o.Outbox.CountDeliveries(ctx, sessiond.DeliveryDead)
+	v.Counts, err = c.outboxDepth(ctx, c.o.Clock.Now())
 	errs = append(errs, err)
 	v.DeadRows = read(sessiond.DeliveryDead)
 	v.Recent = append(read(sessiond.DeliveryPending), read(sessiond.DeliveryDelivered)...)

@@ -33,7 +33,7 @@ func TestConsole_Webhooks(t *testing.T) {
 		t.Fatalf("webhooks page: %d\n%s", resp.StatusCode, body)
 	}
 	for _, want := range []string{"https://hooks.example.com/in (query hidden)", "https://hooks.chat.example/services/… (path hidden)", "every event", "session.revoked",
-		"Dead deliveries: 1", `aria-label="Retry delivery msg_deadaaaaaaaaaaaaaaaaaaaaaaaaaaaa"`, "backlog: 1", "msg_done", "msg_wait", "delivered",
+		`Dead deliveries: <span id="dead-count">1</span>`, `aria-label="Retry delivery msg_deadaaaaaaaaaaaaaaaaaaaaaaaaaaaa"`, `backlog: <span id="backlog-count">1</span>`, "msg_done", "msg_wait", "delivered",
 		`&lt;script&gt;alert(1)&lt;/script&gt;\x1b[2J`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("webhooks page lacks %q", want)
@@ -94,7 +94,7 @@ func TestConsole_Webhooks(t *testing.T) {
 			t.Fatalf("retried delivery is not pending and due with no attempts: %+v", claimed)
 		}
 		_, body := f.do(c, "GET", resp.Header.Get("Location"), nil, "same-origin")
-		if !strings.Contains(body, "Delivery msg_deadaaaaaaaaaaaaaaaaaaaaaaaaaaaa is queued") || !strings.Contains(body, "Dead deliveries: 0") {
+		if !strings.Contains(body, "Delivery msg_deadaaaaaaaaaaaaaaaaaaaaaaaaaaaa is queued") || !strings.Contains(body, `Dead deliveries: <span id="dead-count">0</span>`) {
 			t.Errorf("page after retry:\n%s", body)
 		}
 		// Retrying it again is refused: it is no longer dead.

@@ -24,7 +24,8 @@ type consoleParts struct {
 	incident  func(context.Context, httpapi.IncidentRequest) (int, error)
 	outbox    sessiond.Outbox
 	endpoints []webhook.Endpoint
-	live      *liveCount // nil when the store counts no live sessions
+	live      *liveCount   // nil when the store counts no live sessions
+	depth     *outboxDepth // nil when the store keeps no outbox
 	clock     sessiond.Clock
 }
 
@@ -53,10 +54,24 @@ func buildConsole(ctx context.Context, o Options, p consoleParts, log *slog.Logg
 	if p.signer != nil {
 		co.Signing = p.signer
 	}
-	// The overview shares the metrics' count: a console left refreshing
-	// must not add a scan of the sessions table per view.
+	// The overview and the webhooks page share the metrics' counts: a
+	// console left refreshing must not add a scan of the sessions table
+	// or the outbox per view.
 	if p.live != nil {
-		co.Live = p.live.total
+		co.Live = func(ctx context.Context) (int, console.Counted, error) {
+			v, err := p.live.view(ctx)
+			n := 0
+			for _, c := range v.counts {
+				n += c
+			}
+			return n, console.Counted{At: v.at, FailedAt: v.failedAt}, err
+		}
+	}
+	if p.depth != nil {
+		co.OutboxDepth = func(ctx context.Context) (int, int, console.Counted, error) {
+			v, err := p.depth.view(ctx)
+			return v.counts[sessiond.DeliveryPending], v.counts[sessiond.DeliveryDead], console.Counted{At: v.at, FailedAt: v.failedAt}, err
+		}
 	}
 	for _, ep := range p.endpoints {
 		e := console.Endpoint{Name: ep.Name, URL: ep.URL, MaxAttempts: ep.MaxAttempts}

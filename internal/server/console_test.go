@@ -108,7 +108,7 @@ func TestRun_ConsoleActsAsItsKey(t *testing.T) {
 	if code := postForm(t, c, base+"/console/signin", url.Values{"api_key": {string(testKey)}}, "same-origin"); code != http.StatusSeeOther {
 		t.Fatalf("console sign-in: %d", code)
 	}
-	if code := postForm(t, c, base+"/console/sessions/revoke-all", url.Values{"subject": {"alice"}}, "same-origin"); code != http.StatusSeeOther {
+	if code := postForm(t, c, base+"/console/sessions/revoke-all", url.Values{"subject": {"alice"}, "confirm": {"yes"}}, "same-origin"); code != http.StatusSeeOther {
 		t.Fatalf("console revoke-all: %d", code)
 	}
 	keyOf := map[string]any{}

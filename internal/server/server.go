@@ -319,7 +319,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		return err
 	}
 	con, endConsoleTails, closeConsole, err := buildConsole(ctx, o, consoleParts{mgr: mgr, keys: apiKeys, signer: keys, events: events, // served at /console
-		incident: hopts.Incident, outbox: outbox, endpoints: endpoints, live: live, clock: clock}, log)
+		incident: hopts.Incident, outbox: outbox, endpoints: endpoints, live: live, depth: depth, clock: clock}, log)
 	if err != nil {
 		return err
 	}

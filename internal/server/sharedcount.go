@@ -97,11 +97,52 @@ func newOutboxDepth(ob sessiond.Outbox, clock sessiond.Clock, bg *background) *o
 // count is known, until ctx ends when none is. The error is the latest
 // count's failure when no count ever succeeded, or ctx's when it ended
 // before the first count did.
-func (c *sharedCount[K]) get(ctx context.Context) (map[K]int, time.Duration, error) {
+func (c *sharedCount[K]) get(ctx context.Context) (m map[K]int, age time.Duration, err error) {
+	if cerr := c.ask(ctx, func(now time.Time) { m, age, err = c.served(now) }); cerr != nil {
+		return nil, 0, cerr
+	}
+	return m, age, err
+}
+
+// countView is a shared count as the console shows it: the counts, when
+// they were counted, and when the latest count failed if its failure
+// stands (the counts are then the last good ones, or none).
+type countView[K comparable] struct {
+	counts   map[K]int // nil when no count is known
+	at       time.Time // when counts were counted; zero when none
+	failedAt time.Time // zero unless the latest count failed
+}
+
+// view is get for the console: the same count, with the time it was
+// counted at and the time of the failure that stands, if any, so that a
+// page can say that the figure it shows is older than the last try. The
+// error is get's.
+func (c *sharedCount[K]) view(ctx context.Context) (v countView[K], err error) {
+	cerr := c.ask(ctx, func(now time.Time) {
+		var age time.Duration
+		v.counts, age, err = c.served(now)
+		if v.counts != nil {
+			v.at = now.Add(-age)
+		}
+		if c.err != nil {
+			v.failedAt = c.errAt
+		}
+	})
+	if cerr != nil {
+		return countView[K]{}, cerr
+	}
+	return v, err
+}
+
+// ask starts or joins a count as get says, then calls serve with c.mu
+// held and the time; it returns ctx's error instead when ctx ended before
+// the first count did.
+func (c *sharedCount[K]) ask(ctx context.Context, serve func(now time.Time)) error {
 	c.mu.Lock()
 	if now := c.clock.Now(); c.reusable(now) {
 		defer c.mu.Unlock()
-		return c.served(now)
+		serve(now)
+		return nil
 	} else if c.running == nil {
 		c.start(now)
 	}
@@ -120,12 +161,13 @@ func (c *sharedCount[K]) get(ctx context.Context) (map[K]int, time.Duration, err
 	case <-bound:
 	case <-ctx.Done():
 		if !known {
-			return nil, 0, ctx.Err()
+			return ctx.Err()
 		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.served(c.clock.Now())
+	serve(c.clock.Now())
+	return nil
 }
 
 // reusable reports whether the latest count, or its failure, stands at
@@ -210,15 +252,4 @@ func (c *sharedCount[K]) start(now time.Time) {
 		close(done)
 		c.mu.Unlock()
 	})
-}
-
-// total is the overview's figure: the sum of the counts, and the time
-// they were counted at.
-func (c *sharedCount[K]) total(ctx context.Context) (int, time.Time, error) {
-	m, age, err := c.get(ctx)
-	n := 0
-	for _, v := range m {
-		n += v
-	}
-	return n, c.clock.Now().Add(-age), err
 }

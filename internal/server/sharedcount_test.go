@@ -482,3 +482,45 @@ func TestSharedCount_ScrapesBeforeAnyCount(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedCount_View: what the console shows of a shared count: the
+// counts with the time they were counted at (not the time asked), and,
+// while a failed count stands, the time it failed, with the last good
+// counts or, before any, none and the failure.
+func TestSharedCount_View(t *testing.T) {
+	clock := sessiondtest.NewClock(liveT0)
+	c, _ := liveFixture(t, liveT0, 1)
+	f := &downLive{LiveCounter: c, clock: clock, err: sessiond.ErrStoreUnavailable}
+	bg := newBackground()
+	t.Cleanup(bg.stop)
+	l := newLiveCount(f, clock, bg)
+	ctx := context.Background()
+
+	f.down.Store(true)
+	v, err := l.view(ctx)
+	if !errors.Is(err, sessiond.ErrStoreUnavailable) || v.counts != nil || !v.at.IsZero() || !v.failedAt.Equal(liveT0) {
+		t.Fatalf("view failing before any count = %+v, %v; want no counts, failed at %v, ErrStoreUnavailable", v, err, liveT0)
+	}
+	f.down.Store(false)
+	clock.Advance(countEvery)
+	counted := clock.Now()
+	if v, err := l.view(ctx); err != nil || v.counts[sessiond.StrategyHybrid] != 1 || !v.at.Equal(counted) || !v.failedAt.IsZero() {
+		t.Fatalf("view once the store is back = %+v, %v; want hybrid 1 counted at %v, no failure", v, err, counted)
+	}
+	clock.Advance(10 * time.Second)
+	if v, err := l.view(ctx); err != nil || !v.at.Equal(counted) || !v.failedAt.IsZero() {
+		t.Fatalf("view of the reused count = %+v, %v; want it counted at %v", v, err, counted)
+	}
+	f.down.Store(true)
+	clock.Advance(countEvery)
+	failed := clock.Now()
+	for i := range 2 { // the failure stands: the second view is served without a count
+		if v, err := l.view(ctx); err != nil || v.counts[sessiond.StrategyHybrid] != 1 || !v.at.Equal(counted) || !v.failedAt.Equal(failed) {
+			t.Fatalf("view %d after a failed count = %+v, %v; want hybrid 1 counted at %v, failed at %v", i, v, err, counted, failed)
+		}
+		clock.Advance(time.Second)
+	}
+	if n := f.tries.Load(); n != 3 {
+		t.Errorf("%d counts; want 3 (failed, good, failed)", n)
+	}
+}
