@@ -259,9 +259,9 @@ func revPagerWalkIsRevocations(t *testing.T, f *fixture, p sessiond.RevocationPa
 
 // revPagerTies: 600 sessions of one subject revoked in one instant (a
 // store may revoke them in batches; more than redisstore reads of its
-// index at a time), and in another instant 30 sessions of one subject
-// with 20 other subjects' sessions, walked with limits that cut the
-// instants anywhere: in order of session ID.
+// index at a time), after a few others, and in another instant 30
+// sessions of one subject with 20 other subjects' sessions, walked with
+// limits that cut the instants anywhere: in order of session ID.
 func revPagerTies(t *testing.T, f *fixture, p sessiond.RevocationPager) {
 	tie1, tie2 := at(2*time.Hour), at(3*time.Hour)
 	var want []sessiond.Revocation
@@ -280,6 +280,14 @@ func revPagerTies(t *testing.T, f *fixture, p sessiond.RevocationPager) {
 			want = append(want, revocation(s, when, sessiond.ReasonLogout))
 		}
 	}
+	// A few before it, so that a read of redisstore's index from the
+	// start ends inside the 600 and must read them again.
+	for i := range 5 {
+		s := longSession(fmt.Sprintf("early%d", i), at(20*time.Minute))
+		f.create(clone(s))
+		f.revoke(s.ID, tie1.Add(-time.Minute), sessiond.ReasonLogout)
+		want = append(want, revocation(s, tie1.Add(-time.Minute), sessiond.ReasonLogout))
+	}
 	revokeSubject("alice", 600, tie1)
 	for i := range 20 {
 		s := longSession(fmt.Sprintf("user%02d", i), at(20*time.Minute))
@@ -297,7 +305,8 @@ func revPagerTies(t *testing.T, f *fixture, p sessiond.RevocationPager) {
 
 // revPagerBulkTie: a bulk revocation of 150 subjects' sessions, one
 // instant, with a reason the snapshot keeps, beside single revocations in
-// that instant and around it, walked with limits that cut the instant.
+// that instant and around it, walked with limits that cut the instant,
+// before and after its single revocations.
 func revPagerBulkTie(t *testing.T, f *fixture, p sessiond.RevocationPager) {
 	br, ok := f.st.(sessiond.BulkRevoker)
 	if !ok {
@@ -323,7 +332,9 @@ func revPagerBulkTie(t *testing.T, f *fixture, p sessiond.RevocationPager) {
 	for _, s := range bulk {
 		want = append(want, revocation(s, tie, sessiond.ReasonAdmin))
 	}
-	checkWalks(t, f, p, revSince, want, []int{7, sessiond.MaxPageLimit})
+	// Limits 1 and 2: a page whose single revocations alone go past it
+	// ends in the bulk revocation's instant, which it must still merge.
+	checkWalks(t, f, p, revSince, want, []int{1, 2, 7, sessiond.MaxPageLimit})
 }
 
 // revPagerLeftOut: 200 revocations with the reason left out (single ones

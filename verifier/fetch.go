@@ -21,10 +21,10 @@ var errNoProgress = errors.New("no progress")
 // asks for gzip and decompresses (unless DisableCompression is set).
 //
 // The timeout (Options.HTTPClient's Timeout) bounds the wait for the
-// answer's headers, then the wait for each read of the body, not the
-// whole transfer: a large snapshot over a slow link loads so long as its
-// bytes keep coming, and one whose bytes stop fails about the timeout
-// later.
+// answer's headers, then the wait for each progressChunk of the body (or
+// its end), not the whole transfer: a large snapshot over a slow link
+// loads so long as its bytes keep coming, and one whose bytes stop, or
+// trickle, fails about the timeout later.
 func (v *Verifier) openDocument(ctx context.Context, what, path string, auth bool, types ...string) (io.ReadCloser, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.base+path, nil)
@@ -89,23 +89,35 @@ func (p *progress) stop() {
 	}
 }
 
+// progressChunk is the least of a body that must arrive each timeout, as
+// the server asks of a client reading the snapshot: a byte now and then
+// would otherwise hold a fetch forever (about 410 bytes a second with the
+// default 10 s, decompressed).
+const progressChunk = 4 << 10
+
 // progressBody is a document's body whose reads move its progress timer
-// on; a read cut by the timer says so.
+// on, each progressChunk; a read cut by the timer says so.
 type progressBody struct {
 	body    io.ReadCloser
 	p       *progress
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
 	timeout time.Duration
+	got     int // bytes read since the timer last moved on
 }
 
 func (b *progressBody) Read(buf []byte) (int, error) {
 	n, err := b.body.Read(buf)
-	if n > 0 {
+	if b.got += n; b.got >= progressChunk {
 		b.p.reset()
+		b.got = 0
 	}
 	if err != nil && err != io.EOF && errors.Is(context.Cause(b.ctx), errNoProgress) {
-		err = fmt.Errorf("no bytes for %s", b.timeout)
+		if b.got == 0 {
+			err = fmt.Errorf("no bytes for %s", b.timeout)
+		} else {
+			err = fmt.Errorf("less than 4 KiB for %s", b.timeout)
+		}
 	}
 	return n, err
 }

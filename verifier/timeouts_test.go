@@ -58,18 +58,40 @@ func TestNew_SlowSnapshot(t *testing.T) {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusOK)
 			rc := http.NewResponseController(w)
-			// 16 bytes each quarter timeout: the body takes many times the timeout.
-			for b := body; len(b) > 0; b = b[min(16, len(b)):] {
-				if _, err := w.Write(b[:min(16, len(b))]); err != nil || rc.Flush() != nil {
+			// 2 KiB each quarter timeout (twice the 4 KiB each timeout
+			// asked for), white space first: the body takes several
+			// times the timeout.
+			padded := append([]byte(strings.Repeat(" ", 48<<10)), body...)
+			for b := padded; len(b) > 0; b = b[min(2<<10, len(b)):] {
+				if _, err := w.Write(b[:min(2<<10, len(b))]); err != nil || rc.Flush() != nil {
 					return
 				}
 				time.Sleep(timeout / 4)
 			}
 		}, ""},
+		{"TrickledForever", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusOK)
+			rc := http.NewResponseController(w)
+			// A byte each quarter timeout, never ending: bytes keep
+			// coming, far too few of them.
+			for b := []byte(`{"revocations":[`); r.Context().Err() == nil; b = []byte(" ") {
+				if _, err := w.Write(b); err != nil || rc.Flush() != nil {
+					return
+				}
+				time.Sleep(timeout / 4)
+			}
+		}, "snapshot: less than 4 KiB for 200ms"},
 		{"Stalled", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusOK)
 			_, _ = w.Write(body[:len(body)/2])
+			_ = http.NewResponseController(w).Flush()
+			wait(r)
+		}, "snapshot: less than 4 KiB for 200ms"},
+		{"NoBody", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusOK)
 			_ = http.NewResponseController(w).Flush()
 			wait(r)
 		}, "snapshot: no bytes for 200ms"},
@@ -84,7 +106,11 @@ func TestNew_SlowSnapshot(t *testing.T) {
 				return true
 			})
 			defer s.setHook(nil)
-			v, err := verifier.New(context.Background(), verifier.Options{URL: s.srv.URL, APIKey: apiKey, Issuer: issuer,
+			// Bounded here only so that a verifier that never gives up
+			// fails the test rather than hanging it.
+			ctx, cancel := context.WithTimeout(context.Background(), 50*timeout)
+			defer cancel()
+			v, err := verifier.New(ctx, verifier.Options{URL: s.srv.URL, APIKey: apiKey, Issuer: issuer,
 				Audience: audience, Clock: s.clock, Logger: slog.New(slog.DiscardHandler), HTTPClient: &http.Client{Timeout: timeout}})
 			if tc.err != "" {
 				if err == nil {

@@ -110,11 +110,12 @@ type Options struct {
 	CacheSize int
 	// HTTPClient makes every request. Its Timeout bounds, for the JWKS and
 	// the snapshot, the wait for the answer's headers and then the wait
-	// for each read of its body (no bytes for that long fails the fetch),
-	// not the whole transfer: a large snapshot over a slow link loads so
-	// long as its bytes keep coming. The stream uses its Transport without
-	// its Timeout (IdleTimeout bounds it). Nil: a client with a 10-second
-	// timeout.
+	// for each 4 KiB of its body, or its end (less than that for that long
+	// fails the fetch), not the whole transfer: a large snapshot over a
+	// slow link loads so long as its bytes keep coming, and a server that
+	// trickles a byte now and then is given up. The stream uses its
+	// Transport without its Timeout (IdleTimeout bounds it). Nil: a client
+	// with a 10-second timeout.
 	HTTPClient *http.Client
 	// Logger receives connection trouble and the stale warnings. Nil
 	// discards.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -234,7 +235,10 @@ func (s *server) revocationSnapshot(w http.ResponseWriter, r *http.Request) erro
 			panic(http.ErrAbortHandler)
 		}
 	}
-	if err := sw.end(marks, cursor); err != nil && r.Context().Err() == nil {
+	// A write past its deadline (a client that stopped reading) cancels
+	// the request's context too (net/http does on a failed write): it is
+	// logged all the same, as a client gone is not.
+	if err := sw.end(marks, cursor); err != nil && (r.Context().Err() == nil || errors.Is(err, os.ErrDeadlineExceeded)) {
 		// The status is sent: the client sees a truncated document,
 		// which no verifier applies.
 		s.log.LogAttrs(r.Context(), slog.LevelWarn, "revocation snapshot: write", slog.String("request_id", infoFrom(r.Context()).id),

@@ -352,7 +352,10 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	ln = limitConns(ln, nconns, "api", log)
+	// ProgressListener: a write to a slow client waits for it to take in
+	// about what is written, so that the snapshot's per-write deadline
+	// measures its progress.
+	ln = limitConns(httpapi.ProgressListener(ln), nconns, "api", log)
 	addr := ln.Addr().String()
 	log.Info("sessiond serving", "addr", addr, "strategy", string(cfg.Strategy), "preset", cfg.Preset,
 		"store", cfg.Store.Driver, "version", o.Version)

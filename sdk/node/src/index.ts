@@ -72,9 +72,11 @@ export interface VerifierOptions {
   maxSnapshotEntries?: number;
   /**
    * Timeout of JWKS and snapshot requests in ms (default 10000): how long
-   * to wait for the answer's headers, then for each chunk of its body (no
-   * bytes for that long fails the request), not the whole transfer, so a
-   * large snapshot over a slow link loads while its bytes keep coming.
+   * to wait for the answer's headers, then for each 4 KiB of its body, or
+   * its end (less than that for that long fails the request), not the
+   * whole transfer, so a large snapshot over a slow link loads while its
+   * bytes keep coming, and a server trickling a byte now and then is given
+   * up.
    */
   requestTimeoutMs?: number;
   /** Where connection trouble and stale warnings go (default: console). */
@@ -565,7 +567,7 @@ export class Verifier {
   /**
    * GETs a JSON document, the JWKS or the snapshot (what names it in
    * errors). requestTimeoutMs bounds the wait for the headers, then for
-   * each chunk of body (Progress), not the whole transfer. The caller reads
+   * each 4 KiB of body (Progress), not the whole transfer. The caller reads
    * body to its end, or calls done.
    */
   async #request(path: string, accept: string, auth: boolean, what: string):

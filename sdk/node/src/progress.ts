@@ -1,31 +1,43 @@
 // The waits of a JWKS or snapshot request: requestTimeoutMs bounds the
-// wait for the answer's headers, then the wait for each chunk of its body,
-// not the whole transfer, so that a large snapshot over a slow link loads
-// so long as its bytes keep coming (as the Go verifier's
-// HTTPClient.Timeout does).
+// wait for the answer's headers, then the wait for each 4 KiB of its body
+// (or its end), not the whole transfer, so that a large snapshot over a
+// slow link loads so long as its bytes keep coming, and one that trickles
+// a byte now and then does not hold the verifier forever (as the Go
+// verifier's HTTPClient.Timeout does, and as the server asks of a client
+// reading the snapshot).
 
 /** setTimeout fires at once past 2^31-1 ms. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** The least of a body that must arrive each ms. */
+export const PROGRESS_CHUNK = 4 << 10;
+
 /**
- * Aborts signal when nothing arrived for ms: no answer (until started),
- * then no bytes (each chunk of body moves the timer on).
+ * Aborts signal when too little arrived for ms: no answer (until
+ * started), then less than PROGRESS_CHUNK bytes of body (each
+ * PROGRESS_CHUNK moves the timer on).
  */
 export class Progress {
   readonly signal: AbortSignal;
   readonly #ctl = new AbortController();
   readonly #timer: ReturnType<typeof setTimeout>;
-  #waiting = "no answer";
+  #started = false;
+  #got = 0; // bytes since the timer last moved on
 
   constructor(readonly ms: number, parent: AbortSignal, readonly what: string) {
     this.signal = AbortSignal.any([parent, this.#ctl.signal]);
-    this.#timer = setTimeout(() => this.#ctl.abort(new Error(`${what}: ${this.#waiting} for ${ms} ms`)), Math.min(ms, MAX_TIMER_MS));
+    this.#timer = setTimeout(() => this.#ctl.abort(new Error(`${what}: ${this.#waiting()} for ${ms} ms`)), Math.min(ms, MAX_TIMER_MS));
     this.#timer.unref?.();
+  }
+
+  #waiting(): string {
+    if (!this.#started) return "no answer";
+    return this.#got === 0 ? "no bytes" : "less than 4 KiB";
   }
 
   /** The headers are in: the wait is now for the body's bytes. */
   started(): void {
-    this.#waiting = "no bytes";
+    this.#started = true;
     this.#timer.refresh();
   }
 
@@ -37,7 +49,11 @@ export class Progress {
   async *body(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
     try {
       for await (const chunk of body) {
-        this.#timer.refresh();
+        this.#got += chunk.byteLength;
+        if (this.#got >= PROGRESS_CHUNK) {
+          this.#got = 0;
+          this.#timer.refresh();
+        }
         yield chunk;
       }
     } finally {

@@ -23,16 +23,35 @@ const waitGone = (res) => Promise.race([new Promise((r) => res.on("close", r)), 
 for (const [name, serve, want] of [
   ["trickled over several timeouts", async (req, res) => {
     res.writeHead(200, { "Content-Type": "application/json" });
-    // 128 bytes each quarter timeout: the document takes many timeouts.
-    for (let i = 0; i < doc.length && !res.destroyed; i += 128) {
-      res.write(doc.slice(i, i + 128));
+    // 2 KiB each quarter timeout (twice the 4 KiB each timeout asked for),
+    // white space first: the document takes several timeouts.
+    const padded = " ".repeat(48 << 10) + doc;
+    for (let i = 0; i < padded.length && !res.destroyed; i += 2048) {
+      res.write(padded.slice(i, i + 2048));
       await sleep(timeout / 4);
     }
     res.end();
   }, null],
+  ["trickled forever", async (req, res) => {
+    res.writeHead(200, { "Content-Type": "application/json" });
+    // A byte each quarter timeout, never ending: bytes keep coming, far
+    // too few of them.
+    res.write('{"revocations":[');
+    for (let i = 0; i < 200 && !res.destroyed; i++) {
+      await sleep(timeout / 4);
+      res.write(" ");
+    }
+    res.end();
+  }, /snapshot: less than 4 KiB for 200 ms/],
   ["stalled half way", async (req, res) => {
     res.writeHead(200, { "Content-Type": "application/json" });
     res.write(doc.slice(0, doc.length / 2));
+    await waitGone(res);
+    res.end();
+  }, /snapshot: less than 4 KiB for 200 ms/],
+  ["with no body", async (req, res) => {
+    res.writeHead(200, { "Content-Type": "application/json" });
+    res.flushHeaders();
     await waitGone(res);
     res.end();
   }, /snapshot: no bytes for 200 ms/],
