@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/apikey"
@@ -89,6 +90,11 @@ func TestConsole_RevokeSubjectNeedsConfirmation(t *testing.T) {
 					t.Errorf("confirmation page: HX-Push-Url %q; want false (the page's own URL kept)", got)
 				}
 			}
+			// A confirmation in the URL is not the form's: a link or a
+			// crafted action cannot carry it.
+			if resp, _ := f.do(c, "POST", tc.path+"?confirm=yes", form, "same-origin"); resp.StatusCode != http.StatusOK || alive() != 3 {
+				t.Fatalf("POST %s?confirm=yes: %d, %d of alice's 3 sessions live; want 200, the confirmation page, none revoked", tc.path, resp.StatusCode, alive())
+			}
 			// The confirmation page's form, as a browser sends it.
 			_, body := f.do(c, "POST", tc.path, form, "same-origin")
 			action, sent := confirmForm(t, body, "")
@@ -139,7 +145,7 @@ func TestConsole_RevokeSubjectConfirmationCounts(t *testing.T) {
 		{"only the one kept", "/console/sessions/revoke-others", url.Values{"subject": {"carol"}, "id": {"nothing"}},
 			"Session nothing is no longer one of carol&#39;s live sessions: this ends all 1 live session(s) of carol.", false},
 		{"more than the page reads", "/console/sessions/revoke-all", url.Values{"subject": {"many"}},
-			"This ends every live session of many: more than 1000", false},
+			"This ends every live session of many: 1000 among its newest 1000 sessions", false},
 	} {
 		resp, body := f.do(c, "POST", tc.path, tc.form, "same-origin")
 		if resp.StatusCode != http.StatusOK || !strings.Contains(body, tc.want) || strings.Contains(body, `name="confirm"`) == tc.noForm {
@@ -148,6 +154,56 @@ func TestConsole_RevokeSubjectConfirmationCounts(t *testing.T) {
 	}
 	if list, err := f.mgr.List(t.Context(), "many"); err != nil || len(list) != 1001 {
 		t.Errorf("many: %d live, %v; want all 1001", len(list), err)
+	}
+}
+
+// TestConsole_RevokeSubjectConfirmationEndedSessions: the confirmation
+// reads at most the subject's newest sessionsPageBudget stored sessions,
+// ended ones included (ListPage reads them live or not). When that read
+// stops short of the end, what it knows is how many of them were live: a
+// subject whose newest 1,000 sessions ended (signed out, or revoked)
+// and which has 1 live older session is not "more than 1000" sessions to
+// end, nor is 1,000 live and an older ended one. Before, both read "more
+// than 1000".
+func TestConsole_RevokeSubjectConfirmationEndedSessions(t *testing.T) {
+	f := newFixture(t)
+	old := f.create("churn", "curl/8.0")
+	f.clock.Advance(time.Second)
+	for i := 0; i < 1000; i++ {
+		f.create("churn", "curl/8.0")
+	}
+	f.clock.Advance(time.Second)
+	if _, err := f.mgr.RevokeSubject(t.Context(), "churn", old.Session.ID, "test"); err != nil {
+		t.Fatal(err)
+	}
+	ended := f.create("full", "curl/8.0")
+	if err := f.mgr.Revoke(t.Context(), ended.Session.ID, "test"); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(time.Second)
+	for i := 0; i < 1000; i++ {
+		f.create("full", "curl/8.0")
+	}
+	c := f.signedIn()
+	for _, tc := range []struct {
+		name, path string
+		form       url.Values
+		want       string
+	}{
+		{"all, 1 live behind 1000 ended", "/console/sessions/revoke-all", url.Values{"subject": {"churn"}},
+			"This ends every live session of churn: 0 among its newest 1000 sessions (ended ones included: this page reads no further), and any older ones."},
+		{"others, 1 live behind 1000 ended", "/console/sessions/revoke-others", url.Values{"subject": {"churn"}, "id": {string(old.Session.ID)}},
+			"This ends every live session of churn but session " + string(old.Session.ID) + ": 0 among its newest 1000 sessions"},
+		{"all, 1000 live and 1 ended", "/console/sessions/revoke-all", url.Values{"subject": {"full"}},
+			"This ends every live session of full: 1000 among its newest 1000 sessions (ended ones included: this page reads no further), and any older ones."},
+	} {
+		resp, body := f.do(c, "POST", tc.path, tc.form, "same-origin")
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, tc.want) || strings.Contains(body, "more than") || !strings.Contains(body, `name="confirm"`) {
+			t.Errorf("%s: %d; want 200 saying %q, never \"more than\", and a form to confirm:\n%s", tc.name, resp.StatusCode, tc.want, body)
+		}
+	}
+	if !f.live(old) {
+		t.Error("asking revoked churn's live session")
 	}
 }
 
@@ -178,12 +234,18 @@ func TestConsole_RevokeAPIKeyNeedsConfirmation(t *testing.T) {
 		{"lower case", []string{"revoke"}, http.StatusBadRequest},
 		{"the hidden yes", []string{"yes"}, http.StatusBadRequest},
 		{"padded", []string{" REVOKE"}, http.StatusBadRequest},
+		{"trailing newline", []string{"REVOKE\n"}, http.StatusBadRequest},
+		{"in the URL only", nil, http.StatusOK},
 	} {
 		form := url.Values{"id": {app.ID}}
 		if tc.confirm != nil {
 			form["confirm"] = tc.confirm
 		}
-		resp, body := f.do(c, "POST", "/console/keys/revoke", form, "same-origin")
+		path := "/console/keys/revoke"
+		if tc.name == "in the URL only" {
+			path += "?confirm=" + console.Confirmation
+		}
+		resp, body := f.do(c, "POST", path, form, "same-origin")
 		if resp.StatusCode != tc.status || !strings.Contains(body, "Revoke API key "+app.ID+"?") ||
 			!strings.Contains(body, "billing &lt;b&gt;app&lt;/b&gt;") || !strings.Contains(body, "Scopes: verify") ||
 			!strings.Contains(body, `Type <code>REVOKE</code> to confirm`) {

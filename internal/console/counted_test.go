@@ -3,8 +3,10 @@ package console_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,8 +120,9 @@ func TestConsole_CountAges(t *testing.T) {
 }
 
 // TestConsole_OutboxCountedWithoutShare: without Options.OutboxDepth the
-// console counts the outbox at every view (a library user's console),
-// and a failure shows as "—".
+// console counts the outbox at every view (a library user's console):
+// the counts are of the view, so no page says how old they are, and a
+// failure shows as "—".
 func TestConsole_OutboxCountedWithoutShare(t *testing.T) {
 	f := newFixtureWith(t, func(f *fixture, o *console.Options) {
 		o.Outbox = failingCount{f.store}
@@ -130,10 +133,71 @@ func TestConsole_OutboxCountedWithoutShare(t *testing.T) {
 		regexp.MustCompile(`id="outbox-age"`).MatchString(body) {
 		t.Errorf("overview with a failing outbox: %d\n%s", resp.StatusCode, body)
 	}
+
+	f = newFixtureWith(t, func(f *fixture, o *console.Options) { o.Outbox = f.store })
+	f.enqueue("msg_pending")
+	c = f.signedIn()
+	for _, tc := range []struct{ path, count string }{
+		{"/console/overview", `<dd id="backlog">1</dd>`},
+		{"/console/webhooks", `id="backlog-count">1<`},
+	} {
+		resp, body := f.do(c, "GET", tc.path, nil, "same-origin")
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, tc.count) || strings.Contains(body, `id="outbox-age"`) {
+			t.Errorf("%s counted at the view: %d; want 200 with %s and no note of its age:\n%s", tc.path, resp.StatusCode, tc.count, body)
+		}
+	}
 }
 
 type failingCount struct{ sessiond.Outbox }
 
 func (failingCount) CountDeliveries(context.Context, sessiond.DeliveryState) (int, error) {
 	return 0, errors.New("count deliveries: disk I/O error")
+}
+
+// TestConsole_CountFailureLoggedOnce: a shared count that failed was
+// logged when it failed (serve's count loop); a page that shows its
+// failure does not log it again at every view. Without a shared count,
+// each view's own failed count is logged once, not once as the count
+// and again as the page's read.
+func TestConsole_CountFailureLoggedOnce(t *testing.T) {
+	failed := errors.New("count deliveries: disk I/O error")
+	for _, tc := range []struct {
+		name   string
+		shared bool
+		want   int // log lines naming the failure, over 3 views of each page
+	}{
+		{"shared count failed earlier", true, 0},
+		{"counted at each view", false, 6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logged lockedBuffer
+			f := newFixtureWith(t, func(f *fixture, o *console.Options) {
+				o.Logger = slog.New(slog.NewTextHandler(&logged, nil))
+				o.Outbox = failingCount{f.store}
+				if tc.shared {
+					o.OutboxDepth = func(context.Context) (int, int, console.Counted, error) {
+						return 0, 0, console.Counted{FailedAt: f.clock.Now().Add(-time.Minute)}, failed
+					}
+				}
+			})
+			c := f.signedIn()
+			for range 3 {
+				for _, path := range []string{"/console/overview", "/console/webhooks"} {
+					resp, body := f.do(c, "GET", path, nil, "same-origin")
+					if !strings.Contains(body, "Webhook") || resp.StatusCode == http.StatusOK && path == "/console/webhooks" {
+						t.Fatalf("%s with the count failed: %d; want the page, 503 for the webhooks page\n%s", path, resp.StatusCode, body)
+					}
+				}
+			}
+			got := 0
+			for line := range strings.Lines(logged.String()) {
+				if strings.Contains(line, "disk I/O error") {
+					got++
+				}
+			}
+			if got != tc.want {
+				t.Errorf("the failure logged %d times over 3 views of each page; want %d:\n%s", got, tc.want, logged.String())
+			}
+		})
+	}
 }

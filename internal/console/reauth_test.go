@@ -41,7 +41,7 @@ func TestConsole_SensitiveActionsNeedRecentSignIn(t *testing.T) {
 		form url.Values
 	}{
 		{"/console/keys/create", url.Values{"name": {"backdoor"}, "scope": {"admin"}}},
-		{"/console/keys/revoke", url.Values{"id": {other.ID}}},
+		{"/console/keys/revoke", url.Values{"id": {other.ID}, "confirm": {console.Confirmation}}}, // confirmed, and still refused
 		{"/console/keys/rotate", url.Values{}},
 		{"/console/incident", url.Values{"scope": {"subjects"}, "subjects": {"alice"}, "reason": {"x"}, "confirm": {"REVOKE"}}},
 	}

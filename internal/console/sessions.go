@@ -476,7 +476,7 @@ func (c *Console) confirmRevokeSubject(w http.ResponseWriter, r *http.Request, k
 			v.Lines = []string{fmt.Sprintf("This ends all %d live session(s) of %s.", count, who), everywhere}
 		} else {
 			v.Button = "Revoke every session"
-			v.Lines = []string{fmt.Sprintf("This ends every live session of %s: more than %d (this page counts no further).", who, sessionsPageBudget), everywhere}
+			v.Lines = []string{fmt.Sprintf("This ends every live session of %s: %s.", who, partCount(count)), everywhere}
 		}
 	default:
 		v.Heading = "Revoke every other session of " + who + "?"
@@ -496,10 +496,18 @@ func (c *Console) confirmRevokeSubject(w http.ResponseWriter, r *http.Request, k
 				"The subject is signed out on every other device, including the sessions that the sessions page's filters or other pages hide."}
 		default:
 			v.Button = "Revoke all others"
-			v.Lines = []string{fmt.Sprintf("This ends every live session of %s%s: more than %d (this page counts no further).", who, but, sessionsPageBudget-1)}
+			v.Lines = []string{fmt.Sprintf("This ends every live session of %s%s: %s.", who, but, partCount(count))}
 		}
 	}
 	c.renderConfirm(w, r, http.StatusOK, d, v)
+}
+
+// partCount says how many sessions a revocation ends when the
+// confirmation read only the subject's newest sessionsPageBudget: those
+// are read live or not (ListPage), so the live ones among them are all it
+// knows, not "more than" the budget.
+func partCount(live int) string {
+	return fmt.Sprintf("%d among its newest %d sessions (ended ones included: this page reads no further), and any older ones", live, sessionsPageBudget)
 }
 
 func operatorName(k apikey.Key) string {

@@ -96,17 +96,21 @@ func (c *Console) webhooksPage(w http.ResponseWriter, r *http.Request, key apike
 	// Shared with the overview and /metrics (Options.OutboxDepth): a
 	// page refreshed often does not scan the outbox each time. A count
 	// whose latest try failed is shown with its age and that failure.
-	var err error
-	v.Counts, err = c.outboxDepth(ctx, c.o.Clock.Now())
-	errs = append(errs, err)
+	// outboxDepth logged its error, or the shared count did when it
+	// failed: it only makes the page a 503 here.
+	var countErr error
+	v.Counts, countErr = c.outboxDepth(ctx, c.o.Clock.Now())
 	v.DeadRows = read(sessiond.DeliveryDead)
 	v.Recent = append(read(sessiond.DeliveryPending), read(sessiond.DeliveryDelivered)...)
 	slices.SortStableFunc(v.Recent, func(a, b deliveryRow) int { return cmp.Compare(b.updated, a.updated) })
 	if len(v.Recent) > shownDeliveries {
 		v.Recent = v.Recent[:shownDeliveries]
 	}
-	if err := errors.Join(errs...); err != nil {
+	err := errors.Join(errs...)
+	if err != nil {
 		c.log.ErrorContext(ctx, "console: read webhook outbox", "err", err)
+	}
+	if err != nil || countErr != nil {
 		d.Error, status = "Reading the webhook outbox failed; see the server log.", http.StatusServiceUnavailable
 	}
 	known := func(row deliveryRow) bool { return row.ID == retried }

@@ -57,7 +57,9 @@ func TestRun_OutboxCountShared(t *testing.T) {
 		}
 		return v
 	}
-	page := func(path string, re *regexp.Regexp) (deliveries int, age string) {
+	// page returns the deliveries the page shows, pending and dead, and
+	// how old it says their count is.
+	page := func(path string, re *regexp.Regexp) (pending, dead int, age string) {
 		t.Helper()
 		resp, err := c.Get(base + path)
 		if err != nil {
@@ -72,12 +74,18 @@ func TestRun_OutboxCountShared(t *testing.T) {
 		if a := regexp.MustCompile(`id="outbox-age"[^>]*>[^<]*?: counted (\S+) earlier`).FindStringSubmatch(string(b)); a != nil {
 			age = a[1]
 		}
-		return atoi(m[1]) + atoi(m[2]), age
+		return atoi(m[re.SubexpIndex("pending")]), atoi(m[re.SubexpIndex("dead")]), age
 	}
-	overviewRE := regexp.MustCompile(`(?s)<dd id="backlog">(\d+)</dd>.*?<dd id="dead"><a href="/console/webhooks">(\d+)</a>`)
-	webhooksRE := regexp.MustCompile(`(?s)id="dead-count">(\d+)<.*?id="backlog-count">(\d+)<`)
-	overview := func() (int, string) { t.Helper(); return page("/console/overview", overviewRE) }
-	webhooks := func() (int, string) { t.Helper(); return page("/console/webhooks", webhooksRE) }
+	overviewRE := regexp.MustCompile(`(?s)<dd id="backlog">(?P<pending>\d+)</dd>.*?<dd id="dead"><a href="/console/webhooks">(?P<dead>\d+)</a>`)
+	webhooksRE := regexp.MustCompile(`(?s)id="dead-count">(?P<dead>\d+)<.*?id="backlog-count">(?P<pending>\d+)<`)
+	var shown [2]int // the latest page's pending and dead
+	sum := func(pending, dead int, age string) (int, string) {
+		shown = [2]int{pending, dead}
+		return pending + dead, age
+	}
+	overview := func() (int, string) { t.Helper(); return sum(page("/console/overview", overviewRE)) }
+	webhooks := func() (int, string) { t.Helper(); return sum(page("/console/webhooks", webhooksRE)) }
+	var scraped [2]float64 // the latest scrape's pending and dead
 	scrape := func() (deliveries, age float64) {
 		t.Helper()
 		code, body := get(t, "GET", base+"/metrics")
@@ -87,9 +95,15 @@ func TestRun_OutboxCountShared(t *testing.T) {
 		found := false
 		for _, m := range regexp.MustCompile(`(?m)^sessiond_webhook_outbox_depth(\{state="\w+"\}|_age_seconds) (\S+)$`).FindAllStringSubmatch(body, -1) {
 			v, _ := strconv.ParseFloat(m[2], 64)
-			if m[1] == "_age_seconds" {
+			switch m[1] {
+			case "_age_seconds":
 				age, found = v, true
-			} else {
+			case `{state="pending"}`:
+				scraped[0] = v
+			case `{state="dead"}`:
+				scraped[1] = v
+			}
+			if m[1] != "_age_seconds" {
 				deliveries += v
 			}
 		}
@@ -113,6 +127,12 @@ func TestRun_OutboxCountShared(t *testing.T) {
 	}
 	if got, age := scrape(); got != 1 || age != 10 {
 		t.Errorf("scrape 10 s on = %v deliveries, age %v; want the pages' count: 1, 10", got, age)
+	}
+	// One count, so the same in each state (the one delivery is pending
+	// or dead by now, whichever: a state read from the other's count
+	// differs).
+	if float64(shown[0]) != scraped[0] || float64(shown[1]) != scraped[1] {
+		t.Errorf("webhooks page: %d pending, %d dead; /metrics' shared count: %v pending, %v dead", shown[0], shown[1], scraped[0], scraped[1])
 	}
 	clock.Advance(20 * time.Second)
 	if got, age := webhooks(); got != 2 || age != "" {
