@@ -175,8 +175,14 @@ func coverLogins(t, old time.Time) time.Time {
 // passed the mark, so all of them are ended: at most the seconds the mark
 // ran ahead of t of logins made after t, still before the incident.
 // Zero when mark's second is before t's: then nothing was dated past t.
+// Zero too when t is mark, one an incident raised at its own time (not
+// pushed to a whole second): then no mark was in its second before it, so
+// every login dated past it came after t. That is a re-run with the bound
+// a failed kill switch names (RevokeMatchingError), which must not end
+// the logins of the next second.
 func pushedPast(t, mark time.Time) time.Time {
-	if mark.IsZero() || t.Truncate(time.Second).After(mark.Truncate(time.Second)) {
+	if mark.IsZero() || t.Truncate(time.Second).After(mark.Truncate(time.Second)) ||
+		t.Equal(mark) && !mark.Equal(mark.Truncate(time.Second)) {
 		return time.Time{}
 	}
 	return mark.Truncate(time.Second).Add(time.Second)

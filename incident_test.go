@@ -276,37 +276,48 @@ func TestManager_IssuedBeforeFreesSessionLimit(t *testing.T) {
 // the watermark, so the session is dated in the watermark's second: its
 // tokens are refused and it is not listed, but its record is live and
 // counts against the limit. The next login of the subject (policy reject)
-// must end it and succeed, not be refused until it expires.
+// must end it and succeed, not be refused until it expires, whether or
+// not it carries an idempotency key (LoginRetry takes its own path).
 func TestManager_LoginStoredBehindTheWatermarkFreesTheLimit(t *testing.T) {
-	ctx := context.Background()
-	h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) {
-		o.MaxSessions, o.LimitPolicy = 1, sessiond.LimitReject
-	})
-	h.clock.Set(t0.Add(400 * time.Millisecond))
-	if _, err := h.m.RevokeMatching(ctx, sessiond.RevokeFilter{Subjects: []string{"alice"}}, sessiond.ReasonIncident, false); err != nil {
-		t.Fatal(err)
-	}
-	// The other node's login, as it reached the store: created in the
-	// watermark's second.
-	at := t0.Add(700 * time.Millisecond)
-	zombie := &sessiond.Session{ID: sessiond.NewSessionID(), Subject: "alice", Strategy: sessiond.StrategyHybrid,
-		CreatedAt: at, LastActiveAt: at, IdleExpiresAt: at.Add(30 * time.Minute), ExpiresAt: at.Add(8 * time.Hour)}
-	if err := h.store.Create(ctx, zombie); err != nil {
-		t.Fatal(err)
-	}
-	if list, err := h.m.List(ctx, "alice"); err != nil || len(list) != 0 {
-		t.Fatalf("List = %d sessions, %v; want none (the watermark hides it)", len(list), err)
-	}
-	h.clock.Set(t0.Add(2 * time.Second))
-	iss, err := h.m.Create(ctx, "alice", sessiond.CreateOptions{})
-	if err != nil {
-		t.Fatalf("login after the incident, with only a session the watermark refuses stored: %v; want it to work", err)
-	}
-	if _, err := h.m.Verify(ctx, iss.AccessToken, sessiond.Client{}); err != nil {
-		t.Errorf("the new session: Verify = %v", err)
-	}
-	if got, err := h.store.Get(ctx, zombie.ID); err == nil && got.RevokedAt.IsZero() {
-		t.Errorf("the session behind the watermark is still live in the store: %+v", got)
+	for _, tc := range []struct {
+		name string
+		o    sessiond.CreateOptions
+	}{
+		{"login", sessiond.CreateOptions{}},
+		{"login with an idempotency key", sessiond.CreateOptions{Retry: sessiond.LoginRetry{Key: "k1", Scope: "app"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) {
+				o.MaxSessions, o.LimitPolicy = 1, sessiond.LimitReject
+			})
+			h.clock.Set(t0.Add(400 * time.Millisecond))
+			if _, err := h.m.RevokeMatching(ctx, sessiond.RevokeFilter{Subjects: []string{"alice"}}, sessiond.ReasonIncident, false); err != nil {
+				t.Fatal(err)
+			}
+			// The other node's login, as it reached the store: created in the
+			// watermark's second.
+			at := t0.Add(700 * time.Millisecond)
+			zombie := &sessiond.Session{ID: sessiond.NewSessionID(), Subject: "alice", Strategy: sessiond.StrategyHybrid,
+				CreatedAt: at, LastActiveAt: at, IdleExpiresAt: at.Add(30 * time.Minute), ExpiresAt: at.Add(8 * time.Hour)}
+			if err := h.store.Create(ctx, zombie); err != nil {
+				t.Fatal(err)
+			}
+			if list, err := h.m.List(ctx, "alice"); err != nil || len(list) != 0 {
+				t.Fatalf("List = %d sessions, %v; want none (the watermark hides it)", len(list), err)
+			}
+			h.clock.Set(t0.Add(2 * time.Second))
+			iss, err := h.m.Create(ctx, "alice", tc.o)
+			if err != nil {
+				t.Fatalf("login after the incident, with only a session the watermark refuses stored: %v; want it to work", err)
+			}
+			if _, err := h.m.Verify(ctx, iss.AccessToken, sessiond.Client{}); err != nil {
+				t.Errorf("the new session: Verify = %v", err)
+			}
+			if got, err := h.store.Get(ctx, zombie.ID); err == nil && got.RevokedAt.IsZero() {
+				t.Errorf("the session behind the watermark is still live in the store: %+v", got)
+			}
+		})
 	}
 }
 
@@ -618,6 +629,52 @@ func TestRevokeMatching_PastIssuedBeforeOverPushedMark(t *testing.T) {
 			}
 			if _, err := h.m.Verify(ctx, after.AccessToken, sessiond.Client{}); err != nil {
 				t.Errorf("login after the incident: Verify = %v; want it valid", err)
+			}
+		})
+	}
+}
+
+// The bound a failed kill switch names reaches no login made after it:
+// the re-run with it finds the watermark it would raise already stored,
+// which it must leave as it is. Pushing it a second on (as for a new
+// incident in the mark's second) ended the logins of the next second and
+// a half, on every node (docs/operations.md measured :02.4 to :03.5).
+func TestRevokeMatching_RerunWithTheBoundEndsNoLaterLogin(t *testing.T) {
+	ctx := context.Background()
+	for _, strategy := range []sessiond.Strategy{sessiond.StrategyHybrid, sessiond.StrategyJWT} {
+		t.Run(string(strategy), func(t *testing.T) {
+			var st *halfwayStore
+			h := newHarness(t, strategy, func(o *sessiond.Options) {
+				st = &halfwayStore{Store: o.Store.(*memstore.Store), first: "alice"}
+				o.Store = st
+			})
+			h.create(t, "alice", sessiond.CreateOptions{})
+			bob := h.create(t, "bob", sessiond.CreateOptions{})
+			h.clock.Set(t0.Add(2300 * time.Millisecond))
+			_, err := h.m.RevokeMatching(ctx, sessiond.RevokeFilter{All: true}, sessiond.ReasonIncident, false)
+			re, ok := errors.AsType[*sessiond.RevokeMatchingError](err)
+			if strategy == sessiond.StrategyJWT {
+				// No store pass to fail: the bound is the time it ran.
+				re, ok, err = &sessiond.RevokeMatchingError{IssuedBefore: t0.Add(2300 * time.Millisecond)}, true, nil
+			}
+			if !ok {
+				t.Fatalf("RevokeMatching half way = %v; want a *RevokeMatchingError", err)
+			}
+			var later []*sessiond.Issued
+			for _, d := range []time.Duration{2400 * time.Millisecond, 3500 * time.Millisecond, 4300 * time.Millisecond} {
+				h.clock.Set(t0.Add(d))
+				later = append(later, h.create(t, "carol", sessiond.CreateOptions{}))
+			}
+			if _, err := h.m.RevokeMatching(ctx, sessiond.RevokeFilter{All: true, IssuedBefore: re.IssuedBefore}, sessiond.ReasonIncident, false); err != nil {
+				t.Fatalf("the re-run with IssuedBefore %v = %v", re.IssuedBefore, err)
+			}
+			if _, err := h.m.Verify(ctx, bob.AccessToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrRevoked) {
+				t.Errorf("Verify(bob's token, created before the first run) = %v; want ErrRevoked", err)
+			}
+			for i, iss := range later {
+				if _, err := h.m.Verify(ctx, iss.AccessToken, sessiond.Client{}); err != nil {
+					t.Errorf("Verify(login %d after the first run, created %v) after the re-run = %v; want it live", i, iss.Session.CreatedAt, err)
+				}
 			}
 		})
 	}

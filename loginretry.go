@@ -19,8 +19,15 @@ import (
 // The tokens of the earlier answer are stored hashed and cannot be sent
 // again, so the retry gets a new session and the earlier one is revoked
 // (ReasonRetried) before the new one is stored: it counts against no
-// session limit. Concurrent logins with one key leave exactly one of
-// their sessions live, the last stored, on every store and across nodes.
+// session limit. An earlier session that was used since (refreshed, or
+// touched in the database strategy) is no orphan: its answer arrived, so
+// the login is refused (ErrIdempotencyKeyReused) and that session kept.
+// Concurrent logins with one key leave exactly one of their sessions
+// live, on every store and across nodes: the one that arrived last (by
+// the Manager's clock; the last stored of those that arrived in the same
+// microsecond). A login stored after a later one with its key (it was
+// slow, and its client sent that one again) fails with ErrConflict,
+// storing and revoking nothing.
 //
 // The key is kept, hashed with its scope, as a token of the session it
 // made (KindLoginKey), so that every store holds it without a schema of
@@ -40,8 +47,9 @@ type LoginRetry struct {
 }
 
 // ErrIdempotencyKeyReused: a login's idempotency key came with another
-// subject or request than the login it was first sent with (or with more
-// than maxLoginRetries logins). Nothing was stored.
+// subject or request than the login it was first sent with, after the
+// session of a login with it was used (its answer arrived), or with more
+// than maxLoginRetries logins. Nothing was stored or revoked.
 var ErrIdempotencyKeyReused = errors.New("idempotency key reused with another request")
 
 // MaxLoginRetryKey bounds LoginRetry.Key, in bytes.
@@ -138,9 +146,12 @@ func loginKeyTokens(s *Session, r LoginRetry, gen int, fp *[sha256.Size]byte, no
 // earlierLogins walks the logins key r made, generation by generation, and
 // returns the first generation free and the live sessions of those inside
 // the window. ErrIdempotencyKeyReused when the latest of those was sent
-// with another request.
+// with another request or a live one was used since its login (refreshed
+// or touched: its answer arrived); ErrConflict when one of them arrived
+// after now.
 func (m *Manager) earlierLogins(ctx context.Context, r LoginRetry, fp *[sha256.Size]byte, now time.Time) (gen int, live []SessionID, err error) {
 	last := -1 // the latest generation inside the window
+	answered := false
 	for gen = 0; gen < maxLoginRetries; gen++ {
 		t, s, err := m.store.Lookup(ctx, loginKeyHash(r, gen, nil))
 		if errors.Is(err, ErrNotFound) {
@@ -151,8 +162,21 @@ func (m *Manager) earlierLogins(ctx context.Context, r LoginRetry, fp *[sha256.S
 		if t.Kind != KindLoginKey || !now.Before(t.ExpiresAt) {
 			continue // a use of the key past its window: another login
 		}
+		if t.IssuedAt.After(now) {
+			// A login with the key that arrived after this one was
+			// stored first: this one was slow, not lost, and its client
+			// sent that retry and reads its answer, so it must not be
+			// replaced by this one, whose answer nobody reads.
+			return 0, nil, fmt.Errorf("sessiond: create session: %w: a later login with its idempotency key was stored", ErrConflict)
+		}
 		last = gen
 		if s.Live(now) {
+			if s.LastActiveAt.After(t.IssuedAt) {
+				// Refreshed or touched since: its answer arrived, so this
+				// is a new login with the key, not a retry of a lost one,
+				// and its session is in use.
+				answered = true
+			}
 			live = append(live, s.ID)
 		}
 	}
@@ -169,6 +193,9 @@ func (m *Manager) earlierLogins(ctx context.Context, r LoginRetry, fp *[sha256.S
 			return 0, nil, fmt.Errorf("sessiond: create session: %w", ErrIdempotencyKeyReused)
 		}
 	}
+	if answered {
+		return 0, nil, fmt.Errorf("sessiond: create session: %w: its session was used since", ErrIdempotencyKeyReused)
+	}
 	if gen == maxLoginRetries {
 		return 0, nil, fmt.Errorf("sessiond: create session: %w: sent %d times", ErrIdempotencyKeyReused, maxLoginRetries)
 	}
@@ -179,8 +206,9 @@ func (m *Manager) earlierLogins(ctx context.Context, r LoginRetry, fp *[sha256.S
 // the key's earlier logins left live, then stores s with the next free
 // generation's tokens. A concurrent login with the key that took the
 // generation (the store refuses its hash: ErrConflict) or the room the
-// limit left makes it walk again and replace that login too, so the last
-// stored stays live alone.
+// limit left makes it walk again and replace that login too, unless that
+// login arrived later (ErrConflict), so the latest to arrive stays live
+// alone.
 func (m *Manager) createRetried(ctx context.Context, s *Session, now time.Time, ev *carried, r LoginRetry) (*Issued, error) {
 	fp := loginFingerprint(s, r)
 	prevGen := -1

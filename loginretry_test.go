@@ -6,11 +6,13 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/jwttest"
+	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/opaquetoken"
 	"github.com/sessiond/sessiond/sessiondtest"
 )
@@ -179,5 +181,125 @@ func TestManager_LoginRetryRace(t *testing.T) {
 				t.Errorf("ann's live sessions after the race = %v; want only %s", sessionIDs(live), iss.Session.ID)
 			}
 		})
+	}
+}
+
+// slowCreateStore holds the first Create it is given until release is closed,
+// as a slow store holds a login still in flight.
+type slowCreateStore struct {
+	sessiond.Store
+	entered, release chan struct{}
+	held             atomic.Bool
+}
+
+func (g *slowCreateStore) Create(ctx context.Context, s *sessiond.Session, tokens ...sessiond.Token) error {
+	if g.held.CompareAndSwap(false, true) {
+		close(g.entered)
+		<-g.release
+	}
+	return g.Store.Create(ctx, s, tokens...)
+}
+
+// TestManager_LoginRetryInFlight: a login that was slow, not lost, stores
+// its session after the retry its client sent a second later has been
+// answered. The client holds the retry's tokens, so the retry's session
+// must stay live; the slow login, whose answer nobody reads, must not
+// revoke it and leave its own session live in its place.
+func TestManager_LoginRetryInFlight(t *testing.T) {
+	ctx := context.Background()
+	gs := &slowCreateStore{Store: memstore.New(), entered: make(chan struct{}), release: make(chan struct{})}
+	clock := sessiondtest.NewClock(t0)
+	codec, _ := jwttest.Codec(t, t0, 90*24*time.Hour)
+	m := newManager(t, sessiond.Options{Strategy: sessiond.StrategyHybrid, Store: gs, Signed: codec,
+		Opaque: opaquetoken.Codec{}, Clock: clock, GCInterval: -1}, nil)
+	o := sessiond.CreateOptions{Client: desktop, Retry: sessiond.LoginRetry{Key: "k1", Scope: "app"}}
+
+	slowErr := make(chan error, 1)
+	go func() { _, err := m.Create(ctx, "ann", o); slowErr <- err }()
+	<-gs.entered // the first login is being stored, slowly
+	clock.Advance(time.Second)
+	retry, err := m.Create(ctx, "ann", o)
+	if err != nil {
+		t.Fatalf("retry while the first login is in flight = %v", err)
+	}
+	close(gs.release)
+	if err := <-slowErr; err == nil {
+		t.Errorf("the slow first login, stored after its retry = nil; want it refused")
+	}
+	live, err := m.List(ctx, "ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(live) != 1 || live[0].ID != retry.Session.ID {
+		t.Errorf("ann's live sessions = %v; want only the retry's %s, whose tokens the client holds", sessionIDs(live), retry.Session.ID)
+	}
+	if _, err := m.Refresh(ctx, retry.RefreshToken, desktop); err != nil {
+		t.Errorf("refresh of the retry's token = %v; want new tokens", err)
+	}
+}
+
+// TestManager_LoginRetryAnswered: a login sent again with its key after
+// its session was used (its answer arrived: the session was refreshed,
+// or verified and touched) is no retry of a lost answer. It is refused,
+// and the session the client is using stays live.
+func TestManager_LoginRetryAnswered(t *testing.T) {
+	ctx := context.Background()
+	o := sessiond.CreateOptions{Client: desktop, Retry: sessiond.LoginRetry{Key: "k1", Scope: "app"}}
+	tests := []struct {
+		name     string
+		strategy sessiond.Strategy
+		use      func(h *harness, iss *sessiond.Issued) error
+	}{
+		{"refreshed", sessiond.StrategyHybrid, func(h *harness, iss *sessiond.Issued) error {
+			_, err := h.m.Refresh(ctx, iss.RefreshToken, desktop)
+			return err
+		}},
+		{"verified", sessiond.StrategyDatabase, func(h *harness, iss *sessiond.Issued) error {
+			_, err := h.m.Verify(ctx, iss.AccessToken, desktop)
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, tt.strategy, nil)
+			first := h.create(t, "ann", o)
+			h.clock.Advance(2 * time.Minute) // past the touch interval
+			if err := tt.use(h, first); err != nil {
+				t.Fatal(err)
+			}
+			h.clock.Advance(time.Second)
+			if _, err := h.m.Create(ctx, "ann", o); !errors.Is(err, sessiond.ErrIdempotencyKeyReused) {
+				t.Errorf("login sent again after its session was used = %v; want %v", err, sessiond.ErrIdempotencyKeyReused)
+			}
+			live, err := h.m.List(ctx, "ann")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(live) != 1 || live[0].ID != first.Session.ID {
+				t.Errorf("ann's live sessions = %v; want only the used %s", sessionIDs(live), first.Session.ID)
+			}
+		})
+	}
+}
+
+// TestManager_LoginRetryCap: one key makes at most 16 logins; the 17th is
+// refused as a reuse of the key and the 16th's session stays live.
+func TestManager_LoginRetryCap(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, sessiond.StrategyHybrid, nil)
+	o := sessiond.CreateOptions{Client: desktop, Retry: sessiond.LoginRetry{Key: "k1", Scope: "app"}}
+	var last *sessiond.Issued
+	for i := range 16 {
+		iss, err := h.m.Create(ctx, "ann", o)
+		if err != nil {
+			t.Fatalf("login %d with the key = %v", i+1, err)
+		}
+		last = iss
+	}
+	if _, err := h.m.Create(ctx, "ann", o); !errors.Is(err, sessiond.ErrIdempotencyKeyReused) {
+		t.Errorf("17th login with the key = %v; want %v", err, sessiond.ErrIdempotencyKeyReused)
+	}
+	if live, err := h.m.List(ctx, "ann"); err != nil || len(live) != 1 || live[0].ID != last.Session.ID {
+		t.Errorf("ann's live sessions = %v, %v; want only the 16th login's %s", sessionIDs(live), err, last.Session.ID)
 	}
 }

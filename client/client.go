@@ -188,8 +188,9 @@ type CreateRequest struct {
 	// the lost answer carried instead of adding a second one. Set it once
 	// per login, from NewIdempotencyKey or a unique value of your own (at
 	// most 255 printable ASCII characters), and keep it for that login's
-	// retries; "" sends none. A key sent with another subject or body is
-	// refused with 422 idempotency_key_reused.
+	// retries; "" sends none. A key sent with another subject or body, or
+	// after its login's session was used (refreshed: its answer arrived),
+	// is refused with 422 idempotency_key_reused.
 	IdempotencyKey string `json:"-"`
 }
 

@@ -563,10 +563,13 @@ func (s *Store) walkKey(at time.Time, issuedBefore string) string {
 
 // walk runs walkRevokeScript until the walk is over, walkInFlight calls
 // at a time, and adds up what they revoked. It returns the first error.
-// After it no call starts, but one already sent is waited for: Redis runs
-// it whatever happens here, and its sessions must be counted.
+// After it, or once ctx is canceled, no call starts, but one already sent
+// is waited for (inFlight): Redis runs it whatever happens here, and its
+// sessions must be counted.
 func (b *bulkRevocation) walk(ctx context.Context, walk, issuedBefore string) error {
 	keys, args := b.walkArgs(walk, issuedBefore)
+	sent, cancel := inFlight(ctx)
+	defer cancel()
 	var (
 		wg       sync.WaitGroup
 		once     sync.Once
@@ -576,7 +579,7 @@ func (b *bulkRevocation) walk(ctx context.Context, walk, issuedBefore string) er
 	for range walkInFlight {
 		wg.Go(func() {
 			for !stop.Load() && ctx.Err() == nil {
-				done, err := b.walkStep(ctx, keys, args)
+				done, err := b.walkStep(sent, keys, args)
 				if err != nil {
 					once.Do(func() { firstErr = err })
 					stop.Store(true)
@@ -648,13 +651,16 @@ type bulkRevocation struct {
 
 // run calls produce, which emits batches of scripts (false: stop, the run
 // failed), and has exec run each batch on the workers. It returns the
-// first error. After it no batch starts, but exec runs with ctx, not with
-// the run's cancellation: a batch already sent runs in Redis whatever
-// happens here, and a reply dropped would leave its sessions revoked and
-// not counted (the count is what the operator is told was revoked).
+// first error. After it, or once ctx is canceled, no batch starts, but
+// exec runs without the run's cancellation or ctx's (inFlight): a batch
+// already sent runs in Redis whatever happens here, and a reply dropped
+// would leave its sessions revoked and not counted (the count is what the
+// operator is told was revoked).
 func (b *bulkRevocation) run(ctx context.Context, exec func(context.Context, []rueidis.LuaExec) error, produce func(context.Context, func([]rueidis.LuaExec) bool) error) error {
 	stopped, stop := context.WithCancel(ctx)
 	defer stop()
+	sent, cancel := inFlight(ctx)
+	defer cancel()
 	work := make(chan []rueidis.LuaExec)
 	var (
 		wg       sync.WaitGroup
@@ -673,7 +679,7 @@ func (b *bulkRevocation) run(ctx context.Context, exec func(context.Context, []r
 				if stopped.Err() != nil {
 					continue // drain
 				}
-				if err := exec(ctx, execs); err != nil {
+				if err := exec(sent, execs); err != nil {
 					failed(err)
 				}
 			}
@@ -696,6 +702,21 @@ func (b *bulkRevocation) run(ctx context.Context, exec func(context.Context, []r
 		err = stopped.Err()
 	}
 	return err
+}
+
+// inFlight is ctx for the round trips of a bulk revocation once they are
+// sent: without its cancellation, which would drop the answer of a script
+// Redis runs anyway, and so the count of what it revoked (a caller that
+// gives up, a client gone), but with its deadline, which the caller set
+// as a bound. A dead connection ends them too (rueidis's
+// ConnWriteTimeout, 10 s), and each script is bounded (walkBatch,
+// bulkBatch, subjectBatch).
+func inFlight(ctx context.Context) (context.Context, context.CancelFunc) {
+	sent := context.WithoutCancel(ctx)
+	if dl, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(sent, dl)
+	}
+	return sent, func() {}
 }
 
 // script is run's exec for script: b.exec.

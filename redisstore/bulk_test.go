@@ -1,6 +1,7 @@
 package redisstore_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -694,6 +695,98 @@ func TestStore_RevokeMatchingFailsPartWay(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			rest, _, err := st.RevokeMatching(ctx, f, at, sessiond.ReasonIncident)
+			if err != nil || n+rest != sessions || revokedNow() != sessions {
+				t.Errorf("RevokeMatching again = %d, %v after %d; want the other %d", rest, err, n, sessions-n)
+			}
+		})
+	}
+}
+
+// TestStore_RevokeMatchingCanceledPartWay: a RevokeMatching whose caller
+// cancels its context part way (a library caller's deadline, Ctrl-C)
+// returns exactly how many sessions it revoked: the scripts already sent
+// run in Redis whatever the caller does, so their answers are waited for
+// and counted, as after a script's own failure; none starts after the
+// cancellation. The same call again revokes the rest. Canceled on the
+// first answer, with the other round trips in flight: the walk (All, a
+// single Redis), the subjects' batches, and a Cluster's batches by slot.
+func TestStore_RevokeMatchingCanceledPartWay(t *testing.T) {
+	t.Parallel()
+	const sessions = 3000
+	for _, c := range []struct {
+		name     string
+		bySlot   bool
+		subjects bool
+	}{
+		{"Walk", false, false},
+		{"Subjects", false, true},
+		{"BySlot", true, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			if !c.bySlot {
+				singleRedis(t)
+			}
+			prefix, st, raw := layoutStore(t)
+			if c.bySlot {
+				redisstore.BatchBySlot(st)
+			}
+			ctx := t.Context()
+			t0 := now()
+			var ids []sessiond.SessionID
+			var subjects []string
+			for i := range sessions {
+				sub := fmt.Sprintf("user%d", i%300)
+				if i < 300 {
+					subjects = append(subjects, sub)
+				}
+				s := newSession(sub, t0)
+				if err := st.Create(ctx, s); err != nil {
+					t.Fatalf("Create() = %v", err)
+				}
+				ids = append(ids, s.ID)
+			}
+			runCtx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			if c.subjects {
+				redisstore.ObserveSubjectBatches(st, func(int) { cancel() })
+			} else {
+				// Canceled once the revocation index holds a session: a
+				// round trip has answered, others are in flight.
+				go func() {
+					for runCtx.Err() == nil {
+						if n, _ := raw.Do(ctx, raw.B().Zcard().Key(globalKey(prefix, "rev")).Build()).AsInt64(); n > 0 {
+							cancel()
+						}
+					}
+				}()
+			}
+			f := sessiond.RevokeFilter{All: true}
+			if c.subjects {
+				f = sessiond.RevokeFilter{Subjects: subjects}
+			}
+			at := t0.Add(time.Minute)
+			revokedNow := func() int {
+				t.Helper()
+				n := 0
+				for _, id := range ids {
+					s, err := st.Get(ctx, id)
+					if err != nil {
+						t.Fatalf("Get() = %v", err)
+					}
+					if s.Revoked() {
+						n++
+					}
+				}
+				return n
+			}
+			n, _, err := st.RevokeMatching(runCtx, f, at, sessiond.ReasonIncident)
+			cancel()
+			if revoked := revokedNow(); n != revoked || err == nil && n != sessions {
+				t.Fatalf("RevokeMatching canceled part way = %d, %v; the store shows %d revoked", n, err, revoked)
+			}
+			redisstore.ObserveSubjectBatches(st, nil)
 			rest, _, err := st.RevokeMatching(ctx, f, at, sessiond.ReasonIncident)
 			if err != nil || n+rest != sessions || revokedNow() != sessions {
 				t.Errorf("RevokeMatching again = %d, %v after %d; want the other %d", rest, err, n, sessions-n)

@@ -72,7 +72,7 @@ const ACTIVITY_EVENTS = ["pointerdown", "keydown", "wheel", "touchstart"];
  * @param {string} [options.storagePrefix="sessiond:"] the localStorage/sessionStorage keys this client owns
  * @param {typeof fetch} [options.fetch] the fetch to use (default: the global one)
  * @param {number} [options.lockTimeoutSeconds=15] how long a refresh request may take before it is abandoned, and the lease of the cross-tab lock where navigator.locks is missing
- * @param {number} [options.reuseIntervalSeconds=5] the server's lifetimes.reuse_interval: the first refresh attempt is abandoned (and sent again a second later) after this less two seconds, at least one, so that the retry still finds the token the first may have retired in its grace; 0 when the server has none
+ * @param {number} [options.reuseIntervalSeconds=5] the server's lifetimes.reuse_interval: the first refresh attempt is abandoned (and sent again a second later) after this less two seconds, at least one, so that the retry still finds the token the first may have retired in its grace; 0 when the server has none (at 2 or less the first attempt waits lockTimeoutSeconds, as a retry could not arrive in time)
  */
 export function createSession(options = {}) {
   const base = options.basePath ? String(options.basePath).replace(/\/+$/, "") : "";
@@ -254,7 +254,10 @@ export function createSession(options = {}) {
   function firstAttemptMs() {
     const lock = opt.lockTimeoutSeconds * 1000;
     const reuse = Number(opt.reuseIntervalSeconds) * 1000;
-    if (!(reuse > 0)) return lock;
+    // At 2 s or less the shortest first attempt and the pause use the
+    // interval up: a retry cannot arrive inside it, so cutting the first
+    // short would only turn a slow answer into a retry taken for theft.
+    if (!(reuse > FIRST_RETRY_MS + 1000)) return lock;
     return Math.min(Math.max(reuse - FIRST_RETRY_MS - 1000, 1000), lock);
   }
 

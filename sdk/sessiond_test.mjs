@@ -437,6 +437,51 @@ test("a refresh whose answer went silent is sent again within the server's reuse
   assert.equal(attempts[0]?.aborted, true, "the silent first attempt was not abandoned");
 });
 
+// The first attempt is bounded by lockTimeoutSeconds too, when that is
+// the shorter: a long reuse interval must not hold the cross-tab lock
+// (or the user) longer than the timeout the app chose.
+test("a refresh's first attempt never outlasts lockTimeoutSeconds", async (t) => {
+  let attempts = 0;
+  const fetch = async (input, init = {}) => {
+    if (++attempts === 1) {
+      return new Promise((_, reject) => {
+        init.signal?.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError")));
+      });
+    }
+    const exp = Date.now() + 60_000;
+    return Response.json({ access_token_expires_at: new Date(exp).toISOString(), refresh_token_expires_at: new Date(exp + 1800_000).toISOString() });
+  };
+  const s = createSession({ fetch, lockTimeoutSeconds: 2, reuseIntervalSeconds: 60 });
+  t.after(() => s.stop());
+  const outcome = await Promise.race([
+    s.refresh().then((ok) => (ok ? "refreshed" : "ended"), () => "rejected"),
+    sleep(10_000).then(() => "pending"),
+  ]);
+  assert.equal(outcome, "refreshed", "the first attempt outlasted lockTimeoutSeconds");
+  assert.equal(attempts, 2);
+});
+
+// With a reuse interval of 2 s or less a retry cannot arrive inside it
+// (the shortest first attempt, 1 s, and the pause use it up), so the
+// first attempt is not cut short: an answer that takes 1.5 s must arrive
+// on it rather than be abandoned for a retry the server takes for theft.
+test("with reuseIntervalSeconds of 2 or less a slow first answer is waited for", async (t) => {
+  let attempts = 0;
+  const fetch = async (input, init = {}) => {
+    attempts++;
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(resolve, 1500);
+      init.signal?.addEventListener("abort", () => { clearTimeout(timer); reject(new DOMException("aborted", "AbortError")); });
+    });
+    const exp = Date.now() + 60_000;
+    return Response.json({ access_token_expires_at: new Date(exp).toISOString(), refresh_token_expires_at: new Date(exp + 1800_000).toISOString() });
+  };
+  const s = createSession({ fetch, reuseIntervalSeconds: 2 });
+  t.after(() => s.stop());
+  assert.equal(await s.refresh(), true);
+  assert.equal(attempts, 1, "the slow first answer was abandoned for a retry past the reuse interval");
+});
+
 test("expiry times are read on the client's clock, corrected by the server's Date", async (t) => {
   const skew = 20 * 60_000; // the client's clock is 20 minutes behind
   const srv = scripted({ expOf: () => Date.now() + skew + 15 * 60_000 });

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -118,13 +119,59 @@ func rerunCommand(in client.Incident, issuedBefore time.Time, url string) string
 	return strings.Join(args, " ")
 }
 
-// shellQuote is s as one word of a POSIX shell: as it is when it holds only
-// characters no shell treats specially, else in single quotes.
+// shellQuote is s as one word of a POSIX shell (dash, bash, zsh): as it
+// is when it holds only characters no shell treats specially, else in
+// single quotes. A character a terminal does not show (a control or
+// format character, such as the ZWJ of an emoji sequence, or a byte that
+// is not UTF-8) goes as printf's octal escapes, "$(printf '\342\200\215')",
+// since clean's \u200d inside quotes would be another subject, and $'…'
+// is not in dash: the word is s, and the line stays plain text (the CLI
+// prints errors through clean). Only newlines ending s are lost (command
+// substitution drops them); subjects hold none. A leading '=' is quoted:
+// zsh expands =word to a path.
 func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.,:/@%+=") == "" {
+	const plain = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.,:/@%+="
+	if s != "" && s[0] != '=' && strings.Trim(s, plain) == "" {
 		return s
 	}
-	return "'" + strings.ReplaceAll(clean(s), "'", `'\''`) + "'"
+	unseen := func(i int) (int, bool) {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		return n, r == utf8.RuneError && n <= 1 || unsafeRune(r)
+	}
+	var b strings.Builder
+	b.WriteByte('\'')
+	for i := 0; i < len(s); {
+		if _, ok := unseen(i); ok {
+			b.WriteString(`'"$(printf '`)
+			j := i
+			for i < len(s) {
+				n, ok := unseen(i)
+				if !ok {
+					if s[i-1] == '\n' {
+						// The substitution would drop the newline
+						// that ends it: one more character after it.
+						i += n
+					}
+					break
+				}
+				i += n
+			}
+			for _, c := range []byte(s[j:i]) {
+				fmt.Fprintf(&b, `\%03o`, c)
+			}
+			b.WriteString(`')"'`)
+			continue
+		}
+		n, _ := unseen(i)
+		if s[i] == '\'' {
+			b.WriteString(`'\''`)
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	b.WriteByte('\'')
+	return b.String()
 }
 
 // revokedBefore is err of a revocation that failed, saying how many

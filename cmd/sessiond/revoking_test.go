@@ -5,9 +5,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/sessiond/sessiond"
 )
@@ -299,5 +302,80 @@ func TestCLI_IncidentFailureNamesRerun(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCLI_IncidentRerunPastes: the command a failed kill switch prints,
+// pasted into a shell, runs with the arguments that finish the job: the
+// same subjects and reason, byte for byte (a subject with an emoji's
+// zero-width joiner, one starting with '=', a reason over two lines),
+// the bound, and no --rotate-keys.
+func TestCLI_IncidentRerunPastes(t *testing.T) {
+	if _, err := exec.LookPath("dash"); err != nil {
+		t.Skip(err)
+	}
+	const body = `{"type":"https://sessiond.dev/problems/store_unavailable","title":"Store unavailable","status":503,"detail":"retry later","code":"store_unavailable","revoked":2,"issued_before":"2026-03-04T05:06:07.5Z"}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte(body))
+	}))
+	defer srv.Close()
+	family, reason := "👨\u200d👩\u200d👧", "leak\nticket 7 ('urgent')"
+	_, errOut, code := runInProcess([]string{"SESSIOND_API_KEY=sdak_probe"}, "incident", "revoke", "--url", srv.URL,
+		"--subject", family, "--subject", "=root", "--reason", reason, "--rotate-keys")
+	_, rest, ok := strings.Cut(errOut, "to finish it, run: ")
+	cmd, _, ok2 := strings.Cut(rest, " (the same command without")
+	if code != exitFailure || !ok || !ok2 {
+		t.Fatalf("exit %d, stderr %q; want %d and the command to run", code, errOut, exitFailure)
+	}
+	out, err := exec.Command("dash", "-c", `sessiond() { printf '%s\0' "$@"; }; `+cmd).Output()
+	got := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00")
+	want := []string{"incident", "revoke", "--subject", family, "--subject", "=root",
+		"--issued-before", "2026-03-04T05:06:07.5Z", "--reason", reason, "--url", srv.URL}
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("dash -c %q = %q, %v; want the arguments %q", cmd, got, err, want)
+	}
+}
+
+// TestShellQuote: the re-run command a failed kill switch prints is pasted
+// into a shell, so each word must come out of dash and bash as exactly the
+// argument it was (a subject the shell altered would leave the real
+// subject's sessions unrevoked while the re-run reports success), run no
+// shell syntax, and print as plain text: a character a terminal does not
+// show (a format character such as the ZWJ of an emoji sequence, a
+// control character in a reason) goes as an escape, not raw and not
+// rewritten. A leading '=' is quoted: zsh expands =word to a path.
+func TestShellQuote(t *testing.T) {
+	words := []string{
+		"bob", "user@example.com", "o'brien", "''", "key leak", "-rf", "--all", "=alice", "a=b",
+		"$(touch pwned)", "`id`", "${HOME}", "a;b|c&d>e<f", "*", "?", "[a]", "~root", "#x", "!!", `back\slash`, `"dq"`,
+		"émile", "日本語", "👨\u200d👩\u200d👧", "soft\u00adhyphen", "zero\u200bwidth", "tag\U000e0041", "line\u2028sep",
+		"line\nbreak", "two\n\nlines", "a\n%s", "a\n'b", "a\n\\", "a\n\u200bb", "tab\there", "del\x7f", "esc\x1b[31m", "bad\xffutf8", "\u200b",
+	}
+	shells := []string{"dash", "bash"}
+	for _, sh := range shells {
+		if _, err := exec.LookPath(sh); err != nil {
+			t.Skipf("%s: %v", sh, err)
+		}
+	}
+	for _, w := range words {
+		q := shellQuote(w)
+		if !utf8.ValidString(q) || strings.ContainsFunc(q, unsafeRune) || strings.ContainsRune(q, '\n') {
+			t.Errorf("shellQuote(%q) = %q: not plain printable text", w, q)
+		}
+		if strings.HasPrefix(q, "=") {
+			t.Errorf("shellQuote(%q) = %q: a leading '=' is zsh's path expansion", w, q)
+		}
+		for _, sh := range shells {
+			out, err := exec.Command(sh, "-c", `printf '%s\0' `+q+` "$0"`, "sentinel").Output()
+			if want := w + "\x00sentinel\x00"; err != nil || string(out) != want {
+				t.Errorf("%s -c with shellQuote(%q) = %q: printed %q, %v; want %q", sh, w, q, out, err, want)
+			}
+		}
+	}
+	if _, err := os.Stat("pwned"); err == nil {
+		os.Remove("pwned")
+		t.Error("a quoted word ran a command")
 	}
 }

@@ -51,15 +51,17 @@ const resumeTimeoutMS = "15000"
 // the server takes a retired refresh token again for reuse after its
 // rotation: the retry, sent a second after the first gives up, must
 // arrive within reuse of a rotation the first attempt made on its way,
-// with a second to spare for its own trip. 3s with the default 5s. At
-// least a second; without a grace (0) there is none to aim at, and the
-// first attempt gets the whole 15s.
+// with a second to spare for its own trip. 3s with the default 5s, at
+// least a second. Without a grace (0), or one of 2s or less, which the
+// shortest first attempt and the pause use up, there is none to aim at:
+// cutting the first attempt short would only turn a slow answer into a
+// retry past the grace, taken for theft, so it gets the whole 15s.
 func FirstAttemptTimeout(reuse time.Duration) time.Duration {
-	const pause, margin = time.Second, time.Second
-	if reuse <= 0 {
+	const pause, margin, least = time.Second, time.Second, time.Second
+	if reuse <= pause+least {
 		return 15 * time.Second
 	}
-	return min(max(reuse-pause-margin, time.Second), 15*time.Second)
+	return min(max(reuse-pause-margin, least), 15*time.Second)
 }
 
 var resumeCSP = "default-src 'none'; script-src 'sha256-" + scriptHash(resumeScript) +

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -84,4 +85,20 @@ func TestCreateSession_IdempotencyKey(t *testing.T) {
 			wantProblem(t, tc.name, r, tc.status, apitype.CodeInvalidRequest, "Idempotency-Key")
 		}
 	}
+	// Two Idempotency-Key fields: which one the client meant is unknown.
+	req2, err := http.NewRequestWithContext(ctx, http.MethodPost, e.srv.URL+"/v1/sessions", strings.NewReader(`{"subject":"dave"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req2.Header.Set("Content-Type", "application/json")
+	req2.Header.Set("Authorization", "Bearer "+apiKey)
+	req2.Header.Add("Idempotency-Key", `"k-4"`)
+	req2.Header.Add("Idempotency-Key", `"k-5"`)
+	resp, err := e.hc.Do(req2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	wantProblem(t, "two Idempotency-Key fields", &response{status: resp.StatusCode, header: resp.Header, body: b}, http.StatusBadRequest, apitype.CodeInvalidRequest, "Idempotency-Key")
 }
