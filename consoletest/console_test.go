@@ -12,7 +12,6 @@ package consoletest
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/rand"
 	"log/slog"
 	"net/http"
@@ -23,7 +22,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
@@ -67,7 +65,10 @@ func TestConsoleInChromium(t *testing.T) {
 // against it; shots says whether this run saves screenshots. With proxy
 // (the store's way in) the scenarios may stop the store and bring it back.
 func runConsole(t *testing.T, node, chromium string, store config.Store, proxy *sessiondtest.Proxy, shots bool) {
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	// Each scenario's waits are bounded by Playwright's timeouts; the run
+	// as a whole takes as long as the machine is slow (95 s alone, 134 s
+	// at a load of 20): bounded by the test binary's deadline only.
+	ctx, cancel := testenv.BeforeDeadline(t)
 	defer cancel()
 	recv := newReceiver(t)
 	dir := t.TempDir()

@@ -92,30 +92,35 @@ func TestDispatcher_Breaker(t *testing.T) {
 		name     string
 		url      func(t *testing.T) string
 		wantCool time.Duration // 0: not cooling, the second delivery is attempted
+		// client is the dispatcher's (nil: the default, 10 s). Only the
+		// hanging receiver's case sets a short timeout: there it is the
+		// event waited for. With 50 ms for every case, a late answer on a
+		// loaded machine was taken for a timeout and cooled the endpoint.
+		client *http.Client
 	}{
-		{"timeout", hanging, 2 * time.Second},
-		{"connection refused", closedURL, 2 * time.Second},
-		{"500", func(t *testing.T) string { return answering(t, 500, "") }, 2 * time.Second},
-		{"503", func(t *testing.T) string { return answering(t, 503, "") }, 2 * time.Second},
-		{"503 with Retry-After", func(t *testing.T) string { return answering(t, 503, "120") }, 2 * time.Minute},
-		{"429 with Retry-After", func(t *testing.T) string { return answering(t, 429, "120") }, 2 * time.Minute},
-		{"429 with Retry-After beyond MaxBackoff", func(t *testing.T) string { return answering(t, 429, "36000") }, webhook.DefaultMaxBackoff},
+		{"timeout", hanging, 2 * time.Second, &http.Client{Timeout: 50 * time.Millisecond}},
+		{"connection refused", closedURL, 2 * time.Second, nil},
+		{"500", func(t *testing.T) string { return answering(t, 500, "") }, 2 * time.Second, nil},
+		{"503", func(t *testing.T) string { return answering(t, 503, "") }, 2 * time.Second, nil},
+		{"503 with Retry-After", func(t *testing.T) string { return answering(t, 503, "120") }, 2 * time.Minute, nil},
+		{"429 with Retry-After", func(t *testing.T) string { return answering(t, 429, "120") }, 2 * time.Minute, nil},
+		{"429 with Retry-After beyond MaxBackoff", func(t *testing.T) string { return answering(t, 429, "36000") }, webhook.DefaultMaxBackoff, nil},
 		// Seconds whose nanoseconds overflow a Duration: still "wait at
 		// least that long", capped, never wrapped to a short or negative delay.
-		{"429 with Retry-After overflowing a Duration", func(t *testing.T) string { return answering(t, 429, "18446744074") }, webhook.DefaultMaxBackoff},
-		{"503 with Retry-After overflowing to negative", func(t *testing.T) string { return answering(t, 503, "9300000000") }, webhook.DefaultMaxBackoff},
-		{"429 with Retry-After past an int64", func(t *testing.T) string { return answering(t, 429, "9223372036854775808") }, webhook.DefaultMaxBackoff},
-		{"400", func(t *testing.T) string { return answering(t, 400, "") }, 0},
-		{"404", func(t *testing.T) string { return answering(t, 404, "") }, 0},
-		{"410", func(t *testing.T) string { return answering(t, 410, "") }, 0},
-		{"307", func(t *testing.T) string { return answering(t, 307, "") }, 0},
+		{"429 with Retry-After overflowing a Duration", func(t *testing.T) string { return answering(t, 429, "18446744074") }, webhook.DefaultMaxBackoff, nil},
+		{"503 with Retry-After overflowing to negative", func(t *testing.T) string { return answering(t, 503, "9300000000") }, webhook.DefaultMaxBackoff, nil},
+		{"429 with Retry-After past an int64", func(t *testing.T) string { return answering(t, 429, "9223372036854775808") }, webhook.DefaultMaxBackoff, nil},
+		{"400", func(t *testing.T) string { return answering(t, 400, "") }, 0, nil},
+		{"404", func(t *testing.T) string { return answering(t, 404, "") }, 0, nil},
+		{"410", func(t *testing.T) string { return answering(t, 410, "") }, 0, nil},
+		{"307", func(t *testing.T) string { return answering(t, 307, "") }, 0, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			clock := sessiondtest.NewClock(t0)
 			ob := newOutbox(t)
-			d := newDispatcher(t, webhook.Options{Outbox: ob, Clock: clock, Client: &http.Client{Timeout: 50 * time.Millisecond},
+			d := newDispatcher(t, webhook.Options{Outbox: ob, Clock: clock, Client: tt.client,
 				Endpoints: []webhook.Endpoint{endpoint("siem", tt.url(t))}})
 			d.SetJitter(func(int64) int64 { return 0 })
 			record(t, d, event(sessiond.EventSessionRevoked))

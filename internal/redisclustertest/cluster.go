@@ -38,13 +38,40 @@ type node struct {
 // Start starts the cluster and waits until every node reports it ok. It
 // skips the test when redis-server or redis-cli is missing, or fails it
 // under SESSIOND_TEST_REQUIRE=1. The processes are killed at cleanup.
+//
+// Its nodes take a master for failed only after Redis's default node
+// timeout (15 s): a node of a loaded test machine may not be scheduled
+// for a second, and with a short timeout its peers failed it over and
+// the cluster answered CLUSTERDOWN to a test that killed nothing. A test
+// that kills a master and waits for its replica to take over uses
+// StartFailover.
 func Start(t testing.TB) *Cluster {
+	t.Helper()
+	return start(t, steadyNodeTimeout)
+}
+
+// StartFailover is Start with a node timeout of a second, so that a
+// killed master's replica takes over within seconds. A node a loaded
+// machine leaves unscheduled that long is failed over too: a test using
+// it waits for the cluster to be whole again rather than assuming it
+// stays so.
+func StartFailover(t testing.TB) *Cluster {
+	t.Helper()
+	return start(t, failoverNodeTimeout)
+}
+
+const (
+	steadyNodeTimeout   = 15 * time.Second // Redis's default
+	failoverNodeTimeout = time.Second
+)
+
+func start(t testing.TB, nodeTimeout time.Duration) *Cluster {
 	t.Helper()
 	testenv.Programs(t, "a Redis Cluster", "", "redis-server", "redis-cli")
 	c := &Cluster{t: t, dir: t.TempDir(), procs: map[int]*node{}}
 	t.Cleanup(c.killAll)
 	for range 6 {
-		c.launch(c.startNode)
+		c.launch(func(port int) { c.startNode(port, nodeTimeout) })
 	}
 	args := []string{"--cluster", "create"}
 	for _, p := range c.ports {
@@ -58,12 +85,12 @@ func Start(t testing.TB) *Cluster {
 	return c
 }
 
-// startNode starts a cluster node on port.
-func (c *Cluster) startNode(port int) {
-	// A short node timeout makes failover quick; no persistence: the
-	// replicas are the copies this cluster keeps.
+// startNode starts a cluster node on port that takes a peer for failed
+// after nodeTimeout without its answer.
+func (c *Cluster) startNode(port int, nodeTimeout time.Duration) {
+	// No persistence: the replicas are the copies this cluster keeps.
 	c.start(port, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-		"--cluster-node-timeout", "1000",
+		"--cluster-node-timeout", strconv.FormatInt(nodeTimeout.Milliseconds(), 10),
 		// A replica of a busy test machine may have lost its link for a
 		// while; it must still take over.
 		"--cluster-replica-validity-factor", "0",

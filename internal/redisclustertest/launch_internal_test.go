@@ -54,7 +54,7 @@ func TestLaunch_PortTaken(t *testing.T) {
 					tt.take(t, port)
 				}
 				if tt.cluster {
-					c.startNode(port)
+					c.startNode(port, steadyNodeTimeout)
 				} else {
 					c.start(port, tt.args...)
 				}

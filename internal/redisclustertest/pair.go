@@ -208,6 +208,7 @@ func (c *Cluster) start(port int, extra ...string) {
 		"--appendonly", "no", "--save", "", "--repl-diskless-sync-delay", "0"}, extra...)
 	n := &node{cmd: exec.Command("redis-server", args...), dir: dir, exited: make(chan struct{})}
 	n.cmd.Stdout, n.cmd.Stderr = &n.out, &n.out
+	n.cmd.SysProcAttr = ownGroup()
 	if err := n.cmd.Start(); err != nil {
 		c.t.Fatal(err)
 	}

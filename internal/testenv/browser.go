@@ -111,3 +111,26 @@ func NodeTest(tb testing.TB, ctx context.Context, node, script string, env ...st
 	tb.Logf("node --test %s (%s):\n%s", script, time.Since(start).Round(time.Second), out)
 	return err
 }
+
+// deadlineMargin is what BeforeDeadline leaves before the test binary's
+// deadline: for NodeTest's WaitDelay, its log and the test's cleanup.
+const deadlineMargin = 30 * time.Second
+
+// BeforeDeadline returns t's context, ended deadlineMargin before the test
+// binary's deadline (go test -timeout, 10 minutes by default) where it has
+// one: the hang guard for a child process that runs many steps, each
+// waiting for its event under its own timeout (a Playwright wait fails
+// after 30 s, naming the step). Such a run takes as long as the machine
+// is slow; a fixed bound on it (3 minutes) failed a passing run on a
+// loaded machine. Cut here, the child's output is still logged, where the
+// binary's alarm would only panic.
+func BeforeDeadline(t interface {
+	Context() context.Context
+	Deadline() (time.Time, bool)
+}) (context.Context, context.CancelFunc) {
+	d, ok := t.Deadline()
+	if !ok {
+		return context.WithCancel(t.Context())
+	}
+	return context.WithDeadline(t.Context(), d.Add(-deadlineMargin))
+}
