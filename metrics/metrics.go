@@ -155,6 +155,11 @@ type Options struct {
 	// other writes failing while verifies go on. nil leaves
 	// sessiond_store_out_of_memory_total out.
 	OutOfMemoryRefusals func() uint64
+	// ConfigDrift returns how many settings this node holds otherwise than
+	// another live node of the deployment (the store's shared record of
+	// every node's settings), reported as sessiond_config_drift. nil
+	// leaves it out.
+	ConfigDrift func() int
 	// Logger receives errors met while serving a scrape; nil discards them.
 	Logger *slog.Logger
 }
@@ -243,6 +248,11 @@ func New(opts Options) (*Metrics, error) {
 	if f := opts.OutOfMemoryRefusals; f != nil {
 		cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sessiond_store_out_of_memory_total",
 			Help: "Store calls Redis refused because it was out of memory (maxmemory reached under noeviction): logins, refreshes, events and one-time keys fail until memory is freed; verifies, listings and revocations go on."},
+			func() float64 { return float64(f()) }))
+	}
+	if f := opts.ConfigDrift; f != nil {
+		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sessiond_config_drift",
+			Help: "Settings that every node of a deployment must share (lifetimes, refresh, jwt, limits, cookies, anomaly rules, webhooks, KEK IDs…) which this node holds otherwise than another live node; 0 when all agree."},
 			func() float64 { return float64(f()) }))
 	}
 	for _, c := range cs {

@@ -580,6 +580,23 @@ func TestMetrics_StoreCounters(t *testing.T) {
 	}
 }
 
+// TestMetrics_ConfigDrift: the number of settings this node holds
+// otherwise than another node is read on every scrape, and the gauge is
+// absent without its function.
+func TestMetrics_ConfigDrift(t *testing.T) {
+	n := 0
+	m := newMetrics(t, metrics.Options{ConfigDrift: func() int { return n }})
+	for _, want := range []int{0, 2} {
+		n = want
+		if got, ok := series(scrape(t, m.Handler()))["sessiond_config_drift"]; !ok || got != float64(want) {
+			t.Errorf("sessiond_config_drift = %v (present %v); want %d", got, ok, want)
+		}
+	}
+	if _, ok := series(scrape(t, newMetrics(t, metrics.Options{}).Handler()))["sessiond_config_drift"]; ok {
+		t.Error("sessiond_config_drift present without its function; want absent")
+	}
+}
+
 // failingOutbox fails CountDeliveries for one state.
 type failingOutbox struct {
 	sessiond.Outbox

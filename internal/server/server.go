@@ -87,6 +87,10 @@ type Options struct {
 	// (server.admin_listen) holds at once; 0 means adminMaxConns, within
 	// the same budget.
 	AdminMaxConns int
+	// DriftInterval is how often the node records its settings in the
+	// store and compares them with the other nodes' (configdrift.go); 0
+	// means DefaultDriftInterval.
+	DriftInterval time.Duration
 }
 
 // Run serves until ctx ends (SIGTERM, SIGINT), then lets in-flight requests
@@ -181,6 +185,13 @@ func Run(ctx context.Context, o Options) (err error) {
 	for _, ep := range endpoints {
 		mopts.WebhookEndpoints = append(mopts.WebhookEndpoints, ep.Name)
 	}
+	getenv := o.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	kek, oldKEKs, _ := signingKEKs(cfg, getenv) // CheckStart refused them if unreadable
+	drift := newConfigDrift(meta, driftSettings(cfg, kek, oldKEKs, endpoints), o.Version, o.DriftInterval, clock, log)
+	mopts.ConfigDrift = drift.Differing
 	apiKeys := apikey.New(meta, nil, time.Second)
 	// Its detached reloads end before the store closes (shutdown.go).
 	down.handlers = append(down.handlers, apiKeys.Shutdown)
@@ -256,6 +267,12 @@ func Run(ctx context.Context, o Options) (err error) {
 	if keys != nil {
 		bgLoops.Go(keys.Run)
 	}
+	// A node started with other settings than the running ones says so
+	// before it serves; the others notice at their next check.
+	if err := drift.check(ctx); err != nil {
+		log.Warn("node settings: cannot compare with the other nodes", "err", err)
+	}
+	bgLoops.Go(drift.run)
 	// sessiond.New subscribed the Manager to the store's revocation feed
 	// (hybrid on PostgreSQL or Redis); mgr.Close ends it.
 

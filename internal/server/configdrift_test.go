@@ -1,0 +1,60 @@
+package server_test
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/internal/server"
+)
+
+// driftGauge returns the sessiond_config_drift line of n's /metrics.
+func driftGauge(t *testing.T, n *node) string {
+	t.Helper()
+	res, err := http.Get("http://" + n.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "sessiond_config_drift ") {
+			return l
+		}
+	}
+	return ""
+}
+
+// TestConfigDrift_RunningNodeNotices: a node already serving learns, at
+// its next check, that a node started after it holds other lifetimes
+// (its access tokens outlive what the running node issues), and that the
+// drift is over once that node has stopped.
+func TestConfigDrift_RunningNodeNotices(t *testing.T) {
+	for _, st := range sharedStores(t) {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := devConfig(t)
+			st.configure(t, &cfg)
+			const every = 20 * time.Millisecond
+			a := start(t, server.Options{Config: cfg, DriftInterval: every})
+			if g := driftGauge(t, a); g != "sessiond_config_drift 0" {
+				t.Fatalf("alone: %q; want sessiond_config_drift 0", g)
+			}
+			cfgB := cfg
+			cfgB.Server.DataDir = t.TempDir()
+			cfgB.Lifetime.Access = config.Duration(2 * time.Hour)
+			b := start(t, server.Options{Config: cfgB, DriftInterval: every})
+			if g := driftGauge(t, b); g != "sessiond_config_drift 1" {
+				t.Errorf("node started with another lifetimes.access: %q; want sessiond_config_drift 1", g)
+			}
+			eventually(t, 10*time.Second, "the running node counts the drift", func() bool { return driftGauge(t, a) == "sessiond_config_drift 1" })
+			if err := b.stop(); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, 10*time.Second, "the drift ends with the other node", func() bool { return driftGauge(t, a) == "sessiond_config_drift 0" })
+		})
+	}
+}
