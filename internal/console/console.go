@@ -135,6 +135,10 @@ type Options struct {
 	// (the connection's peer); over it, sign-in answers 429 with
 	// Retry-After before looking at the key.
 	SignInLimit *ratelimit.Limiter
+	// LogIPPrefixes cuts the client address of the console's own log
+	// lines (a refused sign-in) as events cut theirs
+	// (events.ipv4_prefix, events.ipv6_prefix); zero keeps it whole.
+	LogIPPrefixes sessiond.IPPrefixes
 	// Clock; default sessiond.SystemClock.
 	Clock sessiond.Clock
 	// Logger; nil discards.

@@ -224,7 +224,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ok {
 		secs := strconv.Itoa(int(retry / time.Second))
-		c.log.WarnContext(r.Context(), "console: sign-in rate limited", "client_ip", peerAddr(r))
+		c.log.WarnContext(r.Context(), "console: sign-in rate limited", "client_ip", c.o.LogIPPrefixes.Mask(peerAddr(r)))
 		w.Header().Set("Retry-After", secs)
 		refuse(http.StatusTooManyRequests, "Too many sign-in attempts from this address; try again in "+secs+" s.")
 		return

@@ -43,6 +43,7 @@ func buildConsole(ctx context.Context, o Options, p consoleParts, log *slog.Logg
 		// The console logs a lost event and undoes a sign-in that has none.
 		Record: p.events.emitChecked,
 		Idle:   cfg.Console.IdleTimeout.Std(), Logger: log, Clock: p.clock,
+		LogIPPrefixes:   cfg.Events.IPPrefixes(),
 		RequestDeadline: httpapi.RequestDeadline(cfg.Server.WriteTimeout.Std()),
 		Outbox:          p.outbox,
 		Findings:        config.Validate(cfg, o.Doc, cfg.Environment),
