@@ -562,7 +562,18 @@ func buildManager(ctx context.Context, cfg config.Config, o Options, store sessi
 // if set, otherwise a generated key written to <data>/api-key (mode 0600)
 // on first start. The key itself is never logged.
 func bootstrapAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret, keys *apikey.Keys, log *slog.Logger) error {
+	var before []apikey.Key
+	if env != "" {
+		// To tell a key new to the store: one node given a mistyped or an
+		// old SESSIOND_API_KEY adds a second admin key that every node
+		// then accepts.
+		before, _ = keys.List(ctx)
+	}
 	file, err := seedAPIKey(ctx, cfg, env, keys)
+	if added, others := newEnvKey(ctx, keys, before); added != nil {
+		log.Warn("SESSIOND_API_KEY is a key the store did not hold: added as a new admin key beside the other live keys, and every node accepts it; if another node runs with another SESSIOND_API_KEY (a mistyped or an old value), revoke the one not meant (sessiond apikey revoke <id>)",
+			"id", added.ID, "other_live_keys", others)
+	}
 	switch {
 	case err != nil:
 		return err
@@ -576,6 +587,33 @@ func bootstrapAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret
 		log.Warn("generated the first API key; backends send it as Authorization: Bearer <key>", "file", file)
 	}
 	return nil
+}
+
+// newEnvKey is the live key that keys holds and before (the keys before
+// SESSIOND_API_KEY was ensured) did not, and how many live keys before
+// held; nil when there were none (a first start) or nothing was added.
+func newEnvKey(ctx context.Context, keys *apikey.Keys, before []apikey.Key) (*apikey.Key, int) {
+	others := 0
+	known := map[string]bool{}
+	for _, k := range before {
+		known[k.ID] = true
+		if k.RevokedAt.IsZero() {
+			others++
+		}
+	}
+	if others == 0 {
+		return nil, 0
+	}
+	after, err := keys.List(ctx)
+	if err != nil {
+		return nil, 0
+	}
+	for _, k := range after {
+		if !known[k.ID] && k.RevokedAt.IsZero() {
+			return &k, others
+		}
+	}
+	return nil, 0
 }
 
 // retain enforces events.retention: every retentionEvery it deletes older
