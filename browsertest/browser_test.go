@@ -33,7 +33,7 @@ const (
 func TestBrowser(t *testing.T) {
 	node, chromium := requirements(t)
 
-	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Minute)
+	ctx, cancel := testenv.BeforeDeadline(t) // a hang is cut, and logged, before the binary's own deadline
 	defer cancel()
 	bin := filepath.Join(t.TempDir(), "webapp")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/sessiond/sessiond/examples/webapp")

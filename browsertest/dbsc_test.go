@@ -1,7 +1,6 @@
 package browsertest
 
 import (
-	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/base64"
@@ -36,7 +35,7 @@ const boundCookieLifetime = 3 * time.Second
 // SPKI must be allowed).
 func TestBrowserDBSC(t *testing.T) {
 	node, chromium := requirements(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	ctx, cancel := testenv.BeforeDeadline(t) // a hang is cut, and logged, before the binary's own deadline
 	defer cancel()
 
 	events := &sessiondtest.Events{}
