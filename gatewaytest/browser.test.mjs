@@ -91,17 +91,18 @@ async function subject(page) {
 async function openRefreshPage(ctx, base, returnTo, answer, { onWaitLocks } = {}) {
   const page = await ctx.newPage();
   if (onWaitLocks) {
-    // Reports the Web Locks held when the page starts a wait of 500 ms or
-    // more (the refresh page's pause before its retry) and when that wait
-    // ends, before the retry is sent: read in the page at those moments,
-    // so the answer does not depend on how fast this process samples it.
+    // Reports the Web Locks held when the page starts its pause before the
+    // retry (a wait of 500 ms to 2 s; the attempts' own time limits, 3 s
+    // and 15 s, are left alone) and when that wait ends, before the retry
+    // is sent: read in the page at those moments, so the answer does not
+    // depend on how fast this process samples it.
     await page.exposeFunction("sessiondTestWaitLocks", onWaitLocks);
     await page.addInitScript(() => {
       const setTimeout = window.setTimeout;
       const report = (when) =>
         navigator.locks.query().then((s) => window.sessiondTestWaitLocks(when, s.held.map((l) => l.name)));
       window.setTimeout = function (fn, ms, ...args) {
-        if (!(ms >= 500)) return setTimeout.call(window, fn, ms, ...args);
+        if (!(ms >= 500 && ms < 2000)) return setTimeout.call(window, fn, ms, ...args);
         report("wait starts");
         return setTimeout.call(window, () => report("wait ends").then(() => fn(...args)), ms);
       };
