@@ -35,12 +35,21 @@ const NodeSettingsDoc = "node_settings"
 // DefaultDriftInterval is how often a node writes its entry and compares.
 const DefaultDriftInterval = 30 * time.Second
 
-// A node not seen for driftLive intervals is taken as gone (not compared
-// with); after driftForget intervals its entry is removed.
+// A node whose entry this node has not seen change for driftLive
+// intervals is taken as gone (not compared with); after driftForget
+// intervals its entry is removed. Judged by this node's clock, as it
+// watches each entry's Beat: the writer's clock may be off by minutes.
+// At most driftMaxNodes entries are kept (crash loops leave one per
+// start, about 2.5 kB each), the ones seen longest ago dropped first.
 const (
-	driftLive   = 3
-	driftForget = 20
+	driftLive     = 3
+	driftForget   = 20
+	driftMaxNodes = 100
 )
+
+// driftTimeout bounds one check: a store that does not answer must not
+// hold the start, nor the removal of the entry at stop.
+const driftTimeout = 5 * time.Second
 
 // driftExempt are the settings each node may hold its own: where it
 // listens and how it reaches the store, its own caches, budgets and
@@ -68,11 +77,17 @@ type nodeSettings struct {
 
 // nodeEntry is one node's record.
 type nodeEntry struct {
-	Host    string    `json:"host"`
-	Version string    `json:"version,omitempty"`
-	Seen    time.Time `json:"seen"`
-	// Settings maps a dotted path to a keyed hash of its value, never
-	// the value: a webhook URL may carry a credential.
+	Host    string `json:"host"`
+	Version string `json:"version,omitempty"`
+	// Seen is the writer's clock, a hint for entries first seen; Beat
+	// counts its writes, so that readers judge liveness by their own.
+	Seen time.Time `json:"seen"`
+	Beat uint64    `json:"beat"`
+	// Settings maps a dotted path to a hash of its value, never the
+	// value. Ordinary settings are hashed with a public key (a guess of
+	// limits.max_sessions can be tested against it); a value that may
+	// hold a secret (a webhook's URL and secret) with a key drawn from
+	// the KEK, as "kek:<KEK ID>:<hash>", and not recorded without one.
 	Settings map[string]string `json:"settings"`
 }
 
@@ -101,16 +116,33 @@ func driftSettings(cfg config.Config, kek *signing.KEK, old []*signing.KEK, endp
 	values["signing.kek"] = jsonString(kekID)
 	values["signing.old_keks"] = jsonString(oldIDs)
 
+	// Values that may hold a secret: a hash anyone could recompute would
+	// confirm a guess of a secret typed by hand.
+	secrets := map[string]string{}
+	var secretKey []byte
+	if kek != nil {
+		secretKey, _ = kek.DeriveKey("node settings")
+	}
+	addSecret := func(path string, value []byte) {
+		if secretKey == nil {
+			return
+		}
+		m := hmac.New(sha256.New, secretKey)
+		m.Write([]byte(path + "\x00"))
+		m.Write(value)
+		secrets[path] = "kek:" + kek.ID + ":" + base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:12])
+	}
+
 	names := []string{}
 	for _, ep := range endpoints {
 		p := "webhooks." + ep.Name + "."
 		names = append(names, ep.Name)
 		events := slices.Clone(ep.Events)
 		slices.Sort(events)
-		values[p+"url"] = jsonString(ep.URL)
+		addSecret(p+"url", []byte(ep.URL))
 		values[p+"events"] = jsonString(events)
 		values[p+"max_attempts"] = jsonString(ep.MaxAttempts)
-		values[p+"secret"] = jsonString(secretFingerprint(ep.Secret))
+		addSecret(p+"secret", ep.Secret)
 	}
 	slices.Sort(names)
 	values["webhooks"] = jsonString(names)
@@ -119,6 +151,7 @@ func driftSettings(cfg config.Config, kek *signing.KEK, old []*signing.KEK, endp
 	for p, v := range values {
 		out[p] = settingHash(p, v)
 	}
+	maps.Copy(out, secrets)
 	return out
 }
 
@@ -200,34 +233,39 @@ func jsonString(v any) string {
 }
 
 // settingHash names a value without showing it: nodes compare hashes.
+// Its key is public, so it hides no secret (see driftSettings).
 func settingHash(path, value string) string {
 	m := hmac.New(sha256.New, []byte("sessiond node settings"))
 	m.Write([]byte(path + "\x00" + value))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:12])
 }
 
-// secretFingerprint names a webhook secret: 24 or more random bytes (the
-// validator refuses typed ones, SD-WEBHOOK-006), so that its keyed hash
-// cannot be inverted.
-func secretFingerprint(secret []byte) string {
-	m := hmac.New(sha256.New, []byte("sessiond webhook secret fingerprint"))
-	m.Write(secret)
-	return hex.EncodeToString(m.Sum(nil)[:12])
-}
-
 // configDrift records this node's settings in the store and compares
 // them with those of the other live nodes. Safe for concurrent use.
 type configDrift struct {
-	meta  sessiond.MetaStore
-	clock sessiond.Clock
-	log   *slog.Logger
-	every time.Duration
-	id    string
-	entry nodeEntry
+	meta    sessiond.MetaStore
+	clock   sessiond.Clock
+	log     *slog.Logger
+	every   time.Duration
+	timeout time.Duration // of one check: driftTimeout
+	id      string
+	entry   nodeEntry
 
 	mu        sync.Mutex
 	reported  string // the last differing set logged, to log each change once
+	failing   bool   // the last check failed (logged once a streak)
+	watched   map[string]watch
 	differing atomic.Int64
+}
+
+// watch is what this node last saw of another node's entry: its Beat;
+// since, when (by this node's clock) it first saw that beat; at, when
+// the entry counts as written: since, or on first sight the writer's
+// Seen if earlier (a node started after another's crash does not take
+// it as live).
+type watch struct {
+	beat      uint64
+	since, at time.Time
 }
 
 func newConfigDrift(meta sessiond.MetaStore, settings map[string]string, version string, every time.Duration, clock sessiond.Clock, log *slog.Logger) *configDrift {
@@ -237,8 +275,8 @@ func newConfigDrift(meta sessiond.MetaStore, settings map[string]string, version
 	host, _ := os.Hostname()
 	var b [8]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
-	return &configDrift{meta: meta, clock: clock, log: log, every: every, id: hex.EncodeToString(b[:]),
-		entry: nodeEntry{Host: host, Version: version, Settings: settings}}
+	return &configDrift{meta: meta, clock: clock, log: log, every: every, timeout: driftTimeout, id: hex.EncodeToString(b[:]),
+		entry: nodeEntry{Host: host, Version: version, Settings: settings}, watched: map[string]watch{}}
 }
 
 // Differing is the number of settings this node holds otherwise than
@@ -254,18 +292,35 @@ func (d *configDrift) run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-			defer cancel()
-			if err := d.update(wctx, true); err != nil {
+			if err := d.update(context.WithoutCancel(ctx), true); err != nil {
 				d.log.Debug("node settings: remove this node's entry", "err", err)
 			}
 			return
 		case <-t.C:
-			if err := d.check(ctx); err != nil && ctx.Err() == nil {
-				d.log.Warn("node settings: cannot compare with the other nodes", "err", err)
-			}
+			d.tick(ctx)
 		}
 	}
+}
+
+// tick checks, logging the first failure of a streak and its end: a
+// store down for an hour is reported by the store's own alerts, not by
+// a line every 30 s.
+func (d *configDrift) tick(ctx context.Context) {
+	err := d.check(ctx)
+	if ctx.Err() != nil {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch {
+	case err != nil && !d.failing:
+		d.log.Warn("node settings: cannot compare with the other nodes (logged once until it works again)", "err", err)
+	case err != nil:
+		d.log.Debug("node settings: cannot compare with the other nodes", "err", err)
+	case d.failing:
+		d.log.Info("node settings: can compare with the other nodes again")
+	}
+	d.failing = err != nil
 }
 
 // check writes this node's entry and compares it with the others'.
@@ -276,6 +331,8 @@ func (d *configDrift) check(ctx context.Context) error {
 // update writes (or with remove, deletes) this node's entry, forgets
 // nodes long gone, and compares with the live ones.
 func (d *configDrift) update(ctx context.Context, remove bool) error {
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
 	for attempt := 0; attempt < 5; attempt++ {
 		var doc nodeSettings
 		raw, version, err := d.meta.GetMeta(ctx, NodeSettingsDoc)
@@ -293,16 +350,15 @@ func (d *configDrift) update(ctx context.Context, remove bool) error {
 			doc.Nodes = map[string]nodeEntry{}
 		}
 		now := d.clock.Now()
-		for id, e := range doc.Nodes {
-			if now.Sub(e.Seen) > driftForget*d.every {
-				delete(doc.Nodes, id)
-			}
-		}
+		live := d.watch(doc, now)
 		if remove {
 			delete(doc.Nodes, d.id)
 		} else {
 			e := d.entry
 			e.Seen = now
+			if old, ok := doc.Nodes[d.id]; ok {
+				e.Beat = old.Beat + 1
+			}
 			doc.Nodes[d.id] = e
 		}
 		b, err := json.Marshal(doc)
@@ -315,27 +371,82 @@ func (d *configDrift) update(ctx context.Context, remove bool) error {
 			return fmt.Errorf("write %s: %w", NodeSettingsDoc, err)
 		}
 		if !remove {
-			d.compare(doc, now)
+			d.compare(doc, live)
 		}
 		return nil
 	}
 	return fmt.Errorf("write %s: %w", NodeSettingsDoc, sessiond.ErrConflict)
 }
 
+// watch notes each other entry's beat, removes the entries not seen to
+// change for driftForget intervals and, past driftMaxNodes, those seen
+// longest ago; it returns the IDs of the live ones. Ages are this node's
+// own: an entry first seen counts as written at its Seen, unless that
+// is ahead of this clock, until its Beat changes.
+func (d *configDrift) watch(doc nodeSettings, now time.Time) map[string]bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for id := range d.watched {
+		if _, ok := doc.Nodes[id]; !ok {
+			delete(d.watched, id)
+		}
+	}
+	live := map[string]bool{}
+	for id, e := range doc.Nodes {
+		if id == d.id {
+			continue
+		}
+		w, ok := d.watched[id]
+		switch {
+		case !ok:
+			w = watch{beat: e.Beat, since: now, at: now}
+			if e.Seen.Before(now) {
+				w.at = e.Seen
+			}
+		case w.beat != e.Beat:
+			w = watch{beat: e.Beat, since: now, at: now}
+		}
+		d.watched[id] = w
+		// Forgotten only once watched unchanged for the whole period:
+		// the writer's Seen may be a clock's error.
+		if now.Sub(w.since) > driftForget*d.every {
+			delete(doc.Nodes, id)
+			delete(d.watched, id)
+			continue
+		}
+		if now.Sub(w.at) <= driftLive*d.every {
+			live[id] = true
+		}
+	}
+	if over := len(doc.Nodes) - driftMaxNodes; over > 0 {
+		ids := slices.Collect(maps.Keys(doc.Nodes))
+		ids = slices.DeleteFunc(ids, func(id string) bool { return id == d.id })
+		slices.SortFunc(ids, func(a, b string) int { return doc.Nodes[a].Seen.Compare(doc.Nodes[b].Seen) })
+		for _, id := range ids[:min(over+1, len(ids))] {
+			delete(doc.Nodes, id)
+			delete(d.watched, id)
+			delete(live, id)
+		}
+	}
+	return live
+}
+
 // compare sets the gauge and logs when the set of differing settings
 // changes. Only settings both nodes record are compared (a node of
-// another version may record more or fewer), except the webhook list.
-func (d *configDrift) compare(doc nodeSettings, now time.Time) {
+// another version may record more or fewer), and a secret's hash only
+// with one drawn from the same KEK (the KEK's own difference is
+// signing.kek).
+func (d *configDrift) compare(doc nodeSettings, live map[string]bool) {
 	differ := map[string]bool{}
 	var nodes []string
 	for _, id := range slices.Sorted(maps.Keys(doc.Nodes)) {
 		e := doc.Nodes[id]
-		if id == d.id || now.Sub(e.Seen) > driftLive*d.every {
+		if !live[id] {
 			continue
 		}
 		n := 0
 		for p, h := range d.entry.Settings {
-			if o, ok := e.Settings[p]; ok && o != h {
+			if o, ok := e.Settings[p]; ok && o != h && sameKey(o, h) {
 				differ[p] = true
 				n++
 			}
@@ -359,4 +470,17 @@ func (d *configDrift) compare(doc nodeSettings, now time.Time) {
 		d.log.Info("node settings agree with the other nodes again", "node", d.id)
 	}
 	d.reported = key
+}
+
+// sameKey reports whether two hashes can be compared: both public, or
+// both drawn from the same KEK ("kek:<ID>:…").
+func sameKey(a, b string) bool {
+	kekOf := func(h string) string {
+		if rest, ok := strings.CutPrefix(h, "kek:"); ok {
+			id, _, _ := strings.Cut(rest, ":")
+			return id
+		}
+		return ""
+	}
+	return kekOf(a) == kekOf(b)
 }

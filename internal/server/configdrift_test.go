@@ -1,12 +1,16 @@
 package server_test
 
 import (
+	"context"
+	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
 )
@@ -56,5 +60,28 @@ func TestConfigDrift_RunningNodeNotices(t *testing.T) {
 			}
 			eventually(t, 10*time.Second, "the drift ends with the other node", func() bool { return driftGauge(t, a) == "sessiond_config_drift 0" })
 		})
+	}
+}
+
+// TestConfigDrift_SingleNodeStore: SQLite serves one process (a second
+// serve on its file is refused), so there is no other node to compare
+// with, and no node_settings document is written every 30 s for it.
+func TestConfigDrift_SingleNodeStore(t *testing.T) {
+	cfg := devConfig(t)
+	a := start(t, server.Options{Config: cfg, DriftInterval: time.Millisecond})
+	if g := driftGauge(t, a); g != "sessiond_config_drift 0" {
+		t.Errorf("single node: %q; want sessiond_config_drift 0", g)
+	}
+	if err := a.stop(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := server.OpenStore(context.Background(), cfg, slog.New(slog.DiscardHandler), server.OpenMode{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	// The entry a stopping node removes would leave an empty document.
+	if raw, _, err := st.(sessiond.MetaStore).GetMeta(context.Background(), server.NodeSettingsDoc); !errors.Is(err, sessiond.ErrNotFound) {
+		t.Errorf("GetMeta(%s) = %s, %v; want sessiond.ErrNotFound (never written)", server.NodeSettingsDoc, raw, err)
 	}
 }

@@ -3,6 +3,7 @@ package signing
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -50,6 +51,19 @@ func ParseKEK(text []byte) (*KEK, error) {
 	}
 	sum := sha256.Sum256(append([]byte("sessiond kek id\x00"), raw...))
 	return &KEK{ID: hex.EncodeToString(sum[:8]), key: (*[KEKSize]byte)(raw)}, nil
+}
+
+// DeriveKey returns a 32-byte key for label, drawn from k by HMAC-SHA256,
+// for another use than sealing (a keyed fingerprint that whoever holds
+// the store alone cannot test guesses against). Distinct labels give
+// independent keys; a KEK not made by ParseKEK has none.
+func (k *KEK) DeriveKey(label string) ([]byte, error) {
+	if k == nil || k.key == nil {
+		return nil, fmt.Errorf("signing: key-encryption key was not made by ParseKEK")
+	}
+	m := hmac.New(sha256.New, k.key[:])
+	m.Write([]byte("sessiond kek derive\x00" + label))
+	return m.Sum(nil), nil
 }
 
 // aead is k's AES-256-GCM; a KEK not made by ParseKEK has no key.
