@@ -3,7 +3,7 @@ package signing
 import (
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hmac"
+	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -53,17 +53,16 @@ func ParseKEK(text []byte) (*KEK, error) {
 	return &KEK{ID: hex.EncodeToString(sum[:8]), key: (*[KEKSize]byte)(raw)}, nil
 }
 
-// DeriveKey returns a 32-byte key for label, drawn from k by HMAC-SHA256,
-// for another use than sealing (a keyed fingerprint that whoever holds
-// the store alone cannot test guesses against). Distinct labels give
-// independent keys; a KEK not made by ParseKEK has none.
+// DeriveKey returns a 32-byte key for label, drawn from k by HKDF-SHA256
+// (RFC 5869, label as its info), for another use than sealing (a keyed
+// fingerprint that whoever holds the store alone cannot test guesses
+// against). Distinct labels give independent keys; a KEK not made by
+// ParseKEK has none.
 func (k *KEK) DeriveKey(label string) ([]byte, error) {
 	if k == nil || k.key == nil {
 		return nil, fmt.Errorf("signing: key-encryption key was not made by ParseKEK")
 	}
-	m := hmac.New(sha256.New, k.key[:])
-	m.Write([]byte("sessiond kek derive\x00" + label))
-	return m.Sum(nil), nil
+	return hkdf.Key(sha256.New, k.key[:], nil, "sessiond kek derive: "+label, 32)
 }
 
 // aead is k's AES-256-GCM; a KEK not made by ParseKEK has no key.

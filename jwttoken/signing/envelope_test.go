@@ -514,3 +514,40 @@ func TestKeys_KEKIntroduction(t *testing.T) {
 		})
 	}
 }
+
+// TestKEK_DeriveKey: a derived key depends on the KEK and the label, is
+// the same each time, and a KEK not made by
+// ParseKEK has none.
+func TestKEK_DeriveKey(t *testing.T) {
+	kek := func() *signing.KEK {
+		b := make([]byte, signing.KEKSize)
+		if _, err := rand.Read(b); err != nil {
+			t.Fatal(err)
+		}
+		k, err := signing.ParseKEK([]byte(base64.StdEncoding.EncodeToString(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	a, b := kek(), kek()
+	derive := func(k *signing.KEK, label string) string {
+		d, err := k.DeriveKey(label)
+		if err != nil || len(d) != 32 {
+			t.Fatalf("DeriveKey(%q) = %d bytes, %v; want 32, nil", label, len(d), err)
+		}
+		return string(d)
+	}
+	if derive(a, "x") != derive(a, "x") {
+		t.Error("DeriveKey is not deterministic")
+	}
+	if derive(a, "x") == derive(a, "y") {
+		t.Error("two labels give one key")
+	}
+	if derive(a, "x") == derive(b, "x") {
+		t.Error("two KEKs give one key")
+	}
+	if _, err := (&signing.KEK{}).DeriveKey("x"); err == nil {
+		t.Error("DeriveKey of a KEK not made by ParseKEK = nil error")
+	}
+}
