@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -131,5 +132,73 @@ func TestPrometheusRules_SeriesExist(t *testing.T) {
 	}
 	if n < 15 {
 		t.Fatalf("found %d series references in %s, want at least one per alert", n, alertRules)
+	}
+}
+
+// TestPrometheusRules_DocsQuoteShipped: an alert rule a page shows (a
+// ```yaml block listing `- alert:` rules) is the shipped one, with its
+// expression and duration as they stand in the rules file. docs/webhooks.md
+// showed SessiondWebhookDead and SessiondWebhookBacklog with thresholds of
+// their own (100 pending, not 1000) and without `max by (job)`, so every
+// node fired its own copy of a store-wide alert.
+func TestPrometheusRules_DocsQuoteShipped(t *testing.T) {
+	type rule struct {
+		Alert string `yaml:"alert"`
+		Expr  string `yaml:"expr"`
+		For   string `yaml:"for"`
+	}
+	b, err := os.ReadFile(alertRules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		Groups []struct {
+			Rules []rule `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(b, &file); err != nil {
+		t.Fatal(err)
+	}
+	shipped := map[string]rule{}
+	for _, g := range file.Groups {
+		for _, r := range g.Rules {
+			shipped[r.Alert] = r
+		}
+	}
+	pages, err := filepath.Glob("../docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages = append(pages, "../README.md")
+	block := regexp.MustCompile("(?ms)^[ \t]*```yaml\n(.*?)^[ \t]*```")
+	n := 0
+	for _, page := range pages {
+		b, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range block.FindAllStringSubmatch(string(b), -1) {
+			var rules []rule
+			if yaml.Unmarshal([]byte(m[1]), &rules) != nil {
+				continue // not a list of rules: a configuration file
+			}
+			for _, r := range rules {
+				if r.Alert == "" {
+					continue
+				}
+				n++
+				want, ok := shipped[r.Alert]
+				switch {
+				case !ok:
+					t.Errorf("%s shows the alert %s, which %s does not ship", filepath.Base(page), r.Alert, alertRules)
+				case strings.Join(strings.Fields(r.Expr), " ") != strings.Join(strings.Fields(want.Expr), " ") || r.For != want.For:
+					t.Errorf("%s shows %s as expr %q, for %q; %s ships expr %q, for %q",
+						filepath.Base(page), r.Alert, r.Expr, r.For, alertRules, want.Expr, want.For)
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no alert rule found in the pages' yaml blocks; the pattern is wrong")
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -321,6 +320,12 @@ func TestREADME_CLICommands(t *testing.T) {
 	}
 }
 
+// isPlaceholder reports whether a word of a documented command stands for
+// a value the reader fills in: a word in capitals, such as ID, S or FILE.
+func isPlaceholder(word string) bool {
+	return word != "" && strings.Trim(word, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == ""
+}
+
 // shellWords splits a command line the way sh would for these simple
 // lines: words, "double" and 'single' quotes, and a # comment. A pipe,
 // redirection or separator is an error: the CLI block shows one command a
@@ -369,16 +374,25 @@ func shellWords(line string) ([]string, error) {
 // TestDocs_CLICommands: every sessiond command the pages (README.md,
 // docs/*.md, the examples' and the Node SDK's READMEs) show in code, in a
 // fenced block or inline (`sessiond …`, wrapped over lines or not), is one
-// the real command tree accepts. Those that ask the running
-// server (incident, sessions, events), written with flags to be copied as
-// they stand, are run against a closed port: they must get as far as
-// calling it (exit 1), not stop at a usage error (exit 2). docs/operations.md
-// told an operator after a Redis rollback to run `sessiond incident revoke
-// --all --rotate-keys`, which exits 2 without --reason.
+// the real command tree accepts. Those written with flags to be copied as
+// they stand (no … and no placeholder such as ID) are run: those that ask
+// the running server (incident, sessions, events) against a closed port,
+// those that open the store (apikey, keys, migrate) on a SQLite store of
+// their own; they must get as far as the server or the store (exit 0 or
+// 1), not stop at a usage error (exit 2: a misspelt --scope or --type is
+// one). docs/operations.md told an operator after a Redis rollback to run
+// `sessiond incident revoke --all --rotate-keys`, which exits 2 without
+// --reason; docs/redisstore.md still named `sessiond incident revoke --all`
+// after a ```go fence, where the pattern that found the commands before
+// markdownCode no longer read the page as written.
 func TestDocs_CLICommands(t *testing.T) {
-	span := regexp.MustCompile("(?s)```(?:sh|bash)?\n([^`]+)```|`([^`]+)`")
 	env := []string{"SESSIOND_URL=http://127.0.0.1:1", "SESSIOND_DATA=" + t.TempDir(),
 		"SESSIOND_API_KEY=sdak_" + strings.Repeat("0123456789abcdef", 4)}
+	// The commands that open the store themselves (apikey, keys, migrate)
+	// run on a SQLite store of their own, made first.
+	if _, errOut, code := runInProcess(env, "migrate", "--create"); code != 0 {
+		t.Fatalf("sessiond migrate --create = exit %d: %s", code, errOut)
+	}
 	n, ran := 0, 0
 	pages, err := filepath.Glob("../../docs/*.md")
 	if err != nil {
@@ -394,61 +408,71 @@ func TestDocs_CLICommands(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, m := range span.FindAllStringSubmatch(string(b), -1) {
-			lines := strings.Split(m[1], "\n") // a block: one command a line
-			if m[1] == "" {
-				lines = []string{strings.Join(strings.Fields(m[2]), " ")}
-			}
-			for _, line := range lines {
-				line = strings.TrimSpace(line)
-				if !strings.HasPrefix(line, "sessiond ") {
-					continue
-				}
-				args, err := shellWords(line)
-				if err != nil {
-					continue // not one simple command (a redirection, a substitution)
-				}
-				n++
-				a := &app{stdout: io.Discard, stderr: io.Discard}
-				root := a.rootCmd()
-				cmd, rest, err := root.Find(args[1:])
-				if err != nil {
-					t.Errorf("%s: %q is not a sessiond command: %v", page, line, err)
-					continue
-				}
-				if cmd == root {
-					continue // sessiond --version, whose flag cobra adds when run
-				}
-				mention := false // inline, `sessiond events --type` names a flag: parse it, do not run it
-				if k := len(rest) - 1; m[1] == "" && k >= 0 && strings.HasPrefix(rest[k], "--") {
-					f := cmd.Flags().Lookup(strings.TrimPrefix(rest[k], "--"))
-					if mention = rest[k] == "--help" || f != nil && f.NoOptDefVal == ""; mention {
-						rest = rest[:k]
+		blocks, spans := markdownCode(string(b))
+		var lines []string // a block's lines, one command each; then the inline spans
+		for _, blk := range blocks {
+			switch blk.lang {
+			case "", "sh", "bash", "shell", "console":
+				for _, line := range blk.lines {
+					line = strings.TrimSpace(line)
+					if blk.lang == "console" {
+						line = strings.TrimPrefix(line, "$ ")
 					}
-				}
-				if err := cmd.ParseFlags(rest); err != nil {
-					t.Errorf("%s: %q: %v", page, line, err)
-					continue
-				}
-				if mention || page == "docs/PERFORMANCE.md" {
-					continue // PERFORMANCE.md records runs; its commands are shorthand for the docs/bench scripts
-				}
-				switch strings.Fields(cmd.CommandPath() + " x")[1] {
-				case "incident", "sessions", "events":
-				default:
-					continue
-				}
-				if !strings.Contains(line, " --") || strings.Contains(line, "…") {
-					continue // names the command, or has placeholders: not one to copy as it stands
-				}
-				ran++
-				if _, errOut, code := runInProcess(env, args[1:]...); code == 2 {
-					t.Errorf("%s: %q = exit 2 (usage): %s", page, line, strings.TrimSpace(errOut))
+					lines = append(lines, line)
 				}
 			}
 		}
+		inlineFrom := len(lines)
+		lines = append(lines, spans...)
+		for i, line := range lines {
+			if !strings.HasPrefix(line, "sessiond ") {
+				continue
+			}
+			args, err := shellWords(line)
+			if err != nil {
+				continue // not one simple command (a redirection, a substitution)
+			}
+			n++
+			a := &app{stdout: io.Discard, stderr: io.Discard}
+			root := a.rootCmd()
+			cmd, rest, err := root.Find(args[1:])
+			if err != nil {
+				t.Errorf("%s: %q is not a sessiond command: %v", page, line, err)
+				continue
+			}
+			if cmd == root {
+				continue // sessiond --version, whose flag cobra adds when run
+			}
+			mention := false // inline, `sessiond events --type` names a flag: parse it, do not run it
+			if k := len(rest) - 1; i >= inlineFrom && k >= 0 && strings.HasPrefix(rest[k], "--") {
+				f := cmd.Flags().Lookup(strings.TrimPrefix(rest[k], "--"))
+				if mention = rest[k] == "--help" || f != nil && f.NoOptDefVal == ""; mention {
+					rest = rest[:k]
+				}
+			}
+			if err := cmd.ParseFlags(rest); err != nil {
+				t.Errorf("%s: %q: %v", page, line, err)
+				continue
+			}
+			if mention || page == "docs/PERFORMANCE.md" {
+				continue // PERFORMANCE.md records runs; its commands are shorthand for the docs/bench scripts
+			}
+			switch strings.Fields(cmd.CommandPath() + " x")[1] {
+			case "incident", "sessions", "events", "apikey", "keys", "migrate":
+			default:
+				continue
+			}
+			if !strings.Contains(line, " --") || strings.Contains(line, "…") || slices.ContainsFunc(args, isPlaceholder) {
+				continue // names the command, or has placeholders: not one to copy as it stands
+			}
+			ran++
+			if _, errOut, code := runInProcess(env, args[1:]...); code == 2 {
+				t.Errorf("%s: %q = exit 2 (usage): %s", page, line, strings.TrimSpace(errOut))
+			}
+		}
 	}
-	if n < 20 || ran < 3 {
+	t.Logf("%d sessiond commands in the pages, %d of them run", n, ran)
+	if n < 200 || ran < 10 {
 		t.Fatalf("found only %d sessiond commands in the pages, %d of them run; want more", n, ran)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/sessiond/sessiond"
 )
 
 func readDoc(t *testing.T, name string) string {
@@ -159,5 +161,70 @@ func TestDocs_CiteStandards(t *testing.T) {
 		if re.MatchString(r.Rationale) {
 			t.Errorf("rule %s's rationale cites a checklist number", r.ID)
 		}
+	}
+}
+
+// TestDocs_KeysNamedExist: every dotted key the pages write in code
+// (`store.write_groups`, `webhooks[].events`, `signing.old_kek_files: […]`)
+// is a key of the file, or a section holding keys, so a reader who sets it
+// is not refused for an unknown key (SD-SCHEMA-001), or worse, looks for a
+// setting that does not exist. Names that share a section's first word
+// without being keys are listed apart: event types (sessiond.EventTypes),
+// the documents a store shares, and files.
+func TestDocs_KeysNamedExist(t *testing.T) {
+	keys := Keys()
+	sections := map[string]bool{}
+	for _, k := range keys {
+		sections[strings.TrimSuffix(strings.SplitN(k, ".", 2)[0], "[]")] = true
+	}
+	notKeys := map[string]bool{
+		"gateway.dbsc_key": true, // the DBSC key, a document in the store
+		"ssf.streams":      true, // the Shared Signals streams, a document in the store
+		"ssf.poll":         true, // their poll queues, documents in the store (ssf.poll.*)
+		// Settings node_settings compares that no key names: the KEK that
+		// seals and those that only open, by their IDs (configdrift.go).
+		"signing.kek":      true,
+		"signing.old_keks": true,
+	}
+	for _, e := range sessiond.EventTypes() {
+		notKeys[string(e)] = true
+	}
+	index := regexp.MustCompile(`\[\d*\]`)
+	itemNumber := regexp.MustCompile(`\.(\d+)(\.|$)`)
+	file := regexp.MustCompile(`\.(go|md|js|png|sh|sql|yaml)$`)
+	isKey := func(name string) bool {
+		name = index.ReplaceAllString(name, "[]")
+		name = itemNumber.ReplaceAllString(name, "[]$2") // webhooks.0.url, as the validator reports it
+		item := strings.TrimSuffix(name, "[]")           // csrf.trusted_origins.1: an item of a list of strings
+		for _, k := range keys {
+			if k == name || k == item || strings.HasPrefix(k, name+".") || strings.HasPrefix(k, name+"[]") {
+				return true
+			}
+		}
+		return false
+	}
+	span := regexp.MustCompile("`([a-z_]+(?:\\[\\d*\\])?(?:\\.[a-z0-9_]+(?:\\[\\d*\\])?)+)(?::[^`]*)?`")
+	files, _ := filepath.Glob("../../docs/*.md")
+	files = append(files, "../../README.md")
+	n := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range span.FindAllStringSubmatch(string(b), -1) {
+			name := m[1]
+			section := index.ReplaceAllString(strings.SplitN(name, ".", 2)[0], "")
+			if !sections[section] || notKeys[name] || file.MatchString(name) {
+				continue
+			}
+			n++
+			if !isKey(name) {
+				t.Errorf("%s names `%s`, which is not a configuration key", filepath.Base(f), name)
+			}
+		}
+	}
+	if n < 300 {
+		t.Fatalf("found only %d configuration keys named in the pages; the pattern is wrong", n)
 	}
 }
