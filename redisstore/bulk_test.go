@@ -671,20 +671,7 @@ func TestStore_RevokeMatchingFailsPartWay(t *testing.T) {
 			if !c.subjects {
 				f = c.filter(t0, at)
 			}
-			revokedNow := func() int {
-				t.Helper()
-				n := 0
-				for _, id := range ids {
-					s, err := st.Get(ctx, id)
-					if err != nil {
-						t.Fatalf("Get() = %v", err)
-					}
-					if s.Revoked() {
-						n++
-					}
-				}
-				return n
-			}
+			revokedNow := func() int { return countRevoked(ctx, t, st, ids) }
 			n, _, err := st.RevokeMatching(ctx, f, at, sessiond.ReasonIncident)
 			revoked := revokedNow()
 			if err == nil || n != revoked {
@@ -767,20 +754,7 @@ func TestStore_RevokeMatchingCanceledPartWay(t *testing.T) {
 				f = sessiond.RevokeFilter{Subjects: subjects}
 			}
 			at := t0.Add(time.Minute)
-			revokedNow := func() int {
-				t.Helper()
-				n := 0
-				for _, id := range ids {
-					s, err := st.Get(ctx, id)
-					if err != nil {
-						t.Fatalf("Get() = %v", err)
-					}
-					if s.Revoked() {
-						n++
-					}
-				}
-				return n
-			}
+			revokedNow := func() int { return countRevoked(ctx, t, st, ids) }
 			n, _, err := st.RevokeMatching(runCtx, f, at, sessiond.ReasonIncident)
 			cancel()
 			if revoked := revokedNow(); n != revoked || err == nil && n != sessions {
@@ -793,4 +767,20 @@ func TestStore_RevokeMatchingCanceledPartWay(t *testing.T) {
 			}
 		})
 	}
+}
+
+// countRevoked is how many of ids st holds revoked.
+func countRevoked(ctx context.Context, t *testing.T, st sessiond.Store, ids []sessiond.SessionID) int {
+	t.Helper()
+	n := 0
+	for _, id := range ids {
+		s, err := st.Get(ctx, id)
+		if err != nil {
+			t.Fatalf("Get() = %v", err)
+		}
+		if s.Revoked() {
+			n++
+		}
+	}
+	return n
 }
