@@ -50,4 +50,3 @@ func TestConsole_SignInLimitLogIPPrefixes(t *testing.T) {
 		})
 	}
 }
-
