@@ -22,6 +22,7 @@ import (
 // what happened after the copy is undone: a session created since is
 // gone, and one revoked since is live again.
 func TestSQLite_BackupAndRestore(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	n := startNode(t, nodeConfig{})
 	c := n.client()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -77,6 +78,7 @@ type login struct {
 // session.revoked event; one the kill interrupted has its event exactly
 // when the session (or its revocation) was stored.
 func TestE2E_CrashKeepsRefreshAndEvent(t *testing.T) {
+	t.Parallel()
 	const (
 		clients = 32
 		logins  = 8
@@ -84,6 +86,7 @@ func TestE2E_CrashKeepsRefreshAndEvent(t *testing.T) {
 	)
 	for _, b := range crashBackends(t) {
 		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
 			nc := nodeConfig{dataDir: t.TempDir(), env: b.env(t),
 				yaml: "lifetimes:\n  reuse_interval: 0s\n"}
 			n := startNode(t, nc)
@@ -126,7 +129,7 @@ func TestE2E_CrashKeepsRefreshAndEvent(t *testing.T) {
 			wg.Wait() // the login loops, which end with the server
 
 			n2 := startNode(t, nc)
-			b.settle()
+			b.settle(t)
 			c2 := n2.client()
 			for i, ch := range chains {
 				before := refreshedEvents(t, c2, ch.session)
@@ -161,23 +164,54 @@ func TestE2E_CrashKeepsRefreshAndEvent(t *testing.T) {
 // after the restart before the event log is complete.
 type crashBackend struct {
 	backend
-	settle func()
+	settle func(t *testing.T)
 }
 
 // crashBackends are backends(t) and a Redis Cluster (three masters with a
 // replica each). On a Cluster a change's records are kept pending in its
 // slot and moved after it; what a kill left pending is moved by the
 // restarted node's first sweep, pendingAge (10 s) after it opens the
-// store (docs/redisstore.md), so the check waits for that sweep, with 5 s
-// for the sweep itself on a busy machine.
+// store (docs/redisstore.md), so the check waits until no pending hash is
+// left on any master: the sweep moves a block to the event log before it
+// deletes its field, and Redis drops a hash with its last field.
 func crashBackends(t *testing.T) []crashBackend {
 	var out []crashBackend
 	for _, b := range backends(t) {
-		out = append(out, crashBackend{b, func() {}})
+		out = append(out, crashBackend{b, func(*testing.T) {}})
 	}
+	var cluster *redisclustertest.Cluster
 	return append(out, crashBackend{backend{"redis-cluster", func(t testing.TB) []string {
-		return []string{"SESSIOND_STORE_DRIVER=redis", "SESSIOND_STORE_DSN=" + redisclustertest.Start(t).URL()}
-	}}, func() { time.Sleep(15 * time.Second) }})
+		cluster = redisclustertest.Start(t)
+		return []string{"SESSIOND_STORE_DRIVER=redis", "SESSIOND_STORE_DSN=" + cluster.URL()}
+	}}, func(t *testing.T) {
+		if left := pendingHashes(t, cluster); left != "" {
+			t.Logf("pending hashes the kill left:\n%s", left)
+		}
+		// Polled every 250 ms, not eventually's 10: each look is a
+		// redis-cli process per master, CPU the sweep itself needs.
+		for end := time.Now().Add(60 * time.Second); pendingHashes(t, cluster) != ""; time.Sleep(250 * time.Millisecond) {
+			if time.Now().After(end) {
+				t.Fatalf("pending hashes left 60s after the restart (the restarted node's sweep runs 10s after it opens the store):\n%s", pendingHashes(t, cluster))
+			}
+		}
+	}})
+}
+
+// pendingHashes returns the pending hashes (the default prefix's) on the
+// cluster's masters, one a line; "" when there are none.
+func pendingHashes(t *testing.T, cluster *redisclustertest.Cluster) string {
+	t.Helper()
+	var keys []string
+	for _, port := range cluster.Masters() {
+		out, err := cluster.Run(port, "--scan", "--pattern", "sd:{*}:pending")
+		if err != nil {
+			t.Fatalf("SCAN for pending hashes on port %d: %v", port, err)
+		}
+		if out != "" {
+			keys = append(keys, out)
+		}
+	}
+	return strings.Join(keys, "\n")
 }
 
 // checkLogins checks one login worker's sessions against the event log.
@@ -253,12 +287,14 @@ func refreshedEvents(t *testing.T, c *client.Client, id sessiond.SessionID) int 
 // last_active_at); the refresh the kill interrupted, if any, left both its
 // event and a later activity, or neither.
 func TestE2E_CrashKeepsNoRotationRefreshAndEvent(t *testing.T) {
+	t.Parallel()
 	const (
 		clients = 32
 		killAt  = 240 // acknowledged refreshes before the kill
 	)
 	for _, b := range crashBackends(t) {
 		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
 			nc := nodeConfig{dataDir: t.TempDir(), env: b.env(t), yaml: "refresh:\n  rotation: false\n"}
 			n := startNode(t, nc)
 			ctx := t.Context()
@@ -281,7 +317,7 @@ func TestE2E_CrashKeepsNoRotationRefreshAndEvent(t *testing.T) {
 			})
 
 			n2 := startNode(t, nc)
-			b.settle()
+			b.settle(t)
 			c2 := n2.client()
 			for i, ch := range chains {
 				events := refreshedEvents(t, c2, ch.session)

@@ -38,8 +38,10 @@ func driftWarnings(t *testing.T, n *node) [][]string {
 // and a node stopped takes its entry with it, so that the next one, with
 // the running node's settings, sees no drift.
 func TestE2E_NodeSettingsDrift(t *testing.T) {
+	t.Parallel()
 	for _, b := range sharedBackends(t) {
 		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
 			// A webhook's secret and URL are compared only with a KEK:
 			// without one their hash would confirm a guess.
 			env := append(b.env(t), "SESSIOND_API_KEY="+testAPIKey, "SESSIOND_KEK=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")

@@ -51,6 +51,7 @@ func newPostgresStandby(t *testing.T, primary *storeServer) *storeServer {
 // the node serves again without a restart, and every login and refresh a
 // client saw acknowledged is on the new primary.
 func TestE2E_PostgresFailover(t *testing.T) {
+	t.Parallel()
 	if _, err := os.Stat("/usr/lib/postgresql"); err != nil && os.Getenv("SESSIOND_TEST_REQUIRE") != "1" {
 		t.Skip("no PostgreSQL server binaries")
 	}

@@ -45,8 +45,10 @@ func twoNodes(t testing.TB, env []string) (a, b *node) {
 // a revocation through node A is rejected by node B, and the same refresh
 // token presented to both at once leaves exactly one token family.
 func TestE2E_MultiNode(t *testing.T) {
+	t.Parallel()
 	for _, b := range sharedBackends(t) {
 		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
 			na, nb := twoNodes(t, append(b.env(t), "SESSIOND_API_KEY="+testAPIKey))
 			ca, cb := na.client(), nb.client()
 			ctx := context.Background()
@@ -213,12 +215,14 @@ func (s *storeServer) stop() {
 // The hybrid node keeps verifying signatures against its revoked set (the
 // documented policy) but cannot refresh.
 func TestE2E_StoreOutage(t *testing.T) {
+	t.Parallel()
 	kinds := []string{}
 	for _, b := range sharedBackends(t) {
 		kinds = append(kinds, b.name)
 	}
 	for _, kind := range kinds {
 		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
 			srv := newStoreServer(t, kind)
 			env := []string{"SESSIOND_API_KEY=" + testAPIKey, "SESSIOND_STORE_DRIVER=" + kind, "SESSIOND_STORE_DSN=" + srv.dsn()}
 			db := startNode(t, nodeConfig{env: append(env, "SESSIOND_STRATEGY=database")})

@@ -40,6 +40,7 @@ type mixedSession struct {
 // sends it traffic again and it rejects the sessions revoked while it was
 // down.
 func TestE2E_NodeKilledUnderLoad(t *testing.T) {
+	t.Parallel()
 	var env []string
 	for _, b := range sharedBackends(t) {
 		if b.name == "postgres" {

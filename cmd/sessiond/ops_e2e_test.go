@@ -97,8 +97,10 @@ func writeSecret(t testing.TB, dir string) ([]byte, string) {
 // webhooks from the durable outbox (with failing, down and dead receivers)
 // and the metrics that moved.
 func TestE2E_SecurityOperations(t *testing.T) {
+	t.Parallel()
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
 			dir := t.TempDir()
 			flaky := &receiver{fail: 2}
 			flakyKey, flakySecret := writeSecret(t, dir)

@@ -108,6 +108,7 @@ func sameDir(a, b string) bool {
 // again, since their path differs (-trimpath would miss the cache instead
 // for everything, SQLite included, which is far slower).
 func TestREADME_QuickStart(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}

@@ -15,6 +15,7 @@ import (
 // promoted replica: the test reports how many were (docs/operations.md),
 // and fails only if the node does not recover.
 func TestE2E_RedisClusterFailover(t *testing.T) {
+	t.Parallel()
 	// A 1 s node timeout: the promotion comes seconds after the kill.
 	cluster := redisclustertest.StartFailover(t)
 	n := startNode(t, nodeConfig{env: []string{"SESSIOND_API_KEY=" + testAPIKey,

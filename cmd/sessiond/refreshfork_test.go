@@ -18,9 +18,11 @@ import (
 // fix every successor stayed refreshable: a thief replaying a just-used
 // token kept a private chain and reuse detection never fired.
 func TestE2E_RefreshNeverForks(t *testing.T) {
+	t.Parallel()
 	const reuse = time.Second
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
 			env := append(b.env(t), "SESSIOND_API_KEY="+testAPIKey,
 				"SESSIOND_LIFETIMES_REUSE_INTERVAL="+reuse.String(),
 				// Up to 19 retired siblings fail on purpose; the limit on
@@ -106,12 +108,14 @@ func TestE2E_RefreshNeverForks(t *testing.T) {
 // session revoked on one node cannot be refreshed on the other, at once,
 // whether or not the revocation feed has reached it yet.
 func TestE2E_ReplayOnIssuingNode(t *testing.T) {
+	t.Parallel()
 	const reuse = time.Second
 	for _, b := range backends(t) {
 		if b.name == "sqlite" {
 			continue // one process per SQLite file
 		}
 		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
 			env := append(b.env(t), "SESSIOND_API_KEY="+testAPIKey, "SESSIOND_LIFETIMES_REUSE_INTERVAL="+reuse.String())
 			a, bn := startNode(t, nodeConfig{env: env}).client(), startNode(t, nodeConfig{env: env}).client()
 			ctx := context.Background()

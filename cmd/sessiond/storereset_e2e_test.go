@@ -28,6 +28,7 @@ import (
 // each node logged the loss and recorded store.reset_detected, and a key
 // made through the API before stays lost.
 func TestE2E_RedisRestartedEmpty(t *testing.T) {
+	t.Parallel()
 	testenv.Programs(t, "the Redis restart test", " (apt-get install redis-server)", "redis-server")
 	srv := newStoreServer(t, "redis")
 	srv.extra = []string{"--appendonly", "no"} // no persistence: a restart comes back empty
@@ -133,6 +134,7 @@ func TestE2E_RedisRestartedEmpty(t *testing.T) {
 // one node completes on another. Each node logs one ERROR line per
 // document; the Shared Signals streams stay lost, and say so.
 func TestE2E_RedisRestartedEmptySharedDocuments(t *testing.T) {
+	t.Parallel()
 	testenv.Programs(t, "the Redis restart test", " (apt-get install redis-server)", "redis-server")
 	srv := newStoreServer(t, "redis")
 	srv.extra = []string{"--appendonly", "no"}

@@ -244,8 +244,10 @@ func followers(t testing.TB, b backend) (*client.Client, *verifier.Verifier, *no
 // and a Node verifier that follow node B's stream. The latency is logged,
 // never asserted (BenchmarkVerifierRevocation records it).
 func TestE2E_Verifiers(t *testing.T) {
+	t.Parallel()
 	for _, b := range sharedBackends(t) {
 		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
 			ca, gv, nv := followers(t, b)
 			goLat, nodeLat := revocationLatencies(t, ca, gv, nv, 200)
 			logLatencies(t, b.name+" Go verifier", goLat)
@@ -301,10 +303,12 @@ func (nv *nodeVerifier) status() (snapshots int, stale bool) {
 // is back they catch up through Last-Event-ID (no snapshot) and reject
 // every session revoked during the outage.
 func TestE2E_VerifierOutage(t *testing.T) {
+	t.Parallel()
 	// MaxStaleness must exceed the server's heartbeat interval (10 s).
 	const maxStale = 12 * time.Second
 	for _, b := range sharedBackends(t) {
 		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
 			env := hybridEnv(b, t)
 			na := startNode(t, nodeConfig{env: env})
 			listen := []string{"--listen", "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))}
@@ -385,8 +389,10 @@ func TestE2E_VerifierOutage(t *testing.T) {
 // rotate_keys, made on node A, makes both verifiers (on node B) reject
 // every token issued before it; a login after it is accepted.
 func TestE2E_VerifierIncident(t *testing.T) {
+	t.Parallel()
 	for _, b := range sharedBackends(t) {
 		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
 			ca, gv, nv := followers(t, b)
 			ctx := context.Background()
 			var old []string

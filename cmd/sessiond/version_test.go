@@ -11,6 +11,7 @@ import (
 // TestVersion: `version` and `--version` print what the build recorded,
 // not a fixed "dev"; a release build's -ldflags values win.
 func TestVersion(t *testing.T) {
+	t.Parallel()
 	out, _, code := runCLI(t, nil, "--version")
 	if code != 0 || !strings.HasPrefix(out, "sessiond ") || out == "sessiond dev\n" {
 		t.Errorf("sessiond --version = exit %d, %q; want exit 0 and the build's version", code, out)
