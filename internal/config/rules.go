@@ -597,7 +597,7 @@ var rules = sortedByID([]Rule{
 		ID: "SD-JWT-003", Severity: SeverityError,
 		Title:     "HS256 secret shorter than 32 bytes or not random",
 		Rationale: "HMAC keys must be at least as long as the hash output, 256 bits for HS256 (RFC 8725 §3.5; OWASP JWT cheat sheet); a short or password-like key falls to offline guessing from one captured token.",
-		Fix:       "generate a new key of 32 or more random bytes (e.g. `openssl rand -base64 48 > hs256.key`)",
+		Fix:       "generate a new key of 32 or more random bytes (e.g. `(umask 077; openssl rand -base64 48 > hs256.key)`)",
 		Check: func(in Input) []Issue {
 			j := in.Config.JWT
 			if !in.tokens() || j.Algorithm != "HS256" || j.HS256SecretFile == "" {
@@ -703,7 +703,7 @@ var rules = sortedByID([]Rule{
 		ID: "SD-JWT-009", Severity: SeverityInfo,
 		Title:     "signing keys stored in clear unless a KEK is given",
 		Rationale: "The signing key ring lives in the store; without a key-encryption key it is stored in clear, so anyone who can read the database, a replica or a backup can mint access tokens for any user (NIST SP 800-57 Part 1 §6: keys protected at rest, apart from what they protect). The validator does not read SESSIOND_KEK, so a KEK given only there cannot be seen here (sessiond serve logs a warning when it has none).",
-		Fix:       "create a KEK (`openssl rand -base64 32 > /etc/sessiond/kek`, mode 0600) and set signing.kek_file, or give it as SESSIOND_KEK",
+		Fix:       "create a KEK (`(umask 077; openssl rand -base64 32 > /etc/sessiond/kek)`: mode 0600 from the start) and set signing.kek_file, or give it as SESSIOND_KEK",
 		Check: func(in Input) []Issue {
 			if in.production() && (in.tokens() || in.Config.SSF.Transmitter.Enabled) && in.Config.Signing.KEKFile == "" {
 				return []Issue{issue("signing.kek_file", "signing.kek_file is not set: unless SESSIOND_KEK is, the signing keys are stored in clear in the store")}
@@ -973,7 +973,7 @@ var rules = sortedByID([]Rule{
 		ID: "SD-WEBHOOK-006", Severity: SeverityError,
 		Title:     "webhook signing key not random",
 		Rationale: "The receiver trusts an event because its HMAC verifies, so the key is all that stands between it and forged events (a forged session.revoked, a suppressed alert); a key typed by hand (a word, a phrase, a pattern repeated to length) falls to offline guessing from one captured delivery. HMAC keys come from a CSPRNG (RFC 8725 §3.5); the HS256 key is held to the same measure (SD-JWT-003).",
-		Fix:       "generate a new key: echo whsec_$(openssl rand -base64 32) > the secret file, and give it to the receiver",
+		Fix:       "generate a new key: (umask 077; echo whsec_$(openssl rand -base64 32) > the secret file), and give it to the receiver",
 		Check: func(in Input) []Issue {
 			var out []Issue
 			for i, w := range in.Config.Webhooks {
