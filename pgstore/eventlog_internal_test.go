@@ -2,8 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sessiond/sessiond"
-	"github.com/sessiond/sessiond/sessiondtest"
 )
 
 // TestQueryEventsPlans: a query with time bounds reads a range of IDs (of
@@ -21,22 +18,8 @@ import (
 // rows (0.8 s). Plans of an empty table, with sequential scans off so the
 // planner shows the index conditions it can use.
 func TestQueryEventsPlans(t *testing.T) {
-	dsn := sessiondtest.RequireEnv(t, "SESSIOND_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
 	ctx := context.Background()
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	schema := "sessiond_test_" + hex.EncodeToString(b[:])
-	st, err := New(ctx, dsn, Options{Schema: schema})
-	if err != nil {
-		t.Fatalf("New() = %v; want nil", err)
-	}
-	t.Cleanup(func() {
-		st.Close()
-		if conn, err := pgx.Connect(ctx, dsn); err == nil {
-			_, _ = conn.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-			conn.Close(ctx)
-		}
-	})
+	st := newSchemaStore(t, Options{})
 	conn, err := st.pool.Acquire(ctx)
 	if err != nil {
 		t.Fatal(err)

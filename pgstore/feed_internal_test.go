@@ -1,18 +1,12 @@
 package pgstore
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/sessiond/sessiond"
-	"github.com/sessiond/sessiond/sessiondtest"
 )
 
 func TestPayload(t *testing.T) {
@@ -60,27 +54,8 @@ func TestPayload(t *testing.T) {
 // ping (WaitForNotification timing out, then Ping) keeps the connection
 // usable and loses nothing: notifications sent around many pings arrive.
 func TestSubscribeRevocations_QuietPings(t *testing.T) {
-	dsn := sessiondtest.RequireEnv(t, "SESSIOND_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
 	t.Parallel()
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	schema := "sessiond_test_" + hex.EncodeToString(b[:])
-	st, err := New(t.Context(), dsn, Options{Schema: schema})
-	if err != nil {
-		t.Fatalf("New() = %v; want nil", err)
-	}
-	t.Cleanup(func() {
-		st.Close()
-		conn, err := pgx.Connect(context.Background(), dsn)
-		if err != nil {
-			t.Errorf("drop schema: %v", err)
-			return
-		}
-		defer conn.Close(context.Background())
-		if _, err := conn.Exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-	})
+	st := newSchemaStore(t, Options{})
 	st.pingEvery = 5 * time.Millisecond
 
 	got := make(chan sessiond.Revocation, 100)

@@ -2,16 +2,12 @@ package pgstore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
-
-	"github.com/sessiond/sessiond/sessiondtest"
 )
 
 // TestPageRevocationsPlan: a page of the log is a range of
@@ -21,22 +17,9 @@ import (
 // cost more than the page: 25–90 ms for 9–20 ms of work), with 20,000
 // revocations and parallel plans made cheap for the planner.
 func TestPageRevocationsPlan(t *testing.T) {
-	dsn := sessiondtest.RequireEnv(t, "SESSIOND_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
 	ctx := context.Background()
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	schema := "sessiond_test_" + hex.EncodeToString(b[:])
-	st, err := New(ctx, dsn, Options{Schema: schema})
-	if err != nil {
-		t.Fatalf("New() = %v; want nil", err)
-	}
-	t.Cleanup(func() {
-		st.Close()
-		if conn, err := pgx.Connect(ctx, dsn); err == nil {
-			_, _ = conn.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-			conn.Close(ctx)
-		}
-	})
+	st := newSchemaStore(t, Options{})
+	schema := st.schema
 	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	conn, err := st.pool.Acquire(ctx)
 	if err != nil {
