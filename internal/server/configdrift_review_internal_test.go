@@ -175,3 +175,39 @@ func TestConfigDrift_FailuresLoggedOnce(t *testing.T) {
 		t.Errorf("no line when the checks work again:\n%s", n.log)
 	}
 }
+
+// TestConfigDrift_StopRemovesEntry: a node that stops cleanly takes its
+// entry out of node_settings at once, so that the others stop comparing
+// with it then, not 90 s later; its run's end waits for the removal.
+func TestConfigDrift_StopRemovesEntry(t *testing.T) {
+	meta := memstore.New()
+	clock := sessiondtest.NewClock(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
+	a, b := newDriftNode(meta, clock, 0), newDriftNode(meta, clock, 3)
+	for _, n := range []driftNode{a, b} {
+		if err := n.check(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries := func() int {
+		raw, _, err := meta.GetMeta(t.Context(), NodeSettingsDoc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc nodeSettings
+		if err := json.Unmarshal(raw, &doc); err != nil {
+			t.Fatal(err)
+		}
+		return len(doc.Nodes)
+	}
+	if got := entries(); got != 2 {
+		t.Fatalf("node_settings holds %d entries after two checks; want 2", got)
+	}
+	ctx, stop := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { b.run(ctx); close(done) }()
+	stop()
+	<-done
+	if got := entries(); got != 1 {
+		t.Errorf("node_settings holds %d entries after a node stopped; want 1", got)
+	}
+}
