@@ -155,6 +155,16 @@ func (m *Manager) earlierLogins(ctx context.Context, r LoginRetry, fp *[sha256.S
 	for gen = 0; gen < maxLoginRetries; gen++ {
 		t, s, err := m.store.Lookup(ctx, loginKeyHash(r, gen, nil))
 		if errors.Is(err, ErrNotFound) {
+			if gen == 0 {
+				// The first login, replaced by a retry, idles out and
+				// is collected before the retry's session: the key's
+				// logins go on at generation 1.
+				if _, _, err := m.store.Lookup(ctx, loginKeyHash(r, 1, nil)); err == nil {
+					continue
+				} else if !errors.Is(err, ErrNotFound) {
+					return 0, nil, fmt.Errorf("sessiond: create session: %w", m.storeErr.check("lookup", err))
+				}
+			}
 			break
 		} else if err != nil {
 			return 0, nil, fmt.Errorf("sessiond: create session: %w", m.storeErr.check("lookup", err))

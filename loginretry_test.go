@@ -303,3 +303,32 @@ func TestManager_LoginRetryCap(t *testing.T) {
 		t.Errorf("ann's live sessions = %v, %v; want only the 16th login's %s", sessionIDs(live), err, last.Session.ID)
 	}
 }
+
+// TestManager_LoginRetryEarlierCollected: the key's first login, replaced
+// by a retry, idles out and is collected while the retry's session lives
+// on (in use). A login sent again with the key must still find the retry
+// and be refused (its answer arrived), not take the first generation
+// again and add a second live session beside the one the client holds.
+func TestManager_LoginRetryEarlierCollected(t *testing.T) {
+	ctx := context.Background()
+	life, _ := sessiond.Preset(sessiond.PresetB2C)
+	h := newHarness(t, sessiond.StrategyDatabase, nil)
+	o := sessiond.CreateOptions{Client: desktop, Retry: sessiond.LoginRetry{Key: "k1", Scope: "app"}}
+	h.create(t, "ann", o) // its answer was lost
+	h.clock.Advance(life.Idle / 2)
+	retry := h.create(t, "ann", o)
+	h.clock.Advance(life.Idle/2 + 2*time.Minute) // the first idles out
+	if _, err := h.m.Verify(ctx, retry.AccessToken, desktop); err != nil {
+		t.Fatal(err) // the retry's answer arrived: its session is in use
+	}
+	if n, err := h.m.CollectGarbage(ctx, 100); err != nil || n != 1 {
+		t.Fatalf("CollectGarbage = %d, %v; want the first login's session deleted", n, err)
+	}
+	h.clock.Advance(time.Second)
+	if _, err := h.m.Create(ctx, "ann", o); !errors.Is(err, sessiond.ErrIdempotencyKeyReused) {
+		t.Errorf("login sent again after the retry's session was used = %v; want %v", err, sessiond.ErrIdempotencyKeyReused)
+	}
+	if live, err := h.m.List(ctx, "ann"); err != nil || len(live) != 1 || live[0].ID != retry.Session.ID {
+		t.Errorf("ann's live sessions = %v, %v; want only the retry's %s", sessionIDs(live), err, retry.Session.ID)
+	}
+}

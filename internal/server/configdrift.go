@@ -418,11 +418,16 @@ func (d *configDrift) watch(doc nodeSettings, now time.Time) map[string]bool {
 			live[id] = true
 		}
 	}
-	if over := len(doc.Nodes) - driftMaxNodes; over > 0 {
+	// Room for this node's entry, which update adds after (or removes).
+	others := len(doc.Nodes)
+	if _, ok := doc.Nodes[d.id]; ok {
+		others--
+	}
+	if over := others + 1 - driftMaxNodes; over > 0 {
 		ids := slices.Collect(maps.Keys(doc.Nodes))
 		ids = slices.DeleteFunc(ids, func(id string) bool { return id == d.id })
 		slices.SortFunc(ids, func(a, b string) int { return doc.Nodes[a].Seen.Compare(doc.Nodes[b].Seen) })
-		for _, id := range ids[:min(over+1, len(ids))] {
+		for _, id := range ids[:min(over, len(ids))] {
 			delete(doc.Nodes, id)
 			delete(d.watched, id)
 			delete(live, id)

@@ -104,21 +104,24 @@ func TestConfigDrift_BoundedDocument(t *testing.T) {
 	ctx := context.Background()
 	meta := memstore.New()
 	clock := sessiondtest.NewClock(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
-	for range 3 * driftMaxNodes {
+	// Checked after every start: the bound holds whatever the count, and
+	// a node at the bound drops only the one entry it makes room for.
+	for i := range driftMaxNodes + 3 {
 		if err := newDriftNode(meta, clock, 0).check(ctx); err != nil {
 			t.Fatal(err)
 		}
-	}
-	raw, _, err := meta.GetMeta(ctx, NodeSettingsDoc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc nodeSettings
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
-	if len(doc.Nodes) > driftMaxNodes {
-		t.Errorf("node_settings holds %d entries (%d bytes); want at most %d", len(doc.Nodes), len(raw), driftMaxNodes)
+		clock.Advance(time.Millisecond) // each entry seen at its own time
+		raw, _, err := meta.GetMeta(ctx, NodeSettingsDoc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc nodeSettings
+		if err := json.Unmarshal(raw, &doc); err != nil {
+			t.Fatal(err)
+		}
+		if want := min(i+1, driftMaxNodes); len(doc.Nodes) != want {
+			t.Fatalf("after %d starts node_settings holds %d entries (%d bytes); want %d", i+1, len(doc.Nodes), len(raw), want)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -549,5 +550,17 @@ func TestKEK_DeriveKey(t *testing.T) {
 	}
 	if _, err := (&signing.KEK{}).DeriveKey("x"); err == nil {
 		t.Error("DeriveKey of a KEK not made by ParseKEK = nil error")
+	}
+	// The derivation is stored (node_settings' secret fingerprints): a
+	// version that derived otherwise would report every secret as drift
+	// against the nodes not yet upgraded. HKDF-SHA256 (RFC 5869) of the
+	// KEK with no salt, info "sessiond kek derive: <label>", computed
+	// apart from this code (Python's hmac).
+	fixed, err := signing.ParseKEK([]byte(base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := hex.EncodeToString([]byte(derive(fixed, "node settings"))), "5c59b751210c5466bd71235d57a07d7eb6223b673a0bc057ab965ac909567a31"; got != want {
+		t.Errorf("DeriveKey(%q) = %s; want %s", "node settings", got, want)
 	}
 }
