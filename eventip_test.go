@@ -35,7 +35,28 @@ func TestIPPrefixes_Mask(t *testing.T) {
 		{"6to4 with V6 whole", sessiond.IPPrefixes{V4: 24}, "2002:c633:644d:1::9", "2002:c633:6400::"},
 		{"6to4 with V4 whole", sessiond.IPPrefixes{V6: 48}, "2002:c633:644d:1::9", "2002:c633:644d::"},
 		{"6to4 cut shorter by V6", sessiond.IPPrefixes{V4: 24, V6: 32}, "2002:c633:644d:1::9", "2002:c633::"},
-		{"Teredo with V6 whole", sessiond.IPPrefixes{V4: 24}, "2001:0:4136:e378:8000:63bf:3cc9:9bb2", "2001:0:4136:e378:8000:63bf:3cc9:9b00"},
+		// Teredo (RFC 4380): 2001:0:<server>:<flags>:<port>:<client>, the
+		// client's port and address inverted; 3cc9:9bb2 is 195.54.100.77.
+		// The flags (random bits, RFC 5991) and the port single a client
+		// out as a port beside a network does: zeroed. The client is cut in
+		// its own form: 195.54.100.0 is 3cc9:9bff inverted.
+		{"Teredo with V6 whole", sessiond.IPPrefixes{V4: 24}, "2001:0:4136:e378:8000:63bf:3cc9:9bb2", "2001:0:4136:e378::3cc9:9bff"},
+		{"Teredo with V6 at 80", sessiond.IPPrefixes{V4: 24, V6: 80}, "2001:0:4136:e378:8000:63bf:3cc9:9bb2", "2001:0:4136:e378::"},
+		{"Teredo with V6 at 48", sessiond.IPPrefixes{V4: 24, V6: 48}, "2001:0:4136:e378:8000:63bf:3cc9:9bb2", "2001:0:4136::"},
+		{"Teredo with V4 whole", sessiond.IPPrefixes{V6: 48}, "2001:0:4136:e378:8000:63bf:3cc9:9bb2", "2001:0:4136::"},
+		// ISATAP (RFC 5214): any /64, then 0:5efe or, for a global IPv4
+		// address, 200:5efe, then the IPv4 address.
+		{"ISATAP with V6 whole", sessiond.IPPrefixes{V4: 24}, "2001:db8:1:2:0:5efe:c633:644d", "2001:db8:1:2:0:5efe:c633:6400"},
+		{"ISATAP global with V6 whole", sessiond.IPPrefixes{V4: 24}, "fe80::200:5efe:c633:644d", "fe80::200:5efe:c633:6400"},
+		// IPv4-compatible (RFC 4291, deprecated) and IPv4-translated (RFC 2765).
+		{"IPv4-compatible with V6 whole", sessiond.IPPrefixes{V4: 24}, "::c633:644d", "::c633:6400"},
+		{"loopback is not IPv4-compatible", sessiond.IPPrefixes{V4: 24}, "::1", "::1"},
+		{"IPv4-translated with V6 whole", sessiond.IPPrefixes{V4: 24}, "::ffff:0:c633:644d", "::ffff:0:c633:6400"},
+		// NAT64 local-use prefix (RFC 8215) 64:ff9b:1::/48: the IPv4
+		// address may start at bit 48 (RFC 6052 /48: bits 48–63, then the
+		// u octet, then 72–87), so at most 48+V4 bits, and the u octet.
+		{"NAT64 local-use with V6 whole", sessiond.IPPrefixes{V4: 24}, "64:ff9b:1:c633:64:4d00::", "64:ff9b:1:c633:64::"},
+		{"NAT64 local-use at V4 16", sessiond.IPPrefixes{V4: 16}, "64:ff9b:1:c633:64:4d00::", "64:ff9b:1:c633::"},
 		{"NAT64 with V6 whole", sessiond.IPPrefixes{V4: 24}, "64:ff9b::198.51.100.77", "64:ff9b::c633:6400"},
 		{"other IPv6 with V6 whole is whole", sessiond.IPPrefixes{V4: 24}, "2001:db8::c633:644d", "2001:db8::c633:644d"},
 		{"empty stays empty", sessiond.IPPrefixes{V4: 24, V6: 48}, "", ""},

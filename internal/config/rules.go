@@ -597,7 +597,7 @@ var rules = sortedByID([]Rule{
 		ID: "SD-JWT-003", Severity: SeverityError,
 		Title:     "HS256 secret shorter than 32 bytes or not random",
 		Rationale: "HMAC keys must be at least as long as the hash output, 256 bits for HS256 (RFC 8725 §3.5; OWASP JWT cheat sheet); a short or password-like key falls to offline guessing from one captured token.",
-		Fix:       "generate a new key of 32 or more random bytes (e.g. `(umask 077; openssl rand -base64 48 > hs256.key)`)",
+		Fix:       "generate a new key of 32 or more random bytes into a new file, then move it over the old one (`(umask 077; openssl rand -base64 48 > hs256.key.new) && mv hs256.key.new hs256.key`: a file written over keeps its mode, a new one is 0600)",
 		Check: func(in Input) []Issue {
 			j := in.Config.JWT
 			if !in.tokens() || j.Algorithm != "HS256" || j.HS256SecretFile == "" {
@@ -973,7 +973,7 @@ var rules = sortedByID([]Rule{
 		ID: "SD-WEBHOOK-006", Severity: SeverityError,
 		Title:     "webhook signing key not random",
 		Rationale: "The receiver trusts an event because its HMAC verifies, so the key is all that stands between it and forged events (a forged session.revoked, a suppressed alert); a key typed by hand (a word, a phrase, a pattern repeated to length) falls to offline guessing from one captured delivery. HMAC keys come from a CSPRNG (RFC 8725 §3.5); the HS256 key is held to the same measure (SD-JWT-003).",
-		Fix:       "generate a new key: (umask 077; echo whsec_$(openssl rand -base64 32) > the secret file), and give it to the receiver",
+		Fix:       "generate a new key into a new file and move it over the old one (`(umask 077; echo whsec_$(openssl rand -base64 32) > hook.secret.new) && mv hook.secret.new hook.secret`: a file written over keeps its mode, a new one is 0600), and give it to the receiver",
 		Check: func(in Input) []Issue {
 			var out []Issue
 			for i, w := range in.Config.Webhooks {

@@ -2,10 +2,10 @@ package config
 
 import (
 	"fmt"
+	"iter"
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 )
 
@@ -62,8 +62,7 @@ func (c Config) SecretFiles() []SecretFile {
 
 // dsnFiles is the files a PostgreSQL DSN names that hold secrets: its
 // sslkey and passfile parameters, in a URL's query or in the
-// keyword/value form (a value quoted with '…', backslash escaping, as
-// libpq reads it).
+// keyword/value form (dsnKeywords).
 func dsnFiles(dsn string) []string {
 	var out []string
 	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
@@ -75,23 +74,62 @@ func dsnFiles(dsn string) []string {
 		}
 		return out
 	}
-	for _, m := range dsnKeywordFile.FindAllStringSubmatch(dsn, -1) {
-		v := m[2]
-		if strings.HasPrefix(v, "'") {
-			v = dsnUnescape.ReplaceAllString(strings.TrimSuffix(v[1:], "'"), "$1")
-		}
-		if v != "" {
+	for k, v := range dsnKeywords(dsn) {
+		if (k == "sslkey" || k == "passfile") && v != "" {
 			out = append(out, v)
 		}
 	}
 	return out
 }
 
-var (
-	// dsnKeywordFile finds sslkey=… and passfile=… in a keyword/value DSN.
-	dsnKeywordFile = regexp.MustCompile(`(?:^|\s)(sslkey|passfile)\s*=\s*('(?:[^'\\]|\\.)*'|[^\s']+)`)
-	dsnUnescape    = regexp.MustCompile(`\\(.)`)
-)
+// dsnKeywords yields the keywords and values of a keyword/value DSN as
+// pgx (like libpq) reads them: a keyword up to '=', a value up to white
+// space or quoted with '…', a backslash escaping the next character in
+// either. It stops where pgx would refuse the string.
+func dsnKeywords(dsn string) iter.Seq2[string, string] {
+	return func(yield func(string, string) bool) {
+		s := strings.TrimLeft(dsn, dsnSpace)
+		for s != "" {
+			eq := strings.IndexByte(s, '=')
+			if eq < 0 {
+				return
+			}
+			key := strings.Trim(s[:eq], dsnSpace)
+			s = strings.TrimLeft(s[eq+1:], dsnSpace)
+			quoted := strings.HasPrefix(s, "'")
+			if quoted {
+				s = s[1:]
+			}
+			var val strings.Builder
+			end := 0
+			for ; end < len(s); end++ {
+				c := s[end]
+				if quoted && c == '\'' || !quoted && strings.IndexByte(dsnSpace, c) >= 0 {
+					break
+				}
+				if c == '\\' {
+					if end++; end == len(s) {
+						break
+					}
+				}
+				val.WriteByte(s[end])
+			}
+			if quoted {
+				if end >= len(s) {
+					return // unterminated: pgx refuses the DSN
+				}
+				end++
+			}
+			if !yield(key, val.String()) {
+				return
+			}
+			s = strings.TrimLeft(s[min(end, len(s)):], dsnSpace)
+		}
+	}
+}
+
+// dsnSpace is the white space between a DSN's keywords and values.
+const dsnSpace = " \t\n\r\v\f"
 
 // secretModeRule is SD-SECRET-001: a secret file other users may read or
 // change. A warning, not a refusal: Kubernetes mounts a Secret's keys

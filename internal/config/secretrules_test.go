@@ -176,6 +176,12 @@ func TestDSNFiles(t *testing.T) {
 		{"host=db sslkey=/k/client.key passfile = /k/pgpass", []string{"/k/client.key", "/k/pgpass"}},
 		{`host=db sslkey='/k/it\'s a key' dbname=app`, []string{"/k/it's a key"}},
 		{"host=db mysslkey=/k/x dbname=app", nil},
+		// pgx (as libpq) unescapes an unquoted value too, and reads a
+		// keyword only where one starts, never inside another's value.
+		{`host=db sslkey=/k/a\ b.key dbname=app`, []string{"/k/a b.key"}},
+		{`host=db options='-c sslkey=/not/a/key' dbname=app`, nil},
+		{`host=db options='-c \' passfile=/not/a/file' sslkey=/k/c.key`, []string{"/k/c.key"}},
+		{"postgres://a:5432,b:5433/app?sslkey=/k/multi.key", []string{"/k/multi.key"}},
 		{"host=db sslkey='' dbname=app", nil},
 		{"", nil},
 	} {

@@ -2,7 +2,9 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"log/slog"
 	"strings"
 	"testing"
@@ -56,5 +58,84 @@ func TestBootstrapAPIKey_WarnsOfKeyNewToTheStore(t *testing.T) {
 				t.Errorf("%s: the warning does not name key %s and one other live key:\n%s", step.name, last.ID, out)
 			}
 		}
+	}
+}
+
+// concurrentKeyStore is a MetaStore on which another node adds a key of
+// its own between the reads of a bootstrapAPIKey, once arm is set.
+type concurrentKeyStore struct {
+	*memstore.Store
+	other *apikey.Keys
+	arm   bool
+	gets  int
+}
+
+func (s *concurrentKeyStore) GetMeta(ctx context.Context, name string) ([]byte, int64, error) {
+	if s.arm {
+		s.gets++
+		if s.gets == 2 { // after the keys were listed, before Ensure reads them
+			s.arm = false
+			if _, _, err := s.other.Create(ctx, "other-node", apikey.ScopeAdmin); err != nil {
+				return nil, 0, err
+			}
+		}
+	}
+	return s.Store.GetMeta(ctx, name)
+}
+
+// TestBootstrapAPIKey_KeyAddedMeanwhileByAnotherNode: the warning is about
+// this node's SESSIOND_API_KEY, not about whatever key appeared in the set
+// while it started (another node's, or one made through the API): a
+// restart with the key the store holds says nothing, and a new key names
+// its own ID.
+func TestBootstrapAPIKey_KeyAddedMeanwhileByAnotherNode(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		same bool // restart with the key the store holds
+	}{
+		{"restart with the same key", true},
+		{"a new key", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := config.Default()
+			cfg.Server.DataDir = t.TempDir()
+			mem := memstore.New()
+			st := &concurrentKeyStore{Store: mem, other: apikey.New(mem, nil, time.Second)}
+			keys := apikey.New(st, nil, time.Second)
+			a := sessiond.Secret(rand.Text() + rand.Text())
+			if err := bootstrapAPIKey(t.Context(), cfg, a, keys, slog.New(slog.DiscardHandler)); err != nil {
+				t.Fatal(err)
+			}
+			key := a
+			if !tc.same {
+				key = sessiond.Secret(rand.Text() + rand.Text())
+			}
+			st.arm = true
+			var logs bytes.Buffer
+			if err := bootstrapAPIKey(t.Context(), cfg, key, keys, slog.New(slog.NewTextHandler(&logs, nil))); err != nil {
+				t.Fatal(err)
+			}
+			if st.gets < 2 {
+				t.Fatalf("the other node never added its key (%d reads)", st.gets)
+			}
+			out := logs.String()
+			warned := strings.Contains(out, "did not hold")
+			if warned == tc.same {
+				t.Fatalf("warned = %v; want %v; the log:\n%s", warned, !tc.same, out)
+			}
+			if tc.same {
+				return
+			}
+			list, err := keys.List(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := sessiond.HashToken(key)
+			for _, k := range list {
+				if k.Hash == hex.EncodeToString(h[:]) && !strings.Contains(out, "id="+k.ID+" ") {
+					t.Errorf("the warning does not name this node's key %s:\n%s", k.ID, out)
+				}
+			}
+		})
 	}
 }

@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -571,7 +572,7 @@ func bootstrapAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret
 		before, _ = keys.List(ctx)
 	}
 	file, err := seedAPIKey(ctx, cfg, env, keys)
-	if added, others := newEnvKey(ctx, keys, before); added != nil {
+	if added, others := newEnvKey(ctx, keys, env, before); added != nil {
 		log.Warn("SESSIOND_API_KEY is a key the store did not hold: added as a new admin key beside the other live keys, and every node accepts it; if another node runs with another SESSIOND_API_KEY (a mistyped or an old value), revoke the one not meant (sessiond apikey revoke <id>)",
 			"id", added.ID, "other_live_keys", others)
 	}
@@ -590,14 +591,22 @@ func bootstrapAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret
 	return nil
 }
 
-// newEnvKey is the live key that keys holds and before (the keys before
-// SESSIOND_API_KEY was ensured) did not, and how many live keys before
-// held; nil when there were none (a first start) or nothing was added.
-func newEnvKey(ctx context.Context, keys *apikey.Keys, before []apikey.Key) (*apikey.Key, int) {
+// newEnvKey is env's key when keys holds it live and before (the keys
+// before SESSIOND_API_KEY was ensured) did not, and how many live keys
+// before held; nil when there were none (a first start) or env was held.
+// The key is found by env's hash, not as whatever key is new: another node
+// or an operator may add one while this node starts.
+func newEnvKey(ctx context.Context, keys *apikey.Keys, env sessiond.Secret, before []apikey.Key) (*apikey.Key, int) {
+	if env == "" {
+		return nil, 0
+	}
+	sum := sessiond.HashToken(env)
+	h := hex.EncodeToString(sum[:])
 	others := 0
-	known := map[string]bool{}
 	for _, k := range before {
-		known[k.ID] = true
+		if k.Hash == h {
+			return nil, 0
+		}
 		if k.RevokedAt.IsZero() {
 			others++
 		}
@@ -610,7 +619,7 @@ func newEnvKey(ctx context.Context, keys *apikey.Keys, before []apikey.Key) (*ap
 		return nil, 0
 	}
 	for _, k := range after {
-		if !known[k.ID] && k.RevokedAt.IsZero() {
+		if k.Hash == h && k.RevokedAt.IsZero() {
 			return &k, others
 		}
 	}
