@@ -250,5 +250,11 @@ func (m *Manager) createRetried(ctx context.Context, s *Session, now time.Time, 
 		}
 		lastErr = err
 	}
+	if errors.Is(lastErr, ErrConflict) {
+		// Every round lost: reported once, as a conflict the Manager
+		// gives up on is; the rounds it won back were the store deciding
+		// a race, not failing.
+		m.storeErr.check(createOp(m.limit.max), lastErr)
+	}
 	return nil, lastErr
 }

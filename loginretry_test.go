@@ -238,6 +238,46 @@ func TestManager_LoginRetryInFlight(t *testing.T) {
 	}
 }
 
+// TestManager_LoginRetryRaceNoStoreError: two logins with one key that
+// race for its generation (the store refuses the loser's key hash, as it
+// must, and the loser walks again) are the store deciding a race, not the
+// store failing: StoreErrorObserver, which feeds
+// sessiond_store_errors_total and its page, hears nothing.
+func TestManager_LoginRetryRaceNoStoreError(t *testing.T) {
+	ctx := context.Background()
+	gs := &slowCreateStore{Store: memstore.New(), entered: make(chan struct{}), release: make(chan struct{})}
+	clock := sessiondtest.NewClock(t0)
+	codec, _ := jwttest.Codec(t, t0, 90*24*time.Hour)
+	var reported atomic.Int64
+	var last atomic.Value
+	m := newManager(t, sessiond.Options{Strategy: sessiond.StrategyHybrid, Store: gs, Signed: codec,
+		Opaque: opaquetoken.Codec{}, Clock: clock, GCInterval: -1,
+		StoreErrorObserver: func(op string, err error) { reported.Add(1); last.Store(op + ": " + err.Error()) }}, nil)
+	o := sessiond.CreateOptions{Client: desktop, Retry: sessiond.LoginRetry{Key: "k1", Scope: "app"}}
+
+	firstErr := make(chan error, 1)
+	go func() { _, err := m.Create(ctx, "ann", o); firstErr <- err }()
+	<-gs.entered // the first login chose generation 0 and is being stored
+	second, err := m.Create(ctx, "ann", o)
+	if err != nil {
+		t.Fatalf("second login with the key = %v", err)
+	}
+	close(gs.release) // the first is refused generation 0, walks again
+	if err := <-firstErr; err != nil {
+		t.Fatalf("first login, after losing generation 0 = %v; want it stored with the next", err)
+	}
+	if n := reported.Load(); n != 0 {
+		t.Errorf("StoreErrorObserver called %d times (last %v); want 0: the store is healthy", n, last.Load())
+	}
+	live, err := m.List(ctx, "ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(live) != 1 || live[0].ID == second.Session.ID {
+		t.Errorf("ann's live sessions = %v; want only the first login's, stored last", sessionIDs(live))
+	}
+}
+
 // TestManager_LoginRetryAnswered: a login sent again with its key after
 // its session was used (its answer arrived: the session was refreshed,
 // or verified and touched) is no retry of a lost answer. It is refused,

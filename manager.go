@@ -346,7 +346,8 @@ func evictedEvent(r Revocation, by *Session) Event {
 // session limit when limit > 0. The store writes ev's records (and those of
 // the sessions the limit evicts) with the session when it is a
 // ChangeRecorder, and then marks ev written. extra are stored with the
-// session's tokens (a login's key, LoginRetry).
+// session's tokens (a login's key, LoginRetry); with them a conflict is
+// left to the caller to report, as it settles most by trying again.
 func (m *Manager) issueAndStore(ctx context.Context, s *Session, now time.Time, limit int, ev *carried, stepUp bool, extra ...Token) (*Issued, error) {
 	iss, tokens, err := m.flow.issue(s, now, stepUp)
 	if err != nil {
@@ -354,6 +355,10 @@ func (m *Manager) issueAndStore(ctx context.Context, s *Session, now time.Time, 
 	}
 	if len(extra) > 0 {
 		tokens = append(tokens, extra...)
+	}
+	fails := m.storeErr
+	if len(extra) > 0 {
+		fails = fails.settling() // createRetried settles and reports its conflicts
 	}
 	rec, recording := m.recorder()
 	var evicted []Revocation
@@ -371,16 +376,16 @@ func (m *Manager) issueAndStore(ctx context.Context, s *Session, now time.Time, 
 			}
 		}
 		if evicted, err = rec.CreateRecorded(ctx, s, limit, m.limit.evict, ev.records(), onEvict, tokens...); err != nil {
-			return nil, fmt.Errorf("sessiond: create session: %w", m.storeErr.check(createOp(limit), err))
+			return nil, fmt.Errorf("sessiond: create session: %w", fails.check(createOp(limit), err))
 		}
 		ev.written = ev.ok
 	case limit > 0:
 		if evicted, err = m.store.(Limiter).CreateLimited(ctx, s, limit, m.limit.evict, tokens...); err != nil {
-			return nil, fmt.Errorf("sessiond: create session: %w", m.storeErr.check("create_limited", err))
+			return nil, fmt.Errorf("sessiond: create session: %w", fails.check("create_limited", err))
 		}
 	default:
 		if err := m.store.Create(ctx, s, tokens...); err != nil {
-			return nil, fmt.Errorf("sessiond: create session: %w", m.storeErr.check("create", err))
+			return nil, fmt.Errorf("sessiond: create session: %w", fails.check("create", err))
 		}
 	}
 	m.grants.keep(s, tokens, now)

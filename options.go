@@ -128,7 +128,9 @@ type Options struct {
 	// it as ErrStoreUnavailable (still matching context.DeadlineExceeded)
 	// whatever the store said. It is the hook for metrics. A conflict the
 	// Manager settles itself (a lost compare-and-swap of a shared document,
-	// tried again) is not reported; one it gives up on after its tries (the
+	// or a keyed login's duplicate when a concurrent login with its
+	// Idempotency-Key took the same turn, tried again) is not reported;
+	// one it gives up on after its tries (the
 	// incident watermarks, put_meta) is, once. Other errors (ErrNotFound, ErrRevoked…)
 	// are the store's answers, not failures of it, and are not reported.
 	// It runs on the caller's goroutine, so it must be safe for concurrent

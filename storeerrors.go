@@ -43,6 +43,21 @@ func (f storeFailures) report(op string, err error) error {
 	return err
 }
 
+// settling returns f without conflicts, for a store call whose ErrConflict
+// the caller settles by trying again and reports itself if it gives up: a
+// keyed login whose generation another login with its key took (the store
+// refusing a token hash twice is how that race is decided, not a fault).
+func (f storeFailures) settling() storeFailures {
+	if f == nil {
+		return nil
+	}
+	return func(op string, err error) {
+		if !errors.Is(err, ErrConflict) {
+			f(op, err)
+		}
+	}
+}
+
 // createOp is the store method that stores a new session under limit:
 // Limiter.CreateLimited for a limit, else Store.Create.
 func createOp(limit int) string {
