@@ -198,6 +198,10 @@ async function proxyTests(top, name, base) {
     await t.test("the refresh page waits for another tab's refresh (one Web Lock)", async () => {
       const holder = await ctx.newPage();
       await holder.goto(base + "/app");
+      // The access token lives 4 s: on a loaded machine it may have expired
+      // by now, and the navigation then went through the refresh page,
+      // which goes on to /app after goto returned. Take the lock on /app.
+      await holder.waitForURL(base + "/app", { timeout: 15_000 });
       // Another tab is refreshing: it holds the lock sessiond.js refreshes under.
       await holder.evaluate(() => new Promise((held) => {
         navigator.locks.request("sessiond-refresh", () => { held(); return new Promise((r) => (window.releaseLock = r)); });

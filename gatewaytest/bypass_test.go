@@ -54,7 +54,7 @@ func TestProxy_FragmentAndDotSegmentsWithApp(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts NGINX and Caddy")
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	ctx, cancel := testenv.BeforeDeadline(t)
 	defer cancel()
 	st := startStack(t, ctx)
 	defer st.dump(t)
@@ -167,7 +167,7 @@ func TestProxy_IdentityHeaderSpellings(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts NGINX and Caddy")
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	ctx, cancel := testenv.BeforeDeadline(t)
 	defer cancel()
 	rs := startRecStack(t, ctx)
 	defer rs.dump(t)
@@ -202,7 +202,7 @@ func TestProxy_RawPathIsChecked(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts NGINX and Caddy")
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	ctx, cancel := testenv.BeforeDeadline(t)
 	defer cancel()
 	rs := startRecStack(t, ctx)
 	defer rs.dump(t)

@@ -7,7 +7,6 @@ package gatewaytest
 // echoes the headers it received.
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -80,7 +79,7 @@ func TestProxy_SessiondCookiesStayOut(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts NGINX and Caddy")
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	ctx, cancel := testenv.BeforeDeadline(t)
 	defer cancel()
 	rs := startRecStack(t, ctx)
 	defer rs.dump(t)

@@ -1,13 +1,13 @@
 package gatewaytest
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // X-Sessiond-Step-Up reaches the app only as "true", when an anomaly rule
@@ -18,7 +18,7 @@ func TestProxy_StepUpHeaderOnlyWhenSet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts NGINX and Caddy")
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	ctx, cancel := testenv.BeforeDeadline(t)
 	defer cancel()
 	rs := startRecStack(t, ctx)
 	defer rs.dump(t)
@@ -49,7 +49,7 @@ func TestProxy_ProtectedPagePrivateByDefault(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts NGINX and Caddy")
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	ctx, cancel := testenv.BeforeDeadline(t)
 	defer cancel()
 	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/app/shared" {

@@ -6,7 +6,6 @@
 package gatewaytest
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -83,7 +82,10 @@ func TestGateway(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the gateway tests start NGINX, Caddy and Chromium; skipped with -short")
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	// Bounded by the test binary's deadline, not fixed minutes: at a load
+	// of 30 the proxy subtests alone took 216 s of a 4-minute bound and
+	// left the browser run 24 s.
+	ctx, cancel := testenv.BeforeDeadline(t)
 	defer cancel()
 	st := startStack(t, ctx)
 	defer st.dump(t)

@@ -1,13 +1,13 @@
 package gatewaytest
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // A browser address past rate_limit.auth_failures (default burst 20),
@@ -22,7 +22,7 @@ func TestProxy_GuessFloodPastFailureLimit(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts NGINX and Caddy")
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	ctx, cancel := testenv.BeforeDeadline(t)
 	defer cancel()
 	rs := startRecStack(t, ctx)
 	defer rs.dump(t)
