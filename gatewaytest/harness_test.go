@@ -80,6 +80,7 @@ strategy: hybrid
 server:
   listen: %s
   data_dir: %s
+  shutdown_delay: 0s
 store:
   driver: memory
 lifetimes:

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -62,7 +63,13 @@ func startNode(t testing.TB, nc nodeConfig) *node {
 	args = append(args, nc.args...)
 	n := &node{t: t, dataDir: nc.dataDir, env: nc.env, log: &testenv.SyncBuffer{}, done: make(chan error, 1)}
 	n.cmd = exec.Command(bin, args...)
-	n.cmd.Env = append(cleanEnv(), nc.env...)
+	// No load balancer to wait for: stop at once, unless the test sets
+	// server.shutdown_delay itself.
+	if !slices.ContainsFunc(nc.env, func(kv string) bool { return strings.HasPrefix(kv, "SESSIOND_SERVER_SHUTDOWN_DELAY=") }) &&
+		!strings.Contains(nc.yaml, "shutdown_delay") {
+		n.env = append(slices.Clip(nc.env), "SESSIOND_SERVER_SHUTDOWN_DELAY=0s")
+	}
+	n.cmd.Env = append(cleanEnv(), n.env...)
 	pr, pw := io.Pipe()
 	n.cmd.Stderr = io.MultiWriter(n.log, pw)
 	if err := n.cmd.Start(); err != nil {

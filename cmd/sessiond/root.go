@@ -47,6 +47,8 @@ type app struct {
 	configPath     string
 	listen         string
 	dataDir        string
+	// hurry closes at a second SIGTERM or SIGINT (notifyStop).
+	hurry <-chan struct{}
 }
 
 func (a *app) getenv(name string) string {
@@ -91,7 +93,7 @@ func run(args []string, stdout, stderr io.Writer, environ []string) int {
 		}
 	})
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := a.notifyStop()
 	defer stop()
 	err := root.ExecuteContext(ctx)
 	if err != nil && !ran {
@@ -107,6 +109,36 @@ func run(args []string, stdout, stderr io.Writer, environ []string) int {
 		fmt.Fprintln(stderr, "sessiond:", clean(err.Error()))
 	}
 	return exitCode(err)
+}
+
+// notifyStop returns a context that SIGTERM or SIGINT ends, as
+// signal.NotifyContext does, and closes a.hurry at a second one: serve's
+// shutdown delay then ends at once (an operator pressing Ctrl-C again).
+func (a *app) notifyStop() (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	hurry := make(chan struct{})
+	a.hurry = hurry
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for _, step := range []func(){cancel, func() { close(hurry) }} {
+			select {
+			case <-sigs:
+				step()
+			case <-quit: // the command returned
+				return
+			}
+		}
+		<-quit
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(quit)
+		<-done
+		cancel()
+	}
 }
 
 // outputWriter is the commands' standard output. It remembers the first

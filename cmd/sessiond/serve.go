@@ -51,6 +51,7 @@ func (a *app) serveCmd() *cobra.Command {
 				Findings:    func(f []config.Finding) { findings = f },
 				Getenv:      a.getenv, // SESSIOND_KEK, as serveConfig checked it
 				GCHeadroom:  a.getenv("GOGC") == "",
+				Hurry:       a.hurry,
 			})
 			if errors.Is(err, server.ErrInvalidConfig) {
 				_ = closeLog() // the findings' log lines first, then the report

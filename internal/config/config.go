@@ -99,7 +99,12 @@ type Server struct {
 	WriteTimeout      Duration `yaml:"write_timeout"`
 	IdleTimeout       Duration `yaml:"idle_timeout"`
 	ShutdownTimeout   Duration `yaml:"shutdown_timeout"`
-	MaxBodyBytes      int64    `yaml:"max_body_bytes"`
+	// ShutdownDelay is how long a stopping server keeps serving, answering
+	// /readyz with 503 and closing each connection after its answer, before
+	// its listeners close: the time a load balancer needs to stop sending
+	// it requests (docs/operations.md, "Restarts behind a load balancer").
+	ShutdownDelay Duration `yaml:"shutdown_delay"`
+	MaxBodyBytes  int64    `yaml:"max_body_bytes"`
 	// TLSCertFile and TLSKeyFile (PEM) make the API listener serve HTTPS;
 	// both or neither. The files are read again when they change, so a
 	// renewed certificate is served without a restart.
@@ -467,6 +472,7 @@ func Default() Config {
 			WriteTimeout:      Duration(15 * time.Second),
 			IdleTimeout:       Duration(60 * time.Second),
 			ShutdownTimeout:   Duration(20 * time.Second),
+			ShutdownDelay:     Duration(5 * time.Second),
 			MaxBodyBytes:      65536,
 		},
 		Store: Store{Driver: "sqlite", Migrate: MigrateAuto, RevocationReplicas: RevocationReplicasAuto, RevocationWait: Duration(time.Second),

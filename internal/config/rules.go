@@ -29,6 +29,10 @@ const (
 	// the token too little room, and is sent with every request.
 	maxCookieNameBytes = 256
 	maxBodyWarn        = 1 << 20
+	// stopDeadline is how long Kubernetes (terminationGracePeriodSeconds)
+	// and systemd (TimeoutStopSec, in deploy/systemd) wait by default after
+	// SIGTERM before SIGKILL.
+	stopDeadline = 30 * time.Second
 )
 
 // rules is the validator's table. Keep the IDs stable: CI baselines and
@@ -1416,6 +1420,20 @@ var rules = sortedByID([]Rule{
 				return []Issue{issue("server.admin_listen", "server.admin_listen %q would bind port %d where server.listen %q already listens (address already in use)", s.AdminListen, n, s.Listen)}
 			}
 			return nil
+		},
+	},
+	{
+		ID: "SD-SERVER-008", Severity: SeverityWarning,
+		Title:     "a stop longer than orchestrators wait",
+		Rationale: "A stopping server first answers /readyz with 503 for server.shutdown_delay while it still serves, so that load balancers move off it, then waits up to server.shutdown_timeout for requests in flight. Kubernetes (terminationGracePeriodSeconds) and the systemd unit (TimeoutStopSec) kill the process 30 s after the signal by default: past that, requests in flight are cut and background loops are not joined.",
+		Fix:       "keep server.shutdown_delay and server.shutdown_timeout together at most 30s (defaults 5s and 20s), or raise the orchestrator's deadline above their sum",
+		Check: func(in Input) []Issue {
+			s := in.Config.Server
+			if s.ShutdownDelay+s.ShutdownTimeout <= Duration(stopDeadline) {
+				return nil
+			}
+			return []Issue{issue("server.shutdown_delay", "server.shutdown_delay %s and server.shutdown_timeout %s together exceed the 30s most orchestrators wait before killing the process",
+				s.ShutdownDelay.Std(), s.ShutdownTimeout.Std())}
 		},
 	},
 	{

@@ -2,12 +2,14 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/apitype"
 )
 
 // readyTimeout bounds one readiness check, so a hung store answers 503
@@ -44,12 +46,22 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// ErrShuttingDown is what Options.Ready returns while the server, told to
+// stop, still serves so that load balancers move off it first: /readyz
+// answers it 503 store_unavailable, with its own detail.
+var ErrShuttingDown = errors.New("httpapi: shutting down")
+
 // GET /readyz: 200 while Ready succeeds, else 503 store_unavailable.
 func (s *server) readyz(w http.ResponseWriter, r *http.Request) error {
 	if s.readyFn != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 		defer cancel()
-		if err := s.readyFn(ctx); err != nil {
+		err := s.readyFn(ctx)
+		if errors.Is(err, ErrShuttingDown) {
+			return &requestError{status: http.StatusServiceUnavailable, code: apitype.CodeStoreUnavailable,
+				detail: "the server is shutting down", cause: err}
+		}
+		if err != nil {
 			return fmt.Errorf("httpapi: not ready: %w: %w", sessiond.ErrStoreUnavailable, err)
 		}
 	}

@@ -411,6 +411,19 @@ func make10K() []byte {
 	return b
 }
 
+// TestAPI_ReadyShuttingDown: a server draining before its stop is not
+// ready, with the same status and code (balancers and the Go client see
+// the store_unavailable they know) and a detail saying why.
+func TestAPI_ReadyShuttingDown(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sessiond.StrategyHybrid, func(o *httpapi.Options) {
+		o.Ready = func(context.Context) error { return httpapi.ErrShuttingDown }
+	})
+	wantCode(t, "Ready", e.c.Ready(t.Context()), 503, "store_unavailable", sessiond.ErrStoreUnavailable)
+	r := e.do(http.MethodGet, "/readyz", "", nil, map[string]string{"Authorization": ""})
+	wantProblem(t, "GET /readyz", r, 503, "store_unavailable", "the server is shutting down")
+}
+
 // TestAPI_Ready covers /readyz when the store does not answer.
 func TestAPI_Ready(t *testing.T) {
 	t.Parallel()

@@ -27,6 +27,7 @@ func devConfig(t *testing.T) config.Config {
 	cfg.Server.Listen = "127.0.0.1:0"
 	cfg.Server.DataDir = t.TempDir()
 	cfg.Store.Driver = "sqlite"
+	cfg.Server.ShutdownDelay = 0 // no load balancer to wait for: stop at once
 	return cfg
 }
 

@@ -92,10 +92,15 @@ type Options struct {
 	// store and compares them with the other nodes' (configdrift.go); 0
 	// means DefaultDriftInterval.
 	DriftInterval time.Duration
+	// Hurry, when it closes (a second SIGTERM or SIGINT), ends the
+	// shutdown delay at once; nil: the delay runs its course.
+	Hurry <-chan struct{}
 }
 
-// Run serves until ctx ends (SIGTERM, SIGINT), then lets in-flight requests
-// finish within server.shutdown_timeout and closes the store.
+// Run serves until ctx ends (SIGTERM, SIGINT), then keeps serving, not
+// ready, for server.shutdown_delay (or until o.Hurry closes), then lets
+// in-flight requests finish within server.shutdown_timeout and closes the
+// store.
 func Run(ctx context.Context, o Options) (err error) {
 	cfg := o.Config
 	log := o.Logger
@@ -287,11 +292,12 @@ func Run(ctx context.Context, o Options) (err error) {
 	apiKeys.OnReset(apiKeysReset(cfg, o.APIKey, apiKeys, keys, secrets, events, log)) // storereset.go
 	ssfTx.bind(keys)
 
+	stopping := &drain{} // shutdown_delay: not ready, still serving (drain.go)
 	nconns, adminConns := splitConns(maxConns(openFileLimit()), o.MaxConns, o.AdminMaxConns, cfg.Server.AdminListen != "")
 	hopts := httpapi.Options{
 		Manager:              mgr,
 		Authenticate:         apiKeys.Authenticate,
-		Ready:                readiness(store, apiKeys, keys),
+		Ready:                stopping.ready(readiness(store, apiKeys, keys)),
 		Logger:               log,
 		LogRequest:           requestFilter(cfg.Log),
 		LogIPPrefixes:        cfg.Events.IPPrefixes(),
@@ -350,7 +356,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		apiHandler = withConsole(handler, con)
 	}
 	srv := &http.Server{
-		Handler:           apiHandler,
+		Handler:           stopping.handler(apiHandler),
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.Std(),
 		ReadTimeout:       cfg.Server.ReadTimeout.Std(),
 		WriteTimeout:      cfg.Server.WriteTimeout.Std(),
@@ -390,6 +396,7 @@ func Run(ctx context.Context, o Options) (err error) {
 			return err
 		}
 		asrv.RegisterOnShutdown(endConsoleTails)
+		asrv.Handler = stopping.handler(asrv.Handler)
 		down.servers = append(down.servers, asrv)
 		go func() { errc <- serve(asrv, aln) }()
 		log.Info("sessiond admin routes serving", "addr", aln.Addr().String())
@@ -402,7 +409,16 @@ func Run(ctx context.Context, o Options) (err error) {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", "grace", cfg.Server.ShutdownTimeout.String())
+	// Still serving, not ready, for shutdown_delay; then the teardown
+	// closes the listeners and lets requests in flight finish.
+	log.Info("shutting down", "grace", cfg.Server.ShutdownTimeout.String(), "delay", cfg.Server.ShutdownDelay.String())
+	if cfg.Server.ShutdownDelay.Std() > 0 {
+		// A developer pressing Ctrl-C sees why nothing stopped yet.
+		log.Info("not ready, still serving for server.shutdown_delay; a second SIGTERM or Ctrl-C stops at once", "delay", cfg.Server.ShutdownDelay.String())
+	}
+	if err := stopping.run(cfg.Server.ShutdownDelay.Std(), o.Hurry, errc, log); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
 	return nil
 }
 

@@ -25,6 +25,7 @@ func Config(tb testing.TB) config.Config {
 	cfg.Environment = config.EnvDevelopment
 	cfg.Server.Listen = "127.0.0.1:0"
 	cfg.Server.DataDir = tb.TempDir()
+	cfg.Server.ShutdownDelay = 0 // no load balancer to wait for: stop at once
 	return cfg
 }
 
