@@ -26,11 +26,11 @@ const createSetSQL = `WITH s AS (
 		$7::timestamptz[], $8::bool[], $9::text[], $10::text[], $11::bytea[], $12::timestamptz[], $13::text[])
 		AS u (id, subject, strategy, created_at, last_active_at, idle_expires_at,
 			expires_at, persistent, client_ip, client_ua, claims, revoked_at, revoke_reason)
-	RETURNING id, revoked_at
+	RETURNING {logfrom}
 ), logged AS (
 	-- The sessions stored revoked, logged as create logs them.
-	INSERT INTO {schema}.revocation_log (session_id, revoked_at)
-	SELECT id, revoked_at FROM s WHERE revoked_at IS NOT NULL
+	INSERT INTO {schema}.revocation_log ({logcols})
+	SELECT {logfrom} FROM s WHERE revoked_at IS NOT NULL
 	{logconflict}
 ){records}
 INSERT INTO {schema}.tokens (hash, session_id, kind, issued_at, expires_at, retired_at)

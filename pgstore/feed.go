@@ -50,18 +50,19 @@ func payload(r sessiond.Revocation) string {
 	return `{"resync":true}`
 }
 
-// notify sends one notification per revocation on the store's channel, in
-// tx: PostgreSQL delivers them when, and only if, tx commits.
-func (s *Store) notify(ctx context.Context, tx pgx.Tx, revs []sessiond.Revocation) error {
+// queueNotify queues on b one notification per revocation of revs
+// (nothing for none) on the store's channel: sent in a transaction,
+// PostgreSQL delivers them when, and only if, it commits. Queued, they go
+// out with the change's other statements in one round trip.
+func (s *Store) queueNotify(b *pgx.Batch, revs []sessiond.Revocation) {
 	if len(revs) == 0 {
-		return nil
+		return
 	}
 	payloads := make([]string, len(revs))
 	for i, r := range revs {
 		payloads[i] = payload(r)
 	}
-	_, err := tx.Exec(ctx, s.q.notify, s.channel, payloads)
-	return err
+	b.Queue(s.q.notify, s.channel, payloads)
 }
 
 // Listener timing.

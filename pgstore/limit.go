@@ -36,7 +36,7 @@ func (s *Store) CreateLimited(ctx context.Context, sess *sessiond.Session, max i
 	var out []sessiond.Revocation
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
-		out, err = s.createLimited(ctx, tx, sess, max, evict, tokens)
+		out, err = s.createLimited(ctx, tx, sess, max, evict, tokens, nil)
 		return err
 	})
 	return s.limitedResult(op, out, err)
@@ -59,28 +59,35 @@ func (s *Store) limitedResult(op string, out []sessiond.Revocation, err error) (
 	return out, nil
 }
 
-// createLimited is CreateLimited in tx.
-func (s *Store) createLimited(ctx context.Context, tx pgx.Tx, sess *sessiond.Session, max int, evict bool, tokens []sessiond.Token) ([]sessiond.Revocation, error) {
+// createLimited is CreateLimited in tx. records, if not nil, queues on b
+// the change's records given the evictions; an error it returns ends the
+// transaction. Round trips, which a store across a network pays in
+// milliseconds each: the lock and the read of the subject's sessions as
+// one batch, the evictions if any, then the notifications, the insert and
+// the records as one batch (docs/PERFORMANCE.md, "A store across the
+// network").
+func (s *Store) createLimited(ctx context.Context, tx pgx.Tx, sess *sessiond.Session, max int, evict bool, tokens []sessiond.Token,
+	records func(b *pgx.Batch, out []sessiond.Revocation) error) ([]sessiond.Revocation, error) {
 	var out []sessiond.Revocation
 	err := func() error {
-		if _, err := tx.Exec(ctx, s.q.limitLock, sess.Subject); err != nil {
-			return err
-		}
-		// A new statement, so a new snapshot: it sees every session the
-		// previous holder of the lock committed.
-		rows, err := tx.Query(ctx, s.q.liveBySubject, sess.Subject, sess.CreatedAt, sessiond.MaxLimitEvictions, sessiond.LimitRead(max))
-		if err != nil {
-			return err
-		}
 		// live: the least recently active, at most as many as one login
 		// evicts; n: how many there are, up to sessiond.LimitRead(max).
 		var live []string
-		var id string
 		var n int
-		if _, err := pgx.ForEachRow(rows, []any{&id, &n}, func() error {
-			live = append(live, id)
-			return nil
-		}); err != nil {
+		b := &pgx.Batch{}
+		b.Queue(s.q.limitLock, sess.Subject)
+		// A statement after the lock's, so a new snapshot taken once the
+		// lock is held: it sees every session the previous holder of the
+		// lock committed.
+		b.Queue(s.q.liveBySubject, sess.Subject, sess.CreatedAt, sessiond.MaxLimitEvictions, sessiond.LimitRead(max)).Query(func(rows pgx.Rows) error {
+			var id string
+			_, err := pgx.ForEachRow(rows, []any{&id, &n}, func() error {
+				live = append(live, id)
+				return nil
+			})
+			return err
+		})
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
 		if n >= max {
@@ -104,11 +111,16 @@ func (s *Store) createLimited(ctx context.Context, tx pgx.Tx, sess *sessiond.Ses
 				return cmp.Compare(order[a.r.SessionID], order[b.r.SessionID])
 			})
 			out = revocations(rr)
-			if err := s.notify(ctx, tx, out); err != nil {
+		}
+		b = &pgx.Batch{}
+		s.queueNotify(b, out)
+		b.Queue(s.q.create, insertArgs(sess, tokens)...)
+		if records != nil {
+			if err := records(b, out); err != nil {
 				return err
 			}
 		}
-		return s.insert(ctx, tx, sess, tokens)
+		return tx.SendBatch(ctx, b).Close()
 	}()
 	return out, err
 }

@@ -1,8 +1,11 @@
 package pgstore_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -227,5 +230,160 @@ func TestStore_MigrateGCAt(t *testing.T) {
 	}
 	if want := []string{"sessions_gc_at", "sessions_pkey", "sessions_subject", "tokens_pkey", "tokens_session"}; !slices.Equal(indexes, want) {
 		t.Errorf("indexes of sessions and tokens = %q; want %q", indexes, want)
+	}
+}
+
+// revokeAsOldNode revokes a session as a node of a build before migration
+// 0011 does (its revoke statement, word for word): the log's row without
+// the session's columns, as during a rolling upgrade.
+func revokeAsOldNode(t *testing.T, dsn, schema string, id sessiond.SessionID, at time.Time, reason sessiond.RevokeReason) {
+	t.Helper()
+	q := pgx.Identifier{schema}.Sanitize()
+	if err := exec(t.Context(), dsn, `WITH s AS (
+			UPDATE `+q+`.sessions s SET revoked_at = $2, revoke_reason = $3
+			WHERE s.id = $1 AND s.revoked_at IS NULL
+			RETURNING s.id, s.revoked_at
+		), logged AS (
+			INSERT INTO `+q+`.revocation_log (session_id, revoked_at) SELECT id, revoked_at FROM s
+			ON CONFLICT (session_id) DO UPDATE SET revoked_at = EXCLUDED.revoked_at
+		)
+		SELECT id FROM s`, string(id), at, string(reason)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// revocationSnapshot is what a snapshot since since leaving out except
+// holds, read from the sessions table alone (the whole read of every
+// version, which no migration changed), JSON-encoded.
+func revocationSnapshot(t *testing.T, dsn, schema string, since time.Time, except sessiond.RevokeReason) []byte {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(t.Context(), `SELECT id, subject, revoked_at, expires_at, revoke_reason FROM `+pgx.Identifier{schema}.Sanitize()+`.sessions
+		WHERE revoked_at >= $1 AND expires_at > $1 AND revoke_reason <> $2 ORDER BY revoked_at, id`, since, string(except))
+	if err != nil {
+		t.Fatal(err)
+	}
+	revs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (sessiond.Revocation, error) {
+		var r sessiond.Revocation
+		err := row.Scan((*string)(&r.SessionID), &r.Subject, &r.RevokedAt, &r.ExpiresAt, (*string)(&r.Reason))
+		r.RevokedAt, r.ExpiresAt = r.RevokedAt.UTC(), r.ExpiresAt.UTC()
+		return r, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mustJSON(t, revs)
+}
+
+// pagedSnapshot walks st's revocations a page of limit at a time
+// (PageRevocations), JSON-encoded.
+func pagedSnapshot(t *testing.T, st *pgstore.Store, since time.Time, except sessiond.RevokeReason, limit int) []byte {
+	t.Helper()
+	q := sessiond.RevocationQuery{Since: since, Except: except, Limit: limit}
+	revs := []sessiond.Revocation{}
+	for {
+		page, err := st.PageRevocations(t.Context(), q)
+		if err != nil {
+			t.Fatalf("PageRevocations(after %v) = %v", q.After, err)
+		}
+		revs = append(revs, page.Revocations...)
+		if page.Done {
+			return mustJSON(t, revs)
+		}
+		q.After = page.Next
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestStore_MigrateRevocationLogRows applies migration 0011 (the log's
+// rows carry what a snapshot page reads) to a schema at version 10 whose
+// log a build of that version filled, and checks that the snapshot read a
+// page at a time is byte for byte the one before, over ties of one
+// instant, pages and a bulk revocation; then that revocations an old node
+// logs after the migration (no columns copied), beside the new node's in
+// the same instants, are all in the snapshot, as they are in the table.
+func TestStore_MigrateRevocationLogRows(t *testing.T) {
+	dsn := testDSN(t)
+	t.Parallel()
+	schema := testSchema(t, dsn)
+	migrateUpTo(t, dsn, schema, 10)
+	q := pgx.Identifier{schema}.Sanitize()
+
+	since := t0.Add(-5 * time.Minute)
+	reasons := []sessiond.RevokeReason{sessiond.ReasonLogout, sessiond.ReasonAdmin, sessiond.ReasonIncident}
+	var live []*sessiond.Session
+	for i := range 40 {
+		s := newSession(fmt.Sprintf("user%02d", i%7), t0.Add(-time.Hour))
+		switch i {
+		case 0: // over before since: not sent
+			s.ExpiresAt = since
+		case 1: // an incident's session revoked by RevokeMatching: not logged
+			s.RevokedAt, s.RevokeReason = t0.Add(-time.Minute), sessiond.ReasonAdmin
+		}
+		insertAsOldNode(t, dsn, schema, s)
+		live = append(live, s)
+	}
+	if err := exec(t.Context(), dsn, "INSERT INTO "+q+".bulk_revocations (at) VALUES ($1)", t0.Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range live[2:30] {
+		at := t0.Add(-time.Duration(i%9) * time.Minute) // ties, one before since, one in the bulk instant
+		revokeAsOldNode(t, dsn, schema, s.ID, at, reasons[i%len(reasons)])
+	}
+	revokeAsOldNode(t, dsn, schema, live[0].ID, t0, sessiond.ReasonLogout)
+	before := revocationSnapshot(t, dsn, schema, since, sessiond.ReasonIncident)
+
+	st, _ := newStore(t, pgstore.Options{Schema: schema})
+	if got, want := migrationCount(t, dsn, schema), migrationFiles(t); got != want {
+		t.Fatalf("schema_migrations has %d rows after New on version 10; want %d", got, want)
+	}
+	if n := queryInt(t, dsn, "SELECT count(*) FROM "+q+".revocation_log WHERE subject IS NULL"); n != 29 {
+		t.Errorf("%d log rows without their session's columns after migration 0011; want all 29 (no backfill)", n)
+	}
+	for _, limit := range []int{1, 4, 1000} {
+		if got := pagedSnapshot(t, st, since, sessiond.ReasonIncident, limit); !bytes.Equal(got, before) {
+			t.Errorf("snapshot a page of %d at a time after migration 0011:\n%s\nwant, as before:\n%s", limit, got, before)
+		}
+	}
+
+	// A rolling upgrade: an old node and the new one revoke in the same
+	// instants.
+	for i, s := range live[30:] {
+		at := t0.Add(-time.Duration(i%3) * time.Minute)
+		if i%2 == 0 {
+			revokeAsOldNode(t, dsn, schema, s.ID, at, reasons[i%len(reasons)])
+		} else if _, err := st.Revoke(t.Context(), s.ID, at, reasons[i%len(reasons)]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := queryInt(t, dsn, "SELECT count(*) FROM "+q+".revocation_log WHERE subject IS NULL"); n != 29+5 {
+		t.Errorf("%d log rows without their session's columns; want %d (the old node's)", n, 29+5)
+	}
+	if bad := logCopyMismatches(t, schema); len(bad) != 29+5 {
+		t.Errorf("%d log rows not copies of their sessions; want only the old node's %d", len(bad), 29+5)
+	}
+	want := revocationSnapshot(t, dsn, schema, since, sessiond.ReasonIncident)
+	if bytes.Equal(want, before) {
+		t.Fatal("the rolling upgrade's revocations changed no snapshot")
+	}
+	for _, limit := range []int{1, 4, 1000} {
+		if got := pagedSnapshot(t, st, since, sessiond.ReasonIncident, limit); !bytes.Equal(got, want) {
+			t.Errorf("snapshot a page of %d at a time with an old node's revocations:\n%s\nwant:\n%s", limit, got, want)
+		}
+	}
+	if got := pagedSnapshot(t, st, since, "", 3); !bytes.Equal(got, revocationSnapshot(t, dsn, schema, since, "")) {
+		t.Errorf("snapshot leaving nothing out differs from the table's:\n%s", got)
 	}
 }

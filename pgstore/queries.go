@@ -81,9 +81,19 @@ const deliveryCols = `id, endpoint, event_id, payload, state, attempts, next_att
 // revocationCols are the columns scanRevocation reads, in its order.
 const revocationCols = `id, subject, revoked_at, expires_at, revoke_reason, created_at`
 
+// logCols are the columns of a revocation_log row, and logFrom what each
+// writer inserts there from its session's RETURNING: the revocation with
+// what a page of the snapshot reads of it (migration 0011), so that a
+// page reads no session.
+const (
+	logCols = `session_id, revoked_at, subject, expires_at, revoke_reason, created_at`
+	logFrom = `id, revoked_at, subject, expires_at, revoke_reason, created_at`
+)
+
 // logConflict: a session revoked again (only after its revocation was
 // undone by hand) keeps one log row, at its latest revocation.
-const logConflict = `ON CONFLICT (session_id) DO UPDATE SET revoked_at = EXCLUDED.revoked_at`
+const logConflict = `ON CONFLICT (session_id) DO UPDATE SET revoked_at = EXCLUDED.revoked_at, subject = EXCLUDED.subject,
+	expires_at = EXCLUDED.expires_at, revoke_reason = EXCLUDED.revoke_reason, created_at = EXCLUDED.created_at`
 
 // Advisory-lock classes: the first key of the two-int4 form of
 // pg_advisory_xact_lock, the second being hashtext of a schema or subject.
@@ -94,7 +104,7 @@ const (
 )
 
 func newQueries(schema string) queries {
-	r := strings.NewReplacer("{logconflict}", logConflict, "{schema}", schema, "{cols}", sessionCols, "{revcols}", revocationCols,
+	r := strings.NewReplacer("{logconflict}", logConflict, "{logcols}", logCols, "{logfrom}", logFrom, "{schema}", schema, "{cols}", sessionCols, "{revcols}", revocationCols,
 		"{evcols}", eventCols, "{delcols}", deliveryCols)
 	q := queries{
 		schema: schema,
@@ -106,13 +116,13 @@ func newQueries(schema string) queries {
 			INSERT INTO {schema}.sessions (id, subject, strategy, created_at, last_active_at, idle_expires_at,
 				expires_at, persistent, client_ip, client_ua, claims, revoked_at, revoke_reason, gc_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, least($6::timestamptz, $7::timestamptz))
-			RETURNING id, revoked_at
+			RETURNING {logfrom}
 		), logged AS (
 			-- A session stored revoked (an import, a login racing a
 			-- revocation) is logged as a revocation, which Revocations
 			-- reads: else the revocation stream never carried it.
-			INSERT INTO {schema}.revocation_log (session_id, revoked_at)
-			SELECT id, revoked_at FROM s WHERE revoked_at IS NOT NULL
+			INSERT INTO {schema}.revocation_log ({logcols})
+			SELECT {logfrom} FROM s WHERE revoked_at IS NOT NULL
 			{logconflict}
 		){records}
 		INSERT INTO {schema}.tokens (hash, session_id, kind, issued_at, expires_at, retired_at)
@@ -193,7 +203,7 @@ func newQueries(schema string) queries {
 			WHERE s.id = $1 AND s.revoked_at IS NULL
 			RETURNING {cols}
 		), logged AS (
-			INSERT INTO {schema}.revocation_log (session_id, revoked_at) SELECT id, revoked_at FROM s
+			INSERT INTO {schema}.revocation_log ({logcols}) SELECT {logfrom} FROM s
 			{logconflict}
 		)
 		SELECT {cols} FROM s`,
@@ -204,7 +214,7 @@ func newQueries(schema string) queries {
 				AND ($2 = '' OR id <> $2)
 			RETURNING {revcols}
 		), logged AS (
-			INSERT INTO {schema}.revocation_log (session_id, revoked_at) SELECT id, revoked_at FROM r
+			INSERT INTO {schema}.revocation_log ({logcols}) SELECT {logfrom} FROM r
 			{logconflict}
 		)
 		SELECT {revcols} FROM r`,
@@ -214,7 +224,7 @@ func newQueries(schema string) queries {
 			WHERE id = ANY ($1) AND revoked_at IS NULL
 			RETURNING {revcols}
 		), logged AS (
-			INSERT INTO {schema}.revocation_log (session_id, revoked_at) SELECT id, revoked_at FROM r
+			INSERT INTO {schema}.revocation_log ({logcols}) SELECT {logfrom} FROM r
 			{logconflict}
 		)
 		SELECT {revcols} FROM r`,

@@ -55,19 +55,17 @@ func (s *Store) CreateRecorded(ctx context.Context, sess *sessiond.Session, max 
 			b.Queue(query, args...)
 		}))
 	}
-	b := &pgx.Batch{}
-	if err := s.queueRecords(b, rec); err != nil {
+	evArgs, dArgs, err := recordArgs(rec)
+	if err != nil {
 		return nil, wrap(op, err)
 	}
 	var (
 		out []sessiond.Revocation
 		bad error // a record the store refuses
 	)
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var err error
-		if out, err = s.createLimited(ctx, tx, sess, max, evict, tokens); err != nil {
-			return err
-		}
+	// The records go in the insert's batch (createLimited).
+	records := func(b *pgx.Batch, out []sessiond.Revocation) error {
+		s.queueRecordArgs(b, evArgs, dArgs)
 		for _, r := range out {
 			if evicted == nil {
 				break
@@ -76,10 +74,12 @@ func (s *Store) CreateRecorded(ctx context.Context, sess *sessiond.Session, max 
 				return bad
 			}
 		}
-		if b.Len() == 0 {
-			return nil
-		}
-		return tx.SendBatch(ctx, b).Close()
+		return nil
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		out, err = s.createLimited(ctx, tx, sess, max, evict, tokens, records)
+		return err
 	})
 	if bad != nil {
 		return nil, wrap(op, bad)
@@ -120,14 +120,15 @@ func (s *Store) RevokeRecorded(ctx context.Context, id sessiond.SessionID, at ti
 			return err
 		}
 		got = sess
-		if err := s.notify(ctx, tx, []sessiond.Revocation{revocationOf(sess)}); err != nil {
+		var rec sessiond.ChangeRecords
+		if revoked != nil {
+			rec = revoked(sess)
+		}
+		if err := s.notifyRecords(ctx, tx, []sessiond.Revocation{revocationOf(sess)}, rec, &bad); err != nil {
 			return err
 		}
 		recorded = true
-		if revoked == nil {
-			return nil
-		}
-		return s.sendRecords(ctx, tx, revoked(sess), &bad)
+		return nil
 	})
 	if bad != nil {
 		return nil, false, wrap(op, bad)
@@ -138,13 +139,20 @@ func (s *Store) RevokeRecorded(ctx context.Context, id sessiond.SessionID, at ti
 	return got, recorded, nil
 }
 
-// sendRecords writes rec in tx. A record the store refuses is returned
-// and also kept in *bad, so that once the transaction has rolled back the
-// caller can tell bad input from a database error.
-func (s *Store) sendRecords(ctx context.Context, tx pgx.Tx, rec sessiond.ChangeRecords, bad *error) error {
+// notifyRecords sends the notifications of revs and writes rec in tx, as
+// one batch: one round trip however many there are, which is what a
+// revocation costs across a network (docs/PERFORMANCE.md, "A store across
+// the network"). A record the store refuses is returned and also kept in
+// *bad, so that once the transaction has rolled back the caller can tell
+// bad input from a database error; nothing is sent then.
+func (s *Store) notifyRecords(ctx context.Context, tx pgx.Tx, revs []sessiond.Revocation, rec sessiond.ChangeRecords, bad *error) error {
 	b := &pgx.Batch{}
-	if *bad = s.queueRecords(b, rec); *bad != nil || b.Len() == 0 {
+	if *bad = s.queueRecords(b, rec); *bad != nil {
 		return *bad
+	}
+	s.queueNotify(b, revs)
+	if b.Len() == 0 {
+		return nil
 	}
 	return tx.SendBatch(ctx, b).Close()
 }

@@ -16,21 +16,32 @@ var _ sessiond.RevocationPager = (*Store)(nil)
 // revocationPageQueries fills RevocationPager's statements. A page is read
 // where Revocations reads: revocation_log for the revocations one by one
 // and by subject, through its index on revoked_at from the cursor on
-// (sorting on session_id only the rows of one revoked_at), and, for each
-// RevokeMatching at or after the cursor (bulk_revocations, whose sessions
-// are not in the log), the sessions revoked in its instant, in order of
-// id. No statement reads more than a page and one row of each source.
-// Rows come in Revocations' order (revoked_at, then id as the database
+// (sorting on session_id only the rows of one revoked_at), each row with
+// its session's columns copied in (migration 0011), or, for a row an
+// older version logged without them, read from its session as before;
+// and, for each RevokeMatching at or after the cursor (bulk_revocations,
+// whose sessions are not in the log), the sessions revoked in its
+// instant, in order of id. No statement reads more than a page and one
+// row of each source. Rows come in Revocations' order (revoked_at, then id as the database
 // collates it: the order of CompareRevocations for sessiond's IDs, which
 // sort alike in every collation), merged by PostgreSQL, never re-sorted in
 // Go, so that a cursor means the same to both.
 func revocationPageQueries(q *queries) {
 	// $1 the later of since and the cursor's time, $2 and $3 the cursor,
 	// $4 since, $5 the reason left out ('': none), $6 the limit.
-	logged := `SELECT s.id, s.subject, s.revoked_at, s.expires_at, s.revoke_reason, s.created_at
-		FROM {schema}.revocation_log l JOIN {schema}.sessions s ON s.id = l.session_id
+	// The lateral's branches are gated on l.subject alone (One-Time
+	// Filters), so a copied row reads no session; it is a subquery, not
+	// a join condition, because a condition on l alone in a join would
+	// be tested after the probe.
+	logged := `SELECT l.session_id AS id, r.subject, r.revoked_at, r.expires_at, r.revoke_reason, r.created_at
+		FROM {schema}.revocation_log l CROSS JOIN LATERAL (
+			SELECT l.subject, l.revoked_at, l.expires_at, l.revoke_reason, l.created_at WHERE l.subject IS NOT NULL
+			UNION ALL
+			SELECT s.subject, s.revoked_at, s.expires_at, s.revoke_reason, s.created_at FROM {schema}.sessions s
+			WHERE s.id = l.session_id AND l.subject IS NULL
+		) r
 		WHERE l.revoked_at >= $1 AND (l.revoked_at, l.session_id) > ($2, $3)
-			AND s.revoked_at >= $4 AND s.expires_at > $4 AND ($5 = '' OR s.revoke_reason <> $5)
+			AND r.revoked_at >= $4 AND r.expires_at > $4 AND ($5 = '' OR r.revoke_reason <> $5)
 		ORDER BY l.revoked_at, l.session_id LIMIT $6`
 	r := strings.NewReplacer("{schema}", q.schema, "{revcols}", revocationCols)
 	q.revPageLogged = r.Replace(logged)
@@ -51,7 +62,8 @@ func revocationPageQueries(q *queries) {
 
 // revPageBegin begins a page's transaction (sent as one simple query):
 // one snapshot, as Revocations reads, and no parallel workers. A page is a
-// thousand primary-key probes; planned to go on to the end of the log it
+// range of the log's index (and was a thousand primary-key probes before
+// migration 0011); planned to go on to the end of the log it
 // ran under a Gather Merge whose two workers started in 25–90 ms (the
 // page itself in 9–20 ms), which made a snapshot of 1,000,000
 // revocations several times slower.

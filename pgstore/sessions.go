@@ -433,13 +433,11 @@ func (s *Store) revokeSubject(ctx context.Context, subject string, except sessio
 			return cmp.Compare(a.r.SessionID, b.r.SessionID)
 		})
 		revs = revocations(rows)
-		if err := s.notify(ctx, tx, revs); err != nil {
-			return err
+		var rec sessiond.ChangeRecords
+		if len(revs) > 0 && revoked != nil {
+			rec = revoked(revs)
 		}
-		if len(revs) == 0 || revoked == nil {
-			return nil
-		}
-		return s.sendRecords(ctx, tx, revoked(revs), &bad)
+		return s.notifyRecords(ctx, tx, revs, rec, &bad)
 	})
 	if bad != nil {
 		return nil, wrap(op, bad)

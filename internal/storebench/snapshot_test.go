@@ -205,7 +205,10 @@ func fillPostgres(b *testing.B, n int) sessiond.Store {
 			$3::timestamptz + i * interval '300 microseconds', 'logout', $2
 		FROM generate_series(1, $4) i`,
 			[]any{snapshotNow.Add(-time.Hour), snapshotNow.Add(8 * time.Hour), snapshotNow.Add(-5 * time.Minute), n}},
-		{`INSERT INTO ` + schema + `.revocation_log (session_id, revoked_at) SELECT id, revoked_at FROM ` + schema + `.sessions`, nil},
+		// Logged as a logout logs it: with the session's columns the
+		// snapshot reads (pgstore migration 0011).
+		{`INSERT INTO ` + schema + `.revocation_log (session_id, revoked_at, subject, expires_at, revoke_reason, created_at)
+		SELECT id, revoked_at, subject, expires_at, revoke_reason, created_at FROM ` + schema + `.sessions`, nil},
 		{`ANALYZE ` + schema + `.sessions`, nil},
 		{`ANALYZE ` + schema + `.revocation_log`, nil},
 	} {
