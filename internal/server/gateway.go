@@ -47,7 +47,7 @@ func addGateway(cfg config.Config, mgr *sessiond.Manager, store sessiond.Store, 
 		SameSite:           sameSite,
 		InsecureDevCookies: !c.Secure,
 		TrustedOrigins:     cfg.CSRF.TrustedOrigins,
-		ClientIP:           clientIP(cfg.Gateway.ClientIPHeader, proxies, log),
+		ClientIP:           clientIP(cfg.Gateway.ClientIPHeader, proxies, cfg.Events.IPPrefixes(), log),
 		Logger:             log,
 	}
 	if cfg.Gateway.DBSC != "" && cfg.Gateway.DBSC != config.DBSCOff {
@@ -92,7 +92,7 @@ func covers(cookiePath, path string) bool {
 // the listener directly could otherwise set the header and choose the
 // address the anomaly rules, the event log and the per-address limits see.
 // A nil log discards.
-func clientIP(header string, trusted []netip.Prefix, log *slog.Logger) func(r *http.Request) string {
+func clientIP(header string, trusted []netip.Prefix, cut sessiond.IPPrefixes, log *slog.Logger) func(r *http.Request) string {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -106,8 +106,15 @@ func clientIP(header string, trusted []netip.Prefix, log *slog.Logger) func(r *h
 				} else {
 					// Debug only, since any client past the proxy causes it;
 					// tells an operator with an unlisted proxy why.
+					peer := r.RemoteAddr
+					if cut != (sessiond.IPPrefixes{}) {
+						// Cut as events cut it, and the port dropped, as
+						// the request log's remote_addr is.
+						host, _, _ := net.SplitHostPort(peer)
+						peer = cut.Mask(host)
+					}
 					log.DebugContext(r.Context(), "gateway: client IP header ignored from a peer not in gateway.trusted_proxies",
-						"header", header, "peer", r.RemoteAddr)
+						"header", header, "peer", peer)
 				}
 			}
 		}

@@ -333,7 +333,7 @@ func TestGateway_ClientIPHeader(t *testing.T) {
 				r.Header.Add("X-Real-IP", v)
 				r.Header.Add("X-Forwarded-For", v)
 			}
-			if got := server.ClientIP(c.header, trusted, nil)(r); got != c.want {
+			if got := server.ClientIP(c.header, trusted, sessiond.IPPrefixes{}, nil)(r); got != c.want {
 				t.Errorf("client IP from %s = %q, want %q", c.peer, got, c.want)
 			}
 		})
@@ -350,16 +350,20 @@ func TestGateway_ClientIPHeaderFromTrustedProxiesOnly(t *testing.T) {
 		trusted []string
 		want    string // client.ip of the event
 		debug   bool   // the ignored header is logged at debug level
+		v4      int    // events.ipv4_prefix
+		peer    string // the debug line's peer
 	}{
-		{"direct, past a proxy on another host", []string{"192.0.2.10", "10.0.0.0/8"}, "127.0.0.1", true},
-		{"through the listed proxy", []string{"127.0.0.1"}, "203.0.113.7", false},
-		{"through a proxy on loopback, the default", nil, "203.0.113.7", false},
+		{"direct, past a proxy on another host", []string{"192.0.2.10", "10.0.0.0/8"}, "127.0.0.1", true, 0, "127.0.0.1:"},
+		{"direct, with event prefixes", []string{"192.0.2.10"}, "127.0.0.0", true, 24, `"peer":"127.0.0.0"`},
+		{"through the listed proxy", []string{"127.0.0.1"}, "203.0.113.7", false, 0, ""},
+		{"through a proxy on loopback, the default", nil, "203.0.113.7", false, 0, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := servertest.GatewayConfig(t)
 			cfg.Gateway.ClientIPHeader = "X-Real-IP"
 			cfg.Gateway.TrustedProxies = c.trusted
+			cfg.Events.IPv4Prefix = c.v4
 			logs := &testenv.SyncBuffer{}
 			base := servertest.Run(t, server.Options{Config: cfg, APIKey: gatewayKey, InsecureDev: true,
 				Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
@@ -388,6 +392,11 @@ func TestGateway_ClientIPHeaderFromTrustedProxiesOnly(t *testing.T) {
 			}
 			if got := strings.Contains(logs.String(), "client IP header ignored"); got != c.debug {
 				t.Errorf("debug line for the ignored header logged = %v; want %v", got, c.debug)
+			}
+			// With event prefixes set the peer is cut as events cut it
+			// (no port either), as every other logged address is.
+			if c.peer != "" && !strings.Contains(logs.String(), c.peer) {
+				t.Errorf("debug line's peer: want %s in the log:\n%s", c.peer, logs.String())
 			}
 		})
 	}
