@@ -1429,10 +1429,19 @@ var rules = sortedByID([]Rule{
 		Fix:       "keep server.shutdown_delay and server.shutdown_timeout together at most 30s (defaults 5s and 20s), or raise the orchestrator's deadline above their sum",
 		Check: func(in Input) []Issue {
 			s := in.Config.Server
-			if s.ShutdownDelay+s.ShutdownTimeout <= Duration(stopDeadline) {
+			// Each first: the sum of two durations near the largest
+			// wraps around to a negative one.
+			if s.ShutdownDelay <= Duration(stopDeadline) && s.ShutdownTimeout <= Duration(stopDeadline) &&
+				s.ShutdownDelay+s.ShutdownTimeout <= Duration(stopDeadline) {
 				return nil
 			}
-			return []Issue{issue("server.shutdown_delay", "server.shutdown_delay %s and server.shutdown_timeout %s together exceed the 30s most orchestrators wait before killing the process",
+			// Point at a key the file sets: shutdown_timeout alone can
+			// make the sum too long with the default delay.
+			path := "server.shutdown_delay"
+			if !in.Doc.Has(path) && in.Doc.Has("server.shutdown_timeout") {
+				path = "server.shutdown_timeout"
+			}
+			return []Issue{issue(path, "server.shutdown_delay %s and server.shutdown_timeout %s together exceed the 30s most orchestrators wait before killing the process",
 				s.ShutdownDelay.Std(), s.ShutdownTimeout.Std())}
 		},
 	},

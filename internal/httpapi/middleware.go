@@ -187,6 +187,10 @@ func (s *server) logRequest(r *http.Request, rw *responseWriter, info *requestIn
 			// wrong with the server, so no ERROR line to wake an operator.
 			// 499 is the status NGINX logs for the same thing.
 			status, level = statusClientClosed, slog.LevelInfo
+		} else if errors.Is(info.err, ErrShuttingDown) {
+			// /readyz during a stop's shutdown delay: a planned stop,
+			// at every rolling restart, is no ERROR to wake anyone.
+			level = slog.LevelInfo
 		}
 	}
 	ctx := r.Context()

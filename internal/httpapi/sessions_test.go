@@ -424,6 +424,48 @@ func TestAPI_ReadyShuttingDown(t *testing.T) {
 	wantProblem(t, "GET /readyz", r, 503, "store_unavailable", "the server is shutting down")
 }
 
+// TestAPI_ReadyShuttingDownNotAnError: the 503s /readyz answers during a
+// stop's shutdown delay are logged INFO, as a stop is planned: an ERROR
+// line per probe at every rolling restart would page whoever alerts on
+// ERROR lines (operations.md: an ERROR request line is a 5xx to look at).
+// A store that fails readiness stays ERROR.
+func TestAPI_ReadyShuttingDownNotAnError(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		err       error
+		wantLevel string
+	}{
+		{"shutting down", httpapi.ErrShuttingDown, "INFO"},
+		{"shutting down wrapped", fmt.Errorf("drain: %w", httpapi.ErrShuttingDown), "INFO"},
+		{"store down", errors.New("store hangs"), "ERROR"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, sessiond.StrategyHybrid, func(o *httpapi.Options) {
+				o.Ready = func(context.Context) error { return tc.err }
+			})
+			r := e.do(http.MethodGet, "/readyz", "", nil, map[string]string{"Authorization": ""})
+			if r.status != http.StatusServiceUnavailable {
+				t.Fatalf("GET /readyz = %d, want 503", r.status)
+			}
+			var line map[string]any
+			for _, l := range requestLines(e.logLines()) {
+				if l["pattern"] == "GET /readyz" {
+					line = l
+				}
+			}
+			if line == nil {
+				t.Fatalf("no request line for /readyz in %s", e.logs.String())
+			}
+			if line["level"] != tc.wantLevel || line["status"] != float64(503) || line["code"] != "store_unavailable" {
+				t.Errorf("/readyz logged as level %v status %v code %v; want %s 503 store_unavailable",
+					line["level"], line["status"], line["code"], tc.wantLevel)
+			}
+		})
+	}
+}
+
 // TestAPI_Ready covers /readyz when the store does not answer.
 func TestAPI_Ready(t *testing.T) {
 	t.Parallel()
