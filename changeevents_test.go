@@ -290,8 +290,8 @@ func TestManager_RevokeSubjectEventsWithChange(t *testing.T) {
 			for _, e := range revs {
 				seen[e.SessionID] = true
 				if !slices.Contains(revoked, e.SessionID) || e.Subject != "alice" || e.Client != (sessiond.Client{}) ||
-					len(e.Details) != 1 || e.Details["reason"] != "admin" || e.ID == "" || e.Time.IsZero() {
-					t.Errorf("session.revoked = %+v; want one of %v, reason admin only", e, revoked)
+					len(e.Details) != 2 || e.Details["reason"] != "admin" || e.Details["revoked_at"] == nil || e.ID == "" || e.Time.IsZero() {
+					t.Errorf("session.revoked = %+v; want one of %v, reason admin and revoked_at only", e, revoked)
 				}
 			}
 			if len(seen) != 3 {

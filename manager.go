@@ -339,7 +339,7 @@ func (m *Manager) prepareRecorded(ctx context.Context, e Event) carried {
 // it, as a logout's is who logged out.
 func evictedEvent(r Revocation, by *Session) Event {
 	return Event{Type: EventSessionRevoked, Subject: r.Subject, SessionID: r.SessionID, Client: by.Client,
-		Details: map[string]any{"reason": string(r.Reason), "replaced_by": string(by.ID)}}
+		Details: map[string]any{"reason": string(r.Reason), "replaced_by": string(by.ID), "revoked_at": revokedAtDetail(r.RevokedAt)}}
 }
 
 // issueAndStore issues s's tokens and stores it, under the subject's
@@ -695,9 +695,20 @@ func notIncident(reason RevokeReason) error {
 // thief's logout must not read as the owner's), with the client the
 // session was issued to in issued_to, as a reuse event has it; otherwise
 // (by is the zero Client) the session's own client, as always.
+//
+// Its details carry the revocation's time as stored (revoked_at): the
+// event's own time is when it was recorded, milliseconds after the store's
+// write under load, and the revocation stream sends a revocation from the
+// store's feed and the snapshot with the stored time and again from the
+// event log, so one revocation must carry one revoked_at. The event keeps
+// its recording time because the stream reads the log by time and allows
+// Settle for the commit after it: a time taken before a write that waits
+// in a queue could fall behind that window. evictedEvent and
+// subjectRevokedEvent do the same.
 func revokedEvent(s *Session, reason RevokeReason, by Client) Event {
 	e := Event{Type: EventSessionRevoked, Subject: s.Subject, SessionID: s.ID, Client: s.Client,
-		Details: map[string]any{"reason": string(reason), "lifetime_seconds": s.RevokedAt.Sub(s.CreatedAt).Seconds()}}
+		Details: map[string]any{"reason": string(reason), "lifetime_seconds": s.RevokedAt.Sub(s.CreatedAt).Seconds(),
+			"revoked_at": revokedAtDetail(s.RevokedAt)}}
 	if by != (Client{}) {
 		e.Client = by
 		e.Details["issued_to"] = s.Client
@@ -792,8 +803,12 @@ func (m *Manager) revokeSubjectRecorded(ctx context.Context, rec SubjectChangeRe
 // RevokeSubject revoked, issued to client.
 func subjectRevokedEvent(r Revocation, reason RevokeReason, client Client) Event {
 	return Event{Type: EventSessionRevoked, Subject: r.Subject, SessionID: r.SessionID, Client: client,
-		Details: map[string]any{"reason": string(reason)}}
+		Details: map[string]any{"reason": string(reason), "revoked_at": revokedAtDetail(r.RevokedAt)}}
 }
+
+// revokedAtDetail is a session.revoked event's details.revoked_at: the
+// revocation's time as the store holds it (RFC 3339, UTC, nanoseconds).
+func revokedAtDetail(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 // subjectClients returns the clients of subject's live sessions, for the
 // session.revoked events of RevokeSubject to record each session's, as

@@ -577,8 +577,17 @@ func (t *tail) send(e sessiond.Event, now time.Time) (int, error) {
 			return bad("no session_id")
 		}
 		reason, _ := e.Details["reason"].(string)
-		ev := stream.Revoked{SessionID: string(e.SessionID), Subject: e.Subject, RevokedAt: e.Time.UTC(), Reason: reason,
-			Until: t.rs.until(e.Time, time.Time{}).UTC()}
+		// The revocation's stored time, as the feed's copy and the
+		// snapshot carry it; the event's own time (when it was recorded)
+		// for entries written before events carried it.
+		at := e.Time
+		if s, ok := e.Details["revoked_at"].(string); ok {
+			if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+				at = t
+			}
+		}
+		ev := stream.Revoked{SessionID: string(e.SessionID), Subject: e.Subject, RevokedAt: at.UTC(), Reason: reason,
+			Until: t.rs.until(at, time.Time{}).UTC()}
 		if !t.rs.sent(ev.Until, now) {
 			return 0, nil // every token of the session has expired, leeways included
 		}

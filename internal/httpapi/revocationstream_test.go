@@ -55,9 +55,21 @@ func newStreamEnvAuth(t *testing.T, auth func(context.Context, sessiond.Secret) 
 // opts (nil: none).
 func newStreamEnvOpts(t *testing.T, auth func(context.Context, sessiond.Secret) (apikey.Key, error), edit func(*httpapi.RevocationStream), opts func(*httpapi.Options)) *streamEnv {
 	t.Helper()
+	return newStreamEnvStore(t, auth, edit, opts, nil)
+}
+
+// newStreamEnvStore is newStreamEnvOpts whose Manager writes through
+// wrap(e) rather than e.store itself (nil: e.store).
+func newStreamEnvStore(t *testing.T, auth func(context.Context, sessiond.Secret) (apikey.Key, error), edit func(*httpapi.RevocationStream),
+	opts func(*httpapi.Options), wrap func(*streamEnv) testenv.EventLogStore) *streamEnv {
+	t.Helper()
 	e := &streamEnv{t: t, clock: sessiondtest.NewClock(t0), store: memstore.New(), waker: httpapi.NewWaker(), closer: make(chan struct{})}
 	ring, signed := newSigned(t)
-	e.m = testenv.HybridManager(t.Context(), t, e.store, signed, e.clock, life)
+	var ms testenv.EventLogStore = e.store
+	if wrap != nil {
+		ms = wrap(e)
+	}
+	e.m = testenv.HybridManager(t.Context(), t, ms, signed, e.clock, life)
 	rs := &httpapi.RevocationStream{
 		Log:            e.store,
 		Revocations:    e.store.Revocations,
