@@ -65,21 +65,72 @@ func (c Config) SecretFiles() []SecretFile {
 // keyword/value form (dsnKeywords).
 func dsnFiles(dsn string) []string {
 	var out []string
+	for _, k := range dsnSecretKeys {
+		if v := dsnSecretParams(dsn)[k]; v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// dsnSecretKeys are the DSN parameters naming files with secrets, and
+// dsnSecretEnv the environment variables pgx reads for each when the DSN
+// does not set it.
+var (
+	dsnSecretKeys = []string{"sslkey", "passfile"}
+	dsnSecretEnv  = map[string]string{"sslkey": "PGSSLKEY", "passfile": "PGPASSFILE"}
+)
+
+// dsnSecretParams is the sslkey and passfile parameters a PostgreSQL DSN
+// sets, in a URL's query or in the keyword/value form (dsnKeywords).
+func dsnSecretParams(dsn string) map[string]string {
+	out := map[string]string{}
 	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
 		q := u.Query()
-		for _, k := range []string{"sslkey", "passfile"} {
+		for _, k := range dsnSecretKeys {
 			if v := q.Get(k); v != "" {
-				out = append(out, v)
+				out[k] = v
 			}
 		}
 		return out
 	}
 	for k, v := range dsnKeywords(dsn) {
-		if (k == "sslkey" || k == "passfile") && v != "" {
-			out = append(out, v)
+		if _, ok := dsnSecretEnv[k]; ok && v != "" {
+			out[k] = v
 		}
 	}
 	return out
+}
+
+// EnvSecretFiles lists the files holding secrets that the environment
+// names and sessiond reads, which the validator (it does not read the
+// environment) cannot judge: for a PostgreSQL store, PGSSLKEY and
+// PGPASSFILE, which pgx reads, whatever their mode, when store.dsn does
+// not set sslkey or passfile. Setting is the variable's name.
+func (c Config) EnvSecretFiles(getenv func(string) string) []SecretFile {
+	if c.Store.Driver != "postgres" {
+		return nil
+	}
+	set := dsnSecretParams(c.Store.DSN)
+	var out []SecretFile
+	for _, k := range dsnSecretKeys {
+		env := dsnSecretEnv[k]
+		if f := getenv(env); f != "" && set[k] == "" {
+			out = append(out, SecretFile{Setting: env, File: f})
+		}
+	}
+	return out
+}
+
+// SecretFileExposure says who besides its owner can read or change the
+// file at path ("" for nobody, a missing file or not a regular file), as
+// SD-SECRET-001 judges the configuration's secret files, and its mode.
+func SecretFileExposure(path string) (os.FileMode, string) {
+	fi, err := os.Stat(path) // through symbolic links: the file read
+	if err != nil || !fi.Mode().IsRegular() {
+		return 0, ""
+	}
+	return fi.Mode().Perm(), exposure(fi)
 }
 
 // dsnKeywords yields the keywords and values of a keyword/value DSN as

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
 
@@ -30,6 +31,23 @@ func warnTypedEnvSecrets(cfg config.Config, getenv func(string) string, log *slo
 		if v := getenv(name); v != "" && config.GuessableCredential(v) {
 			log.Warn(name+" holds a credential that looks like a word, a phrase or a repeated pattern rather than random: anyone who guesses it can read the transmitter's queue and acknowledge the SETs meant to end sessions; ask the transmitter for a random credential",
 				"receiver", rc.Name, "rule", "SD-SSF-004")
+		}
+	}
+}
+
+// warnEnvSecretFiles warns of secret files the environment names that
+// other users can read or change (config.EnvSecretFiles: PGSSLKEY and
+// PGPASSFILE for a PostgreSQL store), as SD-SECRET-001 warns of those the
+// configuration names: pgx reads them whatever their mode, where libpq
+// would refuse them. The files' contents are never read here.
+func warnEnvSecretFiles(cfg config.Config, getenv func(string) string, log *slog.Logger) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	for _, f := range cfg.EnvSecretFiles(getenv) {
+		if mode, who := config.SecretFileExposure(f.File); who != "" {
+			log.Warn(fmt.Sprintf("%s %s has mode %04o: %s; make it readable by sessiond's user alone (chmod 0600)", f.Setting, f.File, mode, who),
+				"rule", "SD-SECRET-001")
 		}
 	}
 }

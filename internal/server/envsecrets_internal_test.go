@@ -5,6 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -58,6 +61,67 @@ func TestWarnTypedEnvSecrets(t *testing.T) {
 			}
 			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
 				t.Errorf("warned of %v; want %v; the log:\n%s", got, tc.want, out)
+			}
+		})
+	}
+}
+
+// TestWarnEnvSecretFiles: PGSSLKEY and PGPASSFILE name files pgx reads
+// whatever their mode when the DSN does not set sslkey or passfile: serve
+// warns of one that other users can read, as SD-SECRET-001 warns of the
+// configuration's own secret files.
+func TestWarnEnvSecretFiles(t *testing.T) {
+	dir := t.TempDir()
+	open := filepath.Join(dir, "open.key")
+	closed := filepath.Join(dir, "closed.key")
+	for f, mode := range map[string]os.FileMode{open: 0o644, closed: 0o600} {
+		if err := os.WriteFile(f, []byte("secret"), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(f, mode); err != nil { // whatever the umask
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		driver string
+		dsn    string
+		env    map[string]string
+		want   []string // variables warned of
+	}{
+		{"PGSSLKEY readable by others", "postgres", "postgres://db/app", map[string]string{"PGSSLKEY": open}, []string{"PGSSLKEY"}},
+		{"PGPASSFILE readable by others", "postgres", "host=db dbname=app", map[string]string{"PGPASSFILE": open}, []string{"PGPASSFILE"}},
+		{"both, one private", "postgres", "postgres://db/app", map[string]string{"PGSSLKEY": closed, "PGPASSFILE": open}, []string{"PGPASSFILE"}},
+		{"private", "postgres", "postgres://db/app", map[string]string{"PGSSLKEY": closed}, nil},
+		{"the DSN's sslkey wins over PGSSLKEY", "postgres", "postgres://db/app?sslkey=" + closed, map[string]string{"PGSSLKEY": open}, nil},
+		{"the DSN's passfile wins over PGPASSFILE", "postgres", "host=db passfile=" + closed, map[string]string{"PGPASSFILE": open}, nil},
+		{"missing file", "postgres", "postgres://db/app", map[string]string{"PGSSLKEY": filepath.Join(dir, "none")}, nil},
+		{"not PostgreSQL", "redis", "redis://127.0.0.1:6379/0", map[string]string{"PGSSLKEY": open}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := config.Default()
+			cfg.Store.Driver, cfg.Store.DSN = tc.driver, tc.dsn
+			var logs bytes.Buffer
+			warnEnvSecretFiles(cfg, func(k string) string { return tc.env[k] }, slog.New(slog.NewTextHandler(&logs, nil)))
+			var got []string
+			for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+				if line == "" {
+					continue
+				}
+				if !strings.Contains(line, "level=WARN") || !strings.Contains(line, "rule=SD-SECRET-001") || !strings.Contains(line, "0644") {
+					t.Errorf("warning line = %q; want a WARN of SD-SECRET-001 with the mode", line)
+				}
+				if strings.Contains(line, "secret\n") || strings.Contains(line, `"secret"`) {
+					t.Errorf("the log quotes the file's content: %q", line)
+				}
+				for _, v := range []string{"PGSSLKEY", "PGPASSFILE"} {
+					if strings.Contains(line, v+" ") {
+						got = append(got, v)
+					}
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("warned of %v; want %v\n%s", got, tc.want, logs.String())
 			}
 		})
 	}

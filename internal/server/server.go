@@ -119,6 +119,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		return &StartError{Problems: errs}
 	}
 	warnTypedEnvSecrets(cfg, o.Getenv, log)
+	warnEnvSecretFiles(cfg, o.Getenv, log)
 
 	// SQLite serves one process: a second serve on its file is refused
 	// (sqlitelock.go), before it opens the store, which would migrate the
