@@ -26,8 +26,8 @@ import (
 // live, on every store and across nodes: the one that arrived last (by
 // the Manager's clock; the last stored of those that arrived in the same
 // microsecond). A login stored after a later one with its key (it was
-// slow, and its client sent that one again) fails with ErrConflict,
-// storing and revoking nothing.
+// slow, and its client sent that one again) fails with
+// ErrLoginSuperseded, storing and revoking nothing.
 //
 // The key is kept, hashed with its scope, as a token of the session it
 // made (KindLoginKey), so that every store holds it without a schema of
@@ -51,6 +51,13 @@ type LoginRetry struct {
 // session of a login with it was used (its answer arrived), or with more
 // than maxLoginRetries logins. Nothing was stored or revoked.
 var ErrIdempotencyKeyReused = errors.New("idempotency key reused with another request")
+
+// ErrLoginSuperseded: a login with an idempotency key arrived before
+// another with its key that was stored first (it was slow, not lost, and
+// its client sent the other again): the later one's session stands, this
+// one stored and revoked nothing. Not a store failure, and not worth
+// retrying: the IETF draft's 409 for a request whose key is in use.
+var ErrLoginSuperseded = errors.New("a later login with its idempotency key was stored")
 
 // MaxLoginRetryKey bounds LoginRetry.Key, in bytes.
 const MaxLoginRetryKey = 255
@@ -147,7 +154,7 @@ func loginKeyTokens(s *Session, r LoginRetry, gen int, fp *[sha256.Size]byte, no
 // returns the first generation free and the live sessions of those inside
 // the window. ErrIdempotencyKeyReused when the latest of those was sent
 // with another request or a live one was used since its login (refreshed
-// or touched: its answer arrived); ErrConflict when one of them arrived
+// or touched: its answer arrived); ErrLoginSuperseded when one of them arrived
 // after now.
 func (m *Manager) earlierLogins(ctx context.Context, r LoginRetry, fp *[sha256.Size]byte, now time.Time) (gen int, live []SessionID, err error) {
 	last := -1 // the latest generation inside the window
@@ -177,7 +184,7 @@ func (m *Manager) earlierLogins(ctx context.Context, r LoginRetry, fp *[sha256.S
 			// stored first: this one was slow, not lost, and its client
 			// sent that retry and reads its answer, so it must not be
 			// replaced by this one, whose answer nobody reads.
-			return 0, nil, fmt.Errorf("sessiond: create session: %w: a later login with its idempotency key was stored", ErrConflict)
+			return 0, nil, fmt.Errorf("sessiond: create session: %w", ErrLoginSuperseded)
 		}
 		last = gen
 		if s.Live(now) {
@@ -217,8 +224,8 @@ func (m *Manager) earlierLogins(ctx context.Context, r LoginRetry, fp *[sha256.S
 // generation's tokens. A concurrent login with the key that took the
 // generation (the store refuses its hash: ErrConflict) or the room the
 // limit left makes it walk again and replace that login too, unless that
-// login arrived later (ErrConflict), so the latest to arrive stays live
-// alone.
+// login arrived later (ErrLoginSuperseded), so the latest to arrive stays
+// live alone.
 func (m *Manager) createRetried(ctx context.Context, s *Session, now time.Time, ev *carried, r LoginRetry) (*Issued, error) {
 	fp := loginFingerprint(s, r)
 	prevGen := -1

@@ -25,8 +25,12 @@ const (
 	// CodeIdempotencyKeyReused (422): the Idempotency-Key of a login came
 	// with another subject or body than the login it was first sent with.
 	CodeIdempotencyKeyReused = "idempotency_key_reused"
-	CodeStoreUnavailable     = "store_unavailable"
-	CodeInternal             = "internal"
+	// CodeIdempotencyKeySuperseded (409): a login arrived before another
+	// with its Idempotency-Key that was stored first; that one's session
+	// stands, and this login stored nothing.
+	CodeIdempotencyKeySuperseded = "idempotency_key_superseded"
+	CodeStoreUnavailable         = "store_unavailable"
+	CodeInternal                 = "internal"
 	// DPoP (RFC 9449; docs/bound-sessions.md): a proof was required or given
 	// and is not valid, or it lacks the server nonce sent in DPoP-Nonce.
 	CodeInvalidDPoPProof = "invalid_dpop_proof"
@@ -64,24 +68,25 @@ var codes = map[string]struct {
 	title    string
 	sentinel error
 }{
-	CodeInvalidRequest:       {"Invalid request", sessiond.ErrInvalidArgument},
-	CodeUnauthorized:         {"Unauthorized", nil},
-	CodeInsufficientScope:    {"Insufficient scope", nil},
-	CodeTooManyRequests:      {"Too many requests", sessiond.ErrRateLimited},
-	CodeNotFound:             {"Not found", sessiond.ErrNotFound},
-	CodePayloadTooLarge:      {"Payload too large", sessiond.ErrInvalidArgument},
-	CodeTokenInvalid:         {"Invalid token", sessiond.ErrInvalidToken},
-	CodeTokenExpired:         {"Token expired", sessiond.ErrExpired},
-	CodeSessionRevoked:       {"Session revoked", sessiond.ErrRevoked},
-	CodeIdleTimeout:          {"Session idle timeout", sessiond.ErrIdleTimeout},
-	CodeAbsoluteTimeout:      {"Session absolute timeout", sessiond.ErrAbsoluteTimeout},
-	CodeRefreshReused:        {"Refresh token reused", sessiond.ErrRefreshReused},
-	CodeLimitReached:         {"Session limit reached", sessiond.ErrLimitReached},
-	CodeIdempotencyKeyReused: {"Idempotency key reused", sessiond.ErrIdempotencyKeyReused},
-	CodeStoreUnavailable:     {"Store unavailable", sessiond.ErrStoreUnavailable},
-	CodeInternal:             {"Internal error", nil},
-	CodeInvalidDPoPProof:     {"Invalid DPoP proof", nil},
-	CodeUseDPoPNonce:         {"DPoP nonce required", nil},
+	CodeInvalidRequest:           {"Invalid request", sessiond.ErrInvalidArgument},
+	CodeUnauthorized:             {"Unauthorized", nil},
+	CodeInsufficientScope:        {"Insufficient scope", nil},
+	CodeTooManyRequests:          {"Too many requests", sessiond.ErrRateLimited},
+	CodeNotFound:                 {"Not found", sessiond.ErrNotFound},
+	CodePayloadTooLarge:          {"Payload too large", sessiond.ErrInvalidArgument},
+	CodeTokenInvalid:             {"Invalid token", sessiond.ErrInvalidToken},
+	CodeTokenExpired:             {"Token expired", sessiond.ErrExpired},
+	CodeSessionRevoked:           {"Session revoked", sessiond.ErrRevoked},
+	CodeIdleTimeout:              {"Session idle timeout", sessiond.ErrIdleTimeout},
+	CodeAbsoluteTimeout:          {"Session absolute timeout", sessiond.ErrAbsoluteTimeout},
+	CodeRefreshReused:            {"Refresh token reused", sessiond.ErrRefreshReused},
+	CodeLimitReached:             {"Session limit reached", sessiond.ErrLimitReached},
+	CodeIdempotencyKeyReused:     {"Idempotency key reused", sessiond.ErrIdempotencyKeyReused},
+	CodeIdempotencyKeySuperseded: {"Login superseded by a later one with its idempotency key", sessiond.ErrLoginSuperseded},
+	CodeStoreUnavailable:         {"Store unavailable", sessiond.ErrStoreUnavailable},
+	CodeInternal:                 {"Internal error", nil},
+	CodeInvalidDPoPProof:         {"Invalid DPoP proof", nil},
+	CodeUseDPoPNonce:             {"DPoP nonce required", nil},
 }
 
 // Title returns the fixed, human-readable summary of code ("" if unknown).

@@ -190,7 +190,10 @@ type CreateRequest struct {
 	// most 255 printable ASCII characters), and keep it for that login's
 	// retries; "" sends none. A key sent with another subject or body, or
 	// after its login's session was used (refreshed: its answer arrived),
-	// is refused with 422 idempotency_key_reused.
+	// is refused with 422 idempotency_key_reused; an attempt that arrives
+	// after a later one with its key was stored (it was slow, not lost)
+	// with 409 idempotency_key_superseded (sessiond.ErrLoginSuperseded):
+	// the later attempt's answer holds the session.
 	IdempotencyKey string `json:"-"`
 }
 

@@ -40,6 +40,7 @@ var errorTable = []struct {
 	{sessiond.ErrUnsupported, http.StatusBadRequest, apitype.CodeInvalidRequest, "the configured strategy cannot do this"},
 	{sessiond.ErrLimitReached, http.StatusConflict, apitype.CodeLimitReached, "the subject already has the most live sessions allowed"},
 	{sessiond.ErrIdempotencyKeyReused, http.StatusUnprocessableEntity, apitype.CodeIdempotencyKeyReused, "the Idempotency-Key was sent with another login; use a new key for a new login"},
+	{sessiond.ErrLoginSuperseded, http.StatusConflict, apitype.CodeIdempotencyKeySuperseded, "a later login with this Idempotency-Key was stored first; its session stands and this login stored nothing"},
 }
 
 // requestError is an error the handler itself decides on (bad input, no
