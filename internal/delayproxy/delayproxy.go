@@ -138,6 +138,9 @@ func (p *Proxy) accept() {
 			return
 		}
 		if err != nil {
+			// Out of file descriptors and the like: wait a moment rather
+			// than spin a core, as net/http's Serve does.
+			time.Sleep(10 * time.Millisecond)
 			continue
 		}
 		if !p.track(c) {
