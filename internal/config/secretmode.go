@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/jackc/pgservicefile"
 )
 
 // APIKeyFile is the file, in server.data_dir, that serve writes the first
@@ -65,8 +67,9 @@ func (c Config) SecretFiles() []SecretFile {
 // keyword/value form (dsnKeywords).
 func dsnFiles(dsn string) []string {
 	var out []string
+	set := dsnParams(dsn)
 	for _, k := range dsnSecretKeys {
-		if v := dsnSecretParams(dsn)[k]; v != "" {
+		if v := set[k]; v != "" {
 			out = append(out, v)
 		}
 	}
@@ -81,45 +84,155 @@ var (
 	dsnSecretEnv  = map[string]string{"sslkey": "PGSSLKEY", "passfile": "PGPASSFILE"}
 )
 
-// dsnSecretParams is the sslkey and passfile parameters a PostgreSQL DSN
-// sets, in a URL's query or in the keyword/value form (dsnKeywords).
-func dsnSecretParams(dsn string) map[string]string {
+// dsnWanted are the parameters that decide which secret files pgx reads,
+// with the environment variable of each.
+var dsnWanted = map[string]string{
+	"sslkey": "PGSSLKEY", "passfile": "PGPASSFILE", "password": "PGPASSWORD",
+	"service": "PGSERVICE", "servicefile": "PGSERVICEFILE",
+	"sslmode": "PGSSLMODE", "sslcertmode": "PGSSLCERTMODE",
+}
+
+// dsnParams is the parameters of dsnWanted a PostgreSQL DSN sets, as pgx
+// v5 reads them (pgconn's ParseConfig): in a URL (postgres:// or
+// postgresql://, as spelled) the userinfo's password and the query, split
+// at '&' alone, each value percent-decoded with '+' kept, the last of a
+// repeated key winning; otherwise the keyword/value form (dsnKeywords),
+// the last of a repeated keyword winning. A parameter set empty is
+// present: it overrides the environment's.
+func dsnParams(dsn string) map[string]string {
 	out := map[string]string{}
-	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
-		q := u.Query()
-		for _, k := range dsnSecretKeys {
-			if v := q.Get(k); v != "" {
+	rest, ok := strings.CutPrefix(dsn, "postgres://")
+	if !ok {
+		rest, ok = strings.CutPrefix(dsn, "postgresql://")
+	}
+	if !ok {
+		for k, v := range dsnKeywords(dsn) {
+			if _, ok := dsnWanted[k]; ok {
 				out[k] = v
 			}
 		}
 		return out
 	}
-	for k, v := range dsnKeywords(dsn) {
-		if _, ok := dsnSecretEnv[k]; ok && v != "" {
+	// The userinfo ends at the first '@' before any '/', wherever a '?'
+	// is (pgx, like libpq).
+	if i := strings.IndexAny(rest, "@/"); i >= 0 && rest[i] == '@' {
+		if _, pw, ok := strings.Cut(rest[:i], ":"); ok && pw != "" {
+			if v, err := url.PathUnescape(pw); err == nil {
+				out["password"] = v
+			}
+		}
+		rest = rest[i+1:]
+	}
+	_, query, _ := strings.Cut(rest, "?")
+	for pair := range strings.SplitSeq(query, "&") {
+		k, v, ok := strings.Cut(pair, "=")
+		if !ok {
+			continue // pgx refuses the DSN
+		}
+		k, err1 := url.PathUnescape(k)
+		v, err2 := url.PathUnescape(v)
+		if _, want := dsnWanted[k]; want && err1 == nil && err2 == nil {
 			out[k] = v
 		}
 	}
 	return out
 }
 
-// EnvSecretFiles lists the files holding secrets that the environment
-// names and sessiond reads, which the validator (it does not read the
-// environment) cannot judge: for a PostgreSQL store, PGSSLKEY and
-// PGPASSFILE, which pgx reads, whatever their mode, when store.dsn does
-// not set sslkey or passfile. Setting is the variable's name.
+// EnvSecretFiles lists the files holding secrets that pgx reads, whatever
+// their mode (libpq refuses an sslkey or passfile others can read), for a
+// PostgreSQL store but store.dsn does not name, so that the validator (it
+// does not read the environment or the home directory) cannot judge them.
+// pgx takes each setting from the first of: the DSN, the service the DSN
+// or PGSERVICE names (in the DSN's servicefile, PGSERVICEFILE or
+// ~/.pg_service.conf), the environment (PGSSLKEY, PGPASSFILE), its
+// defaults (~/.pgpass; ~/.postgresql/postgresql.key when
+// postgresql.crt is beside it); it reads the passfile only without a
+// password (DSN, service or PGPASSWORD), the key only when neither
+// sslmode nor sslcertmode is disable (taken in the same order). Setting
+// says where the file's name came from. getenv gives the environment,
+// HOME included.
 func (c Config) EnvSecretFiles(getenv func(string) string) []SecretFile {
 	if c.Store.Driver != "postgres" {
 		return nil
 	}
-	set := dsnSecretParams(c.Store.DSN)
+	dsn := dsnParams(c.Store.DSN)
+	env := map[string]string{}
+	for k, name := range dsnWanted {
+		if v := getenv(name); v != "" { // pgx ignores an empty variable
+			env[k] = v
+		}
+	}
+	def := map[string]string{}
+	if home := getenv("HOME"); home != "" {
+		def["passfile"] = filepath.Join(home, ".pgpass")
+		def["servicefile"] = filepath.Join(home, ".pg_service.conf")
+		key := filepath.Join(home, ".postgresql", "postgresql.key")
+		if _, err := os.Stat(filepath.Join(home, ".postgresql", "postgresql.crt")); err == nil {
+			if _, err := os.Stat(key); err == nil {
+				def["sslkey"] = key
+			}
+		}
+	}
+	lookup := func(k string, from ...map[string]string) (string, bool) {
+		for _, m := range from {
+			if v, ok := m[k]; ok {
+				return v, true
+			}
+		}
+		return "", false
+	}
+	var svc map[string]string
+	var svcName, svcFile string
+	if name, ok := lookup("service", dsn, env); ok {
+		svcName = name
+		svcFile, _ = lookup("servicefile", dsn, env, def)
+		svc = serviceParams(svcFile, name)
+	}
 	var out []SecretFile
 	for _, k := range dsnSecretKeys {
-		env := dsnSecretEnv[k]
-		if f := getenv(env); f != "" && set[k] == "" {
-			out = append(out, SecretFile{Setting: env, File: f})
+		if _, ok := dsn[k]; ok {
+			continue // the validator judges it (SD-SECRET-001)
+		}
+		switch k {
+		case "passfile":
+			if pw, _ := lookup("password", dsn, svc, env); pw != "" {
+				continue // pgx reads no passfile
+			}
+		case "sslkey":
+			mode, _ := lookup("sslmode", dsn, svc, env)
+			certMode, _ := lookup("sslcertmode", dsn, svc, env)
+			if mode == "disable" || certMode == "disable" {
+				continue // pgx reads no client key
+			}
+		}
+		var f SecretFile
+		if v, ok := svc[k]; ok {
+			f = SecretFile{Setting: fmt.Sprintf("%s of service %q in %s", k, svcName, svcFile), File: v}
+		} else if v, ok := env[k]; ok {
+			f = SecretFile{Setting: dsnSecretEnv[k], File: v}
+		} else if v, ok := def[k]; ok {
+			f = SecretFile{Setting: "default " + k, File: v}
+		}
+		if f.File != "" {
+			out = append(out, f)
 		}
 	}
 	return out
+}
+
+// serviceParams is the settings of service name in the service file at
+// path, as pgx reads them (nil when it cannot: pgx then refuses the DSN,
+// and serve does not start).
+func serviceParams(path, name string) map[string]string {
+	sf, err := pgservicefile.ReadServicefile(path)
+	if err != nil {
+		return nil
+	}
+	s, err := sf.GetService(name)
+	if err != nil {
+		return nil
+	}
+	return s.Settings
 }
 
 // SecretFileExposure says who besides its owner can read or change the

@@ -183,6 +183,17 @@ func TestDSNFiles(t *testing.T) {
 		{`host=db options='-c \' passfile=/not/a/file' sslkey=/k/c.key`, []string{"/k/c.key"}},
 		{"postgres://a:5432,b:5433/app?sslkey=/k/multi.key", []string{"/k/multi.key"}},
 		{"host=db sslkey='' dbname=app", nil},
+		// A URL's query as pgx reads it (checked with pgconn.ParseConfig,
+		// whose error names the file it tried): '+' is a plus, ';' no
+		// separator, and a repeated key's last value wins; a later empty
+		// value (either form) names no file.
+		{"postgres://db/app?sslkey=/k/a+b.key", []string{"/k/a+b.key"}},
+		{"postgres://db/app?sslkey=/k/a;b.key", []string{"/k/a;b.key"}},
+		{"postgres://db/app?sslkey=/k/first.key&sslkey=/k/last.key", []string{"/k/last.key"}},
+		{"postgres://db/app?sslkey=/k/first.key&sslkey=", nil},
+		{"host=db sslkey=/k/first.key sslkey=''", nil},
+		// '?' in the password is the userinfo's, not the query's.
+		{"postgres://u:p?x=1@db/app?passfile=/k/pgpass", []string{"/k/pgpass"}},
 		{"", nil},
 	} {
 		if got := dsnFiles(tc.dsn); !slices.Equal(got, tc.want) {

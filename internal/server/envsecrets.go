@@ -35,11 +35,13 @@ func warnTypedEnvSecrets(cfg config.Config, getenv func(string) string, log *slo
 	}
 }
 
-// warnEnvSecretFiles warns of secret files the environment names that
-// other users can read or change (config.EnvSecretFiles: PGSSLKEY and
-// PGPASSFILE for a PostgreSQL store), as SD-SECRET-001 warns of those the
-// configuration names: pgx reads them whatever their mode, where libpq
-// would refuse them. The files' contents are never read here.
+// warnEnvSecretFiles warns of secret files pgx reads that store.dsn does
+// not name and other users can read or change (config.EnvSecretFiles: a
+// PostgreSQL store's client key and password file from a service file,
+// PGSSLKEY/PGPASSFILE or pgx's defaults), as SD-SECRET-001 warns of those
+// the configuration names: pgx reads them whatever their mode, where
+// libpq would refuse them. Their contents are never read here (a service
+// file's are, to find them, as pgx reads it).
 func warnEnvSecretFiles(cfg config.Config, getenv func(string) string, log *slog.Logger) {
 	if getenv == nil {
 		getenv = os.Getenv

@@ -72,10 +72,13 @@ func TestWarnTypedEnvSecrets(t *testing.T) {
 	}
 }
 
-// TestWarnEnvSecretFiles: PGSSLKEY and PGPASSFILE name files pgx reads
-// whatever their mode when the DSN does not set sslkey or passfile: serve
-// warns of one that other users can read, as SD-SECRET-001 warns of the
-// configuration's own secret files.
+// TestWarnEnvSecretFiles: pgx reads a client key and a password file
+// whatever their mode, named by the DSN or else a service file, else
+// PGSSLKEY/PGPASSFILE, else its defaults in the home directory (the
+// passfile only without a password): serve warns of the one pgx reads
+// when other users can read it and the DSN (which SD-SECRET-001 judges)
+// does not name it. The precedence was checked against pgconn.ParseConfig,
+// whose error names the key file it tried to read.
 func TestWarnEnvSecretFiles(t *testing.T) {
 	dir := t.TempDir()
 	open := filepath.Join(dir, "open.key")
@@ -88,13 +91,58 @@ func TestWarnEnvSecretFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Service files (PGSERVICE/PGSERVICEFILE or the DSN's service and
+	// servicefile), whose settings pgx puts above the environment's and
+	// below the DSN's, and a home with pgx's default files.
+	write := func(name, content string, mode os.FileMode) string {
+		t.Helper()
+		f := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(f), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, []byte(content), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(f, mode); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	svcOpen := write("open.conf", "[app]\nhost=db\nsslkey="+open+"\npassfile="+open+"\n", 0o600)
+	svcClosed := write("closed.conf", "[app]\nhost=db\nsslkey="+closed+"\npassfile="+closed+"\n", 0o600)
+	homeOpen := filepath.Join(dir, "home-open")
+	write("home-open/.pgpass", "db:5432:app:app:secret\n", 0o644)
+	write("home-open/.postgresql/postgresql.crt", "cert", 0o644)
+	write("home-open/.postgresql/postgresql.key", "secret", 0o644)
+	homeNoCert := filepath.Join(dir, "home-nocert")
+	write("home-nocert/.postgresql/postgresql.key", "secret", 0o644) // pgx takes the key only with the certificate
 	for _, tc := range []struct {
 		name   string
 		driver string
 		dsn    string
 		env    map[string]string
-		want   []string // variables warned of
+		want   []string // settings warned of
 	}{
+		{"a service's sslkey wins over PGSSLKEY", "postgres", "dbname=app",
+			map[string]string{"PGSERVICE": "app", "PGSERVICEFILE": svcOpen, "PGSSLKEY": closed, "PGPASSFILE": closed},
+			[]string{"sslkey of service", "passfile of service"}},
+		{"a private service's files, PGSSLKEY's not read", "postgres", "dbname=app",
+			map[string]string{"PGSERVICE": "app", "PGSERVICEFILE": svcClosed, "PGSSLKEY": open}, nil},
+		{"the DSN's service and servicefile", "postgres", "service=app servicefile=" + svcOpen,
+			map[string]string{"PGSSLKEY": closed}, []string{"sslkey of service", "passfile of service"}},
+		{"the DSN's sslkey wins over its service's", "postgres", "service=app servicefile=" + svcOpen + " sslkey=" + closed + " password=pw",
+			nil, nil},
+		{"pgx's default files", "postgres", "postgres://db/app", map[string]string{"HOME": homeOpen},
+			[]string{"default sslkey", "default passfile"}},
+		{"no default key without its certificate", "postgres", "postgres://db/app", map[string]string{"HOME": homeNoCert}, nil},
+		{"a password in the DSN: no passfile read", "postgres", "postgres://app:pw@db/app?sslkey=" + closed, map[string]string{"HOME": homeOpen}, nil},
+		{"PGPASSWORD: no passfile read", "postgres", "postgres://db/app", map[string]string{"PGPASSWORD": "pw", "PGPASSFILE": open}, nil},
+		{"the DSN's empty passfile", "postgres", "host=db passfile=''", map[string]string{"PGPASSFILE": open}, nil},
+		// pgx reads no client key without TLS or with sslcertmode=disable.
+		{"sslmode=disable: no key read", "postgres", "postgres://db/app?sslmode=disable", map[string]string{"PGSSLKEY": open}, nil},
+		{"PGSSLMODE=disable: no key read", "postgres", "postgres://db/app", map[string]string{"PGSSLKEY": open, "PGSSLMODE": "disable"}, nil},
+		{"the DSN's sslmode over PGSSLMODE", "postgres", "host=db sslmode=require", map[string]string{"PGSSLKEY": open, "PGSSLMODE": "disable"}, []string{"PGSSLKEY"}},
+		{"sslcertmode=disable: no key read", "postgres", "host=db sslcertmode=disable", map[string]string{"PGSSLKEY": open}, nil},
 		{"PGSSLKEY readable by others", "postgres", "postgres://db/app", map[string]string{"PGSSLKEY": open}, []string{"PGSSLKEY"}},
 		{"PGPASSFILE readable by others", "postgres", "host=db dbname=app", map[string]string{"PGPASSFILE": open}, []string{"PGPASSFILE"}},
 		{"both, one private", "postgres", "postgres://db/app", map[string]string{"PGSSLKEY": closed, "PGPASSFILE": open}, []string{"PGPASSFILE"}},
@@ -120,9 +168,9 @@ func TestWarnEnvSecretFiles(t *testing.T) {
 				if strings.Contains(line, "secret\n") || strings.Contains(line, `"secret"`) {
 					t.Errorf("the log quotes the file's content: %q", line)
 				}
-				for _, v := range []string{"PGSSLKEY", "PGPASSFILE"} {
-					if strings.Contains(line, v+" ") {
-						got = append(got, v)
+				for _, v := range []string{"PGSSLKEY ", "PGPASSFILE ", "sslkey of service", "passfile of service", "default sslkey", "default passfile"} {
+					if strings.Contains(line, v) {
+						got = append(got, strings.TrimSpace(v))
 					}
 				}
 			}

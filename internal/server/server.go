@@ -64,7 +64,8 @@ type Options struct {
 	// AdminListening, if set, is called with the admin listener's bound
 	// address (server.admin_listen) once it accepts connections.
 	AdminListening func(addr string)
-	// Getenv reads SESSIOND_KEK; nil means os.Getenv.
+	// Getenv reads SESSIOND_KEK, and the PG* variables and HOME that
+	// name the files pgx reads (warnEnvSecretFiles); nil means os.Getenv.
 	Getenv func(string) string
 	// Clock is the time source of the server's own loops (event retention,
 	// live counts); nil means the system clock.
