@@ -47,8 +47,9 @@ type app struct {
 	configPath     string
 	listen         string
 	dataDir        string
-	// hurry closes at a second SIGTERM or SIGINT (notifyStop).
-	hurry <-chan struct{}
+	// again receives at each SIGTERM or SIGINT after the first
+	// (notifyStop).
+	again <-chan struct{}
 }
 
 func (a *app) getenv(name string) string {
@@ -112,26 +113,35 @@ func run(args []string, stdout, stderr io.Writer, environ []string) int {
 }
 
 // notifyStop returns a context that SIGTERM or SIGINT ends, as
-// signal.NotifyContext does, and closes a.hurry at a second one: serve's
-// shutdown delay then ends at once (an operator pressing Ctrl-C again).
+// signal.NotifyContext does, and sends on a.again at each further one:
+// serve's shutdown delay then ends at once (an operator pressing Ctrl-C
+// again), and one more stops without finishing the graceful stop.
 func (a *app) notifyStop() (context.Context, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
-	hurry := make(chan struct{})
-	a.hurry = hurry
+	// One pending at most: a signal nobody takes yet (between the delay
+	// and the teardown) is kept for the next step; more add nothing.
+	again := make(chan struct{}, 1)
+	a.again = again
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	quit, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
-		for _, step := range []func(){cancel, func() { close(hurry) }} {
+		for first := true; ; first = false {
 			select {
 			case <-sigs:
-				step()
 			case <-quit: // the command returned
 				return
 			}
+			if first {
+				cancel()
+				continue
+			}
+			select {
+			case again <- struct{}{}:
+			default:
+			}
 		}
-		<-quit
 	}()
 	return ctx, func() {
 		signal.Stop(sigs)

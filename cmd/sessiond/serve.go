@@ -30,7 +30,10 @@ func (a *app) serveCmd() *cobra.Command {
 			"store.dsn or store.namespace (a DSN that does not parse, or another driver's scheme), when\n" +
 			"SESSIOND_API_KEY names a revoked key, when no key-encryption key it is given opens the stored\n" +
 			"signing key ring, or when its HS256 secret is one the other nodes replaced; 1 when it fails to\n" +
-			"start for another reason (the store does not answer, say).",
+			"start for another reason (the store does not answer, say).\n\n" +
+			"SIGTERM or SIGINT stops it: still serving, not ready, for server.shutdown_delay (a second signal\n" +
+			"ends the delay), then a graceful stop within server.shutdown_timeout, exit 0; a further signal\n" +
+			"after the delay stops at once, exit 1.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, doc, secret, err := a.serveConfig()
@@ -51,7 +54,7 @@ func (a *app) serveCmd() *cobra.Command {
 				Findings:    func(f []config.Finding) { findings = f },
 				Getenv:      a.getenv, // SESSIOND_KEK, as serveConfig checked it
 				GCHeadroom:  a.getenv("GOGC") == "",
-				Hurry:       a.hurry,
+				Again:       a.again,
 			})
 			if errors.Is(err, server.ErrInvalidConfig) {
 				_ = closeLog() // the findings' log lines first, then the report

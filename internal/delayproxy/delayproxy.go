@@ -8,6 +8,7 @@
 package delayproxy
 
 import (
+	"context"
 	"errors"
 	"net"
 	"sync"
@@ -45,6 +46,12 @@ type Proxy struct {
 
 	conns, turnarounds, c2s, s2c, c2sBytes, s2cBytes atomic.Int64
 
+	// dialCtx ends at Close: a dial to an upstream that does not answer
+	// (SYNs dropped) would otherwise hold Close for the OS's connect
+	// timeout, about two minutes on Linux.
+	dialCtx    context.Context
+	cancelDial context.CancelFunc
+
 	mu     sync.Mutex
 	open   map[net.Conn]struct{}
 	closed bool
@@ -68,6 +75,7 @@ func Start(addr, target string, o Options) (*Proxy, error) {
 		return nil, err
 	}
 	p := &Proxy{ln: ln, target: target, trace: o.Trace, open: map[net.Conn]struct{}{}}
+	p.dialCtx, p.cancelDial = context.WithCancel(context.Background())
 	p.SetRTT(o.RTT)
 	p.wg.Add(1)
 	go p.accept()
@@ -97,10 +105,11 @@ func (p *Proxy) Reset() {
 	}
 }
 
-// Close stops listening, closes every connection and waits for the
-// proxy's goroutines.
+// Close stops listening, closes every connection, ends the dials under
+// way and waits for the proxy's goroutines.
 func (p *Proxy) Close() error {
 	err := p.ln.Close()
+	p.cancelDial()
 	p.mu.Lock()
 	p.closed = true
 	for c := range p.open {
@@ -154,7 +163,8 @@ func (p *Proxy) accept() {
 func (p *Proxy) serve(c net.Conn) {
 	defer p.wg.Done()
 	defer p.untrack(c)
-	s, err := net.Dial("tcp", p.target)
+	var d net.Dialer
+	s, err := d.DialContext(p.dialCtx, "tcp", p.target)
 	if err != nil {
 		return
 	}

@@ -44,9 +44,9 @@ func (d *drain) ready(next func(context.Context) error) func(context.Context) er
 	}
 }
 
-// run drains for delay, or until hurry closes (a second signal) or a
+// run drains for delay, or until again receives (a second signal) or a
 // server fails, whose error it returns.
-func (d *drain) run(delay time.Duration, hurry <-chan struct{}, errc <-chan error, log *slog.Logger) error {
+func (d *drain) run(delay time.Duration, again <-chan struct{}, errc <-chan error, log *slog.Logger) error {
 	d.on.Store(true)
 	if delay <= 0 {
 		return nil
@@ -55,7 +55,7 @@ func (d *drain) run(delay time.Duration, hurry <-chan struct{}, errc <-chan erro
 	defer t.Stop()
 	select {
 	case <-t.C:
-	case <-hurry:
+	case <-again:
 		log.Info("shutdown delay cut short by a second signal")
 	case err := <-errc:
 		return err

@@ -93,15 +93,17 @@ type Options struct {
 	// store and compares them with the other nodes' (configdrift.go); 0
 	// means DefaultDriftInterval.
 	DriftInterval time.Duration
-	// Hurry, when it closes (a second SIGTERM or SIGINT), ends the
-	// shutdown delay at once; nil: the delay runs its course.
-	Hurry <-chan struct{}
+	// Again receives once for every SIGTERM or SIGINT after the one that
+	// ended ctx: during the shutdown delay it ends the delay; during the
+	// teardown that follows it stops at once (Run returns ErrStoppedNow).
+	// nil: the delay runs its course and the teardown its own.
+	Again <-chan struct{}
 }
 
 // Run serves until ctx ends (SIGTERM, SIGINT), then keeps serving, not
-// ready, for server.shutdown_delay (or until o.Hurry closes), then lets
-// in-flight requests finish within server.shutdown_timeout and closes the
-// store.
+// ready, for server.shutdown_delay (or until o.Again receives), then lets
+// in-flight requests finish, stops its loops and closes the store, all
+// within server.shutdown_timeout.
 func Run(ctx context.Context, o Options) (err error) {
 	cfg := o.Config
 	log := o.Logger
@@ -157,8 +159,12 @@ func Run(ctx context.Context, o Options) (err error) {
 	warnStoreSettings(ctx, store, log)
 	// One ordered teardown for every way out of Run: see shutdown.go.
 	bgLoops := newBackground()
-	down := &shutdown{log: log, grace: cfg.Server.ShutdownTimeout.Std(), bg: bgLoops, store: store}
-	defer down.run()
+	down := &shutdown{log: log, grace: cfg.Server.ShutdownTimeout.Std(), bg: bgLoops, store: store, again: o.Again}
+	defer func() {
+		if derr := down.run(); derr != nil {
+			err = errors.Join(err, derr)
+		}
+	}()
 	meta, ok := store.(sessiond.MetaStore)
 	if !ok {
 		return fmt.Errorf("store %s cannot share keys between nodes: %w", cfg.Store.Driver, sessiond.ErrUnsupported)
@@ -416,9 +422,9 @@ func Run(ctx context.Context, o Options) (err error) {
 	log.Info("shutting down", "grace", cfg.Server.ShutdownTimeout.String(), "delay", cfg.Server.ShutdownDelay.String())
 	if cfg.Server.ShutdownDelay.Std() > 0 {
 		// A developer pressing Ctrl-C sees why nothing stopped yet.
-		log.Info("not ready, still serving for server.shutdown_delay; a second SIGTERM or Ctrl-C stops at once", "delay", cfg.Server.ShutdownDelay.String())
+		log.Info("not ready, still serving for server.shutdown_delay; a second SIGTERM or Ctrl-C ends the delay, a third stops at once", "delay", cfg.Server.ShutdownDelay.String())
 	}
-	if err := stopping.run(cfg.Server.ShutdownDelay.Std(), o.Hurry, errc, log); err != nil {
+	if err := stopping.run(cfg.Server.ShutdownDelay.Std(), o.Again, errc, log); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -44,11 +45,19 @@ func (b *background) stop() {
 	_ = b.g.Wait() // loops report their own errors; none is returned
 }
 
+// ErrStoppedNow: a further SIGTERM or SIGINT arrived during the teardown,
+// which was left unfinished (what it cut is logged).
+var ErrStoppedNow = errors.New("stopped at once by a further signal, before the graceful stop finished")
+
 // shutdown is the server's ordered teardown, in reverse order of
 // construction: the HTTP servers stop taking requests and finish the
 // in-flight ones, then the background loops stop and are joined, then the
 // Manager closes (its own loops), and last the store closes, when nothing
 // can use it any more.
+//
+// All of it ends within grace (server.shutdown_timeout), which is what
+// SD-SERVER-008 and the shipped kill deadlines count after the delay: an
+// orchestrator's SIGKILL would cut the same steps without a word.
 type shutdown struct {
 	log     *slog.Logger
 	grace   time.Duration
@@ -61,37 +70,88 @@ type shutdown struct {
 	mgr      *sessiond.Manager
 	keys     *signing.Keys
 	store    sessiond.Store
+	// again receives a further SIGTERM or SIGINT: stop at once.
+	again <-chan struct{}
 }
 
-// run performs the teardown; every step runs even if an earlier one failed.
-func (s *shutdown) run() {
+// tailReserve is the part of grace kept, after the requests in flight,
+// for stopping the background loops and closing the store: requests that
+// use all of grace would otherwise leave them none, and a webhook attempt
+// in flight would go unrecorded even with a store that answers.
+func tailReserve(grace time.Duration) time.Duration { return min(grace/4, 5*time.Second) }
+
+// run performs the teardown; every step runs even if an earlier one
+// failed. At grace it stops waiting for the step under way and returns
+// (logged); at a further signal too, and then returns ErrStoppedNow.
+func (s *shutdown) run() error {
+	end := time.Now().Add(s.grace)
+	ctx, cancel := context.WithDeadline(context.Background(), end.Add(-tailReserve(s.grace)))
+	defer cancel()
+	var mu sync.Mutex
+	step := ""
+	at := func(name string) {
+		mu.Lock()
+		step = name
+		mu.Unlock()
+	}
+	current := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return step
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.steps(ctx, at)
+	}()
+	timer := time.NewTimer(time.Until(end))
+	defer timer.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-timer.C:
+		// Past grace the orchestrator kills the process: exit first,
+		// saying what did not finish.
+		s.log.Error("shutdown timeout reached: exiting without waiting further", "waiting_for", current(),
+			"shutdown_timeout", s.grace.String())
+		return nil
+	case <-s.again:
+		s.log.Error("stopping at once at a further signal: the graceful stop was cut short", "cut", current())
+		return ErrStoppedNow
+	}
+}
+
+// steps is the teardown proper; at names each step as it begins. Requests
+// in flight and the handlers' store calls get until ctx ends; the rest
+// is not bounded here (run stops waiting for it).
+func (s *shutdown) steps(ctx context.Context, at func(string)) {
 	if len(s.servers) > 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), s.grace)
+		at("requests in flight")
 		for _, srv := range s.servers {
 			if err := srv.Shutdown(ctx); err != nil {
 				s.log.Warn("graceful shutdown cut short", "err", err)
 			}
 		}
-		cancel()
 	}
 	// A handler whose store call never returns must not hold the
-	// teardown: the store's Close, at the end, is what can free it. One
-	// grace for them all, so that the teardown stays within two graces
-	// (an orchestrator's kill deadline is often 30 s).
-	hctx, hcancel := context.WithTimeout(context.Background(), s.grace)
+	// teardown: the store's Close, at the end, is what can free it.
+	at("store calls the API left running")
 	for _, closeHandler := range s.handlers {
-		if err := closeHandler(hctx); err != nil {
+		if err := closeHandler(ctx); err != nil {
 			s.log.Error("close handlers", "err", err)
 		}
 	}
-	hcancel()
+	at("background loops")
 	s.bg.stop()
 	if s.mgr != nil {
+		at("manager")
 		s.mgr.Close()
 	}
 	if s.keys != nil {
+		at("signing keys")
 		s.keys.Close()
 	}
+	at("store close")
 	if err := s.store.Close(); err != nil {
 		s.log.Error("close store", "err", err)
 	}

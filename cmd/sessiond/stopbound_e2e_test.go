@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond/internal/redisclustertest"
+)
+
+// TestServe_StopBoundedOnHungStore: a node whose store stops answering (a
+// frozen Redis) still exits by itself within server.shutdown_delay +
+// server.shutdown_timeout of SIGTERM, the sum SD-SERVER-008 and the
+// shipped kill deadlines (deploy/stopdeadline_test.go) count. The test
+// plays the orchestrator: it SIGKILLs the node at that sum plus a margin
+// for the process's own exit. Before, the teardown gave the requests in
+// flight one shutdown_timeout, the handlers' store calls a second one,
+// then waited without a bound for the background loops (the config-drift
+// check's last write, 5 s) and the store's close: 10.8 s for 1s + 3s.
+func TestServe_StopBoundedOnHungStore(t *testing.T) {
+	t.Parallel()
+	const (
+		delay   = time.Second
+		timeout = 3 * time.Second
+		margin  = 4 * time.Second // the kill deadlines keep 5 s; room for a loaded machine
+	)
+	port, redis := redisclustertest.StartProcess(t)
+	defer redis.Signal(syscall.SIGCONT) // before StartProcess's cleanup kills it
+	n := startNode(t, nodeConfig{env: []string{
+		"SESSIOND_API_KEY=" + testAPIKey,
+		"SESSIOND_STORE_DRIVER=redis",
+		fmt.Sprintf("SESSIOND_STORE_DSN=redis://127.0.0.1:%d/0", port),
+		"SESSIOND_SERVER_SHUTDOWN_DELAY=" + delay.String(),
+		"SESSIOND_SERVER_SHUTDOWN_TIMEOUT=" + timeout.String(),
+	}})
+	post := func(path, body string) (*http.Response, error) {
+		req, _ := http.NewRequest(http.MethodPost, n.url+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+testAPIKey)
+		req.Header.Set("Content-Type", "application/json")
+		return http.DefaultClient.Do(req)
+	}
+	resp, err := post("/v1/sessions", `{"subject":"before"}`)
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("login before the freeze: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	if err := redis.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	// Requests in flight on the frozen store when the stop begins.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for i := range 4 {
+		wg.Go(func() {
+			if resp, err := post("/v1/sessions", fmt.Sprintf(`{"subject":"frozen-%d"}`, i)); err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+	}
+	time.Sleep(300 * time.Millisecond) // let them reach the store
+	signaled := time.Now()
+	if err := n.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-n.done:
+		if err != nil {
+			t.Errorf("exit after SIGTERM on a frozen store: %v; want 0\n%s", err, n.log.String())
+		}
+	case <-time.After(delay + timeout + margin):
+		n.cmd.Process.Kill()
+		<-n.done
+		t.Fatalf("still running %v after SIGTERM with shutdown_delay %v and shutdown_timeout %v on a frozen store: an orchestrator would have killed it\n%s",
+			delay+timeout+margin, delay, timeout, n.log.String())
+	}
+	t.Logf("exit %v after SIGTERM", time.Since(signaled).Round(time.Millisecond))
+	if !strings.Contains(n.log.String(), `"msg":"shutdown timeout reached: exiting without waiting further"`) {
+		t.Errorf("no log line saying the teardown was cut at shutdown_timeout\n%s", n.log.String())
+	}
+}
+
+// TestServe_FurtherSignalStopsAtOnce: once the shutdown delay is over
+// (or ended by a second signal), a further SIGTERM or SIGINT stops the
+// node at once, exit 1, with an ERROR line saying what it cut and a line
+// on stderr. A request whose body never arrives holds the graceful stop
+// (server.read_timeout and shutdown_timeout are ten minutes): only the
+// further signal can end it within the test's bound. Before, the third
+// signal was ignored.
+func TestServe_FurtherSignalStopsAtOnce(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		delay   string
+		signals []syscall.Signal // after the first SIGTERM
+	}{
+		{"third signal after the delay was cut short", "10m", []syscall.Signal{syscall.SIGINT, syscall.SIGINT}},
+		{"second signal without a delay", "0s", []syscall.Signal{syscall.SIGTERM}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			n := startNode(t, nodeConfig{env: []string{
+				"SESSIOND_API_KEY=" + testAPIKey,
+				"SESSIOND_SERVER_SHUTDOWN_DELAY=" + tc.delay,
+				"SESSIOND_SERVER_SHUTDOWN_TIMEOUT=10m",
+				"SESSIOND_SERVER_READ_TIMEOUT=10m",
+			}})
+			// A request in flight that will not finish: its body never
+			// comes. A first request on the connection makes sure the
+			// server holds it.
+			c, err := net.Dial("tcp", n.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+			if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || resp.StatusCode != http.StatusOK {
+				t.Fatalf("/healthz: %v %v", resp, err)
+			}
+			fmt.Fprintf(c, "POST /v1/sessions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{", testAPIKey)
+			waitLog := func(what string) {
+				t.Helper()
+				eventually(t, 30*time.Second, "log line "+what, func() bool { return strings.Contains(n.log.String(), what) })
+			}
+			// The handler is reading the body when the stop begins.
+			time.Sleep(200 * time.Millisecond)
+			if err := n.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			waitLog(`"msg":"shutting down"`)
+			for i, sig := range tc.signals {
+				if i > 0 {
+					waitLog(`"msg":"shutdown delay cut short by a second signal"`)
+				}
+				if err := n.cmd.Process.Signal(sig); err != nil {
+					t.Fatal(err)
+				}
+			}
+			select {
+			case err := <-n.done:
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) || ee.ExitCode() != exitFailure {
+					t.Errorf("exit after a further signal: %v; want exit status %d\n%s", err, exitFailure, n.log.String())
+				}
+			case <-time.After(60 * time.Second):
+				t.Fatalf("still running 60s after a further signal, with a 10m shutdown_timeout and a request in flight\n%s", n.log.String())
+			}
+			log := n.log.String()
+			if !strings.Contains(log, `"msg":"stopping at once at a further signal: the graceful stop was cut short","cut":"requests in flight"`) {
+				t.Errorf("no ERROR line saying the requests in flight were cut\n%s", log)
+			}
+			if !bytes.Contains([]byte(log), []byte("sessiond: stopped at once by a further signal")) {
+				t.Errorf("no line on stderr saying why serve exited 1\n%s", log)
+			}
+		})
+	}
+}
