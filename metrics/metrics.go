@@ -261,7 +261,7 @@ func New(opts Options) (*Metrics, error) {
 		}
 	}
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
-		ErrorLog:      slog.NewLogLogger(m.log.Handler(), slog.LevelError),
+		ErrorLog:      scrapeLog{m.log},
 		ErrorHandling: promhttp.ContinueOnError,
 		Registry:      m.reg,
 	})

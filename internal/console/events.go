@@ -196,7 +196,7 @@ func (c *Console) eventsPage(w http.ResponseWriter, r *http.Request, key apikey.
 		if errors.Is(err, sessiond.ErrInvalidArgument) {
 			status, d.Error = http.StatusBadRequest, "Bad filter."
 		} else {
-			c.log.ErrorContext(r.Context(), "console: query events", "err", err)
+			c.logReadFailure(r.Context(), "console: query events", err)
 		}
 		c.pages.render(w, r, status, "events", d)
 		return

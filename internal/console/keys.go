@@ -43,7 +43,7 @@ func (c *Console) keysPage(w http.ResponseWriter, r *http.Request, key apikey.Ke
 func (c *Console) renderKeys(w http.ResponseWriter, r *http.Request, key apikey.Key, status int, v keysView, errMsg, notice string) {
 	list, err := c.o.Keys.List(r.Context())
 	if err != nil {
-		c.log.ErrorContext(r.Context(), "console: list API keys", "err", err)
+		c.logReadFailure(r.Context(), "console: list API keys", err)
 		errMsg, status = "Listing API keys failed; see the server log.", http.StatusServiceUnavailable
 	}
 	v.APIKeys = list
@@ -139,7 +139,7 @@ func (c *Console) confirmRevokeAPIKey(w http.ResponseWriter, r *http.Request, ke
 		c.renderKeys(w, r, key, http.StatusNotFound, v, "There is no such key.", "")
 		return
 	case err != nil:
-		c.log.ErrorContext(r.Context(), "console: read API key", "err", err)
+		c.logReadFailure(r.Context(), "console: read API key", err)
 		c.renderKeys(w, r, key, http.StatusServiceUnavailable, v, "Reading the key failed; see the server log.", "")
 		return
 	case !k.RevokedAt.IsZero():

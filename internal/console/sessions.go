@@ -223,7 +223,7 @@ func (c *Console) sessionsPage(w http.ResponseWriter, r *http.Request, key apike
 					"Start again from the newest sessions.", http.StatusBadRequest
 				v.Searched = false
 			default:
-				c.log.ErrorContext(r.Context(), "console: list sessions", "err", err)
+				c.logReadFailure(r.Context(), "console: list sessions", err)
 			}
 			break
 		}
@@ -454,7 +454,7 @@ func (c *Console) confirmRevokeSubject(w http.ResponseWriter, r *http.Request, k
 	}
 	switch {
 	case err != nil:
-		c.log.ErrorContext(r.Context(), "console: count sessions to revoke", "err", err)
+		c.logReadFailure(r.Context(), "console: count sessions to revoke", err)
 		d.Error = "The subject's sessions could not be counted; see the server log."
 		if keep == "" {
 			v.Heading, v.Button = "Revoke every session of "+who+"?", "Revoke every session"

@@ -108,7 +108,7 @@ func (c *Console) webhooksPage(w http.ResponseWriter, r *http.Request, key apike
 	}
 	err := errors.Join(errs...)
 	if err != nil {
-		c.log.ErrorContext(ctx, "console: read webhook outbox", "err", err)
+		c.logReadFailure(ctx, "console: read webhook outbox", err)
 	}
 	if err != nil || countErr != nil {
 		d.Error, status = "Reading the webhook outbox failed; see the server log.", http.StatusServiceUnavailable
@@ -149,7 +149,7 @@ func (c *Console) retryDelivery(w http.ResponseWriter, r *http.Request, key apik
 	ctx := r.Context()
 	dead, err := c.o.Outbox.ListDeliveries(ctx, sessiond.DeliveryDead, maxRetryScan)
 	if err != nil {
-		c.log.ErrorContext(ctx, "console: list dead deliveries", "err", err)
+		c.logReadFailure(ctx, "console: list dead deliveries", err)
 		refuse(http.StatusServiceUnavailable, "Reading the webhook outbox failed; see the server log.")
 		return
 	}

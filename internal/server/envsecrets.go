@@ -29,8 +29,10 @@ func warnTypedEnvSecrets(cfg config.Config, getenv func(string) string, log *slo
 		}
 		name := pollAuthorizationEnv(rc)
 		if v := getenv(name); v != "" && config.GuessableCredential(v) {
-			log.Warn(name+" holds a credential that looks like a word, a phrase or a repeated pattern rather than random: anyone who guesses it can read the transmitter's queue and acknowledge the SETs meant to end sessions; ask the transmitter for a random credential",
-				"receiver", rc.Name, "rule", "SD-SSF-004")
+			// The variable is an attribute, not the message's start, so the
+			// line is found by its msg in docs/operations.md.
+			log.Warn("a Shared Signals poll credential from the environment looks like a word, a phrase or a repeated pattern rather than random: anyone who guesses it can read the transmitter's queue and acknowledge the SETs meant to end sessions; ask the transmitter for a random credential",
+				"variable", name, "receiver", rc.Name, "rule", "SD-SSF-004")
 		}
 	}
 }
@@ -48,8 +50,8 @@ func warnEnvSecretFiles(cfg config.Config, getenv func(string) string, log *slog
 	}
 	for _, f := range cfg.EnvSecretFiles(getenv) {
 		if mode, who := config.SecretFileExposure(f.File); who != "" {
-			log.Warn(fmt.Sprintf("%s %s has mode %04o: %s; make it readable by sessiond's user alone (chmod 0600)", f.Setting, f.File, mode, who),
-				"rule", "SD-SECRET-001")
+			log.Warn("a PostgreSQL client key or password file pgx reads is open to other users; make it readable by sessiond's user alone (chmod 0600)",
+				"from", f.Setting, "file", f.File, "mode", fmt.Sprintf("%04o", mode), "who", who, "rule", "SD-SECRET-001")
 		}
 	}
 }

@@ -1,0 +1,82 @@
+package console_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/console"
+)
+
+// gatedEvents is an event log whose queries, once armed, tell the test
+// they started and then wait for their caller to give up.
+type gatedEvents struct {
+	sessiond.EventLog
+	armed   *atomic.Bool
+	entered chan struct{}
+}
+
+func (g gatedEvents) QueryEvents(ctx context.Context, q sessiond.EventQuery) ([]sessiond.Event, string, error) {
+	if !g.armed.Load() {
+		return g.EventLog.QueryEvents(ctx, q)
+	}
+	g.entered <- struct{}{}
+	<-ctx.Done()
+	return nil, "", fmt.Errorf("gated event log: %w", ctx.Err())
+}
+
+// TestConsole_ClientGoneIsNoError: a browser that leaves while its page
+// reads the store (a tab closed, another link followed) ends the read with
+// its request. Nothing is wrong with the store and no one waits for the
+// page, so the line is INFO, not an ERROR that pages someone: the API
+// logs the same case as INFO with status 499 (internal/httpapi).
+func TestConsole_ClientGoneIsNoError(t *testing.T) {
+	var logs lockedBuffer
+	var armed atomic.Bool
+	entered := make(chan struct{}, 1)
+	f := newFixtureWith(t, func(f *fixture, o *console.Options) {
+		o.Events = gatedEvents{EventLog: f.store, armed: &armed, entered: entered}
+		o.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	c := f.signedIn()
+	armed.Store(true)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, f.srv.URL+"/console/events", nil)
+	req.Header.Set("Accept", "text/html")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if resp, err := c.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-entered // the page is in its store call
+	cancel()  // and the browser leaves
+	<-done
+	// Shutdown waits for the page's handler, and so for its log line.
+	if err := f.con.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for line := range strings.Lines(logs.String()) {
+		if !strings.Contains(line, `"msg":"console: query events"`) {
+			continue
+		}
+		found = true
+		if !strings.Contains(line, `"level":"INFO"`) {
+			t.Errorf("a page whose browser left logged %s; want it at INFO", strings.TrimSpace(line))
+		}
+	}
+	if !found {
+		t.Errorf("no console: query events line; the log:\n%s", logs.String())
+	}
+	if strings.Contains(logs.String(), `"level":"ERROR"`) {
+		t.Errorf("an ERROR line for a browser that left:\n%s", logs.String())
+	}
+}
