@@ -2,6 +2,8 @@ package sessiond_test
 
 import (
 	"context"
+	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -132,68 +134,214 @@ func TestManager_ConcurrentLoginThrottled(t *testing.T) {
 	}
 }
 
-// blockingList is a store whose reads of a subject (List, ListPage) wait
-// until released (or their ctx ends): a check that cannot keep up.
-type blockingList struct {
+// heldReads is a store whose reads of a subject (List, ListPage) each wait
+// until the test releases them with the error to return: a store far
+// away, or a failing one. They wait out their ctx too (a read of a store
+// that hangs), so that the check's own timeout cannot end them while a
+// slow test is still logging in; the test's end ends them.
+type heldReads struct {
 	*memstore.Store
-	release chan struct{}
+	arrived  chan heldRead
+	inFlight *atomic.Int32
+	stop     chan struct{}
 }
 
-func (b blockingList) wait(ctx context.Context) error {
+type heldRead struct {
+	subject  string
+	inFlight int32 // reads waiting when this one arrived, itself included
+	release  chan error
+}
+
+// heldNode returns a node of h on a heldReads store.
+func heldNode(t *testing.T, h *harness) (heldReads, *sessiond.Manager) {
+	st := heldReads{Store: memstore.New(), arrived: make(chan heldRead, 4096), inFlight: new(atomic.Int32), stop: make(chan struct{})}
+	m := h.node(t, st, func(o *sessiond.Options) { o.Events = h.events })
+	// Registered after the node's Close, so run before it: Close waits
+	// for the reads.
+	t.Cleanup(func() { close(st.stop) })
+	return st, m
+}
+
+func (h heldReads) wait(subject string) error {
+	r := heldRead{subject: subject, inFlight: h.inFlight.Add(1), release: make(chan error, 1)}
+	// Counted out before the Manager sees the answer.
+	defer h.inFlight.Add(-1)
+	h.arrived <- r
 	select {
-	case <-b.release:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	case err := <-r.release:
+		return err
+	case <-h.stop:
+		return sessiond.ErrStoreUnavailable
 	}
 }
 
-func (b blockingList) List(ctx context.Context, subject string, now time.Time) ([]*sessiond.Session, error) {
-	if err := b.wait(ctx); err != nil {
+func (h heldReads) List(ctx context.Context, subject string, now time.Time) ([]*sessiond.Session, error) {
+	if err := h.wait(subject); err != nil {
 		return nil, err
 	}
-	return b.Store.List(ctx, subject, now)
+	return h.Store.List(ctx, subject, now)
 }
 
-func (b blockingList) ListPage(ctx context.Context, q sessiond.PageQuery) (sessiond.Page, error) {
-	if err := b.wait(ctx); err != nil {
+func (h heldReads) ListPage(ctx context.Context, q sessiond.PageQuery) (sessiond.Page, error) {
+	if err := h.wait(q.Subject); err != nil {
 		return sessiond.Page{}, err
 	}
-	return b.Store.ListPage(ctx, q)
+	return h.Store.ListPage(ctx, q)
+}
+
+// next returns the next n reads to arrive, failing the test when they do
+// not all arrive while the earlier ones are held.
+func (h heldReads) next(t *testing.T, n int) []heldRead {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	var out []heldRead
+	for len(out) < n {
+		select {
+		case r := <-h.arrived:
+			out = append(out, r)
+		case <-timeout:
+			t.Fatalf("%d reads arrived while held, want %d", len(out), n)
+		}
+	}
+	return out
+}
+
+// releaseAll answers every read from now on, until the test ends.
+func (h heldReads) releaseAll(t *testing.T) {
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	go func() {
+		for {
+			select {
+			case r := <-h.arrived:
+				r.release <- nil
+			case <-done:
+				return
+			}
+		}
+	}()
+}
+
+// A store a network away answers each check's read a round trip later: the
+// checks' reads overlap (ConcurrentInFlight at once), so that a far store
+// keeps up with the checks' rate, and the events still follow the logins'
+// order.
+func TestManager_ConcurrentLoginFarStore(t *testing.T) {
+	h := newHarness(t, sessiond.StrategyHybrid, nil)
+	st, m := heldNode(t, h)
+	n := sessiond.ConcurrentInFlight
+	subjects := make([]string, n)
+	for i := range subjects {
+		subjects[i] = fmt.Sprintf("user%d", i)
+	}
+	// Each subject logs in twice; the second login finds the first.
+	for range 2 {
+		for _, sub := range subjects {
+			h.clock.Advance(time.Millisecond)
+			if _, err := m.Create(context.Background(), sub, sessiond.CreateOptions{Client: desktop}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for round := range 2 {
+		reads := st.next(t, n)
+		// The last of them to arrive found them all waiting.
+		most := int32(0)
+		for _, r := range reads {
+			most = max(most, r.inFlight)
+		}
+		if most != int32(n) {
+			t.Errorf("round %d: at most %d reads in flight, want %d", round, most, n)
+		}
+		// Answered newest first: the events must still come in login order.
+		for i := n - 1; i >= 0; i-- {
+			reads[i].release <- nil
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got, err := h.events.Await(ctx, sessiond.EventConcurrentLogin, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range got {
+		if e.Subject != subjects[i] {
+			t.Errorf("event %d for %s, want %s (login order)", i, e.Subject, subjects[i])
+		}
+	}
+	if s := m.Stats().ConcurrentChecksSkipped; s != 0 {
+		t.Errorf("%d checks skipped, want 0", s)
+	}
+}
+
+// A failing store gets one check's read at a time, not ConcurrentInFlight:
+// checks it cannot answer wait in the queue and past it are skipped.
+func TestManager_ConcurrentLoginFailingStore(t *testing.T) {
+	h := newHarness(t, sessiond.StrategyHybrid, nil)
+	st, m := heldNode(t, h)
+	n := sessiond.ConcurrentInFlight
+	for i := range 2 * n {
+		h.clock.Advance(time.Millisecond)
+		if _, err := m.Create(context.Background(), fmt.Sprintf("user%d", i), sessiond.CreateOptions{Client: desktop}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range st.next(t, n) {
+		r.release <- sessiond.ErrStoreUnavailable
+	}
+	for i := range n {
+		r := st.next(t, 1)[0]
+		if r.inFlight != 1 {
+			t.Errorf("read %d after the store failed: %d in flight, want 1", i, r.inFlight)
+		}
+		r.release <- sessiond.ErrStoreUnavailable
+	}
 }
 
 // A login never waits for its check: over the rate, or with the queue
 // full behind a slow store, checks are skipped and counted.
 func TestManager_ConcurrentLoginSkipped(t *testing.T) {
 	tests := []struct {
-		name        string
-		logins      int
-		perSecond   int // logins between clock steps of a second
-		least, most int64
+		name      string
+		logins    int
+		perSecond int // logins between clock steps of a second
+		skipped   int64
 	}{
 		// 100 checks a second: the rest of that second's logins are skipped.
-		{"over the rate", 150, 150, 50, 50},
-		// Within the rate, the queue (1,024) and the check in progress
-		// (once the checker has taken it) hold all but five or six.
-		{"queue full", 1024 + 6, 100, 5, 6},
+		{"over the rate", 150, 150, 50},
+		// Within the rate, behind the reads in flight, the queue (1,024)
+		// holds all but six.
+		{"queue full", 1024 + 6, 100, 6},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, sessiond.StrategyHybrid, nil)
-			st := blockingList{Store: memstore.New(), release: make(chan struct{})}
-			m := h.node(t, st, func(o *sessiond.Options) { o.Events = h.events })
+			st, m := heldNode(t, h)
+			login := func(subject string) {
+				if _, err := m.Create(context.Background(), subject, sessiond.CreateOptions{Client: desktop}); err != nil {
+					t.Fatalf("login of %s: %v", subject, err)
+				}
+			}
+			// Ann's checks hold as many reads as the checker may, so the
+			// queue alone is left for the logins below.
+			for range sessiond.ConcurrentInFlight {
+				login("ann")
+			}
+			held := st.next(t, sessiond.ConcurrentInFlight)
+			h.clock.Advance(time.Second)
 			for i := range tt.logins {
 				if i > 0 && i%tt.perSecond == 0 {
 					h.clock.Advance(time.Second)
 				}
-				if _, err := m.Create(context.Background(), "ann", sessiond.CreateOptions{Client: desktop}); err != nil {
-					t.Fatalf("login %d: %v", i, err)
-				}
+				login(fmt.Sprintf("user%d", i))
 			}
-			if n := m.Stats().ConcurrentChecksSkipped; n < tt.least || n > tt.most {
-				t.Errorf("%d checks skipped, want %d to %d", n, tt.least, tt.most)
+			if n := m.Stats().ConcurrentChecksSkipped; n != tt.skipped {
+				t.Errorf("%d checks skipped, want %d", n, tt.skipped)
 			}
-			close(st.release)
+			for _, r := range held {
+				r.release <- nil
+			}
+			st.releaseAll(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			got, err := h.events.Await(ctx, sessiond.EventConcurrentLogin, 1)

@@ -59,7 +59,10 @@ type eventThrottle struct {
 func (u *eventThrottle) allow(group, key string, now time.Time) bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if u.seen == nil || now.Sub(u.start) >= u.window || now.Before(u.start) {
+	// A time a little before the window's start (events judged by when
+	// they happened reach here slightly out of order) counts in it; only
+	// a clock stepped back a whole window starts a new one.
+	if u.seen == nil || now.Sub(u.start) >= u.window || u.start.Sub(now) >= u.window {
 		u.start, u.sent, u.seen = now, make(map[string]int), make(map[string]int)
 	}
 	k := group + " " + key
