@@ -52,9 +52,10 @@ const (
 	// of Redis at 9 µs a session, so that a script descheduled on a busy
 	// host still ends well under 10 ms.
 	walkBatch = 200
-	// walkInFlight walkRevoke scripts are queued at once, so that Redis
-	// starts the next as soon as one ends instead of waiting a round trip
-	// for it; each waits behind at most this many.
+	// walkInFlight walkRevoke scripts at least are queued at once, so
+	// that Redis starts the next as soon as one ends instead of waiting a
+	// round trip for it; walkDepth queues more when the round trip is
+	// longer than a script (walkdepth.go).
 	walkInFlight = 2
 	// walkTTL keeps the position of a walk that stopped part way, for a
 	// retry of the same revocation to resume from.
@@ -561,37 +562,57 @@ func (s *Store) walkKey(at time.Time, issuedBefore string) string {
 	return s.prefix + ":{" + s.prefix + "}:walk:" + encTime(at) + ":" + issuedBefore
 }
 
-// walk runs walkRevokeScript until the walk is over, walkInFlight calls
-// at a time, and adds up what they revoked. It returns the first error.
-// After it, or once ctx is canceled, no call starts, but one already sent
-// is waited for (inFlight): Redis runs it whatever happens here, and its
+// walk runs walkRevokeScript until the walk is over, as many calls in
+// flight as walkDepth finds the round trip needs (walkInFlight at least),
+// and adds up what they revoked. It returns the first error. After it, or
+// once ctx is canceled, no call starts, but those already sent are waited
+// for (inFlight): Redis runs them whatever happens here, and their
 // sessions must be counted.
 func (b *bulkRevocation) walk(ctx context.Context, walk, issuedBefore string) error {
 	keys, args := b.walkArgs(walk, issuedBefore)
 	sent, cancel := inFlight(ctx)
 	defer cancel()
-	var (
-		wg       sync.WaitGroup
-		once     sync.Once
-		stop     atomic.Bool
-		firstErr error
-	)
-	for range walkInFlight {
-		wg.Go(func() {
-			for !stop.Load() && ctx.Err() == nil {
-				done, err := b.walkStep(sent, keys, args)
-				if err != nil {
-					once.Do(func() { firstErr = err })
-					stop.Store(true)
-					return
-				}
-				if done {
-					return
-				}
-			}
-		})
+	type reply struct {
+		done bool
+		err  error
+		took time.Duration
 	}
-	wg.Wait()
+	replies := make(chan reply, walkMaxInFlight)
+	depth := newWalkDepth()
+	want, running := depth.n, 0
+	if b.s.walkDepthFixed > 0 {
+		want = b.s.walkDepthFixed
+	}
+	var firstErr error
+	over := false
+	for {
+		for !over && firstErr == nil && ctx.Err() == nil && running < want {
+			running++
+			go func() {
+				start := time.Now()
+				done, err := b.walkStep(sent, keys, args)
+				replies <- reply{done, err, time.Since(start)}
+			}()
+		}
+		if running == 0 {
+			break
+		}
+		// Every call started is received here: the loop joins them all.
+		r := <-replies
+		running--
+		switch {
+		case r.err != nil:
+			if firstErr == nil {
+				firstErr = r.err
+			}
+		case r.done:
+			over = true
+		default:
+			if want = depth.observe(r.took); b.s.walkDepthFixed > 0 {
+				want = b.s.walkDepthFixed
+			}
+		}
+	}
 	if firstErr == nil {
 		// Canceled between two scripts: the walk is not over.
 		firstErr = ctx.Err()

@@ -185,6 +185,11 @@ const SubjectBatch = subjectBatch
 // Call it before using s concurrently.
 func ObserveSubjectBatches(s *Store, fn func(revoked int)) { s.observeBatch = fn }
 
+// FixWalkDepth makes the kill switch's walk keep n scripts in flight
+// whatever the round trip (0: as walkDepth chooses); n = 2 is the walk
+// before walkDepth.
+func FixWalkDepth(s *Store, n int) { s.walkDepthFixed = n }
+
 // FailSubjectRecord makes the nth record step from now of a subject batch
 // on a Cluster's path fail, once, as one whose script committed before
 // the node holding the revocation index was cut off.

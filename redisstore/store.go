@@ -133,6 +133,10 @@ type Store struct {
 	// script of a subject's walk revoked (revokeSubjectBatch, and the kill
 	// switch's revokeSubjectsScript).
 	observeBatch func(revoked int)
+	// walkDepthFixed (tests only), when not zero, is how many scripts the
+	// kill switch's walk keeps in flight instead of walkDepth's choice:
+	// benchmarks compare the two on one host.
+	walkDepthFixed int
 	// failRecordAt (tests only): the record step of a subject batch on a
 	// Cluster (revokeSubjectBatch) that brings it to zero fails, as one
 	// whose Redis node is cut off after the batch's script would.
