@@ -499,7 +499,9 @@ const EventRevokedByIncident EventType = "session.revoked_by_incident"
 // sessions created before the watermark stop verifying). It returns how many
 // stored sessions it revoked (always 0 in the jwt strategy, which stores
 // none). With notify it emits one EventRevokedByIncident per affected
-// subject. Running it twice is harmless. When the store fails half way
+// subject. Running it twice is harmless. In the database and hybrid
+// strategies on a store that is no BulkRevoker it fails with
+// ErrUnsupported and changes nothing. When the store fails half way
 // (ErrStoreUnavailable), the watermark already refuses every matching
 // token; it returns how many sessions the store ended before failing,
 // with the error, and records those (events, notifications) now, as a
@@ -529,6 +531,11 @@ func (m *Manager) RevokeMatching(ctx context.Context, f RevokeFilter, reason Rev
 			return 0, argError(fmt.Sprintf("subjects[%d]", i), "%v", err)
 		}
 	}
+	// Refused before anything is raised: a kill switch that reports
+	// ErrUnsupported must have done nothing (store.go, BulkRevoker).
+	if _, ok := m.store.(BulkRevoker); m.flow.keepsSessions() && !ok {
+		return 0, fmt.Errorf("sessiond: the store cannot revoke in bulk: %w", ErrUnsupported)
+	}
 	now := m.now()
 	// A login made while a large revocation runs must not be caught by
 	// it: the store only ends sessions created before the incident, as the
@@ -553,10 +560,7 @@ func (m *Manager) RevokeMatching(ctx context.Context, f RevokeFilter, reason Rev
 	var n int
 	var subjects []string
 	if m.flow.keepsSessions() {
-		br, ok := m.store.(BulkRevoker)
-		if !ok {
-			return 0, fmt.Errorf("sessiond: the store cannot revoke in bulk: %w", ErrUnsupported)
-		}
+		br := m.store.(BulkRevoker) // checked before the watermarks were raised
 		var err error
 		sf := f
 		if b := m.marks.storeBound(f); b.After(sf.IssuedBefore) {

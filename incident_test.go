@@ -679,3 +679,32 @@ func TestRevokeMatching_RerunWithTheBoundEndsNoLaterLogin(t *testing.T) {
 		})
 	}
 }
+
+// TestRevokeMatching_UnsupportedStoreChangesNothing: on a store that is
+// no BulkRevoker (a store of the twelve base methods) the kill switch of
+// a database or hybrid Manager fails with ErrUnsupported, as store.go
+// says, and does nothing. It used to raise this node's watermarks first:
+// the caller, told the kill switch was unsupported, found every earlier
+// token of this node refused, a state that was not written anywhere and
+// that a restart then undid.
+func TestRevokeMatching_UnsupportedStoreChangesNothing(t *testing.T) {
+	for _, st := range []sessiond.Strategy{sessiond.StrategyDatabase, sessiond.StrategyHybrid} {
+		t.Run(string(st), func(t *testing.T) {
+			h := newHarness(t, st, func(o *sessiond.Options) {
+				o.Store = struct{ sessiond.Store }{o.Store} // the base methods only
+			})
+			iss := h.create(t, "alice", sessiond.CreateOptions{})
+			h.clock.Advance(2 * time.Second)
+			_, err := h.m.RevokeMatching(context.Background(), sessiond.RevokeFilter{All: true}, sessiond.ReasonIncident, true)
+			if !errors.Is(err, sessiond.ErrUnsupported) {
+				t.Fatalf("RevokeMatching(all) on a base store = %v; want ErrUnsupported", err)
+			}
+			if _, err := h.m.Verify(context.Background(), iss.AccessToken, sessiond.Client{}); err != nil {
+				t.Errorf("Verify(a session from before the refused kill switch) = %v; want nil (an unsupported call changes nothing)", err)
+			}
+			if got := h.events.Count(sessiond.EventRevokedByIncident); got != 0 {
+				t.Errorf("%d revoked_by_incident events; want 0", got)
+			}
+		})
+	}
+}

@@ -114,7 +114,8 @@ type Revocation struct {
 //     node and are not polled; the server refuses to start (it keeps the
 //     signing keys and API keys there).
 //   - BulkRevoker (the incident kill switch): Manager.RevokeMatching fails
-//     with ErrUnsupported in the database and hybrid strategies.
+//     with ErrUnsupported in the database and hybrid strategies, before
+//     it raises any watermark: nothing is revoked or refused.
 //   - EventLog (the durable security event log): events still reach
 //     Options.Events, but nothing keeps them; the server's GET /v1/events
 //     answers 404 and retention skips the log.
@@ -187,14 +188,19 @@ type Store interface {
 	// wins. Activity never moves back: LastActiveAt and IdleExpiresAt
 	// each keep the later of the stored and the given time, decided in
 	// the same atomic step, so a node whose clock is behind cannot
-	// shorten a session that a node ahead has just extended.
+	// shorten a session that a node ahead has just extended. It writes
+	// those two fields only: a store that reads the session and writes
+	// the whole record back (a get and an unconditional put) undoes a
+	// revocation landing between the two, and the Manager then accepts
+	// a session its user logged out of.
 	Touch(ctx context.Context, id SessionID, lastActive, idleExpires time.Time) error
 	// SwapRefresh atomically retires sw.Old (if current) and stores
 	// sw.Next as the session's only current refresh token: any other
 	// current refresh token of the session (a sibling issued by an earlier
 	// swap within the grace window) is retired at sw.Now too, so one token
 	// never forks into several live chains. It also writes the session's
-	// activity, never moving it back (as Touch). It fails, and then nothing changes (no token retired or
+	// activity, never moving it back and writing nothing else of the
+	// session (as Touch). It fails, and then nothing changes (no token retired or
 	// stored, no activity, none of sw.Events or sw.Deliveries written),
 	// with the first of these that applies:
 	//   - ErrNotFound: Old is not a stored refresh token;

@@ -26,7 +26,8 @@
 // The suites are themselves tested against mutants (mutants_test.go):
 // memory stores that each break one documented rule the way an
 // implementer might (a rotation checked then written in two steps, a
-// revocation missing from the log, a page boundary that skips a tie, a
+// revocation missing from the log, an activity write that undoes a
+// revocation made between its read and its write, a page boundary that skips a tie, a
 // case-insensitive collation, an error reported as "not found", times in
 // milliseconds…). TestStore must fail on every one of them, with the
 // check meant to catch it; a rule no mutant breaks yet is a place to add

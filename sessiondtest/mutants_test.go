@@ -52,6 +52,10 @@ var mutants = []mutant{
 		"Get(canceled context) = not found"},
 	{"TouchRevokedAccepted", func(st *memstore.Store) sessiond.Store { return touchRevokedOK{base(st)} },
 		"Touch(revoked) error = <nil>"},
+	{"TouchUndoesRevoke", func(st *memstore.Store) sessiond.Store { return newActivityLostUpdate(st, true) },
+		"racing 4 writers of Touch"},
+	{"SwapRefreshUndoesRevoke", func(st *memstore.Store) sessiond.Store { return newActivityLostUpdate(st, false) },
+		"racing 4 writers of SwapRefresh"},
 	{"TouchUnknownAccepted", func(st *memstore.Store) sessiond.Store { return touchUnknownOK{base(st)} },
 		"Touch(unknown) error = <nil>"},
 	{"RevokeTwiceNotFound", func(st *memstore.Store) sessiond.Store { return revokeOnce{base(st)} },
@@ -295,6 +299,70 @@ func (m touchRevokedOK) Touch(ctx context.Context, id sessiond.SessionID, last, 
 		return err
 	}
 	return nil
+}
+
+// activityLostUpdate records activity as a key-value store without a
+// conditional write might: it reads the session, checks it is not
+// revoked, and writes the whole record back with the new activity, so a
+// revocation landing between the read and the write is overwritten (the
+// session reads as never revoked). The memory store cannot be made to
+// write a stale record, so the wrapper keeps the sessions whose
+// revocation it undid and shows them unrevoked. It does so in Touch, or
+// in SwapRefresh, as touch says.
+type activityLostUpdate struct {
+	sessiond.Store
+	touch  bool
+	mu     sync.Mutex
+	undone map[sessiond.SessionID]bool
+}
+
+func newActivityLostUpdate(st *memstore.Store, touch bool) *activityLostUpdate {
+	return &activityLostUpdate{Store: base(st), touch: touch, undone: map[sessiond.SessionID]bool{}}
+}
+
+// readThenWrite is the mutant's activity write of session id: write is
+// the store's own, atomic one, which also answers every case but the race
+// (an unknown or revoked session, a bad argument) as the store would.
+func (m *activityLostUpdate) readThenWrite(ctx context.Context, id sessiond.SessionID, write func() error) error {
+	if s, err := m.Get(ctx, id); err != nil || s.Revoked() {
+		return write()
+	}
+	runtime.Gosched() // the round trip between the read and the write
+	err := write()
+	if errors.Is(err, sessiond.ErrRevoked) {
+		m.mu.Lock()
+		m.undone[id] = true // the record read above, written back
+		m.mu.Unlock()
+		return nil
+	}
+	return err
+}
+
+func (m *activityLostUpdate) Touch(ctx context.Context, id sessiond.SessionID, last, idle time.Time) error {
+	write := func() error { return m.Store.Touch(ctx, id, last, idle) }
+	if !m.touch {
+		return write()
+	}
+	return m.readThenWrite(ctx, id, write)
+}
+
+func (m *activityLostUpdate) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error {
+	write := func() error { return m.Store.SwapRefresh(ctx, sw) }
+	tok, _, err := m.Store.Lookup(ctx, sw.Old)
+	if m.touch || err != nil || tok.SessionID != sw.Next.SessionID {
+		return write()
+	}
+	return m.readThenWrite(ctx, tok.SessionID, write)
+}
+
+func (m *activityLostUpdate) Get(ctx context.Context, id sessiond.SessionID) (*sessiond.Session, error) {
+	s, err := m.Store.Get(ctx, id)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err == nil && m.undone[id] {
+		s.RevokedAt, s.RevokeReason = time.Time{}, ""
+	}
+	return s, err
 }
 
 // touchUnknownOK ignores that its UPDATE changed no row.

@@ -38,6 +38,9 @@ import (
 //   - Create fails with ErrInvalidArgument if a token's SessionID is not the
 //     session's ID; a hash repeated within one call is an ErrConflict.
 //   - Touch on a revoked session returns ErrRevoked and changes nothing.
+//   - A Revoke that lands while Touch or SwapRefresh calls of the same
+//     session run holds once they are done: their write of the activity
+//     must not put back a revocation state read before it.
 //   - SwapRefresh with a GraceSince not before Now allows no grace at all
 //     (an Old retired at that very instant is reuse), an access token as
 //     Old is ErrNotFound, an existing Next hash is ErrConflict, and a swap
@@ -65,6 +68,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	t.Run("Touch", func(t *testing.T) { testTouch(t, newStore) })
 	t.Run("SwapRefresh", func(t *testing.T) { testSwapRefresh(t, newStore) })
 	t.Run("ActivityNeverBack", func(t *testing.T) { testActivityNeverBack(t, newStore) })
+	t.Run("RevokeRacingActivity", func(t *testing.T) { testRevokeRacingActivity(t, newStore) })
 	t.Run("Revoke", func(t *testing.T) { testRevoke(t, newStore) })
 	t.Run("RevokeSubject", func(t *testing.T) { testRevokeSubject(t, newStore) })
 	t.Run("List", func(t *testing.T) { testList(t, newStore) })
