@@ -97,6 +97,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	runIfImplemented[sessiond.RevocationPager](t, "RevocationPager", probe, newStore, TestRevocationPager)
 	runIfImplemented[sessiond.SubjectBatchRevoker](t, "SubjectBatchRevoker", probe, newStore, TestSubjectBatchRevoker)
 	runIfImplemented[sessiond.EventLog](t, "EventLog", probe, newStore, TestEventLog)
+	runIfImplemented[eventCountStore](t, "EventCounter", probe, newStore, TestEventCounter)
 	runIfImplemented[sessiond.Outbox](t, "Outbox", probe, newStore, TestOutbox)
 	if w, ok := probe.(sessiond.ChangeEventWriter); ok && w.WritesChangeEvents() {
 		runIfImplemented[changeEventStore](t, "ChangeEvents", probe, newStore, TestChangeEvents)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/sessiond/sessiond"
@@ -13,7 +14,9 @@ import (
 )
 
 // maxCounted bounds the events of one type the overview reads from the
-// event log per page view; beyond it the chart says "at least".
+// event log per page view, where it reads them (a weighed metric, or a
+// store without sessiond.EventCounter); beyond it the chart says "at
+// least".
 const maxCounted = 20_000
 
 // metric is one line of the overview's charts: the events of one type.
@@ -133,8 +136,15 @@ func (c *Console) overview(ctx context.Context) *Overview {
 		return v
 	}
 	v.EventsKnown = true
+	counter, _ := c.o.Events.(sessiond.EventCounter)
 	for _, m := range activity {
-		if err := c.count(ctx, m, now, v); err != nil {
+		var err error
+		if counter != nil && m.weigh == nil {
+			err = countInStore(ctx, counter, m, v)
+		} else {
+			err = c.count(ctx, m, v)
+		}
+		if err != nil {
 			c.log.WarnContext(ctx, "console: count events", "type", string(m.Type), "err", err)
 			v.Errors = append(v.Errors, string(m.Type))
 			v.EventsKnown = false
@@ -155,10 +165,30 @@ func newWindow(label string, start time.Time, step time.Duration, n int) Window 
 	return w
 }
 
+// countInStore has the store count m's events per bucket of each window
+// (sessiond.EventCounter): exact, and its cost does not grow with the
+// events, which an incident multiplies just when operators look.
+func countInStore(ctx context.Context, counter sessiond.EventCounter, m metric, v *Overview) error {
+	for _, w := range []*Window{&v.Day, &v.Hour} {
+		i := w.series(m.Name)
+		counts, err := counter.CountEvents(ctx, sessiond.EventCountQuery{Type: m.Type,
+			Since: time.Unix(w.Start, 0), Step: time.Duration(w.Step) * time.Second, Buckets: len(w.Series[i].Counts)})
+		if err != nil {
+			return err
+		}
+		for b, n := range counts {
+			w.Series[i].Counts[b] += n
+			w.Series[i].Total += n
+		}
+	}
+	return nil
+}
+
 // count reads the day's events of m's type, page by page up to
-// maxCounted, into both windows.
-func (c *Console) count(ctx context.Context, m metric, now time.Time, v *Overview) error {
-	q := sessiond.EventQuery{Type: m.Type, Since: now.Add(-24 * time.Hour), Limit: sessiond.MaxEventLimit}
+// maxCounted, into both windows: for a weighed metric (one event may stand
+// for many revocations), or a store that cannot count.
+func (c *Console) count(ctx context.Context, m metric, v *Overview) error {
+	q := sessiond.EventQuery{Type: m.Type, Since: time.Unix(v.Day.Start, 0), Limit: sessiond.MaxEventLimit}
 	read := 0
 	for {
 		evs, next, err := c.o.Events.QueryEvents(ctx, q)
@@ -205,6 +235,11 @@ func (w *Window) add(name string, t time.Time, n int) {
 		s.Counts[b] += n
 		s.Total += n
 	}
+}
+
+// series is the index of the named series in w.
+func (w *Window) series(name string) int {
+	return slices.IndexFunc(w.Series, func(s Series) bool { return s.Name == name })
 }
 
 func (w *Window) atLeast(name string) {

@@ -15,10 +15,29 @@ import (
 	"github.com/sessiond/sessiond/internal/console"
 )
 
+// eventLogOnly hides every method of a store but the EventLog's (no
+// EventCounter): the overview reads the events instead.
+type eventLogOnly struct{ sessiond.EventLog }
+
+// TestConsole_Overview draws the same charts whether the store counts the
+// events (EventCounter) or the overview reads them.
 func TestConsole_Overview(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		events func(f *fixture) sessiond.EventLog
+	}{
+		{"counted in the store", func(f *fixture) sessiond.EventLog { return f.store }},
+		{"read", func(f *fixture) sessiond.EventLog { return eventLogOnly{f.store} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testOverview(t, tc.events) })
+	}
+}
+
+func testOverview(t *testing.T, events func(f *fixture) sessiond.EventLog) {
 	finding := config.Finding{RuleID: "SD-TEST-001", Severity: config.SeverityWarning, Path: "cookie.name",
 		Message: "<b>bold</b>\x1b[31m red", Fix: "rename it"}
 	f := newFixtureWith(t, func(f *fixture, o *console.Options) {
+		o.Events = events(f)
 		o.Outbox = f.store
 		o.Findings = []config.Finding{finding}
 		o.Live = func(ctx context.Context) (int, console.Counted, error) {
@@ -125,5 +144,30 @@ func TestConsole_OverviewWithoutParts(t *testing.T) {
 	}
 	if resp, _ := f.do(c, "GET", "/console/", nil, "same-origin"); resp.Header.Get("Location") != "/console/overview" {
 		t.Errorf("/console/ leads to %q", resp.Header.Get("Location"))
+	}
+}
+
+// TestConsole_OverviewManyEvents: an incident's event log holds more of a
+// type than the overview would read; a store that counts gives the exact
+// figures, where reading them stopped at 20,000 and said "at least".
+func TestConsole_OverviewManyEvents(t *testing.T) {
+	f := newFixture(t)
+	now := f.clock.Now()
+	const n = 25_000
+	evs := make([]sessiond.Event, 0, n)
+	for i := range n {
+		at := now.Add(-time.Duration(i) * 100 * time.Millisecond) // the last 2,500 s
+		evs = append(evs, sessiond.Event{ID: sessiond.NewEventID(at), Time: at, Type: sessiond.EventRefreshReused, Subject: "alice"})
+	}
+	if err := f.store.AppendEvents(t.Context(), evs...); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := f.do(f.signedIn(), "GET", "/console/overview", nil, "same-origin")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("overview: %d\n%s", resp.StatusCode, body)
+	}
+	re := `(?s)data-series="Reuse detections">.*?class="num hour">25000</td><td [^>]*class="num day">25000</td>`
+	if !regexp.MustCompile(re).MatchString(body) || strings.Contains(body, "≥") || strings.Contains(body, "at_least&#34;:true") {
+		t.Errorf("overview of %d reuse detections does not match %s:\n%s", n, re, body)
 	}
 }
