@@ -1,5 +1,7 @@
 package sessiond
 
+import "log/slog"
+
 // Event types the server adds to the Manager's: internal/server,
 // internal/httpapi and ssf emit them under the same names (their
 // constants refer to these). They are declared here so that EventTypes can
@@ -37,4 +39,20 @@ func EventTypes() []EventType {
 		EventSETReceived, EventSSFStreamCreated, EventSSFStreamDeleted,
 		EventSSFStreamUpdated,
 	}
+}
+
+// LogLevel is the level of t's log line (msg "event"), the one rule for
+// the Manager's events and the server's: WARN for an event that says
+// something may be wrong (a refresh token used twice, an anomaly, a
+// device proof refused, a kill switch, a store found reset), INFO for the
+// routine ones, a client's bad input included (a wrong API key, a CSRF
+// check failed, an unknown session). An operator who pages on WARN sees
+// the first kind only.
+func (t EventType) LogLevel() slog.Level {
+	switch t {
+	case EventRefreshReused, EventAnomaly, EventDeviceProofRefused,
+		EventIncident, EventWatermarkRaised, EventStoreReset:
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -31,6 +32,8 @@ type keySource struct {
 	client      *http.Client
 	clock       sessiond.Clock
 	minInterval time.Duration
+	log         *slog.Logger // a failed fetch, once per fetch
+	name        string       // the receiver's, for the log
 	group       singleflight.Group
 
 	mu        sync.Mutex
@@ -104,12 +107,28 @@ func (k *keySource) refresh(ctx context.Context) error {
 	set, err := k.fetch(ctx)
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	// Logged here, once per fetch (at most one per minInterval), rather
+	// than by each SET answered 503 from the failure remembered.
+	switch {
+	case err != nil:
+		err = &fetchError{err}
+		k.log.ErrorContext(ctx, "ssf: jwks fetch failed", "receiver", k.name, "err", err, "retry_after", k.minInterval.String())
+	case k.failed != nil:
+		k.log.InfoContext(ctx, "ssf: jwks fetched again", "receiver", k.name)
+	}
 	k.fetching, k.failed = false, err
 	if err == nil {
 		k.set = set
 	}
 	return err
 }
+
+// fetchError is a fetch of the JWKS that failed: already logged, by the
+// fetch.
+type fetchError struct{ err error }
+
+func (e *fetchError) Error() string { return e.err.Error() }
+func (e *fetchError) Unwrap() error { return e.err }
 
 func (k *keySource) match(kid string) []jose.JSONWebKey {
 	if kid == "" {

@@ -165,7 +165,7 @@ func (p *Poller) Poll(ctx context.Context) (bool, error) {
 		case errors.As(err, &refused):
 			p.errs[jti] = setErr{Err: refused.Code, Description: refused.Reason}
 		default: // not acknowledged: the transmitter delivers it again
-			p.r.o.Logger.ErrorContext(ctx, "ssf: polled SET not acted upon", "receiver", p.r.o.Name, "err", err)
+			p.r.o.Logger.Log(ctx, unavailableLevel(ctx, err), "ssf: polled SET not acted upon", "receiver", p.r.o.Name, "err", err)
 		}
 	}
 	return resp.MoreAvailable || len(p.acks)+len(p.errs) > 0, nil

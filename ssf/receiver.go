@@ -227,7 +227,7 @@ func New(o Options) (*Receiver, error) {
 		o.Replay = &sessiond.ReplayMemory{}
 	}
 	r := &Receiver{o: &o,
-		keys: &keySource{url: o.JWKSURL, client: o.HTTPClient, clock: o.Clock, minInterval: o.JWKSInterval},
+		keys: &keySource{url: o.JWKSURL, client: o.HTTPClient, clock: o.Clock, minInterval: o.JWKSInterval, log: o.Logger, name: o.Name},
 	}
 	if o.BearerToken != "" {
 		r.bearer = sha256.Sum256([]byte(o.BearerToken))
@@ -270,9 +270,22 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		w.WriteHeader(status)
 		_ = json.NewEncoder(w).Encode(map[string]string{"err": refused.Code, "description": refused.Reason})
 	default: // the store or the JWKS could not be reached: the transmitter retries
-		r.o.Logger.ErrorContext(req.Context(), "ssf: receive", "receiver", r.o.Name, "err", err)
+		r.o.Logger.Log(req.Context(), unavailableLevel(req.Context(), err), "ssf: receive", "receiver", r.o.Name, "err", err)
 		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
 	}
+}
+
+// unavailableLevel is the level of a push answered 503 for err: ERROR
+// only for a fault of this side that nothing else logged. A transmitter
+// that hung up (its request's context ended), a kid not in the set
+// fetched less than JWKSInterval ago (anyone can name one) and a JWKS
+// fetch that failed (the fetch logged it, once) are INFO.
+func unavailableLevel(ctx context.Context, err error) slog.Level {
+	var fetch *fetchError
+	if ctx.Err() != nil || errors.Is(err, errKeyNotFetchedYet) || errors.As(err, &fetch) {
+		return slog.LevelInfo
+	}
+	return slog.LevelError
 }
 
 func (r *Receiver) record(ctx context.Context, out *outcome, err error) {

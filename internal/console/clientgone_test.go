@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/console"
@@ -75,6 +77,73 @@ func TestConsole_ClientGoneIsNoError(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no console: query events line; the log:\n%s", logs.String())
+	}
+	if strings.Contains(logs.String(), `"level":"ERROR"`) {
+		t.Errorf("an ERROR line for a browser that left:\n%s", logs.String())
+	}
+}
+
+// gatedRetry is an outbox whose RetryDelivery tells the test it started
+// and then waits for its caller to give up.
+type gatedRetry struct {
+	sessiond.Outbox
+	entered chan struct{}
+}
+
+func (g gatedRetry) RetryDelivery(ctx context.Context, id string, due time.Time) error {
+	g.entered <- struct{}{}
+	<-ctx.Done()
+	return fmt.Errorf("gated outbox: %w", ctx.Err())
+}
+
+// TestConsole_ClientGoneMidWrite: a browser that leaves while an action
+// writes (here a retry of a dead delivery) leaves its outcome unknown:
+// the write may have been done before the store saw the cancellation.
+// The line says so, at WARN, with what to check; it is no ERROR, since
+// nothing is known to have failed.
+func TestConsole_ClientGoneMidWrite(t *testing.T) {
+	var logs lockedBuffer
+	entered := make(chan struct{}, 1)
+	f := newFixtureWith(t, func(f *fixture, o *console.Options) {
+		o.Outbox = gatedRetry{Outbox: f.store, entered: entered}
+		o.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	const id = "msg_deadaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	f.enqueue(id)
+	f.finish(id, sessiond.DeliveryDead, 3, "POST: 500")
+	c := f.signedIn()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, f.srv.URL+"/console/webhooks/retry", strings.NewReader(url.Values{"id": {id}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "text/html")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	req.Header.Set("Origin", f.srv.URL)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if resp, err := c.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-entered // the action is in its store call
+	cancel()  // and the browser leaves
+	<-done
+	if err := f.con.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for line := range strings.Lines(logs.String()) {
+		if !strings.Contains(line, `"msg":"console: retry delivery"`) {
+			continue
+		}
+		found = true
+		if !strings.Contains(line, `"level":"WARN"`) || !strings.Contains(line, `"outcome":"unknown`) || !strings.Contains(line, id) {
+			t.Errorf("an action whose browser left logged %s; want it at WARN with outcome unknown and the delivery's ID", strings.TrimSpace(line))
+		}
+	}
+	if !found {
+		t.Errorf("no console: retry delivery line; the log:\n%s", logs.String())
 	}
 	if strings.Contains(logs.String(), `"level":"ERROR"`) {
 		t.Errorf("an ERROR line for a browser that left:\n%s", logs.String())

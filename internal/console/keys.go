@@ -82,7 +82,7 @@ func (c *Console) createAPIKey(w http.ResponseWriter, r *http.Request, key apike
 		if errors.Is(err, sessiond.ErrInvalidArgument) {
 			status, msg = http.StatusBadRequest, "The key was refused: check its name and scopes."
 		} else {
-			c.log.ErrorContext(r.Context(), "console: create API key", "err", err)
+			c.logWriteFailure(r.Context(), "console: create API key", err, "by", key.ID, "name", name)
 		}
 		c.renderKeys(w, r, key, status, v, msg, "")
 		return
@@ -113,7 +113,7 @@ func (c *Console) revokeAPIKey(w http.ResponseWriter, r *http.Request, key apike
 		if errors.Is(err, sessiond.ErrNotFound) {
 			status, msg = http.StatusNotFound, "There is no such key."
 		} else {
-			c.log.ErrorContext(r.Context(), "console: revoke API key", "err", err)
+			c.logWriteFailure(r.Context(), "console: revoke API key", err, "by", key.ID, "key_id", id)
 		}
 		c.renderKeys(w, r, key, status, v, msg, "")
 		return
@@ -176,7 +176,7 @@ func (c *Console) rotateSigning(w http.ResponseWriter, r *http.Request, key apik
 		return
 	}
 	if err := c.o.Signing.Rotate(r.Context()); err != nil {
-		c.log.ErrorContext(r.Context(), "console: rotate signing keys", "err", err)
+		c.logWriteFailure(r.Context(), "console: rotate signing keys", err, "by", key.ID)
 		c.renderKeys(w, r, key, http.StatusServiceUnavailable, v, "Rotating failed; see the server log.", "")
 		return
 	}

@@ -352,8 +352,7 @@ func (c *Console) revokeSession(w http.ResponseWriter, r *http.Request, key apik
 	}
 	// The session must belong to the subject shown, so a stale page cannot
 	// revoke someone else's session by ID.
-	failed := func(err error) {
-		c.log.ErrorContext(r.Context(), "console: revoke", "err", err)
+	refused := func() {
 		c.refuseRevoke(w, r, key, http.StatusServiceUnavailable, "Revoking failed; see the server log.", subject)
 	}
 	s, err := c.o.Manager.Get(r.Context(), id)
@@ -363,14 +362,17 @@ func (c *Console) revokeSession(w http.ResponseWriter, r *http.Request, key apik
 		return
 	case err != nil:
 		// A store that did not answer decided nothing: "Revoked 0" would
-		// read as a session already ended.
-		failed(err)
+		// read as a session already ended. Only read: a browser that left
+		// here left nothing done.
+		c.logReadFailure(r.Context(), "console: revoke", err)
+		refused()
 		return
 	}
 	n := 1
 	if err := c.o.Manager.Revoke(r.Context(), id, sessiond.ReasonAdmin); err != nil {
 		if !errors.Is(err, sessiond.ErrRevoked) && !errors.Is(err, sessiond.ErrNotFound) {
-			failed(err)
+			c.logWriteFailure(r.Context(), "console: revoke", err, "key_id", key.ID, "session_id", id)
+			refused()
 			return
 		}
 		n = 0
@@ -407,7 +409,7 @@ func (c *Console) revokeSubject(w http.ResponseWriter, r *http.Request, key apik
 	}
 	n, err := c.o.Manager.RevokeSubject(r.Context(), subject, id, sessiond.ReasonAdmin)
 	if err != nil {
-		c.log.ErrorContext(r.Context(), "console: revoke subject", "key_id", key.ID, "revoked", n, "err", err)
+		c.logWriteFailure(r.Context(), "console: revoke subject", err, "key_id", key.ID, "subject", subject, "revoked", n)
 		msg := "Revoking failed; see the server log."
 		if n > 0 {
 			// A store that revokes in batches (Redis) failed after some:

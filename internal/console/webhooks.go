@@ -167,7 +167,7 @@ func (c *Console) retryDelivery(w http.ResponseWriter, r *http.Request, key apik
 		gone()
 		return
 	} else if err != nil {
-		c.log.ErrorContext(ctx, "console: retry delivery", "webhook_id", id, "err", err)
+		c.logWriteFailure(ctx, "console: retry delivery", err, "key_id", key.ID, "webhook_id", id)
 		refuse(http.StatusServiceUnavailable, "Retrying failed; see the server log.")
 		return
 	}

@@ -163,10 +163,13 @@ func (s *server) middleware(next http.Handler) http.Handler {
 const statusClientClosed = 499
 
 // clientGone reports whether the request failed because its client went
-// away: the error is a canceled context and the request's own context,
-// without the store deadline, is canceled.
+// away: the request's own context, without the store deadline, is
+// canceled, and the error is a canceled context or there is none. A
+// handler that answers for itself (a Shared Signals receiver's 503) sets
+// no error here; its own line says why it failed, and the request line
+// does not page anyone for an answer no client was there to read.
 func clientGone(info *requestInfo) bool {
-	return info.err != nil && errors.Is(info.err, context.Canceled) &&
+	return (info.err == nil || errors.Is(info.err, context.Canceled)) &&
 		info.unbounded != nil && info.unbounded.Err() != nil
 }
 

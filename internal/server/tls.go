@@ -22,10 +22,42 @@ import (
 type certReloader struct {
 	certFile, keyFile string
 	log               *slog.Logger
+	now               func() time.Time // dates the failure log's throttle
 
-	mu   sync.Mutex
-	cert *tls.Certificate
-	seen [2]fileStamp // of certFile and keyFile when cert was loaded
+	mu    sync.Mutex
+	cert  *tls.Certificate
+	seen  [2]fileStamp // of certFile and keyFile when cert was loaded
+	tried [2]fileStamp // of the files the last reload read
+	fail  reloadFailure
+}
+
+// reloadFailLogEvery is how often a reload failure that stands is logged
+// again. Each TLS handshake tries the reload, so logging every failure
+// would write an ERROR line per connection until the files are fixed.
+const reloadFailLogEvery = time.Minute
+
+// reloadFailure is what is logged of the failure that stands: the first
+// line at once, and at once again when the files or the error change;
+// otherwise one line per reloadFailLogEvery with the count of handshakes
+// that met it unlogged.
+type reloadFailure struct {
+	key    string // the files' stamps and the error, "" while none
+	logged time.Time
+	muted  int
+}
+
+// logFailure logs err unless the same failure was logged less than
+// reloadFailLogEvery ago. The caller holds c.mu.
+func (c *certReloader) logFailure(err error) {
+	now := c.now()
+	key := fmt.Sprint(c.tried, err)
+	if key == c.fail.key && now.Sub(c.fail.logged) < reloadFailLogEvery {
+		c.fail.muted++
+		return
+	}
+	c.log.Error("TLS certificate reload failed; serving the previous one", "err", err,
+		"repeated", c.fail.muted, "next_log_in", reloadFailLogEvery.String())
+	c.fail = reloadFailure{key: key, logged: now}
 }
 
 type fileStamp struct {
@@ -43,7 +75,7 @@ func stamp(path string) (fileStamp, error) {
 
 // newCertReloader loads the pair once; an error here stops the server.
 func newCertReloader(certFile, keyFile string, log *slog.Logger) (*certReloader, error) {
-	c := &certReloader{certFile: certFile, keyFile: keyFile, log: log}
+	c := &certReloader{certFile: certFile, keyFile: keyFile, log: log, now: time.Now}
 	if err := c.reload(); err != nil {
 		return nil, err
 	}
@@ -64,11 +96,12 @@ func (c *certReloader) reload() error {
 	if c.cert != nil && c.seen == [2]fileStamp{cs, ks} {
 		return nil
 	}
+	c.tried = [2]fileStamp{cs, ks}
 	pair, errs := loadPair(c.certFile, c.keyFile)
 	if len(errs) > 0 {
 		return errs[0]
 	}
-	c.cert, c.seen = &pair, [2]fileStamp{cs, ks}
+	c.cert, c.seen, c.fail = &pair, [2]fileStamp{cs, ks}, reloadFailure{}
 	if pair.Leaf != nil {
 		c.log.Info("TLS certificate loaded", "subject", pair.Leaf.Subject.String(),
 			"not_after", pair.Leaf.NotAfter.UTC().Format(time.RFC3339), "serial", pair.Leaf.SerialNumber.String())
@@ -107,7 +140,7 @@ func (c *certReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, e
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.reload(); err != nil {
-		c.log.Error("TLS certificate reload failed; serving the previous one", "err", err)
+		c.logFailure(err)
 	}
 	if c.cert == nil {
 		return nil, errors.New("no TLS certificate")

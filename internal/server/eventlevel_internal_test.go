@@ -1,0 +1,49 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/memstore"
+	"github.com/sessiond/sessiond/metrics"
+)
+
+// TestFanout_EventLogLevel: the server's own events are logged at the
+// level sessiond.EventType.LogLevel gives: a scheduled key rotation or a
+// client's wrong API key is routine (INFO), a kill switch or a store
+// found reset is WARN.
+func TestFanout_EventLogLevel(t *testing.T) {
+	met, err := metrics.New(metrics.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		typ  sessiond.EventType
+		want string
+	}{
+		{sessiond.EventKeysRotated, "INFO"},
+		{sessiond.EventAPIKeyAuthFailed, "INFO"},
+		{sessiond.EventAPIKeyCreated, "INFO"},
+		{sessiond.EventConsoleSignedIn, "INFO"},
+		{sessiond.EventIncident, "WARN"},
+		{sessiond.EventStoreReset, "WARN"},
+	} {
+		t.Run(string(tc.typ), func(t *testing.T) {
+			logs := &testenv.SyncBuffer{}
+			f := &fanout{log: memstore.New(), metrics: met, slog: slog.New(slog.NewJSONHandler(logs, nil))}
+			f.emit(context.Background(), sessiond.Event{Type: tc.typ})
+			var line map[string]any
+			if err := json.Unmarshal([]byte(strings.TrimSpace(logs.String())), &line); err != nil {
+				t.Fatalf("log %q: %v", logs.String(), err)
+			}
+			if line["msg"] != "event" || line["level"] != tc.want {
+				t.Errorf("emit(%s) logged %v at %v; want event at %s", tc.typ, line["msg"], line["level"], tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,87 @@
+package server
+
+import (
+	"encoding/json"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond/internal/testenv"
+)
+
+// TestCertReloader_FailureLogThrottled: a pair that stays broken is
+// logged at its first handshake, then once a minute with the count of
+// handshakes that met it, not at every handshake; a new change of the
+// files is logged at once.
+func TestCertReloader_FailureLogThrottled(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	cp, kp := testenv.CertPEM(t, testenv.SelfSigned(t, 1, "127.0.0.1"))
+	for path, b := range map[string][]byte{certFile: cp, keyFile: kp} {
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logs := &testenv.SyncBuffer{}
+	c, err := newCertReloader(certFile, keyFile, slog.New(slog.NewJSONHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c.now = func() time.Time { return now }
+	breakKey := func(content string) {
+		t.Helper()
+		if err := os.WriteFile(keyFile, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	handshakes := func(n int) {
+		t.Helper()
+		for range n {
+			if cert, err := c.GetCertificate(nil); err != nil || cert == nil {
+				t.Fatalf("GetCertificate = %v, %v; want the previous pair", cert, err)
+			}
+		}
+	}
+	// errorLines returns the repeated counts of the ERROR lines logged
+	// since the last call.
+	seen := 0
+	errorLines := func() []int {
+		t.Helper()
+		var out []int
+		lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+		for _, l := range lines[seen:] {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(l), &m); err != nil {
+				t.Fatalf("log line %q: %v", l, err)
+			}
+			if m["level"] == "ERROR" {
+				n, _ := m["repeated"].(float64)
+				out = append(out, int(n))
+			}
+		}
+		seen = len(lines)
+		return out
+	}
+	errorLines()
+
+	for _, step := range []struct {
+		name string
+		do   func()
+		want []int // the repeated count of each ERROR line
+	}{
+		{"first failure logged at once", func() { breakKey("not a key"); handshakes(1) }, []int{0}},
+		{"the same failure within the minute", func() { now = now.Add(30 * time.Second); handshakes(50) }, nil},
+		{"a minute on, with the count", func() { now = now.Add(31 * time.Second); handshakes(3) }, []int{50}},
+		{"the files change again", func() { breakKey("still not a key"); handshakes(2) }, []int{2}},
+	} {
+		step.do()
+		if got := errorLines(); !slices.Equal(got, step.want) {
+			t.Errorf("%s: ERROR lines with repeated = %v; want %v", step.name, got, step.want)
+		}
+	}
+}
