@@ -217,14 +217,57 @@ func scanPackage(fset *token.FileSet, imp types.Importer, path string, files []*
 	sc := &scan{fset: fset, info: info, sources: valueSources(info, files)}
 	var calls []logCall
 	for _, f := range files {
+		called := map[ast.Expr]bool{} // the functions of the calls seen
 		ast.Inspect(f, func(n ast.Node) bool {
-			if c, ok := n.(*ast.CallExpr); ok {
-				calls = append(calls, sc.slogCalls(c)...)
+			switch x := n.(type) {
+			case *ast.CallExpr:
+				called[ast.Unparen(x.Fun)] = true
+				calls = append(calls, sc.slogCalls(x)...)
+			case *ast.SelectorExpr:
+				called[x.Sel] = true // judged with its selector
+				if !called[x] {
+					calls = append(calls, sc.slogValue(x)...)
+				}
+			case *ast.Ident:
+				if !called[x] {
+					calls = append(calls, sc.slogValue(x)...)
+				}
 			}
 			return true
 		})
 	}
 	return calls, nil
+}
+
+// slogValue returns a line with no constant message when e is one of
+// log/slog's WARN or ERROR functions or methods taken as a value (warn :=
+// log.Warn): the scan cannot follow the value to its calls and their
+// messages, so it fails such a line rather than miss it.
+func (s *scan) slogValue(e ast.Expr) []logCall {
+	id, ok := e.(*ast.Ident)
+	if sel, isSel := e.(*ast.SelectorExpr); isSel {
+		id, ok = sel.Sel, true
+	}
+	if !ok {
+		return nil
+	}
+	f, ok := s.info.Uses[id].(*types.Func)
+	if !ok || f.Pkg() == nil || f.Pkg().Path() != "log/slog" {
+		return nil
+	}
+	if recv := f.Signature().Recv(); recv != nil {
+		if named, ok := types.Unalias(derefType(recv.Type())).(*types.Named); !ok || named.Obj().Name() != "Logger" {
+			return nil
+		}
+	}
+	level := map[string]string{
+		"Warn": "WARN", "WarnContext": "WARN", "Error": "ERROR", "ErrorContext": "ERROR",
+		"Log": "WARN or ERROR", "LogAttrs": "WARN or ERROR",
+	}[f.Name()]
+	if level == "" {
+		return nil
+	}
+	return []logCall{{pos: relPos(s.fset.Position(e.Pos())), level: level}}
 }
 
 // slogCalls returns, when c logs through log/slog at WARN or ERROR, one
@@ -558,6 +601,10 @@ func f(ctx context.Context, l *slog.Logger, w http.ResponseWriter, name string, 
 	c := collector{log: l, msg: "field"}
 	c.log.Error(c.msg)
 	g(l, "parameter")
+	warn := l.Warn // a method value: the scan cannot follow its calls
+	warn("through a method value")
+	logf := slog.Error
+	logf("through a function value")
 	_ = slog.NewRecord(time.Now(), lvl, "record at a computed level", 0)
 	_ = slog.NewLogLogger(l.Handler(), slog.LevelWarn)
 	_ = slog.NewLogLogger(l.Handler(), slog.LevelInfo)
@@ -597,6 +644,8 @@ func g(l *slog.Logger, what string) { l.Warn(what) }
 		`WARN "variable one" exact=true`,
 		`WARN "variable two" exact=true`,
 		`ERROR "field" exact=true`,
+		`WARN "" exact=false`,  // the method value
+		`ERROR "" exact=false`, // the function value
 		`WARN or ERROR "record at a computed level" exact=true`,
 		`WARN "" exact=false stdlog`,
 		`WARN "parameter" exact=true`,

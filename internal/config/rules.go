@@ -1425,7 +1425,7 @@ var rules = sortedByID([]Rule{
 	{
 		ID: "SD-SERVER-008", Severity: SeverityWarning,
 		Title:     "a stop longer than orchestrators wait",
-		Rationale: "A stopping server first answers /readyz with 503 for server.shutdown_delay while it still serves, so that load balancers move off it, then waits up to server.shutdown_timeout for requests in flight. Kubernetes (terminationGracePeriodSeconds) and the systemd unit (TimeoutStopSec) kill the process 30 s after the signal by default: past that, requests in flight are cut and background loops are not joined.",
+		Rationale: "A stopping server first answers /readyz with 503 for server.shutdown_delay while it still serves, so that load balancers move off it, then stops within server.shutdown_timeout, a store that does not answer included: requests in flight, then its background loops and the store's close. Kubernetes (terminationGracePeriodSeconds) and the systemd unit (TimeoutStopSec) kill the process 30 s after the signal by default: past that, requests in flight are cut and background loops are not joined.",
 		Fix:       "keep server.shutdown_delay and server.shutdown_timeout together at most 30s (defaults 5s and 20s), or raise the orchestrator's deadline above their sum",
 		Check: func(in Input) []Issue {
 			s := in.Config.Server
