@@ -10,6 +10,7 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/jwttest"
+	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/opaquetoken"
 	"github.com/sessiond/sessiond/sessiondtest"
 )
@@ -148,7 +149,7 @@ func plant(t *testing.T, st sessiond.Store, subject string, n, revoked int, star
 // once there is one.
 func awaitConcurrent(t *testing.T, events *sessiondtest.Events, subject string, n int) sessiond.Event {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := testenv.BeforeDeadline(t) // the checks take as long as the machine is slow
 	defer cancel()
 	for total := n; ; total++ {
 		got, err := events.Await(ctx, sessiond.EventConcurrentLogin, total)

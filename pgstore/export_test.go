@@ -36,6 +36,10 @@ func ReadGroupsOf(s *Store) int { return cap(s.reads.slots) }
 // QueuedWrites is how many writes wait for a group commit.
 func QueuedWrites(s *Store) int { return s.groups.Len() }
 
+// WritesOf is the count of finished writes the plan check compares
+// between its rounds.
+func WritesOf(s *Store) int64 { return s.writes.Load() }
+
 // GroupedWrites is how many writes committed in a group of two or more.
 func GroupedWrites(s *Store) int64 { return s.groupedWrites.Load() }
 

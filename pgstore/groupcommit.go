@@ -107,7 +107,9 @@ func (s *Store) group(ctx context.Context, w *groupWrite) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s.writes.Add(1)
+	// Counted once finished: the plan check that sees the count move
+	// must see the rows too (plans.go).
+	defer s.writes.Add(1)
 	w.ctx = ctx
 	w.done = make(chan error, 1)
 	q := s.groups

@@ -146,16 +146,51 @@ func TestPlanCheck_RunsInTheBackground(t *testing.T) {
 		t.Fatalf("Create = %v", err)
 	}
 	want := "table=" + schema + ".tokens"
-	// Not a timing assertion: the check runs every second while a table
-	// has no statistics; this only bounds the wait.
-	deadline := time.Now().Add(30 * time.Second)
+	// The check runs every second while a table has no statistics; the
+	// wait is bounded by the test binary's deadline, not by a guess at how
+	// slow a loaded machine is.
+	wait, cancel := testenv.BeforeDeadline(t)
+	defer cancel()
 	for !strings.Contains(logs.String(), want) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no log of tokens analyzed 30 s after 8,000 tokens were written through the store; log:\n%s", logs.String())
+		select {
+		case <-wait.Done():
+			t.Fatalf("no log of tokens analyzed after 8,000 tokens were written through the store (%v); log:\n%s", wait.Err(), logs.String())
+		case <-time.After(100 * time.Millisecond):
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
 	if n := reltuples(t, testDSN(t), schema, "tokens"); n < 0 {
 		t.Errorf("tokens' reltuples = %v after the store analyzed it; want the row estimate", n)
+	}
+}
+
+// The plan check runs only when the write count moved since its last
+// round, so a write is counted once it has finished: counted while it
+// waited (or ran), a check in between would have seen the count move but
+// not the rows, and with no later write the table would never be checked
+// again. Under load an 8,000-token Create outlasts the one-second round,
+// and TestPlanCheck_RunsInTheBackground failed that way.
+func TestPlanCheck_CountsFinishedWrites(t *testing.T) {
+	st, _ := newStore(t, pgstore.Options{})
+	ctx := t.Context()
+	before := pgstore.WritesOf(st)
+	release := pgstore.HoldGroupSlots(st)
+	done := make(chan error, 1)
+	go func() { done <- st.Create(ctx, newSession("plans", time.Now().UTC())) }()
+	for pgstore.QueuedWrites(st) < 1 {
+		if ctx.Err() != nil {
+			release()
+			t.Fatal("the Create never queued")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if got := pgstore.WritesOf(st); got != before {
+		t.Errorf("write count with a Create queued = %d; want %d (not finished)", got, before)
+	}
+	release()
+	if err := <-done; err != nil {
+		t.Fatalf("Create = %v", err)
+	}
+	if got := pgstore.WritesOf(st); got != before+1 {
+		t.Errorf("write count after the Create = %d; want %d", got, before+1)
 	}
 }

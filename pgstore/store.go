@@ -114,8 +114,9 @@ type Store struct {
 	reads   *readQueue  // Lookups waiting for a grouped read
 	// groupedWrites counts the writes committed in a group of two or more.
 	groupedWrites atomic.Int64
-	// writes counts the calls of group, so that keepPlansCurrent checks
-	// only after the store wrote.
+	// writes counts the calls of group once they return, so that
+	// keepPlansCurrent checks only after the store wrote, and after the
+	// rows are in.
 	writes atomic.Int64
 	// swapSets counts the swap-set statements sent (swapset.go).
 	swapSets atomic.Int64

@@ -15,7 +15,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/sessiond/sessiond/internal/testenv"
 )
@@ -145,10 +144,16 @@ func TestREADME_QuickStart(t *testing.T) {
 	defer func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	// Bounded by the test binary's deadline: the build takes as long as
+	// the machine is slow (a fixed 5 minutes failed a loaded CI run).
+	wait, cancel := testenv.BeforeDeadline(t)
+	defer cancel()
 	select {
 	case err = <-done:
-	case <-time.After(5 * time.Minute):
-		t.Fatalf("the quick start did not finish\nstdout:\n%s\nstderr:\n%s", &stdout, &stderr)
+	case <-wait.Done():
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done // the buffers are the test's to read once bash has exited
+		t.Fatalf("the quick start did not finish (%v)\nstdout:\n%s\nstderr:\n%s", wait.Err(), &stdout, &stderr)
 	}
 	if err != nil {
 		t.Fatalf("the quick start failed: %v\nstdout:\n%s\nstderr:\n%s", err, &stdout, &stderr)
