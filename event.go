@@ -164,12 +164,31 @@ func NewEventID(t time.Time) string {
 	return "evt_" + strings.ToLower(eventIDEncoding.EncodeToString(b[:]))
 }
 
+// recordTimeout bounds the record of an event whose caller's context has
+// no deadline, once that context no longer ends it (recordContext).
+const recordTimeout = 5 * time.Second
+
+// recordContext is the context an event of a change already made is
+// recorded with: ctx's values and deadline, not its cancellation. A client
+// that hangs up once its logout is done must not cost the logout's audit
+// record (a store-backed sink fails at once with a canceled context).
+// Without a deadline in ctx, recordTimeout bounds it.
+func recordContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	d, ok := ctx.Deadline()
+	if !ok {
+		d = time.Now().Add(recordTimeout)
+	}
+	return context.WithDeadline(context.WithoutCancel(ctx), d)
+}
+
 // emit logs e and hands it to the EventSink; a sink that fails is logged,
 // never returned: an event must not undo the operation it reports.
 func (m *Manager) emit(ctx context.Context, e Event) {
 	e = m.stamp(e)
 	m.logEvent(ctx, e)
 	if m.events != nil {
+		ctx, cancel := recordContext(ctx)
+		defer cancel()
 		if err := m.events.Record(ctx, e); err != nil {
 			m.log.ErrorContext(ctx, "record event", "event_id", e.ID, "type", string(e.Type), "err", err)
 		}

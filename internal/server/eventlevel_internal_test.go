@@ -47,3 +47,31 @@ func TestFanout_EventLogLevel(t *testing.T) {
 		})
 	}
 }
+
+// TestFanout_EventOutlivesClientGone: a server event (a console action's,
+// an API key's) is recorded after its action is done; a request whose
+// client already hung up still gets its event stored. Before, the event
+// log's store failed at once on the canceled context: the key was
+// created, its audit record lost, and an ERROR line said so.
+func TestFanout_EventOutlivesClientGone(t *testing.T) {
+	met, err := metrics.New(metrics.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := memstore.New()
+	logs := &testenv.SyncBuffer{}
+	f := &fanout{log: st, metrics: met, slog: slog.New(slog.NewJSONHandler(logs, nil))}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the client is gone
+	f.emit(ctx, sessiond.Event{Type: sessiond.EventAPIKeyCreated, Subject: "ops"})
+	if strings.Contains(logs.String(), "record event") {
+		t.Errorf("recording failed: %s", logs.String())
+	}
+	got, _, err := st.QueryEvents(context.Background(), sessiond.EventQuery{Type: sessiond.EventAPIKeyCreated, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 {
+		t.Errorf("events stored = %d; want the key's creation", len(got))
+	}
+}

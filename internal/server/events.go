@@ -187,6 +187,10 @@ func (f *fanout) countFailed(op string) func(err error, retry time.Duration) {
 	}
 }
 
+// eventRecordTimeout bounds the record of a server event once the
+// request's cancellation no longer ends it.
+const eventRecordTimeout = 5 * time.Second
+
 // emit records an event the server itself produces (not the Manager's).
 // A sink that fails is logged: the action the event reports is done.
 func (f *fanout) emit(ctx context.Context, e sessiond.Event) {
@@ -209,7 +213,12 @@ func (f *fanout) emitChecked(ctx context.Context, e sessiond.Event) error {
 	}
 	f.slog.LogAttrs(ctx, e.Type.LogLevel(), "event", slog.String("event_id", e.ID), slog.String("type", string(e.Type)),
 		slog.String("client_ip", e.Client.IP), e.DetailsAttr())
-	return f.Record(ctx, e)
+	// The action is done: a client that hangs up now (a console tab
+	// closed after creating a key) must not cost its audit record, which
+	// a store fails at once on a canceled context. Bounded in time still.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), eventRecordTimeout)
+	defer cancel()
+	return f.Record(rctx, e)
 }
 
 // buildAnomaly turns the anomaly section of the config into a checker.
