@@ -1,10 +1,13 @@
 package sessiondtest
 
 import (
+	"encoding/base32"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,6 +34,8 @@ func TestEventCounter(t *testing.T, newStore func(t *testing.T) sessiond.Store) 
 		{"Empty", eventCountEmpty},
 		{"Buckets", eventCountBuckets},
 		{"Random", eventCountRandom},
+		{"MaxBuckets", eventCountMaxBuckets},
+		{"Before1970", eventCountBefore1970},
 		{"BadInput", eventCountBadInput},
 		{"Closed", eventCountClosed},
 	})
@@ -83,9 +88,13 @@ func eventCountBuckets(t *testing.T, f *fixture, s eventCountStore) {
 		ev(sessiond.NewEventID(start.Add(-time.Hour)), start.Add(2*step), typ), // another time's ID
 		ev(sessiond.NewEventID(start.Add(step)), start.Add(-time.Minute), typ), // inside bucket 1's IDs, before since
 		ev(sessiond.NewEventID(start), start.Add(2*step+time.Second), typ),     // inside bucket 0's IDs, in bucket 2
+		// The IDs NewEventID gives at the very bounds of a bucket's range.
+		ev(edgeEventID(start, 0), start, typ), // bucket 0's smallest ID
+		ev(edgeEventID(start.Add(step-time.Microsecond), 0xff), start.Add(step-time.Microsecond), typ), // bucket 0's largest
+		ev(edgeEventID(start.Add(step), 0), start.Add(step), typ),                                      // bucket 1's smallest
 	)
 	q := sessiond.EventCountQuery{Type: typ, Since: since, Step: step, Buckets: 3}
-	want := []int{2, 2, 4}
+	want := []int{4, 3, 4}
 	if got := countEvents(f, s, q); !slices.Equal(got, want) {
 		t.Errorf("CountEvents(%+v) = %v; want %v", q, got, want)
 	}
@@ -93,6 +102,18 @@ func eventCountBuckets(t *testing.T, f *fixture, s eventCountStore) {
 	if got := countEvents(f, s, q); !slices.Equal(got, make([]int, 3)) {
 		t.Errorf("CountEvents(type without events) = %v; want zeros", got)
 	}
+}
+
+// edgeEventID is the ID sessiond.NewEventID gives at t when its eight
+// random bytes are all fill: 0 the smallest of t's microsecond, 0xff the
+// largest.
+func edgeEventID(t time.Time, fill byte) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(t.UnixMicro()))
+	for i := 8; i < 16; i++ {
+		b[i] = fill
+	}
+	return "evt_" + strings.ToLower(base32.HexEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
 }
 
 // eventCountRandom compares CountEvents with EventCountQuery.Bucket applied
@@ -141,6 +162,52 @@ func eventCountRandom(t *testing.T, f *fixture, s eventCountStore) {
 		if got := countEvents(f, s, q); !slices.Equal(got, want) {
 			t.Errorf("CountEvents(%+v) = %v; want %v", q, got, want)
 		}
+	}
+}
+
+// eventCountMaxBuckets asks for the most buckets a query may have, with
+// events in the first, a middle one, the last and after its end, and an
+// irregular ID: the largest query Check lets through is answered too.
+func eventCountMaxBuckets(t *testing.T, f *fixture, s eventCountStore) {
+	const n, step = sessiond.MaxEventBuckets, time.Second
+	since := t0.Truncate(time.Second)
+	typ := sessiond.EventSessionRefreshed
+	odd := newEvent(typ, "alice", "", since.Add(n/2*step))
+	odd.ID = "custom-1"
+	appendEvents(f, s,
+		newEvent(typ, "alice", "", since),
+		newEvent(typ, "alice", "", since.Add(n/2*step+time.Microsecond)),
+		newEvent(typ, "alice", "", since.Add((n-1)*step)),
+		newEvent(typ, "alice", "", since.Add(n*step+time.Hour)),
+		odd,
+	)
+	q := sessiond.EventCountQuery{Type: typ, Since: since, Step: step, Buckets: n}
+	want := make([]int, n)
+	want[0], want[n/2], want[n-1] = 1, 2, 2
+	if got := countEvents(f, s, q); !slices.Equal(got, want) {
+		for i := range got {
+			if got[i] != want[i] {
+				t.Errorf("CountEvents(%d buckets)[%d] = %d; want %d", n, i, got[i], want[i])
+			}
+		}
+	}
+}
+
+// eventCountBefore1970: buckets from before 1970, where no ID encodes the
+// time (NewEventID's bytes wrap around), into the regular IDs after it.
+func eventCountBefore1970(t *testing.T, f *fixture, s eventCountStore) {
+	epoch := time.Unix(0, 0).UTC()
+	typ := sessiond.EventSessionRefreshed
+	appendEvents(f, s,
+		newEvent(typ, "alice", "", epoch.Add(-2*time.Hour)), // before since
+		newEvent(typ, "alice", "", epoch.Add(-30*time.Minute)),
+		newEvent(typ, "alice", "", epoch),
+		newEvent(typ, "alice", "", epoch.Add(30*time.Minute)),
+		newEvent(typ, "alice", "", epoch.Add(90*time.Minute)),
+	)
+	q := sessiond.EventCountQuery{Type: typ, Since: epoch.Add(-time.Hour), Step: time.Hour, Buckets: 2}
+	if got, want := countEvents(f, s, q), []int{1, 3}; !slices.Equal(got, want) {
+		t.Errorf("CountEvents(%+v) = %v; want %v", q, got, want)
 	}
 }
 

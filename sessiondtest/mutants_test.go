@@ -3,6 +3,7 @@ package sessiondtest_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
@@ -83,6 +84,8 @@ var mutants = []mutant{
 		".CreatedAt = "},
 	{"DeleteExpiredInclusive", func(st *memstore.Store) sessiond.Store { return deleteInclusive{base(st)} },
 		"(total 9); want a total of 8"},
+	{"DeleteExpiredLeavesTokens", func(st *memstore.Store) sessiond.Store { return newDeleteLeavesTokens(st) },
+		"Create(a session with the tokens of expired session"},
 	{"DeleteExpiredCountOffByOne", func(st *memstore.Store) sessiond.Store { return deleteCountOff{base(st)} },
 		"first DeleteExpired"},
 	{"ContextIgnored", func(st *memstore.Store) sessiond.Store { return ctxIgnored{base(st)} },
@@ -363,6 +366,53 @@ func (m *activityLostUpdate) Get(ctx context.Context, id sessiond.SessionID) (*s
 		s.RevokedAt, s.RevokeReason = time.Time{}, ""
 	}
 	return s, err
+}
+
+// deleteLeavesTokens deletes expired sessions but not their token rows, as
+// a DELETE missing its cascade would: Lookup of such a token still finds
+// no session (ErrNotFound), but the hash stays taken, so a Create that
+// stores it again is ErrConflict, as a unique index answers.
+type deleteLeavesTokens struct {
+	sessiond.Store
+	mu       sync.Mutex
+	tokens   map[sessiond.SessionID][]sessiond.TokenHash
+	orphaned map[sessiond.TokenHash]bool
+}
+
+func newDeleteLeavesTokens(st *memstore.Store) *deleteLeavesTokens {
+	return &deleteLeavesTokens{Store: base(st), tokens: map[sessiond.SessionID][]sessiond.TokenHash{}, orphaned: map[sessiond.TokenHash]bool{}}
+}
+
+func (m *deleteLeavesTokens) Create(ctx context.Context, s *sessiond.Session, tokens ...sessiond.Token) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, tok := range tokens {
+		if m.orphaned[tok.Hash] {
+			return fmt.Errorf("mutant: create: %w", sessiond.ErrConflict)
+		}
+	}
+	if err := m.Store.Create(ctx, s, tokens...); err != nil {
+		return err
+	}
+	for _, tok := range tokens {
+		m.tokens[s.ID] = append(m.tokens[s.ID], tok.Hash)
+	}
+	return nil
+}
+
+func (m *deleteLeavesTokens) DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error) {
+	n, err := m.Store.DeleteExpired(ctx, before, limit)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, hashes := range m.tokens {
+		if _, gErr := m.Store.Get(ctx, id); errors.Is(gErr, sessiond.ErrNotFound) {
+			for _, h := range hashes {
+				m.orphaned[h] = true
+			}
+			delete(m.tokens, id)
+		}
+	}
+	return n, err
 }
 
 // touchUnknownOK ignores that its UPDATE changed no row.

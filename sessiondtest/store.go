@@ -55,7 +55,9 @@ import (
 //     RevokeRecorded, RevokeSubjectRecorded and evictions, a
 //     SubjectBatchRevoker's batches, the kill switch); so does
 //     PageRevocations on a RevocationPager.
-//   - DeleteExpired fails with ErrInvalidArgument if limit is not positive.
+//   - DeleteExpired fails with ErrInvalidArgument if limit is not positive;
+//     it deletes a session's tokens with it: their hashes can be stored
+//     again by a new session's Create.
 //   - A call whose context is canceled or past its deadline fails with
 //     that context's error (or ErrStoreUnavailable) and changes nothing;
 //     never with an answer such as ErrNotFound, which the Manager would

@@ -2,8 +2,7 @@ package sqlitestore
 
 import (
 	"context"
-	"fmt"
-	"strings"
+	"encoding/json"
 
 	"github.com/sessiond/sessiond"
 )
@@ -27,29 +26,42 @@ func (s *Store) CountEvents(ctx context.Context, q sessiond.EventCountQuery) ([]
 	// Before 1970 no ID encodes its time: bounds start at firstEventID(0).
 	since, step := ceilMicro(q.Since), q.Step.Microseconds()
 	bounds := make([]string, q.Buckets)
-	args := []any{string(q.Type)}
-	var b strings.Builder
-	b.WriteString("SELECT ")
-	for i := range q.Buckets {
+	for i := range bounds {
 		bounds[i] = firstEventID(max(since+int64(i)*step, 0))
-		args = append(args, bounds[i])
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "(SELECT count(*) FROM events WHERE type = ?1 AND id >= ?%d", i+2)
-		if i < q.Buckets-1 {
-			fmt.Fprintf(&b, " AND id < ?%d", i+3)
-		}
-		b.WriteString(")")
 	}
-	out := make([]int, q.Buckets)
-	dest := make([]any, q.Buckets)
-	for i := range out {
-		dest[i] = &out[i]
+	// One row per bucket, not one column: SQLite allows 2,000 columns a
+	// result, and MaxEventBuckets is more. The bounded buckets' pairs come
+	// as one JSON parameter; one statement reads one snapshot.
+	pairs := make([][2]string, q.Buckets-1)
+	for i := range pairs {
+		pairs[i] = [2]string{bounds[i], bounds[i+1]}
 	}
-	if err := s.db.QueryRowContext(ctx, b.String(), args...).Scan(dest...); err != nil {
+	pairsJSON, err := json.Marshal(pairs)
+	if err != nil {
 		return nil, s.fail(op, err)
 	}
+	out := make([]int, q.Buckets)
+	counts, err := s.db.QueryContext(ctx, `SELECT b.key, (SELECT count(*) FROM events
+			WHERE type = ?1 AND id >= b.value ->> 0 AND id < b.value ->> 1)
+		FROM json_each(?2) AS b
+		UNION ALL
+		SELECT ?3, (SELECT count(*) FROM events WHERE type = ?1 AND id >= ?4)`,
+		string(q.Type), string(pairsJSON), q.Buckets-1, bounds[q.Buckets-1])
+	if err != nil {
+		return nil, s.fail(op, err)
+	}
+	defer counts.Close()
+	for counts.Next() {
+		var i, n int
+		if err := counts.Scan(&i, &n); err != nil {
+			return nil, s.fail(op, err)
+		}
+		out[i] = n
+	}
+	if err := counts.Err(); err != nil {
+		return nil, s.fail(op, err)
+	}
+	counts.Close()
 	rows, err := s.db.QueryContext(ctx, `SELECT id, time FROM events INDEXED BY events_irregular
 		WHERE (`+irregularEventSQL+`) AND type = ?`, string(q.Type))
 	if err != nil {
