@@ -104,12 +104,19 @@ func (s *shutdown) run() error {
 		defer close(done)
 		s.steps(ctx, at)
 	}()
-	timer := time.NewTimer(time.Until(end))
-	defer timer.Stop()
+	// shutdown_timeout 0 cuts the requests in flight at once, as it always
+	// did, and still waits for the loops and the store's close: there is
+	// no bound to exit at.
+	var timeout <-chan time.Time
+	if s.grace > 0 {
+		timer := time.NewTimer(time.Until(end))
+		defer timer.Stop()
+		timeout = timer.C
+	}
 	select {
 	case <-done:
 		return nil
-	case <-timer.C:
+	case <-timeout:
 		// Past grace the orchestrator kills the process: exit first,
 		// saying what did not finish.
 		s.log.Error("shutdown timeout reached: exiting without waiting further", "waiting_for", current(),
