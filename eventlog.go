@@ -8,7 +8,12 @@ import (
 
 // EventQuery selects events from an EventLog. Zero fields do not filter.
 type EventQuery struct {
-	Subject   string
+	Subject string
+	// NoSubject keeps only the events without a subject (a kill switch's
+	// session.bulk_revoked, an unknown token's…); Subject must be empty
+	// then. The stores serve it with a type from an index of those
+	// events alone, so the few of a type are found among its many.
+	NoSubject bool
 	SessionID SessionID
 	Type      EventType
 	Since     time.Time // inclusive
@@ -31,11 +36,14 @@ const (
 // negative limit is an *ArgumentError. So is a Since or Until that whole
 // microseconds since 1970 in an int64 cannot hold (beyond about 292,000
 // years either way): the stores bound times in microseconds, where such a
-// time would wrap around and match every event, or none.
+// time would wrap around and match every event, or none; and a Subject
+// with NoSubject.
 func (q EventQuery) PageSize() (int, error) {
 	switch {
 	case q.Limit < 0:
 		return 0, argError("limit", "must not be negative, got %d", q.Limit)
+	case q.NoSubject && q.Subject != "":
+		return 0, argError("subject", "must be empty with no_subject")
 	case !q.Since.IsZero() && !microRange(q.Since):
 		return 0, argError("since", "is out of range")
 	case !q.Until.IsZero() && !microRange(q.Until):
@@ -58,6 +66,7 @@ func microRange(t time.Time) bool {
 // passes every filter set, and comes after the cursor.
 func (q *EventQuery) Matches(e *Event) bool {
 	return (q.Subject == "" || e.Subject == q.Subject) &&
+		(!q.NoSubject || e.Subject == "") &&
 		(q.SessionID == "" || e.SessionID == q.SessionID) &&
 		(q.Type == "" || e.Type == q.Type) &&
 		(q.Since.IsZero() || !e.Time.Before(q.Since)) &&

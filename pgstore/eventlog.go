@@ -144,7 +144,7 @@ func firstEventID(t time.Time) string {
 func eventQueryArgs(q sessiond.EventQuery, limit int) (eventFilter, []any) {
 	f := eventFilter{
 		cursor: q.Cursor != "", subject: q.Subject != "", sessionID: q.SessionID != "", typ: q.Type != "",
-		since: !q.Since.IsZero(), until: !q.Until.IsZero(),
+		since: !q.Since.IsZero(), until: !q.Until.IsZero(), noSubject: q.NoSubject,
 	}
 	args := []any{limit + 1}
 	if f.cursor {

@@ -41,6 +41,7 @@ func TestQueryEventsPlans(t *testing.T) {
 		{"cursor and since", sessiond.EventQuery{Since: now.Add(-time.Hour), Cursor: sessiond.NewEventID(now)}},
 		{"subject, type, window", sessiond.EventQuery{Subject: "alice", Type: "session.revoked", Since: now.Add(-time.Hour), Until: now}},
 		{"until before 1970", sessiond.EventQuery{Until: time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC)}},
+		{"no subject, type since", sessiond.EventQuery{NoSubject: true, Type: "session.bulk_revoked", Since: now.Add(-24 * time.Hour)}},
 	} {
 		f, args := eventQueryArgs(tc.q, 100)
 		rows, err := conn.Query(ctx, "EXPLAIN (COSTS OFF) "+st.q.queryEventsSQL(f), args...)
@@ -63,6 +64,11 @@ func TestQueryEventsPlans(t *testing.T) {
 		}
 		if strings.Contains(plan, "Seq Scan") {
 			t.Errorf("%s: plan scans the table:\n%s", tc.name, plan)
+		}
+		// The few events without a subject among the type's many: their
+		// own index, not every one of the type read row by row.
+		if tc.q.NoSubject && (!strings.Contains(plan, "events_no_subject") || strings.Contains(plan, "events_type")) {
+			t.Errorf("%s: plan does not read events_no_subject alone:\n%s", tc.name, plan)
 		}
 	}
 }

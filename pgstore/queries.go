@@ -486,6 +486,9 @@ func where(cond string) string {
 // bounds follow them (lower with since, upper with until).
 type eventFilter struct {
 	cursor, subject, sessionID, typ, since, until bool
+	// noSubject takes no argument: subject = '' is written out, so that
+	// the planner can match the partial index events_no_subject.
+	noSubject bool
 }
 
 // queryEventsSQL returns the event query with only the filters f sets, so
@@ -518,6 +521,9 @@ func (q *queries) queryEventsSQL(f eventFilter) string {
 			n++
 			conds.WriteString(c.cond + strconv.Itoa(n))
 		}
+	}
+	if f.noSubject {
+		conds.WriteString(" AND subject = ''")
 	}
 	sel := "SELECT " + eventCols + " FROM " + q.schema + ".events WHERE "
 	if !f.since && !f.until {

@@ -58,7 +58,7 @@ func (s *Store) CountEvents(ctx context.Context, q sessiond.EventCountQuery) ([]
 	if odd == 0 {
 		return out, nil
 	}
-	found, err := s.walkEvents(ctx, op, s.evOdd(), "-", "+", 1<<30, []string{"", "", string(q.Type), "", ""})
+	found, err := s.walkEvents(ctx, op, s.evOdd(), "-", "+", 1<<30, []string{"", "", string(q.Type), "", "", ""})
 	if err != nil {
 		return nil, err
 	}

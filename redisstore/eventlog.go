@@ -159,7 +159,8 @@ end
 //
 //	KEYS: the index (ids, sub:…, sess:…, type:… or odd)
 //	ARGV: base, from, to (ZRANGE BYLEX bounds), want, budget, subject,
-//	      session ID, type, since (µs), until (µs) ("": no filter)
+//	      session ID, type, since (µs), until (µs) ("": no filter), no
+//	      subject ("1": only events without one)
 //	→ {next, id, t, ty, sub, sid, ip, ua, d, id, ...}: next is "" when the
 //	  range is exhausted, else the last ID read (the walk goes on after it)
 var queryEventsScript = rueidis.NewLuaScriptReadOnly(`
@@ -169,6 +170,7 @@ local sub, sid, ty = ARGV[6], ARGV[7], ARGV[8]
 local since, till = false, false
 if ARGV[9] ~= '' then since = tonumber(ARGV[9]) end
 if ARGV[10] ~= '' then till = tonumber(ARGV[10]) end
+local nosub = ARGV[11] == '1'
 local out = {''}
 local found, read = 0, 0
 while true do
@@ -176,7 +178,7 @@ while true do
   local ids = redis.call('ZRANGE', KEYS[1], from, to, 'BYLEX', 'LIMIT', 0, n)
   for _, id in ipairs(ids) do
     local f = redis.call('HMGET', base .. 'e:' .. id, 't', 'ty', 'sub', 'sid', 'ip', 'ua', 'd')
-    if f[1] and (sub == '' or f[3] == sub) and (sid == '' or f[4] == sid) and (ty == '' or f[2] == ty)
+    if f[1] and (sub == '' or f[3] == sub) and (not nosub or not f[3]) and (sid == '' or f[4] == sid) and (ty == '' or f[2] == ty)
         and (not since or tonumber(f[1]) >= since) and (not till or tonumber(f[1]) < till) then
       out[#out + 1] = id
       for j = 1, 7 do out[#out + 1] = f[j] end
@@ -391,12 +393,17 @@ func (s *Store) QueryEvents(ctx context.Context, q sessiond.EventQuery) ([]sessi
 		}
 	}
 
-	filter := []string{q.Subject, string(q.SessionID), string(q.Type), "", ""}
+	filter := []string{q.Subject, string(q.SessionID), string(q.Type), "", "", ""}
 	if !q.Since.IsZero() {
 		filter[3] = itoa(ceilMicros(q.Since))
 	}
 	if !q.Until.IsZero() {
 		filter[4] = itoa(ceilMicros(q.Until))
+	}
+	if q.NoSubject {
+		// An event without a subject is in no sub: index: the script
+		// checks each of the walked index's (see docs/redisstore.md).
+		filter[5] = "1"
 	}
 	from, to := "-", "+"
 	if q.Cursor != "" {

@@ -245,6 +245,13 @@ func eventLogFilters(t *testing.T, f *fixture, l sessiond.EventLog) {
 		// deleted by retention): paging resumes after it.
 		{"CursorBetween", sessiond.EventQuery{Cursor: between}},
 		{"CursorSubject", sessiond.EventQuery{Cursor: between, Subject: "alice"}},
+		// Only the events without a subject (a kill switch's), alone and
+		// with each other filter.
+		{"NoSubject", sessiond.EventQuery{NoSubject: true}},
+		{"NoSubjectType", sessiond.EventQuery{NoSubject: true, Type: sessiond.EventSessionRevoked}},
+		{"NoSubjectTypeSince", sessiond.EventQuery{NoSubject: true, Type: sessiond.EventSessionCreated, Since: at(9 * time.Minute)}},
+		{"NoSubjectSessionID", sessiond.EventQuery{NoSubject: true, SessionID: sa}},
+		{"NoSubjectCursor", sessiond.EventQuery{NoSubject: true, Cursor: between, Until: at(25 * time.Minute)}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var want []sessiond.Event
@@ -435,6 +442,8 @@ func eventLogBadInput(t *testing.T, f *fixture, l sessiond.EventLog) {
 	if got, _, err := l.QueryEvents(f.ctx, sessiond.EventQuery{}); err != nil || len(got) != 0 {
 		t.Errorf("after a failed AppendEvents, QueryEvents = %v, %v; want nothing stored", eventIDs(got), err)
 	}
+	_, _, err = l.QueryEvents(f.ctx, sessiond.EventQuery{Subject: "alice", NoSubject: true})
+	wantErr(t, "QueryEvents(subject and no subject)", err, sessiond.ErrInvalidArgument)
 }
 
 func eventLogCopies(t *testing.T, f *fixture, l sessiond.EventLog) {
@@ -587,6 +596,8 @@ func eventLogRandom(t *testing.T, f *fixture, l sessiond.EventLog) {
 			q := sessiond.EventQuery{Since: bound(), Until: bound(), Limit: 1 + rng.IntN(7)}
 			if rng.IntN(3) == 0 {
 				q.Subject = subjects[rng.IntN(2)]
+			} else {
+				q.NoSubject = rng.IntN(3) == 0
 			}
 			if rng.IntN(4) == 0 {
 				q.SessionID = sessions[rng.IntN(2)]

@@ -145,6 +145,11 @@ func eventStatements(q sessiond.EventQuery, want int) []eventStatement {
 		if q.Subject != "" {
 			where("subject = ?", q.Subject)
 		}
+		if q.NoSubject {
+			// Literal, as the WHERE of events_no_subject (migration 0012)
+			// is: SQLite uses a partial index only for a term it can see.
+			b.WriteString(" AND subject = ''")
+		}
 		if q.SessionID != "" {
 			where("session_id = ?", string(q.SessionID))
 		}

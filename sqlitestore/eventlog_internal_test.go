@@ -39,6 +39,10 @@ func TestQueryEventsPlans(t *testing.T) {
 		// not the whole table read for none.
 		{"until before 1970", sessiond.EventQuery{Until: time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC)}, "PRIMARY KEY (id<?)"},
 		{"type until 1970", sessiond.EventQuery{Type: "session.created", Until: time.Unix(0, 0)}, "events_type (type=? AND id<?)"},
+		// The kill switches among a mass logout's bulk revocations: the
+		// events without a subject alone, not every one of the type.
+		{"no subject, type since", sessiond.EventQuery{NoSubject: true, Type: "session.bulk_revoked", Since: now.Add(-24 * time.Hour)}, "events_no_subject (type=? AND id>?)"},
+		{"no subject, type", sessiond.EventQuery{NoSubject: true, Type: "session.bulk_revoked"}, "events_no_subject (type=?)"},
 	} {
 		stmts := eventStatements(tc.q, 101)
 		for i, s := range stmts {

@@ -93,7 +93,7 @@ func TestMigrate_0007_0008(t *testing.T) {
 		t.Errorf("events WITHOUT ROWID = %v, %v; want true", withoutRowid, err)
 	}
 	for table, want := range map[string][]string{
-		"events":   {"events_irregular", "events_session_id", "events_subject", "events_time", "events_type"},
+		"events":   {"events_irregular", "events_no_subject", "events_session_id", "events_subject", "events_time", "events_type"},
 		"sessions": {"sessions_expires_at", "sessions_idle_expires_at", "sessions_revoked_at", "sessions_subject", "sessions_subject_live"},
 	} {
 		var got []string

@@ -26,17 +26,22 @@ type metric struct {
 	// weigh returns how many occurrences an event stands for (a kill
 	// switch's bulk revocation stands for its count); nil means 1.
 	weigh func(sessiond.Event) int
+	// noSubject: only the events without a subject can weigh anything,
+	// so only those are read (EventQuery.NoSubject, from an index).
+	noSubject bool
 }
 
 // activity are the overview's series, in chart order. Revocations count
 // as the metrics package does: one per session.revoked, plus the count of
 // a kill switch's session.bulk_revoked (no subject), whose sessions have
-// no event each.
+// no event each. A mass logout leaves tens of thousands of the
+// subjects' bulk revocations, which count 0: the overview reads only the
+// kill switches' (noSubject), a handful, whatever the logouts.
 var activity = []metric{
 	{Name: "Logins", Type: sessiond.EventSessionCreated},
 	{Name: "Refreshes", Type: sessiond.EventSessionRefreshed},
 	{Name: "Revocations", Type: sessiond.EventSessionRevoked},
-	{Name: "Revocations", Type: sessiond.EventBulkRevoked, weigh: killSwitchCount},
+	{Name: "Revocations", Type: sessiond.EventBulkRevoked, weigh: killSwitchCount, noSubject: true},
 	{Name: "Reuse detections", Type: sessiond.EventRefreshReused},
 	{Name: "Anomalies", Type: sessiond.EventAnomaly},
 	// Throttled at the source (one per client IP a minute, 60 a minute a
@@ -46,7 +51,10 @@ var activity = []metric{
 
 func killSwitchCount(e sessiond.Event) int {
 	if e.Subject != "" {
-		return 0 // a subject's bulk revocation: its sessions have events already
+		// A subject's bulk revocation: its sessions have events already.
+		// (The query asks for none of these; an EventLog of another
+		// make may not know NoSubject.)
+		return 0
 	}
 	switch n := e.Details["count"].(type) {
 	case int:
@@ -188,7 +196,7 @@ func countInStore(ctx context.Context, counter sessiond.EventCounter, m metric, 
 // maxCounted, into both windows: for a weighed metric (one event may stand
 // for many revocations), or a store that cannot count.
 func (c *Console) count(ctx context.Context, m metric, v *Overview) error {
-	q := sessiond.EventQuery{Type: m.Type, Since: time.Unix(v.Day.Start, 0), Limit: sessiond.MaxEventLimit}
+	q := sessiond.EventQuery{Type: m.Type, NoSubject: m.noSubject, Since: time.Unix(v.Day.Start, 0), Limit: sessiond.MaxEventLimit}
 	read := 0
 	for {
 		evs, next, err := c.o.Events.QueryEvents(ctx, q)

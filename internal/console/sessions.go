@@ -1,18 +1,22 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/apikey"
+	"github.com/sessiond/sessiond/internal/newestfirst"
 	"github.com/sessiond/sessiond/internal/subject"
 )
 
@@ -277,14 +281,25 @@ func (c *Console) readSessions(r *http.Request, subject, cursor string, add func
 	}
 }
 
+// anomalyRead bounds the anomaly events the sessions page reads, the
+// subject's newest: a subject long under attack can have many more.
+const anomalyRead = sessiond.MaxEventLimit
+
 // anomalies returns the anomaly rules that fired per session of subject,
-// from the event log when there is one.
+// newest first, each once, from the subject's newest anomalyRead anomaly
+// events when there is an event log. The log pages oldest first: the
+// oldest events' rules would be stale, and hide the recent ones.
 func (c *Console) anomalies(r *http.Request, subject string) map[sessiond.SessionID][]string {
 	out := map[sessiond.SessionID][]string{}
 	if c.o.Events == nil {
 		return out
 	}
-	evs, _, err := c.o.Events.QueryEvents(r.Context(), sessiond.EventQuery{Subject: subject, Type: sessiond.EventAnomaly, Limit: sessiond.MaxEventLimit})
+	page := func(ctx context.Context, since, until time.Time, cursor string, limit int) ([]sessiond.Event, string, error) {
+		return c.o.Events.QueryEvents(ctx, sessiond.EventQuery{Subject: subject, Type: sessiond.EventAnomaly,
+			Since: since, Until: until, Cursor: cursor, Limit: limit})
+	}
+	// Other nodes' clocks may run ahead, as on the events page.
+	evs, err := newestfirst.Read(r.Context(), page, time.Time{}, c.o.Clock.Now().Add(time.Minute), anomalyRead)
 	if err != nil {
 		c.log.WarnContext(r.Context(), "console: query anomalies", "err", err)
 		return out
@@ -294,7 +309,9 @@ func (c *Console) anomalies(r *http.Request, subject string) map[sessiond.Sessio
 		if rule == "" {
 			rule = "anomaly"
 		}
-		out[e.SessionID] = append(out[e.SessionID], rule)
+		if !slices.Contains(out[e.SessionID], rule) {
+			out[e.SessionID] = append(out[e.SessionID], rule)
+		}
 	}
 	return out
 }

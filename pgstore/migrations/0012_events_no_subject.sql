@@ -1,0 +1,16 @@
+-- The events without a subject, by type (EventQuery.NoSubject), as
+-- SQLite's migration 0012 does.
+--
+-- The console's overview adds up the sessions each kill switch revoked,
+-- from its session.bulk_revoked, which has no subject. A subject's bulk
+-- revocation (a logout everywhere) is of the same type and counts no
+-- session there, and a mass logout leaves tens of thousands of them in a
+-- day: events_type walked them all, row by row, to find the few kill
+-- switches. This partial index holds the events without a subject alone;
+-- the query writes subject = '' out (queryEventsSQL), so that the planner
+-- matches it whatever the statement's parameters.
+--
+-- Building it reads the events table once, in the migration's
+-- transaction, during which appends of events wait for it (cost:
+-- docs/operations.md).
+CREATE INDEX events_no_subject ON events (type, id) WHERE subject = '';
