@@ -659,24 +659,24 @@ func g(l *slog.Logger, what string) { l.Warn(what) }
 // new WARN line without a row fails, and so does a row of a line gone.
 func TestLogDocsProblems(t *testing.T) {
 	rows := []string{"store down", "feed lost…", "the shared … vanished, data lost…", "a migration …; rolled back"}
+	// documented are lines every row above matches, one each.
+	documented := func() []logCall {
+		return []logCall{
+			{pos: "a.go:1", level: "WARN", msg: "store down", exact: true},
+			{pos: "a.go:2", level: "WARN", msg: "feed lost; reconnecting", exact: true},
+			{pos: "a.go:3", level: "ERROR", msg: "the shared key set vanished, data lost: seeded", exact: true},
+			{pos: "a.go:4", level: "WARN", msg: "a migration ", exact: false},
+		}
+	}
 	for _, tc := range []struct {
 		name  string
 		calls []logCall
 		want  int // problems
 	}{
-		{"every line has its row", []logCall{
-			{pos: "a.go:1", level: "WARN", msg: "store down", exact: true},
-			{pos: "a.go:2", level: "WARN", msg: "feed lost; reconnecting", exact: true},
-			{pos: "a.go:3", level: "ERROR", msg: "the shared key set vanished, data lost: seeded", exact: true},
-			{pos: "a.go:4", level: "WARN", msg: "a migration ", exact: false},
-		}, 0},
-		{"a new WARN line without a row", []logCall{
-			{pos: "a.go:1", level: "WARN", msg: "store down", exact: true},
-			{pos: "a.go:2", level: "WARN", msg: "feed lost; reconnecting", exact: true},
-			{pos: "a.go:3", level: "ERROR", msg: "the shared key set vanished, data lost: seeded", exact: true},
-			{pos: "a.go:4", level: "WARN", msg: "a migration ", exact: false},
-			{pos: "b.go:9", level: "WARN", msg: "something new", exact: true},
-		}, 1},
+		{"every line has its row", documented(), 0},
+		{"a new WARN line without a row", append(documented(),
+			logCall{pos: "b.go:9", level: "WARN", msg: "something new", exact: true},
+		), 1},
 		{"a row whose line is gone", []logCall{
 			{pos: "a.go:2", level: "WARN", msg: "feed lost; reconnecting", exact: true},
 			{pos: "a.go:3", level: "ERROR", msg: "the shared key set vanished, data lost: seeded", exact: true},
@@ -688,20 +688,12 @@ func TestLogDocsProblems(t *testing.T) {
 			{pos: "a.go:3", level: "ERROR", msg: "the shared key set vanished", exact: true},
 			{pos: "a.go:4", level: "WARN", msg: "a migration ", exact: false},
 		}, 2}, // the line, and the row it no longer matches
-		{"a computed message with no constant start", []logCall{
-			{pos: "a.go:1", level: "WARN", msg: "store down", exact: true},
-			{pos: "a.go:2", level: "WARN", msg: "feed lost; reconnecting", exact: true},
-			{pos: "a.go:3", level: "ERROR", msg: "the shared key set vanished, data lost: seeded", exact: true},
-			{pos: "a.go:4", level: "WARN", msg: "a migration ", exact: false},
-			{pos: "a.go:5", level: "WARN", msg: "", exact: false},
-		}, 1},
-		{"a line that names its docs page", []logCall{
-			{pos: "a.go:1", level: "WARN", msg: "store down", exact: true},
-			{pos: "a.go:2", level: "WARN", msg: "feed lost; reconnecting", exact: true},
-			{pos: "a.go:3", level: "ERROR", msg: "the shared key set vanished, data lost: seeded", exact: true},
-			{pos: "a.go:4", level: "WARN", msg: "a migration ", exact: false},
-			{pos: "a.go:5", level: "WARN", msg: "key in clear (docs/operations.md, keys at rest)", exact: true, parts: "key in clear (docs/operations.md, keys at rest)"},
-		}, 0},
+		{"a computed message with no constant start", append(documented(),
+			logCall{pos: "a.go:5", level: "WARN", msg: "", exact: false},
+		), 1},
+		{"a line that names its docs page", append(documented(),
+			logCall{pos: "a.go:5", level: "WARN", msg: "key in clear (docs/operations.md, keys at rest)", exact: true, parts: "key in clear (docs/operations.md, keys at rest)"},
+		), 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var problems []string
