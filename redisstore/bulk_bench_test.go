@@ -69,7 +69,7 @@ func benchRevokeMatchingAll1M(b *testing.B, noSubjects bool) {
 		}
 
 		cpu := testenv.RedisCPU(b, raw)
-		stop := pingProbe(b, raw)
+		stop := redisProbe(b, raw, "PING", func() rueidis.Completed { return raw.B().Ping().Build() })
 		b.StartTimer()
 		f := sessiond.RevokeFilter{All: true, IssuedBefore: benchNow.Add(time.Microsecond), NoSubjects: noSubjects}
 		n, subs, err := st.RevokeMatching(ctx, f, benchNow, sessiond.ReasonIncident)
@@ -192,10 +192,11 @@ func bulkLoad(b *testing.B, c rueidis.Client, prefix string, n, subjects int) se
 	return probe
 }
 
-// pingProbe PINGs Redis back to back on its own connection until the
-// returned function is called, which returns each PING's round trip: what
-// another client waits while the revocation runs.
-func pingProbe(b *testing.B, c rueidis.Client) func() []time.Duration {
+// redisProbe sends cmd (a new one each time: rueidis recycles a sent
+// command) back to back on its own connection until the returned function
+// is called, which returns each one's round trip: what another client waits
+// while the revocation runs.
+func redisProbe(b *testing.B, c rueidis.Client, name string, cmd func() rueidis.Completed) func() []time.Duration {
 	b.Helper()
 	var (
 		wg   sync.WaitGroup
@@ -211,7 +212,7 @@ func pingProbe(b *testing.B, c rueidis.Client) func() []time.Duration {
 			default:
 			}
 			start := time.Now()
-			if err = c.Do(context.Background(), c.B().Ping().Build()).Error(); err != nil {
+			if err = c.Do(context.Background(), cmd()).Error(); err != nil {
 				return
 			}
 			rtts = append(rtts, time.Since(start))
@@ -221,7 +222,7 @@ func pingProbe(b *testing.B, c rueidis.Client) func() []time.Duration {
 		close(done)
 		wg.Wait()
 		if err != nil {
-			b.Fatalf("PING = %v", err)
+			b.Fatalf("%s = %v", name, err)
 		}
 		return rtts
 	}

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -75,7 +74,7 @@ func revokeAcrossNetwork(b *testing.B, n, rounds int, rtt time.Duration) {
 	walk := func(depth, want int, name string) {
 		redisstore.FixWalkDepth(st, depth)
 		slowFrom := lastSlowID(b, raw)
-		stop := readProbe(b, raw, key)
+		stop := redisProbe(b, raw, "HGETALL", func() rueidis.Completed { return raw.B().Hgetall().Key(key).Build() })
 		f := sessiond.RevokeFilter{All: true, IssuedBefore: at.Add(time.Microsecond), NoSubjects: true}
 		start := time.Now()
 		got, _, err := st.RevokeMatching(ctx, f, at, sessiond.ReasonIncident)
@@ -96,40 +95,6 @@ func revokeAcrossNetwork(b *testing.B, n, rounds int, rtt time.Duration) {
 	for range rounds {
 		walk(2, 0, "walk, 2 in flight")
 		walk(0, 0, "walk, walkDepth")
-	}
-}
-
-// readProbe reads key (HGETALL) back to back on its own connection until
-// the returned function is called, which returns each read's round trip.
-func readProbe(b *testing.B, c rueidis.Client, key string) func() []time.Duration {
-	b.Helper()
-	var (
-		wg   sync.WaitGroup
-		rtts []time.Duration
-		err  error
-	)
-	done := make(chan struct{})
-	wg.Go(func() {
-		for {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			start := time.Now()
-			if err = c.Do(context.Background(), c.B().Hgetall().Key(key).Build()).Error(); err != nil {
-				return
-			}
-			rtts = append(rtts, time.Since(start))
-		}
-	})
-	return func() []time.Duration {
-		close(done)
-		wg.Wait()
-		if err != nil {
-			b.Fatalf("HGETALL = %v", err)
-		}
-		return rtts
 	}
 }
 
