@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -486,6 +487,14 @@ func checkContract(t testing.TB, req *http.Request, reqBody []byte, resp *http.R
 			errs = append(errs, "documented header "+name+" is missing")
 		}
 	}
+	if code := problemCode(body); mt == "application/problem+json" && code != "" {
+		// A client handles a problem by its status and code: the response
+		// the document gives for this status must name every code it carries.
+		desc, _ := r["description"].(string)
+		if !regexp.MustCompile(`\b` + regexp.QuoteMeta(code) + `\b`).MatchString(desc) {
+			errs = append(errs, fmt.Sprintf("problem code %s is not named in the description of %s", code, rPtr))
+		}
+	}
 	content := mapOf(r["content"])
 	if req.Method == http.MethodHead {
 		return errs
@@ -503,6 +512,15 @@ func checkContract(t testing.TB, req *http.Request, reqBody []byte, resp *http.R
 		return errs // metrics text, JavaScript: the media type is the contract
 	}
 	return append(errs, validate(t, rPtr+"/content/"+pointerToken(mt)+"/schema", body)...)
+}
+
+// problemCode returns the code member of a problem document, or "".
+func problemCode(body []byte) string {
+	var p struct {
+		Code string `json:"code"`
+	}
+	_ = json.Unmarshal(body, &p)
+	return p.Code
 }
 
 func mapOf(v any) map[string]any {
