@@ -11,8 +11,9 @@ type EventQuery struct {
 	Subject string
 	// NoSubject keeps only the events without a subject (a kill switch's
 	// session.bulk_revoked, an unknown token's…); Subject must be empty
-	// then. The stores serve it with a type from an index of those
-	// events alone, so the few of a type are found among its many.
+	// then. SQLite and PostgreSQL serve it with a type from an index of
+	// those events alone, so the few of a type are found among its many;
+	// Redis checks each event of the index it walks (docs/redisstore.md).
 	NoSubject bool
 	SessionID SessionID
 	Type      EventType
