@@ -20,7 +20,8 @@ import (
 // maxInFlightPerEndpoint requests in flight. Claimed deliveries that cannot
 // be sent yet wait for a slot of their endpoint, or, when it cools down or
 // is stalled, go back to the outbox unsent: FinishDelivery with their
-// attempts unchanged, due when sending may help.
+// attempts unchanged, due when sending may help. One its endpoint's
+// cooling down meets past its MaxPendingAge ends dead instead.
 
 // claim is a delivery this node holds.
 type claim struct {
@@ -109,10 +110,13 @@ func (ep *endpointState) oldest() time.Time {
 	return t
 }
 
-// putBack is a claimed delivery to return to the outbox unsent, due at next.
+// putBack is a claimed delivery to return to the outbox unsent, due at
+// next; or, when expired is set (the endpoint's max pending age), to end
+// dead unsent.
 type putBack struct {
-	c    *claim
-	next time.Time
+	c       *claim
+	next    time.Time
+	expired time.Duration
 }
 
 // dispatch queues claims on their endpoints and starts what may start.
@@ -171,7 +175,7 @@ func (d *Dispatcher) unqueue(p *pass) []putBack {
 		kept := ep.waiting[:0]
 		for _, c := range ep.waiting {
 			if c.pass == p {
-				backs = append(backs, putBack{c, now})
+				backs = append(backs, putBack{c: c, next: now})
 			} else {
 				kept = append(kept, c)
 			}
@@ -191,13 +195,19 @@ func (d *Dispatcher) drainLocked(ep *endpointState, sends []*claim, backs []putB
 		c := ep.waiting[0]
 		switch {
 		case c.ctx.Err() != nil: // its pass stopped: the next run sends it
-			backs = append(backs, putBack{c, clock})
+			backs = append(backs, putBack{c: c, next: clock})
 		case clock.Before(ep.until): // cooling down
+			if maxAge := d.maxPendingAge(c.del.Endpoint); !c.del.CreatedAt.IsZero() && clock.Sub(c.del.CreatedAt) > maxAge {
+				// Put back, it would be claimed and put back again for as
+				// long as the receiver stays away: no attempt ever counts.
+				backs = append(backs, putBack{c: c, next: clock, expired: maxAge})
+				break
+			}
 			ep.deferred++
-			backs = append(backs, putBack{c, ep.until})
+			backs = append(backs, putBack{c: c, next: ep.until})
 		case d.maxWait > 0 && now.Sub(c.at) > d.maxWait:
 			// Waited so long that its request could outlast half the lease.
-			backs = append(backs, putBack{c, clock})
+			backs = append(backs, putBack{c: c, next: clock})
 		case len(ep.inFlight) < ep.limit():
 			c.gen = ep.gen
 			ep.inFlight[c] = now
@@ -211,7 +221,7 @@ func (d *Dispatcher) drainLocked(ep *endpointState, sends []*claim, backs []putB
 			// claim back until about when one should have, at least
 			// stallAfter, so a hanging receiver's backlog is rewritten
 			// ever less often while its requests time out.
-			backs = append(backs, putBack{c, clock.Add(max(stallAfter, min(age, d.reqTimeout-age)))})
+			backs = append(backs, putBack{c: c, next: clock.Add(max(stallAfter, min(age, d.reqTimeout-age)))})
 		}
 		ep.waiting[0] = nil
 		ep.waiting = ep.waiting[1:]
@@ -232,7 +242,7 @@ func (d *Dispatcher) trimLocked(ep *endpointState, backs []putBack, clock time.T
 	}
 	for _, c := range ep.waiting[maxWaitingPerEndpoint:] {
 		ep.queuedUntil = ep.queuedUntil.Add(share)
-		backs = append(backs, putBack{c, ep.queuedUntil})
+		backs = append(backs, putBack{c: c, next: ep.queuedUntil})
 	}
 	clear(ep.waiting[maxWaitingPerEndpoint:])
 	ep.waiting = ep.waiting[:maxWaitingPerEndpoint]
@@ -286,14 +296,49 @@ func (d *Dispatcher) work(c *claim) {
 
 // release puts claims back in the outbox unsent: pending, due at their
 // next time, attempts and last error unchanged (it was no attempt).
+// One past its endpoint's max pending age ends dead instead, unsent.
 func (d *Dispatcher) release(backs []putBack) {
 	now := d.clock.Now()
 	for _, b := range backs {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(b.c.ctx), storeTimeout)
-		err := d.finish(ctx, b.c.del, sessiond.DeliveryPending, b.c.del.Attempts, b.next, b.c.del.LastError, now)
+		var err error
+		if b.expired > 0 {
+			err = d.expire(ctx, b.c.del, b.expired, now)
+		} else {
+			err = d.finish(ctx, b.c.del, sessiond.DeliveryPending, b.c.del.Attempts, b.next, b.c.del.LastError, now)
+		}
 		cancel()
 		b.c.pass.done(err)
 	}
+}
+
+// expire ends del dead, unsent, its attempts unchanged: it has been
+// pending longer than maxAge, its endpoint cooling down. Logged and
+// observed as any dead delivery, with the reason; the last error says it
+// too (and keeps the receiver's, for whoever lists dead deliveries).
+func (d *Dispatcher) expire(ctx context.Context, del sessiond.Delivery, maxAge time.Duration, now time.Time) error {
+	reason := "pending longer than max_pending_age (" + maxAge.String() + ") while its endpoint cools down"
+	lastErr := reason
+	if del.LastError != "" {
+		lastErr += "; last error: " + del.LastError
+	}
+	d.observe(del.Endpoint, OutcomeDead)
+	attrs := []any{"endpoint", del.Endpoint, "webhook_id", del.ID, "event_id", del.EventID, "attempt", del.Attempts,
+		"reason", reason, "pending_for", now.Sub(del.CreatedAt).Round(time.Second).String()}
+	if del.LastError != "" {
+		attrs = append(attrs, "err", del.LastError)
+	}
+	d.log.ErrorContext(ctx, "webhook delivery dead", attrs...)
+	return d.finish(ctx, del, sessiond.DeliveryDead, del.Attempts, now, lastErr, now)
+}
+
+// maxPendingAge is the max pending age of the endpoint named endpoint: a
+// webhook's own, DefaultMaxPendingAge for a Sender's (or an unknown) one.
+func (d *Dispatcher) maxPendingAge(endpoint string) time.Duration {
+	if ep, ok := d.byName[endpoint]; ok {
+		return ep.MaxPendingAge
+	}
+	return DefaultMaxPendingAge
 }
 
 // settle updates the breaker of c's endpoint with the outcome of its

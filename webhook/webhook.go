@@ -51,6 +51,15 @@ const (
 // operators see it.
 const MaxAttemptsLimit = 1000
 
+// DefaultMaxPendingAge bounds how long a delivery may stay pending while
+// its endpoint cools down (Endpoint.MaxPendingAge; every Sender endpoint,
+// such as a Shared Signals stream, has this one). A week: longer than the
+// longest attempt schedule (MaxAttemptsLimit attempts, about 6 days 21
+// hours), so it never cuts a configured schedule short; it ends only the
+// deliveries that cooling down kept pending, where being put back is no
+// attempt.
+const DefaultMaxPendingAge = 7 * 24 * time.Hour
+
 // Outcomes reported to Options.Observer, one per attempt.
 const (
 	OutcomeDelivered = "delivered"
@@ -103,6 +112,12 @@ type Endpoint struct {
 	// MaxAttempts before a delivery is declared dead; 0 means 8, and at
 	// most MaxAttemptsLimit.
 	MaxAttempts int
+	// MaxPendingAge bounds how long, from its CreatedAt, a delivery may
+	// stay pending while the endpoint cools down: one claimed past it
+	// while the endpoint cools is dead, unsent, instead of being put back
+	// (which is no attempt, so a receiver gone for good would otherwise
+	// keep its deliveries pending forever). 0 means DefaultMaxPendingAge.
+	MaxPendingAge time.Duration
 }
 
 // redacted is ep with its Secret shown as REDACTED (empty when none), for
@@ -112,13 +127,14 @@ type Endpoint struct {
 // webhook.Endpoint in %#v.
 func (ep Endpoint) redacted() any {
 	type Endpoint struct {
-		Name        string
-		URL         string
-		Events      []sessiond.EventType
-		Secret      string
-		MaxAttempts int
+		Name          string
+		URL           string
+		Events        []sessiond.EventType
+		Secret        string
+		MaxAttempts   int
+		MaxPendingAge time.Duration
 	}
-	out := Endpoint{Name: ep.Name, URL: ep.URL, Events: ep.Events, MaxAttempts: ep.MaxAttempts}
+	out := Endpoint{Name: ep.Name, URL: ep.URL, Events: ep.Events, MaxAttempts: ep.MaxAttempts, MaxPendingAge: ep.MaxPendingAge}
 	if len(ep.Secret) > 0 {
 		out.Secret = "REDACTED"
 	}
@@ -177,8 +193,9 @@ type Options struct {
 	// Observer, when set, is called once per attempt with the endpoint's
 	// name and "delivered", "retry" or "dead" (for metrics). A delivery put
 	// back unsent because its endpoint is cooling down or busy is not an
-	// attempt and is not reported. It is called from several goroutines at
-	// once.
+	// attempt and is not reported; one ended dead unsent, past its
+	// endpoint's MaxPendingAge, is reported "dead". It is called from
+	// several goroutines at once.
 	Observer func(endpoint, outcome string)
 	// Senders deliver outbox entries that are not webhooks (the ssf
 	// package's SETs), with the same claims, retries and dead state.
@@ -213,8 +230,9 @@ type Sender interface {
 // (timeout, refused or reset connection, 5xx, 429) cools down for the
 // retry delay of its consecutive failures, or its Retry-After. While it
 // cools, its deliveries are put back unsent, due when it ends, with their
-// attempts unchanged; then one request at a time probes it until one
-// succeeds. An endpoint whose requests hang without failing yet has its
+// attempts unchanged, except those pending longer than the endpoint's
+// MaxPendingAge, which end dead unsent; then one request at a time probes
+// it until one succeeds. An endpoint whose requests hang without failing yet has its
 // further deliveries put back unsent after a second, rather than waiting
 // for its slots.
 type Dispatcher struct {
@@ -295,6 +313,9 @@ func New(opts Options) (*Dispatcher, error) {
 		if ep.MaxAttempts == 0 {
 			ep.MaxAttempts = DefaultMaxAttempts
 		}
+		if ep.MaxPendingAge == 0 {
+			ep.MaxPendingAge = DefaultMaxPendingAge
+		}
 		if err := checkEndpoint(&ep); err != nil {
 			errs = append(errs, fmt.Errorf("webhook: endpoint %d: %w", i, err))
 		} else if _, dup := d.byName[ep.Name]; dup {
@@ -342,6 +363,9 @@ func checkEndpoint(ep *Endpoint) error {
 	}
 	if ep.MaxAttempts > MaxAttemptsLimit {
 		return fmt.Errorf("%s: max attempts %d is over %d", ep.Name, ep.MaxAttempts, MaxAttemptsLimit)
+	}
+	if ep.MaxPendingAge < 0 {
+		return fmt.Errorf("%s: max pending age %s is negative", ep.Name, ep.MaxPendingAge)
 	}
 	for _, t := range ep.Events {
 		if t == "" {
@@ -485,7 +509,8 @@ func (d *Dispatcher) Run(ctx context.Context) {
 // sends them concurrently (at most 8 at once to an endpoint, see
 // Dispatcher), records each outcome, and returns how many it claimed. A
 // delivery whose endpoint is cooling down is put back unsent, its attempts
-// unchanged, and still counted. An error means the claim or recording an
+// unchanged (or ended dead unsent past the endpoint's MaxPendingAge), and
+// still counted. An error means the claim or recording an
 // outcome failed; an unrecorded delivery is tried again once its lease
 // runs out.
 func (d *Dispatcher) DeliverDue(ctx context.Context) (int, error) {

@@ -181,6 +181,7 @@ func TestNew(t *testing.T) {
 		{"short secret", webhook.Options{Outbox: ob, Endpoints: []webhook.Endpoint{{Name: "a", URL: ok.URL, Secret: secret[:23]}}}, "23 bytes"},
 		{"negative attempts", webhook.Options{Outbox: ob, Endpoints: []webhook.Endpoint{{Name: "a", URL: ok.URL, Secret: secret, MaxAttempts: -1}}}, "negative"},
 		{"attempts over the limit", webhook.Options{Outbox: ob, Endpoints: []webhook.Endpoint{{Name: "a", URL: ok.URL, Secret: secret, MaxAttempts: webhook.MaxAttemptsLimit + 1}}}, "over 1000"},
+		{"negative max pending age", webhook.Options{Outbox: ob, Endpoints: []webhook.Endpoint{{Name: "a", URL: ok.URL, Secret: secret, MaxPendingAge: -time.Hour}}}, "max pending age -1h0m0s is negative"},
 		{"base above max", webhook.Options{Outbox: ob, BaseBackoff: time.Hour, MaxBackoff: time.Minute}, "above MaxBackoff"},
 		{"negative lease", webhook.Options{Outbox: ob, Lease: -time.Second}, "Lease is negative"},
 		{"lease below the minimum", webhook.Options{Outbox: ob, Lease: webhook.MinLease - time.Millisecond}, "below 20s"},

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/webhook"
 )
 
 // Environment names.
@@ -456,6 +457,10 @@ type Webhook struct {
 	Events      []string `yaml:"events"`
 	SecretFile  string   `yaml:"secret_file"`
 	MaxAttempts int      `yaml:"max_attempts"`
+	// MaxPendingAge bounds how long a delivery stays pending while the
+	// endpoint cools down: past it, it is dead unsent. 0 means
+	// webhook.DefaultMaxPendingAge (168h).
+	MaxPendingAge Duration `yaml:"max_pending_age"`
 }
 
 // Default returns the built-in configuration that a file is decoded onto.
@@ -540,9 +545,15 @@ func Default() Config {
 	}
 }
 
+// The range of webhooks[].max_pending_age (SD-WEBHOOK-007).
+const (
+	MinWebhookMaxPendingAge = time.Hour
+	MaxWebhookMaxPendingAge = 90 * 24 * time.Hour
+)
+
 // DefaultWebhook is the value every webhook item in the file is decoded onto.
 func DefaultWebhook() Webhook {
-	return Webhook{Events: []string{}, MaxAttempts: 8}
+	return Webhook{Events: []string{}, MaxAttempts: 8, MaxPendingAge: Duration(webhook.DefaultMaxPendingAge)}
 }
 
 // Lifetimes returns the session lifetimes: the preset's access and refresh

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/webhook"
+
 	"github.com/sessiond/sessiond/internal/testenv"
 )
 
@@ -88,7 +90,8 @@ webhooks:
 	want.Cookie.Secure = false
 	want.CSRF.TrustedOrigins = []string{"https://a.example", "https://b.example"}
 	want.Anomaly.Rules.DistinctIPs.Action = "revoke"
-	want.Webhooks = []Webhook{{URL: "https://h.example/x", Events: []string{"session.revoked"}, SecretFile: "/run/secrets/hook", MaxAttempts: 8}}
+	want.Webhooks = []Webhook{{URL: "https://h.example/x", Events: []string{"session.revoked"}, SecretFile: "/run/secrets/hook", MaxAttempts: 8,
+		MaxPendingAge: Duration(webhook.DefaultMaxPendingAge)}}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("Parse =\n%+v\nwant\n%+v", cfg, want)
 	}

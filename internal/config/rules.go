@@ -990,6 +990,22 @@ var rules = sortedByID([]Rule{
 		},
 	},
 	{
+		ID: "SD-WEBHOOK-007", Severity: SeverityError,
+		Title:     "webhook max_pending_age out of range",
+		Rationale: "While an endpoint cools down its deliveries go back to the outbox unsent, which is no attempt, so max_attempts never ends them: max_pending_age is what makes a receiver gone for good (decommissioned, its DNS name gone, always 503) end its deliveries dead, where operators see them, instead of pending and re-read forever. Under an hour would end deliveries over an ordinary outage or deployment; over 90 days keeps a gone receiver's backlog (and every event's personal data in it) for months.",
+		Fix:       "set webhooks[].max_pending_age between 1h and 2160h (90 days), or leave it unset for 168h (7 days, longer than any attempt schedule max_attempts allows)",
+		Check: func(in Input) []Issue {
+			var out []Issue
+			for i, w := range in.Config.Webhooks {
+				// 0 (unset in a struct built in Go) is the default.
+				if a := w.MaxPendingAge; a != 0 && (a < Duration(MinWebhookMaxPendingAge) || a > Duration(MaxWebhookMaxPendingAge)) {
+					out = append(out, issue(fmt.Sprintf("webhooks.%d.max_pending_age", i), "webhook %d max_pending_age %s is not between %s and %s", i, human(a.Std()), human(MinWebhookMaxPendingAge), human(MaxWebhookMaxPendingAge)))
+				}
+			}
+			return out
+		},
+	},
+	{
 		ID: "SD-LIMITS-001", Severity: SeverityInfo,
 		Title:     "no concurrent-session limit with preset b2b",
 		Rationale: "ASVS 7.1.2 asks for a documented per-account session limit and what happens at it; for business accounts a limit also makes shared logins visible.",

@@ -300,7 +300,7 @@ func webhookEndpoints(cfg config.Config) ([]webhook.Endpoint, []error) {
 			continue
 		}
 		seen[name] = true
-		ep := webhook.Endpoint{Name: name, URL: w.URL, Secret: secret, MaxAttempts: w.MaxAttempts}
+		ep := webhook.Endpoint{Name: name, URL: w.URL, Secret: secret, MaxAttempts: w.MaxAttempts, MaxPendingAge: w.MaxPendingAge.Std()}
 		for _, t := range w.Events {
 			ep.Events = append(ep.Events, sessiond.EventType(t))
 		}

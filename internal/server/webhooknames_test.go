@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/config"
@@ -49,5 +50,27 @@ func TestBuildWebhooks_SSFNames(t *testing.T) {
 		if flagged == c.ok {
 			t.Errorf("webhook %q: the validator flags it %v; serve refuses it %v", c.name, flagged, !c.ok)
 		}
+	}
+}
+
+// TestBuildWebhooks_MaxPendingAge: webhooks[].max_pending_age reaches the
+// dispatcher's endpoint; unset (0 in a struct built in Go), the
+// dispatcher's default applies.
+func TestBuildWebhooks_MaxPendingAge(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte("whsec_LXkri46MJ3V78GgoVqoIyNa+w81bLdKn7e8M0yf2USc=\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Webhooks = []config.Webhook{
+		{Name: "set", URL: "https://hooks.example.com/x", SecretFile: secret, MaxAttempts: 3, MaxPendingAge: config.Duration(36 * time.Hour)},
+		{Name: "unset", URL: "https://hooks.example.com/y", SecretFile: secret, MaxAttempts: 3},
+	}
+	eps, err := buildWebhooks(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(eps) != 2 || eps[0].MaxPendingAge != 36*time.Hour || eps[1].MaxPendingAge != 0 {
+		t.Errorf("endpoints = %+v; want MaxPendingAge 36h, then 0 (the dispatcher's default)", eps)
 	}
 }
