@@ -164,19 +164,30 @@ func NewEventID(t time.Time) string {
 	return "evt_" + strings.ToLower(eventIDEncoding.EncodeToString(b[:]))
 }
 
-// recordTimeout bounds the record of an event whose caller's context has
-// no deadline, once that context no longer ends it (recordContext).
+// recordTimeout is the least time the record of an event of a change
+// already made gets, whatever is left of its caller's deadline
+// (recordContext).
 const recordTimeout = 5 * time.Second
 
+// loopContext keys the Manager in its own loops' context (New).
+type loopContext struct{}
+
 // recordContext is the context an event of a change already made is
-// recorded with: ctx's values and deadline, not its cancellation. A client
-// that hangs up once its logout is done must not cost the logout's audit
-// record (a store-backed sink fails at once with a canceled context).
-// Without a deadline in ctx, recordTimeout bounds it.
-func recordContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	d, ok := ctx.Deadline()
-	if !ok {
-		d = time.Now().Add(recordTimeout)
+// recorded with: ctx's values, not its cancellation. A client that hangs
+// up once its logout is done, or a request timeout that fires once the
+// change is made (a slow store), must not cost the logout's audit record
+// (a store-backed sink fails at once with a done context). It ends at
+// ctx's deadline or recordTimeout from now, whichever is later. An event
+// of one of the Manager's own loops keeps ctx as it is: Close ends it and
+// waits for the loop, which must not wait out a store that does not
+// answer.
+func (m *Manager) recordContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ctx.Value(loopContext{}) == m {
+		return ctx, func() {}
+	}
+	d := time.Now().Add(recordTimeout)
+	if cd, ok := ctx.Deadline(); ok && cd.After(d) {
+		d = cd
 	}
 	return context.WithDeadline(context.WithoutCancel(ctx), d)
 }
@@ -187,7 +198,7 @@ func (m *Manager) emit(ctx context.Context, e Event) {
 	e = m.stamp(e)
 	m.logEvent(ctx, e)
 	if m.events != nil {
-		ctx, cancel := recordContext(ctx)
+		ctx, cancel := m.recordContext(ctx)
 		defer cancel()
 		if err := m.events.Record(ctx, e); err != nil {
 			m.log.ErrorContext(ctx, "record event", "event_id", e.ID, "type", string(e.Type), "err", err)

@@ -184,7 +184,9 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	if err := m.marks.sync(ctx); err != nil {
 		return nil, err
 	}
-	bg, cancel := context.WithCancel(context.Background())
+	// The loops' context says whose it is: an event a loop records ends
+	// at Close, not later (recordContext).
+	bg, cancel := context.WithCancel(context.WithValue(context.Background(), loopContext{}, m))
 	m.stop = cancel
 	if o.GCInterval > 0 {
 		m.wg.Add(1)

@@ -3,14 +3,17 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/metrics"
+	"github.com/sessiond/sessiond/ssf"
 )
 
 // TestFanout_EventLogLevel: the server's own events are logged at the
@@ -73,5 +76,67 @@ func TestFanout_EventOutlivesClientGone(t *testing.T) {
 	}
 	if len(got) != 1 {
 		t.Errorf("events stored = %d; want the key's creation", len(got))
+	}
+}
+
+// TestFanout_RecordOutlivesClientGone: the SSF receiver (a SET pushed)
+// and transmitter (a stream created, changed or deleted through the API)
+// hand their events to the fanout's Record with the request's context,
+// not through emit: a pusher or API client that hangs up once the change
+// is made must not cost its audit record either.
+func TestFanout_RecordOutlivesClientGone(t *testing.T) {
+	met, err := metrics.New(metrics.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := memstore.New()
+	f := &fanout{log: st, metrics: met, slog: slog.New(slog.DiscardHandler)}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the client is gone
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	if err := f.Record(ctx, sessiond.Event{ID: sessiond.NewEventID(now), Time: now, Type: ssf.EventSETReceived}); err != nil {
+		t.Errorf("Record = %v; want nil", err)
+	}
+	got, _, err := st.QueryEvents(context.Background(), sessiond.EventQuery{Type: ssf.EventSETReceived, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 {
+		t.Errorf("events stored = %d; want the SET's", len(got))
+	}
+}
+
+// hungLog is an event log that does not answer: AppendEvents returns
+// only when its context ends.
+type hungLog struct {
+	*memstore.Store
+	entered chan struct{}
+}
+
+func (l hungLog) AppendEvents(ctx context.Context, _ ...sessiond.Event) error {
+	close(l.entered)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestFanout_StopEndsRecord: a record outlives its client, not the
+// server's stop. When the stop gives up on the requests in flight (their
+// context, the background one, ends), a record still waiting on a store
+// that does not answer ends too, as the request's own store calls do,
+// rather than run on into the store's close.
+func TestFanout_StopEndsRecord(t *testing.T) {
+	met, err := metrics.New(metrics.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bg := newBackground()
+	log := hungLog{Store: memstore.New(), entered: make(chan struct{})}
+	f := &fanout{log: log, metrics: met, slog: slog.New(slog.DiscardHandler), stopping: bg.ctx}
+	errc := make(chan error, 1)
+	go func() { errc <- f.emitChecked(bg.ctx, sessiond.Event{Type: sessiond.EventAPIKeyCreated}) }()
+	<-log.entered
+	bg.stop()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Errorf("emitChecked on a store that does not answer, the server stopping = %v; want context.Canceled", err)
 	}
 }

@@ -56,6 +56,10 @@ type fanout struct {
 	// deliveries in the change's transaction (sessiond.ChangeEventWriter),
 	// and the webhook outbox is that same store.
 	atomic bool
+	// stopping is the server's background context: it ends when the stop
+	// gives up on the requests in flight, and with it any event record
+	// under way (recordContext). nil: none ends it.
+	stopping context.Context
 }
 
 var _ sessiond.AtomicSink = (*fanout)(nil)
@@ -128,7 +132,13 @@ func (f *fanout) Committed(ctx context.Context, e sessiond.Event) {
 	f.observe(acting(ctx, e))
 }
 
+// Record writes e to the event log, the metrics and the outboxes. Every
+// server event comes here, the Manager's and the SSF receiver's and
+// transmitter's included, with the context of the request that made the
+// change; see recordContext.
 func (f *fanout) Record(ctx context.Context, e sessiond.Event) error {
+	ctx, cancel := f.recordContext(ctx)
+	defer cancel()
 	e = f.ip.MaskEvent(acting(ctx, e))
 	var errs []error
 	if f.log != nil {
@@ -187,9 +197,33 @@ func (f *fanout) countFailed(op string) func(err error, retry time.Duration) {
 	}
 }
 
-// eventRecordTimeout bounds the record of a server event once the
-// request's cancellation no longer ends it.
+// eventRecordTimeout is the least time the record of an event gets,
+// whatever is left of its request's deadline (recordContext).
 const eventRecordTimeout = 5 * time.Second
+
+// recordContext is the context an event is recorded with: ctx's values,
+// not its cancellation. The change the event reports is done: a client
+// that hangs up now (a console tab closed after creating a key, a SET
+// pusher gone once its sessions are revoked) must not cost its audit
+// record, which a store fails at once on a done context. It ends at ctx's
+// deadline or eventRecordTimeout from now, whichever is later, or when the
+// server's stop cuts the requests in flight (f.stopping), before the
+// store closes.
+func (f *fanout) recordContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := time.Now().Add(eventRecordTimeout)
+	if cd, ok := ctx.Deadline(); ok && cd.After(d) {
+		d = cd
+	}
+	rctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), d)
+	if f.stopping == nil {
+		return rctx, cancel
+	}
+	stop := context.AfterFunc(f.stopping, cancel)
+	return rctx, func() {
+		stop()
+		cancel()
+	}
+}
 
 // emit records an event the server itself produces (not the Manager's).
 // A sink that fails is logged: the action the event reports is done.
@@ -213,12 +247,7 @@ func (f *fanout) emitChecked(ctx context.Context, e sessiond.Event) error {
 	}
 	f.slog.LogAttrs(ctx, e.Type.LogLevel(), "event", slog.String("event_id", e.ID), slog.String("type", string(e.Type)),
 		slog.String("client_ip", e.Client.IP), e.DetailsAttr())
-	// The action is done: a client that hangs up now (a console tab
-	// closed after creating a key) must not cost its audit record, which
-	// a store fails at once on a canceled context. Bounded in time still.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), eventRecordTimeout)
-	defer cancel()
-	return f.Record(rctx, e)
+	return f.Record(ctx, e) // which outlives the client (recordContext)
 }
 
 // buildAnomaly turns the anomaly section of the config into a checker.

@@ -218,7 +218,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
-	events := &fanout{metrics: met, slog: log, clock: clock, ip: cfg.Events.IPPrefixes()}
+	events := &fanout{metrics: met, slog: log, clock: clock, ip: cfg.Events.IPPrefixes(), stopping: bgLoops.ctx}
 	if live != nil {
 		live.failed = events.countFailed("count_sessions")
 	}
