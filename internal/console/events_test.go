@@ -488,3 +488,32 @@ func TestConsole_EventsBadFilterTailKeepsValid(t *testing.T) {
 		})
 	}
 }
+
+// TestConsole_EventTailHeadIsNoTail: HEAD gets the live tail's headers and
+// no tail. Its writes go nowhere, so a tail run for it would poll the
+// event log and hold the connection until the client hangs up: the next
+// request on that keep-alive connection (HTTP/1.1 here) was never read,
+// and, with that request read, the tail never learnt the client left.
+func TestConsole_EventTailHeadIsNoTail(t *testing.T) {
+	f := newFixture(t)
+	// Before the server's close, which waits for its handlers: a tail
+	// whose next request is already read is never told the client left.
+	t.Cleanup(f.con.EndTails)
+	c := f.signedIn()
+	for i := range 2 {
+		// Fail, not hang, when the first HEAD's tail still holds the
+		// connection.
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodHead, f.srv.URL+"/console/events/tail", nil)
+		resp, err := c.Do(req)
+		if err != nil {
+			cancel()
+			t.Fatalf("HEAD tail %d: %v", i+1, err)
+		}
+		resp.Body.Close()
+		cancel()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" || resp.ProtoMajor != 1 {
+			t.Fatalf("HEAD tail %d = %s %d %q; want HTTP/1.1 200 text/event-stream", i+1, resp.Proto, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+}

@@ -447,6 +447,13 @@ func (c *Console) eventTail(w http.ResponseWriter, r *http.Request, key apikey.K
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		// GET's headers and no tail: its writes would go nowhere, so it
+		// would poll the log and hold the connection until the client
+		// hangs up, and never learn that it did once the client's next
+		// request on the connection is read.
+		return
+	}
 	// The id at once: a stream that drops before its first event resumes
 	// from here too.
 	_, _ = fmt.Fprintf(w, "retry: %d\nid: %s\n\n", tailRetryMillis, win.hw)

@@ -85,8 +85,15 @@ var resumePage = template.Must(template.New("resume").Parse(`<!doctype html>
 // its script POSTs the refresh, so a cross-site link cannot refresh.
 func (g *Gateway) refresh(post http.Handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+		case http.MethodPost:
 			post.ServeHTTP(w, r)
+			return
+		default:
+			// post's own 405 would allow POST alone: the route takes
+			// all three (RFC 9110 §15.5.6).
+			methodNotAllowed(w, "GET, HEAD, POST")
 			return
 		}
 		returnTo, ok := g.returnToParam(w, r.URL.Query()["return_to"], "/")

@@ -158,6 +158,13 @@ func TestRefresh_Refused(t *testing.T) {
 	if r := e.browser(t).do(http.MethodPost, "/sessiond/refresh", ""); r.StatusCode != 401 {
 		t.Errorf("refresh without a cookie = %d; want 401", r.StatusCode)
 	}
+	// RFC 9110 §15.5.6: Allow lists every method the route answers, the
+	// resume page's GET and HEAD with the refresh's POST.
+	for _, m := range []string{http.MethodPut, http.MethodDelete, http.MethodOptions, "TRACE", "FOO"} {
+		if r := e.browser(t).do(m, "/sessiond/refresh", ""); r.StatusCode != 405 || r.Header.Get("Allow") != "GET, HEAD, POST" {
+			t.Errorf("%s refresh = %d, Allow %q; want 405, Allow \"GET, HEAD, POST\"", m, r.StatusCode, r.Header.Get("Allow"))
+		}
+	}
 }
 
 // TestRefreshPage: GET /sessiond/refresh is the page an expired navigation

@@ -299,6 +299,13 @@ func (s *server) revocationStream(w http.ResponseWriter, r *http.Request) error 
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("X-Accel-Buffering", "no") // NGINX: do not buffer the stream
 	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		// GET's headers and no stream: its writes would go nowhere, so it
+		// would hold the slot and the connection until the client hangs
+		// up, and never learn that it did once the client's next request
+		// on the connection is read.
+		return nil
+	}
 	if reset != "" {
 		_ = stream.WriteEvent(w, stream.EventReset, stream.CursorAt(now), stream.Reset{Reason: reset})
 		_ = rc.Flush()

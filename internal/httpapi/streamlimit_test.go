@@ -1,11 +1,13 @@
 package httpapi_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -289,3 +291,33 @@ func TestRevocationStream_PerKeyLimitLog(t *testing.T) {
 type clockOf func() time.Time
 
 func (c clockOf) Now() time.Time { return c() }
+
+// TestRevocationStream_HeadHoldsNoStream: HEAD gets the stream's headers
+// and no stream. Its writes go nowhere, so a stream run for it would hold
+// the key's slot (and the connection) until the client hangs up, and one
+// gone silently until TCP notices. The HEAD's connection stays open here
+// while the key, whose limit is one stream, opens its stream.
+func TestRevocationStream_HeadHoldsNoStream(t *testing.T) {
+	t.Parallel()
+	e := newLimitedStreamEnv(t, 1, authenticate, nil)
+	verify := string(scopedKey(apikey.ScopeVerify))
+	nc, err := net.Dial("tcp", strings.TrimPrefix(e.srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	req, _ := http.NewRequest(http.MethodHead, e.srv.URL+stream.StreamPath, nil)
+	req.Header.Set("Authorization", "Bearer "+verify)
+	if err := req.Write(nc); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(nc), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("HEAD stream = %d, Content-Type %q; want 200 text/event-stream", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	wantStreamOpen(t, "stream after a HEAD", e.openWith(verify, ""))
+}

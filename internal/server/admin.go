@@ -26,11 +26,12 @@ func adminServer(cfg config.Config, api, metrics, console http.Handler, nconns i
 	// The mux's own 404 and 405 are plain text, without the API's security
 	// headers or request ID: what no route takes is answered as on the API
 	// port.
-	mux.Handle("/", httpapi.Fallback(api, map[string][]string{
+	fallback := httpapi.Fallback(api, map[string][]string{
 		"/healthz": {http.MethodGet}, "/readyz": {http.MethodGet}, "/metrics": {http.MethodGet},
-	}))
+	})
+	mux.Handle("/", fallback)
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           canonical(mux, fallback),
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.Std(),
 		ReadTimeout:       cfg.Server.ReadTimeout.Std(),
 		WriteTimeout:      cfg.Server.WriteTimeout.Std(),

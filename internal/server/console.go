@@ -100,7 +100,7 @@ func withConsole(api, con http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mountConsole(mux, con)
 	mux.Handle("/", api)
-	return mux
+	return canonical(mux, api)
 }
 
 func mountConsole(mux *http.ServeMux, con http.Handler) {
