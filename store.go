@@ -102,6 +102,43 @@ type Revocation struct {
 // arguments with the shared checks (CheckNewSession, RefreshSwap.Validate,
 // CheckLimit…), so every store refuses the same input the same way.
 //
+// Every method, and every method of the optional interfaces, also keeps
+// these rules (TestStore checks them on the twelve methods, the
+// extensions' suites where they apply):
+//
+//   - Errors match the root sentinels with errors.Is, wrapped with context
+//     as the store likes; a failure of the store itself (a lost
+//     connection, a driver error) is ErrStoreUnavailable, which the
+//     Manager counts and the server answers 503. A method that fails
+//     changes nothing, unless its doc comment says otherwise.
+//   - A call whose context is canceled or past its deadline fails with
+//     that context's error (context.Canceled, context.DeadlineExceeded)
+//     or ErrStoreUnavailable, and changes nothing. Never with an answer
+//     such as ErrNotFound: the Manager would report an unknown token, and
+//     a client drops a session that is fine.
+//   - After Close, every method fails with ErrStoreUnavailable.
+//   - Times come in UTC, truncated to the microsecond, and go back
+//     unchanged (time.Equal), never rounded to the millisecond: the
+//     Manager tells whether its Revoke revoked a session by comparing
+//     RevokedAt with its own time, and the refresh grace and the
+//     expiries are compared to the microsecond.
+//   - A session's Claims are stored as the bytes given (never
+//     re-encoded), and its other fields as given.
+//   - A subject (List, RevokeSubject, and the extensions' subject
+//     arguments) matches the exact string stored, byte for byte: no case
+//     folding, Unicode normalisation or trimming (no _ci collation), and
+//     no character is a wildcard or a pattern (SQL LIKE's % and _, Redis
+//     glob characters and {hash tags}). Subjects are the application's
+//     user IDs: "Alice" and "alice" may be two users, and a logout of
+//     every session of one must not end the other's.
+//   - A session is live at now when it is not revoked and now is before
+//     both its IdleExpiresAt and its ExpiresAt, as Session.Live says: an
+//     expiry equal to now is over. What reads or revokes "live" sessions
+//     (List, RevokeSubject, SubjectClients, CountLive…) uses exactly this.
+//   - A session ID the store does not hold, whatever its form (empty,
+//     too long, not of NewSessionID's alphabet, in another case), is
+//     ErrNotFound, never ErrInvalidArgument or a driver error.
+//
 // These twelve methods are all a store needs for the Manager to create,
 // verify, refresh, list and revoke sessions. A store may offer more through
 // optional interfaces, found by type assertion (as database/sql/driver
@@ -174,12 +211,27 @@ type Revocation struct {
 // time, is a SubjectBatchRevoker.
 type Store interface {
 	// Create stores a new session with its tokens, all or nothing.
-	// ErrConflict if the session ID or a token hash already exists.
+	// ErrConflict if the session ID or a token hash already exists, or a
+	// hash is repeated within the call; ErrInvalidArgument if a token's
+	// SessionID is not s.ID (CheckNewSession). A session given already
+	// revoked (RevokedAt set: an import, a migration) is stored revoked
+	// and is a revocation like any other: Revocations returns it.
 	Create(ctx context.Context, s *Session, tokens ...Token) error
-	// Get returns the session, revoked or expired ones included. ErrNotFound.
+	// Get returns the session, revoked or expired ones included: the
+	// Manager answers ErrRevoked or a timeout from what it reads, where
+	// ErrNotFound would be an unknown session. ErrNotFound. A store may
+	// forget a session once its absolute expiry has passed by the wall
+	// clock (redisstore's keys expire then), before DeleteExpired; the
+	// Manager then treats it as unknown.
 	Get(ctx context.Context, id SessionID) (*Session, error)
-	// Lookup returns the token with hash h and its session in one step.
-	// ErrNotFound when no such token exists.
+	// Lookup returns the token with hash h, as stored (its Kind and
+	// RetiredAt included), and its session in one step. ErrNotFound when
+	// no such token exists. It returns a retired token, one past its own
+	// expiry and one whose session is revoked or expired (Get's wall-clock
+	// caveat aside) like any other: the Manager decides from them, and a
+	// retired refresh token presented again is reuse (a theft) only if
+	// Lookup still finds it. Tokens, retired ones included, stay until
+	// DeleteExpired deletes their session.
 	Lookup(ctx context.Context, h TokenHash) (Token, *Session, error)
 	// Touch records activity on a session that is not revoked.
 	// ErrNotFound if it does not exist; ErrRevoked if it is revoked,
@@ -200,47 +252,84 @@ type Store interface {
 	// swap within the grace window) is retired at sw.Now too, so one token
 	// never forks into several live chains. It also writes the session's
 	// activity, never moving it back and writing nothing else of the
-	// session (as Touch). It fails, and then nothing changes (no token retired or
+	// session (as Touch: a Revoke landing while swaps run holds once they
+	// are done). It fails, and then nothing changes (no token retired or
 	// stored, no activity, none of sw.Events or sw.Deliveries written),
 	// with the first of these that applies:
-	//   - ErrNotFound: Old is not a stored refresh token;
-	//   - ErrInvalidArgument: sw.Next is not a token of Old's session;
+	//   - ErrInvalidArgument: sw fails RefreshSwap.Validate (Next is not
+	//     a refresh token, say);
+	//   - ErrNotFound: Old is not a stored refresh token (an access
+	//     token's hash is ErrNotFound too);
+	//   - ErrInvalidArgument: sw.Next is not a token of Old's session
+	//     (RefreshSwap.CheckSession): stored, it would refresh into
+	//     another session;
 	//   - ErrRevoked: Old's session is revoked. The store decides this in
 	//     the swap's own atomic step, so a revocation that lands after the
 	//     caller checked the session but before the swap still refuses it;
-	//   - ErrRefreshReused: Old was retired before sw.GraceSince.
-	// It fails with ErrConflict if sw.Next's hash exists; a store may
-	// find that before or after ErrRevoked and ErrRefreshReused (a
-	// successor's hash is fresh and random, so only a caller's mistake
-	// repeats one). Under any number of concurrent calls with the same
-	// Old and a zero grace, exactly one succeeds; with a grace, all may
-	// succeed but exactly one Next is left current.
+	//   - ErrRefreshReused: Old was retired and not within the grace
+	//     (RefreshSwap.InGrace): retired before sw.GraceSince, or at any
+	//     time when GraceSince is not before Now (no grace at all, so an
+	//     Old retired at that very instant is reuse).
+	// A swap within grace leaves Old's first RetiredAt as it is (the
+	// grace is measured from it). An Old retired and past its own expiry
+	// is still ErrRefreshReused, not ErrNotFound: a thief replaying it
+	// late must be caught (the Manager checks expiries before it swaps).
+	// It fails with ErrConflict if sw.Next's hash
+	// exists; a store may find that before or after ErrRevoked and
+	// ErrRefreshReused (a successor's hash is fresh and random, so only a
+	// caller's mistake repeats one). Under any number of concurrent calls
+	// with the same Old and a zero grace, exactly one succeeds; with a
+	// grace, all may succeed but exactly one Next is left current.
 	SwapRefresh(ctx context.Context, sw RefreshSwap) error
-	// Revoke marks the session revoked and returns it. Revoking a revoked
-	// session changes nothing and returns it as it is. ErrNotFound.
+	// Revoke marks the session revoked (RevokedAt at, RevokeReason
+	// reason) and returns it. It revokes a session past either expiry
+	// too: a hybrid session's access tokens verify without the store
+	// until they end, whatever its idle expiry, so a logout after the
+	// idle timeout must still reach the revoked set (and Revocations).
+	// Revoking a revoked session changes nothing and returns it as it is,
+	// with its first time and reason: the Manager compares those with its
+	// own to tell whether its call revoked it, and records the
+	// session.revoked event only then. ErrNotFound.
 	Revoke(ctx context.Context, id SessionID, at time.Time, reason RevokeReason) (*Session, error)
-	// RevokeSubject revokes every session of subject that is not revoked
-	// and not yet expired at `at`, except the one with ID except (may be
-	// empty), and returns what it revoked. A store may revoke them in
+	// RevokeSubject revokes every session of subject live at `at` (see
+	// Store: not revoked, before both expiries), except the one with ID
+	// except (may be empty), with RevokedAt at and RevokeReason reason,
+	// and returns a Revocation for each session it revoked, none for one
+	// revoked before. A store may revoke them in
 	// batches (redisstore does, so that no script holds Redis for long),
 	// so the call need not be one step: a session live for the whole call
 	// is revoked, one created or revoked during the call may or may not
 	// be, and on an error part way the batches before it stay revoked.
 	RevokeSubject(ctx context.Context, subject string, except SessionID, at time.Time, reason RevokeReason) ([]Revocation, error)
-	// List returns the subject's live sessions at now (not revoked, not
-	// past either expiry), oldest first. A store may read them in
+	// List returns the subject's live sessions at now (not revoked, before
+	// both expiries), in full (claims and client included), oldest
+	// (CreatedAt) first, as a non-nil slice (empty when there are none).
+	// A store may read them in
 	// batches (redisstore does, so that no script holds Redis for long),
 	// so the result need not be one snapshot: a session live for the
 	// whole call is in it, one created, revoked or expired during the
 	// call may or may not be.
 	List(ctx context.Context, subject string, now time.Time) ([]*Session, error)
 	// Revocations returns sessions revoked at or after since whose absolute
-	// expiry is after since: what a node needs to rebuild its revoked set.
+	// expiry is after since: what a node needs to rebuild its revoked set,
+	// and what the revocation stream's snapshot sends to verifiers. It
+	// returns a revocation whichever way the store made it: Revoke,
+	// RevokeSubject, Create of a revoked session, and the extensions'
+	// ways (a Limiter's evictions, the recorders, a SubjectBatchRevoker's
+	// batches, the kill switch); so does a RevocationPager's
+	// PageRevocations. One left out is a logout other nodes and
+	// verifiers never hear of after a restart or a reconnect.
 	Revocations(ctx context.Context, since time.Time) ([]Revocation, error)
-	// DeleteExpired deletes up to limit sessions (with their tokens) whose
-	// absolute or idle expiry is before `before`, and returns how many.
+	// DeleteExpired deletes up to limit sessions (with all their tokens,
+	// retired ones included, whose hashes a later Create may then store
+	// again) whose absolute or idle expiry is before `before` (an expiry
+	// equal to it is kept), revoked or not, and returns how many. It
+	// returns limit while as many or more are left to delete: the
+	// Manager calls it again until it returns fewer. ErrInvalidArgument
+	// if limit is not positive (CheckLimit).
 	DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error)
-	// Ping reports whether the store answers.
+	// Ping reports whether the store answers: nil, or an error matching
+	// ErrStoreUnavailable or the context's.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources. Closing twice is harmless;
 	// after Close every method fails with ErrStoreUnavailable.

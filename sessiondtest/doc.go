@@ -14,7 +14,7 @@
 // RollbackMeta).
 //
 // The suites check what the doc comments of sessiond.Store and its
-// extensions promise, and the choices TestStore's comment lists: among
+// extensions promise (store.go and the extensions' files): among
 // them that a refresh token never forks (a swap is a compare-and-swap,
 // and a swap within grace retires its siblings), that every way a store
 // revokes (Revoke, RevokeSubject, evictions, the recorders, the batches,

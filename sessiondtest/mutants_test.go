@@ -47,6 +47,10 @@ var mutants = []mutant{
 		"SwapRefresh(revoked session) error = refresh token reused; want session revoked"},
 	{"SwapNotFoundGeneric", func(st *memstore.Store) sessiond.Store { return swapNotFoundGeneric{base(st)} },
 		"SwapRefresh(unknown old) error = no rows in result set"},
+	{"SwapNextAnySession", func(st *memstore.Store) sessiond.Store { return swapUnchecked{base(st), false} },
+		"SwapRefresh(NextOfAnotherSession) error = <nil>"},
+	{"SwapNextAnyKind", func(st *memstore.Store) sessiond.Store { return swapUnchecked{base(st), true} },
+		"SwapRefresh(NextNotRefresh) error = <nil>"},
 	{"LookupErrorAsNotFound", func(st *memstore.Store) sessiond.Store { return lookupAnyNotFound{base(st)} },
 		"Lookup after Close = not found; want ErrStoreUnavailable"},
 	{"GetCanceledAsNotFound", func(st *memstore.Store) sessiond.Store { return getCanceledNotFound{base(st)} },
@@ -59,6 +63,8 @@ var mutants = []mutant{
 		"racing 4 writers of SwapRefresh"},
 	{"TouchUnknownAccepted", func(st *memstore.Store) sessiond.Store { return touchUnknownOK{base(st)} },
 		"Touch(unknown) error = <nil>"},
+	{"RevokeOnlyLive", func(st *memstore.Store) sessiond.Store { return revokeLiveOnly{base(st)} },
+		"Revoke(PastIdleExpiry) = not found"},
 	{"RevokeTwiceNotFound", func(st *memstore.Store) sessiond.Store { return revokeOnce{base(st)} },
 		"second Revoke"},
 	{"RevocationsSinceExclusive", func(st *memstore.Store) sessiond.Store { return revocationsAfter{base(st)} },
@@ -269,6 +275,40 @@ func (m swapNotFoundGeneric) SwapRefresh(ctx context.Context, sw sessiond.Refres
 		return errors.New("no rows in result set")
 	}
 	return err
+}
+
+// swapUnchecked takes any successor: one of another session (kind false)
+// or not a refresh token (kind true), as a store that writes the row it is
+// given without the shared checks would. The memory store refuses such a
+// token, so the mutant hands it the one it would have stored and reports
+// the swap done.
+type swapUnchecked struct {
+	sessiond.Store
+	kind bool
+}
+
+func (m swapUnchecked) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error {
+	tok, _, err := m.Lookup(ctx, sw.Old)
+	if err != nil {
+		return m.Store.SwapRefresh(ctx, sw)
+	}
+	if m.kind {
+		sw.Next.Kind = sessiond.KindRefresh
+	} else {
+		sw.Next.SessionID = tok.SessionID
+	}
+	return m.Store.SwapRefresh(ctx, sw)
+}
+
+// revokeLiveOnly revokes only a live session (an UPDATE … WHERE both
+// expiries are ahead of at) and answers "not found" for one past either.
+type revokeLiveOnly struct{ sessiond.Store }
+
+func (m revokeLiveOnly) Revoke(ctx context.Context, id sessiond.SessionID, at time.Time, reason sessiond.RevokeReason) (*sessiond.Session, error) {
+	if s, err := m.Get(ctx, id); err == nil && !s.Revoked() && !s.Live(at) {
+		return nil, sessiond.ErrNotFound
+	}
+	return m.Store.Revoke(ctx, id, at, reason)
 }
 
 // lookupAnyNotFound answers every failed Lookup "not found".

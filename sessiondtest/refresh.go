@@ -189,6 +189,31 @@ func testSwapRefresh(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 		f.wantToken(taken)
 		f.wantSession(f.s)
 	})
+	// A successor that is not a refresh token of Old's session is the
+	// caller's mistake, refused before anything is written: stored, it
+	// would be a token that refreshes into another user's session, or a
+	// refresh chain continued by a token no refresh accepts.
+	for _, tc := range []struct {
+		name string
+		edit func(f *swapFixture, sw *sessiond.RefreshSwap)
+	}{
+		{"NextOfAnotherSession", func(f *swapFixture, sw *sessiond.RefreshSwap) {
+			other := NewSession("bob", t0)
+			f.create(clone(other))
+			sw.Next.SessionID = other.ID
+		}},
+		{"NextNotRefresh", func(_ *swapFixture, sw *sessiond.RefreshSwap) { sw.Next.Kind = sessiond.KindAccess }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := setupSwap(t, newStore)
+			sw := f.swap(at(time.Hour), 0)
+			tc.edit(f, &sw)
+			wantErr(t, "SwapRefresh("+tc.name+")", f.st.SwapRefresh(f.ctx, sw), sessiond.ErrInvalidArgument)
+			f.wantNoToken(sw.Next.Hash)
+			f.wantToken(f.old) // still current
+			f.wantSession(f.s) // activity not written
+		})
+	}
 	t.Run("Revoked", func(t *testing.T) { testSwapRevoked(t, newStore) })
 	t.Run("ConcurrentZeroGrace", func(t *testing.T) {
 		f := setupSwap(t, newStore)

@@ -33,6 +33,40 @@ func testRevoke(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 		checkSession(t, "second Revoke()", got, s)
 		f.wantSession(s)
 	})
+	// A session past an expiry is revoked like any other: a hybrid
+	// session's access tokens verify without the store up to their own
+	// expiry, whatever its idle expiry, so a logout after the idle
+	// timeout must still reach the revoked set. A store that revokes only
+	// live sessions (an UPDATE … WHERE the expiries are ahead) answers
+	// "not found", and the Manager reports an unknown session.
+	for _, tc := range []struct {
+		name string
+		edit func(s *sessiond.Session)
+	}{
+		{"PastIdleExpiry", func(s *sessiond.Session) { s.IdleExpiresAt = at(time.Minute) }},
+		{"PastAbsoluteExpiry", func(s *sessiond.Session) { s.ExpiresAt, s.IdleExpiresAt = at(time.Minute), at(time.Minute) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := setup(t, newStore)
+			s := NewSession("alice", t0)
+			tc.edit(s)
+			f.create(clone(s))
+			revokedAt := at(2 * time.Minute)
+			got, err := f.st.Revoke(f.ctx, s.ID, revokedAt, sessiond.ReasonLogout)
+			if err != nil {
+				t.Fatalf("Revoke(%s) = %v; want nil", tc.name, err)
+			}
+			s.RevokedAt, s.RevokeReason = revokedAt, sessiond.ReasonLogout
+			checkSession(t, "Revoke("+tc.name+")", got, s)
+			f.wantSession(s)
+			revs, err := f.st.Revocations(f.ctx, t0)
+			if err != nil {
+				t.Fatalf("Revocations(%v) = %v; want nil", t0, err)
+			}
+			checkRevocations(t, fmt.Sprintf("Revocations(%v) after Revoke(%s)", t0, tc.name), revs,
+				[]sessiond.Revocation{revocation(s, revokedAt, sessiond.ReasonLogout)})
+		})
+	}
 	t.Run("Unknown", func(t *testing.T) {
 		f := setup(t, newStore)
 		f.create(NewSession("alice", t0))

@@ -34,36 +34,12 @@ import (
 // checks an optional interface only when it is there. A store with only
 // the twelve methods passes.
 //
-// Beyond the Store doc comments, the suite pins down these choices:
-//   - Create fails with ErrInvalidArgument if a token's SessionID is not the
-//     session's ID; a hash repeated within one call is an ErrConflict.
-//   - Touch on a revoked session returns ErrRevoked and changes nothing.
-//   - A Revoke that lands while Touch or SwapRefresh calls of the same
-//     session run holds once they are done: their write of the activity
-//     must not put back a revocation state read before it.
-//   - SwapRefresh with a GraceSince not before Now allows no grace at all
-//     (an Old retired at that very instant is reuse), an access token as
-//     Old is ErrNotFound, an existing Next hash is ErrConflict, and a swap
-//     within grace keeps Old's first RetiredAt.
-//   - RevokeSubject and List treat a session as live as Session.Live does
-//     (neither expiry reached); List returns a non-nil slice, and both
-//     match a subject as the exact string it is (no wildcard or hash tag
-//     in it means anything, and case matters).
-//   - Revocations returns a revocation whichever way the store made it:
-//     Revoke, RevokeSubject, and those of the extensions the Manager uses
-//     in their place (a Limiter's evictions, the recorders'
-//     RevokeRecorded, RevokeSubjectRecorded and evictions, a
-//     SubjectBatchRevoker's batches, the kill switch); so does
-//     PageRevocations on a RevocationPager.
-//   - DeleteExpired fails with ErrInvalidArgument if limit is not positive;
-//     it deletes a session's tokens with it: their hashes can be stored
-//     again by a new session's Create.
-//   - A call whose context is canceled or past its deadline fails with
-//     that context's error (or ErrStoreUnavailable) and changes nothing;
-//     never with an answer such as ErrNotFound, which the Manager would
-//     take for an unknown token.
-//   - Close is harmless a second time; after it, every method (those of
-//     the optional interfaces included) fails with ErrStoreUnavailable.
+// The rules it checks are those the doc comments of sessiond.Store and its
+// methods state (store.go): among them exact subject matching, "live" as
+// Session.Live says, what a call cut by its context returns, what Touch
+// and SwapRefresh may write, and that every way of revoking reaches
+// Revocations. A rule added there gets its case here, and a mutant in
+// mutants_test.go that the case catches.
 func TestStore(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	t.Run("Create", func(t *testing.T) { testCreate(t, newStore) })
 	t.Run("Lookup", func(t *testing.T) { testLookup(t, newStore) })
