@@ -20,7 +20,8 @@ import (
 // The check reads the subject's sessions after the login has committed,
 // off the request's path: a login waits for no extra read, and the event
 // follows its session.created by the time one store read takes. At most
-// one per subject a minute and concurrentMax a minute per node. The jwt
+// one per subject a minute and concurrentMax a minute per node; none for
+// a login over concurrentStale old when its check's turn comes. The jwt
 // strategy keeps no sessions to compare, so it has none.
 //
 // On a SubjectPager store the check reads the subject's newest
@@ -59,12 +60,26 @@ const (
 	// subjectPage): at 100 checks a second, reading every session of a
 	// subject with 100,000 of them would occupy any store.
 	concurrentRead = 2 * subjectPage
+	// concurrentBatch bounds the events judged and not yet recorded. They
+	// are recorded in one call of a BatchSink, so a run of alerts costs a
+	// store write or two, not a round trip each; 64 a write keeps up with
+	// concurrentRate even when one write takes 600 ms.
+	concurrentBatch = 64
+	// concurrentStale is the age of a login past which its check is
+	// dropped (and counted as skipped) rather than judged: an alert long
+	// after its login, from a store that hung then answered, only
+	// misleads. It is over what a working store can make a check wait: a
+	// full queue at concurrentRate (about 10 s) and one read's
+	// concurrentTimeout; and under concurrentWindow, the per-subject
+	// throttle's.
+	concurrentStale = 30 * time.Second
 )
 
 // concurrentChecks runs the concurrent-login check of each login off the
 // request's path: at most concurrentRate a second, at most
 // concurrentInFlight reads at once, judged and their events recorded in
-// the order the logins were queued.
+// the order the logins were queued; a check whose login is older than
+// concurrentStale is dropped.
 type concurrentChecks struct {
 	queue    chan *Session
 	rate     eventThrottle // checks a second
@@ -115,16 +130,21 @@ type concurrentCheck struct {
 // concurrentRate; this goroutine judges their results one at a time in
 // queue order, so the event throttle sees the logins in the order it
 // would with one read at a time, and hands the events to one goroutine
-// that records them in that order.
+// that records them in that order. A check whose login is older than
+// concurrentStale when its turn comes (to be read, or judged) is dropped
+// and counted as skipped.
 func (m *Manager) checkConcurrent(ctx context.Context) {
 	defer m.wg.Done()
 	var reads sync.WaitGroup
 	defer reads.Wait()
 	// Recording an event is a store write, a round trip or more: on a far
 	// store, done here it would hold up the reads behind it. One goroutine
-	// records them, in the order judged; when it falls behind, this one
-	// waits, and the queue sheds checks.
-	events := make(chan Event, concurrentInFlight)
+	// records them, in the order judged; the events judged while it
+	// records go to it together, recorded in one call of a BatchSink (one
+	// write for the run instead of a round trip each). When
+	// concurrentBatch of them wait, this one waits, and the queue sheds
+	// checks.
+	records := make(chan []Event)
 	reads.Add(1)
 	go func() {
 		defer reads.Done()
@@ -132,12 +152,13 @@ func (m *Manager) checkConcurrent(ctx context.Context) {
 			select {
 			case <-ctx.Done():
 				return
-			case e := <-events:
-				m.emit(ctx, e)
+			case es := <-records:
+				m.recordEvents(ctx, es)
 			}
 		}
 	}()
 	var pending []*concurrentCheck // in queue order
+	var judged []Event             // stamped and logged, in queue order
 	limit := concurrentInFlight
 	for {
 		var queue <-chan *Session
@@ -145,13 +166,22 @@ func (m *Manager) checkConcurrent(ctx context.Context) {
 			queue = m.concurrent.queue
 		}
 		var head <-chan struct{}
-		if len(pending) > 0 {
+		if len(pending) > 0 && len(judged) < concurrentBatch {
 			head = pending[0].done
+		}
+		var record chan<- []Event
+		if len(judged) > 0 {
+			record = records
 		}
 		select {
 		case <-ctx.Done():
 			return
+		case record <- judged:
+			judged = nil
 		case s := <-queue:
+			if m.staleConcurrent(s) {
+				continue
+			}
 			c := &concurrentCheck{s: s, done: make(chan struct{})}
 			pending = append(pending, c)
 			reads.Add(1)
@@ -172,15 +202,28 @@ func (m *Manager) checkConcurrent(ctx context.Context) {
 			if c.err != nil {
 				limit = 1
 			}
+			if m.staleConcurrent(c.s) {
+				continue
+			}
 			if e, ok := m.judgeConcurrent(c); ok {
-				select {
-				case events <- e:
-				case <-ctx.Done():
-					return
-				}
+				// Stamped and logged here: the event's time is when it
+				// was judged, in login order, not when its run is written.
+				e = m.stamp(e)
+				m.logEvent(ctx, e)
+				judged = append(judged, e)
 			}
 		}
 	}
+}
+
+// staleConcurrent reports whether s's login is older than concurrentStale,
+// and then counts its check as skipped.
+func (m *Manager) staleConcurrent(s *Session) bool {
+	if m.now().Sub(s.CreatedAt) <= concurrentStale {
+		return false
+	}
+	m.concurrent.skipped.Add(1)
+	return true
 }
 
 // readConcurrent reads c.s's subject's sessions into c.

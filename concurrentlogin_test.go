@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"log/slog"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -397,4 +399,238 @@ func TestManager_ConcurrentLoginSkipped(t *testing.T) {
 			}
 		})
 	}
+}
+
+// nodeConcurrentEvents is concurrentEvents for a node m of h: its barrier
+// logins go through m, whose checks are the ones waited for.
+func nodeConcurrentEvents(t *testing.T, h *harness, m *sessiond.Manager, subject string) []sessiond.Event {
+	t.Helper()
+	barrier := "barrier-" + rand.Text()
+	for range 2 {
+		h.clock.Advance(time.Millisecond)
+		if _, err := m.Create(context.Background(), barrier, sessiond.CreateOptions{Client: desktop}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := testenv.BeforeDeadline(t)
+	defer cancel()
+	isBarrier := func(e sessiond.Event) bool { return e.Subject == barrier }
+	for n := 1; ; {
+		got, err := h.events.Await(ctx, sessiond.EventConcurrentLogin, n)
+		if err != nil {
+			t.Fatalf("the barrier login's check: %v", err)
+		}
+		if slices.ContainsFunc(got, isBarrier) {
+			break
+		}
+		n = len(got) + 1
+	}
+	var out []sessiond.Event
+	for _, e := range h.events.OfType(sessiond.EventConcurrentLogin) {
+		if e.Subject == subject {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// A check whose login is older than ConcurrentStale when its turn comes is
+// dropped and counted as skipped: an alert long after its login (a store
+// that hung, then answered) is not sent late. Whether its read outlived
+// the bound or it waited in the queue behind others, it is not judged;
+// in the queue it is not even read.
+func TestManager_ConcurrentLoginStale(t *testing.T) {
+	tests := []struct {
+		name   string
+		queued bool // ann's checks wait in the queue behind reads held for others
+	}{
+		{name: "read outlived the bound"},
+		{name: "waited in the queue past the bound", queued: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, sessiond.StrategyHybrid, nil)
+			st, m := heldNode(t, h)
+			login := func(subject string) {
+				h.clock.Advance(time.Millisecond)
+				if _, err := m.Create(context.Background(), subject, sessiond.CreateOptions{Client: desktop}); err != nil {
+					t.Fatalf("login of %s: %v", subject, err)
+				}
+			}
+			var held []heldRead
+			if tt.queued {
+				for i := range sessiond.ConcurrentInFlight {
+					login(fmt.Sprintf("user%d", i))
+				}
+				held = st.next(t, sessiond.ConcurrentInFlight)
+			}
+			login("ann")
+			login("ann")
+			if !tt.queued {
+				held = st.next(t, 2)
+			}
+			h.clock.Advance(sessiond.ConcurrentStale + time.Second)
+			var read atomic.Int32 // ann's reads answered from now on
+			done := make(chan struct{})
+			t.Cleanup(func() { close(done) })
+			go func() {
+				for {
+					select {
+					case r := <-st.arrived:
+						if r.subject == "ann" {
+							read.Add(1)
+						}
+						r.release <- nil
+					case <-done:
+						return
+					}
+				}
+			}()
+			for _, r := range held {
+				r.release <- nil
+			}
+			if got := nodeConcurrentEvents(t, h, m, "ann"); len(got) != 0 {
+				t.Errorf("events %+v for logins %v old, want none", got, sessiond.ConcurrentStale+time.Second)
+			}
+			want := int64(2)
+			if tt.queued {
+				want += sessiond.ConcurrentInFlight // the held reads of user0…
+			}
+			if n := m.Stats().ConcurrentChecksSkipped; n != want {
+				t.Errorf("%d checks skipped, want %d", n, want)
+			}
+			if tt.queued && read.Load() != 0 {
+				t.Errorf("%d reads of ann's sessions, want none: a stale check is dropped unread", read.Load())
+			}
+		})
+	}
+}
+
+// batchSink is an EventSink that records runs of events in one call
+// (RecordBatch); its first call with a concurrent-login event waits for
+// the test, and it keeps only those events.
+type batchSink struct {
+	first   chan struct{} // closed by the test: the first call returns
+	arrived chan struct{} // the first call arrived
+	calls   chan []sessiond.Event
+	once    atomic.Bool
+}
+
+func (s *batchSink) Record(ctx context.Context, e sessiond.Event) error {
+	return s.RecordBatch(ctx, []sessiond.Event{e})
+}
+
+func (s *batchSink) RecordBatch(ctx context.Context, events []sessiond.Event) error {
+	// The logins' own events (session.created) are not the checker's.
+	events = slices.DeleteFunc(slices.Clone(events), func(e sessiond.Event) bool { return e.Type != sessiond.EventConcurrentLogin })
+	if len(events) == 0 {
+		return nil
+	}
+	if s.once.CompareAndSwap(false, true) {
+		close(s.arrived)
+		<-s.first
+	}
+	s.calls <- events
+	return nil
+}
+
+// judgedLog counts the concurrent-login events the Manager logs: it logs
+// each as it judges it, before its record.
+type judgedLog struct{ judged chan string }
+
+func (l judgedLog) Enabled(context.Context, slog.Level) bool { return true }
+func (l judgedLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "event" {
+		return nil
+	}
+	var typ, subject string
+	r.Attrs(func(a slog.Attr) bool {
+		switch a.Key {
+		case "type":
+			typ = a.Value.String()
+		case "subject":
+			subject = a.Value.String()
+		}
+		return true
+	})
+	if typ == string(sessiond.EventConcurrentLogin) {
+		l.judged <- subject
+	}
+	return nil
+}
+func (l judgedLog) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l judgedLog) WithGroup(string) slog.Handler      { return l }
+
+// While a record is in progress the checker goes on judging: the events
+// judged meanwhile are recorded together, in login order, in one call of
+// a sink that can (one store write for the run, not one each).
+func TestManager_ConcurrentLoginBatched(t *testing.T) {
+	sink := &batchSink{first: make(chan struct{}), arrived: make(chan struct{}), calls: make(chan []sessiond.Event, 64)}
+	log := judgedLog{judged: make(chan string, 64)}
+	h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) {
+		o.Events = sink
+		o.Logger = slog.New(log)
+	})
+	// Registered after the Manager's Close, so run before it: Close waits
+	// for the record in progress.
+	release := sync.OnceFunc(func() { close(sink.first) })
+	t.Cleanup(release)
+	login := func(subject string) {
+		h.clock.Advance(time.Millisecond)
+		h.create(t, subject, sessiond.CreateOptions{Client: desktop})
+	}
+	wait := func(what string, c <-chan struct{}) {
+		t.Helper()
+		select {
+		case <-c:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s did not happen", what)
+		}
+	}
+	login("user0")
+	login("user0")
+	wait("the first record", sink.arrived)
+	subjects := []string{"user1", "user2", "user3", "user4", "user5"}
+	for _, sub := range subjects {
+		login(sub)
+		login(sub)
+	}
+	// user0's event, then the others judged while its record waits.
+	for _, want := range append([]string{"user0"}, subjects...) {
+		select {
+		case got := <-log.judged:
+			if got != want {
+				t.Fatalf("judged %s, want %s", got, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s's event not judged while a record was in progress", want)
+		}
+	}
+	release()
+	var calls [][]sessiond.Event
+	for n := 0; n < 1+len(subjects); {
+		select {
+		case c := <-sink.calls:
+			calls = append(calls, c)
+			n += len(c)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("records: %d calls so far", len(calls))
+		}
+	}
+	if len(calls) != 2 || len(calls[1]) != len(subjects) {
+		t.Fatalf("%d record calls of %v events, want 2: user0's, then the %d judged meanwhile in one", len(calls), lens(calls), len(subjects))
+	}
+	for i, e := range calls[1] {
+		if e.Subject != subjects[i] {
+			t.Errorf("batch event %d for %s, want %s (login order)", i, e.Subject, subjects[i])
+		}
+	}
+}
+
+func lens(calls [][]sessiond.Event) []int {
+	out := make([]int, len(calls))
+	for i, c := range calls {
+		out[i] = len(c)
+	}
+	return out
 }

@@ -53,6 +53,19 @@ type EventSink interface {
 	Record(ctx context.Context, e Event) error
 }
 
+// BatchSink is an EventSink that records several events in one call, in
+// fewer store writes than one Record each (the server's: one append to the
+// event log and one to the webhook outbox for them all). The Manager uses
+// it for the events it records off the request's path in runs (the
+// concurrent-login check's); without it, it calls Record for each, in
+// order.
+type BatchSink interface {
+	EventSink
+	// RecordBatch records events as Record would record each, in their
+	// order: no event is stored after a later one of the same call.
+	RecordBatch(ctx context.Context, events []Event) error
+}
+
 // ChangeEventWriter is implemented by a Store (that is also an EventLog,
 // and usually an Outbox) whose writes store the events and webhook
 // deliveries they carry (RefreshSwap.Events, RefreshSwap.Deliveries) in the
@@ -197,12 +210,39 @@ func (m *Manager) recordContext(ctx context.Context) (context.Context, context.C
 func (m *Manager) emit(ctx context.Context, e Event) {
 	e = m.stamp(e)
 	m.logEvent(ctx, e)
-	if m.events != nil {
-		ctx, cancel := m.recordContext(ctx)
-		defer cancel()
-		if err := m.events.Record(ctx, e); err != nil {
-			m.log.ErrorContext(ctx, "record event", "event_id", e.ID, "type", string(e.Type), "err", err)
+	m.record(ctx, e)
+}
+
+// record hands e, stamped and logged, to the EventSink, as emit does.
+func (m *Manager) record(ctx context.Context, e Event) {
+	if m.events == nil {
+		return
+	}
+	ctx, cancel := m.recordContext(ctx)
+	defer cancel()
+	if err := m.events.Record(ctx, e); err != nil {
+		m.log.ErrorContext(ctx, "record event", "event_id", e.ID, "type", string(e.Type), "err", err)
+	}
+}
+
+// recordEvents hands events, stamped and logged, to the EventSink in their
+// order: in one call of a BatchSink, else one Record each.
+func (m *Manager) recordEvents(ctx context.Context, events []Event) {
+	b, ok := m.events.(BatchSink)
+	if !ok || len(events) == 1 {
+		for _, e := range events {
+			m.record(ctx, e)
 		}
+		return
+	}
+	ctx, cancel := m.recordContext(ctx)
+	defer cancel()
+	if err := b.RecordBatch(ctx, events); err != nil {
+		ids := make([]string, len(events))
+		for i, e := range events {
+			ids[i] = e.ID
+		}
+		m.log.ErrorContext(ctx, "record events", "event_ids", ids, "err", err)
 	}
 }
 

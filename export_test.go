@@ -8,3 +8,6 @@ func SetWatermarkCallTimeout(o *Options, d time.Duration) { o.watermarkCallTimeo
 
 // ConcurrentInFlight is the bound on concurrent-login reads in flight.
 const ConcurrentInFlight = concurrentInFlight
+
+// ConcurrentStale is the age past which a login's check is dropped.
+const ConcurrentStale = concurrentStale

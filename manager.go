@@ -962,7 +962,8 @@ type Stats struct {
 	RefreshCacheEntries int // the hybrid grant cache (Options.RefreshCacheSize)
 	// ConcurrentChecksSkipped counts logins whose concurrent-login check
 	// (EventConcurrentLogin) was skipped: over 100 a second on this node,
-	// or 1,024 waiting for a slow store.
+	// 1,024 waiting for a slow store, or a login over 30 s old when its
+	// check's turn came.
 	ConcurrentChecksSkipped int64
 }
 

@@ -1425,9 +1425,22 @@ func (t *Transmitter) servePoll(w http.ResponseWriter, r *http.Request, c Caller
 // Record enqueues the deliveries of e (see Deliveries) in the outbox; for
 // a store that does not write them with the change that caused e.
 func (t *Transmitter) Record(ctx context.Context, e sessiond.Event) error {
-	ds, err := t.Deliveries(ctx, e)
-	if err != nil || len(ds) == 0 {
-		return err
+	return t.RecordBatch(ctx, []sessiond.Event{e})
+}
+
+// RecordBatch is Record for several events, their deliveries enqueued in
+// one outbox write; see sessiond.BatchSink.
+func (t *Transmitter) RecordBatch(ctx context.Context, events []sessiond.Event) error {
+	var ds []sessiond.Delivery
+	for _, e := range events {
+		eds, err := t.Deliveries(ctx, e)
+		if err != nil {
+			return err
+		}
+		ds = append(ds, eds...)
+	}
+	if len(ds) == 0 {
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()

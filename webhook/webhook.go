@@ -409,21 +409,37 @@ type payload struct {
 // write is not abandoned when ctx is cancelled (the event has happened
 // whether or not its caller is still waiting); it has its own timeout.
 func (d *Dispatcher) Record(ctx context.Context, e sessiond.Event) error {
+	return d.RecordBatch(ctx, []sessiond.Event{e})
+}
+
+// RecordBatch is Record for several events, their deliveries enqueued in
+// one outbox write; see sessiond.BatchSink.
+func (d *Dispatcher) RecordBatch(ctx context.Context, events []sessiond.Event) error {
 	now := d.clock.Now()
-	if e.Time.IsZero() {
-		e.Time = now
+	var ds []sessiond.Delivery
+	for _, e := range events {
+		if e.Time.IsZero() {
+			e.Time = now
+		}
+		if e.ID == "" {
+			e.ID = sessiond.NewEventID(e.Time)
+		}
+		eds, err := d.Deliveries(e)
+		if err != nil {
+			return err
+		}
+		ds = append(ds, eds...)
 	}
-	if e.ID == "" {
-		e.ID = sessiond.NewEventID(e.Time)
-	}
-	ds, err := d.Deliveries(e)
-	if err != nil || len(ds) == 0 {
-		return err
+	if len(ds) == 0 {
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()
 	if err := d.outbox.EnqueueDeliveries(ctx, ds...); err != nil {
-		return fmt.Errorf("webhook: enqueue event %s: %w", e.ID, err)
+		if len(events) == 1 {
+			return fmt.Errorf("webhook: enqueue event %s: %w", ds[0].EventID, err)
+		}
+		return fmt.Errorf("webhook: enqueue %d events: %w", len(events), err)
 	}
 	return nil
 }

@@ -62,7 +62,10 @@ type fanout struct {
 	stopping context.Context
 }
 
-var _ sessiond.AtomicSink = (*fanout)(nil)
+var (
+	_ sessiond.AtomicSink = (*fanout)(nil)
+	_ sessiond.BatchSink  = (*fanout)(nil)
+)
 
 // now is the server's clock, the one the Manager is given, so that the
 // events the server dates itself agree with the Manager's.
@@ -137,32 +140,55 @@ func (f *fanout) Committed(ctx context.Context, e sessiond.Event) {
 // transmitter's included, with the context of the request that made the
 // change; see recordContext.
 func (f *fanout) Record(ctx context.Context, e sessiond.Event) error {
+	if err := f.record(ctx, []sessiond.Event{e}); err != nil {
+		return fmt.Errorf("record event %s: %w", e.ID, err)
+	}
+	return nil
+}
+
+// RecordBatch records events as Record does each, with one append to the
+// event log and one enqueue to each outbox for them all; see
+// sessiond.BatchSink.
+func (f *fanout) RecordBatch(ctx context.Context, events []sessiond.Event) error {
+	if err := f.record(ctx, events); err != nil {
+		return fmt.Errorf("record %d events: %w", len(events), err)
+	}
+	return nil
+}
+
+func (f *fanout) record(ctx context.Context, events []sessiond.Event) error {
 	ctx, cancel := f.recordContext(ctx)
 	defer cancel()
-	e = f.ip.MaskEvent(acting(ctx, e))
+	es := make([]sessiond.Event, len(events))
+	var alerted []sessiond.Event
+	for i, e := range events {
+		es[i] = f.ip.MaskEvent(acting(ctx, e))
+		if f.alerted(es[i]) {
+			alerted = append(alerted, es[i])
+		}
+	}
 	var errs []error
 	if f.log != nil {
-		if err := f.log.AppendEvents(ctx, e); err != nil {
+		if err := f.log.AppendEvents(ctx, es...); err != nil {
 			f.storeError("append_events", err)
 			errs = append(errs, fmt.Errorf("event log: %w", err))
 		}
 	}
-	f.observe(e)
-	if f.alerted(e) {
-		if err := f.webhooks.Record(ctx, e); err != nil {
+	for _, e := range es {
+		f.observe(e)
+	}
+	if len(alerted) > 0 {
+		if err := f.webhooks.RecordBatch(ctx, alerted); err != nil {
 			f.storeError("enqueue_deliveries", err)
 			errs = append(errs, fmt.Errorf("webhook outbox: %w", err))
 		}
 	}
 	if f.ssf != nil {
-		if err := f.ssf.Record(ctx, e); err != nil {
+		if err := f.ssf.RecordBatch(ctx, es); err != nil {
 			errs = append(errs, fmt.Errorf("ssf outbox: %w", err))
 		}
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("record event %s: %w", e.ID, errors.Join(errs...))
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // storeError counts op, a store call made for a request or a background

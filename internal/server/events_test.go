@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/metrics"
 	"github.com/sessiond/sessiond/sqlitestore"
+	"github.com/sessiond/sessiond/webhook"
 )
 
 // TestFanout_RecordKeepsErrorChain: when the event log fails, Record's
@@ -113,5 +115,68 @@ func TestFanout_MasksEventIPs(t *testing.T) {
 	}
 	if strings.Contains(logged.String(), "198.51.100.77") || !strings.Contains(logged.String(), `"client_ip":"198.51.100.0"`) {
 		t.Errorf("log %s; want client_ip 198.51.100.0 and not the whole address", logged.String())
+	}
+}
+
+// writesCounted counts the event log and outbox writes of a store.
+type writesCounted struct {
+	*memstore.Store
+	appends, enqueues int
+}
+
+func (s *writesCounted) AppendEvents(ctx context.Context, events ...sessiond.Event) error {
+	s.appends++
+	return s.Store.AppendEvents(ctx, events...)
+}
+
+func (s *writesCounted) EnqueueDeliveries(ctx context.Context, ds ...sessiond.Delivery) error {
+	s.enqueues++
+	return s.Store.EnqueueDeliveries(ctx, ds...)
+}
+
+// TestFanout_RecordBatch: a run of events (the concurrent-login check's)
+// costs one event log write and one outbox write, not one of each per
+// event, and every event is stored and alerted as Record would.
+func TestFanout_RecordBatch(t *testing.T) {
+	ctx := context.Background()
+	met, err := metrics.New(metrics.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &writesCounted{Store: memstore.New()}
+	secret, err := webhook.ParseSecret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := webhook.New(webhook.Options{Outbox: st, Endpoints: []webhook.Endpoint{
+		{Name: "siem", URL: "https://siem.example/hook", Secret: secret, Events: []sessiond.EventType{sessiond.EventConcurrentLogin}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fanout{log: st, webhooks: d, metrics: met, slog: slog.New(slog.DiscardHandler)}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	var events []sessiond.Event
+	for i := range 5 {
+		at := now.Add(time.Duration(i) * time.Microsecond)
+		events = append(events, sessiond.Event{ID: sessiond.NewEventID(at), Time: at, Type: sessiond.EventConcurrentLogin,
+			Subject: "user" + strconv.Itoa(i)})
+	}
+	if err := f.RecordBatch(ctx, events); err != nil {
+		t.Fatal(err)
+	}
+	if st.appends != 1 || st.enqueues != 1 {
+		t.Errorf("%d event log writes, %d outbox writes for %d events; want 1 and 1", st.appends, st.enqueues, len(events))
+	}
+	got, _, err := st.QueryEvents(ctx, sessiond.EventQuery{Limit: 10})
+	if err != nil || len(got) != len(events) {
+		t.Fatalf("QueryEvents: %d events, %v; want %d", len(got), err, len(events))
+	}
+	for i := range got {
+		if got[i].ID != events[i].ID {
+			t.Errorf("stored event %d: %s, want %s", i, got[i].ID, events[i].ID)
+		}
+	}
+	if n, err := st.CountDeliveries(ctx, sessiond.DeliveryPending); err != nil || n != len(events) {
+		t.Errorf("%d pending deliveries, %v; want %d", n, err, len(events))
 	}
 }
