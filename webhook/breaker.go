@@ -37,8 +37,11 @@ type pass struct {
 	wg      sync.WaitGroup // claims not yet recorded
 	workers sync.WaitGroup // goroutines sending its claims
 	held    atomic.Int64   // claims not yet recorded
-	wake    chan struct{}  // if not nil, signalled when a claim is recorded
-	log     *slog.Logger   // if not nil, errors are logged here, else kept in errs
+	// unrecorded is the Dispatcher's count of the claims not yet recorded
+	// over all passes (Unrecorded).
+	unrecorded *atomic.Int64
+	wake       chan struct{} // if not nil, signalled when a claim is recorded
+	log        *slog.Logger  // if not nil, errors are logged here, else kept in errs
 
 	mu   sync.Mutex
 	errs []error
@@ -47,6 +50,7 @@ type pass struct {
 func (p *pass) add() {
 	p.wg.Add(1)
 	p.held.Add(1)
+	p.unrecorded.Add(1)
 }
 
 // done records that a claim has been recorded in the outbox (or that
@@ -62,6 +66,7 @@ func (p *pass) done(err error) {
 		}
 	}
 	p.held.Add(-1)
+	p.unrecorded.Add(-1)
 	if p.wake != nil {
 		select {
 		case p.wake <- struct{}{}:

@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sessiond/sessiond"
@@ -237,6 +238,8 @@ type Sender interface {
 // for its slots.
 type Dispatcher struct {
 	outbox sessiond.Outbox
+	// unrecorded counts the claims of every pass not yet recorded.
+	unrecorded atomic.Int64
 	// endpoints are pointers so that printing the Dispatcher (%v, %+v, a
 	// slog attribute) shows addresses, never an endpoint's Secret.
 	endpoints   []*Endpoint
@@ -481,7 +484,7 @@ func (d *Dispatcher) Deliveries(e sessiond.Event) ([]sessiond.Delivery, error) {
 // (those in flight once their requests are cut short) and returns after
 // every request it started has ended.
 func (d *Dispatcher) Run(ctx context.Context) {
-	p := &pass{log: d.log, wake: make(chan struct{}, 1)}
+	p := &pass{log: d.log, wake: make(chan struct{}, 1), unrecorded: &d.unrecorded}
 	t := time.NewTicker(d.poll)
 	defer t.Stop()
 	more := true // the outbox may hold more due deliveries than Run took
@@ -521,6 +524,14 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	}
 }
 
+// Unrecorded returns how many claimed deliveries this Dispatcher holds
+// whose outcome, or release, is not yet written to the outbox. Should the
+// process exit now, each stays hidden until its lease runs out and is then
+// tried again, by any node; one whose attempt reached the receiver is sent
+// twice (receivers deduplicate on the webhook-id header). It is safe for
+// concurrent use.
+func (d *Dispatcher) Unrecorded() int { return int(d.unrecorded.Load()) }
+
 // DeliverDue makes one pass: it claims up to a batch of due deliveries,
 // sends them concurrently (at most 8 at once to an endpoint, see
 // Dispatcher), records each outcome, and returns how many it claimed. A
@@ -530,7 +541,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 // outcome failed; an unrecorded delivery is tried again once its lease
 // runs out.
 func (d *Dispatcher) DeliverDue(ctx context.Context) (int, error) {
-	p := &pass{}
+	p := &pass{unrecorded: &d.unrecorded}
 	n, err := d.claim(ctx, p, batchSize)
 	if err != nil {
 		return 0, err

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -47,10 +48,25 @@ type app struct {
 	configPath     string
 	listen         string
 	dataDir        string
-	// again receives at each SIGTERM or SIGINT after the first
-	// (notifyStop).
-	again <-chan struct{}
+	// again receives at each SIGTERM or SIGINT after the first, once a
+	// command took it (takeAgain); ownsAgain says one did.
+	again     <-chan struct{}
+	ownsAgain atomic.Bool
 }
+
+// takeAgain returns the channel that receives each further SIGTERM or
+// SIGINT, for a command that stops by steps (serve): from then on a
+// further signal is the command's to act on, and no longer stops the
+// process at once.
+func (a *app) takeAgain() <-chan struct{} {
+	a.ownsAgain.Store(true)
+	return a.again
+}
+
+// errStoppedNow: a further SIGTERM or SIGINT arrived while a command was
+// still stopping after the first, and the process stopped without waiting
+// for it.
+var errStoppedNow = errors.New("stopped at once by a further signal, before the command finished")
 
 func (a *app) getenv(name string) string {
 	for _, kv := range a.environ {
@@ -84,20 +100,20 @@ func run(args []string, stdout, stderr io.Writer, environ []string) int {
 	root.InitDefaultCompletionCmd(args...)
 	eachCommand(root, refuseUnknownSubcommands)
 	groupUsage(root)
-	ran := false
+	var ran atomic.Bool
 	eachCommand(root, func(c *cobra.Command) {
 		if runE := c.RunE; runE != nil {
 			c.RunE = func(cmd *cobra.Command, args []string) error {
-				ran = true
+				ran.Store(true)
 				return runE(cmd, args)
 			}
 		}
 	})
 
-	ctx, stop := a.notifyStop()
+	ctx, stopNow, stop := a.notifyStop()
 	defer stop()
-	err := root.ExecuteContext(ctx)
-	if err != nil && !ran {
+	err := executeUntil(ctx, root, stopNow)
+	if err != nil && !errors.Is(err, errStoppedNow) && !ran.Load() {
 		err = usageError{err}
 	}
 	if err == nil && out.err != nil {
@@ -112,18 +128,51 @@ func run(args []string, stdout, stderr io.Writer, environ []string) int {
 	return exitCode(err)
 }
 
+// executeUntil runs root until it returns, or until stopNow: then it
+// returns errStoppedNow at once and leaves the command running (the
+// process is about to exit).
+func executeUntil(ctx context.Context, root *cobra.Command, stopNow <-chan struct{}) error {
+	errc := make(chan error, 1)
+	go func() { errc <- root.ExecuteContext(ctx) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-stopNow:
+		select {
+		case err := <-errc: // it finished meanwhile
+			return err
+		default:
+			return errStoppedNow
+		}
+	}
+}
+
 // notifyStop returns a context that SIGTERM or SIGINT ends, as
-// signal.NotifyContext does, and sends on a.again at each further one:
-// serve's shutdown delay then ends at once (an operator pressing Ctrl-C
-// again), and one more stops without finishing the graceful stop.
-func (a *app) notifyStop() (context.Context, func()) {
+// signal.NotifyContext does; see watchSignals for the further ones.
+func (a *app) notifyStop() (context.Context, <-chan struct{}, func()) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	ctx, stopNow, stop := a.watchSignals(sigs)
+	return ctx, stopNow, func() {
+		signal.Stop(sigs)
+		stop()
+	}
+}
+
+// watchSignals returns a context the first signal on sigs ends. A further
+// one goes to a.again when a command took it (takeAgain): serve's shutdown
+// delay then ends at once (an operator pressing Ctrl-C again), and one
+// more stops without finishing the graceful stop. Any other command
+// stopping slowly after the first (a store or server that does not
+// answer) is not waited for: the further signal closes stopNow, as it
+// stops serve at once.
+func (a *app) watchSignals(sigs <-chan os.Signal) (context.Context, <-chan struct{}, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	// One pending at most: a signal nobody takes yet (between the delay
 	// and the teardown) is kept for the next step; more add nothing.
 	again := make(chan struct{}, 1)
 	a.again = again
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	stopNow := make(chan struct{})
 	quit, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
@@ -137,14 +186,17 @@ func (a *app) notifyStop() (context.Context, func()) {
 				cancel()
 				continue
 			}
+			if !a.ownsAgain.Load() {
+				close(stopNow)
+				return
+			}
 			select {
 			case again <- struct{}{}:
 			default:
 			}
 		}
 	}()
-	return ctx, func() {
-		signal.Stop(sigs)
+	return ctx, stopNow, func() {
 		close(quit)
 		<-done
 		cancel()

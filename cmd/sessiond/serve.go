@@ -54,7 +54,7 @@ func (a *app) serveCmd() *cobra.Command {
 				Findings:    func(f []config.Finding) { findings = f },
 				Getenv:      a.getenv, // SESSIOND_KEK, as serveConfig checked it
 				GCHeadroom:  a.getenv("GOGC") == "",
-				Again:       a.again,
+				Again:       a.takeAgain(),
 			})
 			if errors.Is(err, server.ErrInvalidConfig) {
 				_ = closeLog() // the findings' log lines first, then the report

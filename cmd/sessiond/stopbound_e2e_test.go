@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -15,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiond/sessiond/internal/delayproxy"
 	"github.com/sessiond/sessiond/internal/redisclustertest"
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // TestServe_StopBoundedOnHungStore: a node whose store stops answering (a
@@ -29,20 +33,58 @@ import (
 // check's last write, 5 s) and the store's close: 10.8 s for 1s + 3s.
 func TestServe_StopBoundedOnHungStore(t *testing.T) {
 	t.Parallel()
+	port, redis := redisclustertest.StartProcess(t)
+	defer redis.Signal(syscall.SIGCONT) // before StartProcess's cleanup kills it
+	stopBoundedOnHungStore(t, []string{
+		"SESSIOND_STORE_DRIVER=redis",
+		fmt.Sprintf("SESSIOND_STORE_DSN=redis://127.0.0.1:%d/0", port),
+	}, func() error { return redis.Signal(syscall.SIGSTOP) })
+}
+
+// TestServe_StopBoundedOnHungPostgres: the same on PostgreSQL, which
+// stops answering behind a frozen proxy (the test must not stop the
+// server it shares): its pool's connections stay open, their queries
+// unanswered.
+func TestServe_StopBoundedOnHungPostgres(t *testing.T) {
+	t.Parallel()
+	u := os.Getenv("SESSIOND_TEST_POSTGRES_URL")
+	if u == "" {
+		testenv.Unset(t, "SESSIOND_TEST_POSTGRES_URL", "the stop on a hung PostgreSQL is not tested")
+		return
+	}
+	pu, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := testenv.PostgresSchema(t, u, "stophung")
+	proxy, err := delayproxy.Start("127.0.0.1:0", pu.Host, delayproxy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	pu.Host = proxy.Addr()
+	stopBoundedOnHungStore(t, []string{
+		"SESSIOND_STORE_DRIVER=postgres",
+		"SESSIOND_STORE_DSN=" + pu.String(),
+		"SESSIOND_STORE_NAMESPACE=" + schema,
+	}, func() error { proxy.Freeze(); return nil })
+}
+
+// stopBoundedOnHungStore starts a node on the store env names, logs in,
+// freezes the store, sends requests that wait on it, and checks the node
+// exits 0 by itself within shutdown_delay + shutdown_timeout of SIGTERM.
+func stopBoundedOnHungStore(t *testing.T, storeEnv []string, freeze func() error) {
+	t.Helper()
 	const (
 		delay   = time.Second
 		timeout = 3 * time.Second
 		margin  = 4 * time.Second // the kill deadlines keep 5 s; room for a loaded machine
 	)
-	port, redis := redisclustertest.StartProcess(t)
-	defer redis.Signal(syscall.SIGCONT) // before StartProcess's cleanup kills it
-	n := startNode(t, nodeConfig{env: []string{
+	n := startNode(t, nodeConfig{env: append([]string{
 		"SESSIOND_API_KEY=" + testAPIKey,
-		"SESSIOND_STORE_DRIVER=redis",
-		fmt.Sprintf("SESSIOND_STORE_DSN=redis://127.0.0.1:%d/0", port),
 		"SESSIOND_SERVER_SHUTDOWN_DELAY=" + delay.String(),
 		"SESSIOND_SERVER_SHUTDOWN_TIMEOUT=" + timeout.String(),
-	}})
+	}, storeEnv...)})
 	post := func(path, body string) (*http.Response, error) {
 		req, _ := http.NewRequest(http.MethodPost, n.url+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+testAPIKey)
@@ -55,7 +97,7 @@ func TestServe_StopBoundedOnHungStore(t *testing.T) {
 	}
 	resp.Body.Close()
 
-	if err := redis.Signal(syscall.SIGSTOP); err != nil {
+	if err := freeze(); err != nil {
 		t.Fatal(err)
 	}
 	// Requests in flight on the frozen store when the stop begins.

@@ -56,6 +56,10 @@ type Proxy struct {
 	open   map[net.Conn]struct{}
 	closed bool
 	wg     sync.WaitGroup
+	// thaw is closed when the proxy stops being frozen; nil while it is
+	// not (Freeze). closing is closed by Close: it ends every wait.
+	thaw    chan struct{}
+	closing chan struct{}
 }
 
 // Options configures Start.
@@ -74,7 +78,7 @@ func Start(addr, target string, o Options) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{ln: ln, target: target, trace: o.Trace, open: map[net.Conn]struct{}{}}
+	p := &Proxy{ln: ln, target: target, trace: o.Trace, open: map[net.Conn]struct{}{}, closing: make(chan struct{})}
 	p.dialCtx, p.cancelDial = context.WithCancel(context.Background())
 	p.SetRTT(o.RTT)
 	p.wg.Add(1)
@@ -90,6 +94,37 @@ func (p *Proxy) SetRTT(d time.Duration) { p.oneWay.Store(int64(max(d, 0) / 2)) }
 
 // RTT is the round-trip time added.
 func (p *Proxy) RTT() time.Duration { return time.Duration(2 * p.oneWay.Load()) }
+
+// Freeze stops forwarding: from now on every chunk read, in either
+// direction, waits until Thaw, as with a store that stopped answering
+// (a process stopped, a network partition) while its connections stay
+// open. Close ends the wait. A test can freeze a store it shares with
+// others this way, which it must not stop.
+func (p *Proxy) Freeze() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.thaw == nil {
+		p.thaw = make(chan struct{})
+	}
+}
+
+// Thaw forwards again what Freeze held, in order.
+func (p *Proxy) Thaw() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.thaw != nil {
+		close(p.thaw)
+		p.thaw = nil
+	}
+}
+
+// held returns the channel to wait on before writing a chunk, nil when
+// the proxy is not frozen.
+func (p *Proxy) held() chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.thaw
+}
 
 // Stats returns the counters.
 func (p *Proxy) Stats() Stats {
@@ -111,6 +146,9 @@ func (p *Proxy) Close() error {
 	err := p.ln.Close()
 	p.cancelDial()
 	p.mu.Lock()
+	if !p.closed {
+		close(p.closing)
+	}
 	p.closed = true
 	for c := range p.open {
 		c.Close()
@@ -221,6 +259,12 @@ func (p *Proxy) pipe(src, dst net.Conn, last *atomic.Int32, fromClient bool) {
 	for c := range q {
 		if d := time.Until(c.due); d > 0 {
 			time.Sleep(d)
+		}
+		if thaw := p.held(); thaw != nil {
+			select {
+			case <-thaw:
+			case <-p.closing: // dst is closed: the write below fails
+			}
 		}
 		if _, err := dst.Write(c.b); err != nil {
 			src.Close() // ends the reader

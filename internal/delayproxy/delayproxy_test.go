@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -181,5 +182,52 @@ func TestProxy_CloseWithOpenConnection(t *testing.T) {
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, err := c.Read(make([]byte, 1)); err == nil {
 		t.Error("Read after Close = nil error; want the connection closed")
+	}
+}
+
+// TestProxy_Freeze: a frozen proxy forwards nothing, its connections
+// open, until Thaw, which forwards what it held; Close ends a freeze.
+func TestProxy_Freeze(t *testing.T) {
+	p := start(t, delayproxy.Options{})
+	c, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	roundTrip(t, c, r, "a\n")
+
+	p.Freeze()
+	if _, err := io.WriteString(c, "b\n"); err != nil {
+		t.Fatal(err)
+	}
+	// A short look: nothing may come back while frozen.
+	c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if l, err := r.ReadString('\n'); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read while frozen = %q, %v; want nothing (deadline exceeded)", l, err)
+	}
+	c.SetReadDeadline(time.Time{})
+	p.Thaw()
+	if l, err := r.ReadString('\n'); err != nil || l != "b\n" {
+		t.Fatalf("read after Thaw = %q, %v; want the held line", l, err)
+	}
+
+	p.Freeze()
+	if _, err := io.WriteString(c, "c\n"); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- p.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close of a frozen proxy still waiting after 30s")
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if l, err := r.ReadString('\n'); err == nil {
+		t.Errorf("read after Close = %q; want the connection closed", l)
 	}
 }

@@ -248,6 +248,7 @@ func Run(ctx context.Context, o Options) (err error) {
 			return err
 		}
 		bgLoops.Go(events.webhooks.Run)
+		down.unrecorded = events.webhooks.Unrecorded
 	}
 	checker, err := buildAnomaly(cfg)
 	if err != nil {

@@ -72,6 +72,24 @@ type shutdown struct {
 	store    sessiond.Store
 	// again receives a further SIGTERM or SIGINT: stop at once.
 	again <-chan struct{}
+	// unrecorded, if set, counts the webhook deliveries claimed and not yet
+	// recorded (webhook.Dispatcher.Unrecorded): what an exit before the
+	// teardown's end leaves hidden until its lease runs out.
+	unrecorded func() int
+}
+
+// cut is what an exit before the teardown's end logs beside the step it
+// left. Nothing else is worth the time it has not got: the process's exit
+// closes the store's connections (PostgreSQL rolls back a transaction
+// left open, Redis applies a command whole or not at all), and SQLite's
+// commits are already in its -wal file, which the next start reads.
+func (s *shutdown) cut(attrs ...any) []any {
+	if s.unrecorded != nil {
+		// Each is tried again once its lease runs out, by any node; one
+		// whose attempt reached the receiver is sent twice.
+		attrs = append(attrs, "webhook_deliveries_unrecorded", s.unrecorded())
+	}
+	return attrs
 }
 
 // tailReserve is the part of grace kept, after the requests in flight,
@@ -119,11 +137,11 @@ func (s *shutdown) run() error {
 	case <-timeout:
 		// Past grace the orchestrator kills the process: exit first,
 		// saying what did not finish.
-		s.log.Error("shutdown timeout reached: exiting without waiting further", "waiting_for", current(),
-			"shutdown_timeout", s.grace.String())
+		s.log.Error("shutdown timeout reached: exiting without waiting further", s.cut("waiting_for", current(),
+			"shutdown_timeout", s.grace.String())...)
 		return nil
 	case <-s.again:
-		s.log.Error("stopping at once at a further signal: the graceful stop was cut short", "cut", current())
+		s.log.Error("stopping at once at a further signal: the graceful stop was cut short", s.cut("cut", current())...)
 		return ErrStoppedNow
 	}
 }

@@ -63,3 +63,37 @@ func TestShutdown_Bounds(t *testing.T) {
 		})
 	}
 }
+
+// TestShutdown_TimeoutCountsUnrecordedDeliveries: an exit at the timeout,
+// or at a further signal, says how many webhook deliveries it leaves
+// claimed and unrecorded (tried again after their lease, perhaps sent
+// twice), so the operator need not guess from "waiting_for".
+func TestShutdown_TimeoutCountsUnrecordedDeliveries(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		signal bool
+	}{
+		{"timeout", false},
+		{"further signal", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			bg := newBackground()
+			release := make(chan struct{})
+			defer close(release)
+			bg.Go(func(ctx context.Context) { <-release }) // a last write on a hung store
+			again := make(chan struct{}, 1)
+			grace := 50 * time.Millisecond
+			if tc.signal {
+				grace = time.Hour
+				again <- struct{}{}
+			}
+			s := &shutdown{log: slog.New(slog.NewTextHandler(&logs, nil)), grace: grace, bg: bg, store: memstore.New(),
+				again: again, unrecorded: func() int { return 2 }}
+			_ = s.run()
+			if !strings.Contains(logs.String(), "webhook_deliveries_unrecorded=2") {
+				t.Errorf("no count of the unrecorded webhook deliveries in the log\n%s", logs.String())
+			}
+		})
+	}
+}

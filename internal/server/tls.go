@@ -15,20 +15,28 @@ import (
 
 // certReloader serves the certificate in server.tls_cert_file and
 // server.tls_key_file, loading the pair again whenever either file's
-// modification time or size changes, so a renewed certificate is served
-// without a restart. It checks at each new handshake (two stat calls, next
-// to a handshake's public-key operations); a pair that fails to load (a
-// renewal half written) is logged and the previous one kept.
+// modification time, size or identity (a file renamed over it) changes,
+// so a renewed certificate is served without a restart. It checks at each
+// new handshake (two stat calls, next to a handshake's public-key
+// operations); a pair that fails to load (a renewal half written) is
+// logged and the previous one kept, and the failure stands, without
+// reading the files again, until they change.
 type certReloader struct {
 	certFile, keyFile string
 	log               *slog.Logger
 	now               func() time.Time // dates the failure log's throttle
+	load              func(certFile, keyFile string) (tls.Certificate, []error)
 
 	mu    sync.Mutex
 	cert  *tls.Certificate
 	seen  [2]fileStamp // of certFile and keyFile when cert was loaded
 	tried [2]fileStamp // of the files the last reload read
-	fail  reloadFailure
+	reads int          // counts the reloads that read the files
+	// triedErr is why the files as tried did not load, nil if they did:
+	// kept so that every handshake does not read and parse them again
+	// while they stay broken.
+	triedErr error
+	fail     reloadFailure
 }
 
 // reloadFailLogEvery is how often a reload failure that stands is logged
@@ -41,7 +49,7 @@ const reloadFailLogEvery = time.Minute
 // otherwise one line per reloadFailLogEvery with the count of handshakes
 // that met it unlogged.
 type reloadFailure struct {
-	key    string // the files' stamps and the error, "" while none
+	key    string // the reload that read the files, and the error; "" while none
 	logged time.Time
 	muted  int
 }
@@ -50,7 +58,7 @@ type reloadFailure struct {
 // reloadFailLogEvery ago. The caller holds c.mu.
 func (c *certReloader) logFailure(err error) {
 	now := c.now()
-	key := fmt.Sprint(c.tried, err)
+	key := fmt.Sprint(c.reads, err)
 	if key == c.fail.key && now.Sub(c.fail.logged) < reloadFailLogEvery {
 		c.fail.muted++
 		return
@@ -60,9 +68,11 @@ func (c *certReloader) logFailure(err error) {
 	c.fail = reloadFailure{key: key, logged: now}
 }
 
+// fileStamp tells whether a file may have changed: its modification
+// time, size and identity (device and inode on Unix), so that a file
+// renamed over it with the same time and size still counts as a change.
 type fileStamp struct {
-	mod  time.Time
-	size int64
+	fi os.FileInfo // nil: none
 }
 
 func stamp(path string) (fileStamp, error) {
@@ -70,12 +80,19 @@ func stamp(path string) (fileStamp, error) {
 	if err != nil {
 		return fileStamp{}, err
 	}
-	return fileStamp{fi.ModTime(), fi.Size()}, nil
+	return fileStamp{fi}, nil
 }
+
+func (a fileStamp) same(b fileStamp) bool {
+	return a.fi != nil && b.fi != nil && a.fi.ModTime().Equal(b.fi.ModTime()) && a.fi.Size() == b.fi.Size() &&
+		os.SameFile(a.fi, b.fi)
+}
+
+func sameStamps(a, b [2]fileStamp) bool { return a[0].same(b[0]) && a[1].same(b[1]) }
 
 // newCertReloader loads the pair once; an error here stops the server.
 func newCertReloader(certFile, keyFile string, log *slog.Logger) (*certReloader, error) {
-	c := &certReloader{certFile: certFile, keyFile: keyFile, log: log, now: time.Now}
+	c := &certReloader{certFile: certFile, keyFile: keyFile, log: log, now: time.Now, load: loadPair}
 	if err := c.reload(); err != nil {
 		return nil, err
 	}
@@ -93,15 +110,20 @@ func (c *certReloader) reload() error {
 	if err != nil {
 		return fmt.Errorf("server.tls_key_file: %w", err)
 	}
-	if c.cert != nil && c.seen == [2]fileStamp{cs, ks} {
+	now := [2]fileStamp{cs, ks}
+	if c.cert != nil && sameStamps(c.seen, now) {
 		return nil
 	}
-	c.tried = [2]fileStamp{cs, ks}
-	pair, errs := loadPair(c.certFile, c.keyFile)
+	if c.triedErr != nil && sameStamps(c.tried, now) {
+		return c.triedErr
+	}
+	c.tried, c.reads = now, c.reads+1
+	pair, errs := c.load(c.certFile, c.keyFile)
 	if len(errs) > 0 {
+		c.triedErr = errs[0]
 		return errs[0]
 	}
-	c.cert, c.seen, c.fail = &pair, [2]fileStamp{cs, ks}, reloadFailure{}
+	c.cert, c.seen, c.triedErr, c.fail = &pair, now, nil, reloadFailure{}
 	if pair.Leaf != nil {
 		c.log.Info("TLS certificate loaded", "subject", pair.Leaf.Subject.String(),
 			"not_after", pair.Leaf.NotAfter.UTC().Format(time.RFC3339), "serial", pair.Leaf.SerialNumber.String())

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"log/slog"
 	"os"
@@ -82,6 +83,80 @@ func TestCertReloader_FailureLogThrottled(t *testing.T) {
 		step.do()
 		if got := errorLines(); !slices.Equal(got, step.want) {
 			t.Errorf("%s: ERROR lines with repeated = %v; want %v", step.name, got, step.want)
+		}
+	}
+}
+
+// TestCertReloader_BrokenPairReadOnce: while a broken pair stays as it
+// is, a handshake reads neither file again (only their stamps): the
+// failure is kept until the files' modification time, size or identity
+// changes, and the last good pair is served meanwhile. A change of either
+// file, a rename over it included, is read at the next handshake.
+func TestCertReloader_BrokenPairReadOnce(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	cp, kp := testenv.CertPEM(t, testenv.SelfSigned(t, 1, "127.0.0.1"))
+	write := func(path string, b []byte) {
+		t.Helper()
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(certFile, cp)
+	write(keyFile, kp)
+	c, err := newCertReloader(certFile, keyFile, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, _ := c.GetCertificate(nil)
+	reads := 0
+	c.load = func(certFile, keyFile string) (tls.Certificate, []error) {
+		reads++
+		return loadPair(certFile, keyFile)
+	}
+	handshakes := func(n int) {
+		t.Helper()
+		for range n {
+			if cert, err := c.GetCertificate(nil); err != nil || cert != good {
+				t.Fatalf("GetCertificate = %v, %v; want the last good pair", cert, err)
+			}
+		}
+	}
+	// renameOver replaces path by a new file (a new inode) with the same
+	// content and modification time: only its identity changes.
+	renameOver := func(path string) {
+		t.Helper()
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(path+".tmp", b)
+		if err := os.Chtimes(path+".tmp", fi.ModTime(), fi.ModTime()); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(path+".tmp", path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, step := range []struct {
+		name string
+		do   func()
+		want int // reads of the pair
+	}{
+		{"the pair is broken", func() { write(keyFile, []byte("not a key")); handshakes(50) }, 1},
+		{"it stays broken", func() { handshakes(50) }, 0},
+		{"the key is written again, still broken", func() { write(keyFile, []byte("still not a key")); handshakes(20) }, 1},
+		{"the key is renamed over, same time and size", func() { renameOver(keyFile); handshakes(20) }, 1},
+		{"the certificate is renamed over", func() { renameOver(certFile); handshakes(20) }, 1},
+	} {
+		reads = 0
+		step.do()
+		if reads != step.want {
+			t.Errorf("%s: the pair was read %d times; want %d", step.name, reads, step.want)
 		}
 	}
 }
