@@ -5,6 +5,8 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -64,31 +66,51 @@ func (s *Store) checkCurrent(ctx context.Context) error {
 	return nil
 }
 
-// Migrate creates the schema if missing and applies, in one transaction and
-// in version order, every embedded migration not recorded in its
-// schema_migrations table. On an up-to-date schema it changes nothing. It
-// fails if the schema carries a version this build does not know (a newer
-// sessiond migrated it). New calls it; it is safe to run at the same time
-// from any number of nodes: the transaction first takes an advisory lock
-// on the schema, so one node migrates and the others then find nothing to
-// do.
+// Migrate creates the schema if missing and applies, in version order,
+// every embedded migration not recorded in its schema_migrations table:
+// in one transaction, but for those that run outside one (migration.
+// NoTransactionMarker: an index built CONCURRENTLY), which it applies one
+// at a time on a connection of its own. On an up-to-date schema it
+// changes nothing. It fails if the schema carries a version this build
+// does not know (a newer sessiond migrated it). New calls it; it is safe
+// to run at the same time from any number of nodes: each step first takes
+// an advisory lock on the schema, so one node migrates and the others then
+// find nothing to do.
 func (s *Store) Migrate(ctx context.Context) error {
 	if s.closed.Load() {
 		return errClosed
 	}
 	all, err := migration.Load(migrationFS, "migrations")
+	if err == nil {
+		err = checkOutside(all)
+	}
 	if err != nil {
 		return fmt.Errorf("pgstore: migrate: %w", err)
 	}
+	for {
+		outside, err := s.migrateInTransaction(ctx, all)
+		if err != nil || !outside {
+			return err
+		}
+		if err := s.migrateOutside(ctx, all); err != nil {
+			return s.translate("migrate", err)
+		}
+	}
+}
+
+// migrateInTransaction applies the first pending migrations that run in a
+// transaction (migration.Batch), retrying a lost table lock. It reports
+// whether one that runs outside a transaction is pending after them.
+func (s *Store) migrateInTransaction(ctx context.Context, all []migration.Migration) (outside bool, err error) {
 	var applied []migration.Migration
 	for attempt := 1; ; attempt++ {
-		applied, err = s.migrateOnce(ctx, all)
+		applied, outside, err = s.migrateOnce(ctx, all)
 		why := lockLost(err)
 		if why == "" {
 			break
 		}
 		if attempt == migrationAttempts {
-			return fmt.Errorf("%w (schema %s, %d attempts of %s each; find the blocking transaction in pg_locks and pg_stat_activity): %w",
+			return false, fmt.Errorf("%w (schema %s, %d attempts of %s each; find the blocking transaction in pg_locks and pg_stat_activity): %w",
 				ErrMigrationLocked, s.schema, attempt, s.migrationLock, s.translate("migrate", err))
 		}
 		pause := s.migrationLock * time.Duration(min(1<<(attempt-1), 8))
@@ -96,17 +118,17 @@ func (s *Store) Migrate(ctx context.Context) error {
 			"schema", s.schema, "attempt", attempt, "of", migrationAttempts, "retry_in", pause.String())
 		select {
 		case <-ctx.Done():
-			return s.translate("migrate", ctx.Err())
+			return false, s.translate("migrate", ctx.Err())
 		case <-time.After(pause):
 		}
 	}
 	if err != nil {
-		return s.translate("migrate", err)
+		return false, s.translate("migrate", err)
 	}
 	for _, m := range applied {
 		s.log.Info("pgstore: applied migration", "schema", s.schema, "version", m.Version, "name", m.Name)
 	}
-	return nil
+	return outside, nil
 }
 
 // lockLost says why the migration's transaction lost its table locks, or
@@ -131,13 +153,15 @@ func lockLost(err error) string {
 	return ""
 }
 
-// migrateOnce is one attempt at Migrate's transaction: the migrations it
-// applied, or its error untranslated.
-func (s *Store) migrateOnce(ctx context.Context, all []migration.Migration) ([]migration.Migration, error) {
+// migrateOnce is one attempt at migrateInTransaction's transaction: the
+// migrations it applied and whether one that runs outside a transaction
+// is pending after them, or its error untranslated.
+func (s *Store) migrateOnce(ctx context.Context, all []migration.Migration) ([]migration.Migration, bool, error) {
 	schema := pgx.Identifier{s.schema}.Sanitize()
 	var applied []migration.Migration
+	var outside bool
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		applied = nil
+		applied, outside = nil, false
 		// Held until commit. Everything below, CREATE SCHEMA included,
 		// happens under it, so concurrent starts cannot race on DDL. It
 		// waits without a bound: only other migrating nodes hold it.
@@ -174,9 +198,19 @@ func (s *Store) migrateOnce(ctx context.Context, all []migration.Migration) ([]m
 		if err != nil {
 			return fmt.Errorf("schema %s: %w", s.schema, err)
 		}
-		if len(pending) == 0 {
+		batch := migration.Batch(pending)
+		if len(versions) == 0 {
+			// A new schema: no node serves on it, so nothing waits for
+			// an index built in this transaction, and a concurrent build
+			// would wait for every older transaction of the database.
+			batch = pending
+		}
+		if len(batch) == 0 || batch[0].NoTransaction {
+			outside = len(batch) > 0
 			return nil
 		}
+		// Versions stay in order: what follows the batch runs outside.
+		outside = len(batch) < len(pending)
 		// Migration files name tables unqualified. The lock timeout keeps
 		// the queries of serving nodes from queueing behind a DDL statement
 		// that waits for a lock (Options.MigrationLockTimeout).
@@ -184,8 +218,12 @@ func (s *Store) migrateOnce(ctx context.Context, all []migration.Migration) ([]m
 			schema, lockTimeoutMillis(s.migrationLock))); err != nil {
 			return err
 		}
-		for _, m := range pending {
-			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+		for _, m := range batch {
+			sql := m.SQL
+			if m.NoTransaction {
+				sql = concurrently.ReplaceAllString(sql, "INDEX")
+			}
+			if _, err := tx.Exec(ctx, sql); err != nil {
 				return fmt.Errorf("%s: %w", m.Name, err)
 			}
 			if _, err := tx.Exec(ctx, "INSERT INTO "+schema+".schema_migrations (version, name) VALUES ($1, $2)", m.Version, m.Name); err != nil {
@@ -195,11 +233,145 @@ func (s *Store) migrateOnce(ctx context.Context, all []migration.Migration) ([]m
 		}
 		return nil
 	})
-	return applied, err
+	return applied, outside, err
 }
 
 // lockTimeoutMillis is d as lock_timeout's whole milliseconds, rounded up:
 // PostgreSQL reads 0 as no timeout at all.
 func lockTimeoutMillis(d time.Duration) int64 {
 	return max(1, (d + time.Millisecond - 1).Milliseconds())
+}
+
+// concurrentIndexSQL is the one statement a migration outside a
+// transaction may hold: an index built CONCURRENTLY, which a later start
+// can check and finish (migrateOutside).
+var concurrentIndexSQL = regexp.MustCompile(`(?is)^CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+IF\s+NOT\s+EXISTS\s+([a-z_][a-z0-9_]*)\s+ON\s[^;]*;?$`)
+
+// concurrently matches a concurrentIndexSQL statement's CONCURRENTLY,
+// dropped when a new schema's transaction builds the index.
+var concurrently = regexp.MustCompile(`(?i)\bINDEX\s+CONCURRENTLY\b`)
+
+// concurrentIndex returns the index m builds outside a transaction, or ""
+// if m is not one statement CREATE INDEX CONCURRENTLY IF NOT EXISTS.
+func concurrentIndex(m migration.Migration) string {
+	var b strings.Builder
+	for line := range strings.Lines(m.SQL) {
+		if !strings.HasPrefix(strings.TrimSpace(line), "--") {
+			b.WriteString(line)
+		}
+	}
+	match := concurrentIndexSQL.FindStringSubmatch(strings.TrimSpace(b.String()))
+	if match == nil {
+		return ""
+	}
+	return match[1]
+}
+
+// checkOutside fails unless each migration of all that runs outside a
+// transaction builds one index CONCURRENTLY IF NOT EXISTS: anything else
+// could not be resumed after it ended half-way.
+func checkOutside(all []migration.Migration) error {
+	for _, m := range all {
+		if m.NoTransaction && concurrentIndex(m) == "" {
+			return fmt.Errorf("migration %s: outside a transaction, only one CREATE INDEX CONCURRENTLY IF NOT EXISTS is supported", m.Name)
+		}
+	}
+	return nil
+}
+
+// migrateOutsidePoll is how often a node waiting for another's migrations
+// outside a transaction tries the lock again.
+const migrateOutsidePoll = 100 * time.Millisecond
+
+// migrateOutside applies the first pending migrations that run outside a
+// transaction (migration.Batch), in version order, on a connection of its
+// own under a session-level advisory lock on the schema: a node starting
+// meanwhile waits, then finds them done. Each version is recorded once its
+// index is built. Its error is untranslated.
+//
+// A build that ended half-way (a node killed or its start cancelled)
+// leaves an INVALID index, which PostgreSQL keeps up to date but never
+// reads, and which IF NOT EXISTS would take as built: it is dropped, also
+// CONCURRENTLY, and built again.
+//
+// No lock_timeout: a concurrent build holds up no serving query (its
+// SHARE UPDATE EXCLUSIVE lock conflicts only with VACUUM, ANALYZE and DDL,
+// not with reads or writes), and it waits for the transactions older than
+// it on their transaction ids, which nothing queues behind. A timeout
+// would only end it half-way and fail the start; ctx bounds the wait.
+func (s *Store) migrateOutside(ctx context.Context, all []migration.Migration) error {
+	pooled, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	// Closed, not put back: it carries this session's settings and lock.
+	conn := pooled.Hijack()
+	defer conn.Close(context.Background())
+	// Polled, not waited for in pg_advisory_lock: the waiting statement
+	// would hold a snapshot, and the build it waits for waits for every
+	// snapshot older than its own, a deadlock.
+	for {
+		var locked bool
+		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1, hashtext($2))", int32(lockClassMigrateOutside), s.schema).Scan(&locked); err != nil {
+			return err
+		}
+		if locked {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(migrateOutsidePoll):
+		}
+	}
+	schema := pgx.Identifier{s.schema}.Sanitize()
+	if _, err := conn.Exec(ctx, "SET search_path TO "+schema+"; SET lock_timeout = 0"); err != nil {
+		return err
+	}
+	rows, err := conn.Query(ctx, "SELECT version FROM "+schema+".schema_migrations")
+	if err != nil {
+		return err
+	}
+	versions, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		return err
+	}
+	pending, err := migration.Pending(all, versions)
+	if err != nil {
+		return fmt.Errorf("schema %s: %w", s.schema, err)
+	}
+	batch := migration.Batch(pending)
+	if len(batch) == 0 || !batch[0].NoTransaction {
+		return nil // another node applied them
+	}
+	for _, m := range batch {
+		index := concurrentIndex(m)
+		var valid bool
+		err := conn.QueryRow(ctx, `SELECT i.indisvalid FROM pg_index i
+			JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE n.nspname = $1 AND c.relname = $2`, s.schema, index).Scan(&valid)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+		case err != nil:
+			return err
+		case !valid:
+			s.log.Warn("pgstore: dropping an index a migration left unfinished, to build it again",
+				"schema", s.schema, "version", m.Version, "name", m.Name, "index", index)
+			if _, err := conn.Exec(ctx, "DROP INDEX CONCURRENTLY IF EXISTS "+pgx.Identifier{s.schema, index}.Sanitize()); err != nil {
+				return fmt.Errorf("%s: drop invalid index %s: %w", m.Name, index, err)
+			}
+		}
+		s.log.Info("pgstore: applying migration outside a transaction: serving continues; it waits for transactions older than it",
+			"schema", s.schema, "version", m.Version, "name", m.Name)
+		start := time.Now()
+		if _, err := conn.Exec(ctx, m.SQL); err != nil {
+			return fmt.Errorf("%s: %w", m.Name, err)
+		}
+		if _, err := conn.Exec(ctx, "INSERT INTO "+schema+".schema_migrations (version, name) VALUES ($1, $2)", m.Version, m.Name); err != nil {
+			return err
+		}
+		s.log.Info("pgstore: applied migration", "schema", s.schema, "version", m.Version, "name", m.Name,
+			"took", time.Since(start).Round(time.Millisecond).String())
+	}
+	return nil
 }

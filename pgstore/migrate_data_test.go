@@ -53,7 +53,12 @@ func migrateUpTo(t testing.TB, dsn, schema string, last int) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := conn.Exec(ctx, "SET search_path TO "+id+"; "+string(sql)); err != nil {
+		// Two statements: a file that runs outside a transaction (CREATE
+		// INDEX CONCURRENTLY) must be sent alone.
+		if _, err := conn.Exec(ctx, "SET search_path TO "+id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Exec(ctx, string(sql)); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		if _, err := conn.Exec(ctx, "INSERT INTO "+id+".schema_migrations (version, name) VALUES ($1, $2)", v, name); err != nil {

@@ -98,9 +98,13 @@ const logConflict = `ON CONFLICT (session_id) DO UPDATE SET revoked_at = EXCLUDE
 // Advisory-lock classes: the first key of the two-int4 form of
 // pg_advisory_xact_lock, the second being hashtext of a schema or subject.
 // Two-int4 locks never collide with the one-int8 form applications use.
+// lockClassMigrateOutside is a class of its own, taken at session level
+// (migrateOutside): a node waiting for lockClassMigrate must not wait for
+// a concurrent build that waits for that node's snapshot.
 const (
-	lockClassMigrate = 0x73657373 // "sess"
-	lockClassLimit   = 0x73657374 // "sest"
+	lockClassMigrate        = 0x73657373 // "sess"
+	lockClassLimit          = 0x73657374 // "sest"
+	lockClassMigrateOutside = 0x73657375 // "sesu"
 )
 
 func newQueries(schema string) queries {

@@ -24,6 +24,10 @@ var migrationFS embed.FS
 // New calls it; it is safe to call again, from any number of processes.
 func (s *Store) Migrate(ctx context.Context) error {
 	all, err := migration.Load(migrationFS, "migrations")
+	if err == nil {
+		// Every migration runs in the one transaction below.
+		err = migration.RequireTransactional(all)
+	}
 	if err != nil {
 		return fmt.Errorf("sqlitestore: migrate: %w", err)
 	}

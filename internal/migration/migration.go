@@ -19,7 +19,16 @@ type Migration struct {
 	Version int
 	Name    string
 	SQL     string
+	// NoTransaction is set by NoTransactionMarker on the file's first
+	// line: a statement that cannot run in a transaction block (CREATE
+	// INDEX CONCURRENTLY). Only a store that knows how to run it outside
+	// one may honour it; the others refuse it (RequireTransactional).
+	NoTransaction bool
 }
+
+// NoTransactionMarker, as a migration file's first line, declares that it
+// runs outside the migrations' transaction.
+const NoTransactionMarker = "-- sessiond:no-transaction"
 
 // Load returns the migrations in dir of fsys in version order. It fails on
 // a name without a positive version prefix or on two files of one version.
@@ -39,7 +48,9 @@ func Load(fsys fs.FS, dir string) ([]Migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Migration{Version: v, Name: e.Name(), SQL: string(b)})
+		first, _, _ := strings.Cut(string(b), "\n")
+		out = append(out, Migration{Version: v, Name: e.Name(), SQL: string(b),
+			NoTransaction: strings.TrimSpace(first) == NoTransactionMarker})
 	}
 	slices.SortFunc(out, func(a, b Migration) int { return cmp.Compare(a.Version, b.Version) })
 	for i := 1; i < len(out); i++ {
@@ -48,6 +59,30 @@ func Load(fsys fs.FS, dir string) ([]Migration, error) {
 		}
 	}
 	return out, nil
+}
+
+// RequireTransactional fails if any of all declares NoTransaction, for a
+// store that applies every migration in its one transaction.
+func RequireTransactional(all []Migration) error {
+	for _, m := range all {
+		if m.NoTransaction {
+			return fmt.Errorf("migration %s: runs outside a transaction, which this store does not support", m.Name)
+		}
+	}
+	return nil
+}
+
+// Batch returns the first migrations of pending (in version order) that
+// run alike, all in one transaction or all outside one: a store applies
+// them, then the next batch, so that versions are applied in order
+// whichever way each runs.
+func Batch(pending []Migration) []Migration {
+	for i := 1; i < len(pending); i++ {
+		if pending[i].NoTransaction != pending[0].NoTransaction {
+			return pending[:i]
+		}
+	}
+	return pending
 }
 
 // Pending returns the migrations of all (in version order, as Load returns

@@ -33,6 +33,56 @@ func TestLoad(t *testing.T) {
 	}
 }
 
+func TestLoad_NoTransaction(t *testing.T) {
+	fsys := fstest.MapFS{
+		"m/0001_a.sql": {Data: []byte("CREATE TABLE a (x int);")},
+		"m/0002_b.sql": {Data: []byte(migration.NoTransactionMarker + "\n-- why\nCREATE INDEX CONCURRENTLY IF NOT EXISTS b ON a (x);")},
+		"m/0003_c.sql": {Data: []byte(migration.NoTransactionMarker + "\r\nCREATE INDEX CONCURRENTLY IF NOT EXISTS c ON a (x);")},
+		// The marker counts only on the first line.
+		"m/0004_d.sql": {Data: []byte("-- why\n" + migration.NoTransactionMarker + "\nCREATE INDEX d ON a (x);")},
+	}
+	ms, err := migration.Load(fsys, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []bool{false, true, true, false}
+	for i, m := range ms {
+		if m.NoTransaction != want[i] {
+			t.Errorf("Load: %s NoTransaction = %v; want %v", m.Name, m.NoTransaction, want[i])
+		}
+	}
+	if err := migration.RequireTransactional(ms); err == nil || !strings.Contains(err.Error(), "0002_b.sql") {
+		t.Errorf("RequireTransactional = %v; want an error naming 0002_b.sql", err)
+	}
+	if err := migration.RequireTransactional(ms[:1]); err != nil {
+		t.Errorf("RequireTransactional(transactional only) = %v; want nil", err)
+	}
+}
+
+func TestBatch(t *testing.T) {
+	tx := func(v int) migration.Migration { return migration.Migration{Version: v} }
+	out := func(v int) migration.Migration { return migration.Migration{Version: v, NoTransaction: true} }
+	for _, c := range []struct {
+		name    string
+		pending []migration.Migration
+		want    []int
+	}{
+		{"None", nil, nil},
+		{"AllInTransaction", []migration.Migration{tx(1), tx(2)}, []int{1, 2}},
+		{"TransactionThenOutside", []migration.Migration{tx(1), tx(2), out(3), tx(4)}, []int{1, 2}},
+		{"OutsideFirst", []migration.Migration{out(3), out(4), tx(5), out(6)}, []int{3, 4}},
+		{"OutsideThenTransaction", []migration.Migration{out(3), tx(4)}, []int{3}},
+	} {
+		var got []int
+		for _, m := range migration.Batch(c.pending) {
+			got = append(got, m.Version)
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: Batch = %v; want %v", c.name, got, c.want)
+		}
+	}
+}
+
 func TestPending(t *testing.T) {
 	all := []migration.Migration{{Version: 1, Name: "0001_a.sql"}, {Version: 2, Name: "0002_b.sql"}, {Version: 10, Name: "0010_c.sql"}}
 	for _, c := range []struct {

@@ -1,3 +1,4 @@
+-- sessiond:no-transaction
 -- The events without a subject, by type (EventQuery.NoSubject), as
 -- SQLite's migration 0012 does.
 --
@@ -10,7 +11,9 @@
 -- the query writes subject = '' out (queryEventsSQL), so that the planner
 -- matches it whatever the statement's parameters.
 --
--- Building it reads the events table once, in the migration's
--- transaction, during which appends of events wait for it (cost:
--- docs/operations.md).
-CREATE INDEX events_no_subject ON events (type, id) WHERE subject = '';
+-- Built CONCURRENTLY, outside the migrations' transaction (the first
+-- line): a plain CREATE INDEX's SHARE lock on events held up every append
+-- of an event, so every login, refresh and logout, on every node, for the
+-- whole build (cost: docs/operations.md). Migrate drops an INVALID index
+-- an interrupted build left, and builds it again.
+CREATE INDEX CONCURRENTLY IF NOT EXISTS events_no_subject ON events (type, id) WHERE subject = '';

@@ -1,0 +1,262 @@
+package pgstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sessiond/sessiond/pgstore"
+)
+
+// holdEventWrites brings a new schema to version 11 (before 0012 builds
+// events_no_subject) and opens a transaction that has appended an event
+// and stays open, as a serving node's slow request does: a build of the
+// index waits for it. It returns the connection's pid and the transaction.
+func holdEventWrites(t *testing.T, dsn, schema string) (int, pgx.Tx) {
+	t.Helper()
+	ctx := t.Context()
+	migrateUpTo(t, dsn, schema, 11)
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback(context.Background()) })
+	if _, err := tx.Exec(ctx, insertEvent(schema), "blocker"); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	if err := tx.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	return pid, tx
+}
+
+// insertEvent appends an event without a subject, as a login's statement
+// appends its event (the id is $1).
+func insertEvent(schema string) string {
+	return "INSERT INTO " + pgx.Identifier{schema, "events"}.Sanitize() + " (id, time, type) VALUES ($1, now(), 'session.created')"
+}
+
+// waitForBuild returns the pid of a statement waiting for the transaction
+// of pid, once there is one: in these tests only the build of
+// events_no_subject (pg_stat_activity's query shows only the start of a
+// long migration file, its comment).
+func waitForBuild(ctx context.Context, t *testing.T, dsn string, pid int) int {
+	t.Helper()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	for {
+		var waiter int
+		err := conn.QueryRow(ctx, `SELECT pid FROM pg_stat_activity
+			WHERE $1 = ANY (pg_blocking_pids(pid)) LIMIT 1`, pid).Scan(&waiter)
+		if err == nil {
+			return waiter
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			t.Fatalf("waiting for the build of events_no_subject to wait for pid %d: %v", pid, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// indexValid reports whether the schema's events_no_subject exists, and
+// whether PostgreSQL may use it.
+func indexValid(ctx context.Context, dsn, schema string) (exists, valid bool, err error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return false, false, err
+	}
+	defer conn.Close(context.Background())
+	err = conn.QueryRow(ctx, `SELECT i.indisvalid FROM pg_index i
+		JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = $1 AND c.relname = 'events_no_subject'`, schema).Scan(&valid)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, false, nil
+	}
+	return err == nil, valid, err
+}
+
+// TestNew_MigrationBuildsIndexConcurrently: migration 0012 builds an
+// index of events, the table every login, refresh and logout appends to.
+// While the build runs (held up here by a serving transaction that
+// appended an event and is still open), another node's login must still
+// append its event: built in the migration's transaction, the index's
+// SHARE lock queued every append behind it.
+func TestNew_MigrationBuildsIndexConcurrently(t *testing.T) {
+	dsn := testDSN(t)
+	t.Parallel()
+	ctx := t.Context()
+	schema := testSchema(t, dsn)
+	pid, blocker := holdEventWrites(t, dsn, schema)
+
+	// A hang guard, not a threshold.
+	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	started := make(chan error, 1)
+	go func() {
+		// A lock timeout longer than the test: the build is held up by
+		// the blocker until the login below has had its chance.
+		s, err := pgstore.New(startCtx, dsn, pgstore.Options{Schema: schema, MigrationLockTimeout: time.Minute})
+		if err == nil {
+			s.Close()
+		}
+		started <- err
+	}()
+	waitForBuild(startCtx, t, dsn, pid)
+
+	// The login: a hang guard again, the build cannot end before the
+	// blocker does.
+	loginCtx, cancelLogin := context.WithTimeout(ctx, 10*time.Second)
+	defer cancelLogin()
+	if err := exec(loginCtx, dsn, insertEvent(schema), "login"); err != nil {
+		t.Fatalf("appending a login's event while 0012 builds = %v; want it done before the build ends", err)
+	}
+	select {
+	case err := <-started:
+		t.Fatalf("the start ended (%v) while a serving transaction held up the build", err)
+	default:
+	}
+	if err := blocker.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-started; err != nil {
+		t.Fatalf("start once the blocker committed = %v; want nil", err)
+	}
+	if _, valid, err := indexValid(ctx, dsn, schema); err != nil || !valid {
+		t.Errorf("events_no_subject valid = %v (%v); want true", valid, err)
+	}
+	if got, want := migrationCount(t, dsn, schema), migrationFiles(t); got != want {
+		t.Errorf("schema_migrations has %d rows; want %d", got, want)
+	}
+}
+
+// TestNew_MigrationInvalidIndexRebuilt: a concurrent build that ends
+// half-way (a node killed, its start cancelled) leaves an INVALID index
+// that PostgreSQL keeps up to date but never reads. A later start drops
+// it and builds it again, rather than finding it there (IF NOT EXISTS)
+// and recording the migration as done.
+func TestNew_MigrationInvalidIndexRebuilt(t *testing.T) {
+	dsn := testDSN(t)
+	t.Parallel()
+	ctx := t.Context()
+	schema := testSchema(t, dsn)
+	pid, blocker := holdEventWrites(t, dsn, schema)
+
+	// A build cancelled on the server while it waits for the blocker.
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	built := make(chan error, 1)
+	go func() {
+		_, err := conn.Exec(ctx, "CREATE INDEX CONCURRENTLY events_no_subject ON "+
+			pgx.Identifier{schema, "events"}.Sanitize()+" (type, id) WHERE subject = ''")
+		built <- err
+	}()
+	waiter := waitForBuild(ctx, t, dsn, pid)
+	if !queryOne[bool](t, dsn, "SELECT pg_cancel_backend($1)", waiter) {
+		t.Fatalf("pg_cancel_backend(%d) = false", waiter)
+	}
+	if err := <-built; err == nil {
+		t.Fatal("the cancelled build succeeded")
+	}
+	if err := blocker.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if exists, valid, err := indexValid(ctx, dsn, schema); err != nil || !exists || valid {
+		t.Fatalf("after a cancelled build: events_no_subject exists %v, valid %v (%v); want an invalid index", exists, valid, err)
+	}
+
+	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second) // a hang guard
+	defer cancel()
+	s, err := pgstore.New(startCtx, dsn, pgstore.Options{Schema: schema})
+	if err != nil {
+		t.Fatalf("start on a schema holding an invalid events_no_subject = %v; want nil", err)
+	}
+	s.Close()
+	if exists, valid, err := indexValid(ctx, dsn, schema); err != nil || !exists || !valid {
+		t.Errorf("after the start: events_no_subject exists %v, valid %v (%v); want a valid index", exists, valid, err)
+	}
+	if got, want := migrationCount(t, dsn, schema), migrationFiles(t); got != want {
+		t.Errorf("schema_migrations has %d rows; want %d", got, want)
+	}
+}
+
+// TestNew_MigrationConcurrentIndexTwoNodes: two nodes start at once while
+// the build is held up. One builds; the other waits for it and finds the
+// migration done: neither returns before the index is valid and its
+// version recorded, and neither fails (a node waiting for the builder
+// while holding a snapshot the build waits for would deadlock with it).
+func TestNew_MigrationConcurrentIndexTwoNodes(t *testing.T) {
+	dsn := testDSN(t)
+	t.Parallel()
+	ctx := t.Context()
+	schema := testSchema(t, dsn)
+	pid, blocker := holdEventWrites(t, dsn, schema)
+
+	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second) // a hang guard
+	defer cancel()
+	const nodes = 2
+	errs := make([]error, nodes)
+	var wg sync.WaitGroup
+	for i := range nodes {
+		wg.Go(func() {
+			s, err := pgstore.New(startCtx, dsn, pgstore.Options{Schema: schema, MigrationLockTimeout: time.Minute})
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			s.Close()
+			// What the node finds the moment its start returns.
+			exists, valid, err := indexValid(ctx, dsn, schema)
+			switch {
+			case err != nil:
+				errs[i] = err
+			case !exists || !valid:
+				errs[i] = fmt.Errorf("start returned with events_no_subject exists %v, valid %v", exists, valid)
+			default:
+				if v := queryInt(t, dsn, "SELECT max(version) FROM "+pgx.Identifier{schema, "schema_migrations"}.Sanitize()); v < 12 {
+					errs[i] = fmt.Errorf("start returned at schema version %d", v)
+				}
+			}
+		})
+	}
+	waitForBuild(startCtx, t, dsn, pid)
+	if err := blocker.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("node %d of %d starting while 0012 builds: %v; want it to return once the index is built", i, nodes, err)
+		}
+	}
+	if got, want := migrationCount(t, dsn, schema), migrationFiles(t); got != want {
+		t.Errorf("schema_migrations has %d rows; want %d", got, want)
+	}
+}
+
+// TestNew_MigrationNewSchemaIndex: on a new schema, which no node serves,
+// 0012 is built in the migrations' one transaction, and valid.
+func TestNew_MigrationNewSchemaIndex(t *testing.T) {
+	dsn := testDSN(t)
+	t.Parallel()
+	_, schema := newStore(t, pgstore.Options{})
+	if exists, valid, err := indexValid(t.Context(), dsn, schema); err != nil || !exists || !valid {
+		t.Errorf("events_no_subject on a new schema: exists %v, valid %v (%v); want a valid index", exists, valid, err)
+	}
+}
