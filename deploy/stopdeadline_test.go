@@ -20,7 +20,7 @@ import (
 // the chart does not compute it), docker-compose.yml's stop_grace_period
 // (docker stop waits 10 s by default) and the systemd unit's
 // TimeoutStopSec. A deadline shorter than the stop cuts requests in flight
-// at every restart.
+// at every restart; a shutdown_timeout of 0 leaves the stop unbounded.
 func TestStopDeadlines(t *testing.T) {
 	stop := func(server map[string]any) time.Duration {
 		t.Helper()
@@ -35,6 +35,11 @@ func TestStopDeadlines(t *testing.T) {
 				}
 				*into = p
 			}
+		}
+		if timeout == 0 {
+			// 0 bounds nothing: the stop waits for the store's close
+			// without limit, so no deadline covers it (SD-SERVER-008).
+			t.Errorf("config.server.shutdown_timeout 0: the stop has no bound for a kill deadline to cover")
 		}
 		return delay + timeout
 	}

@@ -185,13 +185,22 @@ func signingNow(keys []jwttoken.KeyInfo, now time.Time) []jwttoken.KeyInfo {
 	return keys
 }
 
+// recordTimeout bounds the append of an operator action's event (record).
+const recordTimeout = 5 * time.Second
+
 // record appends an operator action to the store's event log, when it
-// keeps one (API keys created or revoked, signing keys rotated).
+// keeps one (API keys created or revoked, signing keys rotated). The
+// action is done: a Ctrl-C now must not cost its audit record, so the
+// append keeps ctx's values but not its cancellation, bounded by
+// recordTimeout, as the server's events are (sessiond.Manager, the
+// server's fanout).
 func (a *app) record(ctx context.Context, meta sessiond.MetaStore, typ sessiond.EventType, details map[string]any) {
 	log, ok := meta.(sessiond.EventLog)
 	if !ok {
 		return
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	details["by"] = "cli"
 	if err := log.AppendEvents(ctx, sessiond.Event{ID: sessiond.NewEventID(now), Time: now, Type: typ, Details: details}); err != nil {

@@ -1441,15 +1441,22 @@ var rules = sortedByID([]Rule{
 	{
 		ID: "SD-SERVER-008", Severity: SeverityWarning,
 		Title:     "a stop longer than orchestrators wait",
-		Rationale: "A stopping server first answers /readyz with 503 for server.shutdown_delay while it still serves, so that load balancers move off it, then stops within server.shutdown_timeout, a store that does not answer included: requests in flight, then its background loops and the store's close. Kubernetes (terminationGracePeriodSeconds) and the systemd unit (TimeoutStopSec) kill the process 30 s after the signal by default: past that, requests in flight are cut and background loops are not joined.",
+		Rationale: "A stopping server first answers /readyz with 503 for server.shutdown_delay while it still serves, so that load balancers move off it, then stops within server.shutdown_timeout, a store that does not answer included: requests in flight, then its background loops and the store's close. Kubernetes (terminationGracePeriodSeconds) and the systemd unit (TimeoutStopSec) kill the process 30 s after the signal by default: past that, requests in flight are cut and background loops are not joined. server.shutdown_timeout 0 bounds nothing: the requests in flight are cut at once, then the stop waits for the loops and the store's close without limit, so a store that does not answer holds it until the orchestrator kills the process in the middle of the close.",
 		Fix:       "keep server.shutdown_delay and server.shutdown_timeout together at most 30s (defaults 5s and 20s), or raise the orchestrator's deadline above their sum",
 		Check: func(in Input) []Issue {
 			s := in.Config.Server
+			var out []Issue
+			if s.ShutdownTimeout == 0 {
+				// The sum below would count it as no time at all.
+				is := issue("server.shutdown_timeout", "server.shutdown_timeout 0 sets no bound on the stop: once the requests in flight are cut, it waits for the background loops and the store's close without limit, and an orchestrator may kill the process (SIGKILL) in the middle of the close")
+				is.Fix = "set server.shutdown_timeout to a bound that fits the orchestrator's deadline with server.shutdown_delay (default 20s)"
+				out = append(out, is)
+			}
 			// Each first: the sum of two durations near the largest
 			// wraps around to a negative one.
 			if s.ShutdownDelay <= Duration(stopDeadline) && s.ShutdownTimeout <= Duration(stopDeadline) &&
 				s.ShutdownDelay+s.ShutdownTimeout <= Duration(stopDeadline) {
-				return nil
+				return out
 			}
 			// Point at a key the file sets: shutdown_timeout alone can
 			// make the sum too long with the default delay.
@@ -1457,8 +1464,8 @@ var rules = sortedByID([]Rule{
 			if !in.Doc.Has(path) && in.Doc.Has("server.shutdown_timeout") {
 				path = "server.shutdown_timeout"
 			}
-			return []Issue{issue(path, "server.shutdown_delay %s and server.shutdown_timeout %s together exceed the 30s most orchestrators wait before killing the process",
-				s.ShutdownDelay.Std(), s.ShutdownTimeout.Std())}
+			return append(out, issue(path, "server.shutdown_delay %s and server.shutdown_timeout %s together exceed the 30s most orchestrators wait before killing the process",
+				s.ShutdownDelay.Std(), s.ShutdownTimeout.Std()))
 		},
 	},
 	{

@@ -45,6 +45,11 @@ func TestValidate_ServeLimits(t *testing.T) {
 		// The finding points at the key the file sets.
 		{"shutdown timeout alone over 30s", "server: {shutdown_timeout: 40s}\n", "SD-SERVER-008", "server.shutdown_timeout", SeverityWarning, "server.shutdown_timeout 40s together"},
 		{"shutdown delay and timeout at the largest duration", "server: {shutdown_delay: 2562047h, shutdown_timeout: 2562047h}\n", "SD-SERVER-008", "server.shutdown_delay", SeverityWarning, "together exceed the 30s"},
+		// 0 bounds nothing: the stop then waits for the loops and the
+		// store's close without limit, whatever the delay.
+		{"shutdown timeout 0", "server: {shutdown_timeout: 0s}\n", "SD-SERVER-008", "server.shutdown_timeout", SeverityWarning, "sets no bound"},
+		{"shutdown timeout 0 delay 0", "server: {shutdown_delay: 0s, shutdown_timeout: 0s}\n", "SD-SERVER-008", "server.shutdown_timeout", SeverityWarning, "sets no bound"},
+		{"shutdown timeout 0 delay over 30s", "server: {shutdown_delay: 31s, shutdown_timeout: 0s}\n", "SD-SERVER-008", "server.shutdown_delay", SeverityWarning, "together exceed the 30s"},
 		{"leeway database", "strategy: database\njwt: {leeway: 61s}\n", "SD-JWT-006", "jwt.leeway", "", ""},
 		{"leeway database ssf transmitter", "strategy: database\njwt: {leeway: 61s}\n" + ssfTx, "SD-JWT-006", "jwt.leeway", SeverityError, "exceeds 60s"},
 		{"rotation off database", "strategy: database\njwt: {key_rotation_interval: 0s}\n", "SD-JWT-004", "jwt.key_rotation_interval", "", ""},

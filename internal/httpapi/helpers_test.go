@@ -127,7 +127,7 @@ func newEnvWith(t testing.TB, strategy sessiond.Strategy, manager func(*sessiond
 	}
 	e.srv = httptest.NewServer(e.handler)
 	t.Cleanup(e.srv.Close)
-	e.hc = &http.Client{Transport: &contractTransport{t: t, base: e.srv.Client().Transport}}
+	e.hc = &http.Client{Transport: &contractTransport{t: t, base: e.srv.Client().Transport, ssfOff: opts.SSF == nil}}
 	e.c = e.client(apiKey)
 	return e
 }
@@ -414,6 +414,9 @@ func matchPath(doc map[string]any, path string) (string, bool) {
 type contractTransport struct {
 	t    testing.TB
 	base http.RoundTripper
+	// ssfOff: the server has no transmitter, so the paths of the ssf
+	// operations do not exist: every method answers a 404 problem.
+	ssfOff bool
 }
 
 func (ct *contractTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -432,11 +435,52 @@ func (ct *contractTransport) RoundTrip(req *http.Request) (*http.Response, error
 		return nil, err
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
-	if errs := checkContract(ct.t, req, reqBody, resp, body); len(errs) > 0 {
+	check := checkContract
+	if ct.ssfOff && ssfTagged(loadDoc(ct.t), req.URL.EscapedPath()) {
+		check = checkAbsent
+	}
+	if errs := check(ct.t, req, reqBody, resp, body); len(errs) > 0 {
 		ct.t.Errorf("%s %s → %d does not match openapi.json:\n\t%s\n\tbody: %.300s",
 			req.Method, req.URL.EscapedPath(), resp.StatusCode, strings.Join(errs, "\n\t"), body)
 	}
 	return resp, nil
+}
+
+// ssfTagged reports whether the document's path for path holds the
+// Shared Signals transmitter's operations (tag ssf).
+func ssfTagged(doc map[string]any, path string) bool {
+	tmpl, ok := matchPath(doc, path)
+	if !ok {
+		return false
+	}
+	for _, op := range doc["paths"].(map[string]any)[tmpl].(map[string]any) {
+		if tags, _ := mapOf(op)["tags"].([]any); slices.Contains(tags, any("ssf")) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkAbsent checks the answer for a route that is off: a 404 not_found
+// problem, with no Allow list, whatever the method.
+func checkAbsent(t testing.TB, req *http.Request, _ []byte, resp *http.Response, body []byte) []string {
+	var errs []string
+	for _, h := range []string{"X-Request-Id", "X-Content-Type-Options", "Content-Security-Policy", "Cache-Control"} {
+		if resp.Header.Get(h) == "" {
+			errs = append(errs, "no "+h+" header")
+		}
+	}
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if resp.StatusCode != http.StatusNotFound || mt != "application/problem+json" || resp.Header.Get("Allow") != "" {
+		errs = append(errs, "a route that is off must answer a 404 problem without Allow")
+	}
+	if req.Method == http.MethodHead {
+		return errs
+	}
+	if code := problemCode(body); code != "not_found" {
+		errs = append(errs, "problem code "+code+"; want not_found")
+	}
+	return append(errs, validate(t, "/components/schemas/Problem", body)...)
 }
 
 func checkContract(t testing.TB, req *http.Request, reqBody []byte, resp *http.Response, body []byte) []string {

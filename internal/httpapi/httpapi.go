@@ -388,16 +388,30 @@ func New(opts Options) (http.Handler, error) {
 	// every unmatched request to fallback, which answers with problems.
 	mux := http.NewServeMux()
 	allowed := make(map[string][]string) // path → methods
+	var ssfOff []string                  // the transmitter's paths, when it is off
 	for _, rt := range routes {
 		if rt.auth != authNone && rt.scope == "" {
 			panic("httpapi: route " + rt.pattern + " declares no scope")
 		}
-		mux.Handle(rt.pattern, s.wrap(rt))
-		s.patterns = append(s.patterns, rt.pattern)
 		method, path, _ := strings.Cut(rt.pattern, " ")
+		s.patterns = append(s.patterns, rt.pattern)
+		if s.ssf == nil && ssfPath(path) {
+			mux.Handle(rt.pattern, s.ssfOff())
+			if !slices.Contains(ssfOff, path) {
+				ssfOff = append(ssfOff, path)
+			}
+			continue
+		}
+		mux.Handle(rt.pattern, s.wrap(rt))
 		allowed[path] = append(allowed[path], method)
 	}
 	s.shadowed(mux, allowed)
+	// Without a transmitter its routes do not exist: every method on
+	// their paths is a 404, not a 405 listing the methods of routes that
+	// are not there.
+	for _, path := range ssfOff {
+		mux.Handle(path, s.ssfOff())
+	}
 	s.mountBrowser(mux, opts)
 	mux.Handle("/", s.fallback(allowed))
 	s.next = s.middleware(s.receivers(opts.Receivers, mux))

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/httpapi"
 )
 
 // samplePath fills a documented path template with values that reach the
@@ -41,7 +42,8 @@ func operations(t *testing.T) map[string]bool {
 // without a valid API key, before reading anything else.
 func TestAPI_Authentication(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, sessiond.StrategyHybrid, nil)
+	// With the transmitter: off, its routes do not exist (TestSSF_Off).
+	e := newEnv(t, sessiond.StrategyHybrid, func(o *httpapi.Options) { o.SSF = newSSF(t) })
 	for op, secured := range operations(t) {
 		method, tmpl, _ := strings.Cut(op, " ")
 		path := samplePath(tmpl)

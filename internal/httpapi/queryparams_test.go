@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/httpapi"
 )
 
 // TestUnknownQueryParameter: every route that takes a key refuses a query
@@ -16,7 +17,8 @@ import (
 // revoking route ended the session meant to be kept.
 func TestUnknownQueryParameter(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, sessiond.StrategyHybrid, nil)
+	// With the transmitter: off, its routes do not exist (TestSSF_Off).
+	e := newEnv(t, sessiond.StrategyHybrid, func(o *httpapi.Options) { o.SSF = newSSF(t) })
 	doc := loadDoc(t)
 	wildcard := regexp.MustCompile(`\{[^}]+\}`)
 	checked := 0

@@ -43,6 +43,7 @@ func TestAPI_Scopes(t *testing.T) {
 	incidents := 0
 	e := newEnv(t, sessiond.StrategyHybrid, func(o *httpapi.Options) {
 		o.Incident = func(context.Context, httpapi.IncidentRequest) (int, error) { incidents++; return 0, nil }
+		o.SSF = newSSF(t) // off, its routes do not exist (TestSSF_Off)
 	})
 	ops := documentedScopes(t)
 	if len(ops) < 13 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/sessiond/sessiond/apitype"
 	"github.com/sessiond/sessiond/internal/ratelimit"
@@ -22,6 +23,21 @@ type SSF interface {
 }
 
 var errSSFOff = notFound("the Shared Signals transmitter is not enabled (ssf.transmitter)")
+
+// ssfPath reports whether path is one of the transmitter's routes.
+func ssfPath(path string) bool {
+	return path == "/.well-known/ssf-configuration" || strings.HasPrefix(path, "/v1/ssf/")
+}
+
+// ssfOff answers every request for the transmitter's routes when it is
+// off (New): 404 for any method, before any key is read, as for a path
+// that no route serves.
+func (s *server) ssfOff() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		infoFrom(r.Context()).pattern = r.Pattern
+		s.writeError(w, r, errSSFOff)
+	})
+}
 
 // ssfConfiguration serves GET /.well-known/ssf-configuration.
 func (s *server) ssfConfiguration(w http.ResponseWriter, _ *http.Request) error {

@@ -174,3 +174,37 @@ func TestSSF_Receivers(t *testing.T) {
 		t.Errorf("request log lines for the receiver: statuses %v; want [202 202 429]", statuses)
 	}
 }
+
+// TestSSF_Off: with no transmitter its routes do not exist: every method
+// on each of their paths answers 404, with or without a key, and no
+// Allow list (a 405 would say the route is there under other methods).
+func TestSSF_Off(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sessiond.StrategyHybrid, nil)
+	keys := map[string]map[string]string{
+		"no key":  {"Authorization": ""},
+		"ssf key": {"Authorization": "Bearer " + string(scopedKey(apikey.ScopeSSF))},
+	}
+	paths := []string{"/.well-known/ssf-configuration", "/v1/ssf/streams", "/v1/ssf/status", "/v1/ssf/verify",
+		"/v1/ssf/subjects/add", "/v1/ssf/subjects/remove", "/v1/ssf/poll/s1"}
+	methods := []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions}
+	for name, key := range keys {
+		for _, p := range paths {
+			for _, m := range methods {
+				op := name + " " + m + " " + p
+				r := e.do(m, p, "application/json", []byte(`{}`), key)
+				if allow := r.header.Get("Allow"); allow != "" {
+					t.Errorf("%s: Allow = %q; want none", op, allow)
+				}
+				if m == http.MethodHead {
+					if r.status != http.StatusNotFound {
+						t.Errorf("%s = %d; want 404", op, r.status)
+					}
+					continue
+				}
+				wantProblem(t, op, r, http.StatusNotFound, "not_found", "ssf.transmitter")
+			}
+		}
+	}
+}
