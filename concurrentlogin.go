@@ -159,6 +159,7 @@ func (m *Manager) checkConcurrent(ctx context.Context) {
 	}()
 	var pending []*concurrentCheck // in queue order
 	var judged []Event             // stamped and logged, in queue order
+	var lastID string              // of the last event judged
 	limit := concurrentInFlight
 	for {
 		var queue <-chan *Session
@@ -208,6 +209,12 @@ func (m *Manager) checkConcurrent(ctx context.Context) {
 			if e, ok := m.judgeConcurrent(c); ok {
 				// Stamped and logged here: the event's time is when it
 				// was judged, in login order, not when its run is written.
+				// Its ID sorts after the last one's: the log is read in
+				// ID order, and a run judged within one microsecond would
+				// otherwise be in random order there.
+				e.Time = m.now()
+				e.ID = eventIDAfter(lastID, e.Time)
+				lastID = e.ID
 				e = m.stamp(e)
 				m.logEvent(ctx, e)
 				judged = append(judged, e)

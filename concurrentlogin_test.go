@@ -634,3 +634,57 @@ func lens(calls [][]sessiond.Event) []int {
 	}
 	return out
 }
+
+// The log is read in ID order, and IDs of one microsecond sort at random:
+// alerts judged within one microsecond (here the clock stands still while
+// the held reads are answered) must still have their IDs in login order,
+// so the log shows them as they were judged.
+func TestManager_ConcurrentLoginRunIDsInOrder(t *testing.T) {
+	sink := &batchSink{first: make(chan struct{}), arrived: make(chan struct{}), calls: make(chan []sessiond.Event, 64)}
+	close(sink.first)
+	h := newHarness(t, sessiond.StrategyHybrid, nil)
+	st := heldReads{Store: memstore.New(), arrived: make(chan heldRead, 4096), inFlight: new(atomic.Int32), stop: make(chan struct{})}
+	m := h.node(t, st, func(o *sessiond.Options) { o.Events = sink })
+	t.Cleanup(func() { close(st.stop) })
+	var subjects []string
+	for i := range 8 {
+		sub := fmt.Sprintf("user%d", i)
+		subjects = append(subjects, sub)
+		for range 2 {
+			h.clock.Advance(time.Millisecond)
+			if _, err := m.Create(context.Background(), sub, sessiond.CreateOptions{Client: desktop}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// The clock stands still from here: every check is judged at one time.
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	go func() {
+		for {
+			select {
+			case r := <-st.arrived:
+				r.release <- nil
+			case <-done:
+				return
+			}
+		}
+	}()
+	var got []sessiond.Event
+	for len(got) < len(subjects) {
+		select {
+		case c := <-sink.calls:
+			got = append(got, c...)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("records: %d events so far, want %d", len(got), len(subjects))
+		}
+	}
+	for i, e := range got {
+		if e.Subject != subjects[i] {
+			t.Fatalf("event %d for %s, want %s (login order)", i, e.Subject, subjects[i])
+		}
+		if i > 0 && e.ID <= got[i-1].ID {
+			t.Errorf("event %d (%s) ID %s sorts before or at event %d's %s: the log would show them out of login order", i, e.Subject, e.ID, i-1, got[i-1].ID)
+		}
+	}
+}

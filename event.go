@@ -177,6 +177,28 @@ func NewEventID(t time.Time) string {
 	return "evt_" + strings.ToLower(eventIDEncoding.EncodeToString(b[:]))
 }
 
+// eventIDAfter returns an ID for an event at t that sorts after prev, an
+// ID from NewEventID at or before t: NewEventID's own, or, when it sorts
+// no later (same microsecond, random bits no greater), prev's with its
+// random bits plus one. For events stamped back to back that must keep
+// their order in the log, which is read in ID order.
+func eventIDAfter(prev string, t time.Time) string {
+	id := NewEventID(t)
+	if id > prev {
+		return id
+	}
+	b, err := eventIDEncoding.DecodeString(strings.ToUpper(strings.TrimPrefix(prev, "evt_")))
+	if err != nil || len(b) != 16 || binary.BigEndian.Uint64(b[:8]) != uint64(t.UnixMicro()) {
+		return id // not the same microsecond (a clock set back): no order to keep
+	}
+	r := binary.BigEndian.Uint64(b[8:])
+	if r == ^uint64(0) {
+		return id
+	}
+	binary.BigEndian.PutUint64(b[8:], r+1)
+	return "evt_" + strings.ToLower(eventIDEncoding.EncodeToString(b))
+}
+
 // recordTimeout is the least time the record of an event of a change
 // already made gets, whatever is left of its caller's deadline
 // (recordContext).

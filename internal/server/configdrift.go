@@ -142,6 +142,10 @@ func driftSettings(cfg config.Config, kek *signing.KEK, old []*signing.KEK, endp
 		addSecret(p+"url", []byte(ep.URL))
 		values[p+"events"] = jsonString(events)
 		values[p+"max_attempts"] = jsonString(ep.MaxAttempts)
+		// As max_attempts: whichever node claims a delivery ends it. A
+		// node of a version without the key records none, and compare
+		// skips a key one side lacks.
+		values[p+"max_pending_age"] = jsonString(ep.MaxPendingAge)
 		addSecret(p+"secret", ep.Secret)
 	}
 	slices.Sort(names)

@@ -74,6 +74,13 @@ func TestDriftSettings(t *testing.T) {
 			eps[0].URL = "https://old-siem.example/hook"
 			return append(eps, webhook.Endpoint{Name: "audit", URL: "https://audit.example", Secret: secret})
 		}, []string{"webhooks", "webhooks.siem.secret", "webhooks.siem.url"}},
+		// Any node may claim any delivery: one that ends it dead sooner
+		// (or later) than the others must be seen.
+		{"webhook attempts and pending age", func(_ *config.Config, _ **signing.KEK, eps []webhook.Endpoint) []webhook.Endpoint {
+			eps[0].MaxAttempts = 3
+			eps[0].MaxPendingAge = time.Hour
+			return nil
+		}, []string{"webhooks.siem.max_attempts", "webhooks.siem.max_pending_age"}},
 	}
 	base.CSRF.TrustedOrigins = []string{"https://a.example", "https://c.example"}
 	want := driftSettings(base, kek, nil, []webhook.Endpoint{hook})

@@ -14,6 +14,7 @@ import (
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/metrics"
 	"github.com/sessiond/sessiond/ssf"
+	"github.com/sessiond/sessiond/webhook"
 )
 
 // TestFanout_EventLogLevel: the server's own events are logged at the
@@ -138,5 +139,50 @@ func TestFanout_StopEndsRecord(t *testing.T) {
 	bg.stop()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Errorf("emitChecked on a store that does not answer, the server stopping = %v; want context.Canceled", err)
+	}
+}
+
+// hungOutbox is an outbox that does not answer: EnqueueDeliveries returns
+// only when its context ends.
+type hungOutbox struct {
+	*memstore.Store
+	entered chan struct{}
+}
+
+func (o hungOutbox) EnqueueDeliveries(ctx context.Context, _ ...sessiond.Delivery) error {
+	close(o.entered)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestFanout_StopEndsOutboxRecord: as TestFanout_StopEndsRecord for the
+// webhook outbox's write. The Dispatcher's own Record detaches from its
+// caller for 10 s; under the fanout, whose context already outlives the
+// client, that kept a Manager loop's record (a concurrent-login run)
+// holding Manager.Close, and a request's record writing on into the
+// store's close, after the stop had ended the record.
+func TestFanout_StopEndsOutboxRecord(t *testing.T) {
+	met, err := metrics.New(metrics.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := webhook.ParseSecret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := hungOutbox{Store: memstore.New(), entered: make(chan struct{})}
+	d, err := webhook.New(webhook.Options{Outbox: st, Endpoints: []webhook.Endpoint{
+		{Name: "siem", URL: "https://siem.example/hook", Secret: secret, Events: []sessiond.EventType{sessiond.EventAPIKeyCreated}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bg := newBackground()
+	f := &fanout{log: st, outbox: st, webhooks: d, metrics: met, slog: slog.New(slog.DiscardHandler), stopping: bg.ctx}
+	errc := make(chan error, 1)
+	go func() { errc <- f.emitChecked(bg.ctx, sessiond.Event{Type: sessiond.EventAPIKeyCreated}) }()
+	<-st.entered
+	bg.stop()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Errorf("emitChecked on an outbox that does not answer, the server stopping = %v; want context.Canceled", err)
 	}
 }

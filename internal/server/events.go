@@ -60,6 +60,9 @@ type fanout struct {
 	// gives up on the requests in flight, and with it any event record
 	// under way (recordContext). nil: none ends it.
 	stopping context.Context
+	// outbox holds the webhook and SET deliveries (webhooks, ssf); the
+	// fanout enqueues them itself, with its record's context.
+	outbox sessiond.Outbox
 }
 
 var (
@@ -177,15 +180,48 @@ func (f *fanout) record(ctx context.Context, events []sessiond.Event) error {
 	for _, e := range es {
 		f.observe(e)
 	}
+	// The deliveries are enqueued here, not by the Dispatcher's and the
+	// transmitter's Record: those detach from their caller for 10 s of
+	// their own, which would outlast this record's end at the server's
+	// stop (Manager.Close would wait for a loop's run, and a request's
+	// write would run on into the store's close).
 	if len(alerted) > 0 {
-		if err := f.webhooks.RecordBatch(ctx, alerted); err != nil {
+		if err := f.enqueue(ctx, alerted, func(e sessiond.Event) ([]sessiond.Delivery, error) { return f.webhooks.Deliveries(e) }); err != nil {
 			f.storeError("enqueue_deliveries", err)
 			errs = append(errs, fmt.Errorf("webhook outbox: %w", err))
 		}
 	}
 	if f.ssf != nil {
-		if err := f.ssf.RecordBatch(ctx, es); err != nil {
+		if err := f.enqueue(ctx, es, func(e sessiond.Event) ([]sessiond.Delivery, error) { return f.ssf.Deliveries(ctx, e) }); err != nil {
 			errs = append(errs, fmt.Errorf("ssf outbox: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// enqueue writes the deliveries of events (each event's from deliveries) to
+// the outbox in one call, with ctx. An event whose deliveries cannot be
+// made is left out, its error returned with the outbox's.
+func (f *fanout) enqueue(ctx context.Context, events []sessiond.Event, deliveries func(sessiond.Event) ([]sessiond.Delivery, error)) error {
+	var ds []sessiond.Delivery
+	var errs []error
+	for _, e := range events {
+		if e.Time.IsZero() {
+			e.Time = f.now()
+		}
+		if e.ID == "" {
+			e.ID = sessiond.NewEventID(e.Time)
+		}
+		eds, err := deliveries(e)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("deliveries of event %s: %w", e.ID, err))
+			continue
+		}
+		ds = append(ds, eds...)
+	}
+	if len(ds) > 0 {
+		if err := f.outbox.EnqueueDeliveries(ctx, ds...); err != nil {
+			errs = append(errs, fmt.Errorf("enqueue %d deliveries: %w", len(ds), err))
 		}
 	}
 	return errors.Join(errs...)

@@ -153,7 +153,7 @@ func TestFanout_RecordBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fanout{log: st, webhooks: d, metrics: met, slog: slog.New(slog.DiscardHandler)}
+	f := &fanout{log: st, outbox: st, webhooks: d, metrics: met, slog: slog.New(slog.DiscardHandler)}
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	var events []sessiond.Event
 	for i := range 5 {

@@ -242,6 +242,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		if outbox == nil {
 			return fmt.Errorf("webhooks need a store with an outbox: %w", sessiond.ErrUnsupported)
 		}
+		events.outbox = outbox
 		events.webhooks, err = webhook.New(webhook.Options{Outbox: outbox, Endpoints: endpoints, Logger: log,
 			Observer: met.WebhookObserver(), Senders: ssfTx.senders()})
 		if err != nil {
