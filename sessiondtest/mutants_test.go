@@ -65,6 +65,10 @@ var mutants = []mutant{
 		"Touch(unknown) error = <nil>"},
 	{"RevokeOnlyLive", func(st *memstore.Store) sessiond.Store { return revokeLiveOnly{base(st)} },
 		"Revoke(PastIdleExpiry) = not found"},
+	{"DeleteExpiredKeepsRevoked", func(st *memstore.Store) sessiond.Store { return newDeleteKeepsRevoked(st) },
+		"want a total of 10, then 0"},
+	{"SubjectPadSpace", func(st *memstore.Store) sessiond.Store { return listPadSpace{base(st)} },
+		`List("abc ")`},
 	{"RevokeTwiceNotFound", func(st *memstore.Store) sessiond.Store { return revokeOnce{base(st)} },
 		"second Revoke"},
 	{"RevocationsSinceExclusive", func(st *memstore.Store) sessiond.Store { return revocationsAfter{base(st)} },
@@ -89,7 +93,7 @@ var mutants = []mutant{
 	{"TimesInMilliseconds", func(st *memstore.Store) sessiond.Store { return millis{base(st)} },
 		".CreatedAt = "},
 	{"DeleteExpiredInclusive", func(st *memstore.Store) sessiond.Store { return deleteInclusive{base(st)} },
-		"(total 9); want a total of 8"},
+		"(total 11); want a total of 10"},
 	{"DeleteExpiredLeavesTokens", func(st *memstore.Store) sessiond.Store { return newDeleteLeavesTokens(st) },
 		"Create(a session with the tokens of expired session"},
 	{"DeleteExpiredCountOffByOne", func(st *memstore.Store) sessiond.Store { return deleteCountOff{base(st)} },
@@ -309,6 +313,63 @@ func (m revokeLiveOnly) Revoke(ctx context.Context, id sessiond.SessionID, at ti
 		return nil, sessiond.ErrNotFound
 	}
 	return m.Store.Revoke(ctx, id, at, reason)
+}
+
+// deleteKeepsRevoked deletes only sessions that are not revoked (a
+// DELETE … WHERE revoked_at IS NULL, as if the revoked set still needed
+// them): the memory store deletes them, and the mutant creates them again
+// with their tokens.
+type deleteKeepsRevoked struct {
+	sessiond.Store
+	mu      sync.Mutex
+	created map[sessiond.SessionID][]sessiond.Token
+}
+
+func newDeleteKeepsRevoked(st *memstore.Store) *deleteKeepsRevoked {
+	return &deleteKeepsRevoked{Store: base(st), created: map[sessiond.SessionID][]sessiond.Token{}}
+}
+
+func (m *deleteKeepsRevoked) Create(ctx context.Context, s *sessiond.Session, tokens ...sessiond.Token) error {
+	err := m.Store.Create(ctx, s, tokens...)
+	if err == nil {
+		m.mu.Lock()
+		m.created[s.ID] = slices.Clone(tokens)
+		m.mu.Unlock()
+	}
+	return err
+}
+
+func (m *deleteKeepsRevoked) DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	revoked := map[*sessiond.Session][]sessiond.Token{}
+	for id, tokens := range m.created {
+		if s, err := m.Get(ctx, id); err == nil && s.Revoked() {
+			revoked[s] = tokens
+		}
+	}
+	n, err := m.Store.DeleteExpired(ctx, before, limit)
+	for s, tokens := range revoked {
+		if _, gerr := m.Get(ctx, s.ID); errors.Is(gerr, sessiond.ErrNotFound) {
+			if m.Store.Create(ctx, s, tokens...) == nil {
+				n--
+			}
+		}
+	}
+	return n, err
+}
+
+// listPadSpace matches subjects as a PAD SPACE collation does: trailing
+// spaces do not count, so List("abc ") finds "abc"'s sessions too.
+type listPadSpace struct{ sessiond.Store }
+
+func (m listPadSpace) List(ctx context.Context, subject string, now time.Time) ([]*sessiond.Session, error) {
+	got, err := m.Store.List(ctx, subject, now)
+	if trimmed := strings.TrimRight(subject, " "); err == nil && trimmed != subject {
+		more, err := m.Store.List(ctx, trimmed, now)
+		return append(got, more...), err
+	}
+	return got, err
 }
 
 // lookupAnyNotFound answers every failed Lookup "not found".

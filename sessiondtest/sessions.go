@@ -231,10 +231,12 @@ func testList(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 // oddSubjects are subjects that mean something to a store's query
 // language or key layout: SQL LIKE's wildcards, Redis glob patterns and
 // hash tags, quotes. Several would match another as a pattern ("a%" and
-// "a_c" match "abc", "*" matches them all), so each must be matched as the
-// exact string it is.
+// "a_c" match "abc", "*" matches them all), or equal another to a
+// collation that folds case, pads with spaces (SQL's PAD SPACE: "abc "
+// is "abc") or normalises Unicode (a decomposed "ü" is the composed
+// one), so each must be matched as the exact string it is.
 var oddSubjects = []string{"abc", "a%", "a_c", "%", "_", "*", "?", "a*", "[a]", "{", "}", "{abc}", "a{b}c",
-	`\`, "'", `"`, "ünïcödé", " abc", "ABC"}
+	`\`, "'", `"`, "ünïcödé", "u\u0308nïcödé", " abc", "abc ", "ABC"}
 
 // unknownSubjects have no session: the suite creates none of them, and
 // some no store could keep (PostgreSQL's text holds no NUL byte and only
@@ -282,6 +284,18 @@ func testDeleteExpired(t *testing.T, newStore func(t *testing.T) sessiond.Store)
 				s.IdleExpiresAt = before.Add(-time.Duration(i+1) * time.Minute)
 			}))
 		}
+		// Revoked ones too: their expiry ends their place in the revoked
+		// set, and nothing else deletes them.
+		for _, idle := range []bool{false, true} {
+			e := add(func(s *sessiond.Session) {
+				s.IdleExpiresAt = before.Add(-time.Minute)
+				if !idle {
+					s.ExpiresAt = s.IdleExpiresAt
+				}
+			})
+			f.revoke(e.s.ID, t0.Add(time.Second), sessiond.ReasonLogout)
+			expired = append(expired, e)
+		}
 		live = append(live,
 			add(func(s *sessiond.Session) { s.ExpiresAt, s.IdleExpiresAt = before, before }), // not before `before`
 			add(func(s *sessiond.Session) { s.IdleExpiresAt = before.Add(time.Minute) }),
@@ -309,7 +323,7 @@ func testDeleteExpired(t *testing.T, newStore func(t *testing.T) sessiond.Store)
 			total += n
 		}
 		if counts[0] != limit {
-			t.Errorf("first DeleteExpired(%v, %d) = %d; want %d (8 are expired)", before, limit, counts[0], limit)
+			t.Errorf("first DeleteExpired(%v, %d) = %d; want %d (%d are expired)", before, limit, counts[0], limit, len(expired))
 		}
 		if total != len(expired) || counts[len(counts)-1] != 0 {
 			t.Errorf("DeleteExpired(%v, %d) calls returned %v (total %d); want a total of %d, then 0", before, limit, counts, total, len(expired))

@@ -583,21 +583,36 @@ func validate(t testing.TB, ptr string, body []byte) []string {
 	return nil
 }
 
-// TestContractTransport_Live makes sure the contract check can fail.
+// TestContractTransport_Live makes sure the contract check can fail, each
+// check on its own: every response here carries the headers every answer
+// must have, and a control that breaks nothing finds nothing.
 func TestContractTransport_Live(t *testing.T) {
 	t.Parallel()
-	req := httptest.NewRequest(http.MethodGet, "/healthz", nil)
+	problem := func(code string) string {
+		return `{"type":"https://sessiond.dev/problems/` + code + `","title":"Unauthorized","status":401,"detail":"x","code":"` + code + `"}`
+	}
 	for name, c := range map[string]struct {
-		status int
-		body   string
+		method, path string
+		status       int
+		mt, body     string
+		want         string // "" for a control the check passes
 	}{
-		"wrong body":          {200, `{"status":"bad"}`},
-		"undocumented status": {418, `{"status":"ok"}`},
-		"not JSON":            {200, `ok`},
+		"healthy":             {http.MethodGet, "/healthz", 200, "application/json", `{"status":"ok"}`, ""},
+		"wrong body":          {http.MethodGet, "/healthz", 200, "application/json", `{"status":"bad"}`, "body does not match"},
+		"undocumented status": {http.MethodGet, "/healthz", 418, "application/json", `{"status":"ok"}`, "status 418 is not documented"},
+		"not JSON":            {http.MethodGet, "/healthz", 200, "application/json", `ok`, "body is not JSON"},
+		"code named":          {http.MethodPost, "/v1/sessions", 401, "application/problem+json", problem("use_dpop_nonce"), ""},
+		"code not named": {http.MethodPost, "/v1/sessions", 401, "application/problem+json", problem("token_expired"),
+			"problem code token_expired is not named in the description of /components/responses/LoginRejected"},
 	} {
-		resp := &http.Response{StatusCode: c.status, Header: http.Header{"Content-Type": {"application/json"}}}
-		if errs := checkContract(t, req, nil, resp, []byte(c.body)); len(errs) == 0 {
-			t.Errorf("%s: the contract check found nothing wrong", name)
+		req := httptest.NewRequest(c.method, c.path, nil)
+		resp := &http.Response{StatusCode: c.status, Header: http.Header{"Content-Type": {c.mt}}}
+		for _, h := range []string{"X-Request-Id", "X-Content-Type-Options", "Content-Security-Policy", "Cache-Control", "WWW-Authenticate"} {
+			resp.Header.Set(h, "x")
+		}
+		errs := checkContract(t, req, nil, resp, []byte(c.body))
+		if got := strings.Join(errs, "; "); c.want == "" && got != "" || !strings.Contains(got, c.want) {
+			t.Errorf("%s: the contract check found %q; want %q", name, got, c.want)
 		}
 	}
 }

@@ -15,8 +15,12 @@ import (
 // of them.
 func canonical(mux, api http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// ServeMux leaves CONNECT's path as it is.
-		if r.Method != http.MethodConnect && cleanPath(r.URL.Path) != r.URL.Path {
+		// ServeMux leaves CONNECT's path as it is, and cleans the escaped
+		// path, not Path: to it a "%2F" or "%2E" in a segment is no
+		// slash and no dot segment, and the route it picks (the
+		// console's) must still get the request. EscapedPath allocates
+		// only for a path that needs escaping.
+		if p := r.URL.EscapedPath(); r.Method != http.MethodConnect && cleanPath(p) != p {
 			api.ServeHTTP(w, r)
 			return
 		}
