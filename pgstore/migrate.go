@@ -186,17 +186,9 @@ func (s *Store) migrateOnce(ctx context.Context, all []migration.Migration) ([]m
 		)`); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, "SELECT version FROM "+schema+".schema_migrations")
+		versions, pending, err := s.pending(ctx, tx, all)
 		if err != nil {
 			return err
-		}
-		versions, err := pgx.CollectRows(rows, pgx.RowTo[int])
-		if err != nil {
-			return err
-		}
-		pending, err := migration.Pending(all, versions)
-		if err != nil {
-			return fmt.Errorf("schema %s: %w", s.schema, err)
 		}
 		batch := migration.Batch(pending)
 		if len(versions) == 0 {
@@ -234,6 +226,27 @@ func (s *Store) migrateOnce(ctx context.Context, all []migration.Migration) ([]m
 		return nil
 	})
 	return applied, outside, err
+}
+
+// pending reads the versions the schema records, with q (the migration's
+// transaction or connection), and returns them with the migrations of all
+// not among them.
+func (s *Store) pending(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, all []migration.Migration) ([]int, []migration.Migration, error) {
+	rows, err := q.Query(ctx, "SELECT version FROM "+pgx.Identifier{s.schema, "schema_migrations"}.Sanitize())
+	if err != nil {
+		return nil, nil, err
+	}
+	versions, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		return nil, nil, err
+	}
+	pending, err := migration.Pending(all, versions)
+	if err != nil {
+		return nil, nil, fmt.Errorf("schema %s: %w", s.schema, err)
+	}
+	return versions, pending, nil
 }
 
 // lockTimeoutMillis is d as lock_timeout's whole milliseconds, rounded up:
@@ -328,17 +341,9 @@ func (s *Store) migrateOutside(ctx context.Context, all []migration.Migration) e
 	if _, err := conn.Exec(ctx, "SET search_path TO "+schema+"; SET lock_timeout = 0"); err != nil {
 		return err
 	}
-	rows, err := conn.Query(ctx, "SELECT version FROM "+schema+".schema_migrations")
+	_, pending, err := s.pending(ctx, conn, all)
 	if err != nil {
 		return err
-	}
-	versions, err := pgx.CollectRows(rows, pgx.RowTo[int])
-	if err != nil {
-		return err
-	}
-	pending, err := migration.Pending(all, versions)
-	if err != nil {
-		return fmt.Errorf("schema %s: %w", s.schema, err)
 	}
 	batch := migration.Batch(pending)
 	if len(batch) == 0 || !batch[0].NoTransaction {
