@@ -264,8 +264,9 @@ var concurrentIndexSQL = regexp.MustCompile(`(?is)^CREATE\s+(?:UNIQUE\s+)?INDEX\
 // dropped when a new schema's transaction builds the index.
 var concurrently = regexp.MustCompile(`(?i)\bINDEX\s+CONCURRENTLY\b`)
 
-// concurrentIndex returns the index m builds outside a transaction, or ""
-// if m is not one statement CREATE INDEX CONCURRENTLY IF NOT EXISTS.
+// concurrentIndex returns the index m builds outside a transaction, as
+// pg_class names it, or "" if m is not one statement CREATE INDEX
+// CONCURRENTLY IF NOT EXISTS.
 func concurrentIndex(m migration.Migration) string {
 	var b strings.Builder
 	for line := range strings.Lines(m.SQL) {
@@ -277,7 +278,8 @@ func concurrentIndex(m migration.Migration) string {
 	if match == nil {
 		return ""
 	}
-	return match[1]
+	// Unquoted, PostgreSQL folds it to lower case: as pg_class names it.
+	return strings.ToLower(match[1])
 }
 
 // checkOutside fails unless each migration of all that runs outside a
@@ -307,11 +309,13 @@ const migrateOutsidePoll = 100 * time.Millisecond
 // reads, and which IF NOT EXISTS would take as built: it is dropped, also
 // CONCURRENTLY, and built again.
 //
-// No lock_timeout: a concurrent build holds up no serving query (its
-// SHARE UPDATE EXCLUSIVE lock conflicts only with VACUUM, ANALYZE and DDL,
-// not with reads or writes), and it waits for the transactions older than
-// it on their transaction ids, which nothing queues behind. A timeout
-// would only end it half-way and fail the start; ctx bounds the wait.
+// No lock_timeout nor statement_timeout: a concurrent build holds up no
+// serving query (its SHARE UPDATE EXCLUSIVE lock conflicts only with
+// VACUUM, ANALYZE and DDL, not with reads or writes), and it waits for
+// the transactions older than it on their transaction ids, which nothing
+// queues behind. A timeout would only end it half-way and fail the start,
+// every start (the DSN's, role's or database's statement_timeout is reset
+// for that); ctx bounds the wait.
 func (s *Store) migrateOutside(ctx context.Context, all []migration.Migration) error {
 	pooled, err := s.pool.Acquire(ctx)
 	if err != nil {
@@ -338,7 +342,7 @@ func (s *Store) migrateOutside(ctx context.Context, all []migration.Migration) e
 		}
 	}
 	schema := pgx.Identifier{s.schema}.Sanitize()
-	if _, err := conn.Exec(ctx, "SET search_path TO "+schema+"; SET lock_timeout = 0"); err != nil {
+	if _, err := conn.Exec(ctx, "SET search_path TO "+schema+"; SET lock_timeout = 0; SET statement_timeout = 0"); err != nil {
 		return err
 	}
 	_, pending, err := s.pending(ctx, conn, all)

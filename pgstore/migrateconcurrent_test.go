@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -148,11 +149,33 @@ func TestNew_MigrationBuildsIndexConcurrently(t *testing.T) {
 // that PostgreSQL keeps up to date but never reads. A later start drops
 // it and builds it again, rather than finding it there (IF NOT EXISTS)
 // and recording the migration as done.
+// A schema name that needs quoting (mixed case, a dash) is looked up as
+// it is stored.
 func TestNew_MigrationInvalidIndexRebuilt(t *testing.T) {
 	dsn := testDSN(t)
 	t.Parallel()
+	for _, c := range []struct {
+		name   string
+		schema func(string) string
+	}{
+		{"Plain", func(s string) string { return s }},
+		{"Quoted", func(s string) string { return strings.Replace(s, "sessiond_test_", "Sessiond-Test_", 1) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			schema := c.schema(testSchema(t, dsn))
+			t.Cleanup(func() {
+				if err := exec(context.Background(), dsn, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+					t.Errorf("drop schema %s: %v", schema, err)
+				}
+			})
+			testMigrationInvalidIndexRebuilt(t, dsn, schema)
+		})
+	}
+}
+
+func testMigrationInvalidIndexRebuilt(t *testing.T, dsn, schema string) {
 	ctx := t.Context()
-	schema := testSchema(t, dsn)
 	pid, blocker := holdEventWrites(t, dsn, schema)
 
 	// A build cancelled on the server while it waits for the blocker.
@@ -251,12 +274,101 @@ func TestNew_MigrationConcurrentIndexTwoNodes(t *testing.T) {
 }
 
 // TestNew_MigrationNewSchemaIndex: on a new schema, which no node serves,
-// 0012 is built in the migrations' one transaction, and valid.
+// 0012 is built in the migrations' one transaction, and valid: not
+// CONCURRENTLY, which would wait for a transaction of the database that
+// holds a snapshot older than the build's (here one open on another
+// connection, as a long report's would be).
 func TestNew_MigrationNewSchemaIndex(t *testing.T) {
 	dsn := testDSN(t)
 	t.Parallel()
-	_, schema := newStore(t, pgstore.Options{})
+	ctx := t.Context()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	old, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Rollback(context.Background())
+	if _, err := old.Exec(ctx, "SELECT 1"); err != nil { // takes its snapshot
+		t.Fatal(err)
+	}
+	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second) // a hang guard
+	defer cancel()
+	schema := testSchema(t, dsn)
+	s, err := pgstore.New(startCtx, dsn, pgstore.Options{Schema: schema})
+	if err != nil {
+		t.Fatalf("start on a new schema while a transaction of the database holds an old snapshot = %v; want nil", err)
+	}
+	s.Close()
 	if exists, valid, err := indexValid(t.Context(), dsn, schema); err != nil || !exists || !valid {
 		t.Errorf("events_no_subject on a new schema: exists %v, valid %v (%v); want a valid index", exists, valid, err)
+	}
+}
+
+// TestNew_MigrationConcurrentIndexIgnoresStatementTimeout: a pool whose
+// DSN sets statement_timeout (options=-c statement_timeout=…), shorter
+// than the build, must not cut the build: each start would then leave an
+// INVALID index, drop it, build again and be cut again, forever.
+func TestNew_MigrationConcurrentIndexIgnoresStatementTimeout(t *testing.T) {
+	dsn := testDSN(t)
+	t.Parallel()
+	ctx := t.Context()
+	schema := testSchema(t, dsn)
+	pid, blocker := holdEventWrites(t, dsn, schema)
+	var withTimeout string
+	switch {
+	case !strings.Contains(dsn, "://"): // keyword=value
+		withTimeout = dsn + " options='-c statement_timeout=200'"
+	case strings.Contains(dsn, "?"):
+		withTimeout = dsn + "&options=-c%20statement_timeout%3D200"
+	default:
+		withTimeout = dsn + "?options=-c%20statement_timeout%3D200"
+	}
+
+	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second) // a hang guard
+	defer cancel()
+	started := make(chan error, 1)
+	go func() {
+		s, err := pgstore.New(startCtx, withTimeout, pgstore.Options{Schema: schema, MigrationLockTimeout: time.Minute})
+		if err == nil {
+			s.Close()
+		}
+		started <- err
+	}()
+	// The build outlives the DSN's statement_timeout ten times over, on
+	// the server's clock, while the blocker holds it up.
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	for {
+		select {
+		case err := <-started:
+			t.Fatalf("the start ended (%v) while a serving transaction held up the build; want it to wait", err)
+		default:
+		}
+		var outlived bool
+		err := conn.QueryRow(startCtx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+			WHERE $1 = ANY (pg_blocking_pids(pid)) AND now() - query_start > interval '2 s')`, pid).Scan(&outlived)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if outlived {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := blocker.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-started; err != nil {
+		t.Fatalf("start once the blocker committed = %v; want nil", err)
+	}
+	if _, valid, err := indexValid(ctx, dsn, schema); err != nil || !valid {
+		t.Errorf("events_no_subject valid = %v (%v); want true", valid, err)
 	}
 }

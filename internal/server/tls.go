@@ -20,7 +20,7 @@ import (
 // new handshake (two stat calls, next to a handshake's public-key
 // operations); a pair that fails to load (a renewal half written) is
 // logged and the previous one kept, and the failure stands, without
-// reading the files again, until they change.
+// reading the files again, until they change or reloadRetryEvery passes.
 type certReloader struct {
 	certFile, keyFile string
 	log               *slog.Logger
@@ -31,13 +31,21 @@ type certReloader struct {
 	cert  *tls.Certificate
 	seen  [2]fileStamp // of certFile and keyFile when cert was loaded
 	tried [2]fileStamp // of the files the last reload read
-	reads int          // counts the reloads that read the files
+	reads int          // counts the versions of the files read (not retries)
 	// triedErr is why the files as tried did not load, nil if they did:
 	// kept so that every handshake does not read and parse them again
-	// while they stay broken.
+	// while they stay broken; triedAt is when they were read.
 	triedErr error
+	triedAt  time.Time
 	fail     reloadFailure
 }
+
+// reloadRetryEvery is how often files that failed to load are read again
+// though their stamps did not change: a renewal written in place can
+// change the content, not the stamps (the same size, within the time's
+// granularity), and a read that met it half written would otherwise keep
+// the last good pair, maybe expiring, until the files change again.
+const reloadRetryEvery = time.Second
 
 // reloadFailLogEvery is how often a reload failure that stands is logged
 // again. Each TLS handshake tries the reload, so logging every failure
@@ -115,9 +123,13 @@ func (c *certReloader) reload() error {
 		return nil
 	}
 	if c.triedErr != nil && sameStamps(c.tried, now) {
-		return c.triedErr
+		if c.now().Sub(c.triedAt) < reloadRetryEvery {
+			return c.triedErr
+		}
+	} else {
+		c.reads++ // other files: their failure is logged at once
 	}
-	c.tried, c.reads = now, c.reads+1
+	c.tried, c.triedAt = now, c.now()
 	pair, errs := c.load(c.certFile, c.keyFile)
 	if len(errs) > 0 {
 		c.triedErr = errs[0]

@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -90,8 +91,9 @@ func TestCertReloader_FailureLogThrottled(t *testing.T) {
 // TestCertReloader_BrokenPairReadOnce: while a broken pair stays as it
 // is, a handshake reads neither file again (only their stamps): the
 // failure is kept until the files' modification time, size or identity
-// changes, and the last good pair is served meanwhile. A change of either
-// file, a rename over it included, is read at the next handshake.
+// changes, or reloadRetryEvery passes, and the last good pair is served
+// meanwhile. A change of either file, a rename over it included, is read
+// at the next handshake.
 func TestCertReloader_BrokenPairReadOnce(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
@@ -108,6 +110,8 @@ func TestCertReloader_BrokenPairReadOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c.now = func() time.Time { return now }
 	good, _ := c.GetCertificate(nil)
 	reads := 0
 	c.load = func(certFile, keyFile string) (tls.Certificate, []error) {
@@ -149,6 +153,7 @@ func TestCertReloader_BrokenPairReadOnce(t *testing.T) {
 	}{
 		{"the pair is broken", func() { write(keyFile, []byte("not a key")); handshakes(50) }, 1},
 		{"it stays broken", func() { handshakes(50) }, 0},
+		{"it stays broken past the retry", func() { now = now.Add(reloadRetryEvery); handshakes(50) }, 1},
 		{"the key is written again, still broken", func() { write(keyFile, []byte("still not a key")); handshakes(20) }, 1},
 		{"the key is renamed over, same time and size", func() { renameOver(keyFile); handshakes(20) }, 1},
 		{"the certificate is renamed over", func() { renameOver(certFile); handshakes(20) }, 1},
@@ -158,5 +163,57 @@ func TestCertReloader_BrokenPairReadOnce(t *testing.T) {
 		if reads != step.want {
 			t.Errorf("%s: the pair was read %d times; want %d", step.name, reads, step.want)
 		}
+	}
+}
+
+// TestCertReloader_FailureRetriedUnchanged: a renewal written in place
+// can change a file's content without changing its stamps (the same size,
+// within the filesystem's time granularity): a read that met it half
+// written fails with the stamps the finished files keep. The failure is
+// then not kept for good (the last good pair, maybe expiring, served until
+// the files change again): the files are read again a while later.
+func TestCertReloader_FailureRetriedUnchanged(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	write := func(c tls.Certificate) {
+		t.Helper()
+		cp, kp := testenv.CertPEM(t, c)
+		for path, b := range map[string][]byte{certFile: cp, keyFile: kp} {
+			if err := os.WriteFile(path, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	write(testenv.SelfSigned(t, 1, "127.0.0.1"))
+	c, err := newCertReloader(certFile, keyFile, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c.now = func() time.Time { return now }
+	serial := func() int64 {
+		t.Helper()
+		cert, err := c.GetCertificate(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cert.Leaf.SerialNumber.Int64()
+	}
+	// The renewal: its first read is torn, as if met half written.
+	write(testenv.SelfSigned(t, 2, "127.0.0.1"))
+	torn := true
+	c.load = func(certFile, keyFile string) (tls.Certificate, []error) {
+		if torn {
+			torn = false
+			return tls.Certificate{}, []error{errors.New("torn read")}
+		}
+		return loadPair(certFile, keyFile)
+	}
+	if got := serial(); got != 1 {
+		t.Fatalf("at the torn read: serial %d; want the last good pair, 1", got)
+	}
+	now = now.Add(reloadRetryEvery)
+	if got := serial(); got != 2 {
+		t.Errorf("a while after a failed read of files that did not change since: serial %d; want the renewed pair, 2", got)
 	}
 }
