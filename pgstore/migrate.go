@@ -298,6 +298,9 @@ func checkOutside(all []migration.Migration) error {
 // outside a transaction tries the lock again.
 const migrateOutsidePoll = 100 * time.Millisecond
 
+// migrateOutsideSay is how often a node waiting for that lock says so.
+const migrateOutsideSay = time.Minute
+
 // migrateOutside applies the first pending migrations that run outside a
 // transaction (migration.Batch), in version order, on a connection of its
 // own under a session-level advisory lock on the schema: a node starting
@@ -327,13 +330,22 @@ func (s *Store) migrateOutside(ctx context.Context, all []migration.Migration) e
 	// Polled, not waited for in pg_advisory_lock: the waiting statement
 	// would hold a snapshot, and the build it waits for waits for every
 	// snapshot older than its own, a deadlock.
-	for {
+	// Said at once and then each minute: a start that waits here for
+	// another node's build (or for a builder a partition keeps alive in
+	// PostgreSQL's eyes) must not look hung.
+	var said time.Time
+	for waited := time.Now(); ; {
 		var locked bool
 		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1, hashtext($2))", int32(lockClassMigrateOutside), s.schema).Scan(&locked); err != nil {
 			return err
 		}
 		if locked {
 			break
+		}
+		if time.Since(said) >= migrateOutsideSay {
+			said = time.Now()
+			s.log.Info("pgstore: waiting for another node's migration outside a transaction (an index being built CONCURRENTLY)",
+				"schema", s.schema, "waited", time.Since(waited).Round(time.Second).String())
 		}
 		select {
 		case <-ctx.Done():

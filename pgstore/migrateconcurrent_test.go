@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/pgstore"
 )
 
@@ -235,10 +237,12 @@ func TestNew_MigrationConcurrentIndexTwoNodes(t *testing.T) {
 	defer cancel()
 	const nodes = 2
 	errs := make([]error, nodes)
+	var logs testenv.SyncBuffer // both nodes'
+	log := slog.New(slog.NewTextHandler(&logs, nil))
 	var wg sync.WaitGroup
 	for i := range nodes {
 		wg.Go(func() {
-			s, err := pgstore.New(startCtx, dsn, pgstore.Options{Schema: schema, MigrationLockTimeout: time.Minute})
+			s, err := pgstore.New(startCtx, dsn, pgstore.Options{Schema: schema, MigrationLockTimeout: time.Minute, Logger: log})
 			if err != nil {
 				errs[i] = err
 				return
@@ -259,6 +263,15 @@ func TestNew_MigrationConcurrentIndexTwoNodes(t *testing.T) {
 		})
 	}
 	waitForBuild(startCtx, t, dsn, pid)
+	// The node that does not build says that it waits (its start must
+	// not look hung), while the other's build is still held up.
+	for !strings.Contains(logs.String(), "waiting for another node's migration outside a transaction") {
+		select {
+		case <-startCtx.Done():
+			t.Fatalf("no node said it waits for the other's build; log:\n%s", logs.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 	if err := blocker.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
