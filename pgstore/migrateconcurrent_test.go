@@ -192,7 +192,19 @@ func testMigrationInvalidIndexRebuilt(t *testing.T, dsn, schema string) {
 			pgx.Identifier{schema, "events"}.Sanitize()+" (type, id) WHERE subject = ''")
 		built <- err
 	}()
-	waiter := waitForBuild(ctx, t, dsn, pid)
+	// This build's own backend, not any statement waiting for the
+	// blocker: a CONCURRENTLY build waits for every older transaction of
+	// the database, so another test's build waits for this blocker too,
+	// and cancelling that one left this build waiting for ever.
+	waitForBuild(ctx, t, dsn, pid)
+	waiter := int(conn.PgConn().PID())
+	for !queryOne[bool](t, dsn, "SELECT coalesce((SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1), false)", waiter) {
+		select {
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 	if !queryOne[bool](t, dsn, "SELECT pg_cancel_backend($1)", waiter) {
 		t.Fatalf("pg_cancel_backend(%d) = false", waiter)
 	}
