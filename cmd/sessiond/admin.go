@@ -56,6 +56,9 @@ func (a *app) keysCmd() *cobra.Command {
 	// hold the real one (a node started with the new secret replaces it).
 	withKeys := func(ctx context.Context, fn func(sessiond.MetaStore, *signing.Keys) error) error {
 		return a.withMeta(ctx, create, func(cfg config.Config, meta sessiond.MetaStore) error {
+			if err := needRing(ctx, create, cfg, meta); err != nil {
+				return err
+			}
 			o, err := options(cfg)
 			if err != nil {
 				return err
@@ -76,6 +79,9 @@ func (a *app) keysCmd() *cobra.Command {
 	// another KEK. With --create and no ring yet, it makes the first one.
 	readKeys := func(ctx context.Context, fn func(*jwttoken.KeyRing) error) error {
 		return a.withMeta(ctx, create, func(cfg config.Config, meta sessiond.MetaStore) error {
+			if err := needRing(ctx, create, cfg, meta); err != nil {
+				return err
+			}
 			o, err := options(cfg)
 			if err != nil {
 				return err
@@ -154,6 +160,22 @@ func (a *app) keysCmd() *cobra.Command {
 		},
 	})
 	return cmd
+}
+
+// needRing refuses, unless create, a store with API keys but no signing
+// key ring (a strategy database deployment's): keys would make one that
+// no node of it reads.
+func needRing(ctx context.Context, create bool, cfg config.Config, meta sessiond.MetaStore) error {
+	if create {
+		return nil
+	}
+	if _, _, err := meta.GetMeta(ctx, signing.DocName); errors.Is(err, sessiond.ErrNotFound) {
+		return fmt.Errorf("%s holds no signing keys (a deployment with strategy database and no SSF transmitter keeps none); "+
+			"check --config/SESSIOND_STORE_*, or pass --create", describeStore(cfg))
+	} else if err != nil {
+		return err
+	}
+	return nil
 }
 
 // scheduledKey returns the ring's next key (published, signing from its
@@ -246,7 +268,9 @@ func (a *app) apikeyCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			sc := apikey.DefaultScopes
-			if len(scopes) > 0 {
+			// Given, even empty: --scope "" (a script's unset variable)
+			// must not mean the default scope, as --scope "," does not.
+			if cmd.Flags().Changed("scope") {
 				var err error
 				if sc, err = apikey.ParseScopes(scopes...); err != nil {
 					return usageErr("invalid argument: %w", err)
@@ -366,6 +390,30 @@ func (a *app) apikeyCmd() *cobra.Command {
 	return cmd
 }
 
+// walkSessions calls each with every page of subject's live sessions, in
+// page order, until the last page or an error (the pages before it were
+// given to each). A table with no session still gets its header.
+func walkSessions(ctx context.Context, c *client.Client, subject string, each func([]client.Session) error) error {
+	for cursor := ""; ; {
+		ss, next, err := c.ListSessionsPage(ctx, subject, cursor, sessiond.MaxPageLimit)
+		if err != nil {
+			return err
+		}
+		if err := each(ss); err != nil {
+			return err
+		}
+		if next == "" {
+			return nil
+		}
+		if next == cursor {
+			// A page must move on; following the same one again would
+			// never end.
+			return fmt.Errorf("the server answered the same cursor %q again", clean(next))
+		}
+		cursor = next
+	}
+}
+
 // checkSubject refuses, as a usage error and before anything is sent, a
 // subject the server would refuse (empty, too long, control characters,
 // invalid UTF-8). The subject is not repeated: it may be megabytes.
@@ -478,10 +526,11 @@ func (a *app) sessionsCmd() *cobra.Command {
 	list := &cobra.Command{
 		Use:   "list --subject S [--limit N [--cursor C]]",
 		Short: "List a subject's live sessions",
-		Long: "List a subject's live sessions: every one, oldest first, or with --limit one page of them.\n" +
+		Long: "List a subject's live sessions: every one, or with --limit one page of them.\n" +
 			"A page reads at most N of the subject's sessions and shows the live ones; when more follow,\n" +
 			"\"more: --cursor C\" on stderr gives the next page's --cursor. Pages are in creation order\n" +
-			"(expiry order on Redis), and a walk of them is not one snapshot.\n" + remoteHelp,
+			"(expiry order on Redis), and a walk of them is not one snapshot. Without --limit the command\n" +
+			"walks every page of 1000 itself, printing each as it comes.\n" + remoteHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkSubject("--subject", subject); err != nil {
@@ -504,33 +553,34 @@ func (a *app) sessionsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var (
-				ss   []client.Session
-				next string
-			)
-			if paged {
-				ss, next, err = c.ListSessionsPage(cmd.Context(), subject, cursor, limit)
-			} else {
-				ss, err = c.ListSessions(cmd.Context(), subject)
-			}
-			if err != nil {
-				return err
-			}
-			defer func() {
-				if next != "" {
-					fmt.Fprintln(a.stderr, "more: --cursor", clean(next))
-				}
-			}()
-			return writeRows(a.stdout, asJSON, ss,
-				func(s client.Session) any { return s },
-				[]string{"ID", "CREATED", "LAST ACTIVE", "EXPIRES", "DEVICE-BOUND", "IP", "USER AGENT"},
-				func(s client.Session) []string {
+			out := rowsOut[client.Session]{w: a.stdout, asJSON: asJSON,
+				toJSON: func(s client.Session) any { return s },
+				header: []string{"ID", "CREATED", "LAST ACTIVE", "EXPIRES", "DEVICE-BOUND", "IP", "USER AGENT"},
+				cells: func(s client.Session) []string {
 					bound := "no"
 					if s.DeviceBound {
 						bound = "yes"
 					}
 					return []string{string(s.ID), stamp(s.CreatedAt), stamp(s.LastActiveAt), stamp(s.ExpiresAt), bound, s.Client.IP, s.Client.UserAgent}
-				})
+				}}
+			if paged {
+				ss, next, err := c.ListSessionsPage(cmd.Context(), subject, cursor, limit)
+				if err != nil {
+					return err
+				}
+				if err := out.write(ss); err != nil {
+					return err
+				}
+				if next != "" {
+					fmt.Fprintln(a.stderr, "more: --cursor", clean(next))
+				}
+				return nil
+			}
+			// Every session, a page at a time, each printed as it comes:
+			// the whole list as one answer is as large as the subject
+			// has sessions (100,000 are more than the client takes, and
+			// hundreds of MB on the server).
+			return walkSessions(cmd.Context(), c, subject, out.write)
 		},
 	}
 	list.Flags().StringVar(&subject, "subject", "", "the subject (user) whose sessions to list")

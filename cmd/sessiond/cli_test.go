@@ -44,6 +44,11 @@ func TestCLI_Basics(t *testing.T) {
 		{"flags that exclude each other", []string{"migrate", "--check", "--create"}, 2, "", "none of the others can be"},
 		{"argument to a command that takes none", []string{"version", "extra"}, 2, "", "unknown command"},
 		{"scenario missing", []string{"bench"}, 2, "", "accepts 1 arg"},
+		// help on a topic that names no command: refused, not the root's
+		// usage with exit 0.
+		{"help on a command", []string{"help", "sessions", "list"}, 0, "--subject", ""},
+		{"help on an unknown topic", []string{"help", "frobnicate"}, 2, "", "unknown help topic"},
+		{"help on a misspelt subcommand", []string{"help", "sessions", "revok"}, 2, "", "unknown help topic"},
 		{"unknown scenario", []string{"bench", "sideways"}, 2, "", `invalid argument "sideways"`},
 		// What a command refuses before doing anything, with usageErr.
 		{"incident without reason", []string{"incident", "revoke", "--all"}, 2, "", `required flag(s) "reason" not set`},

@@ -92,19 +92,39 @@ func (t *table) flush() error { return t.w.Flush() }
 // a row (as toJSON makes it), else an aligned table of header and each
 // row's cells.
 func writeRows[T any](w io.Writer, asJSON bool, rows []T, toJSON func(T) any, header []string, cells func(T) []string) error {
-	if asJSON {
+	o := rowsOut[T]{w: w, asJSON: asJSON, toJSON: toJSON, header: header, cells: cells}
+	return o.write(rows)
+}
+
+// rowsOut is writeRows for rows that come in batches (pages): each batch
+// is written as it comes, so that a listing of any length holds one batch
+// in memory. The table's header is written once, and its columns are
+// aligned within a batch.
+type rowsOut[T any] struct {
+	w      io.Writer
+	asJSON bool
+	toJSON func(T) any
+	header []string
+	cells  func(T) []string
+	t      *table
+}
+
+func (o *rowsOut[T]) write(rows []T) error {
+	if o.asJSON {
 		for _, r := range rows {
-			if err := writeJSON(w, toJSON(r)); err != nil {
+			if err := writeJSON(o.w, o.toJSON(r)); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	t := newTable(w, header...)
-	for _, r := range rows {
-		t.row(cells(r)...)
+	if o.t == nil {
+		o.t = newTable(o.w, o.header...)
 	}
-	return t.flush()
+	for _, r := range rows {
+		o.t.row(o.cells(r)...)
+	}
+	return o.t.flush()
 }
 
 // writeJSON writes v as one line of JSON. encoding/json escapes C0

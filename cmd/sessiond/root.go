@@ -97,6 +97,7 @@ func run(args []string, stdout, stderr io.Writer, environ []string) int {
 	// completion commands are added now, as Execute would add them, so
 	// that they are wrapped too.
 	root.InitDefaultHelpCmd()
+	strictHelp(root)
 	root.InitDefaultCompletionCmd(args...)
 	eachCommand(root, refuseUnknownSubcommands)
 	groupUsage(root)
@@ -263,6 +264,31 @@ func refuseUnknownSubcommands(c *cobra.Command) {
 		return errors.New(msg)
 	}
 	c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+}
+
+// strictHelp makes `sessiond help TOPIC` refuse, as a usage error, a
+// topic that names no command. cobra's help prints the root's usage for
+// an unknown topic and the group's help for a misspelt subcommand ("help
+// sessions revok"), both with exit 0, as if the help asked for existed.
+func strictHelp(root *cobra.Command) {
+	for _, c := range root.Commands() {
+		if c.Name() != "help" || c.Run == nil {
+			continue
+		}
+		help := c.Run
+		c.Run = nil
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if found, rest, err := root.Find(args); err != nil || found == nil || len(rest) > 0 {
+				topic := strings.Join(args, " ")
+				if len(topic) > 24 { // maybe a pasted token: not repeated
+					return usageErr("unknown help topic; `sessiond --help` lists the commands")
+				}
+				return usageErr("unknown help topic %q; `sessiond --help` lists the commands", clean(topic))
+			}
+			help(cmd, args)
+			return nil
+		}
+	}
 }
 
 // groupUsage keeps, in cobra's usage template, a group that

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
 	"github.com/sessiond/sessiond/jwttoken/signing"
@@ -31,9 +32,10 @@ replicas did not take within store.revocation_wait).
 
 They refuse to create a store: a SQLite file that does not exist, or a
 PostgreSQL schema or Redis prefix no server has initialised (no signing
-keys), is an error unless --create is given, so a wrong working directory
-or a missing variable cannot silently give you keys no server uses. The
-memory driver is refused: a memory store lives only inside one process.
+keys and no API keys), is an error unless --create is given, so a wrong
+working directory or a missing variable cannot silently give you keys no
+server uses. The memory driver is refused: a memory store lives only
+inside one process.
 
 Only migrate (and serve, unless store.migrate is manual) apply schema
 migrations. The other commands refuse a SQLite or PostgreSQL schema that
@@ -126,15 +128,28 @@ func (a *app) withMeta(ctx context.Context, create bool, fn func(cfg config.Conf
 		return fmt.Errorf("store %s keeps no shared documents: %w", cfg.Store.Driver, sessiond.ErrUnsupported)
 	}
 	if !create {
-		// A schema or prefix a server has used holds its signing keys.
-		if _, _, err := meta.GetMeta(ctx, signing.DocName); errors.Is(err, sessiond.ErrNotFound) {
-			return fmt.Errorf("%w: %s holds no sessiond data (no signing keys); start `sessiond serve` on it once, "+
+		if err := servedBefore(ctx, meta); errors.Is(err, sessiond.ErrNotFound) {
+			return fmt.Errorf("%w: %s holds no sessiond data (no signing keys, no API keys); start `sessiond serve` on it once, "+
 				"check --config/SESSIOND_STORE_*, or pass --create", errNoStore, describeStore(cfg))
 		} else if err != nil {
 			return err
 		}
 	}
 	return fn(cfg, meta)
+}
+
+// servedBefore returns nil when meta is a store a server has used,
+// sessiond.ErrNotFound when not: it holds signing keys or API keys. Every
+// start ensures an API key, but a strategy database deployment keeps no
+// signing keys (unless its SSF transmitter signs): they alone would call
+// its store one nobody used, and refuse apikey there.
+func servedBefore(ctx context.Context, meta sessiond.MetaStore) error {
+	for _, doc := range []string{signing.DocName, apikey.DocName} {
+		if _, _, err := meta.GetMeta(ctx, doc); !errors.Is(err, sessiond.ErrNotFound) {
+			return err
+		}
+	}
+	return sessiond.ErrNotFound
 }
 
 // openExisting opens the configured store and says which on stderr. A

@@ -33,7 +33,7 @@ func RunValidate(args []string, stdout, stderr io.Writer) int {
 	var env, format onceFlag
 	format.value = FormatText
 	fs.Var(&env, "env", "check for `environment` development or production (default: the file's environment key)")
-	fs.Var(&format, "format", "output `format`: text, json or sarif (default text)")
+	fs.Var(&format, "format", "output `format`: text, json or sarif") // the flag package adds "(default text)"
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: sessiond config validate FILE [--env development|production] [--format text|json|sarif]")
 		fs.PrintDefaults()

@@ -54,3 +54,16 @@ func TestRunValidate_ExitCodes(t *testing.T) {
 		})
 	}
 }
+
+// TestRunValidate_UsageDefaults: the usage printed after a refused command
+// line says each flag's default once (the flag package adds "(default
+// text)" itself).
+func TestRunValidate_UsageDefaults(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := RunValidate(nil, &stdout, &stderr); code != ExitUsage {
+		t.Fatalf("RunValidate() = %d; want %d", code, ExitUsage)
+	}
+	if got := strings.Count(stderr.String(), "(default text)"); got != 1 {
+		t.Errorf("usage says \"(default text)\" %d times; want once:\n%s", got, stderr.String())
+	}
+}
