@@ -106,7 +106,12 @@ func (f *hybridFlow) checkRefresh(ctx context.Context, refresh Secret, now time.
 		}
 		return named, fmt.Errorf("sessiond: refresh: %w", err)
 	}
-	if f.marks.revoked(s.Subject, s.CreatedAt) {
+	// The revoked set agrees with the store, except after a store restored
+	// from a backup taken before the revocation: the store holds the
+	// session live again, while this node and the revocation stream's
+	// verifiers still refuse its access tokens. Refused here as there, or
+	// the refresh hands out tokens every verifier refuses.
+	if f.marks.revoked(s.Subject, s.CreatedAt) || f.revoked.has(s.ID) {
 		return named, fmt.Errorf("sessiond: refresh: %w", ErrRevoked)
 	}
 	if f.rotate && tok.RetiredAt.IsZero() && !now.Before(tok.ExpiresAt) {
