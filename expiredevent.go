@@ -14,7 +14,10 @@ import (
 // Sessions Life Cycle") and ASVS 16.3.3 ask for timeouts in the security
 // log. A session nobody uses again ends without one: the collector removes
 // it. In the jwt and hybrid strategies an access token is checked without
-// its session, so there the timeout shows at refresh.
+// its session, so there the timeout shows at refresh. It needs the store
+// to still hold the session (Store.Get's wall-clock caveat): on
+// redisstore, whose keys end at the session's absolute expiry, an
+// absolute timeout is an unknown token (EventUnknownToken, "not_found").
 const EventSessionExpired EventType = "session.expired"
 
 // Bounds on EventSessionExpired, per node: one per session a minute (a

@@ -222,7 +222,8 @@ type Store interface {
 	// ErrNotFound would be an unknown session. ErrNotFound. A store may
 	// forget a session once its absolute expiry has passed by the wall
 	// clock (redisstore's keys expire then), before DeleteExpired; the
-	// Manager then treats it as unknown.
+	// Manager then treats it as unknown (a token of it is
+	// session.unknown_id, not session.expired).
 	Get(ctx context.Context, id SessionID) (*Session, error)
 	// Lookup returns the token with hash h, as stored (its Kind and
 	// RetiredAt included), and its session in one step. ErrNotFound when
@@ -444,8 +445,11 @@ type Limiter interface {
 	// when the subject already has max or more live sessions at s.CreatedAt,
 	// with evict it revokes (reason ReasonLimit, at s.CreatedAt) the least
 	// recently active ones until max-1 remain (at most MaxLimitEvictions,
-	// below) and returns them; without evict it stores nothing and fails
-	// with ErrLimitReached. With max 1 and evict, a login revokes every
+	// below) and returns them, each as Revocations reports it (the evicted
+	// session's own subject and absolute expiry: the Manager keeps it in
+	// its revoked set until then); without evict it stores nothing,
+	// revokes nothing and fails with ErrLimitReached. On any other error
+	// it changes nothing either. With max 1 and evict, a login revokes every
 	// other session ("single" mode), that many at most. Under any
 	// number of concurrent calls for one subject the limit holds.
 	//
@@ -480,7 +484,8 @@ func LimitRead(lim int) int { return max(1024, lim-1+MaxLimitEvictions) }
 // identifiers (jti) in it so that a proof replayed to another node is
 // refused too. RememberOnce records key until until and reports false when
 // key is already recorded and not expired at now; concurrent calls for one
-// key return true at most once. Keys are short printable strings (the
+// key return true at most once. A call that reports false changes nothing:
+// the replay's until, earlier or later, never replaces the record's. Keys are short printable strings (the
 // caller hashes what it remembers). Implemented by every store sessiond
 // ships: memstore, redisstore, pgstore and sqlitestore.
 type ReplayGuard interface {

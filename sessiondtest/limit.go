@@ -18,6 +18,7 @@ func TestLimiter(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 		{"EvictLeastRecentlyActive", limitEvictLeastRecentlyActive},
 		{"Reject", limitReject},
 		{"IgnoresDeadSessions", limitIgnoresDeadSessions},
+		{"ConflictEvictsNothing", limitConflictEvictsNothing},
 		{"Single", limitSingle},
 		{"Lowered", func(t *testing.T, f *fixture, l sessiond.Limiter) { limitLowered(t, f, l, 5) }},
 		{"LoweredSingle", func(t *testing.T, f *fixture, l sessiond.Limiter) { limitLowered(t, f, l, 1) }},
@@ -58,6 +59,10 @@ func limitEvictLeastRecentlyActive(t *testing.T, f *fixture, l sessiond.Limiter)
 	if len(revs) != 1 || revs[0].SessionID != ss[2].ID || revs[0].Reason != sessiond.ReasonLimit {
 		t.Fatalf("CreateLimited evicted %+v; want the least recently active %s with reason limit", revs, ss[2].ID)
 	}
+	// The Manager feeds what CreateLimited returns to its revoked set,
+	// which keeps an entry until the evicted session's own absolute
+	// expiry at most: a wrong expiry lets its access tokens verify again.
+	checkRevocations(t, "CreateLimited's evictions", revs, []sessiond.Revocation{revocation(ss[2], n.CreatedAt, sessiond.ReasonLimit)})
 	if got := f.get(ss[2].ID); !got.RevokedAt.Equal(n.CreatedAt) || got.RevokeReason != sessiond.ReasonLimit {
 		t.Errorf("evicted session RevokedAt=%v reason=%q; want %v limit", got.RevokedAt, got.RevokeReason, n.CreatedAt)
 	}
@@ -80,6 +85,30 @@ func limitReject(t *testing.T, f *fixture, l sessiond.Limiter) {
 	wantErr(t, "CreateLimited over the limit", err, sessiond.ErrLimitReached)
 	f.wantGone(n.ID)
 	f.wantNoToken(tok.Hash)
+	// A refused login revokes nothing: the sessions it found stay live.
+	if live, err := f.st.List(f.ctx, "alice", n.CreatedAt); err != nil || len(live) != 2 {
+		t.Errorf("after CreateLimited refused a login: %d live, %v; want the 2 sessions it found", len(live), err)
+	}
+}
+
+// limitConflictEvictsNothing: a login the store refuses (its token's hash
+// is taken) evicts nothing, as it stores nothing: the Manager reports the
+// error and never hears of, records or spreads evictions it did not get.
+func limitConflictEvictsNothing(t *testing.T, f *fixture, l sessiond.Limiter) {
+	old := NewSession("alice", t0)
+	taken := NewToken(sessiond.KindAccess, old.ID, t0)
+	f.create(clone(old), taken)
+	f.create(NewSession("alice", t0))
+	n := NewSession("alice", at(time.Minute))
+	tok := taken
+	tok.SessionID = n.ID
+	revs, err := l.CreateLimited(f.ctx, clone(n), 2, true, tok)
+	wantErr(t, "CreateLimited(a token hash taken)", err, sessiond.ErrConflict)
+	f.wantGone(n.ID)
+	if live, err := f.st.List(f.ctx, "alice", n.CreatedAt); err != nil || len(live) != 2 || len(revs) != 0 {
+		t.Errorf("after CreateLimited refused a conflicting login: %d live, %v, %d evictions returned; want the 2 sessions it found, none evicted",
+			len(live), err, len(revs))
+	}
 }
 
 func limitIgnoresDeadSessions(t *testing.T, f *fixture, l sessiond.Limiter) {

@@ -16,6 +16,7 @@ func TestReplayGuard(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 		{"Once", replayOnce},
 		{"ConcurrentOnce", replayConcurrentOnce},
 		{"Expires", replayExpires},
+		{"ReplayKeepsRecord", replayKeepsRecord},
 	})
 }
 
@@ -86,6 +87,31 @@ func replayExpires(t *testing.T, f *fixture, g sessiond.ReplayGuard) {
 	}
 }
 
+// replayKeepsRecord: a replay changes nothing, whatever window it
+// names; a store that writes the replay's until over the record's (an
+// upsert without its condition, a SET without NX) lets a second replay
+// through once the shorter window ends. The replay's window ended in real
+// time already, so that Redis, which expires keys on its own clock,
+// would drop an overwritten record at once.
+func replayKeepsRecord(t *testing.T, f *fixture, g sessiond.ReplayGuard) {
+	now := time.Now()
+	steps := []struct {
+		at, until time.Duration
+		want      bool
+	}{
+		{0, time.Hour, true},
+		{-2 * time.Minute, -time.Minute, false}, // a replay: the record is live then
+		{time.Minute, 2 * time.Minute, false},   // the record's hour still runs
+	}
+	for i, st := range steps {
+		fresh, err := g.RememberOnce(f.ctx, "jti-keep", now.Add(st.at), now.Add(st.until))
+		if err != nil || fresh != st.want {
+			t.Fatalf("step %d: RememberOnce(jti-keep, now%+v, until now%+v) = %v, %v; want %v (a replay must not shorten the record)",
+				i+1, st.at, st.until, fresh, err, st.want)
+		}
+	}
+}
+
 // TestAckedReplayGuard checks sessiond.AckedReplayGuard, failing at once
 // if newStore's stores do not implement it. TestStore runs it when they
 // do. RememberOnceAcked keeps RememberOnce's contract, on the same keys;
@@ -98,6 +124,7 @@ func TestAckedReplayGuard(t *testing.T, newStore func(t *testing.T) sessiond.Sto
 		{"Once", acked(replayOnce)},
 		{"ConcurrentOnce", acked(replayConcurrentOnce)},
 		{"Expires", acked(replayExpires)},
+		{"ReplayKeepsRecord", acked(replayKeepsRecord)},
 		{"SameKeys", replayAckedSameKeys},
 	})
 }
