@@ -688,3 +688,79 @@ func TestManager_ConcurrentLoginRunIDsInOrder(t *testing.T) {
 		}
 	}
 }
+
+// closeSink is an EventSink without RecordBatch whose writes do not stop
+// for their context's end (a file, a socket written without deadline):
+// its first concurrent-login record waits for first, the others for their
+// context's end, as long as such a write would take.
+type closeSink struct {
+	first   chan struct{} // closed by the test: the first call returns
+	arrived chan struct{} // the first call arrived
+	entered chan struct{} // a later call arrived
+	calls   atomic.Int32
+}
+
+func (s *closeSink) Record(ctx context.Context, e sessiond.Event) error {
+	if e.Type != sessiond.EventConcurrentLogin {
+		return nil
+	}
+	if s.calls.Add(1) == 1 {
+		close(s.arrived)
+		<-s.first
+		return nil
+	}
+	s.entered <- struct{}{}
+	<-ctx.Done()
+	return nil
+}
+
+// Close ends the run under way on a sink without RecordBatch: the events
+// of the run are recorded one Record each, and none is started once Close
+// has ended the loop's context. Each would be a write of its own after the
+// stop (64 at most: as long again for each), where the record of one
+// event at a time, before runs, held Close for one write at most.
+func TestManager_ConcurrentLoginRunEndsAtClose(t *testing.T) {
+	sink := &closeSink{first: make(chan struct{}), arrived: make(chan struct{}), entered: make(chan struct{}, 64)}
+	log := judgedLog{judged: make(chan string, 64)}
+	h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) {
+		o.Events = sink
+		o.Logger = slog.New(log)
+	})
+	release := sync.OnceFunc(func() { close(sink.first) })
+	t.Cleanup(release)
+	login := func(subject string) {
+		h.clock.Advance(time.Millisecond)
+		h.create(t, subject, sessiond.CreateOptions{Client: desktop})
+	}
+	wait := func(what string, c <-chan struct{}) {
+		t.Helper()
+		select {
+		case <-c:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s did not happen", what)
+		}
+	}
+	login("user0")
+	login("user0")
+	wait("the first record", sink.arrived)
+	subjects := []string{"user1", "user2", "user3", "user4", "user5"}
+	for _, sub := range subjects {
+		login(sub)
+		login(sub)
+	}
+	for range 1 + len(subjects) {
+		select {
+		case <-log.judged:
+		case <-time.After(10 * time.Second):
+			t.Fatal("events not judged while a record was in progress")
+		}
+	}
+	release()
+	wait("the run's first record", sink.entered)
+	if err := h.m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := sink.calls.Load(); n != 2 {
+		t.Errorf("Record called %d times by the time Close returned; want 2 (user0's, and the run's first, under way at Close)", n)
+	}
+}

@@ -252,7 +252,14 @@ func (m *Manager) record(ctx context.Context, e Event) {
 func (m *Manager) recordEvents(ctx context.Context, events []Event) {
 	b, ok := m.events.(BatchSink)
 	if !ok || len(events) == 1 {
-		for _, e := range events {
+		for i, e := range events {
+			// ctx is a loop's, which Close ends: a sink that writes on
+			// regardless must not make it wait for the rest of the run,
+			// a write each, as it waits for no more than one otherwise.
+			if ctx.Err() != nil {
+				m.log.WarnContext(ctx, "events not recorded: the manager is closing", "event_ids", eventIDs(events[i:]))
+				return
+			}
 			m.record(ctx, e)
 		}
 		return
@@ -260,12 +267,16 @@ func (m *Manager) recordEvents(ctx context.Context, events []Event) {
 	ctx, cancel := m.recordContext(ctx)
 	defer cancel()
 	if err := b.RecordBatch(ctx, events); err != nil {
-		ids := make([]string, len(events))
-		for i, e := range events {
-			ids[i] = e.ID
-		}
-		m.log.ErrorContext(ctx, "record events", "event_ids", ids, "err", err)
+		m.log.ErrorContext(ctx, "record events", "event_ids", eventIDs(events), "err", err)
 	}
+}
+
+func eventIDs(events []Event) []string {
+	ids := make([]string, len(events))
+	for i, e := range events {
+		ids[i] = e.ID
+	}
+	return ids
 }
 
 // stamp gives e its time and ID when it has none, and its client in the

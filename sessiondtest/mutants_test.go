@@ -69,6 +69,8 @@ var mutants = []mutant{
 		"want a total of 10, then 0"},
 	{"SubjectPadSpace", func(st *memstore.Store) sessiond.Store { return listPadSpace{base(st)} },
 		`List("abc ")`},
+	{"SubjectNormalised", func(st *memstore.Store) sessiond.Store { return listNormalised{base(st)} },
+		"List(\"u\u0308nïcödé\")"},
 	{"RevokeTwiceNotFound", func(st *memstore.Store) sessiond.Store { return revokeOnce{base(st)} },
 		"second Revoke"},
 	{"RevocationsSinceExclusive", func(st *memstore.Store) sessiond.Store { return revocationsAfter{base(st)} },
@@ -110,12 +112,26 @@ var mutants = []mutant{
 		"after 20 concurrent logins with max 3"},
 	{"EvictionsNotLogged", func(st *memstore.Store) sessiond.Store { return evictionsUnlogged{st} },
 		"Revocations after CreateLimited"},
+	{"EvictionsExpireWithLogin", func(st *memstore.Store) sessiond.Store { return evictionsLoginExpiry{st} },
+		"CreateLimited's evictions entry"},
+	{"LimitRefusalEvicts", func(st *memstore.Store) sessiond.Store { return limitRefusalEvicts{st} },
+		"after CreateLimited refused a login"},
+	{"LimitConflictEvicts", func(st *memstore.Store) sessiond.Store { return limitConflictEvicts{st} },
+		"after CreateLimited refused a conflicting login"},
+	{"TouchRecordsBeforeCheck", func(st *memstore.Store) sessiond.Store { return touchRecordsFirst{st} },
+		"revoked session: 1 events of the session"},
+	{"RevokeRecordsEveryCall", func(st *memstore.Store) sessiond.Store { return revokeRecordsAgain{st} },
+		"ChangeRecorder/RevokeWritesRecordsOnce"},
+	{"RecordsBeforeCreate", func(st *memstore.Store) sessiond.Store { return recordsFirst{st} },
+		"a refused create stored events"},
 	{"RecordedRevokeNotLogged", func(st *memstore.Store) sessiond.Store { return newRecordedUnlogged(st) },
 		"Revocations after RevokeRecorded"},
 	{"ReplayForgetsEarly", func(st *memstore.Store) sessiond.Store { return replayEarly{st} },
 		"RememberOnce(jti-exp"},
 	{"ReplayFoldsCase", func(st *memstore.Store) sessiond.Store { return replayFold{st} },
 		"differ only in case"},
+	{"ReplayOverwrites", func(st *memstore.Store) sessiond.Store { return newReplayOverwrite(st) },
+		"a replay must not shorten the record"},
 	{"OutboxClaimNoLease", func(st *memstore.Store) sessiond.Store { return claimNoLease{st} },
 		"Outbox/"},
 	{"OutboxClaimDropsOne", func(st *memstore.Store) sessiond.Store { return claimDrops{st} },
@@ -126,6 +142,14 @@ var mutants = []mutant{
 		"SubjectPager/"},
 	{"RevocationPagerTiesByTimeOnly", func(st *memstore.Store) sessiond.Store { return revPagerTies{st} },
 		"RevocationPager/"},
+	{"RevocationPagerPageReversed", func(st *memstore.Store) sessiond.Store { return revPagerReversed{st} },
+		"want the order of CompareRevocations"},
+	{"RevocationPagerKeepsExcept", func(st *memstore.Store) sessiond.Store { return revPagerKeepsExcept{st} },
+		"RevocationPager/LeftOut"},
+	{"CounterWindowEndInclusive", func(st *memstore.Store) sessiond.Store { return newCounterMutant(st, false) },
+		`Incr("refresh_failures:a"`},
+	{"CounterLostUpdate", func(st *memstore.Store) sessiond.Store { return newCounterMutant(st, true) },
+		"twice"},
 	{"MetaPutNotCAS", func(st *memstore.Store) sessiond.Store { return metaNoCAS{st} },
 		"Meta/"},
 	{"BulkRevocationsNotLogged", func(st *memstore.Store) sessiond.Store { return newBulkUnlogged(st) },
@@ -367,6 +391,24 @@ func (m listPadSpace) List(ctx context.Context, subject string, now time.Time) (
 	got, err := m.Store.List(ctx, subject, now)
 	if trimmed := strings.TrimRight(subject, " "); err == nil && trimmed != subject {
 		more, err := m.Store.List(ctx, trimmed, now)
+		return append(got, more...), err
+	}
+	return got, err
+}
+
+// listNormalised matches subjects as a collation that normalises Unicode
+// does: a decomposed "ü" (u and a combining diaeresis) is the composed
+// one, so List of either finds the other's sessions too.
+type listNormalised struct{ sessiond.Store }
+
+func (m listNormalised) List(ctx context.Context, subject string, now time.Time) ([]*sessiond.Session, error) {
+	got, err := m.Store.List(ctx, subject, now)
+	other := strings.ReplaceAll(subject, "u\u0308", "ü")
+	if other == subject {
+		other = strings.ReplaceAll(subject, "ü", "u\u0308")
+	}
+	if err == nil && other != subject {
+		more, err := m.Store.List(ctx, other, now)
 		return append(got, more...), err
 	}
 	return got, err
@@ -878,6 +920,107 @@ func (m evictionsUnlogged) PageRevocations(ctx context.Context, q sessiond.Revoc
 	return p, err
 }
 
+// evictionsLoginExpiry reports its evictions with the login's absolute
+// expiry, as a store does that learns only the evicted IDs and fills the
+// rest from the session it stores.
+type evictionsLoginExpiry struct{ *memstore.Store }
+
+func (m evictionsLoginExpiry) CreateLimited(ctx context.Context, s *sessiond.Session, max int, evict bool, tokens ...sessiond.Token) ([]sessiond.Revocation, error) {
+	revs, err := m.Store.CreateLimited(ctx, s, max, evict, tokens...)
+	for i := range revs {
+		revs[i].ExpiresAt = s.ExpiresAt
+	}
+	return revs, err
+}
+
+// limitRefusalEvicts makes room before it looks at evict: a login refused
+// at the limit has already revoked the least recently active session.
+type limitRefusalEvicts struct{ *memstore.Store }
+
+func (m limitRefusalEvicts) CreateLimited(ctx context.Context, s *sessiond.Session, max int, evict bool, tokens ...sessiond.Token) ([]sessiond.Revocation, error) {
+	if live, err := m.List(ctx, s.Subject, s.CreatedAt); err == nil && !evict && len(live) >= max && max > 0 {
+		slices.SortFunc(live, func(a, b *sessiond.Session) int { return a.LastActiveAt.Compare(b.LastActiveAt) })
+		if _, err := m.Revoke(ctx, live[0].ID, s.CreatedAt, sessiond.ReasonLimit); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("mutant: create limited: %w", sessiond.ErrLimitReached)
+	}
+	return m.Store.CreateLimited(ctx, s, max, evict, tokens...)
+}
+
+// limitConflictEvicts evicts in one step and inserts in another that it
+// does not roll the first back for: a login refused for a conflict has
+// made room all the same.
+type limitConflictEvicts struct{ *memstore.Store }
+
+func (m limitConflictEvicts) CreateLimited(ctx context.Context, s *sessiond.Session, max int, evict bool, tokens ...sessiond.Token) ([]sessiond.Revocation, error) {
+	revs, err := m.Store.CreateLimited(ctx, s, max, evict, tokens...)
+	if !errors.Is(err, sessiond.ErrConflict) || !evict {
+		return revs, err
+	}
+	live, lerr := m.List(ctx, s.Subject, s.CreatedAt)
+	if lerr != nil || len(live) < max {
+		return revs, err
+	}
+	slices.SortFunc(live, func(a, b *sessiond.Session) int { return a.LastActiveAt.Compare(b.LastActiveAt) })
+	for _, old := range live[:len(live)-max+1] {
+		if _, rerr := m.Revoke(ctx, old.ID, s.CreatedAt, sessiond.ReasonLimit); rerr != nil {
+			return nil, rerr
+		}
+	}
+	return nil, err
+}
+
+// recordsFirst writes a creation's records, then the creation in a second
+// step: a create refused (a conflict) leaves its records behind.
+type recordsFirst struct{ *memstore.Store }
+
+func (m recordsFirst) CreateRecorded(ctx context.Context, s *sessiond.Session, max int, evict bool, rec sessiond.ChangeRecords,
+	evicted func(sessiond.Revocation) sessiond.ChangeRecords, tokens ...sessiond.Token) ([]sessiond.Revocation, error) {
+	if err := m.AppendEvents(ctx, rec.Events...); err != nil {
+		return nil, err
+	}
+	if err := m.EnqueueDeliveries(ctx, rec.Deliveries...); err != nil {
+		return nil, err
+	}
+	return m.Store.CreateRecorded(ctx, s, max, evict, sessiond.ChangeRecords{}, evicted, tokens...)
+}
+
+// touchRecordsFirst writes a refresh's records, then the activity in a
+// second step that may refuse it: a revoked session's refresh leaves an
+// event and a webhook behind.
+type touchRecordsFirst struct{ *memstore.Store }
+
+func (m touchRecordsFirst) TouchRecorded(ctx context.Context, id sessiond.SessionID, last, idle time.Time, rec sessiond.ChangeRecords) error {
+	if err := m.AppendEvents(ctx, rec.Events...); err != nil {
+		return err
+	}
+	if err := m.EnqueueDeliveries(ctx, rec.Deliveries...); err != nil {
+		return err
+	}
+	return m.Store.TouchRecorded(ctx, id, last, idle, sessiond.ChangeRecords{})
+}
+
+// revokeRecordsAgain stores a revocation's records on every call, the
+// calls that find the session already revoked too: one logout, two
+// session.revoked events and webhooks.
+type revokeRecordsAgain struct{ *memstore.Store }
+
+func (m revokeRecordsAgain) RevokeRecorded(ctx context.Context, id sessiond.SessionID, at time.Time, reason sessiond.RevokeReason,
+	revoked func(*sessiond.Session) sessiond.ChangeRecords) (*sessiond.Session, bool, error) {
+	s, recorded, err := m.Store.RevokeRecorded(ctx, id, at, reason, revoked)
+	if err == nil && !recorded && revoked != nil {
+		rec := revoked(s)
+		if err := m.AppendEvents(ctx, rec.Events...); err != nil {
+			return nil, false, err
+		}
+		if err := m.EnqueueDeliveries(ctx, rec.Deliveries...); err != nil {
+			return nil, false, err
+		}
+	}
+	return s, recorded, err
+}
+
 // recordedUnlogged leaves what RevokeRecorded revokes out of the
 // revocation log (the Manager revokes single sessions through it).
 type recordedUnlogged struct {
@@ -932,6 +1075,29 @@ func (m replayFold) RememberOnce(ctx context.Context, key string, now, until tim
 	return m.Store.RememberOnce(ctx, strings.ToLower(key), now, until)
 }
 
+// replayOverwrite writes every call's window over the key's (an upsert
+// without its WHERE): a replay naming an earlier end shortens the record.
+type replayOverwrite struct {
+	*memstore.Store
+	mu    sync.Mutex
+	until map[string]time.Time
+}
+
+func newReplayOverwrite(st *memstore.Store) *replayOverwrite {
+	return &replayOverwrite{Store: st, until: map[string]time.Time{}}
+}
+
+func (m *replayOverwrite) RememberOnce(ctx context.Context, key string, now, until time.Time) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	prev, ok := m.until[key]
+	m.until[key] = until
+	return !ok || !now.Before(prev), nil
+}
+
 // claimNoLease claims without holding: another claim gets them again.
 type claimNoLease struct{ *memstore.Store }
 
@@ -983,6 +1149,71 @@ func (m revPagerTies) PageRevocations(ctx context.Context, q sessiond.Revocation
 		p.Revocations = slices.DeleteFunc(p.Revocations, func(r sessiond.Revocation) bool { return r.RevokedAt.Equal(q.After.At) })
 	}
 	return p, err
+}
+
+// revPagerReversed returns each page newest first.
+type revPagerReversed struct{ *memstore.Store }
+
+func (m revPagerReversed) PageRevocations(ctx context.Context, q sessiond.RevocationQuery) (sessiond.RevocationPage, error) {
+	p, err := m.Store.PageRevocations(ctx, q)
+	slices.Reverse(p.Revocations)
+	return p, err
+}
+
+// revPagerKeepsExcept ignores q.Except: the snapshot then sends the
+// revocations it meant to leave out (the kill switch's, which a watermark
+// covers).
+type revPagerKeepsExcept struct{ *memstore.Store }
+
+func (m revPagerKeepsExcept) PageRevocations(ctx context.Context, q sessiond.RevocationQuery) (sessiond.RevocationPage, error) {
+	if err := sessiond.CheckRevocationQuery(q); err != nil {
+		return sessiond.RevocationPage{}, err
+	}
+	q.Except = ""
+	return m.Store.PageRevocations(ctx, q)
+}
+
+// counterMutant is a WindowCounter of its own: one whose window still
+// counts at its end instant (lost false), or one that reads the count and
+// writes it plus one in another step (lost true), so concurrent calls
+// return the same count.
+type counterMutant struct {
+	*memstore.Store
+	lost bool
+	mu   sync.Mutex
+	n    map[string]int64
+	end  map[string]time.Time
+}
+
+func newCounterMutant(st *memstore.Store, lost bool) *counterMutant {
+	return &counterMutant{Store: st, lost: lost, n: map[string]int64{}, end: map[string]time.Time{}}
+}
+
+func (m *counterMutant) Incr(ctx context.Context, key string, now time.Time, window time.Duration) (int64, time.Time, error) {
+	if err := sessiond.CheckCounter(key, window); err != nil {
+		return 0, time.Time{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, time.Time{}, err
+	}
+	m.mu.Lock()
+	n, end := m.n[key], m.end[key]
+	running := now.Before(end)
+	if !m.lost {
+		running = !now.After(end) && !end.IsZero()
+	}
+	if !running {
+		n, end = 0, now.Add(window)
+	}
+	if m.lost {
+		m.mu.Unlock()
+		runtime.Gosched()
+		m.mu.Lock()
+	}
+	n++
+	m.n[key], m.end[key] = n, end
+	m.mu.Unlock()
+	return n, end, nil
 }
 
 // metaNoCAS writes over whatever version is stored.

@@ -154,6 +154,10 @@ func (s *server) middleware(next http.Handler) http.Handler {
 				s.writeError(rw, r, err)
 			}
 		}()
+		if loc, ok := cleanLocation(r); ok {
+			http.Redirect(rw, r, loc, http.StatusTemporaryRedirect)
+			return
+		}
 		next.ServeHTTP(rw, r)
 	})
 }

@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/sessiond/sessiond/internal/httpapi"
 )
 
 // TestCanonical_AsServeMux: canonical sends to api exactly the requests a
@@ -70,11 +72,11 @@ func TestCanonical_AsServeMux(t *testing.T) {
 func TestCleanPath_NoAlloc(t *testing.T) {
 	for _, p := range []string{"/", "/v1/sessions/verify", "/console/", "/console/events/tail"} {
 		if n := testing.AllocsPerRun(100, func() {
-			if cleanPath(p) != p {
-				t.Fatalf("cleanPath(%q) changed it", p)
+			if httpapi.CleanPath(p) != p {
+				t.Fatalf("CleanPath(%q) changed it", p)
 			}
 		}); n != 0 {
-			t.Errorf("cleanPath(%q): %v allocations; want 0", p, n)
+			t.Errorf("CleanPath(%q): %v allocations; want 0", p, n)
 		}
 	}
 	r := httptest.NewRequest(http.MethodPost, "/v1/sessions/verify", nil)
