@@ -162,6 +162,15 @@ func (s *Store) migrateOnce(ctx context.Context, all []migration.Migration) ([]m
 	var outside bool
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		applied, outside = nil, false
+		// No statement_timeout (the DSN's, role's or database's) for the
+		// migrations: it would cut the wait for another node's
+		// migrations below, a wait for a table lock before
+		// MigrationLockTimeout (which bounds it, and is retried), or a
+		// long migration, at every start alike. lock_timeout is kept
+		// (set below); ctx bounds the whole.
+		if _, err := tx.Exec(ctx, "SET LOCAL statement_timeout = 0"); err != nil {
+			return err
+		}
 		// Held until commit. Everything below, CREATE SCHEMA included,
 		// happens under it, so concurrent starts cannot race on DDL. It
 		// waits without a bound: only other migrating nodes hold it.
@@ -326,7 +335,16 @@ func (s *Store) migrateOutside(ctx context.Context, all []migration.Migration) e
 	}
 	// Closed, not put back: it carries this session's settings and lock.
 	conn := pooled.Hijack()
-	defer conn.Close(context.Background())
+	defer func() {
+		conn.Close(context.Background())
+		// A statement cut short by ctx (a start cancelled during the
+		// build) is cancelled in PostgreSQL by a request pgx sends in
+		// the background (at most 15 s): waited for, as the pool waits
+		// for its own connections, or a process exiting once its start
+		// is cancelled outruns it, and the build goes on holding the
+		// lock the next start waits for.
+		<-conn.PgConn().CleanupDone()
+	}()
 	// Polled, not waited for in pg_advisory_lock: the waiting statement
 	// would hold a snapshot, and the build it waits for waits for every
 	// snapshot older than its own, a deadlock.

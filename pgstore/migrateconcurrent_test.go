@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -50,11 +51,35 @@ func insertEvent(schema string) string {
 	return "INSERT INTO " + pgx.Identifier{schema, "events"}.Sanitize() + " (id, time, type) VALUES ($1, now(), 'session.created')"
 }
 
-// waitForBuild returns the pid of a statement waiting for the transaction
-// of pid, once there is one: in these tests only the build of
-// events_no_subject (pg_stat_activity's query shows only the start of a
-// long migration file, its comment).
-func waitForBuild(ctx context.Context, t *testing.T, dsn string, pid int) int {
+// ownBuild returns dsn with an application_name no other test uses, and
+// that name: the test finds its own build in pg_stat_activity by it. A
+// CONCURRENTLY build waits for every older transaction of the database,
+// so another test's build, running in parallel (or in another package's
+// tests), waits for this test's blocker too, and is not this one's.
+func ownBuild(t *testing.T, dsn string) (string, string) {
+	t.Helper()
+	app := testenv.UniqueName("sessiond-migrate-test-")
+	return withParam(dsn, "application_name", app), app
+}
+
+// withParam returns dsn with the connection parameter key set to value,
+// in the DSN's own form (a URL or keyword=value pairs).
+func withParam(dsn, key, value string) string {
+	if !strings.Contains(dsn, "://") {
+		return dsn + " " + key + "='" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(value) + "'"
+	}
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	return dsn + sep + key + "=" + strings.ReplaceAll(url.QueryEscape(value), "+", "%20")
+}
+
+// waitForBuild returns the pid of the connection named app (ownBuild)
+// whose statement waits for the transaction of pid, once there is one:
+// in these tests only the build of events_no_subject (pg_stat_activity's
+// query shows only the start of a long migration file, its comment).
+func waitForBuild(ctx context.Context, t *testing.T, dsn string, pid int, app string) int {
 	t.Helper()
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
@@ -64,12 +89,12 @@ func waitForBuild(ctx context.Context, t *testing.T, dsn string, pid int) int {
 	for {
 		var waiter int
 		err := conn.QueryRow(ctx, `SELECT pid FROM pg_stat_activity
-			WHERE $1 = ANY (pg_blocking_pids(pid)) LIMIT 1`, pid).Scan(&waiter)
+			WHERE application_name = $2 AND $1 = ANY (pg_blocking_pids(pid)) LIMIT 1`, pid, app).Scan(&waiter)
 		if err == nil {
 			return waiter
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {
-			t.Fatalf("waiting for the build of events_no_subject to wait for pid %d: %v", pid, err)
+			t.Fatalf("waiting for the build of events_no_subject (%s) to wait for pid %d: %v", app, pid, err)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -104,6 +129,7 @@ func TestNew_MigrationBuildsIndexConcurrently(t *testing.T) {
 	ctx := t.Context()
 	schema := testSchema(t, dsn)
 	pid, blocker := holdEventWrites(t, dsn, schema)
+	nodeDSN, app := ownBuild(t, dsn)
 
 	// A hang guard, not a threshold.
 	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
@@ -112,13 +138,13 @@ func TestNew_MigrationBuildsIndexConcurrently(t *testing.T) {
 	go func() {
 		// A lock timeout longer than the test: the build is held up by
 		// the blocker until the login below has had its chance.
-		s, err := pgstore.New(startCtx, dsn, pgstore.Options{Schema: schema, MigrationLockTimeout: time.Minute})
+		s, err := pgstore.New(startCtx, nodeDSN, pgstore.Options{Schema: schema, MigrationLockTimeout: time.Minute})
 		if err == nil {
 			s.Close()
 		}
 		started <- err
 	}()
-	waitForBuild(startCtx, t, dsn, pid)
+	waitForBuild(startCtx, t, dsn, pid, app)
 
 	// The login: a hang guard again, the build cannot end before the
 	// blocker does.
@@ -181,7 +207,8 @@ func testMigrationInvalidIndexRebuilt(t *testing.T, dsn, schema string) {
 	pid, blocker := holdEventWrites(t, dsn, schema)
 
 	// A build cancelled on the server while it waits for the blocker.
-	conn, err := pgx.Connect(ctx, dsn)
+	buildDSN, app := ownBuild(t, dsn)
+	conn, err := pgx.Connect(ctx, buildDSN)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,8 +223,10 @@ func testMigrationInvalidIndexRebuilt(t *testing.T, dsn, schema string) {
 	// blocker: a CONCURRENTLY build waits for every older transaction of
 	// the database, so another test's build waits for this blocker too,
 	// and cancelling that one left this build waiting for ever.
-	waitForBuild(ctx, t, dsn, pid)
 	waiter := int(conn.PgConn().PID())
+	if got := waitForBuild(ctx, t, dsn, pid, app); got != waiter {
+		t.Fatalf("the build waiting for the blocker is pid %d; want this build's %d", got, waiter)
+	}
 	for !queryOne[bool](t, dsn, "SELECT coalesce((SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1), false)", waiter) {
 		select {
 		case <-ctx.Done():
@@ -244,6 +273,7 @@ func TestNew_MigrationConcurrentIndexTwoNodes(t *testing.T) {
 	ctx := t.Context()
 	schema := testSchema(t, dsn)
 	pid, blocker := holdEventWrites(t, dsn, schema)
+	nodeDSN, app := ownBuild(t, dsn)
 
 	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second) // a hang guard
 	defer cancel()
@@ -254,7 +284,7 @@ func TestNew_MigrationConcurrentIndexTwoNodes(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range nodes {
 		wg.Go(func() {
-			s, err := pgstore.New(startCtx, dsn, pgstore.Options{Schema: schema, MigrationLockTimeout: time.Minute, Logger: log})
+			s, err := pgstore.New(startCtx, nodeDSN, pgstore.Options{Schema: schema, MigrationLockTimeout: time.Minute, Logger: log})
 			if err != nil {
 				errs[i] = err
 				return
@@ -274,7 +304,7 @@ func TestNew_MigrationConcurrentIndexTwoNodes(t *testing.T) {
 			}
 		})
 	}
-	waitForBuild(startCtx, t, dsn, pid)
+	waitForBuild(startCtx, t, dsn, pid, app)
 	// The node that does not build says that it waits (its start must
 	// not look hung), while the other's build is still held up.
 	for !strings.Contains(logs.String(), "waiting for another node's migration outside a transaction") {
@@ -343,15 +373,8 @@ func TestNew_MigrationConcurrentIndexIgnoresStatementTimeout(t *testing.T) {
 	ctx := t.Context()
 	schema := testSchema(t, dsn)
 	pid, blocker := holdEventWrites(t, dsn, schema)
-	var withTimeout string
-	switch {
-	case !strings.Contains(dsn, "://"): // keyword=value
-		withTimeout = dsn + " options='-c statement_timeout=200'"
-	case strings.Contains(dsn, "?"):
-		withTimeout = dsn + "&options=-c%20statement_timeout%3D200"
-	default:
-		withTimeout = dsn + "?options=-c%20statement_timeout%3D200"
-	}
+	nodeDSN, app := ownBuild(t, dsn)
+	withTimeout := withParam(nodeDSN, "options", "-c statement_timeout=200")
 
 	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second) // a hang guard
 	defer cancel()
@@ -378,7 +401,8 @@ func TestNew_MigrationConcurrentIndexIgnoresStatementTimeout(t *testing.T) {
 		}
 		var outlived bool
 		err := conn.QueryRow(startCtx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-			WHERE $1 = ANY (pg_blocking_pids(pid)) AND now() - query_start > interval '2 s')`, pid).Scan(&outlived)
+			WHERE application_name = $2 AND $1 = ANY (pg_blocking_pids(pid))
+			AND now() - query_start > interval '2 s')`, pid, app).Scan(&outlived)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -395,5 +419,149 @@ func TestNew_MigrationConcurrentIndexIgnoresStatementTimeout(t *testing.T) {
 	}
 	if _, valid, err := indexValid(ctx, dsn, schema); err != nil || !valid {
 		t.Errorf("events_no_subject valid = %v (%v); want true", valid, err)
+	}
+}
+
+// TestNew_MigrationCancelledStartCancelsBuild: a start cancelled while
+// 0012 builds (ctx ended: SIGINT, a deploy's timeout) ends the build in
+// PostgreSQL too, not only its own wait for it. Left running, the build
+// goes on waiting for the serving transaction and holds the session lock
+// that the next start then waits for, for a build nobody wants any more.
+// Its INVALID leftover is the next start's (TestNew_MigrationInvalidIndexRebuilt).
+func TestNew_MigrationCancelledStartCancelsBuild(t *testing.T) {
+	dsn := testDSN(t)
+	t.Parallel()
+	ctx := t.Context()
+	schema := testSchema(t, dsn)
+	pid, _ := holdEventWrites(t, dsn, schema)
+	nodeDSN, app := ownBuild(t, dsn)
+
+	startCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	started := make(chan error, 1)
+	go func() {
+		s, err := pgstore.New(startCtx, nodeDSN, pgstore.Options{Schema: schema, MigrationLockTimeout: time.Minute})
+		if err == nil {
+			s.Close()
+		}
+		started <- err
+	}()
+	builder := waitForBuild(ctx, t, dsn, pid, app)
+	cancel()
+	if err := <-started; !errors.Is(err, context.Canceled) {
+		t.Fatalf("start cancelled while 0012 builds = %v; want context.Canceled", err)
+	}
+	// The blocker stays open: only a cancelled build lets go meanwhile.
+	guard, stop := context.WithTimeout(ctx, 30*time.Second) // a hang guard
+	defer stop()
+	for queryOne[bool](t, dsn, "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)", builder) {
+		select {
+		case <-guard.Done():
+			t.Fatalf("the build's backend (pid %d) still runs 30 s after its start was cancelled: %s", builder,
+				queryOne[string](t, dsn, "SELECT coalesce((SELECT state || ': ' || left(query, 60) FROM pg_stat_activity WHERE pid = $1), '')", builder))
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if exists, valid, err := indexValid(ctx, dsn, schema); err != nil || valid {
+		t.Errorf("after the cancelled build: events_no_subject exists %v, valid %v (%v); want no valid index", exists, valid, err)
+	}
+	if v := queryInt(t, dsn, "SELECT max(version) FROM "+pgx.Identifier{schema, "schema_migrations"}.Sanitize()); v != 11 {
+		t.Errorf("after the cancelled build: schema version %d; want 11", v)
+	}
+}
+
+// TestNew_MigrationTransactionIgnoresStatementTimeout: a pool whose DSN
+// sets statement_timeout (options=-c statement_timeout=…) shorter than
+// the migrations' transaction waits does not fail the start: waiting
+// for another node's migrations (the advisory lock), and for a table
+// lock within MigrationLockTimeout (which bounds that wait itself, and
+// is retried), both outlive it. Before, the start failed at once with
+// "canceling statement due to statement timeout", at every start while
+// either lasted.
+func TestNew_MigrationTransactionIgnoresStatementTimeout(t *testing.T) {
+	dsn := testDSN(t)
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		// block holds up the migrations of schema until release; pid is
+		// its connection's.
+		block func(t *testing.T, schema string) (pid int, release func() error)
+	}{
+		{"AnotherNodeMigrates", func(t *testing.T, schema string) (int, func() error) {
+			conn, err := pgx.Connect(t.Context(), dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { conn.Close(context.Background()) })
+			tx, err := conn.Begin(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { tx.Rollback(context.Background()) })
+			// The lock a migrating node holds (lockClassMigrate).
+			if _, err := tx.Exec(t.Context(), "SELECT pg_advisory_xact_lock(x'73657373'::int, hashtext($1))", schema); err != nil {
+				t.Fatal(err)
+			}
+			return int(conn.PgConn().PID()), func() error { return tx.Commit(t.Context()) }
+		}},
+		{"TableLocked", func(t *testing.T, schema string) (int, func() error) {
+			conn, tx := blockMigration(t, dsn, schema)
+			return int(conn.PgConn().PID()), func() error { return tx.Commit(t.Context()) }
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			schema := testSchema(t, dsn)
+			pid, release := c.block(t, schema)
+			nodeDSN, app := ownBuild(t, dsn)
+			withTimeout := withParam(nodeDSN, "options", "-c statement_timeout=200")
+
+			startCtx, cancel := context.WithTimeout(ctx, 60*time.Second) // a hang guard
+			defer cancel()
+			started := make(chan error, 1)
+			go func() {
+				s, err := pgstore.New(startCtx, withTimeout, pgstore.Options{Schema: schema, MigrationLockTimeout: time.Minute})
+				if err == nil {
+					s.Close()
+				}
+				started <- err
+			}()
+			// The start's statement outlives the DSN's statement_timeout
+			// ten times over, on the server's clock, waiting for the
+			// blocker.
+			conn, err := pgx.Connect(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close(context.Background())
+			for {
+				select {
+				case err := <-started:
+					t.Fatalf("the start ended (%v) while the blocker held up its migrations; want it to wait", err)
+				default:
+				}
+				var outlived bool
+				err := conn.QueryRow(startCtx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+					WHERE application_name = $2 AND $1 = ANY (pg_blocking_pids(pid))
+					AND now() - query_start > interval '2 s')`, pid, app).Scan(&outlived)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if outlived {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if err := release(); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-started; err != nil {
+				t.Fatalf("start once the blocker committed = %v; want nil", err)
+			}
+			if got, want := migrationCount(t, dsn, schema), migrationFiles(t); got != want {
+				t.Errorf("schema_migrations has %d rows; want %d", got, want)
+			}
+		})
 	}
 }

@@ -33,7 +33,7 @@ func (a *app) serveCmd() *cobra.Command {
 			"start for another reason (the store does not answer, say).\n\n" +
 			"SIGTERM or SIGINT stops it: still serving, not ready, for server.shutdown_delay (a second signal\n" +
 			"ends the delay), then a graceful stop within server.shutdown_timeout, exit 0; a further signal\n" +
-			"after the delay stops at once, exit 1.",
+			"after the delay, or while the store still opens, stops at once, exit 1.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, doc, secret, err := a.serveConfig()
@@ -54,7 +54,10 @@ func (a *app) serveCmd() *cobra.Command {
 				Findings:    func(f []config.Finding) { findings = f },
 				Getenv:      a.getenv, // SESSIOND_KEK, as serveConfig checked it
 				GCHeadroom:  a.getenv("GOGC") == "",
-				Again:       a.takeAgain(),
+				// Taken once the store is open: a further signal during
+				// the open (a migration's wait) stops the process at once.
+				Again:     a.again,
+				TakeAgain: func() { a.takeAgain() },
 			})
 			if errors.Is(err, server.ErrInvalidConfig) {
 				_ = closeLog() // the findings' log lines first, then the report

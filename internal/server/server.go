@@ -98,6 +98,13 @@ type Options struct {
 	// teardown that follows it stops at once (Run returns ErrStoppedNow).
 	// nil: the delay runs its course and the teardown its own.
 	Again <-chan struct{}
+	// TakeAgain, if set, is called once Run reads Again: when the store
+	// is open and its ordered teardown set up. Before, while the store
+	// opens (a migration waiting for a lock or an index build, its
+	// cancel request after the first signal), nothing reads Again: a
+	// caller that routes a further signal to Again only from then on
+	// stops at once at one that comes during the open.
+	TakeAgain func()
 }
 
 // Run serves until ctx ends (SIGTERM, SIGINT), then keeps serving, not
@@ -165,6 +172,9 @@ func Run(ctx context.Context, o Options) (err error) {
 			err = errors.Join(err, derr)
 		}
 	}()
+	if o.TakeAgain != nil {
+		o.TakeAgain()
+	}
 	meta, ok := store.(sessiond.MetaStore)
 	if !ok {
 		return fmt.Errorf("store %s cannot share keys between nodes: %w", cfg.Store.Driver, sessiond.ErrUnsupported)
