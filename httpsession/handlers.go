@@ -167,6 +167,11 @@ type Expiry struct {
 	// StepUpRequired: the anomaly rules ask for a new sign-in before
 	// anything sensitive (the refresh came from another browser, say).
 	StepUpRequired bool `json:"step_up_required,omitempty"`
+	// ReuseIntervalSeconds is the Manager's ReuseInterval (0: none), set
+	// by the refresh endpoint: the browser client bounds its first refresh
+	// attempt by it, so that a retry still finds the token the first may
+	// have rotated (sdk/sessiond.js).
+	ReuseIntervalSeconds *float64 `json:"reuse_interval_seconds,omitempty"`
 }
 
 // ExpiryOf returns the Expiry of iss, for a login handler that answers a
@@ -212,6 +217,8 @@ func (s *Sessions) RefreshHandlerWith(refused func(http.ResponseWriter, *http.Re
 			var iss *sessiond.Issued
 			if iss, err = s.Refresh(w, r); err == nil {
 				body = ExpiryOf(iss)
+				reuse := s.m.ReuseInterval().Seconds()
+				body.ReuseIntervalSeconds = &reuse
 			}
 		}
 		switch {

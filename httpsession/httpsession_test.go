@@ -444,14 +444,16 @@ func TestSessions_Refresh(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("POST %s = %d %q; want 200", httpsession.DefaultRefreshPath, resp.StatusCode, body)
 	}
-	var exp map[string]string
+	var exp map[string]any
 	if err := json.Unmarshal([]byte(body), &exp); err != nil {
 		t.Fatalf("refresh body %q: %v", body, err)
 	}
 	wantAccess := t0.Add(61 * time.Minute).Add(time.Hour).Format(time.RFC3339)
 	wantRefresh := t0.Add(61 * time.Minute).Add(90 * time.Minute).Format(time.RFC3339)
-	if len(exp) != 2 || exp["access_token_expires_at"] != wantAccess || exp["refresh_token_expires_at"] != wantRefresh {
-		t.Errorf("refresh body = %s; want exactly access_token_expires_at %s and refresh_token_expires_at %s", body, wantAccess, wantRefresh)
+	// reuse_interval_seconds: the Manager's (none here), which the browser
+	// client bounds its first refresh attempt by (sdk/sessiond.js).
+	if len(exp) != 3 || exp["access_token_expires_at"] != wantAccess || exp["refresh_token_expires_at"] != wantRefresh || exp["reuse_interval_seconds"] != 0.0 {
+		t.Errorf("refresh body = %s; want exactly access_token_expires_at %s, refresh_token_expires_at %s and reuse_interval_seconds 0", body, wantAccess, wantRefresh)
 	}
 	if got := resp.Header.Get("Cache-Control"); got != "no-store" {
 		t.Errorf("Cache-Control = %q; want no-store", got)

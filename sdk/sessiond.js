@@ -22,7 +22,7 @@ const DEFAULTS = {
   storagePrefix: "sessiond:",
   fetch: undefined,
   lockTimeoutSeconds: 15, // fallback lock lease, and the refresh request's timeout
-  reuseIntervalSeconds: 5, // the server's lifetimes.reuse_interval: bounds the first attempt
+  reuseIntervalSeconds: 5, // the server's lifetimes.reuse_interval until a refresh answer reports it: bounds the first attempt
 };
 const MAX_TIMER_MS = 2 ** 31 - 1; // setTimeout's limit
 // The RFC 9470 error of a 401 that asks for a more recent sign-in
@@ -72,7 +72,7 @@ const ACTIVITY_EVENTS = ["pointerdown", "keydown", "wheel", "touchstart"];
  * @param {string} [options.storagePrefix="sessiond:"] the localStorage/sessionStorage keys this client owns
  * @param {typeof fetch} [options.fetch] the fetch to use (default: the global one)
  * @param {number} [options.lockTimeoutSeconds=15] how long a refresh request may take before it is abandoned, and the lease of the cross-tab lock where navigator.locks is missing
- * @param {number} [options.reuseIntervalSeconds=5] the server's lifetimes.reuse_interval: the first refresh attempt is abandoned (and sent again a second later) after this less two seconds, at least one, so that the retry still finds the token the first may have retired in its grace; 0 when the server has none (at 2 or less the first attempt waits lockTimeoutSeconds, as a retry could not arrive in time)
+ * @param {number} [options.reuseIntervalSeconds=5] the server's lifetimes.reuse_interval until a refresh answer reports it (reuse_interval_seconds, which then wins): the first refresh attempt is abandoned (and sent again a second later) after this less two seconds, at least one, so that the retry still finds the token the first may have retired in its grace; 0 when the server has none (at 2 or less the first attempt waits lockTimeoutSeconds, as a retry could not arrive in time)
  */
 export function createSession(options = {}) {
   const base = options.basePath ? String(options.basePath).replace(/\/+$/, "") : "";
@@ -98,7 +98,15 @@ export function createSession(options = {}) {
   let idleWaiting = false; // a timed refresh came due with nobody there
   let loggingOut = null; // the logout in progress
 
-  // ---- shared state: {exp, rexp, gen} in localStorage, shared by every tab
+  // ---- shared state: {exp, rexp, gen, reuse} in localStorage, shared by every tab
+
+  // reuseOf reads a reuse interval in seconds (reuse_interval_seconds of a
+  // refresh answer, reuse of the shared state): a finite number from 0 up,
+  // else undefined.
+  function reuseOf(o) {
+    const v = o && (o.reuse_interval_seconds ?? o.reuse);
+    return typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : undefined;
+  }
 
   function readState() {
     try {
@@ -123,6 +131,10 @@ export function createSession(options = {}) {
     const rexp = Date.parse(body.refresh_token_expires_at) - skewMs;
     const prev = readState();
     const next = { exp, rexp: Number.isFinite(rexp) ? rexp : null, gen: (prev ? prev.gen : 0) + 1, at: Date.now(), by: tabId() };
+    // The server's reuse interval, as its refresh endpoint reports it: kept
+    // for every tab, it bounds their first attempts (firstAttemptMs).
+    const reuse = reuseOf(body) ?? reuseOf(prev);
+    if (reuse !== undefined) next.reuse = reuse;
     local.setItem(stateKey, JSON.stringify(next));
     post({ type: "refreshed" });
     changed();
@@ -253,7 +265,9 @@ export function createSession(options = {}) {
   // why), as the gateway's refresh page does (FirstAttemptTimeout).
   function firstAttemptMs() {
     const lock = opt.lockTimeoutSeconds * 1000;
-    const reuse = Number(opt.reuseIntervalSeconds) * 1000;
+    // What the server reported wins over the option, which an app may not
+    // have kept in step with lifetimes.reuse_interval.
+    const reuse = (reuseOf(readState()) ?? Number(opt.reuseIntervalSeconds)) * 1000;
     // At 2 s or less the shortest first attempt and the pause use the
     // interval up: a retry cannot arrive inside it, so cutting the first
     // short would only turn a slow answer into a retry taken for theft.

@@ -482,6 +482,38 @@ test("with reuseIntervalSeconds of 2 or less a slow first answer is waited for",
   assert.equal(attempts, 1, "the slow first answer was abandoned for a retry past the reuse interval");
 });
 
+// The refresh endpoint tells the client the server's reuse interval
+// (reuse_interval_seconds); the client keeps it in the shared state, so
+// every tab bounds its first attempt by the server's value rather than by
+// reuseIntervalSeconds, which an app left at 5 s for a server without a
+// grace: a first answer slower than 3 s was abandoned for a retry that
+// server takes for theft, ending the session in every tab.
+test("the reuse interval the server reports bounds the first attempt in every tab", async (t) => {
+  let attempts = 0;
+  let delayMs = 0;
+  let expMs = 100; // the first answer's token expires at once: the next refresh is due
+  const fetch = async (input, init = {}) => {
+    attempts++;
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(resolve, delayMs);
+      init.signal?.addEventListener("abort", () => { clearTimeout(timer); reject(new DOMException("aborted", "AbortError")); });
+    });
+    const exp = Date.now() + expMs;
+    return Response.json({ access_token_expires_at: new Date(exp).toISOString(), refresh_token_expires_at: new Date(exp + 1800_000).toISOString(), reuse_interval_seconds: 0 });
+  };
+  const a = tab({ fetch }); // reuseIntervalSeconds left at its default, 5
+  t.after(() => a.stop());
+  assert.equal(await a.refresh(), true);
+  await new Promise((r) => setTimeout(r, 150)); // past the token's expiry
+  const b = tab({ fetch });
+  t.after(() => b.stop());
+  attempts = 0;
+  delayMs = 3500; // past the 3 s a 5 s interval gives the first attempt
+  expMs = 60_000;
+  assert.equal(await b.refresh(), true);
+  assert.equal(attempts, 1, "the server has no reuse interval, yet the slow first answer was abandoned for a retry it takes for theft");
+});
+
 test("expiry times are read on the client's clock, corrected by the server's Date", async (t) => {
   const skew = 20 * 60_000; // the client's clock is 20 minutes behind
   const srv = scripted({ expOf: () => Date.now() + skew + 15 * 60_000 });

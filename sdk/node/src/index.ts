@@ -44,9 +44,9 @@ export interface VerifierOptions {
   /** jwt.issuer and jwt.audience of sessiond's configuration. */
   issuer: string;
   audience: string;
-  /** Clock-skew allowance in seconds (default 5, at most 60). */
+  /** Clock-skew allowance in seconds (0 or unset: 5; at most 60). */
   leewaySeconds?: number;
-  /** Milliseconds without word from the stream before whenStale applies (default 30000). */
+  /** Milliseconds without word from the stream before whenStale applies (0 or unset: 30000). */
   maxStalenessMs?: number;
   /** What to do past maxStaleness: "reject" (default) or "accept" with a warning. */
   whenStale?: StalePolicy;
@@ -56,12 +56,12 @@ export interface VerifierOptions {
    * comments do not count. Also drop one whose heartbeats arrive this much
    * further behind the server's log than the connection's fastest one did
    * (a proxy buffering, a congested link), without taking that heartbeat as
-   * proof that the state is current.
+   * proof that the state is current. 0 or unset: 30000.
    */
   idleTimeoutMs?: number;
-  /** Minimum ms between JWKS fetches on an unknown kid (default 1000). */
+  /** Minimum ms between JWKS fetches on an unknown kid (0 or unset: 1000). */
   minRefetchIntervalMs?: number;
-  /** Verified tokens kept to skip the signature check (default 10000, 0 disables). */
+  /** Verified tokens kept to skip the signature check (0 or unset: 10000; negative: none). */
   cacheSize?: number;
   /**
    * Bound on a snapshot's revocations and watermarks (0 or unset: 2000000); a
@@ -71,7 +71,7 @@ export interface VerifierOptions {
    */
   maxSnapshotEntries?: number;
   /**
-   * Timeout of JWKS and snapshot requests in ms (default 10000): how long
+   * Timeout of JWKS and snapshot requests in ms (0 or unset: 10000): how long
    * to wait for the answer's headers, then for each 4 KiB of its body, or
    * its end (less than that for that long fails the request), not the
    * whole transfer, so a large snapshot over a slow link loads while its
@@ -160,6 +160,16 @@ const MAX_BACKOFF_MS = 5000;
 const MAX_TOKEN_BYTES = 8 * 1024;
 const ALLOWED_HEADERS = new Set(["alg", "typ", "kid"]);
 const SEGMENT = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * The text of e for an error message or a log, with the reason fetch
+ * keeps in its cause: its own message is only "fetch failed".
+ */
+function describe(e: unknown): string {
+  const text = e instanceof Error ? e.message : String(e);
+  const cause = (e as { cause?: { message?: unknown } } | null)?.cause;
+  return typeof cause?.message === "string" && cause.message !== "" ? `${text} (${cause.message})` : text;
+}
 
 /**
  * Whether hostname (a URL's, IPv6 in brackets, as the WHATWG parser writes
@@ -294,8 +304,13 @@ export class Verifier {
     for (const f of ["apiKey", "issuer", "audience"] as const) {
       if (typeof opts[f] !== "string" || opts[f] === "") throw new TypeError(`${f}: is required`);
     }
-    const leeway = opts.leewaySeconds ?? 5;
-    if (!(leeway >= 0 && leeway <= 60)) throw new TypeError("leewaySeconds: must be between 0 and 60");
+    // As in the Go verifier's Options, 0 (or unset) is the default for
+    // every duration and for cacheSize: a 0 taken as given fired
+    // requestTimeoutMs and idleTimeoutMs at once, made the state always
+    // stale and fetched the JWKS for every token of an unknown kid.
+    const rawLeeway: unknown = opts.leewaySeconds ?? 0;
+    if (!(typeof rawLeeway === "number" && rawLeeway >= 0 && rawLeeway <= 60)) throw new TypeError("leewaySeconds: must be between 0 and 60");
+    const leeway = rawLeeway || 5;
     if (opts.whenStale !== undefined && opts.whenStale !== "reject" && opts.whenStale !== "accept") {
       throw new TypeError('whenStale: must be "reject" or "accept"');
     }
@@ -308,6 +323,11 @@ export class Verifier {
         throw new TypeError(`${f}: must be a number of milliseconds between 0 and ${most}`);
       }
     }
+    const cacheSize: unknown = opts.cacheSize ?? 0;
+    // NaN or Infinity never evicted anything.
+    if (!(typeof cacheSize === "number" && Number.isSafeInteger(cacheSize))) {
+      throw new TypeError("cacheSize: must be a whole number, 0 for the default, negative for none");
+    }
     const maxEntries: unknown = opts.maxSnapshotEntries ?? 0;
     if (!(typeof maxEntries === "number" && Number.isSafeInteger(maxEntries) && maxEntries >= 0)) {
       throw new TypeError("maxSnapshotEntries: must be a whole number, 0 for the default");
@@ -318,12 +338,12 @@ export class Verifier {
       issuer: opts.issuer,
       audience: opts.audience,
       leewaySeconds: leeway,
-      maxStalenessMs: opts.maxStalenessMs ?? 30_000,
+      maxStalenessMs: opts.maxStalenessMs || 30_000,
       whenStale: opts.whenStale ?? "reject",
-      idleTimeoutMs: opts.idleTimeoutMs ?? 30_000,
-      minRefetchIntervalMs: opts.minRefetchIntervalMs ?? 1000,
-      cacheSize: opts.cacheSize ?? 10_000,
-      requestTimeoutMs: opts.requestTimeoutMs ?? 10_000,
+      idleTimeoutMs: opts.idleTimeoutMs || 30_000,
+      minRefetchIntervalMs: opts.minRefetchIntervalMs || 1000,
+      cacheSize: cacheSize || 10_000,
+      requestTimeoutMs: opts.requestTimeoutMs || 10_000,
       maxSnapshotEntries: maxEntries || DEFAULT_MAX_SNAPSHOT_ENTRIES,
       logger: opts.logger ?? {
         warn: (m, a) => console.warn(m, a ?? {}),
@@ -580,7 +600,11 @@ export class Verifier {
       res = await fetch(this.#base + path, { headers, signal: p.signal, redirect: "manual" });
     } catch (e) {
       p.stop();
-      throw p.signal.aborted && p.signal.reason instanceof Error ? p.signal.reason : e;
+      if (p.signal.aborted && p.signal.reason instanceof Error) throw p.signal.reason;
+      // fetch fails with a TypeError ("fetch failed"), the class that a bad
+      // option throws: a caller could not tell a sessiond not reachable
+      // yet from a mistake in its configuration.
+      throw new Error(`${what}: ${describe(e)}`, { cause: e });
     }
     p.started();
     const raw = (res.body ?? []) as unknown as AsyncIterable<Uint8Array>;
@@ -729,7 +753,7 @@ export class Verifier {
         this.#broken = true; // fail closed: the state may miss what could not be read
         this.#o.logger.error("sessiond verifier: unreadable revocation stream; revocation state is stale until it recovers", { err: err.message });
       } else if (err) {
-        this.#o.logger.warn("sessiond verifier: revocation stream interrupted", { err: String(err) });
+        this.#o.logger.warn("sessiond verifier: revocation stream interrupted", { err: describe(err) });
       }
       let delay = backoff / 2 + Math.random() * (backoff / 2);
       if (err instanceof RefusedError && err.retryAfterMs > delay) {
@@ -813,6 +837,9 @@ export class Verifier {
       this.#cursor = b.id;
       this.#beats++;
       this.#markSynced();
+      // Heartbeats prune too (as in Go): after a mass logout and then
+      // quiet, no event would ever drop the expired entries.
+      this.#prune();
       return;
     }
     if (b.id === "") throw new ProtocolError(`event ${JSON.stringify(b.name.slice(0, 32))} has no id`);
