@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // Device binding (DBSC, W3C Device Bound Session Credentials): a browser
@@ -172,10 +173,34 @@ func (m *Manager) SessionIDOf(ctx context.Context, tok Secret) (SessionID, error
 	return id, nil
 }
 
+// Bounds on EventDeviceProofRefused, per node: whoever holds a bound
+// session's cookies without its key (or a user, with their own session) is
+// refused on every request, and each refusal would otherwise be a WARN
+// line, an event and a webhook delivery. One event a minute per session
+// (or client address, when there is none) and stage, at most
+// proofRefusedMax a minute per stage in all; every refusal is still
+// answered as before.
+const (
+	proofRefusedWindow = time.Minute
+	proofRefusedPerKey = 1
+	proofRefusedMax    = 60
+)
+
 // Record hands an event produced outside the Manager (httpsession's DBSC
-// endpoints) to the Manager's log and EventSink, stamped with the
-// Manager's clock. Like the Manager's own events, a sink that fails is
-// logged, never returned.
+// endpoints, the API's introspection) to the Manager's log and EventSink,
+// stamped with the Manager's clock. Like the Manager's own events, a sink
+// that fails is logged, never returned. EventDeviceProofRefused is
+// recorded within the bounds above; the rest always.
 func (m *Manager) Record(ctx context.Context, e Event) {
+	if e.Type == EventDeviceProofRefused {
+		key := "session " + string(e.SessionID)
+		if e.SessionID == "" {
+			key = "client " + addrKey(e.Client.IP)
+		}
+		stage, _ := e.Details["stage"].(string)
+		if !m.proofRefused.allow(stage, key, m.clock.Now()) {
+			return
+		}
+	}
 	m.emit(ctx, e)
 }

@@ -44,11 +44,11 @@ var unlistedLines = map[string]string{
 
 // netHTTPLines are the table's rows for lines net/http writes to a
 // server's ErrorLog, which internal/server logs at WARN
-// (slog.NewLogLogger): they are checked against the table, and are rows
-// while some ErrorLog logs at WARN or above.
+// (slog.NewLogLogger), but for the lines a client causes, INFO
+// (internal/server/httperrorlog.go): they are checked against the table,
+// and are rows while some ErrorLog logs at WARN or above.
 var netHTTPLines = map[string]bool{
-	"http: TLS handshake error from …": true,
-	"http: Accept error: …":            true,
+	"http: Accept error: …": true,
 }
 
 // logCall is one call that logs at WARN or ERROR.
@@ -546,6 +546,61 @@ func TestLogDocs_EveryWarnAndErrorLineHasARow(t *testing.T) {
 	for _, p := range logDocsProblems(calls, rows) {
 		t.Error(p)
 	}
+	for _, p := range levelProblems(calls, logTableLevels(t)) {
+		t.Error(p)
+	}
+}
+
+// logTableLevels returns the level cell of the row of each `msg` start
+// logTableRows returns.
+func logTableLevels(t *testing.T) map[string]string {
+	t.Helper()
+	_, section := logTableRows(t)
+	code := regexp.MustCompile("`([^`]+)`")
+	levels := map[string]string{}
+	for _, line := range strings.Split(section, "\n") {
+		cells := strings.Split(line, "|")
+		if !strings.HasPrefix(line, "| ") || len(cells) < 4 {
+			continue
+		}
+		for _, m := range code.FindAllStringSubmatch(cells[1], -1) {
+			levels[m[1]] += cells[2]
+		}
+	}
+	return levels
+}
+
+// levelProblems returns every line whose row's level cell does not name
+// the level the code logs it at: an operator who pages on ERROR reads the
+// table to learn which lines can page.
+func levelProblems(calls []logCall, levels map[string]string) []string {
+	var out []string
+	for _, lc := range calls {
+		if lc.stdlog || lc.level == "" {
+			continue
+		}
+		// A line's row is the longest that finds it: "console: revoke"
+		// finds "console: revoke API key" too, which has its own.
+		row := ""
+		for r := range levels {
+			if rowMatches(r, lc) && len(r) > len(row) {
+				row = r
+			}
+		}
+		if row == "" {
+			continue // logDocsProblems reports it
+		}
+		cell := levels[row]
+		ok := strings.Contains(cell, lc.level)
+		if lc.level == "WARN or ERROR" {
+			ok = strings.Contains(cell, "WARN") || strings.Contains(cell, "ERROR")
+		}
+		if !ok {
+			out = append(out, fmt.Sprintf("%s: %s %q, but its row in docs/operations.md says %q", lc.pos, lc.level, lc.msg, strings.TrimSpace(cell)))
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // TestLogDocs_RequestLineExplained: the one allowed line, the request's, is

@@ -137,6 +137,8 @@ type Manager struct {
 	unknown eventThrottle // EventUnknownToken
 	expired eventThrottle // EventSessionExpired
 	csrf    eventThrottle // EventCSRFRejected
+	// proofRefused: EventDeviceProofRefused handed to Record
+	proofRefused eventThrottle
 
 	concurrent *concurrentChecks // EventConcurrentLogin; nil in the jwt strategy
 }
@@ -153,23 +155,24 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{
-		strategy: o.Strategy,
-		store:    o.Store,
-		life:     o.Lifetimes,
-		reuse:    o.ReuseInterval,
-		detect:   !o.NoReuseDetection,
-		limit:    limit,
-		clock:    o.Clock,
-		events:   o.Events,
-		anomaly:  o.Anomalies,
-		eventIP:  o.EventIPPrefixes,
-		onVerify: o.VerifyObserver,
-		storeErr: o.StoreErrorObserver,
-		log:      o.Logger,
-		fails:    newRefreshLimit(o),
-		unknown:  eventThrottle{window: unknownTokenWindow, perKey: unknownTokenPerIP, max: unknownTokenMax},
-		expired:  eventThrottle{window: expiredWindow, perKey: expiredPerSession, max: expiredMax},
-		csrf:     eventThrottle{window: csrfRejectedWindow, perKey: csrfRejectedPerIP, max: csrfRejectedMax},
+		strategy:     o.Strategy,
+		store:        o.Store,
+		life:         o.Lifetimes,
+		reuse:        o.ReuseInterval,
+		detect:       !o.NoReuseDetection,
+		limit:        limit,
+		clock:        o.Clock,
+		events:       o.Events,
+		anomaly:      o.Anomalies,
+		eventIP:      o.EventIPPrefixes,
+		onVerify:     o.VerifyObserver,
+		storeErr:     o.StoreErrorObserver,
+		log:          o.Logger,
+		fails:        newRefreshLimit(o),
+		unknown:      eventThrottle{window: unknownTokenWindow, perKey: unknownTokenPerIP, max: unknownTokenMax},
+		expired:      eventThrottle{window: expiredWindow, perKey: expiredPerSession, max: expiredMax},
+		csrf:         eventThrottle{window: csrfRejectedWindow, perKey: csrfRejectedPerIP, max: csrfRejectedMax},
+		proofRefused: eventThrottle{window: proofRefusedWindow, perKey: proofRefusedPerKey, max: proofRefusedMax},
 	}
 	m.marks.meta, _ = o.Store.(MetaStore)
 	m.marks.keep = o.Lifetimes.Refresh

@@ -150,11 +150,13 @@ type Console struct {
 	o        Options
 	own      *sessiond.Manager  // the console's own sessions, in memory
 	failures *ratelimit.Limiter // sign-in failures reported to the event log, over all addresses
-	sessions *httpsession.Sessions
-	pages    *pages
-	device   device
-	mux      *http.ServeMux
-	log      *slog.Logger
+	// limitedWarn folds the WARN lines of sign-ins refused by the limit
+	limitedWarn foldedWarn
+	sessions    *httpsession.Sessions
+	pages       *pages
+	device      device
+	mux         *http.ServeMux
+	log         *slog.Logger
 	// ending is closed by EndTails: open live tails end, new ones are
 	// refused.
 	ending  chan struct{}

@@ -224,7 +224,12 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ok {
 		secs := strconv.Itoa(int(retry / time.Second))
-		c.log.WarnContext(r.Context(), "console: sign-in rate limited", "client_ip", c.o.LogIPPrefixes.Mask(peerAddr(r)))
+		ip := c.o.LogIPPrefixes.Mask(peerAddr(r))
+		if warn, repeated := c.limitedWarn.warn(ratelimit.AddrKey(peerAddr(r)), c.o.Clock.Now()); warn {
+			c.log.WarnContext(r.Context(), "console: sign-in rate limited", "client_ip", ip, "repeated", repeated)
+		} else {
+			c.log.DebugContext(r.Context(), "console: sign-in rate limited", "client_ip", ip)
+		}
 		w.Header().Set("Retry-After", secs)
 		refuse(http.StatusTooManyRequests, "Too many sign-in attempts from this address; try again in "+secs+" s.")
 		return

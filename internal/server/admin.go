@@ -37,7 +37,7 @@ func adminServer(cfg config.Config, api, metrics, console http.Handler, nconns i
 		WriteTimeout:      cfg.Server.WriteTimeout.Std(),
 		IdleTimeout:       cfg.Server.IdleTimeout.Std(),
 		MaxHeaderBytes:    8 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          httpErrorLog(log.Handler()),
 	}
 	ln, err := net.Listen("tcp", cfg.Server.AdminListen)
 	if err != nil {

@@ -382,7 +382,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		WriteTimeout:      cfg.Server.WriteTimeout.Std(),
 		IdleTimeout:       cfg.Server.IdleTimeout.Std(),
 		MaxHeaderBytes:    32 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          httpErrorLog(log.Handler()),
 		BaseContext:       func(net.Listener) context.Context { return bg },
 	}
 	srv.RegisterOnShutdown(endStreams)
