@@ -57,3 +57,30 @@ type Outbox interface {
 	// deliveries last updated before before.
 	DeleteDeliveriesBefore(ctx context.Context, before time.Time, limit int) (int, error)
 }
+
+// OutboxFencer is an optional Outbox extension: an attempt's outcome
+// written only while the claim that took the delivery still holds it. A
+// dispatcher whose attempt outlasts its lease (a slow receiver, a pause,
+// a slow store) finds the delivery claimed again by another node, and an
+// unconditional FinishDelivery would then overwrite that node's outcome:
+// a delivered delivery shown dead, or put back pending and sent again.
+// The webhook dispatcher uses it when the outbox has it.
+//
+// Every store sessiond ships implements it. Without it the dispatcher
+// records outcomes with FinishDelivery, so a late one wins.
+// sessiondtest.TestOutboxFencer is its conformance suite, which TestStore
+// runs when a store implements it.
+type OutboxFencer interface {
+	// FinishClaimed is FinishDelivery fenced by claimed, a delivery as
+	// ClaimDeliveries returned it: it records the outcome only if the
+	// delivery with claimed.ID is still pending with claimed's
+	// NextAttemptAt (the lease end that claim set) and Attempts, decided
+	// atomically with the write. Otherwise it changes nothing and fails
+	// with ErrConflict: another claim took the delivery since, or an
+	// outcome is recorded already. A later claim sets a later lease end
+	// (it is made at or after the earlier one's), so only an operator's
+	// RetryDelivery to a time equal to the microsecond could make the
+	// fence hold again for a stale claim. ErrNotFound if the ID is
+	// unknown, ErrInvalidArgument if state is not one of the three.
+	FinishClaimed(ctx context.Context, claimed Delivery, state DeliveryState, attempts int, next time.Time, lastErr string, at time.Time) error
+}

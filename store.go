@@ -158,6 +158,11 @@ type Revocation struct {
 //     answers 404 and retention skips the log.
 //   - Outbox (durable webhook deliveries): the server refuses to start with
 //     webhooks configured.
+//   - OutboxFencer (outbox.go, an outcome written only while its claim
+//     holds the delivery): the webhook dispatcher records outcomes with
+//     FinishDelivery, so a node that stalls past its lease overwrites the
+//     outcome of the node that claimed the delivery after it (a delivered
+//     delivery shown dead, or put back pending and sent again).
 //   - LiveCounter (the active-sessions gauge): the server exports no
 //     sessiond_sessions_active metric.
 //   - RevocationNotifier (the cross-node revocation feed, which a hybrid

@@ -10,7 +10,10 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
-var _ sessiond.Outbox = (*Store)(nil)
+var (
+	_ sessiond.Outbox       = (*Store)(nil)
+	_ sessiond.OutboxFencer = (*Store)(nil)
+)
 
 func cloneDelivery(d *sessiond.Delivery) sessiond.Delivery {
 	c := *d
@@ -77,6 +80,25 @@ func (s *Store) FinishDelivery(ctx context.Context, id string, state sessiond.De
 	d, ok := s.deliveries[id]
 	if !ok {
 		return fmt.Errorf("memstore: %s: %w", op, sessiond.ErrNotFound)
+	}
+	d.State, d.Attempts, d.NextAttemptAt, d.LastError, d.UpdatedAt = state, attempts, next, lastErr, at
+	return nil
+}
+
+// FinishClaimed records an attempt's outcome if claimed's claim still
+// holds the delivery; see sessiond.OutboxFencer. ErrConflict if not.
+func (s *Store) FinishClaimed(ctx context.Context, claimed sessiond.Delivery, state sessiond.DeliveryState, attempts int, next time.Time, lastErr string, at time.Time) error {
+	const op = "finish claimed delivery"
+	if err := s.lock(ctx, op, state.Validate()); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	d, ok := s.deliveries[claimed.ID]
+	if !ok {
+		return fmt.Errorf("memstore: %s: %w", op, sessiond.ErrNotFound)
+	}
+	if d.State != sessiond.DeliveryPending || !d.NextAttemptAt.Equal(claimed.NextAttemptAt) || d.Attempts != claimed.Attempts {
+		return fmt.Errorf("memstore: %s: %w: %s is no longer held by this claim", op, sessiond.ErrConflict, claimed.ID)
 	}
 	d.State, d.Attempts, d.NextAttemptAt, d.LastError, d.UpdatedAt = state, attempts, next, lastErr, at
 	return nil

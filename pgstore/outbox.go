@@ -9,7 +9,10 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
-var _ sessiond.Outbox = (*Store)(nil)
+var (
+	_ sessiond.Outbox       = (*Store)(nil)
+	_ sessiond.OutboxFencer = (*Store)(nil)
+)
 
 // EnqueueDeliveries stores pending deliveries in one statement; an ID that
 // exists already is skipped, one repeated within ds is stored once, as
@@ -118,6 +121,35 @@ func (s *Store) FinishDelivery(ctx context.Context, id string, state sessiond.De
 		return fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrNotFound)
 	}
 	return nil
+}
+
+// FinishClaimed records an attempt's outcome, as FinishDelivery, if
+// claimed's claim still holds the delivery; see sessiond.OutboxFencer.
+// One statement: the fence is the UPDATE's condition. ErrConflict if it
+// no longer holds, ErrNotFound if id is unknown.
+func (s *Store) FinishClaimed(ctx context.Context, claimed sessiond.Delivery, state sessiond.DeliveryState, attempts int, next time.Time, lastErr string, at time.Time) error {
+	const op = "finish claimed delivery"
+	if err := s.begin(op, state.Validate()); err != nil {
+		return err
+	}
+	if !validText(claimed.ID) {
+		return fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrNotFound) // could never have been stored
+	}
+	var (
+		n      int64
+		exists bool
+	)
+	if err := s.pool.QueryRow(ctx, s.q.finishClaimed, claimed.ID, string(state), int64(attempts), next, cleanText(lastErr), at,
+		claimed.NextAttemptAt, int64(claimed.Attempts)).Scan(&n, &exists); err != nil {
+		return s.translate(op, err)
+	}
+	switch {
+	case n > 0:
+		return nil
+	case !exists:
+		return fmt.Errorf("pgstore: %s: %w", op, sessiond.ErrNotFound)
+	}
+	return fmt.Errorf("pgstore: %s: %w: %s is no longer held by this claim", op, sessiond.ErrConflict, claimed.ID)
 }
 
 // RetryDelivery moves a dead delivery back to pending; see sessiond.Outbox.

@@ -21,6 +21,7 @@ type queries struct {
 	// queryEventsSQL and revokeMatchingSQL.
 	appendEvents, deleteEvents                                                    string
 	enqueue, claim, finish, retryDead, listDeliveries, countDeliveries, deleteDel string
+	finishClaimed                                                                 string
 	countLive                                                                     string
 	// groupLock: swapLock for the sessions of a whole group commit
 	// (groupcommit.go), whose locks fail at once (55P03) instead of
@@ -370,6 +371,17 @@ func newQueries(schema string) queries {
 		SET state = $2, attempts = $3, next_attempt_at = $4, last_error = $5, updated_at = $6
 		WHERE id = $1`,
 
+		// The fence is the UPDATE's condition: still pending with the
+		// lease end and attempts of the claim ($7, $8). The count tells a
+		// lost claim (0, true) from an unknown ID (0, false).
+		finishClaimed: `WITH upd AS (
+			UPDATE {schema}.deliveries
+			SET state = $2, attempts = $3, next_attempt_at = $4, last_error = $5, updated_at = $6
+			WHERE id = $1 AND state = 'pending' AND next_attempt_at = $7 AND attempts = $8
+			RETURNING 1
+		)
+		SELECT (SELECT count(*) FROM upd), EXISTS (SELECT 1 FROM {schema}.deliveries WHERE id = $1)`,
+
 		retryDead: `UPDATE {schema}.deliveries
 		SET state = 'pending', attempts = 0, next_attempt_at = $2, updated_at = $2
 		WHERE id = $1 AND state = 'dead'`,
@@ -416,7 +428,7 @@ func newQueries(schema string) queries {
 		&q.getMeta, &q.insertMeta, &q.updateMeta, &q.incr, &q.sweepCounters,
 		&q.appendEvents, &q.deleteEvents,
 		&q.enqueue, &q.claim, &q.finish, &q.retryDead, &q.listDeliveries, &q.countDeliveries, &q.deleteDel,
-		&q.countLive, &q.groupLock,
+		&q.finishClaimed, &q.countLive, &q.groupLock,
 	} {
 		*p = r.Replace(*p)
 	}

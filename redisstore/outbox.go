@@ -10,7 +10,10 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
-var _ sessiond.Outbox = (*Store)(nil)
+var (
+	_ sessiond.Outbox       = (*Store)(nil)
+	_ sessiond.OutboxFencer = (*Store)(nil)
+)
 
 // The webhook outbox lives in one slot, under the hash tag {<prefix>:ob},
 // so claiming is one script even on a Cluster (docs/redisstore.md,
@@ -119,6 +122,24 @@ return out
 var finishScript = rueidis.NewLuaScript(allowOOM + `
 local f = redis.call('HMGET', KEYS[1], 'st', 'c')
 if not f[1] then return 0 end
+` + finishLua)
+
+// finishClaimedScript is finishScript fenced by the claim: it records the
+// outcome only if the delivery is still pending with the lease end and
+// attempts the claim saw, checked in the same script as the write.
+//
+//	KEYS: the delivery, due, done
+//	ARGV: base, id, state, attempts, next attempt (µs), last error, at (µs),
+//	      the claim's lease end (µs), the claim's attempts
+//	→ 1 | 0 (not found) | -1 (the claim no longer holds it)
+var finishClaimedScript = rueidis.NewLuaScript(allowOOM + `
+local f = redis.call('HMGET', KEYS[1], 'st', 'c', 'na', 'n')
+if not f[1] then return 0 end
+if f[1] ~= 'pending' or f[3] ~= ARGV[8] or f[4] ~= ARGV[9] then return -1 end
+` + finishLua)
+
+// finishLua writes the outcome; f holds the delivery's state and created.
+const finishLua = `
 local base, id, state = ARGV[1], ARGV[2], ARGV[3]
 redis.call('HSET', KEYS[1], 'st', state, 'n', ARGV[4], 'na', ARGV[5], 'le', ARGV[6], 'u', ARGV[7])
 if f[1] ~= state then
@@ -133,7 +154,7 @@ else
   redis.call('ZADD', KEYS[3], ARGV[7], id)
 end
 return 1
-`)
+`
 
 // retryScript moves a dead delivery back to pending, due at the given
 // time, with its attempts reset; anything else is left alone.
@@ -246,6 +267,31 @@ func (s *Store) FinishDelivery(ctx context.Context, id string, state sessiond.De
 		return s.fail(op, err)
 	case ok == 0:
 		return fmt.Errorf("redisstore: %s: %w", op, sessiond.ErrNotFound)
+	}
+	return nil
+}
+
+// FinishClaimed records an attempt's outcome, as FinishDelivery, if
+// claimed's claim still holds the delivery; see sessiond.OutboxFencer. One
+// script checks the fence and writes. ErrConflict if the fence no longer
+// holds, ErrNotFound if the ID is unknown.
+func (s *Store) FinishClaimed(ctx context.Context, claimed sessiond.Delivery, state sessiond.DeliveryState, attempts int, next time.Time, lastErr string, at time.Time) error {
+	const op = "finish claimed delivery"
+	if err := ctxErr(ctx, op, state.Validate()); err != nil {
+		return err
+	}
+	id := claimed.ID
+	ok, err := finishClaimedScript.Exec(ctx, s.client, []string{s.obBase + "d:" + id, s.obDue(), s.obDone()}, []string{
+		s.obBase, id, string(state), itoa(int64(attempts)), encTime(next), lastErr, encTime(at),
+		encTime(claimed.NextAttemptAt), itoa(int64(claimed.Attempts)),
+	}).AsInt64()
+	switch {
+	case err != nil:
+		return s.fail(op, err)
+	case ok == 0:
+		return fmt.Errorf("redisstore: %s: %w", op, sessiond.ErrNotFound)
+	case ok < 0:
+		return fmt.Errorf("redisstore: %s: %w: %s is no longer held by this claim", op, sessiond.ErrConflict, id)
 	}
 	return nil
 }

@@ -2,7 +2,7 @@
 // _test.go files (like net/http/httptest): one conformance suite per store
 // interface (TestStore, which runs the suite of each optional interface a
 // store implements, and TestLimiter, TestMetaStore, TestMetaDeleter, TestEventLog,
-// TestOutbox, TestBulkRevoker, TestLiveCounter, TestSubjectClientLister,
+// TestOutbox, TestOutboxFencer, TestBulkRevoker, TestLiveCounter, TestSubjectClientLister,
 // TestSubjectPager, TestRevocationPager, TestSubjectBatchRevoker, TestReplayGuard,
 // TestAckedReplayGuard, TestWindowCounter, TestRevocationNotifier with the MetaNotifier cases,
 // and TestChangeEvents, TestChangeRecorder, TestSubjectChangeRecorder,

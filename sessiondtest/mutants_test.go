@@ -136,6 +136,10 @@ var mutants = []mutant{
 		"Outbox/"},
 	{"OutboxClaimDropsOne", func(st *memstore.Store) sessiond.Store { return claimDrops{st} },
 		"Outbox/"},
+	{"OutboxFenceIgnored", func(st *memstore.Store) sessiond.Store { return fenceIgnored{st} },
+		"FinishClaimed(A's claim, taken again by B)"},
+	{"OutboxFenceStateOnly", func(st *memstore.Store) sessiond.Store { return fenceStateOnly{st} },
+		"B holds, A delivered: FinishClaimed(A's claim, taken again by B)"},
 	{"PagerSkipsAtBoundary", func(st *memstore.Store) sessiond.Store { return pagerSkip{st} },
 		"SubjectPager/"},
 	{"PagerTiesByTimeOnly", func(st *memstore.Store) sessiond.Store { return pagerTies{st} },
@@ -1114,6 +1118,30 @@ func (m claimDrops) ClaimDeliveries(ctx context.Context, now time.Time, limit in
 		ds = ds[:len(ds)-1]
 	}
 	return ds, err
+}
+
+// fenceIgnored writes every outcome, the claim's or not (FinishDelivery).
+type fenceIgnored struct{ *memstore.Store }
+
+func (m fenceIgnored) FinishClaimed(ctx context.Context, c sessiond.Delivery, state sessiond.DeliveryState, attempts int, next time.Time, lastErr string, at time.Time) error {
+	return m.FinishDelivery(ctx, c.ID, state, attempts, next, lastErr, at)
+}
+
+// fenceStateOnly fences on the state alone: a pending delivery is taken
+// for this claim's, whoever claimed it since.
+type fenceStateOnly struct{ *memstore.Store }
+
+func (m fenceStateOnly) FinishClaimed(ctx context.Context, c sessiond.Delivery, state sessiond.DeliveryState, attempts int, next time.Time, lastErr string, at time.Time) error {
+	ds, err := m.ListDeliveries(ctx, sessiond.DeliveryPending, 1000)
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		if d.ID == c.ID {
+			return m.FinishDelivery(ctx, c.ID, state, attempts, next, lastErr, at)
+		}
+	}
+	return fmt.Errorf("mutant: %w", sessiond.ErrConflict)
 }
 
 // pagerSkip loses the first session of every page after the first (its

@@ -27,7 +27,7 @@ import (
 // suite of each optional interface the store implements (TestLimiter,
 // TestMetaStore, TestMetaDeleter, TestReplayGuard, TestAckedReplayGuard,
 // TestWindowCounter, TestLiveCounter, TestSubjectClientLister,
-// TestSubjectPager, TestRevocationPager, TestSubjectBatchRevoker, TestEventLog, TestOutbox, TestBulkRevoker,
+// TestSubjectPager, TestRevocationPager, TestSubjectBatchRevoker, TestEventLog, TestOutbox, TestOutboxFencer, TestBulkRevoker,
 // TestRevocationNotifier on one node, and, when
 // WritesChangeEvents reports true, TestChangeEvents, TestChangeRecorder,
 // TestSubjectChangeRecorder and TestTouchRecorder), as testing/fstest
@@ -77,6 +77,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	runIfImplemented[sessiond.EventLog](t, "EventLog", probe, newStore, TestEventLog)
 	runIfImplemented[eventCountStore](t, "EventCounter", probe, newStore, TestEventCounter)
 	runIfImplemented[sessiond.Outbox](t, "Outbox", probe, newStore, TestOutbox)
+	runIfImplemented[fencedOutbox](t, "OutboxFencer", probe, newStore, TestOutboxFencer)
 	if w, ok := probe.(sessiond.ChangeEventWriter); ok && w.WritesChangeEvents() {
 		runIfImplemented[changeEventStore](t, "ChangeEvents", probe, newStore, TestChangeEvents)
 		runIfImplemented[changeRecordStore](t, "ChangeRecorder", probe, newStore, TestChangeRecorder)

@@ -4,12 +4,17 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/sessiond/sessiond"
 )
 
-var _ sessiond.Outbox = (*Store)(nil)
+var (
+	_ sessiond.Outbox       = (*Store)(nil)
+	_ sessiond.OutboxFencer = (*Store)(nil)
+)
 
 // deliveryColumns are read by scanDelivery, in this order.
 const deliveryColumns = `id, endpoint, event_id, payload, state, attempts, next_attempt_at, last_error, created_at, updated_at`
@@ -139,6 +144,37 @@ func (s *Store) FinishDelivery(ctx context.Context, id string, state sessiond.De
 	return s.updateDelivery(ctx, op, `UPDATE deliveries
 		SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?`,
 		string(state), attempts, micro(next), lastErr, micro(at), id)
+}
+
+// FinishClaimed records an attempt's outcome if claimed's claim still
+// holds the delivery; see sessiond.OutboxFencer. The fence is in the
+// UPDATE's condition; when it matches no row, the same transaction tells
+// an unknown ID (ErrNotFound) from a lost claim (ErrConflict).
+func (s *Store) FinishClaimed(ctx context.Context, claimed sessiond.Delivery, state sessiond.DeliveryState, attempts int, next time.Time, lastErr string, at time.Time) error {
+	const op = "finish claimed delivery"
+	if err := state.Validate(); err != nil {
+		return wrap(op, err)
+	}
+	return s.write(ctx, op, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE deliveries
+			SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?, updated_at = ?
+			WHERE id = ? AND state = 'pending' AND next_attempt_at = ? AND attempts = ?`,
+			string(state), attempts, micro(next), lastErr, micro(at), claimed.ID, micro(claimed.NextAttemptAt), claimed.Attempts)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n > 0 {
+			return err
+		}
+		var one int
+		switch err := tx.QueryRowContext(ctx, `SELECT 1 FROM deliveries WHERE id = ?`, claimed.ID).Scan(&one); {
+		case errors.Is(err, sql.ErrNoRows):
+			return sessiond.ErrNotFound
+		case err != nil:
+			return err
+		}
+		return fmt.Errorf("%w: %s is no longer held by this claim", sessiond.ErrConflict, claimed.ID)
+	})
 }
 
 // RetryDelivery moves a dead delivery back to pending; see sessiond.Outbox.

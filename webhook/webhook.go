@@ -165,7 +165,12 @@ func (ep *Endpoint) wants(t sessiond.EventType) bool {
 
 // Options configure a Dispatcher. Zero fields take the documented defaults.
 type Options struct {
-	// Outbox keeps deliveries durably. Required.
+	// Outbox keeps deliveries durably. Required. When it is a
+	// sessiond.OutboxFencer (every store sessiond ships is), an outcome is
+	// written only while its claim still holds the delivery: a node that
+	// stalls past its lease then leaves the outcome of the node that
+	// claimed the delivery after it, and logs the lost claim at warn
+	// level, once.
 	Outbox sessiond.Outbox
 	// Endpoints receive the events they select.
 	Endpoints []Endpoint
@@ -213,7 +218,10 @@ type Options struct {
 // not, says the sender holds the delivery without attempting it (the ssf
 // package's paused stream): it is put back unsent, its attempts unchanged,
 // due again after that delay (at most MaxBackoff), as when its endpoint
-// cools down; so holding it, however long, never makes it dead.
+// cools down; so holding it, however long, never makes it dead: the
+// endpoint's MaxPendingAge ends only what cooling down put back, and a
+// Sender that holds bounds its holds itself (the ssf package ends a
+// paused stream's SET after 7 days, with a permanent error).
 type Sender interface {
 	// Owns reports whether the endpoint name is one of the sender's.
 	Owns(endpoint string) bool
@@ -238,6 +246,7 @@ type Sender interface {
 // for its slots.
 type Dispatcher struct {
 	outbox sessiond.Outbox
+	fence  sessiond.OutboxFencer // outbox, when it fences outcomes by their claim; else nil
 	// unrecorded counts the claims of every pass not yet recorded.
 	unrecorded atomic.Int64
 	// endpoints are pointers so that printing the Dispatcher (%v, %+v, a
@@ -285,6 +294,7 @@ func New(opts Options) (*Dispatcher, error) {
 		jitter:      rand.Int64N,
 		eps:         make(map[string]*endpointState),
 	}
+	d.fence, _ = opts.Outbox.(sessiond.OutboxFencer)
 	if d.clock == nil {
 		d.clock = sessiond.SystemClock{}
 	}
@@ -646,7 +656,8 @@ type held interface {
 // attempts unchanged, due after the Sender's delay (BaseBackoff if it
 // gives none, at most MaxBackoff), with the Sender's reason as last error
 // so an operator listing pending deliveries sees why it waits. It was no
-// attempt: neither the breaker nor the Observer hears of it.
+// attempt: neither the breaker nor the Observer hears of it. MaxPendingAge
+// does not apply: the Sender bounds its own holds (see Sender).
 func (d *Dispatcher) holdBack(ctx context.Context, del sessiond.Delivery, h held) error {
 	delay := h.HoldFor()
 	if delay <= 0 {
@@ -669,8 +680,23 @@ func (d *Dispatcher) sender(endpoint string) Sender {
 	return nil
 }
 
+// finish records the outcome of del's claim (del as claimed). On an
+// OutboxFencer it is written only while that claim still holds del: one
+// whose lease ran out and that another claim took since is logged, once,
+// and dropped, leaving the other claim's outcome; it is no error.
 func (d *Dispatcher) finish(ctx context.Context, del sessiond.Delivery, state sessiond.DeliveryState, attempts int, next time.Time, lastErr string, now time.Time) error {
-	if err := d.outbox.FinishDelivery(ctx, del.ID, state, attempts, next, lastErr, now); err != nil {
+	var err error
+	if d.fence != nil {
+		err = d.fence.FinishClaimed(ctx, del, state, attempts, next, lastErr, now)
+	} else {
+		err = d.outbox.FinishDelivery(ctx, del.ID, state, attempts, next, lastErr, now)
+	}
+	if errors.Is(err, sessiond.ErrConflict) {
+		d.log.WarnContext(ctx, "webhook claim lost; outcome not recorded", "endpoint", del.Endpoint, "webhook_id", del.ID,
+			"event_id", del.EventID, "outcome", string(state), "lease", d.lease.String())
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("webhook: record %s of %s: %w", state, del.ID, err)
 	}
 	return nil
