@@ -190,14 +190,18 @@ const (
 // endpoints, the API's introspection) to the Manager's log and EventSink,
 // stamped with the Manager's clock. Like the Manager's own events, a sink
 // that fails is logged, never returned. EventDeviceProofRefused is
-// recorded within the bounds above; the rest always.
+// recorded within the bounds above, and each one is told to
+// Options.DeviceProofRefusedObserver; the rest are recorded always.
 func (m *Manager) Record(ctx context.Context, e Event) {
 	if e.Type == EventDeviceProofRefused {
+		stage, _ := e.Details["stage"].(string)
+		if m.onProofRefused != nil {
+			m.onProofRefused(stage)
+		}
 		key := "session " + string(e.SessionID)
 		if e.SessionID == "" {
 			key = "client " + addrKey(e.Client.IP)
 		}
-		stage, _ := e.Details["stage"].(string)
 		if !m.proofRefused.allow(stage, key, m.clock.Now()) {
 			return
 		}

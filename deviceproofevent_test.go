@@ -3,6 +3,7 @@ package sessiond_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"testing"
 	"time"
 
@@ -15,7 +16,10 @@ import (
 // event and a webhook delivery. One event a minute per session and stage,
 // at most 60 a minute in all.
 func TestManager_RecordDeviceProofRefusedBounded(t *testing.T) {
-	h := newHarness(t, sessiond.StrategyHybrid, nil)
+	observed := map[string]int{}
+	h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) {
+		o.DeviceProofRefusedObserver = func(stage string) { observed[stage]++ }
+	})
 	ctx := context.Background()
 	refused := func(session, stage string) sessiond.Event {
 		return sessiond.Event{Type: sessiond.EventDeviceProofRefused, Subject: "alice", SessionID: sessiond.SessionID(session),
@@ -42,6 +46,10 @@ func TestManager_RecordDeviceProofRefusedBounded(t *testing.T) {
 	h.m.Record(ctx, refused("s1", "request"))
 	if n := count(); n != 62 {
 		t.Errorf("%d events a minute later; want 62", n)
+	}
+	// The observer (the metrics' hook) is told of every refusal.
+	if want := map[string]int{"request": 111, "refresh": 1}; !maps.Equal(observed, want) {
+		t.Errorf("DeviceProofRefusedObserver told %v; want %v (every refusal)", observed, want)
 	}
 	// Other events Record hands on are not bounded.
 	for range 3 {

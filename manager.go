@@ -108,8 +108,10 @@ type Manager struct {
 	anomaly  AnomalyChecker
 	eventIP  IPPrefixes // Options.EventIPPrefixes
 	onVerify func(error, time.Duration)
-	storeErr storeFailures // Options.StoreErrorObserver
-	dedup    anomalyDedup
+	// onProofRefused: Options.DeviceProofRefusedObserver
+	onProofRefused func(stage string)
+	storeErr       storeFailures // Options.StoreErrorObserver
+	dedup          anomalyDedup
 	// lateAlso: sessions whose revoke found them ended for another reason
 	// and recorded the events of also anyway (see revoke).
 	lateAlso recentOnce
@@ -155,24 +157,25 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{
-		strategy:     o.Strategy,
-		store:        o.Store,
-		life:         o.Lifetimes,
-		reuse:        o.ReuseInterval,
-		detect:       !o.NoReuseDetection,
-		limit:        limit,
-		clock:        o.Clock,
-		events:       o.Events,
-		anomaly:      o.Anomalies,
-		eventIP:      o.EventIPPrefixes,
-		onVerify:     o.VerifyObserver,
-		storeErr:     o.StoreErrorObserver,
-		log:          o.Logger,
-		fails:        newRefreshLimit(o),
-		unknown:      eventThrottle{window: unknownTokenWindow, perKey: unknownTokenPerIP, max: unknownTokenMax},
-		expired:      eventThrottle{window: expiredWindow, perKey: expiredPerSession, max: expiredMax},
-		csrf:         eventThrottle{window: csrfRejectedWindow, perKey: csrfRejectedPerIP, max: csrfRejectedMax},
-		proofRefused: eventThrottle{window: proofRefusedWindow, perKey: proofRefusedPerKey, max: proofRefusedMax},
+		strategy:       o.Strategy,
+		store:          o.Store,
+		life:           o.Lifetimes,
+		reuse:          o.ReuseInterval,
+		detect:         !o.NoReuseDetection,
+		limit:          limit,
+		clock:          o.Clock,
+		events:         o.Events,
+		anomaly:        o.Anomalies,
+		eventIP:        o.EventIPPrefixes,
+		onVerify:       o.VerifyObserver,
+		onProofRefused: o.DeviceProofRefusedObserver,
+		storeErr:       o.StoreErrorObserver,
+		log:            o.Logger,
+		fails:          newRefreshLimit(o),
+		unknown:        eventThrottle{window: unknownTokenWindow, perKey: unknownTokenPerIP, max: unknownTokenMax},
+		expired:        eventThrottle{window: expiredWindow, perKey: expiredPerSession, max: expiredMax},
+		csrf:           eventThrottle{window: csrfRejectedWindow, perKey: csrfRejectedPerIP, max: csrfRejectedMax},
+		proofRefused:   eventThrottle{window: proofRefusedWindow, perKey: proofRefusedPerKey, max: proofRefusedMax},
 	}
 	m.marks.meta, _ = o.Store.(MetaStore)
 	m.marks.keep = o.Lifetimes.Refresh

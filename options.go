@@ -114,6 +114,13 @@ type Options struct {
 	// VerifyObserver, if set, is called after every Verify with its error
 	// (nil on success) and duration: the hook for metrics.
 	VerifyObserver func(err error, elapsed time.Duration)
+	// DeviceProofRefusedObserver, if set, is called for every
+	// EventDeviceProofRefused handed to Record, with its details.stage,
+	// whether or not the bound on those events lets it through: the hook
+	// for metrics, which count every refusal while the events (a log line
+	// and a webhook delivery each) are bounded. It runs on the caller's
+	// goroutine, so it must be safe for concurrent use and return promptly.
+	DeviceProofRefusedObserver func(stage string)
 	// StoreErrorObserver, if set, is called for every store call the
 	// Manager makes, its background loops' included, that fails with an
 	// error matching ErrStoreUnavailable, or ErrConflict (the store gave

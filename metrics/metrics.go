@@ -313,9 +313,10 @@ func (m *Metrics) Record(_ context.Context, e sessiond.Event) error {
 // Observe counts an event: session created, refreshed, rotated, revoked
 // (by details.reason; a session.bulk_revoked without a subject, the kill
 // switch's, adds its details.count, as those sessions have no event each),
-// refresh-token reuse,
-// and anomaly (by details.rule and details.action). Other types are
-// ignored.
+// refresh-token reuse, a device bound and a bound cookie refreshed, and
+// anomaly (by details.rule and details.action). Other types are ignored,
+// session.device_proof_refused among them: the Manager bounds those events,
+// and ObserveDeviceProofRefused counts every refusal.
 func (m *Metrics) Observe(e sessiond.Event) {
 	switch e.Type {
 	case sessiond.EventSessionCreated:
@@ -339,12 +340,6 @@ func (m *Metrics) Observe(e sessiond.Event) {
 		m.dbsc["bound"].Inc()
 	case sessiond.EventDeviceRefreshed:
 		m.dbsc["refreshed"].Inc()
-	case sessiond.EventDeviceProofRefused:
-		stage := detail(e, "stage")
-		if stage == "refresh_token" {
-			stage = "refresh"
-		}
-		m.dbsc[oneOf(dbscOutcomes, "refused_"+stage, other)].Inc()
 	case EventAnomaly:
 		m.anomalies[[2]string{oneOf(anomalyRules, detail(e, "rule"), other), oneOf(anomalyActions, detail(e, "action"), other)}].Inc()
 	}
@@ -384,6 +379,18 @@ func oneOf(values []string, v, fallback string) string {
 		return v
 	}
 	return fallback
+}
+
+// ObserveDeviceProofRefused counts one refused DBSC proof or bound cookie
+// by its stage (registration, refresh or refresh_token, request; anything
+// else counts as "other"): the function to set as
+// sessiond.Options.DeviceProofRefusedObserver, which is told of every
+// refusal, while their session.device_proof_refused events are bounded.
+func (m *Metrics) ObserveDeviceProofRefused(stage string) {
+	if stage == "refresh_token" {
+		stage = "refresh"
+	}
+	m.dbsc[oneOf(dbscOutcomes, "refused_"+stage, other)].Inc()
 }
 
 // RefreshWithoutClient counts a refresh sent without client information.

@@ -269,6 +269,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		mo.Events = events
 		mo.Anomalies = checker
 		mo.VerifyObserver = func(err error, d time.Duration) { met.ObserveVerify(metrics.VerifyOutcome(err), d) }
+		mo.DeviceProofRefusedObserver = met.ObserveDeviceProofRefused
 		mo.StoreErrorObserver = events.storeError
 	}
 	bgLoops.Go(func(ctx context.Context) { retain(ctx, cfg, clock, events.log, outbox, log) })
