@@ -284,25 +284,7 @@ func (a *app) apikeyCmd() *cobra.Command {
 			signal.Notify(pipe, syscall.SIGPIPE)
 			defer signal.Stop(pipe)
 			return a.withMeta(cmd.Context(), create, func(_ config.Config, meta sessiond.MetaStore) error {
-				secret, key, err := apikey.New(meta, nil, 0).Create(cmd.Context(), name, sc...)
-				if ae := (*sessiond.ArgumentError)(nil); errors.As(err, &ae) && ae.Field == "name" {
-					return usageErr("invalid argument: --name %s", ae.Msg) // a usage error; nothing was stored
-				} else if err != nil {
-					return err
-				}
-				fmt.Fprintf(a.stderr, "created %s (%s, scopes %s); the key is shown once:\n", key.ID, clean(key.Name), apikey.Join(key.Scopes))
-				a.record(cmd.Context(), meta, server.EventAPIKeyCreated, map[string]any{"key_id": key.ID, "name": key.Name, "scopes": apikey.Join(key.Scopes)})
-				if _, err := fmt.Fprintln(a.stdout, string(secret)); err != nil {
-					// The key is shown only here: one that nobody received
-					// (a full disk, a closed pipe) must not stay live, nor
-					// the script that ran this believe it has a key.
-					if _, rerr := apikey.New(meta, nil, 0).RevokeChanged(cmd.Context(), key.ID); rerr != nil {
-						return fmt.Errorf("write the key: %w; revoking %s, which nobody received, failed too: %w", err, key.ID, rerr)
-					}
-					a.record(cmd.Context(), meta, server.EventAPIKeyRevoked, map[string]any{"key_id": key.ID})
-					return fmt.Errorf("write the key: %w (%s revoked: nobody received it)", err, key.ID)
-				}
-				return nil
+				return a.createAPIKey(cmd.Context(), meta, name, sc)
 			})
 		},
 	}
@@ -390,10 +372,72 @@ func (a *app) apikeyCmd() *cobra.Command {
 	return cmd
 }
 
+// keyWriteTimeout bounds apikey create's write of the key set, which a
+// Ctrl-C does not cut short (createAPIKey).
+const keyWriteTimeout = 30 * time.Second
+
+// createAPIKey is apikey create on meta: it stores a new key and prints
+// it once on stdout. No key nobody received stays live: the write runs to
+// its end whatever a Ctrl-C does meanwhile (cut short, it may still
+// commit while the call gives up), bounded by keyWriteTimeout; a write
+// whose outcome is unknown (a timeout, a lost answer), like a key that
+// could not be printed, is revoked, also past a Ctrl-C.
+func (a *app) createAPIKey(ctx context.Context, meta sessiond.MetaStore, name string, sc []apikey.Scope) error {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), keyWriteTimeout)
+	secret, key, err := apikey.New(meta, nil, 0).Create(wctx, name, sc...)
+	cancel()
+	if ae := (*sessiond.ArgumentError)(nil); errors.As(err, &ae) && ae.Field == "name" {
+		return usageErr("invalid argument: --name %s", ae.Msg) // a usage error; nothing was stored
+	} else if err != nil {
+		if key.ID == "" { // refused before any write
+			return err
+		}
+		switch revoked, rerr := a.revokeUnreceived(ctx, meta, key.ID); {
+		case rerr != nil:
+			return fmt.Errorf("%w; key %s may have been stored, and revoking it failed too (run `sessiond apikey revoke %s`): %w", err, key.ID, key.ID, rerr)
+		case revoked:
+			return fmt.Errorf("%w (key %s was stored all the same, and is revoked: nobody received it)", err, key.ID)
+		}
+		return err
+	}
+	fmt.Fprintf(a.stderr, "created %s (%s, scopes %s); the key is shown once:\n", key.ID, clean(key.Name), apikey.Join(key.Scopes))
+	a.record(ctx, meta, server.EventAPIKeyCreated, map[string]any{"key_id": key.ID, "name": key.Name, "scopes": apikey.Join(key.Scopes)})
+	if _, err := fmt.Fprintln(a.stdout, string(secret)); err != nil {
+		// The key is shown only here: one that nobody received
+		// (a full disk, a closed pipe) must not stay live, nor
+		// the script that ran this believe it has a key.
+		if _, rerr := a.revokeUnreceived(ctx, meta, key.ID); rerr != nil {
+			return fmt.Errorf("write the key: %w; revoking %s, which nobody received, failed too: %w", err, key.ID, rerr)
+		}
+		return fmt.Errorf("write the key: %w (%s revoked: nobody received it)", err, key.ID)
+	}
+	return nil
+}
+
+// revokeUnreceived revokes key id, which nobody received, and records it,
+// whether or not ctx was cancelled (a Ctrl-C must not leave it live),
+// bounded by keyWriteTimeout. A key that was never stored is no error
+// (revoked false).
+func (a *app) revokeUnreceived(ctx context.Context, meta sessiond.MetaStore, id string) (revoked bool, err error) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), keyWriteTimeout)
+	defer cancel()
+	changed, err := apikey.New(meta, nil, 0).RevokeChanged(rctx, id)
+	if errors.Is(err, sessiond.ErrNotFound) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	if changed {
+		a.record(ctx, meta, server.EventAPIKeyRevoked, map[string]any{"key_id": id})
+	}
+	return true, nil
+}
+
 // walkSessions calls each with every page of subject's live sessions, in
 // page order, until the last page or an error (the pages before it were
 // given to each). A table with no session still gets its header.
 func walkSessions(ctx context.Context, c *client.Client, subject string, each func([]client.Session) error) error {
+	seen := followed{}
 	for cursor := ""; ; {
 		ss, next, err := c.ListSessionsPage(ctx, subject, cursor, sessiond.MaxPageLimit)
 		if err != nil {
@@ -405,10 +449,8 @@ func walkSessions(ctx context.Context, c *client.Client, subject string, each fu
 		if next == "" {
 			return nil
 		}
-		if next == cursor {
-			// A page must move on; following the same one again would
-			// never end.
-			return fmt.Errorf("the server answered the same cursor %q again", clean(next))
+		if err := seen.follow(next); err != nil {
+			return err
 		}
 		cursor = next
 	}

@@ -126,6 +126,7 @@ func (a *app) eventsCmd() *cobra.Command {
 				}
 				return nil
 			}
+			seen := followed{q.Cursor: {}}
 			for {
 				events, next, err := c.ListEvents(cmd.Context(), q)
 				if err != nil {
@@ -142,10 +143,8 @@ func (a *app) eventsCmd() *cobra.Command {
 					}
 					return nil
 				}
-				if next == q.Cursor {
-					// A page must move on; following the same one again
-					// would never end.
-					return fmt.Errorf("the server answered the same cursor %q again", clean(next))
+				if err := seen.follow(next); err != nil {
+					return err
 				}
 				q.Cursor = next
 			}

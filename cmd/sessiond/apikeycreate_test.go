@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/apikey"
+	"github.com/sessiond/sessiond/memstore"
+)
+
+// committedMeta is a MetaStore whose write of the API key set commits and
+// then loses its answer: held (until released, or until the call's
+// context ends, which it then reports as a cut-short call does) or
+// failed at once (ErrStoreUnavailable, as a dropped connection). Only the
+// first such write; later ones answer.
+type committedMeta struct {
+	*memstore.Store
+	done    bool
+	hold    bool
+	entered chan struct{} // closed once the write committed (hold)
+	release chan struct{}
+}
+
+func (m *committedMeta) PutMeta(ctx context.Context, name string, value []byte, version int64) (int64, error) {
+	v, err := m.Store.PutMeta(ctx, name, value, version)
+	if err != nil || name != apikey.DocName || m.done {
+		return v, err
+	}
+	m.done = true
+	if !m.hold {
+		return 0, fmt.Errorf("committedMeta: answer lost: %w", sessiond.ErrStoreUnavailable)
+	}
+	close(m.entered)
+	select {
+	case <-m.release:
+		return v, nil
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// TestCLI_APIKeyCreateWriteOutcome: apikey create leaves no live key that
+// nobody received. A Ctrl-C while the key set's write is in flight (the
+// write commits, the call's answer is still on its way) lets the write
+// finish and prints the key; if that print then fails (the Ctrl-C also
+// ended the pipe's reader), the key is revoked all the same; a write whose
+// answer is lost (the outcome unknown) revokes the key it may have stored.
+// Every live key named "victim" is the one on stdout.
+func TestCLI_APIKeyCreateWriteOutcome(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		hold       bool // Ctrl-C during the write; else its answer is lost
+		failStdout bool
+		wantKey    bool
+	}{
+		{name: "ctrl-c during the write", hold: true, wantKey: true},
+		{name: "ctrl-c during the write, then stdout closed", hold: true, failStdout: true},
+		{name: "answer lost", hold: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			meta := &committedMeta{Store: memstore.New(), hold: tc.hold, entered: make(chan struct{}), release: make(chan struct{})}
+			defer meta.Close()
+			var stdout, stderr bytes.Buffer
+			a := &app{stdout: &stdout, stderr: &stderr}
+			if tc.failStdout {
+				a.stdout = failingWriter{}
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- a.createAPIKey(ctx, meta, "victim", apikey.DefaultScopes) }()
+			if tc.hold {
+				<-meta.entered
+				cancel() // Ctrl-C: the command's context ends
+				close(meta.release)
+			}
+			err := <-done
+			keys, lerr := apikey.New(meta.Store, nil, 0).List(context.Background())
+			if lerr != nil {
+				t.Fatal(lerr)
+			}
+			printed := strings.TrimSpace(stdout.String())
+			for _, k := range keys {
+				if k.Name != "victim" || !k.RevokedAt.IsZero() {
+					continue
+				}
+				if printed == "" {
+					t.Fatalf("createAPIKey = %v, stdout empty, stderr %q; key %s is live in the store: a key nobody received", err, stderr.String(), k.ID)
+				}
+				if _, aerr := apikey.New(meta.Store, nil, 0).Authenticate(context.Background(), sessiond.Secret(printed)); aerr != nil {
+					t.Errorf("the key printed does not authenticate (%v) while key %s is live", aerr, k.ID)
+				}
+			}
+			if got := err == nil && printed != ""; got != tc.wantKey {
+				t.Errorf("createAPIKey = %v, stdout %q; want a key printed and no error: %v", err, printed, tc.wantKey)
+			}
+			if !tc.hold && !errors.Is(err, sessiond.ErrStoreUnavailable) {
+				t.Errorf("createAPIKey with the write's answer lost = %v; want the store's error", err)
+			}
+		})
+	}
+}
