@@ -83,7 +83,7 @@ func (f *jwtFlow) checkRefresh(_ context.Context, refresh Secret, now time.Time)
 			// hybrid strategy's does.
 			named.session = Session{ID: c.SessionID, Subject: c.Subject, Strategy: StrategyJWT, ExpiresAt: c.SessionExpiresAt}
 			err = ErrIdleTimeout
-			if !now.Before(c.SessionExpiresAt) {
+			if !now.Before(c.SessionExpiresAt) && !c.ExpiresAt.Before(c.SessionExpiresAt) {
 				err = ErrAbsoluteTimeout
 			}
 		}

@@ -143,6 +143,11 @@ func (s *Session) Check(now time.Time) error {
 	switch {
 	case s.Revoked():
 		return ErrRevoked
+	// The timeout that passed first ended it: idle, when its end came
+	// before the absolute end (a session presented days later is past
+	// both, and idled out long before).
+	case !now.Before(s.IdleExpiresAt) && s.IdleExpiresAt.Before(s.ExpiresAt):
+		return ErrIdleTimeout
 	case !now.Before(s.ExpiresAt):
 		return ErrAbsoluteTimeout
 	case !now.Before(s.IdleExpiresAt):

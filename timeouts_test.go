@@ -188,3 +188,61 @@ func TestManager_SubMicrosecondLifetimes(t *testing.T) {
 		}
 	}
 }
+
+// TestManager_TimeoutNamedWhenBothPassed: a session that idled out and
+// is presented after its absolute end too (an app asleep for days) is
+// refused for the timeout that ended it, the first to pass
+// (docs/lifecycle.md, "the error says which"): idle, unless the idle end
+// is the absolute end (a persistent session, or idle capped by it).
+func TestManager_TimeoutNamedWhenBothPassed(t *testing.T) {
+	ctx := context.Background()
+	for _, st := range []sessiond.Strategy{sessiond.StrategyHybrid, sessiond.StrategyJWT, sessiond.StrategyDatabase} {
+		for _, tc := range []struct {
+			name       string
+			persistent bool
+			want       error
+		}{
+			{"idled out", false, sessiond.ErrIdleTimeout},
+			{"persistent", true, sessiond.ErrAbsoluteTimeout},
+		} {
+			t.Run(string(st)+"/"+tc.name, func(t *testing.T) {
+				h := newHarness(t, st, nil)
+				iss := h.create(t, "asleep", sessiond.CreateOptions{Persistent: tc.persistent})
+				h.clock.Set(iss.Session.ExpiresAt.Add(72 * time.Hour))
+				var err error
+				if st == sessiond.StrategyDatabase {
+					_, err = h.m.Verify(ctx, iss.AccessToken, sessiond.Client{})
+				} else {
+					_, err = h.m.Refresh(ctx, iss.RefreshToken, sessiond.Client{})
+				}
+				if !errors.Is(err, tc.want) {
+					t.Errorf("three days after both ends = %v; want %v", err, tc.want)
+				}
+			})
+		}
+	}
+}
+
+func TestSession_CheckNamesFirstTimeout(t *testing.T) {
+	idle, abs := t0.Add(time.Hour), t0.Add(8*time.Hour)
+	for _, tc := range []struct {
+		name string
+		idle time.Time
+		now  time.Time
+		want error
+	}{
+		{"live", idle, t0, nil},
+		{"at the idle end", idle, idle, sessiond.ErrIdleTimeout},
+		{"after both, idle first", idle, abs.Add(time.Hour), sessiond.ErrIdleTimeout},
+		{"at the absolute end, idle first", idle, abs, sessiond.ErrIdleTimeout},
+		{"idle capped by the absolute end", abs, abs, sessiond.ErrAbsoluteTimeout},
+		{"after both, idle capped", abs, abs.Add(time.Hour), sessiond.ErrAbsoluteTimeout},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := sessiond.Session{CreatedAt: t0, IdleExpiresAt: tc.idle, ExpiresAt: abs}
+			if err := s.Check(tc.now); !errors.Is(err, tc.want) || (err == nil) != (tc.want == nil) {
+				t.Errorf("Check(%v) = %v; want %v", tc.now, err, tc.want)
+			}
+		})
+	}
+}

@@ -70,7 +70,7 @@ func (s *server) checkDPoP(ctx context.Context, w http.ResponseWriter, p *dpopPr
 	case errors.Is(err, dpop.ErrInvalidProof):
 		w.Header().Set("WWW-Authenticate", `DPoP error="invalid_dpop_proof"`)
 		return nil, &requestError{status: http.StatusUnauthorized, code: apitype.CodeInvalidDPoPProof,
-			detail: "the DPoP proof is not valid for this token and request", cause: err}
+			detail: invalidProofDetail(err), cause: err}
 	case err != nil:
 		return nil, err // the replay cache or nonce source failed: 5xx, logged
 	}
@@ -78,6 +78,21 @@ func (s *server) checkDPoP(ctx context.Context, w http.ResponseWriter, p *dpopPr
 		w.Header().Set(headerDPoPNonce, n) // the nonce for the client's next proof
 	}
 	return proof, nil
+}
+
+// invalidProofDetail is the detail of a refused proof. Two reasons are the
+// honest client's to fix, not a forger's, so they are named: an iat out of
+// the window (a phone's clock hours off; the answer's Date header gives
+// the server's time) and a proof sent twice (a request resent as it was).
+// Naming them tells a forger nothing the RFC does not.
+func invalidProofDetail(err error) string {
+	switch {
+	case errors.Is(err, dpop.ErrIssuedAt):
+		return "the DPoP proof's iat is outside the accepted window: the client's clock is off; make the proof with the server's time (the Date header of this answer)"
+	case errors.Is(err, dpop.ErrReplayed):
+		return "the DPoP proof was used before: make a new proof for each request, a retry included"
+	}
+	return "the DPoP proof is not valid for this token and request"
 }
 
 // bindKey returns the thumbprint a new session is bound to, "" for none.
