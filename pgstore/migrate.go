@@ -93,7 +93,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 			return err
 		}
 		if err := s.migrateOutside(ctx, all); err != nil {
-			return s.translate("migrate", err)
+			return s.migrateError(err)
 		}
 	}
 }
@@ -123,12 +123,25 @@ func (s *Store) migrateInTransaction(ctx context.Context, all []migration.Migrat
 		}
 	}
 	if err != nil {
-		return false, s.translate("migrate", err)
+		return false, s.migrateError(err)
 	}
 	for _, m := range applied {
 		s.log.Info("pgstore: applied migration", "schema", s.schema, "version", m.Version, "name", m.Name)
 	}
 	return outside, nil
+}
+
+// migrateError is translate for a migration's error, but a statement
+// PostgreSQL cancelled (57014: an operator's pg_cancel_backend, a
+// statement_timeout where one is not reset) is said as such, not as
+// ErrStoreUnavailable: the store answered, and the schema is as the last
+// committed migration left it.
+func (s *Store) migrateError(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == codeQueryCanceled && !s.closed.Load() {
+		return fmt.Errorf("pgstore: migrate: a statement was cancelled: %s (SQLSTATE %s)", pgErr.Message, pgErr.Code)
+	}
+	return s.translate("migrate", err)
 }
 
 // lockLost says why the migration's transaction lost its table locks, or
@@ -166,15 +179,24 @@ func (s *Store) migrateOnce(ctx context.Context, all []migration.Migration) ([]m
 		// migrations: it would cut the wait for another node's
 		// migrations below, a wait for a table lock before
 		// MigrationLockTimeout (which bounds it, and is retried), or a
-		// long migration, at every start alike. lock_timeout is kept
-		// (set below); ctx bounds the whole.
-		if _, err := tx.Exec(ctx, "SET LOCAL statement_timeout = 0"); err != nil {
+		// long migration, at every start alike. Nor the DSN's
+		// lock_timeout for the advisory lock below: it would end that
+		// wait as a lost table lock, retried and failed with
+		// ErrMigrationLocked while another node migrates; after it,
+		// MigrationLockTimeout is the lock_timeout. ctx bounds the whole.
+		if _, err := tx.Exec(ctx, "SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0"); err != nil {
 			return err
 		}
 		// Held until commit. Everything below, CREATE SCHEMA included,
 		// happens under it, so concurrent starts cannot race on DDL. It
 		// waits without a bound: only other migrating nodes hold it.
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext($2))", int32(lockClassMigrate), s.schema); err != nil {
+			return err
+		}
+		// The lock timeout keeps the queries of serving nodes from
+		// queueing behind a statement that waits for a table lock
+		// (Options.MigrationLockTimeout).
+		if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", lockTimeoutMillis(s.migrationLock))); err != nil {
 			return err
 		}
 		var exists bool
@@ -212,11 +234,8 @@ func (s *Store) migrateOnce(ctx context.Context, all []migration.Migration) ([]m
 		}
 		// Versions stay in order: what follows the batch runs outside.
 		outside = len(batch) < len(pending)
-		// Migration files name tables unqualified. The lock timeout keeps
-		// the queries of serving nodes from queueing behind a DDL statement
-		// that waits for a lock (Options.MigrationLockTimeout).
-		if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL search_path TO %s; SET LOCAL lock_timeout = %d",
-			schema, lockTimeoutMillis(s.migrationLock))); err != nil {
+		// Migration files name tables unqualified.
+		if _, err := tx.Exec(ctx, "SET LOCAL search_path TO "+schema); err != nil {
 			return err
 		}
 		for _, m := range batch {

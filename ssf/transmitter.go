@@ -1429,20 +1429,28 @@ func (t *Transmitter) Record(ctx context.Context, e sessiond.Event) error {
 }
 
 // RecordBatch is Record for several events, their deliveries enqueued in
-// one outbox write; see sessiond.BatchSink.
+// one outbox write; see sessiond.BatchSink. An event whose deliveries
+// cannot be made (the stream list unreadable) is left out, as its own
+// Record would fail alone, and its error returned with the others'.
 func (t *Transmitter) RecordBatch(ctx context.Context, events []sessiond.Event) error {
-	var ds []sessiond.Delivery
+	var (
+		ds   []sessiond.Delivery
+		errs []error
+	)
 	for _, e := range events {
 		eds, err := t.Deliveries(ctx, e)
 		if err != nil {
-			return err
+			errs = append(errs, fmt.Errorf("ssf: deliveries of event %s: %w", e.ID, err))
+			continue
 		}
 		ds = append(ds, eds...)
 	}
-	if len(ds) == 0 {
-		return nil
+	if len(ds) > 0 {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := t.o.Outbox.EnqueueDeliveries(ctx, ds...); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	return t.o.Outbox.EnqueueDeliveries(ctx, ds...)
+	return errors.Join(errs...)
 }

@@ -327,6 +327,12 @@ func (d *Dispatcher) expire(ctx context.Context, del sessiond.Delivery, maxAge t
 	if del.LastError != "" {
 		lastErr += "; last error: " + del.LastError
 	}
+	// Logged and observed after the write, as an attempt's outcome: not
+	// when the claim was lost and the outcome dropped.
+	lost, err := d.write(ctx, del, sessiond.DeliveryDead, del.Attempts, now, lastErr, now)
+	if lost {
+		return err
+	}
 	d.observe(del.Endpoint, OutcomeDead)
 	attrs := []any{"endpoint", del.Endpoint, "webhook_id", del.ID, "event_id", del.EventID, "attempt", del.Attempts,
 		"reason", reason, "pending_for", now.Sub(del.CreatedAt).Round(time.Second).String()}
@@ -334,7 +340,7 @@ func (d *Dispatcher) expire(ctx context.Context, del sessiond.Delivery, maxAge t
 		attrs = append(attrs, "err", del.LastError)
 	}
 	d.log.ErrorContext(ctx, "webhook delivery dead", attrs...)
-	return d.finish(ctx, del, sessiond.DeliveryDead, del.Attempts, now, lastErr, now)
+	return err
 }
 
 // maxPendingAge is the max pending age of the endpoint named endpoint: a

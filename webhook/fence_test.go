@@ -75,8 +75,10 @@ func TestDispatcher_LostClaimFenced(t *testing.T) {
 			clock := sessiondtest.NewClock(t0)
 			s := &gateSender{entered: make(chan struct{}), release: make(chan struct{}), first: tt.first, later: tt.later}
 			var logs bytes.Buffer
+			var observed atomic.Int64 // A's outcomes counted
 			a := newDispatcher(t, webhook.Options{Outbox: ob, Clock: clock, Senders: []webhook.Sender{s},
-				Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+				Logger:   slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+				Observer: func(string, string) { observed.Add(1) }})
 			b := newDispatcher(t, webhook.Options{Outbox: ob, Clock: clock, Senders: []webhook.Sender{s}})
 			if err := ob.EnqueueDeliveries(ctx, sessiond.Delivery{ID: "msg_1", Endpoint: "ssf:x", EventID: "e1",
 				Payload: []byte(`{}`), State: sessiond.DeliveryPending, NextAttemptAt: t0, CreatedAt: t0, UpdatedAt: t0}); err != nil {
@@ -112,6 +114,17 @@ func TestDispatcher_LostClaimFenced(t *testing.T) {
 			if n := strings.Count(logs.String(), `"msg":"webhook claim lost; outcome not recorded"`); n != 1 ||
 				!strings.Contains(logs.String(), `"level":"WARN"`) || !strings.Contains(logs.String(), `"webhook_id":"msg_1"`) {
 				t.Errorf("A logged the lost claim %d times; want once at WARN with webhook_id; logs:\n%s", n, logs.String())
+			}
+			// A's outcome was dropped: no line nor count says the delivery
+			// ended so (a dead one would fire the dead-delivery alert for
+			// a delivery B delivered).
+			for _, line := range []string{"webhook delivered", "webhook delivery dead", "webhook delivery failed; will retry"} {
+				if strings.Contains(logs.String(), `"msg":"`+line+`"`) {
+					t.Errorf("A logged %q for the outcome it did not record; logs:\n%s", line, logs.String())
+				}
+			}
+			if n := observed.Load(); n != 0 {
+				t.Errorf("A's Observer counted %d outcomes; want 0: its outcome was not recorded", n)
 			}
 		})
 	}

@@ -200,8 +200,9 @@ type Options struct {
 	// name and "delivered", "retry" or "dead" (for metrics). A delivery put
 	// back unsent because its endpoint is cooling down or busy is not an
 	// attempt and is not reported; one ended dead unsent, past its
-	// endpoint's MaxPendingAge, is reported "dead". It is called from
-	// several goroutines at once.
+	// endpoint's MaxPendingAge, is reported "dead". An outcome not
+	// recorded because its claim was lost (see Outbox) is not reported.
+	// It is called from several goroutines at once.
 	Observer func(endpoint, outcome string)
 	// Senders deliver outbox entries that are not webhooks (the ssf
 	// package's SETs), with the same claims, retries and dead state.
@@ -426,10 +427,16 @@ func (d *Dispatcher) Record(ctx context.Context, e sessiond.Event) error {
 }
 
 // RecordBatch is Record for several events, their deliveries enqueued in
-// one outbox write; see sessiond.BatchSink.
+// one outbox write; see sessiond.BatchSink. An event whose deliveries
+// cannot be made is left out, as its own Record would fail alone, and its
+// error returned with the others'.
 func (d *Dispatcher) RecordBatch(ctx context.Context, events []sessiond.Event) error {
 	now := d.clock.Now()
-	var ds []sessiond.Delivery
+	var (
+		ds   []sessiond.Delivery
+		errs []error
+		n    int // events with deliveries
+	)
 	for _, e := range events {
 		if e.Time.IsZero() {
 			e.Time = now
@@ -439,22 +446,27 @@ func (d *Dispatcher) RecordBatch(ctx context.Context, events []sessiond.Event) e
 		}
 		eds, err := d.Deliveries(e)
 		if err != nil {
-			return err
+			errs = append(errs, err)
+			continue
+		}
+		if len(eds) > 0 {
+			n++
 		}
 		ds = append(ds, eds...)
 	}
 	if len(ds) == 0 {
-		return nil
+		return errors.Join(errs...)
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()
 	if err := d.outbox.EnqueueDeliveries(ctx, ds...); err != nil {
-		if len(events) == 1 {
-			return fmt.Errorf("webhook: enqueue event %s: %w", ds[0].EventID, err)
+		if n == 1 {
+			errs = append(errs, fmt.Errorf("webhook: enqueue event %s: %w", ds[0].EventID, err))
+		} else {
+			errs = append(errs, fmt.Errorf("webhook: enqueue %d events: %w", n, err))
 		}
-		return fmt.Errorf("webhook: enqueue %d events: %w", len(events), err)
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Deliveries returns the pending deliveries Record would enqueue for e
@@ -623,24 +635,37 @@ func (d *Dispatcher) attempt(c *claim) error {
 	}
 	d.settle(ctx, c, res, now)
 	attrs := []any{"endpoint", del.Endpoint, "webhook_id", del.ID, "event_id", del.EventID, "attempt", n}
+	// The outcome's line and count come after its write: a lost claim's
+	// outcome is dropped (its own line says so), and a dead one counted
+	// would fire the dead-delivery alert for a delivery another node
+	// delivered.
 	switch {
 	case res.err == nil:
-		d.observe(del.Endpoint, OutcomeDelivered)
-		d.log.DebugContext(ctx, "webhook delivered", attrs...)
-		return d.finish(wctx, del, sessiond.DeliveryDelivered, n, now, "", now)
+		lost, err := d.write(wctx, del, sessiond.DeliveryDelivered, n, now, "", now)
+		if !lost {
+			d.observe(del.Endpoint, OutcomeDelivered)
+			d.log.DebugContext(ctx, "webhook delivered", attrs...)
+		}
+		return err
 	case n >= maxAttempts || res.status == http.StatusGone:
 		// 410 Gone: the receiver asks for no more (Standard Webhooks).
-		d.observe(del.Endpoint, OutcomeDead)
-		d.log.ErrorContext(ctx, "webhook delivery dead", append(attrs, "max_attempts", maxAttempts, "err", res.err.Error())...)
-		return d.finish(wctx, del, sessiond.DeliveryDead, n, now, res.err.Error(), now)
+		lost, err := d.write(wctx, del, sessiond.DeliveryDead, n, now, res.err.Error(), now)
+		if !lost {
+			d.observe(del.Endpoint, OutcomeDead)
+			d.log.ErrorContext(ctx, "webhook delivery dead", append(attrs, "max_attempts", maxAttempts, "err", res.err.Error())...)
+		}
+		return err
 	default:
 		delay := d.backoff(n)
 		if res.retryAfter > delay {
 			delay = min(res.retryAfter, d.maxBackoff)
 		}
-		d.observe(del.Endpoint, OutcomeRetry)
-		d.log.WarnContext(ctx, "webhook delivery failed; will retry", append(attrs, "retry_in", delay.String(), "err", res.err.Error())...)
-		return d.finish(wctx, del, sessiond.DeliveryPending, n, now.Add(delay), res.err.Error(), now)
+		lost, err := d.write(wctx, del, sessiond.DeliveryPending, n, now.Add(delay), res.err.Error(), now)
+		if !lost {
+			d.observe(del.Endpoint, OutcomeRetry)
+			d.log.WarnContext(ctx, "webhook delivery failed; will retry", append(attrs, "retry_in", delay.String(), "err", res.err.Error())...)
+		}
+		return err
 	}
 }
 
@@ -685,6 +710,13 @@ func (d *Dispatcher) sender(endpoint string) Sender {
 // whose lease ran out and that another claim took since is logged, once,
 // and dropped, leaving the other claim's outcome; it is no error.
 func (d *Dispatcher) finish(ctx context.Context, del sessiond.Delivery, state sessiond.DeliveryState, attempts int, next time.Time, lastErr string, now time.Time) error {
+	_, err := d.write(ctx, del, state, attempts, next, lastErr, now)
+	return err
+}
+
+// write is finish that also reports whether the claim was lost (the
+// outcome dropped).
+func (d *Dispatcher) write(ctx context.Context, del sessiond.Delivery, state sessiond.DeliveryState, attempts int, next time.Time, lastErr string, now time.Time) (lost bool, _ error) {
 	var err error
 	if d.fence != nil {
 		err = d.fence.FinishClaimed(ctx, del, state, attempts, next, lastErr, now)
@@ -694,12 +726,12 @@ func (d *Dispatcher) finish(ctx context.Context, del sessiond.Delivery, state se
 	if errors.Is(err, sessiond.ErrConflict) {
 		d.log.WarnContext(ctx, "webhook claim lost; outcome not recorded", "endpoint", del.Endpoint, "webhook_id", del.ID,
 			"event_id", del.EventID, "outcome", string(state), "lease", d.lease.String())
-		return nil
+		return true, nil
 	}
 	if err != nil {
-		return fmt.Errorf("webhook: record %s of %s: %w", state, del.ID, err)
+		return false, fmt.Errorf("webhook: record %s of %s: %w", state, del.ID, err)
 	}
-	return nil
+	return false, nil
 }
 
 type result struct {

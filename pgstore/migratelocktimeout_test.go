@@ -1,0 +1,84 @@
+package pgstore_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sessiond/sessiond/pgstore"
+)
+
+// TestNew_MigrationWaitIgnoresDSNLockTimeout: a pool whose DSN sets
+// lock_timeout (options=-c lock_timeout=…) must not cut the wait for
+// another node's migrations (the advisory lock, which only migrating
+// nodes hold): before, each attempt ended after the DSN's lock_timeout,
+// was retried as "waited too long for a table lock", and the start failed
+// with ErrMigrationLocked while the other node still migrated.
+func TestNew_MigrationWaitIgnoresDSNLockTimeout(t *testing.T) {
+	dsn := testDSN(t)
+	t.Parallel()
+	ctx := t.Context()
+	schema := testSchema(t, dsn)
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	// The lock a migrating node holds (lockClassMigrate).
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(x'73657373'::int, hashtext($1))", schema); err != nil {
+		t.Fatal(err)
+	}
+	pid := int(conn.PgConn().PID())
+	nodeDSN, app := ownBuild(t, dsn)
+	withTimeout := withParam(nodeDSN, "options", "-c lock_timeout=100")
+
+	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second) // a hang guard
+	defer cancel()
+	started := make(chan error, 1)
+	go func() {
+		// A short MigrationLockTimeout: its retries end within a few
+		// seconds if the DSN's lock_timeout cuts the wait.
+		s, err := pgstore.New(startCtx, withTimeout, pgstore.Options{Schema: schema, MigrationLockTimeout: 50 * time.Millisecond})
+		if err == nil {
+			s.Close()
+		}
+		started <- err
+	}()
+	watch, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Close(context.Background())
+	// The start's wait outlives the DSN's lock_timeout fifty times over, on
+	// the server's clock, in one statement.
+	for outlived := false; !outlived; {
+		select {
+		case err := <-started:
+			t.Fatalf("the start ended (%v) while another node held the migration lock; want it to wait", err)
+		default:
+		}
+		err := watch.QueryRow(startCtx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+			WHERE application_name = $2 AND $1 = ANY (pg_blocking_pids(pid))
+			AND now() - query_start > interval '5 s')`, pid, app).Scan(&outlived)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-started; err != nil {
+		t.Fatalf("start once the other node's migrations ended = %v; want nil", err)
+	}
+	if got, want := migrationCount(t, dsn, schema), migrationFiles(t); got != want {
+		t.Errorf("schema_migrations has %d rows; want %d", got, want)
+	}
+}
