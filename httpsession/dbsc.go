@@ -137,7 +137,10 @@ type DBSCOptions struct {
 	CurrentKey func() []byte
 	// CookieName of the bound cookie. Default "__Host-sessiond-bound", or
 	// "__Secure-sessiond-bound" when Options.Domain is set (a __Host- name
-	// with a Domain is refused: browsers drop such a cookie).
+	// with a Domain is refused: browsers drop such a cookie). With
+	// Options.InsecureDevCookies its __Host- or __Secure- prefix is dropped,
+	// as the session cookies' is ("sessiond-bound"): browsers silently
+	// refuse a prefixed cookie without Secure.
 	CookieName string
 	// CookieLifetime is the bound cookie's Max-Age: how long a stolen bound
 	// cookie works. Default 10 minutes.

@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -149,4 +150,78 @@ func TestDBSC_BoundCookieWithDomain(t *testing.T) {
 	if !bound {
 		t.Errorf("no __Secure-sessiond-bound cookie set: %q", rec.Result().Header.Values("Set-Cookie"))
 	}
+}
+
+// TestDBSC_BoundCookieInsecureDev: with InsecureDevCookies (the server's
+// cookie.secure: false) the bound cookie, like the session cookies, drops
+// its __Host- prefix with Secure: browsers silently refuse a __Host-
+// cookie without Secure, and a bound session would then be refused on
+// its first request after binding. The default name and an explicit one
+// alike; the session instructions name the same cookie, without Secure.
+func TestDBSC_BoundCookieInsecureDev(t *testing.T) {
+	for _, tc := range []struct{ name, cookie, want string }{
+		{"default name", "", "sessiond-bound"},
+		{"explicit __Host- name", "__Host-bound", "bound"},
+		{"explicit __Secure- name", "__secure-bound", "bound"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, envOptions{strategy: sessiond.StrategyDatabase, opts: httpsession.Options{InsecureDevCookies: true,
+				DBSC: httpsession.DBSCOptions{Policy: httpsession.DBSCOptional, CookieName: tc.cookie}}})
+			if got := e.s.BoundCookieName(); got != tc.want {
+				t.Errorf("BoundCookieName() = %q; want %q", got, tc.want)
+			}
+			rec := httptest.NewRecorder()
+			iss, err := e.s.Login(rec, httptest.NewRequest(http.MethodPost, "http://127.0.0.1/login", nil), "alice", sessiond.CreateOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			regs, err := dbscclient.ParseRegistration(rec.Result().Header)
+			if err != nil || len(regs) != 1 {
+				t.Fatalf("registration offer: %v %v", regs, err)
+			}
+			key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			proof, err := dbscclient.Sign(key, "ES256", regs[0].Challenge, true, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1"+regs[0].Path, nil)
+			req.Header.Set("Cookie", "sessiond="+string(iss.AccessToken))
+			req.Header.Set("Secure-Session-Response", proof)
+			rec = httptest.NewRecorder()
+			e.s.DBSCHandler().ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				t.Fatalf("registration = %d %s", rec.Code, rec.Body)
+			}
+			bound := false
+			for _, line := range rec.Result().Header.Values("Set-Cookie") {
+				c, err := http.ParseSetCookie(line)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if (hasFold(c.Name, "__Host-") || hasFold(c.Name, "__Secure-")) && !c.Secure {
+					t.Errorf("Set-Cookie %q: a prefixed cookie without Secure, which browsers refuse", line)
+				}
+				if c.Name == tc.want {
+					bound = true
+					if c.Secure {
+						t.Errorf("bound cookie %q is Secure under InsecureDevCookies", line)
+					}
+				}
+			}
+			if !bound {
+				t.Errorf("no %s cookie set: %q", tc.want, rec.Result().Header.Values("Set-Cookie"))
+			}
+			var in httpsession.Instructions
+			if err := json.Unmarshal(rec.Body.Bytes(), &in); err != nil || len(in.Credentials) != 1 {
+				t.Fatalf("instructions %s: %v", rec.Body, err)
+			}
+			if c := in.Credentials[0]; c.Name != tc.want || strings.Contains(c.Attributes, "Secure") {
+				t.Errorf("instructions credential %q with %q; want %q without Secure", c.Name, c.Attributes, tc.want)
+			}
+		})
+	}
+}
+
+func hasFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }

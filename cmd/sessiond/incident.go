@@ -33,6 +33,9 @@ func (a *app) incidentCmd() *cobra.Command {
 			if err := checkSelectors(cmd, "issued-before", "url"); err != nil {
 				return err
 			}
+			if err := checkOnce(cmd, append([]string{"reason"}, deploymentFlags...)...); err != nil {
+				return err
+			}
 			if issuedBefore != "" {
 				t, err := time.Parse(time.RFC3339, issuedBefore)
 				if err != nil || t.IsZero() {
@@ -100,7 +103,7 @@ func (a *app) incidentCmd() *cobra.Command {
 	f.BoolVar(&in.All, "all", false, "every session")
 	f.StringArrayVar(&in.Subjects, "subject", nil, "a subject whose sessions to revoke (repeatable)")
 	onceVar(f, &issuedBefore, "issued-before", "sessions created before this time (RFC 3339)")
-	f.StringVar(&in.Reason, "reason", "", "why (required; sent to the server for its event log)")
+	onceVar(f, &in.Reason, "reason", "why (required; sent to the server for its event log)")
 	f.BoolVar(&in.RotateKeys, "rotate-keys", false, "also retire every signing key")
 	f.BoolVar(&in.Notify, "notify", false, "emit one session.revoked_by_incident event per affected subject")
 	// Scopes combine with AND, so --all with --subject means the subjects

@@ -33,8 +33,8 @@ func (v *onceValue) Set(s string) error { *v.p = s; v.n++; return nil }
 func (v *onceValue) String() string     { return *v.p }
 func (v *onceValue) Type() string       { return "string" }
 
-// onceVar defines a string flag as StringVar does, which checkSelectors
-// refuses when given more than once.
+// onceVar defines a string flag as StringVar does (its default is *p),
+// which checkOnce and checkSelectors refuse when given more than once.
 func onceVar(f *pflag.FlagSet, p *string, name, usage string) {
 	f.Var(&onceValue{p: p}, name, usage)
 }
@@ -60,8 +60,8 @@ func checkSelectors(cmd *cobra.Command, names ...string) error {
 		if f == nil || !f.Changed {
 			continue
 		}
-		if v, ok := f.Value.(*onceValue); ok && v.n > 1 {
-			return usageErr("invalid argument: --%s given %d times; give it once", name, v.n)
+		if err := checkOnce(cmd, name); err != nil {
+			return err
 		}
 		if f.Value.String() == "" {
 			absent := "none"
@@ -69,6 +69,29 @@ func checkSelectors(cmd *cobra.Command, names ...string) error {
 				absent = v.absent
 			}
 			return usageErr("invalid argument: --%s must not be empty; leave it out for %s", name, absent)
+		}
+	}
+	return nil
+}
+
+// deploymentFlags are the root's flags that choose the deployment a
+// command acts on (the configuration, and through it the server or the
+// store), which a command that revokes or creates keys refuses given
+// twice (checkOnce): the last would win.
+var deploymentFlags = []string{"config", "listen", "data"}
+
+// checkOnce refuses, as a usage error before anything is sent or stored,
+// an onceVar flag given more than once, even with the same value twice:
+// pflag keeps the last, so `--reason a --reason b` records b and `--name a
+// --name b` names the key b, without a word.
+func checkOnce(cmd *cobra.Command, names ...string) error {
+	for _, name := range names {
+		f := cmd.Flags().Lookup(name)
+		if f == nil {
+			continue
+		}
+		if v, ok := f.Value.(*onceValue); ok && v.n > 1 {
+			return usageErr("invalid argument: --%s given %d times; give it once", name, v.n)
 		}
 	}
 	return nil

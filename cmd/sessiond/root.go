@@ -321,9 +321,11 @@ func (a *app) rootCmd() *cobra.Command {
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	pf := root.PersistentFlags()
-	pf.StringVar(&a.configPath, "config", "", "YAML configuration file (env SESSIOND_CONFIG)")
-	pf.StringVar(&a.listen, "listen", "", "listen address, overrides server.listen (env SESSIOND_LISTEN)")
-	pf.StringVar(&a.dataDir, "data", "", "data directory, overrides server.data_dir (env SESSIOND_DATA)")
+	// As StringVar; the commands that revoke or create keys refuse them
+	// given twice (deploymentFlags).
+	onceVar(pf, &a.configPath, "config", "YAML configuration file (env SESSIOND_CONFIG)")
+	onceVar(pf, &a.listen, "listen", "listen address, overrides server.listen (env SESSIOND_LISTEN)")
+	onceVar(pf, &a.dataDir, "data", "data directory, overrides server.data_dir (env SESSIOND_DATA)")
 	root.AddCommand(a.serveCmd(), a.configCmd(), a.sessionsCmd(), a.keysCmd(), a.apikeyCmd(), a.migrateCmd(),
 		a.eventsCmd(), a.incidentCmd(), a.benchCmd(), a.versionCmd(), a.healthcheckCmd())
 	inheritHelp(root, "")

@@ -167,7 +167,7 @@ func (s *server) streamConfigured() (*RevocationStream, error) {
 	return s.stream, nil
 }
 
-// GET /v1/revocations/snapshot
+// GET /v1/revocations/snapshot (HEAD: its headers, the store not read)
 //
 // The document is written entry by entry as it is encoded, gzipped when
 // the client accepts it (snapshotbody.go), never held whole: 200,000
@@ -183,6 +183,13 @@ func (s *server) revocationSnapshot(w http.ResponseWriter, r *http.Request) erro
 	rs, err := s.streamConfigured()
 	if err != nil {
 		return err
+	}
+	if r.Method == http.MethodHead {
+		// GET's headers and no body: reading the store (every revocation
+		// of the horizon, a page at a time) would only be thrown away.
+		snapshotHeaders(w.Header(), r)
+		w.WriteHeader(http.StatusOK)
+		return nil
 	}
 	now := rs.now()
 	// The cursor comes first: whatever happens while the snapshot is read

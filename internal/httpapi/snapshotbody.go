@@ -33,18 +33,13 @@ const snapshotBuffer = 32 << 10
 // With a positive timeout each write to the connection gets that long
 // from its start (progressWriter).
 func newSnapshotWriter(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, timeout time.Duration) *snapshotWriter {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	// Caches in between must not hand a gzipped body to a client that did
-	// not ask for one, whichever this answer is.
-	h.Add("Vary", "Accept-Encoding")
+	gz := snapshotHeaders(w.Header(), r)
 	sw := &snapshotWriter{w: w, first: true}
 	var out io.Writer = w
 	if timeout > 0 {
 		out = progressWriter{w: w, rc: rc, timeout: timeout}
 	}
-	if acceptsGzip(r.Header.Values("Accept-Encoding")) {
-		h.Set("Content-Encoding", "gzip")
+	if gz {
 		// BestSpeed: a tenth of the JSON at a fraction of the CPU of the
 		// default level (docs/PERFORMANCE.md, "A large store").
 		sw.z, _ = gzip.NewWriterLevel(out, gzip.BestSpeed)
@@ -53,6 +48,20 @@ func newSnapshotWriter(w http.ResponseWriter, r *http.Request, rc *http.Response
 	sw.buf = bufio.NewWriterSize(out, snapshotBuffer)
 	w.WriteHeader(http.StatusOK)
 	return sw
+}
+
+// snapshotHeaders sets the snapshot answer's headers for r, a GET's or a
+// HEAD's alike, and reports whether its body is gzipped.
+func snapshotHeaders(h http.Header, r *http.Request) (gz bool) {
+	h.Set("Content-Type", "application/json")
+	// Caches in between must not hand a gzipped body to a client that did
+	// not ask for one, whichever this answer is.
+	h.Add("Vary", "Accept-Encoding")
+	if acceptsGzip(r.Header.Values("Accept-Encoding")) {
+		h.Set("Content-Encoding", "gzip")
+		return true
+	}
+	return false
 }
 
 // progressWriter writes to the connection progressChunk bytes at a time,

@@ -21,8 +21,10 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/httpsession"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/jwttoken/signing"
+	"github.com/sessiond/sessiond/ssf"
 	"github.com/sessiond/sessiond/webhook"
 )
 
@@ -100,6 +102,7 @@ func driftSettings(cfg config.Config, kek *signing.KEK, old []*signing.KEK, endp
 	if l, err := cfg.Lifetimes(); err == nil {
 		cfg.Lifetime.Access, cfg.Lifetime.Refresh = config.Duration(l.Access), config.Duration(l.Refresh)
 	}
+	cfg = effectiveZeros(cfg)
 	cfg.Webhooks = nil // from endpoints, with their secrets
 	values := map[string]string{}
 	walkSettings(reflect.ValueOf(cfg), "", values)
@@ -141,11 +144,19 @@ func driftSettings(cfg config.Config, kek *signing.KEK, old []*signing.KEK, endp
 		slices.Sort(events)
 		addSecret(p+"url", []byte(ep.URL))
 		values[p+"events"] = jsonString(events)
-		values[p+"max_attempts"] = jsonString(ep.MaxAttempts)
+		// As the dispatcher reads them: 0 is the default.
+		attempts, age := ep.MaxAttempts, ep.MaxPendingAge
+		if attempts == 0 {
+			attempts = webhook.DefaultMaxAttempts
+		}
+		if age == 0 {
+			age = webhook.DefaultMaxPendingAge
+		}
+		values[p+"max_attempts"] = jsonString(attempts)
 		// As max_attempts: whichever node claims a delivery ends it. A
 		// node of a version without the key records none, and compare
 		// skips a key one side lacks.
-		values[p+"max_pending_age"] = jsonString(ep.MaxPendingAge)
+		values[p+"max_pending_age"] = jsonString(age)
 		addSecret(p+"secret", ep.Secret)
 	}
 	slices.Sort(names)
@@ -157,6 +168,48 @@ func driftSettings(cfg config.Config, kek *signing.KEK, old []*signing.KEK, endp
 	}
 	maps.Copy(out, secrets)
 	return out
+}
+
+// effectiveZeros returns cfg with each setting whose zero (or empty)
+// value means its default replaced by that default, as the part reading
+// it resolves it, so that a node leaving the key out (or writing 0) and
+// one writing the default out agree. A zero that means something else
+// (off, never) stays as it is.
+func effectiveZeros(cfg config.Config) config.Config {
+	if cfg.Store.Namespace == "" {
+		switch cfg.Store.Driver {
+		case "postgres":
+			cfg.Store.Namespace = "public" // pgstore.Options.Schema
+		case "redis":
+			cfg.Store.Namespace = "sd" // redisstore.Options.Prefix
+		}
+	}
+	if cfg.Store.RevocationReplicas == "" {
+		cfg.Store.RevocationReplicas = config.RevocationReplicasAuto
+	}
+	if cfg.JWT.KeyPublishPeriod == 0 {
+		cfg.JWT.KeyPublishPeriod = config.Duration(signing.DefaultPublishFor)
+	}
+	if cfg.Cookie.Name == "" {
+		cfg.Cookie.Name = httpsession.DefaultCookieName
+	}
+	if cfg.Cookie.RefreshName == "" {
+		cfg.Cookie.RefreshName = httpsession.DefaultRefreshCookieName
+	}
+	rs := slices.Clone(cfg.SSF.Receivers)
+	for i := range rs {
+		if rs[i].Delivery == "" {
+			rs[i].Delivery = config.SSFDeliveryPush
+		}
+		if rs[i].PollInterval == 0 {
+			rs[i].PollInterval = config.Duration(ssf.DefaultPollInterval)
+		}
+		if rs[i].PollMaxAge == 0 {
+			rs[i].PollMaxAge = config.Duration(ssf.DefaultPollMaxAge)
+		}
+	}
+	cfg.SSF.Receivers = rs
+	return cfg
 }
 
 // walkSettings adds each leaf of v under its dotted YAML path, unless
