@@ -75,6 +75,76 @@ func withParam(dsn, key, value string) string {
 	return dsn + sep + key + "=" + strings.ReplaceAll(url.QueryEscape(value), "+", "%20")
 }
 
+// outlivedQuery: the node's own statement (application_name $2) has
+// waited on the blocker ($1) for more than 2 s on the server's clock.
+const outlivedQuery = `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+	WHERE application_name = $2 AND $1 = ANY (pg_blocking_pids(pid))
+	AND now() - query_start > interval '2 s')`
+
+// startNode opens a store on dsn in the background, as a node starting
+// would; its error (nil once it opened, and then closed) arrives on the
+// channel.
+func startNode(ctx context.Context, dsn string, o pgstore.Options) <-chan error {
+	started := make(chan error, 1)
+	go func() {
+		s, err := pgstore.New(ctx, dsn, o)
+		if err == nil {
+			s.Close()
+		}
+		started <- err
+	}()
+	return started
+}
+
+// holdMigrationLock holds, in an open transaction of its own connection,
+// the advisory lock a migrating node holds for schema (lockClassMigrate),
+// as another node migrating would. It returns the transaction (rolled
+// back when the test ends, unless committed) and its backend's pid.
+func holdMigrationLock(t *testing.T, dsn, schema string) (pgx.Tx, int) {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	tx, err := conn.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback(context.Background()) })
+	if _, err := tx.Exec(t.Context(), "SELECT pg_advisory_xact_lock(x'73657373'::int, hashtext($1))", schema); err != nil {
+		t.Fatal(err)
+	}
+	return tx, int(conn.PgConn().PID())
+}
+
+// untilTrue polls query ($1 the blocker's pid, $2 the node's
+// application_name) until it returns true, failing t if the start ends
+// first: what names what the start was meant to be doing meanwhile.
+func untilTrue(ctx context.Context, t *testing.T, dsn, query string, pid int, app string, started <-chan error, what string) {
+	t.Helper()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	for {
+		select {
+		case err := <-started:
+			t.Fatalf("the start ended (%v) while %s; want it to wait", err, what)
+		default:
+		}
+		var done bool
+		if err := conn.QueryRow(ctx, query, pid, app).Scan(&done); err != nil {
+			t.Fatal(err)
+		}
+		if done {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // waitForBuild returns the pid of the connection named app (ownBuild)
 // whose statement waits for the transaction of pid, once there is one:
 // in these tests only the build of events_no_subject (pg_stat_activity's
@@ -134,16 +204,9 @@ func TestNew_MigrationBuildsIndexConcurrently(t *testing.T) {
 	// A hang guard, not a threshold.
 	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	started := make(chan error, 1)
-	go func() {
-		// A lock timeout longer than the test: the build is held up by
-		// the blocker until the login below has had its chance.
-		s, err := pgstore.New(startCtx, nodeDSN, pgstore.Options{Schema: schema, MigrationLockTimeout: time.Minute})
-		if err == nil {
-			s.Close()
-		}
-		started <- err
-	}()
+	// A lock timeout longer than the test: the build is held up by
+	// the blocker until the login below has had its chance.
+	started := startNode(startCtx, nodeDSN, pgstore.Options{Schema: schema, MigrationLockTimeout: time.Minute})
 	waitForBuild(startCtx, t, dsn, pid, app)
 
 	// The login: a hang guard again, the build cannot end before the
@@ -378,39 +441,10 @@ func TestNew_MigrationConcurrentIndexIgnoresStatementTimeout(t *testing.T) {
 
 	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second) // a hang guard
 	defer cancel()
-	started := make(chan error, 1)
-	go func() {
-		s, err := pgstore.New(startCtx, withTimeout, pgstore.Options{Schema: schema, MigrationLockTimeout: time.Minute})
-		if err == nil {
-			s.Close()
-		}
-		started <- err
-	}()
+	started := startNode(startCtx, withTimeout, pgstore.Options{Schema: schema, MigrationLockTimeout: time.Minute})
 	// The build outlives the DSN's statement_timeout ten times over, on
 	// the server's clock, while the blocker holds it up.
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	for {
-		select {
-		case err := <-started:
-			t.Fatalf("the start ended (%v) while a serving transaction held up the build; want it to wait", err)
-		default:
-		}
-		var outlived bool
-		err := conn.QueryRow(startCtx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-			WHERE application_name = $2 AND $1 = ANY (pg_blocking_pids(pid))
-			AND now() - query_start > interval '2 s')`, pid, app).Scan(&outlived)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if outlived {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	untilTrue(startCtx, t, dsn, outlivedQuery, pid, app, started, "a serving transaction held up the build")
 	if err := blocker.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -438,14 +472,7 @@ func TestNew_MigrationCancelledStartCancelsBuild(t *testing.T) {
 
 	startCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	started := make(chan error, 1)
-	go func() {
-		s, err := pgstore.New(startCtx, nodeDSN, pgstore.Options{Schema: schema, MigrationLockTimeout: time.Minute})
-		if err == nil {
-			s.Close()
-		}
-		started <- err
-	}()
+	started := startNode(startCtx, nodeDSN, pgstore.Options{Schema: schema, MigrationLockTimeout: time.Minute})
 	builder := waitForBuild(ctx, t, dsn, pid, app)
 	cancel()
 	if err := <-started; !errors.Is(err, context.Canceled) {
@@ -488,21 +515,8 @@ func TestNew_MigrationTransactionIgnoresStatementTimeout(t *testing.T) {
 		block func(t *testing.T, schema string) (pid int, release func() error)
 	}{
 		{"AnotherNodeMigrates", func(t *testing.T, schema string) (int, func() error) {
-			conn, err := pgx.Connect(t.Context(), dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { conn.Close(context.Background()) })
-			tx, err := conn.Begin(t.Context())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { tx.Rollback(context.Background()) })
-			// The lock a migrating node holds (lockClassMigrate).
-			if _, err := tx.Exec(t.Context(), "SELECT pg_advisory_xact_lock(x'73657373'::int, hashtext($1))", schema); err != nil {
-				t.Fatal(err)
-			}
-			return int(conn.PgConn().PID()), func() error { return tx.Commit(t.Context()) }
+			tx, pid := holdMigrationLock(t, dsn, schema)
+			return pid, func() error { return tx.Commit(t.Context()) }
 		}},
 		{"TableLocked", func(t *testing.T, schema string) (int, func() error) {
 			conn, tx := blockMigration(t, dsn, schema)
@@ -519,40 +533,11 @@ func TestNew_MigrationTransactionIgnoresStatementTimeout(t *testing.T) {
 
 			startCtx, cancel := context.WithTimeout(ctx, 60*time.Second) // a hang guard
 			defer cancel()
-			started := make(chan error, 1)
-			go func() {
-				s, err := pgstore.New(startCtx, withTimeout, pgstore.Options{Schema: schema, MigrationLockTimeout: time.Minute})
-				if err == nil {
-					s.Close()
-				}
-				started <- err
-			}()
+			started := startNode(startCtx, withTimeout, pgstore.Options{Schema: schema, MigrationLockTimeout: time.Minute})
 			// The start's statement outlives the DSN's statement_timeout
 			// ten times over, on the server's clock, waiting for the
 			// blocker.
-			conn, err := pgx.Connect(ctx, dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close(context.Background())
-			for {
-				select {
-				case err := <-started:
-					t.Fatalf("the start ended (%v) while the blocker held up its migrations; want it to wait", err)
-				default:
-				}
-				var outlived bool
-				err := conn.QueryRow(startCtx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-					WHERE application_name = $2 AND $1 = ANY (pg_blocking_pids(pid))
-					AND now() - query_start > interval '2 s')`, pid, app).Scan(&outlived)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if outlived {
-					break
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
+			untilTrue(startCtx, t, dsn, outlivedQuery, pid, app, started, "the blocker held up its migrations")
 			if err := release(); err != nil {
 				t.Fatal(err)
 			}

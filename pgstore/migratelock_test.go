@@ -32,14 +32,7 @@ func TestNew_MigrationLockTimeout(t *testing.T) {
 
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	started := make(chan error, 1)
-	go func() {
-		s, err := pgstore.New(startCtx, dsn, pgstore.Options{Schema: schema, MigrationLockTimeout: 200 * time.Millisecond})
-		if err == nil {
-			s.Close()
-		}
-		started <- err
-	}()
+	started := startNode(startCtx, dsn, pgstore.Options{Schema: schema, MigrationLockTimeout: 200 * time.Millisecond})
 
 	// A serving node's query, sent once the migration waits for its lock:
 	// it queues behind that wait.
@@ -208,17 +201,10 @@ func migrationDeadlock(t *testing.T, dsn string) (migrationEnded bool, startErr 
 	// A hang guard, not a threshold.
 	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	started := make(chan error, 1)
-	go func() {
-		// A lock timeout longer than PostgreSQL's deadlock_timeout (1 s
-		// by default), so the deadlock, not the timeout, ends the wait;
-		// the retry comes one lock timeout later.
-		s, err := pgstore.New(startCtx, dsn, pgstore.Options{Schema: schema, MigrationLockTimeout: 5 * time.Second})
-		if err == nil {
-			s.Close()
-		}
-		started <- err
-	}()
+	// A lock timeout longer than PostgreSQL's deadlock_timeout (1 s
+	// by default), so the deadlock, not the timeout, ends the wait;
+	// the retry comes one lock timeout later.
+	started := startNode(startCtx, dsn, pgstore.Options{Schema: schema, MigrationLockTimeout: 5 * time.Second})
 
 	// Once the migration holds sessions and waits for tokens, the serving
 	// transaction reads sessions: a cycle.

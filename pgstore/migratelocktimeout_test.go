@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/sessiond/sessiond/pgstore"
 )
 
@@ -21,57 +19,20 @@ func TestNew_MigrationWaitIgnoresDSNLockTimeout(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	schema := testSchema(t, dsn)
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(context.Background())
-	// The lock a migrating node holds (lockClassMigrate).
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(x'73657373'::int, hashtext($1))", schema); err != nil {
-		t.Fatal(err)
-	}
-	pid := int(conn.PgConn().PID())
+	tx, pid := holdMigrationLock(t, dsn, schema)
 	nodeDSN, app := ownBuild(t, dsn)
 	withTimeout := withParam(nodeDSN, "options", "-c lock_timeout=100")
 
 	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second) // a hang guard
 	defer cancel()
-	started := make(chan error, 1)
-	go func() {
-		// A short MigrationLockTimeout: its retries end within a few
-		// seconds if the DSN's lock_timeout cuts the wait.
-		s, err := pgstore.New(startCtx, withTimeout, pgstore.Options{Schema: schema, MigrationLockTimeout: 50 * time.Millisecond})
-		if err == nil {
-			s.Close()
-		}
-		started <- err
-	}()
-	watch, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer watch.Close(context.Background())
+	// A short MigrationLockTimeout: its retries end within a few seconds
+	// if the DSN's lock_timeout cuts the wait.
+	started := startNode(startCtx, withTimeout, pgstore.Options{Schema: schema, MigrationLockTimeout: 50 * time.Millisecond})
 	// The start's wait outlives the DSN's lock_timeout fifty times over, on
 	// the server's clock, in one statement.
-	for outlived := false; !outlived; {
-		select {
-		case err := <-started:
-			t.Fatalf("the start ended (%v) while another node held the migration lock; want it to wait", err)
-		default:
-		}
-		err := watch.QueryRow(startCtx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-			WHERE application_name = $2 AND $1 = ANY (pg_blocking_pids(pid))
-			AND now() - query_start > interval '5 s')`, pid, app).Scan(&outlived)
-		if err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	untilTrue(startCtx, t, dsn, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+		WHERE application_name = $2 AND $1 = ANY (pg_blocking_pids(pid))
+		AND now() - query_start > interval '5 s')`, pid, app, started, "another node held the migration lock")
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
