@@ -303,6 +303,9 @@ func (a *app) apikeyCmd() *cobra.Command {
 		Short: "Replace the scopes of an API key (" + apikey.Join(apikey.Scopes) + ")",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOnce(cmd, deploymentFlags...); err != nil {
+				return err
+			}
 			if err := checkAPIKeyID(args[0]); err != nil {
 				return err
 			}

@@ -112,3 +112,50 @@ func TestCLI_KeyCreateRepeatedFlagRefused(t *testing.T) {
 		t.Errorf("apikey create --name once = exit %d, %q; want a key named once", code, errOut)
 	}
 }
+
+// TestCLI_KeySetScopesRepeatedFlagRefused: `apikey set-scopes` changes
+// what a key may do, as create and revoke do, yet took `--data a --data b`
+// (or --config twice) as the last without a word, widening the scopes of
+// a key in the store named last. It is refused alike, the scopes unchanged.
+func TestCLI_KeySetScopesRepeatedFlagRefused(t *testing.T) {
+	data, other := t.TempDir(), t.TempDir()
+	env := []string{"SESSIOND_DATA=" + data}
+	for _, d := range []string{data, other} {
+		if _, errOut, code := runInProcess([]string{"SESSIOND_DATA=" + d}, "keys", "list", "--create"); code != 0 {
+			t.Fatalf("keys list --create = exit %d, %q", code, errOut)
+		}
+	}
+	if _, errOut, code := runInProcess(env, "apikey", "create", "--name", "a"); code != 0 {
+		t.Fatalf("apikey create = exit %d, %q", code, errOut)
+	}
+	list := func() string {
+		out, errOut, code := runInProcess(env, "apikey", "list", "--json")
+		if code != 0 {
+			t.Fatalf("apikey list = exit %d, %q", code, errOut)
+		}
+		return out
+	}
+	before := list()
+	_, rest, _ := strings.Cut(before, `"id":"`)
+	id, _, _ := strings.Cut(rest, `"`)
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"data twice", []string{"apikey", "set-scopes", id, "verify,ssf", "--data", other, "--data", data}},
+		{"config twice", []string{"apikey", "set-scopes", id, "verify,ssf", "--config", data + "/a.yaml", "--config", data + "/b.yaml"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, errOut, code := runInProcess(env, tc.args...)
+			if code != exitUsage || !strings.Contains(errOut, "given 2 times") {
+				t.Errorf("sessiond %q = exit %d, %q; want %d, \"given 2 times\"", tc.args, code, errOut, exitUsage)
+			}
+			if got := list(); got != before {
+				t.Errorf("the key changed: %s; want %s", got, before)
+			}
+		})
+	}
+	if _, errOut, code := runInProcess(env, "apikey", "set-scopes", id, "verify,ssf", "--data", data); code != 0 || !strings.Contains(list(), `"ssf"`) {
+		t.Errorf("apikey set-scopes --data once = exit %d, %q; want the scopes set", code, errOut)
+	}
+}

@@ -76,8 +76,8 @@ func checkSelectors(cmd *cobra.Command, names ...string) error {
 
 // deploymentFlags are the root's flags that choose the deployment a
 // command acts on (the configuration, and through it the server or the
-// store), which a command that revokes or creates keys refuses given
-// twice (checkOnce): the last would win.
+// store), which a command that revokes, creates keys or changes their
+// scopes refuses given twice (checkOnce): the last would win.
 var deploymentFlags = []string{"config", "listen", "data"}
 
 // checkOnce refuses, as a usage error before anything is sent or stored,
