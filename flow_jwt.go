@@ -66,11 +66,12 @@ func (f *jwtFlow) verify(_ context.Context, access Secret, now time.Time, check 
 // from the claims, as the successor tokens will carry it.
 func (f *jwtFlow) checkRefresh(_ context.Context, refresh Secret, now time.Time) (refreshGrant, error) {
 	c, err := f.signed.Verify(KindRefresh, refresh, now)
-	if err == nil && !now.Before(c.ExpiresAt) && now.Before(c.SessionExpiresAt) {
+	if err == nil && !now.Before(c.ExpiresAt) {
 		// The codec's leeway is for other nodes' clocks; a refresh
 		// token's exp is its session's idle end, which ends the session
-		// exactly, as the hybrid strategy's stored token does. (Past the
-		// absolute end, ErrAbsoluteTimeout below.)
+		// exactly, as the hybrid strategy's stored token does. Past the
+		// absolute end too, the branch below names the timeout that came
+		// first, as it does once the leeway is over.
 		err = ErrExpired
 	}
 	if err != nil {

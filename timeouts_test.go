@@ -237,6 +237,13 @@ func TestSession_CheckNamesFirstTimeout(t *testing.T) {
 		{"at the absolute end, idle first", idle, abs, sessiond.ErrIdleTimeout},
 		{"idle capped by the absolute end", abs, abs, sessiond.ErrAbsoluteTimeout},
 		{"after both, idle capped", abs, abs.Add(time.Hour), sessiond.ErrAbsoluteTimeout},
+		// A store's Touch keeps the later idle end; one past the absolute
+		// end (a third-party store, an absolute end set shorter) ends
+		// nothing later than the absolute end.
+		{"idle beyond the absolute end", abs.Add(time.Hour), abs, sessiond.ErrAbsoluteTimeout},
+		{"live, idle beyond the absolute end", abs.Add(time.Hour), abs.Add(-time.Second), nil},
+		// No idle end recorded (a store that dropped it) was never live.
+		{"zero idle end", time.Time{}, t0, sessiond.ErrIdleTimeout},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := sessiond.Session{CreatedAt: t0, IdleExpiresAt: tc.idle, ExpiresAt: abs}
@@ -244,5 +251,48 @@ func TestSession_CheckNamesFirstTimeout(t *testing.T) {
 				t.Errorf("Check(%v) = %v; want %v", tc.now, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestManager_TimeoutNamedWithinLeeway: a session whose idle end came a
+// few seconds before its absolute end, presented just after both, is
+// refused for the idle timeout as it is later on: in the jwt strategy the
+// codec's leeway still takes the refresh token then, and the absolute
+// check that follows must not rename the timeout.
+func TestManager_TimeoutNamedWithinLeeway(t *testing.T) {
+	life := sessiond.Lifetimes{Access: time.Hour, Refresh: 30 * 24 * time.Hour, Idle: 30 * time.Minute, Absolute: 8 * time.Hour}
+	for _, st := range []sessiond.Strategy{sessiond.StrategyHybrid, sessiond.StrategyJWT} {
+		for _, after := range []time.Duration{0, time.Second, 10 * time.Second} {
+			t.Run(string(st)+"/"+after.String(), func(t *testing.T) {
+				h := newLeewayHarness(t, st, life) // leeway 5s
+				ctx := context.Background()
+				iss := h.create(t, "late", sessiond.CreateOptions{})
+				abs := iss.Session.ExpiresAt
+				// Refreshed every hour, last at the moment that puts the
+				// idle end 2s before the absolute end.
+				last := abs.Add(-life.Access - life.Idle - 2*time.Second)
+				next := iss
+				for at := t0.Add(time.Hour); ; at = at.Add(time.Hour) {
+					if at.After(last) {
+						at = last
+					}
+					h.clock.Set(at)
+					n, err := h.m.Refresh(ctx, next.RefreshToken, sessiond.Client{})
+					if err != nil {
+						t.Fatalf("refresh at %v: %v", at, err)
+					}
+					if next = n; at.Equal(last) {
+						break
+					}
+				}
+				if want := abs.Add(-2 * time.Second); !next.RefreshExpiresAt.Equal(want) {
+					t.Fatalf("setup: idle end %v; want %v", next.RefreshExpiresAt, want)
+				}
+				h.clock.Set(abs.Add(after))
+				if _, err := h.m.Refresh(ctx, next.RefreshToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrIdleTimeout) {
+					t.Errorf("Refresh %v after the absolute end, 2s after the idle end = %v; want ErrIdleTimeout", after, err)
+				}
+			})
+		}
 	}
 }

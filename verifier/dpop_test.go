@@ -132,6 +132,8 @@ func TestVerifier_DPoPMiddleware(t *testing.T) {
 	}
 	replayed := good()
 	do("GET", "DPoP "+tok, replayed)
+	past := testenv.Prover(t, sessiondtest.NewClock(s.clock.Now().Add(-dpop.DefaultMaxAge-time.Minute)))
+	pastBound := s.boundToken("old", past)
 	for _, tc := range []struct {
 		name, method, auth string
 		proofs             []string
@@ -159,6 +161,17 @@ func TestVerifier_DPoPMiddleware(t *testing.T) {
 				t.Error("a DPoP-Nonce header without nonces configured")
 			}
 		})
+	}
+	// The two refusals an honest client fixes itself are named, as in the
+	// API's problem detail (docs/bound-sessions.md): a phone's clock off,
+	// a request resent with its proof.
+	for _, tc := range []struct{ name, auth, proof, want string }{
+		{"stale iat", "DPoP " + pastBound, proof(t, past, "GET", apiURL, pastBound, ""), "iat"},
+		{"replayed jti", "DPoP " + tok, replayed, "new proof"},
+	} {
+		if w := do("GET", tc.auth, tc.proof); w.Code != http.StatusUnauthorized || !strings.Contains(w.Body.String(), tc.want) {
+			t.Errorf("%s: %d %q; want 401 naming %q", tc.name, w.Code, w.Body, tc.want)
+		}
 	}
 	if w := do("GET", ""); w.Code != 401 || len(w.Header().Values("WWW-Authenticate")) != 2 {
 		t.Errorf("no credentials: %d %q; want 401 with a Bearer and a DPoP challenge", w.Code, w.Header().Values("WWW-Authenticate"))

@@ -75,7 +75,7 @@ func (v *Verifier) Middleware(next http.Handler) http.Handler {
 			return
 		case errors.Is(err, dpop.ErrInvalidProof):
 			challenge(w, "DPoP", "invalid_dpop_proof")
-			http.Error(w, "the DPoP proof is not valid", http.StatusUnauthorized)
+			http.Error(w, invalidProofText(err), http.StatusUnauthorized)
 			return
 		case errors.Is(err, ErrDPoPRequired):
 			challenge(w, "DPoP", "invalid_token")
@@ -88,6 +88,20 @@ func (v *Verifier) Middleware(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), claimsKey{}, c)))
 	})
+}
+
+// invalidProofText names the two refusals an honest client fixes itself,
+// as sessiond's API does in its problem detail: an iat out of the window
+// (the device's clock is off; this answer's Date header gives the time)
+// and a proof sent twice. Neither tells a forger more than RFC 9449 does.
+func invalidProofText(err error) string {
+	switch {
+	case errors.Is(err, dpop.ErrIssuedAt):
+		return "the DPoP proof's iat is outside the accepted window: the client's clock is off; make the proof with the server's time (the Date header of this answer)"
+	case errors.Is(err, dpop.ErrReplayed):
+		return "the DPoP proof was used before: make a new proof for each request, a retry included"
+	}
+	return "the DPoP proof is not valid"
 }
 
 func challenge(w http.ResponseWriter, scheme, code string) {
