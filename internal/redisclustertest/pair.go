@@ -68,10 +68,10 @@ func (p *Pair) ReplicaURL() string { return "redis://127.0.0.1:" + strconv.Itoa(
 // Stop stops the replica (SIGSTOP): it no longer reads its master's
 // stream, which piles up in the master's output buffer once the sockets'
 // buffers are full.
-func (p *Pair) Stop() { p.signal(syscall.SIGSTOP, true) }
+func (p *Pair) Stop() { p.signal(pauseSignal, true) }
 
 // Continue resumes a stopped replica (SIGCONT).
-func (p *Pair) Continue() { p.signal(syscall.SIGCONT, false) }
+func (p *Pair) Continue() { p.signal(resumeSignal, false) }
 
 func (p *Pair) signal(sig syscall.Signal, stopped bool) {
 	p.mu.Lock()
@@ -224,10 +224,10 @@ func (c *Cluster) start(port int, extra ...string) {
 
 // Stop stops the node on port (SIGSTOP): it neither answers nor reads
 // its master's stream until Continue. Cleanup kills it all the same.
-func (c *Cluster) Stop(port int) { c.signal(port, syscall.SIGSTOP) }
+func (c *Cluster) Stop(port int) { c.signal(port, pauseSignal) }
 
 // Continue resumes a node Stop stopped (SIGCONT).
-func (c *Cluster) Continue(port int) { c.signal(port, syscall.SIGCONT) }
+func (c *Cluster) Continue(port int) { c.signal(port, resumeSignal) }
 
 func (c *Cluster) signal(port int, sig syscall.Signal) {
 	c.mu.Lock()
