@@ -133,7 +133,7 @@ func (a *app) keysCmd() *cobra.Command {
 		Short: "Publish a new key, which signs after jwt.key_publish_period; the old one verifies until its tokens expire",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOnce(cmd, deploymentFlags...); err != nil {
+			if err := checkSelectors(cmd, deploymentFlags...); err != nil {
 				return err
 			}
 			return withKeys(cmd.Context(), func(meta sessiond.MetaStore, keys *signing.Keys) error {
@@ -270,7 +270,7 @@ func (a *app) apikeyCmd() *cobra.Command {
 		Short: "Create an API key and print it once on stdout (scope verify unless --scope says more)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOnce(cmd, append([]string{"name"}, deploymentFlags...)...); err != nil {
+			if err := checkSelectors(cmd, deploymentFlags...); err != nil {
 				return err
 			}
 			sc := apikey.DefaultScopes
@@ -303,7 +303,7 @@ func (a *app) apikeyCmd() *cobra.Command {
 		Short: "Replace the scopes of an API key (" + apikey.Join(apikey.Scopes) + ")",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOnce(cmd, deploymentFlags...); err != nil {
+			if err := checkSelectors(cmd, deploymentFlags...); err != nil {
 				return err
 			}
 			if err := checkAPIKeyID(args[0]); err != nil {
@@ -358,7 +358,7 @@ func (a *app) apikeyCmd() *cobra.Command {
 		Short: "Revoke an API key by its ID (every node stops accepting it within a second)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOnce(cmd, deploymentFlags...); err != nil {
+			if err := checkSelectors(cmd, deploymentFlags...); err != nil {
 				return err
 			}
 			if err := checkAPIKeyID(args[0]); err != nil {
@@ -405,7 +405,9 @@ func (a *app) createAPIKey(ctx context.Context, meta sessiond.MetaStore, name st
 		if key.ID == "" { // refused before any write
 			return err
 		}
-		switch revoked, rerr := a.revokeUnreceived(ctx, meta, key.ID); {
+		// The key may be stored: if it is, the log gets its creation
+		// before its revocation, as for a key that could not be printed.
+		switch revoked, rerr := a.revokeUnreceived(ctx, meta, key, true); {
 		case rerr != nil:
 			return fmt.Errorf("%w; key %s may have been stored, and revoking it failed too (run `sessiond apikey revoke %s`): %w", err, key.ID, key.ID, rerr)
 		case revoked:
@@ -414,12 +416,12 @@ func (a *app) createAPIKey(ctx context.Context, meta sessiond.MetaStore, name st
 		return err
 	}
 	fmt.Fprintf(a.stderr, "created %s (%s, scopes %s); the key is shown once:\n", key.ID, clean(key.Name), apikey.Join(key.Scopes))
-	a.record(ctx, meta, server.EventAPIKeyCreated, map[string]any{"key_id": key.ID, "name": key.Name, "scopes": apikey.Join(key.Scopes)})
+	a.recordCreated(ctx, meta, key)
 	if _, err := fmt.Fprintln(a.stdout, string(secret)); err != nil {
 		// The key is shown only here: one that nobody received
 		// (a full disk, a closed pipe) must not stay live, nor
 		// the script that ran this believe it has a key.
-		if _, rerr := a.revokeUnreceived(ctx, meta, key.ID); rerr != nil {
+		if _, rerr := a.revokeUnreceived(ctx, meta, key, false); rerr != nil {
 			return fmt.Errorf("write the key: %w; revoking %s, which nobody received, failed too: %w", err, key.ID, rerr)
 		}
 		return fmt.Errorf("write the key: %w (%s revoked: nobody received it)", err, key.ID)
@@ -427,23 +429,38 @@ func (a *app) createAPIKey(ctx context.Context, meta sessiond.MetaStore, name st
 	return nil
 }
 
-// revokeUnreceived revokes key id, which nobody received, and records it,
-// whether or not ctx was cancelled (a Ctrl-C must not leave it live),
-// bounded by keyWriteTimeout. A key that was never stored is no error
-// (revoked false).
-func (a *app) revokeUnreceived(ctx context.Context, meta sessiond.MetaStore, id string) (revoked bool, err error) {
+// revokeUnreceived revokes key, which nobody received, and records it
+// (api_key.revoked with reason not_received), whether or not ctx was
+// cancelled (a Ctrl-C must not leave it live), bounded by
+// keyWriteTimeout. A key that was never stored is no error (revoked
+// false). unrecorded says its creation is not in the event log yet (the
+// write's answer was lost): found stored, it is recorded first, so that
+// the log never shows the revocation of a key it never showed created.
+func (a *app) revokeUnreceived(ctx context.Context, meta sessiond.MetaStore, key apikey.Key, unrecorded bool) (revoked bool, err error) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), keyWriteTimeout)
 	defer cancel()
-	changed, err := apikey.New(meta, nil, 0).RevokeChanged(rctx, id)
+	changed, err := apikey.New(meta, nil, 0).RevokeChanged(rctx, key.ID)
 	if errors.Is(err, sessiond.ErrNotFound) {
 		return false, nil
 	} else if err != nil {
 		return false, err
 	}
+	if unrecorded {
+		a.recordCreated(ctx, meta, key)
+	}
 	if changed {
-		a.record(ctx, meta, server.EventAPIKeyRevoked, map[string]any{"key_id": id})
+		a.record(ctx, meta, server.EventAPIKeyRevoked, map[string]any{"key_id": key.ID, "reason": revokedNotReceived})
 	}
 	return true, nil
+}
+
+// revokedNotReceived is the reason of the api_key.revoked event of a key
+// apikey create revoked because nobody received it.
+const revokedNotReceived = "not_received"
+
+// recordCreated records key's api_key.created event.
+func (a *app) recordCreated(ctx context.Context, meta sessiond.MetaStore, key apikey.Key) {
+	a.record(ctx, meta, server.EventAPIKeyCreated, map[string]any{"key_id": key.ID, "name": key.Name, "scopes": apikey.Join(key.Scopes)})
 }
 
 // walkSessions calls each with every page of subject's live sessions, in
@@ -652,7 +669,7 @@ func (a *app) sessionsCmd() *cobra.Command {
 			if err := checkSelectors(cmd, "url"); err != nil {
 				return err
 			}
-			if err := checkOnce(cmd, deploymentFlags...); err != nil {
+			if err := checkSelectors(cmd, deploymentFlags...); err != nil {
 				return err
 			}
 			if err := checkSessionID("ID", args[0]); err != nil {
@@ -683,7 +700,7 @@ func (a *app) sessionsCmd() *cobra.Command {
 			if err := checkSelectors(cmd, "except", "url"); err != nil {
 				return err
 			}
-			if err := checkOnce(cmd, deploymentFlags...); err != nil {
+			if err := checkSelectors(cmd, deploymentFlags...); err != nil {
 				return err
 			}
 			if err := checkSubject("S", args[0]); err != nil {

@@ -105,3 +105,62 @@ func TestCLI_APIKeyCreateWriteOutcome(t *testing.T) {
 		})
 	}
 }
+
+// TestCLI_APIKeyCreateEventLog: the events apikey create records tell an
+// auditor the key's whole story. A key stored and then revoked because
+// nobody received it (its write's answer lost, or its print failed) has
+// api_key.created, then api_key.revoked saying why (reason
+// "not_received"); before, a lost answer recorded the revocation of a key
+// whose creation the log never showed. A key printed has api_key.created
+// alone.
+func TestCLI_APIKeyCreateEventLog(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		lostAnswer bool
+		failStdout bool
+		want       []string // event types with their reason, oldest first
+	}{
+		{name: "printed", want: []string{"api_key.created"}},
+		{name: "answer lost", lostAnswer: true, want: []string{"api_key.created", "api_key.revoked not_received"}},
+		{name: "stdout closed", failStdout: true, want: []string{"api_key.created", "api_key.revoked not_received"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			meta := &committedMeta{Store: memstore.New(), done: !tc.lostAnswer}
+			defer meta.Close()
+			var stdout, stderr bytes.Buffer
+			a := &app{stdout: &stdout, stderr: &stderr}
+			if tc.failStdout {
+				a.stdout = failingWriter{}
+			}
+			err := a.createAPIKey(context.Background(), meta, "audited", apikey.DefaultScopes)
+			if got := err == nil; got != (!tc.lostAnswer && !tc.failStdout) {
+				t.Fatalf("createAPIKey = %v; want an error: %v", err, !got)
+			}
+			keys, err := apikey.New(meta.Store, nil, 0).List(context.Background())
+			if err != nil || len(keys) != 1 {
+				t.Fatalf("keys = %v, %v; want one", keys, err)
+			}
+			events, _, err := meta.QueryEvents(context.Background(), sessiond.EventQuery{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, e := range events {
+				if e.Details["key_id"] != keys[0].ID || e.Details["by"] != "cli" {
+					t.Errorf("event %s details %v; want key_id %s, by cli", e.Type, e.Details, keys[0].ID)
+				}
+				s := string(e.Type)
+				if r, ok := e.Details["reason"]; ok {
+					s += fmt.Sprint(" ", r)
+				}
+				if e.Type == sessiond.EventAPIKeyCreated && (e.Details["name"] != "audited" || e.Details["scopes"] != "verify") {
+					t.Errorf("api_key.created details %v; want name audited, scopes verify", e.Details)
+				}
+				got = append(got, s)
+			}
+			if strings.Join(got, ", ") != strings.Join(tc.want, ", ") {
+				t.Errorf("events = %q; want %q (stderr %q)", got, tc.want, stderr.String())
+			}
+		})
+	}
+}

@@ -37,7 +37,8 @@ func (a *app) configCmd() *cobra.Command {
 		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			for _, arg := range args {
-				if arg == "-h" || arg == "--help" {
+				// Every spelling the flag package takes for help.
+				if arg == "-h" || arg == "--help" || arg == "-help" || arg == "--h" {
 					return cmd.Help()
 				}
 			}

@@ -33,7 +33,7 @@ func (a *app) incidentCmd() *cobra.Command {
 			if err := checkSelectors(cmd, "issued-before", "url"); err != nil {
 				return err
 			}
-			if err := checkOnce(cmd, append([]string{"reason"}, deploymentFlags...)...); err != nil {
+			if err := checkSelectors(cmd, deploymentFlags...); err != nil {
 				return err
 			}
 			if issuedBefore != "" {

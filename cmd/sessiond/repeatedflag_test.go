@@ -1,12 +1,19 @@
 package main
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // TestCLI_RevokeRepeatedFlagRefused: a single-value flag of a command that
@@ -157,5 +164,174 @@ func TestCLI_KeySetScopesRepeatedFlagRefused(t *testing.T) {
 	}
 	if _, errOut, code := runInProcess(env, "apikey", "set-scopes", id, "verify,ssf", "--data", data); code != 0 || !strings.Contains(list(), `"ssf"`) {
 		t.Errorf("apikey set-scopes --data once = exit %d, %q; want the scopes set", code, errOut)
+	}
+}
+
+// TestCLI_EveryRepeatedFlag: every flag of every command, found in the
+// command tree (a new flag is covered without a word here), given twice
+// with the same value: one that takes a value is refused, exit 2, naming
+// it, before the command checks its arguments or does anything (pflag kept
+// the last value: `bench --url a --url b` loaded b, `events --since 1h
+// --since 7d` read a week, `migrate --config a --config b` migrated b); a
+// flag that takes none (--json) or a list (--scope, --subject) may repeat.
+// The environment points at nothing (a configuration file that does not
+// exist, a closed port), so that a command that took the repetition fails
+// at once rather than acting.
+func TestCLI_EveryRepeatedFlag(t *testing.T) {
+	dir := t.TempDir()
+	env := []string{"SESSIOND_CONFIG=" + filepath.Join(dir, "absent.yaml"), "SESSIOND_DATA=" + dir,
+		"SESSIOND_URL=http://127.0.0.1:1", "SESSIOND_API_KEY=sdak_" + strings.Repeat("x", 40)}
+	// A string names a file that does not exist (--config, --data).
+	values := map[string]string{"string": "absent", "int": "1", "duration": "1s", "float64": "1"}
+	file := testenv.WriteFile(t, dir, "validate.yaml", "server:\n  listen: 127.0.0.1:0\n")
+	a := &app{stdout: io.Discard, stderr: io.Discard}
+	root := a.rootCmd()
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	type flagCase struct {
+		name, value string
+		once        bool // takes one value
+	}
+	cases := 0
+	eachCommand(root, func(c *cobra.Command) {
+		if !c.HasParent() {
+			return // without a command it only prints the help
+		}
+		path := strings.Fields(c.CommandPath())[1:]
+		args := useArgs(c)
+		var flags []flagCase
+		if c.DisableFlagParsing {
+			// It parses its own flags, as the flag package does.
+			if c.CommandPath() != "sessiond config validate" {
+				t.Fatalf("%s parses its own flags: list them in this test", c.CommandPath())
+			}
+			for _, name := range config.ValidateFlags() {
+				flags = append(flags, flagCase{name, map[string]string{"env": "production", "format": "json"}[name], true})
+			}
+			args = []string{file}
+		} else {
+			add := func(f *pflag.Flag) {
+				if f.Name == "help" {
+					return
+				}
+				typ := f.Value.Type()
+				switch {
+				case typ == "bool":
+					flags = append(flags, flagCase{name: f.Name})
+				case strings.HasSuffix(typ, "Slice") || strings.HasSuffix(typ, "Array"):
+					flags = append(flags, flagCase{name: f.Name, value: "verify"})
+				case values[typ] == "":
+					t.Fatalf("%s --%s: no value for flags of type %s: add one to this test", c.CommandPath(), f.Name, typ)
+				default:
+					flags = append(flags, flagCase{f.Name, values[typ], true})
+				}
+			}
+			c.LocalFlags().VisitAll(add)
+			c.InheritedFlags().VisitAll(add)
+		}
+		for _, f := range flags {
+			cases++
+			first, second := []string{"--" + f.name}, []string{"--" + f.name}
+			if f.value != "" {
+				first, second = []string{"--" + f.name, f.value}, []string{"--" + f.name + "=" + f.value}
+			}
+			// Once before the arguments, once after them.
+			line := append(append(append(append([]string{}, path...), first...), args...), second...)
+			t.Run(strings.Join(path, " ")+" --"+f.name, func(t *testing.T) {
+				_, errOut, code := runInProcess(env, line...)
+				refused := strings.Contains(errOut, "--"+f.name+" given 2 times")
+				switch {
+				case f.once && (code != exitUsage || !refused):
+					t.Errorf("sessiond %q = exit %d, %q; want exit %d, \"--%s given 2 times\"", line, code, errOut, exitUsage, f.name)
+				case !f.once && strings.Contains(errOut, "given 2 times"):
+					t.Errorf("sessiond %q = exit %d, %q; want --%s taken twice", line, code, errOut, f.name)
+				}
+			})
+		}
+	})
+	if cases < 40 {
+		t.Errorf("%d flags tried; the command tree has more", cases)
+	}
+}
+
+// useArgs is a placeholder for each argument c's Use line names (the
+// first choice of "verify|refresh", the ID of "revoke ID"), up to the
+// first flag or optional part.
+func useArgs(c *cobra.Command) []string {
+	var args []string
+	for _, w := range strings.Fields(c.Use)[1:] {
+		if strings.HasPrefix(w, "[") || strings.HasPrefix(w, "-") {
+			break
+		}
+		w, _, _ = strings.Cut(w, "|")
+		args = append(args, w)
+	}
+	return args
+}
+
+// TestCLI_EmptyDeploymentFlagRefused: --config, --listen or --data given
+// empty (a script's unset variable: `--config "$STAGING_CONFIG"`) was read
+// as left out, so a command that revokes, or creates, revokes or rescopes
+// a key, acted on the deployment SESSIOND_CONFIG, SESSIOND_DATA or the
+// defaults name (production, on its host), as an empty --url would. It is
+// a usage error (exit 2) with nothing sent or stored.
+func TestCLI_EmptyDeploymentFlagRefused(t *testing.T) {
+	id := string(sessiond.NewSessionID())
+	asked := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked++
+		if r.Method == http.MethodDelete {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		w.Write([]byte(`{"revoked":1}`))
+	}))
+	t.Cleanup(srv.Close)
+	data := t.TempDir()
+	if _, errOut, code := runInProcess([]string{"SESSIOND_DATA=" + data}, "keys", "list", "--create"); code != 0 {
+		t.Fatalf("keys list --create = exit %d, %q", code, errOut)
+	}
+	keys := func() string {
+		out, errOut, code := runInProcess([]string{"SESSIOND_DATA=" + data}, "apikey", "list", "--json")
+		if code != 0 {
+			t.Fatalf("apikey list = exit %d, %q", code, errOut)
+		}
+		return out
+	}
+	ring := func() string {
+		out, errOut, code := runInProcess([]string{"SESSIOND_DATA=" + data}, "keys", "list", "--json")
+		if code != 0 {
+			t.Fatalf("keys list = exit %d, %q", code, errOut)
+		}
+		return out
+	}
+	env := []string{"SESSIOND_URL=" + srv.URL, "SESSIOND_API_KEY=sdak_probe", "SESSIOND_DATA=" + data}
+	rings := ring()
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"incident config empty", []string{"incident", "revoke", "--all", "--reason", "a", "--config", ""}},
+		{"incident listen empty", []string{"incident", "revoke", "--all", "--reason", "a", "--listen="}},
+		{"sessions revoke data empty", []string{"sessions", "revoke", id, "--data", ""}},
+		{"sessions revoke-subject config empty", []string{"sessions", "revoke-subject", "alice", "--config="}},
+		{"apikey create data empty", []string{"apikey", "create", "--name", "a", "--data", ""}},
+		{"apikey revoke config empty", []string{"apikey", "revoke", "key_abcdefghijklm", "--config", ""}},
+		{"apikey set-scopes data empty", []string{"apikey", "set-scopes", "key_abcdefghijklm", "verify", "--data="}},
+		{"keys rotate data empty", []string{"keys", "rotate", "--data", ""}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			asked = 0
+			_, errOut, code := runInProcess(env, tc.args...)
+			if code != exitUsage || asked != 0 || !strings.Contains(errOut, "must not be empty") {
+				t.Errorf("sessiond %q = exit %d, %d requests (stderr %q); want exit %d, none, \"must not be empty\"", tc.args, code, asked, errOut, exitUsage)
+			}
+			if got := keys(); got != "" {
+				t.Errorf("a key was stored: %q", got)
+			}
+			if got := ring(); got != rings {
+				t.Errorf("the signing keys changed:\n%s\nwant\n%s", got, rings)
+			}
+		})
 	}
 }

@@ -18,42 +18,21 @@ import (
 // result, beyond what the server checks: a flag given empty or twice, a
 // subject with spaces at its ends, a revocation that failed part way.
 
-// onceValue is a string flag that counts how often it was given. pflag
-// keeps the last value of a flag given twice; for a flag that selects what
-// a command revokes, that would drop the first without a word
-// (`--except A --except B` revoking A), so checkSelectors refuses it, as
-// the API refuses a query parameter given twice.
-type onceValue struct {
-	p      *string
-	n      int
-	absent string // what leaving the flag out means, for checkSelectors' message ("": none)
-}
-
-func (v *onceValue) Set(s string) error { *v.p = s; v.n++; return nil }
-func (v *onceValue) String() string     { return *v.p }
-func (v *onceValue) Type() string       { return "string" }
-
-// onceVar defines a string flag as StringVar does (its default is *p),
-// which checkOnce and checkSelectors refuse when given more than once.
-func onceVar(f *pflag.FlagSet, p *string, name, usage string) {
-	f.Var(&onceValue{p: p}, name, usage)
-}
-
 // urlVar defines --url as onceVar does. For a command that revokes, it
 // selects the deployment: given empty it would be read as left out, and
 // the command would revoke on SESSIOND_URL's server or the
 // configuration's; given twice, on the last one named.
 func urlVar(f *pflag.FlagSet, p *string) {
-	f.Var(&onceValue{p: p, absent: "SESSIOND_URL or http://<server.listen>"}, "url",
-		"server URL (env SESSIOND_URL; default http://<server.listen>)")
+	onceVar(f, p, "url", "server URL (env SESSIOND_URL; default http://<server.listen>)")
+	f.Lookup("url").Value.(*onceValue).absent = "SESSIOND_URL or http://<server.listen>"
 }
 
 // checkSelectors refuses, as a usage error before anything is sent, a flag
 // of names given empty (a script's empty variable), which would be read as
 // the flag left out and so widen what the command selects (every subject's
 // events, every session of a subject whatever its age, the session meant
-// to be kept, another deployment's sessions), or an onceVar flag given
-// more than once.
+// to be kept, another deployment's sessions), or a flag given more than
+// once (checkOnce).
 func checkSelectors(cmd *cobra.Command, names ...string) error {
 	for _, name := range names {
 		f := cmd.Flags().Lookup(name)
@@ -77,25 +56,11 @@ func checkSelectors(cmd *cobra.Command, names ...string) error {
 // deploymentFlags are the root's flags that choose the deployment a
 // command acts on (the configuration, and through it the server or the
 // store), which a command that revokes, creates keys or changes their
-// scopes refuses given twice (checkOnce): the last would win.
+// scopes refuses given twice or empty (checkSelectors): twice, the last
+// would win; empty, a script's unset variable, it would be read as left
+// out, and the command would act on the deployment SESSIOND_CONFIG,
+// SESSIOND_DATA or the defaults name.
 var deploymentFlags = []string{"config", "listen", "data"}
-
-// checkOnce refuses, as a usage error before anything is sent or stored,
-// an onceVar flag given more than once, even with the same value twice:
-// pflag keeps the last, so `--reason a --reason b` records b and `--name a
-// --name b` names the key b, without a word.
-func checkOnce(cmd *cobra.Command, names ...string) error {
-	for _, name := range names {
-		f := cmd.Flags().Lookup(name)
-		if f == nil {
-			continue
-		}
-		if v, ok := f.Value.(*onceValue); ok && v.n > 1 {
-			return usageErr("invalid argument: --%s given %d times; give it once", name, v.n)
-		}
-	}
-	return nil
-}
 
 // noteSpaces notes on stderr that subject s, given as name, begins or ends
 // with white space. Such a subject is valid and may be stored (the API

@@ -100,6 +100,7 @@ func run(args []string, stdout, stderr io.Writer, environ []string) int {
 	strictHelp(root)
 	root.InitDefaultCompletionCmd(args...)
 	eachCommand(root, refuseUnknownSubcommands)
+	eachCommand(root, refuseRepeatedFlags)
 	groupUsage(root)
 	var ran atomic.Bool
 	eachCommand(root, func(c *cobra.Command) {
@@ -321,11 +322,14 @@ func (a *app) rootCmd() *cobra.Command {
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	pf := root.PersistentFlags()
-	// As StringVar; the commands that revoke or create keys refuse them
-	// given twice (deploymentFlags).
 	onceVar(pf, &a.configPath, "config", "YAML configuration file (env SESSIOND_CONFIG)")
 	onceVar(pf, &a.listen, "listen", "listen address, overrides server.listen (env SESSIOND_LISTEN)")
 	onceVar(pf, &a.dataDir, "data", "data directory, overrides server.data_dir (env SESSIOND_DATA)")
+	// Refused given empty by the commands that revoke or change keys
+	// (deploymentFlags): checkSelectors names what leaving them out means.
+	pf.Lookup("config").Value.(*onceValue).absent = "SESSIOND_CONFIG or the defaults"
+	pf.Lookup("listen").Value.(*onceValue).absent = "SESSIOND_LISTEN or server.listen"
+	pf.Lookup("data").Value.(*onceValue).absent = "SESSIOND_DATA or server.data_dir"
 	root.AddCommand(a.serveCmd(), a.configCmd(), a.sessionsCmd(), a.keysCmd(), a.apikeyCmd(), a.migrateCmd(),
 		a.eventsCmd(), a.incidentCmd(), a.benchCmd(), a.versionCmd(), a.healthcheckCmd())
 	inheritHelp(root, "")

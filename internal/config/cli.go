@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // Exit codes of RunValidate.
@@ -28,22 +29,32 @@ const (
 // applied, so the result is the same on a laptop and in CI. --env defaults
 // to the file's own environment key.
 func RunValidate(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("sessiond config validate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var env, format onceFlag
 	format.value = FormatText
-	fs.Var(&env, "env", "check for `environment` development or production (default: the file's environment key)")
-	fs.Var(&format, "format", "output `format`: text, json or sarif") // the flag package adds "(default text)"
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: sessiond config validate FILE [--env development|production] [--format text|json|sarif]")
-		fs.PrintDefaults()
+	fs := validateFlags(&env, &format)
+	// The flag package's own messages and usage spell flags -env; they are
+	// printed here as every other command of the CLI spells them (--env).
+	// It still takes both spellings.
+	fs.SetOutput(io.Discard)
+	usage := func() {
+		fmt.Fprintln(stderr, "usage: sessiond config validate FILE [--env development|production] [--format text|json|sarif]")
+		fs.VisitAll(func(f *flag.Flag) {
+			name, help := flag.UnquoteUsage(f)
+			if f.DefValue != "" {
+				help += fmt.Sprintf(" (default %s)", f.DefValue)
+			}
+			fmt.Fprintf(stderr, "  %-20s %s\n", "--"+f.Name+" "+name, help)
+		})
 	}
 	var files []string
 	for rest := args; ; {
 		if err := fs.Parse(rest); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				usage()
 				return ExitOK
 			}
+			fmt.Fprintln(stderr, "sessiond config validate:", doubleDash(err.Error()))
+			usage()
 			return ExitUsage
 		}
 		if fs.NArg() == 0 {
@@ -52,9 +63,20 @@ func RunValidate(args []string, stdout, stderr io.Writer) int {
 		files = append(files, fs.Arg(0))
 		rest = fs.Args()[1:]
 	}
+	for _, f := range []struct {
+		name string
+		v    *onceFlag
+	}{{"env", &env}, {"format", &format}} {
+		if f.v.n > 1 {
+			// Of "--format sarif ... --format text" a CI job would get the
+			// last, a report its upload step cannot read.
+			fmt.Fprintf(stderr, "sessiond config validate: invalid argument: --%s given %d times; give it once\n", f.name, f.v.n)
+			return ExitUsage
+		}
+	}
 	if len(files) != 1 {
 		fmt.Fprintf(stderr, "sessiond config validate: want exactly one FILE, got %d\n", len(files))
-		fs.Usage()
+		usage()
 		return ExitUsage
 	}
 	switch env.value {
@@ -88,20 +110,46 @@ func RunValidate(args []string, stdout, stderr io.Writer) int {
 	return ExitOK
 }
 
-// onceFlag is a string flag given at most once: of "--format sarif ...
-// --format text" a CI job would get the last, a report its upload step
-// cannot read, so a second one is a usage error.
+// validateFlags defines RunValidate's flags on a new FlagSet.
+func validateFlags(env, format *onceFlag) *flag.FlagSet {
+	fs := flag.NewFlagSet("sessiond config validate", flag.ContinueOnError)
+	fs.Var(env, "env", "check for `environment` development or production (default: the file's environment key)")
+	fs.Var(format, "format", "output `format`: text, json or sarif")
+	return fs
+}
+
+// ValidateFlags lists the names of RunValidate's flags, each of which
+// takes one value: the CLI's tests give each twice.
+func ValidateFlags() []string {
+	var names []string
+	validateFlags(new(onceFlag), new(onceFlag)).VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	return names
+}
+
+// doubleDash is a message of the flag package with the flag it names
+// spelt --name, as the CLI spells flags ("flag provided but not defined:
+// -verbose", "invalid value … for flag -format: …", "flag needs an
+// argument: -format").
+func doubleDash(msg string) string {
+	for _, p := range []string{"not defined: -", "for flag -", "needs an argument: -"} {
+		if i := strings.Index(msg, p); i >= 0 && !strings.HasPrefix(msg[i+len(p):], "-") {
+			return msg[:i+len(p)] + "-" + msg[i+len(p):]
+		}
+	}
+	return msg
+}
+
+// onceFlag is a string flag that counts how often it was given:
+// RunValidate refuses one given twice.
 type onceFlag struct {
 	value string
-	set   bool
+	n     int
 }
 
 func (f *onceFlag) String() string { return f.value }
 
 func (f *onceFlag) Set(v string) error {
-	if f.set {
-		return errors.New("given more than once")
-	}
-	f.value, f.set = v, true
+	f.value = v
+	f.n++
 	return nil
 }

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// A flag that takes one value, given twice, keeps the last value without
+// a word (pflag's rule): `--url a --url b` asks b, `--since 1h --since 7d`
+// reads a week, `--config prod.yaml --config staging.yaml` acts on
+// staging. Every command refuses it, as a usage error (exit 2) before it
+// does anything, even with the same value twice, as the API refuses a
+// parameter given twice. Flags that take no value (--json, --all…) may
+// repeat, since `--json --json` can only mean one thing; so may the list
+// flags, which collect every value given (--scope, --subject).
+
+// onceValue is a flag value that counts how often it was given, for
+// checkOnce.
+type onceValue struct {
+	pflag.Value
+	n      int
+	absent string // what leaving the flag out means, for checkSelectors' message ("": none)
+}
+
+func (v *onceValue) Set(s string) error { v.n++; return v.Value.Set(s) }
+
+// onceVar defines a string flag as StringVar does (its default is *p),
+// counted as onceValue.
+func onceVar(f *pflag.FlagSet, p *string, name, usage string) {
+	f.StringVar(p, name, *p, usage)
+	countGiven(f.Lookup(name))
+}
+
+// countGiven makes f an onceValue, unless it takes no value or a list, or
+// is one already.
+func countGiven(f *pflag.Flag) {
+	if _, ok := f.Value.(*onceValue); ok || !singleValue(f) {
+		return
+	}
+	f.Value = &onceValue{Value: f.Value}
+}
+
+// singleValue says whether f takes one value: not a bool (which takes
+// none: pflag gives it NoOptDefVal), nor a list (pflag.SliceValue).
+func singleValue(f *pflag.Flag) bool {
+	if f.NoOptDefVal != "" {
+		return false
+	}
+	_, list := f.Value.(pflag.SliceValue)
+	return !list
+}
+
+// refuseRepeatedFlags makes c count its single-value flags and refuse,
+// before it checks its arguments (whose rules may depend on a flag, as
+// bench's do on --bare-server) and before it runs, one given more than
+// once. run applies it to every command.
+func refuseRepeatedFlags(c *cobra.Command) {
+	c.Flags().VisitAll(countGiven)
+	c.PersistentFlags().VisitAll(countGiven)
+	if args := c.Args; args != nil {
+		c.Args = func(cmd *cobra.Command, a []string) error {
+			if err := checkOnce(cmd); err != nil {
+				return err
+			}
+			return args(cmd, a)
+		}
+	}
+	if runE := c.RunE; runE != nil {
+		c.RunE = func(cmd *cobra.Command, a []string) error {
+			if err := checkOnce(cmd); err != nil {
+				return err
+			}
+			return runE(cmd, a)
+		}
+	}
+}
+
+// checkOnce refuses, as a usage error, a flag of names (every flag of cmd
+// when none is named) given more than once.
+func checkOnce(cmd *cobra.Command, names ...string) error {
+	var err error
+	check := func(f *pflag.Flag) {
+		if v, ok := f.Value.(*onceValue); ok && v.n > 1 && err == nil {
+			err = usageErr("invalid argument: --%s given %d times; give it once", f.Name, v.n)
+		}
+	}
+	if len(names) == 0 {
+		cmd.Flags().VisitAll(check)
+	}
+	for _, name := range names {
+		if f := cmd.Flags().Lookup(name); f != nil {
+			check(f)
+		}
+	}
+	return err
+}
