@@ -196,10 +196,24 @@ func effectiveZeros(cfg config.Config) config.Config {
 	if cfg.Cookie.RefreshName == "" {
 		cfg.Cookie.RefreshName = httpsession.DefaultRefreshCookieName
 	}
+	if !cfg.Cookie.Secure {
+		// httpsession drops the prefixes without Secure
+		// (InsecureDevCookies), the defaults' too: "sessiond".
+		cfg.Cookie.Name, cfg.Cookie.RefreshName = unprefixed(cfg.Cookie.Name), unprefixed(cfg.Cookie.RefreshName)
+	}
+	if cfg.Cookie.Path == "" {
+		cfg.Cookie.Path = "/" // httpsession.Options.CookiePath
+	}
+	if cfg.Cookie.RefreshPath == "" {
+		cfg.Cookie.RefreshPath = cfg.Gateway.Prefix + "/refresh" // addGateway: the refresh route
+	}
 	rs := slices.Clone(cfg.SSF.Receivers)
 	for i := range rs {
 		if rs[i].Delivery == "" {
 			rs[i].Delivery = config.SSFDeliveryPush
+		}
+		if rs[i].SubjectTemplate == "" {
+			rs[i].SubjectTemplate = ssf.DefaultTemplate
 		}
 		if rs[i].PollInterval == 0 {
 			rs[i].PollInterval = config.Duration(ssf.DefaultPollInterval)
@@ -210,6 +224,17 @@ func effectiveZeros(cfg config.Config) config.Config {
 	}
 	cfg.SSF.Receivers = rs
 	return cfg
+}
+
+// unprefixed is a cookie name as httpsession sets it without Secure:
+// browsers refuse a __Host- or __Secure- cookie that is not Secure.
+func unprefixed(name string) string {
+	for _, p := range []string{"__Host-", "__Secure-"} {
+		if len(name) >= len(p) && strings.EqualFold(name[:len(p)], p) {
+			return name[len(p):]
+		}
+	}
+	return name
 }
 
 // walkSettings adds each leaf of v under its dotted YAML path, unless

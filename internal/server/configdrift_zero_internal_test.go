@@ -67,6 +67,32 @@ func TestDriftSettings_ZeroMeansDefault(t *testing.T) {
 			c.SSF.Receivers[0].Delivery = ""
 			c.SSF.Receivers[1].PollInterval, c.SSF.Receivers[1].PollMaxAge = 0, 0
 		}, func(*config.Config, []webhook.Endpoint) {}, nil},
+		// httpsession's defaults without Secure (InsecureDevCookies) drop
+		// their prefixes, as the names a development file writes out do.
+		{"cookie names with cookie.secure off", func(c *config.Config, _ []webhook.Endpoint) {
+			c.Cookie.Secure, c.Cookie.Name, c.Cookie.RefreshName = false, "", ""
+		}, func(c *config.Config, _ []webhook.Endpoint) {
+			c.Cookie.Secure, c.Cookie.Name, c.Cookie.RefreshName = false, "sessiond", "sessiond-refresh"
+		}, nil},
+		// The access cookie's Path is / (httpsession), the refresh
+		// cookie's the gateway's refresh route (addGateway).
+		{"cookie paths", func(c *config.Config, _ []webhook.Endpoint) {
+			c.Cookie.Path, c.Cookie.RefreshPath = "", ""
+		}, func(c *config.Config, _ []webhook.Endpoint) {
+			c.Cookie.Path, c.Cookie.RefreshPath = "/", c.Gateway.Prefix+"/refresh"
+		}, nil},
+		{"ssf receivers' subject_template", func(*config.Config, []webhook.Endpoint) {}, func(c *config.Config, _ []webhook.Endpoint) {
+			for i := range c.SSF.Receivers {
+				c.SSF.Receivers[i].SubjectTemplate = ssf.DefaultTemplate
+			}
+		}, nil},
+		// Other values than the default still differ.
+		{"other cookie names, paths and subject template", func(c *config.Config, _ []webhook.Endpoint) {
+			c.Cookie.Secure, c.Cookie.Name, c.Cookie.Path, c.Cookie.RefreshPath = false, "", "", ""
+		}, func(c *config.Config, _ []webhook.Endpoint) {
+			c.Cookie.Secure, c.Cookie.Name, c.Cookie.Path, c.Cookie.RefreshPath = false, "sid", "/app", "/app/refresh"
+			c.SSF.Receivers[0].SubjectTemplate = "idp:{value}"
+		}, []string{"cookie.name", "cookie.path", "cookie.refresh_path", "ssf.receivers.pushed.subject_template"}},
 		// Zeros that mean something else than the default.
 		{"zeros that turn something off", func(c *config.Config, _ []webhook.Endpoint) {
 			c.JWT.KeyRotationInterval = 0
