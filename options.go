@@ -53,7 +53,8 @@ type Options struct {
 	// disables it. Entries live at most the access-token lifetime.
 	RefreshCacheSize int
 	// GCInterval: how often expired sessions are deleted in the background.
-	// Default 1 minute; negative disables the collector.
+	// Default 1 minute; negative disables the collector (the in-process
+	// revoked set still forgets what is past as it grows).
 	GCInterval time.Duration
 	// GCBatch: sessions deleted per store call. Default 1000.
 	GCBatch int

@@ -18,10 +18,22 @@ type revokedSet struct {
 
 	mu sync.RWMutex
 	m  map[SessionID]time.Time // session ID → when the entry may be dropped
+	// pruneAt is the size at which an addition first drops the entries
+	// past their time: twice what the last such prune kept, at least
+	// revokedPruneFloor. CollectGarbage prunes too, but a node whose
+	// collector is off (Options.GCInterval negative: another node
+	// collects) still hears every revocation of the cluster, and without
+	// this its set would grow with every logout for as long as it runs.
+	// Doubling keeps the scans' cost amortized constant per addition.
+	pruneAt int
 }
 
+// revokedPruneFloor: below this many entries (about 400 KB) an addition
+// never scans the set.
+const revokedPruneFloor = 4096
+
 func newRevokedSet(access, leeway time.Duration) *revokedSet {
-	return &revokedSet{access: access, leeway: leeway, m: make(map[SessionID]time.Time)}
+	return &revokedSet{access: access, leeway: leeway, m: make(map[SessionID]time.Time), pruneAt: revokedPruneFloor}
 }
 
 // MaxVerifierLeeway is the largest clock-skew allowance a token verifier
@@ -60,7 +72,7 @@ func (r *revokedSet) note(rev Revocation, now time.Time) {
 		return
 	}
 	if drop := RevocationHorizon(rev.RevokedAt, rev.ExpiresAt, r.access, r.leeway); drop.After(now) {
-		r.add(rev.SessionID, drop)
+		r.add(rev.SessionID, drop, now)
 	}
 }
 
@@ -70,12 +82,15 @@ func (r *revokedSet) since(now time.Time) time.Time {
 	return now.Add(-RevokeWriteMargin - r.access - r.leeway - time.Second)
 }
 
-func (r *revokedSet) add(id SessionID, dropAt time.Time) {
+func (r *revokedSet) add(id SessionID, dropAt, now time.Time) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	if old, ok := r.m[id]; !ok || dropAt.After(old) {
 		r.m[id] = dropAt
 	}
-	r.mu.Unlock()
+	if len(r.m) >= r.pruneAt {
+		r.pruneLocked(now)
+	}
 }
 
 func (r *revokedSet) has(id SessionID) bool {
@@ -95,11 +110,16 @@ func (r *revokedSet) prune(now time.Time) int {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.pruneLocked(now)
+}
+
+func (r *revokedSet) pruneLocked(now time.Time) int {
 	for id, t := range r.m {
 		if t.Before(now) {
 			delete(r.m, id)
 		}
 	}
+	r.pruneAt = max(2*len(r.m), revokedPruneFloor)
 	return len(r.m)
 }
 

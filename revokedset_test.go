@@ -3,6 +3,7 @@ package sessiond_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -95,5 +96,42 @@ func TestManager_GCGraceForVerifiers(t *testing.T) {
 	h.clock.Set(end.Add(sessiond.MaxVerifierLeeway + time.Minute))
 	if n, err := h.m.CollectGarbage(ctx, 100); err != nil || n != 1 || revoked() {
 		t.Errorf("CollectGarbage past every leeway = %d, %v (revocation kept %v); want the session collected", n, err, revoked())
+	}
+}
+
+// TestManager_RevokedSetBoundedWithoutCollector: a node that leaves garbage
+// collection to another (Options.GCInterval negative, never calling
+// CollectGarbage) still hears every revocation of the cluster; its revoked
+// set must forget the ones whose access tokens have all expired instead of
+// growing with every logout for as long as it runs.
+func TestManager_RevokedSetBoundedWithoutCollector(t *testing.T) {
+	tests := []struct {
+		name        string
+		waves, wave int
+	}{
+		{"many small waves", 200, 50},
+		{"few large waves", 5, 5000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, sessiond.StrategyHybrid, nil) // GCInterval: -1
+			most := 0
+			for w := range tt.waves {
+				now := h.clock.Now()
+				for i := range tt.wave {
+					h.m.NoteRevoked(sessiond.Revocation{SessionID: sessiond.SessionID(fmt.Sprintf("w%d-%d", w, i)),
+						Subject: "s", RevokedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour), Reason: sessiond.ReasonLogout})
+				}
+				most = max(most, h.m.Stats().RevokedSetEntries)
+				// Past every access token of this wave: its entries may go.
+				h.clock.Advance(2 * time.Hour)
+			}
+			// At most the live wave, the one before it not yet pruned, and
+			// a floor below which pruning is not worth a scan.
+			if limit := 2*tt.wave + 4096; most > limit {
+				t.Errorf("RevokedSetEntries reached %d after %d waves of %d, none live for more than one wave; want at most %d",
+					most, tt.waves, tt.wave, limit)
+			}
+		})
 	}
 }
