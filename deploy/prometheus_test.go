@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"crypto/tls"
 	"io"
 	"net/http"
 	"os"
@@ -71,10 +72,24 @@ func TestPrometheusRules_SeriesExist(t *testing.T) {
 	redisCfg := servertest.Config(t)
 	redisCfg.Store.Driver, redisCfg.Store.DSN, redisCfg.Store.Namespace = "redis", rd, testenv.UniqueName("promrules")
 	t.Cleanup(func() { testenv.DeleteRedisPrefix(t, rd, redisCfg.Store.Namespace+":") })
+	// And one serving TLS: the certificate's series exist only there.
+	tlsCfg := servertest.Config(t)
+	dir := t.TempDir()
+	tlsCfg.Server.TLSCertFile, tlsCfg.Server.TLSKeyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	cp, kp := testenv.CertPEM(t, testenv.SelfSigned(t, 1, "127.0.0.1"))
+	for path, b := range map[string][]byte{tlsCfg.Server.TLSCertFile: cp, tlsCfg.Server.TLSKeyFile: kp} {
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} // the series, not the chain
 	var lines []string
-	for _, cfg := range []config.Config{servertest.Config(t), redisCfg} {
+	for _, cfg := range []config.Config{servertest.Config(t), redisCfg, tlsCfg} {
 		base := servertest.Run(t, server.Options{Config: cfg})
-		res, err := http.Get(base + "/metrics")
+		if cfg.Server.TLSCertFile != "" {
+			base = "https://" + strings.TrimPrefix(base, "http://")
+		}
+		res, err := hc.Get(base + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -111,6 +111,7 @@ func TestMetrics_DocsNameRealMetrics(t *testing.T) {
 		UnackedRevocations:  func() uint64 { return 0 },
 		OutOfMemoryRefusals: func() uint64 { return 0 },
 		ConfigDrift:         func() int { return 0 },
+		TLSCertificate:      func() (time.Time, time.Time) { return time.Unix(0, 0), time.Unix(1, 0) },
 	})
 	if err := m.InProcess(func() sessiond.Stats { return sessiond.Stats{} }); err != nil {
 		t.Fatal(err)

@@ -160,6 +160,13 @@ type Options struct {
 	// every node's settings), reported as sessiond_config_drift. nil
 	// leaves it out.
 	ConfigDrift func() int
+	// TLSCertificate returns the validity (NotBefore, NotAfter) of the
+	// certificate the API listener serves now, reported as
+	// sessiond_tls_certificate_not_before_timestamp_seconds and
+	// sessiond_tls_certificate_not_after_timestamp_seconds (Unix time):
+	// an alert compares the time left with the lifetime. nil, or zero
+	// times (no certificate parsed), leave them out.
+	TLSCertificate func() (notBefore, notAfter time.Time)
 	// Logger receives errors met while serving a scrape; nil discards them.
 	Logger *slog.Logger
 }
@@ -254,6 +261,9 @@ func New(opts Options) (*Metrics, error) {
 		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sessiond_config_drift",
 			Help: "Settings that every node of a deployment must share (lifetimes, refresh, jwt, limits, cookies, anomaly rules, webhooks, KEK IDs…) which this node holds otherwise than another live node; 0 when all agree."},
 			func() float64 { return float64(f()) }))
+	}
+	if f := opts.TLSCertificate; f != nil {
+		cs = append(cs, tlsCertificateCollector(f))
 	}
 	for _, c := range cs {
 		if err := m.reg.Register(c); err != nil {
@@ -502,6 +512,36 @@ type funcCollector struct {
 
 func (c funcCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 func (c funcCollector) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }
+
+// tlsCertificateCollector reports both ends of the served certificate's
+// validity from one call, so that they are of the same certificate.
+func tlsCertificateCollector(f func() (time.Time, time.Time)) prometheus.Collector {
+	before := prometheus.NewDesc("sessiond_tls_certificate_not_before_timestamp_seconds",
+		"Start of the validity (NotBefore) of the TLS certificate the API listener serves, in Unix time.", nil, nil)
+	after := prometheus.NewDesc("sessiond_tls_certificate_not_after_timestamp_seconds",
+		"End of the validity (NotAfter) of the TLS certificate the API listener serves, in Unix time: clients refuse it from then on.", nil, nil)
+	return multiCollector{descs: []*prometheus.Desc{before, after}, collect: func(ch chan<- prometheus.Metric) {
+		nb, na := f()
+		if na.IsZero() {
+			return // 0 would read as expired in 1970
+		}
+		ch <- prometheus.MustNewConstMetric(before, prometheus.GaugeValue, float64(nb.Unix()))
+		ch <- prometheus.MustNewConstMetric(after, prometheus.GaugeValue, float64(na.Unix()))
+	}}
+}
+
+// multiCollector is funcCollector for several metrics read together.
+type multiCollector struct {
+	descs   []*prometheus.Desc
+	collect func(ch chan<- prometheus.Metric)
+}
+
+func (c multiCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
+func (c multiCollector) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }
 
 // countCollector reports counts by key and their age from one call, so
 // that the age is that of the counts beside it.

@@ -103,9 +103,16 @@ func driftSettings(cfg config.Config, kek *signing.KEK, old []*signing.KEK, endp
 		cfg.Lifetime.Access, cfg.Lifetime.Refresh = config.Duration(l.Access), config.Duration(l.Refresh)
 	}
 	cfg = effectiveZeros(cfg)
+	// gateway.go reads it so: "Lax" and "lax" set the same cookie.
+	cfg.Cookie.SameSite = strings.ToLower(cfg.Cookie.SameSite)
 	cfg.Webhooks = nil // from endpoints, with their secrets
 	values := map[string]string{}
 	walkSettings(reflect.ValueOf(cfg), "", values)
+	// Not recorded: compare skips a key one side lacks, so a node that
+	// reads the setting is compared only with the others that read it.
+	for _, p := range unread(cfg) {
+		delete(values, p)
+	}
 
 	kekID := ""
 	if kek != nil {
@@ -235,6 +242,22 @@ func unprefixed(name string) string {
 		}
 	}
 	return name
+}
+
+// unread returns the settings cfg holds that the server does not read,
+// as something they depend on is off: a difference there changes nothing.
+func unread(cfg config.Config) []string {
+	var out []string
+	// The signing ring's own settings: no ring is built on the database
+	// strategy unless the ssf transmitter signs with it (buildManager).
+	if cfg.Strategy == sessiond.StrategyDatabase && !cfg.SSF.Transmitter.Enabled {
+		out = append(out, "jwt.algorithm", "jwt.key_publish_period", "jwt.key_rotation_interval")
+	}
+	// The bound cookie exists only with DBSC on (addGateway).
+	if cfg.Gateway.DBSC == "" || cfg.Gateway.DBSC == config.DBSCOff {
+		out = append(out, "gateway.dbsc_cookie_lifetime")
+	}
+	return out
 }
 
 // walkSettings adds each leaf of v under its dotted YAML path, unless

@@ -97,7 +97,7 @@ func TestDriftSettings(t *testing.T) {
 			got := driftSettings(cfg, k, nil, eps)
 			var differ []string
 			for _, p := range slices.Sorted(maps.Keys(want)) {
-				if got[p] != want[p] && sameKey(got[p], want[p]) { // as compare judges them
+				if g, ok := got[p]; ok && g != want[p] && sameKey(g, want[p]) { // as compare judges them
 					differ = append(differ, p)
 				}
 			}

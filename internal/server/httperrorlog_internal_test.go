@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
@@ -83,3 +84,108 @@ func TestHTTPErrorLog_Cut(t *testing.T) {
 		t.Errorf("short line logged as %s; want it whole, without cut_bytes", buf.String())
 	}
 }
+
+// TestHTTPErrorLog_CutEscaped: the cut bounds the line as written, not
+// the bytes the client sent: a byte the handler writes escaped (a control
+// byte as \u0001 in JSON or \x7f in text, an invalid byte as \ufffd, a
+// character text quotes as \U000e0001) counts as its escape, so a hostile
+// line of them writes at most maxHTTPErrorLine bytes of message, cut on a
+// character boundary, valid UTF-8 in either log format.
+func TestHTTPErrorLog_CutEscaped(t *testing.T) {
+	prefix := "http: TLS handshake error from 192.0.2.1:4000: tls: client requested unsupported application protocols (["
+	var controls strings.Builder
+	for range 100 {
+		for b := byte(0); b < 0x20; b++ {
+			controls.WriteByte(b)
+		}
+	}
+	lines := []struct{ name, body string }{
+		{"control bytes", controls.String()},
+		{"NUL bytes", strings.Repeat("\x00", 6000)},
+		{"escape sequences", strings.Repeat("\x1b[31m", 2000)},
+		{"DEL", strings.Repeat("\x7f", 6000)},
+		{"invalid bytes", strings.Repeat("\xff\x80", 3000)},
+		{"quotes and backslashes", strings.Repeat(`"\\`, 3000)},
+		{"line separators", strings.Repeat("\u2028\u2029", 2000)},
+		{"invisible tags", strings.Repeat("\U000E0001", 2000)},
+		{"mixed", strings.Repeat("a\x01é\xff€\u2028😀\U000E0041\"", 600)},
+		{"plain", strings.Repeat("é€😀", 600)},
+	}
+	jsonHandler := func(w io.Writer) slog.Handler {
+		return slog.NewJSONHandler(w, &slog.HandlerOptions{ReplaceAttr: dropTime})
+	}
+	formats := []struct {
+		name  string
+		new   func(io.Writer) slog.Handler
+		tight bool // the cut knows the format: as much as fits is kept
+	}{
+		{"json", jsonHandler, true},
+		{"text", func(w io.Writer) slog.Handler {
+			return slog.NewTextHandler(w, &slog.HandlerOptions{ReplaceAttr: dropTime})
+		}, true},
+		// A handler of unknown format (an embedder's): counted as the
+		// longer of the two.
+		{"json in another handler", func(w io.Writer) slog.Handler { return otherHandler{jsonHandler(w)} }, false},
+	}
+	for _, f := range formats {
+		for _, l := range lines {
+			t.Run(f.name+"/"+l.name, func(t *testing.T) {
+				line := prefix + l.body
+				var buf bytes.Buffer
+				httpErrorLog(f.new(&buf)).Print(line)
+				written := buf.Bytes()
+				if !utf8.Valid(written) {
+					t.Fatalf("line not valid UTF-8: %q", written)
+				}
+				// The same line with an empty message: what is not the message.
+				var cut int
+				if f.name != "text" {
+					var m struct {
+						Cut int `json:"cut_bytes"`
+					}
+					if err := json.Unmarshal(written, &m); err != nil {
+						t.Fatalf("line %q: %v", written, err)
+					}
+					cut = m.Cut
+				} else {
+					_, after, ok := bytes.Cut(written, []byte(" cut_bytes="))
+					if !ok {
+						t.Fatalf("line %q: no cut_bytes", written)
+					}
+					if err := json.Unmarshal(bytes.TrimSpace(after), &cut); err != nil {
+						t.Fatalf("line %q: cut_bytes: %v", written, err)
+					}
+				}
+				if cut <= 0 || cut >= len(line) {
+					t.Fatalf("cut_bytes = %d; want some of the line's %d bytes", cut, len(line))
+				}
+				var empty bytes.Buffer
+				slog.New(f.new(&empty)).Info("", "cut_bytes", cut)
+				msg := len(written) - empty.Len() - len("…")
+				if msg > maxHTTPErrorLine || f.tight && msg <= maxHTTPErrorLine-len(`\U000e0001`) {
+					t.Errorf("message written in %d bytes (escaped); want at most %d, cut on the last character that fits", msg, maxHTTPErrorLine)
+				}
+				if f.name == "json" && utf8.ValidString(line) {
+					var m struct {
+						Msg string `json:"msg"`
+					}
+					_ = json.Unmarshal(written, &m)
+					kept, ok := strings.CutSuffix(m.Msg, "…")
+					if !ok || !strings.HasPrefix(line, kept) || cut != len(line)-len(kept) {
+						t.Errorf("kept %d bytes, cut_bytes %d: want the line's start, and cut_bytes the rest of its %d bytes", len(kept), cut, len(line))
+					}
+				}
+			})
+		}
+	}
+}
+
+func dropTime(_ []string, a slog.Attr) slog.Attr {
+	if a.Key == slog.TimeKey {
+		return slog.Attr{}
+	}
+	return a
+}
+
+// otherHandler is a handler httpErrorLog does not know the format of.
+type otherHandler struct{ slog.Handler }

@@ -224,6 +224,15 @@ func Run(ctx context.Context, o Options) (err error) {
 	// set read answers meanwhile (docs/operations.md, "When the store is
 	// unavailable").
 	apiKeys.BoundReloadWait(250 * time.Millisecond)
+	// Loaded before the metrics, which report the served certificate's
+	// validity.
+	apiTLS, certs, err := tlsConfig(cfg, log)
+	if err != nil {
+		return err
+	}
+	if certs != nil {
+		mopts.TLSCertificate = certs.Validity
+	}
 	met, err := metrics.New(mopts)
 	if err != nil {
 		return err
@@ -388,9 +397,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	srv.RegisterOnShutdown(endStreams)
 	srv.RegisterOnShutdown(endConsoleTails) // the console's live tails, as endStreams the API's streams
-	if srv.TLSConfig, err = tlsConfig(cfg, log); err != nil {
-		return err
-	}
+	srv.TLSConfig = apiTLS
 	if srv.TLSConfig != nil {
 		srv.Handler = withHSTS(srv.Handler)
 	}

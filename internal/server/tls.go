@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -38,6 +39,7 @@ type certReloader struct {
 	triedErr error
 	triedAt  time.Time
 	fail     reloadFailure
+	expiry   expiryWarning
 }
 
 // reloadRetryEvery is how often files that failed to load are read again
@@ -60,6 +62,74 @@ type reloadFailure struct {
 	key    string // the reload that read the files, and the error; "" while none
 	logged time.Time
 	muted  int
+}
+
+// expiryWarnWithin is how long before its NotAfter a served certificate
+// is warned of: 14 days, or a quarter of its lifetime if shorter. ACME
+// clients renew a 90-day certificate with 30 days left (certbot,
+// cert-manager), and short-lived ones with a third of their lifetime
+// left, so a certificate inside the window has missed days of renewals,
+// or its renewal never reached this node; 14 days still leave two weeks
+// to fix it, past a weekend or a CA's outage, and a year's certificate
+// renewed by hand gets the same notice.
+const expiryWarnWithin = 14 * 24 * time.Hour
+
+// expiryWarnEvery is how often the warning of a certificate that stays
+// expiring is logged again: once a day while it expires soon, once an
+// hour once clients refuse it.
+func expiryWarnEvery(expired bool) time.Duration {
+	if expired {
+		return time.Hour
+	}
+	return 24 * time.Hour
+}
+
+// expiryWarning is what was logged of the served certificate's expiry.
+type expiryWarning struct {
+	leaf    []byte // the certificate warned of (DER): the same one reloaded is not new
+	expired bool
+	logged  time.Time
+}
+
+// warnExpiry logs the served certificate's expiry when it is expired or
+// within its window: at once for another certificate loaded or one just
+// expired, otherwise once per expiryWarnEvery (the same certificate
+// written again, by a tool syncing the files, is not another). The
+// caller holds c.mu, or has the only reference. The leaf's dates alone:
+// a chain may carry an expired cross-signed root that clients ignore.
+func (c *certReloader) warnExpiry() {
+	if c.cert == nil || c.cert.Leaf == nil {
+		return
+	}
+	leaf, now := c.cert.Leaf, c.now()
+	left := leaf.NotAfter.Sub(now)
+	if left > min(expiryWarnWithin, leaf.NotAfter.Sub(leaf.NotBefore)/4) {
+		return
+	}
+	expired := left <= 0
+	w := c.expiry
+	if bytes.Equal(w.leaf, leaf.Raw) && w.expired == expired && now.Sub(w.logged) < expiryWarnEvery(expired) {
+		return
+	}
+	attrs := []any{"not_after", leaf.NotAfter.UTC().Format(time.RFC3339), "subject", leaf.Subject.String(),
+		"serial", leaf.SerialNumber.String(), "file", c.certFile, "next_log_in", expiryWarnEvery(expired).String()}
+	if expired {
+		c.log.Warn("TLS certificate expired; clients refuse it", append(attrs, "expired_for", (-left).Round(time.Minute).String())...)
+	} else {
+		c.log.Warn("TLS certificate expires soon; renew it", append(attrs, "expires_in", left.Round(time.Minute).String())...)
+	}
+	c.expiry = expiryWarning{leaf: leaf.Raw, expired: expired, logged: now}
+}
+
+// Validity returns the served certificate's NotBefore and NotAfter (the
+// sessiond_tls_certificate_* gauges). Safe for concurrent use.
+func (c *certReloader) Validity() (notBefore, notAfter time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cert == nil || c.cert.Leaf == nil {
+		return time.Time{}, time.Time{}
+	}
+	return c.cert.Leaf.NotBefore, c.cert.Leaf.NotAfter
 }
 
 // logFailure logs err unless the same failure was logged less than
@@ -104,6 +174,7 @@ func newCertReloader(certFile, keyFile string, log *slog.Logger) (*certReloader,
 	if err := c.reload(); err != nil {
 		return nil, err
 	}
+	c.warnExpiry()
 	return c, nil
 }
 
@@ -176,6 +247,7 @@ func (c *certReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, e
 	if err := c.reload(); err != nil {
 		c.logFailure(err)
 	}
+	c.warnExpiry()
 	if c.cert == nil {
 		return nil, errors.New("no TLS certificate")
 	}
@@ -184,21 +256,22 @@ func (c *certReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, e
 
 var errTLSPair = errors.New("server.tls_cert_file and server.tls_key_file go together")
 
-// tlsConfig returns the API listener's TLS configuration, or nil when
-// server.tls_cert_file is not set (plain HTTP).
-func tlsConfig(cfg config.Config, log *slog.Logger) (*tls.Config, error) {
+// tlsConfig returns the API listener's TLS configuration and the
+// reloader serving its certificate, or nils when server.tls_cert_file is
+// not set (plain HTTP).
+func tlsConfig(cfg config.Config, log *slog.Logger) (*tls.Config, *certReloader, error) {
 	s := cfg.Server
 	if s.TLSCertFile == "" && s.TLSKeyFile == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if s.TLSCertFile == "" || s.TLSKeyFile == "" {
-		return nil, errTLSPair
+		return nil, nil, errTLSPair
 	}
 	r, err := newCertReloader(s.TLSCertFile, s.TLSKeyFile, log)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: r.GetCertificate}, nil
+	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: r.GetCertificate}, r, nil
 }
 
 // hsts is the Strict-Transport-Security of a listener that serves TLS

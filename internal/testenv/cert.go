@@ -19,13 +19,19 @@ import (
 // name), valid from an hour ago for a day, with its key and parsed Leaf.
 func SelfSigned(tb testing.TB, serial int64, hosts ...string) tls.Certificate {
 	tb.Helper()
+	return SelfSignedValid(tb, serial, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour), hosts...)
+}
+
+// SelfSignedValid is SelfSigned valid from notBefore to notAfter.
+func SelfSignedValid(tb testing.TB, serial int64, notBefore, notAfter time.Time, hosts ...string) tls.Certificate {
+	tb.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: hosts[0]},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		NotBefore: notBefore, NotAfter: notAfter,
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
 	for _, h := range hosts {
