@@ -405,15 +405,17 @@ func (a *app) createAPIKey(ctx context.Context, meta sessiond.MetaStore, name st
 		if key.ID == "" { // refused before any write
 			return err
 		}
-		// The key may be stored: if it is, the log gets its creation
-		// before its revocation, as for a key that could not be printed.
-		switch revoked, rerr := a.revokeUnreceived(ctx, meta, key, true); {
+		// The key may be stored, or may still be: the log gets its
+		// creation before its revocation, as for a key that could not be
+		// printed.
+		switch stored, rerr := a.revokeUnreceived(ctx, meta, key, true); {
 		case rerr != nil:
 			return fmt.Errorf("%w; key %s may have been stored, and revoking it failed too (run `sessiond apikey revoke %s`): %w", err, key.ID, key.ID, rerr)
-		case revoked:
+		case stored:
 			return fmt.Errorf("%w (key %s was stored all the same, and is revoked: nobody received it)", err, key.ID)
+		default:
+			return fmt.Errorf("%w (key %s is recorded revoked, should the write still land: nobody received it)", err, key.ID)
 		}
-		return err
 	}
 	fmt.Fprintf(a.stderr, "created %s (%s, scopes %s); the key is shown once:\n", key.ID, clean(key.Name), apikey.Join(key.Scopes))
 	a.recordCreated(ctx, meta, key)
@@ -432,17 +434,17 @@ func (a *app) createAPIKey(ctx context.Context, meta sessiond.MetaStore, name st
 // revokeUnreceived revokes key, which nobody received, and records it
 // (api_key.revoked with reason not_received), whether or not ctx was
 // cancelled (a Ctrl-C must not leave it live), bounded by
-// keyWriteTimeout. A key that was never stored is no error (revoked
-// false). unrecorded says its creation is not in the event log yet (the
-// write's answer was lost): found stored, it is recorded first, so that
-// the log never shows the revocation of a key it never showed created.
-func (a *app) revokeUnreceived(ctx context.Context, meta sessiond.MetaStore, key apikey.Key, unrecorded bool) (revoked bool, err error) {
+// keyWriteTimeout. A key not found in the set is recorded revoked all the
+// same (stored false): a write of it whose outcome was unknown may still
+// land, and this write stops it (RevokeUnreceived). unrecorded says its
+// creation is not in the event log yet (the write's answer was lost): it
+// is recorded first, so that the log never shows the revocation of a key
+// it never showed created.
+func (a *app) revokeUnreceived(ctx context.Context, meta sessiond.MetaStore, key apikey.Key, unrecorded bool) (stored bool, err error) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), keyWriteTimeout)
 	defer cancel()
-	changed, err := apikey.New(meta, nil, 0).RevokeChanged(rctx, key.ID)
-	if errors.Is(err, sessiond.ErrNotFound) {
-		return false, nil
-	} else if err != nil {
+	stored, changed, err := apikey.New(meta, nil, 0).RevokeUnreceived(rctx, key)
+	if err != nil {
 		return false, err
 	}
 	if unrecorded {
@@ -451,7 +453,7 @@ func (a *app) revokeUnreceived(ctx context.Context, meta sessiond.MetaStore, key
 	if changed {
 		a.record(ctx, meta, server.EventAPIKeyRevoked, map[string]any{"key_id": key.ID, "reason": revokedNotReceived})
 	}
-	return true, nil
+	return stored, nil
 }
 
 // revokedNotReceived is the reason of the api_key.revoked event of a key

@@ -164,3 +164,82 @@ func TestCLI_APIKeyCreateEventLog(t *testing.T) {
 		})
 	}
 }
+
+// lingeringMeta is a MetaStore whose first write of the API key set gives
+// up (the 30 s bound) while the write itself runs on: PostgreSQL keeps
+// running a statement whose client left (pgx closes the connection, it
+// sends no cancel request), e.g. one waiting for a row lock, and commits
+// it later. The write lands, as the compare-and-swap it is (on the version
+// it read), when land is called, or at the first read of the set after
+// the give-up when landOnRead.
+type lingeringMeta struct {
+	*memstore.Store
+	landOnRead bool
+	gaveUp     bool   // the first write of the set gave up
+	pending    func() // the write still running; nil once it landed
+	landed     error  // its outcome
+}
+
+func (m *lingeringMeta) PutMeta(ctx context.Context, name string, value []byte, version int64) (int64, error) {
+	if name != apikey.DocName || m.gaveUp {
+		return m.Store.PutMeta(ctx, name, value, version)
+	}
+	m.gaveUp = true
+	m.pending = func() { _, m.landed = m.Store.PutMeta(context.Background(), name, value, version) }
+	return 0, fmt.Errorf("lingeringMeta: %w", context.DeadlineExceeded)
+}
+
+func (m *lingeringMeta) GetMeta(ctx context.Context, name string) ([]byte, int64, error) {
+	v, version, err := m.Store.GetMeta(ctx, name)
+	if name == apikey.DocName && m.landOnRead {
+		m.land()
+	}
+	return v, version, err
+}
+
+func (m *lingeringMeta) land() {
+	if p := m.pending; p != nil {
+		m.pending = nil
+		p()
+	}
+}
+
+// TestCLI_APIKeyCreateWriteLingers: apikey create whose write gave up (its
+// outcome unknown) leaves no live key however late the write lands: after
+// the revocation read the set (and found no key), or after the command
+// returned. The revocation must move the set on, so that the write, a
+// compare-and-swap on the version it read, can no longer land.
+func TestCLI_APIKeyCreateWriteLingers(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		landOnRead bool
+	}{
+		{name: "lands after the revocation read the set", landOnRead: true},
+		{name: "lands after the command returned"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			meta := &lingeringMeta{Store: memstore.New(), landOnRead: tc.landOnRead}
+			defer meta.Close()
+			// An existing key: the set is stored, the write an update.
+			if _, _, err := apikey.New(meta.Store, nil, 0).Create(context.Background(), "other"); err != nil {
+				t.Fatal(err)
+			}
+			var stdout, stderr bytes.Buffer
+			a := &app{stdout: &stdout, stderr: &stderr}
+			err := a.createAPIKey(context.Background(), meta, "victim", apikey.DefaultScopes)
+			meta.land()
+			if err == nil || stdout.Len() != 0 {
+				t.Fatalf("createAPIKey = %v, stdout %q; want an error and no key printed", err, stdout.String())
+			}
+			keys, lerr := apikey.New(meta.Store, nil, 0).List(context.Background())
+			if lerr != nil {
+				t.Fatal(lerr)
+			}
+			for _, k := range keys {
+				if k.Name == "victim" && k.RevokedAt.IsZero() {
+					t.Errorf("createAPIKey = %v; key %s is live in the store (the late write landed: %v): a key nobody received", err, k.ID, meta.landed)
+				}
+			}
+		})
+	}
+}

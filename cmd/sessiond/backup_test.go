@@ -202,10 +202,12 @@ func runProgram(t *testing.T, prog string, args ...string) {
 // refreshes; the nodes write the API key set back (a key made since works,
 // one revoked since stays revoked); a session revoked since stays refused,
 // refresh included, on the nodes and by the verifier; one created since is
-// gone from the store (its refresh is refused, DELETE answers 404) and
-// `incident revoke --subject` ends its access token everywhere; and the
+// gone from the store (its refresh is refused, DELETE answers 404); the
 // verifier, whose cursor is ahead of the restored log, gets the
-// revocations made after the restore.
+// revocations made after the restore; and `incident revoke
+// --issued-before` the restore's end redoes the revocation the restore
+// undid in the store and ends the access token of the session created
+// after the backup everywhere.
 func restoredUnderNodes(t *testing.T, env []string, backup, restore func()) {
 	t.Helper()
 	store := backend{"store", func(testing.TB) []string { return env }}
@@ -258,6 +260,7 @@ func restoredUnderNodes(t *testing.T, env []string, backup, restore func()) {
 	}
 
 	restore() // under the running nodes and verifier
+	restored := time.Now().UTC()
 
 	// A route the verify scope opens: 200 for a key that works.
 	keyWorks := func(n *node, key sessiond.Secret) bool {
@@ -312,19 +315,6 @@ func restoredUnderNodes(t *testing.T, env []string, backup, restore func()) {
 	if err := ca.RevokeSession(ctx, after.Session.ID); !errors.Is(err, sessiond.ErrNotFound) {
 		t.Errorf("DELETE of a session created after the backup = %v; want not found", err)
 	}
-	if _, stderr, code := na.cli("incident", "revoke", "--subject", "after", "--reason", "created after the backup"); code != 0 {
-		t.Fatalf("incident revoke --subject after: exit %d\n%s", code, stderr)
-	}
-	for name, c := range nodes {
-		eventually(t, 10*time.Second, "node "+name+" refuses the access token of the session created after the backup", func() bool {
-			_, err := c.Verify(ctx, after.AccessToken, nil)
-			return errors.Is(err, sessiond.ErrRevoked)
-		})
-	}
-	eventually(t, 10*time.Second, "the verifier refuses the access token of the session created after the backup", func() bool {
-		return goCheck(gv, string(after.AccessToken)) == "revoked"
-	})
-
 	// The verifier's cursor is ahead of the restored log: what is revoked
 	// now still reaches it, and a new login verifies everywhere.
 	if err := ca.RevokeSession(ctx, before[1].Session.ID); err != nil {
@@ -343,4 +333,29 @@ func restoredUnderNodes(t *testing.T, env []string, backup, restore func()) {
 	if got := goCheck(gv, string(login.AccessToken)); got != "ok" {
 		t.Errorf("the verifier: a login after the restore: %s; want ok", got)
 	}
+
+	// The revocation made after the backup is undone in the store (the
+	// running nodes refuse it only while they remember it). The page's
+	// step 2, a watermark at the time the restore finished, redoes it and
+	// ends the access token of the session created after the backup.
+	if ss, err := ca.ListSessions(ctx, "before-0"); err != nil || len(ss) != 1 {
+		t.Errorf("list before-0 after the restore = %d sessions, %v; want the one revoked after the backup, live again in the store", len(ss), err)
+	}
+	if _, stderr, code := na.cli("incident", "revoke", "--issued-before", restored.Format(time.RFC3339Nano), "--reason", "store restored"); code != 0 {
+		t.Fatalf("incident revoke --issued-before (the restore): exit %d\n%s", code, stderr)
+	}
+	for _, subject := range []string{"before-0", "before-2"} {
+		if ss, err := ca.ListSessions(ctx, subject); err != nil || len(ss) != 0 {
+			t.Errorf("list %s after incident revoke --issued-before (the restore) = %d sessions, %v; want none", subject, len(ss), err)
+		}
+	}
+	for name, c := range nodes {
+		eventually(t, 10*time.Second, "node "+name+" refuses the access token of the session created after the backup", func() bool {
+			_, err := c.Verify(ctx, after.AccessToken, nil)
+			return errors.Is(err, sessiond.ErrRevoked)
+		})
+	}
+	eventually(t, 10*time.Second, "the verifier refuses the access token of the session created after the backup", func() bool {
+		return goCheck(gv, string(after.AccessToken)) == "revoked"
+	})
 }

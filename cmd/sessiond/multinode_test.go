@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -185,7 +187,48 @@ func (s *storeServer) start() {
 		}
 		return err == nil
 	})
+	if s.kind == "redis" {
+		// Another process may have taken the port meanwhile (a restart
+		// frees it for a moment): this server then failed to start, and
+		// the test would go on against a Redis that is not its own.
+		if pid, err := redisPID(s.port); err != nil || pid != s.proc.Process.Pid {
+			s.t.Fatalf("port %d: the Redis answering is process %d (%v), not the redis-server started (%d): the port was taken", s.port, pid, err, s.proc.Process.Pid)
+		}
+	}
 	time.Sleep(300 * time.Millisecond) // PostgreSQL listens a moment before it accepts logins
+}
+
+// redisPID returns the process ID of the Redis answering on port (INFO
+// server's process_id).
+func redisPID(port int) (int, error) {
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte("*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n")); err != nil {
+		return 0, err
+	}
+	r := bufio.NewReader(c)
+	head, err := r.ReadString('\n')
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(head, "$")))
+	if err != nil || !strings.HasPrefix(head, "$") {
+		return 0, fmt.Errorf("INFO answered %q", strings.TrimSpace(head))
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(body), "\r\n") {
+		if v, ok := strings.CutPrefix(line, "process_id:"); ok {
+			return strconv.Atoi(v)
+		}
+	}
+	return 0, errors.New("INFO server names no process_id")
 }
 
 func (s *storeServer) stop() {

@@ -472,6 +472,44 @@ func (k *Keys) RevokeChanged(ctx context.Context, id string) (changed bool, err 
 	return changed && err == nil, err
 }
 
+// RevokeUnreceived revokes key, made by Create, which failed with an
+// outcome unknown (a timeout, a lost answer), or whose secret nobody
+// received. Unlike Revoke it writes the set even when key is not in it,
+// adding key revoked: the write whose outcome was unknown may still land
+// (PostgreSQL runs a statement on past a client that gave up, e.g. one
+// waiting for a row lock), and a write moving the set's version on is what
+// stops it, a compare-and-swap on the version it read; should it land
+// first, the retry finds key and revokes it. stored reports whether key
+// was found in the set; changed whether this call revoked it (false: it
+// was revoked already).
+func (k *Keys) RevokeUnreceived(ctx context.Context, key Key) (stored, changed bool, err error) {
+	if key.ID == "" || key.Hash == "" {
+		return false, false, fmt.Errorf("apikey: revoke unreceived: %w", &sessiond.ArgumentError{Field: "key", Msg: "must be a key Create returned"})
+	}
+	err = k.update(ctx, func(d *doc) error {
+		stored, changed = false, false // update may run f again after a conflict
+		now := k.clock.Now().UTC().Truncate(time.Second)
+		i := slices.IndexFunc(d.Keys, func(x Key) bool { return x.ID == key.ID })
+		if i < 0 {
+			key.RevokedAt = now
+			d.Keys = append(d.Keys, key)
+			changed = true
+			return nil
+		}
+		stored = true
+		if !d.Keys[i].RevokedAt.IsZero() {
+			return errUnchanged
+		}
+		d.Keys[i].RevokedAt = now
+		changed = true
+		return nil
+	})
+	if err != nil {
+		return false, false, err
+	}
+	return stored, changed, nil
+}
+
 // Authenticate returns the live key secret is (ID and scopes, the hash
 // left out), or an error matching ErrUnauthorized. The set is re-read
 // from the store when older than refreshEvery. When the store is

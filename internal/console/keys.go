@@ -3,8 +3,10 @@ package console
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/sessiond/sessiond"
@@ -58,6 +60,10 @@ func (c *Console) renderKeys(w http.ResponseWriter, r *http.Request, key apikey.
 	c.pages.render(w, r, status, "keys", pageData{Title: "Keys", Nav: "keys", Operator: operatorName(key), Data: v, Error: errMsg, Notice: notice})
 }
 
+// keyRevokeTimeout bounds the revocation of a key whose creation failed
+// with its outcome unknown (createAPIKey).
+const keyRevokeTimeout = 30 * time.Second
+
 // createAPIKey makes a key with the scopes ticked; its secret is shown on
 // this one response only (no-store) and never again.
 func (c *Console) createAPIKey(w http.ResponseWriter, r *http.Request, key apikey.Key) {
@@ -77,6 +83,19 @@ func (c *Console) createAPIKey(w http.ResponseWriter, r *http.Request, key apike
 		return
 	}
 	secret, k, err := c.o.Keys.Create(r.Context(), name, scopes...)
+	if err != nil && k.ID != "" {
+		// The write failed with its outcome unknown (a timeout, a lost
+		// answer): it may be stored, or land later, and nobody is shown
+		// the secret. Recorded revoked, whatever the browser does
+		// meanwhile (apikey.RevokeUnreceived).
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), keyRevokeTimeout)
+		defer cancel()
+		if _, changed, rerr := c.o.Keys.RevokeUnreceived(ctx, k); rerr != nil {
+			err = fmt.Errorf("%w; key %s may have been stored, and revoking it failed too: %w", err, k.ID, rerr)
+		} else if changed {
+			_ = c.record(r, sessiond.Event{Type: sessiond.EventAPIKeyRevoked, Details: map[string]any{"key_id": k.ID, "by": key.ID, "via": "console"}})
+		}
+	}
 	if err != nil {
 		status, msg := http.StatusServiceUnavailable, "Creating the key failed; see the server log."
 		if errors.Is(err, sessiond.ErrInvalidArgument) {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -18,6 +19,8 @@ type APIKeys interface {
 	Create(ctx context.Context, name string, scopes ...apikey.Scope) (sessiond.Secret, apikey.Key, error)
 	SetScopes(ctx context.Context, id string, scopes []apikey.Scope) (apikey.Key, error)
 	RevokeChanged(ctx context.Context, id string) (changed bool, err error)
+	// RevokeUnreceived revokes a key Create returned with an error.
+	RevokeUnreceived(ctx context.Context, key apikey.Key) (stored, changed bool, err error)
 	Get(ctx context.Context, id string) (apikey.Key, error)
 }
 
@@ -81,6 +84,10 @@ type createKeyRequest struct {
 	Scopes []string `json:"scopes"`
 }
 
+// keyRevokeTimeout bounds the revocation of a key whose creation failed
+// with its outcome unknown (createAPIKey).
+const keyRevokeTimeout = 30 * time.Second
+
 // POST /v1/api-keys: the secret is in this answer and nowhere else.
 func (s *server) createAPIKey(w http.ResponseWriter, r *http.Request) error {
 	if err := s.apiKeysOr404(); err != nil {
@@ -99,6 +106,19 @@ func (s *server) createAPIKey(w http.ResponseWriter, r *http.Request) error {
 	}
 	secret, key, err := s.apiKeys.Create(r.Context(), req.Name, scopes...)
 	if err != nil {
+		if key.ID != "" {
+			// The write failed with its outcome unknown (a timeout, a lost
+			// answer, the client gone): it may be stored, or land later,
+			// and nobody gets the secret. Recorded revoked, whatever the
+			// client does meanwhile (apikey.RevokeUnreceived).
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), keyRevokeTimeout)
+			defer cancel()
+			if _, changed, rerr := s.apiKeys.RevokeUnreceived(ctx, key); rerr != nil {
+				err = fmt.Errorf("%w; key %s may have been stored, and revoking it failed too: %w", err, key.ID, rerr)
+			} else if changed {
+				s.keyChanged(ctx, "revoked", key)
+			}
+		}
 		return keyError(err)
 	}
 	s.keyChanged(r.Context(), "created", key)
