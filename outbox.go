@@ -37,7 +37,8 @@ type Outbox interface {
 	EnqueueDeliveries(ctx context.Context, ds ...Delivery) error
 	// ClaimDeliveries returns up to limit pending deliveries due at now and
 	// pushes their NextAttemptAt to now+lease, so no other node takes them
-	// while this one tries. Oldest due first.
+	// while this one tries. Oldest due first. ErrInvalidArgument if limit
+	// is not positive or lease is under MinClaimLease.
 	ClaimDeliveries(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]Delivery, error)
 	// FinishDelivery records an attempt's outcome: state delivered, dead,
 	// or pending again at next. ErrNotFound if the ID is unknown.
@@ -78,9 +79,11 @@ type OutboxFencer interface {
 	// atomically with the write. Otherwise it changes nothing and fails
 	// with ErrConflict: another claim took the delivery since, or an
 	// outcome is recorded already. A later claim sets a later lease end
-	// (it is made at or after the earlier one's), so only an operator's
-	// RetryDelivery to a time equal to the microsecond could make the
-	// fence hold again for a stale claim. ErrNotFound if the ID is
-	// unknown, ErrInvalidArgument if state is not one of the three.
+	// (it is made at or after the earlier one's, and a lease is at least
+	// MinClaimLease), so only an operator's RetryDelivery to a time equal
+	// to the microsecond could make the fence hold again for a stale
+	// claim of attempts 0 (docs/webhooks.md weighs it). ErrNotFound if
+	// the ID is unknown, ErrInvalidArgument if state is not one of the
+	// three.
 	FinishClaimed(ctx context.Context, claimed Delivery, state DeliveryState, attempts int, next time.Time, lastErr string, at time.Time) error
 }

@@ -491,7 +491,8 @@ func LimitRead(lim int) int { return max(1024, lim-1+MaxLimitEvictions) }
 // key is already recorded and not expired at now; concurrent calls for one
 // key return true at most once. A call that reports false changes nothing:
 // the replay's until, earlier or later, never replaces the record's. Keys are short printable strings (the
-// caller hashes what it remembers). Implemented by every store sessiond
+// caller hashes what it remembers); an empty key is ErrInvalidArgument and
+// records nothing (CheckReplayKey). Implemented by every store sessiond
 // ships: memstore, redisstore, pgstore and sqlitestore.
 type ReplayGuard interface {
 	RememberOnce(ctx context.Context, key string, now, until time.Time) (fresh bool, err error)

@@ -43,10 +43,28 @@ func CheckLimit(limit int) error {
 	return nil
 }
 
-// CheckLease checks the lease given to Outbox.ClaimDeliveries.
+// MinClaimLease is the shortest lease Outbox.ClaimDeliveries takes: the stores
+// keep times to the microsecond, so a shorter lease would end, once
+// stored, when it began, and a second claim at the same instant would take
+// the delivery again (and match the first claim's OutboxFencer fence).
+const MinClaimLease = time.Microsecond
+
+// CheckLease checks the lease given to Outbox.ClaimDeliveries: at least
+// MinClaimLease.
 func CheckLease(lease time.Duration) error {
-	if lease <= 0 {
-		return argError("lease", "must be positive, got %v", lease)
+	if lease < MinClaimLease {
+		return argError("lease", "must be at least %v, got %v", MinClaimLease, lease)
+	}
+	return nil
+}
+
+// CheckReplayKey checks the key given to ReplayGuard.RememberOnce (and
+// AckedReplayGuard.RememberOnceAcked): not empty. Callers pass a hash, so
+// an empty key is a bug; every store refuses it the same way rather than
+// recording it (and then refusing every later empty key as a replay).
+func CheckReplayKey(key string) error {
+	if key == "" {
+		return argError("key", "is empty")
 	}
 	return nil
 }

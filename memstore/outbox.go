@@ -50,7 +50,8 @@ func (s *Store) enqueue(ds []sessiond.Delivery) {
 
 // ClaimDeliveries returns up to limit pending deliveries due at now (their
 // NextAttemptAt at or before it), longest due first, with NextAttemptAt
-// moved to now+lease. ErrInvalidArgument if limit or lease is not positive.
+// moved to now+lease. ErrInvalidArgument if limit is not
+// positive or lease is under sessiond.MinClaimLease.
 func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]sessiond.Delivery, error) {
 	const op = "claim deliveries"
 	if err := s.lock(ctx, op, sessiond.CheckLimit(limit), sessiond.CheckLease(lease)); err != nil {

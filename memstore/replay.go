@@ -16,6 +16,9 @@ func (s *Store) RememberOnce(ctx context.Context, key string, now, until time.Ti
 	if err := ctx.Err(); err != nil {
 		return false, fmt.Errorf("memstore: remember once: %w", err)
 	}
+	if err := sessiond.CheckReplayKey(key); err != nil {
+		return false, fmt.Errorf("memstore: remember once: %w", err)
+	}
 	s.mu.Lock()
 	closed := s.closed
 	s.mu.Unlock()

@@ -41,7 +41,8 @@ const (
 //
 //   - no rows → ErrNotFound; unique violation → ErrConflict; a lost
 //     serialization, deadlock or lock timeout → ErrConflict (nothing
-//     changed; retrying is safe);
+//     changed; retrying is safe), except in FinishClaimed, where
+//     ErrConflict means a lost claim (see lockFailure);
 //   - a value PostgreSQL cannot store (class 22, 54000) → ErrInvalidArgument;
 //   - no connection, a broken one, an acquire or statement that ran out of
 //     time, a server shutting down, a server that only reads (a standby
@@ -80,6 +81,26 @@ func translate(op string, err error) error {
 		return fmt.Errorf("pgstore: %s: %w: %w", op, sessiond.ErrStoreUnavailable, cause(err))
 	}
 	return fmt.Errorf("pgstore: %s: %s", op, err.Error())
+}
+
+// lockFailure reports whether err is a serialization failure, a deadlock
+// or a lock timeout: the statement changed nothing and may be run again.
+func lockFailure(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	return pgErr.Code == codeSerialization || pgErr.Code == codeDeadlock || pgErr.Code == codeLockNotAvailable
+}
+
+// pgMessage is a PostgreSQL error's message and SQLSTATE, without the
+// driver's type.
+func pgMessage(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Message + " (SQLSTATE " + pgErr.Code + ")"
+	}
+	return err.Error()
 }
 
 // unavailable reports whether err says the server could not be reached or

@@ -92,7 +92,8 @@ func scanDeliveries(rows pgx.Rows) ([]sessiond.Delivery, error) {
 // NextAttemptAt moved to now+lease. One statement locks the due rows with
 // FOR UPDATE SKIP LOCKED and updates them, so concurrent claims, on any
 // node, never return the same delivery and never wait for each other.
-// ErrInvalidArgument if limit or lease is not positive.
+// ErrInvalidArgument if limit is not positive or lease is under
+// sessiond.MinClaimLease.
 func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]sessiond.Delivery, error) {
 	const op = "claim deliveries"
 	if err := s.begin(op, sessiond.CheckLimit(limit), sessiond.CheckLease(lease)); err != nil {
@@ -123,10 +124,17 @@ func (s *Store) FinishDelivery(ctx context.Context, id string, state sessiond.De
 	return nil
 }
 
+// finishClaimedTries bounds FinishClaimed's runs of its statement when the
+// row's lock or the snapshot fails it.
+const finishClaimedTries = 3
+
 // FinishClaimed records an attempt's outcome, as FinishDelivery, if
 // claimed's claim still holds the delivery; see sessiond.OutboxFencer.
 // One statement: the fence is the UPDATE's condition. ErrConflict if it
-// no longer holds, ErrNotFound if id is unknown.
+// no longer holds, ErrNotFound if id is unknown. A serialization failure,
+// deadlock or lock timeout (40001, 40P01, 55P03: lock_timeout in the DSN)
+// is no lost claim: the statement is tried again, up to
+// finishClaimedTries times in all, then ErrStoreUnavailable.
 func (s *Store) FinishClaimed(ctx context.Context, claimed sessiond.Delivery, state sessiond.DeliveryState, attempts int, next time.Time, lastErr string, at time.Time) error {
 	const op = "finish claimed delivery"
 	if err := s.begin(op, state.Validate()); err != nil {
@@ -138,9 +146,24 @@ func (s *Store) FinishClaimed(ctx context.Context, claimed sessiond.Delivery, st
 	var (
 		n      int64
 		exists bool
+		err    error
 	)
-	if err := s.pool.QueryRow(ctx, s.q.finishClaimed, claimed.ID, string(state), int64(attempts), next, cleanText(lastErr), at,
-		claimed.NextAttemptAt, int64(claimed.Attempts)).Scan(&n, &exists); err != nil {
+	// A serialization failure, a deadlock or a lock timeout changed
+	// nothing and says nothing of the claim, but translate makes it
+	// ErrConflict, which here means a lost claim (the dispatcher would drop
+	// the outcome). The one statement is safe to run again, and a fresh
+	// snapshot sees whether the claim still holds.
+	for try := 1; ; try++ {
+		err = s.pool.QueryRow(ctx, s.q.finishClaimed, claimed.ID, string(state), int64(attempts), next, cleanText(lastErr), at,
+			claimed.NextAttemptAt, int64(claimed.Attempts)).Scan(&n, &exists)
+		if !lockFailure(err) || try == finishClaimedTries || ctx.Err() != nil {
+			break
+		}
+	}
+	switch {
+	case lockFailure(err) && !s.closed.Load():
+		return fmt.Errorf("pgstore: %s: %w: %s: still failing after %d tries: %s", op, sessiond.ErrStoreUnavailable, claimed.ID, finishClaimedTries, pgMessage(err))
+	case err != nil:
 		return s.translate(op, err)
 	}
 	switch {

@@ -30,7 +30,10 @@ func (s *Store) RememberOnce(ctx context.Context, key string, now, until time.Ti
 		return false, errClosed
 	}
 	const op = "remember once"
-	if !validText(key) || key == "" {
+	if err := sessiond.CheckReplayKey(key); err != nil {
+		return false, wrap(op, err)
+	}
+	if !validText(key) {
 		return false, wrap(op, textError("key"))
 	}
 	if !until.After(now) {

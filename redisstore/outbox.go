@@ -235,8 +235,8 @@ func appendDeliveryArgs(args []string, ds []sessiond.Delivery) []string {
 // NextAttemptAt at or before it), in order of NextAttemptAt then ID, with
 // NextAttemptAt moved to now+lease (to the µs), in one script, so two
 // concurrent claims never return the same delivery. A limit above 1,000
-// claims at most 1,000. ErrInvalidArgument if limit or lease is not
-// positive.
+// claims at most 1,000. ErrInvalidArgument if limit is not positive or
+// lease is under sessiond.MinClaimLease.
 func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]sessiond.Delivery, error) {
 	const op = "claim deliveries"
 	if err := ctxErr(ctx, op, sessiond.CheckLimit(limit), sessiond.CheckLease(lease)); err != nil {

@@ -35,7 +35,7 @@ func (s *Store) RememberOnceAcked(ctx context.Context, key string, now, until ti
 }
 
 func (s *Store) rememberOnce(ctx context.Context, op, key string, now, until time.Time, acked bool) (bool, error) {
-	if err := ctxErr(ctx, op); err != nil {
+	if err := ctxErr(ctx, op, sessiond.CheckReplayKey(key)); err != nil {
 		return false, err
 	}
 	if !until.After(now) {

@@ -14,7 +14,34 @@ import (
 func TestLiveCounter(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	runSuite(t, newStore, []subtest[sessiond.LiveCounter]{
 		{"ByStrategy", liveByStrategy},
+		{"ExpiryExclusive", liveExpiryExclusive},
 	})
+}
+
+// liveExpiryExclusive: a session is counted up to, not at, either expiry
+// (Session.Live), as List and SubjectClients take it.
+func liveExpiryExclusive(t *testing.T, f *fixture, lc sessiond.LiveCounter) {
+	idle := NewSession("u1", t0) // idle expiry t0+30m
+	abs := NewSession("u2", t0)
+	abs.ExpiresAt = at(20 * time.Minute) // before its idle expiry
+	f.create(clone(idle))
+	f.create(clone(abs))
+	tests := []struct {
+		name string
+		now  time.Time
+		want int
+	}{
+		{"a µs before the absolute expiry", abs.ExpiresAt.Add(-time.Microsecond), 2},
+		{"at the absolute expiry", abs.ExpiresAt, 1},
+		{"a µs before the idle expiry", idle.IdleExpiresAt.Add(-time.Microsecond), 1},
+		{"at the idle expiry", idle.IdleExpiresAt, 0},
+	}
+	for _, tt := range tests {
+		got, err := lc.CountLive(f.ctx, tt.now)
+		if n := got[sessiond.StrategyDatabase]; err != nil || n != tt.want {
+			t.Errorf("CountLive(%s) = %v, %v; want database %d", tt.name, got, err, tt.want)
+		}
+	}
 }
 
 func liveByStrategy(t *testing.T, f *fixture, lc sessiond.LiveCounter) {

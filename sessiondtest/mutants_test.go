@@ -158,6 +158,8 @@ var mutants = []mutant{
 		"Meta/"},
 	{"BulkRevocationsNotLogged", func(st *memstore.Store) sessiond.Store { return newBulkUnlogged(st) },
 		"BulkRevoker/"},
+	{"LiveCountsExpiryInclusive", func(st *memstore.Store) sessiond.Store { return liveInclusive{st} },
+		"LiveCounter/"},
 }
 
 // TestMutants: the conformance suite fails on every mutant, with the check
@@ -1102,11 +1104,15 @@ func (m *replayOverwrite) RememberOnce(ctx context.Context, key string, now, unt
 	return !ok || !now.Before(prev), nil
 }
 
-// claimNoLease claims without holding: another claim gets them again.
+// claimNoLease claims without holding (the shortest lease a store takes):
+// another claim gets them again.
 type claimNoLease struct{ *memstore.Store }
 
 func (m claimNoLease) ClaimDeliveries(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]sessiond.Delivery, error) {
-	return m.Store.ClaimDeliveries(ctx, now, limit, time.Nanosecond)
+	if err := sessiond.CheckLease(lease); err != nil {
+		return nil, err
+	}
+	return m.Store.ClaimDeliveries(ctx, now, limit, sessiond.MinClaimLease)
 }
 
 // claimDrops claims a batch but returns all of it but its last.
@@ -1285,4 +1291,12 @@ func (m *bulkUnlogged) PageRevocations(ctx context.Context, q sessiond.Revocatio
 	p, err := m.Store.PageRevocations(ctx, q)
 	p.Revocations = slices.DeleteFunc(p.Revocations, m.drop)
 	return p, err
+}
+
+// liveInclusive counts a session whose expiry is now as live (Session.Live
+// says it is over).
+type liveInclusive struct{ *memstore.Store }
+
+func (m liveInclusive) CountLive(ctx context.Context, now time.Time) (map[sessiond.Strategy]int, error) {
+	return m.Store.CountLive(ctx, now.Add(-time.Nanosecond))
 }

@@ -94,7 +94,10 @@ func wantDelivery(f *fixture, o sessiond.Outbox, want sessiond.Delivery) {
 //     delivery has no ID or a State other than pending ("" means pending).
 //   - ClaimDeliveries takes pending deliveries with NextAttemptAt at or
 //     before now, ordered by NextAttemptAt then ID, and returns them with
-//     the NextAttemptAt it set; limit and lease must be positive.
+//     the NextAttemptAt it set; limit must be positive and lease at least
+//     a microsecond (sessiond.MinClaimLease): a shorter one would end, on a
+//     store that keeps microseconds, when it began, and a second claim at
+//     the same instant would take the delivery again.
 //   - FinishDelivery fails with ErrInvalidArgument for a state that is not
 //     one of the three; it sets State, Attempts, NextAttemptAt, LastError
 //     and UpdatedAt as given.
@@ -106,6 +109,7 @@ func TestOutbox(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	runSuite(t, newStore, []subtest[sessiond.Outbox]{
 		{"RoundTrip", outboxRoundTrip},
 		{"Claim", outboxClaim},
+		{"ShortestLease", outboxShortestLease},
 		{"Finish", outboxFinish},
 		{"Retry", outboxRetry},
 		{"ConcurrentRetry", outboxConcurrentRetry},
@@ -117,6 +121,34 @@ func TestOutbox(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 		{"ConcurrentClaim", outboxConcurrentClaim},
 		{"CanceledContext", outboxCanceledContext},
 	})
+}
+
+// outboxShortestLease: a lease of sessiond.MinClaimLease hides a claimed
+// delivery from a second claim at the same instant, and ends a
+// microsecond later.
+func outboxShortestLease(t *testing.T, f *fixture, o sessiond.Outbox) {
+	d := newDelivery(t0)
+	enqueue(f, o, d)
+	now := at(time.Minute)
+	first := claim(f, o, now, 10, sessiond.MinClaimLease)
+	if len(first) != 1 || !first[0].NextAttemptAt.Equal(now.Add(sessiond.MinClaimLease)) {
+		t.Fatalf("ClaimDeliveries(lease %v) = %v (until %v); want %s until %v", sessiond.MinClaimLease, deliveryIDs(first), leaseEnds(first), d.ID, now.Add(sessiond.MinClaimLease))
+	}
+	if got := claim(f, o, now, 10, sessiond.MinClaimLease); len(got) != 0 {
+		t.Errorf("second ClaimDeliveries at the same instant = %v; want none: the lease holds", deliveryIDs(got))
+	}
+	if got := claim(f, o, now.Add(sessiond.MinClaimLease), 10, time.Minute); len(got) != 1 {
+		t.Errorf("ClaimDeliveries when the lease ends = %v; want %s", deliveryIDs(got), d.ID)
+	}
+}
+
+// leaseEnds lists the NextAttemptAt of ds.
+func leaseEnds(ds []sessiond.Delivery) []time.Time {
+	out := make([]time.Time, len(ds))
+	for i, d := range ds {
+		out[i] = d.NextAttemptAt
+	}
+	return out
 }
 
 func outboxRoundTrip(t *testing.T, f *fixture, o sessiond.Outbox) {
@@ -439,7 +471,7 @@ func outboxBadInput(t *testing.T, f *fixture, o sessiond.Outbox) {
 	for _, c := range []struct {
 		limit int
 		lease time.Duration
-	}{{0, time.Minute}, {-1, time.Minute}, {10, 0}, {10, -time.Second}} {
+	}{{0, time.Minute}, {-1, time.Minute}, {10, 0}, {10, -time.Second}, {10, time.Nanosecond}, {10, time.Microsecond - time.Nanosecond}} {
 		_, err := o.ClaimDeliveries(f.ctx, t0, c.limit, c.lease)
 		wantErr(t, fmt.Sprintf("ClaimDeliveries(limit %d, lease %v)", c.limit, c.lease), err, sessiond.ErrInvalidArgument)
 	}

@@ -2,6 +2,7 @@ package sessiondtest
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -17,7 +18,30 @@ func TestReplayGuard(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 		{"ConcurrentOnce", replayConcurrentOnce},
 		{"Expires", replayExpires},
 		{"ReplayKeepsRecord", replayKeepsRecord},
+		{"EmptyKey", replayEmptyKey},
 	})
+}
+
+// replayEmptyKey: an empty key is refused with ErrInvalidArgument and
+// records nothing, on every store: no caller remembers nothing (they pass
+// a hash), so it is a bug, and recording it would refuse every later
+// empty key as a replay on one store while another refused none.
+func replayEmptyKey(t *testing.T, f *fixture, g sessiond.ReplayGuard) {
+	now := time.Now()
+	for i := range 2 {
+		fresh, err := g.RememberOnce(f.ctx, "", now, now.Add(time.Hour))
+		wantErr(t, fmt.Sprintf("RememberOnce(\"\") #%d", i+1), err, sessiond.ErrInvalidArgument)
+		if fresh {
+			t.Errorf("RememberOnce(\"\") #%d = fresh; want false with the error", i+1)
+		}
+	}
+	if a, ok := g.(sessiond.AckedReplayGuard); ok {
+		fresh, err := a.RememberOnceAcked(f.ctx, "", now, now.Add(time.Hour))
+		wantErr(t, "RememberOnceAcked(\"\")", err, sessiond.ErrInvalidArgument)
+		if fresh {
+			t.Errorf("RememberOnceAcked(\"\") = fresh; want false with the error")
+		}
+	}
 }
 
 func replayOnce(t *testing.T, f *fixture, g sessiond.ReplayGuard) {

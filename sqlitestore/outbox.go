@@ -93,7 +93,8 @@ func (s *Store) insertDeliveries(ctx context.Context, tx *sql.Tx, ds []sessiond.
 // NextAttemptAt at or before it), longest due first, with NextAttemptAt
 // moved to now+lease; the select and the update share one write
 // transaction, so two claims never return the same delivery.
-// ErrInvalidArgument if limit or lease is not positive.
+// ErrInvalidArgument if limit is not positive or lease is under
+// sessiond.MinClaimLease.
 func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]sessiond.Delivery, error) {
 	const op = "claim deliveries"
 	if err := sessiond.CheckLimit(limit); err != nil {

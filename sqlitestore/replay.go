@@ -25,8 +25,8 @@ const (
 // exactly one caller wins.
 func (s *Store) RememberOnce(ctx context.Context, key string, now, until time.Time) (bool, error) {
 	const op = "remember once"
-	if key == "" {
-		return false, wrap(op, &sessiond.ArgumentError{Field: "key", Msg: "is empty"})
+	if err := sessiond.CheckReplayKey(key); err != nil {
+		return false, wrap(op, err)
 	}
 	if !until.After(now) {
 		until = now.Add(time.Millisecond)
