@@ -50,6 +50,13 @@ var (
 	// every nonce rotation, so it is no failed refresh
 	// (Options.RefreshFailures).
 	ErrChallenge = errors.New("retry with the server's challenge")
+	// ErrClockSkew: a check (RefreshChecked's, InspectChecked's) refused a
+	// proof for its time alone, a proof made with the very key the session
+	// is bound to and right in everything else (a DPoP proof's iat out of
+	// the window: dpop.ErrIssuedAt with Request.JKT): the client's clock
+	// is off. Only the key's holder can be refused for it, and it guesses
+	// nothing, so it is no failed refresh (Options.RefreshFailures).
+	ErrClockSkew = errors.New("the client's clock is off")
 )
 
 // ErrKeyRetired: the token names a signing key this deployment dropped on

@@ -93,9 +93,11 @@ type Options struct {
 	// WindowCounter (pgstore, redisstore: every node shares them), else in
 	// this process. Only a failure of a genuine token counts (its session
 	// is known: revoked, expired, reused, a failed proof or check); a
-	// malformed or unknown token names no subject. A refresh that succeeds
-	// is never refused, so a client looping on a dead token cannot lock its
-	// user out. The zero value limits nothing.
+	// malformed or unknown token names no subject, and a challenge
+	// (ErrChallenge) or a proof by the session's key refused for its time
+	// alone (ErrClockSkew) is the client's to meet, not a guess. A refresh
+	// that succeeds is never refused, so a client looping on a dead token
+	// cannot lock its user out. The zero value limits nothing.
 	RefreshFailures FailureLimit
 	// EventIPPrefixes: how many leading bits of a client's address the
 	// events keep (their client and details.issued_to, in the EventSink

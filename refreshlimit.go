@@ -103,8 +103,10 @@ func (m *Manager) refreshFailed(ctx context.Context, s *Session, err error, now 
 
 // countsAsRefreshFailure: everything the client's token or proof decided,
 // not what the server failed at, nor a challenge it asked the client to
-// meet.
+// meet, nor the clock of the bound key's holder (ErrClockSkew): a phone
+// whose clock is hours off, retrying, would use up the limit of every
+// device of its user, whose own refusals then lose their reason to a 429.
 func countsAsRefreshFailure(err error) bool {
 	return err != nil && !errors.Is(err, ErrStoreUnavailable) && !errors.Is(err, ErrRateLimited) && !errors.Is(err, ErrChallenge) &&
-		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+		!errors.Is(err, ErrClockSkew) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }

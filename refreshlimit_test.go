@@ -3,6 +3,7 @@ package sessiond_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -10,6 +11,8 @@ import (
 	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/opaquetoken"
 )
+
+var errBroken = errors.New("a broken proof")
 
 // TestManager_RefreshFailures: failed refreshes of one subject are counted
 // (in the store, so two Managers share them); past the limit they answer
@@ -94,6 +97,41 @@ func TestManager_RefreshFailures(t *testing.T) {
 			}
 		}
 	})
+
+	// A check's refusal counts, unless it is a challenge or the key
+	// holder's clock (a DPoP proof by the bound key refused for its iat
+	// alone): a phone with its clock off, retrying, must not use up the
+	// limit its user's other devices share.
+	for _, tc := range []struct {
+		name    string
+		err     error
+		counted bool
+	}{
+		{"a refused proof", errors.New("dpop: invalid proof: proof key does not match the bound key"), true},
+		{"the client's clock", fmt.Errorf("dpop: invalid proof: iat outside the accepted window: %w", sessiond.ErrClockSkew), false},
+		{"a challenge", fmt.Errorf("dpop: use_dpop_nonce: %w", sessiond.ErrChallenge), false},
+	} {
+		t.Run("check refusing with "+tc.name, func(t *testing.T) {
+			h := newHarness(t, sessiond.StrategyHybrid, withLimit)
+			phone, tablet := h.create(t, "erin", sessiond.CreateOptions{}), h.create(t, "erin", sessiond.CreateOptions{})
+			refuse := func(*sessiond.Session) error { return tc.err }
+			for i := range 2 * limit.Max {
+				_, err := h.m.RefreshChecked(ctx, phone.RefreshToken, sessiond.Client{}, refuse)
+				if limited := errors.Is(err, sessiond.ErrRateLimited); limited != (tc.counted && i >= limit.Max) || !limited && !errors.Is(err, tc.err) {
+					t.Fatalf("refused refresh #%d = %v; want %v, rate limited: %v", i+1, err, tc.err, tc.counted && i >= limit.Max)
+				}
+			}
+			// The tablet's refusals: its own reason, or 429 when the
+			// phone's counted.
+			_, err := h.m.RefreshChecked(ctx, tablet.RefreshToken, sessiond.Client{}, func(*sessiond.Session) error { return errBroken })
+			if errors.Is(err, sessiond.ErrRateLimited) != tc.counted {
+				t.Errorf("the tablet's refused refresh after the phone's = %v; want rate limited: %v", err, tc.counted)
+			}
+			if _, err := h.m.RefreshChecked(ctx, tablet.RefreshToken, sessiond.Client{}, func(*sessiond.Session) error { return nil }); err != nil {
+				t.Errorf("the tablet's good refresh = %v; want it to succeed", err)
+			}
+		})
+	}
 
 	t.Run("reuse still revokes over the limit", func(t *testing.T) {
 		h := newHarness(t, sessiond.StrategyHybrid, withLimit)

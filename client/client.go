@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"net/url"
@@ -113,6 +114,12 @@ type TokenResponse struct {
 	Session              Session
 	AccessToken          sessiond.Secret
 	AccessTokenExpiresAt time.Time
+	// ExpiresIn is the access token's lifetime from the server's answer
+	// (expires_in, whole seconds, rounded down; zero from a server before
+	// it). Where the clock may be wrong (a phone), count it from when the
+	// answer arrived: a time.Now() taken then, plus ExpiresIn, is compared
+	// on the monotonic clock, which setting the wall clock does not move.
+	ExpiresIn time.Duration
 	// RefreshToken is empty and RefreshTokenExpiresAt zero when the
 	// strategy has no refresh tokens (database).
 	RefreshToken          sessiond.Secret
@@ -139,6 +146,7 @@ type tokenWire struct {
 	Session               Session    `json:"session"`
 	AccessToken           string     `json:"access_token"`
 	AccessTokenExpiresAt  time.Time  `json:"access_token_expires_at"`
+	ExpiresIn             int64      `json:"expires_in"`
 	RefreshToken          *string    `json:"refresh_token"`
 	RefreshTokenExpiresAt *time.Time `json:"refresh_token_expires_at"`
 	TokenType             string     `json:"token_type"`
@@ -150,6 +158,7 @@ func (w *tokenWire) response() *TokenResponse {
 		Session:              w.Session,
 		AccessToken:          sessiond.Secret(w.AccessToken),
 		AccessTokenExpiresAt: w.AccessTokenExpiresAt,
+		ExpiresIn:            time.Duration(max(0, min(w.ExpiresIn, int64(math.MaxInt64/time.Second)))) * time.Second,
 		TokenType:            w.TokenType,
 	}
 	if w.RefreshToken != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -459,6 +460,10 @@ func TestClient_RealServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The server's time of the answer is at or after the login's.
+	if life := tr.AccessTokenExpiresAt.Sub(tr.Session.LastActiveAt); tr.ExpiresIn <= 0 || tr.ExpiresIn > life {
+		t.Errorf("ExpiresIn = %v; want more than 0 and at most the access lifetime %v", tr.ExpiresIn, life)
+	}
 	printed := fmt.Sprintf("%v %+v %#v", tr, tr, tr)
 	if strings.Contains(printed, string(tr.AccessToken)) {
 		t.Errorf("a printed TokenResponse shows the token: %s", printed)
@@ -572,5 +577,37 @@ func TestClient_IncidentOutlivesTimeout(t *testing.T) {
 	defer cancel()
 	if _, err := c.RevokeIncident(ctx, client.Incident{All: true, Reason: "test"}); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("RevokeIncident with a context that ends first = %v; want context.DeadlineExceeded", err)
+	}
+}
+
+// TestTokenResponse_ExpiresIn: expires_in, whole seconds, is ExpiresIn;
+// a server before the field (none), or a value no lifetime can be, gives
+// no lifetime the caller could trust beyond it.
+func TestTokenResponse_ExpiresIn(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name, body string
+		want       time.Duration
+	}{
+		{"five minutes", `{"expires_in":300}`, 5 * time.Minute},
+		{"none (an older server)", `{}`, 0},
+		{"negative", `{"expires_in":-5}`, 0},
+		{"past what a Duration holds", `{"expires_in":9223372036854775807}`, time.Duration(math.MaxInt64/time.Second) * time.Second},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			srv, _ := fakeServer(t, http.StatusOK, "application/json", c.body)
+			cl, err := client.New(srv.URL, "the-key", client.WithHTTPClient(srv.Client()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr, err := cl.Refresh(t.Context(), "rt", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tr.ExpiresIn != c.want {
+				t.Errorf("ExpiresIn of %s = %v; want %v", c.body, tr.ExpiresIn, c.want)
+			}
+		})
 	}
 }

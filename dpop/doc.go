@@ -4,6 +4,6 @@
 //
 // Every signature check goes through go-jose; this package only adds the
 // RFC 9449 rules around it: typ dpop+jwt, an asymmetric algorithm from an
-// allow-list, a public jwk in the header, htm, htu, iat, jti replay, ath and
-// server nonces.
+// allow-list, a public jwk in the header, the bound key (cnf.jkt), htm, htu,
+// ath, iat, server nonces and jti replay, checked in this order.
 package dpop

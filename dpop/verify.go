@@ -203,6 +203,12 @@ func (v *Verifier) check(ctx context.Context, proof string, req Request) (*Proof
 		return nil, invalid(ErrSignature, "no thumbprint")
 	}
 	jkt := base64.RawURLEncoding.EncodeToString(tp)
+	// The key before any claim, as a JWS is checked before what it says:
+	// a proof by another key than the bound one learns nothing of its
+	// claims (its iat above all: see ErrClockSkew below).
+	if req.JKT != "" && subtle.ConstantTimeCompare([]byte(req.JKT), []byte(jkt)) != 1 {
+		return nil, invalid(ErrKeyMismatch, "")
+	}
 
 	var c claims
 	dec := json.NewDecoder(bytes.NewReader(payload))
@@ -230,11 +236,6 @@ func (v *Verifier) check(ctx context.Context, proof string, req Request) (*Proof
 	if err != nil || math.IsNaN(iatf) || iatf < 0 || iatf > 1<<40 {
 		return nil, invalid(ErrMalformed, "iat missing or not a number")
 	}
-	iat := time.Unix(int64(iatf), 0)
-	now := v.clock.Now()
-	if iat.Before(now.Add(-v.maxAge)) || iat.After(now.Add(v.leeway)) {
-		return nil, invalid(ErrIssuedAt, "")
-	}
 	if req.AccessToken != "" {
 		sum := sha256.Sum256([]byte(req.AccessToken))
 		want := base64.RawURLEncoding.EncodeToString(sum[:])
@@ -242,8 +243,17 @@ func (v *Verifier) check(ctx context.Context, proof string, req Request) (*Proof
 			return nil, invalid(ErrAccessTokenHash, "")
 		}
 	}
-	if req.JKT != "" && subtle.ConstantTimeCompare([]byte(req.JKT), []byte(jkt)) != 1 {
-		return nil, invalid(ErrKeyMismatch, "")
+	// The time last of the proof's own checks: refused here, a proof by
+	// the bound key is right in everything but its time, the holder's
+	// clock (sessiond.ErrClockSkew: no failed refresh). Without a bound
+	// key to check, anyone's key could have made it: ErrIssuedAt alone.
+	iat := time.Unix(int64(iatf), 0)
+	now := v.clock.Now()
+	if iat.Before(now.Add(-v.maxAge)) || iat.After(now.Add(v.leeway)) {
+		if req.JKT != "" {
+			return nil, fmt.Errorf("%w: %w: %w", ErrInvalidProof, ErrIssuedAt, sessiond.ErrClockSkew)
+		}
+		return nil, invalid(ErrIssuedAt, "")
 	}
 	if v.nonces != nil {
 		if c.Nonce == nil || *c.Nonce == "" {

@@ -262,3 +262,78 @@ func TestSameURL(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifier_CheckOrder: a proof wrong in two ways is refused for the
+// one checked first: the signature, then the key the token or session is
+// bound to, then what the proof is for (htm, htu, ath), and its time last.
+// So only the holder of the bound key learns that its iat is out of the
+// window, and a proof refused for its time alone, by the bound key,
+// matches sessiond.ErrClockSkew (the key holder's clock, no failed
+// refresh), while one refused for its time with no bound key to check
+// does not.
+func TestVerifier_CheckOrder(t *testing.T) {
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	token := sessiond.Secret("access-token-value")
+	tp, _ := (&jose.JSONWebKey{Key: ec.Public()}).Thumbprint(0x5) // crypto.SHA256
+	jkt := base64.RawURLEncoding.EncodeToString(tp)
+	stale := t0.Add(-dpop.DefaultMaxAge - time.Minute).Unix()
+	ahead := t0.Add(time.Hour).Unix()
+	bound := dpop.Request{Method: "GET", URL: reqURL, JKT: jkt}
+	boundToken := dpop.Request{Method: "GET", URL: reqURL, JKT: jkt, AccessToken: token}
+	unbound := dpop.Request{Method: "GET", URL: reqURL}
+	proof := func(key any, claims map[string]any) func(*testing.T) string {
+		return func(t *testing.T) string { return sign(t, key, jose.ES256, nil, claims) }
+	}
+	tests := []struct {
+		name    string
+		proof   func(t *testing.T) string
+		req     dpop.Request
+		want    error
+		notWant []error
+	}{
+		{"signature broken, iat stale", func(t *testing.T) string {
+			p := strings.Split(sign(t, ec, jose.ES256, nil, with(baseClaims(), "iat", stale)), ".")
+			b, _ := json.Marshal(with(baseClaims(), "iat", stale-1))
+			return p[0] + "." + base64.RawURLEncoding.EncodeToString(b) + "." + p[2]
+		}, bound, dpop.ErrSignature, []error{dpop.ErrIssuedAt, sessiond.ErrClockSkew}},
+		{"another key than the bound one, iat stale", proof(other, with(baseClaims(), "iat", stale)), bound,
+			dpop.ErrKeyMismatch, []error{dpop.ErrIssuedAt, sessiond.ErrClockSkew}},
+		{"another key than the bound one, iat ahead", proof(other, with(baseClaims(), "iat", ahead)), bound,
+			dpop.ErrKeyMismatch, []error{dpop.ErrIssuedAt, sessiond.ErrClockSkew}},
+		{"another key than the bound one, htm wrong", proof(other, with(baseClaims(), "htm", "POST")), bound,
+			dpop.ErrKeyMismatch, []error{dpop.ErrMethod}},
+		{"bound key, htm wrong, iat stale", proof(ec, with(with(baseClaims(), "htm", "POST"), "iat", stale)), bound,
+			dpop.ErrMethod, []error{dpop.ErrIssuedAt, sessiond.ErrClockSkew}},
+		{"bound key, htu wrong, iat stale", proof(ec, with(with(baseClaims(), "htu", "https://api.example.com/other"), "iat", stale)), bound,
+			dpop.ErrURL, []error{dpop.ErrIssuedAt, sessiond.ErrClockSkew}},
+		{"bound key, ath wrong, iat stale", proof(ec, with(with(baseClaims(), "ath", dpop.ATH("another token")), "iat", stale)), boundToken,
+			dpop.ErrAccessTokenHash, []error{dpop.ErrIssuedAt, sessiond.ErrClockSkew}},
+		{"bound key, iat stale", proof(ec, with(with(baseClaims(), "ath", dpop.ATH(token)), "iat", stale)), boundToken,
+			sessiond.ErrClockSkew, []error{dpop.ErrKeyMismatch, dpop.ErrAccessTokenHash}},
+		{"bound key, iat ahead", proof(ec, with(baseClaims(), "iat", ahead)), bound,
+			sessiond.ErrClockSkew, nil},
+		{"no bound key, iat stale", proof(other, with(baseClaims(), "iat", stale)), unbound,
+			dpop.ErrIssuedAt, []error{sessiond.ErrClockSkew}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v, err := dpop.New(dpop.Options{Clock: &fakeClock{t: t0}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = v.Verify(context.Background(), tc.proof(t), tc.req)
+			if !errors.Is(err, dpop.ErrInvalidProof) || !errors.Is(err, tc.want) {
+				t.Fatalf("Verify err = %v; want %v", err, tc.want)
+			}
+			if errors.Is(tc.want, sessiond.ErrClockSkew) && !errors.Is(err, dpop.ErrIssuedAt) {
+				t.Errorf("Verify err = %v; want it to match ErrIssuedAt too", err)
+			}
+			for _, no := range tc.notWant {
+				if errors.Is(err, no) {
+					t.Errorf("Verify err = %v; want it not to match %v", err, no)
+				}
+			}
+		})
+	}
+}

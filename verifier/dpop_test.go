@@ -76,6 +76,9 @@ func TestVerifier_DPoP(t *testing.T) {
 		{"wrong ath", tok, []verifier.VerifyOption{verifier.WithDPoP(proof(t, p, "GET", apiURL, unbound, ""), "GET", apiURL)}, dpop.ErrAccessTokenHash},
 		{"no ath", tok, []verifier.VerifyOption{verifier.WithDPoP(proof(t, p, "GET", apiURL, "", ""), "GET", apiURL)}, dpop.ErrAccessTokenHash},
 		{"another key", tok, []verifier.VerifyOption{verifier.WithDPoP(proof(t, other, "GET", apiURL, tok, ""), "GET", apiURL)}, dpop.ErrKeyMismatch},
+		// The key before the time: only the key's holder learns its
+		// clock is off.
+		{"another key, stale iat", tok, []verifier.VerifyOption{verifier.WithDPoP(proof(t, past, "GET", apiURL, tok, ""), "GET", apiURL)}, dpop.ErrKeyMismatch},
 		{"replayed jti", tok, []verifier.VerifyOption{verifier.WithDPoP(replayed, "GET", apiURL)}, dpop.ErrReplayed},
 		{"unbound token with a proof", unbound, []verifier.VerifyOption{verifier.WithDPoP(proof(t, p, "GET", apiURL, unbound, ""), "GET", apiURL)}, verifier.ErrNotBound},
 	} {
@@ -84,10 +87,15 @@ func TestVerifier_DPoP(t *testing.T) {
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("Verify = %v; want %v", err, tc.want)
 			}
-			invalidProof := errors.Is(tc.want, dpop.ErrReplayed) || strings.HasPrefix(tc.name, "wrong") || tc.name == "stale iat" ||
-				tc.name == "another key" || tc.name == "no ath" || tc.name == "empty proof"
+			invalidProof := errors.Is(tc.want, dpop.ErrReplayed) || strings.HasPrefix(tc.name, "wrong") || strings.HasPrefix(tc.name, "stale iat") ||
+				strings.HasPrefix(tc.name, "another key") || tc.name == "no ath" || tc.name == "empty proof"
 			if errors.Is(err, dpop.ErrInvalidProof) != invalidProof {
 				t.Errorf("errors.Is(err, dpop.ErrInvalidProof) = %v; want %v", !invalidProof, invalidProof)
+			}
+			// The bound key's holder, refused for its clock alone.
+			if clock := tc.name == "stale iat"; errors.Is(err, sessiond.ErrClockSkew) != clock || errors.Is(err, dpop.ErrIssuedAt) != clock {
+				t.Errorf("err = %v; matches sessiond.ErrClockSkew %v, dpop.ErrIssuedAt %v; want %v", err,
+					errors.Is(err, sessiond.ErrClockSkew), errors.Is(err, dpop.ErrIssuedAt), clock)
 			}
 			if !invalidProof && !errors.Is(err, sessiond.ErrInvalidToken) {
 				t.Errorf("err = %v; want it to match sessiond.ErrInvalidToken", err)
@@ -164,13 +172,32 @@ func TestVerifier_DPoPMiddleware(t *testing.T) {
 	}
 	// The two refusals an honest client fixes itself are named, as in the
 	// API's problem detail (docs/bound-sessions.md): a phone's clock off,
-	// a request resent with its proof.
-	for _, tc := range []struct{ name, auth, proof, want string }{
-		{"stale iat", "DPoP " + pastBound, proof(t, past, "GET", apiURL, pastBound, ""), "iat"},
-		{"replayed jti", "DPoP " + tok, replayed, "new proof"},
+	// a request resent with its proof. Every other refused proof is told
+	// neither: a thief's proof by another key with a stale iat is refused
+	// for the key, and does not learn of the clock.
+	for _, tc := range []struct {
+		name, method, auth string
+		proofs             []string
+		want               string
+	}{
+		{"stale iat", "GET", "DPoP " + pastBound, []string{proof(t, past, "GET", apiURL, pastBound, "")}, "iat"},
+		{"replayed jti", "GET", "DPoP " + tok, []string{replayed}, "new proof"},
+		{"another key, stale iat", "GET", "DPoP " + tok, []string{proof(t, past, "GET", apiURL, tok, "")}, ""},
+		{"another key", "GET", "DPoP " + tok, []string{proof(t, other, "GET", apiURL, tok, "")}, ""},
+		{"wrong method", "POST", "DPoP " + tok, []string{good()}, ""},
+		{"wrong URL", "GET", "DPoP " + tok, []string{proof(t, p, "GET", "https://api.example.test/v1/users", tok, "")}, ""},
+		{"wrong ath", "GET", "DPoP " + tok, []string{proof(t, p, "GET", apiURL, unbound, "")}, ""},
+		{"garbage proof", "GET", "DPoP " + tok, []string{"eyJ.garbage.x"}, ""},
 	} {
-		if w := do("GET", tc.auth, tc.proof); w.Code != http.StatusUnauthorized || !strings.Contains(w.Body.String(), tc.want) {
-			t.Errorf("%s: %d %q; want 401 naming %q", tc.name, w.Code, w.Body, tc.want)
+		w := do(tc.method, tc.auth, tc.proofs...)
+		body := w.Body.String()
+		if w.Code != http.StatusUnauthorized || !strings.Contains(w.Header().Get("WWW-Authenticate"), `error="invalid_dpop_proof"`) {
+			t.Errorf("%s: %d %q; want 401 invalid_dpop_proof", tc.name, w.Code, w.Header().Get("WWW-Authenticate"))
+		}
+		for _, named := range []string{"iat", "new proof"} {
+			if strings.Contains(body, named) != (named == tc.want) {
+				t.Errorf("%s: body %q; naming %q: %v, want %v", tc.name, body, named, !(named == tc.want), named == tc.want)
+			}
 		}
 	}
 	if w := do("GET", ""); w.Code != 401 || len(w.Header().Values("WWW-Authenticate")) != 2 {

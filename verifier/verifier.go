@@ -387,9 +387,10 @@ func WithDPoP(proof, method, url string) VerifyOption {
 // its bound cookie, can tell the browser from a thief.
 //
 // A token bound to a key (cnf.jkt) verifies only WithDPoP and a proof by
-// that key for this request: htm, htu, iat, ath (the hash of token), the
-// key's thumbprint, an unused jti. Otherwise the error matches
-// ErrDPoPRequired, or dpop.ErrInvalidProof (answer invalid_dpop_proof),
+// that key for this request: the key's thumbprint, htm, htu, ath (the
+// hash of token), iat, an unused jti, in this order (a proof refused for
+// its iat alone also matches sessiond.ErrClockSkew). Otherwise the error
+// matches ErrDPoPRequired, or dpop.ErrInvalidProof (answer invalid_dpop_proof),
 // or dpop.ErrUseNonce when Options.DPoP.Nonces is set (answer
 // use_dpop_nonce with the nonce from Nonce). Tokens not bound to a key
 // verify as before, and refuse WithDPoP (ErrNotBound).

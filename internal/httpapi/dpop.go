@@ -18,8 +18,8 @@ import (
 //   - POST /v1/sessions binds the new session to a key: dpop_proof (with htm
 //     and htu of the client's token request) or dpop_jkt.
 //   - POST /v1/sessions/verify of a bound token requires dpop_proof, htm and
-//     htu: signature, htm/htu/iat, ath of the access token, the token's
-//     cnf.jkt, jti replay. Unbound tokens skip all of it.
+//     htu: signature, the token's cnf.jkt, htm/htu, ath of the access
+//     token, iat, jti replay (in this order). Unbound tokens skip all of it.
 //   - POST /v1/sessions/refresh of a bound session requires a proof by the
 //     same key; it is checked before the refresh token is rotated.
 //

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -57,5 +58,135 @@ func TestDPoP_RefreshWithWrongClock(t *testing.T) {
 	// A fresh proof, within reuse_interval: the retry of a lost answer.
 	if r := refresh(k.proof("POST", appTokenURL, "", "")); r.status != http.StatusOK {
 		t.Fatalf("refresh sent again with a fresh proof inside reuse_interval: %d %s; want 200", r.status, r.body)
+	}
+}
+
+// TestDPoP_WrongClockIsNoFailedRefresh: a proof refused for its iat alone,
+// made with the session's own key, is the key holder's clock, not a guess,
+// so it does not count against the subject's failed-refresh limit
+// (rate_limit.refresh_failures). Counted, a phone retrying with its clock
+// hours off soon had its own refusals answered 429 in place of the detail
+// naming the iat, and the user's other devices had theirs too (their good
+// refreshes still pass: a success is never refused). Every other refused
+// proof still counts, a thief's proof with a stale iat included: signed
+// by another key, it is refused for the key before its iat is looked at.
+func TestDPoP_WrongClockIsNoFailedRefresh(t *testing.T) {
+	const limit = 2
+	limited := func(o *sessiond.Options) {
+		o.RefreshFailures = sessiond.FailureLimit{Max: limit, Window: time.Hour}
+	}
+	type device struct {
+		key     *proofKey
+		refresh string
+	}
+	login := func(t *testing.T, e *env, subject string) *device {
+		t.Helper()
+		d := &device{key: newProofKey(t)}
+		d.key.at = e.clock.Now()
+		r := e.postJSON("/v1/sessions", jsonBody(t, map[string]any{"subject": subject,
+			"dpop_proof": d.key.proof("POST", appTokenURL, "", ""), "htm": "POST", "htu": appTokenURL}))
+		if r.status != http.StatusCreated {
+			t.Fatalf("create: %d %s", r.status, r.body)
+		}
+		var tr struct {
+			RefreshToken string `json:"refresh_token"`
+		}
+		if err := json.Unmarshal(r.body, &tr); err != nil {
+			t.Fatal(err)
+		}
+		d.refresh = tr.RefreshToken
+		return d
+	}
+	refresh := func(e *env, token, proof string) *response {
+		return e.postJSON("/v1/sessions/refresh", jsonBody(t, map[string]any{"refresh_token": token,
+			"dpop_proof": proof, "htm": "POST", "htu": appTokenURL}))
+	}
+	// rotate refreshes d with a good proof, and returns that proof.
+	rotate := func(t *testing.T, e *env, d *device) string {
+		t.Helper()
+		d.key.at = e.clock.Now()
+		proof := d.key.proof("POST", appTokenURL, "", "")
+		r := refresh(e, d.refresh, proof)
+		if r.status != http.StatusOK {
+			t.Fatalf("refresh with a good proof: %d %s; want 200", r.status, r.body)
+		}
+		var tr struct {
+			RefreshToken string `json:"refresh_token"`
+		}
+		if err := json.Unmarshal(r.body, &tr); err != nil {
+			t.Fatal(err)
+		}
+		d.refresh = tr.RefreshToken
+		return proof
+	}
+
+	t.Run("one device's clock, another device's refusals", func(t *testing.T) {
+		e := newEnvWith(t, sessiond.StrategyHybrid, limited, nil)
+		phone, tablet := login(t, e, "user"), login(t, e, "user")
+		for i := range 3 * limit {
+			phone.key.at = e.clock.Now().Add(-3 * time.Hour)
+			wantProblem(t, fmt.Sprintf("phone's refresh %d with its clock 3h behind", i+1),
+				refresh(e, phone.refresh, phone.key.proof("POST", appTokenURL, "", "")),
+				http.StatusUnauthorized, "invalid_dpop_proof", "iat")
+		}
+		// The tablet's HTTP library resends a request with its proof: the
+		// tablet is told why, not 429 for the phone's clock.
+		sent := rotate(t, e, tablet)
+		wantProblem(t, "tablet's resent proof after the phone's refusals", refresh(e, tablet.refresh, sent),
+			http.StatusUnauthorized, "invalid_dpop_proof", "new proof")
+		rotate(t, e, tablet)
+		phone.key.at = e.clock.Now()
+		rotate(t, e, phone)
+	})
+
+	for _, tc := range []struct {
+		name    string
+		proof   func(t *testing.T, e *env, d *device) string // a refused proof for d's refresh
+		counted bool
+	}{
+		{"own key, clock 3h behind", func(t *testing.T, e *env, d *device) string {
+			d.key.at = e.clock.Now().Add(-3 * time.Hour)
+			return d.key.proof("POST", appTokenURL, "", "")
+		}, false},
+		{"own key, clock 1h ahead", func(t *testing.T, e *env, d *device) string {
+			d.key.at = e.clock.Now().Add(time.Hour)
+			return d.key.proof("POST", appTokenURL, "", "")
+		}, false},
+		{"another key, clock 3h behind (a thief's)", func(t *testing.T, e *env, d *device) string {
+			k := newProofKey(t)
+			k.at = e.clock.Now().Add(-3 * time.Hour)
+			return k.proof("POST", appTokenURL, "", "")
+		}, true},
+		{"another key, clock right (a thief's)", func(t *testing.T, e *env, d *device) string {
+			k := newProofKey(t)
+			k.at = e.clock.Now()
+			return k.proof("POST", appTokenURL, "", "")
+		}, true},
+		{"own key, stale iat, signature broken", func(t *testing.T, e *env, d *device) string {
+			d.key.at = e.clock.Now().Add(-3 * time.Hour)
+			p := d.key.proof("POST", appTokenURL, "", "")
+			return p[:len(p)-8] + strings.Repeat("A", 8)
+		}, true},
+		{"own key, stale iat, another URL", func(t *testing.T, e *env, d *device) string {
+			d.key.at = e.clock.Now().Add(-3 * time.Hour)
+			return d.key.proof("POST", appAPIURL, "", "")
+		}, true},
+		{"own key, replayed", func(t *testing.T, e *env, d *device) string {
+			return rotate(t, e, d) // the proof of the refresh that just passed
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnvWith(t, sessiond.StrategyHybrid, limited, nil)
+			d := login(t, e, "user")
+			var last *response
+			for range limit + 1 {
+				last = refresh(e, d.refresh, tc.proof(t, e, d))
+			}
+			if tc.counted {
+				wantProblem(t, "refusal past the limit", last, http.StatusTooManyRequests, "too_many_requests", "")
+			} else {
+				wantProblem(t, "refusal past the limit", last, http.StatusUnauthorized, "invalid_dpop_proof", "iat")
+			}
+		})
 	}
 }

@@ -88,7 +88,7 @@ func (s *server) writeHandoff(w http.ResponseWriter, r *http.Request, h *handoff
 		}
 		return err
 	}
-	out.tokenJSON = tokenResponse(iss)
+	out.tokenJSON = tokenResponse(iss, s.clock.Now())
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
 	writeJSON(w, http.StatusCreated, "application/json", out)

@@ -176,7 +176,7 @@ func TestAPI_Tokens(t *testing.T) {
 		if err := json.Unmarshal(r.body, &tok); err != nil {
 			t.Fatal(err)
 		}
-		wantKeys(t, "token response", tok, "session", "access_token", "access_token_expires_at", "refresh_token", "refresh_token_expires_at", "token_type")
+		wantKeys(t, "token response", tok, "session", "access_token", "access_token_expires_at", "expires_in", "refresh_token", "refresh_token_expires_at", "token_type")
 		sess, _ := tok["session"].(map[string]any)
 		wantKeys(t, "session", sess, "id", "subject", "strategy", "created_at", "last_active_at", "idle_expires_at", "expires_at", "persistent", "client", "claims", "device_bound")
 		wantKeys(t, "session.client", sess["client"].(map[string]any), "ip", "user_agent")

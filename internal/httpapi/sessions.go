@@ -21,27 +21,33 @@ import (
 // tokenJSON is a token response. The tokens are strings here, converted
 // from sessiond.Secret on purpose: a Secret marshals as "REDACTED".
 type tokenJSON struct {
-	Session               apitype.Session `json:"session"`
-	AccessToken           string          `json:"access_token"`
-	AccessTokenExpiresAt  time.Time       `json:"access_token_expires_at"`
-	RefreshToken          *string         `json:"refresh_token"`            // null when the strategy has none
-	RefreshTokenExpiresAt *time.Time      `json:"refresh_token_expires_at"` // null with it
-	TokenType             string          `json:"token_type"`
+	Session              apitype.Session `json:"session"`
+	AccessToken          string          `json:"access_token"`
+	AccessTokenExpiresAt time.Time       `json:"access_token_expires_at"`
+	// ExpiresIn is AccessTokenExpiresAt as whole seconds from the answer
+	// on (RFC 6749 §5.1), rounded down: a device whose clock is off cannot
+	// compare an instant with its clock, but can count seconds.
+	ExpiresIn             int64      `json:"expires_in"`
+	RefreshToken          *string    `json:"refresh_token"`            // null when the strategy has none
+	RefreshTokenExpiresAt *time.Time `json:"refresh_token_expires_at"` // null with it
+	TokenType             string     `json:"token_type"`
 }
 
-// writeTokens answers with the tokens of iss, uncacheable (RFC 6749 §5.1).
-func writeTokens(w http.ResponseWriter, status int, iss *sessiond.Issued) {
-	out := tokenResponse(iss)
+// writeTokens answers with the tokens of iss, uncacheable (RFC 6749 §5.1);
+// now is the server's time of the answer.
+func writeTokens(w http.ResponseWriter, status int, iss *sessiond.Issued, now time.Time) {
+	out := tokenResponse(iss, now)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
 	writeJSON(w, status, "application/json", out)
 }
 
-func tokenResponse(iss *sessiond.Issued) tokenJSON {
+func tokenResponse(iss *sessiond.Issued, now time.Time) tokenJSON {
 	out := tokenJSON{
 		Session:              apitype.SessionOf(&iss.Session),
 		AccessToken:          string(iss.AccessToken),
 		AccessTokenExpiresAt: iss.AccessExpiresAt.UTC(),
+		ExpiresIn:            max(0, int64(iss.AccessExpiresAt.Sub(now)/time.Second)),
 		TokenType:            iss.TokenType(),
 	}
 	if iss.RefreshToken != "" {
@@ -93,7 +99,7 @@ func (s *server) createSession(w http.ResponseWriter, r *http.Request) error {
 	if handoffWanted(&req.handoffRequest) {
 		return s.writeHandoff(w, r, &req.handoffRequest, iss)
 	}
-	writeTokens(w, http.StatusCreated, iss)
+	writeTokens(w, http.StatusCreated, iss, s.clock.Now())
 	return nil
 }
 
@@ -182,7 +188,7 @@ func (s *server) refreshSession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeTokens(w, http.StatusOK, iss)
+	writeTokens(w, http.StatusOK, iss, s.clock.Now())
 	return nil
 }
 
@@ -206,7 +212,7 @@ func (s *server) rotateSession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeTokens(w, http.StatusOK, iss)
+	writeTokens(w, http.StatusOK, iss, s.clock.Now())
 	return nil
 }
 

@@ -33,10 +33,29 @@ test("verifies, then rejects a revoked session", { skip }, async () => {
 
 test("a token bound to a DPoP key is refused (no proof checks here)", { skip }, async () => {
   const v = await createVerifier({ url, apiKey, issuer, audience, logger: quiet });
+  const mw = v.middleware();
+  const app = http.createServer((req, res) => mw(req, res, () => res.end("passed")));
+  await new Promise((r) => app.listen(0, "127.0.0.1", r));
+  const base = `http://127.0.0.1:${app.address().port}`;
   try {
     const s = await api("POST", "/v1/sessions", { subject: "dora", dpop_jkt: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I" });
-    assert.equal(await code(v.verify(s.access_token)), "invalid_token");
+    assert.equal(s.token_type, "DPoP");
+    // The refusal says why (docs/verifier.md): the key binding, not a bad
+    // token, so an operator reading it knows to use the Go verifier.
+    await assert.rejects(v.verify(s.access_token), (e) => e.code === "invalid_token" && /DPoP/.test(e.message));
+    // The middleware lets it through neither as Bearer nor as DPoP (with
+    // any proof: none is checked), and never as the bearer token it is not.
+    for (const headers of [
+      { Authorization: `Bearer ${s.access_token}` },
+      { Authorization: `DPoP ${s.access_token}`, DPoP: "eyJ.any.proof" },
+    ]) {
+      const res = await fetch(base, { headers });
+      assert.equal(res.status, 401, headers.Authorization.split(" ")[0]);
+      assert.match(res.headers.get("www-authenticate"), /^Bearer realm="api"/);
+      assert.notEqual(await res.text(), "passed");
+    }
   } finally {
+    app.close();
     await v.close();
   }
 });
