@@ -22,19 +22,22 @@ var (
 )
 
 // concurrentEvents returns subject's concurrent-login events once every
-// login made so far has been checked: the checks are judged in login
-// order, so when a later login of another subject has its event, every
-// earlier check is done. The barrier subject is new at each call: waiting
-// for any one more event instead, a call could take a previous call's
-// barrier event, still on its way, for its own and return before the
-// checks it waits for are done.
-func concurrentEvents(t *testing.T, h *harness, subject string) []sessiond.Event {
+// login made so far through m, a node of h (h.m, or one of h.node), has
+// been checked: m's checks are judged in login order, so when a later
+// login of another subject through m has its event, every earlier check
+// is done. The barrier subject is new at each call: waiting for any one
+// more event instead, a call could take a previous call's barrier event,
+// still on its way, for its own and return before the checks it waits
+// for are done.
+func concurrentEvents(t *testing.T, h *harness, m *sessiond.Manager, subject string) []sessiond.Event {
 	t.Helper()
 	barrier := "barrier-" + rand.Text()
-	h.clock.Advance(time.Millisecond)
-	h.create(t, barrier, sessiond.CreateOptions{})
-	h.clock.Advance(time.Millisecond)
-	h.create(t, barrier, sessiond.CreateOptions{})
+	for range 2 {
+		h.clock.Advance(time.Millisecond)
+		if _, err := m.Create(context.Background(), barrier, sessiond.CreateOptions{Client: desktop}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ctx, cancel := testenv.BeforeDeadline(t) // the checks take as long as the machine is slow
 	defer cancel()
 	isBarrier := func(e sessiond.Event) bool { return e.Subject == barrier }
@@ -103,7 +106,7 @@ func TestManager_ConcurrentLogin(t *testing.T) {
 				}
 				h.clock.Advance(time.Millisecond)
 				iss := h.create(t, "ann", sessiond.CreateOptions{Client: tt.client})
-				got := concurrentEvents(t, h, "ann")
+				got := concurrentEvents(t, h, h.m, "ann")
 				if !tt.want {
 					if len(got) != 0 {
 						t.Fatalf("events %+v, want none", got)
@@ -136,12 +139,12 @@ func TestManager_ConcurrentLoginThrottled(t *testing.T) {
 		h.clock.Advance(time.Millisecond)
 		h.create(t, "ann", sessiond.CreateOptions{Client: desktop})
 	}
-	if got := concurrentEvents(t, h, "ann"); len(got) != 1 {
+	if got := concurrentEvents(t, h, h.m, "ann"); len(got) != 1 {
 		t.Fatalf("%d events after three logins in a minute, want 1", len(got))
 	}
 	h.clock.Advance(time.Minute)
 	h.create(t, "ann", sessiond.CreateOptions{Client: phone})
-	got := concurrentEvents(t, h, "ann")
+	got := concurrentEvents(t, h, h.m, "ann")
 	if len(got) != 2 {
 		t.Fatalf("%d events a minute later, want 2", len(got))
 	}
@@ -168,10 +171,11 @@ type heldRead struct {
 	release  chan error
 }
 
-// heldNode returns a node of h on a heldReads store.
-func heldNode(t *testing.T, h *harness) (heldReads, *sessiond.Manager) {
+// heldNode returns a node of h on a heldReads store, its events recorded
+// by events.
+func heldNode(t *testing.T, h *harness, events sessiond.EventSink) (heldReads, *sessiond.Manager) {
 	st := heldReads{Store: memstore.New(), arrived: make(chan heldRead, 4096), inFlight: new(atomic.Int32), stop: make(chan struct{})}
-	m := h.node(t, st, func(o *sessiond.Options) { o.Events = h.events })
+	m := h.node(t, st, func(o *sessiond.Options) { o.Events = events })
 	// Registered after the node's Close, so run before it: Close waits
 	// for the reads.
 	t.Cleanup(func() { close(st.stop) })
@@ -222,14 +226,18 @@ func (h heldReads) next(t *testing.T, n int) []heldRead {
 	return out
 }
 
-// releaseAll answers every read from now on, until the test ends.
-func (h heldReads) releaseAll(t *testing.T) {
+// releaseAll answers every read from now on, until the test ends; seen,
+// when not nil, is shown each read before its answer.
+func (h heldReads) releaseAll(t *testing.T, seen func(heldRead)) {
 	done := make(chan struct{})
 	t.Cleanup(func() { close(done) })
 	go func() {
 		for {
 			select {
 			case r := <-h.arrived:
+				if seen != nil {
+					seen(r)
+				}
 				r.release <- nil
 			case <-done:
 				return
@@ -244,7 +252,7 @@ func (h heldReads) releaseAll(t *testing.T) {
 // order.
 func TestManager_ConcurrentLoginFarStore(t *testing.T) {
 	h := newHarness(t, sessiond.StrategyHybrid, nil)
-	st, m := heldNode(t, h)
+	st, m := heldNode(t, h, h.events)
 	n := sessiond.ConcurrentInFlight
 	subjects := make([]string, n)
 	for i := range subjects {
@@ -294,7 +302,7 @@ func TestManager_ConcurrentLoginFarStore(t *testing.T) {
 // checks it cannot answer wait in the queue and past it are skipped.
 func TestManager_ConcurrentLoginFailingStore(t *testing.T) {
 	h := newHarness(t, sessiond.StrategyHybrid, nil)
-	st, m := heldNode(t, h)
+	st, m := heldNode(t, h, h.events)
 	n := sessiond.ConcurrentInFlight
 	for i := range 2 * n {
 		h.clock.Advance(time.Millisecond)
@@ -318,7 +326,7 @@ func TestManager_ConcurrentLoginFailingStore(t *testing.T) {
 // answer: one read at a time is for a failing store, not for good.
 func TestManager_ConcurrentLoginStoreRecovers(t *testing.T) {
 	h := newHarness(t, sessiond.StrategyHybrid, nil)
-	st, m := heldNode(t, h)
+	st, m := heldNode(t, h, h.events)
 	n := sessiond.ConcurrentInFlight
 	for i := range 2*n + 1 {
 		h.clock.Advance(time.Millisecond)
@@ -362,7 +370,7 @@ func TestManager_ConcurrentLoginSkipped(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, sessiond.StrategyHybrid, nil)
-			st, m := heldNode(t, h)
+			st, m := heldNode(t, h, h.events)
 			login := func(subject string) {
 				if _, err := m.Create(context.Background(), subject, sessiond.CreateOptions{Client: desktop}); err != nil {
 					t.Fatalf("login of %s: %v", subject, err)
@@ -387,7 +395,7 @@ func TestManager_ConcurrentLoginSkipped(t *testing.T) {
 			for _, r := range held {
 				r.release <- nil
 			}
-			st.releaseAll(t)
+			st.releaseAll(t, nil)
 			ctx, cancel := testenv.BeforeDeadline(t)
 			defer cancel()
 			got, err := h.events.Await(ctx, sessiond.EventConcurrentLogin, 1)
@@ -399,39 +407,6 @@ func TestManager_ConcurrentLoginSkipped(t *testing.T) {
 			}
 		})
 	}
-}
-
-// nodeConcurrentEvents is concurrentEvents for a node m of h: its barrier
-// logins go through m, whose checks are the ones waited for.
-func nodeConcurrentEvents(t *testing.T, h *harness, m *sessiond.Manager, subject string) []sessiond.Event {
-	t.Helper()
-	barrier := "barrier-" + rand.Text()
-	for range 2 {
-		h.clock.Advance(time.Millisecond)
-		if _, err := m.Create(context.Background(), barrier, sessiond.CreateOptions{Client: desktop}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ctx, cancel := testenv.BeforeDeadline(t)
-	defer cancel()
-	isBarrier := func(e sessiond.Event) bool { return e.Subject == barrier }
-	for n := 1; ; {
-		got, err := h.events.Await(ctx, sessiond.EventConcurrentLogin, n)
-		if err != nil {
-			t.Fatalf("the barrier login's check: %v", err)
-		}
-		if slices.ContainsFunc(got, isBarrier) {
-			break
-		}
-		n = len(got) + 1
-	}
-	var out []sessiond.Event
-	for _, e := range h.events.OfType(sessiond.EventConcurrentLogin) {
-		if e.Subject == subject {
-			out = append(out, e)
-		}
-	}
-	return out
 }
 
 // A check whose login is older than ConcurrentStale when its turn comes is
@@ -450,7 +425,7 @@ func TestManager_ConcurrentLoginStale(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, sessiond.StrategyHybrid, nil)
-			st, m := heldNode(t, h)
+			st, m := heldNode(t, h, h.events)
 			login := func(subject string) {
 				h.clock.Advance(time.Millisecond)
 				if _, err := m.Create(context.Background(), subject, sessiond.CreateOptions{Client: desktop}); err != nil {
@@ -471,25 +446,15 @@ func TestManager_ConcurrentLoginStale(t *testing.T) {
 			}
 			h.clock.Advance(sessiond.ConcurrentStale + time.Second)
 			var read atomic.Int32 // ann's reads answered from now on
-			done := make(chan struct{})
-			t.Cleanup(func() { close(done) })
-			go func() {
-				for {
-					select {
-					case r := <-st.arrived:
-						if r.subject == "ann" {
-							read.Add(1)
-						}
-						r.release <- nil
-					case <-done:
-						return
-					}
+			st.releaseAll(t, func(r heldRead) {
+				if r.subject == "ann" {
+					read.Add(1)
 				}
-			}()
+			})
 			for _, r := range held {
 				r.release <- nil
 			}
-			if got := nodeConcurrentEvents(t, h, m, "ann"); len(got) != 0 {
+			if got := concurrentEvents(t, h, m, "ann"); len(got) != 0 {
 				t.Errorf("events %+v for logins %v old, want none", got, sessiond.ConcurrentStale+time.Second)
 			}
 			want := int64(2)
@@ -561,44 +526,58 @@ func (l judgedLog) Handle(_ context.Context, r slog.Record) error {
 func (l judgedLog) WithAttrs([]slog.Attr) slog.Handler { return l }
 func (l judgedLog) WithGroup(string) slog.Handler      { return l }
 
-// While a record is in progress the checker goes on judging: the events
-// judged meanwhile are recorded together, in login order, in one call of
-// a sink that can (one store write for the run, not one each).
-func TestManager_ConcurrentLoginBatched(t *testing.T) {
-	sink := &batchSink{first: make(chan struct{}), arrived: make(chan struct{}), calls: make(chan []sessiond.Event, 64)}
+// holdFirstRecord is the set-up of the tests of runs: a hybrid harness
+// whose events go to sink and whose log reports each concurrent-login
+// event as it is judged (on judged, by subject). user0 logs in twice;
+// once sink's first concurrent-login record has arrived (closing arrived)
+// and is held (until first is closed), user1…user5, the subjects
+// returned, log in twice each. release closes first; it runs at the
+// test's end too, before the Manager's Close, which waits for the record
+// in progress.
+func holdFirstRecord(t *testing.T, sink sessiond.EventSink, first, arrived chan struct{}) (h *harness, judged <-chan string, subjects []string, release func()) {
+	t.Helper()
 	log := judgedLog{judged: make(chan string, 64)}
-	h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) {
+	h = newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) {
 		o.Events = sink
 		o.Logger = slog.New(log)
 	})
-	// Registered after the Manager's Close, so run before it: Close waits
-	// for the record in progress.
-	release := sync.OnceFunc(func() { close(sink.first) })
+	release = sync.OnceFunc(func() { close(first) })
 	t.Cleanup(release)
 	login := func(subject string) {
 		h.clock.Advance(time.Millisecond)
 		h.create(t, subject, sessiond.CreateOptions{Client: desktop})
 	}
-	wait := func(what string, c <-chan struct{}) {
-		t.Helper()
-		select {
-		case <-c:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("%s did not happen", what)
-		}
-	}
 	login("user0")
 	login("user0")
-	wait("the first record", sink.arrived)
-	subjects := []string{"user1", "user2", "user3", "user4", "user5"}
+	waitFor(t, "the first record", arrived)
+	subjects = []string{"user1", "user2", "user3", "user4", "user5"}
 	for _, sub := range subjects {
 		login(sub)
 		login(sub)
 	}
+	return h, log.judged, subjects, release
+}
+
+// waitFor fails the test unless c yields (or is closed) within ten seconds.
+func waitFor(t *testing.T, what string, c <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-c:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s did not happen", what)
+	}
+}
+
+// While a record is in progress the checker goes on judging: the events
+// judged meanwhile are recorded together, in login order, in one call of
+// a sink that can (one store write for the run, not one each).
+func TestManager_ConcurrentLoginBatched(t *testing.T) {
+	sink := &batchSink{first: make(chan struct{}), arrived: make(chan struct{}), calls: make(chan []sessiond.Event, 64)}
+	_, judged, subjects, release := holdFirstRecord(t, sink, sink.first, sink.arrived)
 	// user0's event, then the others judged while its record waits.
 	for _, want := range append([]string{"user0"}, subjects...) {
 		select {
-		case got := <-log.judged:
+		case got := <-judged:
 			if got != want {
 				t.Fatalf("judged %s, want %s", got, want)
 			}
@@ -643,9 +622,7 @@ func TestManager_ConcurrentLoginRunIDsInOrder(t *testing.T) {
 	sink := &batchSink{first: make(chan struct{}), arrived: make(chan struct{}), calls: make(chan []sessiond.Event, 64)}
 	close(sink.first)
 	h := newHarness(t, sessiond.StrategyHybrid, nil)
-	st := heldReads{Store: memstore.New(), arrived: make(chan heldRead, 4096), inFlight: new(atomic.Int32), stop: make(chan struct{})}
-	m := h.node(t, st, func(o *sessiond.Options) { o.Events = sink })
-	t.Cleanup(func() { close(st.stop) })
+	st, m := heldNode(t, h, sink)
 	var subjects []string
 	for i := range 8 {
 		sub := fmt.Sprintf("user%d", i)
@@ -658,18 +635,7 @@ func TestManager_ConcurrentLoginRunIDsInOrder(t *testing.T) {
 		}
 	}
 	// The clock stands still from here: every check is judged at one time.
-	done := make(chan struct{})
-	t.Cleanup(func() { close(done) })
-	go func() {
-		for {
-			select {
-			case r := <-st.arrived:
-				r.release <- nil
-			case <-done:
-				return
-			}
-		}
-	}()
+	st.releaseAll(t, nil)
 	var got []sessiond.Event
 	for len(got) < len(subjects) {
 		select {
@@ -721,42 +687,16 @@ func (s *closeSink) Record(ctx context.Context, e sessiond.Event) error {
 // event at a time, before runs, held Close for one write at most.
 func TestManager_ConcurrentLoginRunEndsAtClose(t *testing.T) {
 	sink := &closeSink{first: make(chan struct{}), arrived: make(chan struct{}), entered: make(chan struct{}, 64)}
-	log := judgedLog{judged: make(chan string, 64)}
-	h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) {
-		o.Events = sink
-		o.Logger = slog.New(log)
-	})
-	release := sync.OnceFunc(func() { close(sink.first) })
-	t.Cleanup(release)
-	login := func(subject string) {
-		h.clock.Advance(time.Millisecond)
-		h.create(t, subject, sessiond.CreateOptions{Client: desktop})
-	}
-	wait := func(what string, c <-chan struct{}) {
-		t.Helper()
-		select {
-		case <-c:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("%s did not happen", what)
-		}
-	}
-	login("user0")
-	login("user0")
-	wait("the first record", sink.arrived)
-	subjects := []string{"user1", "user2", "user3", "user4", "user5"}
-	for _, sub := range subjects {
-		login(sub)
-		login(sub)
-	}
+	h, judged, subjects, release := holdFirstRecord(t, sink, sink.first, sink.arrived)
 	for range 1 + len(subjects) {
 		select {
-		case <-log.judged:
+		case <-judged:
 		case <-time.After(10 * time.Second):
 			t.Fatal("events not judged while a record was in progress")
 		}
 	}
 	release()
-	wait("the run's first record", sink.entered)
+	waitFor(t, "the run's first record", sink.entered)
 	if err := h.m.Close(); err != nil {
 		t.Fatal(err)
 	}

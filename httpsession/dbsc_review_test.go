@@ -112,28 +112,7 @@ func TestDBSC_BoundCookieWithDomain(t *testing.T) {
 		CookieName: "__Secure-sid", Domain: "example.com",
 		DBSC: httpsession.DBSCOptions{Policy: httpsession.DBSCOptional}}})
 	// Drive the handlers directly: the test jar would not keep Domain=example.com cookies for 127.0.0.1.
-	rec := httptest.NewRecorder()
-	iss, err := e.s.Login(rec, httptest.NewRequest(http.MethodPost, "https://example.com/login", nil), "alice", sessiond.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	regs, err := dbscclient.ParseRegistration(rec.Result().Header)
-	if err != nil || len(regs) != 1 {
-		t.Fatalf("registration offer: %v %v", regs, err)
-	}
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	proof, err := dbscclient.Sign(key, "ES256", regs[0].Challenge, true, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := httptest.NewRequest(http.MethodPost, "https://example.com"+regs[0].Path, nil)
-	req.Header.Set("Cookie", "__Secure-sid="+string(iss.AccessToken))
-	req.Header.Set("Secure-Session-Response", proof)
-	rec = httptest.NewRecorder()
-	e.s.DBSCHandler().ServeHTTP(rec, req)
-	if rec.Code != http.StatusOK {
-		t.Fatalf("registration = %d %s", rec.Code, rec.Body)
-	}
+	rec := registerDirect(t, e, "https://example.com", "__Secure-sid")
 	bound := false
 	for _, line := range rec.Result().Header.Values("Set-Cookie") {
 		c, err := http.ParseSetCookie(line)
@@ -170,28 +149,7 @@ func TestDBSC_BoundCookieInsecureDev(t *testing.T) {
 			if got := e.s.BoundCookieName(); got != tc.want {
 				t.Errorf("BoundCookieName() = %q; want %q", got, tc.want)
 			}
-			rec := httptest.NewRecorder()
-			iss, err := e.s.Login(rec, httptest.NewRequest(http.MethodPost, "http://127.0.0.1/login", nil), "alice", sessiond.CreateOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			regs, err := dbscclient.ParseRegistration(rec.Result().Header)
-			if err != nil || len(regs) != 1 {
-				t.Fatalf("registration offer: %v %v", regs, err)
-			}
-			key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-			proof, err := dbscclient.Sign(key, "ES256", regs[0].Challenge, true, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1"+regs[0].Path, nil)
-			req.Header.Set("Cookie", "sessiond="+string(iss.AccessToken))
-			req.Header.Set("Secure-Session-Response", proof)
-			rec = httptest.NewRecorder()
-			e.s.DBSCHandler().ServeHTTP(rec, req)
-			if rec.Code != http.StatusOK {
-				t.Fatalf("registration = %d %s", rec.Code, rec.Body)
-			}
+			rec := registerDirect(t, e, "http://127.0.0.1", "sessiond")
 			bound := false
 			for _, line := range rec.Result().Header.Values("Set-Cookie") {
 				c, err := http.ParseSetCookie(line)
@@ -220,6 +178,42 @@ func TestDBSC_BoundCookieInsecureDev(t *testing.T) {
 			}
 		})
 	}
+}
+
+// registerDirect logs alice in at origin through e.s.Login and answers
+// the registration offer with a fresh P-256 key, calling the handlers
+// directly rather than through a browser's cookie jar, so that the
+// Set-Cookie lines reach the test exactly as written. The session cookie
+// is sent under cookieName. It fails the test unless registration
+// answers 200, and returns that answer.
+func registerDirect(t *testing.T, e *env, origin, cookieName string) *httptest.ResponseRecorder {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	iss, err := e.s.Login(rec, httptest.NewRequest(http.MethodPost, origin+"/login", nil), "alice", sessiond.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	regs, err := dbscclient.ParseRegistration(rec.Result().Header)
+	if err != nil || len(regs) != 1 {
+		t.Fatalf("registration offer: %v %v", regs, err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proof, err := dbscclient.Sign(key, "ES256", regs[0].Challenge, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodPost, origin+regs[0].Path, nil)
+	req.Header.Set("Cookie", cookieName+"="+string(iss.AccessToken))
+	req.Header.Set("Secure-Session-Response", proof)
+	rec = httptest.NewRecorder()
+	e.s.DBSCHandler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("registration = %d %s", rec.Code, rec.Body)
+	}
+	return rec
 }
 
 func hasFold(s, prefix string) bool {

@@ -145,6 +145,31 @@ func untilTrue(ctx context.Context, t *testing.T, dsn, query string, pid int, ap
 	}
 }
 
+// releaseStart is the end of a start held up by a blocker: the start
+// (started) must still wait; once release lets it go (released says how,
+// for the messages) it must return nil, leaving schema migrated: every
+// migration recorded and events_no_subject valid.
+func releaseStart(t *testing.T, dsn, schema string, started <-chan error, released string, release func(context.Context) error) {
+	t.Helper()
+	select {
+	case err := <-started:
+		t.Fatalf("the start ended (%v) before %s; want it to wait", err, released)
+	default:
+	}
+	if err := release(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-started; err != nil {
+		t.Fatalf("start once %s = %v; want nil", released, err)
+	}
+	if _, valid, err := indexValid(t.Context(), dsn, schema); err != nil || !valid {
+		t.Errorf("events_no_subject valid = %v (%v); want true", valid, err)
+	}
+	if got, want := migrationCount(t, dsn, schema), migrationFiles(t); got != want {
+		t.Errorf("schema_migrations has %d rows; want %d", got, want)
+	}
+}
+
 // waitForBuild returns the pid of the connection named app (ownBuild)
 // whose statement waits for the transaction of pid, once there is one:
 // in these tests only the build of events_no_subject (pg_stat_activity's
@@ -216,23 +241,7 @@ func TestNew_MigrationBuildsIndexConcurrently(t *testing.T) {
 	if err := exec(loginCtx, dsn, insertEvent(schema), "login"); err != nil {
 		t.Fatalf("appending a login's event while 0012 builds = %v; want it done before the build ends", err)
 	}
-	select {
-	case err := <-started:
-		t.Fatalf("the start ended (%v) while a serving transaction held up the build", err)
-	default:
-	}
-	if err := blocker.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-started; err != nil {
-		t.Fatalf("start once the blocker committed = %v; want nil", err)
-	}
-	if _, valid, err := indexValid(ctx, dsn, schema); err != nil || !valid {
-		t.Errorf("events_no_subject valid = %v (%v); want true", valid, err)
-	}
-	if got, want := migrationCount(t, dsn, schema), migrationFiles(t); got != want {
-		t.Errorf("schema_migrations has %d rows; want %d", got, want)
-	}
+	releaseStart(t, dsn, schema, started, "the serving transaction committed", blocker.Commit)
 }
 
 // TestNew_MigrationInvalidIndexRebuilt: a concurrent build that ends
@@ -445,15 +454,7 @@ func TestNew_MigrationConcurrentIndexIgnoresStatementTimeout(t *testing.T) {
 	// The build outlives the DSN's statement_timeout ten times over, on
 	// the server's clock, while the blocker holds it up.
 	untilTrue(startCtx, t, dsn, outlivedQuery, pid, app, started, "a serving transaction held up the build")
-	if err := blocker.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-started; err != nil {
-		t.Fatalf("start once the blocker committed = %v; want nil", err)
-	}
-	if _, valid, err := indexValid(ctx, dsn, schema); err != nil || !valid {
-		t.Errorf("events_no_subject valid = %v (%v); want true", valid, err)
-	}
+	releaseStart(t, dsn, schema, started, "the serving transaction committed", blocker.Commit)
 }
 
 // TestNew_MigrationCancelledStartCancelsBuild: a start cancelled while
@@ -512,15 +513,15 @@ func TestNew_MigrationTransactionIgnoresStatementTimeout(t *testing.T) {
 		name string
 		// block holds up the migrations of schema until release; pid is
 		// its connection's.
-		block func(t *testing.T, schema string) (pid int, release func() error)
+		block func(t *testing.T, schema string) (pid int, release func(context.Context) error)
 	}{
-		{"AnotherNodeMigrates", func(t *testing.T, schema string) (int, func() error) {
+		{"AnotherNodeMigrates", func(t *testing.T, schema string) (int, func(context.Context) error) {
 			tx, pid := holdMigrationLock(t, dsn, schema)
-			return pid, func() error { return tx.Commit(t.Context()) }
+			return pid, tx.Commit
 		}},
-		{"TableLocked", func(t *testing.T, schema string) (int, func() error) {
+		{"TableLocked", func(t *testing.T, schema string) (int, func(context.Context) error) {
 			conn, tx := blockMigration(t, dsn, schema)
-			return int(conn.PgConn().PID()), func() error { return tx.Commit(t.Context()) }
+			return int(conn.PgConn().PID()), tx.Commit
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -538,15 +539,7 @@ func TestNew_MigrationTransactionIgnoresStatementTimeout(t *testing.T) {
 			// ten times over, on the server's clock, waiting for the
 			// blocker.
 			untilTrue(startCtx, t, dsn, outlivedQuery, pid, app, started, "the blocker held up its migrations")
-			if err := release(); err != nil {
-				t.Fatal(err)
-			}
-			if err := <-started; err != nil {
-				t.Fatalf("start once the blocker committed = %v; want nil", err)
-			}
-			if got, want := migrationCount(t, dsn, schema), migrationFiles(t); got != want {
-				t.Errorf("schema_migrations has %d rows; want %d", got, want)
-			}
+			releaseStart(t, dsn, schema, started, "the blocker committed", release)
 		})
 	}
 }

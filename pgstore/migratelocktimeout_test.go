@@ -33,13 +33,5 @@ func TestNew_MigrationWaitIgnoresDSNLockTimeout(t *testing.T) {
 	untilTrue(startCtx, t, dsn, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
 		WHERE application_name = $2 AND $1 = ANY (pg_blocking_pids(pid))
 		AND now() - query_start > interval '5 s')`, pid, app, started, "another node held the migration lock")
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-started; err != nil {
-		t.Fatalf("start once the other node's migrations ended = %v; want nil", err)
-	}
-	if got, want := migrationCount(t, dsn, schema), migrationFiles(t); got != want {
-		t.Errorf("schema_migrations has %d rows; want %d", got, want)
-	}
+	releaseStart(t, dsn, schema, started, "the other node's migrations ended", tx.Commit)
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/sessiond/sessiond/dpop"
+	"github.com/sessiond/sessiond/internal/dpopadvice"
 )
 
 type claimsKey struct{}
@@ -90,16 +91,11 @@ func (v *Verifier) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-// invalidProofText names the two refusals an honest client fixes itself,
-// as sessiond's API does in its problem detail: an iat out of the window
-// (the device's clock is off; this answer's Date header gives the time)
-// and a proof sent twice. Neither tells a forger more than RFC 9449 does.
+// invalidProofText names the refusals an honest client fixes itself in
+// the words of sessiond's API problem detail (dpopadvice), the others not.
 func invalidProofText(err error) string {
-	switch {
-	case errors.Is(err, dpop.ErrIssuedAt):
-		return "the DPoP proof's iat is outside the accepted window: the client's clock is off; make the proof with the server's time (the Date header of this answer)"
-	case errors.Is(err, dpop.ErrReplayed):
-		return "the DPoP proof was used before: make a new proof for each request, a retry included"
+	if advice := dpopadvice.For(err); advice != "" {
+		return advice
 	}
 	return "the DPoP proof is not valid"
 }

@@ -47,10 +47,27 @@ func TestConsole_ClientGoneIsNoError(t *testing.T) {
 	})
 	c := f.signedIn()
 	armed.Store(true)
+	leaveMidCall(t, f, c, entered, func(ctx context.Context) *http.Request {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, f.srv.URL+"/console/events", nil)
+		req.Header.Set("Accept", "text/html")
+		return req
+	})
+	for _, line := range leftLines(t, &logs, "console: query events") {
+		if !strings.Contains(line, `"level":"INFO"`) {
+			t.Errorf("a page whose browser left logged %s; want it at INFO", line)
+		}
+	}
+}
+
+// leaveMidCall sends the request newReq makes with the context given, from
+// the signed-in browser c, and leaves (cancels it) once entered says its
+// handler is in its store call; then it shuts the console down, which
+// waits for the handler, and so for its log line.
+func leaveMidCall(t *testing.T, f *fixture, c *http.Client, entered <-chan struct{}, newReq func(context.Context) *http.Request) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, f.srv.URL+"/console/events", nil)
-	req.Header.Set("Accept", "text/html")
+	req := newReq(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -58,29 +75,32 @@ func TestConsole_ClientGoneIsNoError(t *testing.T) {
 			resp.Body.Close()
 		}
 	}()
-	<-entered // the page is in its store call
+	<-entered // the call is in the store
 	cancel()  // and the browser leaves
 	<-done
-	// Shutdown waits for the page's handler, and so for its log line.
 	if err := f.con.Shutdown(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	var found bool
+}
+
+// leftLines returns the log's lines with message msg, trimmed, failing the
+// test when there are none, or when the log holds an ERROR line: a browser
+// that left is no error.
+func leftLines(t *testing.T, logs *lockedBuffer, msg string) []string {
+	t.Helper()
+	var out []string
 	for line := range strings.Lines(logs.String()) {
-		if !strings.Contains(line, `"msg":"console: query events"`) {
-			continue
-		}
-		found = true
-		if !strings.Contains(line, `"level":"INFO"`) {
-			t.Errorf("a page whose browser left logged %s; want it at INFO", strings.TrimSpace(line))
+		if strings.Contains(line, `"msg":"`+msg+`"`) {
+			out = append(out, strings.TrimSpace(line))
 		}
 	}
-	if !found {
-		t.Errorf("no console: query events line; the log:\n%s", logs.String())
+	if len(out) == 0 {
+		t.Errorf("no %s line; the log:\n%s", msg, logs.String())
 	}
 	if strings.Contains(logs.String(), `"level":"ERROR"`) {
 		t.Errorf("an ERROR line for a browser that left:\n%s", logs.String())
 	}
+	return out
 }
 
 // gatedRetry is an outbox whose RetryDelivery tells the test it started
@@ -112,40 +132,17 @@ func TestConsole_ClientGoneMidWrite(t *testing.T) {
 	f.enqueue(id)
 	f.finish(id, sessiond.DeliveryDead, 3, "POST: 500")
 	c := f.signedIn()
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, f.srv.URL+"/console/webhooks/retry", strings.NewReader(url.Values{"id": {id}}.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "text/html")
-	req.Header.Set("Sec-Fetch-Site", "same-origin")
-	req.Header.Set("Origin", f.srv.URL)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if resp, err := c.Do(req); err == nil {
-			resp.Body.Close()
-		}
-	}()
-	<-entered // the action is in its store call
-	cancel()  // and the browser leaves
-	<-done
-	if err := f.con.Shutdown(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	var found bool
-	for line := range strings.Lines(logs.String()) {
-		if !strings.Contains(line, `"msg":"console: retry delivery"`) {
-			continue
-		}
-		found = true
+	leaveMidCall(t, f, c, entered, func(ctx context.Context) *http.Request {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, f.srv.URL+"/console/webhooks/retry", strings.NewReader(url.Values{"id": {id}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Accept", "text/html")
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		req.Header.Set("Origin", f.srv.URL)
+		return req
+	})
+	for _, line := range leftLines(t, &logs, "console: retry delivery") {
 		if !strings.Contains(line, `"level":"WARN"`) || !strings.Contains(line, `"outcome":"unknown`) || !strings.Contains(line, id) {
-			t.Errorf("an action whose browser left logged %s; want it at WARN with outcome unknown and the delivery's ID", strings.TrimSpace(line))
+			t.Errorf("an action whose browser left logged %s; want it at WARN with outcome unknown and the delivery's ID", line)
 		}
-	}
-	if !found {
-		t.Errorf("no console: retry delivery line; the log:\n%s", logs.String())
-	}
-	if strings.Contains(logs.String(), `"level":"ERROR"`) {
-		t.Errorf("an ERROR line for a browser that left:\n%s", logs.String())
 	}
 }

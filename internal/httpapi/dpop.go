@@ -9,6 +9,7 @@ import (
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/apitype"
 	"github.com/sessiond/sessiond/dpop"
+	"github.com/sessiond/sessiond/internal/dpopadvice"
 )
 
 // DPoP (RFC 9449) on the session API, kept out of sessions.go: the app
@@ -80,17 +81,12 @@ func (s *server) checkDPoP(ctx context.Context, w http.ResponseWriter, p *dpopPr
 	return proof, nil
 }
 
-// invalidProofDetail is the detail of a refused proof. Two reasons are the
-// honest client's to fix, not a forger's, so they are named: an iat out of
-// the window (a phone's clock hours off; the answer's Date header gives
-// the server's time) and a proof sent twice (a request resent as it was).
-// Naming them tells a forger nothing the RFC does not.
+// invalidProofDetail is the detail of a refused proof: the reasons an
+// honest client fixes itself named as the Go verifier names them
+// (dpopadvice), the others not.
 func invalidProofDetail(err error) string {
-	switch {
-	case errors.Is(err, dpop.ErrIssuedAt):
-		return "the DPoP proof's iat is outside the accepted window: the client's clock is off; make the proof with the server's time (the Date header of this answer)"
-	case errors.Is(err, dpop.ErrReplayed):
-		return "the DPoP proof was used before: make a new proof for each request, a retry included"
+	if advice := dpopadvice.For(err); advice != "" {
+		return advice
 	}
 	return "the DPoP proof is not valid for this token and request"
 }

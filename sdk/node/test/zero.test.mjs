@@ -66,6 +66,42 @@ function claimsAt(nowSec, edit = () => {}) {
   return c;
 }
 
+// withFake runs check with a fake sessiond f, a clock and start, which
+// starts a verifier on f with opts (now: the clock's time), and closes
+// them all once check ends.
+async function withFake(opts, check) {
+  const f = await fake();
+  const clock = { ms: Date.now() };
+  const verifiers = [];
+  const start = async () => {
+    const v = await createVerifier({ url: f.url, apiKey, issuer, audience, logger: quiet, now: () => clock.ms, ...opts });
+    verifiers.push(v);
+    return v;
+  };
+  try {
+    await check(f, start, clock);
+  } finally {
+    for (const v of verifiers) await v.close();
+    f.close();
+  }
+}
+
+// checksOfTwo verifies token twice with v, both ok, and returns how many
+// signature checks (crypto.subtle.verify) that took: 1 with a cache.
+async function checksOfTwo(v, token) {
+  const subtle = globalThis.crypto.subtle;
+  const real = subtle.verify;
+  let checks = 0;
+  subtle.verify = function (...args) { checks++; return real.apply(subtle, args); };
+  try {
+    assert.equal(await code(v.verify(token)), "ok");
+    assert.equal(await code(v.verify(token)), "ok");
+  } finally {
+    subtle.verify = real;
+  }
+  return checks;
+}
+
 // Each case starts a verifier with the option at 0 (clock: the test's,
 // when the case moves it) and checks what the default gives.
 for (const [option, check] of [
@@ -102,63 +138,22 @@ for (const [option, check] of [
   ["cacheSize", async (f, start, clock) => {
     const v = await start();
     const token = f.sign(claimsAt(Math.floor(clock.ms / 1000)));
-    const subtle = globalThis.crypto.subtle;
-    const real = subtle.verify;
-    let checks = 0;
-    subtle.verify = function (...args) { checks++; return real.apply(subtle, args); };
-    try {
-      assert.equal(await code(v.verify(token)), "ok");
-      assert.equal(await code(v.verify(token)), "ok");
-    } finally {
-      subtle.verify = real;
-    }
-    assert.equal(checks, 1, "the signature was checked again: no cache");
+    assert.equal(await checksOfTwo(v, token), 1, "the signature was checked again: no cache");
   }],
 ]) {
-  test(`${option}: 0 takes the default, as in the Go verifier`, async () => {
-    const f = await fake();
-    const clock = { ms: Date.now() };
-    const verifiers = [];
-    const start = async () => {
-      const v = await createVerifier({ url: f.url, apiKey, issuer, audience, logger: quiet, now: () => clock.ms, [option]: 0 });
-      verifiers.push(v);
-      return v;
-    };
-    try {
-      await check(f, start, clock);
-    } finally {
-      for (const v of verifiers) await v.close();
-      f.close();
-    }
-  });
+  test(`${option}: 0 takes the default, as in the Go verifier`, () => withFake({ [option]: 0 }, check));
 }
 
-test("cacheSize: a negative one keeps no cache; one that is no whole number is refused", async () => {
-  const f = await fake();
-  const v = await createVerifier({ url: f.url, apiKey, issuer, audience, logger: quiet, cacheSize: -1 });
-  try {
-    const token = f.sign(claimsAt(Math.floor(Date.now() / 1000)));
-    const subtle = globalThis.crypto.subtle;
-    const real = subtle.verify;
-    let checks = 0;
-    subtle.verify = function (...args) { checks++; return real.apply(subtle, args); };
-    try {
-      assert.equal(await code(v.verify(token)), "ok");
-      assert.equal(await code(v.verify(token)), "ok");
-    } finally {
-      subtle.verify = real;
-    }
-    assert.equal(checks, 2, "cacheSize -1 cached a token");
-  } finally {
-    await v.close();
-    f.close();
-  }
+test("cacheSize: a negative one keeps no cache; one that is no whole number is refused", () => withFake({ cacheSize: -1 }, async (f, start, clock) => {
+  const v = await start();
+  const token = f.sign(claimsAt(Math.floor(clock.ms / 1000)));
+  assert.equal(await checksOfTwo(v, token), 2, "cacheSize -1 cached a token");
   // NaN (a Number() of a mistyped variable) and Infinity never evicted: a
   // cache growing with every distinct token.
   for (const bad of [NaN, Infinity, 1.5, "100"]) {
     assert.throws(() => new Verifier({ url: f.url, apiKey, issuer, audience, cacheSize: bad }), TypeError, String(bad));
   }
-});
+}));
 
 // A sessiond down at start: createVerifier fails with an Error that says
 // what it was fetching and keeps the cause; a TypeError is a bad option
@@ -178,16 +173,13 @@ test("sessiond not reachable at start: an Error naming the JWKS, not a TypeError
 
 // Once started, a sessiond gone is logged with the reason fetch keeps in
 // its cause ("connect ECONNREFUSED …"), not fetch's bare "fetch failed".
-test("a stream that cannot connect is logged with the network error", async () => {
-  const f = await fake();
+test("a stream that cannot connect is logged with the network error", () => {
   const lines = [];
   const logger = { warn: (m, a) => lines.push(`${m} ${JSON.stringify(a)}`), error: (m, a) => lines.push(`${m} ${JSON.stringify(a)}`) };
-  const v = await createVerifier({ url: f.url, apiKey, issuer, audience, logger });
-  try {
+  return withFake({ logger }, async (f, start) => {
+    const v = await start();
     await eventually("stream connected", () => v.status().connected);
     f.close();
     await eventually("a refused reconnection logged with its reason", () => lines.some((l) => l.includes("ECONNREFUSED")));
-  } finally {
-    await v.close();
-  }
+  });
 });
