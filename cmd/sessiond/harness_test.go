@@ -49,13 +49,27 @@ type nodeConfig struct {
 	args    []string // extra serve flags
 }
 
+// hasFlag reports whether args give flag, as "--flag value" or
+// "--flag=value".
+func hasFlag(args []string, flag string) bool {
+	return slices.ContainsFunc(args, func(a string) bool { return a == flag || strings.HasPrefix(a, flag+"=") })
+}
+
 func startNode(t testing.TB, nc nodeConfig) *node {
 	t.Helper()
 	bin := binary(t)
 	if nc.dataDir == "" {
 		nc.dataDir = t.TempDir()
 	}
-	args := []string{"serve", "--listen", "127.0.0.1:0", "--data", nc.dataDir}
+	// The defaults unless the test names its own: serve refuses a flag
+	// given twice.
+	args := []string{"serve"}
+	if !hasFlag(nc.args, "--listen") {
+		args = append(args, "--listen", "127.0.0.1:0")
+	}
+	if !hasFlag(nc.args, "--data") {
+		args = append(args, "--data", nc.dataDir)
+	}
 	if nc.yaml != "" {
 		p := testenv.WriteFile(t, t.TempDir(), "sessiond.yaml", nc.yaml)
 		args = append(args, "--config", p)
