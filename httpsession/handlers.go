@@ -162,7 +162,13 @@ func (s *Sessions) denyCrossOrigin(w http.ResponseWriter, r *http.Request) {
 // Expiry is the JSON body of the refresh endpoint: when the tokens in the
 // new cookies expire (never the tokens themselves: checklist 15).
 type Expiry struct {
-	AccessExpiresAt  time.Time  `json:"access_token_expires_at"`
+	AccessExpiresAt time.Time `json:"access_token_expires_at"`
+	// ExpiresIn is AccessExpiresAt as whole seconds from the answer on,
+	// rounded down (expires_in, RFC 6749 §5.1), set by the refresh
+	// endpoint: a device whose clock is off cannot compare an instant
+	// with it, but can count seconds. ExpiryOf, which has no clock, leaves
+	// it out; a login handler may set it with ExpiresInAt.
+	ExpiresIn        *int64     `json:"expires_in,omitempty"`
 	RefreshExpiresAt *time.Time `json:"refresh_token_expires_at,omitempty"`
 	// StepUpRequired: the anomaly rules ask for a new sign-in before
 	// anything sensitive (the refresh came from another browser, say).
@@ -183,6 +189,13 @@ func ExpiryOf(iss *sessiond.Issued) Expiry {
 		e.RefreshExpiresAt = &t
 	}
 	return e
+}
+
+// ExpiresInAt returns the whole seconds from now to end, rounded down and
+// never below zero: Expiry.ExpiresIn of an answer written at now.
+func ExpiresInAt(end, now time.Time) *int64 {
+	n := max(0, int64(end.Sub(now)/time.Second))
+	return &n
 }
 
 // RefreshHandler is the endpoint to mount at RefreshPath: POST only
@@ -212,11 +225,13 @@ func (s *Sessions) RefreshHandlerWith(refused func(http.ResponseWriter, *http.Re
 			var sess *sessiond.Session
 			if sess, err = s.authenticate(r); err == nil {
 				body.AccessExpiresAt = sess.ExpiresAt.UTC()
+				body.ExpiresIn = ExpiresInAt(sess.ExpiresAt, s.m.Now())
 			}
 		} else {
 			var iss *sessiond.Issued
 			if iss, err = s.Refresh(w, r); err == nil {
 				body = ExpiryOf(iss)
+				body.ExpiresIn = ExpiresInAt(iss.AccessExpiresAt, s.m.Now())
 				reuse := s.m.ReuseInterval().Seconds()
 				body.ReuseIntervalSeconds = &reuse
 			}

@@ -451,9 +451,10 @@ func TestSessions_Refresh(t *testing.T) {
 	wantAccess := t0.Add(61 * time.Minute).Add(time.Hour).Format(time.RFC3339)
 	wantRefresh := t0.Add(61 * time.Minute).Add(90 * time.Minute).Format(time.RFC3339)
 	// reuse_interval_seconds: the Manager's (none here), which the browser
-	// client bounds its first refresh attempt by (sdk/sessiond.js).
-	if len(exp) != 3 || exp["access_token_expires_at"] != wantAccess || exp["refresh_token_expires_at"] != wantRefresh || exp["reuse_interval_seconds"] != 0.0 {
-		t.Errorf("refresh body = %s; want exactly access_token_expires_at %s, refresh_token_expires_at %s and reuse_interval_seconds 0", body, wantAccess, wantRefresh)
+	// client bounds its first refresh attempt by (sdk/sessiond.js);
+	// expires_in: the access token's seconds from the answer on.
+	if len(exp) != 4 || exp["access_token_expires_at"] != wantAccess || exp["expires_in"] != 3600.0 || exp["refresh_token_expires_at"] != wantRefresh || exp["reuse_interval_seconds"] != 0.0 {
+		t.Errorf("refresh body = %s; want exactly access_token_expires_at %s, expires_in 3600, refresh_token_expires_at %s and reuse_interval_seconds 0", body, wantAccess, wantRefresh)
 	}
 	if got := resp.Header.Get("Cache-Control"); got != "no-store" {
 		t.Errorf("Cache-Control = %q; want no-store", got)
@@ -529,7 +530,7 @@ func TestSessions_Refresh_Strategies(t *testing.T) {
 		b.login("alice")
 		resp := b.do(http.MethodPost, httpsession.DefaultRefreshPath, nil)
 		body := readBody(t, resp)
-		want := `{"access_token_expires_at":"` + t0.Add(8*time.Hour).Format(time.RFC3339) + `"}` + "\n"
+		want := `{"access_token_expires_at":"` + t0.Add(8*time.Hour).Format(time.RFC3339) + `","expires_in":28800}` + "\n"
 		if resp.StatusCode != http.StatusOK || body != want {
 			t.Errorf("refresh = %d %q; want 200 %q", resp.StatusCode, body, want)
 		}

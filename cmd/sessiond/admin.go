@@ -365,24 +365,32 @@ func (a *app) apikeyCmd() *cobra.Command {
 				return err
 			}
 			return a.withMeta(cmd.Context(), create, func(_ config.Config, meta sessiond.MetaStore) error {
-				changed, err := apikey.New(meta, nil, 0).RevokeChanged(cmd.Context(), args[0])
-				if err != nil {
-					if errors.Is(err, sessiond.ErrNotFound) {
-						return fmt.Errorf("no API key has the ID %s in this store", args[0])
-					}
-					return err
-				}
-				if !changed {
-					fmt.Fprintln(a.stdout, "already revoked", args[0])
-					return nil
-				}
-				fmt.Fprintln(a.stdout, "revoked", args[0])
-				a.record(cmd.Context(), meta, server.EventAPIKeyRevoked, map[string]any{"key_id": args[0]})
-				return nil
+				return a.revokeAPIKey(cmd.Context(), meta, args[0])
 			})
 		},
 	})
 	return cmd
+}
+
+// revokeAPIKey is apikey revoke on meta. An ID no key has is an error,
+// but the set is written all the same (RevokeOrFence): the ID may be that
+// of an apikey create whose write gave up and whose clean-up failed too
+// (its message sends the operator here), and that write must not land
+// after this answer.
+func (a *app) revokeAPIKey(ctx context.Context, meta sessiond.MetaStore, id string) error {
+	found, changed, err := apikey.New(meta, nil, 0).RevokeOrFence(ctx, id)
+	switch {
+	case err != nil:
+		return err
+	case !found:
+		return fmt.Errorf("no API key has the ID %s in this store (were it that of a failed `apikey create`, its write can no longer land)", id)
+	case !changed:
+		fmt.Fprintln(a.stdout, "already revoked", id)
+		return nil
+	}
+	fmt.Fprintln(a.stdout, "revoked", id)
+	a.record(ctx, meta, server.EventAPIKeyRevoked, map[string]any{"key_id": id})
+	return nil
 }
 
 // keyWriteTimeout bounds apikey create's write of the key set, which a
@@ -410,7 +418,8 @@ func (a *app) createAPIKey(ctx context.Context, meta sessiond.MetaStore, name st
 		// printed.
 		switch stored, rerr := a.revokeUnreceived(ctx, meta, key, true); {
 		case rerr != nil:
-			return fmt.Errorf("%w; key %s may have been stored, and revoking it failed too (run `sessiond apikey revoke %s`): %w", err, key.ID, key.ID, rerr)
+			return fmt.Errorf("%w; key %s may have been stored, and revoking it failed too (run `sessiond apikey revoke %s` once the store answers: "+
+				"it revokes the key, or, if the key is not there, stops the write from landing later): %w", err, key.ID, key.ID, rerr)
 		case stored:
 			return fmt.Errorf("%w (key %s was stored all the same, and is revoked: nobody received it)", err, key.ID)
 		default:

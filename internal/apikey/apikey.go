@@ -472,6 +472,40 @@ func (k *Keys) RevokeChanged(ctx context.Context, id string) (changed bool, err 
 	return changed && err == nil, err
 }
 
+// RevokeOrFence is RevokeChanged, except that when no key has id it
+// writes the set all the same, unchanged but for its version, and reports
+// found false: a Create of that ID whose write gave up may still land (see
+// RevokeUnreceived), and moving the version on is what stops it, while a
+// mistyped ID adds nothing to the set. Should that write land first, the
+// retry finds the key and revokes it. A store with no key at all is not
+// written. What apikey revoke runs, the advice of an apikey create whose
+// clean-up failed.
+func (k *Keys) RevokeOrFence(ctx context.Context, id string) (found, changed bool, err error) {
+	err = k.update(ctx, func(d *doc) error {
+		found, changed = false, false // update may run f again after a conflict
+		i := slices.IndexFunc(d.Keys, func(x Key) bool { return x.ID == id })
+		switch {
+		case i < 0 && len(d.Keys) == 0:
+			// No set yet (the server seeds its first key at its first
+			// start): a typo writes none before it.
+			return errUnchanged
+		case i < 0:
+			return nil // written as it is: the version moves on
+		}
+		found = true
+		if !d.Keys[i].RevokedAt.IsZero() {
+			return errUnchanged // revoked already, here or by another node
+		}
+		d.Keys[i].RevokedAt = k.clock.Now().UTC().Truncate(time.Second)
+		changed = true
+		return nil
+	})
+	if err != nil {
+		return false, false, err
+	}
+	return found, changed, nil
+}
+
 // RevokeUnreceived revokes key, made by Create, which failed with an
 // outcome unknown (a timeout, a lost answer), or whose secret nobody
 // received. Unlike Revoke it writes the set even when key is not in it,

@@ -6,11 +6,14 @@ import (
 )
 
 // The bare handler's answers: a verify answer as sessiond writes it (same
-// fields, same size), and a token answer for logins and refreshes, so that
-// every scenario runs against it.
+// fields, same size, byte for byte: TestBareVerify_AsSessiondWritesIt),
+// and a token answer for logins and refreshes with the fields of
+// sessiond's (its tokens shorter), so that every scenario runs against it.
+// TestBare_SameFieldsAsSessiond fails when the API's answers gain a field
+// these lack.
 var (
-	bareVerify = []byte(`{"active":true,"session":{"id":"uj4x4wbqvvdo3yauygr7hk34gq","subject":"alice","strategy":"hybrid","created_at":"2026-11-26T13:10:50.194575Z","last_active_at":"2026-11-26T13:10:50.194575Z","idle_expires_at":"2026-11-26T14:40:50.194575Z","expires_at":"2026-11-26T21:10:50.194575Z","persistent":false,"client":{"ip":"","user_agent":""},"claims":{}}}`)
-	bareTokens = []byte(`{"session":{"id":"uj4x4wbqvvdo3yauygr7hk34gq","subject":"alice","strategy":"hybrid","created_at":"2026-11-26T13:10:50.194575Z","last_active_at":"2026-11-26T13:10:50.194575Z","idle_expires_at":"2026-11-26T14:40:50.194575Z","expires_at":"2026-11-26T21:10:50.194575Z","persistent":false,"client":{"ip":"","user_agent":""},"claims":{}},"access_token":"bare","access_token_expires_at":"2026-11-26T14:10:50.194575Z","refresh_token":"bare","refresh_token_expires_at":"2026-12-26T13:10:50.194575Z","token_type":"Bearer"}`)
+	bareVerify = []byte(`{"active":true,"session":{"id":"uj4x4wbqvvdo3yauygr7hk34gq","subject":"alice","strategy":"hybrid","created_at":"2026-11-26T13:10:50.194575Z","last_active_at":"2026-11-26T13:10:50.194575Z","idle_expires_at":"2026-11-26T14:40:50.194575Z","expires_at":"2026-11-26T21:10:50.194575Z","persistent":false,"client":{"ip":"","user_agent":""},"claims":{},"device_bound":false}}` + "\n")
+	bareTokens = []byte(`{"session":{"id":"uj4x4wbqvvdo3yauygr7hk34gq","subject":"alice","strategy":"hybrid","created_at":"2026-11-26T13:10:50.194575Z","last_active_at":"2026-11-26T13:10:50.194575Z","idle_expires_at":"2026-11-26T14:40:50.194575Z","expires_at":"2026-11-26T21:10:50.194575Z","persistent":false,"client":{"ip":"","user_agent":""},"claims":{},"device_bound":false},"access_token":"bare","access_token_expires_at":"2026-11-26T14:10:50.194575Z","expires_in":3600,"refresh_token":"bare","refresh_token_expires_at":"2026-12-26T13:10:50.194575Z","token_type":"Bearer"}` + "\n")
 )
 
 // BareHandler is the baseline the server's throughput is measured

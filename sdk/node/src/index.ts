@@ -29,6 +29,21 @@ export class VerifyError extends Error {
   }
 }
 
+/**
+ * The refusal of a token bound to a DPoP key (cnf): a VerifyError with
+ * code invalid_token, told apart by the middleware, which answers it with
+ * a DPoP challenge as the Go verifier does.
+ */
+class BoundTokenError extends VerifyError {}
+
+/** The middleware's answer to a DPoP-bound token, or the DPoP scheme. */
+const boundTokenText =
+  "the access token is bound to a key (DPoP) and this verifier (@sessiond/verifier for Node.js) does not check DPoP proofs: " +
+  "check such tokens with the Go verifier or sessiond's POST /v1/sessions/verify";
+
+/** The algs parameter of the DPoP challenge (RFC 9449 §7.1), as the Go verifier's. */
+const dpopAlgs = 'algs="ES256 ES384 ES512 RS256 RS384 RS512 PS256 PS384 PS512 EdDSA"';
+
 export type StalePolicy = "reject" | "accept";
 
 export interface Logger {
@@ -449,6 +464,15 @@ export class Verifier {
         res.setHeader("Content-Type", "text/plain; charset=utf-8");
         res.end(body);
       };
+      // A bound token, as Bearer or with the DPoP scheme (whatever its
+      // proof: none is checked here), gets the Go verifier's challenge and
+      // a body that says why, not "an access token is required".
+      const denyBound = () =>
+        deny(401, { "WWW-Authenticate": `DPoP realm="api", error="invalid_token", ${dpopAlgs}` }, boundTokenText);
+      if (typeof h === "string" && /^dpop +[^\s]+$/i.test(h)) {
+        denyBound();
+        return;
+      }
       if (!m || !m[1]) {
         deny(401, { "WWW-Authenticate": 'Bearer realm="api"' }, "an access token is required");
         return;
@@ -461,6 +485,8 @@ export class Verifier {
         (err: unknown) => {
           if (err instanceof VerifyError && err.code === "stale") {
             deny(503, { "Retry-After": "5" }, "cannot check revocations right now");
+          } else if (err instanceof BoundTokenError) {
+            denyBound();
           } else if (err instanceof VerifyError) {
             deny(401, { "WWW-Authenticate": 'Bearer realm="api", error="invalid_token"' }, "the access token is not valid");
           } else {
@@ -561,7 +587,7 @@ export class Verifier {
     if (p.cnf !== undefined) {
       // Bound to the client's DPoP key (RFC 9449): valid only with a proof,
       // which this verifier does not check yet. Fail closed.
-      throw new VerifyError("invalid_token", "the token is bound to a key (DPoP); this verifier does not check DPoP proofs");
+      throw new BoundTokenError("invalid_token", "the token is bound to a key (DPoP); this verifier does not check DPoP proofs");
     }
     if (deviceBound(p.ext)) {
       // The server's introspection answers it inactive: a copied cookie.

@@ -160,6 +160,51 @@ test("the middleware refuses two Authorization headers (as Go's does)", async ()
   }
 });
 
+// The Go verifier answers a token bound to a DPoP key (cnf.jkt), sent as
+// Bearer, with 401 and a DPoP challenge (docs/verifier.md); this one, which
+// checks no proofs, answers it so too, and the DPoP scheme likewise, with
+// a body that says to check such tokens elsewhere: never "an access token
+// is required" under a Bearer challenge, which sent its client looking for
+// a token it had.
+test("the middleware answers a DPoP-bound token as the Go verifier does, saying it checks no proofs", async () => {
+  const fake = await fakeSessiond();
+  const v = await createVerifier({ url: fake.url, apiKey, issuer, audience, logger: quiet });
+  const mw = v.middleware();
+  const app = await listen((req, res) => mw(req, res, () => { res.statusCode = 200; res.end("in"); }));
+  const now = Math.floor(Date.now() / 1000);
+  const bound = fake.sign(claimsAt(now, (c) => { c.cnf = { jkt: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I" }; }));
+  const plain = fake.sign(claimsAt(now));
+  const dpopChallenge = /^DPoP realm="api", error="invalid_token", algs="[^"]*ES256[^"]*"$/;
+  const says = /does not check DPoP proofs.*Go verifier.*POST \/v1\/sessions\/verify/;
+  const cases = [
+    { name: "bound token as Bearer", headers: { Authorization: `Bearer ${bound}` }, status: 401, challenge: dpopChallenge, body: says },
+    { name: "bound token as DPoP with a proof", headers: { Authorization: `DPoP ${bound}`, DPoP: "eyJ.any.proof" }, status: 401, challenge: dpopChallenge, body: says },
+    { name: "bound token as DPoP without a proof", headers: { Authorization: `dpop ${bound}` }, status: 401, challenge: dpopChallenge, body: says },
+    // As Go's: an unbound token sent as DPoP is refused with the DPoP challenge.
+    { name: "unbound token as DPoP", headers: { Authorization: `DPoP ${plain}`, DPoP: "eyJ.any.proof" }, status: 401, challenge: dpopChallenge, body: says },
+    // Unchanged.
+    { name: "unbound token as Bearer", headers: { Authorization: `Bearer ${plain}` }, status: 200, challenge: null, body: /^in$/ },
+    { name: "no token", headers: {}, status: 401, challenge: /^Bearer realm="api"$/, body: /^an access token is required$/ },
+    { name: "a bad token as Bearer", headers: { Authorization: "Bearer x.y.z" }, status: 401, challenge: /^Bearer realm="api", error="invalid_token"$/, body: /^the access token is not valid$/ },
+  ];
+  try {
+    for (const c of cases) {
+      const res = await fetch(app.url, { headers: c.headers });
+      const body = await res.text();
+      assert.equal(res.status, c.status, `${c.name}: status (body ${body})`);
+      const got = res.headers.get("www-authenticate");
+      if (c.challenge) assert.match(got ?? "", c.challenge, `${c.name}: WWW-Authenticate`);
+      else assert.equal(got, null, `${c.name}: WWW-Authenticate`);
+      assert.match(body, c.body, `${c.name}: body`);
+    }
+  } finally {
+    await v.close();
+    app.srv.closeAllConnections();
+    app.srv.close();
+    fake.close();
+  }
+});
+
 // Staleness measures sessiond's heartbeat, which always carries a cursor:
 // a keep-alive comment a proxy injects must not keep a stuck stream fresh
 // under whenStale "reject".
