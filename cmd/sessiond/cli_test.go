@@ -36,6 +36,10 @@ func TestCLI_Basics(t *testing.T) {
 		{"missing arg", []string{"sessions", "revoke"}, 2, "", "accepts 1 arg"},
 		{"validate missing file", []string{"config", "validate", "/nonexistent.yaml"}, 2, "", ""},
 		{"validate help", []string{"config", "validate", "--help"}, 0, "validate FILE", ""},
+		// The flag package's other spellings of help get the same help
+		// on stdout, not its own usage on stderr.
+		{"validate -help", []string{"config", "validate", "-help"}, 0, "validate FILE", ""},
+		{"validate --h", []string{"config", "validate", "--h"}, 0, "validate FILE", ""},
 		// What cobra refuses before a command runs is a usage error.
 		{"unknown shorthand", []string{"serve", "-z"}, 2, "", "unknown shorthand"},
 		{"flag without its value", []string{"sessions", "list", "--subject"}, 2, "", "flag needs an argument"},

@@ -307,24 +307,32 @@ func TestCLI_EmptyDeploymentFlagRefused(t *testing.T) {
 	}
 	env := []string{"SESSIOND_URL=" + srv.URL, "SESSIOND_API_KEY=sdak_probe", "SESSIOND_DATA=" + data}
 	rings := ring()
+	// What the message says leaving the flag out means.
+	const (
+		configMsg = "--config must not be empty; leave it out for SESSIOND_CONFIG or the defaults"
+		listenMsg = "--listen must not be empty; leave it out for SESSIOND_LISTEN or server.listen"
+		dataMsg   = "--data must not be empty; leave it out for SESSIOND_DATA or server.data_dir"
+	)
 	for _, tc := range []struct {
 		name string
 		args []string
+		want string
 	}{
-		{"incident config empty", []string{"incident", "revoke", "--all", "--reason", "a", "--config", ""}},
-		{"incident listen empty", []string{"incident", "revoke", "--all", "--reason", "a", "--listen="}},
-		{"sessions revoke data empty", []string{"sessions", "revoke", id, "--data", ""}},
-		{"sessions revoke-subject config empty", []string{"sessions", "revoke-subject", "alice", "--config="}},
-		{"apikey create data empty", []string{"apikey", "create", "--name", "a", "--data", ""}},
-		{"apikey revoke config empty", []string{"apikey", "revoke", "key_abcdefghijklm", "--config", ""}},
-		{"apikey set-scopes data empty", []string{"apikey", "set-scopes", "key_abcdefghijklm", "verify", "--data="}},
-		{"keys rotate data empty", []string{"keys", "rotate", "--data", ""}},
+		{"incident config empty", []string{"incident", "revoke", "--all", "--reason", "a", "--config", ""}, configMsg},
+		{"incident listen empty", []string{"incident", "revoke", "--all", "--reason", "a", "--listen="}, listenMsg},
+		{"sessions revoke data empty", []string{"sessions", "revoke", id, "--data", ""}, dataMsg},
+		{"sessions revoke-subject config empty", []string{"sessions", "revoke-subject", "alice", "--config="}, configMsg},
+		{"apikey create data empty", []string{"apikey", "create", "--name", "a", "--data", ""}, dataMsg},
+		{"apikey revoke config empty", []string{"apikey", "revoke", "key_abcdefghijklm", "--config", ""}, configMsg},
+		{"apikey set-scopes data empty", []string{"apikey", "set-scopes", "key_abcdefghijklm", "verify", "--data="}, dataMsg},
+		{"keys rotate data empty", []string{"keys", "rotate", "--data", ""}, dataMsg},
+		{"keys rotate listen empty", []string{"keys", "rotate", "--listen", ""}, listenMsg},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			asked = 0
 			_, errOut, code := runInProcess(env, tc.args...)
-			if code != exitUsage || asked != 0 || !strings.Contains(errOut, "must not be empty") {
-				t.Errorf("sessiond %q = exit %d, %d requests (stderr %q); want exit %d, none, \"must not be empty\"", tc.args, code, asked, errOut, exitUsage)
+			if code != exitUsage || asked != 0 || !strings.Contains(errOut, tc.want) {
+				t.Errorf("sessiond %q = exit %d, %d requests (stderr %q); want exit %d, none, %q", tc.args, code, asked, errOut, exitUsage, tc.want)
 			}
 			if got := keys(); got != "" {
 				t.Errorf("a key was stored: %q", got)

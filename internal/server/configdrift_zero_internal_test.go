@@ -74,6 +74,12 @@ func TestDriftSettings_ZeroMeansDefault(t *testing.T) {
 		}, func(c *config.Config, _ []webhook.Endpoint) {
 			c.Cookie.Secure, c.Cookie.Name, c.Cookie.RefreshName = false, "sessiond", "sessiond-refresh"
 		}, nil},
+		// httpsession drops a prefix in any case (hasPrefixFold).
+		{"cookie names' prefixes in another case with cookie.secure off", func(c *config.Config, _ []webhook.Endpoint) {
+			c.Cookie.Secure, c.Cookie.Name, c.Cookie.RefreshName = false, "", ""
+		}, func(c *config.Config, _ []webhook.Endpoint) {
+			c.Cookie.Secure, c.Cookie.Name, c.Cookie.RefreshName = false, "__HOST-sessiond", "__secure-sessiond-refresh"
+		}, nil},
 		// The access cookie's Path is / (httpsession), the refresh
 		// cookie's the gateway's refresh route (addGateway).
 		{"cookie paths", func(c *config.Config, _ []webhook.Endpoint) {
