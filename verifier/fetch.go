@@ -65,8 +65,14 @@ func (v *Verifier) openDocument(ctx context.Context, what, path string, auth boo
 // progress cancels a request when its timer fires: the timeout from its
 // start, or from the last bytes read (reset). A zero timeout never fires.
 type progress struct {
-	timer *time.Timer
+	timer timer
 	d     time.Duration
+}
+
+// timer is what progress uses of a *time.Timer (a fake in tests).
+type timer interface {
+	Reset(d time.Duration) bool
+	Stop() bool
 }
 
 func newProgress(d time.Duration, cancel context.CancelCauseFunc) *progress {
@@ -103,14 +109,17 @@ type progressBody struct {
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
 	timeout time.Duration
-	got     int // bytes read since the timer last moved on
+	got     int // bytes read towards the next progressChunk
 }
 
 func (b *progressBody) Read(buf []byte) (int, error) {
 	n, err := b.body.Read(buf)
 	if b.got += n; b.got >= progressChunk {
 		b.p.reset()
-		b.got = 0
+		// What this read brought past the chunk counts towards the next:
+		// dropped, a body read in pieces that straddle the chunks would
+		// be held to up to twice progressChunk each timeout.
+		b.got %= progressChunk
 	}
 	if err != nil && err != io.EOF && errors.Is(context.Cause(b.ctx), errNoProgress) {
 		if b.got == 0 {

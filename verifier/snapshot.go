@@ -150,8 +150,15 @@ func decodeSnapshot(r io.Reader, maxEntries int) (snapshotState, error) {
 	if err := delim('}'); err != nil {
 		return out, err
 	}
-	if _, err := dec.Token(); err != io.EOF {
+	// Only the body's end proves nothing follows. A read that fails while
+	// it is awaited (the progress timer, a cut connection, the window) is
+	// that failure: a valid token or a syntax error is what the server
+	// wrote after the document.
+	var syntax *json.SyntaxError
+	if _, err := dec.Token(); err == nil || errors.As(err, &syntax) {
 		return out, errors.New("data after the document")
+	} else if err != io.EOF {
+		return out, err
 	}
 	if !haveRevs || !haveMarks || out.sessions == nil || out.marks == nil {
 		return out, errors.New("revocations or watermarks missing")

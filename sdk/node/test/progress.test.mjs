@@ -1,0 +1,35 @@
+// Progress moves its timer on once each PROGRESS_CHUNK of body has
+// arrived, whatever sizes the chunks come in: bytes past a PROGRESS_CHUNK
+// count towards the next, so a body that arrives at 4 KiB a timeout, in
+// chunks that straddle it, is not held to 8 KiB (as the Go verifier's
+// TestProgressBody_EachChunk).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Progress, PROGRESS_CHUNK } from "../dist/progress.js";
+
+const k = PROGRESS_CHUNK;
+
+for (const [name, sizes, want] of [
+  ["less than a chunk", [k / 4, k / 4, k / 4], 0],
+  ["half chunks", [k / 2, k / 2, k / 2, k / 2], 2],
+  ["three quarters of a chunk each", [3 * k / 4, 3 * k / 4, 3 * k / 4, 3 * k / 4], 3],
+  ["a chunk and a half each", [3 * k / 2, 3 * k / 2], 2],
+  ["three quarters, a chunk and a half, three quarters", [3 * k / 4, 3 * k / 2, 3 * k / 4], 2],
+  ["a byte short, twice, then two", [k - 1, k - 1, 2], 2],
+  ["many chunks at once, then the rest of one", [5 * k / 2, k / 2], 2],
+]) {
+  test(`Progress: ${name}`, async () => {
+    let moved = 0;
+    const fake = { refresh: () => { moved++; }, close: () => {} };
+    const p = new Progress(1000, new AbortController().signal, "snapshot", () => fake);
+    p.started();
+    moved = 0; // started() moves it on too: only the body's count
+    async function* body() {
+      for (const n of sizes) yield new Uint8Array(n);
+    }
+    let got = 0;
+    for await (const chunk of p.body(body())) got += chunk.byteLength;
+    assert.equal(got, sizes.reduce((a, b) => a + b, 0));
+    assert.equal(moved, want, `chunks of ${sizes} moved the timer on ${moved} times; want ${want}`);
+  });
+}

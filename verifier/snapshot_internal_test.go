@@ -1,0 +1,126 @@
+package verifier
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+	"time"
+
+	"github.com/sessiond/sessiond/verifier/stream"
+)
+
+// TestDecodeSnapshot_End: what follows a whole document decides. Its end,
+// or white space then its end, loads it; another value or a stray
+// character is data after the document; a read that fails there (the
+// progress timer firing while the body's end is awaited, a connection
+// cut) is that failure, not data after the document, which would send an
+// operator looking for a server writing two documents.
+func TestDecodeSnapshot_End(t *testing.T) {
+	t.Parallel()
+	doc := `{"revocations":[{"session_id":"ses_1","subject":"kim","revoked_at":"2026-01-01T00:00:00Z","reason":"logout","until":"2099-01-01T00:00:00Z"}],` +
+		`"watermarks":[],"cursor":"` + stream.CursorAt(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) + `"}`
+	errCut := errors.New("less than 4 KiB for 200ms")
+	for _, tc := range []struct {
+		name    string
+		tail    io.Reader
+		wantErr error  // errors.Is; nil: see want
+		want    string // in the error; "": loads
+	}{
+		{"end", strings.NewReader(""), nil, ""},
+		{"white space, end", strings.NewReader(" \n\t\r\n"), nil, ""},
+		{"a second document", strings.NewReader(doc), nil, "data after the document"},
+		{"a number", strings.NewReader(" 1"), nil, "data after the document"},
+		{"a stray character", strings.NewReader("x"), nil, "data after the document"},
+		{"a stray bracket", strings.NewReader("]"), nil, "data after the document"},
+		{"read fails", iotest.ErrReader(errCut), errCut, ""},
+		{"white space, read fails", io.MultiReader(strings.NewReader("  "), iotest.ErrReader(errCut)), errCut, ""},
+		{"a second document, read fails", io.MultiReader(strings.NewReader(doc), iotest.ErrReader(errCut)), nil, "data after the document"},
+		{"white space over the bound", strings.NewReader(strings.Repeat(" ", maxSnapshotElement)), nil, "an element over 65536 bytes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			snap, err := decodeSnapshot(io.MultiReader(strings.NewReader(doc), tc.tail), 100)
+			switch {
+			case tc.wantErr != nil:
+				if !errors.Is(err, tc.wantErr) {
+					t.Errorf("decodeSnapshot = %v; want %v", err, tc.wantErr)
+				}
+				if err != nil && strings.Contains(err.Error(), "data after the document") {
+					t.Errorf("decodeSnapshot = %v; a failed read is no data", err)
+				}
+			case tc.want != "":
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("decodeSnapshot = %v; want %q", err, tc.want)
+				}
+			default:
+				if err != nil {
+					t.Fatalf("decodeSnapshot = %v; want the document loaded", err)
+				}
+				if _, ok := snap.sessions["ses_1"]; !ok || len(snap.sessions) != 1 {
+					t.Errorf("decodeSnapshot sessions = %v; want ses_1", snap.sessions)
+				}
+			}
+		})
+	}
+}
+
+// fakeTimer counts the times progress moves its timer on.
+type fakeTimer struct{ resets int }
+
+func (f *fakeTimer) Reset(time.Duration) bool { f.resets++; return true }
+func (f *fakeTimer) Stop() bool               { return true }
+
+// sizedReader returns reads of the sizes given, then io.EOF.
+type sizedReader struct{ sizes []int }
+
+func (r *sizedReader) Read(p []byte) (int, error) {
+	if len(r.sizes) == 0 {
+		return 0, io.EOF
+	}
+	n := min(r.sizes[0], len(p))
+	if r.sizes[0] -= n; r.sizes[0] == 0 {
+		r.sizes = r.sizes[1:]
+	}
+	clear(p[:n])
+	return n, nil
+}
+
+// TestProgressBody_EachChunk: the timer moves on once each progressChunk
+// of the body has been read, whatever sizes the reads come in: bytes read
+// past a chunk count towards the next, so a body that arrives at 4 KiB a
+// timeout, in reads that straddle the chunks, is not held to 8 KiB.
+func TestProgressBody_EachChunk(t *testing.T) {
+	t.Parallel()
+	const k = progressChunk
+	for _, tc := range []struct {
+		name  string
+		reads []int
+		want  int // timer moved on
+	}{
+		{"less than a chunk", []int{k / 4, k / 4, k / 4}, 0},
+		{"half chunks", []int{k / 2, k / 2, k / 2, k / 2}, 2},
+		{"three quarters of a chunk each", []int{3 * k / 4, 3 * k / 4, 3 * k / 4, 3 * k / 4}, 3},
+		{"a chunk and a half each", []int{3 * k / 2, 3 * k / 2}, 2},
+		{"three quarters, a chunk and a half, three quarters", []int{3 * k / 4, 3 * k / 2, 3 * k / 4}, 2},
+		{"a byte short, twice, then two", []int{k - 1, k - 1, 2}, 2},
+		{"many chunks at once, then the rest of one", []int{5 * k / 2, k / 2}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := &fakeTimer{}
+			b := &progressBody{body: io.NopCloser(&sizedReader{sizes: append([]int{}, tc.reads...)}),
+				p: &progress{timer: f, d: time.Second}, ctx: t.Context(), cancel: func(error) {}, timeout: time.Second}
+			buf := make([]byte, 4*k)
+			for i := range tc.reads {
+				if n, err := b.Read(buf); err != nil || n != tc.reads[i] {
+					t.Fatalf("read %d = %d, %v; want %d", i, n, err, tc.reads[i])
+				}
+			}
+			if f.resets != tc.want {
+				t.Errorf("reads of %v moved the timer on %d times; want %d", tc.reads, f.resets, tc.want)
+			}
+		})
+	}
+}
