@@ -44,6 +44,8 @@ func TestCLI_BadInputRefusedBeforeAsking(t *testing.T) {
 		{"incident issued-before year 0", []string{"incident", "revoke", "--subject", "alice", "--issued-before", "0000-12-31T23:00:00Z", "--reason", "r"}, false},
 		{"incident issued-before 1969", []string{"incident", "revoke", "--subject", "alice", "--issued-before", "1969-07-20T20:17:40Z", "--reason", "r"}, false},
 		{"incident reason over 256 bytes", []string{"incident", "revoke", "--all", "--reason", strings.Repeat("r", 257)}, false},
+		{"incident reason with a terminal escape", []string{"incident", "revoke", "--all", "--reason", "key leak\x1b[2J"}, false},
+		{"incident reason with a bidi override", []string{"incident", "revoke", "--all", "--reason", "key \u202eleak"}, false},
 		{"sessions revoke empty ID", []string{"sessions", "revoke", ""}, false},
 		{"sessions revoke a token", []string{"sessions", "revoke", token}, false},
 		{"sessions revoke ID with newline", []string{"sessions", "revoke", id[:25] + "\n"}, false},

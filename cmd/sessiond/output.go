@@ -58,10 +58,15 @@ func isClean(s string) bool {
 	return true
 }
 
-// unsafeRune: controls, and the invisible format characters that reorder
-// or hide text (bidi controls, zero-width and other Cf runes).
+// unsafeRune: controls, the invisible format characters that reorder or
+// hide text (bidi controls, zero-width and other Cf runes), the line and
+// paragraph separators, and the letters and marks that show as nothing
+// (Unicode's other default ignorables: Hangul fillers, the combining
+// grapheme joiner…), by which "alice\u3164" would pass for "alice". The
+// console's pages escape the same runes (internal/console printable).
 func unsafeRune(r rune) bool {
-	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029'
+	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029' ||
+		unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r)
 }
 
 // table writes aligned columns; every cell is cleaned.

@@ -18,6 +18,17 @@ func TestClean(t *testing.T) {
 		{"bidi\u202eexe\u2066", `bidi\u202eexe\u2066`},
 		{"bad\xffutf8", `bad\xffutf8`},
 		{"line\u2028sep", `line\u2028sep`},
+		{"para\u2029sep", `para\u2029sep`},
+		// Letters and marks that show as nothing (Unicode's default
+		// ignorables that are not format characters): "alice\u3164" must
+		// not pass for "alice".
+		{"alice\u3164", `alice\u3164`},
+		{"ali\u115fce\u1160", `ali\u115fce\u1160`},
+		{"al\u034fice", `al\u034fice`},
+		{"alice\uffa0", `alice\uffa0`},
+		{"\u17b4alice", `\u17b4alice`},
+		// Variation selectors choose how an emoji looks: kept.
+		{"\u2764\ufe0f", "\u2764\ufe0f"},
 	} {
 		if got := clean(tc.in); got != tc.want {
 			t.Errorf("clean(%q) = %q; want %q", tc.in, got, tc.want)

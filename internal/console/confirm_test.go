@@ -274,3 +274,28 @@ func TestConsole_RevokeAPIKeyNeedsConfirmation(t *testing.T) {
 		t.Errorf("confirmed: %d, active %v; want 200 and the key revoked:\n%s", resp.StatusCode, active(app.ID), body)
 	}
 }
+
+// TestConsole_RevokeSubjectConfirmationIsolatesSubject: a subject in a
+// right-to-left script is isolated (U+2068 … U+2069) where the
+// confirmation names it in a sentence, so that the count or the session
+// after it is not drawn into it: "of مستخدم: 2 among…" would otherwise
+// display as "of 2 :مستخدم among…". A left-to-right subject reorders
+// nothing and is shown as it is.
+func TestConsole_RevokeSubjectConfirmationIsolatesSubject(t *testing.T) {
+	f := newFixture(t)
+	for _, s := range []string{"مستخدم 2", "משתמש", "dave"} {
+		f.create(s, "curl/8.0")
+		f.create(s, "curl/8.0")
+	}
+	c := f.signedIn()
+	for _, tc := range []struct{ subject, want string }{
+		{"مستخدم 2", "This ends all 2 live session(s) of \u2068مستخدم 2\u2069."},
+		{"משתמש", "Revoke every session of \u2068משתמש\u2069?"},
+		{"dave", "This ends all 2 live session(s) of dave."},
+	} {
+		resp, body := f.do(c, "POST", "/console/sessions/revoke-all", url.Values{"subject": {tc.subject}}, "same-origin")
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, tc.want) {
+			t.Errorf("confirm revoking %q: %d; want 200 saying %q:\n%s", tc.subject, resp.StatusCode, tc.want, body)
+		}
+	}
+}

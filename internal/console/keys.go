@@ -171,7 +171,7 @@ func (c *Console) confirmRevokeAPIKey(w http.ResponseWriter, r *http.Request, ke
 	}
 	cv := confirmView{
 		Heading: "Revoke API key " + k.ID + "?",
-		Lines: []string{"Name: " + printable(k.Name) + ". Scopes: " + scopes + ". Created " + when(k.CreatedAt) + ".",
+		Lines: []string{"Name: " + inline(k.Name) + ". Scopes: " + scopes + ". Created " + when(k.CreatedAt) + ".",
 			"Every application and service that uses this key is refused from its next request. Revoking cannot be undone: they need a new key."},
 		Action: Prefix + "/keys/revoke", Hidden: []field{{"id", k.ID}},
 		Typed: Confirmation, Button: "Revoke API key " + k.ID, Cancel: Prefix + "/keys",

@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/bidi"
 )
 
 // pageData is what every page template receives.
@@ -86,8 +88,13 @@ const maxShown = 300
 
 // printable makes text that came from clients safe to look at: control
 // characters (terminal escapes included) and invalid UTF-8 are shown as
-// \xNN, bidirectional overrides as \u{NNNN}, and long text is cut. The
-// template escapes HTML afterwards.
+// \xNN; format characters (bidirectional overrides, zero-width ones), the
+// line and paragraph separators (a forced line break) and the letters and
+// marks that show as nothing (Unicode's other default ignorables: Hangul
+// fillers, the combining grapheme joiner…) as \u{NNNN}, so that
+// "alice\u3164" does not pass for "alice"; long text is cut. These are the
+// runes the CLI escapes (cmd/sessiond clean). The template escapes HTML
+// afterwards.
 func printable(s string) string {
 	var b strings.Builder
 	n := 0
@@ -98,7 +105,7 @@ func printable(s string) string {
 			fmt.Fprintf(&b, `\x%02x`, s[i])
 		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
 			fmt.Fprintf(&b, `\x%02x`, r)
-		case unicode.Is(unicode.Bidi_Control, r) || unicode.In(r, unicode.Cf):
+		case unicode.Is(unicode.Bidi_Control, r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp, unicode.Other_Default_Ignorable_Code_Point):
 			fmt.Fprintf(&b, `\u{%04x}`, r)
 		default:
 			b.WriteRune(r)
@@ -110,6 +117,32 @@ func printable(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// inline is printable(s) for a sentence: text holding right-to-left
+// letters or Arabic digits is isolated (U+2068 FIRST STRONG ISOLATE …
+// U+2069 POP DIRECTIONAL ISOLATE), so that the bidirectional algorithm does
+// not draw the words and numbers around it into it ("of مستخدم: 2 among"
+// would display as "of 2 :مستخدم among"). printable has escaped any
+// isolate s held, so s cannot end the isolate early. Text without them
+// reorders nothing and is returned as printable returns it.
+func inline(s string) string {
+	p := printable(s)
+	if strings.ContainsFunc(p, rightToLeft) {
+		return "\u2068" + p + "\u2069"
+	}
+	return p
+}
+
+// rightToLeft reports whether r is of a bidirectional class that displays
+// right to left: R (Hebrew…), AL (Arabic…) or AN (Arabic-Indic digits).
+func rightToLeft(r rune) bool {
+	p, _ := bidi.LookupRune(r)
+	switch p.Class() {
+	case bidi.R, bidi.AL, bidi.AN:
+		return true
+	}
+	return false
 }
 
 // shownLayout is how the console's pages show a time: UTC, to the second.

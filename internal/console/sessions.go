@@ -452,7 +452,7 @@ func (c *Console) confirmRevokeSubject(w http.ResponseWriter, r *http.Request, k
 		}
 		return false // a row to show: none, so that it reads up to the budget
 	})
-	who := printable(subject)
+	who := inline(subject)
 	back := url.Values{"subject": {subject}}
 	hidden := []field{{"subject", subject}}
 	if keep != "" {
@@ -501,7 +501,7 @@ func (c *Console) confirmRevokeSubject(w http.ResponseWriter, r *http.Request, k
 		v.Heading = "Revoke every other session of " + who + "?"
 		but := " but session " + printable(string(keep))
 		if kept != nil {
-			but += " (" + printable(c.device.describe(kept.Client.UserAgent)) + ")"
+			but += " (" + inline(c.device.describe(kept.Client.UserAgent)) + ")"
 		}
 		switch {
 		case next == "" && kept == nil:

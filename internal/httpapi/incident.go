@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/apitype"
@@ -63,6 +66,9 @@ var errIssuedBeforeEpoch = &sessiond.ArgumentError{Field: "issued_before",
 // mean every session (say all for that). One before the Unix epoch is
 // refused too: no session is that old, so it is a typo, and one before Go's
 // zero time reached the store as the zero time, no bound at all.
+// The reason, optional here (the console and the CLI require one), is at
+// most 256 bytes of text that prints as it reads: events carry it to
+// terminals, pages and other programs.
 func CheckIncident(req *IncidentRequest, now time.Time) error {
 	if !req.All && len(req.Subjects) == 0 && req.IssuedBefore.IsZero() {
 		return &sessiond.ArgumentError{Field: "all", Msg: "set all, subjects or issued_before"}
@@ -85,6 +91,17 @@ func CheckIncident(req *IncidentRequest, now time.Time) error {
 	}
 	if len(req.Reason) > 256 {
 		return &sessiond.ArgumentError{Field: "reason", Msg: "at most 256 bytes"}
+	}
+	// The reason goes into the event log and webhook payloads, which other
+	// programs print: text, with line breaks and tabs (a ticket's note),
+	// but no other control character (a terminal escape, NUL), no format
+	// character (a bidirectional override, a zero-width space) and no
+	// Unicode line separator.
+	if !utf8.ValidString(req.Reason) || strings.ContainsFunc(req.Reason, func(r rune) bool {
+		return unicode.IsControl(r) && r != '\n' && r != '\t' || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029'
+	}) {
+		return &sessiond.ArgumentError{Field: "reason",
+			Msg: "must be UTF-8 text without control characters (but line breaks and tabs), format or line-separator characters"}
 	}
 	return nil
 }

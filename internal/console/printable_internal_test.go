@@ -1,0 +1,35 @@
+package console
+
+import "testing"
+
+// TestPrintable: what a page shows of text from clients, stores and other
+// operators shows every character that would change how it reads: controls
+// and invalid bytes, bidirectional and other format characters, line and
+// paragraph separators (a forced line break in a browser), and the letters
+// and marks that show as nothing ("alice\u3164" must not pass for "alice").
+// It escapes what the CLI escapes (cmd/sessiond clean).
+func TestPrintable(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"plain", "Mozilla/5.0 (X11; Linux) Firefox/128.0", "Mozilla/5.0 (X11; Linux) Firefox/128.0"},
+		{"letters of other scripts", "héllo 日本 مستخدم", "héllo 日本 مستخدم"},
+		{"emoji with a variation selector", "\u2764\ufe0f", "\u2764\ufe0f"},
+		{"terminal escape", "a\x1b[2Jb", `a\x1b[2Jb`},
+		{"C1 control", "c1\u009b31m", `c1\x9b31m`},
+		{"invalid UTF-8", "bad\xffutf8", `bad\xffutf8`},
+		{"bidi override", "bidi\u202eexe", `bidi\u{202e}exe`},
+		{"zero-width space", "zw\u200bsp", `zw\u{200b}sp`},
+		{"line separator", "line\u2028sep", `line\u{2028}sep`},
+		{"paragraph separator", "para\u2029sep", `para\u{2029}sep`},
+		{"Hangul filler", "alice\u3164", `alice\u{3164}`},
+		{"Hangul choseong and jungseong fillers", "ali\u115fce\u1160", `ali\u{115f}ce\u{1160}`},
+		{"halfwidth Hangul filler", "alice\uffa0", `alice\u{ffa0}`},
+		{"combining grapheme joiner", "al\u034fice", `al\u{034f}ice`},
+		{"Khmer inherent vowel", "\u17b4alice", `\u{17b4}alice`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := printable(tc.in); got != tc.want {
+				t.Errorf("printable(%q) = %q; want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
