@@ -95,7 +95,8 @@ type Options struct {
 	// is known: revoked, expired, reused, a failed proof or check); a
 	// malformed or unknown token names no subject, and a challenge
 	// (ErrChallenge) or a proof by the session's key refused for its time
-	// alone (ErrClockSkew) is the client's to meet, not a guess. A refresh
+	// alone (ErrClockSkew) is the client's to meet, not a guess; nor is a
+	// store's failure (ErrStoreUnavailable, ErrConflict) counted. A refresh
 	// that succeeds is never refused, so a client looping on a dead token
 	// cannot lock its user out. The zero value limits nothing.
 	RefreshFailures FailureLimit

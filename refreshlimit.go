@@ -74,7 +74,8 @@ func refreshFailureKey(subject string) string {
 // returns what the caller is told: err, or a *RateLimitError once the
 // subject's failures in the window pass the limit. A failure that names no
 // subject (the token is no genuine token of a session), or that is the
-// server's (the store did not answer), is not counted. If the count cannot
+// server's (the store did not answer, or gave up: ErrConflict), is not
+// counted. If the count cannot
 // be kept, err is returned as it is: the limit is a brake, not a gate.
 func (m *Manager) refreshFailed(ctx context.Context, s *Session, err error, now time.Time) error {
 	l := m.fails
@@ -102,11 +103,13 @@ func (m *Manager) refreshFailed(ctx context.Context, s *Session, err error, now 
 }
 
 // countsAsRefreshFailure: everything the client's token or proof decided,
-// not what the server failed at, nor a challenge it asked the client to
+// not what the server failed at (the store unavailable, or giving up on
+// concurrent changes: ErrConflict, pgstore's lock timeout or lost
+// serialization, answered 503 as such), nor a challenge it asked the client to
 // meet, nor the clock of the bound key's holder (ErrClockSkew): a phone
 // whose clock is hours off, retrying, would use up the limit of every
 // device of its user, whose own refusals then lose their reason to a 429.
 func countsAsRefreshFailure(err error) bool {
-	return err != nil && !errors.Is(err, ErrStoreUnavailable) && !errors.Is(err, ErrRateLimited) && !errors.Is(err, ErrChallenge) &&
+	return err != nil && !errors.Is(err, ErrStoreUnavailable) && !errors.Is(err, ErrConflict) && !errors.Is(err, ErrRateLimited) && !errors.Is(err, ErrChallenge) &&
 		!errors.Is(err, ErrClockSkew) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }

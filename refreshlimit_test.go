@@ -110,6 +110,9 @@ func TestManager_RefreshFailures(t *testing.T) {
 		{"a refused proof", errors.New("dpop: invalid proof: proof key does not match the bound key"), true},
 		{"the client's clock", fmt.Errorf("dpop: invalid proof: iat outside the accepted window: %w", sessiond.ErrClockSkew), false},
 		{"a challenge", fmt.Errorf("dpop: use_dpop_nonce: %w", sessiond.ErrChallenge), false},
+		// pgstore's lock timeout or lost serialization in the DPoP replay
+		// cache: the server's failure (a 503), not the client's.
+		{"the replay cache's store giving up", fmt.Errorf("dpop: replay cache: pgstore: remember once: transaction lost a race, retry: %w", sessiond.ErrConflict), false},
 	} {
 		t.Run("check refusing with "+tc.name, func(t *testing.T) {
 			h := newHarness(t, sessiond.StrategyHybrid, withLimit)
@@ -132,6 +135,28 @@ func TestManager_RefreshFailures(t *testing.T) {
 			}
 		})
 	}
+
+	// A swap the store gave up on (pgstore: a lock timeout, deadlock or
+	// lost serialization is ErrConflict) is the server's failure, answered
+	// 503: a user whose refreshes meet a busy store must not be locked
+	// out of every device once it recovers.
+	t.Run("a swap the store gave up on is not counted", func(t *testing.T) {
+		h := newHarness(t, sessiond.StrategyHybrid, func(o *sessiond.Options) {
+			withLimit(o)
+			o.Store = &conflictOnSwap{Store: o.Store.(*memstore.Store)}
+		})
+		phone, tablet := h.create(t, "frank", sessiond.CreateOptions{}), h.create(t, "frank", sessiond.CreateOptions{})
+		for i := range 2 * limit.Max {
+			if _, err := h.m.Refresh(ctx, phone.RefreshToken, sessiond.Client{}); !errors.Is(err, sessiond.ErrConflict) || errors.Is(err, sessiond.ErrRateLimited) {
+				t.Fatalf("refresh #%d while the store gives up = %v; want ErrConflict, not rate limited", i+1, err)
+			}
+		}
+		h.clock.Advance(time.Second) // the tablet's token is not the phone's
+		_, err := h.m.RefreshChecked(ctx, tablet.RefreshToken, sessiond.Client{}, func(*sessiond.Session) error { return errBroken })
+		if errors.Is(err, sessiond.ErrRateLimited) || !errors.Is(err, errBroken) {
+			t.Errorf("the tablet's refused refresh after the phone's = %v; want %v, not rate limited", err, errBroken)
+		}
+	})
 
 	t.Run("reuse still revokes over the limit", func(t *testing.T) {
 		h := newHarness(t, sessiond.StrategyHybrid, withLimit)
@@ -199,4 +224,14 @@ func TestManager_RefreshFailures(t *testing.T) {
 			}
 		}
 	})
+}
+
+// conflictOnSwap is a memstore whose every refresh swap fails as pgstore's
+// does when a lock wait times out or a serialization is lost.
+type conflictOnSwap struct {
+	*memstore.Store
+}
+
+func (s *conflictOnSwap) SwapRefresh(context.Context, sessiond.RefreshSwap) error {
+	return fmt.Errorf("pgstore: swap refresh token: transaction lost a race, retry: %w", sessiond.ErrConflict)
 }

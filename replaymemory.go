@@ -2,6 +2,7 @@ package sessiond
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -18,8 +19,13 @@ type ReplayMemory struct {
 var _ ReplayGuard = (*ReplayMemory)(nil)
 
 // RememberOnce records key until `until` and reports fresh=false when it is
-// already recorded and not expired at now (a replay).
+// already recorded and not expired at now (a replay). An empty key is
+// ErrInvalidArgument and records nothing, as on every store
+// (CheckReplayKey).
 func (m *ReplayMemory) RememberOnce(_ context.Context, key string, now, until time.Time) (bool, error) {
+	if err := CheckReplayKey(key); err != nil {
+		return false, fmt.Errorf("sessiond: remember once: %w", err)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.seen == nil {

@@ -2,6 +2,7 @@ package sessiond_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -32,6 +33,24 @@ func TestReplayMemory(t *testing.T) {
 	// The sweep at t0+2m dropped b (expired at t0+1m30s); a remains.
 	if n := m.Len(); n != 1 {
 		t.Errorf("Len() = %d after the sweep; want 1", n)
+	}
+}
+
+// TestReplayMemory_EmptyKey: as every store's (sessiondtest's EmptyKey),
+// an empty key is ErrInvalidArgument and records nothing: a node whose
+// DPoP, DBSC or SSF replay guard is this one's default must not refuse
+// what a node on a store's guard refuses otherwise.
+func TestReplayMemory_EmptyKey(t *testing.T) {
+	now := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
+	var m sessiond.ReplayMemory
+	for i := range 2 {
+		fresh, err := m.RememberOnce(context.Background(), "", now, now.Add(time.Hour))
+		if fresh || !errors.Is(err, sessiond.ErrInvalidArgument) {
+			t.Errorf("RememberOnce(\"\") #%d = %v, %v; want false, ErrInvalidArgument", i+1, fresh, err)
+		}
+	}
+	if n := m.Len(); n != 0 {
+		t.Errorf("Len() = %d after empty keys; want 0", n)
 	}
 }
 

@@ -493,7 +493,8 @@ func LimitRead(lim int) int { return max(1024, lim-1+MaxLimitEvictions) }
 // the replay's until, earlier or later, never replaces the record's. Keys are short printable strings (the
 // caller hashes what it remembers); an empty key is ErrInvalidArgument and
 // records nothing (CheckReplayKey). Implemented by every store sessiond
-// ships: memstore, redisstore, pgstore and sqlitestore.
+// ships: memstore, redisstore, pgstore and sqlitestore; and in one
+// process's memory by ReplayMemory.
 type ReplayGuard interface {
 	RememberOnce(ctx context.Context, key string, now, until time.Time) (fresh bool, err error)
 }

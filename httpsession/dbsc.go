@@ -762,7 +762,8 @@ func (s *Sessions) DBSCRefreshHandler() http.Handler {
 			err = s.dbsc.consumeChallenge(r, p.jti, challengeRef, b.ID)
 		}
 		if err != nil {
-			if !errors.Is(err, errProofMissing) {
+			// A store's failure to record the challenge refuses no proof.
+			if !errors.Is(err, errProofMissing) && !StoreFailure(err) {
 				s.refused(r, &sess, "refresh", err)
 				s.log.InfoContext(r.Context(), "httpsession: DBSC refresh proof refused", "session_id", sess.ID, "err", err)
 			}
@@ -795,15 +796,17 @@ func isInternal(err error) bool {
 // dbscFailure answers a registration that cannot go on.
 func (s *Sessions) dbscFailure(w http.ResponseWriter, r *http.Request, sess *sessiond.Session, stage string, err error) {
 	switch {
-	// Not StoreFailure: BindDevice's ErrConflict is a session already
-	// bound (a registration racing another), a refusal to record, not a
-	// store to retry.
-	case errors.Is(err, sessiond.ErrStoreUnavailable):
+	// StoreFailure: ErrConflict is a store that gave up on concurrent
+	// changes (pgstore's lock timeout or lost serialization, recording the
+	// challenge or binding), no refusal of the proof. BindDevice's own
+	// ErrConflict, a session already bound, is refused above (the
+	// registration handler checks first), and a retry meets that check.
+	case StoreFailure(err):
 		s.log.ErrorContext(r.Context(), "httpsession: DBSC "+stage, "err", err)
 		writeProblem(w, http.StatusServiceUnavailable, "store_unavailable", "Service unavailable", "the session store is unavailable; retry later")
 	case sess == nil:
 		writeUnauthorized(w, r, err)
-	case isInternal(err) && !errors.Is(err, sessiond.ErrConflict) && !errors.Is(err, sessiond.ErrNotFound):
+	case isInternal(err) && !errors.Is(err, sessiond.ErrNotFound):
 		s.log.ErrorContext(r.Context(), "httpsession: DBSC "+stage, "session_id", sess.ID, "err", err)
 		writeProblem(w, http.StatusInternalServerError, "internal", "Internal error", "the session could not be bound")
 	default:

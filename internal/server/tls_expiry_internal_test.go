@@ -165,7 +165,9 @@ func TestCertReloader_ExpiryWarningReload(t *testing.T) {
 				t.Fatal("the pair written again was not reloaded")
 			}
 		}, nil},
-		{"expired", func() { now = now.Add(5*day + time.Minute); handshakes(3) }, []string{expiredMsg}},
+		{"half an hour before its end", func() { now = now.Add(4*day + 23*time.Hour + 30*time.Minute); handshakes(3) }, []string{expiringMsg}},
+		// Within the hour of that warning: expiring is news all the same.
+		{"expired", func() { now = now.Add(31 * time.Minute); handshakes(3) }, []string{expiredMsg}},
 		{"expired, within the hour", func() { now = now.Add(59 * time.Minute); handshakes(20) }, nil},
 		{"expired, an hour on", func() { now = now.Add(time.Minute); handshakes(1) }, []string{expiredMsg}},
 		{"renewed", func() {
