@@ -54,8 +54,9 @@ var (
 	// proof for its time alone, a proof made with the very key the session
 	// is bound to and right in everything else (a DPoP proof's iat out of
 	// the window: dpop.ErrIssuedAt with Request.JKT): the client's clock
-	// is off. Only the key's holder can be refused for it, and it guesses
-	// nothing, so it is no failed refresh (Options.RefreshFailures).
+	// is off. Only a proof the key made can be refused for it (its
+	// holder's, or an old one replayed, which can never pass), and it
+	// guesses nothing, so it is no failed refresh (Options.RefreshFailures).
 	ErrClockSkew = errors.New("the client's clock is off")
 )
 

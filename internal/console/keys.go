@@ -64,6 +64,10 @@ func (c *Console) renderKeys(w http.ResponseWriter, r *http.Request, key apikey.
 // with its outcome unknown (createAPIKey).
 const keyRevokeTimeout = 30 * time.Second
 
+// keyNotReceived is the reason of the api_key.revoked event of such a key,
+// as apikey create and the API record it.
+const keyNotReceived = "not_received"
+
 // createAPIKey makes a key with the scopes ticked; its secret is shown on
 // this one response only (no-store) and never again.
 func (c *Console) createAPIKey(w http.ResponseWriter, r *http.Request, key apikey.Key) {
@@ -87,13 +91,22 @@ func (c *Console) createAPIKey(w http.ResponseWriter, r *http.Request, key apike
 		// The write failed with its outcome unknown (a timeout, a lost
 		// answer): it may be stored, or land later, and nobody is shown
 		// the secret. Recorded revoked, whatever the browser does
-		// meanwhile (apikey.RevokeUnreceived).
+		// meanwhile (apikey.RevokeUnreceived). The event log gets its
+		// creation before its revocation (reason not_received), as
+		// apikey create records it: never a key revoked it never showed
+		// created. Recorded past a browser gone, as the revocation is.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), keyRevokeTimeout)
 		defer cancel()
 		if _, changed, rerr := c.o.Keys.RevokeUnreceived(ctx, k); rerr != nil {
 			err = fmt.Errorf("%w; key %s may have been stored, and revoking it failed too: %w", err, k.ID, rerr)
-		} else if changed {
-			_ = c.record(r, sessiond.Event{Type: sessiond.EventAPIKeyRevoked, Details: map[string]any{"key_id": k.ID, "by": key.ID, "via": "console"}})
+		} else {
+			rr := r.WithContext(ctx)
+			_ = c.record(rr, sessiond.Event{Type: sessiond.EventAPIKeyCreated, Details: map[string]any{"key_id": k.ID, "name": k.Name,
+				"scopes": apikey.Join(k.Scopes), "by": key.ID, "via": "console"}})
+			if changed {
+				_ = c.record(rr, sessiond.Event{Type: sessiond.EventAPIKeyRevoked, Details: map[string]any{"key_id": k.ID, "by": key.ID, "via": "console",
+					"reason": keyNotReceived}})
+			}
 		}
 	}
 	if err != nil {

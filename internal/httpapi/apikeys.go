@@ -84,6 +84,12 @@ type createKeyRequest struct {
 	Scopes []string `json:"scopes"`
 }
 
+// KeyNotReceived is the APIKeyChanged action of a key revoked because
+// nobody received it (its creation failed with its outcome unknown): an
+// api_key.revoked event with reason not_received, as apikey create records
+// it. It follows the key's created action.
+const KeyNotReceived = "not_received"
+
 // keyRevokeTimeout bounds the revocation of a key whose creation failed
 // with its outcome unknown (createAPIKey).
 const keyRevokeTimeout = 30 * time.Second
@@ -110,13 +116,19 @@ func (s *server) createAPIKey(w http.ResponseWriter, r *http.Request) error {
 			// The write failed with its outcome unknown (a timeout, a lost
 			// answer, the client gone): it may be stored, or land later,
 			// and nobody gets the secret. Recorded revoked, whatever the
-			// client does meanwhile (apikey.RevokeUnreceived).
+			// client does meanwhile (apikey.RevokeUnreceived). The event
+			// log gets its creation before its revocation, as apikey
+			// create records it: never a key revoked it never showed
+			// created.
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), keyRevokeTimeout)
 			defer cancel()
 			if _, changed, rerr := s.apiKeys.RevokeUnreceived(ctx, key); rerr != nil {
 				err = fmt.Errorf("%w; key %s may have been stored, and revoking it failed too: %w", err, key.ID, rerr)
-			} else if changed {
-				s.keyChanged(ctx, "revoked", key)
+			} else {
+				s.keyChanged(ctx, "created", key)
+				if changed {
+					s.keyChanged(ctx, KeyNotReceived, key)
+				}
 			}
 		}
 		return keyError(err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond"
+	"github.com/sessiond/sessiond/dpop"
 )
 
 // TestDPoP_RefreshWithWrongClock: a phone whose clock is off by hours
@@ -78,6 +79,7 @@ func TestDPoP_WrongClockIsNoFailedRefresh(t *testing.T) {
 	type device struct {
 		key     *proofKey
 		refresh string
+		old     string // a proof of a refresh that passed, past its window
 	}
 	login := func(t *testing.T, e *env, subject string) *device {
 		t.Helper()
@@ -174,6 +176,16 @@ func TestDPoP_WrongClockIsNoFailedRefresh(t *testing.T) {
 		{"own key, replayed", func(t *testing.T, e *env, d *device) string {
 			return rotate(t, e, d) // the proof of the refresh that just passed
 		}, true},
+		// A proof by the session's key replayed once its window is over
+		// (one an attacker kept) cannot be told from a clock behind: not
+		// counted either, and it can never pass (docs/lifecycle.md).
+		{"own key, replayed past its window", func(t *testing.T, e *env, d *device) string {
+			if d.old == "" {
+				d.old = rotate(t, e, d)
+				e.clock.Advance(dpop.DefaultMaxAge + time.Minute)
+			}
+			return d.old
+		}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnvWith(t, sessiond.StrategyHybrid, limited, nil)

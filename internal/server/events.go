@@ -434,11 +434,17 @@ func rateLimits(c config.RateLimit, conns int, log *slog.Logger) httpapi.RateLim
 }
 
 // apiKeyChangedHook records changes made through /v1/api-keys; the acting
-// key is added by fanout.Record.
+// key is added by fanout.Record. A key nobody received
+// (httpapi.KeyNotReceived) is revoked with reason not_received, as
+// apikey create records it.
 func apiKeyChangedHook(events *fanout) func(context.Context, string, apikey.Key) {
-	types := map[string]sessiond.EventType{"created": EventAPIKeyCreated, "revoked": EventAPIKeyRevoked, "scopes_changed": EventAPIKeyScopes}
+	types := map[string]sessiond.EventType{"created": EventAPIKeyCreated, "revoked": EventAPIKeyRevoked, "scopes_changed": EventAPIKeyScopes,
+		httpapi.KeyNotReceived: EventAPIKeyRevoked}
 	return func(ctx context.Context, action string, k apikey.Key) {
-		events.emit(ctx, sessiond.Event{Type: types[action],
-			Details: map[string]any{"key_id": k.ID, "name": k.Name, "scopes": apikey.Join(k.Scopes), "by": "api"}})
+		details := map[string]any{"key_id": k.ID, "name": k.Name, "scopes": apikey.Join(k.Scopes), "by": "api"}
+		if action == httpapi.KeyNotReceived {
+			details["reason"] = httpapi.KeyNotReceived
+		}
+		events.emit(ctx, sessiond.Event{Type: types[action], Details: details})
 	}
 }
