@@ -133,9 +133,6 @@ func (a *app) keysCmd() *cobra.Command {
 		Short: "Publish a new key, which signs after jwt.key_publish_period; the old one verifies until its tokens expire",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkSelectors(cmd, deploymentFlags...); err != nil {
-				return err
-			}
 			return withKeys(cmd.Context(), func(meta sessiond.MetaStore, keys *signing.Keys) error {
 				pending, _ := scheduledKey(keys.Ring().Keys())
 				if err := keys.Rotate(cmd.Context()); err != nil {
@@ -270,9 +267,6 @@ func (a *app) apikeyCmd() *cobra.Command {
 		Short: "Create an API key and print it once on stdout (scope verify unless --scope says more)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkSelectors(cmd, deploymentFlags...); err != nil {
-				return err
-			}
 			sc := apikey.DefaultScopes
 			// Given, even empty: --scope "" (a script's unset variable)
 			// must not mean the default scope, as --scope "," does not.
@@ -303,9 +297,6 @@ func (a *app) apikeyCmd() *cobra.Command {
 		Short: "Replace the scopes of an API key (" + apikey.Join(apikey.Scopes) + ")",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkSelectors(cmd, deploymentFlags...); err != nil {
-				return err
-			}
 			if err := checkAPIKeyID(args[0]); err != nil {
 				return err
 			}
@@ -358,9 +349,6 @@ func (a *app) apikeyCmd() *cobra.Command {
 		Short: "Revoke an API key by its ID (every node stops accepting it within a second)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkSelectors(cmd, deploymentFlags...); err != nil {
-				return err
-			}
 			if err := checkAPIKeyID(args[0]); err != nil {
 				return err
 			}
@@ -680,9 +668,6 @@ func (a *app) sessionsCmd() *cobra.Command {
 			if err := checkSelectors(cmd, "url"); err != nil {
 				return err
 			}
-			if err := checkSelectors(cmd, deploymentFlags...); err != nil {
-				return err
-			}
 			if err := checkSessionID("ID", args[0]); err != nil {
 				return err
 			}
@@ -709,9 +694,6 @@ func (a *app) sessionsCmd() *cobra.Command {
 			// meant to be kept; given twice, the first would be revoked.
 			// --url "" would revoke on the default server.
 			if err := checkSelectors(cmd, "except", "url"); err != nil {
-				return err
-			}
-			if err := checkSelectors(cmd, deploymentFlags...); err != nil {
 				return err
 			}
 			if err := checkSubject("S", args[0]); err != nil {

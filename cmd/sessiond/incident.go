@@ -33,9 +33,6 @@ func (a *app) incidentCmd() *cobra.Command {
 			if err := checkSelectors(cmd, "issued-before", "url"); err != nil {
 				return err
 			}
-			if err := checkSelectors(cmd, deploymentFlags...); err != nil {
-				return err
-			}
 			if issuedBefore != "" {
 				t, err := time.Parse(time.RFC3339, issuedBefore)
 				if err != nil || t.IsZero() {

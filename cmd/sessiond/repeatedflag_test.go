@@ -271,8 +271,9 @@ func useArgs(c *cobra.Command) []string {
 
 // TestCLI_EmptyDeploymentFlagRefused: --config, --listen or --data given
 // empty (a script's unset variable: `--config "$STAGING_CONFIG"`) was read
-// as left out, so a command that revokes, or creates, revokes or rescopes
-// a key, acted on the deployment SESSIOND_CONFIG, SESSIOND_DATA or the
+// as left out, so any command (one that revokes, or creates, revokes or
+// rescopes a key; migrate; a listing that creates the store) acted on the
+// deployment SESSIOND_CONFIG, SESSIOND_DATA or the
 // defaults name (production, on its host), as an empty --url would. It is
 // a usage error (exit 2) with nothing sent or stored.
 func TestCLI_EmptyDeploymentFlagRefused(t *testing.T) {
@@ -327,6 +328,14 @@ func TestCLI_EmptyDeploymentFlagRefused(t *testing.T) {
 		{"apikey set-scopes data empty", []string{"apikey", "set-scopes", "key_abcdefghijklm", "verify", "--data="}, dataMsg},
 		{"keys rotate data empty", []string{"keys", "rotate", "--data", ""}, dataMsg},
 		{"keys rotate listen empty", []string{"keys", "rotate", "--listen", ""}, listenMsg},
+		// Not only the commands that revoke or change keys: migrate would
+		// migrate another deployment's store, the listings with --create
+		// make one.
+		{"migrate data empty", []string{"migrate", "--data", ""}, dataMsg},
+		{"migrate config empty", []string{"migrate", "--config="}, configMsg},
+		{"keys list create data empty", []string{"keys", "list", "--create", "--data", ""}, dataMsg},
+		{"apikey list create config empty", []string{"apikey", "list", "--create", "--config", ""}, configMsg},
+		{"healthcheck listen empty", []string{"healthcheck", "--listen="}, listenMsg},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			asked = 0

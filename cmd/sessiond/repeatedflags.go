@@ -53,13 +53,14 @@ func singleValue(f *pflag.Flag) bool {
 // refuseRepeatedFlags makes c count its single-value flags and refuse,
 // before it checks its arguments (whose rules may depend on a flag, as
 // bench's do on --bare-server) and before it runs, one given more than
-// once. run applies it to every command.
+// once, and a deployment flag given empty (checkFlags). run applies it to
+// every command.
 func refuseRepeatedFlags(c *cobra.Command) {
 	c.Flags().VisitAll(countGiven)
 	c.PersistentFlags().VisitAll(countGiven)
 	if args := c.Args; args != nil {
 		c.Args = func(cmd *cobra.Command, a []string) error {
-			if err := checkOnce(cmd); err != nil {
+			if err := checkFlags(cmd); err != nil {
 				return err
 			}
 			return args(cmd, a)
@@ -67,12 +68,25 @@ func refuseRepeatedFlags(c *cobra.Command) {
 	}
 	if runE := c.RunE; runE != nil {
 		c.RunE = func(cmd *cobra.Command, a []string) error {
-			if err := checkOnce(cmd); err != nil {
+			if err := checkFlags(cmd); err != nil {
 				return err
 			}
 			return runE(cmd, a)
 		}
 	}
+}
+
+// checkFlags refuses, as a usage error, a flag of cmd given more than once
+// (checkOnce), and --config, --listen or --data given empty
+// (deploymentFlags): a script's unset variable would be read as the flag
+// left out, and the command, whichever it is (serve, migrate, a
+// revocation, a key's creation), would act on the deployment
+// SESSIOND_CONFIG, SESSIOND_DATA or the defaults name.
+func checkFlags(cmd *cobra.Command) error {
+	if err := checkOnce(cmd); err != nil {
+		return err
+	}
+	return checkSelectors(cmd, deploymentFlags...)
 }
 
 // checkOnce refuses, as a usage error, a flag of names (every flag of cmd

@@ -55,11 +55,7 @@ func checkSelectors(cmd *cobra.Command, names ...string) error {
 
 // deploymentFlags are the root's flags that choose the deployment a
 // command acts on (the configuration, and through it the server or the
-// store), which a command that revokes, creates keys or changes their
-// scopes refuses given twice or empty (checkSelectors): twice, the last
-// would win; empty, a script's unset variable, it would be read as left
-// out, and the command would act on the deployment SESSIOND_CONFIG,
-// SESSIOND_DATA or the defaults name.
+// store), which every command refuses given empty (checkFlags).
 var deploymentFlags = []string{"config", "listen", "data"}
 
 // noteSpaces notes on stderr that subject s, given as name, begins or ends

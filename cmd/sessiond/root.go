@@ -325,8 +325,8 @@ func (a *app) rootCmd() *cobra.Command {
 	onceVar(pf, &a.configPath, "config", "YAML configuration file (env SESSIOND_CONFIG)")
 	onceVar(pf, &a.listen, "listen", "listen address, overrides server.listen (env SESSIOND_LISTEN)")
 	onceVar(pf, &a.dataDir, "data", "data directory, overrides server.data_dir (env SESSIOND_DATA)")
-	// Refused given empty by the commands that revoke or change keys
-	// (deploymentFlags): checkSelectors names what leaving them out means.
+	// Refused given empty by every command (checkFlags), which names what
+	// leaving them out means.
 	pf.Lookup("config").Value.(*onceValue).absent = "SESSIOND_CONFIG or the defaults"
 	pf.Lookup("listen").Value.(*onceValue).absent = "SESSIOND_LISTEN or server.listen"
 	pf.Lookup("data").Value.(*onceValue).absent = "SESSIOND_DATA or server.data_dir"
