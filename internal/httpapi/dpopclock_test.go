@@ -24,18 +24,10 @@ func TestDPoP_RefreshWithWrongClock(t *testing.T) {
 	k := newProofKey(t)
 	r := e.postJSON("/v1/sessions", jsonBody(t, map[string]any{"subject": "phone",
 		"dpop_proof": k.proof("POST", appTokenURL, "", ""), "htm": "POST", "htu": appTokenURL}))
-	if r.status != http.StatusCreated {
-		t.Fatalf("create: %d %s", r.status, r.body)
-	}
-	var tr struct {
-		RefreshToken string `json:"refresh_token"`
-	}
-	if err := json.Unmarshal(r.body, &tr); err != nil {
-		t.Fatal(err)
-	}
+	token := refreshTokenOf(t, r, http.StatusCreated, "create")
 	refresh := func(proof string) *response {
 		t.Helper()
-		return e.postJSON("/v1/sessions/refresh", jsonBody(t, map[string]any{"refresh_token": tr.RefreshToken,
+		return e.postJSON("/v1/sessions/refresh", jsonBody(t, map[string]any{"refresh_token": token,
 			"dpop_proof": proof, "htm": "POST", "htu": appTokenURL}))
 	}
 	e.clock.Advance(time.Minute)
@@ -87,16 +79,7 @@ func TestDPoP_WrongClockIsNoFailedRefresh(t *testing.T) {
 		d.key.at = e.clock.Now()
 		r := e.postJSON("/v1/sessions", jsonBody(t, map[string]any{"subject": subject,
 			"dpop_proof": d.key.proof("POST", appTokenURL, "", ""), "htm": "POST", "htu": appTokenURL}))
-		if r.status != http.StatusCreated {
-			t.Fatalf("create: %d %s", r.status, r.body)
-		}
-		var tr struct {
-			RefreshToken string `json:"refresh_token"`
-		}
-		if err := json.Unmarshal(r.body, &tr); err != nil {
-			t.Fatal(err)
-		}
-		d.refresh = tr.RefreshToken
+		d.refresh = refreshTokenOf(t, r, http.StatusCreated, "create")
 		return d
 	}
 	refresh := func(e *env, token, proof string) *response {
@@ -108,17 +91,7 @@ func TestDPoP_WrongClockIsNoFailedRefresh(t *testing.T) {
 		t.Helper()
 		d.key.at = e.clock.Now()
 		proof := d.key.proof("POST", appTokenURL, "", "")
-		r := refresh(e, d.refresh, proof)
-		if r.status != http.StatusOK {
-			t.Fatalf("refresh with a good proof: %d %s; want 200", r.status, r.body)
-		}
-		var tr struct {
-			RefreshToken string `json:"refresh_token"`
-		}
-		if err := json.Unmarshal(r.body, &tr); err != nil {
-			t.Fatal(err)
-		}
-		d.refresh = tr.RefreshToken
+		d.refresh = refreshTokenOf(t, refresh(e, d.refresh, proof), http.StatusOK, "refresh with a good proof")
 		return proof
 	}
 
@@ -201,4 +174,20 @@ func TestDPoP_WrongClockIsNoFailedRefresh(t *testing.T) {
 			}
 		})
 	}
+}
+
+// refreshTokenOf returns the refresh token of the token answer r, which
+// what must have answered with status want.
+func refreshTokenOf(t *testing.T, r *response, want int, what string) string {
+	t.Helper()
+	if r.status != want {
+		t.Fatalf("%s: %d %s; want %d", what, r.status, r.body, want)
+	}
+	var tr struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := json.Unmarshal(r.body, &tr); err != nil || tr.RefreshToken == "" {
+		t.Fatalf("%s: no refresh token in %s (%v)", what, r.body, err)
+	}
+	return tr.RefreshToken
 }
