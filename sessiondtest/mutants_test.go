@@ -39,7 +39,7 @@ type mutant struct {
 
 var mutants = []mutant{
 	// The base contract (the twelve methods only).
-	{"SwapCheckThenAct", func(st *memstore.Store) sessiond.Store { return &swapCheckThenAct{Store: base(st)} },
+	{"SwapCheckThenAct", func(st *memstore.Store) sessiond.Store { return newSwapCheckThenAct(st) },
 		"concurrent SwapRefresh calls with zero grace succeeded"},
 	{"SwapSiblingStaysCurrent", func(st *memstore.Store) sessiond.Store { return newSwapSibling(st) },
 		"successors are current after concurrent swaps within grace"},
@@ -108,7 +108,7 @@ var mutants = []mutant{
 	// Optional interfaces (the whole memory store, one method wrong).
 	{"LimiterOffByOne", func(st *memstore.Store) sessiond.Store { return limitOffByOne{st} },
 		"Limiter/"},
-	{"LimiterCheckThenAct", func(st *memstore.Store) sessiond.Store { return limitCheckThenAct{st} },
+	{"LimiterCheckThenAct", func(st *memstore.Store) sessiond.Store { return &limitCheckThenAct{st, &rendezvous[string]{}} },
 		"after 20 concurrent logins with max 3"},
 	{"EvictionsNotLogged", func(st *memstore.Store) sessiond.Store { return evictionsUnlogged{st} },
 		"Revocations after CreateLimited"},
@@ -238,16 +238,61 @@ func base(st *memstore.Store) sessiond.Store { return struct{ sessiond.Store }{s
 
 // swapCheckThenAct decides reuse from a Lookup, then swaps in a second
 // step that no longer checks: two concurrent rotations both pass the check.
-type swapCheckThenAct struct{ sessiond.Store }
+type swapCheckThenAct struct {
+	sessiond.Store
+	window rendezvous[sessiond.TokenHash]
+}
+
+func newSwapCheckThenAct(st *memstore.Store) *swapCheckThenAct {
+	return &swapCheckThenAct{Store: base(st)}
+}
 
 func (m *swapCheckThenAct) SwapRefresh(ctx context.Context, sw sessiond.RefreshSwap) error {
 	tok, s, err := m.Lookup(ctx, sw.Old)
 	if err == nil && !s.Revoked() && !tok.RetiredAt.IsZero() && (tok.RetiredAt.Before(sw.GraceSince) || !sw.GraceSince.Before(sw.Now)) {
 		return sessiond.ErrRefreshReused
 	}
-	runtime.Gosched()
+	m.window.await(sw.Old)
 	sw.GraceSince = time.Time{} // "already checked"
 	return m.Store.SwapRefresh(ctx, sw)
+}
+
+// rendezvous holds a check-then-act mutant between its two steps until a
+// second caller with the same key has checked too, or partnerWait has
+// passed. A real store's round trip opens that window; a yield alone did
+// not, since a loaded machine can run the suite's concurrent calls one
+// after another, and the suite then passed the mutant now and then.
+type rendezvous[K comparable] struct {
+	mu      sync.Mutex
+	waiting map[K]chan struct{}
+}
+
+// partnerWait is how long a lone checked call waits before it acts.
+const partnerWait = 250 * time.Millisecond
+
+func (r *rendezvous[K]) await(key K) {
+	r.mu.Lock()
+	if ch, ok := r.waiting[key]; ok {
+		delete(r.waiting, key)
+		close(ch)
+		r.mu.Unlock()
+		return
+	}
+	if r.waiting == nil {
+		r.waiting = map[K]chan struct{}{}
+	}
+	ch := make(chan struct{})
+	r.waiting[key] = ch
+	r.mu.Unlock()
+	select {
+	case <-ch:
+	case <-time.After(partnerWait):
+		r.mu.Lock()
+		if r.waiting[key] == ch {
+			delete(r.waiting, key)
+		}
+		r.mu.Unlock()
+	}
 }
 
 // swapSibling leaves a successor current when a later swap within grace
@@ -887,14 +932,17 @@ func (m limitOffByOne) CreateLimited(ctx context.Context, s *sessiond.Session, m
 }
 
 // limitCheckThenAct counts with List, then creates in another step.
-type limitCheckThenAct struct{ *memstore.Store }
+type limitCheckThenAct struct {
+	*memstore.Store
+	window *rendezvous[string]
+}
 
-func (m limitCheckThenAct) CreateLimited(ctx context.Context, s *sessiond.Session, max int, evict bool, tokens ...sessiond.Token) ([]sessiond.Revocation, error) {
+func (m *limitCheckThenAct) CreateLimited(ctx context.Context, s *sessiond.Session, max int, evict bool, tokens ...sessiond.Token) ([]sessiond.Revocation, error) {
 	live, err := m.List(ctx, s.Subject, s.CreatedAt)
 	if err != nil {
 		return nil, err
 	}
-	runtime.Gosched()
+	m.window.await(s.Subject)
 	var revs []sessiond.Revocation
 	if len(live) >= max {
 		if !evict {
