@@ -25,7 +25,7 @@ import (
 type certReloader struct {
 	certFile, keyFile string
 	log               *slog.Logger
-	now               func() time.Time // dates the failure log's throttle
+	now               func() time.Time // dates the logs' throttles and the validity checks
 	load              func(certFile, keyFile string) (tls.Certificate, []error)
 
 	mu    sync.Mutex
@@ -74,58 +74,98 @@ type reloadFailure struct {
 // renewed by hand gets the same notice.
 const expiryWarnWithin = 14 * 24 * time.Hour
 
-// expiryWarnEvery is how often the warning of a certificate that stays
-// expiring is logged again: once a day while it expires soon, once an
-// hour once clients refuse it.
-func expiryWarnEvery(expired bool) time.Duration {
-	if expired {
-		return time.Hour
+// certState is where the served certificate stands in its validity, by
+// this node's clock, as far as an operator must hear of it.
+type certState int
+
+const (
+	certValid       certState = iota
+	certNotYetValid           // NotBefore ahead: installed early, or this clock is behind
+	certExpiring              // within its warning window
+	certExpired
+)
+
+// validityWarnEvery is how often the warning of a certificate that stays
+// in one state is logged again: once a day while it expires soon, once
+// an hour while clients refuse it (expired, or not valid yet).
+func validityWarnEvery(s certState) time.Duration {
+	if s == certExpiring {
+		return 24 * time.Hour
 	}
-	return 24 * time.Hour
+	return time.Hour
 }
 
-// expiryWarning is what was logged of the served certificate's expiry.
+// expiryWarning is what was logged of the served certificate's validity.
 type expiryWarning struct {
-	leaf    []byte // the certificate warned of (DER): the same one reloaded is not new
-	expired bool
-	logged  time.Time
+	leaf   []byte // the certificate warned of (DER): the same one reloaded is not new
+	state  certState
+	logged time.Time
 }
 
-// warnExpiry logs the served certificate's expiry when it is expired or
-// within its window: at once for another certificate loaded or one just
-// expired, otherwise once per expiryWarnEvery (the same certificate
-// written again, by a tool syncing the files, is not another). The
-// caller holds c.mu, or has the only reference. The leaf's dates alone:
-// a chain may carry an expired cross-signed root that clients ignore.
-func (c *certReloader) warnExpiry() {
+// warnValidity logs the served certificate's validity when it is not
+// valid yet, within its expiry window or expired: at once for another
+// certificate loaded or one whose state changed (just expired), otherwise
+// once per validityWarnEvery (the same certificate written again, by a
+// tool syncing the files, is not another). The caller holds c.mu, or has
+// the only reference. The leaf's dates alone: a chain may carry an
+// expired cross-signed root that clients ignore.
+//
+// Expired is an ERROR: every client with a right clock fails, and it
+// only gets worse. Not valid yet is a WARN: it passes with time, and the
+// node cannot tell a certificate installed early from its own clock
+// behind (then clients accept it); the shipped alert judges by
+// Prometheus's clock. The messages stay as they are: operators search
+// for them (docs/operations.md).
+func (c *certReloader) warnValidity() {
 	if c.cert == nil || c.cert.Leaf == nil {
 		return
 	}
 	leaf, now := c.cert.Leaf, c.now()
 	left := leaf.NotAfter.Sub(now)
-	if left > min(expiryWarnWithin, leaf.NotAfter.Sub(leaf.NotBefore)/4) {
+	state := certValid
+	switch {
+	case now.Before(leaf.NotBefore):
+		state = certNotYetValid
+	case left <= 0:
+		state = certExpired
+	case left <= min(expiryWarnWithin, leaf.NotAfter.Sub(leaf.NotBefore)/4):
+		state = certExpiring
+	}
+	if state == certValid {
 		return
 	}
-	expired := left <= 0
 	w := c.expiry
-	if bytes.Equal(w.leaf, leaf.Raw) && w.expired == expired && now.Sub(w.logged) < expiryWarnEvery(expired) {
+	if bytes.Equal(w.leaf, leaf.Raw) && w.state == state && now.Sub(w.logged) < validityWarnEvery(state) {
 		return
 	}
-	attrs := []any{"not_after", leaf.NotAfter.UTC().Format(time.RFC3339), "subject", leaf.Subject.String(),
-		"serial", leaf.SerialNumber.String(), "file", c.certFile, "next_log_in", expiryWarnEvery(expired).String()}
-	if expired {
-		c.log.Warn("TLS certificate expired; clients refuse it", append(attrs, "expired_for", (-left).Round(time.Minute).String())...)
-	} else {
-		c.log.Warn("TLS certificate expires soon; renew it", append(attrs, "expires_in", left.Round(time.Minute).String())...)
+	attrs := []any{"subject", leaf.Subject.String(), "serial", leaf.SerialNumber.String(), "file", c.certFile,
+		"next_log_in", validityWarnEvery(state).String()}
+	notAfter := []any{"not_after", leaf.NotAfter.UTC().Format(time.RFC3339)}
+	switch state {
+	case certNotYetValid:
+		c.log.Warn("TLS certificate not yet valid; clients refuse it unless this node's clock is behind",
+			append(attrs, "not_before", leaf.NotBefore.UTC().Format(time.RFC3339),
+				"valid_in", leaf.NotBefore.Sub(now).Round(time.Second).String())...)
+	case certExpired:
+		c.log.Error("TLS certificate expired; clients refuse it",
+			append(append(notAfter, attrs...), "expired_for", (-left).Round(time.Minute).String())...)
+	case certExpiring:
+		c.log.Warn("TLS certificate expires soon; renew it",
+			append(append(notAfter, attrs...), "expires_in", left.Round(time.Minute).String())...)
 	}
-	c.expiry = expiryWarning{leaf: leaf.Raw, expired: expired, logged: now}
+	c.expiry = expiryWarning{leaf: leaf.Raw, state: state, logged: now}
 }
 
 // Validity returns the served certificate's NotBefore and NotAfter (the
-// sessiond_tls_certificate_* gauges). Safe for concurrent use.
+// sessiond_tls_certificate_* gauges), checking the files first as a
+// handshake does: without it a node no TLS client reaches (a standby,
+// /metrics scraped on the admin listener) would report the certificate
+// loaded before a renewal until its next handshake, and the expiry
+// alerts would fire on a renewed node. Safe for concurrent use.
 func (c *certReloader) Validity() (notBefore, notAfter time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.check()
 	if c.cert == nil || c.cert.Leaf == nil {
 		return time.Time{}, time.Time{}
 	}
@@ -174,7 +214,7 @@ func newCertReloader(certFile, keyFile string, log *slog.Logger) (*certReloader,
 	if err := c.reload(); err != nil {
 		return nil, err
 	}
-	c.warnExpiry()
+	c.warnValidity()
 	return c, nil
 }
 
@@ -240,14 +280,21 @@ func loadPair(certFile, keyFile string) (tls.Certificate, []error) {
 	return pair, nil
 }
 
+// check reloads the pair if the files changed, logging a failure, and
+// warns of the served certificate's validity: at each handshake and each
+// scrape. The caller holds c.mu.
+func (c *certReloader) check() {
+	if err := c.reload(); err != nil {
+		c.logFailure(err)
+	}
+	c.warnValidity()
+}
+
 // GetCertificate is tls.Config.GetCertificate.
 func (c *certReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.reload(); err != nil {
-		c.logFailure(err)
-	}
-	c.warnExpiry()
+	c.check()
 	if c.cert == nil {
 		return nil, errors.New("no TLS certificate")
 	}

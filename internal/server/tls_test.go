@@ -22,16 +22,7 @@ import (
 func writePair(t *testing.T, serial int64, cert, key string) *x509.Certificate {
 	t.Helper()
 	c := testenv.SelfSigned(t, serial, "127.0.0.1")
-	cp, kp := testenv.CertPEM(t, c)
-	// Write to temporary names and rename, as certificate tools do.
-	for path, b := range map[string][]byte{cert: cp, key: kp} {
-		if err := os.WriteFile(path+".tmp", b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(path+".tmp", path); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testenv.WriteCertPair(t, cert, key, c)
 	return c.Leaf
 }
 

@@ -10,6 +10,8 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -62,4 +64,32 @@ func CertPEM(tb testing.TB, c tls.Certificate) (certPEM, keyPEM []byte) {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate[0]}),
 		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
+}
+
+// CertFiles returns the paths of a certificate file and its key file in a
+// new temporary directory, not yet written: server.tls_cert_file and
+// server.tls_key_file.
+func CertFiles(tb testing.TB) (certFile, keyFile string) {
+	tb.Helper()
+	dir := tb.TempDir()
+	return filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+}
+
+// WriteCertPair writes c (made by SelfSigned or SelfSignedValid) and its
+// key as PEM over certFile and keyFile, each to a temporary name then
+// renamed, as renewal tools do: a reader never meets half a file.
+func WriteCertPair(tb testing.TB, certFile, keyFile string, c tls.Certificate) {
+	tb.Helper()
+	cp, kp := CertPEM(tb, c)
+	for _, f := range []struct {
+		path string
+		b    []byte
+	}{{certFile, cp}, {keyFile, kp}} {
+		if err := os.WriteFile(f.path+".tmp", f.b, 0o600); err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.Rename(f.path+".tmp", f.path); err != nil {
+			tb.Fatal(err)
+		}
+	}
 }

@@ -11,6 +11,7 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net"
 	"os"
 	"os/exec"
@@ -130,6 +131,24 @@ func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// Records returns the JSON lines written so far (a slog.JSONHandler's),
+// each parsed; it fails tb on a line that is not JSON.
+func (s *SyncBuffer) Records(tb testing.TB) []map[string]any {
+	tb.Helper()
+	var out []map[string]any
+	for _, l := range strings.Split(s.String(), "\n") {
+		if l == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			tb.Fatalf("log line %q: %v", l, err)
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // Serve runs run (a server such as internal/server.Run, which reports its
