@@ -665,9 +665,6 @@ func (a *app) sessionsCmd() *cobra.Command {
 		Short: "Revoke one session",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkSelectors(cmd, "url"); err != nil {
-				return err
-			}
 			if err := checkSessionID("ID", args[0]); err != nil {
 				return err
 			}
@@ -692,8 +689,8 @@ func (a *app) sessionsCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// --except "" would be sent as none and revoke the session
 			// meant to be kept; given twice, the first would be revoked.
-			// --url "" would revoke on the default server.
-			if err := checkSelectors(cmd, "except", "url"); err != nil {
+			// (--url "" is refused with the deployment flags: checkFlags.)
+			if err := checkSelectors(cmd, "except"); err != nil {
 				return err
 			}
 			if err := checkSubject("S", args[0]); err != nil {

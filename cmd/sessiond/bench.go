@@ -61,6 +61,12 @@ body) on a loopback address until interrupted.`,
 			if bareAdr != "" {
 				return a.serveBare(cmd.Context(), bareAdr)
 			}
+			// Given empty (a script's unset variable), it would be read as
+			// left out, and SESSIOND_API_KEY or <data>/api-key, another
+			// deployment's key perhaps, sent to the server --url names.
+			if err := checkSelectors(cmd, "api-key"); err != nil {
+				return err
+			}
 			if o.Concurrency < 1 || o.Duration <= 0 || o.Sessions < 1 || o.Timeout <= 0 || !(o.Rate >= 0) {
 				return usageErr("invalid argument: --concurrency, --duration, --sessions and --timeout must be positive, --rate at least 0")
 			}
@@ -95,8 +101,9 @@ body) on a loopback address until interrupted.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.URL, "url", "", "server URL (env SESSIOND_URL; default http://<server.listen>)")
-	f.StringVar(&apiKey, "api-key", "", "API key (prefer env SESSIOND_API_KEY: flags show in the process list)")
+	urlVar(f, &o.URL)
+	onceVar(f, &apiKey, "api-key", "API key (prefer env SESSIOND_API_KEY: flags show in the process list)")
+	f.Lookup("api-key").Value.(*onceValue).absent = "SESSIOND_API_KEY or <data>/api-key"
 	f.IntVar(&o.Concurrency, "concurrency", 32, "connections, each with one request in flight")
 	f.DurationVar(&o.Duration, "duration", 10*time.Second, "how long the measured load runs")
 	f.IntVar(&o.Sessions, "sessions", 200, "sessions to create and cycle through (verify, mixed)")

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
 )
@@ -95,6 +97,56 @@ func TestCLI_ConfigValidate(t *testing.T) {
 		out, _, code := runCLI(t, nil, append([]string{"config", "validate", tc.file}, tc.args...)...)
 		if code != tc.code || !strings.Contains(out, tc.want) {
 			t.Errorf("validate %s %v = exit %d, %q; want %d with %q", filepath.Base(tc.file), tc.args, code, out, tc.code, tc.want)
+		}
+	}
+}
+
+// TestCLI_ConfigValidateGlobalFlags: config validate parses its own flags,
+// so the root's (--config, --listen, --data: what `sessiond --help` lists
+// as global flags) reached the flag package, which refused them as "flag
+// provided but not defined", as if sessiond had no --config. They do not
+// apply (only FILE is checked): each is refused, exit 2, saying so and
+// naming the form that works, wherever it is given and however spelt,
+// with no report on stdout.
+func TestCLI_ConfigValidateGlobalFlags(t *testing.T) {
+	good := filepath.Join(t.TempDir(), "good.yaml")
+	os.WriteFile(good, []byte("strategy: hybrid\npreset: b2c\n"), 0o600)
+	a := &app{stdout: io.Discard, stderr: io.Discard}
+	var names []string
+	a.rootCmd().PersistentFlags().VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
+	if len(names) < 3 {
+		t.Fatalf("root flags %q; want --config, --listen and --data at least", names)
+	}
+	for _, name := range names {
+		for _, tc := range []struct {
+			where string
+			args  []string
+		}{
+			{"on the root", []string{"--" + name, good, "config", "validate", good}},
+			{"on the root with =", []string{"--" + name + "=" + good, "config", "validate", good}},
+			{"before FILE", []string{"config", "validate", "--" + name, good, good}},
+			{"after FILE", []string{"config", "validate", good, "--" + name + "=x"}},
+			{"single dash", []string{"config", "validate", good, "-" + name, "x"}},
+			{"given empty", []string{"config", "validate", good, "--" + name + "="}},
+			{"on the root and after FILE", []string{"--" + name, good, "config", "validate", good, "--format", "json", "--" + name, good}},
+		} {
+			t.Run(name+" "+tc.where, func(t *testing.T) {
+				out, errOut, code := runCLI(t, nil, tc.args...)
+				want := "--" + name + " does not apply to config validate"
+				if code != exitUsage || out != "" || !strings.Contains(errOut, want) || strings.Contains(errOut, "not defined") {
+					t.Errorf("sessiond %q = exit %d, stdout %q, stderr %q; want exit %d, no report, %q", tc.args, code, out, errOut, exitUsage, want)
+				}
+			})
+		}
+	}
+	// Its own flags and a file spelt like a flag's value still work.
+	for _, args := range [][]string{
+		{"config", "validate", good},
+		{"config", "validate", "--env", "production", good, "--format=json"},
+		{"config", "validate", "-format", "text", good},
+	} {
+		if _, errOut, code := runCLI(t, nil, args...); code != 0 {
+			t.Errorf("sessiond %q = exit %d, %q; want 0", args, code, errOut)
 		}
 	}
 }

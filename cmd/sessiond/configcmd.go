@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -22,7 +23,7 @@ Flags (before or after FILE):
 
 Only the file is checked: SESSIOND_* variables are not applied, so the result
 is the same on a laptop and in CI. The global --config, --listen and --data
-flags do not apply here.
+flags do not apply here, and are refused (exit 2): name the file as FILE.
 
 Exit status: 0 no errors (warnings and infos allowed), 1 at least one error,
 2 the file is unreadable or not YAML, or the flags are wrong.
@@ -42,6 +43,13 @@ func (a *app) configCmd() *cobra.Command {
 					return cmd.Help()
 				}
 			}
+			// The root's flags reach this command's arguments unparsed; the
+			// flag package would call them "not defined", as if sessiond
+			// had none.
+			if name := rootFlag(cmd.Root(), args); name != "" {
+				fmt.Fprintf(a.stderr, "sessiond config validate: --%s does not apply to config validate, which checks the FILE it is given alone: sessiond config validate FILE\n", name)
+				return exitError{config.ExitUsage}
+			}
 			if code := config.RunValidate(args, a.stdout, a.stderr); code != 0 {
 				return exitError{code}
 			}
@@ -52,6 +60,27 @@ func (a *app) configCmd() *cobra.Command {
 	validate.SetHelpFunc(func(c *cobra.Command, _ []string) { fmt.Fprint(c.OutOrStdout(), validateHelp) })
 	cmd.AddCommand(validate)
 	return cmd
+}
+
+// rootFlag returns the name of the first of root's persistent flags
+// (--config, --listen, --data) that args give, in any spelling the flag
+// package takes (-name, --name, either with =value), before a "--"; ""
+// when none is.
+func rootFlag(root *cobra.Command, args []string) string {
+	for _, arg := range args {
+		if arg == "--" {
+			break
+		}
+		name, ok := strings.CutPrefix(arg, "-")
+		if !ok {
+			continue
+		}
+		name, _, _ = strings.Cut(strings.TrimPrefix(name, "-"), "=")
+		if name != "" && root.PersistentFlags().Lookup(name) != nil {
+			return name
+		}
+	}
+	return ""
 }
 
 func (a *app) migrateCmd() *cobra.Command {

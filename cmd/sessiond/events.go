@@ -151,7 +151,7 @@ func (a *app) eventsCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&url, "url", "", "server URL (env SESSIOND_URL; default http://<server.listen>)")
+	urlVar(f, &url)
 	f.StringVar(&q.Subject, "subject", "", "only this subject")
 	f.StringVar((*string)(&q.SessionID), "session-id", "", "only this session")
 	f.StringVar(&typ, "type", "", "only this event type, e.g. session.refresh_token_reused")

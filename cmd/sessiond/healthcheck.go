@@ -87,7 +87,10 @@ func (a *app) healthcheckCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&url, "url", "", "server URL (env SESSIOND_URL; default http(s)://<server.listen>)")
+	// Refused empty (checkFlags): a health check of SESSIOND_URL's server
+	// or the configuration's would report another server's health.
+	onceVar(cmd.Flags(), &url, "url", "server URL (env SESSIOND_URL; default http(s)://<server.listen>)")
+	cmd.Flags().Lookup("url").Value.(*onceValue).absent = "SESSIOND_URL or http(s)://<server.listen>"
 	cmd.Flags().DurationVar(&timeout, "timeout", 3*time.Second, "give up after this long")
 	return cmd
 }

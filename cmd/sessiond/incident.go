@@ -28,9 +28,9 @@ func (a *app) incidentCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// --issued-before "" would travel as no bound, every session of
-			// the subjects (of every subject with --all); --url "" would
-			// revoke on the default server.
-			if err := checkSelectors(cmd, "issued-before", "url"); err != nil {
+			// the subjects (of every subject with --all). (--url "" is
+			// refused with the deployment flags: checkFlags.)
+			if err := checkSelectors(cmd, "issued-before"); err != nil {
 				return err
 			}
 			if issuedBefore != "" {

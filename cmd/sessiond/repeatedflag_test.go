@@ -352,3 +352,93 @@ func TestCLI_EmptyDeploymentFlagRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestCLI_EveryEmptyURLRefused: --url given empty (a script's unset
+// variable: `bench verify --url "$STAGING"`) was read as left out outside
+// the commands that revoke, so bench loaded SESSIOND_URL's server
+// (production, on its host), healthcheck reported that server's health,
+// events and sessions list read its data. Every command that has --url,
+// found in the command tree, refuses it as a usage error (exit 2) naming
+// what leaving it out means, with nothing sent; so does every command,
+// wherever --url is given (root or subcommand, spelt --url= too).
+func TestCLI_EveryEmptyURLRefused(t *testing.T) {
+	asked := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked++
+		w.Write([]byte(`{"revoked":1}`))
+	}))
+	t.Cleanup(srv.Close)
+	env := []string{"SESSIOND_URL=" + srv.URL, "SESSIOND_API_KEY=sdak_" + strings.Repeat("x", 40), "SESSIOND_DATA=" + t.TempDir()}
+	a := &app{stdout: io.Discard, stderr: io.Discard}
+	root := a.rootCmd()
+	cases := 0
+	eachCommand(root, func(c *cobra.Command) {
+		if c.Flags().Lookup("url") == nil && c.InheritedFlags().Lookup("url") == nil {
+			return
+		}
+		path := strings.Fields(c.CommandPath())[1:]
+		line := append(path, useArgs(c)...)
+		// What the command needs beyond its arguments to get as far as
+		// asking (incident revoke's selection and reason).
+		if c.CommandPath() == "sessiond incident revoke" {
+			line = append(line, "--all", "--reason", "r")
+		}
+		if c.CommandPath() == "sessiond sessions list" {
+			line = append(line, "--subject", "alice")
+		}
+		for _, empty := range [][]string{{"--url", ""}, {"--url="}} {
+			cases++
+			args := append(append([]string(nil), line...), empty...)
+			t.Run(strings.Join(args, " "), func(t *testing.T) {
+				asked = 0
+				_, errOut, code := runInProcess(env, args...)
+				const want = "--url must not be empty; leave it out for SESSIOND_URL or http"
+				if code != exitUsage || asked != 0 || !strings.Contains(errOut, want) {
+					t.Errorf("sessiond %q = exit %d, %d requests (stderr %q); want exit %d, none, %q", args, code, asked, errOut, exitUsage, want)
+				}
+			})
+		}
+	})
+	if cases < 14 { // bench, events, healthcheck, incident revoke, the sessions commands
+		t.Errorf("%d cases tried; the command tree has more commands with --url", cases)
+	}
+}
+
+// TestCLI_EmptyFlagMessage: a flag refused empty whose absence means no
+// selection (--except, an events filter) says so in words: the message
+// read "leave it out for none".
+func TestCLI_EmptyFlagMessage(t *testing.T) {
+	env := []string{"SESSIOND_URL=http://127.0.0.1:1", "SESSIOND_API_KEY=sdak_" + strings.Repeat("x", 40)}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"sessions", "revoke-subject", "alice", "--except", ""}, "--except must not be empty; if none is meant, leave the flag out"},
+		{[]string{"events", "--subject="}, "--subject must not be empty; if none is meant, leave the flag out"},
+		{[]string{"incident", "revoke", "--all", "--reason", "r", "--issued-before", ""}, "--issued-before must not be empty; if none is meant, leave the flag out"},
+	} {
+		_, errOut, code := runInProcess(env, tc.args...)
+		if code != exitUsage || !strings.Contains(errOut, tc.want) || strings.Contains(errOut, "for none") {
+			t.Errorf("sessiond %q = exit %d, %q; want exit %d, %q", tc.args, code, errOut, exitUsage, tc.want)
+		}
+	}
+}
+
+// TestCLI_BenchEmptyAPIKeyRefused: bench --api-key given empty (a script's
+// unset variable) was read as left out, and bench sent SESSIOND_API_KEY or
+// <data>/api-key, another deployment's admin key, perhaps, to the server
+// --url names. It is a usage error (exit 2) with nothing sent.
+func TestCLI_BenchEmptyAPIKeyRefused(t *testing.T) {
+	asked := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { asked++ }))
+	t.Cleanup(srv.Close)
+	env := []string{"SESSIOND_API_KEY=sdak_" + strings.Repeat("x", 40), "SESSIOND_DATA=" + t.TempDir()}
+	for _, empty := range [][]string{{"--api-key", ""}, {"--api-key="}} {
+		args := append([]string{"bench", "verify", "--url", srv.URL, "--duration", "1s"}, empty...)
+		_, errOut, code := runInProcess(env, args...)
+		const want = "--api-key must not be empty; leave it out for SESSIOND_API_KEY or <data>/api-key"
+		if code != exitUsage || asked != 0 || !strings.Contains(errOut, want) {
+			t.Errorf("sessiond %q = exit %d, %d requests (stderr %q); want exit %d, none, %q", args, code, asked, errOut, exitUsage, want)
+		}
+	}
+}

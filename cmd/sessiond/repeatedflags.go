@@ -77,11 +77,12 @@ func refuseRepeatedFlags(c *cobra.Command) {
 }
 
 // checkFlags refuses, as a usage error, a flag of cmd given more than once
-// (checkOnce), and --config, --listen or --data given empty
+// (checkOnce), and --config, --listen, --data or --url given empty
 // (deploymentFlags): a script's unset variable would be read as the flag
 // left out, and the command, whichever it is (serve, migrate, a
-// revocation, a key's creation), would act on the deployment
-// SESSIOND_CONFIG, SESSIOND_DATA or the defaults name.
+// revocation, a key's creation, bench's load, a health check), would act
+// on the deployment SESSIOND_CONFIG, SESSIOND_DATA, SESSIOND_URL or the
+// defaults name.
 func checkFlags(cmd *cobra.Command) error {
 	if err := checkOnce(cmd); err != nil {
 		return err

@@ -110,8 +110,10 @@ func driftSettings(cfg config.Config, kek *signing.KEK, old []*signing.KEK, endp
 	walkSettings(reflect.ValueOf(cfg), "", values)
 	// Not recorded: compare skips a key one side lacks, so a node that
 	// reads the setting is compared only with the others that read it.
-	for _, p := range unread(cfg) {
-		delete(values, p)
+	for p := range values {
+		if unread(cfg, p) {
+			delete(values, p)
+		}
 	}
 
 	kekID := ""
@@ -244,20 +246,33 @@ func unprefixed(name string) string {
 	return name
 }
 
-// unread returns the settings cfg holds that the server does not read,
-// as something they depend on is off: a difference there changes nothing.
-func unread(cfg config.Config) []string {
-	var out []string
-	// The signing ring's own settings: no ring is built on the database
-	// strategy unless the ssf transmitter signs with it (buildManager).
-	if cfg.Strategy == sessiond.StrategyDatabase && !cfg.SSF.Transmitter.Enabled {
-		out = append(out, "jwt.algorithm", "jwt.key_publish_period", "jwt.key_rotation_interval")
+// unread reports whether the server does not read the setting at path of
+// cfg, as something it depends on is off: a difference there changes
+// nothing.
+func unread(cfg config.Config, path string) bool {
+	database := cfg.Strategy == sessiond.StrategyDatabase
+	switch path {
+	case "jwt.algorithm", "jwt.key_publish_period", "jwt.key_rotation_interval":
+		// The signing ring's own settings: no ring is built on the
+		// database strategy unless the ssf transmitter signs with it
+		// (buildManager).
+		return database && !cfg.SSF.Transmitter.Enabled
+	case "jwt.issuer", "jwt.audience":
+		// The claims of signed tokens (jwttoken.Options), which the
+		// database strategy does not issue, transmitter or not: its SETs
+		// name ssf.transmitter.issuer.
+		return database
+	case "gateway.enabled":
+		return false
+	case "gateway.dbsc_cookie_lifetime":
+		// The bound cookie exists only with DBSC on (addGateway).
+		if cfg.Gateway.DBSC == "" || cfg.Gateway.DBSC == config.DBSCOff {
+			return true
+		}
 	}
-	// The bound cookie exists only with DBSC on (addGateway).
-	if cfg.Gateway.DBSC == "" || cfg.Gateway.DBSC == config.DBSCOff {
-		out = append(out, "gateway.dbsc_cookie_lifetime")
-	}
-	return out
+	// Only the gateway reads its settings, the cookies it sets and the
+	// origins its CSRF check trusts (addGateway).
+	return !cfg.Gateway.Enabled && matches([]string{"gateway.", "cookie.", "csrf."}, path)
 }
 
 // walkSettings adds each leaf of v under its dotted YAML path, unless
@@ -320,8 +335,12 @@ func join(path, name string) string {
 	return path + "." + name
 }
 
-func exempt(path string) bool {
-	for _, e := range driftExempt {
+func exempt(path string) bool { return matches(driftExempt, path) }
+
+// matches reports whether path is one of paths, or under one of them
+// that ends in ".".
+func matches(paths []string, path string) bool {
+	for _, e := range paths {
 		if path == e || (strings.HasSuffix(e, ".") && strings.HasPrefix(path, e)) {
 			return true
 		}

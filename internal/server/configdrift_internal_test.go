@@ -51,7 +51,7 @@ func TestDriftSettings(t *testing.T) {
 			return eps
 		}, nil},
 		{"security settings", func(c *config.Config, _ **signing.KEK, _ []webhook.Endpoint) []webhook.Endpoint {
-			c.Strategy = "database"
+			c.Strategy = "jwt" // not database, which reads no jwt.issuer
 			c.Lifetime.Idle = config.Duration(time.Hour)
 			c.Lifetime.ReuseInterval = 0
 			c.Refresh.ReuseDetection = false
@@ -83,6 +83,8 @@ func TestDriftSettings(t *testing.T) {
 		}, []string{"webhooks.siem.max_attempts", "webhooks.siem.max_pending_age"}},
 	}
 	base.CSRF.TrustedOrigins = []string{"https://a.example", "https://c.example"}
+	// With the gateway, which alone reads cookie.* and csrf.*.
+	base.Gateway.Enabled = true
 	want := driftSettings(base, kek, nil, []webhook.Endpoint{hook})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

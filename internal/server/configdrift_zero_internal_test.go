@@ -111,6 +111,7 @@ func TestDriftSettings_ZeroMeansDefault(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			fingerprint := func(ch change) map[string]string {
 				cfg := config.Default()
+				cfg.Gateway.Enabled = true // which alone reads cookie.*
 				cfg.SSF.Receivers = receivers()
 				eps := []webhook.Endpoint{hook}
 				ch(&cfg, eps)
