@@ -10,10 +10,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"text/tabwriter"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"golang.org/x/text/width"
+
+	"github.com/sessiond/sessiond/internal/textsafe"
 )
 
 // Everything the CLI prints that came from the store or the server (a
@@ -21,77 +24,130 @@ import (
 // writeJSON first: a value with terminal control sequences must not be able
 // to rewrite the operator's screen.
 
-// clean returns s with every control character (C0, DEL, C1), every bidi
-// override or isolate and every invalid byte written as a visible Go-style
-// escape (\x1b, \u202e), so a table cell stays one line that shows what
-// was stored.
+// clean returns s with every rune textsafe.Unsafe reports (controls,
+// bidi and other format characters, letters and selectors that show as
+// nothing) and every invalid byte written as a visible Go-style escape
+// (\x1b, \u202e, \U000e0041), so a table cell stays one line that shows
+// what was stored. The console's pages escape the same runes (its
+// printable), in their own format.
 func clean(s string) string {
-	if isClean(s) {
+	if textsafe.Safe(s) {
 		return s
 	}
 	var b strings.Builder
+	prev := rune(-1)
 	for i := 0; i < len(s); {
 		r, n := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case r == utf8.RuneError && n <= 1:
 			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case r < 0x80 && unsafeRune(r):
-			fmt.Fprintf(&b, `\x%02x`, r)
-		case unsafeRune(r):
-			fmt.Fprintf(&b, `\u%04x`, r)
-		default:
+		case !textsafe.Unsafe(prev, r):
 			b.WriteString(s[i : i+n])
+		case r < 0x80:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case r > 0xffff:
+			fmt.Fprintf(&b, `\U%08x`, r) // \u and five digits would read as four and a digit
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
 		}
+		prev = r
 		i += n
 	}
 	return b.String()
 }
 
-func isClean(s string) bool {
-	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && n <= 1 || unsafeRune(r) {
-			return false
-		}
-		i += n
+// unsafeAt is the length of the rune at s[i:] and whether clean escapes
+// it: an invalid byte, or a rune textsafe.Unsafe reports after the one
+// before it.
+func unsafeAt(s string, i int) (int, bool) {
+	r, n := utf8.DecodeRuneInString(s[i:])
+	prev := rune(-1)
+	if i > 0 {
+		prev, _ = utf8.DecodeLastRuneInString(s[:i])
 	}
-	return true
+	return n, r == utf8.RuneError && n <= 1 || textsafe.Unsafe(prev, r)
 }
 
-// unsafeRune: controls, the invisible format characters that reorder or
-// hide text (bidi controls, zero-width and other Cf runes), the line and
-// paragraph separators, and the letters and marks that show as nothing
-// (Unicode's other default ignorables: Hangul fillers, the combining
-// grapheme joiner…), by which "alice\u3164" would pass for "alice". The
-// console's pages escape the same runes (internal/console printable).
-func unsafeRune(r rune) bool {
-	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029' ||
-		unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r)
-}
-
-// table writes aligned columns; every cell is cleaned.
+// table writes aligned columns; every cell is cleaned. The rows are held
+// until flush and aligned together, as text/tabwriter aligned them
+// (minimum width 2, padding 2, the last column not padded), but by the
+// columns a terminal shows each cell in (displayWidth): tabwriter counts
+// runes, and a CJK or emoji cell pushed the columns after it out of line.
 type table struct {
-	w    *tabwriter.Writer
-	cols int
+	w    io.Writer
+	rows [][]string
 }
 
 func newTable(w io.Writer, header ...string) *table {
-	t := &table{w: tabwriter.NewWriter(w, 2, 4, 2, ' ', 0), cols: len(header)}
+	t := &table{w: w}
 	t.row(header...)
 	return t
 }
 
 func (t *table) row(cells ...string) {
+	r := make([]string, len(cells))
 	for i, c := range cells {
-		if i > 0 {
-			io.WriteString(t.w, "\t")
-		}
-		io.WriteString(t.w, clean(c))
+		r[i] = clean(c)
 	}
-	io.WriteString(t.w, "\n")
+	t.rows = append(t.rows, r)
 }
 
-func (t *table) flush() error { return t.w.Flush() }
+// tablePadding is the spaces at least between two columns.
+const tablePadding = 2
+
+// flush writes the rows held, each cell but a row's last padded to its
+// column's widest cell, and forgets them.
+func (t *table) flush() error {
+	var widths []int
+	for _, r := range t.rows {
+		for i, c := range r[:max(len(r)-1, 0)] {
+			if i == len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], displayWidth(c))
+		}
+	}
+	var b strings.Builder
+	for _, r := range t.rows {
+		for i, c := range r {
+			b.WriteString(c)
+			if i < len(r)-1 {
+				b.WriteString(strings.Repeat(" ", widths[i]-displayWidth(c)+tablePadding))
+			}
+		}
+		b.WriteByte('\n')
+	}
+	t.rows = t.rows[:0]
+	_, err := io.WriteString(t.w, b.String())
+	return err
+}
+
+// displayWidth is the number of columns a terminal shows cleaned text in:
+// two for an East Asian wide or full-width rune (CJK, most emoji), none
+// for a combining mark, one for the rest. An emoji presentation selector
+// (U+FE0F, kept only after a symbol: textsafe.Unsafe) shows the one-column
+// symbol before it as an emoji, two columns, as terminals that follow
+// Unicode's emoji rules do; older ones differ on it.
+func displayWidth(s string) int {
+	n, last := 0, 0
+	for _, r := range s {
+		w := 1
+		switch {
+		case r == '\ufe0f' && last == 1:
+			w = 1 // the symbol before it, from one column to two
+		case unicode.In(r, unicode.Mn, unicode.Me):
+			w = 0
+		default:
+			switch width.LookupRune(r).Kind() {
+			case width.EastAsianWide, width.EastAsianFullwidth:
+				w = 2
+			}
+		}
+		n += w
+		last = w
+	}
+	return n
+}
 
 // writeRows is the output of a list command: with asJSON one JSON object
 // a row (as toJSON makes it), else an aligned table of header and each
@@ -133,17 +189,21 @@ func (o *rowsOut[T]) write(rows []T) error {
 }
 
 // writeJSON writes v as one line of JSON. encoding/json escapes C0
-// controls but not DEL, C1 or bidi controls; those are escaped too, which
-// keeps the JSON valid and equal in meaning.
+// controls but not DEL, C1, bidi controls or the other runes clean
+// escapes; those are escaped too, which keeps the JSON valid and equal in
+// meaning.
 func writeJSON(w io.Writer, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	if !isClean(string(b)) {
+	if !textsafe.Safe(string(b)) {
 		var out bytes.Buffer
+		prev := rune(-1)
 		for _, r := range string(b) { // valid UTF-8: json.Marshal wrote it
-			if unsafeRune(r) {
+			unsafe := textsafe.Unsafe(prev, r)
+			prev = r
+			if unsafe {
 				if r1, r2 := utf16.EncodeRune(r); r1 != utf8.RuneError {
 					fmt.Fprintf(&out, `\u%04x\u%04x`, r1, r2)
 				} else {
@@ -244,7 +304,7 @@ func writeAttr(b *strings.Builder, group string, a slog.Attr) {
 		return
 	}
 	v := a.Value.String()
-	if v == "" || strings.ContainsAny(v, " \"=") || !isClean(v) {
+	if v == "" || strings.ContainsAny(v, " \"=") || !textsafe.Safe(v) {
 		v = strconv.Quote(v)
 	}
 	fmt.Fprintf(b, " %s=%s", clean(group+a.Key), clean(v))

@@ -27,8 +27,22 @@ func TestClean(t *testing.T) {
 		{"al\u034fice", `al\u034fice`},
 		{"alice\uffa0", `alice\uffa0`},
 		{"\u17b4alice", `\u17b4alice`},
-		// Variation selectors choose how an emoji looks: kept.
+		// A text or emoji presentation selector changes how an emoji
+		// looks: kept after one. Elsewhere a variation selector shows as
+		// nothing, and so does the blank Braille pattern: escaped.
 		{"\u2764\ufe0f", "\u2764\ufe0f"},
+		{"\u00a9\ufe0e", "\u00a9\ufe0e"},
+		{"alice\ufe0f", `alice\ufe0f`},
+		{"al\ufe00ice", `al\ufe00ice`},
+		{"\u845b\U000e0100", "\u845b" + `\U000e0100`},
+		{"alice\u180b", `alice\u180b`},
+		{"\u2764\ufe0f\ufe0f", "\u2764\ufe0f" + `\ufe0f`},
+		{"\u200b\ufe0f", `\u200b\ufe0f`},
+		{"bad\xff\ufe0f", `bad\xff\ufe0f`},
+		{"alice\u2800", `alice\u2800`},
+		// Beyond U+FFFF, Go's \U: "\ue0041" would read as U+E004 and "1".
+		{"tag\U000e0041", `tag\U000e0041`},
+		{"\U000e0001", `\U000e0001`},
 	} {
 		if got := clean(tc.in); got != tc.want {
 			t.Errorf("clean(%q) = %q; want %q", tc.in, got, tc.want)
@@ -48,6 +62,20 @@ func TestWriteJSON_EscapesControls(t *testing.T) {
 	var back map[string]string
 	if err := json.Unmarshal(b.Bytes(), &back); err != nil || back["ua"] != in["ua"] {
 		t.Errorf("writeJSON does not round-trip: %q, %v", back["ua"], err)
+	}
+}
+
+// TestWriteJSON_EscapesSelectors: a variation selector that shows as
+// nothing (after a letter, at a string's start) is escaped as clean
+// escapes it; an emoji's is kept.
+func TestWriteJSON_EscapesSelectors(t *testing.T) {
+	in := map[string]string{"name": "\ufe0falice\ufe0f \u2764\ufe0f"}
+	var b bytes.Buffer
+	if err := writeJSON(&b, in); err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"name":"\ufe0falice\ufe0f ` + "\u2764\ufe0f" + `"}` + "\n"; b.String() != want {
+		t.Errorf("writeJSON = %q; want %q", b.String(), want)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -18,10 +17,10 @@ import (
 // result, beyond what the server checks: a flag given empty or twice, a
 // subject with spaces at its ends, a revocation that failed part way.
 
-// urlVar defines --url as onceVar does. For a command that revokes, it
-// selects the deployment: given empty it would be read as left out, and
-// the command would revoke on SESSIOND_URL's server or the
-// configuration's; given twice, on the last one named.
+// urlVar defines --url as onceVar does. It selects the deployment: given
+// empty it would be read as left out, and the command would act on
+// SESSIOND_URL's server or the configuration's (checkFlags refuses it);
+// given twice, on the last one named.
 func urlVar(f *pflag.FlagSet, p *string) {
 	onceVar(f, p, "url", "server URL (env SESSIOND_URL; default http://<server.listen>)")
 	f.Lookup("url").Value.(*onceValue).absent = "SESSIOND_URL or http://<server.listen>"
@@ -43,20 +42,20 @@ func checkSelectors(cmd *cobra.Command, names ...string) error {
 			return err
 		}
 		if f.Value.String() == "" {
-			absent := "none"
 			if v, ok := f.Value.(*onceValue); ok && v.absent != "" {
-				absent = v.absent
+				return usageErr("invalid argument: --%s must not be empty; leave it out for %s", name, v.absent)
 			}
-			return usageErr("invalid argument: --%s must not be empty; leave it out for %s", name, absent)
+			return usageErr("invalid argument: --%s must not be empty; if none is meant, leave the flag out", name)
 		}
 	}
 	return nil
 }
 
-// deploymentFlags are the root's flags that choose the deployment a
-// command acts on (the configuration, and through it the server or the
-// store), which every command refuses given empty (checkFlags).
-var deploymentFlags = []string{"config", "listen", "data"}
+// deploymentFlags are the flags that choose the deployment a command acts
+// on: the root's (the configuration, and through it the server or the
+// store) and --url (the server, on the commands that ask one), which
+// every command that has them refuses given empty (checkFlags).
+var deploymentFlags = []string{"config", "listen", "data", "url"}
 
 // noteSpaces notes on stderr that subject s, given as name, begins or ends
 // with white space. Such a subject is valid and may be stored (the API
@@ -118,10 +117,7 @@ func shellQuote(s string) string {
 	if s != "" && s[0] != '=' && strings.Trim(s, plain) == "" {
 		return s
 	}
-	unseen := func(i int) (int, bool) {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		return n, r == utf8.RuneError && n <= 1 || unsafeRune(r)
-	}
+	unseen := func(i int) (int, bool) { return unsafeAt(s, i) }
 	var b strings.Builder
 	b.WriteByte('\'')
 	for i := 0; i < len(s); {

@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/bidi"
+
+	"github.com/sessiond/sessiond/internal/textsafe"
 )
 
 // pageData is what every page template receives.
@@ -86,30 +88,31 @@ func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 // maxShown bounds a free-text field (User-Agent, subject) on a page.
 const maxShown = 300
 
-// printable makes text that came from clients safe to look at: control
-// characters (terminal escapes included) and invalid UTF-8 are shown as
-// \xNN; format characters (bidirectional overrides, zero-width ones), the
-// line and paragraph separators (a forced line break) and the letters and
-// marks that show as nothing (Unicode's other default ignorables: Hangul
-// fillers, the combining grapheme joiner…) as \u{NNNN}, so that
-// "alice\u3164" does not pass for "alice"; long text is cut. These are the
-// runes the CLI escapes (cmd/sessiond clean). The template escapes HTML
-// afterwards.
+// printable makes text that came from clients safe to look at: what
+// textsafe.Unsafe reports is spelled out, control characters (terminal
+// escapes included) and invalid UTF-8 as \xNN, the rest (format
+// characters such as bidirectional overrides and zero-width ones, the line
+// and paragraph separators, letters and selectors that show as nothing) as
+// \u{NNNN}, so that "alice\u3164" does not pass for "alice"; long text is
+// cut. The CLI escapes the same runes (cmd/sessiond clean). The template
+// escapes HTML afterwards.
 func printable(s string) string {
 	var b strings.Builder
 	n := 0
+	prev := rune(-1)
 	for i := 0; i < len(s); {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case r == utf8.RuneError && size <= 1:
 			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
-			fmt.Fprintf(&b, `\x%02x`, r)
-		case unicode.Is(unicode.Bidi_Control, r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp, unicode.Other_Default_Ignorable_Code_Point):
-			fmt.Fprintf(&b, `\u{%04x}`, r)
-		default:
+		case !textsafe.Unsafe(prev, r):
 			b.WriteRune(r)
+		case unicode.IsControl(r):
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			fmt.Fprintf(&b, `\u{%04x}`, r)
 		}
+		prev = r
 		i += size
 		if n++; n >= maxShown && i < len(s) {
 			b.WriteString("…")

@@ -25,6 +25,15 @@ func TestPrintable(t *testing.T) {
 		{"halfwidth Hangul filler", "alice\uffa0", `alice\u{ffa0}`},
 		{"combining grapheme joiner", "al\u034fice", `al\u{034f}ice`},
 		{"Khmer inherent vowel", "\u17b4alice", `\u{17b4}alice`},
+		{"tag character", "alice\U000e0041", `alice\u{e0041}`},
+		{"interlinear annotation", "\ufff9alice\ufffb", `\u{fff9}alice\u{fffb}`},
+		{"next line (NEL)", "ali\u0085ce", `ali\x85ce`},
+		{"emoji presentation selector after an emoji", "\u2764\ufe0f", "\u2764\ufe0f"},
+		{"variation selector after a letter", "alice\ufe0f", `alice\u{fe0f}`},
+		{"standardized variation selector", "al\ufe00ice", `al\u{fe00}ice`},
+		{"ideographic variation selector", "\u845b\U000e0100", "\u845b" + `\u{e0100}`},
+		{"Mongolian free variation selector", "alice\u180b", `alice\u{180b}`},
+		{"blank Braille pattern", "alice\u2800", `alice\u{2800}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := printable(tc.in); got != tc.want {

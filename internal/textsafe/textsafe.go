@@ -1,0 +1,62 @@
+// Package textsafe holds the one rule of which characters the CLI and the
+// console show as escapes rather than as themselves: those that act on a
+// terminal, hide, or reorder the text around them, so that what an
+// operator reads is what was stored and two values that differ look
+// different. Each surface writes the escapes in its own format.
+package textsafe
+
+import (
+	"unicode"
+	"unicode/utf8"
+)
+
+// Unsafe reports whether r, following prev in the text (prev < 0 at its
+// start), is to be shown as an escape: a control character (C0, DEL, C1,
+// NEL among them), a format character (bidirectional controls, zero-width
+// ones, tags, interlinear annotation), the line and paragraph separators,
+// a letter or mark that shows as nothing (Unicode's other default
+// ignorables: Hangul fillers, the combining grapheme joiner…; the blank
+// Braille pattern), and a variation selector, but for U+FE0E and U+FE0F
+// right after a symbol or punctuation mark outside ASCII that is shown
+// (an emoji's text or emoji presentation, which shows): after a letter a
+// selector shows as nothing, "alice\ufe0f" would pass for "alice".
+func Unsafe(prev, r rune) bool {
+	switch {
+	case hidden(r):
+		return true
+	case r == '\ufe0e' || r == '\ufe0f':
+		return !presentable(prev)
+	default:
+		return unicode.Is(unicode.Variation_Selector, r)
+	}
+}
+
+// Safe reports whether s is valid UTF-8 without a rune Unsafe reports:
+// a surface shows it as it is.
+func Safe(s string) bool {
+	prev := rune(-1)
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n <= 1 || Unsafe(prev, r) {
+			return false
+		}
+		prev = r
+		i += n
+	}
+	return true
+}
+
+// hidden: the runes unsafe wherever they stand.
+func hidden(r rune) bool {
+	return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp, unicode.Other_Default_Ignorable_Code_Point) ||
+		r == '\u2800' // BRAILLE PATTERN BLANK: a symbol that shows as nothing, as Hangul fillers do
+}
+
+// presentable: a rune whose look a text or emoji presentation selector
+// changes. Unicode lists them (emoji-variation-sequences.txt); nearly all
+// are symbols and punctuation outside ASCII. The others (the keycap bases
+// # * 0-9, U+2139) keep their selector escaped, which hides nothing.
+// U+FFFD stands for invalid bytes, themselves escaped.
+func presentable(r rune) bool {
+	return r >= 0x80 && r != utf8.RuneError && (unicode.IsSymbol(r) || unicode.IsPunct(r)) && !hidden(r)
+}

@@ -1,0 +1,125 @@
+package textsafe_test
+
+import (
+	"testing"
+	"unicode"
+
+	"github.com/sessiond/sessiond/internal/textsafe"
+)
+
+// TestUnsafe: the runes shown as escapes are those that act on a
+// terminal, reorder the text around them or show as nothing, so that a
+// value that holds one does not pass for one that does not.
+func TestUnsafe(t *testing.T) {
+	const start = -1
+	for _, tc := range []struct {
+		name    string
+		prev, r rune
+		want    bool
+	}{
+		{"letter", start, 'a', false},
+		{"space", 'a', ' ', false},
+		{"accented letter", start, 'é', false},
+		{"combining acute accent", 'e', '\u0301', false},
+		{"CJK", start, '日', false},
+		{"Arabic", start, 'م', false},
+		{"emoji", start, '😀', false},
+		{"escape", 'a', '\x1b', true},
+		{"NUL", start, 0, true},
+		{"tab", 'a', '\t', true},
+		{"line feed", 'a', '\n', true},
+		{"DEL", 'a', 0x7f, true},
+		{"C1 CSI", 'a', 0x9b, true},
+		{"next line (NEL)", 'a', 0x85, true},
+		{"soft hyphen", 'a', 0xad, true},
+		{"right-to-left override", 'a', '\u202e', true},
+		{"left-to-right isolate", 'a', '\u2066', true},
+		{"pop directional isolate", 'a', '\u2069', true},
+		{"right-to-left mark", 'a', '\u200f', true},
+		{"Arabic letter mark", 'a', '\u061c', true},
+		{"zero-width space", 'a', '\u200b', true},
+		{"zero-width joiner", '😀', '\u200d', true},
+		{"word joiner", 'a', '\u2060', true},
+		{"byte order mark", start, '\ufeff', true},
+		{"Mongolian vowel separator", 'a', '\u180e', true},
+		{"line separator", 'a', '\u2028', true},
+		{"paragraph separator", 'a', '\u2029', true},
+		{"interlinear annotation anchor", start, '\ufff9', true},
+		{"interlinear annotation terminator", 'a', '\ufffb', true},
+		{"Hangul filler", 'a', '\u3164', true},
+		{"Hangul choseong filler", 'a', '\u115f', true},
+		{"Hangul jungseong filler", 'a', '\u1160', true},
+		{"halfwidth Hangul filler", 'a', '\uffa0', true},
+		{"combining grapheme joiner", 'a', '\u034f', true},
+		{"Khmer inherent vowel", start, '\u17b4', true},
+		{"blank Braille pattern", 'a', '\u2800', true},
+		{"Braille pattern with dots", 'a', '\u2801', false},
+		{"tag letter", 'a', '\U000e0041', true},
+		{"language tag", start, '\U000e0001', true},
+		{"cancel tag", 'a', '\U000e007f', true},
+		{"unassigned default ignorable", 'a', '\U000e0080', true},
+		{"shorthand format control", 'a', '\U0001bca0', true},
+		{"musical symbol begin beam", 'a', '\U0001d173', true},
+		{"emoji presentation selector after an emoji", '\u2764', '\ufe0f', false},
+		{"text presentation selector after a symbol", '\u00a9', '\ufe0e', false},
+		{"emoji presentation selector after punctuation", '\u203c', '\ufe0f', false},
+		{"emoji presentation selector after a letter", 'e', '\ufe0f', true},
+		{"emoji presentation selector after a CJK letter", '日', '\ufe0f', true},
+		{"emoji presentation selector at the start", start, '\ufe0f', true},
+		{"emoji presentation selector after another", '\ufe0f', '\ufe0f', true},
+		{"emoji presentation selector after a keycap base", '#', '\ufe0f', true},
+		{"emoji presentation selector after an escaped rune", '\u2800', '\ufe0f', true},
+		{"emoji presentation selector after an invalid byte", unicode.ReplacementChar, '\ufe0f', true},
+		{"standardized variation selector", '\u2229', '\ufe00', true},
+		{"ideographic variation selector", '葛', '\U000e0100', true},
+		{"last ideographic variation selector", '葛', '\U000e01ef', true},
+		{"Mongolian free variation selector", 'ᠠ', '\u180b', true},
+		{"fourth Mongolian free variation selector", 'ᠠ', '\u180f', true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := textsafe.Unsafe(tc.prev, tc.r); got != tc.want {
+				t.Errorf("Unsafe(%U, %U) = %v; want %v", tc.prev, tc.r, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestUnsafe_Always: controls, format characters, the line and paragraph
+// separators and the other default ignorables are escaped wherever they
+// stand, whatever comes before them.
+func TestUnsafe_Always(t *testing.T) {
+	always := []*unicode.RangeTable{unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector}
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if !unicode.In(r, always...) || r == '\ufe0e' || r == '\ufe0f' {
+			continue
+		}
+		for _, prev := range []rune{-1, 'a', '\u2764', '葛'} {
+			if !textsafe.Unsafe(prev, r) {
+				t.Errorf("Unsafe(%U, %U) = false; want true", prev, r)
+			}
+		}
+	}
+}
+
+func TestSafe(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{"", true},
+		{"Mozilla/5.0 (X11; Linux) Firefox/128.0", true},
+		{"héllo 日本 مستخدم 😀", true},
+		{"I \u2764\ufe0f sessions", true},
+		{"a\x1b[2Jb", false},
+		{"bad\xffutf8", false},
+		{"bidi\u202eexe", false},
+		{"alice\u3164", false},
+		{"alice\ufe0f", false},
+		{"\ufe0f\u2764", false},
+		{"tag\U000e0041", false},
+	} {
+		if got := textsafe.Safe(tc.in); got != tc.want {
+			t.Errorf("Safe(%q) = %v; want %v", tc.in, got, tc.want)
+		}
+	}
+}
