@@ -406,6 +406,10 @@ func (a *app) createAPIKey(ctx context.Context, meta sessiond.MetaStore, name st
 		// printed.
 		switch stored, rerr := a.revokeUnreceived(ctx, meta, key, true); {
 		case rerr != nil:
+			// The key may be live (its write may land): the log must not
+			// lose it; the message names it and the command that revokes it.
+			a.record(ctx, meta, server.EventAPIKeyCreated, map[string]any{"key_id": key.ID, "name": key.Name,
+				"scopes": apikey.Join(key.Scopes), "revocation": "failed"})
 			return fmt.Errorf("%w; key %s may have been stored, and revoking it failed too (run `sessiond apikey revoke %s` once the store answers: "+
 				"it revokes the key, or, if the key is not there, stops the write from landing later): %w", err, key.ID, key.ID, rerr)
 		case stored:

@@ -19,25 +19,31 @@ import (
 // write lands: it writes the set all the same (its version moves on), so
 // the write, a compare-and-swap on the version it read, can no longer
 // land; or, landing first, it is found and revoked. A mistyped ID is
-// still an error and adds nothing to the set.
+// still an error and adds nothing to the set. The first key ever made
+// (no set stored yet) is fenced too: before, an empty store was not
+// written and that write landed live after revoke said it no longer could.
 func TestCLI_APIKeyRevokeStopsLateWrite(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		landOnRead bool // the write lands while revoke reads the set
 		typo       bool // revoke an ID nobody made
+		first      bool // no key set is stored before the lost create
 		wantErr    bool
 		wantOut    string
 	}{
 		{name: "lands after revoke answered", wantErr: true},
 		{name: "lands while revoke reads the set", landOnRead: true, wantOut: "revoked"},
 		{name: "a mistyped ID", typo: true, wantErr: true},
+		{name: "the first key ever, lands after revoke answered", first: true, wantErr: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			meta := &lingeringMeta{Store: memstore.New()}
 			defer meta.Close()
 			ctx := context.Background()
-			if _, _, err := apikey.New(meta.Store, nil, 0).Create(ctx, "other"); err != nil {
-				t.Fatal(err)
+			if !tc.first {
+				if _, _, err := apikey.New(meta.Store, nil, 0).Create(ctx, "other"); err != nil {
+					t.Fatal(err)
+				}
 			}
 			// apikey create's write gives up; its clean-up is not run
 			// (it failed too).

@@ -268,12 +268,28 @@ func (k *Keys) update(ctx context.Context, fn func(*doc) error) error {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("apikey: save: %w", err)
+			return &saveError{err: err}
 		}
 		k.keep(d, saved, sha256.Sum256(raw))
 		return nil
 	}
 	return fmt.Errorf("apikey: key set keeps changing: %w", sessiond.ErrConflict)
+}
+
+// saveError is update's error when the store's write failed other than by
+// losing its compare-and-swap: its outcome is unknown (a timeout, a lost
+// answer), the write may be stored or land later. Every other error of
+// update (a read failing, every compare-and-swap lost) wrote nothing.
+type saveError struct{ err error }
+
+func (e *saveError) Error() string { return "apikey: save: " + e.err.Error() }
+func (e *saveError) Unwrap() error { return e.err }
+
+// outcomeUnknown reports whether update's err leaves its last write
+// possibly stored (saveError).
+func outcomeUnknown(err error) bool {
+	var se *saveError
+	return errors.As(err, &se)
 }
 
 // lineage is the one to give a stored set that has none, found at version
@@ -314,7 +330,11 @@ func hashHex(s sessiond.Secret) string {
 
 // Create makes a new random key (256 bits, prefix sdak_) named name with
 // scopes (none given: DefaultScopes, least privilege) and returns it; only
-// its hash is stored, so this is the one time it is seen.
+// its hash is stored, so this is the one time it is seen. With an error the
+// key is returned (its ID set) only when the write's outcome is unknown
+// (a timeout, a lost answer): it may be stored or land later, and the
+// caller revokes it (RevokeUnreceived); a write that cannot have landed
+// (refused, every compare-and-swap lost, a read failing) returns no key.
 func (k *Keys) Create(ctx context.Context, name string, scopes ...Scope) (sessiond.Secret, Key, error) {
 	if len(scopes) == 0 {
 		scopes = DefaultScopes
@@ -395,6 +415,12 @@ func (k *Keys) add(ctx context.Context, name string, secret sessiond.Secret, sco
 		d.Keys = append(d.Keys, out)
 		return nil
 	})
+	if err != nil && !outcomeUnknown(err) {
+		// Nothing was stored, nor can land later: out is the key of a try
+		// that lost its compare-and-swap, or none. Returned, it would be
+		// recorded revoked (RevokeUnreceived), a key that never existed.
+		return Key{}, err
+	}
 	return out, err
 }
 
@@ -477,20 +503,19 @@ func (k *Keys) RevokeChanged(ctx context.Context, id string) (changed bool, err 
 // found false: a Create of that ID whose write gave up may still land (see
 // RevokeUnreceived), and moving the version on is what stops it, while a
 // mistyped ID adds nothing to the set. Should that write land first, the
-// retry finds the key and revokes it. A store with no key at all is not
-// written. What apikey revoke runs, the advice of an apikey create whose
-// clean-up failed.
+// retry finds the key and revokes it. A store with no key set yet gets an
+// empty one. What apikey revoke and DELETE /v1/api-keys/{id} run, the
+// advice of a create whose clean-up failed.
 func (k *Keys) RevokeOrFence(ctx context.Context, id string) (found, changed bool, err error) {
 	err = k.update(ctx, func(d *doc) error {
 		found, changed = false, false // update may run f again after a conflict
 		i := slices.IndexFunc(d.Keys, func(x Key) bool { return x.ID == id })
-		switch {
-		case i < 0 && len(d.Keys) == 0:
-			// No set yet (the server seeds its first key at its first
-			// start): a typo writes none before it.
-			return errUnchanged
-		case i < 0:
-			return nil // written as it is: the version moves on
+		if i < 0 {
+			// Written as it is, the version moving on, even when the set
+			// is empty or not stored yet (then stored empty, which the
+			// server's first start seeds as it would none): the first
+			// Create ever made can linger too, on version 0.
+			return nil
 		}
 		found = true
 		if !d.Keys[i].RevokedAt.IsZero() {

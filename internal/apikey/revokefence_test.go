@@ -2,20 +2,25 @@ package apikey_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/sessiond/sessiond/internal/apikey"
+	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/memstore"
 )
 
 // TestKeys_RevokeOrFence: a key found is revoked once; an ID no key has
 // moves the set's version on (what stops a late Create of it) and adds
-// nothing; a store with no key set at all is not written.
+// nothing, also when the set is empty or not stored yet: the first
+// Create ever made can linger as well (before, such a set was not written
+// and that Create could still land live; TestKeys_RevokeOrFenceFirstCreate).
 func TestKeys_RevokeOrFence(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name        string
 		seed        bool   // a key set is stored
+		empty       bool   // an empty key set is stored
 		id          string // "": the seeded key's
 		revokeFirst bool
 		wantFound   bool
@@ -25,13 +30,19 @@ func TestKeys_RevokeOrFence(t *testing.T) {
 		{name: "live key", seed: true, wantFound: true, wantChanged: true, wantBump: true},
 		{name: "revoked key", seed: true, revokeFirst: true, wantFound: true},
 		{name: "unknown ID", seed: true, id: "key_nobodymadethis", wantBump: true},
-		{name: "no set stored", id: "key_nobodymadethis"},
+		{name: "empty set stored", empty: true, id: "key_nobodymadethis", wantBump: true},
+		{name: "no set stored", id: "key_nobodymadethis", wantBump: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := memstore.New()
 			defer st.Close()
 			k := apikey.New(st, nil, 0)
 			id := tc.id
+			if tc.empty {
+				if _, err := st.PutMeta(ctx, apikey.DocName, []byte(`{"keys":[]}`), 0); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if tc.seed {
 				_, key, err := k.Create(ctx, "seed")
 				if err != nil {
@@ -47,7 +58,7 @@ func TestKeys_RevokeOrFence(t *testing.T) {
 				}
 			}
 			_, v0, err := st.GetMeta(ctx, apikey.DocName)
-			if err != nil && tc.seed {
+			if err != nil && (tc.seed || tc.empty) {
 				t.Fatal(err)
 			}
 			before, _ := k.List(ctx)
@@ -70,6 +81,45 @@ func TestKeys_RevokeOrFence(t *testing.T) {
 				if key.ID == id && key.RevokedAt.IsZero() {
 					t.Errorf("key %s still live", id)
 				}
+			}
+		})
+	}
+}
+
+// TestKeys_RevokeOrFenceFirstCreate: the first key ever made (no set
+// stored yet, or an empty one) whose write gave up with its outcome
+// unknown is not live however late the write lands once RevokeOrFence
+// answered that no key has its ID: apikey revoke's message says so.
+func TestKeys_RevokeOrFenceFirstCreate(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		empty bool // an empty set is stored; else none
+	}{
+		{name: "no set stored"},
+		{name: "empty set stored", empty: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := memstore.New()
+			defer st.Close()
+			if tc.empty {
+				if _, err := st.PutMeta(ctx, apikey.DocName, []byte(`{"keys":[]}`), 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			lost := &testenv.LingeringMeta{MetaStore: st, Doc: apikey.DocName}
+			lost.Arm()
+			secret, key, err := apikey.New(lost, nil, 0).Create(ctx, "victim")
+			if err == nil || key.ID == "" {
+				t.Fatalf("Create = %v, %q; want its write lost with the key", err, key.ID)
+			}
+			found, _, err := apikey.New(st, nil, 0).RevokeOrFence(ctx, key.ID)
+			if err != nil || found {
+				t.Fatalf("RevokeOrFence(%s) = found %v, %v; want not found", key.ID, found, err)
+			}
+			lost.Land()
+			if _, err := apikey.New(st, nil, 0).Authenticate(ctx, secret); !errors.Is(err, apikey.ErrUnauthorized) {
+				t.Errorf("Authenticate with the key after RevokeOrFence said no key has its ID = %v; want ErrUnauthorized (the late write landed)", err)
 			}
 		})
 	}

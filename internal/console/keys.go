@@ -97,16 +97,25 @@ func (c *Console) createAPIKey(w http.ResponseWriter, r *http.Request, key apike
 		// created. Recorded past a browser gone, as the revocation is.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), keyRevokeTimeout)
 		defer cancel()
-		if _, changed, rerr := c.o.Keys.RevokeUnreceived(ctx, k); rerr != nil {
-			err = fmt.Errorf("%w; key %s may have been stored, and revoking it failed too: %w", err, k.ID, rerr)
-		} else {
-			rr := r.WithContext(ctx)
-			_ = c.record(rr, sessiond.Event{Type: sessiond.EventAPIKeyCreated, Details: map[string]any{"key_id": k.ID, "name": k.Name,
-				"scopes": apikey.Join(k.Scopes), "by": key.ID, "via": "console"}})
-			if changed {
-				_ = c.record(rr, sessiond.Event{Type: sessiond.EventAPIKeyRevoked, Details: map[string]any{"key_id": k.ID, "by": key.ID, "via": "console",
-					"reason": keyNotReceived}})
-			}
+		rr := r.WithContext(ctx)
+		created := map[string]any{"key_id": k.ID, "name": k.Name, "scopes": apikey.Join(k.Scopes), "by": key.ID, "via": "console"}
+		_, changed, rerr := c.o.Keys.RevokeUnreceived(ctx, k)
+		if rerr != nil {
+			// The key may be live (its write may land): the log must not
+			// lose it, and the operator is told which key to revoke.
+			created["revocation"] = "failed"
+			_ = c.record(rr, sessiond.Event{Type: sessiond.EventAPIKeyCreated, Details: created})
+			c.logWriteFailure(r.Context(), "console: create API key", fmt.Errorf("%w; key %s may have been stored, and revoking it failed too: %w", err, k.ID, rerr),
+				"by", key.ID, "name", name, "key_id", k.ID)
+			c.renderKeys(w, r, key, http.StatusServiceUnavailable, v, "Creating the key failed, and key "+k.ID+
+				" may have been stored all the same: revoking it failed too. Revoke it once the store answers (sessiond apikey revoke "+
+				k.ID+", or DELETE /v1/api-keys/"+k.ID+").", "")
+			return
+		}
+		_ = c.record(rr, sessiond.Event{Type: sessiond.EventAPIKeyCreated, Details: created})
+		if changed {
+			_ = c.record(rr, sessiond.Event{Type: sessiond.EventAPIKeyRevoked, Details: map[string]any{"key_id": k.ID, "by": key.ID, "via": "console",
+				"reason": keyNotReceived}})
 		}
 	}
 	if err != nil {
@@ -139,7 +148,13 @@ func (c *Console) revokeAPIKey(w http.ResponseWriter, r *http.Request, key apike
 		c.confirmRevokeAPIKey(w, r, key, v, id)
 		return
 	}
-	changed, err := c.o.Keys.RevokeChanged(r.Context(), id)
+	// An ID no key has is written all the same, as apikey revoke does
+	// (RevokeOrFence): a create of it whose write gave up must not land
+	// after this answer.
+	found, changed, err := c.o.Keys.RevokeOrFence(r.Context(), id)
+	if err == nil && !found {
+		err = fmt.Errorf("console: revoke %q: %w", id, sessiond.ErrNotFound)
+	}
 	if err != nil {
 		status, msg := http.StatusServiceUnavailable, "Revoking the key failed; see the server log."
 		if errors.Is(err, sessiond.ErrNotFound) {

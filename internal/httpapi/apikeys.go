@@ -18,7 +18,9 @@ type APIKeys interface {
 	List(ctx context.Context) ([]apikey.Key, error)
 	Create(ctx context.Context, name string, scopes ...apikey.Scope) (sessiond.Secret, apikey.Key, error)
 	SetScopes(ctx context.Context, id string, scopes []apikey.Scope) (apikey.Key, error)
-	RevokeChanged(ctx context.Context, id string) (changed bool, err error)
+	// RevokeOrFence revokes key id; an ID no key has writes the set all
+	// the same, so that a create of it whose write gave up cannot land.
+	RevokeOrFence(ctx context.Context, id string) (found, changed bool, err error)
 	// RevokeUnreceived revokes a key Create returned with an error.
 	RevokeUnreceived(ctx context.Context, key apikey.Key) (stored, changed bool, err error)
 	Get(ctx context.Context, id string) (apikey.Key, error)
@@ -90,6 +92,14 @@ type createKeyRequest struct {
 // it. It follows the key's created action.
 const KeyNotReceived = "not_received"
 
+// KeyRevokeFailed is the APIKeyChanged action of a key whose creation
+// failed with its outcome unknown and whose revocation failed too: it may
+// be live (its write may land), so the event log records it created all
+// the same, saying the revocation failed (api_key.created with
+// details.revocation "failed"), and the answer names it for an operator
+// to revoke.
+const KeyRevokeFailed = "revoke_failed"
+
 // keyRevokeTimeout bounds the revocation of a key whose creation failed
 // with its outcome unknown (createAPIKey).
 const keyRevokeTimeout = 30 * time.Second
@@ -123,7 +133,13 @@ func (s *server) createAPIKey(w http.ResponseWriter, r *http.Request) error {
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), keyRevokeTimeout)
 			defer cancel()
 			if _, changed, rerr := s.apiKeys.RevokeUnreceived(ctx, key); rerr != nil {
-				err = fmt.Errorf("%w; key %s may have been stored, and revoking it failed too: %w", err, key.ID, rerr)
+				// The key may be live: the log must not lose it, and
+				// whoever asked must learn which key to revoke.
+				s.keyChanged(ctx, KeyRevokeFailed, key)
+				return &requestError{status: http.StatusServiceUnavailable, code: apitype.CodeStoreUnavailable,
+					detail: "creating the key failed with its outcome unknown, and revoking it failed too: key " + key.ID +
+						" may have been stored; revoke it (DELETE /v1/api-keys/" + key.ID + ") once the store answers",
+					cause: fmt.Errorf("%w; key %s may have been stored, and revoking it failed too: %w", err, key.ID, rerr)}
 			} else {
 				s.keyChanged(ctx, "created", key)
 				if changed {
@@ -170,15 +186,23 @@ func (s *server) setAPIKeyScopes(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// DELETE /v1/api-keys/{id}: revoke. Revoking a revoked key succeeds.
+// DELETE /v1/api-keys/{id}: revoke. Revoking a revoked key succeeds. An
+// ID no key has answers 404, but the set is written all the same, as
+// apikey revoke does (apikey.RevokeOrFence): the ID may be that of a
+// create whose write gave up and whose clean-up failed too (its answer
+// sends the operator here), and that write must not land after this
+// answer.
 func (s *server) revokeAPIKey(w http.ResponseWriter, r *http.Request) error {
 	if err := s.apiKeysOr404(); err != nil {
 		return err
 	}
 	id := r.PathValue("id")
-	changed, err := s.apiKeys.RevokeChanged(r.Context(), id)
+	found, changed, err := s.apiKeys.RevokeOrFence(r.Context(), id)
 	if err != nil {
 		return keyError(err)
+	}
+	if !found {
+		return keyError(fmt.Errorf("apikey: revoke %q: %w", id, sessiond.ErrNotFound))
 	}
 	// Revoking a revoked key succeeds (204) and records nothing: one
 	// api_key.revoked per key, however often it is asked.

@@ -104,8 +104,8 @@ type Options struct {
 	// scope); nil answers 404.
 	APIKeys APIKeys
 	// APIKeyChanged, if set, is told of every change made through
-	// /v1/api-keys: action is created, scopes_changed, revoked or
-	// KeyNotReceived.
+	// /v1/api-keys: action is created, scopes_changed, revoked,
+	// KeyNotReceived or KeyRevokeFailed.
 	APIKeyChanged func(ctx context.Context, action string, key apikey.Key)
 	// RateLimits bound requests in memory on this node; the zero value
 	// limits nothing. Refused requests answer 429 too_many_requests with

@@ -18,7 +18,8 @@ import (
 // its event, and a key nobody received (httpapi.KeyNotReceived) as
 // api_key.revoked with reason not_received, the reason apikey create
 // records (docs/operations.md); before, an action the hook did not know
-// was recorded with an empty type.
+// was recorded with an empty type. A key whose clean-up failed
+// (httpapi.KeyRevokeFailed) is api_key.created with revocation failed.
 func TestAPIKeyChangedHook(t *testing.T) {
 	met, err := metrics.New(metrics.Options{})
 	if err != nil {
@@ -26,12 +27,13 @@ func TestAPIKeyChangedHook(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		action string
-		want   string // type and details.reason
+		want   string // type, details.reason and details.revocation
 	}{
-		{"created", "api_key.created <nil>"},
-		{"scopes_changed", "api_key.scopes_changed <nil>"},
-		{"revoked", "api_key.revoked <nil>"},
-		{httpapi.KeyNotReceived, "api_key.revoked not_received"},
+		{"created", "api_key.created <nil> <nil>"},
+		{"scopes_changed", "api_key.scopes_changed <nil> <nil>"},
+		{"revoked", "api_key.revoked <nil> <nil>"},
+		{httpapi.KeyNotReceived, "api_key.revoked not_received <nil>"},
+		{httpapi.KeyRevokeFailed, "api_key.created <nil> failed"},
 	} {
 		t.Run(tc.action, func(t *testing.T) {
 			st := memstore.New()
@@ -43,7 +45,7 @@ func TestAPIKeyChangedHook(t *testing.T) {
 			}
 			var types []string
 			for _, e := range got {
-				types = append(types, fmt.Sprintf("%s %v", e.Type, e.Details["reason"]))
+				types = append(types, fmt.Sprintf("%s %v %v", e.Type, e.Details["reason"], e.Details["revocation"]))
 				if e.Details["key_id"] != "key_x" || e.Details["by"] != "api" {
 					t.Errorf("%s: details %v; want key_id key_x, by api", e.Type, e.Details)
 				}

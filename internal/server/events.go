@@ -436,14 +436,19 @@ func rateLimits(c config.RateLimit, conns int, log *slog.Logger) httpapi.RateLim
 // apiKeyChangedHook records changes made through /v1/api-keys; the acting
 // key is added by fanout.Record. A key nobody received
 // (httpapi.KeyNotReceived) is revoked with reason not_received, as
-// apikey create records it.
+// apikey create records it; one whose revocation failed too
+// (httpapi.KeyRevokeFailed), which may be live, is created with
+// revocation failed.
 func apiKeyChangedHook(events *fanout) func(context.Context, string, apikey.Key) {
 	types := map[string]sessiond.EventType{"created": EventAPIKeyCreated, "revoked": EventAPIKeyRevoked, "scopes_changed": EventAPIKeyScopes,
-		httpapi.KeyNotReceived: EventAPIKeyRevoked}
+		httpapi.KeyNotReceived: EventAPIKeyRevoked, httpapi.KeyRevokeFailed: EventAPIKeyCreated}
 	return func(ctx context.Context, action string, k apikey.Key) {
 		details := map[string]any{"key_id": k.ID, "name": k.Name, "scopes": apikey.Join(k.Scopes), "by": "api"}
-		if action == httpapi.KeyNotReceived {
+		switch action {
+		case httpapi.KeyNotReceived:
 			details["reason"] = httpapi.KeyNotReceived
+		case httpapi.KeyRevokeFailed:
+			details["revocation"] = "failed"
 		}
 		events.emit(ctx, sessiond.Event{Type: types[action], Details: details})
 	}

@@ -16,6 +16,10 @@ import (
 type LingeringMeta struct {
 	sessiond.MetaStore
 	Doc string
+	// FailAfter makes the writes of Doc after the lingering one, until it
+	// lands, fail (ErrStoreUnavailable, nothing written): the clean-up's
+	// revocation failing too.
+	FailAfter bool
 
 	mu      sync.Mutex
 	armed   bool
@@ -32,6 +36,9 @@ func (m *LingeringMeta) Arm() {
 func (m *LingeringMeta) PutMeta(ctx context.Context, name string, value []byte, version int64) (int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if name == m.Doc && m.FailAfter && !m.armed && m.pending != nil {
+		return 0, fmt.Errorf("testenv.LingeringMeta: store unavailable: %w", sessiond.ErrStoreUnavailable)
+	}
 	if name != m.Doc || !m.armed {
 		return m.MetaStore.PutMeta(ctx, name, value, version)
 	}
