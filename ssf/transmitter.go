@@ -90,6 +90,22 @@ const maxPausedHold = 7 * 24 * time.Hour
 // the stream covers).
 var errHeldTooLong = errors.New("stream paused: SET held for 7 days (the most a paused stream keeps) and dropped")
 
+// maxSignHold is how long, from when its outbox entry was made, a SET is
+// held for want of a node that can sign it (signHeldError): past it a
+// node that cannot sign ends it dead (errSignHeldTooLong) instead of
+// holding it again. Held without a bound, a deployment whose nodes all
+// lost the ring kept every revocation as a pending outbox row, rewritten
+// each BaseBackoff, for ever, and no dead-delivery alert said so. Dead is
+// not lost: the console's Retry sends it once a node signs again. The age
+// is checked only when signing fails, so a node that signs pushes a SET
+// of any age. Seven days, as a paused stream holds one.
+const maxSignHold = maxPausedHold
+
+// errSignHeldTooLong: Send's answer for a SET held maxSignHold because
+// this node, and no other meanwhile, could sign it. Permanent: more tries
+// within the dispatcher's few minutes of retries could only fail alike.
+var errSignHeldTooLong = errors.New("SET held for 7 days (the most a SET waits for a node that can sign)")
+
 // errStreamChanged: queuing a SET found its stream no longer an enabled or
 // paused poll stream (switched to push, disabled or deleted since Send read
 // it); Send reads the stream again and follows what it is now.
@@ -117,7 +133,7 @@ func (e *heldError) HoldFor() time.Duration { return e.after }
 // Held as a paused stream's SET is, no attempt spent, due again after the
 // dispatcher's BaseBackoff: another node, or this one once it reads the
 // ring, pushes it. Spent as attempts, a node left unable to read the ring
-// ended every SET it claimed dead.
+// ended every SET it claimed dead. Held for maxSignHold at most.
 type signHeldError struct{ err error }
 
 func (e *signHeldError) Error() string {
@@ -394,9 +410,11 @@ func (t *Transmitter) Owns(endpoint string) bool { return strings.HasPrefix(endp
 // deleted or disabled stream, or a receiver answering 400, ends the
 // delivery. A paused push stream keeps it: the error wraps ErrPaused and
 // is no attempt for the dispatcher (see heldError), until it has held it
-// for maxPausedHold, then ends it (errHeldTooLong). A push refused because
-// it would connect to a non-public address (ErrPrivateAddress: a name may
-// resolve elsewhere later) is a failed attempt, retried.
+// for maxPausedHold, then ends it (errHeldTooLong); so is a SET this node
+// cannot sign (signHeldError), for maxSignHold (errSignHeldTooLong). A
+// push refused because it would connect to a non-public address
+// (ErrPrivateAddress: a name may resolve elsewhere later) is a failed
+// attempt, retried.
 //
 // A poll stream switched to push, disabled or deleted while its SET is
 // being queued is read again and the SET follows what the stream is now
@@ -447,9 +465,14 @@ func (t *Transmitter) send(ctx context.Context, del sessiond.Delivery) (bool, er
 		return false, st.unsealErr
 	}
 	set, err := t.sign(del.Payload, t.o.Clock.Now())
-	if errors.Is(err, sessiond.ErrStoreUnavailable) {
+	switch {
+	case errors.Is(err, sessiond.ErrStoreUnavailable) && t.o.Clock.Now().Sub(del.CreatedAt) >= maxSignHold:
+		// The cause as text: the dispatcher's classes of a receiver's
+		// trouble must not see the store's error in a permanent one.
+		return true, fmt.Errorf("%w: this node cannot sign now: %v", errSignHeldTooLong, err)
+	case errors.Is(err, sessiond.ErrStoreUnavailable):
 		return false, &signHeldError{err}
-	} else if err != nil {
+	case err != nil:
 		return false, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, st.Delivery.EndpointURL, strings.NewReader(set))

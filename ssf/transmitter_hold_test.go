@@ -333,3 +333,84 @@ func streamChangeRacingQueuedSET(t *testing.T, st txStore, deletes, queueExists,
 		t.Errorf("pushed %v; want the SET queued while the stream switched to push, once", got)
 	}
 }
+
+// TestTransmitter_SigningHeldIsBounded: a SET no node could sign is held
+// (TestTransmitter_SigningHeldIsNoAttempt), but not forever: one that a
+// node that cannot sign claims 7 days after it was recorded ends dead,
+// saying why, as a paused stream's does. Without the bound a deployment
+// whose nodes all lost the ring kept every revocation as an outbox row
+// rewritten each BaseBackoff, pending, for ever, and no dead-delivery
+// alert said so. Dead is not lost: once a node signs again, the console's
+// Retry pushes it, however old (the age ends only what cannot be signed).
+func TestTransmitter_SigningHeldIsBounded(t *testing.T) {
+	ctx := context.Background()
+	rcv, pushed := jtiServer(t)
+	clock := sessiondtest.NewClock(time.Now())
+	ring, err := jwttoken.NewRing(clock.Now(), jwttoken.RingOptions{MaxTokenLifetime: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, srv, st := newTransmitterServerWith(t, func(o *ssf.TransmitterOptions) { o.Clock, o.Signer = clock, ring })
+	createStream(t, srv, `{"delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":"`+rcv.URL+`"}}`)
+	ds, err := tx.Deliveries(ctx, revokedEvent("evt_sign_bound"))
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("Deliveries = %v, %v", ds, err)
+	}
+	ds[0].CreatedAt, ds[0].NextAttemptAt = clock.Now(), clock.Now()
+	if err := st.EnqueueDeliveries(ctx, ds...); err != nil {
+		t.Fatal(err)
+	}
+	d, err := webhook.New(webhook.Options{Outbox: st, Senders: []webhook.Sender{tx}, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring.HoldSigning(fmt.Errorf("%w: no node can read the stored ring", sessiond.ErrStoreUnavailable))
+	deliver := func() {
+		t.Helper()
+		if _, err := d.DeliverDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state := func() (sessiond.DeliveryState, sessiond.Delivery) {
+		t.Helper()
+		for _, s := range []sessiond.DeliveryState{sessiond.DeliveryPending, sessiond.DeliveryDead, sessiond.DeliveryDelivered} {
+			l, err := st.ListDeliveries(ctx, s, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(l) == 1 {
+				return s, l[0]
+			}
+		}
+		t.Fatal("the SET is in no state")
+		return "", sessiond.Delivery{}
+	}
+	for _, step := range []struct {
+		advance time.Duration
+		want    sessiond.DeliveryState
+	}{
+		{0, sessiond.DeliveryPending},
+		{7*24*time.Hour - time.Minute, sessiond.DeliveryPending}, // a minute short of 7 days: held
+		{time.Minute, sessiond.DeliveryDead},                     // 7 days
+	} {
+		clock.Advance(step.advance)
+		deliver()
+		if got, del := state(); got != step.want || del.Attempts != 0 && got == sessiond.DeliveryPending {
+			t.Fatalf("%v after the SET was recorded, signing held: %s (attempts %d, %q); want %s", clock.Now().Sub(ds[0].CreatedAt), got, del.Attempts, del.LastError, step.want)
+		}
+	}
+	if _, del := state(); !strings.Contains(del.LastError, "held for 7 days") || !strings.Contains(del.LastError, "cannot sign") {
+		t.Errorf("dead SET's last error = %q; want it to say it was held 7 days for want of a node that can sign", del.LastError)
+	}
+	if got := pushed(); len(got) != 0 {
+		t.Fatalf("pushed %d SETs while no node could sign", len(got))
+	}
+	ring.HoldSigning(nil)
+	if err := st.RetryDelivery(ctx, ds[0].ID, clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	deliver()
+	if got, del := state(); got != sessiond.DeliveryDelivered || len(pushed()) != 1 {
+		t.Errorf("retried once a node signs again: %s (%q), %d pushed; want delivered, 1 pushed", got, del.LastError, len(pushed()))
+	}
+}

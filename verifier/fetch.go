@@ -110,19 +110,25 @@ type progressBody struct {
 	cancel  context.CancelCauseFunc
 	timeout time.Duration
 	got     int // bytes read towards the next progressChunk
+	// since: bytes read since the timer last moved on. Not got: what a
+	// read brought past a chunk arrived as the timer moved on, so a body
+	// that stops after it brought no bytes for the timeout.
+	since int
 }
 
 func (b *progressBody) Read(buf []byte) (int, error) {
 	n, err := b.body.Read(buf)
+	b.since += n
 	if b.got += n; b.got >= progressChunk {
 		b.p.reset()
+		b.since = 0
 		// What this read brought past the chunk counts towards the next:
 		// dropped, a body read in pieces that straddle the chunks would
 		// be held to up to twice progressChunk each timeout.
 		b.got %= progressChunk
 	}
 	if err != nil && err != io.EOF && errors.Is(context.Cause(b.ctx), errNoProgress) {
-		if b.got == 0 {
+		if b.since == 0 {
 			err = fmt.Errorf("no bytes for %s", b.timeout)
 		} else {
 			err = fmt.Errorf("less than 4 KiB for %s", b.timeout)

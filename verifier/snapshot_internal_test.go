@@ -1,6 +1,7 @@
 package verifier
 
 import (
+	"context"
 	"errors"
 	"io"
 	"strings"
@@ -106,6 +107,10 @@ func TestProgressBody_EachChunk(t *testing.T) {
 		{"three quarters, a chunk and a half, three quarters", []int{3 * k / 4, 3 * k / 2, 3 * k / 4}, 2},
 		{"a byte short, twice, then two", []int{k - 1, k - 1, 2}, 2},
 		{"many chunks at once, then the rest of one", []int{5 * k / 2, k / 2}, 2},
+		// Three chunks at once move it on once: the next timeout waits
+		// for the next 4 KiB, not a byte (no credit carried over).
+		{"three chunks at once, then a byte", []int{3 * k, 1}, 1},
+		{"exactly a chunk, then a byte short of one", []int{k, k - 1}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -120,6 +125,48 @@ func TestProgressBody_EachChunk(t *testing.T) {
 			}
 			if f.resets != tc.want {
 				t.Errorf("reads of %v moved the timer on %d times; want %d", tc.reads, f.resets, tc.want)
+			}
+		})
+	}
+}
+
+// TestProgressBody_Stalled: what a read cut by the progress timer says
+// depends on what arrived since the timer last moved on: nothing is "no
+// bytes", some is "less than 4 KiB". Bytes a read brought past a chunk
+// count towards the next, but they came when the timer moved on: a body
+// that stops right after them brought no bytes for the timeout.
+func TestProgressBody_Stalled(t *testing.T) {
+	t.Parallel()
+	const k = progressChunk
+	for _, tc := range []struct {
+		name  string
+		reads []int
+		want  string
+	}{
+		{"nothing", nil, "no bytes for 1s"},
+		{"a byte", []int{1}, "less than 4 KiB for 1s"},
+		{"exactly a chunk", []int{k}, "no bytes for 1s"},
+		{"a chunk and a byte in one read", []int{k + 1}, "no bytes for 1s"},
+		{"two chunks and a half in one read", []int{5 * k / 2}, "no bytes for 1s"},
+		{"a chunk and a byte, then a byte", []int{k + 1, 1}, "less than 4 KiB for 1s"},
+		{"half a chunk, then a chunk", []int{k / 2, k}, "no bytes for 1s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithCancelCause(t.Context())
+			cancel(errNoProgress) // the timer fired after the reads
+			errCut := errors.New("read cut")
+			body := io.MultiReader(&sizedReader{sizes: append([]int{}, tc.reads...)}, iotest.ErrReader(errCut))
+			b := &progressBody{body: io.NopCloser(body), p: &progress{timer: &fakeTimer{}, d: time.Second},
+				ctx: ctx, cancel: func(error) {}, timeout: time.Second}
+			buf := make([]byte, 4*k)
+			for i := range tc.reads {
+				if n, err := b.Read(buf); err != nil || n != tc.reads[i] {
+					t.Fatalf("read %d = %d, %v; want %d", i, n, err, tc.reads[i])
+				}
+			}
+			if _, err := b.Read(buf); err == nil || err.Error() != tc.want {
+				t.Errorf("reads of %v, then the timer: Read = %v; want %q", tc.reads, err, tc.want)
 			}
 		})
 	}

@@ -222,7 +222,8 @@ type Options struct {
 // cools down; so holding it, however long, never makes it dead: the
 // endpoint's MaxPendingAge ends only what cooling down put back, and a
 // Sender that holds bounds its holds itself (the ssf package ends a
-// paused stream's SET after 7 days, with a permanent error).
+// paused stream's SET, and one no node could sign, after 7 days, with a
+// permanent error).
 type Sender interface {
 	// Owns reports whether the endpoint name is one of the sender's.
 	Owns(endpoint string) bool

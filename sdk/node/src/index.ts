@@ -187,6 +187,21 @@ function describe(e: unknown): string {
 }
 
 /**
+ * body, its own failures named for what: fetch's body fails with a
+ * TypeError ("terminated") when the connection is lost, the class that
+ * the snapshot's parsing throws for text that is not UTF-8, so a snapshot
+ * cut short was reported "not a revocation snapshot".
+ */
+async function* bodyErrors(body: AsyncIterable<Uint8Array>, what: string): AsyncGenerator<Uint8Array> {
+  try {
+    for await (const chunk of body) yield chunk;
+  } catch (e) {
+    if (e instanceof TypeError) throw new Error(`${what}: ${describe(e)}`, { cause: e });
+    throw e;
+  }
+}
+
+/**
  * Whether hostname (a URL's, IPv6 in brackets, as the WHATWG parser writes
  * it) is this machine: localhost (also fully qualified, "localhost.", RFC
  * 6761 §6.3) or a loopback address, IPv4-mapped ones included.
@@ -636,7 +651,7 @@ export class Verifier {
     const raw = (res.body ?? []) as unknown as AsyncIterable<Uint8Array>;
     return {
       res,
-      body: p.body(raw),
+      body: bodyErrors(p.body(raw), what),
       done: () => {
         p.stop();
         void res.body?.cancel().catch(() => {});

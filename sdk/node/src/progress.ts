@@ -30,6 +30,10 @@ export class Progress {
   readonly #timer: Timer;
   #started = false;
   #got = 0; // bytes towards the next PROGRESS_CHUNK
+  // Bytes since the timer last moved on. Not #got: what a chunk brought
+  // past PROGRESS_CHUNK arrived as the timer moved on, so a body that
+  // stops after it brought no bytes for ms.
+  #since = 0;
 
   /** startTimer is setTimeout but in tests. */
   constructor(readonly ms: number, parent: AbortSignal, readonly what: string,
@@ -41,7 +45,7 @@ export class Progress {
 
   #waiting(): string {
     if (!this.#started) return "no answer";
-    return this.#got === 0 ? "no bytes" : "less than 4 KiB";
+    return this.#since === 0 ? "no bytes" : "less than 4 KiB";
   }
 
   /** The headers are in: the wait is now for the body's bytes. */
@@ -59,7 +63,9 @@ export class Progress {
     try {
       for await (const chunk of body) {
         this.#got += chunk.byteLength;
+        this.#since += chunk.byteLength;
         if (this.#got >= PROGRESS_CHUNK) {
+          this.#since = 0;
           // What this chunk brought past PROGRESS_CHUNK counts towards
           // the next: dropped, a body whose chunks straddle it would be
           // held to up to twice that each ms (as the Go verifier's).

@@ -17,6 +17,10 @@ for (const [name, sizes, want] of [
   ["three quarters, a chunk and a half, three quarters", [3 * k / 4, 3 * k / 2, 3 * k / 4], 2],
   ["a byte short, twice, then two", [k - 1, k - 1, 2], 2],
   ["many chunks at once, then the rest of one", [5 * k / 2, k / 2], 2],
+  // Three chunks at once move it on once: the next ms waits for the next
+  // PROGRESS_CHUNK, not a byte (no credit carried over).
+  ["three chunks at once, then a byte", [3 * k, 1], 1],
+  ["exactly a chunk, then a byte short of one", [k, k - 1], 1],
 ]) {
   test(`Progress: ${name}`, async () => {
     let moved = 0;
@@ -31,5 +35,34 @@ for (const [name, sizes, want] of [
     for await (const chunk of p.body(body())) got += chunk.byteLength;
     assert.equal(got, sizes.reduce((a, b) => a + b, 0));
     assert.equal(moved, want, `chunks of ${sizes} moved the timer on ${moved} times; want ${want}`);
+  });
+}
+
+// What the timer says when it fires depends on what arrived since it last
+// moved on: nothing is "no bytes", some is "less than 4 KiB". Bytes a
+// chunk brought past a PROGRESS_CHUNK count towards the next, but they
+// came when the timer moved on: a body that stops right after them brought
+// no bytes for the ms (as the Go verifier's TestProgressBody_Stalled).
+for (const [name, sizes, want] of [
+  ["nothing", [], "no bytes"],
+  ["a byte", [1], "less than 4 KiB"],
+  ["exactly a chunk", [k], "no bytes"],
+  ["a chunk and a byte in one chunk", [k + 1], "no bytes"],
+  ["two chunks and a half in one chunk", [5 * k / 2], "no bytes"],
+  ["a chunk and a byte, then a byte", [k + 1, 1], "less than 4 KiB"],
+  ["half a chunk, then a chunk", [k / 2, k], "no bytes"],
+]) {
+  test(`Progress stalled after ${name}`, async () => {
+    let fire;
+    const fake = { refresh: () => {}, close: () => {} };
+    const p = new Progress(1000, new AbortController().signal, "snapshot", (fn) => { fire = fn; return fake; });
+    p.started();
+    const it = p.body((async function* () {
+      for (const n of sizes) yield new Uint8Array(n);
+      await new Promise(() => {}); // then nothing, as a stalled body
+    })());
+    for (const n of sizes) assert.equal((await it.next()).value.byteLength, n);
+    fire();
+    assert.equal(p.signal.reason?.message, `snapshot: ${want} for 1000 ms`);
   });
 }
