@@ -210,8 +210,9 @@ func (m *Manager) checkConcurrent(ctx context.Context) {
 				// Stamped and logged here: the event's time is when it
 				// was judged, in login order, not when its run is written.
 				// Its ID sorts after the last one's: the log is read in
-				// ID order, and a run judged within one microsecond would
-				// otherwise be in random order there.
+				// ID order, and a run judged within one microsecond, or
+				// across a step back of the wall clock, would otherwise be
+				// out of order there.
 				e.Time = m.now()
 				e.ID = eventIDAfter(lastID, e.Time)
 				lastID = e.ID

@@ -177,25 +177,29 @@ func NewEventID(t time.Time) string {
 	return "evt_" + strings.ToLower(eventIDEncoding.EncodeToString(b[:]))
 }
 
-// eventIDAfter returns an ID for an event at t that sorts after prev, an
-// ID from NewEventID at or before t: NewEventID's own, or, when it sorts
-// no later (same microsecond, random bits no greater), prev's with its
-// random bits plus one. For events stamped back to back that must keep
-// their order in the log, which is read in ID order.
+// eventIDAfter returns an ID for an event at t that sorts after prev (an
+// ID from NewEventID, or ""): NewEventID's own when it sorts later, else
+// prev plus one, as a 128-bit number. For events stamped back to back that
+// must keep their order in the log, which is read in ID order: in one
+// microsecond NewEventID's random bits would order them at random, and
+// with the wall clock stepped back its IDs sort before the run's last. The
+// run's IDs then stay at prev's time until the clock passes it again: such
+// an ID does not encode its event's Time, which the stores keep apart from
+// the IDs that do (their time ranges still find it).
 func eventIDAfter(prev string, t time.Time) string {
 	id := NewEventID(t)
 	if id > prev {
 		return id
 	}
 	b, err := eventIDEncoding.DecodeString(strings.ToUpper(strings.TrimPrefix(prev, "evt_")))
-	if err != nil || len(b) != 16 || binary.BigEndian.Uint64(b[:8]) != uint64(t.UnixMicro()) {
-		return id // not the same microsecond (a clock set back): no order to keep
+	if err != nil || len(b) != 16 || "evt_"+strings.ToLower(eventIDEncoding.EncodeToString(b)) != prev {
+		return id // not NewEventID's: no order to keep
 	}
-	r := binary.BigEndian.Uint64(b[8:])
-	if r == ^uint64(0) {
-		return id
+	lo := binary.BigEndian.Uint64(b[8:]) + 1
+	binary.BigEndian.PutUint64(b[8:], lo)
+	if lo == 0 { // the random bits wrapped: carry into the time
+		binary.BigEndian.PutUint64(b[:8], binary.BigEndian.Uint64(b[:8])+1)
 	}
-	binary.BigEndian.PutUint64(b[8:], r+1)
 	return "evt_" + strings.ToLower(eventIDEncoding.EncodeToString(b))
 }
 

@@ -1,7 +1,6 @@
 package pgstore_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -239,11 +238,7 @@ func TestStore_RevokeMatchingFailsPartWay(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			locks, err := pgx.Connect(t.Context(), dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer locks.Close(context.Background())
+			locks := connect(t, dsn)
 			if _, err := locks.Exec(t.Context(), `SELECT pg_advisory_lock($1, 1), pg_advisory_lock($1, 2)`, key); err != nil {
 				t.Fatal(err)
 			}

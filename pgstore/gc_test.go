@@ -214,16 +214,7 @@ func TestStore_RefreshIsHOT(t *testing.T) {
 		t.Fatal(err)
 	}
 	touchSQL, swapSQL := pgstore.RefreshStatements(st)
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(context.Background())
+	tx := otherTx(t, dsn)
 	now := t0.Add(time.Minute)
 	if _, err := tx.Exec(ctx, touchSQL, string(s.ID), now, now.Add(30*time.Minute)); err != nil {
 		t.Fatalf("touch: %v", err)

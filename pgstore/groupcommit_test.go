@@ -229,7 +229,7 @@ func TestGroupCommit_SwapRefresh(t *testing.T) {
 		st, schema := newStore(t, pgstore.Options{})
 		a, b := newChain(t, st, "alice"), newChain(t, st, "bob")
 		// Another transaction holds a's session row.
-		tx := otherTx(t)
+		tx := otherTx(t, testDSN(t))
 		if _, err := tx.Exec(t.Context(), "SELECT 1 FROM "+pgx.Identifier{schema, "sessions"}.Sanitize()+
 			" WHERE id = $1 FOR UPDATE", string(a.sess.ID)); err != nil {
 			t.Fatalf("lock: %v", err)
@@ -275,7 +275,7 @@ func TestGroupCommit_SwapRefresh(t *testing.T) {
 // all until the wait ends.
 func TestGroupCommit_Deadline(t *testing.T) {
 	st, schema := newStore(t, pgstore.Options{})
-	tx := otherTx(t)
+	tx := otherTx(t, testDSN(t))
 	pending := newSession("mallory", t0)
 	if _, err := tx.Exec(t.Context(), "INSERT INTO "+pgx.Identifier{schema, "sessions"}.Sanitize()+
 		" (id, subject, strategy, created_at, last_active_at, idle_expires_at, expires_at) VALUES ($1, 'm', 'hybrid', $2, $2, $2, $2)",
@@ -304,23 +304,6 @@ func TestGroupCommit_Deadline(t *testing.T) {
 	if err := tx.Rollback(t.Context()); err != nil {
 		t.Fatalf("rollback: %v", err)
 	}
-}
-
-// otherTx is a transaction on a connection of its own, outside the store's
-// pool, rolled back when the test ends: the "other client" holding a lock.
-func otherTx(t *testing.T) pgx.Tx {
-	t.Helper()
-	conn, err := pgx.Connect(t.Context(), testDSN(t))
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	tx, err := conn.Begin(t.Context())
-	if err != nil {
-		t.Fatalf("begin: %v", err)
-	}
-	t.Cleanup(func() { tx.Rollback(context.Background()) })
-	return tx
 }
 
 // createSpec is one login of TestGroupCommit_CreateSetKeepsEveryField: a

@@ -64,6 +64,40 @@ func newStoreOpts(tb testing.TB, dsn string, opts pgstore.Options) (*pgstore.Sto
 	return st, opts.Schema
 }
 
+// connect opens a connection of its own to dsn, outside any store's pool,
+// closed when the test ends.
+func connect(tb testing.TB, dsn string) *pgx.Conn {
+	tb.Helper()
+	conn, err := pgx.Connect(tb.Context(), dsn)
+	if err != nil {
+		tb.Fatalf("connect: %v", err)
+	}
+	tb.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+// otherTx is a transaction on a connection of its own (connect), rolled
+// back when the test ends unless committed: the "other client" holding a
+// lock. tx.Conn() is its connection.
+func otherTx(tb testing.TB, dsn string) pgx.Tx {
+	tb.Helper()
+	tx, err := connect(tb, dsn).Begin(tb.Context())
+	if err != nil {
+		tb.Fatalf("begin: %v", err)
+	}
+	tb.Cleanup(func() { tx.Rollback(context.Background()) })
+	return tx
+}
+
+// hangGuard is t's context ended a minute from now: a bound on a wait
+// that must end by itself, so that a hang fails the test instead of
+// stalling the package; not a threshold.
+func hangGuard(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 // exec runs sql on a connection of its own.
 func exec(ctx context.Context, dsn, sql string, args ...any) error {
 	conn, err := pgx.Connect(ctx, dsn)

@@ -1,11 +1,9 @@
 package pgstore_test
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/pgstore"
@@ -18,13 +16,11 @@ import (
 func TestNew_MigrationStatementCancelled(t *testing.T) {
 	dsn := testDSN(t)
 	t.Parallel()
-	ctx := t.Context()
 	schema := testSchema(t, dsn)
 	_, pid := holdMigrationLock(t, dsn, schema)
 	nodeDSN, app := ownBuild(t, dsn)
 
-	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second) // a hang guard
-	defer cancel()
+	startCtx := hangGuard(t)
 	started := startNode(startCtx, nodeDSN, pgstore.Options{Schema: schema})
 	untilTrue(startCtx, t, dsn, `SELECT coalesce(bool_or(pg_cancel_backend(pid)), false) FROM pg_stat_activity
 		WHERE application_name = $2 AND $1 = ANY (pg_blocking_pids(pid))`, pid, app, started,

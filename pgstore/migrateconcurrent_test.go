@@ -25,16 +25,7 @@ func holdEventWrites(t *testing.T, dsn, schema string) (int, pgx.Tx) {
 	t.Helper()
 	ctx := t.Context()
 	migrateUpTo(t, dsn, schema, 11)
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tx.Rollback(context.Background()) })
+	tx := otherTx(t, dsn)
 	if _, err := tx.Exec(ctx, insertEvent(schema), "blocker"); err != nil {
 		t.Fatal(err)
 	}
@@ -102,20 +93,11 @@ func startNode(ctx context.Context, dsn string, o pgstore.Options) <-chan error 
 // back when the test ends, unless committed) and its backend's pid.
 func holdMigrationLock(t *testing.T, dsn, schema string) (pgx.Tx, int) {
 	t.Helper()
-	conn, err := pgx.Connect(t.Context(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	tx, err := conn.Begin(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tx.Rollback(context.Background()) })
+	tx := otherTx(t, dsn)
 	if _, err := tx.Exec(t.Context(), "SELECT pg_advisory_xact_lock(x'73657373'::int, hashtext($1))", schema); err != nil {
 		t.Fatal(err)
 	}
-	return tx, int(conn.PgConn().PID())
+	return tx, int(tx.Conn().PgConn().PID())
 }
 
 // untilTrue polls query ($1 the blocker's pid, $2 the node's
@@ -162,11 +144,18 @@ func releaseStart(t *testing.T, dsn, schema string, started <-chan error, releas
 	if err := <-started; err != nil {
 		t.Fatalf("start once %s = %v; want nil", released, err)
 	}
-	if _, valid, err := indexValid(t.Context(), dsn, schema); err != nil || !valid {
-		t.Errorf("events_no_subject valid = %v (%v); want true", valid, err)
+	migratedFully(t, dsn, schema, "once "+released)
+}
+
+// migratedFully checks that schema is migrated: events_no_subject valid
+// and every migration recorded. when says when, for the messages.
+func migratedFully(t *testing.T, dsn, schema, when string) {
+	t.Helper()
+	if exists, valid, err := indexValid(t.Context(), dsn, schema); err != nil || !exists || !valid {
+		t.Errorf("%s: events_no_subject exists %v, valid %v (%v); want a valid index", when, exists, valid, err)
 	}
 	if got, want := migrationCount(t, dsn, schema), migrationFiles(t); got != want {
-		t.Errorf("schema_migrations has %d rows; want %d", got, want)
+		t.Errorf("%s: schema_migrations has %d rows; want %d", when, got, want)
 	}
 }
 
@@ -226,9 +215,7 @@ func TestNew_MigrationBuildsIndexConcurrently(t *testing.T) {
 	pid, blocker := holdEventWrites(t, dsn, schema)
 	nodeDSN, app := ownBuild(t, dsn)
 
-	// A hang guard, not a threshold.
-	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
+	startCtx := hangGuard(t)
 	// A lock timeout longer than the test: the build is held up by
 	// the blocker until the login below has had its chance.
 	started := startNode(startCtx, nodeDSN, pgstore.Options{Schema: schema, MigrationLockTimeout: time.Minute})
@@ -280,11 +267,7 @@ func testMigrationInvalidIndexRebuilt(t *testing.T, dsn, schema string) {
 
 	// A build cancelled on the server while it waits for the blocker.
 	buildDSN, app := ownBuild(t, dsn)
-	conn, err := pgx.Connect(ctx, buildDSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
+	conn := connect(t, buildDSN)
 	built := make(chan error, 1)
 	go func() {
 		_, err := conn.Exec(ctx, "CREATE INDEX CONCURRENTLY events_no_subject ON "+
@@ -319,19 +302,13 @@ func testMigrationInvalidIndexRebuilt(t *testing.T, dsn, schema string) {
 		t.Fatalf("after a cancelled build: events_no_subject exists %v, valid %v (%v); want an invalid index", exists, valid, err)
 	}
 
-	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second) // a hang guard
-	defer cancel()
+	startCtx := hangGuard(t)
 	s, err := pgstore.New(startCtx, dsn, pgstore.Options{Schema: schema})
 	if err != nil {
 		t.Fatalf("start on a schema holding an invalid events_no_subject = %v; want nil", err)
 	}
 	s.Close()
-	if exists, valid, err := indexValid(ctx, dsn, schema); err != nil || !exists || !valid {
-		t.Errorf("after the start: events_no_subject exists %v, valid %v (%v); want a valid index", exists, valid, err)
-	}
-	if got, want := migrationCount(t, dsn, schema), migrationFiles(t); got != want {
-		t.Errorf("schema_migrations has %d rows; want %d", got, want)
-	}
+	migratedFully(t, dsn, schema, "after the start")
 }
 
 // TestNew_MigrationConcurrentIndexTwoNodes: two nodes start at once while
@@ -347,8 +324,7 @@ func TestNew_MigrationConcurrentIndexTwoNodes(t *testing.T) {
 	pid, blocker := holdEventWrites(t, dsn, schema)
 	nodeDSN, app := ownBuild(t, dsn)
 
-	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second) // a hang guard
-	defer cancel()
+	startCtx := hangGuard(t)
 	const nodes = 2
 	errs := make([]error, nodes)
 	var logs testenv.SyncBuffer // both nodes'
@@ -395,9 +371,7 @@ func TestNew_MigrationConcurrentIndexTwoNodes(t *testing.T) {
 			t.Errorf("node %d of %d starting while 0012 builds: %v; want it to return once the index is built", i, nodes, err)
 		}
 	}
-	if got, want := migrationCount(t, dsn, schema), migrationFiles(t); got != want {
-		t.Errorf("schema_migrations has %d rows; want %d", got, want)
-	}
+	migratedFully(t, dsn, schema, "after both starts")
 }
 
 // TestNew_MigrationNewSchemaIndex: on a new schema, which no node serves,
@@ -409,12 +383,7 @@ func TestNew_MigrationNewSchemaIndex(t *testing.T) {
 	dsn := testDSN(t)
 	t.Parallel()
 	ctx := t.Context()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	old, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	old, err := connect(t, dsn).BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -422,8 +391,7 @@ func TestNew_MigrationNewSchemaIndex(t *testing.T) {
 	if _, err := old.Exec(ctx, "SELECT 1"); err != nil { // takes its snapshot
 		t.Fatal(err)
 	}
-	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second) // a hang guard
-	defer cancel()
+	startCtx := hangGuard(t)
 	schema := testSchema(t, dsn)
 	s, err := pgstore.New(startCtx, dsn, pgstore.Options{Schema: schema})
 	if err != nil {
@@ -442,14 +410,12 @@ func TestNew_MigrationNewSchemaIndex(t *testing.T) {
 func TestNew_MigrationConcurrentIndexIgnoresStatementTimeout(t *testing.T) {
 	dsn := testDSN(t)
 	t.Parallel()
-	ctx := t.Context()
 	schema := testSchema(t, dsn)
 	pid, blocker := holdEventWrites(t, dsn, schema)
 	nodeDSN, app := ownBuild(t, dsn)
 	withTimeout := withParam(nodeDSN, "options", "-c statement_timeout=200")
 
-	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second) // a hang guard
-	defer cancel()
+	startCtx := hangGuard(t)
 	started := startNode(startCtx, withTimeout, pgstore.Options{Schema: schema, MigrationLockTimeout: time.Minute})
 	// The build outlives the DSN's statement_timeout ten times over, on
 	// the server's clock, while the blocker holds it up.
@@ -526,14 +492,12 @@ func TestNew_MigrationTransactionIgnoresStatementTimeout(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			ctx := t.Context()
 			schema := testSchema(t, dsn)
 			pid, release := c.block(t, schema)
 			nodeDSN, app := ownBuild(t, dsn)
 			withTimeout := withParam(nodeDSN, "options", "-c statement_timeout=200")
 
-			startCtx, cancel := context.WithTimeout(ctx, 60*time.Second) // a hang guard
-			defer cancel()
+			startCtx := hangGuard(t)
 			started := startNode(startCtx, withTimeout, pgstore.Options{Schema: schema, MigrationLockTimeout: time.Minute})
 			// The start's statement outlives the DSN's statement_timeout
 			// ten times over, on the server's clock, waiting for the

@@ -36,11 +36,7 @@ func TestNew_MigrationLockTimeout(t *testing.T) {
 
 	// A serving node's query, sent once the migration waits for its lock:
 	// it queues behind that wait.
-	reader, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reader.Close(context.Background())
+	reader := connect(t, dsn)
 	for waiting := false; !waiting; {
 		err := reader.QueryRow(startCtx, `SELECT EXISTS (SELECT 1 FROM pg_locks
 			WHERE NOT granted AND relation = ($1 || '.tokens')::regclass)`, id).Scan(&waiting)
@@ -124,20 +120,11 @@ func blockMigration(t *testing.T, dsn, schema string) (*pgx.Conn, pgx.Tx) {
 	t.Helper()
 	ctx := t.Context()
 	migrateUpTo(t, dsn, schema, 8)
-	blocker, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { blocker.Close(context.Background()) })
-	tx, err := blocker.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tx.Rollback(context.Background()) })
+	tx := otherTx(t, dsn)
 	if _, err := tx.Exec(ctx, "SELECT count(*) FROM "+pgx.Identifier{schema}.Sanitize()+".tokens"); err != nil {
 		t.Fatal(err)
 	}
-	return blocker, tx
+	return tx.Conn(), tx
 }
 
 // TestNew_MigrationDeadlockRetried: during a rolling upgrade the nodes still

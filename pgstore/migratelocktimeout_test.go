@@ -1,7 +1,6 @@
 package pgstore_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -17,14 +16,12 @@ import (
 func TestNew_MigrationWaitIgnoresDSNLockTimeout(t *testing.T) {
 	dsn := testDSN(t)
 	t.Parallel()
-	ctx := t.Context()
 	schema := testSchema(t, dsn)
 	tx, pid := holdMigrationLock(t, dsn, schema)
 	nodeDSN, app := ownBuild(t, dsn)
 	withTimeout := withParam(nodeDSN, "options", "-c lock_timeout=100")
 
-	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second) // a hang guard
-	defer cancel()
+	startCtx := hangGuard(t)
 	// A short MigrationLockTimeout: its retries end within a few seconds
 	// if the DSN's lock_timeout cuts the wait.
 	started := startNode(startCtx, withTimeout, pgstore.Options{Schema: schema, MigrationLockTimeout: 50 * time.Millisecond})

@@ -1,7 +1,6 @@
 package pgstore_test
 
 import (
-	"context"
 	"errors"
 	"testing"
 	"time"
@@ -55,16 +54,7 @@ func TestFinishClaimed_LockFailureIsNotALostClaim(t *testing.T) {
 
 			// Another transaction updates the row without touching the
 			// claim, and holds its lock.
-			other, err := pgx.Connect(ctx, dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer other.Close(context.Background())
-			tx, err := other.Begin(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer tx.Rollback(context.Background())
+			tx := otherTx(t, dsn)
 			if _, err := tx.Exec(ctx, "UPDATE "+pgx.Identifier{schema, "deliveries"}.Sanitize()+
 				" SET last_error = last_error WHERE id = $1", c.ID); err != nil {
 				t.Fatal(err)

@@ -79,11 +79,7 @@ func revokeWhileWaiting(t *testing.T, schema string, id sessiond.SessionID, writ
 	t.Helper()
 	dsn := testDSN(t)
 	ctx := t.Context()
-	revoker, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer revoker.Close(context.Background())
+	revoker := connect(t, dsn)
 	var pid uint32
 	if err := revoker.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
 		t.Fatal(err)
@@ -100,11 +96,7 @@ func revokeWhileWaiting(t *testing.T, schema string, id sessiond.SessionID, writ
 	done := make(chan error, 1)
 	go func() { done <- write() }()
 	// Commit only once the write waits for the revoker's row lock.
-	watcher, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer watcher.Close(context.Background())
+	watcher := connect(t, dsn)
 	for blocked := false; !blocked; {
 		if err := watcher.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid)))`,
 			pid).Scan(&blocked); err != nil {

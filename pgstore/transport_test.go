@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // A store reached over the network without TLS, or with TLS whose
@@ -38,19 +39,7 @@ func TestNew_WarnsOfUnverifiedTransport(t *testing.T) {
 			if err == nil {
 				t.Fatal("New reached a server at 192.0.2.2:20511; the test needs nothing listening there")
 			}
-			got := logs.String()
-			if strings.Contains(got, password) {
-				t.Errorf("the log holds the password:\n%s", got)
-			}
-			if tc.want == "" {
-				if strings.Contains(got, "level=WARN") {
-					t.Errorf("verify-full logged a warning:\n%s", got)
-				}
-				return
-			}
-			if !strings.Contains(got, "level=WARN") || !strings.Contains(got, tc.want) || !strings.Contains(got, "192.0.2.2") {
-				t.Errorf("no warning naming the host and %q; the log:\n%s", tc.want, got)
-			}
+			testenv.CheckTransportWarning(t, logs.String(), password, "192.0.2.2", tc.want)
 		})
 	}
 }

@@ -46,19 +46,7 @@ func TestNew_WarnsOfUnverifiedTransport(t *testing.T) {
 			if err == nil {
 				t.Fatal("New reached a server; the test needs nothing listening there")
 			}
-			got := logs.String()
-			if strings.Contains(got, password) {
-				t.Errorf("the log holds the password:\n%s", got)
-			}
-			if tc.want == "" {
-				if strings.Contains(got, "level=WARN") {
-					t.Errorf("logged a warning:\n%s", got)
-				}
-				return
-			}
-			if !strings.Contains(got, "level=WARN") || !strings.Contains(got, tc.want) || !strings.Contains(got, "192.0.2.2") {
-				t.Errorf("no warning naming the host and %q; the log:\n%s", tc.want, got)
-			}
+			testenv.CheckTransportWarning(t, logs.String(), password, "192.0.2.2", tc.want)
 		})
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/client"
 
@@ -187,15 +189,43 @@ func (s *storeServer) start() {
 		}
 		return err == nil
 	})
-	if s.kind == "redis" {
-		// Another process may have taken the port meanwhile (a restart
-		// frees it for a moment): this server then failed to start, and
-		// the test would go on against a Redis that is not its own.
+	// Another process may have taken the port meanwhile (a restart frees
+	// it for a moment): this server then failed to start, and the test
+	// would go on against a server that is not its own.
+	switch s.kind {
+	case "redis":
 		if pid, err := redisPID(s.port); err != nil || pid != s.proc.Process.Pid {
 			s.t.Fatalf("port %d: the Redis answering is process %d (%v), not the redis-server started (%d): the port was taken", s.port, pid, err, s.proc.Process.Pid)
 		}
+		time.Sleep(300 * time.Millisecond)
+	case "postgres":
+		// By its data directory: the process started may be runuser's,
+		// not the server's. PostgreSQL listens a moment before it
+		// accepts logins.
+		var dir string
+		var err error
+		eventually(s.t, 20*time.Second, "postgres accepting logins", func() bool {
+			dir, err = postgresDataDir(s.dsn())
+			return err == nil
+		})
+		if !sameDir(dir, filepath.Join(s.dir, "data")) {
+			s.t.Fatalf("port %d: the PostgreSQL answering serves %s, not the data directory of the one started (%s): the port was taken", s.port, dir, filepath.Join(s.dir, "data"))
+		}
 	}
-	time.Sleep(300 * time.Millisecond) // PostgreSQL listens a moment before it accepts logins
+}
+
+// postgresDataDir returns the data directory of the PostgreSQL at dsn.
+func postgresDataDir(dsn string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(context.Background())
+	var dir string
+	err = conn.QueryRow(ctx, "SELECT current_setting('data_directory')").Scan(&dir)
+	return dir, err
 }
 
 // redisPID returns the process ID of the Redis answering on port (INFO
