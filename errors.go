@@ -56,7 +56,10 @@ var (
 	// the window: dpop.ErrIssuedAt with Request.JKT): the client's clock
 	// is off. Only a proof the key made can be refused for it (its
 	// holder's, or an old one replayed, which can never pass), and it
-	// guesses nothing, so it is no failed refresh (Options.RefreshFailures).
+	// guesses nothing, so it is no failed refresh of the subject
+	// (Options.RefreshFailures); it is counted against its session alone,
+	// under the same limit, since an old proof replayed with a stolen
+	// refresh token is refused the same way.
 	ErrClockSkew = errors.New("the client's clock is off")
 )
 

@@ -129,3 +129,13 @@ func minTime(a, b time.Time) time.Time {
 	}
 	return b
 }
+
+// ExpiresIn is a token's expires_in (RFC 6749 §5.1) in an answer written
+// at now: the whole seconds from now to end, rounded down, so that a
+// client counting them from the answer's arrival never holds the token
+// past end, and zero once end has passed. A device whose clock is off
+// cannot compare end with its clock, but can count seconds. Every token
+// answer computes it here: the API's and httpsession's refresh endpoint.
+func ExpiresIn(end, now time.Time) int64 {
+	return max(0, int64(end.Sub(now)/time.Second))
+}

@@ -54,7 +54,9 @@ func (Issued) MarshalJSON() ([]byte, error) {
 // TokenResponse is the JSON form of an Issued, the tokens in clear, with
 // the names of the server's token responses (RFC 6749 section 5.1 style).
 // Send it only to the client the tokens belong to, with Cache-Control:
-// no-store.
+// no-store. It has no expires_in: that counts from the answer's time,
+// which an Issued does not know (the server's answers add
+// ExpiresIn(iss.AccessExpiresAt, m.Now()) as they are written).
 type TokenResponse struct {
 	Session               Session   `json:"session"`
 	AccessToken           string    `json:"access_token"`

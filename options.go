@@ -96,7 +96,11 @@ type Options struct {
 	// malformed or unknown token names no subject, and a challenge
 	// (ErrChallenge) or a proof by the session's key refused for its time
 	// alone (ErrClockSkew) is the client's to meet, not a guess; nor is a
-	// store's failure (ErrStoreUnavailable, ErrConflict) counted. A refresh
+	// store's failure (ErrStoreUnavailable, ErrConflict) counted. The
+	// ErrClockSkew refusals are counted per session instead, under the
+	// same limit: past it that session's are ErrRateLimited, the
+	// subject's other sessions untouched (a stolen refresh token with an
+	// old proof of the key, refused the same way, is bounded). A refresh
 	// that succeeds is never refused, so a client looping on a dead token
 	// cannot lock its user out. The zero value limits nothing.
 	RefreshFailures FailureLimit

@@ -70,19 +70,38 @@ func refreshFailureKey(subject string) string {
 	return "refresh_failures:" + base64.RawURLEncoding.EncodeToString(sum[:18])
 }
 
+// clockSkewKey is the counter key of the refusals of session id for the
+// client's clock (ErrClockSkew), hashed as refreshFailureKey's subject.
+func clockSkewKey(id SessionID) string {
+	sum := sha256.Sum256([]byte(id))
+	return "refresh_clock_skew:" + base64.RawURLEncoding.EncodeToString(sum[:18])
+}
+
 // refreshFailed counts err, a refresh of subject's session that failed, and
 // returns what the caller is told: err, or a *RateLimitError once the
 // subject's failures in the window pass the limit. A failure that names no
 // subject (the token is no genuine token of a session), or that is the
 // server's (the store did not answer, or gave up: ErrConflict), is not
-// counted. If the count cannot
+// counted. A refusal for the client's clock (ErrClockSkew) is counted
+// against its session alone, under the same limit: a phone with its clock
+// off does not bring its user's other devices to the limit, and a thief
+// replaying an old proof of the session's key with a stolen refresh token,
+// refused the same way, is still bounded. If the count cannot
 // be kept, err is returned as it is: the limit is a brake, not a gate.
 func (m *Manager) refreshFailed(ctx context.Context, s *Session, err error, now time.Time) error {
 	l := m.fails
-	if l.counter == nil || s == nil || s.Subject == "" || !countsAsRefreshFailure(err) {
+	if l.counter == nil || s == nil || s.Subject == "" {
 		return err
 	}
-	n, reset, cerr := l.counter.Incr(ctx, refreshFailureKey(s.Subject), now, l.Window)
+	skew := errors.Is(err, ErrClockSkew) && s.ID != ""
+	if !skew && !countsAsRefreshFailure(err) {
+		return err
+	}
+	key := refreshFailureKey(s.Subject)
+	if skew {
+		key = clockSkewKey(s.ID)
+	}
+	n, reset, cerr := l.counter.Incr(ctx, key, now, l.Window)
 	if cerr != nil {
 		m.storeErr.check("incr", cerr)
 		m.log.WarnContext(ctx, "failed refresh not counted", "err", cerr)
@@ -91,7 +110,12 @@ func (m *Manager) refreshFailed(ctx context.Context, s *Session, err error, now 
 	if n <= int64(l.Max) {
 		return err
 	}
-	if n == int64(l.Max)+1 {
+	switch {
+	case n != int64(l.Max)+1:
+	case skew:
+		m.log.WarnContext(ctx, "refreshes of one session refused for the client's clock over the limit; refusing them until the window ends",
+			"subject", s.Subject, "session_id", s.ID, "limit", l.Max, "window", l.Window, "until", reset)
+	default:
 		m.log.WarnContext(ctx, "failed refreshes of one subject over the limit; refusing them until the window ends",
 			"subject", s.Subject, "session_id", s.ID, "limit", l.Max, "window", l.Window, "until", reset)
 	}
@@ -106,9 +130,10 @@ func (m *Manager) refreshFailed(ctx context.Context, s *Session, err error, now 
 // not what the server failed at (the store unavailable, or giving up on
 // concurrent changes: ErrConflict, pgstore's lock timeout or lost
 // serialization, answered 503 as such), nor a challenge it asked the client to
-// meet, nor the clock of the bound key's holder (ErrClockSkew): a phone
-// whose clock is hours off, retrying, would use up the limit of every
-// device of its user, whose own refusals then lose their reason to a 429.
+// meet, nor the clock of the bound key's holder (ErrClockSkew, counted
+// per session instead: refreshFailed): a phone whose clock is hours off,
+// retrying, would use up the limit of every device of its user, whose own
+// refusals then lose their reason to a 429.
 func countsAsRefreshFailure(err error) bool {
 	return err != nil && !errors.Is(err, ErrStoreUnavailable) && !errors.Is(err, ErrConflict) && !errors.Is(err, ErrRateLimited) && !errors.Is(err, ErrChallenge) &&
 		!errors.Is(err, ErrClockSkew) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)

@@ -101,18 +101,22 @@ func TestManager_RefreshFailures(t *testing.T) {
 	// A check's refusal counts, unless it is a challenge or the key
 	// holder's clock (a DPoP proof by the bound key refused for its iat
 	// alone): a phone with its clock off, retrying, must not use up the
-	// limit its user's other devices share.
+	// limit its user's other devices share. The clock's refusals are
+	// bounded per session instead (ownBound): a thief holding a stolen
+	// refresh token and an old proof of the session's key, whose refusals
+	// look the same, meets the limit all the same, on that session alone.
 	for _, tc := range []struct {
-		name    string
-		err     error
-		counted bool
+		name     string
+		err      error
+		counted  bool // against the subject: the tablet's refusals too
+		ownBound bool // against the phone's session alone
 	}{
-		{"a refused proof", errors.New("dpop: invalid proof: proof key does not match the bound key"), true},
-		{"the client's clock", fmt.Errorf("dpop: invalid proof: iat outside the accepted window: %w", sessiond.ErrClockSkew), false},
-		{"a challenge", fmt.Errorf("dpop: use_dpop_nonce: %w", sessiond.ErrChallenge), false},
+		{"a refused proof", errors.New("dpop: invalid proof: proof key does not match the bound key"), true, false},
+		{"the client's clock", fmt.Errorf("dpop: invalid proof: iat outside the accepted window: %w", sessiond.ErrClockSkew), false, true},
+		{"a challenge", fmt.Errorf("dpop: use_dpop_nonce: %w", sessiond.ErrChallenge), false, false},
 		// pgstore's lock timeout or lost serialization in the DPoP replay
 		// cache: the server's failure (a 503), not the client's.
-		{"the replay cache's store giving up", fmt.Errorf("dpop: replay cache: pgstore: remember once: transaction lost a race, retry: %w", sessiond.ErrConflict), false},
+		{"the replay cache's store giving up", fmt.Errorf("dpop: replay cache: pgstore: remember once: transaction lost a race, retry: %w", sessiond.ErrConflict), false, false},
 	} {
 		t.Run("check refusing with "+tc.name, func(t *testing.T) {
 			h := newHarness(t, sessiond.StrategyHybrid, withLimit)
@@ -120,8 +124,9 @@ func TestManager_RefreshFailures(t *testing.T) {
 			refuse := func(*sessiond.Session) error { return tc.err }
 			for i := range 2 * limit.Max {
 				_, err := h.m.RefreshChecked(ctx, phone.RefreshToken, sessiond.Client{}, refuse)
-				if limited := errors.Is(err, sessiond.ErrRateLimited); limited != (tc.counted && i >= limit.Max) || !limited && !errors.Is(err, tc.err) {
-					t.Fatalf("refused refresh #%d = %v; want %v, rate limited: %v", i+1, err, tc.err, tc.counted && i >= limit.Max)
+				want := (tc.counted || tc.ownBound) && i >= limit.Max
+				if limited := errors.Is(err, sessiond.ErrRateLimited); limited != want || !limited && !errors.Is(err, tc.err) {
+					t.Fatalf("refused refresh #%d = %v; want %v, rate limited: %v", i+1, err, tc.err, want)
 				}
 			}
 			// The tablet's refusals: its own reason, or 429 when the
@@ -130,11 +135,43 @@ func TestManager_RefreshFailures(t *testing.T) {
 			if errors.Is(err, sessiond.ErrRateLimited) != tc.counted {
 				t.Errorf("the tablet's refused refresh after the phone's = %v; want rate limited: %v", err, tc.counted)
 			}
+			if tc.ownBound {
+				// The phone's bound is not the tablet's: its own clock
+				// refusal is told its reason.
+				if _, err := h.m.RefreshChecked(ctx, tablet.RefreshToken, sessiond.Client{}, refuse); !errors.Is(err, tc.err) || errors.Is(err, sessiond.ErrRateLimited) {
+					t.Errorf("the tablet's refusal for its clock after the phone's = %v; want %v, not rate limited", err, tc.err)
+				}
+			}
 			if _, err := h.m.RefreshChecked(ctx, tablet.RefreshToken, sessiond.Client{}, func(*sessiond.Session) error { return nil }); err != nil {
 				t.Errorf("the tablet's good refresh = %v; want it to succeed", err)
 			}
 		})
 	}
+
+	// The per-session bound of the clock's refusals: past it, the time
+	// left in its window, and the next window starts afresh.
+	t.Run("the client's clock past its session's bound", func(t *testing.T) {
+		h := newHarness(t, sessiond.StrategyHybrid, withLimit)
+		phone := h.create(t, "gina", sessiond.CreateOptions{})
+		skew := func(*sessiond.Session) error {
+			return fmt.Errorf("dpop: invalid proof: iat outside the accepted window: %w", sessiond.ErrClockSkew)
+		}
+		for i := range limit.Max {
+			if _, err := h.m.RefreshChecked(ctx, phone.RefreshToken, sessiond.Client{}, skew); !errors.Is(err, sessiond.ErrClockSkew) {
+				t.Fatalf("refusal #%d for the clock = %v; want ErrClockSkew (under the bound)", i+1, err)
+			}
+		}
+		h.clock.Advance(1500 * time.Millisecond)
+		_, err := h.m.RefreshChecked(ctx, phone.RefreshToken, sessiond.Client{}, skew)
+		wantLimited(t, err, 59*time.Second)
+		if errors.Is(err, sessiond.ErrClockSkew) {
+			t.Errorf("refusal past the bound = %v; want it not to tell the reason any more", err)
+		}
+		// A success is never refused.
+		if _, err := h.m.RefreshChecked(ctx, phone.RefreshToken, sessiond.Client{}, func(*sessiond.Session) error { return nil }); err != nil {
+			t.Fatalf("a good refresh past the bound = %v; want it to succeed", err)
+		}
+	})
 
 	// A swap the store gave up on (pgstore: a lock timeout, deadlock or
 	// lost serialization is ErrConflict) is the server's failure, answered

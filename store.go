@@ -388,7 +388,8 @@ type Feed struct {
 
 // WindowCounter is an optional Store extension: fixed-window counters shared
 // by every node on the store. The Manager counts failed refreshes per
-// subject in it (Options.RefreshFailures), so a limit holds however the
+// subject in it, and per session those refused for the client's clock
+// (Options.RefreshFailures), so a limit holds however the
 // attempts are spread over the nodes.
 type WindowCounter interface {
 	// Incr adds one to key's count and returns the count and when its

@@ -192,9 +192,10 @@ func ExpiryOf(iss *sessiond.Issued) Expiry {
 }
 
 // ExpiresInAt returns the whole seconds from now to end, rounded down and
-// never below zero: Expiry.ExpiresIn of an answer written at now.
+// never below zero: Expiry.ExpiresIn of an answer written at now, as
+// sessiond.ExpiresIn computes it for the API's token answers too.
 func ExpiresInAt(end, now time.Time) *int64 {
-	n := max(0, int64(end.Sub(now)/time.Second))
+	n := sessiond.ExpiresIn(end, now)
 	return &n
 }
 

@@ -205,6 +205,61 @@ func TestVerifier_DPoPMiddleware(t *testing.T) {
 	}
 }
 
+// TestVerifier_DPoPMiddlewareStale: while the revocation state is stale
+// (RejectWhenStale), the middleware answers 503 with Retry-After for every
+// token it would otherwise check the proof of, or refuse for its binding,
+// whatever the scheme: a bound token may be revoked without this verifier
+// knowing, and the client is to retry, not to sign in. What the request
+// itself gets wrong before a token is looked at (no proof or two) and a
+// token that does not verify are still 401. sdk/node's middleware answers
+// the same (test/hostile.test.mjs).
+func TestVerifier_DPoPMiddlewareStale(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil)
+	v, _ := s.newVerifier(func(o *verifier.Options) { o.ExternalURL = "https://api.example.test" })
+	p := testenv.Prover(t, s.clock)
+	tok := s.boundToken("bea", p)
+	_, unbound := s.token("ulf")
+	h := v.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("in")) }))
+	do := func(auth string, proofs ...string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("GET", "http://10.0.0.7:8080/v1/orders", nil)
+		r.Header.Set("Authorization", auth)
+		for _, p := range proofs {
+			r.Header.Add("DPoP", p)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	eventually(t, "connected", func() bool { return v.Status().Connected })
+	if w := do("DPoP "+tok, proof(t, p, "GET", apiURL, tok, "")); w.Code != http.StatusOK {
+		t.Fatalf("control, fresh: bound token with a good proof: %d %q", w.Code, w.Body)
+	}
+	s.clock.Advance(verifier.DefaultMaxStaleness + time.Second) // no heartbeat meanwhile
+	for _, tc := range []struct {
+		name   string
+		auth   string
+		proofs []string
+		status int
+	}{
+		{"bound token, good proof", "DPoP " + tok, []string{proof(t, p, "GET", apiURL, tok, "")}, http.StatusServiceUnavailable},
+		{"bound token, bad proof", "DPoP " + tok, []string{"eyJ.any.proof"}, http.StatusServiceUnavailable},
+		{"bound token as Bearer", "Bearer " + tok, nil, http.StatusServiceUnavailable},
+		{"unbound token as DPoP", "DPoP " + unbound, []string{proof(t, p, "GET", apiURL, unbound, "")}, http.StatusServiceUnavailable},
+		{"unbound token as Bearer", "Bearer " + unbound, nil, http.StatusServiceUnavailable},
+		{"bound token, no proof", "DPoP " + tok, nil, http.StatusUnauthorized},
+		{"tampered token as DPoP", "DPoP " + tok[:len(tok)-3] + "AAA", []string{proof(t, p, "GET", apiURL, tok, "")}, http.StatusUnauthorized},
+	} {
+		w := do(tc.auth, tc.proofs...)
+		if w.Code != tc.status {
+			t.Errorf("stale: %s: %d %q; want %d", tc.name, w.Code, w.Body, tc.status)
+		}
+		if retry := w.Header().Get("Retry-After"); (tc.status == http.StatusServiceUnavailable) != (retry == "5") {
+			t.Errorf("stale: %s: Retry-After %q; want 5 with a 503 only", tc.name, retry)
+		}
+	}
+}
+
 // TestVerifier_DPoPNonce: with server nonces the middleware answers
 // use_dpop_nonce and the nonce, and accepts the retry.
 func TestVerifier_DPoPNonce(t *testing.T) {

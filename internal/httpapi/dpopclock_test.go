@@ -60,9 +60,13 @@ func TestDPoP_RefreshWithWrongClock(t *testing.T) {
 // (rate_limit.refresh_failures). Counted, a phone retrying with its clock
 // hours off soon had its own refusals answered 429 in place of the detail
 // naming the iat, and the user's other devices had theirs too (their good
-// refreshes still pass: a success is never refused). Every other refused
-// proof still counts, a thief's proof with a stale iat included: signed
-// by another key, it is refused for the key before its iat is looked at.
+// refreshes still pass: a success is never refused). Such refusals are
+// bounded per session instead: the same limit, counted for that session
+// alone, so a thief holding the refresh token and an old proof of its key
+// (whose refusals look the same) cannot send them past the limit. Every
+// other refused proof still counts, a thief's proof with a stale iat
+// included: signed by another key, it is refused for the key before its
+// iat is looked at.
 func TestDPoP_WrongClockIsNoFailedRefresh(t *testing.T) {
 	const limit = 2
 	limited := func(o *sessiond.Options) {
@@ -98,11 +102,18 @@ func TestDPoP_WrongClockIsNoFailedRefresh(t *testing.T) {
 	t.Run("one device's clock, another device's refusals", func(t *testing.T) {
 		e := newEnvWith(t, sessiond.StrategyHybrid, limited, nil)
 		phone, tablet := login(t, e, "user"), login(t, e, "user")
+		// The phone is told its clock limit times, then its own session's
+		// bound answers 429 (a thief with an old proof looks the same);
+		// none of it is counted against the user.
 		for i := range 3 * limit {
 			phone.key.at = e.clock.Now().Add(-3 * time.Hour)
-			wantProblem(t, fmt.Sprintf("phone's refresh %d with its clock 3h behind", i+1),
-				refresh(e, phone.refresh, phone.key.proof("POST", appTokenURL, "", "")),
-				http.StatusUnauthorized, "invalid_dpop_proof", "iat")
+			r := refresh(e, phone.refresh, phone.key.proof("POST", appTokenURL, "", ""))
+			what := fmt.Sprintf("phone's refresh %d with its clock 3h behind", i+1)
+			if i < limit {
+				wantProblem(t, what, r, http.StatusUnauthorized, "invalid_dpop_proof", "iat")
+			} else {
+				wantProblem(t, what, r, http.StatusTooManyRequests, "too_many_requests", "")
+			}
 		}
 		// The tablet's HTTP library resends a request with its proof: the
 		// tablet is told why, not 429 for the phone's clock.
@@ -150,8 +161,10 @@ func TestDPoP_WrongClockIsNoFailedRefresh(t *testing.T) {
 			return rotate(t, e, d) // the proof of the refresh that just passed
 		}, true},
 		// A proof by the session's key replayed once its window is over
-		// (one an attacker kept) cannot be told from a clock behind: not
-		// counted either, and it can never pass (docs/lifecycle.md).
+		// (one an attacker kept, with the stolen refresh token) cannot be
+		// told from a clock behind: not counted against the user either,
+		// but bounded on its session as the clock's refusals are, and it
+		// can never pass (docs/lifecycle.md).
 		{"own key, replayed past its window", func(t *testing.T, e *env, d *device) string {
 			if d.old == "" {
 				d.old = rotate(t, e, d)
@@ -162,15 +175,25 @@ func TestDPoP_WrongClockIsNoFailedRefresh(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnvWith(t, sessiond.StrategyHybrid, limited, nil)
-			d := login(t, e, "user")
+			d, tablet := login(t, e, "user"), login(t, e, "user")
 			var last *response
 			for range limit + 1 {
 				last = refresh(e, d.refresh, tc.proof(t, e, d))
 			}
+			// Past the limit every one is refused 429: counted against
+			// the user, or, for the iat of the session's own key, against
+			// that session alone.
+			wantProblem(t, "refusal past the limit", last, http.StatusTooManyRequests, "too_many_requests", "")
+			// Which of the two: the user's other device, refused for a
+			// proof by another key (counted), is told why unless d's
+			// refusals were counted against the user.
+			thief := newProofKey(t)
+			thief.at = e.clock.Now()
+			r := refresh(e, tablet.refresh, thief.proof("POST", appTokenURL, "", ""))
 			if tc.counted {
-				wantProblem(t, "refusal past the limit", last, http.StatusTooManyRequests, "too_many_requests", "")
+				wantProblem(t, "the tablet's refusal after them", r, http.StatusTooManyRequests, "too_many_requests", "")
 			} else {
-				wantProblem(t, "refusal past the limit", last, http.StatusUnauthorized, "invalid_dpop_proof", "iat")
+				wantProblem(t, "the tablet's refusal after them", r, http.StatusUnauthorized, "invalid_dpop_proof", "")
 			}
 		})
 	}

@@ -47,7 +47,7 @@ func tokenResponse(iss *sessiond.Issued, now time.Time) tokenJSON {
 		Session:              apitype.SessionOf(&iss.Session),
 		AccessToken:          string(iss.AccessToken),
 		AccessTokenExpiresAt: iss.AccessExpiresAt.UTC(),
-		ExpiresIn:            max(0, int64(iss.AccessExpiresAt.Sub(now)/time.Second)),
+		ExpiresIn:            sessiond.ExpiresIn(iss.AccessExpiresAt, now),
 		TokenType:            iss.TokenType(),
 	}
 	if iss.RefreshToken != "" {

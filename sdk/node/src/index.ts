@@ -36,6 +36,18 @@ export class VerifyError extends Error {
  */
 class BoundTokenError extends VerifyError {}
 
+/**
+ * A token whose signature and claims passed: bound is set for a token
+ * bound to a DPoP key (cnf), refused only after the revocation checks and
+ * staleness, in the Go verifier's order (a stale state answers 503 for it
+ * too).
+ */
+interface Checked {
+  claims: Claims;
+  kid: string;
+  bound: boolean;
+}
+
 /** The middleware's answer to a DPoP-bound token, or the DPoP scheme. */
 const boundTokenText =
   "the access token is bound to a key (DPoP) and this verifier (@sessiond/verifier for Node.js) does not check DPoP proofs: " +
@@ -306,7 +318,7 @@ export class Verifier {
   #revoked = new Map<string, number>(); // session ID → until (ms)
   #all = 0;
   #subjects = new Map<string, number>();
-  #cache = new Map<string, { claims: Claims; kid: string }>();
+  #cache = new Map<string, Checked>();
   // Counts cache purges (a key retired or gone from the JWKS): a token
   // whose signature check began before one is not cached after it.
   #generation = 0;
@@ -423,6 +435,7 @@ export class Verifier {
     const now = this.#o.now();
     const leewayMs = this.#o.leewaySeconds * 1000;
     let c: Claims;
+    let bound: boolean;
     const hit = this.#cache.get(token);
     if (hit) {
       // A purge clears the cache, but check the key too: the kill switch
@@ -436,6 +449,7 @@ export class Verifier {
         throw new VerifyError("expired", "the token has expired");
       }
       c = hit.claims;
+      bound = hit.bound;
     } else {
       const generation = this.#generation;
       const checked = await this.#verifySignature(token, now);
@@ -443,6 +457,7 @@ export class Verifier {
       // the answer may stand for this call, but is not remembered.
       if (generation === this.#generation) this.#remember(token, checked);
       c = checked.claims;
+      bound = checked.bound;
     }
     if (now >= c.sessionExpiresAt.getTime() + leewayMs) {
       throw new VerifyError("absolute_timeout", "the session has reached its absolute lifetime");
@@ -459,8 +474,11 @@ export class Verifier {
           lastSync: new Date(this.#lastSync).toISOString(),
         });
       }
-      return { ...c, stale: true };
+      c = { ...c, stale: true };
     }
+    // After staleness, as the Go verifier's ErrDPoPRequired: a bound token
+    // while the state is stale may be revoked, and is answered 503.
+    if (bound) throw new BoundTokenError("invalid_token", "the token is bound to a key (DPoP); this verifier does not check DPoP proofs");
     return c;
   }
 
@@ -484,16 +502,27 @@ export class Verifier {
       // a body that says why, not "an access token is required".
       const denyBound = () =>
         deny(401, { "WWW-Authenticate": `DPoP realm="api", error="invalid_token", ${dpopAlgs}` }, boundTokenText);
-      if (typeof h === "string" && /^dpop +[^\s]+$/i.test(h)) {
-        denyBound();
-        return;
-      }
-      if (!m || !m[1]) {
+      // The DPoP scheme in the Go verifier's order: exactly one proof,
+      // then the token (a stale state answers 503), and only then the
+      // refusal of a proof this verifier cannot check.
+      const d = typeof h === "string" ? /^dpop +([^\s]+)$/i.exec(h) : null;
+      if (d) {
+        const proofs: unknown = req.headersDistinct?.dpop ?? (req.headers?.dpop === undefined ? [] : [req.headers.dpop]);
+        if (!Array.isArray(proofs) || proofs.length !== 1) {
+          deny(401, { "WWW-Authenticate": `DPoP realm="api", error="invalid_dpop_proof", ${dpopAlgs}` }, "exactly one DPoP proof is required");
+          return;
+        }
+      } else if (!m || !m[1]) {
         deny(401, { "WWW-Authenticate": 'Bearer realm="api"' }, "an access token is required");
         return;
       }
-      this.verify(m[1]).then(
+      this.verify((d ?? m)![1]!).then(
         (claims) => {
+          if (d) {
+            // An unbound token sent as DPoP: Go's ErrNotBound.
+            denyBound();
+            return;
+          }
           req.sessiond = claims;
           next();
         },
@@ -503,7 +532,8 @@ export class Verifier {
           } else if (err instanceof BoundTokenError) {
             denyBound();
           } else if (err instanceof VerifyError) {
-            deny(401, { "WWW-Authenticate": 'Bearer realm="api", error="invalid_token"' }, "the access token is not valid");
+            const challenge = d ? `DPoP realm="api", error="invalid_token", ${dpopAlgs}` : 'Bearer realm="api", error="invalid_token"';
+            deny(401, { "WWW-Authenticate": challenge }, "the access token is not valid");
           } else {
             next(err);
           }
@@ -524,7 +554,7 @@ export class Verifier {
     return t !== undefined && auth <= t;
   }
 
-  #remember(token: string, c: { claims: Claims; kid: string }): void {
+  #remember(token: string, c: Checked): void {
     if (this.#o.cacheSize <= 0) return;
     if (this.#cache.size >= this.#o.cacheSize) {
       // Map keeps insertion order: drop the oldest eighth.
@@ -542,7 +572,7 @@ export class Verifier {
     this.#cache.clear();
   }
 
-  async #verifySignature(token: string, now: number): Promise<{ claims: Claims; kid: string }> {
+  async #verifySignature(token: string, now: number): Promise<Checked> {
     if (!canonical(token)) throw new VerifyError("invalid_token", "not a JWS in canonical base64url (three segments, no padding, whitespace or stray bits)");
     let header;
     try {
@@ -599,11 +629,9 @@ export class Verifier {
     if (iat > Math.floor(now / 1000) + this.#o.leewaySeconds) {
       throw new VerifyError("invalid_token", "the token is issued in the future");
     }
-    if (p.cnf !== undefined) {
-      // Bound to the client's DPoP key (RFC 9449): valid only with a proof,
-      // which this verifier does not check yet. Fail closed.
-      throw new BoundTokenError("invalid_token", "the token is bound to a key (DPoP); this verifier does not check DPoP proofs");
-    }
+    // Bound to the client's DPoP key (RFC 9449): valid only with a proof,
+    // which this verifier does not check. Fail closed, in verify.
+    const bound = p.cnf !== undefined;
     if (deviceBound(p.ext)) {
       // The server's introspection answers it inactive: a copied cookie.
       throw new VerifyError("invalid_token",
@@ -622,7 +650,7 @@ export class Verifier {
       custom: (p.ext as Record<string, unknown> | undefined) ?? null,
       stale: false,
     };
-    return { claims, kid };
+    return { claims, kid, bound };
   }
 
   /**

@@ -165,7 +165,8 @@ test("the middleware refuses two Authorization headers (as Go's does)", async ()
 // checks no proofs, answers it so too, and the DPoP scheme likewise, with
 // a body that says to check such tokens elsewhere: never "an access token
 // is required" under a Bearer challenge, which sent its client looking for
-// a token it had.
+// a token it had. The DPoP scheme is checked in Go's order: exactly one
+// proof, then the token, then the binding.
 test("the middleware answers a DPoP-bound token as the Go verifier does, saying it checks no proofs", async () => {
   const fake = await fakeSessiond();
   const v = await createVerifier({ url: fake.url, apiKey, issuer, audience, logger: quiet });
@@ -179,7 +180,10 @@ test("the middleware answers a DPoP-bound token as the Go verifier does, saying 
   const cases = [
     { name: "bound token as Bearer", headers: { Authorization: `Bearer ${bound}` }, status: 401, challenge: dpopChallenge, body: says },
     { name: "bound token as DPoP with a proof", headers: { Authorization: `DPoP ${bound}`, DPoP: "eyJ.any.proof" }, status: 401, challenge: dpopChallenge, body: says },
-    { name: "bound token as DPoP without a proof", headers: { Authorization: `dpop ${bound}` }, status: 401, challenge: dpopChallenge, body: says },
+    // As Go's: exactly one proof first, before the token is looked at.
+    { name: "bound token as DPoP without a proof", headers: { Authorization: `dpop ${bound}` }, status: 401,
+      challenge: /^DPoP realm="api", error="invalid_dpop_proof", algs="[^"]*ES256[^"]*"$/, body: /^exactly one DPoP proof is required$/ },
+    { name: "a bad token as DPoP", headers: { Authorization: "DPoP x.y.z", DPoP: "eyJ.any.proof" }, status: 401, challenge: dpopChallenge, body: /^the access token is not valid$/ },
     // As Go's: an unbound token sent as DPoP is refused with the DPoP challenge.
     { name: "unbound token as DPoP", headers: { Authorization: `DPoP ${plain}`, DPoP: "eyJ.any.proof" }, status: 401, challenge: dpopChallenge, body: says },
     // Unchanged.
@@ -196,6 +200,53 @@ test("the middleware answers a DPoP-bound token as the Go verifier does, saying 
       if (c.challenge) assert.match(got ?? "", c.challenge, `${c.name}: WWW-Authenticate`);
       else assert.equal(got, null, `${c.name}: WWW-Authenticate`);
       assert.match(body, c.body, `${c.name}: body`);
+    }
+  } finally {
+    await v.close();
+    app.srv.closeAllConnections();
+    app.srv.close();
+    fake.close();
+  }
+});
+
+// While the revocation state is stale (whenStale "reject"), the Go
+// verifier's middleware answers 503 with Retry-After for every token it
+// would check further, bound or not, Bearer or DPoP: a bound token may be
+// revoked without the verifier knowing, and its client is to retry, not to
+// sign in (verifier/dpop_test.go's TestVerifier_DPoPMiddlewareStale). This
+// one answered the DPoP scheme, and a bound token as Bearer, 401 at once.
+// As Go's, a DPoP request without exactly one proof, and a token that does
+// not verify, are still 401.
+test("the middleware answers 503 while stale for bound tokens and the DPoP scheme too, as Go's", async () => {
+  const fake = await fakeSessiond();
+  let now = Date.now();
+  const v = await createVerifier({ url: fake.url, apiKey, issuer, audience, logger: quiet, now: () => now });
+  const mw = v.middleware();
+  const app = await listen((req, res) => mw(req, res, () => { res.statusCode = 200; res.end("in"); }));
+  const nowSec = Math.floor(now / 1000);
+  const bound = fake.sign(claimsAt(nowSec, (c) => { c.cnf = { jkt: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I" }; }));
+  const plain = fake.sign(claimsAt(nowSec));
+  const dpopChallenge = (err) => new RegExp(`^DPoP realm="api", error="${err}", algs="[^"]*ES256[^"]*"$`);
+  const cases = [
+    { name: "bound token as DPoP with a proof", headers: { Authorization: `DPoP ${bound}`, DPoP: "eyJ.any.proof" }, status: 503 },
+    { name: "bound token as Bearer", headers: { Authorization: `Bearer ${bound}` }, status: 503 },
+    { name: "unbound token as DPoP", headers: { Authorization: `DPoP ${plain}`, DPoP: "eyJ.any.proof" }, status: 503 },
+    { name: "unbound token as Bearer", headers: { Authorization: `Bearer ${plain}` }, status: 503 },
+    { name: "bound token as DPoP without a proof", headers: { Authorization: `DPoP ${bound}` }, status: 401, challenge: dpopChallenge("invalid_dpop_proof") },
+    { name: "a bad token as DPoP", headers: { Authorization: "DPoP x.y.z", DPoP: "eyJ.any.proof" }, status: 401, challenge: dpopChallenge("invalid_token") },
+  ];
+  try {
+    await eventually("stream connected", () => v.status().connected && !v.status().stale);
+    const fresh = await fetch(app.url, { headers: { Authorization: `DPoP ${bound}`, DPoP: "eyJ.any.proof" } });
+    assert.equal(fresh.status, 401, `control, fresh: a bound token as DPoP (body ${await fresh.text()})`);
+    now += 60_000; // past maxStalenessMs (30 s) with no heartbeat
+    assert.equal(await code(v.verify(bound)), "stale", "verify(bound token) while stale");
+    for (const c of cases) {
+      const res = await fetch(app.url, { headers: c.headers });
+      const body = await res.text();
+      assert.equal(res.status, c.status, `${c.name}: status (body ${body})`);
+      assert.equal(res.headers.get("retry-after"), c.status === 503 ? "5" : null, `${c.name}: Retry-After`);
+      if (c.challenge) assert.match(res.headers.get("www-authenticate") ?? "", c.challenge, `${c.name}: WWW-Authenticate`);
     }
   } finally {
     await v.close();
