@@ -151,6 +151,43 @@ func TestCLI_ConfigValidateGlobalFlags(t *testing.T) {
 	}
 }
 
+// TestCLI_ConfigValidateGlobalFlagsAsParsed: the global flags are found
+// where config validate's own parser would meet them, not elsewhere. "--"
+// shields only the FILE after it (the parser reads flags again past it),
+// so `-- FILE --config x` was still "flag provided but not defined"; and a
+// value of --env or --format is a value whatever it looks like, so
+// `--env -data FILE` was called a --data that does not apply when the
+// wrong thing is --env's value.
+func TestCLI_ConfigValidateGlobalFlagsAsParsed(t *testing.T) {
+	good := filepath.Join(t.TempDir(), "good.yaml")
+	if err := os.WriteFile(good, []byte("strategy: hybrid\npreset: b2c\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const refused = "does not apply to config validate"
+	for _, tc := range []struct {
+		name      string
+		args      []string
+		code      int
+		want, not string // in stderr; not in stderr
+	}{
+		{"after the FILE past --", []string{"--", good, "--config", "x"}, exitUsage, "--config " + refused, "not defined"},
+		{"after the FILE past --, with =", []string{"--format", "json", "--", good, "-listen=:1"}, exitUsage, "--listen " + refused, "not defined"},
+		{"a FILE spelt as a flag past --", []string{"--", "--data"}, exitUsage, "--data", refused},
+		{"--env's value", []string{"--env", "-data", good}, exitUsage, `--env "-data": want development or production`, refused},
+		{"--format's value", []string{good, "--format", "--config"}, exitUsage, `--format "--config": want text, json or sarif`, refused},
+		{"-env's value, then a global flag", []string{"-env", "production", good, "--listen", "x"}, exitUsage, "--listen " + refused, "not defined"},
+		{"its own flags", []string{"-env", "production", "--", good, "--format=json"}, 0, "", refused},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"config", "validate"}, tc.args...)
+			_, errOut, code := runInProcess(nil, args...)
+			if code != tc.code || !strings.Contains(errOut, tc.want) || strings.Contains(errOut, tc.not) {
+				t.Errorf("sessiond %q = exit %d, stderr %q; want exit %d, %q, not %q", args, code, errOut, tc.code, tc.want, tc.not)
+			}
+		})
+	}
+}
+
 // TestCLI_ServeRefusesUnsafeConfig: errors stop serve (exit 78, findings
 // printed) unless --insecure-dev on a loopback address.
 func TestCLI_ServeRefusesUnsafeConfig(t *testing.T) {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -64,20 +65,32 @@ func (a *app) configCmd() *cobra.Command {
 
 // rootFlag returns the name of the first of root's persistent flags
 // (--config, --listen, --data) that args give, in any spelling the flag
-// package takes (-name, --name, either with =value), before a "--"; ""
-// when none is.
+// package takes (-name, --name, either with =value), where RunValidate's
+// parser would meet it as a flag; "" when none is. It reads args as that
+// parser does: the value of one of its own flags (--env -data) is a
+// value, and "--" makes only the next argument a FILE, since RunValidate
+// parses flags again after each FILE.
 func rootFlag(root *cobra.Command, args []string) string {
-	for _, arg := range args {
+	own := config.ValidateFlags() // each takes one value
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
 		if arg == "--" {
-			break
+			i++ // the FILE it shields
+			continue
 		}
 		name, ok := strings.CutPrefix(arg, "-")
 		if !ok {
 			continue
 		}
-		name, _, _ = strings.Cut(strings.TrimPrefix(name, "-"), "=")
-		if name != "" && root.PersistentFlags().Lookup(name) != nil {
+		name, _, withValue := strings.Cut(strings.TrimPrefix(name, "-"), "=")
+		if name == "" {
+			continue
+		}
+		if root.PersistentFlags().Lookup(name) != nil {
 			return name
+		}
+		if !withValue && slices.Contains(own, name) {
+			i++ // its value, whatever it looks like
 		}
 	}
 	return ""

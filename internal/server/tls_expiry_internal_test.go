@@ -1,9 +1,11 @@
 package server
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -238,5 +240,85 @@ func TestCertReloader_ValidityWithoutHandshakes(t *testing.T) {
 		if got := warnLines(t, logs, &seen); !slices.Equal(got, step.want) {
 			t.Errorf("%s: WARN and ERROR lines %q; want %q", step.name, got, step.want)
 		}
+	}
+}
+
+// TestCertReloader_ScrapesDuringHandshakes: a scrape (Validity) now
+// reloads the files as a handshake does, from another goroutine, so both
+// share the reloader's lock: scrapes and handshakes running together
+// while the pair is renewed each see one whole certificate (both dates
+// of a pair written), and the last pair written at the end. Without the
+// lock in Validity, go test -race reports the scrape's reload against
+// the handshakes'.
+func TestCertReloader_ScrapesDuringHandshakes(t *testing.T) {
+	certFile, keyFile := testenv.CertFiles(t)
+	now := time.Now().Truncate(time.Second)
+	day := 24 * time.Hour
+	const renewals = 20
+	// Pair i is valid from now-i hours for 30+i days: its dates tell it.
+	dates := func(i int) (time.Time, time.Time) {
+		return now.Add(-time.Duration(i) * time.Hour), now.Add(time.Duration(30+i) * day)
+	}
+	nb, na := dates(0)
+	writeValidPair(t, 1, nb, na, certFile, keyFile)
+	c, err := newCertReloader(certFile, keyFile, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	written := map[[2]int64]bool{{nb.Unix(), na.Unix()}: true}
+	for i := 1; i <= renewals; i++ {
+		nb, na := dates(i)
+		written[[2]int64{nb.Unix(), na.Unix()}] = true
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	var seenMu sync.Mutex
+	var torn []string
+	for range 2 {
+		wg.Add(2)
+		go func() { // handshakes
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if cert, err := c.GetCertificate(nil); err != nil || cert == nil {
+					seenMu.Lock()
+					torn = append(torn, fmt.Sprintf("GetCertificate = %v, %v", cert, err))
+					seenMu.Unlock()
+				}
+			}
+		}()
+		go func() { // scrapes
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				nb, na := c.Validity()
+				if !written[[2]int64{nb.Unix(), na.Unix()}] {
+					seenMu.Lock()
+					torn = append(torn, fmt.Sprintf("Validity = %v, %v", nb, na))
+					seenMu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := 1; i <= renewals; i++ {
+		nb, na := dates(i)
+		writeValidPair(t, int64(i+1), nb, na, certFile, keyFile)
+	}
+	close(done)
+	wg.Wait()
+	if len(torn) > 0 {
+		t.Errorf("%d answers of no pair written, first %s", len(torn), torn[0])
+	}
+	wantNB, wantNA := dates(renewals)
+	if nb, na := c.Validity(); !nb.Equal(wantNB) || !na.Equal(wantNA) {
+		t.Errorf("Validity at the end = %v, %v; want the last pair's %v, %v", nb, na, wantNB, wantNA)
 	}
 }
