@@ -34,13 +34,32 @@ export class Progress {
   // past PROGRESS_CHUNK arrived as the timer moved on, so a body that
   // stops after it brought no bytes for ms.
   #since = 0;
+  #moves = 0; // times the timer moved on: whether it did after it fired
+  #stopped = false;
 
   /** startTimer is setTimeout but in tests. */
   constructor(readonly ms: number, parent: AbortSignal, readonly what: string,
     startTimer: (fn: () => void, ms: number) => Timer = setTimeout) {
     this.signal = AbortSignal.any([parent, this.#ctl.signal]);
-    this.#timer = startTimer(() => this.#ctl.abort(new Error(`${what}: ${this.#waiting()} for ${ms} ms`)), Math.min(ms, MAX_TIMER_MS));
+    this.#timer = startTimer(() => this.#fired(), Math.min(ms, MAX_TIMER_MS));
     this.#timer.unref?.();
+  }
+
+  // The loop runs its timers before it reads what arrived: after a time
+  // without the CPU (a loaded machine), the timer would abort a request
+  // whose bytes were already here. The abort waits for the loop's next
+  // read of its sockets (setImmediate runs after it) and is dropped if
+  // bytes that arrived in time moved the timer on meanwhile.
+  #fired(): void {
+    const moves = this.#moves;
+    setImmediate(() => {
+      if (this.#moves === moves && !this.#stopped) this.#ctl.abort(new Error(`${this.what}: ${this.#waiting()} for ${this.ms} ms`));
+    });
+  }
+
+  #move(): void {
+    this.#moves++;
+    this.#timer.refresh();
   }
 
   #waiting(): string {
@@ -51,10 +70,11 @@ export class Progress {
   /** The headers are in: the wait is now for the body's bytes. */
   started(): void {
     this.#started = true;
-    this.#timer.refresh();
+    this.#move();
   }
 
   stop(): void {
+    this.#stopped = true;
     this.#timer.close();
   }
 
@@ -70,7 +90,7 @@ export class Progress {
           // the next: dropped, a body whose chunks straddle it would be
           // held to up to twice that each ms (as the Go verifier's).
           this.#got %= PROGRESS_CHUNK;
-          this.#timer.refresh();
+          this.#move();
         }
         yield chunk;
       }

@@ -63,6 +63,38 @@ for (const [name, sizes, want] of [
     })());
     for (const n of sizes) assert.equal((await it.next()).value.byteLength, n);
     fire();
+    await new Promise((r) => setImmediate(r)); // the abort waits for the loop's next read
     assert.equal(p.signal.reason?.message, `snapshot: ${want} for 1000 ms`);
+  });
+}
+
+// The loop runs its timers before it reads the bytes that arrived: after
+// a time without the CPU (a loaded machine), the timer fired first and
+// aborted a request whose bytes were already here. Those bytes, read
+// before the loop's next turn, count; with none, the timer aborts.
+for (const [name, bytes, want] of [
+  ["a chunk that was waiting when the timer fired", k, null],
+  ["less than a chunk waiting", k / 2, "snapshot: less than 4 KiB for 1000 ms"],
+  ["nothing waiting", 0, "snapshot: no bytes for 1000 ms"],
+]) {
+  test(`Progress: ${name}`, async () => {
+    let fire;
+    const fake = { refresh: () => {}, close: () => {} };
+    const p = new Progress(1000, new AbortController().signal, "snapshot", (fn) => { fire = fn; return fake; });
+    p.started();
+    let arrive;
+    const arrived = new Promise((r) => { arrive = r; });
+    async function* body() {
+      yield await arrived;
+      await new Promise(() => {}); // then nothing more
+    }
+    const next = p.body(body())[Symbol.asyncIterator]().next();
+    fire();
+    if (bytes > 0) {
+      arrive(new Uint8Array(bytes));
+      await next;
+    }
+    await new Promise((r) => setImmediate(r));
+    assert.equal(p.signal.aborted ? p.signal.reason.message : null, want);
   });
 }

@@ -3,10 +3,12 @@
 // a snapshot trickled over several times the timeout loads; one whose
 // bytes stop for longer fails about the timeout later, saying so; so does
 // a server that sends no headers (as the Go verifier's HTTPClient.Timeout).
+import { once } from "node:events";
 import { before, test } from "node:test";
+import { Worker } from "node:worker_threads";
 import assert from "node:assert/strict";
 import { createVerifier } from "../dist/index.js";
-import { quiet, cursorAt, fakeSnapshot } from "./helpers.mjs";
+import { quiet, cursorAt } from "./helpers.mjs";
 
 // Not shorter: on a loaded 2-core CI the fake server's JWKS answer alone
 // once took over 200 ms, failing the verifier's start before the snapshot
@@ -25,89 +27,53 @@ const doc = snapshot(20);
 const trickledEntries = 1000;
 const trickled = snapshot(trickledEntries);
 assert.ok(trickled.length >= 2 * 20 * 2048, `the trickled snapshot is ${trickled.length} bytes`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// The process's first fetch loads and compiles undici: under load that
-// alone took over the timeout ("jwks: no answer for 500 ms"), before any
-// of what is tested here.
+// The process's first verifier loads and compiles undici and the
+// verifier's paths: under load that alone took over the timeout ("jwks:
+// no answer for 500 ms"), before any of what is tested here. One starts
+// first, against a server in a worker as the tests' are, and waits as
+// long as that takes (the longest timer Node has: this is no check).
 before(async () => {
-  const fake = await fakeSnapshot(() => {}, cursor);
+  const fake = await startServer("whole");
   try {
-    await (await fetch(`${fake.url}/.well-known/jwks.json`)).text();
+    const v = await createVerifier({ url: fake.url, apiKey: "k", issuer: "i", audience: "a", logger: quiet, requestTimeoutMs: 2 ** 31 - 1 });
+    await v.close();
   } finally {
-    fake.close();
+    await fake.close();
   }
 });
 
-// waitGone resolves when the client hangs up, or after ten timeouts.
-const waitGone = (res) => Promise.race([new Promise((r) => res.on("close", r)), sleep(10 * timeout)]);
+// startServer runs the fake sessiond answering the snapshot as mode
+// says (slowserver.mjs) in a worker thread.
+async function startServer(mode) {
+  const worker = new Worker(new URL("./slowserver.mjs", import.meta.url), { workerData: { mode, timeout, cursor, doc, trickled } });
+  const [url] = await once(worker, "message");
+  return {
+    url,
+    close: async () => {
+      worker.postMessage("close");
+      await once(worker, "exit");
+    },
+  };
+}
 
-for (const [name, serve, want] of [
-  ["trickled over several timeouts", async (req, res) => {
-    res.writeHead(200, { "Content-Type": "application/json" });
-    // 2 KiB each twentieth of the timeout: ten times the 4 KiB each
-    // timeout asked for, so that a verifier bounding the whole transfer
-    // fails, not a loaded machine's late wake-up (at twice the rate, the
-    // Go verifier's test did).
-    for (let i = 0; i < trickled.length && !res.destroyed; i += 2048) {
-      res.write(trickled.slice(i, i + 2048));
-      await sleep(timeout / 20);
-    }
-    res.end();
-  }, null],
-  ["trickled forever", async (req, res) => {
-    res.writeHead(200, { "Content-Type": "application/json" });
-    // A byte each quarter timeout, never ending: bytes keep coming, far
-    // too few of them.
-    res.write('{"revocations":[');
-    for (let i = 0; i < 200 && !res.destroyed; i++) {
-      await sleep(timeout / 4);
-      res.write(" ");
-    }
-    res.end();
-  }, new RegExp(`snapshot: less than 4 KiB for ${timeout} ms`)],
-  ["stalled half way", async (req, res) => {
-    res.writeHead(200, { "Content-Type": "application/json" });
-    res.write(doc.slice(0, doc.length / 2));
-    await waitGone(res);
-    res.end();
-  }, new RegExp(`snapshot: less than 4 KiB for ${timeout} ms`)],
+for (const [name, mode, want] of [
+  ["trickled over several timeouts", "trickled", null],
+  ["trickled forever", "trickledForever", new RegExp(`snapshot: less than 4 KiB for ${timeout} ms`)],
+  ["stalled half way", "stalled", new RegExp(`snapshot: less than 4 KiB for ${timeout} ms`)],
   // The whole document, then neither more nor the body's end: a wait
   // that ran out, not a document that is not one.
-  ["stalled at its end", async (req, res) => {
-    res.writeHead(200, { "Content-Type": "application/json" });
-    res.write(doc);
-    await waitGone(res);
-    res.end();
-  }, new RegExp(`snapshot: less than 4 KiB for ${timeout} ms`)],
-  // The whole document, then the connection cut before the body's end: a
-  // connection lost, not a document that is not one (as the Go verifier
-  // says the read error).
-  ["cut at its end", async (req, res) => {
-    res.writeHead(200, { "Content-Type": "application/json" });
-    res.write(doc);
-    await sleep(timeout / 10);
-    res.socket.destroy();
-  }, /snapshot: (?!not a revocation snapshot)\w/],
-  ["cut in its middle", async (req, res) => {
-    res.writeHead(200, { "Content-Type": "application/json" });
-    res.write(doc.slice(0, doc.length / 2));
-    await sleep(timeout / 10);
-    res.socket.destroy();
-  }, /snapshot: (?!not a revocation snapshot)\w/],
-  ["with no body", async (req, res) => {
-    res.writeHead(200, { "Content-Type": "application/json" });
-    res.flushHeaders();
-    await waitGone(res);
-    res.end();
-  }, new RegExp(`snapshot: no bytes for ${timeout} ms`)],
-  ["no headers", async (req, res) => {
-    await waitGone(res);
-    res.end();
-  }, new RegExp(`snapshot: no answer for ${timeout} ms`)],
+  ["stalled at its end", "stalledAtEnd", new RegExp(`snapshot: less than 4 KiB for ${timeout} ms`)],
+  // The whole document, or half, then the connection cut before the
+  // body's end: a connection lost, not a document that is not one (as the
+  // Go verifier says the read error).
+  ["cut at its end", "cutAtEnd", /snapshot: (?!not a revocation snapshot)\w/],
+  ["cut in its middle", "cutInMiddle", /snapshot: (?!not a revocation snapshot)\w/],
+  ["with no body", "noBody", new RegExp(`snapshot: no bytes for ${timeout} ms`)],
+  ["no headers", "noHeaders", new RegExp(`snapshot: no answer for ${timeout} ms`)],
 ]) {
   test(`a snapshot ${name}`, async () => {
-    const fake = await fakeSnapshot(serve, cursor);
+    const fake = await startServer(mode);
     try {
       const opts = { url: fake.url, apiKey: "k", issuer: "i", audience: "a", logger: quiet, requestTimeoutMs: timeout };
       if (want) {
@@ -118,7 +84,7 @@ for (const [name, serve, want] of [
       assert.equal(v.status().revoked, trickledEntries);
       await v.close();
     } finally {
-      fake.close();
+      await fake.close();
     }
   });
 }
