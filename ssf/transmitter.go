@@ -90,15 +90,20 @@ const maxPausedHold = 7 * 24 * time.Hour
 // the stream covers).
 var errHeldTooLong = errors.New("stream paused: SET held for 7 days (the most a paused stream keeps) and dropped")
 
-// maxSignHold is how long, from when its outbox entry was made, a SET is
-// held for want of a node that can sign it (signHeldError): past it a
-// node that cannot sign ends it dead (errSignHeldTooLong) instead of
-// holding it again. Held without a bound, a deployment whose nodes all
-// lost the ring kept every revocation as a pending outbox row, rewritten
-// each BaseBackoff, for ever, and no dead-delivery alert said so. Dead is
-// not lost: the console's Retry sends it once a node signs again. The age
-// is checked only when signing fails, so a node that signs pushes a SET
-// of any age. Seven days, as a paused stream holds one.
+// maxSignHold is how long a SET is held for want of a node that can sign
+// it (signHeldError), from the first hold of an unbroken run of them:
+// past it a node that cannot sign ends it dead (errSignHeldTooLong)
+// instead of holding it again. Held without a bound, a deployment whose
+// nodes all lost the ring kept every revocation as a pending outbox row,
+// rewritten each BaseBackoff, for ever, and no dead-delivery alert said
+// so. From the run's start, not the entry's CreatedAt: a SET a paused
+// stream held 6.99 days, that a receiver's outage kept, or that the
+// console's Retry sent again after it ended dead would otherwise be ended
+// by the first node that cannot sign it, not held for a node that can.
+// The start rides in the held SET's last error (signHeldError), the one
+// thing a Sender's answer keeps. The wait is checked only when signing
+// fails, so a node that signs pushes a SET of any age. Seven days, as a
+// paused stream holds one.
 const maxSignHold = maxPausedHold
 
 // errSignHeldTooLong: Send's answer for a SET held maxSignHold because
@@ -133,14 +138,47 @@ func (e *heldError) HoldFor() time.Duration { return e.after }
 // Held as a paused stream's SET is, no attempt spent, due again after the
 // dispatcher's BaseBackoff: another node, or this one once it reads the
 // ring, pushes it. Spent as attempts, a node left unable to read the ring
-// ended every SET it claimed dead. Held for maxSignHold at most.
-type signHeldError struct{ err error }
+// ended every SET it claimed dead. Held for maxSignHold at most, counted
+// from since, which its text carries (signHeldSince reads it back).
+type signHeldError struct {
+	err   error
+	since time.Time
+}
+
+// signHeldPrefix and signHeldCause frame the start of the wait in a sign
+// hold's text: "SET held since <RFC 3339>: this node cannot sign now: …".
+const (
+	signHeldPrefix = "SET held since "
+	signHeldCause  = ": this node cannot sign now: "
+)
 
 func (e *signHeldError) Error() string {
-	return "SET held: this node cannot sign now: " + e.err.Error()
+	return signHeldPrefix + e.since.UTC().Format(time.RFC3339) + signHeldCause + e.err.Error()
 }
 func (e *signHeldError) Unwrap() error          { return e.err }
 func (e *signHeldError) HoldFor() time.Duration { return 0 }
+
+// signHeldSince is when the wait for a node that can sign began, for a
+// SET whose last error is lastErr, claimed at now: the start a sign hold
+// wrote, or now if its last outcome was something else (pushed and
+// failed, paused, retried from dead) or the start is unreadable. A start
+// after now (the writer's clock ahead of this node's) is now: it would
+// otherwise hold the SET for as long as the clocks differ, or for ever.
+func signHeldSince(lastErr string, now time.Time) time.Time {
+	rest, ok := strings.CutPrefix(lastErr, signHeldPrefix)
+	if !ok {
+		return now
+	}
+	at, _, ok := strings.Cut(rest, signHeldCause)
+	if !ok {
+		return now
+	}
+	since, err := time.Parse(time.RFC3339, at)
+	if err != nil || since.After(now) {
+		return now
+	}
+	return since
+}
 
 // Signer signs a SET with the deployment's signing key;
 // *jwttoken.KeyRing is one. An error matching sessiond.ErrStoreUnavailable
@@ -464,15 +502,17 @@ func (t *Transmitter) send(ctx context.Context, del sessiond.Delivery) (bool, er
 	case st.unsealErr != nil:
 		return false, st.unsealErr
 	}
-	set, err := t.sign(del.Payload, t.o.Clock.Now())
-	switch {
-	case errors.Is(err, sessiond.ErrStoreUnavailable) && t.o.Clock.Now().Sub(del.CreatedAt) >= maxSignHold:
-		// The cause as text: the dispatcher's classes of a receiver's
-		// trouble must not see the store's error in a permanent one.
-		return true, fmt.Errorf("%w: this node cannot sign now: %v", errSignHeldTooLong, err)
-	case errors.Is(err, sessiond.ErrStoreUnavailable):
-		return false, &signHeldError{err}
-	case err != nil:
+	now := t.o.Clock.Now()
+	set, err := t.sign(del.Payload, now)
+	if errors.Is(err, sessiond.ErrStoreUnavailable) {
+		since := signHeldSince(del.LastError, now)
+		if now.Sub(since) >= maxSignHold {
+			// The cause as text: the dispatcher's classes of a receiver's
+			// trouble must not see the store's error in a permanent one.
+			return true, fmt.Errorf("%w: this node cannot sign now: %v", errSignHeldTooLong, err)
+		}
+		return false, &signHeldError{err: err, since: since}
+	} else if err != nil {
 		return false, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, st.Delivery.EndpointURL, strings.NewReader(set))

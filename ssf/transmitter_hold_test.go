@@ -405,12 +405,91 @@ func TestTransmitter_SigningHeldIsBounded(t *testing.T) {
 	if got := pushed(); len(got) != 0 {
 		t.Fatalf("pushed %d SETs while no node could sign", len(got))
 	}
-	ring.HoldSigning(nil)
+	// Retried while a node that cannot sign is still about (a cluster
+	// where not every node reads the ring yet): that node holds it for
+	// another, as it would a new SET, instead of ending it dead at once
+	// for an age it spent dead.
 	if err := st.RetryDelivery(ctx, ds[0].ID, clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	deliver()
+	if got, del := state(); got != sessiond.DeliveryPending || del.Attempts != 0 {
+		t.Fatalf("retried while this node still cannot sign: %s (attempts %d, %q); want pending, held", got, del.Attempts, del.LastError)
+	}
+	ring.HoldSigning(nil)
+	clock.Advance(webhook.DefaultBaseBackoff)
+	deliver()
 	if got, del := state(); got != sessiond.DeliveryDelivered || len(pushed()) != 1 {
 		t.Errorf("retried once a node signs again: %s (%q), %d pushed; want delivered, 1 pushed", got, del.LastError, len(pushed()))
+	}
+}
+
+// TestTransmitter_SigningHeldBoundsTheWait: the 7 days a SET may wait for
+// a node that can sign count from when that wait began (the first hold of
+// an unbroken run of them, which the held SET's last error carries), not
+// from when it was recorded: a SET a paused stream held 6.99 days, or a
+// receiver's outage kept, or that an operator retried after it ended dead,
+// is held for another node as a new one is, not ended dead by the first
+// node that cannot sign it, with an error saying it waited 7 days for a
+// signer. A start this node's clock places in the future (another node's
+// clock ahead) is taken as now, so it can neither end the SET at once nor
+// hold it for ever.
+func TestTransmitter_SigningHeldBoundsTheWait(t *testing.T) {
+	ctx := context.Background()
+	rcv, _ := jtiServer(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	clock := sessiondtest.NewClock(now)
+	ring, err := jwttoken.NewRing(clock.Now(), jwttoken.RingOptions{MaxTokenLifetime: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, srv, _ := newTransmitterServerWith(t, func(o *ssf.TransmitterOptions) { o.Clock, o.Signer = clock, ring })
+	createStream(t, srv, `{"delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":"`+rcv.URL+`"}}`)
+	ds, err := tx.Deliveries(ctx, revokedEvent("evt_sign_wait"))
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("Deliveries = %v, %v", ds, err)
+	}
+	ring.HoldSigning(fmt.Errorf("%w: no node can read the stored ring", sessiond.ErrStoreUnavailable))
+	const day = 24 * time.Hour
+	heldSince := func(at time.Time) string {
+		return "SET held since " + at.UTC().Format(time.RFC3339) + ": this node cannot sign now: x"
+	}
+	for _, tc := range []struct {
+		name      string
+		age       time.Duration // since the outbox entry was made
+		lastError string
+		wantDead  bool
+		wantSince time.Time // the wait's start the hold carries on
+	}{
+		{"new", 0, "", false, now},
+		{"recorded 30 days ago, never held", 30 * day, "", false, now},
+		{"paused 7 days less a minute, then enabled", 7*day + time.Minute, "stream paused: SET held until it is enabled", false, now},
+		{"a receiver away for 8 days", 8 * day, "push: connection refused", false, now},
+		{"retried after it ended dead", 8 * day, "SET held for 7 days (the most a SET waits for a node that can sign): this node cannot sign now: x", false, now},
+		{"held a minute short of 7 days", 30 * day, heldSince(now.Add(-7*day + time.Minute)), false, now.Add(-7*day + time.Minute)},
+		{"held 7 days", 30 * day, heldSince(now.Add(-7 * day)), true, time.Time{}},
+		{"held 7 days, recorded as long ago", 7 * day, heldSince(now.Add(-7 * day)), true, time.Time{}},
+		{"held since a time in the future", 0, heldSince(now.Add(365 * day)), false, now},
+		{"held since an unreadable time", 0, "SET held since yesterday: this node cannot sign now: x", false, now},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			del := ds[0]
+			del.CreatedAt, del.LastError = now.Add(-tc.age), tc.lastError
+			permanent, err := tx.Send(ctx, del)
+			h, held := errors.AsType[interface {
+				error
+				HoldFor() time.Duration
+			}](err)
+			switch {
+			case tc.wantDead:
+				if !permanent || held || err == nil || !strings.Contains(err.Error(), "held for 7 days") {
+					t.Errorf("Send = %v, %v; want permanent, saying it was held 7 days", permanent, err)
+				}
+			case permanent || !held:
+				t.Errorf("Send = %v, %v; want held (not permanent)", permanent, err)
+			case !strings.HasPrefix(h.Error(), strings.TrimSuffix(heldSince(tc.wantSince), "x")):
+				t.Errorf("held: %q; want it to start %q (the wait's start carried on)", err, strings.TrimSuffix(heldSince(tc.wantSince), "x"))
+			}
+		})
 	}
 }

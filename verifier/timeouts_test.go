@@ -123,6 +123,24 @@ func TestNew_SlowSnapshot(t *testing.T) {
 			_ = http.NewResponseController(w).Flush()
 			wait(r)
 		}, "snapshot: less than 4 KiB for 500ms"},
+		// The connection lost mid-body, or before the body's end after
+		// the whole document: the read's error, as docs/verifier.md
+		// quotes it (the Node SDK's "cut" cases), not data after the
+		// document or a document that is not one.
+		{"CutInItsMiddle", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write(body[:len(body)/2])
+			_ = http.NewResponseController(w).Flush()
+			panic(http.ErrAbortHandler) // the connection closed without the body's end
+		}, "snapshot: unexpected EOF"},
+		{"CutAtItsEnd", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write(body)
+			_ = http.NewResponseController(w).Flush()
+			panic(http.ErrAbortHandler)
+		}, "snapshot: unexpected EOF"},
 		{"NoBody", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusOK)
