@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -70,9 +71,10 @@ func unsafeAt(s string, i int) (int, bool) {
 
 // table writes aligned columns; every cell is cleaned. The rows are held
 // until flush and aligned together, as text/tabwriter aligned them
-// (minimum width 2, padding 2, the last column not padded), but by the
-// columns a terminal shows each cell in (displayWidth): tabwriter counts
-// runes, and a CJK or emoji cell pushed the columns after it out of line.
+// (minimum width 2, padding 2, the last cell of a row not padded, a
+// column ended by a row without it), but by the columns a terminal shows
+// each cell in (displayWidth): tabwriter counts runes, and a CJK or emoji
+// cell pushed the columns after it out of line.
 type table struct {
 	w    io.Writer
 	rows [][]string
@@ -95,31 +97,61 @@ func (t *table) row(cells ...string) {
 // tablePadding is the spaces at least between two columns.
 const tablePadding = 2
 
-// flush writes the rows held, each cell but a row's last padded to its
-// column's widest cell, and forgets them.
+// flush writes the rows held and forgets them. Each cell but a row's last
+// is padded to the widest cell of its column block, tabwriter's: the run
+// of adjacent rows that have a cell after it in that column; a row
+// without one (a shorter row) ends the block, and the rows after it are
+// aligned anew.
 func (t *table) flush() error {
-	var widths []int
-	for _, r := range t.rows {
-		for i, c := range r[:max(len(r)-1, 0)] {
-			if i == len(widths) {
-				widths = append(widths, 0)
+	// pad holds each padded cell's display width, then the spaces after
+	// it; rows' padded cells one after another (a row's last is never
+	// padded).
+	var pad []int
+	at := make([]int, len(t.rows)+1) // row i's padded cells are pad[at[i]:at[i+1]]
+	cols := 0
+	for i, r := range t.rows {
+		for _, c := range r[:max(len(r)-1, 0)] {
+			pad = append(pad, displayWidth(c))
+		}
+		at[i+1] = len(pad)
+		cols = max(cols, len(r)-1)
+	}
+	for c := range cols {
+		for i := 0; i < len(t.rows); {
+			if at[i+1]-at[i] <= c {
+				i++
+				continue
 			}
-			widths[i] = max(widths[i], displayWidth(c))
+			j, widest := i, 0
+			for ; j < len(t.rows) && at[j+1]-at[j] > c; j++ {
+				widest = max(widest, pad[at[j]+c])
+			}
+			for ; i < j; i++ {
+				pad[at[i]+c] = widest - pad[at[i]+c] + tablePadding
+			}
 		}
 	}
-	var b strings.Builder
-	for _, r := range t.rows {
-		for i, c := range r {
-			b.WriteString(c)
-			if i < len(r)-1 {
-				b.WriteString(strings.Repeat(" ", widths[i]-displayWidth(c)+tablePadding))
+	bw := bufio.NewWriter(t.w)
+	for i, r := range t.rows {
+		for j, c := range r {
+			bw.WriteString(c)
+			if j < len(r)-1 {
+				writeSpaces(bw, pad[at[i]+j])
 			}
 		}
-		b.WriteByte('\n')
+		bw.WriteByte('\n')
 	}
 	t.rows = t.rows[:0]
-	_, err := io.WriteString(t.w, b.String())
-	return err
+	return bw.Flush()
+}
+
+const spaces = "                                "
+
+func writeSpaces(w *bufio.Writer, n int) {
+	for ; n > len(spaces); n -= len(spaces) {
+		w.WriteString(spaces)
+	}
+	w.WriteString(spaces[:n])
 }
 
 // displayWidth is the number of columns a terminal shows cleaned text in:
@@ -129,6 +161,9 @@ func (t *table) flush() error {
 // symbol before it as an emoji, two columns, as terminals that follow
 // Unicode's emoji rules do; older ones differ on it.
 func displayWidth(s string) int {
+	if ascii(s) {
+		return len(s) // a cleaned ASCII cell holds printable runes only
+	}
 	n, last := 0, 0
 	for _, r := range s {
 		w := 1
@@ -147,6 +182,15 @@ func displayWidth(s string) int {
 		last = w
 	}
 	return n
+}
+
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // writeRows is the output of a list command: with asJSON one JSON object

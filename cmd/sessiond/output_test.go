@@ -40,6 +40,7 @@ func TestClean(t *testing.T) {
 		{"\u200b\ufe0f", `\u200b\ufe0f`},
 		{"bad\xff\ufe0f", `bad\xff\ufe0f`},
 		{"alice\u2800", `alice\u2800`},
+		{"alice\U0001d159\ufe0f", `alice\U0001d159\ufe0f`},
 		// Beyond U+FFFF, Go's \U: "\ue0041" would read as U+E004 and "1".
 		{"tag\U000e0041", `tag\U000e0041`},
 		{"\U000e0001", `\U000e0001`},

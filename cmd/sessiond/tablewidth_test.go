@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"io"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"text/tabwriter"
@@ -75,5 +77,100 @@ func TestTable_ASCIIAsTabwriter(t *testing.T) {
 	}
 	if got.String() != want.String() {
 		t.Errorf("table =\n%s; want (tabwriter)\n%s", got.String(), want.String())
+	}
+}
+
+// tabwriterTable is what text/tabwriter, as the CLI set it up before
+// (minimum width 2, padding 2), writes for rows.
+func tabwriterTable(rows [][]string) string {
+	var b bytes.Buffer
+	tw := tabwriter.NewWriter(&b, 2, 4, 2, ' ', 0)
+	for _, r := range rows {
+		io.WriteString(tw, strings.Join(r, "\t")+"\n")
+	}
+	tw.Flush()
+	return b.String()
+}
+
+func tableOf(rows [][]string) string {
+	var b bytes.Buffer
+	tb := newTable(&b, rows[0]...)
+	for _, r := range rows[1:] {
+		tb.row(r...)
+	}
+	if err := tb.flush(); err != nil {
+		panic(err)
+	}
+	return b.String()
+}
+
+// TestTable_RaggedAsTabwriter: a row with fewer cells than the others
+// ends the columns it lacks, as text/tabwriter ended them (its column
+// blocks): the rows after it are aligned anew, not to the widths of the
+// rows before it. Before, every column was padded to its widest cell in
+// the whole table.
+func TestTable_RaggedAsTabwriter(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		rows [][]string
+	}{
+		{"one-column table", [][]string{{"ID"}, {"a"}, {"a much longer id"}}},
+		{"a row of one cell between", [][]string{{"ID", "NAME"}, {"a much longer id", "x"}, {"note"}, {"b", "y"}}},
+		{"an empty row between", [][]string{{"ID", "NAME"}, {"a much longer id", "x"}, {}, {"b", "y"}}},
+		{"a shorter row", [][]string{{"A", "B", "C"}, {"a", "a much longer b", "c"}, {"a", "b"}, {"a", "b", "c"}}},
+		{"a longer row", [][]string{{"A", "B"}, {"a", "b", "c", "d"}, {"aaaaaaa", "bbbbbbbb", "c"}}},
+		{"trailing empty cells", [][]string{{"A", "B", "C"}, {"a", "", ""}, {"", "", ""}}},
+		{"a leading empty cell after a short row", [][]string{{"", "x y", "x y", "ab"}, {}, {"sess_123"}, {"Mozilla/5.0 (X11)", "-", "sess_123"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got, want := tableOf(tc.rows), tabwriterTable(tc.rows); got != want {
+				t.Errorf("table =\n%s; want (tabwriter)\n%s(%q; want %q)", got, want, got, want)
+			}
+		})
+	}
+}
+
+// TestTable_RandomAsTabwriter: for ASCII text, where a rune is a column,
+// any table (empty cells, rows of any length, one column) is byte for
+// byte what text/tabwriter wrote. The seed is fixed: a failure repeats.
+func TestTable_RandomAsTabwriter(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	words := []string{"", "a", "ab", "-", "x y", "sess_123", "2026-01-02T03:04:05Z", "Mozilla/5.0 (X11)"}
+	for range 5000 {
+		cols, ragged := 1+rng.IntN(5), rng.IntN(2) == 0
+		rows := make([][]string, 1+rng.IntN(7))
+		for i := range rows {
+			n := cols
+			if ragged && i > 0 {
+				n = rng.IntN(cols + 2)
+			}
+			rows[i] = make([]string, n)
+			for j := range rows[i] {
+				rows[i][j] = words[rng.IntN(len(words))]
+			}
+		}
+		if got, want := tableOf(rows), tabwriterTable(rows); got != want {
+			t.Fatalf("table of %q =\n%s; want (tabwriter)\n%s", rows, got, want)
+		}
+	}
+}
+
+// BenchmarkTable: a sessions list of 100,000 rows written as one table.
+func BenchmarkTable(b *testing.B) {
+	header := []string{"ID", "CREATED", "LAST ACTIVE", "EXPIRES", "DEVICE-BOUND", "IP", "USER AGENT"}
+	rows := make([][]string, 100_000)
+	for i := range rows {
+		rows[i] = []string{"sess_0123456789abcdef0123456789abcdef", "2026-01-02T03:04:05Z", "2026-01-02T03:04:05Z",
+			"2026-01-02T03:04:05Z", "no", "203.0.113.7", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36"}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		tb := newTable(io.Discard, header...)
+		for _, r := range rows {
+			tb.row(r...)
+		}
+		if err := tb.flush(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

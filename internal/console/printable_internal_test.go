@@ -34,6 +34,7 @@ func TestPrintable(t *testing.T) {
 		{"ideographic variation selector", "\u845b\U000e0100", "\u845b" + `\u{e0100}`},
 		{"Mongolian free variation selector", "alice\u180b", `alice\u{180b}`},
 		{"blank Braille pattern", "alice\u2800", `alice\u{2800}`},
+		{"null notehead and its presentation selector", "alice\U0001d159\ufe0f", `alice\u{1d159}\u{fe0f}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := printable(tc.in); got != tc.want {

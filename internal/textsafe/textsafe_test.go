@@ -54,6 +54,9 @@ func TestUnsafe(t *testing.T) {
 		{"Khmer inherent vowel", start, '\u17b4', true},
 		{"blank Braille pattern", 'a', '\u2800', true},
 		{"Braille pattern with dots", 'a', '\u2801', false},
+		{"musical symbol null notehead", 'a', '\U0001d159', true},
+		{"musical symbol void notehead", 'a', '\U0001d157', false},
+		{"Khitan small script filler", 'a', '\U00016fe4', true},
 		{"tag letter", 'a', '\U000e0041', true},
 		{"language tag", start, '\U000e0001', true},
 		{"cancel tag", 'a', '\U000e007f', true},
@@ -69,6 +72,7 @@ func TestUnsafe(t *testing.T) {
 		{"emoji presentation selector after another", '\ufe0f', '\ufe0f', true},
 		{"emoji presentation selector after a keycap base", '#', '\ufe0f', true},
 		{"emoji presentation selector after an escaped rune", '\u2800', '\ufe0f', true},
+		{"emoji presentation selector after a null notehead", '\U0001d159', '\ufe0f', true},
 		{"emoji presentation selector after an invalid byte", unicode.ReplacementChar, '\ufe0f', true},
 		{"standardized variation selector", '\u2229', '\ufe00', true},
 		{"ideographic variation selector", '葛', '\U000e0100', true},
@@ -101,6 +105,18 @@ func TestUnsafe_Always(t *testing.T) {
 	}
 }
 
+// TestUnsafe_ASCII: of ASCII only the controls are escaped, after
+// anything (Unsafe answers ASCII without its tables).
+func TestUnsafe_ASCII(t *testing.T) {
+	for r := rune(0); r < 0x80; r++ {
+		for _, prev := range []rune{-1, 'a', '\u2764'} {
+			if got, want := textsafe.Unsafe(prev, r), unicode.IsControl(r); got != want {
+				t.Errorf("Unsafe(%U, %U) = %v; want %v", prev, r, got, want)
+			}
+		}
+	}
+}
+
 func TestSafe(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
@@ -117,6 +133,7 @@ func TestSafe(t *testing.T) {
 		{"alice\ufe0f", false},
 		{"\ufe0f\u2764", false},
 		{"tag\U000e0041", false},
+		{"alice\U0001d159\ufe0f", false},
 	} {
 		if got := textsafe.Safe(tc.in); got != tc.want {
 			t.Errorf("Safe(%q) = %v; want %v", tc.in, got, tc.want)
