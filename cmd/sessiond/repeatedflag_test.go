@@ -191,6 +191,7 @@ func TestCLI_EveryRepeatedFlag(t *testing.T) {
 	type flagCase struct {
 		name, value string
 		once        bool // takes one value
+		clash       bool // a bool given true, then false
 	}
 	cases := 0
 	eachCommand(root, func(c *cobra.Command) {
@@ -206,7 +207,7 @@ func TestCLI_EveryRepeatedFlag(t *testing.T) {
 				t.Fatalf("%s parses its own flags: list them in this test", c.CommandPath())
 			}
 			for _, name := range config.ValidateFlags() {
-				flags = append(flags, flagCase{name, map[string]string{"env": "production", "format": "json"}[name], true})
+				flags = append(flags, flagCase{name: name, value: map[string]string{"env": "production", "format": "json"}[name], once: true})
 			}
 			args = []string{file}
 		} else {
@@ -217,13 +218,13 @@ func TestCLI_EveryRepeatedFlag(t *testing.T) {
 				typ := f.Value.Type()
 				switch {
 				case typ == "bool":
-					flags = append(flags, flagCase{name: f.Name})
+					flags = append(flags, flagCase{name: f.Name}, flagCase{name: f.Name, clash: true})
 				case strings.HasSuffix(typ, "Slice") || strings.HasSuffix(typ, "Array"):
 					flags = append(flags, flagCase{name: f.Name, value: "verify"})
 				case values[typ] == "":
 					t.Fatalf("%s --%s: no value for flags of type %s: add one to this test", c.CommandPath(), f.Name, typ)
 				default:
-					flags = append(flags, flagCase{f.Name, values[typ], true})
+					flags = append(flags, flagCase{name: f.Name, value: values[typ], once: true})
 				}
 			}
 			c.LocalFlags().VisitAll(add)
@@ -235,15 +236,24 @@ func TestCLI_EveryRepeatedFlag(t *testing.T) {
 			if f.value != "" {
 				first, second = []string{"--" + f.name, f.value}, []string{"--" + f.name + "=" + f.value}
 			}
+			name := strings.Join(path, " ") + " --" + f.name
+			if f.clash {
+				// Given two ways, the last won without a word:
+				// `--create=true --create=false` did not create.
+				first, second = []string{"--" + f.name + "=true"}, []string{"--" + f.name + "=false"}
+				name += " true then false"
+			}
 			// Once before the arguments, once after them.
 			line := append(append(append(append([]string{}, path...), first...), args...), second...)
-			t.Run(strings.Join(path, " ")+" --"+f.name, func(t *testing.T) {
+			t.Run(name, func(t *testing.T) {
 				_, errOut, code := runInProcess(env, line...)
 				refused := strings.Contains(errOut, "--"+f.name+" given 2 times")
 				switch {
 				case f.once && (code != exitUsage || !refused):
 					t.Errorf("sessiond %q = exit %d, %q; want exit %d, \"--%s given 2 times\"", line, code, errOut, exitUsage, f.name)
-				case !f.once && strings.Contains(errOut, "given 2 times"):
+				case f.clash && (code != exitUsage || !strings.Contains(errOut, "--"+f.name+" given both true and false")):
+					t.Errorf("sessiond %q = exit %d, %q; want exit %d, \"--%s given both true and false\"", line, code, errOut, exitUsage, f.name)
+				case !f.once && !f.clash && strings.Contains(errOut, "given"):
 					t.Errorf("sessiond %q = exit %d, %q; want --%s taken twice", line, code, errOut, f.name)
 				}
 			})

@@ -11,8 +11,10 @@ import (
 // staging. Every command refuses it, as a usage error (exit 2) before it
 // does anything, even with the same value twice, as the API refuses a
 // parameter given twice. Flags that take no value (--json, --all…) may
-// repeat, since `--json --json` can only mean one thing; so may the list
-// flags, which collect every value given (--scope, --subject).
+// repeat, since `--json --json` can only mean one thing, but not with
+// values that differ (`--create=true --create=false` would not create:
+// boolValue); so may the list flags, which collect every value given
+// (--scope, --subject).
 
 // onceValue is a flag value that counts how often it was given, for
 // checkOnce.
@@ -24,6 +26,30 @@ type onceValue struct {
 
 func (v *onceValue) Set(s string) error { v.n++; return v.Value.Set(s) }
 
+// boolValue is a flag that takes no value (a bool), remembering whether
+// it was given both true and false, for checkOnce.
+type boolValue struct {
+	pflag.Value
+	given   string // the first value given, as the flag prints it
+	clashes bool   // a later value differed from it
+}
+
+func (v *boolValue) Set(s string) error {
+	if err := v.Value.Set(s); err != nil {
+		return err
+	}
+	switch got := v.Value.String(); {
+	case v.given == "":
+		v.given = got
+	case got != v.given:
+		v.clashes = true
+	}
+	return nil
+}
+
+// IsBoolFlag keeps the flag one that takes no value.
+func (v *boolValue) IsBoolFlag() bool { return true }
+
 // onceVar defines a string flag as StringVar does (its default is *p),
 // counted as onceValue.
 func onceVar(f *pflag.FlagSet, p *string, name, usage string) {
@@ -31,10 +57,18 @@ func onceVar(f *pflag.FlagSet, p *string, name, usage string) {
 	countGiven(f.Lookup(name))
 }
 
-// countGiven makes f an onceValue, unless it takes no value or a list, or
-// is one already.
+// countGiven makes f an onceValue, or a boolValue when it is a bool,
+// unless it takes a list, or is one already.
 func countGiven(f *pflag.Flag) {
-	if _, ok := f.Value.(*onceValue); ok || !singleValue(f) {
+	switch f.Value.(type) {
+	case *onceValue, *boolValue:
+		return
+	}
+	if f.Value.Type() == "bool" && f.NoOptDefVal != "" {
+		f.Value = &boolValue{Value: f.Value}
+		return
+	}
+	if !singleValue(f) {
 		return
 	}
 	f.Value = &onceValue{Value: f.Value}
@@ -91,12 +125,23 @@ func checkFlags(cmd *cobra.Command) error {
 }
 
 // checkOnce refuses, as a usage error, a flag of names (every flag of cmd
-// when none is named) given more than once.
+// when none is named) given more than once, or a bool given both true and
+// false.
 func checkOnce(cmd *cobra.Command, names ...string) error {
 	var err error
 	check := func(f *pflag.Flag) {
-		if v, ok := f.Value.(*onceValue); ok && v.n > 1 && err == nil {
-			err = usageErr("invalid argument: --%s given %d times; give it once", f.Name, v.n)
+		if err != nil {
+			return
+		}
+		switch v := f.Value.(type) {
+		case *onceValue:
+			if v.n > 1 {
+				err = usageErr("invalid argument: --%s given %d times; give it once", f.Name, v.n)
+			}
+		case *boolValue:
+			if v.clashes {
+				err = usageErr("invalid argument: --%s given both true and false; give it once", f.Name)
+			}
 		}
 	}
 	if len(names) == 0 {

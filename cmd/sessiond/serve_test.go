@@ -131,8 +131,11 @@ func TestServe_StoreSettingsAreAConfigError(t *testing.T) {
 		{"sqlite with a redis URL", "sqlite", "redis://127.0.0.1:1/0", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, stderr := serveExit(t, []string{"SESSIOND_DATA=" + t.TempDir(),
-				"SESSIOND_STORE_DRIVER=" + tc.driver, "SESSIOND_STORE_DSN=" + tc.dsn, "SESSIOND_STORE_NAMESPACE=" + tc.namespace})
+			env := []string{"SESSIOND_DATA=" + t.TempDir(), "SESSIOND_STORE_DRIVER=" + tc.driver, "SESSIOND_STORE_DSN=" + tc.dsn}
+			if tc.namespace != "" { // given empty, the variable is refused
+				env = append(env, "SESSIOND_STORE_NAMESPACE="+tc.namespace)
+			}
+			code, stderr := serveExit(t, env)
 			if tc.finding != "" {
 				if code != exitConfig || !strings.Contains(stderr, tc.finding) || !strings.Contains(stderr, "store.namespace") {
 					t.Errorf("serve = exit %d, stderr %q; want %d and a %s finding naming store.namespace", code, stderr, exitConfig, tc.finding)

@@ -26,7 +26,8 @@ const storeHelp = `
 These commands open the store directly, the one the server's configuration
 names: --config FILE (or SESSIOND_CONFIG), then SESSIOND_STORE_DRIVER,
 SESSIOND_STORE_DSN, SESSIOND_STORE_NAMESPACE and --data (or SESSIOND_DATA;
-the SQLite default is ./sessiond-data/sessiond.db). The store opened is
+the SQLite default is ./sessiond-data/sessiond.db; an empty data directory,
+the working directory, is refused: SD-SERVER-009). The store opened is
 printed on stderr, and so are its warnings (on Redis: a change its
 replicas did not take within store.revocation_wait).
 
@@ -152,10 +153,16 @@ func servedBefore(ctx context.Context, meta sessiond.MetaStore) error {
 	return sessiond.ErrNotFound
 }
 
-// openExisting opens the configured store and says which on stderr. A
-// SQLite file must exist unless create; memory is never accepted. Unless
+// openExisting opens the configured store and says which on stderr. An
+// empty server.data_dir is refused (the working directory: SD-SERVER-009).
+// A SQLite file must exist unless create; memory is never accepted. Unless
 // migrate, a SQL schema behind this build is refused, not migrated.
 func (a *app) openExisting(ctx context.Context, cfg config.Config, create, migrate bool, log *slog.Logger) (sessiond.Store, error) {
+	// Whatever the driver: serve refuses it too, so no server uses a store
+	// reached through it.
+	if err := config.CheckDataDir(cfg); err != nil {
+		return nil, err
+	}
 	switch cfg.Store.Driver {
 	case "memory":
 		return nil, errors.New("store.driver is memory: a memory store lives only inside one server process, " +

@@ -27,6 +27,20 @@ var envShort = map[string]string{
 	"SESSIOND_DATA":   "server.data_dir",
 }
 
+// envNotEmpty are the keys naming a store or the TLS pair, whose empty
+// value in the file means a default place or none. Given empty in the
+// environment they are refused, not applied: that is how a script's unset
+// variable reads (SESSIOND_STORE_NAMESPACE="$NS"), and it would move serve,
+// migrate and keys from the file's store to another (the public schema,
+// the sd prefix, a new <data_dir>/sessiond.db) or the listener to plain
+// HTTP. server.data_dir, never valid empty, is SD-SERVER-009's.
+var envNotEmpty = map[string]bool{
+	"store.dsn":            true,
+	"store.namespace":      true,
+	"server.tls_cert_file": true,
+	"server.tls_key_file":  true,
+}
+
 // EnvName returns the environment variable that overrides a dotted key
 // path: SESSIOND_ plus the path upper-cased with dots as underscores. Keys
 // inside lists (webhooks[].url) have none and return "".
@@ -51,7 +65,9 @@ func envPaths() map[string]string {
 // ApplyEnv overrides keys of cfg from environ (os.Environ() form): any
 // scalar key as SESSIOND_<PATH> (SESSIOND_COOKIE_SECURE=false), lists of
 // strings as comma-separated values, plus SESSIOND_LISTEN and
-// SESSIOND_DATA for server.listen and server.data_dir. The secrets
+// SESSIOND_DATA for server.listen and server.data_dir. A variable given
+// empty sets its key as a key written with no value does, except the
+// keys of envNotEmpty, for which it is an error. The secrets
 // SESSIOND_API_KEY and SESSIOND_JWT_HS256_SECRET are not config keys and
 // are skipped.
 //
@@ -90,6 +106,10 @@ func ApplyEnv(cfg *Config, environ []string) error {
 			if msg := unknownEnv(name, paths); msg != "" {
 				errs = append(errs, &FieldError{Path: name, Msg: msg, unknown: true})
 			}
+			continue
+		}
+		if val == "" && envNotEmpty[path] {
+			errs = append(errs, &FieldError{Path: name, Msg: path + " given empty: unset the variable to keep the file's value (or the default)"})
 			continue
 		}
 		if err := setPath(cfg, path, val); err != nil {

@@ -1469,6 +1469,18 @@ var rules = sortedByID([]Rule{
 		},
 	},
 	{
+		ID: "SD-SERVER-009", Severity: SeverityError,
+		Title:     "empty data directory",
+		Rationale: "An empty server.data_dir is the process's working directory: serve starts there on a new, empty SQLite store and writes a new API key beside it, and migrate, keys and apikey act on that store, not the deployment's. It is how a variable left unset reads (SESSIOND_DATA=\"$DIR\"), so it is refused rather than taken for a place.",
+		Fix:       "set server.data_dir to the deployment's data directory (default ./sessiond-data; write . for the working directory), or unset SESSIOND_DATA and SESSIOND_SERVER_DATA_DIR",
+		Check: func(in Input) []Issue {
+			if in.Config.Server.DataDir != "" {
+				return nil
+			}
+			return []Issue{issue("server.data_dir", "server.data_dir is empty: the data directory would be the working directory")}
+		},
+	},
+	{
 		ID: "SD-STORE-001", Severity: SeverityError,
 		Title:     "unknown store driver",
 		Rationale: "sessiond ships four stores; any other name cannot start.",

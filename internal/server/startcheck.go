@@ -30,6 +30,11 @@ func CheckStart(cfg config.Config, apiKey sessiond.Secret, getenv func(string) s
 		getenv = os.Getenv
 	}
 	var errs []error
+	// First, and whatever --insecure-dev says: an empty data directory is
+	// the working directory, where Run would create a new store.
+	if err := config.CheckDataDir(cfg); err != nil {
+		errs = append(errs, err)
+	}
 	if apiKey != "" {
 		if err := apikey.CheckOperatorKey(apiKey); err != nil {
 			errs = append(errs, err)
