@@ -135,14 +135,40 @@ func (e *heldError) HoldFor() time.Duration { return e.after }
 // signHeldError is Send's answer for a SET this node cannot sign now: its
 // Signer failed with sessiond.ErrStoreUnavailable, as a key ring does
 // while its node cannot read the stored ring (jwttoken.KeyRing.HoldSigning).
-// Held as a paused stream's SET is, no attempt spent, due again after the
-// dispatcher's BaseBackoff: another node, or this one once it reads the
-// ring, pushes it. Spent as attempts, a node left unable to read the ring
-// ended every SET it claimed dead. Held for maxSignHold at most, counted
-// from since, which its text carries (signHeldSince reads it back).
+// Held as a paused stream's SET is, no attempt spent, due again after hold
+// (signHoldFor): another node, or this one once it reads the ring, pushes
+// it. Spent as attempts, a node left unable to read the ring ended every
+// SET it claimed dead. Held for maxSignHold at most, counted from since,
+// which its text carries (signHeldSince reads it back).
 type signHeldError struct {
 	err   error
 	since time.Time
+	hold  time.Duration // HoldFor: 0 is the dispatcher's BaseBackoff
+}
+
+// signHoldMin and signHoldMax bound each hold of a SET no node can sign
+// (signHoldFor). Each hold is a store write of the SET's outbox row: held
+// every BaseBackoff, every pending SET was rewritten every 2 s by every
+// node that could not sign, for up to maxSignHold. Held as long again as
+// it has waited, the holds double from the dispatcher's BaseBackoff to a
+// minute (pausedRecheck, a paused stream's), about 60 writes an hour in
+// place of 1,800, and a node that reads the ring again pushes within a
+// minute. signHoldMin is the dispatcher's default BaseBackoff: a shorter
+// wait (the first hold, or a start another node's clock wrote a moment
+// ahead of this one's) is held BaseBackoff, never less.
+const (
+	signHoldMin = 2 * time.Second
+	signHoldMax = pausedRecheck
+)
+
+// signHoldFor is how long to hold a SET that has waited for a node that
+// can sign since waited ago: as long again, from BaseBackoff (0) up to
+// signHoldMax.
+func signHoldFor(waited time.Duration) time.Duration {
+	if waited < signHoldMin {
+		return 0
+	}
+	return min(waited, signHoldMax)
 }
 
 // signHeldPrefix and signHeldCause frame the start of the wait in a sign
@@ -156,7 +182,7 @@ func (e *signHeldError) Error() string {
 	return signHeldPrefix + e.since.UTC().Format(time.RFC3339) + signHeldCause + e.err.Error()
 }
 func (e *signHeldError) Unwrap() error          { return e.err }
-func (e *signHeldError) HoldFor() time.Duration { return 0 }
+func (e *signHeldError) HoldFor() time.Duration { return e.hold }
 
 // signHeldSince is when the wait for a node that can sign began, for a
 // SET whose last error is lastErr, claimed at now: the start a sign hold
@@ -511,7 +537,7 @@ func (t *Transmitter) send(ctx context.Context, del sessiond.Delivery) (bool, er
 			// trouble must not see the store's error in a permanent one.
 			return true, fmt.Errorf("%w: this node cannot sign now: %v", errSignHeldTooLong, err)
 		}
-		return false, &signHeldError{err: err, since: since}
+		return false, &signHeldError{err: err, since: since, hold: signHoldFor(now.Sub(since))}
 	} else if err != nil {
 		return false, err
 	}

@@ -433,7 +433,8 @@ func TestTransmitter_SigningHeldIsBounded(t *testing.T) {
 // node that cannot sign it, with an error saying it waited 7 days for a
 // signer. A start this node's clock places in the future (another node's
 // clock ahead) is taken as now, so it can neither end the SET at once nor
-// hold it for ever.
+// hold it for ever. Each hold is as long again as the wait so far, from
+// the dispatcher's BaseBackoff (HoldFor 0) to a minute.
 func TestTransmitter_SigningHeldBoundsTheWait(t *testing.T) {
 	ctx := context.Background()
 	rcv, _ := jtiServer(t)
@@ -459,18 +460,22 @@ func TestTransmitter_SigningHeldBoundsTheWait(t *testing.T) {
 		age       time.Duration // since the outbox entry was made
 		lastError string
 		wantDead  bool
-		wantSince time.Time // the wait's start the hold carries on
+		wantSince time.Time     // the wait's start the hold carries on
+		wantHold  time.Duration // HoldFor: as long again as it waited, 0 (BaseBackoff) to a minute
 	}{
-		{"new", 0, "", false, now},
-		{"recorded 30 days ago, never held", 30 * day, "", false, now},
-		{"paused 7 days less a minute, then enabled", 7*day + time.Minute, "stream paused: SET held until it is enabled", false, now},
-		{"a receiver away for 8 days", 8 * day, "push: connection refused", false, now},
-		{"retried after it ended dead", 8 * day, "SET held for 7 days (the most a SET waits for a node that can sign): this node cannot sign now: x", false, now},
-		{"held a minute short of 7 days", 30 * day, heldSince(now.Add(-7*day + time.Minute)), false, now.Add(-7*day + time.Minute)},
-		{"held 7 days", 30 * day, heldSince(now.Add(-7 * day)), true, time.Time{}},
-		{"held 7 days, recorded as long ago", 7 * day, heldSince(now.Add(-7 * day)), true, time.Time{}},
-		{"held since a time in the future", 0, heldSince(now.Add(365 * day)), false, now},
-		{"held since an unreadable time", 0, "SET held since yesterday: this node cannot sign now: x", false, now},
+		{"new", 0, "", false, now, 0},
+		{"recorded 30 days ago, never held", 30 * day, "", false, now, 0},
+		{"paused 7 days less a minute, then enabled", 7*day + time.Minute, "stream paused: SET held until it is enabled", false, now, 0},
+		{"a receiver away for 8 days", 8 * day, "push: connection refused", false, now, 0},
+		{"retried after it ended dead", 8 * day, "SET held for 7 days (the most a SET waits for a node that can sign): this node cannot sign now: x", false, now, 0},
+		{"held a second", 0, heldSince(now.Add(-time.Second)), false, now.Add(-time.Second), 0},
+		{"held 5 seconds", 0, heldSince(now.Add(-5 * time.Second)), false, now.Add(-5 * time.Second), 5 * time.Second},
+		{"held 2 minutes", 0, heldSince(now.Add(-2 * time.Minute)), false, now.Add(-2 * time.Minute), time.Minute},
+		{"held a minute short of 7 days", 30 * day, heldSince(now.Add(-7*day + time.Minute)), false, now.Add(-7*day + time.Minute), time.Minute},
+		{"held 7 days", 30 * day, heldSince(now.Add(-7 * day)), true, time.Time{}, 0},
+		{"held 7 days, recorded as long ago", 7 * day, heldSince(now.Add(-7 * day)), true, time.Time{}, 0},
+		{"held since a time in the future", 0, heldSince(now.Add(365 * day)), false, now, 0},
+		{"held since an unreadable time", 0, "SET held since yesterday: this node cannot sign now: x", false, now, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			del := ds[0]
@@ -489,7 +494,79 @@ func TestTransmitter_SigningHeldBoundsTheWait(t *testing.T) {
 				t.Errorf("Send = %v, %v; want held (not permanent)", permanent, err)
 			case !strings.HasPrefix(h.Error(), strings.TrimSuffix(heldSince(tc.wantSince), "x")):
 				t.Errorf("held: %q; want it to start %q (the wait's start carried on)", err, strings.TrimSuffix(heldSince(tc.wantSince), "x"))
+			case h.HoldFor() != tc.wantHold:
+				t.Errorf("held for %v; want %v", h.HoldFor(), tc.wantHold)
 			}
 		})
+	}
+}
+
+// TestTransmitter_SigningHeldBacksOff: a SET held because no node can
+// sign it is offered again after a hold that grows with the wait, from the
+// dispatcher's BaseBackoff (2 s) doubling up to a minute, each hold one
+// store write: held every BaseBackoff, every pending SET was rewritten
+// every 2 s by every node that could not sign, for up to the 7 days of
+// maxSignHold (1,800 writes an hour per SET; now 66 in the first hour,
+// then 60). A node that reads the ring again pushes within a minute.
+func TestTransmitter_SigningHeldBacksOff(t *testing.T) {
+	ctx := context.Background()
+	rcv, pushed := jtiServer(t)
+	// On a whole second: the wait's start is carried to the second.
+	clock := sessiondtest.NewClock(time.Now().UTC().Truncate(time.Second))
+	ring, err := jwttoken.NewRing(clock.Now(), jwttoken.RingOptions{MaxTokenLifetime: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, srv, st := newTransmitterServerWith(t, func(o *ssf.TransmitterOptions) { o.Clock, o.Signer = clock, ring })
+	createStream(t, srv, `{"delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":"`+rcv.URL+`"}}`)
+	ds, err := tx.Deliveries(ctx, revokedEvent("evt_sign_backoff"))
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("Deliveries = %v, %v", ds, err)
+	}
+	ds[0].CreatedAt, ds[0].NextAttemptAt = clock.Now(), clock.Now()
+	if err := st.EnqueueDeliveries(ctx, ds...); err != nil {
+		t.Fatal(err)
+	}
+	d, err := webhook.New(webhook.Options{Outbox: st, Senders: []webhook.Sender{tx}, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring.HoldSigning(fmt.Errorf("%w: no node can read the stored ring", sessiond.ErrStoreUnavailable))
+	// hold delivers what is due and returns how long the SET is held.
+	hold := func() time.Duration {
+		t.Helper()
+		if n, err := d.DeliverDue(ctx); err != nil || n != 1 {
+			t.Fatalf("DeliverDue = %d, %v; want the held SET claimed", n, err)
+		}
+		l, err := st.ListDeliveries(ctx, sessiond.DeliveryPending, 10)
+		if err != nil || len(l) != 1 || l[0].Attempts != 0 || !strings.HasPrefix(l[0].LastError, "SET held since ") {
+			t.Fatalf("after a hold: %v, %v; want the SET pending, no attempt, held", l, err)
+		}
+		return l[0].NextAttemptAt.Sub(clock.Now())
+	}
+	want := []time.Duration{2 * time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second,
+		16 * time.Second, 32 * time.Second, time.Minute, time.Minute}
+	var got []time.Duration
+	for range want {
+		h := hold()
+		got = append(got, h)
+		clock.Advance(h)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("holds of a SET no node can sign = %v; want %v", got, want)
+	}
+	// Days on, the hold stays at a minute: a node that reads the ring
+	// again pushes within one.
+	clock.Advance(3 * 24 * time.Hour)
+	if h := hold(); h != time.Minute {
+		t.Fatalf("hold after 3 days = %v; want 1m", h)
+	}
+	ring.HoldSigning(nil)
+	clock.Advance(time.Minute)
+	if _, err := d.DeliverDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(pushed()); n != 1 {
+		t.Errorf("a minute after the ring signs again: %d SETs pushed; want 1", n)
 	}
 }

@@ -219,14 +219,14 @@ func (d *Dispatcher) drainLocked(ep *endpointState, sends []*claim, backs []putB
 			sends = append(sends, c)
 		default:
 			age := now.Sub(ep.oldest())
-			if age < stallAfter && d.maxWait > 0 {
+			if age < d.stallAfter && d.maxWait > 0 {
 				return sends, d.trimLocked(ep, backs, clock) // a slot frees soon: wait for it
 			}
 			// The endpoint's requests are not coming back soon: put the
 			// claim back until about when one should have, at least
-			// stallAfter, so a hanging receiver's backlog is rewritten
+			// d.stallAfter, so a hanging receiver's backlog is rewritten
 			// ever less often while its requests time out.
-			backs = append(backs, putBack{c: c, next: clock.Add(max(stallAfter, min(age, d.reqTimeout-age)))})
+			backs = append(backs, putBack{c: c, next: clock.Add(max(d.stallAfter, min(age, d.reqTimeout-age)))})
 		}
 		ep.waiting[0] = nil
 		ep.waiting = ep.waiting[1:]
@@ -243,7 +243,7 @@ func (d *Dispatcher) trimLocked(ep *endpointState, backs []putBack, clock time.T
 	}
 	share := max(ep.took, 10*time.Millisecond) / time.Duration(ep.limit())
 	if ep.queuedUntil.Before(clock) {
-		ep.queuedUntil = clock.Add(stallAfter)
+		ep.queuedUntil = clock.Add(d.stallAfter)
 	}
 	for _, c := range ep.waiting[maxWaitingPerEndpoint:] {
 		ep.queuedUntil = ep.queuedUntil.Add(share)

@@ -388,34 +388,75 @@ func TestDispatcher_HangingReceiverStalls(t *testing.T) {
 
 // TestDispatcher_SlotsPerEndpoint: one DeliverDue pass with more due
 // deliveries for one endpoint than its slots sends them all, at most
-// MaxInFlightPerEndpoint at once.
+// MaxInFlightPerEndpoint at once. The receiver holds every request until
+// each claimed delivery has either reached it or waits in the dispatcher
+// for a slot: then nothing is on its way, so the requests it holds are all the
+// dispatcher has in flight, however the goroutines were scheduled (a
+// receiver that merely slept let a dispatcher with too many slots pass
+// when its requests happened not to overlap). The stall threshold is
+// lifted so that holding them puts nothing back.
 func TestDispatcher_SlotsPerEndpoint(t *testing.T) {
+	const n = 2 * webhook.MaxInFlightPerEndpoint
 	clock := sessiondtest.NewClock(t0)
 	var mu sync.Mutex
 	var now, peak int
+	release, arrived := make(chan struct{}), make(chan struct{}, n)
+	free := sync.OnceFunc(func() { close(release) })
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		now++
 		peak = max(peak, now)
 		mu.Unlock()
-		time.Sleep(20 * time.Millisecond) // let requests overlap
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
+		<-release
 		mu.Lock()
 		now--
 		mu.Unlock()
 	}))
 	t.Cleanup(srv.Close)
+	t.Cleanup(free) // before srv.Close, which waits for the handlers
 	ob, _, d := observedDispatcher(t, clock, srv.URL)
-	for range 16 {
+	d.SetStallAfter(time.Hour)
+	for range n {
 		record(t, d, event(sessiond.EventSessionRevoked))
 	}
-	if n := deliverDue(t, d); n != 16 {
-		t.Fatalf("DeliverDue = %d; want 16", n)
+	done := make(chan int, 1)
+	go func() {
+		c, err := d.DeliverDue(context.Background())
+		if err != nil {
+			t.Errorf("DeliverDue = %d, %v; want nil error", c, err)
+		}
+		done <- c
+	}()
+	// Held once every claim not yet recorded is at the receiver or waits
+	// for a slot: none is on its way. Checked at each arrival, and each
+	// tick for a dispatcher that would put claims back (whose writes no
+	// arrival follows); the tick is no threshold, only a wake-up.
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for held := false; !held; {
+		select {
+		case <-arrived:
+		case <-tick.C:
+		case c := <-done:
+			t.Fatalf("DeliverDue = %d before the receiver answered anything", c)
+		}
+		mu.Lock()
+		held = now > 0 && now+d.Waiting("siem") == d.Unrecorded()
+		mu.Unlock()
 	}
-	if got := list(t, ob, sessiond.DeliveryDelivered); len(got) != 16 {
-		t.Errorf("delivered = %d; want 16", len(got))
+	free()
+	if c := <-done; c != n {
+		t.Fatalf("DeliverDue = %d; want %d", c, n)
 	}
-	if peak > webhook.MaxInFlightPerEndpoint {
-		t.Errorf("%d requests in flight at once; want at most %d", peak, webhook.MaxInFlightPerEndpoint)
+	if got := list(t, ob, sessiond.DeliveryDelivered); len(got) != n {
+		t.Errorf("delivered = %d; want %d", len(got), n)
+	}
+	if peak != webhook.MaxInFlightPerEndpoint {
+		t.Errorf("%d requests in flight at once; want %d (the endpoint's slots, all taken)", peak, webhook.MaxInFlightPerEndpoint)
 	}
 }
 

@@ -17,3 +17,19 @@ const (
 	MaxInFlightPerEndpoint = maxInFlightPerEndpoint
 	MaxHeld                = maxHeld
 )
+
+// SetStallAfter replaces how long an endpoint's oldest request may run
+// before its waiting claims go back to the outbox (stallAfter), so that a
+// test may hold a receiver's requests. Call it before the Dispatcher is
+// used.
+func (d *Dispatcher) SetStallAfter(x time.Duration) { d.stallAfter = x }
+
+// Waiting returns how many claims wait for a slot of the endpoint.
+func (d *Dispatcher) Waiting(endpoint string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if ep := d.eps[endpoint]; ep != nil {
+		return len(ep.waiting)
+	}
+	return 0
+}

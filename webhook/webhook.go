@@ -83,11 +83,12 @@ const (
 	// receiver takes for them, so that one busy endpoint cannot fill the
 	// node's maxHeld while others' deliveries are due.
 	maxWaitingPerEndpoint = maxInFlightPerEndpoint
-	// stallAfter: an endpoint whose slots are all taken, the oldest by a
-	// request running this long, is stalled. The deliveries claimed for it
-	// then go back to the outbox, not attempted, instead of waiting for a
-	// slot (and holding claims other endpoints' deliveries could use).
-	stallAfter = time.Second
+	// defaultStallAfter is Dispatcher.stallAfter: an endpoint whose slots
+	// are all taken, the oldest by a request running this long, is
+	// stalled. The deliveries claimed for it then go back to the outbox,
+	// not attempted, instead of waiting for a slot (and holding claims
+	// other endpoints' deliveries could use).
+	defaultStallAfter = time.Second
 	// maxPasses bounds the claims Run makes back to back on a full outbox
 	// before it waits for the next tick or a finished request.
 	maxPasses = 64
@@ -268,6 +269,9 @@ type Dispatcher struct {
 	// the claim); 0: deliveries never wait.
 	reqTimeout time.Duration
 	maxWait    time.Duration
+	// stallAfter is defaultStallAfter; tests that hold a receiver's
+	// requests longer replace it.
+	stallAfter time.Duration
 	observe    func(endpoint, outcome string)
 	senders    []Sender
 	// jitter returns a uniform value in [0, n); tests replace it.
@@ -291,6 +295,7 @@ func New(opts Options) (*Dispatcher, error) {
 		maxBackoff:  orDefault(opts.MaxBackoff, DefaultMaxBackoff),
 		poll:        orDefault(opts.PollEvery, DefaultPollEvery),
 		lease:       orDefault(opts.Lease, DefaultLease),
+		stallAfter:  defaultStallAfter,
 		observe:     opts.Observer,
 		senders:     slices.Clone(opts.Senders),
 		jitter:      rand.Int64N,
