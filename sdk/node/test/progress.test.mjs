@@ -98,3 +98,46 @@ for (const [name, bytes, want] of [
     assert.equal(p.signal.aborted ? p.signal.reason.message : null, want);
   });
 }
+
+// What ends the wait before the deferred abort runs drops it: the body's
+// end (its last bytes, less than a chunk, came with the timer), stop()
+// (the caller is done with the answer), or the headers, when the timer
+// that fired was the wait for them. An abort after the body was read
+// whole would fail what has nothing left to wait for.
+for (const [name, act] of [
+  ["the body ended after the timer fired", async (p, fire) => {
+    const it = p.body((async function* () { yield new Uint8Array(1); })())[Symbol.asyncIterator]();
+    await it.next();
+    fire();
+    assert.equal((await it.next()).done, true);
+  }],
+  ["stopped after the timer fired", async (p, fire) => {
+    fire();
+    p.stop();
+  }],
+]) {
+  test(`Progress: ${name}`, async () => {
+    let fire;
+    const fake = { refresh: () => {}, close: () => {} };
+    const p = new Progress(1000, new AbortController().signal, "snapshot", (fn) => { fire = fn; return fake; });
+    p.started();
+    await act(p, fire);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(p.signal.aborted ? p.signal.reason.message : null, null);
+  });
+}
+
+for (const [name, headers, want] of [
+  ["headers waiting when the timer fired", true, null],
+  ["no headers when the timer fired", false, "snapshot: no answer for 1000 ms"],
+]) {
+  test(`Progress: ${name}`, async () => {
+    let fire;
+    const fake = { refresh: () => {}, close: () => {} };
+    const p = new Progress(1000, new AbortController().signal, "snapshot", (fn) => { fire = fn; return fake; });
+    fire();
+    if (headers) p.started();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(p.signal.aborted ? p.signal.reason.message : null, want);
+  });
+}

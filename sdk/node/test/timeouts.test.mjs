@@ -44,15 +44,20 @@ before(async () => {
 });
 
 // startServer runs the fake sessiond answering the snapshot as mode
-// says (slowserver.mjs) in a worker thread.
+// says (slowserver.mjs) in a worker thread. Its exit is awaited from the
+// start: a worker that died before close (an error in a handler) made
+// close wait for an exit already past, and the run hang without a word;
+// close now fails with the worker's error.
 async function startServer(mode) {
   const worker = new Worker(new URL("./slowserver.mjs", import.meta.url), { workerData: { mode, timeout, cursor, doc, trickled } });
+  const exited = once(worker, "exit");
+  exited.catch(() => {}); // reported by close
   const [url] = await once(worker, "message");
   return {
     url,
     close: async () => {
       worker.postMessage("close");
-      await once(worker, "exit");
+      await exited;
     },
   };
 }
