@@ -312,9 +312,9 @@ func eventClient(c Client) Client {
 	return cc
 }
 
-// logEvent writes e's log line, at e.Type.LogLevel().
+// logEvent writes e's log line, at e.LogLevel().
 func (m *Manager) logEvent(ctx context.Context, e Event) {
-	m.log.LogAttrs(ctx, e.Type.LogLevel(), "event", slog.String("event_id", e.ID), slog.String("type", string(e.Type)),
+	m.log.LogAttrs(ctx, e.LogLevel(), "event", slog.String("event_id", e.ID), slog.String("type", string(e.Type)),
 		slog.String("subject", e.Subject), slog.String("session_id", string(e.SessionID)),
 		slog.String("client_ip", e.Client.IP), e.DetailsAttr())
 }

@@ -65,6 +65,37 @@ func TestEventType_LogLevel(t *testing.T) {
 	}
 }
 
+// TestEvent_LogLevel: an event's level is its type's, but for an API key
+// created that nobody received and whose revocation failed (details
+// revocation "failed", written by the API, the console and apikey
+// create): the key may be live, which is WARN, where a key created is
+// routine.
+func TestEvent_LogLevel(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		e    sessiond.Event
+		want slog.Level
+	}{
+		{"API key created", sessiond.Event{Type: sessiond.EventAPIKeyCreated, Details: map[string]any{"key_id": "key_x"}}, slog.LevelInfo},
+		{"API key created without details", sessiond.Event{Type: sessiond.EventAPIKeyCreated}, slog.LevelInfo},
+		{"API key created, its revocation failed", sessiond.Event{Type: sessiond.EventAPIKeyCreated,
+			Details: map[string]any{"key_id": "key_x", "revocation": "failed"}}, slog.LevelWarn},
+		{"API key created, revocation another value", sessiond.Event{Type: sessiond.EventAPIKeyCreated,
+			Details: map[string]any{"revocation": "done"}}, slog.LevelInfo},
+		{"API key revoked, not received", sessiond.Event{Type: sessiond.EventAPIKeyRevoked,
+			Details: map[string]any{"reason": "not_received"}}, slog.LevelInfo},
+		{"another type with revocation failed", sessiond.Event{Type: sessiond.EventSessionRevoked,
+			Details: map[string]any{"revocation": "failed"}}, slog.LevelInfo},
+		{"refresh token reused", sessiond.Event{Type: sessiond.EventRefreshReused}, slog.LevelWarn},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.e.LogLevel(); got != tc.want {
+				t.Errorf("Event{%s, %v}.LogLevel() = %v; want %v", tc.e.Type, tc.e.Details, got, tc.want)
+			}
+		})
+	}
+}
+
 // TestManager_EventLineLevel: the Manager's event lines follow
 // EventType.LogLevel: a refresh token used twice (a theft) is WARN, the
 // login and the refresh before it INFO.

@@ -41,13 +41,26 @@ func EventTypes() []EventType {
 	}
 }
 
+// LogLevel is the level of e's log line (msg "event"): its type's
+// (EventType.LogLevel), but WARN for an API key created with
+// details.revocation "failed", as the API, the console and apikey create
+// record a key whose write's outcome was unknown and whose revocation
+// failed too: a key that may be live and that nobody received, for an
+// operator to revoke, where a key created is routine.
+func (e Event) LogLevel() slog.Level {
+	if e.Type == EventAPIKeyCreated && e.Details["revocation"] == "failed" {
+		return slog.LevelWarn
+	}
+	return e.Type.LogLevel()
+}
+
 // LogLevel is the level of t's log line (msg "event"), the one rule for
 // the Manager's events and the server's: WARN for an event that says
 // something may be wrong (a refresh token used twice, an anomaly, a
 // device proof refused, a kill switch, a store found reset), INFO for the
 // routine ones, a client's bad input included (a wrong API key, a CSRF
 // check failed, an unknown session). An operator who pages on WARN sees
-// the first kind only.
+// the first kind only. An event's details may raise it (Event.LogLevel).
 func (t EventType) LogLevel() slog.Level {
 	switch t {
 	case EventRefreshReused, EventAnomaly, EventDeviceProofRefused,

@@ -36,24 +36,49 @@ func clean(s string) string {
 		return s
 	}
 	var b strings.Builder
+	escape(&b, s, false)
+	return b.String()
+}
+
+// escape writes s to b as clean returns it; quoted, its backslashes and
+// double quotes escaped too, the inside of a Go string literal.
+func escape(b *strings.Builder, s string, quoted bool) {
 	prev := rune(-1)
 	for i := 0; i < len(s); {
 		r, n := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case r == utf8.RuneError && n <= 1:
-			fmt.Fprintf(&b, `\x%02x`, s[i])
+			fmt.Fprintf(b, `\x%02x`, s[i])
+		case quoted && (r == '\\' || r == '"'):
+			b.WriteByte('\\')
+			b.WriteRune(r)
 		case !textsafe.Unsafe(prev, r):
 			b.WriteString(s[i : i+n])
 		case r < 0x80:
-			fmt.Fprintf(&b, `\x%02x`, r)
+			fmt.Fprintf(b, `\x%02x`, r)
 		case r > 0xffff:
-			fmt.Fprintf(&b, `\U%08x`, r) // \u and five digits would read as four and a digit
+			fmt.Fprintf(b, `\U%08x`, r) // \u and five digits would read as four and a digit
 		default:
-			fmt.Fprintf(&b, `\u%04x`, r)
+			fmt.Fprintf(b, `\u%04x`, r)
 		}
 		prev = r
 		i += n
 	}
+}
+
+// cell is a table cell: clean(s), but quoted as a Go string literal
+// (escape's) when s has spaces a reader cannot see or count
+// (textsafe.HiddenSpaces: "alice " passes for "alice", "a  b" for two
+// columns), or begins with a double quote and would pass for a quoted
+// cell. Subjects are exact bytes: these are other users.
+func cell(s string) string {
+	if !textsafe.HiddenSpaces(s) && !strings.HasPrefix(s, `"`) {
+		return clean(s)
+	}
+	var b strings.Builder
+	b.WriteByte('"')
+	escape(&b, s, true)
+	b.WriteByte('"')
 	return b.String()
 }
 
@@ -69,7 +94,7 @@ func unsafeAt(s string, i int) (int, bool) {
 	return n, r == utf8.RuneError && n <= 1 || textsafe.Unsafe(prev, r)
 }
 
-// table writes aligned columns; every cell is cleaned. The rows are held
+// table writes aligned columns; every cell is cleaned (cell). The rows are held
 // until flush and aligned together, as text/tabwriter aligned them
 // (minimum width 2, padding 2, the last cell of a row not padded, a
 // column ended by a row without it), but by the columns a terminal shows
@@ -89,7 +114,7 @@ func newTable(w io.Writer, header ...string) *table {
 func (t *table) row(cells ...string) {
 	r := make([]string, len(cells))
 	for i, c := range cells {
-		r[i] = clean(c)
+		r[i] = cell(c)
 	}
 	t.rows = append(t.rows, r)
 }

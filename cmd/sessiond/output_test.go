@@ -44,6 +44,14 @@ func TestClean(t *testing.T) {
 		// Beyond U+FFFF, Go's \U: "\ue0041" would read as U+E004 and "1".
 		{"tag\U000e0041", `tag\U000e0041`},
 		{"\U000e0001", `\U000e0001`},
+		// Spaces other than ASCII's pass for it: "alice\u00a0bob" is
+		// another subject than "alice bob", and so are the others.
+		{"alice\u00a0bob", `alice\u00a0bob`},
+		{"alice\u1680bob", `alice\u1680bob`},
+		{"a\u2000b\u200ac", `a\u2000b\u200ac`},
+		{"alice\u202fbob\u205f", `alice\u202fbob\u205f`},
+		{"山田\u3000太郎", "山田" + `\u3000` + "太郎"},
+		{"alice bob", "alice bob"},
 	} {
 		if got := clean(tc.in); got != tc.want {
 			t.Errorf("clean(%q) = %q; want %q", tc.in, got, tc.want)
@@ -77,6 +85,23 @@ func TestWriteJSON_EscapesSelectors(t *testing.T) {
 	}
 	if want := `{"name":"\ufe0falice\ufe0f ` + "\u2764\ufe0f" + `"}` + "\n"; b.String() != want {
 		t.Errorf("writeJSON = %q; want %q", b.String(), want)
+	}
+}
+
+// TestWriteJSON_EscapesSpaces: a space other than ASCII's is escaped in
+// JSON as clean escapes it; the JSON means the same.
+func TestWriteJSON_EscapesSpaces(t *testing.T) {
+	in := map[string]string{"subject": "alice\u00a0bob \u3000"}
+	var b bytes.Buffer
+	if err := writeJSON(&b, in); err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"subject":"alice\u00a0bob \u3000"}` + "\n"; b.String() != want {
+		t.Errorf("writeJSON = %q; want %q", b.String(), want)
+	}
+	var back map[string]string
+	if err := json.Unmarshal(b.Bytes(), &back); err != nil || back["subject"] != in["subject"] {
+		t.Errorf("writeJSON does not round-trip: %q, %v", back["subject"], err)
 	}
 }
 

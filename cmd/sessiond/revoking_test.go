@@ -350,7 +350,7 @@ func TestShellQuote(t *testing.T) {
 	words := []string{
 		"bob", "user@example.com", "o'brien", "''", "key leak", "-rf", "--all", "=alice", "a=b",
 		"$(touch pwned)", "`id`", "${HOME}", "a;b|c&d>e<f", "*", "?", "[a]", "~root", "#x", "!!", `back\slash`, `"dq"`,
-		"émile", "日本語", "👨\u200d👩\u200d👧", "soft\u00adhyphen", "zero\u200bwidth", "tag\U000e0041", "line\u2028sep", "\u2764\ufe0f", "alice\ufe0f", "alice\u3164", "alice\u2800",
+		"émile", "日本語", "alice\u00a0bob", " alice ", "山田\u3000太郎", "👨\u200d👩\u200d👧", "soft\u00adhyphen", "zero\u200bwidth", "tag\U000e0041", "line\u2028sep", "\u2764\ufe0f", "alice\ufe0f", "alice\u3164", "alice\u2800",
 		"line\nbreak", "two\n\nlines", "a\n%s", "a\n'b", "a\n\\", "a\n\u200bb", "tab\there", "del\x7f", "esc\x1b[31m", "bad\xffutf8", "\u200b",
 	}
 	shells := []string{"dash", "bash"}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"text/tabwriter"
@@ -47,6 +48,45 @@ func TestTable_DisplayWidth(t *testing.T) {
 			}
 			if b.String() != tc.want {
 				t.Errorf("table =\n%s; want\n%s(%q; want %q)", b.String(), tc.want, b.String(), tc.want)
+			}
+		})
+	}
+}
+
+// TestTable_Spaces: a cell whose spaces a reader cannot see or count (at
+// its start or end, two side by side: "alice " passes for "alice", and
+// "a  b" for two columns) is quoted, Go-style, with clean's escapes and
+// its quotes and backslashes escaped, so that it reads back as stored
+// (strconv.Unquote); so is a cell that begins with a quote, which would
+// otherwise pass for a quoted one. A space between two other runes
+// stays as it is.
+func TestTable_Spaces(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"one space inside", "alice bob", "alice bob"},
+		{"trailing space", "alice ", `"alice "`},
+		{"leading space", " alice", `" alice"`},
+		{"only a space", " ", `" "`},
+		{"two spaces inside", "alice  bob", `"alice  bob"`},
+		{"with an escape", "alice\x1b ", `"alice\x1b "`},
+		{"with a quote and a backslash", `a\b "c" `, `"a\\b \"c\" "`},
+		{"beginning with a quote", `"alice "`, `"\"alice \""`},
+		{"a quote inside", `al"ice`, `al"ice`},
+		{"a backslash inside", `al\ice`, `al\ice`},
+		{"no-break space", "alice\u00a0bob", `alice\u00a0bob`},
+		{"ideographic space at the end", "山田\u3000", "山田" + `\u3000`},
+		{"empty", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tableOf([][]string{{tc.in}}); got != tc.want+"\n" {
+				t.Errorf("table of %q = %q; want %q", tc.in, got, tc.want+"\n")
+			}
+			if got := cell(tc.in); got != tc.want {
+				t.Errorf("cell(%q) = %q; want %q", tc.in, got, tc.want)
+			}
+			if q := cell(tc.in); strings.HasPrefix(q, `"`) {
+				if back, err := strconv.Unquote(q); err != nil || back != tc.in {
+					t.Errorf("strconv.Unquote(%s) = %q, %v; want %q", q, back, err, tc.in)
+				}
 			}
 		})
 	}

@@ -54,6 +54,7 @@ type pages struct {
 
 var funcs = template.FuncMap{
 	"printable": printable,
+	"editable":  editable,
 	"when":      when,
 }
 
@@ -93,10 +94,21 @@ const maxShown = 300
 // escapes included) and invalid UTF-8 as \xNN, the rest (format
 // characters such as bidirectional overrides and zero-width ones, the line
 // and paragraph separators, letters and selectors that show as nothing) as
-// \u{NNNN}, so that "alice\u3164" does not pass for "alice"; long text is
-// cut. The CLI escapes the same runes (cmd/sessiond clean). The template
-// escapes HTML afterwards.
-func printable(s string) string {
+// \u{NNNN}, so that "alice\u3164" does not pass for "alice", and so is an
+// ASCII space the page would hide (textsafe.SpaceShown: at either end, or
+// beside another, which HTML collapses), as \u{20}: "alice " is another
+// subject than "alice"; long text is cut. The CLI escapes the same runes
+// (cmd/sessiond clean) and quotes such spaces. The template escapes HTML
+// afterwards.
+func printable(s string) string { return shown(s, true) }
+
+// editable is printable for a form field's value, but for its ASCII
+// spaces, kept as typed: a text box shows them, and the form sent again
+// must ask for what the operator typed ("alice "), not "alice\u{20}".
+func editable(s string) string { return shown(s, false) }
+
+// shown is printable, its ASCII spaces escaped as there when spaces is set.
+func shown(s string, spaces bool) string {
 	var b strings.Builder
 	n := 0
 	prev := rune(-1)
@@ -105,6 +117,8 @@ func printable(s string) string {
 		switch {
 		case r == utf8.RuneError && size <= 1:
 			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == ' ' && spaces && !textsafe.SpaceShown(s, i):
+			b.WriteString(`\u{20}`)
 		case !textsafe.Unsafe(prev, r):
 			b.WriteRune(r)
 		case unicode.IsControl(r):

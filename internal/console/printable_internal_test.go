@@ -35,10 +35,43 @@ func TestPrintable(t *testing.T) {
 		{"Mongolian free variation selector", "alice\u180b", `alice\u{180b}`},
 		{"blank Braille pattern", "alice\u2800", `alice\u{2800}`},
 		{"null notehead and its presentation selector", "alice\U0001d159\ufe0f", `alice\u{1d159}\u{fe0f}`},
+		// Spaces other than ASCII's pass for it: another subject.
+		{"no-break space", "alice\u00a0bob", `alice\u{00a0}bob`},
+		{"ogham space mark", "alice\u1680bob", `alice\u{1680}bob`},
+		{"en quad and hair space", "a\u2000b\u200ac", `a\u{2000}b\u{200a}c`},
+		{"narrow no-break and medium mathematical spaces", "a\u202fb\u205f", `a\u{202f}b\u{205f}`},
+		{"ideographic space", "山田\u3000太郎", "山田" + `\u{3000}` + "太郎"},
+		// An ASCII space a page would hide: at either end (invisible in a
+		// cell) or beside another (HTML collapses the run to one).
+		{"one space inside", "alice bob", "alice bob"},
+		{"trailing space", "alice ", `alice\u{20}`},
+		{"leading space", " alice", `\u{20}alice`},
+		{"two spaces inside", "alice  bob", `alice\u{20}\u{20}bob`},
+		{"only a space", " ", `\u{20}`},
+		{"spaces beside escapes", "a \x1b b", `a \x1b b`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := printable(tc.in); got != tc.want {
 				t.Errorf("printable(%q) = %q; want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestEditable: a form field's value is printable's but for its ASCII
+// spaces, kept as typed: a text box shows them (runs too), and the form
+// sent again must ask for the same subject, not "alice\u{20}".
+func TestEditable(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"plain", "alice", "alice"},
+		{"trailing space", "alice ", "alice "},
+		{"two spaces inside", " a  b ", " a  b "},
+		{"no-break space", "alice\u00a0", `alice\u{00a0}`},
+		{"terminal escape", "a\x1b ", `a\x1b `},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := editable(tc.in); got != tc.want {
+				t.Errorf("editable(%q) = %q; want %q", tc.in, got, tc.want)
 			}
 		})
 	}

@@ -18,35 +18,42 @@ import (
 )
 
 // TestFanout_EventLogLevel: the server's own events are logged at the
-// level sessiond.EventType.LogLevel gives: a scheduled key rotation or a
+// level sessiond.Event.LogLevel gives: a scheduled key rotation or a
 // client's wrong API key is routine (INFO), a kill switch or a store
-// found reset is WARN.
+// found reset is WARN, and so is an API key created that nobody received
+// and whose revocation failed (details.revocation "failed": a key that
+// may be live), which an operator paging on WARN must see.
 func TestFanout_EventLogLevel(t *testing.T) {
 	met, err := metrics.New(metrics.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		typ  sessiond.EventType
+		name string
+		e    sessiond.Event
 		want string
 	}{
-		{sessiond.EventKeysRotated, "INFO"},
-		{sessiond.EventAPIKeyAuthFailed, "INFO"},
-		{sessiond.EventAPIKeyCreated, "INFO"},
-		{sessiond.EventConsoleSignedIn, "INFO"},
-		{sessiond.EventIncident, "WARN"},
-		{sessiond.EventStoreReset, "WARN"},
+		{"keys rotated", sessiond.Event{Type: sessiond.EventKeysRotated}, "INFO"},
+		{"API key auth failed", sessiond.Event{Type: sessiond.EventAPIKeyAuthFailed}, "INFO"},
+		{"API key created", sessiond.Event{Type: sessiond.EventAPIKeyCreated, Details: map[string]any{"key_id": "key_x"}}, "INFO"},
+		{"API key created, its revocation failed", sessiond.Event{Type: sessiond.EventAPIKeyCreated,
+			Details: map[string]any{"key_id": "key_x", "revocation": "failed"}}, "WARN"},
+		{"API key not received, revoked", sessiond.Event{Type: sessiond.EventAPIKeyRevoked,
+			Details: map[string]any{"key_id": "key_x", "reason": "not_received"}}, "INFO"},
+		{"console signed in", sessiond.Event{Type: sessiond.EventConsoleSignedIn}, "INFO"},
+		{"incident", sessiond.Event{Type: sessiond.EventIncident}, "WARN"},
+		{"store reset", sessiond.Event{Type: sessiond.EventStoreReset}, "WARN"},
 	} {
-		t.Run(string(tc.typ), func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			logs := &testenv.SyncBuffer{}
 			f := &fanout{log: memstore.New(), metrics: met, slog: slog.New(slog.NewJSONHandler(logs, nil))}
-			f.emit(context.Background(), sessiond.Event{Type: tc.typ})
+			f.emit(context.Background(), tc.e)
 			var line map[string]any
 			if err := json.Unmarshal([]byte(strings.TrimSpace(logs.String())), &line); err != nil {
 				t.Fatalf("log %q: %v", logs.String(), err)
 			}
 			if line["msg"] != "event" || line["level"] != tc.want {
-				t.Errorf("emit(%s) logged %v at %v; want event at %s", tc.typ, line["msg"], line["level"], tc.want)
+				t.Errorf("emit(%s %v) logged %v at %v; want event at %s", tc.e.Type, tc.e.Details, line["msg"], line["level"], tc.want)
 			}
 		})
 	}

@@ -307,7 +307,7 @@ func (f *fanout) emitChecked(ctx context.Context, e sessiond.Event) error {
 	if e.ID == "" {
 		e.ID = sessiond.NewEventID(e.Time)
 	}
-	f.slog.LogAttrs(ctx, e.Type.LogLevel(), "event", slog.String("event_id", e.ID), slog.String("type", string(e.Type)),
+	f.slog.LogAttrs(ctx, e.LogLevel(), "event", slog.String("event_id", e.ID), slog.String("type", string(e.Type)),
 		slog.String("client_ip", e.Client.IP), e.DetailsAttr())
 	return f.Record(ctx, e) // which outlives the client (recordContext)
 }

@@ -13,7 +13,10 @@ import (
 // Unsafe reports whether r, following prev in the text (prev < 0 at its
 // start), is to be shown as an escape: a control character (C0, DEL, C1,
 // NEL among them), a format character (bidirectional controls, zero-width
-// ones, tags, interlinear annotation), the line and paragraph separators,
+// ones, tags, interlinear annotation), a space other than ASCII's (the
+// no-break space, U+2000–U+200A, the ideographic space…: each passes for
+// one or two of it, and "alice bob" is another subject than
+// "alice bob"), the line and paragraph separators,
 // a letter or mark that shows as nothing (Unicode's other default
 // ignorables: Hangul fillers, the combining grapheme joiner…; the blank
 // Braille pattern, the musical null notehead, the Khitan filler), and a
@@ -52,9 +55,30 @@ func Safe(s string) bool {
 	return true
 }
 
+// HiddenSpaces reports whether s holds an ASCII space that SpaceShown
+// does not show: one a reader cannot see or count.
+func HiddenSpaces(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == ' ' && !SpaceShown(s, i) {
+			return true
+		}
+	}
+	return false
+}
+
+// SpaceShown reports whether the ASCII space at s[i] can be shown as
+// itself: between two runes that are not ASCII spaces. At either end of a
+// value a space cannot be seen ("alice " passes for "alice"), and beside
+// another it cannot be counted (HTML draws "a  b" as "a b"; a CLI table
+// as two columns). A surface shows the others as an escape or the value
+// quoted.
+func SpaceShown(s string, i int) bool {
+	return i > 0 && i < len(s)-1 && s[i-1] != ' ' && s[i+1] != ' '
+}
+
 // hidden: the runes unsafe wherever they stand.
 func hidden(r rune) bool {
-	return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp, unicode.Other_Default_Ignorable_Code_Point) ||
+	return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zs, unicode.Zl, unicode.Zp, unicode.Other_Default_Ignorable_Code_Point) ||
 		blank(r)
 }
 

@@ -1,6 +1,7 @@
 package textsafe_test
 
 import (
+	"slices"
 	"testing"
 	"unicode"
 
@@ -78,6 +79,15 @@ func TestUnsafe(t *testing.T) {
 		{"ideographic variation selector", '葛', '\U000e0100', true},
 		{"last ideographic variation selector", '葛', '\U000e01ef', true},
 		{"Mongolian free variation selector", 'ᠠ', '\u180b', true},
+		// Spaces other than ASCII's pass for it (or for two of it): a
+		// subject is exact bytes, "alice\u00a0bob" is not "alice bob".
+		{"no-break space", 'e', '\u00a0', true},
+		{"ogham space mark", 'e', '\u1680', true},
+		{"en quad", 'e', '\u2000', true},
+		{"hair space", 'e', '\u200a', true},
+		{"narrow no-break space", 'e', '\u202f', true},
+		{"medium mathematical space", 'e', '\u205f', true},
+		{"ideographic space", '山', '\u3000', true},
 		{"fourth Mongolian free variation selector", 'ᠠ', '\u180f', true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -88,13 +98,13 @@ func TestUnsafe(t *testing.T) {
 	}
 }
 
-// TestUnsafe_Always: controls, format characters, the line and paragraph
-// separators and the other default ignorables are escaped wherever they
-// stand, whatever comes before them.
+// TestUnsafe_Always: controls, format characters, spaces but ASCII's, the
+// line and paragraph separators and the other default ignorables are
+// escaped wherever they stand, whatever comes before them.
 func TestUnsafe_Always(t *testing.T) {
-	always := []*unicode.RangeTable{unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector}
+	always := []*unicode.RangeTable{unicode.Cc, unicode.Cf, unicode.Zs, unicode.Zl, unicode.Zp, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector}
 	for r := rune(0); r <= unicode.MaxRune; r++ {
-		if !unicode.In(r, always...) || r == '\ufe0e' || r == '\ufe0f' {
+		if !unicode.In(r, always...) || r == ' ' || r == '\ufe0e' || r == '\ufe0f' {
 			continue
 		}
 		for _, prev := range []rune{-1, 'a', '\u2764', '葛'} {
@@ -134,9 +144,52 @@ func TestSafe(t *testing.T) {
 		{"\ufe0f\u2764", false},
 		{"tag\U000e0041", false},
 		{"alice\U0001d159\ufe0f", false},
+		{"alice bob", true},
+		{"alice\u00a0bob", false},
+		{"山田\u3000太郎", false},
 	} {
 		if got := textsafe.Safe(tc.in); got != tc.want {
 			t.Errorf("Safe(%q) = %v; want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestSpaces: an ASCII space shows as itself only between two runes that
+// are not spaces; at either end of a value, or beside another, a reader
+// cannot see or count it ("alice " passes for "alice", and a terminal
+// table or an HTML page shows "a  b" as two columns or as "a b").
+func TestSpaces(t *testing.T) {
+	for _, tc := range []struct {
+		in     string
+		hidden bool
+		shown  []int // the indexes of the spaces SpaceShown reports
+	}{
+		{"", false, nil},
+		{"alice", false, nil},
+		{"alice bob", false, []int{5}},
+		{"Mozilla/5.0 (X11; Linux)", false, []int{11, 17}},
+		{"a b c", false, []int{1, 3}},
+		{" alice", true, nil},
+		{"alice ", true, nil},
+		{" ", true, nil},
+		{"  ", true, nil},
+		{"alice  bob", true, nil},
+		{"a b  c", true, []int{1}},
+		{"日本 語", false, []int{6}},
+		{"alice\u00a0bob", false, nil},
+		{"a\tb", false, nil},
+	} {
+		if got := textsafe.HiddenSpaces(tc.in); got != tc.hidden {
+			t.Errorf("HiddenSpaces(%q) = %v; want %v", tc.in, got, tc.hidden)
+		}
+		var shown []int
+		for i := range len(tc.in) {
+			if tc.in[i] == ' ' && textsafe.SpaceShown(tc.in, i) {
+				shown = append(shown, i)
+			}
+		}
+		if !slices.Equal(shown, tc.shown) {
+			t.Errorf("SpaceShown(%q, i) for i in %v; want %v", tc.in, shown, tc.shown)
 		}
 	}
 }
