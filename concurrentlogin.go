@@ -212,9 +212,9 @@ func (m *Manager) checkConcurrent(ctx context.Context) {
 				// Its ID sorts after the last one's: the log is read in
 				// ID order, and a run judged within one microsecond, or
 				// across a step back of the wall clock, would otherwise be
-				// out of order there.
-				e.Time = m.now()
-				e.ID = eventIDAfter(lastID, e.Time)
+				// out of order there. Across a step back its time stays
+				// the last one's, which its ID encodes (eventIDAfter).
+				e.ID, e.Time = eventIDAfter(lastID, m.now())
 				lastID = e.ID
 				e = m.stamp(e)
 				m.logEvent(ctx, e)

@@ -178,29 +178,38 @@ func NewEventID(t time.Time) string {
 }
 
 // eventIDAfter returns an ID for an event at t that sorts after prev (an
-// ID from NewEventID, or ""): NewEventID's own when it sorts later, else
-// prev plus one, as a 128-bit number. For events stamped back to back that
-// must keep their order in the log, which is read in ID order: in one
-// microsecond NewEventID's random bits would order them at random, and
-// with the wall clock stepped back its IDs sort before the run's last. The
-// run's IDs then stay at prev's time until the clock passes it again: such
-// an ID does not encode its event's Time, which the stores keep apart from
-// the IDs that do (their time ranges still find it).
-func eventIDAfter(prev string, t time.Time) string {
+// ID from NewEventID, or ""), and the event's time, which that ID encodes:
+// NewEventID's own and t when it sorts later, else prev plus one, as a
+// 128-bit number, and the time it encodes when that is after t. For events
+// stamped back to back that must keep their order in the log, which is
+// read in ID order: in one microsecond NewEventID's random bits would
+// order them at random, and with the wall clock stepped back its IDs sort
+// before the run's last. The run's events then stay at prev's time, in
+// their IDs and their Time alike, until the clock passes it again: the
+// console's pages and live tail take an event's time from its ID, and a
+// reader by time sees the run in its order too.
+func eventIDAfter(prev string, t time.Time) (string, time.Time) {
 	id := NewEventID(t)
 	if id > prev {
-		return id
+		return id, t
 	}
 	b, err := eventIDEncoding.DecodeString(strings.ToUpper(strings.TrimPrefix(prev, "evt_")))
 	if err != nil || len(b) != 16 || "evt_"+strings.ToLower(eventIDEncoding.EncodeToString(b)) != prev {
-		return id // not NewEventID's: no order to keep
+		return id, t // not NewEventID's: no order to keep
 	}
-	lo := binary.BigEndian.Uint64(b[8:]) + 1
-	binary.BigEndian.PutUint64(b[8:], lo)
+	hi, lo := binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])+1
 	if lo == 0 { // the random bits wrapped: carry into the time
-		binary.BigEndian.PutUint64(b[:8], binary.BigEndian.Uint64(b[:8])+1)
+		if hi == ^uint64(0) {
+			return id, t // no ID sorts later
+		}
+		hi++
 	}
-	return "evt_" + strings.ToLower(eventIDEncoding.EncodeToString(b))
+	binary.BigEndian.PutUint64(b[:8], hi)
+	binary.BigEndian.PutUint64(b[8:], lo)
+	if us := int64(hi); us > t.UnixMicro() {
+		t = time.UnixMicro(us).In(t.Location())
+	}
+	return "evt_" + strings.ToLower(eventIDEncoding.EncodeToString(b)), t
 }
 
 // recordTimeout is the least time the record of an event of a change

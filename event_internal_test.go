@@ -37,7 +37,7 @@ func TestEventIDAfter(t *testing.T) {
 		{"SteppedBackHour", eventIDOf(at, ^uint64(0)), at.Add(-time.Hour), false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got := eventIDAfter(c.prev, c.t)
+			got, tm := eventIDAfter(c.prev, c.t)
 			if got <= c.prev {
 				t.Fatalf("eventIDAfter(%s, %v) = %s; want an ID after %s", c.prev, c.t, got, c.prev)
 			}
@@ -47,12 +47,21 @@ func TestEventIDAfter(t *testing.T) {
 			if low, high := eventIDOf(c.t, 0), eventIDOf(c.t, ^uint64(0)); c.fresh && (got < low || got > high) {
 				t.Errorf("eventIDAfter(%s, %v) = %s; want an ID encoding %v", c.prev, c.t, got, c.t)
 			}
+			// The time given is the one the ID encodes, never before t,
+			// and t itself whenever the ID can encode t.
+			if low, high := eventIDOf(tm, 0), eventIDOf(tm, ^uint64(0)); got < low || got > high || tm.Before(c.t) {
+				t.Errorf("eventIDAfter(%s, %v) = %s, %v; want the time the ID encodes, not before %v", c.prev, c.t, got, tm, c.t)
+			}
+			if sameMicro := tm.UnixMicro() == c.t.UnixMicro(); sameMicro != tm.Equal(c.t) || c.fresh && !tm.Equal(c.t) {
+				t.Errorf("eventIDAfter(%s, %v) = %s, %v; want %v itself when the ID encodes it", c.prev, c.t, got, tm, c.t)
+			}
 		})
 	}
 }
 
 // TestEventIDAfter_Run: a run of events whose clock steps back in the
-// middle and then catches up gets IDs in the run's order, none twice.
+// middle and then catches up gets IDs in the run's order, none twice, and
+// times in that order too, each encoded by its ID.
 func TestEventIDAfter_Run(t *testing.T) {
 	at := time.Date(2030, time.March, 4, 5, 6, 7, 891234000, time.UTC)
 	times := []time.Time{
@@ -60,12 +69,15 @@ func TestEventIDAfter_Run(t *testing.T) {
 		at.Add(-time.Second), at.Add(-time.Second), at.Add(-time.Millisecond), // stepped back
 		at.Add(time.Microsecond), at.Add(2 * time.Microsecond), // caught up
 	}
-	prev := ""
+	prev, last := "", time.Time{}
 	for i, tm := range times {
-		id := eventIDAfter(prev, tm)
+		id, at := eventIDAfter(prev, tm)
 		if id <= prev {
 			t.Fatalf("event %d at %v: ID %s; want one after the last, %s", i, tm, id, prev)
 		}
-		prev = id
+		if at.Before(last) || id < eventIDOf(at, 0) || id > eventIDOf(at, ^uint64(0)) {
+			t.Fatalf("event %d at %v: ID %s at %v; want the time the ID encodes, not before the last's %v", i, tm, id, at, last)
+		}
+		prev, last = id, at
 	}
 }

@@ -156,6 +156,7 @@ func TestEventLog(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 		{"Limit", eventLogLimit},
 		{"DuplicateIDSkipped", eventLogDuplicateIDSkipped},
 		{"DeleteEventsBefore", eventLogDeleteEventsBefore},
+		{"DeleteEventsBeforeOtherIDs", eventLogDeleteEventsBeforeOtherIDs},
 		{"SubMicrosecondBounds", eventLogSubMicrosecondBounds},
 		{"BadInput", eventLogBadInput},
 		{"Copies", eventLogCopies},
@@ -390,6 +391,43 @@ func eventLogDeleteEventsBefore(t *testing.T, f *fixture, l sessiond.EventLog) {
 	}
 	if got := queryPages(f, l, sessiond.EventQuery{Limit: 100}); len(got) != len(kept) {
 		t.Errorf("after DeleteEventsBefore with a bad limit, %d events; want %d", len(got), len(kept))
+	}
+}
+
+// eventLogDeleteEventsBeforeOtherIDs: DeleteEventsBefore goes by Time,
+// not by the time an ID encodes (AppendEvents takes any ID): an event
+// whose ID encodes a later time than its own, old enough, is deleted, and
+// one whose ID encodes an older time than its own is kept. A store that
+// finds the old events by ID range (Redis) must judge those by Time.
+func eventLogDeleteEventsBeforeOtherIDs(t *testing.T, f *fixture, l sessiond.EventLog) {
+	before := at(time.Hour)
+	old := func(id string, tm time.Time) sessiond.Event {
+		e := newEvent(sessiond.EventSessionCreated, "alice", "", tm)
+		e.ID = id
+		return e
+	}
+	deleted := []sessiond.Event{
+		old(sessiond.NewEventID(before.Add(time.Hour)), before.Add(-time.Hour)),      // an ID an hour after before
+		old(sessiond.NewEventID(before), before.Add(-time.Microsecond)),              // an ID of before itself
+		old("zz-late", before.Add(-time.Minute)),                                     // after every regular ID
+		old(sessiond.NewEventID(before.Add(-time.Second)), before.Add(-time.Second)), // regular, for contrast
+	}
+	kept := []sessiond.Event{
+		old(sessiond.NewEventID(before.Add(-time.Hour)), before),                   // an ID an hour before its time
+		old(sessiond.NewEventID(before.Add(-time.Microsecond)), before),            // a microsecond before
+		old("custom-early", before.Add(time.Minute)),                               // before every regular ID
+		old(sessiond.NewEventID(before.Add(time.Minute)), before.Add(time.Minute)), // regular
+	}
+	appendEvents(f, l, append(slices.Clone(deleted), kept...)...)
+	counts := deleteBatches(t, fmt.Sprintf("DeleteEventsBefore(%v, 1)", before), func() (int, error) {
+		return l.DeleteEventsBefore(f.ctx, before, 1)
+	})
+	if !slices.Equal(counts, []int{1, 1, 1, 1, 0}) {
+		t.Errorf("DeleteEventsBefore(%v, 1) calls returned %v; want [1 1 1 1 0] (4 older events)", before, counts)
+	}
+	got := queryPages(f, l, sessiond.EventQuery{Limit: 100})
+	if want := sortedByID(kept); !slices.Equal(eventIDs(got), eventIDs(want)) {
+		t.Errorf("after DeleteEventsBefore(%v), QueryEvents = %v; want the events whose Time is at or after it: %v", before, eventIDs(got), eventIDs(want))
 	}
 }
 

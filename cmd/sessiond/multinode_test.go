@@ -194,10 +194,18 @@ func (s *storeServer) start() {
 	// would go on against a server that is not its own.
 	switch s.kind {
 	case "redis":
-		if pid, err := redisPID(s.port); err != nil || pid != s.proc.Process.Pid {
+		// Redis answers while it loads its append-only file (most
+		// commands then fail with LOADING): wait until it has loaded.
+		var pid int
+		var loading bool
+		var err error
+		eventually(s.t, 20*time.Second, "redis-server loading its data", func() bool {
+			pid, loading, err = redisInfo(s.port)
+			return err != nil || pid != s.proc.Process.Pid || !loading
+		})
+		if err != nil || pid != s.proc.Process.Pid {
 			s.t.Fatalf("port %d: the Redis answering is process %d (%v), not the redis-server started (%d): the port was taken", s.port, pid, err, s.proc.Process.Pid)
 		}
-		time.Sleep(300 * time.Millisecond)
 	case "postgres":
 		// By its data directory: the process started may be runuser's,
 		// not the server's. PostgreSQL listens a moment before it
@@ -228,37 +236,49 @@ func postgresDataDir(dsn string) (string, error) {
 	return dir, err
 }
 
-// redisPID returns the process ID of the Redis answering on port (INFO
-// server's process_id).
-func redisPID(port int) (int, error) {
+// redisInfo returns the process ID of the Redis answering on port and
+// whether it is loading its data (INFO's process_id and loading).
+func redisInfo(port int) (pid int, loading bool, err error) {
 	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.Write([]byte("*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n")); err != nil {
-		return 0, err
+	// INFO's default sections hold both (INFO server persistence needs
+	// Redis 7).
+	if _, err := c.Write([]byte("*1\r\n$4\r\nINFO\r\n")); err != nil {
+		return 0, false, err
 	}
 	r := bufio.NewReader(c)
 	head, err := r.ReadString('\n')
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(head, "$")))
 	if err != nil || !strings.HasPrefix(head, "$") {
-		return 0, fmt.Errorf("INFO answered %q", strings.TrimSpace(head))
+		return 0, false, fmt.Errorf("INFO answered %q", strings.TrimSpace(head))
 	}
 	body := make([]byte, n)
 	if _, err := io.ReadFull(r, body); err != nil {
-		return 0, err
+		return 0, false, err
 	}
+	var hasPID, hasLoading bool
 	for _, line := range strings.Split(string(body), "\r\n") {
 		if v, ok := strings.CutPrefix(line, "process_id:"); ok {
-			return strconv.Atoi(v)
+			if pid, err = strconv.Atoi(v); err != nil {
+				return 0, false, err
+			}
+			hasPID = true
+		}
+		if v, ok := strings.CutPrefix(line, "loading:"); ok {
+			loading, hasLoading = v != "0", true
 		}
 	}
-	return 0, errors.New("INFO server names no process_id")
+	if !hasPID || !hasLoading {
+		return 0, false, errors.New("INFO names no process_id or no loading")
+	}
+	return pid, loading, nil
 }
 
 func (s *storeServer) stop() {

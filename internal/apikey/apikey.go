@@ -531,6 +531,27 @@ func (k *Keys) RevokeOrFence(ctx context.Context, id string) (found, changed boo
 	return found, changed, nil
 }
 
+// Fence is RevokeOrFence's fence alone: when no key has id it writes the
+// set unchanged but for its version (stored empty when there is none) and
+// reports found false, so that a Create of id whose write gave up cannot
+// land after the answer; when a key has id (one landed since the caller
+// read the set) it writes nothing and reports found true, the key left as
+// it is. For an answer "no such key" given without a confirmation that
+// would let a found key be revoked (the console's confirmation step).
+func (k *Keys) Fence(ctx context.Context, id string) (found bool, err error) {
+	err = k.update(ctx, func(d *doc) error {
+		found = slices.ContainsFunc(d.Keys, func(x Key) bool { return x.ID == id })
+		if found {
+			return errUnchanged
+		}
+		return nil // written as it is, the version moving on
+	})
+	if err != nil {
+		return false, err
+	}
+	return found, nil
+}
+
 // RevokeUnreceived revokes key, made by Create, which failed with an
 // outcome unknown (a timeout, a lost answer), or whose secret nobody
 // received. Unlike Revoke it writes the set even when key is not in it,

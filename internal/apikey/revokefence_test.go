@@ -124,3 +124,95 @@ func TestKeys_RevokeOrFenceFirstCreate(t *testing.T) {
 		})
 	}
 }
+
+// TestKeys_Fence: an ID no key has moves the set's version on (what stops
+// a late Create of it) and adds nothing, also when no set is stored yet; an
+// ID a key has writes nothing and is reported found, the key left as it
+// is: Fence never revokes (the console fences where it has no typed
+// confirmation).
+func TestKeys_Fence(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name        string
+		seed        bool   // a key set is stored
+		id          string // "": the seeded key's
+		revokeFirst bool
+		wantFound   bool
+		wantBump    bool // the set's version moves on
+	}{
+		{name: "live key", seed: true, wantFound: true},
+		{name: "revoked key", seed: true, revokeFirst: true, wantFound: true},
+		{name: "unknown ID", seed: true, id: "key_nobodymadethis", wantBump: true},
+		{name: "no set stored", id: "key_nobodymadethis", wantBump: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := memstore.New()
+			defer st.Close()
+			k := apikey.New(st, nil, 0)
+			id := tc.id
+			if tc.seed {
+				_, key, err := k.Create(ctx, "seed")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if id == "" {
+					id = key.ID
+				}
+				if tc.revokeFirst {
+					if err := k.Revoke(ctx, id); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			before, err := k.List(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, v0, _ := st.GetMeta(ctx, apikey.DocName)
+			found, err := k.Fence(ctx, id)
+			if err != nil || found != tc.wantFound {
+				t.Fatalf("Fence(%s) = %v, %v; want %v, nil", id, found, err, tc.wantFound)
+			}
+			_, v1, _ := st.GetMeta(ctx, apikey.DocName)
+			if got := v1 != v0; got != tc.wantBump {
+				t.Errorf("set version %d -> %d; want moved on: %v", v0, v1, tc.wantBump)
+			}
+			after, err := k.List(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(after) != len(before) {
+				t.Fatalf("%d keys after Fence(%s); want the %d before", len(after), id, len(before))
+			}
+			for i := range after {
+				if !after[i].RevokedAt.Equal(before[i].RevokedAt) {
+					t.Errorf("key %s revoked at %v after Fence; want %v (as before)", after[i].ID, after[i].RevokedAt, before[i].RevokedAt)
+				}
+			}
+		})
+	}
+}
+
+// TestKeys_FenceLateCreate: a Create whose write gave up, fenced by an ID
+// no key has, cannot land live afterwards.
+func TestKeys_FenceLateCreate(t *testing.T) {
+	ctx := context.Background()
+	st := memstore.New()
+	defer st.Close()
+	if _, _, err := apikey.New(st, nil, 0).Create(ctx, "seed"); err != nil {
+		t.Fatal(err)
+	}
+	lost := &testenv.LingeringMeta{MetaStore: st, Doc: apikey.DocName}
+	lost.Arm()
+	secret, key, err := apikey.New(lost, nil, 0).Create(ctx, "victim")
+	if err == nil || key.ID == "" {
+		t.Fatalf("Create = %v, %q; want its write lost with the key", err, key.ID)
+	}
+	if found, err := apikey.New(st, nil, 0).Fence(ctx, key.ID); err != nil || found {
+		t.Fatalf("Fence(%s) = %v, %v; want not found", key.ID, found, err)
+	}
+	lost.Land()
+	if _, err := apikey.New(st, nil, 0).Authenticate(ctx, secret); !errors.Is(err, apikey.ErrUnauthorized) {
+		t.Errorf("Authenticate with the key after Fence said no key has its ID = %v; want ErrUnauthorized (the late write landed)", err)
+	}
+}

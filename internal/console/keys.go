@@ -181,10 +181,24 @@ func (c *Console) revokeAPIKey(w http.ResponseWriter, r *http.Request, key apike
 // for Confirmation typed; a word typed wrong comes back refused (400).
 func (c *Console) confirmRevokeAPIKey(w http.ResponseWriter, r *http.Request, key apikey.Key, v keysView, id string) {
 	k, err := c.o.Keys.Get(r.Context(), id)
+	if errors.Is(err, sessiond.ErrNotFound) {
+		// "No such key" is an answer the operator acts on, so it is
+		// fenced as the confirmed step is: a create of id whose write
+		// gave up must not land after it. Fence revokes nothing: a key
+		// that landed meanwhile is asked about below, as any other.
+		found, ferr := c.o.Keys.Fence(r.Context(), id)
+		switch {
+		case ferr != nil:
+			c.logWriteFailure(r.Context(), "console: revoke API key", ferr, "by", key.ID, "key_id", id)
+			c.renderKeys(w, r, key, http.StatusServiceUnavailable, v, "Checking the key failed; see the server log.", "")
+			return
+		case !found:
+			c.renderKeys(w, r, key, http.StatusNotFound, v, "There is no such key.", "")
+			return
+		}
+		k, err = c.o.Keys.Get(r.Context(), id)
+	}
 	switch {
-	case errors.Is(err, sessiond.ErrNotFound):
-		c.renderKeys(w, r, key, http.StatusNotFound, v, "There is no such key.", "")
-		return
 	case err != nil:
 		c.logReadFailure(r.Context(), "console: read API key", err)
 		c.renderKeys(w, r, key, http.StatusServiceUnavailable, v, "Reading the key failed; see the server log.", "")
