@@ -168,8 +168,18 @@ func TestManager_RefreshFailures(t *testing.T) {
 			t.Errorf("refusal past the bound = %v; want it not to tell the reason any more", err)
 		}
 		// A success is never refused.
-		if _, err := h.m.RefreshChecked(ctx, phone.RefreshToken, sessiond.Client{}, func(*sessiond.Session) error { return nil }); err != nil {
+		next, err := h.m.RefreshChecked(ctx, phone.RefreshToken, sessiond.Client{}, func(*sessiond.Session) error { return nil })
+		if err != nil {
 			t.Fatalf("a good refresh past the bound = %v; want it to succeed", err)
+		}
+		// Still bounded after it (a success does not reset the count),
+		// and only until the window ends.
+		if _, err := h.m.RefreshChecked(ctx, next.RefreshToken, sessiond.Client{}, skew); !errors.Is(err, sessiond.ErrRateLimited) {
+			t.Errorf("refusal for the clock after a good refresh, in the window = %v; want ErrRateLimited", err)
+		}
+		h.clock.Advance(limit.Window)
+		if _, err := h.m.RefreshChecked(ctx, next.RefreshToken, sessiond.Client{}, skew); !errors.Is(err, sessiond.ErrClockSkew) || errors.Is(err, sessiond.ErrRateLimited) {
+			t.Errorf("refusal for the clock in the next window = %v; want ErrClockSkew, not rate limited", err)
 		}
 	})
 

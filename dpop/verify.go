@@ -70,6 +70,11 @@ type Request struct {
 	AccessToken sessiond.Secret
 	// JKT, when set, is the thumbprint the proof key must have (the token's cnf.jkt).
 	JKT string
+	// NotAfter, when set, is when the token the proof comes with is no
+	// longer accepted (an access token's exp, the end of a refresh
+	// token's session): a proof by the JKT key refused for an iat ahead
+	// of the clock is remembered until then at most (Verifier.Verify).
+	NotAfter time.Time
 }
 
 // Proof is what a verified proof tells about its key.
@@ -149,10 +154,22 @@ func invalid(reason error, detail string) error {
 }
 
 // Verify checks proof against req and, when it is valid, records its jti so
-// that the same proof is refused next time.
+// that the same proof is refused next time. A proof by the req.JKT key
+// refused for an iat ahead of the clock (the device's clock runs fast) is
+// recorded too, until it could pass no more (or req.NotAfter): it would
+// pass once the clock reaches its iat, and a request captured with it
+// (the proof and its token) could then be replayed. That costs one write
+// of the replay cache per such refusal, which only the key's holder,
+// with a live token, can cause; a failed write is returned as the
+// cache's failure.
 func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (*Proof, error) {
 	p, err := v.check(ctx, proof, req)
 	if err != nil {
+		if p != nil {
+			if rerr := v.rememberAhead(ctx, p, req); rerr != nil {
+				return nil, rerr
+			}
+		}
 		return nil, err
 	}
 	// Replay last, so that an invalid proof cannot burn a jti. Not
@@ -171,6 +188,29 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (*Proo
 	return p, nil
 }
 
+// rememberAhead records p, refused for its iat ahead of the clock, until
+// it could pass no more: as a valid proof is, but from its iat, capped
+// at req.NotAfter. A proof that could only pass once req.NotAfter is past
+// is not recorded: its token is refused by then.
+func (v *Verifier) rememberAhead(ctx context.Context, p *Proof, req Request) error {
+	until := p.IssuedAt.Add(v.maxAge + v.leeway)
+	if !req.NotAfter.IsZero() {
+		if !p.IssuedAt.Add(-v.leeway).Before(req.NotAfter) {
+			return nil
+		}
+		if req.NotAfter.Before(until) {
+			until = req.NotAfter
+		}
+	}
+	if _, err := v.replay.RememberOnce(ctx, replayKey(p.JKT, p.JTI), v.clock.Now(), until); err != nil {
+		return fmt.Errorf("dpop: replay cache: %w", err)
+	}
+	return nil
+}
+
+// check verifies proof against req, all but its jti's replay. A proof by
+// the req.JKT key refused for an iat ahead of the clock alone is returned
+// with its error, for Verify to record (rememberAhead).
 func (v *Verifier) check(ctx context.Context, proof string, req Request) (*Proof, error) {
 	if proof == "" || len(proof) > v.maxSize {
 		return nil, invalid(ErrMalformed, "empty or oversized")
@@ -250,10 +290,16 @@ func (v *Verifier) check(ctx context.Context, proof string, req Request) (*Proof
 	iat := time.Unix(int64(iatf), 0)
 	now := v.clock.Now()
 	if iat.Before(now.Add(-v.maxAge)) || iat.After(now.Add(v.leeway)) {
-		if req.JKT != "" {
-			return nil, fmt.Errorf("%w: %w: %w", ErrInvalidProof, ErrIssuedAt, sessiond.ErrClockSkew)
+		if req.JKT == "" {
+			// Not recorded when ahead either: anyone could fill the
+			// replay cache with such proofs of keys of their own.
+			return nil, invalid(ErrIssuedAt, "")
 		}
-		return nil, invalid(ErrIssuedAt, "")
+		err := fmt.Errorf("%w: %w: %w", ErrInvalidProof, ErrIssuedAt, sessiond.ErrClockSkew)
+		if iat.After(now) {
+			return &Proof{JKT: jkt, JTI: c.JTI, IssuedAt: iat}, err
+		}
+		return nil, err
 	}
 	if v.nonces != nil {
 		if c.Nonce == nil || *c.Nonce == "" {

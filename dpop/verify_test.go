@@ -337,3 +337,83 @@ func TestVerifier_CheckOrder(t *testing.T) {
 		})
 	}
 }
+
+// recordingReplay is a ReplayCache that keeps what it was asked to
+// remember, and until when.
+type recordingReplay struct {
+	dpop.MemoryReplay
+	mu    sync.Mutex
+	until []time.Time
+}
+
+func (r *recordingReplay) RememberOnce(ctx context.Context, key string, now, until time.Time) (bool, error) {
+	r.mu.Lock()
+	r.until = append(r.until, until)
+	r.mu.Unlock()
+	return r.MemoryReplay.RememberOnce(ctx, key, now, until)
+}
+
+// TestVerifier_AheadRemembered: a proof by the bound key refused for an
+// iat ahead of the clock (the device's clock runs fast) could pass later,
+// once the server's clock reaches it: a request captured then (proof and
+// refresh or access token) would be taken as new. Its jti is remembered
+// until it could pass no more, or the token it comes with ends
+// (Request.NotAfter), so it never passes. Proofs that cannot pass later
+// (stale iat) or that anyone's key could have made (no Request.JKT) write
+// nothing.
+func TestVerifier_AheadRemembered(t *testing.T) {
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tp, _ := (&jose.JSONWebKey{Key: ec.Public()}).Thumbprint(0x5) // crypto.SHA256
+	jkt := base64.RawURLEncoding.EncodeToString(tp)
+	ahead := t0.Add(time.Hour)
+	passesUntil := ahead.Add(dpop.DefaultMaxAge + dpop.DefaultLeeway)
+	tests := []struct {
+		name      string
+		iat       time.Time
+		req       dpop.Request
+		wantUntil time.Time // zero: nothing remembered
+	}{
+		{"bound key, iat ahead", ahead, dpop.Request{Method: "GET", URL: reqURL, JKT: jkt}, passesUntil},
+		{"bound key, iat ahead, the token ends before", ahead,
+			dpop.Request{Method: "GET", URL: reqURL, JKT: jkt, NotAfter: ahead.Add(time.Minute)}, ahead.Add(time.Minute)},
+		{"bound key, iat ahead, the token ends after", ahead,
+			dpop.Request{Method: "GET", URL: reqURL, JKT: jkt, NotAfter: ahead.Add(time.Hour)}, passesUntil},
+		{"bound key, iat ahead of the token's end", ahead,
+			dpop.Request{Method: "GET", URL: reqURL, JKT: jkt, NotAfter: ahead.Add(-dpop.DefaultLeeway)}, time.Time{}},
+		{"bound key, iat stale", t0.Add(-dpop.DefaultMaxAge - time.Minute), dpop.Request{Method: "GET", URL: reqURL, JKT: jkt}, time.Time{}},
+		{"no bound key, iat ahead", ahead, dpop.Request{Method: "GET", URL: reqURL}, time.Time{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := &fakeClock{t: t0}
+			replay := &recordingReplay{}
+			v, err := dpop.New(dpop.Options{Clock: clock, Replay: replay})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			p := sign(t, ec, jose.ES256, nil, with(baseClaims(), "iat", tc.iat.Unix()))
+			if _, err := v.Verify(ctx, p, tc.req); !errors.Is(err, dpop.ErrIssuedAt) {
+				t.Fatalf("Verify at %s = %v; want ErrIssuedAt", clock.Now(), err)
+			}
+			switch {
+			case tc.wantUntil.IsZero() && len(replay.until) != 0:
+				t.Fatalf("remembered until %v; want nothing remembered", replay.until)
+			case tc.wantUntil.IsZero():
+				return
+			case len(replay.until) != 1 || !replay.until[0].Equal(tc.wantUntil):
+				t.Fatalf("remembered until %v; want once, until %s", replay.until, tc.wantUntil)
+			}
+			// The server's clock reaches the iat: the captured proof is
+			// in its window now, and refused as a replay.
+			clock.Add(tc.iat.Sub(t0))
+			if _, err := v.Verify(ctx, p, tc.req); !errors.Is(err, dpop.ErrReplayed) {
+				t.Fatalf("the same proof at %s = %v; want ErrReplayed", clock.Now(), err)
+			}
+			// A new proof of the key, its clock right, still passes.
+			if _, err := v.Verify(ctx, sign(t, ec, jose.ES256, nil, with(baseClaims(), "iat", clock.Now().Unix())), tc.req); err != nil {
+				t.Fatalf("a new proof at %s = %v; want it to pass", clock.Now(), err)
+			}
+		})
+	}
+}

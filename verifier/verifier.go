@@ -414,8 +414,9 @@ func (v *Verifier) Verify(ctx context.Context, token string, opts ...VerifyOptio
 		return Claims{}, fmt.Errorf("%w: %w", sessiond.ErrInvalidToken, ErrDPoPRequired)
 	}
 	// Last, so that a proof sent with a token refused anyway burns no jti.
+	// NotAfter: the proof's ath ties it to this token, refused from then.
 	if _, err := v.dpop.Verify(ctx, o.proof, dpop.Request{Method: o.method, URL: o.u,
-		AccessToken: sessiond.Secret(token), JKT: c.KeyThumbprint}); err != nil {
+		AccessToken: sessiond.Secret(token), JKT: c.KeyThumbprint, NotAfter: c.ExpiresAt.Add(v.opts.Leeway)}); err != nil {
 		return Claims{}, fmt.Errorf("verifier: %w", err)
 	}
 	return c, nil

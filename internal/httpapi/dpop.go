@@ -126,7 +126,7 @@ func (s *server) checkBound(ctx context.Context, w http.ResponseWriter, sess *se
 	if jkt == "" {
 		return nil
 	}
-	_, err := s.checkDPoP(ctx, w, p, dpop.Request{AccessToken: access, JKT: jkt})
+	_, err := s.checkDPoP(ctx, w, p, dpop.Request{AccessToken: access, JKT: jkt, NotAfter: sess.ExpiresAt})
 	if _, refused := errors.AsType[*requestError](err); refused && !errors.Is(err, sessiond.ErrChallenge) {
 		return fmt.Errorf("%w: %w", err, sessiond.ErrInvalidToken)
 	}
@@ -142,7 +142,9 @@ func (s *server) refreshCheck(ctx context.Context, w http.ResponseWriter, p *dpo
 		if jkt == "" {
 			return nil
 		}
-		_, err := s.checkDPoP(ctx, w, p, dpop.Request{JKT: jkt})
+		// No token of the session, which a proof of its key could come
+		// with, outlives it.
+		_, err := s.checkDPoP(ctx, w, p, dpop.Request{JKT: jkt, NotAfter: sess.ExpiresAt})
 		return err
 	}
 }

@@ -214,3 +214,69 @@ func refreshTokenOf(t *testing.T, r *response, want int, what string) string {
 	}
 	return tr.RefreshToken
 }
+
+// TestDPoP_AheadProofNotReplayedLater: a phone whose clock runs 20
+// minutes fast has its refresh refused for the proof's iat. Someone who
+// captured that request (the proof and the refresh token) and sends it 20
+// minutes later, once the server's clock has reached the iat, must not refresh
+// the session: the refused proof's jti is remembered until it could pass
+// no more (docs/bound-sessions.md). The phone, its clock set right, still
+// refreshes.
+func TestDPoP_AheadProofNotReplayedLater(t *testing.T) {
+	e := newEnv(t, sessiond.StrategyHybrid, nil)
+	k := newProofKey(t)
+	r := e.postJSON("/v1/sessions", jsonBody(t, map[string]any{"subject": "phone",
+		"dpop_proof": k.proof("POST", appTokenURL, "", ""), "htm": "POST", "htu": appTokenURL}))
+	token := refreshTokenOf(t, r, http.StatusCreated, "create")
+	refresh := func(proof string) *response {
+		t.Helper()
+		return e.postJSON("/v1/sessions/refresh", jsonBody(t, map[string]any{"refresh_token": token,
+			"dpop_proof": proof, "htm": "POST", "htu": appTokenURL}))
+	}
+	k.at = e.clock.Now().Add(20 * time.Minute) // within the idle timeout
+	captured := k.proof("POST", appTokenURL, "", "")
+	wantProblem(t, "refresh with a proof 20 minutes ahead", refresh(captured), http.StatusUnauthorized, "invalid_dpop_proof", "iat")
+	e.clock.Advance(20 * time.Minute)
+	r = refresh(captured)
+	wantProblem(t, "the captured request 20 minutes later", r, http.StatusUnauthorized, "invalid_dpop_proof", "")
+	if d, _ := r.problem(t)["detail"].(string); !strings.Contains(d, "new proof") {
+		t.Errorf("the captured request 20 minutes later: detail %q; want it refused as a replayed proof", d)
+	}
+	k.at = e.clock.Now()
+	if r := refresh(k.proof("POST", appTokenURL, "", "")); r.status != http.StatusOK {
+		t.Fatalf("refresh with the clock set right: %d %s; want 200", r.status, r.body)
+	}
+}
+
+// TestDPoP_RateLimitedTellsNoReason: past the bound of a session's
+// refusals for the client's clock, the 429 tells neither the reason (the
+// refused proof's WWW-Authenticate challenge, set while the proof was
+// checked, stayed on the 429) nor that the user's refreshes are limited
+// (its detail named the subject, whose other sessions are not).
+func TestDPoP_RateLimitedTellsNoReason(t *testing.T) {
+	e := newEnvWith(t, sessiond.StrategyHybrid, func(o *sessiond.Options) {
+		o.RefreshFailures = sessiond.FailureLimit{Max: 1, Window: time.Hour}
+	}, nil)
+	k := newProofKey(t)
+	r := e.postJSON("/v1/sessions", jsonBody(t, map[string]any{"subject": "phone",
+		"dpop_proof": k.proof("POST", appTokenURL, "", ""), "htm": "POST", "htu": appTokenURL}))
+	token := refreshTokenOf(t, r, http.StatusCreated, "create")
+	for i := range 2 {
+		k.at = e.clock.Now().Add(-3 * time.Hour)
+		r = e.postJSON("/v1/sessions/refresh", jsonBody(t, map[string]any{"refresh_token": token,
+			"dpop_proof": k.proof("POST", appTokenURL, "", ""), "htm": "POST", "htu": appTokenURL}))
+		if i == 0 {
+			wantProblem(t, "refusal for the clock", r, http.StatusUnauthorized, "invalid_dpop_proof", "iat")
+		}
+	}
+	wantProblem(t, "refusal for the clock past the bound", r, http.StatusTooManyRequests, "too_many_requests", "")
+	if got := r.header.Values("WWW-Authenticate"); len(got) != 0 {
+		t.Errorf("429: WWW-Authenticate %q; want none (it names the refused proof)", got)
+	}
+	if d, _ := r.problem(t)["detail"].(string); strings.Contains(d, "subject") {
+		t.Errorf("429: detail %q; want it not to blame the subject (this session alone is limited)", d)
+	}
+	if r.header.Get("Retry-After") != "3600" {
+		t.Errorf("429: Retry-After %q; want 3600", r.header.Get("Retry-After"))
+	}
+}

@@ -28,7 +28,7 @@ var errorTable = []struct {
 }{
 	{sessiond.ErrStoreUnavailable, http.StatusServiceUnavailable, apitype.CodeStoreUnavailable, "the session store is unavailable; retry later"},
 	{sessiond.ErrConflict, http.StatusServiceUnavailable, apitype.CodeStoreUnavailable, "the session store gave up on concurrent changes; retry"},
-	{sessiond.ErrRateLimited, http.StatusTooManyRequests, apitype.CodeTooManyRequests, "too many failed refreshes of this subject; retry later"},
+	{sessiond.ErrRateLimited, http.StatusTooManyRequests, apitype.CodeTooManyRequests, "too many failed refreshes; retry later"},
 	{sessiond.ErrInvalidToken, http.StatusUnauthorized, apitype.CodeTokenInvalid, "the token is not valid"},
 	{sessiond.ErrExpired, http.StatusUnauthorized, apitype.CodeTokenExpired, "the token has expired"},
 	{sessiond.ErrRevoked, http.StatusUnauthorized, apitype.CodeSessionRevoked, "the session was revoked"},
@@ -106,6 +106,11 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		h.Set("Retry-After", "1")
 	case http.StatusTooManyRequests:
 		setRetryAfter(h, err)
+		if _, ok := errors.AsType[*sessiond.RateLimitError](err); ok {
+			// A refused proof's challenge, set while it was checked, names
+			// the reason the limit no longer tells.
+			h.Del("WWW-Authenticate")
+		}
 	case http.StatusRequestEntityTooLarge:
 		h.Set("Connection", "close") // the rest of the body is not worth reading
 	}

@@ -48,7 +48,7 @@ interface Checked {
   bound: boolean;
 }
 
-/** The middleware's answer to a DPoP-bound token, or the DPoP scheme. */
+/** The middleware's answer to a DPoP-bound token, whatever its scheme. */
 const boundTokenText =
   "the access token is bound to a key (DPoP) and this verifier (@sessiond/verifier for Node.js) does not check DPoP proofs: " +
   "check such tokens with the Go verifier or sessiond's POST /v1/sessions/verify";
@@ -491,7 +491,7 @@ export class Verifier {
       const all: unknown = req.headersDistinct?.authorization;
       const h: unknown = Array.isArray(all) && all.length > 1 ? undefined : req.headers?.authorization;
       const m = typeof h === "string" ? /^bearer +([^\s]+)$/i.exec(h) : null;
-      const deny = (status: number, headers: Record<string, string>, body: string) => {
+      const deny = (status: number, headers: Record<string, string | string[]>, body: string) => {
         res.statusCode = status;
         for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
         res.setHeader("Content-Type", "text/plain; charset=utf-8");
@@ -513,14 +513,16 @@ export class Verifier {
           return;
         }
       } else if (!m || !m[1]) {
-        deny(401, { "WWW-Authenticate": 'Bearer realm="api"' }, "an access token is required");
+        // Both schemes' challenges, as Go's (RFC 9110 §11.6.1: one header each).
+        deny(401, { "WWW-Authenticate": ['Bearer realm="api"', `DPoP realm="api", ${dpopAlgs}`] }, "an access token is required");
         return;
       }
       this.verify((d ?? m)![1]!).then(
         (claims) => {
           if (d) {
-            // An unbound token sent as DPoP: Go's ErrNotBound.
-            denyBound();
+            // An unbound token sent as DPoP: Go's ErrNotBound, no proof
+            // looked at, so answered exactly as Go's (it is no bound token).
+            deny(401, { "WWW-Authenticate": `DPoP realm="api", error="invalid_token", ${dpopAlgs}` }, "the access token is not valid");
             return;
           }
           req.sessiond = claims;

@@ -184,11 +184,12 @@ test("the middleware answers a DPoP-bound token as the Go verifier does, saying 
     { name: "bound token as DPoP without a proof", headers: { Authorization: `dpop ${bound}` }, status: 401,
       challenge: /^DPoP realm="api", error="invalid_dpop_proof", algs="[^"]*ES256[^"]*"$/, body: /^exactly one DPoP proof is required$/ },
     { name: "a bad token as DPoP", headers: { Authorization: "DPoP x.y.z", DPoP: "eyJ.any.proof" }, status: 401, challenge: dpopChallenge, body: /^the access token is not valid$/ },
-    // As Go's: an unbound token sent as DPoP is refused with the DPoP challenge.
-    { name: "unbound token as DPoP", headers: { Authorization: `DPoP ${plain}`, DPoP: "eyJ.any.proof" }, status: 401, challenge: dpopChallenge, body: says },
+    // As Go's: an unbound token sent as DPoP is refused with the DPoP
+    // challenge, and not told it is bound.
+    { name: "unbound token as DPoP", headers: { Authorization: `DPoP ${plain}`, DPoP: "eyJ.any.proof" }, status: 401, challenge: dpopChallenge, body: /^the access token is not valid$/ },
     // Unchanged.
     { name: "unbound token as Bearer", headers: { Authorization: `Bearer ${plain}` }, status: 200, challenge: null, body: /^in$/ },
-    { name: "no token", headers: {}, status: 401, challenge: /^Bearer realm="api"$/, body: /^an access token is required$/ },
+    { name: "no token", headers: {}, status: 401, challenge: /^Bearer realm="api", DPoP realm="api", algs="[^"]*ES256[^"]*"$/, body: /^an access token is required$/ },
     { name: "a bad token as Bearer", headers: { Authorization: "Bearer x.y.z" }, status: 401, challenge: /^Bearer realm="api", error="invalid_token"$/, body: /^the access token is not valid$/ },
   ];
   try {
@@ -487,3 +488,99 @@ test("a revocation time that is not RFC 3339 is unreadable (as in Go)", async ()
     }
   }
 });
+
+// Every cell of the middleware's answers against the Go middleware's
+// (verifier/middleware.go, verifier/dpop_test.go): scheme (none, Bearer,
+// DPoP) × token (bound, unbound, revoked bound, revoked unbound, bad) ×
+// DPoP headers (0, 1, 2) × revocation state (fresh, stale). Go's order:
+// no credentials; the DPoP scheme without exactly one proof; the token
+// (a revoked or bad one is invalid_token under the scheme's challenge);
+// staleness (503); then the binding. The one difference is documented
+// (docs/verifier.md): a bound token, which Go would check the proof of or
+// refuse as Bearer, is refused here with a body saying this verifier
+// checks no proofs. Before, no credentials got one challenge where Go
+// gives a Bearer and a DPoP one, and an unbound token sent as DPoP was
+// told it is bound to a key.
+test("the middleware answers every scheme, token, proof count and state as the Go middleware", async () => {
+  let now = Date.now();
+  const nowSec = Math.floor(now / 1000);
+  const until = new Date(now + 3_600_000).toISOString();
+  const revoked = (sid) => ({ session_id: sid, subject: "mallory", revoked_at: new Date(now).toISOString(), reason: "logout", until });
+  const fake = await fakeSessiond({ revocations: [revoked("ses_revoked_bound"), revoked("ses_revoked_plain")] });
+  const v = await createVerifier({ url: fake.url, apiKey, issuer, audience, logger: quiet, now: () => now });
+  const mw = v.middleware();
+  const app = await listen((req, res) => mw(req, res, () => { res.statusCode = 200; res.end("in"); }));
+  const jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+  const tokens = {
+    bound: fake.sign(claimsAt(nowSec, (c) => { c.cnf = { jkt }; })),
+    unbound: fake.sign(claimsAt(nowSec)),
+    "revoked bound": fake.sign(claimsAt(nowSec, (c) => { c.cnf = { jkt }; c.sid = "ses_revoked_bound"; })),
+    "revoked unbound": fake.sign(claimsAt(nowSec, (c) => { c.sid = "ses_revoked_plain"; })),
+    bad: "x.y.z",
+  };
+  const algs = 'algs="ES256 ES384 ES512 RS256 RS384 RS512 PS256 PS384 PS512 EdDSA"';
+  const dpop = (err) => `DPoP realm="api", error="${err}", ${algs}`;
+  const says = /does not check DPoP proofs.*Go verifier.*POST \/v1\/sessions\/verify/;
+  // What Go answers (the bound-token body aside, as above).
+  const want = (scheme, token, proofs, stale) => {
+    if (scheme === "none") return { status: 401, challenge: `Bearer realm="api", DPoP realm="api", ${algs}`, body: /^an access token is required\n?$/ };
+    if (scheme === "DPoP" && proofs !== 1) return { status: 401, challenge: dpop("invalid_dpop_proof"), body: /^exactly one DPoP proof is required\n?$/ };
+    if (token === "bad" || token.startsWith("revoked")) {
+      return { status: 401, challenge: scheme === "DPoP" ? dpop("invalid_token") : 'Bearer realm="api", error="invalid_token"', body: /^the access token is not valid\n?$/ };
+    }
+    if (stale) return { status: 503, challenge: null, body: /^cannot check revocations right now\n?$/ };
+    if (token === "bound") return { status: 401, challenge: dpop("invalid_token"), body: says };
+    if (scheme === "DPoP") return { status: 401, challenge: dpop("invalid_token"), body: /^the access token is not valid\n?$/ };
+    return { status: 200, challenge: null, body: /^in$/ };
+  };
+  try {
+    await eventually("stream connected", () => v.status().connected && !v.status().stale);
+    for (const stale of [false, true]) {
+      if (stale) now += 60_000; // past maxStalenessMs (30 s) with no heartbeat
+      for (const scheme of ["none", "Bearer", "DPoP"]) {
+        for (const [name, token] of Object.entries(tokens)) {
+          for (const proofs of [0, 1, 2]) {
+            const headers = {};
+            if (scheme !== "none") headers.Authorization = `${scheme} ${token}`;
+            if (proofs > 0) headers.DPoP = Array.from({ length: proofs }, (_, i) => `eyJ.proof.${i}`);
+            const cell = `${stale ? "stale" : "fresh"}, ${scheme}, ${name} token, ${proofs} DPoP headers`;
+            const res = await rawGet(app.srv.address().port, headers);
+            const w = want(scheme, name, proofs, stale);
+            assert.equal(res.status, w.status, `${cell}: status (body ${res.body})`);
+            assert.equal(res.challenge, w.challenge, `${cell}: WWW-Authenticate`);
+            assert.equal(res.retryAfter, w.status === 503 ? "5" : null, `${cell}: Retry-After`);
+            assert.match(res.body, w.body, `${cell}: body`);
+          }
+        }
+      }
+    }
+  } finally {
+    await v.close();
+    app.srv.closeAllConnections();
+    app.srv.close();
+    fake.close();
+  }
+});
+
+// rawGet sends a GET with headers (an array value on a line each, as two
+// DPoP headers arrive) and returns the status, the WWW-Authenticate
+// challenges joined by ", ", Retry-After and the body.
+function rawGet(port, headers) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: "127.0.0.1", port, path: "/api", method: "GET", headers }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (d) => { body += d; });
+      res.on("end", () => {
+        const challenges = [];
+        for (let i = 0; i < res.rawHeaders.length; i += 2) {
+          if (res.rawHeaders[i].toLowerCase() === "www-authenticate") challenges.push(res.rawHeaders[i + 1]);
+        }
+        resolve({ status: res.statusCode, challenge: challenges.length ? challenges.join(", ") : null,
+          retryAfter: res.headers["retry-after"] ?? null, body });
+      });
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
