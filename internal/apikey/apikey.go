@@ -336,6 +336,11 @@ func hashHex(s sessiond.Secret) string {
 // caller revokes it (RevokeUnreceived); a write that cannot have landed
 // (refused, every compare-and-swap lost, a read failing) returns no key.
 func (k *Keys) Create(ctx context.Context, name string, scopes ...Scope) (sessiond.Secret, Key, error) {
+	return k.create(ctx, name, nil, scopes)
+}
+
+// create is Create with addIf's cond.
+func (k *Keys) create(ctx context.Context, name string, cond func(*doc) error, scopes []Scope) (sessiond.Secret, Key, error) {
 	if len(scopes) == 0 {
 		scopes = DefaultScopes
 	}
@@ -347,9 +352,38 @@ func (k *Keys) Create(ctx context.Context, name string, scopes ...Scope) (sessio
 	if err != nil {
 		return "", Key{}, err
 	}
-	key, err := k.add(ctx, name, secret, scopes)
+	key, err := k.addIf(ctx, name, secret, scopes, cond)
 	return secret, key, err
 }
+
+// Seed is Create for a set without a live key: the first key of a
+// deployment. The check and the write are one compare-and-swap, so nodes
+// starting together on an empty store make one key between them, not one
+// each. When the set holds a live key (before, or written by another node
+// or an operator meanwhile) Seed makes none and returns the oldest live
+// key, its hash left out, with an error matching ErrHasLiveKey. Its other
+// errors are Create's.
+func (k *Keys) Seed(ctx context.Context, name string, scopes ...Scope) (sessiond.Secret, Key, error) {
+	var live *Key
+	secret, key, err := k.create(ctx, name, func(d *doc) error {
+		live = nil // update may run this again after a conflict
+		for _, x := range d.Keys {
+			if x.RevokedAt.IsZero() {
+				x.Hash = ""
+				live = &x
+				return errUnchanged
+			}
+		}
+		return nil
+	}, scopes)
+	if err == nil && live != nil {
+		return "", *live, fmt.Errorf("apikey: seed: key %s (%q) is live: %w", live.ID, live.Name, ErrHasLiveKey)
+	}
+	return secret, key, err
+}
+
+// ErrHasLiveKey: Seed found a live key in the set and made none.
+var ErrHasLiveKey = errors.New("the key set holds a live key")
 
 // Ensure adds secret (an operator-chosen key, e.g. SESSIOND_API_KEY) under
 // name with the admin scope, unless a live key with that secret exists.
@@ -380,6 +414,13 @@ func CheckOperatorKey(secret sessiond.Secret) error {
 }
 
 func (k *Keys) add(ctx context.Context, name string, secret sessiond.Secret, scopes []Scope) (Key, error) {
+	return k.addIf(ctx, name, secret, scopes, nil)
+}
+
+// addIf is add, whose compare-and-swap first asks cond (when not nil)
+// about the stored set: errUnchanged from it leaves the set as it is and
+// addIf returns no key and no error; any other error is returned.
+func (k *Keys) addIf(ctx context.Context, name string, secret sessiond.Secret, scopes []Scope, cond func(*doc) error) (Key, error) {
 	// A name goes into events, the event log and webhook payloads, which
 	// other programs print: printable text only, as for subjects (no
 	// control, format or bidi characters, no line separators).
@@ -400,6 +441,12 @@ func (k *Keys) add(ctx context.Context, name string, secret sessiond.Secret, sco
 	}
 	var out Key
 	err := k.update(ctx, func(d *doc) error {
+		out = Key{} // update may run this again after a conflict
+		if cond != nil {
+			if err := cond(d); err != nil {
+				return err
+			}
+		}
 		for _, existing := range d.Keys {
 			if existing.Hash != h {
 				continue

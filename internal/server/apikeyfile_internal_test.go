@@ -44,7 +44,8 @@ func TestSeedAPIKey_FileMode(t *testing.T) {
 				}
 			}
 			keys := apikey.New(memstore.New(), nil, time.Second)
-			file, err := seedAPIKey(t.Context(), cfg, "", keys)
+			res, err := seedAPIKey(t.Context(), cfg, "", keys)
+			file := res.file
 			if err != nil {
 				t.Fatalf("seedAPIKey() = %v; want nil", err)
 			}

@@ -606,7 +606,8 @@ func buildManager(ctx context.Context, cfg config.Config, o Options, store sessi
 
 // bootstrapAPIKey makes sure at least one API key works: SESSIOND_API_KEY
 // if set, otherwise a generated key written to <data>/api-key (mode 0600)
-// on first start. The key itself is never logged.
+// on first start, by one node of those starting together on an empty
+// store. The key itself is never logged.
 func bootstrapAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret, keys *apikey.Keys, log *slog.Logger) error {
 	var before []apikey.Key
 	if env != "" {
@@ -615,7 +616,7 @@ func bootstrapAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret
 		// then accepts.
 		before, _ = keys.List(ctx)
 	}
-	file, err := seedAPIKey(ctx, cfg, env, keys)
+	res, err := seedAPIKey(ctx, cfg, env, keys)
 	if added, others := newEnvKey(ctx, keys, env, before); added != nil {
 		log.Warn("SESSIOND_API_KEY is a key the store did not hold: added as a new admin key beside the other live keys, and every node accepts it; if another node runs with another SESSIOND_API_KEY (a mistyped or an old value), revoke the one not meant (sessiond apikey revoke <id>)",
 			"id", added.ID, "other_live_keys", others)
@@ -629,8 +630,13 @@ func bootstrapAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret
 		log.Warn("API key from SESSIOND_API_KEY accepted, but it looks like a word, a short phrase or a repeated pattern rather than random bytes: it is stored as an unsalted SHA-256, so a copy of the store lets it be guessed offline, with the admin scope; replace it with 32 or more random bytes (openssl rand -base64 32) and revoke it")
 	case env != "":
 		log.Info("API key from SESSIOND_API_KEY accepted")
-	case file != "":
-		log.Warn("generated the first API key; backends send it as Authorization: Bearer <key>", "file", file)
+	case res.file != "":
+		log.Warn("generated the first API key; backends send it as Authorization: Bearer <key>", "file", res.file)
+	case res.other != nil:
+		// Nodes started together on an empty store: one generated the key.
+		log.Warn("another node generated the first API key while this one started: this node wrote no key file; "+
+			"read that node's <data>/api-key (it logged `generated the first API key`), or make a key with `sessiond apikey create --scope admin`",
+			"id", res.other.ID, "name", res.other.Name)
 	}
 	return nil
 }

@@ -53,7 +53,7 @@ func apiKeysReset(cfg config.Config, env sessiond.Secret, keys *apikey.Keys, sig
 		if err := secrets.restore(ctx, events, log); err != nil {
 			return err // tried again at the next reload; /readyz fails meanwhile
 		}
-		file, err := seedAPIKey(ctx, cfg, env, keys)
+		res, err := seedAPIKey(ctx, cfg, env, keys)
 		revoked := env != "" && errors.Is(err, apikey.ErrKeyRevoked)
 		if err != nil && !revoked {
 			return err // tried again at the next reload; /readyz fails with it meanwhile
@@ -71,8 +71,10 @@ func apiKeysReset(cfg config.Config, env sessiond.Secret, keys *apikey.Keys, sig
 				"but set SESSIOND_API_KEY to a key that was never revoked (or unset it) before it restarts, or serve will exit 78",
 				"document", apikey.DocName)
 		case env != "":
-		case file != "":
-			recreated = "a generated key, written to " + file
+		case res.file != "":
+			recreated = "a generated key, written to " + res.file
+		case res.other != nil:
+			recreated = "nothing: another node seeded key " + res.other.ID
 		default:
 			recreated = "nothing: another node seeded a key"
 		}
@@ -153,36 +155,54 @@ func readiness(store sessiond.Store, apiKeys *apikey.Keys, keys *signing.Keys) f
 	}
 }
 
+// seeded is what seedAPIKey did.
+type seeded struct {
+	// file is the absolute path of the file a generated key was written
+	// to; "" when this node generated none.
+	file string
+	// other is the live key another node (or an operator) added between
+	// this node's read of the empty key set and its write: this node
+	// generated no key and wrote no file. nil otherwise.
+	other *apikey.Key
+}
+
 // seedAPIKey makes sure at least one API key works, as bootstrapAPIKey
-// says, and returns the absolute path of the file it wrote a generated
-// key to, if it did.
-func seedAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret, keys *apikey.Keys) (string, error) {
+// says, and reports whether it generated one (written to a file) or found
+// one another node generated meanwhile.
+func seedAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret, keys *apikey.Keys) (seeded, error) {
 	if env != "" {
 		_, err := keys.Ensure(ctx, "env", env)
-		return "", err
+		return seeded{}, err
 	}
+	// A live key read here is a restart's (nothing to say); one that
+	// Seed finds, a key another node seeded meanwhile.
 	list, err := keys.List(ctx)
 	if err != nil {
-		return "", err
+		return seeded{}, err
 	}
 	for _, k := range list {
 		if k.RevokedAt.IsZero() {
-			return "", nil
+			return seeded{}, nil
 		}
 	}
-	secret, _, err := keys.Create(ctx, "generated", apikey.ScopeAdmin) // the first key administers the rest
-	if err != nil {
-		return "", err
+	// The first key administers the rest. Seed, not Create: another node
+	// starting on the same empty store may have seeded since the List, and
+	// only the compare-and-swap can tell.
+	secret, key, err := keys.Seed(ctx, "generated", apikey.ScopeAdmin)
+	if errors.Is(err, apikey.ErrHasLiveKey) {
+		return seeded{other: &key}, nil
+	} else if err != nil {
+		return seeded{}, err
 	}
 	if err := os.MkdirAll(cfg.Server.DataDir, 0o700); err != nil {
-		return "", fmt.Errorf("data directory: %w", err)
+		return seeded{}, fmt.Errorf("data directory: %w", err)
 	}
 	path := filepath.Join(cfg.Server.DataDir, APIKeyFile)
 	if err := writeOwnerOnly(path, []byte(string(secret)+"\n")); err != nil {
-		return "", fmt.Errorf("write API key: %w", err)
+		return seeded{}, fmt.Errorf("write API key: %w", err)
 	}
 	abs, _ := filepath.Abs(path)
-	return abs, nil
+	return seeded{file: abs}, nil
 }
 
 // writeOwnerOnly writes data to the file at path, readable by its owner
