@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/httpapi"
@@ -16,10 +17,12 @@ import (
 // BenchmarkVerifyHybrid measures POST /v1/sessions/verify through the
 // whole handler (middleware, API key, rate limits that never refuse,
 // decoding, Manager.Verify, encoding, the JSON log line), without the
-// network.
+// network, under the request deadline of the default write_timeout (15s)
+// as `sessiond serve` runs it.
 func BenchmarkVerifyHybrid(b *testing.B) {
 	e := newEnv(b, sessiond.StrategyHybrid, func(o *httpapi.Options) {
 		o.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
+		o.WriteTimeout = 15 * time.Second
 		never := ratelimit.Options{Rate: 1e9, Burst: 1e9}
 		o.RateLimits = httpapi.RateLimits{PerAPIKey: never, PerClientIP: never}
 	})

@@ -94,9 +94,10 @@ var (
 // answers infoKey and passes every other question to the parent).
 type requestState struct {
 	context.Context
-	info requestInfo
-	rw   responseWriter
-	id   [1]string
+	info  requestInfo
+	rw    responseWriter
+	id    [1]string
+	bound boundContext // the context under the request's deadline
 }
 
 func (st *requestState) Value(key any) any {
@@ -126,9 +127,16 @@ func (s *server) middleware(next http.Handler) http.Handler {
 		info.unbounded = st
 		var ctx context.Context = st
 		if s.bound > 0 {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(st, s.bound)
-			defer cancel()
+			dl := start.Add(s.bound)
+			if pd, ok := st.Deadline(); ok && !dl.Before(pd) {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithDeadline(st, dl) // the parent's is sooner
+				defer cancel()
+			} else {
+				st.bound.parent, st.bound.deadline = st, dl
+				ctx = &st.bound // its timer made only if waited on (boundcontext.go)
+				defer st.bound.cancel()
+			}
 		}
 		r = r.WithContext(ctx)
 

@@ -30,7 +30,7 @@ func NewLogger(w io.Writer, c config.Log) (*slog.Logger, func() error) {
 	if c.Format == "text" {
 		h = slog.NewTextHandler(bw, opts)
 	} else {
-		h = slog.NewJSONHandler(bw, opts)
+		h = newJSONLineHandler(bw, opts.Level) // logjson.go: the JSONHandler's lines, cheaper
 	}
 	return slog.New(h), bw.Close
 }

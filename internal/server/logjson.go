@@ -1,0 +1,176 @@
+package server
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// jsonLineHandler writes the lines slog.JSONHandler would write, byte for
+// byte, without its per-attribute machinery for the records every request
+// logs: a time, a level, a message and flat attributes of plain kinds
+// (string, integers, float, bool, duration). That encoder was about a
+// tenth of the server's CPU on a verify (docs/PERFORMANCE.md); a float
+// attribute (the request line's duration_ms) alone went through
+// encoding/json's reflection. Any other record (a group, an error value,
+// a LogValuer, a year outside 0–9999, a NaN), and any logger derived with
+// With or WithGroup, is left to the JSONHandler itself.
+// TestJSONLineHandler_AsJSONHandler and FuzzJSONLineHandler hold the two
+// to the same bytes.
+//
+// It stands only in front of a JSONHandler made with no ReplaceAttr and no
+// AddSource (NewLogger's), writing to the same writer, which must keep
+// each Write whole (bufferedWriter does).
+type jsonLineHandler struct {
+	*slog.JSONHandler
+	w io.Writer
+}
+
+func newJSONLineHandler(w io.Writer, level slog.Leveler) *jsonLineHandler {
+	return &jsonLineHandler{JSONHandler: slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}), w: w}
+}
+
+var lineBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// Handle writes r as the JSONHandler would.
+func (h *jsonLineHandler) Handle(ctx context.Context, r slog.Record) error {
+	bp := lineBufPool.Get().(*[]byte)
+	b, ok := appendJSONLine((*bp)[:0], r)
+	if !ok {
+		lineBufPool.Put(bp)
+		return h.JSONHandler.Handle(ctx, r)
+	}
+	_, err := h.w.Write(b)
+	if cap(b) <= 16<<10 { // one huge line does not pin its buffer
+		*bp = b
+		lineBufPool.Put(bp)
+	}
+	return err
+}
+
+// appendJSONLine appends r as slog.JSONHandler (no ReplaceAttr, no
+// AddSource, no groups or attributes of its own) writes it, or reports
+// false for a record it leaves to it.
+func appendJSONLine(b []byte, r slog.Record) ([]byte, bool) {
+	b = append(b, '{')
+	if !r.Time.IsZero() {
+		if y := r.Time.Year(); y < 0 || y >= 10000 {
+			return b, false // the JSONHandler writes an error for it
+		}
+		b = append(b, `"time":"`...)
+		b = r.Time.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, `",`...)
+	}
+	b = append(b, `"level":`...)
+	b = appendLogString(b, r.Level.String())
+	b = append(b, `,"msg":`...)
+	b = appendLogString(b, r.Message)
+	ok := true
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "" {
+			ok = false // elided or inlined by the JSONHandler
+			return false
+		}
+		b = append(b, ',')
+		b = appendLogString(b, a.Key)
+		b = append(b, ':')
+		switch v := a.Value; v.Kind() {
+		case slog.KindString:
+			b = appendLogString(b, v.String())
+		case slog.KindInt64:
+			b = strconv.AppendInt(b, v.Int64(), 10)
+		case slog.KindUint64:
+			b = strconv.AppendUint(b, v.Uint64(), 10)
+		case slog.KindBool:
+			b = strconv.AppendBool(b, v.Bool())
+		case slog.KindDuration:
+			b = strconv.AppendInt(b, int64(v.Duration()), 10)
+		case slog.KindFloat64:
+			b, ok = appendJSONFloat(b, v.Float64())
+		default:
+			ok = false
+		}
+		return ok
+	})
+	if !ok {
+		return b, false
+	}
+	return append(b, "}\n"...), true
+}
+
+// appendJSONFloat appends f as encoding/json does (which the JSONHandler
+// calls for floats); false for NaN and the infinities, which it refuses.
+func appendJSONFloat(b []byte, f float64) ([]byte, bool) {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return b, false
+	}
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' { // e-09 → e-9, as encoding/json
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b, true
+}
+
+const logHex = "0123456789abcdef"
+
+// appendLogString appends s quoted as the JSONHandler does: encoding/json's
+// escaping without its HTML escapes, invalid UTF-8 as \ufffd, U+2028 and
+// U+2029 escaped.
+func appendLogString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', logHex[c>>4], logHex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		c, size := utf8.DecodeRuneInString(s[i:])
+		if c == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if c == '\u2028' || c == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', logHex[c&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
