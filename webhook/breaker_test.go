@@ -437,20 +437,34 @@ func TestDispatcher_SlotsPerEndpoint(t *testing.T) {
 	// arrival follows); the tick is no threshold, only a wake-up.
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
+	// Fail, not hang, on a dispatcher that never fills the slots or never
+	// hands a freed one to a waiting claim (DeliverDue never returns): a
+	// minute is far beyond any schedule of a right one, no measure of it.
+	stuck := time.After(time.Minute)
 	for held := false; !held; {
 		select {
 		case <-arrived:
 		case <-tick.C:
 		case c := <-done:
 			t.Fatalf("DeliverDue = %d before the receiver answered anything", c)
+		case <-stuck:
+			mu.Lock()
+			at := now
+			mu.Unlock() // the receiver's handlers take mu on their way out
+			t.Fatalf("after a minute %d requests at the receiver, %d waiting, %d unrecorded; want every claim at the receiver or waiting", at, d.Waiting("siem"), d.Unrecorded())
 		}
 		mu.Lock()
 		held = now > 0 && now+d.Waiting("siem") == d.Unrecorded()
 		mu.Unlock()
 	}
 	free()
-	if c := <-done; c != n {
-		t.Fatalf("DeliverDue = %d; want %d", c, n)
+	select {
+	case c := <-done:
+		if c != n {
+			t.Fatalf("DeliverDue = %d; want %d", c, n)
+		}
+	case <-stuck:
+		t.Fatalf("DeliverDue has not returned a minute after the receiver answered: %d claims waiting, %d unrecorded", d.Waiting("siem"), d.Unrecorded())
 	}
 	if got := list(t, ob, sessiond.DeliveryDelivered); len(got) != n {
 		t.Errorf("delivered = %d; want %d", len(got), n)

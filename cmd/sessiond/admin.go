@@ -551,7 +551,9 @@ func (a *app) remoteFrom(urlFlag string) (*client.Client, string, error) {
 	}
 	key, keyFrom := a.getenv("SESSIOND_API_KEY"), "SESSIOND_API_KEY"
 	if key == "" {
-		keyFrom = a.apiKeyFile(cfg)
+		if keyFrom, err = a.apiKeyFile(cfg); err != nil {
+			return nil, "", err
+		}
 		b, err := config.ReadSecretFile(keyFrom)
 		if err != nil {
 			// The reason (missing, unreadable, a FIFO) names the file;

@@ -134,7 +134,11 @@ func (a *app) benchTarget(urlFlag, keyFlag string) (string, string, error) {
 		key = a.getenv("SESSIOND_API_KEY")
 	}
 	if key == "" {
-		b, err := config.ReadSecretFile(a.apiKeyFile(cfg))
+		file, err := a.apiKeyFile(cfg)
+		if err != nil {
+			return "", "", err
+		}
+		b, err := config.ReadSecretFile(file)
 		if err != nil {
 			// The reason names the file, never its content (remote).
 			return "", "", fmt.Errorf("no API key: %w (pass --api-key, set SESSIOND_API_KEY, or run where that file is readable)", err)

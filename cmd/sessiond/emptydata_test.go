@@ -2,8 +2,11 @@ package main
 
 import (
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/sessiond/sessiond/internal/testenv"
@@ -99,5 +102,46 @@ func TestCLI_EmptyStoreVariableRefused(t *testing.T) {
 				t.Errorf("the data directory holds %v (err %v); want nothing created", ents, err)
 			}
 		})
+	}
+}
+
+// TestCLI_EmptyDataDirKeyRefused: the commands that ask the running server
+// read its API key from <data_dir>/api-key when SESSIOND_API_KEY is unset;
+// with SESSIOND_DATA="" that was ./api-key, whatever deployment's key lay
+// in the working directory, sent to the server as this one's. They refuse
+// it (SD-SERVER-009) before they ask anything; given SESSIOND_API_KEY they
+// read no file and go on.
+func TestCLI_EmptyDataDirKeyRefused(t *testing.T) {
+	cwd := t.TempDir()
+	t.Chdir(cwd)
+	testenv.WriteFile(t, cwd, "api-key", "sdak_"+strings.Repeat("a", 64)+"\n")
+	var asked atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		http.Error(w, "no", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(srv.Close)
+	env := []string{"SESSIOND_DATA=", "SESSIOND_URL=" + srv.URL}
+	for _, args := range [][]string{
+		{"sessions", "list", "--subject", "alice"},
+		{"sessions", "revoke-subject", "alice"},
+		{"events"},
+		{"incident", "revoke", "--subject", "alice", "--reason", "test"},
+		{"bench", "create", "--duration", "1s", "--concurrency", "1"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			_, errOut, code := runInProcess(env, args...)
+			if code != exitFailure || !strings.Contains(errOut, "SD-SERVER-009") {
+				t.Errorf("sessiond %q with SESSIOND_DATA= = exit %d, %q; want exit %d naming SD-SERVER-009", args, code, errOut, exitFailure)
+			}
+			if n := asked.Swap(0); n != 0 {
+				t.Errorf("sessiond %q asked the server %d times with ./api-key; want nothing asked", args, n)
+			}
+		})
+	}
+	// Given the key, the data directory is not read: the server is asked.
+	_, errOut, _ := runInProcess(append(env, "SESSIOND_API_KEY=sdak_"+strings.Repeat("b", 64)), "sessions", "list", "--subject", "alice")
+	if strings.Contains(errOut, "SD-SERVER-009") || asked.Load() == 0 {
+		t.Errorf("sessions list with SESSIOND_API_KEY and SESSIOND_DATA= = %q, server asked %d times; want it asked", errOut, asked.Load())
 	}
 }

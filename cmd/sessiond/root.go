@@ -493,6 +493,12 @@ func (a *app) hmacSecret(cfg config.Config) ([]byte, error) {
 	return config.TrimLineEnds(b), nil
 }
 
-func (a *app) apiKeyFile(cfg config.Config) string {
-	return filepath.Join(cfg.Server.DataDir, config.APIKeyFile)
+// apiKeyFile is <data_dir>/api-key, where the commands that ask the server
+// read its key when SESSIOND_API_KEY is unset. An empty data directory is
+// refused (SD-SERVER-009): it would be ./api-key, whatever deployment's key lies in the working directory.
+func (a *app) apiKeyFile(cfg config.Config) (string, error) {
+	if err := config.CheckDataDir(cfg); err != nil {
+		return "", err
+	}
+	return filepath.Join(cfg.Server.DataDir, config.APIKeyFile), nil
 }
