@@ -53,6 +53,9 @@ func (c *boundContext) started() context.Context {
 	return ctx
 }
 
+// Deadline is the bound's: the middleware makes a boundContext only under
+// a parent with no deadline or a later one (else WithDeadline's would be
+// the parent's; TestMiddleware_RequestDeadline).
 func (c *boundContext) Deadline() (time.Time, bool) { return c.deadline, true }
 
 func (c *boundContext) Done() <-chan struct{} { return c.started().Done() }

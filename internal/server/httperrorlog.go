@@ -89,7 +89,7 @@ func escapedCut(s string, limit int, escaped func(c rune, raw string) int) int {
 // handler as the longer of them.
 func escapedLenFor(h slog.Handler) func(c rune, raw string) int {
 	switch h.(type) {
-	case *slog.JSONHandler:
+	case *slog.JSONHandler, *jsonLineHandler: // the latter writes the JSONHandler's bytes (logjson.go)
 		return jsonEscapedLen
 	case *slog.TextHandler:
 		return textEscapedLen

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/sessiond/sessiond/internal/config"
 )
 
 // TestHTTPErrorLog_Levels: only the lines a client causes at will drop to
@@ -189,3 +191,31 @@ func dropTime(_ []string, a slog.Attr) slog.Attr {
 
 // otherHandler is a handler httpErrorLog does not know the format of.
 type otherHandler struct{ slog.Handler }
+
+// TestHTTPErrorLog_CutServerLogger: the server's own JSON log (NewLogger's
+// handler, logjson.go) is counted as JSON, not as a handler of unknown
+// format: a line of bytes JSON writes bare but text escapes (DEL, an
+// invisible tag) keeps as much as fits in maxHTTPErrorLine.
+func TestHTTPErrorLog_CutServerLogger(t *testing.T) {
+	prefix := "http: TLS handshake error from 192.0.2.1:4000: tls: client requested unsupported application protocols (["
+	for _, body := range []string{strings.Repeat("\x7f", 6000), strings.Repeat("\U000E0001", 2000)} {
+		var buf bytes.Buffer
+		log, closeLog := NewLogger(&buf, config.Log{Format: "json"})
+		httpErrorLog(log.Handler()).Print(prefix + body)
+		if err := closeLog(); err != nil {
+			t.Fatal(err)
+		}
+		var m struct {
+			Msg string `json:"msg"`
+		}
+		if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
+			t.Fatalf("line %q: %v", buf.String(), err)
+		}
+		// Neither DEL nor U+E0001 is escaped in JSON: the message's bytes
+		// are the bytes written.
+		kept, ok := strings.CutSuffix(m.Msg, "…")
+		if !ok || len(kept) > maxHTTPErrorLine || len(kept) <= maxHTTPErrorLine-utf8.UTFMax {
+			t.Errorf("%q…: kept %d bytes; want the most that fit in %d", body[:4], len(kept), maxHTTPErrorLine)
+		}
+	}
+}

@@ -3,11 +3,16 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"math"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/config"
 )
 
 // bothLines logs r through jsonLineHandler and through a plain
@@ -65,6 +70,22 @@ func TestJSONLineHandler_AsJSONHandler(t *testing.T) {
 			slog.Float64("max", math.MaxFloat64), slog.Float64("minpos", math.SmallestNonzeroFloat64),
 		}},
 		{"empty strings", at, slog.LevelInfo, "", []slog.Attr{slog.String("s", "")}},
+		// encoding/json writes \b and \f short; slog's copy of it does not.
+		{"backspace, form feed", at, slog.LevelInfo, "\b\f", []slog.Attr{slog.String("\b", "a\fb\x1f\x00")}},
+		{"whole second", time.Date(2026, 12, 7, 21, 30, 1, 0, time.UTC), slog.LevelInfo, "m", nil},
+		{"trailing zeros", time.Date(2026, 12, 7, 21, 30, 1, 120000000, time.UTC), slog.LevelInfo, "m", nil},
+		{"offset with seconds", time.Date(1890, 1, 1, 0, 0, 0, 5, time.FixedZone("LMT", 3600+61)), slog.LevelInfo, "m", nil},
+		{"year 0", time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), slog.LevelInfo, "m", nil},
+		{"year 9999", time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC), slog.LevelInfo, "m", nil},
+		{"float edges", at, slog.LevelInfo, "m", []slog.Attr{
+			slog.Float64("under1e-6", 9.999999999999999e-7), slog.Float64("1e20", 1e20), slog.Float64("neg1e21", -1e21),
+			slog.Float64("neg tiny", -1e-7), slog.Float64("1e-10", 1e-10), slog.Float64("1e100", 1e100),
+			slog.Float64("1e-100", 1e-100), slog.Float64("int", 3), slog.Float64("third", 1.0/3),
+		}},
+		{"durations", at, slog.LevelInfo, "m", []slog.Attr{
+			slog.Duration("neg", -time.Nanosecond), slog.Duration("max", math.MaxInt64), slog.Duration("zero", 0),
+			slog.Any("any duration", 2*time.Second), slog.Any("any string", "s"), slog.Any("any int", 5),
+		}},
 		// Left to the JSONHandler: the same bytes either way.
 		{"group", at, slog.LevelInfo, "m", []slog.Attr{slog.Group("g", slog.Int("a", 1)), slog.Int("after", 2)}},
 		{"empty group", at, slog.LevelInfo, "m", []slog.Attr{slog.Group("g")}},
@@ -115,6 +136,9 @@ func FuzzJSONLineHandler(f *testing.F) {
 	f.Add("request", "request_id", "abc", "k", int64(200), 0.016, uint64(1), int64(1733600000123456789), 4)
 	f.Add("\u2028\xff\"", "\\", "\x00\x1f<>&", "é", int64(-1), 1e-7, uint64(0), int64(0), -4)
 	f.Add("m", "k", "v", "n", int64(0), 1e21, uint64(math.MaxUint64), int64(-62135596800000000), 12)
+	f.Add("\b\f\u2029", "\ufffd", "\xed\xa0\x80", "", int64(math.MinInt64), math.Copysign(0, -1), uint64(0), int64(math.MaxInt64), math.MinInt32)
+	f.Add("m", "k", "v", "n", int64(1), 1e-6, uint64(1), int64(0), 2)
+	f.Add("m", "k", "v", "n", int64(1), 9.999999999999999e20, uint64(1), int64(1), -2)
 	f.Fuzz(func(t *testing.T, msg, k1, v1, k2 string, n int64, fl float64, u uint64, unixNano int64, level int) {
 		r := slog.NewRecord(time.Unix(0, unixNano).UTC(), slog.Level(level), msg, 0)
 		r.AddAttrs(slog.String(k1, v1), slog.Int64(k2, n), slog.Float64("f", fl), slog.Uint64("u", u),
@@ -154,3 +178,40 @@ func BenchmarkRequestLine(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestJSONLineHandler_Concurrent: the server's JSON logger used by many
+// goroutines at once, lines written directly and lines left to the
+// JSONHandler (which writes under a lock the direct ones do not take),
+// writes every line whole (run with -race).
+func TestJSONLineHandler_Concurrent(t *testing.T) {
+	var out bytes.Buffer
+	log, closeLog := NewLogger(&out, config.Log{Format: "json"})
+	const goroutines, lines = 8, 200
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range lines {
+				if i%2 == 0 {
+					log.Info("request", "g", g, "i", i, "s", strings.Repeat("x", i))
+				} else {
+					log.Info("grouped", slog.Group("grp", "g", g, "i", i))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := closeLog(); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for line := range strings.Lines(out.String()) {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("line %d %q: %v", n, line, err)
+		}
+		n++
+	}
+	if n != goroutines*lines {
+		t.Errorf("%d lines; want %d", n, goroutines*lines)
+	}
+}
