@@ -8,7 +8,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
+
+	"github.com/sessiond/sessiond/internal/jsonstr"
 )
 
 // jsonLineHandler writes the lines slog.JSONHandler would write, byte for
@@ -67,9 +68,9 @@ func appendJSONLine(b []byte, r slog.Record) ([]byte, bool) {
 		b = append(b, `",`...)
 	}
 	b = append(b, `"level":`...)
-	b = appendLogString(b, r.Level.String())
+	b = jsonstr.Append(b, r.Level.String(), jsonstr.Slog)
 	b = append(b, `,"msg":`...)
-	b = appendLogString(b, r.Message)
+	b = jsonstr.Append(b, r.Message, jsonstr.Slog)
 	ok := true
 	r.Attrs(func(a slog.Attr) bool {
 		if a.Key == "" {
@@ -77,11 +78,11 @@ func appendJSONLine(b []byte, r slog.Record) ([]byte, bool) {
 			return false
 		}
 		b = append(b, ',')
-		b = appendLogString(b, a.Key)
+		b = jsonstr.Append(b, a.Key, jsonstr.Slog)
 		b = append(b, ':')
 		switch v := a.Value; v.Kind() {
 		case slog.KindString:
-			b = appendLogString(b, v.String())
+			b = jsonstr.Append(b, v.String(), jsonstr.Slog)
 		case slog.KindInt64:
 			b = strconv.AppendInt(b, v.Int64(), 10)
 		case slog.KindUint64:
@@ -121,56 +122,4 @@ func appendJSONFloat(b []byte, f float64) ([]byte, bool) {
 		}
 	}
 	return b, true
-}
-
-const logHex = "0123456789abcdef"
-
-// appendLogString appends s quoted as the JSONHandler does: encoding/json's
-// escaping without its HTML escapes, invalid UTF-8 as \ufffd, U+2028 and
-// U+2029 escaped.
-func appendLogString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', logHex[c>>4], logHex[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		c, size := utf8.DecodeRuneInString(s[i:])
-		if c == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if c == '\u2028' || c == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', logHex[c&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

@@ -1,0 +1,63 @@
+package jsonstr_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/sessiond/sessiond/internal/jsonstr"
+)
+
+// samples: every ASCII byte alone and in text, invalid UTF-8, the line
+// and paragraph separators, and other text outside ASCII.
+func samples() []string {
+	out := []string{"", "plain", "a\"b\\c", "<a href='x'>&amp;</a>", "\xff", "a\xc3", "\u2028\u2029", "é 山 😀", "\ufffd", "\x7f\u0085"}
+	var all strings.Builder
+	for c := range 0x80 {
+		out = append(out, string(rune(c)))
+		all.WriteByte(byte(c))
+	}
+	return append(out, all.String())
+}
+
+func TestAppend_AsEncodingJSON(t *testing.T) {
+	for _, s := range samples() {
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := jsonstr.Append(nil, s, jsonstr.EncodingJSON); !bytes.Equal(got, want) {
+			t.Errorf("Append(%q, EncodingJSON) = %s; encoding/json writes %s", s, got, want)
+		}
+	}
+}
+
+func TestAppend_AsSlog(t *testing.T) {
+	for _, s := range samples() {
+		var buf bytes.Buffer
+		slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{
+			ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+				if a.Key == slog.TimeKey || a.Key == slog.LevelKey {
+					return slog.Attr{}
+				}
+				return a
+			},
+		})).Info(s)
+		line := strings.TrimSuffix(buf.String(), "}\n")
+		want, ok := strings.CutPrefix(line, `{"msg":`)
+		if !ok {
+			t.Fatalf("slog wrote %q", buf.String())
+		}
+		if got := string(jsonstr.Append(nil, s, jsonstr.Slog)); got != want {
+			t.Errorf("Append(%q, Slog) = %s; slog writes %s", s, got, want)
+		}
+	}
+}
+
+func TestAppend_Appends(t *testing.T) {
+	if got := string(jsonstr.Append([]byte("x:"), "y", jsonstr.Slog)); got != `x:"y"` {
+		t.Errorf("Append to x: = %s; want x:\"y\"", got)
+	}
+}
