@@ -344,13 +344,18 @@ type recordingReplay struct {
 	dpop.MemoryReplay
 	mu    sync.Mutex
 	until []time.Time
+	fresh int // keys recorded that were not yet
 }
 
 func (r *recordingReplay) RememberOnce(ctx context.Context, key string, now, until time.Time) (bool, error) {
+	fresh, err := r.MemoryReplay.RememberOnce(ctx, key, now, until)
 	r.mu.Lock()
 	r.until = append(r.until, until)
+	if fresh {
+		r.fresh++
+	}
 	r.mu.Unlock()
-	return r.MemoryReplay.RememberOnce(ctx, key, now, until)
+	return fresh, err
 }
 
 // TestVerifier_AheadRemembered: a proof by the bound key refused for an
@@ -413,6 +418,67 @@ func TestVerifier_AheadRemembered(t *testing.T) {
 			// A new proof of the key, its clock right, still passes.
 			if _, err := v.Verify(ctx, sign(t, ec, jose.ES256, nil, with(baseClaims(), "iat", clock.Now().Unix())), tc.req); err != nil {
 				t.Fatalf("a new proof at %s = %v; want it to pass", clock.Now(), err)
+			}
+		})
+	}
+}
+
+// TestVerifier_AheadWritesOnlyForTheKeyHolder: a proof refused for an iat
+// ahead of the clock is recorded (TestVerifier_AheadRemembered) before
+// any refresh limit counts it, so who can cause such records matters.
+// Only a proof whose signature verifies with the bound key gets that far:
+// someone without the private key, who knows the public key (every proof
+// carries it) and holds a captured proof and token, records nothing new,
+// whatever jti or iat they write, and sending the captured proof again
+// finds its record and adds none.
+func TestVerifier_AheadWritesOnlyForTheKeyHolder(t *testing.T) {
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tp, _ := (&jose.JSONWebKey{Key: ec.Public()}).Thumbprint(0x5) // crypto.SHA256
+	req := dpop.Request{Method: "GET", URL: reqURL, JKT: base64.RawURLEncoding.EncodeToString(tp)}
+	ahead := with(baseClaims(), "iat", t0.Add(time.Hour).Unix())
+	captured := sign(t, ec, jose.ES256, nil, ahead)
+	// rewrite replaces the claims of the captured proof, its header
+	// (the bound key) and signature kept.
+	rewrite := func(cl map[string]any) string {
+		b, _ := json.Marshal(cl)
+		parts := strings.Split(captured, ".")
+		return parts[0] + "." + base64.RawURLEncoding.EncodeToString(b) + "." + parts[2]
+	}
+	boundJWK := jose.JSONWebKey{Key: ec.Public()}
+	tests := []struct {
+		name  string
+		proof string
+		want  error
+	}{
+		{"the captured proof, a new jti", rewrite(with(ahead, "jti", rand.Text())), dpop.ErrSignature},
+		{"the captured proof, a later iat", rewrite(with(ahead, "iat", t0.Add(2*time.Hour).Unix())), dpop.ErrSignature},
+		{"the bound key's jwk, signed by another key",
+			sign(t, other, jose.ES256, map[jose.HeaderKey]any{"nojwk": true, "jwk": boundJWK}, with(ahead, "jti", rand.Text())), dpop.ErrSignature},
+		{"another key's proof", sign(t, other, jose.ES256, nil, with(ahead, "jti", rand.Text())), dpop.ErrKeyMismatch},
+		{"the captured proof again", captured, dpop.ErrIssuedAt},
+	}
+	clock := &fakeClock{t: t0}
+	replay := &recordingReplay{}
+	v, err := dpop.New(dpop.Options{Clock: clock, Replay: replay})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// The key holder's request, its clock an hour fast: one record.
+	if _, err := v.Verify(ctx, captured, req); !errors.Is(err, sessiond.ErrClockSkew) {
+		t.Fatalf("the key holder's proof an hour ahead = %v; want ErrClockSkew", err)
+	}
+	if replay.fresh != 1 {
+		t.Fatalf("the key holder's proof an hour ahead: %d records; want 1", replay.fresh)
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := v.Verify(ctx, tc.proof, req); !errors.Is(err, tc.want) {
+				t.Fatalf("Verify = %v; want %v", err, tc.want)
+			}
+			if replay.fresh != 1 {
+				t.Errorf("%d records after it; want still the key holder's 1", replay.fresh)
 			}
 		})
 	}

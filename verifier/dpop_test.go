@@ -301,3 +301,32 @@ func TestVerifier_ExternalURLBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifier_DPoPAheadNotReplayedLater: a proof by the token's key
+// refused for an iat ahead of the clock (the device's clock runs fast)
+// would pass once the clock reaches it; a request captured with it (the
+// proof and its access token) must not pass then. The verifier remembers
+// it until the token ends (Request.NotAfter); a new proof of the key
+// still passes.
+func TestVerifier_DPoPAheadNotReplayedLater(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, nil)
+	v, _ := s.newVerifier(nil)
+	ctx := context.Background()
+	fast := sessiondtest.NewClock(s.clock.Now().Add(dpop.DefaultLeeway + 10*time.Second))
+	p := testenv.Prover(t, fast)
+	tok := s.boundToken("bea", p)
+	captured := proof(t, p, "GET", apiURL, tok, "")
+	if _, err := v.Verify(ctx, tok, verifier.WithDPoP(captured, "GET", apiURL)); !errors.Is(err, sessiond.ErrClockSkew) {
+		t.Fatalf("Verify(proof 40s ahead) = %v; want ErrClockSkew", err)
+	}
+	// Within the revocation state's staleness: the proof is in its window now.
+	s.clock.Advance(10 * time.Second)
+	if _, err := v.Verify(ctx, tok, verifier.WithDPoP(captured, "GET", apiURL)); !errors.Is(err, dpop.ErrReplayed) {
+		t.Fatalf("Verify(the captured request, 10s later) = %v; want ErrReplayed", err)
+	}
+	fast.Set(s.clock.Now())
+	if _, err := v.Verify(ctx, tok, verifier.WithDPoP(proof(t, p, "GET", apiURL, tok, ""), "GET", apiURL)); err != nil {
+		t.Fatalf("Verify(a new proof, the clock set right) = %v; want it to pass", err)
+	}
+}

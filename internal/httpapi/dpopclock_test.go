@@ -21,15 +21,7 @@ import (
 // (docs/lifecycle.md, "Native and mobile apps").
 func TestDPoP_RefreshWithWrongClock(t *testing.T) {
 	e := newEnv(t, sessiond.StrategyHybrid, nil)
-	k := newProofKey(t)
-	r := e.postJSON("/v1/sessions", jsonBody(t, map[string]any{"subject": "phone",
-		"dpop_proof": k.proof("POST", appTokenURL, "", ""), "htm": "POST", "htu": appTokenURL}))
-	token := refreshTokenOf(t, r, http.StatusCreated, "create")
-	refresh := func(proof string) *response {
-		t.Helper()
-		return e.postJSON("/v1/sessions/refresh", jsonBody(t, map[string]any{"refresh_token": token,
-			"dpop_proof": proof, "htm": "POST", "htu": appTokenURL}))
-	}
+	k, refresh := boundPhone(t, e)
 	e.clock.Advance(time.Minute)
 	for _, skew := range []time.Duration{-3 * time.Hour, 3 * time.Hour, -6 * time.Minute, time.Minute} {
 		k.at = e.clock.Now().Add(skew)
@@ -43,7 +35,7 @@ func TestDPoP_RefreshWithWrongClock(t *testing.T) {
 	}
 	// The same request sent again (a lost answer, an HTTP library's own
 	// retry) replays the proof: refused, and not for its iat.
-	r = refresh(proof)
+	r := refresh(proof)
 	wantProblem(t, "refresh with a replayed proof", r, http.StatusUnauthorized, "invalid_dpop_proof", "")
 	if d, _ := r.problem(t)["detail"].(string); strings.Contains(d, "iat") || !strings.Contains(d, "new proof") {
 		t.Errorf("replayed proof: detail %q; want it to ask for a new proof, not blame the clock", d)
@@ -199,6 +191,22 @@ func TestDPoP_WrongClockIsNoFailedRefresh(t *testing.T) {
 	}
 }
 
+// boundPhone creates a session of "phone" bound to a new proof key, and
+// returns the key and a refresh of that session's first refresh token
+// with a given proof (never rotated by a refused refresh).
+func boundPhone(t *testing.T, e *env) (*proofKey, func(proof string) *response) {
+	t.Helper()
+	k := newProofKey(t)
+	r := e.postJSON("/v1/sessions", jsonBody(t, map[string]any{"subject": "phone",
+		"dpop_proof": k.proof("POST", appTokenURL, "", ""), "htm": "POST", "htu": appTokenURL}))
+	token := refreshTokenOf(t, r, http.StatusCreated, "create")
+	return k, func(proof string) *response {
+		t.Helper()
+		return e.postJSON("/v1/sessions/refresh", jsonBody(t, map[string]any{"refresh_token": token,
+			"dpop_proof": proof, "htm": "POST", "htu": appTokenURL}))
+	}
+}
+
 // refreshTokenOf returns the refresh token of the token answer r, which
 // what must have answered with status want.
 func refreshTokenOf(t *testing.T, r *response, want int, what string) string {
@@ -224,20 +232,12 @@ func refreshTokenOf(t *testing.T, r *response, want int, what string) string {
 // refreshes.
 func TestDPoP_AheadProofNotReplayedLater(t *testing.T) {
 	e := newEnv(t, sessiond.StrategyHybrid, nil)
-	k := newProofKey(t)
-	r := e.postJSON("/v1/sessions", jsonBody(t, map[string]any{"subject": "phone",
-		"dpop_proof": k.proof("POST", appTokenURL, "", ""), "htm": "POST", "htu": appTokenURL}))
-	token := refreshTokenOf(t, r, http.StatusCreated, "create")
-	refresh := func(proof string) *response {
-		t.Helper()
-		return e.postJSON("/v1/sessions/refresh", jsonBody(t, map[string]any{"refresh_token": token,
-			"dpop_proof": proof, "htm": "POST", "htu": appTokenURL}))
-	}
+	k, refresh := boundPhone(t, e)
 	k.at = e.clock.Now().Add(20 * time.Minute) // within the idle timeout
 	captured := k.proof("POST", appTokenURL, "", "")
 	wantProblem(t, "refresh with a proof 20 minutes ahead", refresh(captured), http.StatusUnauthorized, "invalid_dpop_proof", "iat")
 	e.clock.Advance(20 * time.Minute)
-	r = refresh(captured)
+	r := refresh(captured)
 	wantProblem(t, "the captured request 20 minutes later", r, http.StatusUnauthorized, "invalid_dpop_proof", "")
 	if d, _ := r.problem(t)["detail"].(string); !strings.Contains(d, "new proof") {
 		t.Errorf("the captured request 20 minutes later: detail %q; want it refused as a replayed proof", d)
@@ -257,14 +257,11 @@ func TestDPoP_RateLimitedTellsNoReason(t *testing.T) {
 	e := newEnvWith(t, sessiond.StrategyHybrid, func(o *sessiond.Options) {
 		o.RefreshFailures = sessiond.FailureLimit{Max: 1, Window: time.Hour}
 	}, nil)
-	k := newProofKey(t)
-	r := e.postJSON("/v1/sessions", jsonBody(t, map[string]any{"subject": "phone",
-		"dpop_proof": k.proof("POST", appTokenURL, "", ""), "htm": "POST", "htu": appTokenURL}))
-	token := refreshTokenOf(t, r, http.StatusCreated, "create")
+	k, refresh := boundPhone(t, e)
+	var r *response
 	for i := range 2 {
 		k.at = e.clock.Now().Add(-3 * time.Hour)
-		r = e.postJSON("/v1/sessions/refresh", jsonBody(t, map[string]any{"refresh_token": token,
-			"dpop_proof": k.proof("POST", appTokenURL, "", ""), "htm": "POST", "htu": appTokenURL}))
+		r = refresh(k.proof("POST", appTokenURL, "", ""))
 		if i == 0 {
 			wantProblem(t, "refusal for the clock", r, http.StatusUnauthorized, "invalid_dpop_proof", "iat")
 		}
@@ -278,5 +275,33 @@ func TestDPoP_RateLimitedTellsNoReason(t *testing.T) {
 	}
 	if r.header.Get("Retry-After") != "3600" {
 		t.Errorf("429: Retry-After %q; want 3600", r.header.Get("Retry-After"))
+	}
+}
+
+// TestDPoP_AheadProofOfAccessNotReplayedLater: as
+// TestDPoP_AheadProofNotReplayedLater for POST /v1/sessions/verify: a
+// request captured with an access token and a proof refused for an iat 2
+// minutes ahead does not verify once the server's clock reaches the iat.
+func TestDPoP_AheadProofOfAccessNotReplayedLater(t *testing.T) {
+	for _, strategy := range []sessiond.Strategy{sessiond.StrategyDatabase, sessiond.StrategyHybrid} {
+		t.Run(string(strategy), func(t *testing.T) {
+			e := newEnv(t, strategy, nil)
+			k := newProofKey(t)
+			tr := createBound(t, e, k, "ann")
+			verify := func(proof string) *response {
+				t.Helper()
+				return e.postJSON("/v1/sessions/verify", jsonBody(t, map[string]any{"access_token": tr.AccessToken,
+					"dpop_proof": proof, "htm": "GET", "htu": appAPIURL}))
+			}
+			k.at = e.clock.Now().Add(2 * time.Minute) // within the access lifetime
+			captured := k.proof("GET", appAPIURL, tr.AccessToken, "")
+			wantProblem(t, "verify with a proof 2 minutes ahead", verify(captured), http.StatusUnauthorized, "invalid_dpop_proof", "iat")
+			e.clock.Advance(2 * time.Minute)
+			wantProblem(t, "the captured request 2 minutes later", verify(captured), http.StatusUnauthorized, "invalid_dpop_proof", "new proof")
+			k.at = e.clock.Now()
+			if r := verify(k.proof("GET", appAPIURL, tr.AccessToken, "")); r.status != http.StatusOK {
+				t.Fatalf("verify with the clock set right: %d %s; want 200", r.status, r.body)
+			}
+		})
 	}
 }
