@@ -364,9 +364,46 @@ func (k *Keys) create(ctx context.Context, name string, cond func(*doc) error, s
 // key, its hash left out, with an error matching ErrHasLiveKey. Its other
 // errors are Create's.
 func (k *Keys) Seed(ctx context.Context, name string, scopes ...Scope) (sessiond.Secret, Key, error) {
+	secret, err := NewSecret()
+	if err != nil {
+		return "", Key{}, err
+	}
+	key, err := k.SeedSecret(ctx, name, secret, scopes...)
+	if errors.Is(err, ErrHasLiveKey) {
+		return "", key, err
+	}
+	return secret, key, err
+}
+
+// NewSecret returns a new random key (256 bits, prefix sdak_), as Create
+// makes: for SeedSecret, whose caller keeps it before the store does.
+func NewSecret() (sessiond.Secret, error) {
+	secret, _, err := opaquetoken.Codec{}.New(sessiond.KindAPIKey)
+	return secret, err
+}
+
+// SeedSecret is Seed with secret (from NewSecret) as the key, and is
+// idempotent: when secret's key is live in the set already (a SeedSecret
+// whose answer was lost landed), it returns that key and no error. So a
+// caller that keeps secret first (a file) and whose write's outcome is
+// unknown calls it again: the key lands once, or another live key is
+// found, and the lost write, a compare-and-swap on an older version, can
+// no longer land after it.
+func (k *Keys) SeedSecret(ctx context.Context, name string, secret sessiond.Secret, scopes ...Scope) (Key, error) {
+	if len(scopes) == 0 {
+		scopes = DefaultScopes
+	}
+	scopes, err := cleanScopes(scopes)
+	if err != nil {
+		return Key{}, err
+	}
+	h := hashHex(secret)
 	var live *Key
-	secret, key, err := k.create(ctx, name, func(d *doc) error {
+	key, err := k.addIf(ctx, name, secret, scopes, func(d *doc) error {
 		live = nil // update may run this again after a conflict
+		if slices.ContainsFunc(d.Keys, func(x Key) bool { return x.Hash == h && x.RevokedAt.IsZero() }) {
+			return nil // this secret's, landed: addIf returns it
+		}
 		for _, x := range d.Keys {
 			if x.RevokedAt.IsZero() {
 				x.Hash = ""
@@ -375,11 +412,11 @@ func (k *Keys) Seed(ctx context.Context, name string, scopes ...Scope) (sessiond
 			}
 		}
 		return nil
-	}, scopes)
+	})
 	if err == nil && live != nil {
-		return "", *live, fmt.Errorf("apikey: seed: key %s (%q) is live: %w", live.ID, live.Name, ErrHasLiveKey)
+		return *live, fmt.Errorf("apikey: seed: key %s (%q) is live: %w", live.ID, live.Name, ErrHasLiveKey)
 	}
-	return secret, key, err
+	return key, err
 }
 
 // ErrHasLiveKey: Seed found a live key in the set and made none.

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -19,11 +20,13 @@ import (
 	"github.com/sessiond/sessiond/pgstore"
 	"github.com/sessiond/sessiond/redisstore"
 	"github.com/sessiond/sessiond/sessiondtest"
+	"github.com/sessiond/sessiond/sqlitestore"
 )
 
 // firstStartStores are the stores several nodes share on their first
-// start: memory (the compare-and-swap logic alone), PostgreSQL and Redis
-// (skipped without their test URLs, failing under SESSIOND_TEST_REQUIRE=1).
+// start: memory (the compare-and-swap logic alone), SQLite (one process,
+// but its writes can fail as any store's), PostgreSQL and Redis (skipped
+// without their test URLs, failing under SESSIOND_TEST_REQUIRE=1).
 func firstStartStores(t *testing.T) []struct {
 	name string
 	open func(t *testing.T) sessiond.MetaStore
@@ -35,6 +38,14 @@ func firstStartStores(t *testing.T) []struct {
 		open func(t *testing.T) sessiond.MetaStore
 	}{
 		{"memory", func(*testing.T) sessiond.MetaStore { return memstore.New() }},
+		{"sqlite", func(t *testing.T) sessiond.MetaStore {
+			st, err := sqlitestore.New(context.Background(), filepath.Join(t.TempDir(), "sessiond.db"), sqlitestore.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = st.Close() })
+			return st
+		}},
 		{"postgres", func(t *testing.T) sessiond.MetaStore {
 			st, err := pgstore.New(context.Background(), pg, pgstore.Options{Schema: testenv.PostgresSchema(t, pg, "firststart")})
 			if err != nil {
@@ -214,5 +225,149 @@ func TestBootstrapAPIKey_AnotherNodeSeeded(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(node.cfg.Server.DataDir, APIKeyFile)); !os.IsNotExist(err) {
 		t.Errorf("the node that lost the seed has a key file (%v); want none", err)
+	}
+}
+
+// seedFailMeta fails the writes of the key set as a store that times out
+// does, the first one or (down) every one: stored all the same (lands: the
+// answer was lost), not stored, or held to land later (later: a statement
+// still running past the client that gave up).
+type seedFailMeta struct {
+	sessiond.MetaStore
+	lands, down bool
+	hold        bool
+	mu          sync.Mutex
+	writes      int
+	later       func(context.Context)
+}
+
+func (m *seedFailMeta) PutMeta(ctx context.Context, name string, value []byte, version int64) (int64, error) {
+	if name != apikey.DocName {
+		return m.MetaStore.PutMeta(ctx, name, value, version)
+	}
+	m.mu.Lock()
+	m.writes++
+	first := m.writes == 1
+	m.mu.Unlock()
+	if !first && !m.down {
+		return m.MetaStore.PutMeta(ctx, name, value, version)
+	}
+	switch {
+	case first && m.lands:
+		if _, err := m.MetaStore.PutMeta(ctx, name, value, version); err != nil {
+			return 0, err
+		}
+	case first && m.hold:
+		value = bytes.Clone(value)
+		m.later = func(ctx context.Context) { _, _ = m.MetaStore.PutMeta(ctx, name, value, version) }
+	}
+	return 0, fmt.Errorf("put meta %s: %w", name, context.DeadlineExceeded)
+}
+
+// TestSeedAPIKey_SeedFails: a first start whose key file cannot be written,
+// or whose write of the generated key times out (stored or not, or landing
+// later), leaves no live key that nobody holds: every live key is the one in
+// <data>/api-key, then and after the next start (the data directory mended,
+// the store answering), which ends with exactly one. Before, the key was
+// stored first and the file written after: a file that could not be
+// written, or a write whose answer was lost, left a live admin key in no
+// file, and the next start, finding a live key, made none (only `sessiond
+// apikey create` recovered).
+func TestSeedAPIKey_SeedFails(t *testing.T) {
+	cases := []struct {
+		name       string
+		unwritable bool // <data>/api-key cannot be written (a directory there)
+		// as seedFailMeta's
+		lands, down, hold bool
+	}{
+		{name: "key file cannot be written", unwritable: true},
+		{name: "write stored, answer lost", lands: true},
+		{name: "write not stored"},
+		{name: "write lands later", hold: true},
+		{name: "write stored, then the store down", lands: true, down: true},
+		{name: "store down", down: true},
+	}
+	for _, st := range firstStartStores(t) {
+		for _, tc := range cases {
+			t.Run(st.name+"/"+tc.name, func(t *testing.T) {
+				ctx := t.Context()
+				meta := st.open(t)
+				cfg := config.Default()
+				cfg.Server.DataDir = t.TempDir()
+				path := filepath.Join(cfg.Server.DataDir, APIKeyFile)
+				fail := &seedFailMeta{MetaStore: meta, lands: tc.lands, down: tc.down, hold: tc.hold}
+				first := &firstStartNode{cfg: cfg, keys: apikey.New(fail, nil, time.Second)}
+				if tc.unwritable {
+					if err := os.Mkdir(path, 0o700); err != nil {
+						t.Fatal(err)
+					}
+					first.keys = apikey.New(meta, nil, time.Second)
+				}
+				first.seed(ctx)
+				if tc.unwritable {
+					if first.err == nil || !strings.Contains(first.err.Error(), path) {
+						t.Errorf("seedAPIKey with an unwritable key file = %v; want an error naming %s", first.err, path)
+					}
+					if live := liveKeys(t, meta); len(live) != 0 {
+						t.Errorf("live keys after a first start that could not write its key file = %d; want none", len(live))
+					}
+					if err := os.Remove(path); err != nil { // the operator mends it
+						t.Fatal(err)
+					}
+				}
+				checkHeld(t, meta, path, first.err == nil)
+				if fail.later != nil {
+					fail.later(ctx)
+				}
+				again := &firstStartNode{cfg: cfg, keys: apikey.New(meta, nil, time.Second)}
+				again.seed(ctx)
+				if again.err != nil {
+					t.Fatalf("seedAPIKey at the next start = %v; want nil", again.err)
+				}
+				checkHeld(t, meta, path, true)
+			})
+		}
+	}
+}
+
+// liveKeys returns the live keys meta holds.
+func liveKeys(t *testing.T, meta sessiond.MetaStore) []apikey.Key {
+	t.Helper()
+	list, err := apikey.New(meta, nil, time.Second).List(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var live []apikey.Key
+	for _, k := range list {
+		if k.RevokedAt.IsZero() {
+			live = append(live, k)
+		}
+	}
+	return live
+}
+
+// checkHeld checks that every live key meta holds is the key in the file
+// at path (none held: no live key) and, with one, that there is one.
+func checkHeld(t *testing.T, meta sessiond.MetaStore, path string, one bool) {
+	t.Helper()
+	live := liveKeys(t, meta)
+	if one && len(live) != 1 {
+		t.Fatalf("live keys = %d (%+v); want 1", len(live), live)
+	}
+	if len(live) == 0 {
+		return
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%d live key(s) (%s…), and the key file: %v; want it to hold the live key", len(live), live[0].ID, err)
+	}
+	got, err := apikey.New(meta, nil, time.Second).Authenticate(t.Context(), sessiond.Secret(strings.TrimSpace(string(raw))))
+	if err != nil {
+		t.Fatalf("the key file's key: %v; want the live key %s", err, live[0].ID)
+	}
+	for _, k := range live {
+		if k.ID != got.ID {
+			t.Errorf("live key %s is in no key file (the file holds %s)", k.ID, got.ID)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/apikey"
@@ -187,23 +188,52 @@ func seedAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret, key
 	}
 	// The first key administers the rest. Seed, not Create: another node
 	// starting on the same empty store may have seeded since the List, and
-	// only the compare-and-swap can tell.
-	secret, key, err := keys.Seed(ctx, "generated", apikey.ScopeAdmin)
-	if errors.Is(err, apikey.ErrHasLiveKey) {
-		return seeded{other: &key}, nil
-	} else if err != nil {
+	// only the compare-and-swap can tell. The file is written first: a key
+	// stored but in no file would be live with nobody holding it, and the
+	// next start, finding a live key, would make none.
+	secret, err := apikey.NewSecret()
+	if err != nil {
 		return seeded{}, err
 	}
 	if err := os.MkdirAll(cfg.Server.DataDir, 0o700); err != nil {
-		return seeded{}, fmt.Errorf("data directory: %w", err)
+		return seeded{}, fmt.Errorf("data directory: %w (no API key was stored)", err)
 	}
 	path := filepath.Join(cfg.Server.DataDir, APIKeyFile)
-	if err := writeOwnerOnly(path, []byte(string(secret)+"\n")); err != nil {
-		return seeded{}, fmt.Errorf("write API key: %w", err)
-	}
 	abs, _ := filepath.Abs(path)
+	if err := writeOwnerOnly(path, []byte(string(secret)+"\n")); err != nil {
+		return seeded{}, fmt.Errorf("write API key: %w (no API key was stored: make %s writable by this user, then start again)", err, abs)
+	}
+	key, err := keys.SeedSecret(ctx, "generated", secret, apikey.ScopeAdmin)
+	if err != nil && key.ID != "" && !errors.Is(err, apikey.ErrHasLiveKey) {
+		// The write's outcome is unknown (a timeout, a lost answer): seed
+		// the same secret again, which finds it if it landed and otherwise
+		// stores it, so the lost write cannot land after this answer.
+		// Bounded, and not ended by a stop signal: the file must not be
+		// left out of step with the store if it can be helped.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), seedSettleTimeout)
+		again, aerr := keys.SeedSecret(sctx, "generated", secret, apikey.ScopeAdmin)
+		cancel()
+		if aerr != nil && !errors.Is(aerr, apikey.ErrHasLiveKey) {
+			// Perhaps stored: the file keeps the key, which the next start
+			// keeps if it is live, or replaces.
+			return seeded{}, fmt.Errorf("store the first API key: %w; key %s may be stored all the same: %s holds it (start again once the store answers)", err, key.ID, abs)
+		}
+		key, err = again, aerr
+	}
+	switch {
+	case errors.Is(err, apikey.ErrHasLiveKey):
+		_ = os.Remove(path) // its key was never stored
+		return seeded{other: &key}, nil
+	case err != nil:
+		_ = os.Remove(path) // nothing was stored, nor can land later
+		return seeded{}, err
+	}
 	return seeded{file: abs}, nil
 }
+
+// seedSettleTimeout bounds seedAPIKey's second write of a generated key
+// whose first write's outcome is unknown.
+const seedSettleTimeout = 10 * time.Second
 
 // writeOwnerOnly writes data to the file at path, readable by its owner
 // only. os.WriteFile keeps the mode of a file already there (a key file
