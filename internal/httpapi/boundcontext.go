@@ -16,7 +16,11 @@ import (
 // lock: about 4 % of the server's CPU on a verify (docs/PERFORMANCE.md).
 // Once made, the timer's context answers everything, so a context seen
 // done stays done with the same error. TestBoundContext holds it to
-// WithDeadline's answers.
+// WithDeadline's answers, but for one it cannot know without a timer: a
+// deadline that passed unasked, then the parent canceled (the client
+// gone) before the first question, reads context.Canceled where
+// WithDeadline's timer had said DeadlineExceeded. Either way the request
+// is over; clientGone goes by the parent alone.
 //
 // It lives inside requestState (no allocation of its own); only the
 // request's goroutines use it, but they may be several.
