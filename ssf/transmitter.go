@@ -68,9 +68,10 @@ const MaxText = 256
 // each time.
 const pausedRecheck = time.Minute
 
-// maxPausedHold is how long a paused push stream holds a SET, from when
-// its outbox entry was made (Delivery.CreatedAt): past it, Send ends the
-// delivery dead (errHeldTooLong) instead of holding it again. SSF 1.0
+// maxPausedHold is how long a paused push stream holds a SET, from the
+// first hold of an unbroken run of them (heldError carries its start):
+// past it, Send ends the delivery dead (errHeldTooLong) instead of
+// holding it again. SSF 1.0
 // §8.1.2 lets a transmitter bound what it holds for a paused stream, and
 // without a bound whoever holds an ssf key could pause a stream that
 // covers every subject and keep every revocation of the deployment as an
@@ -78,9 +79,15 @@ const pausedRecheck = time.Minute
 // side's poll window (DefaultPollMaxAge), the longest this package
 // otherwise expects a receiver to be away; a poll stream's queue keeps a
 // SET as long at most (maxQueuedAge), and MaxQueued of them. An age, not
-// a count: it costs nothing per held SET (the entry carries its
-// CreatedAt), where counting the SETs a stream holds would take a store
-// write per held SET.
+// a count: it costs nothing per held SET (the hold's write carries its
+// start), where counting the SETs a stream holds would take a store
+// write per held SET. From the run's start, not the entry's CreatedAt:
+// a SET the console's Retry sent again after a pause ended it dead, or
+// one a receiver's outage or a node unable to sign kept for days before
+// the pause, was otherwise ended at the first look, never held at all.
+// A run ends only when a claim finds the stream not paused, and the SET
+// is then pushed (delivered, or an attempt spent) or held for a signer
+// (bounded alike): pausing and enabling again cannot hold a SET for ever.
 const maxPausedHold = 7 * 24 * time.Hour
 
 // errHeldTooLong: Send's answer for a SET a paused push stream has held
@@ -126,9 +133,22 @@ var errStreamGone = fmt.Errorf("%w: stream deleted", errStreamChanged)
 // delay, as it does for an endpoint cooling down; so a pause never makes a
 // SET dead before maxPausedHold. (A method, not a type of that package,
 // as its HTTPStatus convention: adapters do not import each other.)
-type heldError struct{ after time.Duration }
+type heldError struct {
+	after time.Duration
+	since time.Time // the start of the run of pause holds (maxPausedHold)
+}
 
-func (e *heldError) Error() string          { return "stream paused: SET held until it is enabled" }
+// pausedHeldPrefix and pausedHeldCause frame the start of a pause hold's
+// run in its text: "stream paused: SET held since <RFC 3339> until it is
+// enabled".
+const (
+	pausedHeldPrefix = "stream paused: SET held since "
+	pausedHeldCause  = " until it is enabled"
+)
+
+func (e *heldError) Error() string {
+	return pausedHeldPrefix + e.since.UTC().Format(time.RFC3339) + pausedHeldCause
+}
 func (e *heldError) Unwrap() error          { return ErrPaused }
 func (e *heldError) HoldFor() time.Duration { return e.after }
 
@@ -139,35 +159,29 @@ func (e *heldError) HoldFor() time.Duration { return e.after }
 // (signHoldFor): another node, or this one once it reads the ring, pushes
 // it. Spent as attempts, a node left unable to read the ring ended every
 // SET it claimed dead. Held for maxSignHold at most, counted from since,
-// which its text carries (signHeldSince reads it back).
+// which its text carries (heldSince reads it back).
 type signHeldError struct {
 	err   error
 	since time.Time
 	hold  time.Duration // HoldFor: 0 is the dispatcher's BaseBackoff
 }
 
-// signHoldMin and signHoldMax bound each hold of a SET no node can sign
-// (signHoldFor). Each hold is a store write of the SET's outbox row: held
-// every BaseBackoff, every pending SET was rewritten every 2 s by every
-// node that could not sign, for up to maxSignHold. Held as long again as
-// it has waited, the holds double from the dispatcher's BaseBackoff to a
+// signHoldMax bounds each hold of a SET no node can sign (signHoldFor).
+// Each hold is a store write of the SET's outbox row: held every
+// BaseBackoff, every pending SET was rewritten every 2 s by every node
+// that could not sign, for up to maxSignHold. Held as long again as it
+// has waited, the holds double from the dispatcher's BaseBackoff to a
 // minute (pausedRecheck, a paused stream's), about 60 writes an hour in
 // place of 1,800, and a node that reads the ring again pushes within a
-// minute. signHoldMin is the dispatcher's default BaseBackoff: a shorter
-// wait (the first hold, or a start another node's clock wrote a moment
-// ahead of this one's) is held BaseBackoff, never less.
-const (
-	signHoldMin = 2 * time.Second
-	signHoldMax = pausedRecheck
-)
+// minute.
+const signHoldMax = pausedRecheck
 
 // signHoldFor is how long to hold a SET that has waited for a node that
-// can sign since waited ago: as long again, from BaseBackoff (0) up to
-// signHoldMax.
+// can sign since waited ago: as long again, up to signHoldMax. The
+// dispatcher holds it BaseBackoff at least (a shorter wait: the first
+// hold, or a start another node's clock wrote a moment ahead of this
+// one's), and BaseBackoff when that is above signHoldMax.
 func signHoldFor(waited time.Duration) time.Duration {
-	if waited < signHoldMin {
-		return 0
-	}
 	return min(waited, signHoldMax)
 }
 
@@ -184,18 +198,19 @@ func (e *signHeldError) Error() string {
 func (e *signHeldError) Unwrap() error          { return e.err }
 func (e *signHeldError) HoldFor() time.Duration { return e.hold }
 
-// signHeldSince is when the wait for a node that can sign began, for a
-// SET whose last error is lastErr, claimed at now: the start a sign hold
-// wrote, or now if its last outcome was something else (pushed and
-// failed, paused, retried from dead) or the start is unreadable. A start
-// after now (the writer's clock ahead of this node's) is now: it would
-// otherwise hold the SET for as long as the clocks differ, or for ever.
-func signHeldSince(lastErr string, now time.Time) time.Time {
-	rest, ok := strings.CutPrefix(lastErr, signHeldPrefix)
+// heldSince is when a run of holds began, for a SET whose last error is
+// lastErr, claimed at now: the start a hold of that kind wrote (its text
+// is prefix, the start, then cause), or now if its last outcome was
+// something else (pushed and failed, held for another reason, retried
+// from dead) or the start is unreadable. A start after now (the writer's
+// clock ahead of this node's) is now: it would otherwise hold the SET for
+// as long as the clocks differ, or for ever.
+func heldSince(lastErr, prefix, cause string, now time.Time) time.Time {
+	rest, ok := strings.CutPrefix(lastErr, prefix)
 	if !ok {
 		return now
 	}
-	at, _, ok := strings.Cut(rest, signHeldCause)
+	at, _, ok := strings.Cut(rest, cause)
 	if !ok {
 		return now
 	}
@@ -520,18 +535,20 @@ func (t *Transmitter) send(ctx context.Context, del sessiond.Delivery) (bool, er
 	if st.Delivery.Method == DeliveryPoll {
 		return false, t.queuePoll(ctx, st.ID, queued{JTI: c.Jti, Claims: del.Payload, At: del.CreatedAt})
 	}
-	switch {
-	case st.Status == StatusPaused && t.o.Clock.Now().Sub(del.CreatedAt) >= maxPausedHold:
-		return true, errHeldTooLong
-	case st.Status == StatusPaused:
-		return false, &heldError{after: pausedRecheck}
-	case st.unsealErr != nil:
+	now := t.o.Clock.Now()
+	if st.Status == StatusPaused {
+		since := heldSince(del.LastError, pausedHeldPrefix, pausedHeldCause, now)
+		if now.Sub(since) >= maxPausedHold {
+			return true, errHeldTooLong
+		}
+		return false, &heldError{after: pausedRecheck, since: since}
+	}
+	if st.unsealErr != nil {
 		return false, st.unsealErr
 	}
-	now := t.o.Clock.Now()
 	set, err := t.sign(del.Payload, now)
 	if errors.Is(err, sessiond.ErrStoreUnavailable) {
-		since := signHeldSince(del.LastError, now)
+		since := heldSince(del.LastError, signHeldPrefix, signHeldCause, now)
 		if now.Sub(since) >= maxSignHold {
 			// The cause as text: the dispatcher's classes of a receiver's
 			// trouble must not see the store's error in a permanent one.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/jwttoken"
+	"github.com/sessiond/sessiond/memstore"
 	"github.com/sessiond/sessiond/sessiondtest"
 	"github.com/sessiond/sessiond/ssf"
 	"github.com/sessiond/sessiond/webhook"
@@ -82,6 +84,111 @@ func TestTransmitter_PausedPushHoldIsBounded(t *testing.T) {
 	}
 	if got := pushed(); len(got) != 0 {
 		t.Errorf("a paused stream pushed %d SETs", len(got))
+	}
+}
+
+// TestTransmitter_PausedHoldCountsFromTheRun: the 7 days a paused push
+// stream holds a SET count from the first hold of an unbroken run of them
+// (its last error carries the start), not from when the SET was recorded:
+// one the console retried after the pause ended it dead, while the stream
+// is still paused, is held 7 days more, not ended at once; and one a
+// receiver's outage kept for days before the pause is held too. On every
+// store: the start rides in the last error the outbox keeps.
+func TestTransmitter_PausedHoldCountsFromTheRun(t *testing.T) {
+	for _, rs := range append([]realStore{memStore}, realStores(t)...) {
+		t.Run(rs.name, func(t *testing.T) {
+			st, _ := rs.open(t)
+			pausedHoldCountsFromTheRun(t, st)
+		})
+	}
+}
+
+func pausedHoldCountsFromTheRun(t *testing.T, st txStore) {
+	ctx := context.Background()
+	const day = 24 * time.Hour
+	h := newHeldSET(t, st, "evt_pause_run", webhook.Options{})
+	setStatus(t, h.srv, h.stream, ssf.StatusPaused)
+	// held runs the dispatcher after advance and wants the SET in state.
+	held := func(advance time.Duration, want sessiond.DeliveryState, why string) sessiond.Delivery {
+		t.Helper()
+		h.clock.Advance(advance)
+		h.deliver(t)
+		got, del := h.state(t)
+		if got != want || got == sessiond.DeliveryPending && del.Attempts != 0 {
+			t.Fatalf("%s: %s (attempts %d, %q); want %s (held: no attempt)", why, got, del.Attempts, del.LastError, want)
+		}
+		return del
+	}
+	retry := func() {
+		t.Helper()
+		if err := st.RetryDelivery(ctx, h.del.ID, h.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held(8*day, sessiond.DeliveryPending, "first claimed 8 days after it was recorded, paused")
+	held(7*day-time.Minute, sessiond.DeliveryPending, "held a minute short of 7 days")
+	if del := held(time.Minute, sessiond.DeliveryDead, "held 7 days"); !strings.Contains(del.LastError, "held for 7 days") {
+		t.Fatalf("dead SET's last error = %q; want it to say it was held 7 days", del.LastError)
+	}
+	retry()
+	held(0, sessiond.DeliveryPending, "retried while still paused")
+	held(7*day-time.Minute, sessiond.DeliveryPending, "retried, then held a minute short of 7 days")
+	held(time.Minute, sessiond.DeliveryDead, "retried, then held 7 days")
+	retry()
+	setStatus(t, h.srv, h.stream, ssf.StatusEnabled)
+	h.deliver(t)
+	if got, del := h.state(t); got != sessiond.DeliveryDelivered || len(h.pushed()) != 1 {
+		t.Errorf("retried once enabled: %s (%q), %d pushed; want delivered, 1 pushed", got, del.LastError, len(h.pushed()))
+	}
+}
+
+// TestTransmitter_PausedHoldBoundsTheRun: Send's answer for a paused push
+// stream's SET by what its last error says: held, carrying the start of
+// the run of pause holds, until that run is 7 days long, then dead. A run
+// of another kind (held for a node that can sign), an attempt, a Retry
+// from dead or an unreadable start begins a new run; a start in the
+// future (another node's clock ahead) is taken as now.
+func TestTransmitter_PausedHoldBoundsTheRun(t *testing.T) {
+	ctx := context.Background()
+	const day = 24 * time.Hour
+	h := newHeldSET(t, memstore.New(), "evt_pause_table", webhook.Options{})
+	setStatus(t, h.srv, h.stream, ssf.StatusPaused)
+	now := h.clock.Now()
+	pausedSince := func(at time.Time) string {
+		return "stream paused: SET held since " + at.UTC().Format(time.RFC3339) + " until it is enabled"
+	}
+	for _, tc := range []struct {
+		name      string
+		age       time.Duration // since the outbox entry was made
+		lastError string
+		wantDead  bool
+		wantSince time.Time // the run's start the hold carries on
+	}{
+		{"new", 0, "", false, now},
+		{"recorded 30 days ago, never held", 30 * day, "", false, now},
+		{"a receiver away for 8 days", 8 * day, "push: connection refused", false, now},
+		{"held 6 days for a node that can sign", 6 * day, "SET held since " + now.Add(-6*day).UTC().Format(time.RFC3339) + ": this node cannot sign now: x", false, now},
+		{"retried after it ended dead", 8 * day, "stream paused: SET held for 7 days (the most a paused stream keeps) and dropped", false, now},
+		{"held a minute short of 7 days", 30 * day, pausedSince(now.Add(-7*day + time.Minute)), false, now.Add(-7*day + time.Minute)},
+		{"held 7 days", 30 * day, pausedSince(now.Add(-7 * day)), true, time.Time{}},
+		{"held since a time in the future", 0, pausedSince(now.Add(365 * day)), false, now},
+		{"held since an unreadable time", 0, "stream paused: SET held since yesterday until it is enabled", false, now},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			del := h.del
+			del.CreatedAt, del.LastError = now.Add(-tc.age), tc.lastError
+			permanent, err := h.tx.Send(ctx, del)
+			switch {
+			case tc.wantDead:
+				if !permanent || !strings.Contains(fmt.Sprint(err), "held for 7 days") {
+					t.Errorf("Send = %v, %v; want permanent, saying it was held 7 days", permanent, err)
+				}
+			case permanent || !errors.Is(err, ssf.ErrPaused):
+				t.Errorf("Send = %v, %v; want held (not permanent), paused", permanent, err)
+			case err.Error() != pausedSince(tc.wantSince):
+				t.Errorf("held: %q; want %q (the run's start carried on)", err, pausedSince(tc.wantSince))
+			}
+		})
 	}
 }
 
@@ -355,49 +462,9 @@ func TestTransmitter_SigningHeldIsBounded(t *testing.T) {
 
 func signingHeldIsBounded(t *testing.T, st txStore) {
 	ctx := context.Background()
-	rcv, pushed := jtiServer(t)
-	clock := sessiondtest.NewClock(time.Now())
-	ring, err := jwttoken.NewRing(clock.Now(), jwttoken.RingOptions{MaxTokenLifetime: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tx, srv, _ := newTransmitterServerWith(t, func(o *ssf.TransmitterOptions) {
-		o.Clock, o.Signer, o.Meta, o.Outbox = clock, ring, st, st
-	})
-	createStream(t, srv, `{"delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":"`+rcv.URL+`"}}`)
-	ds, err := tx.Deliveries(ctx, revokedEvent("evt_sign_bound"))
-	if err != nil || len(ds) != 1 {
-		t.Fatalf("Deliveries = %v, %v", ds, err)
-	}
-	ds[0].CreatedAt, ds[0].NextAttemptAt = clock.Now(), clock.Now()
-	if err := st.EnqueueDeliveries(ctx, ds...); err != nil {
-		t.Fatal(err)
-	}
-	d, err := webhook.New(webhook.Options{Outbox: st, Senders: []webhook.Sender{tx}, Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ring.HoldSigning(fmt.Errorf("%w: no node can read the stored ring", sessiond.ErrStoreUnavailable))
-	deliver := func() {
-		t.Helper()
-		if _, err := d.DeliverDue(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	state := func() (sessiond.DeliveryState, sessiond.Delivery) {
-		t.Helper()
-		for _, s := range []sessiond.DeliveryState{sessiond.DeliveryPending, sessiond.DeliveryDead, sessiond.DeliveryDelivered} {
-			l, err := st.ListDeliveries(ctx, s, 10)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(l) == 1 {
-				return s, l[0]
-			}
-		}
-		t.Fatal("the SET is in no state")
-		return "", sessiond.Delivery{}
-	}
+	h := newHeldSET(t, st, "evt_sign_bound", webhook.Options{})
+	clock, ring, pushed := h.clock, h.ring, h.pushed
+	ring.HoldSigning(errNoRing)
 	for _, step := range []struct {
 		advance time.Duration
 		want    sessiond.DeliveryState
@@ -407,12 +474,12 @@ func signingHeldIsBounded(t *testing.T, st txStore) {
 		{time.Minute, sessiond.DeliveryDead},                     // 7 days
 	} {
 		clock.Advance(step.advance)
-		deliver()
-		if got, del := state(); got != step.want || del.Attempts != 0 && got == sessiond.DeliveryPending {
-			t.Fatalf("%v after the SET was recorded, signing held: %s (attempts %d, %q); want %s", clock.Now().Sub(ds[0].CreatedAt), got, del.Attempts, del.LastError, step.want)
+		h.deliver(t)
+		if got, del := h.state(t); got != step.want || del.Attempts != 0 && got == sessiond.DeliveryPending {
+			t.Fatalf("%v after the SET was recorded, signing held: %s (attempts %d, %q); want %s", clock.Now().Sub(h.del.CreatedAt), got, del.Attempts, del.LastError, step.want)
 		}
 	}
-	if _, del := state(); !strings.Contains(del.LastError, "held for 7 days") || !strings.Contains(del.LastError, "cannot sign") {
+	if _, del := h.state(t); !strings.Contains(del.LastError, "held for 7 days") || !strings.Contains(del.LastError, "cannot sign") {
 		t.Errorf("dead SET's last error = %q; want it to say it was held 7 days for want of a node that can sign", del.LastError)
 	}
 	if got := pushed(); len(got) != 0 {
@@ -422,17 +489,17 @@ func signingHeldIsBounded(t *testing.T, st txStore) {
 	// where not every node reads the ring yet): that node holds it for
 	// another, as it would a new SET, instead of ending it dead at once
 	// for an age it spent dead.
-	if err := st.RetryDelivery(ctx, ds[0].ID, clock.Now()); err != nil {
+	if err := st.RetryDelivery(ctx, h.del.ID, clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	deliver()
-	if got, del := state(); got != sessiond.DeliveryPending || del.Attempts != 0 {
+	h.deliver(t)
+	if got, del := h.state(t); got != sessiond.DeliveryPending || del.Attempts != 0 {
 		t.Fatalf("retried while this node still cannot sign: %s (attempts %d, %q); want pending, held", got, del.Attempts, del.LastError)
 	}
 	ring.HoldSigning(nil)
 	clock.Advance(webhook.DefaultBaseBackoff)
-	deliver()
-	if got, del := state(); got != sessiond.DeliveryDelivered || len(pushed()) != 1 {
+	h.deliver(t)
+	if got, del := h.state(t); got != sessiond.DeliveryDelivered || len(pushed()) != 1 {
 		t.Errorf("retried once a node signs again: %s (%q), %d pushed; want delivered, 1 pushed", got, del.LastError, len(pushed()))
 	}
 }
@@ -446,8 +513,8 @@ func signingHeldIsBounded(t *testing.T, st txStore) {
 // node that cannot sign it, with an error saying it waited 7 days for a
 // signer. A start this node's clock places in the future (another node's
 // clock ahead) is taken as now, so it can neither end the SET at once nor
-// hold it for ever. Each hold is as long again as the wait so far, from
-// the dispatcher's BaseBackoff (HoldFor 0) to a minute.
+// hold it for ever. Each hold is as long again as the wait so far, up to
+// a minute (the dispatcher makes it BaseBackoff at least).
 func TestTransmitter_SigningHeldBoundsTheWait(t *testing.T) {
 	ctx := context.Background()
 	rcv, _ := jtiServer(t)
@@ -476,14 +543,14 @@ func TestTransmitter_SigningHeldBoundsTheWait(t *testing.T) {
 		lastError string
 		wantDead  bool
 		wantSince time.Time     // the wait's start the hold carries on
-		wantHold  time.Duration // HoldFor: as long again as it waited, 0 (BaseBackoff) to a minute
+		wantHold  time.Duration // HoldFor: as long again as it waited, up to a minute (the dispatcher holds BaseBackoff at least)
 	}{
 		{"new", 0, "", false, now, 0},
 		{"recorded 30 days ago, never held", 30 * day, "", false, now, 0},
-		{"paused 7 days less a minute, then enabled", 7*day + time.Minute, "stream paused: SET held until it is enabled", false, now, 0},
+		{"paused 7 days less a minute, then enabled", 7*day + time.Minute, "stream paused: SET held since " + now.Add(-7*day+time.Minute).UTC().Format(time.RFC3339) + " until it is enabled", false, now, 0},
 		{"a receiver away for 8 days", 8 * day, "push: connection refused", false, now, 0},
 		{"retried after it ended dead", 8 * day, "SET held for 7 days (the most a SET waits for a node that can sign): this node cannot sign now: x", false, now, 0},
-		{"held a second", 0, heldSince(now.Add(-time.Second)), false, now.Add(-time.Second), 0},
+		{"held a second", 0, heldSince(now.Add(-time.Second)), false, now.Add(-time.Second), time.Second},
 		{"held 5 seconds", 0, heldSince(now.Add(-5 * time.Second)), false, now.Add(-5 * time.Second), 5 * time.Second},
 		{"held 2 minutes", 0, heldSince(now.Add(-2 * time.Minute)), false, now.Add(-2 * time.Minute), time.Minute},
 		{"held a minute short of 7 days", 30 * day, heldSince(now.Add(-7*day + time.Minute)), false, now.Add(-7*day + time.Minute), time.Minute},
@@ -522,19 +589,100 @@ func TestTransmitter_SigningHeldBoundsTheWait(t *testing.T) {
 // store write: held every BaseBackoff, every pending SET was rewritten
 // every 2 s by every node that could not sign, for up to the 7 days of
 // maxSignHold (1,800 writes an hour per SET; now 66 in the first hour,
-// then 60). A node that reads the ring again pushes within a minute.
+// then 60). A node that reads the ring again pushes within a minute. A
+// hold is never shorter than the dispatcher's BaseBackoff: one set above
+// a minute holds the SET that long each time (it was held a minute after
+// the first hold, more often than the dispatcher was told to retry).
 func TestTransmitter_SigningHeldBacksOff(t *testing.T) {
+	const s = time.Second
+	for _, tc := range []struct {
+		name      string
+		base      time.Duration // the dispatcher's BaseBackoff
+		want      []time.Duration
+		afterDays time.Duration // the hold 3 days on
+	}{
+		{"default BaseBackoff", 0, []time.Duration{2 * s, 2 * s, 4 * s, 8 * s, 16 * s, 32 * s, time.Minute, time.Minute}, time.Minute},
+		{"BaseBackoff 10s", 10 * s, []time.Duration{10 * s, 10 * s, 20 * s, 40 * s, time.Minute, time.Minute}, time.Minute},
+		{"BaseBackoff above a minute", 2 * time.Minute, []time.Duration{2 * time.Minute, 2 * time.Minute, 2 * time.Minute}, 2 * time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			h := newHeldSET(t, memstore.New(), "evt_sign_backoff", webhook.Options{BaseBackoff: tc.base})
+			h.ring.HoldSigning(errNoRing)
+			// hold delivers what is due and returns how long the SET is held.
+			hold := func() time.Duration {
+				t.Helper()
+				if n, err := h.d.DeliverDue(ctx); err != nil || n != 1 {
+					t.Fatalf("DeliverDue = %d, %v; want the held SET claimed", n, err)
+				}
+				l, err := h.st.ListDeliveries(ctx, sessiond.DeliveryPending, 10)
+				if err != nil || len(l) != 1 || l[0].Attempts != 0 || !strings.HasPrefix(l[0].LastError, "SET held since ") {
+					t.Fatalf("after a hold: %v, %v; want the SET pending, no attempt, held", l, err)
+				}
+				return l[0].NextAttemptAt.Sub(h.clock.Now())
+			}
+			var got []time.Duration
+			for range tc.want {
+				d := hold()
+				got = append(got, d)
+				h.clock.Advance(d)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Fatalf("holds of a SET no node can sign = %v; want %v", got, tc.want)
+			}
+			// Days on, the hold stays where it got to: a node that reads
+			// the ring again pushes within one.
+			h.clock.Advance(3 * 24 * time.Hour)
+			if d := hold(); d != tc.afterDays {
+				t.Fatalf("hold after 3 days = %v; want %v", d, tc.afterDays)
+			}
+			h.ring.HoldSigning(nil)
+			h.clock.Advance(tc.afterDays)
+			h.deliver(t)
+			if n := len(h.pushed()); n != 1 {
+				t.Errorf("%v after the ring signs again: %d SETs pushed; want 1", tc.afterDays, n)
+			}
+		})
+	}
+}
+
+// errNoRing is a key ring's answer while no node can read the stored ring
+// (jwttoken.KeyRing.HoldSigning).
+var errNoRing = fmt.Errorf("%w: no node can read the stored ring", sessiond.ErrStoreUnavailable)
+
+// heldSET is one SET recorded for a push stream on st, with the clock,
+// key ring and dispatcher that deliver it, for the hold tests.
+type heldSET struct {
+	clock  *sessiondtest.Clock
+	ring   *jwttoken.KeyRing
+	srv    *httptest.Server // the transmitter's API
+	stream string           // the stream's ID
+	st     txStore
+	tx     *ssf.Transmitter
+	d      *webhook.Dispatcher
+	del    sessiond.Delivery // as recorded
+	pushed func() []string   // the jtis the receiver was sent
+}
+
+// newHeldSET records a SET for event id on a new push stream kept in st,
+// due now, on a clock on a whole second (a hold's start is carried to the
+// second) in a zone other than UTC (a hold's text says UTC, whatever the
+// node's zone); opts (Outbox, Senders and Clock filled in) make its
+// dispatcher. The ring signs until the test holds it.
+func newHeldSET(t *testing.T, st txStore, id string, opts webhook.Options) heldSET {
+	t.Helper()
 	ctx := context.Background()
 	rcv, pushed := jtiServer(t)
-	// On a whole second: the wait's start is carried to the second.
-	clock := sessiondtest.NewClock(time.Now().UTC().Truncate(time.Second))
+	clock := sessiondtest.NewClock(time.Now().In(time.FixedZone("UTC+2", 2*60*60)).Truncate(time.Second))
 	ring, err := jwttoken.NewRing(clock.Now(), jwttoken.RingOptions{MaxTokenLifetime: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tx, srv, st := newTransmitterServerWith(t, func(o *ssf.TransmitterOptions) { o.Clock, o.Signer = clock, ring })
-	createStream(t, srv, `{"delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":"`+rcv.URL+`"}}`)
-	ds, err := tx.Deliveries(ctx, revokedEvent("evt_sign_backoff"))
+	tx, srv, _ := newTransmitterServerWith(t, func(o *ssf.TransmitterOptions) {
+		o.Clock, o.Signer, o.Meta, o.Outbox = clock, ring, st, st
+	})
+	stream := createStream(t, srv, `{"delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":"`+rcv.URL+`"}}`)
+	ds, err := tx.Deliveries(ctx, revokedEvent(id))
 	if err != nil || len(ds) != 1 {
 		t.Fatalf("Deliveries = %v, %v", ds, err)
 	}
@@ -542,46 +690,34 @@ func TestTransmitter_SigningHeldBacksOff(t *testing.T) {
 	if err := st.EnqueueDeliveries(ctx, ds...); err != nil {
 		t.Fatal(err)
 	}
-	d, err := webhook.New(webhook.Options{Outbox: st, Senders: []webhook.Sender{tx}, Clock: clock})
+	opts.Outbox, opts.Senders, opts.Clock = st, []webhook.Sender{tx}, clock
+	d, err := webhook.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ring.HoldSigning(fmt.Errorf("%w: no node can read the stored ring", sessiond.ErrStoreUnavailable))
-	// hold delivers what is due and returns how long the SET is held.
-	hold := func() time.Duration {
-		t.Helper()
-		if n, err := d.DeliverDue(ctx); err != nil || n != 1 {
-			t.Fatalf("DeliverDue = %d, %v; want the held SET claimed", n, err)
-		}
-		l, err := st.ListDeliveries(ctx, sessiond.DeliveryPending, 10)
-		if err != nil || len(l) != 1 || l[0].Attempts != 0 || !strings.HasPrefix(l[0].LastError, "SET held since ") {
-			t.Fatalf("after a hold: %v, %v; want the SET pending, no attempt, held", l, err)
-		}
-		return l[0].NextAttemptAt.Sub(clock.Now())
-	}
-	want := []time.Duration{2 * time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second,
-		16 * time.Second, 32 * time.Second, time.Minute, time.Minute}
-	var got []time.Duration
-	for range want {
-		h := hold()
-		got = append(got, h)
-		clock.Advance(h)
-	}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("holds of a SET no node can sign = %v; want %v", got, want)
-	}
-	// Days on, the hold stays at a minute: a node that reads the ring
-	// again pushes within one.
-	clock.Advance(3 * 24 * time.Hour)
-	if h := hold(); h != time.Minute {
-		t.Fatalf("hold after 3 days = %v; want 1m", h)
-	}
-	ring.HoldSigning(nil)
-	clock.Advance(time.Minute)
-	if _, err := d.DeliverDue(ctx); err != nil {
+	return heldSET{clock: clock, ring: ring, srv: srv, stream: stream, st: st, tx: tx, d: d, del: ds[0], pushed: pushed}
+}
+
+// deliver makes one pass of the dispatcher.
+func (h heldSET) deliver(t *testing.T) {
+	t.Helper()
+	if _, err := h.d.DeliverDue(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(pushed()); n != 1 {
-		t.Errorf("a minute after the ring signs again: %d SETs pushed; want 1", n)
+}
+
+// state is where the SET stands in the outbox, and the SET as stored.
+func (h heldSET) state(t *testing.T) (sessiond.DeliveryState, sessiond.Delivery) {
+	t.Helper()
+	for _, s := range []sessiond.DeliveryState{sessiond.DeliveryPending, sessiond.DeliveryDead, sessiond.DeliveryDelivered} {
+		l, err := h.st.ListDeliveries(context.Background(), s, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(l) == 1 {
+			return s, l[0]
+		}
 	}
+	t.Fatal("the SET is in no state")
+	return "", sessiond.Delivery{}
 }

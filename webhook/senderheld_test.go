@@ -68,3 +68,44 @@ func TestDispatcher_SenderHolds(t *testing.T) {
 		t.Errorf("once released: %d delivered; want 1", len(got))
 	}
 }
+
+// fixedHold holds every delivery for after.
+type fixedHold struct{ after time.Duration }
+
+func (s fixedHold) Owns(string) bool { return true }
+func (s fixedHold) Send(context.Context, sessiond.Delivery) (bool, error) {
+	return false, holdError{s.after}
+}
+
+// TestDispatcher_SenderHoldIsAtLeastBaseBackoff: a Sender's hold is never
+// shorter than the dispatcher's BaseBackoff, nor longer than MaxBackoff. A
+// library user who sets a BaseBackoff above the ssf package's holds (a
+// minute, a paused stream's or a SET no node can sign) had each held
+// delivery rewritten more often than the dispatcher was told to retry.
+func TestDispatcher_SenderHoldIsAtLeastBaseBackoff(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		hold, base time.Duration
+		want       time.Duration
+	}{
+		{"no delay given", 0, 0, webhook.DefaultBaseBackoff},
+		{"below the default BaseBackoff", time.Second, 0, webhook.DefaultBaseBackoff},
+		{"above BaseBackoff", time.Minute, 5 * time.Second, time.Minute},
+		{"below BaseBackoff", time.Minute, 2 * time.Minute, 2 * time.Minute},
+		{"above MaxBackoff", time.Hour, 0, webhook.DefaultMaxBackoff},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ob := newOutbox(t)
+			clock := sessiondtest.NewClock(t0)
+			d := newDispatcher(t, webhook.Options{Outbox: ob, Clock: clock, BaseBackoff: tc.base, Senders: []webhook.Sender{fixedHold{tc.hold}}})
+			if err := ob.EnqueueDeliveries(context.Background(), sessiond.Delivery{ID: "msg_1", Endpoint: "ssf:x", EventID: "e1",
+				Payload: []byte(`{}`), State: sessiond.DeliveryPending, NextAttemptAt: t0, CreatedAt: t0, UpdatedAt: t0}); err != nil {
+				t.Fatal(err)
+			}
+			deliverDue(t, d)
+			if got := pending(t, ob, "msg_1").NextAttemptAt.Sub(t0); got != tc.want {
+				t.Errorf("Sender held for %v, BaseBackoff %v: due again after %v; want %v", tc.hold, tc.base, got, tc.want)
+			}
+		})
+	}
+}

@@ -219,12 +219,12 @@ type Options struct {
 // endpoint down. An error with a method HoldFor() time.Duration, wrapped or
 // not, says the sender holds the delivery without attempting it (the ssf
 // package's paused stream): it is put back unsent, its attempts unchanged,
-// due again after that delay (at most MaxBackoff), as when its endpoint
-// cools down; so holding it, however long, never makes it dead: the
-// endpoint's MaxPendingAge ends only what cooling down put back, and a
-// Sender that holds bounds its holds itself (the ssf package ends a
-// paused stream's SET, and one no node could sign, after 7 days, with a
-// permanent error).
+// due again after that delay (at least BaseBackoff, at most MaxBackoff),
+// as when its endpoint cools down; so holding it, however long, never
+// makes it dead: the endpoint's MaxPendingAge ends only what cooling down
+// put back, and a Sender that holds bounds its holds itself (the ssf
+// package ends a paused stream's SET, and one no node could sign, after 7
+// days, with a permanent error).
 type Sender interface {
 	// Owns reports whether the endpoint name is one of the sender's.
 	Owns(endpoint string) bool
@@ -684,16 +684,16 @@ type held interface {
 }
 
 // holdBack puts a delivery its Sender holds back in the outbox: pending,
-// attempts unchanged, due after the Sender's delay (BaseBackoff if it
-// gives none, at most MaxBackoff), with the Sender's reason as last error
-// so an operator listing pending deliveries sees why it waits. It was no
+// attempts unchanged, due after the Sender's delay (at least BaseBackoff,
+// at most MaxBackoff), with the Sender's reason as last error so an
+// operator listing pending deliveries sees why it waits. It was no
 // attempt: neither the breaker nor the Observer hears of it. MaxPendingAge
-// does not apply: the Sender bounds its own holds (see Sender).
+// does not apply: the Sender bounds its own holds (see Sender). Not below
+// BaseBackoff: each hold is a store write, and a Sender does not know the
+// BaseBackoff it is run with (the ssf package's holds of a minute would
+// rewrite a held row more often than a BaseBackoff set above that).
 func (d *Dispatcher) holdBack(ctx context.Context, del sessiond.Delivery, h held) error {
-	delay := h.HoldFor()
-	if delay <= 0 {
-		delay = d.baseBackoff
-	}
+	delay := max(h.HoldFor(), d.baseBackoff)
 	now := d.clock.Now()
 	d.log.DebugContext(ctx, "webhook delivery held by its sender", "endpoint", del.Endpoint, "webhook_id", del.ID,
 		"event_id", del.EventID, "retry_in", min(delay, d.maxBackoff).String(), "reason", h.Error())
