@@ -4,11 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -109,9 +108,7 @@ func (a *app) eventsCmd() *cobra.Command {
 				if asJSON {
 					return writeJSON(a.stdout, e)
 				}
-				details, _ := json.Marshal(e.Details)
-				_, err := fmt.Fprintf(a.stdout, "%s  %-34s  subject=%s session=%s ip=%s %s\n", e.Time.UTC().Format(time.RFC3339),
-					fieldValue(string(e.Type)), fieldValue(e.Subject), fieldValue(string(e.SessionID)), fieldValue(e.Client.IP), clean(string(details)))
+				_, err := io.WriteString(a.stdout, eventLine(e))
 				return err
 			}
 			if !oldestFirst && !all && q.Cursor == "" {
@@ -189,13 +186,23 @@ func newestEvents(ctx context.Context, c *client.Client, q client.EventQuery, no
 	return newestfirst.Read(ctx, page, q.Since, until, q.Limit)
 }
 
-// fieldValue is clean(s) for one key=value field of a text line, quoted
-// when it holds a space, '=' or '"': a subject is whoever registered it, and
-// "mallory session=sess_x subject=alice" must not read as other fields.
+// eventLine is an event as one line of `events` text output: its fields
+// as fieldValue writes them, then its details as JSON (jsonEscaped: JSON
+// escapes their backslashes and quotes, so an escape is told from the
+// same characters typed).
+func eventLine(e client.Event) string {
+	details, _ := json.Marshal(e.Details)
+	return fmt.Sprintf("%s  %-34s  subject=%s session=%s ip=%s %s\n", e.Time.UTC().Format(time.RFC3339),
+		fieldValue(string(e.Type)), fieldValue(e.Subject), fieldValue(string(e.SessionID)), fieldValue(e.Client.IP), jsonEscaped(details))
+}
+
+// fieldValue is cell(s) for one key=value field of a text line, quoted
+// also when it holds a space, '=' or '"': a subject is whoever registered
+// it, and "mallory session=sess_x subject=alice" must not read as other
+// fields. Its escapes are written once (quoted), not quoted again.
 func fieldValue(s string) string {
-	c := clean(s)
-	if strings.IndexFunc(c, func(r rune) bool { return unicode.IsSpace(r) || r == '=' || r == '"' }) >= 0 {
-		return strconv.Quote(c)
+	if strings.ContainsAny(s, ` ="`) {
+		return quoted(s)
 	}
-	return c
+	return cell(s)
 }

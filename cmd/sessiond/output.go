@@ -66,15 +66,24 @@ func escape(b *strings.Builder, s string, quoted bool) {
 	}
 }
 
-// cell is a table cell: clean(s), but quoted as a Go string literal
-// (escape's) when s has spaces a reader cannot see or count
-// (textsafe.HiddenSpaces: "alice " passes for "alice", "a  b" for two
-// columns), or begins with a double quote and would pass for a quoted
-// cell. Subjects are exact bytes: these are other users.
+// cell is a table cell: s as it is when it shows as stored, else s quoted
+// as a Go string literal (quoted): when clean would escape a rune of it,
+// when it has spaces a reader cannot see or count (textsafe.HiddenSpaces:
+// "alice " passes for "alice", "a  b" for two columns), or when it begins
+// with a double quote and would pass for a quoted cell. Quoted, its
+// backslashes are escaped too, so that a zero-width space (`"alice\u200b"`)
+// does not pass for the six characters `\u200b` typed in a subject
+// (`alice\u200b`). Subjects are exact bytes: these are other users.
 func cell(s string) string {
-	if !textsafe.HiddenSpaces(s) && !strings.HasPrefix(s, `"`) {
-		return clean(s)
+	if textsafe.Safe(s) && !textsafe.HiddenSpaces(s) && !strings.HasPrefix(s, `"`) {
+		return s
 	}
+	return quoted(s)
+}
+
+// quoted is s as a Go string literal with clean's escapes (escape's):
+// strconv.Unquote reads it back as stored.
+func quoted(s string) string {
 	var b strings.Builder
 	b.WriteByte('"')
 	escape(&b, s, true)
@@ -257,36 +266,42 @@ func (o *rowsOut[T]) write(rows []T) error {
 	return o.t.flush()
 }
 
-// writeJSON writes v as one line of JSON. encoding/json escapes C0
-// controls but not DEL, C1, bidi controls or the other runes clean
-// escapes; those are escaped too, which keeps the JSON valid and equal in
-// meaning.
+// writeJSON writes v as one line of JSON, jsonEscaped.
 func writeJSON(w io.Writer, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	if !textsafe.Safe(string(b)) {
-		var out bytes.Buffer
-		prev := rune(-1)
-		for _, r := range string(b) { // valid UTF-8: json.Marshal wrote it
-			unsafe := textsafe.Unsafe(prev, r)
-			prev = r
-			if unsafe {
-				if r1, r2 := utf16.EncodeRune(r); r1 != utf8.RuneError {
-					fmt.Fprintf(&out, `\u%04x\u%04x`, r1, r2)
-				} else {
-					fmt.Fprintf(&out, `\u%04x`, r)
-				}
-			} else {
-				out.WriteRune(r)
-			}
-		}
-		b = out.Bytes()
-	}
-	b = append(b, '\n')
+	b = append(jsonEscaped(b), '\n')
 	_, err = w.Write(b)
 	return err
+}
+
+// jsonEscaped is JSON text b (valid UTF-8, as encoding/json writes it)
+// with every rune textsafe.Unsafe reports written as a JSON escape
+// (\u202e, a surrogate pair beyond U+FFFF): encoding/json escapes C0
+// controls but not DEL, C1, bidi controls or the other runes clean
+// escapes. The JSON stays valid and equal in meaning.
+func jsonEscaped(b []byte) []byte {
+	if textsafe.Safe(string(b)) {
+		return b
+	}
+	var out bytes.Buffer
+	prev := rune(-1)
+	for _, r := range string(b) {
+		unsafe := textsafe.Unsafe(prev, r)
+		prev = r
+		if unsafe {
+			if r1, r2 := utf16.EncodeRune(r); r1 != utf8.RuneError {
+				fmt.Fprintf(&out, `\u%04x\u%04x`, r1, r2)
+			} else {
+				fmt.Fprintf(&out, `\u%04x`, r)
+			}
+		} else {
+			out.WriteRune(r)
+		}
+	}
+	return out.Bytes()
 }
 
 // plural is "1 session", "2 sessions".

@@ -33,7 +33,7 @@ func TestTable_DisplayWidth(t *testing.T) {
 		{"emoji with its presentation selector", [][]string{{"NAME", "ID"}, {"\u2764\ufe0f", "k1"}, {"\u2764\ufe0e", "k2"}, {"ab", "k3"}},
 			"NAME  ID\n\u2764\ufe0f    k1\n\u2764\ufe0e     k2\nab    k3\n"},
 		{"escapes count as written", [][]string{{"NAME", "ID"}, {"a\u200bb", "k1"}, {"ab", "k2"}},
-			"NAME      ID\na\\u200bb  k1\nab        k2\n"},
+			"NAME        ID\n\"a\\u200bb\"  k1\nab          k2\n"},
 		{"empty cells", [][]string{{"A", "", "C"}, {"", "", ""}},
 			"A    C\n     \n"},
 	} {
@@ -72,8 +72,10 @@ func TestTable_Spaces(t *testing.T) {
 		{"beginning with a quote", `"alice "`, `"\"alice \""`},
 		{"a quote inside", `al"ice`, `al"ice`},
 		{"a backslash inside", `al\ice`, `al\ice`},
-		{"no-break space", "alice\u00a0bob", `alice\u00a0bob`},
-		{"ideographic space at the end", "山田\u3000", "山田" + `\u3000`},
+		{"no-break space", "alice\u00a0bob", `"alice\u00a0bob"`},
+		{"ideographic space at the end", "山田\u3000", `"山田\u3000"`},
+		{"an escape and a backslash", "a\\b\u200b", `"a\\b\u200b"`},
+		{"a backslash sequence typed", `alice\u200b`, `alice\u200b`},
 		{"empty", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -175,7 +177,10 @@ func TestTable_RaggedAsTabwriter(t *testing.T) {
 // byte what text/tabwriter wrote. The seed is fixed: a failure repeats.
 func TestTable_RandomAsTabwriter(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	words := []string{"", "a", "ab", "-", "x y", "sess_123", "2026-01-02T03:04:05Z", "Mozilla/5.0 (X11)"}
+	// Words of 40 and 80 characters: padding past the 32 spaces the
+	// table writes at once, once and more than once.
+	words := []string{"", "a", "ab", "-", "x y", "sess_123", "2026-01-02T03:04:05Z", "Mozilla/5.0 (X11)",
+		strings.Repeat("w", 40), strings.Repeat("W", 80)}
 	for range 5000 {
 		cols, ragged := 1+rng.IntN(5), rng.IntN(2) == 0
 		rows := make([][]string, 1+rng.IntN(7))
@@ -212,5 +217,15 @@ func BenchmarkTable(b *testing.B) {
 		if err := tb.flush(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestTable_WriteError: a table that cannot be written (stdout closed, a
+// full disk) is an error the command returns (exit 1), not output lost.
+func TestTable_WriteError(t *testing.T) {
+	tb := newTable(failingWriter{}, "ID", "NAME")
+	tb.row("k1", "alice")
+	if err := tb.flush(); err == nil {
+		t.Error("flush to a writer that fails = nil; want its error")
 	}
 }

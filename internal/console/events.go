@@ -37,7 +37,7 @@ func toRow(e sessiond.Event) eventRow {
 	}
 	return eventRow{ID: e.ID, Time: when(e.Time), Type: printable(string(e.Type)), Subject: printable(e.Subject),
 		SessionID: printable(string(e.SessionID)), IP: printable(e.Client.IP), UserAgent: printable(e.Client.UserAgent),
-		Details: printable(details)}
+		Details: printableJSON(details)}
 }
 
 type eventsView struct {

@@ -97,19 +97,39 @@ const maxShown = 300
 // \u{NNNN}, so that "alice\u3164" does not pass for "alice", and so is an
 // ASCII space the page would hide (textsafe.SpaceShown: at either end, or
 // beside another, which HTML collapses), as \u{20}: "alice " is another
-// subject than "alice"; long text is cut. The CLI escapes the same runes
-// (cmd/sessiond clean) and quotes such spaces. The template escapes HTML
-// afterwards.
-func printable(s string) string { return shown(s, true) }
+// subject than "alice"; long text is cut. A value with an escape, or
+// beginning with a double quote, is quoted, its backslashes and double
+// quotes escaped too: the characters `\u{200b}` typed in a subject show as
+// they are, a zero-width space as "alice\u{200b}" in quotes. The CLI
+// escapes the same runes (cmd/sessiond clean) and quotes the same values
+// (its cell). The template escapes HTML afterwards.
+func printable(s string) string { return shown(s, true, quoteNeeded(s)) }
+
+// printableJSON is printable for JSON text (an event's details), never
+// quoted: JSON escapes the backslashes and quotes of its strings itself,
+// so an escape printable writes there is told from typed text already.
+func printableJSON(s string) string { return shown(s, true, false) }
 
 // editable is printable for a form field's value, but for its ASCII
-// spaces, kept as typed: a text box shows them, and the form sent again
-// must ask for what the operator typed ("alice "), not "alice\u{20}".
-func editable(s string) string { return shown(s, false) }
+// spaces, kept as typed, and never quoted: a text box shows them, and the
+// form sent again must ask for what the operator typed ("alice "), not
+// "alice\u{20}".
+func editable(s string) string { return shown(s, false, false) }
 
-// shown is printable, its ASCII spaces escaped as there when spaces is set.
-func shown(s string, spaces bool) string {
+// quoteNeeded reports whether printable quotes s: when it escapes a rune
+// or a space of it, or s begins with a double quote (it would pass for a
+// quoted value).
+func quoteNeeded(s string) bool {
+	return !textsafe.Safe(s) || textsafe.HiddenSpaces(s) || strings.HasPrefix(s, `"`)
+}
+
+// shown is printable: its ASCII spaces escaped as there when spaces is
+// set, quoted (backslashes and double quotes escaped) when quote is.
+func shown(s string, spaces, quote bool) string {
 	var b strings.Builder
+	if quote {
+		b.WriteByte('"')
+	}
 	n := 0
 	prev := rune(-1)
 	for i := 0; i < len(s); {
@@ -117,6 +137,9 @@ func shown(s string, spaces bool) string {
 		switch {
 		case r == utf8.RuneError && size <= 1:
 			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case quote && (r == '\\' || r == '"'):
+			b.WriteByte('\\')
+			b.WriteRune(r)
 		case r == ' ' && spaces && !textsafe.SpaceShown(s, i):
 			b.WriteString(`\u{20}`)
 		case !textsafe.Unsafe(prev, r):
@@ -132,6 +155,9 @@ func shown(s string, spaces bool) string {
 			b.WriteString("…")
 			break
 		}
+	}
+	if quote {
+		b.WriteByte('"')
 	}
 	return b.String()
 }

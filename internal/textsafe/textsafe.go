@@ -97,8 +97,11 @@ func blank(r rune) bool {
 
 // presentable: a rune whose look a text or emoji presentation selector
 // changes. Unicode lists them (emoji-variation-sequences.txt); nearly all
-// are symbols and punctuation outside ASCII. The others (the keycap bases
-// # * 0-9, U+2139) keep their selector escaped, which hides nothing.
+// are symbols and punctuation outside ASCII, and for want of that list
+// (neither the standard library nor x/text has it) every such rune counts,
+// listed or not: a selector after U+2211 passes unseen. The listed others
+// (the keycap bases # * 0-9, U+2139) keep their selector escaped, which
+// hides nothing.
 // U+FFFD stands for invalid bytes, themselves escaped.
 func presentable(r rune) bool {
 	return r >= 0x80 && r != utf8.RuneError && (unicode.IsSymbol(r) || unicode.IsPunct(r)) && !hidden(r)
