@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -64,10 +65,28 @@ func (v *Verifier) openDocument(ctx context.Context, what, path string, auth boo
 
 // progress cancels a request when its timer fires: the timeout from its
 // start, or from the last bytes read (reset). A zero timeout never fires.
+//
+// A fire is not yet a stall: a verifier starved of CPU (a loaded
+// machine) wakes with its timer due and the server's bytes already
+// arrived but not yet read, and the timer's goroutine may run before
+// the reader's. So the first fire only re-arms the timer for graceTurn, which
+// lets the scheduler poll the network and the reader take what has
+// arrived; if that completes a progressChunk (reset) the wait goes on,
+// else the second fire cancels. Bytes that come only after the timeout
+// still fail it: the grace waits for a turn, not for the server.
 type progress struct {
-	timer timer
-	d     time.Duration
+	timer  timer
+	d      time.Duration
+	cancel context.CancelCauseFunc
+
+	mu     sync.Mutex
+	due    time.Time // when the timer is next due: a fire before it is stale
+	graced bool      // the timer fired once since the last reset
 }
+
+// graceTurn is how long a fire waits for the reader to take bytes that
+// arrived before it: enough for the scheduler to poll the network once.
+const graceTurn = 20 * time.Millisecond
 
 // timer is what progress uses of a *time.Timer (a fake in tests).
 type timer interface {
@@ -76,17 +95,37 @@ type timer interface {
 }
 
 func newProgress(d time.Duration, cancel context.CancelCauseFunc) *progress {
-	p := &progress{d: d}
+	p := &progress{d: d, cancel: cancel, due: time.Now().Add(d)}
 	if d > 0 {
-		p.timer = time.AfterFunc(d, func() { cancel(errNoProgress) })
+		p.mu.Lock() // fire uses p.timer: it may run before the assignment
+		p.timer = time.AfterFunc(d, p.fire)
+		p.mu.Unlock()
 	}
 	return p
 }
 
 func (p *progress) reset() {
 	if p.timer != nil {
+		p.mu.Lock()
+		p.due, p.graced = time.Now().Add(p.d), false
 		p.timer.Reset(p.d)
+		p.mu.Unlock()
 	}
+}
+
+// fire is the timer's function: a grace turn first, then the cancel.
+func (p *progress) fire() {
+	p.mu.Lock()
+	switch {
+	case time.Now().Before(p.due):
+		// A fire that started before a reset moved the timer on.
+	case !p.graced:
+		p.graced, p.due = true, time.Now().Add(graceTurn)
+		p.timer.Reset(graceTurn)
+	default:
+		p.cancel(errNoProgress)
+	}
+	p.mu.Unlock()
 }
 
 func (p *progress) stop() {

@@ -171,3 +171,44 @@ func TestProgressBody_Stalled(t *testing.T) {
 		})
 	}
 }
+
+// TestProgress_GraceTurn: the timer's first fire since bytes last moved
+// it on only gives the reader a turn; the second cancels, unless the
+// reader completed a chunk in that turn (reset), which makes a fire
+// already under way stale.
+func TestProgress_GraceTurn(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		steps      string // f: the timer fires (it was due), r: a chunk read moves it on
+		wantCancel bool
+	}{
+		{"OneFire", "f", false},
+		{"TwoFires", "ff", true},
+		{"FireThenChunk", "fr", false},
+		{"FireChunkStaleFire", "frf", false},
+		{"FireChunkStaleFireThenOne", "frff", false},
+		{"FireChunkStaleFireThenTwo", "frfff", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var cause error
+			p := &progress{timer: &fakeTimer{}, d: time.Hour, cancel: func(err error) { cause = err }}
+			stale := false
+			for _, s := range tc.steps {
+				switch s {
+				case 'f':
+					if !stale {
+						p.due = time.Time{} // due: the timer ran its course
+					}
+					p.fire()
+					stale = false
+				case 'r':
+					p.reset()
+					stale = true // the next fire started before this reset
+				}
+			}
+			if got := errors.Is(cause, errNoProgress); got != tc.wantCancel {
+				t.Errorf("%s: cancelled = %v; want %v", tc.steps, got, tc.wantCancel)
+			}
+		})
+	}
+}

@@ -199,7 +199,12 @@ func TestE2E_GracefulShutdown(t *testing.T) {
 	if err := n.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
+	// The rest only once the stop has begun: after a fixed pause a slow
+	// machine could send it before the signal is handled, and the test
+	// would pass with no request in flight at the stop.
+	eventually(t, 30*time.Second, "the shutting down line", func() bool {
+		return strings.Contains(n.log.String(), `"msg":"shutting down"`)
+	})
 	if _, err := conn.Write([]byte(body[5:])); err != nil {
 		t.Fatalf("server closed an in-flight request: %v", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiond/sessiond/apitype"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
 )
@@ -110,7 +111,15 @@ func TestSSF_RevokedOwnerGetsNoMoreSETs(t *testing.T) {
 	if !control.has(after) {
 		t.Fatal("the admin's stream did not receive the later revocation")
 	}
-	time.Sleep(300 * time.Millisecond) // the two streams' SETs go out in one pass
+	// Both streams' SETs of an event are enqueued together, so once the
+	// control stream has its SET every SET of this revocation is in the
+	// outbox; none pending means each has been answered by its receiver
+	// (or ended), so a SET to the leaked stream would be recorded by now.
+	eventually(t, 10*time.Second, "the outbox has no pending delivery", func() bool {
+		var page apitype.DeliveryPage
+		code := apiCall(t, http.MethodGet, base+"/v1/webhooks/deliveries?state=pending", "", &page)
+		return code == http.StatusOK && len(page.Deliveries) == 0
+	})
 	leaked.mu.Lock()
 	defer leaked.mu.Unlock()
 	for _, c := range leaked.ids {
