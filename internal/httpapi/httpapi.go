@@ -425,10 +425,11 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.next.Serv
 // request log, authenticates, runs the route and answers its error, in
 // RFC 6749 form on the /oauth2 routes and as a problem elsewhere.
 func (s *server) wrap(rt route) http.Handler {
+	unbounded := unboundedRoutes[rt.pattern] // looked up once, not per request
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info := infoFrom(r.Context())
 		info.pattern, info.oauth = r.Pattern, rt.auth == authClient
-		if unboundedRoutes[rt.pattern] && info.unbounded != nil {
+		if unbounded && info.unbounded != nil {
 			r = r.WithContext(info.unbounded)
 		}
 		var err error

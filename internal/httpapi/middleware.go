@@ -115,7 +115,7 @@ func (s *server) middleware(next http.Handler) http.Handler {
 		start := time.Now()
 		st := &requestState{Context: r.Context(), rw: responseWriter{ResponseWriter: w}}
 		info, rw := &st.info, &st.rw
-		info.id = requestID(r.Header.Get("X-Request-Id"))
+		info.id = requestID(firstValue(r.Header["X-Request-Id"])) // canonical already
 		st.id[0] = info.id
 		h := rw.Header()
 		h["X-Request-Id"] = st.id[:1:1]
@@ -293,9 +293,12 @@ func (s *server) authenticate(w http.ResponseWriter, r *http.Request, scope apik
 	err := errNoAPIKey
 	// Exactly one Authorization header: with two, a proxy in front and
 	// sessiond could each authorize a different key.
-	if len(r.Header.Values("Authorization")) > 1 {
+	// One lookup of the header serves both checks: the key is already in
+	// canonical form, as Header.Get and Values would make it.
+	auth := r.Header["Authorization"]
+	if len(auth) > 1 {
 		err = errTwoAPIKeys
-	} else if secret, ok := bearerKey(r.Header.Get("Authorization")); ok {
+	} else if secret, ok := bearerKey(firstValue(auth)); ok {
 		var key apikey.Key
 		if key, err = s.auth(r.Context(), sessiond.Secret(secret)); err == nil {
 			info.keyID, info.admin = key.ID, key.Allows(apikey.ScopeAdmin)
@@ -361,6 +364,14 @@ type actingKey struct{}
 // one): ActingKeyID then returns it, and the events they cause record it.
 func WithActingKey(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, actingKey{}, id)
+}
+
+// firstValue returns the first of a header's values, or "" (Header.Get).
+func firstValue(vs []string) string {
+	if len(vs) == 0 {
+		return ""
+	}
+	return vs[0]
 }
 
 // bearerKey returns the credentials of an `Authorization: Bearer` header

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/sessiond/sessiond"
@@ -100,6 +101,34 @@ func TestDecodeVerifyBody(t *testing.T) {
 		var got verifyRequest
 		if decodeVerifyBody([]byte(body), &got) {
 			t.Errorf("%s: decodeVerifyBody(%q) accepted it as %+v; want it declined", name, body, got)
+		}
+	}
+}
+
+// TestDecodeVerifyBody_EveryOffset puts each byte str must look at at
+// every offset of a long token, across the eight-byte words it skips, and
+// holds the answer to the strict path's.
+func TestDecodeVerifyBody_EveryOffset(t *testing.T) {
+	specials := map[string]string{
+		"quote": `"`, "backslash": `\\`, "newline": "\n", "unit separator": "\x1f",
+		"DEL": "\x7f", "space": " ", "tilde": "~", "invalid UTF-8": "\xff", "é": "é",
+		"U+2028": "\u2028", "lone continuation": "\x80",
+	}
+	for name, sp := range specials {
+		for at := 0; at < 40; at++ {
+			tok := strings.Repeat("a", at) + sp + strings.Repeat("b", 40-at)
+			body := []byte(`{"access_token":"` + tok + `"}`)
+			var fast verifyRequest
+			ok := decodeVerifyBody(body, &fast)
+			var strict verifyRequest
+			strictOK := checkJSON(body, shapeOf(reflect.TypeFor[*verifyRequest]())) == nil &&
+				json.Unmarshal(body, &strict) == nil
+			// A plain printable byte or valid UTF-8 is read; anything else
+			// declined, and the strict path has the last word.
+			wantFast := strictOK && !strings.ContainsAny(sp, "\"\\") && sp >= " " && sp != "\xff" && sp != "\x80"
+			if ok != wantFast || ok && fast != strict {
+				t.Errorf("%s at %d: decodeVerifyBody(%q) = %v, %+v; want %v, %+v", name, at, body, ok, fast, wantFast, strict)
+			}
 		}
 	}
 }
