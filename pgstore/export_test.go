@@ -1,6 +1,11 @@
 package pgstore
 
-import "context"
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
 
 // SetRevokeBatch sets how many sessions one statement of RevokeMatching
 // revokes, so tests can cross batch boundaries with few sessions.
@@ -100,3 +105,22 @@ func PlanChecker(s *Store) func(ctx context.Context) ([]string, bool, error) {
 
 // SwapSets is how many swap-set statements s has sent (swapset.go).
 func SwapSets(s *Store) int64 { return s.swapSets.Load() }
+
+// CounterWindows is the counter suite's test hook: the rows of the
+// counters table, ended windows not yet swept included (at does not
+// matter: only a sweep removes them).
+func (s *Store) CounterWindows(ctx context.Context, _ time.Time) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{s.schema, "counters"}.Sanitize()).Scan(&n)
+	return n, err
+}
+
+// SweepCounters runs the sweep one Incr in counterSweepEvery runs.
+func SweepCounters(ctx context.Context, s *Store, now time.Time) error {
+	_, err := s.pool.Exec(ctx, s.q.sweepCounters, now, counterSweepBatch)
+	return err
+}
+
+// IncrStatement is Incr's upsert; its arguments are key, now and
+// now+window.
+func IncrStatement(s *Store) string { return s.q.incr }

@@ -317,8 +317,11 @@ func newQueries(schema string) queries {
 			count    = CASE WHEN c.reset_at <= $2 THEN 1 ELSE c.count + 1 END,
 			reset_at = CASE WHEN c.reset_at <= $2 THEN EXCLUDED.reset_at ELSE c.reset_at END
 		RETURNING count, reset_at`,
+		// reset_at is tested again outside the subquery: a row it chose
+		// that a concurrent Incr started again while the DELETE waited for
+		// it is then rechecked, new window and all, and kept.
 		sweepCounters: `DELETE FROM {schema}.counters WHERE key IN (
-			SELECT key FROM {schema}.counters WHERE reset_at <= $1 LIMIT $2)`,
+			SELECT key FROM {schema}.counters WHERE reset_at <= $1 LIMIT $2) AND reset_at <= $1`,
 
 		// $3 is 0 here; it is passed so both statements take the same
 		// arguments.

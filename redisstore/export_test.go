@@ -205,3 +205,46 @@ const LimitRead = limitRead
 
 // SlotOf is the Cluster slot of subject's keys.
 func SlotOf(subject string) uint16 { return slotOf(tagOf(subject)) }
+
+// CounterWindows is the counter suite's test hook: the counter keys that
+// Redis will still hold at at. A key without a time to live is held for
+// ever; one with a time to live counts until its window's end plus the
+// second of Incr's margin, as TestIncr_TTL checks the time to live says
+// (Redis expires keys by its own clock, which the suite's later times
+// are not).
+func (s *Store) CounterWindows(ctx context.Context, at time.Time) (int, error) {
+	keys := map[string]bool{} // from every node of a Cluster, replicas repeating their master's
+	for _, node := range s.client.Nodes() {
+		for cursor := uint64(0); ; {
+			e, err := node.Do(ctx, node.B().Scan().Cursor(cursor).Match(s.counterKey("*")).Count(500).Build()).AsScanEntry()
+			if err != nil {
+				return 0, err
+			}
+			for _, k := range e.Elements {
+				keys[k] = true
+			}
+			if cursor = e.Cursor; cursor == 0 {
+				break
+			}
+		}
+	}
+	n := 0
+	for k := range keys {
+		ttl, err := s.client.Do(ctx, s.client.B().Pttl().Key(k).Build()).AsInt64()
+		if err != nil {
+			return 0, err
+		}
+		r, err := s.client.Do(ctx, s.client.B().Hget().Key(k).Field("r").Build()).ToString()
+		if err != nil {
+			return 0, err
+		}
+		end, err := decTime(r)
+		if err != nil {
+			return 0, err
+		}
+		if ttl < 0 || end.Add(time.Second).After(at) {
+			n++
+		}
+	}
+	return n, nil
+}

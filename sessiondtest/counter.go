@@ -1,7 +1,9 @@
 package sessiondtest
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -17,14 +19,35 @@ import (
 // at now+window (a call at that instant starts the next one); keys are
 // independent, and another store's counts are not this one's; concurrent
 // calls for one key return each count from 1 to n exactly once; a bad key
-// or window is ErrInvalidArgument and counts nothing.
+// or window is ErrInvalidArgument and counts nothing; a window that ended
+// counts from 1 again whether the store forgot it first or not; concurrent
+// calls at and just past a window's end start one new window between them
+// (never two windows at 1, never a count lost).
+//
+// A store whose test build has the method CounterWindows (see
+// counterWindows; a backend adds it in its export_test.go, outside its
+// API) also has its ended windows' removal checked: after as many calls as
+// there were windows, made past their end, none of them is kept, so the
+// store holds about as many windows as are running.
 func TestWindowCounter(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	runSuite(t, newStore, []subtest[sessiond.WindowCounter]{
 		{"Window", counterWindow},
 		{"Keys", counterKeys},
 		{"Concurrent", counterConcurrent},
+		{"Boundary", counterBoundary},
+		{"NewWindowAfterEnd", counterNewWindow},
+		{"EndedWindowsRemoved", counterRemoved},
 		{"BadInput", counterBadInput},
 	})
+}
+
+// counterWindows is the test hook a store's own test build may add: how
+// many windows the store will still hold at at if nothing more is called.
+// That is every window a store keeps until something removes it (rows,
+// map entries, ended ones not yet swept included), and, for a store whose
+// keys expire by themselves (Redis), those whose expiry is after at.
+type counterWindows interface {
+	CounterWindows(ctx context.Context, at time.Time) (int, error)
 }
 
 // incr calls c.Incr and checks what it returns.
@@ -101,6 +124,141 @@ func counterConcurrent(t *testing.T, f *fixture, c sessiond.WindowCounter) {
 	for i := int64(1); i <= n; i++ {
 		if !seen[i] {
 			t.Errorf("no concurrent Incr returned %d; want each of 1..%d once", i, n)
+		}
+	}
+}
+
+// counterBoundary races calls for one key around its window's end, in
+// rounds on fresh keys (so the SQL stores' sweeps, every so many calls,
+// fall among them): calls just before the end count on in the old window;
+// calls at and past the end start exactly one new window between them,
+// and each gets its own count.
+func counterBoundary(t *testing.T, f *fixture, c sessiond.WindowCounter) {
+	const (
+		rounds = 16
+		n      = 8
+	)
+	start, w := counterNow(), time.Minute
+	end := start.Add(w)
+	type result struct {
+		n     int64
+		reset time.Time
+	}
+	race := func(key string, times []time.Time) []result {
+		out := make([]result, len(times))
+		var wg sync.WaitGroup
+		for i, now := range times {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				n, reset, err := c.Incr(f.ctx, key, now, w)
+				if err != nil {
+					t.Errorf("Incr(%q, %v) = %v; want nil", key, now, err)
+				}
+				out[i] = result{n, reset}
+			}()
+		}
+		wg.Wait()
+		return out
+	}
+	for r := range rounds {
+		key := fmt.Sprintf("boundary:%d", r)
+		incr(f, c, key, start, w, 1, end)
+		before := make([]time.Time, n)
+		for i := range before {
+			before[i] = end.Add(-time.Microsecond)
+		}
+		seen := map[int64]bool{}
+		for _, got := range race(key, before) {
+			if !got.reset.Equal(end) || got.n < 2 || got.n > n+1 || seen[got.n] {
+				t.Fatalf("round %d: Incr(%q) just before the end = %d, %v; want each of 2..%d once, ending at %v", r, key, got.n, got.reset, n+1, end)
+			}
+			seen[got.n] = true
+		}
+		past := make([]time.Time, 2*n)
+		for i := range past {
+			past[i] = end.Add(time.Duration(i%2) * time.Microsecond) // at the end and just past it
+		}
+		got := race(key, past)
+		newEnd := got[0].reset
+		if !newEnd.Equal(end.Add(w)) && !newEnd.Equal(end.Add(w+time.Microsecond)) {
+			t.Fatalf("round %d: Incr(%q) at the end returned a window ending at %v; want %v (or a µs later)", r, key, newEnd, end.Add(w))
+		}
+		seen = map[int64]bool{}
+		for _, g := range got {
+			if !g.reset.Equal(newEnd) {
+				t.Fatalf("round %d: concurrent Incr(%q) at the end started windows ending at %v and %v; want one new window", r, key, newEnd, g.reset)
+			}
+			if g.n < 1 || g.n > 2*n || seen[g.n] {
+				t.Fatalf("round %d: concurrent Incr(%q) at the end returned %d (twice, or out of 1..%d); want each of 1..%d once", r, key, g.n, 2*n, 2*n)
+			}
+			seen[g.n] = true
+		}
+		incr(f, c, key, end.Add(time.Second), w, 2*n+1, newEnd) // nothing lost afterwards
+	}
+}
+
+// counterNewWindow lets many windows end, then counts each key again past
+// the end, amid the calls that let a store forget ended windows: every key
+// starts again at 1, whether its window was forgotten first or not, and
+// counts on from there. Short windows end and start again within seconds
+// too, before a store that sweeps by the clock (memory: once a minute)
+// has forgotten them.
+func counterNewWindow(t *testing.T, f *fixture, c sessiond.WindowCounter) {
+	const keys = 150
+	now, w := counterNow(), time.Minute
+	key := func(i int) string { return fmt.Sprintf("again:%d", i) }
+	for i := range keys {
+		incr(f, c, key(i), now, w, 1, now.Add(w))
+		incr(f, c, key(i), now.Add(time.Second), w, 2, now.Add(w))
+	}
+	short, sw := now.Add(10*time.Second), 10*time.Second
+	for i := range 10 {
+		k := fmt.Sprintf("short:%d", i)
+		incr(f, c, k, short, sw, 1, short.Add(sw))
+		incr(f, c, k, short.Add(time.Second), sw, 2, short.Add(sw))
+		next := short.Add(2 * sw)
+		incr(f, c, k, next, sw, 1, next.Add(sw))
+		incr(f, c, k, next.Add(time.Second), sw, 2, next.Add(sw))
+	}
+	later := now.Add(2 * w)
+	for i := range keys {
+		incr(f, c, key(i), later, w, 1, later.Add(w))
+	}
+	for i := range keys {
+		incr(f, c, key(i), later.Add(time.Second), w, 2, later.Add(w))
+	}
+}
+
+// counterRemoved counts generations of distinct keys, each generation's
+// windows ending before the next starts, and asks the store after each
+// how many windows it holds: only the running generation's.
+func counterRemoved(t *testing.T, f *fixture, c sessiond.WindowCounter) {
+	cw, ok := c.(counterWindows)
+	if !ok {
+		t.Skipf("%T has no CounterWindows method (a test hook): removal of ended windows not checked", c)
+	}
+	const (
+		generations = 3
+		keys        = 100
+	)
+	now, w := counterNow(), time.Minute
+	held := func(at time.Time) int {
+		t.Helper()
+		n, err := cw.CounterWindows(f.ctx, at)
+		if err != nil {
+			t.Fatalf("CounterWindows(%v) = %v; want nil", at, err)
+		}
+		return n
+	}
+	for g := range generations {
+		at := now.Add(time.Duration(g) * 2 * w) // the previous generation's windows ended a minute ago
+		for i := range keys {
+			incr(f, c, fmt.Sprintf("gen%d:%d", g, i), at, w, 1, at.Add(w))
+		}
+		if got := held(at); got != keys {
+			t.Fatalf("after %d generations of %d keys, each past the previous one's windows, the store holds %d windows; want the running %d",
+				g+1, keys, got, keys)
 		}
 	}
 }

@@ -154,6 +154,10 @@ var mutants = []mutant{
 		`Incr("refresh_failures:a"`},
 	{"CounterLostUpdate", func(st *memstore.Store) sessiond.Store { return newCounterMutant(st, true) },
 		"twice"},
+	{"CounterNeverForgets", func(st *memstore.Store) sessiond.Store { return &counterHoarder{Store: st} },
+		"the store holds 200 windows; want the running 100"},
+	{"CounterCarriesOver", func(st *memstore.Store) sessiond.Store { return &counterHoarder{Store: st, carry: true} },
+		`Incr("short:0"`},
 	{"MetaPutNotCAS", func(st *memstore.Store) sessiond.Store { return metaNoCAS{st} },
 		"Meta/"},
 	{"BulkRevocationsNotLogged", func(st *memstore.Store) sessiond.Store { return newBulkUnlogged(st) },
@@ -1296,6 +1300,46 @@ func (m *counterMutant) Incr(ctx context.Context, key string, now time.Time, win
 	m.n[key], m.end[key] = n, end
 	m.mu.Unlock()
 	return n, end, nil
+}
+
+// counterHoarder counts right but never forgets an ended window (the
+// sweep an implementer left out), or, with carry, starts a new window
+// from the old one's count when it finds the old one still kept. It has
+// the suite's CounterWindows hook, as a store's test build would.
+type counterHoarder struct {
+	*memstore.Store
+	carry bool
+	mu    sync.Mutex
+	n     map[string]int64
+	end   map[string]time.Time
+}
+
+func (m *counterHoarder) Incr(ctx context.Context, key string, now time.Time, window time.Duration) (int64, time.Time, error) {
+	if err := sessiond.CheckCounter(key, window); err != nil {
+		return 0, time.Time{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, time.Time{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.n == nil {
+		m.n, m.end = map[string]int64{}, map[string]time.Time{}
+	}
+	if !now.Before(m.end[key]) {
+		if !m.carry {
+			m.n[key] = 0
+		}
+		m.end[key] = now.Add(window)
+	}
+	m.n[key]++
+	return m.n[key], m.end[key], nil
+}
+
+func (m *counterHoarder) CounterWindows(context.Context, time.Time) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.n), nil
 }
 
 // metaNoCAS writes over whatever version is stored.
