@@ -6,13 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/sessiond/sessiond"
@@ -236,44 +236,43 @@ func seedAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret, key
 const seedSettleTimeout = 10 * time.Second
 
 // writeOwnerOnly writes data to the file at path, readable by its owner
-// only. os.WriteFile keeps the mode of a file already there (a key file
-// of an earlier store, copied under umask 022), which would leave an
-// admin key readable by every local user; the mode is set before the
-// key is written.
+// only. The data goes to a new file beside it (mode 0600 from the start:
+// a key file of an earlier store, copied under umask 022, keeps no wider
+// mode), synced to the disk, then renamed over path and the directory
+// synced: a full disk or a crash leaves the old file or the new one
+// whole, never a truncated or half-written key, and a key stored after
+// this returns is not lost from the file to a power cut.
 //
-// Only a regular file is written: a FIFO there would make a plain open
-// wait for a reader, forever if none comes (so it is opened without
-// blocking), and a symbolic link is not followed (a link to another file
-// of the server's user would have that file truncated and its mode
-// changed). Anything else is refused with config.ErrSecretNotRegular,
-// naming the file, before it is truncated.
+// Only a regular file is replaced: a FIFO, a symbolic link (whose target
+// is left alone), a directory or a socket at path is refused with
+// config.ErrSecretNotRegular, naming the file.
 func writeOwnerOnly(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|syscall.O_NONBLOCK|openNoFollow, 0o600)
-	if err != nil {
-		// A FIFO without a reader (ENXIO) and a symbolic link (ELOOP) fail
-		// here: say what is there rather than the errno.
-		if fi, lerr := os.Lstat(path); lerr == nil && !fi.Mode().IsRegular() {
-			return config.NotRegularError(path, fi.Mode())
-		}
+	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
+		return config.NotRegularError(path, fi.Mode())
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err // an *fs.PathError: names the file
 	}
-	st, err := f.Stat()
-	if err == nil && !st.Mode().IsRegular() {
-		err = config.NotRegularError(path, st.Mode())
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
 	}
+	tmp := f.Name()
+	_, err = f.Write(data)
 	if err == nil {
-		err = f.Truncate(0)
-	}
-	if err == nil {
-		err = f.Chmod(0o600)
-	}
-	if err == nil {
-		_, err = f.Write(data)
+		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	return err
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	return syncDir(dir)
 }
 
 // sharedSecret is a secret every node holds in memory from a meta

@@ -1,0 +1,66 @@
+//go:build linux
+
+package server
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+// TestWriteOwnerOnly_DiskFull (root only: it mounts a tmpfs and fills it):
+// a key file write the disk refuses leaves the file that was there whole,
+// never truncated or half written, and leaves no other file behind. The
+// new data takes more room than the old (the old file's room, freed by a
+// truncation, would otherwise take it).
+func TestWriteOwnerOnly_DiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small file system to fill needs root")
+	}
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=64k,mode=0700"); err != nil {
+		t.Skipf("mount a tmpfs to fill: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(dir, 0); err != nil {
+			t.Errorf("unmount %s: %v", dir, err)
+		}
+	})
+	const old = "sdak_old\n"
+	path := filepath.Join(dir, APIKeyFile)
+	if err := os.WriteFile(path, []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	filler, err := os.Create(filepath.Join(dir, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for buf := make([]byte, 4<<10); err == nil; {
+		_, err = filler.Write(buf)
+	}
+	if cerr := filler.Close(); !errors.Is(err, syscall.ENOSPC) || cerr != nil {
+		t.Fatalf("fill %s: %v, %v", dir, err, cerr)
+	}
+
+	err = writeOwnerOnly(path, bytes.Repeat([]byte("k"), 1<<20))
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("writeOwnerOnly on a full disk = %v; want ENOSPC", err)
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != old {
+		t.Errorf("key file after the refused write holds %d bytes %.20q (%v); want it unchanged, %q", len(b), b, err, old)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 2 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("files after the refused write: %v; want only %s and filler", names, APIKeyFile)
+	}
+}
