@@ -336,11 +336,6 @@ func hashHex(s sessiond.Secret) string {
 // caller revokes it (RevokeUnreceived); a write that cannot have landed
 // (refused, every compare-and-swap lost, a read failing) returns no key.
 func (k *Keys) Create(ctx context.Context, name string, scopes ...Scope) (sessiond.Secret, Key, error) {
-	return k.create(ctx, name, nil, scopes)
-}
-
-// create is Create with addIf's cond.
-func (k *Keys) create(ctx context.Context, name string, cond func(*doc) error, scopes []Scope) (sessiond.Secret, Key, error) {
 	if len(scopes) == 0 {
 		scopes = DefaultScopes
 	}
@@ -348,11 +343,11 @@ func (k *Keys) create(ctx context.Context, name string, cond func(*doc) error, s
 	if err != nil {
 		return "", Key{}, err
 	}
-	secret, _, err := opaquetoken.Codec{}.New(sessiond.KindAPIKey)
+	secret, err := NewSecret()
 	if err != nil {
 		return "", Key{}, err
 	}
-	key, err := k.addIf(ctx, name, secret, scopes, cond)
+	key, err := k.add(ctx, name, secret, scopes)
 	return secret, key, err
 }
 

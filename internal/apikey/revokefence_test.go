@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/memstore"
@@ -34,29 +35,7 @@ func TestKeys_RevokeOrFence(t *testing.T) {
 		{name: "no set stored", id: "key_nobodymadethis", wantBump: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st := memstore.New()
-			defer st.Close()
-			k := apikey.New(st, nil, 0)
-			id := tc.id
-			if tc.empty {
-				if _, err := st.PutMeta(ctx, apikey.DocName, []byte(`{"keys":[]}`), 0); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if tc.seed {
-				_, key, err := k.Create(ctx, "seed")
-				if err != nil {
-					t.Fatal(err)
-				}
-				if id == "" {
-					id = key.ID
-				}
-				if tc.revokeFirst {
-					if err := k.Revoke(ctx, id); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
+			st, k, id := fenceSet(t, tc.seed, tc.empty, tc.revokeFirst, tc.id)
 			_, v0, err := st.GetMeta(ctx, apikey.DocName)
 			if err != nil && (tc.seed || tc.empty) {
 				t.Fatal(err)
@@ -100,19 +79,8 @@ func TestKeys_RevokeOrFenceFirstCreate(t *testing.T) {
 		{name: "empty set stored", empty: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st := memstore.New()
-			defer st.Close()
-			if tc.empty {
-				if _, err := st.PutMeta(ctx, apikey.DocName, []byte(`{"keys":[]}`), 0); err != nil {
-					t.Fatal(err)
-				}
-			}
-			lost := &testenv.LingeringMeta{MetaStore: st, Doc: apikey.DocName}
-			lost.Arm()
-			secret, key, err := apikey.New(lost, nil, 0).Create(ctx, "victim")
-			if err == nil || key.ID == "" {
-				t.Fatalf("Create = %v, %q; want its write lost with the key", err, key.ID)
-			}
+			st, _, _ := fenceSet(t, false, tc.empty, false, "")
+			lost, secret, key := lingeringCreate(t, st)
 			found, _, err := apikey.New(st, nil, 0).RevokeOrFence(ctx, key.ID)
 			if err != nil || found {
 				t.Fatalf("RevokeOrFence(%s) = found %v, %v; want not found", key.ID, found, err)
@@ -146,24 +114,7 @@ func TestKeys_Fence(t *testing.T) {
 		{name: "no set stored", id: "key_nobodymadethis", wantBump: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st := memstore.New()
-			defer st.Close()
-			k := apikey.New(st, nil, 0)
-			id := tc.id
-			if tc.seed {
-				_, key, err := k.Create(ctx, "seed")
-				if err != nil {
-					t.Fatal(err)
-				}
-				if id == "" {
-					id = key.ID
-				}
-				if tc.revokeFirst {
-					if err := k.Revoke(ctx, id); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
+			st, k, id := fenceSet(t, tc.seed, false, tc.revokeFirst, tc.id)
 			before, err := k.List(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -197,17 +148,8 @@ func TestKeys_Fence(t *testing.T) {
 // no key has, cannot land live afterwards.
 func TestKeys_FenceLateCreate(t *testing.T) {
 	ctx := context.Background()
-	st := memstore.New()
-	defer st.Close()
-	if _, _, err := apikey.New(st, nil, 0).Create(ctx, "seed"); err != nil {
-		t.Fatal(err)
-	}
-	lost := &testenv.LingeringMeta{MetaStore: st, Doc: apikey.DocName}
-	lost.Arm()
-	secret, key, err := apikey.New(lost, nil, 0).Create(ctx, "victim")
-	if err == nil || key.ID == "" {
-		t.Fatalf("Create = %v, %q; want its write lost with the key", err, key.ID)
-	}
+	st, _, _ := fenceSet(t, true, false, false, "")
+	lost, secret, key := lingeringCreate(t, st)
 	if found, err := apikey.New(st, nil, 0).Fence(ctx, key.ID); err != nil || found {
 		t.Fatalf("Fence(%s) = %v, %v; want not found", key.ID, found, err)
 	}
@@ -215,4 +157,49 @@ func TestKeys_FenceLateCreate(t *testing.T) {
 	if _, err := apikey.New(st, nil, 0).Authenticate(ctx, secret); !errors.Is(err, apikey.ErrUnauthorized) {
 		t.Errorf("Authenticate with the key after Fence said no key has its ID = %v; want ErrUnauthorized (the late write landed)", err)
 	}
+}
+
+// fenceSet returns a memory store holding a key set as the fence tests
+// ask (empty: an empty set stored; seed: one key made, revoked with
+// revokeFirst; neither: none stored), its Keys, and id, or the made key's
+// ID when id is "".
+func fenceSet(t *testing.T, seed, empty, revokeFirst bool, id string) (*memstore.Store, *apikey.Keys, string) {
+	t.Helper()
+	ctx := t.Context()
+	st := memstore.New()
+	t.Cleanup(func() { st.Close() })
+	k := apikey.New(st, nil, 0)
+	if empty {
+		if _, err := st.PutMeta(ctx, apikey.DocName, []byte(`{"keys":[]}`), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if seed {
+		_, key, err := k.Create(ctx, "seed")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id == "" {
+			id = key.ID
+		}
+		if revokeFirst {
+			if err := k.Revoke(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return st, k, id
+}
+
+// lingeringCreate makes a key on st whose write gives up with its outcome
+// unknown and lands when the returned LingeringMeta's Land is called.
+func lingeringCreate(t *testing.T, st *memstore.Store) (*testenv.LingeringMeta, sessiond.Secret, apikey.Key) {
+	t.Helper()
+	lost := &testenv.LingeringMeta{MetaStore: st, Doc: apikey.DocName}
+	lost.Arm()
+	secret, key, err := apikey.New(lost, nil, 0).Create(t.Context(), "victim")
+	if err == nil || key.ID == "" {
+		t.Fatalf("Create = %v, %q; want its write lost with the key", err, key.ID)
+	}
+	return lost, secret, key
 }

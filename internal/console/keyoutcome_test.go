@@ -7,58 +7,29 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/console"
 	"github.com/sessiond/sessiond/internal/testenv"
 )
-
-// conflictMeta loses the compare-and-swap of the next n writes of the key
-// set once armed, writing nothing.
-type conflictMeta struct {
-	sessiond.MetaStore
-	mu sync.Mutex
-	n  int
-}
-
-func (m *conflictMeta) arm(n int) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.n = n
-}
-
-func (m *conflictMeta) PutMeta(ctx context.Context, name string, value []byte, version int64) (int64, error) {
-	m.mu.Lock()
-	lose := name == apikey.DocName && m.n > 0
-	if lose {
-		m.n--
-	}
-	m.mu.Unlock()
-	if lose {
-		return 0, fmt.Errorf("conflictMeta: version moved: %w", sessiond.ErrConflict)
-	}
-	return m.MetaStore.PutMeta(ctx, name, value, version)
-}
 
 // TestConsole_CreateKeyConflict: a key created on the console whose every
 // compare-and-swap was lost stored nothing, and nothing can land: 503, no
 // key listed, no event. Before, the key of its last lost try was added to
 // the set revoked and recorded created then revoked (not_received).
 func TestConsole_CreateKeyConflict(t *testing.T) {
-	var meta *conflictMeta
+	var meta *testenv.ConflictMeta
 	rec := &recorded{}
 	f := newFixtureWith(t, func(f *fixture, o *console.Options) {
-		meta = &conflictMeta{MetaStore: f.store}
+		meta = &testenv.ConflictMeta{MetaStore: f.store, Doc: apikey.DocName}
 		o.Keys = apikey.New(meta, f.clock, time.Second)
 		o.Record = rec.record
 	})
 	c := f.signedIn()
 	rec.take()
-	meta.arm(5)
+	meta.Arm(5)
 	resp, _ := f.do(c, "POST", "/console/keys/create", url.Values{"name": {"victim"}, "scope": {"events:read"}}, "same-origin")
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("create, every write conflicting = %d; want 503", resp.StatusCode)

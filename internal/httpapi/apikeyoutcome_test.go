@@ -2,7 +2,6 @@ package httpapi_test
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -35,27 +34,6 @@ func (c *keyChanges) take() []string {
 	return slices.Clone(c.got)
 }
 
-// conflictMeta loses the compare-and-swap of the next n writes of the key
-// set, writing nothing.
-type conflictMeta struct {
-	sessiond.MetaStore
-	mu sync.Mutex
-	n  int
-}
-
-func (m *conflictMeta) PutMeta(ctx context.Context, name string, value []byte, version int64) (int64, error) {
-	m.mu.Lock()
-	lose := name == apikey.DocName && m.n > 0
-	if lose {
-		m.n--
-	}
-	m.mu.Unlock()
-	if lose {
-		return 0, fmt.Errorf("conflictMeta: version moved: %w", sessiond.ErrConflict)
-	}
-	return m.MetaStore.PutMeta(ctx, name, value, version)
-}
-
 // TestAPI_CreateKeyConflict: POST /v1/api-keys whose every compare-and-swap
 // was lost (the set kept changing) stored nothing and nothing can land:
 // it answers 503 and leaves no trace. Before, the key of its last lost
@@ -66,8 +44,10 @@ func TestAPI_CreateKeyConflict(t *testing.T) {
 	store := memstore.New()
 	t.Cleanup(func() { store.Close() })
 	changes := &keyChanges{}
+	meta := &testenv.ConflictMeta{MetaStore: store, Doc: apikey.DocName}
+	meta.Arm(5)
 	e := newEnv(t, sessiond.StrategyHybrid, func(o *httpapi.Options) {
-		o.APIKeys = apikey.New(&conflictMeta{MetaStore: store, n: 5}, nil, time.Second)
+		o.APIKeys = apikey.New(meta, nil, time.Second)
 		o.APIKeyChanged = changes.record
 	})
 	if r := e.postJSON("/v1/api-keys", `{"name":"victim"}`); r.status != http.StatusServiceUnavailable {

@@ -11,12 +11,12 @@ import (
 	"testing"
 )
 
-// TestWriteOwnerOnly_DiskFull (root only: it mounts a tmpfs and fills it):
+// TestWritePendingKey_DiskFull (root only: it mounts a tmpfs and fills it):
 // a key file write the disk refuses leaves the file that was there whole,
-// never truncated or half written, and leaves no other file behind. The
+// never truncated or half written, and leaves no pending file behind. The
 // new data takes more room than the old (the old file's room, freed by a
 // truncation, would otherwise take it).
-func TestWriteOwnerOnly_DiskFull(t *testing.T) {
+func TestWritePendingKey_DiskFull(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a small file system to fill needs root")
 	}
@@ -45,9 +45,9 @@ func TestWriteOwnerOnly_DiskFull(t *testing.T) {
 		t.Fatalf("fill %s: %v, %v", dir, err, cerr)
 	}
 
-	err = writeOwnerOnly(path, bytes.Repeat([]byte("k"), 1<<20))
-	if !errors.Is(err, syscall.ENOSPC) {
-		t.Errorf("writeOwnerOnly on a full disk = %v; want ENOSPC", err)
+	pending, err := writePendingKey(path, bytes.Repeat([]byte("k"), 1<<20))
+	if !errors.Is(err, syscall.ENOSPC) || pending != "" {
+		t.Errorf("writePendingKey on a full disk = %q, %v; want ENOSPC", pending, err)
 	}
 	if b, err := os.ReadFile(path); err != nil || string(b) != old {
 		t.Errorf("key file after the refused write holds %d bytes %.20q (%v); want it unchanged, %q", len(b), b, err, old)

@@ -2,10 +2,16 @@
 
 package server
 
-import "os"
+import (
+	"os"
+	"syscall"
+)
 
-// syncDir makes a rename in dir durable: writeOwnerOnly's key file is not
-// lost to a power cut after its key was stored.
+// openNoFollow makes writePendingKey refuse a symbolic link.
+const openNoFollow = syscall.O_NOFOLLOW
+
+// syncDir makes a rename in dir durable: a key file moved into place is
+// not lost to a power cut after its key was stored.
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {

@@ -116,6 +116,42 @@ func TestSeedAPIKey_NodesStartingTogether(t *testing.T) {
 				node.seed(t.Context())
 				checkOneSeeded(t, meta, []*firstStartNode{other, node}, true)
 			})
+			t.Run("two nodes sharing one data directory", func(t *testing.T) {
+				// Both write <data>/api-key: the one that lost the seed
+				// must leave the winner's key there, neither overwritten
+				// nor removed.
+				meta := st.open(t)
+				other := newFirstStartNode(t, meta)
+				race := &seedFirstMeta{MetaStore: meta, before: other.seed}
+				node := newFirstStartNode(t, race)
+				node.cfg.Server.DataDir = other.cfg.Server.DataDir
+				node.seed(t.Context())
+				if node.err != nil || other.err != nil {
+					t.Fatalf("seedAPIKey = %v, %v; want nil, nil", node.err, other.err)
+				}
+				checkHeld(t, meta, filepath.Join(node.cfg.Server.DataDir, APIKeyFile), true)
+			})
+			t.Run("the node that lost keeps its earlier key file", func(t *testing.T) {
+				// A store that lost its data (apiKeysReset): the file of
+				// the key it held is this node's to keep when it makes
+				// none (the store may come back with that key).
+				meta := st.open(t)
+				other := newFirstStartNode(t, meta)
+				race := &seedFirstMeta{MetaStore: meta, before: other.seed}
+				node := newFirstStartNode(t, race)
+				path := filepath.Join(node.cfg.Server.DataDir, APIKeyFile)
+				const earlier = "sdak_an_earlier_key\n"
+				if err := os.WriteFile(path, []byte(earlier), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				node.seed(t.Context())
+				if node.err != nil || node.res.other == nil {
+					t.Fatalf("seedAPIKey = %+v, %v; want another node's key, nil", node.res, node.err)
+				}
+				if raw, err := os.ReadFile(path); err != nil || string(raw) != earlier {
+					t.Errorf("the earlier key file after losing the seed = %q, %v; want it as it was", raw, err)
+				}
+			})
 			t.Run("four nodes at once", func(t *testing.T) {
 				meta := st.open(t)
 				nodes := make([]*firstStartNode, 4)
@@ -279,11 +315,14 @@ func TestSeedAPIKey_SeedFails(t *testing.T) {
 		unwritable bool // <data>/api-key cannot be written (a directory there)
 		// as seedFailMeta's
 		lands, down, hold bool
+		// settled: the second write is answered, and the first start ends
+		// with its key stored and in the file
+		settled bool
 	}{
 		{name: "key file cannot be written", unwritable: true},
-		{name: "write stored, answer lost", lands: true},
-		{name: "write not stored"},
-		{name: "write lands later", hold: true},
+		{name: "write stored, answer lost", lands: true, settled: true},
+		{name: "write not stored", settled: true},
+		{name: "write lands later", hold: true, settled: true},
 		{name: "write stored, then the store down", lands: true, down: true},
 		{name: "store down", down: true},
 	}
@@ -314,6 +353,12 @@ func TestSeedAPIKey_SeedFails(t *testing.T) {
 					if err := os.Remove(path); err != nil { // the operator mends it
 						t.Fatal(err)
 					}
+				}
+				switch {
+				case tc.settled && first.err != nil:
+					t.Errorf("seedAPIKey whose second write was answered = %v; want nil", first.err)
+				case !tc.settled && !tc.unwritable && (first.err == nil || !strings.Contains(first.err.Error(), path)):
+					t.Errorf("seedAPIKey with the store down = %v; want an error naming %s, which holds the key", first.err, path)
 				}
 				checkHeld(t, meta, path, first.err == nil)
 				if fail.later != nil {
@@ -369,5 +414,83 @@ func checkHeld(t *testing.T, meta sessiond.MetaStore, path string, one bool) {
 		if k.ID != got.ID {
 			t.Errorf("live key %s is in no key file (the file holds %s)", k.ID, got.ID)
 		}
+	}
+	if left, _ := filepath.Glob(path + ".new-*"); len(left) != 0 {
+		t.Errorf("files left beside %s: %v; want none", path, left)
+	}
+}
+
+// TestBootstrapAPIKey_KeyAddedMeanwhile: a node without SESSIOND_API_KEY
+// whose first start finds a key that no node generated (a node given
+// SESSIOND_API_KEY, or an operator's `sessiond apikey create`, won the
+// race) says so, naming that key by id and name, and does not send the
+// operator to a key file no node wrote.
+func TestBootstrapAPIKey_KeyAddedMeanwhile(t *testing.T) {
+	cases := []struct {
+		name string
+		add  func(ctx context.Context, keys *apikey.Keys) error
+	}{
+		{"a node with SESSIOND_API_KEY", func(ctx context.Context, keys *apikey.Keys) error {
+			_, err := keys.Ensure(ctx, "env", "an-operator-chosen-key-of-at-least-32-chars")
+			return err
+		}},
+		{"an operator's apikey create", func(ctx context.Context, keys *apikey.Keys) error {
+			_, _, err := keys.Create(ctx, "deploy", apikey.ScopeAdmin)
+			return err
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			meta := memstore.New()
+			other := apikey.New(meta, nil, time.Second)
+			var addErr error
+			race := &seedFirstMeta{MetaStore: meta, before: func(ctx context.Context) { addErr = tc.add(ctx, other) }}
+			node := newFirstStartNode(t, race)
+			var logs bytes.Buffer
+			if err := bootstrapAPIKey(t.Context(), node.cfg, "", node.keys, slog.New(slog.NewTextHandler(&logs, nil))); err != nil || addErr != nil {
+				t.Fatalf("bootstrapAPIKey = %v (the key added meanwhile: %v); want nil", err, addErr)
+			}
+			list, err := other.List(t.Context())
+			if err != nil || len(list) != 1 {
+				t.Fatalf("keys = %+v, %v; want one", list, err)
+			}
+			out := logs.String()
+			for _, want := range []string{"level=WARN", "was added to the store while this node started", "id=" + list[0].ID, "name=" + list[0].Name, "sessiond apikey create"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("the log lacks %q:\n%s", want, out)
+				}
+			}
+			if strings.Contains(out, "generated") || strings.Contains(out, "api-key") {
+				t.Errorf("the log says a node generated the key, or points to a key file:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestAPIKeysReset_KeyAddedMeanwhile: after a store lost its data, a node
+// without SESSIOND_API_KEY that finds a key no node generated (a node with
+// SESSIOND_API_KEY put it back first) says so in its `recreated`, by id
+// and name, not that another node seeded it.
+func TestAPIKeysReset_KeyAddedMeanwhile(t *testing.T) {
+	meta := memstore.New()
+	other := apikey.New(meta, nil, time.Second)
+	var addErr error
+	race := &seedFirstMeta{MetaStore: meta, before: func(ctx context.Context) {
+		_, addErr = other.Ensure(ctx, "env", "an-operator-chosen-key-of-at-least-32-chars")
+	}}
+	node := newFirstStartNode(t, race)
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	reset := apiKeysReset(node.cfg, "", node.keys, nil, nil, &fanout{slog: log}, log)
+	if err := reset(t.Context(), apikey.Reset{}); err != nil || addErr != nil {
+		t.Fatalf("apiKeysReset = %v (the key added meanwhile: %v); want nil", err, addErr)
+	}
+	list, err := other.List(t.Context())
+	if err != nil || len(list) != 1 {
+		t.Fatalf("keys = %+v, %v; want one", list, err)
+	}
+	out := logs.String()
+	if want := fmt.Sprintf("%s (\\\"env\\\") was added meanwhile", list[0].ID); !strings.Contains(out, want) || strings.Contains(out, "another node seeded") {
+		t.Errorf("the log:\n%s\nwant recreated naming %s, not another node's seed", out, want)
 	}
 }

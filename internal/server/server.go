@@ -632,6 +632,13 @@ func bootstrapAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret
 		log.Info("API key from SESSIOND_API_KEY accepted")
 	case res.file != "":
 		log.Warn("generated the first API key; backends send it as Authorization: Bearer <key>", "file", res.file)
+	case res.other != nil && res.other.Name != generatedKeyName:
+		// Not a generated key: a node given SESSIOND_API_KEY ("env"), or
+		// an operator's `sessiond apikey create`, added it meanwhile. No
+		// node wrote it to a key file.
+		log.Warn("a live API key was added to the store while this node started (by a node given SESSIOND_API_KEY, or an operator): this node made no key and wrote no key file; "+
+			"use that key, or make one with `sessiond apikey create --scope admin`",
+			"id", res.other.ID, "name", res.other.Name)
 	case res.other != nil:
 		// Nodes started together on an empty store: one generated the key.
 		log.Warn("another node generated the first API key while this one started: this node wrote no key file; "+

@@ -6,13 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/sessiond/sessiond"
@@ -74,6 +74,8 @@ func apiKeysReset(cfg config.Config, env sessiond.Secret, keys *apikey.Keys, sig
 		case env != "":
 		case res.file != "":
 			recreated = "a generated key, written to " + res.file
+		case res.other != nil && res.other.Name != generatedKeyName:
+			recreated = fmt.Sprintf("nothing: key %s (%q) was added meanwhile", res.other.ID, res.other.Name)
 		case res.other != nil:
 			recreated = "nothing: another node seeded key " + res.other.ID
 		default:
@@ -169,7 +171,8 @@ type seeded struct {
 
 // seedAPIKey makes sure at least one API key works, as bootstrapAPIKey
 // says, and reports whether it generated one (written to a file) or found
-// one another node generated meanwhile.
+// a live key added meanwhile (another node's, generated or given, or an
+// operator's).
 func seedAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret, keys *apikey.Keys) (seeded, error) {
 	if env != "" {
 		_, err := keys.Ensure(ctx, "env", env)
@@ -188,9 +191,13 @@ func seedAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret, key
 	}
 	// The first key administers the rest. Seed, not Create: another node
 	// starting on the same empty store may have seeded since the List, and
-	// only the compare-and-swap can tell. The file is written first: a key
-	// stored but in no file would be live with nobody holding it, and the
-	// next start, finding a live key, would make none.
+	// only the compare-and-swap can tell. The key is in a file before the
+	// store takes it: a key stored but in no file would be live with
+	// nobody holding it, and the next start, finding a live key, would
+	// make none. That file is a new one beside <data>/api-key, moved over
+	// it once the store took the key (or may have): a node that makes no
+	// key leaves <data>/api-key as it was, another node's in a shared data
+	// directory, or the key of a store that lost its data.
 	secret, err := apikey.NewSecret()
 	if err != nil {
 		return seeded{}, err
@@ -200,10 +207,11 @@ func seedAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret, key
 	}
 	path := filepath.Join(cfg.Server.DataDir, APIKeyFile)
 	abs, _ := filepath.Abs(path)
-	if err := writeOwnerOnly(path, []byte(string(secret)+"\n")); err != nil {
+	pending, err := writePendingKey(path, []byte(string(secret)+"\n"))
+	if err != nil {
 		return seeded{}, fmt.Errorf("write API key: %w (no API key was stored: make %s writable by this user, then start again)", err, abs)
 	}
-	key, err := keys.SeedSecret(ctx, "generated", secret, apikey.ScopeAdmin)
+	key, err := keys.SeedSecret(ctx, generatedKeyName, secret, apikey.ScopeAdmin)
 	if err != nil && key.ID != "" && !errors.Is(err, apikey.ErrHasLiveKey) {
 		// The write's outcome is unknown (a timeout, a lost answer): seed
 		// the same secret again, which finds it if it landed and otherwise
@@ -211,69 +219,104 @@ func seedAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret, key
 		// Bounded, and not ended by a stop signal: the file must not be
 		// left out of step with the store if it can be helped.
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), seedSettleTimeout)
-		again, aerr := keys.SeedSecret(sctx, "generated", secret, apikey.ScopeAdmin)
+		again, aerr := keys.SeedSecret(sctx, generatedKeyName, secret, apikey.ScopeAdmin)
 		cancel()
 		if aerr != nil && !errors.Is(aerr, apikey.ErrHasLiveKey) {
 			// Perhaps stored: the file keeps the key, which the next start
 			// keeps if it is live, or replaces.
-			return seeded{}, fmt.Errorf("store the first API key: %w; key %s may be stored all the same: %s holds it (start again once the store answers)", err, key.ID, abs)
+			_ = placeKey(pending, path)
+			return seeded{}, fmt.Errorf("store the first API key: %w; key %s may be stored all the same: %s holds it (start again once the store answers)", err, key.ID, keyHolder(pending, abs))
 		}
 		key, err = again, aerr
 	}
 	switch {
 	case errors.Is(err, apikey.ErrHasLiveKey):
-		_ = os.Remove(path) // its key was never stored
+		_ = os.Remove(pending) // its key was never stored
 		return seeded{other: &key}, nil
 	case err != nil:
-		_ = os.Remove(path) // nothing was stored, nor can land later
+		_ = os.Remove(pending) // nothing was stored, nor can land later
 		return seeded{}, err
+	}
+	if err := placeKey(pending, path); err != nil {
+		// Stored: the file that holds it is named.
+		return seeded{}, fmt.Errorf("write API key: %w (key %s is stored and live: %s holds it)", err, key.ID, keyHolder(pending, abs))
 	}
 	return seeded{file: abs}, nil
 }
 
-// seedSettleTimeout bounds seedAPIKey's second write of a generated key
-// whose first write's outcome is unknown.
-const seedSettleTimeout = 10 * time.Second
-
-// writeOwnerOnly writes data to the file at path, readable by its owner
-// only. The data goes to a new file beside it (mode 0600 from the start:
-// a key file of an earlier store, copied under umask 022, keeps no wider
-// mode), synced to the disk, then renamed over path and the directory
-// synced: a full disk or a crash leaves the old file or the new one
-// whole, never a truncated or half-written key, and a key stored after
-// this returns is not lost from the file to a power cut.
-//
-// Only a regular file is replaced: a FIFO, a symbolic link (whose target
-// is left alone), a directory or a socket at path is refused with
-// config.ErrSecretNotRegular, naming the file.
-func writeOwnerOnly(path string, data []byte) error {
-	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
-		return config.NotRegularError(path, fi.Mode())
-	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err // an *fs.PathError: names the file
+// writePendingKey writes data to a new file beside path, readable by its
+// owner only (mode 0600 whatever the umask; moved over path, it also
+// replaces the looser mode of a key file an earlier store left, copied
+// under umask 022), and returns its name: seedAPIKey moves it over path
+// once the store took the key. What is at path is checked first and left
+// unchanged, so that the move seldom fails after the store took the key:
+// none, or a regular file this user may write. Anything else is refused
+// with config.ErrSecretNotRegular, naming the file: a FIFO (opened
+// without blocking, as a plain open would wait for a reader), a symbolic
+// link (not followed: an operator who points it at another file expects
+// that file written, which a move would not do), a directory.
+// The new file is synced and placeKey syncs the directory after the move,
+// so a full disk or a crash leaves the old file or the new one whole,
+// never a truncated or half-written key, and a stored key is not lost
+// from its file to a power cut.
+func writePendingKey(path string, data []byte) (string, error) {
+	if f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK|openNoFollow, 0); err == nil {
+		st, serr := f.Stat()
+		_ = f.Close()
+		if serr == nil && !st.Mode().IsRegular() {
+			return "", config.NotRegularError(path, st.Mode())
+		}
+	} else if fi, lerr := os.Lstat(path); lerr == nil && !fi.Mode().IsRegular() {
+		return "", config.NotRegularError(path, fi.Mode())
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", err // an *fs.PathError: names the file
 	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".new-*") // mode 0600
 	if err != nil {
-		return err
+		return "", err
 	}
-	tmp := f.Name()
 	_, err = f.Write(data)
 	if err == nil {
-		err = f.Sync()
+		err = f.Sync() // on the disk before the store takes its key
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
 	if err != nil {
-		_ = os.Remove(tmp)
+		_ = os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
+}
+
+// placeKey moves writePendingKey's file over path and syncs the directory,
+// so that the move outlives a power cut.
+func placeKey(pending, path string) error {
+	if err := os.Rename(pending, path); err != nil {
 		return err
 	}
-	return syncDir(dir)
+	return syncDir(filepath.Dir(path))
 }
+
+// keyHolder names the file that holds a key placeKey may have failed to
+// move: the pending file while it is there, else the key file (moved; only
+// the directory's sync failed).
+func keyHolder(pending, keyFile string) string {
+	if _, err := os.Lstat(pending); err == nil {
+		abs, _ := filepath.Abs(pending)
+		return abs
+	}
+	return keyFile
+}
+
+// generatedKeyName names the key seedAPIKey generates: a live key found
+// under another name was not generated by a node (SESSIOND_API_KEY's is
+// "env").
+const generatedKeyName = "generated"
+
+// seedSettleTimeout bounds seedAPIKey's second write of a generated key
+// whose first write's outcome is unknown.
+const seedSettleTimeout = 10 * time.Second
 
 // sharedSecret is a secret every node holds in memory from a meta
 // document (sealedSecret: the DPoP nonce secret, the DBSC key), read once
