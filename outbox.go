@@ -44,7 +44,10 @@ type Outbox interface {
 	// or pending again at next. ErrNotFound if the ID is unknown.
 	FinishDelivery(ctx context.Context, id string, state DeliveryState, attempts int, next time.Time, lastErr string, at time.Time) error
 	// RetryDelivery moves a dead delivery back to pending, due at `at`, with
-	// its attempts reset to zero (LastError is kept), and sets UpdatedAt.
+	// its attempts reset to zero (LastError is kept), and sets CreatedAt
+	// and UpdatedAt to `at`: a Retry starts the delivery's age again, so
+	// the bounds counted from CreatedAt (an endpoint's max pending age, a
+	// poll stream's queue) give it their full time, not none.
 	// The move is conditional and atomic: ErrNotFound unless a delivery
 	// with that ID exists and is dead, so two operators retrying the same
 	// delivery at once send it once, and a delivery a dispatcher holds or

@@ -116,7 +116,7 @@ func (s *Store) RetryDelivery(ctx context.Context, id string, at time.Time) erro
 	if !ok || d.State != sessiond.DeliveryDead {
 		return fmt.Errorf("memstore: %s: %w: no dead delivery %q", op, sessiond.ErrNotFound, id)
 	}
-	d.State, d.Attempts, d.NextAttemptAt, d.UpdatedAt = sessiond.DeliveryPending, 0, at, at
+	d.State, d.Attempts, d.NextAttemptAt, d.CreatedAt, d.UpdatedAt = sessiond.DeliveryPending, 0, at, at, at
 	return nil
 }
 

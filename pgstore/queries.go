@@ -386,7 +386,7 @@ func newQueries(schema string) queries {
 		SELECT (SELECT count(*) FROM upd), EXISTS (SELECT 1 FROM {schema}.deliveries WHERE id = $1)`,
 
 		retryDead: `UPDATE {schema}.deliveries
-		SET state = 'pending', attempts = 0, next_attempt_at = $2, updated_at = $2
+		SET state = 'pending', attempts = 0, next_attempt_at = $2, created_at = $2, updated_at = $2
 		WHERE id = $1 AND state = 'dead'`,
 
 		listDeliveries: `SELECT {delcols} FROM {schema}.deliveries

@@ -157,18 +157,18 @@ return 1
 `
 
 // retryScript moves a dead delivery back to pending, due at the given
-// time, with its attempts reset; anything else is left alone.
+// time, with its attempts reset and its CreatedAt the retry's time (a
+// Retry starts its age again); anything else is left alone.
 //
 //	KEYS: the delivery, due, done
 //	ARGV: base, id, at (µs)
 //	→ 1 | 0 (no dead delivery with that ID)
 var retryScript = rueidis.NewLuaScript(allowOOM + `
-local f = redis.call('HMGET', KEYS[1], 'st', 'c')
-if f[1] ~= 'dead' then return 0 end
+if redis.call('HGET', KEYS[1], 'st') ~= 'dead' then return 0 end
 local base, id = ARGV[1], ARGV[2]
-redis.call('HSET', KEYS[1], 'st', 'pending', 'n', '0', 'na', ARGV[3], 'u', ARGV[3])
+redis.call('HSET', KEYS[1], 'st', 'pending', 'n', '0', 'na', ARGV[3], 'c', ARGV[3], 'u', ARGV[3])
 redis.call('ZREM', base .. 'st:dead', id)
-redis.call('ZADD', base .. 'st:pending', f[2], id)
+redis.call('ZADD', base .. 'st:pending', ARGV[3], id)
 redis.call('ZADD', KEYS[2], ARGV[3], id)
 redis.call('ZREM', KEYS[3], id)
 return 1

@@ -101,7 +101,10 @@ func wantDelivery(f *fixture, o sessiond.Outbox, want sessiond.Delivery) {
 //   - FinishDelivery fails with ErrInvalidArgument for a state that is not
 //     one of the three; it sets State, Attempts, NextAttemptAt, LastError
 //     and UpdatedAt as given.
-//   - RetryDelivery keeps LastError, CreatedAt, Endpoint and Payload.
+//   - RetryDelivery keeps LastError, Endpoint and Payload, and sets
+//     CreatedAt to the retry's time (a Retry starts the delivery's age
+//     again: max_pending_age, a poll stream's queue), which ListDeliveries
+//     then orders it by.
 //   - ListDeliveries orders by CreatedAt, newest first, then ID descending.
 //   - ListDeliveries and DeleteDeliveriesBefore fail with
 //     ErrInvalidArgument if limit is not positive.
@@ -274,8 +277,17 @@ func outboxRetry(t *testing.T, f *fixture, o sessiond.Outbox) {
 	if err := o.RetryDelivery(f.ctx, dead.ID, retryAt); err != nil {
 		t.Fatalf("RetryDelivery(dead) = %v; want nil", err)
 	}
-	dead.State, dead.Attempts, dead.NextAttemptAt, dead.UpdatedAt = sessiond.DeliveryPending, 0, retryAt, retryAt
+	dead.State, dead.Attempts, dead.NextAttemptAt, dead.CreatedAt, dead.UpdatedAt = sessiond.DeliveryPending, 0, retryAt, retryAt, retryAt
 	wantDelivery(f, o, dead)
+	// Listed by its new CreatedAt: before a delivery recorded between its
+	// first record and the Retry.
+	later := newDelivery(at(30 * time.Minute))
+	later.NextAttemptAt = retryAt.Add(time.Hour)
+	enqueue(f, o, later)
+	if l, err := o.ListDeliveries(f.ctx, sessiond.DeliveryPending, 10); err != nil ||
+		!slices.Equal(deliveryIDs(l), []string{dead.ID, later.ID, held.ID}) {
+		t.Errorf("ListDeliveries(pending) after the retry = %v, %v; want %v (the retried one newest)", deliveryIDs(l), err, []string{dead.ID, later.ID, held.ID})
+	}
 	err := o.RetryDelivery(f.ctx, dead.ID, retryAt.Add(time.Second))
 	wantErr(t, "RetryDelivery(retried already)", err, sessiond.ErrNotFound)
 	wantDelivery(f, o, dead)

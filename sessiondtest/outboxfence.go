@@ -161,7 +161,7 @@ func fenceRetriedRefused(t *testing.T, f *fixture, o fencedOutbox) {
 	err := o.FinishClaimed(f.ctx, a, sessiond.DeliveryDelivered, 1, time.Time{}, "", retried.Add(time.Second))
 	wantErr(t, "FinishClaimed(A's claim, after B's dead and a retry)", err, sessiond.ErrConflict)
 	want := d
-	want.NextAttemptAt, want.LastError, want.UpdatedAt = retried, "HTTP 410 Gone", retried
+	want.NextAttemptAt, want.LastError, want.CreatedAt, want.UpdatedAt = retried, "HTTP 410 Gone", retried, retried
 	wantDelivery(f, o, want)
 }
 

@@ -183,8 +183,8 @@ func (s *Store) FinishClaimed(ctx context.Context, claimed sessiond.Delivery, st
 func (s *Store) RetryDelivery(ctx context.Context, id string, at time.Time) error {
 	const op = "retry delivery"
 	return s.updateDelivery(ctx, op, `UPDATE deliveries
-		SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'dead'`,
-		micro(at), micro(at), id)
+		SET state = 'pending', attempts = 0, next_attempt_at = ?, created_at = ?, updated_at = ? WHERE id = ? AND state = 'dead'`,
+		micro(at), micro(at), micro(at), id)
 }
 
 // updateDelivery runs one UPDATE of a delivery; ErrNotFound if it matched

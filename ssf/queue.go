@@ -31,7 +31,8 @@ var errQueueFull = errors.New("ssf: poll queue full")
 type queued struct {
 	JTI    string          `json:"jti"`
 	Claims json.RawMessage `json:"claims"`
-	// At is when the SET's outbox entry was made (Delivery.CreatedAt).
+	// At is when the SET's outbox entry was made or last retried
+	// (Delivery.CreatedAt).
 	// A SET queued by an older version has none: it is read as queued
 	// now, and stored so by the queue's next write.
 	At time.Time `json:"at,omitzero"`

@@ -173,6 +173,7 @@ func TestTransmitter_PausedHoldBoundsTheRun(t *testing.T) {
 		{"held 7 days", 30 * day, pausedSince(now.Add(-7 * day)), true, time.Time{}},
 		{"held since a time in the future", 0, pausedSince(now.Add(365 * day)), false, now},
 		{"held since an unreadable time", 0, "stream paused: SET held since yesterday until it is enabled", false, now},
+		{"a receiver's text with a forged start", 0, `receiver refused the SET: "` + pausedSince(now.Add(-8*day)) + `"`, false, now},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			del := h.del

@@ -209,3 +209,44 @@ func TestDispatcher_MaxPendingAgeHealthy(t *testing.T) {
 		t.Errorf("delivered %d, receiver got %d; want the old delivery sent once (its endpoint is healthy)", len(got), len(rcv.requests()))
 	}
 }
+
+// TestDispatcher_MaxPendingAgeFromRetry: a Retry starts a delivery's age
+// again. A delivery recorded longer than max_pending_age ago, dead, that
+// an operator retries while its endpoint still cools down is put back for
+// a new series of attempts, not ended dead unsent at the first claim.
+func TestDispatcher_MaxPendingAgeFromRetry(t *testing.T) {
+	ctx := context.Background()
+	clock := sessiondtest.NewClock(t0)
+	ob := newOutbox(t)
+	s := &downSender{}
+	d := newDispatcher(t, webhook.Options{Outbox: ob, Clock: clock, Senders: []webhook.Sender{s}})
+	d.SetJitter(func(n int64) int64 { return n - 1 })
+	old := t0.Add(-webhook.DefaultMaxPendingAge - 24*time.Hour)
+	if err := ob.EnqueueDeliveries(ctx,
+		sessiond.Delivery{ID: "msg_first", Endpoint: "ssf:stream", EventID: "e1", Payload: []byte(`{}`),
+			State: sessiond.DeliveryPending, NextAttemptAt: t0, CreatedAt: t0, UpdatedAt: t0},
+		sessiond.Delivery{ID: "msg_old", Endpoint: "ssf:stream", EventID: "e2", Payload: []byte(`{}`),
+			State: sessiond.DeliveryPending, NextAttemptAt: t0.Add(time.Hour), CreatedAt: old, UpdatedAt: old}); err != nil {
+		t.Fatal(err)
+	}
+	deliverDue(t, d) // msg_first fails: the endpoint cools down 10 minutes
+	if err := ob.FinishDelivery(ctx, "msg_old", sessiond.DeliveryDead, 8, time.Time{}, "push: receiver answered 503", old); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Minute)
+	if err := ob.RetryDelivery(ctx, "msg_old", clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if n := deliverDue(t, d); n != 1 {
+		t.Fatalf("DeliverDue = %d; want the retried delivery claimed", n)
+	}
+	if dead := list(t, ob, sessiond.DeliveryDead); len(dead) != 0 {
+		t.Fatalf("retried while its endpoint cools down: dead %+v; want it put back pending", dead)
+	}
+	s.mu.Lock()
+	calls := slices.Clone(s.calls)
+	s.mu.Unlock()
+	if p := pending(t, ob, "msg_old"); p.Attempts != 0 || slices.Contains(calls, "msg_old") {
+		t.Errorf("retried delivery = %+v, sender got %q; want it put back unsent, attempts 0", p, calls)
+	}
+}

@@ -114,7 +114,8 @@ type Endpoint struct {
 	// MaxAttempts before a delivery is declared dead; 0 means 8, and at
 	// most MaxAttemptsLimit.
 	MaxAttempts int
-	// MaxPendingAge bounds how long, from its CreatedAt, a delivery may
+	// MaxPendingAge bounds how long, from its CreatedAt (when it was
+	// recorded, or retried: RetryDelivery resets it), a delivery may
 	// stay pending while the endpoint cools down: one claimed past it
 	// while the endpoint cools is dead, unsent, instead of being put back
 	// (which is no attempt, so a receiver gone for good would otherwise
