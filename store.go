@@ -490,7 +490,9 @@ func LimitRead(lim int) int { return max(1024, lim-1+MaxLimitEvictions) }
 // identifiers (jti) in it so that a proof replayed to another node is
 // refused too. RememberOnce records key until until and reports false when
 // key is already recorded and not expired at now; concurrent calls for one
-// key return true at most once. A call that reports false changes nothing:
+// key return true at most once. A store that expires records by its own
+// clock (redisstore) keeps each at least until-now from the call, so a
+// caller whose clock is behind the store's does not lose it early. A call that reports false changes nothing:
 // the replay's until, earlier or later, never replaces the record's. Keys are short printable strings (the
 // caller hashes what it remembers); an empty key is ErrInvalidArgument and
 // records nothing (CheckReplayKey). Implemented by every store sessiond

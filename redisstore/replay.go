@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -18,13 +19,30 @@ var (
 // nothing has to sweep it.
 func (s *Store) onceKey(key string) string { return s.prefix + ":once:" + key }
 
-// RememberOnce implements sessiond.ReplayGuard with one SET NX PXAT: Redis
-// decides atomically which of concurrent callers on any node is first.
+// onceScript records a one-time key with SET NX, keeping it until the
+// later of until by Redis's clock and until-now from Redis's now: until
+// was read on the caller's clock, which may be behind Redis's (the record
+// would expire early by the gap, and a replay pass) or ahead (until by
+// Redis's clock then keeps it for nodes that agree with Redis). Nil when
+// the key is already there.
+//
+//	KEYS: the key
+//	ARGV: until (unix ms, the caller's clock), until - now (ms, > 0)
+var onceScript = newPairedScript(`
+local t = redis.call('TIME')
+local at = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[2])
+if tonumber(ARGV[1]) > at then at = tonumber(ARGV[1]) end
+return redis.call('SET', KEYS[1], '1', 'NX', 'PXAT', string.format('%d', at))
+`)
+
+// RememberOnce implements sessiond.ReplayGuard with one script around a
+// SET NX (onceScript): Redis decides atomically which of concurrent
+// callers on any node is first.
 func (s *Store) RememberOnce(ctx context.Context, key string, now, until time.Time) (bool, error) {
 	return s.rememberOnce(ctx, "remember once", key, now, until, false)
 }
 
-// RememberOnceAcked implements sessiond.AckedReplayGuard: the SET NX PXAT
+// RememberOnceAcked implements sessiond.AckedReplayGuard: the script
 // of RememberOnce followed, on the same connection, by the WAIT a
 // revocation waits (Options.RevocationReplicas, RevocationWait). A wait
 // that falls short is logged and counted (UnackedRevocations), not an
@@ -42,9 +60,10 @@ func (s *Store) rememberOnce(ctx context.Context, op, key string, now, until tim
 		until = now.Add(time.Millisecond)
 	}
 	k := s.onceKey(key)
-	set := func(rueidis.LuaExec) rueidis.Completed {
-		return s.client.B().Set().Key(k).Value("1").Nx().Pxat(until).Build()
-	}
+	set := rueidis.LuaExec{Keys: []string{k}, Args: []string{
+		strconv.FormatInt(expiryMS(until), 10),
+		strconv.FormatInt((until.Sub(now) + time.Millisecond - 1).Milliseconds(), 10), // rounded up
+	}}
 	var err error
 	if acked && s.ackReplicas > 0 {
 		// A replay writes nothing, so it has nothing to wait for; but the
@@ -59,9 +78,9 @@ func (s *Store) rememberOnce(ctx context.Context, op, key string, now, until tim
 		if n > 0 {
 			return false, nil
 		}
-		err = s.doAcked(ctx, op, nil, []rueidis.LuaExec{{Keys: []string{k}}}, set)[0].Error()
+		err = s.execAckedUnless(ctx, op, nil, onceScript, set)[0].Error()
 	} else {
-		err = s.client.Do(ctx, set(rueidis.LuaExec{})).Error()
+		err = onceScript.Exec(ctx, s.client, set.Keys, set.Args).Error()
 	}
 	switch {
 	case rueidis.IsRedisNil(err):
