@@ -12,6 +12,9 @@ import (
 // (URL.EscapedPath, as ServeMux gives it), it keeps its escapes. It
 // allocates only for a path it changes.
 func CleanPath(p string) string {
+	if alreadyClean(p) {
+		return p // every routed request: path.Clean would only copy it
+	}
 	if p == "" {
 		return "/"
 	}
@@ -26,6 +29,24 @@ func CleanPath(p string) string {
 		np += "/"
 	}
 	return np
+}
+
+// alreadyClean reports whether CleanPath would return p as it is: rooted,
+// and no segment empty (but a trailing one), "." or "..".
+func alreadyClean(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	for rest := p[1:]; ; {
+		i := strings.IndexByte(rest, '/')
+		if i < 0 {
+			return rest != "." && rest != ".."
+		}
+		if seg := rest[:i]; seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+		rest = rest[i+1:]
+	}
 }
 
 // cleanLocation returns where a request whose path ServeMux would clean

@@ -146,8 +146,13 @@ func (s *server) verifySession(w http.ResponseWriter, r *http.Request) error {
 	// The proof of a key-bound session is checked before the session's
 	// activity is recorded: a copied token without the key keeps nothing
 	// alive.
+	// The check escapes (the Manager calls it through an interface): it
+	// captures copies, not req, so req stays on the stack and a verify
+	// allocates the closure alone.
+	access, proof := req.AccessToken, req.dpopProof
 	v, err := s.m.InspectChecked(r.Context(), req.AccessToken, client, func(sess *sessiond.Session) error {
-		return s.checkBound(r.Context(), w, sess, req.AccessToken, &req.dpopProof)
+		p := proof
+		return s.checkBound(r.Context(), w, sess, access, &p)
 	})
 	if err != nil {
 		return err

@@ -552,3 +552,25 @@ func TestRevoke_UnknownQueryParameter(t *testing.T) {
 		t.Errorf("DELETE with reason = %d %s; want 204", r.status, r.body)
 	}
 }
+
+// TestAPI_VerifyStrictBodyAnswersAsFlat: a verify body the flat parser
+// leaves to encoding/json (an escape, spacing, a client) decodes into its
+// own request and is answered byte for byte as the flat one.
+func TestAPI_VerifyStrictBodyAnswersAsFlat(t *testing.T) {
+	e := newEnv(t, sessiond.StrategyHybrid, nil)
+	at := string(e.create("alice").AccessToken)
+	want := e.postJSON("/v1/sessions/verify", `{"access_token":"`+at+`"}`)
+	if want.status != http.StatusOK {
+		t.Fatalf("verify = %d %s; want 200", want.status, want.body)
+	}
+	for _, body := range []string{
+		`{"access_token":"\u00` + fmt.Sprintf("%02x", at[0]) + at[1:] + `"}`,
+		` { "client" : { "ip" : "192.0.2.1" } , "access_token" : "` + at + `" } `,
+		`{"access_token":"` + strings.Replace(at, ".", `\u002e`, 1) + `"}`,
+	} {
+		got := e.postJSON("/v1/sessions/verify", body)
+		if got.status != want.status || string(got.body) != string(want.body) {
+			t.Errorf("verify %s = %d %s; want %d %s", body, got.status, got.body, want.status, want.body)
+		}
+	}
+}

@@ -21,7 +21,17 @@ func samples() []string {
 		out = append(out, string(rune(c)))
 		all.WriteByte(byte(c))
 	}
-	return append(out, all.String())
+	out = append(out, all.String())
+	// Append reads eight bytes at a time: each byte that needs a look, and
+	// each kind of non-ASCII text, at every offset of a word in a long
+	// plain run, so the word test can miss none.
+	plain := strings.Repeat("abcdefgh", 3)
+	for _, odd := range []string{"\x00", "\x1f", "\x7f", "\"", "\\", "<", ">", "&", "\xff", "é", "\u2028", "😀"} {
+		for at := range 17 {
+			out = append(out, plain[:at]+odd+plain[at:])
+		}
+	}
+	return out
 }
 
 func TestAppend_AsEncodingJSON(t *testing.T) {
