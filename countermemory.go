@@ -8,12 +8,18 @@ import (
 
 // CounterMemory is a WindowCounter in one process's memory: correct for a
 // single node only. The zero value is ready to use and safe for concurrent
-// use. Ended windows are swept at most once a minute, on the way.
+// use. Ended windows are swept at most once a minute, on the way, and
+// again at once when the caller's clock has stepped back more than a
+// minute behind the last sweep.
 type CounterMemory struct {
 	mu   sync.Mutex
 	m    map[string]counterWindow
 	next time.Time // next sweep of ended windows
 }
+
+// counterSweepEvery is how often, by the caller's clock, CounterMemory
+// sweeps ended windows.
+const counterSweepEvery = time.Minute
 
 type counterWindow struct {
 	count int64
@@ -32,13 +38,16 @@ func (c *CounterMemory) Incr(_ context.Context, key string, now time.Time, windo
 	if c.m == nil {
 		c.m = map[string]counterWindow{}
 	}
-	if !now.Before(c.next) {
+	// A clock stepped back would otherwise pause sweeps until it caught up
+	// with next, memory growing meanwhile; the minute's slack spares
+	// callers whose now was taken just before the last sweep's.
+	if !now.Before(c.next) || now.Before(c.next.Add(-2*counterSweepEvery)) {
 		for k, w := range c.m {
 			if !now.Before(w.reset) {
 				delete(c.m, k)
 			}
 		}
-		c.next = now.Add(time.Minute)
+		c.next = now.Add(counterSweepEvery)
 	}
 	w := c.m[key]
 	if !now.Before(w.reset) {

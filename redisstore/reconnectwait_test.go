@@ -49,9 +49,19 @@ func TestStore_DeadlineWhileReconnecting(t *testing.T) {
 	}
 	// An opener without a deadline (a background loop): its handshake
 	// waits for the frozen Redis up to the dial timeout (a minute here).
+	accepted := p.Accepted()
 	opened := make(chan struct{})
 	go func() { defer close(opened); _ = st.Ping(context.Background()) }()
-	time.Sleep(100 * time.Millisecond) // let it begin the handshake
+	// Once its connection is accepted, its handshake is under way (the
+	// frozen Redis never answers it). Open cannot tell: the connection of
+	// the call above may still count, or close meanwhile.
+	for p.Accepted() == accepted {
+		select {
+		case <-opened:
+			t.Fatal("the opener returned before it reconnected")
+		case <-time.After(5 * time.Millisecond): // poll the proxy
+		}
+	}
 	// Each call must be back by its deadline, not when the opener's
 	// handshake gives up (a minute): the calls must all end while the
 	// opener is still stuck; the 30 s bound only keeps a hang from

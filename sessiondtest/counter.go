@@ -129,13 +129,14 @@ func counterConcurrent(t *testing.T, f *fixture, c sessiond.WindowCounter) {
 }
 
 // counterBoundary races calls for one key around its window's end, in
-// rounds on fresh keys (so the SQL stores' sweeps, every so many calls,
-// fall among them): calls just before the end count on in the old window;
-// calls at and past the end start exactly one new window between them,
-// and each gets its own count.
+// rounds on fresh keys (so the SQL stores' sweeps, one call in 64, fall
+// among them: eight rounds of 26 calls hold three, each in a race at the
+// end): calls just before the end count on in the old window; calls at
+// and past the end start exactly one new window between them, and each
+// gets its own count.
 func counterBoundary(t *testing.T, f *fixture, c sessiond.WindowCounter) {
 	const (
-		rounds = 16
+		rounds = 8
 		n      = 8
 	)
 	start, w := counterNow(), time.Minute
@@ -199,18 +200,19 @@ func counterBoundary(t *testing.T, f *fixture, c sessiond.WindowCounter) {
 }
 
 // counterNewWindow lets many windows end, then counts each key again past
-// the end, amid the calls that let a store forget ended windows: every key
-// starts again at 1, whether its window was forgotten first or not, and
-// counts on from there. Short windows end and start again within seconds
-// too, before a store that sweeps by the clock (memory: once a minute)
-// has forgotten them.
+// the end, amid the calls that let a store forget ended windows (64 keys:
+// a store that sweeps one call in 64 does so once among them, so some
+// keys are forgotten first and some not): every key starts again at 1,
+// whether its window was forgotten first or not, and counts on from
+// there. Short windows end and start again within seconds too, before a
+// store that sweeps by the clock (memory: once a minute) has forgotten
+// them.
 func counterNewWindow(t *testing.T, f *fixture, c sessiond.WindowCounter) {
-	const keys = 150
+	const keys = 64
 	now, w := counterNow(), time.Minute
 	key := func(i int) string { return fmt.Sprintf("again:%d", i) }
 	for i := range keys {
 		incr(f, c, key(i), now, w, 1, now.Add(w))
-		incr(f, c, key(i), now.Add(time.Second), w, 2, now.Add(w))
 	}
 	short, sw := now.Add(10*time.Second), 10*time.Second
 	for i := range 10 {
@@ -240,7 +242,7 @@ func counterRemoved(t *testing.T, f *fixture, c sessiond.WindowCounter) {
 	}
 	const (
 		generations = 3
-		keys        = 100
+		keys        = 64 // a store that sweeps one call in 64 does so once per generation
 	)
 	now, w := counterNow(), time.Minute
 	held := func(at time.Time) int {

@@ -155,7 +155,7 @@ var mutants = []mutant{
 	{"CounterLostUpdate", func(st *memstore.Store) sessiond.Store { return newCounterMutant(st, true) },
 		"twice"},
 	{"CounterNeverForgets", func(st *memstore.Store) sessiond.Store { return &counterHoarder{Store: st} },
-		"the store holds 200 windows; want the running 100"},
+		"the store holds 128 windows; want the running 64"},
 	{"CounterCarriesOver", func(st *memstore.Store) sessiond.Store { return &counterHoarder{Store: st, carry: true} },
 		`Incr("short:0"`},
 	{"MetaPutNotCAS", func(st *memstore.Store) sessiond.Store { return metaNoCAS{st} },

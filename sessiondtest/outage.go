@@ -21,9 +21,10 @@ type Proxy struct {
 	target string
 	addr   string // kept across Down and Up
 
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]struct{}
+	mu       sync.Mutex
+	ln       net.Listener
+	conns    map[net.Conn]struct{}
+	accepted int // connections accepted and forwarded, ever
 }
 
 // NewProxy starts a Proxy to target on 127.0.0.1 and stops it when the
@@ -69,6 +70,7 @@ func (p *Proxy) serve(ln net.Listener) {
 		}
 		p.mu.Lock()
 		p.conns[c], p.conns[up] = struct{}{}, struct{}{}
+		p.accepted++
 		p.mu.Unlock()
 		go func() {
 			_, _ = io.Copy(up, c) // until the client closes c (or Down does)
@@ -89,6 +91,16 @@ func (p *Proxy) Open() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.conns) / 2
+}
+
+// Accepted is how many connections the proxy has accepted (and dialled
+// the server for) since it started, closed ones included: a test waits
+// for it to grow to know a client has connected anew, which Open cannot
+// tell when an older connection closes meanwhile.
+func (p *Proxy) Accepted() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.accepted
 }
 
 // Down closes the listener and every connection through it: the server

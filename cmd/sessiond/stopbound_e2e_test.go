@@ -38,7 +38,7 @@ func TestServe_StopBoundedOnHungStore(t *testing.T) {
 	stopBoundedOnHungStore(t, []string{
 		"SESSIOND_STORE_DRIVER=redis",
 		fmt.Sprintf("SESSIOND_STORE_DSN=redis://127.0.0.1:%d/0", port),
-	}, func() error { return redis.Signal(syscall.SIGSTOP) })
+	}, func() error { return redis.Signal(syscall.SIGSTOP) }, nil)
 }
 
 // TestServe_StopBoundedOnHungPostgres: the same on PostgreSQL, which
@@ -67,13 +67,17 @@ func TestServe_StopBoundedOnHungPostgres(t *testing.T) {
 		"SESSIOND_STORE_DRIVER=postgres",
 		"SESSIOND_STORE_DSN=" + pu.String(),
 		"SESSIOND_STORE_NAMESPACE=" + schema,
-	}, func() error { proxy.Freeze(); return nil })
+	}, func() error { proxy.Freeze(); proxy.Reset(); return nil },
+		func() int64 { return proxy.Stats().Turnarounds })
 }
 
 // stopBoundedOnHungStore starts a node on the store env names, logs in,
 // freezes the store, sends requests that wait on it, and checks the node
 // exits 0 by itself within shutdown_delay + shutdown_timeout of SIGTERM.
-func stopBoundedOnHungStore(t *testing.T, storeEnv []string, freeze func() error) {
+// sent, if not nil, counts the store requests sent since the freeze: the
+// test waits for one per request before the SIGTERM, so they are in flight
+// on the store, not still on their way.
+func stopBoundedOnHungStore(t *testing.T, storeEnv []string, freeze func() error, sent func() int64) {
 	t.Helper()
 	const (
 		delay   = time.Second
@@ -111,7 +115,18 @@ func stopBoundedOnHungStore(t *testing.T, storeEnv []string, freeze func() error
 			}
 		})
 	}
-	time.Sleep(300 * time.Millisecond) // let them reach the store
+	if sent == nil {
+		// A stopped Redis gives no sign of what reached it (its socket
+		// buffers the requests): give them time to.
+		time.Sleep(300 * time.Millisecond)
+	} else {
+		for deadline := time.Now().Add(10 * time.Second); sent() < 4; {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of the 4 requests reached the frozen store in 10 s; want all in flight before the SIGTERM\n%s", sent(), n.log.String())
+			}
+			time.Sleep(10 * time.Millisecond) // poll the proxy's counter
+		}
+	}
 	signaled := time.Now()
 	if err := n.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
