@@ -72,8 +72,8 @@ func (v *Verifier) openDocument(ctx context.Context, what, path string, auth boo
 // the reader's. So the first fire only re-arms the timer for graceTurn, which
 // lets the scheduler poll the network and the reader take what has
 // arrived; if that completes a progressChunk (reset) the wait goes on,
-// else the second fire cancels. Bytes that come only after the timeout
-// still fail it: the grace waits for a turn, not for the server.
+// else the second fire cancels. The grace is a turn, not more time for
+// the server: 4 KiB that complete only within it pass, later ones fail.
 type progress struct {
 	timer  timer
 	d      time.Duration
@@ -82,6 +82,9 @@ type progress struct {
 	mu     sync.Mutex
 	due    time.Time // when the timer is next due: a fire before it is stale
 	graced bool      // the timer fired once since the last reset
+	// stopped: the download ended; a fire under way then would set the
+	// timer again (the grace) or cancel a request already done with.
+	stopped bool
 }
 
 // graceTurn is how long a fire waits for the reader to take bytes that
@@ -117,8 +120,9 @@ func (p *progress) reset() {
 func (p *progress) fire() {
 	p.mu.Lock()
 	switch {
-	case time.Now().Before(p.due):
-		// A fire that started before a reset moved the timer on.
+	case p.stopped || time.Now().Before(p.due):
+		// A fire that started before a reset moved the timer on, or
+		// before the download ended.
 	case !p.graced:
 		p.graced, p.due = true, time.Now().Add(graceTurn)
 		p.timer.Reset(graceTurn)
@@ -130,7 +134,10 @@ func (p *progress) fire() {
 
 func (p *progress) stop() {
 	if p.timer != nil {
+		p.mu.Lock()
+		p.stopped = true
 		p.timer.Stop()
+		p.mu.Unlock()
 	}
 }
 

@@ -67,11 +67,15 @@ func TestDecodeSnapshot_End(t *testing.T) {
 	}
 }
 
-// fakeTimer counts the times progress moves its timer on.
-type fakeTimer struct{ resets int }
+// fakeTimer counts the times progress moves its timer on, and keeps
+// the last wait it was set to.
+type fakeTimer struct {
+	resets int
+	last   time.Duration
+}
 
-func (f *fakeTimer) Reset(time.Duration) bool { f.resets++; return true }
-func (f *fakeTimer) Stop() bool               { return true }
+func (f *fakeTimer) Reset(d time.Duration) bool { f.resets++; f.last = d; return true }
+func (f *fakeTimer) Stop() bool                 { return true }
 
 // sizedReader returns reads of the sizes given, then io.EOF.
 type sizedReader struct{ sizes []int }
@@ -191,7 +195,8 @@ func TestProgress_GraceTurn(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var cause error
-			p := &progress{timer: &fakeTimer{}, d: time.Hour, cancel: func(err error) { cause = err }}
+			f := &fakeTimer{}
+			p := &progress{timer: f, d: time.Hour, cancel: func(err error) { cause = err }}
 			stale := false
 			for _, s := range tc.steps {
 				switch s {
@@ -199,8 +204,15 @@ func TestProgress_GraceTurn(t *testing.T) {
 					if !stale {
 						p.due = time.Time{} // due: the timer ran its course
 					}
+					graced := p.graced
 					p.fire()
 					stale = false
+					// A grace turn sets the timer again, for the turn
+					// only: a fire that does not leaves a stalled
+					// download waiting for ever.
+					if p.graced && !graced && f.last != graceTurn {
+						t.Fatalf("%s: a grace turn set the timer to %v; want %v", tc.steps, f.last, graceTurn)
+					}
 				case 'r':
 					p.reset()
 					stale = true // the next fire started before this reset
@@ -210,5 +222,21 @@ func TestProgress_GraceTurn(t *testing.T) {
 				t.Errorf("%s: cancelled = %v; want %v", tc.steps, got, tc.wantCancel)
 			}
 		})
+	}
+}
+
+// TestProgress_FireAfterStop: a fire already under way when the download
+// ended (stop) neither sets the timer again nor cancels, as the Node
+// SDK's Progress drops a fire once stopped.
+func TestProgress_FireAfterStop(t *testing.T) {
+	for _, graced := range []bool{false, true} {
+		var cause error
+		f := &fakeTimer{}
+		p := &progress{timer: f, d: time.Hour, cancel: func(err error) { cause = err }, graced: graced}
+		p.stop()
+		p.fire() // due: the zero time
+		if f.resets != 0 || cause != nil {
+			t.Errorf("graced %v: a fire after stop set the timer %d times and cancelled with %v; want neither", graced, f.resets, cause)
+		}
 	}
 }

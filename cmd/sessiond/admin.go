@@ -140,20 +140,20 @@ func (a *app) keysCmd() *cobra.Command {
 				}
 				next, signer := scheduledKey(keys.Ring().Keys())
 				if next.ID == "" { // the ring promoted it at once
-					fmt.Fprintf(a.stdout, "rotated; key %s signs now\n", clean(signer.ID))
+					fmt.Fprintf(a.stdout, "rotated; key %s signs now\n", cell(signer.ID))
 					a.record(cmd.Context(), meta, server.EventKeysRotated, map[string]any{"kid": signer.ID})
 					return nil
 				}
 				if next.ID == pending.ID {
 					// Rotate leaves a scheduled rotation as it is.
 					fmt.Fprintf(a.stdout, "a rotation is already scheduled: key %s signs from %s, key %s until then\n",
-						clean(next.ID), stamp(next.ActivatesAt), clean(signer.ID))
+						cell(next.ID), stamp(next.ActivatesAt), cell(signer.ID))
 					return nil
 				}
 				// Published now, every node signs with it only from then
 				// (jwt.key_publish_period), so that verifiers know it first.
 				fmt.Fprintf(a.stdout, "published key %s; it signs from %s, key %s until then\n",
-					clean(next.ID), stamp(next.ActivatesAt), clean(signer.ID))
+					cell(next.ID), stamp(next.ActivatesAt), cell(signer.ID))
 				a.record(cmd.Context(), meta, server.EventKeysRotated, map[string]any{"kid": next.ID})
 				return nil
 			})
@@ -418,7 +418,7 @@ func (a *app) createAPIKey(ctx context.Context, meta sessiond.MetaStore, name st
 			return fmt.Errorf("%w (key %s is recorded revoked, should the write still land: nobody received it)", err, key.ID)
 		}
 	}
-	fmt.Fprintf(a.stderr, "created %s (%s, scopes %s); the key is shown once:\n", key.ID, clean(key.Name), apikey.Join(key.Scopes))
+	fmt.Fprintf(a.stderr, "created %s (%s, scopes %s); the key is shown once:\n", key.ID, cell(key.Name), apikey.Join(key.Scopes))
 	a.recordCreated(ctx, meta, key)
 	if _, err := fmt.Fprintln(a.stdout, string(secret)); err != nil {
 		// The key is shown only here: one that nobody received
@@ -547,7 +547,7 @@ func (a *app) remoteFrom(urlFlag string) (*client.Client, string, error) {
 		base, from = "http://"+cfg.Server.Listen, "" // from the configuration: not the command line
 	}
 	if !strings.Contains(base, "://") {
-		return nil, "", usageErr("invalid argument: %s %q has no scheme; did you mean http://%s (or https://)?", from, clean(base), clean(base))
+		return nil, "", usageErr("invalid argument: %s %s has no scheme; did you mean http://%s (or https://)?", from, quoted(base), clean(base))
 	}
 	key, keyFrom := a.getenv("SESSIOND_API_KEY"), "SESSIOND_API_KEY"
 	if key == "" {
@@ -583,7 +583,7 @@ func (a *app) remoteFrom(urlFlag string) (*client.Client, string, error) {
 // SESSIOND_URL, another data directory's key) sees it beside the result
 // or the refusal, whichever comes.
 func (a *app) announce(where string) {
-	fmt.Fprintln(a.stderr, "server:", clean(where))
+	fmt.Fprintln(a.stderr, "server:", cell(where))
 }
 
 func (a *app) sessionsCmd() *cobra.Command {
@@ -649,7 +649,7 @@ func (a *app) sessionsCmd() *cobra.Command {
 					return err
 				}
 				if next != "" {
-					fmt.Fprintln(a.stderr, "more: --cursor", clean(next))
+					fmt.Fprintln(a.stderr, "more: --cursor", cell(next))
 				}
 				return nil
 			}
@@ -682,7 +682,7 @@ func (a *app) sessionsCmd() *cobra.Command {
 			if err := c.RevokeSessionAsAdmin(cmd.Context(), sessiond.SessionID(args[0])); err != nil {
 				return err
 			}
-			fmt.Fprintln(a.stdout, "revoked", clean(args[0]))
+			fmt.Fprintln(a.stdout, "revoked", cell(args[0]))
 			return nil
 		},
 	}

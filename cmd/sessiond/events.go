@@ -66,7 +66,7 @@ func (a *app) eventsCmd() *cobra.Command {
 			}
 			if typ != "" {
 				if !slices.Contains(eventTypes, sessiond.EventType(typ)) {
-					return usageErr("invalid argument: unknown event type %q; known: %s", clean(typ), strings.Join(typeNames(), ", "))
+					return usageErr("invalid argument: unknown event type %s; known: %s", quoted(typ), strings.Join(typeNames(), ", "))
 				}
 				q.Type = sessiond.EventType(typ)
 			}
@@ -136,7 +136,7 @@ func (a *app) eventsCmd() *cobra.Command {
 				}
 				if !all || next == "" {
 					if next != "" {
-						fmt.Fprintln(a.stderr, "more: --cursor", clean(next))
+						fmt.Fprintln(a.stderr, "more: --cursor", cell(next))
 					}
 					return nil
 				}

@@ -61,7 +61,7 @@ func (a *app) healthcheckCmd() *cobra.Command {
 				base = scheme + "://" + net.JoinHostPort(host, port)
 			}
 			if !strings.Contains(base, "://") {
-				return usageErr("invalid argument: URL %q has no scheme; did you mean http://%s?", clean(base), clean(base))
+				return usageErr("invalid argument: URL %s has no scheme; did you mean http://%s?", quoted(base), clean(base))
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()

@@ -39,7 +39,7 @@ func (a *app) incidentCmd() *cobra.Command {
 					// The zero time would travel as no time at all (an
 					// omitted issued_before), widening --subject to every
 					// session of the subject.
-					return usageErr("invalid argument: --issued-before wants an RFC 3339 time, got %q", clean(issuedBefore))
+					return usageErr("invalid argument: --issued-before wants an RFC 3339 time, got %s", quoted(issuedBefore))
 				}
 				// The server bounds it by its clock: a time ahead (a typo in
 				// the year) would quietly revoke every session. A minute
@@ -88,7 +88,7 @@ func (a *app) incidentCmd() *cobra.Command {
 				return revokedBefore(n, err)
 			}
 			fmt.Fprintf(a.stdout, "revoked %s in %v (reason: %s)\n", plural(n, "session"),
-				time.Since(start).Round(time.Millisecond), clean(in.Reason))
+				time.Since(start).Round(time.Millisecond), cell(in.Reason))
 			if in.RotateKeys {
 				fmt.Fprintln(a.stdout, "every signing key retired: no earlier JWT verifies on any node")
 			}

@@ -11,7 +11,7 @@ type followed map[string]struct{}
 // follow records cursor, or fails if the walk followed it before.
 func (f followed) follow(cursor string) error {
 	if _, ok := f[cursor]; ok {
-		return fmt.Errorf("the server answered the same cursor %q again", clean(cursor))
+		return fmt.Errorf("the server answered the same cursor %s again", quoted(cursor))
 	}
 	f[cursor] = struct{}{}
 	return nil

@@ -63,7 +63,7 @@ var deploymentFlags = []string{"config", "listen", "data", "url"}
 // paste that caught a space, which matches no session of the subject meant.
 func noteSpaces(w io.Writer, name, s string) {
 	if strings.TrimFunc(s, unicode.IsSpace) != s {
-		fmt.Fprintf(w, "note: %s %q begins or ends with white space; subjects match exactly, so only sessions of that very subject are revoked\n", name, s)
+		fmt.Fprintf(w, "note: %s %s begins or ends with white space; subjects match exactly, so only sessions of that very subject are revoked\n", name, quoted(s))
 	}
 }
 

@@ -257,7 +257,7 @@ func refuseUnknownSubcommands(c *cobra.Command) {
 		// token: not repeated.
 		msg := fmt.Sprintf("unknown command for %q", cmd.CommandPath())
 		if len(args[0]) <= 24 {
-			msg = fmt.Sprintf("unknown command %q for %q", clean(args[0]), cmd.CommandPath())
+			msg = fmt.Sprintf("unknown command %s for %q", quoted(args[0]), cmd.CommandPath())
 		}
 		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
 			msg += "; did you mean " + strings.Join(s, " or ") + "?"
@@ -284,7 +284,7 @@ func strictHelp(root *cobra.Command) {
 				if len(topic) > 24 { // maybe a pasted token: not repeated
 					return usageErr("unknown help topic; `sessiond --help` lists the commands")
 				}
-				return usageErr("unknown help topic %q; `sessiond --help` lists the commands", clean(topic))
+				return usageErr("unknown help topic %s; `sessiond --help` lists the commands", quoted(topic))
 			}
 			help(cmd, args)
 			return nil
