@@ -170,3 +170,63 @@ func TestStore_RememberOnceAckedCluster(t *testing.T) {
 		t.Errorf("a replay with the replica stopped: the key's master ran %d WAITs; want 0", n)
 	}
 }
+
+// TestStore_RememberOnceExpiry: a one-time key lives until the later of
+// its until by Redis's clock and its window (until - now) counted from
+// Redis's TIME when it is set, whichever way the caller's clock is off.
+// Kept until until alone, a caller behind Redis lost its records early
+// (a DPoP proof passed twice); kept its window alone, a caller ahead lost
+// them early for the nodes that agree with Redis, which accept the proof
+// until its until.
+func TestStore_RememberOnceExpiry(t *testing.T) {
+	prefix := randomPrefix()
+	st := newStore(t, redisstore.Options{Prefix: prefix})
+	raw := rawClient(t)
+	ctx := context.Background()
+	const window = 5*time.Minute + 30*time.Second
+	redisMS := func() int64 {
+		t.Helper()
+		tm, err := raw.Do(ctx, raw.B().Time().Build()).AsStrSlice()
+		if err != nil || len(tm) != 2 {
+			t.Fatalf("TIME = %v, %v", tm, err)
+		}
+		s, _ := strconv.ParseInt(tm[0], 10, 64)
+		us, _ := strconv.ParseInt(tm[1], 10, 64)
+		return s*1000 + us/1000
+	}
+	for _, tc := range []struct {
+		name   string
+		offset time.Duration // the caller's clock minus Redis's
+	}{
+		{"Agreeing", 0},
+		{"Behind", -10 * time.Minute},
+		{"Ahead", 10 * time.Minute},
+	} {
+		for _, acked := range []bool{false, true} {
+			remember, name := st.RememberOnce, tc.name
+			if acked {
+				remember, name = st.RememberOnceAcked, tc.name+"/Acked"
+			}
+			t.Run(name, func(t *testing.T) {
+				key := "exp-" + randomHex(4)
+				before := redisMS()
+				now := time.Now().Add(tc.offset)
+				until := now.Add(window)
+				if fresh, err := remember(ctx, key, now, until); err != nil || !fresh {
+					t.Fatalf("remember(%s) = %v, %v; want true", key, fresh, err)
+				}
+				after := redisMS()
+				at, err := raw.Do(ctx, raw.B().Pexpiretime().Key(prefix+":once:"+key).Build()).AsInt64()
+				if err != nil {
+					t.Fatal(err)
+				}
+				untilMS := until.Add(time.Millisecond - time.Nanosecond).UnixMilli()
+				lo := max(untilMS, before+window.Milliseconds())
+				hi := max(untilMS, after+window.Milliseconds()+1)
+				if at < lo || at > hi {
+					t.Errorf("PEXPIRETIME = %d; want the later of until (%d) and Redis's TIME + window (%d..%d)", at, untilMS, before+window.Milliseconds(), after+window.Milliseconds()+1)
+				}
+			})
+		}
+	}
+}
