@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -37,6 +38,18 @@ func TestSeedAPIKey_NotARegularFile(t *testing.T) {
 				t.Fatal(err)
 			}
 			return path, ""
+		}, "a named pipe"},
+		{"FIFO with a reader", func(t *testing.T, path string) (string, string) {
+			// Opened for writing, it is the opened file's check that refuses it.
+			if err := os.Rename(testenv.FIFO(t), path); err != nil {
+				t.Fatal(err)
+			}
+			r, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { r.Close() })
+			return "", ""
 		}, "a named pipe"},
 		{"symbolic link to a FIFO", func(t *testing.T, path string) (string, string) {
 			fifo := testenv.FIFO(t)

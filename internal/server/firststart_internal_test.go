@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -395,6 +396,9 @@ func liveKeys(t *testing.T, meta sessiond.MetaStore) []apikey.Key {
 // at path (none held: no live key) and, with one, that there is one.
 func checkHeld(t *testing.T, meta sessiond.MetaStore, path string, one bool) {
 	t.Helper()
+	if left, _ := filepath.Glob(path + ".new-*"); len(left) != 0 {
+		t.Errorf("files left beside %s: %v; want none", path, left)
+	}
 	live := liveKeys(t, meta)
 	if one && len(live) != 1 {
 		t.Fatalf("live keys = %d (%+v); want 1", len(live), live)
@@ -414,9 +418,6 @@ func checkHeld(t *testing.T, meta sessiond.MetaStore, path string, one bool) {
 		if k.ID != got.ID {
 			t.Errorf("live key %s is in no key file (the file holds %s)", k.ID, got.ID)
 		}
-	}
-	if left, _ := filepath.Glob(path + ".new-*"); len(left) != 0 {
-		t.Errorf("files left beside %s: %v; want none", path, left)
 	}
 }
 
@@ -492,5 +493,81 @@ func TestAPIKeysReset_KeyAddedMeanwhile(t *testing.T) {
 	out := logs.String()
 	if want := fmt.Sprintf("%s (\\\"env\\\") was added meanwhile", list[0].ID); !strings.Contains(out, want) || strings.Contains(out, "another node seeded") {
 		t.Errorf("the log:\n%s\nwant recreated naming %s, not another node's seed", out, want)
+	}
+}
+
+// seedBreakMeta breaks the first start between its read of the empty key
+// set and its write: the store refuses the read the write starts with
+// (down, or the start stopped: its context cancelled), or the write
+// panics (a driver's bug), before or after it stored the key.
+type seedBreakMeta struct {
+	sessiond.MetaStore
+	reads  int
+	refuse error // the second read of the key set fails with it
+	cancel context.CancelFunc
+	panics bool // the write of the key set panics
+	stores bool // after storing
+}
+
+func (m *seedBreakMeta) GetMeta(ctx context.Context, name string) ([]byte, int64, error) {
+	if name == apikey.DocName {
+		if m.reads++; m.reads == 2 && m.refuse != nil {
+			if m.cancel != nil {
+				m.cancel()
+			}
+			return nil, 0, m.refuse
+		}
+	}
+	return m.MetaStore.GetMeta(ctx, name)
+}
+
+func (m *seedBreakMeta) PutMeta(ctx context.Context, name string, value []byte, version int64) (int64, error) {
+	if name == apikey.DocName && m.panics {
+		if m.stores {
+			if _, err := m.MetaStore.PutMeta(ctx, name, value, version); err != nil {
+				return 0, err
+			}
+		}
+		panic("a store driver's bug")
+	}
+	return m.MetaStore.PutMeta(ctx, name, value, version)
+}
+
+// TestSeedAPIKey_BrokenOff: a first start broken off after its key file
+// was written (the store refusing, the start stopped, a panic in the
+// store's write) leaves no api-key.new-* file behind, and a key the store
+// took is in <data>/api-key.
+func TestSeedAPIKey_BrokenOff(t *testing.T) {
+	cases := []struct {
+		name           string
+		refuse         error
+		cancel         bool
+		panics, stores bool
+	}{
+		{name: "store refuses", refuse: errors.New("connection refused")},
+		{name: "start stopped", refuse: context.Canceled, cancel: true},
+		{name: "write panics", panics: true},
+		{name: "write stored, then panics", panics: true, stores: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			meta := memstore.New()
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			broken := &seedBreakMeta{MetaStore: meta, refuse: tc.refuse, panics: tc.panics, stores: tc.stores}
+			if tc.cancel {
+				broken.cancel = cancel
+			}
+			node := newFirstStartNode(t, broken)
+			var panicked any
+			func() {
+				defer func() { panicked = recover() }()
+				node.seed(ctx)
+			}()
+			if (panicked != nil) != tc.panics || (!tc.panics && node.err == nil) {
+				t.Fatalf("seedAPIKey = %v (panic: %v); want an error, or the store's panic", node.err, panicked)
+			}
+			checkHeld(t, meta, filepath.Join(node.cfg.Server.DataDir, APIKeyFile), tc.stores)
+		})
 	}
 }

@@ -211,6 +211,15 @@ func seedAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret, key
 	if err != nil {
 		return seeded{}, fmt.Errorf("write API key: %w (no API key was stored: make %s writable by this user, then start again)", err, abs)
 	}
+	// A panic in the store's write (a driver's bug) leaves the outcome
+	// unknown, as a lost answer does: the key is moved into place, not
+	// left in a pending file nothing reads.
+	settled := false
+	defer func() {
+		if !settled {
+			_ = placeKey(pending, path)
+		}
+	}()
 	key, err := keys.SeedSecret(ctx, generatedKeyName, secret, apikey.ScopeAdmin)
 	if err != nil && key.ID != "" && !errors.Is(err, apikey.ErrHasLiveKey) {
 		// The write's outcome is unknown (a timeout, a lost answer): seed
@@ -221,6 +230,7 @@ func seedAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret, key
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), seedSettleTimeout)
 		again, aerr := keys.SeedSecret(sctx, generatedKeyName, secret, apikey.ScopeAdmin)
 		cancel()
+		settled = true
 		if aerr != nil && !errors.Is(aerr, apikey.ErrHasLiveKey) {
 			// Perhaps stored: the file keeps the key, which the next start
 			// keeps if it is live, or replaces.
@@ -229,6 +239,7 @@ func seedAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret, key
 		}
 		key, err = again, aerr
 	}
+	settled = true
 	switch {
 	case errors.Is(err, apikey.ErrHasLiveKey):
 		_ = os.Remove(pending) // its key was never stored
