@@ -15,6 +15,11 @@ func CleanPath(p string) string {
 	if alreadyClean(p) {
 		return p // every routed request: path.Clean would only copy it
 	}
+	return cleanPathFull(p)
+}
+
+// cleanPathFull is CleanPath without its shortcut for a clean path.
+func cleanPathFull(p string) string {
 	if p == "" {
 		return "/"
 	}

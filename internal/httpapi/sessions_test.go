@@ -574,3 +574,33 @@ func TestAPI_VerifyStrictBodyAnswersAsFlat(t *testing.T) {
 		}
 	}
 }
+
+// TestAPI_VerifyStrictBodyKeepsEveryField: what encoding/json decodes for
+// a body the flat parser leaves (here, an escape in a value) reaches the
+// handler whole, not the token alone: the client (a bad IP is refused)
+// and the DPoP proof of a key-bound session (the owner gets in).
+func TestAPI_VerifyStrictBodyKeepsEveryField(t *testing.T) {
+	e := newEnv(t, sessiond.StrategyHybrid, nil)
+	at := string(e.create("alice").AccessToken)
+	wantProblem(t, "verify with a bad client.ip", e.postJSON("/v1/sessions/verify",
+		`{"access_token":"`+at+`","client":{"ip":"n\u006ft an ip"}}`), http.StatusBadRequest, "invalid_request", "client.ip")
+
+	k := newProofKey(t)
+	r := e.postJSON("/v1/sessions", jsonBody(t, map[string]any{"subject": "ann",
+		"dpop_proof": k.proof("POST", appTokenURL, "", ""), "htm": "POST", "htu": appTokenURL}))
+	if r.status != http.StatusCreated {
+		t.Fatalf("create bound = %d %s; want 201", r.status, r.body)
+	}
+	var tr struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(r.body, &tr); err != nil {
+		t.Fatal(err)
+	}
+	body := jsonBody(t, map[string]any{"access_token": tr.AccessToken,
+		"dpop_proof": k.proof("GET", appAPIURL, tr.AccessToken, ""), "htm": "GET", "htu": appAPIURL})
+	body = strings.Replace(body, `"htm":"GET"`, `"htm":"G\u0045T"`, 1)
+	if r := e.postJSON("/v1/sessions/verify", body); r.status != http.StatusOK {
+		t.Errorf("verify bound with its proof (strict body) = %d %s; want 200", r.status, r.body)
+	}
+}
