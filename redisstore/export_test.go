@@ -153,6 +153,10 @@ func ExpKey(s *Store) string { return s.expKey }
 // session's absolute expiry.
 const Linger = linger
 
+// AheadMargin bounds how far Redis's clock may be ahead of the nodes'
+// before it shortens the linger.
+const AheadMargin = aheadMargin
+
 // ListPaged is List reading page sessions a script.
 func ListPaged(ctx context.Context, s *Store, subject string, now time.Time, page int) ([]*sessiond.Session, error) {
 	return s.list(ctx, subject, now, page)

@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -140,8 +141,9 @@ func TestStore_IndexesForgetExpiredSessions(t *testing.T) {
 	// shortLived creates a revoked session of alice that Redis expires
 	// 100 ms from now, and waits until it has. Redis keeps a session hash
 	// and its index entries redisstore.Linger past the absolute expiry
-	// (TestStore_RevocationOutlivesExpiry): the test moves them as if that
-	// long had passed.
+	// (TestStore_RevocationOutlivesExpiry), the sweep redisstore.AheadMargin
+	// more (TestStore_RevocationOutlivesExpiryClock): the test moves them
+	// as if that long had passed.
 	shortLived := func(t *testing.T, st *redisstore.Store, prefix string, raw rueidis.Client) *sessiond.Session {
 		t.Helper()
 		ctx := t.Context()
@@ -156,7 +158,7 @@ func TestStore_IndexesForgetExpiredSessions(t *testing.T) {
 		}
 		for _, c := range []rueidis.Completed{
 			raw.B().Pexpireat().Key(prefix + ":{" + tagOf("alice") + "}:s:" + string(s.ID)).MillisecondsTimestamp(s.ExpiresAt.UnixMilli() + 1).Build(),
-			raw.B().Zadd().Key(globalKey(prefix, "exp")).Xx().ScoreMember().ScoreMember(float64(s.ExpiresAt.Add(-redisstore.Linger).UnixMicro()), ref("alice", s.ID)).Build(),
+			raw.B().Zadd().Key(globalKey(prefix, "exp")).Xx().ScoreMember().ScoreMember(float64(s.ExpiresAt.Add(-redisstore.Linger-redisstore.AheadMargin).UnixMicro()), ref("alice", s.ID)).Build(),
 		} {
 			if err := raw.Do(ctx, c).Error(); err != nil {
 				t.Fatalf("move the session a linger back: %v", err)
@@ -371,4 +373,97 @@ func TestStore_RevocationOutlivesExpiry(t *testing.T) {
 	if got, err := st.Revocations(ctx, t0.Add(-time.Hour)); err != nil || len(got) != 0 {
 		t.Errorf("Revocations() after DeleteExpired = %v, %v; want none", got, err)
 	}
+}
+
+// TestStore_RevocationOutlivesExpiryClock: Redis expires a session hash,
+// and with it its revocation in Revocations, by its own clock, while the
+// verifiers count the linger on theirs (the nodes'). With Redis's clock
+// ahead of the nodes' by more than the linger less a verifier's leeway,
+// the revocation left Revocations (the hash expired, or the sweep dropped
+// its index entries) while the session's last access token was still
+// accepted. The hash is kept until the session's expiry and a linger
+// later by as far as Redis's clock is ahead of the creating node's, at
+// most redisstore.AheadMargin, and the sweep waits that margin too.
+func TestStore_RevocationOutlivesExpiryClock(t *testing.T) {
+	t.Parallel()
+	prefix, st, raw := layoutStore(t)
+	ctx := t.Context()
+	redisMS := func() int64 {
+		t.Helper()
+		tm, err := raw.Do(ctx, raw.B().Time().Build()).AsStrSlice()
+		if err != nil || len(tm) != 2 {
+			t.Fatalf("TIME = %v, %v", tm, err)
+		}
+		s, _ := strconv.ParseInt(tm[0], 10, 64)
+		us, _ := strconv.ParseInt(tm[1], 10, 64)
+		return s*1000 + us/1000
+	}
+	clamp := func(ms int64) int64 { return min(max(ms, 0), redisstore.AheadMargin.Milliseconds()) }
+	for _, tc := range []struct {
+		name     string
+		offset   time.Duration // the nodes' clock minus Redis's
+		lifetime time.Duration
+		revoke   bool // revoked after its creation (Revoke); else created revoked
+	}{
+		{"Agreeing", 0, 11 * time.Minute, true},
+		{"RedisAhead", -10 * time.Minute, 11 * time.Minute, true},
+		// Expired by Redis's clock a linger ago when created: on the old
+		// code the hash was gone at once, and the sweep dropped its entry.
+		{"RedisAhead/CreatedRevoked", -10 * time.Minute, time.Minute, false},
+		{"RedisBehind", 10 * time.Minute, 11 * time.Minute, true},
+		{"RedisAheadPastMargin", -(redisstore.AheadMargin + 10*time.Minute), 2 * time.Hour, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			subject := "clock-" + randomHex(4)
+			t0 := now().Add(tc.offset)
+			s := newSession(subject, t0)
+			s.ExpiresAt, s.IdleExpiresAt = t0.Add(tc.lifetime), t0.Add(tc.lifetime)
+			if !tc.revoke {
+				s.RevokedAt, s.RevokeReason = t0, sessiond.ReasonLogout
+			}
+			before := redisMS()
+			if err := st.Create(ctx, s, newToken(sessiond.KindAccess, s.ID, t0)); err != nil {
+				t.Fatalf("Create() = %v", err)
+			}
+			after := redisMS()
+			if tc.revoke {
+				if _, err := st.Revoke(ctx, s.ID, t0, sessiond.ReasonLogout); err != nil {
+					t.Fatalf("Revoke() = %v", err)
+				}
+			}
+			at, err := raw.Do(ctx, raw.B().Pexpiretime().Key(prefix+":{"+tagOf(subject)+"}:s:"+string(s.ID)).Build()).AsInt64()
+			if err != nil {
+				t.Fatal(err)
+			}
+			created := t0.UnixMilli()
+			end := s.ExpiresAt.Add(redisstore.Linger + time.Millisecond - time.Nanosecond).UnixMilli()
+			lo, hi := end+clamp(before-created), end+clamp(after-created)+1
+			if at < lo || at > hi {
+				t.Errorf("PEXPIRETIME session = %d; want its expiry and a linger (%d), later by how far Redis is ahead of the node, at most AheadMargin (%d..%d)", at, end, lo, hi)
+			}
+			// Writes that sweep the global indexes.
+			for range redisstore.SweepEvery {
+				if err := st.Create(ctx, newSession("bob", t0)); err != nil {
+					t.Fatalf("Create() = %v", err)
+				}
+			}
+			got, err := st.Revocations(ctx, t0.Add(-time.Hour))
+			if err != nil || !slices.ContainsFunc(got, func(r sessiond.Revocation) bool { return r.SessionID == s.ID }) {
+				t.Errorf("Revocations() before the session's expiry on the nodes' clock = %v, %v; want its revocation", got, err)
+			}
+		})
+	}
+	// A revoked session stored past its expiry, a linger and the margin
+	// by Redis's clock: Redis expires its hash at once. The script that
+	// records its revocation read the hash's fields and failed on their
+	// absence (store unavailable).
+	t.Run("CreatedRevokedExpired", func(t *testing.T) {
+		t0 := now().Add(-redisstore.AheadMargin - time.Hour)
+		s := newSession("clock-"+randomHex(4), t0)
+		s.ExpiresAt, s.IdleExpiresAt = t0.Add(time.Minute), t0.Add(time.Minute)
+		s.RevokedAt, s.RevokeReason = t0, sessiond.ReasonLogout
+		if err := st.Create(ctx, s, newToken(sessiond.KindAccess, s.ID, t0)); err != nil {
+			t.Errorf("Create(revoked, expired by Redis's clock) = %v; want nil", err)
+		}
+	})
 }

@@ -177,8 +177,10 @@ if r[1] == 'ok' then
     rec_open(KEYS[11], KEYS[9], KEYS[10], KEYS[12], ARGV[h + 13], ARGV[h + 7])
     for k = 2, #r, 2 do rec_revoked(ARGV[h + 5], r[k], ARGV[2], ARGV[4], 'limit', r[k + 1]) end
     if revoked then
+      -- Nil when Redis has expired the hash at once (hash_until): its
+      -- expiry was past by Redis's clock, nothing is left to record.
       local g = redis.call('HMGET', KEYS[1], 'ra', 'rr')
-      rec_revoked(ARGV[h + 5], ARGV[1], ARGV[2], g[1], g[2], ARGV[5])
+      if g[1] then rec_revoked(ARGV[h + 5], ARGV[1], ARGV[2], g[1], g[2], ARGV[5]) end
     end
     rec_close()
   end

@@ -33,6 +33,17 @@ import (
 // find the session past it.
 const linger = 2*sessiond.MaxVerifierLeeway + time.Second
 
+// aheadMargin bounds how far Redis's clock may be ahead of the nodes'
+// before it shortens the linger. Redis expires a session hash by its own
+// clock, while verifiers count the linger on theirs: a Redis ahead by
+// more than the linger less a verifier's leeway dropped a revoked
+// session from Revocations while its last access token was still
+// accepted. So the hash is kept later by how far Redis's clock is ahead
+// of the creating node's (up to aheadMargin: a session stored with an old
+// creation time is not kept a lifetime longer), and the sweep of the
+// global indexes waits aheadMargin more.
+const aheadMargin = time.Hour
+
 // allowOOM is the first line of the scripts Redis runs even when it is
 // out of memory (maxmemory reached under noeviction): those that revoke
 // (a refused logout or kill switch would leave sessions live), and those
@@ -51,16 +62,27 @@ const allowOOM = "#!lua flags=allow-oom\n"
 // prelude holds helpers shared by the write scripts.
 var prelude = `
 local linger_ms = ` + strconv.FormatInt(linger.Milliseconds(), 10) + `
+local ahead_ms = ` + strconv.FormatInt(aheadMargin.Milliseconds(), 10) + `
+-- redis_ms is Redis's TIME in ms; it reads TIME once per script.
+local tms = nil
+local function redis_ms()
+  if tms then return tms end
+  local t = redis.call('TIME')
+  tms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  return tms
+end
 -- cutoff is the exclusive ZREMRANGEBYSCORE bound below which a subject-index
 -- member's session key has certainly been expired by Redis: now - 1 ms, in µs.
--- It reads TIME once per script.
-local cut = nil
 local function cutoff()
-  if cut then return cut end
-  local t = redis.call('TIME')
-  local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - 1
-  cut = '(' .. string.format('%d', ms) .. '000'
-  return cut
+  return '(' .. string.format('%d', redis_ms() - 1) .. '000'
+end
+-- hash_until is when Redis expires a session hash: a linger past the
+-- session's expiry (expms), later by as far as Redis's clock is ahead of
+-- the creating node's (created, µs), at most ahead_ms (aheadMargin).
+local function hash_until(expms, created)
+  local ahead = redis_ms() - math.floor(tonumber(created) / 1000)
+  if ahead < 0 then ahead = 0 elseif ahead > ahead_ms then ahead = ahead_ms end
+  return string.format('%d', tonumber(expms) + linger_ms + ahead)
 end
 local function trim(idx)
   redis.call('ZREMRANGEBYSCORE', idx, '-inf', cutoff())
@@ -68,11 +90,12 @@ end
 -- keep_until makes key live at least until ms (PEXPIREAT never shortens).
 -- When it must extend it, it gives an hour more: the next writes, whose
 -- sessions mostly end a little later, then only read the TTL.
--- The linger is added: an index entry lives that long past its session.
+-- The linger and aheadMargin are added: an index entry lives as long as
+-- its session's hash may (hash_until).
 local function keep_until(key, ms)
   local cur = redis.call('PEXPIRETIME', key)
-  if cur == -1 or cur < tonumber(ms) + linger_ms then
-    redis.call('PEXPIREAT', key, string.format('%d', tonumber(ms) + linger_ms + 3600000))
+  if cur == -1 or cur < tonumber(ms) + linger_ms + ahead_ms then
+    redis.call('PEXPIREAT', key, string.format('%d', tonumber(ms) + linger_ms + ahead_ms + 3600000))
   end
 end
 -- unindex removes sessions (refs) from the global indexes: GC, expiries,
@@ -86,10 +109,10 @@ local function unindex(gc, exp, rev, strats, live, refs)
   end
 end
 -- sweep drops from the global indexes up to 100 sessions whose absolute
--- expiry has passed a linger ago: Redis has expired their keys.
+-- expiry has passed a linger and aheadMargin ago by Redis's clock: Redis
+-- has expired their keys (hash_until).
 local function sweep(gc, exp, rev, strats, live)
-  local t = redis.call('TIME')
-  local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - 1 - linger_ms
+  local ms = redis_ms() - 1 - linger_ms - ahead_ms
   local dead = redis.call('ZRANGE', exp, '-inf', '(' .. string.format('%d', ms) .. '000', 'BYSCORE', 'LIMIT', 0, 100)
   if #dead > 0 then unindex(gc, exp, rev, strats, live, dead) end
 end
@@ -210,7 +233,7 @@ if max > 0 then
   end
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 10, 9 + tonumber(ARGV[9])))
-redis.call('PEXPIREAT', KEYS[1], string.format('%d', tonumber(ARGV[6]) + linger_ms))
+redis.call('PEXPIREAT', KEYS[1], hash_until(ARGV[6], ARGV[4]))
 redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
 keep_until(KEYS[2], ARGV[6])
 trim(KEYS[2])
