@@ -18,8 +18,13 @@ type CounterMemory struct {
 }
 
 // counterSweepEvery is how often, by the caller's clock, CounterMemory
-// sweeps ended windows.
-const counterSweepEvery = time.Minute
+// sweeps ended windows; a sweep removes only windows that ended
+// counterSweepMargin before the caller's now (callers whose clocks differ,
+// or a clock stepped forward and back, keep a window they still count in).
+const (
+	counterSweepEvery  = time.Minute
+	counterSweepMargin = time.Minute
+)
 
 type counterWindow struct {
 	count int64
@@ -43,7 +48,7 @@ func (c *CounterMemory) Incr(_ context.Context, key string, now time.Time, windo
 	// callers whose now was taken just before the last sweep's.
 	if !now.Before(c.next) || now.Before(c.next.Add(-2*counterSweepEvery)) {
 		for k, w := range c.m {
-			if !now.Before(w.reset) {
+			if !now.Before(w.reset.Add(counterSweepMargin)) {
 				delete(c.m, k)
 			}
 		}

@@ -11,10 +11,14 @@ var _ sessiond.WindowCounter = (*Store)(nil)
 
 // counterSweepEvery: one Incr in this many also deletes up to
 // counterSweepBatch ended windows, so the table stays about as large as the
-// windows still running, without a background loop of its own.
+// windows still running, without a background loop of its own. A sweep
+// removes only windows that ended counterSweepMargin before the caller's
+// now, so that a node whose clock is ahead of another's by less does not
+// remove windows the other still counts in.
 const (
-	counterSweepEvery = 64
-	counterSweepBatch = 256
+	counterSweepEvery  = 64
+	counterSweepBatch  = 256
+	counterSweepMargin = time.Minute
 )
 
 // Incr implements sessiond.WindowCounter with one upsert: the row is
@@ -31,7 +35,7 @@ func (s *Store) Incr(ctx context.Context, key string, now time.Time, window time
 		return 0, time.Time{}, wrap(op, err)
 	}
 	if s.incrCalls.Add(1)%counterSweepEvery == 0 {
-		if _, err := s.pool.Exec(ctx, s.q.sweepCounters, now, counterSweepBatch); err != nil {
+		if _, err := s.pool.Exec(ctx, s.q.sweepCounters, now.Add(-counterSweepMargin), counterSweepBatch); err != nil {
 			return 0, time.Time{}, s.translate(op, err)
 		}
 	}

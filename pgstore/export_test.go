@@ -115,9 +115,11 @@ func (s *Store) CounterWindows(ctx context.Context, _ time.Time) (int, error) {
 	return n, err
 }
 
-// SweepCounters runs the sweep one Incr in counterSweepEvery runs.
-func SweepCounters(ctx context.Context, s *Store, now time.Time) error {
-	_, err := s.pool.Exec(ctx, s.q.sweepCounters, now, counterSweepBatch)
+// SweepCounters runs the sweep's statement one Incr in counterSweepEvery
+// runs, removing windows ended by before (Incr passes its now less
+// counterSweepMargin).
+func SweepCounters(ctx context.Context, s *Store, before time.Time) error {
+	_, err := s.pool.Exec(ctx, s.q.sweepCounters, before, counterSweepBatch)
 	return err
 }
 

@@ -24,7 +24,7 @@ func TestStore_BatchBySlot(t *testing.T) {
 		st := newStore(t, redisstore.Options{})
 		redisstore.BatchBySlot(st)
 		return st
-	})
+	}, sessiondtest.ReplayByStoreClock())
 }
 
 func TestKeySlot(t *testing.T) {

@@ -40,12 +40,12 @@ func TestStore_RedisCluster(t *testing.T) {
 		return st
 	}
 	t.Run("Store", func(t *testing.T) {
-		sessiondtest.TestStore(t, func(t *testing.T) sessiond.Store { return open(t, redisstore.Options{}) })
+		sessiondtest.TestStore(t, func(t *testing.T) sessiond.Store { return open(t, redisstore.Options{}) }, sessiondtest.ReplayByStoreClock())
 	})
 	t.Run("WithClientCache", func(t *testing.T) {
 		sessiondtest.TestStore(t, func(t *testing.T) sessiond.Store {
 			return open(t, redisstore.Options{ClientCache: time.Minute})
-		})
+		}, sessiondtest.ReplayByStoreClock())
 	})
 	t.Run("PendingRecords", func(t *testing.T) { testPendingRecords(t, open(t, redisstore.Options{})) })
 	t.Run("Persistence", func(t *testing.T) {

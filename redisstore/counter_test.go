@@ -57,3 +57,37 @@ func TestIncr_TTL(t *testing.T) {
 		t.Fatalf("the next window's key lives %v; want its window %v plus %v (less the %v the calls took)", ttl, w2, margin, elapsed)
 	}
 }
+
+// TestCounterKeyHeld: the counter suite's hook counts a key that expired
+// after SCAN listed it as gone, not as an error: PTTL finds nothing, or
+// HGET's reply is nil (the key expired between the two reads, made here
+// by a key whose window field is missing).
+func TestCounterKeyHeld(t *testing.T) {
+	st := newStore(t, redisstore.Options{})
+	c := rawClient(t)
+	ctx := t.Context()
+	now := time.Now()
+	if _, _, err := st.Incr(ctx, "live", now, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	half := redisstore.PrefixOf(st) + ":count:half"
+	if err := c.Do(ctx, c.B().Hset().Key(half).FieldValue().FieldValue("c", "1").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Do(ctx, c.B().Pexpire().Key(half).Milliseconds(time.Minute.Milliseconds()).Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		want bool
+	}{
+		{"live", true},
+		{"gone", false}, // never written, or expired before PTTL
+		{"half", false}, // expired between PTTL and HGET
+	} {
+		held, err := st.CounterKeyHeld(ctx, tc.name, now)
+		if err != nil || held != tc.want {
+			t.Errorf("CounterKeyHeld(%s) = %v, %v; want %v, nil", tc.name, held, err, tc.want)
+		}
+	}
+}

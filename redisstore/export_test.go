@@ -234,21 +234,44 @@ func (s *Store) CounterWindows(ctx context.Context, at time.Time) (int, error) {
 	}
 	n := 0
 	for k := range keys {
-		ttl, err := s.client.Do(ctx, s.client.B().Pttl().Key(k).Build()).AsInt64()
+		held, err := s.counterKeyHeld(ctx, k, at)
 		if err != nil {
 			return 0, err
 		}
-		r, err := s.client.Do(ctx, s.client.B().Hget().Key(k).Field("r").Build()).ToString()
-		if err != nil {
-			return 0, err
-		}
-		end, err := decTime(r)
-		if err != nil {
-			return 0, err
-		}
-		if ttl < 0 || end.Add(time.Second).After(at) {
+		if held {
 			n++
 		}
 	}
 	return n, nil
+}
+
+// CounterKeyHeld is CounterWindows for one counter, named as Incr names
+// it: whether Redis will still hold it at at.
+func (s *Store) CounterKeyHeld(ctx context.Context, name string, at time.Time) (bool, error) {
+	return s.counterKeyHeld(ctx, s.counterKey(name), at)
+}
+
+// counterKeyHeld reads one counter key. A key SCAN listed may expire
+// before it is read: PTTL's -2 or HGET's nil reply says it is gone, so
+// it is not held.
+func (s *Store) counterKeyHeld(ctx context.Context, k string, at time.Time) (bool, error) {
+	ttl, err := s.client.Do(ctx, s.client.B().Pttl().Key(k).Build()).AsInt64()
+	if err != nil {
+		return false, err
+	}
+	if ttl == -2 {
+		return false, nil
+	}
+	r, err := s.client.Do(ctx, s.client.B().Hget().Key(k).Field("r").Build()).ToString()
+	if rueidis.IsRedisNil(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	end, err := decTime(r)
+	if err != nil {
+		return false, err
+	}
+	return ttl < 0 || end.Add(time.Second).After(at), nil
 }

@@ -28,7 +28,7 @@ func TestStore_AckedReplayGuardWaiting(t *testing.T) {
 			t.Fatalf("RevocationReplicas() = %d; want 1 (the master has a replica)", n)
 		}
 		return st
-	})
+	}, sessiondtest.ReplayByStoreClock())
 }
 
 // TestStore_RememberOnceAckedSurvivesFailover: a one-time key recorded

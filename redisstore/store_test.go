@@ -11,14 +11,14 @@ import (
 
 func TestStore(t *testing.T) {
 	redisURL(t)
-	sessiondtest.TestStore(t, func(t *testing.T) sessiond.Store { return newStore(t, redisstore.Options{}) })
+	sessiondtest.TestStore(t, func(t *testing.T) sessiond.Store { return newStore(t, redisstore.Options{}) }, sessiondtest.ReplayByStoreClock())
 }
 
 func TestStore_WithClientCache(t *testing.T) {
 	redisURL(t)
 	sessiondtest.TestStore(t, func(t *testing.T) sessiond.Store {
 		return newStore(t, redisstore.Options{ClientCache: time.Minute})
-	})
+	}, sessiondtest.ReplayByStoreClock())
 }
 
 // TestRevocationNotifier runs the feed suite across two nodes (two stores

@@ -37,6 +37,7 @@ func TestWindowCounter(t *testing.T, newStore func(t *testing.T) sessiond.Store)
 		{"Boundary", counterBoundary},
 		{"NewWindowAfterEnd", counterNewWindow},
 		{"EndedWindowsRemoved", counterRemoved},
+		{"AheadSparesRunning", counterAheadSparesRunning},
 		{"BadInput", counterBadInput},
 	})
 }
@@ -254,7 +255,7 @@ func counterRemoved(t *testing.T, f *fixture, c sessiond.WindowCounter) {
 		return n
 	}
 	for g := range generations {
-		at := now.Add(time.Duration(g) * 2 * w) // the previous generation's windows ended a minute ago
+		at := now.Add(time.Duration(g) * 3 * w) // the previous generation's windows ended two minutes ago, past the SQL and memory stores' sweep margin of a minute
 		for i := range keys {
 			incr(f, c, fmt.Sprintf("gen%d:%d", g, i), at, w, 1, at.Add(w))
 		}
@@ -263,6 +264,23 @@ func counterRemoved(t *testing.T, f *fixture, c sessiond.WindowCounter) {
 				g+1, keys, got, keys)
 		}
 	}
+}
+
+// counterAheadSparesRunning: a node whose clock is ahead by less than a
+// minute, calling on other keys (64 calls: a store sweeping one call in 64
+// sweeps among them; memory sweeps at most once a minute by the caller's
+// clock, its first call here), does not remove a window still running by
+// the clock of the node that counts it: that node counts on. Removing it
+// would hand every key a fresh window (a login-retry lockout lifted) on
+// each sweep by a node slightly ahead.
+func counterAheadSparesRunning(t *testing.T, f *fixture, c sessiond.WindowCounter) {
+	now, w := counterNow(), time.Minute
+	incr(f, c, "running", now, w, 1, now.Add(w))
+	ahead := now.Add(w + 30*time.Second) // the running window ended 30 s ago by this clock
+	for i := range 64 {
+		incr(f, c, fmt.Sprintf("ahead:%d", i), ahead, w, 1, ahead.Add(w))
+	}
+	incr(f, c, "running", now.Add(w-time.Second), w, 2, now.Add(w))
 }
 
 func counterBadInput(t *testing.T, f *fixture, c sessiond.WindowCounter) {

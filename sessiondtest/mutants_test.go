@@ -128,6 +128,10 @@ var mutants = []mutant{
 		"Revocations after RevokeRecorded"},
 	{"ReplayForgetsEarly", func(st *memstore.Store) sessiond.Store { return replayEarly{st} },
 		"RememberOnce(jti-exp"},
+	{"ReplayOwnClock", func(st *memstore.Store) sessiond.Store { return replayOwnClock{st, false} },
+		"step 2: RememberOnce(jti-behind"},
+	{"ReplayOwnClockKeepsWindow", func(st *memstore.Store) sessiond.Store { return replayOwnClock{st, true} },
+		"step 5: RememberOnce(jti-ahead"},
 	{"ReplayFoldsCase", func(st *memstore.Store) sessiond.Store { return replayFold{st} },
 		"differ only in case"},
 	{"ReplayOverwrites", func(st *memstore.Store) sessiond.Store { return newReplayOverwrite(st) },
@@ -1126,6 +1130,23 @@ func (m replayEarly) RememberOnce(ctx context.Context, key string, now, until ti
 	return m.Store.RememberOnce(ctx, key, now, now.Add(until.Sub(now)/2))
 }
 
+// replayOwnClock decides expiry by its own clock, not the caller's now
+// (a SQL store comparing with now() or time.Now()). With window it keeps
+// each record its window from the call, as redisstore does: that store
+// passes only when it says ReplayByStoreClock.
+type replayOwnClock struct {
+	*memstore.Store
+	window bool
+}
+
+func (m replayOwnClock) RememberOnce(ctx context.Context, key string, now, until time.Time) (bool, error) {
+	own := time.Now()
+	if m.window {
+		until = own.Add(until.Sub(now))
+	}
+	return m.Store.RememberOnce(ctx, key, own, until)
+}
+
 // replayFold keeps keys case-insensitively (a case-insensitive collation).
 type replayFold struct{ *memstore.Store }
 
@@ -1391,4 +1412,17 @@ type liveInclusive struct{ *memstore.Store }
 
 func (m liveInclusive) CountLive(ctx context.Context, now time.Time) (map[sessiond.Strategy]int, error) {
 	return m.Store.CountLive(ctx, now.Add(-time.Nanosecond))
+}
+
+// TestReplayByStoreClock: a store that expires one-time keys by its own
+// clock but keeps each its window from the call (redisstore) passes the
+// replay-guard suites once it says so, and the mutant above shows it
+// fails without.
+func TestReplayByStoreClock(t *testing.T) {
+	newStore := func(t *testing.T) sessiond.Store {
+		st := memstore.New()
+		t.Cleanup(func() { st.Close() })
+		return replayOwnClock{st, true}
+	}
+	sessiondtest.TestReplayGuard(t, newStore, sessiondtest.ReplayByStoreClock())
 }

@@ -10,13 +10,40 @@ import (
 	"github.com/sessiond/sessiond"
 )
 
+// Option changes what a suite expects of the store it checks.
+type Option func(*options)
+
+type options struct {
+	replayByStoreClock bool
+}
+
+func newOptions(opts []Option) options {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// ReplayByStoreClock tells the replay-guard suites that the store expires
+// one-time keys by its own clock, keeping each at least until-now from the
+// call (redisstore, by Redis's TIME), rather than deciding expiry by the
+// caller's now. Without it the suites check that a record the caller's
+// clock says has expired no longer blocks its key, even while the store's
+// clock says it has not; a store expiring by its own clock fails that.
+func ReplayByStoreClock() Option {
+	return func(o *options) { o.replayByStoreClock = true }
+}
+
 // TestReplayGuard checks sessiond.ReplayGuard, failing at once if newStore's
 // stores do not implement it. TestStore runs it when they do.
-func TestReplayGuard(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
+func TestReplayGuard(t *testing.T, newStore func(t *testing.T) sessiond.Store, opts ...Option) {
+	o := newOptions(opts)
 	runSuite(t, newStore, []subtest[sessiond.ReplayGuard]{
 		{"Once", replayOnce},
 		{"ConcurrentOnce", replayConcurrentOnce},
 		{"Expires", replayExpires},
+		{"CallerClock", o.replayCallerClock},
 		{"ReplayKeepsRecord", replayKeepsRecord},
 		{"EmptyKey", replayEmptyKey},
 	})
@@ -123,6 +150,40 @@ func replayExpires(t *testing.T, f *fixture, g sessiond.ReplayGuard) {
 	}
 }
 
+// replayCallerClock: expiry is decided by the caller's now, whatever the
+// store's clock says (replayExpires waits in real time, where the two
+// agree). A record made an hour in the past still blocks within its
+// window by the caller's clock: a store that expires records by its own
+// clock drops it at once, unless, like Redis, it keeps each record its
+// window from the call. Unless the store said ReplayByStoreClock, a record
+// made an hour ahead no longer blocks once its window has ended by the
+// caller's clock, though by the store's clock it has not begun.
+func (o options) replayCallerClock(t *testing.T, f *fixture, g sessiond.ReplayGuard) {
+	wall := time.Now().UTC().Truncate(time.Microsecond)
+	steps := []struct {
+		key        string
+		at         time.Time // the caller's now
+		want       bool
+		storeClock bool // also checked on a store expiring by its own clock
+	}{
+		{"jti-behind", wall.Add(-time.Hour), true, true},
+		{"jti-behind", wall.Add(-time.Hour + 30*time.Second), false, true}, // its window runs by the caller's clock
+		{"jti-ahead", wall.Add(time.Hour), true, true},
+		{"jti-ahead", wall.Add(time.Hour + 30*time.Second), false, true},
+		{"jti-ahead", wall.Add(time.Hour + 2*time.Minute), true, false}, // its window ended by the caller's clock
+	}
+	for i, st := range steps {
+		if o.replayByStoreClock && !st.storeClock {
+			continue
+		}
+		fresh, err := g.RememberOnce(f.ctx, st.key, st.at, st.at.Add(time.Minute))
+		if err != nil || fresh != st.want {
+			t.Fatalf("step %d: RememberOnce(%s, now wall%+v, a minute's window) = %v, %v; want %v (expiry is decided by the caller's now)",
+				i+1, st.key, st.at.Sub(wall), fresh, err, st.want)
+		}
+	}
+}
+
 // replayKeepsRecord: a replay changes nothing, whatever window it
 // names; a store that writes the replay's until over the record's (an
 // upsert without its condition, a SET without NX) lets a second replay
@@ -152,7 +213,8 @@ func replayKeepsRecord(t *testing.T, f *fixture, g sessiond.ReplayGuard) {
 // if newStore's stores do not implement it. TestStore runs it when they
 // do. RememberOnceAcked keeps RememberOnce's contract, on the same keys;
 // its wait for replicas is the store's own tests' to check.
-func TestAckedReplayGuard(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
+func TestAckedReplayGuard(t *testing.T, newStore func(t *testing.T) sessiond.Store, opts ...Option) {
+	o := newOptions(opts)
 	acked := func(run func(*testing.T, *fixture, sessiond.ReplayGuard)) func(*testing.T, *fixture, sessiond.AckedReplayGuard) {
 		return func(t *testing.T, f *fixture, g sessiond.AckedReplayGuard) { run(t, f, ackedOnly{g}) }
 	}
@@ -160,6 +222,7 @@ func TestAckedReplayGuard(t *testing.T, newStore func(t *testing.T) sessiond.Sto
 		{"Once", acked(replayOnce)},
 		{"ConcurrentOnce", acked(replayConcurrentOnce)},
 		{"Expires", acked(replayExpires)},
+		{"CallerClock", acked(o.replayCallerClock)},
 		{"ReplayKeepsRecord", acked(replayKeepsRecord)},
 		{"SameKeys", replayAckedSameKeys},
 	})

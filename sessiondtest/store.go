@@ -31,7 +31,9 @@ import (
 // TestRevocationNotifier on one node, and, when
 // WritesChangeEvents reports true, TestChangeEvents, TestChangeRecorder,
 // TestSubjectChangeRecorder and TestTouchRecorder), as testing/fstest
-// checks an optional interface only when it is there. A store with only
+// checks an optional interface only when it is there. opts say what the
+// store does differently where the contract allows it (ReplayByStoreClock);
+// they reach the suites TestStore runs. A store with only
 // the twelve methods passes.
 //
 // The rules it checks are those the doc comments of sessiond.Store and its
@@ -40,7 +42,7 @@ import (
 // and SwapRefresh may write, and that every way of revoking reaches
 // Revocations. A rule added there gets its case here, and a mutant in
 // mutants_test.go that the case catches.
-func TestStore(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
+func TestStore(t *testing.T, newStore func(t *testing.T) sessiond.Store, opts ...Option) {
 	t.Run("Create", func(t *testing.T) { testCreate(t, newStore) })
 	t.Run("Lookup", func(t *testing.T) { testLookup(t, newStore) })
 	t.Run("Touch", func(t *testing.T) { testTouch(t, newStore) })
@@ -66,8 +68,12 @@ func TestStore(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
 	runIfImplemented[sessiond.Limiter](t, "Limiter", probe, newStore, TestLimiter)
 	runIfImplemented[sessiond.MetaStore](t, "Meta", probe, newStore, TestMetaStore)
 	runIfImplemented[sessiond.MetaDeleter](t, "MetaDeleter", probe, newStore, TestMetaDeleter)
-	runIfImplemented[sessiond.ReplayGuard](t, "ReplayGuard", probe, newStore, TestReplayGuard)
-	runIfImplemented[sessiond.AckedReplayGuard](t, "AckedReplayGuard", probe, newStore, TestAckedReplayGuard)
+	runIfImplemented[sessiond.ReplayGuard](t, "ReplayGuard", probe, newStore,
+		func(t *testing.T, newStore func(t *testing.T) sessiond.Store) { TestReplayGuard(t, newStore, opts...) })
+	runIfImplemented[sessiond.AckedReplayGuard](t, "AckedReplayGuard", probe, newStore,
+		func(t *testing.T, newStore func(t *testing.T) sessiond.Store) {
+			TestAckedReplayGuard(t, newStore, opts...)
+		})
 	runIfImplemented[sessiond.WindowCounter](t, "WindowCounter", probe, newStore, TestWindowCounter)
 	runIfImplemented[sessiond.LiveCounter](t, "LiveCounter", probe, newStore, TestLiveCounter)
 	runIfImplemented[sessiond.SubjectClientLister](t, "SubjectClientLister", probe, newStore, TestSubjectClientLister)

@@ -12,10 +12,14 @@ var _ sessiond.WindowCounter = (*Store)(nil)
 
 // counterSweepEvery: one Incr in this many also deletes up to
 // counterSweepBatch ended windows, so the table stays about as large as the
-// windows still running.
+// windows still running. A sweep removes only windows that ended
+// counterSweepMargin before the caller's now, so that a node whose clock is
+// ahead of another's by less does not remove windows the other still
+// counts in.
 const (
-	counterSweepEvery = 64
-	counterSweepBatch = 256
+	counterSweepEvery  = 64
+	counterSweepBatch  = 256
+	counterSweepMargin = time.Minute
 )
 
 // Incr implements sessiond.WindowCounter with one upsert, in a write
@@ -30,7 +34,7 @@ func (s *Store) Incr(ctx context.Context, key string, now time.Time, window time
 	err := s.write(ctx, op, func(tx *sql.Tx) error {
 		if sweep {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM counters WHERE key IN (
-				SELECT key FROM counters WHERE reset_at <= ? LIMIT ?)`, micro(now), counterSweepBatch); err != nil {
+				SELECT key FROM counters WHERE reset_at <= ? LIMIT ?)`, micro(now.Add(-counterSweepMargin)), counterSweepBatch); err != nil {
 				return err
 			}
 		}

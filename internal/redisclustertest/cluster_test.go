@@ -34,12 +34,12 @@ func TestRedisCluster(t *testing.T) {
 	cluster := redisclustertest.Start(t)
 	url := cluster.URL()
 	t.Run("Store", func(t *testing.T) {
-		sessiondtest.TestStore(t, func(t *testing.T) sessiond.Store { return newStore(t, url, redisstore.Options{}) })
+		sessiondtest.TestStore(t, func(t *testing.T) sessiond.Store { return newStore(t, url, redisstore.Options{}) }, sessiondtest.ReplayByStoreClock())
 	})
 	t.Run("StoreWithClientCache", func(t *testing.T) {
 		sessiondtest.TestStore(t, func(t *testing.T) sessiond.Store {
 			return newStore(t, url, redisstore.Options{ClientCache: time.Minute})
-		})
+		}, sessiondtest.ReplayByStoreClock())
 	})
 	t.Run("RevocationNotifier", func(t *testing.T) {
 		var mu sync.Mutex
