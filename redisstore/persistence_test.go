@@ -1,3 +1,7 @@
+//go:build unix
+
+// The server and its child die as a process group: Unix only.
+
 package redisstore_test
 
 import (

@@ -1,3 +1,7 @@
+//go:build unix
+
+// SIGSTOP freezes the server: Unix only.
+
 package redisstore_test
 
 import (

@@ -61,6 +61,18 @@ func realStores(t *testing.T) []realStore {
 	return out
 }
 
+// onEveryStore runs test as a subtest on fresh data in each store:
+// memstore, then realStores.
+func onEveryStore(t *testing.T, test func(t *testing.T, st txStore)) {
+	t.Helper()
+	for _, rs := range append([]realStore{memStore}, realStores(t)...) {
+		t.Run(rs.name, func(t *testing.T) {
+			st, _ := rs.open(t)
+			test(t, st)
+		})
+	}
+}
+
 // memStore is memstore as a realStore; it counts no documents.
 var memStore = realStore{"memory", func(*testing.T) (txStore, func() int) { return memstore.New(), nil }}
 

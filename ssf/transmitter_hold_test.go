@@ -95,12 +95,7 @@ func TestTransmitter_PausedPushHoldIsBounded(t *testing.T) {
 // receiver's outage kept for days before the pause is held too. On every
 // store: the start rides in the last error the outbox keeps.
 func TestTransmitter_PausedHoldCountsFromTheRun(t *testing.T) {
-	for _, rs := range append([]realStore{memStore}, realStores(t)...) {
-		t.Run(rs.name, func(t *testing.T) {
-			st, _ := rs.open(t)
-			pausedHoldCountsFromTheRun(t, st)
-		})
-	}
+	onEveryStore(t, pausedHoldCountsFromTheRun)
 }
 
 func pausedHoldCountsFromTheRun(t *testing.T, st txStore) {
@@ -453,12 +448,7 @@ func streamChangeRacingQueuedSET(t *testing.T, st txStore, deletes, queueExists,
 // On every store: the wait's start rides in the last error the outbox
 // keeps between claims.
 func TestTransmitter_SigningHeldIsBounded(t *testing.T) {
-	for _, rs := range append([]realStore{memStore}, realStores(t)...) {
-		t.Run(rs.name, func(t *testing.T) {
-			st, _ := rs.open(t)
-			signingHeldIsBounded(t, st)
-		})
-	}
+	onEveryStore(t, signingHeldIsBounded)
 }
 
 func signingHeldIsBounded(t *testing.T, st txStore) {

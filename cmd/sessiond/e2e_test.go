@@ -183,8 +183,9 @@ func TestE2E_Restart(t *testing.T) {
 }
 
 // TestE2E_GracefulShutdown: a request in flight when SIGTERM arrives still
-// gets its answer. The request is made in flight on purpose: its headers and
-// half its body are sent before the signal, the rest after.
+// gets its answer. The request is made in flight on purpose: its headers
+// are sent before the signal, and once its handler reads the body, the
+// body after.
 func TestE2E_GracefulShutdown(t *testing.T) {
 	n := startNode(t, nodeConfig{})
 	conn, err := net.Dial("tcp", n.addr)
@@ -192,10 +193,11 @@ func TestE2E_GracefulShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
+	br := bufio.NewReader(conn)
 	body := `{"subject":"erin"}`
 	fmt.Fprintf(conn, "POST /v1/sessions HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"+
-		"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", n.addr, string(n.apiKey()), len(body), body[:5])
-	time.Sleep(100 * time.Millisecond) // the server is now reading this request's body
+		"Content-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", n.addr, string(n.apiKey()), len(body))
+	awaitBodyRead(t, conn, br)
 	if err := n.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -205,10 +207,10 @@ func TestE2E_GracefulShutdown(t *testing.T) {
 	eventually(t, 30*time.Second, "the shutting down line", func() bool {
 		return strings.Contains(n.log.String(), `"msg":"shutting down"`)
 	})
-	if _, err := conn.Write([]byte(body[5:])); err != nil {
+	if _, err := conn.Write([]byte(body)); err != nil {
 		t.Fatalf("server closed an in-flight request: %v", err)
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		t.Fatalf("no answer to the in-flight request: %v", err)
 	}

@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -241,6 +243,24 @@ func eventually(t testing.TB, within time.Duration, what string, cond func() boo
 			t.Fatalf("%s: not within %v", what, within)
 		case <-time.After(10 * time.Millisecond):
 		}
+	}
+}
+
+// awaitBodyRead waits on c for the "100 Continue" net/http sends at the
+// handler's first read of a body announced with "Expect: 100-continue":
+// from then on the request is in its handler, waiting for the body. A
+// pause instead would let a slow machine signal the node before it read
+// the request at all.
+func awaitBodyRead(t testing.TB, c net.Conn, br *bufio.Reader) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	defer c.SetReadDeadline(time.Time{})
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("waiting for the handler to read the body: %v", err)
+	}
+	if resp.StatusCode != http.StatusContinue {
+		t.Fatalf("answer before the body was sent = %d; want 100 Continue", resp.StatusCode)
 	}
 }
 

@@ -1,3 +1,7 @@
+//go:build unix
+
+// SIGSTOP freezes the store and the node stops on signals: Unix only.
+
 package main
 
 import (
@@ -35,10 +39,18 @@ func TestServe_StopBoundedOnHungStore(t *testing.T) {
 	t.Parallel()
 	port, redis := redisclustertest.StartProcess(t)
 	defer redis.Signal(syscall.SIGCONT) // before StartProcess's cleanup kills it
+	// A stopped Redis's sockets take the requests without a sign: the
+	// proxy, left forwarding, counts what reaches it.
+	proxy, err := delayproxy.Start("127.0.0.1:0", fmt.Sprintf("127.0.0.1:%d", port), delayproxy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
 	stopBoundedOnHungStore(t, []string{
 		"SESSIOND_STORE_DRIVER=redis",
-		fmt.Sprintf("SESSIOND_STORE_DSN=redis://127.0.0.1:%d/0", port),
-	}, func() error { return redis.Signal(syscall.SIGSTOP) }, nil)
+		"SESSIOND_STORE_DSN=redis://" + proxy.Addr() + "/0",
+	}, func() error { err := redis.Signal(syscall.SIGSTOP); proxy.Reset(); return err },
+		func() int64 { return proxy.Stats().Turnarounds })
 }
 
 // TestServe_StopBoundedOnHungPostgres: the same on PostgreSQL, which
@@ -74,9 +86,9 @@ func TestServe_StopBoundedOnHungPostgres(t *testing.T) {
 // stopBoundedOnHungStore starts a node on the store env names, logs in,
 // freezes the store, sends requests that wait on it, and checks the node
 // exits 0 by itself within shutdown_delay + shutdown_timeout of SIGTERM.
-// sent, if not nil, counts the store requests sent since the freeze: the
-// test waits for one per request before the SIGTERM, so they are in flight
-// on the store, not still on their way.
+// sent counts the store requests sent since the freeze: the test waits for
+// one per request before the SIGTERM, so they are in flight on the store,
+// not still on their way.
 func stopBoundedOnHungStore(t *testing.T, storeEnv []string, freeze func() error, sent func() int64) {
 	t.Helper()
 	const (
@@ -115,17 +127,11 @@ func stopBoundedOnHungStore(t *testing.T, storeEnv []string, freeze func() error
 			}
 		})
 	}
-	if sent == nil {
-		// A stopped Redis gives no sign of what reached it (its socket
-		// buffers the requests): give them time to.
-		time.Sleep(300 * time.Millisecond)
-	} else {
-		for deadline := time.Now().Add(10 * time.Second); sent() < 4; {
-			if time.Now().After(deadline) {
-				t.Fatalf("%d of the 4 requests reached the frozen store in 10 s; want all in flight before the SIGTERM\n%s", sent(), n.log.String())
-			}
-			time.Sleep(10 * time.Millisecond) // poll the proxy's counter
+	for deadline := time.Now().Add(10 * time.Second); sent() < 4; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of the 4 requests reached the frozen store in 10 s; want all in flight before the SIGTERM\n%s", sent(), n.log.String())
 		}
+		time.Sleep(10 * time.Millisecond) // poll the proxy's counter
 	}
 	signaled := time.Now()
 	if err := n.cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -181,17 +187,21 @@ func TestServe_FurtherSignalStopsAtOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
+			br := bufio.NewReader(c)
 			fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-			if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || resp.StatusCode != http.StatusOK {
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil || resp.StatusCode != http.StatusOK {
 				t.Fatalf("/healthz: %v %v", resp, err)
 			}
-			fmt.Fprintf(c, "POST /v1/sessions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{", testAPIKey)
+			io.Copy(io.Discard, resp.Body)
+			fmt.Fprintf(c, "POST /v1/sessions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n", testAPIKey)
 			waitLog := func(what string) {
 				t.Helper()
 				eventually(t, 30*time.Second, "log line "+what, func() bool { return strings.Contains(n.log.String(), what) })
 			}
 			// The handler is reading the body when the stop begins.
-			time.Sleep(200 * time.Millisecond)
+			awaitBodyRead(t, c, br)
+			fmt.Fprintf(c, "{")
 			if err := n.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)
 			}

@@ -45,17 +45,7 @@ func TestKeys_RevokeOrFence(t *testing.T) {
 			if err != nil || found != tc.wantFound || changed != tc.wantChanged {
 				t.Fatalf("RevokeOrFence(%s) = %v, %v, %v; want %v, %v, nil", id, found, changed, err, tc.wantFound, tc.wantChanged)
 			}
-			_, v1, _ := st.GetMeta(ctx, apikey.DocName)
-			if got := v1 != v0; got != tc.wantBump {
-				t.Errorf("set version %d -> %d; want moved on: %v", v0, v1, tc.wantBump)
-			}
-			after, err := k.List(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(after) != len(before) {
-				t.Errorf("%d keys after RevokeOrFence(%s); want the %d before", len(after), id, len(before))
-			}
+			after := checkFenced(t, st, k, "RevokeOrFence("+id+")", v0, before, tc.wantBump)
 			for _, key := range after {
 				if key.ID == id && key.RevokedAt.IsZero() {
 					t.Errorf("key %s still live", id)
@@ -124,17 +114,7 @@ func TestKeys_Fence(t *testing.T) {
 			if err != nil || found != tc.wantFound {
 				t.Fatalf("Fence(%s) = %v, %v; want %v, nil", id, found, err, tc.wantFound)
 			}
-			_, v1, _ := st.GetMeta(ctx, apikey.DocName)
-			if got := v1 != v0; got != tc.wantBump {
-				t.Errorf("set version %d -> %d; want moved on: %v", v0, v1, tc.wantBump)
-			}
-			after, err := k.List(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(after) != len(before) {
-				t.Fatalf("%d keys after Fence(%s); want the %d before", len(after), id, len(before))
-			}
+			after := checkFenced(t, st, k, "Fence("+id+")", v0, before, tc.wantBump)
 			for i := range after {
 				if !after[i].RevokedAt.Equal(before[i].RevokedAt) {
 					t.Errorf("key %s revoked at %v after Fence; want %v (as before)", after[i].ID, after[i].RevokedAt, before[i].RevokedAt)
@@ -157,6 +137,25 @@ func TestKeys_FenceLateCreate(t *testing.T) {
 	if _, err := apikey.New(st, nil, 0).Authenticate(ctx, secret); !errors.Is(err, apikey.ErrUnauthorized) {
 		t.Errorf("Authenticate with the key after Fence said no key has its ID = %v; want ErrUnauthorized (the late write landed)", err)
 	}
+}
+
+// checkFenced checks what RevokeOrFence and Fence share, after call: the
+// set's version moved on from v0 as wantBump says, and the set holds as
+// many keys as before (the fence adds none). It returns the keys.
+func checkFenced(t *testing.T, st *memstore.Store, k *apikey.Keys, call string, v0 int64, before []apikey.Key, wantBump bool) []apikey.Key {
+	t.Helper()
+	_, v1, _ := st.GetMeta(t.Context(), apikey.DocName)
+	if got := v1 != v0; got != wantBump {
+		t.Errorf("set version %d -> %d after %s; want moved on: %v", v0, v1, call, wantBump)
+	}
+	after, err := k.List(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) {
+		t.Fatalf("%d keys after %s; want the %d before", len(after), call, len(before))
+	}
+	return after
 }
 
 // fenceSet returns a memory store holding a key set as the fence tests

@@ -1,3 +1,7 @@
+//go:build unix
+
+// SIGSTOP freezes the store: Unix only.
+
 package server_test
 
 import (
