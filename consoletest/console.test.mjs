@@ -122,6 +122,55 @@ test("find a subject and revoke a device: its next verify fails", async () => {
   assert.equal(await page.getByText("Revoked 1 session(s).").count(), 0, "a reload of a loaded notice showed it again");
 });
 
+// A subject the console escapes (a zero-width space) beside its look-alike
+// holding the escape's characters typed: the value copied from a table
+// cell finds its own subject, and the field the page fills, sent again,
+// finds the same session (it held the escape text, which a second search
+// asked for literally: the look-alike's session).
+test("sessions: an escaped subject is found from its copied cell and from its field again", async () => {
+  const zw = await createSession("zw\u200b@example.com", "curl/8.0");
+  const typed = await createSession("zw\\u{200b}@example.com", "curl/8.0");
+  const rows = async () => (await page.locator("tbody tr[data-id]").evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-id")))).sort();
+  // Sends the form and waits for the page it answers with (hx-boost swaps
+  // the body: the marked main goes), so that no row is read off the last.
+  const send = async (button) => {
+    await page.evaluate(() => document.querySelector("main").setAttribute("data-stale", ""));
+    await page.getByRole("button", { name: button, exact: true }).click();
+    await page.locator("main:not([data-stale])").waitFor();
+  };
+  // The events page's cell of the zero-width subject: quoted, escaped.
+  await page.goto(base + "/console/events?type=session.created");
+  const cells = await page.locator('tbody:not(#tail-rows) td[data-label="Subject"]').allTextContents();
+  const copied = cells.find((c) => c.startsWith('"zw'));
+  assert.equal(copied, '"zw\\u{200b}@example.com"', "the events page's cell of the zero-width subject");
+  assert.ok(cells.includes("zw\\u{200b}@example.com"), "the typed look-alike is shown as it is");
+  for (const [what, value, want] of [["copied from its cell", copied, zw], ["typed as shown", "zw\\u{200b}@example.com", typed]]) {
+    await page.goto(base + "/console/sessions");
+    await page.fill("#subject", value);
+    await send("Search");
+    assert.deepEqual(await rows(), [want.session.id], `searched ${what}`);
+    for (let round = 0; round < 2; round++) {
+      const field = await page.inputValue("#subject");
+      await send("Search");
+      assert.deepEqual(await rows(), [want.session.id], `searched ${what}, then the field (${field}) sent again, round ${round}`);
+    }
+  }
+  // Reached by the console's own link (a revoke's answer), not typed.
+  const second = await createSession("zw\u200b@example.com", "curl/8.0");
+  await page.goto(base + "/console/sessions?" + new URLSearchParams({ subject: copied }));
+  await send("Revoke session " + second.session.id);
+  await page.getByText("Revoked 1 session(s).").waitFor();
+  const field = await page.inputValue("#subject");
+  await send("Search");
+  assert.deepEqual(await rows(), [zw.session.id], `the field after a revoke (${field}), sent again`);
+  // The events page's field too.
+  await page.goto(base + "/console/events?" + new URLSearchParams({ subject: copied }));
+  const evField = await page.inputValue("#subject");
+  await send("Filter");
+  const shown = await page.locator('tbody:not(#tail-rows) td[data-label="Subject"]').allTextContents();
+  assert.ok(shown.length > 0 && shown.every((c) => c === copied), `events filtered by the field (${evField}) sent again show ${JSON.stringify(shown)}`);
+});
+
 // An IP address narrows the subject's sessions, and the page says it is
 // no search over every subject.
 test("sessions: narrow a subject's sessions by IP address and device", async () => {

@@ -449,16 +449,26 @@ func (k *Keys) add(ctx context.Context, name string, secret sessiond.Secret, sco
 	return k.addIf(ctx, name, secret, scopes, nil)
 }
 
+// CheckName returns a *sessiond.ArgumentError (Field "name") when name
+// cannot name a key: every way of making one (the CLI, the API, the
+// console) refuses the same names. A name goes into events, the event log
+// and webhook payloads, which other programs print: printable text only,
+// as for subjects (no control, format or bidi characters, no line
+// separators).
+func CheckName(name string) error {
+	if name == "" || sessiond.CleanText(name, 64) != name || strings.ContainsAny(name, "\u2028\u2029") {
+		return &sessiond.ArgumentError{Field: "name",
+			Msg: "must be 1 to 64 bytes of printable UTF-8 text (no control, format or line-separator characters)"}
+	}
+	return nil
+}
+
 // addIf is add, whose compare-and-swap first asks cond (when not nil)
 // about the stored set: errUnchanged from it leaves the set as it is and
 // addIf returns no key and no error; any other error is returned.
 func (k *Keys) addIf(ctx context.Context, name string, secret sessiond.Secret, scopes []Scope, cond func(*doc) error) (Key, error) {
-	// A name goes into events, the event log and webhook payloads, which
-	// other programs print: printable text only, as for subjects (no
-	// control, format or bidi characters, no line separators).
-	if name == "" || sessiond.CleanText(name, 64) != name || strings.ContainsAny(name, "\u2028\u2029") {
-		return Key{}, fmt.Errorf("apikey: %w", &sessiond.ArgumentError{Field: "name",
-			Msg: "must be 1 to 64 bytes of printable UTF-8 text (no control, format or line-separator characters)"})
+	if err := CheckName(name); err != nil {
+		return Key{}, fmt.Errorf("apikey: %w", err)
 	}
 	h := hashHex(secret)
 	if s := k.snap.Load(); s != nil {

@@ -117,9 +117,12 @@ func eventQuery(r *http.Request, now time.Time) (eventsFilter, eventsView, error
 	// decomposed), and Clean holds it to 256 bytes in the form it is stored.
 	if v.Subject != "" {
 		const bad = "the subject is not a valid subject (at most 256 bytes, no control characters)"
+		asked, qerr := searchValue(v.Subject)
 		if len(v.Subject) > 4*maxSubject {
 			refuse("subject", bad) // not normalised first: it may be as long as a URL
-		} else if clean, err := subject.Clean("subject", v.Subject); err != nil {
+		} else if qerr != nil {
+			refuse("subject", searchQuoted)
+		} else if clean, err := subject.Clean("subject", asked); err != nil {
 			refuse("subject", bad)
 		} else {
 			v.Subject, f.Subject = clean, clean

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/apikey"
@@ -76,9 +75,12 @@ func (c *Console) createAPIKey(w http.ResponseWriter, r *http.Request, key apike
 		c.renderKeys(w, r, key, http.StatusBadRequest, v, "The form could not be read.", "")
 		return
 	}
+	// The CLI's and the API's rule (apikey.CheckName): a format character
+	// (U+200B, U+202E) would reach events and webhooks unseen.
 	name := strings.TrimSpace(r.PostForm.Get("name"))
-	if name == "" || len(name) > 64 || strings.ContainsFunc(name, unicode.IsControl) {
-		c.renderKeys(w, r, key, http.StatusBadRequest, v, "A key needs a name of at most 64 characters.", "")
+	if apikey.CheckName(name) != nil {
+		c.renderKeys(w, r, key, http.StatusBadRequest, v, "A key needs a name of 1 to 64 bytes of printable text: "+
+			"no control, format (such as U+200B or U+202E) or line-separator characters.", "")
 		return
 	}
 	scopes, err := apikey.ParseScopes(r.PostForm["scope"]...)

@@ -55,7 +55,9 @@ type pages struct {
 var funcs = template.FuncMap{
 	"printable": printable,
 	"editable":  editable,
-	"when":      when,
+	// A subject search field: read back by searchValue.
+	"searchText": searchText,
+	"when":       when,
 }
 
 // newPages parses each page together with the shared layout.

@@ -167,8 +167,10 @@ func (f sessionFilter) matches(ip, device, ua string) bool {
 func (c *Console) sessionsPage(w http.ResponseWriter, r *http.Request, key apikey.Key) {
 	d := pageData{Title: "Sessions", Nav: "sessions", Operator: operatorName(key)}
 	// A subject is exact (" alice" is not "alice") and takes the form the
-	// API stores it under, whatever form it was pasted in.
+	// API stores it under, whatever form it was pasted in. Quoted, it is
+	// written as the console shows it (searchValue).
 	raw := r.URL.Query().Get("subject")
+	asked, qerr := searchValue(raw)
 	if r.URL.Query().Has("revoked") {
 		if n, err := strconv.Atoi(r.URL.Query().Get("revoked")); err == nil && n >= 0 {
 			d.Notice = "Revoked " + strconv.Itoa(n) + " session(s)."
@@ -177,10 +179,12 @@ func (c *Console) sessionsPage(w http.ResponseWriter, r *http.Request, key apike
 	}
 	v := sessionsView{Subject: raw, IP: r.URL.Query().Get("ip"), Device: r.URL.Query().Get("device")}
 	status := http.StatusOK
-	clean, err := subject.Clean("subject", raw)
+	clean, err := subject.Clean("subject", asked)
 	var arg *sessiond.ArgumentError
 	filter, ferr := parseSessionFilter(v.IP, v.Device)
 	switch {
+	case qerr != nil:
+		d.Error, status = "Bad search: "+searchQuoted+".", http.StatusBadRequest
 	case ferr != nil:
 		d.Error, status = "Bad filter: "+ferr.Error()+".", http.StatusBadRequest
 	case raw == "" && filter.set():
@@ -234,7 +238,7 @@ func (c *Console) sessionsPage(w http.ResponseWriter, r *http.Request, key apike
 		v.Read, v.Whole = read, v.Cursor == "" && next == ""
 		v.Hidden = v.Read - len(v.Rows)
 		link := func(cursor string) template.URL {
-			q := url.Values{"subject": {clean}}
+			q := url.Values{"subject": {searchText(clean)}}
 			for k, val := range map[string]string{"ip": v.IP, "device": v.Device, "cursor": cursor} {
 				if val != "" {
 					q.Set(k, val)
@@ -333,7 +337,7 @@ func revokeForm(r *http.Request, needID bool) (string, sessiond.SessionID, bool)
 // back answers a revoke form with the subject's sessions page, under the
 // form's filters and on its page, saying how many sessions were revoked.
 func (c *Console) back(w http.ResponseWriter, r *http.Request, subject string, n int) {
-	q := url.Values{"subject": {subject}, "revoked": {strconv.Itoa(n)}}
+	q := url.Values{"subject": {searchText(subject)}, "revoked": {strconv.Itoa(n)}}
 	for _, k := range []string{"ip", "device", "cursor"} {
 		if v := r.PostForm.Get(k); v != "" {
 			q.Set(k, v)
@@ -354,7 +358,7 @@ func (c *Console) badForm(w http.ResponseWriter, r *http.Request, key apikey.Key
 func (c *Console) refuseRevoke(w http.ResponseWriter, r *http.Request, key apikey.Key, status int, msg, subject string) {
 	to := Prefix + "/sessions"
 	if subject != "" {
-		to += "?" + url.Values{"subject": {subject}}.Encode()
+		to += "?" + url.Values{"subject": {searchText(subject)}}.Encode()
 	}
 	w.Header().Set("HX-Push-Url", to)
 	c.pages.render(w, r, status, "sessions", pageData{Title: "Sessions", Nav: "sessions",
@@ -453,7 +457,7 @@ func (c *Console) confirmRevokeSubject(w http.ResponseWriter, r *http.Request, k
 		return false // a row to show: none, so that it reads up to the budget
 	})
 	who := inline(subject)
-	back := url.Values{"subject": {subject}}
+	back := url.Values{"subject": {searchText(subject)}}
 	hidden := []field{{"subject", subject}}
 	if keep != "" {
 		hidden = append(hidden, field{"id", string(keep)})
