@@ -379,11 +379,11 @@ func NewSecret() (sessiond.Secret, error) {
 
 // SeedSecret is Seed with secret (from NewSecret) as the key, and is
 // idempotent: when secret's key is live in the set already (a SeedSecret
-// whose answer was lost landed), it returns that key and no error. So a
-// caller that keeps secret first (a file) and whose write's outcome is
-// unknown calls it again: the key lands once, or another live key is
-// found, and the lost write, a compare-and-swap on an older version, can
-// no longer land after it.
+// whose answer was lost landed), it returns that key and no error, and
+// writes nothing. So a caller that keeps secret first (a file) and whose
+// write's outcome is unknown calls it again: the key lands once, or
+// another live key is found, and the lost write, a compare-and-swap on an
+// older version, can no longer land after it.
 func (k *Keys) SeedSecret(ctx context.Context, name string, secret sessiond.Secret, scopes ...Scope) (Key, error) {
 	if len(scopes) == 0 {
 		scopes = DefaultScopes
@@ -393,11 +393,14 @@ func (k *Keys) SeedSecret(ctx context.Context, name string, secret sessiond.Secr
 		return Key{}, err
 	}
 	h := hashHex(secret)
-	var live *Key
+	var live, own *Key
 	key, err := k.addIf(ctx, name, secret, scopes, func(d *doc) error {
-		live = nil // update may run this again after a conflict
-		if slices.ContainsFunc(d.Keys, func(x Key) bool { return x.Hash == h && x.RevokedAt.IsZero() }) {
-			return nil // this secret's, landed: addIf returns it
+		live, own = nil, nil // update may run this again after a conflict
+		if i := slices.IndexFunc(d.Keys, func(x Key) bool { return x.Hash == h && x.RevokedAt.IsZero() }); i >= 0 {
+			// This secret's, landed: nothing to write (a rewrite would
+			// only move the version on, and every node reload the set).
+			own = &d.Keys[i]
+			return errUnchanged
 		}
 		for _, x := range d.Keys {
 			if x.RevokedAt.IsZero() {
@@ -408,7 +411,10 @@ func (k *Keys) SeedSecret(ctx context.Context, name string, secret sessiond.Secr
 		}
 		return nil
 	})
-	if err == nil && live != nil {
+	switch {
+	case err == nil && own != nil:
+		return *own, nil
+	case err == nil && live != nil:
 		return *live, fmt.Errorf("apikey: seed: key %s (%q) is live: %w", live.ID, live.Name, ErrHasLiveKey)
 	}
 	return key, err

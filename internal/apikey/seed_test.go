@@ -112,3 +112,36 @@ func TestKeys_Seed(t *testing.T) {
 		}
 	}
 }
+
+// TestKeys_SeedSecret_Again: SeedSecret with a secret whose key is live
+// already (a write whose answer was lost, that landed) returns that key
+// and writes nothing: the set's version stays, so no node reloads it for
+// nothing. Before, it rewrote the set unchanged but for its version.
+func TestKeys_SeedSecret_Again(t *testing.T) {
+	for _, st := range resetStores {
+		t.Run(st.name, func(t *testing.T) {
+			ctx := t.Context()
+			meta := st.open(t)
+			keys := apikey.New(meta, nil, time.Second)
+			secret, err := apikey.NewSecret()
+			if err != nil {
+				t.Fatal(err)
+			}
+			first, err := keys.SeedSecret(ctx, "generated", secret, apikey.ScopeAdmin)
+			if err != nil {
+				t.Fatalf("SeedSecret = %v; want nil", err)
+			}
+			_, before, err := meta.GetMeta(ctx, apikey.DocName)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := keys.SeedSecret(ctx, "generated", secret, apikey.ScopeAdmin)
+			if err != nil || again.ID != first.ID {
+				t.Errorf("SeedSecret again = %+v, %v; want key %s, nil", again, err, first.ID)
+			}
+			if _, after, err := meta.GetMeta(ctx, apikey.DocName); err != nil || after != before {
+				t.Errorf("key set version after SeedSecret of a live secret = %d, %v; want %d (unchanged)", after, err, before)
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -182,16 +183,7 @@ func TestSeedAPIKey_NodesStartingTogether(t *testing.T) {
 // and, with told, was told of that key.
 func checkOneSeeded(t *testing.T, meta sessiond.MetaStore, nodes []*firstStartNode, told bool) {
 	t.Helper()
-	list, err := apikey.New(meta, nil, time.Second).List(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var live []apikey.Key
-	for _, k := range list {
-		if k.RevokedAt.IsZero() {
-			live = append(live, k)
-		}
-	}
+	live := liveKeys(t, meta)
 	if len(live) != 1 {
 		t.Fatalf("live keys after %d nodes started together = %d (%+v); want 1", len(nodes), len(live), live)
 	}
@@ -324,7 +316,8 @@ func TestSeedAPIKey_SeedFails(t *testing.T) {
 		{name: "write stored, answer lost", lands: true, settled: true},
 		{name: "write not stored", settled: true},
 		{name: "write lands later", hold: true, settled: true},
-		{name: "write stored, then the store down", lands: true, down: true},
+		// The second try reads the key landed and writes nothing.
+		{name: "write stored, then the store refusing writes", lands: true, down: true, settled: true},
 		{name: "store down", down: true},
 	}
 	for _, st := range firstStartStores(t) {
@@ -569,5 +562,201 @@ func TestSeedAPIKey_BrokenOff(t *testing.T) {
 			}
 			checkHeld(t, meta, filepath.Join(node.cfg.Server.DataDir, APIKeyFile), tc.stores)
 		})
+	}
+}
+
+// TestSeedAPIKey_PendingKeyFile: a start killed (SIGKILL) after the store
+// took its generated key and before moving the pending file over
+// <data>/api-key left the live key in api-key.new-* alone. The next start
+// moves that file into place (over an earlier store's key file too) and
+// says so; a pending file whose key is not live is left where it is,
+// named (it may be another node's start in progress in a shared data
+// directory), and never taken for api-key. Before, the next start found a
+// live key, made none, and no api-key held it.
+func TestSeedAPIKey_PendingKeyFile(t *testing.T) {
+	cases := []struct {
+		name    string
+		earlier string // in api-key before; "": none
+		stored  bool   // the pending file's key is live
+		revoked bool   // and then revoked
+		// a second pending file whose key is not live
+		dead bool
+	}{
+		{name: "killed before the move", stored: true},
+		{name: "killed before the move over an earlier key file", earlier: "sdak_an_earlier_key\n", stored: true},
+		{name: "killed before the move, beside a dead pending file", stored: true, dead: true},
+		{name: "pending key revoked", earlier: "", stored: true, revoked: true},
+	}
+	for _, st := range firstStartStores(t) {
+		for _, tc := range cases {
+			t.Run(st.name+"/"+tc.name, func(t *testing.T) {
+				ctx := t.Context()
+				meta := st.open(t)
+				node := newFirstStartNode(t, meta)
+				path := filepath.Join(node.cfg.Server.DataDir, APIKeyFile)
+				if tc.earlier != "" {
+					if err := os.WriteFile(path, []byte(tc.earlier), 0o600); err != nil {
+						t.Fatal(err)
+					}
+				}
+				// What the killed start left: its pending file, its key
+				// in the store.
+				secret, err := apikey.NewSecret()
+				if err != nil {
+					t.Fatal(err)
+				}
+				pending := writePending(t, path, secret)
+				keys := apikey.New(meta, nil, time.Second)
+				key, err := keys.SeedSecret(ctx, generatedKeyName, secret, apikey.ScopeAdmin)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tc.revoked {
+					if err := keys.Revoke(ctx, key.ID); err != nil {
+						t.Fatal(err)
+					}
+				}
+				var left []string
+				if tc.revoked {
+					left = append(left, pending)
+				}
+				if tc.dead {
+					never, err := apikey.NewSecret()
+					if err != nil {
+						t.Fatal(err)
+					}
+					left = append(left, writePending(t, path, never))
+				}
+
+				node.seed(ctx)
+				if node.err != nil {
+					t.Fatalf("seedAPIKey = %v; want nil", node.err)
+				}
+				if tc.revoked {
+					// A new key made, in a file of its own.
+					if node.res.adopted != "" || node.res.file == "" {
+						t.Errorf("seedAPIKey with a revoked pending key = %+v; want a new key, none adopted", node.res)
+					}
+				} else if abs, _ := filepath.Abs(path); node.res.adopted != abs {
+					t.Errorf("seedAPIKey after a start killed before its move: adopted %q; want %s", node.res.adopted, abs)
+				}
+				if raw, err := os.ReadFile(path); err != nil {
+					t.Errorf("key file after the next start: %v", err)
+				} else if got, err := keys.Authenticate(ctx, sessiond.Secret(strings.TrimSpace(string(raw)))); err != nil || !tc.revoked && got.ID != key.ID {
+					t.Errorf("the key file holds key %q, %v; want the live key %s", got.ID, err, key.ID)
+				}
+				got, _ := filepath.Glob(path + ".new-*")
+				slices.Sort(got)
+				slices.Sort(left)
+				if !slices.Equal(got, left) {
+					t.Errorf("pending files after the next start = %v; want %v", got, left)
+				}
+				var told []string
+				for _, l := range node.res.left {
+					told = append(told, l.file)
+				}
+				slices.Sort(told)
+				if !slices.Equal(told, left) {
+					t.Errorf("pending files reported left = %v; want %v", told, left)
+				}
+			})
+		}
+	}
+}
+
+// writePending writes secret to a pending file beside path, as
+// writePendingKey does, and returns its absolute name.
+func writePending(t *testing.T, path string, secret sessiond.Secret) string {
+	t.Helper()
+	pending, err := writePendingKey(path, []byte(string(secret)+"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	abs, err := filepath.Abs(pending)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
+
+// seedAfterMeta runs after once, right after the first write of the key
+// set landed and before its answer: between a start's store taking its
+// key and the move of its pending file.
+type seedAfterMeta struct {
+	sessiond.MetaStore
+	once  sync.Once
+	after func(ctx context.Context)
+}
+
+func (m *seedAfterMeta) PutMeta(ctx context.Context, name string, value []byte, version int64) (int64, error) {
+	v, err := m.MetaStore.PutMeta(ctx, name, value, version)
+	if name == apikey.DocName && err == nil {
+		m.once.Do(func() { m.after(ctx) })
+	}
+	return v, err
+}
+
+// TestSeedAPIKey_PendingMovedByRestart: on a data directory two nodes
+// share, one restarting between the other's store write and its move
+// finds the pending file live and moves it into place first. The node
+// that seeded finds its key there and succeeds, rather than failing on a
+// pending file gone.
+func TestSeedAPIKey_PendingMovedByRestart(t *testing.T) {
+	for _, st := range firstStartStores(t) {
+		t.Run(st.name, func(t *testing.T) {
+			meta := st.open(t)
+			other := newFirstStartNode(t, meta)
+			race := &seedAfterMeta{MetaStore: meta, after: other.seed}
+			node := newFirstStartNode(t, race)
+			other.cfg.Server.DataDir = node.cfg.Server.DataDir
+			node.seed(t.Context())
+			path := filepath.Join(node.cfg.Server.DataDir, APIKeyFile)
+			abs, _ := filepath.Abs(path)
+			if node.err != nil || node.res.file != abs {
+				t.Errorf("seedAPIKey whose pending file a restart moved = %+v, %v; want %s, nil", node.res, node.err, abs)
+			}
+			if other.err != nil || other.res.adopted != abs {
+				t.Errorf("seedAPIKey restarting meanwhile = %+v, %v; want %s adopted", other.res, other.err, abs)
+			}
+			checkHeld(t, meta, path, true)
+		})
+	}
+}
+
+// TestBootstrapAPIKey_PendingKeyFile: a start that moves a pending key
+// file into place, or leaves one, says so at WARN, naming the files and
+// never their keys.
+func TestBootstrapAPIKey_PendingKeyFile(t *testing.T) {
+	meta := memstore.New()
+	node := newFirstStartNode(t, meta)
+	path := filepath.Join(node.cfg.Server.DataDir, APIKeyFile)
+	live, err := apikey.NewSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead, err := apikey.NewSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	writePending(t, path, live)
+	deadFile := writePending(t, path, dead)
+	if _, err := node.keys.SeedSecret(t.Context(), generatedKeyName, live, apikey.ScopeAdmin); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	if err := bootstrapAPIKey(t.Context(), node.cfg, "", node.keys, slog.New(slog.NewTextHandler(&logs, nil))); err != nil {
+		t.Fatalf("bootstrapAPIKey = %v; want nil", err)
+	}
+	out := logs.String()
+	abs, _ := filepath.Abs(path)
+	for _, want := range []string{"level=WARN", "moved it there now", "file=" + abs, "pending API key file left in place", "file=" + deadFile} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the log lacks %q:\n%s", want, out)
+		}
+	}
+	for _, secret := range []sessiond.Secret{live, dead} {
+		if strings.Contains(out, string(secret)) {
+			t.Errorf("the log holds a key:\n%s", out)
+		}
 	}
 }

@@ -617,6 +617,7 @@ func bootstrapAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret
 		before, _ = keys.List(ctx)
 	}
 	res, err := seedAPIKey(ctx, cfg, env, keys)
+	logPendingKeys(log, res)
 	if added, others := newEnvKey(ctx, keys, env, before); added != nil {
 		log.Warn("SESSIOND_API_KEY is a key the store did not hold: added as a new admin key beside the other live keys, and every node accepts it; if another node runs with another SESSIOND_API_KEY (a mistyped or an old value), revoke the one not meant (sessiond apikey revoke <id>)",
 			"id", added.ID, "other_live_keys", others)
@@ -646,6 +647,18 @@ func bootstrapAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret
 			"id", res.other.ID, "name", res.other.Name)
 	}
 	return nil
+}
+
+// logPendingKeys says what seedAPIKey did with pending key files
+// (adoptPendingKeys), by file name: never a key.
+func logPendingKeys(log *slog.Logger, res seeded) {
+	if res.adopted != "" {
+		log.Warn("an earlier start was stopped after the store took its generated API key and before its key file was moved into place: moved it there now",
+			"file", res.adopted)
+	}
+	for _, l := range res.left {
+		log.Warn("pending API key file left in place: "+l.why, "file", l.file)
+	}
 }
 
 // newEnvKey is env's key when keys holds it live and before (the keys

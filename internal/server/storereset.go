@@ -3,13 +3,17 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -55,6 +59,7 @@ func apiKeysReset(cfg config.Config, env sessiond.Secret, keys *apikey.Keys, sig
 			return err // tried again at the next reload; /readyz fails meanwhile
 		}
 		res, err := seedAPIKey(ctx, cfg, env, keys)
+		logPendingKeys(log, res)
 		revoked := env != "" && errors.Is(err, apikey.ErrKeyRevoked)
 		if err != nil && !revoked {
 			return err // tried again at the next reload; /readyz fails with it meanwhile
@@ -167,6 +172,18 @@ type seeded struct {
 	// this node's read of the empty key set and its write: this node
 	// generated no key and wrote no file. nil otherwise.
 	other *apikey.Key
+	// adopted is the absolute path of the key file a pending file was
+	// moved over: an earlier start was killed after the store took its
+	// key and before the move. "" otherwise.
+	adopted string
+	// left are the pending key files left in place (adoptPendingKeys).
+	left []leftKeyFile
+}
+
+// leftKeyFile is a pending key file seedAPIKey left where it is, and why.
+type leftKeyFile struct {
+	file string // absolute
+	why  string
 }
 
 // seedAPIKey makes sure at least one API key works, as bootstrapAPIKey
@@ -184,11 +201,15 @@ func seedAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret, key
 	if err != nil {
 		return seeded{}, err
 	}
+	path := filepath.Join(cfg.Server.DataDir, APIKeyFile)
+	abs, _ := filepath.Abs(path)
 	for _, k := range list {
 		if k.RevokedAt.IsZero() {
-			return seeded{}, nil
+			return adoptPendingKeys(ctx, keys, path, abs), nil
 		}
 	}
+	// No live key: a pending file's key was revoked, or never stored.
+	left := adoptPendingKeys(ctx, keys, path, abs).left
 	// The first key administers the rest. Seed, not Create: another node
 	// starting on the same empty store may have seeded since the List, and
 	// only the compare-and-swap can tell. The key is in a file before the
@@ -205,10 +226,13 @@ func seedAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret, key
 	if err := os.MkdirAll(cfg.Server.DataDir, 0o700); err != nil {
 		return seeded{}, fmt.Errorf("data directory: %w (no API key was stored)", err)
 	}
-	path := filepath.Join(cfg.Server.DataDir, APIKeyFile)
-	abs, _ := filepath.Abs(path)
 	pending, err := writePendingKey(path, []byte(string(secret)+"\n"))
-	if err != nil {
+	var dirErr *dataDirError
+	switch {
+	case errors.As(err, &dirErr):
+		// Its file is removed: the directory is what to mend.
+		return seeded{}, fmt.Errorf("write API key: %w (no API key was stored: free space in the data directory or make it writable by this user, then start again)", err)
+	case err != nil:
 		return seeded{}, fmt.Errorf("write API key: %w (no API key was stored: make %s writable by this user, then start again)", err, abs)
 	}
 	// A panic in the store's write (a driver's bug) leaves the outcome
@@ -243,16 +267,96 @@ func seedAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret, key
 	switch {
 	case errors.Is(err, apikey.ErrHasLiveKey):
 		_ = os.Remove(pending) // its key was never stored
-		return seeded{other: &key}, nil
+		return seeded{other: &key, left: left}, nil
 	case err != nil:
 		_ = os.Remove(pending) // nothing was stored, nor can land later
 		return seeded{}, err
 	}
-	if err := placeKey(pending, path); err != nil {
-		// Stored: the file that holds it is named.
+	if err := placeKey(pending, path); err != nil && !(errors.Is(err, os.ErrNotExist) && holds(path, secret)) {
+		// Stored: the file that holds it is named; the next start moves it
+		// into place (adoptPendingKeys). A node restarting on a shared data
+		// directory may have moved it already: then path holds it.
 		return seeded{}, fmt.Errorf("write API key: %w (key %s is stored and live: %s holds it)", err, key.ID, keyHolder(pending, abs))
 	}
-	return seeded{file: abs}, nil
+	return seeded{file: abs, left: left}, nil
+}
+
+// adoptPendingKeys finds the pending key files beside path (abs: its
+// absolute form) that a start killed between the store's taking its key
+// and the move (SIGKILL, a power cut) left. The first whose key is live
+// (keys.Authenticate: the hash of the file's key looked up, never
+// compared byte by byte) is moved over path, unless path's key is live
+// itself. Every other one is left in place, named: its key may be another
+// node's start in progress, in a data directory nodes share, about to be
+// stored; removed, that key would be live in no file. keys must have read
+// the set (List) just before: Authenticate answers from that read.
+func adoptPendingKeys(ctx context.Context, keys *apikey.Keys, path, abs string) seeded {
+	found, _ := filepath.Glob(path + ".new-*")
+	if len(found) == 0 {
+		return seeded{}
+	}
+	var res seeded
+	placed := fileKeyLive(ctx, keys, path)
+	for _, f := range found {
+		fabs, _ := filepath.Abs(f)
+		switch live := fileKeyLive(ctx, keys, f); {
+		case !live:
+			res.left = append(res.left, leftKeyFile{fabs, "its key is not live (revoked, or not stored: an interrupted start's, or one still running on this data directory); delete it once no node is starting"})
+		case placed:
+			res.left = append(res.left, leftKeyFile{fabs, "its key is live, but so is the key of " + abs + ", which is kept; use either, or revoke the one not meant"})
+		default:
+			if err := checkKeyFile(path); err != nil {
+				res.left = append(res.left, leftKeyFile{fabs, "its key is live, but it was not moved into place: " + err.Error()})
+				continue
+			}
+			if err := placeKey(f, path); err != nil {
+				// Moved already by another node restarting on this data
+				// directory, or not movable.
+				if placed = fileKeyLive(ctx, keys, path); !placed {
+					res.left = append(res.left, leftKeyFile{fabs, "its key is live, but it was not moved into place: " + err.Error()})
+				}
+				continue
+			}
+			placed, res.adopted = true, abs
+		}
+	}
+	return res
+}
+
+// fileKeyLive reports whether the key in the regular file path is live.
+// Anything else (no file, a FIFO, a symbolic link, a store error) is false.
+func fileKeyLive(ctx context.Context, keys *apikey.Keys, path string) bool {
+	secret, ok := readKeyFile(path)
+	if !ok {
+		return false
+	}
+	_, err := keys.Authenticate(ctx, secret)
+	return err == nil
+}
+
+// readKeyFile reads the key in the regular file path, without following
+// a symbolic link or waiting on a FIFO, and reading no more than a key's
+// length.
+func readKeyFile(path string) (sessiond.Secret, bool) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|openNoFollow, 0)
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return "", false
+	}
+	raw, err := io.ReadAll(io.LimitReader(f, apikey.MaxKeyLen+2))
+	if err != nil {
+		return "", false
+	}
+	return sessiond.Secret(strings.TrimSpace(string(raw))), true
+}
+
+// holds reports whether the file at path holds secret.
+func holds(path string, secret sessiond.Secret) bool {
+	got, ok := readKeyFile(path)
+	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(secret)) == 1
 }
 
 // writePendingKey writes data to a new file beside path, readable by its
@@ -271,20 +375,13 @@ func seedAPIKey(ctx context.Context, cfg config.Config, env sessiond.Secret, key
 // never a truncated or half-written key, and a stored key is not lost
 // from its file to a power cut.
 func writePendingKey(path string, data []byte) (string, error) {
-	if f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK|openNoFollow, 0); err == nil {
-		st, serr := f.Stat()
-		_ = f.Close()
-		if serr == nil && !st.Mode().IsRegular() {
-			return "", config.NotRegularError(path, st.Mode())
-		}
-	} else if fi, lerr := os.Lstat(path); lerr == nil && !fi.Mode().IsRegular() {
-		return "", config.NotRegularError(path, fi.Mode())
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", err // an *fs.PathError: names the file
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".new-*") // mode 0600
-	if err != nil {
+	if err := checkKeyFile(path); err != nil {
 		return "", err
+	}
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, filepath.Base(path)+".new-*") // mode 0600
+	if err != nil {
+		return "", newDataDirError(dir, err)
 	}
 	_, err = f.Write(data)
 	if err == nil {
@@ -295,10 +392,50 @@ func writePendingKey(path string, data []byte) (string, error) {
 	}
 	if err != nil {
 		_ = os.Remove(f.Name())
-		return "", err
+		return "", newDataDirError(dir, err)
 	}
 	return f.Name(), nil
 }
+
+// checkKeyFile returns nil when path is absent or a regular file this
+// user may write (writePendingKey), and an error naming it otherwise.
+func checkKeyFile(path string) error {
+	if f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK|openNoFollow, 0); err == nil {
+		st, serr := f.Stat()
+		_ = f.Close()
+		if serr == nil && !st.Mode().IsRegular() {
+			return config.NotRegularError(path, st.Mode())
+		}
+	} else if fi, lerr := os.Lstat(path); lerr == nil && !fi.Mode().IsRegular() {
+		return config.NotRegularError(path, fi.Mode())
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err // an *fs.PathError: names the file
+	}
+	return nil
+}
+
+// dataDirError is writePendingKey's error making or writing its own file
+// (no room, not writable): it names the data directory, what the operator
+// mends, rather than that file, which is removed.
+type dataDirError struct {
+	dir string
+	err error
+}
+
+func newDataDirError(dir string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err // its path is the removed file's
+	}
+	abs, aerr := filepath.Abs(dir)
+	if aerr != nil {
+		abs = dir
+	}
+	return &dataDirError{dir: abs, err: err}
+}
+
+func (e *dataDirError) Error() string { return "data directory " + e.dir + ": " + e.err.Error() }
+func (e *dataDirError) Unwrap() error { return e.err }
 
 // placeKey moves writePendingKey's file over path and syncs the directory,
 // so that the move outlives a power cut.
