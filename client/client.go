@@ -636,8 +636,10 @@ func retryAfter(v string, now time.Time) int {
 		return min(n, maxRetryAfter)
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		d := t.Sub(now)
-		return int(min((d+time.Second-1)/time.Second, maxRetryAfter)) // rounded up: never sooner than asked
+		// Capped before rounding up: past about 292 years Sub saturates,
+		// and adding to the largest Duration wraps it negative.
+		d := min(t.Sub(now), maxRetryAfter*time.Second)
+		return int((d + time.Second - 1) / time.Second) // rounded up: never sooner than asked
 	}
 	return 0
 }

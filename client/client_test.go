@@ -320,6 +320,11 @@ func TestError_RetryAfter(t *testing.T) {
 		{"99999999999999999999999", maxWait, maxWait},
 		{time.Now().Add(2 * time.Hour).UTC().Format(http.TimeFormat), 3600, 7200},
 		{time.Now().Add(-time.Hour).UTC().Format(http.TimeFormat), 0, 0},
+		// A date more than a Duration (about 292 years) ahead: the
+		// difference saturates, and rounding it up must not wrap it
+		// negative.
+		{"Fri, 31 Dec 9999 23:59:59 GMT", maxWait, maxWait},
+		{time.Now().AddDate(300, 0, 0).UTC().Format(http.TimeFormat), maxWait, maxWait},
 	} {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			if c.header != "" {

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -215,6 +216,14 @@ func TestVerify_Rejects(t *testing.T) {
 		{name: "expired refresh as access", tok: refresh, now: at(time.Hour), want: invalid, reason: jwttoken.ReasonType},
 		{name: "nbf +2 min", tok: edit(func(_, c map[string]any) { c["nbf"] = at(2 * time.Minute).Unix() }), want: invalid, reason: jwttoken.ReasonNotYet},
 		{name: "iat +2 min", tok: edit(func(_, c map[string]any) { c["iat"] = at(2 * time.Minute).Unix() }), want: invalid, reason: jwttoken.ReasonIssuedFuture},
+		// Past the year 292 billion a time.Time holds, time.Unix wraps to
+		// the far past: such an nbf or iat read as passed.
+		{name: "nbf the largest int64", tok: edit(func(_, c map[string]any) { c["nbf"] = int64(math.MaxInt64) }), want: invalid, reason: jwttoken.ReasonNotYet},
+		{name: "nbf past the years a time holds", tok: edit(func(_, c map[string]any) { c["nbf"] = int64(math.MaxInt64 - 62135596800 + 1) }), want: invalid, reason: jwttoken.ReasonNotYet},
+		{name: "nbf the year 9999", tok: edit(func(_, c map[string]any) { c["nbf"] = int64(253402300799) }), want: invalid, reason: jwttoken.ReasonNotYet},
+		{name: "iat the largest int64", tok: edit(func(_, c map[string]any) { c["iat"] = int64(math.MaxInt64); c["exp"] = int64(math.MaxInt64) }), want: invalid, reason: jwttoken.ReasonIssuedFuture},
+		{name: "nbf above int64", tok: edit(func(_, c map[string]any) { c["nbf"] = json.Number("9223372036854775808") }), want: invalid, reason: jwttoken.ReasonMalformed},
+		{name: "nbf in exponent form", tok: edit(func(_, c map[string]any) { c["nbf"] = json.Number("1e300") }), want: invalid, reason: jwttoken.ReasonMalformed},
 		{name: "verified before iat", tok: access, now: at(-2 * time.Minute), want: invalid, reason: jwttoken.ReasonIssuedFuture},
 		{name: "iat missing", tok: edit(func(_, c map[string]any) { delete(c, "iat") }), want: invalid, reason: jwttoken.ReasonMissingClaim},
 		{name: "exp before iat", tok: edit(func(_, c map[string]any) { c["iat"] = at(-time.Minute).Unix(); c["exp"] = at(-2 * time.Minute).Unix() }), want: invalid, reason: jwttoken.ReasonExpBeforeIat},

@@ -486,7 +486,7 @@ func (r *Receiver) process(ctx context.Context, set string, maxAge time.Duration
 	if c.Iat == nil {
 		return refuse(CodeInvalidRequest, ErrStale, "iat missing")
 	}
-	iat := time.Unix(*c.Iat, 0)
+	iat := unixTime(*c.Iat)
 	if iat.Before(now.Add(-maxAge)) || iat.After(now.Add(futureSkew)) {
 		return refuse(CodeInvalidRequest, ErrStale, "iat outside the accepted window")
 	}
@@ -494,10 +494,10 @@ func (r *Receiver) process(ctx context.Context, set string, maxAge time.Duration
 	// is needed to act on it; but a JWT whose exp has passed, or whose nbf
 	// is to come, MUST NOT be accepted (RFC 7519 §4.1.4, §4.1.5): a
 	// transmitter that sets them means it. The skew is iat's.
-	if c.Exp != nil && !now.Before(time.Unix(*c.Exp, 0).Add(futureSkew)) {
+	if c.Exp != nil && !now.Before(unixTime(*c.Exp).Add(futureSkew)) {
 		return refuse(CodeInvalidRequest, ErrExpired, "exp has passed")
 	}
-	if c.Nbf != nil && time.Unix(*c.Nbf, 0).After(now.Add(futureSkew)) {
+	if c.Nbf != nil && unixTime(*c.Nbf).After(now.Add(futureSkew)) {
 		return refuse(CodeInvalidRequest, ErrExpired, "nbf is in the future")
 	}
 	if len(c.Events) != 1 {
@@ -624,4 +624,18 @@ func noRedirects(c *http.Client, timeout time.Duration) *http.Client {
 	}
 	out.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &out
+}
+
+// Bounds of a NumericDate read by unixTime: the years 1 and 9999.
+const (
+	minUnix = -62135596800
+	maxUnix = 253402300799
+)
+
+// unixTime is the NumericDate s as a time, held to the years 1–9999.
+// time.Unix wraps to the far past past the year 292 billion (the top 62
+// billion seconds of an int64), where an nbf or iat would read as passed
+// and an exp as expired; held, each keeps its side of any real clock.
+func unixTime(s int64) time.Time {
+	return time.Unix(min(max(s, minUnix), maxUnix), 0)
 }

@@ -2,6 +2,8 @@ package ssf_test
 
 import (
 	"context"
+	"encoding/json"
+	"math"
 	"net/http"
 	"strings"
 	"testing"
@@ -37,6 +39,17 @@ func TestPushExpNbf(t *testing.T) {
 		{"nbf passed", "nbf", f.now.Add(-time.Minute).Unix(), http.StatusAccepted, "", ""},
 		{"exp a string", "exp", "soon", http.StatusBadRequest, ssf.CodeInvalidRequest, "claim exp is not of its type"},
 		{"nbf a fraction", "nbf", float64(f.now.Unix()) + 0.5, http.StatusBadRequest, ssf.CodeInvalidRequest, "claim nbf is not of its type"},
+		// At the top of int64, past the year 292 billion time.Time can
+		// hold, time.Unix wraps to the far past: such an nbf or iat read
+		// as passed, such an exp as expired.
+		{"nbf the largest int64", "nbf", int64(math.MaxInt64), http.StatusBadRequest, ssf.CodeInvalidRequest, "nbf is in the future"},
+		{"nbf past the years a time holds", "nbf", int64(math.MaxInt64 - 62135596800 + 1), http.StatusBadRequest, ssf.CodeInvalidRequest, "nbf is in the future"},
+		{"nbf the year 9999", "nbf", int64(253402300799), http.StatusBadRequest, ssf.CodeInvalidRequest, "nbf is in the future"},
+		{"nbf the smallest int64", "nbf", int64(math.MinInt64), http.StatusAccepted, "", ""},
+		{"exp the largest int64", "exp", int64(math.MaxInt64), http.StatusAccepted, "", ""},
+		{"exp the smallest int64", "exp", int64(math.MinInt64), http.StatusBadRequest, ssf.CodeInvalidRequest, "exp has passed"},
+		{"exp above int64", "exp", json.Number("9223372036854775808"), http.StatusBadRequest, ssf.CodeInvalidRequest, "claim exp is not of its type"},
+		{"exp in exponent form", "exp", json.Number("1e300"), http.StatusBadRequest, ssf.CodeInvalidRequest, "claim exp is not of its type"},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

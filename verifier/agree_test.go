@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -156,6 +157,10 @@ func agreementRows(t *testing.T, s *server) []agreementRow {
 		refuse("iat 6s ahead", claims(func(m map[string]any) { m["iat"] = now + 6 })),
 		accept("nbf 4s ahead", claims(func(m map[string]any) { m["nbf"] = now + 4 })),
 		refuse("nbf 6s ahead", claims(func(m map[string]any) { m["nbf"] = now + 6 })),
+		// Past the year 292 billion time.Unix wraps to the far past.
+		refuse("nbf the largest int64", claims(func(m map[string]any) { m["nbf"] = int64(math.MaxInt64) })),
+		refuse("iat the largest int64", claims(func(m map[string]any) { m["iat"], m["exp"] = int64(math.MaxInt64), int64(math.MaxInt64) })),
+		accept("exp the largest int64", claims(func(m map[string]any) { m["exp"] = int64(math.MaxInt64) })),
 		accept("exp 3s ago", claims(func(m map[string]any) { m["iat"], m["exp"] = now-60, now-3 })),
 		refuse("exp 6s ago", claims(func(m map[string]any) { m["iat"], m["exp"] = now-60, now-6 })),
 		refuse("exp before iat", claims(func(m map[string]any) { m["exp"] = now - 2 })),

@@ -50,9 +50,16 @@ func (c *tokenClaims) date(i int, unix int64) *jwt.NumericDate {
 	if unix == 0 {
 		return nil
 	}
-	c.dates[i] = jwt.NumericDate{Time: time.Unix(unix, 0)}
+	c.dates[i] = jwt.NumericDate{Time: time.Unix(min(unix, maxUnix), 0)}
 	return &c.dates[i]
 }
+
+// maxUnix is the last second of the year 9999, where a later date is
+// held: past the year 292 billion time.Unix wraps to the far past, where
+// an nbf or iat would read as passed and an exp as expired. Held, each
+// stays on its side of now (the Node verifier, whose dates are numbers,
+// decides the same).
+const maxUnix = 253402300799
 
 func (c *tokenClaims) GetExpirationTime() (*jwt.NumericDate, error) {
 	return c.date(0, c.ExpiresAt), nil
@@ -101,7 +108,7 @@ func unix(s int64) time.Time {
 	if s == 0 {
 		return time.Time{}
 	}
-	return time.Unix(s, 0).UTC()
+	return time.Unix(min(s, maxUnix), 0).UTC()
 }
 
 // verifySignature parses and checks a token the cache does not hold. The
