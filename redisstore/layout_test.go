@@ -467,3 +467,150 @@ func TestStore_RevocationOutlivesExpiryClock(t *testing.T) {
 		}
 	})
 }
+
+// clockStores are the store's two ways of creating a session: one script
+// outside a Cluster (createRecordedScript), and on a Cluster createScript
+// or createPendingScript beside the global indexes' script.
+var clockStores = []struct {
+	name    string
+	cluster bool
+}{{"OneScript", false}, {"ClusterPaths", true}}
+
+// clockStore is layoutStore, taking the Cluster paths if cluster.
+func clockStore(t *testing.T, cluster bool) (string, *redisstore.Store, rueidis.Client) {
+	t.Helper()
+	prefix, st, raw := layoutStore(t)
+	if cluster {
+		redisstore.BatchBySlot(st)
+	}
+	return prefix, st, raw
+}
+
+// TestStore_IndexKeysOutliveHashes: the subject index and the global
+// indexes hold the entries that lead to a session hash (its revocation
+// in Revocations, the session in RevokeSubject), so each must live at
+// least as long as any hash it points at, which Redis ahead of the nodes
+// keeps up to redisstore.AheadMargin longer (hash_until). Extending one
+// gives an hour more, so that the writes of sessions ending a little
+// later only read its TTL.
+func TestStore_IndexKeysOutliveHashes(t *testing.T) {
+	t.Parallel()
+	for _, sc := range clockStores {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			prefix, st, raw := clockStore(t, sc.cluster)
+			ctx := t.Context()
+			subject := "keys-" + randomHex(4)
+			pexpiretime := func(key string) int64 {
+				t.Helper()
+				at, err := raw.Do(ctx, raw.B().Pexpiretime().Key(key).Build()).AsInt64()
+				if err != nil {
+					t.Fatalf("PEXPIRETIME %s = %v", key, err)
+				}
+				return at
+			}
+			indexes := []string{prefix + ":{" + tagOf(subject) + "}:idx", globalKey(prefix, "gc"), globalKey(prefix, "exp"), globalKey(prefix, "rev")}
+			// Redis ahead of the nodes by 10 min; the second session ends
+			// just under the hour of slack past the first's index TTL.
+			t0 := now().Add(-10 * time.Minute)
+			var hashes []string
+			create := func(expires time.Time) {
+				t.Helper()
+				s := newSession(subject, t0)
+				s.ExpiresAt, s.IdleExpiresAt = expires, expires
+				s.RevokedAt, s.RevokeReason = t0, sessiond.ReasonLogout
+				if err := st.Create(ctx, s, newToken(sessiond.KindAccess, s.ID, t0)); err != nil {
+					t.Fatalf("Create() = %v", err)
+				}
+				hashes = append(hashes, prefix+":{"+tagOf(subject)+"}:s:"+string(s.ID))
+			}
+			first := t0.Add(time.Hour)
+			create(first)
+			create(first.Add(2*time.Hour - time.Second))
+			for _, k := range indexes {
+				for _, h := range hashes {
+					if got, hash := pexpiretime(k), pexpiretime(h); got < hash {
+						t.Errorf("PEXPIRETIME %s = %d; want at least its session hash's, %d", k, got, hash)
+					}
+				}
+			}
+			// A session ending a minute later: the TTLs are only read.
+			was := make([]int64, len(indexes))
+			for i, k := range indexes {
+				was[i] = pexpiretime(k)
+			}
+			create(first.Add(2*time.Hour - time.Second + time.Minute))
+			for i, k := range indexes {
+				if got := pexpiretime(k); got != was[i] {
+					t.Errorf("PEXPIRETIME %s after a session ending a minute later = %d; want unchanged, %d", k, got, was[i])
+				}
+			}
+		})
+	}
+}
+
+// TestStore_RevokeSubjectRedisAhead: a subject index dropped a member once
+// its absolute expiry passed by Redis's clock. With Redis ahead of the
+// nodes, RevokeSubject (logout everywhere) then missed the sessions in
+// their last minutes by the nodes' clocks, whose last access tokens
+// verifiers still accept: no revocation reached Revocations.
+func TestStore_RevokeSubjectRedisAhead(t *testing.T) {
+	t.Parallel()
+	for _, sc := range clockStores {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			_, st, _ := clockStore(t, sc.cluster)
+			ctx := t.Context()
+			subject := "ahead-" + randomHex(4)
+			// Redis ahead by 10 min: the session's expiry passed 5 min ago
+			// by Redis's clock, and is 5 min away by the nodes'.
+			t0 := now().Add(-10 * time.Minute)
+			s := newSession(subject, t0)
+			s.ExpiresAt, s.IdleExpiresAt = t0.Add(5*time.Minute), t0.Add(5*time.Minute)
+			if err := st.Create(ctx, s, newToken(sessiond.KindAccess, s.ID, t0)); err != nil {
+				t.Fatalf("Create() = %v", err)
+			}
+			// Another login of the subject, limited: it reads the index.
+			if _, err := st.CreateLimited(ctx, newSession(subject, t0), 10, true); err != nil {
+				t.Fatalf("CreateLimited() = %v", err)
+			}
+			at := t0.Add(time.Second)
+			revs, err := st.RevokeSubject(ctx, subject, "", at, sessiond.ReasonLogout)
+			if err != nil || !slices.ContainsFunc(revs, func(r sessiond.Revocation) bool { return r.SessionID == s.ID }) {
+				t.Fatalf("RevokeSubject() = %v, %v; want the session live by the nodes' clock among them", revs, err)
+			}
+			got, err := st.Revocations(ctx, t0.Add(-time.Hour))
+			if err != nil || !slices.ContainsFunc(got, func(r sessiond.Revocation) bool { return r.SessionID == s.ID }) {
+				t.Errorf("Revocations() = %v, %v; want the session's revocation", got, err)
+			}
+		})
+	}
+}
+
+// TestStore_RestoredExpiredLeavesNoIndexEntry: the subject index keeps a
+// member until its session expired by Redis's clock and by the writer's
+// (TestStore_RevokeSubjectRedisAhead); a session stored with an old
+// creation time (restored from a backup) does not hold that off: what
+// expired a linger and redisstore.AheadMargin ago by Redis's clock, whose
+// hash is gone, leaves the index.
+func TestStore_RestoredExpiredLeavesNoIndexEntry(t *testing.T) {
+	t.Parallel()
+	for _, sc := range clockStores {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			prefix, st, raw := clockStore(t, sc.cluster)
+			ctx := t.Context()
+			subject := "restored-" + randomHex(4)
+			t0 := now().Add(-redisstore.Linger - redisstore.AheadMargin - 2*time.Hour)
+			s := newSession(subject, t0)
+			s.ExpiresAt, s.IdleExpiresAt = t0.Add(time.Hour), t0.Add(time.Hour)
+			if err := st.Create(ctx, s, newToken(sessiond.KindAccess, s.ID, t0)); err != nil {
+				t.Fatalf("Create() = %v", err)
+			}
+			ids, err := raw.Do(ctx, raw.B().Zrange().Key(prefix+":{"+tagOf(subject)+"}:idx").Min("0").Max("-1").Build()).AsStrSlice()
+			if err != nil || slices.Contains(ids, string(s.ID)) {
+				t.Errorf("subject index = %v, %v; want no %s (expired an hour before the linger and the margin)", ids, err, s.ID)
+			}
+		})
+	}
+}

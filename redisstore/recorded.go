@@ -531,7 +531,7 @@ const subjectRecordedMax = subjectBatch
 // not read: the script changes nothing and answers {"too_many", count}.
 func revokeSubjectLua(store string) string {
 	return `
-trim(KEYS[1])
+trim(KEYS[1], ARGV[5])
 local size = redis.call('ZCARD', KEYS[1])
 if size > ` + strconv.Itoa(subjectRecordedMax) + ` then return {'too_many', tostring(size)} end
 local n = tonumber(ARGV[10])

@@ -71,10 +71,17 @@ local function redis_ms()
   tms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   return tms
 end
--- cutoff is the exclusive ZREMRANGEBYSCORE bound below which a subject-index
--- member's session key has certainly been expired by Redis: now - 1 ms, in µs.
-local function cutoff()
-  return '(' .. string.format('%d', redis_ms() - 1) .. '000'
+-- cutoff is the exclusive ZREMRANGEBYSCORE bound, in µs, below which a
+-- subject-index member's session has expired by Redis's clock and by the
+-- caller's (at, µs), less 1 ms for the ms rounding of PEXPIREAT. Redis's
+-- alone would drop, with Redis ahead, sessions still live on the nodes,
+-- which RevokeSubject must find. An at older than a linger and aheadMargin
+-- counts as that: below it every member's hash is gone (hash_until).
+local function cutoff(at)
+  local ms = redis_ms()
+  local a = math.floor(tonumber(at) / 1000)
+  if a < ms then ms = math.max(a, ms - linger_ms - ahead_ms) end
+  return '(' .. string.format('%d', ms - 1) .. '000'
 end
 -- hash_until is when Redis expires a session hash: a linger past the
 -- session's expiry (expms), later by as far as Redis's clock is ahead of
@@ -84,8 +91,8 @@ local function hash_until(expms, created)
   if ahead < 0 then ahead = 0 elseif ahead > ahead_ms then ahead = ahead_ms end
   return string.format('%d', tonumber(expms) + linger_ms + ahead)
 end
-local function trim(idx)
-  redis.call('ZREMRANGEBYSCORE', idx, '-inf', cutoff())
+local function trim(idx, at)
+  redis.call('ZREMRANGEBYSCORE', idx, '-inf', cutoff(at))
 end
 -- keep_until makes key live at least until ms (PEXPIREAT never shortens).
 -- When it must extend it, it gives an hour more: the next writes, whose
@@ -125,7 +132,7 @@ end
 -- the same sessions. With born_by (nil: any), only the sessions created
 -- by then.
 local function subject_live(idx, base, subject, except, at, born_by)
-  trim(idx)
+  trim(idx, at)
   local keys, out = {}, {}
   for _, id in ipairs(redis.call('ZRANGE', idx, 0, -1)) do
     if id ~= except then
@@ -187,7 +194,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return {'conflict'} end
 local out = {'ok'}
 local max = tonumber(ARGV[7])
 if max > 0 then
-  trim(KEYS[2])
+  trim(KEYS[2], ARGV[4])
   local now = tonumber(ARGV[4])
   local found, pos, read = {}, 0, 0
   while true do
@@ -236,7 +243,7 @@ redis.call('HSET', KEYS[1], unpack(ARGV, 10, 9 + tonumber(ARGV[9])))
 redis.call('PEXPIREAT', KEYS[1], hash_until(ARGV[6], ARGV[4]))
 redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
 keep_until(KEYS[2], ARGV[6])
-trim(KEYS[2])
+trim(KEYS[2], ARGV[4])
 return out
 `
 
@@ -409,7 +416,7 @@ end)
 //	               "g", ""                                (already gone)
 //	               "a", its earliest expiry               (not expired)
 var gcScript = rueidis.NewLuaScript(prelude + `
-trim(KEYS[1])
+trim(KEYS[1], ARGV[1])
 local before = tonumber(ARGV[1])
 local out = {}
 for i = 2, #KEYS do
