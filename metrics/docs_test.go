@@ -110,6 +110,7 @@ func TestMetrics_DocsNameRealMetrics(t *testing.T) {
 		OutboxDepth:         func(context.Context) (map[sessiond.DeliveryState]int, time.Duration, error) { return nil, 0, nil },
 		UnackedRevocations:  func() uint64 { return 0 },
 		OutOfMemoryRefusals: func() uint64 { return 0 },
+		LogLinesLost:        func() uint64 { return 0 },
 		ConfigDrift:         func() int { return 0 },
 		TLSCertificate:      func() (time.Time, time.Time) { return time.Unix(0, 0), time.Unix(1, 0) },
 	})

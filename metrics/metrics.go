@@ -155,6 +155,10 @@ type Options struct {
 	// other writes failing while verifies go on. nil leaves
 	// sessiond_store_out_of_memory_total out.
 	OutOfMemoryRefusals func() uint64
+	// LogLinesLost counts the server's log lines lost: dropped while the
+	// log's reader stalled, or refused by its output (a full disk, a
+	// reader gone). nil leaves sessiond_log_lines_lost_total out.
+	LogLinesLost func() uint64
 	// ConfigDrift returns how many settings this node holds otherwise than
 	// another live node of the deployment (the store's shared record of
 	// every node's settings), reported as sessiond_config_drift. nil
@@ -255,6 +259,11 @@ func New(opts Options) (*Metrics, error) {
 	if f := opts.OutOfMemoryRefusals; f != nil {
 		cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sessiond_store_out_of_memory_total",
 			Help: "Store calls Redis refused because it was out of memory (maxmemory reached under noeviction): logins, refreshes, events and one-time keys fail until memory is freed; verifies, listings and revocations go on."},
+			func() float64 { return float64(f()) }))
+	}
+	if f := opts.LogLinesLost; f != nil {
+		cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sessiond_log_lines_lost_total",
+			Help: "Log lines (requests and faults) lost because stderr did not take them: dropped while its reader stalled, so that requests never wait for the log, or refused by it (a full disk, a reader gone)."},
 			func() float64 { return float64(f()) }))
 	}
 	if f := opts.ConfigDrift; f != nil {

@@ -559,7 +559,8 @@ func TestMetrics_InProcess(t *testing.T) {
 }
 
 // TestMetrics_StoreCounters: the Redis store's counts (revocations no
-// replica acknowledged in time, calls refused for want of memory) are
+// replica acknowledged in time, calls refused for want of memory) and the
+// log's lost lines are
 // read on every scrape, and each series is absent when the store has none
 // to report.
 func TestMetrics_StoreCounters(t *testing.T) {
@@ -569,6 +570,7 @@ func TestMetrics_StoreCounters(t *testing.T) {
 	}{
 		{"sessiond_store_revocations_unacked_total", func(f func() uint64) metrics.Options { return metrics.Options{UnackedRevocations: f} }},
 		{"sessiond_store_out_of_memory_total", func(f func() uint64) metrics.Options { return metrics.Options{OutOfMemoryRefusals: f} }},
+		{"sessiond_log_lines_lost_total", func(f func() uint64) metrics.Options { return metrics.Options{LogLinesLost: f} }},
 	} {
 		var n uint64
 		m := newMetrics(t, c.opts(func() uint64 { return n }))

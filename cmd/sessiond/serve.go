@@ -4,6 +4,10 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -33,27 +37,44 @@ func (a *app) serveCmd() *cobra.Command {
 			"start for another reason (the store does not answer, say).\n\n" +
 			"SIGTERM or SIGINT stops it: still serving, not ready, for server.shutdown_delay (a second signal\n" +
 			"ends the delay), then a graceful stop within server.shutdown_timeout, exit 0; a further signal\n" +
-			"after the delay, or while the store still opens, stops at once, exit 1.",
+			"after the delay, or while the store still opens, stops at once, exit 1. SIGHUP is ignored (there is\n" +
+			"no configuration reload), with a WARN line; a closed or full stderr loses log lines, counted, never\n" +
+			"requests.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// A log reader that went away (a shipper restarted, `| head`)
+			// must not kill the auth service: with SIGPIPE notified, a
+			// write to the broken stderr fails with EPIPE instead, and the
+			// log counts the lines lost.
+			pipe := make(chan os.Signal, 1)
+			signal.Notify(pipe, syscall.SIGPIPE)
+			defer signal.Stop(pipe)
+			// SIGHUP (a terminal closed, a supervisor's "reload") would
+			// otherwise end the process without the graceful stop.
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
 			cfg, doc, secret, err := a.serveConfig()
 			if err != nil {
 				return err
 			}
-			log, closeLog := server.NewLogger(a.stderr, cfg.Log)
-			defer closeLog() // after Run: every line of a graceful stop is written
+			log, logOut := server.NewLogOutput(a.stderr, cfg.Log)
+			closeLog := logOut.Close
+			defer closeLog()                // after Run: every line of a graceful stop is written
+			defer ignoreHangups(log, hup)() // before closeLog: its lines are written
 			var findings []config.Finding
 			err = server.Run(cmd.Context(), server.Options{
-				Config:      cfg,
-				Doc:         doc,
-				APIKey:      sessiond.Secret(a.getenv("SESSIOND_API_KEY")),
-				HMACSecret:  secret,
-				InsecureDev: insecureDev,
-				Logger:      log,
-				Version:     currentBuild().Version,
-				Findings:    func(f []config.Finding) { findings = f },
-				Getenv:      a.getenv, // SESSIOND_KEK, as serveConfig checked it
-				GCHeadroom:  a.getenv("GOGC") == "",
+				Config:       cfg,
+				Doc:          doc,
+				APIKey:       sessiond.Secret(a.getenv("SESSIOND_API_KEY")),
+				HMACSecret:   secret,
+				InsecureDev:  insecureDev,
+				Logger:       log,
+				LogLinesLost: logOut.Dropped,
+				Version:      currentBuild().Version,
+				Findings:     func(f []config.Finding) { findings = f },
+				Getenv:       a.getenv, // SESSIOND_KEK, as serveConfig checked it
+				GCHeadroom:   a.getenv("GOGC") == "",
 				// Taken once the store is open: a further signal during
 				// the open (a migration's wait) stops the process at once.
 				Again:     a.again,
@@ -82,6 +103,29 @@ func (a *app) serveCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&insecureDev, "insecure-dev", false,
 		"start despite configuration errors (loopback listen and admin_listen addresses only; every finding is logged)")
 	return cmd
+}
+
+// ignoreHangups logs each SIGHUP on hup as ignored until the returned
+// function is called. serve has no configuration to reload, and stopping
+// an auth service because its terminal closed or a supervisor sent its
+// reload signal would be worse than carrying on: SIGTERM stops it.
+func ignoreHangups(log *slog.Logger, hup <-chan os.Signal) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-hup:
+				log.Warn("SIGHUP ignored: serve has no configuration reload; restart it (SIGTERM, then start) to apply a change")
+			case <-quit:
+				return
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-done
+	}
 }
 
 // configFailure returns the report of err when serve failed to start on

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"sync"
@@ -13,6 +14,9 @@ import (
 // The log is buffered so that a busy server does not make one write system
 // call per request line: lines wait at most LogFlushInterval, or until
 // logBufferBytes have accumulated.
+// While the output does not take them, up to 16 times logBufferBytes wait
+// (some 3000 request lines: a burst, or a reader's pause of a second at
+// 3000 requests per second); then lines are dropped and counted.
 const (
 	LogFlushInterval = 100 * time.Millisecond
 	logBufferBytes   = 64 << 10
@@ -24,6 +28,24 @@ const (
 // server has stopped: a graceful stop loses no line. Unknown values fall
 // back to info and json; the validator reports them (SD-LOG-001).
 func NewLogger(w io.Writer, c config.Log) (*slog.Logger, func() error) {
+	log, out := NewLogOutput(w, c)
+	return log, out.Close
+}
+
+// LogOutput is the buffer between the server's logger and its output.
+type LogOutput struct{ bw *bufferedWriter }
+
+// Close flushes what is left and stops the flushing goroutine.
+func (o *LogOutput) Close() error { return o.bw.Close() }
+
+// Dropped is the number of log lines lost so far: dropped because the
+// output did not take them in time (a reader that stalls), or refused by
+// it (a full disk, a reader gone). Each loss is also reported by a line
+// "log lines lost" once the output takes lines again.
+func (o *LogOutput) Dropped() uint64 { return o.bw.Dropped() }
+
+// NewLogOutput is NewLogger, with the output's count of lost lines.
+func NewLogOutput(w io.Writer, c config.Log) (*slog.Logger, *LogOutput) {
 	bw := newBufferedWriter(w, LogFlushInterval, logBufferBytes)
 	opts := &slog.HandlerOptions{Level: logLevel(c.Level)}
 	var h slog.Handler
@@ -32,7 +54,15 @@ func NewLogger(w io.Writer, c config.Log) (*slog.Logger, func() error) {
 	} else {
 		h = newJSONLineHandler(bw, opts.Level) // logjson.go: the JSONHandler's lines, cheaper
 	}
-	return slog.New(h), bw.Close
+	log := slog.New(h)
+	bw.lost = func(lines uint64, err error) {
+		reason := "the log output did not take them in time"
+		if err != nil {
+			reason = err.Error()
+		}
+		log.Warn("log lines lost", "lines", lines, "reason", reason)
+	}
+	return log, &LogOutput{bw}
 }
 
 func logLevel(s string) slog.Level {
@@ -64,21 +94,36 @@ func requestFilter(c config.Log) func(status int) bool {
 	return nil
 }
 
-// bufferedWriter collects writes in memory and passes them on in batches:
-// every interval, when the buffer reaches limit (the writer that fills it
-// flushes), and on Close. Each Write is kept whole and in order. It is safe
+// bufferedWriter collects writes in memory and passes them on in batches,
+// from its own goroutine: every interval, as soon as the buffer reaches
+// limit, and on Close. Each Write is kept whole and in order. It is safe
 // for concurrent use.
+//
+// A Write never waits for the output: a log reader that stalls (a pipe
+// nobody reads, a shipper paused) must not stall the requests that log.
+// While the output does not take the lines, up to maxBuffered bytes wait;
+// further lines are dropped and counted, as are the lines of a batch the
+// output refused (a full disk, a reader gone: EPIPE). Once a batch is
+// written again, lost is called with the number of lines lost since the
+// last report and the last error (nil when the output only stalled).
 type bufferedWriter struct {
-	out   io.Writer
-	limit int
+	out         io.Writer
+	limit       int
+	maxBuffered int
+	lost        func(lines uint64, err error)
 
-	mu     sync.Mutex // guards buf and closed
-	buf    []byte
-	closed bool
+	mu      sync.Mutex // guards buf, closed, unsaid and lastErr
+	buf     []byte
+	closed  bool
+	unsaid  uint64 // lines lost since the last report
+	lastErr error  // the output's last error since the last report
 
 	outMu sync.Mutex // serialises writes to out, so batches stay in order
 	spare []byte     // the batch being written; guarded by outMu
 
+	dropped atomic.Uint64 // lines lost in all, for the metric
+
+	kick      chan struct{} // the buffer reached limit: flush now
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
@@ -86,8 +131,9 @@ type bufferedWriter struct {
 }
 
 func newBufferedWriter(out io.Writer, interval time.Duration, limit int) *bufferedWriter {
-	b := &bufferedWriter{out: out, limit: limit, buf: make([]byte, 0, limit), spare: make([]byte, 0, limit),
-		stop: make(chan struct{}), done: make(chan struct{})}
+	b := &bufferedWriter{out: out, limit: limit, maxBuffered: 16 * limit,
+		buf: make([]byte, 0, limit), spare: make([]byte, 0, limit),
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go b.run(interval)
 	return b
 }
@@ -101,12 +147,15 @@ func (b *bufferedWriter) run(interval time.Duration) {
 		case <-b.stop:
 			return
 		case <-t.C:
-			_ = b.Flush() // nowhere to report it: this is the log
+		case <-b.kick:
 		}
+		_ = b.Flush() // counted and reported by Flush: this is the log
 	}
 }
 
-// Write buffers p. After Close it writes through.
+// Write buffers p, or drops and counts it when maxBuffered bytes already
+// wait for the output. It does not wait for the output. After Close it
+// writes through.
 func (b *bufferedWriter) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	if b.closed {
@@ -115,36 +164,72 @@ func (b *bufferedWriter) Write(p []byte) (int, error) {
 		defer b.outMu.Unlock()
 		return b.out.Write(p)
 	}
+	if len(b.buf)+len(p) > b.maxBuffered && len(b.buf) > 0 {
+		b.loseLocked(p, nil)
+		b.mu.Unlock()
+		return len(p), nil // counted: the caller can do nothing more
+	}
 	b.buf = append(b.buf, p...)
 	full := len(b.buf) >= b.limit
 	b.mu.Unlock()
 	if full {
-		if err := b.Flush(); err != nil {
-			return 0, err
+		select {
+		case b.kick <- struct{}{}:
+		default: // a flush is already asked for
 		}
 	}
 	return len(p), nil
 }
 
-// Flush writes what is buffered.
+// loseLocked counts the lines of p as lost. b.mu is held.
+func (b *bufferedWriter) loseLocked(p []byte, err error) {
+	n := uint64(max(bytes.Count(p, []byte{'\n'}), 1))
+	b.unsaid += n
+	b.dropped.Add(n)
+	if err != nil {
+		b.lastErr = err
+	}
+}
+
+// Dropped is the number of lines lost so far: dropped while the output
+// stalled, or refused by it.
+func (b *bufferedWriter) Dropped() uint64 { return b.dropped.Load() }
+
+// Flush writes what is buffered. A batch the output refuses is counted as
+// lost, not kept: the next one may fit (a disk with room again).
 func (b *bufferedWriter) Flush() error {
 	b.outMu.Lock()
-	defer b.outMu.Unlock()
 	b.mu.Lock()
 	b.buf, b.spare = b.spare[:0], b.buf
 	b.mu.Unlock()
 	if len(b.spare) == 0 {
+		b.outMu.Unlock()
 		return nil
 	}
 	_, err := b.out.Write(b.spare)
+	b.mu.Lock()
+	var lines uint64
+	var lastErr error
+	if err != nil {
+		b.loseLocked(b.spare, err)
+	} else if b.unsaid > 0 {
+		lines, lastErr = b.unsaid, b.lastErr
+		b.unsaid, b.lastErr = 0, nil
+	}
+	b.mu.Unlock()
 	if cap(b.spare) > 4*b.limit {
 		b.spare = make([]byte, 0, b.limit) // one huge line does not pin its buffer
+	}
+	b.outMu.Unlock()
+	if lines > 0 && b.lost != nil {
+		b.lost(lines, lastErr) // its line goes into the next batch
 	}
 	return err
 }
 
 // Close stops the flushing goroutine and writes what is left; later writes
-// go straight through. It is safe to call more than once.
+// go straight through. It is safe to call more than once. It waits for a
+// write the output has not taken yet (a reader that stalled).
 func (b *bufferedWriter) Close() error {
 	b.closeOnce.Do(func() {
 		close(b.stop)
@@ -158,7 +243,17 @@ func (b *bufferedWriter) Close() error {
 		if len(rest) > 0 {
 			_, b.closeErr = b.out.Write(rest)
 		}
+		b.mu.Lock()
+		lines, lastErr := b.unsaid, b.lastErr
+		if b.closeErr != nil {
+			lines = 0 // the output refuses: no report can reach it
+		}
+		b.unsaid, b.lastErr = 0, nil
+		b.mu.Unlock()
 		b.outMu.Unlock()
+		if lines > 0 && b.lost != nil {
+			b.lost(lines, lastErr) // written through: the last line
+		}
 	})
 	return b.closeErr
 }

@@ -70,20 +70,174 @@ func TestBufferedWriter_BatchesUntilClose(t *testing.T) {
 
 func TestBufferedWriter_FlushesWhenFull(t *testing.T) {
 	out := &countingWriter{}
-	bw := newBufferedWriter(out, time.Hour, 100)
+	bw := newBufferedWriter(out, time.Hour, 100) // only a full buffer flushes before Close
 	line := strings.Repeat("x", 29) + "\n"
-	for range 10 {
+	for range 4 { // 120 bytes: the fourth fills the buffer
 		if _, err := bw.Write([]byte(line)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	got, writes := out.state()
-	if writes != 2 || got != strings.Repeat(line, 8) {
-		t.Errorf("after 300 bytes with a 100-byte buffer: %d writes, %d bytes out; want 2 writes of 4 lines", writes, len(got))
+	deadline := time.Now().Add(30 * time.Second)
+	for got, _ := out.state(); got != strings.Repeat(line, 4); got, _ = out.state() {
+		if time.Now().After(deadline) {
+			t.Fatalf("a full buffer was not flushed: %d bytes out; want 120", len(got))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	bw.Write([]byte(line))
+	bw.Close()
+	if got, _ := out.state(); got != strings.Repeat(line, 5) {
+		t.Errorf("after Close %d bytes out; want all 150", len(got))
+	}
+}
+
+// stallingWriter is a log reader that stops reading: its first Write
+// signals entered and blocks until release is closed.
+type stallingWriter struct {
+	countingWriter
+	entered, release chan struct{}
+	once             sync.Once
+}
+
+func (w *stallingWriter) Write(p []byte) (int, error) {
+	w.once.Do(func() {
+		close(w.entered)
+		<-w.release
+	})
+	return w.countingWriter.Write(p)
+}
+
+// TestBufferedWriter_StalledOutput: a reader that stalls (a pipe nobody
+// reads) never blocks a Write: once maxBuffered bytes wait, further lines
+// are dropped and counted, and the count is reported once the output
+// takes lines again. Before, the writer that filled the buffer waited for
+// the stalled output, and with it every request that logged.
+func TestBufferedWriter_StalledOutput(t *testing.T) {
+	out := &stallingWriter{entered: make(chan struct{}), release: make(chan struct{})}
+	bw := newBufferedWriter(out, time.Hour, 100)
+	bw.maxBuffered = 400
+	type report struct {
+		lines uint64
+		err   error
+	}
+	reports := make(chan report, 1)
+	bw.lost = func(lines uint64, err error) {
+		reports <- report{lines, err}
+		fmt.Fprintf(bw, "lost %d\n", lines)
+	}
+	line := strings.Repeat("x", 29) + "\n"
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		write := func() {
+			if n, err := bw.Write([]byte(line)); n != len(line) || err != nil {
+				t.Errorf("Write = %d, %v; want %d, nil", n, err, len(line))
+			}
+		}
+		for range 4 { // fills the buffer: the flusher takes these 4 and stalls
+			write()
+		}
+		<-out.entered
+		for range 96 { // 13 fit in 400 bytes; 83 are dropped
+			write()
+		}
+	}()
+	select {
+	case <-wrote:
+	case <-time.After(30 * time.Second):
+		close(out.release)
+		t.Fatal("Write blocked on a stalled output")
+	}
+	if got := bw.Dropped(); got != 83 {
+		t.Errorf("Dropped = %d while the output stalled; want 83", got)
+	}
+	close(out.release)
+	select {
+	case r := <-reports:
+		if r.lines != 83 || r.err != nil {
+			t.Errorf("reported %d lines lost (%v); want 83, nil", r.lines, r.err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the lines lost were not reported once the output took lines again")
+	}
+	if err := bw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := out.state(); got != strings.Repeat(line, 17)+"lost 83\n" {
+		t.Errorf("output %q; want the 17 lines kept, then the report", got)
+	}
+}
+
+// TestBufferedWriter_RefusedBatch: a batch the output refuses (a full
+// disk: ENOSPC; a reader gone: EPIPE) is counted as lost, and reported
+// with the error by the first batch written again; a loss Close cannot
+// report to an output that still refuses is only counted.
+func TestBufferedWriter_RefusedBatch(t *testing.T) {
+	errFull := errors.New("no space left on device")
+	out := &countingWriter{fail: errFull}
+	bw := newBufferedWriter(out, time.Hour, 1<<20)
+	var lines uint64
+	var lostErr error
+	bw.lost = func(n uint64, err error) {
+		lines, lostErr = n, err
+		fmt.Fprintf(bw, "lost %d: %v\n", n, err)
+	}
+	bw.Write([]byte("one\ntwo\n")) // one Write of two lines counts two
+	bw.Write([]byte("three\n"))
+	if err := bw.Flush(); !errors.Is(err, errFull) {
+		t.Fatalf("Flush = %v; want the output's error", err)
+	}
+	if got := bw.Dropped(); got != 3 {
+		t.Errorf("Dropped = %d; want 3", got)
+	}
+	out.mu.Lock()
+	out.fail = nil // room again
+	out.mu.Unlock()
+	bw.Write([]byte("four\n"))
+	if err := bw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if lines != 3 || !errors.Is(lostErr, errFull) {
+		t.Errorf("reported %d lines lost (%v); want 3 and the output's error", lines, lostErr)
 	}
 	bw.Close()
-	if got, _ := out.state(); got != strings.Repeat(line, 10) {
-		t.Errorf("after Close %d bytes out; want all 300", len(got))
+	if got, _ := out.state(); got != "four\nlost 3: no space left on device\n" {
+		t.Errorf("output %q", got)
+	}
+}
+
+// TestNewLogOutput_LostLine: the report of lost lines is a WARN line of
+// the log's own format, with the count and the reason.
+func TestNewLogOutput_LostLine(t *testing.T) {
+	out := &countingWriter{fail: errors.New("broken pipe")}
+	log, lo := NewLogOutput(out, config.Log{Format: "json"})
+	log.Info("request")
+	lo.bw.Flush()
+	out.mu.Lock()
+	out.fail = nil
+	out.mu.Unlock()
+	log.Info("request")
+	lo.bw.Flush()
+	if err := lo.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := out.state()
+	lines := strings.Split(strings.TrimSpace(got), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("output %q; want the second request line, then the report", got)
+	}
+	var rec struct {
+		Level, Msg, Reason string
+		Lines              int
+	}
+	if err := json.Unmarshal([]byte(lines[1]), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Level != "WARN" || rec.Msg != "log lines lost" || rec.Lines != 1 || rec.Reason != "broken pipe" {
+		t.Errorf("report %+v; want WARN \"log lines lost\", 1 line, reason broken pipe", rec)
+	}
+	if lo.Dropped() != 1 {
+		t.Errorf("Dropped = %d; want 1", lo.Dropped())
 	}
 }
 
@@ -107,6 +261,9 @@ func TestBufferedWriter_FlushesOnInterval(t *testing.T) {
 func TestBufferedWriter_Concurrent(t *testing.T) {
 	out := &countingWriter{}
 	bw := newBufferedWriter(out, time.Millisecond, 512)
+	// Order and wholeness only: these writers outrun any flusher, and a
+	// small limit would have lines dropped (TestBufferedWriter_StalledOutput).
+	bw.maxBuffered = 1 << 30
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {

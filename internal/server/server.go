@@ -55,7 +55,10 @@ type Options struct {
 	// InsecureDev lets a loopback-only server start despite error findings.
 	InsecureDev bool
 	Logger      *slog.Logger
-	Version     string
+	// LogLinesLost, if set, counts the log lines Logger lost
+	// (LogOutput.Dropped), reported as sessiond_log_lines_lost_total.
+	LogLinesLost func() uint64
+	Version      string
 	// Listening, if set, is called with the bound address once the server
 	// accepts connections.
 	Listening func(addr string)
@@ -186,7 +189,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	// The counts read from the store for /metrics are each one count per
 	// node, shared by every scrape (and the console's overview), which
 	// reports its own failures (sharedcount.go).
-	mopts := metrics.Options{Logger: log}
+	mopts := metrics.Options{Logger: log, LogLinesLost: o.LogLinesLost}
 	var live *liveCount
 	if lc, ok := store.(sessiond.LiveCounter); ok {
 		live = newLiveCount(lc, clock, bgLoops)
