@@ -43,6 +43,7 @@ type Proxy struct {
 	target string
 	oneWay atomic.Int64                  // nanoseconds each chunk waits
 	trace  func(remote string, b []byte) // Options.Trace
+	tap    func(remote string, b []byte) // Options.Tap
 
 	conns, turnarounds, c2s, s2c, c2sBytes, s2cBytes atomic.Int64
 
@@ -69,6 +70,12 @@ type Options struct {
 	// Trace, if set, is called with the client's first chunk of every
 	// turnaround; it must be safe for concurrent use and must not keep b.
 	Trace func(remote string, b []byte)
+	// Tap, if set, is called with every chunk read from a client, in the
+	// order read on its connection: what reached the store, whatever the
+	// turnarounds (a client that pipelines its callers' commands on one
+	// connection sends many in one). It must be safe for concurrent use
+	// and must not keep b.
+	Tap func(remote string, b []byte)
 }
 
 // Start listens on addr (host:port; port 0 picks one) and forwards every
@@ -78,7 +85,7 @@ func Start(addr, target string, o Options) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{ln: ln, target: target, trace: o.Trace, open: map[net.Conn]struct{}{}, closing: make(chan struct{})}
+	p := &Proxy{ln: ln, target: target, trace: o.Trace, tap: o.Tap, open: map[net.Conn]struct{}{}, closing: make(chan struct{})}
 	p.dialCtx, p.cancelDial = context.WithCancel(context.Background())
 	p.SetRTT(o.RTT)
 	p.wg.Add(1)
@@ -284,6 +291,9 @@ func (p *Proxy) count(src net.Conn, b []byte, last *atomic.Int32, fromClient boo
 	}
 	p.c2s.Add(1)
 	p.c2sBytes.Add(int64(len(b)))
+	if p.tap != nil {
+		p.tap(src.RemoteAddr().String(), b)
+	}
 	if last.Swap(1) != 1 {
 		p.turnarounds.Add(1)
 		if p.trace != nil {

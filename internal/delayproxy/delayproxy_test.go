@@ -107,6 +107,60 @@ func TestProxy_Turnarounds(t *testing.T) {
 	}
 }
 
+// TestProxy_Tap: Tap sees every chunk a client sends, those that follow
+// on a connection without an answer between (a frozen store, commands
+// pipelined) too, where Trace sees only the turnaround's first.
+func TestProxy_Tap(t *testing.T) {
+	var mu sync.Mutex
+	var tapped, traced string
+	grew := make(chan struct{}, 16)
+	p := start(t, delayproxy.Options{
+		Tap: func(_ string, b []byte) {
+			mu.Lock()
+			tapped += string(b)
+			mu.Unlock()
+			grew <- struct{}{}
+		},
+		Trace: func(_ string, b []byte) {
+			mu.Lock()
+			traced += string(b)
+			mu.Unlock()
+		},
+	})
+	p.Freeze()
+	c, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	got := func() (string, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		return tapped, traced
+	}
+	for _, msg := range []string{"a\n", "b\n"} {
+		if _, err := io.WriteString(c, msg); err != nil {
+			t.Fatal(err)
+		}
+		// One chunk each: the next is written only once this one was read.
+		select {
+		case <-grew:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%q written 10 s ago never reached Tap", msg)
+		}
+	}
+	if tap, trace := got(); tap != "a\nb\n" || trace != "a\n" {
+		t.Errorf("frozen: tapped %q, traced %q; want %q, %q", tap, trace, "a\nb\n", "a\n")
+	}
+	p.Thaw()
+	r := bufio.NewReader(c)
+	for range 2 {
+		if _, err := r.ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // The delay is a lower bound (the proxy sleeps until each chunk is due),
 // so asserting it cannot flake on a slow machine.
 func TestProxy_RTT(t *testing.T) {
