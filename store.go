@@ -205,9 +205,11 @@ type Revocation struct {
 //     revokes them in one call (RevokeSubject, or RevokeSubjectRecorded),
 //     after reading their clients.
 //   - ChangeEventWriter and its recorders (ChangeRecorder,
-//     SubjectChangeRecorder, TouchRecorder in event.go): a change's
-//     events and webhook deliveries are recorded after the change, not
-//     in its transaction, so a crash between the two can lose them.
+//     SubjectChangeRecorder, TouchRecorder in event.go; MetaChangeRecorder
+//     in metarecorded.go, for the API key set): a change's events and
+//     webhook deliveries are recorded after the change, not in its
+//     transaction, so a crash or a full disk between the two can lose
+//     them.
 //
 // Every store sessiond ships implements all of them, except that memstore
 // and sqlitestore, which serve one process, have no feed (RevocationNotifier,

@@ -38,6 +38,11 @@ func (s *Store) PutMeta(ctx context.Context, name string, value []byte, version 
 	}
 	s.metaMu.Lock()
 	defer s.metaMu.Unlock()
+	return s.putMeta(name, value, version)
+}
+
+// putMeta is PutMeta under metaMu.
+func (s *Store) putMeta(name string, value []byte, version int64) (int64, error) {
 	if s.meta == nil {
 		return 0, errClosed
 	}
@@ -46,4 +51,26 @@ func (s *Store) PutMeta(ctx context.Context, name string, value []byte, version 
 	}
 	s.meta[name] = metaDoc{value: cloneBytes(value), version: version + 1}
 	return version + 1, nil
+}
+
+var _ sessiond.MetaChangeRecorder = (*Store)(nil)
+
+// PutMetaRecorded replaces a shared document as PutMeta does and, under
+// the same locks, stores rec; see sessiond.MetaChangeRecorder.
+func (s *Store) PutMetaRecorded(ctx context.Context, name string, value []byte, version int64, rec sessiond.ChangeRecords) (int64, error) {
+	details, err := sessiond.EncodeEvents(rec.Events)
+	if err := s.lock(ctx, "put meta", err, sessiond.CheckChangeEvents(rec.Events, rec.Deliveries)); err != nil {
+		return 0, err
+	}
+	defer s.mu.Unlock()
+	// mu before metaMu, as Close takes them.
+	s.metaMu.Lock()
+	defer s.metaMu.Unlock()
+	next, err := s.putMeta(name, value, version)
+	if err != nil {
+		return 0, err
+	}
+	s.appendEvents(rec.Events, details)
+	s.enqueue(rec.Deliveries)
+	return next, nil
 }

@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/redis/rueidis"
 
@@ -94,4 +95,114 @@ func RevokingMeta(name string) bool {
 		return true
 	}
 	return false
+}
+
+var _ sessiond.MetaChangeRecorder = (*Store)(nil)
+
+// putMetaRecordedLua is putMetaBody that, when it writes the document,
+// also runs store (the statement that stores the change's records).
+func putMetaRecordedLua(store string) string {
+	return `
+local cur = redis.call('HGET', KEYS[1], 'ver')
+local v = 0
+if cur then v = tonumber(cur) end
+if v ~= tonumber(ARGV[1]) then return false end
+redis.call('HSET', KEYS[1], 'val', ARGV[2], 'ver', v + 1)
+` + store + `
+return v + 1
+`
+}
+
+// putMetaRecordedScript is putMetaScript outside a Cluster that also
+// stores the records block of the change; putRevokingMetaRecordedScript
+// the same for the documents that revoke (as putRevokingMetaScript).
+//
+//	KEYS: meta key, the six record keys
+//	ARGV: expected version, value, event log base, outbox base, maximum
+//	      age, records block
+//	→ as putMetaScript
+var (
+	putMetaRecordedScript         = newPairedScript(recordsLua + putMetaRecordedLua(`write_block(2, ARGV, 6, ARGV[3], ARGV[4], ARGV[5])`))
+	putRevokingMetaRecordedScript = newPairedScript(allowOOM + recordsLua + putMetaRecordedLua(`write_block(2, ARGV, 6, ARGV[3], ARGV[4], ARGV[5])`))
+)
+
+// putMetaPendingScript is putMetaRecordedScript on a Cluster: the records
+// are kept pending in the meta key's slot (pending.go), then moved.
+//
+//	KEYS: meta key, pending hash
+//	ARGV: expected version, value, field, records
+var (
+	putMetaPendingScript         = newPairedScript(putMetaRecordedLua(`redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])`))
+	putRevokingMetaPendingScript = newPairedScript(allowOOM + putMetaRecordedLua(`redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])`))
+)
+
+// PutMetaRecorded stores value as PutMeta does and, in the same script,
+// rec; see sessiond.MetaChangeRecorder. On a Redis Cluster the records are
+// kept pending in the document's slot by that script and moved to the
+// event log and the outbox after it (pending.go), as a session change's
+// are. rec is checked first, so a record it refuses changes nothing.
+func (s *Store) PutMetaRecorded(ctx context.Context, name string, value []byte, version int64, rec sessiond.ChangeRecords) (int64, error) {
+	op := fmt.Sprintf("put meta %q", name)
+	if err := ctxErr(ctx, op); err != nil {
+		return 0, err
+	}
+	block, err := appendBlock(nil, rec)
+	if err != nil {
+		return 0, wrap(op, err)
+	}
+	acked := RevokingMeta(name)
+	if records(block) == 0 {
+		return s.putMeta(ctx, name, value, version, acked)
+	}
+	key := s.metaKey(name)
+	var (
+		keys, args []string
+		sc         pairedScript
+		pend       pending // on a Cluster
+	)
+	if s.crossSlot {
+		keys = append([]string{key}, s.recordKeys()...)
+		args = append(s.recordsHeader([]string{itoa(version), string(value)}, s.sweepDue(records(block))), block...)
+		sc = putMetaRecordedScript
+		if acked {
+			sc = putRevokingMetaRecordedScript
+		}
+	} else {
+		if pend, err = s.pendIn(keySlot(key), block); err != nil {
+			return 0, wrap(op, err)
+		}
+		keys, args = []string{key, pend.key}, []string{itoa(version), string(value), pend.field, pend.payload}
+		sc = putMetaPendingScript
+		if acked {
+			sc = putRevokingMetaPendingScript
+		}
+	}
+	var r rueidis.RedisResult
+	if acked {
+		r = s.execAcked(ctx, op, sc, rueidis.LuaExec{Keys: keys, Args: args})[0]
+	} else {
+		r = sc.Exec(ctx, s.client, keys, args)
+	}
+	v, err := r.AsInt64()
+	switch {
+	case rueidis.IsRedisNil(err):
+		return 0, fmt.Errorf("redisstore: %s: version moved: %w", op, sessiond.ErrConflict)
+	case err != nil:
+		return 0, s.fail(op, err)
+	}
+	if pend.key != "" {
+		s.settle(ctx, op, pend)
+	}
+	return v, nil
+}
+
+// keySlot is the Redis Cluster slot of key: its hash tag's, when it has
+// one, else the whole key's.
+func keySlot(key string) uint16 {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			return slotOf(key[i+1 : i+1+j])
+		}
+	}
+	return slotOf(key)
 }

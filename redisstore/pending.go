@@ -136,11 +136,16 @@ type pendingRecord struct {
 // pendFor prepares block (a records block) to be kept pending with a
 // change of the session key tag's slot.
 func (s *Store) pendFor(tag string, block []string) (pending, error) {
+	return s.pendIn(slotOf(tag), block)
+}
+
+// pendIn prepares block to be kept pending with a change of slot.
+func (s *Store) pendIn(slot uint16, block []string) (pending, error) {
 	payload, err := json.Marshal(pendingRecord{At: time.Now().UnixMilli(), Block: block})
 	if err != nil {
 		return pending{}, err
 	}
-	return pending{key: s.pendingKey(slotOf(tag)), field: rand.Text(), payload: string(payload), block: block}, nil
+	return pending{key: s.pendingKey(slot), field: rand.Text(), payload: string(payload), block: block}, nil
 }
 
 // pendingKey is the pending hash of slot.

@@ -6,7 +6,8 @@
 // TestSubjectPager, TestRevocationPager, TestSubjectBatchRevoker, TestReplayGuard,
 // TestAckedReplayGuard, TestWindowCounter, TestRevocationNotifier with the MetaNotifier cases,
 // and TestChangeEvents, TestChangeRecorder, TestSubjectChangeRecorder,
-// TestTouchRecorder for stores that write a change's events with it),
+// TestTouchRecorder, TestMetaChangeRecorder for stores that write a
+// change's events with it),
 // TestOutage for a store behind a network (with its Proxy), RequireEnv for
 // tests that need a server, a fake Clock (with Offset, the clock of a node
 // ahead or behind it), a recording EventSink, and

@@ -120,6 +120,10 @@ var mutants = []mutant{
 		"after CreateLimited refused a conflicting login"},
 	{"TouchRecordsBeforeCheck", func(st *memstore.Store) sessiond.Store { return touchRecordsFirst{st} },
 		"revoked session: 1 events of the session"},
+	{"MetaRecordsBeforeCAS", func(st *memstore.Store) sessiond.Store { return metaRecordsFirst{st} },
+		"ExistsVersion0: 1 events of the session"},
+	{"MetaPutBeforeRecordsChecked", func(st *memstore.Store) sessiond.Store { return metaPutFirst{st} },
+		"EventWithoutID: GetMeta(new) error = <nil>; want not found"},
 	{"RevokeRecordsEveryCall", func(st *memstore.Store) sessiond.Store { return revokeRecordsAgain{st} },
 		"ChangeRecorder/RevokeWritesRecordsOnce"},
 	{"RecordsBeforeCreate", func(st *memstore.Store) sessiond.Store { return recordsFirst{st} },
@@ -1061,6 +1065,36 @@ func (m touchRecordsFirst) TouchRecorded(ctx context.Context, id sessiond.Sessio
 		return err
 	}
 	return m.Store.TouchRecorded(ctx, id, last, idle, sessiond.ChangeRecords{})
+}
+
+// metaRecordsFirst writes a document change's records, then the document
+// in a second step whose compare-and-swap may lose: an API key that was
+// never created leaves its api_key.created event behind.
+type metaRecordsFirst struct{ *memstore.Store }
+
+func (m metaRecordsFirst) PutMetaRecorded(ctx context.Context, name string, value []byte, version int64, rec sessiond.ChangeRecords) (int64, error) {
+	if err := m.AppendEvents(ctx, rec.Events...); err != nil {
+		return 0, err
+	}
+	if err := m.EnqueueDeliveries(ctx, rec.Deliveries...); err != nil {
+		return 0, err
+	}
+	return m.PutMeta(ctx, name, value, version)
+}
+
+// metaPutFirst writes the document, then its records in a second step
+// that may refuse them: the change is kept without its event.
+type metaPutFirst struct{ *memstore.Store }
+
+func (m metaPutFirst) PutMetaRecorded(ctx context.Context, name string, value []byte, version int64, rec sessiond.ChangeRecords) (int64, error) {
+	v, err := m.PutMeta(ctx, name, value, version)
+	if err != nil {
+		return 0, err
+	}
+	if err := m.AppendEvents(ctx, rec.Events...); err != nil {
+		return 0, err
+	}
+	return v, m.EnqueueDeliveries(ctx, rec.Deliveries...)
 }
 
 // revokeRecordsAgain stores a revocation's records on every call, the

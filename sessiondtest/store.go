@@ -30,10 +30,10 @@ import (
 // TestSubjectPager, TestRevocationPager, TestSubjectBatchRevoker, TestEventLog, TestOutbox, TestOutboxFencer, TestBulkRevoker,
 // TestRevocationNotifier on one node, and, when
 // WritesChangeEvents reports true, TestChangeEvents, TestChangeRecorder,
-// TestSubjectChangeRecorder and TestTouchRecorder), as testing/fstest
-// checks an optional interface only when it is there. opts say what the
-// store does differently where the contract allows it (ReplayByStoreClock);
-// they reach the suites TestStore runs. A store with only
+// TestSubjectChangeRecorder, TestTouchRecorder and TestMetaChangeRecorder),
+// as testing/fstest checks an optional interface only when it is there.
+// opts say what the store does differently where the contract allows it
+// (ReplayByStoreClock); they reach the suites TestStore runs. A store with only
 // the twelve methods passes.
 //
 // The rules it checks are those the doc comments of sessiond.Store and its
@@ -89,6 +89,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) sessiond.Store, opts ..
 		runIfImplemented[changeRecordStore](t, "ChangeRecorder", probe, newStore, TestChangeRecorder)
 		runIfImplemented[subjectRecordStore](t, "SubjectChangeRecorder", probe, newStore, TestSubjectChangeRecorder)
 		runIfImplemented[touchRecordStore](t, "TouchRecorder", probe, newStore, TestTouchRecorder)
+		runIfImplemented[metaRecordStore](t, "MetaChangeRecorder", probe, newStore, TestMetaChangeRecorder)
 	}
 	runIfImplemented[sessiond.BulkRevoker](t, "BulkRevoker", probe, newStore, TestBulkRevoker)
 	runIfImplemented[sessiond.RevocationNotifier](t, "RevocationNotifier", probe, newStore,

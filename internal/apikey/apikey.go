@@ -245,35 +245,58 @@ var errUnchanged = errors.New("unchanged")
 // when another node changed it meanwhile. When fn returns errUnchanged
 // nothing is written and update returns nil.
 func (k *Keys) update(ctx context.Context, fn func(*doc) error) error {
+	_, err := k.updateRecorded(ctx, nil, fn, nil)
+	return err
+}
+
+// updateRecorded is update that, with r (not nil), writes the events of
+// what fn changed (changes, asked after each fn that succeeded) with the
+// set, when the store and r can: it then reports recorded true, and r has
+// been told they are committed. Otherwise it writes the set alone, and the
+// caller records the changes after it, as before.
+func (k *Keys) updateRecorded(ctx context.Context, r Recorder, fn func(*doc) error, changes func() []Change) (recorded bool, err error) {
 	for attempt := 0; attempt < 5; attempt++ {
 		d, version, sum, err := k.loadSum(ctx)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if err := fn(&d); errors.Is(err, errUnchanged) {
 			k.keep(d, version, sum)
-			return nil
+			return false, nil
 		} else if err != nil {
-			return err
+			return false, err
 		}
 		if d.Lineage == "" {
 			d.Lineage, d.LineageAdopted = k.lineage(version)
 		}
 		raw, err := json.Marshal(d)
 		if err != nil {
-			return err
+			return false, err
 		}
-		saved, err := k.meta.PutMeta(ctx, DocName, raw, version)
+		var cs []Change
+		if changes != nil {
+			cs = changes()
+		}
+		events, rec, mr, carried := k.prepare(ctx, r, cs)
+		var saved int64
+		if carried {
+			saved, err = mr.PutMetaRecorded(ctx, DocName, raw, version, rec)
+		} else {
+			saved, err = k.meta.PutMeta(ctx, DocName, raw, version)
+		}
 		if errors.Is(err, sessiond.ErrConflict) {
 			continue
 		}
 		if err != nil {
-			return &saveError{err: err}
+			return false, &saveError{err: err}
 		}
 		k.keep(d, saved, sha256.Sum256(raw))
-		return nil
+		for _, e := range events {
+			r.Committed(ctx, e)
+		}
+		return carried, nil
 	}
-	return fmt.Errorf("apikey: key set keeps changing: %w", sessiond.ErrConflict)
+	return false, fmt.Errorf("apikey: key set keeps changing: %w", sessiond.ErrConflict)
 }
 
 // saveError is update's error when the store's write failed other than by
@@ -473,8 +496,17 @@ func CheckName(name string) error {
 // about the stored set: errUnchanged from it leaves the set as it is and
 // addIf returns no key and no error; any other error is returned.
 func (k *Keys) addIf(ctx context.Context, name string, secret sessiond.Secret, scopes []Scope, cond func(*doc) error) (Key, error) {
+	key, _, err := k.addRecorded(ctx, nil, name, secret, scopes, cond)
+	return key, err
+}
+
+// addRecorded is addIf that, with r, writes the key's creation with it
+// when the store can (not when the key was in the set already), and
+// reports whether it did.
+func (k *Keys) addRecorded(ctx context.Context, r Recorder, name string, secret sessiond.Secret, scopes []Scope,
+	cond func(*doc) error) (Key, bool, error) {
 	if err := CheckName(name); err != nil {
-		return Key{}, fmt.Errorf("apikey: %w", err)
+		return Key{}, false, fmt.Errorf("apikey: %w", err)
 	}
 	h := hashHex(secret)
 	if s := k.snap.Load(); s != nil {
@@ -482,14 +514,17 @@ func (k *Keys) addIf(ctx context.Context, name string, secret sessiond.Secret, s
 		// lost it (the store lost its data): never add a revoked key again.
 		for _, held := range s.set.Keys {
 			if held.Hash == h && !held.RevokedAt.IsZero() {
-				return Key{}, fmt.Errorf("apikey: key %s was revoked on %s; choose a new one: %w",
+				return Key{}, false, fmt.Errorf("apikey: key %s was revoked on %s; choose a new one: %w",
 					held.ID, held.RevokedAt.Format(time.RFC3339), ErrKeyRevoked)
 			}
 		}
 	}
-	var out Key
-	err := k.update(ctx, func(d *doc) error {
-		out = Key{} // update may run this again after a conflict
+	var (
+		out   Key
+		added bool
+	)
+	recorded, err := k.updateRecorded(ctx, r, func(d *doc) error {
+		out, added = Key{}, false // update may run this again after a conflict
 		if cond != nil {
 			if err := cond(d); err != nil {
 				return err
@@ -508,26 +543,32 @@ func (k *Keys) addIf(ctx context.Context, name string, secret sessiond.Secret, s
 		}
 		out = Key{ID: newID(), Name: name, Hash: h, CreatedAt: k.clock.Now().UTC().Truncate(time.Second), Scopes: scopes}
 		d.Keys = append(d.Keys, out)
+		added = true
 		return nil
-	})
+	}, func() []Change { return keyChanges(out, actionIf{ActionCreated, added}) })
 	if err != nil && !outcomeUnknown(err) {
 		// Nothing was stored, nor can land later: out is the key of a try
 		// that lost its compare-and-swap, or none. Returned, it would be
 		// recorded revoked (RevokeUnreceived), a key that never existed.
-		return Key{}, err
+		return Key{}, false, err
 	}
-	return out, err
+	return out, recorded, err
 }
 
 // SetScopes replaces the scopes of key id and returns the key. ErrNotFound
 // if there is none; a revoked key cannot be changed.
 func (k *Keys) SetScopes(ctx context.Context, id string, scopes []Scope) (Key, error) {
+	key, _, err := k.setScopes(ctx, nil, id, scopes)
+	return key, err
+}
+
+func (k *Keys) setScopes(ctx context.Context, r Recorder, id string, scopes []Scope) (Key, bool, error) {
 	scopes, err := cleanScopes(scopes)
 	if err != nil {
-		return Key{}, err
+		return Key{}, false, err
 	}
 	var out Key
-	err = k.update(ctx, func(d *doc) error {
+	recorded, err := k.updateRecorded(ctx, r, func(d *doc) error {
 		i := slices.IndexFunc(d.Keys, func(x Key) bool { return x.ID == id })
 		if i < 0 {
 			return fmt.Errorf("apikey: set scopes of %q: %w", id, sessiond.ErrNotFound)
@@ -538,8 +579,8 @@ func (k *Keys) SetScopes(ctx context.Context, id string, scopes []Scope) (Key, e
 		d.Keys[i].Scopes = scopes
 		out = d.Keys[i]
 		return nil
-	})
-	return out, err
+	}, func() []Change { return keyChanges(out, actionIf{ActionScopes, true}) })
+	return out, recorded, err
 }
 
 // List returns every key, revoked ones included, oldest first.
@@ -602,7 +643,13 @@ func (k *Keys) RevokeChanged(ctx context.Context, id string) (changed bool, err 
 // empty one. What apikey revoke and DELETE /v1/api-keys/{id} run, the
 // advice of a create whose clean-up failed.
 func (k *Keys) RevokeOrFence(ctx context.Context, id string) (found, changed bool, err error) {
-	err = k.update(ctx, func(d *doc) error {
+	found, changed, _, err = k.revokeOrFence(ctx, nil, id)
+	return found, changed, err
+}
+
+func (k *Keys) revokeOrFence(ctx context.Context, r Recorder, id string) (found, changed, recorded bool, err error) {
+	var key Key
+	recorded, err = k.updateRecorded(ctx, r, func(d *doc) error {
 		found, changed = false, false // update may run f again after a conflict
 		i := slices.IndexFunc(d.Keys, func(x Key) bool { return x.ID == id })
 		if i < 0 {
@@ -617,13 +664,14 @@ func (k *Keys) RevokeOrFence(ctx context.Context, id string) (found, changed boo
 			return errUnchanged // revoked already, here or by another node
 		}
 		d.Keys[i].RevokedAt = k.clock.Now().UTC().Truncate(time.Second)
+		key = d.Keys[i]
 		changed = true
 		return nil
-	})
+	}, func() []Change { return keyChanges(key, actionIf{ActionRevoked, changed}) })
 	if err != nil {
-		return false, false, err
+		return false, false, false, err
 	}
-	return found, changed, nil
+	return found, changed, recorded, nil
 }
 
 // Fence is RevokeOrFence's fence alone: when no key has id it writes the
@@ -658,16 +706,22 @@ func (k *Keys) Fence(ctx context.Context, id string) (found bool, err error) {
 // was found in the set; changed whether this call revoked it (false: it
 // was revoked already).
 func (k *Keys) RevokeUnreceived(ctx context.Context, key Key) (stored, changed bool, err error) {
+	stored, changed, _, err = k.revokeUnreceived(ctx, nil, key)
+	return stored, changed, err
+}
+
+func (k *Keys) revokeUnreceived(ctx context.Context, r Recorder, key Key) (stored, changed, recorded bool, err error) {
 	if key.ID == "" || key.Hash == "" {
-		return false, false, fmt.Errorf("apikey: revoke unreceived: %w", &sessiond.ArgumentError{Field: "key", Msg: "must be a key Create returned"})
+		return false, false, false, fmt.Errorf("apikey: revoke unreceived: %w", &sessiond.ArgumentError{Field: "key", Msg: "must be a key Create returned"})
 	}
-	err = k.update(ctx, func(d *doc) error {
+	recorded, err = k.updateRecorded(ctx, r, func(d *doc) error {
 		stored, changed = false, false // update may run f again after a conflict
 		now := k.clock.Now().UTC().Truncate(time.Second)
 		i := slices.IndexFunc(d.Keys, func(x Key) bool { return x.ID == key.ID })
 		if i < 0 {
-			key.RevokedAt = now
-			d.Keys = append(d.Keys, key)
+			revoked := key
+			revoked.RevokedAt = now
+			d.Keys = append(d.Keys, revoked)
 			changed = true
 			return nil
 		}
@@ -678,11 +732,16 @@ func (k *Keys) RevokeUnreceived(ctx context.Context, key Key) (stored, changed b
 		d.Keys[i].RevokedAt = now
 		changed = true
 		return nil
+	}, func() []Change {
+		// A creation that landed was recorded with it; one that did not
+		// is recorded here, before its revocation: never a key revoked
+		// that the log never showed created.
+		return keyChanges(key, actionIf{ActionCreated, !stored}, actionIf{ActionNotReceived, changed})
 	})
 	if err != nil {
-		return false, false, err
+		return false, false, false, err
 	}
-	return stored, changed, nil
+	return stored, changed, recorded, nil
 }
 
 // Authenticate returns the live key secret is (ID and scopes, the hash

@@ -16,13 +16,18 @@ import (
 // (*apikey.Keys).
 type APIKeys interface {
 	List(ctx context.Context) ([]apikey.Key, error)
-	Create(ctx context.Context, name string, scopes ...apikey.Scope) (sessiond.Secret, apikey.Key, error)
-	SetScopes(ctx context.Context, id string, scopes []apikey.Scope) (apikey.Key, error)
-	// RevokeOrFence revokes key id; an ID no key has writes the set all
-	// the same, so that a create of it whose write gave up cannot land.
-	RevokeOrFence(ctx context.Context, id string) (found, changed bool, err error)
-	// RevokeUnreceived revokes a key Create returned with an error.
-	RevokeUnreceived(ctx context.Context, key apikey.Key) (stored, changed bool, err error)
+	// The writes take the recorder that writes their events with them
+	// (nil: none) and report whether it did; recorded false, the caller
+	// records them after the write.
+	CreateRecorded(ctx context.Context, r apikey.Recorder, name string, scopes ...apikey.Scope) (sessiond.Secret, apikey.Key, bool, error)
+	SetScopesRecorded(ctx context.Context, r apikey.Recorder, id string, scopes []apikey.Scope) (apikey.Key, bool, error)
+	// RevokeOrFenceRecorded revokes key id; an ID no key has writes the
+	// set all the same, so that a create of it whose write gave up cannot
+	// land.
+	RevokeOrFenceRecorded(ctx context.Context, r apikey.Recorder, id string) (found, changed, recorded bool, err error)
+	// RevokeUnreceivedRecorded revokes a key Create returned with an
+	// error.
+	RevokeUnreceivedRecorded(ctx context.Context, r apikey.Recorder, key apikey.Key) (stored, changed, recorded bool, err error)
 	Get(ctx context.Context, id string) (apikey.Key, error)
 }
 
@@ -90,7 +95,7 @@ type createKeyRequest struct {
 // nobody received it (its creation failed with its outcome unknown): an
 // api_key.revoked event with reason not_received, as apikey create records
 // it. It follows the key's created action.
-const KeyNotReceived = "not_received"
+const KeyNotReceived = apikey.ActionNotReceived
 
 // KeyRevokeFailed is the APIKeyChanged action of a key whose creation
 // failed with its outcome unknown and whose revocation failed too: it may
@@ -120,7 +125,7 @@ func (s *server) createAPIKey(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	secret, key, err := s.apiKeys.Create(r.Context(), req.Name, scopes...)
+	secret, key, recorded, err := s.apiKeys.CreateRecorded(r.Context(), s.keyRecorder, req.Name, scopes...)
 	if err != nil {
 		if key.ID != "" {
 			// The write failed with its outcome unknown (a timeout, a lost
@@ -132,7 +137,7 @@ func (s *server) createAPIKey(w http.ResponseWriter, r *http.Request) error {
 			// created.
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), keyRevokeTimeout)
 			defer cancel()
-			if _, changed, rerr := s.apiKeys.RevokeUnreceived(ctx, key); rerr != nil {
+			if _, changed, recorded, rerr := s.apiKeys.RevokeUnreceivedRecorded(ctx, s.keyRecorder, key); rerr != nil {
 				// The key may be live: the log must not lose it, and
 				// whoever asked must learn which key to revoke.
 				s.keyChanged(ctx, KeyRevokeFailed, key)
@@ -140,7 +145,7 @@ func (s *server) createAPIKey(w http.ResponseWriter, r *http.Request) error {
 					detail: "creating the key failed with its outcome unknown, and revoking it failed too: key " + key.ID +
 						" may have been stored; revoke it (DELETE /v1/api-keys/" + key.ID + ") once the store answers",
 					cause: fmt.Errorf("%w; key %s may have been stored, and revoking it failed too: %w", err, key.ID, rerr)}
-			} else {
+			} else if !recorded {
 				s.keyChanged(ctx, "created", key)
 				if changed {
 					s.keyChanged(ctx, KeyNotReceived, key)
@@ -149,7 +154,9 @@ func (s *server) createAPIKey(w http.ResponseWriter, r *http.Request) error {
 		}
 		return keyError(err)
 	}
-	s.keyChanged(r.Context(), "created", key)
+	if !recorded {
+		s.keyChanged(r.Context(), "created", key)
+	}
 	w.Header().Set("Location", "/v1/api-keys/"+key.ID)
 	writeJSON(w, http.StatusCreated, "application/json", struct {
 		Key    apiKeyJSON `json:"key"`
@@ -175,13 +182,15 @@ func (s *server) setAPIKeyScopes(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	key, err := s.apiKeys.SetScopes(r.Context(), r.PathValue("id"), scopes)
+	key, recorded, err := s.apiKeys.SetScopesRecorded(r.Context(), s.keyRecorder, r.PathValue("id"), scopes)
 	if errors.Is(err, apikey.ErrKeyRevoked) {
 		return badRequest("the key is revoked; create a new one")
 	} else if err != nil {
 		return keyError(err)
 	}
-	s.keyChanged(r.Context(), "scopes_changed", key)
+	if !recorded {
+		s.keyChanged(r.Context(), "scopes_changed", key)
+	}
 	writeJSON(w, http.StatusOK, "application/json", apiKeyOut(key))
 	return nil
 }
@@ -197,7 +206,7 @@ func (s *server) revokeAPIKey(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id := r.PathValue("id")
-	found, changed, err := s.apiKeys.RevokeOrFence(r.Context(), id)
+	found, changed, recorded, err := s.apiKeys.RevokeOrFenceRecorded(r.Context(), s.keyRecorder, id)
 	if err != nil {
 		return keyError(err)
 	}
@@ -206,7 +215,11 @@ func (s *server) revokeAPIKey(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Revoking a revoked key succeeds (204) and records nothing: one
 	// api_key.revoked per key, however often it is asked.
-	if key, err := s.apiKeys.Get(r.Context(), id); err == nil && changed {
+	if !changed || recorded {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	if key, err := s.apiKeys.Get(r.Context(), id); err == nil {
 		s.keyChanged(r.Context(), "revoked", key)
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -107,6 +107,12 @@ type Options struct {
 	// /v1/api-keys: action is created, scopes_changed, revoked,
 	// KeyNotReceived or KeyRevokeFailed.
 	APIKeyChanged func(ctx context.Context, action string, key apikey.Key)
+	// APIKeyRecorder, if set, writes the events of created, scopes_changed,
+	// revoked and KeyNotReceived with the key set's own write when the
+	// store can (sessiond.MetaChangeRecorder): a store that fails then
+	// keeps neither the change nor its event, and the client gets the
+	// store's error. APIKeyChanged is told of those it did not write so.
+	APIKeyRecorder apikey.Recorder
 	// RateLimits bound requests in memory on this node; the zero value
 	// limits nothing. Refused requests answer 429 too_many_requests with
 	// Retry-After.
@@ -282,6 +288,7 @@ type server struct {
 	authFails    *authFailures
 	apiKeys      APIKeys
 	onKeyChange  func(context.Context, string, apikey.Key)
+	keyRecorder  apikey.Recorder
 	noClient     func()
 	noClientOnce sync.Once
 	failLimit    *ratelimit.Limiter // per address, failed authentications
@@ -345,6 +352,7 @@ func New(opts Options) (http.Handler, error) {
 		noClient:     opts.RefreshWithoutClient,
 		apiKeys:      opts.APIKeys,
 		onKeyChange:  opts.APIKeyChanged,
+		keyRecorder:  opts.APIKeyRecorder,
 		authFails:    &authFailures{interval: opts.AuthFailureInterval, report: opts.AuthFailed, byIP: map[string]*authTrack{}},
 	}
 	if s.clock == nil {

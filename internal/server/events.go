@@ -298,6 +298,14 @@ func (f *fanout) emit(ctx context.Context, e sessiond.Event) {
 // emitChecked is emit for a caller that must not go on when the event is
 // not stored (a console sign-in): it returns the sink's error.
 func (f *fanout) emitChecked(ctx context.Context, e sessiond.Event) error {
+	e = f.stamp(ctx, e)
+	f.logEvent(ctx, e)
+	return f.Record(ctx, e) // which outlives the client (recordContext)
+}
+
+// stamp gives e the acting key, the address as the log keeps it, and its
+// time and ID when it has none.
+func (f *fanout) stamp(ctx context.Context, e sessiond.Event) sessiond.Event {
 	// The log line names the key, and keeps no more of the address, as
 	// the stored event does.
 	e = f.ip.MaskEvent(acting(ctx, e))
@@ -307,9 +315,13 @@ func (f *fanout) emitChecked(ctx context.Context, e sessiond.Event) error {
 	if e.ID == "" {
 		e.ID = sessiond.NewEventID(e.Time)
 	}
+	return e
+}
+
+// logEvent writes e's log line.
+func (f *fanout) logEvent(ctx context.Context, e sessiond.Event) {
 	f.slog.LogAttrs(ctx, e.LogLevel(), "event", slog.String("event_id", e.ID), slog.String("type", string(e.Type)),
 		slog.String("client_ip", e.Client.IP), e.DetailsAttr())
-	return f.Record(ctx, e) // which outlives the client (recordContext)
 }
 
 // buildAnomaly turns the anomaly section of the config into a checker.
@@ -433,23 +445,54 @@ func rateLimits(c config.RateLimit, conns int, log *slog.Logger) httpapi.RateLim
 		StreamsPerAPIKey: streams}
 }
 
-// apiKeyChangedHook records changes made through /v1/api-keys; the acting
-// key is added by fanout.Record. A key nobody received
-// (httpapi.KeyNotReceived) is revoked with reason not_received, as
-// apikey create records it; one whose revocation failed too
-// (httpapi.KeyRevokeFailed), which may be live, is created with
-// revocation failed.
+// apiKeyChangedHook records changes made through /v1/api-keys that
+// apiKeyRecorder did not write with the change; the acting key is added by
+// fanout.Record. A key nobody received (httpapi.KeyNotReceived) is revoked
+// with reason not_received, as apikey create records it; one whose
+// revocation failed too (httpapi.KeyRevokeFailed), which may be live, is
+// created with revocation failed.
 func apiKeyChangedHook(events *fanout) func(context.Context, string, apikey.Key) {
-	types := map[string]sessiond.EventType{"created": EventAPIKeyCreated, "revoked": EventAPIKeyRevoked, "scopes_changed": EventAPIKeyScopes,
-		httpapi.KeyNotReceived: EventAPIKeyRevoked, httpapi.KeyRevokeFailed: EventAPIKeyCreated}
 	return func(ctx context.Context, action string, k apikey.Key) {
-		details := map[string]any{"key_id": k.ID, "name": k.Name, "scopes": apikey.Join(k.Scopes), "by": "api"}
-		switch action {
-		case httpapi.KeyNotReceived:
-			details["reason"] = httpapi.KeyNotReceived
-		case httpapi.KeyRevokeFailed:
-			details["revocation"] = "failed"
-		}
-		events.emit(ctx, sessiond.Event{Type: types[action], Details: details})
+		events.emit(ctx, apiKeyEvent(action, k))
 	}
+}
+
+// apiKeyEvent is the event of action on k made through /v1/api-keys.
+func apiKeyEvent(action string, k apikey.Key) sessiond.Event {
+	types := map[string]sessiond.EventType{apikey.ActionCreated: EventAPIKeyCreated, apikey.ActionRevoked: EventAPIKeyRevoked,
+		apikey.ActionScopes: EventAPIKeyScopes, httpapi.KeyNotReceived: EventAPIKeyRevoked, httpapi.KeyRevokeFailed: EventAPIKeyCreated}
+	details := map[string]any{"key_id": k.ID, "name": k.Name, "scopes": apikey.Join(k.Scopes), "by": "api"}
+	switch action {
+	case httpapi.KeyNotReceived:
+		details["reason"] = httpapi.KeyNotReceived
+	case httpapi.KeyRevokeFailed:
+		details["revocation"] = "failed"
+	}
+	return sessiond.Event{Type: types[action], Details: details}
+}
+
+// apiKeyRecorder writes the events of changes made through /v1/api-keys
+// in the key set's own write, when the store can (apikey.Recorder): on a
+// full disk the change fails with its event rather than being kept
+// without it (docs/operations.md, "The disk is full").
+type apiKeyRecorder struct{ events *fanout }
+
+var _ apikey.Recorder = apiKeyRecorder{}
+
+// Prepare stamps the event of c as emit would and has the fanout prepare
+// its records.
+func (r apiKeyRecorder) Prepare(ctx context.Context, c apikey.Change) (sessiond.Event, sessiond.ChangeRecords, bool) {
+	e := r.events.stamp(ctx, apiKeyEvent(c.Action, c.Key))
+	events, ds, ok, err := r.events.Prepare(ctx, e)
+	if err != nil {
+		r.events.slog.ErrorContext(ctx, "prepare event", "event_id", e.ID, "type", string(e.Type), "err", err)
+		return e, sessiond.ChangeRecords{}, false
+	}
+	return e, sessiond.ChangeRecords{Events: events, Deliveries: ds}, ok
+}
+
+// Committed logs e's line, as emit does, and feeds the metrics.
+func (r apiKeyRecorder) Committed(ctx context.Context, e sessiond.Event) {
+	r.events.logEvent(ctx, e)
+	r.events.Committed(ctx, e)
 }

@@ -346,6 +346,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		RefreshWithoutClient: met.RefreshWithoutClient,
 		APIKeys:              apiKeys,
 		APIKeyChanged:        apiKeyChangedHook(events),
+		APIKeyRecorder:       apiKeyRecorder{events},
 		SSF:                  ssfTx.routes(),
 		StoreErrorObserver:   events.storeError,
 		WriteTimeout:         cfg.Server.WriteTimeout.Std(),
