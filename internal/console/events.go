@@ -113,14 +113,15 @@ func eventQuery(r *http.Request, now time.Time) (eventsFilter, eventsView, error
 	case v.Type != "" && !slices.Contains(sessiond.EventTypes(), f.Type):
 		refuse("type", "the type is not an event type sessiond records")
 	}
-	// The subject's raw bound is loose: NFC can shrink it (one pasted
-	// decomposed), and Clean holds it to 256 bytes in the form it is stored.
+	// The subject's raw bound is loose: quoted, its text is up to four
+	// times as long as the subject (maxSearchText), NFC can shrink it (one
+	// pasted decomposed), and Clean holds it to 256 bytes in the form it is
+	// stored.
 	if v.Subject != "" {
 		const bad = "the subject is not a valid subject (at most 256 bytes, no control characters)"
-		asked, qerr := searchValue(v.Subject)
-		if len(v.Subject) > 4*maxSubject {
-			refuse("subject", bad) // not normalised first: it may be as long as a URL
-		} else if qerr != nil {
+		if len(v.Subject) > maxSearchText {
+			refuse("subject", bad) // not read first: it may be as long as a URL
+		} else if asked, err := searchValue(v.Subject); err != nil {
 			refuse("subject", searchQuoted)
 		} else if clean, err := subject.Clean("subject", asked); err != nil {
 			refuse("subject", bad)

@@ -28,6 +28,12 @@ func searchText(s string) string {
 	return shown(s, false, !textsafe.Safe(s) || strings.HasPrefix(s, `"`))
 }
 
+// maxSearchText bounds the text of a subject search before it is read.
+// The searchText of a subject of 256 bytes is up to four times as long,
+// and two quotes (128 soft hyphens show as \u{00ad} each, 8 bytes for 2);
+// a subject pasted decomposed, which NFC shrinks, is given as much room.
+const maxSearchText = 4*4*maxSubject + 2
+
 // searchValue is the subject a search field's value s asks for. A value
 // beginning with a double quote is a quoted value as the console shows
 // one, unquoted: `"alice\u{200b}"` copied from a table cell finds

@@ -3,6 +3,8 @@ package console
 import (
 	"errors"
 	"testing"
+
+	"github.com/sessiond/sessiond/internal/subject"
 )
 
 // TestSearchValue: a value beginning with a double quote is read as the
@@ -31,7 +33,7 @@ func TestSearchValue(t *testing.T) {
 			}
 		})
 	}
-	for _, in := range []string{`"`, `"alice`, `"al"ice"`, `"alice\"`, `"a\q"`, `"a\x4"`, `"a\xzz"`, `"a\u{}"`, `"a\u{1234567}"`,
+	for _, in := range []string{`"`, `"alice`, `"al"ice"`, `"alice\"`, `"a\q"`, `"a\x4"`, `"a\xzz"`, `"a\u{}"`, `"a\u{1234567}"`, `"a\u{0000041}"`,
 		`"a\u{110000}"`, `"a\ud800"`, `"a\u20"`, `"a\U0000"`, `"a\u{20"`, `"a\u{+20}"`} {
 		if got, err := searchValue(in); !errors.Is(err, errSearchQuoted) {
 			t.Errorf("searchValue(%s) = %q, %v; want errSearchQuoted", in, got, err)
@@ -57,4 +59,31 @@ func TestSearchText_RoundTrip(t *testing.T) {
 		}
 		seen[text] = s
 	}
+}
+
+// FuzzSearchText: every subject the API takes reads back from its
+// searchText as itself, which the subject fields (maxlength) hold, and a value searchValue accepts asks for one subject: the
+// searchText of what it returns reads back to the same. (A C1 control and
+// an invalid byte are both shown as \xNN; no subject holds either.)
+func FuzzSearchText(f *testing.F) {
+	for _, s := range []string{"alice", "alice\u200b", `"alice"`, `\`, `"\`, "bad\xff", "\u00ad", `"a\u{20}"`, `"\x80"`, `"\ud800"`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if clean, err := subject.Clean("subject", s); err != nil || clean != s {
+			return
+		}
+		text := searchText(s)
+		if got, err := searchValue(text); err != nil || got != s {
+			t.Fatalf("searchValue(searchText(%q) = %s) = %q, %v", s, text, got, err)
+		}
+		if len(text) > 4*maxSubject+2 {
+			t.Fatalf("searchText(%q) is %d bytes; the subject fields hold %d", s, len(text), 4*maxSubject+2)
+		}
+		if v, err := searchValue(s); err == nil {
+			if got, err := searchValue(searchText(v)); err != nil || got != v {
+				t.Fatalf("searchValue(searchText(searchValue(%q) = %q)) = %q, %v", s, v, got, err)
+			}
+		}
+	})
 }

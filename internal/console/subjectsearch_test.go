@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -141,5 +142,51 @@ func TestConsole_SubjectSearchQuotedRefused(t *testing.T) {
 				t.Errorf("%s searched for %s: %d, %d rows; want 400 saying how to quote, no rows", path, in, resp.StatusCode, len(found(body, rowIDRe)))
 			}
 		}
+	}
+}
+
+// TestConsole_SubjectSearchLongEscapes: a subject of 256 bytes the
+// console escapes throughout (128 soft hyphens: \u{00ad}, 8 bytes shown
+// for 2) is searched for in its quoted form, 1026 bytes long, on both
+// pages. The events page bounded the text searched for at 1,024 bytes
+// before unquoting it, and refused the form its own field had filled.
+func TestConsole_SubjectSearchLongEscapes(t *testing.T) {
+	f := newFixture(t)
+	c := f.signedIn()
+	s := strings.Repeat("\u00ad", sessiond.MaxSubjectBytes/2)
+	id := string(f.create(s, "curl/8.5.0").Session.ID)
+	f.logEvent("ev_long", sessiond.EventSessionCreated, s, "curl/8.5.0", nil)
+	resp, body := f.do(c, "GET", "/console/sessions?"+url.Values{"subject": {s}}.Encode(), nil, "same-origin")
+	m := subjectFieldRe.FindStringSubmatch(body)
+	if resp.StatusCode != http.StatusOK || m == nil {
+		t.Fatalf("sessions of the subject: %d, subject field %v", resp.StatusCode, m)
+	}
+	field := html.UnescapeString(m[1])
+	if !strings.HasPrefix(field, `"\u{00ad}`) {
+		t.Fatalf("the subject field holds %q; want it quoted with escapes", field)
+	}
+	// A browser cuts what is typed or pasted into a field at its
+	// maxlength (256 held a quarter of it), and the cut text is no
+	// quoted value.
+	for _, path := range []string{"/console/sessions", "/console/events"} {
+		_, body := f.do(c, "GET", path, nil, "same-origin")
+		m := regexp.MustCompile(`<input id="subject" name="subject" value="[^"]*" maxlength="([0-9]+)"`).FindStringSubmatch(body)
+		if m == nil {
+			t.Fatalf("%s: no subject field with a maxlength", path)
+		}
+		if n, _ := strconv.Atoi(m[1]); n < len(field) {
+			t.Errorf("%s: the subject field's maxlength is %s; want at least the %d bytes of the field's own text", path, m[1], len(field))
+		}
+	}
+	for _, page := range []struct{ path, want string }{{"/console/sessions", id}, {"/console/events", "ev_long"}} {
+		resp, body := f.do(c, "GET", page.path+"?"+url.Values{"subject": {field}}.Encode(), nil, "same-origin")
+		if got := found(body, rowIDRe); resp.StatusCode != http.StatusOK || !slices.Equal(got, []string{page.want}) {
+			t.Errorf("%s searched for the field's %d bytes: %d, rows %q; want 200 and %s", page.path, len(field), resp.StatusCode, got, page.want)
+		}
+	}
+	// Still bounded: a longer text is refused unread.
+	resp, _ = f.do(c, "GET", "/console/events?"+url.Values{"subject": {`"` + strings.Repeat("a", 16*sessiond.MaxSubjectBytes+1) + `"`}}.Encode(), nil, "same-origin")
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("events searched for a quoted subject of more than 4 KiB: %d; want 400", resp.StatusCode)
 	}
 }
