@@ -333,6 +333,24 @@ func TestVerify_Accepts(t *testing.T) {
 	}
 }
 
+// TestVerify_DatesPastYear9999: a date past the year 9999 comes back as
+// 9999-12-31T23:59:59Z, not wrapped to the far past, where the Manager's
+// cache and a refresh's session expiry (sess_exp) would read it as passed.
+func TestVerify_DatesPastYear9999(t *testing.T) {
+	f := newEdFixture(t, 0)
+	tok := f.signed(t, "at+jwt", func(_, c map[string]any) {
+		c["exp"], c["sess_exp"] = int64(math.MaxInt64), int64(math.MaxInt64)
+	})
+	got, err := f.codec.Verify(sessiond.KindAccess, sessiond.Secret(tok), t0)
+	if err != nil {
+		t.Fatalf("Verify = %v; want nil", err)
+	}
+	want := time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+	if !got.ExpiresAt.Equal(want) || !got.SessionExpiresAt.Equal(want) {
+		t.Errorf("ExpiresAt %v, SessionExpiresAt %v; want both %v", got.ExpiresAt, got.SessionExpiresAt, want)
+	}
+}
+
 // TestVerify_Mutations changes every byte of a valid token and checks the
 // result never verifies.
 func TestVerify_Mutations(t *testing.T) {

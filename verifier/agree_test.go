@@ -161,6 +161,14 @@ func agreementRows(t *testing.T, s *server) []agreementRow {
 		refuse("nbf the largest int64", claims(func(m map[string]any) { m["nbf"] = int64(math.MaxInt64) })),
 		refuse("iat the largest int64", claims(func(m map[string]any) { m["iat"], m["exp"] = int64(math.MaxInt64), int64(math.MaxInt64) })),
 		accept("exp the largest int64", claims(func(m map[string]any) { m["exp"] = int64(math.MaxInt64) })),
+		// sess_exp is read through the same conversion, after the cache.
+		accept("sess_exp the largest int64", claims(func(m map[string]any) { m["sess_exp"] = int64(math.MaxInt64) })),
+		// Above 2^53 a JavaScript number rounds: the Node verifier reads
+		// 2^53+1 as 2^53, on the same side of now.
+		accept("exp 2^53+1", claims(func(m map[string]any) { m["exp"] = int64(1<<53 + 1) })),
+		refuse("nbf 2^53+1", claims(func(m map[string]any) { m["nbf"] = int64(1<<53 + 1) })),
+		// The bottom of int64 does not wrap: a time holds it, far past.
+		accept("nbf the smallest int64", claims(func(m map[string]any) { m["nbf"] = int64(math.MinInt64) })),
 		accept("exp 3s ago", claims(func(m map[string]any) { m["iat"], m["exp"] = now-60, now-3 })),
 		refuse("exp 6s ago", claims(func(m map[string]any) { m["iat"], m["exp"] = now-60, now-6 })),
 		refuse("exp before iat", claims(func(m map[string]any) { m["exp"] = now - 2 })),

@@ -1039,8 +1039,8 @@ var rules = sortedByID([]Rule{
 	{
 		ID: "SD-RATE-001", Severity: SeverityError,
 		Title:     "malformed rate limit",
-		Rationale: "A limit must say how many requests per how long and how many at once (OWASP API4:2023, unrestricted resource consumption); a negative or zero period cannot be enforced.",
-		Fix:       "give each rate_limit.* rule requests ≥ 0 (0 turns it off), a positive per duration and a burst ≥ 1",
+		Rationale: "A limit must say how many requests per how long and how many at once (OWASP API4:2023, unrestricted resource consumption); a negative or zero period cannot be enforced, and one near the 292 years a duration holds overflows the wait a refused client is told (it read 1 s).",
+		Fix:       "give each rate_limit.* rule requests ≥ 0 (0 turns it off), a positive per duration of at most 100 years and a burst ≥ 1",
 		Check: func(in Input) []Issue {
 			var out []Issue
 			for name, r := range map[string]RateRule{"auth_failures": in.Config.RateLimit.AuthFailures,
@@ -1051,6 +1051,8 @@ var rules = sortedByID([]Rule{
 					out = append(out, issue(p+".requests", "%s.requests %d is negative", p, r.Requests))
 				case r.Requests > 0 && r.Per <= 0:
 					out = append(out, issue(p+".per", "%s.per must be a positive duration", p))
+				case r.Requests > 0 && r.Per.Std() > sessiond.MaxLifetime:
+					out = append(out, issue(p+".per", "%s.per %s exceeds 100 years (%s)", p, human(r.Per.Std()), human(sessiond.MaxLifetime)))
 				case r.Requests > 0 && r.Burst < 1:
 					out = append(out, issue(p+".burst", "%s.burst %d must be at least 1", p, r.Burst))
 				}
@@ -1062,6 +1064,8 @@ var rules = sortedByID([]Rule{
 				out = append(out, issue("rate_limit.refresh_failures.requests", "rate_limit.refresh_failures.requests %d is negative", r.Requests))
 			} else if r.Requests > 0 && r.Per <= 0 {
 				out = append(out, issue("rate_limit.refresh_failures.per", "rate_limit.refresh_failures.per must be a positive duration"))
+			} else if r.Requests > 0 && r.Per.Std() > sessiond.MaxLifetime {
+				out = append(out, issue("rate_limit.refresh_failures.per", "rate_limit.refresh_failures.per %s exceeds 100 years (%s)", human(r.Per.Std()), human(sessiond.MaxLifetime)))
 			}
 			sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 			return out

@@ -51,7 +51,8 @@ func AddrKey(addr string) string {
 // Options configure a Limiter.
 type Options struct {
 	// Rate is the sustained rate allowed per key, in events per second.
-	// Zero or less: no limit (Allow always succeeds).
+	// Zero or less: no limit (Allow always succeeds). A rate below
+	// MinRate is held at MinRate.
 	Rate float64
 	// Burst is how many events a key may spend at once; below 1 means 1.
 	Burst int
@@ -65,6 +66,12 @@ type Options struct {
 	// Clock is the time source; nil means the system clock.
 	Clock sessiond.Clock
 }
+
+// MinRate is the slowest rate a Limiter keeps: one event per 100 years.
+// Slower, the time to refill a bucket overflows a Duration inside the
+// token bucket, which then allowed every event, and the Retry-After
+// wrapped to its 1 s floor.
+const MinRate = rate.Limit(1 / (100 * 365 * 24 * 3600.0))
 
 // Limiter allows events per key at a rate with a burst. Safe for
 // concurrent use. The zero value is not usable; call New.
@@ -85,6 +92,7 @@ func New(o Options) *Limiter {
 	if o.Rate <= 0 {
 		l.limit = rate.Inf
 	}
+	l.limit = max(l.limit, MinRate)
 	if l.maxKeys <= 0 {
 		l.maxKeys = DefaultMaxKeys
 	}

@@ -145,3 +145,17 @@ func TestAddrKey_IPv4NoAllocation(t *testing.T) {
 		t.Errorf("AddrKey of an IPv4 address: %v allocations; want 0", n)
 	}
 }
+
+// TestLimiter_AllowLongWait: at a rate of one per the largest duration the
+// wait overflowed a Duration inside the bucket, and every event was
+// allowed; held at MinRate, the second event waits about 100 years.
+func TestLimiter_AllowLongWait(t *testing.T) {
+	clock := sessiondtest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	for _, per := range []time.Duration{100 * 365 * 24 * time.Hour, 1<<63 - 1} {
+		l := ratelimit.New(ratelimit.Options{Rate: 1 / per.Seconds(), Burst: 1, Clock: clock})
+		l.Allow("a")
+		if ok, retry := l.Allow("a"); ok || retry < 99*365*24*time.Hour {
+			t.Errorf("per %v: Allow = %v, retry %v; want false and about 100 years", per, ok, retry)
+		}
+	}
+}
