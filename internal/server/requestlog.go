@@ -16,10 +16,14 @@ import (
 // logBufferBytes have accumulated.
 // While the output does not take them, up to 16 times logBufferBytes wait
 // (some 3000 request lines: a burst, or a reader's pause of a second at
-// 3000 requests per second); then lines are dropped and counted.
+// 3000 requests per second); past that a Write waits for room while the
+// output's write in progress is younger than logStallAfter (a slow disk,
+// a flusher short of CPU: at 40,000 lines a second 1 MiB is 90 ms), and
+// lines are dropped and counted once it is older (a reader that stopped).
 const (
 	LogFlushInterval = 100 * time.Millisecond
 	logBufferBytes   = 64 << 10
+	logStallAfter    = 500 * time.Millisecond
 )
 
 // NewLogger returns the server's logger as the log section asks (level,
@@ -99,10 +103,14 @@ func requestFilter(c config.Log) func(status int) bool {
 // limit, and on Close. Each Write is kept whole and in order. It is safe
 // for concurrent use.
 //
-// A Write never waits for the output: a log reader that stalls (a pipe
-// nobody reads, a shipper paused) must not stall the requests that log.
+// A Write waits for the output at most stallAfter: a log reader that
+// stalls (a pipe nobody reads, a shipper paused) must not stall the
+// requests that log.
 // While the output does not take the lines, up to maxBuffered bytes wait;
-// further lines are dropped and counted, as are the lines of a batch the
+// a further Write waits for room as long as the output's write in progress
+// has lasted less than stallAfter (an output slow for a moment loses
+// nothing), and is dropped and counted once it has lasted longer (or after
+// waiting stallAfter), as are the lines of a batch the
 // output refused (a full disk, a reader gone: EPIPE). Once a batch is
 // written again, lost is called with the number of lines lost since the
 // last report and the last error (nil when the output only stalled).
@@ -110,13 +118,20 @@ type bufferedWriter struct {
 	out         io.Writer
 	limit       int
 	maxBuffered int
+	stallAfter  time.Duration
 	lost        func(lines uint64, err error)
 
-	mu      sync.Mutex // guards buf, closed, unsaid and lastErr
+	mu      sync.Mutex // guards buf, closed, unsaid, lastErr and the wait for room
 	buf     []byte
 	closed  bool
 	unsaid  uint64 // lines lost since the last report
 	lastErr error  // the output's last error since the last report
+	// writeStart is when the write in progress began (zero: none); room
+	// is closed, and replaced, whenever buf is emptied: waiters counts
+	// the Writes waiting on it.
+	writeStart time.Time
+	room       chan struct{}
+	waiters    int
 
 	outMu sync.Mutex // serialises writes to out, so batches stay in order
 	spare []byte     // the batch being written; guarded by outMu
@@ -131,8 +146,9 @@ type bufferedWriter struct {
 }
 
 func newBufferedWriter(out io.Writer, interval time.Duration, limit int) *bufferedWriter {
-	b := &bufferedWriter{out: out, limit: limit, maxBuffered: 16 * limit,
-		buf: make([]byte, 0, limit), spare: make([]byte, 0, limit),
+	b := &bufferedWriter{out: out, limit: limit, maxBuffered: 16 * limit, stallAfter: logStallAfter,
+		room: make(chan struct{}),
+		buf:  make([]byte, 0, limit), spare: make([]byte, 0, limit),
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go b.run(interval)
 	return b
@@ -165,9 +181,15 @@ func (b *bufferedWriter) Write(p []byte) (int, error) {
 		return b.out.Write(p)
 	}
 	if len(b.buf)+len(p) > b.maxBuffered && len(b.buf) > 0 {
-		b.loseLocked(p, nil)
-		b.mu.Unlock()
-		return len(p), nil // counted: the caller can do nothing more
+		if !b.waitRoomLocked(len(p)) {
+			b.loseLocked(p, nil)
+			b.mu.Unlock()
+			return len(p), nil // counted: the caller can do nothing more
+		}
+		if b.closed {
+			b.mu.Unlock()
+			return b.Write(p) // Close took the buffer meanwhile
+		}
 	}
 	b.buf = append(b.buf, p...)
 	full := len(b.buf) >= b.limit
@@ -179,6 +201,46 @@ func (b *bufferedWriter) Write(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
+}
+
+// waitRoomLocked waits, b.mu held, until p's n bytes fit in buf, or the
+// writer closed; false when the output stalled instead: its write in
+// progress (or this wait) lasted stallAfter. Only a Write over the bound
+// reads the clock.
+func (b *bufferedWriter) waitRoomLocked(n int) bool {
+	deadline := time.Now().Add(b.stallAfter)
+	if !b.writeStart.IsZero() {
+		deadline = b.writeStart.Add(b.stallAfter)
+	}
+	var timer *time.Timer
+	for len(b.buf)+n > b.maxBuffered && len(b.buf) > 0 && !b.closed {
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return false
+		}
+		if timer == nil {
+			timer = time.NewTimer(wait)
+			defer timer.Stop()
+		}
+		room := b.room
+		b.waiters++
+		b.mu.Unlock()
+		select {
+		case <-room:
+		case <-timer.C:
+		}
+		b.mu.Lock()
+		b.waiters--
+	}
+	return true
+}
+
+// roomLocked wakes the Writes waiting for room. b.mu is held.
+func (b *bufferedWriter) roomLocked() {
+	if b.waiters > 0 {
+		close(b.room)
+		b.room = make(chan struct{})
+	}
 }
 
 // loseLocked counts the lines of p as lost. b.mu is held.
@@ -201,13 +263,17 @@ func (b *bufferedWriter) Flush() error {
 	b.outMu.Lock()
 	b.mu.Lock()
 	b.buf, b.spare = b.spare[:0], b.buf
-	b.mu.Unlock()
 	if len(b.spare) == 0 {
+		b.mu.Unlock()
 		b.outMu.Unlock()
 		return nil
 	}
+	b.writeStart = time.Now()
+	b.roomLocked()
+	b.mu.Unlock()
 	_, err := b.out.Write(b.spare)
 	b.mu.Lock()
+	b.writeStart = time.Time{}
 	var lines uint64
 	var lastErr error
 	if err != nil {
@@ -239,6 +305,7 @@ func (b *bufferedWriter) Close() error {
 		b.closed = true
 		rest := b.buf
 		b.buf = nil
+		b.roomLocked() // waiting Writes write through, after rest
 		b.mu.Unlock()
 		if len(rest) > 0 {
 			_, b.closeErr = b.out.Write(rest)

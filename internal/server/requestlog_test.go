@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -116,6 +117,7 @@ func TestBufferedWriter_StalledOutput(t *testing.T) {
 	out := &stallingWriter{entered: make(chan struct{}), release: make(chan struct{})}
 	bw := newBufferedWriter(out, time.Hour, 100)
 	bw.maxBuffered = 400
+	bw.stallAfter = 0 // the write in progress counts as stalled at once
 	type report struct {
 		lines uint64
 		err   error
@@ -390,6 +392,96 @@ func TestNewLogger(t *testing.T) {
 			}
 			if !tt.check(strings.TrimSpace(got)) {
 				t.Errorf("format %s: unexpected line %q", tt.log.Format, got)
+			}
+		})
+	}
+}
+
+// TestBufferedWriter_SlowOutputLosesNothing: an output that is slow but
+// takes lines (a disk under writeback, a flusher short of CPU on a busy
+// host) must not lose a line: a Write over maxBuffered waits for room
+// while the write in progress has not yet taken stallAfter, and drops
+// only once it has (TestBufferedWriter_StalledOutput). Before, any pause
+// of the output longer than maxBuffered's worth of lines (1 MiB: some
+// 90 ms at the verify benchmark's rate) dropped lines.
+func TestBufferedWriter_SlowOutputLosesNothing(t *testing.T) {
+	out := &stallingWriter{entered: make(chan struct{}), release: make(chan struct{})}
+	bw := newBufferedWriter(out, time.Hour, 100)
+	bw.maxBuffered = 400
+	bw.stallAfter = time.Hour // the write in progress is never old enough to be a stall
+	line := strings.Repeat("x", 29) + "\n"
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		for range 100 { // the first 4 fill the buffer; the flusher takes them and is slow
+			if n, err := bw.Write([]byte(line)); n != len(line) || err != nil {
+				t.Errorf("Write = %d, %v; want %d, nil", n, err, len(line))
+			}
+		}
+	}()
+	<-out.entered
+	// Release the output once a Write waits for room (or, broken, once
+	// every Write returned without waiting: dropped).
+	for waiting := false; !waiting; {
+		select {
+		case <-wrote:
+			waiting = true
+		default:
+			bw.mu.Lock()
+			waiting = bw.waiters > 0
+			bw.mu.Unlock()
+			runtime.Gosched()
+		}
+	}
+	close(out.release) // the output takes lines again
+	<-wrote
+	if err := bw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := bw.Dropped(); got != 0 {
+		t.Errorf("Dropped = %d with an output that was slow, not stalled; want 0", got)
+	}
+	if got, _ := out.state(); got != strings.Repeat(line, 100) {
+		t.Errorf("output has %d bytes; want all 100 lines (3000 bytes), in order", len(got))
+	}
+}
+
+// TestBufferedWriter_CloseReports: lines lost since the last report are
+// reported by Close, as the last line, when the output takes its last
+// batch; not when it still refuses (the report could not reach it).
+func TestBufferedWriter_CloseReports(t *testing.T) {
+	errFull := errors.New("no space left on device")
+	for _, tc := range []struct {
+		name        string
+		failAtClose bool
+		want        string
+		wantReports int
+	}{
+		{"output takes lines again", false, "two\nlost 1\n", 1},
+		{"output still refuses", true, "", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := &countingWriter{fail: errFull}
+			bw := newBufferedWriter(out, time.Hour, 1<<20)
+			reports := 0
+			bw.lost = func(n uint64, err error) {
+				reports++
+				fmt.Fprintf(bw, "lost %d\n", n)
+			}
+			bw.Write([]byte("one\n"))
+			bw.Flush() // refused: one line lost
+			if !tc.failAtClose {
+				out.mu.Lock()
+				out.fail = nil
+				out.mu.Unlock()
+			}
+			bw.Write([]byte("two\n"))
+			err := bw.Close()
+			if tc.failAtClose != (err != nil) {
+				t.Errorf("Close = %v; want an error %v", err, tc.failAtClose)
+			}
+			if got, _ := out.state(); got != tc.want || reports != tc.wantReports {
+				t.Errorf("output %q, %d reports; want %q, %d", got, reports, tc.want, tc.wantReports)
 			}
 		})
 	}
