@@ -72,3 +72,9 @@ func (s *Store) ConnectionBudget(ctx context.Context) (ConnBudget, error) {
 	}
 	return b, nil
 }
+
+// PoolSize is the most connections the store's pool opens (pool_max_conns
+// in the DSN, Options.MaxConns or the default). Each is a file descriptor
+// of the process, so a server counts them before it bounds the
+// connections its clients may hold.
+func (s *Store) PoolSize() int { return int(s.pool.Config().MaxConns) }

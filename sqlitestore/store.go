@@ -384,7 +384,13 @@ func (s *Store) fail(op string, err error) error {
 			switch code & 0xff {
 			case sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN:
 				// The disk's errors name the file system's state, which
-				// SQLite's own message may not (see diskHint).
+				// SQLite's own message may not (see diskHint); a file it
+				// cannot open may be one descriptor too many instead.
+				if code&0xff == sqlite3.SQLITE_CANTOPEN {
+					if hint := fileLimitHint(); hint != "" {
+						return fmt.Errorf("%s: %w (%s; %s)", prefix, sessiond.ErrStoreUnavailable, se.Error(), hint)
+					}
+				}
 				if hint := s.diskHint(); hint != "" {
 					return fmt.Errorf("%s: %w (%s; %s)", prefix, sessiond.ErrStoreUnavailable, se.Error(), hint)
 				}

@@ -25,17 +25,25 @@ import (
 const defaultMaxConns = 16384
 
 // maxConns is the connection bound for a descriptor limit of fds (0:
-// unknown): fds less an eighth of it, and at least 256, kept for the rest
-// of the process.
-func maxConns(fds uint64) int {
-	if fds == 0 {
-		return defaultMaxConns
+// unknown) and a store holding up to held descriptors of its own (its
+// pool and listeners): fds less an eighth of it, and at least 256, kept
+// for the rest of the process (half of fds when that is tiny), less held.
+// The store's pool comes out of the connections' share, not the reserve:
+// a pool larger than the reserve would otherwise leave a node full of idle
+// clients unable to reach its store, and out of descriptors (EMFILE) for
+// everything else.
+func maxConns(fds uint64, held int) int {
+	n := defaultMaxConns
+	if fds > 0 {
+		n = int(min(fds, 1<<21))
+		reserve := max(n/8, 256)
+		if n < 2*reserve {
+			n = max(n/2, 1)
+		} else {
+			n = min(n-reserve, 1<<20)
+		}
 	}
-	reserve := max(fds/8, 256)
-	if fds < 2*reserve {
-		return int(max(fds/2, 1))
-	}
-	return int(min(fds-reserve, 1<<20))
+	return max(n-held, 1)
 }
 
 // adminMaxConns bounds the admin listener's connections: a few Prometheus

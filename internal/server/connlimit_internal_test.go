@@ -1,30 +1,97 @@
 package server
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"testing"
 
+	"github.com/sessiond/sessiond"
 	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/memstore"
+	"github.com/sessiond/sessiond/pgstore"
+	"github.com/sessiond/sessiond/sessiondtest"
 )
 
+// TestMaxConns: the clients' connections get the open-file limit less a
+// reserve, less what the store's pool may hold, so a full listener still
+// leaves the pool its descriptors.
 func TestMaxConns(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		fds  uint64
+		held int
 		want int
 	}{
-		{"unknown", 0, defaultMaxConns},
-		{"systemd unit", 65536, 65536 - 8192},
-		{"small limit keeps a reserve of 256", 1024, 1024 - 256},
-		{"tiny limit keeps half", 300, 150},
-		{"one", 1, 1},
-		{"unlimited is capped", 1<<64 - 1, 1 << 20},
+		{"unknown", 0, 0, defaultMaxConns},
+		{"systemd unit", 65536, 0, 65536 - 8192},
+		{"small limit keeps a reserve of 256", 1024, 0, 1024 - 256},
+		{"tiny limit keeps half", 300, 0, 150},
+		{"one", 1, 0, 1},
+		{"unlimited is capped", 1<<64 - 1, 0, 1 << 20},
+		{"pool comes out of the connections", 65536, 18, 65536 - 8192 - 18},
+		{"pool larger than the reserve", 1024, 258, 1024 - 256 - 258},
+		{"pool on a tiny limit", 100, 42, 50 - 42},
+		{"pool over the whole share", 100, 500, 1},
+		{"pool with an unknown limit", 0, 42, defaultMaxConns - 42},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := maxConns(tc.fds); got != tc.want {
-				t.Errorf("maxConns(%d) = %d; want %d", tc.fds, got, tc.want)
+			if got := maxConns(tc.fds, tc.held); got != tc.want {
+				t.Errorf("maxConns(%d, %d) = %d; want %d", tc.fds, tc.held, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestStoreDescriptors: a PostgreSQL store counts its pool and listeners;
+// stores whose few descriptors fit the reserve count none.
+func TestStoreDescriptors(t *testing.T) {
+	dsn := sessiondtest.RequireEnv(t, "SESSIOND_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	pg, err := pgstore.New(t.Context(), dsn, pgstore.Options{Schema: testenv.PostgresSchema(t, dsn, "fds"), MaxConns: 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	for _, tc := range []struct {
+		name  string
+		store sessiond.Store
+		want  int
+	}{
+		{"postgres", pg, 40 + listenerConns},
+		{"memory", memstore.New(), 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := storeDescriptors(tc.store); got != tc.want {
+				t.Errorf("storeDescriptors() = %d; want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestWarnPoolDescriptors: a pool taking half or more of what the
+// open-file limit leaves is warned of, with its numbers.
+func TestWarnPoolDescriptors(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		fds         uint64
+		held, conns int
+		warn        bool
+	}{
+		{"pool over the share", 100, 42, maxConns(100, 42), true},
+		{"pool of half", 1024, 384, 384, true},
+		{"small pool", 65536, 18, maxConns(65536, 18), false},
+		{"no pool", 128, 0, maxConns(128, 0), false},
+		{"unknown limit", 0, 42, maxConns(0, 42), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			warnPoolDescriptors(tc.fds, tc.held, tc.conns, slog.New(slog.NewTextHandler(&out, nil)))
+			got := strings.Contains(out.String(), "level=WARN") && strings.Contains(out.String(), "store_connections=")
+			if got != tc.warn {
+				t.Errorf("warned %v (%q); want %v", got, out.String(), tc.warn)
 			}
 		})
 	}

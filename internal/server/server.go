@@ -326,7 +326,10 @@ func Run(ctx context.Context, o Options) (err error) {
 	ssfTx.bind(keys)
 
 	stopping := &drain{} // shutdown_delay: not ready, still serving (drain.go)
-	nconns, adminConns := splitConns(maxConns(openFileLimit()), o.MaxConns, o.AdminMaxConns, cfg.Server.AdminListen != "")
+	fds, held := openFileLimit(), storeDescriptors(store)
+	budget := maxConns(fds, held)
+	warnPoolDescriptors(fds, held, budget, log)
+	nconns, adminConns := splitConns(budget, o.MaxConns, o.AdminMaxConns, cfg.Server.AdminListen != "")
 	hopts := httpapi.Options{
 		Manager:              mgr,
 		Authenticate:         apiKeys.Authenticate,

@@ -31,6 +31,30 @@ func warnStoreSettings(ctx context.Context, store sessiond.Store, log *slog.Logg
 // the feed's listener, and the SSF transmitter's.
 const listenerConns = 2
 
+// storeDescriptors is how many file descriptors the store may hold at
+// once beyond the process's reserve: a PostgreSQL pool and its listeners.
+// SQLite's few connections and files, and Redis's pipelined connections,
+// fit the reserve.
+func storeDescriptors(store sessiond.Store) int {
+	if pg, ok := store.(*pgstore.Store); ok {
+		return pg.PoolSize() + listenerConns
+	}
+	return 0
+}
+
+// warnPoolDescriptors warns when the store's pool takes half or more of
+// the connections the open-file limit allows: the clients' connections
+// are then bounded to what is left, and a burst waits in the kernel's
+// queue far sooner than the limit suggests.
+func warnPoolDescriptors(fds uint64, held, conns int, log *slog.Logger) {
+	if fds == 0 || held == 0 || held < conns {
+		return
+	}
+	log.Warn("open-file limit low for the store's pool: client connections bounded to what the pool leaves; "+
+		"raise the open-file limit (LimitNOFILE, ulimit -n) or lower pool_max_conns in store.dsn",
+		"open_file_limit", fds, "store_connections", held, "client_connections", conns)
+}
+
 // warnConnectionBudget warns when PostgreSQL's limits (max_connections,
 // the role's and the database's CONNECTION LIMIT), with the connections
 // other clients hold now, leave less room than this node's pool and
