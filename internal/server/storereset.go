@@ -296,10 +296,18 @@ func adoptPendingKeys(ctx context.Context, keys *apikey.Keys, path, abs string) 
 		return seeded{}
 	}
 	var res seeded
-	placed := fileKeyLive(ctx, keys, path)
+	placed, _ := fileKeyLive(ctx, keys, path) // unreadable: replaced, as a start replaces it
 	for _, f := range found {
 		fabs, _ := filepath.Abs(f)
-		switch live := fileKeyLive(ctx, keys, f); {
+		live, err := fileKeyLive(ctx, keys, f)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			// Moved or removed since the Glob, by a node starting on this
+			// data directory: nothing left to say.
+		case err != nil:
+			// Not "not live": told so, an operator would delete what may
+			// be the only copy of the admin key.
+			res.left = append(res.left, leftKeyFile{fabs, "its key was not checked: " + err.Error() + "; a start leaves a regular file its user can read: look at it once no node is starting"})
 		case !live:
 			res.left = append(res.left, leftKeyFile{fabs, "its key is not live (revoked, or not stored: an interrupted start's, or one still running on this data directory); delete it once no node is starting"})
 		case placed:
@@ -309,10 +317,14 @@ func adoptPendingKeys(ctx context.Context, keys *apikey.Keys, path, abs string) 
 				res.left = append(res.left, leftKeyFile{fabs, "its key is live, but it was not moved into place: " + err.Error()})
 				continue
 			}
+			if err := ownOnly(f); err != nil {
+				res.left = append(res.left, leftKeyFile{fabs, "its key is live, but it was not moved into place: " + err.Error()})
+				continue
+			}
 			if err := placeKey(f, path); err != nil {
 				// Moved already by another node restarting on this data
 				// directory, or not movable.
-				if placed = fileKeyLive(ctx, keys, path); !placed {
+				if placed, _ = fileKeyLive(ctx, keys, path); !placed {
 					res.left = append(res.left, leftKeyFile{fabs, "its key is live, but it was not moved into place: " + err.Error()})
 				}
 				continue
@@ -323,40 +335,78 @@ func adoptPendingKeys(ctx context.Context, keys *apikey.Keys, path, abs string) 
 	return res
 }
 
-// fileKeyLive reports whether the key in the regular file path is live.
-// Anything else (no file, a FIFO, a symbolic link, a store error) is false.
-func fileKeyLive(ctx context.Context, keys *apikey.Keys, path string) bool {
-	secret, ok := readKeyFile(path)
-	if !ok {
-		return false
+// fileKeyLive reports whether the key in the regular file path is live;
+// an error when path cannot be read as one (absent, a FIFO, a symbolic
+// link) or the key could not be looked up.
+func fileKeyLive(ctx context.Context, keys *apikey.Keys, path string) (bool, error) {
+	secret, err := readKeyFile(path)
+	if err != nil {
+		return false, err
 	}
-	_, err := keys.Authenticate(ctx, secret)
-	return err == nil
+	_, err = keys.Authenticate(ctx, secret)
+	switch {
+	case errors.Is(err, apikey.ErrUnauthorized):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
 }
 
 // readKeyFile reads the key in the regular file path, without following
 // a symbolic link or waiting on a FIFO, and reading no more than a key's
 // length.
-func readKeyFile(path string) (sessiond.Secret, bool) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|openNoFollow, 0)
+func readKeyFile(path string) (sessiond.Secret, error) {
+	f, err := openRegular(path)
 	if err != nil {
-		return "", false
+		return "", err
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-		return "", false
-	}
 	raw, err := io.ReadAll(io.LimitReader(f, apikey.MaxKeyLen+2))
 	if err != nil {
-		return "", false
+		return "", err
 	}
-	return sessiond.Secret(strings.TrimSpace(string(raw))), true
+	return sessiond.Secret(strings.TrimSpace(string(raw))), nil
+}
+
+// openRegular opens path for reading if it is a regular file, without
+// following a symbolic link or waiting on a FIFO.
+func openRegular(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|openNoFollow, 0)
+	if err != nil {
+		if fi, lerr := os.Lstat(path); lerr == nil && !fi.Mode().IsRegular() {
+			return nil, config.NotRegularError(path, fi.Mode()) // a symbolic link
+		}
+		return nil, err
+	}
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		_ = f.Close()
+		if err == nil {
+			err = config.NotRegularError(path, st.Mode())
+		}
+		return nil, err
+	}
+	return f, nil
+}
+
+// ownOnly makes the regular file path readable by its owner only, as
+// <data>/api-key must be: a pending file moved over it keeps its mode.
+func ownOnly(path string) error {
+	f, err := openRegular(path)
+	if err != nil {
+		return err
+	}
+	err = f.Chmod(0o600)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // holds reports whether the file at path holds secret.
 func holds(path string, secret sessiond.Secret) bool {
-	got, ok := readKeyFile(path)
-	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(secret)) == 1
+	got, err := readKeyFile(path)
+	return err == nil && subtle.ConstantTimeCompare([]byte(got), []byte(secret)) == 1
 }
 
 // writePendingKey writes data to a new file beside path, readable by its
