@@ -708,6 +708,7 @@ func (a *app) sessionsCmd() *cobra.Command {
 				}
 			}
 			noteSpaces(a.stderr, "subject", args[0])
+			noteEscapes(a.stderr, "subject", args[0])
 			c, where, err := a.remoteFrom(url)
 			if err != nil {
 				return err

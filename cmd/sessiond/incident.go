@@ -69,6 +69,7 @@ func (a *app) incidentCmd() *cobra.Command {
 			}
 			for _, s := range in.Subjects {
 				noteSpaces(a.stderr, "--subject", s)
+				noteEscapes(a.stderr, "--subject", s)
 			}
 			c, where, err := a.remoteFrom(url)
 			if err != nil {

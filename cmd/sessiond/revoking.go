@@ -67,6 +67,19 @@ func noteSpaces(w io.Writer, name, s string) {
 	}
 }
 
+// noteEscapes notes on stderr that subject s, given as name, holds what
+// reads as an escape (\u, \U, \x) or begins with a double quote. Such a
+// subject is sent as typed; but it is more often a quoted cell copied
+// from this CLI or the console whose quotes the shell removed: "alice\u200b"
+// arrives as the characters alice\u200b, which ends a subject anyone could
+// have signed up as and leaves the look-alike meant live.
+func noteEscapes(w io.Writer, name, s string) {
+	if strings.HasPrefix(s, `"`) || strings.Contains(s, `\u`) || strings.Contains(s, `\U`) || strings.Contains(s, `\x`) {
+		fmt.Fprintf(w, "note: %s %s is taken as typed, backslashes and quotes included; "+
+			"for a subject shown quoted (\"alice\\u200b\"), give its characters: $'alice\\u200b' in bash or zsh\n", name, quoted(s))
+	}
+}
+
 // incidentFailed is err of a kill switch that failed once it had begun,
 // with the command that finishes it: the same one bound to the first
 // run's time (the problem's issued_before), since without a bound a re-run

@@ -379,3 +379,47 @@ func TestShellQuote(t *testing.T) {
 		t.Error("a quoted word ran a command")
 	}
 }
+
+// TestCLI_RevokeNotesEscapes: a subject holding escape text or beginning
+// with a double quote is sent as typed (the API takes subjects exactly),
+// but the commands that revoke note on stderr that it is: a quoted cell
+// ("alice\u200b") pasted into a shell loses its quotes and arrives as the
+// characters alice\u200b, a different subject from the look-alike meant.
+func TestCLI_RevokeNotesEscapes(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		subject string // as the server received it
+		note    bool
+	}{
+		{"incident cell without its quotes", []string{"incident", "revoke", "--subject", `alice\u200b`, "--reason", "r"}, `alice\u200b`, true},
+		{"incident cell with its quotes", []string{"incident", "revoke", "--subject", "bob", "--subject", `"alice\u200b"`, "--reason", "r"}, `"alice\u200b"`, true},
+		{"incident byte escape", []string{"incident", "revoke", "--subject", `alice\xff`, "--reason", "r"}, `alice\xff`, true},
+		{"incident the character itself", []string{"incident", "revoke", "--subject", "alice\u200b", "--reason", "r"}, "alice\u200b", false},
+		{"incident other backslash", []string{"incident", "revoke", "--subject", `dom\alice`, "--reason", "r"}, `dom\alice`, false},
+		{"revoke-subject long escape", []string{"sessions", "revoke-subject", `alice\U0001f600`}, `alice\U0001f600`, true},
+		{"revoke-subject plain", []string{"sessions", "revoke-subject", "alice"}, "alice", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodDelete {
+					got = append(got, strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/v1/subjects/"), "/sessions"))
+				} else {
+					var in struct{ Subjects []string }
+					_ = json.NewDecoder(r.Body).Decode(&in)
+					got = append(got, in.Subjects[len(in.Subjects)-1])
+				}
+				w.Write([]byte(`{"revoked":0}`))
+			}))
+			defer srv.Close()
+			_, errOut, code := runInProcess([]string{"SESSIOND_URL=" + srv.URL, "SESSIOND_API_KEY=sdak_probe"}, tc.args...)
+			if code != 0 || len(got) != 1 || got[0] != tc.subject {
+				t.Fatalf("exit %d, sent %q; want 0 and the subject %q as typed", code, got, tc.subject)
+			}
+			if noted := strings.Contains(errOut, "is taken as typed, backslashes and quotes included"); noted != tc.note {
+				t.Errorf("stderr %q; want a note of the escape: %v", errOut, tc.note)
+			}
+		})
+	}
+}

@@ -64,6 +64,11 @@ func (c *Console) incidentPage(w http.ResponseWriter, r *http.Request, key apike
 var errTooLarge = errors.New("the form is larger than " + strconv.Itoa(maxIncidentFormBytes>>10) +
 	" KiB; send at most " + strconv.Itoa(maxIncidentSubjects) + " subjects")
 
+// incidentQuoted follows "subject N" when that line of the kill switch
+// begins with a double quote but is not a quoted subject (searchValue).
+const incidentQuoted = `begins with a double quote but is not a subject quoted as the console shows one ("alice\u{200b}"); ` +
+	`a subject that itself begins with " is given as shown, quoted, its quotes and backslashes escaped ("\"alice\"")`
+
 // incidentForm reads and checks the kill switch form.
 func incidentForm(r *http.Request, v *incidentView, now time.Time) (httpapi.IncidentRequest, error) {
 	var req httpapi.IncidentRequest
@@ -89,10 +94,22 @@ func incidentForm(r *http.Request, v *incidentView, now time.Time) (httpapi.Inci
 			if strings.TrimSpace(s) == "" {
 				continue // a blank line, not the subject " "
 			}
+			n := strconv.Itoa(len(req.Subjects) + 1)
+			// A line beginning with " is a subject as the console shows
+			// it, read as a search reads it: pasted from a table cell,
+			// `"alice\u{200b}"` must end alice's look-alike, not a subject
+			// spelled with those quotes and backslashes, which anyone may
+			// have signed up as.
+			if len(s) > maxSearchText {
+				return req, errors.New("subject " + n + " is longer than 256 bytes")
+			}
+			s, err := searchValue(s)
+			if err != nil {
+				return req, errors.New("subject " + n + " " + incidentQuoted)
+			}
 			// A loose bound before NFC, which can shrink a subject (one
 			// pasted decomposed, from macOS): Clean holds the exact limit
 			// to the form the API stores.
-			n := strconv.Itoa(len(req.Subjects) + 1)
 			if len(s) > 4*maxSubject {
 				return req, errors.New("subject " + n + " is longer than 256 bytes")
 			}
