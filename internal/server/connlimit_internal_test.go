@@ -47,7 +47,9 @@ func TestMaxConns(t *testing.T) {
 }
 
 // TestStoreDescriptors: a PostgreSQL store counts its pool and listeners;
-// stores whose few descriptors fit the reserve count none.
+// stores whose few descriptors fit the reserve count none. The budget the
+// server's listeners get (connBudget) is what the pool leaves, warned of
+// when the pool crowds it.
 func TestStoreDescriptors(t *testing.T) {
 	dsn := sessiondtest.RequireEnv(t, "SESSIOND_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
 	pg, err := pgstore.New(t.Context(), dsn, pgstore.Options{Schema: testenv.PostgresSchema(t, dsn, "fds"), MaxConns: 40})
@@ -69,6 +71,27 @@ func TestStoreDescriptors(t *testing.T) {
 			}
 		})
 	}
+	for _, tc := range []struct {
+		name  string
+		store sessiond.Store
+		fds   uint64
+		want  int
+		warn  string
+	}{
+		{"postgres under a container's limit", pg, 1024, 1024 - 256 - 42, ""},
+		{"postgres crowding a tiny limit", pg, 100, 8, "open_file_limit=100 store_connections=42 client_connections=8"},
+		{"memory", memstore.New(), 100, 50, ""},
+	} {
+		t.Run("budget "+tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			if got := connBudget(tc.fds, tc.store, slog.New(slog.NewTextHandler(&out, nil))); got != tc.want {
+				t.Errorf("connBudget(%d) = %d; want %d", tc.fds, got, tc.want)
+			}
+			if got := out.String(); (tc.warn == "") != (got == "") || !strings.Contains(got, tc.warn) {
+				t.Errorf("connBudget(%d) logged %q; want a warning with %q (none if empty)", tc.fds, got, tc.warn)
+			}
+		})
+	}
 }
 
 // TestWarnPoolDescriptors: a pool taking half or more of what the
@@ -85,6 +108,7 @@ func TestWarnPoolDescriptors(t *testing.T) {
 		{"small pool", 65536, 18, maxConns(65536, 18), false},
 		{"no pool", 128, 0, maxConns(128, 0), false},
 		{"unknown limit", 0, 42, maxConns(0, 42), false},
+		{"unknown limit, pool over the default's share", 0, 9000, maxConns(0, 9000), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer

@@ -326,9 +326,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	ssfTx.bind(keys)
 
 	stopping := &drain{} // shutdown_delay: not ready, still serving (drain.go)
-	fds, held := openFileLimit(), storeDescriptors(store)
-	budget := maxConns(fds, held)
-	warnPoolDescriptors(fds, held, budget, log)
+	budget := connBudget(openFileLimit(), store, log)
 	nconns, adminConns := splitConns(budget, o.MaxConns, o.AdminMaxConns, cfg.Server.AdminListen != "")
 	hopts := httpapi.Options{
 		Manager:              mgr,

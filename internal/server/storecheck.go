@@ -33,13 +33,28 @@ const listenerConns = 2
 
 // storeDescriptors is how many file descriptors the store may hold at
 // once beyond the process's reserve: a PostgreSQL pool and its listeners.
-// SQLite's few connections and files, and Redis's pipelined connections,
-// fit the reserve.
+// SQLite's few connections and files (six connections, each with the
+// database and its -wal), and Redis's pipelined connections (up to four,
+// one a node on a Cluster), fit the reserve. Not counted: Redis's
+// revocations that wait for a replica (WAIT) each hold a connection of
+// rueidis's blocking pool while they wait, up to 1,024 a node, kept open
+// afterwards (docs/operations.md, "Running out of file descriptors").
 func storeDescriptors(store sessiond.Store) int {
 	if pg, ok := store.(*pgstore.Store); ok {
 		return pg.PoolSize() + listenerConns
 	}
 	return 0
+}
+
+// connBudget is the connections the listeners may hold between them
+// under a descriptor limit of fds (0: unknown): what maxConns leaves once
+// the store's own descriptors are counted, warned of when the store's pool
+// crowds it.
+func connBudget(fds uint64, store sessiond.Store, log *slog.Logger) int {
+	held := storeDescriptors(store)
+	budget := maxConns(fds, held)
+	warnPoolDescriptors(fds, held, budget, log)
+	return budget
 }
 
 // warnPoolDescriptors warns when the store's pool takes half or more of
