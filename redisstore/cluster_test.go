@@ -48,6 +48,30 @@ func TestStore_RedisCluster(t *testing.T) {
 		}, sessiondtest.ReplayByStoreClock())
 	})
 	t.Run("PendingRecords", func(t *testing.T) { testPendingRecords(t, open(t, redisstore.Options{})) })
+	t.Run("KeySlot", func(t *testing.T) {
+		// A shared document's change keeps its records pending in the
+		// slot computed here; Redis refuses the script (CROSSSLOT) when
+		// that is not the document key's slot, and the sweep would look
+		// for them elsewhere.
+		node := cluster.Masters()[0]
+		for _, key := range []string{
+			"sessiond:meta:api_keys", "", "{", "}", "{}", "}{", "{}x", "x{}", "{}{a}", "a{b", "a}b{c}",
+			"{a}", "{a}b", "b{a}", "x{a}{b}", "x{{a}}", "x{a{b}c}", "x{}{a}", "{user1000}.following",
+			"sess:{t\u00e9}:meta", "p:{p1}:pending", "p:meta:{name}",
+		} {
+			out, err := cluster.Run(node, "cluster", "keyslot", key)
+			if err != nil {
+				t.Fatalf("CLUSTER KEYSLOT %q: %v", key, err)
+			}
+			want, err := strconv.Atoi(out)
+			if err != nil {
+				t.Fatalf("CLUSTER KEYSLOT %q = %q", key, out)
+			}
+			if got := redisstore.SlotOfKey(key); got != want {
+				t.Errorf("SlotOfKey(%q) = %d; want %d (CLUSTER KEYSLOT)", key, got, want)
+			}
+		}
+	})
 	t.Run("Persistence", func(t *testing.T) {
 		// Every node the client knows: the masters, and replicas once it
 		// has met them. The test cluster keeps nothing on disk.

@@ -78,6 +78,9 @@ func PendingRecords(ctx context.Context, s *Store) (int, error) {
 // KeySlot is the Redis Cluster slot of keys with hash tag tag.
 func KeySlot(tag string) int { return int(slotOf(tag)) }
 
+// SlotOfKey is the Redis Cluster slot of a whole key, hash tag or not.
+func SlotOfKey(key string) int { return int(keySlot(key)) }
+
 // Limits the tests cross.
 const (
 	SweepEvery      = sweepEvery

@@ -267,6 +267,15 @@ func TestStore_OutOfMemory(t *testing.T) {
 				}},
 				// the kill switch writes its watermarks first
 				{"PutMeta watermarks", func() error { _, err := st.PutMeta(ctx, "revocation_watermarks", []byte("{}"), wmVer); return err }},
+				// an API key revoked through the API, with its event
+				{"PutMetaRecorded api_keys", func() error {
+					_, err := st.PutMetaRecorded(ctx, "api_keys", []byte("{}"), 0, sessiond.ChangeRecords{Events: []sessiond.Event{
+						{ID: sessiond.NewEventID(t1), Time: t1, Type: sessiond.EventAPIKeyRevoked, Subject: "admin"}}})
+					if err == nil && !cluster && len(queryAll(t, st, sessiond.EventQuery{Subject: "admin"})) != 1 {
+						return errors.New("the key set's change is stored without its event")
+					}
+					return err
+				}},
 				{"RevokeMatching subjects", func() error {
 					_, _, err := st.RevokeMatching(ctx, sessiond.RevokeFilter{Subjects: []string{"carol"}}, t1, sessiond.ReasonIncident)
 					if err != nil {
@@ -317,6 +326,11 @@ func TestStore_OutOfMemory(t *testing.T) {
 				{"RememberOnceAcked", func() error { _, err := st.RememberOnceAcked(ctx, "dbsc", t1, t1.Add(time.Minute)); return err }},
 				{"Incr", func() error { _, _, err := st.Incr(ctx, "fails", t1, time.Minute); return err }},
 				{"PutMeta other", func() error { _, err := st.PutMeta(ctx, "other", []byte("2"), 1); return err }},
+				{"PutMetaRecorded other", func() error {
+					_, err := st.PutMetaRecorded(ctx, "other", []byte("2"), 1, sessiond.ChangeRecords{Events: []sessiond.Event{
+						{ID: sessiond.NewEventID(t1), Time: t1, Type: sessiond.EventAPIKeyCreated, Subject: "admin"}}})
+					return err
+				}},
 				{"AppendEvents", func() error {
 					return st.AppendEvents(ctx, sessiond.Event{ID: sessiond.NewEventID(t1), Time: t1, Type: sessiond.EventSessionCreated, Subject: "erin"})
 				}},
@@ -344,8 +358,8 @@ func TestStore_OutOfMemory(t *testing.T) {
 				// The revocation's events wait in its slot: moving them
 				// to the event log adds memory, and a sweep moves them
 				// once Redis has room.
-				if n, err := redisstore.PendingRecords(ctx, st); err != nil || n != 1 {
-					t.Errorf("PendingRecords() = %d, %v; want 1 (RevokeRecorded's)", n, err)
+				if n, err := redisstore.PendingRecords(ctx, st); err != nil || n != 2 {
+					t.Errorf("PendingRecords() = %d, %v; want 2 (RevokeRecorded's, PutMetaRecorded's)", n, err)
 				}
 			}
 			out := logs.String()

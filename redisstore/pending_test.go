@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -91,12 +92,24 @@ func testPendingRecords(t *testing.T, st *redisstore.Store) {
 		t.Fatalf("RevokeSubjectRecorded() = %v", err)
 	}
 	pendingIs("a subject's revocation", 7)
+	// A change of the API key set (a revoking document: its own script,
+	// and the replicas' wait), its records pending in the document's slot.
+	if _, err := st.PutMetaRecorded(ctx, "api_keys", []byte("{}"), 0, records("frank", "")); err != nil {
+		t.Fatalf("PutMetaRecorded() = %v", err)
+	}
+	pendingIs("a key set's change", 8)
+	// One that loses its compare-and-swap keeps nothing pending.
+	if _, err := st.PutMetaRecorded(ctx, "api_keys", []byte("{}"), 0, sessiond.ChangeRecords{
+		Events: []sessiond.Event{{ID: sessiond.NewEventID(t0), Time: t0, Type: sessiond.EventAPIKeyCreated, Subject: "frank"}}}); !errors.Is(err, sessiond.ErrConflict) {
+		t.Fatalf("PutMetaRecorded(moved version) = %v; want ErrConflict", err)
+	}
+	pendingIs("a key set's lost compare-and-swap", 8)
 	// A change that fails keeps nothing pending.
 	if err := st.TouchRecorded(ctx, frank.ID, t0.Add(4*time.Minute), t0.Add(time.Hour), sessiond.ChangeRecords{
 		Events: []sessiond.Event{{ID: sessiond.NewEventID(t0), Time: t0, Type: sessiond.EventSessionRefreshed, Subject: "frank"}}}); err == nil {
 		t.Fatal("TouchRecorded(revoked session) = nil; want ErrRevoked")
 	}
-	pendingIs("a refused touch", 7)
+	pendingIs("a refused touch", 8)
 
 	stored := func() ([]string, int) {
 		t.Helper()
@@ -129,8 +142,8 @@ func testPendingRecords(t *testing.T, st *redisstore.Store) {
 	if err != nil || len(again) == 0 {
 		t.Fatalf("HGETALL frank's pending hash = %v, %v", again, err)
 	}
-	if n, err := redisstore.SweepPending(ctx, st, 0); err != nil || n != 7 {
-		t.Fatalf("SweepPending(0) = %d, %v; want 7", n, err)
+	if n, err := redisstore.SweepPending(ctx, st, 0); err != nil || n != 8 {
+		t.Fatalf("SweepPending(0) = %d, %v; want 8", n, err)
 	}
 	check := func(stage string) {
 		t.Helper()

@@ -182,8 +182,29 @@ func TestStore_MetaWait(t *testing.T) {
 	if _, err := st.PutRevokingMeta(ctx, otherMeta[0], []byte("v"), 1); !errors.Is(err, sessiond.ErrConflict) {
 		t.Errorf("PutRevokingMeta(%q) at a moved version = %v; want ErrConflict", otherMeta[0], err)
 	}
-	if log := logs(); strings.Count(log, "not on enough replicas") != len(revokingMeta)+1 {
-		t.Errorf("%d warnings; want %d, one per revoking write:\n%s", strings.Count(log, "not on enough replicas"), len(revokingMeta)+1, log)
+	// PutMetaRecorded (an API key changed through the API, with its
+	// event) waits as PutMeta does: for the key set, not for the others.
+	rec := func() sessiond.ChangeRecords {
+		at := time.Now()
+		return sessiond.ChangeRecords{Events: []sessiond.Event{{ID: sessiond.NewEventID(at), Time: at, Type: sessiond.EventAPIKeyRevoked}}}
+	}
+	want := uint64(len(revokingMeta) + 1)
+	for _, w := range []struct {
+		doc  string
+		wait bool
+	}{{"api_keys", true}, {otherMeta[1], false}} {
+		if w.wait {
+			want++
+		}
+		if _, err := st.PutMetaRecorded(ctx, w.doc, []byte("w"), 1, rec()); err != nil {
+			t.Fatalf("PutMetaRecorded(%q) = %v", w.doc, err)
+		}
+		if n := st.UnackedRevocations(); n != want {
+			t.Errorf("after PutMetaRecorded(%q): UnackedRevocations() = %d; want %d", w.doc, n, want)
+		}
+	}
+	if log := logs(); strings.Count(log, "not on enough replicas") != int(want) {
+		t.Errorf("%d warnings; want %d, one per revoking write:\n%s", strings.Count(log, "not on enough replicas"), want, log)
 	}
 }
 

@@ -102,6 +102,12 @@ type Keys struct {
 	lost    atomic.Pointer[lostSet]
 	healing sync.Mutex
 
+	// unsure holds, by key ID, the events a create wrote with a write
+	// whose outcome was unknown: RevokeUnreceivedRecorded, finding the
+	// key stored, tells the recorder of them (log line, metrics), once.
+	unsureMu sync.Mutex
+	unsure   map[string][]sessiond.Event
+
 	// detached counts the reloads running apart from their request
 	// (BoundReloadWait); closing cancels them and Close waits for them.
 	detached sync.WaitGroup
@@ -245,7 +251,7 @@ var errUnchanged = errors.New("unchanged")
 // when another node changed it meanwhile. When fn returns errUnchanged
 // nothing is written and update returns nil.
 func (k *Keys) update(ctx context.Context, fn func(*doc) error) error {
-	_, err := k.updateRecorded(ctx, nil, fn, nil)
+	_, _, err := k.updateRecorded(ctx, nil, fn, nil)
 	return err
 }
 
@@ -253,25 +259,27 @@ func (k *Keys) update(ctx context.Context, fn func(*doc) error) error {
 // what fn changed (changes, asked after each fn that succeeded) with the
 // set, when the store and r can: it then reports recorded true, and r has
 // been told they are committed. Otherwise it writes the set alone, and the
-// caller records the changes after it, as before.
-func (k *Keys) updateRecorded(ctx context.Context, r Recorder, fn func(*doc) error, changes func() []Change) (recorded bool, err error) {
+// caller records the changes after it, as before. unsure: the events a
+// write whose outcome is unknown (saveError) carried, of which r has not
+// been told: they are stored if, and only if, the write landed.
+func (k *Keys) updateRecorded(ctx context.Context, r Recorder, fn func(*doc) error, changes func() []Change) (recorded bool, unsure []sessiond.Event, err error) {
 	for attempt := 0; attempt < 5; attempt++ {
 		d, version, sum, err := k.loadSum(ctx)
 		if err != nil {
-			return false, err
+			return false, nil, err
 		}
 		if err := fn(&d); errors.Is(err, errUnchanged) {
 			k.keep(d, version, sum)
-			return false, nil
+			return false, nil, nil
 		} else if err != nil {
-			return false, err
+			return false, nil, err
 		}
 		if d.Lineage == "" {
 			d.Lineage, d.LineageAdopted = k.lineage(version)
 		}
 		raw, err := json.Marshal(d)
 		if err != nil {
-			return false, err
+			return false, nil, err
 		}
 		var cs []Change
 		if changes != nil {
@@ -288,15 +296,15 @@ func (k *Keys) updateRecorded(ctx context.Context, r Recorder, fn func(*doc) err
 			continue
 		}
 		if err != nil {
-			return false, &saveError{err: err}
+			return false, events, &saveError{err: err}
 		}
 		k.keep(d, saved, sha256.Sum256(raw))
 		for _, e := range events {
 			r.Committed(ctx, e)
 		}
-		return carried, nil
+		return carried, nil, nil
 	}
-	return false, fmt.Errorf("apikey: key set keeps changing: %w", sessiond.ErrConflict)
+	return false, nil, fmt.Errorf("apikey: key set keeps changing: %w", sessiond.ErrConflict)
 }
 
 // saveError is update's error when the store's write failed other than by
@@ -523,7 +531,7 @@ func (k *Keys) addRecorded(ctx context.Context, r Recorder, name string, secret 
 		out   Key
 		added bool
 	)
-	recorded, err := k.updateRecorded(ctx, r, func(d *doc) error {
+	recorded, unsure, err := k.updateRecorded(ctx, r, func(d *doc) error {
 		out, added = Key{}, false // update may run this again after a conflict
 		if cond != nil {
 			if err := cond(d); err != nil {
@@ -552,6 +560,14 @@ func (k *Keys) addRecorded(ctx context.Context, r Recorder, name string, secret 
 		// recorded revoked (RevokeUnreceived), a key that never existed.
 		return Key{}, false, err
 	}
+	if len(unsure) > 0 && out.ID != "" {
+		k.unsureMu.Lock()
+		if k.unsure == nil {
+			k.unsure = map[string][]sessiond.Event{}
+		}
+		k.unsure[out.ID] = unsure
+		k.unsureMu.Unlock()
+	}
 	return out, recorded, err
 }
 
@@ -568,7 +584,7 @@ func (k *Keys) setScopes(ctx context.Context, r Recorder, id string, scopes []Sc
 		return Key{}, false, err
 	}
 	var out Key
-	recorded, err := k.updateRecorded(ctx, r, func(d *doc) error {
+	recorded, _, err := k.updateRecorded(ctx, r, func(d *doc) error {
 		i := slices.IndexFunc(d.Keys, func(x Key) bool { return x.ID == id })
 		if i < 0 {
 			return fmt.Errorf("apikey: set scopes of %q: %w", id, sessiond.ErrNotFound)
@@ -649,7 +665,7 @@ func (k *Keys) RevokeOrFence(ctx context.Context, id string) (found, changed boo
 
 func (k *Keys) revokeOrFence(ctx context.Context, r Recorder, id string) (found, changed, recorded bool, err error) {
 	var key Key
-	recorded, err = k.updateRecorded(ctx, r, func(d *doc) error {
+	recorded, _, err = k.updateRecorded(ctx, r, func(d *doc) error {
 		found, changed = false, false // update may run f again after a conflict
 		i := slices.IndexFunc(d.Keys, func(x Key) bool { return x.ID == id })
 		if i < 0 {
@@ -714,7 +730,13 @@ func (k *Keys) revokeUnreceived(ctx context.Context, r Recorder, key Key) (store
 	if key.ID == "" || key.Hash == "" {
 		return false, false, false, fmt.Errorf("apikey: revoke unreceived: %w", &sessiond.ArgumentError{Field: "key", Msg: "must be a key Create returned"})
 	}
-	recorded, err = k.updateRecorded(ctx, r, func(d *doc) error {
+	// The events of key's create, if it wrote them: told of below if it
+	// landed; forgotten either way, this being the create's one answer.
+	k.unsureMu.Lock()
+	created := k.unsure[key.ID]
+	delete(k.unsure, key.ID)
+	k.unsureMu.Unlock()
+	recorded, _, err = k.updateRecorded(ctx, r, func(d *doc) error {
 		stored, changed = false, false // update may run f again after a conflict
 		now := k.clock.Now().UTC().Truncate(time.Second)
 		i := slices.IndexFunc(d.Keys, func(x Key) bool { return x.ID == key.ID })
@@ -740,6 +762,12 @@ func (k *Keys) revokeUnreceived(ctx context.Context, r Recorder, key Key) (store
 	})
 	if err != nil {
 		return false, false, false, err
+	}
+	if stored && r != nil {
+		// The create landed, and its events with it.
+		for _, e := range created {
+			r.Committed(ctx, e)
+		}
 	}
 	return stored, changed, recorded, nil
 }

@@ -103,7 +103,9 @@ func (k *Keys) RevokeOrFenceRecorded(ctx context.Context, r Recorder, id string)
 // the revocation, when the store can, the key's creation (ActionCreated,
 // only when key was not found in the set: a creation that landed was
 // recorded with it) and its revocation (ActionNotReceived, when this call
-// revoked it), and reports whether it did.
+// revoked it), and reports whether it did. When key's create carried its
+// events in its write and the key is found stored, r is told they are
+// committed (their log line and metrics), once.
 func (k *Keys) RevokeUnreceivedRecorded(ctx context.Context, r Recorder, key Key) (stored, changed, recorded bool, err error) {
 	return k.revokeUnreceived(ctx, r, key)
 }
