@@ -5,8 +5,8 @@ import "context"
 // MetaChangeRecorder is implemented by a ChangeEventWriter that also writes
 // the records of a shared document's change (the API key set's: a key
 // created, its scopes changed, a key revoked) in the change's own
-// transaction (while WritesChangeEvents reports true). The server's key
-// set uses it; without it those events are recorded after the change, and
+// transaction (while WritesChangeEvents reports true). The API key set
+// uses it (for the server's API and console, and the CLI); without it those events are recorded after the change, and
 // a store that fails in between (a full disk) keeps the change without
 // its event.
 type MetaChangeRecorder interface {

@@ -305,12 +305,14 @@ func (a *app) apikeyCmd() *cobra.Command {
 				return usageErr("invalid argument: %w", err)
 			}
 			return a.withMeta(cmd.Context(), create, func(_ config.Config, meta sessiond.MetaStore) error {
-				key, err := apikey.New(meta, nil, 0).SetScopes(cmd.Context(), args[0], sc)
+				key, recorded, err := apikey.New(meta, nil, 0).SetScopesRecorded(cmd.Context(), keyRecorder(meta), args[0], sc)
 				if err != nil {
 					return err
 				}
 				fmt.Fprintf(a.stdout, "%s now has scopes %s\n", key.ID, apikey.Join(key.Scopes))
-				a.record(cmd.Context(), meta, server.EventAPIKeyScopes, map[string]any{"key_id": key.ID, "scopes": apikey.Join(key.Scopes)})
+				if !recorded {
+					a.record(cmd.Context(), meta, server.EventAPIKeyScopes, map[string]any{"key_id": key.ID, "scopes": apikey.Join(key.Scopes)})
+				}
 				return nil
 			})
 		},
@@ -366,7 +368,7 @@ func (a *app) apikeyCmd() *cobra.Command {
 // (its message sends the operator here), and that write must not land
 // after this answer.
 func (a *app) revokeAPIKey(ctx context.Context, meta sessiond.MetaStore, id string) error {
-	found, changed, err := apikey.New(meta, nil, 0).RevokeOrFence(ctx, id)
+	found, changed, recorded, err := apikey.New(meta, nil, 0).RevokeOrFenceRecorded(ctx, keyRecorder(meta), id)
 	switch {
 	case err != nil:
 		return err
@@ -377,7 +379,9 @@ func (a *app) revokeAPIKey(ctx context.Context, meta sessiond.MetaStore, id stri
 		return nil
 	}
 	fmt.Fprintln(a.stdout, "revoked", id)
-	a.record(ctx, meta, server.EventAPIKeyRevoked, map[string]any{"key_id": id})
+	if !recorded {
+		a.record(ctx, meta, server.EventAPIKeyRevoked, map[string]any{"key_id": id})
+	}
 	return nil
 }
 
@@ -393,7 +397,7 @@ const keyWriteTimeout = 30 * time.Second
 // could not be printed, is revoked, also past a Ctrl-C.
 func (a *app) createAPIKey(ctx context.Context, meta sessiond.MetaStore, name string, sc []apikey.Scope) error {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), keyWriteTimeout)
-	secret, key, err := apikey.New(meta, nil, 0).Create(wctx, name, sc...)
+	secret, key, recorded, err := apikey.New(meta, nil, 0).CreateRecorded(wctx, keyRecorder(meta), name, sc...)
 	cancel()
 	if ae := (*sessiond.ArgumentError)(nil); errors.As(err, &ae) && ae.Field == "name" {
 		return usageErr("invalid argument: --name %s", ae.Msg) // a usage error; nothing was stored
@@ -419,7 +423,9 @@ func (a *app) createAPIKey(ctx context.Context, meta sessiond.MetaStore, name st
 		}
 	}
 	fmt.Fprintf(a.stderr, "created %s (%s, scopes %s); the key is shown once:\n", key.ID, cell(key.Name), apikey.Join(key.Scopes))
-	a.recordCreated(ctx, meta, key)
+	if !recorded {
+		a.recordCreated(ctx, meta, key)
+	}
 	if _, err := fmt.Fprintln(a.stdout, string(secret)); err != nil {
 		// The key is shown only here: one that nobody received
 		// (a full disk, a closed pipe) must not stay live, nor
@@ -444,9 +450,14 @@ func (a *app) createAPIKey(ctx context.Context, meta sessiond.MetaStore, name st
 func (a *app) revokeUnreceived(ctx context.Context, meta sessiond.MetaStore, key apikey.Key, unrecorded bool) (stored bool, err error) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), keyWriteTimeout)
 	defer cancel()
-	stored, changed, err := apikey.New(meta, nil, 0).RevokeUnreceived(rctx, key)
+	stored, changed, recorded, err := apikey.New(meta, nil, 0).RevokeUnreceivedRecorded(rctx, keyRecorder(meta), key)
 	if err != nil {
 		return false, err
+	}
+	if recorded {
+		// Written with the revocation: the creation too when the key was
+		// not in the set (one that landed was written with its creation).
+		return stored, nil
 	}
 	if unrecorded {
 		a.recordCreated(ctx, meta, key)
@@ -465,6 +476,50 @@ const revokedNotReceived = "not_received"
 func (a *app) recordCreated(ctx context.Context, meta sessiond.MetaStore, key apikey.Key) {
 	a.record(ctx, meta, server.EventAPIKeyCreated, map[string]any{"key_id": key.ID, "name": key.Name, "scopes": apikey.Join(key.Scopes)})
 }
+
+// keyRecorder is what writes the events of apikey's changes on meta in
+// the key set's own write (apikey.Recorder), when the store can: on a full
+// disk a change then fails with its event rather than being kept without
+// it. nil when meta keeps no event log (nothing to record).
+func keyRecorder(meta sessiond.MetaStore) apikey.Recorder {
+	if _, ok := meta.(sessiond.EventLog); !ok {
+		return nil
+	}
+	return cliKeyRecorder{}
+}
+
+// cliKeyRecorder makes the events a.record would append after the change.
+// The CLI runs no webhook sender nor outbox: as with record, its events go
+// to the log alone.
+type cliKeyRecorder struct{}
+
+var _ apikey.Recorder = cliKeyRecorder{}
+
+// Prepare returns c's event as a.record would append it.
+func (cliKeyRecorder) Prepare(_ context.Context, c apikey.Change) (sessiond.Event, sessiond.ChangeRecords, bool) {
+	details := map[string]any{"key_id": c.Key.ID}
+	var typ sessiond.EventType
+	switch c.Action {
+	case apikey.ActionCreated:
+		typ, details["name"], details["scopes"] = server.EventAPIKeyCreated, c.Key.Name, apikey.Join(c.Key.Scopes)
+	case apikey.ActionScopes:
+		typ, details["scopes"] = server.EventAPIKeyScopes, apikey.Join(c.Key.Scopes)
+	case apikey.ActionRevoked:
+		typ = server.EventAPIKeyRevoked
+	case apikey.ActionNotReceived:
+		typ, details["reason"] = server.EventAPIKeyRevoked, revokedNotReceived
+	default:
+		return sessiond.Event{}, sessiond.ChangeRecords{}, false
+	}
+	details["by"] = "cli"
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	e := sessiond.Event{ID: sessiond.NewEventID(now), Time: now, Type: typ, Details: details}
+	return e, sessiond.ChangeRecords{Events: []sessiond.Event{e}}, true
+}
+
+// Committed has nothing left to do: the event is stored, and the CLI
+// keeps no metrics nor event log lines.
+func (cliKeyRecorder) Committed(context.Context, sessiond.Event) {}
 
 // walkSessions calls each with every page of subject's live sessions, in
 // page order, until the last page or an error (the pages before it were

@@ -27,7 +27,17 @@ type committedMeta struct {
 }
 
 func (m *committedMeta) PutMeta(ctx context.Context, name string, value []byte, version int64) (int64, error) {
-	v, err := m.Store.PutMeta(ctx, name, value, version)
+	return m.put(ctx, name, func() (int64, error) { return m.Store.PutMeta(ctx, name, value, version) })
+}
+
+// PutMetaRecorded: the key set's write with its events fails as PutMeta
+// does (promoted from the store, it would bypass the fault).
+func (m *committedMeta) PutMetaRecorded(ctx context.Context, name string, value []byte, version int64, rec sessiond.ChangeRecords) (int64, error) {
+	return m.put(ctx, name, func() (int64, error) { return m.Store.PutMetaRecorded(ctx, name, value, version, rec) })
+}
+
+func (m *committedMeta) put(ctx context.Context, name string, write func() (int64, error)) (int64, error) {
+	v, err := write()
 	if err != nil || name != apikey.DocName || m.done {
 		return v, err
 	}
@@ -181,11 +191,23 @@ type lingeringMeta struct {
 }
 
 func (m *lingeringMeta) PutMeta(ctx context.Context, name string, value []byte, version int64) (int64, error) {
+	return m.put(ctx, name, func(ctx context.Context) (int64, error) { return m.Store.PutMeta(ctx, name, value, version) })
+}
+
+// PutMetaRecorded: the key set's write with its events lingers as PutMeta
+// does, its events landing with it.
+func (m *lingeringMeta) PutMetaRecorded(ctx context.Context, name string, value []byte, version int64, rec sessiond.ChangeRecords) (int64, error) {
+	return m.put(ctx, name, func(ctx context.Context) (int64, error) {
+		return m.Store.PutMetaRecorded(ctx, name, value, version, rec)
+	})
+}
+
+func (m *lingeringMeta) put(ctx context.Context, name string, write func(context.Context) (int64, error)) (int64, error) {
 	if name != apikey.DocName || m.gaveUp {
-		return m.Store.PutMeta(ctx, name, value, version)
+		return write(ctx)
 	}
 	m.gaveUp = true
-	m.pending = func() { _, m.landed = m.Store.PutMeta(context.Background(), name, value, version) }
+	m.pending = func() { _, m.landed = write(context.Background()) }
 	return 0, fmt.Errorf("lingeringMeta: %w", context.DeadlineExceeded)
 }
 

@@ -28,6 +28,18 @@ type unrevokableMeta struct {
 }
 
 func (m *unrevokableMeta) PutMeta(ctx context.Context, name string, value []byte, version int64) (int64, error) {
+	return m.put(ctx, name, func(ctx context.Context) (int64, error) { return m.Store.PutMeta(ctx, name, value, version) })
+}
+
+// PutMetaRecorded: the key set's write with its events fails as PutMeta
+// does, its events landing with it.
+func (m *unrevokableMeta) PutMetaRecorded(ctx context.Context, name string, value []byte, version int64, rec sessiond.ChangeRecords) (int64, error) {
+	return m.put(ctx, name, func(ctx context.Context) (int64, error) {
+		return m.Store.PutMetaRecorded(ctx, name, value, version, rec)
+	})
+}
+
+func (m *unrevokableMeta) put(ctx context.Context, name string, write func(context.Context) (int64, error)) (int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	switch {
@@ -37,12 +49,12 @@ func (m *unrevokableMeta) PutMeta(ctx context.Context, name string, value []byte
 		return 0, fmt.Errorf("unrevokableMeta: version moved: %w", sessiond.ErrConflict)
 	case !m.gaveUp:
 		m.gaveUp = true
-		m.pending = func() { _, _ = m.Store.PutMeta(context.Background(), name, value, version) }
+		m.pending = func() { _, _ = write(context.Background()) }
 		return 0, fmt.Errorf("unrevokableMeta: %w", context.DeadlineExceeded)
 	case m.pending != nil:
 		return 0, fmt.Errorf("unrevokableMeta: %w", sessiond.ErrStoreUnavailable)
 	}
-	return m.Store.PutMeta(ctx, name, value, version)
+	return write(ctx)
 }
 
 func (m *unrevokableMeta) land() {
@@ -84,6 +96,11 @@ func TestCLI_APIKeyCreateRevokeFailed(t *testing.T) {
 	if err == nil || stdout.Len() != 0 {
 		t.Fatalf("createAPIKey = %v, stdout %q; want an error and no key printed", err, stdout.String())
 	}
+	if got, want := meta.events(t), []string{"api_key.created failed <nil>"}; strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("events = %q; want %q", got, want)
+	}
+	// The write lands with its own event (written with the change, made
+	// before the one saying the revocation failed).
 	meta.land()
 	keys, lerr := apikey.New(meta.Store, nil, 0).List(context.Background())
 	if lerr != nil || len(keys) != 1 {
@@ -93,8 +110,8 @@ func TestCLI_APIKeyCreateRevokeFailed(t *testing.T) {
 	if !strings.Contains(err.Error(), "sessiond apikey revoke "+id) {
 		t.Errorf("createAPIKey = %v; want it to name `sessiond apikey revoke %s`", err, id)
 	}
-	if got, want := meta.events(t), []string{"api_key.created failed <nil>"}; strings.Join(got, ",") != strings.Join(want, ",") {
-		t.Errorf("events = %q; want %q", got, want)
+	if got, want := meta.events(t), []string{"api_key.created <nil> <nil>", "api_key.created failed <nil>"}; strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("events once the write landed = %q; want %q", got, want)
 	}
 	if err := a.revokeAPIKey(context.Background(), meta, id); err != nil {
 		t.Fatalf("revokeAPIKey(%s) = %v", id, err)

@@ -31,6 +31,12 @@ func TestCLI_APIKeyOnDatabaseStrategy(t *testing.T) {
 			if out, errOut, code := n.cli("apikey", "revoke", id); code != 0 || out != "revoked "+id+"\n" {
 				t.Errorf("apikey revoke %s = exit %d, %q, stderr %q; want it revoked", id, code, out, errOut)
 			}
+			// Written with the change on every store (MetaChangeRecorder).
+			for _, typ := range []string{"api_key.created", "api_key.revoked"} {
+				if out, errOut, code := n.cli("events", "--type", typ); code != 0 || !strings.Contains(out, id) {
+					t.Errorf("events --type %s = exit %d, %q, stderr %q; want the event of %s", typ, code, out, errOut, id)
+				}
+			}
 			// keys still wants the ring such a deployment lacks: rotate
 			// makes none that no node reads.
 			for _, args := range [][]string{{"keys", "rotate"}, {"keys", "list"}} {

@@ -99,6 +99,12 @@ type Options struct {
 	// a sign-in whose event is lost is undone (ASVS 16.3.1), the other
 	// actions are done already and only log it.
 	Record func(context.Context, sessiond.Event) error
+	// KeyEvents, if set, writes the events of the console's API key
+	// changes (created, revoked) in the key set's own write, when the
+	// store can (sessiond.MetaChangeRecorder): a store that fails (a full
+	// disk) then keeps neither the change nor its event. Otherwise, and
+	// without it, they go to Record after the change.
+	KeyEvents EventRecorder
 	// TailPoll is how often the live tail reads the event log; zero means
 	// DefaultTailPoll.
 	TailPoll time.Duration

@@ -88,7 +88,7 @@ func (c *Console) createAPIKey(w http.ResponseWriter, r *http.Request, key apike
 		c.renderKeys(w, r, key, http.StatusBadRequest, v, "Tick at least one known scope.", "")
 		return
 	}
-	secret, k, err := c.o.Keys.Create(r.Context(), name, scopes...)
+	secret, k, recorded, err := c.o.Keys.CreateRecorded(r.Context(), c.keyRecorder(key), name, scopes...)
 	if err != nil && k.ID != "" {
 		// The write failed with its outcome unknown (a timeout, a lost
 		// answer): it may be stored, or land later, and nobody is shown
@@ -101,7 +101,7 @@ func (c *Console) createAPIKey(w http.ResponseWriter, r *http.Request, key apike
 		defer cancel()
 		rr := r.WithContext(ctx)
 		created := map[string]any{"key_id": k.ID, "name": k.Name, "scopes": apikey.Join(k.Scopes), "by": key.ID, "via": "console"}
-		_, changed, rerr := c.o.Keys.RevokeUnreceived(ctx, k)
+		_, changed, revokeRecorded, rerr := c.o.Keys.RevokeUnreceivedRecorded(ctx, c.keyRecorder(key), k)
 		if rerr != nil {
 			// The key may be live (its write may land): the log must not
 			// lose it, and the operator is told which key to revoke.
@@ -114,10 +114,12 @@ func (c *Console) createAPIKey(w http.ResponseWriter, r *http.Request, key apike
 				k.ID+", or DELETE /v1/api-keys/"+k.ID+").", "")
 			return
 		}
-		_ = c.record(rr, sessiond.Event{Type: sessiond.EventAPIKeyCreated, Details: created})
-		if changed {
-			_ = c.record(rr, sessiond.Event{Type: sessiond.EventAPIKeyRevoked, Details: map[string]any{"key_id": k.ID, "by": key.ID, "via": "console",
-				"reason": keyNotReceived}})
+		if !revokeRecorded {
+			_ = c.record(rr, sessiond.Event{Type: sessiond.EventAPIKeyCreated, Details: created})
+			if changed {
+				_ = c.record(rr, sessiond.Event{Type: sessiond.EventAPIKeyRevoked, Details: map[string]any{"key_id": k.ID, "by": key.ID, "via": "console",
+					"reason": keyNotReceived}})
+			}
 		}
 	}
 	if err != nil {
@@ -131,8 +133,9 @@ func (c *Console) createAPIKey(w http.ResponseWriter, r *http.Request, key apike
 		return
 	}
 	c.log.InfoContext(r.Context(), "console: API key created", "by", key.ID, "key_id", k.ID, "scopes", scopes)
-	_ = c.record(r, sessiond.Event{Type: sessiond.EventAPIKeyCreated, Details: map[string]any{"key_id": k.ID, "name": k.Name,
-		"scopes": apikey.Join(k.Scopes), "by": key.ID, "via": "console"}})
+	if !recorded {
+		_ = c.record(r, keyEvent(apikey.Change{Action: apikey.ActionCreated, Key: k}, key))
+	}
 	v.Created, v.CreatedID = string(secret), k.ID
 	c.renderKeys(w, r, key, http.StatusOK, v, "", "")
 }
@@ -153,7 +156,7 @@ func (c *Console) revokeAPIKey(w http.ResponseWriter, r *http.Request, key apike
 	// An ID no key has is written all the same, as apikey revoke does
 	// (RevokeOrFence): a create of it whose write gave up must not land
 	// after this answer.
-	found, changed, err := c.o.Keys.RevokeOrFence(r.Context(), id)
+	found, changed, recorded, err := c.o.Keys.RevokeOrFenceRecorded(r.Context(), c.keyRecorder(key), id)
 	if err == nil && !found {
 		err = fmt.Errorf("console: revoke %q: %w", id, sessiond.ErrNotFound)
 	}
@@ -169,7 +172,9 @@ func (c *Console) revokeAPIKey(w http.ResponseWriter, r *http.Request, key apike
 	}
 	if changed { // a key revoked already (a second click) is recorded once
 		c.log.InfoContext(r.Context(), "console: API key revoked", "by", key.ID, "key_id", id)
-		_ = c.record(r, sessiond.Event{Type: sessiond.EventAPIKeyRevoked, Details: map[string]any{"key_id": id, "by": key.ID, "via": "console"}})
+		if !recorded {
+			_ = c.record(r, sessiond.Event{Type: sessiond.EventAPIKeyRevoked, Details: map[string]any{"key_id": id, "by": key.ID, "via": "console"}})
+		}
 	}
 	if id == key.ID { // the operator revoked their own key: the console session ends with it
 		_ = c.logout(w, r)
@@ -246,6 +251,61 @@ func (c *Console) rotateSigning(w http.ResponseWriter, r *http.Request, key apik
 	c.log.InfoContext(r.Context(), "console: signing key rotation scheduled", "by", key.ID)
 	_ = c.record(r, sessiond.Event{Type: sessiond.EventKeysRotated, Details: map[string]any{"by": key.ID, "via": "console"}})
 	c.renderKeys(w, r, key, http.StatusOK, c.keysView(), "", "A new signing key is published; it signs once every verifier can know it.")
+}
+
+// EventRecorder writes an event with the change it records: Prepare
+// returns e as it is to be stored and the records to write with the
+// change (the event, its webhook deliveries), ok false when they cannot
+// go with it; Committed tells that the change carrying them is committed.
+// The server's event fan-out implements it.
+type EventRecorder interface {
+	Prepare(ctx context.Context, e sessiond.Event) (_ sessiond.Event, _ sessiond.ChangeRecords, ok bool)
+	Committed(ctx context.Context, e sessiond.Event)
+}
+
+// keyRecorder is the apikey.Recorder of the changes operator makes, nil
+// without Options.KeyEvents or Record (the events then go to Record after
+// the change, or nowhere).
+func (c *Console) keyRecorder(operator apikey.Key) apikey.Recorder {
+	if c.o.KeyEvents == nil || c.o.Record == nil {
+		return nil
+	}
+	return consoleKeyRecorder{events: c.o.KeyEvents, operator: operator}
+}
+
+type consoleKeyRecorder struct {
+	events   EventRecorder
+	operator apikey.Key
+}
+
+func (r consoleKeyRecorder) Prepare(ctx context.Context, ch apikey.Change) (sessiond.Event, sessiond.ChangeRecords, bool) {
+	e := keyEvent(ch, r.operator)
+	if e.Type == "" {
+		return e, sessiond.ChangeRecords{}, false
+	}
+	return r.events.Prepare(ctx, e)
+}
+
+func (r consoleKeyRecorder) Committed(ctx context.Context, e sessiond.Event) {
+	r.events.Committed(ctx, e)
+}
+
+// keyEvent is the event of ch made on the console by operator, as record
+// has always been given it; no type for an action the console does not
+// make.
+func keyEvent(ch apikey.Change, operator apikey.Key) sessiond.Event {
+	k := ch.Key
+	switch ch.Action {
+	case apikey.ActionCreated:
+		return sessiond.Event{Type: sessiond.EventAPIKeyCreated, Details: map[string]any{"key_id": k.ID, "name": k.Name,
+			"scopes": apikey.Join(k.Scopes), "by": operator.ID, "via": "console"}}
+	case apikey.ActionRevoked:
+		return sessiond.Event{Type: sessiond.EventAPIKeyRevoked, Details: map[string]any{"key_id": k.ID, "by": operator.ID, "via": "console"}}
+	case apikey.ActionNotReceived:
+		return sessiond.Event{Type: sessiond.EventAPIKeyRevoked, Details: map[string]any{"key_id": k.ID, "by": operator.ID, "via": "console",
+			"reason": keyNotReceived}}
+	}
+	return sessiond.Event{}
 }
 
 // record sends an event of a console action to Options.Record, if set,

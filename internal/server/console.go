@@ -46,7 +46,9 @@ func buildConsole(ctx context.Context, o Options, p consoleParts, log *slog.Logg
 		LogIPPrefixes:   cfg.Events.IPPrefixes(),
 		RequestDeadline: httpapi.RequestDeadline(cfg.Server.WriteTimeout.Std()),
 		Outbox:          p.outbox,
-		Findings:        config.Validate(cfg, o.Doc, cfg.Environment),
+		// Its key changes are written with their events, as the API's are.
+		KeyEvents: changeRecorder{p.events},
+		Findings:  config.Validate(cfg, o.Doc, cfg.Environment),
 		// Sign-in attempts are API-key authentications from one address:
 		// the same limit as the API's failed authentications.
 		SignInLimit: ratelimit.New(ratelimit.Options{Rate: cfg.RateLimit.AuthFailures.PerSecond(),

@@ -14,6 +14,7 @@ import (
 	"github.com/sessiond/sessiond/anomaly"
 	"github.com/sessiond/sessiond/internal/apikey"
 	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/internal/console"
 	"github.com/sessiond/sessiond/internal/httpapi"
 	"github.com/sessiond/sessiond/internal/ratelimit"
 	"github.com/sessiond/sessiond/metrics"
@@ -482,7 +483,24 @@ var _ apikey.Recorder = apiKeyRecorder{}
 // Prepare stamps the event of c as emit would and has the fanout prepare
 // its records.
 func (r apiKeyRecorder) Prepare(ctx context.Context, c apikey.Change) (sessiond.Event, sessiond.ChangeRecords, bool) {
-	e := r.events.stamp(ctx, apiKeyEvent(c.Action, c.Key))
+	return changeRecorder(r).Prepare(ctx, apiKeyEvent(c.Action, c.Key))
+}
+
+// Committed logs e's line, as emit does, and feeds the metrics.
+func (r apiKeyRecorder) Committed(ctx context.Context, e sessiond.Event) {
+	changeRecorder(r).Committed(ctx, e)
+}
+
+// changeRecorder has an event written with the change it records, as
+// apiKeyRecorder does for the API's key changes: the console's
+// (console.EventRecorder).
+type changeRecorder struct{ events *fanout }
+
+var _ console.EventRecorder = changeRecorder{}
+
+// Prepare stamps e as emit would and has the fanout prepare its records.
+func (r changeRecorder) Prepare(ctx context.Context, e sessiond.Event) (sessiond.Event, sessiond.ChangeRecords, bool) {
+	e = r.events.stamp(ctx, e)
 	events, ds, ok, err := r.events.Prepare(ctx, e)
 	if err != nil {
 		r.events.slog.ErrorContext(ctx, "prepare event", "event_id", e.ID, "type", string(e.Type), "err", err)
@@ -492,7 +510,7 @@ func (r apiKeyRecorder) Prepare(ctx context.Context, c apikey.Change) (sessiond.
 }
 
 // Committed logs e's line, as emit does, and feeds the metrics.
-func (r apiKeyRecorder) Committed(ctx context.Context, e sessiond.Event) {
+func (r changeRecorder) Committed(ctx context.Context, e sessiond.Event) {
 	r.events.logEvent(ctx, e)
 	r.events.Committed(ctx, e)
 }

@@ -1,0 +1,118 @@
+package server_test
+
+import (
+	"context"
+	"database/sql"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/sessiond/sessiond/client"
+	"github.com/sessiond/sessiond/internal/console"
+	"github.com/sessiond/sessiond/internal/server"
+	"github.com/sessiond/sessiond/internal/testenv"
+)
+
+// TestRun_ConsoleKeyChangeWithItsEvent: a key created or revoked on the
+// console and its event are one write, as through /v1/api-keys. With the
+// store refusing the event (a trigger on SQLite's event log, as a full
+// disk refuses the insert that needs a new page), the key set is left as
+// it was and the page answers 503; before, the change was kept and
+// answered 200 while its event was lost (one ERROR "console: record
+// event" line).
+func TestRun_ConsoleKeyChangeWithItsEvent(t *testing.T) {
+	ctx := context.Background()
+	cfg := devConfig(t)
+	n := start(t, server.Options{Config: cfg})
+	base := "http://" + n.addr
+	api := apiClient(t, n)
+	live, _, err := api.CreateAPIKey(ctx, "live", "verify")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := testenv.CookieClient(nil)
+	if code := postForm(t, c, base+"/console/signin", url.Values{"api_key": {string(testKey)}}, "same-origin"); code != http.StatusSeeOther {
+		t.Fatalf("console sign-in: %d", code)
+	}
+	keys := func() []client.APIKey {
+		t.Helper()
+		ks, err := api.ListAPIKeys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ks
+	}
+	revoked := func() bool {
+		ks := keys()
+		i := slices.IndexFunc(ks, func(k client.APIKey) bool { return k.ID == live.ID })
+		return i >= 0 && ks[i].RevokedAt != nil
+	}
+
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(cfg.Server.DataDir, "sessiond.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	count := func() int {
+		t.Helper()
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE type LIKE 'api_key.%'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := count()
+	if _, err := db.ExecContext(ctx, `CREATE TRIGGER zz_refuse_api_key_events BEFORE INSERT ON events
+		WHEN NEW.type LIKE 'api_key.%' BEGIN SELECT RAISE(ABORT, 'event refused'); END`); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		path string
+		form url.Values
+		kept func() bool
+	}{
+		{"create", "/console/keys/create", url.Values{"name": {"refused"}, "scope": {"verify"}}, func() bool {
+			return slices.ContainsFunc(keys(), func(k client.APIKey) bool { return k.Name == "refused" && k.RevokedAt == nil })
+		}},
+		{"revoke", "/console/keys/revoke", url.Values{"id": {live.ID}, "confirm": {console.Confirmation}}, revoked},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if code := postForm(t, c, base+tc.path, tc.form, "same-origin"); code != http.StatusServiceUnavailable {
+				t.Errorf("console %s with its event refused = %d; want 503", tc.name, code)
+			}
+			if tc.kept() {
+				t.Errorf("console %s with its event refused: the change is kept without its event", tc.name)
+			}
+		})
+	}
+	if got := count(); got != before {
+		t.Errorf("%d api_key events stored; want the %d stored before the trigger", got, before)
+	}
+
+	// With the store taking events again, the revocation is written with
+	// its one event, naming the console and the operator's key; a second
+	// revocation records none.
+	if _, err := db.ExecContext(ctx, `DROP TRIGGER zz_refuse_api_key_events`); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if code := postForm(t, c, base+"/console/keys/revoke", url.Values{"id": {live.ID}, "confirm": {console.Confirmation}}, "same-origin"); code != http.StatusOK {
+			t.Fatalf("console revoke = %d; want 200", code)
+		}
+	}
+	if !revoked() {
+		t.Fatal("the key is live after the console revoked it")
+	}
+	var got []loggedEvent
+	for _, e := range eventsOf(t, base, "type=api_key.revoked") {
+		if e.Details["key_id"] == live.ID {
+			got = append(got, e)
+		}
+	}
+	if len(got) != 1 || got[0].Details["via"] != "console" || got[0].Details["by"] == nil || got[0].Details["api_key_id"] == nil {
+		t.Errorf("api_key.revoked events of %s: %+v; want one, via the console, naming the operator's key", live.ID, got)
+	}
+}
