@@ -155,13 +155,19 @@ func TestKeys_StoreOutage(t *testing.T) {
 		t.Cleanup(store.thaw)
 		clock := sessiondtest.NewClock(t0)
 		keys := apikey.New(store, clock, time.Second)
-		keys.BoundReloadWait(100 * time.Millisecond) // as serve does
 		if _, err := keys.Ensure(ctx, "env", envKey); err != nil {
 			t.Fatal(err)
 		}
+		// Read the set once before bounding the wait: this first read
+		// (Ensure's snapshot counts as never loaded) then runs in the
+		// request, not apart from it, so no read of it can still hold
+		// the set's lock when the store hangs, and the reload below is
+		// the one that reaches the hung store (on a loaded machine a
+		// detached first read outlived the 100 ms wait).
 		if _, err := keys.Authenticate(ctx, envKey); err != nil {
 			t.Fatal(err)
 		}
+		keys.BoundReloadWait(100 * time.Millisecond) // as serve does
 		store.hang.Store(true)
 		clock.Advance(2 * time.Second)
 		// The deadline a request runs under; without a bound of its own
