@@ -396,6 +396,8 @@ func TestCLI_RevokeNotesEscapes(t *testing.T) {
 		{"incident cell with its quotes", []string{"incident", "revoke", "--subject", "bob", "--subject", `"alice\u200b"`, "--reason", "r"}, `"alice\u200b"`, true},
 		{"incident byte escape", []string{"incident", "revoke", "--subject", `alice\xff`, "--reason", "r"}, `alice\xff`, true},
 		{"incident the character itself", []string{"incident", "revoke", "--subject", "alice\u200b", "--reason", "r"}, "alice\u200b", false},
+		{"incident quotes without escapes", []string{"incident", "revoke", "--subject", `"alice"`, "--reason", "r"}, `"alice"`, true},
+		{"incident quote inside", []string{"incident", "revoke", "--subject", `al"ice`, "--reason", "r"}, `al"ice`, false},
 		{"incident other backslash", []string{"incident", "revoke", "--subject", `dom\alice`, "--reason", "r"}, `dom\alice`, false},
 		{"revoke-subject long escape", []string{"sessions", "revoke-subject", `alice\U0001f600`}, `alice\U0001f600`, true},
 		{"revoke-subject plain", []string{"sessions", "revoke-subject", "alice"}, "alice", false},

@@ -69,6 +69,18 @@ var errTooLarge = errors.New("the form is larger than " + strconv.Itoa(maxIncide
 const incidentQuoted = `begins with a double quote but is not a subject quoted as the console shows one ("alice\u{200b}"); ` +
 	`a subject that itself begins with " is given as shown, quoted, its quotes and backslashes escaped ("\"alice\"")`
 
+// incidentBeforeQuote follows "subject N" when that line of the kill
+// switch has white space or a format character before a double quote.
+const incidentBeforeQuote = `has white space or an invisible character before its opening double quote; ` +
+	`remove it, or give the whole subject quoted as the console shows it ("\u{20}\"alice\"")`
+
+// incidentBOM follows "subject N" when that line begins with U+FEFF.
+const incidentBOM = `begins with a byte order mark (U+FEFF), as a pasted file may; ` +
+	`remove it, or give the subject quoted if it is part of it ("\u{feff}alice")`
+
+// blankOrFormat: white space, or a character that shows as nothing.
+func blankOrFormat(r rune) bool { return unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) }
+
 // incidentForm reads and checks the kill switch form.
 func incidentForm(r *http.Request, v *incidentView, now time.Time) (httpapi.IncidentRequest, error) {
 	var req httpapi.IncidentRequest
@@ -87,6 +99,7 @@ func incidentForm(r *http.Request, v *incidentView, now time.Time) (httpapi.Inci
 	case "all":
 		req.All = true
 	case "subjects":
+		seen := make(map[string]struct{})
 		for line := range strings.Lines(v.Subjects) {
 			// Each line is a subject exactly as the API takes it: only the
 			// line ending goes ("mallory " is not "mallory").
@@ -102,6 +115,16 @@ func incidentForm(r *http.Request, v *incidentView, now time.Time) (httpapi.Inci
 			// have signed up as.
 			if len(s) > maxSearchText {
 				return req, errors.New("subject " + n + " is longer than 256 bytes")
+			}
+			// What comes before a quote (a cell's indent, a pasted file's
+			// byte order mark) would make the line a subject that merely
+			// looks quoted; a leading BOM, one that merely looks plain.
+			// Either is refused, not revoked as spelled.
+			if !strings.HasPrefix(s, `"`) && strings.HasPrefix(strings.TrimLeftFunc(s, blankOrFormat), `"`) {
+				return req, errors.New("subject " + n + " " + incidentBeforeQuote)
+			}
+			if strings.HasPrefix(s, "\ufeff") {
+				return req, errors.New("subject " + n + " " + incidentBOM)
 			}
 			s, err := searchValue(s)
 			if err != nil {
@@ -121,6 +144,12 @@ func incidentForm(r *http.Request, v *incidentView, now time.Time) (httpapi.Inci
 				}
 				return req, errors.New("subject " + n + " is not valid")
 			}
+			// Lines that read as one subject ("alice" and alice) are one:
+			// the incident's record counts subjects, not lines.
+			if _, ok := seen[clean]; ok {
+				continue
+			}
+			seen[clean] = struct{}{}
 			req.Subjects = append(req.Subjects, clean)
 			if len(req.Subjects) > maxIncidentSubjects {
 				return req, errors.New("give between 1 and 1000 subjects, one per line")
