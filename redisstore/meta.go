@@ -63,12 +63,22 @@ func (s *Store) putMeta(ctx context.Context, name string, value []byte, version 
 	if err := ctxErr(ctx, op); err != nil {
 		return 0, err
 	}
-	keys, args := []string{s.metaKey(name)}, []string{itoa(version), string(value)}
+	sc := putMetaScript
+	if acked {
+		sc = putRevokingMetaScript
+	}
+	return s.execPutMeta(ctx, op, sc, acked, []string{s.metaKey(name)}, []string{itoa(version), string(value)})
+}
+
+// execPutMeta runs one of the put-meta scripts, through the replica wait
+// when acked, and reads its answer: the new version, or nil when the
+// document's version moved (ErrConflict).
+func (s *Store) execPutMeta(ctx context.Context, op string, sc pairedScript, acked bool, keys, args []string) (int64, error) {
 	var r rueidis.RedisResult
 	if acked {
-		r = s.execAcked(ctx, op, putRevokingMetaScript, rueidis.LuaExec{Keys: keys, Args: args})[0]
+		r = s.execAcked(ctx, op, sc, rueidis.LuaExec{Keys: keys, Args: args})[0]
 	} else {
-		r = putMetaScript.Exec(ctx, s.client, keys, args)
+		r = sc.Exec(ctx, s.client, keys, args)
 	}
 	v, err := r.AsInt64()
 	switch {
@@ -177,18 +187,9 @@ func (s *Store) PutMetaRecorded(ctx context.Context, name string, value []byte, 
 			sc = putRevokingMetaPendingScript
 		}
 	}
-	var r rueidis.RedisResult
-	if acked {
-		r = s.execAcked(ctx, op, sc, rueidis.LuaExec{Keys: keys, Args: args})[0]
-	} else {
-		r = sc.Exec(ctx, s.client, keys, args)
-	}
-	v, err := r.AsInt64()
-	switch {
-	case rueidis.IsRedisNil(err):
-		return 0, fmt.Errorf("redisstore: %s: version moved: %w", op, sessiond.ErrConflict)
-	case err != nil:
-		return 0, s.fail(op, err)
+	v, err := s.execPutMeta(ctx, op, sc, acked, keys, args)
+	if err != nil {
+		return 0, err
 	}
 	if pend.key != "" {
 		s.settle(ctx, op, pend)
