@@ -1,14 +1,13 @@
 package main
 
 import (
-	"context"
-	"database/sql"
 	"encoding/json"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // TestCLI_APIKeyChangeWithItsEvent: a change made by apikey create,
@@ -18,7 +17,6 @@ import (
 // was and the command exits 1; before, the change was kept, the command
 // exited 0 and only a warning said the event was lost.
 func TestCLI_APIKeyChangeWithItsEvent(t *testing.T) {
-	ctx := context.Background()
 	dir := t.TempDir()
 	env := []string{"SESSIOND_DATA=" + dir}
 	if _, errOut, code := runInProcess(env, "keys", "list", "--create"); code != 0 {
@@ -54,24 +52,7 @@ func TestCLI_APIKeyChangeWithItsEvent(t *testing.T) {
 	keys := list()
 	scoped, live := keys["scoped"].ID, keys["live"].ID
 
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "sessiond.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	count := func() int {
-		t.Helper()
-		var n int
-		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE type LIKE 'api_key.%'`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	before := count()
-	if _, err := db.ExecContext(ctx, `CREATE TRIGGER zz_refuse_api_key_events BEFORE INSERT ON events
-		WHEN NEW.type LIKE 'api_key.%' BEGIN SELECT RAISE(ABORT, 'event refused'); END`); err != nil {
-		t.Fatal(err)
-	}
+	refusal := testenv.RefuseKeyEvents(t, dir)
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -95,15 +76,13 @@ func TestCLI_APIKeyChangeWithItsEvent(t *testing.T) {
 			}
 		})
 	}
-	if got := count(); got != before {
-		t.Errorf("%d api_key events stored; want the %d stored before the trigger", got, before)
+	if got := refusal.Count(t); got != refusal.Before {
+		t.Errorf("%d api_key events stored; want the %d stored before the trigger", got, refusal.Before)
 	}
 
 	// With the store taking events again, each change is written with its
 	// one event; a second revoke records none.
-	if _, err := db.ExecContext(ctx, `DROP TRIGGER zz_refuse_api_key_events`); err != nil {
-		t.Fatal(err)
-	}
+	refusal.Lift(t)
 	if out, errOut, code := runInProcess(env, "apikey", "set-scopes", scoped, "sessions:read"); code != 0 || out != scoped+" now has scopes sessions:read\n" {
 		t.Fatalf("apikey set-scopes = exit %d, %q, %q", code, out, errOut)
 	}
@@ -116,20 +95,7 @@ func TestCLI_APIKeyChangeWithItsEvent(t *testing.T) {
 		scoped: {"api_key.created", "api_key.scopes_changed"},
 		live:   {"api_key.created", "api_key.revoked"},
 	} {
-		rows, err := db.QueryContext(ctx, `SELECT type FROM events
-			WHERE details ->> '$.key_id' = ? AND details ->> '$.by' = 'cli' ORDER BY id`, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for rows.Next() {
-			var typ string
-			if err := rows.Scan(&typ); err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, typ)
-		}
-		rows.Close()
+		got := refusal.Types(t, id, "cli", false)
 		if !slices.Equal(got, want) {
 			t.Errorf("events of key %s = %v; want %v", id, got, want)
 		}

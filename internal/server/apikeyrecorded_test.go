@@ -2,15 +2,14 @@ package server_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/internal/server"
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // TestRun_APIKeyChangeWithItsEvent: a change made through /v1/api-keys
@@ -33,24 +32,7 @@ func TestRun_APIKeyChangeWithItsEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(cfg.Server.DataDir, "sessiond.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	count := func() int {
-		t.Helper()
-		var n int
-		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE type LIKE 'api_key.%'`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	before := count()
-	if _, err := db.ExecContext(ctx, `CREATE TRIGGER zz_refuse_api_key_events BEFORE INSERT ON events
-		WHEN NEW.type LIKE 'api_key.%' BEGIN SELECT RAISE(ABORT, 'event refused'); END`); err != nil {
-		t.Fatal(err)
-	}
+	refusal := testenv.RefuseKeyEvents(t, cfg.Server.DataDir)
 	byID := func(id string) (client.APIKey, bool) {
 		t.Helper()
 		keys, err := c.ListAPIKeys(ctx)
@@ -94,15 +76,13 @@ func TestRun_APIKeyChangeWithItsEvent(t *testing.T) {
 			}
 		})
 	}
-	if got := count(); got != before {
-		t.Errorf("%d api_key events stored; want the %d stored before the trigger", got, before)
+	if got := refusal.Count(t); got != refusal.Before {
+		t.Errorf("%d api_key events stored; want the %d stored before the trigger", got, refusal.Before)
 	}
 
 	// With the store taking events again, each change is written with
 	// its one event, the acting key named; a second revoke records none.
-	if _, err := db.ExecContext(ctx, `DROP TRIGGER zz_refuse_api_key_events`); err != nil {
-		t.Fatal(err)
-	}
+	refusal.Lift(t)
 	if _, err := c.SetAPIKeyScopes(ctx, scoped.ID, "sessions:read"); err != nil {
 		t.Fatal(err)
 	}
@@ -115,20 +95,7 @@ func TestRun_APIKeyChangeWithItsEvent(t *testing.T) {
 		scoped.ID: {"api_key.created", "api_key.scopes_changed"},
 		live.ID:   {"api_key.created", "api_key.revoked"},
 	} {
-		rows, err := db.QueryContext(ctx, `SELECT type FROM events
-			WHERE details ->> '$.key_id' = ? AND details ->> '$.by' = 'api' AND details ->> '$.api_key_id' != '' ORDER BY id`, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for rows.Next() {
-			var typ string
-			if err := rows.Scan(&typ); err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, typ)
-		}
-		rows.Close()
+		got := refusal.Types(t, id, "api", true)
 		if !slices.Equal(got, want) {
 			t.Errorf("events of key %s = %v; want %v", id, got, want)
 		}

@@ -2,10 +2,8 @@ package server_test
 
 import (
 	"context"
-	"database/sql"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"testing"
 
@@ -50,24 +48,7 @@ func TestRun_ConsoleKeyChangeWithItsEvent(t *testing.T) {
 		return i >= 0 && ks[i].RevokedAt != nil
 	}
 
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(cfg.Server.DataDir, "sessiond.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	count := func() int {
-		t.Helper()
-		var n int
-		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE type LIKE 'api_key.%'`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	before := count()
-	if _, err := db.ExecContext(ctx, `CREATE TRIGGER zz_refuse_api_key_events BEFORE INSERT ON events
-		WHEN NEW.type LIKE 'api_key.%' BEGIN SELECT RAISE(ABORT, 'event refused'); END`); err != nil {
-		t.Fatal(err)
-	}
+	refusal := testenv.RefuseKeyEvents(t, cfg.Server.DataDir)
 	for _, tc := range []struct {
 		name string
 		path string
@@ -88,16 +69,14 @@ func TestRun_ConsoleKeyChangeWithItsEvent(t *testing.T) {
 			}
 		})
 	}
-	if got := count(); got != before {
-		t.Errorf("%d api_key events stored; want the %d stored before the trigger", got, before)
+	if got := refusal.Count(t); got != refusal.Before {
+		t.Errorf("%d api_key events stored; want the %d stored before the trigger", got, refusal.Before)
 	}
 
 	// With the store taking events again, the revocation is written with
 	// its one event, naming the console and the operator's key; a second
 	// revocation records none.
-	if _, err := db.ExecContext(ctx, `DROP TRIGGER zz_refuse_api_key_events`); err != nil {
-		t.Fatal(err)
-	}
+	refusal.Lift(t)
 	for range 2 {
 		if code := postForm(t, c, base+"/console/keys/revoke", url.Values{"id": {live.ID}, "confirm": {console.Confirmation}}, "same-origin"); code != http.StatusOK {
 			t.Fatalf("console revoke = %d; want 200", code)
