@@ -305,15 +305,7 @@ func (a *app) apikeyCmd() *cobra.Command {
 				return usageErr("invalid argument: %w", err)
 			}
 			return a.withMeta(cmd.Context(), create, func(_ config.Config, meta sessiond.MetaStore) error {
-				key, recorded, err := apikey.New(meta, nil, 0).SetScopesRecorded(cmd.Context(), keyRecorder(meta), args[0], sc)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(a.stdout, "%s now has scopes %s\n", key.ID, apikey.Join(key.Scopes))
-				if !recorded {
-					a.record(cmd.Context(), meta, server.EventAPIKeyScopes, map[string]any{"key_id": key.ID, "scopes": apikey.Join(key.Scopes)})
-				}
-				return nil
+				return a.setAPIKeyScopes(cmd.Context(), meta, args[0], sc)
 			})
 		},
 	})
@@ -360,6 +352,19 @@ func (a *app) apikeyCmd() *cobra.Command {
 		},
 	})
 	return cmd
+}
+
+// setAPIKeyScopes is apikey set-scopes on meta.
+func (a *app) setAPIKeyScopes(ctx context.Context, meta sessiond.MetaStore, id string, sc []apikey.Scope) error {
+	key, recorded, err := apikey.New(meta, nil, 0).SetScopesRecorded(ctx, keyRecorder(meta), id, sc)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "%s now has scopes %s\n", key.ID, apikey.Join(key.Scopes))
+	if !recorded {
+		a.record(ctx, meta, server.EventAPIKeyScopes, map[string]any{"key_id": key.ID, "scopes": apikey.Join(key.Scopes)})
+	}
+	return nil
 }
 
 // revokeAPIKey is apikey revoke on meta. An ID no key has is an error,
@@ -459,7 +464,10 @@ func (a *app) revokeUnreceived(ctx context.Context, meta sessiond.MetaStore, key
 		// not in the set (one that landed was written with its creation).
 		return stored, nil
 	}
-	if unrecorded {
+	// A key found stored landed with its creation's event when the store
+	// writes events with the key set (found revoked already, nothing else
+	// was written now).
+	if unrecorded && !(stored && writesKeyEvents(meta)) {
 		a.recordCreated(ctx, meta, key)
 	}
 	if changed {
@@ -486,6 +494,13 @@ func keyRecorder(meta sessiond.MetaStore) apikey.Recorder {
 		return nil
 	}
 	return cliKeyRecorder{}
+}
+
+// writesKeyEvents reports whether a write of the key set on meta carries
+// its events (keyRecorder's are written with it).
+func writesKeyEvents(meta sessiond.MetaStore) bool {
+	mr, ok := meta.(sessiond.MetaChangeRecorder)
+	return ok && keyRecorder(meta) != nil && mr.WritesChangeEvents()
 }
 
 // cliKeyRecorder makes the events a.record would append after the change.

@@ -2,9 +2,11 @@ package server_test
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/sessiond/sessiond/client"
@@ -23,7 +25,8 @@ import (
 func TestRun_ConsoleKeyChangeWithItsEvent(t *testing.T) {
 	ctx := context.Background()
 	cfg := devConfig(t)
-	n := start(t, server.Options{Config: cfg})
+	var logs lockedLog
+	n := start(t, server.Options{Config: cfg, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	base := "http://" + n.addr
 	api := apiClient(t, n)
 	live, _, err := api.CreateAPIKey(ctx, "live", "verify")
@@ -93,5 +96,16 @@ func TestRun_ConsoleKeyChangeWithItsEvent(t *testing.T) {
 	}
 	if len(got) != 1 || got[0].Details["via"] != "console" || got[0].Details["by"] == nil || got[0].Details["api_key_id"] == nil {
 		t.Errorf("api_key.revoked events of %s: %+v; want one, via the console, naming the operator's key", live.ID, got)
+	}
+	// Its log line comes once, when the change with it is committed (the
+	// refused tries wrote none).
+	lines := 0
+	for line := range strings.Lines(logs.String()) {
+		if strings.Contains(line, "msg=event ") && strings.Contains(line, "type=api_key.revoked") && strings.Contains(line, live.ID) {
+			lines++
+		}
+	}
+	if lines != 1 {
+		t.Errorf("%d event log lines of api_key.revoked %s; want 1", lines, live.ID)
 	}
 }
