@@ -139,19 +139,7 @@ func TestCLI_RevokeNotesSpaces(t *testing.T) {
 		{"revoke-subject inner space", []string{"sessions", "revoke-subject", "alice smith"}, "alice smith", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var got []string
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if r.Method == http.MethodDelete {
-					got = append(got, strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/v1/subjects/"), "/sessions"))
-				} else {
-					var in struct{ Subjects []string }
-					_ = json.NewDecoder(r.Body).Decode(&in)
-					got = append(got, in.Subjects[len(in.Subjects)-1])
-				}
-				w.Write([]byte(`{"revoked":0}`))
-			}))
-			defer srv.Close()
-			_, errOut, code := runInProcess([]string{"SESSIOND_URL=" + srv.URL, "SESSIOND_API_KEY=sdak_probe"}, tc.args...)
+			_, errOut, code, got := runRevokingProbe(t, tc.args...)
 			if tc.subject == "" {
 				if code != exitUsage || len(got) != 0 {
 					t.Fatalf("exit %d, sent %q; want %d and nothing sent", code, got, exitUsage)
@@ -403,19 +391,7 @@ func TestCLI_RevokeNotesEscapes(t *testing.T) {
 		{"revoke-subject plain", []string{"sessions", "revoke-subject", "alice"}, "alice", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var got []string
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if r.Method == http.MethodDelete {
-					got = append(got, strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/v1/subjects/"), "/sessions"))
-				} else {
-					var in struct{ Subjects []string }
-					_ = json.NewDecoder(r.Body).Decode(&in)
-					got = append(got, in.Subjects[len(in.Subjects)-1])
-				}
-				w.Write([]byte(`{"revoked":0}`))
-			}))
-			defer srv.Close()
-			_, errOut, code := runInProcess([]string{"SESSIOND_URL=" + srv.URL, "SESSIOND_API_KEY=sdak_probe"}, tc.args...)
+			_, errOut, code, got := runRevokingProbe(t, tc.args...)
 			if code != 0 || len(got) != 1 || got[0] != tc.subject {
 				t.Fatalf("exit %d, sent %q; want 0 and the subject %q as typed", code, got, tc.subject)
 			}
@@ -424,4 +400,24 @@ func TestCLI_RevokeNotesEscapes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runRevokingProbe runs a revoking command in-process against a server
+// that records the subject each request carried (the last of an incident's
+// list, or the path of a revoke-subject) and answers that none was revoked.
+func runRevokingProbe(t *testing.T, args ...string) (stdout, stderr string, code int, got []string) {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodDelete {
+			got = append(got, strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/v1/subjects/"), "/sessions"))
+		} else {
+			var in struct{ Subjects []string }
+			_ = json.NewDecoder(r.Body).Decode(&in)
+			got = append(got, in.Subjects[len(in.Subjects)-1])
+		}
+		w.Write([]byte(`{"revoked":0}`))
+	}))
+	defer srv.Close()
+	stdout, stderr, code = runInProcess([]string{"SESSIOND_URL=" + srv.URL, "SESSIOND_API_KEY=sdak_probe"}, args...)
+	return stdout, stderr, code, got
 }
